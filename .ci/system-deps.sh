@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests and the demo need, if any is missing.
+# Used by `make test` and by .ci/run; safe to run again (it only installs what is absent).
+set -euo pipefail
+
+packages=(
+  mosquitto mosquitto-clients          # the MQTT broker the tests start for real
+  postgresql                           # the central database server the tests start for real
+  xvfb xauth libgl1 libegl1 libmtdev1  # Kivy on a virtual display
+  libsdl2-2.0-0                        # Kivy window provider
+  chromium                             # renders the HTML report in tests
+  shellcheck                           # lints firmware_config scripts
+  systemd                              # systemd-analyze verify for the units
+  openssl                              # test certificate authority
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "system-deps: installing ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  echo "system-deps: error: need root or sudo to install: ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,32 @@
+# The two commands of the README live here: `make demo` runs the kiosk in demo mode,
+# `make test` runs the whole test suite. Each sets up what it needs on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo demo-headless test system-deps bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[kiosk,central,test]'
+	touch $(STAMP)
+
+system-deps:
+	bash .ci/system-deps.sh
+
+demo: $(STAMP)
+	$(BIN)/kiosk run --demo
+
+demo-headless: $(STAMP)
+	$(BIN)/kiosk run --headless --demo
+
+test: system-deps $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: system-deps $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/artifacts benchmarks/out

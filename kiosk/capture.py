@@ -1,0 +1,153 @@
+"""The one recording path for touch, buttons and simulation.
+
+validate → filter → stamp (UUID, seq, UTC ms, clock_synced, boot_id, monotonic ns) → commit →
+return. `Recorder.record` returns only after the commit is durable, so whoever called it may
+say thank you. It never talks to the network and never sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable
+from zoneinfo import ZoneInfo
+
+from kiosk.clock import Clock, SystemClock, utc_ms
+from kiosk.config import KioskConfig, Question
+from kiosk.exc import CaptureError
+from kiosk.filters import PressFilter
+from kiosk.scrub import scrub_comment
+from kiosk.store import LocalStore
+
+SOURCES = ("touch", "button", "simulate", "key")
+
+
+def iso_utc(dt: datetime) -> str:
+    """2026-11-23T12:00:00.123Z: UTC, milliseconds, sortable as text."""
+    dt = utc_ms(dt.astimezone(timezone.utc))
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the caller learns about a committed answer."""
+    id: str
+    seq: int
+    question_id: str
+    value: int
+    recorded_at: str
+    filtered: str | None
+    wants_followup: bool
+
+
+@dataclass(frozen=True)
+class RecordedFollowUp:
+    id: str
+    seq: int
+    response_id: str
+    reasons: tuple[str, ...]
+    comment: str | None
+
+
+_INSERT_RESPONSE = (
+    "INSERT INTO response (id, seq, kiosk_id, site_id, question_id, question_version, scale, value,"
+    " audience, language, recorded_at, clock_synced, boot_id, monotonic_ns, filtered, source,"
+    " local_date, local_hour) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_FOLLOWUP = (
+    "INSERT INTO followup (id, seq, kiosk_id, response_id, reasons, comment, recorded_at,"
+    " clock_synced, boot_id, monotonic_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_NEXT_SEQ = "UPDATE sequence SET value = value + 1 WHERE name = 'event' RETURNING value"
+
+
+class Recorder:
+    """Records answers and follow-ups for one kiosk. Thread-safe; one per process."""
+
+    def __init__(self, config: KioskConfig, store: LocalStore, clock: Clock | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock or SystemClock()
+        self._tz = ZoneInfo(config.timezone)
+        self._lock = threading.Lock()
+        self._boot = self.clock.boot_id()
+        self._filter = PressFilter(config.filters, self._recent_presses(self._boot))
+
+    def _recent_presses(self, boot_id: str) -> Iterable[int]:
+        # After a restart within the same boot the filters must remember the last minute.
+        rows = self.store.db.execute_sql(
+            "SELECT monotonic_ns FROM response WHERE boot_id = ? ORDER BY seq DESC LIMIT ?",
+            (boot_id, max(self.config.filters.burst_per_minute, 1) + 1)).fetchall()
+        return [r[0] for r in rows]
+
+    def question(self, question_id: str) -> Question:
+        try:
+            return self.config.question(question_id)
+        except KeyError:
+            raise CaptureError(f"unknown question {question_id!r}") from None
+
+    def record(self, question_id: str, value: int, *, language: str | None = None,
+               source: str = "touch") -> Recorded:
+        """Validate, filter, stamp and durably commit one answer."""
+        q = self.question(question_id)
+        if isinstance(value, bool) or not isinstance(value, int) or value not in q.values:
+            raise CaptureError(f"value {value!r} is not on the {q.scale} scale of {q.id!r}")
+        language = language or self.config.default_language
+        if language not in self.config.languages:
+            raise CaptureError(f"language {language!r} is not offered on this kiosk")
+        if source not in SOURCES:
+            raise CaptureError(f"unknown source {source!r}")
+
+        with self._lock:
+            boot = self.clock.boot_id()
+            mono = self.clock.monotonic_ns()
+            if boot != self._boot:
+                self._boot = boot
+                self._filter.forget_since(mono)
+            flag = self._filter.classify(mono)
+            now = self.clock.now()
+            local = now.astimezone(self._tz)
+            rid = str(uuid.uuid4())
+            recorded_at = iso_utc(now)
+            db = self.store.db
+            with db.atomic("IMMEDIATE"):
+                seq = db.execute_sql(_NEXT_SEQ).fetchone()[0]
+                db.execute_sql(_INSERT_RESPONSE, (
+                    rid, seq, self.config.kiosk_id, self.config.site_id, q.id, q.version, q.scale,
+                    value, q.audience, language, recorded_at, int(self.clock.clock_synced()),
+                    boot, mono, flag, source, local.strftime("%Y-%m-%d"), local.hour))
+        return Recorded(rid, seq, q.id, value, recorded_at, flag, q.wants_followup(value))
+
+    def record_followup(self, response_id: str, reasons: Iterable[str] = (),
+                        comment: str | None = None) -> RecordedFollowUp:
+        """Record why, against an answer already recorded on this kiosk."""
+        reasons = tuple(dict.fromkeys(reasons))        # de-duplicated, order kept
+        db = self.store.db
+        row = db.execute_sql("SELECT question_id FROM response WHERE id = ?", (response_id,)).fetchone()
+        if row is None:
+            raise CaptureError(f"no answer with id {response_id!r} on this kiosk")
+        try:
+            q = self.config.question(row[0])
+            allowed = set(q.reasons)
+        except KeyError:
+            # The question was removed by a newer config; its follow-up still counts.
+            allowed = set(self.config.reasons)
+        for code in reasons:
+            if code not in allowed:
+                raise CaptureError(f"reason {code!r} is not in the catalogue of question {row[0]!r}")
+        clean = scrub_comment(comment, self.config.followup.max_comment_chars) if comment else None
+        if not reasons and not clean:
+            raise CaptureError("a follow-up needs a reason or a comment")
+        with self._lock:
+            now = self.clock.now()
+            fid = str(uuid.uuid4())
+            with db.atomic("IMMEDIATE"):
+                if db.execute_sql("SELECT 1 FROM followup WHERE response_id = ?", (response_id,)).fetchone():
+                    raise CaptureError(f"answer {response_id!r} already has a follow-up")
+                seq = db.execute_sql(_NEXT_SEQ).fetchone()[0]
+                db.execute_sql(_INSERT_FOLLOWUP, (
+                    fid, seq, self.config.kiosk_id, response_id, json.dumps(list(reasons)), clean,
+                    iso_utc(now), int(self.clock.clock_synced()), self.clock.boot_id(),
+                    self.clock.monotonic_ns()))
+        return RecordedFollowUp(fid, seq, response_id, reasons, clean)

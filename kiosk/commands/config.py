@@ -1,0 +1,51 @@
+"""`kiosk config check [PATH]` and `kiosk config keys`: validate a config, list every key."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from kiosk import config as kconfig
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("config", parents=[common], help="check a kiosk.toml or list its keys")
+    csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    c = csub.add_parser("check", parents=[common], help="validate a config file (exit 2 when broken)")
+    c.add_argument("path", nargs="?", help="file to check (default: the effective config)")
+    c.add_argument("--json", action="store_true", help="print the effective config as JSON")
+    c.set_defaults(func=check)
+    k = csub.add_parser("keys", parents=[common], help="list every config key with its default")
+    k.add_argument("--json", action="store_true")
+    k.set_defaults(func=keys)
+
+
+def check(args: argparse.Namespace) -> int:
+    if args.path:
+        cfg = kconfig.load_file(args.path)
+        if args.data_dir:
+            cfg = cfg.with_data_dir(args.data_dir)
+    else:
+        from kiosk.cli import load_config
+        cfg = load_config(args)
+    if args.json:
+        print(json.dumps({
+            "kiosk_id": cfg.kiosk_id, "site_id": cfg.site_id, "data_dir": str(cfg.data_dir),
+            "config_version": cfg.config_version, "languages": list(cfg.languages),
+            "questions": [q.id for q in cfg.questions], "source": str(cfg.source or ""),
+        }, indent=2))
+    else:
+        where = cfg.source or "built-in defaults"
+        print(f"{where}: ok (kiosk {cfg.kiosk_id}, site {cfg.site_id}, "
+              f"{len(cfg.questions)} question(s), data in {cfg.data_dir})")
+    return 0
+
+
+def keys(args: argparse.Namespace) -> int:
+    if args.json:
+        print(json.dumps([{"key": k.name, "type": k.type, "default": k.default, "doc": k.doc}
+                          for k in kconfig.KEYS], indent=2, ensure_ascii=False))
+    else:
+        for k in kconfig.KEYS:
+            print(f"{k.name:28} {k.type:16} {json.dumps(k.default, ensure_ascii=False)}\n    {k.doc}")
+    return 0

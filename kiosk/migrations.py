@@ -1,0 +1,60 @@
+"""Numbered schema migrations of the kiosk's SQLite database.
+
+The schema version lives in `PRAGMA user_version`. Each migration runs once, in order, inside
+one transaction; never edit a released migration, add a new one. Start-up never ALTERs ad hoc.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (1, "responses, follow-ups, outbox state, sequence", [
+        """CREATE TABLE sequence (
+               name TEXT PRIMARY KEY,
+               value INTEGER NOT NULL)""",
+        "INSERT INTO sequence (name, value) VALUES ('event', 0)",
+        """CREATE TABLE response (
+               id TEXT PRIMARY KEY,
+               seq INTEGER NOT NULL UNIQUE,
+               kiosk_id TEXT NOT NULL,
+               site_id TEXT NOT NULL,
+               question_id TEXT NOT NULL,
+               question_version INTEGER NOT NULL,
+               scale TEXT NOT NULL,
+               value INTEGER NOT NULL,
+               audience TEXT NOT NULL,
+               language TEXT NOT NULL,
+               recorded_at TEXT NOT NULL,
+               clock_synced INTEGER NOT NULL,
+               boot_id TEXT NOT NULL,
+               monotonic_ns INTEGER NOT NULL,
+               filtered TEXT,
+               source TEXT NOT NULL,
+               local_date TEXT NOT NULL,
+               local_hour INTEGER NOT NULL,
+               sent_at TEXT,
+               send_count INTEGER NOT NULL DEFAULT 0,
+               acked_at TEXT)""",
+        "CREATE INDEX response_local_date ON response (local_date, question_id)",
+        "CREATE INDEX response_unacked ON response (seq) WHERE acked_at IS NULL",
+        """CREATE TABLE followup (
+               id TEXT PRIMARY KEY,
+               seq INTEGER NOT NULL UNIQUE,
+               kiosk_id TEXT NOT NULL,
+               response_id TEXT NOT NULL UNIQUE REFERENCES response (id),
+               reasons TEXT NOT NULL,
+               comment TEXT,
+               recorded_at TEXT NOT NULL,
+               clock_synced INTEGER NOT NULL,
+               boot_id TEXT NOT NULL,
+               monotonic_ns INTEGER NOT NULL,
+               sent_at TEXT,
+               send_count INTEGER NOT NULL DEFAULT 0,
+               acked_at TEXT)""",
+        "CREATE INDEX followup_unacked ON followup (seq) WHERE acked_at IS NULL",
+        """CREATE TABLE meta (
+               key TEXT PRIMARY KEY,
+               value TEXT NOT NULL)""",
+    ]),
+]
+
+LATEST = MIGRATIONS[-1][0]
