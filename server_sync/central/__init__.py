@@ -1,0 +1,1 @@
+"""The central store: models, database connection (PostgreSQL or SQLite), migrations, rollups."""

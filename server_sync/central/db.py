@@ -1,0 +1,63 @@
+"""Open the central database from a URL and bind the models to it.
+
+`sqlite:///path/central.db` (the embedded default, WAL + synchronous=FULL because ingest acks
+MQTT only after a commit) or `postgresql://user:pass@host:port/name` (production).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from peewee import Database, PostgresqlDatabase, SqliteDatabase
+
+from server_sync.central.migrations import migrate
+from server_sync.central.models import MODELS, database_proxy
+from server_sync.exc import CentralConfigError
+
+SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 10000, "foreign_keys": 1}
+
+
+def connect(url: str, *, migrate_schema: bool = True) -> Database:
+    """Connect, migrate and bind the models (the proxy) to the database named by `url`."""
+    db = database_from_url(url)
+    try:
+        db.connect(reuse_if_open=True)
+    except Exception as e:            # driver errors differ per engine; all mean "cannot connect"
+        raise CentralConfigError(f"cannot connect to {redact(url)}: {e}".strip()) from None
+    database_proxy.initialize(db)
+    if migrate_schema:
+        migrate(db)
+    return db
+
+
+def database_from_url(url: str) -> Database:
+    u = urlparse(url)
+    if u.scheme == "sqlite":
+        path = unquote(u.path[1:])               # sqlite:///rel.db -> rel.db, sqlite:////abs.db -> /abs.db
+        if u.netloc:                                  # sqlite://relative/path is a common slip
+            raise CentralConfigError(f"bad database URL {url!r}: use sqlite:///relative.db or sqlite:////abs/path.db")
+        if not path:
+            raise CentralConfigError(f"bad database URL {url!r}: no file path")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    if u.scheme in ("postgres", "postgresql"):
+        if not u.path.strip("/"):
+            raise CentralConfigError(f"bad database URL {redact(url)!r}: no database name")
+        params = {k: v[-1] for k, v in parse_qs(u.query).items()}
+        return PostgresqlDatabase(
+            u.path.strip("/"), user=unquote(u.username) if u.username else None,
+            password=unquote(u.password) if u.password else None, host=u.hostname or None,
+            port=u.port or None, autorollback=True, **params)
+    raise CentralConfigError(f"bad database URL {url!r}: scheme must be sqlite or postgresql")
+
+
+def redact(url: str) -> str:
+    u = urlparse(url)
+    if u.password:
+        return url.replace(f":{u.password}@", ":***@")
+    return url
+
+
+__all__ = ["connect", "database_from_url", "MODELS"]

@@ -1,0 +1,1 @@
+"""Subcommands of `kiosk-central`, one module each, discovered by name."""
