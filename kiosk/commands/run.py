@@ -1,0 +1,33 @@
+"""`kiosk run [--headless] [--demo]`: the kiosk itself (touchscreen app, or buttons only)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from kiosk.exc import KioskError
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("run", parents=[common],
+                       help="run the kiosk: the touchscreen app, or --headless for buttons only")
+    p.add_argument("--headless", action="store_true",
+                   help="buttons-only kiosk with no screen (LEDs give the feedback)")
+    p.add_argument("--demo", action="store_true",
+                   help="mock GPIO, demo config and data dir; keys 1-4 press the buttons, q quits")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kiosk.cli import load_config
+    cfg = load_config(args, demo=args.demo)
+    if args.headless:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        from kiosk.headless import run_headless
+        return run_headless(cfg, demo=args.demo)
+    try:
+        from kiosk.ui.app import run_app
+    except ModuleNotFoundError as e:
+        raise KioskError(f"the touchscreen app cannot start: module {e.name!r} is missing "
+                         "(install the 'kiosk' extra), or use --headless") from None
+    return run_app(cfg, demo=args.demo)

@@ -1,0 +1,257 @@
+"""The buttons-only kiosk (`kiosk run --headless`): a smiley panel and the capture path, no screen.
+
+A valid press on the panel is recorded through the one `Recorder` (source "button") as an
+answer to the question active now; the staff gesture logs the kiosk's info and stats and
+blinks the outbox state on the LEDs. The main loop only waits, feeds the systemd watchdog and
+stops cleanly on SIGTERM/SIGINT. In demo mode the terminal's number keys press mock pins, so
+the real panel path runs.
+
+It never decides what a press means (the panel does) nor how an answer is stamped (capture).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import select
+import signal
+import sys
+import threading
+from datetime import datetime
+from typing import Callable, TextIO
+from zoneinfo import ZoneInfo
+
+from kiosk.capture import Recorder
+from kiosk.clock import Clock, SystemClock
+from kiosk.config import KioskConfig, Question, active_question
+from kiosk.exc import ConfigError, KioskError
+from kiosk.panel import SmileyPanel
+from kiosk.stats import local_stats
+from kiosk.store import LocalStore
+from kiosk.watchdog import SystemdNotifier
+
+log = logging.getLogger("kiosk.headless")
+
+
+def button_question(cfg: KioskConfig, buttons: int, when: datetime) -> Question:
+    """The question the buttons answer now: the scheduled one when the buttons can answer it
+    (a smiley scale with one button per answer), else the first question that they can."""
+    local = when.astimezone(ZoneInfo(cfg.timezone))
+    q = active_question(cfg, local.weekday(), local.time())
+    if _fits(q, buttons):
+        return q
+    for other in cfg.questions:
+        if _fits(other, buttons):
+            return other
+    raise ConfigError(f"no question can be answered with {buttons} buttons "
+                      f"(a smiley{buttons} question is needed for a headless kiosk)", key="questions")
+
+
+def _fits(q: Question, buttons: int) -> bool:
+    return q.scale != "nps11" and len(q.values) == buttons
+
+
+class HeadlessKiosk:
+    """Wires a SmileyPanel to a Recorder; `run()` is the main loop."""
+
+    def __init__(self, cfg: KioskConfig, store: LocalStore, recorder: Recorder, panel: SmileyPanel,
+                 clock: Clock, notifier: SystemdNotifier | None = None,
+                 out: TextIO | None = None) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.recorder = recorder
+        self.panel = panel
+        self.clock = clock
+        self.notifier = notifier or SystemdNotifier()
+        self.out = out
+        self.stop_event = threading.Event()
+        button_question(cfg, panel.size, clock.now())       # fail at start, not at the first press
+        panel.when_rated = self.on_rated
+        panel.when_staff_gesture = self.on_staff_gesture
+
+    def on_rated(self, index: int) -> None:
+        q = button_question(self.cfg, self.panel.size, self.clock.now())
+        value = q.values[index]
+        try:
+            rec = self.recorder.record(q.id, value, source="button")
+        except KioskError:
+            log.exception("press on button %d not recorded", index + 1)
+            return
+        flag = f" [{rec.filtered}]" if rec.filtered else ""
+        log.info("answer %s=%d seq %d%s", q.id, value, rec.seq, flag)
+        self._say(f"answer {q.id}={value} seq {rec.seq}{flag}")
+
+    def on_staff_gesture(self) -> None:
+        stats = local_stats(self.cfg, self.store, self.clock.now())
+        depth = stats["outbox"]["depth"]
+        today = stats["periods"]["today"]
+        parts = [f"kiosk {self.cfg.kiosk_id} site {self.cfg.site_id}",
+                 f"outbox {depth} unacked (oldest {stats['outbox']['oldest_unacked'] or '-'})",
+                 f"today {today['answers']} answers, {today['flagged']} flagged"]
+        for qid, q in today["questions"].items():
+            score = q.get("happy_index", q.get("nps"))
+            parts.append(f"{qid}: n={q['n']} {'HI' if 'happy_index' in q else 'NPS'}={score}")
+        line = "staff: " + "; ".join(parts)
+        log.info(line)
+        self._say(line)
+        self.panel.show_outbox_state(depth)
+
+    def _say(self, line: str) -> None:
+        if self.out is not None:
+            print(line, file=self.out, flush=True)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def run(self, poll: Callable[[float], None] | None = None) -> int:
+        """Until stop(): feed the watchdog; `poll(timeout)` (the demo's key reader) may run here."""
+        self.notifier.ready(f"kiosk {self.cfg.kiosk_id}: buttons ready")
+        interval = self.notifier.watchdog_interval_s
+        tick = min(1.0, interval / 2) if interval else 1.0
+        while not self.stop_event.is_set():
+            if poll is not None:
+                poll(tick)
+            else:
+                self.stop_event.wait(tick)
+            self.notifier.ping()
+        self.notifier.stopping()
+        return 0
+
+
+class DemoKeys:
+    """Reads the terminal (or a pipe): digits press the mock buttons, g the staff gesture, q quits.
+
+    Presses are played one after the other on a worker thread: two keys typed at once must not
+    become two buttons held at once (the panel rightly ignores such a chord).
+    """
+
+    def __init__(self, kiosk: HeadlessKiosk, factory, buttons: tuple[int, ...], staff_hold_s: float,
+                 fd: int) -> None:
+        self.kiosk = kiosk
+        self.factory = factory
+        self.buttons = buttons
+        self.hold = staff_hold_s
+        self.fd = fd
+        self._actions: queue.Queue[tuple[tuple[int, ...], float] | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._play, name="demo-keys", daemon=True)
+        self._worker.start()
+
+    def press(self, index: int, hold_s: float = 0.15) -> None:
+        self._actions.put(((self.buttons[index],), hold_s))
+
+    def gesture(self) -> None:
+        self._actions.put(((self.buttons[0], self.buttons[-1]), self.hold + 0.3))
+
+    def _play(self) -> None:
+        while True:
+            action = self._actions.get()
+            if action is None:
+                return
+            pins, hold_s = action
+            for p in pins:
+                self.factory.pin(p).drive_low()
+            self.kiosk.stop_event.wait(hold_s)
+            for p in pins:
+                self.factory.pin(p).drive_high()
+            self.kiosk.stop_event.wait(0.05)
+
+    def poll(self, timeout: float) -> None:
+        if self.fd < 0:
+            self.kiosk.stop_event.wait(timeout)
+            return
+        try:
+            ready, _, _ = select.select([self.fd], [], [], timeout)
+        except (OSError, ValueError):
+            self.fd = -1
+            return
+        if not ready:
+            return
+        data = os.read(self.fd, 64)
+        if not data:                       # end of input (a pipe closed): keep running until q/signal
+            self.fd = -1
+            return
+        for ch in data.decode(errors="ignore"):
+            if ch in "qQ":
+                self.kiosk.stop()
+                return
+            if ch.isdigit() and 1 <= int(ch) <= len(self.buttons):
+                self.press(int(ch) - 1)
+            elif ch in "gG":
+                self.gesture()
+
+    def close(self) -> None:
+        self._actions.put(None)
+        self._worker.join(timeout=5)
+
+
+def run_headless(cfg: KioskConfig, demo: bool = False, out: TextIO | None = None,
+                 stdin_fd: int | None = None) -> int:
+    """`kiosk run --headless [--demo]`: returns the exit code."""
+    out = out or sys.stdout
+    factory = None
+    if demo:
+        from gpiozero.pins.mock import MockFactory, MockPWMPin
+        factory = MockFactory(pin_class=MockPWMPin)
+    clock = SystemClock()
+    store = LocalStore(cfg.db_path)
+    panel = None
+    keys = None
+    previous: dict[int, object] = {}
+    try:
+        try:
+            panel = SmileyPanel.from_config(cfg.gpio, pin_factory=factory)
+        except Exception as e:        # gpiozero raises many kinds when there is no usable GPIO
+            raise KioskError(f"cannot open the GPIO buttons ({type(e).__name__}: {e}); on a machine "
+                             "without GPIO use --demo or GPIOZERO_PIN_FACTORY=mock") from None
+        kiosk = HeadlessKiosk(cfg, store, Recorder(cfg, store, clock), panel, clock, out=out)
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, lambda *_: kiosk.stop())
+        poll = None
+        if demo:
+            from seeds.demo import DEMO_PIN
+            fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
+            keys = DemoKeys(kiosk, factory, cfg.gpio.buttons, cfg.gpio.staff_hold_s, fd)
+            n = len(cfg.gpio.buttons)
+            print(f"Kundpuls headless demo: kiosk {cfg.kiosk_id} (site {cfg.site_id})\n"
+                  f"  data dir  {cfg.data_dir}\n"
+                  f"  keys      1-{n} press a smiley button (1 = most negative), g = staff gesture "
+                  f"(outer buttons {cfg.gpio.staff_hold_s:g} s), q = quit\n"
+                  f"  staff PIN {DEMO_PIN} (touchscreen app)", file=out, flush=True)
+            poll = keys.poll
+            with _cbreak(fd):
+                return kiosk.run(poll)
+        log.info("headless kiosk %s running (%d buttons)", cfg.kiosk_id, panel.size)
+        return kiosk.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if keys is not None:
+            keys.close()
+        if panel is not None:
+            panel.close()
+        store.close()
+
+
+class _cbreak:
+    """Single key presses without Enter on a terminal; a no-op on a pipe."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.saved = None
+
+    def __enter__(self) -> None:
+        try:
+            import termios
+            import tty
+            if os.isatty(self.fd):
+                self.saved = termios.tcgetattr(self.fd)
+                tty.setcbreak(self.fd)
+        except (ImportError, OSError):
+            self.saved = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            import termios
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
