@@ -2,89 +2,132 @@
 
 Periods are store-local days (the `local_date` stamped at capture). Filtered presses are left
 out of every figure and counted separately. Never writes.
+
+Why the queries look the way they do: the covering index `response_stats` (migration 2) holds
+every column read here, in the order of the inner GROUP BY, so SQLite streams one index range
+without touching the table or sorting; the outer query folds the (small) groups. One scan of
+the last 8 days serves today, yesterday, the same weekday last week and the last 7 days.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from kiosk import metrics
-from kiosk.config import KioskConfig
+from kiosk.config import SCALES, KioskConfig
 from kiosk.store import LocalStore
 
+# (local_date, question_id, scale, value, local_hour, flagged, count)
+_Row = tuple[str, str, str, int, int, int, int]
 
-def _period_stats(store: LocalStore, first: date, last: date, question: str | None) -> dict[str, Any]:
+
+def _grouped(store: LocalStore, first: date, last: date, question: str | None,
+             by_date: bool) -> list[_Row]:
     args: list[Any] = [first.isoformat(), last.isoformat()]
     qfilter = ""
     if question:
         qfilter = " AND question_id = ?"
         args.append(question)
-    db = store.db
-    per_value = db.execute_sql(
-        "SELECT question_id, scale, value, COUNT(*) FROM response"
-        " WHERE local_date BETWEEN ? AND ? AND filtered IS NULL" + qfilter +
-        " GROUP BY question_id, scale, value", args).fetchall()
-    by_hour = db.execute_sql(
-        "SELECT local_hour, COUNT(*) FROM response"
-        " WHERE local_date BETWEEN ? AND ? AND filtered IS NULL" + qfilter +
-        " GROUP BY local_hour", args).fetchall()
-    flagged = db.execute_sql(
-        "SELECT COUNT(*) FROM response WHERE local_date BETWEEN ? AND ? AND filtered IS NOT NULL"
-        + qfilter, args).fetchone()[0]
+    day = "local_date" if by_date else "''"
+    sql = (
+        f"SELECT {day}, question_id, scale, value, local_hour, flagged, SUM(n) FROM ("
+        "  SELECT local_date, question_id, scale, value, local_hour,"
+        "         filtered IS NOT NULL AS flagged, COUNT(*) AS n"
+        "  FROM response INDEXED BY response_stats"
+        "  WHERE local_date BETWEEN ? AND ?" + qfilter +
+        "  GROUP BY local_date, question_id, scale, value, local_hour, filtered)"
+        f" GROUP BY {'1, ' if by_date else ''}question_id, scale, value, local_hour, flagged")
+    return store.db.execute_sql(sql, args).fetchall()
+
+
+def _period(rows: Iterable[_Row], first: date, last: date) -> dict[str, Any]:
+    lo, hi = first.isoformat(), last.isoformat()
+    counts: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    hours = [0] * 24
+    flagged = 0
+    for day, qid, scale, value, hour, is_flagged, n in rows:
+        if day and not lo <= day <= hi:
+            continue
+        if is_flagged:
+            flagged += n
+            continue
+        c = counts[(qid, scale)]
+        c[value] = c.get(value, 0) + n
+        hours[hour] += n
     questions: dict[str, dict[str, Any]] = {}
-    for qid, scale, value, count in per_value:
-        q = questions.setdefault(qid, {"scale": scale, "counts": {}})
-        q["counts"][value] = count
-    out_q = {}
-    for qid, q in sorted(questions.items()):
-        counts, scale = q["counts"], q["scale"]
+    for (qid, scale), c in sorted(counts.items()):
         entry: dict[str, Any] = {
             "scale": scale,
-            "n": metrics.total(counts),
-            "counts": {str(v): counts.get(v, 0) for v in _scale_values(scale)},
-            "csat": _round(metrics.csat(counts, scale)),
+            "n": metrics.total(c),
+            "counts": {str(v): c.get(v, 0) for v in SCALES.get(scale, sorted(c))},
+            "csat": _round(metrics.csat(c, scale)),
         }
         if scale == "nps11":
-            entry["nps"] = _round(metrics.nps(counts))
+            entry["nps"] = _round(metrics.nps(c))
         else:
-            entry["happy_index"] = _round(metrics.happy_index(counts, scale))
-        out_q[qid] = entry
-    hours = {h: c for h, c in by_hour}
+            entry["happy_index"] = _round(metrics.happy_index(c, scale))
+        questions[qid] = entry
     return {
-        "from": first.isoformat(), "to": last.isoformat(),
-        "answers": sum(q["n"] for q in out_q.values()),
+        "from": lo, "to": hi,
+        "answers": sum(q["n"] for q in questions.values()),
         "flagged": flagged,
-        "questions": out_q,
-        "by_hour": [hours.get(h, 0) for h in range(24)],
+        "questions": questions,
+        "by_hour": hours,
     }
-
-
-def _scale_values(scale: str) -> range:
-    return range(0, 11) if scale == "nps11" else range(1, 5 if scale == "smiley4" else 6)
 
 
 def _round(x: float | None) -> float | None:
     return None if x is None else round(x, 1)
 
 
+def local_today(cfg: KioskConfig, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(cfg.timezone)).date()
+
+
 def local_stats(cfg: KioskConfig, store: LocalStore, now: datetime, *,
                 since: date | None = None, question: str | None = None) -> dict[str, Any]:
-    """Today, yesterday, the last 7 days (and `since` when given), plus outbox health."""
-    today = now.astimezone(ZoneInfo(cfg.timezone)).date()
+    """Today, yesterday, the same weekday last week, the last 7 days (and `since` → today when
+    given), plus outbox health."""
+    today = local_today(cfg, now)
+    week_ago = today - timedelta(days=7)
+    rows = _grouped(store, week_ago, today, question, by_date=True)
     periods = {
-        "today": _period_stats(store, today, today, question),
-        "yesterday": _period_stats(store, today - timedelta(days=1), today - timedelta(days=1), question),
-        "same_weekday_last_week": _period_stats(store, today - timedelta(days=7), today - timedelta(days=7), question),
-        "last_7_days": _period_stats(store, today - timedelta(days=6), today, question),
+        "today": _period(rows, today, today),
+        "yesterday": _period(rows, today - timedelta(days=1), today - timedelta(days=1)),
+        "same_weekday_last_week": _period(rows, week_ago, week_ago),
+        "last_7_days": _period(rows, today - timedelta(days=6), today),
     }
     if since:
-        periods["since"] = _period_stats(store, since, today, question)
+        periods["since"] = _period(_grouped(store, since, today, question, by_date=False), since, today)
     return {
         "kiosk_id": cfg.kiosk_id, "site_id": cfg.site_id, "generated_at": now.isoformat(),
+        "question": question,
         "periods": periods,
         "outbox": {"depth": store.outbox_depth(), "oldest_unacked": store.oldest_unacked(),
                    "last_ack": store.get_meta("sync.last_ack_at"),
                    "broker_connected": store.get_meta("sync.connected") == "1"},
     }
+
+
+def parse_since(text: str) -> date | int:
+    """`--since` as typed: an ISO date (YYYY-MM-DD), or `Nd` for the last N days including
+    today. Raises ValueError with a message fit for the user."""
+    text = text.strip()
+    if text[-1:] in ("d", "D") and text[:-1].isdigit():
+        days = int(text[:-1])
+        if not 1 <= days <= 3660:
+            raise ValueError(f"{text!r}: the number of days must be 1-3660")
+        return days
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is neither a date YYYY-MM-DD nor a number of days like 7d") from None
+
+
+def resolve_since(since: date | int | None, today: date) -> date | None:
+    if since is None or isinstance(since, date):
+        return since
+    return today - timedelta(days=since - 1)

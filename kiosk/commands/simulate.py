@@ -1,0 +1,152 @@
+"""`kiosk simulate --taps N [--mix V=W,…] [--over 7d] [--seed S] [--question ID] [--followups]`.
+
+Drives the one capture path (`Recorder`) with a FakeClock moved to each simulated time, so
+simulated answers are stamped, filtered and committed exactly like real presses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+import uuid
+from datetime import timedelta
+
+from kiosk.exc import ConfigError
+from kiosk.simulate import DEFAULT_MIX, parse_mix, parse_period, pick_values, tap_times
+
+_COMMENTS = ("Lång kö i kassan", "Hittade inte det jag sökte", "Trevlig personal!",
+             "Too few staff at lunch", "Smutsigt vid ingången", "Kassen var stengt")
+
+
+def _period(text: str) -> timedelta:
+    try:
+        return parse_period(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _taps(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= n <= 10_000_000:
+        raise argparse.ArgumentTypeError("must be between 1 and 10000000")
+    return n
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("simulate", parents=[common],
+                       help="record N realistic simulated taps through the real capture path")
+    p.add_argument("--taps", type=_taps, required=True, metavar="N", help="how many taps")
+    p.add_argument("--mix", metavar="V=W,…", help="answer weights, e.g. 1=10,2=20,3=40,4=30")
+    p.add_argument("--over", type=_period, default=timedelta(days=7), metavar="PERIOD",
+                   help="spread over this period ending now, e.g. 7d, 12h (default 7d)")
+    p.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (repeatable runs)")
+    p.add_argument("--question", metavar="ID", help="question answered (default: the first one)")
+    p.add_argument("--followups", action="store_true",
+                   help="answer the follow-up (reasons, sometimes a comment) for most negative taps")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=simulate_command)
+
+
+class _Progress:
+    """A one-line progress bar on a terminal's stderr; silent otherwise."""
+
+    def __init__(self, total: int, stream=sys.stderr) -> None:
+        self.total = total
+        self.stream = stream
+        self.enabled = total >= 200 and getattr(stream, "isatty", lambda: False)()
+        self._shown = -1
+        self._t0 = time.monotonic()
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        pct = done * 100 // self.total
+        if pct == self._shown:
+            return
+        self._shown = pct
+        filled = pct * 30 // 100
+        rate = done / max(time.monotonic() - self._t0, 1e-6)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {pct:3d}% {done}/{self.total} ({rate:.0f}/s)")
+        self.stream.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def simulate_command(args: argparse.Namespace) -> int:
+    from kiosk.capture import Recorder
+    from kiosk.cli import load_config
+    from kiosk.clock import FakeClock, SystemClock
+    from kiosk.store import LocalStore
+
+    cfg = load_config(args)
+    if args.question:
+        try:
+            q = cfg.question(args.question)
+        except KeyError:
+            raise ConfigError(f"no question {args.question!r} in the config "
+                              f"(known: {', '.join(x.id for x in cfg.questions)})") from None
+    else:
+        q = cfg.questions[0]
+    if args.mix:
+        try:
+            mix = parse_mix(args.mix, q.values)
+        except ValueError as e:
+            raise ConfigError(f"--mix for question {q.id!r} ({q.scale}): {e}") from None
+    else:
+        mix = DEFAULT_MIX[q.scale]
+
+    rng = random.Random(args.seed)
+    end = SystemClock().now()
+    start = end - args.over
+    try:
+        times = tap_times(args.taps, start, end, cfg.timezone, rng)
+    except ValueError as e:
+        raise ConfigError(f"--over: {e}") from None
+    values = pick_values(args.taps, mix, rng)
+    languages = list(cfg.languages)
+    lang_weights = [6 if lang == cfg.default_language else 1 for lang in languages]
+
+    # One simulated boot per run: the filters see a realistic monotonic timeline.
+    clock = FakeClock(times[0], synced=True, boot_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+    flagged = followups = 0
+    progress = _Progress(len(times))
+    with LocalStore(cfg.db_path) as store:
+        recorder = Recorder(cfg, store, clock)
+        first_seq = last_seq = None
+        for i, (when, value) in enumerate(zip(times, values)):
+            clock.set(when)
+            rec = recorder.record(q.id, value, language=rng.choices(languages, lang_weights)[0],
+                                  source="simulate")
+            first_seq = first_seq or rec.seq
+            last_seq = rec.seq
+            flagged += rec.filtered is not None
+            if args.followups and rec.wants_followup and rec.filtered is None and rng.random() < 0.6:
+                nxt = times[i + 1] if i + 1 < len(times) else when + timedelta(seconds=20)
+                gap = min(timedelta(seconds=rng.uniform(4, 15)), (nxt - when) / 2)
+                clock.set(when + gap)
+                reasons = rng.sample(q.reasons, k=min(len(q.reasons), rng.choice((1, 1, 2)))) if q.reasons else []
+                comment = rng.choice(_COMMENTS) if (q.comment and (not reasons or rng.random() < 0.2)) else None
+                if reasons or comment:
+                    recorder.record_followup(rec.id, reasons, comment)
+                    followups += 1
+            progress.update(i + 1)
+        progress.finish()
+    summary = {"question": q.id, "taps": len(times), "flagged": flagged, "followups": followups,
+               "from": times[0].isoformat(), "to": times[-1].isoformat(),
+               "first_seq": first_seq, "last_seq": last_seq, "database": str(cfg.db_path)}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"recorded {summary['taps']} taps on {q.id!r} ({flagged} flagged, {followups} follow-ups), "
+              f"{times[0]:%Y-%m-%d %H:%M} to {times[-1]:%Y-%m-%d %H:%M} UTC, seq {first_seq}-{last_seq}, "
+              f"into {cfg.db_path}")
+    return 0

@@ -1,0 +1,97 @@
+"""`kiosk stats [--json] [--since YYYY-MM-DD|Nd] [--question ID]`: local results for staff."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from kiosk.stats import local_stats, local_today, parse_since, resolve_since
+
+_BAR_WIDTH = 40
+_PERIOD_TITLES = {
+    "today": "today", "yesterday": "yesterday", "same_weekday_last_week": "same day last week",
+    "last_7_days": "last 7 days", "since": "since",
+}
+
+
+def since_type(text: str):
+    try:
+        return parse_since(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("stats", parents=[common],
+                       help="today, yesterday, last 7 days: answers, Happy Index, CSAT, NPS, outbox")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--since", type=since_type, metavar="YYYY-MM-DD|Nd",
+                   help="also a period from this date (or the last N days) to today")
+    p.add_argument("--question", metavar="ID", help="only this question")
+    p.set_defaults(func=stats_command)
+
+
+def stats_command(args: argparse.Namespace) -> int:
+    from kiosk.cli import load_config
+    from kiosk.clock import SystemClock
+    from kiosk.store import LocalStore
+
+    cfg = load_config(args)
+    now = SystemClock().now()
+    with LocalStore(cfg.db_path) as store:
+        result = local_stats(cfg, store, now, since=resolve_since(args.since, local_today(cfg, now)),
+                             question=args.question)
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        render_text(result, sys.stdout)
+    return 0
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}"
+
+
+def render_text(result: dict[str, Any], out: TextIO) -> None:
+    """The human table: one line per period and question, then answers by hour as bars."""
+    w = out.write
+    w(f"Kiosk {result['kiosk_id']} (site {result['site_id']}), {result['generated_at'][:16]}"
+      + (f", question {result['question']}" if result.get("question") else "") + "\n")
+    ob = result["outbox"]
+    state = "connected" if ob["broker_connected"] else "not connected"
+    w(f"Outbox: {ob['depth']} waiting for the centre"
+      + (f" (oldest {ob['oldest_unacked']})" if ob["oldest_unacked"] else "")
+      + f"; broker {state}; last ack {ob['last_ack'] or 'never'}\n\n")
+    header = f"{'period':<20} {'from':<10} {'question':<12} {'n':>6} {'happy':>6} {'CSAT%':>6} {'NPS':>6} {'flagged':>7}  answers per value"
+    w(header + "\n" + "-" * len(header) + "\n")
+    for key, p in result["periods"].items():
+        title = _PERIOD_TITLES.get(key, key)
+        if not p["questions"]:
+            w(f"{title:<20} {p['from']:<10} {'-':<12} {0:>6} {'-':>6} {'-':>6} {'-':>6} {p['flagged']:>7}\n")
+            continue
+        for i, (qid, q) in enumerate(p["questions"].items()):
+            counts = " ".join(f"{v}:{c}" for v, c in q["counts"].items())
+            flagged = p["flagged"] if i == 0 else ""
+            w(f"{title if i == 0 else '':<20} {p['from'] if i == 0 else '':<10} {qid:<12} {q['n']:>6} "
+              f"{_fmt(q.get('happy_index')):>6} {_fmt(q['csat']):>6} {_fmt(q.get('nps')):>6} {flagged:>7}  {counts}\n")
+    for key in ("today", "since" if "since" in result["periods"] else "last_7_days"):
+        p = result["periods"][key]
+        w(f"\nAnswers by hour, {_PERIOD_TITLES[key]} ({p['from']} to {p['to']}):\n")
+        w(hour_bars(p["by_hour"]) + "\n")
+
+
+def hour_bars(by_hour: list[int], width: int = _BAR_WIDTH) -> str:
+    """A small text bar chart of the hours that have answers (and the hours between them)."""
+    hours = [h for h, c in enumerate(by_hour) if c]
+    if not hours:
+        return "  (no answers)"
+    top = max(by_hour)
+    lines = []
+    for h in range(hours[0], hours[-1] + 1):
+        c = by_hour[h]
+        eighths = round(c / top * width * 8)
+        bar = "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+        lines.append(f"  {h:02d} {bar:<{width}} {c}")
+    return "\n".join(lines)
