@@ -49,7 +49,7 @@ def database_from_url(url: str) -> Database:
         return PostgresqlDatabase(
             u.path.strip("/"), user=unquote(u.username) if u.username else None,
             password=unquote(u.password) if u.password else None, host=u.hostname or None,
-            port=u.port or None, autorollback=True, **params)
+            port=u.port or None, **params)
     raise CentralConfigError(f"bad database URL {url!r}: scheme must be sqlite or postgresql")
 
 

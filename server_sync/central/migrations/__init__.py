@@ -35,8 +35,13 @@ def available() -> list[tuple[int, str]]:
 def migrate(db: Database) -> int:
     """Apply what is pending; return the number of the newest applied migration."""
     dialect = dialect_of(db)
-    db.execute_sql("CREATE TABLE IF NOT EXISTS schema_migration ("
-                   " number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)")
+    with db.atomic():
+        # Under the lock too: two concurrent `CREATE TABLE IF NOT EXISTS` race on PostgreSQL
+        # (a unique violation in pg_type), so a second ingestor starting at once would crash.
+        if dialect is POSTGRES:
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        db.execute_sql("CREATE TABLE IF NOT EXISTS schema_migration ("
+                       " number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMP NOT NULL)")
     newest = 0
     for number, name in available():
         with db.atomic() as _txn:
