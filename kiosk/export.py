@@ -1,0 +1,108 @@
+"""Export every record of a kiosk to a file (JSONL or CSV), for a USB stick when there is no network.
+
+JSONL is the format the centre imports (`kiosk-central import FILE`, idempotent on event id):
+line 1 is a header `{"type": "export", "schema": 1, …}`, then one line per event, exactly the
+wire event dict (`Response.to_event()` / `FollowUp.to_event()`), in `seq` order, and a last
+line `{"type": "end", "events": N}` so a truncated file is detected. CSV carries the same
+fields for a spreadsheet. See docs/export-format.md.
+
+Records are streamed from the database (peewee `.iterator()`, no caching), never loaded in
+memory at once; export never writes to the database (it does not mark anything sent).
+"""
+
+from __future__ import annotations
+
+import csv
+import heapq
+import json
+import os
+from datetime import date, datetime, time as dtime, timezone
+from pathlib import Path
+from typing import Any, Iterator, TextIO
+from zoneinfo import ZoneInfo
+
+from kiosk.capture import iso_utc
+from kiosk.config import KioskConfig
+from kiosk.store import FollowUp, LocalStore, Response
+
+SCHEMA = 1
+FORMATS = ("jsonl", "csv")
+
+CSV_COLUMNS = ("type", "id", "seq", "kiosk_id", "site_id", "question_id", "question_version",
+               "scale", "value", "audience", "language", "recorded_at", "clock_synced", "boot_id",
+               "monotonic_ns", "filtered", "response_id", "reasons", "comment", "schema",
+               "exported_at")
+
+
+def since_utc(cfg: KioskConfig, since: date | None) -> str | None:
+    """Store-local midnight of `since` as the UTC text recorded_at is compared with."""
+    if since is None:
+        return None
+    local = datetime.combine(since, dtime(0, 0), tzinfo=ZoneInfo(cfg.timezone))
+    return iso_utc(local.astimezone(timezone.utc))
+
+
+def events(store: LocalStore, since: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every response and follow-up (recorded at or after `since`, UTC text), in seq order."""
+    with store.db.bind_ctx((Response, FollowUp)):
+        rq = Response.select().order_by(Response.seq)
+        fq = FollowUp.select().order_by(FollowUp.seq)
+        if since:
+            rq = rq.where(Response.recorded_at >= since)
+            fq = fq.where(FollowUp.recorded_at >= since)
+        for row in heapq.merge(rq.iterator(), fq.iterator(), key=lambda r: r.seq):
+            yield row.to_event()
+
+
+def header(cfg: KioskConfig, exported_at: datetime, since: date | None) -> dict[str, Any]:
+    return {"type": "export", "schema": SCHEMA, "kiosk_id": cfg.kiosk_id, "site_id": cfg.site_id,
+            "exported_at": iso_utc(exported_at), "since": since.isoformat() if since else None}
+
+
+def write_jsonl(cfg: KioskConfig, store: LocalStore, out: TextIO, exported_at: datetime,
+                since: date | None = None) -> int:
+    out.write(json.dumps(header(cfg, exported_at, since), ensure_ascii=False) + "\n")
+    n = 0
+    for ev in events(store, since_utc(cfg, since)):
+        out.write(json.dumps(ev, ensure_ascii=False, separators=(",", ":")) + "\n")
+        n += 1
+    out.write(json.dumps({"type": "end", "events": n}) + "\n")
+    return n
+
+
+def write_csv(cfg: KioskConfig, store: LocalStore, out: TextIO, exported_at: datetime,
+              since: date | None = None) -> int:
+    w = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="raise", lineterminator="\n")
+    w.writeheader()
+    h = header(cfg, exported_at, since)
+    w.writerow({"type": "export", "kiosk_id": h["kiosk_id"], "site_id": h["site_id"],
+                "schema": SCHEMA, "exported_at": h["exported_at"]})
+    n = 0
+    for ev in events(store, since_utc(cfg, since)):
+        row = dict(ev)
+        if "reasons" in row:
+            row["reasons"] = ";".join(row["reasons"])
+        row["clock_synced"] = int(row["clock_synced"])
+        w.writerow(row)
+        n += 1
+    return n
+
+
+def export_to(cfg: KioskConfig, store: LocalStore, fmt: str, output: Path | None, out: TextIO,
+              exported_at: datetime, since: date | None = None) -> int:
+    """Write to `output` (atomically: a complete file or none) or to the stream `out`."""
+    writer = write_jsonl if fmt == "jsonl" else write_csv
+    if output is None:
+        return writer(cfg, store, out, exported_at, since)
+    output = Path(output)
+    tmp = output.with_name(output.name + ".part")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            n = writer(cfg, store, f, exported_at, since)
+            f.flush()
+            os.fsync(f.fileno())       # a USB stick pulled right after must still hold the file
+        os.replace(tmp, output)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return n
