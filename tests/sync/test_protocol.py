@@ -1,0 +1,333 @@
+"""The MQTT contract as pure functions: topics, batches, acks, status, config push, alerts.
+No sockets here; the decoder is fuzzed with hypothesis."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kiosk import config as kconfig
+from kiosk.store import FollowUp, Response
+from server_sync import protocol as P
+from server_sync.exc import ProtocolError
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+KIOSK = "demo-kiosk-1"
+TOPIC = P.events_topic(KIOSK)
+
+
+def response_event(n=1, **over):
+    e = {"type": "response", "id": f"00000000-0000-4000-8000-{n:012d}", "seq": n,
+         "kiosk_id": KIOSK, "site_id": "sthlm-sodermalm", "question_id": "visit",
+         "question_version": 1, "scale": "smiley4", "value": 3, "audience": "customer",
+         "language": "sv", "recorded_at": "2026-11-23T11:00:00.123Z", "clock_synced": True,
+         "boot_id": "11111111-1111-4111-8111-111111111111", "monotonic_ns": 5_000_000, "filtered": None}
+    e.update(over)
+    return e
+
+
+def followup_event(n=2, **over):
+    e = {"type": "followup", "id": f"00000000-0000-4000-9000-{n:012d}", "seq": n,
+         "kiosk_id": KIOSK, "response_id": "00000000-0000-4000-8000-000000000001",
+         "reasons": ["queue", "staff"], "comment": "slow", "recorded_at": "2026-11-23T11:00:05.000Z",
+         "clock_synced": True, "boot_id": "11111111-1111-4111-8111-111111111111",
+         "monotonic_ns": 6_000_000}
+    e.update(over)
+    return e
+
+
+def decode(obj, **kw):
+    payload = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+    return P.decode_batch(kw.pop("topic", TOPIC), payload, now=NOW, **kw)
+
+
+def batch(events, **over):
+    b = {"schema": 1, "kiosk_id": KIOSK, "batch": "b-1", "events": events}
+    b.update(over)
+    return b
+
+
+# --- topics -----------------------------------------------------------------------------------
+
+def test_topics_follow_the_contract():
+    assert P.events_topic("k1") == "kundpuls/v1/kiosk/k1/events"
+    assert P.ack_topic("k1") == "kundpuls/v1/kiosk/k1/ack"
+    assert P.status_topic("k1") == "kundpuls/v1/kiosk/k1/status"
+    assert P.config_topic("k1") == "kundpuls/v1/kiosk/k1/config"
+    assert P.alerts_topic("s1") == "kundpuls/v1/site/s1/alerts"
+    assert P.SHARED_EVENTS_SUBSCRIPTION == "$share/ingest/kundpuls/v1/kiosk/+/events"
+    assert P.STATUS_SUBSCRIPTION == "kundpuls/v1/kiosk/+/status"
+    assert P.events_topic("k1", prefix="acme/") == "acme/kundpuls/v1/kiosk/k1/events"
+    assert P.shared_events_subscription("acme/") == "$share/ingest/acme/kundpuls/v1/kiosk/+/events"
+
+
+def test_topic_round_trip_and_rejects():
+    for kind, build in (("events", P.events_topic), ("ack", P.ack_topic),
+                        ("status", P.status_topic), ("config", P.config_topic)):
+        assert P.parse_kiosk_topic(build("k-1_x", "a/b/"), "a/b/") == ("k-1_x", kind)
+    assert P.parse_site_topic(P.alerts_topic("s1")) == "s1"
+    for bad in ("kundpuls/v1/kiosk/k1", "kundpuls/v1/kiosk/k1/events/x", "kundpuls/v2/kiosk/k1/events",
+                "kundpuls/v1/kiosk/k+1/events", "kundpuls/v1/kiosk/k1/secrets", "acme/kundpuls/v1/kiosk/k1/events"):
+        with pytest.raises(ProtocolError):
+            P.parse_kiosk_topic(bad)
+    with pytest.raises(ValueError):
+        P.events_topic("k/1")
+    with pytest.raises(ValueError):
+        P.events_topic("k1", prefix="no-slash")
+    with pytest.raises(ValueError):
+        P.events_topic("k1", prefix="a/#/")
+
+
+def test_vocabulary_matches_kiosk_config():
+    assert {k: set(v) for k, v in P.SCALES.items()} == {k: set(v) for k, v in kconfig.SCALES.items()}
+    assert P.AUDIENCES == set(kconfig.AUDIENCES)
+    assert P.LANGUAGES == set(kconfig.LANGUAGES)
+
+
+# --- batches ----------------------------------------------------------------------------------
+
+def test_batch_round_trip_with_recorded_events(recorder, store, cfg):
+    r1 = recorder.record("visit", 1)
+    recorder.record_followup(r1.id, ["queue"], "kö, ring 070-123 45 67")
+    recorder.record("recommend", 10, language="en")
+    events = ([r.to_event() for r in Response.select().order_by(Response.seq)]
+              + [f.to_event() for f in FollowUp.select()])
+    payload = P.encode_batch(cfg.kiosk_id, "b-42", events)
+    got = P.decode_batch(P.events_topic(cfg.kiosk_id), payload, now=NOW)
+    assert got.batch_id == "b-42" and got.kiosk_id == cfg.kiosk_id and got.size == len(payload)
+    assert [e.as_dict() for e in got.events] == events
+    assert got.events[0].recorded == datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
+
+
+def test_event_size_adds_up_to_payload_size():
+    events = [response_event(i) for i in range(1, 6)]
+    total = P.batch_overhead(KIOSK, "b-1") + sum(P.event_size(e) for e in events) - 1
+    assert total == len(P.encode_batch(KIOSK, "b-1", events))
+
+
+@pytest.mark.parametrize("mutate, reason", [
+    (lambda b: b"{not json", "malformed JSON"),
+    (lambda b: b"\xff\xfe", "not UTF-8"),
+    (lambda b: b'{"schema": NaN}', "malformed JSON"),
+    (lambda b: b"[1, 2]", "must be a JSON object"),
+    (lambda b: {k: v for k, v in b.items() if k != "schema"}, "missing schema version"),
+    (lambda b: {**b, "schema": 2}, "unsupported schema version 2"),
+    (lambda b: {**b, "schema": True}, "unsupported schema version"),
+    (lambda b: {**b, "kiosk_id": "other-kiosk"}, "does not match topic"),
+    (lambda b: {**b, "extra": 1}, "unknown field 'extra'"),
+    (lambda b: {**b, "events": []}, "no events"),
+    (lambda b: {**b, "events": {}}, "events must be an array"),
+    (lambda b: {**b, "batch": "x" * 200}, "batch id"),
+    (lambda b: {**b, "events": [response_event(type="tap")]}, "unknown event type 'tap'"),
+    (lambda b: {**b, "events": [response_event(id="not-a-uuid")]}, "id must be a lowercase UUID"),
+    (lambda b: {**b, "events": [response_event(seq=0)]}, "seq 0 out of range"),
+    (lambda b: {**b, "events": [response_event(seq="1")]}, "seq must be an integer"),
+    (lambda b: {**b, "events": [response_event(seq=True)]}, "seq must be an integer"),
+    (lambda b: {**b, "events": [response_event(value=5)]}, "value 5 out of range for smiley4 (1-4)"),
+    (lambda b: {**b, "events": [response_event(scale="nps11", value=11)]}, "out of range for nps11"),
+    (lambda b: {**b, "events": [response_event(value=2.0)]}, "value must be an integer"),
+    (lambda b: {**b, "events": [response_event(scale="stars")]}, "unknown scale 'stars'"),
+    (lambda b: {**b, "events": [response_event(audience="boss")]}, "unknown audience"),
+    (lambda b: {**b, "events": [response_event(language="de")]}, "language 'de' is not one of"),
+    (lambda b: {**b, "events": [response_event(recorded_at="2026-11-23 11:00:00")]}, "UTC with milliseconds"),
+    (lambda b: {**b, "events": [response_event(recorded_at="2026-13-23T11:00:00.000Z")]}, "not a real date"),
+    (lambda b: {**b, "events": [response_event(recorded_at="2099-01-01T00:00:00.000Z")]}, "in the future"),
+    (lambda b: {**b, "events": [response_event(recorded_at="2019-12-31T23:59:59.999Z")]}, "before 2020"),
+    (lambda b: {**b, "events": [response_event(monotonic_ns=-1)]}, "monotonic_ns -1 out of range"),
+    (lambda b: {**b, "events": [response_event(boot_id="boot")]}, "boot_id must be a lowercase UUID"),
+    (lambda b: {**b, "events": [response_event(clock_synced=1)]}, "clock_synced must be true or false"),
+    (lambda b: {**b, "events": [response_event(filtered="spam")]}, "filtered must be null"),
+    (lambda b: {**b, "events": [response_event(kiosk_id="k2")]}, "does not match"),
+    (lambda b: {**b, "events": [{k: v for k, v in response_event().items() if k != "value"}]}, "missing field 'value'"),
+    (lambda b: {**b, "events": [{**response_event(), "name": "Anna"}]}, "unknown field 'name'"),
+    (lambda b: {**b, "events": [followup_event(reasons=["bad code!"])]}, "not an identifier"),
+    (lambda b: {**b, "events": [followup_event(reasons=["queue", "queue"])]}, "listed twice"),
+    (lambda b: {**b, "events": [followup_event(comment="x" * 2001)]}, "comment too long"),
+    (lambda b: {**b, "events": [followup_event(reasons=[], comment=None)]}, "needs a reason or a comment"),
+    (lambda b: {**b, "events": [response_event(1), response_event(1)]}, "duplicate event id"),
+    (lambda b: {**b, "events": [response_event(1), response_event(2, seq=1)]}, "duplicate seq"),
+    (lambda b: {**b, "events": ["x"]}, "event 0 must be an object"),
+])
+def test_decode_batch_rejects_with_a_precise_reason(mutate, reason):
+    obj = mutate(batch([response_event(1), followup_event(2)]))
+    with pytest.raises(ProtocolError) as e:
+        decode(obj)
+    assert reason in e.value.reason
+
+
+def test_size_and_count_limits():
+    b = batch([response_event(i) for i in range(1, 11)])
+    payload = json.dumps(b).encode()
+    assert len(decode(payload).events) == 10
+    with pytest.raises(ProtocolError, match=r"oversize payload: \d+ bytes > limit 100"):
+        decode(payload, max_bytes=100)
+    with pytest.raises(ProtocolError, match=r"too many events \(10 > limit 9\)"):
+        decode(payload, max_events=9)
+
+
+def test_decode_batch_needs_an_events_topic():
+    with pytest.raises(ProtocolError, match="not an events topic"):
+        decode(batch([response_event()]), topic=P.status_topic(KIOSK))
+
+
+def test_future_slack_is_one_day():
+    ok = response_event(recorded_at="2026-11-24T11:59:59.999Z")
+    assert decode(batch([ok])).events[0].seq == 1
+    with pytest.raises(ProtocolError):
+        decode(batch([response_event(recorded_at="2026-11-24T12:00:00.001Z")]))
+
+
+def test_validate_event_without_kiosk_accepts_any_valid_id():
+    e = P.validate_event(response_event(kiosk_id="k2"), None, now=NOW)
+    assert e.kiosk_id == "k2"
+    with pytest.raises(ProtocolError, match="kiosk_id must be"):
+        P.validate_event(response_event(kiosk_id="k 2"), None, now=NOW)
+
+
+# --- fuzz: the decoder raises ProtocolError and nothing else ------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2000))
+def test_fuzz_arbitrary_bytes(payload):
+    try:
+        P.decode_batch(TOPIC, payload, now=NOW)
+    except ProtocolError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_fuzz_arbitrary_json(value):
+    with pytest.raises(ProtocolError):
+        P.decode_batch(TOPIC, json.dumps(value).encode(), now=NOW)
+
+
+_field_values = st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.text(max_size=40) \
+    | st.lists(st.text(max_size=8), max_size=3) | st.floats()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(list(response_event().keys()) + list(followup_event().keys())),
+       _field_values, st.booleans())
+def test_fuzz_one_field_of_a_valid_batch(key, value, followup):
+    event = followup_event() if followup else response_event()
+    if key in event:
+        event[key] = value
+    try:
+        got = decode(json.dumps(batch([event]), allow_nan=True).encode())
+    except ProtocolError:
+        return
+    # Whatever was accepted is exactly the canonical form of what was sent.
+    assert got.events[0].as_dict() == event
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(json_values, max_size=3), json_values)
+def test_fuzz_other_decoders(events, value):
+    for decoder in (P.decode_ack, P.decode_status, P.decode_config, P.decode_alert):
+        for payload in (json.dumps(value).encode(), json.dumps({"schema": 1, "events": events}).encode()):
+            try:
+                decoder(payload)
+            except ProtocolError:
+                pass
+
+
+# --- acks ---------------------------------------------------------------------------------------
+
+@given(st.sets(st.integers(1, 5000), max_size=300))
+def test_ack_round_trip_covers_exactly_the_acked_seqs(seqs):
+    ack = P.decode_ack(P.encode_ack("b-1", seqs))
+    assert ack.batch_id == "b-1" and ack.count == len(seqs)
+    for s in range(1, 5001, 7):
+        assert ack.covers(s) == (s in seqs)
+
+
+def test_ack_is_compact_for_consecutive_seqs():
+    payload = P.encode_ack("b-1", range(1, 501))
+    assert json.loads(payload)["seqs"] == [[1, 500]]
+    assert len(payload) < 60
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"schema":1,"batch":"b","seqs":[[3,1]]}', b'{"schema":1,"batch":"b","seqs":[[0,1]]}',
+    b'{"schema":1,"batch":"b","seqs":[[1]]}', b'{"schema":1,"batch":"b","seqs":"1-3"}',
+    b'{"schema":1,"batch":"b"}', b'{"schema":2,"batch":"b","seqs":[]}'])
+def test_bad_acks_are_refused(payload):
+    with pytest.raises(ProtocolError):
+        P.decode_ack(payload)
+
+
+# --- status -------------------------------------------------------------------------------------
+
+def test_status_round_trip_and_will():
+    payload = P.encode_status(version="0.1.0", outbox_depth=12, oldest_unacked_s=300,
+                              clock_synced=False, disk_free_mb=900, config_version=3,
+                              config_error="config version 2 is not newer", ts="2026-11-23T12:00:00.000Z")
+    s = P.decode_status(payload)
+    assert s.online and s.outbox_depth == 12 and s.clock_synced is False and s.config_version == 3
+    assert s.config_error.startswith("config version 2")
+    will = P.decode_status(P.will_payload())
+    assert will.online is False and will.outbox_depth is None
+    assert P.decode_status(P.offline_payload("2026-11-23T12:00:00.000Z")).online is False
+    with pytest.raises(ProtocolError, match="outbox_depth must be"):
+        P.decode_status(b'{"schema":1,"online":true,"outbox_depth":"many"}')
+    with pytest.raises(ProtocolError, match="unknown field"):
+        P.decode_status(b'{"schema":1,"online":true,"password":"x"}')
+
+
+# --- config push --------------------------------------------------------------------------------
+
+def test_merge_pushed_config_changes_only_pushable_parts(config_mapping):
+    pushed = {"version": 7, "languages": ["en", "sv"], "filters": {"repeat_window_s": 2.0},
+              "questions": [config_mapping["questions"][0]], "schedule": []}
+    merged = P.merge_pushed_config(config_mapping, pushed)
+    cfg = kconfig.parse_config(merged)
+    assert cfg.config_version == 7 and cfg.languages == ("en", "sv") and cfg.default_language == "sv"
+    assert cfg.filters.repeat_window_s == 2.0 and cfg.filters.burst_per_minute == 10
+    assert [q.id for q in cfg.questions] == ["visit"] and cfg.schedule == ()
+    assert cfg.kiosk_id == config_mapping["kiosk"]["id"] and cfg.broker.port == 1883
+    assert config_mapping["config_version"] == 1          # the base is not modified
+
+
+def test_validate_pushed_config(config_mapping):
+    ok = P.encode_config(5, {"ui": {"thank_you_s": 3.0}})
+    pushed, cfg = P.validate_pushed_config(config_mapping, ok, current_version=1)
+    assert pushed["version"] == 5 and cfg.ui.thank_you_s == 3.0
+    with pytest.raises(ProtocolError, match="not newer than the applied 5"):
+        P.validate_pushed_config(config_mapping, ok, current_version=5)
+    bad = json.dumps({"version": 6, "ui": {"thank_you_s": 999}}).encode()
+    with pytest.raises(ProtocolError, match=r"invalid config: .*ui.thank_you_s"):
+        P.validate_pushed_config(config_mapping, bad, current_version=5)
+    hijack = json.dumps({"version": 6, "broker": {"host": "evil"}}).encode()
+    with pytest.raises(ProtocolError, match="'broker' cannot be pushed"):
+        P.validate_pushed_config(config_mapping, hijack, current_version=5)
+    with pytest.raises(ProtocolError, match="version must be a positive integer"):
+        P.decode_config(b'{"version": "7"}')
+    with pytest.raises(ProtocolError):
+        P.encode_config(8, {"kiosk": {"id": "x"}})
+
+
+# --- alerts -------------------------------------------------------------------------------------
+
+def test_alert_round_trip_and_keep_last():
+    a = dict(id="a-1", site_id="s1", raised_at="2026-11-23T12:00:00.000Z", kind="dip",
+             message="Happy Index fell to 41 (n=58)")
+    got = P.decode_alert(P.encode_alert(**a), site_id="s1")
+    assert got.as_dict() == a
+    with pytest.raises(ProtocolError, match="arrived on the topic of 's2'"):
+        P.decode_alert(P.encode_alert(**a), site_id="s2")
+    kept: list = []
+    for i in range(25):
+        kept = P.keep_alerts(kept, P.Alert(f"a-{i}", "s1", a["raised_at"], "dip", "m"))
+    kept = P.keep_alerts(kept, P.Alert("a-24", "s1", a["raised_at"], "dip", "again"))
+    assert len(kept) == 20 and kept[-1]["message"] == "again" and kept[0]["id"] == "a-5"
