@@ -1,0 +1,192 @@
+"""`kiosk doctor`: checks that a kiosk can work, and says plainly what is wrong.
+
+Each check returns a `Check` (ok / warn / fail and a sentence); the command prints them and
+exits 1 when any failed. A warning is worth knowing but does not stop the kiosk from recording
+(an unsynced clock, little disk left, no broker credentials yet).
+
+The database is opened read-only: the doctor never creates, migrates or repairs anything.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import stat
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping
+
+from kiosk.config import KioskConfig, running_on_pi
+from kiosk.migrations import LATEST
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+LOW_DISK_BYTES = 100 * 1024 * 1024
+STALE_OUTBOX_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
+    path = cfg.db_path
+    if not path.exists():
+        return [Check("database", WARN, f"no database yet at {path}; it is created when the kiosk first runs")]
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as e:
+        return [Check("database", FAIL, f"cannot open {path}: {e}")]
+    try:
+        try:
+            integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as e:
+            return [Check("database", FAIL, f"{path} is not a readable SQLite database: {e}")]
+        out = []
+        if integrity != "ok":
+            out.append(Check("database", FAIL, f"integrity_check on {path} says: {integrity}"))
+        else:
+            out.append(Check("database", OK, f"{path} opens, integrity_check ok"))
+        if version > LATEST:
+            out.append(Check("schema", FAIL, f"schema {version} is newer than this software ({LATEST}); upgrade kundpuls"))
+        elif version < LATEST:
+            out.append(Check("schema", WARN, f"schema {version}, migrated to {LATEST} at the next start"))
+        else:
+            out.append(Check("schema", OK, f"schema version {version}"))
+        if version >= 1:
+            out.append(_outbox(con, now))
+        return out
+    finally:
+        con.close()
+
+
+def _outbox(con: sqlite3.Connection, now: datetime) -> Check:
+    depth, oldest = con.execute(
+        "SELECT (SELECT COUNT(*) FROM response WHERE acked_at IS NULL)"
+        " + (SELECT COUNT(*) FROM followup WHERE acked_at IS NULL),"
+        " (SELECT MIN(t) FROM (SELECT MIN(recorded_at) AS t FROM response WHERE acked_at IS NULL"
+        "  UNION ALL SELECT MIN(recorded_at) FROM followup WHERE acked_at IS NULL))").fetchone()
+    if not depth:
+        return Check("outbox", OK, "empty: every record is confirmed by the centre")
+    age = (now - datetime.fromisoformat(oldest.replace("Z", "+00:00"))).total_seconds()
+    detail = f"{depth} records wait for the centre, the oldest since {oldest}"
+    if age > STALE_OUTBOX_S:
+        return Check("outbox", WARN, detail + f" ({age / 3600:.0f} h): is the kiosk syncing?")
+    return Check("outbox", OK, detail)
+
+
+def check_gpio(env: Mapping[str, str], on_pi: bool,
+               load_factory: Callable[[], object] | None = None) -> Check:
+    name = env.get("GPIOZERO_PIN_FACTORY")
+    if name == "mock":
+        return Check("gpio", OK, "mock pins (GPIOZERO_PIN_FACTORY=mock): buttons are simulated")
+    if not on_pi and not name:
+        return Check("gpio", OK, "not a Raspberry Pi: no GPIO here; the buttons run on gpiozero's "
+                                 "mock pins (kiosk run --demo, or GPIOZERO_PIN_FACTORY=mock)")
+    if load_factory is None:
+        def load_factory():
+            from gpiozero import Device
+            return Device._default_pin_factory()
+    try:
+        factory = load_factory()
+    except Exception as e:
+        return Check("gpio", FAIL, f"no pin factory can drive the GPIO ({type(e).__name__}: {e}); "
+                                   "install lgpio (python3-lgpio) or check /dev/gpiochip*")
+    try:
+        close = getattr(factory, "close", None)
+        if close:
+            close()
+    except Exception:
+        pass
+    return Check("gpio", OK, f"pin factory {type(factory).__name__}")
+
+
+def check_clock(synced: bool) -> Check:
+    if synced:
+        return Check("clock", OK, "synchronised (NTP)")
+    return Check("clock", WARN, "not synchronised: answers are stamped clock_synced=false until NTP "
+                                "syncs (the centre corrects them); check systemd-timesyncd and the network")
+
+
+def check_disk(data_dir: Path, disk_usage: Callable[[str], object] = shutil.disk_usage) -> list[Check]:
+    probe = Path(data_dir)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    out = []
+    if probe == Path(data_dir) and not os.access(probe, os.W_OK):
+        out.append(Check("data dir", FAIL, f"{data_dir} is not writable by this user"))
+    elif probe != Path(data_dir) and not os.access(probe, os.W_OK):
+        out.append(Check("data dir", FAIL, f"{data_dir} does not exist and {probe} is not writable"))
+    free = disk_usage(str(probe)).free
+    mb = free / 1024 / 1024
+    if free < LOW_DISK_BYTES:
+        out.append(Check("disk", WARN, f"only {mb:.0f} MB free for {data_dir} (warns below 100 MB)"))
+    else:
+        out.append(Check("disk", OK, f"{mb:,.0f} MB free for {data_dir}"))
+    return out
+
+
+def check_broker(cfg: KioskConfig) -> list[Check]:
+    b = cfg.broker
+    out = []
+    where = f"{b.host}:{b.port}"
+    if not b.tls:
+        out.append(Check("broker", WARN, f"{where} without TLS: only for a test or a laptop demo"))
+    elif b.ca_file and not Path(b.ca_file).is_file():
+        out.append(Check("broker", FAIL, f"broker.ca_file {b.ca_file} does not exist"))
+    else:
+        out.append(Check("broker", OK, f"{where} with TLS as user {b.username}"))
+    if not b.password_file:
+        out.append(Check("broker password", WARN, "broker.password_file is not set: the kiosk cannot log in to the broker"))
+        return out
+    p = Path(b.password_file)
+    try:
+        st = p.stat()
+    except OSError as e:
+        out.append(Check("broker password", FAIL, f"broker.password_file {p}: {e.strerror}"))
+        return out
+    if st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
+        out.append(Check("broker password", FAIL, f"{p} is readable by every user (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it"))
+    elif not os.access(p, os.R_OK):
+        out.append(Check("broker password", FAIL, f"{p} is not readable by this user"))
+    elif st.st_size == 0:
+        out.append(Check("broker password", FAIL, f"{p} is empty"))
+    else:
+        out.append(Check("broker password", OK, f"{p} present, mode {stat.S_IMODE(st.st_mode):o}"))
+    return out
+
+
+def run_checks(load_config: Callable[[], KioskConfig], env: Mapping[str, str] | None = None,
+               now: datetime | None = None, clock_synced: Callable[[], bool] | None = None,
+               on_pi: bool | None = None) -> list[Check]:
+    """Every check, in the order a person would fix them."""
+    from kiosk.exc import KioskError
+    env = os.environ if env is None else env
+    now = now or datetime.now(timezone.utc)
+    if clock_synced is None:
+        from kiosk.clock import kernel_clock_synced
+        clock_synced = kernel_clock_synced
+    try:
+        cfg = load_config()
+    except KioskError as e:
+        checks = [Check("config", FAIL, str(e))]
+        cfg = None
+    else:
+        checks = [Check("config", OK, f"{cfg.source or 'built-in defaults'}: kiosk {cfg.kiosk_id}, "
+                                      f"site {cfg.site_id}, {len(cfg.questions)} question(s)")]
+    if cfg is not None:
+        checks += check_database(cfg, now)
+    checks.append(check_gpio(env, running_on_pi() if on_pi is None else on_pi))
+    checks.append(check_clock(clock_synced()))
+    if cfg is not None:
+        checks += check_disk(cfg.data_dir)
+        checks += check_broker(cfg)
+    return checks
