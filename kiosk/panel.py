@@ -40,6 +40,8 @@ _TICK_S = 0.05          # LED animation step: 20 Hz is smooth enough for a slow 
 _BREATH_PERIOD_S = 4.0
 _BREATH_MIN, _BREATH_MAX = 0.02, 0.35   # gentle: never full brightness while idle
 _CHASE_STEP_S = 1.5
+# Durations are differences of floats: a press of exactly bounce_s must not lose to rounding.
+_EPS = 1e-6
 
 
 class SmileyPanel:
@@ -193,11 +195,11 @@ class SmileyPanel:
                 return
             released = self._released_at[i]
             # A make within bounce_s of the last break is chatter of the previous press.
-            chatter = released is not None and now - released < self.bounce_s
+            chatter = released is not None and now - released + _EPS < self.bounce_s
             self._down_since[i] = now
             self._void[i] = chatter
             for j, since in enumerate(self._down_since):
-                if j != i and since is not None and now - since < self.max_press_s:
+                if j != i and since is not None and now - since + _EPS < self.max_press_s:
                     # Two buttons at once: ambiguous, neither is an answer.
                     self._void[i] = self._void[j] = True
             lo, hi = self._outer()
@@ -223,7 +225,7 @@ class SmileyPanel:
             if i in (lo, hi) and self._gesture_since is not None:
                 fire_gesture = self._gesture_due(now)
                 self._gesture_since = None   # the chord is broken; a new one starts afresh
-            held = now - since
+            held = now - since + _EPS
             answer = not self._void[i] and self.bounce_s <= held < self.max_press_s
             self._down_since[i] = None
             self._released_at[i] = now
@@ -238,7 +240,7 @@ class SmileyPanel:
         """Under the lock: the chord has been held long enough and has not fired yet."""
         if self._gesture_since is None or self._gesture_fired:
             return False
-        if now - self._gesture_since >= self.staff_hold_s:
+        if now - self._gesture_since + _EPS >= self.staff_hold_s:
             self._gesture_fired = True
             return True
         return False
