@@ -1,0 +1,145 @@
+"""The one capture path: validate → filter → stamp → commit → return; follow-ups linked and scrubbed."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+
+import pytest
+
+from kiosk.capture import Recorder
+from kiosk.exc import CaptureError
+from kiosk.store import FollowUp, LocalStore, Response
+
+
+def test_record_stamps_and_commits(recorder, store, cfg, clock):
+    rec = recorder.record("visit", 3, language="en", source="button")
+    assert rec.seq == 1 and rec.value == 3 and rec.filtered is None and rec.wants_followup is False
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", rec.recorded_at)
+    assert rec.recorded_at == "2026-11-23T11:00:00.000Z"
+    # Durable: a separate connection (another process would see the same) finds the row.
+    con = sqlite3.connect(cfg.db_path)
+    row = con.execute("SELECT id, seq, kiosk_id, site_id, question_id, question_version, scale, value,"
+                      " audience, language, clock_synced, boot_id, monotonic_ns, filtered, source,"
+                      " local_date, local_hour, acked_at FROM response").fetchone()
+    con.close()
+    assert row == (rec.id, 1, cfg.kiosk_id, cfg.site_id, "visit", 1, "smiley4", 3, "customer", "en", 1,
+                   clock.boot_id(), clock.monotonic_ns(), None, "button", "2026-11-23", 12, None)
+
+
+def test_negative_answer_wants_followup_and_unsynced_clock_is_recorded(recorder, store, clock):
+    clock.synced = False
+    rec = recorder.record("visit", 1)
+    assert rec.wants_followup
+    assert Response.get_by_id(rec.id).to_event()["clock_synced"] is False
+
+
+@pytest.mark.parametrize("qid, value, message", [
+    ("nope", 1, "unknown question"),
+    ("visit", 5, "not on the smiley4 scale"),
+    ("visit", 0, "not on the smiley4 scale"),
+    ("visit", True, "not on the smiley4 scale"),
+    ("visit", "3", "not on the smiley4 scale"),
+    ("recommend", 11, "not on the nps11 scale"),
+])
+def test_invalid_answers_are_refused_and_nothing_is_stored(recorder, store, qid, value, message):
+    with pytest.raises(CaptureError, match=message):
+        recorder.record(qid, value)
+    assert store.outbox_depth() == 0
+
+
+def test_bad_language_and_source(recorder):
+    with pytest.raises(CaptureError, match="language"):
+        recorder.record("visit", 2, language="de")
+    with pytest.raises(CaptureError, match="source"):
+        recorder.record("visit", 2, source="carrier-pigeon")
+
+
+def test_nps_edges(recorder, clock):
+    for v in (0, 10):
+        clock.advance(10)
+        assert recorder.record("recommend", v).value == v
+
+
+def test_seq_is_shared_and_strictly_increasing_across_reopen(cfg, clock):
+    with LocalStore(cfg.db_path) as s:
+        r = Recorder(cfg, s, clock)
+        a = r.record("visit", 1)
+        f = r.record_followup(a.id, ["queue"])
+        clock.advance(10)
+        b = r.record("visit", 4)
+    with LocalStore(cfg.db_path) as s:
+        clock.advance(10)
+        c = Recorder(cfg, s, clock).record("visit", 2)
+    assert [a.seq, f.seq, b.seq, c.seq] == [1, 2, 3, 4]
+
+
+def test_threads_never_share_a_seq(recorder, store):
+    seqs, errors = [], []
+
+    def tap():
+        try:
+            for _ in range(25):
+                seqs.append(recorder.record("visit", 4, source="touch").seq)
+        except Exception as e:      # pragma: no cover - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=tap) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert sorted(seqs) == list(range(1, 101))
+    assert store.outbox_depth() == 100
+
+
+def test_followup_is_linked_deduplicated_and_scrubbed(recorder, store):
+    rec = recorder.record("visit", 1)
+    fu = recorder.record_followup(rec.id, ["queue", "staff", "queue"],
+                                  "Ring mig på 070-123 45 67 eller anna@example.se")
+    assert fu.response_id == rec.id and fu.reasons == ("queue", "staff")
+    assert fu.comment == "Ring mig på [phone] eller [e-mail]"
+    ev = FollowUp.get_by_id(fu.id).to_event()
+    assert ev["response_id"] == rec.id and ev["reasons"] == ["queue", "staff"]
+    stored = store.db.execute_sql("SELECT comment FROM followup").fetchone()[0]
+    assert "070" not in stored and "@" not in stored
+    assert store.outbox_depth() == 2
+
+
+def test_followup_comment_is_cut_to_max(recorder, cfg):
+    rec = recorder.record("visit", 2)
+    fu = recorder.record_followup(rec.id, [], "x" * 500)
+    assert len(fu.comment) == cfg.followup.max_comment_chars
+
+
+@pytest.mark.parametrize("reasons, comment, message", [
+    (["workload"], None, "not in the catalogue"),
+    ([], None, "needs a reason or a comment"),
+    ([], "   ", "needs a reason or a comment"),
+])
+def test_bad_followups(recorder, reasons, comment, message):
+    rec = recorder.record("visit", 1)
+    with pytest.raises(CaptureError, match=message):
+        recorder.record_followup(rec.id, reasons, comment)
+
+
+def test_followup_needs_a_known_response_and_only_one(recorder):
+    with pytest.raises(CaptureError, match="no answer with id"):
+        recorder.record_followup("00000000-0000-4000-8000-000000000000", ["queue"])
+    rec = recorder.record("visit", 1)
+    recorder.record_followup(rec.id, ["queue"])
+    with pytest.raises(CaptureError, match="already has a follow-up"):
+        recorder.record_followup(rec.id, ["staff"])
+
+
+def test_event_dicts_are_json_and_complete(recorder):
+    rec = recorder.record("visit", 2)
+    fu = recorder.record_followup(rec.id, ["price"])
+    ev = Response.get_by_id(rec.id).to_event()
+    assert set(ev) == {"type", "id", "seq", "kiosk_id", "site_id", "question_id", "question_version",
+                       "scale", "value", "audience", "language", "recorded_at", "clock_synced",
+                       "boot_id", "monotonic_ns", "filtered"}
+    json.dumps(ev)
+    json.dumps(FollowUp.get_by_id(fu.id).to_event())
