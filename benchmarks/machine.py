@@ -1,0 +1,45 @@
+"""The machine a benchmark ran on: recorded next to every result (numbers mean little without it)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="ignore").splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def filesystem_of(path: str) -> str:
+    """The mount (device and type) holding `path`: fsync cost depends on it."""
+    best = ("", "unknown", "unknown")
+    try:
+        real = os.path.realpath(path)
+        for line in Path("/proc/mounts").read_text().splitlines():
+            dev, mnt, fstype = line.split()[:3]
+            if (real == mnt or real.startswith(mnt.rstrip("/") + "/")) and len(mnt) > len(best[0]):
+                best = (mnt, dev, fstype)
+    except OSError:
+        pass
+    return f"{best[1]} on {best[0] or '?'} ({best[2]})"
+
+
+def machine_info() -> dict:
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "python": sys.version.split()[0],
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+    }
