@@ -76,8 +76,13 @@ class FollowUp(BaseModel):
     seq = BigIntegerField()
     reasons = TextField()                   # JSON array of reason codes
     comment = TextField(null=True)
-    recorded_at = DateTimeField()
+    recorded_at = DateTimeField()           # best known UTC time (corrected when possible)
     received_at = DateTimeField()
+    kiosk_recorded_at = DateTimeField(null=True)    # m0010: what the kiosk's clock said
+    clock_synced = BooleanField(null=True)
+    time_status = TextField(null=True)      # synced | corrected | uncorrected
+    boot_id = TextField(null=True)
+    monotonic_ns = BigIntegerField(null=True)
 
     class Meta:
         table_name = "followup"
@@ -150,6 +155,18 @@ class ConfigPush(BaseModel):
         table_name = "config_push"
 
 
+class ClockAnchor(BaseModel):
+    """m0010: the first synced event of a kiosk's boot; pre-sync times are corrected from it."""
+    kiosk_id = CharField(max_length=64)
+    boot_id = CharField(max_length=36)
+    recorded_at = DateTimeField()
+    monotonic_ns = BigIntegerField()
+
+    class Meta:
+        table_name = "clock_anchor"
+        primary_key = CompositeKey("kiosk_id", "boot_id")
+
+
 class RollupHourly(BaseModel):
     """Answer counts per site, kiosk, question, audience, value and UTC hour (unfiltered only)."""
     site_id = CharField(max_length=64)
@@ -170,4 +187,4 @@ class RollupHourly(BaseModel):
 
 
 MODELS = (Site, Kiosk, Question, Response, FollowUp, FollowUpReason, DeadLetter, Conflict,
-          KioskStatus, ConfigPush, RollupHourly)
+          KioskStatus, ConfigPush, ClockAnchor, RollupHourly)

@@ -1,0 +1,399 @@
+"""The one way kiosk events enter the central store: exactly once, one transaction per batch.
+
+Both the MQTT ingest (`server_sync.ingest`) and `kiosk-central import` hand validated events
+(`server_sync.protocol.validate_event`) to `Intake.accept`, which inside one transaction:
+- checks the kiosk is registered and active and every answer names the kiosk's registered site;
+- registers unknown questions on first sight and refuses an answer whose question (id, version)
+  is known with another scale or audience (metrics would mix scales);
+- dedupes on the event id: an identical re-send is a duplicate, the same id with other content
+  is recorded in `conflict` (once per distinct content), never an overwrite;
+- corrects times recorded before the kiosk's clock synced from a synced event of the same boot
+  (`clock_anchor`), in both directions, moving rollup counts along;
+- inserts new answers and follow-ups in bulk and updates the rollups in the same transaction.
+
+A refusal raises `ProtocolError(reason)` before anything is committed; the caller dead-letters.
+This module must never commit part of a batch, overwrite a stored event, or talk to MQTT.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from peewee import Database
+
+from server_sync.central import reason_rollup, rollups
+from server_sync.central.dialect import (insert_ignore, insert_returning, placeholders,
+                                         writer_transaction)
+from server_sync.exc import ProtocolError
+from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, FollowUpEvent,
+                                  ResponseEvent, iso_ms)
+
+log = logging.getLogger("kundpuls.intake")
+
+RESPONSE_COLUMNS = ("id", "kiosk_id", "site_id", "seq", "question_id", "question_version", "scale",
+                    "value", "audience", "language", "recorded_at", "kiosk_recorded_at",
+                    "clock_synced", "time_status", "boot_id", "monotonic_ns", "filtered",
+                    "received_at", "batch")
+FOLLOWUP_COLUMNS = ("id", "response_id", "kiosk_id", "seq", "reasons", "comment", "recorded_at",
+                    "received_at", "kiosk_recorded_at", "clock_synced", "time_status", "boot_id",
+                    "monotonic_ns")
+# What a stored event is compared on when its id arrives again (its wire form, minus `type`).
+_RESPONSE_STORED = ("id", "seq", "kiosk_id", "site_id", "question_id", "question_version", "scale",
+                    "value", "audience", "language", "kiosk_recorded_at", "clock_synced", "boot_id",
+                    "monotonic_ns", "filtered")
+_FOLLOWUP_STORED = ("id", "seq", "kiosk_id", "response_id", "reasons", "comment",
+                    "kiosk_recorded_at", "clock_synced", "boot_id", "monotonic_ns")
+
+SYNCED, CORRECTED, UNCORRECTED = "synced", "corrected", "uncorrected"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def naive_utc(dt: datetime) -> datetime:
+    """Aware -> naive UTC, the form the store keeps."""
+    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
+
+
+def as_datetime(v: Any) -> datetime:
+    """A timestamp column as naive UTC datetime (SQLite hands raw SQL results back as text)."""
+    if isinstance(v, datetime):
+        return naive_utc(v)
+    return datetime.fromisoformat(str(v))
+
+
+@dataclass
+class Accepted:
+    """What one accepted batch did; `seqs` are all its events, now committed centrally."""
+    kiosk_id: str
+    site_id: str
+    batch_id: str
+    seqs: list[int] = field(default_factory=list)
+    new: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    corrected: int = 0          # earlier stored events corrected by an anchor in this batch
+
+    @property
+    def changed_sites(self) -> set[str]:
+        return {self.site_id} if self.new or self.corrected else set()
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    recorded_at: datetime       # naive UTC wall time of a synced event
+    monotonic_ns: int
+
+    def correct(self, monotonic_ns: int) -> datetime:
+        t = self.recorded_at + timedelta(microseconds=(monotonic_ns - self.monotonic_ns) // 1000)
+        return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+class Intake:
+    """Accepts batches of validated events into the central store bound to `db`."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime] = utc_now) -> None:
+        self.db = db
+        self.clock = clock
+        self._questions: dict[tuple[str, int], tuple[str, str]] = {}   # committed (scale, audience)
+
+    # --- the batch path ------------------------------------------------------------------------
+
+    def accept(self, batch: Batch, received_at: datetime | None = None) -> Accepted:
+        """Commit `batch` (all of it, or nothing); raise ProtocolError when it must be refused."""
+        received = naive_utc(received_at or self.clock())
+        staged_questions: dict[tuple[str, int], tuple[str, str]] = {}
+        with writer_transaction(self.db, f"kiosk:{batch.kiosk_id}"):
+            site_id = self._registered_site(batch.kiosk_id)
+            result = Accepted(batch.kiosk_id, site_id, batch.batch_id, [e.seq for e in batch.events])
+            responses = [e for e in batch.events if isinstance(e, ResponseEvent)]
+            followups = [e for e in batch.events if isinstance(e, FollowUpEvent)]
+            for e in responses:
+                if e.site_id != site_id:
+                    raise ProtocolError(f"event {e.id}: site_id {e.site_id!r} is not the registered site "
+                                        f"{site_id!r} of kiosk {batch.kiosk_id!r}")
+            staged_questions = self._register_questions(responses, received)
+
+            stored = self._stored(batch.events)
+            fresh = [e for e in batch.events if e.id not in stored]
+            anchors, new_boots = self._anchors(batch.kiosk_id, batch.events, fresh)
+            if new_boots:
+                result.corrected = self._correct_stored(batch.kiosk_id, new_boots, anchors, received)
+
+            rows = [self._response_row(e, site_id, anchors, received, batch.batch_id)
+                    for e in responses if e.id not in stored]
+            inserted = insert_returning(self.db, "response", RESPONSE_COLUMNS, rows, "id")
+            new_rows = [dict(zip(RESPONSE_COLUMNS, r)) for r in rows if r[0] in inserted]
+            rollups.apply(self.db, new_rows)
+            # Follow-ups stored before their answer arrived count for the reasons only now.
+            reason_rollup.apply(self.db, self._followup_reasons([r["id"] for r in new_rows]))
+
+            frows = [self._followup_row(e, anchors, received) for e in followups if e.id not in stored]
+            finserted = insert_returning(self.db, "followup", FOLLOWUP_COLUMNS, frows, "id")
+            new_followups = [e for e in followups if e.id in finserted]
+            insert_ignore(self.db, "followup_reason", ("followup_id", "response_id", "reason"),
+                          [(e.id, e.response_id, r) for e in new_followups for r in e.reasons])
+            reason_rollup.apply(self.db, [{"response_id": e.response_id, "reasons": list(e.reasons)}
+                                          for e in new_followups])
+
+            result.new = len(inserted) + len(finserted)
+            # Not inserted and not seen before: another writer stored the id meanwhile (another
+            # kiosk's batch claiming the same id); read it now to classify it.
+            raced = [e for e in fresh if e.id not in inserted and e.id not in finserted]
+            if raced:
+                stored.update(self._stored(raced))
+            conflicts = []
+            for e in batch.events:
+                if e.id in inserted or e.id in finserted:
+                    continue
+                existing = stored[e.id]
+                if existing == _wire(e):
+                    result.duplicates += 1
+                else:
+                    conflicts.append((e, existing))
+            result.conflicts = self._record_conflicts(batch.kiosk_id, conflicts, received)
+        self._questions.update(staged_questions)      # only once committed
+        return result
+
+    def _registered_site(self, kiosk_id: str) -> str:
+        row = self.db.execute_sql(f"SELECT site_id, active FROM kiosk WHERE id = {self.db.param}",
+                                  (kiosk_id,)).fetchone()
+        if row is None:
+            raise ProtocolError(f"unknown kiosk {kiosk_id!r}: not registered (kiosk-central kiosk add)")
+        if not row[1]:
+            raise ProtocolError(f"kiosk {kiosk_id!r} is deactivated")
+        return row[0]
+
+    def _register_questions(self, responses: Sequence[ResponseEvent],
+                            received: datetime) -> dict[tuple[str, int], tuple[str, str]]:
+        seen: dict[tuple[str, int], tuple[str, str]] = {}
+        for e in responses:
+            seen.setdefault((e.question_id, e.question_version), (e.scale, e.audience))
+        known = dict(self._questions)
+        unknown = [k for k in seen if k not in known]
+        staged: dict[tuple[str, int], tuple[str, str]] = {}
+        if unknown:
+            ids = sorted({qid for qid, _ in unknown})
+            for qid, version, scale, audience in self.db.execute_sql(
+                    f"SELECT id, version, scale, audience FROM question WHERE id IN "
+                    f"({placeholders(self.db, len(ids))})", ids).fetchall():
+                known[(qid, version)] = staged[(qid, version)] = (scale, audience)
+            missing = [k for k in unknown if k not in known]
+            insert_ignore(self.db, "question", ("id", "version", "scale", "audience", "text", "first_seen"),
+                          [(qid, v, *seen[(qid, v)], "{}", received) for qid, v in sorted(missing)])
+            for k in missing:
+                known[k] = staged[k] = seen[k]
+        for e in responses:
+            scale, audience = known[(e.question_id, e.question_version)]
+            if (e.scale, e.audience) != (scale, audience):
+                raise ProtocolError(f"event {e.id}: question {e.question_id} v{e.question_version} is "
+                                    f"{scale}/{audience} here, the event says {e.scale}/{e.audience}")
+        return staged
+
+    def _stored(self, events: Iterable[Event]) -> dict[str, dict[str, Any]]:
+        """Events already in the store (either table), by id, in wire form for comparison."""
+        ids = sorted({e.id for e in events})
+        if not ids:
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        marks = placeholders(self.db, len(ids))
+        for row in self.db.execute_sql(f"SELECT {', '.join(_RESPONSE_STORED)} FROM response"
+                                       f" WHERE id IN ({marks})", ids).fetchall():
+            d = dict(zip(_RESPONSE_STORED, row))
+            out[d["id"]] = _stored_wire("response", d)
+        for row in self.db.execute_sql(f"SELECT {', '.join(_FOLLOWUP_STORED)} FROM followup"
+                                       f" WHERE id IN ({marks})", ids).fetchall():
+            d = dict(zip(_FOLLOWUP_STORED, row))
+            out[d["id"]] = _stored_wire("followup", d)
+        return out
+
+    # --- time correction -----------------------------------------------------------------------
+
+    def _anchors(self, kiosk_id: str, events: Sequence[Event],
+                 fresh: Sequence[Event]) -> tuple[dict[str, _Anchor], list[str]]:
+        """Anchors of the batch's boots (stored, or new from its first synced fresh event)."""
+        boots = sorted({e.boot_id for e in events})
+        p = self.db.param
+        anchors = {boot: _Anchor(as_datetime(at), mono) for boot, at, mono in self.db.execute_sql(
+            f"SELECT boot_id, recorded_at, monotonic_ns FROM clock_anchor WHERE kiosk_id = {p}"
+            f" AND boot_id IN ({placeholders(self.db, len(boots))})", [kiosk_id, *boots]).fetchall()}
+        new: dict[str, Event] = {}
+        for e in fresh:
+            if e.clock_synced and e.boot_id not in anchors:
+                if e.boot_id not in new or e.monotonic_ns < new[e.boot_id].monotonic_ns:
+                    new[e.boot_id] = e      # the earliest synced reading: nearest the unsynced ones
+        insert_ignore(self.db, "clock_anchor", ("kiosk_id", "boot_id", "recorded_at", "monotonic_ns"),
+                      [(kiosk_id, b, naive_utc(e.recorded), e.monotonic_ns) for b, e in sorted(new.items())])
+        for b, e in new.items():
+            anchors[b] = _Anchor(naive_utc(e.recorded), e.monotonic_ns)
+        return anchors, sorted(new)
+
+    def _time(self, e: Event, anchors: Mapping[str, _Anchor], received: datetime) -> tuple[datetime, str]:
+        kiosk_time = naive_utc(e.recorded)
+        if e.clock_synced:
+            return kiosk_time, SYNCED
+        anchor = anchors.get(e.boot_id)
+        if anchor is not None:
+            t = anchor.correct(e.monotonic_ns)
+            if _plausible(t, received):
+                return t, CORRECTED
+        return kiosk_time, UNCORRECTED
+
+    def _correct_stored(self, kiosk_id: str, boots: Sequence[str], anchors: Mapping[str, _Anchor],
+                        received: datetime) -> int:
+        """Correct stored uncorrected events of these boots; move their rollup counts along."""
+        p = self.db.param
+        where = (f"kiosk_id = {p} AND boot_id IN ({placeholders(self.db, len(boots))})"
+                 f" AND time_status = '{UNCORRECTED}'")
+        cols = ("id", "site_id", "kiosk_id", "question_id", "audience", "scale", "value", "filtered",
+                "recorded_at", "boot_id", "monotonic_ns")
+        old = [dict(zip(cols, r)) for r in self.db.execute_sql(
+            f"SELECT {', '.join(cols)} FROM response WHERE {where}", [kiosk_id, *boots]).fetchall()]
+        moved = []
+        for r in old:
+            r["recorded_at"] = as_datetime(r["recorded_at"])
+            t = anchors[r["boot_id"]].correct(r["monotonic_ns"])
+            if _plausible(t, received):
+                moved.append((r, dict(r, recorded_at=t)))
+        if moved:
+            ids = [r["id"] for r, _ in moved]
+            reasons = self._followup_reasons(ids)
+            rollups.apply(self.db, [r for r, _ in moved], sign=-1)
+            reason_rollup.apply(self.db, reasons, sign=-1)
+            self.db.cursor().executemany(
+                f"UPDATE response SET recorded_at = {p}, time_status = '{CORRECTED}' WHERE id = {p}",
+                [(new["recorded_at"], new["id"]) for _, new in moved])
+            rollups.apply(self.db, [new for _, new in moved])
+            reason_rollup.apply(self.db, reasons)
+        fold = [(fid, at, boot, mono) for fid, at, boot, mono in self.db.execute_sql(
+            f"SELECT id, recorded_at, boot_id, monotonic_ns FROM followup WHERE {where}",
+            [kiosk_id, *boots]).fetchall()]
+        fmoved = [(anchors[boot].correct(mono), fid) for fid, _at, boot, mono in fold]
+        fmoved = [(t, fid) for t, fid in fmoved if _plausible(t, received)]
+        if fmoved:
+            self.db.cursor().executemany(
+                f"UPDATE followup SET recorded_at = {p}, time_status = '{CORRECTED}' WHERE id = {p}", fmoved)
+        if moved or fmoved:
+            log.info("kiosk %s: corrected %d answers and %d follow-ups recorded before its clock synced",
+                     kiosk_id, len(moved), len(fmoved))
+        return len(moved) + len(fmoved)
+
+    def _followup_reasons(self, response_ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not response_ids:
+            return []
+        by_response: dict[str, list[str]] = {}
+        for i in range(0, len(response_ids), 500):
+            chunk = response_ids[i:i + 500]
+            for rid, reason in self.db.execute_sql(
+                    f"SELECT response_id, reason FROM followup_reason WHERE response_id IN "
+                    f"({placeholders(self.db, len(chunk))})", chunk).fetchall():
+                by_response.setdefault(rid, []).append(reason)
+        return [{"response_id": rid, "reasons": rs} for rid, rs in by_response.items()]
+
+    # --- rows ------------------------------------------------------------------------------------
+
+    def _response_row(self, e: ResponseEvent, site_id: str, anchors: Mapping[str, _Anchor],
+                      received: datetime, batch_id: str) -> tuple:
+        best, status = self._time(e, anchors, received)
+        return (e.id, e.kiosk_id, site_id, e.seq, e.question_id, e.question_version, e.scale,
+                e.value, e.audience, e.language, best, naive_utc(e.recorded), e.clock_synced, status,
+                e.boot_id, e.monotonic_ns, e.filtered, received, batch_id)
+
+    def _followup_row(self, e: FollowUpEvent, anchors: Mapping[str, _Anchor], received: datetime) -> tuple:
+        best, status = self._time(e, anchors, received)
+        return (e.id, e.response_id, e.kiosk_id, e.seq, json.dumps(list(e.reasons)), e.comment, best,
+                received, naive_utc(e.recorded), e.clock_synced, status, e.boot_id, e.monotonic_ns)
+
+    def _record_conflicts(self, kiosk_id: str, conflicts: Sequence[tuple[Event, dict]],
+                          received: datetime) -> int:
+        """One conflict row per distinct incoming content (a kiosk re-sending adds no rows)."""
+        if not conflicts:
+            return 0
+        ids = sorted({e.id for e, _ in conflicts})
+        known = {(eid, incoming) for eid, incoming in self.db.execute_sql(
+            f"SELECT event_id, incoming FROM conflict WHERE event_id IN ({placeholders(self.db, len(ids))})",
+            ids).fetchall()}
+        rows = []
+        for e, existing in conflicts:
+            incoming = _canonical(_wire(e))
+            if (e.id, incoming) not in known:
+                known.add((e.id, incoming))
+                rows.append((e.id, kiosk_id, received, _canonical(existing), incoming))
+        if rows:
+            self.db.cursor().executemany(
+                "INSERT INTO conflict (event_id, kiosk_id, received_at, existing, incoming) VALUES "
+                f"({placeholders(self.db, 5)})", rows)
+            log.warning("kiosk %s: %d events re-sent with different content; recorded as conflicts",
+                        kiosk_id, len(rows))
+        return len(conflicts)
+
+    # --- dead letters and fleet status -----------------------------------------------------------
+
+    def dead_letter(self, topic: str, reason: str, payload: bytes, kiosk_id: str | None = None,
+                    received_at: datetime | None = None, max_payload: int = 1024 * 1024) -> None:
+        """Keep a refused message with its reason (payload capped: a flood must not fill the disk)."""
+        received = naive_utc(received_at or self.clock())
+        raw = bytes(payload[:max_payload])
+        if len(payload) > max_payload:
+            reason += f" (payload truncated to {max_payload} of {len(payload)} bytes)"
+        with self.db.atomic():
+            self.db.execute_sql(
+                "INSERT INTO dead_letter (received_at, topic, kiosk_id, reason, payload) VALUES "
+                f"({placeholders(self.db, 5)})", (received, topic[:1000], kiosk_id, reason[:2000], raw))
+
+    def record_status(self, kiosk_id: str, status: Any, *, retained: bool = False,
+                      received_at: datetime | None = None) -> None:
+        """Upsert `kiosk_status` from a decoded status (birth or Last Will)."""
+        received = naive_utc(received_at or self.clock())
+        p = self.db.param
+        with writer_transaction(self.db, f"status:{kiosk_id}"):
+            self._registered_site(kiosk_id)
+            last_seen = received
+            if retained:
+                # A retained status replayed at ingest start is old news: keep the last-seen time.
+                row = self.db.execute_sql(f"SELECT last_seen FROM kiosk_status WHERE kiosk_id = {p}",
+                                          (kiosk_id,)).fetchone()
+                if row:
+                    last_seen = as_datetime(row[0])
+            payload = json.dumps(status.as_dict(), separators=(",", ":"))
+            cols = ("kiosk_id", "online", "last_seen", "version", "outbox_depth", "oldest_unacked_s",
+                    "clock_synced", "disk_free_mb", "config_version", "config_error", "payload")
+            values = (kiosk_id, status.online, last_seen, status.version, status.outbox_depth,
+                      status.oldest_unacked_s, status.clock_synced, status.disk_free_mb,
+                      status.config_version, status.config_error, payload)
+            # A Last Will says only "offline": keep what the last birth told (depth, versions).
+            updated = cols[1:] if status.online else ("online", "last_seen", "payload")
+            self.db.execute_sql(
+                f"INSERT INTO kiosk_status ({', '.join(cols)}) VALUES ({placeholders(self.db, len(cols))})"
+                f" ON CONFLICT (kiosk_id) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in updated), values)
+
+
+def _plausible(t: datetime, received: datetime) -> bool:
+    return naive_utc(EARLIEST) <= t <= received + FUTURE_SLACK
+
+
+def _wire(e: Event) -> dict[str, Any]:
+    d = e.as_dict()
+    d.pop("type")
+    d["kiosk_recorded_at"] = d.pop("recorded_at")
+    return {"type": e.type, **d}
+
+
+def _stored_wire(kind: str, d: dict[str, Any]) -> dict[str, Any]:
+    d = dict(d)
+    d["kiosk_recorded_at"] = iso_ms(as_datetime(d["kiosk_recorded_at"]).replace(tzinfo=timezone.utc)) \
+        if d.get("kiosk_recorded_at") is not None else None
+    d["clock_synced"] = None if d.get("clock_synced") is None else bool(d["clock_synced"])
+    if kind == "followup":
+        d["reasons"] = json.loads(d["reasons"])
+    return {"type": kind, **d}
+
+
+def _canonical(d: Mapping[str, Any]) -> str:
+    return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,71 @@
+"""The fleet register: sites and kiosks the centre knows. Ingest accepts answers only from a
+registered, active kiosk, for its registered site.
+
+Pure database work; broker credentials are `server_sync.provision`'s job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from peewee import Database
+
+from server_sync.central.dialect import placeholders
+from server_sync.exc import CentralConfigError
+from server_sync.protocol import ID_RE
+
+RESERVED_IDS = frozenset({"central"})          # the ingest's broker user; never a kiosk
+
+
+def check_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
+        raise CentralConfigError(f"{what} must be 1-64 letters, digits, '-' or '_', got {value!r}")
+    return value
+
+
+def add_site(db: Database, site_id: str, name: str, timezone: str, now: datetime) -> None:
+    check_id(site_id, "site id")
+    if not name.strip():
+        raise CentralConfigError("--name must not be empty")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CentralConfigError(f"unknown time zone {timezone!r} (use an IANA name like Europe/Stockholm)") from None
+    with db.atomic():
+        if site(db, site_id):
+            raise CentralConfigError(f"site {site_id!r} already exists")
+        db.execute_sql(f"INSERT INTO site (id, name, timezone, created_at) VALUES ({placeholders(db, 4)})",
+                       (site_id, name.strip(), timezone, now))
+
+
+def site(db: Database, site_id: str) -> dict[str, Any] | None:
+    row = db.execute_sql(f"SELECT id, name, timezone FROM site WHERE id = {db.param}", (site_id,)).fetchone()
+    return dict(zip(("id", "name", "timezone"), row)) if row else None
+
+
+def kiosk(db: Database, kiosk_id: str) -> dict[str, Any] | None:
+    row = db.execute_sql(f"SELECT id, site_id, active FROM kiosk WHERE id = {db.param}", (kiosk_id,)).fetchone()
+    return {"id": row[0], "site_id": row[1], "active": bool(row[2])} if row else None
+
+
+def kiosks_of_site(db: Database, site_id: str) -> list[str]:
+    return [r[0] for r in db.execute_sql(
+        f"SELECT id FROM kiosk WHERE site_id = {db.param} AND active = {db.param} ORDER BY id",
+        (site_id, True)).fetchall()]
+
+
+def add_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime) -> None:
+    """Register a kiosk; call inside the caller's transaction when other steps must succeed too."""
+    check_id(kiosk_id, "kiosk id")
+    if kiosk_id in RESERVED_IDS:
+        raise CentralConfigError(f"kiosk id {kiosk_id!r} is reserved for the central ingest")
+    if site(db, site_id) is None:
+        raise CentralConfigError(f"unknown site {site_id!r}; add it first: kiosk-central site add {site_id} --name NAME")
+    existing = kiosk(db, kiosk_id)
+    if existing:
+        raise CentralConfigError(f"kiosk {kiosk_id!r} already exists (site {existing['site_id']}); "
+                                 "use --rotate-password to issue a new broker password")
+    db.execute_sql(f"INSERT INTO kiosk (id, site_id, registered_at) VALUES ({placeholders(db, 3)})",
+                   (kiosk_id, site_id, now))

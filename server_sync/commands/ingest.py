@@ -1,0 +1,110 @@
+"""`kiosk-central ingest`: the long-running MQTT ingestor (run N of them side by side)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import socket
+import threading
+
+from kiosk.watchdog import SystemdNotifier
+from server_sync.cli import database_url
+from server_sync.exc import CentralConfigError
+
+# Callables run after each commit that changed answers: "module:function" with the signature of
+# server_sync.ingest.AfterCommitHook. Add a line here to plug a rule into ingest.
+AFTER_COMMIT_HOOKS: tuple[str, ...] = ()
+
+
+def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False) -> None:
+    """Broker connection options shared by the commands that talk MQTT."""
+    g = p.add_argument_group("broker")
+    g.add_argument("--broker-host", metavar="HOST", default="localhost", help="MQTT broker host (default localhost)")
+    g.add_argument("--broker-port", metavar="PORT", type=int, default=None,
+                   help="MQTT broker port (default 8883, or 1883 with --no-tls)")
+    g.add_argument("--ca-file", metavar="FILE", help="CA certificate of the broker (default: the system's CAs)")
+    g.add_argument("--username", default="central", help="broker user name (default central)")
+    g.add_argument("--password-file", metavar="FILE", help="file holding the broker password")
+    g.add_argument("--no-tls", action="store_true", help="plain MQTT (a laptop demo only)")
+    g.add_argument("--prefix", default="", metavar="P", help="topic prefix before kundpuls/v1, e.g. acme/")
+    if client_id:
+        g.add_argument("--client-id", metavar="ID", default=None,
+                       help="MQTT client id; stable per ingestor so its session survives restarts "
+                            "(default kundpuls-ingest-HOSTNAME)")
+
+
+def broker_settings(args: argparse.Namespace, client_id: str):
+    from server_sync.ingest import BrokerSettings
+    from server_sync.protocol import PREFIX_RE
+    if args.prefix and not PREFIX_RE.fullmatch(args.prefix):
+        raise CentralConfigError(f"--prefix must end with '/' and contain no '+' or '#', got {args.prefix!r}")
+    password = None
+    if args.password_file:
+        try:
+            with open(args.password_file, encoding="utf-8") as f:
+                password = f.read().strip()
+        except OSError as e:
+            raise CentralConfigError(f"cannot read --password-file {args.password_file}: {e.strerror}") from None
+        if not password:
+            raise CentralConfigError(f"--password-file {args.password_file} is empty")
+    if args.ca_file and args.no_tls:
+        raise CentralConfigError("--ca-file and --no-tls contradict each other")
+    port = args.broker_port if args.broker_port is not None else (1883 if args.no_tls else 8883)
+    if not 1 <= port <= 65535:
+        raise CentralConfigError(f"--broker-port must be 1-65535, got {port}")
+    return BrokerSettings(host=args.broker_host, port=port, tls=not args.no_tls,
+                          ca_file=args.ca_file, username=args.username or None, password=password,
+                          client_id=client_id)
+
+
+def load_hooks(names=AFTER_COMMIT_HOOKS) -> list:
+    hooks = []
+    for name in names:
+        module, _, func = name.partition(":")
+        hooks.append(getattr(importlib.import_module(module), func))
+    return hooks
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("ingest", parents=[common], help="run the MQTT ingestor (until SIGTERM)",
+                       description="Subscribe to every kiosk's events (shared subscription, so several "
+                                   "ingestors can run side by side) and status; commit to the central "
+                                   "store, then ack.")
+    add_broker_options(p, client_id=True)
+    p.add_argument("--max-bytes", type=int, default=None, metavar="N",
+                   help="largest events payload accepted (default 1 MiB); bigger ones are dead-lettered")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from server_sync import protocol
+    from server_sync.central.db import connect
+    from server_sync.ingest import Ingest, IngestService, make_client
+
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    client_id = args.client_id or f"kundpuls-ingest-{socket.gethostname()}"
+    if not protocol.BATCH_ID_RE.fullmatch(client_id):
+        raise CentralConfigError(f"--client-id must be 1-80 letters, digits or -_.:, got {client_id!r}")
+    settings = broker_settings(args, client_id)
+    if args.max_bytes is not None and args.max_bytes < 1024:
+        raise CentralConfigError(f"--max-bytes must be at least 1024, got {args.max_bytes}")
+    db = connect(database_url(args))
+    ingest = Ingest(db, prefix=args.prefix, max_bytes=args.max_bytes or protocol.DEFAULT_MAX_BYTES,
+                    hooks=load_hooks())
+    service = IngestService(ingest, make_client(settings), settings, notifier=SystemdNotifier())
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        return service.run(stop)
+    finally:
+        db.close()

@@ -1,0 +1,296 @@
+"""Central ingest: MQTT messages from kiosks into the central store, then the `ack` back.
+
+Two layers:
+- `Ingest.handle(topic, payload, retained)`: one message -> store writes (through
+  `central.intake.Intake`, committed) -> the messages to publish back. No sockets; tested directly.
+  Anything that does not follow the contract is dead-lettered with its reason, never raised.
+- `IngestService`: the thin paho-mqtt 2.x (MQTT 5) shell. Subscribes through the shared
+  subscription `$share/ingest/…/kiosk/+/events` (N ingestors side by side) and to every kiosk's
+  status; `manual_ack=True`: a message is acknowledged to the broker only AFTER its database
+  commit, so a crashed ingestor leaves it with the broker (persistent session, redelivered).
+
+Must never: ack a message before its commit, crash on a bad message, or let one kiosk's
+message write another kiosk's data.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable, Sequence
+
+from peewee import Database, InterfaceError, OperationalError
+
+from server_sync import protocol
+from server_sync.central.intake import Accepted, Intake, utc_now
+from server_sync.exc import ProtocolError
+
+log = logging.getLogger("kundpuls.ingest")
+
+# After a commit: (db, site_ids whose answers changed, now) -> messages to publish (topic, payload).
+# The real-time alert rule plugs in here (see server_sync/commands/ingest.py AFTER_COMMIT_HOOKS).
+AfterCommitHook = Callable[[Database, "set[str]", datetime], "Iterable[tuple[str, bytes]]"]
+
+DATABASE_DOWN = (OperationalError, InterfaceError)    # retry the message; never dead-letter it
+
+
+@dataclass
+class Outcome:
+    """What handling one message did and what to publish once the broker has its PUBACK."""
+    kind: str                                  # batch | status | dead_letter
+    publish: list[tuple[str, bytes]] = field(default_factory=list)
+    accepted: Accepted | None = None
+    reason: str | None = None
+
+    @property
+    def changed_sites(self) -> set[str]:
+        return self.accepted.changed_sites if self.accepted else set()
+
+
+class Ingest:
+    """Turns one MQTT message into committed store writes and the replies to publish."""
+
+    def __init__(self, db: Database, *, prefix: str = "", clock: Callable[[], datetime] = utc_now,
+                 max_bytes: int = protocol.DEFAULT_MAX_BYTES,
+                 hooks: Sequence[AfterCommitHook] = ()) -> None:
+        self.db = db
+        self.prefix = prefix
+        self.clock = clock
+        self.max_bytes = max_bytes
+        self.hooks = list(hooks)
+        self.intake = Intake(db, clock)
+
+    def handle(self, topic: str, payload: bytes, retained: bool = False) -> Outcome:
+        """Commit what `payload` carries. Database outages raise (the caller retries); any
+        other fault ends in the dead-letter table with its reason."""
+        now = self.clock()
+        kiosk_id = None
+        try:
+            kiosk_id, kind = protocol.parse_kiosk_topic(topic, self.prefix)
+            if kind == "events":
+                batch = protocol.decode_batch(topic, payload, now=now, max_bytes=self.max_bytes,
+                                              prefix=self.prefix)
+                accepted = self.intake.accept(batch, now)
+                ack = (protocol.ack_topic(kiosk_id, self.prefix),
+                       protocol.encode_ack(batch.batch_id, accepted.seqs))
+                return Outcome("batch", [ack], accepted=accepted)
+            if kind == "status":
+                status = protocol.decode_status(payload)
+                self.intake.record_status(kiosk_id, status, retained=retained, received_at=now)
+                return Outcome("status")
+            raise ProtocolError(f"ingest does not take {kind!r} messages (topic {topic[:200]!r})")
+        except ProtocolError as e:
+            reason = e.reason
+        except DATABASE_DOWN:
+            raise
+        except Exception as e:          # a bug must not stop the fleet's ingest; the kiosk re-sends
+            log.exception("internal error on %s", topic[:200])
+            reason = f"internal error: {type(e).__name__}: {e}"
+        log.warning("dead-lettered %s: %s", topic[:200], reason)
+        self.intake.dead_letter(topic, reason, payload, kiosk_id, now)
+        return Outcome("dead_letter", reason=reason)
+
+    def after_commit(self, site_ids: set[str]) -> list[tuple[str, bytes]]:
+        """Run the hooks for sites whose answers changed; a failing hook is logged, not fatal."""
+        out: list[tuple[str, bytes]] = []
+        if not site_ids:
+            return out
+        now = self.clock()
+        for hook in self.hooks:
+            try:
+                out.extend(hook(self.db, set(site_ids), now) or ())
+            except DATABASE_DOWN:
+                log.warning("after-commit hook %s: database unavailable", getattr(hook, "__name__", hook))
+            except Exception:
+                log.exception("after-commit hook %s failed", getattr(hook, "__name__", hook))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The MQTT shell
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    host: str
+    port: int = 8883
+    tls: bool = True
+    ca_file: str | None = None
+    username: str | None = "central"
+    password: str | None = None
+    client_id: str = "kundpuls-ingest"
+    keepalive_s: int = 30
+    session_expiry_s: int = 7 * 24 * 3600      # the broker keeps our queue this long while we are down
+    receive_maximum: int = 64                   # unacked messages the broker may hand us at once
+
+
+def make_client(settings: BrokerSettings, *, manual_ack: bool = True):
+    """A configured, not yet connected paho MQTT 5 client."""
+    import paho.mqtt.client as mqtt
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
+                         protocol=mqtt.MQTTv5, manual_ack=manual_ack)
+    if settings.username:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.tls:
+        client.tls_set(ca_certs=settings.ca_file or None, cert_reqs=ssl.CERT_REQUIRED,
+                       tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    client.reconnect_delay_set(1, 30)
+    return client
+
+
+def connect_properties(settings: BrokerSettings):
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = settings.session_expiry_s
+    props.ReceiveMaximum = settings.receive_maximum
+    return props
+
+
+@dataclass
+class Counters:
+    messages: int = 0
+    new: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    corrected: int = 0
+    dead_letters: int = 0
+    statuses: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        self.messages += 1
+        if outcome.kind == "dead_letter":
+            self.dead_letters += 1
+        elif outcome.kind == "status":
+            self.statuses += 1
+        elif outcome.accepted:
+            a = outcome.accepted
+            self.new += a.new
+            self.duplicates += a.duplicates
+            self.conflicts += a.conflicts
+            self.corrected += a.corrected
+
+    def line(self) -> str:
+        return (f"{self.messages} messages: {self.new} new, {self.duplicates} duplicates, "
+                f"{self.conflicts} conflicts, {self.corrected} corrected, {self.dead_letters} dead-lettered")
+
+
+class IngestService:
+    """Runs `Ingest` on a paho client until `stop` is set (SIGTERM)."""
+
+    def __init__(self, ingest: Ingest, client, settings: BrokerSettings, *, notifier=None,
+                 reconnect_db: Callable[[], None] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic, status_every_s: float = 10.0) -> None:
+        self.ingest = ingest
+        self.client = client
+        self.settings = settings
+        self.notifier = notifier
+        self.reconnect_db = reconnect_db or self._reconnect_db
+        self.counters = Counters()
+        self._inbox: "queue.Queue[tuple[int, object]]" = queue.Queue()
+        self._generation = 0                    # bumped per connection: acks never cross sessions
+        self._subscribed = threading.Event()
+        self._mono = monotonic
+        self._status_every = status_every_s
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+
+    # paho callbacks (network thread): hand over only; the work happens in run()'s thread.
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        self._generation += 1
+        from paho.mqtt.subscribeoptions import SubscribeOptions
+        prefix = self.ingest.prefix
+        client.subscribe([(protocol.shared_events_subscription(prefix), SubscribeOptions(qos=1)),
+                          (protocol.status_subscription(prefix), SubscribeOptions(qos=1))])
+        log.info("connected to %s:%d as %s (session present: %s)", self.settings.host,
+                 self.settings.port, self.settings.client_id, flags.session_present)
+        self._subscribed.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, userdata, message) -> None:
+        self._inbox.put((self._generation, message))
+
+    # the worker loop
+
+    def run(self, stop: threading.Event, connect_timeout_s: float | None = None) -> int:
+        s = self.settings
+        self.client.connect_async(s.host, s.port, s.keepalive_s, clean_start=False,
+                                  properties=connect_properties(s))
+        self.client.loop_start()
+        ready = False
+        last_status = self._mono()
+        deadline = None if connect_timeout_s is None else self._mono() + connect_timeout_s
+        try:
+            while not stop.is_set():
+                if self.notifier:
+                    self.notifier.ping()
+                if not ready and self._subscribed.is_set():
+                    ready = True
+                    if self.notifier:
+                        self.notifier.ready("ingesting")
+                if not ready and deadline is not None and self._mono() > deadline:
+                    log.error("could not connect to the broker at %s:%d", s.host, s.port)
+                    return 1
+                if self._mono() - last_status >= self._status_every:
+                    last_status = self._mono()
+                    log.info("%s", self.counters.line())
+                    if self.notifier:
+                        self.notifier.status(self.counters.line())
+                try:
+                    generation, message = self._inbox.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                self._process(generation, message, stop)
+        finally:
+            if self.notifier:
+                self.notifier.stopping()
+            self.client.disconnect()
+            self.client.loop_stop()
+            log.info("stopped; %s", self.counters.line())
+        return 0
+
+    def _process(self, generation: int, message, stop: threading.Event) -> None:
+        delay = 0.5
+        while True:
+            try:
+                outcome = self.ingest.handle(message.topic, message.payload, bool(message.retain))
+                break
+            except DATABASE_DOWN as e:
+                log.error("database unavailable (%s); message kept, retrying in %.1f s", e, delay)
+                if stop.wait(delay):
+                    return                      # not acked: the broker redelivers it
+                delay = min(delay * 2, 30.0)
+                self.reconnect_db()
+        # Committed (or dead-lettered): now, and only now, the broker may forget the message.
+        # A message from an earlier connection is not acked here: its mid may name another
+        # message now; the broker redelivers it and the dedupe makes that harmless.
+        if message.qos > 0 and generation == self._generation:
+            self.client.ack(message.mid, message.qos)
+        for topic, payload in outcome.publish:
+            self.client.publish(topic, payload, qos=1)
+        self.counters.add(outcome)
+        for topic, payload in self.ingest.after_commit(outcome.changed_sites):
+            self.client.publish(topic, payload, qos=1)
+
+    def _reconnect_db(self) -> None:
+        db = self.ingest.db
+        try:
+            if not db.is_closed():
+                db.close()
+        except Exception:               # a dead connection may fail to close; it is gone anyway
+            pass
+        try:
+            db.connect(reuse_if_open=True)
+        except DATABASE_DOWN as e:
+            log.error("database reconnect failed: %s", e)

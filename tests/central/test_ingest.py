@@ -1,0 +1,144 @@
+"""Ingest of one message at a time (`Ingest.handle`), on SQLite and a real PostgreSQL: new answers
+stored once, re-sends acked as duplicates, conflicts recorded and never overwritten, every bad
+message dead-lettered with its reason while ingest goes on, fleet status kept."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from server_sync import protocol
+from server_sync.ingest import Ingest
+from tests.central.wire import NOW, T0, batch, count, followup, new_id, register_fleet, response
+
+
+@pytest.fixture
+def ingest(central_db):
+    register_fleet(central_db)
+    return Ingest(central_db, clock=lambda: NOW, max_bytes=64 * 1024)
+
+
+def rollup_total(db, value=None) -> int:
+    sql = "SELECT COALESCE(SUM(n), 0) FROM rollup_hourly" + (f" WHERE value = {value}" if value else "")
+    return count(db, sql)
+
+
+def test_batch_is_stored_once_and_acked(ingest, central_db):
+    r1, r2, r3 = response(1, value=4), response(2, value=1), response(3, value=2, filtered="repeat")
+    f4 = followup(4, r2["id"], reasons=("queue", "staff"), comment="slow")
+    topic, payload = batch([r1, r2, r3, f4], batch_id="b-1")
+    out = ingest.handle(topic, payload)
+    assert out.kind == "batch" and out.accepted.new == 4 and out.changed_sites == {"s1"}
+    (ack_topic, ack_payload), = out.publish
+    assert ack_topic == "kundpuls/v1/kiosk/k1/ack"
+    ack = protocol.decode_ack(ack_payload)
+    assert ack.batch_id == "b-1" and ack.ranges == ((1, 4),)
+    db = central_db
+    assert count(db, "SELECT COUNT(*) FROM response") == 3
+    assert count(db, "SELECT COUNT(*) FROM followup") == 1
+    assert sorted(r[0] for r in db.execute_sql("SELECT reason FROM followup_reason").fetchall()) == ["queue", "staff"]
+    assert db.execute_sql("SELECT id, scale FROM question").fetchall() == [("visit", "smiley4")]
+    assert rollup_total(db) == 2                    # the filtered press is kept but not counted
+    row = db.execute_sql("SELECT site_id, time_status, clock_synced FROM response WHERE id = "
+                         + db.param, (r1["id"],)).fetchone()
+    assert (row[0], row[1], bool(row[2])) == ("s1", "synced", True)
+
+    again = ingest.handle(topic, payload)          # the kiosk missed the ack and re-sends
+    assert (again.accepted.new, again.accepted.duplicates) == (0, 4)
+    assert protocol.decode_ack(again.publish[0][1]).ranges == ((1, 4),)
+    assert again.changed_sites == set()
+    assert count(db, "SELECT COUNT(*) FROM response") == 3 and rollup_total(db) == 2
+
+
+def test_same_id_other_content_is_a_conflict_never_an_overwrite(ingest, central_db):
+    r = response(1, value=4)
+    ingest.handle(*batch([r]))
+    changed = dict(r, value=1)
+    out = ingest.handle(*batch([changed, response(2)]))
+    assert (out.accepted.new, out.accepted.conflicts) == (1, 1)
+    assert protocol.decode_ack(out.publish[0][1]).ranges == ((1, 2),)    # recorded: stop re-sending
+    db = central_db
+    assert count(db, f"SELECT value FROM response WHERE id = {db.param}", (r["id"],)) == 4
+    ev, existing, incoming = db.execute_sql("SELECT event_id, existing, incoming FROM conflict").fetchone()
+    assert ev == r["id"] and json.loads(existing)["value"] == 4 and json.loads(incoming)["value"] == 1
+    ingest.handle(*batch([changed]))               # re-sent again: no second conflict row
+    assert count(db, "SELECT COUNT(*) FROM conflict") == 1
+    # An id already used by a response may not come back as a follow-up either.
+    ingest.handle(*batch([followup(3, r["id"], id=r["id"])]))
+    assert count(db, "SELECT COUNT(*) FROM conflict") == 2 and count(db, "SELECT COUNT(*) FROM followup") == 0
+
+
+def _bad_messages():
+    good = response(1)
+    yield "malformed JSON", batch([good])[0], b'{"schema": 1, "kiosk_id": "k1", "batch": "x", "events": [}'
+    yield "unsupported schema version", batch([good])[0], json.dumps(
+        {"schema": 2, "kiosk_id": "k1", "batch": "x", "events": [good]}).encode()
+    yield "oversize payload", *batch([response(i, value=1) for i in range(1, 400)])
+    yield "out of range", *batch([response(1, value=7)])
+    yield "unknown kiosk 'k9'", *batch([response(1, kiosk="k9")], kiosk="k9")
+    yield "in the future", *batch([response(1, at=datetime(2099, 1, 1, tzinfo=timezone.utc))])
+    yield "does not match topic", protocol.events_topic("k2"), batch([good])[1]
+    yield "not the registered site", *batch([response(1, site="s2")])
+    yield "question visit v1 is smiley4", *batch([response(1, scale="smiley5")])
+
+
+@pytest.mark.parametrize("reason,topic,payload", list(_bad_messages()),
+                         ids=[r for r, *_ in _bad_messages()])
+def test_bad_message_is_dead_lettered_and_ingest_goes_on(ingest, central_db, reason, topic, payload):
+    ingest.handle(*batch([response(10)]))           # registers visit v1 as smiley4
+    out = ingest.handle(topic, payload)
+    assert out.kind == "dead_letter" and out.publish == []
+    db = central_db
+    got_reason, got_topic, got_payload = db.execute_sql("SELECT reason, topic, payload FROM dead_letter").fetchone()
+    assert reason in got_reason and got_topic == topic
+    assert bytes(got_payload) == payload
+    assert count(db, "SELECT COUNT(*) FROM response") == 1
+    out = ingest.handle(*batch([response(11)]))     # still alive: the next good batch goes in
+    assert out.kind == "batch" and count(db, "SELECT COUNT(*) FROM response") == 2
+
+
+def test_status_birth_will_and_retained_replay(ingest, central_db):
+    topic = protocol.status_topic("k1")
+    birth = protocol.encode_status(version="0.1.0", outbox_depth=12, oldest_unacked_s=30, clock_synced=True,
+                                   disk_free_mb=900, config_version=3, ts="2026-11-23T11:59:00.000Z")
+    assert ingest.handle(topic, birth).kind == "status"
+    db = central_db
+    cols = "online, outbox_depth, config_version, clock_synced, last_seen"
+    online, depth, version, synced, seen = db.execute_sql(f"SELECT {cols} FROM kiosk_status").fetchone()
+    assert (bool(online), depth, version, bool(synced)) == (True, 12, 3, True)
+    later = Ingest(db, clock=lambda: NOW + timedelta(minutes=5))
+    later.handle(topic, protocol.will_payload())
+    online, depth, version, _s, seen2 = db.execute_sql(f"SELECT {cols} FROM kiosk_status").fetchone()
+    assert (bool(online), depth, version) == (False, 12, 3)     # the will keeps what the birth said
+    much_later = Ingest(db, clock=lambda: NOW + timedelta(days=3))
+    much_later.handle(topic, protocol.will_payload(), retained=True)   # replayed at an ingest start
+    assert db.execute_sql("SELECT last_seen FROM kiosk_status").fetchone()[0] == seen2
+    refused = config_refused = protocol.encode_status(
+        version="0.1.0", outbox_depth=0, oldest_unacked_s=None, clock_synced=True, disk_free_mb=None,
+        config_version=3, config_error="config version 4 refused: bad schedule", ts="2026-11-23T12:00:00.000Z")
+    ingest.handle(topic, refused)
+    assert db.execute_sql("SELECT config_error FROM kiosk_status").fetchone()[0].startswith("config version 4")
+    assert ingest.handle(protocol.status_topic("k9"), config_refused).kind == "dead_letter"
+    assert ingest.handle(topic, b"not json").kind == "dead_letter"
+
+
+def test_after_commit_hooks_get_changed_sites(central_db):
+    register_fleet(central_db)
+    calls = []
+
+    def hook(db, site_ids, now):
+        calls.append((site_ids, now))
+        return [("kundpuls/v1/site/s1/alerts", b"{}")]
+
+    def broken(db, site_ids, now):
+        raise RuntimeError("rule bug")
+
+    ingest = Ingest(central_db, clock=lambda: NOW, hooks=[broken, hook])
+    out = ingest.handle(*batch([response(1)]))
+    assert ingest.after_commit(out.changed_sites) == [("kundpuls/v1/site/s1/alerts", b"{}")]
+    assert calls == [({"s1"}, NOW)]
+    dup = ingest.handle(*batch([response(1, id=new_id())], batch_id="b2"))
+    assert dup.accepted.new == 1
+    assert ingest.after_commit(set()) == [] and len(calls) == 1
