@@ -1,0 +1,465 @@
+#!/usr/bin/env bash
+# provision.sh: turns a Raspberry Pi OS Bookworm (Lite, 64-bit) installation into a Kundpuls kiosk.
+#
+# Idempotent: run it again with the same options and nothing changes; run it with new options and
+# only what differs is rewritten (files are compared before they are replaced, services restarted
+# only when something they read changed). See docs/deployment.md for the whole procedure.
+#
+#   sudo ./provision.sh --kiosk-id ID --site SITE --broker-host HOST \
+#        --broker-password-stdin --ca-file ca.crt [--display dsi7|hdmi|none] [--rotation 0|90|180|270]
+#
+# --dry-run prints every action and changes nothing. --root DIR provisions the tree under DIR
+# instead of this machine (an image being built, or a test): files are written there, and
+# commands that would act on the running system (apt-get, pip, systemctl, mkfs, raspi-config)
+# are never run; they are written to DIR/var/lib/kundpuls-provision/pending.sh instead, to be
+# run inside that system (e.g. on its first boot). This script never deletes data.
+set -euo pipefail
+umask 022
+
+PROG=provision.sh
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$HERE")
+
+VENV=/opt/kundpuls/venv
+ETC=/etc/kundpuls
+DATA=/var/lib/kundpuls
+BOOT=/boot/firmware
+PENDING_FILE=/var/lib/kundpuls-provision/pending.sh
+DATA_LABEL=kundpuls-data
+ID_RE='^[A-Za-z0-9_-]{1,64}$'
+HOST_RE='^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$'
+
+usage() {
+  cat <<EOF
+usage: $PROG --kiosk-id ID --site SITE --broker-host HOST [options]
+
+Required (the first time; later runs keep what is already installed):
+  --kiosk-id ID               kiosk id, also its broker user name (letters, digits, - and _)
+  --site SITE                 site (store) id
+  --broker-host HOST          central (or store) MQTT broker host name, as in its certificate
+  --broker-password-stdin     read the kiosk's broker password from standard input, or
+  --broker-password-file F    read it from file F, or
+  --broker-password P         give it here (visible in the process list: prefer the two above)
+
+Options:
+  --broker-port N             broker TLS port (default 8883)
+  --ca-file F                 CA certificate of the broker (default: the system's CAs)
+  --display KIND              dsi7 (official 7" touch display, default), hdmi (HDMI + USB touch)
+                              or none (buttons only, no screen)
+  --rotation DEG              0, 90, 180 or 270: turn the UI (and touch) to match the mounting
+  --staff-pin-hash HASH       staff PIN hash from 'kiosk pin hash' (default: staff screen locked)
+  --package SPEC              what pip installs (default: this checkout, ${REPO}[kiosk])
+  --read-only-root            make the root file system read-only (overlay in RAM); needs
+  --data-device DEV           the partition that keeps the database (formatted only if empty)
+  --no-start                  install and enable the services, but do not (re)start them
+  --root DIR                  provision the system tree under DIR instead of this machine
+  --dry-run                   print what would be done, change nothing
+  -h, --help                  this help
+EOF
+}
+
+die() { echo "$PROG: error: $*" >&2; exit 2; }
+say() { echo "$PROG: $*"; }
+
+# ------------------------------------------------------------------------------------------------
+# Command line
+
+KIOSK_ID="" SITE="" BROKER_HOST="" BROKER_PORT=8883 CA_FILE="" DISPLAY_KIND=dsi7 ROTATION=0
+PASSWORD="" PASSWORD_GIVEN=0 STAFF_PIN_HASH="" PACKAGE="" READ_ONLY=0 DATA_DEVICE=""
+ROOT=/ DRY_RUN=0 START=1
+
+need_value() { if [ "$#" -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value"; fi; }
+set_password() {
+  [ "$PASSWORD_GIVEN" -eq 0 ] || die "give the broker password only once"
+  PASSWORD=$1 PASSWORD_GIVEN=1
+}
+
+while [ "$#" -gt 0 ]; do
+  arg=$1
+  case $arg in
+    --*=*) set -- "${arg%%=*}" "${arg#*=}" "${@:2}"; continue ;;
+  esac
+  case $arg in
+    --kiosk-id) need_value "$@"; KIOSK_ID=$2; shift ;;
+    --site) need_value "$@"; SITE=$2; shift ;;
+    --broker-host) need_value "$@"; BROKER_HOST=$2; shift ;;
+    --broker-port) need_value "$@"; BROKER_PORT=$2; shift ;;
+    --broker-password) need_value "$@"; set_password "$2"; shift ;;
+    --broker-password-file)
+      need_value "$@"
+      [ -r "$2" ] || die "--broker-password-file: cannot read $2"
+      set_password "$(head -n 1 "$2")"; shift ;;
+    --broker-password-stdin)
+      IFS= read -r line || [ -n "${line:-}" ] || die "--broker-password-stdin: nothing on standard input"
+      set_password "$line" ;;
+    --ca-file) need_value "$@"; CA_FILE=$2; shift ;;
+    --display) need_value "$@"; DISPLAY_KIND=$2; shift ;;
+    --rotation) need_value "$@"; ROTATION=$2; shift ;;
+    --staff-pin-hash) need_value "$@"; STAFF_PIN_HASH=$2; shift ;;
+    --package) need_value "$@"; PACKAGE=$2; shift ;;
+    --read-only-root) READ_ONLY=1 ;;
+    --data-device) need_value "$@"; DATA_DEVICE=$2; shift ;;
+    --no-start) START=0 ;;
+    --root) need_value "$@"; ROOT=$2; shift ;;
+    --dry-run) DRY_RUN=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $arg" ;;
+  esac
+  shift
+done
+
+[ "${ROOT#/}" != "$ROOT" ] || die "--root must be an absolute path, got '$ROOT'"
+ROOT=${ROOT%/}                  # "" for this machine
+OFFLINE=0; [ -n "$ROOT" ] && OFFLINE=1
+if [ "$OFFLINE" -eq 1 ] && [ ! -d "$ROOT" ]; then die "--root: no such directory: $ROOT"; fi
+
+t() { printf '%s%s' "$ROOT" "$1"; }    # a system path inside the target tree
+
+# What an earlier run left in place may stand in for what is not given again.
+existing_toml=$(t "$ETC/kiosk.toml")
+toml_value() {  # toml_value SECTION KEY: a simple `key = "value"` / `key = 123` from the installed file
+  [ -f "$existing_toml" ] || return 0
+  awk -v want="[$1]" -v key="$2" '
+    /^[[:space:]]*\[/ { sec = $0; gsub(/[[:space:]]/, "", sec); next }
+    sec == want && $0 ~ "^" key "[[:space:]]*=" {
+      v = $0; sub(/^[^=]*=[[:space:]]*/, "", v); gsub(/"/, "", v); sub(/[[:space:]]*(#.*)?$/, "", v); print v; exit }
+  ' "$existing_toml"
+}
+[ -n "$KIOSK_ID" ] || KIOSK_ID=$(toml_value kiosk id)
+[ -n "$SITE" ] || SITE=$(toml_value kiosk site)
+[ -n "$BROKER_HOST" ] || BROKER_HOST=$(toml_value broker host)
+[ -n "$KIOSK_ID" ] || die "--kiosk-id is required"
+[[ $KIOSK_ID =~ $ID_RE ]] || die "--kiosk-id must be 1-64 letters, digits, '-' or '_', got '$KIOSK_ID'"
+[ "$KIOSK_ID" != central ] || die "--kiosk-id 'central' is reserved for the central ingest's broker user"
+[ -n "$SITE" ] || die "--site is required"
+[[ $SITE =~ $ID_RE ]] || die "--site must be 1-64 letters, digits, '-' or '_', got '$SITE'"
+[ -n "$BROKER_HOST" ] || die "--broker-host is required"
+[[ $BROKER_HOST =~ $HOST_RE ]] || die "--broker-host must be a host name or IP address, got '$BROKER_HOST'"
+if ! [[ $BROKER_PORT =~ ^[0-9]{1,5}$ ]] || [ "$BROKER_PORT" -lt 1 ] || [ "$BROKER_PORT" -gt 65535 ]; then
+  die "--broker-port must be 1-65535, got '$BROKER_PORT'"
+fi
+case $DISPLAY_KIND in dsi7|hdmi|none) ;; *) die "--display must be dsi7, hdmi or none, got '$DISPLAY_KIND'" ;; esac
+case $ROTATION in 0|90|180|270) ;; *) die "--rotation must be 0, 90, 180 or 270, got '$ROTATION'" ;; esac
+if [ "$DISPLAY_KIND" = none ] && [ "$ROTATION" != 0 ]; then die "--rotation needs a display (--display none has none)"; fi
+if [ "$PASSWORD_GIVEN" -eq 1 ]; then
+  [ -n "$PASSWORD" ] || die "the broker password is empty"
+elif [ ! -s "$(t "$ETC/broker.pass")" ]; then
+  die "the broker password is required: --broker-password-stdin, --broker-password-file or --broker-password"
+fi
+if [ -n "$CA_FILE" ]; then [ -r "$CA_FILE" ] || die "--ca-file: cannot read $CA_FILE"; fi
+if [ -n "$STAFF_PIN_HASH" ] && ! [[ $STAFF_PIN_HASH =~ ^[A-Za-z0-9\$+/=._:-]+$ ]]; then
+  die "--staff-pin-hash does not look like the output of 'kiosk pin hash'"
+fi
+if [ "$READ_ONLY" -eq 1 ] && [ -z "$DATA_DEVICE" ]; then
+  die "--read-only-root needs --data-device: the database must not live in RAM"
+fi
+if [ -n "$DATA_DEVICE" ] && [ "$READ_ONLY" -eq 0 ]; then die "--data-device is only used with --read-only-root"; fi
+[ -n "$PACKAGE" ] || PACKAGE="${REPO}[kiosk]"
+
+if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ]; then
+  [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 ...), or try --dry-run first"
+  [ -f "$BOOT/config.txt" ] || die "$BOOT/config.txt not found: this is not Raspberry Pi OS Bookworm"
+  if [ "$(findmnt -n -o FSTYPE /)" = overlay ]; then
+    die "the root file system is read-only (overlay): run 'sudo raspi-config nonint do_overlayfs 1', reboot, provision, then enable it again"
+  fi
+fi
+
+# ------------------------------------------------------------------------------------------------
+# Actions: every change goes through these, so --dry-run and --root behave the same everywhere.
+
+CHANGED=()          # system paths written by this run
+PENDING=()          # commands for the target system (--root)
+
+# run CMD...: a command acting on the running system.
+run() {
+  if [ "$DRY_RUN" -eq 1 ]; then
+    say "would run: $*"
+  elif [ "$OFFLINE" -eq 1 ]; then
+    PENDING+=("$(printf '%q ' "$@")")
+  else
+    say "+ $*"
+    "$@"
+  fi
+}
+
+# put MODE PATH < content: write PATH (a system path) unless it already holds exactly this.
+# MODE - is for the FAT boot partition, where modes do not exist (chmod fails there).
+put() {
+  local mode=$1 path=$2 dest tmp
+  dest=$(t "$path")
+  tmp=$(mktemp)
+  cat >"$tmp"
+  if [ -f "$dest" ] && cmp -s "$tmp" "$dest" && { [ "$mode" = - ] || [ "$(stat -c %a "$dest")" = "${mode#0}" ]; }; then
+    rm -f "$tmp"
+    return 0
+  fi
+  if [ "$DRY_RUN" -eq 1 ]; then
+    say "would write $path"
+    rm -f "$tmp"
+    return 0
+  fi
+  mkdir -p "$(dirname "$dest")"
+  # Same directory, then rename: a power cut leaves the old file or the new one, never half.
+  local staged
+  staged=$(mktemp "$dest.XXXXXX")
+  cat "$tmp" >"$staged"
+  rm -f "$tmp"
+  if [ "$mode" = - ]; then chmod 0644 "$staged" 2>/dev/null || true; else chmod "$mode" "$staged"; fi
+  sync "$staged" 2>/dev/null || true
+  mv -f "$staged" "$dest"
+  say "wrote $path"
+  CHANGED+=("$path")
+}
+
+# own OWNER PATH: ownership of a system path (a user of the target system, so not done under --root).
+own() {
+  if [ "$DRY_RUN" -eq 1 ] || [ "$OFFLINE" -eq 1 ]; then
+    run chown "$1" "$2"
+  elif [ "$(stat -c %U:%G "$2")" != "$1" ]; then
+    run chown "$1" "$2"
+  fi
+}
+
+changed_any() {  # changed_any PATH-PREFIX...: did this run write something under these?
+  local p c
+  for c in "${CHANGED[@]+"${CHANGED[@]}"}"; do
+    for p in "$@"; do [ "${c#"$p"}" != "$c" ] && return 0; done
+  done
+  return 1
+}
+
+# ------------------------------------------------------------------------------------------------
+# 1. System packages (Raspberry Pi OS)
+
+packages=(python3-venv python3-pip python3-lgpio)
+if [ "$DISPLAY_KIND" != none ]; then
+  # What the Kivy wheel needs beside its bundled SDL2: Mesa (EGL/GLES through KMS), GBM, DRM, mtdev.
+  packages+=(libegl1 libgles2 libgbm1 libdrm2 libmtdev1)
+fi
+if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ]; then
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    run apt-get update
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+else
+  run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${packages[@]}"
+fi
+
+# ------------------------------------------------------------------------------------------------
+# 2. The kiosk's user: kundpuls, in the gpio, video, input and render groups (systemd-sysusers).
+
+put 0644 /etc/sysusers.d/kundpuls.conf <"$HERE/sysusers.d/kundpuls.conf"
+user_ok() {  # the user exists and is in every group its sysusers.d file names
+  local g
+  grep -q '^kundpuls:' "$(t /etc/passwd)" 2>/dev/null || return 1
+  while read -r kind _ g; do
+    [ "$kind" = m ] || continue
+    grep -Eq "^$g:[^:]*:[^:]*:(.*,)?kundpuls(,|\$)" "$(t /etc/group)" || return 1
+  done <"$HERE/sysusers.d/kundpuls.conf"
+}
+if user_ok; then
+  :
+elif [ "$DRY_RUN" -eq 1 ]; then
+  say "would run: systemd-sysusers${ROOT:+ --root=$ROOT} /etc/sysusers.d/kundpuls.conf"
+elif command -v systemd-sysusers >/dev/null 2>&1; then
+  # --root only edits passwd/group files inside the target tree, so it is safe there too.
+  systemd-sysusers ${ROOT:+"--root=$ROOT"} "$(t /etc/sysusers.d/kundpuls.conf)" >/dev/null
+else
+  run systemd-sysusers /etc/sysusers.d/kundpuls.conf
+fi
+
+# ------------------------------------------------------------------------------------------------
+# 3. The program: a virtual environment in /opt/kundpuls with the package and its kiosk extra.
+# --system-site-packages lets gpiozero find the Pi OS lgpio module (python3-lgpio) without
+# compiling it.
+
+installed_packages() {
+  if [ -x "$VENV/bin/pip" ]; then "$VENV/bin/pip" freeze 2>/dev/null | sha256sum; fi
+}
+packages_before=""
+if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ]; then packages_before=$(installed_packages); fi
+if [ "$OFFLINE" -eq 1 ] || [ "$DRY_RUN" -eq 1 ] || [ ! -x "$VENV/bin/python" ]; then
+  run python3 -m venv --system-site-packages "$VENV"
+fi
+run "$VENV/bin/pip" install --quiet --upgrade "$PACKAGE"
+
+# ------------------------------------------------------------------------------------------------
+# 4. Configuration: /etc/kundpuls/kiosk.toml from the installed one (operator edits are kept) or
+# the reference, with the id, site and broker settings of this command line.
+
+ca_path=""
+if [ -n "$CA_FILE" ]; then
+  put 0644 "$ETC/ca.crt" <"$CA_FILE"
+  ca_path=$ETC/ca.crt
+elif [ -f "$(t "$ETC/ca.crt")" ]; then
+  ca_path=$ETC/ca.crt
+fi
+if [ "$PASSWORD_GIVEN" -eq 1 ]; then
+  put 0600 "$ETC/broker.pass" < <(printf '%s' "$PASSWORD")
+fi
+own kundpuls:kundpuls "$ETC/broker.pass"
+
+toml_source=$HERE/kiosk.toml
+[ -f "$existing_toml" ] && toml_source=$existing_toml
+rendered=$(awk -v id="$KIOSK_ID" -v site="$SITE" -v host="$BROKER_HOST" -v port="$BROKER_PORT" \
+               -v ca="$ca_path" -v pw="$ETC/broker.pass" -v pin="$STAFF_PIN_HASH" '
+  function set(line) { print line; done[sec "." key] = 1; handled = 1 }
+  /^[[:space:]]*\[/ { sec = $0; gsub(/[[:space:]]/, "", sec) }
+  {
+    handled = 0
+    key = $0; sub(/[[:space:]]*=.*/, "", key)
+    if (sec == "[kiosk]" && key == "id") set("id = \"" id "\"")
+    else if (sec == "[kiosk]" && key == "site") set("site = \"" site "\"")
+    else if (sec == "[broker]" && key == "host") set("host = \"" host "\"")
+    else if (sec == "[broker]" && key == "port") set("port = " port)
+    else if (sec == "[broker]" && key == "tls") set("tls = true")
+    else if (sec == "[broker]" && key == "ca_file") set("ca_file = \"" ca "\"")
+    else if (sec == "[broker]" && key == "password_file") set("password_file = \"" pw "\"")
+    else if (sec == "[staff]" && key == "pin_hash" && pin != "") set("pin_hash = \"" pin "\"")
+    if (!handled) print
+  }
+  END {
+    n = split("[kiosk].id [kiosk].site [broker].host [broker].port [broker].tls [broker].ca_file [broker].password_file", need, " ")
+    for (i = 1; i <= n; i++) if (!(need[i] in done)) { print need[i] > "/dev/stderr"; bad = 1 }
+    exit bad
+  }' "$toml_source") \
+  || die "$toml_source lacks the keys above (one 'key = value' line each); add them or start from firmware_config/kiosk.toml"
+put 0640 "$ETC/kiosk.toml" < <(printf '%s\n' "$rendered")
+own root:kundpuls "$ETC/kiosk.toml"
+
+# ------------------------------------------------------------------------------------------------
+# 5. systemd: units, hardware watchdog, time-sync cap, journal size.
+
+units=(kundpuls-kiosk.service kundpuls-kiosk-headless.service kundpuls-sync.service)
+for u in "${units[@]}"; do
+  put 0644 "/etc/systemd/system/$u" <"$HERE/systemd/$u"
+done
+put 0644 /etc/systemd/system.conf.d/10-kundpuls-watchdog.conf <"$HERE/systemd/system.conf.d/10-kundpuls-watchdog.conf"
+put 0644 /etc/systemd/system/systemd-time-wait-sync.service.d/10-kundpuls.conf \
+  <"$HERE/systemd/systemd-time-wait-sync.service.d/10-kundpuls.conf"
+put 0644 /etc/systemd/journald.conf.d/10-kundpuls.conf <"$HERE/systemd/journald.conf.d/10-kundpuls.conf"
+
+# ------------------------------------------------------------------------------------------------
+# 6. Display: Kivy's settings for this display and rotation; boot configuration.
+
+if [ "$DISPLAY_KIND" != none ]; then
+  put 0640 "$DATA/kivy/config.ini" <"$HERE/kivy/$DISPLAY_KIND-rot$ROTATION.ini"
+  own kundpuls:kundpuls "$DATA/kivy/config.ini"
+fi
+
+put - "$BOOT/kundpuls.txt" \
+  < <(cat "$HERE/boot/config.txt.d/10-kundpuls-base.txt" "$HERE/boot/config.txt.d/20-display-$DISPLAY_KIND.txt")
+
+config_txt=$(t "$BOOT/config.txt")
+if [ -f "$config_txt" ]; then
+  if ! grep -qx 'include kundpuls.txt' "$config_txt"; then
+    put - "$BOOT/config.txt" \
+      < <(cat "$config_txt"; printf '\n# Kundpuls kiosk settings (firmware_config/provision.sh)\n[all]\ninclude kundpuls.txt\n')
+  fi
+else
+  say "warning: $BOOT/config.txt not found in the target; add 'include kundpuls.txt' to it by hand"
+fi
+
+# The console's rotation follows the UI's (fbcon counts clockwise, Kivy counter-clockwise).
+cmdline_txt=$(t "$BOOT/cmdline.txt")
+if [ -f "$cmdline_txt" ]; then
+  fbcon=$(( (4 - ROTATION / 90) % 4 ))
+  words=$(tr -s ' \n' ' ' <"$cmdline_txt" | sed 's/ *$//')
+  new=$(printf '%s\n' "$words" | tr ' ' '\n' | grep -v '^fbcon=rotate:' | paste -sd ' ' -)
+  [ "$fbcon" -ne 0 ] && new="$new fbcon=rotate:$fbcon"
+  if [ "$new" != "$words" ]; then put - "$BOOT/cmdline.txt" < <(printf '%s\n' "$new"); fi
+fi
+
+# ------------------------------------------------------------------------------------------------
+# 7. Services: the kiosk program for this display and the sync agent, enabled and started.
+
+if [ "$DISPLAY_KIND" = none ]; then kiosk_unit=kundpuls-kiosk-headless.service other_unit=kundpuls-kiosk.service
+else kiosk_unit=kundpuls-kiosk.service other_unit=kundpuls-kiosk-headless.service; fi
+
+if [ "$OFFLINE" -eq 1 ] || [ "$DRY_RUN" -eq 1 ] || changed_any /etc/systemd/; then
+  run systemctl daemon-reload
+fi
+run systemctl disable --now "$other_unit"
+run systemctl enable "$kiosk_unit" kundpuls-sync.service systemd-time-wait-sync.service
+# Bluetooth is switched off in kundpuls.txt; its UART helper would only fail at every boot.
+run sh -c 'if systemctl cat hciuart.service >/dev/null 2>&1; then systemctl disable --now hciuart.service; fi'
+if [ "$START" -eq 1 ]; then
+  if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ] && ! changed_any "$ETC/" /etc/systemd/ "$DATA/" \
+     && [ "$packages_before" = "$(installed_packages)" ]; then
+    run systemctl start "$kiosk_unit" kundpuls-sync.service
+  else
+    run systemctl restart "$kiosk_unit" kundpuls-sync.service
+  fi
+fi
+
+# ------------------------------------------------------------------------------------------------
+# 8. Optional read-only root: the root file system becomes an overlay in RAM (nothing written
+# there survives a reboot, so an SD card is never worn or corrupted by a power cut), and the
+# database moves to its own partition, mounted at /var/lib/kundpuls and left out of the overlay.
+
+if [ "$READ_ONLY" -eq 1 ]; then
+  fstab_line="LABEL=$DATA_LABEL $DATA ext4 defaults,noatime,nofail,x-systemd.device-timeout=15s 0 2"
+  fstab=$(t /etc/fstab)
+  if [ "$DRY_RUN" -eq 0 ] && [ "$OFFLINE" -eq 0 ]; then
+    fstype=$(blkid -o value -s TYPE "$DATA_DEVICE" 2>/dev/null || true)
+    label=$(blkid -o value -s LABEL "$DATA_DEVICE" 2>/dev/null || true)
+    if [ -z "$fstype" ]; then
+      run mkfs.ext4 -q -L "$DATA_LABEL" "$DATA_DEVICE"
+    elif [ "$label" != "$DATA_LABEL" ]; then
+      die "$DATA_DEVICE already holds a $fstype file system labelled '$label'; refusing to format it (label it $DATA_LABEL to use it as is)"
+    fi
+  else
+    # Formats only a partition without any file system.
+    run sh -c "blkid $DATA_DEVICE >/dev/null || mkfs.ext4 -q -L $DATA_LABEL $DATA_DEVICE"
+  fi
+  if ! { [ -f "$fstab" ] && grep -qF "$fstab_line" "$fstab"; }; then
+    put 0644 /etc/fstab < <(if [ -f "$fstab" ]; then grep -v "[[:space:]]${DATA}[[:space:]]" "$fstab"; fi; printf '%s\n' "$fstab_line")
+  fi
+  if [ "$DRY_RUN" -eq 0 ] && [ "$OFFLINE" -eq 0 ] && ! findmnt -n "$DATA" >/dev/null; then
+    # Move what the kiosk recorded so far onto the new partition, with the kiosk stopped.
+    run systemctl stop "$kiosk_unit" kundpuls-sync.service
+    staging=$(mktemp -d)
+    run mount "$DATA_DEVICE" "$staging"
+    if [ -z "$(find "$staging" -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit)" ]; then
+      run cp -a "$DATA/." "$staging/"
+    fi
+    run umount "$staging"
+    rmdir "$staging"
+    run systemctl daemon-reload
+    run mount "$DATA"
+    [ "$START" -eq 1 ] && run systemctl start "$kiosk_unit" kundpuls-sync.service
+  fi
+  # raspi-config's overlay (the overlayroot package) would put other mounts under the overlay too
+  # unless told recurse=0, and then the database would live in RAM after all.
+  run raspi-config nonint do_overlayfs 0
+  run sed -i -e 's/overlayroot=tmpfs\( \|$\)/overlayroot=tmpfs:recurse=0\1/' "$BOOT/cmdline.txt"
+  if [ "$DRY_RUN" -eq 0 ]; then
+    say "the root file system is read-only from the next boot; to change the system later:"
+    say "  sudo raspi-config nonint do_overlayfs 1 && sudo reboot, provision, then run this again"
+  fi
+fi
+
+# ------------------------------------------------------------------------------------------------
+# Report
+
+if [ "$OFFLINE" -eq 1 ] && [ "$DRY_RUN" -eq 0 ]; then
+  put 0755 "$PENDING_FILE" < <(
+    echo "#!/bin/sh"
+    echo "# Written by $PROG --root: run inside the provisioned system (as root) to finish it."
+    echo "set -e"
+    printf '%s\n' "${PENDING[@]%" "}")
+fi
+if [ "$DRY_RUN" -eq 1 ]; then
+  say "dry run: nothing was changed"
+elif [ "${#CHANGED[@]}" -eq 0 ]; then
+  say "nothing to change: kiosk $KIOSK_ID is provisioned"
+else
+  say "kiosk $KIOSK_ID (site $SITE) provisioned; ${#CHANGED[@]} file(s) written"
+  if changed_any "$BOOT/" /etc/fstab /etc/systemd/system.conf.d/; then
+    say "reboot to apply the boot settings: sudo reboot"
+  fi
+fi

@@ -1,0 +1,267 @@
+"""The shipped central broker config (firmware_config/mosquitto/) runs on a real mosquitto and
+enforces its ACL: TLS from the test CA of tests/fixtures/broker.py (openssl), the shipped
+drop-in and ACL with only paths and the port rewritten. Nothing here patches the broker; every check is an MQTT round trip.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.reasoncodes import ReasonCode
+
+from tests.fixtures.broker import TestCA, free_tcp_port
+
+pytestmark = pytest.mark.broker
+
+ROOT = Path(__file__).resolve().parents[1]
+MOSQ = ROOT / "firmware_config" / "mosquitto"
+PASSWORDS = {"central": "central-secret", "kiosk-a": "secret-a", "kiosk-b": "secret-b"}
+SITES = {"kiosk-a": "site-1", "kiosk-b": "site-2"}
+WAIT_S = 5.0
+
+
+def _run(*cmd: str, cwd: Path) -> None:
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+def shipped_config_for_test(d: Path, ca: TestCA, port: int) -> Path:
+    """Debian's main mosquitto.conf layout with the shipped drop-in, paths moved into `d`."""
+    conf_d = d / "conf.d"
+    conf_d.mkdir()
+    text = (MOSQ / "kundpuls.conf").read_text()
+    subs = {
+        "listener 8883": f"listener {port} 127.0.0.1",
+        "/etc/mosquitto/certs/ca.crt": str(ca.ca_file),
+        "/etc/mosquitto/certs/server.crt": str(ca.cert_file),
+        "/etc/mosquitto/certs/server.key": str(ca.key_file),
+        "/etc/mosquitto/kundpuls.passwd": str(d / "kundpuls.passwd"),
+        "/etc/mosquitto/kundpuls.acl": str(d / "kundpuls.acl"),
+    }
+    for old, new in subs.items():
+        assert old in text, f"shipped kundpuls.conf no longer contains {old!r}"
+        text = text.replace(old, new)
+    (conf_d / "kundpuls.conf").write_text(text)
+    # The ACL as shipped, plus the per-kiosk blocks `kiosk-central kiosk add` appends.
+    acl = (MOSQ / "kundpuls.acl").read_text()
+    for kiosk, site in SITES.items():
+        acl += f"\nuser {kiosk}\ntopic read kundpuls/v1/site/{site}/alerts\n"
+    (d / "kundpuls.acl").write_text(acl)
+    pw = d / "kundpuls.passwd"
+    pw.touch()
+    for user, password in PASSWORDS.items():
+        _run("mosquitto_passwd", "-b", str(pw), user, password, cwd=d)
+    (d / "persist").mkdir()
+    main = d / "mosquitto.conf"
+    lines = [f"persistence true", f"persistence_location {d}/persist/", "log_dest stderr",
+             f"include_dir {conf_d}"]
+    if os.geteuid() == 0:
+        lines.insert(0, "user root")   # mosquitto drops root to `mosquitto`, which cannot read tmp files
+    main.write_text("\n".join(lines) + "\n")
+    return main
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory, broker_ca):
+    if not shutil.which("mosquitto"):
+        pytest.fail("mosquitto is required (see .ci/system-deps.sh)")
+    d = tmp_path_factory.mktemp("mosq")
+    port = free_tcp_port()
+    conf = shipped_config_for_test(d, broker_ca, port)
+    log = open(d / "mosquitto.log", "wb")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if proc.poll() is not None:
+                pytest.fail("mosquitto exited with the shipped config:\n" + (d / "mosquitto.log").read_text())
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("mosquitto did not listen:\n" + (d / "mosquitto.log").read_text())
+                time.sleep(0.05)
+        yield {"port": port, "ca": str(broker_ca.ca_file), "dir": d}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+class Peer:
+    """A paho MQTT 5 client over TLS that records what it receives and its CONNACK/SUBACK codes."""
+
+    def __init__(self, broker: dict, user: str | None, password: str | None = None) -> None:
+        self.messages: list[mqtt.MQTTMessage] = []
+        self.arrived = threading.Condition()
+        self.connected = threading.Event()
+        self.connack: ReasonCode | None = None
+        self.subacks: dict[int, list[ReasonCode]] = {}
+        self.pubacks: dict[int, ReasonCode] = {}
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{user}-{id(self)}",
+                             protocol=mqtt.MQTTv5)
+        self.c.tls_set(ca_certs=broker["ca"], cert_reqs=ssl.CERT_REQUIRED)
+        if user is not None:
+            self.c.username_pw_set(user, password)
+        self.c.on_connect = self._on_connect
+        self.c.on_message = self._on_message
+        self.c.on_subscribe = self._on_subscribe
+        self.c.on_publish = self._on_publish
+        self.c.connect("localhost", broker["port"], keepalive=30)
+        self.c.loop_start()
+        assert self.connected.wait(WAIT_S), "no CONNACK"
+
+    def _on_connect(self, c, userdata, flags, rc, props):
+        self.connack = rc
+        self.connected.set()
+
+    def _on_message(self, c, userdata, msg):
+        with self.arrived:
+            self.messages.append(msg)
+            self.arrived.notify_all()
+
+    def _on_subscribe(self, c, userdata, mid, rcs, props):
+        with self.arrived:
+            self.subacks[mid] = rcs
+            self.arrived.notify_all()
+
+    def _on_publish(self, c, userdata, mid, rc, props):
+        with self.arrived:
+            self.pubacks[mid] = rc
+            self.arrived.notify_all()
+
+    def subscribe(self, topic: str) -> list[ReasonCode]:
+        _, mid = self.c.subscribe(topic, qos=1)
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: mid in self.subacks, WAIT_S), f"no SUBACK for {topic}"
+            return self.subacks[mid]
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> ReasonCode:
+        info = self.c.publish(topic, payload, qos=1, retain=retain)
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: info.mid in self.pubacks, WAIT_S), f"no PUBACK for {topic}"
+            return self.pubacks[info.mid]
+
+    def wait_for_payload(self, payload: bytes) -> list[bytes]:
+        """Everything received up to and including `payload` (fails if it never comes)."""
+        with self.arrived:
+            ok = self.arrived.wait_for(lambda: any(m.payload == payload for m in self.messages), WAIT_S)
+            got = [m.payload for m in self.messages]
+        assert ok, f"{payload!r} never arrived; got {got!r}"
+        return got
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+@pytest.fixture
+def peers(broker):
+    made: list[Peer] = []
+
+    def make(user, password=None):
+        p = Peer(broker, user, password)
+        made.append(p)
+        return p
+    yield make
+    for p in made:
+        p.close()
+
+
+def test_anonymous_and_wrong_password_are_refused(peers):
+    anon = peers(None)
+    assert anon.connack.is_failure, f"anonymous connect accepted: {anon.connack}"
+    wrong = peers("kiosk-a", "not-the-password")
+    assert wrong.connack.is_failure
+    good = peers("kiosk-a", PASSWORDS["kiosk-a"])
+    assert not good.connack.is_failure
+
+
+def test_plaintext_mqtt_is_not_served(broker):
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="plain", protocol=mqtt.MQTTv5)
+    c.username_pw_set("kiosk-a", PASSWORDS["kiosk-a"])
+    with pytest.raises(Exception):
+        c.connect("localhost", broker["port"], keepalive=5)
+        # A TLS listener answers a plaintext CONNECT by dropping the connection.
+        for _ in range(50):
+            if c.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS:
+                raise ConnectionError("dropped")
+        raise AssertionError("plaintext client stayed connected")
+
+
+def test_kiosk_cannot_publish_under_another_kiosks_topics(peers):
+    central = peers("central", PASSWORDS["central"])
+    assert not central.subscribe("$share/ingest/kundpuls/v1/kiosk/+/events")[0].is_failure
+    assert not central.subscribe("kundpuls/v1/kiosk/+/status")[0].is_failure
+    a = peers("kiosk-a", PASSWORDS["kiosk-a"])
+    a.publish("kundpuls/v1/kiosk/kiosk-b/events", b"forged-events")
+    a.publish("kundpuls/v1/kiosk/kiosk-b/status", b"forged-status")
+    a.publish("kundpuls/v1/kiosk/kiosk-a/status", b"status-a")
+    a.publish("kundpuls/v1/kiosk/kiosk-a/events", b"events-a")
+    # One connection, one broker: delivery keeps publish order, so anything forged would have
+    # arrived before the allowed message that comes last.
+    got = central.wait_for_payload(b"events-a")
+    assert b"forged-events" not in got and b"forged-status" not in got
+    assert b"status-a" in got
+
+
+def test_kiosk_cannot_write_acks_configs_or_alerts(peers):
+    central = peers("central", PASSWORDS["central"])
+    b = peers("kiosk-b", PASSWORDS["kiosk-b"])
+    for t in ("kundpuls/v1/kiosk/kiosk-b/config", "kundpuls/v1/kiosk/kiosk-b/ack", "kundpuls/v1/site/site-2/alerts"):
+        assert not b.subscribe(t)[0].is_failure
+    a = peers("kiosk-a", PASSWORDS["kiosk-a"])
+    a.publish("kundpuls/v1/kiosk/kiosk-b/config", b"forged-config")
+    a.publish("kundpuls/v1/kiosk/kiosk-b/ack", b"forged-ack")
+    a.publish("kundpuls/v1/kiosk/kiosk-a/ack", b"self-ack")          # not even its own ack
+    a.publish("kundpuls/v1/site/site-2/alerts", b"forged-alert")
+    central.publish("kundpuls/v1/site/site-2/alerts", b"real-alert")
+    got = b.wait_for_payload(b"real-alert")
+    assert got == [b"real-alert"]
+
+
+def test_kiosk_reads_only_its_own_config_ack_and_site_alerts(peers):
+    central = peers("central", PASSWORDS["central"])
+    central.publish("kundpuls/v1/kiosk/kiosk-b/config", b"config-b", retain=True)
+    central.publish("kundpuls/v1/kiosk/kiosk-a/config", b"config-a", retain=True)
+    a = peers("kiosk-a", PASSWORDS["kiosk-a"])
+    a.subscribe("kundpuls/v1/kiosk/kiosk-b/config")
+    a.subscribe("kundpuls/v1/kiosk/kiosk-b/events")
+    a.subscribe("kundpuls/v1/kiosk/+/ack")               # a wildcard must not widen what it reads
+    a.subscribe("kundpuls/v1/site/site-2/alerts")
+    a.subscribe("kundpuls/v1/site/site-1/alerts")
+    a.subscribe("kundpuls/v1/kiosk/kiosk-a/config")
+    assert a.wait_for_payload(b"config-a") == [b"config-a"]
+    b = peers("kiosk-b", PASSWORDS["kiosk-b"])
+    b.publish("kundpuls/v1/kiosk/kiosk-b/events", b"events-b")
+    central.publish("kundpuls/v1/kiosk/kiosk-b/ack", b"ack-b")
+    central.publish("kundpuls/v1/site/site-2/alerts", b"alert-site-2")
+    central.publish("kundpuls/v1/kiosk/kiosk-a/ack", b"ack-a")
+    central.publish("kundpuls/v1/site/site-1/alerts", b"alert-site-1")
+    got = a.wait_for_payload(b"alert-site-1")
+    assert got == [b"config-a", b"ack-a", b"alert-site-1"]
+
+
+def test_shipped_queue_limits_are_the_documented_sizing():
+    """The numbers in kundpuls.conf match the calculation written above them."""
+    text = (MOSQ / "kundpuls.conf").read_text()
+    msgs = int(re.search(r"^max_queued_messages (\d+)$", text, re.M).group(1))
+    size = int(re.search(r"^max_queued_bytes (\d+)$", text, re.M).group(1))
+    kiosks, per_day_status, per_day_events = 2000, 24 * 60, 300
+    needed_msgs = kiosks * (per_day_status + per_day_events)
+    needed_bytes = kiosks * (per_day_status * 400 + per_day_events * 700)
+    assert needed_msgs <= msgs <= 2 * needed_msgs
+    assert needed_bytes <= size <= 2 * needed_bytes

@@ -1,0 +1,249 @@
+"""firmware_config/provision.sh, run for real into temporary roots: the exact files it writes, the
+same result twice, a second run that changes nothing, --dry-run that changes nothing, and never a
+command run on this machine (apt-get, pip, systemctl … are shadowed by recorders on PATH, and
+must stay unused). Every shell script passes shellcheck, the generated pending.sh too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import load_file
+
+ROOT = Path(__file__).resolve().parents[1]
+FW = ROOT / "firmware_config"
+PROVISION = FW / "provision.sh"
+
+# A Bookworm boot partition as the Imager leaves it (the parts provision.sh edits).
+CONFIG_TXT = "dtparam=audio=on\ncamera_auto_detect=1\ndisplay_auto_detect=1\ndtoverlay=vc4-kms-v3d\n\n[all]\n"
+CMDLINE_TXT = ("console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 "
+               "fsck.repair=yes rootwait quiet init=/usr/lib/raspberrypi-sys-mods/firstboot\n")
+ARGS = ["--kiosk-id", "kiosk-0042", "--site", "sthlm-sodermalm", "--broker-host", "mqtt.kundpuls.example",
+        "--broker-password-stdin", "--display", "dsi7", "--rotation", "90",
+        "--read-only-root", "--data-device", "/dev/mmcblk0p3"]
+PASSWORD = "s3cret-for-kiosk-0042"
+
+# Every file a provisioned tree holds, with its mode. Nothing more, nothing less.
+EXPECTED = {
+    "boot/firmware/cmdline.txt": 0o644,
+    "boot/firmware/config.txt": 0o644,
+    "boot/firmware/kundpuls.txt": 0o644,
+    "etc/.pwd.lock": 0o600,                   # systemd-sysusers' lock file
+    "etc/group": 0o644,
+    "etc/gshadow": 0o000,
+    "etc/passwd": 0o644,
+    "etc/shadow": 0o000,
+    "etc/fstab": 0o644,
+    "etc/kundpuls/broker.pass": 0o600,
+    "etc/kundpuls/ca.crt": 0o644,
+    "etc/kundpuls/kiosk.toml": 0o640,
+    "etc/sysusers.d/kundpuls.conf": 0o644,
+    "etc/systemd/journald.conf.d/10-kundpuls.conf": 0o644,
+    "etc/systemd/system.conf.d/10-kundpuls-watchdog.conf": 0o644,
+    "etc/systemd/system/kundpuls-kiosk-headless.service": 0o644,
+    "etc/systemd/system/kundpuls-kiosk.service": 0o644,
+    "etc/systemd/system/kundpuls-sync.service": 0o644,
+    "etc/systemd/system/systemd-time-wait-sync.service.d/10-kundpuls.conf": 0o644,
+    "var/lib/kundpuls-provision/pending.sh": 0o755,
+    "var/lib/kundpuls/kivy/config.ini": 0o640,
+}
+HOST_COMMANDS = ("apt-get", "pip", "pip3", "python3", "systemctl", "mkfs.ext4", "raspi-config",
+                 "mount", "umount", "chown", "useradd", "usermod", "blkid", "sudo")
+
+
+@pytest.fixture(scope="module")
+def recorder_path(tmp_path_factory) -> tuple[dict, Path]:
+    """PATH with recorders shadowing every command that would act on this machine."""
+    bin_dir = tmp_path_factory.mktemp("shims")
+    log = bin_dir / "calls.log"
+    for name in HOST_COMMANDS:
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\nexit 0\n')
+        shim.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+    return env, log
+
+
+def seed(root: Path) -> None:
+    (root / "boot/firmware").mkdir(parents=True)
+    (root / "boot/firmware/config.txt").write_text(CONFIG_TXT)
+    (root / "boot/firmware/cmdline.txt").write_text(CMDLINE_TXT)
+
+
+def provision(env: dict, *args: str, stdin: str = PASSWORD) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(PROVISION), *args], input=stdin, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, str, int]]:
+    """path -> (mode, sha256, mtime_ns) of every file and symlink under root."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_dir() and not p.is_symlink():
+            continue
+        st = p.lstat()
+        digest = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else os.readlink(p)
+        out[str(p.relative_to(root))] = (stat.S_IMODE(st.st_mode), digest, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ca_file(tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("ca") / "ca.crt"
+    p.write_text("-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n")
+    return p
+
+
+@pytest.fixture(scope="module")
+def provisioned(tmp_path_factory, recorder_path, ca_file):
+    """Two fresh roots provisioned with the same options, and the first provisioned again."""
+    env, log = recorder_path
+    roots = []
+    for name in ("one", "two"):
+        root = tmp_path_factory.mktemp(name)
+        seed(root)
+        r = provision(env, "--root", str(root), "--ca-file", str(ca_file), *ARGS)
+        assert r.returncode == 0, r.stderr + r.stdout
+        roots.append(root)
+    before = snapshot(roots[0])
+    again = provision(env, "--root", str(roots[0]), "--ca-file", str(ca_file), *ARGS)
+    assert again.returncode == 0, again.stderr
+    return {"roots": roots, "before": before, "after": snapshot(roots[0]), "again": again, "log": log}
+
+
+def test_writes_exactly_the_expected_files(provisioned):
+    snap = snapshot(provisioned["roots"][0])
+    assert sorted(snap) == sorted(EXPECTED)
+    wrong_modes = {p: oct(m) for p, (m, _, _) in snap.items() if m != EXPECTED[p]}
+    assert not wrong_modes
+
+
+def test_two_roots_get_identical_content(provisioned):
+    one, two = (snapshot(r) for r in provisioned["roots"])
+    assert {p: v[:2] for p, v in one.items()} == {p: v[:2] for p, v in two.items()}
+
+
+def test_second_run_changes_nothing(provisioned):
+    assert provisioned["after"] == provisioned["before"]       # content, modes and mtimes
+    assert "nothing to change" in provisioned["again"].stdout
+
+
+def test_never_runs_commands_on_this_machine(provisioned):
+    log = provisioned["log"]
+    assert not log.exists() or log.read_text() == ""
+
+
+def test_installed_files_are_what_the_kiosk_needs(provisioned):
+    root = provisioned["roots"][0]
+    cfg = load_file(root / "etc/kundpuls/kiosk.toml")
+    assert (cfg.kiosk_id, cfg.site_id) == ("kiosk-0042", "sthlm-sodermalm")
+    assert (cfg.broker.host, cfg.broker.port, cfg.broker.tls) == ("mqtt.kundpuls.example", 8883, True)
+    assert cfg.broker.username == "kiosk-0042"            # the broker ACL's %u
+    assert cfg.broker.password_file == "/etc/kundpuls/broker.pass"
+    assert cfg.broker.ca_file == "/etc/kundpuls/ca.crt"
+    assert (root / "etc/kundpuls/broker.pass").read_text() == PASSWORD
+    for unit in ("kundpuls-kiosk.service", "kundpuls-kiosk-headless.service", "kundpuls-sync.service"):
+        assert (root / "etc/systemd/system" / unit).read_bytes() == (FW / "systemd" / unit).read_bytes()
+    assert (root / "var/lib/kundpuls/kivy/config.ini").read_bytes() == (FW / "kivy/dsi7-rot90.ini").read_bytes()
+    boot = root / "boot/firmware"
+    assert (boot / "kundpuls.txt").read_text() == (
+        (FW / "boot/config.txt.d/10-kundpuls-base.txt").read_text()
+        + (FW / "boot/config.txt.d/20-display-dsi7.txt").read_text())
+    config_txt = (boot / "config.txt").read_text()
+    assert config_txt.startswith(CONFIG_TXT) and config_txt.rstrip().endswith("[all]\ninclude kundpuls.txt")
+    # Kivy's 90 degrees counter-clockwise is fbcon's 270 clockwise (3).
+    assert (boot / "cmdline.txt").read_text() == CMDLINE_TXT.rstrip("\n") + " fbcon=rotate:3\n"
+    passwd = (root / "etc/passwd").read_text()
+    assert passwd.startswith("kundpuls:x:") and ":/var/lib/kundpuls:/usr/sbin/nologin" in passwd
+    groups = {line.split(":")[0]: line.split(":")[3].split(",") for line in (root / "etc/group").read_text().split()}
+    assert all("kundpuls" in groups[g] for g in ("gpio", "video", "input", "render"))
+    assert (root / "etc/fstab").read_text() == (
+        "LABEL=kundpuls-data /var/lib/kundpuls ext4 defaults,noatime,nofail,x-systemd.device-timeout=15s 0 2\n")
+
+
+def test_pending_commands_finish_the_system(provisioned):
+    pending = (provisioned["roots"][0] / "var/lib/kundpuls-provision/pending.sh").read_text().splitlines()
+    assert pending[:3] == ["#!/bin/sh", pending[1], "set -e"]
+    # One shell-quoted command a line; compare them as the shell will see them.
+    text = "\n".join(" ".join(shlex.split(line)) for line in pending[3:])
+    for expected in ("apt-get install -y --no-install-recommends python3-venv",
+                     "python3 -m venv --system-site-packages /opt/kundpuls/venv",
+                     "/opt/kundpuls/venv/bin/pip install --quiet --upgrade",
+                     "chown kundpuls:kundpuls /etc/kundpuls/broker.pass",
+                     "systemctl enable kundpuls-kiosk.service kundpuls-sync.service systemd-time-wait-sync.service",
+                     "systemctl disable --now kundpuls-kiosk-headless.service",
+                     "raspi-config nonint do_overlayfs 0"):
+        assert expected in text
+    assert "mkfs.ext4 -q -L kundpuls-data /dev/mmcblk0p3" in text and "blkid /dev/mmcblk0p3" in text
+
+
+def test_rerun_with_new_options_keeps_the_rest(recorder_path, tmp_path, ca_file):
+    env, _ = recorder_path
+    seed(tmp_path)
+    assert provision(env, "--root", str(tmp_path), "--ca-file", str(ca_file), *ARGS).returncode == 0
+    toml = tmp_path / "etc/kundpuls/kiosk.toml"
+    toml.write_text(toml.read_text().replace("thank_you_s = 2.0", "thank_you_s = 3.5"))  # an operator edit
+    # Later: turned to headless, no options repeated, no password given again.
+    r = provision(env, "--root", str(tmp_path), "--display", "none", stdin="")
+    assert r.returncode == 0, r.stderr
+    cfg = load_file(toml)
+    assert cfg.ui.thank_you_s == 3.5 and cfg.kiosk_id == "kiosk-0042"
+    assert (tmp_path / "etc/kundpuls/broker.pass").read_text() == PASSWORD
+    assert "[all]\ndisplay_auto_detect=0" in (tmp_path / "boot/firmware/kundpuls.txt").read_text()
+    assert "fbcon=rotate" not in (tmp_path / "boot/firmware/cmdline.txt").read_text()
+    pending = (tmp_path / "var/lib/kundpuls-provision/pending.sh").read_text()
+    assert "systemctl enable kundpuls-kiosk-headless.service kundpuls-sync.service" in pending
+
+
+def test_dry_run_changes_nothing(recorder_path, tmp_path, ca_file):
+    env, log = recorder_path
+    seed(tmp_path)
+    before = snapshot(tmp_path)
+    r = provision(env, "--dry-run", "--root", str(tmp_path), "--ca-file", str(ca_file), *ARGS)
+    assert r.returncode == 0, r.stderr
+    assert snapshot(tmp_path) == before
+    assert "would write /etc/kundpuls/kiosk.toml" in r.stdout
+    assert "would run: systemctl enable kundpuls-kiosk.service" in r.stdout
+    assert not log.exists() or log.read_text() == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--site", "s", "--broker-host", "h", "--broker-password", "p"], "--kiosk-id is required"),
+    (["--kiosk-id", "a/b", "--site", "s", "--broker-host", "h", "--broker-password", "p"], "--kiosk-id must be"),
+    (["--kiosk-id", "central", "--site", "s", "--broker-host", "h", "--broker-password", "p"], "reserved"),
+    (["--kiosk-id", "k", "--site", "s", "--broker-host", "h"], "broker password is required"),
+    (["--kiosk-id", "k", "--site", "s", "--broker-host", "h", "--broker-password", "p", "--rotation", "45"],
+     "--rotation must be 0, 90, 180 or 270"),
+    (["--kiosk-id", "k", "--site", "s", "--broker-host", "h", "--broker-password", "p", "--read-only-root"],
+     "needs --data-device"),
+    (["--kiosk-id", "k", "--site", "s", "--broker-host", "h", "--broker-port", "99999", "--broker-password", "p"],
+     "--broker-port must be 1-65535"),
+    (["--bogus"], "unknown argument: --bogus"),
+])
+def test_bad_arguments_are_named(recorder_path, tmp_path, args, message):
+    env, _ = recorder_path
+    r = provision(env, "--root", str(tmp_path), *args, stdin="")
+    assert r.returncode == 2
+    errors = [line for line in r.stderr.splitlines() if line.startswith("provision.sh: error: ")]
+    assert len(errors) == 1 and message in errors[0], r.stderr
+    assert list(tmp_path.iterdir()) == []              # refused before touching anything
+
+
+def test_every_script_passes_shellcheck(provisioned):
+    if not shutil.which("shellcheck"):
+        pytest.fail("shellcheck is required (see .ci/system-deps.sh)")
+    scripts = sorted(FW.rglob("*.sh"))
+    assert PROVISION in scripts
+    r = subprocess.run(["shellcheck", "--severity=style", *map(str, scripts)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout
+    pending = provisioned["roots"][0] / "var/lib/kundpuls-provision/pending.sh"
+    r = subprocess.run(["shellcheck", "--shell=sh", str(pending)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout

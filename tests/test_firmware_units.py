@@ -1,0 +1,163 @@
+"""The systemd units and drop-ins of firmware_config/systemd pass `systemd-analyze verify` in a
+temporary root that holds this machine's own systemd units plus ours (warnings count as failures),
+and say what the deployment promises: watchdog, restart, hardening, time-sync ordering.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SYSTEMD = ROOT / "firmware_config" / "systemd"
+UNITS = ("kundpuls-kiosk.service", "kundpuls-kiosk-headless.service", "kundpuls-sync.service",
+         "kundpuls-ingest.service")
+KIOSK_SIDE = UNITS[:3]
+HOST_UNITS = Path("/usr/lib/systemd/system")
+
+
+def directives(path: Path) -> list[tuple[str, str, str]]:
+    """(section, key, value) for every assignment, in order (units repeat keys, so no dict)."""
+    out, section = [], ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        out.append((section, key.strip(), value.strip()))
+    return out
+
+
+def values(path: Path, key: str, section: str | None = None) -> list[str]:
+    return [v for s, k, v in directives(path) if k == key and (section is None or s == section)]
+
+
+@pytest.fixture(scope="module")
+def verify_root(tmp_path_factory) -> Path:
+    """A root with the host's systemd units, ours in /etc, and every ExecStart binary present."""
+    if not shutil.which("systemd-analyze") or not HOST_UNITS.is_dir():
+        pytest.fail("systemd-analyze and /usr/lib/systemd/system are required (see .ci/system-deps.sh)")
+    root = tmp_path_factory.mktemp("sysroot")
+    (root / "usr/lib/systemd").mkdir(parents=True)
+    shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True)
+    (root / "lib").symlink_to("usr/lib")           # merged /usr, as on Bookworm
+    etc = root / "etc/systemd/system"
+    etc.mkdir(parents=True)
+    for unit in UNITS:
+        shutil.copy(SYSTEMD / unit, etc / unit)
+    dropin = etc / "systemd-time-wait-sync.service.d"
+    shutil.copytree(SYSTEMD / "systemd-time-wait-sync.service.d", dropin)
+    for unit in [*UNITS, "systemd-time-wait-sync.service"]:
+        src = etc / unit if (etc / unit).exists() else root / "usr/lib/systemd/system" / unit
+        for cmd in values(src, "ExecStart"):
+            exe = Path(cmd.lstrip("@-:+!").split()[0])
+            target = root / exe.relative_to("/")
+            if not target.exists():
+                # The program itself is installed by pip on the Pi; verify checks the path is executable.
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text("#!/bin/sh\nexit 0\n")
+                target.chmod(0o755)
+    return root
+
+
+@pytest.mark.parametrize("unit", [*UNITS, "systemd-time-wait-sync.service"])
+def test_systemd_analyze_verify_is_clean(verify_root, unit):
+    r = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={verify_root}",
+                        f"/etc/systemd/system/{unit}" if unit in UNITS else unit],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    # systemd only warns about unknown keys, bad values and missing executables: all count here.
+    assert r.stderr.strip() == "" and r.stdout.strip() == "", r.stderr + r.stdout
+
+
+def test_verify_catches_a_broken_unit(verify_root):
+    """The check above can fail: a typo'd key and a bad value are reported."""
+    broken = verify_root / "etc/systemd/system/kundpuls-broken.service"
+    broken.write_text((SYSTEMD / "kundpuls-sync.service").read_text()
+                      .replace("WatchdogSec=60", "WatchdogSec=sixty\nProtectSytem=strict"))
+    try:
+        r = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={verify_root}",
+                            "/etc/systemd/system/kundpuls-broken.service"], capture_output=True, text=True)
+        assert "ProtectSytem" in r.stderr and "sixty" in r.stderr
+    finally:
+        broken.unlink()
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_every_program_feeds_the_watchdog_and_restarts(unit):
+    u = SYSTEMD / unit
+    assert values(u, "Type") == ["notify"]
+    assert values(u, "NotifyAccess") == ["main"]
+    assert values(u, "Restart") == ["always"]
+    (wd,) = values(u, "WatchdogSec")
+    assert 10 <= int(wd) <= 120
+    assert values(u, "StartLimitIntervalSec", "Unit") == ["0"]      # never give up restarting
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_units_are_hardened(unit):
+    u = SYSTEMD / unit
+    for key, value in (("User", "kundpuls"), ("ProtectSystem", "strict"), ("ProtectHome", "yes"),
+                       ("PrivateTmp", "yes"), ("NoNewPrivileges", "yes"), ("CapabilityBoundingSet", ""),
+                       ("RestrictSUIDSGID", "yes"), ("ProtectKernelModules", "yes"),
+                       ("SystemCallFilter", "@system-service")):
+        assert values(u, key) == [value], key
+    data = "/var/lib/kundpuls-central" if unit == "kundpuls-ingest.service" else "/var/lib/kundpuls"
+    assert values(u, "ReadWritePaths") == [data]
+
+
+def test_device_access_is_what_each_program_needs():
+    app, headless, sync = (SYSTEMD / u for u in KIOSK_SIDE)
+    assert values(app, "SupplementaryGroups") == ["gpio video input render"]
+    assert values(app, "DevicePolicy") == ["closed"]
+    assert set(values(app, "DeviceAllow")) == {"char-drm rw", "char-input r", "char-gpiochip rw"}
+    assert values(headless, "SupplementaryGroups") == ["gpio"]
+    assert values(headless, "DeviceAllow") == ["char-gpiochip rw"]
+    assert values(sync, "PrivateDevices") == ["yes"] and values(sync, "SupplementaryGroups") == []
+    # The kiosk programs have no network at all; only the sync agent talks to the broker.
+    for u in (app, headless):
+        assert values(u, "IPAddressDeny") == ["any"]
+        assert "AF_INET" not in values(u, "RestrictAddressFamilies")[0]
+    assert "AF_INET" in values(sync, "RestrictAddressFamilies")[0]
+
+
+def test_kiosk_app_runs_on_kms_with_its_own_kivy_home():
+    env = dict(v.split("=", 1) for v in values(SYSTEMD / "kundpuls-kiosk.service", "Environment"))
+    assert env["KIVY_WINDOW"] == "sdl2" and env["SDL_VIDEODRIVER"] == "kmsdrm"
+    assert env["KIVY_HOME"] == "/var/lib/kundpuls/kivy"
+    assert env["KUNDPULS_CONFIG"] == "/etc/kundpuls/kiosk.toml" and env["KUNDPULS_DATA_DIR"] == "/var/lib/kundpuls"
+    assert values(SYSTEMD / "kundpuls-kiosk.service", "ExecStart") == ["/opt/kundpuls/venv/bin/kiosk run"]
+    assert values(SYSTEMD / "kundpuls-kiosk-headless.service", "ExecStart") == ["/opt/kundpuls/venv/bin/kiosk run --headless"]
+    assert values(SYSTEMD / "kundpuls-sync.service", "ExecStart") == ["/opt/kundpuls/venv/bin/kiosk sync"]
+    assert values(SYSTEMD / "kundpuls-ingest.service", "ExecStart")[0].startswith(
+        "/opt/kundpuls/venv/bin/kiosk-central ingest")
+
+
+def test_only_the_sync_agent_waits_for_time_sync():
+    for unit in ("kundpuls-kiosk.service", "kundpuls-kiosk-headless.service"):
+        ordering = " ".join(values(SYSTEMD / unit, "After") + values(SYSTEMD / unit, "Wants")
+                            + values(SYSTEMD / unit, "Requires"))
+        # A tap is recorded from power-up on, with clock_synced=false until the clock syncs.
+        assert "time-sync" not in ordering and "network-online" not in ordering
+    sync = SYSTEMD / "kundpuls-sync.service"
+    assert "time-sync.target" in values(sync, "After")[0] and "time-sync.target" in values(sync, "Wants")[0]
+    # ... but never forever: time-wait-sync is capped.
+    (cap,) = values(SYSTEMD / "systemd-time-wait-sync.service.d/10-kundpuls.conf", "TimeoutStartSec")
+    assert cap == "2min"
+
+
+def test_hardware_watchdog_is_within_what_the_soc_can_do():
+    conf = SYSTEMD / "system.conf.d/10-kundpuls-watchdog.conf"
+    d = {(s, k): v for s, k, v in directives(conf)}
+    # The BCM2835/2711/2712 watchdog counts to ~15 s at most; systemd must pet it within that.
+    assert 5 <= int(d[("Manager", "RuntimeWatchdogSec")]) <= 15
+    assert re.fullmatch(r"\d+min", d[("Manager", "RebootWatchdogSec")])
+    journal = {(s, k) for s, k, _ in directives(SYSTEMD / "journald.conf.d/10-kundpuls.conf")}
+    assert ("Journal", "SystemMaxUse") in journal
