@@ -317,7 +317,8 @@ def load(cli_config: str | None = None, cli_data_dir: str | None = None,
         cfg = cfg.with_data_dir(Path(cli_data_dir))
     elif env.get(ENV_DATA_DIR):
         cfg = cfg.with_data_dir(Path(env[ENV_DATA_DIR]))
-    return cfg
+    from kiosk.pushed import overlay       # a config the centre pushed (kept in the data dir)
+    return overlay(cfg, demo=demo and not explicit)
 
 
 def load_file(path: Path | str) -> KioskConfig:

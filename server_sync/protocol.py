@@ -428,6 +428,18 @@ def event_size(event: Mapping[str, Any]) -> int:
     return len(_dumps(event)) + 1
 
 
+def event_json(event: Mapping[str, Any]) -> bytes:
+    """One event as it appears inside a batch payload."""
+    return _dumps(event)
+
+
+def encode_batch_json(kiosk_id: str, batch_id: str, events_json: Sequence[bytes]) -> bytes:
+    """`encode_batch` from events already serialised with `event_json` (each is encoded once
+    while the batch builder measures it against the byte budget)."""
+    head = encode_batch(kiosk_id, batch_id, [])
+    return head[:-2] + b",".join(events_json) + head[-2:]
+
+
 def decode_batch(topic: str, payload: bytes, *, now: datetime, max_bytes: int = DEFAULT_MAX_BYTES,
                  max_events: int = DEFAULT_MAX_EVENTS, prefix: str = "") -> Batch:
     """Validate an events message completely; raise ProtocolError(reason) on the first fault."""

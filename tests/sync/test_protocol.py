@@ -107,6 +107,7 @@ def test_event_size_adds_up_to_payload_size():
     events = [response_event(i) for i in range(1, 6)]
     total = P.batch_overhead(KIOSK, "b-1") + sum(P.event_size(e) for e in events) - 1
     assert total == len(P.encode_batch(KIOSK, "b-1", events))
+    assert P.encode_batch_json(KIOSK, "b-1", [P.event_json(e) for e in events]) == P.encode_batch(KIOSK, "b-1", events)
 
 
 @pytest.mark.parametrize("mutate, reason", [

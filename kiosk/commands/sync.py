@@ -1,0 +1,71 @@
+"""`kiosk sync [--once [--timeout S]] [--demo] [--json]`: send recorded answers to the centre.
+
+Without --once it is the daemon systemd runs beside the app (`kundpuls-sync.service`): it keeps
+the broker connection, drains the outbox, applies pushed configs and stores site alerts, until
+SIGTERM. With --once it drains everything and exits 0 when the outbox is empty and the centre
+has acknowledged all of it, 1 with a clear message on timeout or refusal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    return v
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("sync", parents=[common],
+                       help="send answers to the centre over MQTT (daemon, or --once to drain and exit)")
+    p.add_argument("--once", action="store_true",
+                   help="drain the outbox, wait for the centre's acks, then exit (0: all acknowledged)")
+    p.add_argument("--timeout", type=positive_seconds, default=60.0, metavar="S",
+                   help="with --once: give up after S seconds (default 60)")
+    p.add_argument("--demo", action="store_true", help="use the demo configuration")
+    p.add_argument("--json", action="store_true", help="with --once: print the result as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="log every connection event")
+    p.set_defaults(func=sync_command)
+
+
+def sync_command(args: argparse.Namespace) -> int:
+    from kiosk.cli import load_config
+    from kiosk.pushed import file_mapping
+    from kiosk.store import LocalStore
+    from kiosk.watchdog import SystemdNotifier
+    from server_sync.agent import SyncAgent, SyncError
+
+    logging.basicConfig(level=logging.INFO if (args.verbose or not args.once) else logging.WARNING,
+                        format="kiosk sync: %(message)s")
+    cfg = load_config(args)
+    base = file_mapping(cfg, demo=bool(args.demo))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with LocalStore(cfg.db_path) as store:
+        agent = SyncAgent(cfg, store, base_mapping=base, notifier=SystemdNotifier())
+        if not args.once:
+            agent.run(stop)
+            return 0
+        before = store.outbox_depth()
+        if not agent.run(stop, once=True, timeout=args.timeout):
+            raise SyncError(f"interrupted: {store.outbox_depth()} event(s) not yet acknowledged by the centre")
+        c = agent.counters
+        result = {"drained": True, "events_acked": c.events_acked, "events_sent": c.events_sent,
+                  "batches": c.batches_sent, "outbox_before": before, "outbox_after": store.outbox_depth()}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"synced: {c.events_acked} event(s) acknowledged by the centre in {c.batches_sent} "
+              f"batch(es); outbox empty")
+    return 0

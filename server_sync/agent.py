@@ -1,0 +1,428 @@
+"""The kiosk-side sync agent: drains the outbox of the kiosk database to the centre over MQTT 5,
+and brings back acks, pushed configs and site alerts.
+
+It runs as its own process beside the kiosk app, on the same SQLite file, in one thread: a loop
+that connects (TLS, the kiosk's own credential, fixed client id, persistent session), publishes
+batches at QoS 1, reads the centre's replies, and sleeps in short steps.
+
+Guarantees it keeps (see docs/sync.md):
+- an event is marked acked only when the centre's `ack` names its seq, never on PUBACK;
+- what is unacked is sent again after `sync.ack_timeout_s`, after every reconnect and after a
+  restart (the outbox is the truth, nothing is kept only in memory);
+- a pushed config is applied only if it validates and is newer; a refusal is reported in status;
+- database writes are short transactions: the tap path never waits long.
+
+It never records answers and never deletes rows. Time, randomness, the MQTT client and the
+store are injected, so tests drive it against a real broker with controlled clocks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from kiosk import __version__
+from kiosk.clock import Clock, SystemClock
+from kiosk.config import KioskConfig
+from kiosk.exc import ConfigError, KioskError
+from kiosk.pushed import save_pushed
+from kiosk.store import LocalStore
+from kiosk.watchdog import SystemdNotifier
+from server_sync import protocol as P
+from server_sync.exc import ProtocolError
+from server_sync.outbox import Inflight, Outbox
+
+log = logging.getLogger("kundpuls.sync")
+
+SESSION_EXPIRY_S = 7 * 24 * 3600     # the broker keeps our subscriptions and queued acks this long
+CONNECT_TIMEOUT_S = 10.0
+# Refusals that retrying cannot fix: `kiosk sync --once` stops at once with the broker's words.
+PERMANENT_REFUSALS = ("Bad user name or password", "Not authorized", "Client identifier not valid",
+                      "Banned", "Unsupported protocol version")
+
+
+class SyncError(KioskError, RuntimeError):
+    """The agent cannot do its job (broker refuses us, drain timed out)."""
+
+
+class Backoff:
+    """Exponential reconnect delay with jitter: min_s, 2·min_s, … up to max_s, each drawn from
+    [d/2, d] so a fleet that lost the broker together does not come back in lockstep."""
+
+    def __init__(self, min_s: float, max_s: float, rng: random.Random) -> None:
+        self.min_s = min_s
+        self.max_s = max(max_s, min_s)
+        self.rng = rng
+        self.attempt = 0
+
+    def next(self) -> float:
+        d = min(self.max_s, self.min_s * (2 ** min(self.attempt, 30)))
+        self.attempt += 1
+        return d / 2 + self.rng.random() * d / 2
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def paho_client(client_id: str):
+    """A paho-mqtt 2.x client speaking MQTT 5; reconnects are the agent's business."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+                    reconnect_on_failure=False)
+    c.max_queued_messages_set(0)
+    return c
+
+
+def read_password(cfg: KioskConfig) -> str | None:
+    path = cfg.broker.password_file
+    if not path:
+        return None
+    try:
+        return open(path, encoding="utf-8").read().strip()
+    except OSError as e:
+        raise ConfigError(f"cannot read the broker password file {path}: {e.strerror}",
+                          key="broker.password_file") from None
+
+
+@dataclass
+class SyncCounters:
+    batches_sent: int = 0
+    events_sent: int = 0
+    events_acked: int = 0
+    resent: int = 0
+    connects: int = 0
+    acks: int = 0
+
+
+class SyncAgent:
+    """One kiosk's link to the centre. `run()` until `stop` is set (daemon) or drained (--once)."""
+
+    def __init__(self, cfg: KioskConfig, store: LocalStore, *,
+                 client_factory: Callable[[str], Any] = paho_client,
+                 clock: Clock | None = None, monotonic: Callable[[], float] = time.monotonic,
+                 rng: random.Random | None = None, notifier: SystemdNotifier | None = None,
+                 base_mapping: Mapping[str, Any] | None = None, password: str | None = None,
+                 max_inflight_batches: int = 8) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.outbox = Outbox(store, cfg.kiosk_id)
+        self.inflight = Inflight()
+        self.client_factory = client_factory
+        self.clock = clock or SystemClock()
+        self.mono = monotonic
+        self.backoff = Backoff(cfg.sync.backoff_min_s, cfg.sync.backoff_max_s, rng or random.Random())
+        self.notifier = notifier or SystemdNotifier(env={})
+        self.base_mapping = dict(base_mapping) if base_mapping is not None else {}
+        self.password = password if password is not None else read_password(cfg)
+        self.max_inflight_batches = max_inflight_batches
+        self.prefix = cfg.broker.topic_prefix
+        self.counters = SyncCounters()
+
+        self.client: Any = None
+        self.connected = False          # CONNACK success and subscriptions sent
+        self._connecting_since: float | None = None
+        self._next_attempt = 0.0
+        self._next_status = 0.0
+        self._check_drained = True
+        self.last_error: str | None = None
+        self.permanent_error: str | None = None
+
+        applied = store.get_meta("config.applied_version")
+        self.applied_version = max(cfg.config_version, int(applied) if applied and applied.isdigit() else 0)
+        refused = _json_or_none(store.get_meta("config.refused"))
+        self.config_error: str | None = refused.get("reason") if isinstance(refused, dict) else None
+
+        self._topics = {
+            "ack": P.ack_topic(cfg.kiosk_id, self.prefix),
+            "config": P.config_topic(cfg.kiosk_id, self.prefix),
+            "alerts": P.alerts_topic(cfg.site_id, self.prefix),
+        }
+        self._events_topic = P.events_topic(cfg.kiosk_id, self.prefix)
+        self._status_topic = P.status_topic(cfg.kiosk_id, self.prefix)
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None, *, once: bool = False,
+            timeout: float | None = None) -> bool:
+        """Run until `stop` is set; with `once`, until every event is acked (True) or `timeout`
+        seconds pass (raises SyncError). Always leaves the broker cleanly."""
+        stop = stop or threading.Event()
+        deadline = None if timeout is None else self.mono() + timeout
+        # A restart: whatever a previous run sent and saw no ack for goes again.
+        self.outbox.requeue()
+        self.store.set_meta("sync.connected", "0")
+        self.notifier.ready("starting")
+        try:
+            while not stop.is_set():
+                self.step()
+                self.notifier.ping()
+                if once:
+                    if self.permanent_error:
+                        raise SyncError(f"the broker refused the connection: {self.permanent_error}")
+                    if self._drained():
+                        return True
+                    if deadline is not None and self.mono() > deadline:
+                        raise SyncError(self._timeout_message(timeout))
+                if not self.connected:
+                    stop.wait(0.02)
+            return self._drained()
+        finally:
+            self.close()
+
+    def step(self) -> None:
+        """One turn of the loop: connect if due, network I/O, publish, time-outs, status."""
+        now = self.mono()
+        if self.client is None:
+            if now >= self._next_attempt:
+                self._start_connect()
+            return
+        if self._connecting_since is not None and now - self._connecting_since > CONNECT_TIMEOUT_S:
+            self._lost(f"no CONNACK within {CONNECT_TIMEOUT_S:.0f} s")
+            return
+        c = self.client
+        rc = c.loop(timeout=0.01 if self.connected else 0.05)
+        if rc != 0 and self.client is c:        # paho did not report it through on_disconnect
+            self._lost(f"connection lost ({rc})")
+            return
+        if self.connected:
+            self._expire(now)
+            self._pump()
+            if now >= self._next_status:
+                self.publish_status()
+
+    # --- connecting ---------------------------------------------------------------------------
+
+    def _start_connect(self) -> None:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+        c = self.client_factory(f"kiosk-{self.cfg.kiosk_id}")
+        b = self.cfg.broker
+        if b.tls:
+            c.tls_set(ca_certs=b.ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
+        c.username_pw_set(b.username or self.cfg.kiosk_id, self.password)
+        c.will_set(self._status_topic, P.will_payload(), qos=1, retain=True)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        self.client = c
+        self._connecting_since = self.mono()
+        try:
+            c.connect(b.host, b.port, keepalive=b.keepalive_s, clean_start=False, properties=props)
+        except (OSError, ssl.SSLError, ValueError) as e:
+            self._lost(f"cannot connect to {b.host}:{b.port}: {e}")
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if client is not self.client:
+            return
+        if reason_code.is_failure:
+            reason = str(reason_code)
+            if reason in PERMANENT_REFUSALS:
+                self.permanent_error = reason
+            self._lost(f"broker refused the connection: {reason}")
+            return
+        self._connecting_since = None
+        self.connected = True
+        self.permanent_error = None
+        self.last_error = None
+        self.counters.connects += 1
+        self.backoff.reset()
+        client.subscribe([(t, 1) for t in self._topics.values()])
+        # A reconnect: the centre may never have seen what was in flight; send it all again.
+        self.inflight.clear()
+        self.counters.resent += self.outbox.requeue()
+        self.store.set_meta("sync.connected", "1")
+        self.publish_status()
+        log.info("connected to %s:%s", self.cfg.broker.host, self.cfg.broker.port)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        if client is self.client:
+            self._lost(f"disconnected: {reason_code}")
+
+    def _lost(self, why: str) -> None:
+        """Drop the connection (if any) and schedule the next attempt after a backoff."""
+        was = self.connected
+        self.connected = False
+        self._connecting_since = None
+        self.last_error = why
+        c, self.client = self.client, None
+        if c is not None:
+            try:
+                sock = c.socket()
+                if sock is not None:
+                    sock.close()
+            except OSError:
+                pass
+        delay = self.backoff.next()
+        self._next_attempt = self.mono() + delay
+        if was:
+            self.store.set_meta("sync.connected", "0")
+        log.warning("%s; next attempt in %.1f s", why, delay)
+
+    # --- publishing ---------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        sent = 0
+        while len(self.inflight) < self.max_inflight_batches and sent < 4:
+            batch = self.outbox.next_batch(self.cfg.sync.batch_max_events, self.cfg.sync.batch_max_bytes,
+                                           now=self.clock.now(), sent_at=P.iso_ms(self.clock.now()))
+            if batch is None:
+                return
+            info = self.client.publish(self._events_topic, batch.payload, qos=1)
+            if info.rc != 0:
+                self.outbox.requeue(batch.seqs)
+                self._lost(f"publish failed (rc {info.rc})")
+                return
+            if batch.invalid:
+                log.error("event seq %s fails validation and goes alone: %s", batch.seqs[0], batch.invalid)
+            self.inflight.add(batch.batch_id, batch.seqs, self.mono())
+            self.counters.batches_sent += 1
+            self.counters.events_sent += batch.count
+            sent += 1
+
+    def _expire(self, now: float) -> None:
+        late = self.inflight.expired(now, self.cfg.sync.ack_timeout_s)
+        if late:
+            n = self.outbox.requeue(late)
+            self.counters.resent += n
+            log.warning("%d events without ack after %.0f s; sending them again", n, self.cfg.sync.ack_timeout_s)
+
+    def status_payload(self) -> bytes:
+        now = self.clock.now()
+        oldest = self.store.oldest_unacked()
+        age = None
+        if oldest:
+            try:
+                age = max(0, int((now - P.parse_iso_ms(oldest)).total_seconds()))
+            except ProtocolError:
+                age = None
+        try:
+            free_mb = shutil.disk_usage(self.cfg.data_dir).free // (1024 * 1024)
+        except OSError:
+            free_mb = None
+        return P.encode_status(version=__version__, outbox_depth=self.outbox.depth(),
+                               oldest_unacked_s=age, clock_synced=self.clock.clock_synced(),
+                               disk_free_mb=free_mb, config_version=self.applied_version,
+                               config_error=self.config_error, ts=P.iso_ms(now))
+
+    def publish_status(self) -> None:
+        if self.client is not None and self.connected:
+            self.client.publish(self._status_topic, self.status_payload(), qos=1, retain=True)
+        self._next_status = self.mono() + self.cfg.sync.status_interval_s
+        self.notifier.status(f"{'connected' if self.connected else 'offline'}, outbox {self.outbox.depth()}")
+
+    # --- what the centre sends ----------------------------------------------------------------
+
+    def _on_message(self, client, userdata, msg) -> None:
+        if client is not self.client:
+            return
+        topic = msg.topic
+        try:
+            if topic == self._topics["ack"]:
+                self.handle_ack(msg.payload)
+            elif topic == self._topics["config"]:
+                self.handle_config(msg.payload)
+            elif topic == self._topics["alerts"]:
+                self.handle_alert(msg.payload)
+        except ProtocolError as e:
+            log.error("ignored a bad message on %s: %s", topic, e.reason)
+
+    def handle_ack(self, payload: bytes) -> int:
+        ack = P.decode_ack(payload)
+        at = P.iso_ms(self.clock.now())
+        n = self.outbox.mark_acked(ack.ranges, at)
+        self.inflight.ack(ack)
+        self.counters.acks += 1
+        self.counters.events_acked += n
+        self.store.set_meta("sync.last_ack_at", at)
+        self._check_drained = True
+        return n
+
+    def handle_config(self, payload: bytes) -> bool:
+        """Apply a pushed config if valid and newer; else record and report the refusal."""
+        if not payload:
+            return False                # the centre cleared its retained config
+        try:
+            pushed, _ = P.validate_pushed_config(self.base_mapping, payload, self.applied_version)
+        except ProtocolError as e:
+            try:
+                version = P.decode_config(payload)["version"]
+            except ProtocolError:
+                version = None
+            if version == self.applied_version:
+                return False            # the retained config we already run, delivered again
+            self.config_error = f"config {version if version is not None else '?'} refused: {e.reason}"[:500]
+            self.store.set_meta("config.refused", json.dumps(
+                {"version": version, "reason": e.reason, "at": P.iso_ms(self.clock.now())}))
+            log.error("%s", self.config_error)
+            self.publish_status()
+            return False
+        save_pushed(self.cfg.data_dir, pushed)
+        self.applied_version = pushed["version"]
+        self.config_error = None
+        self.store.set_meta("config.applied_version", str(self.applied_version))
+        self.store.db.execute_sql("DELETE FROM meta WHERE key = 'config.refused'")
+        log.info("applied pushed config version %d", self.applied_version)
+        self.publish_status()
+        return True
+
+    def handle_alert(self, payload: bytes) -> None:
+        alert = P.decode_alert(payload, self.cfg.site_id)
+        existing = _json_or_none(self.store.get_meta("site.alerts"))
+        kept = P.keep_alerts(existing if isinstance(existing, list) else [], alert)
+        self.store.set_meta("site.alerts", json.dumps(kept, ensure_ascii=False))
+
+    # --- ending -------------------------------------------------------------------------------
+
+    def _drained(self) -> bool:
+        if not self._check_drained and len(self.inflight):
+            return False
+        self._check_drained = False
+        return self.connected and len(self.inflight) == 0 and self.outbox.depth() == 0
+
+    def _timeout_message(self, timeout: float | None) -> str:
+        depth = self.outbox.depth()
+        link = "connected" if self.connected else f"not connected: {self.last_error or 'connecting'}"
+        return (f"timed out after {timeout:g} s: {depth} event(s) not yet acknowledged by the centre "
+                f"({link})")
+
+    def close(self) -> None:
+        """Say offline (retained) and disconnect cleanly, so the Last Will is not needed."""
+        c = self.client
+        if c is not None and self.connected:
+            try:
+                info = c.publish(self._status_topic, P.offline_payload(P.iso_ms(self.clock.now())),
+                                 qos=1, retain=True)
+                end = self.mono() + 2.0
+                while not info.is_published() and self.mono() < end and self.client is c:
+                    c.loop(timeout=0.05)
+                c.disconnect()
+                c.loop(timeout=0.05)
+            except (OSError, ValueError, RuntimeError):
+                pass
+        self.client = None
+        self.connected = False
+        try:
+            self.store.set_meta("sync.connected", "0")
+        except Exception:              # the database may be gone at interpreter exit; nothing to do
+            pass
+        self.notifier.stopping()
+
+
+def _json_or_none(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+

@@ -1,0 +1,196 @@
+"""The kiosk's outbox: which recorded events still have to reach the centre, as SQL on the kiosk
+database (shared with the running kiosk app).
+
+An event is in the outbox while `acked_at IS NULL`. `sent_at` marks "sent in this session of the
+sync agent, waiting for the centre's ack": `next_batch` takes the lowest unsent seqs, `requeue`
+clears `sent_at` so they go again (after an ack timeout, a reconnect or a restart), `mark_acked`
+sets `acked_at` for the seqs the centre's ack names, and nothing else ever does.
+
+Every write is one short transaction (a few milliseconds for a full batch), so a tap recorded
+by the app at the same moment waits at most that long. This module never deletes a row and
+never talks to the network.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Iterable, Sequence
+
+from kiosk.store import LocalStore
+from server_sync import protocol as P
+from server_sync.exc import ProtocolError
+
+_RESPONSE_COLS = ("id, seq, kiosk_id, site_id, question_id, question_version, scale, value, audience,"
+                  " language, recorded_at, clock_synced, boot_id, monotonic_ns, filtered")
+_FOLLOWUP_COLS = ("id, seq, kiosk_id, response_id, reasons, comment, recorded_at, clock_synced,"
+                  " boot_id, monotonic_ns")
+_TABLES = ("response", "followup")
+
+
+def _response_event(r: Sequence[Any]) -> dict[str, Any]:
+    # Same dict as kiosk.store.Response.to_event(), built from a raw row (no model overhead).
+    return {"type": "response", "id": r[0], "seq": r[1], "kiosk_id": r[2], "site_id": r[3],
+            "question_id": r[4], "question_version": r[5], "scale": r[6], "value": r[7],
+            "audience": r[8], "language": r[9], "recorded_at": r[10], "clock_synced": bool(r[11]),
+            "boot_id": r[12], "monotonic_ns": r[13], "filtered": r[14]}
+
+
+def _followup_event(r: Sequence[Any]) -> dict[str, Any]:
+    return {"type": "followup", "id": r[0], "seq": r[1], "kiosk_id": r[2], "response_id": r[3],
+            "reasons": json.loads(r[4]), "comment": r[5], "recorded_at": r[6],
+            "clock_synced": bool(r[7]), "boot_id": r[8], "monotonic_ns": r[9]}
+
+
+@dataclass(frozen=True)
+class OutboxBatch:
+    """One events message ready to publish."""
+    batch_id: str
+    seqs: tuple[int, ...]
+    payload: bytes
+    invalid: str | None = None       # the reason, when this is a lone event that fails validation
+
+    @property
+    def count(self) -> int:
+        return len(self.seqs)
+
+
+class Outbox:
+    def __init__(self, store: LocalStore, kiosk_id: str, *,
+                 new_batch_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+        self.store = store
+        self.db = store.db
+        self.kiosk_id = kiosk_id
+        self._new_batch_id = new_batch_id
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def depth(self) -> int:
+        return self.store.outbox_depth()
+
+    def unsent_count(self) -> int:
+        return sum(self.db.execute_sql(
+            f"SELECT COUNT(*) FROM {t} WHERE acked_at IS NULL AND sent_at IS NULL").fetchone()[0]
+            for t in _TABLES)
+
+    def _unsent(self, limit: int) -> list[dict[str, Any]]:
+        rows = self.db.execute_sql(
+            f"SELECT {_RESPONSE_COLS} FROM response WHERE acked_at IS NULL AND sent_at IS NULL"
+            " ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        events = [_response_event(r) for r in rows]
+        fus = self.db.execute_sql(
+            f"SELECT {_FOLLOWUP_COLS} FROM followup WHERE acked_at IS NULL AND sent_at IS NULL"
+            " ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        if fus:
+            events.extend(_followup_event(r) for r in fus)
+            events.sort(key=lambda e: e["seq"])
+        return events[:limit]
+
+    # --- writing (each a short transaction) ---------------------------------------------------
+
+    def next_batch(self, max_events: int, max_bytes: int, *, now: datetime, sent_at: str) -> OutboxBatch | None:
+        """Take the lowest unsent seqs, at most `max_events` and `max_bytes` of payload, and mark
+        them sent. An event that fails the protocol's own validation travels alone, so the
+        centre dead-letters it with its reason without holding back the events around it."""
+        with self.db.atomic("IMMEDIATE"):
+            events = self._unsent(max_events)
+            if not events:
+                return None
+            batch_id = self._new_batch_id()
+            budget = max_bytes - P.batch_overhead(self.kiosk_id, batch_id)
+            chosen: list[bytes] = []
+            seqs: list[int] = []
+            invalid = None
+            for e in events:
+                try:
+                    P.validate_event(e, self.kiosk_id, now=now)
+                except ProtocolError as err:
+                    if not chosen:
+                        chosen.append(P.event_json(e))
+                        seqs.append(e["seq"])
+                        invalid = err.reason
+                    break
+                body = P.event_json(e)
+                budget -= len(body) + 1
+                if chosen and budget < 0:
+                    break
+                chosen.append(body)
+                seqs.append(e["seq"])
+            self._mark_sent(seqs, sent_at)
+        return OutboxBatch(batch_id, tuple(seqs), P.encode_batch_json(self.kiosk_id, batch_id, chosen), invalid)
+
+    def _mark_sent(self, seqs: Sequence[int], sent_at: str) -> None:
+        # The batch is exactly the unsent rows between its first and last seq (it was taken in
+        # seq order inside this transaction), so a range update marks exactly it.
+        lo, hi = seqs[0], seqs[-1]
+        for t in _TABLES:
+            self.db.execute_sql(
+                f"UPDATE {t} SET sent_at = ?, send_count = send_count + 1"
+                " WHERE acked_at IS NULL AND sent_at IS NULL AND seq BETWEEN ? AND ?", (sent_at, lo, hi))
+
+    def mark_acked(self, ranges: Iterable[tuple[int, int]], acked_at: str) -> int:
+        """Set acked_at on the still-unacked events with seqs in `ranges`; return how many."""
+        n = 0
+        with self.db.atomic("IMMEDIATE"):
+            for lo, hi in ranges:
+                for t in _TABLES:
+                    n += self.db.execute_sql(
+                        f"UPDATE {t} SET acked_at = ? WHERE acked_at IS NULL AND seq BETWEEN ? AND ?",
+                        (acked_at, lo, hi)).rowcount
+        return n
+
+    def requeue(self, seqs: Iterable[int] | None = None) -> int:
+        """Make unacked events sendable again: those in `seqs`, or all (reconnect, restart)."""
+        n = 0
+        with self.db.atomic("IMMEDIATE"):
+            if seqs is None:
+                for t in _TABLES:
+                    n += self.db.execute_sql(
+                        f"UPDATE {t} SET sent_at = NULL WHERE acked_at IS NULL AND sent_at IS NOT NULL").rowcount
+            else:
+                for lo, hi in P.seq_ranges(seqs):
+                    for t in _TABLES:
+                        n += self.db.execute_sql(
+                            f"UPDATE {t} SET sent_at = NULL WHERE acked_at IS NULL AND seq BETWEEN ? AND ?",
+                            (lo, hi)).rowcount
+        return n
+
+
+class Inflight:
+    """Batches published and not yet fully acked, with the monotonic time they went out."""
+
+    def __init__(self) -> None:
+        self._batches: dict[str, tuple[set[int], float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    @property
+    def events(self) -> int:
+        return sum(len(s) for s, _ in self._batches.values())
+
+    def add(self, batch_id: str, seqs: Iterable[int], at: float) -> None:
+        self._batches[batch_id] = (set(seqs), at)
+
+    def ack(self, ack: P.Ack) -> None:
+        """Forget the acked seqs (in whichever batch they were: an ack of an older send counts)."""
+        for bid in list(self._batches):
+            seqs, at = self._batches[bid]
+            seqs.difference_update([s for s in seqs if ack.covers(s)])
+            if not seqs:
+                del self._batches[bid]
+
+    def expired(self, now: float, timeout: float) -> list[int]:
+        """Remove and return the seqs of batches older than `timeout` still unacked."""
+        out: list[int] = []
+        for bid in list(self._batches):
+            seqs, at = self._batches[bid]
+            if now - at >= timeout:
+                out.extend(seqs)
+                del self._batches[bid]
+        return sorted(out)
+
+    def clear(self) -> None:
+        self._batches.clear()

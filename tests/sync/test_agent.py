@@ -1,0 +1,212 @@
+"""The sync agent against a real mosquitto (TLS, passwords, ACL) and a fake centre that the test
+controls: acks only from the centre, re-sends after timeout and restart, status and Last Will,
+config push applied or refused, site alerts, clear failures."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+
+import pytest
+
+from kiosk import config as kconfig
+from kiosk.cli import main as kiosk_main
+from kiosk.pushed import file_mapping, pushed_path
+from server_sync import protocol as P
+from server_sync.agent import Backoff, SyncAgent, SyncError
+
+pytestmark = pytest.mark.broker
+
+
+def agent_for(k, **kw) -> SyncAgent:
+    return SyncAgent(k.cfg, k.store, base_mapping=file_mapping(k.cfg), rng=random.Random(7), **kw)
+
+
+def acked(store) -> int:
+    return store.db.execute_sql(
+        "SELECT (SELECT COUNT(*) FROM response WHERE acked_at IS NOT NULL)"
+        " + (SELECT COUNT(*) FROM followup WHERE acked_at IS NOT NULL)").fetchone()[0]
+
+
+class Running:
+    """The daemon in a thread, stopped (SIGTERM-like) at the end."""
+
+    def __init__(self, agent: SyncAgent) -> None:
+        self.agent = agent
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=agent.run, args=(self.stop,), daemon=True)
+
+    def __enter__(self) -> SyncAgent:
+        self.thread.start()
+        return self.agent
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+
+def wait_until(pred, timeout=10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return pred()
+
+
+def test_backoff_doubles_with_jitter_up_to_the_maximum():
+    b = Backoff(1.0, 8.0, random.Random(1))
+    delays = [b.next() for _ in range(6)]
+    for d, cap in zip(delays, (1, 2, 4, 8, 8, 8)):
+        assert cap / 2 <= d <= cap
+    assert len(set(delays)) == 6                   # jittered
+    b.reset()
+    assert b.next() <= 1.0
+    assert [Backoff(1, 8, random.Random(5)).next() for _ in range(2)] == \
+           [Backoff(1, 8, random.Random(5)).next() for _ in range(2)]      # the RNG decides
+
+
+def test_happy_path_drains_once_and_acks_from_the_centre(broker, centre, make_kiosk):
+    k = make_kiosk(broker, batch_max_events=40)
+    k.record(150, followup_every=10)
+    total = k.store.outbox_depth()
+    assert total == 165
+    agent = agent_for(k)
+    assert agent.run(once=True, timeout=20) is True
+    assert k.store.outbox_depth() == 0 and acked(k.store) == total
+    assert len(centre.events) == total and centre.deliveries == total     # once each
+    assert agent.counters.batches_sent == 5                              # 165 / 40 per batch
+    assert k.store.get_meta("sync.last_ack_at") and k.store.get_meta("sync.connected") == "0"
+    assert centre.wait_for(lambda c: c.statuses.get("k1") and not c.statuses["k1"][-1].online)
+    birth = centre.statuses["k1"][0]
+    assert birth.online and birth.outbox_depth == total and birth.config_version == 1
+    assert birth.clock_synced is not None and birth.disk_free_mb > 0 and birth.version
+    # What arrived is exactly what the kiosk recorded.
+    rows = k.store.db.execute_sql("SELECT id, seq FROM response UNION ALL SELECT id, seq FROM followup").fetchall()
+    assert {i: s for i, s in rows} == {i: e["seq"] for i, e in centre.events.items()}
+
+
+def test_puback_is_not_an_ack(broker, centre, make_kiosk):
+    k = make_kiosk(broker)
+    k.record(20)
+    centre.hold()
+    with pytest.raises(SyncError, match=r"timed out after 1\.5 s: 20 event\(s\) not yet acknowledged"):
+        agent_for(k).run(once=True, timeout=1.5)
+    assert len(centre.events) == 20                 # the broker has them all (PUBACKed) ...
+    assert acked(k.store) == 0                      # ... but only the centre's ack counts
+
+
+def test_unacked_batches_go_again_after_the_ack_timeout(broker, centre, make_kiosk):
+    k = make_kiosk(broker, ack_timeout_s=1.0, batch_max_events=10)
+    k.record(30)
+    centre.drop_next(2)                             # lost on the centre's side, never acked
+    agent = agent_for(k)
+    assert agent.run(once=True, timeout=15)
+    assert len(centre.events) == 30 and acked(k.store) == 30
+    assert centre.batches >= 5 and agent.counters.resent >= 20
+    counts = k.store.db.execute_sql("SELECT send_count, COUNT(*) FROM response GROUP BY 1").fetchall()
+    assert dict(counts) == {1: 10, 2: 20}
+
+
+def test_restart_sends_the_unacked_again(broker, centre, make_kiosk):
+    k = make_kiosk(broker, ack_timeout_s=60.0)
+    k.record(25)
+    centre.hold()
+    with pytest.raises(SyncError):
+        agent_for(k).run(once=True, timeout=1.0)
+    assert centre.deliveries == 25 and acked(k.store) == 0
+    centre.hold(False)
+    assert agent_for(k).run(once=True, timeout=10)           # a new process: re-sends at start
+    assert acked(k.store) == 25 and centre.deliveries == 50 and len(centre.events) == 25
+
+
+def test_events_recorded_while_running_follow(broker, centre, make_kiosk):
+    k = make_kiosk(broker)
+    with Running(agent_for(k)):
+        for _ in range(5):
+            k.record(4)
+            assert wait_until(lambda: k.store.outbox_depth() == 0)
+    assert len(centre.events) == 20
+
+
+def test_config_push_applied_then_a_bad_one_refused(broker, centre, make_kiosk):
+    k = make_kiosk(broker)
+    topic = P.config_topic("k1")
+    with Running(agent_for(k)) as agent:
+        centre.publish(topic, P.encode_config(5, {"ui": {"thank_you_s": 3.5},
+                                                  "filters": {"repeat_window_s": 1.0}}), retain=True)
+        assert wait_until(lambda: k.store.get_meta("config.applied_version") == "5")
+        cfg = kconfig.load(str(k.path), env={})           # what the app gets at its next start
+        assert cfg.config_version == 5 and cfg.ui.thank_you_s == 3.5 and cfg.filters.repeat_window_s == 1.0
+        assert cfg.kiosk_id == "k1" and cfg.broker.port == broker.port
+        assert centre.wait_for(lambda c: c.statuses["k1"][-1].config_version == 5)
+
+        bad = json.dumps({"version": 6, "ui": {"thank_you_s": 500}}).encode()
+        centre.publish(topic, bad, retain=True)
+        assert wait_until(lambda: k.store.get_meta("config.refused") is not None)
+        refused = json.loads(k.store.get_meta("config.refused"))
+        assert refused["version"] == 6 and "ui.thank_you_s" in refused["reason"]
+        assert centre.wait_for(lambda c: (c.statuses["k1"][-1].config_error or "").startswith("config 6 refused"))
+        assert centre.statuses["k1"][-1].config_version == 5
+        assert agent.applied_version == 5
+    assert kconfig.load(str(k.path), env={}).ui.thank_you_s == 3.5      # the good one is kept
+
+    old = json.dumps({"version": 3, "ui": {"thank_you_s": 1.0}}).encode()
+    agent = agent_for(k)
+    assert agent.applied_version == 5 and agent.handle_config(old) is False
+    assert "not newer than the applied 5" in json.loads(k.store.get_meta("config.refused"))["reason"]
+    assert json.loads(pushed_path(k.cfg.data_dir).read_text())["version"] == 5
+
+
+def test_site_alerts_reach_the_staff_view(broker, centre, make_kiosk):
+    k = make_kiosk(broker)
+    with Running(agent_for(k)):
+        assert wait_until(lambda: k.store.get_meta("sync.connected") == "1")
+        time.sleep(0.2)                                       # subscriptions in place
+        for i in range(3):
+            centre.publish(P.alerts_topic(k.cfg.site_id), P.encode_alert(
+                id=f"a{i}", site_id=k.cfg.site_id, raised_at="2026-11-23T12:00:00.000Z",
+                kind="dip", message=f"Happy Index dipped ({i})"))
+        assert wait_until(lambda: len(json.loads(k.store.get_meta("site.alerts") or "[]")) == 3)
+    alerts = json.loads(k.store.get_meta("site.alerts"))
+    assert [a["id"] for a in alerts] == ["a0", "a1", "a2"] and alerts[0]["kind"] == "dip"
+
+
+def test_wrong_password_fails_fast_with_the_brokers_reason(broker, make_kiosk):
+    k = make_kiosk(broker)
+    k.record(1)
+    agent = SyncAgent(k.cfg, k.store, password="wrong", rng=random.Random(1))
+    t0 = time.monotonic()
+    with pytest.raises(SyncError, match="refused the connection: (Not authorized|Bad user name or password)"):
+        agent.run(once=True, timeout=10)
+    assert time.monotonic() - t0 < 3
+
+
+def test_cli_once(broker, centre, make_kiosk, capsys):
+    k = make_kiosk(broker)
+    k.record(12)
+    assert kiosk_main(["sync", "--once", "--config", str(k.path), "--timeout", "20"]) == 0
+    assert "12 event(s) acknowledged" in capsys.readouterr().out
+    assert k.store.outbox_depth() == 0
+    assert kiosk_main(["sync", "--once", "--json", "--config", str(k.path)]) == 0
+    assert json.loads(capsys.readouterr().out)["outbox_after"] == 0
+
+
+def test_cli_once_times_out_clearly_when_the_broker_is_away(broker, make_kiosk, capsys):
+    k = make_kiosk(broker)
+    k.record(3)
+    broker.stop()
+    assert kiosk_main(["sync", "--once", "--config", str(k.path), "--timeout", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kiosk: error: timed out after 1 s: 3 event(s) not yet acknowledged")
+    assert "not connected" in err and "refused" in err.lower()
+
+
+def test_cli_rejects_bad_timeout(capsys):
+    with pytest.raises(SystemExit) as e:
+        kiosk_main(["sync", "--once", "--timeout", "soon"])
+    assert e.value.code == 2
+    assert "error: argument --timeout: not a number of seconds: 'soon'" in capsys.readouterr().err
