@@ -1,0 +1,93 @@
+"""The outbox queries on a real kiosk database: batches bounded by count and bytes, in seq order,
+marked sent; acks mark exactly the named seqs; requeue; an invalid event travels alone."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from server_sync import protocol as P
+from server_sync.outbox import Inflight, Outbox
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+SENT = "2026-11-23T12:00:00.000Z"
+
+
+def seqs_where(store, cond: str) -> list[int]:
+    return [r[0] for r in store.db.execute_sql(
+        f"SELECT seq FROM response WHERE {cond} UNION ALL SELECT seq FROM followup WHERE {cond} ORDER BY 1")]
+
+
+def record(recorder, clock, n, followups=False):
+    for i in range(n):
+        r = recorder.record("visit", 1 + i % 4)
+        clock.advance(10)
+        if followups and i % 3 == 0:
+            recorder.record_followup(r.id, ["queue"], "x" * 150)
+
+
+def test_batches_by_count_in_seq_order(cfg, store, recorder, clock):
+    record(recorder, clock, 12, followups=True)            # 12 responses + 4 follow-ups, seqs 1..16
+    box = Outbox(store, cfg.kiosk_id)
+    got = []
+    while (b := box.next_batch(5, 1 << 20, now=NOW, sent_at=SENT)) is not None:
+        batch = P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW)
+        assert [e.seq for e in batch.events] == list(b.seqs) and b.count <= 5 and b.invalid is None
+        got.extend(b.seqs)
+    assert got == list(range(1, 17))
+    assert seqs_where(store, "sent_at IS NULL") == [] and box.unsent_count() == 0
+    assert box.depth() == 16                                # sent is not acked
+
+
+def test_batches_by_bytes(cfg, store, recorder, clock):
+    record(recorder, clock, 40, followups=True)
+    box = Outbox(store, cfg.kiosk_id)
+    sizes = []
+    while (b := box.next_batch(500, 4096, now=NOW, sent_at=SENT)) is not None:
+        assert len(b.payload) <= 4096
+        sizes.append(b.count)
+    assert sum(sizes) == 54 and len(sizes) >= 5
+    # Each batch is as full as the budget allows: the next event would not have fitted.
+    assert max(sizes) > 5
+
+
+def test_ack_marks_exactly_the_named_seqs_and_requeue(cfg, store, recorder, clock):
+    record(recorder, clock, 10)
+    box = Outbox(store, cfg.kiosk_id)
+    b = box.next_batch(10, 1 << 20, now=NOW, sent_at=SENT)
+    ack = P.decode_ack(P.encode_ack(b.batch_id, [1, 2, 3, 7]))
+    assert box.mark_acked(ack.ranges, SENT) == 4
+    assert box.mark_acked(ack.ranges, SENT) == 0            # a repeated ack changes nothing
+    assert seqs_where(store, "acked_at IS NOT NULL") == [1, 2, 3, 7]
+    assert box.requeue([4, 5]) == 2
+    assert seqs_where(store, "sent_at IS NULL AND acked_at IS NULL") == [4, 5]
+    assert box.requeue() == 4                               # 6, 8, 9, 10: a reconnect
+    b2 = box.next_batch(10, 1 << 20, now=NOW, sent_at=SENT)
+    assert b2.seqs == (4, 5, 6, 8, 9, 10)
+    counts = dict(store.db.execute_sql("SELECT seq, send_count FROM response").fetchall())
+    assert counts[1] == 1 and counts[4] == 2
+
+
+def test_an_invalid_event_travels_alone(cfg, store, recorder, clock):
+    record(recorder, clock, 6)
+    store.db.execute_sql("UPDATE response SET recorded_at = '2019-06-01T00:00:00.000Z' WHERE seq = 3")
+    box = Outbox(store, cfg.kiosk_id)
+    batches = []
+    while (b := box.next_batch(100, 1 << 20, now=NOW, sent_at=SENT)) is not None:
+        batches.append(b)
+    assert [b.seqs for b in batches] == [(1, 2), (3,), (4, 5, 6)]
+    assert "before 2020" in batches[1].invalid
+    body = json.loads(batches[1].payload)
+    assert [e["seq"] for e in body["events"]] == [3]
+
+
+def test_inflight_forgets_acked_and_expires_the_rest():
+    f = Inflight()
+    f.add("a", [1, 2, 3], at=0.0)
+    f.add("b", [4, 5], at=5.0)
+    f.ack(P.Ack("a", ((1, 2),)))
+    assert len(f) == 2 and f.events == 3
+    f.ack(P.Ack("x", ((3, 4),)))                             # an ack of an older send counts
+    assert f.events == 1
+    assert f.expired(now=9.0, timeout=10.0) == []
+    assert f.expired(now=15.0, timeout=10.0) == [5] and len(f) == 0
