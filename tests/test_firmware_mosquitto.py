@@ -25,7 +25,8 @@ pytestmark = pytest.mark.broker
 
 ROOT = Path(__file__).resolve().parents[1]
 MOSQ = ROOT / "firmware_config" / "mosquitto"
-PASSWORDS = {"central": "central-secret", "kiosk-a": "secret-a", "kiosk-b": "secret-b"}
+PASSWORDS = {"central": "central-secret", "kiosk-a": "secret-a", "kiosk-b": "secret-b",
+             "store-site-1": "bridge-secret"}
 SITES = {"kiosk-a": "site-1", "kiosk-b": "site-2"}
 WAIT_S = 5.0
 
@@ -55,19 +56,83 @@ def shipped_config_for_test(d: Path, ca: TestCA, port: int) -> Path:
     acl = (MOSQ / "kundpuls.acl").read_text()
     for kiosk, site in SITES.items():
         acl += f"\nuser {kiosk}\ntopic read kundpuls/v1/site/{site}/alerts\n"
+    acl += bridge_acl_block("site-1", ["kiosk-a"])     # the block bridge-store.conf documents
     (d / "kundpuls.acl").write_text(acl)
     pw = d / "kundpuls.passwd"
     pw.touch()
     for user, password in PASSWORDS.items():
         _run("mosquitto_passwd", "-b", str(pw), user, password, cwd=d)
+    return main_config(d, conf_d)
+
+
+def main_config(d: Path, conf_d: Path) -> Path:
     (d / "persist").mkdir()
     main = d / "mosquitto.conf"
-    lines = [f"persistence true", f"persistence_location {d}/persist/", "log_dest stderr",
+    lines = ["persistence true", f"persistence_location {d}/persist/", "log_dest stderr",
              f"include_dir {conf_d}"]
     if os.geteuid() == 0:
         lines.insert(0, "user root")   # mosquitto drops root to `mosquitto`, which cannot read tmp files
     main.write_text("\n".join(lines) + "\n")
     return main
+
+
+def bridge_acl_block(site: str, kiosks: list[str]) -> str:
+    """The central ACL block for a store bridge, exactly as the comment in bridge-store.conf says."""
+    text = (MOSQ / "bridge-store.conf").read_text()
+    doc = re.findall(r"(?m)^#   (user store-SITE|topic \S+ \S+)$", text)
+    assert doc[0] == "user store-SITE" and len(doc) >= 4, doc
+    out = [doc[0]]
+    for line in doc[1:]:
+        if "KIOSK" in line:
+            out += [line.replace("KIOSK", k) for k in kiosks]
+        else:
+            out.append(line)
+    return "\n" + "\n".join(out).replace("SITE", site) + "\n"
+
+
+def store_broker_config(d: Path, ca: TestCA, port: int, central_port: int) -> Path:
+    """A store broker: the shipped drop-in and ACL (its own kiosk users) plus the shipped bridge."""
+    main = shipped_config_for_test(d, ca, port)
+    bridge = (MOSQ / "bridge-store.conf").read_text()
+    subs = {"SITE": "site-1", "central.example.com:8883": f"localhost:{central_port}",
+            "/etc/mosquitto/certs/central-ca.crt": str(ca.ca_file),
+            "remote_password CHANGE-ME": f"remote_password {PASSWORDS['store-site-1']}",
+            "restart_timeout 5 60": "restart_timeout 1 2"}
+    for old, new in subs.items():
+        assert old in bridge, f"bridge-store.conf no longer contains {old!r}"
+        bridge = bridge.replace(old, new)
+    (d / "conf.d" / "bridge-store.conf").write_text(bridge)
+    return main
+
+
+class Mosquitto:
+    """One mosquitto process on a config file; fails the test with its log if it does not listen."""
+
+    def __init__(self, conf: Path, port: int) -> None:
+        self.log_path = conf.parent / "mosquitto.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while True:
+            if self.proc.poll() is not None:
+                self.stop()
+                pytest.fail("mosquitto exited with the shipped config:\n" + self.log_path.read_text())
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    pytest.fail("mosquitto did not listen:\n" + self.log_path.read_text())
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
 
 
 @pytest.fixture(scope="module")
@@ -77,34 +142,18 @@ def broker(tmp_path_factory, broker_ca):
     d = tmp_path_factory.mktemp("mosq")
     port = free_tcp_port()
     conf = shipped_config_for_test(d, broker_ca, port)
-    log = open(d / "mosquitto.log", "wb")
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    server = Mosquitto(conf, port)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                pytest.fail("mosquitto exited with the shipped config:\n" + (d / "mosquitto.log").read_text())
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("mosquitto did not listen:\n" + (d / "mosquitto.log").read_text())
-                time.sleep(0.05)
         yield {"port": port, "ca": str(broker_ca.ca_file), "dir": d}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        server.stop()
 
 
 class Peer:
     """A paho MQTT 5 client over TLS that records what it receives and its CONNACK/SUBACK codes."""
 
-    def __init__(self, broker: dict, user: str | None, password: str | None = None) -> None:
+    def __init__(self, broker: dict, user: str | None, password: str | None = None,
+                 port: int | None = None) -> None:
         self.messages: list[mqtt.MQTTMessage] = []
         self.arrived = threading.Condition()
         self.connected = threading.Event()
@@ -120,7 +169,7 @@ class Peer:
         self.c.on_message = self._on_message
         self.c.on_subscribe = self._on_subscribe
         self.c.on_publish = self._on_publish
-        self.c.connect("localhost", broker["port"], keepalive=30)
+        self.c.connect("localhost", port or broker["port"], keepalive=30)
         self.c.loop_start()
         assert self.connected.wait(WAIT_S), "no CONNACK"
 
@@ -172,8 +221,8 @@ class Peer:
 def peers(broker):
     made: list[Peer] = []
 
-    def make(user, password=None):
-        p = Peer(broker, user, password)
+    def make(user, password=None, port=None):
+        p = Peer(broker, user, password, port)
         made.append(p)
         return p
     yield make
@@ -265,3 +314,35 @@ def test_shipped_queue_limits_are_the_documented_sizing():
     needed_bytes = kiosks * (per_day_status * 400 + per_day_events * 700)
     assert needed_msgs <= msgs <= 2 * needed_msgs
     assert needed_bytes <= size <= 2 * needed_bytes
+
+
+def test_store_bridge_carries_a_kiosks_topics_both_ways(broker, broker_ca, peers, tmp_path):
+    central = peers("central", PASSWORDS["central"])
+    central.subscribe("$share/ingest/kundpuls/v1/kiosk/+/events")
+    central.subscribe("kundpuls/v1/bridge/+/state")
+    store_port = free_tcp_port()
+    store = Mosquitto(store_broker_config(tmp_path, broker_ca, store_port, broker["port"]), store_port)
+    try:
+        central.wait_for_payload(b"1")                       # the bridge is up at the centre
+        kiosk = peers("kiosk-a", PASSWORDS["kiosk-a"], port=store_port)
+        kiosk.subscribe("kundpuls/v1/kiosk/kiosk-a/ack")
+        kiosk.publish("kundpuls/v1/kiosk/kiosk-b/events", b"forged-via-store")
+        kiosk.publish("kundpuls/v1/kiosk/kiosk-a/events", b"events-a-via-store")
+        got = central.wait_for_payload(b"events-a-via-store")
+        assert b"forged-via-store" not in got
+        # The centre's ack comes back; the bridge subscribes just after it says it is up, so retry.
+        deadline = time.monotonic() + WAIT_S
+        while not kiosk.messages:
+            assert time.monotonic() < deadline, "the ack never came back through the bridge"
+            central.publish("kundpuls/v1/kiosk/kiosk-a/ack", b"ack-a")
+            with kiosk.arrived:
+                kiosk.arrived.wait_for(lambda: kiosk.messages, 0.2)
+        assert {m.payload for m in kiosk.messages} == {b"ack-a"}
+        # The bridge's credential speaks only for its own store's kiosks.
+        bridge_user = peers("store-site-1", PASSWORDS["store-site-1"])
+        bridge_user.publish("kundpuls/v1/kiosk/kiosk-b/events", b"forged-by-bridge-user")
+        bridge_user.publish("kundpuls/v1/kiosk/kiosk-a/events", b"allowed-by-bridge-user")
+        got = central.wait_for_payload(b"allowed-by-bridge-user")
+        assert b"forged-by-bridge-user" not in got
+    finally:
+        store.stop()
