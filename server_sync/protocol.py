@@ -48,6 +48,7 @@ MAX_COMMENT_CHARS = 2000                 # the largest followup.max_comment_char
 MAX_REASONS = 16
 MAX_INT64 = 2 ** 63 - 1
 EARLIEST = datetime(2020, 1, 1, tzinfo=timezone.utc)
+EARLIEST_TEXT = "2020-01-01T00:00:00.000Z"      # EARLIEST in the wire format (sorts as text)
 FUTURE_SLACK = timedelta(days=1)
 MAX_ALERTS_KEPT = 20
 
