@@ -199,6 +199,7 @@ class IngestService:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
 
     # paho callbacks (network thread): hand over only; the work happens in run()'s thread.
 
@@ -213,6 +214,14 @@ class IngestService:
                           (protocol.status_subscription(prefix), SubscribeOptions(qos=1))])
         log.info("connected to %s:%d as %s (session present: %s)", self.settings.host,
                  self.settings.port, self.settings.client_id, flags.session_present)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [str(rc) for rc in reason_codes if rc.is_failure]
+        if refused:
+            log.error("the broker refused a subscription: %s", ", ".join(refused))
+            return
+        log.info("subscribed to %s and %s", protocol.shared_events_subscription(self.ingest.prefix),
+                 protocol.status_subscription(self.ingest.prefix))
         self._subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:

@@ -1,0 +1,198 @@
+"""`kiosk-central ingest` against a real mosquitto (TLS, password file, ACL) with real kiosks
+(the Recorder and the sync agent): every answer arrives once; the broker's security holds;
+bad messages are dead-lettered while ingest goes on; a SIGKILLed ingestor and two ingestors on
+the shared subscription lose and duplicate nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from server_sync import protocol
+from server_sync.central.db import connect
+from tests.central.fleet import AgentThread, IngestProcess, make_kiosk, wait_until
+from tests.central.wire import batch, count, register_fleet, response
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture
+def central(central_url):
+    db = connect(central_url)
+    register_fleet(db)
+    try:
+        yield central_url, db
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def ingestors(tmp_path):
+    made: list[IngestProcess] = []
+
+    def start(url, broker, client_id="ingest-1", *extra, wait=True) -> IngestProcess:
+        p = IngestProcess(url, broker, tmp_path / f"{client_id}.log", client_id, *extra)
+        made.append(p)
+        return p.start(wait)
+
+    try:
+        yield start
+    finally:
+        for p in made:
+            p.close()
+
+
+def stored(db) -> tuple[int, int]:
+    """(rows, distinct ids) over answers and follow-ups."""
+    return (count(db, "SELECT (SELECT COUNT(*) FROM response) + (SELECT COUNT(*) FROM followup)"),
+            count(db, "SELECT COUNT(*) FROM (SELECT id FROM response UNION SELECT id FROM followup) u"))
+
+
+def client_for(broker, user: str | None, password: str | None = None, client_id: str = "probe"):
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    c.tls_set(ca_certs=broker.ca_file)
+    if user:
+        c.username_pw_set(user, password if password is not None else broker.passwd(user))
+    return c
+
+
+def connect_result(c, broker) -> str:
+    got = threading.Event()
+    result = {}
+
+    def on_connect(client, userdata, flags, reason_code, properties):
+        result["rc"] = reason_code
+        got.set()
+
+    c.on_connect = on_connect
+    c.connect(broker.host, broker.port, keepalive=10)
+    c.loop_start()
+    got.wait(10)
+    return str(result.get("rc"))
+
+
+def test_answers_arrive_once_and_kiosk_is_acked(broker, central, ingestors, tmp_path):
+    url, db = central
+    ing = ingestors(url, broker)
+    k = make_kiosk(tmp_path, broker, "k1", "s1", batch_max_events=50)
+    total = k.record(200, followup_every=10)
+    assert k.agent().run(once=True, timeout=30) is True
+    assert k.store.outbox_depth() == 0
+    assert stored(db) == (total, total)
+    assert {r[0] for r in db.execute_sql("SELECT id FROM response UNION SELECT id FROM followup")} == k.ids()
+    assert count(db, "SELECT COALESCE(SUM(n), 0) FROM rollup_hourly") == \
+        count(db, "SELECT COUNT(*) FROM response WHERE filtered IS NULL")
+    assert ing.terminate() == 0 and "stopped;" in ing.log()
+
+
+def test_broker_refuses_anonymous_and_forged_kiosks(broker, central, ingestors, tmp_path):
+    url, db = central
+    ingestors(url, broker)
+    anon = client_for(broker, None, client_id="anon")
+    assert connect_result(anon, broker) in ("Not authorized", "Bad user name or password")
+    anon.loop_stop()
+    wrong = client_for(broker, "k1", "not-the-password", client_id="wrong")
+    assert connect_result(wrong, broker) in ("Not authorized", "Bad user name or password")
+    wrong.loop_stop()
+
+    # k2's credential publishing under k1's topic: the broker's ACL refuses it (MQTT 5 PUBACK
+    # reason), so nothing reaches the centre, not even the dead-letter table.
+    k2 = client_for(broker, "k2", client_id="k2")
+    assert connect_result(k2, broker) == "Success"
+    pubacks = {}
+    k2.on_publish = lambda c, u, mid, rc, props: pubacks.setdefault(mid, rc)
+    forged = response(1, kiosk="k1")
+    info = k2.publish(*batch([forged], kiosk="k1"), qos=1)
+    # And a payload claiming k1 on k2's own topic: delivered, then dead-lettered by ingest.
+    claim = k2.publish(protocol.events_topic("k2"), batch([response(2, kiosk="k1")], kiosk="k1")[1], qos=1)
+    assert wait_until(lambda: info.mid in pubacks and claim.mid in pubacks, 10)
+    assert pubacks[info.mid].is_failure and "authorized" in str(pubacks[info.mid]).lower()
+    assert wait_until(lambda: count(db, "SELECT COUNT(*) FROM dead_letter") == 1, 10)
+    reason, topic = db.execute_sql("SELECT reason, topic FROM dead_letter").fetchone()
+    assert topic == "kundpuls/v1/kiosk/k2/events" and "does not match topic" in reason
+    # k1 itself still gets through: the forged id was never stored.
+    k1 = make_kiosk(tmp_path, broker, "k1", "s1")
+    k1.record(3)
+    assert k1.agent().run(once=True, timeout=20)
+    assert stored(db) == (3, 3)
+    assert count(db, f"SELECT COUNT(*) FROM response WHERE id = {db.param}", (forged["id"],)) == 0
+    k2.loop_stop()
+
+
+def test_bad_messages_are_dead_lettered_and_ingest_stays_alive(broker, central, ingestors):
+    url, db = central
+    ingestors(url, broker, "ingest-1", "--max-bytes", "65536")
+    k1 = client_for(broker, "k1", client_id="k1-raw")
+    assert connect_result(k1, broker) == "Success"
+    acks = []
+    k1.on_message = lambda c, u, m: acks.append(protocol.decode_ack(m.payload))
+    k1.subscribe(protocol.ack_topic("k1"), qos=1)
+    good = response(1)
+    bad = [
+        ("malformed JSON", b'{"schema": 1, "events": ['),
+        ("unsupported schema version", json.dumps({"schema": 9, "kiosk_id": "k1", "batch": "b",
+                                                   "events": [good]}).encode()),
+        ("oversize payload", batch([response(i) for i in range(1, 400)])[1]),
+        ("out of range", batch([response(1, value=9)])[1]),
+        ("in the future", batch([dict(response(1), recorded_at="2099-01-01T00:00:00.000Z")])[1]),
+    ]
+    for _, payload in bad:
+        k1.publish(protocol.events_topic("k1"), payload, qos=1).wait_for_publish(5)
+    k1.publish(*batch([good], batch_id="good-1"), qos=1)
+    assert wait_until(lambda: any(a.batch_id == "good-1" for a in acks), 15), "ingest died?"
+    reasons = [r[0] for r in db.execute_sql("SELECT reason FROM dead_letter ORDER BY id").fetchall()]
+    assert len(reasons) == len(bad)
+    for (want, _), got in zip(bad, reasons):
+        assert want in got
+    assert stored(db) == (1, 1) and [a.batch_id for a in acks] == ["good-1"]
+    k1.loop_stop()
+
+
+@pytest.mark.slow
+def test_ingest_sigkilled_mid_stream_loses_and_duplicates_nothing(broker, central, ingestors, tmp_path):
+    url, db = central
+    ing = ingestors(url, broker, "ingest-k")
+    assert ing.terminate() == 0                 # its persistent session now queues for it
+    k = make_kiosk(tmp_path, broker, "k1", "s1", batch_max_events=10)
+    total = k.record(1500)
+    agent = AgentThread(k)
+    try:
+        # The agent has its window of batches out; the broker holds them for the stopped ingest.
+        assert wait_until(lambda: k.store.db.execute_sql(
+            "SELECT COUNT(*) FROM response WHERE sent_at IS NOT NULL").fetchone()[0] >= 50, 20)
+        ing = ingestors(url, broker, "ingest-k", wait=False)
+        assert wait_until(lambda: stored(db)[0] > 0, 30, every=0.002)
+        ing.kill()
+        at_kill = stored(db)[0]
+        assert at_kill < total, "the ingest finished before the kill; the test proves nothing"
+        ingestors(url, broker, "ingest-k")
+        assert wait_until(lambda: k.store.outbox_depth() == 0, 60)
+    finally:
+        agent.stop()
+    assert stored(db) == (total, total)
+
+
+@pytest.mark.slow
+def test_two_ingestors_share_the_stream(broker, central, ingestors, tmp_path):
+    url, db = central
+    a = ingestors(url, broker, "ingest-a")
+    b = ingestors(url, broker, "ingest-b")
+    kiosks = [make_kiosk(tmp_path, broker, k, s, batch_max_events=20)
+              for k, s in (("k1", "s1"), ("k2", "s1"), ("k3", "s2"), ("k4", "s2"))]
+    total = sum(k.record(200, followup_every=20) for k in kiosks)
+    agents = [AgentThread(k) for k in kiosks]
+    try:
+        assert wait_until(lambda: all(k.store.outbox_depth() == 0 for k in kiosks), 60)
+    finally:
+        for ag in agents:
+            ag.stop()
+    assert stored(db) == (total, total)
+    assert a.terminate() == 0 and b.terminate() == 0
+    for p in (a, b):
+        line = [ln for ln in p.log().splitlines() if "stopped;" in ln][-1]
+        handled = int(line.split("stopped; ")[1].split(" messages")[0])
+        assert handled > 0, f"one ingestor got nothing: {line}"
