@@ -1,0 +1,69 @@
+"""`kiosk-central import FILE`: load a kiosk's `kiosk export --format jsonl` file (USB stick)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from server_sync.cli import database_url
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("import", parents=[common], help="import a kiosk export file (JSONL) into the central store",
+                       description="Load a `kiosk export --format jsonl` file through the same validation and "
+                                   "dedupe as MQTT ingest. Safe to repeat: what is already stored is skipped.")
+    p.add_argument("file", metavar="FILE", help="the export file")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    p.set_defaults(func=run)
+
+
+class ProgressBar:
+    """A one-line bar on stderr, redrawn at most 10 times a second."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, events: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        frac = done / total if total else 1.0
+        bar = "#" * int(frac * self.width)
+        self.stream.write(f"\r[{bar:<{self.width}}] {frac:4.0%} {events:,} events")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from server_sync.central.db import connect
+    from server_sync.importer import ExportImport
+
+    path = Path(args.file)
+    db = connect(database_url(args))
+    try:
+        progress = ProgressBar() if sys.stderr.isatty() and not args.no_progress and not args.json else None
+        summary = ExportImport(db, path, progress=progress).run()
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        print(f"{path}: kiosk {summary.kiosk_id}, {summary.events} events: {summary.new} new, "
+              f"{summary.duplicates} duplicates, {summary.conflicts} conflicts, "
+              f"{summary.dead_lettered} dead-lettered")
+        if summary.corrected:
+            print(f"  {summary.corrected} earlier answers had their time corrected")
+    if not summary.complete:
+        said = "no end line" if summary.declared is None else f"the end line says {summary.declared} events"
+        print(f"kiosk-central: warning: {path} looks truncated ({said}, {summary.events} read); "
+              "what was readable is imported, import a complete export to get the rest", file=sys.stderr)
+        return 1
+    return 1 if summary.dead_lettered else 0

@@ -1,0 +1,175 @@
+"""Load a kiosk's export file (`kiosk export --format jsonl`, carried on a USB stick) into the
+central store, through the same validation (`protocol.validate_event`) and the same intake
+(`central.intake.Intake.accept`: dedupe, conflicts, time correction, rollups) as MQTT ingest.
+
+Importing a file twice, or a file whose events already arrived over MQTT, adds nothing. A bad line
+is dead-lettered with its line number and reason; the rest still goes in. A file without its end
+line (or with fewer events than it says) is reported as truncated.
+Streams the file (never reads it whole); never writes to the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from peewee import Database
+
+from server_sync import protocol
+from server_sync.central import registry
+from server_sync.central.intake import Accepted, Intake, utc_now
+from server_sync.exc import CentralConfigError, ProtocolError
+
+EXPORT_SCHEMA = 1
+CHUNK = 1000                 # events per transaction: big enough for bulk inserts, small in memory
+MAX_LINE = 64 * 1024
+
+
+@dataclass
+class ImportSummary:
+    file: str
+    kiosk_id: str
+    events: int = 0          # event lines read (good or bad)
+    new: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    corrected: int = 0
+    dead_lettered: int = 0
+    declared: int | None = None      # what the end line says; None = no end line (truncated)
+
+    @property
+    def complete(self) -> bool:
+        return self.declared is not None and self.declared == self.events
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "complete": self.complete}
+
+
+Progress = Callable[[int, int, int], None]     # (bytes read, bytes total, events read)
+
+
+class ExportImport:
+    """One export file going into the store bound to `intake`."""
+
+    def __init__(self, db: Database, path: Path, *, clock: Callable[[], datetime] = utc_now,
+                 chunk: int = CHUNK, progress: Progress | None = None) -> None:
+        self.db = db
+        self.path = Path(path)
+        self.clock = clock
+        self.chunk = chunk
+        self.progress = progress
+        self.intake = Intake(db, clock)
+
+    def run(self) -> ImportSummary:
+        try:
+            f = open(self.path, "rb")
+        except OSError as e:
+            raise CentralConfigError(f"cannot read {self.path}: {e.strerror}") from None
+        with f:
+            total = self.path.stat().st_size
+            kiosk_id = self._header(f.readline())
+            self.summary = ImportSummary(str(self.path), kiosk_id)
+            self._digest = hashlib.sha256(f"{self.path.name}:{total}".encode()).hexdigest()[:12]
+            self._chunks = 0
+            pending: list[tuple[int, bytes, protocol.Event]] = []
+            ids: set[str] = set()
+            now = self.clock()
+            lineno = 1
+            for raw in f:
+                lineno += 1
+                if not raw.strip():
+                    continue
+                if self.summary.declared is not None:
+                    self._dead(lineno, raw, "a line after the end line")
+                    continue
+                event = self._event(lineno, raw, kiosk_id, now)
+                if event is None:
+                    continue
+                if event.id in ids or len(pending) >= self.chunk:
+                    self._flush(kiosk_id, pending)
+                    pending, ids = [], set()
+                pending.append((lineno, raw, event))
+                ids.add(event.id)
+                if self.progress and lineno % 1000 == 0:
+                    self.progress(f.tell(), total, self.summary.events)
+            self._flush(kiosk_id, pending)
+            if self.progress:
+                self.progress(total, total, self.summary.events)
+        return self.summary
+
+    def _header(self, raw: bytes) -> str:
+        where = f"{self.path}: line 1"
+        try:
+            head = json.loads(raw)
+        except ValueError:
+            raise CentralConfigError(f"{where} is not JSON: not a `kiosk export --format jsonl` file") from None
+        if not isinstance(head, dict) or head.get("type") != "export":
+            raise CentralConfigError(f"{where} is not an export header (a `kiosk export --format jsonl` file "
+                                     "starts with {\"type\": \"export\", …})")
+        if head.get("schema") != EXPORT_SCHEMA:
+            raise CentralConfigError(f"{where}: unsupported export schema {head.get('schema')!r} "
+                                     f"(this centre reads {EXPORT_SCHEMA})")
+        kiosk_id = head.get("kiosk_id")
+        if not isinstance(kiosk_id, str) or not protocol.ID_RE.fullmatch(kiosk_id):
+            raise CentralConfigError(f"{where}: bad kiosk_id {kiosk_id!r}")
+        known = registry.kiosk(self.db, kiosk_id)
+        if known is None:
+            raise CentralConfigError(f"kiosk {kiosk_id!r} (from {self.path}) is not registered; register it "
+                                     f"first: kiosk-central kiosk add {kiosk_id} --site SITE")
+        return kiosk_id
+
+    def _event(self, lineno: int, raw: bytes, kiosk_id: str, now: datetime) -> protocol.Event | None:
+        try:
+            if len(raw) > MAX_LINE:
+                raise ProtocolError(f"line {lineno}: longer than {MAX_LINE} bytes")
+            try:
+                obj = json.loads(raw)
+            except ValueError as e:
+                raise ProtocolError(f"line {lineno}: malformed JSON: {str(e)[:200]}") from None
+            if isinstance(obj, dict) and obj.get("type") == "end":
+                n = obj.get("events")
+                if type(n) is not int or n < 0:
+                    raise ProtocolError(f"line {lineno}: end line without an event count")
+                self.summary.declared = n
+                return None
+            self.summary.events += 1
+            return protocol.validate_event(obj, kiosk_id, now=now, where=f"line {lineno}")
+        except ProtocolError as e:
+            self._dead(lineno, raw, e.reason)
+            return None
+
+    def _flush(self, kiosk_id: str, pending: list[tuple[int, bytes, protocol.Event]]) -> None:
+        if not pending:
+            return
+        try:
+            self._add(self.intake.accept(self._batch(kiosk_id, [e for _, _, e in pending])))
+            return
+        except ProtocolError:
+            pass
+        # The registry refused something in the chunk: take the events one by one, so only the
+        # offending lines are dead-lettered.
+        for lineno, raw, event in pending:
+            try:
+                self._add(self.intake.accept(self._batch(kiosk_id, [event])))
+            except ProtocolError as e:
+                self._dead(lineno, raw, f"line {lineno}: {e.reason}")
+
+    def _batch(self, kiosk_id: str, events: list) -> protocol.Batch:
+        self._chunks += 1
+        return protocol.Batch(kiosk_id, f"import-{self._digest}-{self._chunks}", tuple(events))
+
+    def _add(self, a: Accepted) -> None:
+        s = self.summary
+        s.new += a.new
+        s.duplicates += a.duplicates
+        s.conflicts += a.conflicts
+        s.corrected += a.corrected
+
+    def _dead(self, lineno: int, raw: bytes, reason: str) -> None:
+        self.summary.dead_lettered += 1
+        self.intake.dead_letter(f"import:{self.path.name}:{lineno}", reason, raw.rstrip(b"\n"),
+                                self.summary.kiosk_id)

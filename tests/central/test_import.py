@@ -1,0 +1,119 @@
+"""`kiosk-central import FILE`: a real `kiosk export` file goes in through the same validation and
+dedupe as MQTT ingest; importing twice adds nothing; bad lines are dead-lettered with their line
+number; a truncated file is reported; an unregistered kiosk is a clear error."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from kiosk.capture import Recorder
+from kiosk.clock import FakeClock
+from kiosk.config import parse_config
+from kiosk.export import write_jsonl
+from kiosk.store import LocalStore
+from seeds.demo import demo_config_mapping
+from server_sync import protocol
+from server_sync.central.db import connect
+from server_sync.cli import main
+from server_sync.ingest import Ingest
+from tests.central.wire import count, register_fleet
+
+
+@pytest.fixture
+def export_file(tmp_path):
+    """A real export of kiosk k1 (site s1): 60 answers, 6 follow-ups."""
+    mapping = demo_config_mapping("k1", "s1")
+    mapping["kiosk"]["data_dir"] = str(tmp_path / "k1")
+    cfg = parse_config(mapping)
+    clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=10))
+    with LocalStore(cfg.db_path) as store:
+        rec = Recorder(cfg, store, clock)
+        q = cfg.questions[0]
+        for i in range(60):
+            r = rec.record(q.id, q.values[i % len(q.values)])
+            clock.advance(9)
+            if i % 10 == 0:
+                rec.record_followup(r.id, reasons=[q.reasons[0]], comment="kö")
+        path = tmp_path / "k1-export.jsonl"
+        with open(path, "w", encoding="utf-8") as f:
+            write_jsonl(cfg, store, f, clock.now())
+    return path
+
+
+@pytest.fixture
+def central(central_url):
+    db = connect(central_url)
+    register_fleet(db)
+    try:
+        yield central_url, db
+    finally:
+        db.close()
+
+
+def run_import(capsys, *argv) -> tuple[int, dict | str, str]:
+    rc = main(["import", *argv])
+    out, err = capsys.readouterr()
+    try:
+        return rc, json.loads(out), err
+    except ValueError:
+        return rc, out, err
+
+
+def test_import_twice_adds_nothing_the_second_time(central, export_file, capsys):
+    url, db = central
+    rc, s, _ = run_import(capsys, str(export_file), "--db", url, "--json")
+    assert rc == 0 and (s["events"], s["new"], s["duplicates"], s["complete"]) == (66, 66, 0, True)
+    rc, s, _ = run_import(capsys, str(export_file), "--db", url, "--json")
+    assert rc == 0 and (s["new"], s["duplicates"], s["conflicts"]) == (0, 66, 0)
+    assert count(db, "SELECT COUNT(*) FROM response") == 60 and count(db, "SELECT COUNT(*) FROM followup") == 6
+    assert count(db, "SELECT COALESCE(SUM(n), 0) FROM rollup_hourly") == \
+        count(db, "SELECT COUNT(*) FROM response WHERE filtered IS NULL")
+    rc, text, _ = run_import(capsys, str(export_file), "--db", url)
+    assert "66 events: 0 new, 66 duplicates, 0 conflicts, 0 dead-lettered" in text
+
+
+def test_import_after_mqtt_ingest_shares_the_dedupe(central, export_file, capsys):
+    url, db = central
+    lines = [json.loads(x) for x in export_file.read_text().splitlines()[1:-1]]
+    Ingest(db).handle(protocol.events_topic("k1"), protocol.encode_batch("k1", "b1", lines[:30]))
+    rc, s, _ = run_import(capsys, str(export_file), "--db", url, "--json")
+    assert rc == 0 and (s["new"], s["duplicates"]) == (36, 30)
+
+
+def test_bad_lines_conflicts_and_truncation_are_reported(central, export_file, capsys, tmp_path):
+    url, db = central
+    lines = export_file.read_text(encoding="utf-8").splitlines()
+    run_import(capsys, str(export_file), "--db", url, "--json")
+    answers = [json.loads(x) for x in lines[1:-1] if json.loads(x)["type"] == "response"]
+    changed = dict(answers[0], value=1 if answers[0]["value"] != 1 else 2)
+    out_of_range = dict(answers[1], id="5d2c3c1e-0000-4000-8000-000000000001", value=42)
+    other_kiosk = dict(answers[2], id="5d2c3c1e-0000-4000-8000-000000000002", kiosk_id="k2")
+    bad = tmp_path / "bad.jsonl"
+    # Header, a conflict, two invalid events, broken JSON, the rest; and no end line (truncated).
+    bad.write_text("\n".join([lines[0], json.dumps(changed), json.dumps(out_of_range), json.dumps(other_kiosk),
+                              '{"type": "response", "id": ', *lines[4:-1]]) + "\n", encoding="utf-8")
+    rc, s, err = run_import(capsys, str(bad), "--db", url, "--json")
+    assert rc == 1 and "looks truncated (no end line" in err
+    assert (s["conflicts"], s["dead_lettered"], s["new"]) == (1, 3, 0)
+    reasons = [r[0] for r in db.execute_sql("SELECT reason FROM dead_letter ORDER BY id")]
+    assert "line 3" in reasons[0] and "out of range" in reasons[0]
+    assert "line 4" in reasons[1] and "does not match 'k1'" in reasons[1]
+    assert "line 5: malformed JSON" in reasons[2]
+    assert count(db, "SELECT COUNT(*) FROM conflict") == 1
+
+
+def test_unregistered_kiosk_and_non_export_files_are_clear_errors(tmp_path, capsys, export_file):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    rc = main(["import", str(export_file), "--db", url])
+    err = capsys.readouterr().err
+    assert rc == 2 and "kiosk-central: error: kiosk 'k1'" in err and "kiosk-central kiosk add k1" in err
+    not_export = tmp_path / "x.jsonl"
+    not_export.write_text('{"hello": 1}\n')
+    assert main(["import", str(not_export), "--db", url]) == 2
+    assert "not an export header" in capsys.readouterr().err
+    assert main(["import", str(tmp_path / "missing.jsonl"), "--db", url]) == 2
+    assert "cannot read" in capsys.readouterr().err
