@@ -18,6 +18,7 @@ import select
 import signal
 import sys
 import threading
+import warnings
 from datetime import datetime
 from typing import Callable, TextIO
 from zoneinfo import ZoneInfo
@@ -200,7 +201,10 @@ def run_headless(cfg: KioskConfig, demo: bool = False, out: TextIO | None = None
     previous: dict[int, object] = {}
     try:
         try:
-            panel = SmileyPanel.from_config(cfg.gpio, pin_factory=factory)
+            with warnings.catch_warnings():
+                # gpiozero warns once per factory it falls back from; the error below says it all.
+                warnings.simplefilter("ignore")
+                panel = SmileyPanel.from_config(cfg.gpio, pin_factory=factory)
         except Exception as e:        # gpiozero raises many kinds when there is no usable GPIO
             raise KioskError(f"cannot open the GPIO buttons ({type(e).__name__}: {e}); on a machine "
                              "without GPIO use --demo or GPIOZERO_PIN_FACTORY=mock") from None

@@ -56,10 +56,13 @@ def add_parser(sub, common) -> None:
 class _Progress:
     """A one-line progress bar on a terminal's stderr; silent otherwise."""
 
-    def __init__(self, total: int, stream=sys.stderr) -> None:
+    def __init__(self, total: int, stream=None) -> None:
         self.total = total
-        self.stream = stream
-        self.enabled = total >= 200 and getattr(stream, "isatty", lambda: False)()
+        self.stream = stream or sys.stderr      # looked up now: stderr may have been replaced
+        try:
+            self.enabled = total >= 200 and self.stream.isatty()
+        except (AttributeError, ValueError):
+            self.enabled = False
         self._shown = -1
         self._t0 = time.monotonic()
 

@@ -1,0 +1,92 @@
+"""Every kiosk command runs in-process through main([...]); user mistakes give `kiosk…: error:`
+and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kiosk.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+ERROR = re.compile(r"^kiosk( [a-z]+)*: error: ", re.M)
+
+
+@pytest.fixture
+def data(tmp_path) -> list[str]:
+    return ["--data-dir", str(tmp_path / "data")]
+
+
+def test_each_command_runs(data, tmp_path, capsys):
+    assert main(["simulate", "--taps", "40", "--seed", "1", *data]) == 0
+    assert main(["stats", *data]) == 0
+    assert main(["stats", "--json", "--question", "visit", "--since", "2026-01-01", *data]) == 0
+    assert main(["export", "--format", "csv", *data]) == 0
+    assert main(["export", "--output", str(tmp_path / "e.jsonl"), *data]) == 0
+    assert main(["doctor", *data]) in (0, 1)
+    assert main(["config", "check", *data]) == 0
+    assert main(["config", "keys", "--json"]) == 0
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    assert "Answers by hour" in out.out
+    assert len((tmp_path / "e.jsonl").read_text().splitlines()) == 42
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    ([], "the following arguments are required: COMMAND"),
+    (["fly"], "invalid choice: 'fly'"),
+    (["stats", "--since", "last week"], "argument --since"),
+    (["stats", "--bogus"], "unrecognized arguments: --bogus"),
+    (["export", "--format", "xml"], "argument --format: invalid choice"),
+    (["simulate"], "the following arguments are required: --taps"),
+    (["simulate", "--taps", "many"], "argument --taps"),
+    (["simulate", "--taps", "5", "--over", "forever"], "argument --over"),
+    (["run", "--fast"], "unrecognized arguments: --fast"),
+])
+def test_bad_arguments(argv, fragment, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert ERROR.search(err) and fragment in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, code, fragment", [
+    (["--config", "/nonexistent/kiosk.toml", "stats"], 2, "file not found"),
+    (["--data-dir", "/proc/kundpuls-cannot-be-here", "stats"], 1, "cannot create data directory"),
+    (["simulate", "--taps", "3", "--question", "nope"], 2, "no question 'nope'"),
+])
+def test_user_mistakes_are_one_line_errors(argv, code, fragment, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KUNDPULS_DATA_DIR", str(tmp_path / "env-data"))
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert err.startswith("kiosk: error: ") and fragment in err and "Traceback" not in err
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_run_without_gpio_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
+    import kiosk.config
+    if kiosk.config.running_on_pi():
+        pytest.skip("on a Pi the GPIO is real")
+    from gpiozero import Device
+    previous = Device.pin_factory
+    Device.pin_factory = None
+    try:
+        assert main(["run", "--headless", "--data-dir", str(tmp_path)]) == 1
+    finally:
+        Device.pin_factory = previous
+    err = capsys.readouterr().err
+    assert err.startswith("kiosk: error: cannot open the GPIO buttons") and "--demo" in err
+
+
+def test_python_dash_m_kiosk(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "kiosk", "stats", "--json", "--data-dir", str(tmp_path)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["periods"]["today"]["answers"] == 0

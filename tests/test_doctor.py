@@ -1,0 +1,116 @@
+"""kiosk doctor: each check finds what it should, and the command's exit code says so."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import namedtuple
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from kiosk import doctor
+from kiosk.cli import main
+from kiosk.config import parse_config
+from kiosk.exc import ConfigError
+from seeds.demo import demo_config_mapping
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+
+
+def config(tmp_path: Path, **broker):
+    m = demo_config_mapping()
+    m["broker"] = {"host": "broker.example", "port": 8883, "tls": True, **broker}
+    return parse_config(m).with_data_dir(tmp_path / "data")
+
+
+def secret(tmp_path: Path, mode: int) -> Path:
+    p = tmp_path / "broker.pw"
+    p.write_text("s3cret\n")
+    os.chmod(p, mode)
+    return p
+
+
+def statuses(checks) -> dict[str, str]:
+    return {c.name: c.status for c in checks}
+
+
+def run(cfg_or_error, **kw):
+    def load():
+        if isinstance(cfg_or_error, Exception):
+            raise cfg_or_error
+        return cfg_or_error
+    kw.setdefault("env", {})
+    kw.setdefault("on_pi", False)
+    return doctor.run_checks(load, now=NOW, clock_synced=lambda: True, **kw)
+
+
+def test_healthy_kiosk(tmp_path, recorder):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("cert")
+    cfg = config(tmp_path, ca_file=str(ca), password_file=str(secret(tmp_path, 0o600)))
+    recorder.record("visit", 3)
+    checks = run(cfg)
+    assert statuses(checks) == {"config": "ok", "database": "ok", "schema": "ok", "outbox": "ok",
+                                "gpio": "ok", "clock": "ok", "disk": "ok", "broker": "ok",
+                                "broker password": "ok"}
+    assert "1 records wait" in next(c.detail for c in checks if c.name == "outbox")
+
+
+def test_world_readable_password_and_missing_ca_fail(tmp_path):
+    cfg = config(tmp_path, ca_file=str(tmp_path / "nope.pem"), password_file=str(secret(tmp_path, 0o644)))
+    s = statuses(run(cfg))
+    assert s["broker"] == "fail" and s["broker password"] == "fail"
+    cfg = config(tmp_path, password_file=str(tmp_path / "missing"))
+    assert statuses(run(cfg))["broker password"] == "fail"
+
+
+def test_no_tls_and_no_password_warn(tmp_path):
+    cfg = config(tmp_path, tls=False)
+    s = statuses(run(cfg))
+    assert s["broker"] == "warn" and s["broker password"] == "warn" and s["database"] == "warn"
+
+
+def test_corrupt_database_fails(tmp_path):
+    cfg = config(tmp_path)
+    cfg.data_dir.mkdir(parents=True)
+    cfg.db_path.write_bytes(b"this is not a database" * 100)
+    assert statuses(run(cfg))["database"] == "fail"
+
+
+def test_newer_schema_fails(tmp_path, store, cfg):
+    store.db.execute_sql("PRAGMA user_version = 99")
+    assert statuses(run(cfg))["schema"] == "fail"
+
+
+def test_config_error_is_reported_and_dependent_checks_skipped():
+    checks = run(ConfigError("must be a number", key="filters.repeat_window_s", line=3, path="k.toml"))
+    assert checks[0].status == "fail" and "k.toml:3, key 'filters.repeat_window_s'" in checks[0].detail
+    assert "database" not in statuses(checks)
+
+
+def test_gpio_and_clock_and_disk():
+    assert doctor.check_gpio({"GPIOZERO_PIN_FACTORY": "mock"}, on_pi=True).status == "ok"
+
+    def broken():
+        raise OSError("no /dev/gpiochip0")
+    assert doctor.check_gpio({}, on_pi=True, load_factory=broken).status == "fail"
+    assert doctor.check_gpio({}, on_pi=True, load_factory=object).status == "ok"
+    assert doctor.check_clock(False).status == "warn"
+    Usage = namedtuple("Usage", "total used free")
+    low = doctor.check_disk(Path("/tmp"), disk_usage=lambda p: Usage(1, 1, 50 * 1024 * 1024))
+    assert [c.status for c in low] == ["warn"] and "50 MB" in low[0].detail
+
+
+def test_doctor_command_exit_codes(tmp_path, capsys):
+    d = tmp_path / "d"
+    rc = main(["doctor", "--json", "--data-dir", str(d)])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == (0 if out["ok"] else 1)
+    assert {c["name"] for c in out["checks"]} >= {"config", "gpio", "clock", "disk", "broker"}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[broker]\nport = "x"\n')
+    assert main(["--config", str(bad), "doctor"]) == 1
+    text = capsys.readouterr().out
+    assert "problem(s) to fix" in text and "key 'broker.port'" in text

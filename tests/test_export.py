@@ -1,0 +1,85 @@
+"""Export: JSONL lines are exactly the wire events (plus header and end lines); CSV the same fields."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timezone
+
+from kiosk.cli import main
+from kiosk.export import CSV_COLUMNS, write_csv, write_jsonl
+from kiosk.store import FollowUp, Response
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+
+
+def fill(recorder, clock):
+    a = recorder.record("visit", 1)
+    recorder.record_followup(a.id, ["queue", "staff"], "mail me: x@example.com")
+    clock.advance(3600 * 24)
+    b = recorder.record("visit", 4)
+    clock.advance(10)
+    c = recorder.record("recommend", 10)
+    return a, b, c
+
+
+def test_jsonl_is_header_wire_events_in_seq_order_and_end(cfg, store, recorder, clock):
+    fill(recorder, clock)
+    out = io.StringIO()
+    assert write_jsonl(cfg, store, out, NOW) == 4
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert lines[0] == {"type": "export", "schema": 1, "kiosk_id": cfg.kiosk_id, "site_id": cfg.site_id,
+                        "exported_at": "2026-11-23T12:00:00.000Z", "since": None}
+    assert lines[-1] == {"type": "end", "events": 4}
+    events = lines[1:-1]
+    assert [e["seq"] for e in events] == [1, 2, 3, 4]
+    expected = ([Response.get(Response.seq == s).to_event() for s in (1, 3, 4)]
+                + [FollowUp.get(FollowUp.seq == 2).to_event()])
+    assert sorted(events, key=lambda e: e["seq"]) == sorted(expected, key=lambda e: e["seq"])
+    assert events[1]["type"] == "followup" and events[1]["comment"] == "mail me: [e-mail]"
+
+
+def test_since_uses_store_local_days(cfg, store, recorder, clock):
+    fill(recorder, clock)
+    out = io.StringIO()
+    assert write_jsonl(cfg, store, out, NOW, since=date(2026, 11, 24)) == 2
+
+
+def test_csv_has_every_record_and_the_header_record(cfg, store, recorder, clock):
+    fill(recorder, clock)
+    out = io.StringIO()
+    assert write_csv(cfg, store, out, NOW) == 4
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert rows[0]["type"] == "export" and rows[0]["schema"] == "1" and rows[0]["kiosk_id"] == cfg.kiosk_id
+    assert [r["type"] for r in rows[1:]] == ["response", "followup", "response", "response"]
+    assert rows[2]["reasons"] == "queue;staff"
+
+
+def test_export_command_writes_file_atomically(cfg, store, recorder, clock, tmp_path, capsys):
+    fill(recorder, clock)
+    target = tmp_path / "usb" / "kiosk.jsonl"
+    target.parent.mkdir()
+    assert main(["export", "--data-dir", str(cfg.data_dir), "--output", str(target)]) == 0
+    assert len(target.read_text().splitlines()) == 6
+    assert not list(target.parent.glob("*.part"))
+    assert main(["export", "--data-dir", str(cfg.data_dir), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("type,id,seq")
+
+
+def test_export_errors(tmp_path, capsys):
+    assert main(["export", "--data-dir", str(tmp_path / "none")]) == 1
+    assert "kiosk: error: no kiosk database" in capsys.readouterr().err
+    assert main(["export", "--data-dir", str(tmp_path / "none"), "--output", str(tmp_path / "no" / "x")]) == 1
+
+
+def test_export_streams_not_loads(cfg, store, recorder, clock):
+    for i in range(300):
+        clock.advance(6)
+        recorder.record("visit", 1 + i % 4)
+    from kiosk.export import events
+    it = events(store)
+    first = next(it)
+    assert first["seq"] == 1            # a generator: nothing was materialised up front
+    assert sum(1 for _ in it) == 299

@@ -1,0 +1,129 @@
+"""The buttons-only kiosk: presses through SmileyPanel into the Recorder, the staff gesture,
+the systemd notifications, the demo keys, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import parse_config
+from kiosk.exc import ConfigError
+from kiosk.headless import HeadlessKiosk, button_question
+from kiosk.watchdog import SystemdNotifier
+from seeds.catalogue import QUESTIONS
+from seeds.demo import demo_config_mapping
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def press(factory, mono, pin, hold=0.2):
+    factory.pin(pin).drive_low()
+    mono.advance(hold)
+    factory.pin(pin).drive_high()
+
+
+@pytest.fixture
+def kiosk(cfg, store, recorder, panel, clock):
+    return HeadlessKiosk(cfg, store, recorder, panel, clock)
+
+
+def rows(store):
+    return store.db.execute_sql("SELECT question_id, value, source, filtered FROM response ORDER BY seq").fetchall()
+
+
+def test_press_records_the_active_question_through_the_recorder(kiosk, store, mock_factory, mono, clock, panel):
+    press(mock_factory, mono, 19)                # the happiest button
+    clock.advance(1)
+    mono.advance(1)
+    press(mock_factory, mono, 5)                 # a repeat press: recorded, flagged...
+    assert rows(store) == [("visit", 4, "button", None), ("visit", 1, "button", "repeat")]
+    assert panel.led_values() == [1.0, 0.0, 0.0, 0.0]    # ...with the same LED feedback
+
+
+def test_scheduled_employee_pulse_is_answered_at_closing(kiosk, store, mock_factory, mono, clock):
+    clock.set(datetime(2026, 11, 23, 19, 45, tzinfo=timezone.utc))    # 20:45 Stockholm, Monday
+    press(mock_factory, mono, 13)
+    assert rows(store) == [("pulse", 3, "button", None)]
+
+
+def test_nps_question_falls_back_to_a_smiley_question():
+    m = demo_config_mapping()
+    m["questions"] = [dict(QUESTIONS["recommend"]), dict(QUESTIONS["checkout"])]
+    m["schedule"] = []
+    cfg = parse_config(m)
+    assert button_question(cfg, 4, datetime(2026, 11, 23, 12, tzinfo=timezone.utc)).id == "checkout"
+    m["questions"] = [dict(QUESTIONS["recommend"])]
+    with pytest.raises(ConfigError, match="no question can be answered with 4 buttons"):
+        button_question(parse_config(m), 4, datetime(2026, 11, 23, 12, tzinfo=timezone.utc))
+
+
+def test_staff_gesture_logs_stats_and_blinks_the_outbox(kiosk, store, recorder, mock_factory, mono, panel, caplog):
+    recorder.record("visit", 2)
+    caplog.set_level(logging.INFO, logger="kiosk.headless")
+    mock_factory.pin(5).drive_low()
+    mock_factory.pin(19).drive_low()
+    mono.advance(3.1)
+    mock_factory.pin(5).drive_high()
+    mock_factory.pin(19).drive_high()
+    assert "outbox 1 unacked" in caplog.text and "visit: n=1" in caplog.text
+    assert panel.led_values() == [1.0] * 4                  # first blink of "1 waiting"
+    assert len(rows(store)) == 1                             # the gesture recorded nothing
+
+
+def test_run_loop_notifies_systemd_and_stops(kiosk, tmp_path):
+    addr = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(addr)
+    sock.settimeout(5)
+    kiosk.notifier = SystemdNotifier(env={"NOTIFY_SOCKET": addr, "WATCHDOG_USEC": "200000"})
+    t = threading.Thread(target=kiosk.run)
+    t.start()
+    try:
+        assert sock.recv(256).startswith(b"READY=1")
+        assert sock.recv(256) == b"WATCHDOG=1"
+    finally:
+        kiosk.stop()
+        t.join(5)
+        sock.close()
+    assert not t.is_alive()
+
+
+@pytest.mark.slow
+def test_demo_process_keys_and_sigterm(tmp_path):
+    env = dict(os.environ, KUNDPULS_DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    env.pop("KUNDPULS_CONFIG", None)
+    child = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--headless", "--demo"], cwd=ROOT,
+                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        banner = child.stdout.readline()
+        assert "demo-kiosk-1" in banner
+        child.stdin.write("23")                 # two keys typed at once: played one after the other
+        child.stdin.flush()
+        answers = []
+        while len(answers) < 2:
+            line = child.stdout.readline()
+            assert line, child.stderr.read()
+            if line.startswith("answer"):
+                answers.append(line.split()[1])
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(10) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    # The question follows the schedule (the demo asks staff "pulse" at closing time).
+    assert [a.split("=")[1] for a in answers] == ["2", "3"]
+    con = sqlite3.connect(tmp_path / "kiosk.db")
+    assert con.execute("SELECT COUNT(*), MIN(source) FROM response").fetchone() == (2, "button")
+    con.close()

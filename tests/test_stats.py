@@ -1,0 +1,104 @@
+"""Local stats: periods in store-local days, flagged presses left out and counted, metrics, SQL only."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from kiosk.cli import main
+from kiosk.commands.stats import hour_bars, render_text
+from kiosk.stats import local_stats, parse_since, resolve_since
+
+
+def tap(recorder, clock, when: datetime, value: int, qid: str = "visit"):
+    clock.set(when)
+    return recorder.record(qid, value)
+
+
+def utc(*a) -> datetime:
+    return datetime(*a, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def filled(recorder, clock):
+    # "Now" is Monday 2026-11-23 12:00 Stockholm (11:00 UTC).
+    start = utc(2026, 11, 16, 9, 0)                 # a week ago, 10:00 local
+    tap(recorder, clock, start, 4)
+    tap(recorder, clock, utc(2026, 11, 22, 22, 59), 1)   # Sunday 23:59 local: yesterday
+    tap(recorder, clock, utc(2026, 11, 22, 23, 1), 4)    # Monday 00:01 local: today
+    tap(recorder, clock, utc(2026, 11, 23, 8, 0), 3)     # 09:00 local
+    tap(recorder, clock, utc(2026, 11, 23, 8, 0, 2), 3)  # repeat press: flagged
+    tap(recorder, clock, utc(2026, 11, 23, 10, 0), 2)    # 11:00 local
+    tap(recorder, clock, utc(2026, 11, 23, 10, 30), 9, "recommend")
+    tap(recorder, clock, utc(2026, 11, 23, 10, 40), 3, "recommend")
+    clock.set(utc(2026, 11, 23, 11, 0))
+    return clock.now()
+
+
+def test_periods_metrics_and_flagged(cfg, store, filled):
+    s = local_stats(cfg, store, filled)
+    today = s["periods"]["today"]
+    assert today["from"] == "2026-11-23"
+    assert today["answers"] == 5 and today["flagged"] == 1
+    visit = today["questions"]["visit"]
+    assert visit["counts"] == {"1": 0, "2": 1, "3": 1, "4": 1}
+    assert visit["happy_index"] == pytest.approx(66.7, abs=0.05)     # (33.3 + 66.7 + 100) / 3
+    assert visit["csat"] == pytest.approx(66.7, abs=0.05)
+    rec = today["questions"]["recommend"]
+    assert rec["n"] == 2 and rec["nps"] == 0.0 and "happy_index" not in rec
+    assert today["by_hour"][0] == 1 and today["by_hour"][9] == 1 and today["by_hour"][11] == 3
+    assert s["periods"]["yesterday"]["answers"] == 1
+    assert s["periods"]["yesterday"]["questions"]["visit"]["happy_index"] == 0.0
+    assert s["periods"]["same_weekday_last_week"]["answers"] == 1
+    assert s["periods"]["last_7_days"]["answers"] == 6            # not the one a week ago
+    assert s["outbox"]["depth"] == 8 and s["outbox"]["broker_connected"] is False
+
+
+def test_question_filter_and_since(cfg, store, filled):
+    s = local_stats(cfg, store, filled, question="recommend", since=date(2026, 11, 1))
+    assert set(s["periods"]["today"]["questions"]) == {"recommend"}
+    assert s["periods"]["since"]["answers"] == 2
+    s = local_stats(cfg, store, filled, since=date(2026, 11, 16))
+    assert s["periods"]["since"]["answers"] == 7 and s["periods"]["since"]["flagged"] == 1
+
+
+def test_stats_use_the_covering_index(store):
+    plan = " ".join(r[-1] for r in store.db.execute_sql(
+        "EXPLAIN QUERY PLAN SELECT local_date, question_id, scale, value, local_hour, filtered"
+        " FROM response WHERE local_date BETWEEN '2026-11-01' AND '2026-11-23'").fetchall())
+    assert "COVERING INDEX response_stats" in plan
+
+
+def test_parse_since():
+    assert parse_since("2026-11-01") == date(2026, 11, 1)
+    assert parse_since("7d") == 7
+    assert resolve_since(7, date(2026, 11, 23)) == date(2026, 11, 17)
+    for bad in ("7x", "d", "0d", "2026-13-01", "yesterday"):
+        with pytest.raises(ValueError):
+            parse_since(bad)
+
+
+def test_text_rendering(cfg, store, filled):
+    import io
+    out = io.StringIO()
+    render_text(local_stats(cfg, store, filled), out)
+    text = out.getvalue()
+    assert "today" in text and "visit" in text and "recommend" in text
+    assert "Answers by hour" in text and "█" in text
+
+
+def test_hour_bars():
+    by_hour = [0] * 24
+    by_hour[8], by_hour[10] = 4, 8
+    lines = hour_bars(by_hour, width=8).splitlines()
+    assert [line.split()[0] for line in lines] == ["08", "09", "10"]
+    assert lines[2].count("█") == 8 and lines[0].count("█") == 4
+    assert hour_bars([0] * 24) == "  (no answers)"
+
+
+def test_stats_command_json(cfg, tmp_path, capsys):
+    assert main(["stats", "--json", "--data-dir", str(tmp_path / "d"), "--since", "30d"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["periods"]) == {"today", "yesterday", "same_weekday_last_week", "last_7_days", "since"}
