@@ -348,6 +348,8 @@ put 0644 /etc/systemd/journald.conf.d/10-kundpuls.conf <"$HERE/systemd/journald.
 
 if [ "$DISPLAY_KIND" != none ]; then
   put 0640 "$DATA/kivy/config.ini" <"$HERE/kivy/$DISPLAY_KIND-rot$ROTATION.ini"
+  # Kivy writes its own files next to config.ini (KIVY_HOME).
+  own kundpuls:kundpuls "$DATA/kivy"
   own kundpuls:kundpuls "$DATA/kivy/config.ini"
 fi
 

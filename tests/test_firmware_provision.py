@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import load_file
+from kiosk.pin import hash_pin, verify_pin
 
 ROOT = Path(__file__).resolve().parents[1]
 FW = ROOT / "firmware_config"
@@ -191,11 +192,13 @@ def test_rerun_with_new_options_keeps_the_rest(recorder_path, tmp_path, ca_file)
     assert provision(env, "--root", str(tmp_path), "--ca-file", str(ca_file), *ARGS).returncode == 0
     toml = tmp_path / "etc/kundpuls/kiosk.toml"
     toml.write_text(toml.read_text().replace("thank_you_s = 2.0", "thank_you_s = 3.5"))  # an operator edit
-    # Later: turned to headless, no options repeated, no password given again.
-    r = provision(env, "--root", str(tmp_path), "--display", "none", stdin="")
+    # Later: turned to headless and a staff PIN set; no options repeated, no password given again.
+    pin_hash = hash_pin("2468", iterations=1000)
+    r = provision(env, "--root", str(tmp_path), "--display", "none", "--staff-pin-hash", pin_hash, stdin="")
     assert r.returncode == 0, r.stderr
     cfg = load_file(toml)
     assert cfg.ui.thank_you_s == 3.5 and cfg.kiosk_id == "kiosk-0042"
+    assert verify_pin("2468", cfg.staff.pin_hash)
     assert (tmp_path / "etc/kundpuls/broker.pass").read_text() == PASSWORD
     assert "[all]\ndisplay_auto_detect=0" in (tmp_path / "boot/firmware/kundpuls.txt").read_text()
     assert "fbcon=rotate" not in (tmp_path / "boot/firmware/cmdline.txt").read_text()
