@@ -362,6 +362,9 @@ if [ -f "$config_txt" ]; then
     put - "$BOOT/config.txt" \
       < <(cat "$config_txt"; printf '\n# Kundpuls kiosk settings (firmware_config/provision.sh)\n[all]\ninclude kundpuls.txt\n')
   fi
+  if [ "$DISPLAY_KIND" != none ] && ! grep -Eq '^dtoverlay=vc4-kms-v3d' "$config_txt"; then
+    say "warning: $BOOT/config.txt does not load the KMS driver (dtoverlay=vc4-kms-v3d): the app needs it"
+  fi
 else
   say "warning: $BOOT/config.txt not found in the target; add 'include kundpuls.txt' to it by hand"
 fi

@@ -139,8 +139,10 @@ def test_without_the_config_version_kivy_would_add_a_mouse_provider(tmp_path):
 def test_boot_fragments():
     frag = FW / "boot/config.txt.d"
     base = (frag / "10-kundpuls-base.txt").read_text()
-    for line in ("dtparam=watchdog=on", "dtparam=audio=off", "dtoverlay=disable-bt", "dtoverlay=vc4-kms-v3d"):
+    for line in ("dtparam=watchdog=on", "dtparam=audio=off", "dtoverlay=disable-bt"):
         assert re.search(rf"(?m)^{re.escape(line)}$", base)
+    # Raspberry Pi OS's config.txt loads the KMS overlay; loading it a second time is not safe.
+    assert not re.search(r"(?m)^dtoverlay=vc4-kms", base)
     for name in ("20-display-dsi7.txt", "20-display-hdmi.txt", "20-display-none.txt"):
         text = (frag / name).read_text()
         settings = [l for l in text.splitlines() if l and not l.startswith("#")]
