@@ -17,10 +17,9 @@ from kiosk.export import write_jsonl
 from kiosk.store import LocalStore
 from seeds.demo import demo_config_mapping
 from server_sync import protocol
-from server_sync.central.db import connect
 from server_sync.cli import main
 from server_sync.ingest import Ingest
-from tests.central.wire import count, register_fleet
+from tests.central.wire import count
 
 
 @pytest.fixture
@@ -43,15 +42,6 @@ def export_file(tmp_path):
             write_jsonl(cfg, store, f, clock.now())
     return path
 
-
-@pytest.fixture
-def central(central_url):
-    db = connect(central_url)
-    register_fleet(db)
-    try:
-        yield central_url, db
-    finally:
-        db.close()
 
 
 def run_import(capsys, *argv) -> tuple[int, dict | str, str]:

@@ -13,21 +13,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from server_sync import protocol
-from server_sync.central.db import connect
 from tests.central.fleet import AgentThread, IngestProcess, make_kiosk, wait_until
-from tests.central.wire import batch, count, register_fleet, response
+from tests.central.wire import batch, count, response
 
 pytestmark = pytest.mark.broker
 
-
-@pytest.fixture
-def central(central_url):
-    db = connect(central_url)
-    register_fleet(db)
-    try:
-        yield central_url, db
-    finally:
-        db.close()
 
 
 @pytest.fixture

@@ -1,0 +1,70 @@
+"""`kiosk-central config push (--kiosk ID | --site SITE) FILE`: validate and publish a retained
+config with a higher version to each target kiosk."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from datetime import datetime, timezone
+
+from server_sync.cli import database_url
+from server_sync.commands.ingest import add_broker_options, broker_settings
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("config", parents=[common], help="push questions, schedule, languages … to kiosks")
+    s = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    push = s.add_parser("push", parents=[common], help="validate FILE and publish it (retained) to kiosks",
+                        description="FILE is a kiosk.toml fragment with only pushable sections: [kiosk] "
+                                    "languages/default_language, [[questions]], [[schedule]], [reasons], "
+                                    "[filters], [followup], [ui]. It is validated with the kiosk's own rules, "
+                                    "given a version higher than any pushed before to each kiosk, and "
+                                    "published retained at QoS 1.")
+    target = push.add_mutually_exclusive_group(required=True)
+    target.add_argument("--kiosk", metavar="ID", help="one kiosk")
+    target.add_argument("--site", metavar="SITE", help="every active kiosk of a site")
+    push.add_argument("file", metavar="FILE", help="the config fragment (TOML, or .json)")
+    push.add_argument("--dry-run", action="store_true", help="validate and show the versions; publish nothing")
+    push.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_broker_options(push)
+    push.set_defaults(func=push_config)
+
+
+def push_config(args: argparse.Namespace) -> int:
+    from server_sync.central.db import connect
+    from server_sync.central.dialect import placeholders
+    from server_sync.config_push import (config_messages, load_push_file, next_versions,
+                                         publish_retained, targets, validate_for)
+
+    push = load_push_file(args.file)
+    settings = None if args.dry_run else broker_settings(args, f"kundpuls-config-push-{os.getpid()}")
+    db = connect(database_url(args))
+    try:
+        with db.atomic() as txn:
+            kiosks = targets(db, args.kiosk, args.site)
+            for kiosk_id, site_id in kiosks:
+                validate_for(push, kiosk_id, site_id)
+            versions = next_versions(db, [k for k, _ in kiosks])
+            messages = config_messages(push, versions, args.prefix)
+            now = datetime.now(timezone.utc).replace(tzinfo=None)
+            db.cursor().executemany(
+                f"INSERT INTO config_push (kiosk_id, version, payload, pushed_at) VALUES ({placeholders(db, 4)})",
+                [(k, v, payload.decode(), now) for k, _t, v, payload in messages])
+            if not args.dry_run:
+                # Published before the commit: a failed publish leaves no pushed version behind.
+                publish_retained(settings, [(t, payload) for _k, t, _v, payload in messages])
+            else:
+                txn.rollback()
+    finally:
+        db.close()
+    result = [{"kiosk_id": k, "version": v, "topic": t} for k, t, v, _p in messages]
+    if args.json:
+        print(json.dumps({"dry_run": bool(args.dry_run), "pushed": result}, indent=2))
+    else:
+        verb = "would push" if args.dry_run else "pushed"
+        for r in result:
+            print(f"{verb} config version {r['version']} to kiosk {r['kiosk_id']} ({r['topic']}, retained)")
+        if not args.dry_run:
+            print("Each kiosk applies it on receipt, or refuses it and says why: kiosk-central kiosk list")
+    return 0

@@ -1,0 +1,156 @@
+"""Config push: a kiosk.toml fragment (questions, languages, schedule, filters, follow-up, UI,
+reasons) validated with the kiosk's own rules, given a version higher than any pushed before to
+that kiosk, and published retained (QoS 1) on each target kiosk's config topic.
+
+Only the sections `protocol.PUSHABLE` names may be pushed: never identity, broker, data dir,
+GPIO wiring or the staff PIN (a push must not be able to move a kiosk to another broker or site).
+The kiosk validates again against its own file and reports a refusal in its status.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from peewee import Database
+
+from kiosk.config import parse_config
+from server_sync import protocol
+from server_sync.central import registry
+from server_sync.central.dialect import placeholders
+from server_sync.exc import CentralConfigError
+
+
+@dataclass(frozen=True)
+class PushFile:
+    path: Path
+    text: str
+    data: dict[str, Any]          # the file as parsed (kiosk.toml shape)
+    body: dict[str, Any]          # the push (protocol shape: languages top-level), without version
+
+
+def load_push_file(path: Path) -> PushFile:
+    """Read and shape-check a push file (TOML; .json also accepted)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise CentralConfigError(f"cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise CentralConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError) as e:
+        raise CentralConfigError(f"{path}: syntax error: {e}") from None
+    if not isinstance(data, dict):
+        raise CentralConfigError(f"{path}: must be a table of kiosk.toml sections")
+    allowed = protocol.PUSHABLE_TABLES + protocol.PUSHABLE_WHOLE
+    body: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "kiosk":
+            if not isinstance(value, dict):
+                raise CentralConfigError(f"{path}: key 'kiosk' must be a table")
+            for k in value:
+                if k not in protocol.PUSHABLE_KIOSK:
+                    raise CentralConfigError(
+                        f"{path}: key 'kiosk.{k}' cannot be pushed (only kiosk.languages and "
+                        "kiosk.default_language; identity, broker, data dir, GPIO and PIN stay on the kiosk)")
+            body.update(copy.deepcopy(value))
+        elif key == "config_version":
+            raise CentralConfigError(f"{path}: key 'config_version' is assigned by the centre; remove it")
+        elif key in allowed:
+            body[key] = copy.deepcopy(value)
+        else:
+            raise CentralConfigError(f"{path}: key '{key}' cannot be pushed; allowed: "
+                                     f"{', '.join(('kiosk.languages', 'kiosk.default_language') + allowed)}")
+    if not body:
+        raise CentralConfigError(f"{path}: nothing to push")
+    try:
+        json.dumps(body, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise CentralConfigError(f"{path}: {e}; write times and dates as strings like \"20:30\"") from None
+    return PushFile(path, text, data, body)
+
+
+def validate_for(push: PushFile, kiosk_id: str, site_id: str) -> None:
+    """Check the push makes a valid kiosk config (kiosk.config rules; errors name key and line)."""
+    mapping = copy.deepcopy(push.data)
+    mapping["kiosk"] = {**mapping.get("kiosk", {}), "id": kiosk_id, "site": site_id}
+    parse_config(mapping, text=push.text, path=push.path)
+
+
+def next_versions(db: Database, kiosk_ids: Sequence[str]) -> dict[str, int]:
+    """Per kiosk: one more than the highest version pushed or reported applied."""
+    marks = placeholders(db, len(kiosk_ids))
+    pushed = dict(db.execute_sql(f"SELECT kiosk_id, MAX(version) FROM config_push WHERE kiosk_id IN ({marks})"
+                                 " GROUP BY kiosk_id", list(kiosk_ids)).fetchall())
+    applied = dict(db.execute_sql(f"SELECT kiosk_id, config_version FROM kiosk_status WHERE kiosk_id IN ({marks})",
+                                  list(kiosk_ids)).fetchall())
+    return {k: max(pushed.get(k) or 0, applied.get(k) or 0) + 1 for k in kiosk_ids}
+
+
+def targets(db: Database, kiosk_id: str | None, site_id: str | None) -> list[tuple[str, str]]:
+    """[(kiosk_id, site_id)] the push goes to."""
+    if kiosk_id:
+        k = registry.kiosk(db, kiosk_id)
+        if k is None:
+            raise CentralConfigError(f"unknown kiosk {kiosk_id!r} (kiosk-central kiosk add)")
+        return [(kiosk_id, k["site_id"])]
+    if registry.site(db, site_id) is None:
+        raise CentralConfigError(f"unknown site {site_id!r} (kiosk-central site add)")
+    kiosks = registry.kiosks_of_site(db, site_id)
+    if not kiosks:
+        raise CentralConfigError(f"site {site_id!r} has no active kiosks")
+    return [(k, site_id) for k in kiosks]
+
+
+def publish_retained(settings, messages: Sequence[tuple[str, bytes]], timeout_s: float = 15.0) -> None:
+    """Connect, publish each message retained at QoS 1, wait for every PUBACK, disconnect."""
+    from server_sync.ingest import make_client
+    client = make_client(settings, manual_ack=False)
+    connected = threading.Event()
+    result: dict[str, Any] = {}
+
+    def on_connect(c, userdata, flags, reason_code, properties) -> None:
+        result["rc"] = reason_code
+        connected.set()
+
+    def on_publish(c, userdata, mid, reason_code, properties) -> None:
+        refused[mid] = reason_code
+
+    refused: dict[int, Any] = {}
+    client.on_connect = on_connect
+    client.on_publish = on_publish
+    try:
+        client.connect(settings.host, settings.port, keepalive=30)
+    except OSError as e:
+        raise CentralConfigError(f"cannot reach the broker at {settings.host}:{settings.port}: {e}") from None
+    client.loop_start()
+    try:
+        if not connected.wait(timeout_s):
+            raise CentralConfigError(f"no answer from the broker at {settings.host}:{settings.port}")
+        if result["rc"].is_failure:
+            raise CentralConfigError(f"the broker refused the connection: {result['rc']}")
+        infos = [client.publish(topic, payload, qos=1, retain=True) for topic, payload in messages]
+        for info in infos:
+            info.wait_for_publish(timeout_s)
+            if not info.is_published():
+                raise CentralConfigError("the broker did not confirm the config publish in time")
+            rc = refused.get(info.mid)
+            if rc is not None and rc.is_failure:
+                raise CentralConfigError(f"the broker refused the config publish: {rc} "
+                                         f"(does the ACL let user {settings.username!r} write config topics?)")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def config_messages(push: PushFile, versions: Mapping[str, int], prefix: str = "") -> list[tuple[str, str, int, bytes]]:
+    """[(kiosk_id, topic, version, payload)] for each target."""
+    return [(k, protocol.config_topic(k, prefix), v, protocol.encode_config(v, push.body))
+            for k, v in sorted(versions.items())]

@@ -1,0 +1,156 @@
+"""Provisioning against a real mosquitto: `site add`, `kiosk add` (the printed credential really
+connects after a broker reload, rotation retires the old one), `config push` (validated with the
+kiosk's rules, versions only increase, retained on each kiosk's config topic)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from server_sync import protocol
+from server_sync.central.db import connect
+from server_sync.cli import main
+
+pytestmark = pytest.mark.broker
+
+FRAGMENT = """
+[kiosk]
+languages = ["sv", "en"]
+
+[[questions]]
+id = "visit"
+version = 2
+scale = "smiley4"
+text = { sv = "Hur var besöket?", en = "How was your visit?" }
+reasons = ["queue", "staff", "price", "cleanliness"]
+
+[[schedule]]
+question = "visit"
+
+[filters]
+repeat_window_s = 4.0
+"""
+
+
+def cli(capsys, *argv) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def try_connect(broker, user: str, password: str) -> str:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{user}", protocol=mqtt.MQTTv5)
+    c.tls_set(ca_certs=broker.ca_file)
+    c.username_pw_set(user, password)
+    got, result = threading.Event(), {}
+    c.on_connect = lambda cl, u, f, rc, p: (result.setdefault("rc", str(rc)), got.set())
+    c.connect(broker.host, broker.port, keepalive=10)
+    c.loop_start()
+    got.wait(10)
+    c.disconnect()
+    c.loop_stop()
+    return result.get("rc", "no answer")
+
+
+def retained(broker, user: str, topic: str, timeout: float = 5.0) -> bytes | None:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"read-{user}", protocol=mqtt.MQTTv5)
+    c.tls_set(ca_certs=broker.ca_file)
+    c.username_pw_set(user, broker.passwd(user))
+    got, box = threading.Event(), {}
+    c.on_connect = lambda cl, u, f, rc, p: cl.subscribe(topic, qos=1)
+    c.on_message = lambda cl, u, m: (box.setdefault("payload", m.payload), got.set())
+    c.connect(broker.host, broker.port, keepalive=10)
+    c.loop_start()
+    got.wait(timeout)
+    c.disconnect()
+    c.loop_stop()
+    return box.get("payload")
+
+
+def test_site_add_and_its_mistakes(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    rc, out, _ = cli(capsys, "site", "add", "sthlm-1", "--name", "Stockholm 1", "--timezone", "Europe/Stockholm", "--db", db)
+    assert rc == 0 and "kiosk-central kiosk add KIOSK_ID --site sthlm-1" in out
+    for argv, msg in [(["sthlm-1", "--name", "Again"], "site 'sthlm-1' already exists"),
+                      (["osl-1", "--name", "Oslo", "--timezone", "Europe/Atlantis"], "unknown time zone 'Europe/Atlantis'"),
+                      (["bad/id", "--name", "X"], "site id must be 1-64 letters")]:
+        rc, _, err = cli(capsys, "site", "add", *argv, "--db", db)
+        assert rc == 2 and err.startswith("kiosk-central: error: ") and msg in err
+    rc, out, _ = cli(capsys, "site", "list", "--json", "--db", db)
+    assert json.loads(out) == [{"id": "sthlm-1", "name": "Stockholm 1", "timezone": "Europe/Stockholm", "kiosks": 0}]
+
+
+def test_kiosk_add_gives_a_working_credential_and_rotation_retires_it(broker, tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    files = ["--password-file", str(broker.password_file), "--acl-file", str(broker.acl_file)]
+    assert cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)[0] == 0
+    rc, out, _ = cli(capsys, "kiosk", "add", "k7", "--site", "s1", *files, "--broker-host", "broker.example",
+                     "--json", "--db", db)
+    assert rc == 0
+    got = json.loads(out)
+    password = got["password"]
+    assert len(password) >= 32 and password not in broker.password_file.read_text()     # only a hash
+    assert 'username = "k7"' in got["broker_toml"] and 'host = "broker.example"' in got["broker_toml"]
+    assert "user k7\ntopic read kundpuls/v1/site/s1/alerts\n" in broker.acl_file.read_text()
+    broker.reload()
+    assert try_connect(broker, "k7", password) == "Success"
+
+    rc, _, err = cli(capsys, "kiosk", "add", "k7", "--site", "s1", *files, "--db", db)
+    assert rc == 2 and "kiosk 'k7' already exists" in err and "--rotate-password" in err
+    rc, out, _ = cli(capsys, "kiosk", "add", "k7", "--site", "s1", *files, "--rotate-password", "--db", db)
+    assert rc == 0 and "new broker password" in out
+    new_password = [ln.strip() for ln in out.splitlines() if ln.startswith("    ")][-1]
+    assert new_password != password
+    assert broker.acl_file.read_text().count("user k7\n") == 1
+    broker.reload()
+    assert try_connect(broker, "k7", password) in ("Not authorized", "Bad user name or password")
+    assert try_connect(broker, "k7", new_password) == "Success"
+    for argv, msg in [(["k8", "--site", "nowhere"], "unknown site 'nowhere'"),
+                      (["central", "--site", "s1"], "reserved for the central ingest"),
+                      (["k9", "--site", "s1", "--rotate-password"], "does not exist")]:
+        rc, _, err = cli(capsys, "kiosk", "add", *argv, *files, "--db", db)
+        assert rc == 2 and msg in err, err
+    assert connect(db).execute_sql("SELECT id FROM kiosk").fetchall() == [("k7",)]
+
+
+def test_config_push_validates_versions_and_publishes_retained(broker, tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)
+    for k in ("k1", "k2"):
+        store = connect(db)
+        store.execute_sql("INSERT INTO kiosk (id, site_id, registered_at) VALUES ('%s', 's1', '2026-01-01')" % k)
+        store.close()
+    frag = tmp_path / "visit2.toml"
+    frag.write_text(FRAGMENT, encoding="utf-8")
+    mqtt_args = ["--broker-host", broker.host, "--broker-port", str(broker.port), "--ca-file", broker.ca_file,
+                 "--username", "central", "--password-file", str(broker.password_file_for("central"))]
+    rc, out, err = cli(capsys, "config", "push", "--kiosk", "k1", str(frag), *mqtt_args, "--json", "--db", db)
+    assert rc == 0, err
+    assert json.loads(out)["pushed"] == [{"kiosk_id": "k1", "version": 1, "topic": "kundpuls/v1/kiosk/k1/config"}]
+    cfg = protocol.decode_config(retained(broker, "k1", protocol.config_topic("k1")))
+    assert cfg["version"] == 1 and cfg["languages"] == ["sv", "en"] and cfg["questions"][0]["version"] == 2
+    assert retained(broker, "k1", protocol.config_topic("k2"), timeout=1.0) is None    # ACL: not k1's to read
+
+    rc, out, _ = cli(capsys, "config", "push", "--site", "s1", str(frag), *mqtt_args, "--json", "--db", db)
+    assert rc == 0
+    assert {(p["kiosk_id"], p["version"]) for p in json.loads(out)["pushed"]} == {("k1", 2), ("k2", 1)}
+    assert protocol.decode_config(retained(broker, "k2", protocol.config_topic("k2")))["version"] == 1
+
+    bad = tmp_path / "bad.toml"
+    for text, msg in [(FRAGMENT + '\n[[schedule]]\nquestion = "nope"\n', "nope"),
+                      ('[kiosk]\nid = "k2"\n', "key 'kiosk.id' cannot be pushed"),
+                      ('[broker]\nhost = "evil.example"\n', "key 'broker' cannot be pushed"),
+                      ("[[questions]\n", "syntax error")]:
+        bad.write_text(text, encoding="utf-8")
+        rc, _, err = cli(capsys, "config", "push", "--kiosk", "k1", str(bad), *mqtt_args, "--db", db)
+        assert rc == 2 and msg in err and err.startswith("kiosk-central: error: "), err
+    assert connect(db).execute_sql("SELECT COUNT(*) FROM config_push").fetchone()[0] == 3
+    rc, _, err = cli(capsys, "config", "push", "--kiosk", "k1", str(frag), "--broker-host", broker.host,
+                     "--broker-port", str(broker.port), "--ca-file", broker.ca_file, "--username", "central",
+                     "--db", db)
+    assert rc == 2 and "refused the connection" in err      # no password: nothing pushed, no version used
+    assert connect(db).execute_sql("SELECT COUNT(*) FROM config_push").fetchone()[0] == 3
