@@ -127,3 +127,35 @@ def test_demo_process_keys_and_sigterm(tmp_path):
     con = sqlite3.connect(tmp_path / "kiosk.db")
     assert con.execute("SELECT COUNT(*), MIN(source) FROM response").fetchone() == (2, "button")
     con.close()
+
+
+def test_demo_in_process_with_a_pipe_for_keys(tmp_path):
+    import io
+    from kiosk.config import load
+    from kiosk.headless import run_headless
+    cfg = load(None, str(tmp_path), env={}, demo=True)
+    r, w = os.pipe()
+    os.write(w, b"x94")         # x and 9 are not keys here
+    out = io.StringIO()
+    done = threading.Event()
+    result = []
+
+    def main():
+        result.append(run_headless(cfg, demo=True, out=out, stdin_fd=r))
+        done.set()
+    t = threading.Thread(target=main)
+    t.start()
+    ev = threading.Event()
+    deadline = 100
+    while "answer" not in out.getvalue() and deadline:
+        ev.wait(0.1)
+        deadline -= 1
+    os.write(w, b"q")
+    assert done.wait(10)
+    os.close(w)
+    os.close(r)
+    text = out.getvalue()
+    assert "keys      1-4" in text and "staff PIN 1234" in text
+    answers = [line for line in text.splitlines() if line.startswith("answer")]
+    assert len(answers) == 1 and answers[0].endswith("=4 seq 1")
+    assert result == [0]
