@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
+from server_sync.central import rollup_summaries
+
 _COLUMNS = ("site_id", "kiosk_id", "question_id", "audience", "scale", "value", "hour",
             "local_date", "local_hour", "weekday", "n")
 
@@ -52,9 +54,10 @@ def apply(db: Database, rows: Iterable[Mapping], sign: int = 1) -> int:
     sql = (f"INSERT INTO rollup_hourly ({', '.join(_COLUMNS)}) VALUES ({', '.join([p] * len(_COLUMNS))})"
            " ON CONFLICT (site_id, kiosk_id, question_id, audience, value, hour)"
            " DO UPDATE SET n = rollup_hourly.n + excluded.n")
-    params = [key + (n,) for key, n in counts.items() if n]
+    params = sorted(key + (n,) for key, n in counts.items() if n)   # key order: no deadlocks between ingestors
     cursor = db.cursor()
     cursor.executemany(sql, params)
+    rollup_summaries.apply_counts(db, counts)      # daily/chain summaries, same transaction
     if sign < 0:
         db.execute_sql("DELETE FROM rollup_hourly WHERE n <= 0")
     return len(params)

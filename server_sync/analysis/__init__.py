@@ -1,0 +1,6 @@
+"""Loyalty analysis of the central store.
+
+Pure statistics (`stats`, `metrics`, `trends`, `ranking`, `drivers`, `pulse`, `actions_effect`,
+`alert_rules`, `opening`) are kept apart from the modules that read the database (`queries`,
+`chain_report`, `alerts`, `fleet`), so every figure can be tested against hand-computed examples.
+"""

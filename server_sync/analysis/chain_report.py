@@ -1,0 +1,174 @@
+"""Builds the report (a JSON-ready dict with stable keys, documented in docs/analysis.md) for the
+chain or chosen sites, questions and period: summary, sites, ranking, trends, heatmap, drivers,
+actions with before/after, employee pulse, alerts.
+
+Reads through `queries` (rollups only), computes with the pure modules. Renderers (JSON, CSV,
+HTML) take the dict and never query the database themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Callable
+
+from peewee import Database
+
+from server_sync import __version__
+from server_sync.analysis import queries
+from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, sum_reasons, uplift
+from server_sync.analysis.metrics import Tally, metrics_dict, primary_metric, sum_tallies
+from server_sync.analysis.pulse import pulse
+from server_sync.analysis.queries import ReportFilter
+from server_sync.analysis.ranking import rank_sites
+from server_sync.analysis.trends import change_dict, daily_series, heatmap, weekly_series
+from server_sync.exc import CentralConfigError
+
+SCHEMA = 1
+DEFAULT_DAYS = 28
+ACTION_WINDOW_DAYS = 28
+STEPS = ("period", "sites", "trends", "heatmap", "drivers", "actions", "alerts")
+
+Progress = Callable[[int, int, str], None]
+
+
+def resolve_period(db: Database, f: ReportFilter) -> tuple[str, str] | None:
+    """(from, to): given dates, else the last DEFAULT_DAYS days with data."""
+    for label, value in (("--from", f.date_from), ("--to", f.date_to)):
+        if value:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise CentralConfigError(f"{label} {value!r} is not a date (YYYY-MM-DD)") from None
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        raise CentralConfigError(f"--from {f.date_from} is after --to {f.date_to}")
+    first, last = queries.data_range(db, f)
+    to = f.date_to or last
+    if to is None:
+        return None
+    start = f.date_from or max(first, (date.fromisoformat(to) - timedelta(days=DEFAULT_DAYS - 1)).isoformat())
+    return start, to
+
+
+def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | None = None,
+          progress: Progress | None = None) -> dict:
+    now = now or datetime.now(timezone.utc)
+    step = _stepper(progress)
+    step("period")
+    catalogue = queries.questions(db)
+    unknown = [q for q in f.questions if q not in catalogue]
+    if unknown:
+        raise CentralConfigError(f"unknown question {unknown[0]!r}; known: {', '.join(sorted(catalogue)) or 'none'}")
+    names = queries.site_names(db)
+    missing = [s for s in f.sites if s not in names]
+    if missing:
+        raise CentralConfigError(f"unknown site {missing[0]!r}")
+    period = resolve_period(db, f)
+    report: dict = {"schema": SCHEMA, "generator": f"kundpuls {__version__}",
+                    "generated_at": now.astimezone(timezone.utc).replace(microsecond=0).isoformat(),
+                    "filters": {"sites": list(f.sites), "questions": list(f.questions),
+                                "from": f.date_from, "to": f.date_to}}
+    wanted = [q for q in sorted(catalogue) if not f.questions or q in f.questions]
+    report["questions"] = [dict(catalogue[q], metric=primary_metric(catalogue[q]["scale"])) for q in wanted]
+    if period is None:
+        report.update(period=None, summary=[], sites=[], ranking=[], kiosks=[], trends=[], heatmap=[],
+                      drivers=[], actions=[], pulse=pulse({}, {}), alerts=[])
+        return report
+    start, end = period
+    days = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
+    prev_end = (date.fromisoformat(start) - timedelta(days=1)).isoformat()
+    prev_start = (date.fromisoformat(start) - timedelta(days=days)).isoformat()
+    report["period"] = {"from": start, "to": end, "days": days, "previous_from": prev_start, "previous_to": prev_end}
+    pf = f.period(start, end)
+
+    step("sites")
+    by_site = queries.site_tallies(db, pf)
+    keys = {q: (catalogue[q]["audience"], catalogue[q]["scale"]) for q in wanted}
+    per_q_site = {q: {s: t for (s, qq, a, sc), t in by_site.items() if qq == q and (a, sc) == keys[q]}
+                  for q in wanted}
+    report["summary"] = [dict(question_id=q, audience=keys[q][0], scale=keys[q][1],
+                              **metrics_dict(sum_tallies(per_q_site[q].values(), keys[q][1]))) for q in wanted]
+    report["sites"] = [dict(site_id=s, name=names.get(s, s), question_id=q, **metrics_dict(t))
+                       for q in wanted for s, t in sorted(per_q_site[q].items())]
+    ranking = {q: rank_sites(per_q_site[q], keys[q][1]) for q in wanted}
+    report["ranking"] = [dict(question_id=q, metric=primary_metric(keys[q][1]), **r.as_dict(names))
+                         for q in wanted for r in ranking[q]]
+    report["kiosks"] = ([dict(site_id=s, kiosk_id=k, question_id=q, **metrics_dict(t))
+                         for (s, k, q, a, sc), t in sorted(queries.kiosk_tallies(db, pf).items())
+                         if q in keys and (a, sc) == keys[q]] if f.sites else [])
+
+    step("trends")
+    daily = queries.daily_tallies(db, f.period(prev_start, end))
+    report["trends"] = []
+    for q in wanted:
+        a, sc = keys[q]
+        rows = [(d, t) for (qq, aa, ss, d), t in daily.items() if (qq, aa, ss) == (q, a, sc)]
+        current = [(d, t) for d, t in rows if d >= start]
+        before = sum_tallies((t for d, t in rows if d < start), sc)
+        now_t = sum_tallies((t for _d, t in current), sc)
+        report["trends"].append({"question_id": q, "metric": primary_metric(sc), "daily": daily_series(current),
+                                 "weekly": weekly_series(current, sc), "change": change_dict(before, now_t)})
+
+    step("heatmap")
+    cells = queries.heatmap_tallies(db, pf)
+    report["heatmap"] = [{"question_id": q, "metric": primary_metric(keys[q][1]),
+                          "cells": heatmap({(wd, h): t for (qq, a, sc, wd, h), t in cells.items()
+                                            if qq == q and (a, sc) == keys[q]})} for q in wanted]
+
+    step("drivers")
+    reasons = queries.reason_counts(db, pf)
+    report["drivers"] = []
+    for q in wanted:
+        a, sc = keys[q]
+        site_reasons: dict[str, dict[str, ReasonCount]] = {}
+        for (s, qq, r), c in reasons.items():
+            if qq == q:
+                site_reasons.setdefault(s, {})[r] = c
+        chain_reasons = sum_reasons(site_reasons.values())
+        total = sum_tallies(per_q_site[q].values(), sc)
+        ranked = [r.site_id for r in ranking[q]]
+        report["drivers"].append({
+            "question_id": q,
+            "pareto": pareto(chain_reasons),
+            "uplift": uplift(total, chain_reasons),
+            "sites": [{"site_id": s, "name": names.get(s, s), "pareto": pareto(site_reasons[s]),
+                       "uplift": uplift(per_q_site[q].get(s, Tally(sc)), site_reasons[s])}
+                      for s in sorted(site_reasons)],
+            "best_vs_rest": best_vs_rest(ranked, {s: t.n for s, t in per_q_site[q].items()}, site_reasons)
+            if a == "customer" else None,
+        })
+
+    step("actions")
+    acts = queries.actions(db, f)
+    windows = queries.action_windows(db, acts, ACTION_WINDOW_DAYS)
+    report["actions"] = []
+    for act in acts:
+        scale = catalogue.get(act["question_id"], {}).get("scale", "smiley4")
+        w = windows.get(act["id"], {})
+        change = change_dict(w.get("before", Tally(scale)), w.get("after", Tally(scale)))
+        report["actions"].append(dict(act, name=names.get(act["site_id"], act["site_id"]),
+                                      window_days=ACTION_WINDOW_DAYS, **change))
+
+    report["pulse"] = pulse(_by_site_scale(by_site, "customer", f), _by_site_scale(by_site, "employee", f), names)
+
+    step("alerts")
+    report["alerts"] = queries.alerts(db, pf)
+    return report
+
+
+def _by_site_scale(by_site: dict, audience: str, f: ReportFilter) -> dict[str, Tally]:
+    """Smiley answers of one audience per site, all questions of the same 4-point scale together."""
+    out: dict[str, Tally] = {}
+    for (s, q, a, sc), t in by_site.items():
+        if a == audience and sc == "smiley4" and (audience == "employee" or not f.questions or q in f.questions):
+            out[s] = out.get(s, Tally(sc)) + t
+    return out
+
+
+def _stepper(progress: Progress | None) -> Callable[[str], None]:
+    state = {"i": 0}
+
+    def step(label: str) -> None:
+        state["i"] += 1
+        if progress:
+            progress(state["i"], len(STEPS), label)
+    return step

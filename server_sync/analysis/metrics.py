@@ -1,0 +1,196 @@
+"""The centre's metrics with 95% confidence intervals, from sufficient statistics.
+
+A `Tally` holds what the rollups store per group (n, sum and sum of squares of the raw values,
+top-two count, negative count), so every metric and its interval is exact without raw answers:
+- Happy Index 0-100: mean of smiley answers mapped linearly; t interval (sample SD, n-1 df).
+- CSAT %: share of the top two answers (9-10 on nps11); Wilson score interval.
+- NPS: %promoters - %detractors; normal interval with the textbook variance
+  (p+ + p- - (p+ - p-)^2) / n.
+Pure: never touches the database; flagged presses are already left out by the rollups.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from server_sync.analysis.stats import CONFIDENCE, t_quantile, wilson_interval, z_quantile
+
+SMILEY_POINTS = {"smiley4": 4, "smiley5": 5}
+SCALE_VALUES = {"smiley4": range(1, 5), "smiley5": range(1, 6), "nps11": range(0, 11)}
+SMALL_SAMPLE = 30          # below this an estimate is marked "small" in every report
+
+
+def is_top2(scale: str, value: int) -> bool:
+    if scale == "nps11":
+        return value >= 9
+    return value >= SMILEY_POINTS[scale] - 1
+
+
+def is_negative(scale: str, value: int) -> bool:
+    """Same rule as the kiosk's follow-up trigger: two lowest smileys, NPS 0-6 (detractors)."""
+    return value <= 6 if scale == "nps11" else value <= 2
+
+
+def primary_metric(scale: str) -> str:
+    return "nps" if scale == "nps11" else "happy_index"
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Sufficient statistics of one group of answers on one scale."""
+    scale: str
+    n: int = 0
+    sum_v: int = 0
+    sum_v2: int = 0
+    top2: int = 0
+    negative: int = 0
+
+    @classmethod
+    def from_counts(cls, scale: str, counts: Mapping[int, int]) -> "Tally":
+        n = sum(counts.values())
+        return cls(scale, n, sum(v * c for v, c in counts.items()),
+                   sum(v * v * c for v, c in counts.items()),
+                   sum(c for v, c in counts.items() if is_top2(scale, v)),
+                   sum(c for v, c in counts.items() if is_negative(scale, v)))
+
+    @classmethod
+    def from_values(cls, scale: str, values: Iterable[int]) -> "Tally":
+        counts: dict[int, int] = {}
+        for v in values:
+            counts[v] = counts.get(v, 0) + 1
+        return cls.from_counts(scale, counts)
+
+    def __add__(self, other: "Tally") -> "Tally":
+        if other.n and self.n and other.scale != self.scale:
+            raise ValueError(f"cannot add answers on {self.scale} and {other.scale}")
+        return Tally(self.scale if self.n else other.scale, self.n + other.n, self.sum_v + other.sum_v,
+                     self.sum_v2 + other.sum_v2, self.top2 + other.top2, self.negative + other.negative)
+
+    def __sub__(self, other: "Tally") -> "Tally":
+        return Tally(self.scale, self.n - other.n, self.sum_v - other.sum_v, self.sum_v2 - other.sum_v2,
+                     self.top2 - other.top2, self.negative - other.negative)
+
+    @property
+    def promoters(self) -> int:
+        return self.top2 if self.scale == "nps11" else 0
+
+    @property
+    def detractors(self) -> int:
+        return self.negative if self.scale == "nps11" else 0
+
+    def mean_value(self) -> float | None:
+        return self.sum_v / self.n if self.n else None
+
+    def value_variance(self) -> float | None:
+        """Sample variance (n-1) of the raw values."""
+        if self.n < 2:
+            return None
+        return max(0.0, (self.sum_v2 - self.sum_v * self.sum_v / self.n) / (self.n - 1))
+
+
+def sum_tallies(tallies: Iterable[Tally], scale: str) -> Tally:
+    out = Tally(scale)
+    for t in tallies:
+        out = out + t
+    return out
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A metric with its confidence interval and sample size; `small` marks n < SMALL_SAMPLE."""
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int
+
+    @property
+    def small(self) -> bool:
+        return self.n < SMALL_SAMPLE
+
+    def as_dict(self, digits: int = 2) -> dict:
+        r = (lambda x: None if x is None else round(x, digits))
+        return {"value": r(self.value), "low": r(self.low), "high": r(self.high), "n": self.n,
+                "small": self.small}
+
+
+EMPTY = Estimate(None, None, None, 0)
+
+
+def happy_index_scale(scale: str) -> float:
+    """Index points per raw step (100 / (points - 1))."""
+    return 100.0 / (SMILEY_POINTS[scale] - 1)
+
+
+def happy_index(t: Tally, confidence: float = CONFIDENCE) -> Estimate:
+    if t.scale not in SMILEY_POINTS or t.n == 0:
+        return Estimate(None, None, None, t.n)
+    k = happy_index_scale(t.scale)
+    mean = (t.sum_v / t.n - 1) * k
+    var = t.value_variance()
+    if var is None:
+        return Estimate(mean, None, None, t.n)
+    half = t_quantile(0.5 + confidence / 2, t.n - 1) * math.sqrt(var / t.n) * k
+    return Estimate(mean, max(0.0, mean - half), min(100.0, mean + half), t.n)
+
+
+def happy_index_variance(t: Tally) -> float | None:
+    """Variance of the Happy Index estimate (index points squared)."""
+    var = t.value_variance()
+    if var is None or t.scale not in SMILEY_POINTS:
+        return None
+    return var * happy_index_scale(t.scale) ** 2 / t.n
+
+
+def csat(t: Tally, confidence: float = CONFIDENCE) -> Estimate:
+    if t.n == 0:
+        return EMPTY
+    low, high = wilson_interval(t.top2, t.n, confidence)
+    return Estimate(t.top2 / t.n * 100, low * 100, high * 100, t.n)
+
+
+def nps_variance(t: Tally) -> float | None:
+    """Textbook variance of the NPS estimate on the -1..1 scale: (p+ + p- - (p+ - p-)^2) / n."""
+    if t.n == 0 or t.scale != "nps11":
+        return None
+    pp, pm = t.promoters / t.n, t.detractors / t.n
+    return (pp + pm - (pp - pm) ** 2) / t.n
+
+
+def nps(t: Tally, confidence: float = CONFIDENCE) -> Estimate:
+    if t.scale != "nps11" or t.n == 0:
+        return Estimate(None, None, None, t.n)
+    value = (t.promoters - t.detractors) / t.n
+    half = z_quantile(0.5 + confidence / 2) * math.sqrt(nps_variance(t))
+    return Estimate(value * 100, max(-100.0, (value - half) * 100), min(100.0, (value + half) * 100), t.n)
+
+
+def primary(t: Tally) -> Estimate:
+    """The headline metric of a question: NPS on nps11, else the Happy Index."""
+    return nps(t) if t.scale == "nps11" else happy_index(t)
+
+
+def primary_variance(t: Tally) -> float | None:
+    """Variance of the headline metric, in its own points (NPS points or index points)."""
+    if t.scale == "nps11":
+        v = nps_variance(t)
+        return None if v is None else v * 10000
+    return happy_index_variance(t)
+
+
+def unit_variance(t: Tally) -> float | None:
+    """Per-answer variance of the headline metric (variance × n): what shrinkage pools."""
+    v = primary_variance(t)
+    return None if v is None else v * t.n
+
+
+def metrics_dict(t: Tally) -> dict:
+    """Every metric that applies to the tally's scale, as JSON-ready dicts."""
+    out = {"n": t.n, "negative": t.negative, "csat": csat(t).as_dict()}
+    if t.scale == "nps11":
+        out["nps"] = nps(t).as_dict()
+        out["promoters"], out["detractors"] = t.promoters, t.detractors
+    else:
+        out["happy_index"] = happy_index(t).as_dict()
+    return out

@@ -1,0 +1,61 @@
+"""Opening hours and "silent during opening hours" for the fleet view. Pure.
+
+Opening hours are {weekday: (open_hour, close_hour)} in the site's local time (weekday
+0 = Monday), the chain default being seeds.demo.OPENING_HOURS; a site may override them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import Mapping
+from zoneinfo import ZoneInfo
+
+from seeds.demo import OPENING_HOURS
+from server_sync.exc import CentralConfigError
+
+Hours = Mapping[int, tuple[int, int]]
+
+
+def parse_hours(text: str | None) -> dict[int, tuple[int, int]]:
+    """A site's opening_hours column (JSON {"0": [8, 21], …}); None/empty means the default."""
+    if not text:
+        return dict(OPENING_HOURS)
+    try:
+        raw = json.loads(text)
+        hours = {int(k): (int(v[0]), int(v[1])) for k, v in raw.items()}
+    except (ValueError, TypeError, IndexError, AttributeError) as e:
+        raise CentralConfigError(f"bad opening_hours {text!r}: expected {{\"0\": [8, 21], …}} ({e})") from None
+    for day, (a, b) in hours.items():
+        if not (0 <= day <= 6 and 0 <= a <= b <= 24):
+            raise CentralConfigError(f"bad opening_hours for weekday {day}: {a}-{b}")
+    return hours
+
+
+def open_seconds_between(start: datetime, end: datetime, tz: ZoneInfo, hours: Hours) -> float:
+    """Seconds of opening time between two aware datetimes (site-local opening hours)."""
+    if end <= start:
+        return 0.0
+    total = 0.0
+    day = start.astimezone(tz).date() - timedelta(days=1)
+    last = end.astimezone(tz).date()
+    while day <= last:
+        span = hours.get(day.weekday())
+        if span and span[1] > span[0]:
+            o = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(hours=span[0])
+            c = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(hours=span[1])
+            a, b = max(o, start), min(c, end)
+            if b > a:
+                total += (b - a).total_seconds()
+        day += timedelta(days=1)
+    return total
+
+
+def is_open(at: datetime, tz: ZoneInfo, hours: Hours) -> bool:
+    local = at.astimezone(tz)
+    span = hours.get(local.weekday())
+    return bool(span) and span[0] <= local.hour + local.minute / 60 < span[1]
+
+
+def as_utc(naive_utc: datetime) -> datetime:
+    return naive_utc.replace(tzinfo=timezone.utc) if naive_utc.tzinfo is None else naive_utc

@@ -1,0 +1,231 @@
+"""Every SQL query behind the reports, written once for SQLite and PostgreSQL.
+
+Reads the rollups (daily and monthly summaries, the chain's hourly table; rollup_hourly only for
+chosen sites' heatmap and kiosks), never raw answers, so a report's cost grows with sites × days.
+Returns plain Python values (Tally, ReasonCount, dicts) so the statistics stay pure; integer
+sums are converted with int() because PostgreSQL hands back Decimal for SUM(bigint).
+Never writes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Iterable
+
+from peewee import Database
+
+from server_sync.analysis.drivers import ReasonCount
+from server_sync.analysis.metrics import Tally
+from server_sync.central.migrations.m0002_rollup_summaries import NEGATIVE_SQL, TOP2_SQL
+
+STATS = "SUM(n), SUM(sum_v), SUM(sum_v2), SUM(top2), SUM(negative)"
+HOURLY_STATS = (f"SUM(n), SUM(n * value), SUM(n * value * value), SUM(n * {TOP2_SQL}),"
+                f" SUM(n * {NEGATIVE_SQL})")
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    """What a report covers; empty tuples mean every site / question. Dates are site-local."""
+    sites: tuple[str, ...] = ()
+    questions: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def period(self, date_from: str, date_to: str) -> "ReportFilter":
+        return ReportFilter(self.sites, self.questions, date_from, date_to)
+
+
+def _where(db: Database, f: ReportFilter, site_col: str | None = "site_id", date_col: str = "local_date",
+           question_col: str = "question_id") -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    if f.sites and site_col:
+        clauses.append(f"{site_col} IN ({', '.join([db.param] * len(f.sites))})")
+        params += list(f.sites)
+    if f.questions:
+        clauses.append(f"{question_col} IN ({', '.join([db.param] * len(f.questions))})")
+        params += list(f.questions)
+    if f.date_from:
+        clauses.append(f"{date_col} >= {db.param}")
+        params.append(f.date_from)
+    if f.date_to:
+        clauses.append(f"{date_col} <= {db.param}")
+        params.append(f.date_to)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _tally(scale: str, row: Iterable) -> Tally:
+    n, s1, s2, top2, neg = (int(x or 0) for x in row)
+    return Tally(scale, n, s1, s2, top2, neg)
+
+
+def data_range(db: Database, f: ReportFilter = ReportFilter()) -> tuple[str | None, str | None]:
+    where, params = _where(db, ReportFilter(f.sites, f.questions))
+    return tuple(db.execute_sql(f"SELECT MIN(local_date), MAX(local_date) FROM rollup_daily{where}",
+                                params).fetchone())
+
+
+def questions(db: Database) -> dict[str, dict]:
+    """Questions known to the store (newest version wins) and any only seen in the rollups."""
+    out: dict[str, dict] = {}
+    for qid, version, scale, audience, text in db.execute_sql(
+            "SELECT id, version, scale, audience, text FROM question ORDER BY id, version"):
+        try:
+            wording = json.loads(text or "{}")
+        except ValueError:
+            wording = {}
+        out[qid] = {"id": qid, "version": version, "scale": scale, "audience": audience, "text": wording}
+    for qid, audience, scale in db.execute_sql(
+            "SELECT DISTINCT question_id, audience, scale FROM rollup_monthly"):
+        out.setdefault(qid, {"id": qid, "version": None, "scale": scale, "audience": audience, "text": {}})
+    return out
+
+
+def site_names(db: Database) -> dict[str, str]:
+    return {sid: name for sid, name in db.execute_sql("SELECT id, name FROM site")}
+
+
+def full_months(date_from: str, date_to: str) -> tuple[str, str] | None:
+    """The first and last whole calendar month inside [date_from, date_to], or None."""
+    a, b = date.fromisoformat(date_from), date.fromisoformat(date_to)
+    first = a if a.day == 1 else (a.replace(day=28) + timedelta(days=4)).replace(day=1)
+    after_b = b + timedelta(days=1)
+    last_end = after_b if after_b.day == 1 else b.replace(day=1)       # exclusive end of the last whole month
+    last = last_end - timedelta(days=1)
+    if first > last:
+        return None
+    return first.isoformat()[:7], last.isoformat()[:7]
+
+
+def _months_and_days(db: Database, f: ReportFilter, columns: str, daily: str, monthly: str,
+                     ) -> tuple[str, list[Any]]:
+    """A UNION ALL of whole months from `monthly` and the remaining days from `daily`, so a
+    report over years reads about 30 times fewer rows. Both parts select `columns`."""
+    months = full_months(f.date_from, f.date_to) if f.date_from and f.date_to else None
+    if months is None:
+        where, params = _where(db, f)
+        return f"SELECT {columns} FROM {daily}{where}", params
+    undated = ReportFilter(f.sites, f.questions)
+    where_m, params_m = _where(db, undated)
+    where_m += (" AND " if where_m else " WHERE ") + f"month >= {db.param} AND month <= {db.param}"
+    where_d, params_d = _where(db, f)
+    where_d += f" AND (local_date < {db.param} OR local_date > {db.param})"
+    return (f"SELECT {columns} FROM {monthly}{where_m} UNION ALL SELECT {columns} FROM {daily}{where_d}",
+            params_m + list(months) + params_d + [months[0] + "-01", months[1] + "-31"])
+
+
+def site_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, str], Tally]:
+    """(site, question, audience, scale) -> Tally over the period."""
+    part, params = _months_and_days(db, f, "site_id, question_id, audience, scale, n, sum_v, sum_v2, top2, negative",
+                                    "rollup_daily", "rollup_monthly")
+    rows = db.execute_sql(f"SELECT site_id, question_id, audience, scale, {STATS} FROM ({part}) p"
+                          " GROUP BY site_id, question_id, audience, scale", params)
+    return {(s, q, a, sc): _tally(sc, r) for s, q, a, sc, *r in rows}
+
+
+def daily_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, str], Tally]:
+    """(question, audience, scale, local_date) -> Tally, over the chain (from the small chain
+    table) or the chosen sites (their daily rows, through the site index)."""
+    if f.sites:
+        where, params = _where(db, f)
+        table = "rollup_daily"
+    else:
+        where, params = _where(db, f, site_col=None)
+        table = "rollup_chain_hourly"
+    rows = db.execute_sql(f"SELECT question_id, audience, scale, local_date, {STATS} FROM {table}{where}"
+                          " GROUP BY question_id, audience, scale, local_date", params)
+    return {(q, a, sc, d): _tally(sc, r) for q, a, sc, d, *r in rows}
+
+
+def heatmap_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, int, int], Tally]:
+    """(question, audience, scale, weekday, local_hour) -> Tally. The chain-wide table when no
+    site is chosen, else the chosen sites' hourly rollup (small through its site index)."""
+    if f.sites:
+        where, params = _where(db, f)
+        sql = (f"SELECT question_id, audience, scale, weekday, local_hour, {HOURLY_STATS} FROM rollup_hourly{where}"
+               " GROUP BY question_id, audience, scale, weekday, local_hour")
+    else:
+        where, params = _where(db, f, site_col=None)
+        sql = (f"SELECT question_id, audience, scale, weekday, local_hour, {STATS} FROM rollup_chain_hourly{where}"
+               " GROUP BY question_id, audience, scale, weekday, local_hour")
+    return {(q, a, sc, int(wd), int(h)): _tally(sc, r) for q, a, sc, wd, h, *r in db.execute_sql(sql, params)}
+
+
+def kiosk_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, str, str], Tally]:
+    """(site, kiosk, question, audience, scale) -> Tally; only sensible with chosen sites."""
+    where, params = _where(db, f)
+    rows = db.execute_sql(f"SELECT site_id, kiosk_id, question_id, audience, scale, {HOURLY_STATS}"
+                          f" FROM rollup_hourly{where} GROUP BY site_id, kiosk_id, question_id, audience, scale",
+                          params)
+    return {(s, k, q, a, sc): _tally(sc, r) for s, k, q, a, sc, *r in rows}
+
+
+def reason_counts(db: Database, f: ReportFilter) -> dict[tuple[str, str, str], ReasonCount]:
+    """(site, question, reason) -> ReasonCount over the period."""
+    part, params = _months_and_days(db, f, "site_id, question_id, reason, n, negative, negative_sum_v",
+                                    "rollup_reason_daily", "rollup_reason_monthly")
+    rows = db.execute_sql("SELECT site_id, question_id, reason, SUM(n), SUM(negative), SUM(negative_sum_v)"
+                          f" FROM ({part}) p GROUP BY site_id, question_id, reason", params)
+    return {(s, q, r): ReasonCount(int(n), int(neg), int(nsv)) for s, q, r, n, neg, nsv in rows}
+
+
+def actions(db: Database, f: ReportFilter) -> list[dict]:
+    """Logged actions of the chosen sites and questions (all dates: an old action still tells)."""
+    where, params = _where(db, ReportFilter(f.sites, f.questions), date_col="action_date")
+    rows = db.execute_sql("SELECT id, site_id, question_id, action_date, note, created_at FROM action"
+                          f"{where} ORDER BY action_date, id", params)
+    return [{"id": int(i), "site_id": s, "question_id": q, "date": d, "note": note, "created_at": str(c)}
+            for i, s, q, d, note, c in rows]
+
+
+def action_windows(db: Database, acts: list[dict], days: int = 28) -> dict[int, dict[str, Tally]]:
+    """For each action: Tally of the `days` before its date and of the `days` from it, one query
+    per 400 actions (the windows travel as a VALUES list, so there is no query per action)."""
+    out: dict[int, dict[str, Tally]] = {}
+    for i in range(0, len(acts), 400):
+        chunk = acts[i:i + 400]
+        values, params = [], []
+        for a in chunk:
+            d = date.fromisoformat(a["date"])
+            values.append(f"({db.param}, {db.param}, {db.param}, {db.param}, {db.param}, {db.param})")
+            params += [a["id"], a["site_id"], a["question_id"], (d - timedelta(days=days)).isoformat(),
+                       a["date"], (d + timedelta(days=days)).isoformat()]
+        sql = (f"WITH w (action_id, site_id, question_id, first_day, action_day, end_day) AS (VALUES {', '.join(values)})"
+               " SELECT w.action_id, d.scale, CASE WHEN d.local_date < w.action_day THEN 'before' ELSE 'after' END AS side,"
+               " SUM(d.n), SUM(d.sum_v), SUM(d.sum_v2), SUM(d.top2), SUM(d.negative)"
+               " FROM w JOIN rollup_daily d ON d.site_id = w.site_id AND d.question_id = w.question_id"
+               " AND d.local_date >= w.first_day AND d.local_date < w.end_day"
+               " GROUP BY w.action_id, d.scale, CASE WHEN d.local_date < w.action_day THEN 'before' ELSE 'after' END")
+        for action_id, scale, side, *r in db.execute_sql(sql, params):
+            out.setdefault(int(action_id), {})[side] = _tally(scale, r)
+    return out
+
+
+def alerts(db: Database, f: ReportFilter) -> list[dict]:
+    where, params = _where(db, ReportFilter(f.sites, f.questions))
+    clauses = [where[7:]] if where else []
+    if f.date_from:
+        clauses.append(f"raised_at >= {db.param}")
+        params.append(f.date_from)
+    if f.date_to:
+        clauses.append(f"raised_at < {db.param}")
+        params.append((date.fromisoformat(f.date_to) + timedelta(days=1)).isoformat())
+    sql = ("SELECT id, site_id, question_id, kind, raised_at, last_seen_at, n, negative, value, baseline,"
+           " p_value, message, acked_at, ack_comment FROM alert"
+           + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY raised_at, id")
+    cols = ("id", "site_id", "question_id", "kind", "raised_at", "last_seen_at", "n", "negative", "value",
+            "baseline", "p_value", "message", "acked_at", "ack_comment")
+    out = []
+    for row in db.execute_sql(sql, params):
+        d = dict(zip(cols, row))
+        for k in ("raised_at", "last_seen_at", "acked_at"):
+            d[k] = _iso(d[k])
+        out.append(d)
+    return out
+
+
+def _iso(v: Any) -> str | None:
+    if v is None:
+        return None
+    return v.isoformat(sep=" ") if hasattr(v, "isoformat") else str(v)

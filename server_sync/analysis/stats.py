@@ -1,0 +1,201 @@
+"""Distribution functions and tests the metrics need: Student t, normal, Wilson, z and Welch tests.
+
+Pure functions on numbers, standard library only (no numpy on a Pi or a small office server).
+Never reads the database.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from statistics import NormalDist
+
+_NORMAL = NormalDist()
+CONFIDENCE = 0.95
+
+
+def z_quantile(p: float) -> float:
+    return _NORMAL.inv_cdf(p)
+
+
+def normal_sf(z: float) -> float:
+    """P(Z > z)."""
+    return 1.0 - _NORMAL.cdf(z)
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    # Continued fraction of the incomplete beta function (modified Lentz).
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-15:
+            break
+    return h
+
+
+def incomplete_beta(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    ln_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                + a * math.log(x) + b * math.log1p(-x))
+    front = math.exp(ln_front)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_sf(t: float, df: float) -> float:
+    """P(T > t) for Student's t with `df` degrees of freedom."""
+    if math.isinf(df):
+        return normal_sf(t)
+    tail = 0.5 * incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
+    return tail if t >= 0 else 1.0 - tail
+
+
+@lru_cache(maxsize=4096)
+def t_quantile(p: float, df: float) -> float:
+    """The p-quantile of Student's t: the Cornish-Fisher expansion from 30 degrees of freedom
+    (error below 1e-6 there, Abramowitz & Stegun 26.7.5), bisection on the exact CDF below."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"t_quantile: p must be in (0, 1), got {p}")
+    if math.isinf(df) or df > 1e7:
+        return z_quantile(p)
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    if df >= 30:
+        z = z_quantile(p)
+        z2 = z * z
+        g1 = (z2 + 1) * z / 4
+        g2 = ((5 * z2 + 16) * z2 + 3) * z / 96
+        g3 = (((3 * z2 + 19) * z2 + 17) * z2 - 15) * z / 384
+        g4 = ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) * z / 92160
+        return z + g1 / df + g2 / df ** 2 + g3 / df ** 3 + g4 / df ** 4
+    lo, hi = 0.0, 1.0
+    while 1.0 - t_sf(hi, df) < p:
+        hi *= 2.0
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if 1.0 - t_sf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12:
+            break
+    return (lo + hi) / 2.0
+
+
+def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Wilson score interval of a proportion (stays inside [0, 1] and behaves at 0 and n)."""
+    if n <= 0:
+        return None
+    z = z_quantile(0.5 + confidence / 2.0)
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """A two-sample comparison: difference (b - a), its CI, the two-sided p-value, which test."""
+    diff: float
+    low: float
+    high: float
+    p_value: float
+    test: str
+
+    def significant(self, alpha: float = 1 - CONFIDENCE) -> bool:
+        return self.p_value < alpha
+
+    def as_dict(self) -> dict:
+        return {"diff": self.diff, "low": self.low, "high": self.high, "p_value": self.p_value,
+                "test": self.test, "significant": self.significant()}
+
+
+def two_proportion_z(x1: int, n1: int, x2: int, n2: int, confidence: float = CONFIDENCE) -> TestResult | None:
+    """Compare proportions x2/n2 against x1/n1: pooled z for the p-value, unpooled CI."""
+    if n1 <= 0 or n2 <= 0:
+        return None
+    p1, p2 = x1 / n1, x2 / n2
+    pooled = (x1 + x2) / (n1 + n2)
+    se0 = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    diff = p2 - p1
+    p_value = 1.0 if se0 == 0 else min(1.0, 2 * normal_sf(abs(diff) / se0))
+    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    z = z_quantile(0.5 + confidence / 2.0)
+    return TestResult(diff, diff - z * se, diff + z * se, p_value, "two-proportion z")
+
+
+def welch_t(mean1: float, var1: float, n1: int, mean2: float, var2: float, n2: int,
+            confidence: float = CONFIDENCE) -> TestResult | None:
+    """Welch's t-test of mean2 - mean1 with sample variances; None below two answers a side."""
+    if n1 < 2 or n2 < 2:
+        return None
+    a, b = var1 / n1, var2 / n2
+    se = math.sqrt(a + b)
+    diff = mean2 - mean1
+    if se == 0:
+        return TestResult(diff, diff, diff, 1.0 if diff == 0 else 0.0, "welch t")
+    df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1)) if (a > 0 or b > 0) else n1 + n2 - 2
+    t = diff / se
+    p_value = min(1.0, 2 * t_sf(abs(t), df))
+    q = t_quantile(0.5 + confidence / 2.0, df)
+    return TestResult(diff, diff - q * se, diff + q * se, p_value, "welch t")
+
+
+def z_difference(est1: float, var1: float, est2: float, var2: float, confidence: float = CONFIDENCE,
+                 test: str = "z") -> TestResult | None:
+    """Difference of two independent estimates with known (estimated) variances."""
+    se = math.sqrt(var1 + var2)
+    diff = est2 - est1
+    if se == 0:
+        return None
+    z = z_quantile(0.5 + confidence / 2.0)
+    return TestResult(diff, diff - z * se, diff + z * se, min(1.0, 2 * normal_sf(abs(diff) / se)), test)
+
+
+def pearson(xs: list[float], ys: list[float], confidence: float = CONFIDENCE) -> dict | None:
+    """Pearson r with a Fisher-z confidence interval and a t-test p-value; None below 3 pairs."""
+    n = len(xs)
+    if n < 3 or n != len(ys):
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    if sxx == 0 or syy == 0:
+        return None
+    r = max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+    if abs(r) == 1.0:
+        return {"r": r, "low": r, "high": r, "n": n, "p_value": 0.0}
+    t = r * math.sqrt((n - 2) / (1 - r * r))
+    p_value = min(1.0, 2 * t_sf(abs(t), n - 2))
+    if n > 3:
+        zr, se = math.atanh(r), 1 / math.sqrt(n - 3)
+        q = z_quantile(0.5 + confidence / 2.0)
+        low, high = math.tanh(zr - q * se), math.tanh(zr + q * se)
+    else:
+        low, high = -1.0, 1.0
+    return {"r": r, "low": low, "high": high, "n": n, "p_value": p_value}

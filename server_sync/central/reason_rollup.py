@@ -1,0 +1,88 @@
+"""Follow-up reasons rolled up per site, question and site-local date of the answer they explain
+(tables rollup_reason_daily and rollup_reason_monthly, migration m0002): how many answers cite each reason, how many of those
+were negative and the value sum of the negative ones, for the Pareto and the driver uplift without touching raw rows.
+
+Ingest calls `apply(db, followup_rows)` in the transaction that inserts new follow-ups (never for
+duplicates). A follow-up whose answer is filtered or not in the store is not counted; `rebuild`
+recomputes the whole table from the raw rows (migration backfill, tests).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Iterable, Mapping
+
+from peewee import Database
+
+from server_sync.analysis.metrics import is_negative
+from server_sync.central.rollups import hour_bucket, site_timezones
+
+_COLUMNS = ("site_id", "question_id", "audience", "scale", "local_date", "reason", "n", "negative", "negative_sum_v")
+
+
+def _reasons(row: Mapping) -> list[str]:
+    reasons = row.get("reasons") or []
+    if isinstance(reasons, str):
+        reasons = json.loads(reasons)
+    return sorted(set(reasons))
+
+
+def apply(db: Database, followup_rows: Iterable[Mapping], sign: int = 1) -> int:
+    """Add the reasons of `followup_rows` (dicts with response_id and reasons); returns rows touched."""
+    wanted = {r["response_id"]: _reasons(r) for r in followup_rows}
+    wanted = {k: v for k, v in wanted.items() if v}
+    if not wanted:
+        return 0
+    answers = []
+    ids = sorted(wanted)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        answers += db.execute_sql(
+            "SELECT id, site_id, question_id, audience, scale, value, recorded_at FROM response"
+            f" WHERE filtered IS NULL AND id IN ({', '.join([db.param] * len(chunk))})", chunk).fetchall()
+    return _upsert(db, [(a, wanted[a[0]]) for a in answers], sign)
+
+
+def _upsert(db: Database, answers: list[tuple], sign: int) -> int:
+    zones = site_timezones(db, (a[1] for a, _ in answers))
+    acc: dict[tuple, list[int]] = {}
+    for (_id, site, question, audience, scale, value, recorded_at), reasons in answers:
+        if isinstance(recorded_at, str):          # SQLite hands back text for raw SQL
+            recorded_at = datetime.fromisoformat(recorded_at)
+        local_date = hour_bucket(recorded_at, zones[site])[1]
+        for reason in reasons:
+            row = acc.setdefault((site, question, audience, scale, local_date, reason), [0, 0, 0])
+            row[0] += sign
+            negative = is_negative(scale, value)
+            row[1] += sign * negative
+            row[2] += sign * value * negative
+    monthly: dict[tuple, list[int]] = {}
+    for (site, question, audience, scale, local_date, reason), v in acc.items():
+        m = monthly.setdefault((site, question, audience, scale, local_date[:7], reason), [0, 0, 0])
+        for i in range(3):
+            m[i] += v[i]
+    cursor = db.cursor()
+    for table, period, rows in (("rollup_reason_daily", "local_date", acc), ("rollup_reason_monthly", "month", monthly)):
+        cols = _COLUMNS[:4] + (period,) + _COLUMNS[5:]
+        sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([db.param] * len(cols))})"
+               f" ON CONFLICT (site_id, question_id, audience, scale, {period}, reason) DO UPDATE SET"
+               f" n = {table}.n + excluded.n, negative = {table}.negative + excluded.negative,"
+               f" negative_sum_v = {table}.negative_sum_v + excluded.negative_sum_v")
+        cursor.executemany(sql, [k + tuple(v) for k, v in sorted(rows.items())])
+        if sign < 0:
+            db.execute_sql(f"DELETE FROM {table} WHERE n <= 0")
+    return len(acc)
+
+
+def rebuild(db: Database) -> int:
+    """Recompute rollup_reason_daily from followup_reason and response."""
+    db.execute_sql("DELETE FROM rollup_reason_daily")
+    db.execute_sql("DELETE FROM rollup_reason_monthly")
+    rows = db.execute_sql(
+        "SELECT r.id, r.site_id, r.question_id, r.audience, r.scale, r.value, r.recorded_at, fr.reason"
+        " FROM followup_reason fr JOIN response r ON r.id = fr.response_id WHERE r.filtered IS NULL").fetchall()
+    by_answer: dict[tuple, list[str]] = {}
+    for *answer, reason in rows:
+        by_answer.setdefault(tuple(answer), []).append(reason)
+    return _upsert(db, [(a, sorted(set(rs))) for a, rs in by_answer.items()], 1) if by_answer else 0

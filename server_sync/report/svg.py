@@ -1,0 +1,251 @@
+"""Hand-made inline SVG charts for the HTML report: trend lines with a confidence band, the
+weekday × hour heatmap, Pareto bars with a cumulative line, a ranking with intervals, a scatter.
+
+Pure string building; every chart scales with its viewBox (phones included), carries
+`class="chart"` and a `data-chart` name, and a <title> for screen readers. Never fetches anything
+(no CDN, no fonts): the report must open offline.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Sequence
+
+FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
+INK, MUTED, GRID = "#1f2933", "#7b8794", "#e4e7eb"
+BLUE, BAND, ORANGE, GREEN, RED = "#2563eb", "#bfdbfe", "#f97316", "#16a34a", "#dc2626"
+
+
+def _open(name: str, title: str, width: int, height: int) -> str:
+    return (f'<svg class="chart" data-chart="{escape(name)}" viewBox="0 0 {width} {height}" role="img"'
+            f' preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg" style="{FONT}">'
+            f"<title>{escape(title)}</title>")
+
+
+def _text(x: float, y: float, s: str, size: int = 11, anchor: str = "start", fill: str = MUTED,
+          weight: str = "normal") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"'
+            f' font-weight="{weight}">{escape(s)}</text>')
+
+
+def _empty(name: str, title: str, message: str, width: int = 640, height: int = 80) -> str:
+    return _open(name, title, width, height) + _text(width / 2, height / 2, message, 13, "middle") + "</svg>"
+
+
+def _nice_range(lo: float, hi: float, bounds: tuple[float, float]) -> tuple[float, float]:
+    pad = max(2.0, (hi - lo) * 0.1)
+    lo, hi = max(bounds[0], lo - pad), min(bounds[1], hi + pad)
+    step = 5 if hi - lo <= 40 else 10 if hi - lo <= 100 else 25
+    return (step * (lo // step), min(bounds[1], step * -(-hi // step)))
+
+
+def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[dict], bounds: tuple[float, float],
+                empty: str, legend: tuple[str, str, str]) -> str:
+    """Daily values (thin line), their 95% band, weekly values (thick line)."""
+    pts = [d for d in daily if d.get("value") is not None]
+    if not pts:
+        return _empty(name, title, empty)
+    w, h, left, right, top, bottom = 640, 240, 40, 12, 14, 40
+    lows = [d["low"] if d.get("low") is not None else d["value"] for d in pts]
+    highs = [d["high"] if d.get("high") is not None else d["value"] for d in pts]
+    # Clip the band on very small days so one-answer days do not flatten the chart.
+    lo, hi = _nice_range(min(d["value"] for d in pts), max(d["value"] for d in pts), bounds)
+    lo, hi = min(lo, max(bounds[0], min(lows))), max(hi, min(bounds[1], max(highs)))
+    dates = [d["date"] for d in pts]
+    n = len(dates)
+    x = (lambda i: left + (w - left - right) * (i / max(1, n - 1)))
+    y = (lambda v: top + (h - top - bottom) * (1 - (min(hi, max(lo, v)) - lo) / max(1e-9, hi - lo)))
+    out = [_open(name, title, w, h)]
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{GRID}"/>')
+        out.append(_text(left - 6, y(v) + 4, f"{v:.0f}", 10, "end"))
+    band = [f"{x(i):.1f},{y(highs[i]):.1f}" for i in range(n)] + \
+           [f"{x(i):.1f},{y(lows[i]):.1f}" for i in reversed(range(n))]
+    out.append(f'<polygon points="{" ".join(band)}" fill="{BAND}" opacity="0.55"/>')
+    out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(d["value"]):.1f}" for i, d in enumerate(pts))}"'
+               f' fill="none" stroke="{BLUE}" stroke-width="1.2"/>')
+    index = {d: i for i, d in enumerate(dates)}
+    wk = [(index[r["from"]] if r["from"] in index else _nearest(dates, r), r["value"])
+          for r in weekly if r.get("value") is not None]
+    if len(wk) > 1:
+        out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in wk)}" fill="none"'
+                   f' stroke="{ORANGE}" stroke-width="2.6" stroke-linejoin="round"/>')
+    for i in sorted({0, n // 2, n - 1}):
+        out.append(_text(x(i), h - bottom + 16, dates[i], 10, "middle"))
+    lx = left
+    for color, label in zip((BLUE, ORANGE, BAND), legend):
+        out.append(f'<rect x="{lx}" y="{h - 14}" width="12" height="8" fill="{color}"/>')
+        out.append(_text(lx + 16, h - 6, label, 10))
+        lx += 24 + 6.2 * len(label)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _nearest(dates: Sequence[str], row: dict) -> int:
+    for i, d in enumerate(dates):
+        if d >= row["from"]:
+            return i
+    return len(dates) - 1
+
+
+def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequence[str], bounds: tuple[float, float],
+                  empty: str) -> str:
+    cells = [c for c in cells if c.get("value") is not None]
+    if not cells:
+        return _empty(name, title, empty)
+    hours = sorted({c["hour"] for c in cells})
+    w, left, top, cell_h = 640, 44, 22, 26
+    cell_w = (w - left - 8) / len(hours)
+    h = top + cell_h * 7 + 8
+    values = [c["value"] for c in cells]
+    lo, hi = min(values), max(values)
+    out = [_open(name, title, w, h)]
+    for j, hour in enumerate(hours):
+        out.append(_text(left + cell_w * (j + 0.5), top - 7, f"{hour:02d}", 10, "middle"))
+    for d in range(7):
+        out.append(_text(left - 6, top + cell_h * (d + 0.5) + 4, weekdays[d], 10, "end"))
+    for c in cells:
+        j = hours.index(c["hour"])
+        t = (c["value"] - lo) / (hi - lo) if hi > lo else 0.5
+        out.append(f'<rect x="{left + cell_w * j + 1:.1f}" y="{top + cell_h * c["weekday"] + 1:.1f}"'
+                   f' width="{cell_w - 2:.1f}" height="{cell_h - 2}" rx="3" fill="{_diverging(t)}">'
+                   f'<title>{escape(weekdays[c["weekday"]])} {c["hour"]:02d}: {c["value"]:.1f} (n={c["n"]})</title></rect>')
+        if cell_w > 30:
+            out.append(_text(left + cell_w * (j + 0.5), top + cell_h * (c["weekday"] + 0.5) + 4,
+                             f'{c["value"]:.0f}', 9, "middle", INK))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _diverging(t: float) -> str:
+    """Red (worst) through pale yellow to green (best)."""
+    stops = [(0.0, (220, 38, 38)), (0.5, (254, 240, 138)), (1.0, (22, 163, 74))]
+    for (t0, c0), (t1, c1) in zip(stops, stops[1:]):
+        if t <= t1:
+            f = (t - t0) / (t1 - t0)
+            return "#%02x%02x%02x" % tuple(int(a + (b - a) * f) for a, b in zip(c0, c1))
+    return "#16a34a"
+
+
+def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, str], empty: str) -> str:
+    if not rows:
+        return _empty(name, title, empty)
+    w, h, left, right, top, bottom = 640, 230, 40, 40, 14, 62
+    top_n = max(r["n"] for r in rows)
+    bw = (w - left - right) / len(rows)
+    y = (lambda v, m: top + (h - top - bottom) * (1 - v / m))
+    out = [_open(name, title, w, h)]
+    for k in range(5):
+        out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(top_n * k / 4, top_n):.1f}"'
+                   f' y2="{y(top_n * k / 4, top_n):.1f}" stroke="{GRID}"/>')
+        out.append(_text(left - 6, y(top_n * k / 4, top_n) + 4, f"{top_n * k / 4:.0f}", 10, "end"))
+        out.append(_text(w - right + 6, y(25 * k, 100) + 4, f"{25 * k}%", 10))
+    pts = []
+    for i, r in enumerate(rows):
+        x0 = left + bw * i
+        out.append(f'<rect x="{x0 + bw * 0.15:.1f}" y="{y(r["n"], top_n):.1f}" width="{bw * 0.7:.1f}"'
+                   f' height="{h - bottom - y(r["n"], top_n):.1f}" fill="{BLUE}" rx="2">'
+                   f'<title>{escape(labels.get(r["reason"], r["reason"]))}: {r["n"]} ({r["share"]}%)</title></rect>')
+        label = labels.get(r["reason"], r["reason"])
+        out.append(f'<text x="{x0 + bw / 2:.1f}" y="{h - bottom + 14}" font-size="10" fill="{MUTED}"'
+                   f' text-anchor="end" transform="rotate(-30 {x0 + bw / 2:.1f} {h - bottom + 14})">'
+                   f'{escape(label[:22])}</text>')
+        pts.append(f"{x0 + bw / 2:.1f},{y(r['cumulative'], 100):.1f}")
+    out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{ORANGE}" stroke-width="2"/>')
+    out.extend(f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="3" fill="{ORANGE}"/>' for p in pts)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[float, float], chain: float | None,
+                  empty: str) -> str:
+    """Horizontal dots (shrunk value) with 95% intervals; raw values as hollow rings; n on the right."""
+    if not rows:
+        return _empty(name, title, empty)
+    row_h, left, right, top = 20, 150, 70, 18
+    w, h = 640, top + row_h * len(rows) + 10
+    values = [v for r in rows for v in (r["low"], r["high"], r["raw"]) if v is not None]
+    lo, hi = _nice_range(min(values), max(values), bounds)
+    x = (lambda v: left + (w - left - right) * (min(hi, max(lo, v)) - lo) / max(1e-9, hi - lo))
+    out = [_open(name, title, w, h)]
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        out.append(f'<line x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{top - 4}" y2="{h - 8}" stroke="{GRID}"/>')
+        out.append(_text(x(v), top - 7, f"{v:.0f}", 10, "middle"))
+    if chain is not None:
+        out.append(f'<line x1="{x(chain):.1f}" x2="{x(chain):.1f}" y1="{top - 4}" y2="{h - 8}" stroke="{ORANGE}"'
+                   ' stroke-dasharray="4 3"/>')
+    for i, r in enumerate(rows):
+        cy = top + row_h * i + row_h / 2
+        label = f'{r["rank"]}. {r["name"]}'
+        out.append(_text(left - 8, cy + 4, label[:24], 11, "end", INK))
+        out.append(f'<line x1="{x(r["low"]):.1f}" x2="{x(r["high"]):.1f}" y1="{cy:.1f}" y2="{cy:.1f}"'
+                   f' stroke="{BLUE}" stroke-width="2" opacity="0.5"/>')
+        if r["raw"] is not None:
+            out.append(f'<circle cx="{x(r["raw"]):.1f}" cy="{cy:.1f}" r="4" fill="none" stroke="{MUTED}"/>')
+        color = RED if r.get("small") else BLUE
+        out.append(f'<circle cx="{x(r["shrunk"]):.1f}" cy="{cy:.1f}" r="5" fill="{color}">'
+                   f'<title>{escape(r["name"])}: {r["shrunk"]} ({r["low"]}–{r["high"]}), n={r["n"]}</title></circle>')
+        out.append(_text(w - right + 8, cy + 4, f'n={r["n"]}', 10))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, str]], x_label: str, y_label: str,
+                  empty: str) -> str:
+    if not points:
+        return _empty(name, title, empty)
+    w, h, left, right, top, bottom = 640, 320, 46, 14, 14, 42
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    xlo, xhi = _nice_range(min(xs), max(xs), (0, 100))
+    ylo, yhi = _nice_range(min(ys), max(ys), (0, 100))
+    x = (lambda v: left + (w - left - right) * (v - xlo) / max(1e-9, xhi - xlo))
+    y = (lambda v: top + (h - top - bottom) * (1 - (v - ylo) / max(1e-9, yhi - ylo)))
+    out = [_open(name, title, w, h)]
+    for k in range(5):
+        vx, vy = xlo + (xhi - xlo) * k / 4, ylo + (yhi - ylo) * k / 4
+        out.append(f'<line x1="{x(vx):.1f}" x2="{x(vx):.1f}" y1="{top}" y2="{h - bottom}" stroke="{GRID}"/>')
+        out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(vy):.1f}" y2="{y(vy):.1f}" stroke="{GRID}"/>')
+        out.append(_text(x(vx), h - bottom + 14, f"{vx:.0f}", 10, "middle"))
+        out.append(_text(left - 6, y(vy) + 4, f"{vy:.0f}", 10, "end"))
+    if len(points) >= 2:
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        sxx = sum((v - mx) ** 2 for v in xs)
+        if sxx > 0:
+            b = sum((a - mx) * (c - my) for a, c in zip(xs, ys)) / sxx
+            out.append(f'<line x1="{x(xlo):.1f}" y1="{y(my + b * (xlo - mx)):.1f}" x2="{x(xhi):.1f}"'
+                       f' y2="{y(my + b * (xhi - mx)):.1f}" stroke="{ORANGE}" stroke-width="1.5"'
+                       ' stroke-dasharray="5 4"/>')
+    for px, py, label in points:
+        out.append(f'<circle cx="{x(px):.1f}" cy="{y(py):.1f}" r="4" fill="{BLUE}" opacity="0.7">'
+                   f'<title>{escape(label)}: {px:.1f} / {py:.1f}</title></circle>')
+    out.append(_text((left + w - right) / 2, h - 6, x_label, 11, "middle", INK))
+    out.append(f'<text x="12" y="{(top + h - bottom) / 2:.1f}" font-size="11" fill="{INK}" text-anchor="middle"'
+               f' transform="rotate(-90 12 {(top + h - bottom) / 2:.1f})">{escape(y_label)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def before_after_chart(name: str, title: str, before: dict, after: dict, labels: tuple[str, str],
+                       bounds: tuple[float, float]) -> str:
+    """Two estimates with intervals side by side (an action's before and after)."""
+    vals = [v for e in (before, after) for v in (e.get("low"), e.get("high"), e.get("value")) if v is not None]
+    if not vals:
+        return _empty(name, title, "–", 300, 60)
+    w, h, left, right = 300, 70, 70, 40
+    lo, hi = _nice_range(min(vals), max(vals), bounds)
+    x = (lambda v: left + (w - left - right) * (v - lo) / max(1e-9, hi - lo))
+    out = [_open(name, title, w, h)]
+    for i, (e, label, color) in enumerate(((before, labels[0], MUTED), (after, labels[1], BLUE))):
+        cy = 20 + 28 * i
+        out.append(_text(left - 8, cy + 4, label, 11, "end", INK))
+        if e.get("value") is None:
+            continue
+        if e.get("low") is not None:
+            out.append(f'<line x1="{x(e["low"]):.1f}" x2="{x(e["high"]):.1f}" y1="{cy}" y2="{cy}" stroke="{color}"'
+                       ' stroke-width="2"/>')
+        out.append(f'<circle cx="{x(e["value"]):.1f}" cy="{cy}" r="5" fill="{color}"/>')
+        out.append(_text(w - right + 6, cy + 4, f'{e["value"]:.1f}', 10))
+    out.append("</svg>")
+    return "".join(out)
