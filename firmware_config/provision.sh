@@ -51,6 +51,7 @@ Options:
   --package SPEC              what pip installs (default: this checkout, ${REPO}[kiosk])
   --read-only-root            make the root file system read-only (overlay in RAM); needs
   --data-device DEV           the partition that keeps the database (formatted only if empty)
+  --no-read-only-root         turn the read-only root off again (from the next boot)
   --no-start                  install and enable the services, but do not (re)start them
   --root DIR                  provision the system tree under DIR instead of this machine
   --dry-run                   print what would be done, change nothing
@@ -64,8 +65,9 @@ say() { echo "$PROG: $*"; }
 # ------------------------------------------------------------------------------------------------
 # Command line
 
-KIOSK_ID="" SITE="" BROKER_HOST="" BROKER_PORT=8883 CA_FILE="" DISPLAY_KIND=dsi7 ROTATION=0
-PASSWORD="" PASSWORD_GIVEN=0 STAFF_PIN_HASH="" PACKAGE="" READ_ONLY=0 DATA_DEVICE=""
+# Empty means "not given": an earlier run's choice, else the default, applies (see below).
+KIOSK_ID="" SITE="" BROKER_HOST="" BROKER_PORT="" CA_FILE="" DISPLAY_KIND="" ROTATION=""
+PASSWORD="" PASSWORD_GIVEN=0 STAFF_PIN_HASH="" PACKAGE="" READ_ONLY="" DATA_DEVICE=""
 ROOT=/ DRY_RUN=0 START=1
 
 need_value() { if [ "$#" -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value"; fi; }
@@ -98,6 +100,7 @@ while [ "$#" -gt 0 ]; do
     --staff-pin-hash) need_value "$@"; STAFF_PIN_HASH=$2; shift ;;
     --package) need_value "$@"; PACKAGE=$2; shift ;;
     --read-only-root) READ_ONLY=1 ;;
+    --no-read-only-root) READ_ONLY=0 ;;
     --data-device) need_value "$@"; DATA_DEVICE=$2; shift ;;
     --no-start) START=0 ;;
     --root) need_value "$@"; ROOT=$2; shift ;;
@@ -128,6 +131,25 @@ toml_value() {  # toml_value SECTION KEY: a simple `key = "value"` / `key = 123`
 [ -n "$KIOSK_ID" ] || KIOSK_ID=$(toml_value kiosk id)
 [ -n "$SITE" ] || SITE=$(toml_value kiosk site)
 [ -n "$BROKER_HOST" ] || BROKER_HOST=$(toml_value broker host)
+[ -n "$BROKER_PORT" ] || BROKER_PORT=$(toml_value broker port)
+[ -n "$BROKER_PORT" ] || BROKER_PORT=8883
+# The display, rotation and package of the last run are kept in /etc/kundpuls/provision.conf.
+state_value() {
+  local f
+  f=$(t "$ETC/provision.conf")
+  [ -f "$f" ] || return 0
+  sed -n "s/^$1=//p" "$f" | tail -n 1
+}
+previous_display=$(state_value display)
+if [ -z "$ROTATION" ] && { [ -z "$DISPLAY_KIND" ] || [ "$DISPLAY_KIND" = "$previous_display" ]; }; then
+  ROTATION=$(state_value rotation)
+fi
+[ -n "$DISPLAY_KIND" ] || DISPLAY_KIND=${previous_display:-dsi7}
+[ -n "$ROTATION" ] || ROTATION=0
+[ -n "$PACKAGE" ] || PACKAGE=$(state_value package)
+previous_read_only=$(state_value read_only)
+[ -n "$READ_ONLY" ] || READ_ONLY=${previous_read_only:-0}
+if [ "$READ_ONLY" -eq 1 ] && [ -z "$DATA_DEVICE" ]; then DATA_DEVICE=$(state_value data_device); fi
 [ -n "$KIOSK_ID" ] || die "--kiosk-id is required"
 [[ $KIOSK_ID =~ $ID_RE ]] || die "--kiosk-id must be 1-64 letters, digits, '-' or '_', got '$KIOSK_ID'"
 [ "$KIOSK_ID" != central ] || die "--kiosk-id 'central' is reserved for the central ingest's broker user"
@@ -330,6 +352,13 @@ rendered=$(awk -v id="$KIOSK_ID" -v site="$SITE" -v host="$BROKER_HOST" -v port=
   || die "$toml_source lacks the keys above (one 'key = value' line each); add them or start from firmware_config/kiosk.toml"
 put 0640 "$ETC/kiosk.toml" < <(printf '%s\n' "$rendered")
 own root:kundpuls "$ETC/kiosk.toml"
+put 0644 "$ETC/provision.conf" < <(
+  echo "# Written by $PROG: the choices of the last run, used again when an option is not given."
+  echo "display=$DISPLAY_KIND"
+  echo "rotation=$ROTATION"
+  echo "package=$PACKAGE"
+  echo "read_only=$READ_ONLY"
+  echo "data_device=$DATA_DEVICE")
 
 # ------------------------------------------------------------------------------------------------
 # 5. systemd: units, hardware watchdog, time-sync cap, journal size.
@@ -448,15 +477,25 @@ if [ "$READ_ONLY" -eq 1 ]; then
   fi
 fi
 
+if [ "$READ_ONLY" -eq 0 ] && [ "$previous_read_only" = 1 ]; then
+  run raspi-config nonint do_overlayfs 1
+fi
+
 # ------------------------------------------------------------------------------------------------
 # Report
 
 if [ "$OFFLINE" -eq 1 ] && [ "$DRY_RUN" -eq 0 ]; then
+  # Earlier runs' commands stay (they may not have been run yet); a command given again moves to
+  # the end, so the order of the latest run wins (enable after disable) and a rerun adds nothing.
+  previous=()
+  if [ -f "$(t "$PENDING_FILE")" ]; then mapfile -t previous < <(tail -n +5 "$(t "$PENDING_FILE")"); fi
   put 0755 "$PENDING_FILE" < <(
     echo "#!/bin/sh"
-    echo "# Written by $PROG --root: run inside the provisioned system (as root) to finish it."
+    echo "# Written by $PROG --root: run this inside the provisioned system (as root) to finish it,"
+    echo "# then delete it. Later runs of $PROG --root add their commands at the end."
     echo "set -e"
-    printf '%s\n' "${PENDING[@]%" "}")
+    printf '%s\n' "${previous[@]+"${previous[@]}"}" "${PENDING[@]%" "}" \
+      | awk '{ last[$0] = NR; line[NR] = $0 } END { for (i = 1; i <= NR; i++) if (last[line[i]] == i) print line[i] }')
 fi
 if [ "$DRY_RUN" -eq 1 ]; then
   say "dry run: nothing was changed"

@@ -46,6 +46,7 @@ EXPECTED = {
     "etc/kundpuls/broker.pass": 0o600,
     "etc/kundpuls/ca.crt": 0o644,
     "etc/kundpuls/kiosk.toml": 0o640,
+    "etc/kundpuls/provision.conf": 0o644,
     "etc/sysusers.d/kundpuls.conf": 0o644,
     "etc/systemd/journald.conf.d/10-kundpuls.conf": 0o644,
     "etc/systemd/system.conf.d/10-kundpuls-watchdog.conf": 0o644,
@@ -172,9 +173,9 @@ def test_installed_files_are_what_the_kiosk_needs(provisioned):
 
 def test_pending_commands_finish_the_system(provisioned):
     pending = (provisioned["roots"][0] / "var/lib/kundpuls-provision/pending.sh").read_text().splitlines()
-    assert pending[:3] == ["#!/bin/sh", pending[1], "set -e"]
+    assert pending[0] == "#!/bin/sh" and pending[3] == "set -e"
     # One shell-quoted command a line; compare them as the shell will see them.
-    text = "\n".join(" ".join(shlex.split(line)) for line in pending[3:])
+    text = "\n".join(" ".join(shlex.split(line)) for line in pending[4:])
     for expected in ("apt-get install -y --no-install-recommends python3-venv",
                      "python3 -m venv --system-site-packages /opt/kundpuls/venv",
                      "/opt/kundpuls/venv/bin/pip install --quiet --upgrade",
@@ -190,6 +191,11 @@ def test_rerun_with_new_options_keeps_the_rest(recorder_path, tmp_path, ca_file)
     env, _ = recorder_path
     seed(tmp_path)
     assert provision(env, "--root", str(tmp_path), "--ca-file", str(ca_file), *ARGS).returncode == 0
+    # An update (B8 in docs/deployment.md): no options at all; every earlier choice stays.
+    before = snapshot(tmp_path)
+    r = provision(env, "--root", str(tmp_path), stdin="")
+    assert r.returncode == 0, r.stderr
+    assert snapshot(tmp_path) == before
     toml = tmp_path / "etc/kundpuls/kiosk.toml"
     toml.write_text(toml.read_text().replace("thank_you_s = 2.0", "thank_you_s = 3.5"))  # an operator edit
     # Later: turned to headless and a staff PIN set; no options repeated, no password given again.
@@ -202,8 +208,12 @@ def test_rerun_with_new_options_keeps_the_rest(recorder_path, tmp_path, ca_file)
     assert (tmp_path / "etc/kundpuls/broker.pass").read_text() == PASSWORD
     assert "[all]\ndisplay_auto_detect=0" in (tmp_path / "boot/firmware/kundpuls.txt").read_text()
     assert "fbcon=rotate" not in (tmp_path / "boot/firmware/cmdline.txt").read_text()
-    pending = (tmp_path / "var/lib/kundpuls-provision/pending.sh").read_text()
-    assert "systemctl enable kundpuls-kiosk-headless.service kundpuls-sync.service" in pending
+    pending = (tmp_path / "var/lib/kundpuls-provision/pending.sh").read_text().splitlines()
+    # The first run's one-off commands are still there; the latest choice comes last.
+    assert any(line.startswith("raspi-config nonint do_overlayfs 0") for line in pending)
+    assert pending.index("systemctl enable kundpuls-kiosk-headless.service kundpuls-sync.service "
+                         "systemd-time-wait-sync.service") > pending.index(
+        "systemctl disable --now kundpuls-kiosk-headless.service")
 
 
 def test_dry_run_changes_nothing(recorder_path, tmp_path, ca_file):
