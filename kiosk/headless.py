@@ -76,8 +76,11 @@ class HeadlessKiosk:
         value = q.values[index]
         try:
             rec = self.recorder.record(q.id, value, source="button")
-        except KioskError:
-            log.exception("press on button %d not recorded", index + 1)
+        except Exception:
+            # The LED already flashed (the panel gives feedback before the filters and the
+            # store decide); a failed commit must at least be loud in the journal.
+            log.exception("press on button %d (%s=%d) NOT recorded", index + 1, q.id, value)
+            self._say(f"error: press on button {index + 1} not recorded (see the log)")
             return
         flag = f" [{rec.filtered}]" if rec.filtered else ""
         log.info("answer %s=%d seq %d%s", q.id, value, rec.seq, flag)
