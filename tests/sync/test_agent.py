@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from kiosk.cli import main as kiosk_main
 from kiosk.pushed import file_mapping, pushed_path
 from server_sync import protocol as P
 from server_sync.agent import Backoff, SyncAgent, SyncError
+from tests.sync.e2e import Running
 
 pytestmark = pytest.mark.broker
 
@@ -28,24 +28,6 @@ def acked(store) -> int:
     return store.db.execute_sql(
         "SELECT (SELECT COUNT(*) FROM response WHERE acked_at IS NOT NULL)"
         " + (SELECT COUNT(*) FROM followup WHERE acked_at IS NOT NULL)").fetchone()[0]
-
-
-class Running:
-    """The daemon in a thread, stopped (SIGTERM-like) at the end."""
-
-    def __init__(self, agent: SyncAgent) -> None:
-        self.agent = agent
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=agent.run, args=(self.stop,), daemon=True)
-
-    def __enter__(self) -> SyncAgent:
-        self.thread.start()
-        return self.agent
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(10)
-        assert not self.thread.is_alive()
 
 
 def wait_until(pred, timeout=10.0) -> bool:

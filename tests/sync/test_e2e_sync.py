@@ -1,0 +1,110 @@
+"""End to end, with every real part: kiosk databases, the sync agent, mosquitto with TLS,
+passwords and ACL, the real `kiosk-central ingest` process and the central store.
+
+The happy path and the faults this side owns: broker restart mid-drain (persistence on), the
+sync agent SIGKILLed at random (seeded) points and restarted, the connection cut mid-stream
+through a TCP proxy. Each ends the same way: every kiosk event is in the central store exactly
+once, the kiosk has all of them acked, nothing dead-lettered.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from kiosk.pushed import file_mapping
+from seeds.backlog import add_backlog
+from server_sync.agent import SyncAgent
+from tests.sync.e2e import Central, Running, assert_same_everywhere, start_sync, wait_until
+from tests.sync.tcpproxy import TcpProxy
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+
+@pytest.fixture
+def central(broker, tmp_path):
+    c = Central(tmp_path / "central", broker)
+    c.start_ingest()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def agent_for(k, seed=1) -> SyncAgent:
+    return SyncAgent(k.cfg, k.store, base_mapping=file_mapping(k.cfg), rng=random.Random(seed))
+
+
+def test_answers_reach_the_centre_once_and_acks_mark_them(broker, central, make_kiosk):
+    k1, k2 = make_kiosk(broker, "k1"), make_kiosk(broker, "k2")
+    k1.record(120, followup_every=6)
+    k2.record(40)
+    for k in (k1, k2):
+        assert agent_for(k).run(once=True, timeout=30)
+    assert assert_same_everywhere(central, "k1", k1.store) == 140
+    assert assert_same_everywhere(central, "k2", k2.store) == 40
+    assert k1.store.get_meta("sync.last_ack_at")
+    # The centre keeps what the kiosk said: values, languages, the follow-up comments.
+    assert central.query("SELECT SUM(value) FROM response WHERE kiosk_id = 'k1'")[0][0] == \
+        k1.store.db.execute_sql("SELECT SUM(value) FROM response").fetchone()[0]
+    assert central.query("SELECT COUNT(*) FROM followup WHERE comment LIKE 'comment %'")[0][0] == 20
+    # Fleet status: the birth said online with the backlog, the clean exit said offline.
+    assert wait_until(lambda: central.query(
+        "SELECT online FROM kiosk_status WHERE kiosk_id = 'k1'") == [(0,)], timeout=10)
+
+
+def test_broker_restart_mid_drain(broker, central, make_kiosk):
+    k = make_kiosk(broker, "k1", batch_max_events=50)
+    total = add_backlog(k.cfg, k.store, 6000, seed=2)
+    with Running(agent_for(k)) as agent:
+        assert wait_until(lambda: central.count("k1") >= 300, timeout=60)
+        broker.restart()                                   # SIGTERM: mosquitto saves its queues
+        at_restart = k.store.outbox_depth()
+        assert wait_until(lambda: k.store.outbox_depth() == 0, timeout=90), \
+            (agent.last_error, agent.counters, central.ingest_log())
+    assert at_restart > 0, "the drain finished before the restart; the test proved nothing"
+    assert assert_same_everywhere(central, "k1", k.store) == total
+
+
+def test_sync_agent_sigkilled_at_random_points(broker, central, make_kiosk, tmp_path):
+    rng = random.Random(20261123)
+    k = make_kiosk(broker, "k1", batch_max_events=100, ack_timeout_s=3.0)
+    add_backlog(k.cfg, k.store, 15000, seed=3)
+    log = tmp_path / "sync.log"
+    depths = []
+    for round_ in range(5):
+        proc = start_sync(k.path, log)
+        time.sleep(rng.uniform(0.4, 1.6))                    # python start-up is ~0.4 s of that
+        proc.kill()
+        proc.wait()
+        depths.append(k.store.outbox_depth())
+        if round_ == 0 and depths[0] < 15000:
+            # The broker saw the socket die without DISCONNECT: the Last Will says offline.
+            assert wait_until(lambda: central.query(
+                "SELECT online FROM kiosk_status WHERE kiosk_id = 'k1'") == [(0,)], timeout=10)
+        k.record(5)                                          # the app goes on recording meanwhile
+    assert any(0 < d < 15000 for d in depths), f"no kill landed mid-drain: {depths}"
+    final = start_sync(k.path, log, "--once", "--timeout", "90")
+    assert final.wait(120) == 0, log.read_text()[-2000:]
+    assert assert_same_everywhere(central, "k1", k.store) >= 15000 + 25
+
+
+def test_connection_cut_mid_stream(broker, central, make_kiosk):
+    with TcpProxy(broker.host, broker.port) as proxy:
+        k = make_kiosk(broker, "k1", port=proxy.port, batch_max_events=50)
+        total = add_backlog(k.cfg, k.store, 8000, seed=4)
+        cuts = 0
+        with Running(agent_for(k)) as agent:
+            for target in (500, 1500, 2500, 3500):
+                assert wait_until(lambda: central.count("k1") >= target, timeout=60), \
+                    (agent.last_error, agent.counters, central.ingest_log())
+                cuts += proxy.cut()
+            proxy.pause()                                    # a stalled link, then it recovers
+            time.sleep(0.5)
+            proxy.resume()
+            assert wait_until(lambda: k.store.outbox_depth() == 0, timeout=90), \
+                (agent.last_error, agent.counters, central.ingest_log())
+        assert cuts >= 4 and proxy.connections >= 5 and agent.counters.connects >= 5
+    assert assert_same_everywhere(central, "k1", k.store) == total
