@@ -1,0 +1,331 @@
+"""The Kivy touchscreen app: `run_app(cfg)` opens the kiosk window and runs until closed.
+
+The app owns the UI state as Kivy properties and renders `KioskFlow` (kiosk.ui.flow), which
+decides screens and timeouts from the injected clock. Touches and the physical smiley panel
+reach the same `Recorder.record` (source "touch" / "button"). Hardware callbacks arrive on
+gpiozero's thread and are handed to the UI thread with `Clock.schedule_once`; nothing here
+touches the network (sync health is read from the local database's meta keys).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+
+from kiosk import __version__                                   # noqa: E402
+from kiosk.capture import Recorder                              # noqa: E402
+from kiosk.clock import Clock as KioskClock, SystemClock        # noqa: E402
+from kiosk.config import KioskConfig                            # noqa: E402
+from kiosk.exc import CaptureError                              # noqa: E402
+from kiosk.store import LocalStore                              # noqa: E402
+from kiosk.ui import flow as flowmod                            # noqa: E402
+from kiosk.ui.texts import tr                                   # noqa: E402
+
+log = logging.getLogger(__name__)
+
+UI_DIR = Path(__file__).resolve().parent
+KV_FILES = ("theme.kv", "question.kv", "thanks.kv", "followup.kv", "comment.kv", "pin.kv", "staff.kv")
+TICK_S = 0.1              # how often timeouts are checked (they are timed by the kiosk clock)
+DEFAULT_WINDOW = (800, 480)   # the official 7" Raspberry Pi display
+
+
+def configure_kivy(cfg: KioskConfig, demo: bool, size: tuple[int, int] | None) -> None:
+    """Window settings; must run before Kivy creates the window."""
+    from kivy.config import Config
+    fullscreen = cfg.ui.fullscreen and not demo and size is None
+    w, h = size or DEFAULT_WINDOW
+    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
+    Config.set("graphics", "width", str(w))
+    Config.set("graphics", "height", str(h))
+    Config.set("graphics", "resizable", "1" if demo else "0")
+    Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
+    Config.set("graphics", "maxfps", "60")
+    Config.set("kivy", "exit_on_escape", "1" if demo else "0")
+    # A mouse right-click must not leave multitouch simulation dots on a customer's screen.
+    Config.set("input", "mouse", "mouse,disable_multitouch")
+
+
+def local_ip() -> str:
+    """The address other machines would reach this kiosk on; sends no packet (UDP connect)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))          # TEST-NET-1: only a route look-up
+            return s.getsockname()[0]
+    except OSError:
+        return "127.0.0.1"
+
+
+def open_panel(cfg: KioskConfig, pin_factory: Any, clock: KioskClock) -> Any:
+    """The physical smiley panel, or None when this machine has no usable GPIO."""
+    try:
+        from kiosk.panel import SmileyPanel
+    except ImportError:
+        log.warning("kiosk.panel is not available; touch only")
+        return None
+    try:
+        # Press durations and the staff hold are timed by the kiosk clock, like every timeout.
+        return SmileyPanel.from_config(cfg.gpio, pin_factory=pin_factory,
+                                       monotonic=lambda: clock.monotonic_ns() / 1e9)
+    except Exception as e:                       # no GPIO on this machine: the screen still works
+        log.warning("no smiley buttons: %s", e)
+        return None
+
+
+def run_app(cfg: KioskConfig, *, demo: bool = False, clock: KioskClock | None = None,
+            pin_factory: Any = None, store: LocalStore | None = None,
+            size: tuple[int, int] | None = None) -> int:
+    """Run the touchscreen kiosk until its window closes; returns the exit status.
+
+    demo: a window instead of full screen, gpiozero's MockFactory for the buttons, keys 1-4
+    press them. clock/pin_factory/store are injected by tests and benchmarks.
+    """
+    configure_kivy(cfg, demo, size)
+    if pin_factory is None and demo:
+        from gpiozero.pins.mock import MockFactory, MockPWMPin
+        pin_factory = MockFactory(pin_class=MockPWMPin)
+    own_store = store is None
+    store = store or LocalStore(cfg.db_path)
+    clock = clock or SystemClock()
+    panel = open_panel(cfg, pin_factory, clock)
+    try:
+        app = build_app(cfg, store, clock, panel=panel, pin_factory=pin_factory)
+        app.run()
+        return 0
+    finally:
+        if panel is not None:
+            panel.close()
+        if own_store:
+            store.close()
+
+
+def _flow_action(name: str):
+    """An app method that runs `KioskFlow.<name>(*args)` and re-renders."""
+    def action(self, *args: Any) -> None:
+        getattr(self.flow, name)(*args)
+        self.sync()
+    action.__name__ = name
+    return action
+
+
+def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: Any = None,
+              pin_factory: Any = None) -> Any:
+    """The App object (not yet running). Imports Kivy's window, so configure_kivy comes first."""
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+    from kivy.lang import Builder
+    from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+    from kivy.uix.floatlayout import FloatLayout
+    from kivy.uix.screenmanager import NoTransition
+
+    from kiosk.ui import charts, controls, keyboard, screens, smiley  # noqa: F401  (kv classes)
+    from kiosk.watchdog import SystemdNotifier
+
+    class KioskRoot(FloatLayout):
+        def on_touch_down(self, touch) -> bool:
+            app = App.get_running_app()
+            if app is not None and app.flow is not None:
+                app.flow.touched()
+            return super().on_touch_down(touch)
+
+    class KioskApp(App):
+        title = "Kundpuls"
+        lang = StringProperty(cfg.default_language)
+        languages = ListProperty(list(cfg.languages))
+        screen_name = StringProperty(flowmod.QUESTION)
+        countdown = NumericProperty(0)
+        u = NumericProperty(1.0)                  # layout unit: 1.0 on the 800x480 display
+        landscape = BooleanProperty(True)
+        flow = None
+
+        def __init__(self, **kw) -> None:
+            self.flow = flowmod.KioskFlow(cfg, Recorder(cfg, store, clock), clock, flash=self._flash)
+            super().__init__(**kw)
+            self.cfg, self.store, self.clock = cfg, store, clock
+            self.panel, self.pin_factory = panel, pin_factory
+            self.notifier = SystemdNotifier()
+            self.first_frame_at: float | None = None
+            self._rev = -1
+            self._staff_cache: dict | None = None
+            self._staff_key: Any = None
+            self._ip: str | None = None
+
+        # -- set-up ----------------------------------------------------------------------
+        def build(self):
+            for name in KV_FILES:
+                Builder.load_file(str(UI_DIR / name))
+            self._measure(Window, Window.size)
+            root = KioskRoot()
+            sm = root.ids.sm
+            sm.transition = NoTransition()
+            for cls in (screens.QuestionScreen, screens.ThanksScreen, screens.FollowupScreen,
+                        screens.CommentScreen, screens.PinScreen, screens.StaffScreen):
+                sm.add_widget(cls())
+            self.sm = sm
+            Window.clearcolor = (0.965, 0.953, 0.925, 1)
+            Window.bind(size=self._measure, on_key_down=self._on_key_down)
+            if panel is not None:
+                panel.when_rated = self._on_rated
+                panel.when_staff_gesture = self._on_staff_gesture
+            Clock.schedule_interval(self._tick, TICK_S)
+            Clock.schedule_once(self._first_frame, 0)
+            Clock.schedule_once(lambda dt: self.sync(force=True), -1)
+            return root
+
+        def _first_frame(self, _dt) -> None:
+            self.first_frame_at = time.perf_counter()
+            self.notifier.ready("showing the question")
+
+        def _measure(self, _w, size) -> None:
+            w, h = size
+            self.landscape = w >= h
+            long, short = max(w, h), min(w, h)
+            self.u = max(0.5, min(long / 800.0, short / 480.0))
+            if self.flow is not None and getattr(self, "sm", None) is not None:
+                self.sync(force=True)
+
+        def root_width(self) -> float:
+            return Window.width
+
+        def tr(self, key: str, language: str, **values: Any) -> str:
+            return tr(key, language, **values)
+
+        # -- rendering -------------------------------------------------------------------
+        def sync(self, force: bool = False) -> None:
+            """Copy the flow's state into properties and the visible screen."""
+            f = self.flow
+            self.countdown = f.seconds_left()
+            if f.screen == flowmod.PIN and f.pin_locked_for() > 0:
+                force = True                      # the lockout countdown moves
+            if f.revision == self._rev and not force:
+                return
+            self._rev = f.revision
+            self.lang = f.language
+            if f.screen != flowmod.STAFF:
+                self._staff_cache = None
+            screen = self.sm.get_screen(f.screen)
+            screen.refresh(self)
+            if self.sm.current != f.screen:
+                self.sm.current = f.screen
+            self.screen_name = f.screen
+            if f.screen == flowmod.QUESTION:
+                self.sm.get_screen(flowmod.QUESTION).on_lang(self)
+
+        def staff_view(self) -> dict | None:
+            from kiosk.stats import local_stats
+            f = self.flow
+            try:
+                q = cfg.question(f.staff_question_id)
+            except KeyError:
+                q = f.question
+            key = (q.id, f.revision)
+            if self._staff_cache is not None and self._staff_key == key:
+                return self._staff_cache
+            now = clock.now()
+            if self._ip is None:
+                self._ip = local_ip()
+            alerts = screens.parse_alerts(store.get_meta("site.alerts"))
+            alerts.sort(key=lambda a: str(a.get("raised_at", "")), reverse=True)
+            self._staff_cache = {
+                "question": q, "stats": local_stats(cfg, store, now, question=q.id), "now": now,
+                "kiosk_id": cfg.kiosk_id, "ip": self._ip, "version": __version__, "alerts": alerts,
+            }
+            self._staff_key = key
+            return self._staff_cache
+
+        def _tick(self, _dt) -> None:
+            self.flow.tick()
+            self.sync()
+            self.notifier.ping()
+
+        # -- input -----------------------------------------------------------------------
+        def answer_touch(self, value: int) -> None:
+            try:
+                self.flow.answer(value, "touch")
+            except CaptureError:
+                log.exception("answer not recorded")
+            self.sync()
+
+        def _flash(self, index: int) -> None:
+            if self.panel is not None and index < len(cfg.gpio.buttons):
+                self.panel.flash(index)
+
+        def _on_rated(self, index: int) -> None:
+            # gpiozero's thread: hand over to the UI thread, touch nothing here.
+            Clock.schedule_once(partial(self._button, index), -1)
+
+        def _on_staff_gesture(self) -> None:
+            Clock.schedule_once(self._staff_gesture, -1)
+
+        def _button(self, index: int, _dt: float = 0) -> None:
+            value = self.flow.button_value(index)
+            if value is None:
+                log.warning("button %d pressed on question %s, which buttons cannot answer",
+                            index, self.flow.question.id)
+                return
+            try:
+                self.flow.answer(value, "button")
+            except CaptureError:
+                log.exception("button answer not recorded")
+            self.sync()
+
+        def _staff_gesture(self, _dt: float = 0) -> None:
+            if self.panel is not None:
+                try:
+                    self.panel.show_outbox_state(store.outbox_depth())
+                except Exception:
+                    log.exception("outbox LEDs failed")
+            self.flow.open_pin()
+            self.sync()
+
+        def _on_key_down(self, _window, key: int, _scancode: int, codepoint: str | None,
+                         _modifiers: list) -> bool:
+            """Keys 1-4 (or 1-5) press the mock buttons, so the real panel path runs."""
+            from gpiozero.pins.mock import MockFactory
+            if not isinstance(self.pin_factory, MockFactory) or not codepoint or not codepoint.isdigit():
+                return False
+            i = int(codepoint) - 1
+            if not 0 <= i < len(cfg.gpio.buttons):
+                return False
+            pin = self.pin_factory.pin(cfg.gpio.buttons[i])
+            if cfg.gpio.pull_up:
+                pin.drive_low()
+                Clock.schedule_once(lambda dt: pin.drive_high(), 0.1)
+            else:
+                pin.drive_high()
+                Clock.schedule_once(lambda dt: pin.drive_low(), 0.1)
+            return True
+
+        # Screen controls (kv `on_release`) call the flow and re-render.
+        choose_language = _flow_action("set_language")
+        toggle_reason = _flow_action("toggle_reason")
+        open_comment = _flow_action("open_comment")
+        close_comment = _flow_action("close_comment")
+        send_followup = _flow_action("send_followup")
+        skip_followup = _flow_action("skip_followup")
+        pin_clear = _flow_action("pin_clear")
+        pin_submit = _flow_action("pin_submit")
+        cancel = _flow_action("cancel")
+        next_staff_question = _flow_action("next_staff_question")
+
+        def comment_key(self, value: str) -> None:
+            from kiosk.ui.keyboard import BACKSPACE
+            if value == BACKSPACE:
+                self.flow.backspace()
+            else:
+                self.flow.type_text(value)
+            self.sync()
+
+        def pin_key(self, text: str) -> None:
+            if text.isdigit():
+                self.flow.pin_digit(text)
+                self.sync()
+
+    return KioskApp()

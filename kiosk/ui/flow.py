@@ -1,0 +1,301 @@
+"""What the kiosk screen shows and when: the customer and staff flows as a pure state machine.
+
+`KioskFlow` decides the screen (question, follow-up, comment, thank-you, PIN pad, staff view),
+the language, the follow-up draft and the PIN state, and runs every timeout from the injected
+clock's monotonic time, so tests move time instead of sleeping. It records through the one
+capture path (`Recorder`). It never imports Kivy, never touches a widget and never sleeps; the
+app renders its state and calls `tick()` from the Kivy clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from kiosk.capture import Recorded, Recorder
+from kiosk.clock import Clock
+from kiosk.config import KioskConfig, Question, active_question
+from kiosk.exc import CaptureError
+from kiosk.pin import PinGuard
+
+log = logging.getLogger(__name__)
+
+QUESTION = "question"
+FOLLOWUP = "followup"
+COMMENT = "comment"
+THANKS = "thanks"
+PIN = "pin"
+STAFF = "staff"
+SCREENS = (QUESTION, FOLLOWUP, COMMENT, THANKS, PIN, STAFF)
+_MAX_PIN_DIGITS = 12
+
+
+@dataclass
+class FollowUpDraft:
+    """What a customer has chosen so far on the follow-up screen."""
+    response_id: str
+    question: Question
+    value: int
+    negative: bool
+    reasons: list[str] = field(default_factory=list)
+    comment: str = ""
+
+    def has_content(self) -> bool:
+        return bool(self.reasons or self.comment.strip())
+
+
+class KioskFlow:
+    """The screen state of one kiosk. Single-threaded: call it from the UI thread only."""
+
+    def __init__(self, cfg: KioskConfig, recorder: Recorder, clock: Clock, *,
+                 flash: Callable[[int], None] | None = None) -> None:
+        self.cfg = cfg
+        self.recorder = recorder
+        self.clock = clock
+        self._flash = flash
+        self._tz = ZoneInfo(cfg.timezone)
+        self.screen = QUESTION
+        self.language = cfg.default_language
+        self.question = self._scheduled_question()
+        self.last_value: int | None = None           # the answer the thank-you screen echoes
+        self.last_recorded: Recorded | None = None
+        self.draft: FollowUpDraft | None = None
+        self.pin_guard = PinGuard(cfg.staff.pin_hash, cfg.staff.max_tries, cfg.staff.lockout_s,
+                                  monotonic=self.now_s)
+        self.pin_entry = ""
+        self.pin_failed = False
+        self.staff_question_id = self.question.id
+        self.revision = 0                            # bumped on every visible change
+        now = self.now_s()
+        self._screen_since = now
+        self._last_touch = now
+        self._corner_since: float | None = None
+
+    # -- time ------------------------------------------------------------------------------
+    def now_s(self) -> float:
+        return self.clock.monotonic_ns() / 1e9
+
+    def _changed(self) -> None:
+        self.revision += 1
+
+    def _go(self, screen: str) -> None:
+        self.screen = screen
+        self._screen_since = self.now_s()
+        self._changed()
+
+    def touched(self) -> None:
+        """Any touch on the screen: idle timers start again."""
+        self._last_touch = self.now_s()
+
+    def _scheduled_question(self) -> Question:
+        local = self.clock.now().astimezone(self._tz)
+        return active_question(self.cfg, local.weekday(), local.time())
+
+    def deadline(self) -> float | None:
+        """When the current screen times out (monotonic seconds), or None."""
+        if self.screen == THANKS:
+            return self._screen_since + self.cfg.ui.thank_you_s
+        if self.screen in (FOLLOWUP, COMMENT):
+            return self._last_touch + self.cfg.followup.idle_timeout_s
+        if self.screen in (PIN, STAFF):
+            return self._last_touch + self.cfg.staff.idle_s
+        return None
+
+    def seconds_left(self) -> int:
+        """Whole seconds until the current screen times out (for the visible countdown)."""
+        d = self.deadline()
+        return 0 if d is None else max(0, math.ceil(d - self.now_s() - 1e-9))
+
+    def tick(self) -> None:
+        """Run due timeouts. Called often from the UI clock; cheap when nothing is due."""
+        now = self.now_s()
+        if self._corner_since is not None and now - self._corner_since >= self.cfg.ui.corner_hold_s:
+            self._corner_since = None
+            self.open_pin()
+            return
+        d = self.deadline()
+        if d is not None and now >= d:
+            if self.screen in (FOLLOWUP, COMMENT):
+                self._commit_draft()                 # what was chosen so far is kept
+            self._to_question()
+            return
+        if self.screen == QUESTION:
+            if (self.language != self.cfg.default_language
+                    and now - self._last_touch >= self.cfg.ui.language_reset_s):
+                self.language = self.cfg.default_language
+                self._changed()
+            q = self._scheduled_question()
+            if q.id != self.question.id:
+                self.question = q
+                self._changed()
+
+    def _to_question(self) -> None:
+        self.draft = None
+        self.pin_entry = ""
+        self.pin_failed = False
+        self.question = self._scheduled_question()
+        self._go(QUESTION)
+
+    # -- customer --------------------------------------------------------------------------
+    def set_language(self, language: str) -> None:
+        if language not in self.cfg.languages:
+            raise ValueError(f"language {language!r} is not offered on this kiosk")
+        self.touched()
+        if language != self.language:
+            self.language = language
+            self._changed()
+
+    def button_value(self, index: int) -> int | None:
+        """The answer physical button `index` (0 = most negative) gives on the current question.
+
+        Buttons map one-to-one onto a smiley scale with as many points as there are buttons;
+        on other questions (NPS 0-10) they give no answer.
+        """
+        values = self.question.values
+        if len(values) != len(self.cfg.gpio.buttons) or not 0 <= index < len(values):
+            return None
+        return values[index]
+
+    def answer(self, value: int, source: str = "touch") -> Recorded | None:
+        """Record an answer to the current question, then show follow-up or thank-you."""
+        if self.screen in (PIN, STAFF) and source != "button":
+            return None
+        if self.screen in (FOLLOWUP, COMMENT):
+            self._commit_draft()                     # a new answer ends the previous follow-up
+        q = self.question
+        rec = self.recorder.record(q.id, value, language=self.language, source=source)
+        self.last_recorded = rec
+        if self.screen in (PIN, STAFF):
+            return rec                               # staff are busy; the panel LED already said thanks
+        self.touched()
+        self.last_value = value
+        if source == "touch" and self._flash is not None:
+            try:
+                self._flash(q.values.index(value))
+            except Exception:                        # an LED must never cost an answer
+                log.exception("LED flash failed")
+        if rec.wants_followup and (q.reasons or q.comment):
+            self.draft = FollowUpDraft(rec.id, q, value, q.is_negative(value))
+            self._go(FOLLOWUP)
+        else:
+            self.draft = None
+            self._go(THANKS)
+        return rec
+
+    def toggle_reason(self, code: str) -> None:
+        if self.draft is None or code not in self.draft.question.reasons:
+            return
+        self.touched()
+        if code in self.draft.reasons:
+            self.draft.reasons.remove(code)
+        else:
+            self.draft.reasons.append(code)
+        self._changed()
+
+    def open_comment(self) -> None:
+        if self.draft is not None and self.draft.question.comment:
+            self.touched()
+            self._go(COMMENT)
+
+    def type_text(self, text: str) -> None:
+        if self.draft is None:
+            return
+        self.touched()
+        room = self.cfg.followup.max_comment_chars - len(self.draft.comment)
+        if room > 0:
+            self.draft.comment += text[:room]
+            self._changed()
+
+    def backspace(self) -> None:
+        if self.draft is not None and self.draft.comment:
+            self.touched()
+            self.draft.comment = self.draft.comment[:-1]
+            self._changed()
+
+    def close_comment(self) -> None:
+        if self.screen == COMMENT:
+            self.touched()
+            self._go(FOLLOWUP)
+
+    def send_followup(self) -> None:
+        self._commit_draft()
+        self.draft = None
+        self._go(THANKS)
+
+    def skip_followup(self) -> None:
+        self.draft = None
+        self._go(THANKS)
+
+    def _commit_draft(self) -> None:
+        d, self.draft = self.draft, None
+        if d is None or not d.has_content():
+            return
+        try:
+            self.recorder.record_followup(d.response_id, d.reasons, d.comment.strip() or None)
+        except CaptureError:
+            log.exception("follow-up not recorded")
+
+    # -- staff -----------------------------------------------------------------------------
+    def corner_down(self) -> None:
+        if self.screen in (QUESTION, THANKS):
+            self._corner_since = self.now_s()
+
+    def corner_up(self) -> None:
+        self._corner_since = None
+
+    def open_pin(self) -> None:
+        """The staff gesture: corner hold or the panel's two outer buttons."""
+        if self.screen in (PIN, STAFF):
+            return
+        if self.screen in (FOLLOWUP, COMMENT):
+            self._commit_draft()
+        self.draft = None
+        self.pin_entry = ""
+        self.pin_failed = False
+        self.touched()
+        self._go(PIN)
+
+    def pin_locked_for(self) -> float:
+        return self.pin_guard.locked_for()
+
+    def pin_digit(self, digit: str) -> None:
+        if self.screen != PIN or not digit.isdigit() or self.pin_locked_for() > 0:
+            return
+        self.touched()
+        if len(self.pin_entry) < _MAX_PIN_DIGITS:
+            self.pin_entry += digit
+            self.pin_failed = False
+            self._changed()
+
+    def pin_clear(self) -> None:
+        self.touched()
+        self.pin_entry = ""
+        self._changed()
+
+    def pin_submit(self) -> bool:
+        if self.screen != PIN:
+            return False
+        self.touched()
+        entry, self.pin_entry = self.pin_entry, ""
+        if entry and self.pin_guard.check(entry):
+            self.pin_failed = False
+            self.staff_question_id = self.question.id
+            self._go(STAFF)
+            return True
+        self.pin_failed = bool(entry) and self.pin_guard.enabled
+        self._changed()
+        return False
+
+    def cancel(self) -> None:
+        """Leave the PIN pad or the staff view."""
+        self._to_question()
+
+    def next_staff_question(self) -> None:
+        self.touched()
+        ids = [q.id for q in self.cfg.questions]
+        i = ids.index(self.staff_question_id) if self.staff_question_id in ids else -1
+        self.staff_question_id = ids[(i + 1) % len(ids)]
+        self._changed()

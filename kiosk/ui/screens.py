@@ -1,0 +1,314 @@
+"""The app's screens. Each screen's layout and style live in `kiosk/ui/<screen>.kv`; these
+classes fill in what depends on state (the question's answers, chips, stats) via `refresh`.
+
+Screens read state from the app (`app.flow`) and call the flow on input; they never record,
+never read the network, and never run timers of their own.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
+from kivy.uix.screenmanager import Screen
+from kivy.uix.widget import Widget
+
+from kiosk.ui import palette
+from kiosk.ui.controls import NpsButton, PillButton, ReasonChip
+from kiosk.ui.smiley import SmileyButton, SmileyFace
+from kiosk.ui.texts import age_text, tr
+
+
+class Caption(Label):
+    """A label that wraps to its width and is as tall as its text (never clipped)."""
+
+
+class LanguageBar(BoxLayout):
+    """The visible language switch: one pill per offered language, in that language."""
+
+    languages = ListProperty([])
+    current = StringProperty("")
+    font_size = NumericProperty(18)
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.bind(languages=self.rebuild, font_size=self.rebuild, current=self.restyle,
+                  height=self.restyle)
+
+    def rebuild(self, *_a) -> None:
+        from kivy.app import App
+        app = App.get_running_app()
+        self.clear_widgets()
+        for code in self.languages:
+            b = PillButton(text=tr("language_name", code), font_size=self.font_size)
+            b.language = code
+            b.bind(on_release=lambda btn: app.choose_language(btn.language))
+            self.add_widget(b)
+        self.restyle()
+
+    def restyle(self, *_a) -> None:
+        for b in self.children:
+            b.radius = self.height / 2 if self.height else 14
+            if b.language == self.current:
+                b.bg, b.fg, b.outline = palette.ACCENT, (1, 1, 1, 1), (0, 0, 0, 0)
+            else:
+                b.bg, b.fg, b.outline = palette.SURFACE, palette.INK, palette.LINE
+
+
+class KioskScreen(Screen):
+    def refresh(self, app: Any) -> None:
+        pass
+
+
+class QuestionScreen(KioskScreen):
+    question_id = StringProperty("")
+    employee = BooleanProperty(False)
+    nps = BooleanProperty(False)
+
+    def refresh(self, app: Any) -> None:
+        q = app.flow.question
+        key = (q.id, app.landscape, app.u)
+        self.employee = q.audience == "employee"
+        self.nps = q.scale == "nps11"
+        self.ids.question_text.text = q.text.get(app.lang, "")
+        if getattr(self, "_built", None) == key:
+            return
+        self._built = key
+        area = self.ids.answers
+        area.clear_widgets()
+        if self.nps:
+            area.add_widget(self._nps_grid(app, q))
+        else:
+            cols = len(q.values) if app.landscape else 2
+            grid = GridLayout(cols=cols, spacing=16 * app.u)
+            for i, v in enumerate(q.values):
+                b = SmileyButton(index=i, points=len(q.values), value=v)
+                b.bind(on_release=lambda btn: app.answer_touch(int(btn.value)))
+                grid.add_widget(b)
+            area.add_widget(grid)
+
+    def _nps_grid(self, app: Any, q: Any) -> Widget:
+        box = BoxLayout(orientation="vertical", spacing=10 * app.u)
+        cols = 11 if app.landscape else 6
+        grid = GridLayout(cols=cols, spacing=8 * app.u)
+        for v in q.values:
+            b = NpsButton(text=str(v), value=v, font_size=26 * app.u, bold=True,
+                          bg=palette.nps_colour(v), fg=palette.INK, radius=12 * app.u)
+            b.bind(on_release=lambda btn: app.answer_touch(int(btn.value)))
+            grid.add_widget(b)
+        rows = 1 if app.landscape else 2
+        grid.size_hint_y = None
+        cell = min((app.root_width() - 48 * app.u) / cols, 110 * app.u)
+        grid.height = rows * cell * 0.9 + (rows - 1) * 8 * app.u
+        box.add_widget(Widget())
+        box.add_widget(grid)
+        ends = BoxLayout(size_hint_y=None, height=30 * app.u)
+        low = Label(text=tr("nps_low", app.lang), color=palette.INK_MUTED, font_size=17 * app.u,
+                    halign="left", valign="middle")
+        high = Label(text=tr("nps_high", app.lang), color=palette.INK_MUTED, font_size=17 * app.u,
+                     halign="right", valign="middle")
+        for lab in (low, high):
+            lab.bind(size=lambda w, s: setattr(w, "text_size", s))
+            ends.add_widget(lab)
+        box.add_widget(ends)
+        box.add_widget(Widget())
+        self._nps_ends = (low, high)
+        return box
+
+    def on_lang(self, app: Any) -> None:
+        if self.nps and getattr(self, "_nps_ends", None):
+            self._nps_ends[0].text = tr("nps_low", app.lang)
+            self._nps_ends[1].text = tr("nps_high", app.lang)
+
+
+class ThanksScreen(KioskScreen):
+    def refresh(self, app: Any) -> None:
+        face = self.ids.face
+        q = app.flow.question
+        value = app.flow.last_value
+        if value is None or q.scale == "nps11" or value not in q.values:
+            face.opacity = 0
+        else:
+            face.opacity = 1
+            face.points = len(q.values)
+            face.index = q.values.index(value)
+
+
+class FollowupScreen(KioskScreen):
+    def refresh(self, app: Any) -> None:
+        d = app.flow.draft
+        if d is None:
+            return
+        key = (d.response_id, app.lang, app.landscape, app.u)
+        title = "followup_title_negative" if d.negative else "followup_title_positive"
+        self.ids.title.text = tr(title, app.lang)
+        self.ids.comment_button.opacity = 1 if d.question.comment else 0
+        self.ids.comment_button.disabled = not d.question.comment
+        self.ids.comment_button.text = tr("followup_edit_comment" if d.comment else "followup_comment", app.lang)
+        self.ids.send_button.disabled = not d.has_content()
+        grid = self.ids.chips
+        if getattr(self, "_built", None) != key:
+            self._built = key
+            grid.clear_widgets()
+            grid.cols = 3 if app.landscape else 2
+            for code in d.question.reasons:
+                label = app.flow.cfg.reasons.get(code, {}).get(app.lang, code)
+                chip = ReasonChip(text=label, code=code, font_size=21 * app.u, radius=16 * app.u)
+                chip.bind(on_release=lambda c: app.toggle_reason(c.code))
+                grid.add_widget(chip)
+        for chip in grid.children:
+            chip.selected = chip.code in d.reasons
+
+
+class CommentScreen(KioskScreen):
+    def refresh(self, app: Any) -> None:
+        d = app.flow.draft
+        text = d.comment if d else ""
+        box = self.ids.comment_text
+        if text:
+            box.text, box.color = text + "|", palette.INK
+        else:
+            box.text, box.color = tr("comment_placeholder", app.lang), palette.INK_MUTED
+
+
+class PinScreen(KioskScreen):
+    def refresh(self, app: Any) -> None:
+        f = app.flow
+        self.ids.dots.text = "  ".join("●" for _ in f.pin_entry) or " "
+        locked = f.pin_locked_for()
+        if not f.pin_guard.enabled:
+            msg, colour = tr("pin_disabled", app.lang), palette.WARNING
+        elif locked > 0:
+            left = int(locked + 0.999)
+            msg, colour = tr("pin_locked", app.lang, t=f"{left // 60}:{left % 60:02d}"), palette.WARNING
+        elif f.pin_failed:
+            msg, colour = tr("pin_wrong", app.lang, n=f.pin_guard.tries_left), palette.WARNING
+        else:
+            msg, colour = "", palette.INK_MUTED
+        self.ids.message.text = msg
+        self.ids.message.color = colour
+        for key in self.ids.keypad.children:
+            key.disabled = locked > 0 or not f.pin_guard.enabled
+
+
+def _fmt(x: float | None, suffix: str = "") -> str:
+    return "–" if x is None else f"{x:.0f}{suffix}"
+
+
+def _period_row(period: dict, qid: str) -> dict:
+    return period["questions"].get(qid, {"n": 0, "counts": {}, "csat": None})
+
+
+class StaffScreen(KioskScreen):
+    def refresh(self, app: Any) -> None:
+        view = app.staff_view()
+        if view is None:
+            return
+        lang = app.lang
+        q = view["question"]
+        stats = view["stats"]
+        self.ids.question_text.text = q.text.get(lang, q.id)
+        self.ids.kiosk_line.text = tr("staff_kiosk", lang, id=view["kiosk_id"], ip=view["ip"],
+                                      version=view["version"])
+        self._table(app, q, stats)
+        today = stats["periods"]["today"]
+        self.ids.filtered.text = tr("staff_filtered", lang, n=today["flagged"])
+        self.ids.chart.counts = today["by_hour"]
+        ob = stats["outbox"]
+        now = view["now"]
+        self.ids.sync_state.text = tr("staff_connected" if ob["broker_connected"] else "staff_disconnected", lang)
+        self.ids.sync_state.color = palette.OK if ob["broker_connected"] else palette.WARNING
+        self.ids.outbox.text = tr("staff_outbox", lang, n=ob["depth"])
+        self.ids.oldest.text = tr("staff_oldest", lang, age=age_text(_age(ob["oldest_unacked"], now), lang)) \
+            if ob["oldest_unacked"] else ""
+        self.ids.last_ack.text = tr("staff_last_ack", lang, t=age_text(_age(ob["last_ack"], now), lang))
+        alerts = view["alerts"]
+        self.ids.alerts.text = "\n".join(f"• {a.get('message', a.get('kind', ''))}" for a in alerts[:3]) \
+            if alerts else tr("staff_no_alerts", lang)
+        self.ids.alerts.color = palette.WARNING if alerts else palette.INK_MUTED
+
+    def _table(self, app: Any, q: Any, stats: dict) -> None:
+        lang, u = app.lang, app.u
+        grid = self.ids.table
+        grid.clear_widgets()
+        nps = q.scale == "nps11"
+        if nps:
+            groups = [("staff_detractors", range(0, 7)), ("staff_passives", range(7, 9)),
+                      ("staff_promoters", range(9, 11))]
+            value_cols = len(groups)
+        else:
+            value_cols = len(q.values)
+        metric_keys = ("staff_nps", "staff_csat") if nps else ("staff_happy_index", "staff_csat")
+        grid.cols = 1 + value_cols + 1 + len(metric_keys)
+        fs = 15 * u
+        row_h = 38 * u
+
+        def cell(text: str, bold: bool = False, muted: bool = False, first: bool = False,
+                 metric: bool = False) -> Label:
+            lab = Label(text=text, font_size=fs * (0.9 if first or muted else 1), bold=bold,
+                        size_hint_y=None, height=row_h,
+                        color=palette.INK_MUTED if muted else palette.INK,
+                        halign="left" if first else "center", valign="middle",
+                        size_hint_x=2.4 if first else (1.25 if metric else 0.8))
+            lab.bind(size=lambda w, s: setattr(w, "text_size", s))
+            return lab
+
+        grid.add_widget(cell("", first=True))
+        if nps:
+            for key, _r in groups:
+                grid.add_widget(cell(tr(key, lang), bold=True, metric=True))
+        else:
+            for i in range(len(q.values)):
+                face = SmileyFace(index=i, points=len(q.values), size_hint_y=None, height=row_h,
+                                  size_hint_x=0.8)
+                grid.add_widget(face)
+        grid.add_widget(cell(tr("staff_answers", lang), muted=True, metric=True))
+        for key in metric_keys:
+            grid.add_widget(cell(tr(key, lang), muted=True, metric=True))
+        for pkey, label in (("today", "staff_today"), ("last_7_days", "staff_7days"),
+                            ("same_weekday_last_week", "staff_same_weekday")):
+            row = _period_row(stats["periods"][pkey], q.id)
+            counts = row["counts"]
+            grid.add_widget(cell(tr(label, lang), bold=True, first=True))
+            if nps:
+                for _key, rng in groups:
+                    grid.add_widget(cell(str(sum(counts.get(str(v), 0) for v in rng)), metric=True))
+            else:
+                for v in q.values:
+                    grid.add_widget(cell(str(counts.get(str(v), 0))))
+            small = 0 < row["n"] < 30
+            grid.add_widget(cell(str(row["n"]) + ("*" if small else ""), muted=small, metric=True))
+            if nps:
+                grid.add_widget(cell(_fmt(row.get("nps")), metric=True))
+            else:
+                grid.add_widget(cell(_fmt(row.get("happy_index")), metric=True))
+            grid.add_widget(cell(_fmt(row.get("csat"), " %"), metric=True))
+        self.ids.small_note.text = "* " + tr("staff_small_sample", lang)
+
+
+def _age(iso: str | None, now: datetime) -> float | None:
+    if not iso:
+        return None
+    try:
+        t = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return (now - t).total_seconds()
+
+
+def parse_alerts(raw: str | None) -> list[dict]:
+    """Site alerts from the `site.alerts` meta key (JSON list); anything malformed is ignored."""
+    if not raw:
+        return []
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return []
+    return [a for a in data if isinstance(a, dict)] if isinstance(data, list) else []

@@ -1,0 +1,488 @@
+"""The scripted UI scenario: runs the real kiosk app (`run_app`) in this process on the current
+display and walks every flow with real touches, key presses and the mock GPIO pins.
+
+Run as `python -m tests.ui.scenario --size 800x480 --data DIR --shots DIR --report FILE`
+(tests/ui/test_app.py starts one per resolution under Xvfb). Time moves only through the
+injected FakeClock (`clock.advance`), never by sleeping; the scenario waits for frames.
+Every screen is photographed in every language; the layout of each is checked.
+It writes a JSON report; the pytest side asserts on it and on the rows in the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+# One scripted history: Monday 2026-11-23; the app starts at 12:00 Stockholm (11:00 UTC).
+START = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
+NPS_AT = datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)      # 17:00 local: NPS question
+PULSE_AT = datetime(2026, 11, 23, 19, 45, tzinfo=timezone.utc)   # 20:45 local: staff pulse
+STAFF_PIN = "1234"
+# Typed on the on-screen keyboard, with each language's own letter; "2" is typed, deleted, retyped.
+COMMENT = {"sv": "kö 2", "nb": "kø 2", "en": "queue 2"}
+
+
+def scenario_config_mapping() -> dict:
+    """The demo config plus an NPS slot in the afternoon, so every screen is reachable."""
+    from seeds.demo import demo_config_mapping
+    m = demo_config_mapping()
+    m["schedule"] = [
+        {"question": "pulse", "days": ["mon", "tue", "wed", "thu", "fri"], "from": "20:30", "to": "21:30"},
+        {"question": "recommend", "days": ["mon"], "from": "17:00", "to": "20:30"},
+        {"question": "visit"},
+    ]
+    m["ui"] = {"fullscreen": False}
+    return m
+
+
+def seed_history(cfg, store) -> None:
+    """Eight days of simulated answers (source 'simulate') so the staff view has content."""
+    import random
+    from kiosk.capture import Recorder
+    from kiosk.clock import FakeClock
+    rng = random.Random(7)
+    # Recorded during an earlier boot: its monotonic timeline is not the app's.
+    c = FakeClock(START - timedelta(days=8), boot_id="11111111-1111-4111-8111-111111111111")
+    rec = Recorder(cfg, store, c)
+    for day in range(8):
+        base = (START - timedelta(days=8 - day)).replace(hour=7, minute=0)
+        c.set(base)
+        for _ in range(40):
+            c.advance(rng.uniform(300, 1100))
+            if c.now().hour >= 20:
+                break
+            rec.record("visit", rng.choices([1, 2, 3, 4], [1, 2, 5, 7])[0], language="sv", source="simulate")
+            if rng.random() < 0.3:
+                rec.record("recommend", rng.choice(range(11)), language="sv", source="simulate")
+    c.set(START - timedelta(hours=2))
+    rec.record("visit", 4, source="simulate")
+    store.set_meta("sync.connected", "0")
+    store.set_meta("sync.last_ack_at", "2026-11-23T10:40:00.000Z")
+    store.set_meta("site.alerts", json.dumps([
+        {"id": "a1", "site_id": cfg.site_id, "raised_at": "2026-11-23T09:00:00Z", "kind": "dip",
+         "message": "Happy Index dipped 12 points vs last week"}]))
+
+
+class Scenario:
+    def __init__(self, app_size: tuple[int, int], shots: Path, clock, pin_factory, cfg) -> None:
+        self.size = app_size
+        self.res = f"{app_size[0]}x{app_size[1]}"
+        self.shots = shots
+        self.clock = clock
+        self.pins = pin_factory
+        self.cfg = cfg
+        self.checks: list[dict] = []
+        self.layout: list[dict] = []
+        self.screens: list[str] = []
+        self.timings: dict[str, float] = {}
+
+    # -- plumbing --------------------------------------------------------------------------
+    @property
+    def app(self):
+        from kivy.app import App
+        return App.get_running_app()
+
+    def check(self, name: str, ok: bool, detail: object = "") -> bool:
+        self.checks.append({"name": name, "ok": bool(ok), "detail": str(detail)})
+        return bool(ok)
+
+    def frames(self, n: int = 1):
+        for _ in range(n):
+            yield "frame"
+
+    def until(self, cond, timeout_s: float = 3.0):
+        """Pump frames until `cond()` holds (or a real-time safety limit passes)."""
+        end = time.perf_counter() + timeout_s
+        while time.perf_counter() < end:
+            if cond():
+                return
+            yield "frame"
+        self.check(f"waited in vain ({traceback.extract_stack(limit=3)[0].lineno})", False, self.screen())
+
+    def screen(self) -> str:
+        """The screen really shown: a switch completes on the next frame."""
+        sm = self.app.sm
+        cur = sm.current_screen
+        if cur is None or cur.name != sm.current or sm.transition.is_active or cur.parent is None:
+            return "switching"
+        return cur.name
+
+    def find(self, cls_name: str, root=None, **attrs):
+        from tests.ui.layoutcheck import walk
+        root = root or self.app.sm.current_screen
+        out = [w for w in walk(root) if type(w).__name__ == cls_name
+               and all(getattr(w, k, None) == v for k, v in attrs.items())]
+        out.sort(key=lambda w: (-w.to_window(*w.center)[1], w.to_window(*w.center)[0]))
+        return out
+
+    def tap(self, widget, hold_frames: int = 0):
+        from kivy.tests.common import UnitTestTouch
+        # A screen switch completes on the next frame; touch only what is really on screen.
+        yield from self.until(lambda: widget.get_root_window() is not None
+                              and not self.app.sm.transition.is_active)
+        yield from self.frames(1)              # laid out (a frame without changes draws nothing)
+        x, y = widget.to_window(*widget.center)
+        t = UnitTestTouch(x, y)
+        t.touch_down()
+        yield from self.frames(hold_frames)
+        t.touch_up()
+        yield from self.frames(1)
+
+    def key(self, char: str):
+        from kivy.core.window import Window
+        Window.dispatch("on_key_down", ord(char), 0, char, [])
+        Window.dispatch("on_key_up", ord(char), 0)
+
+    def advance(self, seconds: float, then: str | None = None):
+        """Move the kiosk clock and let the app's clock tick run."""
+        self.clock.advance(seconds)
+        self.app._tick(0)                    # pump the app's timeout check now
+        if then:
+            yield from self.until(lambda: self.screen() == then)
+        else:
+            yield from self.frames(1)
+
+    def gap(self):
+        """A few seconds between two customers, so the repeat and burst filters stay quiet."""
+        yield from self.advance(6.5)
+
+    def shot(self, name: str):
+        from kivy.core.window import Window
+        from tests.ui.layoutcheck import layout_problems
+        yield from self.frames(2)
+        lang = self.app.lang
+        target = self.shots / self.res / lang / f"{name}.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Window.screenshot(name=str(target.with_suffix("")) + "-tmp.png")
+        os.replace(tmp, target)
+        self.screens.append(str(target))
+        problems = layout_problems(self.app.root, Window.size)
+        self.layout.append({"res": self.res, "lang": lang, "screen": name, "problems": problems})
+
+    def pin_key(self, label: str):
+        key = [k for k in self.find("PinKey") if k.text == label]
+        yield from self.tap(key[0])
+
+    def corner_hold(self):
+        from kivy.tests.common import UnitTestTouch
+        t = UnitTestTouch(6, self.app.root.height - 6)
+        t.touch_down()
+        yield from self.frames(1)
+        self.check("corner: short hold does nothing", self.screen() in ("question", "thanks"))
+        yield from self.advance(self.cfg.ui.corner_hold_s - 0.5)
+        self.check("corner: not open before the hold time", self.screen() in ("question", "thanks"))
+        yield from self.advance(0.55, then="pin")
+        t.touch_up()
+        yield from self.frames(1)
+
+    def choose_language(self, lang: str):
+        pill = [b for b in self.find("PillButton") if getattr(b, "language", None) == lang]
+        yield from self.tap(pill[0])
+        self.check(f"language switch to {lang}", self.app.lang == lang, self.app.lang)
+
+    # -- the walk --------------------------------------------------------------------------
+    def run(self):
+        cfg = self.cfg
+        yield from self.until(lambda: self.app is not None and self.app.sm.current == "question")
+        yield from self.frames(3)              # the first layout passes
+        self.check("starts on the question screen", self.screen() == "question")
+        self.check("default language", self.app.lang == cfg.default_language, self.app.lang)
+        q = self.app.flow.question
+        self.check("scheduled question at noon is 'visit'", q.id == "visit", q.id)
+
+        # Customer flow, every language: question, positive answer, thank-you, back.
+        for lang in cfg.languages:
+            yield from self.choose_language(lang)
+            yield from self.shot("question")
+            faces = self.find("SmileyButton")
+            self.check("four smiley buttons", len(faces) == 4, len(faces))
+            yield from self.gap()
+            from kivy.tests.common import UnitTestTouch
+            touch = UnitTestTouch(*faces[-1].to_window(*faces[-1].center))
+            touch.touch_down()
+            self.check(f"{lang}: the touched face responds at once", faces[-1].pressed)
+            yield from self.frames(1)
+            touch.touch_up()
+            yield from self.frames(1)
+            self.check(f"{lang}: happy answer -> thank-you", self.screen() == "thanks", self.screen())
+            yield from self.shot("thanks")
+            yield from self.advance(cfg.ui.thank_you_s - 0.5)
+            self.check(f"{lang}: thank-you still shown before {cfg.ui.thank_you_s}s", self.screen() == "thanks")
+            yield from self.advance(0.6, then="question")
+            self.check(f"{lang}: back to the question after thank-you", self.screen() == "question", self.screen())
+
+            # Negative answer: follow-up with chips, comment, send.
+            yield from self.gap()
+            yield from self.tap(self.find("SmileyButton")[0])
+            self.check(f"{lang}: unhappy answer -> follow-up", self.screen() == "followup", self.screen())
+            chips = self.find("ReasonChip")
+            self.check(f"{lang}: 4-6 reason chips", 4 <= len(chips) <= 6, len(chips))
+            labels = {c.code: c.text for c in chips}
+            self.check(f"{lang}: chip labels from the catalogue",
+                       labels.get("queue") == cfg.reasons["queue"][lang], labels)
+            send = self.app.sm.current_screen.ids.send_button
+            self.check(f"{lang}: send disabled before a choice", send.disabled)
+            yield from self.tap([c for c in chips if c.code == "queue"][0])
+            yield from self.tap([c for c in chips if c.code == "price"][0])
+            yield from self.tap([c for c in chips if c.code == "price"][0])    # and off again
+            sel = [c.code for c in self.find("ReasonChip") if c.selected]
+            self.check(f"{lang}: multi-select toggles", sel == ["queue"], sel)
+            yield from self.shot("followup")
+            yield from self.tap(self.app.sm.current_screen.ids.comment_button)
+            self.check(f"{lang}: comment screen", self.screen() == "comment", self.screen())
+            yield from self.shot("comment_empty")
+            if lang == cfg.languages[0]:
+                # Advance the kiosk clock part of the idle time: typing keeps the screen alive.
+                yield from self.advance(cfg.followup.idle_timeout_s - 2)
+            for ch in COMMENT[lang]:
+                label = "space" if ch == " " else ch
+                keys = [k for k in self.find("PillButton") if getattr(k, "key_value", None) == ch]
+                if not self.check(f"{lang}: key {label!r} on the keyboard", bool(keys)):
+                    continue
+                yield from self.tap(keys[0])
+                if lang == cfg.languages[0]:
+                    yield from self.advance(1.5)
+            self.check(f"{lang}: typing kept the comment screen open", self.screen() == "comment", self.screen())
+            bs = [k for k in self.find("PillButton") if getattr(k, "key_value", None) == "\b"]
+            typed = self.app.flow.draft.comment if self.app.flow.draft else None
+            self.check(f"{lang}: comment typed", typed == COMMENT[lang], typed)
+            yield from self.tap(bs[0])
+            yield from self.tap([k for k in self.find("PillButton") if getattr(k, "key_value", None) == "2"][0])
+            yield from self.shot("comment")
+            yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("comment_done", lang)][0])
+            self.check(f"{lang}: back on the follow-up", self.screen() == "followup", self.screen())
+            yield from self.tap(self.app.sm.current_screen.ids.send_button)
+            self.check(f"{lang}: send -> thank-you", self.screen() == "thanks", self.screen())
+            yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+
+            # Skip: no follow-up row.
+            yield from self.gap()
+            yield from self.tap(self.find("SmileyButton")[1])
+            self.check(f"{lang}: second face is negative too", self.screen() == "followup", self.screen())
+            yield from self.tap(self.app.sm.current_screen.ids.skip_button)
+            self.check(f"{lang}: skip -> thank-you", self.screen() == "thanks", self.screen())
+            yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+
+        # Idle timeout on the follow-up keeps what was chosen, with a visible countdown.
+        yield from self.choose_language(cfg.languages[0])
+        yield from self.gap()
+        yield from self.tap(self.find("SmileyButton")[0])
+        yield from self.tap([c for c in self.find("ReasonChip") if c.code == "staff"][0])
+        yield from self.advance(cfg.followup.idle_timeout_s - 3.5)
+        shown = self.app.countdown
+        self.check("follow-up countdown visible", shown == 4, shown)
+        countdown_text = self.app.tr("countdown", self.app.lang, s=4)
+        self.check("countdown label on screen",
+                   any(getattr(w, "text", "") == countdown_text for w in self.find("Label")), countdown_text)
+        yield from self.advance(4, then="question")
+        self.check("follow-up idle timeout -> question", self.screen() == "question", self.screen())
+
+        # Language resets to the default after idle.
+        yield from self.choose_language(cfg.languages[-1])
+        yield from self.advance(cfg.ui.language_reset_s - 1)
+        self.check("language kept before the reset time", self.app.lang == cfg.languages[-1], self.app.lang)
+        yield from self.advance(1.5)
+        yield from self.until(lambda: self.app.lang == cfg.default_language)
+        self.check("language back to default after idle", self.app.lang == cfg.default_language, self.app.lang)
+
+        # Physical buttons through the real panel: key '3' presses the mock pin.
+        yield from self.advance(6)           # past the repeat-press window
+        self.key("3")
+        self.clock.advance(0.2)              # the press lasts 0.2 s on the kiosk clock
+        yield from self.until(lambda: self.screen() == "thanks")
+        self.check("key 3 -> button answer -> thank-you", self.screen() == "thanks", self.screen())
+        yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+        yield from self.gap()
+        self.key("1")
+        self.clock.advance(0.2)
+        yield from self.until(lambda: self.screen() == "followup")
+        self.check("key 1 -> button answer -> follow-up", self.screen() == "followup", self.screen())
+        yield from self.advance(cfg.followup.idle_timeout_s + 0.1, then="question")
+
+        # Staff gesture on the panel: both outer buttons held -> PIN pad; no answer recorded.
+        lo, hi = cfg.gpio.buttons[0], cfg.gpio.buttons[-1]
+        self.pins.pin(lo).drive_low()
+        self.pins.pin(hi).drive_low()
+        self.clock.advance(cfg.gpio.staff_hold_s + 0.1)
+        yield from self.until(lambda: self.screen() == "pin")
+        self.check("two outer buttons held -> PIN pad", self.screen() == "pin", self.screen())
+        self.pins.pin(lo).drive_high()
+        self.pins.pin(hi).drive_high()
+        yield from self.frames(3)
+        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("cancel", self.app.lang)][0])
+        self.check("cancel PIN -> question", self.screen() == "question", self.screen())
+
+        # PIN lockout: five wrong tries lock the pad, shown; it opens again after lockout_s.
+        yield from self.corner_hold()
+        self.check("corner hold -> PIN pad", self.screen() == "pin", self.screen())
+        for _ in range(cfg.staff.max_tries):
+            for d in "9999":
+                yield from self.pin_key(d)
+            yield from self.pin_key(self.app.tr("pin_ok", self.app.lang))
+            yield from self.frames(1)
+        msg = self.app.sm.current_screen.ids.message.text
+        self.check("locked after 5 wrong PINs", "5:00" in msg or "4:59" in msg, msg)
+        yield from self.shot("pin_locked")
+        for d in STAFF_PIN:
+            yield from self.pin_key(d)
+        yield from self.pin_key(self.app.tr("pin_ok", self.app.lang))
+        self.check("right PIN refused while locked", self.screen() == "pin", self.screen())
+        yield from self.advance(cfg.staff.lockout_s - 100)   # staff idle closes the pad first
+        yield from self.advance(101, then="question")
+        self.check("PIN pad closes after idle", self.screen() == "question", self.screen())
+
+        # NPS question in the afternoon (schedule), every language.
+        self.clock.set(NPS_AT)
+        yield from self.until(lambda: self.app.flow.question.id == "recommend")
+        self.check("schedule switches to the NPS question", self.app.flow.question.id == "recommend",
+                   self.app.flow.question.id)
+        for lang in cfg.languages:
+            yield from self.choose_language(lang)
+            nps = self.find("NpsButton")
+            self.check(f"{lang}: NPS row 0-10", [int(b.value) for b in sorted(nps, key=lambda b: b.value)] == list(range(11)),
+                       len(nps))
+            yield from self.shot("question_nps")
+        yield from self.gap()
+        yield from self.tap([b for b in self.find("NpsButton") if b.value == 10][0])
+        self.check("NPS 10 -> thank-you", self.screen() == "thanks", self.screen())
+        yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+        yield from self.gap()
+        yield from self.tap([b for b in self.find("NpsButton") if b.value == 3][0])
+        self.check("NPS 3 -> follow-up", self.screen() == "followup", self.screen())
+        yield from self.tap(self.find("ReasonChip")[0])
+        yield from self.tap(self.app.sm.current_screen.ids.send_button)
+        yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+
+        # Employee pulse at closing time: marked as such, every language.
+        self.clock.set(PULSE_AT)
+        yield from self.until(lambda: self.app.flow.question.id == "pulse")
+        for lang in cfg.languages:
+            yield from self.choose_language(lang)
+            yield from self.until(lambda: self.screen() == "question")
+            scr = self.app.sm.current_screen
+            if not self.check(f"{lang}: on the question screen", "badge" in scr.ids, (scr, list(scr.ids))):
+                continue
+            badge = scr.ids.badge
+            self.check(f"{lang}: pulse question marked", badge.text == self.app.tr("staff_question_badge", lang)
+                       and self.app.sm.current_screen.employee, badge.text)
+            yield from self.shot("question_pulse")
+        yield from self.gap()
+        yield from self.tap(self.find("SmileyButton")[2])
+        yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+
+        # Staff view in every language; PIN by touch, closes after idle.
+        for i, lang in enumerate(cfg.languages):
+            yield from self.choose_language(lang)
+            yield from self.corner_hold()
+            self.check(f"{lang}: corner -> PIN", self.screen() == "pin", self.screen())
+            for d in "12":
+                yield from self.pin_key(d)
+            yield from self.shot("pin")
+            for d in "34":
+                yield from self.pin_key(d)
+            yield from self.pin_key(self.app.tr("pin_ok", lang))
+            self.check(f"{lang}: right PIN -> staff view", self.screen() == "staff", self.screen())
+            yield from self.frames(2)
+            yield from self.shot("staff")
+            if i == 0:
+                view = self.app.staff_view()
+                today = view["stats"]["periods"]["today"]["questions"].get("pulse", {})
+                self.check("staff view opens on the active question", view["question"].id == "pulse", view["question"].id)
+                self.check("staff view counts today's pulse answer", today.get("n") == 1, today)
+                yield from self.tap([b for b in self.find("PillButton")
+                                     if b.text == self.app.tr("staff_next_question", lang)][0])
+                self.check("next question", self.app.flow.staff_question_id == "visit",
+                           self.app.flow.staff_question_id)
+                yield from self.frames(2)
+                yield from self.shot("staff_visit")
+                yield from self.tap([b for b in self.find("PillButton")
+                                     if b.text == self.app.tr("staff_next_question", lang)][0])
+                yield from self.frames(2)
+                yield from self.shot("staff_nps")
+                yield from self.advance(cfg.staff.idle_s - 1)
+                self.check("staff view open before idle", self.screen() == "staff")
+                yield from self.advance(1.5, then="question")
+                self.check("staff view closes after idle", self.screen() == "question", self.screen())
+            else:
+                yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
+                self.check(f"{lang}: close staff view", self.screen() == "question", self.screen())
+
+
+class Driver:
+    """Steps a scenario generator one Kivy frame at a time, then stops the app."""
+
+    def __init__(self, scenario: Scenario, report: Path) -> None:
+        self.sc = scenario
+        self.gen = scenario.run()
+        self.report = report
+        self.error: str | None = None
+
+    def start(self) -> None:
+        from kivy.clock import Clock
+        Clock.schedule_once(self.step, 0)
+
+    def step(self, _dt) -> None:
+        from kivy.clock import Clock
+        try:
+            next(self.gen)
+        except StopIteration:
+            self.finish()
+            return
+        except Exception:
+            self.error = traceback.format_exc()
+            self.finish()
+            return
+        Clock.schedule_once(self.step, 0)
+
+    def finish(self) -> None:
+        self.report.write_text(json.dumps({
+            "res": self.sc.res, "checks": self.sc.checks, "layout": self.sc.layout,
+            "screens": self.sc.screens, "error": self.error, "timings": self.sc.timings,
+        }, indent=1))
+        from kivy.app import App
+        App.get_running_app().stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--shots", required=True)
+    ap.add_argument("--report", required=True)
+    a = ap.parse_args(argv)
+    os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivy-home-"))
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ["KIVY_NO_ARGS"] = "1"
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    from kiosk.clock import FakeClock
+    from kiosk.config import parse_config
+    from kiosk.store import LocalStore
+    from kiosk.ui.app import run_app
+
+    cfg = parse_config(scenario_config_mapping()).with_data_dir(Path(a.data))
+    store = LocalStore(cfg.db_path)
+    seed_history(cfg, store)
+    clock = FakeClock(START)
+    pins = MockFactory(pin_class=MockPWMPin)
+    size = tuple(int(x) for x in a.size.split("x"))
+    sc = Scenario(size, Path(a.shots), clock, pins, cfg)
+    driver = Driver(sc, Path(a.report))
+    from kivy.clock import Clock
+    Clock._max_fps = 0                       # frames as fast as they render: the test waits for frames
+    driver.start()
+    try:
+        return run_app(cfg, clock=clock, pin_factory=pins, store=store, size=size)
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

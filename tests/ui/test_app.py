@@ -1,0 +1,122 @@
+"""The real kiosk app on Xvfb at every supported resolution: flows, rows, layout, screenshots.
+
+One app process per resolution runs the scripted scenario (tests/ui/scenario.py), two at a
+time; the tests below read its report and the SQLite database it wrote. Screenshots land in
+tests/artifacts/screens/<res>/<lang>/<screen>.png (kept by CI, ignored by git).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.ui
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "tests" / "artifacts" / "screens"
+RESOLUTIONS = ("800x480", "1024x600", "1280x720", "480x800")
+LANGS = ("sv", "nb", "en")
+EVERY_LANGUAGE = ("question", "thanks", "followup", "comment_empty", "comment", "question_nps",
+                  "question_pulse", "pin", "staff")
+FIRST_LANGUAGE = ("pin_locked", "staff_visit", "staff_nps")
+
+
+def _run(res: str, base: Path, display: str) -> dict:
+    work = base / res
+    work.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, DISPLAY=display, KIVY_HOME=str(work / "kivy-home"), KIVY_NO_ARGS="1",
+               KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", PYTHONPATH=str(ROOT))
+    report = work / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.ui.scenario", "--size", res, "--data", str(work / "data"),
+         "--shots", str(SHOTS), "--report", str(report)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=150)
+    out = {"returncode": proc.returncode, "stderr": proc.stderr[-4000:], "db": work / "data" / "kiosk.db"}
+    out["report"] = json.loads(report.read_text()) if report.exists() else None
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(xvfb_display, tmp_path_factory) -> dict:
+    base = tmp_path_factory.mktemp("ui")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {res: pool.submit(_run, res, base, xvfb_display) for res in RESOLUTIONS}
+        return {res: f.result() for res, f in futures.items()}
+
+
+@pytest.fixture(params=RESOLUTIONS)
+def run(request, runs) -> dict:
+    r = runs[request.param]
+    assert r["report"] is not None, f"the app did not finish at {request.param}:\n{r['stderr']}"
+    return r
+
+
+def test_app_ran_the_whole_scenario(run):
+    rep = run["report"]
+    assert rep["error"] is None, rep["error"]
+    assert run["returncode"] == 0, run["stderr"]
+    failed = [c for c in rep["checks"] if not c["ok"]]
+    assert not failed, failed
+    assert len(rep["checks"]) > 100
+
+
+def test_no_clipped_text_or_overlapping_buttons(run):
+    bad = [l for l in run["report"]["layout"] if l["problems"]]
+    assert not bad, json.dumps(bad, indent=1, ensure_ascii=False)
+    assert len(run["report"]["layout"]) == len(run["report"]["screens"])
+
+
+def test_a_screenshot_of_every_screen_in_every_language(run):
+    res = run["report"]["res"]
+    expected = [SHOTS / res / lang / f"{name}.png" for lang in LANGS for name in EVERY_LANGUAGE]
+    expected += [SHOTS / res / LANGS[0] / f"{name}.png" for name in FIRST_LANGUAGE]
+    missing = [str(p) for p in expected if not p.exists() or p.stat().st_size < 2000]
+    assert not missing
+    for p in expected:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _rows(db: Path, sql: str, args=()) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def test_touch_answers_recorded_per_language(run):
+    rows = _rows(run["db"], "SELECT language, question_id, value, filtered FROM response"
+                            " WHERE source = 'touch' ORDER BY seq")
+    for lang in LANGS:
+        assert [(q, v) for l, q, v, _f in rows if l == lang and q == "visit"][:3] == [
+            ("visit", 4), ("visit", 1), ("visit", 2)], rows
+    assert all(f is None for *_x, f in rows), "scenario answers are spaced like real customers"
+    assert ("recommend", 10) in [(q, v) for _l, q, v, _f in rows]
+    assert ("recommend", 3) in [(q, v) for _l, q, v, _f in rows]
+    pulse = _rows(run["db"], "SELECT value, audience FROM response WHERE question_id = 'pulse' AND source = 'touch'")
+    assert pulse == [(3, "employee")]
+
+
+def test_followups_keep_reasons_comment_and_timeouts(run):
+    rows = _rows(run["db"], "SELECT r.language, r.value, f.reasons, f.comment FROM followup f"
+                            " JOIN response r ON r.id = f.response_id ORDER BY f.seq")
+    sent = [(l, json.loads(reasons), c) for l, v, reasons, c in rows if c]
+    assert sent == [("sv", ["queue"], "kö 2"), ("nb", ["queue"], "kø 2"), ("en", ["queue"], "queue 2")]
+    # The follow-up left to time out keeps what was chosen; skipped ones leave no row.
+    assert ("sv", 1, '["staff"]', None) in rows
+    skipped = _rows(run["db"], "SELECT COUNT(*) FROM response r LEFT JOIN followup f ON f.response_id = r.id"
+                               " WHERE r.source = 'touch' AND r.value = 2 AND f.id IS NULL")
+    assert skipped == [(3,)]
+
+
+def test_buttons_answer_through_the_same_path_and_the_gesture_does_not(run):
+    rows = _rows(run["db"], "SELECT question_id, value, language FROM response WHERE source = 'button' ORDER BY seq")
+    # Key 3 and key 1 pressed the mock pins; the two-outer-buttons hold recorded nothing.
+    assert rows == [("visit", 3, "sv"), ("visit", 1, "sv")]

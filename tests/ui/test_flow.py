@@ -1,0 +1,189 @@
+"""The kiosk screen flow as pure logic (no Kivy): screens, timeouts on the injected clock,
+follow-up drafts, language reset, staff entry and PIN lockout; rows checked in the database."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from kiosk.ui import flow as F
+from kiosk.ui.flow import KioskFlow
+from seeds.demo import DEMO_PIN
+
+
+@pytest.fixture
+def flashes():
+    return []
+
+
+@pytest.fixture
+def kf(cfg, recorder, clock, flashes) -> KioskFlow:
+    return KioskFlow(cfg, recorder, clock, flash=flashes.append)
+
+
+def rows(store, sql):
+    return store.db.execute_sql(sql).fetchall()
+
+
+def test_happy_answer_thanks_then_back_after_thank_you_s(kf, clock, cfg, store, flashes):
+    assert kf.screen == F.QUESTION and kf.question.id == "visit"
+    rec = kf.answer(4)
+    assert kf.screen == F.THANKS and flashes == [3]
+    assert rows(store, "SELECT value, source, language FROM response") == [(4, "touch", "sv")]
+    clock.advance(cfg.ui.thank_you_s - 0.01)
+    kf.tick()
+    assert kf.screen == F.THANKS
+    clock.advance(0.02)
+    kf.tick()
+    assert kf.screen == F.QUESTION
+    assert rec.wants_followup is False
+
+
+def test_followup_idle_timeout_keeps_what_was_chosen(kf, clock, cfg, store):
+    rec = kf.answer(1)
+    assert kf.screen == F.FOLLOWUP and kf.draft.negative
+    kf.toggle_reason("queue")
+    kf.toggle_reason("price")
+    kf.toggle_reason("price")
+    kf.toggle_reason("not-a-reason")
+    clock.advance(cfg.followup.idle_timeout_s - 1)
+    kf.tick()
+    assert kf.seconds_left() == 1 and kf.screen == F.FOLLOWUP
+    clock.advance(1)
+    kf.tick()
+    assert kf.screen == F.QUESTION
+    assert rows(store, "SELECT response_id, reasons, comment FROM followup") == [(rec.id, '["queue"]', None)]
+
+
+def test_touching_keeps_the_followup_open(kf, clock, cfg):
+    kf.answer(2)
+    for _ in range(3):
+        clock.advance(cfg.followup.idle_timeout_s - 1)
+        kf.touched()
+        kf.tick()
+    assert kf.screen == F.FOLLOWUP
+
+
+def test_comment_is_capped_scrubbed_and_sent(kf, cfg, store):
+    kf.answer(1)
+    kf.open_comment()
+    assert kf.screen == F.COMMENT
+    kf.type_text("ring 070-123 45 67 ")
+    kf.type_text("x" * 500)
+    assert len(kf.draft.comment) == cfg.followup.max_comment_chars
+    kf.backspace()
+    kf.close_comment()
+    kf.send_followup()
+    assert kf.screen == F.THANKS
+    (comment,) = rows(store, "SELECT comment FROM followup")[0]
+    assert "070" not in comment and comment.startswith("ring")
+
+
+def test_skip_records_no_followup(kf, store):
+    kf.answer(1)
+    kf.toggle_reason("queue")
+    kf.skip_followup()
+    assert kf.screen == F.THANKS
+    assert rows(store, "SELECT COUNT(*) FROM followup") == [(0,)]
+
+
+def test_new_answer_during_followup_keeps_the_previous_choice(kf, store, clock):
+    first = kf.answer(1)
+    kf.toggle_reason("staff")
+    clock.advance(6)
+    kf.answer(4, source="button")
+    assert kf.screen == F.THANKS
+    assert rows(store, "SELECT response_id, reasons FROM followup") == [(first.id, '["staff"]')]
+
+
+def test_language_switch_and_reset_after_idle(kf, clock, cfg, store):
+    kf.set_language("en")
+    kf.answer(4)
+    assert rows(store, "SELECT language FROM response") == [("en",)]
+    clock.advance(cfg.ui.thank_you_s + 0.1)
+    kf.tick()
+    clock.advance(cfg.ui.language_reset_s - cfg.ui.thank_you_s - 1)
+    kf.tick()
+    assert kf.language == "en"
+    clock.advance(1.5)
+    kf.tick()
+    assert kf.language == cfg.default_language
+    with pytest.raises(ValueError, match="'de'"):
+        kf.set_language("de")
+
+
+def test_schedule_rotates_the_question(kf, clock):
+    assert kf.question.id == "visit"
+    clock.set(datetime(2026, 11, 23, 19, 45, tzinfo=timezone.utc))   # 20:45 Stockholm, Monday
+    kf.tick()
+    assert kf.question.id == "pulse" and kf.question.audience == "employee"
+
+
+def test_buttons_map_onto_smiley_scales_only(cfg, recorder, clock):
+    kf = KioskFlow(cfg, recorder, clock)
+    assert [kf.button_value(i) for i in range(4)] == [1, 2, 3, 4]
+    assert kf.button_value(4) is None
+    kf.question = cfg.question("recommend")
+    assert kf.button_value(0) is None
+
+
+def test_corner_hold_opens_pin_and_lockout_is_enforced(kf, clock, cfg):
+    kf.corner_down()
+    clock.advance(cfg.ui.corner_hold_s - 0.1)
+    kf.tick()
+    assert kf.screen == F.QUESTION
+    clock.advance(0.1)
+    kf.tick()
+    assert kf.screen == F.PIN
+    kf.corner_up()
+    for _ in range(cfg.staff.max_tries):
+        for d in "0000":
+            kf.pin_digit(d)
+        assert not kf.pin_submit()
+    assert kf.pin_locked_for() == pytest.approx(cfg.staff.lockout_s)
+    for d in DEMO_PIN:
+        kf.pin_digit(d)
+    assert kf.pin_entry == "" and not kf.pin_submit() and kf.screen == F.PIN
+    clock.advance(cfg.staff.lockout_s)
+    kf.touched()
+    kf.tick()
+    for d in DEMO_PIN:
+        kf.pin_digit(d)
+    assert kf.pin_submit() and kf.screen == F.STAFF
+
+
+def test_corner_release_early_cancels(kf, clock, cfg):
+    kf.corner_down()
+    clock.advance(1)
+    kf.corner_up()
+    clock.advance(cfg.ui.corner_hold_s)
+    kf.tick()
+    assert kf.screen == F.QUESTION
+
+
+def test_staff_view_closes_after_idle_and_buttons_still_count(kf, clock, cfg, store):
+    kf.open_pin()
+    for d in DEMO_PIN:
+        kf.pin_digit(d)
+    assert kf.pin_submit()
+    assert kf.answer(3, source="touch") is None             # no smileys on the staff screen
+    assert kf.answer(3, source="button") is not None         # the panel's LED already thanked
+    assert kf.screen == F.STAFF
+    kf.next_staff_question()
+    assert kf.staff_question_id == "recommend"
+    clock.advance(cfg.staff.idle_s)
+    kf.tick()
+    assert kf.screen == F.QUESTION
+    assert rows(store, "SELECT source FROM response") == [("button",)]
+
+
+def test_no_pin_configured_never_opens_staff(cfg, recorder, clock):
+    from dataclasses import replace
+    c = replace(cfg, staff=replace(cfg.staff, pin_hash=""))
+    kf = KioskFlow(c, recorder, clock)
+    kf.open_pin()
+    for d in DEMO_PIN:
+        kf.pin_digit(d)
+    assert not kf.pin_submit() and kf.screen == F.PIN and not kf.pin_failed

@@ -1,0 +1,66 @@
+"""Every UI string exists in Swedish, Norwegian Bokmål and English with the same placeholders,
+and every string the app asks for exists (a missing translation fails here, not on a kiosk)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kiosk.ui.texts import LOCALE_DIR, UI_LANGUAGES, age_text, catalogue, placeholders, tr
+
+UI_DIR = Path(__file__).resolve().parents[2] / "kiosk" / "ui"
+# tr('key', ...) in Python and app.tr('key', ...) in kv; also keys chosen by a conditional.
+_USE = re.compile(r"""\btr\(\s*['"]([a-z0-9_]+)['"]""")
+_COND = re.compile(r"""['"]([a-z0-9_]+)['"]\s+if\s+.+?\s+else\s+['"]([a-z0-9_]+)['"]""")
+
+
+def _keys_used() -> set[str]:
+    keys: set[str] = set()
+    for path in list(UI_DIR.glob("*.py")) + list(UI_DIR.glob("*.kv")):
+        text = path.read_text(encoding="utf-8")
+        keys |= set(_USE.findall(text))
+        for a, b in _COND.findall(text):
+            keys |= {k for k in (a, b) if k in catalogue("en") or "_" in k}
+    return keys
+
+
+def test_every_language_has_a_locale_file():
+    assert sorted(p.stem for p in LOCALE_DIR.glob("*.toml")) == sorted(UI_LANGUAGES)
+
+
+@pytest.mark.parametrize("lang", UI_LANGUAGES)
+def test_same_keys_and_placeholders_in_every_language(lang):
+    ref = catalogue("en")
+    cat = catalogue(lang)
+    assert set(cat) == set(ref), {"missing": sorted(set(ref) - set(cat)), "extra": sorted(set(cat) - set(ref))}
+    for key, text in cat.items():
+        assert isinstance(text, str) and text.strip(), f"{lang}.{key} is empty"
+        assert placeholders(text) == placeholders(ref[key]), f"{lang}.{key} placeholders differ from en"
+
+
+def test_every_string_the_app_uses_is_translated():
+    used = _keys_used()
+    assert len(used) > 30, used
+    for lang in UI_LANGUAGES:
+        missing = sorted(k for k in used if k not in catalogue(lang))
+        assert not missing, f"{lang} lacks {missing}"
+
+
+def test_missing_key_is_an_error_naming_key_and_language():
+    with pytest.raises(KeyError, match="no_such_key.*'nb'"):
+        tr("no_such_key", "nb")
+
+
+def test_languages_name_themselves():
+    assert [tr("language_name", l) for l in ("sv", "nb", "en")] == ["Svenska", "Norsk", "English"]
+
+
+def test_age_text():
+    assert age_text(None, "en") == "never"
+    assert age_text(42, "sv") == "42 s"
+    assert age_text(125, "en") == "2 min"
+    assert age_text(3 * 3600 + 5, "sv") == "3 tim"
+    assert age_text(3 * 3600 + 5, "nb") == "3 t"
+    assert age_text(2 * 86400, "en") == "2 d"
