@@ -27,7 +27,7 @@ from peewee import Database
 
 from server_sync.central import reason_rollup, rollups
 from server_sync.central.dialect import (insert_ignore, insert_returning, placeholders,
-                                         writer_transaction)
+                                         time_param, writer_transaction)
 from server_sync.exc import ProtocolError
 from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, FollowUpEvent,
                                   ResponseEvent, iso_ms)
@@ -57,7 +57,11 @@ def utc_now() -> datetime:
 
 def naive_utc(dt: datetime) -> datetime:
     """Aware -> naive UTC, the form the store keeps."""
-    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
+    if dt.tzinfo is None:
+        return dt
+    if dt.tzinfo is not timezone.utc:          # decoded wire times are already UTC: skip the maths
+        dt = dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=None)
 
 
 def as_datetime(v: Any) -> datetime:
@@ -100,6 +104,7 @@ class Intake:
     def __init__(self, db: Database, clock: Callable[[], datetime] = utc_now) -> None:
         self.db = db
         self.clock = clock
+        self._ts = time_param(db)
         self._questions: dict[tuple[str, int], tuple[str, str]] = {}   # committed (scale, audience)
 
     # --- the batch path ------------------------------------------------------------------------
@@ -125,15 +130,19 @@ class Intake:
             if new_boots:
                 result.corrected = self._correct_stored(batch.kiosk_id, new_boots, anchors, received)
 
-            rows = [self._response_row(e, site_id, anchors, received, batch.batch_id)
-                    for e in responses if e.id not in stored]
+            received_s = self._ts(received)
+            fresh_responses = [e for e in responses if e.id not in stored]
+            times = [self._time(e, anchors, received) for e in fresh_responses]
+            rows = [self._response_row(e, site_id, t, received_s, batch.batch_id)
+                    for e, t in zip(fresh_responses, times)]
             inserted = insert_returning(self.db, "response", RESPONSE_COLUMNS, rows, "id")
-            new_rows = [dict(zip(RESPONSE_COLUMNS, r)) for r in rows if r[0] in inserted]
-            rollups.apply(self.db, new_rows)
+            new = [(e, t) for e, t in zip(fresh_responses, times) if e.id in inserted]
+            rollups.apply(self.db, [_rollup_row(e, site_id, t[0]) for e, t in new])
             # Follow-ups stored before their answer arrived count for the reasons only now.
-            reason_rollup.apply(self.db, self._followup_reasons([r["id"] for r in new_rows]))
+            reason_rollup.apply(self.db, self._followup_reasons([e.id for e, _ in new]))
 
-            frows = [self._followup_row(e, anchors, received) for e in followups if e.id not in stored]
+            frows = [self._followup_row(e, self._time(e, anchors, received), received_s)
+                     for e in followups if e.id not in stored]
             finserted = insert_returning(self.db, "followup", FOLLOWUP_COLUMNS, frows, "id")
             new_followups = [e for e in followups if e.id in finserted]
             insert_ignore(self.db, "followup_reason", ("followup_id", "response_id", "reason"),
@@ -185,7 +194,7 @@ class Intake:
                 known[(qid, version)] = staged[(qid, version)] = (scale, audience)
             missing = [k for k in unknown if k not in known]
             insert_ignore(self.db, "question", ("id", "version", "scale", "audience", "text", "first_seen"),
-                          [(qid, v, *seen[(qid, v)], "{}", received) for qid, v in sorted(missing)])
+                          [(qid, v, *seen[(qid, v)], "{}", self._ts(received)) for qid, v in sorted(missing)])
             for k in missing:
                 known[k] = staged[k] = seen[k]
         for e in responses:
@@ -228,21 +237,24 @@ class Intake:
                 if e.boot_id not in new or e.monotonic_ns < new[e.boot_id].monotonic_ns:
                     new[e.boot_id] = e      # the earliest synced reading: nearest the unsynced ones
         insert_ignore(self.db, "clock_anchor", ("kiosk_id", "boot_id", "recorded_at", "monotonic_ns"),
-                      [(kiosk_id, b, naive_utc(e.recorded), e.monotonic_ns) for b, e in sorted(new.items())])
+                      [(kiosk_id, b, self._ts(naive_utc(e.recorded)), e.monotonic_ns)
+                       for b, e in sorted(new.items())])
         for b, e in new.items():
             anchors[b] = _Anchor(naive_utc(e.recorded), e.monotonic_ns)
         return anchors, sorted(new)
 
-    def _time(self, e: Event, anchors: Mapping[str, _Anchor], received: datetime) -> tuple[datetime, str]:
-        kiosk_time = naive_utc(e.recorded)
+    def _time(self, e: Event, anchors: Mapping[str, _Anchor],
+              received: datetime) -> tuple[datetime, str, datetime]:
+        """(best known time, time_status, what the kiosk's clock said), naive UTC."""
+        kiosk_time = e.recorded.replace(tzinfo=None)          # decoded wire times are UTC
         if e.clock_synced:
-            return kiosk_time, SYNCED
+            return kiosk_time, SYNCED, kiosk_time
         anchor = anchors.get(e.boot_id)
         if anchor is not None:
             t = anchor.correct(e.monotonic_ns)
             if _plausible(t, received):
-                return t, CORRECTED
-        return kiosk_time, UNCORRECTED
+                return t, CORRECTED, kiosk_time
+        return kiosk_time, UNCORRECTED, kiosk_time
 
     def _correct_stored(self, kiosk_id: str, boots: Sequence[str], anchors: Mapping[str, _Anchor],
                         received: datetime) -> int:
@@ -267,14 +279,14 @@ class Intake:
             reason_rollup.apply(self.db, reasons, sign=-1)
             self.db.cursor().executemany(
                 f"UPDATE response SET recorded_at = {p}, time_status = '{CORRECTED}' WHERE id = {p}",
-                [(new["recorded_at"], new["id"]) for _, new in moved])
+                [(self._ts(new["recorded_at"]), new["id"]) for _, new in moved])
             rollups.apply(self.db, [new for _, new in moved])
             reason_rollup.apply(self.db, reasons)
         fold = [(fid, at, boot, mono) for fid, at, boot, mono in self.db.execute_sql(
             f"SELECT id, recorded_at, boot_id, monotonic_ns FROM followup WHERE {where}",
             [kiosk_id, *boots]).fetchall()]
         fmoved = [(anchors[boot].correct(mono), fid) for fid, _at, boot, mono in fold]
-        fmoved = [(t, fid) for t, fid in fmoved if _plausible(t, received)]
+        fmoved = [(self._ts(t), fid) for t, fid in fmoved if _plausible(t, received)]
         if fmoved:
             self.db.cursor().executemany(
                 f"UPDATE followup SET recorded_at = {p}, time_status = '{CORRECTED}' WHERE id = {p}", fmoved)
@@ -297,17 +309,19 @@ class Intake:
 
     # --- rows ------------------------------------------------------------------------------------
 
-    def _response_row(self, e: ResponseEvent, site_id: str, anchors: Mapping[str, _Anchor],
-                      received: datetime, batch_id: str) -> tuple:
-        best, status = self._time(e, anchors, received)
+    def _response_row(self, e: ResponseEvent, site_id: str, time: tuple[datetime, str, datetime],
+                      received: Any, batch_id: str) -> tuple:
+        best, status, kiosk_time = time
+        kiosk_s = self._ts(kiosk_time)
         return (e.id, e.kiosk_id, site_id, e.seq, e.question_id, e.question_version, e.scale,
-                e.value, e.audience, e.language, best, naive_utc(e.recorded), e.clock_synced, status,
-                e.boot_id, e.monotonic_ns, e.filtered, received, batch_id)
+                e.value, e.audience, e.language, kiosk_s if best is kiosk_time else self._ts(best),
+                kiosk_s, e.clock_synced, status, e.boot_id, e.monotonic_ns, e.filtered, received, batch_id)
 
-    def _followup_row(self, e: FollowUpEvent, anchors: Mapping[str, _Anchor], received: datetime) -> tuple:
-        best, status = self._time(e, anchors, received)
-        return (e.id, e.response_id, e.kiosk_id, e.seq, json.dumps(list(e.reasons)), e.comment, best,
-                received, naive_utc(e.recorded), e.clock_synced, status, e.boot_id, e.monotonic_ns)
+    def _followup_row(self, e: FollowUpEvent, time: tuple[datetime, str, datetime], received: Any) -> tuple:
+        best, status, kiosk_time = time
+        return (e.id, e.response_id, e.kiosk_id, e.seq, json.dumps(list(e.reasons)), e.comment,
+                self._ts(best), received, self._ts(kiosk_time), e.clock_synced, status, e.boot_id,
+                e.monotonic_ns)
 
     def _record_conflicts(self, kiosk_id: str, conflicts: Sequence[tuple[Event, dict]],
                           received: datetime) -> int:
@@ -323,7 +337,7 @@ class Intake:
             incoming = _canonical(_wire(e))
             if (e.id, incoming) not in known:
                 known.add((e.id, incoming))
-                rows.append((e.id, kiosk_id, received, _canonical(existing), incoming))
+                rows.append((e.id, kiosk_id, self._ts(received), _canonical(existing), incoming))
         if rows:
             self.db.cursor().executemany(
                 "INSERT INTO conflict (event_id, kiosk_id, received_at, existing, incoming) VALUES "
@@ -344,7 +358,7 @@ class Intake:
         with self.db.atomic():
             self.db.execute_sql(
                 "INSERT INTO dead_letter (received_at, topic, kiosk_id, reason, payload) VALUES "
-                f"({placeholders(self.db, 5)})", (received, topic[:1000], kiosk_id, reason[:2000], raw))
+                f"({placeholders(self.db, 5)})", (self._ts(received), topic[:1000], kiosk_id, reason[:2000], raw))
 
     def record_status(self, kiosk_id: str, status: Any, *, retained: bool = False,
                       received_at: datetime | None = None) -> None:
@@ -363,7 +377,7 @@ class Intake:
             payload = json.dumps(status.as_dict(), separators=(",", ":"))
             cols = ("kiosk_id", "online", "last_seen", "version", "outbox_depth", "oldest_unacked_s",
                     "clock_synced", "disk_free_mb", "config_version", "config_error", "payload")
-            values = (kiosk_id, status.online, last_seen, status.version, status.outbox_depth,
+            values = (kiosk_id, status.online, self._ts(last_seen), status.version, status.outbox_depth,
                       status.oldest_unacked_s, status.clock_synced, status.disk_free_mb,
                       status.config_version, status.config_error, payload)
             # A Last Will says only "offline": keep what the last birth told (depth, versions).
@@ -372,6 +386,13 @@ class Intake:
                 f"INSERT INTO kiosk_status ({', '.join(cols)}) VALUES ({placeholders(self.db, len(cols))})"
                 f" ON CONFLICT (kiosk_id) DO UPDATE SET "
                 + ", ".join(f"{c} = excluded.{c}" for c in updated), values)
+
+
+def _rollup_row(e: ResponseEvent, site_id: str, recorded_at: datetime) -> dict[str, Any]:
+    """The fields of a new answer that `rollups.apply` reads."""
+    return {"site_id": site_id, "kiosk_id": e.kiosk_id, "question_id": e.question_id,
+            "audience": e.audience, "scale": e.scale, "value": e.value, "recorded_at": recorded_at,
+            "filtered": e.filtered}
 
 
 def _plausible(t: datetime, received: datetime) -> bool:

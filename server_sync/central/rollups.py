@@ -46,10 +46,15 @@ def apply(db: Database, rows: Iterable[Mapping], sign: int = 1) -> int:
         return 0
     zones = site_timezones(db, (r["site_id"] for r in rows))
     counts: Counter = Counter()
+    buckets: dict[tuple, tuple] = {}      # a batch spans few hours: convert time zones once per hour
     for r in rows:
-        hour, local_date, local_hour, weekday = hour_bucket(r["recorded_at"], zones[r["site_id"]])
+        at = r["recorded_at"]
+        hk = (r["site_id"], at.year, at.month, at.day, at.hour)
+        bucket = buckets.get(hk)
+        if bucket is None:
+            bucket = buckets[hk] = hour_bucket(at, zones[r["site_id"]])
         counts[(r["site_id"], r["kiosk_id"], r["question_id"], r["audience"], r["scale"],
-                r["value"], hour, local_date, local_hour, weekday)] += sign
+                r["value"]) + bucket] += sign
     p = db.param
     sql = (f"INSERT INTO rollup_hourly ({', '.join(_COLUMNS)}) VALUES ({', '.join([p] * len(_COLUMNS))})"
            " ON CONFLICT (site_id, kiosk_id, question_id, audience, value, hour)"

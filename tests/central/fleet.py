@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from kiosk.capture import Recorder
@@ -71,8 +71,9 @@ def make_kiosk(tmp_path: Path, broker, kiosk_id: str, site_id: str, **sync) -> T
     mapping["sync"] = {**FAST_SYNC, **sync}
     cfg = parse_config(mapping)
     store = LocalStore(cfg.db_path)
-    # Real date: the centre bounds recorded_at by its own clock.
-    clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0, hour=9))
+    # Real dates, in the past: the centre refuses recorded_at more than a day ahead of its clock,
+    # and `record` advances 7 s per answer.
+    clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=3))
     return TestKiosk(cfg, store, Recorder(cfg, store, clock), clock)
 
 
