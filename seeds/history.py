@@ -283,8 +283,9 @@ def _write_master_data(db: Database, plans: list[SitePlan], spec: HistorySpec, s
 
 def _write_actions(db: Database, plans: list[SitePlan], spec: HistorySpec) -> int:
     created = datetime.combine(spec.end, datetime.min.time())
-    rows = [(p.id, "visit", b.isoformat(), ACTION_NOTES[r], created) for p in plans for _a, b, r in p.dips
-            if b < spec.end]
+    # The site acts the day after its dip ends; the generator makes the fix work (see _after_action_boost).
+    rows = [(p.id, "visit", (b + timedelta(days=1)).isoformat(), ACTION_NOTES[r], created)
+            for p in plans for _a, b, r in p.dips if b < spec.end]
     _bulk_insert(db, "action", ("site_id", "question_id", "action_date", "note", "created_at"), rows)
     return len(rows)
 

@@ -15,7 +15,7 @@ from server_sync.exc import CentralConfigError
 
 # Callables run after each commit that changed answers: "module:function" with the signature of
 # server_sync.ingest.AfterCommitHook. Add a line here to plug a rule into ingest.
-AFTER_COMMIT_HOOKS: tuple[str, ...] = ()
+AFTER_COMMIT_HOOKS: tuple[str, ...] = ("server_sync.analysis.alerts:realtime_hook",)
 
 
 def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False) -> None:

@@ -63,8 +63,8 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     band = [f"{x(i):.1f},{y(highs[i]):.1f}" for i in range(n)] + \
            [f"{x(i):.1f},{y(lows[i]):.1f}" for i in reversed(range(n))]
     out.append(f'<polygon points="{" ".join(band)}" fill="{BAND}" opacity="0.55"/>')
-    out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(d["value"]):.1f}" for i, d in enumerate(pts))}"'
-               f' fill="none" stroke="{BLUE}" stroke-width="1.2"/>')
+    line = " ".join(f"{x(i):.1f},{y(d['value']):.1f}" for i, d in enumerate(pts))
+    out.append(f'<polyline points="{line}" fill="none" stroke="{BLUE}" stroke-width="1.2"/>')
     index = {d: i for i, d in enumerate(dates)}
     wk = [(index[r["from"]] if r["from"] in index else _nearest(dates, r), r["value"])
           for r in weekly if r.get("value") is not None]

@@ -1,0 +1,231 @@
+"""Alerts on dips: evaluate the rules (analysis.alert_rules) against the store, keep one alert per
+dip, publish it on the site's alerts topic (QoS 1, via ingest or `kiosk-central alerts check`),
+optionally POST it to a webhook, and acknowledge it with a comment.
+
+`realtime_hook(db, site_ids, now)` is the ingest after-commit hook: it checks the realtime rule
+for the sites whose answers just changed and returns the (topic, payload) pairs ingest publishes.
+The webhook for the hook comes from $KUNDPULS_ALERT_WEBHOOK. A webhook failure is logged, never
+fatal; nothing here may stop ingest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable
+
+from peewee import Database
+
+from server_sync.analysis.alert_rules import RealtimeRule, TrendRule, realtime_breach, trend_breach
+from server_sync.analysis.metrics import Tally, is_negative, primary_metric
+from server_sync.analysis.queries import HOURLY_STATS, _tally
+from server_sync.central.dialect import writer_transaction
+from server_sync.central.rollups import site_timezones
+from server_sync.exc import CentralConfigError
+from server_sync.protocol import alerts_topic, encode_alert, iso_ms
+
+log = logging.getLogger(__name__)
+ENV_WEBHOOK = "KUNDPULS_ALERT_WEBHOOK"
+ENV_PREFIX = "KUNDPULS_TOPIC_PREFIX"
+COLUMNS = ("id", "site_id", "question_id", "kind", "raised_at", "last_seen_at", "window_from", "window_to", "n",
+           "negative", "value", "baseline", "p_value", "message", "published_at", "webhook_status", "acked_at",
+           "ack_comment")
+
+
+def _naive(dt: datetime) -> datetime:
+    return dt.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0) if dt.tzinfo else dt.replace(microsecond=0)
+
+
+def _aware(v) -> datetime:
+    if isinstance(v, str):
+        v = datetime.fromisoformat(v)
+    return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v
+
+
+def raise_or_extend(db: Database, candidate: dict, now: datetime, cooldown_min: int) -> dict | None:
+    """Store `candidate` as a new alert unless the same site/question/kind fired within the
+    cooldown (then that alert's last_seen_at moves on): returns the new alert or None."""
+    now_n = _naive(now)
+    with writer_transaction(db, f"alert:{candidate['site_id']}"):
+        p = db.param
+        row = db.execute_sql(
+            f"SELECT id FROM alert WHERE site_id = {p} AND question_id = {p} AND kind = {p} AND last_seen_at >= {p}"
+            " ORDER BY id DESC LIMIT 1",
+            (candidate["site_id"], candidate["question_id"], candidate["kind"],
+             now_n - timedelta(minutes=cooldown_min))).fetchone()
+        if row:
+            db.execute_sql(f"UPDATE alert SET last_seen_at = {p}, window_to = {p} WHERE id = {p}",
+                           (now_n, _naive(candidate["window_to"]), row[0]))
+            return None
+        values = dict(candidate, raised_at=now_n, last_seen_at=now_n, window_from=_naive(candidate["window_from"]),
+                      window_to=_naive(candidate["window_to"]))
+        cols = [c for c in COLUMNS if c in values and c != "id"]
+        db.execute_sql(f"INSERT INTO alert ({', '.join(cols)}) VALUES ({', '.join([p] * len(cols))})",
+                       [values[c] for c in cols])
+        new_id = db.execute_sql(
+            f"SELECT MAX(id) FROM alert WHERE site_id = {p} AND question_id = {p} AND kind = {p}",
+            (candidate["site_id"], candidate["question_id"], candidate["kind"])).fetchone()[0]
+    return get(db, int(new_id))
+
+
+def check_realtime(db: Database, site_ids: Iterable[str], now: datetime, rule: RealtimeRule = RealtimeRule()) -> list[dict]:
+    """Evaluate the realtime rule for `site_ids` over the window ending `now`; new alerts only."""
+    sites = sorted(set(site_ids))
+    if not sites:
+        return []
+    start, end = _naive(now) - timedelta(minutes=rule.window_min), _naive(now) + timedelta(seconds=1)
+    p = db.param
+    rows = db.execute_sql(
+        f"SELECT site_id, question_id, scale, value FROM response WHERE site_id IN ({', '.join([p] * len(sites))})"
+        f" AND recorded_at >= {p} AND recorded_at < {p} AND filtered IS NULL AND audience = 'customer'",
+        sites + [start, end]).fetchall()
+    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for site, question, scale, value in rows:
+        c = counts[(site, question)]
+        c[0] += 1
+        c[1] += is_negative(scale, value)
+    raised = []
+    for (site, question), (n, negative) in sorted(counts.items()):
+        if realtime_breach(n, negative, rule):
+            message = (f"{negative} of {n} answers to '{question}' negative in the last {rule.window_min} min")
+            alert = raise_or_extend(db, {"site_id": site, "question_id": question, "kind": "realtime",
+                                         "window_from": start, "window_to": _naive(now), "n": n, "negative": negative,
+                                         "value": round(100 * negative / n, 2), "message": message},
+                                    now, rule.cooldown_min)
+            if alert:
+                raised.append(alert)
+    return raised
+
+
+def check_trend(db: Database, now: datetime, rule: TrendRule = TrendRule(),
+                site_ids: Iterable[str] | None = None) -> list[dict]:
+    """Today so far against the previous `baseline_days` days over the same local hours, per site
+    and question (one query per time zone, on the hourly rollup)."""
+    if site_ids is None:
+        site_ids = [r[0] for r in db.execute_sql("SELECT id FROM site")]
+    zones = site_timezones(db, site_ids)
+    by_zone: dict[str, list[str]] = defaultdict(list)
+    for site, tz in zones.items():
+        by_zone[str(tz)].append(site)
+    raised = []
+    p = db.param
+    for zone, sites in sorted(by_zone.items()):
+        local = now.astimezone(zones[sites[0]])
+        today = local.date().isoformat()
+        first = (local.date() - timedelta(days=rule.baseline_days)).isoformat()
+        rows = db.execute_sql(
+            f"SELECT site_id, question_id, scale, CASE WHEN local_date = {p} THEN 1 ELSE 0 END AS today, {HOURLY_STATS}"
+            f" FROM rollup_hourly WHERE site_id IN ({', '.join([p] * len(sites))}) AND audience = 'customer'"
+            f" AND local_date >= {p} AND local_date <= {p} AND local_hour <= {p}"
+            f" GROUP BY site_id, question_id, scale, CASE WHEN local_date = {p} THEN 1 ELSE 0 END",
+            [today] + sorted(sites) + [first, today, local.hour, today]).fetchall()
+        tallies: dict[tuple[str, str, str], dict[int, Tally]] = defaultdict(dict)
+        for site, question, scale, is_today, *stats in rows:
+            tallies[(site, question, scale)][int(is_today)] = _tally(scale, stats)
+        for (site, question, scale), t in sorted(tallies.items()):
+            base, cur = t.get(0, Tally(scale)), t.get(1, Tally(scale))
+            test = trend_breach(base, cur, rule)
+            if test is None:
+                continue
+            metric = primary_metric(scale)
+            message = (f"'{question}' {metric} down {-test.diff:.1f} points today against the last "
+                       f"{rule.baseline_days} days over the same hours (n={cur.n}, p={test.p_value:.4f})")
+            alert = raise_or_extend(db, {
+                "site_id": site, "question_id": question, "kind": "trend",
+                "window_from": datetime.fromisoformat(today), "window_to": _naive(now), "n": cur.n,
+                "negative": cur.negative, "value": round(test.diff, 2), "baseline": None,
+                "p_value": test.p_value, "message": message}, now, rule.cooldown_min)
+            if alert:
+                raised.append(alert)
+    return raised
+
+
+def get(db: Database, alert_id: int) -> dict | None:
+    row = db.execute_sql(f"SELECT {', '.join(COLUMNS)} FROM alert WHERE id = {db.param}", (alert_id,)).fetchone()
+    return _as_dict(row) if row else None
+
+
+def _as_dict(row) -> dict:
+    d = dict(zip(COLUMNS, row))
+    for k in ("raised_at", "last_seen_at", "window_from", "window_to", "published_at", "acked_at"):
+        if d[k] is not None and not isinstance(d[k], str):
+            d[k] = d[k].isoformat(sep=" ")
+    return d
+
+
+def list_alerts(db: Database, *, open_only: bool = False, site: str | None = None, limit: int = 200) -> list[dict]:
+    clauses, params = [], []
+    if open_only:
+        clauses.append("acked_at IS NULL")
+    if site:
+        clauses.append(f"site_id = {db.param}")
+        params.append(site)
+    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    rows = db.execute_sql(f"SELECT {', '.join(COLUMNS)} FROM alert{where} ORDER BY id DESC LIMIT {int(limit)}", params)
+    return [_as_dict(r) for r in rows]
+
+
+def acknowledge(db: Database, alert_id: int, comment: str, now: datetime) -> dict:
+    comment = (comment or "").strip()
+    if not comment:
+        raise CentralConfigError("--comment must say what was done (it is kept with the alert)")
+    with db.atomic():
+        if get(db, alert_id) is None:
+            raise CentralConfigError(f"no alert with id {alert_id}")
+        db.execute_sql(f"UPDATE alert SET acked_at = {db.param}, ack_comment = {db.param} WHERE id = {db.param}",
+                       (_naive(now), comment[:2000], alert_id))
+    return get(db, alert_id)
+
+
+def payload(alert: dict, prefix: str = "") -> tuple[str, bytes]:
+    """The (topic, payload) of an alert on the site's alerts topic (schema of protocol.encode_alert)."""
+    return alerts_topic(alert["site_id"], prefix), encode_alert(
+        id=f"alert-{alert['id']}", site_id=alert["site_id"], raised_at=iso_ms(_aware(alert["raised_at"])),
+        kind=alert["kind"], message=alert["message"])
+
+
+def mark(db: Database, alert_ids: Iterable[int], now: datetime, webhook: dict[int, str] | None = None) -> None:
+    p = db.param
+    with db.atomic():
+        for i in alert_ids:
+            db.execute_sql(f"UPDATE alert SET published_at = {p}, webhook_status = {p} WHERE id = {p}",
+                           (_naive(now), (webhook or {}).get(i), i))
+
+
+def post_webhook(url: str, alert: dict, timeout_s: float = 5.0,
+                 opener: Callable = urllib.request.urlopen) -> str:
+    """POST the alert as JSON; returns "200" etc. or "error: …". Never raises."""
+    body = json.dumps({"type": "kundpuls.alert", **alert}, default=str).encode("utf-8")
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": "kundpuls-central"})
+    try:
+        with opener(request, timeout=timeout_s) as response:
+            return str(response.status)
+    except urllib.error.HTTPError as e:
+        log.warning("alert webhook %s answered %s for alert %s", url, e.code, alert.get("id"))
+        return f"error: HTTP {e.code}"
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        log.warning("alert webhook %s failed for alert %s: %s", url, alert.get("id"), e)
+        return f"error: {getattr(e, 'reason', e)}"
+
+
+def deliver(db: Database, alerts: list[dict], now: datetime, *, prefix: str = "",
+            webhook_url: str | None = None, timeout_s: float = 5.0) -> list[tuple[str, bytes]]:
+    """Webhook each alert (if configured), mark them published, return what to publish."""
+    statuses = {a["id"]: post_webhook(webhook_url, a, timeout_s) for a in alerts} if webhook_url else {}
+    mark(db, [a["id"] for a in alerts], now, statuses)
+    return [payload(a, prefix) for a in alerts]
+
+
+def realtime_hook(db: Database, site_ids: set[str], now: datetime) -> list[tuple[str, bytes]]:
+    """Ingest's after-commit hook: the realtime rule for the sites just written to."""
+    raised = check_realtime(db, site_ids, now)
+    if not raised:
+        return []
+    return deliver(db, raised, now, prefix=os.environ.get(ENV_PREFIX, ""),
+                   webhook_url=os.environ.get(ENV_WEBHOOK) or None, timeout_s=3.0)

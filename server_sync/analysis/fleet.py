@@ -1,0 +1,60 @@
+"""Fleet status: every registered kiosk with online state, last seen, outbox depth, clock state
+and config version; a kiosk silent for more than `silent_after` of its site's opening hours is
+flagged (a closed shop's kiosk may sleep; an open one must not). Reads kiosk, site and
+kiosk_status; never writes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from peewee import Database
+
+from server_sync.analysis.opening import open_seconds_between, parse_hours
+
+SILENT_AFTER = timedelta(hours=2)
+
+
+def _dt(v) -> datetime | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        v = datetime.fromisoformat(v)
+    return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v
+
+
+def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER) -> list[dict]:
+    rows = db.execute_sql(
+        "SELECT k.id, k.site_id, s.name, s.timezone, s.opening_hours, k.registered_at, k.active, st.online,"
+        " st.last_seen, st.outbox_depth, st.oldest_unacked_s, st.clock_synced, st.config_version,"
+        " st.config_error, st.version FROM kiosk k LEFT JOIN site s ON s.id = k.site_id"
+        " LEFT JOIN kiosk_status st ON st.kiosk_id = k.id ORDER BY k.site_id, k.id").fetchall()
+    hours_cache: dict[str | None, dict] = {}
+    out = []
+    for (kiosk, site, name, tz, opening, registered, active, online, last_seen, depth, oldest, synced,
+         config_version, config_error, version) in rows:
+        zone = ZoneInfo(tz or "Europe/Stockholm")
+        if opening not in hours_cache:
+            hours_cache[opening] = parse_hours(opening)
+        since = _dt(last_seen) or _dt(registered)
+        silent_open = open_seconds_between(since, now, zone, hours_cache[opening]) if since else 0.0
+        silent = bool(active) and silent_open > silent_after.total_seconds()
+        out.append({
+            "kiosk_id": kiosk, "site_id": site, "site_name": name or site, "active": bool(active),
+            "online": None if online is None else bool(online),
+            "last_seen": _dt(last_seen).isoformat() if last_seen is not None else None,
+            "outbox_depth": depth, "oldest_unacked_s": oldest,
+            "clock_synced": None if synced is None else bool(synced),
+            "config_version": config_version, "config_error": config_error, "version": version,
+            "silent_open_hours": round(silent_open / 3600, 2), "flagged": silent,
+            "flag": ("never seen" if last_seen is None else "silent during opening hours") if silent else None,
+        })
+    return out
+
+
+def summary(rows: list[dict]) -> dict:
+    return {"kiosks": len(rows), "online": sum(1 for r in rows if r["online"]),
+            "flagged": sum(1 for r in rows if r["flagged"]),
+            "unsynced_clock": sum(1 for r in rows if r["clock_synced"] is False),
+            "outbox_total": sum(r["outbox_depth"] or 0 for r in rows)}

@@ -1,0 +1,89 @@
+"""`kiosk-central report`: the loyalty report as JSON (machines), CSV (spreadsheets) or HTML
+(one self-contained file with charts), for the chain or chosen sites, questions and period."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from server_sync.cli import database_url
+from server_sync.exc import CentralConfigError
+from server_sync.report.i18n import LANGUAGES
+
+FORMATS = ("json", "csv", "html")
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("report", parents=[common], help="loyalty report (JSON, CSV or HTML with charts)",
+                       description="Happy Index, CSAT and NPS with 95%% confidence intervals; trends, heatmap, "
+                                   "site ranking, drivers, actions before/after, employee pulse, alerts. "
+                                   "Reads the rollups only. Keys of the JSON: docs/analysis.md.")
+    p.add_argument("--format", choices=FORMATS, default="json", help="output format (default json)")
+    p.add_argument("--site", action="append", default=[], metavar="SITE",
+                   help="only this site (repeat or comma-separate for several); default the whole chain")
+    p.add_argument("--question", action="append", default=[], metavar="QUESTION",
+                   help="only this question id (repeat or comma-separate)")
+    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day (site-local; default: "
+                   "28 days before --to)")
+    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day (default: the last day with answers)")
+    p.add_argument("--lang", choices=LANGUAGES, default="sv", help="language of the HTML/CSV text (default sv)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    p.set_defaults(func=run)
+
+
+def _split(values: list[str]) -> tuple[str, ...]:
+    out = []
+    for v in values:
+        out += [x.strip() for x in v.split(",") if x.strip()]
+    return tuple(dict.fromkeys(out))
+
+
+class StepBar:
+    """A one-line step bar on stderr (only drawn when stderr is a terminal)."""
+
+    def __init__(self, stream=sys.stderr, width: int = 24) -> None:
+        self.stream, self.width, self.started = stream, width, time.monotonic()
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        frac = done / total if total else 1.0
+        self.stream.write(f"\r[{'#' * int(frac * self.width):<{self.width}}] {done}/{total} {label:<10}")
+        if done >= total:
+            self.stream.write(f" {time.monotonic() - self.started:.1f}s\n")
+        self.stream.flush()
+
+
+def render(report: dict, fmt: str, lang: str) -> str:
+    from server_sync.report import html, tabular
+    if fmt == "html":
+        return html.render(report, lang)
+    if fmt == "csv":
+        return tabular.render_csv(report)
+    return tabular.render_json(report)
+
+
+def run(args: argparse.Namespace) -> int:
+    from server_sync.analysis.chain_report import build
+    from server_sync.analysis.queries import ReportFilter
+    from server_sync.central.db import connect
+
+    f = ReportFilter(_split(args.site), _split(args.question), args.date_from, args.date_to)
+    if args.output and Path(args.output).is_dir():
+        raise CentralConfigError(f"--output {args.output} is a directory")
+    progress = StepBar() if sys.stderr.isatty() and not args.no_progress else None
+    db = connect(database_url(args))
+    try:
+        report = build(db, f, progress=progress)
+    finally:
+        db.close()
+    text = render(report, args.format, args.lang)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise CentralConfigError(f"cannot write --output {args.output}: {e.strerror}") from None
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,1 @@
+"""Renderings of the loyalty report: JSON, CSV, and one self-contained HTML file with SVG charts."""

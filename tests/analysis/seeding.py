@@ -1,0 +1,54 @@
+"""Helpers of the analysis tests: write answers the way ingest does (raw row + rollups in one
+transaction), and make small chains with the real history generator."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+from server_sync.central import reason_rollup, rollups
+
+_ids = itertools.count(1)
+
+
+def add_site(db, site_id: str, tz: str = "Europe/Stockholm", kiosks: int = 1) -> None:
+    p = db.param
+    db.execute_sql(f"INSERT INTO site (id, name, timezone, created_at) VALUES ({p}, {p}, {p}, {p})",
+                   (site_id, site_id.title(), tz, datetime(2025, 1, 1)))
+    for k in range(kiosks):
+        db.execute_sql(f"INSERT INTO kiosk (id, site_id, registered_at, active) VALUES ({p}, {p}, {p}, {p})",
+                       (f"{site_id}-k{k + 1}", site_id, datetime(2025, 1, 1), True))
+
+
+def add_question(db, qid: str = "visit", scale: str = "smiley4", audience: str = "customer") -> None:
+    p = db.param
+    db.execute_sql(f"INSERT INTO question (id, version, scale, audience, text, first_seen) VALUES"
+                   f" ({p}, 1, {p}, {p}, '{{\"en\": \"How was it?\"}}', {p})", (qid, scale, audience, datetime(2025, 1, 1)))
+
+
+def answer(site: str, at: datetime, value: int, question: str = "visit", scale: str = "smiley4",
+           audience: str = "customer", filtered: str | None = None, kiosk: str | None = None) -> dict:
+    n = next(_ids)
+    return {"id": f"00000000-0000-4000-8000-{n:012d}", "site_id": site, "kiosk_id": kiosk or f"{site}-k1",
+            "question_id": question, "scale": scale, "audience": audience, "value": value, "recorded_at": at,
+            "filtered": filtered, "seq": n}
+
+
+def commit(db, rows: list[dict], reasons: dict[str, list[str]] | None = None) -> None:
+    """Insert answers and their follow-up reasons plus rollups in one transaction (as ingest)."""
+    p = db.param
+    cols = ("id", "kiosk_id", "site_id", "seq", "question_id", "question_version", "scale", "value", "audience",
+            "language", "recorded_at", "kiosk_recorded_at", "clock_synced", "time_status", "boot_id",
+            "monotonic_ns", "filtered", "received_at")
+    with db.atomic():
+        db.cursor().executemany(
+            f"INSERT INTO response ({', '.join(cols)}) VALUES ({', '.join([p] * len(cols))})",
+            [(r["id"], r["kiosk_id"], r["site_id"], r["seq"], r["question_id"], 1, r["scale"], r["value"],
+              r["audience"], "sv", r["recorded_at"], r["recorded_at"], True, "synced", "boot", 0, r["filtered"],
+              r["recorded_at"]) for r in rows])
+        rollups.apply(db, rows)
+        if reasons:
+            db.cursor().executemany(
+                f"INSERT INTO followup_reason (followup_id, response_id, reason) VALUES ({p}, {p}, {p})",
+                [("f" + rid[1:], rid, reason) for rid, rs in reasons.items() for reason in rs])
+            reason_rollup.apply(db, [{"response_id": rid, "reasons": rs} for rid, rs in reasons.items()])

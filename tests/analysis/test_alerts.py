@@ -1,0 +1,153 @@
+"""Alerts: one alert for a seeded dip, none for noise; the trend rule against the 4-week
+baseline; stored, published payloads that the kiosk side decodes, webhook, acknowledgement."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from server_sync.analysis import alerts
+from server_sync.analysis.alert_rules import RealtimeRule
+from server_sync.cli import main
+from server_sync.central.db import connect
+from server_sync.protocol import decode_alert, parse_site_topic
+from tests.analysis.seeding import add_question, add_site, answer, commit
+
+MONDAY_10 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)          # 10:00 in Stockholm
+
+
+@pytest.fixture
+def db(tmp_path):
+    d = connect(f"sqlite:///{tmp_path / 'central.db'}")
+    add_site(d, "s1")
+    add_site(d, "s2")
+    add_question(d)
+    try:
+        yield d
+    finally:
+        d.close()
+
+
+def stream(db, site: str, start: datetime, minutes: int, negative_share, rng: random.Random,
+           per_min: float = 0.5) -> list[list[tuple[str, bytes]]]:
+    """Answers arriving minute by minute, each minute one ingest commit followed by the hook."""
+    published = []
+    for m in range(minutes):
+        now = start + timedelta(minutes=m)
+        batch = [answer(site, (now - timedelta(seconds=rng.randrange(50))).replace(tzinfo=None),
+                        rng.choice((1, 2)) if rng.random() < negative_share(m) else rng.choice((3, 4)))
+                 for _ in range(1 if rng.random() < per_min else 0)]
+        if batch:
+            commit(db, batch)
+            published.append(alerts.realtime_hook(db, {site}, now))
+    return published
+
+
+def test_a_seeded_dip_raises_exactly_one_alert_and_noise_none(db):
+    rng = random.Random(5)
+    # Two busy hours of an ordinary day (12% negative) at s2: noise, never an alert.
+    noise = stream(db, "s2", MONDAY_10, 120, lambda m: 0.12, rng, per_min=1.0)
+    assert sum(len(p) for p in noise) == 0
+    # s1: an hour of good answers, a 25-minute dip (80% negative), then good again.
+    out = stream(db, "s1", MONDAY_10, 120, lambda m: 0.8 if 60 <= m < 85 else 0.1, rng, per_min=0.7)
+    messages = [msg for p in out for msg in p]
+    assert len(messages) == 1
+    topic, payload = messages[0]
+    assert parse_site_topic(topic) == "s1"
+    alert = decode_alert(payload, "s1")
+    assert alert.kind == "realtime" and "negative" in alert.message
+    stored = alerts.list_alerts(db)
+    assert len(stored) == 1 and stored[0]["id"] == int(alert.id.split("-")[1])
+    assert stored[0]["n"] >= 4 and stored[0]["negative"] * 2 >= stored[0]["n"]
+    assert stored[0]["published_at"] is not None and stored[0]["last_seen_at"] > stored[0]["raised_at"]
+
+
+def test_a_second_dip_after_the_cooldown_is_a_new_alert(db):
+    rule = RealtimeRule(cooldown_min=60)
+    for start in (MONDAY_10, MONDAY_10 + timedelta(minutes=30), MONDAY_10 + timedelta(hours=3)):
+        commit(db, [answer("s1", (start - timedelta(minutes=i)).replace(tzinfo=None), 1) for i in range(4)])
+        alerts.check_realtime(db, ["s1"], start, rule)
+    assert [a["kind"] for a in alerts.list_alerts(db)] == ["realtime", "realtime"]
+
+
+def test_filtered_presses_and_three_answers_do_not_alert(db):
+    rows = [answer("s1", MONDAY_10.replace(tzinfo=None) - timedelta(minutes=1), 1) for _ in range(3)]
+    rows += [answer("s1", MONDAY_10.replace(tzinfo=None), 1, filtered="repeat") for _ in range(5)]
+    commit(db, rows)
+    assert alerts.check_realtime(db, ["s1"], MONDAY_10) == []
+
+
+def _day(db, site, day: datetime, happy: float, rng, n_per_hour=6):
+    rows = []
+    for hour in range(8, 12):                          # UTC 08-11 = 09-12 in Stockholm
+        for _ in range(n_per_hour):
+            good = rng.random() < happy
+            rows.append(answer(site, day.replace(hour=hour, minute=rng.randrange(60)), rng.choice((3, 4)) if good
+                               else rng.choice((1, 2))))
+    commit(db, rows)
+
+
+def test_trend_rule_fires_once_for_a_bad_morning_against_the_baseline(db):
+    rng = random.Random(9)
+    today = datetime(2026, 11, 23)
+    for d in range(1, 29):
+        _day(db, "s1", today - timedelta(days=d), 0.85, rng)
+        _day(db, "s2", today - timedelta(days=d), 0.85, rng)
+    _day(db, "s1", today, 0.35, rng)                   # s1: a bad morning
+    _day(db, "s2", today, 0.83, rng)                   # s2: an ordinary one
+    now = datetime(2026, 11, 23, 11, 59, tzinfo=timezone.utc)
+    raised = alerts.check_trend(db, now)
+    assert [(a["site_id"], a["kind"]) for a in raised] == [("s1", "trend")]
+    assert raised[0]["value"] < -5 and raised[0]["p_value"] < 0.01
+    assert alerts.check_trend(db, now + timedelta(minutes=30)) == []          # the same dip: no second alert
+    assert len(alerts.list_alerts(db)) == 1
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):
+        _Hook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+def test_webhook_post_and_a_dead_webhook_is_not_fatal(db):
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        commit(db, [answer("s1", MONDAY_10.replace(tzinfo=None), 1) for _ in range(4)])
+        raised = alerts.check_realtime(db, ["s1"], MONDAY_10)
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        out = alerts.deliver(db, raised, MONDAY_10, webhook_url=url)
+        assert len(out) == 1 and _Hook.received[-1]["type"] == "kundpuls.alert"
+        assert _Hook.received[-1]["site_id"] == "s1"
+        assert alerts.get(db, raised[0]["id"])["webhook_status"] == "204"
+    finally:
+        server.shutdown()
+        server.server_close()
+    status = alerts.post_webhook(url, raised[0], timeout_s=1.0)            # nobody listens any more
+    assert status.startswith("error:")
+
+
+def test_ack_with_a_comment_through_the_cli(db, tmp_path, capsys):
+    commit(db, [answer("s1", MONDAY_10.replace(tzinfo=None), 1) for _ in range(4)])
+    [a] = alerts.check_realtime(db, ["s1"], MONDAY_10)
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    assert main(["--db", url, "alerts", "list", "--open", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["id"] == a["id"]
+    assert main(["--db", url, "alerts", "ack", str(a["id"]), "--comment", "Extra cashier opened"]) == 0
+    assert alerts.get(db, a["id"])["ack_comment"] == "Extra cashier opened"
+    assert main(["--db", url, "alerts", "ack", "999", "--comment", "x"]) == 2
+    assert "kiosk-central: error: no alert with id 999" in capsys.readouterr().err
+    assert main(["--db", url, "alerts", "ack", str(a["id"]), "--comment", " "]) == 2
+    assert main(["--db", url, "alerts", "list", "--open", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []

@@ -1,0 +1,108 @@
+"""Site ranking with shrinkage, drivers (Pareto, uplift, best vs rest), pulse, opening hours."""
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, uplift
+from server_sync.analysis.metrics import Tally
+from server_sync.analysis.opening import is_open, open_seconds_between, parse_hours
+from server_sync.analysis.pulse import pulse
+from server_sync.analysis.ranking import between_site_variance, rank_sites
+from server_sync.exc import CentralConfigError
+
+STHLM = ZoneInfo("Europe/Stockholm")
+
+
+def test_five_perfect_answers_do_not_top_the_ranking():
+    tallies = {f"big{i}": Tally.from_counts("smiley4", {4: 200 + 20 * i, 3: 200, 2: 60, 1: 40}) for i in range(8)}
+    tallies["tiny"] = Tally.from_counts("smiley4", {4: 5})                  # raw Happy Index 100
+    ranked = rank_sites(tallies, "smiley4")
+    tiny = next(r for r in ranked if r.site_id == "tiny")
+    assert tiny.raw == 100.0 and tiny.rank > 1 and tiny.n == 5
+    assert tiny.shrunk < ranked[0].shrunk and tiny.weight < 0.2
+    best = ranked[0]
+    assert best.site_id == "big7" and best.weight > 0.5 and best.low < best.shrunk < best.high
+    assert [r.rank for r in ranked] == list(range(1, 10))
+
+
+def test_identical_sites_shrink_to_the_chain_mean():
+    same = {s: Tally.from_counts("smiley4", {4: 50, 3: 30, 2: 10, 1: 10}) for s in "abc"}
+    ranked = rank_sites(same, "smiley4")
+    assert all(r.shrunk == pytest.approx(ranked[0].raw) and r.weight == 0 for r in ranked)
+    assert between_site_variance([1.0, 1.0], [10, 10], 1.0, 1.0) == 0.0
+    assert rank_sites({"x": Tally("smiley4")}, "smiley4") == []
+
+
+def test_nps_ranking_stays_in_bounds():
+    t = {f"s{i}": Tally.from_counts("nps11", {10: 80 + 8 * i, 8: 60, 3: 60 - 5 * i}) for i in range(6)}
+    t["tiny"] = Tally.from_counts("nps11", {10: 2})                         # raw NPS 100
+    ranked = rank_sites(t, "nps11")
+    assert ranked[0].site_id == "s5" and ranked[-1].site_id != "tiny"
+    assert all(-100 <= r.low <= r.shrunk <= r.high <= 100 for r in ranked)
+    tiny = next(r for r in ranked if r.site_id == "tiny")
+    assert tiny.raw == 100 and tiny.shrunk < ranked[0].shrunk
+
+
+def test_pareto_shares_and_cumulative():
+    rows = pareto({"queue": ReasonCount(6, 6, 6), "staff": ReasonCount(3, 3, 4), "price": ReasonCount(1, 0, 0),
+                   "none": ReasonCount(0, 0, 0)})
+    assert [(r["reason"], r["share"], r["cumulative"]) for r in rows] == [
+        ("queue", 60.0, 60.0), ("staff", 30.0, 90.0), ("price", 10.0, 100.0)]
+    assert pareto({}) == []
+
+
+def test_uplift_by_hand():
+    # 5 × 4, 3 × 3, 2 × 1: sum 31, n 10, Happy Index (3.1 - 1)·33.3 = 70.
+    # Both 1s cite "queue": without them sum 29, n 8 -> (29/8 - 1)·33.3 = 87.5, uplift 17.5.
+    t = Tally.from_counts("smiley4", {4: 5, 3: 3, 1: 2})
+    rows = uplift(t, {"queue": ReasonCount(2, 2, 2), "staff": ReasonCount(1, 1, 1), "price": ReasonCount(1, 0, 0)})
+    assert rows[0] == {"reason": "queue", "complaints": 2, "current": 70.0, "without": 87.5, "uplift": 17.5}
+    assert rows[1]["reason"] == "staff" and rows[1]["without"] == pytest.approx(round((30 / 9 - 1) * 100 / 3, 2))
+    assert [r["reason"] for r in rows] == ["queue", "staff"]           # no complaints, no uplift
+    # NPS: 50 promoters, 20 detractors of 100; 10 detractors cite "queue": (50 - 10) / 90.
+    n = Tally.from_counts("nps11", {10: 50, 8: 30, 2: 20})
+    assert uplift(n, {"queue": ReasonCount(10, 10, 20)})[0]["without"] == pytest.approx(44.44, abs=0.01)
+    assert uplift(Tally("smiley4"), {"queue": ReasonCount(1, 1, 1)}) == []
+
+
+def test_best_sites_differ_in_their_reason_mix():
+    ranked = ["a", "b", "c", "d", "e", "f", "g", "h"]                        # best first
+    answers = {s: 1000 for s in ranked}
+    reasons = {s: {"queue": ReasonCount(10 if s in "ab" else 80, 0, 0), "price": ReasonCount(20, 0, 0)}
+               for s in ranked}
+    out = best_vs_rest(ranked, answers, reasons)
+    assert out["best_sites"] == ["a", "b"] and out["rest_sites"] == 6
+    queue = next(r for r in out["reasons"] if r["reason"] == "queue")
+    assert (queue["best_per_100"], queue["rest_per_100"], queue["difference"]) == (1.0, 8.0, -7.0)
+    assert queue["significant"] and out["reasons"][0]["reason"] == "queue"
+    price = next(r for r in out["reasons"] if r["reason"] == "price")
+    assert price["difference"] == 0.0 and not price["significant"]
+    assert best_vs_rest(["a"], answers, reasons)["reasons"] == []
+
+
+def test_pulse_correlation_across_sites():
+    customer = {s: Tally.from_counts("smiley4", {4: 20 + 10 * i, 2: 20}) for i, s in enumerate("abcde")}
+    employee = {s: Tally.from_counts("smiley4", {4: 5 + 3 * i, 2: 5}) for i, s in enumerate("abcde")}
+    employee["f"] = Tally.from_counts("smiley4", {4: 3})                      # no customer side: not in r
+    out = pulse(customer, employee)
+    assert out["correlation"]["n"] == 5 and out["correlation"]["r"] > 0.9
+    assert len(out["sites"]) == 6 and out["sites"][-1]["customer"]["value"] is None
+    assert pulse({}, {})["correlation"] is None
+
+
+def test_opening_hours_and_silence():
+    hours = parse_hours(None)                                               # the chain default
+    monday_noon = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)         # 12:00 in Stockholm
+    assert is_open(monday_noon, STHLM, hours)
+    assert not is_open(datetime(2026, 11, 23, 21, 30, tzinfo=timezone.utc), STHLM, hours)
+    # Silent since Sunday 18:00 local (shop closes 17 on Sundays) until Monday 12:00: 4 open hours (8-12).
+    since = datetime(2026, 11, 22, 17, 0, tzinfo=timezone.utc)
+    assert open_seconds_between(since, monday_noon, STHLM, hours) == 4 * 3600
+    assert open_seconds_between(monday_noon, since, STHLM, hours) == 0
+    assert parse_hours('{"0": [9, 17]}') == {0: (9, 17)}
+    with pytest.raises(CentralConfigError, match="opening_hours"):
+        parse_hours('{"0": [18, 9]}')
+    with pytest.raises(CentralConfigError, match="opening_hours"):
+        parse_hours("nonsense")
