@@ -66,5 +66,5 @@ def push_config(args: argparse.Namespace) -> int:
         for r in result:
             print(f"{verb} config version {r['version']} to kiosk {r['kiosk_id']} ({r['topic']}, retained)")
         if not args.dry_run:
-            print("Each kiosk applies it on receipt, or refuses it and says why: kiosk-central kiosk list")
+            print("Each kiosk applies it on receipt, or refuses it and says why: kiosk-central fleet")
     return 0

@@ -1,5 +1,5 @@
-"""`kiosk-central kiosk add ID --site SITE …`: register a kiosk and give it a broker credential;
-`kiosk list`: the fleet with its last reported status."""
+"""`kiosk-central kiosk add ID --site SITE …`: register a kiosk and give it a broker credential.
+(The fleet's health is `kiosk-central fleet`.)"""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from server_sync.exc import CentralConfigError
 
 def add_parser(sub, common) -> None:
     from server_sync.provision import DEFAULT_ACL_FILE, DEFAULT_PASSWORD_FILE
-    p = sub.add_parser("kiosk", parents=[common], help="register kiosks (broker credential + ACL) and list the fleet")
+    p = sub.add_parser("kiosk", parents=[common], help="register kiosks (broker credential + ACL)")
     s = p.add_subparsers(dest="kiosk_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="register a kiosk and create its broker credential",
                      description="Registers the kiosk, writes its broker user to the mosquitto password file "
@@ -36,10 +36,6 @@ def add_parser(sub, common) -> None:
                    help="the kiosk exists: issue a new broker password (the old one stops working on reload)")
     a.add_argument("--json", action="store_true", help="print the result as JSON (includes the password)")
     a.set_defaults(func=add)
-    ls = s.add_parser("list", parents=[common], help="the fleet: site, online, last seen, outbox, config")
-    ls.add_argument("--site", help="only this site's kiosks")
-    ls.add_argument("--json", action="store_true", help="print JSON")
-    ls.set_defaults(func=list_kiosks)
 
 
 def add(args: argparse.Namespace) -> int:
@@ -91,37 +87,4 @@ def add(args: argparse.Namespace) -> int:
     print(f"    {password}\n")
     if sys.stdout.isatty():
         print("(Copy it now; the password file keeps only a hash.)")
-    return 0
-
-
-def list_kiosks(args: argparse.Namespace) -> int:
-    from server_sync.central.db import connect
-    from server_sync.central.intake import as_datetime
-    db = connect(database_url(args))
-    try:
-        sql = ("SELECT k.id, k.site_id, s.online, s.last_seen, s.outbox_depth, s.clock_synced,"
-               " s.config_version, s.config_error, s.version FROM kiosk k"
-               " LEFT JOIN kiosk_status s ON s.kiosk_id = k.id")
-        params: tuple = ()
-        if args.site:
-            sql += f" WHERE k.site_id = {db.param}"
-            params = (args.site,)
-        rows = db.execute_sql(sql + " ORDER BY k.site_id, k.id", params).fetchall()
-    finally:
-        db.close()
-    fleet = []
-    for kid, site, online, seen, depth, synced, cfgv, cfgerr, version in rows:
-        fleet.append({"kiosk_id": kid, "site_id": site,
-                      "online": None if online is None else bool(online),
-                      "last_seen": as_datetime(seen).isoformat() + "Z" if seen else None,
-                      "outbox_depth": depth, "clock_synced": None if synced is None else bool(synced),
-                      "config_version": cfgv, "config_error": cfgerr, "version": version})
-    if args.json:
-        print(json.dumps(fleet, indent=2))
-        return 0
-    for k in fleet:
-        state = "never seen" if k["online"] is None else ("online" if k["online"] else "offline")
-        print(f"{k['kiosk_id']:<20} {k['site_id']:<20} {state:<10} last seen {k['last_seen'] or '-':<27}"
-              f" outbox {k['outbox_depth'] if k['outbox_depth'] is not None else '-':>6}"
-              f"  config v{k['config_version'] or '-'}" + (f"  REFUSED: {k['config_error']}" if k["config_error"] else ""))
     return 0
