@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
+from server_sync import provision
 from tests.fixtures.broker import TestCA, free_tcp_port
 
 pytestmark = pytest.mark.broker
@@ -52,16 +53,19 @@ def shipped_config_for_test(d: Path, ca: TestCA, port: int) -> Path:
         assert old in text, f"shipped kundpuls.conf no longer contains {old!r}"
         text = text.replace(old, new)
     (conf_d / "kundpuls.conf").write_text(text)
-    # The ACL as shipped, plus the per-kiosk blocks `kiosk-central kiosk add` appends.
-    acl = (MOSQ / "kundpuls.acl").read_text()
-    for kiosk, site in SITES.items():
-        acl += f"\nuser {kiosk}\ntopic read kundpuls/v1/site/{site}/alerts\n"
-    acl += bridge_acl_block("site-1", ["kiosk-a"])     # the block bridge-store.conf documents
-    (d / "kundpuls.acl").write_text(acl)
-    pw = d / "kundpuls.passwd"
-    pw.touch()
+    # The ACL as shipped, plus what `kiosk-central kiosk add` writes for each kiosk (its own code:
+    # the password entry and the site-alerts block), plus the store bridge block.
+    acl, pw = d / "kundpuls.acl", d / "kundpuls.passwd"
+    shutil.copy(MOSQ / "kundpuls.acl", acl)
     for user, password in PASSWORDS.items():
-        _run("mosquitto_passwd", "-b", str(pw), user, password, cwd=d)
+        if user in SITES:
+            provision.set_password(pw, user, password)
+            assert provision.ensure_acl(acl, user, SITES[user])
+        else:
+            pw.touch()
+            _run("mosquitto_passwd", "-b", str(pw), user, password, cwd=d)
+    with open(acl, "a") as f:
+        f.write(bridge_acl_block("site-1", ["kiosk-a"]))    # the block bridge-store.conf documents
     return main_config(d, conf_d)
 
 
