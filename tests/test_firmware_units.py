@@ -140,6 +140,15 @@ def test_kiosk_app_runs_on_kms_with_its_own_kivy_home():
         "/opt/kundpuls/venv/bin/kiosk-central ingest")
 
 
+@pytest.mark.parametrize("unit", KIOSK_SIDE[:2])
+def test_gpio_library_gets_a_writable_working_directory(unit):
+    """lgpio creates FIFOs in its working directory (gpiozero issue 1106); / is read-only here."""
+    u = SYSTEMD / unit
+    (runtime,) = values(u, "RuntimeDirectory")
+    env = dict(v.split("=", 1) for v in values(u, "Environment"))
+    assert values(u, "WorkingDirectory") == [f"/run/{runtime}"] and env["LG_WD"] == f"/run/{runtime}"
+
+
 def test_only_the_sync_agent_waits_for_time_sync():
     for unit in ("kundpuls-kiosk.service", "kundpuls-kiosk-headless.service"):
         ordering = " ".join(values(SYSTEMD / unit, "After") + values(SYSTEMD / unit, "Wants")
