@@ -1,6 +1,7 @@
 """The shipped central broker config (firmware_config/mosquitto/) runs on a real mosquitto and
 enforces its ACL: TLS from the test CA of tests/fixtures/broker.py (openssl), the shipped
-drop-in and ACL with only paths and the port rewritten. Nothing here patches the broker; every check is an MQTT round trip.
+drop-in and ACL with only paths and the port rewritten. Nothing here patches the broker;
+every check is an MQTT round trip.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ class Mosquitto:
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory, broker_ca):
+def shipped_broker(tmp_path_factory, broker_ca):
     if not shutil.which("mosquitto"):
         pytest.fail("mosquitto is required (see .ci/system-deps.sh)")
     d = tmp_path_factory.mktemp("mosq")
@@ -222,11 +223,11 @@ class Peer:
 
 
 @pytest.fixture
-def peers(broker):
+def peers(shipped_broker):
     made: list[Peer] = []
 
     def make(user, password=None, port=None):
-        p = Peer(broker, user, password, port)
+        p = Peer(shipped_broker, user, password, port)
         made.append(p)
         return p
     yield make
@@ -243,11 +244,11 @@ def test_anonymous_and_wrong_password_are_refused(peers):
     assert not good.connack.is_failure
 
 
-def test_plaintext_mqtt_is_not_served(broker):
+def test_plaintext_mqtt_is_not_served(shipped_broker):
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="plain", protocol=mqtt.MQTTv5)
     c.username_pw_set("kiosk-a", PASSWORDS["kiosk-a"])
     with pytest.raises(Exception):
-        c.connect("localhost", broker["port"], keepalive=5)
+        c.connect("localhost", shipped_broker["port"], keepalive=5)
         # A TLS listener answers a plaintext CONNECT by dropping the connection.
         for _ in range(50):
             if c.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS:
@@ -320,12 +321,12 @@ def test_shipped_queue_limits_are_the_documented_sizing():
     assert needed_bytes <= size <= 2 * needed_bytes
 
 
-def test_store_bridge_carries_a_kiosks_topics_both_ways(broker, broker_ca, peers, tmp_path):
+def test_store_bridge_carries_a_kiosks_topics_both_ways(shipped_broker, broker_ca, peers, tmp_path):
     central = peers("central", PASSWORDS["central"])
     central.subscribe("$share/ingest/kundpuls/v1/kiosk/+/events")
     central.subscribe("kundpuls/v1/bridge/+/state")
     store_port = free_tcp_port()
-    store = Mosquitto(store_broker_config(tmp_path, broker_ca, store_port, broker["port"]), store_port)
+    store = Mosquitto(store_broker_config(tmp_path, broker_ca, store_port, shipped_broker["port"]), store_port)
     try:
         central.wait_for_payload(b"1")                       # the bridge is up at the centre
         kiosk = peers("kiosk-a", PASSWORDS["kiosk-a"], port=store_port)
