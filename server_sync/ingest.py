@@ -124,7 +124,10 @@ class BrokerSettings:
     password: str | None = None
     client_id: str = "kundpuls-ingest"
     keepalive_s: int = 30
-    session_expiry_s: int = 7 * 24 * 3600      # the broker keeps our queue this long while we are down
+    # The broker keeps a crashed ingestor's session (and queues its share) this long: enough for a
+    # restart to pick up what it had not acknowledged, short enough that a host that never comes
+    # back stops being handed batches. A clean stop ends the session at once (leave_properties).
+    session_expiry_s: int = 3600
     receive_maximum: int = 64                   # unacked messages the broker may hand us at once
 
 
@@ -148,6 +151,14 @@ def connect_properties(settings: BrokerSettings):
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = settings.session_expiry_s
     props.ReceiveMaximum = settings.receive_maximum
+    return props
+
+
+def leave_properties():
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+    props = Properties(PacketTypes.DISCONNECT)
+    props.SessionExpiryInterval = 0
     return props
 
 
@@ -264,7 +275,11 @@ class IngestService:
         finally:
             if self.notifier:
                 self.notifier.stopping()
-            self.client.disconnect()
+            # A clean stop leaves the share group for good (session expiry 0 on DISCONNECT): a
+            # stopped ingestor whose session lingered would keep getting its share of batches,
+            # queued where no one reads them. A crash keeps the session, so the restarted
+            # ingestor (same client id) gets back what it had not acknowledged.
+            self.client.disconnect(properties=leave_properties())
             self.client.loop_stop()
             log.info("stopped; %s", self.counters.line())
         return 0

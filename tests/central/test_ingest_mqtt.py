@@ -146,7 +146,7 @@ def test_bad_messages_are_dead_lettered_and_ingest_stays_alive(broker, central, 
 def test_ingest_sigkilled_mid_stream_loses_and_duplicates_nothing(broker, central, ingestors, tmp_path):
     url, db = central
     ing = ingestors(url, broker, "ingest-k")
-    assert ing.terminate() == 0                 # its persistent session now queues for it
+    ing.kill()                                  # a crash: its persistent session now queues for it
     k = make_kiosk(tmp_path, broker, "k1", "s1", batch_max_events=10)
     total = k.record(1500)
     agent = AgentThread(k)
@@ -181,7 +181,14 @@ def test_two_ingestors_share_the_stream(broker, central, ingestors, tmp_path):
         for ag in agents:
             ag.stop()
     assert stored(db) == (total, total)
-    assert a.terminate() == 0 and b.terminate() == 0
+    assert b.terminate() == 0
+    # b left the share group cleanly: nothing more is queued for it, a gets every batch at once
+    # (a lingering session of b would swallow every other batch until the kiosk re-sent it).
+    more = kiosks[0].record(100)
+    agent = kiosks[0].agent()
+    assert agent.run(once=True, timeout=20) and agent.counters.resent == 0
+    assert stored(db) == (total + more, total + more)
+    assert a.terminate() == 0
     for p in (a, b):
         line = [ln for ln in p.log().splitlines() if "stopped;" in ln][-1]
         handled = int(line.split("stopped; ")[1].split(" messages")[0])
