@@ -6,10 +6,10 @@ seeded dips (a few bad days with one dominant complaint, ending in a logged acti
 follow-ups with reasons on negative answers, the employee pulse at closing (correlated with the
 site's customer mood), a few filtered presses, and the fleet's status.
 
-Fast by design: answers are drawn per site-hour with `random.choices`, ids are time-ordered
-UUIDs (b-tree appends), raw rows go in with one COPY per chunk on PostgreSQL (executemany on
-SQLite) from a writer thread while the next chunk is drawn, and the rollups are built in bulk:
-hourly counts straight from the draws, the summaries with one INSERT … SELECT at the end.
+Fast by design: answers are drawn per site-hour with `random.choices` in a child process while
+this one writes the previous chunk (one COPY per chunk on PostgreSQL, executemany on SQLite);
+ids are time-ordered UUIDs; secondary indexes are rebuilt once after the load; the rollups are
+built in bulk: hourly counts straight from the draws, the summaries by INSERT … SELECT.
 
 Deterministic for a seed. Writes only into an empty store (it never merges with ingested data).
 """
@@ -19,9 +19,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import multiprocessing
 import queue
 import random
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -145,58 +145,39 @@ class _Draws:
         return w
 
 
-class _Writer:
-    """Writes row chunks. On PostgreSQL from a thread, so drawing the next chunk overlaps the
-    server's COPY work (psycopg2 releases the GIL meanwhile); SQLite works inside this process
-    and holds the GIL while binding, so there a thread only adds contention: written inline."""
+def _write(cursor, pg: bool, table: str, rows: list[tuple] | str) -> None:
+    columns = ", ".join(COLUMNS[table])
+    if pg:
+        # One read of the whole chunk (copy_expert reads its file in `size` pieces).
+        cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", io.StringIO(rows), size=max(8192, len(rows)))
+    else:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(COLUMNS[table]))})", rows)
 
-    def __init__(self, db: Database) -> None:
-        # The raw connection of the generating thread: peewee's connections are per thread, and
-        # the rows must land inside that thread's transaction (nothing else uses it meanwhile).
-        self.connection = db.connection()
-        self.pg = dialect_of(db) is POSTGRES
-        self.queue: queue.Queue = queue.Queue(maxsize=2)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
-        if self.pg:
-            self.thread.start()
 
-    def put(self, table: str, columns: tuple[str, ...], rows: list[tuple] | str) -> None:
-        if self.error:
-            raise self.error
-        if rows and self.pg:
-            self.queue.put((table, columns, rows))
-        elif rows:
-            self._write(table, columns, rows)
-
-    def close(self) -> None:
-        if not self.thread.is_alive():
-            return
-        self.queue.put(None)
-        self.thread.join()
-        if self.error:
-            raise self.error
-
-    def _run(self) -> None:
-        try:
-            while (item := self.queue.get()) is not None:
-                if not self.error:
-                    self._write(*item)
-        except BaseException as e:            # re-raised in the generating thread
-            self.error = e
-            while self.queue.get() is not None:
-                pass
-
-    def _write(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-        cursor = self.connection.cursor()
-        if self.pg:
-            # One read of the whole chunk: copy_expert takes the GIL for every read, and with
-            # the generating thread busy each small read would wait a full switch interval.
-            cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO(rows),
-                               size=max(8192, len(rows)))
-        else:
-            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
-                               f" ({', '.join('?' * len(columns))})", rows)
+def _produce(spec: HistorySpec, pg: bool, out) -> None:
+    """The drawing side, run in a child process: sends row chunks (COPY text on PostgreSQL), then
+    the reason rollup and the counts. A process, not a thread: psycopg2 keeps the GIL while the
+    server works through a COPY, and SQLite's binding needs it too, so a thread would serialise."""
+    try:
+        rng = random.Random(spec.seed)
+        plans = plan_sites(spec, rng)
+        sim = _Simulation(spec, rng, "\\N" if pg else None)
+        start = spec.end - timedelta(days=spec.days - 1)
+        for d in range(spec.days):
+            day = start + timedelta(days=d)
+            for i, plan in enumerate(plans):
+                sim.site_day(plan, i, day)
+            if len(sim.buffers["response"]) >= spec.chunk_rows or d == spec.days - 1:
+                for table, rows in sim.buffers.items():
+                    if rows:
+                        out.put(("rows", table, _copy_text(rows) if pg else rows))
+                    sim.buffers[table] = []
+            out.put(("progress", d + 1, spec.days))
+        r = sim.result
+        out.put(("done", [k + tuple(v) for k, v in sorted(sim.reasons_acc.items())],
+                 (r.answers, r.filtered, r.followups)))
+    except BaseException as e:            # reported to the parent, which raises it
+        out.put(("error", f"{type(e).__name__}: {e}"))
 
 
 def generate(db: Database, spec: HistorySpec = HistorySpec(),
@@ -214,31 +195,42 @@ def generate(db: Database, spec: HistorySpec = HistorySpec(),
         db.execute_sql("PRAGMA cache_size = -262144")
     with db.atomic():
         _write_master_data(db, plans, spec, start)
-    writer = _Writer(db)
-    sim = _Simulation(spec, rng, "\\N" if pg else None)
-    sim.result = result
+    ctx = multiprocessing.get_context("fork")
+    channel = ctx.Queue(maxsize=4)
+    producer = ctx.Process(target=_produce, args=(spec, pg, channel), name="history-producer", daemon=True)
+    producer.start()
     try:
         with db.atomic():
-            for d in range(spec.days):
-                day = start + timedelta(days=d)
-                for i, plan in enumerate(plans):
-                    sim.site_day(plan, i, day)
-                if len(sim.buffers["response"]) >= spec.chunk_rows or d == spec.days - 1:
-                    for table, rows in sim.buffers.items():
-                        writer.put(table, COLUMNS[table], _copy_text(rows) if pg else rows)
-                        sim.buffers[table] = []
-                if progress:
-                    progress(d + 1, spec.days)
-            writer.close()
-            reason_rows = [k + tuple(v) for k, v in sorted(sim.reasons_acc.items())]
+            indexes = _suspend_indexes(db, tuple(COLUMNS))
+            cursor = db.connection().cursor()
+            while True:
+                try:
+                    item = channel.get(timeout=5)
+                except queue.Empty:
+                    if not producer.is_alive():
+                        raise RuntimeError("the history producer died") from None
+                    continue
+                if item[0] == "rows":
+                    _write(cursor, pg, item[1], item[2])
+                elif item[0] == "progress":
+                    if progress:
+                        progress(item[1], item[2])
+                elif item[0] == "error":
+                    raise RuntimeError(f"history producer failed: {item[1]}")
+                else:
+                    reason_rows, (result.answers, result.filtered, result.followups) = item[1], item[2]
+                    break
             _bulk_insert(db, "rollup_reason_daily", ("site_id", "question_id", "audience", "scale", "local_date",
                                                      "reason", "n", "negative", "negative_sum_v"), reason_rows)
+            for sql in indexes:
+                db.execute_sql(sql)
             for sql in summarise_hourly_sql() + [REASON_MONTHLY_SQL]:
                 db.execute_sql(sql)
             result.actions = _write_actions(db, plans, spec)
     finally:
-        if writer.thread.is_alive():
-            writer.close()
+        producer.join(timeout=10)
+        if producer.is_alive():
+            producer.kill()
         if not pg:
             db.execute_sql("PRAGMA synchronous = FULL")
     if pg:
@@ -246,6 +238,24 @@ def generate(db: Database, spec: HistorySpec = HistorySpec(),
     result.dips = [{"site_id": p.id, "from": a.isoformat(), "to": b.isoformat(), "reason": r}
                    for p in plans for a, b, r in p.dips]
     return result
+
+
+def _suspend_indexes(db: Database, tables: tuple[str, ...]) -> list[str]:
+    """Drop the secondary indexes of the bulk-loaded tables; returns the statements that rebuild
+    them exactly. One sorted build after the load beats millions of incremental inserts. On
+    PostgreSQL the (empty) tables are also truncated inside this transaction, which lets a
+    server with wal_level=minimal skip WAL for the COPY."""
+    if dialect_of(db) is POSTGRES:
+        db.execute_sql(f"TRUNCATE {', '.join(tables)}")
+        rows = db.execute_sql("SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema()"
+                              " AND i.tablename = ANY(%s) AND NOT EXISTS (SELECT 1 FROM pg_constraint c"
+                              " WHERE c.conname = i.indexname)", (list(tables),)).fetchall()
+    else:
+        rows = db.execute_sql(f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+                              f" AND tbl_name IN ({', '.join('?' * len(tables))})", tables).fetchall()
+    for name, _sql in rows:
+        db.execute_sql(f'DROP INDEX "{name}"')
+    return [sql for _name, sql in rows]
 
 
 def _copy_text(rows: list[tuple]) -> str:

@@ -67,7 +67,9 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
                     "generated_at": now.astimezone(timezone.utc).replace(microsecond=0).isoformat(),
                     "filters": {"sites": list(f.sites), "questions": list(f.questions),
                                 "from": f.date_from, "to": f.date_to}}
-    wanted = [q for q in sorted(catalogue) if not f.questions or q in f.questions]
+    # Customer questions first (what the report is mostly about), then the employee pulse.
+    wanted = sorted((q for q in catalogue if not f.questions or q in f.questions),
+                    key=lambda q: (catalogue[q]["audience"] != "customer", q))
     report["questions"] = [dict(catalogue[q], metric=primary_metric(catalogue[q]["scale"])) for q in wanted]
     if period is None:
         report.update(period=None, summary=[], sites=[], ranking=[], kiosks=[], trends=[], heatmap=[],

@@ -8,6 +8,7 @@ Pure string building; every chart scales with its viewBox (phones included), car
 
 from __future__ import annotations
 
+import math
 from html import escape
 from typing import Sequence
 
@@ -32,11 +33,29 @@ def _empty(name: str, title: str, message: str, width: int = 640, height: int = 
     return _open(name, title, width, height) + _text(width / 2, height / 2, message, 13, "middle") + "</svg>"
 
 
-def _nice_range(lo: float, hi: float, bounds: tuple[float, float]) -> tuple[float, float]:
-    pad = max(2.0, (hi - lo) * 0.1)
+def _ticks(lo: float, hi: float, bounds: tuple[float, float]) -> list[float]:
+    """Round grid values covering [lo, hi] (padded a little, kept inside `bounds`): 3-6 steps."""
+    pad = max(1.0, (hi - lo) * 0.08)
     lo, hi = max(bounds[0], lo - pad), min(bounds[1], hi + pad)
-    step = 5 if hi - lo <= 40 else 10 if hi - lo <= 100 else 25
-    return (step * (lo // step), min(bounds[1], step * -(-hi // step)))
+    steps = [m * 10 ** e for e in range(0, 8) for m in (1, 2, 2.5, 5)]
+    step = next((s for s in steps if (hi - lo) / s <= 6), steps[-1])
+    first = max(bounds[0], step * math.floor(lo / step))
+    last = min(bounds[1], step * math.ceil(hi / step))
+    ticks = [first]
+    while ticks[-1] + step <= last + 1e-9:
+        ticks.append(ticks[-1] + step)
+    if len(ticks) < 2:
+        ticks.append(ticks[0] + step)
+    return ticks
+
+
+def _nice_range(lo: float, hi: float, bounds: tuple[float, float]) -> tuple[float, float]:
+    t = _ticks(lo, hi, bounds)
+    return t[0], t[-1]
+
+
+def _label(v: float) -> str:
+    return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
 
 
 def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[dict], bounds: tuple[float, float],
@@ -49,17 +68,16 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     lows = [d["low"] if d.get("low") is not None else d["value"] for d in pts]
     highs = [d["high"] if d.get("high") is not None else d["value"] for d in pts]
     # Clip the band on very small days so one-answer days do not flatten the chart.
-    lo, hi = _nice_range(min(d["value"] for d in pts), max(d["value"] for d in pts), bounds)
-    lo, hi = min(lo, max(bounds[0], min(lows))), max(hi, min(bounds[1], max(highs)))
+    ticks = _ticks(max(bounds[0], min(lows)), min(bounds[1], max(highs)), bounds)
+    lo, hi = ticks[0], ticks[-1]
     dates = [d["date"] for d in pts]
     n = len(dates)
     x = (lambda i: left + (w - left - right) * (i / max(1, n - 1)))
     y = (lambda v: top + (h - top - bottom) * (1 - (min(hi, max(lo, v)) - lo) / max(1e-9, hi - lo)))
     out = [_open(name, title, w, h)]
-    for k in range(5):
-        v = lo + (hi - lo) * k / 4
+    for v in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{GRID}"/>')
-        out.append(_text(left - 6, y(v) + 4, f"{v:.0f}", 10, "end"))
+        out.append(_text(left - 6, y(v) + 4, _label(v), 10, "end"))
     band = [f"{x(i):.1f},{y(highs[i]):.1f}" for i in range(n)] + \
            [f"{x(i):.1f},{y(lows[i]):.1f}" for i in reversed(range(n))]
     out.append(f'<polygon points="{" ".join(band)}" fill="{BAND}" opacity="0.55"/>')
@@ -71,8 +89,8 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     if len(wk) > 1:
         out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in wk)}" fill="none"'
                    f' stroke="{ORANGE}" stroke-width="2.6" stroke-linejoin="round"/>')
-    for i in sorted({0, n // 2, n - 1}):
-        out.append(_text(x(i), h - bottom + 16, dates[i], 10, "middle"))
+    for i, anchor in sorted({0: "start", n // 2: "middle", n - 1: "end"}.items()):
+        out.append(_text(x(i), h - bottom + 16, dates[i], 10, anchor))
     lx = left
     for color, label in zip((BLUE, ORANGE, BAND), legend):
         out.append(f'<rect x="{lx}" y="{h - 14}" width="12" height="8" fill="{color}"/>')
@@ -131,15 +149,16 @@ def _diverging(t: float) -> str:
 def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, str], empty: str) -> str:
     if not rows:
         return _empty(name, title, empty)
-    w, h, left, right, top, bottom = 640, 230, 40, 40, 14, 62
-    top_n = max(r["n"] for r in rows)
+    w, h, left, right, top, bottom = 640, 250, 40, 40, 14, 78
+    ticks = _ticks(0, max(r["n"] for r in rows), (0, float("inf")))
+    top_n = ticks[-1]
     bw = (w - left - right) / len(rows)
     y = (lambda v, m: top + (h - top - bottom) * (1 - v / m))
     out = [_open(name, title, w, h)]
+    for v in ticks:
+        out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v, top_n):.1f}" y2="{y(v, top_n):.1f}" stroke="{GRID}"/>')
+        out.append(_text(left - 6, y(v, top_n) + 4, _label(v), 10, "end"))
     for k in range(5):
-        out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(top_n * k / 4, top_n):.1f}"'
-                   f' y2="{y(top_n * k / 4, top_n):.1f}" stroke="{GRID}"/>')
-        out.append(_text(left - 6, y(top_n * k / 4, top_n) + 4, f"{top_n * k / 4:.0f}", 10, "end"))
         out.append(_text(w - right + 6, y(25 * k, 100) + 4, f"{25 * k}%", 10))
     pts = []
     for i, r in enumerate(rows):
@@ -150,7 +169,7 @@ def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, 
         label = labels.get(r["reason"], r["reason"])
         out.append(f'<text x="{x0 + bw / 2:.1f}" y="{h - bottom + 14}" font-size="10" fill="{MUTED}"'
                    f' text-anchor="end" transform="rotate(-30 {x0 + bw / 2:.1f} {h - bottom + 14})">'
-                   f'{escape(label[:22])}</text>')
+                   f'{escape(label[:18])}</text>')
         pts.append(f"{x0 + bw / 2:.1f},{y(r['cumulative'], 100):.1f}")
     out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{ORANGE}" stroke-width="2"/>')
     out.extend(f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="3" fill="{ORANGE}"/>' for p in pts)
@@ -166,13 +185,13 @@ def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[flo
     row_h, left, right, top = 20, 150, 70, 18
     w, h = 640, top + row_h * len(rows) + 10
     values = [v for r in rows for v in (r["low"], r["high"], r["raw"]) if v is not None]
-    lo, hi = _nice_range(min(values), max(values), bounds)
+    ticks = _ticks(min(values), max(values), bounds)
+    lo, hi = ticks[0], ticks[-1]
     x = (lambda v: left + (w - left - right) * (min(hi, max(lo, v)) - lo) / max(1e-9, hi - lo))
     out = [_open(name, title, w, h)]
-    for k in range(5):
-        v = lo + (hi - lo) * k / 4
+    for v in ticks:
         out.append(f'<line x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{top - 4}" y2="{h - 8}" stroke="{GRID}"/>')
-        out.append(_text(x(v), top - 7, f"{v:.0f}", 10, "middle"))
+        out.append(_text(x(v), top - 7, _label(v), 10, "middle"))
     if chain is not None:
         out.append(f'<line x1="{x(chain):.1f}" x2="{x(chain):.1f}" y1="{top - 4}" y2="{h - 8}" stroke="{ORANGE}"'
                    ' stroke-dasharray="4 3"/>')
@@ -198,17 +217,17 @@ def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, st
         return _empty(name, title, empty)
     w, h, left, right, top, bottom = 640, 320, 46, 14, 14, 42
     xs, ys = [p[0] for p in points], [p[1] for p in points]
-    xlo, xhi = _nice_range(min(xs), max(xs), (0, 100))
-    ylo, yhi = _nice_range(min(ys), max(ys), (0, 100))
+    xt, yt = _ticks(min(xs), max(xs), (0, 100)), _ticks(min(ys), max(ys), (0, 100))
+    xlo, xhi, ylo, yhi = xt[0], xt[-1], yt[0], yt[-1]
     x = (lambda v: left + (w - left - right) * (v - xlo) / max(1e-9, xhi - xlo))
     y = (lambda v: top + (h - top - bottom) * (1 - (v - ylo) / max(1e-9, yhi - ylo)))
     out = [_open(name, title, w, h)]
-    for k in range(5):
-        vx, vy = xlo + (xhi - xlo) * k / 4, ylo + (yhi - ylo) * k / 4
+    for vx in xt:
         out.append(f'<line x1="{x(vx):.1f}" x2="{x(vx):.1f}" y1="{top}" y2="{h - bottom}" stroke="{GRID}"/>')
+        out.append(_text(x(vx), h - bottom + 14, _label(vx), 10, "middle"))
+    for vy in yt:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(vy):.1f}" y2="{y(vy):.1f}" stroke="{GRID}"/>')
-        out.append(_text(x(vx), h - bottom + 14, f"{vx:.0f}", 10, "middle"))
-        out.append(_text(left - 6, y(vy) + 4, f"{vy:.0f}", 10, "end"))
+        out.append(_text(left - 6, y(vy) + 4, _label(vy), 10, "end"))
     if len(points) >= 2:
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
         sxx = sum((v - mx) ** 2 for v in xs)

@@ -1,0 +1,95 @@
+"""The analysis commands in-process: report in every format, action add/list, alerts check,
+fleet; user mistakes print `kiosk-central: error: …` and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from seeds.history import HistorySpec, generate
+from server_sync.cli import main
+from server_sync.central.db import connect
+from server_sync.report.tabular import CSV_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    u = f"sqlite:///{tmp_path_factory.mktemp('cli') / 'central.db'}"
+    db = connect(u)
+    generate(db, HistorySpec(sites=4, days=70, answers_per_day=25, seed=5))
+    db.close()
+    return u
+
+
+def test_report_json_has_the_documented_keys(url, capsys):
+    assert main(["--db", url, "report", "--format", "json", "--from", "2026-10-01", "--to", "2026-11-22"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report) == ["schema", "generator", "generated_at", "filters", "questions", "period", "summary",
+                            "sites", "ranking", "kiosks", "trends", "heatmap", "drivers", "actions", "pulse", "alerts"]
+    assert report["schema"] == 1 and report["period"]["days"] == 53
+    assert [q["id"] for q in report["questions"]] == ["recommend", "visit", "pulse"]
+
+
+def test_report_csv_and_html_to_a_file(url, tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    assert main(["--db", url, "report", "--format", "csv", "--site", "s001,s002", "--question", "visit",
+                 "-o", str(out)]) == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert {r["site_id"] for r in rows if r["section"] == "site"} == {"s001", "s002"}
+    assert {r["question_id"] for r in rows if r["section"] in ("summary", "daily")} == {"visit"}
+    page = tmp_path / "r.html"
+    assert main(["--db", url, "report", "--format", "html", "--lang", "en", "--output", str(page)]) == 0
+    assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") and capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--site", "nowhere"], "unknown site 'nowhere'"),
+    (["--question", "colour"], "unknown question 'colour'"),
+    (["--from", "2026-02-30"], "--from '2026-02-30' is not a date"),
+    (["--from", "2026-11-10", "--to", "2026-11-01"], "--from 2026-11-10 is after --to 2026-11-01"),
+])
+def test_report_user_mistakes(url, capsys, args, message):
+    assert main(["--db", url, "report", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kiosk-central: error: ") and message in err and "Traceback" not in err
+
+
+def test_bad_format_and_language_are_argparse_errors(url, capsys):
+    for args in (["--format", "pdf"], ["--lang", "de"]):
+        with pytest.raises(SystemExit) as e:
+            main(["--db", url, "report", *args])
+        assert e.value.code == 2
+        assert "kiosk-central report: error: argument" in capsys.readouterr().err
+
+
+def test_action_add_then_list_shows_before_and_after(url, capsys):
+    assert main(["--db", url, "action", "add", "--site", "s002", "--question", "visit", "--date", "2026-10-20",
+                 "--note", "Second checkout opened at lunch", "--json"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["site_id"] == "s002" and added["date"] == "2026-10-20"
+    assert main(["--db", url, "action", "list", "--site", "s002", "--json"]) == 0
+    listed = [a for a in json.loads(capsys.readouterr().out) if a["id"] == added["id"]]
+    assert listed[0]["previous"]["n"] > 0 and listed[0]["current"]["n"] > 0 and listed[0]["verdict"]
+    for bad, message in ((["--site", "nope"], "unknown site 'nope'"), (["--date", "20-10-2026"], "is not a date"),
+                         (["--note", "  "], "--note must say")):
+        args = {"--site": "s002", "--question": "visit", "--date": "2026-10-20", "--note": "x"}
+        args.update(dict(zip(bad[::2], bad[1::2])))
+        assert main(["--db", url, "action", "add", *[x for kv in args.items() for x in kv]]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_alerts_check_without_broker_and_fleet(url, capsys):
+    assert main(["--db", url, "alerts", "check", "--no-publish", "--json"]) == 0
+    assert isinstance(json.loads(capsys.readouterr().out), list)
+    code = main(["--db", url, "fleet", "--json"])
+    fleet = json.loads(capsys.readouterr().out)
+    assert {"kiosk_id", "online", "last_seen", "outbox_depth", "clock_synced", "config_version", "flagged"} \
+        <= set(fleet["kiosks"][0])
+    assert fleet["summary"]["kiosks"] == len(fleet["kiosks"]) >= 4
+    assert code == (1 if fleet["summary"]["flagged"] else 0)
+    assert main(["--db", url, "fleet"]) == code
+    assert "kiosks," in capsys.readouterr().out

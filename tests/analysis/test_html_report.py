@@ -1,0 +1,88 @@
+"""The HTML report opened in headless Chromium: no console errors, every chart present, nothing
+fetched from the network; screenshots (phone and desktop width) kept in tests/artifacts/report/."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from seeds.history import HistorySpec, generate
+from server_sync.analysis import actions, alerts, chain_report
+from server_sync.analysis.queries import ReportFilter
+from server_sync.central.db import connect
+from server_sync.report import html
+from server_sync.report.i18n import LANGUAGES, TEXT
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "report"
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars"]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    db = connect(f"sqlite:///{tmp_path_factory.mktemp('html') / 'central.db'}")
+    try:
+        generate(db, HistorySpec(sites=12, days=120, answers_per_day=35, dips_per_year=4, seed=11))
+        actions.add(db, "s003", "visit", "2026-10-01", "Självscanning i kassan", now=NOW)
+        alerts.check_trend(db, datetime(2026, 11, 20, 16, 0, tzinfo=timezone.utc))
+        yield chain_report.build(db, ReportFilter(date_from="2026-08-25", date_to="2026-11-22"), now=NOW)
+    finally:
+        db.close()
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/system-deps.sh)")
+    profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
+    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
+                          timeout=90)
+
+
+def test_every_language_has_every_text():
+    for key, texts in TEXT.items():
+        assert set(texts) == set(LANGUAGES), key
+        assert all(texts.values()), key
+
+
+def test_html_report_in_headless_chromium(report, tmp_path):
+    page = tmp_path / "report.html"
+    text = html.render(report, "sv")
+    page.write_text(text, encoding="utf-8")
+    # Self-contained: no script, no stylesheet or image fetched from anywhere.
+    assert "<script" not in text and not re.search(r"""(src|href)=["']?(https?:)?//""", text)
+    assert len(re.findall(r"https?://", text)) == text.count('xmlns="http://www.w3.org/2000/svg"')
+
+    dom = chromium(tmp_path, "--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    # The page has no script, so any console line at all (Chromium logs them as INFO:CONSOLE,
+    # whatever their level) is an error; "Uncaught" catches script errors were one ever added.
+    errors = [line for line in dom.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+    assert errors == []
+    charts = set(re.findall(r'<svg class="chart" data-chart="([^"]+)"', dom.stdout))
+    expected = set(html.expected_charts(report))
+    assert expected <= charts
+    assert {"trend-visit", "heatmap-visit", "ranking-visit", "pareto-visit", "pulse-scatter"} <= charts
+    assert any(c.startswith("action-") for c in charts)
+    assert "Självscanning i kassan" in dom.stdout and "Nöjdindex" in dom.stdout
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(page, ARTIFACTS / "report-sv.html")
+    (ARTIFACTS / "report-en.html").write_text(html.render(report, "en"), encoding="utf-8")
+    for name, size in (("phone", "412,4200"), ("desktop", "1100,3200")):
+        shot = ARTIFACTS / f"report-{name}.png"
+        shot.unlink(missing_ok=True)
+        r = chromium(tmp_path, f"--window-size={size}", f"--screenshot={shot}", page.as_uri())
+        assert r.returncode == 0 and shot.stat().st_size > 20_000, r.stderr[-2000:]
+
+
+def test_other_languages_render(report):
+    en, nb = html.render(report, "en"), html.render(report, "nb")
+    assert 'lang="en"' in en and "Happy Index" in en and "Drivers" in en
+    assert 'lang="nb"' in nb and "Fornøydindeks" in nb
