@@ -1,0 +1,88 @@
+"""End to end: a dip in a kiosk's batch reaches `kiosk-central ingest` (a real process, real
+mosquitto with TLS, password file and ACL); its after-commit hook raises ONE alert, publishes it
+on the site's alerts topic where a kiosk of that site receives it, and POSTs it to the webhook
+named by $KUNDPULS_ALERT_WEBHOOK. More bad answers in the same dip: no second alert."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from server_sync import protocol
+from server_sync.central.db import connect
+from tests.central.fleet import IngestProcess, wait_until
+from tests.central.wire import batch, register_fleet, response
+
+pytestmark = pytest.mark.broker
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    bodies: list = []
+
+    def do_POST(self):
+        _Webhook.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+def _client(broker, user: str) -> mqtt.Client:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{user}", protocol=mqtt.MQTTv5)
+    c.tls_set(ca_certs=broker.ca_file)
+    c.username_pw_set(user, broker.passwd(user))
+    return c
+
+
+def test_dip_through_ingest_publishes_one_alert_and_calls_the_webhook(broker, tmp_path):
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    db = connect(url)
+    register_fleet(db)
+    hook_server = HTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=hook_server.serve_forever, daemon=True).start()
+    ingest = IngestProcess(url, broker, tmp_path / "ingest.log",
+                           env={"KUNDPULS_ALERT_WEBHOOK": f"http://127.0.0.1:{hook_server.server_address[1]}/"})
+    received: list[protocol.Alert] = []
+    subscribed = threading.Event()
+    staff = _client(broker, "k2")                                 # another kiosk of site s1 listens
+    staff.on_message = lambda c, u, m: received.append(protocol.decode_alert(m.payload, "s1"))
+    staff.on_subscribe = lambda *a: subscribed.set()
+    kiosk = _client(broker, "k1")
+    try:
+        ingest.start()
+        staff.connect(broker.host, broker.port)
+        staff.loop_start()
+        staff.subscribe(protocol.alerts_topic("s1"), qos=1)
+        assert subscribed.wait(10)
+        kiosk.connect(broker.host, broker.port)
+        kiosk.loop_start()
+        now = datetime.now(timezone.utc)
+        events = [response(i + 1, value=1 if i % 4 else 3, at=now - timedelta(minutes=5 - i)) for i in range(5)]
+        kiosk.publish(*batch(events), qos=1).wait_for_publish(10)
+        assert wait_until(lambda: len(received) == 1, 20), ingest.log()
+        assert received[0].kind == "realtime" and received[0].site_id == "s1"
+        more = [response(10 + i, value=1, at=datetime.now(timezone.utc)) for i in range(3)]
+        kiosk.publish(*batch(more), qos=1).wait_for_publish(10)
+        assert wait_until(lambda: db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] == 8, 20)
+        time.sleep(1.0)                                          # time for a wrong second alert to show
+        assert len(received) == 1
+        stored = db.execute_sql("SELECT id, n, negative, published_at, webhook_status FROM alert").fetchall()
+        assert len(stored) == 1 and stored[0][3] is not None and stored[0][4] == "200"
+        assert f"alert-{stored[0][0]}" == received[0].id
+        assert _Webhook.bodies and _Webhook.bodies[0]["site_id"] == "s1" and _Webhook.bodies[0]["n"] == 5
+    finally:
+        for c in (staff, kiosk):
+            c.loop_stop()
+            c.disconnect()
+        ingest.close()
+        hook_server.shutdown()
+        hook_server.server_close()
+        db.close()

@@ -1,0 +1,64 @@
+"""The analysis commands, report keys and BI views cannot fall out of the docs: every command
+and option is in the README's analysis table; docs/analysis.md names every JSON key of the
+report, every CSV section and every SQL view."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from server_sync.central.migrations.m0004_bi_views import VIEWS
+from server_sync.cli import build_parser
+from server_sync.commands.ingest import add_broker_options
+from server_sync.report.tabular import CSV_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOC = (ROOT / "docs" / "analysis.md").read_text(encoding="utf-8")
+OURS = ("report", "action", "alerts", "fleet")
+
+
+def leaves(parser: argparse.ArgumentParser, path=()):
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        yield path, {o for a in parser._actions for o in a.option_strings if o.startswith("--")} - {"--help", "--db"}
+        return
+    for name, sub in subs[0].choices.items():
+        yield from leaves(sub, path + (name,))
+
+
+def broker_options() -> set[str]:
+    p = argparse.ArgumentParser()
+    add_broker_options(p)
+    return {o for a in p._actions for o in a.option_strings if o.startswith("--")}
+
+
+def test_every_analysis_command_and_option_is_in_the_readme():
+    m = re.search(r"<!-- central-analysis-commands:begin -->(.*?)<!-- central-analysis-commands:end -->", README, re.S)
+    assert m and "docs/analysis.md" in m.group(1)
+    rows = {}
+    for line in m.group(1).splitlines():
+        found = re.match(r"\| `kiosk-central ([a-z ]+?)(?: [\[\-A-Z(]|`)", line)
+        if found:
+            rows[found.group(1).strip()] = line
+    checked = 0
+    for path, opts in leaves(build_parser()):
+        if path[0] not in OURS:
+            continue
+        name = " ".join(path)
+        assert name in rows, f"`kiosk-central {name}` is not in the README"
+        if opts & broker_options():
+            assert "broker options" in rows[name]
+        missing = sorted(o for o in opts - broker_options() if o not in rows[name])
+        assert not missing, f"`kiosk-central {name}` options missing from the README: {missing}"
+        checked += 1
+    assert checked == 7
+
+
+def test_docs_name_every_report_key_csv_column_and_view():
+    keys = ["schema", "generator", "generated_at", "filters", "questions", "period", "summary", "sites", "ranking",
+            "kiosks", "trends", "heatmap", "drivers", "actions", "pulse", "alerts"]
+    assert not [k for k in keys if f"`{k}" not in DOC]
+    assert ", ".join(CSV_COLUMNS) in DOC.replace("\n", " ")
+    assert not [v for v in VIEWS if f"`{v}`" not in DOC]
