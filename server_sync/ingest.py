@@ -205,6 +205,7 @@ class IngestService:
         self._inbox: "queue.Queue[tuple[int, object]]" = queue.Queue()
         self._generation = 0                    # bumped per connection: acks never cross sessions
         self._subscribed = threading.Event()
+        self._stopping = False
         self._mono = monotonic
         self._status_every = status_every_s
         client.on_connect = self._on_connect
@@ -236,7 +237,10 @@ class IngestService:
         self._subscribed.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+        if self._stopping:
+            log.info("disconnected from the broker")
+        else:
+            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, message) -> None:
         self._inbox.put((self._generation, message))
@@ -273,6 +277,7 @@ class IngestService:
                     continue
                 self._process(generation, message, stop)
         finally:
+            self._stopping = True
             if self.notifier:
                 self.notifier.stopping()
             # A clean stop leaves the share group for good (session expiry 0 on DISCONNECT): a

@@ -94,7 +94,9 @@ class AgentThread:
 class IngestProcess:
     """`python -m server_sync ingest …` as user `central` of the test broker."""
 
-    def __init__(self, db_url: str, broker, log_path: Path, client_id: str = "ingest-1", *extra: str) -> None:
+    def __init__(self, db_url: str, broker, log_path: Path, client_id: str = "ingest-1", *extra: str,
+                 env: dict | None = None) -> None:
+        self.env = env or {}
         self.cmd = [sys.executable, "-m", "server_sync", "ingest", "--db", db_url,
                     "--broker-host", broker.host, "--broker-port", str(broker.port),
                     "--ca-file", broker.ca_file, "--username", "central",
@@ -108,6 +110,7 @@ class IngestProcess:
         self._offset = self.log_path.stat().st_size
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         env.pop("NOTIFY_SOCKET", None)
+        env.update(self.env)
         self.proc = subprocess.Popen(self.cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
         if wait and not wait_until(lambda: "subscribed to" in self.log() or self.proc.poll() is not None, 30):
             raise AssertionError(f"ingest did not subscribe:\n{self.log()}")
