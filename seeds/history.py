@@ -191,8 +191,12 @@ def generate(db: Database, spec: HistorySpec = HistorySpec(),
     start = spec.end - timedelta(days=spec.days - 1)
     pg = dialect_of(db) is POSTGRES
     if not pg:
-        db.execute_sql("PRAGMA synchronous = OFF")      # a bulk load: the file is rebuilt on failure
+        # A bulk load into an empty store (rebuilt on failure): no fsync, and a rollback journal
+        # in memory instead of the WAL, which would hold the whole load once more before the
+        # checkpoint copies it (the switch silently keeps WAL if another connection is open).
+        db.execute_sql("PRAGMA synchronous = OFF")
         db.execute_sql("PRAGMA cache_size = -262144")
+        db.execute_sql("PRAGMA journal_mode = MEMORY")
     with db.atomic():
         _write_master_data(db, plans, spec, start)
     ctx = multiprocessing.get_context("fork")
@@ -232,6 +236,7 @@ def generate(db: Database, spec: HistorySpec = HistorySpec(),
         if producer.is_alive():
             producer.kill()
         if not pg:
+            db.execute_sql("PRAGMA journal_mode = WAL")
             db.execute_sql("PRAGMA synchronous = FULL")
     if pg:
         db.execute_sql("ANALYZE")

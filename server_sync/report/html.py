@@ -33,7 +33,7 @@ table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #e4e7eb;white-space:nowrap}
 th{color:#52606d;font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-svg.chart{width:100%;height:auto;display:block;margin:6px 0}
+svg.chart{width:100%;max-width:720px;height:auto;display:block;margin:6px auto}
 .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}
 .note{font-size:12px;color:#7b8794}
 footer{font-size:12px;color:#7b8794;text-align:center;padding:16px}
@@ -125,7 +125,8 @@ def _trends(report: dict, questions: dict, lang: str) -> str:
 
 
 def _heatmaps(report: dict, questions: dict, lang: str) -> str:
-    out = [f'<section id="heatmap"><h2>{escape(t("heatmap", lang))}</h2>']
+    out = [f'<section id="heatmap"><h2>{escape(t("heatmap", lang))}</h2>'
+           f'<p class="note">{escape(t("heatmap_note", lang))}</p>']
     for hm in report.get("heatmap", []):
         q = questions[hm["question_id"]]
         if q["audience"] != "customer":

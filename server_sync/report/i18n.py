@@ -37,6 +37,9 @@ TEXT: dict[str, dict[str, str]] = {
     "weekly": {"sv": "per vecka", "nb": "per uke", "en": "weekly"},
     "band": {"sv": "95 % KI per dag", "nb": "95 % KI per dag", "en": "daily 95% CI"},
     "heatmap": {"sv": "Veckodag × timme", "nb": "Ukedag × time", "en": "Weekday × hour"},
+    "heatmap_note": {"sv": "Lokal tid. Färg från periodens sämsta (röd) till bästa (grön) timme; tryck på en ruta för antal svar.",
+                     "nb": "Lokal tid. Farge fra periodens svakeste (rød) til beste (grønn) time; trykk på en rute for antall svar.",
+                     "en": "Local time. Colour from the period's worst (red) to best (green) hour; tap a cell for its answers."},
     "ranking": {"sv": "Rankning (krympt mot kedjans snitt)", "nb": "Rangering (krympet mot kjedens snitt)",
                 "en": "Ranking (shrunk toward the chain average)"},
     "ranking_note": {"sv": "Fylld punkt: krympt värde med 95 % KI; ring: rått värde; röd: under 30 svar; "

@@ -23,13 +23,13 @@ def _open(name: str, title: str, width: int, height: int) -> str:
             f"<title>{escape(title)}</title>")
 
 
-def _text(x: float, y: float, s: str, size: int = 11, anchor: str = "start", fill: str = MUTED,
+def _text(x: float, y: float, s: str, size: int = 13, anchor: str = "start", fill: str = MUTED,
           weight: str = "normal") -> str:
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"'
             f' font-weight="{weight}">{escape(s)}</text>')
 
 
-def _empty(name: str, title: str, message: str, width: int = 640, height: int = 80) -> str:
+def _empty(name: str, title: str, message: str, width: int = 480, height: int = 80) -> str:
     return _open(name, title, width, height) + _text(width / 2, height / 2, message, 13, "middle") + "</svg>"
 
 
@@ -64,7 +64,7 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     pts = [d for d in daily if d.get("value") is not None]
     if not pts:
         return _empty(name, title, empty)
-    w, h, left, right, top, bottom = 640, 240, 40, 12, 14, 40
+    w, h, left, right, top, bottom = 480, 250, 34, 10, 14, 44
     lows = [d["low"] if d.get("low") is not None else d["value"] for d in pts]
     highs = [d["high"] if d.get("high") is not None else d["value"] for d in pts]
     # Clip the band on very small days so one-answer days do not flatten the chart.
@@ -77,7 +77,7 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     out = [_open(name, title, w, h)]
     for v in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{GRID}"/>')
-        out.append(_text(left - 6, y(v) + 4, _label(v), 10, "end"))
+        out.append(_text(left - 6, y(v) + 4, _label(v), 12, "end"))
     band = [f"{x(i):.1f},{y(highs[i]):.1f}" for i in range(n)] + \
            [f"{x(i):.1f},{y(lows[i]):.1f}" for i in reversed(range(n))]
     out.append(f'<polygon points="{" ".join(band)}" fill="{BAND}" opacity="0.55"/>')
@@ -90,12 +90,12 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
         out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in wk)}" fill="none"'
                    f' stroke="{ORANGE}" stroke-width="2.6" stroke-linejoin="round"/>')
     for i, anchor in sorted({0: "start", n // 2: "middle", n - 1: "end"}.items()):
-        out.append(_text(x(i), h - bottom + 16, dates[i], 10, anchor))
+        out.append(_text(x(i), h - bottom + 16, dates[i], 12, anchor))
     lx = left
     for color, label in zip((BLUE, ORANGE, BAND), legend):
         out.append(f'<rect x="{lx}" y="{h - 14}" width="12" height="8" fill="{color}"/>')
-        out.append(_text(lx + 16, h - 6, label, 10))
-        lx += 24 + 6.2 * len(label)
+        out.append(_text(lx + 16, h - 6, label, 12))
+        lx += 26 + 7.0 * len(label)
     out.append("</svg>")
     return "".join(out)
 
@@ -113,16 +113,16 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
     if not cells:
         return _empty(name, title, empty)
     hours = sorted({c["hour"] for c in cells})
-    w, left, top, cell_h = 640, 44, 22, 26
+    w, left, top, cell_h = 480, 38, 22, 28
     cell_w = (w - left - 8) / len(hours)
     h = top + cell_h * 7 + 8
     values = [c["value"] for c in cells]
     lo, hi = min(values), max(values)
     out = [_open(name, title, w, h)]
     for j, hour in enumerate(hours):
-        out.append(_text(left + cell_w * (j + 0.5), top - 7, f"{hour:02d}", 10, "middle"))
+        out.append(_text(left + cell_w * (j + 0.5), top - 7, f"{hour:02d}", 12, "middle"))
     for d in range(7):
-        out.append(_text(left - 6, top + cell_h * (d + 0.5) + 4, weekdays[d], 10, "end"))
+        out.append(_text(left - 6, top + cell_h * (d + 0.5) + 4, weekdays[d], 12, "end"))
     for c in cells:
         j = hours.index(c["hour"])
         t = (c["value"] - lo) / (hi - lo) if hi > lo else 0.5
@@ -131,7 +131,7 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
                    f'<title>{escape(weekdays[c["weekday"]])} {c["hour"]:02d}: {c["value"]:.1f} (n={c["n"]})</title></rect>')
         if cell_w > 30:
             out.append(_text(left + cell_w * (j + 0.5), top + cell_h * (c["weekday"] + 0.5) + 4,
-                             f'{c["value"]:.0f}', 9, "middle", INK))
+                             f'{c["value"]:.0f}', 13, "middle", INK))
     out.append("</svg>")
     return "".join(out)
 
@@ -149,7 +149,7 @@ def _diverging(t: float) -> str:
 def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, str], empty: str) -> str:
     if not rows:
         return _empty(name, title, empty)
-    w, h, left, right, top, bottom = 640, 250, 40, 40, 14, 78
+    w, h, left, right, top, bottom = 480, 270, 40, 40, 14, 92
     ticks = _ticks(0, max(r["n"] for r in rows), (0, float("inf")))
     top_n = ticks[-1]
     bw = (w - left - right) / len(rows)
@@ -157,9 +157,9 @@ def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, 
     out = [_open(name, title, w, h)]
     for v in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v, top_n):.1f}" y2="{y(v, top_n):.1f}" stroke="{GRID}"/>')
-        out.append(_text(left - 6, y(v, top_n) + 4, _label(v), 10, "end"))
+        out.append(_text(left - 6, y(v, top_n) + 4, _label(v), 12, "end"))
     for k in range(5):
-        out.append(_text(w - right + 6, y(25 * k, 100) + 4, f"{25 * k}%", 10))
+        out.append(_text(w - right + 6, y(25 * k, 100) + 4, f"{25 * k}%", 12))
     pts = []
     for i, r in enumerate(rows):
         x0 = left + bw * i
@@ -167,9 +167,9 @@ def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, 
                    f' height="{h - bottom - y(r["n"], top_n):.1f}" fill="{BLUE}" rx="2">'
                    f'<title>{escape(labels.get(r["reason"], r["reason"]))}: {r["n"]} ({r["share"]}%)</title></rect>')
         label = labels.get(r["reason"], r["reason"])
-        out.append(f'<text x="{x0 + bw / 2:.1f}" y="{h - bottom + 14}" font-size="10" fill="{MUTED}"'
+        out.append(f'<text x="{x0 + bw / 2:.1f}" y="{h - bottom + 14}" font-size="12" fill="{MUTED}"'
                    f' text-anchor="end" transform="rotate(-30 {x0 + bw / 2:.1f} {h - bottom + 14})">'
-                   f'{escape(label[:18])}</text>')
+                   f'{escape(label[:16])}</text>')
         pts.append(f"{x0 + bw / 2:.1f},{y(r['cumulative'], 100):.1f}")
     out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{ORANGE}" stroke-width="2"/>')
     out.extend(f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="3" fill="{ORANGE}"/>' for p in pts)
@@ -182,8 +182,8 @@ def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[flo
     """Horizontal dots (shrunk value) with 95% intervals; raw values as hollow rings; n on the right."""
     if not rows:
         return _empty(name, title, empty)
-    row_h, left, right, top = 20, 150, 70, 18
-    w, h = 640, top + row_h * len(rows) + 10
+    row_h, left, right, top = 22, 128, 58, 20
+    w, h = 480, top + row_h * len(rows) + 10
     values = [v for r in rows for v in (r["low"], r["high"], r["raw"]) if v is not None]
     ticks = _ticks(min(values), max(values), bounds)
     lo, hi = ticks[0], ticks[-1]
@@ -191,14 +191,14 @@ def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[flo
     out = [_open(name, title, w, h)]
     for v in ticks:
         out.append(f'<line x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{top - 4}" y2="{h - 8}" stroke="{GRID}"/>')
-        out.append(_text(x(v), top - 7, _label(v), 10, "middle"))
+        out.append(_text(x(v), top - 7, _label(v), 12, "middle"))
     if chain is not None:
         out.append(f'<line x1="{x(chain):.1f}" x2="{x(chain):.1f}" y1="{top - 4}" y2="{h - 8}" stroke="{ORANGE}"'
                    ' stroke-dasharray="4 3"/>')
     for i, r in enumerate(rows):
         cy = top + row_h * i + row_h / 2
         label = f'{r["rank"]}. {r["name"]}'
-        out.append(_text(left - 8, cy + 4, label[:24], 11, "end", INK))
+        out.append(_text(left - 8, cy + 4, label[:17], 13, "end", INK))
         out.append(f'<line x1="{x(r["low"]):.1f}" x2="{x(r["high"]):.1f}" y1="{cy:.1f}" y2="{cy:.1f}"'
                    f' stroke="{BLUE}" stroke-width="2" opacity="0.5"/>')
         if r["raw"] is not None:
@@ -206,7 +206,7 @@ def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[flo
         color = RED if r.get("small") else BLUE
         out.append(f'<circle cx="{x(r["shrunk"]):.1f}" cy="{cy:.1f}" r="5" fill="{color}">'
                    f'<title>{escape(r["name"])}: {r["shrunk"]} ({r["low"]}–{r["high"]}), n={r["n"]}</title></circle>')
-        out.append(_text(w - right + 8, cy + 4, f'n={r["n"]}', 10))
+        out.append(_text(w - right + 8, cy + 4, f'n={r["n"]}', 12))
     out.append("</svg>")
     return "".join(out)
 
@@ -215,7 +215,7 @@ def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, st
                   empty: str) -> str:
     if not points:
         return _empty(name, title, empty)
-    w, h, left, right, top, bottom = 640, 320, 46, 14, 14, 42
+    w, h, left, right, top, bottom = 480, 320, 44, 12, 14, 44
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     xt, yt = _ticks(min(xs), max(xs), (0, 100)), _ticks(min(ys), max(ys), (0, 100))
     xlo, xhi, ylo, yhi = xt[0], xt[-1], yt[0], yt[-1]
@@ -224,10 +224,10 @@ def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, st
     out = [_open(name, title, w, h)]
     for vx in xt:
         out.append(f'<line x1="{x(vx):.1f}" x2="{x(vx):.1f}" y1="{top}" y2="{h - bottom}" stroke="{GRID}"/>')
-        out.append(_text(x(vx), h - bottom + 14, _label(vx), 10, "middle"))
+        out.append(_text(x(vx), h - bottom + 14, _label(vx), 12, "middle"))
     for vy in yt:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(vy):.1f}" y2="{y(vy):.1f}" stroke="{GRID}"/>')
-        out.append(_text(left - 6, y(vy) + 4, _label(vy), 10, "end"))
+        out.append(_text(left - 6, y(vy) + 4, _label(vy), 12, "end"))
     if len(points) >= 2:
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
         sxx = sum((v - mx) ** 2 for v in xs)
@@ -239,8 +239,8 @@ def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, st
     for px, py, label in points:
         out.append(f'<circle cx="{x(px):.1f}" cy="{y(py):.1f}" r="4" fill="{BLUE}" opacity="0.7">'
                    f'<title>{escape(label)}: {px:.1f} / {py:.1f}</title></circle>')
-    out.append(_text((left + w - right) / 2, h - 6, x_label, 11, "middle", INK))
-    out.append(f'<text x="12" y="{(top + h - bottom) / 2:.1f}" font-size="11" fill="{INK}" text-anchor="middle"'
+    out.append(_text((left + w - right) / 2, h - 6, x_label, 13, "middle", INK))
+    out.append(f'<text x="12" y="{(top + h - bottom) / 2:.1f}" font-size="13" fill="{INK}" text-anchor="middle"'
                f' transform="rotate(-90 12 {(top + h - bottom) / 2:.1f})">{escape(y_label)}</text>')
     out.append("</svg>")
     return "".join(out)
@@ -258,13 +258,13 @@ def before_after_chart(name: str, title: str, before: dict, after: dict, labels:
     out = [_open(name, title, w, h)]
     for i, (e, label, color) in enumerate(((before, labels[0], MUTED), (after, labels[1], BLUE))):
         cy = 20 + 28 * i
-        out.append(_text(left - 8, cy + 4, label, 11, "end", INK))
+        out.append(_text(left - 8, cy + 4, label, 13, "end", INK))
         if e.get("value") is None:
             continue
         if e.get("low") is not None:
             out.append(f'<line x1="{x(e["low"]):.1f}" x2="{x(e["high"]):.1f}" y1="{cy}" y2="{cy}" stroke="{color}"'
                        ' stroke-width="2"/>')
         out.append(f'<circle cx="{x(e["value"]):.1f}" cy="{cy}" r="5" fill="{color}"/>')
-        out.append(_text(w - right + 6, cy + 4, f'{e["value"]:.1f}', 10))
+        out.append(_text(w - right + 6, cy + 4, f'{e["value"]:.1f}', 12))
     out.append("</svg>")
     return "".join(out)
