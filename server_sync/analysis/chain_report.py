@@ -42,10 +42,10 @@ def resolve_period(db: Database, f: ReportFilter) -> tuple[str, str] | None:
     if f.date_from and f.date_to and f.date_from > f.date_to:
         raise CentralConfigError(f"--from {f.date_from} is after --to {f.date_to}")
     first, last = queries.data_range(db, f)
-    to = f.date_to or last
-    if to is None:
+    if last is None and not f.date_to:
         return None
-    start = f.date_from or max(first, (date.fromisoformat(to) - timedelta(days=DEFAULT_DAYS - 1)).isoformat())
+    to = f.date_to or max(last, f.date_from or last)       # --from after the last answer: an empty period
+    start = f.date_from or max(first or to, (date.fromisoformat(to) - timedelta(days=DEFAULT_DAYS - 1)).isoformat())
     return start, to
 
 

@@ -93,3 +93,20 @@ def test_alerts_check_without_broker_and_fleet(url, capsys):
     assert code == (1 if fleet["summary"]["flagged"] else 0)
     assert main(["--db", url, "fleet"]) == code
     assert "kiosks," in capsys.readouterr().out
+
+
+def test_a_period_after_the_last_answer_is_empty_not_an_error(url, capsys):
+    assert main(["--db", url, "report", "--from", "2030-01-01"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["period"]["from"] == report["period"]["to"] == "2030-01-01"
+    assert all(s["n"] == 0 for s in report["summary"]) and report["ranking"] == []
+
+
+def test_step_bar_draws_on_its_stream():
+    from server_sync.commands.report import StepBar
+    out = io.StringIO()
+    bar = StepBar(out)
+    for i in range(1, 8):
+        bar(i, 7, "step")
+    text = out.getvalue()
+    assert text.count("\r[") == 7 and "7/7" in text and text.endswith("s\n")
