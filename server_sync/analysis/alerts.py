@@ -23,7 +23,7 @@ from peewee import Database
 
 from server_sync.analysis.alert_rules import RealtimeRule, TrendRule, realtime_breach, trend_breach
 from server_sync.analysis.metrics import Tally, is_negative, primary_metric
-from server_sync.analysis.queries import HOURLY_STATS, _tally
+from server_sync.analysis.queries import HOURLY_STATS, tally_of
 from server_sync.central.dialect import writer_transaction
 from server_sync.central.rollups import site_timezones
 from server_sync.exc import CentralConfigError
@@ -126,7 +126,7 @@ def check_trend(db: Database, now: datetime, rule: TrendRule = TrendRule(),
             [today] + sorted(sites) + [first, today, local.hour, today]).fetchall()
         tallies: dict[tuple[str, str, str], dict[int, Tally]] = defaultdict(dict)
         for site, question, scale, is_today, *stats in rows:
-            tallies[(site, question, scale)][int(is_today)] = _tally(scale, stats)
+            tallies[(site, question, scale)][int(is_today)] = tally_of(scale, stats)
         for (site, question, scale), t in sorted(tallies.items()):
             base, cur = t.get(0, Tally(scale)), t.get(1, Tally(scale))
             test = trend_breach(base, cur, rule)

@@ -37,7 +37,7 @@ class ReportFilter:
         return ReportFilter(self.sites, self.questions, date_from, date_to)
 
 
-def _where(db: Database, f: ReportFilter, site_col: str | None = "site_id", date_col: str = "local_date",
+def where_clause(db: Database, f: ReportFilter, site_col: str | None = "site_id", date_col: str = "local_date",
            question_col: str = "question_id") -> tuple[str, list[Any]]:
     clauses, params = [], []
     if f.sites and site_col:
@@ -55,13 +55,13 @@ def _where(db: Database, f: ReportFilter, site_col: str | None = "site_id", date
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _tally(scale: str, row: Iterable) -> Tally:
+def tally_of(scale: str, row: Iterable) -> Tally:
     n, s1, s2, top2, neg = (int(x or 0) for x in row)
     return Tally(scale, n, s1, s2, top2, neg)
 
 
 def data_range(db: Database, f: ReportFilter = ReportFilter()) -> tuple[str | None, str | None]:
-    where, params = _where(db, ReportFilter(f.sites, f.questions))
+    where, params = where_clause(db, ReportFilter(f.sites, f.questions))
     return tuple(db.execute_sql(f"SELECT MIN(local_date), MAX(local_date) FROM rollup_daily{where}",
                                 params).fetchone())
 
@@ -104,12 +104,12 @@ def _months_and_days(db: Database, f: ReportFilter, columns: str, daily: str, mo
     report over years reads about 30 times fewer rows. Both parts select `columns`."""
     months = full_months(f.date_from, f.date_to) if f.date_from and f.date_to else None
     if months is None:
-        where, params = _where(db, f)
+        where, params = where_clause(db, f)
         return f"SELECT {columns} FROM {daily}{where}", params
     undated = ReportFilter(f.sites, f.questions)
-    where_m, params_m = _where(db, undated)
+    where_m, params_m = where_clause(db, undated)
     where_m += (" AND " if where_m else " WHERE ") + f"month >= {db.param} AND month <= {db.param}"
-    where_d, params_d = _where(db, f)
+    where_d, params_d = where_clause(db, f)
     where_d += f" AND (local_date < {db.param} OR local_date > {db.param})"
     return (f"SELECT {columns} FROM {monthly}{where_m} UNION ALL SELECT {columns} FROM {daily}{where_d}",
             params_m + list(months) + params_d + [months[0] + "-01", months[1] + "-31"])
@@ -121,44 +121,44 @@ def site_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, str
                                     "rollup_daily", "rollup_monthly")
     rows = db.execute_sql(f"SELECT site_id, question_id, audience, scale, {STATS} FROM ({part}) p"
                           " GROUP BY site_id, question_id, audience, scale", params)
-    return {(s, q, a, sc): _tally(sc, r) for s, q, a, sc, *r in rows}
+    return {(s, q, a, sc): tally_of(sc, r) for s, q, a, sc, *r in rows}
 
 
 def daily_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, str], Tally]:
     """(question, audience, scale, local_date) -> Tally, over the chain (from the small chain
     table) or the chosen sites (their daily rows, through the site index)."""
     if f.sites:
-        where, params = _where(db, f)
+        where, params = where_clause(db, f)
         table = "rollup_daily"
     else:
-        where, params = _where(db, f, site_col=None)
+        where, params = where_clause(db, f, site_col=None)
         table = "rollup_chain_hourly"
     rows = db.execute_sql(f"SELECT question_id, audience, scale, local_date, {STATS} FROM {table}{where}"
                           " GROUP BY question_id, audience, scale, local_date", params)
-    return {(q, a, sc, d): _tally(sc, r) for q, a, sc, d, *r in rows}
+    return {(q, a, sc, d): tally_of(sc, r) for q, a, sc, d, *r in rows}
 
 
 def heatmap_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, int, int], Tally]:
     """(question, audience, scale, weekday, local_hour) -> Tally. The chain-wide table when no
     site is chosen, else the chosen sites' hourly rollup (small through its site index)."""
     if f.sites:
-        where, params = _where(db, f)
+        where, params = where_clause(db, f)
         sql = (f"SELECT question_id, audience, scale, weekday, local_hour, {HOURLY_STATS} FROM rollup_hourly{where}"
                " GROUP BY question_id, audience, scale, weekday, local_hour")
     else:
-        where, params = _where(db, f, site_col=None)
+        where, params = where_clause(db, f, site_col=None)
         sql = (f"SELECT question_id, audience, scale, weekday, local_hour, {STATS} FROM rollup_chain_hourly{where}"
                " GROUP BY question_id, audience, scale, weekday, local_hour")
-    return {(q, a, sc, int(wd), int(h)): _tally(sc, r) for q, a, sc, wd, h, *r in db.execute_sql(sql, params)}
+    return {(q, a, sc, int(wd), int(h)): tally_of(sc, r) for q, a, sc, wd, h, *r in db.execute_sql(sql, params)}
 
 
 def kiosk_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, str, str], Tally]:
     """(site, kiosk, question, audience, scale) -> Tally; only sensible with chosen sites."""
-    where, params = _where(db, f)
+    where, params = where_clause(db, f)
     rows = db.execute_sql(f"SELECT site_id, kiosk_id, question_id, audience, scale, {HOURLY_STATS}"
                           f" FROM rollup_hourly{where} GROUP BY site_id, kiosk_id, question_id, audience, scale",
                           params)
-    return {(s, k, q, a, sc): _tally(sc, r) for s, k, q, a, sc, *r in rows}
+    return {(s, k, q, a, sc): tally_of(sc, r) for s, k, q, a, sc, *r in rows}
 
 
 def reason_counts(db: Database, f: ReportFilter) -> dict[tuple[str, str, str], ReasonCount]:
@@ -172,7 +172,7 @@ def reason_counts(db: Database, f: ReportFilter) -> dict[tuple[str, str, str], R
 
 def actions(db: Database, f: ReportFilter) -> list[dict]:
     """Logged actions of the chosen sites and questions (all dates: an old action still tells)."""
-    where, params = _where(db, ReportFilter(f.sites, f.questions), date_col="action_date")
+    where, params = where_clause(db, ReportFilter(f.sites, f.questions), date_col="action_date")
     rows = db.execute_sql("SELECT id, site_id, question_id, action_date, note, created_at FROM action"
                           f"{where} ORDER BY action_date, id", params)
     return [{"id": int(i), "site_id": s, "question_id": q, "date": d, "note": note, "created_at": str(c)}
@@ -198,12 +198,12 @@ def action_windows(db: Database, acts: list[dict], days: int = 28) -> dict[int, 
                " AND d.local_date >= w.first_day AND d.local_date < w.end_day"
                " GROUP BY w.action_id, d.scale, CASE WHEN d.local_date < w.action_day THEN 'before' ELSE 'after' END")
         for action_id, scale, side, *r in db.execute_sql(sql, params):
-            out.setdefault(int(action_id), {})[side] = _tally(scale, r)
+            out.setdefault(int(action_id), {})[side] = tally_of(scale, r)
     return out
 
 
 def alerts(db: Database, f: ReportFilter) -> list[dict]:
-    where, params = _where(db, ReportFilter(f.sites, f.questions))
+    where, params = where_clause(db, ReportFilter(f.sites, f.questions))
     clauses = [where[7:]] if where else []
     if f.date_from:
         clauses.append(f"raised_at >= {db.param}")

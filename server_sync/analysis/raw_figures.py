@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from peewee import Database
 
 from server_sync.analysis.metrics import Tally
-from server_sync.analysis.queries import ReportFilter, _tally, _where
+from server_sync.analysis.queries import ReportFilter, tally_of, where_clause
 from server_sync.central.migrations.m0002_rollup_summaries import NEGATIVE_SQL, TOP2_SQL
 
 RAW_STATS = f"COUNT(*), SUM(value), SUM(value * value), SUM({TOP2_SQL}), SUM({NEGATIVE_SQL})"
@@ -26,7 +26,7 @@ def _utc_bounds(f: ReportFilter, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def _raw_where(db: Database, f: ReportFilter, tz: ZoneInfo) -> tuple[str, list]:
-    where, params = _where(db, ReportFilter(f.sites, f.questions))
+    where, params = where_clause(db, ReportFilter(f.sites, f.questions))
     start, end = _utc_bounds(f, tz)
     where += (" AND " if where else " WHERE ") + f"filtered IS NULL AND recorded_at >= {db.param} AND recorded_at < {db.param}"
     return where, params + [start, end]
@@ -36,7 +36,7 @@ def site_tallies(db: Database, f: ReportFilter, tz: ZoneInfo) -> dict[tuple[str,
     where, params = _raw_where(db, f, tz)
     rows = db.execute_sql(f"SELECT site_id, question_id, audience, scale, {RAW_STATS} FROM response{where}"
                           " GROUP BY site_id, question_id, audience, scale", params)
-    return {(s, q, a, sc): _tally(sc, r) for s, q, a, sc, *r in rows}
+    return {(s, q, a, sc): tally_of(sc, r) for s, q, a, sc, *r in rows}
 
 
 def daily_tallies(db: Database, f: ReportFilter, tz: ZoneInfo) -> dict[tuple[str, str, str, str], Tally]:
@@ -50,5 +50,5 @@ def daily_tallies(db: Database, f: ReportFilter, tz: ZoneInfo) -> dict[tuple[str
     for q, a, sc, h, *r in rows:
         local = datetime.strptime(h, "%Y-%m-%d %H").replace(tzinfo=timezone.utc).astimezone(tz).date().isoformat()
         key = (q, a, sc, local)
-        result[key] = result.get(key, Tally(sc)) + _tally(sc, r)
+        result[key] = result.get(key, Tally(sc)) + tally_of(sc, r)
     return result
