@@ -43,6 +43,10 @@ def _everything(db) -> list:
     out.append(alerts.list_alerts(db))
     f = FILTERS[1]
     out.append(sorted(queries.kiosk_tallies(db, f.period("2026-07-01", "2026-07-31")).items()))
+    tz = ZoneInfo("Europe/Stockholm")
+    raw = (raw_figures.site_tallies(db, f, tz), raw_figures.daily_tallies(db, f, tz))
+    assert raw == (queries.site_tallies(db, f), queries.daily_tallies(db, f))
+    out.append(raw)
     return out
 
 
