@@ -95,7 +95,8 @@ def run_app(cfg: KioskConfig, *, demo: bool = False, clock: KioskClock | None = 
     clock = clock or SystemClock()
     panel = open_panel(cfg, pin_factory, clock)
     try:
-        app = build_app(cfg, store, clock, panel=panel, pin_factory=pin_factory)
+        app = build_app(cfg, store, clock, panel=panel, pin_factory=pin_factory, demo=demo)
+        _stop_on_sigterm(app)
         app.run()
         return 0
     finally:
@@ -103,6 +104,16 @@ def run_app(cfg: KioskConfig, *, demo: bool = False, clock: KioskClock | None = 
             panel.close()
         if own_store:
             store.close()
+
+
+def _stop_on_sigterm(app: Any) -> None:
+    """systemd stops the kiosk with SIGTERM: close the window and the panel cleanly."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return
+    from kivy.clock import Clock
+    signal.signal(signal.SIGTERM, lambda *_a: Clock.schedule_once(lambda _dt: app.stop(), 0))
 
 
 def _flow_action(name: str):
@@ -115,7 +126,7 @@ def _flow_action(name: str):
 
 
 def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: Any = None,
-              pin_factory: Any = None) -> Any:
+              pin_factory: Any = None, demo: bool = False) -> Any:
     """The App object (not yet running). Imports Kivy's window, so configure_kivy comes first."""
     from kivy.app import App
     from kivy.clock import Clock
@@ -125,7 +136,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
     from kivy.uix.floatlayout import FloatLayout
     from kivy.uix.screenmanager import NoTransition
 
-    from kiosk.ui import charts, controls, keyboard, screens, smiley  # noqa: F401  (kv classes)
+    from kiosk.ui import charts, controls, keyboard, palette, screens, smiley  # noqa: F401  (kv classes)
     from kiosk.watchdog import SystemdNotifier
 
     class KioskRoot(FloatLayout):
@@ -169,7 +180,9 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                         screens.CommentScreen, screens.PinScreen, screens.StaffScreen):
                 sm.add_widget(cls())
             self.sm = sm
-            Window.clearcolor = (0.965, 0.953, 0.925, 1)
+            # The paper background is the window's clear colour: one full-screen fill less per
+            # frame than a background rectangle (a software renderer is fill-rate bound).
+            Window.clearcolor = palette.BACKGROUND
             Window.bind(size=self._measure, on_key_down=self._on_key_down)
             if panel is not None:
                 panel.when_rated = self._on_rated
@@ -287,8 +300,11 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
 
         def _on_key_down(self, _window, key: int, _scancode: int, codepoint: str | None,
                          _modifiers: list) -> bool:
-            """Keys 1-4 (or 1-5) press the mock buttons, so the real panel path runs."""
+            """Keys 1-4 (or 1-5) press the mock buttons, so the real panel path runs; q quits the demo."""
             from gpiozero.pins.mock import MockFactory
+            if demo and codepoint == "q" and self.flow.screen != flowmod.COMMENT:
+                self.stop()
+                return True
             if not isinstance(self.pin_factory, MockFactory) or not codepoint or not codepoint.isdigit():
                 return False
             i = int(codepoint) - 1

@@ -6,7 +6,7 @@ Colours come from `kiosk.ui.palette`; text from the locale files via the app.
 
 from __future__ import annotations
 
-from kivy.graphics import Color, RoundedRectangle
+from kivy.graphics import Color, Ellipse, RoundedRectangle
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.label import Label
@@ -108,3 +108,27 @@ class CornerZone(ButtonBehavior, Widget):
                 self.flow_owner.corner_up()
             return True
         return False
+
+
+class PinDots(Widget):
+    """How many PIN digits are typed, as dots (never the digits); at least four places shown."""
+
+    count = NumericProperty(0)
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.bind(pos=self._redraw, size=self._redraw, count=self._redraw)
+        self._redraw()
+
+    def _redraw(self, *_a) -> None:
+        self.canvas.clear()
+        places = max(4, int(self.count))
+        d = min(self.height * 0.32, self.width / (places * 2.2))
+        gap = d * 1.1
+        total = places * d + (places - 1) * gap
+        x0 = self.center_x - total / 2
+        y = self.center_y - d / 2
+        with self.canvas:
+            for i in range(places):
+                Color(*(palette.ACCENT if i < self.count else palette.LINE))
+                Ellipse(pos=(x0 + i * (d + gap), y), size=(d, d))

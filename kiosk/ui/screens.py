@@ -82,10 +82,26 @@ class QuestionScreen(KioskScreen):
         area = self.ids.answers
         area.clear_widgets()
         if self.nps:
+            if getattr(self, "_fit", None) is not None:
+                area.unbind(size=self._fit)
+                self._fit = None
             area.add_widget(self._nps_grid(app, q))
         else:
             cols = len(q.values) if app.landscape else 2
-            grid = GridLayout(cols=cols, spacing=16 * app.u)
+            rows = -(-len(q.values) // cols)
+            gap = 16 * app.u
+            grid = GridLayout(cols=cols, spacing=gap, size_hint_y=None)
+
+            def fit(*_a) -> None:
+                # Square cells, as tall as they are wide, but never taller than the space.
+                cell = (area.width - area.padding[0] - area.padding[2] - gap * (cols - 1)) / cols
+                grid.height = min(cell * rows + gap * (rows - 1),
+                                  area.height - area.padding[1] - area.padding[3])
+            if getattr(self, "_fit", None) is not None:
+                area.unbind(size=self._fit)
+            self._fit = fit
+            area.bind(size=fit)
+            fit()
             for i, v in enumerate(q.values):
                 b = SmileyButton(index=i, points=len(q.values), value=v)
                 b.bind(on_release=lambda btn: app.answer_touch(int(btn.value)))
@@ -93,31 +109,48 @@ class QuestionScreen(KioskScreen):
             area.add_widget(grid)
 
     def _nps_grid(self, app: Any, q: Any) -> Widget:
-        box = BoxLayout(orientation="vertical", spacing=10 * app.u)
-        cols = 11 if app.landscape else 6
-        grid = GridLayout(cols=cols, spacing=8 * app.u)
-        for v in q.values:
-            b = NpsButton(text=str(v), value=v, font_size=26 * app.u, bold=True,
-                          bg=palette.nps_colour(v), fg=palette.INK, radius=12 * app.u)
-            b.bind(on_release=lambda btn: app.answer_touch(int(btn.value)))
-            grid.add_widget(b)
-        rows = 1 if app.landscape else 2
-        grid.size_hint_y = None
-        cell = min((app.root_width() - 48 * app.u) / cols, 110 * app.u)
-        grid.height = rows * cell * 0.9 + (rows - 1) * 8 * app.u
-        box.add_widget(Widget())
-        box.add_widget(grid)
-        ends = BoxLayout(size_hint_y=None, height=30 * app.u)
-        low = Label(text=tr("nps_low", app.lang), color=palette.INK_MUTED, font_size=17 * app.u,
-                    halign="left", valign="middle")
-        high = Label(text=tr("nps_high", app.lang), color=palette.INK_MUTED, font_size=17 * app.u,
-                     halign="right", valign="middle")
+        """0-10 in one row (landscape) or as a vertical scale, 10 on top (portrait)."""
+        u = app.u
+        low = Label(text=tr("nps_low", app.lang), color=palette.INK_MUTED, font_size=17 * u,
+                    valign="middle")
+        high = Label(text=tr("nps_high", app.lang), color=palette.INK_MUTED, font_size=17 * u,
+                     valign="middle")
         for lab in (low, high):
             lab.bind(size=lambda w, s: setattr(w, "text_size", s))
-            ends.add_widget(lab)
-        box.add_widget(ends)
-        box.add_widget(Widget())
         self._nps_ends = (low, high)
+
+        def key(v: int, **kw) -> NpsButton:
+            b = NpsButton(text=str(v), value=v, font_size=26 * u, bold=True,
+                          bg=palette.nps_colour(v), fg=palette.INK, radius=12 * u, **kw)
+            b.bind(on_release=lambda btn: app.answer_touch(int(btn.value)))
+            return b
+
+        if app.landscape:
+            box = BoxLayout(orientation="vertical", spacing=10 * u)
+            row = BoxLayout(spacing=8 * u, size_hint_y=None)
+            cell = min((app.root_width() - 48 * u - 80 * u) / 11, 110 * u)
+            row.height = cell * 0.9
+            for v in q.values:
+                row.add_widget(key(v))
+            low.halign, high.halign = "left", "right"
+            ends = BoxLayout(size_hint_y=None, height=30 * u)
+            ends.add_widget(low)
+            ends.add_widget(high)
+            for w in (Widget(), row, ends, Widget()):
+                box.add_widget(w)
+            return box
+        column = BoxLayout(orientation="vertical", spacing=6 * u, size_hint_x=None, width=150 * u)
+        for v in reversed(q.values):
+            column.add_widget(key(v))
+        labels = BoxLayout(orientation="vertical", size_hint_x=None, width=150 * u)
+        low.valign, high.valign = "bottom", "top"
+        low.halign = high.halign = "left"
+        labels.add_widget(high)
+        labels.add_widget(low)
+        box = BoxLayout(spacing=16 * u)
+        for w in (Widget(), column, labels):
+            box.add_widget(w)
+        box.add_widget(Widget(size_hint_x=0.4))
         return box
 
     def on_lang(self, app: Any) -> None:
@@ -179,7 +212,7 @@ class CommentScreen(KioskScreen):
 class PinScreen(KioskScreen):
     def refresh(self, app: Any) -> None:
         f = app.flow
-        self.ids.dots.text = "  ".join("●" for _ in f.pin_entry) or " "
+        self.ids.dots.count = len(f.pin_entry)
         locked = f.pin_locked_for()
         if not f.pin_guard.enabled:
             msg, colour = tr("pin_disabled", app.lang), palette.WARNING

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from kivy.clock import Clock
 from kivy.graphics import Color, Ellipse, Mesh
 from kivy.properties import BooleanProperty, NumericProperty
 from kivy.uix.behaviors import ButtonBehavior
@@ -102,8 +103,11 @@ class SmileyFace(Widget):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.bind(pos=self.redraw, size=self.redraw, index=self.redraw, points=self.redraw,
-                  pressed=self.redraw, selected=self.redraw)
+        # Layout moves a face several times per frame; draw once, with the final geometry.
+        self._redraw_soon = Clock.create_trigger(self.redraw, -1)
+        self.bind(pos=self._redraw_soon, size=self._redraw_soon, index=self._redraw_soon,
+                  points=self._redraw_soon, selected=self._redraw_soon)
+        self.bind(pressed=self.redraw)      # a touched face responds in this very frame
         self.redraw()
 
     def redraw(self, *_a) -> None:
@@ -114,19 +118,20 @@ class SmileyFace(Widget):
         if self.pressed:
             r *= 1.08                           # the chosen face grows at once under the finger
         cx, cy = self.center
+        # Few segments: a software renderer pays per triangle, and 64 already look round.
         shape = face_shape(int(self.index), int(self.points))
         ink = palette.FACE_INK
         with self.canvas:
             if self.pressed or self.selected:
                 Color(*palette.ACCENT[:3], 0.28)
-                Ellipse(pos=(cx - r * 1.1, cy - r * 1.1), size=(r * 2.2, r * 2.2))
+                Ellipse(pos=(cx - r * 1.1, cy - r * 1.1), size=(r * 2.2, r * 2.2), segments=64)
             Color(0, 0, 0, 0.08)                # soft shadow
-            Ellipse(pos=(cx - r, cy - r - r * 0.06), size=(2 * r, 2 * r))
+            Ellipse(pos=(cx - r, cy - r - r * 0.06), size=(2 * r, 2 * r), segments=64)
             Color(*palette.smiley_rim(int(self.index), int(self.points)))
-            Ellipse(pos=(cx - r, cy - r), size=(2 * r, 2 * r))
+            Ellipse(pos=(cx - r, cy - r), size=(2 * r, 2 * r), segments=64)
             Color(*palette.smiley_colour(int(self.index), int(self.points)))
             rim = max(1.0, 0.035 * r)
-            Ellipse(pos=(cx - r + rim, cy - r + rim), size=(2 * (r - rim), 2 * (r - rim)))
+            Ellipse(pos=(cx - r + rim, cy - r + rim), size=(2 * (r - rim), 2 * (r - rim)), segments=64)
             Color(*ink)
             ex, ey, lw = 0.33 * r, cy + 0.22 * r, max(1.2, 0.075 * r)
             for side in (-1, 1):
@@ -134,20 +139,21 @@ class SmileyFace(Widget):
                 if shape.eyes == "arc":
                     stroke(arc_points(x, ey - 0.04 * r, 0.13 * r, -70, 70), lw)
                 elif shape.eyes == "oval":
-                    Ellipse(pos=(x - 0.08 * r, ey - 0.12 * r), size=(0.16 * r, 0.24 * r))
+                    Ellipse(pos=(x - 0.08 * r, ey - 0.12 * r), size=(0.16 * r, 0.24 * r), segments=24)
                 else:
-                    Ellipse(pos=(x - 0.09 * r, ey - 0.09 * r), size=(0.18 * r, 0.18 * r))
+                    Ellipse(pos=(x - 0.09 * r, ey - 0.09 * r), size=(0.18 * r, 0.18 * r), segments=24)
                 if shape.brows:
                     # Worried brows: the inner ends rise.
                     stroke([x - side * 0.18 * r, ey + 0.30 * r, x + side * 0.10 * r, ey + 0.19 * r], lw * 0.8)
             if shape.grin:
                 mr = 0.46 * r
                 my = cy - 0.12 * r
-                Ellipse(pos=(cx - mr, my - mr), size=(2 * mr, 2 * mr), angle_start=90, angle_end=270)
+                Ellipse(pos=(cx - mr, my - mr), size=(2 * mr, 2 * mr), angle_start=90, angle_end=270,
+                        segments=40)
                 Color(*palette.hex_rgba("#E8837A"))
                 tr = 0.22 * r
                 Ellipse(pos=(cx - tr, my - mr + 0.03 * r), size=(2 * tr, tr * 1.3),
-                        angle_start=-90, angle_end=90)
+                        angle_start=-90, angle_end=90, segments=24)
             else:
                 stroke(mouth_points(cx, cy, r, shape.mouth_curve), lw)
 

@@ -99,8 +99,10 @@ def _broken_word(w: Label) -> str | None:
     ts = w.text_size
     if not ts or not ts[0]:
         return None
+    core = _core(w, "", (None, None))
+    pad = w.padding[0] + w.padding[2] if len(w.padding) == 4 else 2 * w.padding[0]
     for word in w.text.split():
-        if _core(w, word, (None, None)).content_width > ts[0] + TOLERANCE:
+        if core.get_extents(word)[0] + pad > ts[0] + TOLERANCE:
             return word
     return None
 

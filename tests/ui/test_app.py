@@ -120,3 +120,32 @@ def test_buttons_answer_through_the_same_path_and_the_gesture_does_not(run):
     rows = _rows(run["db"], "SELECT question_id, value, language FROM response WHERE source = 'button' ORDER BY seq")
     # Key 3 and key 1 pressed the mock pins; the two-outer-buttons hold recorded nothing.
     assert rows == [("visit", 3, "sv"), ("visit", 1, "sv")]
+
+
+def test_kiosk_run_demo_starts_the_app_and_stops_on_sigterm(xvfb_display, tmp_path):
+    """`kiosk run --demo` through the CLI: READY=1 (sd_notify) after the first frame; SIGTERM
+    closes it cleanly with exit status 0."""
+    import signal
+    import socket
+    sock_path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(sock_path)
+    sock.settimeout(30)
+    env = dict(os.environ, DISPLAY=xvfb_display, KIVY_HOME=str(tmp_path / "kivy-home"),
+               KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", NOTIFY_SOCKET=sock_path,
+               KUNDPULS_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT))
+    env.pop("KUNDPULS_CONFIG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--demo"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        msg = sock.recv(4096).decode()
+        assert "READY=1" in msg
+        assert (tmp_path / "data" / "kiosk.db").exists()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+        assert proc.returncode == 0, err[-2000:]
+    finally:
+        sock.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
