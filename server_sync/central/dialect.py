@@ -7,6 +7,7 @@ placeholders below, filled per engine; the few statements that must differ are f
 
 from __future__ import annotations
 
+import io
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -67,32 +68,69 @@ def writer_transaction(db: Database, lock_name: str) -> Iterator[None]:
             yield
 
 
-def insert_returning(db: Database, table: str, columns: Sequence[str], rows: Sequence[Sequence],
-                     key: str) -> set:
-    """INSERT rows … ON CONFLICT DO NOTHING; return the `key` values of the rows really inserted.
-
-    PostgreSQL: one multi-row statement per page (psycopg2's execute_values), RETURNING tells
-    exactly which rows a concurrent writer did not beat us to. SQLite: see below.
+def insert_new(db: Database, table: str, columns: Sequence[str], rows: Sequence[Sequence], key: str,
+               absent_from: Sequence[str] = ()) -> set:
+    """Insert the rows whose `key` is not yet in `table` nor in any `absent_from` table (ids are
+    unique across those); return the keys really inserted. Existing rows are never touched.
+    The caller holds `writer_transaction`.
     """
     if not rows:
         return set()
     cols = ", ".join(columns)
     cursor = db.cursor()
     if dialect_of(db) is POSTGRES:
-        from psycopg2.extras import execute_values
-        got = execute_values(cursor, f"INSERT INTO {table} ({cols}) VALUES %s ON CONFLICT DO NOTHING"
-                                     f" RETURNING {key}", rows, page_size=1000, fetch=True)
-        return {r[0] for r in got}
-    # SQLite has a single writer and callers hold its lock (writer_transaction) after checking
-    # which keys exist, so every row goes in; executemany is the fastest bulk path there
-    # (measured faster than a multi-row VALUES … RETURNING). The count proves it.
-    cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})"
-                       " ON CONFLICT DO NOTHING", rows)
-    if cursor.rowcount != len(rows):
-        raise RuntimeError(f"{table}: {len(rows) - cursor.rowcount} of {len(rows)} rows already present; "
-                           "insert_returning on SQLite needs the write lock and pre-checked keys")
+        # COPY into a transaction-scoped staging table, then one INSERT … SELECT that skips what
+        # exists (ON CONFLICT, NOT EXISTS) and RETURNs what went in: no id list to send or parse,
+        # and about twice as fast as a multi-row VALUES statement (measured: 500 answers in
+        # 12-28 ms against 24-62 ms).
+        staging = f"incoming_{table}"
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS)"
+                       " ON COMMIT DELETE ROWS")
+        buf = io.StringIO()
+        for row in rows:
+            buf.write("\t".join(map(_copy_value, row)))
+            buf.write("\n")
+        buf.seek(0)
+        cursor.copy_expert(f"COPY {staging} ({cols}) FROM STDIN", buf)
+        absent = "".join(f" AND NOT EXISTS (SELECT 1 FROM {other} o WHERE o.{key} = s.{key})"
+                         for other in absent_from)
+        cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {', '.join('s.' + c for c in columns)}"
+                       f" FROM {staging} s WHERE TRUE{absent} ON CONFLICT DO NOTHING RETURNING {key}")
+        got = {r[0] for r in cursor.fetchall()}
+        cursor.execute(f"DELETE FROM {staging}")     # a second call in the same transaction starts empty
+        return got
+    # SQLite: one writer, whose lock the caller holds, so look the keys up (cheap in-process) and
+    # executemany the rest (measured faster there than a multi-row VALUES … RETURNING).
     index = columns.index(key)
-    return {row[index] for row in rows}
+    keys = [row[index] for row in rows]
+    present: set = set()
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
+        marks = placeholders(db, len(chunk))
+        for t in (table, *absent_from):
+            present.update(r[0] for r in cursor.execute(f"SELECT {key} FROM {t} WHERE {key} IN ({marks})",
+                                                        chunk).fetchall())
+    fresh = [row for row in rows if row[index] not in present]
+    if fresh:
+        cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})"
+                           " ON CONFLICT DO NOTHING", fresh)
+        if cursor.rowcount != len(fresh):
+            raise RuntimeError(f"{table}: rows appeared under the write lock; insert_new needs writer_transaction")
+    return {row[index] for row in fresh}
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_value(v: Any) -> str:
+    """One field in PostgreSQL's COPY text format."""
+    if v is None:
+        return "\\N"
+    if v is True or v is False:
+        return "t" if v else "f"
+    if isinstance(v, datetime):
+        return v.isoformat(" ")
+    return str(v).translate(_COPY_ESCAPES)
 
 
 def insert_ignore(db: Database, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
@@ -122,3 +160,24 @@ def time_param(db: Database) -> Callable[[datetime], Any]:
     if dialect_of(db) is POSTGRES:
         return lambda dt: dt
     return lambda dt: dt.isoformat(" ")
+
+
+class _PagedCursor:
+    """A psycopg2 cursor whose executemany sends 200 statements per round trip (execute_batch)
+    instead of one round trip per row, which is what psycopg2's own executemany does."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def executemany(self, sql: str, rows: Sequence[Sequence]) -> None:
+        from psycopg2.extras import execute_batch
+        execute_batch(self._cursor, sql, rows, page_size=200)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+def bulk_cursor(db: Database) -> Any:
+    """A cursor for `executemany` of many small upserts (rollups): paged on PostgreSQL."""
+    cursor = db.cursor()
+    return _PagedCursor(cursor) if dialect_of(db) is POSTGRES else cursor

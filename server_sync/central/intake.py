@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from peewee import Database
 
 from server_sync.central import reason_rollup, rollups
-from server_sync.central.dialect import (insert_ignore, insert_returning, placeholders,
+from server_sync.central.dialect import (insert_ignore, insert_new, placeholders,
                                          time_param, writer_transaction)
 from server_sync.exc import ProtocolError
 from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, FollowUpEvent,
@@ -124,26 +124,24 @@ class Intake:
                                         f"{site_id!r} of kiosk {batch.kiosk_id!r}")
             staged_questions = self._register_questions(responses, received)
 
-            stored = self._stored(batch.events)
-            fresh = [e for e in batch.events if e.id not in stored]
-            anchors, new_boots = self._anchors(batch.kiosk_id, batch.events, fresh)
+            anchors, new_boots = self._anchors(batch.kiosk_id, batch.events)
             if new_boots:
                 result.corrected = self._correct_stored(batch.kiosk_id, new_boots, anchors, received)
 
+            # Insert first (ids already stored, in either table, are skipped by the database);
+            # only what did not go in is read back and compared: duplicate or conflict.
             received_s = self._ts(received)
-            fresh_responses = [e for e in responses if e.id not in stored]
-            times = [self._time(e, anchors, received) for e in fresh_responses]
+            times = [self._time(e, anchors, received) for e in responses]
             rows = [self._response_row(e, site_id, t, received_s, batch.batch_id)
-                    for e, t in zip(fresh_responses, times)]
-            inserted = insert_returning(self.db, "response", RESPONSE_COLUMNS, rows, "id")
-            new = [(e, t) for e, t in zip(fresh_responses, times) if e.id in inserted]
+                    for e, t in zip(responses, times)]
+            inserted = insert_new(self.db, "response", RESPONSE_COLUMNS, rows, "id", ("followup",))
+            new = [(e, t) for e, t in zip(responses, times) if e.id in inserted]
             rollups.apply(self.db, [_rollup_row(e, site_id, t[0]) for e, t in new])
             # Follow-ups stored before their answer arrived count for the reasons only now.
             reason_rollup.apply(self.db, self._followup_reasons([e.id for e, _ in new]))
 
-            frows = [self._followup_row(e, self._time(e, anchors, received), received_s)
-                     for e in followups if e.id not in stored]
-            finserted = insert_returning(self.db, "followup", FOLLOWUP_COLUMNS, frows, "id")
+            frows = [self._followup_row(e, self._time(e, anchors, received), received_s) for e in followups]
+            finserted = insert_new(self.db, "followup", FOLLOWUP_COLUMNS, frows, "id", ("response",))
             new_followups = [e for e in followups if e.id in finserted]
             insert_ignore(self.db, "followup_reason", ("followup_id", "response_id", "reason"),
                           [(e.id, e.response_id, r) for e in new_followups for r in e.reasons])
@@ -151,16 +149,13 @@ class Intake:
                                           for e in new_followups])
 
             result.new = len(inserted) + len(finserted)
-            # Not inserted and not seen before: another writer stored the id meanwhile (another
-            # kiosk's batch claiming the same id); read it now to classify it.
-            raced = [e for e in fresh if e.id not in inserted and e.id not in finserted]
-            if raced:
-                stored.update(self._stored(raced))
+            known = [e for e in batch.events if e.id not in inserted and e.id not in finserted]
+            stored = self._stored(known)
             conflicts = []
-            for e in batch.events:
-                if e.id in inserted or e.id in finserted:
-                    continue
-                existing = stored[e.id]
+            for e in known:
+                existing = stored.get(e.id)
+                if existing is None:
+                    raise RuntimeError(f"event {e.id} neither inserted nor found")
                 if existing == _wire(e):
                     result.duplicates += 1
                 else:
@@ -223,16 +218,16 @@ class Intake:
 
     # --- time correction -----------------------------------------------------------------------
 
-    def _anchors(self, kiosk_id: str, events: Sequence[Event],
-                 fresh: Sequence[Event]) -> tuple[dict[str, _Anchor], list[str]]:
-        """Anchors of the batch's boots (stored, or new from its first synced fresh event)."""
+    def _anchors(self, kiosk_id: str, events: Sequence[Event]) -> tuple[dict[str, _Anchor], list[str]]:
+        """Anchors of the batch's boots (stored, or new from its earliest synced event). A boot
+        with a stored synced event already has its anchor, so re-sent events never make one."""
         boots = sorted({e.boot_id for e in events})
         p = self.db.param
         anchors = {boot: _Anchor(as_datetime(at), mono) for boot, at, mono in self.db.execute_sql(
             f"SELECT boot_id, recorded_at, monotonic_ns FROM clock_anchor WHERE kiosk_id = {p}"
             f" AND boot_id IN ({placeholders(self.db, len(boots))})", [kiosk_id, *boots]).fetchall()}
         new: dict[str, Event] = {}
-        for e in fresh:
+        for e in events:
             if e.clock_synced and e.boot_id not in anchors:
                 if e.boot_id not in new or e.monotonic_ns < new[e.boot_id].monotonic_ns:
                     new[e.boot_id] = e      # the earliest synced reading: nearest the unsynced ones

@@ -16,6 +16,7 @@ from typing import Iterable, Mapping
 from peewee import Database
 
 from server_sync.analysis.metrics import is_negative
+from server_sync.central.dialect import bulk_cursor
 from server_sync.central.rollups import hour_bucket, site_timezones
 
 _COLUMNS = ("site_id", "question_id", "audience", "scale", "local_date", "reason", "n", "negative", "negative_sum_v")
@@ -62,7 +63,7 @@ def _upsert(db: Database, answers: list[tuple], sign: int) -> int:
         m = monthly.setdefault((site, question, audience, scale, local_date[:7], reason), [0, 0, 0])
         for i in range(3):
             m[i] += v[i]
-    cursor = db.cursor()
+    cursor = bulk_cursor(db)
     for table, period, rows in (("rollup_reason_daily", "local_date", acc), ("rollup_reason_monthly", "month", monthly)):
         cols = _COLUMNS[:4] + (period,) + _COLUMNS[5:]
         sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([db.param] * len(cols))})"

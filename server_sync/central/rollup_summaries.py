@@ -13,6 +13,7 @@ from typing import Mapping
 from peewee import Database
 
 from server_sync.analysis.metrics import is_negative, is_top2
+from server_sync.central.dialect import bulk_cursor
 
 _STATS = ("n", "sum_v", "sum_v2", "top2", "negative")
 _DAILY_KEY = ("site_id", "question_id", "audience", "scale", "local_date")
@@ -45,7 +46,7 @@ def apply_counts(db: Database, counts: Mapping[tuple, int]) -> None:
             acc = table.setdefault(key, [0, 0, 0, 0, 0])
             for i, d in enumerate(delta):
                 acc[i] += d
-    cursor = db.cursor()
+    cursor = bulk_cursor(db)
     cursor.executemany(_upsert_sql(db, "rollup_daily", _DAILY_KEY, _DAILY_KEY),
                        [k + tuple(v) for k, v in sorted(daily.items())])
     cursor.executemany(_upsert_sql(db, "rollup_monthly", _MONTHLY_KEY, _MONTHLY_KEY),

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from peewee import Database
 
 from server_sync.central import rollup_summaries
+from server_sync.central.dialect import bulk_cursor
 
 _COLUMNS = ("site_id", "kiosk_id", "question_id", "audience", "scale", "value", "hour",
             "local_date", "local_hour", "weekday", "n")
@@ -60,7 +61,7 @@ def apply(db: Database, rows: Iterable[Mapping], sign: int = 1) -> int:
            " ON CONFLICT (site_id, kiosk_id, question_id, audience, value, hour)"
            " DO UPDATE SET n = rollup_hourly.n + excluded.n")
     params = sorted(key + (n,) for key, n in counts.items() if n)   # key order: no deadlocks between ingestors
-    cursor = db.cursor()
+    cursor = bulk_cursor(db)
     cursor.executemany(sql, params)
     rollup_summaries.apply_counts(db, counts)      # daily/chain summaries, same transaction
     if sign < 0:

@@ -27,7 +27,8 @@ def rollup_total(db, value=None) -> int:
 
 def test_batch_is_stored_once_and_acked(ingest, central_db):
     r1, r2, r3 = response(1, value=4), response(2, value=1), response(3, value=2, filtered="repeat")
-    f4 = followup(4, r2["id"], reasons=("queue", "staff"), comment="slow")
+    tricky = "slow\tqueue\nat 5 \\ 6, \\N, 'quoted' \"too\" åäø"     # survives COPY/SQL escaping
+    f4 = followup(4, r2["id"], reasons=("queue", "staff"), comment=tricky)
     topic, payload = batch([r1, r2, r3, f4], batch_id="b-1")
     out = ingest.handle(topic, payload)
     assert out.kind == "batch" and out.accepted.new == 4 and out.changed_sites == {"s1"}
@@ -39,6 +40,7 @@ def test_batch_is_stored_once_and_acked(ingest, central_db):
     assert count(db, "SELECT COUNT(*) FROM response") == 3
     assert count(db, "SELECT COUNT(*) FROM followup") == 1
     assert sorted(r[0] for r in db.execute_sql("SELECT reason FROM followup_reason").fetchall()) == ["queue", "staff"]
+    assert db.execute_sql("SELECT comment FROM followup").fetchone()[0] == tricky
     assert db.execute_sql("SELECT id, scale FROM question").fetchall() == [("visit", "smiley4")]
     assert rollup_total(db) == 2                    # the filtered press is kept but not counted
     row = db.execute_sql("SELECT site_id, time_status, clock_synced FROM response WHERE id = "
