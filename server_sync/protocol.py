@@ -241,7 +241,7 @@ def parse_iso_ms(s: Any, what: str = "time") -> datetime:
     if type(s) is not str or not ISO_MS_RE.fullmatch(s):
         raise ProtocolError(f"{what} must be UTC with milliseconds like 2026-11-23T12:00:00.123Z, got {_short(s)}")
     try:
-        return datetime.fromisoformat(s[:-1]).replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(s)       # 3.11 reads the Z as UTC: an aware datetime
     except ValueError:
         raise ProtocolError(f"{what} is not a real date and time: {s}") from None
 
@@ -313,10 +313,33 @@ _RESPONSE_FIELDS = ("type", "id", "seq", "kiosk_id", "site_id", "question_id", "
                     "boot_id", "monotonic_ns", "filtered")
 _FOLLOWUP_FIELDS = ("type", "id", "seq", "kiosk_id", "response_id", "reasons", "comment",
                     "recorded_at", "clock_synced", "boot_id", "monotonic_ns")
+_FIELD_SETS = {"response": (_RESPONSE_FIELDS, frozenset(_RESPONSE_FIELDS)),
+               "followup": (_FOLLOWUP_FIELDS, frozenset(_FOLLOWUP_FIELDS))}
+
+
+def _known_ident(event: Mapping[str, Any], key: str, what: str, known: set | None) -> str:
+    # Within a batch the same site, question and kiosk ids repeat; check each text once.
+    v = event[key]
+    if known is not None and type(v) is str and ("i", v) in known:
+        return v
+    v = _ident(event, key, what)
+    if known is not None:
+        known.add(("i", v))
+    return v
+
+
+def _known_uuid(event: Mapping[str, Any], key: str, what: str, known: set | None) -> str:
+    v = event[key]
+    if known is not None and type(v) is str and ("u", v) in known:
+        return v
+    v = _uuid(event, key, what)
+    if known is not None:
+        known.add(("u", v))
+    return v
 
 
 def validate_event(event: Any, kiosk_id: str | None = None, *, now: datetime,
-                   where: str = "event") -> Event:
+                   where: str = "event", _known: set | None = None) -> Event:
     """Check one event dict (a batch item or an export line) and return it typed.
 
     `kiosk_id`: the kiosk the event must belong to (from the topic); None to accept any valid id
@@ -325,17 +348,15 @@ def validate_event(event: Any, kiosk_id: str | None = None, *, now: datetime,
     if not isinstance(event, dict):
         raise ProtocolError(f"{where} must be an object, got {_jtype(event)}")
     etype = event.get("type")
-    if etype == "response":
-        fields = _RESPONSE_FIELDS
-    elif etype == "followup":
-        fields = _FOLLOWUP_FIELDS
-    else:
+    if type(etype) is not str or etype not in _FIELD_SETS:
         raise ProtocolError(f"{where}: unknown event type {_short(etype)}; expected response or followup")
-    _check_fields(event, fields, (), where)
+    fields, field_set = _FIELD_SETS[etype]
+    if event.keys() != field_set:
+        _check_fields(event, fields, (), where)
     eid = _uuid(event, "id", where)
     what = f"{where} {eid}"
     seq = _int(event, "seq", what, 1)
-    kid = _ident(event, "kiosk_id", what)
+    kid = _known_ident(event, "kiosk_id", what, _known)
     if kiosk_id is not None and kid != kiosk_id:
         raise ProtocolError(f"{what}: kiosk_id {kid!r} does not match {kiosk_id!r}")
     recorded = parse_iso_ms(event["recorded_at"], f"{what}: recorded_at")
@@ -346,7 +367,7 @@ def validate_event(event: Any, kiosk_id: str | None = None, *, now: datetime,
     synced = event["clock_synced"]
     if type(synced) is not bool:
         raise ProtocolError(f"{what}: clock_synced must be true or false, got {_jtype(synced)}")
-    boot = _uuid(event, "boot_id", what)
+    boot = _known_uuid(event, "boot_id", what, _known)
     mono = _int(event, "monotonic_ns", what, 0)
 
     if etype == "response":
@@ -369,8 +390,8 @@ def validate_event(event: Any, kiosk_id: str | None = None, *, now: datetime,
         if filtered is not None and (type(filtered) is not str or filtered not in FILTER_FLAGS):
             raise ProtocolError(f"{what}: filtered must be null, repeat or burst, got {_short(filtered)}")
         return ResponseEvent(
-            id=eid, seq=seq, kiosk_id=kid, site_id=_ident(event, "site_id", what),
-            question_id=_ident(event, "question_id", what),
+            id=eid, seq=seq, kiosk_id=kid, site_id=_known_ident(event, "site_id", what, _known),
+            question_id=_known_ident(event, "question_id", what, _known),
             question_version=_int(event, "question_version", what, 1, 2 ** 31 - 1),
             scale=scale, value=value, audience=audience, language=language,
             recorded_at=event["recorded_at"], recorded=recorded, clock_synced=synced,
@@ -465,7 +486,9 @@ def decode_batch(topic: str, payload: bytes, *, now: datetime, max_bytes: int = 
         raise ProtocolError(f"batch {bid}: no events")
     if len(raw) > max_events:
         raise ProtocolError(f"batch {bid}: too many events ({len(raw)} > limit {max_events})")
-    events = tuple(validate_event(e, kid, now=now, where=f"event {i}") for i, e in enumerate(raw))
+    known: set = set()
+    events = tuple(validate_event(e, kid, now=now, where=f"event {i}", _known=known)
+                   for i, e in enumerate(raw))
     ids = {e.id for e in events}
     if len(ids) != len(events):
         seen: set[str] = set()
