@@ -192,3 +192,22 @@ def test_cli_rejects_bad_timeout(capsys):
         kiosk_main(["sync", "--once", "--timeout", "soon"])
     assert e.value.code == 2
     assert "error: argument --timeout: not a number of seconds: 'soon'" in capsys.readouterr().err
+
+
+def test_daemon_leaves_cleanly_on_sigterm(broker, centre, make_kiosk, tmp_path):
+    import signal
+    from tests.sync.e2e import start_sync
+    k = make_kiosk(broker)
+    k.record(3)
+    proc = start_sync(k.path, tmp_path / "sync.log")
+    try:
+        assert wait_until(lambda: k.store.outbox_depth() == 0, timeout=20), (tmp_path / "sync.log").read_text()
+        assert k.store.get_meta("sync.connected") == "1"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert k.store.get_meta("sync.connected") == "0"
+    # It said offline itself (with a time stamp); the Last Will carries none.
+    assert centre.wait_for(lambda c: not c.statuses["k1"][-1].online and c.statuses["k1"][-1].ts)
