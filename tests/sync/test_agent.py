@@ -75,10 +75,12 @@ def test_puback_is_not_an_ack(broker, centre, make_kiosk):
     k = make_kiosk(broker)
     k.record(20)
     centre.hold()
-    with pytest.raises(SyncError, match=r"timed out after 1\.5 s: 20 event\(s\) not yet acknowledged"):
-        agent_for(k).run(once=True, timeout=1.5)
-    assert len(centre.events) == 20                 # the broker has them all (PUBACKed) ...
-    assert acked(k.store) == 0                      # ... but only the centre's ack counts
+    with Running(agent_for(k)):
+        assert centre.wait_for(lambda c: len(c.events) == 20)      # the broker has them all (PUBACKed) ...
+        time.sleep(0.3)
+        assert acked(k.store) == 0                                 # ... but only the centre's ack counts
+    with pytest.raises(SyncError, match=r"timed out after 0\.5 s: 20 event\(s\) not yet acknowledged"):
+        agent_for(k).run(once=True, timeout=0.5)
 
 
 def test_unacked_batches_go_again_after_the_ack_timeout(broker, centre, make_kiosk):
@@ -97,11 +99,11 @@ def test_restart_sends_the_unacked_again(broker, centre, make_kiosk):
     k = make_kiosk(broker, ack_timeout_s=60.0)
     k.record(25)
     centre.hold()
-    with pytest.raises(SyncError):
-        agent_for(k).run(once=True, timeout=1.0)
-    assert centre.deliveries == 25 and acked(k.store) == 0
+    with Running(agent_for(k)):
+        assert centre.wait_for(lambda c: c.deliveries == 25)
+    assert acked(k.store) == 0
     centre.hold(False)
-    assert agent_for(k).run(once=True, timeout=10)           # a new process: re-sends at start
+    assert agent_for(k).run(once=True, timeout=20)           # a new process: re-sends at start
     assert acked(k.store) == 25 and centre.deliveries == 50 and len(centre.events) == 25
 
 
@@ -164,7 +166,7 @@ def test_wrong_password_fails_fast_with_the_brokers_reason(broker, make_kiosk):
     t0 = time.monotonic()
     with pytest.raises(SyncError, match="refused the connection: (Not authorized|Bad user name or password)"):
         agent.run(once=True, timeout=10)
-    assert time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 < 5
 
 
 def test_cli_once(broker, centre, make_kiosk, capsys):
