@@ -43,6 +43,10 @@ log = logging.getLogger("kundpuls.sync")
 
 SESSION_EXPIRY_S = 7 * 24 * 3600     # the broker keeps our subscriptions and queued acks this long
 CONNECT_TIMEOUT_S = 10.0
+# While no ack comes back at all (the ingest is down), each re-send doubles the wait before the
+# next, up to this: the broker queues every re-send for the ingest, and a day of re-sending a
+# long backlog every 30 s would be gigabytes.
+MAX_ACK_TIMEOUT_S = 1800.0
 # Refusals that retrying cannot fix: `kiosk sync --once` stops at once with the broker's words.
 PERMANENT_REFUSALS = ("Bad user name or password", "Not authorized", "Client identifier not valid",
                       "Banned", "Unsupported protocol version")
@@ -125,6 +129,7 @@ class SyncAgent:
         self.max_inflight_batches = max_inflight_batches
         self.prefix = cfg.broker.topic_prefix
         self.counters = SyncCounters()
+        self.ack_timeout_s = cfg.sync.ack_timeout_s
 
         self.client: Any = None
         self.connected = False          # CONNACK success and subscriptions sent
@@ -296,11 +301,12 @@ class SyncAgent:
             sent += 1
 
     def _expire(self, now: float) -> None:
-        late = self.inflight.expired(now, self.cfg.sync.ack_timeout_s)
+        late = self.inflight.expired(now, self.ack_timeout_s)
         if late:
             n = self.outbox.requeue(late)
             self.counters.resent += n
-            log.warning("%d events without ack after %.0f s; sending them again", n, self.cfg.sync.ack_timeout_s)
+            log.warning("%d events without ack after %.0f s; sending them again", n, self.ack_timeout_s)
+            self.ack_timeout_s = min(self.ack_timeout_s * 2, max(MAX_ACK_TIMEOUT_S, self.cfg.sync.ack_timeout_s))
 
     def status_payload(self) -> bytes:
         now = self.clock.now()
@@ -349,6 +355,7 @@ class SyncAgent:
         self.inflight.ack(ack)
         self.counters.acks += 1
         self.counters.events_acked += n
+        self.ack_timeout_s = self.cfg.sync.ack_timeout_s      # the centre is answering again
         self._check_drained = True
         return n
 

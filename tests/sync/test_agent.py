@@ -213,3 +213,25 @@ def test_daemon_leaves_cleanly_on_sigterm(broker, centre, make_kiosk, tmp_path):
     assert k.store.get_meta("sync.connected") == "0"
     # It said offline itself (with a time stamp); the Last Will carries none.
     assert centre.wait_for(lambda c: not c.statuses["k1"][-1].online and c.statuses["k1"][-1].ts)
+
+
+def test_ack_timeout_doubles_while_the_centre_is_silent(cfg, store, recorder):
+    recorder.record("visit", 3)
+    now = [0.0]
+    agent = SyncAgent(cfg, store, monotonic=lambda: now[0], password="")
+    base = cfg.sync.ack_timeout_s
+    agent.outbox.next_batch(10, 1 << 20, now=recorder.clock.now(), sent_at="x")
+    agent.inflight.add("a", [1], at=0.0)
+    agent._expire(base)                                  # no ack: re-sent, next wait doubled
+    assert agent.counters.resent == 1 and agent.ack_timeout_s == 2 * base
+    agent.inflight.add("b", [1], at=base)
+    agent._expire(base + 1.5 * base)
+    assert agent.counters.resent == 1                    # not yet: the wait is 2x now
+    agent._expire(base + 2 * base)
+    assert agent.counters.resent == 2 and agent.ack_timeout_s == 4 * base
+    for _ in range(20):
+        agent.inflight.add("c", [1], at=0.0)
+        agent._expire(1e9)
+    assert agent.ack_timeout_s == 1800.0                 # capped
+    agent.handle_ack(P.encode_ack("c", [1]))
+    assert agent.ack_timeout_s == base                   # the centre answers: back to normal
