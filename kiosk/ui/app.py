@@ -171,7 +171,9 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
         # -- set-up ----------------------------------------------------------------------
         def build(self):
             for name in KV_FILES:
-                Builder.load_file(str(UI_DIR / name))
+                path = str(UI_DIR / name)
+                if path not in Builder.files:       # rules loaded twice would apply twice
+                    Builder.load_file(path)
             self._measure(Window, Window.size)
             root = KioskRoot()
             sm = root.ids.sm
@@ -227,6 +229,9 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             screen.refresh(self)
             if self.sm.current != f.screen:
                 self.sm.current = f.screen
+                # Finish the instant switch now, so the old screen is not drawn once more
+                # under the new one (that frame would cost a tap its thank-you time).
+                self.sm.transition.stop()
             self.screen_name = f.screen
             if f.screen == flowmod.QUESTION:
                 self.sm.get_screen(flowmod.QUESTION).on_lang(self)

@@ -160,12 +160,20 @@ class QuestionScreen(KioskScreen):
 
 
 class ThanksScreen(KioskScreen):
+    number_colour = ListProperty([0, 0, 0, 0])
+
     def refresh(self, app: Any) -> None:
-        face = self.ids.face
+        face, number = self.ids.face, self.ids.number
         q = app.flow.question
         value = app.flow.last_value
-        if value is None or q.scale == "nps11" or value not in q.values:
-            face.opacity = 0
+        face.opacity = number.opacity = 0
+        number.text = ""
+        if value is None or value not in q.values:
+            return
+        if q.scale == "nps11":
+            number.opacity = 1
+            number.text = str(value)
+            self.number_colour = palette.nps_colour(value)
         else:
             face.opacity = 1
             face.points = len(q.values)

@@ -26,7 +26,7 @@ NPS_AT = datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)      # 17:00 local: 
 PULSE_AT = datetime(2026, 11, 23, 19, 45, tzinfo=timezone.utc)   # 20:45 local: staff pulse
 STAFF_PIN = "1234"
 # Typed on the on-screen keyboard, with each language's own letter; "2" is typed, deleted, retyped.
-COMMENT = {"sv": "kö 2", "nb": "kø 2", "en": "queue 2"}
+COMMENT = {"sv": "kö 2", "nb": "kø 2", "en": "ok 2"}
 
 
 def scenario_config_mapping() -> dict:
@@ -60,6 +60,7 @@ def seed_history(cfg, store) -> None:
                 break
             rec.record("visit", rng.choices([1, 2, 3, 4], [1, 2, 5, 7])[0], language="sv", source="simulate")
             if rng.random() < 0.3:
+                c.advance(30)
                 rec.record("recommend", rng.choice(range(11)), language="sv", source="simulate")
     c.set(START - timedelta(hours=2))
     rec.record("visit", 4, source="simulate")
@@ -262,7 +263,9 @@ class Scenario:
             self.check(f"{lang}: send -> thank-you", self.screen() == "thanks", self.screen())
             yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
 
-            # Skip: no follow-up row.
+            # Skip: no follow-up row (the same in every language: once is enough).
+            if lang != cfg.languages[0]:
+                continue
             yield from self.gap()
             yield from self.tap(self.find("SmileyButton")[1])
             self.check(f"{lang}: second face is negative too", self.screen() == "followup", self.screen())
@@ -352,6 +355,9 @@ class Scenario:
         yield from self.gap()
         yield from self.tap([b for b in self.find("NpsButton") if b.value == 10][0])
         self.check("NPS 10 -> thank-you", self.screen() == "thanks", self.screen())
+        number = self.app.sm.current_screen.ids.number
+        self.check("thank-you echoes the NPS number", number.text == "10" and number.opacity == 1, number.text)
+        yield from self.shot("thanks_nps")
         yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
         yield from self.gap()
         yield from self.tap([b for b in self.find("NpsButton") if b.value == 3][0])

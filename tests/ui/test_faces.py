@@ -1,0 +1,37 @@
+"""Smiley faces differ in shape, not only colour (colour-blind safe), on 4- and 5-point scales."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")          # Kivy must not read pytest's arguments
+
+import pytest  # noqa: E402
+
+from kiosk.ui.palette import smiley_colour  # noqa: E402
+from kiosk.ui.smiley import face_shape, mouth_points, stroke_mesh  # noqa: E402
+
+
+@pytest.mark.parametrize("points", [4, 5])
+def test_every_face_has_its_own_shape_and_colour(points):
+    shapes = [face_shape(i, points) for i in range(points)]
+    assert len(set(shapes)) == points
+    assert len({smiley_colour(i, points) for i in range(points)}) == points
+    # Mood reads from the mouth alone: frowns, then flat (5-point), then smiles, then a grin.
+    curves = [s.mouth_curve for s in shapes if not s.grin]
+    assert curves == sorted(curves) and curves[0] < 0 < curves[-1]
+    assert shapes[-1].grin and shapes[-1].eyes == "arc"
+    assert shapes[0].brows and not any(s.brows for s in shapes[1:])
+
+
+def test_mouth_corners_rise_for_a_smile_and_sink_for_a_frown():
+    smile = mouth_points(0, 0, 100, 0.2)
+    frown = mouth_points(0, 0, 100, -0.2)
+    mid = len(smile) // 2 | 1
+    assert smile[1] > smile[mid] and frown[1] < frown[mid]
+
+
+def test_stroke_mesh_is_a_strip_of_the_given_width():
+    verts, idx = stroke_mesh([0, 0, 10, 0, 20, 0], 4)
+    ys = verts[1::4]
+    assert len(idx) == 6 and max(ys) == pytest.approx(2) and min(ys) == pytest.approx(-2)
