@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import shutil
 import ssl
@@ -126,6 +127,8 @@ class SyncAgent:
         self.notifier = notifier or SystemdNotifier(env={})
         self.base_mapping = dict(base_mapping) if base_mapping is not None else {}
         self.password = password if password is not None else read_password(cfg)
+        if cfg.broker.tls and cfg.broker.ca_file and not os.path.isfile(cfg.broker.ca_file):
+            raise ConfigError(f"CA certificate file not found: {cfg.broker.ca_file}", key="broker.ca_file")
         self.max_inflight_batches = max_inflight_batches
         self.prefix = cfg.broker.topic_prefix
         self.counters = SyncCounters()

@@ -235,3 +235,14 @@ def test_ack_timeout_doubles_while_the_centre_is_silent(cfg, store, recorder):
     assert agent.ack_timeout_s == 1800.0                 # capped
     agent.handle_ack(P.encode_ack("c", [1]))
     assert agent.ack_timeout_s == base                   # the centre answers: back to normal
+
+
+def test_cli_names_a_missing_credential_file(broker, make_kiosk, capsys):
+    k = make_kiosk(broker)
+    text = k.path.read_text()
+    k.path.write_text(text.replace(broker.ca_file, "/nonexistent/ca.crt"))
+    assert kiosk_main(["sync", "--once", "--config", str(k.path)]) == 2
+    assert "key 'broker.ca_file': CA certificate file not found: /nonexistent/ca.crt" in capsys.readouterr().err
+    k.path.write_text(text.replace(str(broker.password_file_for("k1")), "/nonexistent/pw"))
+    assert kiosk_main(["sync", "--once", "--config", str(k.path)]) == 2
+    assert "key 'broker.password_file': cannot read the broker password file /nonexistent/pw" in capsys.readouterr().err
