@@ -108,3 +108,25 @@ def test_connection_cut_mid_stream(broker, central, make_kiosk):
                 (agent.last_error, agent.counters, central.ingest_log())
         assert cuts >= 4 and proxy.connections >= 5 and agent.counters.connects >= 5
     assert assert_same_everywhere(central, "k1", k.store) == total
+
+
+def test_config_pushed_by_the_centre_reaches_the_kiosk(broker, central, make_kiosk, tmp_path, capsys):
+    from kiosk import config as kconfig
+    from server_sync.cli import main as central_main
+    k = make_kiosk(broker, "k1")
+    push = tmp_path / "push.toml"
+    push.write_text('[ui]\nthank_you_s = 4.0\n\n[filters]\nrepeat_window_s = 2.5\n')
+    with Running(agent_for(k)):
+        assert wait_until(lambda: k.store.get_meta("sync.connected") == "1")
+        rc = central_main(["config", "push", "--db", central.url, "--kiosk", "k1", str(push),
+                           "--broker-host", broker.host, "--broker-port", str(broker.port),
+                           "--ca-file", broker.ca_file, "--password-file", str(central.password_file)])
+        assert rc == 0, capsys.readouterr().err
+        assert wait_until(lambda: k.store.get_meta("config.applied_version") is not None)
+        version = int(k.store.get_meta("config.applied_version"))
+        assert version > 1
+        # The fleet view learns the applied version from the kiosk's status.
+        assert wait_until(lambda: central.query(
+            "SELECT config_version FROM kiosk_status WHERE kiosk_id = 'k1'") == [(version,)])
+    cfg = kconfig.load(str(k.path), env={})
+    assert cfg.config_version == version and cfg.ui.thank_you_s == 4.0 and cfg.filters.repeat_window_s == 2.5
