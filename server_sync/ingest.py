@@ -52,6 +52,17 @@ class Outcome:
         return self.accepted.changed_sites if self.accepted else set()
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """A message checked against the contract: a batch, a status, or the reason it is refused."""
+    topic: str
+    now: datetime
+    kiosk_id: str | None
+    batch: protocol.Batch | None = None
+    status: protocol.Status | None = None
+    reason: str | None = None
+
+
 class Ingest:
     """Turns one MQTT message into committed store writes and the replies to publish."""
 
@@ -68,31 +79,48 @@ class Ingest:
     def handle(self, topic: str, payload: bytes, retained: bool = False) -> Outcome:
         """Commit what `payload` carries. Database outages raise (the caller retries); any
         other fault ends in the dead-letter table with its reason."""
+        return self.commit(self.decode(topic, payload), payload, retained)
+
+    def decode(self, topic: str, payload: bytes) -> Decoded:
+        """Check a message against the contract, without the database (so the MQTT thread can
+        do it while the previous message commits). Never raises."""
         now = self.clock()
         kiosk_id = None
         try:
             kiosk_id, kind = protocol.parse_kiosk_topic(topic, self.prefix)
             if kind == "events":
-                batch = protocol.decode_batch(topic, payload, now=now, max_bytes=self.max_bytes,
-                                              prefix=self.prefix)
-                accepted = self.intake.accept(batch, now)
-                ack = (protocol.ack_topic(kiosk_id, self.prefix),
-                       protocol.encode_ack(batch.batch_id, accepted.seqs))
-                return Outcome("batch", [ack], accepted=accepted)
+                return Decoded(topic, now, kiosk_id, batch=protocol.decode_batch(
+                    topic, payload, now=now, max_bytes=self.max_bytes, prefix=self.prefix))
             if kind == "status":
-                status = protocol.decode_status(payload)
-                self.intake.record_status(kiosk_id, status, retained=retained, received_at=now)
-                return Outcome("status")
+                return Decoded(topic, now, kiosk_id, status=protocol.decode_status(payload))
             raise ProtocolError(f"ingest does not take {kind!r} messages (topic {topic[:200]!r})")
         except ProtocolError as e:
-            reason = e.reason
-        except DATABASE_DOWN:
-            raise
+            return Decoded(topic, now, kiosk_id, reason=e.reason)
         except Exception as e:          # a bug must not stop the fleet's ingest; the kiosk re-sends
-            log.exception("internal error on %s", topic[:200])
-            reason = f"internal error: {type(e).__name__}: {e}"
-        log.warning("dead-lettered %s: %s", topic[:200], reason)
-        self.intake.dead_letter(topic, reason, payload, kiosk_id, now)
+            log.exception("internal error decoding %s", topic[:200])
+            return Decoded(topic, now, kiosk_id, reason=f"internal error: {type(e).__name__}: {e}")
+
+    def commit(self, d: Decoded, payload: bytes, retained: bool = False) -> Outcome:
+        """Store a decoded message (or dead-letter it) and say what to publish back."""
+        reason = d.reason
+        if reason is None:
+            try:
+                if d.batch is not None:
+                    accepted = self.intake.accept(d.batch, d.now)
+                    ack = (protocol.ack_topic(d.kiosk_id, self.prefix),
+                           protocol.encode_ack(d.batch.batch_id, accepted.seqs))
+                    return Outcome("batch", [ack], accepted=accepted)
+                self.intake.record_status(d.kiosk_id, d.status, retained=retained, received_at=d.now)
+                return Outcome("status")
+            except ProtocolError as e:
+                reason = e.reason
+            except DATABASE_DOWN:
+                raise
+            except Exception as e:      # as above: dead-letter, keep going
+                log.exception("internal error on %s", d.topic[:200])
+                reason = f"internal error: {type(e).__name__}: {e}"
+        log.warning("dead-lettered %s: %s", d.topic[:200], reason)
+        self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now)
         return Outcome("dead_letter", reason=reason)
 
     def after_commit(self, site_ids: set[str]) -> list[tuple[str, bytes]]:
@@ -202,7 +230,7 @@ class IngestService:
         self.notifier = notifier
         self.reconnect_db = reconnect_db or self._reconnect_db
         self.counters = Counters()
-        self._inbox: "queue.Queue[tuple[int, object]]" = queue.Queue()
+        self._inbox: "queue.Queue[tuple[int, object, Decoded]]" = queue.Queue()
         self._generation = 0                    # bumped per connection: acks never cross sessions
         self._subscribed = threading.Event()
         self._stopping = False
@@ -243,7 +271,8 @@ class IngestService:
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, userdata, message) -> None:
-        self._inbox.put((self._generation, message))
+        # Decoding here overlaps with the worker's commit (which waits on fsync without the GIL).
+        self._inbox.put((self._generation, message, self.ingest.decode(message.topic, message.payload)))
 
     # the worker loop
 
@@ -272,10 +301,10 @@ class IngestService:
                     if self.notifier:
                         self.notifier.status(self.counters.line())
                 try:
-                    generation, message = self._inbox.get(timeout=0.5)
+                    generation, message, decoded = self._inbox.get(timeout=0.5)
                 except queue.Empty:
                     continue
-                self._process(generation, message, stop)
+                self._process(generation, message, decoded, stop)
         finally:
             self._stopping = True
             if self.notifier:
@@ -289,11 +318,11 @@ class IngestService:
             log.info("stopped; %s", self.counters.line())
         return 0
 
-    def _process(self, generation: int, message, stop: threading.Event) -> None:
+    def _process(self, generation: int, message, decoded: Decoded, stop: threading.Event) -> None:
         delay = 0.5
         while True:
             try:
-                outcome = self.ingest.handle(message.topic, message.payload, bool(message.retain))
+                outcome = self.ingest.commit(decoded, message.payload, bool(message.retain))
                 break
             except DATABASE_DOWN as e:
                 log.error("database unavailable (%s); message kept, retrying in %.1f s", e, delay)
