@@ -332,3 +332,29 @@ def test_alert_round_trip_and_keep_last():
         kept = P.keep_alerts(kept, P.Alert(f"a-{i}", "s1", a["raised_at"], "dip", "m"))
     kept = P.keep_alerts(kept, P.Alert("a-24", "s1", a["raised_at"], "dip", "again"))
     assert len(kept) == 20 and kept[-1]["message"] == "again" and kept[0]["id"] == "a-5"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(list(response_event().keys())), _field_values | st.sampled_from(
+    ["2026-11-24T12:00:00.000Z", "2026-11-24T11:59:59.999Z", "2020-01-01T00:00:00.000Z",
+     "2019-12-31T23:59:59.999Z", "2026-11-23T24:00:00.000Z", "sthlm-sodermalm", "k-2", 0, 4, 5, 10,
+     "nps11", "smiley5", "employee", "burst", "\u0662026-11-23T11:00:00.000Z"]))
+def test_fuzz_the_fast_path_agrees_with_validate_event(key, value):
+    """Events after the first of a batch take a fast path; it must decide exactly as
+    validate_event does (accept the same, produce the same)."""
+    event = response_event(2)
+    event[key] = value
+    try:
+        expected = P.validate_event(event, KIOSK, now=NOW)
+    except ProtocolError:
+        expected = None
+    try:
+        got = decode(json.dumps(batch([response_event(1), event])).encode()).events[1]
+    except ProtocolError:
+        got = None
+    if expected is None or got is None:
+        # The only other refusals are batch-level (a duplicate id or seq with event 1).
+        assert got is None and (expected is None or expected.id == response_event(1)["id"]
+                                or expected.seq == 1)
+    else:
+        assert got == expected
