@@ -194,6 +194,9 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             Clock.schedule_once(lambda dt: self.sync(force=True), -1)
             return root
 
+        def on_stop(self) -> None:
+            self.notifier.stopping()
+
         def _first_frame(self, _dt) -> None:
             self.first_frame_at = time.perf_counter()
             self.notifier.ready("showing the question")
