@@ -87,3 +87,53 @@ def test_database_outage_keeps_messages_until_committed(broker, tmp_path):
         if ing:
             ing.close()
         server.stop()
+
+
+def test_after_commit_hook_output_is_published(broker, tmp_path):
+    """What a hook returns (the real-time alert rule's slot) reaches subscribers, after the commit."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from server_sync import protocol
+    from server_sync.ingest import BrokerSettings, Ingest, IngestService, make_client
+
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = connect(url)
+    register_fleet(db)
+    seen_at_hook = []
+
+    def hook(hdb, site_ids, now):
+        seen_at_hook.append(count(hdb, "SELECT COUNT(*) FROM response"))    # already committed
+        return [(protocol.alerts_topic(s), b'{"hello": "alert"}') for s in sorted(site_ids)]
+
+    settings = BrokerSettings(host=broker.host, port=broker.port, ca_file=broker.ca_file,
+                              password=broker.passwd("central"), client_id="ingest-hook")
+    service = IngestService(Ingest(db, hooks=[hook]), make_client(settings), settings)
+    stop = threading.Event()
+    runner = threading.Thread(target=service.run, args=(stop,), daemon=True)
+    runner.start()
+    got = []
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="k2-alerts", protocol=mqtt.MQTTv5)
+    listener.tls_set(ca_certs=broker.ca_file)
+    listener.username_pw_set("k2", broker.passwd("k2"))
+    listener.on_connect = lambda c, u, f, rc, p: c.subscribe(protocol.alerts_topic("s1"), qos=1)
+    listener.on_message = lambda c, u, m: got.append((m.topic, m.payload))
+    listener.connect(broker.host, broker.port, keepalive=10)
+    listener.loop_start()
+    try:
+        assert wait_until(lambda: service._subscribed.is_set(), 10)
+        time.sleep(0.3)                                  # the listener's subscription
+        k = make_kiosk(tmp_path, broker, "k1", "s1")
+        total = k.record(5)
+        assert k.agent().run(once=True, timeout=20)
+        assert wait_until(lambda: got, 10)
+        assert got[0] == ("kundpuls/v1/site/s1/alerts", b'{"hello": "alert"}')
+        assert seen_at_hook and seen_at_hook[0] >= 1 and seen_at_hook[-1] == total
+    finally:
+        stop.set()
+        runner.join(15)
+        listener.loop_stop()
+        db.close()
+    assert not runner.is_alive()

@@ -135,10 +135,15 @@ def test_config_push_validates_versions_and_publishes_retained(broker, tmp_path,
     assert cfg["version"] == 1 and cfg["languages"] == ["sv", "en"] and cfg["questions"][0]["version"] == 2
     assert retained(broker, "k1", protocol.config_topic("k2"), timeout=1.0) is None    # ACL: not k1's to read
 
+    # k2 reports (status) that it runs config version 7 from its own file: a push must go above it.
+    store = connect(db)
+    store.execute_sql("INSERT INTO kiosk_status (kiosk_id, online, last_seen, config_version)"
+                      " VALUES ('k2', 1, '2026-11-23 12:00:00', 7)")
+    store.close()
     rc, out, _ = cli(capsys, "config", "push", "--site", "s1", str(frag), *mqtt_args, "--json", "--db", db)
     assert rc == 0
-    assert {(p["kiosk_id"], p["version"]) for p in json.loads(out)["pushed"]} == {("k1", 2), ("k2", 1)}
-    assert protocol.decode_config(retained(broker, "k2", protocol.config_topic("k2")))["version"] == 1
+    assert {(p["kiosk_id"], p["version"]) for p in json.loads(out)["pushed"]} == {("k1", 2), ("k2", 8)}
+    assert protocol.decode_config(retained(broker, "k2", protocol.config_topic("k2")))["version"] == 8
 
     bad = tmp_path / "bad.toml"
     for text, msg in [(FRAGMENT + '\n[[schedule]]\nquestion = "nope"\n', "nope"),
