@@ -48,3 +48,4 @@ def test_docs_central_names_every_table():
     text = (ROOT / "docs" / "central.md").read_text(encoding="utf-8")
     missing = [m._meta.table_name for m in MODELS if f"`{m._meta.table_name}`" not in text]
     assert not missing, f"docs/central.md does not describe: {missing}"
+
