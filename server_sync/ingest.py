@@ -327,7 +327,7 @@ class IngestService:
             except DATABASE_DOWN as e:
                 log.error("database unavailable (%s); message kept, retrying in %.1f s", e, delay)
                 if stop.wait(delay):
-                    return                      # not acked: the broker redelivers it
+                    return                      # stopping: no ack, so the kiosk sends it again
                 delay = min(delay * 2, 30.0)
                 self.reconnect_db()
         # Committed (or dead-lettered): now, and only now, the broker may forget the message.
