@@ -27,6 +27,8 @@ class PillButton(ButtonBehavior, Label):
     def __init__(self, **kw) -> None:
         kw.setdefault("halign", "center")
         kw.setdefault("valign", "middle")
+        # A disabled key (locked PIN pad) still reads as a key, only quieter.
+        kw.setdefault("disabled_color", (*palette.INK_MUTED[:3], 0.6))
         super().__init__(**kw)
         self.bind(pos=self._redraw, size=self._redraw, bg=self._redraw, state=self._redraw,
                   outline=self._redraw, radius=self._redraw, disabled=self._redraw,

@@ -35,3 +35,17 @@ def test_stroke_mesh_is_a_strip_of_the_given_width():
     verts, idx = stroke_mesh([0, 0, 10, 0, 20, 0], 4)
     ys = verts[1::4]
     assert len(idx) == 6 and max(ys) == pytest.approx(2) and min(ys) == pytest.approx(-2)
+
+
+def test_the_app_has_no_network_code():
+    """The UI never waits on the network: nothing in it imports the MQTT client or the sync."""
+    import subprocess
+    import sys
+    code = ("import sys, kiosk.ui.app, kiosk.ui.screens, kiosk.ui.flow, kiosk.ui.controls;"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('paho', 'server_sync', 'urllib3', 'requests')"
+            " or m.startswith('kiosk.sync')];"
+            "print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
