@@ -169,6 +169,7 @@ class KioskFlow:
         rec = self.recorder.record(q.id, value, language=self.language, source=source)
         self.last_recorded = rec
         if self.screen in (PIN, STAFF):
+            self._changed()                          # the staff view counts it at once
             return rec                               # staff are busy; the panel LED already said thanks
         self.touched()
         self.last_value = value

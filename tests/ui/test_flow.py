@@ -169,7 +169,9 @@ def test_staff_view_closes_after_idle_and_buttons_still_count(kf, clock, cfg, st
         kf.pin_digit(d)
     assert kf.pin_submit()
     assert kf.answer(3, source="touch") is None             # no smileys on the staff screen
+    rev = kf.revision
     assert kf.answer(3, source="button") is not None         # the panel's LED already thanked
+    assert kf.revision > rev                                  # the staff view re-reads its stats
     assert kf.screen == F.STAFF
     kf.next_staff_question()
     assert kf.staff_question_id == "recommend"
