@@ -1,0 +1,150 @@
+"""Central ingest's store path without the network: `Ingest.handle` on 500-event batches
+(decode + validate + dedupe + rollups + one durable commit per batch), on SQLite and PostgreSQL.
+
+Measured in the same run, on the same engine and schema:
+- the floor: the same answer rows bulk-inserted into `response` (executemany / COPY, one
+  transaction per 500), with no decoding, validation, dedupe or rollups;
+- the naive design: one INSERT and one commit per answer (what a per-message subscriber does);
+- the decode share: `protocol.decode_batch` alone.
+It tells how much of ingest's time is the store's floor and how much is our work on top, apart
+from the broker and the kiosk (benchmarks/sync_drain measures those end to end).
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+N = 40_000
+BATCH = 500
+NAIVE_N = 2_000
+
+
+def _events(n: int, seed: int = 1) -> list[dict]:
+    rng = random.Random(seed)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    start = now - timedelta(seconds=30 * n)
+    boot = "33333333-3333-4333-8333-333333333333"
+    out, seq = [], 0
+    from server_sync.protocol import iso_ms
+    for i in range(n):
+        seq += 1
+        value = rng.choices((1, 2, 3, 4), (1, 2, 3, 4))[0]
+        rid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        at = iso_ms(start + timedelta(seconds=30 * i))
+        out.append({"type": "response", "id": rid, "seq": seq, "kiosk_id": "k1", "site_id": "s1",
+                    "question_id": "visit", "question_version": 1, "scale": "smiley4", "value": value,
+                    "audience": "customer", "language": "sv", "recorded_at": at, "clock_synced": True,
+                    "boot_id": boot, "monotonic_ns": 10**9 + i * 30 * 10**9, "filtered": None})
+        if value <= 2 and rng.random() < 0.2:
+            seq += 1
+            out.append({"type": "followup", "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                        "seq": seq, "kiosk_id": "k1", "response_id": rid, "reasons": ["queue"],
+                        "comment": None, "recorded_at": at, "clock_synced": True, "boot_id": boot,
+                        "monotonic_ns": 10**9 + i * 30 * 10**9 + 5})
+    return out
+
+
+def _store(url: str):
+    from server_sync.central import registry
+    from server_sync.central.db import connect
+    db = connect(url)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    registry.add_site(db, "s1", "Store 1", "Europe/Stockholm", now)
+    registry.add_kiosk(db, "k1", "s1", now)
+    return db
+
+
+def _timed(fn) -> tuple[float, float]:
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w, time.process_time() - c
+
+
+def measure(url_for, tag: str, events: list[dict]) -> dict:
+    from server_sync import protocol as P
+    from server_sync.central.dialect import insert_new, writer_transaction
+    from server_sync.central.intake import RESPONSE_COLUMNS
+    from server_sync.ingest import Ingest
+
+    msgs = [(P.events_topic("k1"), P.encode_batch("k1", f"b{i}", events[i:i + BATCH]))
+            for i in range(0, len(events), BATCH)]
+    answers = sum(1 for e in events if e["type"] == "response")
+    now = datetime.now(timezone.utc)
+
+    db = _store(url_for("ours"))
+    ingest = Ingest(db)
+
+    def ours():
+        for topic, payload in msgs:
+            assert ingest.handle(topic, payload).kind == "batch"
+    wall, cpu = _timed(ours)
+    db.close()
+
+    decode_wall, _ = _timed(lambda: [P.decode_batch(t, p, now=now) for t, p in msgs])
+
+    # Floor: the same response rows, bulk-inserted, one transaction per batch.
+    db = _store(url_for("floor"))
+    ts = now.replace(tzinfo=None)
+    rows = [(e["id"], "k1", "s1", e["seq"], "visit", 1, "smiley4", e["value"], "customer", "sv",
+             ts, ts, True, "synced", e["boot_id"], e["monotonic_ns"], None, ts, "b")
+            for e in events if e["type"] == "response"]
+
+    def floor():
+        for i in range(0, len(rows), BATCH):
+            with writer_transaction(db, "kiosk:k1"):
+                insert_new(db, "response", RESPONSE_COLUMNS, rows[i:i + BATCH], "id")
+    floor_wall, _ = _timed(floor)
+    db.close()
+
+    # Naive: one INSERT + one commit per answer.
+    db = _store(url_for("naive"))
+    p = db.param
+    sql = f"INSERT INTO response ({', '.join(RESPONSE_COLUMNS)}) VALUES ({', '.join([p] * len(RESPONSE_COLUMNS))})"
+
+    def naive():
+        for r in rows[:NAIVE_N]:
+            with db.atomic():
+                db.execute_sql(sql, r)
+    naive_wall, _ = _timed(naive)
+    db.close()
+
+    ours_rate = answers / wall
+    return {
+        "answers": answers, "events": len(events), "batches": len(msgs),
+        "ours": {"seconds": round(wall, 3), "answers_per_s": round(ours_rate), "cpu_s": round(cpu, 3)},
+        "decode_only": {"seconds": round(decode_wall, 3), "answers_per_s": round(answers / decode_wall)},
+        "floor_bulk_insert": {"seconds": round(floor_wall, 3), "answers_per_s": round(answers / floor_wall)},
+        "naive_row_per_commit": {"answers": NAIVE_N, "seconds": round(naive_wall, 3),
+                                 "answers_per_s": round(NAIVE_N / naive_wall)},
+        "ratio_ours_vs_floor": round(ours_rate / (answers / floor_wall), 2),
+        "ratio_ours_vs_naive": round(ours_rate / (NAIVE_N / naive_wall), 1),
+    }
+
+
+def run() -> dict:
+    events = _events(N)
+    out: dict = {"setup": f"{N} answers (+ follow-ups on ~20 % of negatives) in {BATCH}-event batches, "
+                          "one kiosk; SQLite WAL synchronous=FULL; PostgreSQL 15 with test settings "
+                          "(fsync off: its commit cost is not measured)"}
+    with tempfile.TemporaryDirectory(prefix="kundpuls-bench-ingest-") as d:
+        out["sqlite"] = measure(lambda name: f"sqlite:///{Path(d) / name}.db", "sqlite", events)
+        try:
+            from tests.fixtures.postgres import LocalPostgres, admin_execute, with_database
+            server = LocalPostgres()
+            server.start()
+        except (ImportError, RuntimeError) as e:
+            out["postgresql"] = {"skipped": str(e)[:300]}
+        else:
+            try:
+                def pg(name: str) -> str:
+                    admin_execute(server.url, f"CREATE DATABASE {name} TEMPLATE template0")
+                    return with_database(server.url, name)
+                out["postgresql"] = measure(pg, "postgresql", events)
+            finally:
+                server.stop()
+    return out
