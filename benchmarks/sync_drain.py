@@ -207,17 +207,22 @@ def drain(cfg, store, events: int, centre: _Centre) -> dict:
             "batches": agent.counters.batches_sent, "resent": agent.counters.resent}
 
 
-def scenario(broker: Broker, tmp: Path, url: str, tag: str, kiosks: tuple[str, str]) -> dict:
+def scenario(broker: Broker, tmp: Path, url: str, tag: str, kiosks: tuple[str, ...]) -> dict:
+    """100k once, then 10k three times (fresh kiosks; the machine is shared, so the median and
+    the best of three say more than one run)."""
     big = _kiosk(broker, tmp, kiosks[0], BIG, seed=11)
-    small = _kiosk(broker, tmp, kiosks[1], SMALL, seed=12)
+    smalls = [_kiosk(broker, tmp, k, SMALL, seed=12 + i) for i, k in enumerate(kiosks[1:])]
     centre = _Centre(broker, url, tmp, list(kiosks), f"bench-ingest-{tag}")
     try:
-        out = {"backlog_100k": drain(big[0], big[1], big[2], centre),
-               "backlog_10k": drain(small[0], small[1], small[2], centre)}
+        out = {"backlog_100k": drain(big[0], big[1], big[2], centre)}
+        runs = [drain(cfg, store, events, centre) for cfg, store, events in smalls]
+        secs = sorted(r["seconds"] for r in runs)
+        out["backlog_10k"] = {"events": runs[0]["events"], "runs_seconds": [r["seconds"] for r in runs],
+                              "median_seconds": secs[len(secs) // 2], "best_seconds": secs[0]}
     finally:
         centre.stop()
-        big[1].close()
-        small[1].close()
+        for _, store, _ in [big, *smalls]:
+            store.close()
     return out
 
 
@@ -269,7 +274,7 @@ def run() -> dict:
     with tempfile.TemporaryDirectory(prefix="kundpuls-bench-sync-") as d:
         tmp = Path(d)
         ca = TestCA(tmp / "ca")
-        users = ("k1", "k2", "k3", "k4", "k5", "k6", "k7", "central")
+        users = tuple(f"k{i}" for i in range(1, 14)) + ("central",)
         with Broker(tmp / "broker", ca, users) as broker:
             result: dict = {"broker": "mosquitto 2.0 on loopback, TLS 1.2, password file, ACL, persistence on",
                             "agent": "in-process SyncAgent, batch_max_events=500, batch_max_bytes=262144",
@@ -278,7 +283,7 @@ def run() -> dict:
             floor_cfg, floor_store, _ = _kiosk(broker, tmp, "k3", BIG, seed=10)
             result["batch_transport_floor"] = batch_transport_floor(broker, floor_cfg, floor_store)
             floor_store.close()
-            result["sqlite"] = scenario(broker, tmp, f"sqlite:///{tmp / 'central.db'}", "sqlite", ("k1", "k2"))
+            result["sqlite"] = scenario(broker, tmp, f"sqlite:///{tmp / 'central.db'}", "sqlite", ("k1", "k2", "k8", "k9"))
             result["postgresql"] = _postgres(broker, tmp)
             result["naive"] = naive(broker, tmp)
 
@@ -289,12 +294,12 @@ def run() -> dict:
         "ours_sqlite_vs_raw_broker_msg_rate": round(ours / result["raw_broker"]["publisher_to_subscriber_msg_per_s"], 2),
     }
     targets = {"end_to_end_ge_20000_per_s_sqlite": ours >= 20_000,
-               "backlog_10k_under_1s_sqlite": result["sqlite"]["backlog_10k"]["seconds"] < 1.0}
+               "backlog_10k_under_1s_sqlite": result["sqlite"]["backlog_10k"]["median_seconds"] < 1.0}
     if isinstance(result["postgresql"], dict) and "backlog_100k" in result["postgresql"]:
         pg = result["postgresql"]
         result["ratios"]["ours_postgresql_vs_naive"] = round(pg["backlog_100k"]["events_per_s"] / result["naive"]["events_per_s"], 1)
         targets["end_to_end_ge_20000_per_s_postgresql"] = pg["backlog_100k"]["events_per_s"] >= 20_000
-        targets["backlog_10k_under_1s_postgresql"] = pg["backlog_10k"]["seconds"] < 1.0
+        targets["backlog_10k_under_1s_postgresql"] = pg["backlog_10k"]["median_seconds"] < 1.0
     result["targets_met"] = targets
     # The machine is shared; other work running at the same time slows every series alike.
     result["load_average_1m"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)}
@@ -315,7 +320,7 @@ def _postgres(broker: Broker, tmp: Path) -> dict:
         return {"skipped": str(e)[:300]}
     try:
         admin_execute(server.url, "CREATE DATABASE bench TEMPLATE template0 ENCODING 'UTF8'")
-        out = scenario(broker, tmp, with_database(server.url, "bench"), "pg", ("k6", "k7"))
+        out = scenario(broker, tmp, with_database(server.url, "bench"), "pg", ("k6", "k7", "k10", "k11"))
         out["server"] = "PostgreSQL 15, test settings (fsync=off, synchronous_commit=off)"
         return out
     finally:

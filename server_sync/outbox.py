@@ -23,25 +23,23 @@ from kiosk.store import LocalStore
 from server_sync import protocol as P
 from server_sync.exc import ProtocolError
 
-_RESPONSE_COLS = ("id, seq, kiosk_id, site_id, question_id, question_version, scale, value, audience,"
-                  " language, recorded_at, clock_synced, boot_id, monotonic_ns, filtered")
-_FOLLOWUP_COLS = ("id, seq, kiosk_id, response_id, reasons, comment, recorded_at, clock_synced,"
-                  " boot_id, monotonic_ns")
 _TABLES = ("response", "followup")
 
-
-def _response_event(r: Sequence[Any]) -> dict[str, Any]:
-    # Same dict as kiosk.store.Response.to_event(), built from a raw row (no model overhead).
-    return {"type": "response", "id": r[0], "seq": r[1], "kiosk_id": r[2], "site_id": r[3],
-            "question_id": r[4], "question_version": r[5], "scale": r[6], "value": r[7],
-            "audience": r[8], "language": r[9], "recorded_at": r[10], "clock_synced": bool(r[11]),
-            "boot_id": r[12], "monotonic_ns": r[13], "filtered": r[14]}
-
-
-def _followup_event(r: Sequence[Any]) -> dict[str, Any]:
-    return {"type": "followup", "id": r[0], "seq": r[1], "kiosk_id": r[2], "response_id": r[3],
-            "reasons": json.loads(r[4]), "comment": r[5], "recorded_at": r[6],
-            "clock_synced": bool(r[7]), "boot_id": r[8], "monotonic_ns": r[9]}
+# Each event's wire JSON is built by SQLite's json_object (in C, keys in the order of
+# Response.to_event() / FollowUp.to_event(); a test checks they agree): the agent then only
+# joins text, which keeps its CPU free for the app and, on a central laptop demo, the ingest.
+_BOOL = "json(CASE WHEN clock_synced THEN 'true' ELSE 'false' END)"
+_RESPONSE_JSON = (
+    "json_object('type', 'response', 'id', id, 'seq', seq, 'kiosk_id', kiosk_id, 'site_id', site_id,"
+    " 'question_id', question_id, 'question_version', question_version, 'scale', scale,"
+    " 'value', value, 'audience', audience, 'language', language, 'recorded_at', recorded_at,"
+    f" 'clock_synced', {_BOOL}, 'boot_id', boot_id, 'monotonic_ns', monotonic_ns,"
+    " 'filtered', filtered)")
+_FOLLOWUP_JSON = (
+    "json_object('type', 'followup', 'id', id, 'seq', seq, 'kiosk_id', kiosk_id,"
+    " 'response_id', response_id, 'reasons', json(reasons), 'comment', comment,"
+    f" 'recorded_at', recorded_at, 'clock_synced', {_BOOL}, 'boot_id', boot_id,"
+    " 'monotonic_ns', monotonic_ns)")
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,9 @@ class Outbox:
         self.db = store.db
         self.kiosk_id = kiosk_id
         self._new_batch_id = new_batch_id
+        # Every unsent event has a seq above this (rows sent but unacked are skipped without
+        # scanning them); a requeue lowers it to 0.
+        self._floor = 0
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -80,20 +81,22 @@ class Outbox:
             f"SELECT COUNT(*) FROM {t} WHERE acked_at IS NULL AND sent_at IS NULL").fetchone()[0]
             for t in _TABLES)
 
-    def _unsent(self, limit: int) -> list[dict[str, Any]]:
+    def _unsent(self, limit: int) -> list[tuple[int, str, str]]:
+        """(seq, recorded_at, event JSON) of the lowest unsent events, at most `limit`."""
         rows = self.db.execute_sql(
-            f"SELECT {_RESPONSE_COLS} FROM response WHERE acked_at IS NULL AND sent_at IS NULL"
-            " ORDER BY seq LIMIT ?", (limit,)).fetchall()
-        events = [_response_event(r) for r in rows]
+            f"SELECT seq, recorded_at, {_RESPONSE_JSON} FROM response"
+            " WHERE acked_at IS NULL AND sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            (self._floor, limit)).fetchall()
         # Follow-ups are few: only those up to the last response taken can be in this batch.
-        bound = rows[-1][1] if len(rows) == limit else P.MAX_INT64
+        bound = rows[-1][0] if len(rows) == limit else P.MAX_INT64
         fus = self.db.execute_sql(
-            f"SELECT {_FOLLOWUP_COLS} FROM followup WHERE acked_at IS NULL AND sent_at IS NULL"
-            " AND seq <= ? ORDER BY seq LIMIT ?", (bound, limit)).fetchall()
+            f"SELECT seq, recorded_at, {_FOLLOWUP_JSON} FROM followup"
+            " WHERE acked_at IS NULL AND sent_at IS NULL AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            (self._floor, bound, limit)).fetchall()
         if fus:
-            events.extend(_followup_event(r) for r in fus)
-            events.sort(key=lambda e: e["seq"])
-        return events[:limit]
+            rows.extend(fus)
+            rows.sort()
+        return rows[:limit]
 
     # --- writing (each a short transaction) ---------------------------------------------------
 
@@ -110,33 +113,34 @@ class Outbox:
             # The Recorder made these rows, so only their time can be out of the centre's bounds
             # (a clock far off); that is checked on the text, and a suspect gets the full check.
             latest = P.iso_ms(now + P.FUTURE_SLACK)
-            for i, e in enumerate(events):
-                if not P.EARLIEST_TEXT <= e["recorded_at"] <= latest:
+            for i, (_seq, recorded_at, text) in enumerate(events):
+                if not P.EARLIEST_TEXT <= recorded_at <= latest:
                     try:
-                        P.validate_event(e, self.kiosk_id, now=now)
+                        P.validate_event(json.loads(text), self.kiosk_id, now=now)
                         continue
                     except ProtocolError as err:
                         if i == 0:
-                            events, invalid = [e], err.reason
+                            events, invalid = [events[0]], err.reason
                         else:
                             events = events[:i]
                         break
-            # One encoder call for the whole batch (per-event calls cost twice as much); only a
-            # batch over the byte budget is measured event by event and cut.
-            payload = P.encode_batch(self.kiosk_id, batch_id, events)
+            head = P.encode_batch(self.kiosk_id, batch_id, [])
+            payload = head[:-2] + ",".join(e[2] for e in events).encode("utf-8") + head[-2:]
             if len(payload) > max_bytes and len(events) > 1:
-                budget = max_bytes - P.batch_overhead(self.kiosk_id, batch_id) + 1
+                # Over the byte budget (rare: long comments): measure event by event and cut.
+                budget = max_bytes - len(head)
                 chosen: list[bytes] = []
                 for e in events:
-                    body = P.event_json(e)
-                    budget -= len(body) + 1
+                    body = e[2].encode("utf-8")
+                    budget -= len(body) + (1 if chosen else 0)
                     if chosen and budget < 0:
                         break
                     chosen.append(body)
                 events = events[:len(chosen)]
                 payload = P.encode_batch_json(self.kiosk_id, batch_id, chosen)
-            seqs = [e["seq"] for e in events]
+            seqs = [e[0] for e in events]
             self._mark_sent(seqs, sent_at)
+            self._floor = seqs[-1]
         return OutboxBatch(batch_id, tuple(seqs), payload, invalid)
 
     def _mark_sent(self, seqs: Sequence[int], sent_at: str) -> None:
@@ -166,6 +170,7 @@ class Outbox:
     def requeue(self, seqs: Iterable[int] | None = None) -> int:
         """Make unacked events sendable again: those in `seqs`, or all (reconnect, restart)."""
         n = 0
+        self._floor = 0
         with self.db.atomic("IMMEDIATE"):
             if seqs is None:
                 for t in _TABLES:

@@ -91,3 +91,22 @@ def test_inflight_forgets_acked_and_expires_the_rest():
     assert f.events == 1
     assert f.expired(now=9.0, timeout=10.0) == []
     assert f.expired(now=15.0, timeout=10.0) == [5] and len(f) == 0
+
+
+def test_batch_events_are_exactly_the_records_to_event(cfg, store, recorder, clock):
+    from kiosk.store import FollowUp, Response
+    r = recorder.record("visit", 1)
+    recorder.record_followup(r.id, ["queue", "staff"], 'Kön var lång – "väldigt"\nå ä ö 😀')
+    recorder.record("visit", 4)                         # within the repeat window: flagged
+    clock.synced = False
+    clock.advance(30)
+    recorder.record("recommend", 0, language="nb")
+    box = Outbox(store, cfg.kiosk_id)
+    b = box.next_batch(100, 1 << 20, now=NOW, sent_at=SENT)
+    sent = json.loads(b.payload)["events"]
+    expected = sorted([x.to_event() for x in Response.select()] + [x.to_event() for x in FollowUp.select()],
+                      key=lambda e: e["seq"])
+    assert sent == expected
+    assert [list(e) for e in sent] == [list(e) for e in expected]       # same key order too
+    assert any(e.get("filtered") == "repeat" for e in sent) and sent[-1]["clock_synced"] is False
+    assert P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW).events[1].comment.endswith("😀")
