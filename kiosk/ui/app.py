@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 from functools import partial
 from pathlib import Path
@@ -335,7 +336,6 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
         send_followup = _flow_action("send_followup")
         skip_followup = _flow_action("skip_followup")
         pin_clear = _flow_action("pin_clear")
-        pin_submit = _flow_action("pin_submit")
         cancel = _flow_action("cancel")
         next_staff_question = _flow_action("next_staff_question")
 
@@ -345,6 +345,23 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                 self.flow.backspace()
             else:
                 self.flow.type_text(value)
+            self.sync()
+
+        def pin_submit(self) -> None:
+            """Verify off the UI thread: a PBKDF2 hash takes about a second on a Pi."""
+            entry = self.flow.pin_take()
+            self.sync()
+            if entry is None:
+                return
+            guard = self.flow.pin_guard
+
+            def check() -> None:
+                ok = guard.check(entry)
+                Clock.schedule_once(lambda _dt: self._pin_checked(ok), -1)
+            threading.Thread(target=check, name="pin-check", daemon=True).start()
+
+        def _pin_checked(self, ok: bool) -> None:
+            self.flow.pin_checked(ok)
             self.sync()
 
         def pin_key(self, text: str) -> None:

@@ -67,6 +67,7 @@ class KioskFlow:
                                   monotonic=self.now_s)
         self.pin_entry = ""
         self.pin_failed = False
+        self.pin_checking = False                    # a PIN is being verified (PBKDF2 is slow)
         self.staff_question_id = self.question.id
         self.revision = 0                            # bumped on every visible change
         now = self.now_s()
@@ -277,16 +278,33 @@ class KioskFlow:
         self._changed()
 
     def pin_submit(self) -> bool:
-        if self.screen != PIN:
+        """Check the typed PIN here and now (the app checks it off the UI thread instead)."""
+        entry = self.pin_take()
+        if entry is None:
             return False
+        return self.pin_checked(self.pin_guard.check(entry))
+
+    def pin_take(self) -> str | None:
+        """Hand over the typed PIN for checking (None: nothing to check now)."""
+        if self.screen != PIN or self.pin_checking:
+            return None
         self.touched()
         entry, self.pin_entry = self.pin_entry, ""
-        if entry and self.pin_guard.check(entry):
+        self._changed()
+        if not entry:
+            return None
+        self.pin_checking = True
+        return entry
+
+    def pin_checked(self, ok: bool) -> bool:
+        """The verdict on the PIN handed over by `pin_take`."""
+        self.pin_checking = False
+        if ok and self.screen == PIN:
             self.pin_failed = False
             self.staff_question_id = self.question.id
             self._go(STAFF)
             return True
-        self.pin_failed = bool(entry) and self.pin_guard.enabled
+        self.pin_failed = self.screen == PIN and self.pin_guard.enabled and not ok
         self._changed()
         return False
 

@@ -234,7 +234,7 @@ class PinScreen(KioskScreen):
         self.ids.message.text = msg
         self.ids.message.color = colour
         for key in self.ids.keypad.children:
-            key.disabled = locked > 0 or not f.pin_guard.enabled
+            key.disabled = locked > 0 or not f.pin_guard.enabled or f.pin_checking
 
 
 def _fmt(x: float | None, suffix: str = "") -> str:

@@ -171,6 +171,12 @@ class Scenario:
         key = [k for k in self.find("PinKey") if k.text == label]
         yield from self.tap(key[0])
 
+    def pin_ok(self):
+        """Tap OK and wait for the verdict (the app checks the PIN off the UI thread)."""
+        yield from self.pin_key(self.app.tr("pin_ok", self.app.lang))
+        yield from self.until(lambda: not self.app.flow.pin_checking)
+        yield from self.frames(1)
+
     def corner_hold(self):
         from kivy.tests.common import UnitTestTouch
         t = UnitTestTouch(6, self.app.root.height - 6)
@@ -328,14 +334,13 @@ class Scenario:
         for _ in range(cfg.staff.max_tries):
             for d in "9999":
                 yield from self.pin_key(d)
-            yield from self.pin_key(self.app.tr("pin_ok", self.app.lang))
-            yield from self.frames(1)
+            yield from self.pin_ok()
         msg = self.app.sm.current_screen.ids.message.text
         self.check("locked after 5 wrong PINs", "5:00" in msg or "4:59" in msg, msg)
         yield from self.shot("pin_locked")
         for d in STAFF_PIN:
             yield from self.pin_key(d)
-        yield from self.pin_key(self.app.tr("pin_ok", self.app.lang))
+        yield from self.pin_ok()
         self.check("right PIN refused while locked", self.screen() == "pin", self.screen())
         yield from self.advance(cfg.staff.lockout_s - 100)   # staff idle closes the pad first
         yield from self.advance(101, then="question")
@@ -393,7 +398,7 @@ class Scenario:
             yield from self.shot("pin")
             for d in "34":
                 yield from self.pin_key(d)
-            yield from self.pin_key(self.app.tr("pin_ok", lang))
+            yield from self.pin_ok()
             self.check(f"{lang}: right PIN -> staff view", self.screen() == "staff", self.screen())
             yield from self.frames(2)
             yield from self.shot("staff")

@@ -189,3 +189,21 @@ def test_no_pin_configured_never_opens_staff(cfg, recorder, clock):
     for d in DEMO_PIN:
         kf.pin_digit(d)
     assert not kf.pin_submit() and kf.screen == F.PIN and not kf.pin_failed
+
+
+def test_pin_checked_off_thread_after_cancel_does_not_open_staff(kf):
+    kf.open_pin()
+    for d in DEMO_PIN:
+        kf.pin_digit(d)
+    entry = kf.pin_take()
+    assert entry == DEMO_PIN and kf.pin_checking and kf.pin_take() is None
+    ok = kf.pin_guard.check(entry)       # what the app's worker thread does
+    kf.cancel()
+    assert not kf.pin_checked(ok)
+    assert kf.screen == F.QUESTION and not kf.pin_checking
+
+
+def test_empty_pin_is_not_a_wrong_try(kf):
+    kf.open_pin()
+    assert not kf.pin_submit()
+    assert not kf.pin_failed and kf.pin_guard.tries_left == 5
