@@ -193,3 +193,37 @@ def test_two_ingestors_share_the_stream(broker, central, ingestors, tmp_path):
         line = [ln for ln in p.log().splitlines() if "stopped;" in ln][-1]
         handled = int(line.split("stopped; ")[1].split(" messages")[0])
         assert handled > 0, f"one ingestor got nothing: {line}"
+
+
+def test_answers_from_before_the_clock_synced_arrive_corrected(broker, central, ingestors, tmp_path):
+    """The real capture path on a Pi whose clock was wrong until NTP synced (same boot): the
+    centre places the early answers by the monotonic clock, flags them `corrected`."""
+    from datetime import datetime, timedelta, timezone
+
+    from kiosk.capture import Recorder
+    from kiosk.clock import FakeClock
+    from server_sync.central.intake import as_datetime
+
+    url, db = central
+    ingestors(url, broker)
+    k = make_kiosk(tmp_path, broker, "k1", "s1")
+    boot = "44444444-4444-4444-8444-444444444444"
+    before = FakeClock(datetime(2021, 1, 1, tzinfo=timezone.utc), synced=False, boot_id=boot)
+    q = k.cfg.questions[0]
+    early_recorder = Recorder(k.cfg, k.store, before)
+    early = []
+    for i in range(3):
+        before.advance(10)
+        early.append(early_recorder.record(q.id, q.values[i]))
+    # NTP syncs: the wall clock jumps to the truth, the monotonic clock runs on (same boot).
+    truth = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    after = FakeClock(truth, synced=True, boot_id=boot)
+    after.advance(60)                            # after.monotonic = before's + 30 s: 30 s later
+    synced = Recorder(k.cfg, k.store, after).record(q.id, q.values[-1])
+    assert k.agent().run(once=True, timeout=20)
+    rows = {r[0]: (as_datetime(r[1]), r[2]) for r in db.execute_sql(
+        "SELECT id, recorded_at, time_status FROM response").fetchall()}
+    sync_time = truth.replace(tzinfo=None) + timedelta(seconds=60)
+    assert rows[synced.id] == (sync_time, "synced")
+    for i, r in enumerate(early):
+        assert rows[r.id] == (sync_time - timedelta(seconds=60 - 10 * (i + 1)), "corrected")
