@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 UI_DIR = Path(__file__).resolve().parent
 KV_FILES = ("theme.kv", "question.kv", "thanks.kv", "followup.kv", "comment.kv", "pin.kv", "staff.kv")
 TICK_S = 0.1              # how often timeouts are checked (they are timed by the kiosk clock)
+STAFF_REFRESH_S = 10.0    # the staff view re-reads stats and sync health this often
 DEFAULT_WINDOW = (800, 480)   # the official 7" Raspberry Pi display
 
 
@@ -247,7 +248,8 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                 q = cfg.question(f.staff_question_id)
             except KeyError:
                 q = f.question
-            key = (q.id, f.revision)
+            # Re-read every STAFF_REFRESH_S too: the sync agent drains the outbox meanwhile.
+            key = (q.id, f.revision, int(f.now_s() // STAFF_REFRESH_S))
             if self._staff_cache is not None and self._staff_key == key:
                 return self._staff_cache
             now = clock.now()
@@ -264,7 +266,9 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
 
         def _tick(self, _dt) -> None:
             self.flow.tick()
-            self.sync()
+            stale = (self.flow.screen == flowmod.STAFF and self._staff_key is not None
+                     and self._staff_key[2] != int(self.flow.now_s() // STAFF_REFRESH_S))
+            self.sync(force=stale)
             self.notifier.ping()
 
         # -- input -----------------------------------------------------------------------

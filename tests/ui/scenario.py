@@ -422,6 +422,15 @@ class Scenario:
                 yield from self.advance(1.5, then="question")
                 self.check("staff view closes after idle", self.screen() == "question", self.screen())
             else:
+                if i == 1:
+                    # The sync agent (another process) reconnects: the open view shows it soon.
+                    self.app.store.set_meta("sync.connected", "1")
+                    yield from self.advance(10.5)
+                    yield from self.frames(1)
+                    state = self.app.sm.current_screen.ids.sync_state.text
+                    self.check("staff view re-reads sync health while open",
+                               state == self.app.tr("staff_connected", lang), state)
+                    self.app.store.set_meta("sync.connected", "0")
                 yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
                 self.check(f"{lang}: close staff view", self.screen() == "question", self.screen())
 
