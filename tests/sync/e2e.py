@@ -106,10 +106,11 @@ def assert_same_everywhere(central: Central, kiosk_id: str, store) -> int:
     return len(kiosk_ids)
 
 
-def start_sync(config_path: Path, log_path: Path, *args: str) -> subprocess.Popen:
+def start_sync(config_path: Path, log_path: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     """The real `kiosk sync` daemon (or `--once`) as its own process, like systemd runs it."""
     log = open(log_path, "ab")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")} \
+        | {"PYTHONUNBUFFERED": "1"} | (env or {})
     proc = subprocess.Popen([sys.executable, "-m", "kiosk", "sync", "--config", str(config_path), *args],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     log.close()

@@ -201,13 +201,31 @@ def test_daemon_leaves_cleanly_on_sigterm(broker, centre, make_kiosk, tmp_path):
     from tests.sync.e2e import start_sync
     k = make_kiosk(broker)
     k.record(3)
-    proc = start_sync(k.path, tmp_path / "sync.log")
+    import socket
+    notify_path = str(tmp_path / "notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.settimeout(10)
+    proc = start_sync(k.path, tmp_path / "sync.log",
+                      env={"NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "400000"})
     try:
+        seen = set()
+        while not {"READY=1", "WATCHDOG=1"} <= seen:       # systemd hears from it (Type=notify)
+            seen.update(notify.recv(4096).decode().splitlines())
         assert wait_until(lambda: k.store.outbox_depth() == 0, timeout=20), (tmp_path / "sync.log").read_text()
         assert k.store.get_meta("sync.connected") == "1"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
+        notify.setblocking(False)
+        rest = []
+        try:
+            while True:
+                rest.append(notify.recv(4096).decode())
+        except BlockingIOError:
+            pass
+        assert any("STOPPING=1" in m for m in rest)
     finally:
+        notify.close()
         if proc.poll() is None:
             proc.kill()
     assert k.store.get_meta("sync.connected") == "0"
