@@ -189,6 +189,31 @@ class Scenario:
         t.touch_up()
         yield from self.frames(1)
 
+    def layout_check_can_fail(self):
+        """Plant an overlap, a clipped label and a word too wide: the checker must see each."""
+        from kivy.core.window import Window
+        from kivy.uix.label import Label
+
+        from kiosk.ui.controls import PillButton
+        from tests.ui.layoutcheck import layout_problems
+        root = self.app.root
+        planted = [PillButton(text="a", size_hint=(None, None), size=(100, 60), pos=(300, 200)),
+                   PillButton(text="b", size_hint=(None, None), size=(100, 60), pos=(350, 220)),
+                   Label(text="far too long for this box " * 4, size_hint=(None, None), size=(80, 20),
+                         pos=(10, 10)),
+                   Label(text="Supercalifragilistic", size_hint=(None, None), size=(60, 80),
+                         pos=(10, 100), text_size=(60, None))]
+        for w in planted:
+            root.add_widget(w)
+        yield from self.frames(2)
+        found = layout_problems(root, Window.size)
+        for w in planted:
+            root.remove_widget(w)
+        self.check("layout check sees a planted overlap", "overlap: PillButton('a') and PillButton('b') (50x40 px)" in found, found)
+        self.check("layout check sees a clipped label", any(p.startswith("clipped") for p in found), found)
+        self.check("layout check sees a broken word", any(p.startswith("word broken") for p in found), found)
+        yield from self.frames(1)
+
     def choose_language(self, lang: str):
         pill = [b for b in self.find("PillButton") if getattr(b, "language", None) == lang]
         yield from self.tap(pill[0])
@@ -199,6 +224,7 @@ class Scenario:
         cfg = self.cfg
         yield from self.until(lambda: self.app is not None and self.app.sm.current == "question")
         yield from self.frames(3)              # the first layout passes
+        yield from self.layout_check_can_fail()
         self.check("starts on the question screen", self.screen() == "question")
         self.check("default language", self.app.lang == cfg.default_language, self.app.lang)
         q = self.app.flow.question
