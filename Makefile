@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-headless test system-deps bench clean
+.PHONY: demo demo-headless test system-deps demo-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -16,10 +16,13 @@ $(STAMP): pyproject.toml
 system-deps:
 	bash .ci/system-deps.sh
 
-demo: $(STAMP)
+demo-deps:
+	bash .ci/system-deps.sh --demo
+
+demo: demo-deps $(STAMP)
 	$(BIN)/kiosk run --demo
 
-demo-headless: $(STAMP)
+demo-headless: demo-deps $(STAMP)
 	$(BIN)/kiosk run --headless --demo
 
 test: system-deps $(STAMP)

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo need, if any is missing.
-# Used by `make test` and by .ci/run; safe to run again (it only installs what is absent).
+# Used by `make test` and by .ci/run; `--demo` (used by `make demo`) installs only what the kiosk
+# app needs to open its window. Safe to run again (it only installs what is absent).
 set -euo pipefail
+
+demo_packages=(libgl1 libegl1 libmtdev1)
 
 packages=(
   mosquitto mosquitto-clients          # the MQTT broker the tests start for real
@@ -13,6 +16,10 @@ packages=(
   systemd                              # systemd-analyze verify for the units
   openssl                              # test certificate authority
 )
+
+if [ "${1:-}" = "--demo" ]; then
+  packages=("${demo_packages[@]}")
+fi
 
 missing=()
 for p in "${packages[@]}"; do
