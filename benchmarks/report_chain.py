@@ -34,7 +34,7 @@ PG_SETTINGS = {"fsync": "on", "synchronous_commit": "on", "wal_level": "minimal"
 REPEAT = 5
 
 _PROBE = r"""
-import json, resource, statistics, sys, time
+import json, sys, time
 from zoneinfo import ZoneInfo
 from server_sync.central.db import connect
 from server_sync.analysis import chain_report, queries, raw_figures
@@ -48,7 +48,9 @@ def timed(fn):
         t = time.perf_counter(); result = fn(); out.append(time.perf_counter() - t)
     return result, out
 report, report_s = timed(lambda: chain_report.build(db, f))
-rss_report = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM (peak RSS of this process image): ru_maxrss would include what the benchmark process
+# held when it forked this one.
+rss_report = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 tz = ZoneInfo("Europe/Stockholm")
 rolled, rollup_s = timed(lambda: (queries.site_tallies(db, f), queries.daily_tallies(db, f)))
 raw, raw_s = timed(lambda: (raw_figures.site_tallies(db, f, tz), raw_figures.daily_tallies(db, f, tz)))

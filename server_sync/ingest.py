@@ -4,10 +4,15 @@ Two layers:
 - `Ingest.handle(topic, payload, retained)`: one message -> store writes (through
   `central.intake.Intake`, committed) -> the messages to publish back. No sockets; tested directly.
   Anything that does not follow the contract is dead-lettered with its reason, never raised.
+  `Ingest.commit_group(...)`: the same for several decoded messages in ONE transaction (group
+  commit: one durable commit instead of one per message), each in its own savepoint.
 - `IngestService`: the thin paho-mqtt 2.x (MQTT 5) shell. Subscribes through the shared
   subscription `$share/ingest/…/kiosk/+/events` (N ingestors side by side) and to every kiosk's
   status; `manual_ack=True`: a message is acknowledged to the broker only AFTER its database
   commit, so a crashed ingestor leaves it with the broker (persistent session, redelivered).
+  The network thread decodes and queues; the worker takes everything already queued (up to
+  MAX_GROUP_EVENTS), commits it as one group, then acks every message of the group and
+  publishes each kiosk's `ack`.
 
 Must never: ack a message before its commit, crash on a bad message, or let one kiosk's
 message write another kiosk's data.
@@ -37,6 +42,15 @@ log = logging.getLogger("kundpuls.ingest")
 AfterCommitHook = Callable[[Database, "set[str]", datetime], "Iterable[tuple[str, bytes]]"]
 
 DATABASE_DOWN = (OperationalError, InterfaceError)    # retry the message; never dead-letter it
+try:    # PostgreSQL deadlock / serialization failure: peewee passes these through unwrapped
+    from psycopg2.extensions import TransactionRollbackError
+except ImportError:                                     # SQLite-only install
+    class TransactionRollbackError(Exception):          # type: ignore[no-redef]
+        pass
+LOST_RACE = (TransactionRollbackError,)                 # retry the group at once
+RETRY = DATABASE_DOWN + LOST_RACE                       # never dead-lettered: the group is retried
+
+MAX_GROUP_EVENTS = 5000         # group commit: events per transaction at most (10 full batches)
 
 
 @dataclass
@@ -76,6 +90,18 @@ class Ingest:
         self.hooks = list(hooks)
         self.intake = Intake(db, clock)
 
+    def commit_group(self, messages: Sequence[tuple[Decoded, bytes, bool]]) -> list[Outcome]:
+        """Group commit: store several decoded messages (decoded, payload, retained) in ONE
+        transaction, each in its own savepoint (a refused one is dead-lettered while the others
+        go in), and commit once. Nothing of the group is committed if this raises (RETRY errors:
+        database down, deadlock), so the caller acks nothing and retries the whole group."""
+        locks = []
+        for d, _payload, _retained in messages:
+            if d.reason is None and d.kiosk_id is not None:
+                locks.append(f"kiosk:{d.kiosk_id}" if d.batch is not None else f"status:{d.kiosk_id}")
+        with self.intake.group(locks):
+            return [self.commit(d, payload, retained) for d, payload, retained in messages]
+
     def handle(self, topic: str, payload: bytes, retained: bool = False) -> Outcome:
         """Commit what `payload` carries. Database outages raise (the caller retries); any
         other fault ends in the dead-letter table with its reason."""
@@ -114,7 +140,7 @@ class Ingest:
                 return Outcome("status")
             except ProtocolError as e:
                 reason = e.reason
-            except DATABASE_DOWN:
+            except RETRY:
                 raise
             except Exception as e:      # as above: dead-letter, keep going
                 log.exception("internal error on %s", d.topic[:200])
@@ -193,6 +219,7 @@ def leave_properties():
 @dataclass
 class Counters:
     messages: int = 0
+    commits: int = 0                # group commits: messages / commits = the mean group size
     new: int = 0
     duplicates: int = 0
     conflicts: int = 0
@@ -214,7 +241,7 @@ class Counters:
             self.corrected += a.corrected
 
     def line(self) -> str:
-        return (f"{self.messages} messages: {self.new} new, {self.duplicates} duplicates, "
+        return (f"{self.messages} messages in {self.commits} commits: {self.new} new, {self.duplicates} duplicates, "
                 f"{self.conflicts} conflicts, {self.corrected} corrected, {self.dead_letters} dead-lettered")
 
 
@@ -223,7 +250,8 @@ class IngestService:
 
     def __init__(self, ingest: Ingest, client, settings: BrokerSettings, *, notifier=None,
                  reconnect_db: Callable[[], None] | None = None,
-                 monotonic: Callable[[], float] = time.monotonic, status_every_s: float = 10.0) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, status_every_s: float = 10.0,
+                 max_group_events: int = MAX_GROUP_EVENTS) -> None:
         self.ingest = ingest
         self.client = client
         self.settings = settings
@@ -236,6 +264,7 @@ class IngestService:
         self._stopping = False
         self._mono = monotonic
         self._status_every = status_every_s
+        self._max_group_events = max_group_events
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -301,10 +330,10 @@ class IngestService:
                     if self.notifier:
                         self.notifier.status(self.counters.line())
                 try:
-                    generation, message, decoded = self._inbox.get(timeout=0.5)
+                    first = self._inbox.get(timeout=0.5)
                 except queue.Empty:
                     continue
-                self._process(generation, message, decoded, stop)
+                self._process(self._take_group(first), stop)
         finally:
             self._stopping = True
             if self.notifier:
@@ -318,28 +347,69 @@ class IngestService:
             log.info("stopped; %s", self.counters.line())
         return 0
 
-    def _process(self, generation: int, message, decoded: Decoded, stop: threading.Event) -> None:
+    def _take_group(self, first: tuple[int, object, Decoded]) -> list[tuple[int, object, Decoded]]:
+        """`first` and whatever else is already queued, up to `max_group_events` events: the
+        messages that arrived during the last commit share the next one. No waiting for more:
+        an idle ingest commits a lone message at once (the broker's receive maximum bounds the
+        queue anyway)."""
+        group = [first]
+        events = _size(first[2])
+        while events < self._max_group_events:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            group.append(item)
+            events += _size(item[2])
+        return group
+
+    def _process(self, group: list[tuple[int, object, Decoded]], stop: threading.Event) -> None:
         delay = 0.5
+        races = 0
         while True:
             try:
-                outcome = self.ingest.commit(decoded, message.payload, bool(message.retain))
+                outcomes = self.ingest.commit_group(
+                    [(decoded, message.payload, bool(message.retain)) for _g, message, decoded in group])
                 break
+            except LOST_RACE as e:
+                # Deadlock or serialization failure against another ingestor: the database rolled
+                # this group back; nothing was acked, so simply run it again.
+                races += 1
+                log.warning("group of %d messages lost a race with another writer (%s); retry %d",
+                            len(group), type(e).__name__, races)
+                self._rollback()
+                if stop.wait(min(0.01 * races, 0.5)):
+                    return
             except DATABASE_DOWN as e:
-                log.error("database unavailable (%s); message kept, retrying in %.1f s", e, delay)
+                log.error("database unavailable (%s); %d message(s) kept, retrying in %.1f s",
+                          e, len(group), delay)
                 if stop.wait(delay):
                     return                      # stopping: no ack, so the kiosk sends it again
                 delay = min(delay * 2, 30.0)
                 self.reconnect_db()
-        # Committed (or dead-lettered): now, and only now, the broker may forget the message.
-        # A message from an earlier connection is not acked here: its mid may name another
-        # message now; the broker redelivers it and the dedupe makes that harmless.
-        if message.qos > 0 and generation == self._generation:
-            self.client.ack(message.mid, message.qos)
-        for topic, payload in outcome.publish:
+        # Committed (or dead-lettered), all of the group at once: now, and only now, the broker
+        # may forget these messages. A message from an earlier connection is not acked here: its
+        # mid may name another message now; the broker redelivers it and the dedupe makes that
+        # harmless.
+        changed: set[str] = set()
+        self.counters.commits += 1
+        for (generation, message, _decoded), outcome in zip(group, outcomes):
+            if message.qos > 0 and generation == self._generation:
+                self.client.ack(message.mid, message.qos)
+            for topic, payload in outcome.publish:
+                self.client.publish(topic, payload, qos=1)
+            self.counters.add(outcome)
+            changed |= outcome.changed_sites
+        for topic, payload in self.ingest.after_commit(changed):
             self.client.publish(topic, payload, qos=1)
-        self.counters.add(outcome)
-        for topic, payload in self.ingest.after_commit(outcome.changed_sites):
-            self.client.publish(topic, payload, qos=1)
+
+    def _rollback(self) -> None:
+        """Make sure no aborted transaction is left open on the connection (peewee normally
+        rolled it back already when the exception left `atomic`)."""
+        try:
+            self.ingest.db.rollback()
+        except Exception:               # nothing open, or the connection is gone (retried anyway)
+            pass
 
     def _reconnect_db(self) -> None:
         db = self.ingest.db
@@ -352,3 +422,8 @@ class IngestService:
             db.connect(reuse_if_open=True)
         except DATABASE_DOWN as e:
             log.error("database reconnect failed: %s", e)
+
+
+def _size(decoded: Decoded) -> int:
+    """Events a decoded message carries (1 for a status or a refused message)."""
+    return len(decoded.batch.events) if decoded.batch is not None else 1

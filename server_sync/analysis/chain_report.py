@@ -141,7 +141,8 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
 
     step("actions")
     acts = queries.actions(db, f)
-    windows = queries.action_windows(db, acts, ACTION_WINDOW_DAYS)
+    kinds = {q: (c["audience"], c["scale"]) for q, c in catalogue.items()}
+    windows = queries.action_windows(db, acts, kinds, ACTION_WINDOW_DAYS)
     report["actions"] = []
     for act in acts:
         scale = catalogue.get(act["question_id"], {}).get("scale", "smiley4")

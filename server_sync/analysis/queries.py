@@ -62,8 +62,9 @@ def tally_of(scale: str, row: Iterable) -> Tally:
 
 def data_range(db: Database, f: ReportFilter = ReportFilter()) -> tuple[str | None, str | None]:
     where, params = where_clause(db, ReportFilter(f.sites, f.questions))
-    return tuple(db.execute_sql(f"SELECT MIN(local_date), MAX(local_date) FROM rollup_daily{where}",
-                                params).fetchone())
+    # Two statements: SQLite answers a lone MIN or MAX from the index, both together by a scan.
+    return tuple(db.execute_sql(f"SELECT {fn}(local_date) FROM rollup_daily{where}", params).fetchone()[0]
+                 for fn in ("MIN", "MAX"))
 
 
 def questions(db: Database) -> dict[str, dict]:
@@ -109,10 +110,13 @@ def _months_and_days(db: Database, f: ReportFilter, columns: str, daily: str, mo
     undated = ReportFilter(f.sites, f.questions)
     where_m, params_m = where_clause(db, undated)
     where_m += (" AND " if where_m else " WHERE ") + f"month >= {db.param} AND month <= {db.param}"
-    where_d, params_d = where_clause(db, f)
-    where_d += f" AND (local_date < {db.param} OR local_date > {db.param})"
+    # The days before the first whole month and after the last one, as two ranges (an OR of
+    # two ranges keeps the date index usable; "outside the months" would scan them all).
+    where_d, params_d = where_clause(db, undated)
+    where_d += (" AND " if where_d else " WHERE ") + (
+        f"((local_date >= {db.param} AND local_date < {db.param}) OR (local_date > {db.param} AND local_date <= {db.param}))")
     return (f"SELECT {columns} FROM {monthly}{where_m} UNION ALL SELECT {columns} FROM {daily}{where_d}",
-            params_m + list(months) + params_d + [months[0] + "-01", months[1] + "-31"])
+            params_m + list(months) + params_d + [f.date_from, months[0] + "-01", months[1] + "-31", f.date_to])
 
 
 def site_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, str], Tally]:
@@ -179,26 +183,33 @@ def actions(db: Database, f: ReportFilter) -> list[dict]:
             for i, s, q, d, note, c in rows]
 
 
-def action_windows(db: Database, acts: list[dict], days: int = 28) -> dict[int, dict[str, Tally]]:
-    """For each action: Tally of the `days` before its date and of the `days` from it, one query
-    per 400 actions (the windows travel as a VALUES list, so there is no query per action)."""
+def action_windows(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
+                   days: int = 28) -> dict[int, dict[str, Tally]]:
+    """For each action: Tally of the `days` before its date and of the `days` from it. One query
+    per 300 actions: the windows travel as a VALUES list joined on the whole primary-key prefix
+    of rollup_daily (`kinds`: question -> (audience, scale)), so each window is an index range."""
     out: dict[int, dict[str, Tally]] = {}
-    for i in range(0, len(acts), 400):
-        chunk = acts[i:i + 400]
+    acts = [a for a in acts if a["question_id"] in kinds]
+    p = db.param
+    for i in range(0, len(acts), 300):
+        chunk = acts[i:i + 300]
         values, params = [], []
         for a in chunk:
             d = date.fromisoformat(a["date"])
-            values.append(f"({db.param}, {db.param}, {db.param}, {db.param}, {db.param}, {db.param})")
-            params += [a["id"], a["site_id"], a["question_id"], (d - timedelta(days=days)).isoformat(),
-                       a["date"], (d + timedelta(days=days)).isoformat()]
-        sql = (f"WITH w (action_id, site_id, question_id, first_day, action_day, end_day) AS (VALUES {', '.join(values)})"
-               " SELECT w.action_id, d.scale, CASE WHEN d.local_date < w.action_day THEN 'before' ELSE 'after' END AS side,"
-               " SUM(d.n), SUM(d.sum_v), SUM(d.sum_v2), SUM(d.top2), SUM(d.negative)"
+            audience, scale = kinds[a["question_id"]]
+            values.append(f"({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})")
+            params += [a["id"], a["site_id"], a["question_id"], audience, scale,
+                       (d - timedelta(days=days)).isoformat(), a["date"], (d + timedelta(days=days)).isoformat()]
+        side = "CASE WHEN d.local_date < w.action_day THEN 'before' ELSE 'after' END"
+        sql = (f"WITH w (action_id, site_id, question_id, audience, scale, first_day, action_day, end_day) AS"
+               f" (VALUES {', '.join(values)})"
+               f" SELECT w.action_id, d.scale, {side}, SUM(d.n), SUM(d.sum_v), SUM(d.sum_v2), SUM(d.top2), SUM(d.negative)"
                " FROM w JOIN rollup_daily d ON d.site_id = w.site_id AND d.question_id = w.question_id"
+               " AND d.audience = w.audience AND d.scale = w.scale"
                " AND d.local_date >= w.first_day AND d.local_date < w.end_day"
-               " GROUP BY w.action_id, d.scale, CASE WHEN d.local_date < w.action_day THEN 'before' ELSE 'after' END")
-        for action_id, scale, side, *r in db.execute_sql(sql, params):
-            out.setdefault(int(action_id), {})[side] = tally_of(scale, r)
+               f" GROUP BY w.action_id, d.scale, {side}")
+        for action_id, scale, which, *r in db.execute_sql(sql, params):
+            out.setdefault(int(action_id), {})[which] = tally_of(scale, r)
     return out
 
 

@@ -11,6 +11,11 @@ Both the MQTT ingest (`server_sync.ingest`) and `kiosk-central import` hand vali
   (`clock_anchor`), in both directions, moving rollup counts along;
 - inserts new answers and follow-ups in bulk and updates the rollups in the same transaction.
 
+Group commit: inside `Intake.group(lock_names)` several batches share ONE transaction (one
+durable commit); each `accept` then runs in its own SAVEPOINT, so a refused batch rolls back
+alone, and the hourly rollup deltas of the group are summed and written once, in key order,
+just before the commit.
+
 A refusal raises `ProtocolError(reason)` before anything is committed; the caller dead-letters.
 This module must never commit part of a batch, overwrite a stored event, or talk to MQTT.
 """
@@ -19,14 +24,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from peewee import Database
 
 from server_sync.central import reason_rollup, rollups
-from server_sync.central.dialect import (insert_ignore, insert_new, placeholders,
+from server_sync.central.dialect import (group_transaction, insert_ignore, insert_new, placeholders,
                                          time_param, writer_transaction)
 from server_sync.exc import ProtocolError
 from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, FollowUpEvent,
@@ -88,6 +95,14 @@ class Accepted:
         return {self.site_id} if self.new or self.corrected else set()
 
 
+@dataclass
+class _Group:
+    """What a group transaction keeps until its commit: summed rollup deltas of the batches
+    accepted so far, and the questions they registered (cached only once committed)."""
+    rollup: Counter = field(default_factory=Counter)
+    questions: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class _Anchor:
     recorded_at: datetime       # naive UTC wall time of a synced event
@@ -106,6 +121,23 @@ class Intake:
         self.clock = clock
         self._ts = time_param(db)
         self._questions: dict[tuple[str, int], tuple[str, str]] = {}   # committed (scale, audience)
+        self._group: _Group | None = None
+
+    @contextmanager
+    def group(self, lock_names: Sequence[str]) -> Iterator[None]:
+        """One transaction for several `accept` / `record_status` / `dead_letter` calls, holding
+        the writer locks `lock_names` ("kiosk:ID", "status:ID") from the start. Commits when the
+        block ends; an exception rolls the whole group back (and caches nothing)."""
+        if self._group is not None:
+            raise RuntimeError("Intake.group does not nest")
+        self._group = group = _Group()
+        try:
+            with group_transaction(self.db, lock_names):
+                yield
+                rollups.write(self.db, group.rollup)
+        finally:
+            self._group = None
+        self._questions.update(group.questions)                  # committed: now cache them
 
     # --- the batch path ------------------------------------------------------------------------
 
@@ -113,6 +145,7 @@ class Intake:
         """Commit `batch` (all of it, or nothing); raise ProtocolError when it must be refused."""
         received = naive_utc(received_at or self.clock())
         staged_questions: dict[tuple[str, int], tuple[str, str]] = {}
+        delta: Counter = Counter()                  # this batch's hourly rollup changes
         with writer_transaction(self.db, f"kiosk:{batch.kiosk_id}"):
             site_id = self._registered_site(batch.kiosk_id)
             result = Accepted(batch.kiosk_id, site_id, batch.batch_id, [e.seq for e in batch.events])
@@ -126,7 +159,7 @@ class Intake:
 
             anchors, new_boots = self._anchors(batch.kiosk_id, batch.events)
             if new_boots:
-                result.corrected = self._correct_stored(batch.kiosk_id, new_boots, anchors, received)
+                result.corrected = self._correct_stored(batch.kiosk_id, new_boots, anchors, received, delta)
 
             # Insert first (ids already stored, in either table, are skipped by the database);
             # only what did not go in is read back and compared: duplicate or conflict.
@@ -136,7 +169,7 @@ class Intake:
                     for e, t in zip(responses, times)]
             inserted = insert_new(self.db, "response", RESPONSE_COLUMNS, rows, "id", ("followup",))
             new = [(e, t) for e, t in zip(responses, times) if e.id in inserted]
-            rollups.apply(self.db, [_rollup_row(e, site_id, t[0]) for e, t in new])
+            rollups.count(self.db, [_rollup_row(e, site_id, t[0]) for e, t in new], into=delta)
             # Follow-ups stored before their answer arrived count for the reasons only now.
             reason_rollup.apply(self.db, self._followup_reasons([e.id for e, _ in new]))
 
@@ -161,7 +194,13 @@ class Intake:
                 else:
                     conflicts.append((e, existing))
             result.conflicts = self._record_conflicts(batch.kiosk_id, conflicts, received)
-        self._questions.update(staged_questions)      # only once committed
+            if self._group is None:
+                rollups.write(self.db, delta)
+        if self._group is None:
+            self._questions.update(staged_questions)      # only once committed
+        else:                                             # its savepoint is released: the group's now
+            self._group.rollup.update(delta)
+            self._group.questions.update(staged_questions)
         return result
 
     def _registered_site(self, kiosk_id: str) -> str:
@@ -252,7 +291,7 @@ class Intake:
         return kiosk_time, UNCORRECTED, kiosk_time
 
     def _correct_stored(self, kiosk_id: str, boots: Sequence[str], anchors: Mapping[str, _Anchor],
-                        received: datetime) -> int:
+                        received: datetime, delta: Counter) -> int:
         """Correct stored uncorrected events of these boots; move their rollup counts along."""
         p = self.db.param
         where = (f"kiosk_id = {p} AND boot_id IN ({placeholders(self.db, len(boots))})"
@@ -270,12 +309,12 @@ class Intake:
         if moved:
             ids = [r["id"] for r, _ in moved]
             reasons = self._followup_reasons(ids)
-            rollups.apply(self.db, [r for r, _ in moved], sign=-1)
+            rollups.count(self.db, [r for r, _ in moved], sign=-1, into=delta)
             reason_rollup.apply(self.db, reasons, sign=-1)
             self.db.cursor().executemany(
                 f"UPDATE response SET recorded_at = {p}, time_status = '{CORRECTED}' WHERE id = {p}",
                 [(self._ts(new["recorded_at"]), new["id"]) for _, new in moved])
-            rollups.apply(self.db, [new for _, new in moved])
+            rollups.count(self.db, [new for _, new in moved], into=delta)
             reason_rollup.apply(self.db, reasons)
         fold = [(fid, at, boot, mono) for fid, at, boot, mono in self.db.execute_sql(
             f"SELECT id, recorded_at, boot_id, monotonic_ns FROM followup WHERE {where}",

@@ -49,8 +49,9 @@ def run_list(args: argparse.Namespace) -> int:
     try:
         f = queries.ReportFilter(tuple(args.site))
         acts = queries.actions(db, f)
-        windows = queries.action_windows(db, acts, ACTION_WINDOW_DAYS)
         catalogue = queries.questions(db)
+        kinds = {q: (c["audience"], c["scale"]) for q, c in catalogue.items()}
+        windows = queries.action_windows(db, acts, kinds, ACTION_WINDOW_DAYS)
     finally:
         db.close()
     out = []

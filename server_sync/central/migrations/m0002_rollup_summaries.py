@@ -7,7 +7,8 @@ transaction by `rollups.apply` (answers) and `server_sync.central.reason_rollup.
   (n, sum and sum of squares of the values, top-two and negative counts): every metric with its
   confidence interval is exact from them.
 - rollup_monthly: the same per site-local month ('YYYY-MM'), so a report over years reads
-  months plus the partial months' days.
+  months plus the partial months' days. No index on month: these tables are small and a
+  report reads most of them, where a scan beats index lookups.
 - rollup_chain_hourly: the same per question and site-local date and hour over the whole chain
   (the weekday × hour heatmap, the chain's daily series).
 - rollup_reason_daily: follow-up reasons per site, question and site-local date of the answer,
@@ -42,7 +43,9 @@ STATEMENTS = [
         scale VARCHAR(16) NOT NULL,
         local_date VARCHAR(10) NOT NULL,""" + STATS_COLUMNS + """,
         PRIMARY KEY (site_id, question_id, audience, scale, local_date))""",
-    "CREATE INDEX rollup_daily_date ON rollup_daily (local_date)",
+    # Covering: a report reads the partial months' days by date without touching the table.
+    "CREATE INDEX rollup_daily_date ON rollup_daily (local_date, site_id, question_id, audience, scale, n, sum_v,"
+    " sum_v2, top2, negative)",
     """CREATE TABLE rollup_monthly (
         site_id VARCHAR(64) NOT NULL,
         question_id VARCHAR(64) NOT NULL,
@@ -50,7 +53,6 @@ STATEMENTS = [
         scale VARCHAR(16) NOT NULL,
         month VARCHAR(7) NOT NULL,""" + STATS_COLUMNS + """,
         PRIMARY KEY (site_id, question_id, audience, scale, month))""",
-    "CREATE INDEX rollup_monthly_month ON rollup_monthly (month)",
     """CREATE TABLE rollup_chain_hourly (
         question_id VARCHAR(64) NOT NULL,
         audience VARCHAR(16) NOT NULL,
@@ -70,7 +72,8 @@ STATEMENTS = [
         negative INTEGER NOT NULL,
         negative_sum_v {bigint} NOT NULL,
         PRIMARY KEY (site_id, question_id, audience, scale, local_date, reason))""",
-    "CREATE INDEX rollup_reason_daily_date ON rollup_reason_daily (local_date)",
+    "CREATE INDEX rollup_reason_daily_date ON rollup_reason_daily (local_date, site_id, question_id, reason, n,"
+    " negative, negative_sum_v)",
     """CREATE TABLE rollup_reason_monthly (
         site_id VARCHAR(64) NOT NULL,
         question_id VARCHAR(64) NOT NULL,
@@ -82,7 +85,6 @@ STATEMENTS = [
         negative INTEGER NOT NULL,
         negative_sum_v {bigint} NOT NULL,
         PRIMARY KEY (site_id, question_id, audience, scale, month, reason))""",
-    "CREATE INDEX rollup_reason_monthly_month ON rollup_reason_monthly (month)",
 ]
 
 
