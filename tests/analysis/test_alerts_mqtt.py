@@ -17,6 +17,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from server_sync import protocol
 from server_sync.central.db import connect
+from server_sync.cli import main
+from tests.analysis.seeding import answer, commit
 from tests.central.fleet import IngestProcess, wait_until
 from tests.central.wire import batch, register_fleet, response
 
@@ -85,4 +87,34 @@ def test_dip_through_ingest_publishes_one_alert_and_calls_the_webhook(broker, tm
         ingest.close()
         hook_server.shutdown()
         hook_server.server_close()
+        db.close()
+
+
+def test_alerts_check_publishes_what_it_raises(broker, tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    db = connect(url)
+    register_fleet(db)
+    got: list[protocol.Alert] = []
+    subscribed = threading.Event()
+    staff = _client(broker, "k3")                                 # a kiosk of site s2
+    staff.on_message = lambda c, u, m: got.append(protocol.decode_alert(m.payload, "s2"))
+    staff.on_subscribe = lambda *a: subscribed.set()
+    try:
+        staff.connect(broker.host, broker.port)
+        staff.loop_start()
+        staff.subscribe(protocol.alerts_topic("s2"), qos=1)
+        assert subscribed.wait(10)
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        commit(db, [answer("s2", now - timedelta(minutes=i), 1, kiosk="k3") for i in range(5)])
+        args = ["--db", url, "alerts", "check", "--broker-host", broker.host, "--broker-port", str(broker.port),
+                "--ca-file", broker.ca_file, "--username", "central",
+                "--password-file", str(broker.password_file_for("central")), "--json"]
+        assert main(args) == 0
+        raised = json.loads(capsys.readouterr().out)
+        assert [(a["site_id"], a["kind"]) for a in raised] == [("s2", "realtime")]
+        assert wait_until(lambda: len(got) == 1, 10) and got[0].id == f"alert-{raised[0]['id']}"
+        assert main(args) == 0 and json.loads(capsys.readouterr().out) == []       # same dip: nothing new
+    finally:
+        staff.loop_stop()
+        staff.disconnect()
         db.close()
