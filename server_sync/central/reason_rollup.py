@@ -71,8 +71,9 @@ def _upsert(db: Database, answers: list[tuple], sign: int) -> int:
                f" n = {table}.n + excluded.n, negative = {table}.negative + excluded.negative,"
                f" negative_sum_v = {table}.negative_sum_v + excluded.negative_sum_v")
         cursor.executemany(sql, [k + tuple(v) for k, v in sorted(rows.items())])
-        if sign < 0:
-            db.execute_sql(f"DELETE FROM {table} WHERE n <= 0")
+        if sign < 0:                   # by key: only the rows just decremented can be empty now
+            where = " AND ".join(f"{c} = {db.param}" for c in cols[:6])
+            cursor.executemany(f"DELETE FROM {table} WHERE {where} AND n <= 0", sorted(rows))
     return len(acc)
 
 

@@ -54,6 +54,10 @@ def apply_counts(db: Database, counts: Mapping[tuple, int]) -> None:
     cursor.executemany(_upsert_sql(db, "rollup_chain_hourly", _CHAIN_KEY, _CHAIN_KEY[:-1]),
                        [k + tuple(v) for k, v in sorted(chain.items())])
     if removed:
-        db.execute_sql("DELETE FROM rollup_daily WHERE n <= 0")
-        db.execute_sql("DELETE FROM rollup_monthly WHERE n <= 0")
-        db.execute_sql("DELETE FROM rollup_chain_hourly WHERE n <= 0")
+        # Only the rows this call took from can have dropped to zero: delete by key, never by
+        # scanning the whole table.
+        for table, key, rows in (("rollup_daily", _DAILY_KEY, daily), ("rollup_monthly", _MONTHLY_KEY, monthly),
+                                 ("rollup_chain_hourly", _CHAIN_KEY[:-1], chain)):
+            where = " AND ".join(f"{c} = {db.param}" for c in key)
+            cursor.executemany(f"DELETE FROM {table} WHERE {where} AND n <= 0",
+                               sorted(k[:len(key)] for k, v in rows.items() if v[0] < 0))

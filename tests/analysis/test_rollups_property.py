@@ -131,6 +131,9 @@ def test_rollups_equal_a_recomputation_from_raw_rows(rows, cut, moved, shift_min
         assert stored[0] == hourly
         for got, want in zip(stored[1:], expected[1:]):
             assert got == +want
+        for table in ("rollup_hourly", "rollup_daily", "rollup_monthly", "rollup_chain_hourly", "rollup_reason_daily",
+                      "rollup_reason_monthly"):          # emptied buckets are deleted, not left at 0
+            assert db.execute_sql(f"SELECT COUNT(*) FROM {table} WHERE n <= 0").fetchone()[0] == 0, table
         incremental = _reasons(db)
         reason_rollup.rebuild(db)
         assert incremental == _reasons(db)
