@@ -5,7 +5,9 @@ Measured in the same run, on the same engine and schema:
 - the floor: the same answer rows bulk-inserted into `response` (executemany / COPY, one
   transaction per 500), with no decoding, validation, dedupe or rollups;
 - the naive design: one INSERT and one commit per answer (what a per-message subscriber does);
-- the decode share: `protocol.decode_batch` alone.
+- the decode share: `protocol.decode_batch` alone;
+- group commit (`Ingest.commit_group`, what the ingest service does with the messages queued
+  during the previous commit): GROUP batches per transaction, each in its own savepoint.
 It tells how much of ingest's time is the store's floor and how much is our work on top, apart
 from the broker and the kiosk (benchmarks/sync_drain measures those end to end).
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 N = 40_000
 BATCH = 500
 NAIVE_N = 2_000
+GROUP = 8                       # batches per group commit: the sync agent's in-flight window
 
 
 def _events(n: int, seed: int = 1) -> list[dict]:
@@ -85,6 +88,16 @@ def measure(url_for, tag: str, events: list[dict]) -> dict:
     wall, cpu = _timed(ours)
     db.close()
 
+    db = _store(url_for("grouped"))
+    grouped_ingest = Ingest(db)
+
+    def grouped():
+        for i in range(0, len(msgs), GROUP):
+            group = [(grouped_ingest.decode(t, p), p, False) for t, p in msgs[i:i + GROUP]]
+            assert all(o.kind == "batch" for o in grouped_ingest.commit_group(group))
+    gwall, gcpu = _timed(grouped)
+    db.close()
+
     decode_wall, _ = _timed(lambda: [P.decode_batch(t, p, now=now) for t, p in msgs])
 
     # Floor: the same response rows, bulk-inserted, one transaction per batch.
@@ -117,11 +130,15 @@ def measure(url_for, tag: str, events: list[dict]) -> dict:
     return {
         "answers": answers, "events": len(events), "batches": len(msgs),
         "ours": {"seconds": round(wall, 3), "answers_per_s": round(ours_rate), "cpu_s": round(cpu, 3)},
+        "ours_group_commit": {"batches_per_commit": GROUP, "seconds": round(gwall, 3),
+                              "answers_per_s": round(answers / gwall), "cpu_s": round(gcpu, 3)},
         "decode_only": {"seconds": round(decode_wall, 3), "answers_per_s": round(answers / decode_wall)},
         "floor_bulk_insert": {"seconds": round(floor_wall, 3), "answers_per_s": round(answers / floor_wall)},
         "naive_row_per_commit": {"answers": NAIVE_N, "seconds": round(naive_wall, 3),
                                  "answers_per_s": round(NAIVE_N / naive_wall)},
         "ratio_ours_vs_floor": round(ours_rate / (answers / floor_wall), 2),
+        "ratio_group_commit_vs_floor": round((answers / gwall) / (answers / floor_wall), 2),
+        "ratio_group_commit_vs_per_message": round(wall / gwall, 2),
         "ratio_ours_vs_naive": round(ours_rate / (NAIVE_N / naive_wall), 1),
     }
 

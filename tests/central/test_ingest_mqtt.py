@@ -154,16 +154,26 @@ def test_ingest_sigkilled_mid_stream_loses_and_duplicates_nothing(broker, centra
         # The agent has its window of batches out; the broker holds them for the stopped ingest.
         assert wait_until(lambda: k.store.db.execute_sql(
             "SELECT COUNT(*) FROM response WHERE sent_at IS NOT NULL").fetchone()[0] >= 50, 20)
-        ing = ingestors(url, broker, "ingest-k", wait=False)
-        assert wait_until(lambda: stored(db)[0] > 0, 30, every=0.002)
-        ing.kill()
-        at_kill = stored(db)[0]
-        assert at_kill < total, "the ingest finished before the kill; the test proves nothing"
-        ingestors(url, broker, "ingest-k")
+        # The restarted ingest meets a queue of batches and commits them in groups (one
+        # transaction for many messages, acked only after it): SIGKILL it mid-stream, three times.
+        at_kill = 0
+        for _ in range(3):
+            ing = ingestors(url, broker, "ingest-k", wait=False)
+            assert wait_until(lambda: stored(db)[0] > at_kill, 30, every=0.002)
+            ing.kill()
+            at_kill = stored(db)[0]
+            assert at_kill < total, "the ingest finished before the kill; the test proves nothing"
+        ing = ingestors(url, broker, "ingest-k")
         assert wait_until(lambda: k.store.outbox_depth() == 0, 60)
     finally:
         agent.stop()
     assert stored(db) == (total, total)
+    assert count(db, "SELECT COALESCE(SUM(n), 0) FROM rollup_hourly") == \
+        count(db, "SELECT COUNT(*) FROM response WHERE filtered IS NULL")
+    assert ing.terminate() == 0
+    line = [ln for ln in ing.log().splitlines() if "stopped;" in ln][-1]
+    messages, commits = (int(x) for x in line.split("stopped; ")[1].split(" commits")[0].split(" messages in "))
+    assert commits < messages, f"no group commit happened: {line}"
 
 
 @pytest.mark.slow
