@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo demo-headless test system-deps demo-deps bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(wildcard */__init__.py)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[kiosk,central,test]'

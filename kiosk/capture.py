@@ -108,7 +108,7 @@ class Recorder:
             if boot != self._boot:
                 self._boot = boot
                 self._filter.forget_since(mono)
-            flag = self._filter.classify(mono)
+            flag = self._filter.classify(mono, remember=False)
             now = self.clock.now()
             local = now.astimezone(self._tz)
             rid = str(uuid.uuid4())
@@ -129,6 +129,7 @@ class Recorder:
                 if con.in_transaction:
                     con.execute("ROLLBACK")
                 raise
+            self._filter.remember(mono)
         return Recorded(rid, seq, q.id, value, recorded_at, flag, q.wants_followup(value))
 
     def record_followup(self, response_id: str, reasons: Iterable[str] = (),

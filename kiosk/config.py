@@ -101,7 +101,7 @@ KEYS: tuple[Key, ...] = (
     Key("questions[].reasons", "list[str]", [], "Reason codes (from [reasons]) offered on the follow-up screen, 0 or 4-6 of them."),
     Key("questions[].comment", "bool", False, "Offer a short free-text comment on the follow-up screen."),
     Key("questions[].followup", "str", "", "Override followup.mode for this question (negative, every, never)."),
-    Key("schedule", "array of tables", "[]", "Which question to ask when; the first matching entry wins, else the first question."),
+    Key("schedule", "array of tables", [], "Which question to ask when; the first matching entry wins, else the first question."),
     Key("schedule[].question", "str", None, "Question id."),
     Key("schedule[].days", "list[str]", list(WEEKDAYS), "Weekdays: mon … sun."),
     Key("schedule[].from", "str", "00:00", "Start time (HH:MM, store time zone)."),

@@ -26,8 +26,12 @@ class PressFilter:
         self.settings = settings
         self._recent: deque[int] = deque(sorted(recent_ns))
 
-    def classify(self, now_ns: int) -> str | None:
-        """Flag for a press at `now_ns` (None when it counts), and remember it."""
+    def classify(self, now_ns: int, remember: bool = True) -> str | None:
+        """Flag for a press at `now_ns` (None when it counts); remembered unless told not to.
+
+        The capture path classifies with remember=False and calls `remember` only after the
+        commit, so a press that failed to record does not make the next one look like a repeat.
+        """
         while self._recent and now_ns - self._recent[0] >= _MINUTE_NS:
             self._recent.popleft()
         flag = None
@@ -36,8 +40,12 @@ class PressFilter:
             flag = REPEAT
         elif self.settings.burst_per_minute and len(self._recent) + 1 > self.settings.burst_per_minute:
             flag = BURST
-        self._recent.append(now_ns)
+        if remember:
+            self._recent.append(now_ns)
         return flag
+
+    def remember(self, now_ns: int) -> None:
+        self._recent.append(now_ns)
 
     def forget_since(self, now_ns: int) -> None:
         """Drop memory (a new boot: monotonic times of the old boot mean nothing now)."""

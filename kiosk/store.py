@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import (BooleanField, CharField, Check, IntegerField, Model, SqliteDatabase,
                     TextField)
 
@@ -118,8 +119,10 @@ def open_database(path: Path | str) -> SqliteDatabase:
     try:
         db.connect(reuse_if_open=True)
         migrate(db)
-    except (sqlite3.DatabaseError, OSError) as e:
-        raise StoreError(f"cannot open database {path}: {e}") from None
+    except (sqlite3.DatabaseError, PeeweeDatabaseError, OSError) as e:
+        # peewee wraps sqlite3's errors in its own classes; both mean the file is unusable.
+        db.close()
+        raise StoreError(f"cannot open database {path}: {e} (run `kiosk doctor`)") from None
     return db
 
 

@@ -143,3 +143,18 @@ def test_event_dicts_are_json_and_complete(recorder):
                        "boot_id", "monotonic_ns", "filtered"}
     json.dumps(ev)
     json.dumps(FollowUp.get_by_id(fu.id).to_event())
+
+
+def test_a_press_that_failed_to_record_does_not_flag_the_next(recorder, store, clock):
+    import sqlite3
+
+    # A real failure inside the write transaction (as a full disk would raise it).
+    store.db.execute_sql("CREATE TRIGGER refuse BEFORE INSERT ON response"
+                         " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    with pytest.raises(sqlite3.DatabaseError):
+        recorder.record("visit", 2)
+    store.db.execute_sql("DROP TRIGGER refuse")
+    clock.advance(1)
+    again = recorder.record("visit", 2)
+    assert again.filtered is None          # the failed press never happened, as far as filters know
+    assert store.db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] == 1

@@ -102,3 +102,12 @@ def test_stats_command_json(cfg, tmp_path, capsys):
     assert main(["stats", "--json", "--data-dir", str(tmp_path / "d"), "--since", "30d"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["periods"]) == {"today", "yesterday", "same_weekday_last_week", "last_7_days", "since"}
+
+
+def test_stats_command_refuses_an_unknown_question_and_a_future_since(tmp_path, capsys):
+    from kiosk.cli import main
+
+    assert main(["--data-dir", str(tmp_path), "stats", "--question", "nope"]) == 1
+    assert "no question 'nope' (known: visit)" in capsys.readouterr().err
+    assert main(["--data-dir", str(tmp_path), "stats", "--since", "2999-01-01"]) == 1
+    assert "is in the future" in capsys.readouterr().err

@@ -36,13 +36,22 @@ def add_parser(sub, common) -> None:
 def stats_command(args: argparse.Namespace) -> int:
     from kiosk.cli import load_config
     from kiosk.clock import SystemClock
+    from kiosk.exc import CaptureError
     from kiosk.store import LocalStore
 
     cfg = load_config(args)
     now = SystemClock().now()
+    since = resolve_since(args.since, local_today(cfg, now))
+    if since is not None and since > local_today(cfg, now):
+        raise CaptureError(f"--since {since.isoformat()} is in the future")
     with LocalStore(cfg.db_path) as store:
-        result = local_stats(cfg, store, now, since=resolve_since(args.since, local_today(cfg, now)),
-                             question=args.question)
+        if args.question and args.question not in {q.id for q in cfg.questions}:
+            # A question removed from the config still has history: accept ids in the database.
+            known = {r[0] for r in store.db.execute_sql("SELECT DISTINCT question_id FROM response")}
+            if args.question not in known:
+                ids = sorted({q.id for q in cfg.questions} | known)
+                raise CaptureError(f"no question {args.question!r} (known: {', '.join(ids)})")
+        result = local_stats(cfg, store, now, since=since, question=args.question)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
