@@ -255,8 +255,20 @@ class SyncAgent:
         self.inflight.clear()
         self.counters.resent += self.outbox.requeue()
         self.store.set_meta("sync.connected", "1")
+        self._remember_local_address(client)
         self.publish_status()
         log.info("connected to %s:%s", self.cfg.broker.host, self.cfg.broker.port)
+
+    def _remember_local_address(self, client) -> None:
+        # The staff screen shows the kiosk's address, but the app's unit has no AF_INET
+        # (RestrictAddressFamilies): the agent, which talks to the broker anyway, tells it.
+        try:
+            sock = client.socket()
+            address = sock.getsockname()[0] if sock is not None else None
+        except OSError:
+            address = None
+        if address:
+            self.store.set_meta("net.local_ip", address)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if client is self.client:

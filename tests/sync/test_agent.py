@@ -214,6 +214,8 @@ def test_daemon_leaves_cleanly_on_sigterm(broker, centre, make_kiosk, tmp_path):
             seen.update(notify.recv(4096).decode().splitlines())
         assert wait_until(lambda: k.store.outbox_depth() == 0, timeout=20), (tmp_path / "sync.log").read_text()
         assert k.store.get_meta("sync.connected") == "1"
+        # The address the staff screen shows (the app itself has no AF_INET under systemd).
+        assert k.store.get_meta("net.local_ip") == "127.0.0.1"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
         notify.setblocking(False)
