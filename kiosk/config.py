@@ -274,9 +274,12 @@ def running_on_pi() -> bool:
         return False
 
 
+PI_DATA_DIR = "/var/lib/kundpuls"
+
+
 def default_data_dir() -> Path:
     if running_on_pi():
-        return Path("/var/lib/kundpuls")
+        return Path(PI_DATA_DIR)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "kundpuls"
 

@@ -84,3 +84,11 @@ def test_simulate_bad_arguments(tmp_path, capsys):
         main(["simulate", "--taps", "0"])
     assert e.value.code == 2
     assert "error: argument --taps" in capsys.readouterr().err
+
+
+def test_simulate_refuses_a_production_data_dir_without_force(capsys):
+    from kiosk.cli import main
+    from kiosk.config import PI_DATA_DIR
+
+    assert main(["simulate", "--taps", "1", "--data-dir", PI_DATA_DIR]) == 2
+    assert "production kiosk's data directory" in capsys.readouterr().err

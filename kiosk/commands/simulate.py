@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from kiosk.exc import ConfigError
 from kiosk.simulate import DEFAULT_MIX, parse_mix, parse_period, pick_values, tap_times
@@ -50,6 +51,8 @@ def add_parser(sub, common) -> None:
     p.add_argument("--followups", action="store_true",
                    help="answer the follow-up (reasons, sometimes a comment) for most negative taps")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="simulate into a production kiosk's data directory (its answers would sync as real ones)")
     p.set_defaults(func=simulate_command)
 
 
@@ -84,6 +87,14 @@ class _Progress:
             self.stream.flush()
 
 
+def _is_production(data_dir: Path) -> bool:
+    from kiosk.config import PI_DATA_DIR
+    try:
+        return Path(data_dir).resolve() == Path(PI_DATA_DIR).resolve()
+    except OSError:
+        return False
+
+
 def simulate_command(args: argparse.Namespace) -> int:
     from kiosk.capture import Recorder
     from kiosk.cli import load_config
@@ -91,6 +102,10 @@ def simulate_command(args: argparse.Namespace) -> int:
     from kiosk.store import LocalStore
 
     cfg = load_config(args)
+    if not args.force and _is_production(cfg.data_dir):
+        # Simulated answers sync to the centre like real ones: never by accident on a real kiosk.
+        raise ConfigError(f"{cfg.data_dir} is a production kiosk's data directory; simulated answers "
+                          "would reach the centre as real ones. Use --data-dir DIR, or --force")
     if args.question:
         try:
             q = cfg.question(args.question)
