@@ -40,3 +40,16 @@ def test_a_corrupt_database_is_an_error_not_a_traceback(command, tmp_path, capsy
     assert rc != 0
     assert err.startswith("kiosk: error: cannot open database")
     assert "Traceback" not in err
+
+
+def test_pin_hash_reads_stdin_and_explains_mistakes(monkeypatch, capsys):
+    import io
+
+    from kiosk.pin import verify_pin
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("4321\n"))
+    assert kiosk_main(["pin", "hash", "--stdin"]) == 0
+    assert verify_pin("4321", capsys.readouterr().out.strip())
+    monkeypatch.setattr("sys.stdin", io.StringIO("12\n"))
+    assert kiosk_main(["pin", "hash", "--stdin"]) == 1
+    assert capsys.readouterr().err == "kiosk: error: a PIN is 4 to 12 digits\n"

@@ -6,7 +6,7 @@ import argparse
 import getpass
 import sys
 
-from kiosk.exc import ConfigError
+from kiosk.exc import ConfigError, KioskError
 from kiosk.pin import hash_pin
 
 
@@ -19,8 +19,10 @@ def add_parser(sub, common) -> None:
 
 
 def hash_command(args: argparse.Namespace) -> int:
-    if args.stdin or not sys.stdin.isatty():
+    if args.stdin:
         pin = sys.stdin.readline().strip()
+    elif not sys.stdin.isatty():
+        raise KioskError("no terminal to ask for the PIN on: pipe it in with --stdin")
     else:
         pin = getpass.getpass("Staff PIN (4-12 digits): ")
         if getpass.getpass("Again: ") != pin:
@@ -28,5 +30,5 @@ def hash_command(args: argparse.Namespace) -> int:
     try:
         print(hash_pin(pin))
     except ValueError as e:
-        raise ConfigError(str(e), key="staff.pin_hash") from None
+        raise KioskError(str(e)) from None
     return 0
