@@ -15,7 +15,12 @@ from server_sync.central.migrations import migrate
 from server_sync.central.models import MODELS, database_proxy
 from server_sync.exc import CentralConfigError
 
-SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 10000, "foreign_keys": 1}
+SQLITE_PRAGMAS = {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 10000, "foreign_keys": 1,
+                  # Ingest inserts random (UUID) keys: with SQLite's default 2 MB page cache every
+                  # insert into a 100k-row store misses; 64 MB keeps the hot indexes in memory.
+                  # Checkpoints every 64 MB of WAL rather than 4 MB: fewer checkpoint fsyncs under
+                  # a backlog drain. Durability is unchanged (synchronous=FULL fsyncs each commit).
+                  "cache_size": -65536, "wal_autocheckpoint": 16384}
 
 
 def connect(url: str, *, migrate_schema: bool = True) -> Database:
