@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import shutil
 import ssl
@@ -33,6 +32,7 @@ from kiosk import __version__
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
 from kiosk.exc import ConfigError, KioskError
+from server_sync.tlsfiles import check_ca_file
 from kiosk.pushed import save_pushed
 from kiosk.store import LocalStore
 from kiosk.watchdog import SystemdNotifier
@@ -127,8 +127,8 @@ class SyncAgent:
         self.notifier = notifier or SystemdNotifier(env={})
         self.base_mapping = dict(base_mapping) if base_mapping is not None else {}
         self.password = password if password is not None else read_password(cfg)
-        if cfg.broker.tls and cfg.broker.ca_file and not os.path.isfile(cfg.broker.ca_file):
-            raise ConfigError(f"CA certificate file not found: {cfg.broker.ca_file}", key="broker.ca_file")
+        if cfg.broker.tls and cfg.broker.ca_file:
+            check_ca_file(cfg.broker.ca_file, key="broker.ca_file")
         self.max_inflight_batches = max_inflight_batches
         self.prefix = cfg.broker.topic_prefix
         self.counters = SyncCounters()

@@ -1,6 +1,6 @@
-"""Broker credentials for kiosks: one user per kiosk in the mosquitto password file (written by
-`mosquitto_passwd -b`, so the hash format is mosquitto's own), its ACL block for the site's
-alerts, and the `[broker]` settings the kiosk needs.
+"""Broker credentials for kiosks: one user per kiosk in the mosquitto password file (mosquitto's
+own `$7$` PBKDF2-SHA512 format, hashed here so no password is ever on a command line), its ACL
+block for the site's alerts, and the `[broker]` settings the kiosk needs.
 
 The kiosk topics themselves are covered by the `pattern … %u …` lines of the shared ACL
 (firmware_config/mosquitto/kundpuls.acl); only the site alerts need a per-kiosk block.
@@ -9,17 +9,17 @@ Never prints or stores a password anywhere but the password file and the caller'
 
 from __future__ import annotations
 
+import base64
+import grp
+import hashlib
 import os
 import re
 import secrets
-import shutil
-import subprocess
 from pathlib import Path
 
 from server_sync.exc import CentralConfigError
 from server_sync.protocol import ROOT
 
-MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
 DEFAULT_PASSWORD_FILE = Path("/etc/mosquitto/kundpuls.passwd")
 DEFAULT_ACL_FILE = Path("/etc/mosquitto/kundpuls.acl")
 KIOSK_CA_FILE = "/etc/kundpuls/ca.crt"            # where provision.sh puts the CA on a kiosk
@@ -31,24 +31,55 @@ def new_password() -> str:
     return secrets.token_urlsafe(24)
 
 
-def set_password(password_file: Path, user: str, password: str,
-                 mosquitto_passwd: str = MOSQUITTO_PASSWD) -> None:
-    """Add or replace `user` in the mosquitto password file (created 0640 if missing)."""
+def mosquitto_hash(password: str, salt: bytes | None = None, iterations: int = 101) -> str:
+    """mosquitto 2's `$7$` password hash (PBKDF2-HMAC-SHA512, 12-byte salt, 64-byte key), the
+    format `mosquitto_passwd` writes. Made here so the password never appears on a command line
+    (`mosquitto_passwd -b` would show it in `ps` to every local user)."""
+    salt = salt if salt is not None else secrets.token_bytes(12)
+    key = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, 64)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(key).decode()}"
+
+
+def set_password(password_file: Path, user: str, password: str) -> None:
+    """Add or replace `user` in the mosquitto password file, atomically (temp file + rename).
+
+    A new file is mode 0640 and, when the group exists, owned by group `mosquitto`, so the
+    broker can read it after dropping root; an existing file keeps its mode and owner.
+    """
     password_file = Path(password_file)
     if not password_file.parent.is_dir():
         raise CentralConfigError(f"--password-file {password_file}: directory {password_file.parent} does not exist")
-    if not password_file.exists():
-        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-        os.close(fd)
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", user):
+        raise CentralConfigError(f"broker user name {user!r}: letters, digits, '-' and '_' only")
     try:
-        proc = subprocess.run([mosquitto_passwd, "-b", str(password_file), user, password],
-                              capture_output=True, text=True, timeout=30)
-    except FileNotFoundError:
-        raise CentralConfigError(f"{mosquitto_passwd} not found: install mosquitto (the Debian package "
-                                 "mosquitto ships mosquitto_passwd)") from None
-    if proc.returncode != 0:
-        raise CentralConfigError(f"mosquitto_passwd could not write {password_file}: "
-                                 f"{(proc.stderr or proc.stdout).strip()}")
+        lines = password_file.read_text(encoding="utf-8").splitlines() if password_file.exists() else []
+        st = password_file.stat() if password_file.exists() else None
+    except OSError as e:
+        raise CentralConfigError(f"cannot read {password_file}: {e.strerror}") from None
+    entry = f"{user}:{mosquitto_hash(password)}"
+    kept = [line for line in lines if line.split(":", 1)[0] != user]
+    tmp = password_file.with_name(f".{password_file.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(kept + [entry]) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        if st is not None:
+            os.chmod(tmp, st.st_mode & 0o777)
+            if os.geteuid() == 0:
+                os.chown(tmp, st.st_uid, st.st_gid)
+        else:
+            os.chmod(tmp, 0o640)
+            if os.geteuid() == 0:
+                try:
+                    os.chown(tmp, 0, grp.getgrnam("mosquitto").gr_gid)
+                except KeyError:
+                    pass
+        os.replace(tmp, password_file)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise CentralConfigError(f"cannot write {password_file}: {e.strerror}") from None
 
 
 def alerts_acl_block(kiosk_id: str, site_id: str, prefix: str = "") -> str:

@@ -159,3 +159,26 @@ def test_config_push_validates_versions_and_publishes_retained(broker, tmp_path,
                      "--db", db)
     assert rc == 2 and "refused the connection" in err      # no password: nothing pushed, no version used
     assert connect(db).execute_sql("SELECT COUNT(*) FROM config_push").fetchone()[0] == 3
+
+
+def test_password_hash_is_mosquittos_own_and_no_password_is_on_a_command_line(tmp_path):
+    import base64
+    import subprocess
+
+    from server_sync.provision import mosquitto_hash, set_password
+
+    ref = tmp_path / "ref.passwd"
+    ref.touch()
+    subprocess.run(["mosquitto_passwd", "-b", str(ref), "alice", "s3cret"], check=True)
+    _user, hashed = ref.read_text().strip().split(":", 1)
+    salt = base64.b64decode(hashed.split("$")[3])
+    assert mosquitto_hash("s3cret", salt=salt) == hashed       # byte-identical to mosquitto_passwd
+
+    pw = tmp_path / "kiosks.passwd"
+    set_password(pw, "k1", "one")
+    set_password(pw, "k2", "two")
+    set_password(pw, "k1", "uno")                               # replaced, not duplicated
+    users = [line.split(":", 1)[0] for line in pw.read_text().splitlines()]
+    assert users == ["k2", "k1"]
+    assert oct(pw.stat().st_mode & 0o777) == "0o640"
+    assert "uno" not in pw.read_text()

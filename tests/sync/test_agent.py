@@ -266,3 +266,9 @@ def test_cli_names_a_missing_credential_file(broker, make_kiosk, capsys):
     k.path.write_text(text.replace(str(broker.password_file_for("k1")), "/nonexistent/pw"))
     assert kiosk_main(["sync", "--once", "--config", str(k.path)]) == 2
     assert "key 'broker.password_file': cannot read the broker password file /nonexistent/pw" in capsys.readouterr().err
+    not_pem = k.path.parent / "not-a-cert.crt"
+    not_pem.write_text("hello, I am not a certificate\n")
+    k.path.write_text(text.replace(broker.ca_file, str(not_pem)))
+    assert kiosk_main(["sync", "--once", "--config", str(k.path)]) == 2
+    err = capsys.readouterr().err
+    assert f"key 'broker.ca_file': {not_pem} is not a PEM CA certificate" in err and "Traceback" not in err
