@@ -155,7 +155,11 @@ class Outbox:
     def mark_acked(self, ranges: Iterable[tuple[int, int]], acked_at: str,
                    meta: dict[str, str] | None = None) -> int:
         """Set acked_at on the still-unacked events with seqs in `ranges` (and the `meta` keys,
-        in the same transaction); return how many events."""
+        in the same transaction); return how many events.
+
+        Only events that were sent at least once: an ack can never confirm an event the centre
+        was never given (e.g. a stale ack for a re-imaged kiosk whose new events reuse seqs).
+        """
         n = 0
         with self.db.atomic("IMMEDIATE"):
             for key, value in (meta or {}).items():
@@ -163,7 +167,8 @@ class Outbox:
             for lo, hi in ranges:
                 for t in _TABLES:
                     n += self.db.execute_sql(
-                        f"UPDATE {t} SET acked_at = ? WHERE acked_at IS NULL AND seq BETWEEN ? AND ?",
+                        f"UPDATE {t} SET acked_at = ? WHERE acked_at IS NULL AND send_count > 0"
+                        " AND seq BETWEEN ? AND ?",
                         (acked_at, lo, hi)).rowcount
         return n
 

@@ -86,12 +86,13 @@ def alerts_acl_block(kiosk_id: str, site_id: str, prefix: str = "") -> str:
     return f"user {kiosk_id}\ntopic read {prefix}{ROOT}/site/{site_id}/alerts\n"
 
 
-def ensure_acl(acl_file: Path, kiosk_id: str, site_id: str, prefix: str = "") -> bool:
-    """Append the kiosk's block to the ACL unless it is there; True when appended.
+def check_acl(acl_file: Path, kiosk_id: str, site_id: str, prefix: str = "") -> None:
+    """Raise when `ensure_acl` would refuse, without writing anything."""
+    _acl_state(Path(acl_file), kiosk_id, site_id, prefix)
 
-    `user` blocks run to the next `user` line, so blocks are only ever appended at the end.
-    """
-    acl_file = Path(acl_file)
+
+def _acl_state(acl_file: Path, kiosk_id: str, site_id: str, prefix: str) -> tuple[str, str, bool]:
+    """(current text, the kiosk's block, whether the block is already there)."""
     if not acl_file.parent.is_dir():
         raise CentralConfigError(f"--acl-file {acl_file}: directory {acl_file.parent} does not exist")
     text = acl_file.read_text(encoding="utf-8") if acl_file.exists() else ""
@@ -99,9 +100,21 @@ def ensure_acl(acl_file: Path, kiosk_id: str, site_id: str, prefix: str = "") ->
     existing = re.search(rf"^user {re.escape(kiosk_id)}\n((?:(?!user ).*\n?)*)", text, re.M)
     if existing:
         if block.splitlines()[1] in existing.group(1).splitlines():
-            return False
+            return text, block, True
         raise CentralConfigError(f"{acl_file} already has a block for user {kiosk_id} without "
                                  f"`{block.splitlines()[1]}`; fix it by hand")
+    return text, block, False
+
+
+def ensure_acl(acl_file: Path, kiosk_id: str, site_id: str, prefix: str = "") -> bool:
+    """Append the kiosk's block to the ACL unless it is there; True when appended.
+
+    `user` blocks run to the next `user` line, so blocks are only ever appended at the end.
+    """
+    acl_file = Path(acl_file)
+    text, block, present = _acl_state(acl_file, kiosk_id, site_id, prefix)
+    if present:
+        return False
     sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
     with open(acl_file, "a", encoding="utf-8") as f:
         f.write(sep + block)

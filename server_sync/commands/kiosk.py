@@ -63,7 +63,10 @@ def add(args: argparse.Namespace) -> int:
                                              f"not {args.site!r}")
             else:
                 registry.add_kiosk(db, args.id, args.site, datetime.now(timezone.utc).replace(tzinfo=None))
-            # Inside the transaction: if the broker files cannot be written, the kiosk is not registered.
+            # Inside the transaction: if the broker files cannot be written, the kiosk is not
+            # registered. The ACL is checked before the password is written, so a refusal
+            # never leaves a new password in force that nobody was shown.
+            provision.check_acl(args.acl_file, args.id, args.site, args.prefix)
             provision.set_password(args.password_file, args.id, password)
             appended = provision.ensure_acl(args.acl_file, args.id, args.site, args.prefix)
     finally:

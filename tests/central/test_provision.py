@@ -182,3 +182,16 @@ def test_password_hash_is_mosquittos_own_and_no_password_is_on_a_command_line(tm
     assert users == ["k2", "k1"]
     assert oct(pw.stat().st_mode & 0o777) == "0o640"
     assert "uno" not in pw.read_text()
+
+
+def test_a_refused_rotation_leaves_the_old_password_in_force(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    pw, acl = tmp_path / "kiosks.passwd", tmp_path / "kiosks.acl"
+    files = ["--password-file", str(pw), "--acl-file", str(acl)]
+    assert cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)[0] == 0
+    assert cli(capsys, "kiosk", "add", "k7", "--site", "s1", *files, "--db", db)[0] == 0
+    before = pw.read_text()
+    acl.write_text("user k7\ntopic read somewhere/else\n")        # a hand-edited block
+    rc, _, err = cli(capsys, "kiosk", "add", "k7", "--site", "s1", *files, "--rotate-password", "--db", db)
+    assert rc == 2 and "fix it by hand" in err
+    assert pw.read_text() == before                                # no unseen new password

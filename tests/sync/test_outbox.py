@@ -68,6 +68,15 @@ def test_ack_marks_exactly_the_named_seqs_and_requeue(cfg, store, recorder, cloc
     assert counts[1] == 1 and counts[4] == 2
 
 
+def test_an_ack_never_confirms_an_event_that_was_never_sent(cfg, store, recorder, clock):
+    record(recorder, clock, 3)
+    box = Outbox(store, cfg.kiosk_id)
+    box.next_batch(2, 1 << 20, now=NOW, sent_at=SENT)       # seqs 1, 2 go out; 3 stays home
+    stale = P.decode_ack(P.encode_ack("old-batch", [1, 2, 3]))  # e.g. queued for a re-imaged kiosk
+    assert box.mark_acked(stale.ranges, SENT) == 2
+    assert seqs_where(store, "acked_at IS NULL") == [3]
+
+
 def test_an_invalid_event_travels_alone(cfg, store, recorder, clock):
     record(recorder, clock, 6)
     store.db.execute_sql("UPDATE response SET recorded_at = '2019-06-01T00:00:00.000Z' WHERE seq = 3")
