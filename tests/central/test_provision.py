@@ -177,11 +177,11 @@ def test_password_hash_is_mosquittos_own_and_no_password_is_on_a_command_line(tm
     pw = tmp_path / "kiosks.passwd"
     set_password(pw, "k1", "one")
     set_password(pw, "k2", "two")
-    set_password(pw, "k1", "uno")                               # replaced, not duplicated
+    set_password(pw, "k1", "plain-text-uno")                    # replaced, not duplicated
     users = [line.split(":", 1)[0] for line in pw.read_text().splitlines()]
     assert users == ["k2", "k1"]
     assert oct(pw.stat().st_mode & 0o777) == "0o640"
-    assert "uno" not in pw.read_text()
+    assert "plain-text-uno" not in pw.read_text()             # '-' is not in base64: no false hit
 
 
 def test_a_refused_rotation_leaves_the_old_password_in_force(tmp_path, capsys):
