@@ -421,14 +421,17 @@ run systemctl disable --now "$other_unit"
 run systemctl enable "$kiosk_unit" kundpuls-sync.service systemd-time-wait-sync.service
 # Bluetooth is switched off in kundpuls.txt; its UART helper would only fail at every boot.
 run sh -c 'if systemctl cat hciuart.service >/dev/null 2>&1; then systemctl disable --now hciuart.service; fi'
-if [ "$START" -eq 1 ]; then
+start_services() {
+  [ "$START" -eq 1 ] || return 0
   if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ] && ! changed_any "$ETC/" /etc/systemd/ "$DATA/" \
      && [ "$packages_before" = "$(installed_packages)" ]; then
     run systemctl start "$kiosk_unit" kundpuls-sync.service
   else
     run systemctl restart "$kiosk_unit" kundpuls-sync.service
   fi
-fi
+}
+# Offline, the services start only after the data partition (8.) is formatted and holds the data.
+[ "$OFFLINE" -eq 1 ] || start_services
 
 # ------------------------------------------------------------------------------------------------
 # 8. Optional read-only root: the root file system becomes an overlay in RAM (nothing written
@@ -466,6 +469,14 @@ if [ "$READ_ONLY" -eq 1 ]; then
     run systemctl daemon-reload
     run mount "$DATA"
     [ "$START" -eq 1 ] && run systemctl start "$kiosk_unit" kundpuls-sync.service
+  elif [ "$OFFLINE" -eq 1 ]; then
+    # What this run put in $DATA (kivy/config.ini) is on the root file system, where the data
+    # partition is mounted over it (by the fstab at boot if it was labelled already, as in
+    # docs/deployment.md B2; else here). A bind mount of / still shows it: copy it across, unless
+    # the partition holds data already (recorded answers are never overwritten).
+    # In the target's shell: $1 is $DATA, $2 and $3 the services (stopped before it is mounted).
+    run sh -c 'set -e; if ! findmnt -n "$1" >/dev/null; then systemctl stop "$2" "$3"; mount "$1"; fi; if [ -z "$(find "$1" -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit)" ]; then s=$(mktemp -d); mount --bind / "$s"; cp -a "$s$1/." "$1/"; umount "$s"; rmdir "$s"; fi' \
+      sh "$DATA" "$kiosk_unit" kundpuls-sync.service
   fi
   # raspi-config's overlay (the overlayroot package) would put other mounts under the overlay too
   # unless told recurse=0, and then the database would live in RAM after all.
@@ -480,6 +491,7 @@ fi
 if [ "$READ_ONLY" -eq 0 ] && [ "$previous_read_only" = 1 ]; then
   run raspi-config nonint do_overlayfs 1
 fi
+[ "$OFFLINE" -eq 0 ] || start_services
 
 # ------------------------------------------------------------------------------------------------
 # Report

@@ -185,6 +185,38 @@ def test_pending_commands_finish_the_system(provisioned):
                      "raspi-config nonint do_overlayfs 0"):
         assert expected in text
     assert "mkfs.ext4 -q -L kundpuls-data /dev/mmcblk0p3" in text and "blkid /dev/mmcblk0p3" in text
+    # The partition is formatted, then gets what the root file system holds under it, and only then
+    # do the services start (on it, not on the root file system it hides).
+    lines = [shlex.split(line) for line in pending[4:]]
+    mkfs = next(i for i, w in enumerate(lines) if "mkfs.ext4" in " ".join(w))
+    copy = next(i for i, w in enumerate(lines) if w[:2] == ["sh", "-c"] and "cp -a" in w[2])
+    starts = [i for i, w in enumerate(lines) if w[:2] == ["systemctl", "restart"] or w[:2] == ["systemctl", "start"]]
+    assert lines[copy][3:] == ["sh", "/var/lib/kundpuls", "kundpuls-kiosk.service", "kundpuls-sync.service"]
+    assert starts and mkfs < copy < min(starts)
+
+
+def test_pending_data_step_copies_what_the_partition_hides(provisioned, tmp_path):
+    """The queued data step, run for real in a private mount namespace: a tmpfs stands in for the
+    labelled partition the fstab mounted at boot over a data directory holding kivy/config.ini."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("mounts need root and unshare")
+    if subprocess.run(["findmnt", "-n", "-o", "TARGET", "--target", str(tmp_path)],
+                      capture_output=True, text=True).stdout.strip() != "/":
+        pytest.skip("the temporary directory is not on the root file system")
+    pending = (provisioned["roots"][0] / "var/lib/kundpuls-provision/pending.sh").read_text().splitlines()
+    step = next(w for w in map(shlex.split, pending[4:]) if w[:2] == ["sh", "-c"] and "cp -a" in w[2])
+    data = tmp_path / "data"
+    (data / "kivy").mkdir(parents=True)
+    (data / "kivy/config.ini").write_text("rotation = 90\n")
+    step[4] = str(data)                                   # $1: the data directory
+    script = (f"set -e; mount -t tmpfs partition {data}; mkdir {data}/lost+found; {shlex.join(step)}; "
+              f"cat {data}/kivy/config.ini; echo 'rotation = 180' > {data}/kivy/config.ini; "
+              f"{shlex.join(step)}; cat {data}/kivy/config.ini; findmnt -n -o FSTYPE {data}")
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    # Copied onto the partition; run again, what the partition holds already is kept.
+    assert r.stdout.splitlines() == ["rotation = 90", "rotation = 180", "tmpfs"]
 
 
 def test_rerun_with_new_options_keeps_the_rest(recorder_path, tmp_path, ca_file):
