@@ -22,7 +22,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+
+try:        # a third of the stdlib's parse time per event; the stdlib stays as the fallback
+    import orjson
+except ImportError:                                     # pragma: no cover - orjson is a dependency
+    orjson = None
 
 from server_sync.exc import ProtocolError
 
@@ -160,16 +165,28 @@ def _loads(payload: Any, max_bytes: int | None = None, what: str = "payload") ->
     size = len(payload)
     if max_bytes is not None and size > max_bytes:
         raise ProtocolError(f"oversize payload: {size} bytes > limit {max_bytes}")
-    try:
-        text = bytes(payload).decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ProtocolError(f"malformed JSON: not UTF-8 (byte {e.start})") from None
+    if orjson is not None:
+        # orjson is stricter than the stdlib: it also refuses NaN/Infinity, lone surrogates,
+        # integers beyond 64 bits and nesting deeper than 1024; each is a malformed payload.
+        try:
+            return orjson.loads(payload)
+        except orjson.JSONDecodeError as e:
+            _check_utf8(payload)          # name the byte when the fault is the encoding
+            raise ProtocolError(f"malformed JSON: {str(e)[:200]}") from None
+    text = _check_utf8(payload)
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise ProtocolError("malformed JSON: nested too deeply") from None
     except ValueError as e:           # JSONDecodeError, NaN/Infinity, over-long integers
         raise ProtocolError(f"malformed JSON: {str(e)[:200]}") from None
+
+
+def _check_utf8(payload: bytes | bytearray | memoryview) -> str:
+    try:
+        return bytes(payload).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ProtocolError(f"malformed JSON: not UTF-8 (byte {e.start})") from None
 
 
 def _check_schema(obj: Any, what: str) -> None:
@@ -249,8 +266,10 @@ def parse_iso_ms(s: Any, what: str = "time") -> datetime:
 # ---------------------------------------------------------------------------------------------
 # Events
 
-@dataclass(frozen=True, slots=True)
-class ResponseEvent:
+# Events are NamedTuples rather than frozen dataclasses: equally immutable, compared and hashed
+# by value, but built with one tuple allocation where a frozen dataclass's __init__ pays an
+# object.__setattr__ per field (about 6 µs of a 17-field event; the ingest decodes ~20k/s).
+class ResponseEvent(NamedTuple):
     id: str
     seq: int
     kiosk_id: str
@@ -281,8 +300,7 @@ class ResponseEvent:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class FollowUpEvent:
+class FollowUpEvent(NamedTuple):
     id: str
     seq: int
     kiosk_id: str
@@ -424,6 +442,7 @@ def validate_event(event: Any, kiosk_id: str | None = None, *, now: datetime,
         clock_synced=synced, boot_id=boot, monotonic_ns=mono)
 
 
+_new_tuple = tuple.__new__
 _UUID_MATCH = UUID_RE.fullmatch
 _ISO_MATCH = ISO_MS_RE.fullmatch
 _RESPONSE_SET = frozenset(_RESPONSE_FIELDS)
@@ -455,10 +474,10 @@ def _fast_response(e: Any, kiosk_id: str, latest: str, known: set) -> ResponseEv
         recorded = datetime.fromisoformat(rec)
     except ValueError:
         return None
-    return ResponseEvent(id=eid, seq=seq, kiosk_id=kiosk_id, site_id=site, question_id=qid,
-                         question_version=qv, scale=scale, value=value, audience=aud, language=lang,
-                         recorded_at=rec, recorded=recorded, clock_synced=synced, boot_id=boot,
-                         monotonic_ns=mono, filtered=filtered)
+    # Positional tuple.__new__: the field order of ResponseEvent, without the keyword-argument
+    # __new__ that NamedTuple generates (this path runs once per answer at the centre).
+    return _new_tuple(ResponseEvent, (eid, seq, kiosk_id, site, qid, qv, scale, value, aud, lang,
+                                      rec, recorded, synced, boot, mono, filtered, "response"))
 
 
 # ---------------------------------------------------------------------------------------------

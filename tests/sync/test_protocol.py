@@ -358,3 +358,43 @@ def test_fuzz_the_fast_path_agrees_with_validate_event(key, value):
                                 or expected.seq == 1)
     else:
         assert got == expected
+
+
+# --- decoding speed-ups keep the contract ---------------------------------------------------------
+
+def test_events_are_immutable_and_compare_by_value():
+    a = decode(batch([response_event(1), response_event(2), followup_event(3)])).events
+    b = decode(batch([response_event(1), response_event(2), followup_event(3)])).events
+    assert a == b and hash(a) == hash(b)
+    assert [type(e) for e in a] == [P.ResponseEvent, P.ResponseEvent, P.FollowUpEvent]
+    assert a[1].type == "response" and a[2].type == "followup" and a[2].reasons == ("queue", "staff")
+    for e in a:
+        with pytest.raises(AttributeError):
+            e.value = 1
+
+
+@pytest.mark.parametrize("payload", [
+    b'{"schema": NaN}', b'{"schema": Infinity}', b'{"schema": -Infinity}',
+    b'{"schema": 1, "kiosk_id": "\\ud800"}',                    # a lone surrogate
+    b'{"schema": 1, "kiosk_id": "k", "x": 123456789012345678901234567890}',
+    b"[" * 5000 + b"]" * 5000,
+    '{"schema": 1, "kiosk_id": "\ud800"}',                      # text that is not UTF-8 encodable
+])
+@pytest.mark.parametrize("parser", ["orjson", "stdlib"])
+def test_strict_json_is_refused_with_a_reason_by_either_parser(payload, parser, monkeypatch):
+    if parser == "stdlib":
+        monkeypatch.setattr(P, "orjson", None)      # the fallback when orjson is not installed
+    elif P.orjson is None:
+        pytest.skip("orjson not installed")
+    with pytest.raises(ProtocolError) as e:
+        P.decode_batch(TOPIC, payload, now=NOW)
+    assert str(e.value).startswith(("malformed JSON", "batch:")), str(e.value)
+
+
+@pytest.mark.parametrize("parser", ["orjson", "stdlib"])
+def test_bad_utf8_names_the_byte_with_either_parser(parser, monkeypatch):
+    if parser == "stdlib":
+        monkeypatch.setattr(P, "orjson", None)
+    with pytest.raises(ProtocolError, match=r"not UTF-8 \(byte 13\)"):
+        P.decode_batch(TOPIC, b'{"schema": 1,\xff}', now=NOW)
+    assert len(decode(batch([response_event(1), response_event(2)])).events) == 2
