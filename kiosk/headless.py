@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from kiosk.capture import Recorder
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig, Question, active_question
+from kiosk.config_watch import PushedConfigWatch
 from kiosk.exc import ConfigError, KioskError
 from kiosk.panel import SmileyPanel
 from kiosk.stats import local_stats
@@ -58,7 +59,7 @@ class HeadlessKiosk:
 
     def __init__(self, cfg: KioskConfig, store: LocalStore, recorder: Recorder, panel: SmileyPanel,
                  clock: Clock, notifier: SystemdNotifier | None = None,
-                 out: TextIO | None = None) -> None:
+                 out: TextIO | None = None, config_watch: PushedConfigWatch | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.recorder = recorder
@@ -67,11 +68,17 @@ class HeadlessKiosk:
         self.notifier = notifier or SystemdNotifier()
         self.out = out
         self.stop_event = threading.Event()
+        self.config_watch = config_watch
+        self._lock = threading.Lock()       # a press is recorded wholly under the old or the new config
         button_question(cfg, panel.size, clock.now())       # fail at start, not at the first press
         panel.when_rated = self.on_rated
         panel.when_staff_gesture = self.on_staff_gesture
 
     def on_rated(self, index: int) -> None:
+        with self._lock:
+            self._record(index)
+
+    def _record(self, index: int) -> None:
         q = button_question(self.cfg, self.panel.size, self.clock.now())
         value = q.values[index]
         try:
@@ -108,6 +115,31 @@ class HeadlessKiosk:
     def stop(self) -> None:
         self.stop_event.set()
 
+    def check_config(self) -> bool:
+        """Switch to a newer config the sync agent saved (called from the main loop).
+
+        A press in progress finishes under the old config (the lock); a new config whose
+        questions the buttons cannot answer is refused and the current one kept.
+        """
+        if self.config_watch is None:
+            return False
+        new = self.config_watch.poll(self.clock.monotonic_ns() / 1e9)
+        if new is None:
+            return False
+        try:
+            button_question(new, self.panel.size, self.clock.now())
+        except ConfigError as e:
+            log.error("pushed config version %d not applied: %s", new.config_version, e)
+            self.config_watch.applied(new)          # do not retry the same version every tick
+            return False
+        with self._lock:
+            self.cfg = new
+            self.recorder = Recorder(new, self.store, self.clock)
+        self.config_watch.applied(new)
+        log.info("config version %d applied", new.config_version)
+        self._say(f"config version {new.config_version} applied")
+        return True
+
     def run(self, poll: Callable[[float], None] | None = None) -> int:
         """Until stop(): feed the watchdog; `poll(timeout)` (the demo's key reader) may run here."""
         self.notifier.ready(f"kiosk {self.cfg.kiosk_id}: buttons ready")
@@ -119,6 +151,10 @@ class HeadlessKiosk:
             else:
                 self.stop_event.wait(tick)
             self.notifier.ping()
+            try:
+                self.check_config()
+            except Exception:                     # a bad file must never stop the buttons
+                log.exception("checking the pushed config failed")
         self.notifier.stopping()
         return 0
 
@@ -211,7 +247,8 @@ def run_headless(cfg: KioskConfig, demo: bool = False, out: TextIO | None = None
         except Exception as e:        # gpiozero raises many kinds when there is no usable GPIO
             raise KioskError(f"cannot open the GPIO buttons ({type(e).__name__}: {e}); on a machine "
                              "without GPIO use --demo or GPIOZERO_PIN_FACTORY=mock") from None
-        kiosk = HeadlessKiosk(cfg, store, Recorder(cfg, store, clock), panel, clock, out=out)
+        kiosk = HeadlessKiosk(cfg, store, Recorder(cfg, store, clock), panel, clock, out=out,
+                              config_watch=PushedConfigWatch(cfg, demo=demo))
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 previous[sig] = signal.signal(sig, lambda *_: kiosk.stop())

@@ -159,3 +159,28 @@ def test_demo_in_process_with_a_pipe_for_keys(tmp_path):
     answers = [line for line in text.splitlines() if line.startswith("answer")]
     assert len(answers) == 1 and answers[0].endswith("=4 seq 1")
     assert result == [0]
+
+
+def test_a_newer_pushed_config_is_picked_up_while_running(cfg, store, recorder, panel, clock, mock_factory,
+                                                          mono, config_mapping):
+    """The sync agent saves a push; the running kiosk switches within a check interval."""
+    from kiosk.config_watch import PushedConfigWatch
+    from kiosk.pushed import save_pushed
+    watch = PushedConfigWatch(cfg, base=config_mapping)
+    kiosk = HeadlessKiosk(cfg, store, recorder, panel, clock, config_watch=watch)
+    assert kiosk.check_config() is False               # nothing pushed yet
+    save_pushed(cfg.data_dir, {"version": 7, "questions": [dict(QUESTIONS["checkout"])], "schedule": []})
+    assert kiosk.check_config() is False               # not due yet: one stat every few seconds
+    clock.advance(5)
+    assert kiosk.check_config() is True
+    assert kiosk.cfg.config_version == 7 and kiosk.cfg.kiosk_id == cfg.kiosk_id
+    press(mock_factory, mono, 19)
+    assert rows(store) == [("checkout", 4, "button", None)]
+    # A push the buttons cannot answer (NPS only) is refused; the kiosk keeps asking "checkout".
+    save_pushed(cfg.data_dir, {"version": 8, "questions": [dict(QUESTIONS["recommend"])], "schedule": []})
+    clock.advance(5)
+    assert kiosk.check_config() is False
+    clock.advance(7)
+    mono.advance(7)
+    press(mock_factory, mono, 5)
+    assert rows(store)[-1] == ("checkout", 1, "button", None)

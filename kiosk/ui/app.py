@@ -9,25 +9,28 @@ touches the network (sync health is read from the local database's meta keys).
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 
 from kiosk import __version__                                   # noqa: E402
-from kiosk.capture import Recorder                              # noqa: E402
 from kiosk.clock import Clock as KioskClock, SystemClock        # noqa: E402
 from kiosk.config import KioskConfig                            # noqa: E402
 from kiosk.exc import CaptureError                              # noqa: E402
-from kiosk.store import LocalStore                              # noqa: E402
-from kiosk.ui import flow as flowmod                            # noqa: E402
 from kiosk.ui.texts import tr                                   # noqa: E402
+
+if TYPE_CHECKING:
+    from kiosk.store import LocalStore
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,45 @@ KV_FILES = ("theme.kv", "question.kv", "thanks.kv", "followup.kv", "comment.kv",
 TICK_S = 0.1              # how often timeouts are checked (they are timed by the kiosk clock)
 STAFF_REFRESH_S = 10.0    # the staff view re-reads stats and sync health this often
 DEFAULT_WINDOW = (800, 480)   # the official 7" Raspberry Pi display
+TRIM_FIRST_S = 5.0        # give the free heap back once start-up (kv parsing, shader JIT) is over...
+TRIM_EVERY_S = 600.0      # ...and then now and then, while the question screen is idle
+
+
+def import_store() -> None:
+    """Import the local store (peewee) without the PostgreSQL driver.
+
+    peewee imports psycopg2 at import time whenever it is installed (on a laptop with the
+    central extra): about 6 MB resident that the kiosk app never uses, since it only opens
+    its SQLite file. A None entry in sys.modules makes that one import fail the documented
+    way (ImportError, which peewee expects); the entry is removed again right after, so the
+    process can still import psycopg2 itself. A no-op when peewee is already loaded.
+    """
+    if "peewee" in sys.modules:
+        return
+    hide = "psycopg2" not in sys.modules
+    if hide:
+        sys.modules["psycopg2"] = None       # type: ignore[assignment]
+    try:
+        import kiosk.capture  # noqa: F401  (kiosk.store, peewee)
+    finally:
+        if hide and "psycopg2" in sys.modules and sys.modules["psycopg2"] is None:
+            del sys.modules["psycopg2"]
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc `malloc_trim`).
+
+    Start-up (kv parsing, the GL driver's shader compiler) frees megabytes that glibc keeps
+    mapped; a kiosk runs for months, so that slack is returned instead of kept. Cheap (a few
+    ms); a no-op on a C library without malloc_trim.
+    """
+    gc.collect()
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return
+    trim.argtypes = [ctypes.c_size_t]
+    trim(0)
 
 
 def configure_kivy(cfg: KioskConfig, demo: bool, size: tuple[int, int] | None) -> None:
@@ -82,13 +124,16 @@ def open_panel(cfg: KioskConfig, pin_factory: Any, clock: KioskClock) -> Any:
 
 def run_app(cfg: KioskConfig, *, demo: bool = False, clock: KioskClock | None = None,
             pin_factory: Any = None, store: LocalStore | None = None,
-            size: tuple[int, int] | None = None) -> int:
+            size: tuple[int, int] | None = None, config_base: Mapping[str, Any] | None = None) -> int:
     """Run the touchscreen kiosk until its window closes; returns the exit status.
 
     demo: a window instead of full screen, gpiozero's MockFactory for the buttons, keys 1-4
-    press them. clock/pin_factory/store are injected by tests and benchmarks.
+    press them. clock/pin_factory/store are injected by tests and benchmarks; config_base is
+    the mapping a pushed config is laid over (default: the config file, or the demo config).
     """
     configure_kivy(cfg, demo, size)
+    import_store()
+    from kiosk.store import LocalStore
     if pin_factory is None and demo:
         from gpiozero.pins.mock import MockFactory, MockPWMPin
         pin_factory = MockFactory(pin_class=MockPWMPin)
@@ -97,7 +142,8 @@ def run_app(cfg: KioskConfig, *, demo: bool = False, clock: KioskClock | None = 
     clock = clock or SystemClock()
     panel = open_panel(cfg, pin_factory, clock)
     try:
-        app = build_app(cfg, store, clock, panel=panel, pin_factory=pin_factory, demo=demo)
+        app = build_app(cfg, store, clock, panel=panel, pin_factory=pin_factory, demo=demo,
+                        config_base=config_base)
         _stop_on_sigterm(app)
         app.run()
         return 0
@@ -128,7 +174,8 @@ def _flow_action(name: str):
 
 
 def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: Any = None,
-              pin_factory: Any = None, demo: bool = False) -> Any:
+              pin_factory: Any = None, demo: bool = False,
+              config_base: Mapping[str, Any] | None = None) -> Any:
     """The App object (not yet running). Imports Kivy's window, so configure_kivy comes first."""
     from kivy.app import App
     from kivy.clock import Clock
@@ -138,7 +185,11 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
     from kivy.uix.floatlayout import FloatLayout
     from kivy.uix.screenmanager import NoTransition
 
+    import_store()
+    from kiosk.capture import Recorder
+    from kiosk.config_watch import PushedConfigWatch
     from kiosk.ui import charts, controls, keyboard, palette, screens, smiley  # noqa: F401  (kv classes)
+    from kiosk.ui import flow as flowmod
     from kiosk.watchdog import SystemdNotifier
 
     class KioskRoot(FloatLayout):
@@ -169,6 +220,8 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             self._staff_cache: dict | None = None
             self._staff_key: Any = None
             self._ip: str | None = None
+            self._next_trim = time.monotonic() + TRIM_FIRST_S
+            self.config_watch = PushedConfigWatch(cfg, demo=demo, base=config_base)
 
         # -- set-up ----------------------------------------------------------------------
         def build(self):
@@ -244,6 +297,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
         def staff_view(self) -> dict | None:
             from kiosk.stats import local_stats
             f = self.flow
+            cfg = f.cfg
             try:
                 q = cfg.question(f.staff_question_id)
             except KeyError:
@@ -270,6 +324,28 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                      and self._staff_key[2] != int(self.flow.now_s() // STAFF_REFRESH_S))
             self.sync(force=stale)
             self.notifier.ping()
+            if self.flow.idle():
+                self._check_config()
+            if self.flow.screen == flowmod.QUESTION and time.monotonic() >= self._next_trim:
+                self._next_trim = time.monotonic() + TRIM_EVERY_S
+                release_free_memory()
+
+        def _check_config(self) -> None:
+            """A newer config the sync agent saved: switch now, between two customers."""
+            try:
+                new = self.config_watch.poll(self.flow.now_s())
+            except Exception:                     # a bad file must never stop the kiosk
+                log.exception("checking the pushed config failed")
+                return
+            if new is None:
+                return
+            self.config_watch.applied(new)
+            self.flow.reconfigure(new, Recorder(new, store, clock))
+            self.cfg = new
+            self.languages = list(new.languages)
+            self._staff_cache = None
+            log.info("config version %d applied", new.config_version)
+            self.sync(force=True)
 
         # -- input -----------------------------------------------------------------------
         def answer_touch(self, value: int) -> None:

@@ -133,6 +133,24 @@ class KioskFlow:
                 self.question = q
                 self._changed()
 
+    def idle(self) -> bool:
+        """On the question screen with nobody mid-gesture: a safe moment to change the config."""
+        return self.screen == QUESTION and self._corner_since is None
+
+    def reconfigure(self, cfg: KioskConfig, recorder: Recorder) -> None:
+        """Switch to a new config (a push from the centre); call only when `idle()`."""
+        if cfg.staff != self.cfg.staff:
+            self.pin_guard = PinGuard(cfg.staff.pin_hash, cfg.staff.max_tries, cfg.staff.lockout_s,
+                                      monotonic=self.now_s)
+        self.cfg = cfg
+        self.recorder = recorder
+        self._tz = ZoneInfo(cfg.timezone)
+        if self.language not in cfg.languages:
+            self.language = cfg.default_language
+        self.question = self._scheduled_question()
+        self.staff_question_id = self.question.id
+        self._changed()
+
     def _to_question(self) -> None:
         self.draft = None
         self.pin_entry = ""

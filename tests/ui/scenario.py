@@ -460,6 +460,42 @@ class Scenario:
                 yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
                 self.check(f"{lang}: close staff view", self.screen() == "question", self.screen())
 
+        yield from self.live_config()
+
+    def live_config(self):
+        """The sync agent saves a newer pushed config: not applied mid follow-up, then on the
+        idle question screen within a check interval, and answers go to the new question."""
+        from kiosk.pushed import save_pushed
+        from seeds.catalogue import QUESTIONS
+        cfg = self.cfg
+        self.clock.set(START)                    # back to noon: 'visit', a smiley question
+        yield from self.until(lambda: self.app.flow.question.id == "visit")
+        yield from self.gap()
+        yield from self.tap(self.find("SmileyButton")[0])
+        self.check("live config: negative answer -> follow-up", self.screen() == "followup", self.screen())
+        q = dict(QUESTIONS["checkout"], version=3)
+        save_pushed(cfg.data_dir, {"version": 9, "questions": [q], "schedule": []})
+        yield from self.advance(6)
+        self.check("live config: not switched during a follow-up", self.screen() == "followup"
+                   and self.app.flow.cfg.config_version == cfg.config_version, self.app.flow.cfg.config_version)
+        yield from self.advance(cfg.followup.idle_timeout_s, then="question")
+        yield from self.advance(0.2)
+        yield from self.until(lambda: self.app.flow.question.id == "checkout")
+        self.check("live config: new question shown on the idle question screen",
+                   self.app.flow.question.id == "checkout" and self.app.flow.cfg.config_version == 9,
+                   self.app.flow.question.id)
+        label = self.app.sm.current_screen.ids.get("question_text")
+        want = q["text"][self.app.lang]
+        self.check("live config: new question text on screen", label is not None and label.text == want,
+                   (getattr(label, "text", None), want))
+        yield from self.gap()
+        yield from self.tap(self.find("SmileyButton")[-1])
+        self.check("live config: answer -> thank-you", self.screen() == "thanks", self.screen())
+        rec = self.app.flow.last_recorded
+        self.check("live config: answer recorded on the new question",
+                   rec is not None and rec.question_id == "checkout" and rec.value == 4, rec)
+        yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+
 
 class Driver:
     """Steps a scenario generator one Kivy frame at a time, then stops the app."""
@@ -525,7 +561,8 @@ def main(argv: list[str] | None = None) -> int:
     Clock._max_fps = 0                       # frames as fast as they render: the test waits for frames
     driver.start()
     try:
-        return run_app(cfg, clock=clock, pin_factory=pins, store=store, size=size)
+        return run_app(cfg, clock=clock, pin_factory=pins, store=store, size=size,
+                       config_base=scenario_config_mapping())
     finally:
         store.close()
 
