@@ -33,6 +33,23 @@ def database_url(args: argparse.Namespace) -> str:
     return getattr(args, "db", None) or os.environ.get(ENV_DB) or "sqlite:///central.db"
 
 
+def existing_database_url(args: argparse.Namespace) -> str:
+    """The database URL for a command that only reads or annotates what ingest stored: a SQLite
+    file that is not there is a mistyped path (or the wrong directory), so say so rather than
+    create an empty database and report nothing."""
+    from urllib.parse import unquote, urlparse
+
+    from server_sync.exc import CentralConfigError
+    url = database_url(args)
+    u = urlparse(url)
+    if u.scheme == "sqlite" and not u.netloc:
+        path = unquote(u.path[1:])
+        if path and path != ":memory:" and not os.path.exists(path):
+            raise CentralConfigError(f"no central database at {path} (check --db or ${ENV_DB}; "
+                                     f"`{PROG} ingest` or `{PROG} site add` creates it)")
+    return url
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = common_options()
     parser = argparse.ArgumentParser(prog=PROG, parents=[common],

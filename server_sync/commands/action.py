@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from server_sync.cli import database_url
+from server_sync.cli import existing_database_url
 
 
 def add_parser(sub, common) -> None:
@@ -29,7 +29,7 @@ def add_parser(sub, common) -> None:
 def run_add(args: argparse.Namespace) -> int:
     from server_sync.analysis.actions import add
     from server_sync.central.db import connect
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         stored = add(db, args.site, args.question, args.date, args.note)
     finally:
@@ -45,7 +45,7 @@ def run_list(args: argparse.Namespace) -> int:
     from server_sync.analysis.metrics import Tally
     from server_sync.analysis.trends import change_dict
     from server_sync.central.db import connect
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         f = queries.ReportFilter(tuple(args.site))
         acts = queries.actions(db, f)

@@ -12,7 +12,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from server_sync.cli import database_url
+from server_sync.cli import existing_database_url
 from server_sync.commands.ingest import add_broker_options, broker_settings
 
 
@@ -50,7 +50,7 @@ def _print(alerts: list[dict]) -> None:
 def run_list(args: argparse.Namespace) -> int:
     from server_sync.analysis.alerts import list_alerts
     from server_sync.central.db import connect
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         alerts = list_alerts(db, open_only=args.open, site=args.site)
     finally:
@@ -65,7 +65,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_ack(args: argparse.Namespace) -> int:
     from server_sync.analysis.alerts import acknowledge
     from server_sync.central.db import connect
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         a = acknowledge(db, args.id, args.comment, datetime.now(timezone.utc))
     finally:
@@ -98,7 +98,7 @@ def run_check(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
     settings = None if args.no_publish else broker_settings(args, "kundpuls-alerts")
     now = datetime.now(timezone.utc)
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         sites = args.site or [r[0] for r in db.execute_sql("SELECT id FROM site")]
         raised = check_realtime(db, sites, now) + check_trend(db, now, site_ids=sites)

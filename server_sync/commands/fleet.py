@@ -6,7 +6,7 @@ import argparse
 import json
 from datetime import datetime, timezone
 
-from server_sync.cli import database_url
+from server_sync.cli import existing_database_url
 
 
 def add_parser(sub, common) -> None:
@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from server_sync.analysis.fleet import fleet, summary
     from server_sync.central.db import connect
 
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         rows = fleet(db, datetime.now(timezone.utc))
     finally:

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from server_sync.cli import database_url
+from server_sync.cli import existing_database_url
 from server_sync.exc import CentralConfigError
 from server_sync.report.i18n import LANGUAGES
 
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output and Path(args.output).is_dir():
         raise CentralConfigError(f"--output {args.output} is a directory")
     progress = StepBar() if sys.stderr.isatty() and not args.no_progress else None
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         report = build(db, f, progress=progress)
     finally:

@@ -110,3 +110,13 @@ def test_step_bar_draws_on_its_stream():
         bar(i, 7, "step")
     text = out.getvalue()
     assert text.count("\r[") == 7 and "7/7" in text and text.endswith("s\n")
+
+
+@pytest.mark.parametrize("command", [["fleet"], ["report"], ["alerts", "list"], ["action", "list"],
+                                     ["alerts", "check", "--no-publish"]])
+def test_reading_commands_refuse_a_missing_database_and_create_nothing(tmp_path, capsys, command):
+    missing = tmp_path / "typo" / "centarl.db"
+    assert main(["--db", f"sqlite:///{missing}", *command]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kiosk-central: error: no central database at {missing}") and "Traceback" not in err
+    assert not missing.exists() and not missing.parent.exists()
