@@ -37,11 +37,18 @@ def _run(*cmd: str, cwd: Path) -> None:
     subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, timeout=30)
 
 
-def shipped_config_for_test(d: Path, ca: TestCA, port: int) -> Path:
-    """Debian's main mosquitto.conf layout with the shipped drop-in, paths moved into `d`."""
+def shipped_config_for_test(d: Path, ca: TestCA, port: int, central_port: int | None) -> Path:
+    """Debian's main mosquitto.conf layout with the shipped drop-in, paths moved into `d`. Without
+    `central_port` the centre's listener is left out, as on a store broker."""
     conf_d = d / "conf.d"
     conf_d.mkdir()
     text = (MOSQ / "kundpuls.conf").read_text()
+    if central_port is None:
+        head, sep, tail = text.partition("\nlistener 8884\n")
+        assert sep, "shipped kundpuls.conf no longer has the centre's listener 8884"
+        text = head + "\n" + tail[tail.index("\n\n"):]      # drop that listener's block
+    else:
+        text = text.replace("listener 8884", f"listener {central_port} 127.0.0.1")
     subs = {
         "listener 8883": f"listener {port} 127.0.0.1",
         "/etc/mosquitto/certs/ca.crt": str(ca.ca_file),
@@ -50,15 +57,24 @@ def shipped_config_for_test(d: Path, ca: TestCA, port: int) -> Path:
         "/etc/mosquitto/kundpuls.passwd": str(d / "kundpuls.passwd"),
         "/etc/mosquitto/kundpuls.acl": str(d / "kundpuls.acl"),
     }
+    if central_port is not None:
+        subs["/etc/mosquitto/kundpuls-central.passwd"] = str(d / "kundpuls-central.passwd")
+        subs["/etc/mosquitto/kundpuls-central.acl"] = str(d / "kundpuls-central.acl")
     for old, new in subs.items():
         assert old in text, f"shipped kundpuls.conf no longer contains {old!r}"
         text = text.replace(old, new)
     (conf_d / "kundpuls.conf").write_text(text)
+    # The centre's listener: its own password file (mosquitto_passwd, as the guide says) and ACL.
+    shutil.copy(MOSQ / "kundpuls-central.acl", d / "kundpuls-central.acl")
+    (d / "kundpuls-central.passwd").touch()
+    _run("mosquitto_passwd", "-b", str(d / "kundpuls-central.passwd"), "central", PASSWORDS["central"], cwd=d)
     # The ACL as shipped, plus what `kiosk-central kiosk add` writes for each kiosk (its own code:
     # the password entry and the site-alerts block), plus the store bridge block.
     acl, pw = d / "kundpuls.acl", d / "kundpuls.passwd"
     shutil.copy(MOSQ / "kundpuls.acl", acl)
     for user, password in PASSWORDS.items():
+        if user == "central":
+            continue                                          # the centre's listener only
         if user in SITES:
             provision.set_password(pw, user, password)
             assert provision.ensure_acl(acl, user, SITES[user])
@@ -97,7 +113,7 @@ def bridge_acl_block(site: str, kiosks: list[str]) -> str:
 
 def store_broker_config(d: Path, ca: TestCA, port: int, central_port: int) -> Path:
     """A store broker: the shipped drop-in and ACL (its own kiosk users) plus the shipped bridge."""
-    main = shipped_config_for_test(d, ca, port)
+    main = shipped_config_for_test(d, ca, port, None)
     bridge = (MOSQ / "bridge-store.conf").read_text()
     subs = {"SITE": "site-1", "central.example.com:8883": f"localhost:{central_port}",
             "/etc/mosquitto/certs/central-ca.crt": str(ca.ca_file),
@@ -145,11 +161,11 @@ def shipped_broker(tmp_path_factory, broker_ca):
     if not shutil.which("mosquitto"):
         pytest.fail("mosquitto is required (see .ci/system-deps.sh)")
     d = tmp_path_factory.mktemp("mosq")
-    port = free_tcp_port()
-    conf = shipped_config_for_test(d, broker_ca, port)
+    port, central_port = free_tcp_port(), free_tcp_port()
+    conf = shipped_config_for_test(d, broker_ca, port, central_port)
     server = Mosquitto(conf, port)
     try:
-        yield {"port": port, "ca": str(broker_ca.ca_file), "dir": d}
+        yield {"port": port, "central_port": central_port, "ca": str(broker_ca.ca_file), "dir": d}
     finally:
         server.stop()
 
@@ -158,14 +174,15 @@ class Peer:
     """A paho MQTT 5 client over TLS that records what it receives and its CONNACK/SUBACK codes."""
 
     def __init__(self, broker: dict, user: str | None, password: str | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, client_id: str | None = None) -> None:
         self.messages: list[mqtt.MQTTMessage] = []
         self.arrived = threading.Condition()
         self.connected = threading.Event()
         self.connack: ReasonCode | None = None
         self.subacks: dict[int, list[ReasonCode]] = {}
         self.pubacks: dict[int, ReasonCode] = {}
-        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{user}-{id(self)}",
+        self.disconnects: list[ReasonCode] = []
+        self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"t-{user}-{id(self)}",
                              protocol=mqtt.MQTTv5)
         self.c.tls_set(ca_certs=broker["ca"], cert_reqs=ssl.CERT_REQUIRED)
         if user is not None:
@@ -174,6 +191,7 @@ class Peer:
         self.c.on_message = self._on_message
         self.c.on_subscribe = self._on_subscribe
         self.c.on_publish = self._on_publish
+        self.c.on_disconnect = lambda c, userdata, flags, rc, props: self.disconnects.append(rc)
         self.c.connect("localhost", port or broker["port"], keepalive=30)
         self.c.loop_start()
         assert self.connected.wait(WAIT_S), "no CONNACK"
@@ -224,10 +242,13 @@ class Peer:
 
 @pytest.fixture
 def peers(shipped_broker):
+    """Connected peers; `central` goes to the centre's listener unless a port is given."""
     made: list[Peer] = []
 
-    def make(user, password=None, port=None):
-        p = Peer(shipped_broker, user, password, port)
+    def make(user, password=None, port=None, client_id=None):
+        if port is None and user == "central":
+            port = shipped_broker["central_port"]
+        p = Peer(shipped_broker, user, password, port, client_id)
         made.append(p)
         return p
     yield make
@@ -242,6 +263,28 @@ def test_anonymous_and_wrong_password_are_refused(peers):
     assert wrong.connack.is_failure
     good = peers("kiosk-a", PASSWORDS["kiosk-a"])
     assert not good.connack.is_failure
+
+
+def test_each_listener_knows_only_its_own_users(peers, shipped_broker):
+    assert peers("central", PASSWORDS["central"], port=shipped_broker["port"]).connack.is_failure
+    assert peers("kiosk-a", PASSWORDS["kiosk-a"], port=shipped_broker["central_port"]).connack.is_failure
+    assert not peers("central", PASSWORDS["central"]).connack.is_failure
+
+
+def test_a_kiosk_credential_cannot_take_over_another_kiosks_session(peers, shipped_broker):
+    central = peers("central", PASSWORDS["central"])
+    a = peers("kiosk-a", PASSWORDS["kiosk-a"], client_id="kiosk-a")
+    a.subscribe("kundpuls/v1/kiosk/kiosk-a/ack")
+    # kiosk-b's credential asks for kiosk-a's client id: the broker makes it "kiosk-b" instead of
+    # closing kiosk-a's connection (which is what plain MQTT client-id takeover does).
+    b = peers("kiosk-b", PASSWORDS["kiosk-b"], client_id="kiosk-a")
+    assert not b.connack.is_failure
+    central.publish("kundpuls/v1/kiosk/kiosk-a/ack", b"ack-a")
+    assert a.wait_for_payload(b"ack-a") == [b"ack-a"]
+    assert a.c.is_connected() and a.disconnects == []
+    log = (shipped_broker["dir"] / "mosquitto.log").read_text()
+    assert "Client kiosk-a already connected" not in log
+    assert re.search(r"New client connected from \S+ as kiosk-b \(.*u'kiosk-b'\)", log), log[-1500:]
 
 
 def test_plaintext_mqtt_is_not_served(shipped_broker):
@@ -351,3 +394,11 @@ def test_store_bridge_carries_a_kiosks_topics_both_ways(shipped_broker, broker_c
         assert b"forged-by-bridge-user" not in got
     finally:
         store.stop()
+
+
+def test_default_ports_match_the_shipped_listeners():
+    """Kiosks default to the stores' listener, the centre's commands to the centre's one."""
+    from kiosk.config import BrokerSettings
+    from server_sync.commands.ingest import CENTRE_PORT
+    listeners = re.findall(r"^listener (\d+)$", (MOSQ / "kundpuls.conf").read_text(), re.M)
+    assert listeners == [str(BrokerSettings().port), str(CENTRE_PORT)] == ["8883", "8884"]

@@ -18,12 +18,16 @@ from server_sync.exc import CentralConfigError
 AFTER_COMMIT_HOOKS: tuple[str, ...] = ("server_sync.analysis.alerts:realtime_hook",)
 
 
+CENTRE_PORT = 8884      # firmware_config/mosquitto/kundpuls.conf: the centre's own TLS listener
+
+
 def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False) -> None:
     """Broker connection options shared by the commands that talk MQTT."""
     g = p.add_argument_group("broker")
     g.add_argument("--broker-host", metavar="HOST", default="localhost", help="MQTT broker host (default localhost)")
     g.add_argument("--broker-port", metavar="PORT", type=int, default=None,
-                   help="MQTT broker port (default 8883, or 1883 with --no-tls)")
+                   help="MQTT broker port (default 8884, the centre's listener of the shipped broker "
+                        "config; 1883 with --no-tls)")
     g.add_argument("--ca-file", metavar="FILE", help="CA certificate of the broker (default: the system's CAs)")
     g.add_argument("--username", default="central", help="broker user name (default central)")
     g.add_argument("--password-file", metavar="FILE", help="file holding the broker password")
@@ -51,7 +55,7 @@ def broker_settings(args: argparse.Namespace, client_id: str):
             raise CentralConfigError(f"--password-file {args.password_file} is empty")
     if args.ca_file and args.no_tls:
         raise CentralConfigError("--ca-file and --no-tls contradict each other")
-    port = args.broker_port if args.broker_port is not None else (1883 if args.no_tls else 8883)
+    port = args.broker_port if args.broker_port is not None else (1883 if args.no_tls else CENTRE_PORT)
     if not 1 <= port <= 65535:
         raise CentralConfigError(f"--broker-port must be 1-65535, got {port}")
     return BrokerSettings(host=args.broker_host, port=port, tls=not args.no_tls,
