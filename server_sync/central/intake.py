@@ -13,8 +13,8 @@ Both the MQTT ingest (`server_sync.ingest`) and `kiosk-central import` hand vali
 
 Group commit: inside `Intake.group(lock_names)` several batches share ONE transaction (one
 durable commit); each `accept` then runs in its own SAVEPOINT, so a refused batch rolls back
-alone, and the hourly rollup deltas of the group are summed and written once, in key order,
-just before the commit.
+alone, and the rollup deltas of the group (hourly and reasons) are summed and written once, in
+key order, just before the commit.
 
 A refusal raises `ProtocolError(reason)` before anything is committed; the caller dead-letters.
 This module must never commit part of a batch, overwrite a stored event, or talk to MQTT.
@@ -29,12 +29,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 from peewee import Database
 
 from server_sync.central import reason_rollup, rollups
 from server_sync.central.dialect import (group_transaction, insert_ignore, insert_new, placeholders,
-                                         time_param, writer_transaction)
+                                         time_param, wire_time_text, writer_transaction)
 from server_sync.exc import ProtocolError
 from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, FollowUpEvent,
                                   ResponseEvent, iso_ms)
@@ -98,9 +99,12 @@ class Accepted:
 @dataclass
 class _Group:
     """What a group transaction keeps until its commit: summed rollup deltas of the batches
-    accepted so far, and the questions they registered (cached only once committed)."""
+    accepted so far, the questions they registered (cached only once committed), and the site
+    time zones read inside this transaction."""
     rollup: Counter = field(default_factory=Counter)
+    reasons: dict[tuple, list[int]] = field(default_factory=dict)
     questions: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
+    zones: dict[str, ZoneInfo] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -135,9 +139,14 @@ class Intake:
             with group_transaction(self.db, lock_names):
                 yield
                 rollups.write(self.db, group.rollup)
+                reason_rollup.write(self.db, group.reasons)
         finally:
             self._group = None
         self._questions.update(group.questions)                  # committed: now cache them
+
+    def _zones(self) -> dict[str, ZoneInfo]:
+        """Site time zones already read in this transaction (a group's; else a fresh cache)."""
+        return self._group.zones if self._group is not None else {}
 
     # --- the batch path ------------------------------------------------------------------------
 
@@ -146,40 +155,48 @@ class Intake:
         received = naive_utc(received_at or self.clock())
         staged_questions: dict[tuple[str, int], tuple[str, str]] = {}
         delta: Counter = Counter()                  # this batch's hourly rollup changes
+        reason_delta: dict[tuple, list[int]] = {}   # and its reason rollup changes
         with writer_transaction(self.db, f"kiosk:{batch.kiosk_id}"):
             site_id = self._registered_site(batch.kiosk_id)
             result = Accepted(batch.kiosk_id, site_id, batch.batch_id, [e.seq for e in batch.events])
-            responses = [e for e in batch.events if isinstance(e, ResponseEvent)]
-            followups = [e for e in batch.events if isinstance(e, FollowUpEvent)]
-            for e in responses:
-                if e.site_id != site_id:
-                    raise ProtocolError(f"event {e.id}: site_id {e.site_id!r} is not the registered site "
-                                        f"{site_id!r} of kiosk {batch.kiosk_id!r}")
+            responses = [e for e in batch.events if e.type == "response"]
+            followups = [e for e in batch.events if e.type == "followup"] if len(responses) < len(batch.events) else []
+            if {e.site_id for e in responses} - {site_id}:
+                e = next(e for e in responses if e.site_id != site_id)
+                raise ProtocolError(f"event {e.id}: site_id {e.site_id!r} is not the registered site "
+                                    f"{site_id!r} of kiosk {batch.kiosk_id!r}")
             staged_questions = self._register_questions(responses, received)
 
             anchors, new_boots = self._anchors(batch.kiosk_id, batch.events)
             if new_boots:
-                result.corrected = self._correct_stored(batch.kiosk_id, new_boots, anchors, received, delta)
+                result.corrected = self._correct_stored(batch.kiosk_id, new_boots, anchors, received, delta,
+                                                        reason_delta)
 
             # Insert first (ids already stored, in either table, are skipped by the database);
             # only what did not go in is read back and compared: duplicate or conflict.
-            received_s = self._ts(received)
-            times = [self._time(e, anchors, received) for e in responses]
-            rows = [self._response_row(e, site_id, t, received_s, batch.batch_id)
-                    for e, t in zip(responses, times)]
+            # As text on both engines (what time_param writes on SQLite; PostgreSQL's COPY reads
+            # it as the same TIMESTAMP): converted once, not once per row.
+            received_s = received.isoformat(" ")
+            rows, hours = self._response_rows(responses, site_id, anchors, received, received_s, batch.batch_id)
             inserted = insert_new(self.db, "response", RESPONSE_COLUMNS, rows, "id", ("followup",))
-            new = [(e, t) for e, t in zip(responses, times) if e.id in inserted]
-            rollups.count(self.db, [_rollup_row(e, site_id, t[0]) for e, t in new], into=delta)
+            everything = len(inserted) == len(rows)
+            # Hourly rollup deltas: counted per (question, audience, scale, value, UTC hour) at C
+            # speed; the time zone maths is done once per distinct hour (rollups.count_hours).
+            kiosk_id = batch.kiosk_id
+            rollups.count_hours(self.db, Counter(
+                (site_id, kiosk_id, r[4], r[8], r[6], r[7], hour) for r, hour in zip(rows, hours)
+                if r[16] is None and (everything or r[0] in inserted)), into=delta, zones=self._zones())
+            new_ids = [r[0] for r in rows] if everything else [r[0] for r in rows if r[0] in inserted]
             # Follow-ups stored before their answer arrived count for the reasons only now.
-            reason_rollup.apply(self.db, self._followup_reasons([e.id for e, _ in new]))
+            reason_rollup.count(self.db, self._followup_reasons(new_ids), into=reason_delta, zones=self._zones())
 
             frows = [self._followup_row(e, self._time(e, anchors, received), received_s) for e in followups]
             finserted = insert_new(self.db, "followup", FOLLOWUP_COLUMNS, frows, "id", ("response",))
             new_followups = [e for e in followups if e.id in finserted]
             insert_ignore(self.db, "followup_reason", ("followup_id", "response_id", "reason"),
                           [(e.id, e.response_id, r) for e in new_followups for r in e.reasons])
-            reason_rollup.apply(self.db, [{"response_id": e.response_id, "reasons": list(e.reasons)}
-                                          for e in new_followups])
+            reason_rollup.count(self.db, [{"response_id": e.response_id, "reasons": list(e.reasons)}
+                                          for e in new_followups], into=reason_delta, zones=self._zones())
 
             result.new = len(inserted) + len(finserted)
             known = [e for e in batch.events if e.id not in inserted and e.id not in finserted]
@@ -196,10 +213,15 @@ class Intake:
             result.conflicts = self._record_conflicts(batch.kiosk_id, conflicts, received)
             if self._group is None:
                 rollups.write(self.db, delta)
+                reason_rollup.write(self.db, reason_delta)
         if self._group is None:
             self._questions.update(staged_questions)      # only once committed
         else:                                             # its savepoint is released: the group's now
             self._group.rollup.update(delta)
+            for key, d in reason_delta.items():
+                acc = self._group.reasons.setdefault(key, [0, 0, 0])
+                for i in range(3):
+                    acc[i] += d[i]
             self._group.questions.update(staged_questions)
         return result
 
@@ -214,6 +236,11 @@ class Intake:
 
     def _register_questions(self, responses: Sequence[ResponseEvent],
                             received: datetime) -> dict[tuple[str, int], tuple[str, str]]:
+        # The distinct (question, version, scale, audience) of the batch, at C speed: a batch
+        # asks few questions. The first event's scale and audience register an unknown question.
+        distinct = {(e.question_id, e.question_version, e.scale, e.audience) for e in responses}
+        if all(self._questions.get((q, v)) == (scale, audience) for q, v, scale, audience in distinct):
+            return {}                                   # all known and consistent: the common case
         seen: dict[tuple[str, int], tuple[str, str]] = {}
         for e in responses:
             seen.setdefault((e.question_id, e.question_version), (e.scale, e.audience))
@@ -291,7 +318,7 @@ class Intake:
         return kiosk_time, UNCORRECTED, kiosk_time
 
     def _correct_stored(self, kiosk_id: str, boots: Sequence[str], anchors: Mapping[str, _Anchor],
-                        received: datetime, delta: Counter) -> int:
+                        received: datetime, delta: Counter, reason_delta: dict) -> int:
         """Correct stored uncorrected events of these boots; move their rollup counts along."""
         p = self.db.param
         where = (f"kiosk_id = {p} AND boot_id IN ({placeholders(self.db, len(boots))})"
@@ -310,12 +337,12 @@ class Intake:
             ids = [r["id"] for r, _ in moved]
             reasons = self._followup_reasons(ids)
             rollups.count(self.db, [r for r, _ in moved], sign=-1, into=delta)
-            reason_rollup.apply(self.db, reasons, sign=-1)
+            reason_rollup.count(self.db, reasons, sign=-1, into=reason_delta, zones=self._zones())
             self.db.cursor().executemany(
                 f"UPDATE response SET recorded_at = {p}, time_status = '{CORRECTED}' WHERE id = {p}",
                 [(self._ts(new["recorded_at"]), new["id"]) for _, new in moved])
             rollups.count(self.db, [new for _, new in moved], into=delta)
-            reason_rollup.apply(self.db, reasons)
+            reason_rollup.count(self.db, reasons, into=reason_delta, zones=self._zones())
         fold = [(fid, at, boot, mono) for fid, at, boot, mono in self.db.execute_sql(
             f"SELECT id, recorded_at, boot_id, monotonic_ns FROM followup WHERE {where}",
             [kiosk_id, *boots]).fetchall()]
@@ -343,13 +370,31 @@ class Intake:
 
     # --- rows ------------------------------------------------------------------------------------
 
-    def _response_row(self, e: ResponseEvent, site_id: str, time: tuple[datetime, str, datetime],
-                      received: Any, batch_id: str) -> tuple:
-        best, status, kiosk_time = time
-        kiosk_s = self._ts(kiosk_time)
-        return (e.id, e.kiosk_id, site_id, e.seq, e.question_id, e.question_version, e.scale,
-                e.value, e.audience, e.language, kiosk_s if best is kiosk_time else self._ts(best),
-                kiosk_s, e.clock_synced, status, e.boot_id, e.monotonic_ns, e.filtered, received, batch_id)
+    def _response_rows(self, responses: Sequence[ResponseEvent], site_id: str, anchors: Mapping[str, _Anchor],
+                       received: datetime, received_s: Any, batch_id: str) -> tuple[list[tuple], list[str]]:
+        """The `response` rows of a batch (RESPONSE_COLUMNS order) and each one's UTC hour
+        ("YYYY-MM-DDTHH", for the rollups). Runs once per answer at the centre, so the common
+        case, a synced clock, takes its times straight from the wire text."""
+        wire_ts = wire_time_text
+        rows: list[tuple] = []
+        hours: list[str] = []
+        append, hour_append = rows.append, hours.append
+        for e in responses:
+            (eid, seq, kiosk_id, _site, qid, qv, scale, value, audience, language, rec, _recorded,
+             synced, boot, mono, filtered, _type) = e
+            if synced:
+                best = kiosk = wire_ts(rec)
+                status = SYNCED
+                hour = rec[:13]
+            else:
+                best_t, status, kiosk_t = self._time(e, anchors, received)
+                kiosk = self._ts(kiosk_t)
+                best = kiosk if best_t is kiosk_t else self._ts(best_t)
+                hour = rollups.hour_key(best_t)
+            append((eid, kiosk_id, site_id, seq, qid, qv, scale, value, audience, language, best, kiosk,
+                    synced, status, boot, mono, filtered, received_s, batch_id))
+            hour_append(hour)
+        return rows, hours
 
     def _followup_row(self, e: FollowUpEvent, time: tuple[datetime, str, datetime], received: Any) -> tuple:
         best, status, kiosk_time = time
@@ -420,13 +465,6 @@ class Intake:
                 f"INSERT INTO kiosk_status ({', '.join(cols)}) VALUES ({placeholders(self.db, len(cols))})"
                 f" ON CONFLICT (kiosk_id) DO UPDATE SET "
                 + ", ".join(f"{c} = excluded.{c}" for c in updated), values)
-
-
-def _rollup_row(e: ResponseEvent, site_id: str, recorded_at: datetime) -> dict[str, Any]:
-    """The fields of a new answer that `rollups.apply` reads."""
-    return {"site_id": site_id, "kiosk_id": e.kiosk_id, "question_id": e.question_id,
-            "audience": e.audience, "scale": e.scale, "value": e.value, "recorded_at": recorded_at,
-            "filtered": e.filtered}
 
 
 def _plausible(t: datetime, received: datetime) -> bool:

@@ -2,9 +2,10 @@
 (tables rollup_reason_daily and rollup_reason_monthly, migration m0002): how many answers cite each reason, how many of those
 were negative and the value sum of the negative ones, for the Pareto and the driver uplift without touching raw rows.
 
-Ingest calls `apply(db, followup_rows)` in the transaction that inserts new follow-ups (never for
-duplicates). A follow-up whose answer is filtered or not in the store is not counted; `rebuild`
-recomputes the whole table from the raw rows (migration backfill, tests).
+Ingest counts the new follow-ups of each message (`count`, never for duplicates) and writes the
+summed deltas of its whole group once (`write`), in the transaction that inserts them; `apply`
+does both at once. A follow-up whose answer is filtered or not in the store is not counted;
+`rebuild` recomputes the whole table from the raw rows (migration backfill, tests).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 from peewee import Database
 
@@ -29,12 +31,22 @@ def _reasons(row: Mapping) -> list[str]:
     return sorted(set(reasons))
 
 
-def apply(db: Database, followup_rows: Iterable[Mapping], sign: int = 1) -> int:
-    """Add the reasons of `followup_rows` (dicts with response_id and reasons); returns rows touched."""
+def apply(db: Database, followup_rows: Iterable[Mapping], sign: int = 1,
+          zones: dict[str, ZoneInfo] | None = None) -> int:
+    """Add the reasons of `followup_rows` (dicts with response_id and reasons); returns rows
+    touched. `zones`: a site time zone cache (`rollups.site_timezones`)."""
+    return write(db, count(db, followup_rows, sign, zones=zones))
+
+
+def count(db: Database, followup_rows: Iterable[Mapping], sign: int = 1, into: dict | None = None,
+          zones: dict[str, ZoneInfo] | None = None) -> dict[tuple, list[int]]:
+    """The signed daily deltas of `followup_rows`, added to `into`, without writing: ingest sums
+    a whole group of messages and writes once (`write`). Reads the answers they explain."""
+    deltas: dict[tuple, list[int]] = {} if into is None else into
     wanted = {r["response_id"]: _reasons(r) for r in followup_rows}
     wanted = {k: v for k, v in wanted.items() if v}
     if not wanted:
-        return 0
+        return deltas
     answers = []
     ids = sorted(wanted)
     for i in range(0, len(ids), 500):
@@ -42,22 +54,32 @@ def apply(db: Database, followup_rows: Iterable[Mapping], sign: int = 1) -> int:
         answers += db.execute_sql(
             "SELECT id, site_id, question_id, audience, scale, value, recorded_at FROM response"
             f" WHERE filtered IS NULL AND id IN ({', '.join([db.param] * len(chunk))})", chunk).fetchall()
-    return _upsert(db, [(a, wanted[a[0]]) for a in answers], sign)
+    return _accumulate(db, [(a, wanted[a[0]]) for a in answers], sign, deltas, zones)
 
 
-def _upsert(db: Database, answers: list[tuple], sign: int) -> int:
-    zones = site_timezones(db, (a[1] for a, _ in answers))
-    acc: dict[tuple, list[int]] = {}
+def _accumulate(db: Database, answers: list[tuple], sign: int, acc: dict[tuple, list[int]],
+                cache: dict[str, ZoneInfo] | None = None) -> dict[tuple, list[int]]:
+    zones = site_timezones(db, (a[1] for a, _ in answers), cache)
     for (_id, site, question, audience, scale, value, recorded_at), reasons in answers:
         if isinstance(recorded_at, str):          # SQLite hands back text for raw SQL
             recorded_at = datetime.fromisoformat(recorded_at)
         local_date = hour_bucket(recorded_at, zones[site])[1]
+        negative = is_negative(scale, value)
         for reason in reasons:
             row = acc.setdefault((site, question, audience, scale, local_date, reason), [0, 0, 0])
             row[0] += sign
-            negative = is_negative(scale, value)
             row[1] += sign * negative
             row[2] += sign * value * negative
+    return acc
+
+
+def write(db: Database, deltas: Mapping[tuple, list[int]]) -> int:
+    """Upsert summed daily deltas (`count`) into the daily and monthly tables, in key order (so
+    concurrent ingestors lock rows in the same order); returns daily rows touched. A row whose
+    count dropped can be empty now: those, and only those, are deleted, by key."""
+    acc = {k: v for k, v in deltas.items() if any(v)}
+    if not acc:
+        return 0
     monthly: dict[tuple, list[int]] = {}
     for (site, question, audience, scale, local_date, reason), v in acc.items():
         m = monthly.setdefault((site, question, audience, scale, local_date[:7], reason), [0, 0, 0])
@@ -71,9 +93,10 @@ def _upsert(db: Database, answers: list[tuple], sign: int) -> int:
                f" n = {table}.n + excluded.n, negative = {table}.negative + excluded.negative,"
                f" negative_sum_v = {table}.negative_sum_v + excluded.negative_sum_v")
         cursor.executemany(sql, [k + tuple(v) for k, v in sorted(rows.items())])
-        if sign < 0:                   # by key: only the rows just decremented can be empty now
+        emptied = sorted(k for k, v in rows.items() if v[0] < 0)
+        if emptied:
             where = " AND ".join(f"{c} = {db.param}" for c in cols[:6])
-            cursor.executemany(f"DELETE FROM {table} WHERE {where} AND n <= 0", sorted(rows))
+            cursor.executemany(f"DELETE FROM {table} WHERE {where} AND n <= 0", emptied)
     return len(acc)
 
 
@@ -87,4 +110,4 @@ def rebuild(db: Database) -> int:
     by_answer: dict[tuple, list[str]] = {}
     for *answer, reason in rows:
         by_answer.setdefault(tuple(answer), []).append(reason)
-    return _upsert(db, [(a, sorted(set(rs))) for a, rs in by_answer.items()], 1) if by_answer else 0
+    return write(db, _accumulate(db, [(a, sorted(set(rs))) for a, rs in by_answer.items()], 1, {})) if by_answer else 0

@@ -3,7 +3,8 @@ answers (never for duplicates), so report cost grows with sites × hours, not wi
 
 Counts only unfiltered answers (analysis leaves flagged presses out). A time correction moves
 answers between hours: `apply(old_rows, sign=-1)` then `apply(new_rows)`. Group commit sums the
-deltas of many messages with `count(…, into=)` and writes them once with `write`.
+deltas of many messages with `count(…, into=)` (ingest: `count_hours`, from answers it already
+counted per hour) and writes them once with `write`.
 """
 
 from __future__ import annotations
@@ -29,8 +30,13 @@ def hour_bucket(recorded_at: datetime, tz: ZoneInfo) -> tuple[datetime, str, int
     return hour, local.strftime("%Y-%m-%d"), local.hour, local.weekday()
 
 
-def site_timezones(db: Database, site_ids: Iterable[str]) -> dict[str, ZoneInfo]:
+def site_timezones(db: Database, site_ids: Iterable[str],
+                   cache: dict[str, ZoneInfo] | None = None) -> dict[str, ZoneInfo]:
+    """The IANA zone of each site; `cache` (filled on a miss) saves the query for sites already
+    read in the same transaction."""
     ids = sorted(set(site_ids))
+    if cache is not None and all(sid in cache for sid in ids):
+        return cache
     if not ids:
         return {}
     p = db.param
@@ -38,7 +44,16 @@ def site_timezones(db: Database, site_ids: Iterable[str]) -> dict[str, ZoneInfo]
     zones = {sid: ZoneInfo(tz) for sid, tz in rows}
     for sid in ids:
         zones.setdefault(sid, ZoneInfo("Europe/Stockholm"))
+    if cache is not None:
+        cache.update(zones)
+        return cache
     return zones
+
+
+def hour_key(at: datetime) -> str:
+    """The UTC hour of a naive-UTC time as `YYYY-MM-DDTHH`, the first 13 characters of its wire
+    form (so ingest takes it from the wire text without building a datetime)."""
+    return f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}"
 
 
 def apply(db: Database, rows: Iterable[Mapping], sign: int = 1) -> int:
@@ -47,23 +62,37 @@ def apply(db: Database, rows: Iterable[Mapping], sign: int = 1) -> int:
 
 
 def count(db: Database, rows: Iterable[Mapping], sign: int = 1, into: Counter | None = None) -> Counter:
-    """The signed per-bucket deltas of `rows`, added to `into` (a fresh Counter by default),
+    """The signed per-bucket deltas of `rows` (dicts with site_id, kiosk_id, question_id,
+    audience, scale, value, recorded_at, filtered), added to `into` (a fresh Counter by default),
     without writing: ingest sums a whole group of messages and writes once (`write`)."""
-    counts: Counter = Counter() if into is None else into
-    rows = [r for r in rows if not r.get("filtered")]
-    if not rows:
-        return counts
-    zones = site_timezones(db, (r["site_id"] for r in rows))
-    buckets: dict[tuple, tuple] = {}      # a batch spans few hours: convert time zones once per hour
+    answers: Counter = Counter()
     for r in rows:
-        at = r["recorded_at"]
-        hk = (r["site_id"], at.year, at.month, at.day, at.hour)
-        bucket = buckets.get(hk)
+        if not r.get("filtered"):
+            answers[(r["site_id"], r["kiosk_id"], r["question_id"], r["audience"], r["scale"], r["value"],
+                     hour_key(r["recorded_at"]))] += 1
+    return count_hours(db, answers, sign, into)
+
+
+def count_hours(db: Database, answers: Mapping[tuple, int], sign: int = 1, into: Counter | None = None,
+                zones: dict[str, ZoneInfo] | None = None) -> Counter:
+    """`count` from unfiltered answers already counted per (site, kiosk, question, audience,
+    scale, value, `hour_key`): the bucket (local date, hour, weekday) is worked out once per
+    site and hour, not once per answer. `zones`: a time zone cache (`site_timezones`)."""
+    counts: Counter = Counter() if into is None else into
+    if not answers:
+        return counts
+    zones = site_timezones(db, {k[0] for k in answers}, zones)
+    buckets: dict[tuple[str, str], tuple] = {}
+    for key, n in answers.items():
+        site, hour = key[0], key[6]
+        bucket = buckets.get((site, hour))
         if bucket is None:
-            bucket = buckets[hk] = hour_bucket(at, zones[r["site_id"]])
-        counts[(r["site_id"], r["kiosk_id"], r["question_id"], r["audience"], r["scale"],
-                r["value"]) + bucket] += sign
+            bucket = buckets[(site, hour)] = hour_bucket(datetime.fromisoformat(hour + ":00"), zones[site])
+        counts[key[:6] + bucket] += sign * n
     return counts
+
+
+_KEY = ("site_id", "kiosk_id", "question_id", "audience", "value", "hour")     # the table's unique key
 
 
 def write(db: Database, counts: Mapping[tuple, int]) -> int:
@@ -80,6 +109,10 @@ def write(db: Database, counts: Mapping[tuple, int]) -> int:
     cursor = bulk_cursor(db)
     cursor.executemany(sql, params)
     rollup_summaries.apply_counts(db, counts)      # daily/chain summaries, same transaction
-    if any(row[-1] < 0 for row in params):
-        db.execute_sql("DELETE FROM rollup_hourly WHERE n <= 0")
+    # Only the buckets this call took from can have dropped to zero: delete those, by key (the
+    # table's unique index), never by scanning the whole table.
+    emptied = [row[:4] + row[5:7] for row in params if row[-1] < 0]
+    if emptied:
+        cursor.executemany(f"DELETE FROM rollup_hourly WHERE {' AND '.join(f'{c} = {p}' for c in _KEY)}"
+                           " AND n <= 0", emptied)
     return len(params)
