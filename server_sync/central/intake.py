@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo
 from peewee import Database
 
 from server_sync.central import reason_rollup, rollups
-from server_sync.central.dialect import (group_transaction, insert_ignore, insert_new, placeholders,
-                                         time_param, wire_time_text, writer_transaction)
+from server_sync.central.dialect import (StoredAlready, group_transaction, insert_ignore, insert_new,
+                                         placeholders, time_param, wire_time_text, writer_transaction)
 from server_sync.exc import ProtocolError
 from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, FollowUpEvent,
                                   ResponseEvent, iso_ms)
@@ -152,6 +152,14 @@ class Intake:
 
     def accept(self, batch: Batch, received_at: datetime | None = None) -> Accepted:
         """Commit `batch` (all of it, or nothing); raise ProtocolError when it must be refused."""
+        try:
+            return self._accept(batch, received_at, direct=True)
+        except StoredAlready:
+            # PostgreSQL: events of the batch are stored already (a re-send); the attempt was
+            # rolled back with its savepoint. Again, sorting them out row by row.
+            return self._accept(batch, received_at, direct=False)
+
+    def _accept(self, batch: Batch, received_at: datetime | None, *, direct: bool) -> Accepted:
         received = naive_utc(received_at or self.clock())
         staged_questions: dict[tuple[str, int], tuple[str, str]] = {}
         delta: Counter = Counter()                  # this batch's hourly rollup changes
@@ -178,7 +186,9 @@ class Intake:
             # it as the same TIMESTAMP): converted once, not once per row.
             received_s = received.isoformat(" ")
             rows, hours = self._response_rows(responses, site_id, anchors, received, received_s, batch.batch_id)
-            inserted = insert_new(self.db, "response", RESPONSE_COLUMNS, rows, "id", ("followup",))
+            clash, explained = self._followup_links([r[0] for r in rows])
+            inserted = insert_new(self.db, "response", RESPONSE_COLUMNS,
+                                  [r for r in rows if r[0] not in clash] if clash else rows, "id", direct=direct)
             everything = len(inserted) == len(rows)
             # Hourly rollup deltas: counted per (question, audience, scale, value, UTC hour) at C
             # speed; the time zone maths is done once per distinct hour (rollups.count_hours).
@@ -186,17 +196,27 @@ class Intake:
             rollups.count_hours(self.db, Counter(
                 (site_id, kiosk_id, r[4], r[8], r[6], r[7], hour) for r, hour in zip(rows, hours)
                 if r[16] is None and (everything or r[0] in inserted)), into=delta, zones=self._zones())
-            new_ids = [r[0] for r in rows] if everything else [r[0] for r in rows if r[0] in inserted]
             # Follow-ups stored before their answer arrived count for the reasons only now.
-            reason_rollup.count(self.db, self._followup_reasons(new_ids), into=reason_delta, zones=self._zones())
+            answered = sorted(explained & inserted)
+            if answered:
+                reason_rollup.count(self.db, self._followup_reasons(answered), into=reason_delta,
+                                    zones=self._zones())
+                self.db.cursor().executemany(
+                    f"DELETE FROM followup_pending WHERE response_id = {self.db.param}", [(a,) for a in answered])
 
             frows = [self._followup_row(e, self._time(e, anchors, received), received_s) for e in followups]
-            finserted = insert_new(self.db, "followup", FOLLOWUP_COLUMNS, frows, "id", ("response",))
+            finserted = insert_new(self.db, "followup", FOLLOWUP_COLUMNS, frows, "id", ("response",), direct=direct)
             new_followups = [e for e in followups if e.id in finserted]
             insert_ignore(self.db, "followup_reason", ("followup_id", "response_id", "reason"),
                           [(e.id, e.response_id, r) for e in new_followups for r in e.reasons])
+            stored_answers: set[str] = set()
             reason_rollup.count(self.db, [{"response_id": e.response_id, "reasons": list(e.reasons)}
-                                          for e in new_followups], into=reason_delta, zones=self._zones())
+                                          for e in new_followups], into=reason_delta, zones=self._zones(),
+                                found=stored_answers)
+            # Those whose answer is not stored yet are counted when it comes (see above).
+            insert_ignore(self.db, "followup_pending", ("response_id", "followup_id"),
+                          [(e.response_id, e.id) for e in new_followups
+                           if e.reasons and e.response_id not in stored_answers])
 
             result.new = len(inserted) + len(finserted)
             known = [e for e in batch.events if e.id not in inserted and e.id not in finserted]
@@ -355,6 +375,22 @@ class Intake:
             log.info("kiosk %s: corrected %d answers and %d follow-ups recorded before its clock synced",
                      kiosk_id, len(moved), len(fmoved))
         return len(moved) + len(fmoved)
+
+    def _followup_links(self, ids: Sequence[str]) -> tuple[set[str], set[str]]:
+        """Of these answer ids, in one statement: the ids a stored follow-up has (ids are unique
+        across event types: such an answer is a conflict, never inserted), and the answers that
+        pending follow-ups explain (stored before their answer; `followup_pending`)."""
+        clash: set[str] = set()
+        explained: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = list(ids[i:i + 500])
+            marks = placeholders(self.db, len(chunk))
+            for kind, eid in self.db.execute_sql(
+                    f"SELECT 'f', id FROM followup WHERE id IN ({marks}) UNION ALL"
+                    f" SELECT 'p', response_id FROM followup_pending WHERE response_id IN ({marks})",
+                    chunk + chunk).fetchall():
+                (clash if kind == "f" else explained).add(eid)
+        return clash, explained
 
     def _followup_reasons(self, response_ids: Sequence[str]) -> list[dict[str, Any]]:
         if not response_ids:

@@ -167,6 +167,16 @@ class ClockAnchor(BaseModel):
         primary_key = CompositeKey("kiosk_id", "boot_id")
 
 
+class FollowUpPending(BaseModel):
+    """m0011: a follow-up stored before its answer; its reasons are counted when the answer comes."""
+    response_id = CharField(max_length=36)
+    followup_id = CharField(max_length=36)
+
+    class Meta:
+        table_name = "followup_pending"
+        primary_key = CompositeKey("response_id", "followup_id")
+
+
 class RollupHourly(BaseModel):
     """Answer counts per site, kiosk, question, audience, value and UTC hour (unfiltered only)."""
     site_id = CharField(max_length=64)
@@ -187,4 +197,4 @@ class RollupHourly(BaseModel):
 
 
 MODELS = (Site, Kiosk, Question, Response, FollowUp, FollowUpReason, DeadLetter, Conflict,
-          KioskStatus, ConfigPush, ClockAnchor, RollupHourly)
+          KioskStatus, ConfigPush, ClockAnchor, FollowUpPending, RollupHourly)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from peewee import Database
 
 from server_sync.analysis.metrics import is_negative
-from server_sync.central.dialect import bulk_cursor
+from server_sync.central.dialect import bulk_cursor, upsert_many
 from server_sync.central.rollups import hour_bucket, site_timezones
 
 _COLUMNS = ("site_id", "question_id", "audience", "scale", "local_date", "reason", "n", "negative", "negative_sum_v")
@@ -39,21 +39,27 @@ def apply(db: Database, followup_rows: Iterable[Mapping], sign: int = 1,
 
 
 def count(db: Database, followup_rows: Iterable[Mapping], sign: int = 1, into: dict | None = None,
-          zones: dict[str, ZoneInfo] | None = None) -> dict[tuple, list[int]]:
+          zones: dict[str, ZoneInfo] | None = None, found: set | None = None) -> dict[tuple, list[int]]:
     """The signed daily deltas of `followup_rows`, added to `into`, without writing: ingest sums
-    a whole group of messages and writes once (`write`). Reads the answers they explain."""
+    a whole group of messages and writes once (`write`). Reads the answers they explain; `found`
+    receives the ids of those that are stored (filtered or not)."""
     deltas: dict[tuple, list[int]] = {} if into is None else into
     wanted = {r["response_id"]: _reasons(r) for r in followup_rows}
-    wanted = {k: v for k, v in wanted.items() if v}
+    if found is None:
+        wanted = {k: v for k, v in wanted.items() if v}
     if not wanted:
         return deltas
     answers = []
     ids = sorted(wanted)
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
-        answers += db.execute_sql(
-            "SELECT id, site_id, question_id, audience, scale, value, recorded_at FROM response"
-            f" WHERE filtered IS NULL AND id IN ({', '.join([db.param] * len(chunk))})", chunk).fetchall()
+        for *answer, filtered in db.execute_sql(
+                "SELECT id, site_id, question_id, audience, scale, value, recorded_at, filtered FROM response"
+                f" WHERE id IN ({', '.join([db.param] * len(chunk))})", chunk).fetchall():
+            if found is not None:
+                found.add(answer[0])
+            if filtered is None and wanted[answer[0]]:
+                answers.append(tuple(answer))
     return _accumulate(db, [(a, wanted[a[0]]) for a in answers], sign, deltas, zones)
 
 
@@ -86,13 +92,14 @@ def write(db: Database, deltas: Mapping[tuple, list[int]]) -> int:
         for i in range(3):
             m[i] += v[i]
     cursor = bulk_cursor(db)
-    for table, period, rows in (("rollup_reason_daily", "local_date", acc), ("rollup_reason_monthly", "month", monthly)):
+    for table, period, rows in (("rollup_reason_daily", "local_date", acc),
+                                ("rollup_reason_monthly", "month", monthly)):
         cols = _COLUMNS[:4] + (period,) + _COLUMNS[5:]
         sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([db.param] * len(cols))})"
                f" ON CONFLICT (site_id, question_id, audience, scale, {period}, reason) DO UPDATE SET"
                f" n = {table}.n + excluded.n, negative = {table}.negative + excluded.negative,"
                f" negative_sum_v = {table}.negative_sum_v + excluded.negative_sum_v")
-        cursor.executemany(sql, [k + tuple(v) for k, v in sorted(rows.items())])
+        upsert_many(db, sql, [k + tuple(v) for k, v in sorted(rows.items())])       # keys are distinct
         emptied = sorted(k for k, v in rows.items() if v[0] < 0)
         if emptied:
             where = " AND ".join(f"{c} = {db.param}" for c in cols[:6])

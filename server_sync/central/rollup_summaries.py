@@ -13,7 +13,7 @@ from typing import Mapping
 from peewee import Database
 
 from server_sync.analysis.metrics import is_negative, is_top2
-from server_sync.central.dialect import bulk_cursor
+from server_sync.central.dialect import bulk_cursor, upsert_many
 
 _STATS = ("n", "sum_v", "sum_v2", "top2", "negative")
 _DAILY_KEY = ("site_id", "question_id", "audience", "scale", "local_date")
@@ -46,14 +46,15 @@ def apply_counts(db: Database, counts: Mapping[tuple, int]) -> None:
             acc = table.setdefault(key, [0, 0, 0, 0, 0])
             for i, d in enumerate(delta):
                 acc[i] += d
-    cursor = bulk_cursor(db)
-    cursor.executemany(_upsert_sql(db, "rollup_daily", _DAILY_KEY, _DAILY_KEY),
-                       [k + tuple(v) for k, v in sorted(daily.items())])
-    cursor.executemany(_upsert_sql(db, "rollup_monthly", _MONTHLY_KEY, _MONTHLY_KEY),
-                       [k + tuple(v) for k, v in sorted(monthly.items())])
-    cursor.executemany(_upsert_sql(db, "rollup_chain_hourly", _CHAIN_KEY, _CHAIN_KEY[:-1]),
-                       [k + tuple(v) for k, v in sorted(chain.items())])
+    # Each dict key is its table's conflict key (the chain's weekday follows from its date).
+    upsert_many(db, _upsert_sql(db, "rollup_daily", _DAILY_KEY, _DAILY_KEY),
+                [k + tuple(v) for k, v in sorted(daily.items())])
+    upsert_many(db, _upsert_sql(db, "rollup_monthly", _MONTHLY_KEY, _MONTHLY_KEY),
+                [k + tuple(v) for k, v in sorted(monthly.items())])
+    upsert_many(db, _upsert_sql(db, "rollup_chain_hourly", _CHAIN_KEY, _CHAIN_KEY[:-1]),
+                [k + tuple(v) for k, v in sorted(chain.items())])
     if removed:
+        cursor = bulk_cursor(db)
         # Only the rows this call took from can have dropped to zero: delete by key, never by
         # scanning the whole table.
         for table, key, rows in (("rollup_daily", _DAILY_KEY, daily), ("rollup_monthly", _MONTHLY_KEY, monthly),

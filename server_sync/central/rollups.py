@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from peewee import Database
 
 from server_sync.central import rollup_summaries
-from server_sync.central.dialect import bulk_cursor
+from server_sync.central.dialect import bulk_cursor, upsert_many
 
 _COLUMNS = ("site_id", "kiosk_id", "question_id", "audience", "scale", "value", "hour",
             "local_date", "local_hour", "weekday", "n")
@@ -106,13 +106,13 @@ def write(db: Database, counts: Mapping[tuple, int]) -> int:
     sql = (f"INSERT INTO rollup_hourly ({', '.join(_COLUMNS)}) VALUES ({', '.join([p] * len(_COLUMNS))})"
            " ON CONFLICT (site_id, kiosk_id, question_id, audience, value, hour)"
            " DO UPDATE SET n = rollup_hourly.n + excluded.n")
-    cursor = bulk_cursor(db)
-    cursor.executemany(sql, params)
+    # Two question versions with another scale can share a bucket (the key has no scale).
+    upsert_many(db, sql, params, conflict_key=lambda row: row[:4] + row[5:7])
     rollup_summaries.apply_counts(db, counts)      # daily/chain summaries, same transaction
     # Only the buckets this call took from can have dropped to zero: delete those, by key (the
     # table's unique index), never by scanning the whole table.
     emptied = [row[:4] + row[5:7] for row in params if row[-1] < 0]
     if emptied:
-        cursor.executemany(f"DELETE FROM rollup_hourly WHERE {' AND '.join(f'{c} = {p}' for c in _KEY)}"
+        bulk_cursor(db).executemany(f"DELETE FROM rollup_hourly WHERE {' AND '.join(f'{c} = {p}' for c in _KEY)}"
                            " AND n <= 0", emptied)
     return len(params)

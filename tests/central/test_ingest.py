@@ -72,6 +72,64 @@ def test_same_id_other_content_is_a_conflict_never_an_overwrite(ingest, central_
     assert count(db, "SELECT COUNT(*) FROM conflict") == 2 and count(db, "SELECT COUNT(*) FROM followup") == 0
 
 
+def test_answer_with_the_id_of_a_stored_followup_is_a_conflict(ingest, central_db):
+    r = response(1)
+    f = followup(2, r["id"])
+    ingest.handle(*batch([r, f]))
+    out = ingest.handle(*batch([response(3, id=f["id"]), response(4)]))
+    assert (out.accepted.new, out.accepted.conflicts) == (1, 1)
+    db = central_db
+    assert count(db, "SELECT COUNT(*) FROM response") == 2 and count(db, "SELECT COUNT(*) FROM conflict") == 1
+
+
+def _reason_rows(db):
+    return sorted(tuple(r) for r in db.execute_sql(
+        "SELECT site_id, local_date, reason, n, negative, negative_sum_v FROM rollup_reason_daily").fetchall())
+
+
+@pytest.mark.parametrize("grouped", [False, True], ids=["one by one", "one group"])
+def test_followup_before_its_answer_counts_once_the_answer_comes(ingest, central_db, grouped):
+    """A follow-up can arrive before its answer (the answer's batch was re-sent later): its
+    reasons are counted when the answer is stored, exactly as a rebuild from the raw rows says."""
+    from server_sync.central import reason_rollup
+    db = central_db
+    a, b = response(1, value=1), response(3, value=2)
+    early = [followup(2, a["id"], reasons=("queue", "staff")), followup(4, b["id"], reasons=(), comment="no reason")]
+    never = followup(6, new_id(), reasons=("price",))          # its answer never comes
+    messages = [batch(early + [never]), batch([a, b, response(5, value=4)])]
+    if grouped:
+        outs = ingest.commit_group([(ingest.decode(t, p), p, False) for t, p in messages])
+        assert [o.kind for o in outs] == ["batch", "batch"]
+    else:
+        ingest.handle(*messages[0])
+        assert _reason_rows(db) == []
+        assert sorted(r[0] for r in db.execute_sql("SELECT response_id FROM followup_pending").fetchall()) == \
+            sorted([a["id"], never["response_id"]])      # the comment-only one has nothing to count
+        ingest.handle(*messages[1])
+    counted = _reason_rows(db)
+    assert [(r[2], r[3]) for r in counted] == [("queue", 1), ("staff", 1)]
+    assert [r[0] for r in db.execute_sql("SELECT response_id FROM followup_pending").fetchall()] == \
+        [never["response_id"]]
+    reason_rollup.rebuild(db)
+    assert _reason_rows(db) == counted
+
+
+def test_pending_followups_are_filled_in_by_the_migration(central_db):
+    """m0011 finds the follow-ups a store already holds without their answer."""
+    from server_sync.central.dialect import dialect_of
+    from server_sync.central.migrations import m0011_followup_pending
+    db = central_db
+    register_fleet(db)
+    ingest = Ingest(db, clock=lambda: NOW)
+    a = response(1)
+    orphan = followup(3, new_id())
+    ingest.handle(*batch([a, followup(2, a["id"]), orphan]))
+    db.execute_sql("DELETE FROM followup_pending")
+    db.execute_sql(dialect_of(db).ddl(m0011_followup_pending.STATEMENTS[1]))
+    assert db.execute_sql("SELECT response_id, followup_id FROM followup_pending").fetchall() == \
+        [(orphan["response_id"], orphan["id"])]
+
+
 def _bad_messages():
     good = response(1)
     yield "malformed JSON", batch([good])[0], b'{"schema": 1, "kiosk_id": "k1", "batch": "x", "events": [}'

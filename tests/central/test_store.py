@@ -79,3 +79,29 @@ def test_rollup_apply_upserts_and_retracts(central_db):
         rollups.apply(central_db, [_row(1, t)], sign=-1)
     got = central_db.execute_sql("SELECT value, n FROM rollup_hourly ORDER BY value").fetchall()
     assert got == [(4, 3)]
+
+
+def test_rollup_bucket_shared_by_two_scales_of_one_question(central_db):
+    """rollup_hourly's key has no scale: two versions of a question on different scales land in
+    the same bucket, which one multi-row upsert may not touch twice (the rows go one by one)."""
+    Site.create(id="s1", name="Store 1", timezone="Europe/Stockholm", created_at=datetime(2026, 1, 1))
+    t = datetime(2026, 11, 23, 10, 5)
+    with central_db.atomic():
+        rollups.apply(central_db, [_row(4, t), dict(_row(4, t), scale="smiley5"), _row(4, t)])
+    got = central_db.execute_sql("SELECT value, scale, n FROM rollup_hourly").fetchall()
+    assert got == [(4, "smiley4", 3)]               # the first scale written stays, as always
+
+
+def test_retracting_the_last_answer_of_a_bucket_deletes_just_that_bucket(central_db):
+    Site.create(id="s1", name="Store 1", timezone="Europe/Stockholm", created_at=datetime(2026, 1, 1))
+    t = datetime(2026, 11, 23, 10, 5)
+    with central_db.atomic():
+        rollups.apply(central_db, [_row(4, t), _row(2, t)])
+        # A row left at zero by something else is not this call's business (and stays).
+        central_db.execute_sql("INSERT INTO rollup_hourly (site_id, kiosk_id, question_id, audience, scale, value,"
+                               " hour, local_date, local_hour, weekday, n) VALUES ('s1', 'k9', 'visit', 'customer',"
+                               " 'smiley4', 3, '2026-11-20 10:00:00', '2026-11-20', 11, 4, 0)")
+    with central_db.atomic():
+        rollups.apply(central_db, [_row(2, t)], sign=-1)
+    got = central_db.execute_sql("SELECT kiosk_id, value, n FROM rollup_hourly ORDER BY value").fetchall()
+    assert got == [("k9", 3, 0), ("k1", 4, 1)]
