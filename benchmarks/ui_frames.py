@@ -2,18 +2,28 @@
 
 `run()` starts a private Xvfb and runs the real app (`kiosk.ui.app.run_app`) in child processes:
 - start to first frame: process spawn to the first frame flipped, against the floor of a bare
-  Kivy app (one Label) started the same way;
+  Kivy app (one Label, the app's window settings) started the same way;
 - tap to thank-you frame: a real touch on the happiest face (recorded durably) to the frame
   that shows the thank-you screen being fully drawn (glFinish before the swap), against the
   floor of one durable `Recorder.record` plus one full redraw of the question screen
   (`bare_frame_ms_p50`: the cost of any frame of this UI on this renderer), same process;
-- resident memory after 1,000 and 10,000 answers through the app's answer path (each answer
-  records, shows thank-you, times out back to the question; a frame is drawn every 10).
+- memory after 1,000 and 10,000 answers through the app's answer path (each answer records,
+  shows thank-you, times out back to the question; a third are unhappy and send a follow-up;
+  a frame is drawn every 10; answer 600 also types a comment on the on-screen keyboard), and
+  again after staff then open the PIN pad and the staff view and 100 more customers answer,
+  so that every screen has been shown. The floor is the bare Kivy Label app (Python, Kivy,
+  an 800x480 window, one label), measured in the same run, with the app's window settings
+  (no multisampling) and with Kivy's default (2 samples), interleaved with the app runs.
 Targets (issue 3): first frame < 3 s, tap to thank-you frame < 100 ms, RSS < 150 MB and flat.
+
+Resident memory on this machine is dominated by shared library pages (libLLVM alone: ~45-55 MB
+of Mesa's software renderer, which a Pi's GPU driver does not load): every memory record splits
+RSS into file-backed pages, anonymous (private) pages, libLLVM and the malloc heap in use.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import statistics
@@ -26,22 +36,78 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TAPS = 200
 ANSWERS = 10_000
+COMMENT_AT = 600        # this customer also types a comment on the on-screen keyboard
+AFTER_STAFF = 100       # answers after the staff visit that follows the 10,000th
+BARE_RUNS = 3
 
 
-def _rss_mb(field: str = "VmRSS") -> float:
-    """Resident memory in MB; RssAnon is the process's own heap (no shared library pages)."""
+def _status_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def _pss_mb() -> float:
-    """Proportional set size in MB: shared library pages divided among the processes using them."""
-    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def _smaps() -> tuple[float, float]:
+    """(PSS of the whole process, RSS of libLLVM's mappings) in MB."""
+    pss = llvm = 0
+    lib = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(None, 1)[0]
+        if not head.endswith(":"):                  # a mapping's header line
+            lib = "libLLVM" in line
+        elif head == "Pss:":
+            pss += int(line.split()[1])
+        elif head == "Rss:" and lib:
+            llvm += int(line.split()[1])
+    return pss / 1024, llvm / 1024
+
+
+def _heap_in_use_mb() -> float:
+    """Bytes glibc's malloc has handed out and not got back (mallinfo2), in MB."""
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                                      "usmblks", "fsmblks", "uordblks", "fordblks",
+                                                      "keepcost")]
+    try:
+        f = ctypes.CDLL(None).mallinfo2
+    except (AttributeError, OSError):
+        return float("nan")
+    f.restype = MallInfo2
+    m = f()
+    return (m.uordblks + m.hblkhd) / 2**20
+
+
+def memory() -> dict:
+    """This process's memory now, in MB: RSS and its parts, PSS, libLLVM pages, malloc in use."""
+    pss, llvm = _smaps()
+    return {"rss": _status_mb("VmRSS"), "anon": _status_mb("RssAnon"), "file": _status_mb("RssFile"),
+            "pss": pss, "libllvm": llvm, "heap_in_use": _heap_in_use_mb()}
+
+
+def _touch_class():
+    """A touch for the app process, like kivy.tests.common.UnitTestTouch, which would import
+    pytest (~4 MB) into the process whose memory is measured."""
+    from kivy.base import EventLoop
+    from kivy.input.motionevent import MotionEvent
+
+    class Touch(MotionEvent):
+        def __init__(self, x: float, y: float) -> None:
+            win = EventLoop.window
+            super().__init__("benchmark", 99, {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0)},
+                             is_touch=True, type_id="touch")
+            self.profile = ["pos"]
+
+        def depack(self, args) -> None:
+            self.sx, self.sy = args["x"], args["y"]
+            super().depack(args)
+
+        def touch_down(self) -> None:
+            EventLoop.post_dispatch_input("begin", self)
+
+        def touch_up(self) -> None:
+            EventLoop.post_dispatch_input("end", self)
+    return Touch
 
 
 def _child_env(display: str, home: Path) -> dict:
@@ -58,34 +124,54 @@ def _spawn(mode: str, display: str, work: Path) -> dict:
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"{mode} child failed ({proc.returncode}): {proc.stderr[-2000:]}")
     data = json.loads(out.read_text())
+    out.unlink()
     data["start_to_first_frame_s"] = data["first_frame_wall"] - t0
     return data
 
 
+def _r(d: dict) -> dict:
+    return {k: round(v, 1) for k, v in d.items()}
+
+
+def _median_mem(runs: list[dict]) -> dict:
+    return {k: statistics.median(r["mem"][k] for r in runs) for k in runs[0]["mem"]}
+
+
 def run() -> dict:
     from tests.fixtures.display import start_xvfb
+    load_before = os.getloadavg()
     xvfb, display = start_xvfb("1024x768x24")
     try:
         with tempfile.TemporaryDirectory(prefix="ui-bench-") as tmp:
             work = Path(tmp)
-            bare = [_spawn("bare", display, work) for _ in range(3)]
-            floors = [b["start_to_first_frame_s"] for b in bare]
-            app = _spawn("app", display, work)
-            starts = [app["start_to_first_frame_s"]] + [
-                _spawn("start", display, work)["start_to_first_frame_s"] for _ in range(2)]
+            bare, bare_msaa, starts = [], [], []
+            # Interleaved, so that a change in the machine's state hits floor and app alike.
+            for i in range(BARE_RUNS):
+                bare.append(_spawn("bare", display, work))
+                bare_msaa.append(_spawn("bare-msaa", display, work))
+                if i == 0:
+                    app = _spawn("app", display, work)
+                    starts.append(app["start_to_first_frame_s"])
+                else:
+                    starts.append(_spawn("start", display, work)["start_to_first_frame_s"])
     finally:
         xvfb.terminate()
         xvfb.wait(5)
+    load_after = os.getloadavg()
     tap = sorted(app["tap_to_thanks_ms"])
     floor_ms = app["floor_record_ms_p50"] + app["floor_frame_ms_p50"]
     p50 = statistics.median(tap)
     p95 = tap[int(0.95 * (len(tap) - 1))]
     first = statistics.median(starts)
+    floor_first = statistics.median(b["start_to_first_frame_s"] for b in bare)
+    floor_mem = _median_mem(bare)
+    m1k, m10k = app["mem_1000"], app["mem_10000"]
     return {
-        "window": "800x480 (Xvfb, Mesa llvmpipe software GL)",
+        "window": "800x480 (Xvfb, Mesa llvmpipe software GL), no multisampling",
+        "load_average_1min": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "start_to_first_frame_s": {"median": round(first, 3), "runs": [round(s, 3) for s in starts],
-                                   "bare_kivy_label_app_median": round(statistics.median(floors), 3),
-                                   "ratio": round(first / statistics.median(floors), 2),
+                                   "bare_kivy_label_app_median": round(floor_first, 3),
+                                   "ratio": round(first / floor_first, 2),
                                    "target_s": 3.0, "met": first < 3.0},
         "tap_to_thanks_frame_ms": {"taps": len(tap), "p50": round(p50, 1), "p95": round(p95, 1),
                                    "max": round(tap[-1], 1),
@@ -94,44 +180,61 @@ def run() -> dict:
                                                    "bare_frame_ms_p50": round(app["floor_frame_ms_p50"], 1)},
                                    "ratio_p50": round(p50 / floor_ms, 2) if floor_ms else None,
                                    "target_ms": 100, "met": p50 < 100, "p95_met": p95 < 100},
-        "rss_mb": {"bare_kivy_label_app": round(bare[0]["rss"], 1),
-                   "bare_kivy_label_app_anon": round(bare[0]["rss_anon"], 1),
-                   "after_start": round(app["rss_start"], 1),
-                   "after_10000_answers_anon": round(app["rss_anon_10000"], 1),
-                   "after_1000_answers": round(app["rss_1000"], 1),
-                   "after_10000_answers": round(app["rss_10000"], 1),
-                   "pss_bare_kivy_label_app": round(bare[0]["pss"], 1),
-                   "pss_after_1000_answers": round(app["pss_1000"], 1),
-                   "pss_after_10000_answers": round(app["pss_10000"], 1),
-                   "growth_1000_to_10000": round(app["rss_10000"] - app["rss_1000"], 1),
-                   "answers_per_s": round(app["answers_per_s"], 1),
-                   "target_mb": 150,
-                   "met": app["rss_10000"] < 150 and app["rss_10000"] - app["rss_1000"] < 10,
-                   "note": "a bare Kivy window on Mesa llvmpipe is already ~140 MB resident (libLLVM"
-                           " pages, MSAA buffers); the app's own share is the difference to the bare"
-                           " app. PSS shares library pages with the other processes using them"},
+        "memory_mb": {
+            "rss_after_1000_answers": round(m1k["rss"], 1),
+            "rss_after_10000_answers": round(m10k["rss"], 1),
+            "pss_after_1000_answers": round(m1k["pss"], 1),
+            "pss_after_10000_answers": round(m10k["pss"], 1),
+            "growth_1000_to_10000": round(m10k["rss"] - m1k["rss"], 1),
+            "rss_after_staff_visit": round(app["mem_staff"]["rss"], 1),
+            "pss_after_staff_visit": round(app["mem_staff"]["pss"], 1),
+            "floor_rss": round(floor_mem["rss"], 1),
+            "floor_pss": round(floor_mem["pss"], 1),
+            "ratio_rss_to_floor": round(m1k["rss"] / floor_mem["rss"], 2),
+            "app_own_rss_1000": round(m1k["rss"] - floor_mem["rss"], 1),
+            "floor_rss_with_kivy_default_msaa": round(statistics.median(b["mem"]["rss"] for b in bare_msaa), 1),
+            "detail": {"app_start": _r(app["mem_start"]), "app_after_1000": _r(m1k),
+                       "app_after_10000": _r(m10k), "app_after_staff_visit": _r(app["mem_staff"]),
+                       "app_after_1000_before_heap_trim": _r(app["mem_1000_untrimmed"]),
+                       "app_after_10000_before_heap_trim": _r(app["mem_10000_untrimmed"]),
+                       "floor_median": _r(floor_mem),
+                       "floor_runs_rss": [round(b["mem"]["rss"], 1) for b in bare],
+                       "floor_msaa_runs_rss": [round(b["mem"]["rss"], 1) for b in bare_msaa]},
+            "answers_per_s": round(app["answers_per_s"], 1),
+            "target_mb": 150,
+            "met": m10k["rss"] < 150 and m10k["rss"] - m1k["rss"] < 10,
+            "note": "floor = a bare Kivy Label app (Python + Kivy + an 800x480 window) with the"
+                    " app's window settings, same run; file = shared library pages (libLLVM is"
+                    " Mesa's software renderer, absent on a Pi); PSS shares them with the other"
+                    " processes using them; heap_in_use = malloc'd bytes still held",
+        },
     }
 
 
 # ---------------------------------------------------------------------------------------------
 # Children (run under the benchmark's Xvfb)
 
-def _bare(out: Path) -> None:
+def _bare(out: Path, multisamples: str) -> None:
     from kivy.app import App
     from kivy.clock import Clock
     from kivy.config import Config
     Config.set("graphics", "width", "800")
     Config.set("graphics", "height", "480")
+    if multisamples:
+        Config.set("graphics", "multisamples", multisamples)
     from kivy.uix.label import Label
 
     class Bare(App):
         def build(self):
-            Clock.schedule_once(self.done, 0)
+            Clock.schedule_once(self.first, 0)
             return Label(text="Hur var ditt besök idag?")
 
+        def first(self, _dt):
+            self.first_wall = time.time()
+            Clock.schedule_once(self.done, 0.5)       # a few frames, as the app has drawn
+
         def done(self, _dt):
-            out.write_text(json.dumps({"first_frame_wall": time.time(), "rss": _rss_mb(),
-                                       "rss_anon": _rss_mb("RssAnon"), "pss": _pss_mb()}))
+            out.write_text(json.dumps({"first_frame_wall": self.first_wall, "mem": memory()}))
             self.stop()
     Bare().run()
 
@@ -145,7 +248,16 @@ def _app(mode: str, work: Path, out: Path) -> None:
     from kiosk.clock import FakeClock
     from kiosk.config import parse_config
     from kiosk.store import LocalStore
-    from seeds.demo import demo_config_mapping
+    from seeds.demo import DEMO_PIN, demo_config_mapping
+
+    class Pin(MockPWMPin):
+        """gpiozero's mock pin keeps every state it was in, for test assertions: each LED
+        flash would add to that list. A real pin keeps no history; neither does this one."""
+
+        def _change_state(self, value):
+            changed = super()._change_state(value)
+            del self.states[:-1]
+            return changed
 
     cfg = parse_config(demo_config_mapping()).with_data_dir(work / f"data-{mode}-{os.getpid()}")
     store = LocalStore(cfg.db_path)
@@ -155,7 +267,7 @@ def _app(mode: str, work: Path, out: Path) -> None:
     def steps():
         from kivy.app import App
         from kivy.core.window import Window
-        from kivy.tests.common import UnitTestTouch
+        Touch = _touch_class()
         app = App.get_running_app()
         result["first_frame_wall"] = time.time() - (time.perf_counter() - app.first_frame_at)
         if mode == "start":
@@ -170,13 +282,13 @@ def _app(mode: str, work: Path, out: Path) -> None:
             flips.append(time.perf_counter())
         Window.bind(on_flip=flipped)
         yield
-        result["rss_start"] = _rss_mb()
+        result["mem_start"] = memory()
         face = [w for w in app.sm.current_screen.walk() if type(w).__name__ == "SmileyButton"][-1]
         x, y = face.to_window(*face.center)
         lat = []
         for _ in range(TAPS):
             clock.advance(7)                              # a new customer: no repeat filter
-            t = UnitTestTouch(x, y)
+            t = Touch(x, y)
             t.touch_down()
             yield
             t.touch_up()
@@ -213,22 +325,73 @@ def _app(mode: str, work: Path, out: Path) -> None:
         t0 = time.perf_counter()
         while done < ANSWERS:
             clock.advance(7)
-            app.answer_touch(4 if done % 3 else 1)
-            if app.flow.screen == "followup":
-                app.toggle_reason("queue")
-                app.send_followup()
+            if done == COMMENT_AT:
+                yield from _comment(app)
+            else:
+                app.answer_touch(4 if done % 3 else 1)
+                if app.flow.screen == "followup":
+                    app.toggle_reason("queue")
+                    app.send_followup()
             clock.advance(cfg.ui.thank_you_s + 0.1)
             app._tick(0)
             done += 1
             if done % 10 == 0:
                 yield
             if done == 1000:
-                result["rss_1000"] = _rss_mb()
-                result["pss_1000"] = _pss_mb()
-        result["rss_10000"] = _rss_mb()
-        result["pss_10000"] = _pss_mb()
-        result["rss_anon_10000"] = _rss_mb("RssAnon")
+                yield from _settle(app, "1000")
+        yield from _settle(app, "10000")
         result["answers_per_s"] = (ANSWERS - 1000) / (time.perf_counter() - t0)
+        yield from _staff_visit(app)
+        for i in range(AFTER_STAFF):
+            clock.advance(7)
+            app.answer_touch(4 if i % 3 else 1)
+            if app.flow.screen == "followup":
+                app.toggle_reason("queue")
+                app.send_followup()
+            clock.advance(cfg.ui.thank_you_s + 0.1)
+            app._tick(0)
+            if i % 10 == 0:
+                yield
+        yield from _settle(app, "staff")
+
+    def _comment(app):
+        """A customer answers unhappily, writes a comment on the keyboard and sends it."""
+        app.answer_touch(1)
+        assert app.flow.screen == "followup", app.flow.screen
+        app.open_comment()
+        yield
+        for ch in "ok":
+            app.comment_key(ch)
+        yield
+        app.close_comment()
+        app.send_followup()
+        assert app.flow.screen == "thanks", app.flow.screen
+
+    def _staff_visit(app):
+        """Staff open the PIN pad, type the PIN, look at the staff view and close it."""
+        app.flow.open_pin()
+        app.sync()
+        yield
+        for d in DEMO_PIN:
+            app.pin_key(d)
+        app.pin_submit()
+        while app.flow.screen != "staff":                 # verified on a worker thread
+            yield
+        for _ in range(3):
+            yield
+        app.cancel()
+        assert app.flow.screen == "question", app.flow.screen
+        yield
+
+    def _settle(app, n: str):
+        """Memory after a few frames on the question screen, and again after the heap trim
+        the app does there every TRIM_EVERY_S (the benchmark is faster than that timer)."""
+        from kiosk.ui.app import release_free_memory
+        for _ in range(3):
+            yield
+        result[f"mem_{n}_untrimmed"] = memory()
+        release_free_memory()
+        result[f"mem_{n}"] = memory()
 
     gen = steps()
 
@@ -247,7 +410,7 @@ def _app(mode: str, work: Path, out: Path) -> None:
     Clock._max_fps = 0
     Clock.schedule_once(step, 0)
     try:
-        run_app(cfg, clock=clock, pin_factory=MockFactory(pin_class=MockPWMPin), store=store)
+        run_app(cfg, clock=clock, pin_factory=MockFactory(pin_class=Pin), store=store)
     finally:
         store.close()
 
@@ -255,6 +418,8 @@ def _app(mode: str, work: Path, out: Path) -> None:
 if __name__ == "__main__":
     mode, work, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     if mode == "bare":
-        _bare(out)
+        _bare(out, "0")
+    elif mode == "bare-msaa":
+        _bare(out, "")
     else:
         _app(mode, work, out)

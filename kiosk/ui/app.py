@@ -36,11 +36,20 @@ log = logging.getLogger(__name__)
 
 UI_DIR = Path(__file__).resolve().parent
 KV_FILES = ("theme.kv", "question.kv", "thanks.kv", "followup.kv", "comment.kv", "pin.kv", "staff.kv")
+# The customer's two screens exist from the start; the others are made the first time they are
+# shown. All kv rules and modules are loaded at start-up all the same: they live as long as the
+# process, and loaded later they would land in the middle of a screen's short-lived objects and
+# keep Python's memory arenas of that screen from being handed back.
+STARTUP_SCREENS = ("question", "thanks")
+# Seldom shown: dropped again once the question screen is back, so a staff visit or one typed
+# comment does not keep their widgets (a keyboard of 45 keys, the statistics) for months.
+TRANSIENT_SCREENS = ("comment", "pin", "staff")
 TICK_S = 0.1              # how often timeouts are checked (they are timed by the kiosk clock)
 STAFF_REFRESH_S = 10.0    # the staff view re-reads stats and sync health this often
 DEFAULT_WINDOW = (800, 480)   # the official 7" Raspberry Pi display
 TRIM_FIRST_S = 5.0        # give the free heap back once start-up (kv parsing, shader JIT) is over...
 TRIM_EVERY_S = 600.0      # ...and then now and then, while the question screen is idle
+TRIM_AFTER_DROP_S = 2.0   # ...and soon after a staff visit or a comment (their screens go)
 
 
 def import_store() -> None:
@@ -62,6 +71,13 @@ def import_store() -> None:
     finally:
         if hide and "psycopg2" in sys.modules and sys.modules["psycopg2"] is None:
             del sys.modules["psycopg2"]
+
+
+def _load_kv(name: str) -> None:
+    from kivy.lang import Builder
+    path = str(UI_DIR / name)
+    if path not in Builder.files:       # rules loaded twice would apply twice
+        Builder.load_file(path)
 
 
 def release_free_memory() -> None:
@@ -91,6 +107,10 @@ def configure_kivy(cfg: KioskConfig, demo: bool, size: tuple[int, int] | None) -
     Config.set("graphics", "resizable", "1" if demo else "0")
     Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
     Config.set("graphics", "maxfps", "60")
+    # No multisampling: on Mesa's software renderer the multisample buffers cost ~12 MB resident;
+    # shapes are antialiased by their own feathered edges instead (kiosk.ui.shapes).
+    # The Pi's config.ini (firmware_config/kivy) says the same.
+    Config.set("graphics", "multisamples", "0")
     Config.set("kivy", "exit_on_escape", "1" if demo else "0")
     # A mouse right-click must not leave multitouch simulation dots on a customer's screen.
     Config.set("input", "mouse", "mouse,disable_multitouch")
@@ -133,6 +153,9 @@ def run_app(cfg: KioskConfig, *, demo: bool = False, clock: KioskClock | None = 
     """
     configure_kivy(cfg, demo, size)
     import_store()
+    # peewee logs every statement at DEBUG, and under Kivy the root logger lets DEBUG through:
+    # a log record per query for nothing.
+    logging.getLogger("peewee").setLevel(logging.INFO)
     from kiosk.store import LocalStore
     if pin_factory is None and demo:
         from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -180,7 +203,6 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
     from kivy.app import App
     from kivy.clock import Clock
     from kivy.core.window import Window
-    from kivy.lang import Builder
     from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
     from kivy.uix.floatlayout import FloatLayout
     from kivy.uix.screenmanager import NoTransition
@@ -188,6 +210,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
     import_store()
     from kiosk.capture import Recorder
     from kiosk.config_watch import PushedConfigWatch
+    from kiosk import stats  # noqa: F401  (the staff view's; see KV_FILES)
     from kiosk.ui import charts, controls, keyboard, palette, screens, smiley  # noqa: F401  (kv classes)
     from kiosk.ui import flow as flowmod
     from kiosk.watchdog import SystemdNotifier
@@ -226,17 +249,14 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
         # -- set-up ----------------------------------------------------------------------
         def build(self):
             for name in KV_FILES:
-                path = str(UI_DIR / name)
-                if path not in Builder.files:       # rules loaded twice would apply twice
-                    Builder.load_file(path)
+                _load_kv(name)
             self._measure(Window, Window.size)
             root = KioskRoot()
             sm = root.ids.sm
             sm.transition = NoTransition()
-            for cls in (screens.QuestionScreen, screens.ThanksScreen, screens.FollowupScreen,
-                        screens.CommentScreen, screens.PinScreen, screens.StaffScreen):
-                sm.add_widget(cls())
             self.sm = sm
+            for name in STARTUP_SCREENS:
+                self.screen(name)
             # The paper background is the window's clear colour: one full-screen fill less per
             # frame than a background rectangle (a software renderer is fill-rate bound).
             Window.clearcolor = palette.BACKGROUND
@@ -251,6 +271,19 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
 
         def on_stop(self) -> None:
             self.notifier.stopping()
+
+        def screen(self, name: str) -> Any:
+            """The screen called `name`, made the first time it is shown."""
+            if not self.sm.has_screen(name):
+                self.sm.add_widget(screens.BY_NAME[name]())
+            return self.sm.get_screen(name)
+
+        def _drop_transient_screens(self) -> None:
+            for name in TRANSIENT_SCREENS:
+                if name != self.sm.current and self.sm.has_screen(name):
+                    self.sm.remove_widget(self.sm.get_screen(name))
+                    # Hand their memory back soon, not at the next periodic trim.
+                    self._next_trim = min(self._next_trim, time.monotonic() + TRIM_AFTER_DROP_S)
 
         def _first_frame(self, _dt) -> None:
             self.first_frame_at = time.perf_counter()
@@ -283,7 +316,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             self.lang = f.language
             if f.screen != flowmod.STAFF:
                 self._staff_cache = None
-            screen = self.sm.get_screen(f.screen)
+            screen = self.screen(f.screen)
             screen.refresh(self)
             if self.sm.current != f.screen:
                 self.sm.current = f.screen
@@ -292,7 +325,8 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                 self.sm.transition.stop()
             self.screen_name = f.screen
             if f.screen == flowmod.QUESTION:
-                self.sm.get_screen(flowmod.QUESTION).on_lang(self)
+                screen.on_lang(self)
+                self._drop_transient_screens()
 
         def staff_view(self) -> dict | None:
             from kiosk.stats import local_stats

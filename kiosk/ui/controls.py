@@ -1,26 +1,78 @@
 """The app's touch controls: rounded buttons, reason chips, NPS number keys, the staff corner.
 
 Every control is a real Kivy button (ButtonBehavior), so tests press them with real touches.
-Colours come from `kiosk.ui.palette`; text from the locale files via the app.
+Colours come from `kiosk.ui.palette`; text from the locale files via the app. Rounded shapes
+are antialiased triangle meshes (`kiosk.ui.shapes`): the window has no multisampling.
 """
 
 from __future__ import annotations
 
-from kivy.graphics import Color, Ellipse, RoundedRectangle
+from kivy.factory import Factory
+from kivy.graphics import Color, InstructionGroup
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from kiosk.ui import palette
+from kiosk.ui.shapes import MeshBuilder
 
 
-class PillButton(ButtonBehavior, Label):
+class RoundedBackground:
+    """Mixin for a widget: a rounded, antialiased background with an optional outline, drawn
+    first in `canvas.before` (kv rules may add more after it). `radius` >= half the height
+    gives a pill; on a square widget, a disc."""
+
+    bg = ColorProperty((0, 0, 0, 0))
+    outline = ColorProperty((0, 0, 0, 0))
+    border_width = NumericProperty(2.0)
+    radius = NumericProperty(0)
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._backdrop = InstructionGroup()
+        self.canvas.before.insert(0, self._backdrop)
+        self.bind(pos=self.draw_backdrop, size=self.draw_backdrop, bg=self.draw_backdrop,
+                  outline=self.draw_backdrop, border_width=self.draw_backdrop,
+                  radius=self.draw_backdrop)
+        self.draw_backdrop()
+
+    def backdrop_colour(self) -> tuple:
+        return tuple(self.bg)
+
+    def draw_backdrop(self, *_a) -> None:
+        group = self._backdrop
+        group.clear()
+        x, y, w, h = self.x, self.y, self.width, self.height
+        # An outline is a filled shape under an inset one: a thick Line costs a stencil pass.
+        inset = 0.0
+        if self.outline[3] > 0:
+            mesh = MeshBuilder().rounded_rect(x, y, w, h, self.radius).mesh()
+            if mesh is not None:
+                group.add(Color(*self.outline))
+                group.add(mesh)
+            inset = self.border_width
+        colour = self.backdrop_colour()
+        if colour[3] > 0:
+            mesh = MeshBuilder().rounded_rect(x + inset, y + inset, w - 2 * inset, h - 2 * inset,
+                                              max(0.0, self.radius - inset)).mesh()
+            if mesh is not None:
+                group.add(Color(*colour))
+                group.add(mesh)
+
+
+Factory.register("RoundedBackground", cls=RoundedBackground)
+
+
+class RoundedLabel(RoundedBackground, Label):
+    """A label on a rounded background (badges, the comment box, the NPS number disc)."""
+
+
+class PillButton(RoundedBackground, ButtonBehavior, Label):
     """A rounded, filled button with centred text that wraps instead of overflowing."""
 
     bg = ColorProperty(palette.ACCENT)
     fg = ColorProperty((1, 1, 1, 1))
-    outline = ColorProperty((0, 0, 0, 0))
     radius = NumericProperty(14)
     selected = BooleanProperty(False)
 
@@ -30,13 +82,10 @@ class PillButton(ButtonBehavior, Label):
         # A disabled key (locked PIN pad) still reads as a key, only quieter.
         kw.setdefault("disabled_color", (*palette.INK_MUTED[:3], 0.6))
         super().__init__(**kw)
-        self.bind(pos=self._redraw, size=self._redraw, bg=self._redraw, state=self._redraw,
-                  outline=self._redraw, radius=self._redraw, disabled=self._redraw,
-                  fg=self._recolour)
+        self.bind(state=self.draw_backdrop, disabled=self.draw_backdrop, fg=self._recolour)
         self.bind(size=self._wrap)
         self._recolour()
         self._wrap()
-        self._redraw()
 
     def _wrap(self, *_a) -> None:
         self.text_size = (max(1, self.width - 2 * self.padding_x_px()), None)
@@ -47,24 +96,13 @@ class PillButton(ButtonBehavior, Label):
     def _recolour(self, *_a) -> None:
         self.color = self.fg
 
-    def _redraw(self, *_a) -> None:
-        self.canvas.before.clear()
+    def backdrop_colour(self) -> tuple:
         r, g, b, a = self.bg
         if self.state == "down":
             r, g, b = r * 0.85, g * 0.85, b * 0.85
         if self.disabled:
             a *= 0.45
-        with self.canvas.before:
-            # An outline is a filled shape under an inset one: thick Lines cost a stencil pass.
-            inset = 0.0
-            if self.outline[3] > 0:
-                Color(*self.outline)
-                RoundedRectangle(pos=self.pos, size=self.size, radius=[self.radius])
-                inset = 2.0
-            Color(r, g, b, a)
-            RoundedRectangle(pos=(self.x + inset, self.y + inset),
-                             size=(max(0, self.width - 2 * inset), max(0, self.height - 2 * inset)),
-                             radius=[max(0, self.radius - inset)])
+        return (r, g, b, a)
 
 
 class ReasonChip(PillButton):
@@ -112,7 +150,7 @@ class CornerZone(ButtonBehavior, Widget):
         return False
 
 
-class PinDots(Widget):
+class PinDots(RoundedBackground, Widget):
     """How many PIN digits are typed, as dots (never the digits); at least four places shown."""
 
     count = NumericProperty(0)
@@ -129,8 +167,11 @@ class PinDots(Widget):
         gap = d * 1.1
         total = places * d + (places - 1) * gap
         x0 = self.center_x - total / 2
-        y = self.center_y - d / 2
+        typed, empty = MeshBuilder(), MeshBuilder()
+        for i in range(places):
+            (typed if i < self.count else empty).disc(x0 + i * (d + gap) + d / 2, self.center_y,
+                                                       d / 2, segments=24)
         with self.canvas:
-            for i in range(places):
-                Color(*(palette.ACCENT if i < self.count else palette.LINE))
-                Ellipse(pos=(x0 + i * (d + gap), y), size=(d, d))
+            for colour, mesh in ((palette.ACCENT, typed), (palette.LINE, empty)):
+                Color(*colour)
+                mesh.mesh()

@@ -6,6 +6,7 @@ It only reports keys (`on_key`); the flow decides what the text becomes.
 
 from __future__ import annotations
 
+from kivy.clock import Clock
 from kivy.properties import NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
@@ -33,9 +34,12 @@ class KeyGrid(BoxLayout):
     def __init__(self, **kw) -> None:
         kw.setdefault("orientation", "vertical")
         super().__init__(**kw)
-        self.bind(language=self.rebuild, space_label=self.rebuild, backspace_label=self.rebuild,
-                  font_size=self.rebuild)
-        self.rebuild()
+        # kv sets language, labels and font size one after the other: build the keys once,
+        # before the next frame, not once per property (45 keys each time).
+        self._rebuild_soon = Clock.create_trigger(self.rebuild, -1)
+        self.bind(language=self._rebuild_soon, space_label=self._rebuild_soon,
+                  backspace_label=self._rebuild_soon, font_size=self._rebuild_soon)
+        self._rebuild_soon()
 
     def rebuild(self, *_a) -> None:
         self.clear_widgets()

@@ -185,7 +185,9 @@ class FollowupScreen(KioskScreen):
         d = app.flow.draft
         if d is None:
             return
-        key = (d.response_id, app.lang, app.landscape, app.u)
+        # The chips depend on the question and the language, not on the answer: a new
+        # follow-up only resets their selection (no new widgets for every unhappy customer).
+        key = (d.question.id, tuple(d.question.reasons), app.lang, app.landscape, app.u)
         title = "followup_title_negative" if d.negative else "followup_title_positive"
         self.ids.title.text = tr(title, app.lang)
         self.ids.comment_button.opacity = 1 if d.question.comment else 0
@@ -353,3 +355,9 @@ def parse_alerts(raw: str | None) -> list[dict]:
     except ValueError:
         return []
     return [a for a in data if isinstance(a, dict)] if isinstance(data, list) else []
+
+
+BY_NAME: dict[str, type[KioskScreen]] = {
+    "question": QuestionScreen, "thanks": ThanksScreen, "followup": FollowupScreen,
+    "comment": CommentScreen, "pin": PinScreen, "staff": StaffScreen,
+}

@@ -294,6 +294,8 @@ class Scenario:
             yield from self.tap(self.app.sm.current_screen.ids.send_button)
             self.check(f"{lang}: send -> thank-you", self.screen() == "thanks", self.screen())
             yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+            self.check(f"{lang}: comment screen dropped after the thank-you",
+                       not self.app.sm.has_screen("comment"), [s.name for s in self.app.sm.screens])
 
             # Skip: no follow-up row (the same in every language: once is enough).
             if lang != cfg.languages[0]:
@@ -447,6 +449,10 @@ class Scenario:
                 self.check("staff view open before idle", self.screen() == "staff")
                 yield from self.advance(1.5, then="question")
                 self.check("staff view closes after idle", self.screen() == "question", self.screen())
+                # Seldom shown screens are dropped once the question is back (made again on use).
+                self.check("staff view and PIN pad dropped after closing",
+                           not self.app.sm.has_screen("staff") and not self.app.sm.has_screen("pin"),
+                           [s.name for s in self.app.sm.screens])
             else:
                 if i == 1:
                     # The sync agent (another process) reconnects: the open view shows it soon.

@@ -9,7 +9,7 @@ os.environ.setdefault("KIVY_NO_ARGS", "1")          # Kivy must not read pytest'
 import pytest  # noqa: E402
 
 from kiosk.ui.palette import smiley_colour  # noqa: E402
-from kiosk.ui.smiley import face_shape, mouth_points, stroke_mesh  # noqa: E402
+from kiosk.ui.smiley import face_meshes, face_shape, mouth_points  # noqa: E402
 
 
 @pytest.mark.parametrize("points", [4, 5])
@@ -31,10 +31,15 @@ def test_mouth_corners_rise_for_a_smile_and_sink_for_a_frown():
     assert smile[1] > smile[mid] and frown[1] < frown[mid]
 
 
-def test_stroke_mesh_is_a_strip_of_the_given_width():
-    verts, idx = stroke_mesh([0, 0, 10, 0, 20, 0], 4)
-    ys = verts[1::4]
-    assert len(idx) == 6 and max(ys) == pytest.approx(2) and min(ys) == pytest.approx(-2)
+def test_a_face_is_a_few_meshes_one_per_colour():
+    """Few instructions per face: on llvmpipe each drawn instruction holds driver memory."""
+    for points in (4, 5):
+        for i in range(points):
+            layers = face_meshes(100, 100, 80, face_shape(i, points), (0, 0, 0, 1), (1, 1, 1, 1))
+            assert 4 <= len(layers) <= 5
+            assert all(mesh.indices for _colour, mesh in layers)
+    glow = face_meshes(100, 100, 80, face_shape(0, 4), (0, 0, 0, 1), (1, 1, 1, 1), glow=True)
+    assert len(glow) == len(face_meshes(100, 100, 80, face_shape(0, 4), (0, 0, 0, 1), (1, 1, 1, 1))) + 1
 
 
 def test_the_app_has_no_network_code():
