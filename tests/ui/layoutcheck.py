@@ -67,6 +67,9 @@ def layout_problems(root: Widget, window_size: tuple[float, float]) -> list[str]
             need = _unclipped_height(w)
             if need is not None and need > w.height + TOLERANCE:
                 problems.append(f"cut text: {describe(w)} needs height {need:.0f}, has {w.height:.0f}")
+        own = getattr(w, "layout_problems", None)
+        if callable(own):                 # a widget that draws its children's text itself
+            problems += own()
         if isinstance(w, ButtonBehavior) and not w.disabled:
             if x0 < -TOLERANCE or y0 < -TOLERANCE or x1 > W + TOLERANCE or y1 > H + TOLERANCE:
                 problems.append(f"off screen: {describe(w)} at {x0:.0f},{y0:.0f}-{x1:.0f},{y1:.0f}")

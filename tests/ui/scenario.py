@@ -195,9 +195,12 @@ class Scenario:
         from kivy.uix.label import Label
 
         from kiosk.ui.controls import PillButton
+        from kiosk.ui.keyboard import KeyGrid
         from tests.ui.layoutcheck import layout_problems
         root = self.app.root
         planted = [PillButton(text="a", size_hint=(None, None), size=(100, 60), pos=(300, 200)),
+                   KeyGrid(language="sv", backspace_label="Radera", font_size=18,
+                           size_hint=(None, None), size=(90, 120), pos=(500, 10)),
                    PillButton(text="b", size_hint=(None, None), size=(100, 60), pos=(350, 220)),
                    Label(text="far too long for this box " * 4, size_hint=(None, None), size=(80, 20),
                          pos=(10, 10)),
@@ -212,6 +215,8 @@ class Scenario:
         self.check("layout check sees a planted overlap", "overlap: PillButton('a') and PillButton('b') (50x40 px)" in found, found)
         self.check("layout check sees a clipped label", any(p.startswith("clipped") for p in found), found)
         self.check("layout check sees a broken word", any(p.startswith("word broken") for p in found), found)
+        self.check("layout check sees a key label wider than its key",
+                   any(p.startswith("clipped text: Key('Radera')") for p in found), found)
         yield from self.frames(1)
 
     def choose_language(self, lang: str):
@@ -276,18 +281,18 @@ class Scenario:
                 yield from self.advance(cfg.followup.idle_timeout_s - 2)
             for ch in COMMENT[lang]:
                 label = "space" if ch == " " else ch
-                keys = [k for k in self.find("PillButton") if getattr(k, "key_value", None) == ch]
+                keys = [k for k in self.find("Key") if k.key_value == ch]
                 if not self.check(f"{lang}: key {label!r} on the keyboard", bool(keys)):
                     continue
                 yield from self.tap(keys[0])
                 if lang == cfg.languages[0]:
                     yield from self.advance(1.5)
             self.check(f"{lang}: typing kept the comment screen open", self.screen() == "comment", self.screen())
-            bs = [k for k in self.find("PillButton") if getattr(k, "key_value", None) == "\b"]
+            bs = [k for k in self.find("Key") if k.key_value == "\b"]
             typed = self.app.flow.draft.comment if self.app.flow.draft else None
             self.check(f"{lang}: comment typed", typed == COMMENT[lang], typed)
             yield from self.tap(bs[0])
-            yield from self.tap([k for k in self.find("PillButton") if getattr(k, "key_value", None) == "2"][0])
+            yield from self.tap([k for k in self.find("Key") if k.key_value == "2"][0])
             yield from self.shot("comment")
             yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("comment_done", lang)][0])
             self.check(f"{lang}: back on the follow-up", self.screen() == "followup", self.screen())

@@ -80,3 +80,22 @@ def test_mesh_builder_offsets_the_indices_of_each_shape():
     assert len(b.vertices) == 4 * (n_disc + 8)
     assert min(b.indices[9 * 6:]) == n_disc and max(b.indices) == n_disc + 7
     assert MeshBuilder().mesh() is None
+
+
+def test_keyboard_labels_pack_into_shelves_without_overlap():
+    from kiosk.ui.keyboard import compose_atlas, pack_shelves
+    sizes = [(30, 20), (40, 22), (50, 18), (200, 25), (10, 10)]
+    pos, height = pack_shelves(sizes, 128)
+    boxes = [(x, y, x + w, y + h) for (x, y), (w, h) in zip(pos, sizes)]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    assert height == max(b[3] for b in boxes)
+    # The pixels land where the positions say (rows top-down, 4 bytes a pixel).
+    images = [(2, 2, bytes([1] * 16)), (3, 1, bytes([2] * 12))]
+    buf, w, h, at = compose_atlas(images, 4)
+    (x0, y0), (x1, y1) = at
+    assert w >= 4 and len(buf) == w * h * 4
+    assert buf[(y0 * w + x0) * 4] == 1 and buf[((y0 + 1) * w + x0 + 1) * 4] == 1
+    assert buf[(y1 * w + x1 + 2) * 4] == 2
+    assert buf.count(1) == 16 and buf.count(2) == 12
