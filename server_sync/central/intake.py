@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 from peewee import Database
 
 from server_sync.central import reason_rollup, rollups
-from server_sync.central.dialect import (StoredAlready, group_transaction, insert_ignore, insert_new,
+from server_sync.central.dialect import (StoredAlready, group_transaction, in_list, insert_ignore, insert_new,
                                          placeholders, time_param, wire_time_text, writer_transaction)
 from server_sync.exc import ProtocolError
 from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, FollowUpEvent,
@@ -105,6 +105,8 @@ class _Group:
     reasons: dict[tuple, list[int]] = field(default_factory=dict)
     questions: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
     zones: dict[str, ZoneInfo] = field(default_factory=dict)
+    locks: frozenset[str] = frozenset()                      # writer locks held since the start
+    sites: dict[str, str] = field(default_factory=dict)      # registered, active kiosk -> its site
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,7 @@ class Intake:
         block ends; an exception rolls the whole group back (and caches nothing)."""
         if self._group is not None:
             raise RuntimeError("Intake.group does not nest")
-        self._group = group = _Group()
+        self._group = group = _Group(locks=frozenset(lock_names))
         try:
             with group_transaction(self.db, lock_names):
                 yield
@@ -164,7 +166,7 @@ class Intake:
         staged_questions: dict[tuple[str, int], tuple[str, str]] = {}
         delta: Counter = Counter()                  # this batch's hourly rollup changes
         reason_delta: dict[tuple, list[int]] = {}   # and its reason rollup changes
-        with writer_transaction(self.db, f"kiosk:{batch.kiosk_id}"):
+        with self._writer(f"kiosk:{batch.kiosk_id}"):
             site_id = self._registered_site(batch.kiosk_id)
             result = Accepted(batch.kiosk_id, site_id, batch.batch_id, [e.seq for e in batch.events])
             responses = [e for e in batch.events if e.type == "response"]
@@ -245,13 +247,25 @@ class Intake:
             self._group.questions.update(staged_questions)
         return result
 
+    def _writer(self, lock_name: str):
+        """The transaction of one message: inside a group that holds its lock already, just a
+        savepoint (on PostgreSQL a statement less per message); else `writer_transaction`."""
+        if self._group is not None and lock_name in self._group.locks:
+            return self.db.atomic()
+        return writer_transaction(self.db, lock_name)
+
     def _registered_site(self, kiosk_id: str) -> str:
+        """The site of a registered, active kiosk (read once per group transaction)."""
+        if self._group is not None and kiosk_id in self._group.sites:
+            return self._group.sites[kiosk_id]
         row = self.db.execute_sql(f"SELECT site_id, active FROM kiosk WHERE id = {self.db.param}",
                                   (kiosk_id,)).fetchone()
         if row is None:
             raise ProtocolError(f"unknown kiosk {kiosk_id!r}: not registered (kiosk-central kiosk add)")
         if not row[1]:
             raise ProtocolError(f"kiosk {kiosk_id!r} is deactivated")
+        if self._group is not None:
+            self._group.sites[kiosk_id] = row[0]
         return row[0]
 
     def _register_questions(self, responses: Sequence[ResponseEvent],
@@ -383,12 +397,12 @@ class Intake:
         clash: set[str] = set()
         explained: set[str] = set()
         for i in range(0, len(ids), 500):
-            chunk = list(ids[i:i + 500])
-            marks = placeholders(self.db, len(chunk))
+            chunk = ids[i:i + 500]
+            by_id, params = in_list(self.db, "id", chunk)
+            by_answer, _ = in_list(self.db, "response_id", chunk)
             for kind, eid in self.db.execute_sql(
-                    f"SELECT 'f', id FROM followup WHERE id IN ({marks}) UNION ALL"
-                    f" SELECT 'p', response_id FROM followup_pending WHERE response_id IN ({marks})",
-                    chunk + chunk).fetchall():
+                    f"SELECT 'f', id FROM followup WHERE {by_id} UNION ALL"
+                    f" SELECT 'p', response_id FROM followup_pending WHERE {by_answer}", params + params).fetchall():
                 (clash if kind == "f" else explained).add(eid)
         return clash, explained
 
@@ -480,7 +494,7 @@ class Intake:
         """Upsert `kiosk_status` from a decoded status (birth or Last Will)."""
         received = naive_utc(received_at or self.clock())
         p = self.db.param
-        with writer_transaction(self.db, f"status:{kiosk_id}"):
+        with self._writer(f"status:{kiosk_id}"):
             self._registered_site(kiosk_id)
             last_seen = received
             if retained:

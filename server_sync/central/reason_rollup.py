@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from peewee import Database
 
 from server_sync.analysis.metrics import is_negative
-from server_sync.central.dialect import bulk_cursor, upsert_many
+from server_sync.central.dialect import bulk_cursor, in_list, upsert_many
 from server_sync.central.rollups import hour_bucket, site_timezones
 
 _COLUMNS = ("site_id", "question_id", "audience", "scale", "local_date", "reason", "n", "negative", "negative_sum_v")
@@ -52,10 +52,10 @@ def count(db: Database, followup_rows: Iterable[Mapping], sign: int = 1, into: d
     answers = []
     ids = sorted(wanted)
     for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
+        where, params = in_list(db, "id", ids[i:i + 500])
         for *answer, filtered in db.execute_sql(
                 "SELECT id, site_id, question_id, audience, scale, value, recorded_at, filtered FROM response"
-                f" WHERE id IN ({', '.join([db.param] * len(chunk))})", chunk).fetchall():
+                f" WHERE {where}", params).fetchall():
             if found is not None:
                 found.add(answer[0])
             if filtered is None and wanted[answer[0]]:

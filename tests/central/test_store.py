@@ -105,3 +105,12 @@ def test_retracting_the_last_answer_of_a_bucket_deletes_just_that_bucket(central
         rollups.apply(central_db, [_row(2, t)], sign=-1)
     got = central_db.execute_sql("SELECT kiosk_id, value, n FROM rollup_hourly ORDER BY value").fetchall()
     assert got == [("k9", 3, 0), ("k1", 4, 1)]
+
+
+@pytest.mark.parametrize("values", [["a", "c"], ["a,b", "c"], ["zz"]])
+def test_in_list_selects_exactly_the_given_keys(central_db, values):
+    from server_sync.central.dialect import in_list
+    where, params = in_list(central_db, "x", values)
+    rows = central_db.execute_sql("SELECT x FROM (SELECT 'a' AS x UNION ALL SELECT 'a,b' UNION ALL SELECT 'b'"
+                                  f" UNION ALL SELECT 'c') v WHERE {where} ORDER BY x", params).fetchall()
+    assert [r[0] for r in rows] == sorted(v for v in values if v in ("a", "a,b", "b", "c"))
