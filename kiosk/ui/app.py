@@ -242,7 +242,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             self._rev = -1
             self._staff_cache: dict | None = None
             self._staff_key: Any = None
-            self._ip: str | None = None
+            self._ip: str | None = None           # local_ip(), when the agent has not said
             self._next_trim = time.monotonic() + TRIM_FIRST_S
             self.config_watch = PushedConfigWatch(cfg, demo=demo, base=config_base)
 
@@ -341,13 +341,18 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             if self._staff_cache is not None and self._staff_key == key:
                 return self._staff_cache
             now = clock.now()
-            if self._ip is None:
-                self._ip = local_ip()
+            # The sync agent records the address it reaches the broker from (net.local_ip):
+            # the app's own unit has no AF_INET, so its route look-up finds nothing there.
+            address = store.get_meta("net.local_ip")
+            if not address:
+                if self._ip is None:
+                    self._ip = local_ip()
+                address = self._ip
             alerts = screens.parse_alerts(store.get_meta("site.alerts"))
             alerts.sort(key=lambda a: str(a.get("raised_at", "")), reverse=True)
             self._staff_cache = {
                 "question": q, "stats": local_stats(cfg, store, now, question=q.id), "now": now,
-                "kiosk_id": cfg.kiosk_id, "ip": self._ip, "version": __version__, "alerts": alerts,
+                "kiosk_id": cfg.kiosk_id, "ip": address, "version": __version__, "alerts": alerts,
             }
             self._staff_key = key
             return self._staff_cache

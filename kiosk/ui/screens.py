@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -21,7 +22,7 @@ from kivy.uix.widget import Widget
 from kiosk.ui import palette
 from kiosk.ui.controls import NpsButton, PillButton, ReasonChip
 from kiosk.ui.smiley import SmileyButton, SmileyFace
-from kiosk.ui.texts import age_text, tr
+from kiosk.ui.texts import age_text, alert_text, tr
 
 
 class Caption(Label):
@@ -271,7 +272,8 @@ class StaffScreen(KioskScreen):
             if ob["oldest_unacked"] else ""
         self.ids.last_ack.text = tr("staff_last_ack", lang, t=age_text(_age(ob["last_ack"], now), lang))
         alerts = view["alerts"]
-        self.ids.alerts.text = "\n".join(f"• {a.get('message', a.get('kind', ''))}" for a in alerts[:3]) \
+        self.ids.alerts.text = "\n".join(
+            "• " + alert_text(a, lang, ZoneInfo(app.flow.cfg.timezone), now) for a in alerts[:3]) \
             if alerts else tr("staff_no_alerts", lang)
         self.ids.alerts.color = palette.WARNING if alerts else palette.INK_MUTED
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import string
 import tomllib
+from datetime import datetime, timezone, tzinfo
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 UI_LANGUAGES = ("sv", "nb", "en")
+# The kinds of site alert the centre raises (server_sync.analysis.alerts), as UI strings.
+ALERT_KINDS = {"realtime": "alert_realtime", "trend": "alert_trend"}
 
 
 @lru_cache(maxsize=None)
@@ -52,3 +55,22 @@ def age_text(seconds: float | None, language: str) -> str:
     if s < 86400:
         return tr("age_h", language, n=s // 3600)
     return tr("age_d", language, n=s // 86400)
+
+
+def alert_text(alert: Mapping[str, Any], language: str, tz: tzinfo, now: datetime) -> str:
+    """One site alert for the staff screen: its kind in `language`, when it was raised (store
+    time; the date too when not today) and the centre's own detail text (in English)."""
+    text = tr(ALERT_KINDS.get(str(alert.get("kind", "")), "alert_other"), language)
+    try:
+        raised = datetime.fromisoformat(str(alert.get("raised_at", "")).replace("Z", "+00:00"))
+    except ValueError:
+        raised = None
+    if raised is not None:
+        if raised.tzinfo is None:
+            raised = raised.replace(tzinfo=timezone.utc)
+        local = raised.astimezone(tz)
+        when = {"time": f"{local:%H:%M}", "day": str(local.day), "month": str(local.month)}
+        today = local.date() == now.astimezone(tz).date()
+        text += " " + tr("alert_at_today" if today else "alert_at_day", language, **when)
+    message = str(alert.get("message") or "").strip()
+    return f"{text}: {message}" if message else text

@@ -67,8 +67,8 @@ def seed_history(cfg, store) -> None:
     store.set_meta("sync.connected", "0")
     store.set_meta("sync.last_ack_at", "2026-11-23T10:40:00.000Z")
     store.set_meta("site.alerts", json.dumps([
-        {"id": "a1", "site_id": cfg.site_id, "raised_at": "2026-11-23T09:00:00Z", "kind": "dip",
-         "message": "Happy Index dipped 12 points vs last week"}]))
+        {"id": "a1", "site_id": cfg.site_id, "raised_at": "2026-11-23T09:00:00Z", "kind": "trend",
+         "message": "'visit' happy_index down 12.0 points today against the last 28 days"}]))
 
 
 class Scenario:
@@ -435,6 +435,11 @@ class Scenario:
             self.check(f"{lang}: right PIN -> staff view", self.screen() == "staff", self.screen())
             yield from self.frames(2)
             yield from self.shot("staff")
+            alerts = self.app.sm.current_screen.ids.alerts.text
+            # Raised 09:00 UTC: 10:00 in Stockholm, the same day.
+            want = "• " + self.app.tr("alert_trend", lang) + " " + self.app.tr("alert_at_today", lang, time="10:00")
+            self.check(f"{lang}: site alert shown by its kind, in the language", alerts.startswith(want),
+                       (alerts, want))
             if i == 0:
                 view = self.app.staff_view()
                 today = view["stats"]["periods"]["today"]["questions"].get("pulse", {})
@@ -460,13 +465,21 @@ class Scenario:
                            [s.name for s in self.app.sm.screens])
             else:
                 if i == 1:
-                    # The sync agent (another process) reconnects: the open view shows it soon.
+                    # The sync agent (another process) reconnects and records the address it
+                    # reached the broker from: the open view shows both soon.
+                    line = self.app.sm.current_screen.ids.kiosk_line.text
+                    self.check("staff view: the address from the route look-up while the agent"
+                               " has recorded none", "10.20.30.40" not in line and "IP " in line, line)
                     self.app.store.set_meta("sync.connected", "1")
+                    self.app.store.set_meta("net.local_ip", "10.20.30.40")
                     yield from self.advance(10.5)
                     yield from self.frames(1)
                     state = self.app.sm.current_screen.ids.sync_state.text
                     self.check("staff view re-reads sync health while open",
                                state == self.app.tr("staff_connected", lang), state)
+                    line = self.app.sm.current_screen.ids.kiosk_line.text
+                    self.check("staff view shows the address the sync agent recorded",
+                               "10.20.30.40" in line, line)
                     self.app.store.set_meta("sync.connected", "0")
                 yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
                 self.check(f"{lang}: close staff view", self.screen() == "question", self.screen())

@@ -64,3 +64,24 @@ def test_age_text():
     assert age_text(3 * 3600 + 5, "sv") == "3 tim"
     assert age_text(3 * 3600 + 5, "nb") == "3 t"
     assert age_text(2 * 86400, "en") == "2 d"
+
+
+def test_alert_text_names_the_kind_in_the_language_and_the_local_time():
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from kiosk.ui.texts import ALERT_KINDS, alert_text
+    tz = ZoneInfo("Europe/Oslo")
+    now = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
+    trend = {"kind": "trend", "raised_at": "2026-11-23T09:05:00Z", "message": "'visit' down 12 points"}
+    assert alert_text(trend, "nb", tz, now) == "Resultatet faller i dag kl. 10:05: 'visit' down 12 points"
+    assert alert_text(trend, "sv", tz, now).startswith("Resultatet sjunker i dag kl. 10:05")
+    old = dict(trend, kind="realtime", raised_at="2026-11-20T22:30:00+00:00", message="")
+    assert alert_text(old, "en", tz, now) == "Many unhappy answers right now 20/11 at 23:30"
+    assert alert_text(dict(old, raised_at="2026-11-20T23:30:00+00:00"), "nb", tz, now) == \
+        "Mange misfornøyde svar akkurat nå 21.11. kl. 00:30"
+    # A kind this kiosk does not know, or a time it cannot read: still a translated line.
+    odd = {"kind": "something-new", "raised_at": "yesterday", "message": "details"}
+    assert alert_text(odd, "sv", tz, now) == "Larm från kontoret: details"
+    for kind, key in ALERT_KINDS.items():
+        assert all(tr(key, lang) for lang in UI_LANGUAGES), kind
