@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
 from kivy.uix.widget import Widget
@@ -66,6 +65,19 @@ class KioskScreen(Screen):
         pass
 
 
+NPS_PORTRAIT_ROW = 4       # keys per row of the 0-10 scale on a portrait screen
+
+
+def face_rows(count: int, landscape: bool) -> list[int]:
+    """How many faces each row of the question screen holds, top row first: all in one row
+    in landscape; in portrait two a row, and five as three over two (no face left alone)."""
+    if landscape:
+        return [count]
+    if count == 5:
+        return [3, 2]
+    return [2] * (count // 2) + [1] * (count % 2)
+
+
 class QuestionScreen(KioskScreen):
     question_id = StringProperty("")
     employee = BooleanProperty(False)
@@ -88,29 +100,38 @@ class QuestionScreen(KioskScreen):
                 self._fit = None
             area.add_widget(self._nps_grid(app, q))
         else:
-            cols = len(q.values) if app.landscape else 2
-            rows = -(-len(q.values) // cols)
-            gap = 16 * app.u
-            grid = GridLayout(cols=cols, spacing=gap, size_hint_y=None)
+            counts = face_rows(len(q.values), app.landscape)
+            cols, gap = max(counts), 16 * app.u
+            box = BoxLayout(orientation="vertical", spacing=gap, size_hint=(None, None))
+            rows = []
+            faces = iter(enumerate(q.values))
+            for n in counts:
+                row = BoxLayout(spacing=gap, size_hint=(None, None), pos_hint={"center_x": 0.5})
+                for i, v in (next(faces) for _ in range(n)):
+                    b = SmileyButton(index=i, points=len(q.values), value=v)
+                    b.bind(on_release=lambda btn: app.answer_touch(int(btn.value)))
+                    row.add_widget(b)
+                rows.append(row)
+                box.add_widget(row)
 
             def fit(*_a) -> None:
-                # Square cells, as tall as they are wide, but never taller than the space.
-                cell = (area.width - area.padding[0] - area.padding[2] - gap * (cols - 1)) / cols
-                grid.height = min(cell * rows + gap * (rows - 1),
-                                  area.height - area.padding[1] - area.padding[3])
+                # Square cells as big as the space allows; a shorter row is centred.
+                w = area.width - area.padding[0] - area.padding[2]
+                h = area.height - area.padding[1] - area.padding[3]
+                cell = max(1.0, min((w - gap * (cols - 1)) / cols,
+                                    (h - gap * (len(counts) - 1)) / len(counts)))
+                for row, n in zip(rows, counts):
+                    row.size = (cell * n + gap * (n - 1), cell)
+                box.size = (cell * cols + gap * (cols - 1), cell * len(counts) + gap * (len(counts) - 1))
             if getattr(self, "_fit", None) is not None:
                 area.unbind(size=self._fit)
             self._fit = fit
             area.bind(size=fit)
             fit()
-            for i, v in enumerate(q.values):
-                b = SmileyButton(index=i, points=len(q.values), value=v)
-                b.bind(on_release=lambda btn: app.answer_touch(int(btn.value)))
-                grid.add_widget(b)
-            area.add_widget(grid)
+            area.add_widget(box)
 
     def _nps_grid(self, app: Any, q: Any) -> Widget:
-        """0-10 in one row (landscape) or as a vertical scale, 10 on top (portrait)."""
+        """0-10 in one row (landscape) or in rows of four, 0 top left (portrait)."""
         u = app.u
         low = Label(text=tr("nps_low", app.lang), color=palette.INK_MUTED, font_size=17 * u,
                     valign="middle")
@@ -140,18 +161,41 @@ class QuestionScreen(KioskScreen):
             for w in (Widget(), row, ends, Widget()):
                 box.add_widget(w)
             return box
-        column = BoxLayout(orientation="vertical", spacing=6 * u, size_hint_x=None, width=150 * u)
-        for v in reversed(q.values):
-            column.add_widget(key(v))
-        labels = BoxLayout(orientation="vertical", size_hint_x=None, width=150 * u)
-        low.valign, high.valign = "bottom", "top"
-        low.halign = high.halign = "left"
-        labels.add_widget(high)
-        labels.add_widget(low)
-        box = BoxLayout(spacing=16 * u)
-        for w in (Widget(), column, labels):
-            box.add_widget(w)
-        box.add_widget(Widget(size_hint_x=0.4))
+        # Portrait: the scale in rows of four (0-3, 4-7, 8-10, the last centred), keys about
+        # 100 px square on the 480x800 panel, instead of one column of 45 px high keys.
+        low.halign, high.halign = "left", "right"
+        gap = 10 * u
+        box = BoxLayout(orientation="vertical", spacing=gap)
+        ends_h = 30 * u
+        box.add_widget(Widget())
+        low.size_hint_y, low.height = None, ends_h
+        box.add_widget(low)
+        rows = []
+        values = list(q.values)
+        for start in range(0, len(values), NPS_PORTRAIT_ROW):
+            row = BoxLayout(spacing=gap, size_hint=(None, None), pos_hint={"center_x": 0.5})
+            for v in values[start:start + NPS_PORTRAIT_ROW]:
+                row.add_widget(key(v))
+            rows.append(row)
+            box.add_widget(row)
+        high.size_hint_y, high.height = None, ends_h
+        box.add_widget(high)
+        box.add_widget(Widget())
+
+        def fit(*_a) -> None:
+            cols = NPS_PORTRAIT_ROW
+            cell = (box.width - gap * (cols - 1)) / cols
+            room = (box.height - 2 * ends_h - gap * (len(rows) + 3)) / len(rows)
+            side = max(1.0, min(cell, room))
+            for row in rows:
+                n = len(row.children)
+                row.size = (side * n + gap * (n - 1), side)
+            # The end labels line up with the keys' outer edges.
+            for lab in (low, high):
+                lab.size_hint_x, lab.width = None, side * cols + gap * (cols - 1)
+                lab.pos_hint = {"center_x": 0.5}
+        box.bind(size=fit)
+        fit()
         return box
 
     def on_lang(self, app: Any) -> None:

@@ -42,6 +42,23 @@ def scenario_config_mapping() -> dict:
     return m
 
 
+SMILEY5 = {
+    "id": "visit5", "version": 1, "scale": "smiley5", "audience": "customer",
+    "text": {"sv": "Hur nöjd är du med ditt besök?", "nb": "Hvor fornøyd er du med besøket?",
+             "en": "How happy are you with your visit?"},
+    "reasons": ["queue", "staff", "availability", "price"], "comment": True,
+}
+
+
+def smiley5_config_mapping() -> dict:
+    """A five-face kiosk: one smiley5 question and five buttons with their LEDs."""
+    m = scenario_config_mapping()
+    m["questions"] = [dict(SMILEY5)]
+    m["schedule"] = [{"question": "visit5"}]
+    m["gpio"] = {"buttons": [5, 6, 13, 19, 26], "leds": [12, 16, 20, 21, 25]}
+    return m
+
+
 def seed_history(cfg, store) -> None:
     """Eight days of simulated answers (source 'simulate') so the staff view has content."""
     import random
@@ -58,12 +75,14 @@ def seed_history(cfg, store) -> None:
             c.advance(rng.uniform(300, 1100))
             if c.now().hour >= 20:
                 break
-            rec.record("visit", rng.choices([1, 2, 3, 4], [1, 2, 5, 7])[0], language="sv", source="simulate")
-            if rng.random() < 0.3:
+            q = cfg.questions[0]                 # 'visit', or 'visit5' on the five-face kiosk
+            weights = [1, 2, 5, 7] if len(q.values) == 4 else [1, 2, 3, 5, 7]
+            rec.record(q.id, rng.choices(q.values, weights)[0], language="sv", source="simulate")
+            if rng.random() < 0.3 and any(x.id == "recommend" for x in cfg.questions):
                 c.advance(30)
                 rec.record("recommend", rng.choice(range(11)), language="sv", source="simulate")
     c.set(START - timedelta(hours=2))
-    rec.record("visit", 4, source="simulate")
+    rec.record(cfg.questions[0].id, cfg.questions[0].values[-1], source="simulate")
     store.set_meta("sync.connected", "0")
     store.set_meta("sync.last_ack_at", "2026-11-23T10:40:00.000Z")
     store.set_meta("site.alerts", json.dumps([
@@ -72,7 +91,9 @@ def seed_history(cfg, store) -> None:
 
 
 class Scenario:
-    def __init__(self, app_size: tuple[int, int], shots: Path, clock, pin_factory, cfg) -> None:
+    def __init__(self, app_size: tuple[int, int], shots: Path, clock, pin_factory, cfg,
+                 variant: str = "smiley4") -> None:
+        self.variant = variant
         self.size = app_size
         self.res = f"{app_size[0]}x{app_size[1]}"
         self.shots = shots
@@ -389,6 +410,10 @@ class Scenario:
             nps = self.find("NpsButton")
             self.check(f"{lang}: NPS row 0-10", [int(b.value) for b in sorted(nps, key=lambda b: b.value)] == list(range(11)),
                        len(nps))
+            small = [(int(b.value), round(b.width), round(b.height)) for b in nps
+                     if min(b.width, b.height) < 48 * self.app.u]
+            # 48 px is about 9 mm on the official 7" panel: a fingertip.
+            self.check(f"{lang}: NPS keys at least 48 px each way", not small, small)
             yield from self.shot("question_nps")
         yield from self.gap()
         yield from self.tap([b for b in self.find("NpsButton") if b.value == 10][0])
@@ -486,6 +511,69 @@ class Scenario:
 
         yield from self.live_config()
 
+    def run_smiley5(self):
+        """A five-face kiosk: the faces, every language, touch and button answers, the staff table."""
+        cfg = self.cfg
+        yield from self.until(lambda: self.app is not None and self.app.sm.current == "question")
+        yield from self.frames(3)
+        self.check("five faces: question is visit5", self.app.flow.question.id == "visit5",
+                   self.app.flow.question.id)
+        for lang in cfg.languages:
+            yield from self.choose_language(lang)
+            yield from self.shot("question5")
+            faces = self.find("SmileyButton")
+            self.check(f"{lang}: five smiley buttons, most negative first",
+                       [int(f.value) for f in sorted(faces, key=lambda f: f.index)] == [1, 2, 3, 4, 5],
+                       [int(f.value) for f in faces])
+            # Every face its own shape: five distinct shapes on screen.
+            from kiosk.ui.smiley import face_shape
+            shapes = {face_shape(int(f.index), int(f.points)) for f in faces}
+            self.check(f"{lang}: five different face shapes", len(shapes) == 5 and
+                       all(int(f.points) == 5 for f in faces), len(shapes))
+        yield from self.choose_language(cfg.default_language)
+        # Touch answers: each face in turn, thank-you (the same face again) or follow-up.
+        for value in (5, 3, 1):
+            yield from self.gap()
+            face = [f for f in self.find("SmileyButton") if int(f.value) == value][0]
+            yield from self.tap(face)
+            if value == 5:
+                self.check("five faces: happiest -> thank-you", self.screen() == "thanks", self.screen())
+                thanks_face = self.app.sm.current_screen.ids.face
+                self.check("five faces: thank-you shows the chosen face",
+                           int(thanks_face.points) == 5 and int(thanks_face.index) == 4 and thanks_face.opacity == 1,
+                           (thanks_face.points, thanks_face.index))
+                yield from self.shot("thanks5")
+                yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+            elif value == 1:
+                self.check("five faces: most negative -> follow-up", self.screen() == "followup", self.screen())
+                yield from self.tap(self.find("ReasonChip")[0])
+                yield from self.tap(self.app.sm.current_screen.ids.send_button)
+                yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+            else:
+                yield from self.until(lambda: self.screen() in ("thanks", "followup"))
+                if self.screen() == "followup":
+                    yield from self.tap(self.app.sm.current_screen.ids.skip_button)
+                yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+        # The fifth physical button answers 5 through the panel (key '5' presses its mock pin).
+        yield from self.gap()
+        self.key("5")
+        self.clock.advance(0.2)
+        yield from self.until(lambda: self.screen() == "thanks")
+        self.check("five faces: button 5 -> thank-you", self.screen() == "thanks", self.screen())
+        yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+        # Staff table: a column per face.
+        yield from self.corner_hold()
+        for d in STAFF_PIN:
+            yield from self.pin_key(d)
+        yield from self.pin_ok()
+        self.check("five faces: staff view", self.screen() == "staff", self.screen())
+        yield from self.frames(2)
+        table_faces = self.find("SmileyFace", root=self.app.sm.current_screen.ids.table)
+        self.check("five faces: staff table has a column per face", len(table_faces) == 5, len(table_faces))
+        yield from self.shot("staff5")
+        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", self.app.lang)][0])
+        self.check("five faces: staff view closed", self.screen() == "question", self.screen())
+
     def live_config(self):
         """The sync agent saves a newer pushed config: not applied mid follow-up, then on the
         idle question screen within a check interval, and answers go to the new question."""
@@ -526,7 +614,7 @@ class Driver:
 
     def __init__(self, scenario: Scenario, report: Path) -> None:
         self.sc = scenario
-        self.gen = scenario.run()
+        self.gen = scenario.run() if scenario.variant == "smiley4" else scenario.run_smiley5()
         self.report = report
         self.error: str | None = None
 
@@ -562,6 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", required=True)
     ap.add_argument("--shots", required=True)
     ap.add_argument("--report", required=True)
+    ap.add_argument("--variant", choices=("smiley4", "smiley5"), default="smiley4")
     a = ap.parse_args(argv)
     os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kivy-home-"))
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
@@ -573,20 +662,21 @@ def main(argv: list[str] | None = None) -> int:
     from kiosk.store import LocalStore
     from kiosk.ui.app import run_app
 
-    cfg = parse_config(scenario_config_mapping()).with_data_dir(Path(a.data))
+    mapping = smiley5_config_mapping if a.variant == "smiley5" else scenario_config_mapping
+    cfg = parse_config(mapping()).with_data_dir(Path(a.data))
     store = LocalStore(cfg.db_path)
     seed_history(cfg, store)
     clock = FakeClock(START)
     pins = MockFactory(pin_class=MockPWMPin)
     size = tuple(int(x) for x in a.size.split("x"))
-    sc = Scenario(size, Path(a.shots), clock, pins, cfg)
+    sc = Scenario(size, Path(a.shots), clock, pins, cfg, variant=a.variant)
     driver = Driver(sc, Path(a.report))
     from kivy.clock import Clock
     Clock._max_fps = 0                       # frames as fast as they render: the test waits for frames
     driver.start()
     try:
         return run_app(cfg, clock=clock, pin_factory=pins, store=store, size=size,
-                       config_base=scenario_config_mapping())
+                       config_base=mapping())
     finally:
         store.close()
 

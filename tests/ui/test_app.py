@@ -22,21 +22,22 @@ pytestmark = pytest.mark.ui
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "artifacts" / "screens"
 RESOLUTIONS = ("800x480", "1024x600", "1280x720", "480x800")
+SMILEY5_RESOLUTIONS = ("800x480", "480x800")     # the five-face kiosk, landscape and portrait
 LANGS = ("sv", "nb", "en")
 EVERY_LANGUAGE = ("question", "thanks", "followup", "comment_empty", "comment", "question_nps",
                   "question_pulse", "pin", "staff")
 FIRST_LANGUAGE = ("pin_locked", "staff_visit", "staff_nps")
 
 
-def _run(res: str, base: Path, display: str) -> dict:
-    work = base / res
+def _run(res: str, base: Path, display: str, variant: str = "smiley4") -> dict:
+    work = base / f"{res}-{variant}"
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DISPLAY=display, KIVY_HOME=str(work / "kivy-home"), KIVY_NO_ARGS="1",
                KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", PYTHONPATH=str(ROOT))
     report = work / "report.json"
     proc = subprocess.run(
         [sys.executable, "-m", "tests.ui.scenario", "--size", res, "--data", str(work / "data"),
-         "--shots", str(SHOTS), "--report", str(report)],
+         "--shots", str(SHOTS), "--report", str(report), "--variant", variant],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=150)
     out = {"returncode": proc.returncode, "stderr": proc.stderr[-4000:], "db": work / "data" / "kiosk.db"}
     out["report"] = json.loads(report.read_text()) if report.exists() else None
@@ -48,7 +49,9 @@ def runs(xvfb_display, tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("ui")
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {res: pool.submit(_run, res, base, xvfb_display) for res in RESOLUTIONS}
-        return {res: f.result() for res, f in futures.items()}
+        futures.update({f"{res}-smiley5": pool.submit(_run, res, base, xvfb_display, "smiley5")
+                        for res in SMILEY5_RESOLUTIONS})
+        return {key: f.result() for key, f in futures.items()}
 
 
 @pytest.fixture(params=RESOLUTIONS)
@@ -151,3 +154,35 @@ def test_kiosk_run_demo_starts_the_app_and_stops_on_sigterm(xvfb_display, tmp_pa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(params=SMILEY5_RESOLUTIONS)
+def run5(request, runs) -> dict:
+    r = runs[f"{request.param}-smiley5"]
+    assert r["report"] is not None, f"the five-face app did not finish at {request.param}:\n{r['stderr']}"
+    return r
+
+
+def test_five_face_kiosk_runs_its_scenario_with_clean_layout_and_screenshots(run5):
+    rep = run5["report"]
+    assert rep["error"] is None, rep["error"]
+    assert run5["returncode"] == 0, run5["stderr"]
+    failed = [c for c in rep["checks"] if not c["ok"]]
+    assert not failed, failed
+    assert len(rep["checks"]) > 15
+    bad = [l for l in rep["layout"] if l["problems"]]
+    assert not bad, json.dumps(bad, indent=1, ensure_ascii=False)
+    res = rep["res"]
+    shots = [SHOTS / res / lang / "question5.png" for lang in LANGS]
+    shots += [SHOTS / res / LANGS[0] / f"{name}.png" for name in ("thanks5", "staff5")]
+    assert all(p.exists() and p.stat().st_size > 2000 for p in shots), shots
+
+
+def test_five_face_answers_by_touch_and_button(run5):
+    rows = _rows(run5["db"], "SELECT question_id, value, source FROM response"
+                             " WHERE source IN ('touch', 'button') ORDER BY seq")
+    assert rows == [("visit5", 5, "touch"), ("visit5", 3, "touch"), ("visit5", 1, "touch"),
+                    ("visit5", 5, "button")]
+    followups = _rows(run5["db"], "SELECT r.value, f.reasons FROM followup f JOIN response r ON r.id = f.response_id"
+                                  " WHERE r.source = 'touch'")
+    assert followups == [(1, '["queue"]')]

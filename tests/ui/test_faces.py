@@ -54,3 +54,12 @@ def test_the_app_has_no_network_code():
                          env={**os.environ, "KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_faces_are_laid_out_in_rows_with_none_left_alone():
+    from kiosk.ui.screens import face_rows
+    assert face_rows(4, landscape=True) == [4] and face_rows(5, landscape=True) == [5]
+    assert face_rows(4, landscape=False) == [2, 2]
+    assert face_rows(5, landscape=False) == [3, 2]
+    for n in (4, 5):
+        assert sum(face_rows(n, False)) == n
