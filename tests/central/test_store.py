@@ -7,6 +7,7 @@ import multiprocessing
 from datetime import datetime
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from server_sync.central import rollups
 from server_sync.central.db import connect
@@ -114,3 +115,38 @@ def test_in_list_selects_exactly_the_given_keys(central_db, values):
     rows = central_db.execute_sql("SELECT x FROM (SELECT 'a' AS x UNION ALL SELECT 'a,b' UNION ALL SELECT 'b'"
                                   f" UNION ALL SELECT 'c') v WHERE {where} ORDER BY x", params).fetchall()
     assert [r[0] for r in rows] == sorted(v for v in values if v in ("a", "a,b", "b", "c"))
+
+
+_cells = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 63, 2 ** 63 - 1), st.floats(allow_nan=False),
+                   st.text(alphabet=st.sampled_from("a'\"\\\x00é;-) "), max_size=6), st.binary(max_size=3))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda width: st.lists(
+    st.one_of(st.lists(_cells, min_size=width, max_size=width),
+              st.just([0] * width)).map(tuple), min_size=1, max_size=6)))
+def test_sqlite_constant_columns_store_exactly_what_binding_stores(rows):
+    """SQLite's executemany writes a column that is the same in every row as a literal: what
+    ends up in the table (value and storage class) is what binding it in every row stores."""
+    import sqlite3
+    from server_sync.central.dialect import _sqlite_constants
+    width = len(rows[0])
+    db = sqlite3.connect(":memory:")
+    cols = ", ".join(f"c{i}" for i in range(width))
+    for table in ("bound", "folded"):
+        db.execute(f"CREATE TABLE {table} (n INTEGER PRIMARY KEY, {cols})")
+    db.executemany(f"INSERT INTO bound ({cols}) VALUES ({', '.join('?' * width)})", rows)
+    values, params = _sqlite_constants(rows)
+    db.executemany(f"INSERT INTO folded ({cols}) VALUES ({values})", params)
+    read = ", ".join(f"c{i}, typeof(c{i})" for i in range(width))
+    assert db.execute(f"SELECT {read} FROM folded ORDER BY n").fetchall() == \
+        db.execute(f"SELECT {read} FROM bound ORDER BY n").fetchall()
+
+
+def test_sqlite_constant_columns_become_literals_only_when_exact():
+    from server_sync.central.dialect import _sqlite_constants
+    rows = [(i, "it's", None, 7, "é", "a\x00b", True, 1.5, b"x") for i in range(3)]
+    values, params = _sqlite_constants(rows)
+    assert values == "?, 'it''s', NULL, 7, ?, ?, ?, ?, ?"
+    assert params == [(i, "é", "a\x00b", True, 1.5, b"x") for i in range(3)]
+    test_sqlite_constant_columns_store_exactly_what_binding_stores.hypothesis.inner_test(rows)
