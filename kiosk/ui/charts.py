@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from kivy.clock import Clock
 from kivy.graphics import Color, Line, Rectangle
 from kivy.properties import ListProperty, NumericProperty
 from kivy.uix.label import Label
@@ -32,7 +33,10 @@ class HourChart(Widget):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self._labels: list[Label] = []
-        self.bind(pos=self.redraw, size=self.redraw, counts=self.redraw, font_size=self.redraw)
+        # Layout moves the chart several times a frame: draw it (and make its labels) once.
+        self._redraw_soon = Clock.create_trigger(self.redraw, -1)
+        self.bind(pos=self._redraw_soon, size=self._redraw_soon, counts=self._redraw_soon,
+                  font_size=self._redraw_soon)
 
     def redraw(self, *_a) -> None:
         for lab in self._labels:

@@ -322,62 +322,68 @@ class StaffScreen(KioskScreen):
         self.ids.alerts.color = palette.WARNING if alerts else palette.INK_MUTED
 
     def _table(self, app: Any, q: Any, stats: dict) -> None:
+        """Answers per face (or NPS group), Happy Index / NPS and CSAT for three periods.
+
+        The cells are made once per question, language and size; the view's re-reads (every
+        STAFF_REFRESH_S while open) only change their text, not the widgets.
+        """
         lang, u = app.lang, app.u
         grid = self.ids.table
-        grid.clear_widgets()
         nps = q.scale == "nps11"
-        if nps:
-            groups = [("staff_detractors", range(0, 7)), ("staff_passives", range(7, 9)),
-                      ("staff_promoters", range(9, 11))]
-            value_cols = len(groups)
-        else:
-            value_cols = len(q.values)
+        groups = [("staff_detractors", range(0, 7)), ("staff_passives", range(7, 9)),
+                  ("staff_promoters", range(9, 11))]
         metric_keys = ("staff_nps", "staff_csat") if nps else ("staff_happy_index", "staff_csat")
-        grid.cols = 1 + value_cols + 1 + len(metric_keys)
-        fs = 15 * u
-        row_h = 38 * u
-
-        def cell(text: str, bold: bool = False, muted: bool = False, first: bool = False,
-                 metric: bool = False) -> Label:
+        score = ("happy_index", "nps")[nps]          # the stats field of the first metric
+        # Each cell: (text, bold, muted, first column, metric column); None: a face.
+        cells: list[tuple | None] = [("", False, False, True, False)]
+        if nps:
+            cells += [(tr(key, lang), True, False, False, True) for key, _r in groups]
+        else:
+            cells += [None] * len(q.values)
+        cells.append((tr("staff_answers", lang), False, True, False, True))
+        cells += [(tr(key, lang), False, True, False, True) for key in metric_keys]
+        for pkey, label in (("today", "staff_today"), ("last_7_days", "staff_7days"),
+                            ("same_weekday_last_week", "staff_same_weekday")):
+            row = _period_row(stats["periods"][pkey], q.id)
+            counts = row["counts"]
+            cells.append((tr(label, lang), True, False, True, False))
+            if nps:
+                cells += [(str(sum(counts.get(str(v), 0) for v in rng)), False, False, False, True)
+                          for _key, rng in groups]
+            else:
+                cells += [(str(counts.get(str(v), 0)), False, False, False, False) for v in q.values]
+            small = 0 < row["n"] < 30
+            cells.append((str(row["n"]) + ("*" if small else ""), False, small, False, True))
+            cells.append((_fmt(row.get(score)), False, False, False, True))
+            cells.append((_fmt(row.get("csat"), " %"), False, False, False, True))
+        self.ids.small_note.text = "* " + tr("staff_small_sample", lang)
+        fs, row_h = 15 * u, 38 * u
+        key = (q.id, q.scale, len(q.values), lang, u)
+        if getattr(self, "_table_key", None) == key:
+            for lab, spec in zip(self._cells, cells):
+                if lab is not None:
+                    lab.text, lab.color = spec[0], palette.INK_MUTED if spec[2] else palette.INK
+            return
+        self._table_key = key
+        grid.clear_widgets()
+        grid.cols = 1 + (len(groups) if nps else len(q.values)) + 1 + len(metric_keys)
+        self._cells = []
+        faces = iter(range(len(q.values)))
+        for spec in cells:
+            if spec is None:
+                grid.add_widget(SmileyFace(index=next(faces), points=len(q.values), size_hint_y=None,
+                                           height=row_h, size_hint_x=0.8))
+                self._cells.append(None)
+                continue
+            text, bold, muted, first, metric = spec
             lab = Label(text=text, font_size=fs * (0.9 if first or muted else 1), bold=bold,
                         size_hint_y=None, height=row_h,
                         color=palette.INK_MUTED if muted else palette.INK,
                         halign="left" if first else "center", valign="middle",
                         size_hint_x=2.4 if first else (1.25 if metric else 0.8))
-            lab.bind(size=lambda w, s: setattr(w, "text_size", s))
-            return lab
-
-        grid.add_widget(cell("", first=True))
-        if nps:
-            for key, _r in groups:
-                grid.add_widget(cell(tr(key, lang), bold=True, metric=True))
-        else:
-            for i in range(len(q.values)):
-                face = SmileyFace(index=i, points=len(q.values), size_hint_y=None, height=row_h,
-                                  size_hint_x=0.8)
-                grid.add_widget(face)
-        grid.add_widget(cell(tr("staff_answers", lang), muted=True, metric=True))
-        for key in metric_keys:
-            grid.add_widget(cell(tr(key, lang), muted=True, metric=True))
-        for pkey, label in (("today", "staff_today"), ("last_7_days", "staff_7days"),
-                            ("same_weekday_last_week", "staff_same_weekday")):
-            row = _period_row(stats["periods"][pkey], q.id)
-            counts = row["counts"]
-            grid.add_widget(cell(tr(label, lang), bold=True, first=True))
-            if nps:
-                for _key, rng in groups:
-                    grid.add_widget(cell(str(sum(counts.get(str(v), 0) for v in rng)), metric=True))
-            else:
-                for v in q.values:
-                    grid.add_widget(cell(str(counts.get(str(v), 0))))
-            small = 0 < row["n"] < 30
-            grid.add_widget(cell(str(row["n"]) + ("*" if small else ""), muted=small, metric=True))
-            if nps:
-                grid.add_widget(cell(_fmt(row.get("nps")), metric=True))
-            else:
-                grid.add_widget(cell(_fmt(row.get("happy_index")), metric=True))
-            grid.add_widget(cell(_fmt(row.get("csat"), " %"), metric=True))
-        self.ids.small_note.text = "* " + tr("staff_small_sample", lang)
+            lab.bind(size=lambda w, sz: setattr(w, "text_size", sz))
+            grid.add_widget(lab)
+            self._cells.append(lab)
 
 
 def _age(iso: str | None, now: datetime) -> float | None:

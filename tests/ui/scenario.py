@@ -495,6 +495,17 @@ class Scenario:
                     line = self.app.sm.current_screen.ids.kiosk_line.text
                     self.check("staff view: the address from the route look-up while the agent"
                                " has recorded none", "10.20.30.40" not in line and "IP " in line, line)
+                    # A physical button pressed while the view is open: counted at once, in the
+                    # same table cells (today's answers: 1 -> 2, value 4: 0 -> 1).
+                    scr = self.app.sm.current_screen
+                    width = 1 + len(self.app.flow.question.values) + 3
+                    cells_before = list(scr._cells)
+                    self.key("4")
+                    self.clock.advance(0.2)
+                    yield from self.until(lambda: scr._cells[width + 4].text == "1")
+                    self.check("staff table updates in place when an answer comes in",
+                               scr._cells == cells_before and scr._cells[width + 5].text == "2*",
+                               [c.text if c else None for c in scr._cells[width:width + 8]])
                     self.app.store.set_meta("sync.connected", "1")
                     self.app.store.set_meta("net.local_ip", "10.20.30.40")
                     yield from self.advance(10.5)
