@@ -275,6 +275,20 @@ def _copy_value(v: Any) -> str:
     return str(v).translate(_COPY_ESCAPES)
 
 
+def insert_rows(db: Database, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """INSERT rows that cannot be stored yet (the caller knows: the reasons of follow-ups it has
+    just inserted), in bulk: COPY on PostgreSQL (no quoting per value, no conflict check),
+    executemany on SQLite. A row that is there after all raises."""
+    if not rows:
+        return
+    cursor = db.cursor()
+    if dialect_of(db) is POSTGRES:
+        cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO(copy_text(rows)))
+    else:
+        values, params = _sqlite_constants(rows)
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})", params)
+
+
 def insert_ignore(db: Database, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
     """INSERT rows … ON CONFLICT DO NOTHING, in bulk, without reading anything back."""
     if not rows:

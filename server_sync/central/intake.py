@@ -35,7 +35,8 @@ from peewee import Database
 
 from server_sync.central import reason_rollup, rollups
 from server_sync.central.dialect import (StoredAlready, group_transaction, in_list, insert_ignore, insert_new,
-                                         placeholders, time_param, wire_time_text, writer_transaction)
+                                         insert_rows, placeholders, time_param, wire_time_text,
+                                         writer_transaction)
 from server_sync.exc import ProtocolError
 from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, FollowUpEvent,
                                   ResponseEvent, iso_ms)
@@ -106,6 +107,7 @@ class _Group:
     questions: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
     zones: dict[str, ZoneInfo] = field(default_factory=dict)
     locks: frozenset[str] = frozenset()                      # writer locks held since the start
+    anchors: dict[tuple[str, str], "_Anchor"] = field(default_factory=dict)   # (kiosk, boot): stored
     sites: dict[str, str] = field(default_factory=dict)      # registered, active kiosk -> its site
 
 
@@ -209,8 +211,8 @@ class Intake:
             frows = [self._followup_row(e, self._time(e, anchors, received), received_s) for e in followups]
             finserted = insert_new(self.db, "followup", FOLLOWUP_COLUMNS, frows, "id", ("response",), direct=direct)
             new_followups = [e for e in followups if e.id in finserted]
-            insert_ignore(self.db, "followup_reason", ("followup_id", "response_id", "reason"),
-                          [(e.id, e.response_id, r) for e in new_followups for r in e.reasons])
+            insert_rows(self.db, "followup_reason", ("followup_id", "response_id", "reason"),
+                        [(e.id, e.response_id, r) for e in new_followups for r in e.reasons])
             stored_answers: set[str] = set()
             reason_rollup.count(self.db, [{"response_id": e.response_id, "reasons": list(e.reasons)}
                                           for e in new_followups], into=reason_delta, zones=self._zones(),
@@ -245,6 +247,8 @@ class Intake:
                 for i in range(3):
                     acc[i] += d[i]
             self._group.questions.update(staged_questions)
+            # Stored now (read, or inserted by this batch): later batches of the group need not look.
+            self._group.anchors.update(((batch.kiosk_id, boot), a) for boot, a in anchors.items())
         return result
 
     def _writer(self, lock_name: str):
@@ -323,9 +327,13 @@ class Intake:
         with a stored synced event already has its anchor, so re-sent events never make one."""
         boots = sorted({e.boot_id for e in events})
         p = self.db.param
-        anchors = {boot: _Anchor(as_datetime(at), mono) for boot, at, mono in self.db.execute_sql(
-            f"SELECT boot_id, recorded_at, monotonic_ns FROM clock_anchor WHERE kiosk_id = {p}"
-            f" AND boot_id IN ({placeholders(self.db, len(boots))})", [kiosk_id, *boots]).fetchall()}
+        known = self._group.anchors if self._group is not None else {}
+        anchors = {boot: known[(kiosk_id, boot)] for boot in boots if (kiosk_id, boot) in known}
+        missing = [boot for boot in boots if boot not in anchors]
+        if missing:
+            anchors.update((boot, _Anchor(as_datetime(at), mono)) for boot, at, mono in self.db.execute_sql(
+                f"SELECT boot_id, recorded_at, monotonic_ns FROM clock_anchor WHERE kiosk_id = {p}"
+                f" AND boot_id IN ({placeholders(self.db, len(missing))})", [kiosk_id, *missing]).fetchall())
         new: dict[str, Event] = {}
         for e in events:
             if e.clock_synced and e.boot_id not in anchors:
