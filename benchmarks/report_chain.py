@@ -1,8 +1,14 @@
 """The chain report over 200 sites × 2 years (about ten million answers), on SQLite and PostgreSQL.
 
 Measured, per engine, in one run:
-- the history generator (seeds.history) filling an empty store: answers per second
-  (target: 10 M in under 2 minutes);
+- the history generator (seeds.history) filling an empty store: seconds and answers per second
+  (target: 10 M in under 2 minutes), the load average around it, and the CPU seconds of this
+  process, of the generator's drawing process and (PostgreSQL) of the server backend, which are
+  what a loaded machine cannot inflate;
+- its floor: the engine itself writing the same rows into empty twins of the loaded tables
+  (INSERT … SELECT from the generated tables: no drawing, encoding or parsing) and building the
+  same indexes, in one transaction with the generator's settings: the ratio is what generating
+  and shipping the rows adds to storing them;
 - the full chain report over the whole two years from the rollups (`chain_report.build`), in a
   fresh process so its peak memory is its own (targets: under 1 s, under 500 MB);
 - the competing approach: the same figures (per-site tallies and the daily series) by a plain
@@ -89,15 +95,101 @@ class _Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _backend_cpu_s(db) -> float | None:
+    """CPU seconds of this connection's PostgreSQL backend so far (the server runs here); None on
+    SQLite, whose work is this process's."""
+    from server_sync.central.dialect import POSTGRES, dialect_of
+    if dialect_of(db) is not POSTGRES:
+        return None
+    pid = db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _floor(db) -> float:
+    """Seconds for the engine to write the generated rows again into empty twins of the tables
+    the generator loads, with the generator's settings and index strategy: twins created with
+    their primary keys (SQLite) and partial indexes, rows inserted in their stored order, the
+    other indexes (and on PostgreSQL the keys) built after, one transaction. The twins are
+    dropped afterwards."""
+    from seeds.history import LOADED_TABLES
+    from server_sync.central.dialect import POSTGRES, dialect_of
+    if dialect_of(db) is POSTGRES:
+        conn = db.connection()
+        with conn.cursor() as cur:
+            cur.execute("BEGIN")
+            t0 = time.perf_counter()
+            cur.execute("CREATE SCHEMA floor")
+            after = []
+            for table in LOADED_TABLES:
+                cur.execute(f"CREATE TABLE floor.{table} (LIKE public.{table} INCLUDING DEFAULTS)")
+                cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass"
+                            " AND contype IN ('p', 'u')", (f"public.{table}",))
+                after += [f'ALTER TABLE floor.{table} ADD CONSTRAINT "{n}" {d}' for n, d in cur.fetchall()]
+                cur.execute("SELECT indexdef FROM pg_indexes i WHERE schemaname = 'public' AND tablename = %s AND NOT"
+                            " EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)", (table,))
+                for (definition,) in cur.fetchall():
+                    sql = definition.replace(f" ON public.{table} ", f" ON floor.{table} ")
+                    if " WHERE " in sql:
+                        cur.execute(sql)
+                    else:
+                        after.append(sql)
+                cur.execute(f"INSERT INTO floor.{table} SELECT * FROM public.{table}")
+            for sql in after:
+                cur.execute(sql)
+            cur.execute("COMMIT")
+            elapsed = time.perf_counter() - t0
+            cur.execute("DROP SCHEMA floor CASCADE")
+        return elapsed
+    path = OUT / "floor.db"
+    path.unlink(missing_ok=True)
+    conn = db.connection()
+    conn.execute(f"ATTACH DATABASE '{path}' AS floor")
+    try:
+        for pragma in ("synchronous = OFF", "journal_mode = MEMORY", "cache_size = -262144"):
+            conn.execute(f"PRAGMA floor.{pragma}")
+        conn.execute("PRAGMA main.cache_size = -262144")
+        schema = conn.execute("SELECT type, tbl_name, sql FROM main.sqlite_master WHERE sql IS NOT NULL"
+                              " AND tbl_name IN (%s)" % ", ".join("?" * len(LOADED_TABLES)), LOADED_TABLES).fetchall()
+        t0 = time.perf_counter()
+        conn.execute("BEGIN")
+        after = []
+        for table in LOADED_TABLES:
+            create = next(sql for kind, t, sql in schema if kind == "table" and t == table)
+            conn.execute(create.replace(f"CREATE TABLE {table} ", f"CREATE TABLE floor.{table} ", 1))
+            for kind, t, sql in schema:
+                if kind == "index" and t == table:
+                    sql = sql.replace("CREATE INDEX ", "CREATE INDEX floor.", 1)
+                    if " WHERE " in sql.upper():
+                        conn.execute(sql)
+                    else:
+                        after.append(sql)
+            # A WHERE clause keeps SQLite from copying the stored records wholesale (its
+            # "transfer optimisation", which no loader of new rows could use).
+            conn.execute(f"INSERT INTO floor.{table} SELECT * FROM main.{table} WHERE 1 ORDER BY rowid")
+        for sql in after:
+            conn.execute(sql)
+        conn.execute("COMMIT")
+        return time.perf_counter() - t0
+    finally:
+        conn.execute("DETACH DATABASE floor")
+        path.unlink(missing_ok=True)
+
+
 def _measure(url: str, sites: int, days: int) -> dict:
     from seeds.history import HistorySpec, generate
     from server_sync.analysis.queries import data_range
     from server_sync.central.db import connect
 
     db = connect(url)
+    load_before = os.getloadavg()
+    cpu0, backend0 = os.times(), _backend_cpu_s(db)
     t0 = time.perf_counter()
     made = generate(db, HistorySpec(sites=sites, days=days))
     gen_s = time.perf_counter() - t0
+    cpu1, backend1 = os.times(), _backend_cpu_s(db)
+    load_after = os.getloadavg()
+    floor_s = _floor(db)
     first, last = data_range(db)
     sizes = {t: db.execute_sql(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
              for t in ("response", "rollup_hourly", "rollup_daily", "rollup_monthly", "rollup_chain_hourly",
@@ -112,6 +204,12 @@ def _measure(url: str, sites: int, days: int) -> dict:
         "period": [first, last], "rows": sizes,
         "generate_s": round(gen_s, 1), "generate_answers_per_s": round(made.answers / gen_s),
         "generate_target_met": gen_s < 120,
+        "generate_load_average": [round(x, 2) for x in load_before + load_after],
+        "generate_cpu_s": {"this_process": round(cpu1.user + cpu1.system - cpu0.user - cpu0.system, 1),
+                           "drawing_process": round(cpu1.children_user + cpu1.children_system
+                                                    - cpu0.children_user - cpu0.children_system, 1),
+                           **({"postgresql_backend": round(backend1 - backend0, 1)} if backend0 is not None else {})},
+        "floor_engine_copy_s": round(floor_s, 1), "generate_over_floor_ratio": round(gen_s / floor_s, 2),
         "report_median_s": round(med(p["report_s"]), 3), "report_best_s": round(min(p["report_s"]), 3),
         "report_peak_rss_mb": round(p["report_peak_rss_mb"], 1),
         "report_target_met": med(p["report_s"]) < 1.0 and p["report_peak_rss_mb"] < 500,
