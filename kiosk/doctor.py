@@ -62,25 +62,34 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
         else:
             out.append(Check("schema", OK, f"schema version {version}"))
         if version >= 1:
-            out.append(_outbox(con, now))
+            out.append(_outbox(con, now, version))
         return out
     finally:
         con.close()
 
 
-def _outbox(con: sqlite3.Connection, now: datetime) -> Check:
+def _outbox(con: sqlite3.Connection, now: datetime, version: int) -> Check:
+    # Schema 3 keeps events the centre refused for good (rejected_at): out of the outbox.
+    pending = "acked_at IS NULL AND rejected_at IS NULL" if version >= 3 else "acked_at IS NULL"
     depth, oldest = con.execute(
-        "SELECT (SELECT COUNT(*) FROM response WHERE acked_at IS NULL)"
-        " + (SELECT COUNT(*) FROM followup WHERE acked_at IS NULL),"
-        " (SELECT MIN(t) FROM (SELECT MIN(recorded_at) AS t FROM response WHERE acked_at IS NULL"
-        "  UNION ALL SELECT MIN(recorded_at) FROM followup WHERE acked_at IS NULL))").fetchone()
+        f"SELECT (SELECT COUNT(*) FROM response WHERE {pending})"
+        f" + (SELECT COUNT(*) FROM followup WHERE {pending}),"
+        f" (SELECT MIN(t) FROM (SELECT MIN(recorded_at) AS t FROM response WHERE {pending}"
+        f"  UNION ALL SELECT MIN(recorded_at) FROM followup WHERE {pending}))").fetchone()
+    rejected = con.execute(
+        "SELECT (SELECT COUNT(*) FROM response WHERE rejected_at IS NOT NULL)"
+        " + (SELECT COUNT(*) FROM followup WHERE rejected_at IS NOT NULL)").fetchone()[0] if version >= 3 else 0
+    refused = (f"; {rejected} records refused by the centre for good (kept here, not sent again;"
+               " the sync log says why)") if rejected else ""
     if not depth:
+        if rejected:
+            return Check("outbox", WARN, "nothing waits for the centre" + refused)
         return Check("outbox", OK, "empty: every record is confirmed by the centre")
     age = (now - datetime.fromisoformat(oldest.replace("Z", "+00:00"))).total_seconds()
     detail = f"{depth} records wait for the centre, the oldest since {oldest}"
     if age > STALE_OUTBOX_S:
-        return Check("outbox", WARN, detail + f" ({age / 3600:.0f} h): is the kiosk syncing?")
-    return Check("outbox", OK, detail)
+        return Check("outbox", WARN, detail + f" ({age / 3600:.0f} h): is the kiosk syncing?" + refused)
+    return Check("outbox", WARN if rejected else OK, detail + refused)
 
 
 def check_gpio(env: Mapping[str, str], on_pi: bool,

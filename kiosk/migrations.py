@@ -63,6 +63,21 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE INDEX response_stats ON response"
         " (local_date, question_id, scale, value, local_hour, filtered)",
     ]),
+    (3, "events the centre refused for good", [
+        # The centre's ack can name events it dead-lettered and that re-sending cannot fix
+        # (server_sync/protocol.py `rejected`): they stay here, out of the outbox, never sent again.
+        "ALTER TABLE response ADD COLUMN rejected_at TEXT",
+        "ALTER TABLE response ADD COLUMN rejected_reason TEXT",
+        "ALTER TABLE followup ADD COLUMN rejected_at TEXT",
+        "ALTER TABLE followup ADD COLUMN rejected_reason TEXT",
+        # The outbox is what is neither acked nor rejected; the index stays as small as it.
+        "DROP INDEX response_unacked",
+        "CREATE INDEX response_outbox ON response (seq) WHERE acked_at IS NULL AND rejected_at IS NULL",
+        "CREATE INDEX response_rejected ON response (seq) WHERE rejected_at IS NOT NULL",
+        "DROP INDEX followup_unacked",
+        "CREATE INDEX followup_outbox ON followup (seq) WHERE acked_at IS NULL AND rejected_at IS NULL",
+        "CREATE INDEX followup_rejected ON followup (seq) WHERE rejected_at IS NOT NULL",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -107,6 +107,7 @@ def local_stats(cfg: KioskConfig, store: LocalStore, now: datetime, *,
         "question": question,
         "periods": periods,
         "outbox": {"depth": store.outbox_depth(), "oldest_unacked": store.oldest_unacked(),
+                   "rejected": store.rejected_count(),
                    "last_ack": store.get_meta("sync.last_ack_at"),
                    "broker_connected": store.get_meta("sync.connected") == "1"},
     }

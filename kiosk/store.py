@@ -1,7 +1,8 @@
 """The kiosk's local store: peewee models on SQLite, opened durable (WAL, synchronous=FULL).
 
 Every answer is committed here before the customer is thanked; the `sent_at`/`acked_at` columns
-are the outbox the sync agent drains. Rows are never deleted by the kiosk app.
+are the outbox the sync agent drains (`rejected_at`: the centre refused the event for good; it
+stays here, out of the outbox). Rows are never deleted by the kiosk app.
 Models are bound late: `LocalStore(path)` opens the file, migrates it and binds the models.
 """
 
@@ -18,6 +19,9 @@ from peewee import (BooleanField, CharField, Check, IntegerField, Model, SqliteD
 
 from kiosk.exc import StoreError
 from kiosk.migrations import LATEST, MIGRATIONS
+
+# An event is in the outbox while the centre has neither acknowledged nor refused it.
+OUTBOX = "acked_at IS NULL AND rejected_at IS NULL"
 
 PRAGMAS = {
     "journal_mode": "wal",
@@ -55,6 +59,8 @@ class Response(_Base):
     sent_at = TextField(null=True)
     send_count = IntegerField(default=0)
     acked_at = TextField(null=True)
+    rejected_at = TextField(null=True)           # the centre refused it for good (never re-sent)
+    rejected_reason = TextField(null=True)
 
     def to_event(self) -> dict[str, Any]:
         return {
@@ -82,6 +88,8 @@ class FollowUp(_Base):
     sent_at = TextField(null=True)
     send_count = IntegerField(default=0)
     acked_at = TextField(null=True)
+    rejected_at = TextField(null=True)
+    rejected_reason = TextField(null=True)
 
     class Meta:
         table_name = "followup"
@@ -160,16 +168,24 @@ class LocalStore:
         self.close()
 
     def outbox_depth(self) -> int:
+        """Events still to reach the centre (neither acked nor refused by it)."""
         row = self.db.execute_sql(
-            "SELECT (SELECT COUNT(*) FROM response WHERE acked_at IS NULL)"
-            " + (SELECT COUNT(*) FROM followup WHERE acked_at IS NULL)").fetchone()
+            f"SELECT (SELECT COUNT(*) FROM response WHERE {OUTBOX})"
+            f" + (SELECT COUNT(*) FROM followup WHERE {OUTBOX})").fetchone()
         return int(row[0])
 
     def oldest_unacked(self) -> str | None:
         row = self.db.execute_sql(
-            "SELECT MIN(t) FROM (SELECT MIN(recorded_at) AS t FROM response WHERE acked_at IS NULL"
-            " UNION ALL SELECT MIN(recorded_at) FROM followup WHERE acked_at IS NULL)").fetchone()
+            f"SELECT MIN(t) FROM (SELECT MIN(recorded_at) AS t FROM response WHERE {OUTBOX}"
+            f" UNION ALL SELECT MIN(recorded_at) FROM followup WHERE {OUTBOX})").fetchone()
         return row[0]
+
+    def rejected_count(self) -> int:
+        """Events the centre refused for good: kept here, never sent again."""
+        row = self.db.execute_sql(
+            "SELECT (SELECT COUNT(*) FROM response WHERE rejected_at IS NOT NULL)"
+            " + (SELECT COUNT(*) FROM followup WHERE rejected_at IS NOT NULL)").fetchone()
+        return int(row[0])
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.db.execute_sql("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

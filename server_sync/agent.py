@@ -6,7 +6,8 @@ that connects (TLS, the kiosk's own credential, fixed client id, persistent sess
 batches at QoS 1, reads the centre's replies, and sleeps in short steps.
 
 Guarantees it keeps (see docs/sync.md):
-- an event is marked acked only when the centre's `ack` names its seq, never on PUBACK;
+- an event is marked acked only when the centre's `ack` names its seq, never on PUBACK; one the
+  ack names as rejected (refused for good) is kept, marked, and never sent again;
 - what is unacked is sent again after `sync.ack_timeout_s`, after every reconnect and after a
   restart (the outbox is the truth, nothing is kept only in memory);
 - a pushed config is applied only if it validates and is newer; a refusal is reported in status;
@@ -105,6 +106,7 @@ class SyncCounters:
     resent: int = 0
     connects: int = 0
     acks: int = 0
+    events_rejected: int = 0
 
 
 class SyncAgent:
@@ -342,7 +344,8 @@ class SyncAgent:
         return P.encode_status(version=__version__, outbox_depth=self.outbox.depth(),
                                oldest_unacked_s=age, clock_synced=self.clock.clock_synced(),
                                disk_free_mb=free_mb, config_version=self.applied_version,
-                               config_error=self.config_error, ts=P.iso_ms(now))
+                               config_error=self.config_error, ts=P.iso_ms(now),
+                               rejected=self.store.rejected_count())
 
     def publish_status(self) -> None:
         if self.client is not None and self.connected:
@@ -370,7 +373,20 @@ class SyncAgent:
         ack = P.decode_ack(payload)
         at = P.iso_ms(self.clock.now())
         n = self.outbox.mark_acked(ack.ranges, at, meta={"sync.last_ack_at": at})
+        if ack.rejected:
+            refused = self.outbox.mark_rejected([(r.ranges, r.reason) for r in ack.rejected], at)
+            self.counters.events_rejected += refused
+            if refused:
+                log.error("the centre refused %d event(s) for good (kept here, not sent again): %s",
+                          refused, "; ".join(r.reason for r in ack.rejected)[:500])
+                self._next_status = 0.0          # tell the centre at the next turn (status)
         self.inflight.ack(ack)
+        if ack.rejected:
+            # The centre refused that batch as a whole: the rest of it goes again now, without
+            # the refused events, rather than after the ack timeout.
+            rest = self.inflight.pop(ack.batch_id)
+            if rest:
+                self.outbox.requeue(rest)
         self.counters.acks += 1
         self.counters.events_acked += n
         self.ack_timeout_s = self.cfg.sync.ack_timeout_s      # the centre is answering again

@@ -51,6 +51,7 @@ LOST_RACE = (TransactionRollbackError,)                 # retry the group at onc
 RETRY = DATABASE_DOWN + LOST_RACE                       # never dead-lettered: the group is retried
 
 MAX_GROUP_EVENTS = 5000         # group commit: events per transaction at most (10 full batches)
+CONNECT_FAIL_LOG_EVERY_S = 10.0  # broker unreachable: a warning at most this often (paho retries 1-30 s)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Outcome:
     publish: list[tuple[str, bytes]] = field(default_factory=list)
     accepted: Accepted | None = None
     reason: str | None = None
+    rejected: int = 0                          # events named back to their kiosk as refused
 
     @property
     def changed_sites(self) -> set[str]:
@@ -68,13 +70,16 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Decoded:
-    """A message checked against the contract: a batch, a status, or the reason it is refused."""
+    """A message checked against the contract: a batch, a status, or the reason it is refused
+    (with, for a sound envelope whose events are refused for good, the batch id and the seqs to
+    name in the ack's `rejected`)."""
     topic: str
     now: datetime
     kiosk_id: str | None
     batch: protocol.Batch | None = None
     status: protocol.Status | None = None
     reason: str | None = None
+    refused: protocol.EventsRefused | None = None
 
 
 class Ingest:
@@ -119,6 +124,8 @@ class Ingest:
             if kind == "status":
                 return Decoded(topic, now, kiosk_id, status=protocol.decode_status(payload))
             raise ProtocolError(f"ingest does not take {kind!r} messages (topic {topic[:200]!r})")
+        except protocol.EventsRefused as e:
+            return Decoded(topic, now, kiosk_id, reason=e.reason, refused=e)
         except ProtocolError as e:
             return Decoded(topic, now, kiosk_id, reason=e.reason)
         except Exception as e:          # a bug must not stop the fleet's ingest; the kiosk re-sends
@@ -126,8 +133,11 @@ class Ingest:
             return Decoded(topic, now, kiosk_id, reason=f"internal error: {type(e).__name__}: {e}")
 
     def commit(self, d: Decoded, payload: bytes, retained: bool = False) -> Outcome:
-        """Store a decoded message (or dead-letter it) and say what to publish back."""
-        reason = d.reason
+        """Store a decoded message (or dead-letter it) and say what to publish back. Events
+        refused for good are named in an ack's `rejected`, so their kiosk stops sending them;
+        any other refusal gets no ack (the kiosk sends it again later: fixing the registration,
+        say, lets it through)."""
+        reason, refused = d.reason, d.refused
         if reason is None:
             try:
                 if d.batch is not None:
@@ -137,6 +147,8 @@ class Ingest:
                     return Outcome("batch", [ack], accepted=accepted)
                 self.intake.record_status(d.kiosk_id, d.status, retained=retained, received_at=d.now)
                 return Outcome("status")
+            except protocol.EventsRefused as e:
+                reason, refused = e.reason, e
             except ProtocolError as e:
                 reason = e.reason
             except RETRY:
@@ -146,7 +158,13 @@ class Ingest:
                 reason = f"internal error: {type(e).__name__}: {e}"
         log.warning("dead-lettered %s: %s", d.topic[:200], reason)
         self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now)
-        return Outcome("dead_letter", reason=reason)
+        publish = []
+        if refused is not None and refused.seqs and d.kiosk_id is not None:
+            # The envelope was sound, so the kiosk id is the topic's (the broker let only that
+            # kiosk publish there): its ack topic is the one to tell.
+            publish.append((protocol.ack_topic(d.kiosk_id, self.prefix),
+                            protocol.encode_ack(refused.batch_id, (), rejected=[(refused.seqs, reason)])))
+        return Outcome("dead_letter", publish, reason=reason, rejected=len(refused.seqs) if publish else 0)
 
     def after_commit(self, site_ids: set[str]) -> list[tuple[str, bytes]]:
         """Run the hooks for sites whose answers changed; a failing hook is logged, not fatal."""
@@ -224,12 +242,14 @@ class Counters:
     conflicts: int = 0
     corrected: int = 0
     dead_letters: int = 0
+    rejected: int = 0               # events of dead-lettered batches named back to their kiosk
     statuses: int = 0
 
     def add(self, outcome: Outcome) -> None:
         self.messages += 1
         if outcome.kind == "dead_letter":
             self.dead_letters += 1
+            self.rejected += outcome.rejected
         elif outcome.kind == "status":
             self.statuses += 1
         elif outcome.accepted:
@@ -241,7 +261,8 @@ class Counters:
 
     def line(self) -> str:
         return (f"{self.messages} messages in {self.commits} commits: {self.new} new, {self.duplicates} duplicates, "
-                f"{self.conflicts} conflicts, {self.corrected} corrected, {self.dead_letters} dead-lettered")
+                f"{self.conflicts} conflicts, {self.corrected} corrected, {self.dead_letters} dead-lettered"
+                f" ({self.rejected} events rejected back to their kiosk)")
 
 
 class IngestService:
@@ -264,17 +285,58 @@ class IngestService:
         self._mono = monotonic
         self._status_every = status_every_s
         self._max_group_events = max_group_events
+        self._failed_connects = 0               # in a row, since the last successful CONNACK
+        self._failed_unlogged = 0
+        self._fail_logged_at: float | None = None
+        self._connect_error: BaseException | None = None
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        self._catch_connect_errors(client)
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
 
     # paho callbacks (network thread): hand over only; the work happens in run()'s thread.
 
+    def _catch_connect_errors(self, client) -> None:
+        """paho's network thread calls `reconnect()` and, when it raises, `on_connect_fail`
+        without the error; keep the error so the warning can say what went wrong."""
+        reconnect = client.reconnect
+
+        def reconnect_keeping_the_error(*args, **kwargs):
+            try:
+                return reconnect(*args, **kwargs)
+            except OSError as e:            # refused, unreachable, DNS, TLS: paho retries
+                self._connect_error = e
+                raise
+        client.reconnect = reconnect_keeping_the_error
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        """The broker could not be reached: a warning for the first failed attempt, then at most
+        one every CONNECT_FAIL_LOG_EVERY_S with the attempts in between (paho retries every
+        1 to 30 s, and an operator must see why nothing is ingested)."""
+        self._failed_connects += 1
+        self._failed_unlogged += 1
+        now = self._mono()
+        if self._fail_logged_at is not None and now - self._fail_logged_at < CONNECT_FAIL_LOG_EVERY_S:
+            return
+        error = self._connect_error
+        why = f"{type(error).__name__}: {error}" if error is not None else "no connection"
+        since = (f"; {self._failed_unlogged} attempts since the last message"
+                 if self._fail_logged_at is not None and self._failed_unlogged > 1 else "")
+        log.warning("cannot connect to the broker at %s:%d (%s), attempt %d%s; retrying",
+                    self.settings.host, self.settings.port, why, self._failed_connects, since)
+        self._fail_logged_at = now
+        self._failed_unlogged = 0
+
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             log.error("broker refused the connection: %s", reason_code)
             return
+        if self._failed_connects:
+            log.info("reached the broker after %d failed attempt(s)", self._failed_connects)
+        self._failed_connects = self._failed_unlogged = 0
+        self._fail_logged_at = None
         self._generation += 1
         from paho.mqtt.subscribeoptions import SubscribeOptions
         prefix = self.ingest.prefix

@@ -1,10 +1,12 @@
 """The kiosk's outbox: which recorded events still have to reach the centre, as SQL on the kiosk
 database (shared with the running kiosk app).
 
-An event is in the outbox while `acked_at IS NULL`. `sent_at` marks "sent in this session of the
-sync agent, waiting for the centre's ack": `next_batch` takes the lowest unsent seqs, `requeue`
-clears `sent_at` so they go again (after an ack timeout, a reconnect or a restart), `mark_acked`
-sets `acked_at` for the seqs the centre's ack names, and nothing else ever does.
+An event is in the outbox while `acked_at IS NULL AND rejected_at IS NULL` (`kiosk.store.OUTBOX`).
+`sent_at` marks "sent in this session of the sync agent, waiting for the centre's ack":
+`next_batch` takes the lowest unsent seqs, `requeue` clears `sent_at` so they go again (after an
+ack timeout, a reconnect or a restart), `mark_acked` sets `acked_at` for the seqs the centre's
+ack names, and nothing else ever does; `mark_rejected` sets `rejected_at` (and the reason) for the
+seqs the ack names as refused for good: they stay in the database and are never sent again.
 
 Every write is one short transaction (a few milliseconds for a full batch), so a tap recorded
 by the app at the same moment waits at most that long. This module never deletes a row and
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
-from kiosk.store import LocalStore
+from kiosk.store import OUTBOX, LocalStore
 from server_sync import protocol as P
 from server_sync.exc import ProtocolError
 
@@ -72,26 +74,26 @@ class Outbox:
         return self.store.outbox_depth()
 
     def empty(self) -> bool:
-        """Nothing unacked (cheaper than depth() == 0 on a long outbox)."""
+        """Nothing left to send or confirm (cheaper than depth() == 0 on a long outbox)."""
         return not any(self.db.execute_sql(
-            f"SELECT EXISTS (SELECT 1 FROM {t} WHERE acked_at IS NULL)").fetchone()[0] for t in _TABLES)
+            f"SELECT EXISTS (SELECT 1 FROM {t} WHERE {OUTBOX})").fetchone()[0] for t in _TABLES)
 
     def unsent_count(self) -> int:
         return sum(self.db.execute_sql(
-            f"SELECT COUNT(*) FROM {t} WHERE acked_at IS NULL AND sent_at IS NULL").fetchone()[0]
+            f"SELECT COUNT(*) FROM {t} WHERE {OUTBOX} AND sent_at IS NULL").fetchone()[0]
             for t in _TABLES)
 
     def _unsent(self, limit: int) -> list[tuple[int, str, str]]:
         """(seq, recorded_at, event JSON) of the lowest unsent events, at most `limit`."""
         rows = self.db.execute_sql(
             f"SELECT seq, recorded_at, {_RESPONSE_JSON} FROM response"
-            " WHERE acked_at IS NULL AND sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            f" WHERE {OUTBOX} AND sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
             (self._floor, limit)).fetchall()
         # Follow-ups are few: only those up to the last response taken can be in this batch.
         bound = rows[-1][0] if len(rows) == limit else P.MAX_INT64
         fus = self.db.execute_sql(
             f"SELECT seq, recorded_at, {_FOLLOWUP_JSON} FROM followup"
-            " WHERE acked_at IS NULL AND sent_at IS NULL AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            f" WHERE {OUTBOX} AND sent_at IS NULL AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
             (self._floor, bound, limit)).fetchall()
         if fus:
             rows.extend(fus)
@@ -150,7 +152,7 @@ class Outbox:
         for t in _TABLES:
             self.db.execute_sql(
                 f"UPDATE {t} SET sent_at = ?, send_count = send_count + 1"
-                " WHERE acked_at IS NULL AND sent_at IS NULL AND seq BETWEEN ? AND ?", (sent_at, lo, hi))
+                f" WHERE {OUTBOX} AND sent_at IS NULL AND seq BETWEEN ? AND ?", (sent_at, lo, hi))
 
     def mark_acked(self, ranges: Iterable[tuple[int, int]], acked_at: str,
                    meta: dict[str, str] | None = None) -> int:
@@ -172,6 +174,20 @@ class Outbox:
                         (acked_at, lo, hi)).rowcount
         return n
 
+    def mark_rejected(self, refused: Iterable[tuple[Iterable[tuple[int, int]], str]], rejected_at: str) -> int:
+        """Set rejected_at and the centre's reason on the events in the outbox with seqs in these
+        ranges; return how many. As with acks, only events that were sent at least once: a
+        centre can only refuse what it was given. They are kept, and never sent again."""
+        n = 0
+        with self.db.atomic("IMMEDIATE"):
+            for ranges, reason in refused:
+                for lo, hi in ranges:
+                    for t in _TABLES:
+                        n += self.db.execute_sql(
+                            f"UPDATE {t} SET rejected_at = ?, rejected_reason = ? WHERE {OUTBOX}"
+                            " AND send_count > 0 AND seq BETWEEN ? AND ?", (rejected_at, reason, lo, hi)).rowcount
+        return n
+
     def requeue(self, seqs: Iterable[int] | None = None) -> int:
         """Make unacked events sendable again: those in `seqs`, or all (reconnect, restart)."""
         n = 0
@@ -180,12 +196,12 @@ class Outbox:
             if seqs is None:
                 for t in _TABLES:
                     n += self.db.execute_sql(
-                        f"UPDATE {t} SET sent_at = NULL WHERE acked_at IS NULL AND sent_at IS NOT NULL").rowcount
+                        f"UPDATE {t} SET sent_at = NULL WHERE {OUTBOX} AND sent_at IS NOT NULL").rowcount
             else:
                 for lo, hi in P.seq_ranges(seqs):
                     for t in _TABLES:
                         n += self.db.execute_sql(
-                            f"UPDATE {t} SET sent_at = NULL WHERE acked_at IS NULL AND seq BETWEEN ? AND ?",
+                            f"UPDATE {t} SET sent_at = NULL WHERE {OUTBOX} AND seq BETWEEN ? AND ?",
                             (lo, hi)).rowcount
         return n
 
@@ -209,10 +225,12 @@ class Inflight:
         self._batches[batch_id] = (min(seqs), max(seqs), seqs, at)
 
     def ack(self, ack: P.Ack) -> None:
-        """Forget the acked seqs (in whichever batch they were: an ack of an older send counts)."""
+        """Forget the acked or rejected seqs (in whichever batch they were: an ack of an older
+        send counts)."""
+        settled = ack.settled
         for bid in list(self._batches):
             first, last, seqs, _ = self._batches[bid]
-            for lo, hi in ack.ranges:
+            for lo, hi in settled:
                 if hi < first or lo > last:
                     continue
                 if lo <= first and last <= hi:
@@ -221,6 +239,11 @@ class Inflight:
                     seqs.difference_update([s for s in seqs if lo <= s <= hi])
             if not seqs:
                 del self._batches[bid]
+
+    def pop(self, batch_id: str) -> list[int]:
+        """Forget batch `batch_id`; return its seqs still unacked (none if it is not in flight)."""
+        batch = self._batches.pop(batch_id, None)
+        return sorted(batch[2]) if batch else []
 
     def expired(self, now: float, timeout: float) -> list[int]:
         """Remove and return the seqs of batches older than `timeout` still unacked."""

@@ -380,11 +380,13 @@ def validate_event(event: Any, kiosk_id: str | None = None, *, now: datetime,
     recorded = parse_iso_ms(event["recorded_at"], f"{what}: recorded_at")
     if recorded < EARLIEST:
         raise ProtocolError(f"{what}: recorded_at {event['recorded_at']} is before 2020")
-    if recorded > now + FUTURE_SLACK:
-        raise ProtocolError(f"{what}: recorded_at {event['recorded_at']} is in the future (now {iso_ms(now)})")
     synced = event["clock_synced"]
     if type(synced) is not bool:
         raise ProtocolError(f"{what}: clock_synced must be true or false, got {_jtype(synced)}")
+    # A synced clock ahead of the centre's is wrong; an unsynced one may be anywhere, and the
+    # centre corrects its time from the boot's synced events (or stores it flagged).
+    if synced and recorded > now + FUTURE_SLACK:
+        raise ProtocolError(f"{what}: recorded_at {event['recorded_at']} is in the future (now {iso_ms(now)})")
     boot = _known_uuid(event, "boot_id", what, _known)
     mono = _int(event, "monotonic_ns", what, 0)
 
@@ -483,6 +485,38 @@ def _fast_response(e: Any, kiosk_id: str, latest: str, known: set) -> ResponseEv
 # ---------------------------------------------------------------------------------------------
 # Batches (kiosk -> centre)
 
+class EventsRefused(ProtocolError):
+    """A batch whose envelope is sound (its kiosk id is the topic's, its batch id valid) but that
+    holds events refused for good: re-sending them cannot help. `seqs` names those events (the
+    batch is still refused as a whole), so the centre's ack can tell the kiosk to stop sending
+    them (`encode_ack(..., rejected=...)`) and send the others again without them."""
+
+    def __init__(self, reason: str, batch_id: str, seqs: Iterable[int]) -> None:
+        super().__init__(reason)
+        self.batch_id = batch_id
+        self.seqs = tuple(sorted(set(seqs)))
+
+
+def _seq_of(item: Any) -> int | None:
+    if type(item) is dict and type(item.get("seq")) is int and 1 <= item["seq"] <= MAX_INT64:
+        return item["seq"]
+    return None
+
+
+def _refused_seqs(raw: Sequence[Any], kiosk_id: str, now: datetime) -> list[int]:
+    """The seqs of the batch items that fail on their own; all of them when none does (the fault
+    is between events: an id or seq twice). An item without a valid seq cannot be named."""
+    bad = []
+    for item in raw:
+        try:
+            validate_event(item, kiosk_id, now=now)
+        except ProtocolError:
+            bad.append(_seq_of(item))
+    if not bad:
+        bad = [_seq_of(item) for item in raw]
+    return [s for s in bad if s is not None]
+
+
 @dataclass(frozen=True)
 class Batch:
     kiosk_id: str
@@ -542,20 +576,24 @@ def decode_batch(topic: str, payload: bytes, *, now: datetime, max_bytes: int = 
         raise ProtocolError(f"batch {bid}: no events")
     if len(raw) > max_events:
         raise ProtocolError(f"batch {bid}: too many events ({len(raw)} > limit {max_events})")
-    known: set = set()
-    latest = iso_ms(now + FUTURE_SLACK)
-    events = tuple(_fast_response(e, kid, latest, known)
-                   or validate_event(e, kid, now=now, where=f"event {i}", _known=known)
-                   for i, e in enumerate(raw))
-    ids = {e.id for e in events}
-    if len(ids) != len(events):
-        seen: set[str] = set()
-        for e in events:
-            if e.id in seen:
-                raise ProtocolError(f"batch {bid}: duplicate event id {e.id}")
-            seen.add(e.id)
-    if len({e.seq for e in events}) != len(events):
-        raise ProtocolError(f"batch {bid}: duplicate seq")
+    # From here on the envelope is sound: a refusal names the batch's events (EventsRefused).
+    try:
+        known: set = set()
+        latest = iso_ms(now + FUTURE_SLACK)
+        events = tuple(_fast_response(e, kid, latest, known)
+                       or validate_event(e, kid, now=now, where=f"event {i}", _known=known)
+                       for i, e in enumerate(raw))
+        ids = {e.id for e in events}
+        if len(ids) != len(events):
+            seen: set[str] = set()
+            for e in events:
+                if e.id in seen:
+                    raise ProtocolError(f"batch {bid}: duplicate event id {e.id}")
+                seen.add(e.id)
+        if len({e.seq for e in events}) != len(events):
+            raise ProtocolError(f"batch {bid}: duplicate seq")
+    except ProtocolError as e:
+        raise EventsRefused(e.reason, bid, _refused_seqs(raw, kid, now)) from None
     return Batch(kid, bid, events, len(payload))
 
 
@@ -574,9 +612,17 @@ def seq_ranges(seqs: Iterable[int]) -> list[list[int]]:
 
 
 @dataclass(frozen=True)
+class Rejected:
+    """Events of a batch the centre refused for good (dead-lettered), and why."""
+    ranges: tuple[tuple[int, int], ...]
+    reason: str
+
+
+@dataclass(frozen=True)
 class Ack:
     batch_id: str
     ranges: tuple[tuple[int, int], ...]
+    rejected: tuple[Rejected, ...] = ()
 
     def covers(self, seq: int) -> bool:
         return any(lo <= seq <= hi for lo, hi in self.ranges)
@@ -585,36 +631,73 @@ class Ack:
     def count(self) -> int:
         return sum(hi - lo + 1 for lo, hi in self.ranges)
 
+    @property
+    def settled(self) -> tuple[tuple[int, int], ...]:
+        """Every range the kiosk need not send again: acked or rejected."""
+        return self.ranges + tuple(r for rej in self.rejected for r in rej.ranges)
+
 
 MAX_ACK_RANGES = 100_000
+MAX_REJECT_REASON = 500
 
 
-def encode_ack(batch_id: str, seqs: Iterable[int]) -> bytes:
+def encode_ack(batch_id: str, seqs: Iterable[int],
+               rejected: Iterable[tuple[Iterable[int], str]] = ()) -> bytes:
     """Ack the events of `batch_id` with these seqs: they are committed in the central store.
 
     Seqs are unique per kiosk and the ack topic is the kiosk's own, so seq ranges name exactly
-    the committed events; the kiosk marks only those.
+    the committed events; the kiosk marks only those. `rejected`: (seqs, reason) of events the
+    centre refused for good; the kiosk keeps them but stops sending them. The field is left out
+    when empty, so a kiosk from before it reads every ordinary ack as before.
     """
-    return _dumps({"schema": SCHEMA, "batch": batch_id, "seqs": seq_ranges(seqs)})
+    out: dict[str, Any] = {"schema": SCHEMA, "batch": batch_id, "seqs": seq_ranges(seqs)}
+    refused = [{"seqs": seq_ranges(r), "reason": reason[:MAX_REJECT_REASON]} for r, reason in rejected]
+    refused = [r for r in refused if r["seqs"]]
+    if refused:
+        out["rejected"] = refused
+    return _dumps(out)
+
+
+def _ranges(raw: Any, what: str) -> list[tuple[int, int]]:
+    if type(raw) is not list or len(raw) > MAX_ACK_RANGES:
+        raise ProtocolError(f"{what}: seqs must be an array of [first, last] ranges")
+    ranges = []
+    for r in raw:
+        if (type(r) is not list or len(r) != 2 or type(r[0]) is not int or type(r[1]) is not int
+                or not 1 <= r[0] <= r[1] <= MAX_INT64):
+            raise ProtocolError(f"{what}: bad seq range {_short(r)}")
+        ranges.append((r[0], r[1]))
+    return ranges
 
 
 def decode_ack(payload: bytes) -> Ack:
     obj = _loads(payload, 4 * 1024 * 1024, "ack payload")
     _check_schema(obj, "ack")
-    _check_fields(obj, ("schema", "batch", "seqs"), (), "ack")
+    _check_fields(obj, ("schema", "batch", "seqs"), ("rejected",), "ack")
     bid = obj["batch"]
     if type(bid) is not str or not BATCH_ID_RE.fullmatch(bid):
         raise ProtocolError(f"ack: bad batch id {_short(bid)}")
-    raw = obj["seqs"]
+    ranges = _ranges(obj["seqs"], "ack")
+    rejected = []
+    raw = obj.get("rejected", [])
     if type(raw) is not list or len(raw) > MAX_ACK_RANGES:
-        raise ProtocolError("ack: seqs must be an array of [first, last] ranges")
-    ranges = []
-    for r in raw:
-        if (type(r) is not list or len(r) != 2 or type(r[0]) is not int or type(r[1]) is not int
-                or not 1 <= r[0] <= r[1] <= MAX_INT64):
-            raise ProtocolError(f"ack: bad seq range {_short(r)}")
-        ranges.append((r[0], r[1]))
-    return Ack(bid, tuple(ranges))
+        raise ProtocolError("ack: rejected must be an array of {seqs, reason}")
+    for item in raw:
+        if type(item) is not dict:
+            raise ProtocolError(f"ack: rejected item must be an object, got {_jtype(item)}")
+        _check_fields(item, ("seqs", "reason"), (), "ack: rejected item")
+        reason = item["reason"]
+        if type(reason) is not str or len(reason) > MAX_REJECT_REASON:
+            raise ProtocolError(f"ack: rejected reason must be text of at most {MAX_REJECT_REASON} characters")
+        rejected.append(Rejected(tuple(_ranges(item["seqs"], "ack: rejected")), reason))
+    ack = Ack(bid, tuple(ranges), tuple(rejected))
+    settled = sorted(ack.settled)
+    if len(settled) > MAX_ACK_RANGES:
+        raise ProtocolError(f"ack: more than {MAX_ACK_RANGES} ranges")
+    for (_, hi), (lo, _) in zip(settled, settled[1:]):
+        if lo <= hi:
+            raise ProtocolError(f"ack: seq {lo} is named twice (acked and rejected, or rejected twice)")
+    return ack
 
 
 # ---------------------------------------------------------------------------------------------
@@ -631,20 +714,27 @@ class Status:
     config_version: int | None = None
     config_error: str | None = None
     ts: str | None = None
+    rejected: int | None = None          # events the centre refused for good, kept on the kiosk
 
     def as_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "online": self.online, "version": self.version,
-                "outbox_depth": self.outbox_depth, "oldest_unacked_s": self.oldest_unacked_s,
-                "clock_synced": self.clock_synced, "disk_free_mb": self.disk_free_mb,
-                "config_version": self.config_version, "config_error": self.config_error,
-                "ts": self.ts}
+        out = {"schema": SCHEMA, "online": self.online, "version": self.version,
+               "outbox_depth": self.outbox_depth, "oldest_unacked_s": self.oldest_unacked_s,
+               "clock_synced": self.clock_synced, "disk_free_mb": self.disk_free_mb,
+               "config_version": self.config_version, "config_error": self.config_error,
+               "ts": self.ts}
+        if self.rejected:
+            out["rejected"] = self.rejected
+        return out
 
 
 def encode_status(*, online: bool = True, version: str | None, outbox_depth: int,
                   oldest_unacked_s: int | None, clock_synced: bool, disk_free_mb: int | None,
-                  config_version: int, config_error: str | None = None, ts: str) -> bytes:
+                  config_version: int, config_error: str | None = None, ts: str,
+                  rejected: int = 0) -> bytes:
+    """A kiosk's status. `rejected` goes out only when non-zero, so a centre from before the
+    field still takes the status of every kiosk that has nothing refused."""
     return _dumps(Status(online, version, outbox_depth, oldest_unacked_s, clock_synced,
-                         disk_free_mb, config_version, config_error, ts).as_dict())
+                         disk_free_mb, config_version, config_error, ts, rejected or None).as_dict())
 
 
 def will_payload() -> bytes:
@@ -661,7 +751,7 @@ def decode_status(payload: bytes) -> Status:
     obj = _loads(payload, 64 * 1024, "status payload")
     _check_schema(obj, "status")
     optional = ("version", "outbox_depth", "oldest_unacked_s", "clock_synced", "disk_free_mb",
-                "config_version", "config_error", "ts")
+                "config_version", "config_error", "ts", "rejected")
     _check_fields(obj, ("schema", "online"), optional, "status")
     if type(obj["online"]) is not bool:
         raise ProtocolError("status: online must be true or false")
@@ -685,7 +775,7 @@ def decode_status(payload: bytes) -> Status:
                   outbox_depth=opt("outbox_depth", int), oldest_unacked_s=opt("oldest_unacked_s", int),
                   clock_synced=opt("clock_synced", bool), disk_free_mb=opt("disk_free_mb", int),
                   config_version=opt("config_version", int), config_error=opt("config_error", str),
-                  ts=ts)
+                  ts=ts, rejected=opt("rejected", int))
 
 
 # ---------------------------------------------------------------------------------------------

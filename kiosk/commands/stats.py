@@ -72,7 +72,9 @@ def render_text(result: dict[str, Any], out: TextIO) -> None:
     state = "connected" if ob["broker_connected"] else "not connected"
     w(f"Outbox: {ob['depth']} waiting for the centre"
       + (f" (oldest {ob['oldest_unacked']})" if ob["oldest_unacked"] else "")
-      + f"; broker {state}; last ack {ob['last_ack'] or 'never'}\n\n")
+      + f"; broker {state}; last ack {ob['last_ack'] or 'never'}"
+      + (f"; {ob['rejected']} refused by the centre (kept here, not sent again)" if ob.get("rejected") else "")
+      + "\n\n")
     header = f"{'period':<20} {'from':<10} {'question':<12} {'n':>6} {'happy':>6} {'CSAT%':>6} {'NPS':>6} {'flagged':>7}  answers per value"
     w(header + "\n" + "-" * len(header) + "\n")
     for key, p in result["periods"].items():

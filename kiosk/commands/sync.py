@@ -62,10 +62,13 @@ def sync_command(args: argparse.Namespace) -> int:
             raise SyncError(f"interrupted: {store.outbox_depth()} event(s) not yet acknowledged by the centre")
         c = agent.counters
         result = {"drained": True, "events_acked": c.events_acked, "events_sent": c.events_sent,
+                  "events_rejected": c.events_rejected,
                   "batches": c.batches_sent, "outbox_before": before, "outbox_after": store.outbox_depth()}
     if args.json:
         print(json.dumps(result))
     else:
+        refused = (f"; {c.events_rejected} refused by the centre for good (kept here, not sent again)"
+                   if c.events_rejected else "")
         print(f"synced: {c.events_acked} event(s) acknowledged by the centre in {c.batches_sent} "
-              f"batch(es); outbox empty")
+              f"batch(es){refused}; outbox empty")
     return 0

@@ -17,6 +17,9 @@ alone, and the rollup deltas of the group (hourly and reasons) are summed and wr
 key order, just before the commit.
 
 A refusal raises `ProtocolError(reason)` before anything is committed; the caller dead-letters.
+`EventsRefused` (a ProtocolError) marks a refusal that re-sending cannot change (the answer's
+question version is known here with another scale); registry refusals (kiosk unknown or
+deactivated, another site) are plain ProtocolErrors: fixing the registration lets them through.
 This module must never commit part of a batch, overwrite a stored event, or talk to MQTT.
 """
 
@@ -38,7 +41,7 @@ from server_sync.central.dialect import (StoredAlready, group_transaction, in_li
                                          insert_rows, placeholders, time_param, wire_time_text,
                                          writer_transaction)
 from server_sync.exc import ProtocolError
-from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, FollowUpEvent,
+from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, EventsRefused, FollowUpEvent,
                                   ResponseEvent, iso_ms)
 
 log = logging.getLogger("kundpuls.intake")
@@ -177,7 +180,7 @@ class Intake:
                 e = next(e for e in responses if e.site_id != site_id)
                 raise ProtocolError(f"event {e.id}: site_id {e.site_id!r} is not the registered site "
                                     f"{site_id!r} of kiosk {batch.kiosk_id!r}")
-            staged_questions = self._register_questions(responses, received)
+            staged_questions = self._register_questions(responses, received, batch.batch_id)
 
             anchors, new_boots = self._anchors(batch.kiosk_id, batch.events)
             if new_boots:
@@ -272,8 +275,8 @@ class Intake:
             self._group.sites[kiosk_id] = row[0]
         return row[0]
 
-    def _register_questions(self, responses: Sequence[ResponseEvent],
-                            received: datetime) -> dict[tuple[str, int], tuple[str, str]]:
+    def _register_questions(self, responses: Sequence[ResponseEvent], received: datetime,
+                            batch_id: str = "") -> dict[tuple[str, int], tuple[str, str]]:
         # The distinct (question, version, scale, audience) of the batch, at C speed: a batch
         # asks few questions. The first event's scale and audience register an unknown question.
         distinct = {(e.question_id, e.question_version, e.scale, e.audience) for e in responses}
@@ -296,11 +299,14 @@ class Intake:
                           [(qid, v, *seen[(qid, v)], "{}", self._ts(received)) for qid, v in sorted(missing)])
             for k in missing:
                 known[k] = staged[k] = seen[k]
-        for e in responses:
+        wrong = [e for e in responses if (e.scale, e.audience) != known[(e.question_id, e.question_version)]]
+        if wrong:
+            # For good: a recorded answer keeps its question version (metrics would mix scales).
+            e = wrong[0]
             scale, audience = known[(e.question_id, e.question_version)]
-            if (e.scale, e.audience) != (scale, audience):
-                raise ProtocolError(f"event {e.id}: question {e.question_id} v{e.question_version} is "
-                                    f"{scale}/{audience} here, the event says {e.scale}/{e.audience}")
+            raise EventsRefused(f"event {e.id}: question {e.question_id} v{e.question_version} is "
+                                f"{scale}/{audience} here, the event says {e.scale}/{e.audience}",
+                                batch_id, [w.seq for w in wrong])
         return staged
 
     def _stored(self, events: Iterable[Event]) -> dict[str, dict[str, Any]]:

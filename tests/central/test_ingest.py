@@ -131,25 +131,36 @@ def test_pending_followups_are_filled_in_by_the_migration(central_db):
 
 
 def _bad_messages():
+    """(reason, topic, payload, refused for good: its seqs come back in the ack's `rejected`)."""
     good = response(1)
-    yield "malformed JSON", batch([good])[0], b'{"schema": 1, "kiosk_id": "k1", "batch": "x", "events": [}'
+    yield "malformed JSON", batch([good])[0], b'{"schema": 1, "kiosk_id": "k1", "batch": "x", "events": [}', False
     yield "unsupported schema version", batch([good])[0], json.dumps(
-        {"schema": 2, "kiosk_id": "k1", "batch": "x", "events": [good]}).encode()
-    yield "oversize payload", *batch([response(i, value=1) for i in range(1, 400)])
-    yield "out of range", *batch([response(1, value=7)])
-    yield "unknown kiosk 'k9'", *batch([response(1, kiosk="k9")], kiosk="k9")
-    yield "in the future", *batch([response(1, at=datetime(2099, 1, 1, tzinfo=timezone.utc))])
-    yield "does not match topic", protocol.events_topic("k2"), batch([good])[1]
-    yield "not the registered site", *batch([response(1, site="s2")])
-    yield "question visit v1 is smiley4", *batch([response(1, scale="smiley5")])
+        {"schema": 2, "kiosk_id": "k1", "batch": "x", "events": [good]}).encode(), False
+    yield "oversize payload", *batch([response(i, value=1) for i in range(1, 400)]), False
+    yield "out of range", *batch([response(1, value=7), response(2)]), True
+    yield "unknown kiosk 'k9'", *batch([response(1, kiosk="k9")], kiosk="k9"), False
+    yield "in the future", *batch([response(1, at=datetime(2099, 1, 1, tzinfo=timezone.utc)), response(2)]), True
+    yield "does not match topic", protocol.events_topic("k2"), batch([good])[1], False
+    yield "not the registered site", *batch([response(1, site="s2")]), False
+    yield "question visit v1 is smiley4", *batch([response(1, scale="smiley5"), response(2)]), True
 
 
-@pytest.mark.parametrize("reason,topic,payload", list(_bad_messages()),
+@pytest.mark.parametrize("reason,topic,payload,for_good", list(_bad_messages()),
                          ids=[r for r, *_ in _bad_messages()])
-def test_bad_message_is_dead_lettered_and_ingest_goes_on(ingest, central_db, reason, topic, payload):
+def test_bad_message_is_dead_lettered_and_ingest_goes_on(ingest, central_db, reason, topic, payload, for_good):
     ingest.handle(*batch([response(10)]))           # registers visit v1 as smiley4
     out = ingest.handle(topic, payload)
-    assert out.kind == "dead_letter" and out.publish == []
+    assert out.kind == "dead_letter"
+    if for_good:
+        # A sound envelope holding an event that can never pass: the kiosk is told which (seq 1,
+        # not the good seq 2, which it sends again without it), and stops sending it.
+        (ack_topic, ack_payload), = out.publish
+        ack = protocol.decode_ack(ack_payload)
+        assert ack_topic == "kundpuls/v1/kiosk/k1/ack" and ack.ranges == () and out.rejected == 1
+        assert [(r.ranges, reason in r.reason) for r in ack.rejected] == [(((1, 1),), True)]
+    else:
+        # Garbage names nothing, and a registry refusal is sent again (a fixed registration lets it in).
+        assert out.publish == [] and out.rejected == 0
     db = central_db
     got_reason, got_topic, got_payload = db.execute_sql("SELECT reason, topic, payload FROM dead_letter").fetchone()
     assert reason in got_reason and got_topic == topic

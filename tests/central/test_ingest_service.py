@@ -137,3 +137,45 @@ def test_after_commit_hook_output_is_published(broker, tmp_path):
         listener.loop_stop()
         db.close()
     assert not runner.is_alive()
+
+
+def test_unreachable_broker_is_reported_then_reached(broker, tmp_path):
+    """With the broker down, ingest says so (what failed, where, which attempt), not on every
+    one of paho's retries, and says when it gets through."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = connect(url)
+    register_fleet(db)
+    db.close()
+    broker.stop()
+    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-u").start(wait=False)
+    try:
+        want = f"cannot connect to the broker at {broker.host}:{broker.port} (ConnectionRefusedError"
+        assert wait_until(lambda: want in ing.log(), 15), ing.log()
+        assert "attempt 1; retrying" in ing.log()
+        time.sleep(3.5)                     # paho tried again after 1 and 2 s: logged once in 10 s
+        assert ing.log().count("cannot connect to the broker") == 1, ing.log()
+        broker.start()
+        assert wait_until(lambda: "subscribed to" in ing.log(), 40), ing.log()
+        assert "reached the broker after" in ing.log()
+        assert ing.terminate() == 0
+    finally:
+        ing.close()
+
+
+def test_connect_failures_are_logged_at_most_every_ten_seconds(caplog):
+    from server_sync.ingest import BrokerSettings, Ingest, IngestService, make_client
+    now = [100.0]
+    settings = BrokerSettings("mqtt.example", 8883, tls=False)
+    service = IngestService(Ingest(None), make_client(settings), settings, monotonic=lambda: now[0])
+    caplog.set_level("WARNING", logger="kundpuls.ingest")
+    for t, error in ((100.0, ConnectionRefusedError(111, "Connection refused")), (101.0, None), (103.0, None),
+                     (107.0, None), (115.0, OSError(113, "No route to host")), (116.0, None)):
+        now[0] = t
+        service._connect_error = error or service._connect_error
+        service._on_connect_fail(service.client, None)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "cannot connect to the broker at mqtt.example:8883 (ConnectionRefusedError: [Errno 111] Connection refused),"
+        " attempt 1; retrying",
+        "cannot connect to the broker at mqtt.example:8883 (OSError: [Errno 113] No route to host), attempt 5;"
+        " 4 attempts since the last message; retrying"]

@@ -74,3 +74,31 @@ def test_same_batch_anchor_and_other_boots_stay_uncorrected(ingest, central_db):
     t = times(central_db)
     assert t[1] == (datetime(2026, 11, 23, 9, 59, 30), "corrected")
     assert t[2] == ((WRONG + timedelta(seconds=2)).replace(tzinfo=None), "uncorrected")
+
+
+AHEAD = datetime(2031, 5, 1, 0, 0, tzinfo=timezone.utc)        # an unsynced clock years ahead
+
+
+def ahead(seq: int, seconds_before_sync: float, boot: str = BOOT) -> dict:
+    return dict(unsynced(seq, seconds_before_sync, boot), recorded_at=AHEAD.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+
+
+def test_unsynced_times_ahead_are_corrected_not_refused(ingest, central_db):
+    """An unsynced clock ahead of the centre's (beyond the day of slack a synced one gets) goes
+    through time correction like one behind: flagged until the boot's synced event comes, then
+    moved, rollups along; one of a boot that never syncs stays flagged at the kiosk's time."""
+    db = central_db
+    other = "22222222-2222-4222-8222-222222222222"
+    out = ingest.handle(*batch([ahead(1, 3600), ahead(2, 60, boot=other)]))
+    assert out.kind == "batch" and out.accepted.new == 2
+    assert db.execute_sql("SELECT COUNT(*) FROM dead_letter").fetchone()[0] == 0
+    assert set(times(db).values()) == {(AHEAD.replace(tzinfo=None), "uncorrected")}
+    assert rollup_hours(db) == {datetime(2031, 5, 1, 0): 2}
+    out = ingest.handle(*batch([response(3, at=SYNCED_AT, mono=MONO_SYNC), ahead(4, 30)]))
+    assert out.accepted.corrected == 1
+    t = times(db)
+    assert t[1] == (datetime(2026, 11, 23, 9, 0), "corrected")
+    assert t[4] == (datetime(2026, 11, 23, 9, 59, 30), "corrected")          # a known anchor, on insert
+    assert t[2] == (AHEAD.replace(tzinfo=None), "uncorrected")              # its boot never synced
+    assert rollup_hours(db) == {datetime(2026, 11, 23, 9): 2, datetime(2026, 11, 23, 10): 1,
+                                datetime(2031, 5, 1, 0): 1}

@@ -55,6 +55,43 @@ def test_answers_reach_the_centre_once_and_acks_mark_them(broker, central, make_
         "SELECT online FROM kiosk_status WHERE kiosk_id = 'k1'") == [(0,)], timeout=10)
 
 
+def test_events_refused_for_good_are_kept_and_never_sent_again(broker, central, make_kiosk):
+    """What the centre can never accept comes back named in the ack's `rejected`: the kiosk keeps
+    it, marked, out of the outbox, and never sends it again (not after a restart either); the
+    rest of a refused batch goes again at once, without it. An unsynced clock far ahead is not
+    refused: the centre corrects the time from the boot's synced answers."""
+    from datetime import datetime, timedelta, timezone
+    from server_sync import protocol as P
+    k = make_kiosk(broker, "k1", batch_max_events=10, ack_timeout_s=60.0)   # no re-send by timeout
+    k.record(30)
+    db = k.store.db
+    db.execute_sql("UPDATE response SET value = 9 WHERE seq = 5")             # off its scale
+    ahead = P.iso_ms(datetime.now(timezone.utc) + timedelta(days=2))
+    db.execute_sql("UPDATE response SET recorded_at = ? WHERE seq = 12", (ahead,))  # a synced clock ahead
+    was = db.execute_sql("SELECT recorded_at FROM response WHERE seq = 20").fetchone()[0]
+    far = P.iso_ms(datetime.now(timezone.utc) + timedelta(days=730))
+    db.execute_sql("UPDATE response SET recorded_at = ?, clock_synced = 0 WHERE seq = 20", (far,))
+    with Running(agent_for(k)) as agent:
+        assert wait_until(lambda: k.store.outbox_depth() == 0, timeout=20), (agent.counters, central.ingest_log())
+        # The status tells the centre how many the kiosk keeps refused.
+        assert wait_until(lambda: '"rejected":2' in (central.query(
+            "SELECT payload FROM kiosk_status WHERE kiosk_id = 'k1'") or [("",)])[0][0], timeout=10)
+    refused = dict(db.execute_sql("SELECT seq, rejected_reason FROM response WHERE rejected_at IS NOT NULL"))
+    assert sorted(refused) == [5, 12] and k.store.rejected_count() == 2
+    assert "value 9 out of range" in refused[5] and "in the future" in refused[12]
+    kept = {r[0] for r in db.execute_sql("SELECT id FROM response WHERE rejected_at IS NULL")}
+    assert set(central.event_ids("k1")) == kept and len(kept) == 28
+    assert central.query("SELECT COUNT(*) FROM dead_letter")[0][0] == 2
+    status, at, kiosk_at = central.query("SELECT time_status, recorded_at, kiosk_recorded_at FROM response"
+                                         " WHERE seq = 20")[0]
+    assert status == "corrected" and kiosk_at.startswith(far[:10])
+    assert datetime.fromisoformat(at) == datetime.fromisoformat(was.replace("Z", "")), (at, was)
+    # A restart sends what is unacked again: nothing, the refused ones included.
+    again = agent_for(k, seed=2)
+    assert again.run(once=True, timeout=20) and again.counters.events_sent == 0
+    assert central.query("SELECT COUNT(*) FROM dead_letter")[0][0] == 2 and k.store.rejected_count() == 2
+
+
 def test_broker_restart_mid_drain(broker, central, make_kiosk):
     k = make_kiosk(broker, "k1", batch_max_events=50)
     total = add_backlog(k.cfg, k.store, 20000, seed=2)        # outlasts the restart on a fast machine
@@ -102,7 +139,10 @@ def test_connection_cut_mid_stream(broker, central, make_kiosk):
         cuts = 0
         with Running(agent_for(k)) as agent:
             for target in (500, 1500, 2500, 3500):
-                assert wait_until(lambda: central.count("k1") >= target, timeout=60), \
+                # After a cut the ingest still commits what the broker had queued (up to 16
+                # batches), so wait for the agent's new connection as well as for progress.
+                assert wait_until(lambda: central.count("k1") >= target and agent.connected
+                                  and proxy.open_connections > 0, timeout=60), \
                     (agent.last_error, agent.counters, central.ingest_log())
                 cuts += proxy.cut()
             proxy.pause()                                    # a stalled link, then it recovers

@@ -90,6 +90,37 @@ def test_an_invalid_event_travels_alone(cfg, store, recorder, clock):
     assert [e["seq"] for e in body["events"]] == [3]
 
 
+def test_an_unsynced_clock_ahead_travels_with_the_others(cfg, store, recorder, clock):
+    record(recorder, clock, 4)
+    store.db.execute_sql("UPDATE response SET recorded_at = '2027-06-01T00:00:00.000Z', clock_synced = 0"
+                         " WHERE seq = 2")
+    b = Outbox(store, cfg.kiosk_id).next_batch(100, 1 << 20, now=NOW, sent_at=SENT)
+    assert b.seqs == (1, 2, 3, 4) and b.invalid is None     # the centre corrects its time
+
+
+def test_rejected_events_are_kept_out_of_the_outbox_and_never_sent_again(cfg, store, recorder, clock):
+    record(recorder, clock, 6, followups=True)              # 6 responses + 2 follow-ups, seqs 1..8
+    box = Outbox(store, cfg.kiosk_id)
+    b = box.next_batch(4, 1 << 20, now=NOW, sent_at=SENT)   # seqs 1..4 out; 5..8 stay home
+    ack = P.decode_ack(P.encode_ack(b.batch_id, [], rejected=[([2, 3, 7], "event x: value 9 out of range")]))
+    assert box.mark_rejected([(r.ranges, r.reason) for r in ack.rejected], SENT) == 2   # 7 was never sent
+    assert seqs_where(store, "rejected_at IS NOT NULL") == [2, 3]
+    assert store.db.execute_sql("SELECT DISTINCT rejected_reason FROM response WHERE rejected_at IS NOT NULL"
+                                ).fetchall() == [("event x: value 9 out of range",)]
+    assert store.rejected_count() == 2 and box.depth() == 6 and store.outbox_depth() == 6
+    # Requeued (a reconnect, a restart): everything but the rejected goes again, and only once.
+    assert box.requeue() == 2
+    again = []
+    while (nb := box.next_batch(100, 1 << 20, now=NOW, sent_at=SENT)) is not None:
+        again.extend(nb.seqs)
+    assert again == [1, 4, 5, 6, 7, 8]
+    assert box.mark_acked(P.seq_ranges(again), SENT) == 6
+    assert box.empty() and box.depth() == 0 and store.rejected_count() == 2
+    assert store.oldest_unacked() is None
+    # Kept, never deleted: the rows are all still there.
+    assert seqs_where(store, "1") == list(range(1, 9))
+
+
 def test_inflight_forgets_acked_and_expires_the_rest():
     f = Inflight()
     f.add("a", [1, 2, 3], at=0.0)
@@ -100,6 +131,9 @@ def test_inflight_forgets_acked_and_expires_the_rest():
     assert f.events == 1
     assert f.expired(now=9.0, timeout=10.0) == []
     assert f.expired(now=15.0, timeout=10.0) == [5] and len(f) == 0
+    f.add("c", [6, 7, 8], at=20.0)
+    f.ack(P.Ack("c", (), (P.Rejected(((7, 7),), "r"),)))    # rejected counts as settled
+    assert f.events == 2 and f.pop("c") == [6, 8] and len(f) == 0 and f.pop("c") == []
 
 
 def test_batch_events_are_exactly_the_records_to_event(cfg, store, recorder, clock):

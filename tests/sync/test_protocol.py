@@ -182,6 +182,40 @@ def test_future_slack_is_one_day():
         decode(batch([response_event(recorded_at="2026-11-24T12:00:00.001Z")]))
 
 
+def test_only_a_synced_clock_is_held_to_the_future_bound():
+    """An unsynced clock may run ahead (no RTC, a bad restore): the centre corrects the time
+    from the boot's synced events, so the event is not refused for it. Before 2020 still is."""
+    ahead = "2027-06-01T00:00:00.000Z"
+    got = decode(batch([response_event(1, recorded_at=ahead, clock_synced=False), followup_event(
+        2, recorded_at=ahead, clock_synced=False)])).events
+    assert [e.recorded_at for e in got] == [ahead, ahead]
+    assert P.validate_event(response_event(recorded_at=ahead, clock_synced=False), KIOSK, now=NOW).seq == 1
+    with pytest.raises(ProtocolError, match="in the future"):
+        decode(batch([response_event(1, recorded_at=ahead)]))
+    with pytest.raises(ProtocolError, match="before 2020"):
+        decode(batch([response_event(1, recorded_at="2019-06-01T00:00:00.000Z", clock_synced=False)]))
+
+
+def test_refused_events_are_named_only_when_the_envelope_is_sound():
+    # An event that fails on its own: its seq, not its neighbours'.
+    with pytest.raises(P.EventsRefused) as e:
+        decode(batch([response_event(1), response_event(2, value=9), response_event(3, language="de")]))
+    assert e.value.seqs == (2, 3) and "value 9 out of range" in e.value.reason and e.value.batch_id == "b-1"
+    # A fault between events (a seq twice): every event of the batch.
+    with pytest.raises(P.EventsRefused) as e:
+        decode(batch([response_event(1), response_event(2, seq=1)]))
+    assert e.value.seqs == (1,)
+    # An item without a valid seq cannot be named; the envelope's faults name nothing.
+    with pytest.raises(P.EventsRefused) as e:
+        decode(batch([response_event(1), response_event(2, seq="2")]))
+    assert e.value.seqs == ()
+    for bad in ({**batch([response_event(1)]), "kiosk_id": "k2"}, {**batch([response_event(1)]), "extra": 1},
+                {**batch([response_event(1)]), "batch": "no spaces"}):
+        with pytest.raises(ProtocolError) as e:
+            decode(bad)
+        assert not isinstance(e.value, P.EventsRefused)
+
+
 def test_validate_event_without_kiosk_accepts_any_valid_id():
     e = P.validate_event(response_event(kiosk_id="k2"), None, now=NOW)
     assert e.kiosk_id == "k2"
@@ -259,10 +293,30 @@ def test_ack_is_compact_for_consecutive_seqs():
     assert len(payload) < 60
 
 
+def test_ack_names_rejected_events_only_when_there_are_some():
+    plain = P.encode_ack("b-1", [1, 2, 3])
+    assert b"rejected" not in plain                # a kiosk from before the field reads it as always
+    ack = P.decode_ack(P.encode_ack("b-2", [], rejected=[([5, 6, 7, 9], "event x: value 9 out of range"),
+                                                          ([], "nothing to name")]))
+    assert ack.ranges == () and ack.count == 0
+    assert ack.rejected == (P.Rejected(((5, 7), (9, 9)), "event x: value 9 out of range"),)
+    assert ack.settled == ((5, 7), (9, 9))
+    long = P.decode_ack(P.encode_ack("b-3", [], rejected=[([1], "x" * 2000)]))
+    assert len(long.rejected[0].reason) == P.MAX_REJECT_REASON
+
+
 @pytest.mark.parametrize("payload", [
     b'{"schema":1,"batch":"b","seqs":[[3,1]]}', b'{"schema":1,"batch":"b","seqs":[[0,1]]}',
     b'{"schema":1,"batch":"b","seqs":[[1]]}', b'{"schema":1,"batch":"b","seqs":"1-3"}',
-    b'{"schema":1,"batch":"b"}', b'{"schema":2,"batch":"b","seqs":[]}'])
+    b'{"schema":1,"batch":"b"}', b'{"schema":2,"batch":"b","seqs":[]}',
+    b'{"schema":1,"batch":"b","seqs":[],"rejected":{}}',
+    b'{"schema":1,"batch":"b","seqs":[],"rejected":[[1,2]]}',
+    b'{"schema":1,"batch":"b","seqs":[],"rejected":[{"seqs":[[1,2]]}]}',
+    b'{"schema":1,"batch":"b","seqs":[],"rejected":[{"seqs":[[1,2]],"reason":7}]}',
+    b'{"schema":1,"batch":"b","seqs":[],"rejected":[{"seqs":[[1,2]],"reason":"r","why":"x"}]}',
+    b'{"schema":1,"batch":"b","seqs":[[1,5]],"rejected":[{"seqs":[[5,6]],"reason":"r"}]}',
+    b'{"schema":1,"batch":"b","seqs":[],"rejected":[{"seqs":[[1,2]],"reason":"r"},{"seqs":[[2,2]],"reason":"s"}]}',
+    b'{"schema":1,"batch":"b","seqs":[[1,4],[3,6]]}'])
 def test_bad_acks_are_refused(payload):
     with pytest.raises(ProtocolError):
         P.decode_ack(payload)
@@ -284,6 +338,10 @@ def test_status_round_trip_and_will():
         P.decode_status(b'{"schema":1,"online":true,"outbox_depth":"many"}')
     with pytest.raises(ProtocolError, match="unknown field"):
         P.decode_status(b'{"schema":1,"online":true,"password":"x"}')
+    assert s.rejected is None and b"rejected" not in payload       # sent only when there are some
+    refused = P.encode_status(version="0.1.0", outbox_depth=0, oldest_unacked_s=None, clock_synced=True,
+                              disk_free_mb=1, config_version=1, ts="2026-11-23T12:00:00.000Z", rejected=3)
+    assert P.decode_status(refused).rejected == 3 and P.decode_status(refused).as_dict()["rejected"] == 3
 
 
 # --- config push --------------------------------------------------------------------------------

@@ -1,0 +1,88 @@
+"""Events the centre refused for good, on the kiosk: the agent marks exactly what the ack names
+(and sends the rest of the batch again at once), they leave the outbox, and `kiosk stats`,
+`kiosk doctor` and the status the centre sees all count them. (Through the real broker and
+ingest: tests/sync/test_e2e_sync.py.)"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+
+from kiosk import doctor
+from kiosk.commands.stats import render_text
+from kiosk.migrations import MIGRATIONS
+from kiosk.stats import local_stats
+from server_sync import protocol as P
+from server_sync.agent import SyncAgent
+
+
+def test_the_agent_marks_what_the_ack_rejects_and_requeues_the_rest(cfg, store, recorder):
+    for v in (1, 2, 3, 4, 1, 2):
+        recorder.record("visit", v)
+        recorder.clock.advance(10)
+    agent = SyncAgent(cfg, store, monotonic=lambda: 0.0, password="")
+    b = agent.outbox.next_batch(4, 1 << 20, now=recorder.clock.now(), sent_at="x")
+    agent.inflight.add(b.batch_id, b.seqs, at=0.0)
+    assert agent.outbox.unsent_count() == 2
+    acked = agent.handle_ack(P.encode_ack(b.batch_id, [], rejected=[([2], "event x: value 9 out of range")]))
+    assert acked == 0 and agent.counters.events_rejected == 1 and agent.counters.events_acked == 0
+    assert store.rejected_count() == 1 and store.outbox_depth() == 5
+    assert len(agent.inflight) == 0 and agent.outbox.unsent_count() == 5    # 1, 3, 4 go again now
+    assert agent._next_status == 0.0                                         # and the centre hears of it
+    status = P.decode_status(agent.status_payload())
+    assert status.rejected == 1 and status.outbox_depth == 5
+    # An ack naming it again (a redelivery) changes nothing.
+    agent.handle_ack(P.encode_ack(b.batch_id, [], rejected=[([2], "again")]))
+    assert store.rejected_count() == 1 and agent.counters.events_rejected == 1
+
+
+def _reject(store, recorder, cfg, n_events: int, seqs: list[int]) -> None:
+    for i in range(n_events):
+        recorder.record("visit", 1 + i % 4)
+        recorder.clock.advance(10)
+    from server_sync.outbox import Outbox
+    box = Outbox(store, cfg.kiosk_id)
+    box.next_batch(100, 1 << 20, now=recorder.clock.now(), sent_at="x")
+    box.mark_rejected([(P.seq_ranges(seqs), "event x: value 9 out of range")], "2026-11-23T12:00:00.000Z")
+
+
+def test_stats_and_doctor_count_the_rejected(cfg, store, recorder):
+    _reject(store, recorder, cfg, 5, [2, 4])
+    now = recorder.clock.now()
+    result = local_stats(cfg, store, now)
+    assert result["outbox"]["rejected"] == 2 and result["outbox"]["depth"] == 3
+    out = io.StringIO()
+    render_text(result, out)
+    assert "3 waiting for the centre" in out.getvalue()
+    assert "2 refused by the centre (kept here, not sent again)" in out.getvalue()
+    check, = [c for c in doctor.check_database(cfg, now) if c.name == "outbox"]
+    assert check.status == doctor.WARN and "3 records wait" in check.detail
+    assert "2 records refused by the centre for good" in check.detail
+
+
+def test_doctor_without_rejected_and_on_an_older_schema(cfg, store, recorder, tmp_path):
+    _reject(store, recorder, cfg, 3, [])
+    check, = [c for c in doctor.check_database(cfg, recorder.clock.now()) if c.name == "outbox"]
+    assert check.status == doctor.OK and "refused" not in check.detail
+    # A database still at schema 2 (doctor does not migrate): no rejected_at column yet.
+    old = tmp_path / "old" / "kiosk.db"
+    old.parent.mkdir()
+    con = sqlite3.connect(old)
+    for number, _name, statements in MIGRATIONS[:2]:
+        for sql in statements:
+            con.execute(sql)
+        con.execute(f"PRAGMA user_version = {number}")
+    con.commit()
+    con.close()
+    older = cfg.with_data_dir(old.parent)
+    assert older.db_path == old
+    checks = {c.name: c for c in doctor.check_database(older, recorder.clock.now())}
+    assert checks["outbox"].status == doctor.OK and checks["schema"].status == doctor.WARN
+    assert checks["schema"].detail.startswith("schema 2,")
+
+
+def test_the_status_leaves_out_rejected_when_there_is_none(cfg, store, recorder):
+    recorder.record("visit", 3)
+    agent = SyncAgent(cfg, store, password="")
+    assert "rejected" not in json.loads(agent.status_payload())
