@@ -5,7 +5,9 @@ Two layers:
   `central.intake.Intake`, committed) -> the messages to publish back. No sockets; tested directly.
   Anything that does not follow the contract is dead-lettered with its reason, never raised.
   `Ingest.commit_group(...)`: the same for several decoded messages in ONE transaction (group
-  commit: one durable commit instead of one per message), each in its own savepoint.
+  commit: one durable commit instead of one per message), each in its own savepoint. A batch
+  refused for events that can never pass gets an ack naming them in `rejected`, so the kiosk
+  stops sending them (docs/sync.md).
 - `IngestService`: the thin paho-mqtt 2.x (MQTT 5) shell. Subscribes through the shared
   subscription `$share/ingest/…/kiosk/+/events` (N ingestors side by side) and to every kiosk's
   status; `manual_ack=True`: a message is acknowledged to the broker only AFTER its database
