@@ -24,10 +24,12 @@ def _table() -> Table:
     rng = np.random.default_rng(3)
     k = np.arange(ROWS)
     seconds = 1_700_000_000 + rng.integers(0, 10 ** 8, ROWS)
+    question = np.where(k % 5 == 0, -1, k % 3)
     return Table("bulk_probe", {
         "k": Int(k, 32),
         "same_length": Text(k % 3, ["s001", "s002", "s003"]),
-        "few_lengths": Text(np.where(k % 5 == 0, -1, k % 3), ["visit", "recommend", "pulse"]),
+        "few_lengths": Text(question, ["visit", "recommend", "pulse"]),
+        "same_index": Text(question, ["smiley4", "nps11", "smiley4"]),     # sent beside few_lengths
         "many_lengths": Text(np.where(k % 11 == 0, -1, k % 20), MANY),
         "non_ascii": Text(k % 2, ["Tromsø", "Malmö"]),
         "chars": Chars(bulkload.join_chars([bulkload.literal("id-"), bulkload.hex_chars(k * 977, 12)], ROWS)),
@@ -39,6 +41,7 @@ def _table() -> Table:
         "status": Const("it's synced"),
         "absent": Const(None),
         "yes": Const(True),
+        "same_index_too": Text(question, ["customer", "customer", "employee"]),
     }, ROWS)
 
 
@@ -105,9 +108,10 @@ def test_encoded_rows_arrive_as_the_values(central_url):
         table = _table()
         with db.atomic():
             db.execute_sql("CREATE TABLE bulk_probe (k INTEGER PRIMARY KEY, same_length VARCHAR(8), few_lengths TEXT,"
-                           " many_lengths TEXT, non_ascii TEXT, chars VARCHAR(20), big BIGINT, mixed BIGINT,"
+                           " same_index TEXT, many_lengths TEXT, non_ascii TEXT, chars VARCHAR(20), big BIGINT, mixed BIGINT,"
                            f" at TIMESTAMP, flag {'BOOLEAN' if pg else 'INTEGER'}, version INTEGER, status TEXT,"
-                           f" absent TEXT, yes {'BOOLEAN' if pg else 'INTEGER'})")
+                           f" absent TEXT, yes {'BOOLEAN' if pg else 'INTEGER'},"
+                           " same_index_too TEXT)")
             bulkload.load(db, bulkload.encode(_head(table, 0), pg))          # an empty chunk writes nothing
             bulkload.load(db, bulkload.encode(_head(table, 1), pg))          # one row, then the rest
             bulkload.load(db, bulkload.encode(_tail(table, 1), pg))
@@ -121,6 +125,12 @@ def test_encoded_rows_arrive_as_the_values(central_url):
         assert types == ("integer", "text", "text")
     finally:
         db.close()
+
+
+def test_postgresql_copy_sends_text_of_one_index_side_by_side():
+    chunk = bulkload.pg_copy_binary(_table())
+    assert "few_lengths, same_index, same_index_too" in chunk.sql and "FREEZE" in chunk.sql
+    assert chunk.data.startswith(b"PGCOPY\n\xff\r\n\x00") and chunk.data.endswith(b"\xff\xff")
 
 
 def test_sqlite_records_pick_the_cheapest_expression_per_column():
