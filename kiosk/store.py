@@ -24,9 +24,12 @@ from kiosk.migrations import LATEST, MIGRATIONS
 OUTBOX = "acked_at IS NULL AND rejected_at IS NULL"
 
 PRAGMAS = {
+    # First: peewee applies these in order, and switching a new file to WAL needs a lock that a
+    # second process opening it at the same moment may hold; the wait for it should be this one,
+    # not whatever the driver's connect default happens to be.
+    "busy_timeout": 5000,      # the sync agent and `kiosk stats` share the file
     "journal_mode": "wal",
     "synchronous": 2,          # FULL: a commit survives a power cut, not just a crash
-    "busy_timeout": 5000,      # the sync agent and `kiosk stats` share the file
     "foreign_keys": 1,
 }
 
