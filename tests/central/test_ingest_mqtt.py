@@ -113,6 +113,36 @@ def test_broker_refuses_anonymous_and_forged_kiosks(broker, central, ingestors, 
     k2.loop_stop()
 
 
+def test_a_broker_user_the_centre_never_registered_is_dead_lettered(broker, central, ingestors):
+    """A credential the broker knows but the central store does not (a kiosk whose `kiosk add`
+    failed half-way, a hand-made broker user): its answers are kept as dead letters with the
+    reason, never stored, never acked, and ingest carries on with the registered kiosks."""
+    url, db = central
+    ingestors(url, broker)
+    broker.add_user("k9")
+    broker.reload()
+    k9 = client_for(broker, "k9", client_id="k9")
+    assert connect_result(k9, broker) == "Success"
+    acks = []
+    k9.on_message = lambda c, u, m: acks.append(m.payload)
+    k9.subscribe(protocol.ack_topic("k9"), qos=1)
+    k9.publish(*batch([response(1, kiosk="k9", site="s1")], kiosk="k9"), qos=1).wait_for_publish(5)
+    assert wait_until(lambda: count(db, "SELECT COUNT(*) FROM dead_letter") == 1, 10)
+    reason, topic, kiosk = db.execute_sql("SELECT reason, topic, kiosk_id FROM dead_letter").fetchone()
+    assert "unknown kiosk 'k9'" in reason and topic == "kundpuls/v1/kiosk/k9/events" and kiosk == "k9"
+    k1 = client_for(broker, "k1", client_id="k1-raw")
+    assert connect_result(k1, broker) == "Success"
+    k1_acks = []
+    k1.on_message = lambda c, u, m: k1_acks.append(protocol.decode_ack(m.payload))
+    k1.subscribe(protocol.ack_topic("k1"), qos=1)
+    k1.publish(*batch([response(1)], batch_id="after-k9"), qos=1)
+    assert wait_until(lambda: any(a.batch_id == "after-k9" for a in k1_acks), 15), "ingest died?"
+    assert stored(db) == (1, 1) and acks == []
+    assert count(db, "SELECT COUNT(*) FROM response WHERE kiosk_id = 'k9'") == 0
+    k9.loop_stop()
+    k1.loop_stop()
+
+
 def test_bad_messages_are_dead_lettered_and_ingest_stays_alive(broker, central, ingestors):
     url, db = central
     ingestors(url, broker, "ingest-1", "--max-bytes", "65536")
