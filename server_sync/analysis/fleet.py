@@ -1,11 +1,12 @@
 """Fleet status: every registered kiosk with online state, last seen, outbox depth, clock state
-and config version; a kiosk silent for more than `silent_after` of its site's opening hours is
+and config version (and how many of its events the centre refused for good); a kiosk silent for more than `silent_after` of its site's opening hours is
 flagged (a closed shop's kiosk may sleep; an open one must not). Reads kiosk, site and
 kiosk_status; never writes.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -24,16 +25,27 @@ def _dt(v) -> datetime | None:
     return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v
 
 
+def _rejected(payload: str | None) -> int | None:
+    """Events the centre refused for good, as the kiosk's last status counted them (None when
+    the kiosk has not said: an older kiosk, no status yet, or offline, when its last word is
+    its Last Will, which carries no counts)."""
+    try:
+        value = json.loads(payload or "{}").get("rejected")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER) -> list[dict]:
     rows = db.execute_sql(
         "SELECT k.id, k.site_id, s.name, s.timezone, s.opening_hours, k.registered_at, k.active, st.online,"
         " st.last_seen, st.outbox_depth, st.oldest_unacked_s, st.clock_synced, st.config_version,"
-        " st.config_error, st.version FROM kiosk k LEFT JOIN site s ON s.id = k.site_id"
+        " st.config_error, st.version, st.payload FROM kiosk k LEFT JOIN site s ON s.id = k.site_id"
         " LEFT JOIN kiosk_status st ON st.kiosk_id = k.id ORDER BY k.site_id, k.id").fetchall()
     hours_cache: dict[str | None, dict] = {}
     out = []
     for (kiosk, site, name, tz, opening, registered, active, online, last_seen, depth, oldest, synced,
-         config_version, config_error, version) in rows:
+         config_version, config_error, version, payload) in rows:
         zone = ZoneInfo(tz or "Europe/Stockholm")
         if opening not in hours_cache:
             hours_cache[opening] = parse_hours(opening)
@@ -47,6 +59,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER) -
             "outbox_depth": depth, "oldest_unacked_s": oldest,
             "clock_synced": None if synced is None else bool(synced),
             "config_version": config_version, "config_error": config_error, "version": version,
+            "rejected": _rejected(payload),
             "silent_open_hours": round(silent_open / 3600, 2), "flagged": silent,
             "flag": ("never seen" if last_seen is None else "silent during opening hours") if silent else None,
         })
@@ -57,4 +70,5 @@ def summary(rows: list[dict]) -> dict:
     return {"kiosks": len(rows), "online": sum(1 for r in rows if r["online"]),
             "flagged": sum(1 for r in rows if r["flagged"]),
             "unsynced_clock": sum(1 for r in rows if r["clock_synced"] is False),
-            "outbox_total": sum(r["outbox_depth"] or 0 for r in rows)}
+            "outbox_total": sum(r["outbox_depth"] or 0 for r in rows),
+            "rejected_total": sum(r["rejected"] or 0 for r in rows)}

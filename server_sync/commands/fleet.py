@@ -43,4 +43,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r['kiosk_id']:<16} {r['site_id']:<18} {state:<8} {seen:<20} {r['outbox_depth'] or 0:>6}"
                   f" {clock:<6} {r['config_version'] if r['config_version'] is not None else '-':>6}  {r['flag'] or ''}")
         print(f"{total['kiosks']} kiosks, {total['online']} online, {total['flagged']} flagged")
+        if total["rejected_total"]:
+            refused = ", ".join(f"{r['kiosk_id']} {r['rejected']}" for r in rows if r["rejected"])
+            print(f"events refused for good (kept on the kiosk, see dead_letter): {refused}")
     return 1 if total["flagged"] else 0

@@ -120,3 +120,23 @@ def test_reading_commands_refuse_a_missing_database_and_create_nothing(tmp_path,
     err = capsys.readouterr().err
     assert err.startswith(f"kiosk-central: error: no central database at {missing}") and "Traceback" not in err
     assert not missing.exists() and not missing.parent.exists()
+
+
+def test_fleet_names_the_events_a_kiosk_holds_as_refused(tmp_path, capsys):
+    from datetime import datetime
+    from tests.central.wire import register_fleet
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    db = connect(url)
+    register_fleet(db)
+    now = datetime(2026, 11, 27, 12, 0)
+    for kiosk, payload in (("k1", '{"online": true, "rejected": 3}'), ("k2", '{"online": true}'),
+                           ("k3", '{"rejected": "many"}')):
+        db.execute_sql("INSERT INTO kiosk_status (kiosk_id, online, last_seen, payload) VALUES (?, ?, ?, ?)",
+                       (kiosk, True, now, payload))
+    db.close()
+    main(["--db", url, "fleet", "--json"])
+    fleet = json.loads(capsys.readouterr().out)
+    assert {k["kiosk_id"]: k["rejected"] for k in fleet["kiosks"]} == {"k1": 3, "k2": None, "k3": None, "k4": None}
+    assert fleet["summary"]["rejected_total"] == 3
+    main(["--db", url, "fleet"])
+    assert "events refused for good (kept on the kiosk, see dead_letter): k1 3" in capsys.readouterr().out
