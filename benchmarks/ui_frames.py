@@ -328,10 +328,7 @@ def _app(mode: str, work: Path, out: Path) -> None:
             if done == COMMENT_AT:
                 yield from _comment(app)
             else:
-                app.answer_touch(4 if done % 3 else 1)
-                if app.flow.screen == "followup":
-                    app.toggle_reason("queue")
-                    app.send_followup()
+                _answer(app, done)
             clock.advance(cfg.ui.thank_you_s + 0.1)
             app._tick(0)
             done += 1
@@ -344,15 +341,19 @@ def _app(mode: str, work: Path, out: Path) -> None:
         yield from _staff_visit(app)
         for i in range(AFTER_STAFF):
             clock.advance(7)
-            app.answer_touch(4 if i % 3 else 1)
-            if app.flow.screen == "followup":
-                app.toggle_reason("queue")
-                app.send_followup()
+            _answer(app, i)
             clock.advance(cfg.ui.thank_you_s + 0.1)
             app._tick(0)
             if i % 10 == 0:
                 yield
         yield from _settle(app, "staff")
+
+    def _answer(app, i: int):
+        """One customer: a happy face, or every third a sad one with a follow-up reason."""
+        app.answer_touch(4 if i % 3 else 1)
+        if app.flow.screen == "followup":
+            app.toggle_reason("queue")
+            app.send_followup()
 
     def _comment(app):
         """A customer answers unhappily, writes a comment on the keyboard and sends it."""

@@ -70,7 +70,8 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
 
 def _outbox(con: sqlite3.Connection, now: datetime, version: int) -> Check:
     # Schema 3 keeps events the centre refused for good (rejected_at): out of the outbox.
-    pending = "acked_at IS NULL AND rejected_at IS NULL" if version >= 3 else "acked_at IS NULL"
+    from kiosk.store import OUTBOX
+    pending = OUTBOX if version >= 3 else "acked_at IS NULL"
     depth, oldest = con.execute(
         f"SELECT (SELECT COUNT(*) FROM response WHERE {pending})"
         f" + (SELECT COUNT(*) FROM followup WHERE {pending}),"

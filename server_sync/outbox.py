@@ -169,7 +169,7 @@ class Outbox:
             for lo, hi in ranges:
                 for t in _TABLES:
                     n += self.db.execute_sql(
-                        f"UPDATE {t} SET acked_at = ? WHERE acked_at IS NULL AND send_count > 0"
+                        f"UPDATE {t} SET acked_at = ? WHERE {OUTBOX} AND send_count > 0"
                         " AND seq BETWEEN ? AND ?",
                         (acked_at, lo, hi)).rowcount
         return n

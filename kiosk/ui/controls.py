@@ -7,6 +7,7 @@ are antialiased triangle meshes (`kiosk.ui.shapes`): the window has no multisamp
 
 from __future__ import annotations
 
+from kivy.clock import Clock
 from kivy.factory import Factory
 from kivy.graphics import Color, InstructionGroup
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
@@ -32,9 +33,11 @@ class RoundedBackground:
         super().__init__(**kw)
         self._backdrop = InstructionGroup()
         self.canvas.before.insert(0, self._backdrop)
-        self.bind(pos=self.draw_backdrop, size=self.draw_backdrop, bg=self.draw_backdrop,
-                  outline=self.draw_backdrop, border_width=self.draw_backdrop,
-                  radius=self.draw_backdrop)
+        # A layout pass moves and resizes a widget several times: geometry redraws once, before
+        # the next frame. A colour change (a press) redraws at once, in the same frame.
+        soon = Clock.create_trigger(self.draw_backdrop, -1)
+        self.bind(pos=soon, size=soon, border_width=soon, radius=soon,
+                  bg=self.draw_backdrop, outline=self.draw_backdrop)
         self.draw_backdrop()
 
     def backdrop_colour(self) -> tuple:

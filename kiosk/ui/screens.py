@@ -232,7 +232,8 @@ class FollowupScreen(KioskScreen):
             return
         # The chips depend on the question and the language, not on the answer: a new
         # follow-up only resets their selection (no new widgets for every unhappy customer).
-        key = (d.question.id, tuple(d.question.reasons), app.lang, app.landscape, app.u)
+        labels = tuple(app.flow.cfg.reasons.get(code, {}).get(app.lang, code) for code in d.question.reasons)
+        key = (d.question.id, tuple(d.question.reasons), labels, app.lang, app.landscape, app.u)  # a push may rename
         title = "followup_title_negative" if d.negative else "followup_title_positive"
         self.ids.title.text = tr(title, app.lang)
         self.ids.comment_button.opacity = 1 if d.question.comment else 0
@@ -244,8 +245,7 @@ class FollowupScreen(KioskScreen):
             self._built = key
             grid.clear_widgets()
             grid.cols = 3 if app.landscape else 2
-            for code in d.question.reasons:
-                label = app.flow.cfg.reasons.get(code, {}).get(app.lang, code)
+            for code, label in zip(d.question.reasons, labels):
                 chip = ReasonChip(text=label, code=code, font_size=21 * app.u, radius=16 * app.u)
                 chip.bind(on_release=lambda c: app.toggle_reason(c.code))
                 grid.add_widget(chip)
@@ -362,7 +362,9 @@ class StaffScreen(KioskScreen):
         if getattr(self, "_table_key", None) == key:
             for lab, spec in zip(self._cells, cells):
                 if lab is not None:
+                    # `muted` (a small sample) can change with new answers: colour and size.
                     lab.text, lab.color = spec[0], palette.INK_MUTED if spec[2] else palette.INK
+                    lab.font_size = fs * (0.9 if spec[3] or spec[2] else 1)
             return
         self._table_key = key
         grid.clear_widgets()

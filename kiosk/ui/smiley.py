@@ -8,7 +8,6 @@ target on the question screen.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from kivy.clock import Clock
@@ -18,7 +17,7 @@ from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.widget import Widget
 
 from kiosk.ui import palette
-from kiosk.ui.shapes import MeshBuilder
+from kiosk.ui.shapes import MeshBuilder, ellipse_points
 
 
 @dataclass(frozen=True)
@@ -42,16 +41,6 @@ def face_shape(index: int, points: int) -> FaceShape:
     if mood < 0:
         return FaceShape(-0.14, False, "dot", False)
     return FaceShape(0.18 if points == 4 else 0.16, False, "oval", False)
-
-
-def arc_points(cx: float, cy: float, radius: float, start_deg: float, end_deg: float,
-               steps: int = 14) -> list[float]:
-    """Points along a circle arc; angles in degrees, 0 = up, clockwise (as Kivy's Ellipse)."""
-    pts: list[float] = []
-    for i in range(steps + 1):
-        a = math.radians(start_deg + (end_deg - start_deg) * i / steps)
-        pts += [cx + radius * math.sin(a), cy + radius * math.cos(a)]
-    return pts
 
 
 def mouth_points(cx: float, cy: float, r: float, curve: float, steps: int = 16) -> list[float]:
@@ -119,7 +108,7 @@ def face_meshes(cx: float, cy: float, r: float, shape: FaceShape, rim_colour, fi
     for side in (-1, 1):
         x = cx + side * ex
         if shape.eyes == "arc":
-            ink.line(arc_points(x, ey - 0.04 * r, 0.13 * r, -70, 70), lw)
+            ink.line(ellipse_points(x, ey - 0.04 * r, 0.13 * r, 0.13 * r, 14, -70, 70), lw)
         elif shape.eyes == "oval":
             ink.disc(x, ey, 0.08 * r, 0.12 * r, segments=20)
         else:

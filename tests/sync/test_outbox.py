@@ -116,6 +116,8 @@ def test_rejected_events_are_kept_out_of_the_outbox_and_never_sent_again(cfg, st
     assert again == [1, 4, 5, 6, 7, 8]
     assert box.mark_acked(P.seq_ranges(again), SENT) == 6
     assert box.empty() and box.depth() == 0 and store.rejected_count() == 2
+    # An ack naming refused seqs (a confused or hostile centre) does not take them back.
+    assert box.mark_acked([(2, 3)], SENT) == 0 and store.rejected_count() == 2
     assert store.oldest_unacked() is None
     # Kept, never deleted: the rows are all still there.
     assert seqs_where(store, "1") == list(range(1, 9))
