@@ -40,7 +40,7 @@ from kiosk.store import LocalStore
 from seeds.backlog import add_backlog
 from seeds.demo import demo_config_mapping
 from server_sync import protocol as P
-from server_sync.agent import SyncAgent
+from kiosk.sync_agent import SyncAgent
 from tests.fixtures.broker import Broker, TestCA
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,7 +153,7 @@ def raw_broker_rate(broker: Broker, n: int = RAW_N) -> dict:
 
 def batch_transport_floor(broker: Broker, cfg, store) -> dict:
     """The agent's own batch payloads through the broker to a subscriber that does nothing."""
-    from server_sync.outbox import Outbox
+    from kiosk.outbox import Outbox
     box = Outbox(store, cfg.kiosk_id)
     now = datetime.now(timezone.utc)
     payloads = []

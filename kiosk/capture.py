@@ -7,11 +7,9 @@ say thank you. It never talks to the network and never sleeps.
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Iterable
 from zoneinfo import ZoneInfo
 
@@ -20,18 +18,10 @@ from kiosk.config import KioskConfig, Question
 from kiosk.exc import CaptureError
 from kiosk.filters import PressFilter
 from kiosk.scrub import scrub_comment
-from kiosk.store import LocalStore
+from kiosk.store import FollowUp, LocalStore, Response, insert_statement, row_values
+from server_sync.protocol import FollowUpEvent, ResponseEvent, iso_ms
 
 SOURCES = ("touch", "button", "simulate", "key")
-
-
-def iso_utc(dt: datetime) -> str:
-    """2026-11-23T12:00:00.123Z: UTC, milliseconds, sortable as text."""
-    if dt.utcoffset():
-        dt = dt.astimezone(timezone.utc)
-    # f-string rather than strftime: this runs on every tap (see benchmarks/tap_commit.py).
-    return (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:"
-            f"{dt.second:02d}.{dt.microsecond // 1000:03d}Z")
 
 
 @dataclass(frozen=True)
@@ -55,13 +45,8 @@ class RecordedFollowUp:
     comment: str | None
 
 
-_INSERT_RESPONSE = (
-    "INSERT INTO response (id, seq, kiosk_id, site_id, question_id, question_version, scale, value,"
-    " audience, language, recorded_at, clock_synced, boot_id, monotonic_ns, filtered, source,"
-    " local_date, local_hour) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_INSERT_FOLLOWUP = (
-    "INSERT INTO followup (id, seq, kiosk_id, response_id, reasons, comment, recorded_at,"
-    " clock_synced, boot_id, monotonic_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_RESPONSE = insert_statement(Response, ("source", "local_date", "local_hour"))
+_INSERT_FOLLOWUP = insert_statement(FollowUp)
 _NEXT_SEQ = "UPDATE sequence SET value = value + 1 WHERE name = 'event' RETURNING value"
 
 
@@ -112,18 +97,20 @@ class Recorder:
             now = self.clock.now()
             local = now.astimezone(self._tz)
             rid = str(uuid.uuid4())
-            recorded_at = iso_utc(now)
+            recorded_at = iso_ms(now)
             # The hot path talks to sqlite3 directly (peewee's per-call overhead was a third of
             # a tap's time): its statement cache keeps both statements prepared.
             con = self.store.db.connection()
             con.execute("BEGIN IMMEDIATE")
             try:
                 seq = con.execute(_NEXT_SEQ).fetchone()[0]
-                con.execute(_INSERT_RESPONSE, (
-                    rid, seq, self.config.kiosk_id, self.config.site_id, q.id, q.version, q.scale,
-                    value, q.audience, language, recorded_at, int(self.clock.clock_synced()),
-                    boot, mono, flag, source, f"{local.year:04d}-{local.month:02d}-{local.day:02d}",
-                    local.hour))
+                event = ResponseEvent(
+                    id=rid, seq=seq, kiosk_id=self.config.kiosk_id, recorded_at=recorded_at,
+                    clock_synced=self.clock.clock_synced(), boot_id=boot, monotonic_ns=mono,
+                    site_id=self.config.site_id, question_id=q.id, question_version=q.version,
+                    scale=q.scale, value=value, audience=q.audience, language=language, filtered=flag)
+                con.execute(_INSERT_RESPONSE, row_values(event) + (
+                    source, f"{local.year:04d}-{local.month:02d}-{local.day:02d}", local.hour))
                 con.execute("COMMIT")
             except BaseException:
                 if con.in_transaction:
@@ -159,8 +146,9 @@ class Recorder:
                 if db.execute_sql("SELECT 1 FROM followup WHERE response_id = ?", (response_id,)).fetchone():
                     raise CaptureError(f"answer {response_id!r} already has a follow-up")
                 seq = db.execute_sql(_NEXT_SEQ).fetchone()[0]
-                db.execute_sql(_INSERT_FOLLOWUP, (
-                    fid, seq, self.config.kiosk_id, response_id, json.dumps(list(reasons)), clean,
-                    iso_utc(now), int(self.clock.clock_synced()), self.clock.boot_id(),
-                    self.clock.monotonic_ns()))
+                db.execute_sql(_INSERT_FOLLOWUP, row_values(FollowUpEvent(
+                    id=fid, seq=seq, kiosk_id=self.config.kiosk_id, recorded_at=iso_ms(now),
+                    clock_synced=self.clock.clock_synced(), boot_id=self.clock.boot_id(),
+                    monotonic_ns=self.clock.monotonic_ns(), response_id=response_id,
+                    reasons=list(reasons), comment=clean)))
         return RecordedFollowUp(fid, seq, response_id, reasons, clean)

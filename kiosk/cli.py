@@ -1,5 +1,5 @@
-"""The `kiosk` command: argument parsing and error reporting; each subcommand lives in
-`kiosk/commands/<name>.py` and is found by name, so adding one touches no other file.
+"""The `kiosk` command: its common options and how a command finds its config; each subcommand
+lives in `kiosk/commands/<name>.py` (the skeleton: server_sync.program.cli).
 
 A user mistake prints `kiosk: error: …` and exits non-zero (2 for usage and config errors);
 never a traceback.
@@ -8,14 +8,11 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
-import sys
 from typing import Sequence
 
 import kiosk.commands
 from kiosk import __version__
-from kiosk.exc import ConfigError, KioskError
+from server_sync.program.cli import CommandLine
 
 PROG = "kiosk"
 
@@ -30,40 +27,12 @@ def common_options() -> argparse.ArgumentParser:
     return p
 
 
-def command_modules() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(kiosk.commands.__path__) if not m.name.startswith("_"))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    common = common_options()
-    parser = argparse.ArgumentParser(prog=PROG, parents=[common],
-                                     description="Kundpuls kiosk: record, inspect and sync customer answers.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in command_modules():
-        module = importlib.import_module(f"kiosk.commands.{name}")
-        module.add_parser(sub, common)
-    return parser
+COMMAND_LINE = CommandLine(PROG, "Kundpuls kiosk: record, inspect and sync customer answers.",
+                           __version__, kiosk.commands, common_options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    for opt in ("config", "data_dir"):
-        if not hasattr(args, opt):
-            setattr(args, opt, None)
-    try:
-        return int(args.func(args) or 0)
-    except ConfigError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    except KioskError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
+    return COMMAND_LINE.main(argv)
 
 
 def load_config(args: argparse.Namespace, demo: bool = False):

@@ -308,7 +308,7 @@ def load(cli_config: str | None = None, cli_data_dir: str | None = None,
     env = os.environ if env is None else env
     path, explicit = resolve_config_path(cli_config, env)
     if demo and not explicit:
-        from seeds.demo import demo_config_mapping
+        from kiosk.demo import demo_config_mapping
         cfg = parse_config(demo_config_mapping())
         if not (cli_data_dir or env.get(ENV_DATA_DIR)):
             cfg = cfg.with_data_dir(default_data_dir() / "demo")
@@ -446,7 +446,7 @@ def _parse_hhmm(r: _Reader, keypath: tuple, s: str) -> dtime | None:
 def parse_config(data: Mapping[str, Any], text: str | None = None,
                  path: Path | str | None = None) -> KioskConfig:
     """Validate a parsed TOML mapping (a file, or a config pushed by the centre)."""
-    from seeds.catalogue import REASONS, default_questions
+    from server_sync.protocol.catalogue import REASONS, default_questions
 
     r = _Reader(data, text, path)
     r.check_known((), data, "")

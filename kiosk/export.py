@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 from zoneinfo import ZoneInfo
 
-from kiosk.capture import iso_utc
+from server_sync.protocol import iso_ms
 from kiosk.config import KioskConfig
 from kiosk.store import FollowUp, LocalStore, Response
 
@@ -39,7 +39,7 @@ def since_utc(cfg: KioskConfig, since: date | None) -> str | None:
     if since is None:
         return None
     local = datetime.combine(since, dtime(0, 0), tzinfo=ZoneInfo(cfg.timezone))
-    return iso_utc(local.astimezone(timezone.utc))
+    return iso_ms(local.astimezone(timezone.utc))
 
 
 def events(store: LocalStore, since: str | None = None) -> Iterator[dict[str, Any]]:
@@ -56,7 +56,7 @@ def events(store: LocalStore, since: str | None = None) -> Iterator[dict[str, An
 
 def header(cfg: KioskConfig, exported_at: datetime, since: date | None) -> dict[str, Any]:
     return {"type": "export", "schema": SCHEMA, "kiosk_id": cfg.kiosk_id, "site_id": cfg.site_id,
-            "exported_at": iso_utc(exported_at), "since": since.isoformat() if since else None}
+            "exported_at": iso_ms(exported_at), "since": since.isoformat() if since else None}
 
 
 def write_jsonl(cfg: KioskConfig, store: LocalStore, out: TextIO, exported_at: datetime,

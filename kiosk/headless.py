@@ -26,12 +26,12 @@ from zoneinfo import ZoneInfo
 from kiosk.capture import Recorder
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig, Question, active_question
-from kiosk.config_watch import PushedConfigWatch
+from kiosk.pushed import PushedConfigWatch
 from kiosk.exc import ConfigError, KioskError
 from kiosk.panel import SmileyPanel
 from kiosk.stats import local_stats
 from kiosk.store import LocalStore
-from kiosk.watchdog import SystemdNotifier
+from server_sync.program.systemd import SystemdNotifier
 
 log = logging.getLogger("kiosk.headless")
 
@@ -254,7 +254,7 @@ def run_headless(cfg: KioskConfig, demo: bool = False, out: TextIO | None = None
                 previous[sig] = signal.signal(sig, lambda *_: kiosk.stop())
         poll = None
         if demo:
-            from seeds.demo import DEMO_PIN
+            from kiosk.demo import DEMO_PIN
             fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
             keys = DemoKeys(kiosk, factory, cfg.gpio.buttons, cfg.gpio.staff_hold_s, fd)
             n = len(cfg.gpio.buttons)

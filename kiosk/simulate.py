@@ -4,7 +4,7 @@ Pure: given a period, a seeded `random.Random` and the opening hours, it returns
 values; it never touches the database or the real clock. `kiosk simulate` feeds them, one by
 one, through the same `Recorder` as a real press (with a FakeClock moved to each time).
 
-The shape: taps only in opening hours (`seeds.demo.OPENING_HOURS`, store-local time), busier at
+The shape: taps only in opening hours (`server_sync.protocol.catalogue.OPENING_HOURS`, store-local time), busier at
 lunch (11-13) and late afternoon (16-18), quiet early and late; Friday and Saturday busier than
 mid-week. Times within an hour are uniform.
 """
@@ -68,7 +68,7 @@ def tap_times(n: int, start: datetime, end: datetime, tz: str, rng: random.Rando
               opening_hours: Mapping[int, tuple[int, int]] | None = None) -> list[datetime]:
     """`n` sorted UTC tap times in the opening hours between start and end."""
     if opening_hours is None:
-        from seeds.demo import OPENING_HOURS
+        from server_sync.protocol.catalogue import OPENING_HOURS
         opening_hours = OPENING_HOURS
     if n <= 0:
         return []

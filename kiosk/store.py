@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from peewee import DatabaseError as PeeweeDatabaseError
-from peewee import (BooleanField, CharField, Check, IntegerField, Model, SqliteDatabase,
-                    TextField)
+from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase, TextField
 
 from kiosk.exc import StoreError
 from kiosk.migrations import LATEST, MIGRATIONS
+from msgspec.structs import astuple
+
+from server_sync.protocol import FieldSpec, FollowUpEvent, ResponseEvent, field_names, fields_of
 
 # An event is in the outbox while the centre has neither acknowledged nor refused it.
 OUTBOX = "acked_at IS NULL AND rejected_at IS NULL"
@@ -40,60 +42,56 @@ class _Base(Model):
         legacy_table_names = False
 
 
-class Response(_Base):
+_FIELD_CLASSES = {"text": TextField, "int": IntegerField, "bool": BooleanField, "list": TextField}
+
+
+class _EventRow(_Base):
+    """A recorded event: its wire fields (declared once, in server_sync.protocol.events, and
+    added below by `_declare`) and the outbox state the kiosk keeps beside them."""
     id = TextField(primary_key=True)
-    seq = IntegerField(unique=True)
-    kiosk_id = TextField()
-    site_id = TextField()
-    question_id = TextField()
-    question_version = IntegerField()
-    scale = TextField()
-    value = IntegerField()
-    audience = TextField()
-    language = TextField()
-    recorded_at = TextField()          # ISO 8601 UTC with ms, e.g. 2026-11-23T12:00:00.123Z
-    clock_synced = BooleanField()
-    boot_id = TextField()
-    monotonic_ns = IntegerField()
-    filtered = TextField(null=True)    # None, "repeat" or "burst"
-    source = TextField()               # touch, button, simulate
-    local_date = TextField()           # store-local date and hour, for local stats
-    local_hour = IntegerField()
-    sent_at = TextField(null=True)
+    sent_at = TextField(null=True)               # sent in this session of the sync agent
     send_count = IntegerField(default=0)
-    acked_at = TextField(null=True)
+    acked_at = TextField(null=True)              # the centre committed it
     rejected_at = TextField(null=True)           # the centre refused it for good (never re-sent)
     rejected_reason = TextField(null=True)
 
+    EVENT: ClassVar[type]
+
     def to_event(self) -> dict[str, Any]:
-        return {
-            "type": "response", "id": self.id, "seq": self.seq, "kiosk_id": self.kiosk_id,
-            "site_id": self.site_id,
-            "question_id": self.question_id, "question_version": self.question_version,
-            "scale": self.scale, "value": self.value, "audience": self.audience,
-            "language": self.language, "recorded_at": self.recorded_at,
-            "clock_synced": bool(self.clock_synced), "boot_id": self.boot_id,
-            "monotonic_ns": self.monotonic_ns, "filtered": self.filtered,
-        }
+        """The wire form of this row, as `protocol.encode_batch` sends it."""
+        out: dict[str, Any] = {"type": self.EVENT.type}
+        for spec in fields_of(self.EVENT):
+            out[spec.name] = wire_value(spec, getattr(self, spec.name))
+        return out
 
 
-class FollowUp(_Base):
-    id = TextField(primary_key=True)
-    seq = IntegerField(unique=True)
-    kiosk_id = TextField()
-    response_id = TextField(unique=True)
-    reasons = TextField()              # JSON array of reason codes
-    comment = TextField(null=True)
-    recorded_at = TextField()
-    clock_synced = BooleanField()
-    boot_id = TextField()
-    monotonic_ns = IntegerField()
-    sent_at = TextField(null=True)
-    send_count = IntegerField(default=0)
-    acked_at = TextField(null=True)
-    rejected_at = TextField(null=True)
-    rejected_reason = TextField(null=True)
+def wire_value(spec: FieldSpec, stored: Any) -> Any:
+    """A column's value as the wire carries it (SQLite keeps a bool as 0/1, a list as JSON text)."""
+    if stored is None:
+        return None
+    if spec.kind == "bool":
+        return bool(stored)
+    if spec.kind == "list":
+        return json.loads(stored) if isinstance(stored, str) else list(stored)
+    return stored
 
+
+def _declare(model: type[_EventRow], event: type) -> type[_EventRow]:
+    """Give `model` a column for every wire field of `event` it does not define itself."""
+    model.EVENT = event
+    for spec in fields_of(event):
+        if spec.name not in model._meta.fields:
+            model._meta.add_field(spec.name, _FIELD_CLASSES[spec.kind](null=spec.optional))
+    return model
+
+
+class Response(_EventRow):
+    source = TextField()               # touch, button, key, simulate
+    local_date = TextField()           # store-local date and hour, for local stats
+    local_hour = IntegerField()
+
+
+class FollowUp(_EventRow):
     class Meta:
         table_name = "followup"
 
@@ -101,14 +99,43 @@ class FollowUp(_Base):
     def reason_codes(self) -> list[str]:
         return json.loads(self.reasons)
 
-    def to_event(self) -> dict[str, Any]:
-        return {
-            "type": "followup", "id": self.id, "seq": self.seq, "kiosk_id": self.kiosk_id,
-            "response_id": self.response_id, "reasons": self.reason_codes,
-            "comment": self.comment, "recorded_at": self.recorded_at,
-            "clock_synced": bool(self.clock_synced), "boot_id": self.boot_id,
-            "monotonic_ns": self.monotonic_ns,
-        }
+
+_declare(Response, ResponseEvent)
+_declare(FollowUp, FollowUpEvent)
+
+
+_LIST_FIELDS = {t: frozenset(i for i, spec in enumerate(fields_of(t)) if spec.kind == "list")
+                for t in (ResponseEvent, FollowUpEvent)}
+
+
+def insert_statement(model: type[_EventRow], extra: tuple[str, ...] = ()) -> str:
+    """INSERT of an event's wire fields (and `extra` kiosk columns), in `row_values` order."""
+    cols = field_names(model.EVENT) + extra
+    return (f"INSERT INTO {model._meta.table_name} ({', '.join(cols)})"
+            f" VALUES ({', '.join('?' * len(cols))})")
+
+
+def event_json_sql(model: type[_EventRow]) -> str:
+    """An SQL expression that builds a row's wire JSON in SQLite (json_object, in C), the same
+    object as `to_event()` (a test checks): the sync agent then only joins text."""
+    parts = [f"'type', '{model.EVENT.type}'"]
+    for spec in fields_of(model.EVENT):
+        col = spec.name
+        if spec.kind == "bool":
+            col = f"json(CASE WHEN {col} IS NULL THEN 'null' WHEN {col} THEN 'true' ELSE 'false' END)"
+        elif spec.kind == "list":
+            col = f"json({col})"
+        parts.append(f"'{spec.name}', {col}")
+    return f"json_object({', '.join(parts)})"
+
+
+def row_values(event: Any) -> tuple:
+    """An event struct's wire fields as SQLite column values (bool as 0/1, a list as JSON)."""
+    values = astuple(event)
+    lists = _LIST_FIELDS[type(event)]
+    if lists:
+        values = tuple(json.dumps(v) if i in lists else v for i, v in enumerate(values))
+    return values
 
 
 class Meta(_Base):

@@ -1,60 +1,7 @@
-"""The reason catalogue (performance areas of a store visit) and the standard questions.
+"""The reason catalogue and standard questions live in the protocol (both sides need them);
+seeds and tests import them from here as before."""
 
-Reason codes are stable identifiers used on the wire and in the central store; the labels are
-what a customer sees on the follow-up screen.
-"""
+from server_sync.protocol.catalogue import (CUSTOMER_REASONS, EMPLOYEE_REASONS, QUESTIONS, REASONS,
+                                            default_questions)
 
-from __future__ import annotations
-
-from typing import Any
-
-REASONS: dict[str, dict[str, str]] = {
-    "queue": {"sv": "Kö och väntetid", "nb": "Kø og ventetid", "en": "Queue and waiting time"},
-    "staff": {"sv": "Personalens bemötande", "nb": "Personalens vennlighet", "en": "Staff friendliness"},
-    "availability": {"sv": "Varor i lager", "nb": "Varer på lager", "en": "Product availability"},
-    "price": {"sv": "Pris", "nb": "Pris", "en": "Price"},
-    "cleanliness": {"sv": "Renlighet", "nb": "Renhold", "en": "Cleanliness"},
-    "checkout": {"sv": "Kassan", "nb": "Kassen", "en": "Checkout"},
-    "other": {"sv": "Annat", "nb": "Annet", "en": "Other"},
-    # Employee pulse areas.
-    "workload": {"sv": "Arbetsbelastning", "nb": "Arbeidsmengde", "en": "Workload"},
-    "leadership": {"sv": "Ledarskap", "nb": "Ledelse", "en": "Leadership"},
-    "tools": {"sv": "Verktyg och system", "nb": "Verktøy og systemer", "en": "Tools and systems"},
-    "team": {"sv": "Samarbete", "nb": "Samarbeid", "en": "Teamwork"},
-}
-
-CUSTOMER_REASONS = ("queue", "staff", "availability", "price", "cleanliness", "checkout")
-EMPLOYEE_REASONS = ("workload", "leadership", "tools", "team", "other")
-
-QUESTIONS: dict[str, dict[str, Any]] = {
-    "visit": {
-        "id": "visit", "version": 1, "scale": "smiley4", "audience": "customer",
-        "text": {"sv": "Hur var ditt besök idag?", "nb": "Hvordan var besøket ditt i dag?",
-                 "en": "How was your visit today?"},
-        "reasons": list(CUSTOMER_REASONS), "comment": True,
-    },
-    "checkout": {
-        "id": "checkout", "version": 1, "scale": "smiley4", "audience": "customer",
-        "text": {"sv": "Hur upplevde du kassan?", "nb": "Hvordan opplevde du kassen?",
-                 "en": "How was the checkout?"},
-        "reasons": ["queue", "staff", "checkout", "price", "other"],
-    },
-    "recommend": {
-        "id": "recommend", "version": 1, "scale": "nps11", "audience": "customer",
-        "text": {"sv": "Hur troligt är det att du rekommenderar oss till en vän?",
-                 "nb": "Hvor sannsynlig er det at du anbefaler oss til en venn?",
-                 "en": "How likely are you to recommend us to a friend?"},
-        "reasons": list(CUSTOMER_REASONS[:5]) + ["other"],
-    },
-    "pulse": {
-        "id": "pulse", "version": 1, "scale": "smiley4", "audience": "employee",
-        "text": {"sv": "Hur har din arbetsdag varit?", "nb": "Hvordan har arbeidsdagen din vært?",
-                 "en": "How was your working day?"},
-        "reasons": list(EMPLOYEE_REASONS),
-    },
-}
-
-
-def default_questions() -> list[dict[str, Any]]:
-    """The question a kiosk asks when its config names none."""
-    return [dict(QUESTIONS["visit"])]
+__all__ = ["REASONS", "CUSTOMER_REASONS", "EMPLOYEE_REASONS", "QUESTIONS", "default_questions"]

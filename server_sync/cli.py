@@ -1,5 +1,5 @@
-"""The `kiosk-central` command; subcommands are modules in `server_sync/commands/` found by name
-(each with `add_parser(sub, common)` setting `func`), so adding one touches no other file.
+"""The `kiosk-central` command: its common options and where the central database is; each
+subcommand lives in `server_sync/commands/<name>.py` (the skeleton: server_sync.program.cli).
 
 A user mistake prints `kiosk-central: error: …` and exits non-zero; never a traceback.
 """
@@ -7,15 +7,12 @@ A user mistake prints `kiosk-central: error: …` and exits non-zero; never a tr
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import pkgutil
-import sys
 from typing import Sequence
 
 import server_sync.commands
-from kiosk.exc import ConfigError, KioskError
 from server_sync import __version__
+from server_sync.program.cli import CommandLine
 
 PROG = "kiosk-central"
 ENV_DB = "KUNDPULS_CENTRAL_DB"
@@ -50,29 +47,9 @@ def existing_database_url(args: argparse.Namespace) -> str:
     return url
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = common_options()
-    parser = argparse.ArgumentParser(prog=PROG, parents=[common],
-                                     description="Kundpuls centre: ingest, fleet, analysis and reports.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for m in sorted(pkgutil.iter_modules(server_sync.commands.__path__), key=lambda m: m.name):
-        if not m.name.startswith("_"):
-            importlib.import_module(f"server_sync.commands.{m.name}").add_parser(sub, common)
-    return parser
+COMMAND_LINE = CommandLine(PROG, "Kundpuls centre: ingest, fleet, analysis and reports.",
+                           __version__, server_sync.commands, common_options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except ConfigError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
-    except KioskError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, ValueError) else 1
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
+    return COMMAND_LINE.main(argv)

@@ -21,6 +21,7 @@ from peewee import Database
 
 from kiosk.config import parse_config
 from server_sync import protocol
+from server_sync.protocol import pushed
 from server_sync.central import registry
 from server_sync.central.dialect import placeholders
 from server_sync.exc import CentralConfigError
@@ -49,14 +50,14 @@ def load_push_file(path: Path) -> PushFile:
         raise CentralConfigError(f"{path}: syntax error: {e}") from None
     if not isinstance(data, dict):
         raise CentralConfigError(f"{path}: must be a table of kiosk.toml sections")
-    allowed = protocol.PUSHABLE_TABLES + protocol.PUSHABLE_WHOLE
+    allowed = pushed.PUSHABLE_TABLES + pushed.PUSHABLE_WHOLE
     body: dict[str, Any] = {}
     for key, value in data.items():
         if key == "kiosk":
             if not isinstance(value, dict):
                 raise CentralConfigError(f"{path}: key 'kiosk' must be a table")
             for k in value:
-                if k not in protocol.PUSHABLE_KIOSK:
+                if k not in pushed.PUSHABLE_KIOSK:
                     raise CentralConfigError(
                         f"{path}: key 'kiosk.{k}' cannot be pushed (only kiosk.languages and "
                         "kiosk.default_language; identity, broker, data dir, GPIO and PIN stay on the kiosk)")

@@ -1,20 +1,15 @@
 """Errors of the centre: one base class, each also the built-in it resembles. The CLI turns them
 into `kiosk-central: error: …` with a non-zero exit."""
 
-from kiosk.exc import KioskError
+from server_sync.protocol.errors import KundpulsError, ProtocolError, SettingError
 
 
-class CentralError(KioskError):
+class CentralError(KundpulsError):
     """Base of every error the centre raises on purpose."""
 
 
-class CentralConfigError(CentralError, ValueError):
+class CentralConfigError(CentralError, SettingError):
     """A bad argument, database URL or file."""
 
 
-class ProtocolError(CentralError, ValueError):
-    """A message that does not follow the MQTT contract; `reason` goes to the dead-letter table."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
+__all__ = ["CentralError", "CentralConfigError", "ProtocolError"]

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from kiosk import docs
-from kiosk.cli import build_parser
+from kiosk.cli import COMMAND_LINE
 from kiosk.config import KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ def test_every_kiosk_command_and_option_is_in_the_readme():
         m = re.match(r"\| `kiosk ([a-z -]+?)(?: [\[\-A-Z]|`)", line)
         if m:
             rows[m.group(1).strip()] = line
-    found = list(_commands(build_parser()))
+    found = list(_commands(COMMAND_LINE.build_parser()))
     assert len(found) >= 8
     for path, opts in found:
         name = " ".join(path)

@@ -19,7 +19,7 @@ import pytest
 from kiosk.config import parse_config
 from kiosk.exc import ConfigError
 from kiosk.headless import HeadlessKiosk, button_question
-from kiosk.watchdog import SystemdNotifier
+from server_sync.program.systemd import SystemdNotifier
 from seeds.catalogue import QUESTIONS
 from seeds.demo import demo_config_mapping
 
@@ -164,7 +164,7 @@ def test_demo_in_process_with_a_pipe_for_keys(tmp_path):
 def test_a_newer_pushed_config_is_picked_up_while_running(cfg, store, recorder, panel, clock, mock_factory,
                                                           mono, config_mapping):
     """The sync agent saves a push; the running kiosk switches within a check interval."""
-    from kiosk.config_watch import PushedConfigWatch
+    from kiosk.pushed import PushedConfigWatch
     from kiosk.pushed import save_pushed
     watch = PushedConfigWatch(cfg, base=config_mapping)
     kiosk = HeadlessKiosk(cfg, store, recorder, panel, clock, config_watch=watch)

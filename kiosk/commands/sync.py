@@ -42,8 +42,8 @@ def sync_command(args: argparse.Namespace) -> int:
     from kiosk.cli import load_config
     from kiosk.pushed import file_mapping
     from kiosk.store import LocalStore
-    from kiosk.watchdog import SystemdNotifier
-    from server_sync.agent import SyncAgent, SyncError
+    from server_sync.program.systemd import SystemdNotifier
+    from kiosk.sync_agent import SyncAgent, SyncError
 
     logging.basicConfig(level=logging.INFO if (args.verbose or not args.once) else logging.WARNING,
                         format="kiosk sync: %(message)s")

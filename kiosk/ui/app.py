@@ -209,11 +209,11 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
 
     import_store()
     from kiosk.capture import Recorder
-    from kiosk.config_watch import PushedConfigWatch
+    from kiosk.pushed import PushedConfigWatch
     from kiosk import stats  # noqa: F401  (the staff view's; see KV_FILES)
     from kiosk.ui import charts, controls, keyboard, palette, screens, smiley  # noqa: F401  (kv classes)
     from kiosk.ui import flow as flowmod
-    from kiosk.watchdog import SystemdNotifier
+    from server_sync.program.systemd import SystemdNotifier
 
     class KioskRoot(FloatLayout):
         def on_touch_down(self, touch) -> bool:

@@ -1,7 +1,7 @@
 """Opening hours and "silent during opening hours" for the fleet view. Pure.
 
 Opening hours are {weekday: (open_hour, close_hour)} in the site's local time (weekday
-0 = Monday), the chain default being seeds.demo.OPENING_HOURS; a site may override them.
+0 = Monday), the chain default being server_sync.protocol.catalogue.OPENING_HOURS; a site may override them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
-from seeds.demo import OPENING_HOURS
+from server_sync.protocol.catalogue import OPENING_HOURS
 from server_sync.exc import CentralConfigError
 
 Hours = Mapping[int, tuple[int, int]]

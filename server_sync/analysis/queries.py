@@ -18,7 +18,9 @@ from peewee import Database
 
 from server_sync.analysis.drivers import ReasonCount
 from server_sync.analysis.metrics import Tally
-from server_sync.central.migrations.m0002_rollup_summaries import NEGATIVE_SQL, TOP2_SQL
+from server_sync.protocol.scales import sql_rule
+
+TOP2_SQL, NEGATIVE_SQL = sql_rule("top2"), sql_rule("negative")
 
 STATS = "SUM(n), SUM(sum_v), SUM(sum_v2), SUM(top2), SUM(negative)"
 HOURLY_STATS = (f"SUM(n), SUM(n * value), SUM(n * value * value), SUM(n * {TOP2_SQL}),"

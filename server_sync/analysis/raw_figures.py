@@ -14,7 +14,9 @@ from peewee import Database
 
 from server_sync.analysis.metrics import Tally
 from server_sync.analysis.queries import ReportFilter, tally_of, where_clause
-from server_sync.central.migrations.m0002_rollup_summaries import NEGATIVE_SQL, TOP2_SQL
+from server_sync.protocol.scales import sql_rule
+
+TOP2_SQL, NEGATIVE_SQL = sql_rule("top2"), sql_rule("negative")
 
 RAW_STATS = f"COUNT(*), SUM(value), SUM(value * value), SUM({TOP2_SQL}), SUM({NEGATIVE_SQL})"
 

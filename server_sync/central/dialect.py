@@ -333,14 +333,6 @@ def time_param(db: Database) -> Callable[[datetime], Any]:
     return lambda dt: dt.isoformat(" ")
 
 
-def wire_time_text(wire: str) -> str:
-    """A wire time (`YYYY-MM-DDTHH:MM:SS.mmmZ`, UTC) as a row value: the text `time_param` writes
-    on SQLite for the same naive-UTC datetime, cut from the wire text (ingest does this once per
-    event, without building a datetime). PostgreSQL reads that text as the same TIMESTAMP (COPY
-    prints a datetime with str(), which is this text)."""
-    if wire[20:23] == "000":            # isoformat() leaves out a zero fraction
-        return f"{wire[:10]} {wire[11:19]}"
-    return f"{wire[:10]} {wire[11:23]}000"
 
 
 class _PagedCursor:

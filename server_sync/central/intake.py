@@ -38,27 +38,13 @@ from peewee import Database
 
 from server_sync.central import reason_rollup, rollups
 from server_sync.central.dialect import (StoredAlready, group_transaction, in_list, insert_ignore, insert_new,
-                                         insert_rows, placeholders, time_param, wire_time_text,
-                                         writer_transaction)
-from server_sync.exc import ProtocolError
+                                         insert_rows, placeholders, time_param, writer_transaction)
+from server_sync.central.event_rows import (FOLLOWUP_COLUMNS, FOLLOWUP_WIRE, RESPONSE_COLUMNS, RESPONSE_WIRE,
+                                            R, as_datetime, canonical, stored_wire, wire_of, wire_row)
 from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, EventsRefused, FollowUpEvent,
-                                  ResponseEvent, iso_ms)
+                                  ProtocolError, ResponseEvent)
 
 log = logging.getLogger("kundpuls.intake")
-
-RESPONSE_COLUMNS = ("id", "kiosk_id", "site_id", "seq", "question_id", "question_version", "scale",
-                    "value", "audience", "language", "recorded_at", "kiosk_recorded_at",
-                    "clock_synced", "time_status", "boot_id", "monotonic_ns", "filtered",
-                    "received_at", "batch")
-FOLLOWUP_COLUMNS = ("id", "response_id", "kiosk_id", "seq", "reasons", "comment", "recorded_at",
-                    "received_at", "kiosk_recorded_at", "clock_synced", "time_status", "boot_id",
-                    "monotonic_ns")
-# What a stored event is compared on when its id arrives again (its wire form, minus `type`).
-_RESPONSE_STORED = ("id", "seq", "kiosk_id", "site_id", "question_id", "question_version", "scale",
-                    "value", "audience", "language", "kiosk_recorded_at", "clock_synced", "boot_id",
-                    "monotonic_ns", "filtered")
-_FOLLOWUP_STORED = ("id", "seq", "kiosk_id", "response_id", "reasons", "comment",
-                    "kiosk_recorded_at", "clock_synced", "boot_id", "monotonic_ns")
 
 SYNCED, CORRECTED, UNCORRECTED = "synced", "corrected", "uncorrected"
 
@@ -74,13 +60,6 @@ def naive_utc(dt: datetime) -> datetime:
     if dt.tzinfo is not timezone.utc:          # decoded wire times are already UTC: skip the maths
         dt = dt.astimezone(timezone.utc)
     return dt.replace(tzinfo=None)
-
-
-def as_datetime(v: Any) -> datetime:
-    """A timestamp column as naive UTC datetime (SQLite hands raw SQL results back as text)."""
-    if isinstance(v, datetime):
-        return naive_utc(v)
-    return datetime.fromisoformat(str(v))
 
 
 @dataclass
@@ -193,16 +172,19 @@ class Intake:
             # it as the same TIMESTAMP): converted once, not once per row.
             received_s = received.isoformat(" ")
             rows, hours = self._response_rows(responses, site_id, anchors, received, received_s, batch.batch_id)
-            clash, explained = self._followup_links([r[0] for r in rows])
+            rid = R["id"]
+            clash, explained = self._followup_links([r[rid] for r in rows])
             inserted = insert_new(self.db, "response", RESPONSE_COLUMNS,
-                                  [r for r in rows if r[0] not in clash] if clash else rows, "id", direct=direct)
+                                  [r for r in rows if r[rid] not in clash] if clash else rows, "id", direct=direct)
             everything = len(inserted) == len(rows)
             # Hourly rollup deltas: counted per (question, audience, scale, value, UTC hour) at C
             # speed; the time zone maths is done once per distinct hour (rollups.count_hours).
             kiosk_id = batch.kiosk_id
+            q, aud, sc, val, flt, rid = (R["question_id"], R["audience"], R["scale"], R["value"],
+                                         R["filtered"], R["id"])
             rollups.count_hours(self.db, Counter(
-                (site_id, kiosk_id, r[4], r[8], r[6], r[7], hour) for r, hour in zip(rows, hours)
-                if r[16] is None and (everything or r[0] in inserted)), into=delta, zones=self._zones())
+                (site_id, kiosk_id, r[q], r[aud], r[sc], r[val], hour) for r, hour in zip(rows, hours)
+                if r[flt] is None and (everything or r[rid] in inserted)), into=delta, zones=self._zones())
             # Follow-ups stored before their answer arrived count for the reasons only now.
             answered = sorted(explained & inserted)
             if answered:
@@ -233,7 +215,7 @@ class Intake:
                 existing = stored.get(e.id)
                 if existing is None:
                     raise RuntimeError(f"event {e.id} neither inserted nor found")
-                if existing == _wire(e):
+                if existing == {"type": e.type, **wire_of(e)}:
                     result.duplicates += 1
                 else:
                     conflicts.append((e, existing))
@@ -316,14 +298,11 @@ class Intake:
             return {}
         out: dict[str, dict[str, Any]] = {}
         marks = placeholders(self.db, len(ids))
-        for row in self.db.execute_sql(f"SELECT {', '.join(_RESPONSE_STORED)} FROM response"
-                                       f" WHERE id IN ({marks})", ids).fetchall():
-            d = dict(zip(_RESPONSE_STORED, row))
-            out[d["id"]] = _stored_wire("response", d)
-        for row in self.db.execute_sql(f"SELECT {', '.join(_FOLLOWUP_STORED)} FROM followup"
-                                       f" WHERE id IN ({marks})", ids).fetchall():
-            d = dict(zip(_FOLLOWUP_STORED, row))
-            out[d["id"]] = _stored_wire("followup", d)
+        for table, event_type, columns in (("response", ResponseEvent, RESPONSE_WIRE),
+                                           ("followup", FollowUpEvent, FOLLOWUP_WIRE)):
+            for row in self.db.execute_sql(f"SELECT {', '.join(columns)} FROM {table}"
+                                           f" WHERE id IN ({marks})", ids).fetchall():
+                out[row[0]] = {"type": event_type.type, **stored_wire(event_type, row)}
         return out
 
     # --- time correction -----------------------------------------------------------------------
@@ -435,36 +414,29 @@ class Intake:
     # --- rows ------------------------------------------------------------------------------------
 
     def _response_rows(self, responses: Sequence[ResponseEvent], site_id: str, anchors: Mapping[str, _Anchor],
-                       received: datetime, received_s: Any, batch_id: str) -> tuple[list[tuple], list[str]]:
+                       received: datetime, received_s: Any, batch_id: str) -> tuple[list[list], list[str]]:
         """The `response` rows of a batch (RESPONSE_COLUMNS order) and each one's UTC hour
         ("YYYY-MM-DDTHH", for the rollups). Runs once per answer at the centre, so the common
         case, a synced clock, takes its times straight from the wire text."""
-        wire_ts = wire_time_text
-        rows: list[tuple] = []
+        rows: list[list] = []
         hours: list[str] = []
-        append, hour_append = rows.append, hours.append
+        kiosk_time = R["recorded_at"]
         for e in responses:
-            (eid, seq, kiosk_id, _site, qid, qv, scale, value, audience, language, rec, _recorded,
-             synced, boot, mono, filtered, _type) = e
-            if synced:
-                best = kiosk = wire_ts(rec)
-                status = SYNCED
-                hour = rec[:13]
+            row = wire_row(e)
+            if e.clock_synced:
+                best, status, hour = row[kiosk_time], SYNCED, e.recorded_at[:13]
             else:
                 best_t, status, kiosk_t = self._time(e, anchors, received)
-                kiosk = self._ts(kiosk_t)
-                best = kiosk if best_t is kiosk_t else self._ts(best_t)
+                best = row[kiosk_time] if best_t is kiosk_t else self._ts(best_t)
                 hour = rollups.hour_key(best_t)
-            append((eid, kiosk_id, site_id, seq, qid, qv, scale, value, audience, language, best, kiosk,
-                    synced, status, boot, mono, filtered, received_s, batch_id))
-            hour_append(hour)
+            row += (best, status, received_s, batch_id)
+            rows.append(row)
+            hours.append(hour)
         return rows, hours
 
-    def _followup_row(self, e: FollowUpEvent, time: tuple[datetime, str, datetime], received: Any) -> tuple:
-        best, status, kiosk_time = time
-        return (e.id, e.response_id, e.kiosk_id, e.seq, json.dumps(list(e.reasons)), e.comment,
-                self._ts(best), received, self._ts(kiosk_time), e.clock_synced, status, e.boot_id,
-                e.monotonic_ns)
+    def _followup_row(self, e: FollowUpEvent, time: tuple[datetime, str, datetime], received: Any) -> list:
+        best, status, _kiosk_time = time
+        return wire_row(e) + [self._ts(best), status, received]
 
     def _record_conflicts(self, kiosk_id: str, conflicts: Sequence[tuple[Event, dict]],
                           received: datetime) -> int:
@@ -477,10 +449,10 @@ class Intake:
             ids).fetchall()}
         rows = []
         for e, existing in conflicts:
-            incoming = _canonical(_wire(e))
+            incoming = canonical({"type": e.type, **wire_of(e)})
             if (e.id, incoming) not in known:
                 known.add((e.id, incoming))
-                rows.append((e.id, kiosk_id, self._ts(received), _canonical(existing), incoming))
+                rows.append((e.id, kiosk_id, self._ts(received), canonical(existing), incoming))
         if rows:
             self.db.cursor().executemany(
                 "INSERT INTO conflict (event_id, kiosk_id, received_at, existing, incoming) VALUES "
@@ -533,24 +505,3 @@ class Intake:
 
 def _plausible(t: datetime, received: datetime) -> bool:
     return naive_utc(EARLIEST) <= t <= received + FUTURE_SLACK
-
-
-def _wire(e: Event) -> dict[str, Any]:
-    d = e.as_dict()
-    d.pop("type")
-    d["kiosk_recorded_at"] = d.pop("recorded_at")
-    return {"type": e.type, **d}
-
-
-def _stored_wire(kind: str, d: dict[str, Any]) -> dict[str, Any]:
-    d = dict(d)
-    d["kiosk_recorded_at"] = iso_ms(as_datetime(d["kiosk_recorded_at"]).replace(tzinfo=timezone.utc)) \
-        if d.get("kiosk_recorded_at") is not None else None
-    d["clock_synced"] = None if d.get("clock_synced") is None else bool(d["clock_synced"])
-    if kind == "followup":
-        d["reasons"] = json.loads(d["reasons"])
-    return {"type": kind, **d}
-
-
-def _canonical(d: Mapping[str, Any]) -> str:
-    return json.dumps(d, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

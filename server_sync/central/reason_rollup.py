@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.analysis.metrics import is_negative
+from server_sync.protocol.scales import is_negative
 from server_sync.central.dialect import bulk_cursor, in_list, upsert_many
 from server_sync.central.rollups import hour_bucket, site_timezones
 

@@ -12,7 +12,7 @@ from typing import Mapping
 
 from peewee import Database
 
-from server_sync.analysis.metrics import is_negative, is_top2
+from server_sync.protocol.scales import is_negative, is_top2
 from server_sync.central.dialect import bulk_cursor, upsert_many
 
 _STATS = ("n", "sum_v", "sum_v2", "top2", "negative")

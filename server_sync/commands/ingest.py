@@ -9,7 +9,7 @@ import signal
 import socket
 import threading
 
-from kiosk.watchdog import SystemdNotifier
+from server_sync.program.systemd import SystemdNotifier
 from server_sync.cli import database_url
 from server_sync.exc import CentralConfigError
 
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     client_id = args.client_id or f"kundpuls-ingest-{socket.gethostname()}"
-    if not protocol.BATCH_ID_RE.fullmatch(client_id):
+    if not protocol.vocabulary.BATCH_ID_RE.fullmatch(client_id):
         raise CentralConfigError(f"--client-id must be 1-80 letters, digits or -_.:, got {client_id!r}")
     settings = broker_settings(args, client_id)
     if args.max_bytes is not None and args.max_bytes < 1024:

@@ -1,12 +1,12 @@
 """UI text of the reports in Swedish, Norwegian (bokmål) and English (`--lang sv|nb|en`).
 
-Reason labels come from seeds.catalogue.REASONS and question wording from the store, so only
+Reason labels come from server_sync.protocol.catalogue.REASONS and question wording from the store, so only
 the report's own words live here. A missing key is an error in tests, never a blank in a report.
 """
 
 from __future__ import annotations
 
-from seeds.catalogue import REASONS
+from server_sync.protocol.catalogue import REASONS
 
 LANGUAGES = ("sv", "nb", "en")
 

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from server_sync.central.migrations.m0004_bi_views import VIEWS
-from server_sync.cli import build_parser
+from server_sync.cli import COMMAND_LINE
 from server_sync.commands.ingest import add_broker_options
 from server_sync.report.tabular import CSV_COLUMNS
 
@@ -43,7 +43,7 @@ def test_every_analysis_command_and_option_is_in_the_readme():
         if found:
             rows[found.group(1).strip()] = line
     checked = 0
-    for path, opts in leaves(build_parser()):
+    for path, opts in leaves(COMMAND_LINE.build_parser()):
         if path[0] not in OURS:
             continue
         name = " ".join(path)

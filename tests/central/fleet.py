@@ -55,7 +55,7 @@ class TestKiosk:
         return made
 
     def agent(self):
-        from server_sync.agent import SyncAgent
+        from kiosk.sync_agent import SyncAgent
         return SyncAgent(self.cfg, self.store, base_mapping={})
 
     def ids(self) -> set[str]:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from server_sync.central.models import MODELS
-from server_sync.cli import build_parser
+from server_sync.cli import COMMAND_LINE
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -33,7 +33,7 @@ def test_every_central_command_and_option_is_in_the_readme():
         if found:
             rows[found.group(1).strip()] = line
     checked = 0
-    for path, opts in leaves(build_parser()):
+    for path, opts in leaves(COMMAND_LINE.build_parser()):
         if path[0] not in OURS:
             continue
         name = " ".join(path)

@@ -14,7 +14,7 @@ from kiosk import config as kconfig
 from kiosk.cli import main as kiosk_main
 from kiosk.pushed import file_mapping, pushed_path
 from server_sync import protocol as P
-from server_sync.agent import Backoff, SyncAgent, SyncError
+from kiosk.sync_agent import Backoff, SyncAgent, SyncError
 from tests.sync.e2e import Running
 
 pytestmark = pytest.mark.broker

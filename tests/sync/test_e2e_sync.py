@@ -16,7 +16,7 @@ import pytest
 
 from kiosk.pushed import file_mapping
 from seeds.backlog import add_backlog
-from server_sync.agent import SyncAgent
+from kiosk.sync_agent import SyncAgent
 from tests.sync.e2e import Central, Running, assert_same_everywhere, start_sync, wait_until
 from tests.sync.tcpproxy import TcpProxy
 

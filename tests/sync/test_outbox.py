@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 
 from server_sync import protocol as P
-from server_sync.outbox import Inflight, Outbox
+from kiosk.outbox import Inflight, Outbox
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 SENT = "2026-11-23T12:00:00.000Z"

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk import config as kconfig
+from kiosk.pushed import validate_push
 from kiosk.store import FollowUp, Response
 from server_sync import protocol as P
 from server_sync.exc import ProtocolError
@@ -82,10 +83,16 @@ def test_topic_round_trip_and_rejects():
         P.events_topic("k1", prefix="a/#/")
 
 
-def test_vocabulary_matches_kiosk_config():
-    assert {k: set(v) for k, v in P.SCALES.items()} == {k: set(v) for k, v in kconfig.SCALES.items()}
-    assert P.AUDIENCES == set(kconfig.AUDIENCES)
-    assert P.LANGUAGES == set(kconfig.LANGUAGES)
+def test_a_value_off_its_scale_is_refused_by_the_scale_rules():
+    from server_sync.protocol.scales import SCALES
+    for name, scale in SCALES.items():
+        for value in range(-1, 12):
+            event = response_event(scale=name, value=value)
+            if value in scale.values:
+                assert P.validate_event(event, KIOSK, now=NOW).value == value
+            else:
+                with pytest.raises(ProtocolError, match=f"out of range for {name}"):
+                    P.validate_event(event, KIOSK, now=NOW)
 
 
 # --- batches ----------------------------------------------------------------------------------
@@ -103,11 +110,12 @@ def test_batch_round_trip_with_recorded_events(recorder, store, cfg):
     assert got.events[0].recorded == datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
 
 
-def test_event_size_adds_up_to_payload_size():
+def test_a_batch_of_events_serialised_one_by_one_is_the_batch():
     events = [response_event(i) for i in range(1, 6)]
-    total = P.batch_overhead(KIOSK, "b-1") + sum(P.event_size(e) for e in events) - 1
-    assert total == len(P.encode_batch(KIOSK, "b-1", events))
-    assert P.encode_batch_json(KIOSK, "b-1", [P.event_json(e) for e in events]) == P.encode_batch(KIOSK, "b-1", events)
+    typed = [P.validate_event(e, KIOSK, now=NOW) for e in events]
+    one_by_one = P.encode_batch_json(KIOSK, "b-1", [P.event_json(e) for e in typed])
+    assert json.loads(one_by_one) == json.loads(P.encode_batch(KIOSK, "b-1", events))
+    assert P.decode_batch(TOPIC, one_by_one, now=NOW).events == tuple(typed)
 
 
 @pytest.mark.parametrize("mutate, reason", [
@@ -124,30 +132,30 @@ def test_event_size_adds_up_to_payload_size():
     (lambda b: {**b, "events": {}}, "events must be an array"),
     (lambda b: {**b, "batch": "x" * 200}, "batch id"),
     (lambda b: {**b, "events": [response_event(type="tap")]}, "unknown event type 'tap'"),
-    (lambda b: {**b, "events": [response_event(id="not-a-uuid")]}, "id must be a lowercase UUID"),
-    (lambda b: {**b, "events": [response_event(seq=0)]}, "seq 0 out of range"),
-    (lambda b: {**b, "events": [response_event(seq="1")]}, "seq must be an integer"),
-    (lambda b: {**b, "events": [response_event(seq=True)]}, "seq must be an integer"),
+    (lambda b: {**b, "events": [response_event(id="not-a-uuid")]}, "id: expected a lowercase UUID"),
+    (lambda b: {**b, "events": [response_event(seq=0)]}, "seq: Expected `int` >= 1"),
+    (lambda b: {**b, "events": [response_event(seq="1")]}, "seq: Expected `int`, got `str`"),
+    (lambda b: {**b, "events": [response_event(seq=True)]}, "seq: Expected `int`, got `bool`"),
     (lambda b: {**b, "events": [response_event(value=5)]}, "value 5 out of range for smiley4 (1-4)"),
     (lambda b: {**b, "events": [response_event(scale="nps11", value=11)]}, "out of range for nps11"),
-    (lambda b: {**b, "events": [response_event(value=2.0)]}, "value must be an integer"),
-    (lambda b: {**b, "events": [response_event(scale="stars")]}, "unknown scale 'stars'"),
-    (lambda b: {**b, "events": [response_event(audience="boss")]}, "unknown audience"),
-    (lambda b: {**b, "events": [response_event(language="de")]}, "language 'de' is not one of"),
+    (lambda b: {**b, "events": [response_event(value=2.0)]}, "value: Expected `int`, got `float`"),
+    (lambda b: {**b, "events": [response_event(scale="stars")]}, "scale: Invalid enum value 'stars'"),
+    (lambda b: {**b, "events": [response_event(audience="boss")]}, "audience: Invalid enum value 'boss'"),
+    (lambda b: {**b, "events": [response_event(language="de")]}, "language: Invalid enum value 'de'"),
     (lambda b: {**b, "events": [response_event(recorded_at="2026-11-23 11:00:00")]}, "UTC with milliseconds"),
     (lambda b: {**b, "events": [response_event(recorded_at="2026-13-23T11:00:00.000Z")]}, "not a real date"),
     (lambda b: {**b, "events": [response_event(recorded_at="2099-01-01T00:00:00.000Z")]}, "in the future"),
     (lambda b: {**b, "events": [response_event(recorded_at="2019-12-31T23:59:59.999Z")]}, "before 2020"),
-    (lambda b: {**b, "events": [response_event(monotonic_ns=-1)]}, "monotonic_ns -1 out of range"),
-    (lambda b: {**b, "events": [response_event(boot_id="boot")]}, "boot_id must be a lowercase UUID"),
-    (lambda b: {**b, "events": [response_event(clock_synced=1)]}, "clock_synced must be true or false"),
-    (lambda b: {**b, "events": [response_event(filtered="spam")]}, "filtered must be null"),
+    (lambda b: {**b, "events": [response_event(monotonic_ns=-1)]}, "monotonic_ns: Expected `int` >= 0"),
+    (lambda b: {**b, "events": [response_event(boot_id="boot")]}, "boot_id: expected a lowercase UUID"),
+    (lambda b: {**b, "events": [response_event(clock_synced=1)]}, "clock_synced: Expected `bool`, got `int`"),
+    (lambda b: {**b, "events": [response_event(filtered="spam")]}, "filtered: Invalid enum value 'spam'"),
     (lambda b: {**b, "events": [response_event(kiosk_id="k2")]}, "does not match"),
-    (lambda b: {**b, "events": [{k: v for k, v in response_event().items() if k != "value"}]}, "missing field 'value'"),
-    (lambda b: {**b, "events": [{**response_event(), "name": "Anna"}]}, "unknown field 'name'"),
-    (lambda b: {**b, "events": [followup_event(reasons=["bad code!"])]}, "not an identifier"),
+    (lambda b: {**b, "events": [{k: v for k, v in response_event().items() if k != "value"}]}, "missing required field `value`"),
+    (lambda b: {**b, "events": [{**response_event(), "name": "Anna"}]}, "unknown field `name`"),
+    (lambda b: {**b, "events": [followup_event(reasons=["bad code!"])]}, "reasons[0]: expected an identifier"),
     (lambda b: {**b, "events": [followup_event(reasons=["queue", "queue"])]}, "listed twice"),
-    (lambda b: {**b, "events": [followup_event(comment="x" * 2001)]}, "comment too long"),
+    (lambda b: {**b, "events": [followup_event(comment="x" * 2001)]}, "comment: Expected `str` of length <= 2000"),
     (lambda b: {**b, "events": [followup_event(reasons=[], comment=None)]}, "needs a reason or a comment"),
     (lambda b: {**b, "events": [response_event(1), response_event(1)]}, "duplicate event id"),
     (lambda b: {**b, "events": [response_event(1), response_event(2, seq=1)]}, "duplicate seq"),
@@ -219,7 +227,7 @@ def test_refused_events_are_named_only_when_the_envelope_is_sound():
 def test_validate_event_without_kiosk_accepts_any_valid_id():
     e = P.validate_event(response_event(kiosk_id="k2"), None, now=NOW)
     assert e.kiosk_id == "k2"
-    with pytest.raises(ProtocolError, match="kiosk_id must be"):
+    with pytest.raises(ProtocolError, match="kiosk_id: expected an identifier"):
         P.validate_event(response_event(kiosk_id="k 2"), None, now=NOW)
 
 
@@ -302,7 +310,7 @@ def test_ack_names_rejected_events_only_when_there_are_some():
     assert ack.rejected == (P.Rejected(((5, 7), (9, 9)), "event x: value 9 out of range"),)
     assert ack.settled == ((5, 7), (9, 9))
     long = P.decode_ack(P.encode_ack("b-3", [], rejected=[([1], "x" * 2000)]))
-    assert len(long.rejected[0].reason) == P.MAX_REJECT_REASON
+    assert len(long.rejected[0].reason) == 500
 
 
 @pytest.mark.parametrize("payload", [
@@ -334,7 +342,7 @@ def test_status_round_trip_and_will():
     will = P.decode_status(P.will_payload())
     assert will.online is False and will.outbox_depth is None
     assert P.decode_status(P.offline_payload("2026-11-23T12:00:00.000Z")).online is False
-    with pytest.raises(ProtocolError, match="outbox_depth must be"):
+    with pytest.raises(ProtocolError, match="outbox_depth: Expected `int | null`"):
         P.decode_status(b'{"schema":1,"online":true,"outbox_depth":"many"}')
     with pytest.raises(ProtocolError, match="unknown field"):
         P.decode_status(b'{"schema":1,"online":true,"password":"x"}')
@@ -360,16 +368,16 @@ def test_merge_pushed_config_changes_only_pushable_parts(config_mapping):
 
 def test_validate_pushed_config(config_mapping):
     ok = P.encode_config(5, {"ui": {"thank_you_s": 3.0}})
-    pushed, cfg = P.validate_pushed_config(config_mapping, ok, current_version=1)
+    pushed, cfg = validate_push(config_mapping, ok, current_version=1)
     assert pushed["version"] == 5 and cfg.ui.thank_you_s == 3.0
     with pytest.raises(ProtocolError, match="not newer than the applied 5"):
-        P.validate_pushed_config(config_mapping, ok, current_version=5)
+        validate_push(config_mapping, ok, current_version=5)
     bad = json.dumps({"version": 6, "ui": {"thank_you_s": 999}}).encode()
     with pytest.raises(ProtocolError, match=r"invalid config: .*ui.thank_you_s"):
-        P.validate_pushed_config(config_mapping, bad, current_version=5)
+        validate_push(config_mapping, bad, current_version=5)
     hijack = json.dumps({"version": 6, "broker": {"host": "evil"}}).encode()
     with pytest.raises(ProtocolError, match="'broker' cannot be pushed"):
-        P.validate_pushed_config(config_mapping, hijack, current_version=5)
+        validate_push(config_mapping, hijack, current_version=5)
     with pytest.raises(ProtocolError, match="version must be a positive integer"):
         P.decode_config(b'{"version": "7"}')
     with pytest.raises(ProtocolError):
@@ -392,33 +400,7 @@ def test_alert_round_trip_and_keep_last():
     assert len(kept) == 20 and kept[-1]["message"] == "again" and kept[0]["id"] == "a-5"
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.sampled_from(list(response_event().keys())), _field_values | st.sampled_from(
-    ["2026-11-24T12:00:00.000Z", "2026-11-24T11:59:59.999Z", "2020-01-01T00:00:00.000Z",
-     "2019-12-31T23:59:59.999Z", "2026-11-23T24:00:00.000Z", "sthlm-sodermalm", "k-2", 0, 4, 5, 10,
-     "nps11", "smiley5", "employee", "burst", "\u0662026-11-23T11:00:00.000Z"]))
-def test_fuzz_the_fast_path_agrees_with_validate_event(key, value):
-    """Events after the first of a batch take a fast path; it must decide exactly as
-    validate_event does (accept the same, produce the same)."""
-    event = response_event(2)
-    event[key] = value
-    try:
-        expected = P.validate_event(event, KIOSK, now=NOW)
-    except ProtocolError:
-        expected = None
-    try:
-        got = decode(json.dumps(batch([response_event(1), event])).encode()).events[1]
-    except ProtocolError:
-        got = None
-    if expected is None or got is None:
-        # The only other refusals are batch-level (a duplicate id or seq with event 1).
-        assert got is None and (expected is None or expected.id == response_event(1)["id"]
-                                or expected.seq == 1)
-    else:
-        assert got == expected
-
-
-# --- decoding speed-ups keep the contract ---------------------------------------------------------
+# --- decoded events ------------------------------------------------------------------------------
 
 def test_events_are_immutable_and_compare_by_value():
     a = decode(batch([response_event(1), response_event(2), followup_event(3)])).events
@@ -438,21 +420,13 @@ def test_events_are_immutable_and_compare_by_value():
     b"[" * 5000 + b"]" * 5000,
     '{"schema": 1, "kiosk_id": "\ud800"}',                      # text that is not UTF-8 encodable
 ])
-@pytest.mark.parametrize("parser", ["orjson", "stdlib"])
-def test_strict_json_is_refused_with_a_reason_by_either_parser(payload, parser, monkeypatch):
-    if parser == "stdlib":
-        monkeypatch.setattr(P, "orjson", None)      # the fallback when orjson is not installed
-    elif P.orjson is None:
-        pytest.skip("orjson not installed")
+def test_strict_json_is_refused_with_a_reason(payload):
     with pytest.raises(ProtocolError) as e:
         P.decode_batch(TOPIC, payload, now=NOW)
     assert str(e.value).startswith(("malformed JSON", "batch:")), str(e.value)
 
 
-@pytest.mark.parametrize("parser", ["orjson", "stdlib"])
-def test_bad_utf8_names_the_byte_with_either_parser(parser, monkeypatch):
-    if parser == "stdlib":
-        monkeypatch.setattr(P, "orjson", None)
+def test_bad_utf8_names_the_byte():
     with pytest.raises(ProtocolError, match=r"not UTF-8 \(byte 13\)"):
         P.decode_batch(TOPIC, b'{"schema": 1,\xff}', now=NOW)
     assert len(decode(batch([response_event(1), response_event(2)])).events) == 2

@@ -14,7 +14,7 @@ from kiosk.commands.stats import render_text
 from kiosk.migrations import MIGRATIONS
 from kiosk.stats import local_stats
 from server_sync import protocol as P
-from server_sync.agent import SyncAgent
+from kiosk.sync_agent import SyncAgent
 
 
 def test_the_agent_marks_what_the_ack_rejects_and_requeues_the_rest(cfg, store, recorder):
@@ -41,7 +41,7 @@ def _reject(store, recorder, cfg, n_events: int, seqs: list[int]) -> None:
     for i in range(n_events):
         recorder.record("visit", 1 + i % 4)
         recorder.clock.advance(10)
-    from server_sync.outbox import Outbox
+    from kiosk.outbox import Outbox
     box = Outbox(store, cfg.kiosk_id)
     box.next_batch(100, 1 << 20, now=recorder.clock.now(), sent_at="x")
     box.mark_rejected([(P.seq_ranges(seqs), "event x: value 9 out of range")], "2026-11-23T12:00:00.000Z")

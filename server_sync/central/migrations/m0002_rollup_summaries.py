@@ -19,14 +19,14 @@ Existing answers are backfilled, so the migration also upgrades a populated stor
 
 from peewee import Database
 
+from server_sync.protocol.scales import sql_rule
+
 from server_sync.central.dialect import Dialect
 
 # SQL for "this value is in the top two" / "is negative" per scale; the same rules as
 # server_sync.analysis.metrics.is_top2 / is_negative.
-TOP2_SQL = ("CASE WHEN (scale = 'nps11' AND value >= 9) OR (scale = 'smiley4' AND value >= 3)"
-            " OR (scale = 'smiley5' AND value >= 4) THEN 1 ELSE 0 END")
-NEGATIVE_SQL = ("CASE WHEN (scale = 'nps11' AND value <= 6) OR (scale <> 'nps11' AND value <= 2)"
-                " THEN 1 ELSE 0 END")
+TOP2_SQL = sql_rule("top2")
+NEGATIVE_SQL = sql_rule("negative")
 
 STATS_COLUMNS = """
         n INTEGER NOT NULL,

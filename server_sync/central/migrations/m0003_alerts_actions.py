@@ -4,7 +4,7 @@
   the same dip never raises a second alert; acknowledged with a comment.
 - action: what a site changed and when (`kiosk-central action add`), for before/after reports.
 - site.opening_hours: JSON {"0": [8, 21], …} (weekday 0 = Monday); NULL means the chain default
-  (seeds.demo.OPENING_HOURS). Used by the fleet's "silent during opening hours" rule.
+  (server_sync.protocol.catalogue.OPENING_HOURS). Used by the fleet's "silent during opening hours" rule.
 """
 
 from peewee import Database

@@ -7,7 +7,7 @@ them (a new migration replaces a view). Flagged presses are left out, as in ever
 from peewee import Database
 
 from server_sync.central.dialect import Dialect
-from server_sync.central.migrations.m0002_rollup_summaries import NEGATIVE_SQL, TOP2_SQL
+from server_sync.protocol.scales import sql_rule
 
 _HAPPY = ("CASE WHEN {t}scale = 'smiley4' THEN ({v} - {n}) * 100.0 / 3 / {n}"
           " WHEN {t}scale = 'smiley5' THEN ({v} - {n}) * 100.0 / 4 / {n} END")
@@ -25,8 +25,8 @@ VIEWS = {
         r.question_version, r.scale, r.audience, r.value, r.language, r.recorded_at, r.time_status,
         CASE WHEN r.scale = 'smiley4' THEN (r.value - 1) * 100.0 / 3
              WHEN r.scale = 'smiley5' THEN (r.value - 1) * 100.0 / 4 END AS happy_points,
-        {TOP2_SQL.replace('scale', 'r.scale').replace('value', 'r.value')} AS is_top2,
-        {NEGATIVE_SQL.replace('scale', 'r.scale').replace('value', 'r.value')} AS is_negative
+        {sql_rule('top2', 'r.scale', 'r.value')} AS is_top2,
+        {sql_rule('negative', 'r.scale', 'r.value')} AS is_negative
         FROM response r LEFT JOIN site s ON s.id = r.site_id WHERE r.filtered IS NULL""",
     "v_followup_reasons": """SELECT f.id AS followup_id, r.id AS response_id, r.site_id, r.kiosk_id,
         r.question_id, r.scale, r.audience, r.value, r.recorded_at, fr.reason, f.comment

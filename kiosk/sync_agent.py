@@ -33,13 +33,13 @@ from kiosk import __version__
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
 from kiosk.exc import ConfigError, KioskError
-from server_sync.tlsfiles import check_ca_file
-from kiosk.pushed import save_pushed
+from kiosk.outbox import Inflight, Outbox
+from kiosk.pushed import save_pushed, validate_push
 from kiosk.store import LocalStore
-from kiosk.watchdog import SystemdNotifier
 from server_sync import protocol as P
-from server_sync.exc import ProtocolError
-from server_sync.outbox import Inflight, Outbox
+from server_sync.program.systemd import SystemdNotifier
+from server_sync.program.tls import check_ca_file
+from server_sync.protocol import ProtocolError
 
 log = logging.getLogger("kundpuls.sync")
 
@@ -398,7 +398,7 @@ class SyncAgent:
         if not payload:
             return False                # the centre cleared its retained config
         try:
-            pushed, _ = P.validate_pushed_config(self.base_mapping, payload, self.applied_version)
+            pushed, _ = validate_push(self.base_mapping, payload, self.applied_version)
         except ProtocolError as e:
             try:
                 version = P.decode_config(payload)["version"]

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import ssl
 
-from kiosk.exc import ConfigError
+from server_sync.protocol.errors import SettingError
 
 
 def check_ca_file(path: str, key: str) -> None:
-    """Raise ConfigError naming `key` (a config key or a command-line option) when `path` is not
+    """Raise SettingError naming `key` (a config key or a command-line option) when `path` is not
     a readable PEM CA certificate."""
     try:
         ssl.create_default_context(cafile=path)
     except FileNotFoundError:
-        raise ConfigError(f"CA certificate file not found: {path}", key=key) from None
+        raise SettingError(f"CA certificate file not found: {path}", key=key) from None
     except PermissionError:
-        raise ConfigError(f"CA certificate file not readable: {path}", key=key) from None
+        raise SettingError(f"CA certificate file not readable: {path}", key=key) from None
     except (ssl.SSLError, OSError, ValueError) as e:
-        raise ConfigError(f"{path} is not a PEM CA certificate ({e.__class__.__name__}: {e})", key=key) from None
+        raise SettingError(f"{path} is not a PEM CA certificate ({e.__class__.__name__}: {e})", key=key) from None

@@ -21,27 +21,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
-from kiosk.store import OUTBOX, LocalStore
+from kiosk.store import OUTBOX, FollowUp, LocalStore, Response, event_json_sql
 from server_sync import protocol as P
-from server_sync.exc import ProtocolError
+from server_sync.protocol import ProtocolError
 
 _TABLES = ("response", "followup")
 
-# Each event's wire JSON is built by SQLite's json_object (in C, keys in the order of
-# Response.to_event() / FollowUp.to_event(); a test checks they agree): the agent then only
-# joins text, which keeps its CPU free for the app and, on a central laptop demo, the ingest.
-_BOOL = "json(CASE WHEN clock_synced THEN 'true' ELSE 'false' END)"
-_RESPONSE_JSON = (
-    "json_object('type', 'response', 'id', id, 'seq', seq, 'kiosk_id', kiosk_id, 'site_id', site_id,"
-    " 'question_id', question_id, 'question_version', question_version, 'scale', scale,"
-    " 'value', value, 'audience', audience, 'language', language, 'recorded_at', recorded_at,"
-    f" 'clock_synced', {_BOOL}, 'boot_id', boot_id, 'monotonic_ns', monotonic_ns,"
-    " 'filtered', filtered)")
-_FOLLOWUP_JSON = (
-    "json_object('type', 'followup', 'id', id, 'seq', seq, 'kiosk_id', kiosk_id,"
-    " 'response_id', response_id, 'reasons', json(reasons), 'comment', comment,"
-    f" 'recorded_at', recorded_at, 'clock_synced', {_BOOL}, 'boot_id', boot_id,"
-    " 'monotonic_ns', monotonic_ns)")
+# Each event's wire JSON is built by SQLite's json_object (in C) from the declaration of its
+# fields (kiosk.store.event_json_sql): the agent then only joins text, which keeps its CPU free
+# for the app and, on a central laptop demo, the ingest.
+_RESPONSE_JSON = event_json_sql(Response)
+_FOLLOWUP_JSON = event_json_sql(FollowUp)
 
 
 @dataclass(frozen=True)

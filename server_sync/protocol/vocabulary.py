@@ -1,0 +1,27 @@
+"""The words both sides of the wire use: audiences, languages, press filters, identifiers and the
+limits of a message. Pure data; scales live in `scales`, reasons in `catalogue`.
+"""
+
+from __future__ import annotations
+
+import re
+
+AUDIENCES: tuple[str, ...] = ("customer", "employee")
+LANGUAGES: tuple[str, ...] = ("sv", "nb", "en")
+FILTER_FLAGS: tuple[str, ...] = ("repeat", "burst")      # why a press was flagged (kept, not counted)
+FOLLOWUP_MODES: tuple[str, ...] = ("negative", "every", "never")
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"                      # kiosk, site, question and reason ids
+ID_RE = re.compile(ID_PATTERN)
+# Canonical lowercase UUID text, as str(uuid.uuid4()) writes it.
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+BATCH_ID_PATTERN = r"[A-Za-z0-9_.:-]{1,80}"
+BATCH_ID_RE = re.compile(BATCH_ID_PATTERN)
+
+MAX_INT64 = 2 ** 63 - 1
+MAX_INT32 = 2 ** 31 - 1
+MAX_COMMENT_CHARS = 2000                 # the largest followup.max_comment_chars a kiosk may set
+MAX_REASONS = 16
+DEFAULT_MAX_BYTES = 1024 * 1024          # the centre's limit; kiosks build at most sync.batch_max_bytes
+DEFAULT_MAX_EVENTS = 5000                # the largest sync.batch_max_events a kiosk may set
