@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.scrub import EMAIL_MARK, PHONE_MARK, scrub_comment
+from kiosk.scrub import (CARD_MARK, EMAIL_MARK, IBAN_MARK, ID_MARK, NAME_MARK, PHONE_MARK, Scrubber,
+                         scrub_comment)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -17,6 +18,12 @@ from kiosk.scrub import EMAIL_MARK, PHONE_MARK, scrub_comment
     ("(08) 123 45 67", PHONE_MARK),
     ("0047 22 33 44 55", PHONE_MARK),
     ("tlf 22334455", f"tlf {PHONE_MARK}"),
+    ("pnr 811228-9874 tack", f"pnr {ID_MARK} tack"),                  # personnummer, Luhn digit 4
+    ("19811228-9874", ID_MARK),
+    ("samordningsnummer 811288-9871", f"samordningsnummer {ID_MARK}"),  # day + 60
+    ("fnr 151086 95088", f"fnr {ID_MARK}"),                            # fødselsnummer
+    ("kort 4111 1111 1111 1111 drogs två gånger", f"kort {CARD_MARK} drogs två gånger"),
+    ("SE45 5000 0000 0583 9825 7466 OK", f"{IBAN_MARK} OK"),
 ])
 def test_personal_data_is_replaced(text, expected):
     assert scrub_comment(text) == expected
@@ -29,6 +36,11 @@ def test_personal_data_is_replaced(text, expected):
     "Köpte 2 st för 149,90 kr",
     "Öppet 08-21?",
     "",
+    "pnr 811228-9875 är fel",                  # a broken check digit is no one's number
+    "EAN 7310865004703 fanns inte",            # 13 digits, EAN check: not a card
+    "kvitto 0123-456789, order 22334455",      # the words say whose number it is
+    "Vi kom kl 14.30-15.00 den 3/12",
+    "Butik 1234 vid 113 59 Stockholm",
 ])
 def test_ordinary_text_is_kept(text):
     assert scrub_comment(text) == text
@@ -38,3 +50,11 @@ def test_whitespace_control_and_length():
     assert scrub_comment("a\x00b\x1b  c\n\nd") == "a b c d"
     assert scrub_comment("x" * 300, max_chars=200) == "x" * 200
     assert len(scrub_comment("ring 0701234567 " * 40, max_chars=50)) == 50
+
+
+def test_names_from_the_roster_are_masked_whole_words_only():
+    scrubber = Scrubber(names=("Anna", "Lars-Erik", "Kari Nordmann"))
+    assert scrubber.scrub("Anna i kassan var snäll, Annas kollega också") == f"{NAME_MARK} i kassan var snäll, {NAME_MARK} kollega också"
+    assert scrubber.scrub("takk til kari nordmann og Lars-Erik") == f"takk til {NAME_MARK} og {NAME_MARK}"
+    assert scrubber.scrub("Annandag var det kö") == "Annandag var det kö"       # not inside a word
+    assert scrub_comment("Anna var snäll") == "Anna var snäll"                    # no roster, no names

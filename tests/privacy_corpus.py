@@ -1,0 +1,230 @@
+"""A generated corpus of customer comments in Swedish, Norwegian and English, for measuring the
+kiosk's scrubbing (kiosk/scrub.py): comments with an embedded identifier that must go (with
+valid check digits, and the same with a broken check digit, in the spacing and dash variants
+people type) and comments with a look-alike that must stay (prices, times, dates, receipt,
+order and store numbers, postcodes, EAN codes).
+
+Identifiers are built from their rules (check digits computed by python-stdnum), never copied
+from a list, so every run with the same seed is the same corpus.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import phonenumbers
+from stdnum import iban, luhn
+from stdnum.no import fodselsnummer
+
+
+@dataclass(frozen=True)
+class Sample:
+    text: str
+    kind: str              # what is embedded: "personnummer", "price", ...
+    value: str             # the embedded text itself
+    personal: bool         # must be scrubbed (True) or must survive (False)
+    valid: bool = True     # check digits valid (identifiers only)
+    language: str = "sv"
+
+
+STAFF = ("Anna", "Lars-Erik", "Kari Nordmann", "Mohammed", "Sofie")
+
+_PERSONAL_TEMPLATES = {
+    "sv": ["Mitt personnummer är {x}, ring mig", "{x} heter jag i ert system", "Kontakta mig på {x} tack",
+           "Kassören frågade efter {x} och det var obehagligt", "skriv till {x} om ni vill veta mer"],
+    "nb": ["Fødselsnummeret mitt er {x}", "Ring meg på {x} i morgen", "Kontakt meg: {x}",
+           "Betalte med {x} og ble trukket to ganger", "send svar til {x}"],
+    "en": ["My number is {x}, call me", "Please contact {x} about it", "Charged twice on {x}!",
+           "reach me at {x} after five", "{x} is where you can find me"],
+}
+_LOOKALIKE_TEMPLATES = {
+    "sv": ["Det kostade {x} och det är för dyrt", "Vi var där {x} och det var kö", "Jag handlade {x}",
+           "Angående {x}: varan saknades", "Butiken vid {x} har bättre service"],
+    "nb": ["Det kostet {x}, altfor dyrt", "Vi var der {x} og det var kø", "Jeg handlet {x}",
+           "Gjelder {x}: varen manglet", "Butikken på {x} er bedre"],
+    "en": ["It cost {x} which is too much", "We came {x} and the queue was long", "I shopped {x}",
+           "About {x}: the item was missing", "The store at {x} is better"],
+}
+_STAFF_TEMPLATES = {
+    "sv": ["{x} i kassan var otrevlig", "Tack till {x} för hjälpen!", "{x}s bemötande var dåligt"],
+    "nb": ["{x} i kassen var frekk", "Takk til {x} for hjelpen!", "{x} var veldig hyggelig"],
+    "en": ["{x} at the till was rude", "Thanks to {x} for the help!", "Ask {x} what happened"],
+}
+
+
+def _date(rng: random.Random) -> tuple[int, int, int]:
+    return rng.randint(1940, 2008), rng.randint(1, 12), rng.randint(1, 28)
+
+
+def personnummer(rng: random.Random, valid: bool, coordination: bool = False) -> str:
+    y, m, d = _date(rng)
+    body = f"{y % 100:02d}{m:02d}{d + (60 if coordination else 0):02d}{rng.randint(0, 999):03d}"
+    check = int(luhn.calc_check_digit(body))
+    check = check if valid else (check + rng.randint(1, 9)) % 10
+    long_form = rng.random() < 0.3
+    head = f"{y}{m:02d}{d + (60 if coordination else 0):02d}" if long_form else body[:6]
+    sep = rng.choice(["-", "", " ", "-"])
+    return f"{head}{sep}{body[6:]}{check}"
+
+
+def fodselsnummer_no(rng: random.Random, valid: bool, d_number: bool = False) -> str:
+    while True:
+        y, m, d = _date(rng)
+        serial = rng.randint(0, 499) if y < 2000 else rng.randint(500, 999)
+        body = f"{d + (40 if d_number else 0):02d}{m:02d}{y % 100:02d}{serial:03d}"
+        first = fodselsnummer.calc_check_digit1(body)
+        if first == "10":                       # some bodies have no valid check digit: draw again
+            continue
+        second = fodselsnummer.calc_check_digit2(body + first)
+        if second != "10":
+            break
+    number = body + first + second
+    if not valid:
+        number = number[:-1] + str((int(number[-1]) + rng.randint(1, 9)) % 10)
+    sep = rng.choice(["", " ", "-", ""])
+    return f"{number[:6]}{sep}{number[6:]}"
+
+
+def card(rng: random.Random, valid: bool) -> str:
+    first = rng.choice(["4", "51", "52", "55", "2221", "37", "6011"])
+    length = 15 if first == "37" else 16
+    body = first + "".join(str(rng.randint(0, 9)) for _ in range(length - len(first) - 1))
+    check = int(luhn.calc_check_digit(body))
+    digits = body + str(check if valid else (check + rng.randint(1, 9)) % 10)
+    sep = rng.choice([" ", "-", ""])
+    return sep.join(digits[i:i + 4] for i in range(0, len(digits), 4))
+
+
+def iban_number(rng: random.Random, valid: bool) -> str:
+    while True:                # until the national part is valid too (Norway's has its own check)
+        country, bban_len = rng.choice([("SE", 20), ("NO", 11), ("DK", 14), ("FI", 14)])
+        bban = "".join(str(rng.randint(0, 9)) for _ in range(bban_len))
+        check = iban.calc_check_digits(f"{country}00{bban}")
+        if iban.is_valid(f"{country}{check}{bban}"):
+            break
+    if not valid:
+        check = f"{(int(check) + rng.randint(1, 50)) % 97 + 2:02d}"
+    number = f"{country}{check}{bban}"
+    if rng.random() < 0.6:
+        number = " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    return number
+
+
+def phone(rng: random.Random) -> str:
+    """A number in service as libphonenumber knows the Nordic numbering plans, written one of
+    the ways people write it."""
+    while True:
+        text = _phone_text(rng)
+        region = "SE" if not text.startswith("+") else None
+        try:
+            parsed = phonenumbers.parse(text, region if region else None)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed) or any(
+                phonenumbers.is_valid_number(phonenumbers.parse(text, r)) for r in ("NO", "DK", "FI")):
+            return text
+
+
+def _phone_text(rng: random.Random) -> str:
+    kind = rng.choice(["se_mobile", "se_mobile", "se_land", "no_mobile", "no_land", "dk", "fi"])
+    if kind == "se_mobile":
+        n = f"7{rng.choice('02369')}{rng.randint(0, 9999999):07d}"
+        return rng.choice([f"0{n[:2]}-{n[2:5]} {n[5:7]} {n[7:]}", f"0{n}", f"+46 {n[:2]} {n[2:5]} {n[5:7]} {n[7:]}",
+                           f"+46{n}", f"0046 {n[:2]}-{n[2:]}", f"0{n[:2]} {n[2:5]} {n[5:]}"])
+    if kind == "se_land":
+        area, rest = rng.choice([("8", 7), ("31", 6), ("40", 6), ("18", 6), ("90", 6)])
+        n = f"{rng.randint(2, 9)}{rng.randint(0, 10 ** (rest - 1) - 1):0{rest - 1}d}"
+        return rng.choice([f"0{area}-{n}", f"(0{area}) {n[:3]} {n[3:5]} {n[5:]}", f"+46 {area} {n}", f"0{area}-{n[:3]} {n[3:]}"])
+    if kind == "no_mobile":
+        n = f"{rng.choice('49')}{rng.randint(0, 9999999):07d}"
+        return rng.choice([f"{n[:3]} {n[3:5]} {n[5:]}", f"+47 {n[:3]} {n[3:5]} {n[5:]}", f"+47{n}", f"0047 {n}",
+                           f"{n[:2]} {n[2:4]} {n[4:6]} {n[6:]}"])
+    if kind == "no_land":
+        n = f"2{rng.randint(1, 9)}{rng.randint(0, 999999):06d}"
+        return rng.choice([f"{n[:2]} {n[2:4]} {n[4:6]} {n[6:]}", f"+47 {n[:2]} {n[2:4]} {n[4:6]} {n[6:]}"])
+    if kind == "dk":
+        n = f"{rng.choice('2345')}{rng.randint(0, 9999999):07d}"
+        return f"+45 {n[:2]} {n[2:4]} {n[4:6]} {n[6:]}"
+    n = f"4{rng.choice('0456')}{rng.randint(0, 9999999):07d}"
+    return rng.choice([f"+358 {n[:2]} {n[2:5]} {n[5:]}", f"0{n[:2]} {n[2:5]} {n[5:]}"])
+
+
+def email(rng: random.Random) -> str:
+    user = rng.choice(["anna.svensson", "ola", "kari_n", "j.smith", "lars-erik72"])
+    host = rng.choice(["example.se", "firma.no", "mail.example.com", "post.dk"])
+    return rng.choice([f"{user}@{host}", f"{user} (at) {host}", f"{user.upper()}@{host}"])
+
+
+def ean13(rng: random.Random) -> str:
+    body = rng.choice(["73", "70", "40", "50", "57", "64"]) + "".join(str(rng.randint(0, 9)) for _ in range(10))
+    odd, even = sum(int(c) for c in body[0::2]), sum(int(c) for c in body[1::2])
+    return body + str((10 - (odd + 3 * even) % 10) % 10)
+
+
+def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
+    kind = rng.choice(["price", "time", "date", "receipt", "order", "store", "postcode", "ean", "quantity"])
+    kr = {"sv": "kr", "nb": "kr", "en": "SEK"}[language]
+    if kind == "price":
+        value = rng.choice([f"{rng.randint(5, 999)},{rng.randint(0, 99):02d} {kr}", f"{rng.randint(1, 9)} {rng.randint(100, 999)} {kr}",
+                            f"{rng.randint(10, 5000)}:-", f"{rng.randint(10, 999)}.{rng.randint(0, 99):02d} {kr}"])
+    elif kind == "time":
+        h, mi = rng.randint(7, 21), rng.choice([0, 15, 30, 45])
+        value = rng.choice([f"kl {h}:{mi:02d}", f"kl. {h}.{mi:02d}", f"{h}.{mi:02d}-{h + 1}.{mi:02d}", f"{h}:{mi:02d}"])
+    elif kind == "date":
+        y, m, d = rng.randint(2024, 2026), rng.randint(1, 12), rng.randint(1, 28)
+        value = rng.choice([f"{y}-{m:02d}-{d:02d}", f"{d}/{m}", f"{d}.{m}.{y}", f"{d}/{m}/{y % 100:02d}", f"{d}.{m:02d}"])
+    elif kind == "receipt":
+        word = {"sv": rng.choice(["kvitto", "kvittonr", "kvittonummer"]), "nb": rng.choice(["kvittering", "kvitteringsnr"]),
+                "en": rng.choice(["receipt", "receipt no."])}[language]
+        value = f"{word} {rng.choice([f'{rng.randint(1000, 99999999)}', f'{rng.randint(1, 99)}-{rng.randint(100000, 9999999)}', f'{rng.randint(10 ** 9, 10 ** 12)}'])}"
+    elif kind == "order":
+        word = {"sv": rng.choice(["order", "ordernummer", "ordernr"]), "nb": rng.choice(["ordre", "ordrenummer"]),
+                "en": rng.choice(["order", "order #"])}[language]
+        value = f"{word} {rng.choice([f'{rng.randint(10 ** 6, 10 ** 9)}', f'{rng.randint(2024, 2026)}-{rng.randint(1000, 999999)}'])}"
+    elif kind == "store":
+        word = {"sv": rng.choice(["butik", "butik nr"]), "nb": rng.choice(["butikk", "butikk nr"]), "en": "store"}[language]
+        value = f"{word} {rng.randint(1, 9999)}"
+    elif kind == "postcode":
+        value = {"sv": f"{rng.randint(100, 984)} {rng.randint(10, 99)}", "nb": f"{rng.randint(10, 9999):04d} Oslo",
+                 "en": f"{rng.randint(100, 984)} {rng.randint(10, 99)} Stockholm"}[language]
+    elif kind == "ean":
+        word = {"sv": rng.choice(["EAN", "streckkod", "artikel"]), "nb": rng.choice(["EAN", "strekkode", "varenummer"]),
+                "en": rng.choice(["EAN", "barcode", "item"])}[language]
+        value = f"{word} {ean13(rng)}"
+    else:
+        value = f"{rng.randint(2, 30)} st" if language == "sv" else f"{rng.randint(2, 30)} stk" if language == "nb" else f"{rng.randint(2, 30)} pcs"
+    return kind, value
+
+
+def corpus(n: int = 3000, seed: int = 2026) -> list[Sample]:
+    """`n` samples of each sort (identifiers valid, identifiers with a broken check digit,
+    look-alikes), spread over sv, nb and en."""
+    rng = random.Random(seed)
+    makers = {
+        "personnummer": lambda v: personnummer(rng, v), "samordningsnummer": lambda v: personnummer(rng, v, True),
+        "fodselsnummer": lambda v: fodselsnummer_no(rng, v), "d-nummer": lambda v: fodselsnummer_no(rng, v, True),
+        "card": lambda v: card(rng, v), "iban": lambda v: iban_number(rng, v),
+        "phone": lambda v: phone(rng), "email": lambda v: email(rng),
+    }
+    with_check = ("personnummer", "samordningsnummer", "fodselsnummer", "d-nummer", "card", "iban")
+    out: list[Sample] = []
+    for i in range(n):
+        language = ("sv", "nb", "en")[i % 3]
+        kind = rng.choice(list(makers) + ["staff"])
+        if kind == "staff":
+            value = rng.choice(STAFF)
+            out.append(Sample(rng.choice(_STAFF_TEMPLATES[language]).format(x=value), "staff", value, True,
+                              language=language))
+        else:
+            value = makers[kind](True)
+            out.append(Sample(rng.choice(_PERSONAL_TEMPLATES[language]).format(x=value), kind, value, True,
+                              language=language))
+        broken = rng.choice(with_check)
+        value = makers[broken](False)
+        out.append(Sample(rng.choice(_PERSONAL_TEMPLATES[language]).format(x=value), broken, value, True,
+                          valid=False, language=language))
+        kind, value = lookalike(rng, language)
+        out.append(Sample(rng.choice(_LOOKALIKE_TEMPLATES[language]).format(x=value), kind, value, False,
+                          language=language))
+    return out
