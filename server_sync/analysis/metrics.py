@@ -1,40 +1,30 @@
-"""The centre's metrics with 95% confidence intervals, from sufficient statistics.
+"""The centre's metrics with 95% intervals, from sufficient statistics.
 
 A `Tally` holds what the rollups store per group (n, sum and sum of squares of the raw values,
 top-two count, negative count), so every metric and its interval is exact without raw answers:
-- Happy Index 0-100: mean of smiley answers mapped linearly; t interval (sample SD, n-1 df).
-- CSAT %: share of the top two answers (9-10 on nps11); Wilson score interval.
-- NPS: %promoters - %detractors; normal interval with the textbook variance
-  (p+ + p- - (p+ - p-)^2) / n.
+- Happy Index 0-100: mean of smiley answers mapped linearly (the scale's `happy_points`);
+- CSAT %: share of the top two answers (9-10 on nps11);
+- NPS: %promoters - %detractors.
+Every interval is `stats.adjusted_mean_interval` (docs/analysis.md#intervals): honest coverage
+at small n and at the edges of the scale, never zero width. Scale rules (what is negative, top
+two, the Happy Index weights) come from server_sync.protocol.scales.
 Pure: never touches the database; flagged presses are already left out by the rollups.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from server_sync.analysis.stats import CONFIDENCE, t_quantile, wilson_interval, z_quantile
+from server_sync.analysis.stats import CONFIDENCE, adjusted_mean_interval
+from server_sync.protocol.scales import SCALES, is_negative, is_top2
 
-SMILEY_POINTS = {"smiley4": 4, "smiley5": 5}
-SCALE_VALUES = {"smiley4": range(1, 5), "smiley5": range(1, 6), "nps11": range(0, 11)}
+SMILEY_POINTS = {name: s.points for name, s in SCALES.items() if s.smiley}
 SMALL_SAMPLE = 30          # below this an estimate is marked "small" in every report
 
 
-def is_top2(scale: str, value: int) -> bool:
-    if scale == "nps11":
-        return value >= 9
-    return value >= SMILEY_POINTS[scale] - 1
-
-
-def is_negative(scale: str, value: int) -> bool:
-    """Same rule as the kiosk's follow-up trigger: two lowest smileys, NPS 0-6 (detractors)."""
-    return value <= 6 if scale == "nps11" else value <= 2
-
-
 def primary_metric(scale: str) -> str:
-    return "nps" if scale == "nps11" else "happy_index"
+    return SCALES[scale].primary_metric
 
 
 @dataclass(frozen=True)
@@ -124,15 +114,15 @@ def happy_index_scale(scale: str) -> float:
 
 
 def happy_index(t: Tally, confidence: float = CONFIDENCE) -> Estimate:
+    """The mean face on the 0-100 line; interval: `adjusted_mean_interval` of the scaled faces."""
     if t.scale not in SMILEY_POINTS or t.n == 0:
         return Estimate(None, None, None, t.n)
-    k = happy_index_scale(t.scale)
-    mean = (t.sum_v / t.n - 1) * k
-    var = t.value_variance()
-    if var is None:
-        return Estimate(mean, None, None, t.n)
-    half = t_quantile(0.5 + confidence / 2, t.n - 1) * math.sqrt(var / t.n) * k
-    return Estimate(mean, max(0.0, mean - half), min(100.0, mean + half), t.n)
+    scale = SCALES[t.scale]
+    span = scale.highest - scale.lowest
+    total = (t.sum_v - t.n * scale.lowest) / span
+    total_sq = (t.sum_v2 - 2 * scale.lowest * t.sum_v + t.n * scale.lowest ** 2) / span ** 2
+    low, high = adjusted_mean_interval(t.n, total, total_sq, confidence)
+    return Estimate(total / t.n * 100, low * 100, high * 100, t.n)
 
 
 def happy_index_variance(t: Tally) -> float | None:
@@ -144,9 +134,10 @@ def happy_index_variance(t: Tally) -> float | None:
 
 
 def csat(t: Tally, confidence: float = CONFIDENCE) -> Estimate:
+    """Share of the top two answers; interval: `adjusted_mean_interval` of 0/1."""
     if t.n == 0:
         return EMPTY
-    low, high = wilson_interval(t.top2, t.n, confidence)
+    low, high = adjusted_mean_interval(t.n, t.top2, t.top2, confidence)
     return Estimate(t.top2 / t.n * 100, low * 100, high * 100, t.n)
 
 
@@ -159,11 +150,13 @@ def nps_variance(t: Tally) -> float | None:
 
 
 def nps(t: Tally, confidence: float = CONFIDENCE) -> Estimate:
+    """% promoters - % detractors; interval: `adjusted_mean_interval` of detractor 0, passive ½,
+    promoter 1, mapped back to -100..100."""
     if t.scale != "nps11" or t.n == 0:
         return Estimate(None, None, None, t.n)
-    value = (t.promoters - t.detractors) / t.n
-    half = z_quantile(0.5 + confidence / 2) * math.sqrt(nps_variance(t))
-    return Estimate(value * 100, max(-100.0, (value - half) * 100), min(100.0, (value + half) * 100), t.n)
+    passives = t.n - t.promoters - t.detractors
+    low, high = adjusted_mean_interval(t.n, t.promoters + passives / 2, t.promoters + passives / 4, confidence)
+    return Estimate((t.promoters - t.detractors) / t.n * 100, low * 200 - 100, high * 200 - 100, t.n)
 
 
 def primary(t: Tally) -> Estimate:

@@ -109,16 +109,29 @@ def t_quantile(p: float, df: float) -> float:
     return (lo + hi) / 2.0
 
 
-def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
-    """Wilson score interval of a proportion (stays inside [0, 1] and behaves at 0 and n)."""
+def adjusted_mean_interval(n: int, total: float, total_sq: float,
+                           confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Confidence interval of the mean of n values in [0, 1], given their sum and sum of squares.
+
+    The one interval method of every rate and score Kundpuls reports (CSAT as the mean of 0/1,
+    the Happy Index as the mean of the scaled faces, NPS as the mean of detractor 0, passive ½,
+    promoter 1): add z²/2 pseudo-answers at each end of the scale, the adjustment Agresti & Coull
+    (1998) made for proportions, and take a Student t quantile with n - 1 degrees of freedom.
+    The pseudo-answers keep the interval away from zero width when every answer is the same and
+    pull it off the edge of the scale, where a plain t or Wald interval badly under-covers (Wald
+    NPS at n = 5 with 95 % promoters: 22 %). Simulated coverage of the nominal 95 % is at least
+    93 % at n = 5 … 1000, at the edges and in the middle (tests/analysis/test_coverage.py,
+    docs/analysis.md#intervals). Clipped to [0, 1].
+    """
     if n <= 0:
         return None
-    z = z_quantile(0.5 + confidence / 2.0)
-    p = successes / n
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    q = z_quantile(0.5 + confidence / 2.0)
+    pseudo = q * q / 2.0
+    size = n + 2 * pseudo
+    mean = (total + pseudo) / size                     # the pseudo-answers: `pseudo` at 1, `pseudo` at 0
+    var = max(0.0, (total_sq + pseudo) / size - mean * mean)
+    half = t_quantile(0.5 + confidence / 2.0, max(n - 1, 1)) * math.sqrt(var / size)
+    return max(0.0, mean - half), min(1.0, mean + half)
 
 
 @dataclass(frozen=True)
@@ -140,9 +153,11 @@ class TestResult:
 
 def two_proportion_z(x1: int, n1: int, x2: int, n2: int, confidence: float = CONFIDENCE) -> TestResult | None:
     """Compare proportions x2/n2 against x1/n1: pooled z for the p-value, unpooled CI."""
-    if n1 <= 0 or n2 <= 0:
+    if n1 < 2 or n2 < 2:
         return None
     p1, p2 = x1 / n1, x2 / n2
+    if p1 in (0.0, 1.0) and p2 in (0.0, 1.0):          # no spread inside either group
+        return constant_groups_test(p2 - p1, n1, n2)
     pooled = (x1 + x2) / (n1 + n2)
     se0 = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     diff = p2 - p1
@@ -161,12 +176,22 @@ def welch_t(mean1: float, var1: float, n1: int, mean2: float, var2: float, n2: i
     se = math.sqrt(a + b)
     diff = mean2 - mean1
     if se == 0:
-        return TestResult(diff, diff, diff, 1.0 if diff == 0 else 0.0, "welch t")
+        return constant_groups_test(diff, n1, n2)
     df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1)) if (a > 0 or b > 0) else n1 + n2 - 2
     t = diff / se
     p_value = min(1.0, 2 * t_sf(abs(t), df))
     q = t_quantile(0.5 + confidence / 2.0, df)
     return TestResult(diff, diff - q * se, diff + q * se, p_value, "welch t")
+
+
+def constant_groups_test(diff: float, n1: int, n2: int) -> TestResult:
+    """Two groups whose answers do not vary inside each group (all 4s before, all 3s after):
+    no variance to divide by, so the exact permutation test. Every split of the n1 + n2 answers
+    into groups of n1 and n2 is equally likely under no change; only the observed split (and its
+    mirror) is as extreme, so p = 2 / C(n1 + n2, n1) when the groups differ and 1 when they are
+    the same. Two 4s against two 3s: p = 1/3, not the 0 a division by zero would claim."""
+    p_value = 1.0 if diff == 0 else min(1.0, 2.0 / math.comb(n1 + n2, n1))
+    return TestResult(diff, min(0.0, diff), max(0.0, diff), p_value, "exact permutation")
 
 
 def z_difference(est1: float, var1: float, est2: float, var2: float, confidence: float = CONFIDENCE,

@@ -3,7 +3,8 @@ period with a significance test, and the weekday × hour heatmap. Pure; rows com
 
 Tests used: Welch's t on the Happy Index (answers are ordinal scores with unequal variances
 between periods), a normal test on the NPS difference with the textbook NPS variances, and a
-two-proportion z-test on CSAT.
+two-proportion z-test on CSAT; when neither period varies inside itself (all 4s against all 3s)
+the exact permutation test, never a division by zero.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Iterable, Mapping
 
 from server_sync.analysis.metrics import (SMILEY_POINTS, Tally, csat, happy_index_scale, metrics_dict,
                                           nps, nps_variance, primary)
-from server_sync.analysis.stats import TestResult, two_proportion_z, welch_t, z_difference
+from server_sync.analysis.stats import (TestResult, constant_groups_test, two_proportion_z, welch_t,
+                                        z_difference)
 
 
 def compare(before: Tally, after: Tally) -> TestResult | None:
@@ -23,6 +25,8 @@ def compare(before: Tally, after: Tally) -> TestResult | None:
         vb, va = nps_variance(before), nps_variance(after)
         if vb is None or va is None or before.n < 2 or after.n < 2:
             return None
+        if vb == 0 and va == 0:               # every answer the same score inside each period
+            return constant_groups_test(nps(after).value - nps(before).value, before.n, after.n)
         return z_difference(nps(before).value, vb * 1e4, nps(after).value, va * 1e4, test="nps z")
     if before.scale not in SMILEY_POINTS:
         return None

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from server_sync.analysis.metrics import Tally, csat, happy_index, metrics_dict, nps, nps_variance, primary
-from server_sync.analysis.stats import (pearson, t_quantile, t_sf, two_proportion_z, welch_t, wilson_interval,
-                                        z_difference)
+from server_sync.analysis.stats import (adjusted_mean_interval, pearson, t_quantile, t_sf, two_proportion_z,
+                                        welch_t, z_difference)
 from server_sync.analysis.trends import compare, compare_csat, verdict, weekly_series
 
 
@@ -26,22 +26,33 @@ def test_t_tail_probability():
     assert t_sf(0.0, 5) == pytest.approx(0.5)
 
 
+Z = 1.959964
+
+
+def adjusted(n, total, total_sq, q):
+    """The adjusted mean interval by hand: z²/2 pseudo-answers at 0 and at 1, t with n-1 df."""
+    a = Z * Z / 2
+    size = n + 2 * a
+    m = (total + a) / size
+    half = q * math.sqrt(((total_sq + a) / size - m * m) / size)
+    return max(0.0, m - half), min(1.0, m + half)
+
+
 def test_happy_index_by_hand():
-    # 10 × 4, 10 × 3, 5 × 2 on a 4-point scale: scores 100, 66.7, 33.3.
+    # 10 × 4, 10 × 3, 5 × 2 on a 4-point scale: scores 1, 2/3, 1/3 on the 0-1 line.
     t = smiley({4: 10, 3: 10, 2: 5})
     e = happy_index(t)
     assert e.value == pytest.approx((10 * 100 + 10 * 200 / 3 + 5 * 100 / 3) / 25)     # 73.33
-    # Sample variance of the raw values: (270 - 80²/25) / 24 = 0.58333; ×(100/3)² in index points.
-    half = 2.0639 * math.sqrt(0.583333 / 25) * 100 / 3
-    assert e.low == pytest.approx(73.3333 - half, abs=0.01)
-    assert e.high == pytest.approx(73.3333 + half, abs=0.01)
+    total, total_sq = 10 + 10 * 2 / 3 + 5 / 3, 10 + 10 * 4 / 9 + 5 / 9
+    low, high = adjusted(25, total, total_sq, 2.0639)                                 # t(0.975, 24)
+    assert (e.low, e.high) == (pytest.approx(low * 100, abs=0.01), pytest.approx(high * 100, abs=0.01))
     assert e.n == 25 and e.small
 
 
 def test_happy_index_five_point_and_bounds():
     assert happy_index(smiley({5: 1, 1: 1}, "smiley5")).value == pytest.approx(50.0)
-    e = happy_index(smiley({4: 3, 3: 2}))           # the upper limit would pass 100: clamped
-    assert e.high == 100.0 and e.low < e.value
+    e = happy_index(smiley({4: 30, 3: 2}))
+    assert e.high <= 100.0 and e.low < e.value < e.high
 
 
 def test_edges_no_answers_one_answer_all_filtered():
@@ -50,35 +61,42 @@ def test_edges_no_answers_one_answer_all_filtered():
     assert csat(empty).value is None and nps(Tally("nps11")).value is None
     one = smiley({3: 1})
     e = happy_index(one)
-    assert e.value == pytest.approx(200 / 3) and e.low is None and e.high is None and e.n == 1
-    assert csat(one).value == 100.0 and csat(one).low == pytest.approx(20.65, abs=0.01)   # Wilson 1/1
+    assert e.value == pytest.approx(200 / 3) and e.low < e.value < e.high and e.n == 1
+    assert csat(one).value == 100.0 and csat(one).low < 100.0 and csat(one).high == 100.0
     d = metrics_dict(empty)
     assert d["n"] == 0 and d["happy_index"]["value"] is None and d["csat"]["small"] is True
 
 
-def test_csat_wilson_interval_textbook():
-    # Wilson 95% interval for 8 of 10: 0.4902-0.9433 (Newcombe 1998, table I).
-    t = smiley({4: 5, 3: 3, 2: 1, 1: 1})
+@pytest.mark.parametrize("tally", [smiley({3: 1}), smiley({3: 2}), smiley({4: 50}), smiley({1: 7}, "smiley5"),
+                                   Tally.from_counts("nps11", {10: 1}), Tally.from_counts("nps11", {9: 40}),
+                                   Tally.from_counts("nps11", {0: 3}), Tally.from_counts("nps11", {7: 2})])
+def test_no_interval_is_ever_zero_width(tally):
+    for e in (primary(tally), csat(tally)):
+        assert e.high - e.low > 0.5, (tally, e)
+
+
+def test_csat_interval_by_hand():
+    t = smiley({4: 5, 3: 3, 2: 1, 1: 1})                   # 8 of 10 in the top two
     e = csat(t)
+    low, high = adjusted(10, 8, 8, 2.2622)                 # t(0.975, 9)
     assert e.value == 80.0
-    assert (e.low, e.high) == (pytest.approx(49.02, abs=0.01), pytest.approx(94.33, abs=0.01))
-    low, high = wilson_interval(10, 10)
-    assert high == 1.0 and low == pytest.approx(10 / (10 + 1.959964 ** 2), abs=1e-6)
-    assert wilson_interval(0, 0) is None
+    assert (e.low, e.high) == (pytest.approx(low * 100, abs=0.01), pytest.approx(high * 100, abs=0.01))
+    assert adjusted_mean_interval(0, 0, 0) is None
 
 
-def test_nps_and_its_interval_textbook():
-    # 100 answers: 50 promoters, 30 passives, 20 detractors. NPS 30;
-    # Var = (0.5 + 0.2 - 0.3²) / 100 = 0.0061; 95% CI 30 ± 1.96·√0.0061·100 = 30 ± 15.31.
+def test_nps_and_its_interval_by_hand():
+    # 100 answers: 50 promoters, 30 passives, 20 detractors. NPS 30. On the 0-1 line promoters are
+    # 1, passives ½, detractors 0: sum 65, sum of squares 57.5.
     t = Tally.from_counts("nps11", {10: 30, 9: 20, 8: 20, 7: 10, 6: 5, 3: 15})
     assert (t.promoters, t.detractors) == (50, 20)
     assert nps_variance(t) == pytest.approx(0.0061)
     e = nps(t)
     assert e.value == pytest.approx(30.0)
-    assert e.low == pytest.approx(30 - 15.308, abs=0.01) and e.high == pytest.approx(30 + 15.308, abs=0.01)
+    low, high = adjusted(100, 65, 57.5, t_quantile(0.975, 99))
+    assert (e.low, e.high) == (pytest.approx(low * 200 - 100, abs=0.01), pytest.approx(high * 200 - 100, abs=0.01))
     assert primary(t) == e
     all_promoters = Tally.from_counts("nps11", {10: 1})
-    assert nps(all_promoters).value == 100 and nps(all_promoters).low == 100
+    assert nps(all_promoters).value == 100 and nps(all_promoters).low < 100
 
 
 def test_welch_t_by_hand():
@@ -94,7 +112,23 @@ def test_two_proportion_z_by_hand():
     # 40/100 vs 55/100: pooled 0.475, se0 = √(0.475·0.525·0.02) = 0.07062, z = 2.124, p = 0.0337.
     r = two_proportion_z(40, 100, 55, 100)
     assert r.diff == pytest.approx(0.15) and r.p_value == pytest.approx(0.0337, abs=2e-4)
-    assert two_proportion_z(0, 0, 1, 2) is None
+    assert two_proportion_z(0, 0, 1, 2) is None and two_proportion_z(1, 1, 1, 2) is None
+
+
+@pytest.mark.parametrize("before, after, expected_p", [
+    ({4: 2}, {3: 2}, 2 / 6),              # two 4s against two 3s: 1 split of 6 each way
+    ({4: 10}, {3: 10}, 2 / math.comb(20, 10)),
+    ({3: 5}, {3: 5}, 1.0),                # identical groups
+])
+def test_no_spread_is_an_exact_test_never_p_zero(before, after, expected_p):
+    r = compare(smiley(before), smiley(after))
+    assert r.test == "exact permutation" and r.p_value == pytest.approx(expected_p)
+    assert r.p_value > 0 and r.low <= r.diff <= r.high
+    assert verdict(compare(smiley({4: 2}), smiley({3: 2}))) == "no_significant_change"
+    nps_r = compare(Tally.from_counts("nps11", {10: 3}), Tally.from_counts("nps11", {0: 3}))
+    assert nps_r.test == "exact permutation" and nps_r.p_value == pytest.approx(2 / 20)
+    csat_r = compare_csat(smiley({4: 2}), smiley({1: 2}))
+    assert csat_r.test == "exact permutation" and csat_r.p_value == pytest.approx(1 / 3)
 
 
 def test_period_comparisons_pick_the_right_test():
