@@ -66,7 +66,7 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     report: dict = {"schema": SCHEMA, "generator": f"kundpuls {__version__}",
                     "generated_at": now.astimezone(timezone.utc).replace(microsecond=0).isoformat(),
                     "filters": {"sites": list(f.sites), "questions": list(f.questions),
-                                "from": f.date_from, "to": f.date_to}}
+                                "from": f.date_from, "to": f.date_to, "min_ranked_n": f.min_ranked_n}}
     # Customer questions first (what the report is mostly about), then the employee pulse.
     wanted = sorted((q for q in catalogue if not f.questions or q in f.questions),
                     key=lambda q: (catalogue[q]["audience"] != "customer", q))
@@ -91,7 +91,13 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
                               **metrics_dict(sum_tallies(per_q_site[q].values(), keys[q][1]))) for q in wanted]
     report["sites"] = [dict(site_id=s, name=names.get(s, s), question_id=q, **metrics_dict(t))
                        for q in wanted for s, t in sorted(per_q_site[q].items())]
-    ranking = {q: rank_sites(per_q_site[q], keys[q][1]) for q in wanted}
+    previous_sites = queries.site_tallies(db, f.period(prev_start, prev_end))
+    ranking = {}
+    for q in wanted:
+        before = rank_sites({s: t for (s, qq, a, sc), t in previous_sites.items() if qq == q and (a, sc) == keys[q]},
+                            keys[q][1], min_n=f.min_ranked_n)
+        ranking[q] = rank_sites(per_q_site[q], keys[q][1], min_n=f.min_ranked_n,
+                                previous={r.site_id: r.rank for r in before if r.rank is not None})
     report["ranking"] = [dict(question_id=q, metric=primary_metric(keys[q][1]), **r.as_dict(names))
                          for q in wanted for r in ranking[q]]
     report["kiosks"] = ([dict(site_id=s, kiosk_id=k, question_id=q, **metrics_dict(t))
@@ -127,7 +133,7 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
                 site_reasons.setdefault(s, {})[r] = c
         chain_reasons = sum_reasons(site_reasons.values())
         total = sum_tallies(per_q_site[q].values(), sc)
-        ranked = [r.site_id for r in ranking[q]]
+        ranked = [r.site_id for r in ranking[q] if r.rank is not None]
         report["drivers"].append({
             "question_id": q,
             "pareto": pareto(chain_reasons),

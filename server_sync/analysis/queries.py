@@ -10,7 +10,7 @@ Never writes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any, Iterable
 
@@ -34,9 +34,10 @@ class ReportFilter:
     questions: tuple[str, ...] = ()
     date_from: str | None = None
     date_to: str | None = None
+    min_ranked_n: int = 30             # sites with fewer answers are listed, not ranked
 
     def period(self, date_from: str, date_to: str) -> "ReportFilter":
-        return ReportFilter(self.sites, self.questions, date_from, date_to)
+        return replace(self, date_from=date_from, date_to=date_to)
 
 
 def where_clause(db: Database, f: ReportFilter, site_col: str | None = "site_id", date_col: str = "local_date",

@@ -4,7 +4,14 @@ A site's headline metric m_i (Happy Index or NPS, n_i answers) is pulled toward 
 mu in proportion to how noisy it is:  shrunk_i = mu + w_i (m_i - mu),  w_i = tau² / (tau² + s²/n_i),
 where s² is the per-answer variance pooled over the chain and tau² the between-site variance,
 estimated by the method of moments for an unbalanced one-way random-effects model. A site with
-five answers stays near the average; a site with thousands keeps its own figure. Pure.
+five answers stays near the average; a site with thousands keeps its own figure.
+
+The interval of a shrunk value counts both what the site's own answers leave open and what the
+chain mean does (Morris 1983): var_i = w_i·s²/n_i + (1 - w_i)²·Var(mu), so a chain of sites that
+are all alike (tau² = 0) gets honest, non-zero intervals and one shared rank, not alphabetical
+order. Only sites with at least `min_n` answers are ranked (the rest are listed, unranked); a
+ranked site whose interval overlaps the leader's is "no detectable difference" from it; with
+the previous period's ranking each site gets its rank change. Pure.
 """
 
 from __future__ import annotations
@@ -16,22 +23,36 @@ from typing import Mapping
 from server_sync.analysis.metrics import SMALL_SAMPLE, Tally, primary, sum_tallies, unit_variance
 from server_sync.analysis.stats import z_quantile
 
+MIN_RANKED_N = SMALL_SAMPLE        # default: fewer answers than this are listed, not ranked
+LEADER, SAME_AS_LEADER, BELOW_LEADER, NOT_RANKED = "leader", "no_detectable_difference", "below_leader", "not_ranked"
+
 
 @dataclass(frozen=True)
 class SiteRank:
     site_id: str
-    rank: int
+    rank: int | None                 # None: too few answers to rank (see min_n)
     n: int
     raw: float | None
     shrunk: float
     low: float
     high: float
     weight: float
+    vs_leader: str = NOT_RANKED      # LEADER, SAME_AS_LEADER, BELOW_LEADER or NOT_RANKED
+    previous_rank: int | None = None
+
+    @property
+    def rank_change(self) -> int | None:
+        """Places moved up since the previous period (negative: down)."""
+        if self.rank is None or self.previous_rank is None:
+            return None
+        return self.previous_rank - self.rank
 
     def as_dict(self, names: Mapping[str, str] | None = None) -> dict:
         return {"rank": self.rank, "site_id": self.site_id, "name": (names or {}).get(self.site_id, self.site_id),
                 "n": self.n, "raw": _r(self.raw), "shrunk": _r(self.shrunk), "low": _r(self.low),
-                "high": _r(self.high), "weight": _r(self.weight, 3), "small": self.n < SMALL_SAMPLE}
+                "high": _r(self.high), "weight": _r(self.weight, 3), "small": self.n < SMALL_SAMPLE,
+                "vs_leader": self.vs_leader, "previous_rank": self.previous_rank,
+                "rank_change": self.rank_change}
 
 
 def _r(x: float | None, d: int = 2) -> float | None:
@@ -48,8 +69,11 @@ def between_site_variance(means: list[float], ns: list[int], s2: float, mu: floa
     return max(0.0, (q - (k - 1) * s2) / denom) if denom > 0 else 0.0
 
 
-def rank_sites(tallies: Mapping[str, Tally], scale: str, bound: tuple[float, float] | None = None) -> list[SiteRank]:
-    """Rank sites by the shrunk headline metric (best first); sites without answers are left out."""
+def rank_sites(tallies: Mapping[str, Tally], scale: str, bound: tuple[float, float] | None = None, *,
+               min_n: int = MIN_RANKED_N, previous: Mapping[str, int] | None = None) -> list[SiteRank]:
+    """Rank sites by the shrunk headline metric (best first; equal values share a rank); sites
+    with answers but fewer than `min_n` come last, unranked. `previous`: site -> rank in the
+    previous period. Sites without answers are left out."""
     sites = {s: t for s, t in tallies.items() if t.n > 0}
     if not sites:
         return []
@@ -60,18 +84,31 @@ def rank_sites(tallies: Mapping[str, Tally], scale: str, bound: tuple[float, flo
     means = [primary(sites[s]).value for s in ids]
     ns = [sites[s].n for s in ids]
     tau2 = between_site_variance(means, ns, s2, mu)
+    # Variance of the precision-weighted chain mean the sites shrink toward.
+    precision = sum(1.0 / (tau2 + s2 / n) for n in ns if tau2 + s2 / n > 0)
+    var_mu = 1.0 / precision if precision > 0 else 0.0
     lo_b, hi_b = bound or ((-100.0, 100.0) if scale == "nps11" else (0.0, 100.0))
     z = z_quantile(0.975)
-    ranked = []
+    rows = []
     for s, m, n in zip(ids, means, ns):
         v = s2 / n
         w = tau2 / (tau2 + v) if tau2 + v > 0 else 0.0
         shrunk = mu + w * (m - mu)
-        sd = math.sqrt(w * v) if w > 0 else math.sqrt(tau2)
-        ranked.append((shrunk, s, m, n, w, sd))
-    ranked.sort(key=lambda r: (-r[0], r[1]))
-    return [SiteRank(s, i + 1, n, m, shrunk, max(lo_b, shrunk - z * sd), min(hi_b, shrunk + z * sd), w)
-            for i, (shrunk, s, m, n, w, sd) in enumerate(ranked)]
+        sd = math.sqrt(w * v + (1 - w) ** 2 * var_mu)
+        rows.append((s, m, n, w, shrunk, max(lo_b, shrunk - z * sd), min(hi_b, shrunk + z * sd)))
+    ranked = sorted((r for r in rows if r[2] >= min_n), key=lambda r: (-round(r[4], 6), r[0]))
+    unranked = sorted((r for r in rows if r[2] < min_n), key=lambda r: (-r[2], r[0]))
+    out: list[SiteRank] = []
+    leader_low = ranked[0][5] if ranked else None
+    rank = 0
+    for i, (s, m, n, w, shrunk, low, high) in enumerate(ranked):
+        if i == 0 or round(shrunk, 6) != round(ranked[i - 1][4], 6):
+            rank = i + 1                                    # competition ranking: 1, 1, 3
+        vs = LEADER if rank == 1 else (SAME_AS_LEADER if high >= leader_low else BELOW_LEADER)
+        out.append(SiteRank(s, rank, n, m, shrunk, low, high, w, vs, (previous or {}).get(s)))
+    out += [SiteRank(s, None, n, m, shrunk, low, high, w, NOT_RANKED, (previous or {}).get(s))
+            for s, m, n, w, shrunk, low, high in unranked]
+    return out
 
 
 def _pooled_unit_variance(sites: Mapping[str, Tally], chain: Tally) -> float:

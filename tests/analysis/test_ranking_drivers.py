@@ -18,7 +18,7 @@ STHLM = ZoneInfo("Europe/Stockholm")
 def test_five_perfect_answers_do_not_top_the_ranking():
     tallies = {f"big{i}": Tally.from_counts("smiley4", {4: 200 + 20 * i, 3: 200, 2: 60, 1: 40}) for i in range(8)}
     tallies["tiny"] = Tally.from_counts("smiley4", {4: 5})                  # raw Happy Index 100
-    ranked = rank_sites(tallies, "smiley4")
+    ranked = rank_sites(tallies, "smiley4", min_n=1)                         # even when ranked at all
     tiny = next(r for r in ranked if r.site_id == "tiny")
     assert tiny.raw == 100.0 and tiny.rank > 1 and tiny.n == 5
     assert tiny.shrunk < ranked[0].shrunk and tiny.weight < 0.2
@@ -27,18 +27,41 @@ def test_five_perfect_answers_do_not_top_the_ranking():
     assert [r.rank for r in ranked] == list(range(1, 10))
 
 
-def test_identical_sites_shrink_to_the_chain_mean():
-    same = {s: Tally.from_counts("smiley4", {4: 50, 3: 30, 2: 10, 1: 10}) for s in "abc"}
+def test_sites_below_the_minimum_n_are_listed_unranked_and_last():
+    tallies = {f"big{i}": Tally.from_counts("smiley4", {4: 200 + 20 * i, 3: 200, 2: 60, 1: 40}) for i in range(3)}
+    tallies["tiny"] = Tally.from_counts("smiley4", {4: 5})
+    ranked = rank_sites(tallies, "smiley4", min_n=30)
+    assert [(r.site_id, r.rank, r.vs_leader) for r in ranked][-1] == ("tiny", None, "not_ranked")
+    assert [r.rank for r in ranked[:-1]] == [1, 2, 3]
+    assert ranked[-1].as_dict()["rank"] is None
+
+
+def test_a_chain_of_alike_sites_has_honest_intervals_and_one_shared_rank():
+    same = {s: Tally.from_counts("smiley4", {4: 50, 3: 30, 2: 10, 1: 10}) for s in "cab"}
     ranked = rank_sites(same, "smiley4")
     assert all(r.shrunk == pytest.approx(ranked[0].raw) and r.weight == 0 for r in ranked)
+    assert all(r.high - r.low > 1.0 for r in ranked)                        # not zero width
+    assert [r.rank for r in ranked] == [1, 1, 1]                            # tied, not alphabetical places
+    assert [r.vs_leader for r in ranked] == ["leader"] * 3
     assert between_site_variance([1.0, 1.0], [10, 10], 1.0, 1.0) == 0.0
     assert rank_sites({"x": Tally("smiley4")}, "smiley4") == []
+
+
+def test_overlap_with_the_leader_is_no_detectable_difference_and_rank_changes_are_counted():
+    t = {"top": Tally.from_counts("smiley4", {4: 900, 3: 100}),
+         "close": Tally.from_counts("smiley4", {4: 880, 3: 120}),
+         "far": Tally.from_counts("smiley4", {4: 300, 3: 300, 2: 200, 1: 200})}
+    ranked = {r.site_id: r for r in rank_sites(t, "smiley4", previous={"top": 2, "close": 1, "far": 3})}
+    assert ranked["top"].vs_leader == "leader" and ranked["close"].vs_leader == "no_detectable_difference"
+    assert ranked["far"].vs_leader == "below_leader"
+    assert (ranked["top"].rank_change, ranked["close"].rank_change, ranked["far"].rank_change) == (1, -1, 0)
+    assert ranked["close"].as_dict()["rank_change"] == -1
 
 
 def test_nps_ranking_stays_in_bounds():
     t = {f"s{i}": Tally.from_counts("nps11", {10: 80 + 8 * i, 8: 60, 3: 60 - 5 * i}) for i in range(6)}
     t["tiny"] = Tally.from_counts("nps11", {10: 2})                         # raw NPS 100
-    ranked = rank_sites(t, "nps11")
+    ranked = rank_sites(t, "nps11", min_n=1)
     assert ranked[0].site_id == "s5" and ranked[-1].site_id != "tiny"
     assert all(-100 <= r.low <= r.shrunk <= r.high <= 100 for r in ranked)
     tiny = next(r for r in ranked if r.site_id == "tiny")
