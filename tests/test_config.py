@@ -98,6 +98,8 @@ def test_syntax_error_names_the_line():
     ('days = ["mon", "tue"]', 'days = ["mon", "tis"]', "schedule[0].days", "days =", "unknown weekday 'tis'"),
     ('question = "visit"\ndays', 'question = "nope"\ndays', "schedule[0].question", 'question = "nope"', "no question"),
     ('languages = ["sv", "en"]', 'languages = ["sv", "de"]', "kiosk.languages", "languages =", "unsupported language"),
+    ('[[schedule]]', '[[questions]]\nid = "visit"  # again\ntext = { sv = "Igen?", en = "Again?" }\n\n[[schedule]]',
+     "questions[1].id", "# again", "duplicate question id 'visit'"),
 ])
 def test_bad_value_names_key_line_and_problem(old, new, key, needle, words):
     assert old in GOOD
