@@ -1,7 +1,7 @@
 """The kiosk's configuration (`kiosk.toml`): schema, defaults, validation and where files live.
 
-Precedence, for every command: command-line option (`--config`, `--data-dir`) over environment
-(`KUNDPULS_CONFIG`, `KUNDPULS_DATA_DIR`) over the file over built-in defaults.
+It never looks at the environment or a config the centre pushed: the effective config of a
+command is `kiosk.loading`'s business, which imports this module and is never imported by it.
 
 Every key is declared once in `KEYS` with its documentation; the README and
 `firmware_config/kiosk.toml` must document each (a test checks). A broken file raises
@@ -34,10 +34,6 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # UART console (14, 15).
 RESERVED_PINS = frozenset({0, 1, 2, 3, 14, 15})
 VALID_PINS = frozenset(range(0, 28))
-
-ENV_CONFIG = "KUNDPULS_CONFIG"
-ENV_DATA_DIR = "KUNDPULS_DATA_DIR"
-
 
 @dataclass(frozen=True)
 class Key:
@@ -289,39 +285,6 @@ def default_config_path() -> Path:
         return Path("/etc/kundpuls/kiosk.toml")
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "kundpuls" / "kiosk.toml"
-
-
-def resolve_config_path(cli_config: str | None, env: Mapping[str, str] | None = None) -> tuple[Path | None, bool]:
-    """The config file to read and whether the user named it explicitly (then it must exist)."""
-    env = os.environ if env is None else env
-    if cli_config:
-        return Path(cli_config), True
-    if env.get(ENV_CONFIG):
-        return Path(env[ENV_CONFIG]), True
-    path = default_config_path()
-    return (path if path.exists() else None), False
-
-
-def load(cli_config: str | None = None, cli_data_dir: str | None = None,
-         env: Mapping[str, str] | None = None, demo: bool = False) -> KioskConfig:
-    """Load the effective configuration with the documented precedence."""
-    env = os.environ if env is None else env
-    path, explicit = resolve_config_path(cli_config, env)
-    if demo and not explicit:
-        from kiosk.demo import demo_config_mapping
-        cfg = parse_config(demo_config_mapping())
-        if not (cli_data_dir or env.get(ENV_DATA_DIR)):
-            cfg = cfg.with_data_dir(default_data_dir() / "demo")
-    elif path is not None:
-        cfg = load_file(path)
-    else:
-        cfg = parse_config({})
-    if cli_data_dir:
-        cfg = cfg.with_data_dir(Path(cli_data_dir))
-    elif env.get(ENV_DATA_DIR):
-        cfg = cfg.with_data_dir(Path(env[ENV_DATA_DIR]))
-    from kiosk.pushed import overlay       # a config the centre pushed (kept in the data dir)
-    return overlay(cfg, demo=demo and not explicit)
 
 
 def load_file(path: Path | str) -> KioskConfig:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kiosk import config as kconfig
+from kiosk.loading import load
 from kiosk.cli import main
 from kiosk.exc import ConfigError
 
@@ -165,15 +166,15 @@ def test_precedence_cli_over_env_over_file_over_defaults(tmp_path, monkeypatch):
     env_file = write(tmp_path / "env.toml", "from-env")
     env = {"KUNDPULS_CONFIG": str(env_file), "KUNDPULS_DATA_DIR": str(tmp_path / "env-data")}
 
-    cfg = kconfig.load(None, None, env={})
+    cfg = load(None, None, env={})
     assert cfg.kiosk_id == "demo-kiosk-1" and cfg.data_dir == tmp_path / "xdgdata" / "kundpuls"
-    cfg = kconfig.load(None, None, env={"KUNDPULS_CONFIG": str(cli_file)})
+    cfg = load(None, None, env={"KUNDPULS_CONFIG": str(cli_file)})
     assert cfg.kiosk_id == "from-cli" and cfg.data_dir == tmp_path / "file-data"      # file > defaults
-    cfg = kconfig.load(None, None, env=env)
+    cfg = load(None, None, env=env)
     assert cfg.kiosk_id == "from-env" and cfg.data_dir == tmp_path / "env-data"
-    cfg = kconfig.load(str(cli_file), None, env=env)
+    cfg = load(str(cli_file), None, env=env)
     assert cfg.kiosk_id == "from-cli" and cfg.data_dir == tmp_path / "env-data"       # env dir > file dir
-    cfg = kconfig.load(str(cli_file), str(tmp_path / "cli-data"), env=env)
+    cfg = load(str(cli_file), str(tmp_path / "cli-data"), env=env)
     assert cfg.kiosk_id == "from-cli" and cfg.data_dir == tmp_path / "cli-data"
 
 
@@ -181,7 +182,7 @@ def test_default_config_file_is_read_when_present(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     (tmp_path / "kundpuls").mkdir()
     write(tmp_path / "kundpuls" / "kiosk.toml", "from-default-file")
-    assert kconfig.load(None, None, env={}).kiosk_id == "from-default-file"
+    assert load(None, None, env={}).kiosk_id == "from-default-file"
 
 
 def test_every_command_honours_the_precedence(tmp_path, monkeypatch, capsys):

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from kiosk import config as kconfig
+from kiosk.loading import load_config
 
 
 def add_parser(sub, common) -> None:
@@ -26,7 +27,6 @@ def check(args: argparse.Namespace) -> int:
         if args.data_dir:
             cfg = cfg.with_data_dir(args.data_dir)
     else:
-        from kiosk.cli import load_config
         cfg = load_config(args)
     if args.json:
         print(json.dumps({
