@@ -1,5 +1,5 @@
-"""The `kiosk` command: its common options and how a command finds its config; each subcommand
-lives in `kiosk/commands/<name>.py` (the skeleton: server_sync.program.cli).
+"""The `kiosk` command: its common options; each subcommand lives in `kiosk/commands/<name>.py`
+(the skeleton: server_sync.program.cli) and finds its config with `kiosk.loading.load_config`.
 
 A user mistake prints `kiosk: error: …` and exits non-zero (2 for usage and config errors);
 never a traceback.
@@ -34,9 +34,3 @@ COMMAND_LINE = CommandLine(PROG, "Kundpuls kiosk: record, inspect and sync custo
 def main(argv: Sequence[str] | None = None) -> int:
     return COMMAND_LINE.main(argv)
 
-
-def load_config(args: argparse.Namespace, demo: bool = False):
-    """The effective config for a command, with the documented precedence."""
-    from kiosk import config
-    return config.load(getattr(args, "config", None), getattr(args, "data_dir", None),
-                       demo=demo or bool(getattr(args, "demo", False)))

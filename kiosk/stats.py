@@ -17,8 +17,9 @@ from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from kiosk import metrics
-from kiosk.config import SCALES, KioskConfig
+from kiosk.config import KioskConfig
 from kiosk.store import LocalStore
+from server_sync.protocol.scales import SCALES
 
 # (local_date, question_id, scale, value, local_hour, flagged, count)
 _Row = tuple[str, str, str, int, int, int, int]
@@ -62,7 +63,7 @@ def _period(rows: Iterable[_Row], first: date, last: date) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "scale": scale,
             "n": metrics.total(c),
-            "counts": {str(v): c.get(v, 0) for v in SCALES.get(scale, sorted(c))},
+            "counts": {str(v): c.get(v, 0) for v in (SCALES[scale].values if scale in SCALES else sorted(c))},
             "csat": _round(metrics.csat(c, scale)),
         }
         if scale == "nps11":

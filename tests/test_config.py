@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from kiosk import config as kconfig
+from kiosk.loading import load
 from kiosk.cli import main
 from kiosk.exc import ConfigError
 
@@ -97,7 +100,25 @@ def test_syntax_error_names_the_line():
     ('to = "12:00"', 'to = "07:00"', "schedule[0].to", "to =", "later than"),
     ('days = ["mon", "tue"]', 'days = ["mon", "tis"]', "schedule[0].days", "days =", "unknown weekday 'tis'"),
     ('question = "visit"\ndays', 'question = "nope"\ndays', "schedule[0].question", 'question = "nope"', "no question"),
-    ('languages = ["sv", "en"]', 'languages = ["sv", "de"]', "kiosk.languages", "languages =", "unsupported language"),
+    ('languages = ["sv", "en"]', 'languages = ["sv", "de"]', "kiosk.languages", "languages =", "unknown language 'de'"),
+    # Below: one case per remaining bound of the schema and rule of kiosk/config/rules.py.
+    ('languages = ["sv", "en"]', 'languages = ["sv", "en", "sv"]', "kiosk.languages", "languages =", "twice"),
+    ('languages = ["sv", "en"]', "languages = []", "kiosk.languages", "languages =", "must not be empty"),
+    ('languages = ["sv", "en"]', 'languages = ["sv", "en"]\ndefault_language = "nb"', "kiosk.default_language",
+     "default_language", "must be one of kiosk.languages"),
+    ('languages = ["sv", "en"]', 'languages = ["sv", "en"]\ntimezone = "Mars/Olympus"', "kiosk.timezone",
+     "timezone", "unknown time zone"),
+    ("repeat_window_s = 4", "repeat_window_s = 4000", "filters.repeat_window_s", "repeat_window_s", "at most 3600"),
+    ('scale = "smiley4"', 'scale = "smiley4"\nfollowup = "sometimes"', "questions[0].followup", "followup =",
+     "must be one of negative"),
+    ('reasons = ["queue", "staff", "price", "other"]', 'reasons = ["queue", "staff", "price"]',
+     "questions[0].reasons", "reasons = [", "offer 4 to 6 reasons (or none), got 3"),
+    ('leds = [12, 16, 20, 21]', "leds = [12, 16]", "gpio.leds", "leds =", "one LED per button"),
+    ('[gpio]', '[broker]\ntopic_prefix = "acme"\n\n[gpio]', "broker.topic_prefix", "topic_prefix", "ending with '/'"),
+    ('[gpio]', '[reasons]\nparking = { sv = "Parkering" }\n\n[gpio]', "reasons.parking", "parking =",
+     "needs a label in 'en'"),
+    ('[[schedule]]', '[[questions]]\nid = "visit"  # again\ntext = { sv = "Igen?", en = "Again?" }\n\n[[schedule]]',
+     "questions[1].id", "# again", "duplicate question id 'visit'"),
 ])
 def test_bad_value_names_key_line_and_problem(old, new, key, needle, words):
     assert old in GOOD
@@ -107,6 +128,45 @@ def test_bad_value_names_key_line_and_problem(old, new, key, needle, words):
     assert e.line == line_no(text, needle), str(e)
     assert words in e.message, str(e)
     assert str(e).startswith(f"kiosk.toml:{e.line}, key '{key}': ")
+
+
+def test_empty_values_and_left_out_default_language_take_what_the_docs_say():
+    cfg = parse(GOOD.replace('languages = ["sv", "en"]', 'languages = ["en", "nb"]').replace(
+        'text = { sv = "Hur var besöket?", en = "How was your visit?" }', 'text = { en = "Visit?", nb = "Besøk?" }')
+        + '\n[followup]\nmode = "every"\n')
+    assert cfg.default_language == "en"                     # sv is not offered: the first language
+    assert cfg.broker.username == "kiosk-7"                 # empty: the kiosk id
+    assert cfg.questions[0].followup == "every"             # empty: followup.mode
+    assert parse(GOOD).default_language == "sv"
+
+
+def test_question_rules_are_its_scales_rules():
+    from server_sync.protocol.scales import SCALES
+    q = parse(GOOD).questions[0]
+    assert q.scale_rules is SCALES["smiley4"] and q.values == (1, 2, 3, 4)
+    assert [v for v in q.values if q.wants_followup(v)] == [v for v in q.values if SCALES["smiley4"].is_negative(v)]
+
+
+def test_settings_defaults_are_the_schema_defaults():
+    from kiosk.config.schema import children, held
+    from kiosk.config.settings import SECTIONS
+    cfg = kconfig.parse_config({})
+    for name, section in SECTIONS.items():
+        keys = children(f"{name}.")
+        assert [f.name for f in dataclasses.fields(section)] == list(keys)
+        assert section() == section(**{f: held(k, k.default) for f, k in keys.items()})
+        for field, k in keys.items():
+            if not k.empty_means:                           # those take another key's value
+                assert getattr(getattr(cfg, name), field) == getattr(section(), field), k.name
+
+
+def test_the_config_package_never_imports_the_loader_or_the_push():
+    """kiosk.loading and kiosk.pushed import kiosk.config, never the other way (a hidden cycle
+    once, through an import inside a function)."""
+    from tests.test_imports import ROOT, imports_of
+    for path in (ROOT / "kiosk" / "config").glob("*.py"):
+        imported = {name for _, name in imports_of(path)}
+        assert not imported & {"kiosk.loading", "kiosk.pushed", "kiosk.demo", "kiosk.cli"}, path.name
 
 
 def test_bad_pin_hash_is_refused_and_a_plain_pin_is_called_out():
@@ -163,15 +223,15 @@ def test_precedence_cli_over_env_over_file_over_defaults(tmp_path, monkeypatch):
     env_file = write(tmp_path / "env.toml", "from-env")
     env = {"KUNDPULS_CONFIG": str(env_file), "KUNDPULS_DATA_DIR": str(tmp_path / "env-data")}
 
-    cfg = kconfig.load(None, None, env={})
+    cfg = load(None, None, env={})
     assert cfg.kiosk_id == "demo-kiosk-1" and cfg.data_dir == tmp_path / "xdgdata" / "kundpuls"
-    cfg = kconfig.load(None, None, env={"KUNDPULS_CONFIG": str(cli_file)})
+    cfg = load(None, None, env={"KUNDPULS_CONFIG": str(cli_file)})
     assert cfg.kiosk_id == "from-cli" and cfg.data_dir == tmp_path / "file-data"      # file > defaults
-    cfg = kconfig.load(None, None, env=env)
+    cfg = load(None, None, env=env)
     assert cfg.kiosk_id == "from-env" and cfg.data_dir == tmp_path / "env-data"
-    cfg = kconfig.load(str(cli_file), None, env=env)
+    cfg = load(str(cli_file), None, env=env)
     assert cfg.kiosk_id == "from-cli" and cfg.data_dir == tmp_path / "env-data"       # env dir > file dir
-    cfg = kconfig.load(str(cli_file), str(tmp_path / "cli-data"), env=env)
+    cfg = load(str(cli_file), str(tmp_path / "cli-data"), env=env)
     assert cfg.kiosk_id == "from-cli" and cfg.data_dir == tmp_path / "cli-data"
 
 
@@ -179,11 +239,10 @@ def test_default_config_file_is_read_when_present(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     (tmp_path / "kundpuls").mkdir()
     write(tmp_path / "kundpuls" / "kiosk.toml", "from-default-file")
-    assert kconfig.load(None, None, env={}).kiosk_id == "from-default-file"
+    assert load(None, None, env={}).kiosk_id == "from-default-file"
 
 
 def test_every_command_honours_the_precedence(tmp_path, monkeypatch, capsys):
-    import json
     monkeypatch.setenv("KUNDPULS_CONFIG", str(write(tmp_path / "env.toml", "from-env")))
     monkeypatch.setenv("KUNDPULS_DATA_DIR", str(tmp_path / "env-data"))
     assert main(["config", "check", "--json"]) == 0
@@ -222,3 +281,19 @@ def test_config_check_syntax_error_exit_2(tmp_path, capsys):
     assert main(["config", "check", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"kiosk: error: {path}:1") and "syntax" in err.lower()
+
+
+# -- `kiosk config keys` -------------------------------------------------------------------------
+
+def test_config_keys_lists_every_key_from_the_schema(capsys):
+    assert main(["config", "keys", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [k["key"] for k in listed] == [k.name for k in kconfig.KEYS]
+    by_name = {k["key"]: k for k in listed}
+    assert by_name["sync.batch_max_events"]["allowed"] == "1 to 5000"
+    assert by_name["questions[].scale"]["allowed"] == "one of smiley4, smiley5, nps11"
+    assert by_name["reasons"]["default"] == "(built-in catalogue)"
+    assert all(k["doc"] for k in listed)
+    assert main(["config", "keys"]) == 0
+    text = capsys.readouterr().out
+    assert all(k.name in text for k in kconfig.KEYS) and "allowed: 1 to 5000" in text

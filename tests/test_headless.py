@@ -131,7 +131,7 @@ def test_demo_process_keys_and_sigterm(tmp_path):
 
 def test_demo_in_process_with_a_pipe_for_keys(tmp_path):
     import io
-    from kiosk.config import load
+    from kiosk.loading import load
     from kiosk.headless import run_headless
     cfg = load(None, str(tmp_path), env={}, demo=True)
     r, w = os.pipe()

@@ -1,11 +1,13 @@
-"""`kiosk config check [PATH]` and `kiosk config keys`: validate a config, list every key."""
+"""`kiosk config check [PATH]` and `kiosk config keys`: validate a config, list every key (from
+the schema, `kiosk.config.KEYS`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from kiosk import config as kconfig
+from kiosk.config import KEYS, load_file
+from kiosk.loading import load_config
 
 
 def add_parser(sub, common) -> None:
@@ -22,11 +24,10 @@ def add_parser(sub, common) -> None:
 
 def check(args: argparse.Namespace) -> int:
     if args.path:
-        cfg = kconfig.load_file(args.path)
+        cfg = load_file(args.path)
         if args.data_dir:
             cfg = cfg.with_data_dir(args.data_dir)
     else:
-        from kiosk.cli import load_config
         cfg = load_config(args)
     if args.json:
         print(json.dumps({
@@ -43,9 +44,12 @@ def check(args: argparse.Namespace) -> int:
 
 def keys(args: argparse.Namespace) -> int:
     if args.json:
-        print(json.dumps([{"key": k.name, "type": k.type, "default": k.default, "doc": k.doc}
-                          for k in kconfig.KEYS], indent=2, ensure_ascii=False))
+        print(json.dumps([{"key": k.name, "type": k.type, "default": k.documented_default,
+                           "allowed": k.allowed, "doc": k.doc} for k in KEYS],
+                         indent=2, ensure_ascii=False))
     else:
-        for k in kconfig.KEYS:
-            print(f"{k.name:28} {k.type:16} {json.dumps(k.default, ensure_ascii=False)}\n    {k.doc}")
+        for k in KEYS:
+            default = json.dumps(k.documented_default, ensure_ascii=False)
+            allowed = f"\n    allowed: {k.allowed}" if k.allowed else ""
+            print(f"{k.name:28} {k.type:16} {default}\n    {k.doc}{allowed}")
     return 0

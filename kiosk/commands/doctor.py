@@ -16,7 +16,7 @@ def add_parser(sub, common) -> None:
 
 
 def doctor_command(args: argparse.Namespace) -> int:
-    from kiosk.cli import load_config
+    from kiosk.loading import load_config
     from kiosk.doctor import FAIL, WARN, run_checks
 
     checks = run_checks(lambda: load_config(args))

@@ -21,7 +21,7 @@ def add_parser(sub, common) -> None:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from kiosk.cli import load_config
+    from kiosk.loading import load_config
     from kiosk.clock import SystemClock
     from kiosk.export import export_to
     from kiosk.stats import local_today, resolve_since

@@ -19,7 +19,7 @@ def add_parser(sub, common) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kiosk.cli import load_config
+    from kiosk.loading import load_config
     cfg = load_config(args, demo=args.demo)
     if args.headless:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")

@@ -97,7 +97,7 @@ def _is_production(data_dir: Path) -> bool:
 
 def simulate_command(args: argparse.Namespace) -> int:
     from kiosk.capture import Recorder
-    from kiosk.cli import load_config
+    from kiosk.loading import load_config
     from kiosk.clock import FakeClock, SystemClock
     from kiosk.store import LocalStore
 

@@ -34,7 +34,7 @@ def add_parser(sub, common) -> None:
 
 
 def stats_command(args: argparse.Namespace) -> int:
-    from kiosk.cli import load_config
+    from kiosk.loading import load_config
     from kiosk.clock import SystemClock
     from kiosk.exc import CaptureError
     from kiosk.store import LocalStore

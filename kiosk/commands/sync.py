@@ -39,7 +39,7 @@ def add_parser(sub, common) -> None:
 
 
 def sync_command(args: argparse.Namespace) -> int:
-    from kiosk.cli import load_config
+    from kiosk.loading import load_config
     from kiosk.pushed import file_mapping
     from kiosk.store import LocalStore
     from server_sync.program.systemd import SystemdNotifier

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kiosk import config as kconfig
+from kiosk import loading
 from kiosk.capture import Recorder
 from kiosk.clock import FakeClock
 from kiosk.store import LocalStore
@@ -78,7 +79,7 @@ def make_kiosk(tmp_path):
             b["port"] = port
         path = tmp_path / f"{kiosk_id}.toml"
         path.write_text(kiosk_toml(kiosk_id, site_id, data_dir, b, {**FAST_SYNC, **sync}))
-        cfg = kconfig.load(str(path), env={})
+        cfg = loading.load(str(path), env={})
         store = LocalStore(cfg.db_path)
         stores.append(store)
         clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0))

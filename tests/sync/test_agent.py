@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from kiosk import config as kconfig
+from kiosk import loading
 from kiosk.cli import main as kiosk_main
 from kiosk.pushed import file_mapping, pushed_path
 from server_sync import protocol as P
@@ -123,7 +123,7 @@ def test_config_push_applied_then_a_bad_one_refused(broker, centre, make_kiosk):
         centre.publish(topic, P.encode_config(5, {"ui": {"thank_you_s": 3.5},
                                                   "filters": {"repeat_window_s": 1.0}}), retain=True)
         assert wait_until(lambda: k.store.get_meta("config.applied_version") == "5")
-        cfg = kconfig.load(str(k.path), env={})           # what the app gets at its next start
+        cfg = loading.load(str(k.path), env={})           # what the app gets at its next start
         assert cfg.config_version == 5 and cfg.ui.thank_you_s == 3.5 and cfg.filters.repeat_window_s == 1.0
         assert cfg.kiosk_id == "k1" and cfg.broker.port == broker.port
         assert centre.wait_for(lambda c: c.statuses["k1"][-1].config_version == 5)
@@ -136,7 +136,7 @@ def test_config_push_applied_then_a_bad_one_refused(broker, centre, make_kiosk):
         assert centre.wait_for(lambda c: (c.statuses["k1"][-1].config_error or "").startswith("config 6 refused"))
         assert centre.statuses["k1"][-1].config_version == 5
         assert agent.applied_version == 5
-    assert kconfig.load(str(k.path), env={}).ui.thank_you_s == 3.5      # the good one is kept
+    assert loading.load(str(k.path), env={}).ui.thank_you_s == 3.5      # the good one is kept
 
     old = json.dumps({"version": 3, "ui": {"thank_you_s": 1.0}}).encode()
     agent = agent_for(k)

@@ -155,7 +155,7 @@ def test_connection_cut_mid_stream(broker, central, make_kiosk):
 
 
 def test_config_pushed_by_the_centre_reaches_the_kiosk(broker, central, make_kiosk, tmp_path, capsys):
-    from kiosk import config as kconfig
+    from kiosk import loading
     from server_sync.cli import main as central_main
     k = make_kiosk(broker, "k1")
     push = tmp_path / "push.toml"
@@ -172,5 +172,5 @@ def test_config_pushed_by_the_centre_reaches_the_kiosk(broker, central, make_kio
         # The fleet view learns the applied version from the kiosk's status.
         assert wait_until(lambda: central.query(
             "SELECT config_version FROM kiosk_status WHERE kiosk_id = 'k1'") == [(version,)])
-    cfg = kconfig.load(str(k.path), env={})
+    cfg = loading.load(str(k.path), env={})
     assert cfg.config_version == version and cfg.ui.thank_you_s == 4.0 and cfg.filters.repeat_window_s == 2.5

@@ -33,7 +33,8 @@ def key_lines(text: str) -> dict[tuple, int]:
         if m and not _KEY.match(line):
             names = _split_dotted(m.group(2))
             if m.group(1) == "[[":
-                base = _resolve(names, array_counts)
+                # The array itself takes no index: [[questions]] again is its next entry.
+                base = _resolve(names[:-1], array_counts) + (names[-1],)
                 idx = array_counts.get(base, -1) + 1
                 array_counts[base] = idx
                 current = base + (idx,)

@@ -1,0 +1,66 @@
+"""From a kiosk.toml (a file, its text, or a mapping such as a config the centre pushed) to a
+`KioskConfig`: the generic pass over every key, then the rules that span keys, then the
+settings objects. A broken config raises ConfigError naming the key, the line and what is
+wrong; this module never prints and never looks at a pushed config or the environment
+(`kiosk.loading` does).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+from kiosk.config import reader
+from kiosk.config.paths import default_data_dir
+from kiosk.config.rules import RULES
+from kiosk.config.settings import SECTIONS, KioskConfig, Question, ScheduleEntry
+from kiosk.exc import ConfigError
+
+
+def parse_config(data: Mapping[str, Any], text: str | None = None,
+                 path: Path | str | None = None) -> KioskConfig:
+    """Validate a parsed TOML mapping; `text` and `path` let errors name the file and line."""
+    doc = reader.read(data, text, path)
+    for rule in RULES:
+        rule(doc)
+    values = doc.values
+    kiosk = values["kiosk"]
+    return KioskConfig(
+        kiosk_id=kiosk["id"], site_id=kiosk["site"],
+        data_dir=Path(kiosk["data_dir"]).expanduser() if kiosk["data_dir"] else default_data_dir(),
+        languages=kiosk["languages"], default_language=kiosk["default_language"],
+        timezone=kiosk["timezone"],
+        questions=tuple(Question(**q) for q in values["questions"]),
+        reasons=values["reasons"],
+        schedule=tuple(ScheduleEntry.from_values(s) for s in values["schedule"]),
+        config_version=values["config_version"],
+        source=Path(path) if path else None,
+        **{name: section(**values[name]) for name, section in SECTIONS.items()},
+    )
+
+
+def parse_text(text: str, path: Path | str | None = None) -> KioskConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"line (\d+)", str(e))
+        raise ConfigError(f"TOML syntax error: {e}", line=int(m.group(1)) if m else None,
+                          path=str(path) if path else None) from None
+    return parse_config(data, text=text, path=path)
+
+
+def load_file(path: Path | str) -> KioskConfig:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("file not found", path=str(path)) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror}", path=str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text (byte {e.start})", path=str(path)) from None
+    return parse_text(text, path)

@@ -1,0 +1,174 @@
+"""The rules of a kiosk config that one key's declaration cannot say: those that span keys (the
+wording in every language offered, buttons wired for each question's scale, a schedule naming a
+question that exists) and the few checks a type, bound or pattern cannot express (a time zone
+this system knows, a PIN hash). Each is a small named function, said once; `RULES` runs them in
+order after the generic pass (`kiosk.config.reader`), on values it has already checked.
+
+A rule raises ConfigError through `doc.fail(keypath, message)`, naming the key and its line. Only
+`default_language_is_offered` fills in a value (a default that depends on kiosk.languages).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from kiosk.config.reader import Document
+from kiosk.config.schema import IDENTIFIER, key
+from kiosk.config.settings import ScheduleEntry
+from kiosk.pin import is_valid_hash
+from server_sync.protocol.scales import SCALES
+
+# BCM pins of the 40-pin header, and those a button panel must not use: ID EEPROM (0, 1), I2C
+# with fixed pull-ups (2, 3), UART console (14, 15).
+BCM_PINS = range(0, 28)
+RESERVED_PINS = frozenset({0, 1, 2, 3, 14, 15})
+# Each button is one face of a smiley scale; a 0-10 question is answered on the screen only.
+BUTTON_COUNTS = tuple(sorted({s.points for s in SCALES.values() if s.smiley}))
+REASONS_OFFERED = (4, 6)            # a follow-up screen offers none, or 4 to 6 reasons
+
+
+def default_language_is_offered(doc: Document) -> None:
+    kiosk = doc.values["kiosk"]
+    languages = kiosk["languages"]
+    if not doc.given("kiosk", "default_language"):
+        default = key("kiosk.default_language").default
+        kiosk["default_language"] = default if default in languages else languages[0]
+    elif kiosk["default_language"] not in languages:
+        raise doc.fail(("kiosk", "default_language"), f"must be one of kiosk.languages "
+                       f"({', '.join(languages)}), got {kiosk['default_language']!r}")
+
+
+def timezone_is_known(doc: Document) -> None:
+    tz = doc.values["kiosk"]["timezone"]
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise doc.fail(("kiosk", "timezone"),
+                       f"unknown time zone {tz!r} (use an IANA name like Europe/Stockholm)") from None
+
+
+def reasons_are_labelled(doc: Document) -> None:
+    """Every reason has a code the wire accepts and a label in every language offered."""
+    for code, labels in doc.values["reasons"].items():
+        if not IDENTIFIER.matches(code):
+            raise doc.fail(("reasons", code), f"reason codes are {IDENTIFIER.what}")
+        if not isinstance(labels, dict):
+            raise doc.fail(("reasons", code), f"must be a table of labels per language, got {labels!r}")
+        for lang in doc.values["kiosk"]["languages"]:
+            if not _text(labels.get(lang)):
+                raise doc.fail(("reasons", code), f"needs a label in {lang!r}")
+
+
+def question_ids_are_unique(doc: Document) -> None:
+    seen: set[str] = set()
+    for i, q in enumerate(doc.values["questions"]):
+        if q["id"] in seen:
+            raise doc.fail(("questions", i, "id"), f"duplicate question id {q['id']!r}")
+        seen.add(q["id"])
+
+
+def wording_in_every_language(doc: Document) -> None:
+    for i, q in enumerate(doc.values["questions"]):
+        for lang in doc.values["kiosk"]["languages"]:
+            if not _text(q["text"].get(lang)):
+                raise doc.fail(("questions", i, "text"), f"needs wording in {lang!r}")
+
+
+def reasons_come_from_the_catalogue(doc: Document) -> None:
+    known = doc.values["reasons"]
+    for i, q in enumerate(doc.values["questions"]):
+        for code in q["reasons"]:
+            if code not in known:
+                raise doc.fail(("questions", i, "reasons"),
+                               f"unknown reason code {code!r}; known: {', '.join(sorted(known))}")
+
+
+def none_or_four_to_six_reasons(doc: Document) -> None:
+    low, high = REASONS_OFFERED
+    for i, q in enumerate(doc.values["questions"]):
+        if q["reasons"] and not low <= len(q["reasons"]) <= high:
+            raise doc.fail(("questions", i, "reasons"),
+                           f"offer {low} to {high} reasons (or none), got {len(q['reasons'])}")
+
+
+def schedule_names_a_question(doc: Document) -> None:
+    ids = {q["id"] for q in doc.values["questions"]}
+    for i, entry in enumerate(doc.values["schedule"]):
+        if entry["question"] not in ids:
+            raise doc.fail(("schedule", i, "question"), f"no question with id {entry['question']!r}")
+
+
+def schedule_ends_after_it_starts(doc: Document) -> None:
+    for i, values in enumerate(doc.values["schedule"]):
+        entry = ScheduleEntry.from_values(values)
+        if entry.end is not None and entry.end <= entry.start:
+            raise doc.fail(("schedule", i, "to"), "must be later than 'from'")
+
+
+def buttons_fit_a_smiley_scale(doc: Document) -> None:
+    buttons = doc.values["gpio"]["buttons"]
+    if len(buttons) not in BUTTON_COUNTS:
+        counts = " or ".join(str(n) for n in BUTTON_COUNTS)
+        raise doc.fail(("gpio", "buttons"), f"needs {counts} pins, got {len(buttons)}")
+
+
+def one_led_per_button(doc: Document) -> None:
+    gpio = doc.values["gpio"]
+    if gpio["leds"] and len(gpio["leds"]) != len(gpio["buttons"]):
+        raise doc.fail(("gpio", "leds"),
+                       f"needs one LED per button ({len(gpio['buttons'])}), got {len(gpio['leds'])}")
+
+
+def pins_exist_and_are_free(doc: Document) -> None:
+    """Every pin is on the header, not reserved, and wired to one thing only."""
+    seen: set[int] = set()
+    for name in ("buttons", "leds"):
+        for pin in doc.values["gpio"][name]:
+            if pin not in BCM_PINS:
+                raise doc.fail(("gpio", name), f"BCM pin {pin} does not exist ({BCM_PINS[0]}-{BCM_PINS[-1]})")
+            if pin in RESERVED_PINS:
+                raise doc.fail(("gpio", name), f"BCM pin {pin} is reserved (ID EEPROM, I2C or UART); pick another")
+            if pin in seen:
+                raise doc.fail(("gpio", name), f"BCM pin {pin} is used twice")
+            seen.add(pin)
+
+
+def buttons_answer_every_smiley_question(doc: Document) -> None:
+    buttons = doc.values["gpio"]["buttons"]
+    for i, q in enumerate(doc.values["questions"]):
+        scale = SCALES[q["scale"]]
+        if scale.smiley and scale.points != len(buttons):
+            # Blame what the file says: the wiring when it names it, else the question's scale.
+            where = ("gpio", "buttons") if doc.given("gpio", "buttons") else ("questions", i, "scale")
+            raise doc.fail(where, f"question {q['id']!r} has {scale.points} answers but "
+                                  f"{len(buttons)} buttons are wired (gpio.buttons)")
+
+
+def pin_hash_is_a_hash(doc: Document) -> None:
+    pin_hash = doc.values["staff"]["pin_hash"]
+    if pin_hash and not is_valid_hash(pin_hash):
+        raise doc.fail(("staff", "pin_hash"),
+                       "is not a PIN hash made by `kiosk pin hash` (never put the PIN itself here)")
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+RULES: tuple[Callable[[Document], None], ...] = (
+    default_language_is_offered,
+    timezone_is_known,
+    reasons_are_labelled,
+    question_ids_are_unique,
+    wording_in_every_language,
+    reasons_come_from_the_catalogue,
+    none_or_four_to_six_reasons,
+    schedule_names_a_question,
+    schedule_ends_after_it_starts,
+    buttons_fit_a_smiley_scale,
+    one_led_per_button,
+    pins_exist_and_are_free,
+    buttons_answer_every_smiley_question,
+    pin_hash_is_a_hash,
+)

@@ -1,0 +1,59 @@
+"""The configuration a `kiosk` command runs with. Precedence, for every command: command-line
+option (`--config`, `--data-dir`) over environment (`KUNDPULS_CONFIG`, `KUNDPULS_DATA_DIR`) over
+the file over built-in defaults; then a newer config the centre pushed (kept in the data
+directory) is laid over it (`kiosk.pushed`).
+
+It sits above both `kiosk.config` (which never looks at the environment or a push) and
+`kiosk.pushed`, so the two import in one direction only. It never writes a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Mapping
+
+from kiosk.config import KioskConfig, default_config_path, default_data_dir, load_file, parse_config
+from kiosk.demo import demo_config_mapping
+from kiosk.pushed import overlay
+
+ENV_CONFIG = "KUNDPULS_CONFIG"
+ENV_DATA_DIR = "KUNDPULS_DATA_DIR"
+
+
+def resolve_config_path(cli_config: str | None, env: Mapping[str, str] | None = None) -> tuple[Path | None, bool]:
+    """The config file to read and whether the user named it explicitly (then it must exist)."""
+    env = os.environ if env is None else env
+    if cli_config:
+        return Path(cli_config), True
+    if env.get(ENV_CONFIG):
+        return Path(env[ENV_CONFIG]), True
+    path = default_config_path()
+    return (path if path.exists() else None), False
+
+
+def load(cli_config: str | None = None, cli_data_dir: str | None = None,
+         env: Mapping[str, str] | None = None, demo: bool = False) -> KioskConfig:
+    """The effective configuration, with the documented precedence."""
+    env = os.environ if env is None else env
+    path, explicit = resolve_config_path(cli_config, env)
+    if demo and not explicit:
+        cfg = parse_config(demo_config_mapping())
+        if not (cli_data_dir or env.get(ENV_DATA_DIR)):
+            cfg = cfg.with_data_dir(default_data_dir() / "demo")
+    elif path is not None:
+        cfg = load_file(path)
+    else:
+        cfg = parse_config({})
+    if cli_data_dir:
+        cfg = cfg.with_data_dir(Path(cli_data_dir))
+    elif env.get(ENV_DATA_DIR):
+        cfg = cfg.with_data_dir(Path(env[ENV_DATA_DIR]))
+    return overlay(cfg, demo=demo and not explicit)
+
+
+def load_config(args: argparse.Namespace, demo: bool = False) -> KioskConfig:
+    """The effective config for a command, from its `--config`, `--data-dir` and `--demo`."""
+    return load(getattr(args, "config", None), getattr(args, "data_dir", None),
+                demo=demo or bool(getattr(args, "demo", False)))
