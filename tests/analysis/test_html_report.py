@@ -17,8 +17,8 @@ from seeds.history import HistorySpec, generate
 from server_sync.analysis import actions, alerts, chain_report
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central.db import connect
+from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.report import html
-from server_sync.report.i18n import LANGUAGES, TEXT
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "report"
@@ -45,12 +45,6 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
     return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
                           timeout=90)
-
-
-def test_every_language_has_every_text():
-    for key, texts in TEXT.items():
-        assert set(texts) == set(LANGUAGES), key
-        assert all(texts.values()), key
 
 
 def expected_charts(report: dict) -> list[str]:

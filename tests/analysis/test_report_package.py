@@ -1,7 +1,7 @@
-"""What ships beside the code: the report's templates are found as package
+"""What ships beside the code: the report's templates and catalogues are found as package
 resources (as from an installed wheel), and pyproject's package-data globs are exactly right:
-each matches a file, and every file beside the code in a package matches one (a template left
-out would be missing only once installed)."""
+each matches a file, and every file beside the code in a package matches one (a template or
+catalogue left out would be missing only once installed)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ PACKAGE_DATA = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8
     "package-data"]
 
 
-def test_templates_are_package_resources():
+def test_templates_and_catalogues_are_package_resources():
     report = files("server_sync.report")
     assert (report / "templates" / "report" / "page.html").is_file()
+    assert all((report / "locale" / f"{lang}.toml").is_file() for lang in ("sv", "nb", "en"))
     names = ENV.list_templates()
     assert "report/page.html" in names and "report/sections/summary.html" in names
     for name in names:
