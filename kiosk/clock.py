@@ -125,7 +125,3 @@ class FakeClock:
         if delta > 0:
             self._mono += int(delta * 1e9)
 
-
-def utc_ms(dt: datetime) -> datetime:
-    """Truncate to milliseconds, the precision of recorded_at."""
-    return dt.replace(microsecond=(dt.microsecond // 1000) * 1000)

@@ -48,6 +48,7 @@ from seeds.demo import OPENING_HOURS
 from server_sync.central.dialect import POSTGRES, dialect_of
 from server_sync.analysis.metrics import is_negative, is_top2
 from server_sync.exc import CentralConfigError
+from server_sync.program.progress import progress_callback
 
 TOWNS = [("Stockholm", "SE"), ("Göteborg", "SE"), ("Malmö", "SE"), ("Uppsala", "SE"), ("Västerås", "SE"),
          ("Örebro", "SE"), ("Linköping", "SE"), ("Helsingborg", "SE"), ("Jönköping", "SE"), ("Umeå", "SE"),
@@ -524,6 +525,7 @@ def _produce(chain: Chain, pg: bool, out) -> None:
 def generate(db: Database, spec: HistorySpec = HistorySpec(),
              progress: Callable[[int, int], None] | None = None) -> HistoryResult:
     """Fill an empty central store with `spec`'s history; returns what was made."""
+    progress = progress or progress_callback(unit="site", desc="history")    # the one bar, on a terminal
     if db.execute_sql("SELECT COUNT(*) FROM (SELECT 1 FROM response LIMIT 1) x").fetchone()[0]:
         raise CentralConfigError("the central store already holds answers; the history generator needs an empty one")
     plans = plan_sites(spec, random.Random(spec.seed))

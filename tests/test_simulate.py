@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import sqlite3
@@ -74,6 +75,21 @@ def test_simulate_command_records_through_the_capture_path(tmp_path, capsys):
     assert seqs == list(range(1, 300 + fus + 1))
     assert times == sorted(times)
     assert summary["flagged"] == sum(1 for r in rows if r[2])
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_simulate_draws_the_progress_bar_on_a_terminal_only(tmp_path, capsys, monkeypatch):
+    for n, (stream, drawn) in enumerate(((Terminal(), True), (io.StringIO(), False))):
+        monkeypatch.setattr("sys.stderr", stream)
+        assert main(["simulate", "--taps", "250", "--seed", "1", "--data-dir", str(tmp_path / str(n))]) == 0
+        bar = stream.getvalue()
+        assert ("simulate: 100%" in bar and "250/250" in bar) == drawn, bar
+        assert drawn or bar == ""
+    assert "recorded 250 taps" in capsys.readouterr().out
 
 
 def test_simulate_bad_arguments(tmp_path, capsys):

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
-import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 from kiosk.exc import ConfigError
 from kiosk.simulate import DEFAULT_MIX, parse_mix, parse_period, pick_values, tap_times
+from server_sync.program.progress import progress_bar
 
 _COMMENTS = ("Lång kö i kassan", "Hittade inte det jag sökte", "Trevlig personal!",
              "Too few staff at lunch", "Smutsigt vid ingången", "Kassen var stengt")
@@ -54,37 +53,6 @@ def add_parser(sub, common) -> None:
     p.add_argument("--force", action="store_true",
                    help="simulate into a production kiosk's data directory (its answers would sync as real ones)")
     p.set_defaults(func=simulate_command)
-
-
-class _Progress:
-    """A one-line progress bar on a terminal's stderr; silent otherwise."""
-
-    def __init__(self, total: int, stream=None) -> None:
-        self.total = total
-        self.stream = stream or sys.stderr      # looked up now: stderr may have been replaced
-        try:
-            self.enabled = total >= 200 and self.stream.isatty()
-        except (AttributeError, ValueError):
-            self.enabled = False
-        self._shown = -1
-        self._t0 = time.monotonic()
-
-    def update(self, done: int) -> None:
-        if not self.enabled:
-            return
-        pct = done * 100 // self.total
-        if pct == self._shown:
-            return
-        self._shown = pct
-        filled = pct * 30 // 100
-        rate = done / max(time.monotonic() - self._t0, 1e-6)
-        self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {pct:3d}% {done}/{self.total} ({rate:.0f}/s)")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 def _is_production(data_dir: Path) -> bool:
@@ -136,8 +104,7 @@ def simulate_command(args: argparse.Namespace) -> int:
     # One simulated boot per run: the filters see a realistic monotonic timeline.
     clock = FakeClock(times[0], synced=True, boot_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
     flagged = followups = 0
-    progress = _Progress(len(times))
-    with LocalStore(cfg.db_path) as store:
+    with LocalStore(cfg.db_path) as store, progress_bar(len(times), unit="tap", desc="simulate") as progress:
         recorder = Recorder(cfg, store, clock)
         first_seq = last_seq = None
         for i, (when, value) in enumerate(zip(times, values)):
@@ -156,8 +123,7 @@ def simulate_command(args: argparse.Namespace) -> int:
                 if reasons or comment:
                     recorder.record_followup(rec.id, reasons, comment)
                     followups += 1
-            progress.update(i + 1)
-        progress.finish()
+            progress.update(1)
     summary = {"question": q.id, "taps": len(times), "flagged": flagged, "followups": followups,
                "from": times[0].isoformat(), "to": times[-1].isoformat(),
                "first_seq": first_seq, "last_seq": last_seq, "database": str(cfg.db_path)}

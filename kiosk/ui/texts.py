@@ -1,4 +1,5 @@
-"""UI strings in Swedish, Norwegian Bokmål and English, loaded from `kiosk/locale/<lang>.toml`.
+"""UI strings in Swedish, Norwegian Bokmål and English, loaded from `kiosk/locale/<lang>.toml`
+through the one translation scheme of Kundpuls (server_sync.program.i18n).
 
 Every string the app shows comes from here; a missing key is an error at look-up (and a test
 checks that every language has every key with the same placeholders). Never imports Kivy.
@@ -6,41 +7,31 @@ checks that every language has every key with the same placeholders). Never impo
 
 from __future__ import annotations
 
-import string
-import tomllib
 from datetime import datetime, timezone, tzinfo
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
 
+from server_sync.program.i18n import Catalogues, placeholders
+from server_sync.protocol.vocabulary import LANGUAGES
+
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
-UI_LANGUAGES = ("sv", "nb", "en")
+UI_LANGUAGES = LANGUAGES
 # The kinds of site alert the centre raises (server_sync.analysis.alerts), as UI strings.
 ALERT_KINDS = {"realtime": "alert_realtime", "trend": "alert_trend"}
+UI_TEXTS = Catalogues(LOCALE_DIR, UI_LANGUAGES, what="UI")
+
+__all__ = ["ALERT_KINDS", "LOCALE_DIR", "UI_LANGUAGES", "UI_TEXTS", "age_text", "alert_text", "catalogue",
+           "placeholders", "tr"]
 
 
-@lru_cache(maxsize=None)
 def catalogue(language: str) -> Mapping[str, str]:
     """All strings of one language."""
-    path = LOCALE_DIR / f"{language}.toml"
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise KeyError(f"no UI strings for language {language!r} ({path} is missing)") from None
-
-
-def placeholders(text: str) -> set[str]:
-    return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
+    return UI_TEXTS.strings(language)
 
 
 def tr(key: str, language: str, **values: object) -> str:
     """The string `key` in `language`, with {placeholders} filled from `values`."""
-    try:
-        text = catalogue(language)[key]
-    except KeyError:
-        raise KeyError(f"UI string {key!r} has no {language!r} translation") from None
-    return text.format(**values) if values else text
+    return UI_TEXTS.text(key, language, **values)
 
 
 def age_text(seconds: float | None, language: str) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 from server_sync.cli import database_url
+from server_sync.program.progress import progress_callback
 
 
 def add_parser(sub, common) -> None:
@@ -21,27 +21,6 @@ def add_parser(sub, common) -> None:
     p.set_defaults(func=run)
 
 
-class ProgressBar:
-    """A one-line bar on stderr, redrawn at most 10 times a second."""
-
-    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
-        self.stream = stream
-        self.width = width
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int, events: int) -> None:
-        now = time.monotonic()
-        if done < total and now - self._last < 0.1:
-            return
-        self._last = now
-        frac = done / total if total else 1.0
-        bar = "#" * int(frac * self.width)
-        self.stream.write(f"\r[{bar:<{self.width}}] {frac:4.0%} {events:,} events")
-        if done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
-
-
 def run(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
     from server_sync.importer import ExportImport
@@ -49,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     db = connect(database_url(args))
     try:
-        progress = ProgressBar() if sys.stderr.isatty() and not args.no_progress and not args.json else None
+        progress = progress_callback(unit="B", desc=path.name, enabled=not (args.no_progress or args.json),
+                                     detail=lambda events: f"{events:,} events")
         summary = ExportImport(db, path, progress=progress).run()
     finally:
         db.close()

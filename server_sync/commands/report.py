@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from server_sync.cli import existing_database_url
 from server_sync.exc import CentralConfigError
-from server_sync.report.i18n import LANGUAGES
+from server_sync.program.progress import progress_callback
+from server_sync.protocol.vocabulary import LANGUAGES
 
 FORMATS = ("json", "csv", "html")
 
@@ -41,20 +41,6 @@ def _split(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-class StepBar:
-    """A one-line step bar on stderr (only drawn when stderr is a terminal)."""
-
-    def __init__(self, stream=sys.stderr, width: int = 24) -> None:
-        self.stream, self.width, self.started = stream, width, time.monotonic()
-
-    def __call__(self, done: int, total: int, label: str) -> None:
-        frac = done / total if total else 1.0
-        self.stream.write(f"\r[{'#' * int(frac * self.width):<{self.width}}] {done}/{total} {label:<10}")
-        if done >= total:
-            self.stream.write(f" {time.monotonic() - self.started:.1f}s\n")
-        self.stream.flush()
-
-
 def render(report: dict, fmt: str, lang: str) -> str:
     from server_sync.report import html, tabular
     if fmt == "html":
@@ -72,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     f = ReportFilter(_split(args.site), _split(args.question), args.date_from, args.date_to)
     if args.output and Path(args.output).is_dir():
         raise CentralConfigError(f"--output {args.output} is a directory")
-    progress = StepBar() if sys.stderr.isatty() and not args.no_progress else None
+    progress = progress_callback(unit="step", desc="report", enabled=not args.no_progress, detail=str)
     db = connect(existing_database_url(args))
     try:
         report = build(db, f, progress=progress)

@@ -5,7 +5,7 @@ logs stay clean."""
 from __future__ import annotations
 
 import sys
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from tqdm import tqdm
 
@@ -19,5 +19,29 @@ def progress_bar(total: int | None, *, unit: str, desc: str | None = None, enabl
         tty = stream.isatty()
     except (AttributeError, ValueError):
         tty = False
+    # Bytes and large counts read better scaled (12.3MB, 1.50M); small counts exact (3/7, not 3.00/7.00).
+    scaled = unit == "B" or (total or 0) >= 10_000
     return tqdm(total=total, unit=unit, desc=desc, file=stream, disable=not (enabled and tty),
-                unit_scale=unit != "step", dynamic_ncols=True, leave=True, mininterval=0.1)
+                unit_scale=scaled, dynamic_ncols=True, leave=True, mininterval=0.1)
+
+
+def progress_callback(*, unit: str, desc: str | None = None, enabled: bool = True,
+                      detail: Callable[..., str] | None = None,
+                      stream: TextIO | None = None) -> Callable[..., None]:
+    """The bar as a `(done, total, *more)` callback, the form in which domain code (the import,
+    the report's steps, the history generator) reports how far it is without knowing of bars.
+    The bar is made at the first call, when the total is known, and closed when `done` reaches
+    it; `detail(*more)` is shown after the bar."""
+    bar = None
+
+    def report(done: int, total: int, *more: Any) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = progress_bar(total, unit=unit, desc=desc, enabled=enabled, stream=stream)
+        if detail is not None:
+            bar.set_postfix_str(detail(*more), refresh=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            bar = None
+    return report

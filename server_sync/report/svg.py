@@ -3,14 +3,18 @@ weekday × hour heatmap, Pareto bars with a cumulative line, a ranking with inte
 
 Pure string building; every chart scales with its viewBox (phones included), carries
 `class="chart"` and a `data-chart` name, and a <title> for screen readers. Never fetches anything
-(no CDN, no fonts): the report must open offline.
+(no CDN, no fonts): the report must open offline. A chart is returned as `Markup`, so the report's
+templates insert it as it is; every text that goes into a chart (names, labels, tooltips) passes
+through `_text`, `_title` or `_open`, the only places here that escape, with the same escaping as
+the templates' autoescape.
 """
 
 from __future__ import annotations
 
 import math
-from html import escape
 from typing import Sequence
+
+from markupsafe import Markup, escape
 
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
 INK, MUTED, GRID = "#1f2933", "#7b8794", "#e4e7eb"
@@ -20,17 +24,27 @@ BLUE, BAND, ORANGE, GREEN, RED = "#2563eb", "#bfdbfe", "#f97316", "#16a34a", "#d
 def _open(name: str, title: str, width: int, height: int) -> str:
     return (f'<svg class="chart" data-chart="{escape(name)}" viewBox="0 0 {width} {height}" role="img"'
             f' preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg" style="{FONT}">'
-            f"<title>{escape(title)}</title>")
+            + _title(title))
+
+
+def _title(s: str) -> str:
+    """A tooltip (and what a screen reader says) for the element it stands in."""
+    return f"<title>{escape(s)}</title>"
 
 
 def _text(x: float, y: float, s: str, size: int = 13, anchor: str = "start", fill: str = MUTED,
-          weight: str = "normal") -> str:
+          weight: str = "normal", rotate: float | None = None) -> str:
+    turn = f' transform="rotate({rotate:g} {x:.1f} {y:.1f})"' if rotate is not None else ""
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"'
-            f' font-weight="{weight}">{escape(s)}</text>')
+            f' font-weight="{weight}"{turn}>{escape(s)}</text>')
 
 
-def _empty(name: str, title: str, message: str, width: int = 480, height: int = 80) -> str:
-    return _open(name, title, width, height) + _text(width / 2, height / 2, message, 13, "middle") + "</svg>"
+def _chart(parts: list[str]) -> Markup:
+    return Markup("".join(parts))
+
+
+def _empty(name: str, title: str, message: str, width: int = 480, height: int = 80) -> Markup:
+    return _chart([_open(name, title, width, height), _text(width / 2, height / 2, message, 13, "middle"), "</svg>"])
 
 
 def _ticks(lo: float, hi: float, bounds: tuple[float, float]) -> list[float]:
@@ -59,7 +73,7 @@ def _label(v: float) -> str:
 
 
 def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[dict], bounds: tuple[float, float],
-                empty: str, legend: tuple[str, str, str]) -> str:
+                empty: str, legend: tuple[str, str, str]) -> Markup:
     """Daily values (thin line), their 95% band, weekly values (thick line)."""
     pts = [d for d in daily if d.get("value") is not None]
     if not pts:
@@ -97,7 +111,7 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
         out.append(_text(lx + 16, h - 6, label, 12))
         lx += 26 + 7.0 * len(label)
     out.append("</svg>")
-    return "".join(out)
+    return _chart(out)
 
 
 def _nearest(dates: Sequence[str], row: dict) -> int:
@@ -108,7 +122,7 @@ def _nearest(dates: Sequence[str], row: dict) -> int:
 
 
 def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequence[str], bounds: tuple[float, float],
-                  empty: str) -> str:
+                  empty: str) -> Markup:
     cells = [c for c in cells if c.get("value") is not None]
     if not cells:
         return _empty(name, title, empty)
@@ -128,12 +142,12 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
         t = (c["value"] - lo) / (hi - lo) if hi > lo else 0.5
         out.append(f'<rect x="{left + cell_w * j + 1:.1f}" y="{top + cell_h * c["weekday"] + 1:.1f}"'
                    f' width="{cell_w - 2:.1f}" height="{cell_h - 2}" rx="3" fill="{_diverging(t)}">'
-                   f'<title>{escape(weekdays[c["weekday"]])} {c["hour"]:02d}: {c["value"]:.1f} (n={c["n"]})</title></rect>')
+                   + _title(f'{weekdays[c["weekday"]]} {c["hour"]:02d}: {c["value"]:.1f} (n={c["n"]})') + "</rect>")
         if cell_w > 30:
             out.append(_text(left + cell_w * (j + 0.5), top + cell_h * (c["weekday"] + 0.5) + 4,
                              f'{c["value"]:.0f}', 13, "middle", INK))
     out.append("</svg>")
-    return "".join(out)
+    return _chart(out)
 
 
 def _diverging(t: float) -> str:
@@ -143,10 +157,10 @@ def _diverging(t: float) -> str:
         if t <= t1:
             f = (t - t0) / (t1 - t0)
             return "#%02x%02x%02x" % tuple(int(a + (b - a) * f) for a, b in zip(c0, c1))
-    return "#16a34a"
+    return GREEN
 
 
-def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, str], empty: str) -> str:
+def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, str], empty: str) -> Markup:
     if not rows:
         return _empty(name, title, empty)
     w, h, left, right, top, bottom = 480, 270, 40, 40, 14, 92
@@ -163,22 +177,20 @@ def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, 
     pts = []
     for i, r in enumerate(rows):
         x0 = left + bw * i
+        label = labels.get(r["reason"], r["reason"])
         out.append(f'<rect x="{x0 + bw * 0.15:.1f}" y="{y(r["n"], top_n):.1f}" width="{bw * 0.7:.1f}"'
                    f' height="{h - bottom - y(r["n"], top_n):.1f}" fill="{BLUE}" rx="2">'
-                   f'<title>{escape(labels.get(r["reason"], r["reason"]))}: {r["n"]} ({r["share"]}%)</title></rect>')
-        label = labels.get(r["reason"], r["reason"])
-        out.append(f'<text x="{x0 + bw / 2:.1f}" y="{h - bottom + 14}" font-size="12" fill="{MUTED}"'
-                   f' text-anchor="end" transform="rotate(-30 {x0 + bw / 2:.1f} {h - bottom + 14})">'
-                   f'{escape(label[:16])}</text>')
+                   + _title(f'{label}: {r["n"]} ({r["share"]}%)') + "</rect>")
+        out.append(_text(x0 + bw / 2, h - bottom + 14, label[:16], 12, "end", rotate=-30))
         pts.append(f"{x0 + bw / 2:.1f},{y(r['cumulative'], 100):.1f}")
     out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{ORANGE}" stroke-width="2"/>')
     out.extend(f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="3" fill="{ORANGE}"/>' for p in pts)
     out.append("</svg>")
-    return "".join(out)
+    return _chart(out)
 
 
 def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[float, float], chain: float | None,
-                  empty: str) -> str:
+                  empty: str) -> Markup:
     """Horizontal dots (shrunk value) with 95% intervals; raw values as hollow rings; n on the right."""
     if not rows:
         return _empty(name, title, empty)
@@ -205,14 +217,14 @@ def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[flo
             out.append(f'<circle cx="{x(r["raw"]):.1f}" cy="{cy:.1f}" r="4" fill="none" stroke="{MUTED}"/>')
         color = RED if r.get("small") else BLUE
         out.append(f'<circle cx="{x(r["shrunk"]):.1f}" cy="{cy:.1f}" r="5" fill="{color}">'
-                   f'<title>{escape(r["name"])}: {r["shrunk"]} ({r["low"]}–{r["high"]}), n={r["n"]}</title></circle>')
+                   + _title(f'{r["name"]}: {r["shrunk"]} ({r["low"]}–{r["high"]}), n={r["n"]}') + "</circle>")
         out.append(_text(w - right + 8, cy + 4, f'n={r["n"]}', 12))
     out.append("</svg>")
-    return "".join(out)
+    return _chart(out)
 
 
 def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, str]], x_label: str, y_label: str,
-                  empty: str) -> str:
+                  empty: str) -> Markup:
     if not points:
         return _empty(name, title, empty)
     w, h, left, right, top, bottom = 480, 320, 44, 12, 14, 44
@@ -238,16 +250,15 @@ def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, st
                        ' stroke-dasharray="5 4"/>')
     for px, py, label in points:
         out.append(f'<circle cx="{x(px):.1f}" cy="{y(py):.1f}" r="4" fill="{BLUE}" opacity="0.7">'
-                   f'<title>{escape(label)}: {px:.1f} / {py:.1f}</title></circle>')
+                   + _title(f"{label}: {px:.1f} / {py:.1f}") + "</circle>")
     out.append(_text((left + w - right) / 2, h - 6, x_label, 13, "middle", INK))
-    out.append(f'<text x="12" y="{(top + h - bottom) / 2:.1f}" font-size="13" fill="{INK}" text-anchor="middle"'
-               f' transform="rotate(-90 12 {(top + h - bottom) / 2:.1f})">{escape(y_label)}</text>')
+    out.append(_text(12, (top + h - bottom) / 2, y_label, 13, "middle", INK, rotate=-90))
     out.append("</svg>")
-    return "".join(out)
+    return _chart(out)
 
 
 def before_after_chart(name: str, title: str, before: dict, after: dict, labels: tuple[str, str],
-                       bounds: tuple[float, float]) -> str:
+                       bounds: tuple[float, float]) -> Markup:
     """Two estimates with intervals side by side (an action's before and after)."""
     vals = [v for e in (before, after) for v in (e.get("low"), e.get("high"), e.get("value")) if v is not None]
     if not vals:
@@ -267,4 +278,4 @@ def before_after_chart(name: str, title: str, before: dict, after: dict, labels:
         out.append(f'<circle cx="{x(e["value"]):.1f}" cy="{cy}" r="5" fill="{color}"/>')
         out.append(_text(w - right + 6, cy + 4, f'{e["value"]:.1f}', 12))
     out.append("</svg>")
-    return "".join(out)
+    return _chart(out)

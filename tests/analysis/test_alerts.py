@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -17,6 +15,7 @@ from server_sync.cli import main
 from server_sync.central.db import connect
 from server_sync.protocol import decode_alert, parse_site_topic
 from tests.analysis.seeding import add_question, add_site, answer, commit
+from tests.analysis.webhook import WebhookReceiver
 
 MONDAY_10 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)          # 10:00 in Stockholm
 
@@ -108,33 +107,15 @@ def test_trend_rule_fires_once_for_a_bad_morning_against_the_baseline(db):
     assert len(alerts.list_alerts(db)) == 1
 
 
-class _Hook(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):
-        _Hook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *a):
-        pass
-
-
 def test_webhook_post_and_a_dead_webhook_is_not_fatal(db):
-    server = HTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with WebhookReceiver(status=204) as hook:
         commit(db, [answer("s1", MONDAY_10.replace(tzinfo=None), 1) for _ in range(4)])
         raised = alerts.check_realtime(db, ["s1"], MONDAY_10)
-        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        out = alerts.deliver(db, raised, MONDAY_10, webhook_url=url)
-        assert len(out) == 1 and _Hook.received[-1]["type"] == "kundpuls.alert"
-        assert _Hook.received[-1]["site_id"] == "s1"
+        out = alerts.deliver(db, raised, MONDAY_10, webhook_url=hook.url)
+        assert len(out) == 1 and hook.bodies[-1]["type"] == "kundpuls.alert"
+        assert hook.bodies[-1]["site_id"] == "s1"
         assert alerts.get(db, raised[0]["id"])["webhook_status"] == "204"
-    finally:
-        server.shutdown()
-        server.server_close()
-    status = alerts.post_webhook(url, raised[0], timeout_s=1.0)            # nobody listens any more
+    status = alerts.post_webhook(hook.url, raised[0], timeout_s=1.0)       # nobody listens any more
     assert status.startswith("error:")
 
 

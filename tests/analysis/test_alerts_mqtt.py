@@ -9,7 +9,6 @@ import json
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -19,22 +18,11 @@ from server_sync import protocol
 from server_sync.central.db import connect
 from server_sync.cli import main
 from tests.analysis.seeding import answer, commit
+from tests.analysis.webhook import WebhookReceiver
 from tests.central.fleet import IngestProcess, wait_until
 from tests.central.wire import batch, register_fleet, response
 
 pytestmark = pytest.mark.broker
-
-
-class _Webhook(BaseHTTPRequestHandler):
-    bodies: list = []
-
-    def do_POST(self):
-        _Webhook.bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *a):
-        pass
 
 
 def _client(broker, user: str) -> mqtt.Client:
@@ -48,10 +36,8 @@ def test_dip_through_ingest_publishes_one_alert_and_calls_the_webhook(broker, tm
     url = f"sqlite:///{tmp_path / 'central.db'}"
     db = connect(url)
     register_fleet(db)
-    hook_server = HTTPServer(("127.0.0.1", 0), _Webhook)
-    threading.Thread(target=hook_server.serve_forever, daemon=True).start()
-    ingest = IngestProcess(url, broker, tmp_path / "ingest.log",
-                           env={"KUNDPULS_ALERT_WEBHOOK": f"http://127.0.0.1:{hook_server.server_address[1]}/"})
+    hook = WebhookReceiver(status=200)
+    ingest = IngestProcess(url, broker, tmp_path / "ingest.log", env={"KUNDPULS_ALERT_WEBHOOK": hook.url})
     received: list[protocol.Alert] = []
     subscribed = threading.Event()
     staff = _client(broker, "k2")                                 # another kiosk of site s1 listens
@@ -79,14 +65,13 @@ def test_dip_through_ingest_publishes_one_alert_and_calls_the_webhook(broker, tm
         stored = db.execute_sql("SELECT id, n, negative, published_at, webhook_status FROM alert").fetchall()
         assert len(stored) == 1 and stored[0][3] is not None and stored[0][4] == "200"
         assert f"alert-{stored[0][0]}" == received[0].id
-        assert _Webhook.bodies and _Webhook.bodies[0]["site_id"] == "s1" and _Webhook.bodies[0]["n"] == 5
+        assert hook.bodies and hook.bodies[0]["site_id"] == "s1" and hook.bodies[0]["n"] == 5
     finally:
         for c in (staff, kiosk):
             c.loop_stop()
             c.disconnect()
         ingest.close()
-        hook_server.shutdown()
-        hook_server.server_close()
+        hook.close()
         db.close()
 
 

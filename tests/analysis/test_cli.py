@@ -102,14 +102,31 @@ def test_a_period_after_the_last_answer_is_empty_not_an_error(url, capsys):
     assert all(s["n"] == 0 for s in report["summary"]) and report["ranking"] == []
 
 
-def test_step_bar_draws_on_its_stream():
-    from server_sync.commands.report import StepBar
-    out = io.StringIO()
-    bar = StepBar(out)
-    for i in range(1, 8):
-        bar(i, 7, "step")
-    text = out.getvalue()
-    assert text.count("\r[") == 7 and "7/7" in text and text.endswith("s\n")
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_report_draws_the_progress_bar_on_a_terminal_only(url, capsys, monkeypatch):
+    for stream, args, drawn in ((Terminal(), [], True), (Terminal(), ["--no-progress"], False),
+                                (io.StringIO(), [], False)):
+        monkeypatch.setattr("sys.stderr", stream)
+        assert main(["--db", url, "report", "--question", "visit", *args]) == 0
+        bar = stream.getvalue()
+        assert ("report: 100%" in bar and "7/7" in bar and "alerts" in bar) == drawn, bar
+        assert drawn or bar == ""
+        assert json.loads(capsys.readouterr().out)["schema"] == 1       # stdout holds the report alone
+
+
+def test_the_history_generator_draws_the_same_bar(tmp_path, monkeypatch):
+    term = Terminal()
+    monkeypatch.setattr("sys.stderr", term)
+    db = connect(f"sqlite:///{tmp_path / 'central.db'}")
+    try:
+        made = generate(db, HistorySpec(sites=3, days=14, answers_per_day=10, seed=2))
+    finally:
+        db.close()
+    assert made.sites == 3 and "history: 100%" in term.getvalue() and "3/3" in term.getvalue()
 
 
 @pytest.mark.parametrize("command", [["fleet"], ["report"], ["alerts", "list"], ["action", "list"],

@@ -1,6 +1,6 @@
 """The analysis commands, report keys and BI views cannot fall out of the docs: every command
 and option is in the README's analysis table; docs/analysis.md names every JSON key of the
-report, every CSV section and every SQL view."""
+report, every CSV section and every SQL view. The README links only to files in the repository."""
 
 from __future__ import annotations
 
@@ -12,20 +12,12 @@ from server_sync.central.migrations.m0004_bi_views import VIEWS
 from server_sync.cli import COMMAND_LINE
 from server_sync.commands.ingest import add_broker_options
 from server_sync.report.tabular import CSV_COLUMNS
+from tests.central.test_docs import leaves
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOC = (ROOT / "docs" / "analysis.md").read_text(encoding="utf-8")
 OURS = ("report", "action", "alerts", "fleet")
-
-
-def leaves(parser: argparse.ArgumentParser, path=()):
-    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subs:
-        yield path, {o for a in parser._actions for o in a.option_strings if o.startswith("--")} - {"--help", "--db"}
-        return
-    for name, sub in subs[0].choices.items():
-        yield from leaves(sub, path + (name,))
 
 
 def broker_options() -> set[str]:
@@ -62,3 +54,12 @@ def test_docs_name_every_report_key_csv_column_and_view():
     assert not [k for k in keys if f"`{k}" not in DOC]
     assert ", ".join(CSV_COLUMNS) in DOC.replace("\n", " ")
     assert not [v for v in VIEWS if f"`{v}`" not in DOC]
+
+
+def test_the_readme_links_only_to_files_in_the_repository():
+    targets = re.findall(r"\]\(([^)#\s]+)", README)
+    assert "docs/analysis.md" in targets
+    outside = [t for t in targets if not t.startswith(("http://", "https://"))
+               and not ((ROOT / t).resolve().is_relative_to(ROOT) and (ROOT / t).exists())]
+    assert outside == []
+    assert "../" not in README

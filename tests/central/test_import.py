@@ -66,6 +66,23 @@ def test_import_twice_adds_nothing_the_second_time(central, export_file, capsys)
     assert "66 events: 0 new, 66 duplicates, 0 conflicts, 0 dead-lettered" in text
 
 
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_import_draws_the_progress_bar_on_a_terminal_unless_json(central, export_file, capsys, monkeypatch):
+    url, _db = central
+    for args, drawn in (([], True), (["--json"], False), (["--no-progress"], False)):
+        term = Terminal()
+        monkeypatch.setattr("sys.stderr", term)
+        assert main(["import", str(export_file), "--db", url, *args]) == 0
+        bar = term.getvalue()
+        assert (f"{export_file.name}: 100%" in bar and "66 events" in bar) == drawn, bar
+        assert drawn or bar == ""
+    capsys.readouterr()
+
+
 def test_import_after_mqtt_ingest_shares_the_dedupe(central, export_file, capsys):
     url, db = central
     lines = [json.loads(x) for x in export_file.read_text().splitlines()[1:-1]]

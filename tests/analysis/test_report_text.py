@@ -1,0 +1,59 @@
+"""The report's words: one TOML catalogue per language through the shared loader
+(server_sync.program.i18n), complete and alike in every language, every key the templates ask for
+present, none left unused; the loader itself names what is missing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from server_sync.program.i18n import Catalogues, placeholders
+from server_sync.protocol.vocabulary import LANGUAGES
+from server_sync.report.i18n import REPORT_TEXTS, t, weekdays
+
+REPORT = Path(__file__).resolve().parents[2] / "server_sync" / "report"
+# Keys chosen by data rather than written out: a question's main metric and a change's verdict.
+BY_DATA = {"happy_index", "nps", "better", "worse", "no_significant_change", "too_little_data"}
+
+
+def keys_asked_for() -> set[str]:
+    sources = [*REPORT.glob("*.py"), *(REPORT / "templates").rglob("*.html")]
+    return {key for path in sources for key in re.findall(r"""\bt\(\s*["']([a-z0-9_]+)["']""", path.read_text())}
+
+
+def test_every_language_has_every_key_with_the_same_placeholders():
+    assert sorted(p.stem for p in (REPORT / "locale").glob("*.toml")) == sorted(LANGUAGES)
+    assert REPORT_TEXTS.problems() == []
+
+
+def test_every_key_asked_for_exists_and_every_key_is_asked_for():
+    asked = keys_asked_for()
+    assert len(asked) > 30
+    for lang in LANGUAGES:
+        assert sorted(asked - set(REPORT_TEXTS.strings(lang))) == [], lang
+    assert sorted(set(REPORT_TEXTS.strings("en")) - asked - BY_DATA) == []
+
+
+def test_texts_with_values():
+    assert t("ranking_cut", "sv", sites=40) == "Bäst 10 / Sämst 10 · 40"
+    corr = t("correlation", "en", r=0.4567, low=0.1, high=0.7, n=12, p_value=0.01234)
+    assert corr == "Correlation across sites: r = 0.46 (0.10…0.70), n = 12, p-value 0.012"
+    assert [len(weekdays(lang)) for lang in LANGUAGES] == [7, 7, 7]
+
+
+def test_a_missing_key_or_language_is_a_key_error_naming_both():
+    with pytest.raises(KeyError, match="report string 'no_such_key' has no 'nb' translation"):
+        t("no_such_key", "nb")
+    with pytest.raises(KeyError, match="no report strings for language 'de'"):
+        t("title", "de")
+
+
+def test_problems_names_what_differs(tmp_path):
+    (tmp_path / "sv.toml").write_text('a = "Hej {name}"\nb = "B"\nc = "C"\n', encoding="utf-8")
+    (tmp_path / "en.toml").write_text('a = "Hello {who}"\nb = ""\nd = "D"\n', encoding="utf-8")
+    found = Catalogues(tmp_path, ("sv", "en"), what="test").problems()
+    assert found == ["en lacks 'c'", "en has 'd', sv has not",
+                     "en.a has placeholders ['who'], sv ['name']", "en.b is not a non-empty text: ''"]
+    assert placeholders("{n} of {total:,} ({share:.1f} %)") == {"n", "total", "share"}
