@@ -209,7 +209,9 @@ def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[flo
                    ' stroke-dasharray="4 3"/>')
     for i, r in enumerate(rows):
         cy = top + row_h * i + row_h / 2
-        label = f'{r["rank"]}. {r["name"]}'
+        # "≈" marks a site with no detectable difference from the leader (intervals overlap).
+        mark = "≈" if r.get("vs_leader") == "no_detectable_difference" else ""
+        label = f'{mark}{r["rank"]}. {r["name"]}'
         out.append(_text(left - 8, cy + 4, label[:17], 13, "end", INK))
         out.append(f'<line x1="{x(r["low"]):.1f}" x2="{x(r["high"]):.1f}" y1="{cy:.1f}" y2="{cy:.1f}"'
                    f' stroke="{BLUE}" stroke-width="2" opacity="0.5"/>')

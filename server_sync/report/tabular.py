@@ -38,7 +38,7 @@ def csv_rows(report: dict) -> list[dict]:
             add("site", s["question_id"], m, s.get(m), s["n"], s["site_id"], s["name"])
     for r in report["ranking"]:
         add("ranking", r["question_id"], r["metric"] + "_shrunk",
-            {"value": r["shrunk"], "low": r["low"], "high": r["high"]}, r["n"], r["site_id"], r["name"], str(r["rank"]))
+            {"value": r["shrunk"], "low": r["low"], "high": r["high"]}, r["n"], r["site_id"], r["name"], "" if r["rank"] is None else str(r["rank"]))
     for tr in report["trends"]:
         for d in tr["daily"]:
             add("daily", tr["question_id"], tr["metric"], d, d["n"], key=d["date"])
