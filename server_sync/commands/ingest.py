@@ -15,7 +15,8 @@ from server_sync.exc import CentralConfigError
 
 # Callables run after each commit that changed answers: "module:function" with the signature of
 # server_sync.ingest.AfterCommitHook. Add a line here to plug a rule into ingest.
-AFTER_COMMIT_HOOKS: tuple[str, ...] = ("server_sync.analysis.alerts:realtime_hook",)
+AFTER_COMMIT_HOOKS: tuple[str, ...] = ("server_sync.analysis.alerts:realtime_hook",
+                                      "server_sync.web.marks:bump_hook")   # live web pages
 
 
 CENTRE_PORT = 8884      # firmware_config/mosquitto/kundpuls.conf: the centre's own TLS listener

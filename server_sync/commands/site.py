@@ -17,6 +17,8 @@ def add_parser(sub, common) -> None:
     a.add_argument("--name", required=True, help="display name, e.g. 'Stockholm Södermalm'")
     a.add_argument("--timezone", default="Europe/Stockholm",
                    help="IANA time zone of the store (default Europe/Stockholm): local days and hours")
+    a.add_argument("--region", metavar="REGION", help="the region the site belongs to (kiosk-central region add); "
+                                                      "change it later with kiosk-central region assign")
     a.set_defaults(func=add)
     ls = s.add_parser("list", parents=[common], help="list sites with their kiosk counts")
     ls.add_argument("--json", action="store_true", help="print JSON")
@@ -26,10 +28,18 @@ def add_parser(sub, common) -> None:
 def add(args: argparse.Namespace) -> int:
     from server_sync.central import registry
     from server_sync.central.db import connect
+    from server_sync.exc import CentralConfigError
+    from server_sync.web.people import assign_region, region
     db = connect(database_url(args))
     try:
-        registry.add_site(db, args.id, args.name, args.timezone,
-                          datetime.now(timezone.utc).replace(tzinfo=None))
+        if args.region and region(db, args.region) is None:
+            raise CentralConfigError(f"unknown region {args.region!r}; add it first: "
+                                     f"kiosk-central region add {args.region} --name NAME")
+        with db.atomic():
+            registry.add_site(db, args.id, args.name, args.timezone,
+                              datetime.now(timezone.utc).replace(tzinfo=None))
+            if args.region:
+                assign_region(db, args.region, [args.id])
     finally:
         db.close()
     print(f"site {args.id} ({args.name.strip()}, {args.timezone}) registered; "

@@ -1,0 +1,69 @@
+"""`kiosk-central region add|list|assign`: regions group sites; a regional manager sees the sites
+of their regions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from server_sync.cli import database_url
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("region", parents=[common], help="regions of sites (add, list, assign)",
+                       description="Regions group sites; a regional manager of the web app sees the sites "
+                                   "of their regions.")
+    s = p.add_subparsers(dest="region_command", metavar="ACTION", required=True)
+    a = s.add_parser("add", parents=[common], help="add a region")
+    a.add_argument("id", metavar="ID", help="region id: letters, digits, '-' and '_'")
+    a.add_argument("--name", required=True, help="display name, e.g. 'Stockholm city'")
+    a.set_defaults(func=run_add)
+    ls = s.add_parser("list", parents=[common], help="regions with their site counts")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=run_list)
+    g = s.add_parser("assign", parents=[common], help="put sites in a region (or in none)")
+    g.add_argument("region", metavar="REGION", help="region id, or '-' for no region")
+    g.add_argument("sites", metavar="SITE", nargs="+", help="site ids")
+    g.set_defaults(func=run_assign)
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from server_sync.central.db import connect
+    from server_sync.web.people import add_region
+    db = connect(database_url(args))
+    try:
+        r = add_region(db, args.id, args.name)
+    finally:
+        db.close()
+    print(f"region {r['id']} ({r['name']}) added; put sites in it with: "
+          f"kiosk-central region assign {r['id']} SITE …")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from server_sync.central.db import connect
+    from server_sync.web.people import regions
+    db = connect(database_url(args))
+    try:
+        rows = regions(db)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for r in rows:
+            print(f"{r['id']:<24} {r['sites']:>4} sites  {r['name']}")
+    return 0
+
+
+def run_assign(args: argparse.Namespace) -> int:
+    from server_sync.central.db import connect
+    from server_sync.web.people import assign_region
+    region = None if args.region == "-" else args.region
+    db = connect(database_url(args))
+    try:
+        assign_region(db, region, args.sites)
+    finally:
+        db.close()
+    print(f"{len(args.sites)} site(s) now in {'no region' if region is None else 'region ' + region}")
+    return 0

@@ -1,0 +1,170 @@
+"""`kiosk-central user add|list|disable|enable|password|token|audit`: the people of the web app,
+their roles and what they may see, their API tokens, and the audit log.
+
+A generated password or a token is printed once and never stored (only its hash); a password
+read with --password-stdin is never echoed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from server_sync.cli import database_url
+from server_sync.exc import CentralConfigError
+from server_sync.protocol.vocabulary import LANGUAGES
+
+
+def add_parser(sub, common) -> None:
+    from server_sync.web.audit import EVENTS
+    from server_sync.web.people import ROLES
+    p = sub.add_parser("user", parents=[common], help="web app users: add, list, disable, tokens, audit log",
+                       description="People who sign in to `kiosk-central serve`: admin (everything, users), "
+                                   "analyst (every site), regional-manager (the sites of their regions), "
+                                   "store-manager (their sites).")
+    s = p.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    a = s.add_parser("add", parents=[common], help="add a user; prints a one-time password")
+    a.add_argument("name", metavar="NAME", help="user name (letters, digits, '-' and '_')")
+    a.add_argument("--role", required=True, choices=ROLES, help="what the user may do and see")
+    a.add_argument("--region", action="append", default=[], metavar="REGION",
+                   help="a regional-manager's region (repeatable)")
+    a.add_argument("--site", action="append", default=[], metavar="SITE",
+                   help="a store-manager's site (repeatable)")
+    a.add_argument("--language", choices=LANGUAGES, default="sv", help="language of the pages (default sv)")
+    a.add_argument("--password-stdin", action="store_true",
+                   help="read the password from standard input instead of printing a one-time one")
+    a.add_argument("--json", action="store_true", help="print JSON")
+    a.set_defaults(func=run_add)
+    ls = s.add_parser("list", parents=[common], help="list users with role, scope and state")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=run_list)
+    for name, helptext in (("disable", "disable a user: sessions end, API tokens are revoked"),
+                           ("enable", "enable a disabled user again")):
+        d = s.add_parser(name, parents=[common], help=helptext)
+        d.add_argument("name", metavar="NAME")
+        d.set_defaults(func=run_disable, disable=name == "disable")
+    pw = s.add_parser("password", parents=[common], help="reset a password (prints a one-time one)")
+    pw.add_argument("name", metavar="NAME")
+    pw.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
+    pw.set_defaults(func=run_password)
+    t = s.add_parser("token", parents=[common], help="make an API token for /api/v1 (printed once)")
+    t.add_argument("name", metavar="NAME")
+    t.add_argument("--label", default="", help="what the token is for, e.g. 'power-bi'")
+    t.add_argument("--revoke", action="store_true", help="revoke every token of the user instead")
+    t.set_defaults(func=run_token)
+    au = s.add_parser("audit", parents=[common], help="the audit log: logins, exports, comment views")
+    au.add_argument("--limit", type=int, default=50, help="newest N entries (default 50)")
+    au.add_argument("--user", metavar="NAME", help="only this user")
+    au.add_argument("--event", choices=EVENTS, help="only this event")
+    au.add_argument("--json", action="store_true", help="print JSON")
+    au.set_defaults(func=run_audit)
+
+
+def _read_password() -> str:
+    line = sys.stdin.readline()
+    if not line:
+        raise CentralConfigError("--password-stdin: nothing on standard input")
+    return line.rstrip("\r\n")
+
+
+def _db(args: argparse.Namespace):
+    from server_sync.central.db import connect
+    return connect(database_url(args))
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from server_sync.web.people import add_user
+    password = _read_password() if args.password_stdin else None
+    db = _db(args)
+    try:
+        user, secret = add_user(db, args.name, args.role, regions=args.region, sites=args.site,
+                                language=args.language, password=password)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(dict(user.as_dict(), one_time_password=secret), ensure_ascii=False))
+    else:
+        scope = ", ".join(user.regions or user.sites) or "every site"
+        print(f"user {user.name} added: {user.role} ({scope}), language {user.language}")
+        if secret:
+            print(f"one-time password (shown once; it must be changed at the first login): {secret}")
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from server_sync.web.people import users
+    db = _db(args)
+    try:
+        rows = [u.as_dict() for u in users(db)]
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for u in rows:
+            scope = ",".join(u["regions"] or u["sites"]) or "*"
+            state = "disabled" if u["disabled"] else "must change password" if u["must_change_password"] else ""
+            print(f"{u['name']:<20} {u['role']:<17} {u['language']:<3} {scope:<30} {state}")
+    return 0
+
+
+def run_disable(args: argparse.Namespace) -> int:
+    from server_sync.web.people import set_disabled
+    db = _db(args)
+    try:
+        u = set_disabled(db, args.name, args.disable)
+    finally:
+        db.close()
+    print(f"user {u.name} {'disabled: sessions ended, API tokens revoked' if u.disabled else 'enabled'}")
+    return 0
+
+
+def run_password(args: argparse.Namespace) -> int:
+    from server_sync.web.people import set_password
+    password = _read_password() if args.password_stdin else None
+    db = _db(args)
+    try:
+        secret = set_password(db, args.name, password, one_time=password is None)
+    finally:
+        db.close()
+    if secret:
+        print(f"one-time password for {args.name} (shown once; it must be changed at the next login): {secret}")
+    else:
+        print(f"password of {args.name} set; their sessions ended")
+    return 0
+
+
+def run_token(args: argparse.Namespace) -> int:
+    from server_sync.web.people import add_token, revoke_tokens
+    db = _db(args)
+    try:
+        if args.revoke:
+            n = revoke_tokens(db, args.name)
+            print(f"{n} token(s) of {args.name} revoked")
+            return 0
+        token = add_token(db, args.name, args.label)
+    finally:
+        db.close()
+    print(token)
+    print(f"(API token for {args.name}, shown once: send it as 'Authorization: Bearer …' to /api/v1)",
+          file=sys.stderr)
+    return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from server_sync.web.audit import entries
+    if args.limit < 1:
+        raise CentralConfigError("--limit must be at least 1")
+    db = _db(args)
+    try:
+        rows = entries(db, limit=args.limit, event=args.event, user_name=args.user)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        for r in rows:
+            print(f"{r['at']:<20} {r['event']:<16} {r['user'] or '-':<20} {r['address'] or '-':<16} "
+                  f"{json.dumps(r['detail'], ensure_ascii=False)}")
+    return 0

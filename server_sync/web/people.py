@@ -1,0 +1,314 @@
+"""The people of the web app: regions of sites, users with a role and a scope, their passwords
+(argon2id hashes) and their API tokens. The CLI (`kiosk-central region|user`) and the web app
+call these same functions.
+
+A password or token is never stored, logged or returned after the call that made it: only its
+hash is kept (argon2id for passwords; SHA-256 for random 256-bit tokens, which need no slow hash).
+What a user may *see* is `scope.visible_sites`' job, not this module's.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from peewee import Database
+
+from server_sync.central.registry import check_id, site
+from server_sync.exc import CentralConfigError
+from server_sync.protocol.vocabulary import LANGUAGES
+
+ADMIN, ANALYST, REGIONAL, STORE = "admin", "analyst", "regional-manager", "store-manager"
+ROLES: tuple[str, ...] = (ADMIN, ANALYST, REGIONAL, STORE)
+MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 1024          # argon2 takes any length; a megabyte "password" is an attack
+# argon2-cffi's defaults are argon2id with RFC 9106's second recommended profile (t=3, 64 MiB, p=4).
+HASHER = PasswordHasher()
+
+
+def now_utc() -> datetime:
+    """Naive UTC, whole seconds: how every time of these tables is stored."""
+    return datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def as_datetime(v: Any) -> datetime | None:
+    """A stored time as a naive-UTC datetime (SQLite hands back text, PostgreSQL a datetime)."""
+    if v is None or isinstance(v, datetime):
+        return v
+    return datetime.fromisoformat(str(v))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# --- regions ----------------------------------------------------------------------------------
+
+def add_region(db: Database, region_id: str, name: str) -> dict:
+    check_id(region_id, "region id")
+    if not name.strip():
+        raise CentralConfigError("--name must not be empty")
+    p = db.param
+    with db.atomic():
+        if region(db, region_id):
+            raise CentralConfigError(f"region {region_id!r} already exists")
+        db.execute_sql(f"INSERT INTO region (id, name, created_at) VALUES ({p}, {p}, {p})",
+                       (region_id, name.strip(), now_utc()))
+    return region(db, region_id)
+
+
+def region(db: Database, region_id: str) -> dict | None:
+    row = db.execute_sql(f"SELECT id, name FROM region WHERE id = {db.param}", (region_id,)).fetchone()
+    return {"id": row[0], "name": row[1]} if row else None
+
+
+def regions(db: Database) -> list[dict]:
+    rows = db.execute_sql("SELECT r.id, r.name, COUNT(s.id) FROM region r LEFT JOIN site s ON s.region_id = r.id"
+                          " GROUP BY r.id, r.name ORDER BY r.id").fetchall()
+    return [{"id": i, "name": n, "sites": int(c)} for i, n, c in rows]
+
+
+def assign_region(db: Database, region_id: str | None, site_ids: Iterable[str]) -> None:
+    """Put sites in a region (None: in none)."""
+    site_ids = list(site_ids)
+    if not site_ids:
+        raise CentralConfigError("name at least one site")
+    if region_id is not None and region(db, region_id) is None:
+        raise CentralConfigError(f"unknown region {region_id!r}; add it first: kiosk-central region add "
+                                 f"{region_id} --name NAME")
+    with db.atomic():
+        for s in site_ids:
+            if site(db, s) is None:
+                raise CentralConfigError(f"unknown site {s!r}")
+            db.execute_sql(f"UPDATE site SET region_id = {db.param} WHERE id = {db.param}", (region_id, s))
+
+
+# --- users ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in person (or an API token's owner) and what their role grants."""
+    id: int
+    name: str
+    role: str
+    language: str
+    must_change_password: bool = False
+    regions: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    disabled: bool = False
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "role": self.role, "language": self.language, "regions": list(self.regions),
+                "sites": list(self.sites), "disabled": self.disabled,
+                "must_change_password": self.must_change_password}
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise CentralConfigError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise CentralConfigError(f"a password may have at most {MAX_PASSWORD_CHARS} characters")
+    return password
+
+
+def one_time_password() -> str:
+    """A random password to hand over once; the user must change it at the first login."""
+    return secrets.token_urlsafe(12)
+
+
+def _check_scope(db: Database, role: str, regions: Iterable[str], sites: Iterable[str]) -> tuple[list, list]:
+    regions, sites = list(dict.fromkeys(regions)), list(dict.fromkeys(sites))
+    if role not in ROLES:
+        raise CentralConfigError(f"--role must be one of {', '.join(ROLES)}, got {role!r}")
+    if role in (ADMIN, ANALYST) and (regions or sites):
+        raise CentralConfigError(f"an {role} sees every site: give no --region or --site")
+    if role == REGIONAL and (sites or not regions):
+        raise CentralConfigError("a regional-manager needs --region (one or more) and no --site")
+    if role == STORE and (regions or not sites):
+        raise CentralConfigError("a store-manager needs --site (one or more) and no --region")
+    for r in regions:
+        if region(db, r) is None:
+            raise CentralConfigError(f"unknown region {r!r}")
+    for s in sites:
+        if site(db, s) is None:
+            raise CentralConfigError(f"unknown site {s!r}")
+    return regions, sites
+
+
+def add_user(db: Database, name: str, role: str, *, regions: Iterable[str] = (), sites: Iterable[str] = (),
+             language: str = "sv", password: str | None = None) -> tuple[User, str | None]:
+    """Create a user. Without `password` a one-time password is made and returned (the user must
+    change it at the first login); with one, None is returned in its place."""
+    check_id(name, "user name")
+    if language not in LANGUAGES:
+        raise CentralConfigError(f"--language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+    regions, sites = _check_scope(db, role, regions, sites)
+    generated = password is None
+    secret = one_time_password() if generated else check_password(password)
+    now = now_utc()
+    p = db.param
+    with db.atomic():
+        if db.execute_sql(f"SELECT 1 FROM web_user WHERE name = {p}", (name,)).fetchone():
+            raise CentralConfigError(f"user {name!r} already exists")
+        db.execute_sql("INSERT INTO web_user (name, role, language, password_hash, must_change_password, created_at,"
+                       f" password_changed_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                       (name, role, language, HASHER.hash(secret), generated, now, now))
+        uid = int(db.execute_sql(f"SELECT id FROM web_user WHERE name = {p}", (name,)).fetchone()[0])
+        for r in regions:
+            db.execute_sql(f"INSERT INTO web_user_region (user_id, region_id) VALUES ({p}, {p})", (uid, r))
+        for s in sites:
+            db.execute_sql(f"INSERT INTO web_user_site (user_id, site_id) VALUES ({p}, {p})", (uid, s))
+    return user_by_id(db, uid), (secret if generated else None)
+
+
+_USER_COLUMNS = "id, name, role, language, must_change_password, disabled_at"
+
+
+def _user(db: Database, row) -> User:
+    uid = int(row[0])
+    p = db.param
+    regions = tuple(r[0] for r in db.execute_sql(
+        f"SELECT region_id FROM web_user_region WHERE user_id = {p} ORDER BY region_id", (uid,)))
+    sites = tuple(r[0] for r in db.execute_sql(
+        f"SELECT site_id FROM web_user_site WHERE user_id = {p} ORDER BY site_id", (uid,)))
+    return User(uid, row[1], row[2], row[3], bool(row[4]), regions, sites, row[5] is not None)
+
+
+def user_by_id(db: Database, user_id: int) -> User | None:
+    row = db.execute_sql(f"SELECT {_USER_COLUMNS} FROM web_user WHERE id = {db.param}", (user_id,)).fetchone()
+    return _user(db, row) if row else None
+
+
+def user_by_name(db: Database, name: str) -> User | None:
+    row = db.execute_sql(f"SELECT {_USER_COLUMNS} FROM web_user WHERE name = {db.param}", (name,)).fetchone()
+    return _user(db, row) if row else None
+
+
+def users(db: Database) -> list[User]:
+    return [_user(db, r) for r in db.execute_sql(f"SELECT {_USER_COLUMNS} FROM web_user ORDER BY name").fetchall()]
+
+
+def require_user(db: Database, name: str) -> User:
+    u = user_by_name(db, name)
+    if u is None:
+        raise CentralConfigError(f"no user {name!r} (kiosk-central user list shows them)")
+    return u
+
+
+def verify_password(db: Database, name: str, password: str) -> User | None:
+    """The user if `password` is theirs and they are not disabled, else None. Takes the same
+    time (one argon2 verification) whether or not the user exists, so timing does not tell."""
+    row = db.execute_sql(f"SELECT id, password_hash, disabled_at FROM web_user WHERE name = {db.param}",
+                         (name,)).fetchone()
+    stored = row[1] if row else _dummy_hash()
+    try:
+        ok = HASHER.verify(stored, password[:MAX_PASSWORD_CHARS])
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or row is None or row[2] is not None:
+        return None
+    if HASHER.check_needs_rehash(stored):
+        db.execute_sql(f"UPDATE web_user SET password_hash = {db.param} WHERE id = {db.param}",
+                       (HASHER.hash(password), row[0]))
+    return user_by_id(db, int(row[0]))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user does not exist (made once, on first need)."""
+    return HASHER.hash(secrets.token_urlsafe(16))
+
+
+def set_password(db: Database, name: str, password: str | None, *, one_time: bool) -> str | None:
+    """Set a user's password: given (checked), or a generated one returned once. `one_time`: it
+    must be changed at the next login. Every session of the user ends."""
+    u = require_user(db, name)
+    secret = one_time_password() if password is None else check_password(password)
+    p = db.param
+    with db.atomic():
+        db.execute_sql(f"UPDATE web_user SET password_hash = {p}, must_change_password = {p},"
+                       f" password_changed_at = {p} WHERE id = {p}", (HASHER.hash(secret), one_time, now_utc(), u.id))
+        db.execute_sql(f"DELETE FROM web_session WHERE user_id = {p}", (u.id,))
+    return secret if password is None else None
+
+
+def set_language(db: Database, user_id: int, language: str) -> None:
+    if language not in LANGUAGES:
+        raise CentralConfigError(f"language must be one of {', '.join(LANGUAGES)}")
+    db.execute_sql(f"UPDATE web_user SET language = {db.param} WHERE id = {db.param}", (language, user_id))
+
+
+def set_disabled(db: Database, name: str, disabled: bool) -> User:
+    """Disable (sessions end, tokens are revoked) or enable a user."""
+    u = require_user(db, name)
+    p = db.param
+    now = now_utc()
+    with db.atomic():
+        db.execute_sql(f"UPDATE web_user SET disabled_at = {p} WHERE id = {p}", (now if disabled else None, u.id))
+        if disabled:
+            db.execute_sql(f"DELETE FROM web_session WHERE user_id = {p}", (u.id,))
+            db.execute_sql(f"UPDATE api_token SET revoked_at = {p} WHERE user_id = {p} AND revoked_at IS NULL",
+                           (now, u.id))
+    return user_by_id(db, u.id)
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "kp_"
+
+
+def add_token(db: Database, name: str, label: str = "") -> str:
+    """A new API token for the user, returned once (only its hash is stored)."""
+    u = require_user(db, name)
+    if u.disabled:
+        raise CentralConfigError(f"user {name!r} is disabled")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    p = db.param
+    db.execute_sql(f"INSERT INTO api_token (token_hash, user_id, label, created_at) VALUES ({p}, {p}, {p}, {p})",
+                   (token_hash(token), u.id, label.strip()[:200] or "api", now_utc()))
+    return token
+
+
+def user_by_token(db: Database, token: str) -> User | None:
+    """The owner of a valid (not revoked, owner not disabled) API token."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    p = db.param
+    h = token_hash(token)
+    row = db.execute_sql(f"SELECT t.user_id, t.last_used_at FROM api_token t JOIN web_user u ON u.id = t.user_id"
+                         f" WHERE t.token_hash = {p} AND t.revoked_at IS NULL AND u.disabled_at IS NULL",
+                         (h,)).fetchone()
+    if not row:
+        return None
+    now = now_utc()
+    last = as_datetime(row[1])
+    if last is None or (now - last).total_seconds() > 60:      # at most one write a minute per token
+        db.execute_sql(f"UPDATE api_token SET last_used_at = {p} WHERE token_hash = {p}", (now, h))
+    return user_by_id(db, int(row[0]))
+
+
+def revoke_tokens(db: Database, name: str) -> int:
+    u = require_user(db, name)
+    p = db.param
+    cur = db.execute_sql(f"UPDATE api_token SET revoked_at = {p} WHERE user_id = {p} AND revoked_at IS NULL",
+                         (now_utc(), u.id))
+    return cur.rowcount or 0
+
+
+def tokens(db: Database, name: str) -> list[dict]:
+    u = require_user(db, name)
+    rows = db.execute_sql("SELECT label, created_at, last_used_at, revoked_at FROM api_token"
+                          f" WHERE user_id = {db.param} ORDER BY created_at", (u.id,)).fetchall()
+    return [{"label": label, "created_at": str(c), "last_used_at": None if lu is None else str(lu),
+             "revoked": rv is not None} for label, c, lu, rv in rows]

@@ -1,0 +1,146 @@
+"""Server-side sessions, CSRF tokens and login throttling.
+
+- A session is a random 256-bit token in an HttpOnly cookie; the database keeps only its SHA-256,
+  the user, the synchronizer CSRF token of its forms and when it was last used. It ends on
+  logout (the row is deleted, so the cookie is worthless even if copied), after `idle` without a
+  request, after `lifetime` in all, and when the user is disabled or their password changes.
+- A visitor who opens the login page gets a session without a user: it carries the login form's
+  CSRF token. Signing in replaces it with a new session (a fresh token: no session fixation).
+- Throttling: failed logins are counted per account and per address over a window, in the
+  database (every web worker sees the same counts). Past the limit the account (or address) is
+  locked until the window has passed, even for the right password; every lockout is audited.
+
+Never stores or logs a token or password in clear.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from peewee import Database
+
+from server_sync.web import audit
+from server_sync.web.people import User, as_datetime, now_utc, token_hash, user_by_id, verify_password
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle: timedelta = timedelta(minutes=30)
+    lifetime: timedelta = timedelta(hours=12)
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 20
+    lockout_window: timedelta = timedelta(minutes=15)
+    touch_every: timedelta = timedelta(seconds=30)     # last_seen_at is written at most this often
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str                      # the cookie's value (only in memory, never stored)
+    csrf_token: str
+    user: User | None
+    created_at: datetime
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def create(db: Database, user: User | None, *, address: str | None, user_agent: str | None) -> Session:
+    token, csrf = _new_token(), _new_token()
+    now = now_utc()
+    p = db.param
+    db.execute_sql(f"INSERT INTO web_session (token_hash, user_id, csrf_token, created_at, last_seen_at, address,"
+                   f" user_agent) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                   (token_hash(token), user.id if user else None, csrf, now, now, (address or "")[:64],
+                    (user_agent or "")[:300]))
+    return Session(token, csrf, user, now)
+
+
+def load(db: Database, token: str | None, policy: SessionPolicy) -> Session | None:
+    """The live session of a cookie value, or None (unknown, expired, or its user disabled)."""
+    if not token or len(token) > 100:
+        return None
+    p = db.param
+    h = token_hash(token)
+    row = db.execute_sql(f"SELECT user_id, csrf_token, created_at, last_seen_at FROM web_session"
+                         f" WHERE token_hash = {p}", (h,)).fetchone()
+    if not row:
+        return None
+    user_id, csrf, created, seen = row[0], row[1], as_datetime(row[2]), as_datetime(row[3])
+    now = now_utc()
+    if now - seen > policy.idle or now - created > policy.lifetime:
+        db.execute_sql(f"DELETE FROM web_session WHERE token_hash = {p}", (h,))
+        return None
+    user = None
+    if user_id is not None:
+        user = user_by_id(db, int(user_id))
+        if user is None or user.disabled:
+            db.execute_sql(f"DELETE FROM web_session WHERE token_hash = {p}", (h,))
+            return None
+    if now - seen >= policy.touch_every:
+        db.execute_sql(f"UPDATE web_session SET last_seen_at = {p} WHERE token_hash = {p}", (now, h))
+    return Session(token, csrf, user, created)
+
+
+def end(db: Database, token: str) -> None:
+    db.execute_sql(f"DELETE FROM web_session WHERE token_hash = {db.param}", (token_hash(token),))
+
+
+def purge(db: Database, policy: SessionPolicy) -> None:
+    """Forget sessions idle for longer than the idle limit and old login attempts."""
+    p = db.param
+    now = now_utc()
+    db.execute_sql(f"DELETE FROM web_session WHERE last_seen_at < {p}", (now - policy.idle,))
+    db.execute_sql(f"DELETE FROM web_login_attempt WHERE at < {p}", (now - max(policy.lockout_window,
+                                                                                timedelta(days=1)),))
+
+
+def csrf_ok(session: Session | None, submitted: str | None) -> bool:
+    """The synchronizer-token check of a form post (constant-time compare)."""
+    if session is None or not submitted:
+        return False
+    return hmac.compare_digest(session.csrf_token.encode(), submitted.encode())
+
+
+class LockedOut(Exception):
+    """Too many failed logins for this account or from this address; try again later."""
+
+
+def _failures(db: Database, column: str, value: str, since: datetime) -> int:
+    p = db.param
+    # Failures since the last success of that account (or address) inside the window.
+    row = db.execute_sql(
+        f"SELECT COUNT(*) FROM web_login_attempt WHERE {column} = {p} AND at >= {p} AND success = {p}"
+        f" AND id > COALESCE((SELECT MAX(id) FROM web_login_attempt WHERE {column} = {p} AND success = {p}), 0)",
+        (value, since, False, value, True)).fetchone()
+    return int(row[0])
+
+
+def login(db: Database, name: str, password: str, *, address: str, user_agent: str | None,
+          policy: SessionPolicy) -> Session | None:
+    """Check a login; a new session for the user, None for a wrong name or password; raises
+    LockedOut while the account or address is locked (nothing is checked then)."""
+    name = (name or "").strip()[:64]
+    address = (address or "unknown")[:64]
+    since = now_utc() - policy.lockout_window
+    if (_failures(db, "account", name, since) >= policy.max_failures_per_account
+            or _failures(db, "address", address, since) >= policy.max_failures_per_address):
+        _attempt(db, name, address, False)
+        audit.record(db, "login_locked", user_name=name, address=address)
+        raise LockedOut(name)
+    user = verify_password(db, name, password or "")
+    _attempt(db, name, address, user is not None)
+    if user is None:
+        audit.record(db, "login_failed", user_name=name, address=address)
+        return None
+    audit.record(db, "login", user_name=user.name, address=address)
+    return create(db, user, address=address, user_agent=user_agent)
+
+
+def _attempt(db: Database, name: str, address: str, success: bool) -> None:
+    p = db.param
+    db.execute_sql(f"INSERT INTO web_login_attempt (at, account, address, success) VALUES ({p}, {p}, {p}, {p})",
+                   (now_utc(), name, address, success))
