@@ -30,12 +30,14 @@ import phonenumbers
 from stdnum import iban, luhn
 from stdnum.no import fodselsnummer
 
-EMAIL_MARK = "[e-mail]"
-PHONE_MARK = "[phone]"
-ID_MARK = "[id-number]"
-CARD_MARK = "[card]"
-IBAN_MARK = "[iban]"
-NAME_MARK = "[name]"
+from server_sync.protocol.vocabulary import SCRUB_MARKS
+
+EMAIL_MARK = SCRUB_MARKS["e-mail"]
+PHONE_MARK = SCRUB_MARKS["phone"]
+ID_MARK = SCRUB_MARKS["id-number"]
+CARD_MARK = SCRUB_MARKS["card"]
+IBAN_MARK = SCRUB_MARKS["iban"]
+NAME_MARK = SCRUB_MARKS["name"]
 MARKS = (EMAIL_MARK, PHONE_MARK, ID_MARK, CARD_MARK, IBAN_MARK, NAME_MARK)
 
 PHONE_REGIONS = ("SE", "NO", "DK", "FI")

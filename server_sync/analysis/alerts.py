@@ -158,13 +158,21 @@ def _as_dict(row) -> dict:
     return d
 
 
-def list_alerts(db: Database, *, open_only: bool = False, site: str | None = None, limit: int = 200) -> list[dict]:
+def list_alerts(db: Database, *, open_only: bool = False, site: str | None = None, limit: int = 200,
+                sites: Iterable[str] | None = None) -> list[dict]:
+    """Alerts newest first; `site` or `sites` (an empty list: none) narrow them."""
     clauses, params = [], []
     if open_only:
         clauses.append("acked_at IS NULL")
     if site:
         clauses.append(f"site_id = {db.param}")
         params.append(site)
+    if sites is not None:
+        sites = sorted(sites)
+        if not sites:
+            return []
+        clauses.append(f"site_id IN ({', '.join([db.param] * len(sites))})")
+        params += sites
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     rows = db.execute_sql(f"SELECT {', '.join(COLUMNS)} FROM alert{where} ORDER BY id DESC LIMIT {int(limit)}", params)
     return [_as_dict(r) for r in rows]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from typing import Sequence
 from zoneinfo import ZoneInfo
 
 from peewee import Database
@@ -36,12 +37,20 @@ def _rejected(payload: str | None) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER) -> list[dict]:
+def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
+          site_ids: Sequence[str] | None = None) -> list[dict]:
+    """Every kiosk, or those of `site_ids` (an empty list: none)."""
+    where, params = "", []
+    if site_ids is not None:
+        if not site_ids:
+            return []
+        where = f" WHERE k.site_id IN ({', '.join([db.param] * len(site_ids))})"
+        params = list(site_ids)
     rows = db.execute_sql(
         "SELECT k.id, k.site_id, s.name, s.timezone, s.opening_hours, k.registered_at, k.active, st.online,"
         " st.last_seen, st.outbox_depth, st.oldest_unacked_s, st.clock_synced, st.config_version,"
         " st.config_error, st.version, st.payload FROM kiosk k LEFT JOIN site s ON s.id = k.site_id"
-        " LEFT JOIN kiosk_status st ON st.kiosk_id = k.id ORDER BY k.site_id, k.id").fetchall()
+        f" LEFT JOIN kiosk_status st ON st.kiosk_id = k.id{where} ORDER BY k.site_id, k.id", params).fetchall()
     hours_cache: dict[str | None, dict] = {}
     out = []
     for (kiosk, site, name, tz, opening, registered, active, online, last_seen, depth, oldest, synced,

@@ -40,25 +40,13 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from server_sync.analysis.chain_report import ACTION_WINDOW_DAYS
-    from server_sync.analysis import queries
-    from server_sync.analysis.metrics import Tally
-    from server_sync.analysis.trends import change_dict
+    from server_sync.analysis.actions import evaluated
     from server_sync.central.db import connect
     db = connect(existing_database_url(args))
     try:
-        f = queries.ReportFilter(tuple(args.site))
-        acts = queries.actions(db, f)
-        catalogue = queries.questions(db)
-        kinds = {q: (c["audience"], c["scale"]) for q, c in catalogue.items()}
-        windows = queries.action_windows(db, acts, kinds, ACTION_WINDOW_DAYS)
+        out = evaluated(db, tuple(args.site))
     finally:
         db.close()
-    out = []
-    for a in acts:
-        scale = catalogue.get(a["question_id"], {}).get("scale", "smiley4")
-        w = windows.get(a["id"], {})
-        out.append(dict(a, **change_dict(w.get("before", Tally(scale)), w.get("after", Tally(scale)))))
     if args.json:
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0

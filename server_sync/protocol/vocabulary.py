@@ -25,3 +25,8 @@ MAX_COMMENT_CHARS = 2000                 # the largest followup.max_comment_char
 MAX_REASONS = 16
 DEFAULT_MAX_BYTES = 1024 * 1024          # the centre's limit; kiosks build at most sync.batch_max_bytes
 DEFAULT_MAX_EVENTS = 5000                # the largest sync.batch_max_events a kiosk may set
+
+# What a kiosk writes into a comment in place of the personal data it removed (kiosk/scrub.py),
+# by kind; the centre shows them as removed data, never as text a customer typed.
+SCRUB_MARKS: dict[str, str] = {"e-mail": "[e-mail]", "phone": "[phone]", "id-number": "[id-number]",
+                               "card": "[card]", "iban": "[iban]", "name": "[name]"}

@@ -1,0 +1,133 @@
+"""The few queries only the web app asks (everything else comes from server_sync.analysis): the
+comments customers wrote, and today's answers so far.
+
+Every function takes the sites to look at explicitly (`sites=None` only for a scope that sees the
+whole chain) and puts them into the SQL: what a person may not see is never read. Parameters
+only; search text is matched with LIKE, its wildcards escaped. Never writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Sequence
+from zoneinfo import ZoneInfo
+
+from peewee import Database
+
+from server_sync.central.dialect import placeholders
+
+COMMENTS_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class CommentFilter:
+    """What the comments page asks for; every field optional."""
+    sites: tuple[str, ...] | None = None      # None: every site (a scope that sees the chain)
+    question: str | None = None
+    reason: str | None = None
+    score: int | None = None
+    date_from: str | None = None              # site-local dates
+    date_to: str | None = None
+    search: str | None = None
+    page: int = 1
+
+
+def _zones(db: Database, sites: Sequence[str] | None) -> dict[str, list[str]]:
+    """IANA zone -> the sites in it (of `sites`, or of the chain)."""
+    if sites is None:
+        rows = db.execute_sql("SELECT id, timezone FROM site").fetchall()
+    elif not sites:
+        return {}
+    else:
+        rows = db.execute_sql(f"SELECT id, timezone FROM site WHERE id IN ({placeholders(db, len(sites))})",
+                              list(sites)).fetchall()
+    out: dict[str, list[str]] = defaultdict(list)
+    for sid, tz in rows:
+        out[tz or "Europe/Stockholm"].append(sid)
+    return dict(out)
+
+
+def _utc(day: date, zone: str) -> datetime:
+    return datetime.combine(day, time(), ZoneInfo(zone)).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def like_pattern(text: str) -> str:
+    """`%text%` for LIKE … ESCAPE '\\', the user's own % and _ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
+    """Comments newest first, one page of them, and whether there are more."""
+    p = db.param
+    clauses, params = ["f.comment IS NOT NULL"], []
+    if f.sites is not None:
+        if not f.sites:
+            return [], False
+        clauses.append(f"r.site_id IN ({placeholders(db, len(f.sites))})")
+        params += list(f.sites)
+    if f.date_from or f.date_to:
+        # Site-local days: the UTC bounds differ per time zone, so one range per zone.
+        ranges = []
+        for zone, zone_sites in sorted(_zones(db, f.sites).items()):
+            part = [f"r.site_id IN ({placeholders(db, len(zone_sites))})"]
+            params += zone_sites
+            if f.date_from:
+                part.append(f"f.recorded_at >= {p}")
+                params.append(_utc(date.fromisoformat(f.date_from), zone))
+            if f.date_to:
+                part.append(f"f.recorded_at < {p}")
+                params.append(_utc(date.fromisoformat(f.date_to) + timedelta(days=1), zone))
+            ranges.append("(" + " AND ".join(part) + ")")
+        clauses.append("(" + (" OR ".join(ranges) or "1 = 0") + ")")
+    if f.question:
+        clauses.append(f"r.question_id = {p}")
+        params.append(f.question)
+    if f.score is not None:
+        clauses.append(f"r.value = {p}")
+        params.append(f.score)
+    if f.reason:
+        clauses.append(f"EXISTS (SELECT 1 FROM followup_reason fr WHERE fr.followup_id = f.id AND fr.reason = {p})")
+        params.append(f.reason)
+    if f.search:
+        clauses.append(f"LOWER(f.comment) LIKE LOWER({p}) ESCAPE '\\'")
+        params.append(like_pattern(f.search))
+    limit = COMMENTS_PER_PAGE
+    offset = (max(1, f.page) - 1) * limit
+    rows = db.execute_sql(
+        "SELECT f.id, f.recorded_at, f.comment, f.reasons, r.site_id, s.name, s.timezone, r.question_id, r.scale,"
+        " r.value, r.language FROM followup f JOIN response r ON r.id = f.response_id"
+        " JOIN site s ON s.id = r.site_id"
+        f" WHERE {' AND '.join(clauses)} ORDER BY f.recorded_at DESC, f.id DESC LIMIT {limit + 1} OFFSET {offset}",
+        params).fetchall()
+    out = []
+    for fid, at, comment, reasons, site, name, tz, question, scale, value, language in rows[:limit]:
+        stamp = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+        local = stamp.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz or "Europe/Stockholm"))
+        try:
+            codes = json.loads(reasons or "[]")
+        except ValueError:
+            codes = []
+        out.append({"id": fid, "recorded_at": stamp.replace(tzinfo=timezone.utc).isoformat(),
+                    "local_time": local.strftime("%Y-%m-%d %H:%M"), "zone": local.tzname(),
+                    "comment": comment, "reasons": codes, "site_id": site, "site_name": name,
+                    "question_id": question, "scale": scale, "value": int(value), "language": language})
+    return out, len(rows) > limit
+
+
+def answers_today(db: Database, sites: Sequence[str] | None, now: datetime) -> dict[str, Any]:
+    """Answers so far on each site's own today (site-local date), from the daily rollup:
+    {"total", "by_question": {question: n}}."""
+    by_q: dict[str, int] = defaultdict(int)
+    p = db.param
+    for zone, zone_sites in _zones(db, sites).items():
+        today = now.astimezone(ZoneInfo(zone)).date().isoformat()
+        rows = db.execute_sql(
+            f"SELECT question_id, SUM(n) FROM rollup_daily WHERE local_date = {p}"
+            f" AND site_id IN ({placeholders(db, len(zone_sites))}) GROUP BY question_id",
+            [today] + zone_sites).fetchall()
+        for q, n in rows:
+            by_q[q] += int(n or 0)
+    return {"total": sum(by_q.values()), "by_question": dict(sorted(by_q.items()))}
