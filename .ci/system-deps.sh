@@ -12,6 +12,7 @@ packages=(
   xvfb xauth libgl1 libegl1 libmtdev1  # Kivy on a virtual display
   libsdl2-2.0-0                        # Kivy window provider
   chromium                             # renders the HTML report in tests
+  chromium-driver                      # Selenium drives chromium in the web app's browser tests
   shellcheck                           # lints firmware_config scripts
   systemd                              # systemd-analyze verify for the units
   openssl                              # test certificate authority

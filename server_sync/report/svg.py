@@ -281,3 +281,26 @@ def before_after_chart(name: str, title: str, before: dict, after: dict, labels:
         out.append(_text(w - right + 6, cy + 4, f'{e["value"]:.1f}', 12))
     out.append("</svg>")
     return _chart(out)
+
+
+def sparkline(name: str, title: str, daily: Sequence[dict], bounds: tuple[float, float], empty: str) -> Markup:
+    """A small trend line of the daily values (no axes) for an overview card; the first and last
+    value are written at its ends, the range in its title."""
+    pts = [d for d in daily if d.get("value") is not None]
+    if not pts:
+        return _empty(name, title, empty, 200, 44)
+    w, h, left, right, top, bottom = 200, 44, 30, 30, 6, 6
+    values = [d["value"] for d in pts]
+    lo, hi = _nice_range(min(values), max(values), bounds)
+    n = len(pts)
+    x = (lambda i: left + (w - left - right) * (i / max(1, n - 1)))
+    y = (lambda v: top + (h - top - bottom) * (1 - (v - lo) / max(1e-9, hi - lo)))
+    label = f"{title} ({pts[0]['date']} – {pts[-1]['date']}, {_label(lo)}–{_label(hi)})"
+    out = [_open(name, label, w, h)]
+    out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))}"'
+               f' fill="none" stroke="{BLUE}" stroke-width="1.6" stroke-linejoin="round"/>')
+    out.append(f'<circle cx="{x(n - 1):.1f}" cy="{y(values[-1]):.1f}" r="2.5" fill="{BLUE}"/>')
+    out.append(_text(left - 4, y(values[0]) + 4, f"{values[0]:.0f}", 11, "end"))
+    out.append(_text(w - right + 4, y(values[-1]) + 4, f"{values[-1]:.0f}", 11, "start", INK))
+    out.append("</svg>")
+    return _chart(out)

@@ -131,3 +131,13 @@ def answers_today(db: Database, sites: Sequence[str] | None, now: datetime) -> d
         for q, n in rows:
             by_q[q] += int(n or 0)
     return {"total": sum(by_q.values()), "by_question": dict(sorted(by_q.items()))}
+
+
+def site_names(db: Database, sites: Sequence[str] | None) -> dict[str, str]:
+    """id -> name of `sites` (None: every site)."""
+    if sites is None:
+        return dict(db.execute_sql("SELECT id, name FROM site").fetchall())
+    if not sites:
+        return {}
+    return dict(db.execute_sql(f"SELECT id, name FROM site WHERE id IN ({placeholders(db, len(sites))})",
+                               list(sites)).fetchall())

@@ -1,0 +1,63 @@
+"""`kiosk-central serve`: the central office's web app (server_sync.web) under uvicorn, with
+several worker processes. Each worker connects to the central database itself; they meet only
+there (sessions, live marks), so workers and ingestors can be added freely."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from server_sync.cli import database_url
+from server_sync.exc import CentralConfigError
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("serve", parents=[common], help="run the web app (pages, JSON API, live updates)",
+                       description="The central office's web app: overview, sites, site, comments, alerts, "
+                                   "actions and fleet pages for signed-in users (kiosk-central user add), "
+                                   "the JSON API under /api/v1, live updates. Until SIGTERM or Ctrl-C.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; behind a reverse "
+                                                        "proxy keep it local)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--certfile", metavar="FILE", help="TLS certificate (PEM, with its chain): serve HTTPS")
+    p.add_argument("--keyfile", metavar="FILE", help="TLS private key (PEM) of --certfile")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="worker processes (default 2)")
+    p.add_argument("--forwarded-allow-ips", default="127.0.0.1", metavar="IPS",
+                   help="reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated; "
+                        "default 127.0.0.1)")
+    p.add_argument("--idle-minutes", type=float, default=30.0, metavar="M",
+                   help="a session unused this long ends (default 30)")
+    p.add_argument("--cache-seconds", type=float, default=30.0, metavar="S",
+                   help="longest a worker reuses computed figures; new answers refresh them at once "
+                        "(default 30; 0: never reuse)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server_sync.central.db import connect
+    from server_sync.web.app import ENV_SETTINGS, WebSettings
+
+    if not 1 <= args.port <= 65535:
+        raise CentralConfigError(f"--port must be 1-65535, got {args.port}")
+    if not 1 <= args.workers <= 64:
+        raise CentralConfigError(f"--workers must be 1-64, got {args.workers}")
+    if bool(args.certfile) != bool(args.keyfile):
+        raise CentralConfigError("--certfile and --keyfile go together")
+    for option, path in (("--certfile", args.certfile), ("--keyfile", args.keyfile)):
+        if path and not os.access(path, os.R_OK):
+            raise CentralConfigError(f"{option} {path} is not a readable file")
+    if args.idle_minutes <= 0 or args.cache_seconds < 0:
+        raise CentralConfigError("--idle-minutes must be above 0 and --cache-seconds at least 0")
+    url = database_url(args)
+    connect(url).close()            # migrate once here, before the workers start
+    os.environ[ENV_SETTINGS] = WebSettings(url, args.idle_minutes, args.cache_seconds).encode()
+    scheme = "https" if args.certfile else "http"
+    print(f"kiosk-central serve: {scheme}://{args.host}:{args.port}/ ({args.workers} workers)", flush=True)
+    uvicorn.run("server_sync.web.app:create_app_from_env", factory=True, host=args.host, port=args.port,
+                workers=args.workers, ssl_certfile=args.certfile, ssl_keyfile=args.keyfile, proxy_headers=True,
+                forwarded_allow_ips=args.forwarded_allow_ips, timeout_graceful_shutdown=2,
+                log_level=args.log_level, server_header=False)
+    return 0

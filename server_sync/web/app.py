@@ -1,0 +1,160 @@
+"""The web app: its route table, the headers every answer carries, and the life of one worker
+(database connection, live marks, report cache). `kiosk-central serve` runs it under uvicorn,
+one app per worker process (`create_app_from_env`).
+
+Every route's endpoint carries `access` (public, user, admin, form, token; see guard.py): the
+tests walk this table and check each route as every role. Assets are served from the package
+(no CDN, nothing fetched at run time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib.resources import files
+from typing import AsyncIterator
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server_sync.central.db import connect
+from server_sync.web import api, live, render, sessions
+from server_sync.web.cache import FiguresCache
+from server_sync.web.guard import COOKIE, WebState, error_page, page, public
+from server_sync.web.pages import account, admin, comments, fleet, lists, overview, site, sites
+from server_sync.web.scope import scope_of
+
+ENV_SETTINGS = "KUNDPULS_WEB_SETTINGS"        # how `serve` hands settings to its worker processes
+
+# No inline script anywhere; inline style only as SVG attributes of the report's charts.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:;"
+       " connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    database_url: str
+    idle_minutes: float = 30.0
+    cache_seconds: float = 30.0
+    live_poll_s: float = 0.25
+    threads: int = 8                        # database threads per worker (connections, on PostgreSQL)
+
+    def encode(self) -> str:
+        return "\t".join(str(getattr(self, f)) for f in self.__dataclass_fields__)
+
+    @classmethod
+    def decode(cls, text: str) -> "WebSettings":
+        url, idle, cache, poll, threads = text.split("\t")
+        return cls(url, float(idle), float(cache), float(poll), int(threads))
+
+
+@public
+async def report_css(request: Request) -> Response:
+    return Response(_REPORT_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+
+_REPORT_CSS = render.report_css()
+
+
+async def live_stream(request: Request) -> Response:
+    """The Server-Sent Events of one open page (live.py), for the sites its person may see."""
+    state: WebState = request.app.state.web
+
+    def who():
+        s = sessions.load(state.db, request.cookies.get(COOKIE),
+                          sessions.SessionPolicy(**{**state.policy.__dict__, "touch_every": state.policy.idle * 1000}))
+        return None if s is None or s.user is None else scope_of(state.db, s.user)
+    scope = await anyio.to_thread.run_sync(who)
+    if scope is None:
+        return error_page(request, 404)
+    return await live.stream(request, scope.sites, state.live)
+live_stream.access = "user"
+
+
+def route_table() -> list:
+    return [
+        Route("/", page(overview.build), name="overview"),
+        Route("/sites", page(sites.build), name="sites"),
+        Route("/sites/{site_id}", page(site.build), name="site"),
+        Route("/comments", page(comments.build), name="comments"),
+        Route("/alerts", page(lists.alerts), name="alerts"),
+        Route("/actions", page(lists.actions), name="actions"),
+        Route("/fleet", page(fleet.build), name="fleet"),
+        Route("/live", live_stream, name="live"),
+        Route("/login", account.login_page, methods=["GET"], name="login"),
+        Route("/login", account.login_submit, methods=["POST"], name="login_submit"),
+        Route("/logout", account.logout, methods=["POST"], name="logout"),
+        Route("/account", account.account, name="account"),
+        Route("/account/password", account.change_password, methods=["POST"], name="account_password"),
+        Route("/account/language", account.change_language, methods=["POST"], name="account_language"),
+        Route("/admin/users", admin.users, name="admin_users"),
+        Route("/admin/audit", admin.audit_log, name="admin_audit"),
+        *api.routes(),
+        Route("/static/report.css", report_css, name="report_css"),
+        Mount("/static", StaticFiles(directory=str(files("server_sync.web") / "static")), name="static"),
+    ]
+
+
+class SecurityHeaders:
+    """Headers every answer carries: CSP (no inline script), no framing, no sniffing, no
+    referrer leaving the site; HSTS over TLS."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tls = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [(b"content-security-policy", CSP.encode()), (b"x-frame-options", b"DENY"),
+                            (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+                            (b"cross-origin-opener-policy", b"same-origin")]
+                if tls:
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
+                message["headers"] = headers
+            await send(message)
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _not_found(request: Request, exc: HTTPException) -> Response:
+    return error_page(request, exc.status_code)
+
+
+def create_app(settings: WebSettings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        db = await anyio.to_thread.run_sync(lambda: connect(settings.database_url))
+        marks = live.LiveMarks(db, settings.live_poll_s)
+        await anyio.to_thread.run_sync(lambda: None)
+        marks.start()
+        app.state.web = WebState(db=db, policy=sessions.SessionPolicy(idle=timedelta(minutes=settings.idle_minutes)),
+                                 cache=FiguresCache(settings.cache_seconds), live=marks)
+        try:
+            yield
+        finally:
+            await marks.stop()
+            db.close()
+
+    app = Starlette(routes=route_table(), lifespan=lifespan, exception_handlers={HTTPException: _not_found},
+                    max_body_size=64 * 1024)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """uvicorn's factory in each worker process: the settings come from `serve` via the environment."""
+    return create_app(WebSettings.decode(os.environ[ENV_SETTINGS]))

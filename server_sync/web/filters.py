@@ -1,0 +1,110 @@
+"""The filters a page, a download and an API call take from the query string, checked once here:
+dates, question, region, site, reason, score, search text, page. A malformed value is a 400
+with a message saying which; a site or region the person may not see is a 404 (scope.py).
+
+Values are only ever passed on as query parameters, never written into SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Mapping
+
+from server_sync.protocol.vocabulary import ID_RE
+
+MAX_SEARCH_CHARS = 200
+
+
+class BadFilter(ValueError):
+    """A query parameter that is not what it should be (the page answers 400 with this text)."""
+
+
+# Every query parameter any page or API call reads, with its meaning (the OpenAPI description
+# and the docs are made from this).
+PARAMETERS: dict[str, str] = {
+    "from": "first day, site-local (YYYY-MM-DD); default: 28 days before `to`",
+    "to": "last day, site-local (YYYY-MM-DD); default: the last day with answers",
+    "question": "a question id",
+    "region": "only the sites of this region",
+    "site": "only this site",
+    "reason": "only comments citing this reason code",
+    "score": "only comments on answers with this value (smiley 1-4/1-5, NPS 0-10)",
+    "q": f"search text in comments (at most {MAX_SEARCH_CHARS} characters)",
+    "page": "page number, from 1",
+    "state": "alerts: open or acknowledged",
+    "flagged": "fleet: 1 for silent kiosks only",
+    "format": "download what the page shows: csv, json or report (the HTML report for the same filters)",
+}
+
+
+def _one(params: Mapping[str, str], key: str) -> str | None:
+    value = params.get(key)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def day(params: Mapping[str, str], key: str) -> str | None:
+    value = _one(params, key)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value).isoformat() if len(value) == 10 else _bad(key, value)
+    except ValueError:
+        return _bad(key, value)
+
+
+def ident(params: Mapping[str, str], key: str) -> str | None:
+    """A site, region, question or reason id: letters, digits, '-' and '_'."""
+    value = _one(params, key)
+    if value is not None and not ID_RE.fullmatch(value):
+        _bad(key, value)
+    return value
+
+
+def integer(params: Mapping[str, str], key: str, low: int, high: int) -> int | None:
+    value = _one(params, key)
+    if value is None:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        return _bad(key, value)
+    if not low <= n <= high:
+        _bad(key, value)
+    return n
+
+
+def search(params: Mapping[str, str], key: str = "q") -> str | None:
+    value = _one(params, key)
+    if value is not None and len(value) > MAX_SEARCH_CHARS:
+        raise BadFilter(f"'{key}' is longer than {MAX_SEARCH_CHARS} characters")
+    return value
+
+
+def choice(params: Mapping[str, str], key: str, allowed: tuple[str, ...]) -> str | None:
+    value = _one(params, key)
+    if value is not None and value not in allowed:
+        _bad(key, value, f"one of {', '.join(allowed)}")
+    return value
+
+
+def _bad(key: str, value: str, expected: str | None = None):
+    shown = value if len(value) <= 40 else value[:40] + "…"
+    raise BadFilter(f"'{key}' is not valid: {shown!r}" + (f" (expected {expected})" if expected else ""))
+
+
+@dataclass(frozen=True)
+class Period:
+    date_from: str | None = None
+    date_to: str | None = None
+    question: str | None = None
+
+
+def period(params: Mapping[str, str]) -> Period:
+    p = Period(day(params, "from"), day(params, "to"), ident(params, "question"))
+    if p.date_from and p.date_to and p.date_from > p.date_to:
+        raise BadFilter(f"'from' {p.date_from} is after 'to' {p.date_to}")
+    return p

@@ -1,0 +1,325 @@
+"""Who is asking, and what they may see: every route of the app is one of the kinds below, and the
+kind decides how the request is authenticated before the route's own code runs.
+
+- `page`: a signed-in person (session cookie); no session -> the login page. The route returns a
+  `PageResult`; `?format=csv|json|report` downloads what the page shows with the same filters
+  (audited). `admin_page`: the same for admins; anyone else gets 404.
+- `form`: a POST from a signed-in person with the session's CSRF token (synchronizer token).
+- `public`: no person needed (login page, static files, the OpenAPI description).
+- `api`: `Authorization: Bearer <token>` (a user's API token); JSON only.
+
+Each wrapper computes the person's `Scope` (scope.visible_sites) before the route runs and hands
+it over in the `Visit`; routes pass it to every query. A site or region outside it is a 404,
+answered the same as an unknown one. The wrapped function runs in a worker thread (the database
+calls are blocking). Never trusts a value from the request beyond what filters.py checked.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+from urllib.parse import quote, urlencode
+
+from peewee import Database
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from server_sync.analysis import chain_report
+from server_sync.analysis.queries import ReportFilter
+from server_sync.exc import CentralConfigError
+from server_sync.web import audit, render, sessions
+from server_sync.web.filters import BadFilter
+from server_sync.web.people import User, user_by_token
+from server_sync.web.scope import NotVisible, Scope, scope_of
+
+COOKIE = "kp_session"
+LIVE_HEADER = "x-kundpuls-live"          # a page refreshing its live parts (not a person's click)
+EXPORT_FORMATS = ("csv", "json", "report")
+
+
+@dataclass
+class WebState:
+    """What every request of one worker shares: settings, the database, the report cache, the
+    live marks (live.py)."""
+    db: Database
+    policy: sessions.SessionPolicy
+    cache: Any
+    live: Any
+    secure_cookies: bool | None = None       # None: when the request came over TLS
+
+
+@dataclass
+class PageResult:
+    """What a page shows: its template and figures; `csv` turns the figures into a table for the
+    CSV download; `report_filter` is the filter of the HTML report download."""
+    template: str
+    data: dict
+    title_key: str
+    csv: Callable[[dict], tuple[list[str], list]] | None = None
+    report_filter: ReportFilter | None = None
+    context: dict = field(default_factory=dict)      # template-only extras (not downloaded)
+    live_sites: tuple[str, ...] | None = None         # sites whose new answers refresh the page
+
+
+@dataclass
+class Visit:
+    """One authorised request: who, what they may see, and the tools to answer."""
+    request: Request
+    state: WebState
+    user: User
+    scope: Scope
+    session: sessions.Session | None
+    now: datetime
+
+    @property
+    def db(self) -> Database:
+        return self.state.db
+
+    @property
+    def params(self) -> QueryParams:
+        return self.request.query_params
+
+    @property
+    def lang(self) -> str:
+        return self.user.language
+
+    @property
+    def live(self) -> bool:
+        return self.request.headers.get(LIVE_HEADER) == "1"
+
+    @property
+    def address(self) -> str:
+        return client_address(self.request)
+
+    def sites_or_chain(self, sites: tuple[str, ...] | None = None) -> tuple[str, ...] | None:
+        """The sites to query: None for the whole chain (a scope that sees everything and asked
+        for no subset, which lets queries use the chain-wide rollups), else a tuple (maybe empty)."""
+        if sites is None and self.scope.everything:
+            return None
+        return tuple(sorted(sites if sites is not None else self.scope.sites))
+
+    def report(self, sites: tuple[str, ...] | None, f: ReportFilter) -> dict | None:
+        """The chain report for `sites` (None: the chain), cached per worker until the sites'
+        live marks move; None when there is nothing the person may see."""
+        if sites is not None and not sites:
+            return None
+        f = ReportFilter(sites or (), f.questions, f.date_from, f.date_to, f.min_ranked_n)
+        version = self.state.live.version_of(sites)
+        key = ("report", f, version)
+        return self.state.cache.get(key, lambda: chain_report.build(self.db, f, now=self.now))
+
+
+def client_address(request: Request) -> str:
+    # uvicorn has already put the proxy's X-Forwarded-For here if the proxy is trusted
+    # (--forwarded-allow-ips); otherwise it is the peer itself.
+    return (request.client.host if request.client else "") or "unknown"
+
+
+def _secure(request: Request, state: WebState) -> bool:
+    return state.secure_cookies if state.secure_cookies is not None else request.url.scheme == "https"
+
+
+def set_session_cookie(response: Response, request: Request, state: WebState, token: str) -> None:
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=_secure(request, state), path="/")
+
+
+def clear_session_cookie(response: Response, request: Request, state: WebState) -> None:
+    response.delete_cookie(COOKIE, httponly=True, samesite="lax", secure=_secure(request, state), path="/")
+
+
+def error_page(request: Request, status: int, lang: str = "en", message: str | None = None) -> Response:
+    """404, 400, 403, 429 … the same page whatever the cause, so a 404 for a site the person
+    may not see reads exactly like one for a site that does not exist."""
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": message or render.text(f"error_{status}", "en")}, status_code=status)
+    body = render.page("web/error.html", lang, status=status, message=message, title_key=f"error_{status}")
+    return HTMLResponse(body, status_code=status)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _login_redirect(request: Request) -> Response:
+    target = request.url.path + (("?" + request.url.query) if request.url.query else "")
+    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+
+
+def _load_session(request: Request, state: WebState, touch: bool = True) -> sessions.Session | None:
+    policy = state.policy
+    if not touch:
+        # A live refresh reads the session without moving its idle clock: a page left open is
+        # not a person at work, so it still expires.
+        from dataclasses import replace
+        policy = replace(policy, touch_every=policy.idle * 1000)
+    return sessions.load(state.db, request.cookies.get(COOKIE), policy)
+
+
+def _authorise(request: Request, admin_only: bool) -> Visit | Response:
+    state: WebState = request.app.state.web
+    live = request.headers.get(LIVE_HEADER) == "1"
+    session = _load_session(request, state, touch=not live)
+    if session is None or session.user is None:
+        return _login_redirect(request)
+    user = session.user
+    if user.must_change_password and request.url.path != "/account":
+        return RedirectResponse("/account", status_code=303)
+    if admin_only and not user.is_admin:
+        return error_page(request, 404, user.language)
+    return Visit(request, state, user, scope_of(state.db, user), session, _now())
+
+
+def _guarded(request: Request, call: Callable[[], Response]) -> Response:
+    """Turn the refusals every route may meet into their pages."""
+    lang = "en"
+    try:
+        return call()
+    except NotVisible:
+        return error_page(request, 404, lang)
+    except BadFilter as e:
+        return error_page(request, 400, lang, str(e))
+    except CentralConfigError as e:       # e.g. an unknown question id in the filters
+        return error_page(request, 400, lang, str(e))
+
+
+def _page_endpoint(fn: Callable[[Visit], PageResult | Response], admin_only: bool) -> Callable:
+    def run(request: Request) -> Response:
+        visit = _authorise(request, admin_only)
+        if isinstance(visit, Response):
+            return visit
+        return _guarded(request, lambda: _respond(visit, fn(visit)))
+
+    @functools.wraps(fn)
+    async def endpoint(request: Request) -> Response:
+        return await run_in_threadpool(run, request)
+    endpoint.access = "admin" if admin_only else "user"
+    endpoint.page = fn
+    return endpoint
+
+
+def page(fn: Callable[[Visit], PageResult | Response]) -> Callable:
+    return _page_endpoint(fn, admin_only=False)
+
+
+def admin_page(fn: Callable[[Visit], PageResult | Response]) -> Callable:
+    return _page_endpoint(fn, admin_only=True)
+
+
+def nav_items(user: User) -> list[tuple[str, str]]:
+    items = [("/", "nav_overview"), ("/sites", "nav_sites"), ("/comments", "nav_comments"),
+             ("/alerts", "nav_alerts"), ("/actions", "nav_actions"), ("/fleet", "nav_fleet")]
+    if user.is_admin:
+        items.append(("/admin/users", "nav_admin"))
+    return items
+
+
+def _respond(visit: Visit, result: PageResult | Response) -> Response:
+    if isinstance(result, Response):
+        return result
+    fmt = visit.params.get("format")
+    if fmt is not None:
+        return export(visit, result, fmt)
+    query = [(k, v) for k, v in visit.params.multi_items() if k != "format"]
+    downloads = {f: visit.request.url.path + "?" + urlencode(query + [("format", f)]) for f in EXPORT_FORMATS}
+    report = result.data.get("report")
+    body = render.page(result.template, visit.lang, report=report, data=result.data, user=visit.user,
+                       nav=nav_items(visit.user), path=visit.request.url.path,
+                       csrf=visit.session.csrf_token if visit.session else "", title_key=result.title_key,
+                       downloads=downloads if (result.csv or result.report_filter) else {},
+                       live_sites=" ".join(result.live_sites) if result.live_sites is not None else None,
+                       params=visit.params, **result.context)
+    return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") -> Response:
+    """The page's figures as CSV, JSON or the HTML report, audited."""
+    if fmt not in EXPORT_FORMATS:
+        raise BadFilter(f"'format' must be one of {', '.join(EXPORT_FORMATS)}")
+    name = result.title_key.removeprefix("title_")
+    filters = {k: v for k, v in visit.params.items() if k != "format"}
+    audit.record(visit.db, event, user_name=visit.user.name, address=visit.address, page=visit.request.url.path,
+                 format=fmt, filters=filters)
+    stamp = visit.now.strftime("%Y%m%d-%H%M")
+    if fmt == "json":
+        data = {k: v for k, v in result.data.items() if k != "report"}
+        return Response(render.to_json(data), media_type="application/json",
+                        headers=_attachment(f"kundpuls-{name}-{stamp}.json"))
+    if fmt == "csv":
+        if result.csv is None:
+            raise BadFilter("this page has no CSV download")
+        columns, rows = result.csv(result.data)
+        return Response(render.to_csv(columns, rows), media_type="text/csv; charset=utf-8",
+                        headers=_attachment(f"kundpuls-{name}-{stamp}.csv"))
+    if result.report_filter is None:
+        raise BadFilter("this page has no report download")
+    f = result.report_filter
+    # A report filter without sites stands for the page's own: every site the person may see.
+    report = visit.report(f.sites if f.sites else visit.sites_or_chain(), f)
+    if report is None:
+        raise NotVisible("no sites")
+    from server_sync.report import html as report_html
+    return HTMLResponse(report_html.render(report, visit.lang), headers=_attachment(f"kundpuls-report-{stamp}.html"))
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f"attachment; filename=\"{quote(filename)}\"", "Cache-Control": "no-store"}
+
+
+# --- forms ------------------------------------------------------------------------------------
+
+def form(fn: Callable[[Visit, dict], Response]) -> Callable:
+    """A POST from a signed-in person; refused (403) without the session's CSRF token."""
+    @functools.wraps(fn)
+    async def endpoint(request: Request) -> Response:
+        fields = dict(await request.form())
+
+        def run() -> Response:
+            visit = _authorise(request, admin_only=False)
+            if isinstance(visit, Response):
+                return visit
+            if not sessions.csrf_ok(visit.session, fields.get("csrf_token")):
+                return error_page(request, 403, visit.lang, render.text("csrf_refused", visit.lang))
+            return _guarded(request, lambda: fn(visit, fields))
+        return await run_in_threadpool(run)
+    endpoint.access = "form"
+    return endpoint
+
+
+def public(fn: Callable) -> Callable:
+    fn.access = "public"
+    return fn
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+def api(fn: Callable[[Visit], PageResult | dict]) -> Callable:
+    """A JSON API call with a bearer token; the same figures as the page the function serves."""
+    def run(request: Request) -> Response:
+        state: WebState = request.app.state.web
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        user = user_by_token(state.db, token.strip()) if scheme.lower() == "bearer" and token else None
+        if user is None:
+            return JSONResponse({"error": "a valid API token is needed: Authorization: Bearer <token>"},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        visit = Visit(request, state, user, scope_of(state.db, user), None, _now())
+
+        def answer() -> Response:
+            result = fn(visit)
+            data = result.data if isinstance(result, PageResult) else result
+            if isinstance(result, PageResult) and request.query_params.get("format"):
+                return export(visit, result, request.query_params["format"], "api_export")
+            return JSONResponse({k: v for k, v in data.items() if k != "report"} if "report" in data else data)
+        return _guarded(request, answer)
+
+    @functools.wraps(fn)
+    async def endpoint(request: Request) -> Response:
+        return await run_in_threadpool(run, request)
+    endpoint.access = "token"
+    endpoint.page = fn
+    return endpoint
+

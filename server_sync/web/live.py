@@ -1,0 +1,114 @@
+"""New answers on open pages within two seconds, with any number of web workers and ingestors.
+
+Each worker polls the database's high-water marks (marks.py: one version per site, bumped by
+ingest after each commit; the kiosks' status for the fleet) every `poll_s` seconds: two small
+queries, whatever the traffic. When a mark moves, every open page's Server-Sent Events stream
+(`/live`) of that worker is told which of *its person's* sites changed (a stream never names a
+site its person may not see), and the page fetches its own live parts again (static/app.js).
+
+The same marks version the report cache (guard.Visit.report), so the refetch computes afresh.
+Never writes; a failing poll is logged and retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import AsyncIterator
+
+from peewee import Database
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from server_sync.web import marks
+
+log = logging.getLogger(__name__)
+HEARTBEAT_S = 15.0
+
+
+class LiveMarks:
+    """The latest marks this worker has seen, and an event that fires when they move."""
+
+    def __init__(self, db: Database, poll_s: float = 0.25) -> None:
+        self.db = db
+        self.poll_s = poll_s
+        self.answers: dict[str, int] = {}
+        self.fleet: dict[str, tuple] = {}
+        self.generation = 0
+        self._changed: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self.stopping = False
+
+    def version_of(self, sites: tuple[str, ...] | None) -> int:
+        """A number that changes whenever an answer of `sites` (None: any site) arrives."""
+        if sites is None:
+            return hash(tuple(sorted(self.answers.items())))
+        return hash(tuple(self.answers.get(s, 0) for s in sites))
+
+    def read(self) -> tuple[dict[str, int], dict[str, tuple]]:
+        return marks.versions(self.db), marks.fleet_marks(self.db)
+
+    def start(self) -> None:
+        self.answers, self.fleet = self.read()
+        self._changed = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._poll())
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if self._changed:
+            self._changed.set()
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def _poll(self) -> None:
+        while not self.stopping:
+            await asyncio.sleep(self.poll_s)
+            try:
+                answers, fleet = await run_in_threadpool(self.read)
+            except Exception as e:                 # the database may be restarting: try again
+                log.warning("live marks: %s", e)
+                continue
+            if answers != self.answers or fleet != self.fleet:
+                self.answers, self.fleet = answers, fleet
+                self.generation += 1
+                changed, self._changed = self._changed, asyncio.Event()
+                changed.set()
+
+    async def wait(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+
+def changed_sites(before: dict, after: dict, visible: frozenset[str]) -> list[str]:
+    return sorted(s for s in visible if before.get(s) != after.get(s))
+
+
+async def stream(request: Request, visible: frozenset[str], live: LiveMarks) -> Response:
+    """The Server-Sent Events stream of one open page: `event: answers` / `event: fleet` with the
+    visible sites whose marks moved."""
+    async def events() -> AsyncIterator[str]:
+        answers, fleet = dict(live.answers), dict(live.fleet)
+        yield "retry: 2000\nevent: hello\ndata: {}\n\n"
+        while not live.stopping:
+            await live.wait(HEARTBEAT_S)
+            if await request.is_disconnected():
+                return
+            sent = False
+            for name, before, after in (("answers", answers, live.answers), ("fleet", fleet, live.fleet)):
+                sites = changed_sites(before, after, visible)
+                if sites:
+                    yield f"event: {name}\ndata: {json.dumps({'sites': sites})}\n\n"
+                    sent = True
+            answers, fleet = dict(live.answers), dict(live.fleet)
+            if not sent:
+                yield ": ping\n\n"
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

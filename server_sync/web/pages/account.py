@@ -1,0 +1,134 @@
+"""Signing in and out, and one's own account (language, password).
+
+The login form is CSRF-protected like every form: the visitor first gets a session without a
+user that carries its token. A wrong name and a wrong password get the same answer; a locked
+account or address is told to wait (throttling: sessions.py). Signing in, changing the password
+and signing out each start from a fresh session token.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from server_sync.exc import CentralConfigError
+from server_sync.protocol.vocabulary import LANGUAGES
+from server_sync.web import audit, render, sessions
+from server_sync.web.guard import (COOKIE, PageResult, Visit, WebState, clear_session_cookie, client_address,
+                                   error_page, form, page, public, set_session_cookie)
+from server_sync.web.people import set_language, set_password, verify_password
+
+DEFAULT_LANGUAGE = "sv"
+ACCOUNT_ERRORS = ("password_wrong", "password_mismatch", "password_same", "password_short")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (never //host or a scheme): no open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    u = urlparse(target)
+    return "/" if u.scheme or u.netloc else target
+
+
+def _login_form(request: Request, session: sessions.Session, status: int = 200, error: str | None = None,
+                name: str = "") -> Response:
+    lang = request.query_params.get("lang") if request.query_params.get("lang") in LANGUAGES else DEFAULT_LANGUAGE
+    body = render.page("web/login.html", lang, user=None, nav=(), csrf=session.csrf_token, error=error,
+                       next=_safe_next(request.query_params.get("next")), name=name, title_key="title_login")
+    response = HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    set_session_cookie(response, request, request.app.state.web, session.token)
+    return response
+
+
+@public
+async def login_page(request: Request) -> Response:
+    state: WebState = request.app.state.web
+
+    def run() -> Response:
+        session = sessions.load(state.db, request.cookies.get(COOKIE), state.policy)
+        if session is not None and session.user is not None:
+            return RedirectResponse("/", status_code=303)
+        if session is None:
+            sessions.purge(state.db, state.policy)
+            session = sessions.create(state.db, None, address=client_address(request),
+                                      user_agent=request.headers.get("user-agent"))
+        return _login_form(request, session)
+    return await run_in_threadpool(run)
+
+
+@public
+async def login_submit(request: Request) -> Response:
+    state: WebState = request.app.state.web
+    fields = dict(await request.form())
+
+    def run() -> Response:
+        pre = sessions.load(state.db, request.cookies.get(COOKIE), state.policy)
+        if not sessions.csrf_ok(pre, fields.get("csrf_token")):
+            return error_page(request, 403, DEFAULT_LANGUAGE, render.text("csrf_refused", DEFAULT_LANGUAGE))
+        name = str(fields.get("name", ""))[:64]
+        try:
+            session = sessions.login(state.db, name, str(fields.get("password", "")), address=client_address(request),
+                                     user_agent=request.headers.get("user-agent"), policy=state.policy)
+        except sessions.LockedOut:
+            return _login_form(request, pre, 429, render.text("login_locked", DEFAULT_LANGUAGE), name)
+        if session is None:
+            return _login_form(request, pre, 401, render.text("login_failed", DEFAULT_LANGUAGE), name)
+        sessions.end(state.db, pre.token)
+        target = "/account" if session.user.must_change_password else _safe_next(str(fields.get("next", "/")))
+        response = RedirectResponse(target, status_code=303)
+        set_session_cookie(response, request, state, session.token)
+        return response
+    return await run_in_threadpool(run)
+
+
+@form
+def logout(v: Visit, fields: dict) -> Response:
+    sessions.end(v.db, v.session.token)
+    audit.record(v.db, "logout", user_name=v.user.name, address=v.address)
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response, v.request, v.state)
+    return response
+
+
+@page
+def account(v: Visit) -> PageResult:
+    done, error = v.params.get("done"), v.params.get("error")
+    return PageResult("web/account.html", {"user": v.user.as_dict()}, "title_account",
+                      context={"languages": LANGUAGES, "message": done if done in ("password", "language") else None,
+                               "error": error if error in ACCOUNT_ERRORS else None})
+
+
+@form
+def change_password(v: Visit, fields: dict) -> Response:
+    current, new, again = (str(fields.get(k, "")) for k in ("current", "new", "again"))
+    problem = None
+    if verify_password(v.db, v.user.name, current) is None:
+        problem = "password_wrong"
+    elif new != again:
+        problem = "password_mismatch"
+    elif new == current:
+        problem = "password_same"
+    if problem is None:
+        try:
+            set_password(v.db, v.user.name, new, one_time=False)      # ends every session of the user
+        except CentralConfigError:
+            problem = "password_short"
+    if problem:
+        return RedirectResponse(f"/account?error={problem}", status_code=303)
+    audit.record(v.db, "password_changed", user_name=v.user.name, address=v.address)
+    fresh = sessions.create(v.db, v.user, address=v.address, user_agent=v.request.headers.get("user-agent"))
+    response = RedirectResponse("/account?done=password", status_code=303)
+    set_session_cookie(response, v.request, v.state, fresh.token)
+    return response
+
+
+@form
+def change_language(v: Visit, fields: dict) -> Response:
+    language = str(fields.get("language", ""))
+    if language not in LANGUAGES:
+        return error_page(v.request, 400, v.lang, render.text("error_400", v.lang))
+    set_language(v.db, v.user.id, language)
+    return RedirectResponse("/account?done=language", status_code=303)

@@ -1,0 +1,25 @@
+"""Admin pages: the users (role, scope, state) and the audit log. Admins only: anyone else gets
+404. Users are managed with `kiosk-central user …`; these pages show them."""
+
+from __future__ import annotations
+
+from server_sync.web import audit
+from server_sync.web.guard import PageResult, Visit, admin_page
+from server_sync.web.people import users as all_users
+
+USER_COLUMNS = ["name", "role", "language", "regions", "sites", "disabled", "must_change_password"]
+AUDIT_COLUMNS = ["at", "user", "event", "address", "detail"]
+
+
+@admin_page
+def users(v: Visit) -> PageResult:
+    rows = [u.as_dict() for u in all_users(v.db)]
+    return PageResult("web/admin_users.html", {"users": rows}, "title_users", csv=lambda d: (USER_COLUMNS, d["users"]))
+
+
+@admin_page
+def audit_log(v: Visit) -> PageResult:
+    event = v.params.get("event")
+    rows = audit.entries(v.db, limit=500, event=event if event in audit.EVENTS else None)
+    return PageResult("web/admin_audit.html", {"entries": rows}, "title_audit",
+                      csv=lambda d: (AUDIT_COLUMNS, d["entries"]), context={"events": audit.EVENTS})

@@ -1,0 +1,63 @@
+"""Comments: what customers wrote, newest first; search, and filters by site, question, reason,
+score and date. Personal data the kiosk scrubbed shows as removed. Every view is audited."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from server_sync.analysis.queries import ReportFilter, questions
+from server_sync.protocol.catalogue import REASONS
+from server_sync.web import audit, filters
+from server_sync.web.filters import BadFilter
+from server_sync.web.guard import PageResult, Visit
+from server_sync.web.queries import CommentFilter, comments, site_names
+from server_sync.web.scope import sites_of_region, visible_regions
+
+COLUMNS = ["recorded_at", "local_time", "zone", "site_id", "site_name", "question_id", "scale", "value", "reasons",
+           "language", "comment"]
+
+
+def build(v: Visit) -> PageResult:
+    period = filters.period(v.params)
+    site = filters.ident(v.params, "site")
+    region = filters.ident(v.params, "region")
+    if site:
+        sites = (v.scope.require_site(site),)
+    elif region:
+        sites = sites_of_region(v.db, v.scope, region)
+    else:
+        sites = v.sites_or_chain()
+    catalogue = questions(v.db)
+    if period.question and period.question not in catalogue:
+        raise BadFilter(f"unknown question {period.question!r}")
+    reason = filters.ident(v.params, "reason")
+    if reason and reason not in REASONS:
+        raise BadFilter(f"unknown reason {reason!r}")
+    f = CommentFilter(sites=sites, question=period.question, reason=reason,
+                      score=filters.integer(v.params, "score", 0, 10), date_from=period.date_from,
+                      date_to=period.date_to, search=filters.search(v.params), page=filters.integer(
+                          v.params, "page", 1, 100_000) or 1)
+    rows, more = comments(v.db, f)
+    if not v.live:
+        audit.record(v.db, "comments_viewed", user_name=v.user.name, address=v.address, page=v.request.url.path,
+                     filters={k: val for k, val in v.params.items() if k != "format"}, shown=len(rows))
+    data = {"comments": rows, "page": f.page, "more": more,
+            "filters": {"site": site, "region": region, "question": f.question, "reason": f.reason,
+                        "score": f.score, "from": f.date_from, "to": f.date_to, "q": f.search}}
+    return PageResult("web/comments.html", data, "title_comments", csv=lambda d: (COLUMNS, d["comments"]),
+                      report_filter=ReportFilter(sites or (), (), period.date_from, period.date_to),
+                      context={"region_choices": [(r["id"], r["name"]) for r in visible_regions(v.db, v.scope)],
+                               "site_choices": _site_choices(v), "question_choices": [(q, q) for q in sorted(catalogue)],
+                               "reason_choices": sorted(((r, labels.get(v.lang, r)) for r, labels in REASONS.items()),
+                                                        key=lambda x: x[1]),
+                               "score_choices": [(n, n) for n in range(11)], "page_links": _pages(v, f.page)})
+
+
+def _site_choices(v: Visit) -> list[tuple[str, str]]:
+    return sorted(site_names(v.db, v.sites_or_chain()).items(), key=lambda x: (x[1], x[0]))
+
+
+def _pages(v: Visit, page: int) -> dict[str, str]:
+    rest = [(k, val) for k, val in v.params.multi_items() if k not in ("page", "format")]
+    return {name: "/comments?" + urlencode(rest + [("page", str(n))])
+            for name, n in (("prev", max(1, page - 1)), ("next", page + 1))}

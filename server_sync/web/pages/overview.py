@@ -1,0 +1,48 @@
+"""Overview: per question the headline metric with interval and n, CSAT, the change against the
+previous period with its verdict and a sparkline; today's answers so far; open alerts; fleet
+health in one line. All of it for the sites the person may see."""
+
+from __future__ import annotations
+
+from server_sync.analysis import alerts as alert_store
+from server_sync.analysis.fleet import fleet, summary
+from server_sync.analysis.queries import ReportFilter
+from server_sync.report.tabular import csv_rows, CSV_COLUMNS
+from server_sync.web import filters
+from server_sync.web.guard import PageResult, Visit
+from server_sync.web.queries import answers_today
+
+OPEN_ALERTS_SHOWN = 5
+
+
+def build(v: Visit) -> PageResult:
+    period = filters.period(v.params)
+    sites = v.sites_or_chain()
+    f = ReportFilter((), (period.question,) if period.question else (), period.date_from, period.date_to)
+    report = v.report(sites, f)
+    open_alerts = alert_store.list_alerts(v.db, open_only=True, sites=sites, limit=1000) if sites != () else []
+    kiosks = fleet(v.db, v.now, site_ids=sites) if sites != () else []
+    data = {
+        "period": report["period"] if report else None,
+        "summary": report["summary"] if report else [],
+        "trends": [{"question_id": t["question_id"], "metric": t["metric"], "daily": t["daily"],
+                    "change": t["change"]} for t in report["trends"]] if report else [],
+        "today": answers_today(v.db, sites, v.now) if sites != () else {"total": 0, "by_question": {}},
+        "open_alerts": {"count": len(open_alerts), "newest": open_alerts[:OPEN_ALERTS_SHOWN]},
+        "fleet": summary(kiosks),
+        "report": report,
+    }
+    return PageResult("web/overview.html", data, "title_overview", csv=table,
+                      report_filter=f, live_sites=sites if sites is not None else ("*",),
+                      context={"site_names": _names(report)})
+
+
+def _names(report: dict | None) -> dict[str, str]:
+    return {s["site_id"]: s["name"] for s in report["sites"]} if report else {}
+
+
+def table(data: dict) -> tuple[list[str], list]:
+    """The report's CSV rows of what the overview shows: summary, daily values and the change."""
+    report = data["report"]
+    rows = [r for r in csv_rows(report) if r["section"] in ("summary", "daily", "change")] if report else []
+    return list(CSV_COLUMNS), rows

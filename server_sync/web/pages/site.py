@@ -1,0 +1,39 @@
+"""One site: its figures and trend, weekday × hour heatmap, reasons (Pareto and uplift), recent
+comments, its kiosks and their health, its actions and alerts. A site the person may not see is
+a 404, like one that does not exist."""
+
+from __future__ import annotations
+
+from server_sync.analysis import alerts as alert_store
+from server_sync.analysis.fleet import fleet
+from server_sync.analysis.queries import ReportFilter
+from server_sync.central.registry import site as site_row
+from server_sync.report.tabular import CSV_COLUMNS, csv_rows
+from server_sync.web import audit, filters
+from server_sync.web.guard import PageResult, Visit
+from server_sync.web.queries import CommentFilter, comments
+
+RECENT_COMMENTS = 10
+SECTIONS = ("summary", "site", "daily", "weekly", "change", "heatmap", "pareto", "uplift", "site_pareto", "action")
+
+
+def build(v: Visit) -> PageResult:
+    site_id = v.scope.require_site(v.request.path_params["site_id"])
+    period = filters.period(v.params)
+    f = ReportFilter((site_id,), (period.question,) if period.question else (), period.date_from, period.date_to)
+    report = v.report((site_id,), f)
+    recent, _more = comments(v.db, CommentFilter(sites=(site_id,), page=1))
+    recent = recent[:RECENT_COMMENTS]
+    if recent and not v.live:
+        audit.record(v.db, "comments_viewed", user_name=v.user.name, address=v.address, page=v.request.url.path,
+                     site=site_id, shown=len(recent))
+    data = {"site": site_row(v.db, site_id), "period": report["period"], "summary": report["summary"],
+            "trends": report["trends"], "heatmap": report["heatmap"], "drivers": report["drivers"],
+            "actions": report["actions"], "alerts": alert_store.list_alerts(v.db, sites=(site_id,), limit=50),
+            "kiosks": fleet(v.db, v.now, site_ids=(site_id,)), "kiosk_figures": report["kiosks"],
+            "comments": recent, "report": report}
+    return PageResult("web/site.html", data, "title_site", csv=table, report_filter=f, live_sites=(site_id,))
+
+
+def table(data: dict) -> tuple[list[str], list]:
+    return list(CSV_COLUMNS), [r for r in csv_rows(data["report"]) if r["section"] in SECTIONS]

@@ -1,0 +1,30 @@
+"""Sites: the shrunk ranking with n and intervals per customer question (the report's ranking
+chart and the full list), filtered by region, question and period."""
+
+from __future__ import annotations
+
+from server_sync.analysis.queries import ReportFilter
+from server_sync.report.tabular import CSV_COLUMNS, csv_rows
+from server_sync.web import filters
+from server_sync.web.guard import PageResult, Visit
+from server_sync.web.scope import sites_of_region, visible_regions
+
+
+def build(v: Visit) -> PageResult:
+    period = filters.period(v.params)
+    region = filters.ident(v.params, "region")
+    sites = v.sites_or_chain(sites_of_region(v.db, v.scope, region) if region else None)
+    f = ReportFilter((), (period.question,) if period.question else (), period.date_from, period.date_to)
+    report = v.report(sites, f)
+    data = {"period": report["period"] if report else None, "region": region,
+            "ranking": report["ranking"] if report else [], "sites": report["sites"] if report else [],
+            "report": report}
+    return PageResult("web/sites.html", data, "title_sites", csv=table,
+                      report_filter=ReportFilter(sites or (), f.questions, f.date_from, f.date_to),
+                      context={"region_choices": [(r["id"], r["name"]) for r in visible_regions(v.db, v.scope)]},
+                      live_sites=sites if sites is not None else ("*",))
+
+
+def table(data: dict) -> tuple[list[str], list]:
+    report = data["report"]
+    return list(CSV_COLUMNS), [r for r in csv_rows(report) if r["section"] in ("ranking", "site")] if report else []

@@ -1,0 +1,102 @@
+"""How the web app turns figures into pages and downloads: one Jinja2 environment (autoescape on)
+that finds the web's templates and the report's, so pages include the report's own sections and
+charts; the web's words in sv/nb/en (server_sync/web/locale, the one translation scheme); comment
+text with the kiosk's scrub marks shown as removed data; CSV and JSON of what a page shows.
+
+Never queries the database; never marks text from the store as safe (only `svg` charts, which
+escape their own text, and `scrubbed`, which escapes every part it does not replace).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from functools import partial
+from importlib.resources import files
+from typing import Any, Iterable, Sequence
+
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+from server_sync.program.i18n import Catalogues
+from server_sync.protocol.vocabulary import LANGUAGES, SCRUB_MARKS
+from server_sync.report import html as report_html
+from server_sync.report import svg
+
+WEB_TEXTS = Catalogues(files(__package__) / "locale", LANGUAGES, what="web")
+
+ENV = Environment(loader=ChoiceLoader([PackageLoader("server_sync.web", "templates"),
+                                       PackageLoader("server_sync.report", "templates")]),
+                  autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+ENV.filters.update(report_html.ENV.filters)          # num, tone: figures look as in the report
+ENV.globals.update(svg=svg)
+
+_MARK = re.compile("(" + "|".join(re.escape(m) for m in SCRUB_MARKS.values()) + ")")
+_KIND = {mark: kind for kind, mark in SCRUB_MARKS.items()}
+
+
+def text(key: str, lang: str, **values: object) -> str:
+    """The web's text `key` in `lang`."""
+    return WEB_TEXTS.text(key, lang, **values)
+
+
+def scrubbed(comment: str | None, lang: str) -> Markup:
+    """A comment with each scrub mark (`[phone]`, …) shown as a labelled "removed" badge and
+    every other character escaped."""
+    if not comment:
+        return Markup("")
+    parts = []
+    for piece in _MARK.split(comment):
+        if piece in _KIND:
+            label = text("scrubbed_" + _KIND[piece].replace("-", "_"), lang)
+            parts.append(Markup('<span class="scrubbed" title="{t}">{label}</span>').format(
+                t=text("scrubbed_note", lang), label=label))
+        else:
+            parts.append(escape(piece))
+    return Markup("").join(parts)
+
+
+# What the base layout reads, for pages that have no person, navigation or downloads.
+_BASE_DEFAULTS = {"user": None, "nav": (), "csrf": "", "live_sites": None, "downloads": {}, "path": "/",
+                  "params": {}, "title_key": "app_name"}
+
+
+def page(template: str, lang: str, report: dict | None = None, **context: Any) -> str:
+    """Render a page; with a report, the report's own template context comes along, so the
+    report's sections can be included as they are."""
+    ctx: dict[str, Any] = report_html.context(report, lang) if report is not None else {
+        "t": partial(report_html.t, lang=lang), "reasons": report_html.reason_labels(lang), "lang": lang}
+    ctx.update(_BASE_DEFAULTS)
+    ctx.update(context, lang=lang, text=partial(text, lang=lang), scrubbed=partial(scrubbed, lang=lang))
+    return ENV.get_template(template).render(ctx)
+
+
+def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any] | dict]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(columns)
+    for row in rows:
+        w.writerow([_cell(row.get(c) if isinstance(row, dict) else v)
+                    for c, v in zip(columns, row if not isinstance(row, dict) else columns)])
+    return buf.getvalue()
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return " ".join(map(str, v))
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        # A spreadsheet would run a cell that starts like a formula (CSV injection): a comment
+        # is customer text, so it gets a leading apostrophe.
+        return "'" + v
+    return v
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
+
+
+def report_css() -> str:
+    """The report's stylesheet, served as it is so sections look the same on the web."""
+    return (files("server_sync.report") / "templates" / "report" / "report.css").read_text(encoding="utf-8")
