@@ -192,6 +192,8 @@ KEYS: tuple[Key, ...] = (
     Key("staff.max_tries", "int", 5, "Wrong PINs in a row before the PIN pad locks.", minimum=1, maximum=100),
     Key("staff.lockout_s", "float", 300.0, "How long the PIN pad stays locked.", minimum=0, maximum=86400),
     Key("staff.idle_s", "float", 60.0, "The staff screen closes after this many idle seconds.", minimum=5, maximum=3600),
+    Key("privacy.staff_names", "list[str]", (), "Names of the site's staff (first names or full names): masked as [name] in a comment before it is stored. Pushed with the config by the centre; never sent back.",
+        item="name"),
     Key("reasons", "table", REASONS, "Reason catalogue: `code = {sv = …, nb = …, en = …}`, one entry per performance area; added to (or replacing) the built-in ones.",
         shown_default="(built-in catalogue)"),
     Key("questions", "array of tables", tuple(default_questions()), "The questions this kiosk can ask; see questions[].*.",
