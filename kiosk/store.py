@@ -2,7 +2,8 @@
 
 Every answer is committed here before the customer is thanked; the `sent_at`/`acked_at` columns
 are the outbox the sync agent drains (`rejected_at`: the centre refused the event for good; it
-stays here, out of the outbox). Rows are never deleted by the kiosk app.
+stays here, out of the outbox). Rows are deleted only by the retention pass (kiosk.retention),
+and only once the centre has acknowledged them.
 Models are bound late: `LocalStore(path)` opens the file, migrates it and binds the models.
 """
 
