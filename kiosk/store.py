@@ -218,6 +218,31 @@ class LocalStore:
             " + (SELECT COUNT(*) FROM followup WHERE rejected_at IS NOT NULL)").fetchone()
         return int(row[0])
 
+    def refused_by_reason(self) -> dict[str, int]:
+        """Events the centre refused for good, counted by its reason (most first)."""
+        rows = self.db.execute_sql(
+            "SELECT reason, SUM(n) FROM (SELECT rejected_reason AS reason, COUNT(*) AS n FROM response"
+            " WHERE rejected_at IS NOT NULL GROUP BY rejected_reason UNION ALL SELECT rejected_reason, COUNT(*)"
+            " FROM followup WHERE rejected_at IS NOT NULL GROUP BY rejected_reason) GROUP BY reason"
+            " ORDER BY 2 DESC, 1").fetchall()
+        return {reason or "(no reason given)": int(n) for reason, n in rows}
+
+    def retry_refused(self, reason_contains: str | None = None) -> int:
+        """Put events the centre refused back into the outbox (after the cause was fixed: the
+        question registered, the kiosk moved to its site); returns how many. They are sent again
+        as they were: the same ids and seqs, so the centre still counts each once."""
+        where = "rejected_at IS NOT NULL"
+        params: tuple = ()
+        if reason_contains:
+            where += " AND instr(lower(rejected_reason), lower(?)) > 0"
+            params = (reason_contains,)
+        n = 0
+        with self.db.atomic("IMMEDIATE"):
+            for table in ("response", "followup"):
+                n += self.db.execute_sql(f"UPDATE {table} SET rejected_at = NULL, rejected_reason = NULL,"
+                                         f" sent_at = NULL WHERE {where}", params).rowcount
+        return n
+
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.db.execute_sql("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
