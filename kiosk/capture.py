@@ -136,7 +136,8 @@ class Recorder:
         for code in reasons:
             if code not in allowed:
                 raise CaptureError(f"reason {code!r} is not in the catalogue of question {row[0]!r}")
-        clean = scrub_comment(comment, self.config.followup.max_comment_chars) if comment else None
+        clean = scrub_comment(comment, self.config.followup.max_comment_chars,
+                              names=self.config.privacy.staff_names) if comment else None
         if not reasons and not clean:
             raise CaptureError("a follow-up needs a reason or a comment")
         with self._lock:

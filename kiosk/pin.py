@@ -14,7 +14,26 @@ import time
 from typing import Callable
 
 _ITERATIONS = 200_000
+MIN_ITERATIONS = 100_000     # fewer makes a stolen config's hash a quick guess (10^4 PINs)
 _HASH_RE = re.compile(r"^pbkdf2_sha256\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$")
+# The PINs people choose most (published analyses of leaked PIN sets), besides the patterns below.
+_COMMON = frozenset({"1212", "1004", "2000", "6969", "1122", "1313", "2001", "1010", "2580", "0852",
+                     "5683", "1984", "1111", "112233", "121212", "123123", "159753", "147258"})
+
+
+def pin_weakness(pin: str) -> str | None:
+    """Why `pin` is too easy to guess, or None. A customer at the kiosk tries the obvious ones
+    first: one digit repeated, a straight run up or down, a year, the most common PINs."""
+    if len(set(pin)) == 1:
+        return "one digit repeated"
+    steps = {int(b) - int(a) for a, b in zip(pin, pin[1:])}
+    if steps in ({1}, {-1}):
+        return "a straight run of digits"
+    if len(pin) == 4 and pin[:2] in ("19", "20"):
+        return "it reads as a year"
+    if pin in _COMMON or (len(pin) % 2 == 0 and pin[:len(pin) // 2] * 2 == pin):
+        return "one of the most common PINs"
+    return None
 
 
 def hash_pin(pin: str, iterations: int = _ITERATIONS, salt: bytes | None = None) -> str:
@@ -28,6 +47,12 @@ def hash_pin(pin: str, iterations: int = _ITERATIONS, salt: bytes | None = None)
 
 def is_valid_hash(encoded: str) -> bool:
     return bool(_HASH_RE.match(encoded))
+
+
+def hash_iterations(encoded: str) -> int:
+    """The PBKDF2 iteration count of a valid hash (0 for anything else)."""
+    m = _HASH_RE.match(encoded or "")
+    return int(m.group(1)) if m else 0
 
 
 def verify_pin(pin: str, encoded: str) -> bool:

@@ -2,7 +2,8 @@
 
 Every answer is committed here before the customer is thanked; the `sent_at`/`acked_at` columns
 are the outbox the sync agent drains (`rejected_at`: the centre refused the event for good; it
-stays here, out of the outbox). Rows are never deleted by the kiosk app.
+stays here, out of the outbox). Rows are deleted only by the retention pass (kiosk.retention),
+and only once the centre has acknowledged them.
 Models are bound late: `LocalStore(path)` opens the file, migrates it and binds the models.
 """
 
@@ -216,6 +217,31 @@ class LocalStore:
             "SELECT (SELECT COUNT(*) FROM response WHERE rejected_at IS NOT NULL)"
             " + (SELECT COUNT(*) FROM followup WHERE rejected_at IS NOT NULL)").fetchone()
         return int(row[0])
+
+    def refused_by_reason(self) -> dict[str, int]:
+        """Events the centre refused for good, counted by its reason (most first)."""
+        rows = self.db.execute_sql(
+            "SELECT reason, SUM(n) FROM (SELECT rejected_reason AS reason, COUNT(*) AS n FROM response"
+            " WHERE rejected_at IS NOT NULL GROUP BY rejected_reason UNION ALL SELECT rejected_reason, COUNT(*)"
+            " FROM followup WHERE rejected_at IS NOT NULL GROUP BY rejected_reason) GROUP BY reason"
+            " ORDER BY 2 DESC, 1").fetchall()
+        return {reason or "(no reason given)": int(n) for reason, n in rows}
+
+    def retry_refused(self, reason_contains: str | None = None) -> int:
+        """Put events the centre refused back into the outbox (after the cause was fixed: the
+        question registered, the kiosk moved to its site); returns how many. They are sent again
+        as they were: the same ids and seqs, so the centre still counts each once."""
+        where = "rejected_at IS NOT NULL"
+        params: tuple = ()
+        if reason_contains:
+            where += " AND instr(lower(rejected_reason), lower(?)) > 0"
+            params = (reason_contains,)
+        n = 0
+        with self.db.atomic("IMMEDIATE"):
+            for table in ("response", "followup"):
+                n += self.db.execute_sql(f"UPDATE {table} SET rejected_at = NULL, rejected_reason = NULL,"
+                                         f" sent_at = NULL WHERE {where}", params).rowcount
+        return n
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         row = self.db.execute_sql("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -35,6 +35,7 @@ from kiosk.config import KioskConfig
 from kiosk.exc import ConfigError, KioskError
 from kiosk.outbox import Inflight, Outbox
 from kiosk.pushed import save_pushed, validate_push
+from kiosk.retention import prune_acknowledged
 from kiosk.store import LocalStore
 from server_sync import protocol as P
 from server_sync.program.systemd import SystemdNotifier
@@ -49,6 +50,7 @@ CONNECT_TIMEOUT_S = 10.0
 # next, up to this: the broker queues every re-send for the ingest, and a day of re-sending a
 # long backlog every 30 s would be gigabytes.
 MAX_ACK_TIMEOUT_S = 1800.0
+PRUNE_EVERY_S = 6 * 3600.0         # how often acknowledged answers past their days are removed
 # Refusals that retrying cannot fix: `kiosk sync --once` stops at once with the broker's words.
 PERMANENT_REFUSALS = ("Bad user name or password", "Not authorized", "Client identifier not valid",
                       "Banned", "Unsupported protocol version")
@@ -144,6 +146,7 @@ class SyncAgent:
         self._connecting_since: float | None = None
         self._next_attempt = 0.0
         self._next_status = 0.0
+        self._next_prune = 0.0
         self._check_drained = True
         self.last_error: str | None = None
         self.permanent_error: str | None = None
@@ -197,8 +200,15 @@ class SyncAgent:
             self.close()
 
     def step(self) -> None:
-        """One turn of the loop: connect if due, network I/O, publish, time-outs, status."""
+        """One turn of the loop: connect if due, network I/O, publish, time-outs, status; now
+        and then the SD card's retention (kiosk.retention)."""
         now = self.mono()
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY_S
+            removed = prune_acknowledged(self.store, self.cfg.privacy.keep_acked_days, self.clock.now())
+            if removed:
+                log.info("removed %d acknowledged events older than %d days", removed,
+                         self.cfg.privacy.keep_acked_days)
         if self.client is None:
             if now >= self._next_attempt:
                 self._start_connect()

@@ -158,3 +158,19 @@ def test_a_press_that_failed_to_record_does_not_flag_the_next(recorder, store, c
     again = recorder.record("visit", 2)
     assert again.filtered is None          # the failed press never happened, as far as filters know
     assert store.db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] == 1
+
+
+def test_a_pushed_staff_roster_masks_names_before_anything_is_stored(config_mapping, store, clock):
+    """The roster comes with a config push (merged over the file like any pushable table) and a
+    comment naming a clerk is stored with the name masked: it never reaches the disk or the wire."""
+    from kiosk.config import parse_config
+    from server_sync.protocol import decode_config, encode_config, merge_pushed_config
+    push = decode_config(encode_config(7, {"privacy": {"staff_names": ["Anna", "Lars-Erik"]}}))
+    cfg = parse_config(merge_pushed_config(config_mapping, push)).with_data_dir(store.path.parent)
+    assert cfg.privacy.staff_names == ("Anna", "Lars-Erik") and cfg.config_version == 7
+    recorder = Recorder(cfg, store, clock)
+    rec = recorder.record("visit", 1)
+    fu = recorder.record_followup(rec.id, (), "Anna i kassan var otrevlig, fråga lars-erik")
+    assert fu.comment == "[name] i kassan var otrevlig, fråga [name]"
+    stored = store.db.execute_sql("SELECT comment FROM followup").fetchone()[0]
+    assert stored == fu.comment and "Anna" not in json.dumps(FollowUp.get_by_id(fu.id).to_event())

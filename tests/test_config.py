@@ -297,3 +297,9 @@ def test_config_keys_lists_every_key_from_the_schema(capsys):
     assert main(["config", "keys"]) == 0
     text = capsys.readouterr().out
     assert all(k.name in text for k in kconfig.KEYS) and "allowed: 1 to 5000" in text
+
+
+def test_the_demo_pin_hash_is_the_hash_of_the_demo_pin():
+    from kiosk.demo import DEMO_PIN, DEMO_PIN_HASH
+    from kiosk.pin import MIN_ITERATIONS, hash_iterations, verify_pin
+    assert verify_pin(DEMO_PIN, DEMO_PIN_HASH) and hash_iterations(DEMO_PIN_HASH) >= MIN_ITERATIONS

@@ -47,9 +47,30 @@ def test_pin_hash_reads_stdin_and_explains_mistakes(monkeypatch, capsys):
 
     from kiosk.pin import verify_pin
 
-    monkeypatch.setattr("sys.stdin", io.StringIO("4321\n"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("4817\n"))
     assert kiosk_main(["pin", "hash", "--stdin"]) == 0
-    assert verify_pin("4321", capsys.readouterr().out.strip())
+    assert verify_pin("4817", capsys.readouterr().out.strip())
     monkeypatch.setattr("sys.stdin", io.StringIO("12\n"))
-    assert kiosk_main(["pin", "hash", "--stdin"]) == 1
+    assert kiosk_main(["pin", "hash", "--stdin"]) == 2
     assert capsys.readouterr().err == "kiosk: error: a PIN is 4 to 12 digits\n"
+
+
+@pytest.mark.parametrize("pin, why", [("0000", "one digit repeated"), ("1234", "straight run"), ("4321", "straight run"),
+                                      ("123456", "straight run"), ("1987", "year"), ("1212", "most common"),
+                                      ("2580", "most common"), ("147147", "most common")])
+def test_pin_hash_refuses_a_pin_a_customer_would_guess(monkeypatch, capsys, pin, why):
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO(pin + "\n"))
+    assert kiosk_main(["pin", "hash", "--stdin"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kiosk: error: that PIN is too easy to guess") and why in err
+
+
+def test_config_check_refuses_a_weak_pin_hash(tmp_path, capsys):
+    from kiosk.pin import hash_pin
+    weak = hash_pin("4817", iterations=1)
+    conf = tmp_path / "kiosk.toml"
+    conf.write_text(f'[staff]\npin_hash = "{weak}"\n')
+    assert kiosk_main(["config", "check", str(conf)]) == 2
+    err = capsys.readouterr().err
+    assert "staff.pin_hash" in err and "weak hash (1 iterations, at least 100000)" in err

@@ -231,7 +231,7 @@ def test_rerun_with_new_options_keeps_the_rest(recorder_path, tmp_path, ca_file)
     toml = tmp_path / "etc/kundpuls/kiosk.toml"
     toml.write_text(toml.read_text().replace("thank_you_s = 2.0", "thank_you_s = 3.5"))  # an operator edit
     # Later: turned to headless and a staff PIN set; no options repeated, no password given again.
-    pin_hash = hash_pin("2468", iterations=1000)
+    pin_hash = hash_pin("2468")
     r = provision(env, "--root", str(tmp_path), "--display", "none", "--staff-pin-hash", pin_hash, stdin="")
     assert r.returncode == 0, r.stderr
     cfg = load_file(toml)

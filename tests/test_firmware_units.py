@@ -17,6 +17,7 @@ SYSTEMD = ROOT / "firmware_config" / "systemd"
 UNITS = ("kundpuls-kiosk.service", "kundpuls-kiosk-headless.service", "kundpuls-sync.service",
          "kundpuls-ingest.service")
 KIOSK_SIDE = UNITS[:3]
+SCHEDULED = ("kundpuls-retention.service", "kundpuls-retention.timer")     # a oneshot and its timer
 HOST_UNITS = Path("/usr/lib/systemd/system")
 
 
@@ -50,11 +51,11 @@ def verify_root(tmp_path_factory) -> Path:
     (root / "lib").symlink_to("usr/lib")           # merged /usr, as on Bookworm
     etc = root / "etc/systemd/system"
     etc.mkdir(parents=True)
-    for unit in UNITS:
+    for unit in (*UNITS, *SCHEDULED):
         shutil.copy(SYSTEMD / unit, etc / unit)
     dropin = etc / "systemd-time-wait-sync.service.d"
     shutil.copytree(SYSTEMD / "systemd-time-wait-sync.service.d", dropin)
-    for unit in [*UNITS, "systemd-time-wait-sync.service"]:
+    for unit in [*UNITS, SCHEDULED[0], "systemd-time-wait-sync.service"]:
         src = etc / unit if (etc / unit).exists() else root / "usr/lib/systemd/system" / unit
         for cmd in values(src, "ExecStart"):
             exe = Path(cmd.lstrip("@-:+!").split()[0])
@@ -67,10 +68,11 @@ def verify_root(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.mark.parametrize("unit", [*UNITS, "systemd-time-wait-sync.service"])
+@pytest.mark.parametrize("unit", [*UNITS, *SCHEDULED, "systemd-time-wait-sync.service"])
 def test_systemd_analyze_verify_is_clean(verify_root, unit):
+    ours = unit in UNITS or unit in SCHEDULED
     r = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={verify_root}",
-                        f"/etc/systemd/system/{unit}" if unit in UNITS else unit],
+                        f"/etc/systemd/system/{unit}" if ours else unit],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     # systemd only warns about unknown keys, bad values and missing executables: all count here.
@@ -101,7 +103,7 @@ def test_every_program_feeds_the_watchdog_and_restarts(unit):
     assert values(u, "StartLimitIntervalSec", "Unit") == ["0"]      # never give up restarting
 
 
-@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("unit", [*UNITS, SCHEDULED[0]])
 def test_units_are_hardened(unit):
     u = SYSTEMD / unit
     for key, value in (("User", "kundpuls"), ("ProtectSystem", "strict"), ("ProtectHome", "yes"),
@@ -109,7 +111,7 @@ def test_units_are_hardened(unit):
                        ("RestrictSUIDSGID", "yes"), ("ProtectKernelModules", "yes"),
                        ("SystemCallFilter", "@system-service")):
         assert values(u, key) == [value], key
-    data = "/var/lib/kundpuls-central" if unit == "kundpuls-ingest.service" else "/var/lib/kundpuls"
+    data = "/var/lib/kundpuls-central" if unit in ("kundpuls-ingest.service", SCHEDULED[0]) else "/var/lib/kundpuls"
     assert values(u, "ReadWritePaths") == [data]
 
 
@@ -172,3 +174,10 @@ def test_hardware_watchdog_is_within_what_the_soc_can_do():
     assert re.fullmatch(r"\d+min", d[("Manager", "RebootWatchdogSec")])
     journal = {(s, k) for s, k, _ in directives(SYSTEMD / "journald.conf.d/10-kundpuls.conf")}
     assert ("Journal", "SystemMaxUse") in journal
+
+
+def test_retention_runs_daily_and_catches_up():
+    timer, service = SYSTEMD / SCHEDULED[1], SYSTEMD / SCHEDULED[0]
+    assert values(timer, "OnCalendar") == ["*-*-* 03:30:00"] and values(timer, "Persistent") == ["true"]
+    assert values(service, "Type") == ["oneshot"]
+    assert values(service, "ExecStart") == ["/opt/kundpuls/venv/bin/kiosk-central retention run"]

@@ -7,7 +7,7 @@ import getpass
 import sys
 
 from kiosk.exc import ConfigError, KioskError
-from kiosk.pin import hash_pin
+from kiosk.pin import hash_pin, pin_weakness
 
 
 def add_parser(sub, common) -> None:
@@ -28,7 +28,11 @@ def hash_command(args: argparse.Namespace) -> int:
         if getpass.getpass("Again: ") != pin:
             raise ConfigError("the two PINs differ")
     try:
-        print(hash_pin(pin))
+        encoded = hash_pin(pin)
     except ValueError as e:
-        raise KioskError(str(e)) from None
+        raise ConfigError(str(e)) from None
+    weakness = pin_weakness(pin)
+    if weakness:
+        raise ConfigError(f"that PIN is too easy to guess ({weakness}); choose another")
+    print(encoded)
     return 0

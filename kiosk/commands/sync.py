@@ -3,7 +3,8 @@
 Without --once it is the daemon systemd runs beside the app (`kundpuls-sync.service`): it keeps
 the broker connection, drains the outbox, applies pushed configs and stores site alerts, until
 SIGTERM. With --once it drains everything and exits 0 when the outbox is empty and the centre
-has acknowledged all of it, 1 with a clear message on timeout or refusal.
+has acknowledged all of it; 1 with a clear message on timeout, when the broker refuses the
+kiosk, or when the kiosk holds events the centre refused for good (how many and why).
 """
 
 from __future__ import annotations
@@ -64,11 +65,17 @@ def sync_command(args: argparse.Namespace) -> int:
         result = {"drained": True, "events_acked": c.events_acked, "events_sent": c.events_sent,
                   "events_rejected": c.events_rejected,
                   "batches": c.batches_sent, "outbox_before": before, "outbox_after": store.outbox_depth()}
+        refused = store.refused_by_reason()
+    result["refused"] = refused
     if args.json:
         print(json.dumps(result))
     else:
-        refused = (f"; {c.events_rejected} refused by the centre for good (kept here, not sent again)"
-                   if c.events_rejected else "")
-        print(f"synced: {c.events_acked} event(s) acknowledged by the centre in {c.batches_sent} "
-              f"batch(es){refused}; outbox empty")
+        print(f"synced: {c.events_acked} event(s) acknowledged by the centre in {c.batches_sent} batch(es); "
+              "outbox empty")
+    if refused:
+        # Not all is well: these answers are on this kiosk only, and re-sending cannot help until
+        # the cause is fixed (docs/deployment.md, "When things go wrong").
+        reasons = "; ".join(f"{n} × {reason}" for reason, n in refused.items())
+        raise SyncError(f"{sum(refused.values())} event(s) refused by the centre for good, kept here: {reasons}. "
+                        "Fix the cause, then `kiosk refused retry`")
     return 0

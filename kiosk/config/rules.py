@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from kiosk.config.reader import Document
 from kiosk.config.schema import IDENTIFIER, key
 from kiosk.config.settings import ScheduleEntry
-from kiosk.pin import is_valid_hash
+from kiosk.pin import MIN_ITERATIONS, hash_iterations, is_valid_hash
 from server_sync.protocol.scales import SCALES
 
 # BCM pins of the 40-pin header, and those a button panel must not use: ID EEPROM (0, 1), I2C
@@ -150,6 +150,10 @@ def pin_hash_is_a_hash(doc: Document) -> None:
     if pin_hash and not is_valid_hash(pin_hash):
         raise doc.fail(("staff", "pin_hash"),
                        "is not a PIN hash made by `kiosk pin hash` (never put the PIN itself here)")
+    if pin_hash and hash_iterations(pin_hash) < MIN_ITERATIONS:
+        raise doc.fail(("staff", "pin_hash"),
+                       f"is a weak hash ({hash_iterations(pin_hash)} iterations, at least {MIN_ITERATIONS}): "
+                       "make a new one with `kiosk pin hash`")
 
 
 def _text(value: object) -> bool:

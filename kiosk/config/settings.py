@@ -46,9 +46,14 @@ class StaffSettings(settings_class("staff.")):
     """[staff]: the staff screen's PIN and lockout."""
 
 
+class PrivacySettings(settings_class("privacy.")):
+    """[privacy]: what comments are scrubbed of besides identifiers (kiosk.scrub)."""
+
+
 # Each section of kiosk.toml by name; KioskConfig has a field of that name for each.
 SECTIONS: dict[str, type] = {cls.keys_prefix.rstrip("."): cls for cls in (
-    Filters, FollowupSettings, UiSettings, GpioSettings, BrokerSettings, SyncSettings, StaffSettings)}
+    Filters, FollowupSettings, UiSettings, GpioSettings, BrokerSettings, SyncSettings, StaffSettings,
+    PrivacySettings)}
 
 
 class Question(settings_class("questions[].", defaults=False)):
@@ -117,6 +122,7 @@ class KioskConfig:
     broker: BrokerSettings
     sync: SyncSettings
     staff: StaffSettings
+    privacy: PrivacySettings
     config_version: int
     source: Path | None
 

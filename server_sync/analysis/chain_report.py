@@ -17,10 +17,12 @@ from server_sync import __version__
 from server_sync.analysis import queries
 from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, sum_reasons, uplift
 from server_sync.analysis.metrics import Tally, metrics_dict, primary_metric, sum_tallies
+from server_sync.analysis.privacy import MIN_EMPLOYEE_GROUP, check_min_group, protect_employees
 from server_sync.analysis.pulse import pulse
 from server_sync.analysis.queries import ReportFilter
 from server_sync.analysis.ranking import rank_sites
 from server_sync.analysis.trends import change_dict, daily_series, heatmap, weekly_series
+from server_sync.central.setting import get_setting
 from server_sync.exc import CentralConfigError
 
 SCHEMA = 1
@@ -63,6 +65,7 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     if missing:
         raise CentralConfigError(f"unknown site {missing[0]!r}")
     period = resolve_period(db, f)
+    min_group = employee_group(db, f)
     report: dict = {"schema": SCHEMA, "generator": f"kundpuls {__version__}",
                     "generated_at": now.astimezone(timezone.utc).replace(microsecond=0).isoformat(),
                     "filters": {"sites": list(f.sites), "questions": list(f.questions),
@@ -73,8 +76,8 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     report["questions"] = [dict(catalogue[q], metric=primary_metric(catalogue[q]["scale"])) for q in wanted]
     if period is None:
         report.update(period=None, summary=[], sites=[], ranking=[], kiosks=[], trends=[], heatmap=[],
-                      drivers=[], actions=[], pulse=pulse({}, {}), alerts=[])
-        return report
+                      drivers=[], actions=[], pulse=pulse({}, {}, min_n=min_group), alerts=[])
+        return protect_employees(report, min_group)
     start, end = period
     days = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
     prev_end = (date.fromisoformat(start) - timedelta(days=1)).isoformat()
@@ -157,11 +160,20 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
         report["actions"].append(dict(act, name=names.get(act["site_id"], act["site_id"]),
                                       window_days=ACTION_WINDOW_DAYS, **change))
 
-    report["pulse"] = pulse(_by_site_scale(by_site, "customer", f), _by_site_scale(by_site, "employee", f), names)
+    report["pulse"] = pulse(_by_site_scale(by_site, "customer", f), _by_site_scale(by_site, "employee", f), names,
+                            min_n=min_group)
 
     step("alerts")
     report["alerts"] = queries.alerts(db, pf)
-    return report
+    return protect_employees(report, min_group)
+
+
+def employee_group(db: Database, f: ReportFilter) -> int:
+    """The minimum employee group of this report: the filter's, else the centre's setting; never
+    below the floor (analysis.privacy)."""
+    if f.min_employee_group is not None:
+        return check_min_group(f.min_employee_group)
+    return check_min_group(int(get_setting(db, "min_employee_group", str(MIN_EMPLOYEE_GROUP))))
 
 
 def _by_site_scale(by_site: dict, audience: str, f: ReportFilter) -> dict[str, Tally]:

@@ -35,6 +35,7 @@ class ReportFilter:
     date_from: str | None = None
     date_to: str | None = None
     min_ranked_n: int = 30             # sites with fewer answers are listed, not ranked
+    min_employee_group: int | None = None   # None: the centre's setting (analysis.privacy)
 
     def period(self, date_from: str, date_to: str) -> "ReportFilter":
         return replace(self, date_from=date_from, date_to=date_to)

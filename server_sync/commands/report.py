@@ -29,6 +29,11 @@ def add_parser(sub, common) -> None:
                    "28 days before --to)")
     p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day (default: the last day with answers)")
     p.add_argument("--lang", choices=LANGUAGES, default="sv", help="language of the HTML/CSV text (default sv)")
+    p.add_argument("--min-ranked-n", type=int, default=30, metavar="N",
+                   help="sites with fewer answers in the period are listed, not ranked (default 30)")
+    p.add_argument("--min-employee-group", type=int, default=None, metavar="N",
+                   help="show employee-pulse figures only for groups of at least N answers (at least 5; "
+                        "default: the centre's setting, `kiosk-central privacy`)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     p.set_defaults(func=run)
@@ -55,7 +60,13 @@ def run(args: argparse.Namespace) -> int:
     from server_sync.analysis.queries import ReportFilter
     from server_sync.central.db import connect
 
-    f = ReportFilter(_split(args.site), _split(args.question), args.date_from, args.date_to)
+    from server_sync.analysis.privacy import check_min_group
+    if args.min_ranked_n < 1:
+        raise CentralConfigError(f"--min-ranked-n must be at least 1, got {args.min_ranked_n}")
+    if args.min_employee_group is not None:
+        check_min_group(args.min_employee_group)
+    f = ReportFilter(_split(args.site), _split(args.question), args.date_from, args.date_to,
+                     min_ranked_n=args.min_ranked_n, min_employee_group=args.min_employee_group)
     if args.output and Path(args.output).is_dir():
         raise CentralConfigError(f"--output {args.output} is a directory")
     progress = progress_callback(unit="step", desc="report", enabled=not args.no_progress, detail=str)

@@ -13,7 +13,7 @@ from server_sync.protocol.errors import ProtocolError
 
 # Never identity, broker, data dir, GPIO wiring or the staff PIN: a pushed config must not be
 # able to move a kiosk to another broker or site.
-PUSHABLE_TABLES = ("filters", "followup", "ui")      # merged key by key over the file's
+PUSHABLE_TABLES = ("filters", "followup", "ui", "privacy")   # merged key by key over the file's
 PUSHABLE_WHOLE = ("questions", "schedule", "reasons")  # replaced as a whole
 PUSHABLE_KIOSK = ("languages", "default_language")    # top-level in the push, [kiosk] in the file
 PUSHABLE = ("version",) + PUSHABLE_TABLES + PUSHABLE_WHOLE + PUSHABLE_KIOSK

@@ -90,6 +90,16 @@ def test_events_refused_for_good_are_kept_and_never_sent_again(broker, central, 
     again = agent_for(k, seed=2)
     assert again.run(once=True, timeout=20) and again.counters.events_sent == 0
     assert central.query("SELECT COUNT(*) FROM dead_letter")[0][0] == 2 and k.store.rejected_count() == 2
+    # `kiosk sync --once` does not say all is well: it names how many and why, and exits 1.
+    import contextlib
+    import io
+
+    from kiosk.cli import main
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        rc = main(["--config", str(k.path), "sync", "--once", "--timeout", "20"])
+    assert rc == 1, err.getvalue()
+    assert "2 event(s) refused by the centre for good" in err.getvalue() and "value 9 out of range" in err.getvalue()
 
 
 def test_broker_restart_mid_drain(broker, central, make_kiosk):

@@ -86,3 +86,20 @@ def test_the_status_leaves_out_rejected_when_there_is_none(cfg, store, recorder)
     recorder.record("visit", 3)
     agent = SyncAgent(cfg, store, password="")
     assert "rejected" not in json.loads(agent.status_payload())
+
+
+def test_refused_events_are_listed_by_reason_and_put_back_by_command(cfg, store, recorder, capsys):
+    from kiosk.cli import main
+    _reject(store, recorder, cfg, 5, [2, 4])
+    store.close()
+    args = ["--data-dir", str(cfg.data_dir)]
+    assert main([*args, "refused", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed == {"total": 2, "by_reason": {"event x: value 9 out of range": 2}}
+    assert main([*args, "refused", "retry", "--reason", "nothing like it"]) == 0
+    assert capsys.readouterr().out.startswith("0 event(s)")
+    assert main([*args, "refused", "retry"]) == 0
+    db = sqlite3.connect(cfg.db_path)
+    assert db.execute("SELECT COUNT(*) FROM response WHERE rejected_at IS NOT NULL").fetchone()[0] == 0
+    assert db.execute("SELECT seq FROM response WHERE sent_at IS NULL ORDER BY seq").fetchall() == [(2,), (4,)]
+    assert db.execute("SELECT COUNT(*) FROM response WHERE acked_at IS NULL").fetchone()[0] == 5   # all in the outbox

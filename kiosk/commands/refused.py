@@ -1,0 +1,45 @@
+"""`kiosk refused list|retry`: the events the centre refused for good. They stay on the kiosk
+(never lost), out of the outbox; once the cause is fixed at the centre (a question registered,
+the kiosk registered at its site) `retry` puts them back in the outbox, to be sent as they were."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("refused", parents=[common], help="events the centre refused for good: list them, send them again")
+    s = p.add_subparsers(dest="refused_command", metavar="ACTION", required=True)
+    ls = s.add_parser("list", parents=[common], help="how many, by the centre's reason")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=list_refused)
+    rt = s.add_parser("retry", parents=[common], help="put them back in the outbox (the sync agent sends them)")
+    rt.add_argument("--reason", metavar="TEXT", help="only those whose reason contains TEXT")
+    rt.set_defaults(func=retry_refused)
+
+
+def list_refused(args: argparse.Namespace) -> int:
+    from kiosk.loading import load_config
+    from kiosk.store import LocalStore
+    cfg = load_config(args)
+    with LocalStore(cfg.db_path) as store:
+        refused = store.refused_by_reason()
+    if args.json:
+        print(json.dumps({"total": sum(refused.values()), "by_reason": refused}, ensure_ascii=False))
+    elif not refused:
+        print("no events refused by the centre")
+    else:
+        for reason, n in refused.items():
+            print(f"{n:>7}  {reason}")
+    return 0
+
+
+def retry_refused(args: argparse.Namespace) -> int:
+    from kiosk.loading import load_config
+    from kiosk.store import LocalStore
+    cfg = load_config(args)
+    with LocalStore(cfg.db_path) as store:
+        n = store.retry_refused(args.reason)
+    print(f"{n} event(s) back in the outbox; the sync agent sends them again (`kiosk sync --once` to wait for it)")
+    return 0

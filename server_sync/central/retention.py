@@ -1,0 +1,141 @@
+"""Retention and erasure in the central store: raw comments are removed after a period (default
+13 months) while their reasons, scores and every rollup stay, so the analysis still adds up;
+dead letters and audit entries after their own periods; `erase` removes the comments a search
+finds (a customer asked). Every run writes one `privacy_log` row with counts only: what kind of
+thing was removed and how many, never the content. A comment is removed by clearing its text and
+marking when (`comment_removed_at`); the follow-up row, its reasons and the answer remain.
+
+The periods are the centre's settings (`kiosk-central privacy set`); `kiosk-central retention
+run`, started daily by a systemd timer, applies them. Never deletes an answer or a reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from peewee import Database
+
+from server_sync.central.setting import get_setting
+from server_sync.exc import CentralConfigError
+
+PERIODS = {"comments_keep_months": (13, 1), "dead_letters_keep_days": (90, 1), "audit_keep_months": (24, 1)}
+
+
+def period(db: Database, name: str) -> int:
+    default, _minimum = PERIODS[name]
+    return check_period(name, int(get_setting(db, name, str(default))))
+
+
+def check_period(name: str, value: int) -> int:
+    _default, minimum = PERIODS[name]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise CentralConfigError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
+    return value
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` earlier (the month's last day when it is shorter)."""
+    y, m = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month = m + 1
+    last = (date(y + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
+    return date(y, month, min(day.day, last))
+
+
+@dataclass
+class Removed:
+    """What a run removed (or would remove, in a dry run), by kind."""
+    action: str
+    counts: dict[str, int] = field(default_factory=dict)
+    cutoffs: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "counts": self.counts, "cutoffs": self.cutoffs, "dry_run": self.dry_run}
+
+
+def _count(db: Database, sql: str, params: tuple) -> int:
+    return int(db.execute_sql(f"SELECT COUNT(*) {sql}", params).fetchone()[0])
+
+
+def _table_exists(db: Database, name: str) -> bool:
+    return name in db.get_tables()
+
+
+def apply_retention(db: Database, now: datetime, *, dry_run: bool = False, actor: str = "retention") -> Removed:
+    """Remove what is past its period; one transaction, one privacy_log row (unless a dry run)."""
+    today = now.date()
+    p = db.param
+    comments_cut = datetime.combine(months_before(today, period(db, "comments_keep_months")), datetime.min.time())
+    letters_cut = now.replace(tzinfo=None) - timedelta(days=period(db, "dead_letters_keep_days"))
+    audit_cut = datetime.combine(months_before(today, period(db, "audit_keep_months")), datetime.min.time())
+    out = Removed("retention", dry_run=dry_run, cutoffs={
+        "comments_before": comments_cut.date().isoformat(), "dead_letters_before": letters_cut.isoformat(" ", "seconds"),
+        "audit_before": audit_cut.date().isoformat()})
+    with db.atomic():
+        where = f"FROM followup WHERE comment IS NOT NULL AND recorded_at < {p}"
+        out.counts["comments"] = _count(db, where, (comments_cut,))
+        out.counts["dead_letters"] = _count(db, f"FROM dead_letter WHERE received_at < {p}", (letters_cut,))
+        has_audit = _table_exists(db, "audit_log")
+        out.counts["audit_entries"] = _count(db, f"FROM audit_log WHERE at < {p}", (audit_cut,)) if has_audit else 0
+        if not dry_run:
+            db.execute_sql(f"UPDATE followup SET comment = NULL, comment_removed_at = {p}"
+                           f" WHERE comment IS NOT NULL AND recorded_at < {p}", (now.replace(tzinfo=None), comments_cut))
+            db.execute_sql(f"DELETE FROM dead_letter WHERE received_at < {p}", (letters_cut,))
+            if has_audit:
+                db.execute_sql(f"DELETE FROM audit_log WHERE at < {p}", (audit_cut,))
+            _log(db, now, out, actor)
+    return out
+
+
+def erase_comments(db: Database, contains: str, now: datetime, *, site: str | None = None,
+                   date_from: str | None = None, date_to: str | None = None, dry_run: bool = False,
+                   actor: str = "erase") -> Removed:
+    """Remove the comments containing `contains` (case-insensitive), optionally of one site and
+    recorded between two dates (UTC, inclusive). The log says how many, never which."""
+    needle = contains.strip()
+    if len(needle) < 3:
+        raise CentralConfigError("--contains needs at least 3 characters (it would match too much)")
+    p = db.param
+    clauses = ["f.comment IS NOT NULL", f"LOWER(f.comment) LIKE {p} ESCAPE '!'"]
+    params: list[Any] = ["%" + _like_escape(needle.lower()) + "%"]
+    if site:
+        clauses.append(f"f.response_id IN (SELECT id FROM response WHERE site_id = {p})")
+        params.append(site)
+    if date_from:
+        clauses.append(f"f.recorded_at >= {p}")
+        params.append(datetime.fromisoformat(date_from))
+    if date_to:
+        clauses.append(f"f.recorded_at < {p}")
+        params.append(datetime.fromisoformat(date_to) + timedelta(days=1))
+    where = " AND ".join(clauses)
+    out = Removed("erasure", dry_run=dry_run)
+    with db.atomic():
+        ids = [r[0] for r in db.execute_sql(f"SELECT f.id FROM followup f WHERE {where}", params).fetchall()]
+        out.counts["comments"] = len(ids)
+        if ids and not dry_run:
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                db.execute_sql(f"UPDATE followup SET comment = NULL, comment_removed_at = {p}"
+                               f" WHERE id IN ({', '.join([p] * len(chunk))})", [now.replace(tzinfo=None), *chunk])
+        if not dry_run:
+            _log(db, now, out, actor)
+    return out
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
+def _log(db: Database, now: datetime, removed: Removed, actor: str) -> None:
+    p = db.param
+    db.execute_sql(f"INSERT INTO privacy_log (at, action, actor, counts) VALUES ({p}, {p}, {p}, {p})",
+                   (now.replace(tzinfo=None), removed.action, actor, json.dumps(removed.counts, sort_keys=True)))
+
+
+def privacy_log(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+    rows = db.execute_sql(f"SELECT at, action, actor, counts FROM privacy_log ORDER BY id DESC LIMIT {int(limit)}").fetchall()
+    return [{"at": str(at), "action": action, "actor": actor, "counts": json.loads(counts)}
+            for at, action, actor, counts in rows]

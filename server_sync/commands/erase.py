@@ -1,0 +1,52 @@
+"""`kiosk-central erase --contains TEXT`: a customer asked to have their comment removed. Removes
+the text of every comment that contains TEXT (optionally of one site, between two dates); the
+answer, its reasons and every figure stay. The privacy log records that an erasure happened and
+how many comments it removed, never what they said."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+
+from server_sync.cli import existing_database_url
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("erase", parents=[common], help="remove the comments that contain a text (a customer's request)")
+    p.add_argument("--contains", required=True, metavar="TEXT", help="remove every comment containing TEXT (case-insensitive, at least 3 characters)")
+    p.add_argument("--site", metavar="SITE", help="only comments of this site")
+    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="only comments recorded on or after this day (UTC)")
+    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="only comments recorded on or before this day (UTC)")
+    p.add_argument("--dry-run", action="store_true", help="count the matching comments, remove nothing")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from server_sync.central.db import connect
+    from server_sync.central.retention import erase_comments
+    from server_sync.exc import CentralConfigError
+    for opt in ("date_from", "date_to"):
+        value = getattr(args, opt)
+        if value is not None:
+            try:
+                datetime.strptime(value, "%Y-%m-%d")
+            except ValueError:
+                raise CentralConfigError(f"--{opt.removeprefix('date_')} must be YYYY-MM-DD, got {value!r}") from None
+    db = connect(existing_database_url(args))
+    try:
+        removed = erase_comments(db, args.contains, datetime.now(timezone.utc), site=args.site,
+                                 date_from=args.date_from, date_to=args.date_to, dry_run=args.dry_run)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(removed.as_dict(), indent=2))
+    else:
+        n = removed.counts["comments"]
+        print(f"{'would remove' if args.dry_run else 'removed'} {n} comment{'s' if n != 1 else ''}"
+              + ("" if args.dry_run else "; the privacy log records the erasure (not its content)"))
+    if not removed.counts["comments"]:
+        print("kiosk-central: warning: no comment matched", file=sys.stderr)
+    return 0

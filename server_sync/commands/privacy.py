@@ -1,0 +1,84 @@
+"""`kiosk-central privacy show|set`: the centre's privacy settings, kept in the store so reports,
+BI views, the web app and retention all apply them: the minimum group for employee-pulse figures
+(never below 5) and the retention periods of comments, dead letters and audit entries
+(docs/privacy.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from server_sync.cli import database_url
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("privacy", parents=[common], help="show or set the centre's privacy settings")
+    s = p.add_subparsers(dest="privacy_command", metavar="ACTION", required=True)
+    show = s.add_parser("show", parents=[common], help="print the settings")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(func=show_settings)
+    st = s.add_parser("set", parents=[common], help="change settings")
+    st.add_argument("--min-employee-group", type=int, metavar="N",
+                    help="employee-pulse figures only for groups of at least N answers (at least 5)")
+    st.add_argument("--comments-months", type=int, metavar="N", help="keep raw comments N months (default 13)")
+    st.add_argument("--dead-letters-days", type=int, metavar="N", help="keep dead letters N days (default 90)")
+    st.add_argument("--audit-months", type=int, metavar="N", help="keep audit entries N months (default 24)")
+    st.set_defaults(func=set_settings)
+
+
+# option -> (setting name, check)
+def _options():
+    from server_sync.analysis.privacy import check_min_group
+    from server_sync.central.retention import check_period
+    return {"min_employee_group": ("min_employee_group", check_min_group),
+            "comments_months": ("comments_keep_months", lambda v: check_period("comments_keep_months", v)),
+            "dead_letters_days": ("dead_letters_keep_days", lambda v: check_period("dead_letters_keep_days", v)),
+            "audit_months": ("audit_keep_months", lambda v: check_period("audit_keep_months", v))}
+
+
+def _settings(db) -> dict:
+    from server_sync.analysis.privacy import MIN_EMPLOYEE_GROUP
+    from server_sync.central.retention import PERIODS, period
+    from server_sync.central.setting import get_setting
+    out = {"min_employee_group": int(get_setting(db, "min_employee_group", str(MIN_EMPLOYEE_GROUP)))}
+    out.update({name: period(db, name) for name in PERIODS})
+    return out
+
+
+def show_settings(args: argparse.Namespace) -> int:
+    from server_sync.central.db import connect
+    db = connect(database_url(args))
+    try:
+        settings = _settings(db)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(settings, indent=2))
+    else:
+        for name, value in settings.items():
+            print(f"{name} = {value}")
+    return 0
+
+
+def set_settings(args: argparse.Namespace) -> int:
+    from server_sync.central.db import connect
+    from server_sync.central.setting import set_setting
+    from server_sync.exc import CentralConfigError
+    changes = {}
+    for option, (name, check) in _options().items():
+        value = getattr(args, option)
+        if value is not None:
+            changes[name] = check(value)
+    if not changes:
+        raise CentralConfigError("nothing to set: give --min-employee-group, --comments-months, "
+                                 "--dead-letters-days or --audit-months")
+    db = connect(database_url(args))
+    try:
+        with db.atomic():
+            for name, value in changes.items():
+                set_setting(db, name, str(value))
+    finally:
+        db.close()
+    for name, value in changes.items():
+        print(f"{name} = {value}")
+    return 0

@@ -1,0 +1,57 @@
+"""`kiosk-central retention run` (daily, by the systemd timer kundpuls-retention.timer) and
+`retention log`: remove what is past its retention period; what each run removed, in counts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timezone
+
+from server_sync.cli import existing_database_url
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("retention", parents=[common], help="apply the retention periods; show what was removed")
+    s = p.add_subparsers(dest="retention_command", metavar="ACTION", required=True)
+    run = s.add_parser("run", parents=[common], help="remove comments, dead letters and audit entries past their period")
+    run.add_argument("--dry-run", action="store_true", help="count what would be removed, remove nothing")
+    run.add_argument("--json", action="store_true", help="print JSON")
+    run.set_defaults(func=run_retention)
+    log = s.add_parser("log", parents=[common], help="the last retention and erasure runs (counts only)")
+    log.add_argument("--json", action="store_true", help="print JSON")
+    log.set_defaults(func=show_log)
+
+
+def run_retention(args: argparse.Namespace) -> int:
+    from server_sync.central.db import connect
+    from server_sync.central.retention import apply_retention
+    db = connect(existing_database_url(args))
+    try:
+        removed = apply_retention(db, datetime.now(timezone.utc), dry_run=args.dry_run)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(removed.as_dict(), indent=2))
+    else:
+        verb = "would remove" if args.dry_run else "removed"
+        print(f"retention {verb}: " + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in removed.counts.items())
+              + f" (comments before {removed.cutoffs['comments_before']}, dead letters before "
+                f"{removed.cutoffs['dead_letters_before']}, audit entries before {removed.cutoffs['audit_before']})")
+    return 0
+
+
+def show_log(args: argparse.Namespace) -> int:
+    from server_sync.central.db import connect
+    from server_sync.central.retention import privacy_log
+    db = connect(existing_database_url(args))
+    try:
+        rows = privacy_log(db)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in r["counts"].items())
+            print(f"{r['at']}  {r['action']:<9} {r['actor']:<10} {counts}")
+    return 0

@@ -1,0 +1,110 @@
+"""Keep only what is needed: retention removes raw comments after their period (reasons, scores
+and rollups stay, so the analysis adds up the same), dead letters and audit entries after
+theirs; erasure removes the comments a search finds. Each run leaves a log entry with counts,
+never content. On SQLite and PostgreSQL, through the real ingest path and the real commands."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from server_sync.analysis import chain_report
+from server_sync.analysis.queries import ReportFilter
+from server_sync.central.retention import apply_retention, erase_comments, months_before, privacy_log
+from server_sync.cli import main
+from server_sync.ingest import Ingest
+from tests.central.wire import batch, count, followup, register_fleet, response
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+OLD = NOW - timedelta(days=430)           # 14 months ago: past the default 13
+RECENT = NOW - timedelta(days=300)        # 10 months ago: kept
+SECRET = "ring Kalle på 0701234567"        # what must never end up in a log
+
+
+@pytest.fixture
+def store(central_db):
+    db = central_db
+    register_fleet(db)
+    ingest = Ingest(db, clock=lambda: NOW)
+    events, seq = [], 0
+    for when, comment in ((OLD, "Kön var lång"), (OLD, SECRET), (RECENT, "Bra bemötande"), (RECENT, "Kalle Anka var här")):
+        seq += 1
+        r = response(seq, value=1, at=when)
+        seq += 1
+        events += [r, followup(seq, r["id"], reasons=("queue", "staff"), comment=comment, at=when + timedelta(seconds=5))]
+    ingest.handle(*batch(events))
+    p = db.param
+    for days in (100, 10):
+        db.execute_sql(f"INSERT INTO dead_letter (received_at, topic, kiosk_id, reason, payload) VALUES ({p}, {p}, {p}, {p}, {p})",
+                       ((NOW - timedelta(days=days)).replace(tzinfo=None), "t", "k1", "bad", b"x"))
+    return db
+
+
+def report(db) -> dict:
+    r = chain_report.build(db, ReportFilter(date_from="2025-01-01", date_to="2026-11-22"), now=NOW)
+    r.pop("generated_at")
+    return r
+
+
+def test_retention_removes_old_comments_and_dead_letters_and_the_analysis_adds_up(store):
+    before = report(store)
+    removed = apply_retention(store, NOW)
+    assert removed.counts == {"comments": 2, "dead_letters": 1, "audit_entries": 0}
+    comments = sorted(c or "" for (c,) in store.execute_sql("SELECT comment FROM followup").fetchall())
+    assert comments == ["", "", "Bra bemötande", "Kalle Anka var här"]
+    assert count(store, "SELECT COUNT(*) FROM followup WHERE comment_removed_at IS NOT NULL") == 2
+    assert count(store, "SELECT COUNT(*) FROM followup") == 4 and count(store, "SELECT COUNT(*) FROM response") == 4
+    assert count(store, "SELECT COUNT(*) FROM followup_reason") == 8                 # every reason stays
+    assert count(store, "SELECT COUNT(*) FROM dead_letter") == 1
+    assert report(store) == before                                                   # every figure the same
+    log = privacy_log(store)
+    assert log[0]["action"] == "retention" and log[0]["counts"] == removed.counts
+    assert apply_retention(store, NOW).counts == {"comments": 0, "dead_letters": 0, "audit_entries": 0}
+
+
+def test_a_dry_run_counts_and_removes_nothing(store):
+    assert apply_retention(store, NOW, dry_run=True).counts["comments"] == 2
+    assert count(store, "SELECT COUNT(*) FROM followup WHERE comment IS NULL") == 0
+    assert privacy_log(store) == []
+
+
+def test_erasure_removes_what_the_search_finds_and_logs_that_it_happened_not_what(store):
+    removed = erase_comments(store, "kalle", NOW)
+    assert removed.counts == {"comments": 2}
+    left = sorted(c for (c,) in store.execute_sql("SELECT comment FROM followup WHERE comment IS NOT NULL").fetchall())
+    assert left == ["Bra bemötande", "Kön var lång"]
+    log = json.dumps(privacy_log(store))
+    assert "erasure" in log and "alle" not in log.lower() and "0701" not in log
+
+
+def test_erasure_can_be_narrowed_and_refuses_a_search_that_matches_everything(store):
+    from server_sync.exc import CentralConfigError
+    assert erase_comments(store, "kalle", NOW, date_from="2026-01-01").counts == {"comments": 1}
+    assert erase_comments(store, "kalle", NOW, site="s2").counts == {"comments": 0}
+    with pytest.raises(CentralConfigError, match="at least 3"):
+        erase_comments(store, "a", NOW)
+    assert erase_comments(store, "100%_", NOW).counts == {"comments": 0}             # LIKE characters are text
+
+
+def test_the_commands(central_url, store, capsys):
+    assert main(["--db", central_url, "privacy", "set", "--comments-months", "6"]) == 0
+    capsys.readouterr()
+    assert main(["--db", central_url, "retention", "run", "--dry-run", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dry_run"] and out["counts"]["comments"] == 4          # now every comment is older than 6 months
+    assert main(["--db", central_url, "erase", "--contains", "Kalle", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"] == {"comments": 2}
+    assert main(["--db", central_url, "retention", "log", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["action"] == "erasure"
+    assert main(["--db", central_url, "privacy", "set", "--comments-months", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
+    assert main(["--db", central_url, "erase", "--contains", "Kalle", "--from", "23/11"]) == 2
+
+
+@pytest.mark.parametrize("day, months, expected", [("2026-11-23", 13, "2025-10-23"), ("2026-03-31", 1, "2026-02-28"),
+                                                    ("2024-03-31", 1, "2024-02-29"), ("2026-01-15", 12, "2025-01-15")])
+def test_months_before(day, months, expected):
+    from datetime import date
+    assert months_before(date.fromisoformat(day), months) == date.fromisoformat(expected)

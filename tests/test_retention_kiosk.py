@@ -1,0 +1,69 @@
+"""The SD card keeps acknowledged answers only `privacy.keep_acked_days`; what the centre has not
+acknowledged stays whatever its age; the sync agent does it by itself; the seq never goes back."""
+
+from __future__ import annotations
+
+from kiosk.outbox import Outbox
+from kiosk.retention import prune_acknowledged
+from kiosk.sync_agent import SyncAgent
+from server_sync.protocol import iso_ms
+
+
+def count(store, table: str) -> int:
+    return store.db.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def send_and_ack(store, cfg, clock) -> None:
+    box = Outbox(store, cfg.kiosk_id)
+    while (b := box.next_batch(500, 1 << 20, now=clock.now(), sent_at=iso_ms(clock.now()))) is not None:
+        box.mark_acked([(b.seqs[0], b.seqs[-1])], iso_ms(clock.now()))
+
+
+def test_acknowledged_answers_past_their_days_go_the_rest_stays(recorder, store, cfg, clock):
+    old = recorder.record("visit", 1)
+    recorder.record_followup(old.id, ["queue"], "kö")
+    old_unanswered = recorder.record("visit", 4)
+    send_and_ack(store, cfg, clock)                         # these three are acknowledged ...
+    clock.advance(86400 * 100)
+    never_acked = recorder.record("visit", 2)               # ... this one recorded later, not
+    clock.advance(86400 * 100)
+    recent = recorder.record("visit", 3)
+    send_and_ack(store, cfg, clock)
+    kept_unacked_old = never_acked.id
+    store.db.execute_sql("UPDATE response SET acked_at = NULL WHERE id = ?", (kept_unacked_old,))
+
+    removed = prune_acknowledged(store, 90, clock.now())
+    assert removed == 3                                     # the old answer, its follow-up, the other old answer
+    ids = {r[0] for r in store.db.execute_sql("SELECT id FROM response").fetchall()}
+    assert ids == {kept_unacked_old, recent.id}
+    assert old.id not in ids and old_unanswered.id not in ids and count(store, "followup") == 0
+    assert recorder.record("visit", 4).seq == recent.seq + 1      # never a seq again
+
+
+def test_an_answer_whose_follow_up_is_not_acknowledged_stays(recorder, store, cfg, clock):
+    a = recorder.record("visit", 1)
+    send_and_ack(store, cfg, clock)
+    recorder.record_followup(a.id, ["queue"])               # recorded later, never sent
+    clock.advance(86400 * 365)
+    assert prune_acknowledged(store, 90, clock.now()) == 0
+    assert count(store, "response") == 1 and count(store, "followup") == 1
+
+
+def test_the_sync_agent_prunes_by_itself(recorder, store, cfg, clock):
+    recorder.record("visit", 3)
+    send_and_ack(store, cfg, clock)
+    clock.advance(86400 * (cfg.privacy.keep_acked_days + 1))
+
+    class NoBroker:                                          # the agent runs its retention offline too
+        def __getattr__(self, name):
+            def refuse(*a, **k):
+                if name == "connect":
+                    raise OSError("no broker here")
+            return refuse
+
+    agent = SyncAgent(cfg, store, client_factory=lambda cid: NoBroker(), clock=clock, password="x")
+    agent.step()
+    assert count(store, "response") == 0
+    recorder.record("visit", 3)
+    agent.step()                                             # not again before PRUNE_EVERY_S
+    assert count(store, "response") == 1
