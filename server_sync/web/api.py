@@ -24,27 +24,25 @@ from server_sync.web.pages import comments, fleet, lists, overview, site, sites
 
 PREFIX = "/api/v1"
 
-# path, page function, the query parameters it reads, what it answers
+# path, page function (its query parameters: filters.takes), what it answers
 ENDPOINTS = [
-    ("/overview", overview.build, ("from", "to", "question", "format"),
+    ("/overview", overview.build,
      "Per question: headline metric, CSAT, change with verdict, daily series; today's answers; open alerts; fleet."),
-    ("/sites", sites.build, ("from", "to", "question", "region", "format"),
-     "The shrunk site ranking with n and 95% intervals, and every site's figures."),
-    ("/sites/{site_id}", site.build, ("from", "to", "question", "format"),
+    ("/sites", sites.build, "The shrunk site ranking with n and 95% intervals, and every site's figures."),
+    ("/sites/{site_id}", site.build,
      "One site: figures, trends, heatmap, drivers, actions, alerts, kiosks, recent comments."),
-    ("/comments", comments.build, ("from", "to", "question", "site", "region", "reason", "score", "q", "page", "format"),
+    ("/comments", comments.build,
      "Comments newest first, 50 a page; scrubbed personal data appears as marks like [phone]."),
-    ("/alerts", lists.alerts, ("site", "state", "format"), "Alerts with their state, newest first."),
-    ("/actions", lists.actions, ("site", "format"), "Actions with their before/after comparison and verdict."),
-    ("/fleet", fleet.build, ("site", "flagged", "format"), "Every kiosk's health; silent ones flagged."),
+    ("/alerts", lists.alerts, "Alerts with their state, newest first."),
+    ("/actions", lists.actions, "Actions with their before/after comparison and verdict."),
+    ("/fleet", fleet.build, "Every kiosk's health; silent ones flagged."),
 ]
 
 
 def routes() -> list[Route]:
     out = []
-    for path, fn, params, summary in ENDPOINTS:
+    for path, fn, summary in ENDPOINTS:
         endpoint = api(fn)
-        endpoint.query_parameters = params
         endpoint.summary = summary
         out.append(Route(PREFIX + path, endpoint, methods=["GET"], name="api" + path.replace("/", "_")))
     out.append(Route(PREFIX + "/openapi.json", openapi, methods=["GET"], name="api_openapi"))
@@ -68,7 +66,7 @@ def describe(app_routes: list) -> dict:
         parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                       for name in re.findall(r"{(\w+)(?::\w+)?}", route.path)]
         parameters += [{"name": name, "in": "query", "required": False, "description": PARAMETERS[name],
-                        "schema": {"type": "string"}} for name in endpoint.query_parameters]
+                        "schema": {"type": "string"}} for name in (*endpoint.page.params, "format")]
         doc = inspect.getdoc(endpoint.page) or ""
         paths[route.path] = {"get": {
             "operationId": route.name, "summary": endpoint.summary, "description": doc,

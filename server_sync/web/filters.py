@@ -35,7 +35,29 @@ PARAMETERS: dict[str, str] = {
     "state": "alerts: open or acknowledged",
     "flagged": "fleet: 1 for silent kiosks only",
     "format": "download what the page shows: csv, json or report (the HTML report for the same filters)",
+    "done": "account: what was just changed",
+    "error": "account: what went wrong",
+    "event": "audit log: only this event",
 }
+
+
+def takes(*names: str):
+    """Declare the query parameters a page reads (besides `format`); any other is a 400, and the
+    OpenAPI description lists these."""
+    unknown = [n for n in names if n not in PARAMETERS]
+    if unknown:
+        raise ValueError(f"undeclared query parameters {unknown}: add them to PARAMETERS")
+
+    def mark(fn):
+        fn.params = names
+        return fn
+    return mark
+
+
+def check_known(params: Mapping[str, str], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(params) - set(allowed) - {"format"})
+    if unknown:
+        raise BadFilter(f"this page takes no '{unknown[0]}' (it takes: {', '.join(allowed) or 'nothing'})")
 
 
 def _one(params: Mapping[str, str], key: str) -> str | None:

@@ -32,13 +32,15 @@ from server_sync.analysis import chain_report
 from server_sync.analysis.queries import ReportFilter
 from server_sync.exc import CentralConfigError
 from server_sync.web import audit, render, sessions
-from server_sync.web.filters import BadFilter
+from server_sync.web.filters import BadFilter, check_known
 from server_sync.web.people import User, user_by_token
 from server_sync.web.scope import NotVisible, Scope, scope_of
 
 COOKIE = "kp_session"
 LIVE_HEADER = "x-kundpuls-live"          # a page refreshing its live parts (not a person's click)
 EXPORT_FORMATS = ("csv", "json", "report")
+# Where a person with a one-time password may go before choosing their own.
+MUST_CHANGE_PATHS = ("/account", "/account/password", "/logout")
 
 
 @dataclass
@@ -166,7 +168,7 @@ def _authorise(request: Request, admin_only: bool) -> Visit | Response:
     if session is None or session.user is None:
         return _login_redirect(request)
     user = session.user
-    if user.must_change_password and request.url.path != "/account":
+    if user.must_change_password and request.url.path not in MUST_CHANGE_PATHS:
         return RedirectResponse("/account", status_code=303)
     if admin_only and not user.is_admin:
         return error_page(request, 404, user.language)
@@ -191,7 +193,7 @@ def _page_endpoint(fn: Callable[[Visit], PageResult | Response], admin_only: boo
         visit = _authorise(request, admin_only)
         if isinstance(visit, Response):
             return visit
-        return _guarded(request, lambda: _respond(visit, fn(visit)))
+        return _guarded(request, lambda: _respond(visit, _call(fn, visit)))
 
     @functools.wraps(fn)
     async def endpoint(request: Request) -> Response:
@@ -199,6 +201,13 @@ def _page_endpoint(fn: Callable[[Visit], PageResult | Response], admin_only: boo
     endpoint.access = "admin" if admin_only else "user"
     endpoint.page = fn
     return endpoint
+
+
+def _call(fn: Callable[[Visit], Any], visit: Visit) -> Any:
+    """Run a page function after refusing query parameters it does not take (a typo or a probe
+    must not be silently ignored: the person would think the filter applies)."""
+    check_known(visit.params, getattr(fn, "params", ()))
+    return fn(visit)
 
 
 def page(fn: Callable[[Visit], PageResult | Response]) -> Callable:
@@ -224,12 +233,14 @@ def _respond(visit: Visit, result: PageResult | Response) -> Response:
     if fmt is not None:
         return export(visit, result, fmt)
     query = [(k, v) for k, v in visit.params.multi_items() if k != "format"]
-    downloads = {f: visit.request.url.path + "?" + urlencode(query + [("format", f)]) for f in EXPORT_FORMATS}
+    offered = [f for f, ok in (("csv", result.csv), ("json", result.csv or result.report_filter),
+                               ("report", result.report_filter)) if ok]
+    downloads = {f: visit.request.url.path + "?" + urlencode(query + [("format", f)]) for f in offered}
     report = result.data.get("report")
     body = render.page(result.template, visit.lang, report=report, data=result.data, user=visit.user,
                        nav=nav_items(visit.user), path=visit.request.url.path,
                        csrf=visit.session.csrf_token if visit.session else "", title_key=result.title_key,
-                       downloads=downloads if (result.csv or result.report_filter) else {},
+                       downloads=downloads,
                        live_sites=" ".join(result.live_sites) if result.live_sites is not None else None,
                        params=visit.params, **result.context)
     return HTMLResponse(body, headers={"Cache-Control": "no-store"})
@@ -239,6 +250,8 @@ def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") ->
     """The page's figures as CSV, JSON or the HTML report, audited."""
     if fmt not in EXPORT_FORMATS:
         raise BadFilter(f"'format' must be one of {', '.join(EXPORT_FORMATS)}")
+    if result.csv is None and result.report_filter is None and event == "export":
+        raise BadFilter("this page has no downloads")
     name = result.title_key.removeprefix("title_")
     filters = {k: v for k, v in visit.params.items() if k != "format"}
     audit.record(visit.db, event, user_name=visit.user.name, address=visit.address, page=visit.request.url.path,
@@ -309,7 +322,7 @@ def api(fn: Callable[[Visit], PageResult | dict]) -> Callable:
         visit = Visit(request, state, user, scope_of(state.db, user), None, _now())
 
         def answer() -> Response:
-            result = fn(visit)
+            result = _call(fn, visit)
             data = result.data if isinstance(result, PageResult) else result
             if isinstance(result, PageResult) and request.query_params.get("format"):
                 return export(visit, result, request.query_params["format"], "api_export")

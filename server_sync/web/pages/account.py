@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.vocabulary import LANGUAGES
-from server_sync.web import audit, render, sessions
+from server_sync.web import audit, filters, render, sessions
 from server_sync.web.guard import (COOKIE, PageResult, Visit, WebState, clear_session_cookie, client_address,
                                    error_page, form, page, public, set_session_cookie)
 from server_sync.web.people import set_language, set_password, verify_password
@@ -94,6 +94,7 @@ def logout(v: Visit, fields: dict) -> Response:
 
 
 @page
+@filters.takes("done", "error")
 def account(v: Visit) -> PageResult:
     done, error = v.params.get("done"), v.params.get("error")
     return PageResult("web/account.html", {"user": v.user.as_dict()}, "title_account",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from server_sync.web import audit
+from server_sync.web import audit, filters
 from server_sync.web.guard import PageResult, Visit, admin_page
 from server_sync.web.people import users as all_users
 
@@ -12,12 +12,14 @@ AUDIT_COLUMNS = ["at", "user", "event", "address", "detail"]
 
 
 @admin_page
+@filters.takes()
 def users(v: Visit) -> PageResult:
     rows = [u.as_dict() for u in all_users(v.db)]
     return PageResult("web/admin_users.html", {"users": rows}, "title_users", csv=lambda d: (USER_COLUMNS, d["users"]))
 
 
 @admin_page
+@filters.takes("event")
 def audit_log(v: Visit) -> PageResult:
     event = v.params.get("event")
     rows = audit.entries(v.db, limit=500, event=event if event in audit.EVENTS else None)

@@ -17,6 +17,7 @@ COLUMNS = ["recorded_at", "local_time", "zone", "site_id", "site_name", "questio
            "language", "comment"]
 
 
+@filters.takes("from", "to", "question", "site", "region", "reason", "score", "q", "page")
 def build(v: Visit) -> PageResult:
     period = filters.period(v.params)
     site = filters.ident(v.params, "site")

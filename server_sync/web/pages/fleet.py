@@ -14,6 +14,7 @@ COLUMNS = ["kiosk_id", "site_id", "site_name", "online", "last_seen", "outbox_de
            "flag"]
 
 
+@filters.takes("site", "flagged")
 def build(v: Visit) -> PageResult:
     site = filters.ident(v.params, "site")
     sites = (v.scope.require_site(site),) if site else v.sites_or_chain()

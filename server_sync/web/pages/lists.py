@@ -21,6 +21,7 @@ def _sites(v: Visit) -> tuple[str, ...] | None:
     return (v.scope.require_site(site),) if site else v.sites_or_chain()
 
 
+@filters.takes("site", "state")
 def alerts(v: Visit) -> PageResult:
     sites = _sites(v)
     state = filters.choice(v.params, "state", ("open", "acknowledged"))
@@ -36,6 +37,7 @@ def alerts(v: Visit) -> PageResult:
                       report_filter=ReportFilter(sites or ()), context={"site_choices": _choices(names)})
 
 
+@filters.takes("site",)
 def actions(v: Visit) -> PageResult:
     sites = _sites(v)
     rows = evaluated(v.db, sites or ()) if sites != () else []      # () in a filter means every site

@@ -15,6 +15,7 @@ from server_sync.web.queries import answers_today
 OPEN_ALERTS_SHOWN = 5
 
 
+@filters.takes("from", "to", "question")
 def build(v: Visit) -> PageResult:
     period = filters.period(v.params)
     sites = v.sites_or_chain()

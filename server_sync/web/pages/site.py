@@ -17,6 +17,7 @@ RECENT_COMMENTS = 10
 SECTIONS = ("summary", "site", "daily", "weekly", "change", "heatmap", "pareto", "uplift", "site_pareto", "action")
 
 
+@filters.takes("from", "to", "question")
 def build(v: Visit) -> PageResult:
     site_id = v.scope.require_site(v.request.path_params["site_id"])
     period = filters.period(v.params)

@@ -10,6 +10,7 @@ from server_sync.web.guard import PageResult, Visit
 from server_sync.web.scope import sites_of_region, visible_regions
 
 
+@filters.takes("from", "to", "question", "region")
 def build(v: Visit) -> PageResult:
     period = filters.period(v.params)
     region = filters.ident(v.params, "region")

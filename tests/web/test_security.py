@@ -1,0 +1,340 @@
+"""Security of the web app, against the real server process on SQLite and PostgreSQL:
+
+- scoping: every route of the app's route table (walked, not listed by hand), as every role, with
+  every site id in its path and in its filters, as a page and as each download and API call: a
+  site the person may not see is a 404 that reads exactly like a site that does not exist, and
+  no page, download or API answer carries a word of it;
+- forms without the CSRF token are refused; brute force locks the account (and the address) out,
+  logged; comments that try to inject markup are inert; filters with SQL metacharacters are
+  harmless; the session cookie's flags; logout and idle expiry end the session; a one-time
+  password must be changed first; the API needs a token and its OpenAPI names every route.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from starlette.routing import Mount, Route
+
+from server_sync.central.db import connect
+from server_sync.web.app import route_table
+from tests.web.conftest import ENGINES
+from tests.web.world import (PASSWORD, PEOPLE, REGIONS, SITES, WebServer, csrf_of, kiosk_central, login,
+                             secret)
+
+pytestmark = pytest.mark.parametrize("chain_url", ENGINES, indirect=True, scope="module")
+
+FORMATS = (None, "json", "csv", "report")
+QUERY_SCOPED = ("site", "region")           # filters that name a site or region
+
+
+def markers_of(site: str) -> tuple[str, ...]:
+    return (secret(site), f"ALERT-OF-{site.upper()}")
+
+
+@pytest.fixture(scope="module")
+def clients(web):
+    return {name: login(web.url, name) for name in PEOPLE}
+
+
+@pytest.fixture(scope="module")
+def tokens(web):
+    out = {}
+    for name in PEOPLE:
+        r = kiosk_central(web.db_url, "user", "token", name, "--label", "test")
+        assert r.returncode == 0, r.stderr
+        out[name] = r.stdout.strip()
+    return out
+
+
+def _fill(path: str, site: str) -> str:
+    params = re.findall(r"{(\w+)(?::\w+)?}", path)
+    unknown = [p for p in params if p != "site_id"]
+    assert not unknown, f"the walk does not know how to fill {unknown} in {path}: teach it"
+    return re.sub(r"{site_id(?::\w+)?}", site, path)
+
+
+def _url(path: str, fmt: str | None, **query: str) -> str:
+    q = dict(query, **({"format": fmt} if fmt else {}))
+    return path + ("?" + "&".join(f"{k}={v}" for k, v in q.items()) if q else "")
+
+
+def _no_leak(body: str, visible: tuple[str, ...], where: str) -> None:
+    for s in SITES:
+        if s not in visible:
+            for m in markers_of(s):
+                assert m not in body, f"{where} shows {m}"
+
+
+def test_every_route_as_every_role_sees_only_its_sites(web, clients, tokens):
+    walked = set()
+    not_found = clients["ada-admin"].get("/sites/no-such-site").text
+    for route in route_table():
+        if isinstance(route, Mount):
+            walked.add(route.path)
+            continue
+        assert isinstance(route, Route)
+        access = getattr(route.endpoint, "access", None)
+        assert access in ("public", "user", "admin", "form", "token"), f"{route.path}: no access kind"
+        walked.add((route.path, tuple(sorted(route.methods or ()))))
+        if access in ("public", "form") or route.path == "/live":
+            continue        # forms: test_forms_need_the_csrf_token; /live: test_live_stream_is_scoped
+        has_site = "{site_id" in route.path
+        for name, (role, _scope, visible, _lang) in PEOPLE.items():
+            if access == "token":
+                client = httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {tokens[name]}"},
+                                      timeout=30)
+            else:
+                client = clients[name]
+            formats = ("json",) if access == "token" else FORMATS
+            for site in (SITES + ("no-such-site",) if has_site else (None,)):
+                path = _fill(route.path, site) if site else route.path
+                offers = {}                          # the downloads the page itself links to
+                for fmt in formats:
+                    r = client.get(_url(path, fmt))
+                    where = f"{role} GET {_url(path, fmt)}"
+                    if access == "admin" and role != "admin":
+                        assert r.status_code == 404, where
+                    elif site and site not in visible:
+                        assert r.status_code == 404, f"{where}: {r.status_code}"
+                        if fmt is None:
+                            assert r.text == not_found, f"{where}: the 404 tells the site exists"
+                    elif fmt and access != "token" and f"format={fmt}" not in offers.get(None, ""):
+                        assert r.status_code == 400, f"{where}: a download the page does not offer"
+                    else:
+                        assert r.status_code == 200, f"{where}: {r.status_code} {r.text[:300]}"
+                        _no_leak(r.text, visible, where)
+                    offers.setdefault(fmt, r.text)
+            # Filters that name a site or region: another's is a 404, one's own is fine.
+            if not has_site and access != "admin":
+                for s in SITES:
+                    r = client.get(_url(route.path, "json", site=s))
+                    if r.status_code == 400:
+                        continue        # the route takes no site filter (it says so, nothing shown)
+                    assert r.status_code == (200 if s in visible else 404), f"{role} {route.path}?site={s}"
+                    if r.status_code == 200:
+                        _no_leak(r.text, visible, f"{role} {route.path}?site={s}")
+                for region, sites in REGIONS.items():
+                    r = client.get(_url(route.path, "json", region=region))
+                    if r.status_code == 400:
+                        continue
+                    sees = any(s in visible for s in sites)
+                    assert r.status_code == (200 if sees else 404), f"{role} {route.path}?region={region}"
+                    if r.status_code == 200:
+                        _no_leak(r.text, visible, f"{role} {route.path}?region={region}")
+        if route.path == "/comments":
+            # The positive side: each person finds exactly the secrets of the sites they may see.
+            for name, (_role, _scope, visible, _lang) in PEOPLE.items():
+                found = {c["site_id"] for c in clients[name].get("/comments", params={
+                    "q": "SECRET-OF", "format": "json"}).json()["comments"]}
+                assert found == set(visible), name
+    # The walk covered the whole table: a route added later is walked too (or fails above).
+    assert walked == {r.path if isinstance(r, Mount) else (r.path, tuple(sorted(r.methods or ())))
+                      for r in route_table()}
+
+
+def test_pages_without_a_session_send_to_login_and_api_without_token_is_401(web):
+    anon = httpx.Client(base_url=web.url, timeout=30)
+    for route in route_table():
+        access = getattr(getattr(route, "endpoint", None), "access", None)
+        if access in ("user", "admin") and route.path != "/live":
+            r = anon.get(_fill(route.path, "s001"))
+            assert r.status_code == 303 and r.headers["location"].startswith("/login?next="), route.path
+        if access == "token":
+            assert anon.get(_fill(route.path, "s001")).status_code == 401, route.path
+    assert anon.get("/live").status_code == 404
+
+
+def test_live_stream_is_scoped(web, clients):
+    """The store manager's stream names her site's new answers and never another site's."""
+    from server_sync.web.marks import bump
+    db = connect(web.db_url)
+    try:
+        with clients["sara-store"].stream("GET", "/live", timeout=20) as r:
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+            lines = r.iter_lines()
+            assert next(lines).startswith("retry:")
+            bump(db, {"s001", "s002"}, datetime.now(timezone.utc))     # not hers
+            bump(db, {"s003"}, datetime.now(timezone.utc))             # hers
+            seen = []
+            for line in lines:
+                seen.append(line)
+                if line.startswith("data:") and "s003" in line:
+                    break
+            text = "\n".join(seen)
+            assert '"sites": ["s003"]' in text and "s001" not in text and "s002" not in text
+    finally:
+        db.close()
+
+
+def test_forms_need_the_csrf_token(web):
+    c = login(web.url, "ana-analyst")
+    for route in route_table():
+        if getattr(getattr(route, "endpoint", None), "access", None) == "form":
+            for token in (None, "forged-token"):
+                data = {"language": "en", "current": PASSWORD, "new": "x" * 12, "again": "x" * 12}
+                if token:
+                    data["csrf_token"] = token
+                r = c.post(route.path, data=data)
+                assert r.status_code == 403, f"{route.path} without a valid CSRF token: {r.status_code}"
+    assert c.get("/").status_code == 200            # still signed in: logout was refused too
+    fresh = httpx.Client(base_url=web.url)
+    fresh.get("/login")
+    r = fresh.post("/login", data={"name": "ana-analyst", "password": PASSWORD})
+    assert r.status_code == 403                     # the login form too
+
+
+def test_brute_force_locks_the_account_and_the_address_out(web):
+    assert kiosk_central(web.db_url, "user", "add", "bruno", "--role", "analyst", "--password-stdin",
+                         stdin=PASSWORD + "\n").returncode == 0
+    c = httpx.Client(base_url=web.url)
+
+    def attempt(name: str, password: str) -> httpx.Response:
+        return c.post("/login", data={"name": name, "password": password, "csrf_token": csrf_of(c.get("/login").text)})
+
+    for i in range(5):
+        assert attempt("bruno", f"wrong-{i}").status_code == 401
+    r = attempt("bruno", PASSWORD)
+    assert r.status_code == 429, "the right password still gets in after 5 failures"
+    assert "kp_session" not in (r.headers.get("set-cookie") or "") or "/login" in r.text
+    audit = json.loads(kiosk_central(web.db_url, "user", "audit", "--user", "bruno", "--json").stdout)
+    assert [e["event"] for e in audit][:2] == ["login_locked", "login_failed"]
+    # Another account from the same address is not locked by that …
+    assert login(web.url, "ana-analyst")
+    # … but twenty failures from one address lock it out for every account.
+    for i in range(20):
+        attempt(f"nobody-{i}", "guess")
+    assert attempt("ana-analyst", PASSWORD).status_code == 429
+    db = connect(web.db_url)
+    try:
+        db.execute_sql("DELETE FROM web_login_attempt")       # unlock for the other tests
+    finally:
+        db.close()
+
+
+def test_injected_markup_in_comments_is_inert(web, clients):
+    c = clients["sara-store"]
+    for path in ("/comments?site=s003", "/sites/s003"):
+        body = c.get(path).text
+        assert "<script>window.__pwned" not in body and "<img src=x onerror" not in body, path
+        assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;hej" in body, path
+        assert "&#34;&gt;&lt;img src=x onerror=&#34;window.__pwned=2&#34;&gt;tack" in body, path
+    # The CSV download does not hand a spreadsheet a formula either.
+    assert "=cmd" not in c.get("/comments?site=s003&format=csv").text
+
+
+def test_filters_with_sql_metacharacters_are_harmless(web, clients):
+    c = clients["ana-analyst"]
+    all_comments = c.get("/comments?format=json").json()["comments"]
+    assert all_comments
+    for q in ("' OR '1'='1", "%", "%_%", "\\", "x'); DROP TABLE response; --", '"; SELECT * FROM web_user; --'):
+        r = c.get("/comments", params={"q": q, "format": "json"})
+        assert r.status_code == 200, q
+        assert r.json()["comments"] == [], f"search {q!r} matched something: it was not taken literally"
+    # `_` is a LIKE wildcard; searched for, it means itself: the two planted comments per site with "__".
+    found = c.get("/comments", params={"q": "w.__p", "format": "json"}).json()["comments"]
+    assert sorted(x["site_id"] for x in found) == sorted(SITES * 2)
+    for key, value in (("site", "s001' OR '1'='1"), ("from", "2026-01-01'; DROP TABLE response;--"),
+                       ("score", "1 OR 1=1"), ("question", "visit' --"), ("region", "north\"; --"),
+                       ("page", "-1"), ("to", "2026-13-45")):
+        r = c.get("/comments", params={key: value})
+        assert r.status_code == 400, f"{key}={value!r}: {r.status_code}"
+        assert value not in r.text or "&#39;" in r.text or "&#34;" in r.text     # echoed only escaped
+    db = connect(web.db_url)
+    try:
+        assert db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] > 1000
+        assert db.execute_sql("SELECT COUNT(*) FROM web_user").fetchone()[0] >= 4
+    finally:
+        db.close()
+
+
+def test_session_cookie_flags_and_headers(web):
+    c = httpx.Client(base_url=web.url)
+    cookie = c.get("/login").headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie                   # plain HTTP here; see the TLS test
+    r = login(web.url, "ana-analyst").get("/")
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_over_tls_the_cookie_is_secure(web, broker_ca, tmp_path):
+    """`--certfile/--keyfile`: HTTPS, the session cookie Secure, HSTS."""
+    server = WebServer(web.db_url, tmp_path / "tls.log", workers=1,
+                       extra=("--certfile", str(broker_ca.cert_file), "--keyfile", str(broker_ca.key_file))).start()
+    try:
+        c = login(server.url, "ana-analyst", ca_file=str(broker_ca.ca_file))
+        r = c.get("/")
+        assert r.status_code == 200 and r.headers["strict-transport-security"].startswith("max-age=")
+        fresh = httpx.Client(base_url=server.url, verify=ssl.create_default_context(cafile=str(broker_ca.ca_file)))
+        assert "; Secure" in fresh.get("/login").headers["set-cookie"]
+    finally:
+        server.stop()
+
+
+def test_logout_and_idle_expiry_end_the_session(web):
+    c = login(web.url, "ana-analyst")
+    stolen = c.cookies["kp_session"]
+    r = c.post("/logout", data={"csrf_token": csrf_of(c.get("/").text)})
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    replay = httpx.Client(base_url=web.url, cookies={"kp_session": stolen})
+    assert replay.get("/").status_code == 303, "the old cookie still works after logout"
+    # Idle: a session unused for longer than the idle limit (30 minutes) is gone.
+    c = login(web.url, "ana-analyst")
+    db = connect(web.db_url)
+    try:
+        old = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0) - timedelta(minutes=31)
+        db.execute_sql(f"UPDATE web_session SET last_seen_at = {db.param} WHERE user_id IS NOT NULL", (old,))
+    finally:
+        db.close()
+    assert c.get("/").status_code == 303
+
+
+def test_a_one_time_password_must_be_changed_first(web):
+    r = kiosk_central(web.db_url, "user", "add", "olle", "--role", "store-manager", "--site", "s004", "--json")
+    one_time = json.loads(r.stdout)["one_time_password"]
+    c = httpx.Client(base_url=web.url)
+    r = c.post("/login", data={"name": "olle", "password": one_time, "csrf_token": csrf_of(c.get("/login").text)})
+    assert r.headers["location"] == "/account"
+    assert c.get("/").headers["location"] == "/account"
+    token = csrf_of(c.get("/account").text)
+    r = c.post("/account/password", data={"csrf_token": token, "current": one_time, "new": "short", "again": "short"})
+    assert r.headers["location"] == "/account?error=password_short"
+    r = c.post("/account/password", data={"csrf_token": token, "current": one_time, "new": PASSWORD,
+                                          "again": PASSWORD})
+    assert r.headers["location"] == "/account?done=password"
+    assert c.get("/").status_code == 200
+    assert login(web.url, "olle")
+
+
+def test_api_tokens_and_openapi(web, tokens):
+    anon = httpx.Client(base_url=web.url)
+    spec = anon.get("/api/v1/openapi.json").json()
+    api_paths = {r.path for r in route_table() if getattr(getattr(r, "endpoint", None), "access", None) == "token"}
+    assert set(spec["paths"]) == api_paths and len(api_paths) >= 7
+    assert {p["name"] for p in spec["paths"]["/api/v1/sites/{site_id}"]["get"]["parameters"]} >= {"site_id", "from"}
+    api = httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {tokens['sara-store']}"})
+    assert [r["site_id"] for r in api.get("/api/v1/fleet").json()["kiosks"]] and \
+        {r["site_id"] for r in api.get("/api/v1/fleet").json()["kiosks"]} == {"s003"}
+    assert api.get("/api/v1/sites/s001").status_code == 404
+    assert api.get("/api/v1/comments", params={"format": "csv"}).text.startswith("recorded_at,")
+    bad = httpx.Client(base_url=web.url, headers={"Authorization": "Bearer kp_not-a-token"})
+    assert bad.get("/api/v1/overview").status_code == 401
+    kiosk_central(web.db_url, "user", "token", "sara-store", "--revoke")
+    assert api.get("/api/v1/overview").status_code == 401
+
+
+def test_exports_and_comment_views_are_audited(web, clients):
+    c = clients["rolf-regional"]
+    c.get("/sites?format=csv")
+    c.get("/comments", params={"q": "kö"})
+    entries = json.loads(kiosk_central(web.db_url, "user", "audit", "--user", "rolf-regional", "--limit", "5000", "--json").stdout)
+    events = [(e["event"], e["detail"].get("format")) for e in entries]
+    assert ("export", "csv") in events and ("comments_viewed", None) in events
+    assert any(e["event"] == "login" for e in entries)

@@ -1,0 +1,159 @@
+"""A small chain for the web tests, built through the product's own commands and generator, and
+the web app as a real process (`python -m server_sync serve`) on a free port.
+
+The chain: four generated sites with five weeks of history (seeds.history) and comments; regions
+`north` (s001, s002) and `south` (s003, s004); one user per role (the store manager has s003, the
+regional manager north); comments that try to inject markup, and one secret per site that only
+people who may see the site may ever read; an open alert per site.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+SITES = ("s001", "s002", "s003", "s004")
+REGIONS = {"north": ("s001", "s002"), "south": ("s003", "s004")}
+# name -> (role, scope options, the sites they may see, language)
+PEOPLE = {
+    "ada-admin": ("admin", [], SITES, "en"),
+    "ana-analyst": ("analyst", [], SITES, "sv"),
+    "rolf-regional": ("regional-manager", ["--region", "north"], REGIONS["north"], "nb"),
+    "sara-store": ("store-manager", ["--site", "s003"], ("s003",), "sv"),
+}
+PASSWORD = "correct horse battery"
+XSS = ['<script>window.__pwned = 1</script>hej', '"><img src=x onerror="window.__pwned=2">tack']
+
+
+def secret(site: str) -> str:
+    """A comment text only people who may see `site` may read."""
+    return f"SECRET-OF-{site.upper()}"
+
+
+def kiosk_central(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "server_sync", "--db", db_url, *args], input=stdin,
+                          capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def build_chain(db_url: str) -> None:
+    from seeds.comments import add_comments
+    from seeds.history import HistorySpec, generate
+    from server_sync.central.db import connect
+    db = connect(db_url)
+    try:
+        generate(db, HistorySpec(sites=len(SITES), days=35, end=date.today() - timedelta(days=1), seed=3),
+                 progress=lambda *a: None)
+        add_comments(db, share=0.5)
+        _plant_comments(db)
+        now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+        p = db.param
+        for s in SITES:
+            db.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
+                           f" window_to, n, negative, message) VALUES ({p}, 'visit', 'realtime', {p}, {p}, {p}, {p},"
+                           f" 8, 6, {p})", (s, now, now, now, now, f"6 of 8 negative at {s} ALERT-OF-{s.upper()}"))
+    finally:
+        db.close()
+    for region, sites in REGIONS.items():
+        assert kiosk_central(db_url, "region", "add", region, "--name", region.title()).returncode == 0
+        assert kiosk_central(db_url, "region", "assign", region, *sites).returncode == 0
+    for name, (role, scope, _sites, lang) in PEOPLE.items():
+        r = kiosk_central(db_url, "user", "add", name, "--role", role, *scope, "--language", lang,
+                          "--password-stdin", stdin=PASSWORD + "\n")
+        assert r.returncode == 0, r.stderr
+
+
+def _plant_comments(db) -> None:
+    """Per site: its secret and the two injection attempts, as follow-ups of a recent negative answer."""
+    p = db.param
+    for s in SITES:
+        rows = db.execute_sql(f"SELECT id, kiosk_id, recorded_at FROM response WHERE site_id = {p} AND value = 1"
+                              " ORDER BY recorded_at DESC LIMIT 3", (s,)).fetchall()
+        for (rid, kiosk, at), text in zip(rows, [secret(s)] + XSS):
+            db.execute_sql("INSERT INTO followup (id, response_id, kiosk_id, seq, reasons, comment, recorded_at,"
+                           f" received_at) VALUES ({p}, {p}, {p}, {p}, '[\"queue\"]', {p}, {p}, {p})",
+                           (str(uuid.uuid4()), rid, kiosk, 10 ** 9 + len(text), text, at, at))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class WebServer:
+    """`python -m server_sync serve` as a real process; `url` is its base address."""
+    db_url: str
+    log_path: Path
+    workers: int = 2
+    extra: tuple[str, ...] = ()
+    port: int = 0
+    proc: subprocess.Popen | None = None
+    scheme: str = "http"
+    env: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> "WebServer":
+        self.port = self.port or free_port()
+        if "--certfile" in self.extra:
+            self.scheme = "https"
+        self._log = open(self.log_path, "ab")
+        env = dict(os.environ, PYTHONPATH=str(ROOT), **self.env)
+        self.proc = subprocess.Popen([sys.executable, "-m", "server_sync", "--db", self.db_url, "serve",
+                                      "--port", str(self.port), "--workers", str(self.workers), *self.extra],
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"serve exited {self.proc.returncode}:\n{self.log()}")
+            if self.log().count("Application startup complete") >= self.workers:
+                return self
+            time.sleep(0.1)
+        raise AssertionError(f"serve did not start:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        if getattr(self, "_log", None):
+            self._log.close()
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no CSRF token in the form"
+    return m.group(1)
+
+
+def login(base: str, name: str, password: str = PASSWORD, *, ca_file: str | None = None) -> httpx.Client:
+    """A client signed in as `name` (its cookie jar holds the session)."""
+    verify = ssl.create_default_context(cafile=ca_file) if ca_file else True
+    c = httpx.Client(base_url=base, follow_redirects=False, verify=verify, timeout=30)
+    r = c.post("/login", data={"name": name, "password": password, "csrf_token": csrf_of(c.get("/login").text),
+                               "next": "/"})
+    assert r.status_code == 303, (r.status_code, r.text[:500])
+    return c
