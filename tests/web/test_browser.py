@@ -1,0 +1,160 @@
+"""The web app in a real browser (Debian's chromium through chromium-driver and Selenium, headless),
+against the real server on SQLite and PostgreSQL: each role signs in through the login form and
+visits every page of the route table it may see, at 1280 px and at 390 px (a phone), with:
+
+- no console errors (the browser's own log: CSP violations, script errors, failed loads);
+- no horizontal scroll on the phone;
+- every form control labelled, text contrast at least WCAG AA, a skip link first in tab order;
+- injected markup in comments inert (no script ran);
+- a screenshot of every page per role and width in tests/artifacts/web/<engine>/<role>/.
+One browser per role, reused across its pages.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from starlette.routing import Route
+
+from server_sync.web.app import route_table
+from tests.web.conftest import ENGINES
+from tests.web.world import PASSWORD, PEOPLE, ROOT
+
+pytestmark = pytest.mark.parametrize("chain_url", ENGINES, indirect=True, scope="module")
+
+ARTIFACTS = ROOT / "tests" / "artifacts" / "web"
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+WIDTHS = (1280, 390)
+FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+         "--window-size=1280,900", "--lang=en")
+
+# Contrast (WCAG 2.x relative luminance) of every visible text element against the first opaque
+# background behind it; returns those below AA (4.5:1, or 3:1 for large text).
+CONTRAST_JS = r"""
+function rgba(s){var m=s.match(/rgba?\(([^)]+)\)/); if(!m) return [255,255,255,1];
+  var p=m[1].split(',').map(parseFloat); return [p[0],p[1],p[2],p.length>3?p[3]:1];}
+function lum(c){var a=c.slice(0,3).map(function(v){v/=255;return v<=0.03928?v/12.92:Math.pow((v+0.055)/1.055,2.4);});
+  return 0.2126*a[0]+0.7152*a[1]+0.0722*a[2];}
+function bg(el){for(var e=el;e;e=e.parentElement){var c=rgba(getComputedStyle(e).backgroundColor); if(c[3]>0.5) return c;}
+  return [255,255,255,1];}
+var bad=[];
+document.querySelectorAll('body *').forEach(function(el){
+  if(el.closest('svg')) return;
+  var own=Array.prototype.some.call(el.childNodes,function(n){return n.nodeType===3&&n.textContent.trim();});
+  if(!own||!el.getClientRects().length) return;
+  var st=getComputedStyle(el); if(st.visibility==='hidden') return;
+  var r=el.getBoundingClientRect(); if(r.right<0||r.bottom<0) return;
+  var f=rgba(st.color), b=bg(el), L1=lum(f), L2=lum(b);
+  var ratio=(Math.max(L1,L2)+0.05)/(Math.min(L1,L2)+0.05);
+  var size=parseFloat(st.fontSize), large=size>=24||(size>=18.66&&parseInt(st.fontWeight)>=700);
+  if(ratio<(large?3:4.5)) bad.push([el.tagName, el.textContent.trim().slice(0,40), ratio.toFixed(2), st.color]);
+});
+return bad;
+"""
+
+UNLABELLED_JS = r"""
+return Array.prototype.filter.call(document.querySelectorAll('input,select,textarea'), function(el){
+  return el.type !== 'hidden' && !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+         && !el.getAttribute('aria-labelledby');
+}).map(function(el){return el.outerHTML.slice(0,80);});
+"""
+
+
+def browser() -> webdriver.Chrome:
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='kundpuls-chromium-')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(DRIVER), options=options)
+
+
+def pages_for(role: str, visible: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, path) of every page of the route table this role may open."""
+    out = []
+    for route in route_table():
+        if not isinstance(route, Route) or "GET" not in (route.methods or ()) or route.path == "/live":
+            continue
+        access = getattr(route.endpoint, "access", None)
+        if access == "user" or (access == "admin" and role == "admin"):
+            path = re.sub(r"{site_id(?::\w+)?}", visible[-1], route.path)
+            out.append((route.name, path))
+    return out
+
+
+def sign_in(driver, base: str, name: str) -> None:
+    driver.get(base + "/login")
+    driver.find_element(By.ID, "login-name").send_keys(name)
+    driver.find_element(By.ID, "login-password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    assert driver.current_url.rstrip("/") == base, driver.current_url
+
+
+def screenshot(driver, path: Path, width: int) -> None:
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, min(max(height, 700), 7000))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(path))
+    driver.set_window_size(width, 900)
+
+
+@pytest.mark.parametrize("name", list(PEOPLE))
+def test_every_page_as_every_role_at_desktop_and_phone(web, name):
+    role, _scope, visible, _lang = PEOPLE[name]
+    driver = browser()
+    problems: list[str] = []
+    try:
+        sign_in(driver, web.url, name)
+        driver.get_log("browser")                                   # only what the pages say from here
+        for width in WIDTHS:
+            driver.set_window_size(width, 900)
+            for page, path in pages_for(role, visible):
+                driver.get(web.url + path)
+                where = f"{role} {path} @{width}"
+                assert "/login" not in driver.current_url, where
+                if width == 390:
+                    scroll, inner = driver.execute_script(
+                        "return [document.documentElement.scrollWidth, window.innerWidth]")
+                    if scroll > inner:
+                        problems.append(f"{where}: scrolls sideways ({scroll} > {inner} px)")
+                problems += [f"{where}: unlabelled {c}" for c in driver.execute_script(UNLABELLED_JS)]
+                problems += [f"{where}: contrast {c}" for c in driver.execute_script(CONTRAST_JS)]
+                if driver.execute_script("return window.__pwned"):
+                    problems.append(f"{where}: injected script ran")
+                for entry in driver.get_log("browser"):
+                    if entry["level"] in ("SEVERE", "ERROR"):
+                        problems.append(f"{where}: console: {entry['message']}")
+                screenshot(driver, ARTIFACTS / web.engine / role / f"{page}-{width}.png", width)
+        # Keyboard: the first Tab reaches the skip link, which takes the focus to the page.
+        driver.set_window_size(1280, 900)
+        driver.get(web.url + "/")
+        driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+        assert driver.switch_to.active_element.get_attribute("class") == "skip"
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        assert driver.execute_script("return location.hash") == "#main"
+    finally:
+        driver.quit()
+    assert problems == []
+
+
+def test_the_comments_page_shows_scrubbed_data_as_removed(web):
+    driver = browser()
+    try:
+        sign_in(driver, web.url, "ana-analyst")
+        driver.get(web.url + "/comments?q=%5Bphone%5D")              # the mark itself, searched for
+        badges = driver.find_elements(By.CSS_SELECTOR, "blockquote .scrubbed")
+        assert badges and all(b.text == "telefonnummer borttaget" for b in badges)
+        assert "[phone]" not in driver.find_element(By.CSS_SELECTOR, "ul.comments").text
+        screenshot(driver, ARTIFACTS / web.engine / "scrubbed-comments-1280.png", 1280)
+    finally:
+        driver.quit()
