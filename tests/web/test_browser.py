@@ -21,7 +21,9 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
 from starlette.routing import Route
 
 from server_sync.web.app import route_table
@@ -97,7 +99,11 @@ def sign_in(driver, base: str, name: str) -> None:
     driver.find_element(By.ID, "login-name").send_keys(name)
     driver.find_element(By.ID, "login-password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    assert driver.current_url.rstrip("/") == base, driver.current_url
+    try:    # a click does not always wait for the navigation it starts
+        WebDriverWait(driver, 15).until(lambda d: d.current_url.rstrip("/") == base)
+    except TimeoutException:
+        raise AssertionError(f"{name} not signed in: {driver.current_url}\n"
+                             f"{driver.find_element(By.TAG_NAME, 'main').text}") from None
 
 
 def screenshot(driver, path: Path, width: int) -> None:

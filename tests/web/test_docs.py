@@ -1,0 +1,58 @@
+"""The web app's commands, pages, roles and tables cannot fall out of the docs: every `serve`,
+`user` and `region` command with every option is in the README's web table; docs/web.md names
+every page and API route of the route table, every role, every query parameter and every table
+the web app's migrations create; its words exist in sv, nb and en; the import contract holds."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from starlette.routing import Route
+
+from server_sync.cli import COMMAND_LINE
+from server_sync.web.app import route_table
+from server_sync.web.filters import PARAMETERS
+from server_sync.web.people import ROLES
+from server_sync.web.render import WEB_TEXTS
+from tests.central.test_docs import leaves
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOC = (ROOT / "docs" / "web.md").read_text(encoding="utf-8")
+OURS = ("serve", "user", "region")
+
+
+def test_every_web_command_and_option_is_in_the_readme():
+    m = re.search(r"<!-- central-web-commands:begin -->(.*?)<!-- central-web-commands:end -->", README, re.S)
+    assert m and "docs/web.md" in m.group(1)
+    rows = {}
+    for line in m.group(1).splitlines():
+        found = re.match(r"\| `kiosk-central ([a-z ]+?)(?: [\[\-A-Z(]|`)", line)
+        if found:
+            rows[found.group(1).strip()] = line
+    checked = 0
+    for path, opts in leaves(COMMAND_LINE.build_parser()):
+        if path[0] not in OURS:
+            continue
+        name = " ".join(path)
+        assert name in rows, f"`kiosk-central {name}` is not in the README"
+        missing = sorted(o for o in opts if o not in rows[name])
+        assert not missing, f"`kiosk-central {name}` options missing from the README: {missing}"
+        checked += 1
+    assert checked == 11
+
+
+def test_docs_name_every_route_role_parameter_and_table():
+    paths = {r.path for r in route_table() if isinstance(r, Route) and not r.path.startswith("/static")}
+    assert not [p for p in paths if f"`{p}`" not in DOC], "docs/web.md misses routes"
+    assert not [r for r in ROLES if f"`{r}`" not in DOC]
+    assert not [p for p in PARAMETERS if f"`{p}`" not in DOC]
+    from server_sync.central.migrations import m0030_people, m0031_live_mark
+    tables = {t for mod in (m0030_people, m0031_live_mark) for sql in mod.STATEMENTS
+              for t in re.findall(r"CREATE TABLE (\w+)", sql)}
+    assert tables and not [t for t in tables if f"`{t}`" not in DOC]
+
+
+def test_the_web_words_exist_in_every_language():
+    assert WEB_TEXTS.problems() == []
