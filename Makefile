@@ -1,4 +1,4 @@
-# The two commands of the README live here: `make demo` runs the kiosk in demo mode,
+# The two commands of the README live here: `make demo` runs the whole chain with the kiosk in demo mode,
 # `make test` runs the whole test suite. Each sets up what it needs on a fresh machine.
 PY ?= python3
 VENV := .venv
@@ -19,11 +19,13 @@ system-deps:
 demo-deps:
 	bash .ci/system-deps.sh --demo
 
+# The whole chain: broker (shipped TLS config), ingest, web app, sync agent and the kiosk
+# (seeds/demo_chain.py); Ctrl-C stops all of it.
 demo: demo-deps $(STAMP)
-	$(BIN)/kiosk run --demo
+	$(BIN)/python -m seeds.demo_chain
 
 demo-headless: demo-deps $(STAMP)
-	$(BIN)/kiosk run --headless --demo
+	$(BIN)/python -m seeds.demo_chain --headless
 
 test: system-deps $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo need, if any is missing.
-# Used by `make test` and by .ci/run; `--demo` (used by `make demo`) installs only what the kiosk
-# app needs to open its window. Safe to run again (it only installs what is absent).
+# Used by `make test` and by .ci/run; `--demo` (used by `make demo`) installs only what the demo
+# chain needs: the kiosk app's window, the broker and openssl for its demo CA. Safe to run again (it only installs what is absent).
 set -euo pipefail
 
-demo_packages=(libgl1 libegl1 libmtdev1)
+demo_packages=(libgl1 libegl1 libmtdev1 libsdl2-2.0-0 mosquitto mosquitto-clients openssl)
 
 packages=(
   mosquitto mosquitto-clients          # the MQTT broker the tests start for real

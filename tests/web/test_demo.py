@@ -1,0 +1,97 @@
+"""`make demo-headless` end to end: seeds/demo_chain.py starts the broker (the shipped TLS
+configuration), ingest, the web app, the sync agent and the headless kiosk; a key pressed on the
+kiosk's terminal (a pseudo-terminal here) is on the dashboard within two seconds; `q` on the
+kiosk, or Ctrl-C (SIGINT), stops everything the demo started, and nothing is left running."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.web.world import ROOT, csrf_of
+
+pytestmark = pytest.mark.broker
+
+
+def descendants(pid: int) -> set[int]:
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        for c in map(int, children):
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("stop_with", ["q", "sigint"])
+def test_demo_chain_key_press_reaches_the_dashboard_and_everything_stops(tmp_path, stop_with):
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "seeds.demo_chain", "--headless", "--sites", "3", "--days", "14",
+                             "--dir", str(tmp_path / "demo"), "--web-port", "0"],
+                            stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), start_new_session=True)
+    os.close(slave)
+    output = ""
+    try:
+        deadline = time.monotonic() + 120
+        while "keys      1-" not in output:
+            line = proc.stdout.readline().decode(errors="replace")
+            assert line or proc.poll() is None, f"the demo ended:\n{output}"
+            output += line
+            assert time.monotonic() < deadline, output
+        url = re.search(r"dashboard\s+(http://\S+)", output).group(1).rstrip("/")
+        password = re.search(r"login\s+demo / (\S+)", output).group(1)
+        started = descendants(proc.pid)
+        assert len(started) >= 5, started          # broker, ingest, web (+2 workers), sync, kiosk
+
+        c = httpx.Client(base_url=url, timeout=10)
+        c.post("/login", data={"name": "demo", "password": password, "csrf_token": csrf_of(c.get("/login").text)})
+        before = c.get("/?format=json").json()["today"]["total"]
+        time.sleep(1.0)                             # the kiosk's key reader and the agent are up
+        pressed = time.monotonic()
+        os.write(master, b"4")                      # the happiest smiley, on the kiosk's terminal
+        while c.get("/?format=json").json()["today"]["total"] != before + 1:
+            assert time.monotonic() - pressed < 10, "the key press never reached the dashboard"
+            time.sleep(0.05)
+        took = time.monotonic() - pressed
+        assert took < 2.0, f"key press to dashboard: {took:.2f} s"
+
+        if stop_with == "q":
+            os.write(master, b"q")
+        else:
+            os.killpg(proc.pid, signal.SIGINT)      # Ctrl-C reaches the whole foreground group
+        proc.wait(30)
+        output += proc.stdout.read().decode(errors="replace")
+        assert "everything stopped" in output
+        time.sleep(0.5)
+        left = [p for p in started if alive(p)]
+        assert left == [], f"still running after the demo stopped: {left}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        for p in descendants(proc.pid):
+            if alive(p):
+                os.kill(p, signal.SIGKILL)
+        os.close(master)
