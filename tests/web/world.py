@@ -114,6 +114,7 @@ class WebServer:
         if "--certfile" in self.extra:
             self.scheme = "https"
         self._log = open(self.log_path, "ab")
+        self._offset = self.log_path.stat().st_size       # a log may hold an earlier run
         env = dict(os.environ, PYTHONPATH=str(ROOT), **self.env)
         self.proc = subprocess.Popen([sys.executable, "-m", "server_sync", "--db", self.db_url, "serve",
                                       "--port", str(self.port), "--workers", str(self.workers), *self.extra],
@@ -129,7 +130,7 @@ class WebServer:
         raise AssertionError(f"serve did not start:\n{self.log()}")
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.log_path.read_bytes()[getattr(self, "_offset", 0):].decode(errors="replace")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
