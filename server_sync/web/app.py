@@ -10,6 +10,7 @@ tests walk this table and check each route as every role. Assets are served from
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -66,17 +67,21 @@ _REPORT_CSS = render.report_css()
 
 
 async def live_stream(request: Request) -> Response:
-    """The Server-Sent Events of one open page (live.py), for the sites its person may see."""
+    """The Server-Sent Events of one open page (live.py), for the sites its person may see; it
+    ends when the session does (logout, idle expiry, a disabled user)."""
     state: WebState = request.app.state.web
+    # Reading the session here is not activity: an open page must not keep it alive.
+    policy = dataclasses.replace(state.policy, touch_every=state.policy.idle * 1000)
+    token = request.cookies.get(COOKIE)
 
     def who():
-        s = sessions.load(state.db, request.cookies.get(COOKIE),
-                          sessions.SessionPolicy(**{**state.policy.__dict__, "touch_every": state.policy.idle * 1000}))
+        s = sessions.load(state.db, token, policy)
         return None if s is None or s.user is None else scope_of(state.db, s.user)
     scope = await anyio.to_thread.run_sync(who)
     if scope is None:
         return error_page(request, 404)
-    return await live.stream(request, scope.sites, state.live)
+    return await live.stream(request, scope.sites, state.live,
+                             still_valid=lambda: anyio.to_thread.run_sync(lambda: who() is not None))
 live_stream.access = "user"
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import AsyncIterator
+import time
+from typing import AsyncIterator, Awaitable, Callable
 
 from peewee import Database
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +27,7 @@ from server_sync.web import marks
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 15.0
+SESSION_CHECK_S = 30.0        # how often an open stream asks whether its session still lives
 
 
 class LiveMarks:
@@ -91,16 +93,23 @@ def changed_sites(before: dict, after: dict, visible: frozenset[str]) -> list[st
     return sorted(s for s in visible if before.get(s) != after.get(s))
 
 
-async def stream(request: Request, visible: frozenset[str], live: LiveMarks) -> Response:
+async def stream(request: Request, visible: frozenset[str], live: LiveMarks,
+                 still_valid: Callable[[], Awaitable[bool]]) -> Response:
     """The Server-Sent Events stream of one open page: `event: answers` / `event: fleet` with the
-    visible sites whose marks moved."""
+    visible sites whose marks moved. Ends once `still_valid()` (the session) says no."""
     async def events() -> AsyncIterator[str]:
         answers, fleet = dict(live.answers), dict(live.fleet)
+        checked = time.monotonic()
         yield "retry: 2000\nevent: hello\ndata: {}\n\n"
         while not live.stopping:
             await live.wait(HEARTBEAT_S)
             if await request.is_disconnected():
                 return
+            if time.monotonic() - checked > SESSION_CHECK_S:
+                if not await still_valid():
+                    yield "event: ended\ndata: {}\n\n"
+                    return
+                checked = time.monotonic()
             sent = False
             for name, before, after in (("answers", answers, live.answers), ("fleet", fleet, live.fleet)):
                 sites = changed_sites(before, after, visible)

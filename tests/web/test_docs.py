@@ -10,37 +10,21 @@ from pathlib import Path
 
 from starlette.routing import Route
 
-from server_sync.cli import COMMAND_LINE
 from server_sync.web.app import route_table
 from server_sync.web.filters import PARAMETERS
 from server_sync.web.people import ROLES
 from server_sync.web.render import WEB_TEXTS
-from tests.central.test_docs import leaves
+from tests.central.test_docs import check_commands_documented, readme_table
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOC = (ROOT / "docs" / "web.md").read_text(encoding="utf-8")
 OURS = ("serve", "user", "region")
 
 
 def test_every_web_command_and_option_is_in_the_readme():
-    m = re.search(r"<!-- central-web-commands:begin -->(.*?)<!-- central-web-commands:end -->", README, re.S)
-    assert m and "docs/web.md" in m.group(1)
-    rows = {}
-    for line in m.group(1).splitlines():
-        found = re.match(r"\| `kiosk-central ([a-z ]+?)(?: [\[\-A-Z(]|`)", line)
-        if found:
-            rows[found.group(1).strip()] = line
-    checked = 0
-    for path, opts in leaves(COMMAND_LINE.build_parser()):
-        if path[0] not in OURS:
-            continue
-        name = " ".join(path)
-        assert name in rows, f"`kiosk-central {name}` is not in the README"
-        missing = sorted(o for o in opts if o not in rows[name])
-        assert not missing, f"`kiosk-central {name}` options missing from the README: {missing}"
-        checked += 1
-    assert checked == 11
+    text, rows = readme_table("central-web-commands")
+    assert "docs/web.md" in text
+    assert check_commands_documented(OURS, rows) == 11
 
 
 def test_docs_name_every_route_role_parameter_and_table():

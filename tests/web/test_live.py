@@ -13,7 +13,6 @@ from datetime import datetime, timedelta, timezone
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from selenium.webdriver.common.by import By
 
 from server_sync import protocol
 from server_sync.central import registry

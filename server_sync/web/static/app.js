@@ -49,6 +49,8 @@
   var source = new EventSource("/live");
   source.addEventListener("hello", function () { mark(true); });
   source.onerror = function () { mark(false); };
+  // The session ended (logout elsewhere, idle expiry): stop, and let the next click sign in again.
+  source.addEventListener("ended", function () { source.close(); mark(false); });
   ["answers", "fleet"].forEach(function (name) {
     source.addEventListener(name, function (e) {
       var sites = [];
