@@ -1,7 +1,8 @@
-"""Open the central database from a URL and bind the models to it.
+"""Open the central database from a URL and migrate it.
 
 `sqlite:///path/central.db` (the embedded default, WAL + synchronous=FULL because ingest acks
-MQTT only after a commit) or `postgresql://user:pass@host:port/name` (production).
+MQTT only after a commit) or `postgresql://user:pass@host:port/name` (production, through
+psycopg 3). The centre talks to it through `central.dialect`; there are no models to bind.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from urllib.parse import parse_qs, unquote, urlparse
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
 
 from server_sync.central.migrations import migrate
-from server_sync.central.models import MODELS, database_proxy
 from server_sync.exc import CentralConfigError
 
 # busy_timeout first: peewee applies these in order, and switching a new file to WAL needs a lock
@@ -28,13 +28,12 @@ SQLITE_PRAGMAS = {"busy_timeout": 10000, "journal_mode": "wal", "synchronous": 2
 
 
 def connect(url: str, *, migrate_schema: bool = True) -> Database:
-    """Connect, migrate and bind the models (the proxy) to the database named by `url`."""
+    """Connect to the database named by `url` and migrate it."""
     db = database_from_url(url)
     try:
         db.connect(reuse_if_open=True)
     except Exception as e:            # driver errors differ per engine; all mean "cannot connect"
         raise CentralConfigError(f"cannot connect to {redact(url)}: {e}".strip()) from None
-    database_proxy.initialize(db)
     if migrate_schema:
         migrate(db)
     return db
@@ -58,7 +57,7 @@ def database_from_url(url: str) -> Database:
         return PostgresqlDatabase(
             u.path.strip("/"), user=unquote(u.username) if u.username else None,
             password=unquote(u.password) if u.password else None, host=u.hostname or None,
-            port=u.port or None, **params)
+            port=u.port or None, prefer_psycopg3=True, **params)
     raise CentralConfigError(f"bad database URL {url!r}: scheme must be sqlite or postgresql")
 
 
@@ -69,4 +68,4 @@ def redact(url: str) -> str:
     return url
 
 
-__all__ = ["connect", "database_from_url", "MODELS"]
+__all__ = ["connect", "database_from_url"]

@@ -17,7 +17,7 @@ import pytest
 
 from seeds.history import HistorySpec, generate
 from server_sync.analysis.metrics import is_negative, is_top2
-from server_sync.central import reason_rollup, rollups
+from server_sync.central import rollups
 from server_sync.central.db import connect
 from server_sync.exc import CentralConfigError
 
@@ -92,7 +92,7 @@ def _check_rollups_equal_ingest(db) -> None:
     # The reason rollups: reason_rollup.rebuild recomputes them from followup_reason and response.
     bulk = [_rows(db, t) for t in ("rollup_reason_daily", "rollup_reason_monthly")]
     with db.atomic() as tx:
-        reason_rollup.rebuild(db)
+        rollups.rebuild_reasons(db)
         assert [_rows(db, t) for t in ("rollup_reason_daily", "rollup_reason_monthly")] == bulk
         tx.rollback()
     assert bulk[0]
