@@ -26,6 +26,11 @@ SQLITE_PRAGMAS = {"busy_timeout": 10000, "journal_mode": "wal", "synchronous": 2
                   # a backlog drain. Durability is unchanged (synchronous=FULL fsyncs each commit).
                   "cache_size": -65536, "wal_autocheckpoint": 16384}
 
+# psycopg 3 prepares a statement run five times; PostgreSQL then may switch to a generic plan,
+# which cannot hash a key list passed as one array parameter (`= ANY(%s)`) and compares every
+# row with every key: ingest's id look-ups took 26 instead of 3 ms a batch. Plans stay custom.
+PG_CONNECT = {"options": "-c plan_cache_mode=force_custom_plan"}
+
 
 def connect(url: str, *, migrate_schema: bool = True) -> Database:
     """Connect to the database named by `url` and migrate it."""
@@ -57,7 +62,7 @@ def database_from_url(url: str) -> Database:
         return PostgresqlDatabase(
             u.path.strip("/"), user=unquote(u.username) if u.username else None,
             password=unquote(u.password) if u.password else None, host=u.hostname or None,
-            port=u.port or None, prefer_psycopg3=True, **params)
+            port=u.port or None, prefer_psycopg3=True, **{**PG_CONNECT, **params})
     raise CentralConfigError(f"bad database URL {url!r}: scheme must be sqlite or postgresql")
 
 

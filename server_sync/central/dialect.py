@@ -56,8 +56,10 @@ SQLITE = Dialect("sqlite", "INTEGER PRIMARY KEY AUTOINCREMENT", "TIMESTAMP", "IN
                  begin="IMMEDIATE", copy=False)
 POSTGRES = Dialect("postgresql", "BIGSERIAL PRIMARY KEY", "TIMESTAMP", "BOOLEAN", "BYTEA", "BIGINT",
                    "TRUE", "FALSE", param="%s",
-                   # One array parameter, whatever the number of keys: one statement text, planned once.
-                   any_of="{column} = ANY(%s)",
+                   # One array parameter, whatever the number of keys, sent in binary (%b): psycopg
+                   # writes a text array through a regex per element (measured for 500 ids: 1.0
+                   # against 0.2 ms of CPU a look-up).
+                   any_of="{column} = ANY(%b)",
                    lock_sql="SELECT pg_advisory_xact_lock(%s)",
                    lock_key_sql="SELECT pg_advisory_xact_lock(%s, %s)", begin=None, copy=True)
 
