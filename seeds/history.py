@@ -501,7 +501,7 @@ class _Counts:
 def _produce(chain: Chain, pg: bool, out) -> None:
     """The drawing side, run in a child process: sends each chunk's tables encoded for the
     engine, then the counts. A process, not a thread: both the encoding and the load are CPU
-    work that holds the GIL (psycopg2 keeps it through a COPY, sqlite3 while it binds)."""
+    work that holds the GIL (psycopg while it copies, sqlite3 while it binds)."""
     try:
         numbering = Numbering(len(chain.kiosk_ids))
         totals = ChainTotals(chain)
