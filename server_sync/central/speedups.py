@@ -17,7 +17,7 @@ that input to the plain way.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Sequence
 
 from server_sync.central.event_rows import R
 
@@ -66,8 +66,3 @@ def hourly_answer_counts(site_id: str, kiosk_id: str, rows: Sequence[Sequence], 
         (pair for pair, keep in zip(zip(rows, hours), counted) if keep)
     return Counter((site_id, kiosk_id, r[q], r[aud], r[sc], r[val], hour)
                    for r, hour in pairs if r[flt] is None)
-
-
-def as_mappings(rows: Sequence[Sequence], columns: Sequence[str]) -> list[Mapping[str, Any]]:
-    """Stored rows as mappings by column name (what the plain versions read)."""
-    return [dict(zip(columns, r)) for r in rows]
