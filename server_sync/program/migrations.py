@@ -67,6 +67,8 @@ def migrate(ledger: Ledger, migrations: Sequence[Migration], *, refuse_newer: bo
     if refuse_newer and ledger.newest() > latest:
         raise SchemaTooNew(ledger.newest(), latest)
     for m in ordered:
+        if ledger.applied(m.number):
+            continue                    # the common start: no lock taken for what is done
         with ledger.transaction():
             # Asked again under the lock: another process may have applied it meanwhile.
             if not ledger.applied(m.number):

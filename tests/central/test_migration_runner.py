@@ -66,3 +66,15 @@ def test_numbers_must_be_unique(ledger):
     step = _steps(ledger.db, [])
     with pytest.raises(RuntimeError, match="unique"):
         migrate(ledger, [step(1), step(1)])
+
+
+def test_a_migrated_store_is_opened_without_taking_the_write_lock(ledger, tmp_path):
+    """Opening a store that is up to date must not wait for (or block) its writers: with another
+    connection holding SQLite's write lock, migrating again returns at once."""
+    step = _steps(ledger.db, [])
+    migrate(ledger, [step(1), step(2)])
+    other = SqliteDatabase(str(tmp_path / "store.db"), pragmas={"busy_timeout": 0})
+    with other.atomic("IMMEDIATE"):
+        other.execute_sql("CREATE TABLE busy (x INTEGER)")
+        assert migrate(ledger, [step(1), step(2)]) == 2
+    other.close()

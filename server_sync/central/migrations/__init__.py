@@ -42,7 +42,9 @@ class SchemaMigration:
             yield
 
     def prepare(self) -> None:
-        # Under the lock too: two concurrent `CREATE TABLE IF NOT EXISTS` race on PostgreSQL
+        if self.db.table_exists("schema_migration"):
+            return                      # the common start: no lock taken
+        # Under the lock: two concurrent `CREATE TABLE IF NOT EXISTS` race on PostgreSQL
         # (a unique violation in pg_type), so a second ingestor starting at once would crash.
         with self.transaction():
             self.db.execute_sql("CREATE TABLE IF NOT EXISTS schema_migration ("
