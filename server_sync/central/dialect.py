@@ -130,8 +130,8 @@ def placeholders(db: Database, n: int) -> str:
 def in_list(db: Database, column: str, values: Sequence[Any]) -> tuple[str, list]:
     """(`column` matches one of `values`, as SQL; its parameters)."""
     d = dialect_of(db)
-    if d.copy:      # PostgreSQL: the keys as one array parameter
-        return d.any_of.format(column=column), [list(values)]
+    if d.copy:      # PostgreSQL: the keys as one parameter
+        return speedups.postgres_joined_keys(column, values) or (d.any_of.format(column=column), [list(values)])
     return d.any_of.format(column=column, marks=placeholders(db, len(values))), list(values)
 
 

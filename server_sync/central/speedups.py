@@ -9,6 +9,8 @@ result on random input. Why each one pays is in the benchmark notes (docs/centra
   instead of binding it in every row (plain: `plain_values`).
 - `hourly_answer_counts`: a batch's answers counted per rollup bucket from their stored rows,
   by position and at C speed (plain: `rollups.answer_counts` over the same answers as mappings).
+- `postgres_joined_keys`: a list of text keys (ids) matched on PostgreSQL as one joined text
+  split by the server, instead of one array parameter (plain: `dialect.POSTGRES.any_of`).
 
 Must never: change what is stored or counted; a trick that cannot be exact for some input hands
 that input to the plain way.
@@ -66,3 +68,17 @@ def hourly_answer_counts(site_id: str, kiosk_id: str, rows: Sequence[Sequence], 
         (pair for pair, keep in zip(zip(rows, hours), counted) if keep)
     return Counter((site_id, kiosk_id, r[q], r[aud], r[sc], r[val], hour)
                    for r, hour in pairs if r[flt] is None)
+
+
+def postgres_joined_keys(column: str, keys: Sequence[Any]) -> tuple[str, list] | None:
+    """(`column` is one of `keys`, as PostgreSQL SQL; its one parameter): the keys joined by
+    commas and split again by the server. psycopg dumps an array element by element in Python
+    (500 ids: 0.2 ms of CPU, the joined text 0.08 ms; ingest looks up about four such lists per
+    batch). None, for the plain array parameter, unless every key is non-empty text without a
+    comma."""
+    if not keys or not all(type(k) is str and k for k in keys):
+        return None
+    joined = ",".join(keys)
+    if joined.count(",") != len(keys) - 1:
+        return None
+    return f"{column} = ANY(string_to_array(%s, ','))", [joined]

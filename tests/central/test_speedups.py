@@ -6,9 +6,11 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import given, settings, strategies as st
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from server_sync.central import rollups, speedups
+from server_sync.central.dialect import POSTGRES
 from server_sync.central.event_rows import R
 from server_sync.protocol import iso_ms
 
@@ -76,3 +78,34 @@ def test_hourly_counts_by_position_equal_the_plain_count(answers, all_inserted):
     plain = rollups.answer_counts(dict(a, site_id="s1", kiosk_id="k1") for a in answers
                                   if all_inserted or a["inserted"])
     assert fast == plain
+
+
+_key_text = st.text(alphabet=st.sampled_from("ab,é 'x\\\"{}"), max_size=4)
+
+
+@pytest.mark.postgres
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stored=st.lists(_key_text, max_size=12), keys=st.lists(_key_text, min_size=1, max_size=8))
+def test_joined_keys_select_what_the_array_parameter_selects(pg_db, stored, keys):
+    """On PostgreSQL, a key list as one joined text selects exactly the rows the plain array
+    parameter selects (commas, empty keys, quotes and braces included: those take the plain way)."""
+    pg_db.execute_sql("DELETE FROM joined_probe")
+    for i, k in enumerate(stored):
+        pg_db.execute_sql("INSERT INTO joined_probe (n, k) VALUES (%s, %s)", (i, k))
+    fast = speedups.postgres_joined_keys("k", keys) or (POSTGRES.any_of.format(column="k"), [keys])
+    plain = (POSTGRES.any_of.format(column="k"), [keys])
+    got = [pg_db.execute_sql(f"SELECT n FROM joined_probe WHERE {where} ORDER BY n", params).fetchall()
+           for where, params in (fast, plain)]
+    assert got[0] == got[1]
+    assert got[1] == [(i,) for i, k in enumerate(stored) if k in keys]
+
+
+@pytest.fixture
+def pg_db(pg_url):
+    from server_sync.central.db import connect
+    db = connect(pg_url, migrate_schema=False)
+    db.execute_sql("CREATE TABLE joined_probe (n INTEGER PRIMARY KEY, k TEXT NOT NULL)")
+    try:
+        yield db
+    finally:
+        db.close()
