@@ -427,7 +427,7 @@ def chunk_tables(chain: Chain, draws: list[Draws], numbering: Numbering, totals:
         "local_hour": Int(local_hour[at], 32), "weekday": Int(chain.weekday[hd], 32), "n": Int(hourly_n, 32)},
         len(at))
 
-    # rollup_summaries: sufficient statistics per site and local date or month; per local hour
+    # The summaries: sufficient statistics per site and local date or month; per local hour
     # over the chain (ChainTotals).
     v, w = value[at].astype(np.int64), hourly_n.astype(np.int64)
     stats = [w * _STATS[hq, value[at], i] for i in range(len(rollups.STATS))]
@@ -442,7 +442,7 @@ def chunk_tables(chain: Chain, draws: list[Draws], numbering: Numbering, totals:
             "audience": Text(gq, AUDIENCES), "scale": Text(gq, SCALES), period: Text(of_day[hd[g]], vocab),
             **_stat_columns(sums)}, len(g)))
 
-    # reason_rollup: per site, question, local date (month) of the answer and reason: answers
+    # The reason rollups: per site, question, local date (month) of the answer and reason: answers
     # citing it, how many of them negative, and the value sum of those.
     answer = f[which]
     per_answer = _REASON_STATS[question[answer], value[answer]]
