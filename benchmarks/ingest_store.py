@@ -103,9 +103,8 @@ def measure(url_for, tag: str, events: list[dict]) -> dict:
     # Floor: the same response rows, bulk-inserted, one transaction per batch.
     db = _store(url_for("floor"))
     ts = now.replace(tzinfo=None)
-    rows = [(e["id"], "k1", "s1", e["seq"], "visit", 1, "smiley4", e["value"], "customer", "sv",
-             ts, ts, True, "synced", e["boot_id"], e["monotonic_ns"], None, ts, "b")
-            for e in events if e["type"] == "response"]
+    stored = {"kiosk_recorded_at": ts, "recorded_at": ts, "time_status": "synced", "received_at": ts, "batch": "b"}
+    rows = [tuple({**e, **stored}[c] for c in RESPONSE_COLUMNS) for e in events if e["type"] == "response"]
 
     def floor():
         for i in range(0, len(rows), BATCH):

@@ -144,7 +144,7 @@ def _floor(db) -> float:
     path = OUT / "floor.db"
     path.unlink(missing_ok=True)
     conn = db.connection()
-    conn.execute(f"ATTACH DATABASE '{path}' AS floor")
+    conn.execute("ATTACH DATABASE ? AS floor", (str(path),))
     try:
         for pragma in ("synchronous = OFF", "journal_mode = MEMORY", "cache_size = -262144"):
             conn.execute(f"PRAGMA floor.{pragma}")

@@ -323,7 +323,7 @@ def run() -> dict:
     with tempfile.TemporaryDirectory(prefix="kundpuls-bench-sync-") as d:
         tmp = Path(d)
         ca = TestCA(tmp / "ca")
-        users = tuple(f"k{i}" for i in range(1, 14)) + ("central",)
+        users = tuple(f"k{i}" for i in range(1, 15)) + ("central",)
         with Broker(tmp / "broker", ca, users) as broker:
             result: dict = {"broker": "mosquitto 2.0 on loopback, TLS 1.2, password file, ACL, persistence on",
                             "agent": "in-process SyncAgent, batch_max_events=500, batch_max_bytes=262144",
@@ -334,6 +334,7 @@ def run() -> dict:
             floor_store.close()
             result["sqlite"] = scenario(broker, tmp, f"sqlite:///{tmp / 'central.db'}", "sqlite", ("k1", "k2", "k8", "k9"))
             result["postgresql"] = _postgres(broker, tmp)
+            result["postgresql_production"] = _postgres(broker, tmp, PRODUCTION, ("k5", "k12", "k13", "k14"))
             result["naive"] = naive(broker, tmp)
 
     ours = result["sqlite"]["backlog_100k"]["events_per_s"]
@@ -344,11 +345,12 @@ def run() -> dict:
     }
     targets = {"end_to_end_ge_20000_answers_per_s_sqlite": result["sqlite"]["backlog_100k"]["answers_per_s"] >= 20_000,
                "backlog_10k_under_1s_sqlite": result["sqlite"]["backlog_10k"]["median_seconds"] < 1.0}
-    if isinstance(result["postgresql"], dict) and "backlog_100k" in result["postgresql"]:
-        pg = result["postgresql"]
-        result["ratios"]["ours_postgresql_vs_naive"] = round(pg["backlog_100k"]["events_per_s"] / result["naive"]["events_per_s"], 1)
-        targets["end_to_end_ge_20000_answers_per_s_postgresql"] = pg["backlog_100k"]["answers_per_s"] >= 20_000
-        targets["backlog_10k_under_1s_postgresql"] = pg["backlog_10k"]["median_seconds"] < 1.0
+    for engine in ("postgresql", "postgresql_production"):
+        pg = result[engine]
+        if isinstance(pg, dict) and "backlog_100k" in pg:
+            result["ratios"][f"ours_{engine}_vs_naive"] = round(pg["backlog_100k"]["events_per_s"] / result["naive"]["events_per_s"], 1)
+            targets[f"end_to_end_ge_20000_answers_per_s_{engine}"] = pg["backlog_100k"]["answers_per_s"] >= 20_000
+            targets[f"backlog_10k_under_1s_{engine}"] = pg["backlog_10k"]["median_seconds"] < 1.0
     result["targets_met"] = targets
     # The machine is shared; other work running at the same time slows every series alike.
     result["load_average_1m"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)}
@@ -356,7 +358,7 @@ def run() -> dict:
     # the PostgreSQL server, which works in turn with it) over the wall time. Near 1, the centre
     # is the limit; the batch transport floor shows the broker is not.
     busy = {}
-    for engine in ("sqlite", "postgresql"):
+    for engine in ("sqlite", "postgresql", "postgresql_production"):
         big = result[engine].get("backlog_100k") if isinstance(result[engine], dict) else None
         if big and big.get("cpu_seconds", {}).get("ingest") is not None:
             busy[engine] = round((big["cpu_seconds"]["ingest"] + big["cpu_seconds"].get("server", 0))
@@ -365,21 +367,27 @@ def run() -> dict:
     return result
 
 
-def _postgres(broker: Broker, tmp: Path) -> dict:
+# A production server's durability: every commit flushed to disk before ingest acks it.
+PRODUCTION = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+
+
+def _postgres(broker: Broker, tmp: Path, settings: dict[str, str] | None = None,
+              kiosks: tuple[str, ...] = ("k6", "k7", "k10", "k11")) -> dict:
     try:
         from tests.fixtures.postgres import LocalPostgres, admin_execute, with_database
     except ImportError as e:
         return {"skipped": f"PostgreSQL helper not available: {e}"}
-    server = LocalPostgres()
+    server = LocalPostgres(settings)
     try:
         server.start()
     except RuntimeError as e:
         return {"skipped": str(e)[:300]}
     try:
         admin_execute(server.url, "CREATE DATABASE bench TEMPLATE template0 ENCODING 'UTF8'")
-        out = scenario(broker, tmp, with_database(server.url, "bench"), "pg", ("k6", "k7", "k10", "k11"),
-                       server_pids=lambda: _postgres_pids(server.data))
-        out["server"] = "PostgreSQL 15, test settings (fsync=off, synchronous_commit=off)"
+        out = scenario(broker, tmp, with_database(server.url, "bench"), "pg" if settings is None else "pg-prod",
+                       kiosks, server_pids=lambda: _postgres_pids(server.data))
+        durability = ", ".join(f"{k}={server.settings[k]}" for k in ("fsync", "synchronous_commit", "full_page_writes"))
+        out["server"] = (f"PostgreSQL 15, {'test' if settings is None else 'production'} settings ({durability})")
         return out
     finally:
         server.stop()

@@ -1,10 +1,15 @@
-"""Numbered schema migrations of the kiosk's SQLite database.
+"""Numbered schema migrations of the kiosk's SQLite database, and where it records them.
 
-The schema version lives in `PRAGMA user_version`. Each migration runs once, in order, inside
-one transaction; never edit a released migration, add a new one. Start-up never ALTERs ad hoc.
+The schema version lives in `PRAGMA user_version` (`UserVersion`, the ledger of the shared
+runner `server_sync.program.migrations`). Each migration runs once, in order, inside one
+transaction; never edit a released migration, add a new one. Start-up never ALTERs ad hoc.
 """
 
 from __future__ import annotations
+
+from typing import Any, ContextManager
+
+from server_sync.program.migrations import Migration
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "responses, follow-ups, outbox state, sequence", [
@@ -81,3 +86,34 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 ]
 
 LATEST = MIGRATIONS[-1][0]
+
+
+class UserVersion:
+    """The kiosk's ledger: the newest applied number is `PRAGMA user_version`; a migration runs
+    under SQLite's write lock (BEGIN IMMEDIATE), so a second process opening the file waits."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    def prepare(self) -> None:
+        pass                                    # every SQLite file has a user_version (0)
+
+    def transaction(self) -> ContextManager[object]:
+        return self.db.atomic("IMMEDIATE")
+
+    def applied(self, number: int) -> bool:
+        return self.newest() >= number
+
+    def record(self, migration: Migration) -> None:
+        # A PRAGMA takes no parameters; the number is one of ours, an int.
+        self.db.execute_sql(f"PRAGMA user_version = {int(migration.number)}")
+
+    def newest(self) -> int:
+        return self.db.execute_sql("PRAGMA user_version").fetchone()[0]
+
+
+def migrations(db: Any) -> list[Migration]:
+    """MIGRATIONS as the shared runner takes them, each running its statements on `db`."""
+    def up(statements: list[str]):
+        return lambda: [db.execute_sql(sql) for sql in statements]
+    return [Migration(number, name, up(statements)) for number, name, statements in MIGRATIONS]

@@ -18,9 +18,11 @@ from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase, TextField
 
 from kiosk.exc import StoreError
-from kiosk.migrations import LATEST, MIGRATIONS
+from kiosk.migrations import UserVersion, migrations
 from msgspec.structs import astuple
 
+from server_sync.program.migrations import SchemaTooNew
+from server_sync.program.migrations import migrate as run_migrations
 from server_sync.protocol import FieldSpec, FollowUpEvent, ResponseEvent, field_names, fields_of
 
 # An event is in the outbox while the centre has neither acknowledged nor refused it.
@@ -166,18 +168,12 @@ def open_database(path: Path | str) -> SqliteDatabase:
 
 
 def migrate(db: SqliteDatabase) -> int:
-    """Apply pending migrations; return the schema version now in force."""
-    current = db.execute_sql("PRAGMA user_version").fetchone()[0]
-    if current > LATEST:
-        raise StoreError(f"database schema {current} is newer than this software ({LATEST}); upgrade kundpuls")
-    for number, _name, statements in MIGRATIONS:
-        if number <= current:
-            continue
-        with db.atomic("IMMEDIATE"):
-            for sql in statements:
-                db.execute_sql(sql)
-            db.execute_sql(f"PRAGMA user_version = {number}")
-    return db.execute_sql("PRAGMA user_version").fetchone()[0]
+    """Apply pending migrations (the shared runner, the `user_version` ledger); return the
+    schema version now in force."""
+    try:
+        return run_migrations(UserVersion(db), migrations(db), refuse_newer=True)
+    except SchemaTooNew as e:
+        raise StoreError(f"{e}; upgrade kundpuls") from None
 
 
 class LocalStore:

@@ -19,7 +19,6 @@ caller owns the transaction, and `suspend_indexes` must have truncated a Postgre
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Sequence, Union
 
@@ -81,6 +80,7 @@ class Chunk:
     data: bytes
     rows: int
     offsets: str = ""                   # SQLite: JSON array of the records' byte offsets
+    constants: tuple = ()               # SQLite: the values of parameters ?3, ?4, …
 
 
 @dataclass
@@ -278,11 +278,12 @@ def pg_copy_binary(table: Table) -> Chunk:
 
 # --- SQLite: fixed-width records cut apart in SQL -----------------------------------------------
 
-def _sqlite_text(col: Text, offset: int) -> tuple[np.ndarray, str]:
+def _sqlite_text(col: Text, offset: int, param) -> tuple[np.ndarray, str]:
     """Record bytes and the SQL expression for a vocabulary column. Per row, SQLite's function
     calls are what cost (a `substr` about 85 ns, an `rtrim` as much again), so: the text itself
     when every value has the same length; a one-byte code and a CASE for a few values of
-    different lengths (question, scale, a nullable flag); padded text and rtrim otherwise."""
+    different lengths (question, scale, a nullable flag); padded text and rtrim otherwise.
+    `param(value)` binds a value and gives its marker."""
     counts = np.bincount(col.index + 1, minlength=len(col.vocab) + 1)
     nullable = bool(counts[0])
     used = np.flatnonzero(counts[1:])
@@ -297,7 +298,7 @@ def _sqlite_text(col: Text, offset: int) -> tuple[np.ndarray, str]:
         codes = (np.searchsorted(used, col.index) + (ord("0") + 1 if nullable else ord("0"))).astype(np.uint8)
         codes[col.index < 0] = ord("0")
         first = ord("0") + nullable
-        cases = " ".join(f"WHEN x'{first + k:02x}' THEN {_sql_literal(col.vocab[i])}" for k, i in enumerate(used))
+        cases = " ".join(f"WHEN x'{first + k:02x}' THEN {param(col.vocab[i])}" for k, i in enumerate(used))
         return codes[:, None], f"CASE substr(?1, o + {offset}, 1) {cases} ELSE NULL END"
     vocab, _ = _vocab_bytes(col.vocab, pad=ord(" "))
     chars = vocab[np.where(col.index < 0, len(col.vocab), col.index)]
@@ -305,29 +306,27 @@ def _sqlite_text(col: Text, offset: int) -> tuple[np.ndarray, str]:
     return chars, f"NULLIF({cut}, '')" if nullable else cut
 
 
-def _sql_literal(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, (bool, int)):
-        return str(int(value))
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def sqlite_records(table: Table) -> Chunk:
-    """Fixed-width records of `table` and the statement that inserts them (constants become
-    SQL literals and take no room in the records)."""
+    """Fixed-width records of `table` and the statement that inserts them (constants are bound
+    once, as parameters ?3, ?4, …, and take no room in the records)."""
     rows = table.rows
     parts, exprs, offset = [], [], 1
+    constants: list[object] = []
+
+    def param(value: object) -> str:
+        constants.append(value)
+        return f"?{len(constants) + 2}"
+
     seen: dict[int, str] = {}             # a column object given twice is stored once
     for name, col in table.columns.items():
         if id(col) in seen:
             exprs.append(seen[id(col)])
             continue
         if isinstance(col, Const):
-            exprs.append(_sql_literal(col.value))
+            exprs.append(param(col.value))
             continue
         if isinstance(col, Text):
-            chars, expr = _sqlite_text(col, offset)
+            chars, expr = _sqlite_text(col, offset, param)
         elif isinstance(col, Chars):
             chars = col.chars
             expr = f"CAST(substr(?1, o + {offset}, {chars.shape[1]}) AS TEXT)"
@@ -356,7 +355,7 @@ def sqlite_records(table: Table) -> Chunk:
     sql = (f"INSERT INTO {table.name} ({', '.join(table.columns)})"
            f" SELECT {', '.join(exprs)} FROM (SELECT value AS o FROM json_each(?2))")
     offsets = "[" + ",".join(map(str, range(0, rows * width, width))) + "]"
-    return Chunk(table.name, sql, records, rows, offsets)
+    return Chunk(table.name, sql, records, rows, offsets, tuple(constants))
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -372,9 +371,10 @@ def load(db: Database, chunk: Chunk) -> None:
     if not chunk.rows:
         return
     if dialect_of(db) is POSTGRES:
-        db.cursor().copy_expert(chunk.sql, io.BytesIO(chunk.data), size=len(chunk.data))
+        with db.cursor().copy(chunk.sql) as copy:
+            copy.write(chunk.data)
     else:
-        db.connection().execute(chunk.sql, (chunk.data, chunk.offsets))
+        db.connection().execute(chunk.sql, (chunk.data, chunk.offsets, *chunk.constants))
 
 
 def suspend_indexes(db: Database, tables: Sequence[str]) -> list[str]:

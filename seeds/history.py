@@ -15,8 +15,9 @@ Fast by design (10.7 M answers in under two minutes on 2 cores; benchmarks/repor
   each table in primary-key order, so key indexes are appended to and rebuilt sorts find sorted
   input;
 - every rollup is counted from the draws exactly as ingest counts the same rows (unfiltered
-  answers only; a follow-up's reasons on its answer's site-local date; the metric rules of
-  server_sync.analysis.metrics), tested against recomputations from the raw rows;
+  answers only; a follow-up's reasons on its answer's site-local date), with the statistics of
+  `server_sync.central.rollups` as lookup tables, tested against that module's counts of the raw
+  rows;
 - secondary indexes (and on PostgreSQL primary keys) are dropped for the load and rebuilt once,
   in the same transaction.
 
@@ -46,7 +47,8 @@ from seeds.bulkload import Chars, Const, Int, Stamp, Table, Text
 from seeds.catalogue import CUSTOMER_REASONS, QUESTIONS
 from seeds.demo import OPENING_HOURS
 from server_sync.central.dialect import POSTGRES, dialect_of
-from server_sync.analysis.metrics import is_negative, is_top2
+from server_sync.central import rollups
+from server_sync.protocol.scales import scale as scale_rules
 from server_sync.exc import CentralConfigError
 from server_sync.program.progress import progress_callback
 
@@ -73,10 +75,11 @@ SECOND_REASON_SHARE = 0.3
 QUESTION_IDS = ("visit", "recommend", "pulse")
 SCALES = tuple(QUESTIONS[q]["scale"] for q in QUESTION_IDS)
 AUDIENCES = tuple(QUESTIONS[q]["audience"] for q in QUESTION_IDS)
+# The follow-up trigger (a negative answer) per question code: values up to this.
+_NEGATIVE_MAX = np.array([scale_rules(s).negative_up_to for s in SCALES])
 # Every reason code any of them offers, sorted: a follow-up's reasons are a bit mask over these,
 # and its JSON lists them in this (sorted) order.
 REASON_CODES = tuple(sorted({r for q in QUESTION_IDS for r in QUESTIONS[q]["reasons"]}))
-_NEGATIVE_MAX = np.array([2, 6, 2])      # metrics.is_negative per question code
 _TOP_CUT = (-2.2, -0.9, 1.2)             # ordered-logit cut points for smiley4
 _NPS_CUT = (-4.6, -4.2, -3.8, -3.4, -3.0, -2.5, -1.6, -0.5, 0.8, 2.2)
 _UNIX_DAY0 = date(1970, 1, 1)
@@ -425,10 +428,10 @@ def chunk_tables(chain: Chain, draws: list[Draws], numbering: Numbering, totals:
         "local_hour": Int(local_hour[at], 32), "weekday": Int(chain.weekday[hd], 32), "n": Int(hourly_n, 32)},
         len(at))
 
-    # rollup_summaries: sufficient statistics per site and local date or month; per local hour
+    # The summaries: sufficient statistics per site and local date or month; per local hour
     # over the chain (ChainTotals).
     v, w = value[at].astype(np.int64), hourly_n.astype(np.int64)
-    stats = [w, w * v, w * v * v, w * _TOP2[hq, value[at]], w * _NEGATIVE[hq, value[at]]]
+    stats = [w * _STATS[hq, value[at], i] for i in range(len(rollups.STATS))]
     totals.add(hq, hd, local_hour[at], stats)
     tables = [response, followup, followup_reason, rollup_hourly]
     for name, period, vocab, of_day in (("rollup_daily", "local_date", chain.dates, np.arange(chain.spec.days)),
@@ -440,15 +443,15 @@ def chunk_tables(chain: Chain, draws: list[Draws], numbering: Numbering, totals:
             "audience": Text(gq, AUDIENCES), "scale": Text(gq, SCALES), period: Text(of_day[hd[g]], vocab),
             **_stat_columns(sums)}, len(g)))
 
-    # reason_rollup: per site, question, local date (month) of the answer and reason: answers
+    # The reason rollups: per site, question, local date (month) of the answer and reason: answers
     # citing it, how many of them negative, and the value sum of those.
     answer = f[which]
-    negative = _NEGATIVE[question[answer], value[answer]]
+    per_answer = _REASON_STATS[question[answer], value[answer]]
     for name, period, vocab, of_day in (("rollup_reason_daily", "local_date", chain.dates,
                                          np.arange(chain.spec.days)),
                                         ("rollup_reason_monthly", "month", chain.months, chain.month_of_day)):
         rkey = ((site[answer] * 3 + qrank[answer]) * len(vocab) + of_day[day[answer]]) * len(REASON_CODES) + reason
-        g, (rn, rneg, rsum) = _sums(rkey, [np.ones(len(answer), dtype=np.int64), negative, negative * value[answer]])
+        g, (rn, rneg, rsum) = _sums(rkey, [per_answer[:, i] for i in range(len(rollups.REASON_STATS))])
         ra = answer[g]
         tables.append(Table(name, {
             "site_id": Text(site[ra], chain.site_ids), "question_id": Text(question[ra], QUESTION_IDS),
@@ -467,9 +470,13 @@ def chunk_tables(chain: Chain, draws: list[Draws], numbering: Numbering, totals:
 
 LOADED_TABLES = ("response", "followup", "followup_reason", "rollup_hourly", "rollup_daily", "rollup_monthly",
                  "rollup_reason_daily", "rollup_reason_monthly", "clock_anchor", "rollup_chain_hourly")
-# The same rules as server_sync.analysis.metrics, as tables indexed by (question code, value).
-_TOP2 = np.array([[int(is_top2(SCALES[q], v)) for v in range(11)] for q in range(len(QUESTION_IDS))])
-_NEGATIVE = np.array([[int(is_negative(SCALES[q], v)) for v in range(11)] for q in range(len(QUESTION_IDS))])
+# What one answer adds to a summary row and to a reason row (rollups.answer_stats, reason_stats),
+# as tables indexed by (question code, value, statistic).
+_VALUES = range(11)
+_STATS = np.array([[rollups.answer_stats(SCALES[q], v) for v in _VALUES] for q in range(len(QUESTION_IDS))],
+                  dtype=np.int64)
+_REASON_STATS = np.array([[rollups.reason_stats(SCALES[q], v) for v in _VALUES] for q in range(len(QUESTION_IDS))],
+                         dtype=np.int64)
 
 
 def _sums(key: np.ndarray, columns: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -495,7 +502,7 @@ class _Counts:
 def _produce(chain: Chain, pg: bool, out) -> None:
     """The drawing side, run in a child process: sends each chunk's tables encoded for the
     engine, then the counts. A process, not a thread: both the encoding and the load are CPU
-    work that holds the GIL (psycopg2 keeps it through a COPY, sqlite3 while it binds)."""
+    work that holds the GIL (psycopg while it copies, sqlite3 while it binds)."""
     try:
         numbering = Numbering(len(chain.kiosk_ids))
         totals = ChainTotals(chain)

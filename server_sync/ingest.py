@@ -34,6 +34,7 @@ from typing import Callable, Iterable, Sequence
 from peewee import Database, InterfaceError, OperationalError
 
 from server_sync import protocol
+from server_sync.central.dialect import lost_race_errors
 from server_sync.central.intake import Accepted, Intake, utc_now
 from server_sync.exc import ProtocolError
 
@@ -44,13 +45,6 @@ log = logging.getLogger("kundpuls.ingest")
 AfterCommitHook = Callable[[Database, "set[str]", datetime], "Iterable[tuple[str, bytes]]"]
 
 DATABASE_DOWN = (OperationalError, InterfaceError)    # retry the message; never dead-letter it
-try:    # PostgreSQL deadlock / serialization failure: peewee passes these through unwrapped
-    from psycopg2.extensions import TransactionRollbackError
-except ImportError:                                     # SQLite-only install
-    class TransactionRollbackError(Exception):          # type: ignore[no-redef]
-        pass
-LOST_RACE = (TransactionRollbackError,)                 # retry the group at once
-RETRY = DATABASE_DOWN + LOST_RACE                       # never dead-lettered: the group is retried
 
 MAX_GROUP_EVENTS = 5000         # group commit: events per transaction at most (10 full batches)
 CONNECT_FAIL_LOG_EVERY_S = 10.0  # broker unreachable: a warning at most this often (paho retries 1-30 s)
@@ -96,11 +90,15 @@ class Ingest:
         self.max_bytes = max_bytes
         self.hooks = list(hooks)
         self.intake = Intake(db, clock)
+        # Lost a race with another writer (deadlock, serialization failure): retry the group at
+        # once. With DATABASE_DOWN: never dead-lettered, the group is retried.
+        self.lost_race = lost_race_errors(db)
+        self.retry = DATABASE_DOWN + self.lost_race
 
     def commit_group(self, messages: Sequence[tuple[Decoded, bytes, bool]]) -> list[Outcome]:
         """Group commit: store several decoded messages (decoded, payload, retained) in ONE
         transaction, each in its own savepoint (a refused one is dead-lettered while the others
-        go in), and commit once. Nothing of the group is committed if this raises (RETRY errors:
+        go in), and commit once. Nothing of the group is committed if this raises (`retry` errors:
         database down, deadlock), so the caller acks nothing and retries the whole group."""
         locks = []
         for d, _payload, _retained in messages:
@@ -153,7 +151,7 @@ class Ingest:
                 reason, refused = e.reason, e
             except ProtocolError as e:
                 reason = e.reason
-            except RETRY:
+            except self.retry:
                 raise
             except Exception as e:      # as above: dead-letter, keep going
                 log.exception("internal error on %s", d.topic[:200])
@@ -440,7 +438,7 @@ class IngestService:
                 outcomes = self.ingest.commit_group(
                     [(decoded, message.payload, bool(message.retain)) for _g, message, decoded in group])
                 break
-            except LOST_RACE as e:
+            except self.ingest.lost_race as e:
                 # Deadlock or serialization failure against another ingestor: the database rolled
                 # this group back; nothing was acked, so simply run it again.
                 races += 1

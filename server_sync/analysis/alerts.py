@@ -122,8 +122,8 @@ def check_trend(db: Database, now: datetime, rule: TrendRule = TrendRule(),
             f"SELECT site_id, question_id, scale, CASE WHEN local_date = {p} THEN 1 ELSE 0 END AS today, {HOURLY_STATS}"
             f" FROM rollup_hourly WHERE site_id IN ({', '.join([p] * len(sites))}) AND audience = 'customer'"
             f" AND local_date >= {p} AND local_date <= {p} AND local_hour <= {p}"
-            f" GROUP BY site_id, question_id, scale, CASE WHEN local_date = {p} THEN 1 ELSE 0 END",
-            [today] + sorted(sites) + [first, today, local.hour, today]).fetchall()
+            f" GROUP BY site_id, question_id, scale, today",     # by the alias: one parameter, one expression
+            [today] + sorted(sites) + [first, today, local.hour]).fetchall()
         tallies: dict[tuple[str, str, str], dict[int, Tally]] = defaultdict(dict)
         for site, question, scale, is_today, *stats in rows:
             tallies[(site, question, scale)][int(is_today)] = tally_of(scale, stats)

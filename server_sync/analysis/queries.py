@@ -18,13 +18,11 @@ from peewee import Database
 
 from server_sync.analysis.drivers import ReasonCount
 from server_sync.analysis.metrics import Tally
-from server_sync.protocol.scales import sql_rule
+from server_sync.central import rollups
+from server_sync.central.dialect import in_list
 
-TOP2_SQL, NEGATIVE_SQL = sql_rule("top2"), sql_rule("negative")
-
-STATS = "SUM(n), SUM(sum_v), SUM(sum_v2), SUM(top2), SUM(negative)"
-HOURLY_STATS = (f"SUM(n), SUM(n * value), SUM(n * value * value), SUM(n * {TOP2_SQL}),"
-                f" SUM(n * {NEGATIVE_SQL})")
+STATS = ", ".join(f"SUM({s})" for s in rollups.STATS)      # over summary rows
+HOURLY_STATS = rollups.stats_sql()                         # the same from rollup_hourly
 
 
 @dataclass(frozen=True)
@@ -44,12 +42,11 @@ class ReportFilter:
 def where_clause(db: Database, f: ReportFilter, site_col: str | None = "site_id", date_col: str = "local_date",
            question_col: str = "question_id") -> tuple[str, list[Any]]:
     clauses, params = [], []
-    if f.sites and site_col:
-        clauses.append(f"{site_col} IN ({', '.join([db.param] * len(f.sites))})")
-        params += list(f.sites)
-    if f.questions:
-        clauses.append(f"{question_col} IN ({', '.join([db.param] * len(f.questions))})")
-        params += list(f.questions)
+    for column, values in ((site_col, f.sites), (question_col, f.questions)):
+        if values and column:
+            clause, values_params = in_list(db, column, values)
+            clauses.append(clause)
+            params += values_params
     if f.date_from:
         clauses.append(f"{date_col} >= {db.param}")
         params.append(f.date_from)

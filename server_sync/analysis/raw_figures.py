@@ -14,11 +14,9 @@ from peewee import Database
 
 from server_sync.analysis.metrics import Tally
 from server_sync.analysis.queries import ReportFilter, tally_of, where_clause
-from server_sync.protocol.scales import sql_rule
+from server_sync.central import rollups
 
-TOP2_SQL, NEGATIVE_SQL = sql_rule("top2"), sql_rule("negative")
-
-RAW_STATS = f"COUNT(*), SUM(value), SUM(value * value), SUM({TOP2_SQL}), SUM({NEGATIVE_SQL})"
+RAW_STATS = rollups.stats_sql(n="1")           # each raw row is one answer
 
 
 def _utc_bounds(f: ReportFilter, tz: ZoneInfo) -> tuple[datetime, datetime]:

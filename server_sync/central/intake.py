@@ -36,9 +36,9 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.central import reason_rollup, rollups
-from server_sync.central.dialect import (StoredAlready, group_transaction, in_list, insert_ignore, insert_new,
-                                         insert_rows, placeholders, time_param, writer_transaction)
+from server_sync.central import rollups, speedups
+from server_sync.central.dialect import (StoredAlready, execute_many, group_transaction, in_list, insert_ignore,
+                                         insert_new, insert_rows, placeholders, time_param, writer_transaction)
 from server_sync.central.event_rows import (FOLLOWUP_COLUMNS, FOLLOWUP_WIRE, RESPONSE_COLUMNS, RESPONSE_WIRE,
                                             R, as_datetime, canonical, stored_wire, wire_of, wire_row)
 from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, EventsRefused, FollowUpEvent,
@@ -125,7 +125,7 @@ class Intake:
             with group_transaction(self.db, lock_names):
                 yield
                 rollups.write(self.db, group.rollup)
-                reason_rollup.write(self.db, group.reasons)
+                rollups.write_reasons(self.db, group.reasons)
         finally:
             self._group = None
         self._questions.update(group.questions)                  # committed: now cache them
@@ -176,22 +176,17 @@ class Intake:
             clash, explained = self._followup_links([r[rid] for r in rows])
             inserted = insert_new(self.db, "response", RESPONSE_COLUMNS,
                                   [r for r in rows if r[rid] not in clash] if clash else rows, "id", direct=direct)
-            everything = len(inserted) == len(rows)
-            # Hourly rollup deltas: counted per (question, audience, scale, value, UTC hour) at C
-            # speed; the time zone maths is done once per distinct hour (rollups.count_hours).
-            kiosk_id = batch.kiosk_id
-            q, aud, sc, val, flt, rid = (R["question_id"], R["audience"], R["scale"], R["value"],
-                                         R["filtered"], R["id"])
-            rollups.count_hours(self.db, Counter(
-                (site_id, kiosk_id, r[q], r[aud], r[sc], r[val], hour) for r, hour in zip(rows, hours)
-                if r[flt] is None and (everything or r[rid] in inserted)), into=delta, zones=self._zones())
+            # The new answers in the hourly rollup (the time zone maths once per distinct hour).
+            new_rows = None if len(inserted) == len(rows) else [r[rid] in inserted for r in rows]
+            rollups.count_hours(self.db, speedups.hourly_answer_counts(site_id, batch.kiosk_id, rows, hours, new_rows),
+                                into=delta, zones=self._zones())
             # Follow-ups stored before their answer arrived count for the reasons only now.
             answered = sorted(explained & inserted)
             if answered:
-                reason_rollup.count(self.db, self._followup_reasons(answered), into=reason_delta,
-                                    zones=self._zones())
-                self.db.cursor().executemany(
-                    f"DELETE FROM followup_pending WHERE response_id = {self.db.param}", [(a,) for a in answered])
+                rollups.count_reasons(self.db, self._followup_reasons(answered), into=reason_delta,
+                                      zones=self._zones())
+                execute_many(self.db, f"DELETE FROM followup_pending WHERE response_id = {self.db.param}",
+                             [(a,) for a in answered])
 
             frows = [self._followup_row(e, self._time(e, anchors, received), received_s) for e in followups]
             finserted = insert_new(self.db, "followup", FOLLOWUP_COLUMNS, frows, "id", ("response",), direct=direct)
@@ -199,9 +194,9 @@ class Intake:
             insert_rows(self.db, "followup_reason", ("followup_id", "response_id", "reason"),
                         [(e.id, e.response_id, r) for e in new_followups for r in e.reasons])
             stored_answers: set[str] = set()
-            reason_rollup.count(self.db, [{"response_id": e.response_id, "reasons": list(e.reasons)}
-                                          for e in new_followups], into=reason_delta, zones=self._zones(),
-                                found=stored_answers)
+            rollups.count_reasons(self.db, [{"response_id": e.response_id, "reasons": list(e.reasons)}
+                                            for e in new_followups], into=reason_delta, zones=self._zones(),
+                                  found=stored_answers)
             # Those whose answer is not stored yet are counted when it comes (see above).
             insert_ignore(self.db, "followup_pending", ("response_id", "followup_id"),
                           [(e.response_id, e.id) for e in new_followups
@@ -222,7 +217,7 @@ class Intake:
             result.conflicts = self._record_conflicts(batch.kiosk_id, conflicts, received)
             if self._group is None:
                 rollups.write(self.db, delta)
-                reason_rollup.write(self.db, reason_delta)
+                rollups.write_reasons(self.db, reason_delta)
         if self._group is None:
             self._questions.update(staged_questions)      # only once committed
         else:                                             # its savepoint is released: the group's now
@@ -271,10 +266,9 @@ class Intake:
         unknown = [k for k in seen if k not in known]
         staged: dict[tuple[str, int], tuple[str, str]] = {}
         if unknown:
-            ids = sorted({qid for qid, _ in unknown})
+            where, params = in_list(self.db, "id", sorted({qid for qid, _ in unknown}))
             for qid, version, scale, audience in self.db.execute_sql(
-                    f"SELECT id, version, scale, audience FROM question WHERE id IN "
-                    f"({placeholders(self.db, len(ids))})", ids).fetchall():
+                    f"SELECT id, version, scale, audience FROM question WHERE {where}", params).fetchall():
                 known[(qid, version)] = staged[(qid, version)] = (scale, audience)
             missing = [k for k in unknown if k not in known]
             insert_ignore(self.db, "question", ("id", "version", "scale", "audience", "text", "first_seen"),
@@ -297,11 +291,11 @@ class Intake:
         if not ids:
             return {}
         out: dict[str, dict[str, Any]] = {}
-        marks = placeholders(self.db, len(ids))
+        where, params = in_list(self.db, "id", ids)
         for table, event_type, columns in (("response", ResponseEvent, RESPONSE_WIRE),
                                            ("followup", FollowUpEvent, FOLLOWUP_WIRE)):
-            for row in self.db.execute_sql(f"SELECT {', '.join(columns)} FROM {table}"
-                                           f" WHERE id IN ({marks})", ids).fetchall():
+            for row in self.db.execute_sql(f"SELECT {', '.join(columns)} FROM {table} WHERE {where}",
+                                           params).fetchall():
                 out[row[0]] = {"type": event_type.type, **stored_wire(event_type, row)}
         return out
 
@@ -316,9 +310,10 @@ class Intake:
         anchors = {boot: known[(kiosk_id, boot)] for boot in boots if (kiosk_id, boot) in known}
         missing = [boot for boot in boots if boot not in anchors]
         if missing:
+            where, params = in_list(self.db, "boot_id", missing)
             anchors.update((boot, _Anchor(as_datetime(at), mono)) for boot, at, mono in self.db.execute_sql(
-                f"SELECT boot_id, recorded_at, monotonic_ns FROM clock_anchor WHERE kiosk_id = {p}"
-                f" AND boot_id IN ({placeholders(self.db, len(missing))})", [kiosk_id, *missing]).fetchall())
+                f"SELECT boot_id, recorded_at, monotonic_ns FROM clock_anchor WHERE kiosk_id = {p} AND {where}",
+                [kiosk_id, *params]).fetchall())
         new: dict[str, Event] = {}
         for e in events:
             if e.clock_synced and e.boot_id not in anchors:
@@ -348,12 +343,13 @@ class Intake:
                         received: datetime, delta: Counter, reason_delta: dict) -> int:
         """Correct stored uncorrected events of these boots; move their rollup counts along."""
         p = self.db.param
-        where = (f"kiosk_id = {p} AND boot_id IN ({placeholders(self.db, len(boots))})"
-                 f" AND time_status = '{UNCORRECTED}'")
+        in_boots, boot_params = in_list(self.db, "boot_id", boots)
+        where = f"kiosk_id = {p} AND {in_boots} AND time_status = {p}"
+        params = [kiosk_id, *boot_params, UNCORRECTED]
         cols = ("id", "site_id", "kiosk_id", "question_id", "audience", "scale", "value", "filtered",
                 "recorded_at", "boot_id", "monotonic_ns")
         old = [dict(zip(cols, r)) for r in self.db.execute_sql(
-            f"SELECT {', '.join(cols)} FROM response WHERE {where}", [kiosk_id, *boots]).fetchall()]
+            f"SELECT {', '.join(cols)} FROM response WHERE {where}", params).fetchall()]
         moved = []
         for r in old:
             r["recorded_at"] = as_datetime(r["recorded_at"])
@@ -363,21 +359,18 @@ class Intake:
         if moved:
             ids = [r["id"] for r, _ in moved]
             reasons = self._followup_reasons(ids)
-            rollups.count(self.db, [r for r, _ in moved], sign=-1, into=delta)
-            reason_rollup.count(self.db, reasons, sign=-1, into=reason_delta, zones=self._zones())
-            self.db.cursor().executemany(
-                f"UPDATE response SET recorded_at = {p}, time_status = '{CORRECTED}' WHERE id = {p}",
-                [(self._ts(new["recorded_at"]), new["id"]) for _, new in moved])
-            rollups.count(self.db, [new for _, new in moved], into=delta)
-            reason_rollup.count(self.db, reasons, into=reason_delta, zones=self._zones())
+            rollups.count(self.db, [r for r, _ in moved], sign=-1, into=delta, zones=self._zones())
+            rollups.count_reasons(self.db, reasons, sign=-1, into=reason_delta, zones=self._zones())
+            execute_many(self.db, f"UPDATE response SET recorded_at = {p}, time_status = {p} WHERE id = {p}",
+                         [(self._ts(new["recorded_at"]), CORRECTED, new["id"]) for _, new in moved])
+            rollups.count(self.db, [new for _, new in moved], into=delta, zones=self._zones())
+            rollups.count_reasons(self.db, reasons, into=reason_delta, zones=self._zones())
         fold = [(fid, at, boot, mono) for fid, at, boot, mono in self.db.execute_sql(
-            f"SELECT id, recorded_at, boot_id, monotonic_ns FROM followup WHERE {where}",
-            [kiosk_id, *boots]).fetchall()]
+            f"SELECT id, recorded_at, boot_id, monotonic_ns FROM followup WHERE {where}", params).fetchall()]
         fmoved = [(anchors[boot].correct(mono), fid) for fid, _at, boot, mono in fold]
-        fmoved = [(self._ts(t), fid) for t, fid in fmoved if _plausible(t, received)]
+        fmoved = [(self._ts(t), CORRECTED, fid) for t, fid in fmoved if _plausible(t, received)]
         if fmoved:
-            self.db.cursor().executemany(
-                f"UPDATE followup SET recorded_at = {p}, time_status = '{CORRECTED}' WHERE id = {p}", fmoved)
+            execute_many(self.db, f"UPDATE followup SET recorded_at = {p}, time_status = {p} WHERE id = {p}", fmoved)
         if moved or fmoved:
             log.info("kiosk %s: corrected %d answers and %d follow-ups recorded before its clock synced",
                      kiosk_id, len(moved), len(fmoved))
@@ -404,10 +397,9 @@ class Intake:
             return []
         by_response: dict[str, list[str]] = {}
         for i in range(0, len(response_ids), 500):
-            chunk = response_ids[i:i + 500]
+            where, params = in_list(self.db, "response_id", response_ids[i:i + 500])
             for rid, reason in self.db.execute_sql(
-                    f"SELECT response_id, reason FROM followup_reason WHERE response_id IN "
-                    f"({placeholders(self.db, len(chunk))})", chunk).fetchall():
+                    f"SELECT response_id, reason FROM followup_reason WHERE {where}", params).fetchall():
                 by_response.setdefault(rid, []).append(reason)
         return [{"response_id": rid, "reasons": rs} for rid, rs in by_response.items()]
 
@@ -443,10 +435,9 @@ class Intake:
         """One conflict row per distinct incoming content (a kiosk re-sending adds no rows)."""
         if not conflicts:
             return 0
-        ids = sorted({e.id for e, _ in conflicts})
+        where, params = in_list(self.db, "event_id", sorted({e.id for e, _ in conflicts}))
         known = {(eid, incoming) for eid, incoming in self.db.execute_sql(
-            f"SELECT event_id, incoming FROM conflict WHERE event_id IN ({placeholders(self.db, len(ids))})",
-            ids).fetchall()}
+            f"SELECT event_id, incoming FROM conflict WHERE {where}", params).fetchall()}
         rows = []
         for e, existing in conflicts:
             incoming = canonical({"type": e.type, **wire_of(e)})
@@ -454,8 +445,8 @@ class Intake:
                 known.add((e.id, incoming))
                 rows.append((e.id, kiosk_id, self._ts(received), canonical(existing), incoming))
         if rows:
-            self.db.cursor().executemany(
-                "INSERT INTO conflict (event_id, kiosk_id, received_at, existing, incoming) VALUES "
+            execute_many(
+                self.db, "INSERT INTO conflict (event_id, kiosk_id, received_at, existing, incoming) VALUES "
                 f"({placeholders(self.db, 5)})", rows)
             log.warning("kiosk %s: %d events re-sent with different content; recorded as conflicts",
                         kiosk_id, len(rows))

@@ -1,33 +1,96 @@
-"""Incremental hourly rollups: ingest calls `apply` in the same transaction that inserts new
-answers (never for duplicates), so report cost grows with sites × hours, not with raw answers.
+"""The rollups: what a rollup row is and how answers and follow-up reasons are counted into
+them. The one place that says so on the centre: ingest (`central.intake`), the migrations'
+back-fill and the history generator (`seeds/history.py`, whose vectorised counts a test holds to
+this module's) all count through here; the scale rules come from `server_sync.protocol.scales`.
 
-Counts only unfiltered answers (analysis leaves flagged presses out). A time correction moves
-answers between hours: `apply(old_rows, sign=-1)` then `apply(new_rows)`. Group commit sums the
-deltas of many messages with `count(…, into=)` (ingest: `count_hours`, from answers it already
-counted per hour) and writes them once with `write`.
+Tables (migrations m0001, m0002), unfiltered answers only:
+- rollup_hourly: answers per site, kiosk, question, audience, value and UTC hour, with the
+  site-local date, hour and weekday of that hour;
+- rollup_daily / rollup_monthly: the sufficient statistics (`STATS`: n, Σv, Σv², top-two and
+  negative counts) per site, question, audience, scale and site-local date / month;
+- rollup_chain_hourly: the same per question and site-local date and hour over the chain;
+- rollup_reason_daily / rollup_reason_monthly: per site, question and site-local date / month
+  of the answer and reason: answers citing it, the negative ones, their value sum.
+
+Counting is apart from writing: ingest sums the signed deltas of a whole group of messages
+(`count`, `count_hours`, `count_reasons`) and writes them once (`write`, `write_reasons`), in
+the transaction that stores the answers, in sorted key order (so concurrent ingestors lock rows
+in the same order and cannot deadlock). A time correction counts the old rows with sign -1 and
+the new ones with +1; a bucket emptied that way is deleted, by key.
+Must never be written outside the transaction that changes the raw rows, or the tables drift.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime, timezone
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.central import rollup_summaries
-from server_sync.central.dialect import bulk_cursor, upsert_many
+from server_sync.central.dialect import execute_many, in_list, placeholders
+from server_sync.protocol.scales import SCALES, is_negative, is_top2, sql_rule
 
-_COLUMNS = ("site_id", "kiosk_id", "question_id", "audience", "scale", "value", "hour",
-            "local_date", "local_hour", "weekday", "n")
+# --- what a rollup row is -----------------------------------------------------------------------
 
+HOURLY_COLUMNS = ("site_id", "kiosk_id", "question_id", "audience", "scale", "value", "hour",
+                  "local_date", "local_hour", "weekday", "n")
+HOURLY_KEY = ("site_id", "kiosk_id", "question_id", "audience", "value", "hour")     # the table's unique key
+STATS = ("n", "sum_v", "sum_v2", "top2", "negative")
+DAILY_KEY = ("site_id", "question_id", "audience", "scale", "local_date")
+MONTHLY_KEY = ("site_id", "question_id", "audience", "scale", "month")
+CHAIN_KEY = ("question_id", "audience", "scale", "local_date", "local_hour", "weekday")
+CHAIN_UNIQUE = CHAIN_KEY[:-1]                 # the weekday follows from the date
+REASON_STATS = ("n", "negative", "negative_sum_v")
+REASON_DAILY_KEY = ("site_id", "question_id", "audience", "scale", "local_date", "reason")
+REASON_MONTHLY_KEY = ("site_id", "question_id", "audience", "scale", "month", "reason")
+
+
+def answer_stats(scale: str, value: int, n: int = 1) -> tuple[int, int, int, int, int]:
+    """What `n` answers of `value` on `scale` add to the `STATS` of a summary row."""
+    return n, n * value, n * value * value, n * is_top2(scale, value), n * is_negative(scale, value)
+
+
+def reason_stats(scale: str, value: int) -> tuple[int, int, int]:
+    """What one answer citing a reason adds to the `REASON_STATS` of a reason row."""
+    negative = int(is_negative(scale, value))
+    return 1, negative, negative * value
+
+
+def stats_sql(n: str = "n", value: str = "value", scale: str = "scale") -> str:
+    """The `STATS` sums as SQL over rows of `n` answers of one `value` (rollup_hourly): the same
+    rules as `answer_stats`, for back-fills and reports that read the hourly table."""
+    return (f"SUM({n}), SUM({n} * {value}), SUM({n} * {value} * {value}),"
+            f" SUM({n} * {sql_rule('top2', scale, value)}), SUM({n} * {sql_rule('negative', scale, value)})")
+
+
+def happy_points_sql(scale: str = "scale", value: str = "value", n: str | None = None) -> str:
+    """A smiley answer's place on the Happy Index's 0-100 line as SQL (`Scale.happy_points`);
+    with `n`, the mean of the answers summed in `value` (Σv of n answers); NULL off smiley scales."""
+    parts = []
+    for s in SCALES.values():
+        if s.smiley:
+            shifted = f"({value} - {s.lowest})" if n is None else f"({value} - {s.lowest} * {n})"
+            per = "" if n is None else f" / {n}"
+            parts.append(f"WHEN {scale} = '{s.name}' THEN {shifted} * 100.0 / {s.highest - s.lowest}{per}")
+    return f"CASE {' '.join(parts)} END"
+
+
+# --- buckets ------------------------------------------------------------------------------------
 
 def hour_bucket(recorded_at: datetime, tz: ZoneInfo) -> tuple[datetime, str, int, int]:
     """(UTC hour start, site-local date, local hour, local weekday) of a naive-UTC time."""
     hour = recorded_at.replace(minute=0, second=0, microsecond=0)
     local = hour.replace(tzinfo=timezone.utc).astimezone(tz)
     return hour, local.strftime("%Y-%m-%d"), local.hour, local.weekday()
+
+
+def hour_key(at: datetime) -> str:
+    """The UTC hour of a naive-UTC time as `YYYY-MM-DDTHH`, the first 13 characters of its wire
+    form (so ingest takes it from the wire text without building a datetime)."""
+    return f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}"
 
 
 def site_timezones(db: Database, site_ids: Iterable[str],
@@ -39,9 +102,9 @@ def site_timezones(db: Database, site_ids: Iterable[str],
         return cache
     if not ids:
         return {}
-    p = db.param
-    rows = db.execute_sql(f"SELECT id, timezone FROM site WHERE id IN ({', '.join([p] * len(ids))})", ids).fetchall()
-    zones = {sid: ZoneInfo(tz) for sid, tz in rows}
+    where, params = in_list(db, "id", ids)
+    zones = {sid: ZoneInfo(tz) for sid, tz in db.execute_sql(f"SELECT id, timezone FROM site WHERE {where}",
+                                                             params).fetchall()}
     for sid in ids:
         zones.setdefault(sid, ZoneInfo("Europe/Stockholm"))
     if cache is not None:
@@ -50,34 +113,31 @@ def site_timezones(db: Database, site_ids: Iterable[str],
     return zones
 
 
-def hour_key(at: datetime) -> str:
-    """The UTC hour of a naive-UTC time as `YYYY-MM-DDTHH`, the first 13 characters of its wire
-    form (so ingest takes it from the wire text without building a datetime)."""
-    return f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}"
+def _as_datetime(v: Any) -> datetime:
+    return datetime.fromisoformat(v) if isinstance(v, str) else v       # SQLite hands back text
 
 
-def apply(db: Database, rows: Iterable[Mapping], sign: int = 1) -> int:
-    """Add (or with sign=-1 remove) `rows` to the hourly rollup; returns buckets touched."""
-    return write(db, count(db, rows, sign))
+# --- answers ------------------------------------------------------------------------------------
+
+def answer_counts(rows: Iterable[Mapping]) -> Counter:
+    """Unfiltered answers per (site, kiosk, question, audience, scale, value, `hour_key`), from
+    mappings with those fields, `recorded_at` (naive UTC) and `filtered`."""
+    return Counter((r["site_id"], r["kiosk_id"], r["question_id"], r["audience"], r["scale"], r["value"],
+                    hour_key(_as_datetime(r["recorded_at"]))) for r in rows if r["filtered"] is None)
 
 
-def count(db: Database, rows: Iterable[Mapping], sign: int = 1, into: Counter | None = None) -> Counter:
-    """The signed per-bucket deltas of `rows` (dicts with site_id, kiosk_id, question_id,
-    audience, scale, value, recorded_at, filtered), added to `into` (a fresh Counter by default),
-    without writing: ingest sums a whole group of messages and writes once (`write`)."""
-    answers: Counter = Counter()
-    for r in rows:
-        if not r.get("filtered"):
-            answers[(r["site_id"], r["kiosk_id"], r["question_id"], r["audience"], r["scale"], r["value"],
-                     hour_key(r["recorded_at"]))] += 1
-    return count_hours(db, answers, sign, into)
+def count(db: Database, rows: Iterable[Mapping], sign: int = 1, into: Counter | None = None,
+          zones: dict[str, ZoneInfo] | None = None) -> Counter:
+    """The signed rollup_hourly deltas of answer `rows` (see `answer_counts`), added to `into`
+    (a fresh Counter by default), without writing."""
+    return count_hours(db, answer_counts(rows), sign, into, zones)
 
 
 def count_hours(db: Database, answers: Mapping[tuple, int], sign: int = 1, into: Counter | None = None,
                 zones: dict[str, ZoneInfo] | None = None) -> Counter:
-    """`count` from unfiltered answers already counted per (site, kiosk, question, audience,
-    scale, value, `hour_key`): the bucket (local date, hour, weekday) is worked out once per
-    site and hour, not once per answer. `zones`: a time zone cache (`site_timezones`)."""
+    """`count` from answers already counted per `answer_counts` key: the bucket (local date,
+    hour, weekday) is worked out once per site and hour. Keys of the result: HOURLY_COLUMNS
+    without n. `zones`: a time zone cache (`site_timezones`)."""
     counts: Counter = Counter() if into is None else into
     if not answers:
         return counts
@@ -92,27 +152,162 @@ def count_hours(db: Database, answers: Mapping[tuple, int], sign: int = 1, into:
     return counts
 
 
-_KEY = ("site_id", "kiosk_id", "question_id", "audience", "value", "hour")     # the table's unique key
+def summaries(counts: Mapping[tuple, int]) -> tuple[dict[tuple, list[int]], ...]:
+    """The daily, monthly and chain-hourly `STATS` deltas (keyed DAILY_KEY, MONTHLY_KEY,
+    CHAIN_KEY) of hourly deltas from `count`."""
+    daily: dict[tuple, list[int]] = {}
+    monthly: dict[tuple, list[int]] = {}
+    chain: dict[tuple, list[int]] = {}
+    for (site, _kiosk, question, audience, scale, value, _hour, local_date, local_hour, weekday), n in counts.items():
+        if not n:
+            continue
+        delta = answer_stats(scale, value, n)
+        for table, key in ((daily, (site, question, audience, scale, local_date)),
+                           (monthly, (site, question, audience, scale, local_date[:7])),
+                           (chain, (question, audience, scale, local_date, local_hour, weekday))):
+            acc = table.setdefault(key, [0, 0, 0, 0, 0])
+            for i, d in enumerate(delta):
+                acc[i] += d
+    return daily, monthly, chain
+
+
+def apply(db: Database, rows: Iterable[Mapping], sign: int = 1) -> int:
+    """Count and write answer `rows` at once (tests, small callers); returns buckets touched."""
+    return write(db, count(db, rows, sign))
 
 
 def write(db: Database, counts: Mapping[tuple, int]) -> int:
-    """Upsert summed deltas from `count` into rollup_hourly and the summaries; returns buckets
-    touched. Rows are written in sorted key order, so two ingestors writing overlapping buckets
-    lock them in the same order and cannot deadlock on them."""
-    params = sorted(key + (n,) for key, n in counts.items() if n)
-    if not params:
+    """Upsert summed hourly deltas (`count`) into rollup_hourly and the summaries; returns the
+    hourly buckets touched."""
+    rows = sorted(key + (n,) for key, n in counts.items() if n)
+    if not rows:
         return 0
-    p = db.param
-    sql = (f"INSERT INTO rollup_hourly ({', '.join(_COLUMNS)}) VALUES ({', '.join([p] * len(_COLUMNS))})"
-           " ON CONFLICT (site_id, kiosk_id, question_id, audience, value, hour)"
-           " DO UPDATE SET n = rollup_hourly.n + excluded.n")
-    # Two question versions with another scale can share a bucket (the key has no scale).
-    upsert_many(db, sql, params, conflict_key=lambda row: row[:4] + row[5:7])
-    rollup_summaries.apply_counts(db, counts)      # daily/chain summaries, same transaction
-    # Only the buckets this call took from can have dropped to zero: delete those, by key (the
-    # table's unique index), never by scanning the whole table.
-    emptied = [row[:4] + row[5:7] for row in params if row[-1] < 0]
+    _upsert(db, "rollup_hourly", HOURLY_COLUMNS, HOURLY_KEY, ("n",), rows)
+    daily, monthly, chain = summaries(counts)
+    for table, key, unique, acc in (("rollup_daily", DAILY_KEY, DAILY_KEY, daily),
+                                    ("rollup_monthly", MONTHLY_KEY, MONTHLY_KEY, monthly),
+                                    ("rollup_chain_hourly", CHAIN_KEY, CHAIN_UNIQUE, chain)):
+        _upsert(db, table, key + STATS, unique, STATS, [k + tuple(v) for k, v in sorted(acc.items())])
+    return len(rows)
+
+
+def _upsert(db: Database, table: str, columns: Sequence[str], unique: Sequence[str], added: Sequence[str],
+            rows: Sequence[Sequence]) -> None:
+    """Add `rows` (ordered like `columns`) to `table`, keyed by `unique`: the `added` columns
+    are summed into an existing row. Then delete the rows this call took from that are empty
+    now, by key: never by scanning the table."""
+    if not rows:
+        return
+    sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in added)
+    execute_many(db, f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders(db, len(columns))})"
+                     f" ON CONFLICT ({', '.join(unique)}) DO UPDATE SET {sets}", rows)
+    n = columns.index("n")
+    at = [columns.index(c) for c in unique]
+    emptied = [tuple(r[i] for i in at) for r in rows if r[n] < 0]
     if emptied:
-        bulk_cursor(db).executemany(f"DELETE FROM rollup_hourly WHERE {' AND '.join(f'{c} = {p}' for c in _KEY)}"
-                           " AND n <= 0", emptied)
-    return len(params)
+        p = placeholders(db, 1)
+        execute_many(db, f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = {p}' for c in unique)} AND n <= 0",
+                     emptied)
+
+
+# --- follow-up reasons --------------------------------------------------------------------------
+
+def _reason_codes(row: Mapping) -> list[str]:
+    reasons = row.get("reasons") or []
+    if isinstance(reasons, str):
+        reasons = json.loads(reasons)
+    return sorted(set(reasons))
+
+
+def count_reasons(db: Database, followup_rows: Iterable[Mapping], sign: int = 1, into: dict | None = None,
+                  zones: dict[str, ZoneInfo] | None = None, found: set | None = None) -> dict[tuple, list[int]]:
+    """The signed rollup_reason_daily deltas (keyed REASON_DAILY_KEY) of follow-ups (mappings
+    with response_id and reasons), added to `into`, without writing. Reads the answers they
+    explain: a follow-up whose answer is filtered or not stored counts nothing; `found`
+    receives the ids of the answers that are stored (filtered or not)."""
+    deltas: dict[tuple, list[int]] = {} if into is None else into
+    wanted = {r["response_id"]: _reason_codes(r) for r in followup_rows}
+    if found is None:
+        wanted = {k: v for k, v in wanted.items() if v}
+    if not wanted:
+        return deltas
+    answers = []
+    ids = sorted(wanted)
+    for i in range(0, len(ids), 500):
+        where, params = in_list(db, "id", ids[i:i + 500])
+        for *answer, filtered in db.execute_sql(
+                "SELECT id, site_id, question_id, audience, scale, value, recorded_at, filtered FROM response"
+                f" WHERE {where}", params).fetchall():
+            if found is not None:
+                found.add(answer[0])
+            if filtered is None and wanted[answer[0]]:
+                answers.append((tuple(answer), wanted[answer[0]]))
+    return _count_reasons_of(db, answers, sign, deltas, zones)
+
+
+def _count_reasons_of(db: Database, answers: list[tuple[tuple, list[str]]], sign: int, acc: dict[tuple, list[int]],
+                      cache: dict[str, ZoneInfo] | None = None) -> dict[tuple, list[int]]:
+    zones = site_timezones(db, (a[1] for a, _ in answers), cache)
+    for (_id, site, question, audience, scale, value, recorded_at), reasons in answers:
+        local_date = hour_bucket(_as_datetime(recorded_at), zones[site])[1]
+        stats = reason_stats(scale, value)
+        for reason in reasons:
+            row = acc.setdefault((site, question, audience, scale, local_date, reason), [0, 0, 0])
+            for i, d in enumerate(stats):
+                row[i] += sign * d
+    return acc
+
+
+def apply_reasons(db: Database, followup_rows: Iterable[Mapping], sign: int = 1,
+                  zones: dict[str, ZoneInfo] | None = None) -> int:
+    """Count and write the reasons of `followup_rows` at once; returns daily rows touched."""
+    return write_reasons(db, count_reasons(db, followup_rows, sign, zones=zones))
+
+
+def write_reasons(db: Database, deltas: Mapping[tuple, list[int]]) -> int:
+    """Upsert summed daily reason deltas (`count_reasons`) into the daily and monthly tables;
+    returns daily rows touched."""
+    daily = {k: v for k, v in deltas.items() if any(v)}
+    if not daily:
+        return 0
+    monthly: dict[tuple, list[int]] = {}
+    for (site, question, audience, scale, local_date, reason), v in daily.items():
+        m = monthly.setdefault((site, question, audience, scale, local_date[:7], reason), [0, 0, 0])
+        for i in range(3):
+            m[i] += v[i]
+    for table, key, acc in (("rollup_reason_daily", REASON_DAILY_KEY, daily),
+                            ("rollup_reason_monthly", REASON_MONTHLY_KEY, monthly)):
+        _upsert(db, table, key + REASON_STATS, key, REASON_STATS, [k + tuple(v) for k, v in sorted(acc.items())])
+    return len(daily)
+
+
+# --- recomputing from the raw rows (migrations, tests) -------------------------------------------
+
+def rebuild_reasons(db: Database) -> int:
+    """Recompute the reason rollups from followup_reason and response."""
+    db.execute_sql("DELETE FROM rollup_reason_daily")
+    db.execute_sql("DELETE FROM rollup_reason_monthly")
+    by_answer: dict[tuple, list[str]] = {}
+    for *answer, reason in db.execute_sql(
+            "SELECT r.id, r.site_id, r.question_id, r.audience, r.scale, r.value, r.recorded_at, fr.reason"
+            " FROM followup_reason fr JOIN response r ON r.id = fr.response_id WHERE r.filtered IS NULL").fetchall():
+        by_answer.setdefault(tuple(answer), []).append(reason)
+    if not by_answer:
+        return 0
+    return write_reasons(db, _count_reasons_of(db, [(a, sorted(set(rs))) for a, rs in by_answer.items()], 1, {}))
+
+
+def summarise_hourly_sql() -> list[str]:
+    """INSERT … SELECT statements that derive rollup_daily, rollup_chain_hourly and then
+    rollup_monthly from rollup_hourly with the rules of `answer_stats` (`stats_sql`): the
+    back-fill of a store whose summaries are empty."""
+    stats = stats_sql()
+    return [
+        f"INSERT INTO rollup_daily ({', '.join(DAILY_KEY + STATS)}) SELECT {', '.join(DAILY_KEY)}, {stats}"
+        f" FROM rollup_hourly GROUP BY {', '.join(DAILY_KEY)}",
+        f"INSERT INTO rollup_chain_hourly ({', '.join(CHAIN_KEY + STATS)}) SELECT {', '.join(CHAIN_UNIQUE)},"
+        f" MIN(weekday), {stats} FROM rollup_hourly GROUP BY {', '.join(CHAIN_UNIQUE)}",
+        f"INSERT INTO rollup_monthly ({', '.join(MONTHLY_KEY + STATS)}) SELECT {', '.join(DAILY_KEY[:-1])},"
+        f" SUBSTR(local_date, 1, 7), {', '.join(f'SUM({s})' for s in STATS)} FROM rollup_daily"
+        f" GROUP BY {', '.join(DAILY_KEY[:-1])}, SUBSTR(local_date, 1, 7)",
+    ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 
-from server_sync.central import reason_rollup, rollups
+from server_sync.central import rollups
 
 _ids = itertools.count(1)
 
@@ -51,4 +51,4 @@ def commit(db, rows: list[dict], reasons: dict[str, list[str]] | None = None) ->
             db.cursor().executemany(
                 f"INSERT INTO followup_reason (followup_id, response_id, reason) VALUES ({p}, {p}, {p})",
                 [("f" + rid[1:], rid, reason) for rid, rs in reasons.items() for reason in rs])
-            reason_rollup.apply(db, [{"response_id": rid, "reasons": rs} for rid, rs in reasons.items()])
+            rollups.apply_reasons(db, [{"response_id": rid, "reasons": rs} for rid, rs in reasons.items()])

@@ -17,7 +17,7 @@ import pytest
 
 from seeds.history import HistorySpec, generate
 from server_sync.analysis.metrics import is_negative, is_top2
-from server_sync.central import reason_rollup, rollups
+from server_sync.central import rollups
 from server_sync.central.db import connect
 from server_sync.exc import CentralConfigError
 
@@ -74,7 +74,7 @@ def _check_rollups_equal_ingest(db) -> None:
         "SELECT site_id, kiosk_id, question_id, audience, scale, value, hour, local_date, local_hour, weekday, n"
         " FROM rollup_hourly").fetchall()}
     assert stored == {tuple(_text(v) for v in k): n for k, n in expected.items()}
-    # The summaries: the sufficient statistics ingest's rollup_summaries would add up.
+    # The summaries: the sufficient statistics ingest (rollups.summaries) would add up.
     daily, monthly, chain = defaultdict(Counter), defaultdict(Counter), defaultdict(Counter)
     for (site, _k, question, audience, scale, value, _h, local_date, local_hour, weekday), n in expected.items():
         stats = Counter({"n": n, "sum_v": n * value, "sum_v2": n * value * value,
@@ -89,10 +89,10 @@ def _check_rollups_equal_ingest(db) -> None:
         got = {tuple(row[:-5]): tuple(row[-5:]) for row in db.execute_sql(
             f"SELECT {key}, n, sum_v, sum_v2, top2, negative FROM {table}").fetchall()}
         assert got == {k: tuple(v[s] for s in ("n", "sum_v", "sum_v2", "top2", "negative")) for k, v in want.items()}
-    # The reason rollups: reason_rollup.rebuild recomputes them from followup_reason and response.
+    # The reason rollups: rollups.rebuild_reasons recomputes them from followup_reason and response.
     bulk = [_rows(db, t) for t in ("rollup_reason_daily", "rollup_reason_monthly")]
     with db.atomic() as tx:
-        reason_rollup.rebuild(db)
+        rollups.rebuild_reasons(db)
         assert [_rows(db, t) for t in ("rollup_reason_daily", "rollup_reason_monthly")] == bulk
         tx.rollback()
     assert bulk[0]

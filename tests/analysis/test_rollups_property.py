@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server_sync.analysis.metrics import is_negative, is_top2
-from server_sync.central import reason_rollup, rollups
+from server_sync.central import rollups
 from server_sync.central.db import connect
 from server_sync.central.rollups import hour_bucket
 
@@ -59,7 +59,7 @@ def _insert(db, rows):
 def _followups(db, rows):
     db.cursor().executemany("INSERT INTO followup_reason (followup_id, response_id, reason) VALUES (?, ?, ?)",
                             [("f" + r["id"][1:], r["id"], reason) for r in rows for reason in r["reasons"]])
-    reason_rollup.apply(db, [{"response_id": r["id"], "reasons": r["reasons"]} for r in rows if r["reasons"]])
+    rollups.apply_reasons(db, [{"response_id": r["id"], "reasons": r["reasons"]} for r in rows if r["reasons"]])
 
 
 def _expected(rows):
@@ -119,11 +119,11 @@ def test_rollups_equal_a_recomputation_from_raw_rows(rows, cut, moved, shift_min
         new = [dict(r, recorded_at=r["recorded_at"] + timedelta(minutes=shift_min)) for r in old]
         with db.atomic():
             rollups.apply(db, old, sign=-1)
-            reason_rollup.apply(db, [{"response_id": r["id"], "reasons": r["reasons"]} for r in old], sign=-1)
+            rollups.apply_reasons(db, [{"response_id": r["id"], "reasons": r["reasons"]} for r in old], sign=-1)
             db.cursor().executemany("UPDATE response SET recorded_at = ? WHERE id = ?",
                                     [(r["recorded_at"], r["id"]) for r in new])
             rollups.apply(db, new)
-            reason_rollup.apply(db, [{"response_id": r["id"], "reasons": r["reasons"]} for r in new])
+            rollups.apply_reasons(db, [{"response_id": r["id"], "reasons": r["reasons"]} for r in new])
         final = [next((n for n in new if n["id"] == r["id"]), r) for r in rows]
         expected = _expected(final)
         stored = _stored(db)
@@ -135,7 +135,7 @@ def test_rollups_equal_a_recomputation_from_raw_rows(rows, cut, moved, shift_min
                       "rollup_reason_monthly"):          # emptied buckets are deleted, not left at 0
             assert db.execute_sql(f"SELECT COUNT(*) FROM {table} WHERE n <= 0").fetchone()[0] == 0, table
         incremental = _reasons(db)
-        reason_rollup.rebuild(db)
+        rollups.rebuild_reasons(db)
         assert incremental == _reasons(db)
         n_reasons = sum(len(r["reasons"]) for r in final if not r["filtered"])
         assert sum(r[6] for r in incremental[0]) == n_reasons

@@ -12,7 +12,7 @@ import pytest
 
 from server_sync import protocol
 from server_sync.central.db import connect
-from server_sync.ingest import LOST_RACE, Ingest
+from server_sync.ingest import Ingest
 from tests.central.wire import NOW, T0, batch, count, followup, register_fleet, response
 
 
@@ -144,7 +144,7 @@ def test_two_ingestors_with_crossed_groups_do_not_deadlock(pg_url):
                 barrier.wait(10)
                 try:
                     outcomes = ing.commit_group(group)
-                except LOST_RACE as e:        # what the service would retry; must not happen here
+                except ing.lost_race as e:        # what the service would retry; must not happen here
                     races.append(e)
                     db.rollback()
                     outcomes = ing.commit_group(group)

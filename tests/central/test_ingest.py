@@ -91,7 +91,7 @@ def _reason_rows(db):
 def test_followup_before_its_answer_counts_once_the_answer_comes(ingest, central_db, grouped):
     """A follow-up can arrive before its answer (the answer's batch was re-sent later): its
     reasons are counted when the answer is stored, exactly as a rebuild from the raw rows says."""
-    from server_sync.central import reason_rollup
+    from server_sync.central import rollups
     db = central_db
     a, b = response(1, value=1), response(3, value=2)
     early = [followup(2, a["id"], reasons=("queue", "staff")), followup(4, b["id"], reasons=(), comment="no reason")]
@@ -110,7 +110,7 @@ def test_followup_before_its_answer_counts_once_the_answer_comes(ingest, central
     assert [(r[2], r[3]) for r in counted] == [("queue", 1), ("staff", 1)]
     assert [r[0] for r in db.execute_sql("SELECT response_id FROM followup_pending").fetchall()] == \
         [never["response_id"]]
-    reason_rollup.rebuild(db)
+    rollups.rebuild_reasons(db)
     assert _reason_rows(db) == counted
 
 

@@ -2,7 +2,7 @@
 
 `rollup_hourly` (m0001) has a row per site, kiosk, question, value and hour: millions of rows for a
 chain over two years. The reports read these smaller tables instead, kept in the same
-transaction by `rollups.apply` (answers) and `server_sync.central.reason_rollup.apply` (follow-ups):
+transaction by ingest through `server_sync.central.rollups` (answers and follow-ups):
 - rollup_daily: sufficient statistics per site, question, audience and site-local date
   (n, sum and sum of squares of the values, top-two and negative counts): every metric with its
   confidence interval is exact from them.
@@ -19,14 +19,8 @@ Existing answers are backfilled, so the migration also upgrades a populated stor
 
 from peewee import Database
 
-from server_sync.protocol.scales import sql_rule
-
+from server_sync.central import rollups
 from server_sync.central.dialect import Dialect
-
-# SQL for "this value is in the top two" / "is negative" per scale; the same rules as
-# server_sync.analysis.metrics.is_top2 / is_negative.
-TOP2_SQL = sql_rule("top2")
-NEGATIVE_SQL = sql_rule("negative")
 
 STATS_COLUMNS = """
         n INTEGER NOT NULL,
@@ -88,37 +82,10 @@ STATEMENTS = [
 ]
 
 
-def summarise_hourly_sql(where: str = "") -> list[str]:
-    """INSERT … SELECT statements that derive the daily, monthly and chain rollups from
-    rollup_hourly (bulk loads and this migration's backfill)."""
-    stats = (f"SUM(n), SUM(n * value), SUM(n * value * value), SUM(n * {TOP2_SQL}),"
-             f" SUM(n * {NEGATIVE_SQL})")
-    return [
-        "INSERT INTO rollup_daily (site_id, question_id, audience, scale, local_date, n, sum_v, sum_v2,"
-        f" top2, negative) SELECT site_id, question_id, audience, scale, local_date, {stats}"
-        f" FROM rollup_hourly {where} GROUP BY site_id, question_id, audience, scale, local_date",
-        "INSERT INTO rollup_chain_hourly (question_id, audience, scale, local_date, local_hour, weekday,"
-        f" n, sum_v, sum_v2, top2, negative) SELECT question_id, audience, scale, local_date, local_hour,"
-        f" MIN(weekday), {stats} FROM rollup_hourly {where}"
-        " GROUP BY question_id, audience, scale, local_date, local_hour",
-        "INSERT INTO rollup_monthly (site_id, question_id, audience, scale, month, n, sum_v, sum_v2, top2, negative)"
-        " SELECT site_id, question_id, audience, scale, SUBSTR(local_date, 1, 7), SUM(n), SUM(sum_v), SUM(sum_v2),"
-        " SUM(top2), SUM(negative) FROM rollup_daily GROUP BY site_id, question_id, audience, scale,"
-        " SUBSTR(local_date, 1, 7)",
-    ]
-
-
-REASON_MONTHLY_SQL = (
-    "INSERT INTO rollup_reason_monthly (site_id, question_id, audience, scale, month, reason, n, negative,"
-    " negative_sum_v) SELECT site_id, question_id, audience, scale, SUBSTR(local_date, 1, 7), reason, SUM(n),"
-    " SUM(negative), SUM(negative_sum_v) FROM rollup_reason_daily"
-    " GROUP BY site_id, question_id, audience, scale, SUBSTR(local_date, 1, 7), reason")
-
-
 def up(db: Database, dialect: Dialect) -> None:
     for sql in STATEMENTS:
         db.execute_sql(dialect.ddl(sql))
-    for sql in summarise_hourly_sql():
+    # The back-fill counts the way ingest does (server_sync.central.rollups).
+    for sql in rollups.summarise_hourly_sql():
         db.execute_sql(sql)
-    from server_sync.central import reason_rollup
-    reason_rollup.rebuild(db)
+    rollups.rebuild_reasons(db)

@@ -7,14 +7,12 @@ them (a new migration replaces a view). Flagged presses are left out, as in ever
 from peewee import Database
 
 from server_sync.central.dialect import Dialect
+from server_sync.central.rollups import happy_points_sql
 from server_sync.protocol.scales import sql_rule
-
-_HAPPY = ("CASE WHEN {t}scale = 'smiley4' THEN ({v} - {n}) * 100.0 / 3 / {n}"
-          " WHEN {t}scale = 'smiley5' THEN ({v} - {n}) * 100.0 / 4 / {n} END")
 
 
 def _metrics(t: str = "") -> str:
-    happy = _HAPPY.format(t=t, v=f"{t}sum_v", n=f"{t}n")
+    happy = happy_points_sql(f"{t}scale", f"{t}sum_v", f"{t}n")
     return (f"{happy} AS happy_index,"
             f" 100.0 * {t}top2 / {t}n AS csat,"
             f" CASE WHEN {t}scale = 'nps11' THEN 100.0 * ({t}top2 - {t}negative) / {t}n END AS nps")
@@ -23,8 +21,7 @@ def _metrics(t: str = "") -> str:
 VIEWS = {
     "v_answers": f"""SELECT r.id, r.site_id, s.name AS site_name, r.kiosk_id, r.question_id,
         r.question_version, r.scale, r.audience, r.value, r.language, r.recorded_at, r.time_status,
-        CASE WHEN r.scale = 'smiley4' THEN (r.value - 1) * 100.0 / 3
-             WHEN r.scale = 'smiley5' THEN (r.value - 1) * 100.0 / 4 END AS happy_points,
+        {happy_points_sql('r.scale', 'r.value')} AS happy_points,
         {sql_rule('top2', 'r.scale', 'r.value')} AS is_top2,
         {sql_rule('negative', 'r.scale', 'r.value')} AS is_negative
         FROM response r LEFT JOIN site s ON s.id = r.site_id WHERE r.filtered IS NULL""",
