@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from peewee import Database
 
-from server_sync.central.dialect import upsert_many
+from server_sync.central.dialect import execute_many
 
 
 def bump(db: Database, site_ids: set[str], now: datetime) -> None:
@@ -24,10 +24,10 @@ def bump(db: Database, site_ids: set[str], now: datetime) -> None:
     stamp = now.astimezone(timezone.utc).replace(tzinfo=None) if now.tzinfo else now
     p = db.param
     with db.atomic():
-        upsert_many(db, f"INSERT INTO live_mark (site_id, version, changed_at) VALUES ({p}, {p}, {p})"
-                        " ON CONFLICT (site_id) DO UPDATE SET version = live_mark.version + 1,"
-                        " changed_at = excluded.changed_at",
-                    [(s, 1, stamp) for s in sorted(site_ids)])
+        execute_many(db, f"INSERT INTO live_mark (site_id, version, changed_at) VALUES ({p}, {p}, {p})"
+                         " ON CONFLICT (site_id) DO UPDATE SET version = live_mark.version + 1,"
+                         " changed_at = excluded.changed_at",
+                     [(s, 1, stamp) for s in sorted(site_ids)])
 
 
 def bump_hook(db: Database, site_ids: set[str], now: datetime) -> list[tuple[str, bytes]]:
