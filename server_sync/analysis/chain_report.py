@@ -52,7 +52,9 @@ def resolve_period(db: Database, f: ReportFilter) -> tuple[str, str] | None:
 
 
 def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | None = None,
-          progress: Progress | None = None) -> dict:
+          progress: Progress | None = None, brief: bool = False) -> dict:
+    """The report; `brief`: only its summary, sites, ranking and trends (what an overview and a
+    ranking show), every later section empty."""
     now = now or datetime.now(timezone.utc)
     step = _stepper(progress)
     step("period")
@@ -118,6 +120,9 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
         now_t = sum_tallies((t for _d, t in current), sc)
         report["trends"].append({"question_id": q, "metric": primary_metric(sc), "daily": daily_series(current),
                                  "weekly": weekly_series(current, sc), "change": change_dict(before, now_t)})
+    if brief:
+        report.update(heatmap=[], drivers=[], actions=[], pulse=pulse({}, {}), alerts=[])
+        return report
 
     step("heatmap")
     cells = queries.heatmap_tallies(db, pf)

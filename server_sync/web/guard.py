@@ -104,15 +104,16 @@ class Visit:
             return None
         return tuple(sorted(sites if sites is not None else self.scope.sites))
 
-    def report(self, sites: tuple[str, ...] | None, f: ReportFilter) -> dict | None:
+    def report(self, sites: tuple[str, ...] | None, f: ReportFilter, brief: bool = False) -> dict | None:
         """The chain report for `sites` (None: the chain), cached per worker until the sites'
-        live marks move; None when there is nothing the person may see."""
+        live marks move; None when there is nothing the person may see. `brief`: summary,
+        sites, ranking and trends only (chain_report.build)."""
         if sites is not None and not sites:
             return None
         f = ReportFilter(sites or (), f.questions, f.date_from, f.date_to, f.min_ranked_n)
         version = self.state.live.version_of(sites)
-        key = ("report", f, version)
-        return self.state.cache.get(key, lambda: chain_report.build(self.db, f, now=self.now))
+        key = ("report", f, brief, version)
+        return self.state.cache.get(key, lambda: chain_report.build(self.db, f, now=self.now, brief=brief))
 
 
 def client_address(request: Request) -> str:

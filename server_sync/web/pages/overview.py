@@ -20,7 +20,7 @@ def build(v: Visit) -> PageResult:
     period = filters.period(v.params)
     sites = v.sites_or_chain()
     f = ReportFilter((), (period.question,) if period.question else (), period.date_from, period.date_to)
-    report = v.report(sites, f)
+    report = v.report(sites, f, brief=True)
     open_alerts = alert_store.list_alerts(v.db, open_only=True, sites=sites, limit=1000) if sites != () else []
     kiosks = fleet(v.db, v.now, site_ids=sites) if sites != () else []
     data = {

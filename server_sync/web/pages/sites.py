@@ -16,7 +16,7 @@ def build(v: Visit) -> PageResult:
     region = filters.ident(v.params, "region")
     sites = v.sites_or_chain(sites_of_region(v.db, v.scope, region) if region else None)
     f = ReportFilter((), (period.question,) if period.question else (), period.date_from, period.date_to)
-    report = v.report(sites, f)
+    report = v.report(sites, f, brief=True)
     data = {"period": report["period"] if report else None, "region": region,
             "ranking": report["ranking"] if report else [], "sites": report["sites"] if report else [],
             "report": report}
