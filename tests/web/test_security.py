@@ -91,7 +91,9 @@ def test_every_route_as_every_role_sees_only_its_sites(web, clients, tokens):
                                       timeout=30)
             else:
                 client = clients[name]
-            formats = ("json",) if access == "token" else FORMATS
+            # The HTML report download is slow to render; it cannot leak to people who see every
+            # site, so it is walked for the scoped roles.
+            formats = ("json",) if access == "token" else FORMATS if len(visible) < len(SITES) else FORMATS[:3]
             for site in (SITES + ("no-such-site",) if has_site else (None,)):
                 path = _fill(route.path, site) if site else route.path
                 offers = {}                          # the downloads the page itself links to
