@@ -25,7 +25,7 @@ def record(db: Database, event: str, *, user_name: str | None, address: str | No
         raise ValueError(f"unknown audit event {event!r}")
     p = db.param
     text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)[:4000]
-    db.execute_sql(f"INSERT INTO web_audit (at, user_name, event, address, detail) VALUES ({p}, {p}, {p}, {p}, {p})",
+    db.execute_sql(f"INSERT INTO audit_log (at, user_name, event, address, detail) VALUES ({p}, {p}, {p}, {p}, {p})",
                    (now_utc(), (user_name or "")[:64] or None, event, (address or "")[:64] or None, text))
     level = logging.WARNING if event in ("login_failed", "login_locked") else logging.INFO
     log.log(level, "%s user=%s address=%s %s", event, user_name, address, text)
@@ -40,7 +40,7 @@ def entries(db: Database, *, limit: int = 200, event: str | None = None, user_na
         clauses.append(f"user_name = {db.param}")
         params.append(user_name)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    rows = db.execute_sql(f"SELECT at, user_name, event, address, detail FROM web_audit{where}"
+    rows = db.execute_sql(f"SELECT at, user_name, event, address, detail FROM audit_log{where}"
                           f" ORDER BY id DESC LIMIT {int(limit)}", params).fetchall()
     return [{"at": str(at), "user": u, "event": e, "address": a, "detail": json.loads(d or "{}")}
             for at, u, e, a, d in rows]

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from server_sync.analysis import chain_report
+from server_sync.analysis.fleet import fleet as fleet_rows
 from server_sync.analysis.queries import ReportFilter
 from server_sync.exc import CentralConfigError
 from server_sync.web import audit, render, sessions
@@ -114,6 +115,16 @@ class Visit:
         version = self.state.live.version_of(sites)
         key = ("report", f, brief, version)
         return self.state.cache.get(key, lambda: chain_report.build(self.db, f, now=self.now, brief=brief))
+
+
+    def fleet(self, sites: tuple[str, ...] | None) -> list[dict]:
+        """analysis.fleet's rows for `sites` (None: every kiosk), cached until a kiosk of theirs
+        reports (its silence is measured against the time they were computed, at most the
+        cache's seconds ago)."""
+        if sites is not None and not sites:
+            return []
+        key = ("fleet", sites, self.state.live.fleet_version_of(sites))
+        return self.state.cache.get(key, lambda: fleet_rows(self.db, self.now, site_ids=sites))
 
 
 def client_address(request: Request) -> str:

@@ -49,6 +49,12 @@ class LiveMarks:
             return hash(tuple(sorted(self.answers.items())))
         return hash(tuple(self.answers.get(s, 0) for s in sites))
 
+    def fleet_version_of(self, sites: tuple[str, ...] | None) -> int:
+        """A number that changes whenever a kiosk of `sites` (None: any) reports."""
+        if sites is None:
+            return hash(tuple(sorted(self.fleet.items())))
+        return hash(tuple(self.fleet.get(s) for s in sites))
+
     def read(self) -> tuple[dict[str, int], dict[str, tuple]]:
         return marks.versions(self.db), marks.fleet_marks(self.db)
 

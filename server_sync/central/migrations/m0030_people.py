@@ -12,7 +12,8 @@ their regions or sites, server-side sessions, API tokens, login attempts and the
   user_id NULL: a session before login (it carries the login form's CSRF token).
 - api_token: per-user tokens for the JSON API, stored hashed the same way.
 - web_login_attempt: failed and successful logins per account and address (throttling, lockout).
-- web_audit: logins, logouts, lockouts, exports and comment views, with who, when and from where.
+- audit_log: logins, logouts, lockouts, exports and comment views, with who, when and from where
+  (kept `audit_keep_months`, then removed by `kiosk-central privacy` retention: central/retention.py).
 """
 
 from peewee import Database
@@ -70,14 +71,14 @@ STATEMENTS = [
         success {bool} NOT NULL)""",
     "CREATE INDEX web_login_attempt_account ON web_login_attempt (account, at)",
     "CREATE INDEX web_login_attempt_address ON web_login_attempt (address, at)",
-    """CREATE TABLE web_audit (
+    """CREATE TABLE audit_log (
         id {serial_pk},
         at {ts} NOT NULL,
         user_name VARCHAR(64),
         event VARCHAR(32) NOT NULL,
         address VARCHAR(64),
         detail TEXT NOT NULL DEFAULT '{{}}')""",
-    "CREATE INDEX web_audit_at ON web_audit (at)",
+    "CREATE INDEX audit_log_at ON audit_log (at)",
 ]
 
 

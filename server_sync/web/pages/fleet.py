@@ -4,7 +4,7 @@ version, events refused for good; kiosks silent during opening hours flagged (th
 
 from __future__ import annotations
 
-from server_sync.analysis.fleet import fleet, summary
+from server_sync.analysis.fleet import summary
 from server_sync.analysis.queries import ReportFilter
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
@@ -18,7 +18,7 @@ COLUMNS = ["kiosk_id", "site_id", "site_name", "online", "last_seen", "outbox_de
 def build(v: Visit) -> PageResult:
     site = filters.ident(v.params, "site")
     sites = (v.scope.require_site(site),) if site else v.sites_or_chain()
-    rows = fleet(v.db, v.now, site_ids=sites)
+    rows = [dict(r) for r in v.fleet(sites)]
     total = summary(rows)
     if filters.choice(v.params, "flagged", ("1", "0")) == "1":
         rows = [r for r in rows if r["flagged"]]

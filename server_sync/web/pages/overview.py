@@ -5,7 +5,7 @@ health in one line. All of it for the sites the person may see."""
 from __future__ import annotations
 
 from server_sync.analysis import alerts as alert_store
-from server_sync.analysis.fleet import fleet, summary
+from server_sync.analysis.fleet import summary
 from server_sync.analysis.queries import ReportFilter
 from server_sync.report.tabular import csv_rows, CSV_COLUMNS
 from server_sync.web import filters
@@ -22,7 +22,7 @@ def build(v: Visit) -> PageResult:
     f = ReportFilter((), (period.question,) if period.question else (), period.date_from, period.date_to)
     report = v.report(sites, f, brief=True)
     open_alerts = alert_store.list_alerts(v.db, open_only=True, sites=sites, limit=1000) if sites != () else []
-    kiosks = fleet(v.db, v.now, site_ids=sites) if sites != () else []
+    kiosks = v.fleet(sites)
     data = {
         "period": report["period"] if report else None,
         "summary": report["summary"] if report else [],

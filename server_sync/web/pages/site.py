@@ -5,7 +5,6 @@ a 404, like one that does not exist."""
 from __future__ import annotations
 
 from server_sync.analysis import alerts as alert_store
-from server_sync.analysis.fleet import fleet
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central.registry import site as site_row
 from server_sync.report.tabular import CSV_COLUMNS, csv_rows
@@ -31,7 +30,7 @@ def build(v: Visit) -> PageResult:
     data = {"site": site_row(v.db, site_id), "period": report["period"], "summary": report["summary"],
             "trends": report["trends"], "heatmap": report["heatmap"], "drivers": report["drivers"],
             "actions": report["actions"], "alerts": alert_store.list_alerts(v.db, sites=(site_id,), limit=50),
-            "kiosks": fleet(v.db, v.now, site_ids=(site_id,)), "kiosk_figures": report["kiosks"],
+            "kiosks": v.fleet((site_id,)), "kiosk_figures": report["kiosks"],
             "comments": recent, "report": report}
     return PageResult("web/site.html", data, "title_site", csv=table, report_filter=f, live_sites=(site_id,))
 
