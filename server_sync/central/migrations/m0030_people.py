@@ -13,7 +13,7 @@ their regions or sites, server-side sessions, API tokens, login attempts and the
 - api_token: per-user tokens for the JSON API, stored hashed the same way.
 - web_login_attempt: failed and successful logins per account and address (throttling, lockout).
 - audit_log: logins, logouts, lockouts, exports and comment views, with who, when and from where
-  (kept `audit_keep_months`, then removed by `kiosk-central privacy` retention: central/retention.py).
+  (kept `audit_keep_months`, then removed by `kiosk-central retention run`: central/retention.py).
 """
 
 from peewee import Database
