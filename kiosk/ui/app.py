@@ -46,7 +46,6 @@ STARTUP_SCREENS = ("question", "thanks")
 TRANSIENT_SCREENS = ("comment", "pin", "staff")
 TICK_S = 0.1              # how often timeouts are checked (they are timed by the kiosk clock)
 STAFF_REFRESH_S = 10.0    # the staff view re-reads stats and sync health this often
-DEFAULT_WINDOW = (800, 480)   # the official 7" Raspberry Pi display
 TRIM_FIRST_S = 5.0        # give the free heap back once start-up (kv parsing, shader JIT) is over...
 TRIM_EVERY_S = 600.0      # ...and then now and then, while the question screen is idle
 TRIM_AFTER_DROP_S = 2.0   # ...and soon after a staff visit or a comment (their screens go)
@@ -96,24 +95,21 @@ def release_free_memory() -> None:
     trim(0)
 
 
-def configure_kivy(cfg: KioskConfig, demo: bool, size: tuple[int, int] | None) -> None:
-    """Window settings; must run before Kivy creates the window."""
+def configure_kivy(cfg: KioskConfig, demo: bool, size: tuple[int, int] | None) -> str | None:
+    """Window settings; must run before Kivy creates the window.
+
+    A device's own Kivy config.ini is left as it is (kiosk.ui.kivy_settings); returns its
+    device name, or None when the app's laptop settings were applied.
+    """
     from kivy.config import Config
-    fullscreen = cfg.ui.fullscreen and not demo and size is None
-    w, h = size or DEFAULT_WINDOW
-    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
-    Config.set("graphics", "width", str(w))
-    Config.set("graphics", "height", str(h))
-    Config.set("graphics", "resizable", "1" if demo else "0")
-    Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
-    Config.set("graphics", "maxfps", "60")
-    # No multisampling: on Mesa's software renderer the multisample buffers cost ~12 MB resident;
-    # shapes are antialiased by their own feathered edges instead (kiosk.ui.shapes).
-    # The Pi's config.ini (firmware_config/kivy) says the same.
-    Config.set("graphics", "multisamples", "0")
-    Config.set("kivy", "exit_on_escape", "1" if demo else "0")
-    # A mouse right-click must not leave multitouch simulation dots on a customer's screen.
-    Config.set("input", "mouse", "mouse,disable_multitouch")
+    from kiosk.ui import kivy_settings
+    device = kivy_settings.apply(Config, fullscreen=cfg.ui.fullscreen, demo=demo, size=size)
+    if device is None:
+        log.info("no device display settings in Kivy's config.ini: a %s window",
+                 "demo" if demo else "laptop")
+    else:
+        log.info("display settings of device %s from Kivy's config.ini", device)
+    return device
 
 
 def local_ip() -> str:
@@ -265,7 +261,8 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                 panel.when_rated = self._on_rated
                 panel.when_staff_gesture = self._on_staff_gesture
             Clock.schedule_interval(self._tick, TICK_S)
-            Clock.schedule_once(self._first_frame, 0)
+            # READY (systemd waits for it) once the question screen has really been shown.
+            Window.bind(on_flip=self._first_frame)
             Clock.schedule_once(lambda dt: self.sync(force=True), -1)
             return root
 
@@ -285,9 +282,11 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                     # Hand their memory back soon, not at the next periodic trim.
                     self._next_trim = min(self._next_trim, time.monotonic() + TRIM_AFTER_DROP_S)
 
-        def _first_frame(self, _dt) -> None:
+        def _first_frame(self, *_args) -> None:
+            Window.unbind(on_flip=self._first_frame)
             self.first_frame_at = time.perf_counter()
-            self.notifier.ready("showing the question")
+            w, h = Window.size
+            self.notifier.ready(f"showing the {self.sm.current} ({w}x{h})")
 
         def _measure(self, _w, size) -> None:
             w, h = size
