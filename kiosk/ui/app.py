@@ -44,6 +44,7 @@ STARTUP_SCREENS = ("question", "thanks")
 # Seldom shown: dropped again once the question screen is back, so a staff visit or one typed
 # comment does not keep their widgets (a keyboard of 45 keys, the statistics) for months.
 TRANSIENT_SCREENS = ("comment", "pin", "staff")
+SCREEN_OF_TOUCH = "kiosk.screen"   # touch.ud key: the screen a touch began on (flow.screen_serial)
 TICK_S = 0.1              # how often timeouts are checked (they are timed by the kiosk clock)
 STAFF_REFRESH_S = 10.0    # the staff view re-reads stats and sync health this often
 TRIM_FIRST_S = 5.0        # give the free heap back once start-up (kv parsing, shader JIT) is over...
@@ -212,11 +213,32 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
     from kiosk.watchdog import SystemdNotifier
 
     class KioskRoot(FloatLayout):
+        """Touches reach the screen only when they began on it, and not in the moment it
+        appeared (kiosk.ui.flow.TOUCH_GUARD_S): the second tap of a double tap on a face never
+        chooses a reason on the follow-up that the first tap opened."""
+
         def on_touch_down(self, touch) -> bool:
             app = App.get_running_app()
-            if app is not None and app.flow is not None:
-                app.flow.touched()
+            if app is None or app.flow is None:
+                return super().on_touch_down(touch)
+            app.flow.touched()
+            if not app.flow.accepts_touch():
+                return True                       # swallowed, moves and lift included
+            touch.ud[SCREEN_OF_TOUCH] = app.flow.screen_serial
             return super().on_touch_down(touch)
+
+        def _began_here(self, touch) -> bool:
+            app = App.get_running_app()
+            return (app is None or app.flow is None
+                    or touch.ud.get(SCREEN_OF_TOUCH) == app.flow.screen_serial)
+
+        def on_touch_move(self, touch) -> bool:
+            return super().on_touch_move(touch) if self._began_here(touch) else True
+
+        def on_touch_up(self, touch) -> bool:
+            # A widget that took the touch (a pressed face) still hears its lift through Kivy's
+            # grab; only the screen that came up meanwhile does not.
+            return super().on_touch_up(touch) if self._began_here(touch) else True
 
     class KioskApp(App):
         title = "Kundpuls"

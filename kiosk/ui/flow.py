@@ -31,6 +31,10 @@ PIN = "pin"
 STAFF = "staff"
 SCREENS = (QUESTION, FOLLOWUP, COMMENT, THANKS, PIN, STAFF)
 _MAX_PIN_DIGITS = 12
+# A touch this soon after a screen appeared is not meant for it: the second tap of a double tap
+# lands 150-250 ms after the first, on whatever the first one brought up (a reason chip where the
+# face was). Nobody reads a new screen and chooses on it this fast.
+TOUCH_GUARD_S = 0.4
 
 
 @dataclass
@@ -70,6 +74,7 @@ class KioskFlow:
         self.pin_checking = False                    # a PIN is being verified (PBKDF2 is slow)
         self.staff_question_id = self.question.id
         self.revision = 0                            # bumped on every visible change
+        self.screen_serial = 0                       # bumped on every screen change
         now = self.now_s()
         self._screen_since = now
         self._last_touch = now
@@ -85,11 +90,20 @@ class KioskFlow:
     def _go(self, screen: str) -> None:
         self.screen = screen
         self._screen_since = self.now_s()
+        self.screen_serial += 1
         self._changed()
 
     def touched(self) -> None:
         """Any touch on the screen: idle timers start again."""
         self._last_touch = self.now_s()
+
+    def screen_age(self) -> float:
+        """Seconds since the current screen appeared."""
+        return self.now_s() - self._screen_since
+
+    def accepts_touch(self) -> bool:
+        """Whether a touch beginning now may act on the current screen (see TOUCH_GUARD_S)."""
+        return self.screen_age() >= TOUCH_GUARD_S
 
     def _scheduled_question(self) -> Question:
         local = self.clock.now().astimezone(self._tz)

@@ -25,6 +25,7 @@ START = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
 NPS_AT = datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)      # 17:00 local: NPS question
 PULSE_AT = datetime(2026, 11, 23, 19, 45, tzinfo=timezone.utc)   # 20:45 local: staff pulse
 STAFF_PIN = "1234"
+READ_S = 0.6          # the least time a person takes between a new screen and a tap on it
 # Typed on the on-screen keyboard, with each language's own letter; "2" is typed, deleted, retyped.
 COMMENT = {"sv": "kö 2", "nb": "kø 2", "en": "ok 2"}
 
@@ -104,6 +105,7 @@ class Scenario:
         self.layout: list[dict] = []
         self.screens: list[str] = []
         self.timings: dict[str, float] = {}
+        self.double_taps: list[str] = []      # response ids answered with a double tap
 
     # -- plumbing --------------------------------------------------------------------------
     @property
@@ -150,12 +152,46 @@ class Scenario:
         yield from self.until(lambda: widget.get_root_window() is not None
                               and not self.app.sm.transition.is_active)
         yield from self.frames(1)              # laid out (a frame without changes draws nothing)
+        self.read_screen()
         x, y = widget.to_window(*widget.center)
         t = UnitTestTouch(x, y)
         t.touch_down()
         yield from self.frames(hold_frames)
         t.touch_up()
         yield from self.frames(1)
+
+    def double_tap(self, first, second_at: list[tuple[float, str]]) -> None:
+        """A tap on `first`, then quick taps (seconds after the first, code of the reason chip
+        whose place they land on) on what the first tap brought up: they must choose nothing."""
+        from kivy.tests.common import UnitTestTouch
+        yield from self.tap(first)
+        screen = self.screen()
+        self.check("double tap: the first tap opens the follow-up", screen == "followup", screen)
+        if screen != "followup":
+            return
+        rid = self.app.flow.draft.response_id
+        done = 0.0
+        for after, code in second_at:
+            self.clock.advance(after - done)
+            done = after
+            chip = [c for c in self.find("ReasonChip") if c.code == code][0]
+            t = UnitTestTouch(*chip.to_window(*chip.center))
+            t.touch_down()
+            yield from self.frames(1)
+            t.touch_up()
+            yield from self.frames(1)
+            chosen = [c.code for c in self.find("ReasonChip") if c.selected]
+            self.check(f"double tap: a tap {after * 1000:.0f} ms after the answer chooses no reason",
+                       not chosen and not self.app.flow.draft.reasons, chosen)
+        self.double_taps.append(rid)
+        # The customer walks away: the follow-up times out with nothing chosen, nothing stored.
+        yield from self.advance(self.cfg.followup.idle_timeout_s + 0.1, then="question")
+
+    def read_screen(self) -> None:
+        """A person needs a moment to see a new screen before touching it."""
+        seen = self.app.flow.screen_age()
+        if seen < READ_S:
+            self.clock.advance(READ_S - seen)
 
     def key(self, char: str):
         from kivy.core.window import Window
@@ -200,6 +236,7 @@ class Scenario:
 
     def corner_hold(self):
         from kivy.tests.common import UnitTestTouch
+        self.read_screen()
         t = UnitTestTouch(6, self.app.root.height - 6)
         t.touch_down()
         yield from self.frames(1)
@@ -347,6 +384,10 @@ class Scenario:
         yield from self.advance(4, then="question")
         self.check("follow-up idle timeout -> question", self.screen() == "question", self.screen())
 
+        # A double tap on the unhappy face: the second tap lands where a reason chip appears.
+        yield from self.gap()
+        yield from self.double_tap(self.find("SmileyButton")[0], [(0.15, "price"), (0.18, "price")])
+
         # Language resets to the default after idle.
         yield from self.choose_language(cfg.languages[-1])
         yield from self.advance(cfg.ui.language_reset_s - 1)
@@ -428,6 +469,10 @@ class Scenario:
         yield from self.tap(self.find("ReasonChip")[0])
         yield from self.tap(self.app.sm.current_screen.ids.send_button)
         yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+        yield from self.gap()
+        three = [b for b in self.find("NpsButton") if b.value == 3][0]
+        codes = list(self.app.flow.question.reasons)
+        yield from self.double_tap(three, [(0.15, codes[0]), (0.18, codes[-1])])
 
         # Employee pulse at closing time: marked as such, every language.
         self.clock.set(PULSE_AT)
@@ -650,6 +695,7 @@ class Driver:
         self.report.write_text(json.dumps({
             "res": self.sc.res, "checks": self.sc.checks, "layout": self.sc.layout,
             "screens": self.sc.screens, "error": self.error, "timings": self.sc.timings,
+            "double_taps": self.sc.double_taps,
         }, indent=1))
         from kivy.app import App
         App.get_running_app().stop()

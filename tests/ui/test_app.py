@@ -127,6 +127,19 @@ def test_followups_keep_reasons_comment_and_timeouts(run):
     assert skipped == [(1,)]
 
 
+def test_a_double_tap_on_a_face_chooses_no_reason(run):
+    """The second tap of a double tap (150 and 180 ms after the face, on reason chips) is not a
+    choice: the follow-up timed out with nothing chosen, so no follow-up row exists."""
+    ids = run["report"]["double_taps"]
+    assert len(ids) == 2                          # an unhappy face, then NPS 3
+    values = _rows(run["db"], f"SELECT question_id, value FROM response WHERE id IN ({','.join('?' * len(ids))})"
+                              " ORDER BY seq", ids)
+    assert values == [("visit", 1), ("recommend", 3)]
+    stored = _rows(run["db"], f"SELECT response_id, reasons FROM followup WHERE response_id IN"
+                              f" ({','.join('?' * len(ids))})", ids)
+    assert stored == []
+
+
 def test_buttons_answer_through_the_same_path_and_the_gesture_does_not(run):
     rows = _rows(run["db"], "SELECT question_id, value, language FROM response WHERE source = 'button' ORDER BY seq")
     # Key 3 and key 1 pressed the mock pins; the two-outer-buttons hold recorded nothing;

@@ -207,3 +207,20 @@ def test_empty_pin_is_not_a_wrong_try(kf):
     kf.open_pin()
     assert not kf.pin_submit()
     assert not kf.pin_failed and kf.pin_guard.tries_left == 5
+
+
+def test_no_touch_acts_in_the_moment_a_screen_appears(kf, clock):
+    """The guard time after every screen change: a double tap's second tap (150-250 ms) is not
+    taken by the screen the first tap opened; a customer who has read the screen is."""
+    clock.advance(5)
+    assert kf.accepts_touch()                      # the question screen, shown for a while
+    serial = kf.screen_serial
+    kf.answer(1)
+    assert kf.screen == F.FOLLOWUP and kf.screen_serial == serial + 1
+    for after in (0.0, 0.15, 0.18, 0.25):
+        clock.advance(after - kf.screen_age())
+        assert not kf.accepts_touch(), after
+    clock.advance(F.TOUCH_GUARD_S - kf.screen_age())
+    assert kf.accepts_touch()
+    kf.toggle_reason("queue")                      # a change on the same screen opens no guard
+    assert kf.accepts_touch() and kf.screen_serial == serial + 1
