@@ -449,24 +449,40 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
 
         def _on_key_down(self, _window, key: int, _scancode: int, codepoint: str | None,
                          _modifiers: list) -> bool:
-            """Keys 1-4 (or 1-5) press the mock buttons, so the real panel path runs; q quits the demo."""
+            """Demo keys on gpiozero's mock pins, so the real panel path runs: 1-4 (or 1-5)
+            press a button, g holds the two outer ones (the staff gesture); q quits the demo.
+            Letters are left alone while a comment is being written."""
             from gpiozero.pins.mock import MockFactory
-            if demo and codepoint == "q" and self.flow.screen != flowmod.COMMENT:
+            if not codepoint:
+                return False
+            letters = self.flow.screen != flowmod.COMMENT
+            if demo and letters and codepoint == "q":
                 self.stop()
                 return True
-            if not isinstance(self.pin_factory, MockFactory) or not codepoint or not codepoint.isdigit():
+            if not isinstance(self.pin_factory, MockFactory):
                 return False
-            i = int(codepoint) - 1
-            if not 0 <= i < len(cfg.gpio.buttons):
+            buttons = cfg.gpio.buttons
+            if letters and codepoint in "gG":
+                self._hold_mock_pins((buttons[0], buttons[-1]), cfg.gpio.staff_hold_s + 0.3)
+                return True
+            if not codepoint.isdigit() or not 0 <= int(codepoint) - 1 < len(buttons):
                 return False
-            pin = self.pin_factory.pin(cfg.gpio.buttons[i])
-            if cfg.gpio.pull_up:
-                pin.drive_low()
-                Clock.schedule_once(lambda dt: pin.drive_high(), 0.1)
-            else:
-                pin.drive_high()
-                Clock.schedule_once(lambda dt: pin.drive_low(), 0.1)
+            self._hold_mock_pins((buttons[int(codepoint) - 1],), 0.1)
             return True
+
+        def _hold_mock_pins(self, pins: tuple[int, ...], seconds: float) -> None:
+            """Press mock buttons for `seconds` (real time) as a finger would."""
+            pressed, released = (0, 1) if cfg.gpio.pull_up else (1, 0)
+            for p in pins:
+                self._drive(p, pressed)
+            Clock.schedule_once(lambda _dt: [self._drive(p, released) for p in pins], seconds)
+
+        def _drive(self, pin: int, level: int) -> None:
+            mock = self.pin_factory.pin(pin)
+            if level:
+                mock.drive_high()
+            else:
+                mock.drive_low()
 
         # Screen controls (kv `on_release`) call the flow and re-render.
         choose_language = _flow_action("set_language")

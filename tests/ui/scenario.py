@@ -423,6 +423,16 @@ class Scenario:
         yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("cancel", self.app.lang)][0])
         self.check("cancel PIN -> question", self.screen() == "question", self.screen())
 
+        # The demo's g key holds the same two mock buttons for the hold time: the staff gesture.
+        self.key("g")
+        self.clock.advance(cfg.gpio.staff_hold_s + 0.1)
+        yield from self.until(lambda: self.screen() == "pin")
+        self.check("key g -> staff gesture -> PIN pad", self.screen() == "pin", self.screen())
+        yield from self.until(lambda: self.pins.pin(lo).state and self.pins.pin(hi).state,
+                              timeout_s=cfg.gpio.staff_hold_s + 3)
+        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("cancel", self.app.lang)][0])
+        self.check("cancel PIN -> question", self.screen() == "question", self.screen())
+
         # PIN lockout: five wrong tries lock the pad, shown; it opens again after lockout_s.
         yield from self.corner_hold()
         self.check("corner hold -> PIN pad", self.screen() == "pin", self.screen())
