@@ -98,13 +98,18 @@ def test_run_loop_notifies_systemd_and_stops(kiosk, tmp_path):
     assert not t.is_alive()
 
 
+def start_demo(data: Path, stderr: int) -> subprocess.Popen:
+    """`kiosk run --headless --demo` with the demo config, keys on a pipe."""
+    env = dict(os.environ, KUNDPULS_DATA_DIR=str(data), PYTHONPATH=str(ROOT))
+    env.pop("KUNDPULS_CONFIG", None)
+    return subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--headless", "--demo"], cwd=ROOT,
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                            text=True)
+
+
 @pytest.mark.slow
 def test_demo_process_keys_and_sigterm(tmp_path):
-    env = dict(os.environ, KUNDPULS_DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
-    env.pop("KUNDPULS_CONFIG", None)
-    child = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--headless", "--demo"], cwd=ROOT,
-                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    child = start_demo(tmp_path, stderr=subprocess.PIPE)
     try:
         banner = child.stdout.readline()
         assert "demo-kiosk-1" in banner
@@ -189,11 +194,7 @@ def test_a_newer_pushed_config_is_picked_up_while_running(cfg, store, recorder, 
 @pytest.mark.slow
 def test_demo_prints_each_event_once_on_the_terminal(tmp_path):
     """stdout and stderr share the terminal: an answer or the staff gesture is said once."""
-    env = dict(os.environ, KUNDPULS_DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
-    env.pop("KUNDPULS_CONFIG", None)
-    child = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--headless", "--demo"], cwd=ROOT,
-                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    child = start_demo(tmp_path, stderr=subprocess.STDOUT)   # one terminal for both
     lines = []
     try:
         child.stdin.write("4g")
