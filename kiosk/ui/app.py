@@ -210,6 +210,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
     from kiosk import stats  # noqa: F401  (the staff view's; see KV_FILES)
     from kiosk.ui import charts, controls, keyboard, palette, screens, smiley  # noqa: F401  (kv classes)
     from kiosk.ui import flow as flowmod
+    from kiosk.ui import sleep
     from kiosk.watchdog import SystemdNotifier
 
     class KioskRoot(FloatLayout):
@@ -221,6 +222,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             app = App.get_running_app()
             if app is None or app.flow is None:
                 return super().on_touch_down(touch)
+            app.wake()
             app.flow.touched()
             if not app.flow.accepts_touch():
                 return True                       # swallowed, moves and lift included
@@ -262,6 +264,10 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             self._staff_key: Any = None
             self._ip: str | None = None           # local_ip(), when the agent has not said
             self._next_trim = time.monotonic() + TRIM_FIRST_S
+            self.asleep = False
+            self._awake_fps = 0.0
+            self._tick_event: Any = None
+            self._input_watch: Any = None
             self.config_watch = PushedConfigWatch(cfg, demo=demo, base=config_base)
 
         # -- set-up ----------------------------------------------------------------------
@@ -282,14 +288,50 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             if panel is not None:
                 panel.when_rated = self._on_rated
                 panel.when_staff_gesture = self._on_staff_gesture
-            Clock.schedule_interval(self._tick, TICK_S)
+            self._tick_event = Clock.schedule_interval(self._tick, TICK_S)
             # READY (systemd waits for it) once the question screen has really been shown.
             Window.bind(on_flip=self._first_frame)
             Clock.schedule_once(lambda dt: self.sync(force=True), -1)
             return root
 
+        def on_start(self) -> None:
+            # The frame rate the device (or a test driving frames: 0) asked for; restored on wake.
+            self._awake_fps = Clock._max_fps
+            self._input_watch = sleep.InputWatch(self._on_input).start()
+            if self._input_watch.watching:
+                log.info("a touch wakes the app at once (%d input devices watched)",
+                         self._input_watch.watching)
+
         def on_stop(self) -> None:
+            if self._input_watch is not None:
+                self._input_watch.close()
             self.notifier.stopping()
+
+        # -- sleep (kiosk.ui.sleep) --------------------------------------------------------
+        def _maybe_sleep(self) -> None:
+            f = self.flow
+            if self.asleep or not sleep.may_sleep(
+                    awake_fps=self._awake_fps, on_question=f.idle() and not f.pin_checking,
+                    quiet_s=f.quiet_for(), screen_age_s=f.screen_age()):
+                return
+            self.asleep = True
+            Clock._max_fps = sleep.SLEEP_FPS
+            self._tick_event.cancel()
+            self._tick_event = Clock.schedule_interval(self._tick, sleep.SLEEP_TICK_S)
+
+        def wake(self) -> None:
+            """Something happens: the device's frame rate and the fine timeout checks again."""
+            if not self.asleep:
+                return
+            self.asleep = False
+            Clock._max_fps = self._awake_fps
+            self._tick_event.cancel()
+            self._tick_event = Clock.schedule_interval(self._tick, TICK_S)
+
+        def _on_input(self) -> None:
+            # The input watch's thread: only a schedule, which interrupts Kivy's sleep.
+            if self.asleep:
+                Clock.schedule_once(lambda _dt: self.wake(), -1)
 
         def screen(self, name: str) -> Any:
             """The screen called `name`, made the first time it is shown."""
@@ -334,6 +376,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             if f.revision == self._rev and not force:
                 return
             self._rev = f.revision
+            self.wake()                           # something is shown anew
             self.lang = f.language
             if f.screen != flowmod.STAFF:
                 self._staff_cache = None
@@ -389,6 +432,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             if self.flow.screen == flowmod.QUESTION and time.monotonic() >= self._next_trim:
                 self._next_trim = time.monotonic() + TRIM_EVERY_S
                 release_free_memory()
+            self._maybe_sleep()
 
         def _check_config(self) -> None:
             """A newer config the sync agent saved: switch now, between two customers."""
@@ -427,6 +471,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             Clock.schedule_once(self._staff_gesture, -1)
 
         def _button(self, index: int, _dt: float = 0) -> None:
+            self.wake()
             value = self.flow.button_value(index)
             if value is None:
                 log.warning("button %d pressed on question %s, which buttons cannot answer",
@@ -439,6 +484,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             self.sync()
 
         def _staff_gesture(self, _dt: float = 0) -> None:
+            self.wake()
             if self.panel is not None:
                 try:
                     self.panel.show_outbox_state(store.outbox_depth())
@@ -453,6 +499,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             press a button, g holds the two outer ones (the staff gesture); q quits the demo.
             Letters are left alone while a comment is being written."""
             from gpiozero.pins.mock import MockFactory
+            self.wake()
             if not codepoint:
                 return False
             letters = self.flow.screen != flowmod.COMMENT

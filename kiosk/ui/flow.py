@@ -97,6 +97,10 @@ class KioskFlow:
         """Any touch on the screen: idle timers start again."""
         self._last_touch = self.now_s()
 
+    def quiet_for(self) -> float:
+        """Seconds since the screen was last touched."""
+        return self.now_s() - self._last_touch
+
     def screen_age(self) -> float:
         """Seconds since the current screen appeared."""
         return self.now_s() - self._screen_since

@@ -51,6 +51,9 @@ def laptop_settings(*, fullscreen: bool, demo: bool,
         # resident; shapes are antialiased by their own feathered edges (kiosk.ui.shapes).
         ("graphics", "multisamples"): "0",
         ("kivy", "exit_on_escape"): "1" if demo else "0",
+        # Another thread may wake the sleeping app (kiosk.ui.sleep); takes effect when Kivy's
+        # clock is made after this (as in `kiosk run`).
+        ("kivy", "kivy_clock"): "interrupt",
         # A mouse right-click must not leave multitouch simulation dots on the screen.
         ("input", "mouse"): "mouse,disable_multitouch",
     }

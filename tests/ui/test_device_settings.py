@@ -30,6 +30,7 @@ pytestmark = pytest.mark.ui
 ROOT = Path(__file__).resolve().parents[2]
 INIS = sorted((ROOT / "firmware_config" / "kivy").glob("*.ini"))
 UNIT = ROOT / "firmware_config" / "systemd" / "kundpuls-kiosk.service"
+SETTLE_S = 4.0          # nobody touches the kiosk: it is asleep after kiosk.ui.sleep.SLEEP_AFTER_S
 
 
 def unit_environment() -> dict[str, str]:
@@ -50,14 +51,15 @@ def install_like_provision(ini: Path, data: Path) -> Path:
     return home
 
 
-def kiosk_toml(path: Path) -> Path:
-    """A kiosk config for the run: the demo's questions, no broker, no PIN (nothing secret)."""
+def kiosk_toml(path: Path, extra: str = "") -> Path:
+    """A kiosk config for the run: the built-in question, no broker, no PIN (nothing secret)."""
     path.write_text('config_version = 1\n[kiosk]\nid = "device-test-1"\nsite = "demo-site-1"\n'
-                    '[broker]\ntls = false\n')
+                    '[broker]\ntls = false\n' + extra)
     return path
 
 
-def start_kiosk(ini: Path, work: Path, display: str) -> tuple[subprocess.Popen, socket.socket, Path]:
+def start_kiosk(ini: Path, work: Path, display: str,
+                toml: str = "") -> tuple[subprocess.Popen, socket.socket, Path]:
     work.mkdir(parents=True)
     data = work / "data"
     home = install_like_provision(ini, data)
@@ -71,7 +73,7 @@ def start_kiosk(ini: Path, work: Path, display: str) -> tuple[subprocess.Popen, 
     assert unit["KIVY_HOME"] == "/var/lib/kundpuls/kivy" and unit["KUNDPULS_DATA_DIR"] == "/var/lib/kundpuls"
     env.update({
         "KIVY_HOME": str(home), "KUNDPULS_DATA_DIR": str(data),
-        "KUNDPULS_CONFIG": str(kiosk_toml(work / "kiosk.toml")),
+        "KUNDPULS_CONFIG": str(kiosk_toml(work / "kiosk.toml", toml)),
         # The Pi's own: KMS and lgpio. Here: Xvfb and gpiozero's mock pins.
         "DISPLAY": display, "GPIOZERO_PIN_FACTORY": "mock",
         "NOTIFY_SOCKET": sock_path, "PYTHONPATH": str(ROOT),
@@ -81,9 +83,21 @@ def start_kiosk(ini: Path, work: Path, display: str) -> tuple[subprocess.Popen, 
     return proc, sock, home
 
 
-def run_with(ini: Path, work: Path, display: str) -> dict:
-    """Start `kiosk run` with one shipped ini, wait for READY, stop it with SIGTERM."""
-    proc, sock, home = start_kiosk(ini, work, display)
+def wakeups(pid: int) -> int:
+    """How often the threads of process `pid` have gone to sleep and been woken so far."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                total += int(line.split()[1])
+    return total
+
+
+def run_with(ini: Path, work: Path, display: str, idle_s: float = 0, toml: str = "") -> dict:
+    """Start `kiosk run` with one shipped ini, wait for READY, stop it with SIGTERM; with
+    `idle_s`, count the process's wake-ups over that long once nobody has touched it for a
+    while (SETTLE_S)."""
+    proc, sock, home = start_kiosk(ini, work, display, toml)
     out: dict = {"ini": ini.name, "ready": None}
     try:
         deadline = time.monotonic() + 60
@@ -94,6 +108,11 @@ def run_with(ini: Path, work: Path, display: str) -> dict:
                 continue
             if "READY=1" in msg:
                 out["ready"] = msg
+        if idle_s and out["ready"] is not None:
+            time.sleep(SETTLE_S)
+            before = wakeups(proc.pid)
+            time.sleep(idle_s)
+            out["wakeups_per_s"] = (wakeups(proc.pid) - before) / idle_s
         proc.send_signal(signal.SIGTERM)
         try:
             _, err = proc.communicate(timeout=30)
@@ -173,3 +192,15 @@ def test_a_laptop_without_a_device_file_gets_the_app_window_settings(tmp_path):
     # The laptop's mouse is its pointer; right-clicks must not leave multitouch dots.
     assert seen["input"]["mouse"] == "mouse,disable_multitouch"
     assert seen["kivy"]["exit_on_escape"] == "1"
+
+
+def test_the_kiosk_sleeps_when_nobody_is_there(xvfb_display, tmp_path):
+    """`kiosk run` on the device settings, nobody touching it: the question screen does not
+    keep the process awake (Kivy's loop at 30 fps, a 10 Hz timeout check and gpiozero's
+    hold-timer threads used to wake it about 80 times a second). The LEDs' idle breath is off
+    here: it is an animation of its own (docs/ui.md)."""
+    ini = ROOT / "firmware_config" / "kivy" / "dsi7-rot0.ini"
+    run = run_with(ini, tmp_path / "idle", xvfb_display, idle_s=5.0, toml="[gpio]\nidle_pattern = false\n")
+    assert run["ready"] is not None, run["stderr"]
+    assert run["wakeups_per_s"] < 5, run["wakeups_per_s"]
+    assert run["returncode"] == 0, run["stderr"]
