@@ -61,7 +61,7 @@ class HourChart(Widget):
                 if not c:
                     continue
                 bh = plot_h * c / peak
-                Color(*(palette.ACCENT if c == peak else palette.hex_rgba("#7FA9A6")))
+                Color(*(palette.ACCENT if c == peak else palette.CHART))
                 Rectangle(pos=(self.x + i * slot + slot * 0.15, self.y + tick_h), size=(slot * 0.7, bh))
         for i, h in enumerate(range(start, end)):
             if h % 3:

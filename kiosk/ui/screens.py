@@ -55,7 +55,7 @@ class LanguageBar(BoxLayout):
         for b in self.children:
             b.radius = self.height / 2 if self.height else 14
             if b.language == self.current:
-                b.bg, b.fg, b.outline = palette.ACCENT, (1, 1, 1, 1), (0, 0, 0, 0)
+                b.bg, b.fg, b.outline = palette.ACCENT, palette.ON_ACCENT, (0, 0, 0, 0)
             else:
                 b.bg, b.fg, b.outline = palette.SURFACE, palette.INK, palette.LINE
 
@@ -142,8 +142,9 @@ class QuestionScreen(KioskScreen):
         self._nps_ends = (low, high)
 
         def key(v: int, **kw) -> NpsButton:
-            b = NpsButton(text=str(v), value=v, font_size=26 * u, bold=True,
-                          bg=palette.nps_colour(v), fg=palette.INK, radius=12 * u, **kw)
+            # Every key alike: a tinted detractor / promoter band would nudge the answer.
+            b = NpsButton(text=str(v), value=v, font_size=26 * u, bold=True, bg=palette.SURFACE,
+                          fg=palette.INK, outline=palette.LINE, radius=12 * u, **kw)
             b.bind(on_release=lambda btn: app.answer_touch(int(btn.value)))
             return b
 
@@ -218,7 +219,7 @@ class ThanksScreen(KioskScreen):
         if q.scale == "nps11":
             number.opacity = 1
             number.text = str(value)
-            self.number_colour = palette.nps_colour(value)
+            self.number_colour = palette.SURFACE
         else:
             face.opacity = 1
             face.points = len(q.values)

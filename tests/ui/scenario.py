@@ -465,6 +465,9 @@ class Scenario:
                      if min(b.width, b.height) < 48 * self.app.u]
             # 48 px is about 9 mm on the official 7" panel: a fingertip.
             self.check(f"{lang}: NPS keys at least 48 px each way", not small, small)
+            looks = {(tuple(b.bg), tuple(b.fg), tuple(b.outline)) for b in nps}
+            self.check(f"{lang}: every NPS key looks the same (no detractor/promoter tint)",
+                       len(looks) == 1, looks)
             yield from self.shot("question_nps")
         yield from self.gap()
         yield from self.tap([b for b in self.find("NpsButton") if b.value == 10][0])
