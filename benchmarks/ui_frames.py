@@ -38,7 +38,12 @@ TAPS = 200
 ANSWERS = 10_000
 COMMENT_AT = 600        # this customer also types a comment on the on-screen keyboard
 AFTER_STAFF = 100       # answers after the staff visit that follows the 10,000th
+# A realistic hour in a busy store (issue 15), and a day of them from the kiosk's start.
+HOUR = {"answers": 330, "followups": 30, "comments": 5, "staff_visits": 1}
+DAY_HOURS = 12
 BARE_RUNS = 3
+IDLE_SETTLE_S = 7.0     # after start: first frames, the start-up heap trim (5 s), falling asleep
+IDLE_MEASURE_S = 10.0   # then nothing happens for this long; wake-ups and CPU are counted
 
 
 def _status_mb(field: str) -> float:
@@ -108,6 +113,77 @@ def _touch_class():
         def touch_up(self) -> None:
             EventLoop.post_dispatch_input("end", self)
     return Touch
+
+
+def activity() -> tuple[int, int, float]:
+    """(wake-ups so far, preemptions so far, CPU seconds so far) of this process. A thread that
+    goes to sleep and is woken switches out voluntarily once per wake-up; being preempted by
+    another process (involuntary switches) says how busy the machine is, not this process."""
+    woken = preempted = 0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    woken += int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    preempted += int(line.split()[1])
+        except OSError:                 # a thread that ended meanwhile
+            continue
+    t = os.times()
+    return woken, preempted, t.user + t.system
+
+
+def idle_window(seconds: float, done) -> None:
+    """Measure wake-ups and CPU over `seconds` of the running Kivy app doing nothing, then call
+    `done(result)`. Timed by Kivy's clock, so the measurement adds no thread of its own."""
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+    frames = []
+    count = lambda *_a: frames.append(1)            # noqa: E731
+    Window.bind(on_flip=count)
+    start = (time.perf_counter(), *activity())
+
+    def finish(_dt) -> None:
+        t1, w1, p1, c1 = time.perf_counter(), *activity()
+        Window.unbind(on_flip=count)
+        wall = t1 - start[0]
+        done({"seconds": round(wall, 2), "wakeups_per_s": (w1 - start[1]) / wall,
+              "preemptions_per_s": (p1 - start[2]) / wall,
+              "cpu_percent_of_a_core": 100 * (c1 - start[3]) / wall, "frames_drawn": len(frames)})
+    Clock.schedule_once(finish, seconds)
+
+
+def after_first_frame(seconds: float, callback) -> None:
+    """Call `callback()` `seconds` after the window's first frame (a delay scheduled before the
+    app runs would count from the clock's creation, before a start-up of unknown length)."""
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+
+    def first(*_a) -> None:
+        Window.unbind(on_flip=first)
+        Clock.schedule_once(lambda _dt: callback(), seconds)
+    Window.bind(on_flip=first)
+
+
+def _anon_kinds() -> dict:
+    kinds: dict = {}
+    cur = ""
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(None, 1)[0]
+        if not head.endswith(":"):
+            cur = line
+        elif head == "Rss:":
+            parts = cur.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            size = (hi - lo) // 1024
+            if len(parts) >= 6 and parts[5] != "[heap]":
+                key = "file" if parts[5].startswith("/") else parts[5]
+            elif len(parts) >= 6:
+                key = "heap"
+            else:
+                key = "anon-1MiB" if size == 1024 else ("anon-big" if size > 1024 else "anon-small")
+            kinds[key] = kinds.get(key, 0) + int(line.split()[1]) // 1024
+    return kinds
 
 
 def _child_env(display: str, home: Path) -> dict:
@@ -272,6 +348,9 @@ def _app(mode: str, work: Path, out: Path) -> None:
         result["first_frame_wall"] = time.time() - (time.perf_counter() - app.first_frame_at)
         if mode == "start":
             return
+        if mode == "day":
+            yield from _day(app)
+            return
         from kivy.graphics.opengl import glFinish
         flips: list[float] = []
 
@@ -352,8 +431,34 @@ def _app(mode: str, work: Path, out: Path) -> None:
         """One customer: a happy face, or every third a sad one with a follow-up reason."""
         app.answer_touch(4 if i % 3 else 1)
         if app.flow.screen == "followup":
-            app.toggle_reason("queue")
-            app.send_followup()
+            app.choose_reason("queue")
+
+    def _day(app):
+        """A store's day from the kiosk's start: DAY_HOURS hours, each with the customers,
+        follow-ups, comments and staff visit of a realistic hour (HOUR); memory at the end."""
+        yield from _settle(app, "day_start")
+        result["maps_start"] = _anon_kinds()
+        for hour in range(DAY_HOURS):
+            for i in range(HOUR["answers"]):
+                clock.advance(3600 / HOUR["answers"])
+                if i == HOUR["answers"] // 2:
+                    yield from _staff_visit(app)
+                elif i % (HOUR["answers"] // HOUR["comments"]) == 7:
+                    yield from _comment(app)
+                elif i % (HOUR["answers"] // HOUR["followups"]) == 3:
+                    app.answer_touch(1)
+                    app.choose_reason("queue")
+                else:
+                    app.answer_touch(4 if i % 4 else 3)
+                clock.advance(cfg.ui.thank_you_s + 0.1)
+                app._tick(0)
+                if i % 10 == 0:
+                    yield
+            yield from _settle(app, f"hour{hour}")
+            import gc
+            result[f"mem_hour{hour}"]["objects"] = len(gc.get_objects())
+            result[f"maps{hour}"] = _anon_kinds()
+        yield from _settle(app, "day")
 
     def _comment(app):
         """A customer answers unhappily, writes a comment on the keyboard and sends it."""
@@ -416,11 +521,70 @@ def _app(mode: str, work: Path, out: Path) -> None:
         store.close()
 
 
+def _idle_bare(out: Path) -> None:
+    """The floor: a bare Kivy Label app with the app's laptop window settings, doing nothing."""
+    from kivy.config import Config
+
+    from kiosk.ui.kivy_settings import laptop_settings
+    for (section, option), value in laptop_settings(fullscreen=False, demo=False, size=(800, 480)).items():
+        if section == "graphics":
+            Config.set(section, option, value)
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.uix.label import Label
+
+    class Bare(App):
+        def build(self):
+            after_first_frame(IDLE_SETTLE_S, lambda: idle_window(IDLE_MEASURE_S, self.done))
+            return Label(text="Hur var ditt besök idag?")
+
+        def done(self, result: dict) -> None:
+            out.write_text(json.dumps(result))
+            self.stop()
+    Bare().run()
+
+
+def _idle_app(work: Path, out: Path, leds: bool) -> None:
+    """The app on its question screen, real time, nobody there: with the LEDs breathing
+    (`gpio.idle_pattern`, as shipped) or steady."""
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    from kiosk.config import parse_config
+    from kiosk.store import LocalStore
+    from kiosk.ui.app import configure_kivy, import_store, run_app
+    from seeds.demo import demo_config_mapping
+    import_store()
+    m = demo_config_mapping()
+    m.setdefault("gpio", {})["idle_pattern"] = leds
+    cfg = parse_config(m).with_data_dir(work / f"data-idle-{os.getpid()}")
+    configure_kivy(cfg, demo=False, size=(800, 480))   # before kivy.clock is made
+    import kivy.clock
+    from kivy.app import App
+
+    def done(result: dict) -> None:
+        app = App.get_running_app()
+        result["screen"] = app.sm.current
+        result["kivy_clock"] = kivy.clock._clk
+        result["asleep"] = app.asleep
+        out.write_text(json.dumps(result))
+        app.stop()
+    after_first_frame(IDLE_SETTLE_S, lambda: idle_window(IDLE_MEASURE_S, done))
+    store = LocalStore(cfg.db_path)
+    try:
+        run_app(cfg, pin_factory=MockFactory(pin_class=MockPWMPin), store=store, size=(800, 480))
+    finally:
+        store.close()
+
+
 if __name__ == "__main__":
     mode, work, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     if mode == "bare":
         _bare(out, "0")
     elif mode == "bare-msaa":
         _bare(out, "")
+    elif mode == "idle-bare":
+        _idle_bare(out)
+    elif mode in ("idle", "idle-leds"):
+        _idle_app(work, out, leds=mode == "idle-leds")
     else:
         _app(mode, work, out)

@@ -533,7 +533,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
 
         # Screen controls (kv `on_release`) call the flow and re-render.
         choose_language = _flow_action("set_language")
-        toggle_reason = _flow_action("toggle_reason")
+        choose_reason = _flow_action("choose_reason")
         open_comment = _flow_action("open_comment")
         close_comment = _flow_action("close_comment")
         send_followup = _flow_action("send_followup")

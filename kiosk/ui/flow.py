@@ -65,6 +65,7 @@ class KioskFlow:
         self.language = cfg.default_language
         self.question = self._scheduled_question()
         self.last_value: int | None = None           # the answer the thank-you screen echoes
+        self.last_negative = False                   # ... unless it was a complaint
         self.last_recorded: Recorded | None = None
         self.draft: FollowUpDraft | None = None
         self.pin_guard = PinGuard(cfg.staff.pin_hash, cfg.staff.max_tries, cfg.staff.lockout_s,
@@ -210,6 +211,7 @@ class KioskFlow:
             return rec                               # staff are busy; the panel LED already said thanks
         self.touched()
         self.last_value = value
+        self.last_negative = q.is_negative(value)
         if source == "touch" and self._flash is not None:
             try:
                 self._flash(q.values.index(value))
@@ -223,15 +225,13 @@ class KioskFlow:
             self._go(THANKS)
         return rec
 
-    def toggle_reason(self, code: str) -> None:
+    def choose_reason(self, code: str) -> None:
+        """One tap: the reason (with a comment typed so far) is sent and the customer thanked."""
         if self.draft is None or code not in self.draft.question.reasons:
             return
         self.touched()
-        if code in self.draft.reasons:
-            self.draft.reasons.remove(code)
-        else:
-            self.draft.reasons.append(code)
-        self._changed()
+        self.draft.reasons = [code]
+        self.send_followup()
 
     def open_comment(self) -> None:
         if self.draft is not None and self.draft.question.comment:
@@ -259,6 +259,7 @@ class KioskFlow:
             self._go(FOLLOWUP)
 
     def send_followup(self) -> None:
+        """Send what was chosen and typed (nothing: nothing is stored) and say thank you."""
         self._commit_draft()
         self.draft = None
         self._go(THANKS)

@@ -65,17 +65,14 @@ class KioskScreen(Screen):
         pass
 
 
-NPS_PORTRAIT_ROW = 4       # keys per row of the 0-10 scale on a portrait screen
+NPS_PORTRAIT_ROW = 6       # keys per row of the 0-10 scale on a portrait screen: 0-5 over 6-10
 
 
 def face_rows(count: int, landscape: bool) -> list[int]:
-    """How many faces each row of the question screen holds, top row first: all in one row
-    in landscape; in portrait two a row, and five as three over two (no face left alone)."""
-    if landscape:
-        return [count]
-    if count == 5:
-        return [3, 2]
-    return [2] * (count // 2) + [1] * (count % 2)
+    """How many faces each row of the question screen holds: all in one row, left to right,
+    in either orientation. A scale is read along a line; in a 2x2 block its order is lost
+    (four faces across a 480 px portrait panel are still about 100 px each)."""
+    return [count]
 
 
 class QuestionScreen(KioskScreen):
@@ -162,8 +159,8 @@ class QuestionScreen(KioskScreen):
             for w in (Widget(), row, ends, Widget()):
                 box.add_widget(w)
             return box
-        # Portrait: the scale in rows of four (0-3, 4-7, 8-10, the last centred), keys about
-        # 100 px square on the 480x800 panel, instead of one column of 45 px high keys.
+        # Portrait: the scale in two ordered rows (0-5 over 6-10), keys about 65 px square on
+        # the 480x800 panel.
         low.halign, high.halign = "left", "right"
         gap = 10 * u
         box = BoxLayout(orientation="vertical", spacing=gap)
@@ -214,7 +211,10 @@ class ThanksScreen(KioskScreen):
         value = app.flow.last_value
         face.opacity = number.opacity = 0
         number.text = ""
-        if value is None or value not in q.values:
+        # After a complaint: the promise that it is heard, and not the unhappy face once more.
+        complaint = app.flow.last_negative
+        self.ids.body.text = tr("thanks_passed_on" if complaint else "thanks_body", app.lang)
+        if complaint or value is None or value not in q.values:
             return
         if q.scale == "nps11":
             number.opacity = 1
@@ -240,7 +240,16 @@ class FollowupScreen(KioskScreen):
         self.ids.comment_button.opacity = 1 if d.question.comment else 0
         self.ids.comment_button.disabled = not d.question.comment
         self.ids.comment_button.text = tr("followup_edit_comment" if d.comment else "followup_comment", app.lang)
-        self.ids.send_button.disabled = not d.has_content()
+        # Send appears once there is a comment to send (a reason is sent by its own tap):
+        # never a dead grey button.
+        # kv's ids are weak: the screen keeps the button while it is out of the row.
+        if getattr(self, "_send", None) is None:
+            self._send = self.ids.send_button.__self__
+        row, send = self.ids.actions, self._send
+        if d.comment.strip() and send.parent is None:
+            row.add_widget(send)
+        elif not d.comment.strip() and send.parent is not None:
+            row.remove_widget(send)
         grid = self.ids.chips
         if getattr(self, "_built", None) != key:
             self._built = key
@@ -248,7 +257,7 @@ class FollowupScreen(KioskScreen):
             grid.cols = 3 if app.landscape else 2
             for code, label in zip(d.question.reasons, labels):
                 chip = ReasonChip(text=label, code=code, font_size=21 * app.u, radius=16 * app.u)
-                chip.bind(on_release=lambda c: app.toggle_reason(c.code))
+                chip.bind(on_release=lambda c: app.choose_reason(c.code))
                 grid.add_widget(chip)
         for chip in grid.children:
             chip.selected = chip.code in d.reasons

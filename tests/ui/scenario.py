@@ -91,6 +91,13 @@ def seed_history(cfg, store) -> None:
          "message": "'visit' happy_index down 12.0 points today against the last 28 days"}]))
 
 
+def in_one_row(buttons) -> bool:
+    """Answer buttons side by side on one line, their values rising from left to right."""
+    ys = {round(b.to_window(*b.pos)[1]) for b in buttons}
+    xs = [b.to_window(*b.pos)[0] for b in sorted(buttons, key=lambda b: b.value)]
+    return len(ys) == 1 and xs == sorted(xs)
+
+
 class Scenario:
     def __init__(self, app_size: tuple[int, int], shots: Path, clock, pin_factory, cfg,
                  variant: str = "smiley4") -> None:
@@ -186,6 +193,15 @@ class Scenario:
         self.double_taps.append(rid)
         # The customer walks away: the follow-up times out with nothing chosen, nothing stored.
         yield from self.advance(self.cfg.followup.idle_timeout_s + 0.1, then="question")
+
+    def complaint_thanks(self, lang: str, shot: str = "thanks_complaint"):
+        """The thank-you after a complaint: it is passed on, and no unhappy face again."""
+        scr = self.app.sm.current_screen
+        self.check(f"{lang}: after a complaint the thank-you says it is passed on",
+                   self.screen() == "thanks" and scr.ids.body.text == self.app.tr("thanks_passed_on", lang),
+                   scr.ids.body.text)
+        self.check(f"{lang}: after a complaint no face is echoed", scr.ids.face.opacity == 0)
+        yield from self.shot(shot)
 
     def read_screen(self) -> None:
         """A person needs a moment to see a new screen before touching it."""
@@ -299,6 +315,8 @@ class Scenario:
             yield from self.shot("question")
             faces = self.find("SmileyButton")
             self.check("four smiley buttons", len(faces) == 4, len(faces))
+            self.check(f"{lang}: the faces in one row, most negative on the left", in_one_row(faces),
+                       [(round(f.x), round(f.y)) for f in faces])
             yield from self.gap()
             from kivy.tests.common import UnitTestTouch
             touch = UnitTestTouch(*faces[-1].to_window(*faces[-1].center))
@@ -314,7 +332,7 @@ class Scenario:
             yield from self.advance(0.6, then="question")
             self.check(f"{lang}: back to the question after thank-you", self.screen() == "question", self.screen())
 
-            # Negative answer: follow-up with chips, comment, send.
+            # Negative answer: follow-up with chips; a comment, then one tap on a reason sends both.
             yield from self.gap()
             yield from self.tap(self.find("SmileyButton")[0])
             self.check(f"{lang}: unhappy answer -> follow-up", self.screen() == "followup", self.screen())
@@ -323,17 +341,16 @@ class Scenario:
             labels = {c.code: c.text for c in chips}
             self.check(f"{lang}: chip labels from the catalogue",
                        labels.get("queue") == cfg.reasons["queue"][lang], labels)
-            send = self.app.sm.current_screen.ids.send_button
-            self.check(f"{lang}: send disabled before a choice", send.disabled)
-            yield from self.tap([c for c in chips if c.code == "queue"][0])
-            yield from self.tap([c for c in chips if c.code == "price"][0])
-            yield from self.tap([c for c in chips if c.code == "price"][0])    # and off again
-            sel = [c.code for c in self.find("ReasonChip") if c.selected]
-            self.check(f"{lang}: multi-select toggles", sel == ["queue"], sel)
+            send = self.app.sm.current_screen._send
+            self.check(f"{lang}: no Send button while there is nothing to send", send.parent is None)
+            self.check(f"{lang}: no disabled button on the follow-up",
+                       not [b.text for b in self.find("PillButton") if b.disabled], "")
             yield from self.shot("followup")
             yield from self.tap(self.app.sm.current_screen.ids.comment_button)
             self.check(f"{lang}: comment screen", self.screen() == "comment", self.screen())
             yield from self.shot("comment_empty")
+            narrow = [(k.text, round(k.width)) for k in self.find("Key") if k.width < 48]
+            self.check(f"{lang}: keyboard keys at least 48 px wide", not narrow, narrow)
             if lang == cfg.languages[0]:
                 # Advance the kiosk clock part of the idle time: typing keeps the screen alive.
                 yield from self.advance(cfg.followup.idle_timeout_s - 2)
@@ -354,8 +371,13 @@ class Scenario:
             yield from self.shot("comment")
             yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("comment_done", lang)][0])
             self.check(f"{lang}: back on the follow-up", self.screen() == "followup", self.screen())
-            yield from self.tap(self.app.sm.current_screen.ids.send_button)
-            self.check(f"{lang}: send -> thank-you", self.screen() == "thanks", self.screen())
+            send = self.app.sm.current_screen._send
+            self.check(f"{lang}: Send shown once a comment is written", send.parent is not None
+                       and not send.disabled)
+            yield from self.shot("followup_with_comment")
+            yield from self.tap([c for c in self.find("ReasonChip") if c.code == "queue"][0])
+            self.check(f"{lang}: one tap on a reason -> thank-you", self.screen() == "thanks", self.screen())
+            yield from self.complaint_thanks(lang)
             yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
             self.check(f"{lang}: comment screen dropped after the thank-you",
                        not self.app.sm.has_screen("comment"), [s.name for s in self.app.sm.screens])
@@ -370,11 +392,24 @@ class Scenario:
             self.check(f"{lang}: skip -> thank-you", self.screen() == "thanks", self.screen())
             yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
 
-        # Idle timeout on the follow-up keeps what was chosen, with a visible countdown.
+            # A comment alone, sent from the comment screen itself.
+            yield from self.gap()
+            yield from self.tap(self.find("SmileyButton")[0])
+            yield from self.tap(self.app.sm.current_screen.ids.comment_button)
+            for ch in "ok":
+                yield from self.tap([k for k in self.find("Key") if k.key_value == ch][0])
+            yield from self.tap(self.app.sm.current_screen.ids.comment_send)
+            self.check(f"{lang}: a comment is sent from the comment screen", self.screen() == "thanks",
+                       self.screen())
+            yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+
+        # Idle timeout on the follow-up keeps what was written, with a visible countdown.
         yield from self.choose_language(cfg.languages[0])
         yield from self.gap()
         yield from self.tap(self.find("SmileyButton")[0])
-        yield from self.tap([c for c in self.find("ReasonChip") if c.code == "staff"][0])
+        yield from self.tap(self.app.sm.current_screen.ids.comment_button)
+        yield from self.tap([k for k in self.find("Key") if k.key_value == "x"][0])
+        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("comment_done", self.app.lang)][0])
         yield from self.advance(cfg.followup.idle_timeout_s - 3.5)
         shown = self.app.countdown
         self.check("follow-up countdown visible", shown == 4, shown)
@@ -465,6 +500,11 @@ class Scenario:
                      if min(b.width, b.height) < 48 * self.app.u]
             # 48 px is about 9 mm on the official 7" panel: a fingertip.
             self.check(f"{lang}: NPS keys at least 48 px each way", not small, small)
+            rows = sorted({round(b.to_window(*b.pos)[1]) for b in nps}, reverse=True)
+            by_row = [sorted((b for b in nps if round(b.to_window(*b.pos)[1]) == y), key=lambda b: b.x)
+                      for y in rows]
+            self.check(f"{lang}: NPS in one or two rows, in order", len(rows) <= 2 and
+                       [int(b.value) for row in by_row for b in row] == list(range(11)), len(rows))
             looks = {(tuple(b.bg), tuple(b.fg), tuple(b.outline)) for b in nps}
             self.check(f"{lang}: every NPS key looks the same (no detractor/promoter tint)",
                        len(looks) == 1, looks)
@@ -480,7 +520,9 @@ class Scenario:
         yield from self.tap([b for b in self.find("NpsButton") if b.value == 3][0])
         self.check("NPS 3 -> follow-up", self.screen() == "followup", self.screen())
         yield from self.tap(self.find("ReasonChip")[0])
-        yield from self.tap(self.app.sm.current_screen.ids.send_button)
+        self.check("NPS 3: one tap on a reason -> thank-you", self.screen() == "thanks", self.screen())
+        self.check("NPS 3: the thank-you does not echo a detractor's number",
+                   self.app.sm.current_screen.ids.number.opacity == 0)
         yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
         yield from self.gap()
         three = [b for b in self.find("NpsButton") if b.value == 3][0]
@@ -591,6 +633,7 @@ class Scenario:
             yield from self.choose_language(lang)
             yield from self.shot("question5")
             faces = self.find("SmileyButton")
+            self.check(f"{lang}: five faces in one row, most negative on the left", in_one_row(faces))
             self.check(f"{lang}: five smiley buttons, most negative first",
                        [int(f.value) for f in sorted(faces, key=lambda f: f.index)] == [1, 2, 3, 4, 5],
                        [int(f.value) for f in faces])
@@ -616,7 +659,7 @@ class Scenario:
             elif value == 1:
                 self.check("five faces: most negative -> follow-up", self.screen() == "followup", self.screen())
                 yield from self.tap(self.find("ReasonChip")[0])
-                yield from self.tap(self.app.sm.current_screen.ids.send_button)
+                yield from self.complaint_thanks(self.app.lang, shot="thanks_complaint5")
                 yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
             else:
                 yield from self.until(lambda: self.screen() in ("thanks", "followup"))

@@ -41,20 +41,33 @@ def test_happy_answer_thanks_then_back_after_thank_you_s(kf, clock, cfg, store, 
     assert rec.wants_followup is False
 
 
-def test_followup_idle_timeout_keeps_what_was_chosen(kf, clock, cfg, store):
+def test_one_tap_on_a_reason_sends_it(kf, store):
     rec = kf.answer(1)
     assert kf.screen == F.FOLLOWUP and kf.draft.negative
-    kf.toggle_reason("queue")
-    kf.toggle_reason("price")
-    kf.toggle_reason("price")
-    kf.toggle_reason("not-a-reason")
+    kf.choose_reason("not-a-reason")
+    assert kf.screen == F.FOLLOWUP
+    kf.choose_reason("price")
+    assert kf.screen == F.THANKS and kf.last_negative
+    assert rows(store, "SELECT response_id, reasons, comment FROM followup") == [(rec.id, '["price"]', None)]
+
+
+def test_followup_idle_timeout_keeps_what_was_written(kf, clock, cfg, store):
+    rec = kf.answer(1)
+    kf.open_comment()
+    kf.type_text("kön")
+    kf.close_comment()
     clock.advance(cfg.followup.idle_timeout_s - 1)
     kf.tick()
     assert kf.seconds_left() == 1 and kf.screen == F.FOLLOWUP
     clock.advance(1)
     kf.tick()
     assert kf.screen == F.QUESTION
-    assert rows(store, "SELECT response_id, reasons, comment FROM followup") == [(rec.id, '["queue"]', None)]
+    assert rows(store, "SELECT response_id, reasons, comment FROM followup") == [(rec.id, "[]", "kön")]
+
+
+def test_a_happy_answer_is_not_a_complaint(kf):
+    kf.answer(4)
+    assert kf.screen == F.THANKS and not kf.last_negative
 
 
 def test_touching_keeps_the_followup_open(kf, clock, cfg):
@@ -83,7 +96,9 @@ def test_comment_is_capped_scrubbed_and_sent(kf, cfg, store):
 
 def test_skip_records_no_followup(kf, store):
     kf.answer(1)
-    kf.toggle_reason("queue")
+    kf.open_comment()
+    kf.type_text("hm")
+    kf.close_comment()
     kf.skip_followup()
     assert kf.screen == F.THANKS
     assert rows(store, "SELECT COUNT(*) FROM followup") == [(0,)]
@@ -91,11 +106,12 @@ def test_skip_records_no_followup(kf, store):
 
 def test_new_answer_during_followup_keeps_the_previous_choice(kf, store, clock):
     first = kf.answer(1)
-    kf.toggle_reason("staff")
+    kf.open_comment()
+    kf.type_text("kö")
     clock.advance(6)
     kf.answer(4, source="button")
     assert kf.screen == F.THANKS
-    assert rows(store, "SELECT response_id, reasons FROM followup") == [(first.id, '["staff"]')]
+    assert rows(store, "SELECT response_id, comment FROM followup") == [(first.id, "kö")]
 
 
 def test_language_switch_and_reset_after_idle(kf, clock, cfg, store):
@@ -220,7 +236,11 @@ def test_no_touch_acts_in_the_moment_a_screen_appears(kf, clock):
     for after in (0.0, 0.15, 0.18, 0.25):
         clock.advance(after - kf.screen_age())
         assert not kf.accepts_touch(), after
-    clock.advance(F.TOUCH_GUARD_S - kf.screen_age())
+    clock.advance(F.TOUCH_GUARD_S + 0.01 - kf.screen_age())
     assert kf.accepts_touch()
-    kf.toggle_reason("queue")                      # a change on the same screen opens no guard
-    assert kf.accepts_touch() and kf.screen_serial == serial + 1
+    kf.open_comment()                              # a screen change guards again
+    assert not kf.accepts_touch() and kf.screen_serial == serial + 2
+    kf.type_text("a")                              # a change on the same screen does not
+    clock.advance(F.TOUCH_GUARD_S + 0.01)
+    kf.type_text("b")
+    assert kf.accepts_touch()
