@@ -35,6 +35,9 @@ _MAX_PIN_DIGITS = 12
 # lands 150-250 ms after the first, on whatever the first one brought up (a reason chip where the
 # face was). Nobody reads a new screen and chooses on it this fast.
 TOUCH_GUARD_S = 0.4
+# The PIN pad gives the question back this soon when no PIN is being typed (a corner held by
+# chance, a locked pad): the staff gesture must not keep customers from answering.
+PIN_UNTOUCHED_S = 8.0
 
 
 @dataclass
@@ -120,6 +123,8 @@ class KioskFlow:
             return self._screen_since + self.cfg.ui.thank_you_s
         if self.screen in (FOLLOWUP, COMMENT):
             return self._last_touch + self.cfg.followup.idle_timeout_s
+        if self.screen == PIN and (not self.pin_entry or self.pin_locked_for() > 0):
+            return self._last_touch + PIN_UNTOUCHED_S
         if self.screen in (PIN, STAFF):
             return self._last_touch + self.cfg.staff.idle_s
         return None

@@ -468,7 +468,8 @@ class Scenario:
         yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("cancel", self.app.lang)][0])
         self.check("cancel PIN -> question", self.screen() == "question", self.screen())
 
-        # PIN lockout: five wrong tries lock the pad, shown; it opens again after lockout_s.
+        # PIN lockout: five wrong tries lock the pad for a short while, shown; a locked pad
+        # gives the question back soon (customers cannot lock staff out for minutes).
         yield from self.corner_hold()
         self.check("corner hold -> PIN pad", self.screen() == "pin", self.screen())
         for _ in range(cfg.staff.max_tries):
@@ -476,15 +477,23 @@ class Scenario:
                 yield from self.pin_key(d)
             yield from self.pin_ok()
         msg = self.app.sm.current_screen.ids.message.text
-        self.check("locked after 5 wrong PINs", "5:00" in msg or "4:59" in msg, msg)
+        self.check("locked for 15 s after 5 wrong PINs", "0:15" in msg or "0:14" in msg, msg)
         yield from self.shot("pin_locked")
         for d in STAFF_PIN:
             yield from self.pin_key(d)
         yield from self.pin_ok()
         self.check("right PIN refused while locked", self.screen() == "pin", self.screen())
-        yield from self.advance(cfg.staff.lockout_s - 100)   # staff idle closes the pad first
-        yield from self.advance(101, then="question")
-        self.check("PIN pad closes after idle", self.screen() == "question", self.screen())
+        from kiosk.ui.flow import PIN_UNTOUCHED_S
+        yield from self.advance(PIN_UNTOUCHED_S - 1)
+        self.check("locked PIN pad still shown a moment", self.screen() == "pin", self.screen())
+        yield from self.advance(1.5, then="question")
+        self.check("a locked PIN pad gives the question back", self.screen() == "question", self.screen())
+        # A corner held by chance: the question is back in seconds, not after staff.idle_s.
+        yield from self.advance(20)                      # the lock is over
+        yield from self.corner_hold()
+        yield from self.advance(PIN_UNTOUCHED_S + 0.5, then="question")
+        self.check("an untouched PIN pad gives the question back", self.screen() == "question",
+                   self.screen())
 
         # NPS question in the afternoon (schedule), every language.
         self.clock.set(NPS_AT)

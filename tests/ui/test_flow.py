@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from kiosk import pin
 from kiosk.ui import flow as F
 from kiosk.ui.flow import KioskFlow
 from seeds.demo import DEMO_PIN
@@ -158,11 +159,12 @@ def test_corner_hold_opens_pin_and_lockout_is_enforced(kf, clock, cfg):
         for d in "0000":
             kf.pin_digit(d)
         assert not kf.pin_submit()
-    assert kf.pin_locked_for() == pytest.approx(cfg.staff.lockout_s)
+    # A short first lock (not staff.lockout_s: customers cannot shut staff out for minutes).
+    assert kf.pin_locked_for() == pytest.approx(pin.FIRST_LOCK_S)
     for d in DEMO_PIN:
         kf.pin_digit(d)
     assert kf.pin_entry == "" and not kf.pin_submit() and kf.screen == F.PIN
-    clock.advance(cfg.staff.lockout_s)
+    clock.advance(pin.FIRST_LOCK_S)
     kf.touched()
     kf.tick()
     for d in DEMO_PIN:
@@ -244,3 +246,47 @@ def test_no_touch_acts_in_the_moment_a_screen_appears(kf, clock):
     clock.advance(F.TOUCH_GUARD_S + 0.01)
     kf.type_text("b")
     assert kf.accepts_touch()
+
+
+def test_a_pin_pad_nobody_types_on_gives_the_question_back_soon(kf, clock, cfg):
+    """A corner held by chance (or a locked pad) keeps customers out for seconds only; a PIN
+    being typed keeps the pad for the staff idle time."""
+    kf.open_pin()
+    clock.advance(F.PIN_UNTOUCHED_S - 0.1)
+    kf.tick()
+    assert kf.screen == F.PIN
+    clock.advance(0.1)
+    kf.tick()
+    assert kf.screen == F.QUESTION
+    kf.open_pin()
+    kf.pin_digit("1")
+    clock.advance(cfg.staff.idle_s - 1)
+    kf.tick()
+    assert kf.screen == F.PIN
+    for _ in range(cfg.staff.max_tries):        # locked: the question is back soon again
+        for d in "0000":
+            kf.pin_digit(d)
+        kf.pin_submit()
+    assert kf.pin_locked_for() > 0
+    clock.advance(F.PIN_UNTOUCHED_S)
+    kf.tick()
+    assert kf.screen == F.QUESTION
+
+
+def test_the_lock_grows_from_seconds_and_is_forgiven(clock):
+    from kiosk.pin import FIRST_LOCK_S, PinGuard, hash_pin
+    guard = PinGuard(hash_pin("2468", iterations=1000), max_tries=3, lockout_s=300,
+                     monotonic=lambda: clock.monotonic_ns() / 1e9)
+    locks = []
+    for _ in range(6):
+        for _ in range(3):
+            assert not guard.check("1111")
+        locks.append(round(guard.locked_for()))
+        clock.advance(guard.locked_for())
+    assert locks == [FIRST_LOCK_S, 30, 60, 120, 240, 300]
+    clock.advance(300)                           # a long quiet while: back to a short lock
+    for _ in range(3):
+        guard.check("1111")
+    assert round(guard.locked_for()) == FIRST_LOCK_S
+    clock.advance(FIRST_LOCK_S)
+    assert guard.check("2468") and guard.next_lock_s() == FIRST_LOCK_S
