@@ -393,7 +393,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                 self._drop_transient_screens()
 
         def staff_view(self) -> dict | None:
-            from kiosk.stats import local_stats
+            from kiosk.stats import local_stats, staff_summary
             f = self.flow
             cfg = f.cfg
             try:
@@ -416,6 +416,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             alerts.sort(key=lambda a: str(a.get("raised_at", "")), reverse=True)
             self._staff_cache = {
                 "question": q, "stats": local_stats(cfg, store, now, question=q.id), "now": now,
+                "summary": staff_summary(cfg, store, now, q.id),
                 "kiosk_id": cfg.kiosk_id, "ip": address, "version": __version__, "alerts": alerts,
             }
             self._staff_key = key

@@ -25,6 +25,9 @@ START = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
 NPS_AT = datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)      # 17:00 local: NPS question
 PULSE_AT = datetime(2026, 11, 23, 19, 45, tzinfo=timezone.utc)   # 20:45 local: staff pulse
 STAFF_PIN = "1234"
+SEED_COMMENTS = ("Lång kö i kassan", "Trevlig personal men för få i tjänst", "Hittade inte mjölken",
+                 "Kassan stängde när jag kom")
+PHONE_COMMENT = "Ring mig på 070-123 45 67, kön var alldeles för lång"
 READ_S = 0.6          # the least time a person takes between a new screen and a tap on it
 # Typed on the on-screen keyboard, with each language's own letter; "2" is typed, deleted, retyped.
 COMMENT = {"sv": "kö 2", "nb": "kø 2", "en": "ok 2"}
@@ -78,12 +81,20 @@ def seed_history(cfg, store) -> None:
                 break
             q = cfg.questions[0]                 # 'visit', or 'visit5' on the five-face kiosk
             weights = [1, 2, 5, 7] if len(q.values) == 4 else [1, 2, 3, 5, 7]
-            rec.record(q.id, rng.choices(q.values, weights)[0], language="sv", source="simulate")
+            r = rec.record(q.id, rng.choices(q.values, weights)[0], language="sv", source="simulate")
+            if q.is_negative(r.value) and rng.random() < 0.7:
+                # Why: the queue most often, then price, then the rest.
+                why = rng.choices(q.reasons, [5, 1, 1, 3, 1, 1][:len(q.reasons)])[0]
+                rec.record_followup(r.id, [why], rng.choice(SEED_COMMENTS) if rng.random() < 0.3 else None)
             if rng.random() < 0.3 and any(x.id == "recommend" for x in cfg.questions):
                 c.advance(30)
                 rec.record("recommend", rng.choice(range(11)), language="sv", source="simulate")
     c.set(START - timedelta(hours=2))
     rec.record(cfg.questions[0].id, cfg.questions[0].values[-1], source="simulate")
+    # The latest comment carries a phone number: the kiosk scrubs it when it is recorded.
+    c.advance(60)
+    r = rec.record(cfg.questions[0].id, cfg.questions[0].values[0], language="sv", source="simulate")
+    rec.record_followup(r.id, [cfg.questions[0].reasons[0]], PHONE_COMMENT)
     store.set_meta("sync.connected", "0")
     store.set_meta("sync.last_ack_at", "2026-11-23T10:40:00.000Z")
     store.set_meta("site.alerts", json.dumps([
@@ -202,6 +213,44 @@ class Scenario:
                    scr.ids.body.text)
         self.check(f"{lang}: after a complaint no face is echoed", scr.ids.face.opacity == 0)
         yield from self.shot(shot)
+
+    def staff_readable(self, lang: str):
+        """No text on the staff screen under 16 px on the 800x480 panel (16 * u elsewhere); the
+        small-sample footnote only when a figure is starred."""
+        yield from self.frames(1)
+        scr = self.app.sm.current_screen
+        small = sorted({round(w.font_size, 1) for w in self.find("Label", root=scr)
+                        if w.text and w.font_size < 16 * self.app.u - 0.01})
+        self.check(f"{lang}: staff text at least 16 px", not small, small)
+        starred = [k for k, c in scr._cells.items() if c.text.endswith("*")]
+        self.check(f"{lang}: the few-answers note only when something is starred",
+                   bool(scr.ids.small_note.text) == bool(starred), (starred, scr.ids.small_note.text))
+
+    def staff_answers_a_clerk(self, lang: str):
+        """Today against the same weekday last week with the change; the 7-day trend; the top
+        three reasons and the latest comments, scrubbed; plain words."""
+        from kiosk.ui.screens import staff_table
+        yield from self.frames(1)
+        scr = self.app.sm.current_screen
+        view = self.app.staff_view()
+        want = staff_table(view["stats"], "visit", nps=False)
+        shown = {k: c.text for k, c in scr._cells.items()}
+        self.check(f"{lang}: today, same day last week and the change", shown == want and
+                   want["change.n"] not in ("", "–"), (shown, want))
+        self.check(f"{lang}: a 7-day trend", len(scr.ids.trend.scores) == 7
+                   and scr.ids.trend.scores[-1] == view["summary"]["days"][-1]["score"], scr.ids.trend.scores)
+        top = view["summary"]["top_reasons"]
+        lines = scr.ids.reasons.text.splitlines()
+        self.check(f"{lang}: the top three reasons, most chosen first", len(top) == 3 and len(lines) == 3
+                   and lines[0] == f"1. {self.cfg.reasons[top[0]['code']][lang]}: {top[0]['n']}", lines)
+        comments = scr.ids.comments.text
+        latest = [c["text"] for c in view["summary"]["comments"]]
+        self.check(f"{lang}: the three latest comments, newest first", len(latest) == 3
+                   and [line.split("”")[0].lstrip("“") for line in comments.splitlines()] == latest,
+                   (comments, latest))
+        words = " ".join(w.text for w in self.find("Label", root=scr))
+        self.check(f"{lang}: plain words", "Happy Index" not in words and "CSAT" not in words
+                   and "Filtrerade" not in words, words[:200])
 
     def read_screen(self) -> None:
         """A person needs a moment to see a new screen before touching it."""
@@ -574,21 +623,55 @@ class Scenario:
             want = "• " + self.app.tr("alert_trend", lang) + " " + self.app.tr("alert_at_today", lang, time="10:00")
             self.check(f"{lang}: site alert shown by its kind, in the language", alerts.startswith(want),
                        (alerts, want))
+            yield from self.staff_readable(lang)
             if i == 0:
                 view = self.app.staff_view()
                 today = view["stats"]["periods"]["today"]["questions"].get("pulse", {})
                 self.check("staff view opens on the active question", view["question"].id == "pulse", view["question"].id)
                 self.check("staff view counts today's pulse answer", today.get("n") == 1, today)
-                yield from self.tap([b for b in self.find("PillButton")
-                                     if b.text == self.app.tr("staff_next_question", lang)][0])
-                self.check("next question", self.app.flow.staff_question_id == "visit",
-                           self.app.flow.staff_question_id)
-                yield from self.frames(2)
-                yield from self.shot("staff_visit")
+            if i == 1:
+                # The sync agent (another process) reconnects and records the address it
+                # reached the broker from: the open view shows both soon.
+                line = self.app.sm.current_screen.ids.kiosk_line.text
+                self.check("staff view: the address from the route look-up while the agent"
+                           " has recorded none", "10.20.30.40" not in line and "IP " in line, line)
+                # A physical button pressed while the view is open: counted at once, in the
+                # same cells (today's answers: 1 -> 2, the fourth face: 0 -> 1).
+                scr = self.app.sm.current_screen
+                cells_before, faces_before = dict(scr._cells), list(scr._face_counts)
+                self.key("4")
+                self.clock.advance(0.2)
+                yield from self.until(lambda: scr._face_counts[3].text == "1")
+                self.check("staff table updates in place when an answer comes in",
+                           scr._cells == cells_before and scr._face_counts == faces_before
+                           and scr._cells["today.n"].text == "2*",
+                           {k: c.text for k, c in scr._cells.items()})
+                self.app.store.set_meta("sync.connected", "1")
+                self.app.store.set_meta("net.local_ip", "10.20.30.40")
+                yield from self.advance(10.5)
+                yield from self.frames(1)
+                state = self.app.sm.current_screen.ids.sync_state.text
+                self.check("staff view re-reads sync health while open",
+                           state.startswith(self.app.tr("staff_connected", lang)), state)
+                line = self.app.sm.current_screen.ids.kiosk_line.text
+                self.check("staff view shows the address the sync agent recorded",
+                           "10.20.30.40" in line, line)
+                self.app.store.set_meta("sync.connected", "0")
+            # The customers' question: reasons, comments, today against last week.
+            yield from self.tap([b for b in self.find("PillButton")
+                                 if b.text == self.app.tr("staff_next_question", lang)][0])
+            self.check("next question", self.app.flow.staff_question_id == "visit",
+                       self.app.flow.staff_question_id)
+            yield from self.frames(2)
+            yield from self.staff_answers_a_clerk(lang)
+            yield from self.shot("staff_visit")
+            yield from self.staff_readable(lang)
+            if i == 0:
                 yield from self.tap([b for b in self.find("PillButton")
                                      if b.text == self.app.tr("staff_next_question", lang)][0])
                 yield from self.frames(2)
                 yield from self.shot("staff_nps")
+                yield from self.staff_readable(lang)
                 yield from self.advance(cfg.staff.idle_s - 1)
                 self.check("staff view open before idle", self.screen() == "staff")
                 yield from self.advance(1.5, then="question")
@@ -598,34 +681,6 @@ class Scenario:
                            not self.app.sm.has_screen("staff") and not self.app.sm.has_screen("pin"),
                            [s.name for s in self.app.sm.screens])
             else:
-                if i == 1:
-                    # The sync agent (another process) reconnects and records the address it
-                    # reached the broker from: the open view shows both soon.
-                    line = self.app.sm.current_screen.ids.kiosk_line.text
-                    self.check("staff view: the address from the route look-up while the agent"
-                               " has recorded none", "10.20.30.40" not in line and "IP " in line, line)
-                    # A physical button pressed while the view is open: counted at once, in the
-                    # same table cells (today's answers: 1 -> 2, value 4: 0 -> 1).
-                    scr = self.app.sm.current_screen
-                    width = 1 + len(self.app.flow.question.values) + 3
-                    cells_before = list(scr._cells)
-                    self.key("4")
-                    self.clock.advance(0.2)
-                    yield from self.until(lambda: scr._cells[width + 4].text == "1")
-                    self.check("staff table updates in place when an answer comes in",
-                               scr._cells == cells_before and scr._cells[width + 5].text == "2*",
-                               [c.text if c else None for c in scr._cells[width:width + 8]])
-                    self.app.store.set_meta("sync.connected", "1")
-                    self.app.store.set_meta("net.local_ip", "10.20.30.40")
-                    yield from self.advance(10.5)
-                    yield from self.frames(1)
-                    state = self.app.sm.current_screen.ids.sync_state.text
-                    self.check("staff view re-reads sync health while open",
-                               state == self.app.tr("staff_connected", lang), state)
-                    line = self.app.sm.current_screen.ids.kiosk_line.text
-                    self.check("staff view shows the address the sync agent recorded",
-                               "10.20.30.40" in line, line)
-                    self.app.store.set_meta("sync.connected", "0")
                 yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
                 self.check(f"{lang}: close staff view", self.screen() == "question", self.screen())
 
@@ -689,8 +744,9 @@ class Scenario:
         yield from self.pin_ok()
         self.check("five faces: staff view", self.screen() == "staff", self.screen())
         yield from self.frames(2)
-        table_faces = self.find("SmileyFace", root=self.app.sm.current_screen.ids.table)
-        self.check("five faces: staff table has a column per face", len(table_faces) == 5, len(table_faces))
+        table_faces = self.find("SmileyFace", root=self.app.sm.current_screen.ids.faces)
+        self.check("five faces: today's answers for each of the five faces", len(table_faces) == 5,
+                   len(table_faces))
         yield from self.shot("staff5")
         yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", self.app.lang)][0])
         self.check("five faces: staff view closed", self.screen() == "question", self.screen())

@@ -25,8 +25,8 @@ RESOLUTIONS = ("800x480", "1024x600", "1280x720", "480x800")
 SMILEY5_RESOLUTIONS = ("800x480", "480x800")     # the five-face kiosk, landscape and portrait
 LANGS = ("sv", "nb", "en")
 EVERY_LANGUAGE = ("question", "thanks", "followup", "comment_empty", "comment", "followup_with_comment",
-                  "thanks_complaint", "question_nps", "question_pulse", "pin", "staff")
-FIRST_LANGUAGE = ("pin_locked", "staff_visit", "staff_nps")
+                  "thanks_complaint", "question_nps", "question_pulse", "pin", "staff", "staff_visit")
+FIRST_LANGUAGE = ("pin_locked", "staff_nps")
 
 
 def _run(res: str, base: Path, display: str, variant: str = "smiley4") -> dict:
@@ -117,7 +117,8 @@ def test_touch_answers_recorded_per_language(run):
 
 def test_followups_keep_reasons_comment_and_timeouts(run):
     rows = _rows(run["db"], "SELECT r.language, r.value, f.reasons, f.comment FROM followup f"
-                            " JOIN response r ON r.id = f.response_id ORDER BY f.seq")
+                            " JOIN response r ON r.id = f.response_id WHERE r.source = 'touch'"
+                            " ORDER BY f.seq")
     sent = [(l, json.loads(reasons), c) for l, v, reasons, c in rows if c]
     # A comment, then one tap on a reason sends both; a comment alone from the comment screen;
     # the follow-up left to time out keeps what was written.
@@ -140,6 +141,13 @@ def test_a_double_tap_on_a_face_chooses_no_reason(run):
     stored = _rows(run["db"], f"SELECT response_id, reasons FROM followup WHERE response_id IN"
                               f" ({','.join('?' * len(ids))})", ids)
     assert stored == []
+
+
+def test_comments_are_kept_scrubbed(run):
+    """The staff screen shows comments as stored: the phone number was scrubbed on the kiosk."""
+    from tests.ui.scenario import PHONE_COMMENT
+    (comment,) = _rows(run["db"], "SELECT comment FROM followup WHERE comment LIKE 'Ring mig%'")[0]
+    assert "070" not in comment and comment != PHONE_COMMENT
 
 
 def test_buttons_answer_through_the_same_path_and_the_gesture_does_not(run):
