@@ -519,26 +519,33 @@ class Scenario:
 
         # PIN lockout: five wrong tries lock the pad for a short while, shown; a locked pad
         # gives the question back soon (customers cannot lock staff out for minutes).
-        yield from self.corner_hold()
-        self.check("corner hold -> PIN pad", self.screen() == "pin", self.screen())
-        for _ in range(cfg.staff.max_tries):
-            for d in "9999":
-                yield from self.pin_key(d)
-            yield from self.pin_ok()
-        msg = self.app.sm.current_screen.ids.message.text
-        self.check("locked for 15 s after 5 wrong PINs", "0:15" in msg or "0:14" in msg, msg)
-        yield from self.shot("pin_locked")
-        for d in STAFF_PIN:
-            yield from self.pin_key(d)
-        yield from self.pin_ok()
-        self.check("right PIN refused while locked", self.screen() == "pin", self.screen())
-        from kiosk.ui.flow import PIN_UNTOUCHED_S
-        yield from self.advance(PIN_UNTOUCHED_S - 1)
-        self.check("locked PIN pad still shown a moment", self.screen() == "pin", self.screen())
-        yield from self.advance(1.5, then="question")
-        self.check("a locked PIN pad gives the question back", self.screen() == "question", self.screen())
+        for run, lang in enumerate(cfg.languages):
+            yield from self.choose_language(lang)
+            yield from self.corner_hold()
+            self.check(f"{lang}: corner hold -> PIN pad", self.screen() == "pin", self.screen())
+            for _ in range(cfg.staff.max_tries):
+                for d in "9999":
+                    yield from self.pin_key(d)
+                yield from self.pin_ok()
+            msg = self.app.sm.current_screen.ids.message.text
+            first = lang == cfg.languages[0]
+            seconds = 15 * 2 ** run                    # each run of wrong PINs doubles the lock
+            lock = f"{seconds // 60}:{seconds % 60:02d}"
+            self.check(f"{lang}: locked for {lock} after {cfg.staff.max_tries} wrong PINs", lock in msg, msg)
+            yield from self.shot("pin_locked")
+            if first:
+                for d in STAFF_PIN:
+                    yield from self.pin_key(d)
+                yield from self.pin_ok()
+                self.check("right PIN refused while locked", self.screen() == "pin", self.screen())
+            from kiosk.ui.flow import PIN_UNTOUCHED_S
+            yield from self.advance(PIN_UNTOUCHED_S - 1)
+            self.check("locked PIN pad still shown a moment", self.screen() == "pin", self.screen())
+            yield from self.advance(1.5, then="question")
+            self.check("a locked PIN pad gives the question back", self.screen() == "question", self.screen())
+            yield from self.advance(seconds)                 # the lock is over
+        yield from self.choose_language(cfg.languages[0])
         # A corner held by chance: the question is back in seconds, not after staff.idle_s.
-        yield from self.advance(20)                      # the lock is over
         yield from self.corner_hold()
         yield from self.advance(PIN_UNTOUCHED_S + 0.5, then="question")
         self.check("an untouched PIN pad gives the question back", self.screen() == "question",
@@ -567,13 +574,14 @@ class Scenario:
             self.check(f"{lang}: every NPS key looks the same (no detractor/promoter tint)",
                        len(looks) == 1, looks)
             yield from self.shot("question_nps")
-        yield from self.gap()
-        yield from self.tap([b for b in self.find("NpsButton") if b.value == 10][0])
-        self.check("NPS 10 -> thank-you", self.screen() == "thanks", self.screen())
-        number = self.app.sm.current_screen.ids.number
-        self.check("thank-you echoes the NPS number", number.text == "10" and number.opacity == 1, number.text)
-        yield from self.shot("thanks_nps")
-        yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+            yield from self.gap()
+            yield from self.tap([b for b in self.find("NpsButton") if b.value == 10][0])
+            self.check(f"{lang}: NPS 10 -> thank-you", self.screen() == "thanks", self.screen())
+            number = self.app.sm.current_screen.ids.number
+            self.check(f"{lang}: thank-you echoes the NPS number", number.text == "10" and number.opacity == 1,
+                       number.text)
+            yield from self.shot("thanks_nps")
+            yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
         yield from self.gap()
         yield from self.tap([b for b in self.find("NpsButton") if b.value == 3][0])
         self.check("NPS 3 -> follow-up", self.screen() == "followup", self.screen())
@@ -666,12 +674,12 @@ class Scenario:
             yield from self.staff_answers_a_clerk(lang)
             yield from self.shot("staff_visit")
             yield from self.staff_readable(lang)
+            yield from self.tap([b for b in self.find("PillButton")
+                                 if b.text == self.app.tr("staff_next_question", lang)][0])
+            yield from self.frames(2)
+            yield from self.shot("staff_nps")
+            yield from self.staff_readable(lang)
             if i == 0:
-                yield from self.tap([b for b in self.find("PillButton")
-                                     if b.text == self.app.tr("staff_next_question", lang)][0])
-                yield from self.frames(2)
-                yield from self.shot("staff_nps")
-                yield from self.staff_readable(lang)
                 yield from self.advance(cfg.staff.idle_s - 1)
                 self.check("staff view open before idle", self.screen() == "staff")
                 yield from self.advance(1.5, then="question")

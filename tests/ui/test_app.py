@@ -21,12 +21,12 @@ pytestmark = pytest.mark.ui
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "artifacts" / "screens"
-RESOLUTIONS = ("800x480", "1024x600", "1280x720", "480x800")
+RESOLUTIONS = ("800x480", "1024x600", "1280x720", "1280x800", "480x800")
 SMILEY5_RESOLUTIONS = ("800x480", "480x800")     # the five-face kiosk, landscape and portrait
 LANGS = ("sv", "nb", "en")
 EVERY_LANGUAGE = ("question", "thanks", "followup", "comment_empty", "comment", "followup_with_comment",
-                  "thanks_complaint", "question_nps", "question_pulse", "pin", "staff", "staff_visit")
-FIRST_LANGUAGE = ("pin_locked", "staff_nps")
+                  "thanks_complaint", "question_nps", "thanks_nps", "question_pulse", "pin", "pin_locked",
+                  "staff", "staff_visit", "staff_nps")
 
 
 def _run(res: str, base: Path, display: str, variant: str = "smiley4") -> dict:
@@ -85,8 +85,6 @@ def test_no_clipped_text_or_overlapping_buttons(run):
 def test_a_screenshot_of_every_screen_in_every_language(run):
     res = run["report"]["res"]
     expected = [SHOTS / res / lang / f"{name}.png" for lang in LANGS for name in EVERY_LANGUAGE]
-    expected += [SHOTS / res / LANGS[0] / f"{name}.png" for name in FIRST_LANGUAGE]
-    expected += [SHOTS / res / LANGS[-1] / "thanks_nps.png"]
     missing = [str(p) for p in expected if not p.exists() or p.stat().st_size < 2000]
     assert not missing
     for p in expected:
