@@ -213,7 +213,7 @@ class ThanksScreen(KioskScreen):
         number.text = ""
         # After a complaint: the promise that it is heard, and not the unhappy face once more.
         complaint = app.flow.last_negative
-        self.ids.body.text = tr("thanks_passed_on" if complaint else "thanks_body", app.lang)
+        self.ids.body.opacity, self.ids.passed_on.opacity = (0, 1) if complaint else (1, 0)
         if complaint or value is None or value not in q.values:
             return
         if q.scale == "nps11":

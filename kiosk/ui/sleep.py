@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 SLEEP_AFTER_S = 2.0     # nobody has touched and the question screen has shown this long
 SLEEP_FPS = 2           # Kivy's loop turns a second while asleep (no frame is drawn)
 SLEEP_TICK_S = 1.0      # timeouts (language reset, schedule, config, watchdog) checked this often
+# Kivy takes an event as due up to 1/(3 fps) early and stops sleeping 0.8 of that before it: at
+# 2 fps the loop would spin for a tenth of a second before every timer. A fine resolution
+# while asleep keeps that to a fraction of a millisecond.
+SLEEP_RESOLUTION_S = 0.0005
 
 
 def may_sleep(*, awake_fps: float, on_question: bool, quiet_s: float, screen_age_s: float) -> bool:
