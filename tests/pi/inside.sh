@@ -67,8 +67,10 @@ open("/opt/kundpuls/requirements.txt", "w").write("\n".join(deps) + "\n")'
   rm -rf "$ROOT/opt/kundpuls/src"
   unmount_guest
   step "saving the userland to $TARBALL"
-  tar -cpf "$TARBALL.tmp" -C "$ROOT" --exclude=./var/cache/apt/archives --exclude=./root/.cache . \
-    && mv "$TARBALL.tmp" "$TARBALL" && echo "$KEY" >"${TARBALL%.tar}.key" || die "cannot write $TARBALL"
+  if ! { tar -cpf "$TARBALL.tmp" -C "$ROOT" --exclude=./var/cache/apt/archives --exclude=./root/.cache . \
+         && mv "$TARBALL.tmp" "$TARBALL" && echo "$KEY" >"${TARBALL%.tar}.key"; }; then
+    die "cannot write $TARBALL"
+  fi
   mount_guest
 fi
 trap unmount_guest EXIT

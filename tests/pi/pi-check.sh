@@ -56,8 +56,8 @@ WORK="$(mktemp -d /var/tmp/kundpuls-pi.XXXXXX)"
 XVFB_PID=""
 NS_PID=""
 cleanup() {
-  [ -n "$NS_PID" ] && kill "$NS_PID" 2>/dev/null || true
-  [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null || true
+  if [ -n "$NS_PID" ]; then kill "$NS_PID" 2>/dev/null || true; fi
+  if [ -n "$XVFB_PID" ]; then kill "$XVFB_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -81,6 +81,7 @@ MIRROR="$(sed -n 's/^URIs: *\([^ ]*debian\)\/* *$/\1/p' /etc/apt/sources.list.d/
 if [ "$reuse" = 1 ]; then say "reusing the arm64 userland from $TARBALL"; else say "building the arm64 userland (cache: $TARBALL)"; fi
 mkfifo "$WORK/go"
 # The namespace waits on the fifo until its uid/gid maps are written (only root outside can).
+# shellcheck disable=SC2016  # the inner script expands its own arguments
 unshare --user --mount --pid --fork --kill-child -- \
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
   bash -c 'read -r _ <"$1"; shift; exec bash "$@"' _ "$WORK/go" \
