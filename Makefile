@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-headless test system-deps demo-deps bench clean
+.PHONY: demo demo-headless test system-deps demo-deps bench clean pi-check pi-deps
 
 $(STAMP): pyproject.toml $(wildcard */__init__.py)
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,15 @@ test: system-deps $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# The kiosk on the Pi's architecture: an emulated Debian 12 arm64 userland (tests/pi/pi-check.sh),
+# cached in ~/.cache/kundpuls/pi-root.tar (PI_CACHE_DIR to move it, PI_REBUILD=1 to rebuild).
+pi-deps:
+	@command -v debootstrap >/dev/null && command -v qemu-aarch64-static >/dev/null && command -v Xvfb >/dev/null \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user-static debootstrap xvfb)
+
+pi-check: pi-deps
+	bash tests/pi/pi-check.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts benchmarks/out

@@ -14,7 +14,12 @@
   so that every screen has been shown. The floor is the bare Kivy Label app (Python, Kivy,
   an 800x480 window, one label), measured in the same run, with the app's window settings
   (no multisampling) and with Kivy's default (2 samples), interleaved with the app runs.
-Targets (issue 3): first frame < 3 s, tap to thank-you frame < 100 ms, RSS < 150 MB and flat.
+- idle: the question screen with nobody there (real time): wake-ups a second and CPU, against a
+  bare Kivy Label app with the same window settings;
+- a simulated store day: DAY_HOURS hours of HOUR (answers, follow-ups, comments, a staff visit)
+  from the kiosk's start, RSS after every hour and at the end.
+Targets (issues 3 and 15): first frame < 3 s, tap to thank-you frame < 100 ms, RSS < 150 MB and
+flat; idle < 5 wake-ups/s and < 0.3 % of a core; RSS < 150 MB after the simulated day.
 
 Resident memory on this machine is dominated by shared library pages (libLLVM alone: ~45-55 MB
 of Mesa's software renderer, which a Pi's GPU driver does not load): every memory record splits
@@ -38,7 +43,12 @@ TAPS = 200
 ANSWERS = 10_000
 COMMENT_AT = 600        # this customer also types a comment on the on-screen keyboard
 AFTER_STAFF = 100       # answers after the staff visit that follows the 10,000th
+# A realistic hour in a busy store (issue 15), and a day of them from the kiosk's start.
+HOUR = {"answers": 330, "followups": 30, "comments": 5, "staff_visits": 1}
+DAY_HOURS = 12
 BARE_RUNS = 3
+IDLE_SETTLE_S = 7.0     # after start: first frames, the start-up heap trim (5 s), falling asleep
+IDLE_MEASURE_S = 10.0   # then nothing happens for this long; wake-ups and CPU are counted
 
 
 def _status_mb(field: str) -> float:
@@ -110,6 +120,57 @@ def _touch_class():
     return Touch
 
 
+def activity() -> tuple[int, int, float]:
+    """(wake-ups so far, preemptions so far, CPU seconds so far) of this process. A thread that
+    goes to sleep and is woken switches out voluntarily once per wake-up; being preempted by
+    another process (involuntary switches) says how busy the machine is, not this process.
+    CPU time is the scheduler's own account (schedstat, in ns), not 10 ms clock ticks."""
+    woken = preempted = on_cpu_ns = 0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    woken += int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    preempted += int(line.split()[1])
+            on_cpu_ns += int((task / "schedstat").read_text().split()[0])
+        except OSError:                 # a thread that ended meanwhile
+            continue
+    return woken, preempted, on_cpu_ns / 1e9
+
+
+def idle_window(seconds: float, done) -> None:
+    """Measure wake-ups and CPU over `seconds` of the running Kivy app doing nothing, then call
+    `done(result)`. Timed by Kivy's clock, so the measurement adds no thread of its own."""
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+    frames = []
+    count = lambda *_a: frames.append(1)            # noqa: E731
+    Window.bind(on_flip=count)
+    start = (time.perf_counter(), *activity())
+
+    def finish(_dt) -> None:
+        t1, w1, p1, c1 = time.perf_counter(), *activity()
+        Window.unbind(on_flip=count)
+        wall = t1 - start[0]
+        done({"seconds": round(wall, 2), "wakeups_per_s": (w1 - start[1]) / wall,
+              "preemptions_per_s": (p1 - start[2]) / wall,
+              "cpu_percent_of_a_core": 100 * (c1 - start[3]) / wall, "frames_drawn": len(frames)})
+    Clock.schedule_once(finish, seconds)
+
+
+def after_first_frame(seconds: float, callback) -> None:
+    """Call `callback()` `seconds` after the window's first frame (a delay scheduled before the
+    app runs would count from the clock's creation, before a start-up of unknown length)."""
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+
+    def first(*_a) -> None:
+        Window.unbind(on_flip=first)
+        Clock.schedule_once(lambda _dt: callback(), seconds)
+    Window.bind(on_flip=first)
+
+
 def _child_env(display: str, home: Path) -> dict:
     return dict(os.environ, DISPLAY=display, KIVY_HOME=str(home), KIVY_NO_ARGS="1",
                 KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", PYTHONPATH=str(ROOT))
@@ -125,7 +186,8 @@ def _spawn(mode: str, display: str, work: Path) -> dict:
         raise RuntimeError(f"{mode} child failed ({proc.returncode}): {proc.stderr[-2000:]}")
     data = json.loads(out.read_text())
     out.unlink()
-    data["start_to_first_frame_s"] = data["first_frame_wall"] - t0
+    if "first_frame_wall" in data:
+        data["start_to_first_frame_s"] = data["first_frame_wall"] - t0
     return data
 
 
@@ -154,6 +216,8 @@ def run() -> dict:
                     starts.append(app["start_to_first_frame_s"])
                 else:
                     starts.append(_spawn("start", display, work)["start_to_first_frame_s"])
+            idle = {mode: _spawn(mode, display, work) for mode in ("idle-bare", "idle", "idle-leds")}
+            day = _spawn("day", display, work)
     finally:
         xvfb.terminate()
         xvfb.wait(5)
@@ -166,7 +230,32 @@ def run() -> dict:
     floor_first = statistics.median(b["start_to_first_frame_s"] for b in bare)
     floor_mem = _median_mem(bare)
     m1k, m10k = app["mem_1000"], app["mem_10000"]
+    quiet = {k: {"wakeups_per_s": round(v["wakeups_per_s"], 2), "cpu_percent_of_a_core": round(v["cpu_percent_of_a_core"], 3),
+                 "frames_drawn": v["frames_drawn"], "seconds": v["seconds"]} for k, v in idle.items()}
+    app_idle = idle["idle"]
+    day_rss = day["mem_day"]["rss"]
     return {
+        "idle_question_screen": {
+            "app": {**quiet["idle"], "asleep": app_idle.get("asleep"), "kivy_clock": app_idle.get("kivy_clock")},
+            "app_with_led_breath": quiet["idle-leds"],
+            "floor_bare_kivy_window": quiet["idle-bare"],
+            "target": {"wakeups_per_s": 5, "cpu_percent_of_a_core": 0.3},
+            "met": app_idle["wakeups_per_s"] < 5 and app_idle["cpu_percent_of_a_core"] < 0.3,
+            "note": "after the first frame and 7 s of nobody touching it, counted over 10 s:"
+                    " wake-ups = voluntary context switches of all threads; CPU = time on a CPU of"
+                    " all threads (schedstat, ns); the bare floor is a Kivy Label"
+                    " app with the same window settings; app_with_led_breath: gpio.idle_pattern on"
+                    " (the panel's LED animator steps at 20 Hz)",
+        },
+        "simulated_day": {
+            "hours": DAY_HOURS, "per_hour": HOUR,
+            "rss_start": round(day["mem_day_start"]["rss"], 1),
+            "rss_after_each_hour": [round(day[f"mem_hour{h}"]["rss"], 1) for h in range(DAY_HOURS)],
+            "rss_end": round(day_rss, 1), "pss_end": round(day["mem_day"]["pss"], 1),
+            "floor_rss": round(floor_mem["rss"], 1),
+            "target_mb": 150, "met": day_rss < 150,
+            "detail_end": _r(day["mem_day"]),
+        },
         "window": "800x480 (Xvfb, Mesa llvmpipe software GL), no multisampling",
         "load_average_1min": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "start_to_first_frame_s": {"median": round(first, 3), "runs": [round(s, 3) for s in starts],
@@ -272,6 +361,9 @@ def _app(mode: str, work: Path, out: Path) -> None:
         result["first_frame_wall"] = time.time() - (time.perf_counter() - app.first_frame_at)
         if mode == "start":
             return
+        if mode == "day":
+            yield from _day(app)
+            return
         from kivy.graphics.opengl import glFinish
         flips: list[float] = []
 
@@ -352,8 +444,30 @@ def _app(mode: str, work: Path, out: Path) -> None:
         """One customer: a happy face, or every third a sad one with a follow-up reason."""
         app.answer_touch(4 if i % 3 else 1)
         if app.flow.screen == "followup":
-            app.toggle_reason("queue")
-            app.send_followup()
+            app.choose_reason("queue")
+
+    def _day(app):
+        """A store's day from the kiosk's start: DAY_HOURS hours, each with the customers,
+        follow-ups, comments and staff visit of a realistic hour (HOUR); memory at the end."""
+        yield from _settle(app, "day_start")
+        for hour in range(DAY_HOURS):
+            for i in range(HOUR["answers"]):
+                clock.advance(3600 / HOUR["answers"])
+                if i == HOUR["answers"] // 2:
+                    yield from _staff_visit(app)
+                elif i % (HOUR["answers"] // HOUR["comments"]) == 7:
+                    yield from _comment(app)
+                elif i % (HOUR["answers"] // HOUR["followups"]) == 3:
+                    app.answer_touch(1)
+                    app.choose_reason("queue")
+                else:
+                    app.answer_touch(4 if i % 4 else 3)
+                clock.advance(cfg.ui.thank_you_s + 0.1)
+                app._tick(0)
+                if i % 10 == 0:
+                    yield
+            yield from _settle(app, f"hour{hour}")
+        yield from _settle(app, "day")
 
     def _comment(app):
         """A customer answers unhappily, writes a comment on the keyboard and sends it."""
@@ -416,11 +530,70 @@ def _app(mode: str, work: Path, out: Path) -> None:
         store.close()
 
 
+def _idle_bare(out: Path) -> None:
+    """The floor: a bare Kivy Label app with the app's laptop window settings, doing nothing."""
+    from kivy.config import Config
+
+    from kiosk.ui.kivy_settings import laptop_settings
+    for (section, option), value in laptop_settings(fullscreen=False, demo=False, size=(800, 480)).items():
+        if section == "graphics":
+            Config.set(section, option, value)
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.uix.label import Label
+
+    class Bare(App):
+        def build(self):
+            after_first_frame(IDLE_SETTLE_S, lambda: idle_window(IDLE_MEASURE_S, self.done))
+            return Label(text="Hur var ditt besök idag?")
+
+        def done(self, result: dict) -> None:
+            out.write_text(json.dumps(result))
+            self.stop()
+    Bare().run()
+
+
+def _idle_app(work: Path, out: Path, leds: bool) -> None:
+    """The app on its question screen, real time, nobody there: with the LEDs breathing
+    (`gpio.idle_pattern`, as shipped) or steady."""
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    from kiosk.config import parse_config
+    from kiosk.store import LocalStore
+    from kiosk.ui.app import configure_kivy, import_store, run_app
+    from seeds.demo import demo_config_mapping
+    import_store()
+    m = demo_config_mapping()
+    m.setdefault("gpio", {})["idle_pattern"] = leds
+    cfg = parse_config(m).with_data_dir(work / f"data-idle-{os.getpid()}")
+    configure_kivy(cfg, demo=False, size=(800, 480))   # before kivy.clock is made
+    import kivy.clock
+    from kivy.app import App
+
+    def done(result: dict) -> None:
+        app = App.get_running_app()
+        result["screen"] = app.sm.current
+        result["kivy_clock"] = kivy.clock._clk
+        result["asleep"] = app.asleep
+        out.write_text(json.dumps(result))
+        app.stop()
+    after_first_frame(IDLE_SETTLE_S, lambda: idle_window(IDLE_MEASURE_S, done))
+    store = LocalStore(cfg.db_path)
+    try:
+        run_app(cfg, pin_factory=MockFactory(pin_class=MockPWMPin), store=store, size=(800, 480))
+    finally:
+        store.close()
+
+
 if __name__ == "__main__":
     mode, work, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     if mode == "bare":
         _bare(out, "0")
     elif mode == "bare-msaa":
         _bare(out, "")
+    elif mode == "idle-bare":
+        _idle_bare(out)
+    elif mode in ("idle", "idle-leds"):
+        _idle_app(work, out, leds=mode == "idle-leds")
     else:
         _app(mode, work, out)

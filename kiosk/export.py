@@ -21,17 +21,16 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 from zoneinfo import ZoneInfo
 
-from server_sync.protocol import iso_ms
+from server_sync.protocol import FollowUpEvent, ResponseEvent, field_names, iso_ms
 from kiosk.config import KioskConfig
 from kiosk.store import FollowUp, LocalStore, Response
 
 SCHEMA = 1
 FORMATS = ("jsonl", "csv")
 
-CSV_COLUMNS = ("type", "id", "seq", "kiosk_id", "site_id", "question_id", "question_version",
-               "scale", "value", "audience", "language", "recorded_at", "clock_synced", "boot_id",
-               "monotonic_ns", "filtered", "response_id", "reasons", "comment", "schema",
-               "exported_at")
+# Every field of either event type (from their declaration, answers' first), then the header's own.
+CSV_COLUMNS = ("type", *dict.fromkeys(field_names(ResponseEvent) + field_names(FollowUpEvent)),
+               "schema", "exported_at")
 
 
 def since_utc(cfg: KioskConfig, since: date | None) -> str | None:

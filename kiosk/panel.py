@@ -51,7 +51,10 @@ class SmileyPanel:
                  bounce_s: float = 0.03, max_press_s: float = 2.0, staff_hold_s: float = 3.0,
                  led_flash_s: float = 0.8, idle_pattern: bool = True, pin_factory=None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        from gpiozero import Button
+        # A plain input, not gpiozero's Button: a Button keeps a hold-timer thread per pin that
+        # polls ten times a second for its `when_held`, which the panel does not use (it times
+        # holds itself): 40 wake-ups a second on an idle four-button kiosk.
+        from gpiozero import DigitalInputDevice
 
         if len(buttons) < 2:
             raise ValueError("a smiley panel needs at least two buttons")
@@ -80,12 +83,12 @@ class SmileyPanel:
         self._pwm = False
         try:
             for pin in buttons:
-                b = Button(pin, pull_up=pull_up, bounce_time=self.bounce_s or None,
-                           pin_factory=pin_factory)
+                b = DigitalInputDevice(pin, pull_up=pull_up, bounce_time=self.bounce_s or None,
+                                       pin_factory=pin_factory)
                 self._buttons.append(b)
             for i, b in enumerate(self._buttons):
-                b.when_pressed = self._make_handler(self._pressed, i)
-                b.when_released = self._make_handler(self._released, i)
+                b.when_activated = self._make_handler(self._pressed, i)
+                b.when_deactivated = self._make_handler(self._released, i)
             self._leds, self._pwm = _make_leds(leds, pin_factory)
         except BaseException:
             self._close_devices()

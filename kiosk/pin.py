@@ -64,8 +64,17 @@ def verify_pin(pin: str, encoded: str) -> bool:
     return hmac.compare_digest(dk, expected)
 
 
+FIRST_LOCK_S = 15.0       # the first lock after `max_tries` wrong PINs; each further run doubles it
+
+
 class PinGuard:
-    """Checks PINs and locks out after `max_tries` wrong ones in a row for `lockout_s`."""
+    """Checks PINs; after `max_tries` wrong ones in a row the pad locks for a while.
+
+    The lock grows: 15 s after the first run of wrong PINs, then 30 s, 60 s ... up to
+    `lockout_s`. A customer trying numbers for fun locks staff out for seconds, not for five
+    minutes; someone guessing for real gets slower and slower (a 4-digit PIN takes days).
+    The count starts again after a right PIN, or after `lockout_s` without a wrong one.
+    """
 
     def __init__(self, encoded: str, max_tries: int = 5, lockout_s: float = 300.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -74,6 +83,8 @@ class PinGuard:
         self._lockout = lockout_s
         self._mono = monotonic
         self._wrong = 0
+        self._runs = 0                   # runs of max_tries wrong PINs since the count started
+        self._last_wrong = 0.0
         self._locked_until = 0.0
 
     @property
@@ -81,19 +92,28 @@ class PinGuard:
         return bool(self._encoded)
 
     def locked_for(self) -> float:
-        """Seconds left of a lockout (0 when not locked)."""
+        """Seconds left of a lock (0 when not locked)."""
         return max(0.0, self._locked_until - self._mono())
+
+    def next_lock_s(self) -> float:
+        """How long the next lock lasts."""
+        return min(self._lockout, FIRST_LOCK_S * 2 ** self._runs)
 
     def check(self, pin: str) -> bool:
         if not self.enabled or self.locked_for() > 0:
             return False
+        now = self._mono()
         if verify_pin(pin, self._encoded):
-            self._wrong = 0
+            self._wrong = self._runs = 0
             return True
+        if self._runs and now - self._last_wrong >= self._lockout:
+            self._runs = 0               # quiet for a long while: forgiven
+        self._last_wrong = now
         self._wrong += 1
         if self._wrong >= self._max:
+            self._locked_until = now + self.next_lock_s()
             self._wrong = 0
-            self._locked_until = self._mono() + self._lockout
+            self._runs += 1
         return False
 
     @property

@@ -114,6 +114,55 @@ def local_stats(cfg: KioskConfig, store: LocalStore, now: datetime, *,
     }
 
 
+STAFF_COMMENTS = 3          # latest comments on the staff screen
+TOP_REASONS = 3
+
+
+def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: str) -> dict[str, Any]:
+    """What the staff screen adds to `local_stats` for one question, over the last 7 days:
+    each day's answers and score (the trend), the most chosen reasons and the latest
+    comments (scrubbed of e-mail addresses and phone numbers when they were recorded).
+    Flagged presses and their follow-ups are left out, as everywhere."""
+    today = local_today(cfg, now)
+    first = today - timedelta(days=6)
+    rows = _grouped(store, first, today, question, by_date=True)
+    days = []
+    for i in range(7):
+        d = first + timedelta(days=i)
+        row = _period(rows, d, d)["questions"].get(question, {"n": 0})
+        days.append({"date": d.isoformat(), "n": row["n"],
+                     "score": row.get("happy_index", row.get("nps"))})
+    # Driven by the answers of the week (the local_date index), then their follow-ups by
+    # response id: the cost follows a week's answers, not the whole history.
+    span = (first.isoformat(), today.isoformat(), question)
+    reasons = store.db.execute_sql(
+        "SELECT j.value, COUNT(*) FROM response r INDEXED BY response_stats"
+        " JOIN followup f ON f.response_id = r.id, json_each(f.reasons) j"
+        " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL"
+        " GROUP BY j.value ORDER BY COUNT(*) DESC, j.value LIMIT ?", (*span, TOP_REASONS)).fetchall()
+    answered = store.db.execute_sql(
+        "SELECT COUNT(*) FROM response r INDEXED BY response_stats"
+        " JOIN followup f ON f.response_id = r.id"
+        " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL", span).fetchone()[0]
+    comments = store.db.execute_sql(
+        "SELECT f.comment, r.local_date, r.local_hour, r.value FROM response r"
+        " INDEXED BY response_stats JOIN followup f ON f.response_id = r.id"
+        " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL"
+        " AND f.comment IS NOT NULL AND f.comment != ''"
+        " ORDER BY f.seq DESC LIMIT ?", (*span, STAFF_COMMENTS)).fetchall()
+    return {
+        "from": first.isoformat(), "to": today.isoformat(), "days": days,
+        "followups": answered,
+        "top_reasons": [{"code": code, "n": n} for code, n in reasons],
+        "comments": [{"text": text, "date": d, "hour": h, "value": v} for text, d, h, v in comments],
+    }
+
+
+def change(now: float | None, before: float | None) -> float | None:
+    """now - before, when both are known."""
+    return None if now is None or before is None else round(now - before, 1)
+
+
 def parse_since(text: str) -> date | int:
     """`--since` as typed: an ISO date (YYYY-MM-DD), or `Nd` for the last N days including
     today. Raises ValueError with a message fit for the user."""

@@ -6,6 +6,7 @@ into double touch input) with the rotation its name says.
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import re
@@ -124,6 +125,27 @@ def test_kivy_inis_are_read_by_kivy_as_written(tmp_path):
             assert not re.match(args["match"], "ILITEK ILITEK-TP", re.IGNORECASE)
         # Kivy did not rewrite ("upgrade") the file: what we ship is what runs.
         assert (tmp_path / f"{display}-{rotation}" / "config.ini").read_bytes() == inis[display, rotation].read_bytes()
+
+
+def test_kivy_inis_hold_every_setting_kivy_fills_in_for_older_files(tmp_path):
+    """At its own config_version Kivy fills in no default (kivy.clock then fails at import with
+    NoOptionError 'kivy_clock'): each ini must hold every setting of Kivy's own default file,
+    which Kivy writes into an empty KIVY_HOME. Touch input is the device's choice alone."""
+    home = tmp_path / "fresh"
+    home.mkdir()
+    env = dict(os.environ, KIVY_HOME=str(home), KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1")
+    subprocess.run([sys.executable, "-c", "import kivy.config"], env=env, check=True,
+                   capture_output=True, timeout=60)
+    defaults = configparser.RawConfigParser()
+    defaults.read(home / "config.ini")
+    for ini in sorted((FW / "kivy").glob("*.ini")):
+        shipped = configparser.RawConfigParser()
+        shipped.read(ini)
+        assert shipped.get("kivy", "config_version") == defaults.get("kivy", "config_version")
+        missing = [f"[{s}] {o}" for s in defaults.sections() if s != "input"
+                   for o in defaults.options(s) if not shipped.has_option(s, o)]
+        assert not missing, f"{ini.name} lacks settings Kivy reads: {missing}"
+        assert shipped.get("kundpuls", "device") == ini.stem
 
 
 def test_without_the_config_version_kivy_would_add_a_mouse_provider(tmp_path):

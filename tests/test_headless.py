@@ -98,13 +98,18 @@ def test_run_loop_notifies_systemd_and_stops(kiosk, tmp_path):
     assert not t.is_alive()
 
 
+def start_demo(data: Path, stderr: int) -> subprocess.Popen:
+    """`kiosk run --headless --demo` with the demo config, keys on a pipe."""
+    env = dict(os.environ, KUNDPULS_DATA_DIR=str(data), PYTHONPATH=str(ROOT))
+    env.pop("KUNDPULS_CONFIG", None)
+    return subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--headless", "--demo"], cwd=ROOT,
+                            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                            text=True)
+
+
 @pytest.mark.slow
 def test_demo_process_keys_and_sigterm(tmp_path):
-    env = dict(os.environ, KUNDPULS_DATA_DIR=str(tmp_path), PYTHONPATH=str(ROOT))
-    env.pop("KUNDPULS_CONFIG", None)
-    child = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--headless", "--demo"], cwd=ROOT,
-                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    child = start_demo(tmp_path, stderr=subprocess.PIPE)
     try:
         banner = child.stdout.readline()
         assert "demo-kiosk-1" in banner
@@ -155,7 +160,7 @@ def test_demo_in_process_with_a_pipe_for_keys(tmp_path):
     os.close(w)
     os.close(r)
     text = out.getvalue()
-    assert "keys      1-4" in text and "staff PIN 1234" in text
+    assert "keys      1-4" in text and "PIN 1234 (the demo config's)" in text
     answers = [line for line in text.splitlines() if line.startswith("answer")]
     assert len(answers) == 1 and answers[0].endswith("=4 seq 1")
     assert result == [0]
@@ -184,3 +189,58 @@ def test_a_newer_pushed_config_is_picked_up_while_running(cfg, store, recorder, 
     mono.advance(7)
     press(mock_factory, mono, 5)
     assert rows(store)[-1] == ("checkout", 1, "button", None)
+
+
+@pytest.mark.slow
+def test_demo_prints_each_event_once_on_the_terminal(tmp_path):
+    """stdout and stderr share the terminal: an answer or the staff gesture is said once."""
+    child = start_demo(tmp_path, stderr=subprocess.STDOUT)   # one terminal for both
+    lines = []
+    try:
+        child.stdin.write("4g")
+        child.stdin.flush()
+        while not any("staff:" in line for line in lines):
+            line = child.stdout.readline()
+            assert line, lines
+            lines.append(line)
+        child.send_signal(signal.SIGTERM)
+        lines += child.stdout.readlines()
+        assert child.wait(10) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert len([line for line in lines if "answer visit=4 seq 1" in line]) == 1, lines
+    assert len([line for line in lines if "staff: kiosk demo-kiosk-1" in line]) == 1, lines
+
+
+def _banner(cfg, tmp_path) -> str:
+    import io
+    from kiosk.headless import run_headless
+    r, w = os.pipe()
+    os.write(w, b"q")
+    out = io.StringIO()
+    try:
+        assert run_headless(cfg, demo=True, out=out, stdin_fd=r) == 0
+    finally:
+        os.close(w)
+        os.close(r)
+    return out.getvalue()
+
+
+def test_demo_announces_the_demo_pin_only_with_the_demo_config(tmp_path):
+    """`--demo` with a real config (--config / KUNDPULS_CONFIG): that config's PIN applies and is
+    never printed; the demo PIN is named only when the demo config is in use."""
+    from kiosk.loading import load
+    from kiosk.pin import hash_pin
+    from seeds.demo import DEMO_PIN
+    demo = _banner(load(None, str(tmp_path / "demo"), env={}, demo=True), tmp_path)
+    assert f"PIN {DEMO_PIN} (the demo config's)" in demo
+    real = tmp_path / "kiosk.toml"
+    real.write_text(f'[staff]\npin_hash = "{hash_pin("9876")}"\n')
+    text = _banner(load(str(real), str(tmp_path / "real"), env={}, demo=True), tmp_path)
+    assert DEMO_PIN not in text and "9876" not in text
+    assert "the staff PIN of the config in use (staff.pin_hash)" in text
+    real.write_text("[kiosk]\nid = \"k2\"\n")
+    text = _banner(load(str(real), str(tmp_path / "none"), env={}, demo=True), tmp_path)
+    assert DEMO_PIN not in text and "staff screen is locked" in text

@@ -111,3 +111,35 @@ def test_stats_command_refuses_an_unknown_question_and_a_future_since(tmp_path, 
     assert "no question 'nope' (known: visit)" in capsys.readouterr().err
     assert main(["--data-dir", str(tmp_path), "stats", "--since", "2999-01-01"]) == 1
     assert "is in the future" in capsys.readouterr().err
+
+
+def test_staff_summary_trend_top_reasons_and_latest_comments(cfg, store, recorder, clock):
+    """The staff screen's week for one question: each day's score, the three most chosen
+    reasons, the latest comments (scrubbed when recorded); flagged presses left out."""
+    from kiosk.stats import staff_summary
+    day = utc(2026, 11, 17, 9, 0)                       # Tuesday 10:00 local, 6 days ago
+    r = tap(recorder, clock, day, 4)
+    for i, (why, comment) in enumerate([("queue", None), ("queue", "Lång kö"), ("price", None),
+                                        ("staff", "ring 070-123 45 67"), ("queue", None), ("checkout", None)]):
+        r = tap(recorder, clock, utc(2026, 11, 23, 8, 0) + timedelta(minutes=10 * i), 1)
+        recorder.record_followup(r.id, [why], comment)
+    flagged = tap(recorder, clock, utc(2026, 11, 23, 9, 0, 1), 1)      # a repeat press
+    flagged2 = tap(recorder, clock, utc(2026, 11, 23, 9, 0, 2), 1)
+    assert flagged2.filtered
+    recorder.record_followup(flagged2.id, ["price"], "not counted")
+    tap(recorder, clock, utc(2026, 11, 10, 9, 0), 1)     # two weeks ago: outside the week
+    clock.set(utc(2026, 11, 23, 11, 0))
+    s = staff_summary(cfg, store, clock.now(), "visit")
+    assert [d["date"] for d in s["days"]][0] == "2026-11-17" and s["days"][-1]["date"] == "2026-11-23"
+    assert s["days"][0] == {"date": "2026-11-17", "n": 1, "score": 100.0}
+    assert s["days"][1]["n"] == 0 and s["days"][1]["score"] is None
+    assert s["days"][-1]["n"] == 7                    # six follow-ups' answers and the first repeat
+    assert s["top_reasons"] == [{"code": "queue", "n": 3}, {"code": "checkout", "n": 1}, {"code": "price", "n": 1}]
+    texts = [c["text"] for c in s["comments"]]
+    assert len(texts) == 2 and texts[1] == "Lång kö" and "070" not in texts[0]
+    assert s["followups"] == 6
+
+
+def test_change_is_known_only_when_both_are():
+    from kiosk.stats import change
+    assert change(72.0, 65.5) == 6.5 and change(None, 3.0) is None and change(3.0, None) is None

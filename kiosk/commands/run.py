@@ -22,7 +22,9 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.loading import load_config
     cfg = load_config(args, demo=args.demo)
     if args.headless:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        # The demo says what happens on stdout itself; INFO logs would repeat every line.
+        logging.basicConfig(level=logging.WARNING if args.demo else logging.INFO,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
         from kiosk.headless import run_headless
         return run_headless(cfg, demo=args.demo)
     try:

@@ -36,17 +36,19 @@ log = logging.getLogger(__name__)
 
 UI_DIR = Path(__file__).resolve().parent
 KV_FILES = ("theme.kv", "question.kv", "thanks.kv", "followup.kv", "comment.kv", "pin.kv", "staff.kv")
-# The customer's two screens exist from the start; the others are made the first time they are
-# shown. All kv rules and modules are loaded at start-up all the same: they live as long as the
-# process, and loaded later they would land in the middle of a screen's short-lived objects and
-# keep Python's memory arenas of that screen from being handed back.
-STARTUP_SCREENS = ("question", "thanks")
-# Seldom shown: dropped again once the question screen is back, so a staff visit or one typed
-# comment does not keep their widgets (a keyboard of 45 keys, the statistics) for months.
-TRANSIENT_SCREENS = ("comment", "pin", "staff")
+# The customer's screens exist from the start, the comment keyboard among them: made and
+# dropped for every comment, its 45 keys and label atlas left Python's memory arenas and the
+# heap fragmented (two simulated hours with ten comments and no staff visit: 158 MB resident
+# with the comment screen made on use, 146 MB with it made once, 3 MB of it for good). All kv rules and modules are loaded
+# at start-up all the same: loaded later, they would land in the middle of a screen's
+# short-lived objects and keep those arenas from being handed back.
+STARTUP_SCREENS = ("question", "thanks", "followup", "comment")
+# Seldom shown: dropped again once the question screen is back, so a staff visit does not keep
+# their widgets (the statistics) for months.
+TRANSIENT_SCREENS = ("pin", "staff")
+SCREEN_OF_TOUCH = "kiosk.screen"   # touch.ud key: the screen a touch began on (flow.screen_serial)
 TICK_S = 0.1              # how often timeouts are checked (they are timed by the kiosk clock)
 STAFF_REFRESH_S = 10.0    # the staff view re-reads stats and sync health this often
-DEFAULT_WINDOW = (800, 480)   # the official 7" Raspberry Pi display
 TRIM_FIRST_S = 5.0        # give the free heap back once start-up (kv parsing, shader JIT) is over...
 TRIM_EVERY_S = 600.0      # ...and then now and then, while the question screen is idle
 TRIM_AFTER_DROP_S = 2.0   # ...and soon after a staff visit or a comment (their screens go)
@@ -96,24 +98,21 @@ def release_free_memory() -> None:
     trim(0)
 
 
-def configure_kivy(cfg: KioskConfig, demo: bool, size: tuple[int, int] | None) -> None:
-    """Window settings; must run before Kivy creates the window."""
+def configure_kivy(cfg: KioskConfig, demo: bool, size: tuple[int, int] | None) -> str | None:
+    """Window settings; must run before Kivy creates the window.
+
+    A device's own Kivy config.ini is left as it is (kiosk.ui.kivy_settings); returns its
+    device name, or None when the app's laptop settings were applied.
+    """
     from kivy.config import Config
-    fullscreen = cfg.ui.fullscreen and not demo and size is None
-    w, h = size or DEFAULT_WINDOW
-    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
-    Config.set("graphics", "width", str(w))
-    Config.set("graphics", "height", str(h))
-    Config.set("graphics", "resizable", "1" if demo else "0")
-    Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
-    Config.set("graphics", "maxfps", "60")
-    # No multisampling: on Mesa's software renderer the multisample buffers cost ~12 MB resident;
-    # shapes are antialiased by their own feathered edges instead (kiosk.ui.shapes).
-    # The Pi's config.ini (firmware_config/kivy) says the same.
-    Config.set("graphics", "multisamples", "0")
-    Config.set("kivy", "exit_on_escape", "1" if demo else "0")
-    # A mouse right-click must not leave multitouch simulation dots on a customer's screen.
-    Config.set("input", "mouse", "mouse,disable_multitouch")
+    from kiosk.ui import kivy_settings
+    device = kivy_settings.apply(Config, fullscreen=cfg.ui.fullscreen, demo=demo, size=size)
+    if device is None:
+        log.info("no device display settings in Kivy's config.ini: a %s window",
+                 "demo" if demo else "laptop")
+    else:
+        log.info("display settings of device %s from Kivy's config.ini", device)
+    return device
 
 
 def local_ip() -> str:
@@ -213,14 +212,37 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
     from kiosk import stats  # noqa: F401  (the staff view's; see KV_FILES)
     from kiosk.ui import charts, controls, keyboard, palette, screens, smiley  # noqa: F401  (kv classes)
     from kiosk.ui import flow as flowmod
+    from kiosk.ui import sleep
     from server_sync.program.systemd import SystemdNotifier
 
     class KioskRoot(FloatLayout):
+        """Touches reach the screen only when they began on it, and not in the moment it
+        appeared (kiosk.ui.flow.TOUCH_GUARD_S): the second tap of a double tap on a face never
+        chooses a reason on the follow-up that the first tap opened."""
+
         def on_touch_down(self, touch) -> bool:
             app = App.get_running_app()
-            if app is not None and app.flow is not None:
-                app.flow.touched()
+            if app is None or app.flow is None:
+                return super().on_touch_down(touch)
+            app.wake()
+            app.flow.touched()
+            if not app.flow.accepts_touch():
+                return True                       # swallowed, moves and lift included
+            touch.ud[SCREEN_OF_TOUCH] = app.flow.screen_serial
             return super().on_touch_down(touch)
+
+        def _began_here(self, touch) -> bool:
+            app = App.get_running_app()
+            return (app is None or app.flow is None
+                    or touch.ud.get(SCREEN_OF_TOUCH) == app.flow.screen_serial)
+
+        def on_touch_move(self, touch) -> bool:
+            return super().on_touch_move(touch) if self._began_here(touch) else True
+
+        def on_touch_up(self, touch) -> bool:
+            # A widget that took the touch (a pressed face) still hears its lift through Kivy's
+            # grab; only the screen that came up meanwhile does not.
+            return super().on_touch_up(touch) if self._began_here(touch) else True
 
     class KioskApp(App):
         title = "Kundpuls"
@@ -244,6 +266,10 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             self._staff_key: Any = None
             self._ip: str | None = None           # local_ip(), when the agent has not said
             self._next_trim = time.monotonic() + TRIM_FIRST_S
+            self.asleep = False
+            self._awake_fps = 0.0
+            self._tick_event: Any = None
+            self._input_watch: Any = None
             self.config_watch = PushedConfigWatch(cfg, demo=demo, base=config_base)
 
         # -- set-up ----------------------------------------------------------------------
@@ -264,13 +290,52 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             if panel is not None:
                 panel.when_rated = self._on_rated
                 panel.when_staff_gesture = self._on_staff_gesture
-            Clock.schedule_interval(self._tick, TICK_S)
-            Clock.schedule_once(self._first_frame, 0)
+            self._tick_event = Clock.schedule_interval(self._tick, TICK_S)
+            # READY (systemd waits for it) once the question screen has really been shown.
+            Window.bind(on_flip=self._first_frame)
             Clock.schedule_once(lambda dt: self.sync(force=True), -1)
             return root
 
+        def on_start(self) -> None:
+            # The frame rate the device (or a test driving frames: 0) asked for; restored on wake.
+            self._awake_fps = Clock._max_fps
+            self._input_watch = sleep.InputWatch(self._on_input).start()
+            if self._input_watch.watching:
+                log.info("a touch wakes the app at once (%d input devices watched)",
+                         self._input_watch.watching)
+
         def on_stop(self) -> None:
+            if self._input_watch is not None:
+                self._input_watch.close()
             self.notifier.stopping()
+
+        # -- sleep (kiosk.ui.sleep) --------------------------------------------------------
+        def _maybe_sleep(self) -> None:
+            f = self.flow
+            if self.asleep or not sleep.may_sleep(
+                    awake_fps=self._awake_fps, on_question=f.idle() and not f.pin_checking,
+                    quiet_s=f.quiet_for(), screen_age_s=f.screen_age()):
+                return
+            self.asleep = True
+            Clock._max_fps = sleep.SLEEP_FPS
+            Clock.clock_resolution = sleep.SLEEP_RESOLUTION_S
+            self._tick_event.cancel()
+            self._tick_event = Clock.schedule_interval(self._tick, sleep.SLEEP_TICK_S)
+
+        def wake(self) -> None:
+            """Something happens: the device's frame rate and the fine timeout checks again."""
+            if not self.asleep:
+                return
+            self.asleep = False
+            Clock._max_fps = self._awake_fps
+            Clock.clock_resolution = -1           # Kivy's own again: 1 / (3 fps)
+            self._tick_event.cancel()
+            self._tick_event = Clock.schedule_interval(self._tick, TICK_S)
+
+        def _on_input(self) -> None:
+            # The input watch's thread: only a schedule, which interrupts Kivy's sleep.
+            if self.asleep:
+                Clock.schedule_once(lambda _dt: self.wake(), -1)
 
         def screen(self, name: str) -> Any:
             """The screen called `name`, made the first time it is shown."""
@@ -282,12 +347,19 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             for name in TRANSIENT_SCREENS:
                 if name != self.sm.current and self.sm.has_screen(name):
                     self.sm.remove_widget(self.sm.get_screen(name))
+                    # The finished transition still holds the screen it switched away from:
+                    # without this the dropped screen lives on until the next switch.
+                    t = self.sm.transition
+                    if t.screen_out is not None and t.screen_out.name == name:
+                        t.screen_out = self.sm.current_screen
                     # Hand their memory back soon, not at the next periodic trim.
                     self._next_trim = min(self._next_trim, time.monotonic() + TRIM_AFTER_DROP_S)
 
-        def _first_frame(self, _dt) -> None:
+        def _first_frame(self, *_args) -> None:
+            Window.unbind(on_flip=self._first_frame)
             self.first_frame_at = time.perf_counter()
-            self.notifier.ready("showing the question")
+            w, h = Window.size
+            self.notifier.ready(f"showing the {self.sm.current} ({w}x{h})")
 
         def _measure(self, _w, size) -> None:
             w, h = size
@@ -313,6 +385,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             if f.revision == self._rev and not force:
                 return
             self._rev = f.revision
+            self.wake()                           # something is shown anew
             self.lang = f.language
             if f.screen != flowmod.STAFF:
                 self._staff_cache = None
@@ -329,7 +402,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                 self._drop_transient_screens()
 
         def staff_view(self) -> dict | None:
-            from kiosk.stats import local_stats
+            from kiosk.stats import local_stats, staff_summary
             f = self.flow
             cfg = f.cfg
             try:
@@ -352,6 +425,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             alerts.sort(key=lambda a: str(a.get("raised_at", "")), reverse=True)
             self._staff_cache = {
                 "question": q, "stats": local_stats(cfg, store, now, question=q.id), "now": now,
+                "summary": staff_summary(cfg, store, now, q.id),
                 "kiosk_id": cfg.kiosk_id, "ip": address, "version": __version__, "alerts": alerts,
             }
             self._staff_key = key
@@ -368,6 +442,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             if self.flow.screen == flowmod.QUESTION and time.monotonic() >= self._next_trim:
                 self._next_trim = time.monotonic() + TRIM_EVERY_S
                 release_free_memory()
+            self._maybe_sleep()
 
         def _check_config(self) -> None:
             """A newer config the sync agent saved: switch now, between two customers."""
@@ -406,6 +481,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             Clock.schedule_once(self._staff_gesture, -1)
 
         def _button(self, index: int, _dt: float = 0) -> None:
+            self.wake()
             value = self.flow.button_value(index)
             if value is None:
                 log.warning("button %d pressed on question %s, which buttons cannot answer",
@@ -418,6 +494,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             self.sync()
 
         def _staff_gesture(self, _dt: float = 0) -> None:
+            self.wake()
             if self.panel is not None:
                 try:
                     self.panel.show_outbox_state(store.outbox_depth())
@@ -428,28 +505,45 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
 
         def _on_key_down(self, _window, key: int, _scancode: int, codepoint: str | None,
                          _modifiers: list) -> bool:
-            """Keys 1-4 (or 1-5) press the mock buttons, so the real panel path runs; q quits the demo."""
+            """Demo keys on gpiozero's mock pins, so the real panel path runs: 1-4 (or 1-5)
+            press a button, g holds the two outer ones (the staff gesture); q quits the demo.
+            Letters are left alone while a comment is being written."""
             from gpiozero.pins.mock import MockFactory
-            if demo and codepoint == "q" and self.flow.screen != flowmod.COMMENT:
+            self.wake()
+            if not codepoint:
+                return False
+            letters = self.flow.screen != flowmod.COMMENT
+            if demo and letters and codepoint == "q":
                 self.stop()
                 return True
-            if not isinstance(self.pin_factory, MockFactory) or not codepoint or not codepoint.isdigit():
+            if not isinstance(self.pin_factory, MockFactory):
                 return False
-            i = int(codepoint) - 1
-            if not 0 <= i < len(cfg.gpio.buttons):
+            buttons = cfg.gpio.buttons
+            if letters and codepoint in "gG":
+                self._hold_mock_pins((buttons[0], buttons[-1]), cfg.gpio.staff_hold_s + 0.3)
+                return True
+            if not codepoint.isdigit() or not 0 <= int(codepoint) - 1 < len(buttons):
                 return False
-            pin = self.pin_factory.pin(cfg.gpio.buttons[i])
-            if cfg.gpio.pull_up:
-                pin.drive_low()
-                Clock.schedule_once(lambda dt: pin.drive_high(), 0.1)
-            else:
-                pin.drive_high()
-                Clock.schedule_once(lambda dt: pin.drive_low(), 0.1)
+            self._hold_mock_pins((buttons[int(codepoint) - 1],), 0.1)
             return True
+
+        def _hold_mock_pins(self, pins: tuple[int, ...], seconds: float) -> None:
+            """Press mock buttons for `seconds` (real time) as a finger would."""
+            pressed, released = (0, 1) if cfg.gpio.pull_up else (1, 0)
+            for p in pins:
+                self._drive(p, pressed)
+            Clock.schedule_once(lambda _dt: [self._drive(p, released) for p in pins], seconds)
+
+        def _drive(self, pin: int, level: int) -> None:
+            mock = self.pin_factory.pin(pin)
+            if level:
+                mock.drive_high()
+            else:
+                mock.drive_low()
 
         # Screen controls (kv `on_release`) call the flow and re-render.
         choose_language = _flow_action("set_language")
-        toggle_reason = _flow_action("toggle_reason")
+        choose_reason = _flow_action("choose_reason")
         open_comment = _flow_action("open_comment")
         close_comment = _flow_action("close_comment")
         send_followup = _flow_action("send_followup")

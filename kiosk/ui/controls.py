@@ -75,7 +75,7 @@ class PillButton(RoundedBackground, ButtonBehavior, Label):
     """A rounded, filled button with centred text that wraps instead of overflowing."""
 
     bg = ColorProperty(palette.ACCENT)
-    fg = ColorProperty((1, 1, 1, 1))
+    fg = ColorProperty(palette.ON_ACCENT)
     radius = NumericProperty(14)
     selected = BooleanProperty(False)
 
@@ -120,13 +120,13 @@ class ReasonChip(PillButton):
 
     def _restyle(self, *_a) -> None:
         if self.selected:
-            self.bg, self.fg, self.outline = palette.ACCENT, (1, 1, 1, 1), (0, 0, 0, 0)
+            self.bg, self.fg, self.outline = palette.ACCENT, palette.ON_ACCENT, (0, 0, 0, 0)
         else:
             self.bg, self.fg, self.outline = palette.SURFACE, palette.INK, palette.LINE
 
 
 class NpsButton(PillButton):
-    """A number key 0-10 for an NPS question, tinted by detractor / passive / promoter."""
+    """A number key 0-10 for an NPS question; every key looks the same."""
 
     value = NumericProperty(0)
 

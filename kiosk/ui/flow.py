@@ -31,6 +31,13 @@ PIN = "pin"
 STAFF = "staff"
 SCREENS = (QUESTION, FOLLOWUP, COMMENT, THANKS, PIN, STAFF)
 _MAX_PIN_DIGITS = 12
+# A touch this soon after a screen appeared is not meant for it: the second tap of a double tap
+# lands 150-250 ms after the first, on whatever the first one brought up (a reason chip where the
+# face was). Nobody reads a new screen and chooses on it this fast.
+TOUCH_GUARD_S = 0.4
+# The PIN pad gives the question back this soon when no PIN is being typed (a corner held by
+# chance, a locked pad): the staff gesture must not keep customers from answering.
+PIN_UNTOUCHED_S = 8.0
 
 
 @dataclass
@@ -61,6 +68,7 @@ class KioskFlow:
         self.language = cfg.default_language
         self.question = self._scheduled_question()
         self.last_value: int | None = None           # the answer the thank-you screen echoes
+        self.last_negative = False                   # ... unless it was a complaint
         self.last_recorded: Recorded | None = None
         self.draft: FollowUpDraft | None = None
         self.pin_guard = PinGuard(cfg.staff.pin_hash, cfg.staff.max_tries, cfg.staff.lockout_s,
@@ -70,6 +78,7 @@ class KioskFlow:
         self.pin_checking = False                    # a PIN is being verified (PBKDF2 is slow)
         self.staff_question_id = self.question.id
         self.revision = 0                            # bumped on every visible change
+        self.screen_serial = 0                       # bumped on every screen change
         now = self.now_s()
         self._screen_since = now
         self._last_touch = now
@@ -85,11 +94,24 @@ class KioskFlow:
     def _go(self, screen: str) -> None:
         self.screen = screen
         self._screen_since = self.now_s()
+        self.screen_serial += 1
         self._changed()
 
     def touched(self) -> None:
         """Any touch on the screen: idle timers start again."""
         self._last_touch = self.now_s()
+
+    def quiet_for(self) -> float:
+        """Seconds since the screen was last touched."""
+        return self.now_s() - self._last_touch
+
+    def screen_age(self) -> float:
+        """Seconds since the current screen appeared."""
+        return self.now_s() - self._screen_since
+
+    def accepts_touch(self) -> bool:
+        """Whether a touch beginning now may act on the current screen (see TOUCH_GUARD_S)."""
+        return self.screen_age() >= TOUCH_GUARD_S
 
     def _scheduled_question(self) -> Question:
         local = self.clock.now().astimezone(self._tz)
@@ -101,6 +123,8 @@ class KioskFlow:
             return self._screen_since + self.cfg.ui.thank_you_s
         if self.screen in (FOLLOWUP, COMMENT):
             return self._last_touch + self.cfg.followup.idle_timeout_s
+        if self.screen == PIN and (not self.pin_entry or self.pin_locked_for() > 0):
+            return self._last_touch + PIN_UNTOUCHED_S
         if self.screen in (PIN, STAFF):
             return self._last_touch + self.cfg.staff.idle_s
         return None
@@ -192,6 +216,7 @@ class KioskFlow:
             return rec                               # staff are busy; the panel LED already said thanks
         self.touched()
         self.last_value = value
+        self.last_negative = q.is_negative(value)
         if source == "touch" and self._flash is not None:
             try:
                 self._flash(q.values.index(value))
@@ -205,15 +230,13 @@ class KioskFlow:
             self._go(THANKS)
         return rec
 
-    def toggle_reason(self, code: str) -> None:
+    def choose_reason(self, code: str) -> None:
+        """One tap: the reason (with a comment typed so far) is sent and the customer thanked."""
         if self.draft is None or code not in self.draft.question.reasons:
             return
         self.touched()
-        if code in self.draft.reasons:
-            self.draft.reasons.remove(code)
-        else:
-            self.draft.reasons.append(code)
-        self._changed()
+        self.draft.reasons = [code]
+        self.send_followup()
 
     def open_comment(self) -> None:
         if self.draft is not None and self.draft.question.comment:
@@ -241,6 +264,7 @@ class KioskFlow:
             self._go(FOLLOWUP)
 
     def send_followup(self) -> None:
+        """Send what was chosen and typed (nothing: nothing is stored) and say thank you."""
         self._commit_draft()
         self.draft = None
         self._go(THANKS)

@@ -16,7 +16,7 @@ from typing import Iterable
 
 from kivy.clock import Clock
 from kivy.graphics import Color, InstructionGroup
-from kivy.properties import NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
@@ -41,6 +41,19 @@ class Key(ButtonBehavior, Widget):
 
     text = StringProperty("")
     key_value = StringProperty("")
+
+
+def layout_rows(rows: Iterable[str], split: bool) -> list[str]:
+    """The keyboard's rows of letters; `split` halves each row (the first half the longer),
+    so that a narrow portrait panel still gets keys a finger can hit (48 px and more)."""
+    out: list[str] = []
+    for row in rows:
+        if split:
+            half = (len(row) + 1) // 2
+            out += [row[:half], row[half:]]
+        else:
+            out.append(row)
+    return out
 
 
 def pack_shelves(sizes: Iterable[tuple[int, int]], width: int) -> tuple[list[tuple[int, int]], int]:
@@ -103,6 +116,7 @@ class KeyGrid(BoxLayout):
     space_label = StringProperty("space")
     backspace_label = StringProperty("delete")
     font_size = NumericProperty(18)
+    split_rows = BooleanProperty(False)       # portrait: each row as two (see layout_rows)
 
     __events__ = ("on_key",)
 
@@ -120,6 +134,7 @@ class KeyGrid(BoxLayout):
         self._rebuild_soon = Clock.create_trigger(self.rebuild, -1)
         self._redraw_soon = Clock.create_trigger(self.redraw, -1)
         self.bind(language=self._rebuild_soon, space_label=self._rebuild_soon,
+                  split_rows=self._rebuild_soon,
                   backspace_label=self._rebuild_soon, font_size=self._rebuild_soon,
                   pos=self._redraw_soon, size=self._redraw_soon)
         self._rebuild_soon()
@@ -130,7 +145,7 @@ class KeyGrid(BoxLayout):
         self._keys = []
         gap = max(3.0, self.font_size * 0.25)
         self.spacing = gap
-        rows = ROWS.get(self.language, ROWS["en"])
+        rows = layout_rows(ROWS.get(self.language, ROWS["en"]), self.split_rows)
         widest = max(len(r) for r in rows)
         for row in rows:
             line = BoxLayout(spacing=gap)

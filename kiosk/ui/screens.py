@@ -8,7 +8,7 @@ never read the network, and never run timers of their own.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,7 +55,7 @@ class LanguageBar(BoxLayout):
         for b in self.children:
             b.radius = self.height / 2 if self.height else 14
             if b.language == self.current:
-                b.bg, b.fg, b.outline = palette.ACCENT, (1, 1, 1, 1), (0, 0, 0, 0)
+                b.bg, b.fg, b.outline = palette.ACCENT, palette.ON_ACCENT, (0, 0, 0, 0)
             else:
                 b.bg, b.fg, b.outline = palette.SURFACE, palette.INK, palette.LINE
 
@@ -65,17 +65,14 @@ class KioskScreen(Screen):
         pass
 
 
-NPS_PORTRAIT_ROW = 4       # keys per row of the 0-10 scale on a portrait screen
+NPS_PORTRAIT_ROW = 6       # keys per row of the 0-10 scale on a portrait screen: 0-5 over 6-10
 
 
 def face_rows(count: int, landscape: bool) -> list[int]:
-    """How many faces each row of the question screen holds, top row first: all in one row
-    in landscape; in portrait two a row, and five as three over two (no face left alone)."""
-    if landscape:
-        return [count]
-    if count == 5:
-        return [3, 2]
-    return [2] * (count // 2) + [1] * (count % 2)
+    """How many faces each row of the question screen holds: all in one row, left to right,
+    in either orientation. A scale is read along a line; in a 2x2 block its order is lost
+    (four faces across a 480 px portrait panel are still about 100 px each)."""
+    return [count]
 
 
 class QuestionScreen(KioskScreen):
@@ -142,8 +139,9 @@ class QuestionScreen(KioskScreen):
         self._nps_ends = (low, high)
 
         def key(v: int, **kw) -> NpsButton:
-            b = NpsButton(text=str(v), value=v, font_size=26 * u, bold=True,
-                          bg=palette.nps_colour(v), fg=palette.INK, radius=12 * u, **kw)
+            # Every key alike: a tinted detractor / promoter band would nudge the answer.
+            b = NpsButton(text=str(v), value=v, font_size=26 * u, bold=True, bg=palette.SURFACE,
+                          fg=palette.INK, outline=palette.LINE, radius=12 * u, **kw)
             b.bind(on_release=lambda btn: app.answer_touch(int(btn.value)))
             return b
 
@@ -161,8 +159,8 @@ class QuestionScreen(KioskScreen):
             for w in (Widget(), row, ends, Widget()):
                 box.add_widget(w)
             return box
-        # Portrait: the scale in rows of four (0-3, 4-7, 8-10, the last centred), keys about
-        # 100 px square on the 480x800 panel, instead of one column of 45 px high keys.
+        # Portrait: the scale in two ordered rows (0-5 over 6-10), keys about 65 px square on
+        # the 480x800 panel.
         low.halign, high.halign = "left", "right"
         gap = 10 * u
         box = BoxLayout(orientation="vertical", spacing=gap)
@@ -213,12 +211,15 @@ class ThanksScreen(KioskScreen):
         value = app.flow.last_value
         face.opacity = number.opacity = 0
         number.text = ""
-        if value is None or value not in q.values:
+        # After a complaint: the promise that it is heard, and not the unhappy face once more.
+        complaint = app.flow.last_negative
+        self.ids.body.opacity, self.ids.passed_on.opacity = (0, 1) if complaint else (1, 0)
+        if complaint or value is None or value not in q.values:
             return
         if q.scale == "nps11":
             number.opacity = 1
             number.text = str(value)
-            self.number_colour = palette.nps_colour(value)
+            self.number_colour = palette.SURFACE
         else:
             face.opacity = 1
             face.points = len(q.values)
@@ -239,7 +240,16 @@ class FollowupScreen(KioskScreen):
         self.ids.comment_button.opacity = 1 if d.question.comment else 0
         self.ids.comment_button.disabled = not d.question.comment
         self.ids.comment_button.text = tr("followup_edit_comment" if d.comment else "followup_comment", app.lang)
-        self.ids.send_button.disabled = not d.has_content()
+        # Send appears once there is a comment to send (a reason is sent by its own tap):
+        # never a dead grey button.
+        # kv's ids are weak: the screen keeps the button while it is out of the row.
+        if getattr(self, "_send", None) is None:
+            self._send = self.ids.send_button.__self__
+        row, send = self.ids.actions, self._send
+        if d.comment.strip() and send.parent is None:
+            row.add_widget(send)
+        elif not d.comment.strip() and send.parent is not None:
+            row.remove_widget(send)
         grid = self.ids.chips
         if getattr(self, "_built", None) != key:
             self._built = key
@@ -247,7 +257,7 @@ class FollowupScreen(KioskScreen):
             grid.cols = 3 if app.landscape else 2
             for code, label in zip(d.question.reasons, labels):
                 chip = ReasonChip(text=label, code=code, font_size=21 * app.u, radius=16 * app.u)
-                chip.bind(on_release=lambda c: app.toggle_reason(c.code))
+                chip.bind(on_release=lambda c: app.choose_reason(c.code))
                 grid.add_widget(chip)
         for chip in grid.children:
             chip.selected = chip.code in d.reasons
@@ -288,8 +298,36 @@ def _fmt(x: float | None, suffix: str = "") -> str:
     return "–" if x is None else f"{x:.0f}{suffix}"
 
 
+def _signed(x: float | None, suffix: str = "") -> str:
+    return "–" if x is None else f"{x:+.0f}{suffix}".replace("-", "−")
+
+
 def _period_row(period: dict, qid: str) -> dict:
     return period["questions"].get(qid, {"n": 0, "counts": {}, "csat": None})
+
+
+SMALL_SAMPLE = 30          # fewer answers than this are starred as a small sample
+COMMENT_CHARS = 70         # a comment on the staff screen is cut after this many characters
+NPS_GROUPS = (("0–6", range(0, 7)), ("7–8", range(7, 9)), ("9–10", range(9, 11)))
+
+
+def staff_table(stats: dict, qid: str, nps: bool) -> dict[str, str]:
+    """The comparison table's cells: today, the same weekday last week and the change, for
+    answers, the score and the satisfied share. Small samples are starred."""
+    from kiosk.stats import change
+    score = ("happy_index", "nps")[nps]         # the stats field of the score
+    today = _period_row(stats["periods"]["today"], qid)
+    before = _period_row(stats["periods"]["same_weekday_last_week"], qid)
+    cells: dict[str, str] = {}
+    for name, row in (("today", today), ("before", before)):
+        small = 0 < row["n"] < SMALL_SAMPLE
+        cells[f"{name}.n"] = str(row["n"]) + ("*" if small else "")
+        cells[f"{name}.score"] = _fmt(row.get(score))
+        cells[f"{name}.csat"] = _fmt(row.get("csat"), " %")
+    cells["change.n"] = _signed(today["n"] - before["n"])
+    cells["change.score"] = _signed(change(today.get(score), before.get(score)))
+    cells["change.csat"] = _signed(change(today.get("csat"), before.get("csat")))
+    return cells
 
 
 class StaffScreen(KioskScreen):
@@ -299,93 +337,114 @@ class StaffScreen(KioskScreen):
             return
         lang = app.lang
         q = view["question"]
-        stats = view["stats"]
-        self.ids.question_text.text = q.text.get(lang, q.id)
-        self.ids.kiosk_line.text = tr("staff_kiosk", lang, id=view["kiosk_id"], ip=view["ip"],
-                                      version=view["version"])
-        self._table(app, q, stats)
-        today = stats["periods"]["today"]
-        self.ids.filtered.text = tr("staff_filtered", lang, n=today["flagged"])
-        self.ids.chart.counts = today["by_hour"]
+        stats, summary = view["stats"], view["summary"]
+        nps = q.scale == "nps11"
+        ids = self.ids
+        ids.question_text.text = q.text.get(lang, q.id)
+        cells = staff_table(stats, q.id, nps)
+        self._table(app, q, cells)
+        self._faces(app, q, _period_row(stats["periods"]["today"], q.id)["counts"])
+        starred = any(v.endswith("*") for v in cells.values())
+        ids.small_note.text = tr("staff_small_sample", lang) if starred else ""
+        ids.explain.text = tr("staff_nps_explain" if nps else "staff_score_explain", lang)
+        ids.trend_title.text = tr("staff_trend", lang)
+        names = tr("weekdays_short", lang).split(",")
+        days = summary["days"]
+        ids.trend.nps = nps
+        ids.trend.labels = [names[date.fromisoformat(d["date"]).weekday()] for d in days]
+        ids.trend.scores = [d["score"] for d in days]
+        flagged = stats["periods"]["today"]["flagged"]
+        ids.filtered.text = tr("staff_filtered", lang, n=flagged) if flagged else ""
+        reasons = app.flow.cfg.reasons
+        ids.reasons_title.text = tr("staff_reasons", lang)
+        ids.reasons.text = "\n".join(
+            f"{i}. {reasons.get(r['code'], {}).get(lang, r['code'])}: {r['n']}"
+            for i, r in enumerate(summary["top_reasons"], 1)) or tr("staff_no_reasons", lang)
+        ids.comments_title.text = tr("staff_comments", lang)
+        ids.comments.text = "\n".join(
+            f"“{_cut(c['text'])}” " + tr("staff_comment_when", lang,
+                                         day=names[date.fromisoformat(c["date"]).weekday()],
+                                         hour=f"{c['hour']:02d}")
+            for c in summary["comments"]) or tr("staff_no_comments", lang)
         ob = stats["outbox"]
         now = view["now"]
-        self.ids.sync_state.text = tr("staff_connected" if ob["broker_connected"] else "staff_disconnected", lang)
-        self.ids.sync_state.color = palette.OK if ob["broker_connected"] else palette.WARNING
-        self.ids.outbox.text = tr("staff_outbox", lang, n=ob["depth"])
-        self.ids.oldest.text = tr("staff_oldest", lang, age=age_text(_age(ob["oldest_unacked"], now), lang)) \
-            if ob["oldest_unacked"] else ""
-        self.ids.last_ack.text = tr("staff_last_ack", lang, t=age_text(_age(ob["last_ack"], now), lang))
+        state = tr("staff_connected" if ob["broker_connected"] else "staff_disconnected", lang)
+        ids.sync_state.text = tr("staff_sync_line", lang, state=state, n=ob["depth"])
+        ids.sync_state.color = palette.OK if ob["broker_connected"] else palette.WARNING
+        detail = [tr("staff_last_ack", lang, t=age_text(_age(ob["last_ack"], now), lang))]
+        if ob["oldest_unacked"]:
+            detail.insert(0, tr("staff_oldest", lang, age=age_text(_age(ob["oldest_unacked"], now), lang)))
+        ids.sync_detail.text = " · ".join(detail)
         alerts = view["alerts"]
-        self.ids.alerts.text = "\n".join(
-            "• " + alert_text(a, lang, ZoneInfo(app.flow.cfg.timezone), now) for a in alerts[:3]) \
-            if alerts else tr("staff_no_alerts", lang)
-        self.ids.alerts.color = palette.WARNING if alerts else palette.INK_MUTED
+        ids.alerts.text = "\n".join(
+            "• " + alert_text(a, lang, ZoneInfo(app.flow.cfg.timezone), now) for a in alerts[:2])
+        ids.alerts.color = palette.WARNING
+        ids.kiosk_line.text = tr("staff_kiosk", lang, id=view["kiosk_id"], ip=view["ip"],
+                                 version=view["version"])
 
-    def _table(self, app: Any, q: Any, stats: dict) -> None:
-        """Answers per face (or NPS group), Happy Index / NPS and CSAT for three periods.
-
-        The cells are made once per question, language and size; the view's re-reads (every
-        STAFF_REFRESH_S while open) only change their text, not the widgets.
-        """
+    def _table(self, app: Any, q: Any, cells: dict[str, str]) -> None:
+        """The labels are made once per language and size; the view's re-reads (every
+        STAFF_REFRESH_S while open, or an answer coming in) only change their text."""
         lang, u = app.lang, app.u
-        grid = self.ids.table
         nps = q.scale == "nps11"
-        groups = [("staff_detractors", range(0, 7)), ("staff_passives", range(7, 9)),
-                  ("staff_promoters", range(9, 11))]
-        metric_keys = ("staff_nps", "staff_csat") if nps else ("staff_happy_index", "staff_csat")
-        score = ("happy_index", "nps")[nps]          # the stats field of the first metric
-        # Each cell: (text, bold, muted, first column, metric column); None: a face.
-        cells: list[tuple | None] = [("", False, False, True, False)]
-        if nps:
-            cells += [(tr(key, lang), True, False, False, True) for key, _r in groups]
-        else:
-            cells += [None] * len(q.values)
-        cells.append((tr("staff_answers", lang), False, True, False, True))
-        cells += [(tr(key, lang), False, True, False, True) for key in metric_keys]
-        for pkey, label in (("today", "staff_today"), ("last_7_days", "staff_7days"),
-                            ("same_weekday_last_week", "staff_same_weekday")):
-            row = _period_row(stats["periods"][pkey], q.id)
-            counts = row["counts"]
-            cells.append((tr(label, lang), True, False, True, False))
-            if nps:
-                cells += [(str(sum(counts.get(str(v), 0) for v in rng)), False, False, False, True)
-                          for _key, rng in groups]
-            else:
-                cells += [(str(counts.get(str(v), 0)), False, False, False, False) for v in q.values]
-            small = 0 < row["n"] < 30
-            cells.append((str(row["n"]) + ("*" if small else ""), False, small, False, True))
-            cells.append((_fmt(row.get(score)), False, False, False, True))
-            cells.append((_fmt(row.get("csat"), " %"), False, False, False, True))
-        self.ids.small_note.text = "* " + tr("staff_small_sample", lang)
-        fs, row_h = 15 * u, 38 * u
-        key = (q.id, q.scale, len(q.values), lang, u)
-        if getattr(self, "_table_key", None) == key:
-            for lab, spec in zip(self._cells, cells):
-                if lab is not None:
-                    # `muted` (a small sample) can change with new answers: colour and size.
-                    lab.text, lab.color = spec[0], palette.INK_MUTED if spec[2] else palette.INK
-                    lab.font_size = fs * (0.9 if spec[3] or spec[2] else 1)
-            return
-        self._table_key = key
-        grid.clear_widgets()
-        grid.cols = 1 + (len(groups) if nps else len(q.values)) + 1 + len(metric_keys)
-        self._cells = []
-        faces = iter(range(len(q.values)))
-        for spec in cells:
-            if spec is None:
-                grid.add_widget(SmileyFace(index=next(faces), points=len(q.values), size_hint_y=None,
-                                           height=row_h, size_hint_x=0.8))
-                self._cells.append(None)
-                continue
-            text, bold, muted, first, metric = spec
-            lab = Label(text=text, font_size=fs * (0.9 if first or muted else 1), bold=bold,
-                        size_hint_y=None, height=row_h,
-                        color=palette.INK_MUTED if muted else palette.INK,
-                        halign="left" if first else "center", valign="middle",
-                        size_hint_x=2.4 if first else (1.25 if metric else 0.8))
-            lab.bind(size=lambda w, sz: setattr(w, "text_size", sz))
-            grid.add_widget(lab)
-            self._cells.append(lab)
+        heads = ["", tr("staff_answers", lang), tr("staff_nps" if nps else "staff_happy_index", lang),
+                 tr("staff_csat", lang)]
+        rows = [("today", "staff_today"), ("before", "staff_same_weekday"), ("change", "staff_change")]
+        key = (lang, u, nps)
+        if getattr(self, "_table_key", None) != key:
+            self._table_key = key
+            grid = self.ids.table
+            grid.clear_widgets()
+            self._cells: dict[str, Label] = {}
+            for i, text in enumerate(heads):
+                grid.add_widget(self._cell(text, u, first=i == 0, muted=True))
+            for name, label in rows:
+                grid.add_widget(self._cell(tr(label, lang), u, first=True, bold=True))
+                for col in ("n", "score", "csat"):
+                    self._cells[f"{name}.{col}"] = self._cell("", u)
+                    grid.add_widget(self._cells[f"{name}.{col}"])
+        for name, lab in self._cells.items():
+            lab.text = cells[name]
+            lab.color = palette.INK_MUTED if lab.text.endswith("*") else palette.INK
+
+    @staticmethod
+    def _cell(text: str, u: float, first: bool = False, muted: bool = False, bold: bool = False) -> Label:
+        lab = Label(text=text, font_size=16 * u, bold=bold, size_hint_x=2.6 if first else 1,
+                    color=palette.INK_MUTED if muted else palette.INK,
+                    halign="left" if first else "center", valign="middle")
+        lab.bind(size=lambda w, sz: setattr(w, "text_size", sz))
+        return lab
+
+    def _faces(self, app: Any, q: Any, counts: dict[str, int]) -> None:
+        """Today's answers per face (per 0-6 / 7-8 / 9-10 group for NPS), as one line."""
+        u, nps = app.u, q.scale == "nps11"
+        key = (q.id, len(q.values), nps, u)
+        if getattr(self, "_faces_key", None) != key:
+            self._faces_key = key
+            row = self.ids.faces
+            row.clear_widgets()
+            self._face_counts: list[Label] = []
+            groups = NPS_GROUPS if nps else [(None, [v]) for v in q.values]
+            for i, (name, _values) in enumerate(groups):
+                cell = BoxLayout(spacing=4 * u)
+                if nps:
+                    cell.add_widget(Label(text=name, font_size=16 * u, color=palette.INK_MUTED))
+                else:
+                    cell.add_widget(SmileyFace(index=i, points=len(q.values), size_hint_x=None,
+                                               width=28 * u))
+                lab = Label(text="", font_size=16 * u, color=palette.INK, halign="left", valign="middle")
+                lab.bind(size=lambda w, sz: setattr(w, "text_size", sz))
+                cell.add_widget(lab)
+                self._face_counts.append(lab)
+                row.add_widget(cell)
+        groups = NPS_GROUPS if nps else [(None, [v]) for v in q.values]
+        for lab, (_name, values) in zip(self._face_counts, groups):
+            lab.text = str(sum(counts.get(str(v), 0) for v in values))
+
+
+def _cut(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= COMMENT_CHARS else text[:COMMENT_CHARS - 1].rstrip() + "…"
 
 
 def _age(iso: str | None, now: datetime) -> float | None:

@@ -127,7 +127,7 @@ def face_meshes(cx: float, cy: float, r: float, shape: FaceShape, rim_colour, fi
         ink.line(mouth_points(cx, cy, r, shape.mouth_curve), lw)
     layers.append((palette.FACE_INK, ink))
     if tongue is not None:
-        layers.append((palette.hex_rgba("#E8837A"), tongue))
+        layers.append((palette.TONGUE, tongue))
     return layers
 
 

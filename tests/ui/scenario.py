@@ -25,6 +25,10 @@ START = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
 NPS_AT = datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)      # 17:00 local: NPS question
 PULSE_AT = datetime(2026, 11, 23, 19, 45, tzinfo=timezone.utc)   # 20:45 local: staff pulse
 STAFF_PIN = "1234"
+SEED_COMMENTS = ("Lång kö i kassan", "Trevlig personal men för få i tjänst", "Hittade inte mjölken",
+                 "Kassan stängde när jag kom")
+PHONE_COMMENT = "Ring mig på 070-123 45 67, kön var alldeles för lång"
+READ_S = 0.6          # the least time a person takes between a new screen and a tap on it
 # Typed on the on-screen keyboard, with each language's own letter; "2" is typed, deleted, retyped.
 COMMENT = {"sv": "kö 2", "nb": "kø 2", "en": "ok 2"}
 
@@ -77,17 +81,32 @@ def seed_history(cfg, store) -> None:
                 break
             q = cfg.questions[0]                 # 'visit', or 'visit5' on the five-face kiosk
             weights = [1, 2, 5, 7] if len(q.values) == 4 else [1, 2, 3, 5, 7]
-            rec.record(q.id, rng.choices(q.values, weights)[0], language="sv", source="simulate")
+            r = rec.record(q.id, rng.choices(q.values, weights)[0], language="sv", source="simulate")
+            if q.is_negative(r.value) and rng.random() < 0.7:
+                # Why: the queue most often, then price, then the rest.
+                why = rng.choices(q.reasons, [5, 1, 1, 3, 1, 1][:len(q.reasons)])[0]
+                rec.record_followup(r.id, [why], rng.choice(SEED_COMMENTS) if rng.random() < 0.3 else None)
             if rng.random() < 0.3 and any(x.id == "recommend" for x in cfg.questions):
                 c.advance(30)
                 rec.record("recommend", rng.choice(range(11)), language="sv", source="simulate")
     c.set(START - timedelta(hours=2))
     rec.record(cfg.questions[0].id, cfg.questions[0].values[-1], source="simulate")
+    # The latest comment carries a phone number: the kiosk scrubs it when it is recorded.
+    c.advance(60)
+    r = rec.record(cfg.questions[0].id, cfg.questions[0].values[0], language="sv", source="simulate")
+    rec.record_followup(r.id, [cfg.questions[0].reasons[0]], PHONE_COMMENT)
     store.set_meta("sync.connected", "0")
     store.set_meta("sync.last_ack_at", "2026-11-23T10:40:00.000Z")
     store.set_meta("site.alerts", json.dumps([
         {"id": "a1", "site_id": cfg.site_id, "raised_at": "2026-11-23T09:00:00Z", "kind": "trend",
          "message": "'visit' happy_index down 12.0 points today against the last 28 days"}]))
+
+
+def in_one_row(buttons) -> bool:
+    """Answer buttons side by side on one line, their values rising from left to right."""
+    ys = {round(b.to_window(*b.pos)[1]) for b in buttons}
+    xs = [b.to_window(*b.pos)[0] for b in sorted(buttons, key=lambda b: b.value)]
+    return len(ys) == 1 and xs == sorted(xs)
 
 
 class Scenario:
@@ -104,6 +123,7 @@ class Scenario:
         self.layout: list[dict] = []
         self.screens: list[str] = []
         self.timings: dict[str, float] = {}
+        self.double_taps: list[str] = []      # response ids answered with a double tap
 
     # -- plumbing --------------------------------------------------------------------------
     @property
@@ -150,12 +170,93 @@ class Scenario:
         yield from self.until(lambda: widget.get_root_window() is not None
                               and not self.app.sm.transition.is_active)
         yield from self.frames(1)              # laid out (a frame without changes draws nothing)
+        self.read_screen()
         x, y = widget.to_window(*widget.center)
         t = UnitTestTouch(x, y)
         t.touch_down()
         yield from self.frames(hold_frames)
         t.touch_up()
         yield from self.frames(1)
+
+    def double_tap(self, first, second_at: list[tuple[float, str]]) -> None:
+        """A tap on `first`, then quick taps (seconds after the first, code of the reason chip
+        whose place they land on) on what the first tap brought up: they must choose nothing."""
+        from kivy.tests.common import UnitTestTouch
+        yield from self.tap(first)
+        screen = self.screen()
+        self.check("double tap: the first tap opens the follow-up", screen == "followup", screen)
+        if screen != "followup":
+            return
+        rid = self.app.flow.draft.response_id
+        done = 0.0
+        for after, code in second_at:
+            self.clock.advance(after - done)
+            done = after
+            chip = [c for c in self.find("ReasonChip") if c.code == code][0]
+            t = UnitTestTouch(*chip.to_window(*chip.center))
+            t.touch_down()
+            yield from self.frames(1)
+            t.touch_up()
+            yield from self.frames(1)
+            chosen = [c.code for c in self.find("ReasonChip") if c.selected]
+            self.check(f"double tap: a tap {after * 1000:.0f} ms after the answer chooses no reason",
+                       not chosen and not self.app.flow.draft.reasons, chosen)
+        self.double_taps.append(rid)
+        # The customer walks away: the follow-up times out with nothing chosen, nothing stored.
+        yield from self.advance(self.cfg.followup.idle_timeout_s + 0.1, then="question")
+
+    def complaint_thanks(self, lang: str, shot: str = "thanks_complaint"):
+        """The thank-you after a complaint: it is passed on, and no unhappy face again."""
+        scr = self.app.sm.current_screen
+        said = [w.text for w in (scr.ids.body, scr.ids.passed_on) if w.opacity]
+        self.check(f"{lang}: after a complaint the thank-you says it is passed on",
+                   self.screen() == "thanks" and said == [self.app.tr("thanks_passed_on", lang)], said)
+        self.check(f"{lang}: after a complaint no face is echoed", scr.ids.face.opacity == 0)
+        yield from self.shot(shot)
+
+    def staff_readable(self, lang: str):
+        """No text on the staff screen under 16 px on the 800x480 panel (16 * u elsewhere); the
+        small-sample footnote only when a figure is starred."""
+        yield from self.frames(1)
+        scr = self.app.sm.current_screen
+        small = sorted({round(w.font_size, 1) for w in self.find("Label", root=scr)
+                        if w.text and w.font_size < 16 * self.app.u - 0.01})
+        self.check(f"{lang}: staff text at least 16 px", not small, small)
+        starred = [k for k, c in scr._cells.items() if c.text.endswith("*")]
+        self.check(f"{lang}: the few-answers note only when something is starred",
+                   bool(scr.ids.small_note.text) == bool(starred), (starred, scr.ids.small_note.text))
+
+    def staff_answers_a_clerk(self, lang: str):
+        """Today against the same weekday last week with the change; the 7-day trend; the top
+        three reasons and the latest comments, scrubbed; plain words."""
+        from kiosk.ui.screens import staff_table
+        yield from self.frames(1)
+        scr = self.app.sm.current_screen
+        view = self.app.staff_view()
+        want = staff_table(view["stats"], "visit", nps=False)
+        shown = {k: c.text for k, c in scr._cells.items()}
+        self.check(f"{lang}: today, same day last week and the change", shown == want and
+                   want["change.n"] not in ("", "–"), (shown, want))
+        self.check(f"{lang}: a 7-day trend", len(scr.ids.trend.scores) == 7
+                   and scr.ids.trend.scores[-1] == view["summary"]["days"][-1]["score"], scr.ids.trend.scores)
+        top = view["summary"]["top_reasons"]
+        lines = scr.ids.reasons.text.splitlines()
+        self.check(f"{lang}: the top three reasons, most chosen first", len(top) == 3 and len(lines) == 3
+                   and lines[0] == f"1. {self.cfg.reasons[top[0]['code']][lang]}: {top[0]['n']}", lines)
+        comments = scr.ids.comments.text
+        latest = [c["text"] for c in view["summary"]["comments"]]
+        self.check(f"{lang}: the three latest comments, newest first", len(latest) == 3
+                   and [line.split("”")[0].lstrip("“") for line in comments.splitlines()] == latest,
+                   (comments, latest))
+        words = " ".join(w.text for w in self.find("Label", root=scr))
+        self.check(f"{lang}: plain words", "Happy Index" not in words and "CSAT" not in words
+                   and "Filtrerade" not in words, words[:200])
+
+    def read_screen(self) -> None:
+        """A person needs a moment to see a new screen before touching it."""
+        seen = self.app.flow.screen_age()
+        if seen < READ_S:
+            self.clock.advance(READ_S - seen)
 
     def key(self, char: str):
         from kivy.core.window import Window
@@ -200,6 +301,7 @@ class Scenario:
 
     def corner_hold(self):
         from kivy.tests.common import UnitTestTouch
+        self.read_screen()
         t = UnitTestTouch(6, self.app.root.height - 6)
         t.touch_down()
         yield from self.frames(1)
@@ -262,6 +364,8 @@ class Scenario:
             yield from self.shot("question")
             faces = self.find("SmileyButton")
             self.check("four smiley buttons", len(faces) == 4, len(faces))
+            self.check(f"{lang}: the faces in one row, most negative on the left", in_one_row(faces),
+                       [(round(f.x), round(f.y)) for f in faces])
             yield from self.gap()
             from kivy.tests.common import UnitTestTouch
             touch = UnitTestTouch(*faces[-1].to_window(*faces[-1].center))
@@ -277,7 +381,7 @@ class Scenario:
             yield from self.advance(0.6, then="question")
             self.check(f"{lang}: back to the question after thank-you", self.screen() == "question", self.screen())
 
-            # Negative answer: follow-up with chips, comment, send.
+            # Negative answer: follow-up with chips; a comment, then one tap on a reason sends both.
             yield from self.gap()
             yield from self.tap(self.find("SmileyButton")[0])
             self.check(f"{lang}: unhappy answer -> follow-up", self.screen() == "followup", self.screen())
@@ -286,17 +390,16 @@ class Scenario:
             labels = {c.code: c.text for c in chips}
             self.check(f"{lang}: chip labels from the catalogue",
                        labels.get("queue") == cfg.reasons["queue"][lang], labels)
-            send = self.app.sm.current_screen.ids.send_button
-            self.check(f"{lang}: send disabled before a choice", send.disabled)
-            yield from self.tap([c for c in chips if c.code == "queue"][0])
-            yield from self.tap([c for c in chips if c.code == "price"][0])
-            yield from self.tap([c for c in chips if c.code == "price"][0])    # and off again
-            sel = [c.code for c in self.find("ReasonChip") if c.selected]
-            self.check(f"{lang}: multi-select toggles", sel == ["queue"], sel)
+            send = self.app.sm.current_screen._send
+            self.check(f"{lang}: no Send button while there is nothing to send", send.parent is None)
+            self.check(f"{lang}: no disabled button on the follow-up",
+                       not [b.text for b in self.find("PillButton") if b.disabled], "")
             yield from self.shot("followup")
             yield from self.tap(self.app.sm.current_screen.ids.comment_button)
             self.check(f"{lang}: comment screen", self.screen() == "comment", self.screen())
             yield from self.shot("comment_empty")
+            narrow = [(k.text, round(k.width)) for k in self.find("Key") if k.width < 48]
+            self.check(f"{lang}: keyboard keys at least 48 px wide", not narrow, narrow)
             if lang == cfg.languages[0]:
                 # Advance the kiosk clock part of the idle time: typing keeps the screen alive.
                 yield from self.advance(cfg.followup.idle_timeout_s - 2)
@@ -317,11 +420,16 @@ class Scenario:
             yield from self.shot("comment")
             yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("comment_done", lang)][0])
             self.check(f"{lang}: back on the follow-up", self.screen() == "followup", self.screen())
-            yield from self.tap(self.app.sm.current_screen.ids.send_button)
-            self.check(f"{lang}: send -> thank-you", self.screen() == "thanks", self.screen())
+            send = self.app.sm.current_screen._send
+            self.check(f"{lang}: Send shown once a comment is written", send.parent is not None
+                       and not send.disabled)
+            yield from self.shot("followup_with_comment")
+            yield from self.tap([c for c in self.find("ReasonChip") if c.code == "queue"][0])
+            self.check(f"{lang}: one tap on a reason -> thank-you", self.screen() == "thanks", self.screen())
+            yield from self.complaint_thanks(lang)
             yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
-            self.check(f"{lang}: comment screen dropped after the thank-you",
-                       not self.app.sm.has_screen("comment"), [s.name for s in self.app.sm.screens])
+            self.check(f"{lang}: the comment keyboard is kept, not made again for each comment",
+                       self.app.sm.has_screen("comment"), [s.name for s in self.app.sm.screens])
 
             # Skip: no follow-up row (the same in every language: once is enough).
             if lang != cfg.languages[0]:
@@ -333,11 +441,24 @@ class Scenario:
             self.check(f"{lang}: skip -> thank-you", self.screen() == "thanks", self.screen())
             yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
 
-        # Idle timeout on the follow-up keeps what was chosen, with a visible countdown.
+            # A comment alone, sent from the comment screen itself.
+            yield from self.gap()
+            yield from self.tap(self.find("SmileyButton")[0])
+            yield from self.tap(self.app.sm.current_screen.ids.comment_button)
+            for ch in "ok":
+                yield from self.tap([k for k in self.find("Key") if k.key_value == ch][0])
+            yield from self.tap(self.app.sm.current_screen.ids.comment_send)
+            self.check(f"{lang}: a comment is sent from the comment screen", self.screen() == "thanks",
+                       self.screen())
+            yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+
+        # Idle timeout on the follow-up keeps what was written, with a visible countdown.
         yield from self.choose_language(cfg.languages[0])
         yield from self.gap()
         yield from self.tap(self.find("SmileyButton")[0])
-        yield from self.tap([c for c in self.find("ReasonChip") if c.code == "staff"][0])
+        yield from self.tap(self.app.sm.current_screen.ids.comment_button)
+        yield from self.tap([k for k in self.find("Key") if k.key_value == "x"][0])
+        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("comment_done", self.app.lang)][0])
         yield from self.advance(cfg.followup.idle_timeout_s - 3.5)
         shown = self.app.countdown
         self.check("follow-up countdown visible", shown == 4, shown)
@@ -346,6 +467,10 @@ class Scenario:
                    any(getattr(w, "text", "") == countdown_text for w in self.find("Label")), countdown_text)
         yield from self.advance(4, then="question")
         self.check("follow-up idle timeout -> question", self.screen() == "question", self.screen())
+
+        # A double tap on the unhappy face: the second tap lands where a reason chip appears.
+        yield from self.gap()
+        yield from self.double_tap(self.find("SmileyButton")[0], [(0.15, "price"), (0.18, "price")])
 
         # Language resets to the default after idle.
         yield from self.choose_language(cfg.languages[-1])
@@ -382,23 +507,49 @@ class Scenario:
         yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("cancel", self.app.lang)][0])
         self.check("cancel PIN -> question", self.screen() == "question", self.screen())
 
-        # PIN lockout: five wrong tries lock the pad, shown; it opens again after lockout_s.
+        # The demo's g key holds the same two mock buttons for the hold time: the staff gesture.
+        self.key("g")
+        self.clock.advance(cfg.gpio.staff_hold_s + 0.1)
+        yield from self.until(lambda: self.screen() == "pin")
+        self.check("key g -> staff gesture -> PIN pad", self.screen() == "pin", self.screen())
+        yield from self.until(lambda: self.pins.pin(lo).state and self.pins.pin(hi).state,
+                              timeout_s=cfg.gpio.staff_hold_s + 3)
+        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("cancel", self.app.lang)][0])
+        self.check("cancel PIN -> question", self.screen() == "question", self.screen())
+
+        # PIN lockout: five wrong tries lock the pad for a short while, shown; a locked pad
+        # gives the question back soon (customers cannot lock staff out for minutes).
+        for run, lang in enumerate(cfg.languages):
+            yield from self.choose_language(lang)
+            yield from self.corner_hold()
+            self.check(f"{lang}: corner hold -> PIN pad", self.screen() == "pin", self.screen())
+            for _ in range(cfg.staff.max_tries):
+                for d in "9999":
+                    yield from self.pin_key(d)
+                yield from self.pin_ok()
+            msg = self.app.sm.current_screen.ids.message.text
+            first = lang == cfg.languages[0]
+            seconds = 15 * 2 ** run                    # each run of wrong PINs doubles the lock
+            lock = f"{seconds // 60}:{seconds % 60:02d}"
+            self.check(f"{lang}: locked for {lock} after {cfg.staff.max_tries} wrong PINs", lock in msg, msg)
+            yield from self.shot("pin_locked")
+            if first:
+                for d in STAFF_PIN:
+                    yield from self.pin_key(d)
+                yield from self.pin_ok()
+                self.check("right PIN refused while locked", self.screen() == "pin", self.screen())
+            from kiosk.ui.flow import PIN_UNTOUCHED_S
+            yield from self.advance(PIN_UNTOUCHED_S - 1)
+            self.check("locked PIN pad still shown a moment", self.screen() == "pin", self.screen())
+            yield from self.advance(1.5, then="question")
+            self.check("a locked PIN pad gives the question back", self.screen() == "question", self.screen())
+            yield from self.advance(seconds)                 # the lock is over
+        yield from self.choose_language(cfg.languages[0])
+        # A corner held by chance: the question is back in seconds, not after staff.idle_s.
         yield from self.corner_hold()
-        self.check("corner hold -> PIN pad", self.screen() == "pin", self.screen())
-        for _ in range(cfg.staff.max_tries):
-            for d in "9999":
-                yield from self.pin_key(d)
-            yield from self.pin_ok()
-        msg = self.app.sm.current_screen.ids.message.text
-        self.check("locked after 5 wrong PINs", "5:00" in msg or "4:59" in msg, msg)
-        yield from self.shot("pin_locked")
-        for d in STAFF_PIN:
-            yield from self.pin_key(d)
-        yield from self.pin_ok()
-        self.check("right PIN refused while locked", self.screen() == "pin", self.screen())
-        yield from self.advance(cfg.staff.lockout_s - 100)   # staff idle closes the pad first
-        yield from self.advance(101, then="question")
-        self.check("PIN pad closes after idle", self.screen() == "question", self.screen())
+        yield from self.advance(PIN_UNTOUCHED_S + 0.5, then="question")
+        self.check("an untouched PIN pad gives the question back", self.screen() == "question",
+                   self.screen())
 
         # NPS question in the afternoon (schedule), every language.
         self.clock.set(NPS_AT)
@@ -414,20 +565,35 @@ class Scenario:
                      if min(b.width, b.height) < 48 * self.app.u]
             # 48 px is about 9 mm on the official 7" panel: a fingertip.
             self.check(f"{lang}: NPS keys at least 48 px each way", not small, small)
+            rows = sorted({round(b.to_window(*b.pos)[1]) for b in nps}, reverse=True)
+            by_row = [sorted((b for b in nps if round(b.to_window(*b.pos)[1]) == y), key=lambda b: b.x)
+                      for y in rows]
+            self.check(f"{lang}: NPS in one or two rows, in order", len(rows) <= 2 and
+                       [int(b.value) for row in by_row for b in row] == list(range(11)), len(rows))
+            looks = {(tuple(b.bg), tuple(b.fg), tuple(b.outline)) for b in nps}
+            self.check(f"{lang}: every NPS key looks the same (no detractor/promoter tint)",
+                       len(looks) == 1, looks)
             yield from self.shot("question_nps")
-        yield from self.gap()
-        yield from self.tap([b for b in self.find("NpsButton") if b.value == 10][0])
-        self.check("NPS 10 -> thank-you", self.screen() == "thanks", self.screen())
-        number = self.app.sm.current_screen.ids.number
-        self.check("thank-you echoes the NPS number", number.text == "10" and number.opacity == 1, number.text)
-        yield from self.shot("thanks_nps")
-        yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+            yield from self.gap()
+            yield from self.tap([b for b in self.find("NpsButton") if b.value == 10][0])
+            self.check(f"{lang}: NPS 10 -> thank-you", self.screen() == "thanks", self.screen())
+            number = self.app.sm.current_screen.ids.number
+            self.check(f"{lang}: thank-you echoes the NPS number", number.text == "10" and number.opacity == 1,
+                       number.text)
+            yield from self.shot("thanks_nps")
+            yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
         yield from self.gap()
         yield from self.tap([b for b in self.find("NpsButton") if b.value == 3][0])
         self.check("NPS 3 -> follow-up", self.screen() == "followup", self.screen())
         yield from self.tap(self.find("ReasonChip")[0])
-        yield from self.tap(self.app.sm.current_screen.ids.send_button)
+        self.check("NPS 3: one tap on a reason -> thank-you", self.screen() == "thanks", self.screen())
+        self.check("NPS 3: the thank-you does not echo a detractor's number",
+                   self.app.sm.current_screen.ids.number.opacity == 0)
         yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
+        yield from self.gap()
+        three = [b for b in self.find("NpsButton") if b.value == 3][0]
+        codes = list(self.app.flow.question.reasons)
+        yield from self.double_tap(three, [(0.15, codes[0]), (0.18, codes[-1])])
 
         # Employee pulse at closing time: marked as such, every language.
         self.clock.set(PULSE_AT)
@@ -465,21 +631,55 @@ class Scenario:
             want = "• " + self.app.tr("alert_trend", lang) + " " + self.app.tr("alert_at_today", lang, time="10:00")
             self.check(f"{lang}: site alert shown by its kind, in the language", alerts.startswith(want),
                        (alerts, want))
+            yield from self.staff_readable(lang)
             if i == 0:
                 view = self.app.staff_view()
                 today = view["stats"]["periods"]["today"]["questions"].get("pulse", {})
                 self.check("staff view opens on the active question", view["question"].id == "pulse", view["question"].id)
                 self.check("staff view counts today's pulse answer", today.get("n") == 1, today)
-                yield from self.tap([b for b in self.find("PillButton")
-                                     if b.text == self.app.tr("staff_next_question", lang)][0])
-                self.check("next question", self.app.flow.staff_question_id == "visit",
-                           self.app.flow.staff_question_id)
-                yield from self.frames(2)
-                yield from self.shot("staff_visit")
-                yield from self.tap([b for b in self.find("PillButton")
-                                     if b.text == self.app.tr("staff_next_question", lang)][0])
-                yield from self.frames(2)
-                yield from self.shot("staff_nps")
+            if i == 1:
+                # The sync agent (another process) reconnects and records the address it
+                # reached the broker from: the open view shows both soon.
+                line = self.app.sm.current_screen.ids.kiosk_line.text
+                self.check("staff view: the address from the route look-up while the agent"
+                           " has recorded none", "10.20.30.40" not in line and "IP " in line, line)
+                # A physical button pressed while the view is open: counted at once, in the
+                # same cells (today's answers: 1 -> 2, the fourth face: 0 -> 1).
+                scr = self.app.sm.current_screen
+                cells_before, faces_before = dict(scr._cells), list(scr._face_counts)
+                self.key("4")
+                self.clock.advance(0.2)
+                yield from self.until(lambda: scr._face_counts[3].text == "1")
+                self.check("staff table updates in place when an answer comes in",
+                           scr._cells == cells_before and scr._face_counts == faces_before
+                           and scr._cells["today.n"].text == "2*",
+                           {k: c.text for k, c in scr._cells.items()})
+                self.app.store.set_meta("sync.connected", "1")
+                self.app.store.set_meta("net.local_ip", "10.20.30.40")
+                yield from self.advance(10.5)
+                yield from self.frames(1)
+                state = self.app.sm.current_screen.ids.sync_state.text
+                self.check("staff view re-reads sync health while open",
+                           state.startswith(self.app.tr("staff_connected", lang)), state)
+                line = self.app.sm.current_screen.ids.kiosk_line.text
+                self.check("staff view shows the address the sync agent recorded",
+                           "10.20.30.40" in line, line)
+                self.app.store.set_meta("sync.connected", "0")
+            # The customers' question: reasons, comments, today against last week.
+            yield from self.tap([b for b in self.find("PillButton")
+                                 if b.text == self.app.tr("staff_next_question", lang)][0])
+            self.check("next question", self.app.flow.staff_question_id == "visit",
+                       self.app.flow.staff_question_id)
+            yield from self.frames(2)
+            yield from self.staff_answers_a_clerk(lang)
+            yield from self.shot("staff_visit")
+            yield from self.staff_readable(lang)
+            yield from self.tap([b for b in self.find("PillButton")
+                                 if b.text == self.app.tr("staff_next_question", lang)][0])
+            yield from self.frames(2)
+            yield from self.shot("staff_nps")
+            yield from self.staff_readable(lang)
+            if i == 0:
                 yield from self.advance(cfg.staff.idle_s - 1)
                 self.check("staff view open before idle", self.screen() == "staff")
                 yield from self.advance(1.5, then="question")
@@ -488,35 +688,12 @@ class Scenario:
                 self.check("staff view and PIN pad dropped after closing",
                            not self.app.sm.has_screen("staff") and not self.app.sm.has_screen("pin"),
                            [s.name for s in self.app.sm.screens])
+                import gc
+                gc.collect()
+                alive = [type(o).__name__ for o in gc.get_objects()
+                         if type(o).__name__ in ("StaffScreen", "PinScreen")]
+                self.check("the dropped staff view and PIN pad are really gone", not alive, alive)
             else:
-                if i == 1:
-                    # The sync agent (another process) reconnects and records the address it
-                    # reached the broker from: the open view shows both soon.
-                    line = self.app.sm.current_screen.ids.kiosk_line.text
-                    self.check("staff view: the address from the route look-up while the agent"
-                               " has recorded none", "10.20.30.40" not in line and "IP " in line, line)
-                    # A physical button pressed while the view is open: counted at once, in the
-                    # same table cells (today's answers: 1 -> 2, value 4: 0 -> 1).
-                    scr = self.app.sm.current_screen
-                    width = 1 + len(self.app.flow.question.values) + 3
-                    cells_before = list(scr._cells)
-                    self.key("4")
-                    self.clock.advance(0.2)
-                    yield from self.until(lambda: scr._cells[width + 4].text == "1")
-                    self.check("staff table updates in place when an answer comes in",
-                               scr._cells == cells_before and scr._cells[width + 5].text == "2*",
-                               [c.text if c else None for c in scr._cells[width:width + 8]])
-                    self.app.store.set_meta("sync.connected", "1")
-                    self.app.store.set_meta("net.local_ip", "10.20.30.40")
-                    yield from self.advance(10.5)
-                    yield from self.frames(1)
-                    state = self.app.sm.current_screen.ids.sync_state.text
-                    self.check("staff view re-reads sync health while open",
-                               state == self.app.tr("staff_connected", lang), state)
-                    line = self.app.sm.current_screen.ids.kiosk_line.text
-                    self.check("staff view shows the address the sync agent recorded",
-                               "10.20.30.40" in line, line)
-                    self.app.store.set_meta("sync.connected", "0")
                 yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
                 self.check(f"{lang}: close staff view", self.screen() == "question", self.screen())
 
@@ -533,6 +710,7 @@ class Scenario:
             yield from self.choose_language(lang)
             yield from self.shot("question5")
             faces = self.find("SmileyButton")
+            self.check(f"{lang}: five faces in one row, most negative on the left", in_one_row(faces))
             self.check(f"{lang}: five smiley buttons, most negative first",
                        [int(f.value) for f in sorted(faces, key=lambda f: f.index)] == [1, 2, 3, 4, 5],
                        [int(f.value) for f in faces])
@@ -558,7 +736,7 @@ class Scenario:
             elif value == 1:
                 self.check("five faces: most negative -> follow-up", self.screen() == "followup", self.screen())
                 yield from self.tap(self.find("ReasonChip")[0])
-                yield from self.tap(self.app.sm.current_screen.ids.send_button)
+                yield from self.complaint_thanks(self.app.lang, shot="thanks_complaint5")
                 yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
             else:
                 yield from self.until(lambda: self.screen() in ("thanks", "followup"))
@@ -579,8 +757,9 @@ class Scenario:
         yield from self.pin_ok()
         self.check("five faces: staff view", self.screen() == "staff", self.screen())
         yield from self.frames(2)
-        table_faces = self.find("SmileyFace", root=self.app.sm.current_screen.ids.table)
-        self.check("five faces: staff table has a column per face", len(table_faces) == 5, len(table_faces))
+        table_faces = self.find("SmileyFace", root=self.app.sm.current_screen.ids.faces)
+        self.check("five faces: today's answers for each of the five faces", len(table_faces) == 5,
+                   len(table_faces))
         yield from self.shot("staff5")
         yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", self.app.lang)][0])
         self.check("five faces: staff view closed", self.screen() == "question", self.screen())
@@ -650,6 +829,7 @@ class Driver:
         self.report.write_text(json.dumps({
             "res": self.sc.res, "checks": self.sc.checks, "layout": self.sc.layout,
             "screens": self.sc.screens, "error": self.error, "timings": self.sc.timings,
+            "double_taps": self.sc.double_taps,
         }, indent=1))
         from kivy.app import App
         App.get_running_app().stop()

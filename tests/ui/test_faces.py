@@ -57,10 +57,16 @@ def test_the_app_has_no_network_code():
     assert out.stdout.strip() == ""
 
 
-def test_faces_are_laid_out_in_rows_with_none_left_alone():
+def test_faces_are_one_row_left_to_right_in_either_orientation():
     from kiosk.ui.screens import face_rows
-    assert face_rows(4, landscape=True) == [4] and face_rows(5, landscape=True) == [5]
-    assert face_rows(4, landscape=False) == [2, 2]
-    assert face_rows(5, landscape=False) == [3, 2]
     for n in (4, 5):
-        assert sum(face_rows(n, False)) == n
+        assert face_rows(n, landscape=True) == [n] and face_rows(n, landscape=False) == [n]
+
+
+def test_a_portrait_keyboard_halves_its_rows():
+    from kiosk.ui.keyboard import ROWS, layout_rows
+    rows = ROWS["sv"]
+    assert layout_rows(rows, split=False) == list(rows)
+    halves = layout_rows(rows, split=True)
+    assert "".join(halves) == "".join(rows) and len(halves) == 2 * len(rows)
+    assert max(len(r) for r in halves) == 6                     # "qwerty" / "uiopå"

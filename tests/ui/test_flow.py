@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from kiosk import pin
 from kiosk.ui import flow as F
 from kiosk.ui.flow import KioskFlow
 from seeds.demo import DEMO_PIN
@@ -41,20 +42,33 @@ def test_happy_answer_thanks_then_back_after_thank_you_s(kf, clock, cfg, store, 
     assert rec.wants_followup is False
 
 
-def test_followup_idle_timeout_keeps_what_was_chosen(kf, clock, cfg, store):
+def test_one_tap_on_a_reason_sends_it(kf, store):
     rec = kf.answer(1)
     assert kf.screen == F.FOLLOWUP and kf.draft.negative
-    kf.toggle_reason("queue")
-    kf.toggle_reason("price")
-    kf.toggle_reason("price")
-    kf.toggle_reason("not-a-reason")
+    kf.choose_reason("not-a-reason")
+    assert kf.screen == F.FOLLOWUP
+    kf.choose_reason("price")
+    assert kf.screen == F.THANKS and kf.last_negative
+    assert rows(store, "SELECT response_id, reasons, comment FROM followup") == [(rec.id, '["price"]', None)]
+
+
+def test_followup_idle_timeout_keeps_what_was_written(kf, clock, cfg, store):
+    rec = kf.answer(1)
+    kf.open_comment()
+    kf.type_text("kön")
+    kf.close_comment()
     clock.advance(cfg.followup.idle_timeout_s - 1)
     kf.tick()
     assert kf.seconds_left() == 1 and kf.screen == F.FOLLOWUP
     clock.advance(1)
     kf.tick()
     assert kf.screen == F.QUESTION
-    assert rows(store, "SELECT response_id, reasons, comment FROM followup") == [(rec.id, '["queue"]', None)]
+    assert rows(store, "SELECT response_id, reasons, comment FROM followup") == [(rec.id, "[]", "kön")]
+
+
+def test_a_happy_answer_is_not_a_complaint(kf):
+    kf.answer(4)
+    assert kf.screen == F.THANKS and not kf.last_negative
 
 
 def test_touching_keeps_the_followup_open(kf, clock, cfg):
@@ -83,7 +97,9 @@ def test_comment_is_capped_scrubbed_and_sent(kf, cfg, store):
 
 def test_skip_records_no_followup(kf, store):
     kf.answer(1)
-    kf.toggle_reason("queue")
+    kf.open_comment()
+    kf.type_text("hm")
+    kf.close_comment()
     kf.skip_followup()
     assert kf.screen == F.THANKS
     assert rows(store, "SELECT COUNT(*) FROM followup") == [(0,)]
@@ -91,11 +107,12 @@ def test_skip_records_no_followup(kf, store):
 
 def test_new_answer_during_followup_keeps_the_previous_choice(kf, store, clock):
     first = kf.answer(1)
-    kf.toggle_reason("staff")
+    kf.open_comment()
+    kf.type_text("kö")
     clock.advance(6)
     kf.answer(4, source="button")
     assert kf.screen == F.THANKS
-    assert rows(store, "SELECT response_id, reasons FROM followup") == [(first.id, '["staff"]')]
+    assert rows(store, "SELECT response_id, comment FROM followup") == [(first.id, "kö")]
 
 
 def test_language_switch_and_reset_after_idle(kf, clock, cfg, store):
@@ -142,11 +159,12 @@ def test_corner_hold_opens_pin_and_lockout_is_enforced(kf, clock, cfg):
         for d in "0000":
             kf.pin_digit(d)
         assert not kf.pin_submit()
-    assert kf.pin_locked_for() == pytest.approx(cfg.staff.lockout_s)
+    # A short first lock (not staff.lockout_s: customers cannot shut staff out for minutes).
+    assert kf.pin_locked_for() == pytest.approx(pin.FIRST_LOCK_S)
     for d in DEMO_PIN:
         kf.pin_digit(d)
     assert kf.pin_entry == "" and not kf.pin_submit() and kf.screen == F.PIN
-    clock.advance(cfg.staff.lockout_s)
+    clock.advance(pin.FIRST_LOCK_S)
     kf.touched()
     kf.tick()
     for d in DEMO_PIN:
@@ -207,3 +225,68 @@ def test_empty_pin_is_not_a_wrong_try(kf):
     kf.open_pin()
     assert not kf.pin_submit()
     assert not kf.pin_failed and kf.pin_guard.tries_left == 5
+
+
+def test_no_touch_acts_in_the_moment_a_screen_appears(kf, clock):
+    """The guard time after every screen change: a double tap's second tap (150-250 ms) is not
+    taken by the screen the first tap opened; a customer who has read the screen is."""
+    clock.advance(5)
+    assert kf.accepts_touch()                      # the question screen, shown for a while
+    serial = kf.screen_serial
+    kf.answer(1)
+    assert kf.screen == F.FOLLOWUP and kf.screen_serial == serial + 1
+    for after in (0.0, 0.15, 0.18, 0.25):
+        clock.advance(after - kf.screen_age())
+        assert not kf.accepts_touch(), after
+    clock.advance(F.TOUCH_GUARD_S + 0.01 - kf.screen_age())
+    assert kf.accepts_touch()
+    kf.open_comment()                              # a screen change guards again
+    assert not kf.accepts_touch() and kf.screen_serial == serial + 2
+    kf.type_text("a")                              # a change on the same screen does not
+    clock.advance(F.TOUCH_GUARD_S + 0.01)
+    kf.type_text("b")
+    assert kf.accepts_touch()
+
+
+def test_a_pin_pad_nobody_types_on_gives_the_question_back_soon(kf, clock, cfg):
+    """A corner held by chance (or a locked pad) keeps customers out for seconds only; a PIN
+    being typed keeps the pad for the staff idle time."""
+    kf.open_pin()
+    clock.advance(F.PIN_UNTOUCHED_S - 0.1)
+    kf.tick()
+    assert kf.screen == F.PIN
+    clock.advance(0.1)
+    kf.tick()
+    assert kf.screen == F.QUESTION
+    kf.open_pin()
+    kf.pin_digit("1")
+    clock.advance(cfg.staff.idle_s - 1)
+    kf.tick()
+    assert kf.screen == F.PIN
+    for _ in range(cfg.staff.max_tries):        # locked: the question is back soon again
+        for d in "0000":
+            kf.pin_digit(d)
+        kf.pin_submit()
+    assert kf.pin_locked_for() > 0
+    clock.advance(F.PIN_UNTOUCHED_S)
+    kf.tick()
+    assert kf.screen == F.QUESTION
+
+
+def test_the_lock_grows_from_seconds_and_is_forgiven(clock):
+    from kiosk.pin import FIRST_LOCK_S, PinGuard, hash_pin
+    guard = PinGuard(hash_pin("2468", iterations=1000), max_tries=3, lockout_s=300,
+                     monotonic=lambda: clock.monotonic_ns() / 1e9)
+    locks = []
+    for _ in range(6):
+        for _ in range(3):
+            assert not guard.check("1111")
+        locks.append(round(guard.locked_for()))
+        clock.advance(guard.locked_for())
+    assert locks == [FIRST_LOCK_S, 30, 60, 120, 240, 300]
+    clock.advance(300)                           # a long quiet while: back to a short lock
+    for _ in range(3):
+        guard.check("1111")
+    assert round(guard.locked_for()) == FIRST_LOCK_S
+    clock.advance(FIRST_LOCK_S)
+    assert guard.check("2468") and guard.next_lock_s() == FIRST_LOCK_S
