@@ -29,7 +29,6 @@ COMMENT = "comment"
 THANKS = "thanks"
 PIN = "pin"
 STAFF = "staff"
-SCREENS = (QUESTION, FOLLOWUP, COMMENT, THANKS, PIN, STAFF)
 _MAX_PIN_DIGITS = 12
 # A touch this soon after a screen appeared is not meant for it: the second tap of a double tap
 # lands 150-250 ms after the first, on whatever the first one brought up (a reason chip where the

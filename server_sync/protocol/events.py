@@ -129,7 +129,6 @@ def field_names(event_type: type) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------
 # Validation
 
-_convert_event = msgspec.json.Decoder(Event)
 
 
 def check_event(e: Event, kiosk_id: str | None, latest: str, where: str = "event") -> Event:
