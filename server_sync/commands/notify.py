@@ -13,7 +13,7 @@ import signal
 import threading
 from datetime import datetime, timezone
 
-from server_sync.cli import database_url
+from server_sync.cli import central_store
 
 
 def _now() -> datetime:
@@ -63,18 +63,10 @@ def add_parser(sub, common) -> None:
     d.set_defaults(func=list_deliveries)
 
 
-def _db(args: argparse.Namespace):
-    from server_sync.central.db import connect
-    return connect(database_url(args))
-
-
 def webhook_add(args: argparse.Namespace) -> int:
     from server_sync.notify import queue
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         e = queue.add_endpoint(db, args.name, args.url, args.format, _now())
-    finally:
-        db.close()
     print(f"webhook {e.name} ({e.format}) -> {e.url}\nsigning secret (shown once; the receiver checks "
           f"X-Kundpuls-Signature with it, see docs/notifications.md):\n{e.secret}")
     return 0
@@ -82,12 +74,9 @@ def webhook_add(args: argparse.Namespace) -> int:
 
 def webhook_list(args: argparse.Namespace) -> int:
     from server_sync.notify import queue
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         rows = [{"name": e.name, "url": e.url, "format": e.format, "active": e.active}
                 for e in queue.endpoints(db, active_only=False)]
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -98,34 +87,25 @@ def webhook_list(args: argparse.Namespace) -> int:
 
 def webhook_remove(args: argparse.Namespace) -> int:
     from server_sync.notify import queue
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         queue.remove_endpoint(db, args.name)
-    finally:
-        db.close()
     print(f"webhook {args.name} removed; nothing more is sent to it")
     return 0
 
 
 def smtp_set(args: argparse.Namespace) -> int:
     from server_sync.notify import smtp
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         smtp.save(db, smtp.SmtpSettings(args.host, args.port, args.sender, args.security, args.username,
                                         args.password_file))
-    finally:
-        db.close()
     print(f"mail goes through {args.host}:{args.port} ({args.security}) from {args.sender}")
     return 0
 
 
 def smtp_show(args: argparse.Namespace) -> int:
     from server_sync.notify import smtp
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         s = smtp.load(db)
-    finally:
-        db.close()
     print("no SMTP server is set" if s is None else
           f"{s.host}:{s.port} ({s.security}) from {s.sender}" + (f", user {s.username}" if s.username else ""))
     return 0
@@ -135,14 +115,11 @@ def send_test(args: argparse.Namespace) -> int:
     from server_sync.notify import queue
     from server_sync.notify.bodies import Notice
     notice = Notice("test", "Kundpuls test", "A test notice from kiosk-central notify test.")
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         with db.atomic():
             n = queue.enqueue_webhooks(db, notice, _now())
             if args.mail:
                 queue.enqueue_mail(db, args.mail, notice.title, notice.text, f"<p>{notice.text}</p>", _now())
-    finally:
-        db.close()
     print(f"queued for {n} webhook(s)" + (f" and {args.mail}" if args.mail else "") +
           "; `kiosk-central notify run --once` sends it now")
     return 0
@@ -152,34 +129,30 @@ def run(args: argparse.Namespace) -> int:
     from server_sync.notify import sender
     from server_sync.program.systemd import SystemdNotifier
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    db = _db(args)
     notifier = SystemdNotifier()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    notifier.ready("delivering notices")
-    try:
-        while True:
-            hooks = sender.deliver_webhooks(db, _now())
-            mails = sender.deliver_mail(db, _now())
-            if args.once:
-                print(f"delivered {hooks} webhook(s) and {mails} mail(s)")
-                return 0
-            notifier.ping()
-            if stop.wait(args.interval):
-                return 0
-    finally:
-        notifier.stopping()
-        db.close()
+    with central_store(args) as db:
+        notifier.ready("delivering notices")
+        try:
+            while True:
+                hooks = sender.deliver_webhooks(db, _now())
+                mails = sender.deliver_mail(db, _now())
+                if args.once:
+                    print(f"delivered {hooks} webhook(s) and {mails} mail(s)")
+                    return 0
+                notifier.ping()
+                if stop.wait(args.interval):
+                    return 0
+        finally:
+            notifier.stopping()
 
 
 def list_deliveries(args: argparse.Namespace) -> int:
     from server_sync.notify import queue
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         rows = queue.deliveries(db, failed_only=args.failed)
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
