@@ -120,8 +120,9 @@ class Recorder:
         return Recorded(rid, seq, q.id, value, recorded_at, flag, q.wants_followup(value))
 
     def record_followup(self, response_id: str, reasons: Iterable[str] = (),
-                        comment: str | None = None) -> RecordedFollowUp:
-        """Record why, against an answer already recorded on this kiosk."""
+                        comment: str | None = None, *, unsent: bool = False) -> RecordedFollowUp:
+        """Record why, against an answer already recorded on this kiosk. `unsent`: the customer
+        did not press send (the screen saved what was chosen when they walked away)."""
         reasons = tuple(dict.fromkeys(reasons))        # de-duplicated, order kept
         db = self.store.db
         row = db.execute_sql("SELECT question_id FROM response WHERE id = ?", (response_id,)).fetchone()
@@ -151,5 +152,5 @@ class Recorder:
                     id=fid, seq=seq, kiosk_id=self.config.kiosk_id, recorded_at=iso_ms(now),
                     clock_synced=self.clock.clock_synced(), boot_id=self.clock.boot_id(),
                     monotonic_ns=self.clock.monotonic_ns(), response_id=response_id,
-                    reasons=list(reasons), comment=clean)))
+                    reasons=list(reasons), comment=clean, unsent=unsent)))
         return RecordedFollowUp(fid, seq, response_id, reasons, clean)

@@ -83,6 +83,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE INDEX followup_outbox ON followup (seq) WHERE acked_at IS NULL AND rejected_at IS NULL",
         "CREATE INDEX followup_rejected ON followup (seq) WHERE rejected_at IS NOT NULL",
     ]),
+    (4, "follow-ups the customer never sent", [
+        # Saved when the customer walked away (idle timeout, next answer, staff gesture): a reason
+        # chosen or a comment typed, but never sent; the centre can tell them from sent ones.
+        "ALTER TABLE followup ADD COLUMN unsent INTEGER",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

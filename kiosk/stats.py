@@ -16,10 +16,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from kiosk import metrics
 from kiosk.config import KioskConfig
 from kiosk.store import LocalStore
 from server_sync.protocol.scales import SCALES
+from server_sync.protocol.tally import Tally
 
 # (local_date, question_id, scale, value, local_hour, flagged, count)
 _Row = tuple[str, str, str, int, int, int, int]
@@ -60,16 +60,17 @@ def _period(rows: Iterable[_Row], first: date, last: date) -> dict[str, Any]:
         hours[hour] += n
     questions: dict[str, dict[str, Any]] = {}
     for (qid, scale), c in sorted(counts.items()):
+        tally = Tally.from_counts(scale, c)
         entry: dict[str, Any] = {
             "scale": scale,
-            "n": metrics.total(c),
+            "n": tally.n,
             "counts": {str(v): c.get(v, 0) for v in (SCALES[scale].values if scale in SCALES else sorted(c))},
-            "csat": _round(metrics.csat(c, scale)),
+            "csat": _round(tally.csat()),
         }
         if scale == "nps11":
-            entry["nps"] = _round(metrics.nps(c))
+            entry["nps"] = _round(tally.nps())
         else:
-            entry["happy_index"] = _round(metrics.happy_index(c, scale))
+            entry["happy_index"] = _round(tally.happy_index())
         questions[qid] = entry
     return {
         "from": lo, "to": hi,

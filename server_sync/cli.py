@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
 
 import server_sync.commands
 from server_sync import __version__
@@ -49,6 +50,18 @@ def existing_database_url(args: argparse.Namespace) -> str:
 
 COMMAND_LINE = CommandLine(PROG, "Kundpuls centre: ingest, fleet, analysis and reports.",
                            __version__, server_sync.commands, common_options)
+
+
+@contextmanager
+def central_store(args: argparse.Namespace, *, existing: bool = False) -> Iterator[Any]:
+    """The central database of a command (`--db`), closed afterwards. `existing`: a command that
+    only reads or annotates what ingest stored (see existing_database_url)."""
+    from server_sync.central.db import connect
+    db = connect(existing_database_url(args) if existing else database_url(args))
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

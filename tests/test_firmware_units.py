@@ -15,7 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMD = ROOT / "firmware_config" / "systemd"
 UNITS = ("kundpuls-kiosk.service", "kundpuls-kiosk-headless.service", "kundpuls-sync.service",
-         "kundpuls-ingest.service")
+         "kundpuls-ingest.service", "kundpuls-notify.service")
+CENTRAL = ("kundpuls-ingest.service", "kundpuls-notify.service", "kundpuls-retention.service")
 KIOSK_SIDE = UNITS[:3]
 SCHEDULED = ("kundpuls-retention.service", "kundpuls-retention.timer")     # a oneshot and its timer
 HOST_UNITS = Path("/usr/lib/systemd/system")
@@ -111,7 +112,7 @@ def test_units_are_hardened(unit):
                        ("RestrictSUIDSGID", "yes"), ("ProtectKernelModules", "yes"),
                        ("SystemCallFilter", "@system-service")):
         assert values(u, key) == [value], key
-    data = "/var/lib/kundpuls-central" if unit in ("kundpuls-ingest.service", SCHEDULED[0]) else "/var/lib/kundpuls"
+    data = "/var/lib/kundpuls-central" if unit in CENTRAL else "/var/lib/kundpuls"
     assert values(u, "ReadWritePaths") == [data]
 
 

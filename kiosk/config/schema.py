@@ -217,7 +217,6 @@ KEYS: tuple[Key, ...] = (
     Key("schedule[].from", "str", "00:00", "Start time (HH:MM, store time zone).", pattern=CLOCK_TIME),
     Key("schedule[].to", "str", "24:00", "End time (HH:MM), exclusive.", pattern=CLOCK_TIME),
 )
-KEY_NAMES = frozenset(k.name for k in KEYS)
 _BY_NAME = {k.name: k for k in KEYS}
 
 

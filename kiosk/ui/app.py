@@ -14,7 +14,6 @@ import gc
 import logging
 import os
 import socket
-import sys
 import threading
 import time
 from functools import partial
@@ -27,6 +26,7 @@ from kiosk import __version__                                   # noqa: E402
 from kiosk.clock import Clock as KioskClock, SystemClock        # noqa: E402
 from kiosk.config import KioskConfig                            # noqa: E402
 from kiosk.exc import CaptureError                              # noqa: E402
+from kiosk.ui.lean_imports import import_store                  # noqa: E402
 from kiosk.ui.texts import tr                                   # noqa: E402
 
 if TYPE_CHECKING:
@@ -52,27 +52,6 @@ STAFF_REFRESH_S = 10.0    # the staff view re-reads stats and sync health this o
 TRIM_FIRST_S = 5.0        # give the free heap back once start-up (kv parsing, shader JIT) is over...
 TRIM_EVERY_S = 600.0      # ...and then now and then, while the question screen is idle
 TRIM_AFTER_DROP_S = 2.0   # ...and soon after a staff visit or a comment (their screens go)
-
-
-def import_store() -> None:
-    """Import the local store (peewee) without the PostgreSQL driver.
-
-    peewee imports psycopg2 at import time whenever it is installed (on a laptop with the
-    central extra): about 6 MB resident that the kiosk app never uses, since it only opens
-    its SQLite file. A None entry in sys.modules makes that one import fail the documented
-    way (ImportError, which peewee expects); the entry is removed again right after, so the
-    process can still import psycopg2 itself. A no-op when peewee is already loaded.
-    """
-    if "peewee" in sys.modules:
-        return
-    hide = "psycopg2" not in sys.modules
-    if hide:
-        sys.modules["psycopg2"] = None       # type: ignore[assignment]
-    try:
-        import kiosk.capture  # noqa: F401  (kiosk.store, peewee)
-    finally:
-        if hide and "psycopg2" in sys.modules and sys.modules["psycopg2"] is None:
-            del sys.modules["psycopg2"]
 
 
 def _load_kv(name: str) -> None:

@@ -29,7 +29,6 @@ COMMENT = "comment"
 THANKS = "thanks"
 PIN = "pin"
 STAFF = "staff"
-SCREENS = (QUESTION, FOLLOWUP, COMMENT, THANKS, PIN, STAFF)
 _MAX_PIN_DIGITS = 12
 # A touch this soon after a screen appeared is not meant for it: the second tap of a double tap
 # lands 150-250 ms after the first, on whatever the first one brought up (a reason chip where the
@@ -144,7 +143,7 @@ class KioskFlow:
         d = self.deadline()
         if d is not None and now >= d:
             if self.screen in (FOLLOWUP, COMMENT):
-                self._commit_draft()                 # what was chosen so far is kept
+                self._commit_draft(sent=False)       # what was chosen so far is kept, marked unsent
             self._to_question()
             return
         if self.screen == QUESTION:
@@ -207,7 +206,7 @@ class KioskFlow:
         if self.screen in (PIN, STAFF) and source != "button":
             return None
         if self.screen in (FOLLOWUP, COMMENT):
-            self._commit_draft()                     # a new answer ends the previous follow-up
+            self._commit_draft(sent=False)           # a new answer ends the previous follow-up
         q = self.question
         rec = self.recorder.record(q.id, value, language=self.language, source=source)
         self.last_recorded = rec
@@ -265,7 +264,7 @@ class KioskFlow:
 
     def send_followup(self) -> None:
         """Send what was chosen and typed (nothing: nothing is stored) and say thank you."""
-        self._commit_draft()
+        self._commit_draft(sent=True)
         self.draft = None
         self._go(THANKS)
 
@@ -273,12 +272,13 @@ class KioskFlow:
         self.draft = None
         self._go(THANKS)
 
-    def _commit_draft(self) -> None:
+    def _commit_draft(self, *, sent: bool) -> None:
+        """Store the draft; `sent`: the customer pressed send (else they walked away from it)."""
         d, self.draft = self.draft, None
         if d is None or not d.has_content():
             return
         try:
-            self.recorder.record_followup(d.response_id, d.reasons, d.comment.strip() or None)
+            self.recorder.record_followup(d.response_id, d.reasons, d.comment.strip() or None, unsent=not sent)
         except CaptureError:
             log.exception("follow-up not recorded")
 
@@ -295,7 +295,7 @@ class KioskFlow:
         if self.screen in (PIN, STAFF):
             return
         if self.screen in (FOLLOWUP, COMMENT):
-            self._commit_draft()
+            self._commit_draft(sent=False)
         self.draft = None
         self.pin_entry = ""
         self.pin_failed = False

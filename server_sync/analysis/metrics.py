@@ -1,7 +1,8 @@
 """The centre's metrics with 95% intervals, from sufficient statistics.
 
-A `Tally` holds what the rollups store per group (n, sum and sum of squares of the raw values,
-top-two count, negative count), so every metric and its interval is exact without raw answers:
+A `Tally` (server_sync.protocol.tally, where the point values are defined once) holds what the
+rollups store per group (n, sum and sum of squares of the raw values, top-two count, negative
+count), so every metric and its interval is exact without raw answers:
 - Happy Index 0-100: mean of smiley answers mapped linearly (the scale's `happy_points`);
 - CSAT %: share of the top two answers (9-10 on nps11);
 - NPS: %promoters - %detractors.
@@ -14,10 +15,10 @@ Pure: never touches the database; flagged presses are already left out by the ro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from server_sync.analysis.stats import CONFIDENCE, adjusted_mean_interval
 from server_sync.protocol.scales import SCALES, is_negative, is_top2
+from server_sync.protocol.tally import Tally, sum_tallies
 
 SMILEY_POINTS = {name: s.points for name, s in SCALES.items() if s.smiley}
 SMALL_SAMPLE = 30          # below this an estimate is marked "small" in every report
@@ -25,66 +26,6 @@ SMALL_SAMPLE = 30          # below this an estimate is marked "small" in every r
 
 def primary_metric(scale: str) -> str:
     return SCALES[scale].primary_metric
-
-
-@dataclass(frozen=True)
-class Tally:
-    """Sufficient statistics of one group of answers on one scale."""
-    scale: str
-    n: int = 0
-    sum_v: int = 0
-    sum_v2: int = 0
-    top2: int = 0
-    negative: int = 0
-
-    @classmethod
-    def from_counts(cls, scale: str, counts: Mapping[int, int]) -> "Tally":
-        n = sum(counts.values())
-        return cls(scale, n, sum(v * c for v, c in counts.items()),
-                   sum(v * v * c for v, c in counts.items()),
-                   sum(c for v, c in counts.items() if is_top2(scale, v)),
-                   sum(c for v, c in counts.items() if is_negative(scale, v)))
-
-    @classmethod
-    def from_values(cls, scale: str, values: Iterable[int]) -> "Tally":
-        counts: dict[int, int] = {}
-        for v in values:
-            counts[v] = counts.get(v, 0) + 1
-        return cls.from_counts(scale, counts)
-
-    def __add__(self, other: "Tally") -> "Tally":
-        if other.n and self.n and other.scale != self.scale:
-            raise ValueError(f"cannot add answers on {self.scale} and {other.scale}")
-        return Tally(self.scale if self.n else other.scale, self.n + other.n, self.sum_v + other.sum_v,
-                     self.sum_v2 + other.sum_v2, self.top2 + other.top2, self.negative + other.negative)
-
-    def __sub__(self, other: "Tally") -> "Tally":
-        return Tally(self.scale, self.n - other.n, self.sum_v - other.sum_v, self.sum_v2 - other.sum_v2,
-                     self.top2 - other.top2, self.negative - other.negative)
-
-    @property
-    def promoters(self) -> int:
-        return self.top2 if self.scale == "nps11" else 0
-
-    @property
-    def detractors(self) -> int:
-        return self.negative if self.scale == "nps11" else 0
-
-    def mean_value(self) -> float | None:
-        return self.sum_v / self.n if self.n else None
-
-    def value_variance(self) -> float | None:
-        """Sample variance (n-1) of the raw values."""
-        if self.n < 2:
-            return None
-        return max(0.0, (self.sum_v2 - self.sum_v * self.sum_v / self.n) / (self.n - 1))
-
-
-def sum_tallies(tallies: Iterable[Tally], scale: str) -> Tally:
-    out = Tally(scale)
-    for t in tallies:
-        out = out + t
-    return out
 
 
 @dataclass(frozen=True)
@@ -122,7 +63,7 @@ def happy_index(t: Tally, confidence: float = CONFIDENCE) -> Estimate:
     total = (t.sum_v - t.n * scale.lowest) / span
     total_sq = (t.sum_v2 - 2 * scale.lowest * t.sum_v + t.n * scale.lowest ** 2) / span ** 2
     low, high = adjusted_mean_interval(t.n, total, total_sq, confidence)
-    return Estimate(total / t.n * 100, low * 100, high * 100, t.n)
+    return Estimate(t.happy_index(), low * 100, high * 100, t.n)
 
 
 def happy_index_variance(t: Tally) -> float | None:
@@ -138,7 +79,7 @@ def csat(t: Tally, confidence: float = CONFIDENCE) -> Estimate:
     if t.n == 0:
         return EMPTY
     low, high = adjusted_mean_interval(t.n, t.top2, t.top2, confidence)
-    return Estimate(t.top2 / t.n * 100, low * 100, high * 100, t.n)
+    return Estimate(t.csat(), low * 100, high * 100, t.n)
 
 
 def nps_variance(t: Tally) -> float | None:
@@ -156,7 +97,7 @@ def nps(t: Tally, confidence: float = CONFIDENCE) -> Estimate:
         return Estimate(None, None, None, t.n)
     passives = t.n - t.promoters - t.detractors
     low, high = adjusted_mean_interval(t.n, t.promoters + passives / 2, t.promoters + passives / 4, confidence)
-    return Estimate((t.promoters - t.detractors) / t.n * 100, low * 200 - 100, high * 200 - 100, t.n)
+    return Estimate(t.nps(), low * 200 - 100, high * 200 - 100, t.n)
 
 
 def primary(t: Tally) -> Estimate:

@@ -7,7 +7,7 @@ Opening hours are {weekday: (open_hour, close_hour)} in the site's local time (w
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
@@ -55,7 +55,3 @@ def is_open(at: datetime, tz: ZoneInfo, hours: Hours) -> bool:
     local = at.astimezone(tz)
     span = hours.get(local.weekday())
     return bool(span) and span[0] <= local.hour + local.minute / 60 < span[1]
-
-
-def as_utc(naive_utc: datetime) -> datetime:
-    return naive_utc.replace(tzinfo=timezone.utc) if naive_utc.tzinfo is None else naive_utc

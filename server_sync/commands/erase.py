@@ -10,7 +10,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from server_sync.cli import existing_database_url
+from server_sync.cli import central_store
 
 
 def add_parser(sub, common) -> None:
@@ -25,7 +25,6 @@ def add_parser(sub, common) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from server_sync.central.db import connect
     from server_sync.central.retention import erase_comments
     from server_sync.exc import CentralConfigError
     for opt in ("date_from", "date_to"):
@@ -35,12 +34,9 @@ def run(args: argparse.Namespace) -> int:
                 datetime.strptime(value, "%Y-%m-%d")
             except ValueError:
                 raise CentralConfigError(f"--{opt.removeprefix('date_')} must be YYYY-MM-DD, got {value!r}") from None
-    db = connect(existing_database_url(args))
-    try:
+    with central_store(args, existing=True) as db:
         removed = erase_comments(db, args.contains, datetime.now(timezone.utc), site=args.site,
                                  date_from=args.date_from, date_to=args.date_to, dry_run=args.dry_run)
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(removed.as_dict(), indent=2))
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from server_sync.cli import database_url
+from server_sync.cli import central_store
 
 
 def add_parser(sub, common) -> None:
@@ -46,12 +46,8 @@ def _settings(db) -> dict:
 
 
 def show_settings(args: argparse.Namespace) -> int:
-    from server_sync.central.db import connect
-    db = connect(database_url(args))
-    try:
+    with central_store(args) as db:
         settings = _settings(db)
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(settings, indent=2))
     else:
@@ -61,7 +57,6 @@ def show_settings(args: argparse.Namespace) -> int:
 
 
 def set_settings(args: argparse.Namespace) -> int:
-    from server_sync.central.db import connect
     from server_sync.central.setting import set_setting
     from server_sync.exc import CentralConfigError
     changes = {}
@@ -72,13 +67,10 @@ def set_settings(args: argparse.Namespace) -> int:
     if not changes:
         raise CentralConfigError("nothing to set: give --min-employee-group, --comments-months, "
                                  "--dead-letters-days or --audit-months")
-    db = connect(database_url(args))
-    try:
+    with central_store(args) as db:
         with db.atomic():
             for name, value in changes.items():
                 set_setting(db, name, str(value))
-    finally:
-        db.close()
     for name, value in changes.items():
         print(f"{name} = {value}")
     return 0

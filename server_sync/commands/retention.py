@@ -7,7 +7,7 @@ import argparse
 import json
 from datetime import datetime, timezone
 
-from server_sync.cli import existing_database_url
+from server_sync.cli import central_store
 
 
 def add_parser(sub, common) -> None:
@@ -23,13 +23,9 @@ def add_parser(sub, common) -> None:
 
 
 def run_retention(args: argparse.Namespace) -> int:
-    from server_sync.central.db import connect
     from server_sync.central.retention import apply_retention
-    db = connect(existing_database_url(args))
-    try:
+    with central_store(args, existing=True) as db:
         removed = apply_retention(db, datetime.now(timezone.utc), dry_run=args.dry_run)
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(removed.as_dict(), indent=2))
     else:
@@ -41,13 +37,9 @@ def run_retention(args: argparse.Namespace) -> int:
 
 
 def show_log(args: argparse.Namespace) -> int:
-    from server_sync.central.db import connect
     from server_sync.central.retention import privacy_log
-    db = connect(existing_database_url(args))
-    try:
+    with central_store(args, existing=True) as db:
         rows = privacy_log(db)
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

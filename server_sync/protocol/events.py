@@ -76,6 +76,9 @@ class FollowUpEvent(_Stamp, kw_only=True, tag="followup"):
     response_id: Uuid
     reasons: Annotated[tuple[Ident, ...], msgspec.Meta(max_length=MAX_REASONS)]
     comment: Annotated[str, msgspec.Meta(max_length=MAX_COMMENT_CHARS)] | None
+    # The customer never pressed send: what was chosen or typed was saved when they walked away
+    # (the idle timeout, the next answer, the staff gesture). None: a kiosk from before the field.
+    unsent: bool | None = None
 
 
 Event = Union[ResponseEvent, FollowUpEvent]
@@ -126,7 +129,6 @@ def field_names(event_type: type) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------
 # Validation
 
-_convert_event = msgspec.json.Decoder(Event)
 
 
 def check_event(e: Event, kiosk_id: str | None, latest: str, where: str = "event") -> Event:

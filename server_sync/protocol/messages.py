@@ -24,7 +24,6 @@ BatchId = Annotated[str, msgspec.Meta(pattern=f"^{BATCH_ID_PATTERN}$")]
 Ident = Annotated[str, msgspec.Meta(pattern=f"^{ID_PATTERN}$")]
 WireTime = Annotated[str, msgspec.Meta(pattern=f"^{ISO_MS_PATTERN}$")]
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)]
-Text500 = Annotated[str, msgspec.Meta(max_length=500)]
 
 
 def _check_schema(obj: Any, what: str) -> None:

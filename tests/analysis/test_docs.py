@@ -12,12 +12,12 @@ from server_sync.central.migrations.m0004_bi_views import VIEWS
 from server_sync.cli import COMMAND_LINE
 from server_sync.commands.ingest import add_broker_options
 from server_sync.report.tabular import CSV_COLUMNS
-from tests.central.test_docs import leaves
+from tests.readme_commands import leaves, table, undocumented
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOC = (ROOT / "docs" / "analysis.md").read_text(encoding="utf-8")
-OURS = ("report", "action", "alerts", "fleet")
+OURS = ("report", "action", "alerts", "fleet", "privacy", "retention", "erase", "notify")
 
 
 def broker_options() -> set[str]:
@@ -27,25 +27,13 @@ def broker_options() -> set[str]:
 
 
 def test_every_analysis_command_and_option_is_in_the_readme():
-    m = re.search(r"<!-- central-analysis-commands:begin -->(.*?)<!-- central-analysis-commands:end -->", README, re.S)
-    assert m and "docs/analysis.md" in m.group(1)
-    rows = {}
-    for line in m.group(1).splitlines():
-        found = re.match(r"\| `kiosk-central ([a-z ]+?)(?: [\[\-A-Z(]|`)", line)
-        if found:
-            rows[found.group(1).strip()] = line
-    checked = 0
-    for path, opts in leaves(COMMAND_LINE.build_parser()):
-        if path[0] not in OURS:
-            continue
-        name = " ".join(path)
-        assert name in rows, f"`kiosk-central {name}` is not in the README"
-        if opts & broker_options():
-            assert "broker options" in rows[name]
-        missing = sorted(o for o in opts - broker_options() if o not in rows[name])
-        assert not missing, f"`kiosk-central {name}` options missing from the README: {missing}"
-        checked += 1
-    assert checked == 7
+    text, rows = table("central-analysis-commands")
+    assert "docs/analysis.md" in text
+    parser = COMMAND_LINE.build_parser()
+    assert not undocumented(parser, "central-analysis-commands", OURS, ignore=broker_options())
+    for path, opts in leaves(parser):
+        if path[0] in OURS and "--broker-host" in opts:
+            assert "broker options" in rows[" ".join(path)]
 
 
 def test_docs_name_every_report_key_csv_column_and_view():

@@ -3,7 +3,6 @@ them, with every option, is in the central-commands table; docs/central.md names
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
@@ -11,52 +10,24 @@ from server_sync.central.db import connect
 from server_sync.central.migrations.m0002_rollup_summaries import STATEMENTS as ANALYSIS_ROLLUPS
 from server_sync.central.migrations.m0003_alerts_actions import STATEMENTS as ALERTS_ACTIONS
 from server_sync.cli import COMMAND_LINE
+from tests.readme_commands import leaves, table, undocumented
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 OURS = ("ingest", "import", "site", "kiosk", "config")      # the analysis commands have their own section
 
 
-def leaves(parser: argparse.ArgumentParser, path=()):
-    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subs:
-        yield path, {o for a in parser._actions for o in a.option_strings if o.startswith("--")} - {"--help", "--db"}
-        return
-    for name, sub in subs[0].choices.items():
-        yield from leaves(sub, path + (name,))
-
-
-def readme_table(section: str) -> tuple[str, dict[str, str]]:
-    """The README's text between `<!-- SECTION:begin -->` and its end, and its command rows by
-    command name ("site add": the row)."""
-    m = re.search(rf"<!-- {section}:begin -->(.*?)<!-- {section}:end -->", README, re.S)
-    assert m, f"no {section} table in the README"
-    rows = {}
-    for line in m.group(1).splitlines():
-        found = re.match(r"\| `kiosk-central ([a-z ]+?)(?: [\[\-A-Z(]|`)", line)
-        if found:
-            rows[found.group(1).strip()] = line
-    return m.group(1), rows
-
-
-def check_commands_documented(commands: tuple[str, ...], rows: dict[str, str], ignored: set[str] = frozenset()) -> int:
-    """Every leaf command under `commands` has a row naming each of its options; how many."""
-    checked = 0
-    for path, opts in leaves(COMMAND_LINE.build_parser()):
-        if path[0] not in commands:
-            continue
-        name = " ".join(path)
-        assert name in rows, f"`kiosk-central {name}` is not in the README"
-        missing = sorted(o for o in opts - ignored if o not in rows[name])
-        assert not missing, f"`kiosk-central {name}` options missing from the README: {missing}"
-        checked += 1
-    return checked
-
-
 def test_every_central_command_and_option_is_in_the_readme():
-    text, rows = readme_table("central-commands")
+    text, _rows = table("central-commands")
     assert "KUNDPULS_CENTRAL_DB" in text
-    assert check_commands_documented(OURS, rows) == 6
+    assert not undocumented(COMMAND_LINE.build_parser(), "central-commands", OURS)
+
+
+def test_every_command_is_in_one_of_the_readme_tables():
+    documented = (set(table("central-commands")[1]) | set(table("central-analysis-commands")[1])
+                  | set(table("central-web-commands")[1]))
+    for path, _opts in leaves(COMMAND_LINE.build_parser()):
+        assert " ".join(path) in documented, f"`kiosk-central {' '.join(path)}` is in no README table"
 
 
 def _created(statements) -> set[str]:

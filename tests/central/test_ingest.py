@@ -213,3 +213,21 @@ def test_after_commit_hooks_get_changed_sites(central_db):
     dup = ingest.handle(*batch([response(1, id=new_id())], batch_id="b2"))
     assert dup.accepted.new == 1
     assert ingest.after_commit(set()) == [] and len(calls) == 1
+
+
+def test_an_unsent_follow_up_is_marked_at_the_centre(central_db):
+    """A follow-up the customer walked away from arrives marked (`unsent`); one from a kiosk that
+    does not say stays NULL; a sent one is false."""
+    from server_sync.ingest import Ingest
+    from tests.central.wire import batch, followup, register_fleet, response
+    register_fleet(central_db)
+    events = []
+    for seq, unsent in ((1, True), (3, False), (5, None)):
+        r = response(seq, value=1)
+        f = followup(seq + 1, r["id"], reasons=("queue",))
+        if unsent is not None:
+            f["unsent"] = unsent
+        events += [r, f]
+    assert Ingest(central_db).handle(*batch(events)).accepted.new == 6
+    stored = sorted(central_db.execute_sql("SELECT seq, unsent FROM followup").fetchall())
+    assert [(seq, None if u is None else bool(u)) for seq, u in stored] == [(2, True), (4, False), (6, None)]

@@ -70,3 +70,22 @@ def test_a_portrait_keyboard_halves_its_rows():
     halves = layout_rows(rows, split=True)
     assert "".join(halves) == "".join(rows) and len(halves) == 2 * len(rows)
     assert max(len(r) for r in halves) == 6                     # "qwerty" / "uiopå"
+
+
+def test_the_app_opens_its_store_without_the_postgresql_drivers(tmp_path):
+    """kiosk.ui.lean_imports: the store works, and neither driver is loaded (16-20 MB each run
+    on a machine that also has the central extra); the plain import would load them."""
+    import subprocess
+    import sys
+    code = ("import sys; from kiosk.ui.lean_imports import import_store; import_store();"
+            "from kiosk.store import LocalStore; s = LocalStore(sys.argv[1]); s.set_meta('k', 'v');"
+            "assert s.get_meta('k') == 'v'; s.close();"
+            "print(','.join(m for m in ('psycopg', 'psycopg2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "k.db")], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
+    import importlib.util
+    if importlib.util.find_spec("psycopg") is not None:        # the central extra is installed here
+        plain = subprocess.run([sys.executable, "-c", "import sys, kiosk.capture; print('psycopg' in sys.modules)"],
+                               capture_output=True, text=True, timeout=60)
+        assert plain.stdout.strip() == "True"

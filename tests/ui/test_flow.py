@@ -63,7 +63,21 @@ def test_followup_idle_timeout_keeps_what_was_written(kf, clock, cfg, store):
     clock.advance(1)
     kf.tick()
     assert kf.screen == F.QUESTION
-    assert rows(store, "SELECT response_id, reasons, comment FROM followup") == [(rec.id, "[]", "kön")]
+    # Kept, and marked as never sent: the customer walked away (the centre can tell them apart).
+    assert rows(store, "SELECT response_id, reasons, comment, unsent FROM followup") == [(rec.id, "[]", "kön", 1)]
+
+
+def test_only_a_follow_up_the_customer_sent_is_marked_sent(kf, clock, cfg, store):
+    a = kf.answer(1)
+    kf.choose_reason(kf.draft.question.reasons[0])             # one tap sends it
+    clock.advance(cfg.ui.thank_you_s + 0.1)
+    kf.tick()
+    b = kf.answer(2)
+    kf.open_comment()
+    kf.type_text("dyrt")
+    kf.answer(4)                                              # the next customer: b's draft was never sent
+    got = dict(rows(store, "SELECT response_id, unsent FROM followup"))
+    assert got == {a.id: 0, b.id: 1}
 
 
 def test_a_happy_answer_is_not_a_complaint(kf):

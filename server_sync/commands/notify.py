@@ -1,0 +1,162 @@
+"""`kiosk-central notify`: where notices go and the worker that sends them.
+`webhook add|list|remove` (Slack, Teams or JSON endpoints, each with its own signing secret),
+`smtp set|show` (the mail server), `test` (queue a test notice for every endpoint), `run` (the
+worker: deliver what is due, retry with backoff; systemd runs it as kundpuls-notify.service) and
+`deliveries` (what went, what waits, what failed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+from datetime import datetime, timezone
+
+from server_sync.cli import central_store
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("notify", parents=[common], help="webhooks, e-mail and the worker that delivers notices")
+    s = p.add_subparsers(dest="notify_command", metavar="ACTION", required=True)
+    w = s.add_parser("webhook", parents=[common], help="webhook endpoints")
+    ws = w.add_subparsers(dest="webhook_command", metavar="ACTION", required=True)
+    add = ws.add_parser("add", parents=[common], help="add an endpoint; prints its signing secret once")
+    add.add_argument("name", metavar="NAME", help="a name for it: letters, digits, '-' and '_'")
+    add.add_argument("--url", required=True, help="where to POST (https://…)")
+    add.add_argument("--format", choices=("slack", "teams", "json"), default="json",
+                     help="the body: Slack incoming webhook, Teams (Adaptive Card) or plain JSON (default)")
+    add.set_defaults(func=webhook_add)
+    ls = ws.add_parser("list", parents=[common], help="the endpoints")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=webhook_list)
+    rm = ws.add_parser("remove", parents=[common], help="stop sending to an endpoint (its history stays)")
+    rm.add_argument("name", metavar="NAME")
+    rm.set_defaults(func=webhook_remove)
+    m = s.add_parser("smtp", parents=[common], help="the mail server")
+    ms = m.add_subparsers(dest="smtp_command", metavar="ACTION", required=True)
+    st = ms.add_parser("set", parents=[common], help="set the SMTP server")
+    st.add_argument("--host", required=True)
+    st.add_argument("--port", type=int, default=587)
+    st.add_argument("--from", dest="sender", required=True, metavar="ADDRESS", help="the sender address")
+    st.add_argument("--security", choices=("starttls", "tls", "none"), default="starttls")
+    st.add_argument("--username", default="")
+    st.add_argument("--password-file", default="", metavar="FILE",
+                    help="file holding the password (else $KUNDPULS_SMTP_PASSWORD)")
+    st.set_defaults(func=smtp_set)
+    sh = ms.add_parser("show", parents=[common], help="print the SMTP settings (never the password)")
+    sh.set_defaults(func=smtp_show)
+    t = s.add_parser("test", parents=[common], help="queue a test notice for every webhook (and a mail to --mail)")
+    t.add_argument("--mail", metavar="ADDRESS", help="also mail it here")
+    t.set_defaults(func=send_test)
+    r = s.add_parser("run", parents=[common], help="deliver what is due, until SIGTERM (or once)")
+    r.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    r.add_argument("--interval", type=float, default=10.0, metavar="S", help="seconds between rounds (default 10)")
+    r.set_defaults(func=run)
+    d = s.add_parser("deliveries", parents=[common], help="what went, what waits, what failed")
+    d.add_argument("--failed", action="store_true", help="only those with an error")
+    d.add_argument("--json", action="store_true", help="print JSON")
+    d.set_defaults(func=list_deliveries)
+
+
+def webhook_add(args: argparse.Namespace) -> int:
+    from server_sync.notify import queue
+    with central_store(args) as db:
+        e = queue.add_endpoint(db, args.name, args.url, args.format, _now())
+    print(f"webhook {e.name} ({e.format}) -> {e.url}\nsigning secret (shown once; the receiver checks "
+          f"X-Kundpuls-Signature with it, see docs/notifications.md):\n{e.secret}")
+    return 0
+
+
+def webhook_list(args: argparse.Namespace) -> int:
+    from server_sync.notify import queue
+    with central_store(args) as db:
+        rows = [{"name": e.name, "url": e.url, "format": e.format, "active": e.active}
+                for e in queue.endpoints(db, active_only=False)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['name']:<20} {r['format']:<6} {'active ' if r['active'] else 'removed'} {r['url']}")
+    return 0
+
+
+def webhook_remove(args: argparse.Namespace) -> int:
+    from server_sync.notify import queue
+    with central_store(args) as db:
+        queue.remove_endpoint(db, args.name)
+    print(f"webhook {args.name} removed; nothing more is sent to it")
+    return 0
+
+
+def smtp_set(args: argparse.Namespace) -> int:
+    from server_sync.notify import smtp
+    with central_store(args) as db:
+        smtp.save(db, smtp.SmtpSettings(args.host, args.port, args.sender, args.security, args.username,
+                                        args.password_file))
+    print(f"mail goes through {args.host}:{args.port} ({args.security}) from {args.sender}")
+    return 0
+
+
+def smtp_show(args: argparse.Namespace) -> int:
+    from server_sync.notify import smtp
+    with central_store(args) as db:
+        s = smtp.load(db)
+    print("no SMTP server is set" if s is None else
+          f"{s.host}:{s.port} ({s.security}) from {s.sender}" + (f", user {s.username}" if s.username else ""))
+    return 0
+
+
+def send_test(args: argparse.Namespace) -> int:
+    from server_sync.notify import queue
+    from server_sync.notify.bodies import Notice
+    notice = Notice("test", "Kundpuls test", "A test notice from kiosk-central notify test.")
+    with central_store(args) as db:
+        with db.atomic():
+            n = queue.enqueue_webhooks(db, notice, _now())
+            if args.mail:
+                queue.enqueue_mail(db, args.mail, notice.title, notice.text, f"<p>{notice.text}</p>", _now())
+    print(f"queued for {n} webhook(s)" + (f" and {args.mail}" if args.mail else "") +
+          "; `kiosk-central notify run --once` sends it now")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from server_sync.notify import sender
+    from server_sync.program.systemd import SystemdNotifier
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    notifier = SystemdNotifier()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with central_store(args) as db:
+        notifier.ready("delivering notices")
+        try:
+            while True:
+                hooks = sender.deliver_webhooks(db, _now())
+                mails = sender.deliver_mail(db, _now())
+                if args.once:
+                    print(f"delivered {hooks} webhook(s) and {mails} mail(s)")
+                    return 0
+                notifier.ping()
+                if stop.wait(args.interval):
+                    return 0
+        finally:
+            notifier.stopping()
+
+
+def list_deliveries(args: argparse.Namespace) -> int:
+    from server_sync.notify import queue
+    with central_store(args) as db:
+        rows = queue.deliveries(db, failed_only=args.failed)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            err = f"  {r['last_error']}" if r["last_error"] else ""
+            print(f"{r['created_at'][:19]}  {r['channel']:<7} {r['state']:<9} {r['attempts']:>2}× {r['to']}: {r['what']}{err}")
+    return 0

@@ -1,0 +1,9 @@
+"""Notices that reach people where they already are: signed webhooks (Slack, Teams or plain
+JSON) and e-mail, queued in the central store and delivered by a worker (`kiosk-central notify
+run`), retried with backoff, failures kept visible. Whoever raises a notice (an alert, a digest)
+only adds rows in its own transaction: delivery never blocks ingest.
+
+Modules: `signing` (HMAC-SHA256 over timestamp and body, and its check), `bodies` (the JSON of
+each webhook format), `queue` (what is due, what happened, backoff), `sender` (the HTTP and SMTP
+I/O), `smtp` (the centre's SMTP settings).
+"""

@@ -1,0 +1,187 @@
+"""The notification queues in the central store: webhook endpoints, what is waiting for each
+of them (`webhook_delivery`) and mail waiting to go (`mail_outbox`).
+
+Adding to a queue is a plain INSERT in the caller's transaction (an alert and its notices commit
+together; nothing waits for a network). The worker (`sender`) takes what is due, and reports
+each outcome here: delivered, or tried again after a growing pause (1 min, 2, 4, … 6 h), or
+given up after `MAX_ATTEMPTS` (kept, visible in `kiosk-central notify deliveries --failed` and
+on the admin page). Never sends anything itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from peewee import Database
+
+from server_sync.exc import CentralConfigError
+from server_sync.notify.bodies import FORMATS, Notice, body
+from server_sync.notify.signing import new_secret
+from server_sync.protocol.vocabulary import ID_RE
+
+MAX_ATTEMPTS = 12
+FIRST_DELAY_S = 60.0
+LONGEST_DELAY_S = 6 * 3600.0
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The pause after the `attempts`-th failed try: doubling from a minute up to six hours."""
+    return timedelta(seconds=min(LONGEST_DELAY_S, FIRST_DELAY_S * 2 ** max(0, attempts - 1)))
+
+
+def _naive(dt: datetime) -> datetime:
+    """The store keeps naive UTC."""
+    return dt if dt.tzinfo is None else dt.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: int
+    name: str
+    url: str
+    format: str
+    secret: str
+    active: bool
+
+
+def add_endpoint(db: Database, name: str, url: str, fmt: str, now: datetime, secret: str | None = None) -> Endpoint:
+    if not ID_RE.fullmatch(name):
+        raise CentralConfigError(f"webhook name must be 1-64 letters, digits, '-' or '_', got {name!r}")
+    if not url.startswith(("https://", "http://")):
+        raise CentralConfigError(f"--url must be an http(s) address, got {url!r}")
+    if fmt not in FORMATS:
+        raise CentralConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    p = db.param
+    with db.atomic():
+        if db.execute_sql(f"SELECT 1 FROM webhook_endpoint WHERE name = {p}", (name,)).fetchone():
+            raise CentralConfigError(f"a webhook named {name!r} exists already")
+        db.execute_sql(f"INSERT INTO webhook_endpoint (name, url, format, secret, active, created_at)"
+                       f" VALUES ({p}, {p}, {p}, {p}, {p}, {p})",
+                       (name, url, fmt, secret or new_secret(), True, _naive(now)))
+    return endpoint(db, name)
+
+
+def endpoint(db: Database, name: str) -> Endpoint:
+    row = db.execute_sql(f"SELECT id, name, url, format, secret, active FROM webhook_endpoint WHERE name = {db.param}",
+                         (name,)).fetchone()
+    if row is None:
+        raise CentralConfigError(f"no webhook named {name!r} (kiosk-central notify webhook list)")
+    return Endpoint(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
+
+
+def endpoints(db: Database, active_only: bool = True) -> list[Endpoint]:
+    where = f" WHERE active = {db.param}" if active_only else ""
+    rows = db.execute_sql(f"SELECT id, name, url, format, secret, active FROM webhook_endpoint{where} ORDER BY name",
+                          (True,) if active_only else ()).fetchall()
+    return [Endpoint(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
+
+
+def remove_endpoint(db: Database, name: str) -> None:
+    e = endpoint(db, name)
+    with db.atomic():
+        db.execute_sql(f"UPDATE webhook_endpoint SET active = {db.param} WHERE id = {db.param}", (False, e.id))
+
+
+def enqueue_webhooks(db: Database, notice: Notice, now: datetime) -> int:
+    """One delivery per active endpoint, in the caller's transaction; returns how many."""
+    p = db.param
+    rows = [(e.id, notice.event, body(e.format, notice).decode("utf-8"), _naive(now), _naive(now))
+            for e in endpoints(db)]
+    for row in rows:
+        db.execute_sql(f"INSERT INTO webhook_delivery (endpoint_id, event, body, created_at, next_attempt_at)"
+                       f" VALUES ({p}, {p}, {p}, {p}, {p})", row)
+    return len(rows)
+
+
+def enqueue_mail(db: Database, to_addr: str, subject: str, text_body: str, html_body: str, now: datetime) -> None:
+    if "@" not in to_addr or any(c in to_addr for c in "\r\n"):
+        raise CentralConfigError(f"not an e-mail address: {to_addr!r}")
+    p = db.param
+    db.execute_sql(f"INSERT INTO mail_outbox (to_addr, subject, text_body, html_body, created_at, next_attempt_at)"
+                   f" VALUES ({p}, {p}, {p}, {p}, {p}, {p})",
+                   (to_addr, subject.replace("\r", " ").replace("\n", " "), text_body, html_body, _naive(now), _naive(now)))
+
+
+@dataclass(frozen=True)
+class DueWebhook:
+    id: int
+    attempts: int
+    body: bytes
+    endpoint: Endpoint
+
+
+@dataclass(frozen=True)
+class DueMail:
+    id: int
+    attempts: int
+    to_addr: str
+    subject: str
+    text_body: str
+    html_body: str
+
+
+def due_webhooks(db: Database, now: datetime, limit: int = 100) -> list[DueWebhook]:
+    p = db.param
+    rows = db.execute_sql(
+        "SELECT d.id, d.attempts, d.body, e.id, e.name, e.url, e.format, e.secret, e.active"
+        " FROM webhook_delivery d JOIN webhook_endpoint e ON e.id = d.endpoint_id"
+        f" WHERE d.delivered_at IS NULL AND d.gave_up_at IS NULL AND d.next_attempt_at <= {p}"
+        f" ORDER BY d.next_attempt_at, d.id LIMIT {int(limit)}", (_naive(now),)).fetchall()
+    return [DueWebhook(r[0], r[1], r[2].encode("utf-8"), Endpoint(r[3], r[4], r[5], r[6], r[7], bool(r[8])))
+            for r in rows]
+
+
+def due_mail(db: Database, now: datetime, limit: int = 100) -> list[DueMail]:
+    p = db.param
+    rows = db.execute_sql(
+        "SELECT id, attempts, to_addr, subject, text_body, html_body FROM mail_outbox"
+        f" WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= {p}"
+        f" ORDER BY next_attempt_at, id LIMIT {int(limit)}", (_naive(now),)).fetchall()
+    return [DueMail(*r) for r in rows]
+
+
+def record_webhook(db: Database, delivery: DueWebhook, now: datetime, status: str, ok: bool, error: str | None) -> None:
+    _record(db, "webhook_delivery", "delivered_at", delivery.id, delivery.attempts, now, ok, error, status)
+
+
+def record_mail(db: Database, mail: DueMail, now: datetime, ok: bool, error: str | None) -> None:
+    _record(db, "mail_outbox", "sent_at", mail.id, mail.attempts, now, ok, error, None)
+
+
+def _record(db: Database, table: str, done_column: str, row_id: int, attempts: int, now: datetime, ok: bool,
+            error: str | None, status: str | None) -> None:
+    p = db.param
+    attempts += 1
+    status_sql, status_params = ((", last_status = " + p), (status,)) if table == "webhook_delivery" else ("", ())
+    with db.atomic():
+        if ok:
+            db.execute_sql(f"UPDATE {table} SET attempts = {p}, {done_column} = {p}, last_error = NULL{status_sql}"
+                           f" WHERE id = {p}", (attempts, _naive(now), *status_params, row_id))
+        elif attempts >= MAX_ATTEMPTS:
+            db.execute_sql(f"UPDATE {table} SET attempts = {p}, gave_up_at = {p}, last_error = {p}{status_sql}"
+                           f" WHERE id = {p}", (attempts, _naive(now), (error or "")[:1000], *status_params, row_id))
+        else:
+            db.execute_sql(f"UPDATE {table} SET attempts = {p}, next_attempt_at = {p}, last_error = {p}{status_sql}"
+                           f" WHERE id = {p}", (attempts, _naive(now + retry_delay(attempts)), (error or "")[:1000],
+                                                *status_params, row_id))
+
+
+def deliveries(db: Database, *, failed_only: bool = False, limit: int = 200) -> list[dict[str, Any]]:
+    """Webhook deliveries and mails, newest first: what went, what waits, what failed."""
+    cond = " WHERE last_error IS NOT NULL" if failed_only else ""
+    hooks = db.execute_sql(
+        "SELECT 'webhook', d.id, e.name, d.event, d.created_at, d.attempts, d.delivered_at, d.gave_up_at,"
+        f" d.next_attempt_at, d.last_error FROM webhook_delivery d JOIN webhook_endpoint e ON e.id = d.endpoint_id"
+        f"{cond.replace('last_error', 'd.last_error')} ORDER BY d.id DESC LIMIT {int(limit)}").fetchall()
+    mails = db.execute_sql(
+        "SELECT 'mail', id, to_addr, subject, created_at, attempts, sent_at, gave_up_at, next_attempt_at, last_error"
+        f" FROM mail_outbox{cond} ORDER BY id DESC LIMIT {int(limit)}").fetchall()
+    keys = ("channel", "id", "to", "what", "created_at", "attempts", "done_at", "gave_up_at", "next_attempt_at", "last_error")
+    out = [dict(zip(keys, r)) for r in hooks + mails]
+    for d in out:
+        d["state"] = "delivered" if d["done_at"] else ("failed" if d["gave_up_at"] else "waiting")
+        for k in ("created_at", "done_at", "gave_up_at", "next_attempt_at"):
+            d[k] = None if d[k] is None else str(d[k])
+    return sorted(out, key=lambda d: d["created_at"], reverse=True)[:limit]

@@ -1,0 +1,116 @@
+"""The notification worker's I/O: POST each due webhook delivery (signed), send each due mail
+over SMTP (a plain-text and an HTML part), and report every outcome to the queue. One failure
+never stops the others; nothing here raises for a receiver that is down. The HTTP and SMTP
+clients are injected, so tests use real local servers."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any, Callable
+
+from peewee import Database
+
+from server_sync.notify import queue, smtp
+from server_sync.notify.signing import signed_headers
+
+log = logging.getLogger("kundpuls.notify")
+
+HTTP_TIMEOUT_S = 10.0
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float = HTTP_TIMEOUT_S) -> tuple[bool, str]:
+    """(delivered, status or error): 2xx is delivered; anything else is tried again later."""
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "kundpuls-central", **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return 200 <= response.status < 300, str(response.status)
+    except urllib.error.HTTPError as e:
+        return False, f"HTTP {e.code}"
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        return False, f"{type(e).__name__}: {getattr(e, 'reason', e)}"
+
+
+def deliver_webhooks(db: Database, now: datetime, *, http_post: Callable[..., tuple[bool, str]] = post,
+                     clock: Callable[[], float] = time.time) -> int:
+    """Send every due webhook delivery; returns how many were delivered now."""
+    delivered = 0
+    for d in queue.due_webhooks(db, now):
+        if not d.endpoint.active:
+            queue.record_webhook(db, d, now, "endpoint removed", False, "the endpoint was removed")
+            continue
+        ok, status = http_post(d.endpoint.url, d.body, signed_headers(d.endpoint.secret, int(clock()), d.body))
+        queue.record_webhook(db, d, now, status, ok, None if ok else status)
+        if ok:
+            delivered += 1
+        else:
+            log.warning("webhook %s: %s (attempt %d)", d.endpoint.name, status, d.attempts + 1)
+    return delivered
+
+
+def message(settings: smtp.SmtpSettings, mail: queue.DueMail) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = settings.sender
+    msg["To"] = mail.to_addr
+    msg["Subject"] = mail.subject
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    msg.set_content(mail.text_body)
+    msg.add_alternative(mail.html_body, subtype="html")
+    return msg
+
+
+def smtp_connection(settings: smtp.SmtpSettings, timeout_s: float = 30.0) -> Any:
+    if settings.security == "tls":
+        conn: Any = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout_s,
+                                     context=ssl.create_default_context())
+    else:
+        conn = smtplib.SMTP(settings.host, settings.port, timeout=timeout_s)
+        if settings.security == "starttls":
+            conn.starttls(context=ssl.create_default_context())
+    password = settings.password()
+    if settings.username and password:
+        conn.login(settings.username, password)
+    return conn
+
+
+def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSettings], Any] = smtp_connection) -> int:
+    """Send every due mail over one SMTP connection; returns how many went. Without SMTP
+    settings mail waits in its queue (said once per run in the log)."""
+    due = queue.due_mail(db, now)
+    if not due:
+        return 0
+    settings = smtp.load(db)
+    if settings is None:
+        log.warning("%d mail(s) wait: no SMTP server is set (kiosk-central notify smtp set)", len(due))
+        return 0
+    try:
+        conn = connect(settings)
+    except (OSError, smtplib.SMTPException) as e:
+        for mail in due:
+            queue.record_mail(db, mail, now, False, f"cannot reach {settings.host}:{settings.port}: {e}")
+        return 0
+    sent = 0
+    try:
+        for mail in due:
+            try:
+                conn.send_message(message(settings, mail))
+            except (OSError, smtplib.SMTPException) as e:
+                queue.record_mail(db, mail, now, False, f"{type(e).__name__}: {e}")
+                continue
+            queue.record_mail(db, mail, now, True, None)
+            sent += 1
+    finally:
+        try:
+            conn.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+    return sent

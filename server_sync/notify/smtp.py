@@ -1,0 +1,60 @@
+"""The centre's SMTP settings: where notices and digests are mailed from. Kept with the centre's
+other settings (`central_setting`, `kiosk-central notify smtp set`); the password is never in the
+database: it is read from the file `smtp_password_file` names (mode 0600), or from
+$KUNDPULS_SMTP_PASSWORD."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from peewee import Database
+
+from server_sync.central.setting import get_setting, set_setting
+from server_sync.exc import CentralConfigError
+
+SECURITY = ("starttls", "tls", "none")
+ENV_PASSWORD = "KUNDPULS_SMTP_PASSWORD"
+_KEYS = ("smtp_host", "smtp_port", "smtp_from", "smtp_security", "smtp_username", "smtp_password_file")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    sender: str
+    security: str = "starttls"
+    username: str = ""
+    password_file: str = ""
+
+    def password(self) -> str | None:
+        if self.password_file:
+            try:
+                return open(self.password_file, encoding="utf-8").read().strip()
+            except OSError as e:
+                raise CentralConfigError(f"cannot read smtp_password_file {self.password_file}: {e.strerror}") from None
+        return os.environ.get(ENV_PASSWORD) or None
+
+
+def load(db: Database) -> SmtpSettings | None:
+    """The settings, or None when no SMTP server is set (mail then waits in its queue)."""
+    values = {k: get_setting(db, k, "") for k in _KEYS}
+    if not values["smtp_host"]:
+        return None
+    return SmtpSettings(values["smtp_host"], int(values["smtp_port"] or 587), values["smtp_from"],
+                        values["smtp_security"] or "starttls", values["smtp_username"], values["smtp_password_file"])
+
+
+def save(db: Database, settings: SmtpSettings) -> None:
+    if not settings.host:
+        raise CentralConfigError("--host is required")
+    if not 1 <= settings.port <= 65535:
+        raise CentralConfigError(f"--port must be 1-65535, got {settings.port}")
+    if "@" not in settings.sender:
+        raise CentralConfigError(f"--from must be an e-mail address, got {settings.sender!r}")
+    if settings.security not in SECURITY:
+        raise CentralConfigError(f"--security must be one of {', '.join(SECURITY)}")
+    with db.atomic():
+        for key, value in zip(_KEYS, (settings.host, settings.port, settings.sender, settings.security,
+                                      settings.username, settings.password_file)):
+            set_setting(db, key, str(value))

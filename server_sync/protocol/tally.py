@@ -1,0 +1,80 @@
+"""The metrics' definitions, shared by the kiosk's staff statistics and the centre's analysis:
+a `Tally` of one group of answers on one scale (n, sum and sum of squares of the values, top-two
+and negative counts: what the rollups store) and the three figures it gives:
+- Happy Index 0-100: the mean of the answers on the scale's Happy Index line (`Scale.happy_points`);
+- CSAT %: the share of the top two answers (9-10 on nps11);
+- NPS: % promoters (9-10) minus % detractors (0-6).
+Point values only; the centre adds intervals and tests (server_sync.analysis.metrics). Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from server_sync.protocol.scales import SCALES, is_negative, is_top2
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Sufficient statistics of one group of answers on one scale."""
+    scale: str
+    n: int = 0
+    sum_v: int = 0
+    sum_v2: int = 0
+    top2: int = 0
+    negative: int = 0
+
+    @classmethod
+    def from_counts(cls, scale: str, counts: Mapping[int, int]) -> "Tally":
+        n = sum(counts.values())
+        return cls(scale, n, sum(v * c for v, c in counts.items()),
+                   sum(v * v * c for v, c in counts.items()),
+                   sum(c for v, c in counts.items() if is_top2(scale, v)),
+                   sum(c for v, c in counts.items() if is_negative(scale, v)))
+
+    def __add__(self, other: "Tally") -> "Tally":
+        if other.n and self.n and other.scale != self.scale:
+            raise ValueError(f"cannot add answers on {self.scale} and {other.scale}")
+        return Tally(self.scale if self.n else other.scale, self.n + other.n, self.sum_v + other.sum_v,
+                     self.sum_v2 + other.sum_v2, self.top2 + other.top2, self.negative + other.negative)
+
+    def __sub__(self, other: "Tally") -> "Tally":
+        return Tally(self.scale, self.n - other.n, self.sum_v - other.sum_v, self.sum_v2 - other.sum_v2,
+                     self.top2 - other.top2, self.negative - other.negative)
+
+    @property
+    def promoters(self) -> int:
+        return self.top2 if self.scale == "nps11" else 0
+
+    @property
+    def detractors(self) -> int:
+        return self.negative if self.scale == "nps11" else 0
+
+    def value_variance(self) -> float | None:
+        """Sample variance (n-1) of the raw values."""
+        if self.n < 2:
+            return None
+        return max(0.0, (self.sum_v2 - self.sum_v * self.sum_v / self.n) / (self.n - 1))
+
+    def happy_index(self) -> float | None:
+        """The Happy Index (smiley scales; None without answers or on nps11)."""
+        scale = SCALES.get(self.scale)
+        if scale is None or not scale.smiley or self.n == 0:
+            return None
+        return (self.sum_v / self.n - scale.lowest) / (scale.highest - scale.lowest) * 100
+
+    def csat(self) -> float | None:
+        return self.top2 / self.n * 100 if self.n else None
+
+    def nps(self) -> float | None:
+        if self.scale != "nps11" or self.n == 0:
+            return None
+        return (self.promoters - self.detractors) / self.n * 100
+
+
+def sum_tallies(tallies: Iterable[Tally], scale: str) -> Tally:
+    out = Tally(scale)
+    for t in tallies:
+        out = out + t
+    return out

@@ -1,0 +1,186 @@
+"""Notices reach people: webhooks signed with HMAC-SHA256 (and a timestamp against replay),
+retried with backoff until a receiver that was down comes back, failures visible; mail through a
+real local SMTP server, with a plain-text and an HTML part. Queuing is an INSERT: nothing waits
+for a network. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import email
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from email import policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from server_sync.cli import main
+from server_sync.notify import bodies, queue, sender, signing, smtp
+from server_sync.notify.bodies import Notice
+from tests.fixtures.broker import free_tcp_port
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOTICE = Notice("alert.raised", "Dip at Södermalm", "Happy Index 48 against 71 the last 4 weeks",
+                site_id="s1", url="https://kundpuls.example/sites/s1", facts=(("Answers", "24"), ("Site", "s1")))
+
+
+class Receiver:
+    """A local HTTP endpoint that keeps what it got and answers `fail_first` times with 500."""
+
+    def __init__(self, secret_of=None, fail_first: int = 0) -> None:
+        self.got: list[tuple[dict, bytes]] = []
+        self.fail_first = fail_first
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.got.append((dict(self.headers), body))
+                if receiver.fail_first > 0:
+                    receiver.fail_first -= 1
+                    self.send_response(500)
+                else:
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_tcp_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receivers():
+    made: list[Receiver] = []
+
+    def make(**kw) -> Receiver:
+        r = Receiver(**kw)
+        made.append(r)
+        return r
+    yield make
+    for r in made:
+        r.close()
+
+
+def test_signature_round_trip_tamper_and_replay():
+    secret, body = signing.new_secret(), b'{"a":1}'
+    headers = signing.signed_headers(secret, 1_700_000_000, body)
+    assert signing.verify(secret, headers, body, now=1_700_000_100)
+    assert not signing.verify(secret, headers, body + b" ", now=1_700_000_100)           # body changed
+    assert not signing.verify("other", headers, body, now=1_700_000_100)                 # wrong secret
+    assert not signing.verify(secret, headers, body, now=1_700_000_000 + 301)           # replayed later
+    assert not signing.verify(secret, {**headers, signing.TIMESTAMP_HEADER: "1700000050"}, body, now=1_700_000_100)
+
+
+def test_bodies_for_slack_teams_and_json():
+    slack = json.loads(bodies.body("slack", NOTICE))
+    assert slack["text"].startswith("Dip at Södermalm") and slack["blocks"][0]["type"] == "header"
+    assert slack["blocks"][-1]["elements"][0]["url"] == NOTICE.url
+    teams = json.loads(bodies.body("teams", NOTICE))
+    card = teams["attachments"][0]
+    assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert card["content"]["type"] == "AdaptiveCard" and card["content"]["body"][2]["facts"][0] == {"title": "Answers", "value": "24"}
+    plain = json.loads(bodies.body("json", NOTICE))
+    assert plain["type"] == "kundpuls.notice" and plain["event"] == "alert.raised" and plain["site_id"] == "s1"
+    with pytest.raises(ValueError):
+        bodies.body("fax", NOTICE)
+
+
+def test_webhooks_are_signed_retried_with_backoff_and_recover(central_db, receivers):
+    db = central_db
+    good, flaky = receivers(), receivers(fail_first=2)
+    a = queue.add_endpoint(db, "slack-office", good.url, "slack", NOW)
+    b = queue.add_endpoint(db, "teams-region", flaky.url, "teams", NOW)
+    down = queue.add_endpoint(db, "nobody-home", f"http://127.0.0.1:{free_tcp_port()}/x", "json", NOW)
+    start = time.monotonic()
+    with db.atomic():
+        assert queue.enqueue_webhooks(db, NOTICE, NOW) == 3
+    assert time.monotonic() - start < 0.5                  # queuing waits for no network
+    assert good.got == [] and flaky.got == []
+
+    now = NOW
+    assert sender.deliver_webhooks(db, now) == 1
+    (headers, body), = good.got
+    assert signing.verify(a.secret, headers, body, now=time.time()) and json.loads(body)["blocks"]
+    failed = {d["to"]: d for d in queue.deliveries(db, failed_only=True)}
+    assert set(failed) == {"teams-region", "nobody-home"} and failed["teams-region"]["last_error"] == "HTTP 500"
+    assert sender.deliver_webhooks(db, now) == 0           # not due again before the backoff
+    now += timedelta(seconds=61)
+    sender.deliver_webhooks(db, now)                       # second try: 500 again
+    now += timedelta(seconds=121)
+    assert sender.deliver_webhooks(db, now) == 1           # third try: the receiver is back
+    assert len(flaky.got) == 3 and all(signing.verify(b.secret, h, body, now=time.time()) for h, body in flaky.got)
+    state = {d["to"]: (d["state"], d["attempts"]) for d in queue.deliveries(db)}
+    assert state == {"slack-office": ("delivered", 1), "teams-region": ("delivered", 3), "nobody-home": ("waiting", 3)}
+    for _ in range(queue.MAX_ATTEMPTS):                    # a receiver that never comes back: given up, kept
+        now += timedelta(hours=7)
+        sender.deliver_webhooks(db, now)
+    assert {d["to"]: d["state"] for d in queue.deliveries(db)}["nobody-home"] == "failed"
+    assert down.id
+
+
+def test_retry_delay_doubles_up_to_six_hours():
+    assert [queue.retry_delay(n).total_seconds() for n in (1, 2, 3)] == [60, 120, 240]
+    assert queue.retry_delay(30).total_seconds() == 6 * 3600
+
+
+def test_mail_goes_through_a_real_smtp_server_with_text_and_html(central_db):
+    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+    got: list[bytes] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            got.append(envelope.content)
+            return "250 OK"
+
+    port = free_tcp_port()
+    controller = aiosmtpd.Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        db = central_db
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", port, "kundpuls@example.se", security="none"))
+        with db.atomic():
+            queue.enqueue_mail(db, "anna@example.se", "Kundpuls: dip at Södermalm", "Happy Index 48.\nSee the site page.",
+                               "<p>Happy Index <b>48</b>.</p>", NOW)
+        assert sender.deliver_mail(db, NOW) == 1
+    finally:
+        controller.stop()
+    msg = email.message_from_bytes(got[0], policy=policy.default)
+    assert msg["To"] == "anna@example.se" and msg["From"] == "kundpuls@example.se"
+    assert msg["Subject"] == "Kundpuls: dip at Södermalm" and msg.get_content_type() == "multipart/alternative"
+    assert msg.get_body(("plain",)).get_content().startswith("Happy Index 48.")
+    assert "<b>48</b>" in msg.get_body(("html",)).get_content()
+    assert queue.deliveries(db)[0]["state"] == "delivered"
+
+
+def test_mail_waits_when_no_server_is_set_or_the_server_is_down(central_db):
+    db = central_db
+    with db.atomic():
+        queue.enqueue_mail(db, "anna@example.se", "s", "t", "<p>t</p>", NOW)
+    assert sender.deliver_mail(db, NOW) == 0 and queue.deliveries(db)[0]["state"] == "waiting"
+    smtp.save(db, smtp.SmtpSettings("127.0.0.1", free_tcp_port(), "kundpuls@example.se", security="none"))
+    assert sender.deliver_mail(db, NOW) == 0
+    d = queue.deliveries(db, failed_only=True)[0]
+    assert d["state"] == "waiting" and "cannot reach" in d["last_error"]
+
+
+def test_the_commands(central_url, receivers, capsys):
+    r = receivers()
+    assert main(["--db", central_url, "notify", "webhook", "add", "office", "--url", r.url, "--format", "slack"]) == 0
+    secret = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["--db", central_url, "notify", "test"]) == 0
+    assert main(["--db", central_url, "notify", "run", "--once"]) == 0
+    assert "delivered 1 webhook(s)" in capsys.readouterr().out
+    (headers, body), = r.got
+    assert signing.verify(secret, headers, body, now=time.time())
+    assert main(["--db", central_url, "notify", "deliveries", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["state"] == "delivered"
+    assert main(["--db", central_url, "notify", "webhook", "add", "bad name", "--url", r.url]) == 2
+    assert main(["--db", central_url, "notify", "webhook", "add", "x", "--url", "ftp://x"]) == 2
