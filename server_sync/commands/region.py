@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from server_sync.cli import database_url
+from server_sync.cli import central_store
 
 
 def add_parser(sub, common) -> None:
@@ -28,26 +28,18 @@ def add_parser(sub, common) -> None:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from server_sync.central.db import connect
     from server_sync.web.people import add_region
-    db = connect(database_url(args))
-    try:
+    with central_store(args) as db:
         r = add_region(db, args.id, args.name)
-    finally:
-        db.close()
     print(f"region {r['id']} ({r['name']}) added; put sites in it with: "
           f"kiosk-central region assign {r['id']} SITE …")
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from server_sync.central.db import connect
     from server_sync.web.people import regions
-    db = connect(database_url(args))
-    try:
+    with central_store(args) as db:
         rows = regions(db)
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -57,13 +49,9 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_assign(args: argparse.Namespace) -> int:
-    from server_sync.central.db import connect
     from server_sync.web.people import assign_region
     region = None if args.region == "-" else args.region
-    db = connect(database_url(args))
-    try:
+    with central_store(args) as db:
         assign_region(db, region, args.sites)
-    finally:
-        db.close()
     print(f"{len(args.sites)} site(s) now in {'no region' if region is None else 'region ' + region}")
     return 0

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from server_sync.cli import database_url
+from server_sync.cli import central_store
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.vocabulary import LANGUAGES
 
@@ -68,20 +68,12 @@ def _read_password() -> str:
     return line.rstrip("\r\n")
 
 
-def _db(args: argparse.Namespace):
-    from server_sync.central.db import connect
-    return connect(database_url(args))
-
-
 def run_add(args: argparse.Namespace) -> int:
     from server_sync.web.people import add_user
     password = _read_password() if args.password_stdin else None
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         user, secret = add_user(db, args.name, args.role, regions=args.region, sites=args.site,
                                 language=args.language, password=password)
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(dict(user.as_dict(), one_time_password=secret), ensure_ascii=False))
     else:
@@ -94,11 +86,8 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from server_sync.web.people import users
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         rows = [u.as_dict() for u in users(db)]
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -111,11 +100,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_disable(args: argparse.Namespace) -> int:
     from server_sync.web.people import set_disabled
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         u = set_disabled(db, args.name, args.disable)
-    finally:
-        db.close()
     print(f"user {u.name} {'disabled: sessions ended, API tokens revoked' if u.disabled else 'enabled'}")
     return 0
 
@@ -123,11 +109,8 @@ def run_disable(args: argparse.Namespace) -> int:
 def run_password(args: argparse.Namespace) -> int:
     from server_sync.web.people import set_password
     password = _read_password() if args.password_stdin else None
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         secret = set_password(db, args.name, password, one_time=password is None)
-    finally:
-        db.close()
     if secret:
         print(f"one-time password for {args.name} (shown once; it must be changed at the next login): {secret}")
     else:
@@ -137,15 +120,12 @@ def run_password(args: argparse.Namespace) -> int:
 
 def run_token(args: argparse.Namespace) -> int:
     from server_sync.web.people import add_token, revoke_tokens
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         if args.revoke:
             n = revoke_tokens(db, args.name)
             print(f"{n} token(s) of {args.name} revoked")
             return 0
         token = add_token(db, args.name, args.label)
-    finally:
-        db.close()
     print(token)
     print(f"(API token for {args.name}, shown once: send it as 'Authorization: Bearer …' to /api/v1)",
           file=sys.stderr)
@@ -156,11 +136,8 @@ def run_audit(args: argparse.Namespace) -> int:
     from server_sync.web.audit import entries
     if args.limit < 1:
         raise CentralConfigError("--limit must be at least 1")
-    db = _db(args)
-    try:
+    with central_store(args) as db:
         rows = entries(db, limit=args.limit, event=args.event, user_name=args.user)
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
