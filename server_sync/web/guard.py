@@ -77,6 +77,7 @@ class Visit:
     scope: Scope
     session: sessions.Session | None
     now: datetime
+    _fresh: tuple[dict, dict] | None = None
 
     @property
     def db(self) -> Database:
@@ -98,6 +99,16 @@ class Visit:
     def address(self) -> str:
         return client_address(self.request)
 
+    def _marks(self) -> tuple[dict | None, dict | None]:
+        """The live marks to key cached figures by. A live refresh reads them from the database:
+        the worker that answers it may not have polled yet the change another worker announced,
+        and would serve its stale figures again."""
+        if not self.live:
+            return None, None
+        if self._fresh is None:
+            self._fresh = self.state.live.read()
+        return self._fresh
+
     def sites_or_chain(self, sites: tuple[str, ...] | None = None) -> tuple[str, ...] | None:
         """The sites to query: None for the whole chain (a scope that sees everything and asked
         for no subset, which lets queries use the chain-wide rollups), else a tuple (maybe empty)."""
@@ -112,7 +123,7 @@ class Visit:
         if sites is not None and not sites:
             return None
         f = ReportFilter(sites or (), f.questions, f.date_from, f.date_to, f.min_ranked_n)
-        version = self.state.live.version_of(sites)
+        version = self.state.live.version_of(sites, self._marks()[0])
         key = ("report", f, brief, version)
         return self.state.cache.get(key, lambda: chain_report.build(self.db, f, now=self.now, brief=brief))
 
@@ -123,7 +134,7 @@ class Visit:
         cache's seconds ago)."""
         if sites is not None and not sites:
             return []
-        key = ("fleet", sites, self.state.live.fleet_version_of(sites))
+        key = ("fleet", sites, self.state.live.fleet_version_of(sites, self._marks()[1]))
         return self.state.cache.get(key, lambda: fleet_rows(self.db, self.now, site_ids=sites))
 
 

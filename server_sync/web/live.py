@@ -43,17 +43,20 @@ class LiveMarks:
         self._task: asyncio.Task | None = None
         self.stopping = False
 
-    def version_of(self, sites: tuple[str, ...] | None) -> int:
-        """A number that changes whenever an answer of `sites` (None: any site) arrives."""
+    def version_of(self, sites: tuple[str, ...] | None, answers: dict | None = None) -> int:
+        """A number that changes whenever an answer of `sites` (None: any site) arrives; from
+        this worker's last poll, or from `answers` (marks just read)."""
+        answers = self.answers if answers is None else answers
         if sites is None:
-            return hash(tuple(sorted(self.answers.items())))
-        return hash(tuple(self.answers.get(s, 0) for s in sites))
+            return hash(tuple(sorted(answers.items())))
+        return hash(tuple(answers.get(s, 0) for s in sites))
 
-    def fleet_version_of(self, sites: tuple[str, ...] | None) -> int:
+    def fleet_version_of(self, sites: tuple[str, ...] | None, fleet: dict | None = None) -> int:
         """A number that changes whenever a kiosk of `sites` (None: any) reports."""
+        fleet = self.fleet if fleet is None else fleet
         if sites is None:
-            return hash(tuple(sorted(self.fleet.items())))
-        return hash(tuple(self.fleet.get(s) for s in sites))
+            return hash(tuple(sorted(fleet.items())))
+        return hash(tuple(fleet.get(s) for s in sites))
 
     def read(self) -> tuple[dict[str, int], dict[str, tuple]]:
         return marks.versions(self.db), marks.fleet_marks(self.db)
