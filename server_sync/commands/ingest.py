@@ -40,7 +40,7 @@ def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False) -
 
 
 def broker_settings(args: argparse.Namespace, client_id: str):
-    from server_sync.ingest import BrokerSettings
+    from server_sync.ingest import BrokerSettings, share_group
     from server_sync.protocol import PREFIX_RE
     if args.prefix and not PREFIX_RE.fullmatch(args.prefix):
         raise CentralConfigError(f"--prefix must end with '/' and contain no '+' or '#', got {args.prefix!r}")
@@ -60,7 +60,7 @@ def broker_settings(args: argparse.Namespace, client_id: str):
         raise CentralConfigError(f"--broker-port must be 1-65535, got {port}")
     return BrokerSettings(host=args.broker_host, port=port, tls=not args.no_tls,
                           ca_file=args.ca_file, username=args.username or None, password=password,
-                          client_id=client_id)
+                          client_id=client_id, share_group=share_group(password))
 
 
 def load_hooks(names=AFTER_COMMIT_HOOKS) -> list:

@@ -179,3 +179,15 @@ def test_connect_failures_are_logged_at_most_every_ten_seconds(caplog):
         " attempt 1; retrying",
         "cannot connect to the broker at mqtt.example:8883 (OSError: [Errno 113] No route to host), attempt 5;"
         " 4 attempts since the last message; retrying"]
+
+
+def test_the_share_group_is_named_from_the_centres_password():
+    """Every ingestor with the centre's password lands in one group; nobody without it can name
+    the group (a kiosk joining it would be handed batches it never acks)."""
+    from server_sync.ingest import share_group
+    from server_sync.protocol import ID_RE, shared_events_subscription
+    group = share_group("central-secret")
+    assert group == share_group("central-secret") != share_group("central-secret2")
+    assert group.startswith("ingest-") and len(group) == 39 and ID_RE.fullmatch(group)
+    assert "central-secret" not in shared_events_subscription("", group)
+    assert share_group(None) == share_group("") == "ingest"          # a demo without credentials
