@@ -448,3 +448,27 @@ def test_a_kiosk_credential_cannot_steal_or_stall_the_ingests_batches(peers, shi
         assert a.messages == []
     finally:
         ingest.close()
+
+
+def test_the_broker_refuses_packets_larger_than_the_protocol_allows(peers):
+    """The largest events payload the protocol allows goes through the shipped broker; one 8 KiB
+    larger disconnects its sender and never reaches the centre (one credential must not be able
+    to push megabytes at the ingest's dead-letter table)."""
+    from server_sync.protocol import DEFAULT_MAX_BYTES
+    text = (MOSQ / "kundpuls.conf").read_text()
+    assert int(re.search(r"^max_packet_size (\d+)$", text, re.M).group(1)) == DEFAULT_MAX_BYTES + 4096
+    central = peers("central", PASSWORDS["central"])
+    central.subscribe("kundpuls/v1/kiosk/+/events")
+    a = peers("kiosk-a", PASSWORDS["kiosk-a"])
+    largest = b"L" * DEFAULT_MAX_BYTES
+    assert not a.publish("kundpuls/v1/kiosk/kiosk-a/events", largest).is_failure
+    assert central.wait_for_payload(largest)[-1] == largest
+    a.c.publish("kundpuls/v1/kiosk/kiosk-a/events", b"X" * (DEFAULT_MAX_BYTES + 8192), qos=1)
+    deadline = time.monotonic() + WAIT_S
+    while a.c.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not a.c.is_connected(), "the broker kept a client that sent an oversize packet"
+    b = peers("kiosk-b", PASSWORDS["kiosk-b"])
+    b.publish("kundpuls/v1/kiosk/kiosk-b/events", b"after")
+    got = central.wait_for_payload(b"after")
+    assert len(got) == 2 and got[0] == largest

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.central import rollups, speedups
+from server_sync.central import dead_letters, rollups, speedups
 from server_sync.central.dialect import (StoredAlready, execute_many, group_transaction, in_list, insert_ignore,
                                          insert_new, insert_rows, placeholders, time_param, writer_transaction)
 from server_sync.central.event_rows import (FOLLOWUP_COLUMNS, FOLLOWUP_WIRE, RESPONSE_COLUMNS, RESPONSE_WIRE,
@@ -455,16 +455,13 @@ class Intake:
     # --- dead letters and fleet status -----------------------------------------------------------
 
     def dead_letter(self, topic: str, reason: str, payload: bytes, kiosk_id: str | None = None,
-                    received_at: datetime | None = None, max_payload: int = 1024 * 1024) -> None:
-        """Keep a refused message with its reason (payload capped: a flood must not fill the disk)."""
+                    received_at: datetime | None = None, *, keep: bool = True,
+                    limits: dead_letters.Limits = dead_letters.Limits()) -> bool:
+        """Count a refused message and keep it with its reason, within its kiosk's daily limits
+        (`central.dead_letters`: a flood must not fill the disk); True if kept."""
         received = naive_utc(received_at or self.clock())
-        raw = bytes(payload[:max_payload])
-        if len(payload) > max_payload:
-            reason += f" (payload truncated to {max_payload} of {len(payload)} bytes)"
         with self.db.atomic():
-            self.db.execute_sql(
-                "INSERT INTO dead_letter (received_at, topic, kiosk_id, reason, payload) VALUES "
-                f"({placeholders(self.db, 5)})", (self._ts(received), topic[:1000], kiosk_id, reason[:2000], raw))
+            return dead_letters.record(self.db, topic, reason, payload, kiosk_id, received, keep=keep, limits=limits)
 
     def record_status(self, kiosk_id: str, status: Any, *, retained: bool = False,
                       received_at: datetime | None = None) -> None:

@@ -276,3 +276,21 @@ def test_answers_from_before_the_clock_synced_arrive_corrected(broker, central, 
     assert rows[synced.id] == (sync_time, "synced")
     for i, r in enumerate(early):
         assert rows[r.id] == (sync_time - timedelta(seconds=60 - 10 * (i + 1)), "corrected")
+
+
+def test_a_bad_retained_status_is_dead_lettered_once(broker, central, ingestors):
+    """A retained status reaches every ingestor, and again at each start: it is kept once, and
+    every time it comes is counted."""
+    from server_sync.central import dead_letters
+    url, db = central
+    k1 = client_for(broker, "k1", client_id="k1-raw")
+    assert connect_result(k1, broker) == "Success"
+    k1.publish(protocol.status_topic("k1"), b'{"schema": 1, "online": "maybe"}', qos=1, retain=True).wait_for_publish(5)
+    k1.loop_stop()
+    a = ingestors(url, broker, "ingest-a")
+    ingestors(url, broker, "ingest-b")
+    assert wait_until(lambda: dead_letters.counts(db).get("k1", {}).get("messages") == 2, 10)
+    assert a.terminate() == 0
+    ingestors(url, broker, "ingest-a")                 # a restart: the retained status again
+    assert wait_until(lambda: dead_letters.counts(db)["k1"]["messages"] == 3, 10)
+    assert count(db, "SELECT COUNT(*) FROM dead_letter") == 1
