@@ -38,6 +38,7 @@ from peewee import Database, InterfaceError, OperationalError
 from server_sync import protocol
 from server_sync.central.dialect import lost_race_errors
 from server_sync.central.intake import Accepted, Intake, utc_now
+from server_sync.central.registry import KioskDeactivated
 from server_sync.exc import ProtocolError
 
 log = logging.getLogger("kundpuls.ingest")
@@ -140,6 +141,7 @@ class Ingest:
         any other refusal gets no ack (the kiosk sends it again later: fixing the registration,
         say, lets it through)."""
         reason, refused = d.reason, d.refused
+        keep = True                     # a deactivated kiosk's messages are only counted
         if reason is None:
             try:
                 if d.batch is not None:
@@ -151,6 +153,8 @@ class Ingest:
                 return Outcome("status")
             except protocol.EventsRefused as e:
                 reason, refused = e.reason, e
+            except KioskDeactivated as e:
+                reason, keep = e.reason, False
             except ProtocolError as e:
                 reason = e.reason
             except self.retry:
@@ -159,7 +163,7 @@ class Ingest:
                 log.exception("internal error on %s", d.topic[:200])
                 reason = f"internal error: {type(e).__name__}: {e}"
         log.warning("dead-lettered %s: %s", d.topic[:200], reason)
-        self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now)
+        self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now, keep=keep)
         publish = []
         if refused is not None and refused.seqs and d.kiosk_id is not None:
             # The envelope was sound, so the kiosk id is the topic's (the broker let only that

@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 from peewee import Database
 
 from server_sync.central import dead_letters, rollups, speedups
+from server_sync.central.registry import KioskDeactivated
 from server_sync.central.dialect import (StoredAlready, execute_many, group_transaction, in_list, insert_ignore,
                                          insert_new, insert_rows, placeholders, time_param, writer_transaction)
 from server_sync.central.event_rows import (FOLLOWUP_COLUMNS, FOLLOWUP_WIRE, RESPONSE_COLUMNS, RESPONSE_WIRE,
@@ -247,7 +248,7 @@ class Intake:
         if row is None:
             raise ProtocolError(f"unknown kiosk {kiosk_id!r}: not registered (kiosk-central kiosk add)")
         if not row[1]:
-            raise ProtocolError(f"kiosk {kiosk_id!r} is deactivated")
+            raise KioskDeactivated(f"kiosk {kiosk_id!r} is deactivated (kiosk-central kiosk deactivate)")
         if self._group is not None:
             self._group.sites[kiosk_id] = row[0]
         return row[0]

@@ -1,4 +1,5 @@
-"""`kiosk-central kiosk add ID --site SITE …`: register a kiosk and give it a broker credential.
+"""`kiosk-central kiosk add|deactivate|list`: register a kiosk and give it a broker credential,
+take both away again (its answers stay), list the register with what each kiosk had refused.
 (The fleet's health is `kiosk-central fleet`.)"""
 
 from __future__ import annotations
@@ -33,9 +34,29 @@ def add_parser(sub, common) -> None:
     a.add_argument("--broker-port", type=int, default=8883, metavar="PORT", help="broker TLS port (default 8883)")
     a.add_argument("--prefix", default="", metavar="P", help="topic prefix before kundpuls/v1, if the fleet uses one")
     a.add_argument("--rotate-password", action="store_true",
-                   help="the kiosk exists: issue a new broker password (the old one stops working on reload)")
+                   help="the kiosk exists: issue a new broker password (the old one stops working on reload); "
+                        "a deactivated kiosk is active again")
     a.add_argument("--json", action="store_true", help="print the result as JSON (includes the password)")
     a.set_defaults(func=add)
+    d = s.add_parser("deactivate", parents=[common], help="revoke a kiosk: broker user and ACL block removed, answers kept",
+                     description="Marks the kiosk deactivated (its answers stay in the store), removes its broker "
+                                 "user from the password file and its block from the ACL. Then make the broker "
+                                 "read them (systemctl reload mosquitto): the kiosk is disconnected and cannot log "
+                                 "in again; whatever still arrives from it is refused and counted. "
+                                 "`kiosk add ID --site SITE --rotate-password` brings it back.")
+    d.add_argument("id", metavar="ID", help="kiosk id")
+    d.add_argument("--password-file", type=Path, default=DEFAULT_PASSWORD_FILE, metavar="PATH",
+                   help=f"mosquitto password file (default {DEFAULT_PASSWORD_FILE})")
+    d.add_argument("--acl-file", type=Path, default=DEFAULT_ACL_FILE, metavar="PATH",
+                   help=f"mosquitto ACL file (default {DEFAULT_ACL_FILE})")
+    d.add_argument("--json", action="store_true", help="print the result as JSON")
+    d.set_defaults(func=deactivate)
+    ls = s.add_parser("list", parents=[common], help="registered kiosks, active or not, and what each had refused",
+                      description="Every registered kiosk: site, active or deactivated (and when), answers kept, "
+                                  "and the messages the centre refused from it in the last 7 days (dead letters, "
+                                  "kept or only counted).")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=list_kiosks)
 
 
 def add(args: argparse.Namespace) -> int:
@@ -53,6 +74,7 @@ def add(args: argparse.Namespace) -> int:
     password = provision.new_password()
     try:
         with db.atomic():
+            reactivated = False
             if args.rotate_password:
                 registry.check_id(args.id, "kiosk id")
                 known = registry.kiosk(db, args.id)
@@ -61,8 +83,11 @@ def add(args: argparse.Namespace) -> int:
                 if known["site_id"] != args.site:
                     raise CentralConfigError(f"kiosk {args.id!r} is registered at site {known['site_id']!r}, "
                                              f"not {args.site!r}")
+                if not known["active"]:
+                    registry.set_active(db, args.id, True, _now())
+                    reactivated = True
             else:
-                registry.add_kiosk(db, args.id, args.site, datetime.now(timezone.utc).replace(tzinfo=None))
+                registry.add_kiosk(db, args.id, args.site, _now())
             # Inside the transaction: if the broker files cannot be written, the kiosk is not
             # registered. The ACL is checked before the password is written, so a refusal
             # never leaves a new password in force that nobody was shown.
@@ -74,11 +99,13 @@ def add(args: argparse.Namespace) -> int:
     toml = provision.kiosk_broker_toml(args.id, host, args.broker_port, args.prefix)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "site_id": args.site, "password": password,
-                          "rotated": bool(args.rotate_password), "acl_appended": appended,
+                          "rotated": bool(args.rotate_password), "reactivated": reactivated,
+                          "acl_appended": appended,
                           "password_file": str(args.password_file), "acl_file": str(args.acl_file),
                           "broker_toml": toml}, indent=2))
         return 0
-    what = "new broker password for" if args.rotate_password else "registered"
+    what = ("reactivated, with a new broker password," if reactivated else
+            "new broker password for" if args.rotate_password else "registered")
     print(f"kiosk {args.id} {what} at site {args.site}.")
     print(f"Broker user written to {args.password_file}"
           + (f", ACL block appended to {args.acl_file}" if appended else "")
@@ -90,4 +117,71 @@ def add(args: argparse.Namespace) -> int:
     print(f"    {password}\n")
     if sys.stdout.isatty():
         print("(Copy it now; the password file keeps only a hash.)")
+    return 0
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def deactivate(args: argparse.Namespace) -> int:
+    from server_sync import provision
+    from server_sync.central import registry
+    from server_sync.central.db import connect
+
+    db = connect(database_url(args))
+    try:
+        with db.atomic():
+            known = registry.kiosk(db, registry.check_id(args.id, "kiosk id"))
+            if known is None:
+                raise CentralConfigError(f"no kiosk {args.id!r} is registered")
+            if known["active"]:
+                registry.set_active(db, args.id, False, _now())
+            # Inside the transaction: if the broker files cannot be written, the kiosk stays
+            # active (its credential still works, and the register says so).
+            password_removed = provision.remove_password(args.password_file, args.id)
+            acl_removed = provision.remove_acl(args.acl_file, args.id)
+        answers = next((k["answers"] for k in registry.kiosks(db) if k["id"] == args.id), 0)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps({"kiosk_id": args.id, "was_active": known["active"], "answers_kept": answers,
+                          "password_removed": password_removed, "acl_block_removed": acl_removed,
+                          "password_file": str(args.password_file), "acl_file": str(args.acl_file)}, indent=2))
+        return 0
+    print(f"kiosk {args.id} {'deactivated' if known['active'] else 'was deactivated already'}; "
+          f"its {answers} answer(s) stay in the central store.")
+    removed = [f"its broker user from {args.password_file}"] if password_removed else []
+    removed += [f"its ACL block from {args.acl_file}"] if acl_removed else []
+    print(("Removed " + " and ".join(removed) + ". " if removed else "It had no broker user or ACL block left. ")
+          + "Make the broker read them: systemctl reload mosquitto (the kiosk is disconnected then).")
+    print("Whatever still arrives from it (say through a store bridge) is refused and counted: kiosk-central kiosk list.")
+    return 0
+
+
+def list_kiosks(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from server_sync.central import dead_letters, registry
+    from server_sync.central.db import connect
+    from server_sync.cli import existing_database_url
+
+    db = connect(existing_database_url(args))
+    try:
+        rows = registry.kiosks(db)
+        refused = dead_letters.counts(db, (_now() - timedelta(days=6)).date().isoformat())
+    finally:
+        db.close()
+    for r in rows:
+        r["refused_7d"] = refused.get(r["id"], {"messages": 0, "bytes": 0, "kept": 0})
+    if args.json:
+        print(json.dumps({"kiosks": rows}, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{'kiosk':<16} {'site':<18} {'state':<12} {'answers':>8} {'refused 7d':>10}  last refusal")
+    for r in rows:
+        state = "active" if r["active"] else "deactivated"
+        ref = r["refused_7d"]
+        print(f"{r['id']:<16} {r['site_id']:<18} {state:<12} {r['answers']:>8} {ref['messages']:>10}"
+              f"  {ref.get('last_reason') or ''}"[:200])
+    print(f"{len(rows)} kiosks, {sum(not r['active'] for r in rows)} deactivated")
     return 0

@@ -294,3 +294,42 @@ def test_a_bad_retained_status_is_dead_lettered_once(broker, central, ingestors)
     ingestors(url, broker, "ingest-a")                 # a restart: the retained status again
     assert wait_until(lambda: dead_letters.counts(db)["k1"]["messages"] == 3, 10)
     assert count(db, "SELECT COUNT(*) FROM dead_letter") == 1
+
+
+def test_a_deactivated_kiosk_is_cut_off_and_its_answers_kept(broker, central, ingestors, tmp_path, capsys):
+    """`kiosk-central kiosk deactivate`: the broker user goes (after the broker's reload the
+    kiosk is disconnected and refused), its answers stay, and what still arrives from it is
+    refused and counted, never kept."""
+    from server_sync.central import dead_letters
+    from server_sync.cli import main
+    url, db = central
+    ingestors(url, broker)
+    k = make_kiosk(tmp_path, broker, "k1", "s1")
+    k.record(5)
+    assert k.agent().run(once=True, timeout=20)
+    online = client_for(broker, "k1", client_id="k1-online")
+    assert connect_result(online, broker) == "Success"
+    assert main(["--db", url, "kiosk", "deactivate", "k1", "--password-file", str(broker.password_file),
+                 "--acl-file", str(broker.acl_file)]) == 0
+    assert "kiosk k1 deactivated; its 5 answer(s) stay" in capsys.readouterr().out
+    assert "k1:" not in broker.password_file.read_text()
+    broker.reload()
+    assert wait_until(lambda: not online.is_connected(), 10), "the broker kept a revoked credential connected"
+    online.loop_stop()
+    k.record(2)
+    with pytest.raises(Exception, match="refused the connection: (Not authorized|Bad user name)"):
+        k.agent().run(once=True, timeout=10)
+    assert count(db, "SELECT COUNT(*) FROM response WHERE kiosk_id = 'k1'") == 5
+    # A batch of it that was still on its way (a store bridge, a queue) is refused and counted.
+    late = client_for(broker, "central", client_id="late")
+    assert connect_result(late, broker) == "Success"
+    late.publish(*batch([response(100)], kiosk="k1"), qos=1).wait_for_publish(5)
+    late.loop_stop()
+    assert wait_until(lambda: dead_letters.counts(db).get("k1", {}).get("messages", 0) >= 1, 10)
+    assert dead_letters.counts(db)["k1"]["kept"] == 0
+    assert count(db, "SELECT COUNT(*) FROM dead_letter WHERE kiosk_id = 'k1'") == 0
+    assert count(db, "SELECT COUNT(*) FROM response WHERE kiosk_id = 'k1'") == 5
+    assert main(["--db", url, "kiosk", "list", "--json"]) == 0
+    listed = {r["id"]: r for r in json.loads(capsys.readouterr().out)["kiosks"]}
+    assert listed["k1"]["active"] is False and listed["k1"]["answers"] == 5
+    assert listed["k1"]["refused_7d"]["messages"] >= 1 and listed["k2"]["active"] is True
