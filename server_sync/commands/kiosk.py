@@ -16,7 +16,6 @@ from server_sync.exc import CentralConfigError
 
 
 def add_parser(sub, common) -> None:
-    from server_sync.provision import DEFAULT_ACL_FILE, DEFAULT_PASSWORD_FILE
     p = sub.add_parser("kiosk", parents=[common], help="register kiosks (broker credential + ACL)")
     s = p.add_subparsers(dest="kiosk_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="register a kiosk and create its broker credential",
@@ -25,10 +24,7 @@ def add_parser(sub, common) -> None:
                                  "site's alerts), and prints the [broker] settings for its kiosk.toml.")
     a.add_argument("id", metavar="ID", help="kiosk id (also its broker user name)")
     a.add_argument("--site", required=True, help="the site it stands in (kiosk-central site add first)")
-    a.add_argument("--password-file", type=Path, default=DEFAULT_PASSWORD_FILE, metavar="PATH",
-                   help=f"mosquitto password file (default {DEFAULT_PASSWORD_FILE})")
-    a.add_argument("--acl-file", type=Path, default=DEFAULT_ACL_FILE, metavar="PATH",
-                   help=f"mosquitto ACL file (default {DEFAULT_ACL_FILE})")
+    _broker_files(a)
     a.add_argument("--broker-host", default=None, metavar="HOST",
                    help="broker host name the kiosk connects to, as in its TLS certificate (default: this host's FQDN)")
     a.add_argument("--broker-port", type=int, default=8883, metavar="PORT", help="broker TLS port (default 8883)")
@@ -45,10 +41,7 @@ def add_parser(sub, common) -> None:
                                  "in again; whatever still arrives from it is refused and counted. "
                                  "`kiosk add ID --site SITE --rotate-password` brings it back.")
     d.add_argument("id", metavar="ID", help="kiosk id")
-    d.add_argument("--password-file", type=Path, default=DEFAULT_PASSWORD_FILE, metavar="PATH",
-                   help=f"mosquitto password file (default {DEFAULT_PASSWORD_FILE})")
-    d.add_argument("--acl-file", type=Path, default=DEFAULT_ACL_FILE, metavar="PATH",
-                   help=f"mosquitto ACL file (default {DEFAULT_ACL_FILE})")
+    _broker_files(d)
     d.add_argument("--json", action="store_true", help="print the result as JSON")
     d.set_defaults(func=deactivate)
     ls = s.add_parser("list", parents=[common], help="registered kiosks, active or not, and what each had refused",
@@ -57,6 +50,14 @@ def add_parser(sub, common) -> None:
                                   "kept or only counted).")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=list_kiosks)
+
+
+def _broker_files(p: argparse.ArgumentParser) -> None:
+    from server_sync.provision import DEFAULT_ACL_FILE, DEFAULT_PASSWORD_FILE
+    p.add_argument("--password-file", type=Path, default=DEFAULT_PASSWORD_FILE, metavar="PATH",
+                   help=f"mosquitto password file (default {DEFAULT_PASSWORD_FILE})")
+    p.add_argument("--acl-file", type=Path, default=DEFAULT_ACL_FILE, metavar="PATH",
+                   help=f"mosquitto ACL file (default {DEFAULT_ACL_FILE})")
 
 
 def add(args: argparse.Namespace) -> int:
