@@ -93,3 +93,15 @@ def add_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime) -> None:
                                  "use --rotate-password to issue a new broker password")
     db.execute_sql(f"INSERT INTO kiosk (id, site_id, registered_at) VALUES ({placeholders(db, 3)})",
                    (kiosk_id, site_id, now))
+
+
+def move_kiosk(db: Database, kiosk_id: str, site_id: str) -> str:
+    """Register a kiosk at another site (it was moved, or registered at the wrong one); returns
+    the site it was at. Its stored answers keep the site they were recorded for."""
+    known = kiosk(db, kiosk_id)
+    if known is None:
+        raise CentralConfigError(f"no kiosk {kiosk_id!r} is registered")
+    if site(db, site_id) is None:
+        raise CentralConfigError(f"unknown site {site_id!r}; add it first: kiosk-central site add {site_id} --name NAME")
+    db.execute_sql(f"UPDATE kiosk SET site_id = {db.param} WHERE id = {db.param}", (site_id, kiosk_id))
+    return known["site_id"]

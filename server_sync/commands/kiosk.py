@@ -44,6 +44,18 @@ def add_parser(sub, common) -> None:
     _broker_files(d)
     d.add_argument("--json", action="store_true", help="print the result as JSON")
     d.set_defaults(func=deactivate)
+    m = s.add_parser("move", parents=[common], help="register a kiosk at another site (it moved, or was registered wrong)",
+                     description="Registers the kiosk at SITE and gives its ACL block that site's alerts (then "
+                                 "systemctl reload mosquitto). Answers already stored keep their site. Answers the "
+                                 "kiosk holds because they named the site it now stands at go in after "
+                                 "`kiosk refused retry` on the kiosk.")
+    m.add_argument("id", metavar="ID", help="kiosk id")
+    m.add_argument("--site", required=True, help="the site it stands in now")
+    m.add_argument("--acl-file", type=Path, default=Path("/etc/mosquitto/kundpuls.acl"), metavar="PATH",
+                   help="mosquitto ACL file (default /etc/mosquitto/kundpuls.acl)")
+    m.add_argument("--prefix", default="", metavar="P", help="topic prefix before kundpuls/v1, if the fleet uses one")
+    m.add_argument("--json", action="store_true", help="print the result as JSON")
+    m.set_defaults(func=move)
     ls = s.add_parser("list", parents=[common], help="registered kiosks, active or not, and what each had refused",
                       description="Every registered kiosk: site, active or deactivated (and when), answers kept, "
                                   "and the messages the centre refused from it in the last 7 days (dead letters, "
@@ -157,6 +169,29 @@ def deactivate(args: argparse.Namespace) -> int:
     print(("Removed " + " and ".join(removed) + ". " if removed else "It had no broker user or ACL block left. ")
           + "Make the broker read them: systemctl reload mosquitto (the kiosk is disconnected then).")
     print("Whatever still arrives from it (say through a store bridge) is refused and counted: kiosk-central kiosk list.")
+    return 0
+
+
+def move(args: argparse.Namespace) -> int:
+    from server_sync import provision
+    from server_sync.central import registry
+    from server_sync.central.db import connect
+
+    acl_file = args.acl_file
+    db = connect(database_url(args))
+    try:
+        with db.atomic():       # if the ACL cannot be written, the kiosk stays where it was
+            before = registry.move_kiosk(db, registry.check_id(args.id, "kiosk id"), args.site)
+            provision.remove_acl(acl_file, args.id)
+            provision.ensure_acl(acl_file, args.id, args.site, args.prefix)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps({"kiosk_id": args.id, "from_site": before, "site_id": args.site, "acl_file": str(acl_file)}))
+        return 0
+    print(f"kiosk {args.id} moved from site {before} to {args.site}; its ACL block in {acl_file} now reads "
+          f"{args.site}'s alerts: systemctl reload mosquitto.")
+    print("Answers the kiosk holds because they named this site go in after `kiosk refused retry` on the kiosk.")
     return 0
 
 

@@ -13,27 +13,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from server_sync import protocol
-from tests.central.fleet import AgentThread, IngestProcess, make_kiosk, wait_until
+from tests.central.fleet import AgentThread, make_kiosk, wait_until
 from tests.central.wire import batch, count, response
 
 pytestmark = pytest.mark.broker
 
-
-
-@pytest.fixture
-def ingestors(tmp_path):
-    made: list[IngestProcess] = []
-
-    def start(url, broker, client_id="ingest-1", *extra, wait=True) -> IngestProcess:
-        p = IngestProcess(url, broker, tmp_path / f"{client_id}.log", client_id, *extra)
-        made.append(p)
-        return p.start(wait)
-
-    try:
-        yield start
-    finally:
-        for p in made:
-            p.close()
 
 
 def stored(db) -> tuple[int, int]:
