@@ -102,10 +102,9 @@ class StoredPinLock:
         return state if isinstance(state, dict) else {}
 
     def save(self, state: dict[str, Any]) -> None:
-        from kiosk.exc import KioskError
         try:
             self.store.set_meta(self.KEY, json.dumps(state))
-        except KioskError as e:            # a full card: the lock still holds until the kiosk restarts
+        except Exception as e:     # a full card, a busy database: the lock holds until the app restarts
             log.error("the PIN lock could not be saved: %s", e)
 
 

@@ -247,6 +247,9 @@ def _create(path: Path) -> None:
             os.link(tmp, path)              # never over a database another process just made
         except FileExistsError:
             pass
+        except OSError:                     # a file system without hard links (FAT)
+            if not path.exists():
+                os.replace(tmp, path)
     except (sqlite3.DatabaseError, PeeweeDatabaseError, OSError) as e:
         raise card_failure(e, path) or StoreError(f"cannot create database {path}: {e}") from None
     finally:
@@ -291,9 +294,15 @@ class LocalStore:
             row = self.db.execute_sql("SELECT kiosk_id FROM response WHERE kiosk_id <> ? LIMIT 1",
                                       (kiosk_id,)).fetchone()
             if row is None:
-                with self.db.atomic("IMMEDIATE"):
-                    self.db.execute_sql("INSERT OR IGNORE INTO meta (key, value) VALUES ('kiosk.id', ?)", (kiosk_id,))
-                stored = self.get_meta("kiosk.id")
+                try:
+                    with self.db.atomic("IMMEDIATE"):
+                        self.db.execute_sql("INSERT OR IGNORE INTO meta (key, value) VALUES ('kiosk.id', ?)",
+                                            (kiosk_id,))
+                except (sqlite3.DatabaseError, PeeweeDatabaseError):
+                    # Read-only (`kiosk stats` by another user): the kiosk's own services write it.
+                    # (A failed card raised a StoreError already, which goes on up.)
+                    pass
+                stored = self.get_meta("kiosk.id") or kiosk_id
             else:
                 stored = row[0]
         if stored != kiosk_id:
