@@ -317,3 +317,31 @@ def test_a_deactivated_kiosk_is_cut_off_and_its_answers_kept(broker, central, in
     listed = {r["id"]: r for r in json.loads(capsys.readouterr().out)["kiosks"]}
     assert listed["k1"]["active"] is False and listed["k1"]["answers"] == 5
     assert listed["k1"]["refused_7d"]["messages"] >= 1 and listed["k2"]["active"] is True
+
+
+def test_a_repaired_kiosk_loses_and_doubles_nothing(broker, central, ingestors, tmp_path):
+    """A kiosk whose card damaged its indexes: repaired (every row salvaged, the sequence going
+    on), it sends what the centre had not acknowledged, and the centre holds each answer once."""
+    from datetime import datetime, timezone
+
+    from kiosk.repair import repair
+    from kiosk.store import LocalStore
+    from tests.test_sd_card import damage_indexes
+    url, db = central
+    ingestors(url, broker)
+    k = make_kiosk(tmp_path, broker, "k1", "s1", batch_max_events=50)
+    first = k.record(200, followup_every=10)
+    assert k.agent().run(once=True, timeout=30)
+    later = k.record(100, followup_every=10)                  # recorded, never sent
+    top = k.store.db.execute_sql("SELECT value FROM sequence").fetchone()[0]
+    k.store.close()
+    damage_indexes(k.cfg.db_path, "response")
+    result = repair(k.cfg.db_path, now=datetime.now(timezone.utc))
+    assert result.salvaged["response"] + result.salvaged["followup"] == first + later
+    k.store = LocalStore(k.cfg.db_path, kiosk_id="k1")
+    k.recorder.store = k.store
+    assert k.recorder.record("visit", 3).seq == top + 1
+    assert k.agent().run(once=True, timeout=30)
+    assert stored(db) == (first + later + 1, first + later + 1)
+    assert {r[0] for r in db.execute_sql("SELECT id FROM response UNION SELECT id FROM followup")} == k.ids()
+    assert count(db, "SELECT COUNT(*) FROM conflict") == 0 and count(db, "SELECT COUNT(*) FROM dead_letter") == 0
