@@ -208,7 +208,7 @@ class _Centre:
                  "--broker-port", str(broker.port), "--ca-file", broker.ca_file, "--username", "central",
                  "--password-file", str(broker.password_file_for("central")), "--client-id", client_id,
                  "--log-level", "info"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        if not broker.wait_for_log(f"{client_id} 1 $share/ingest/", timeout=30):
+        if not broker.wait_for_log(f"{client_id} 1 $share/", timeout=30):
             self.stop()
             raise RuntimeError(f"ingest did not subscribe: {self.log.read_text()[-2000:]}")
 

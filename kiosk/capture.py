@@ -2,11 +2,13 @@
 
 validate → filter → stamp (UUID, seq, UTC ms, clock_synced, boot_id, monotonic ns) → commit →
 return. `Recorder.record` returns only after the commit is durable, so whoever called it may
-say thank you. It never talks to the network and never sleeps.
+say thank you; when the card fails (full, damaged) it raises a StoreError instead, and nobody
+may. It never talks to the network and never sleeps.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from kiosk.config import KioskConfig, Question
 from kiosk.exc import CaptureError
 from kiosk.filters import PressFilter
 from kiosk.scrub import scrub_comment
-from kiosk.store import FollowUp, LocalStore, Response, insert_statement, row_values
+from kiosk.store import FollowUp, LocalStore, Response, card_failure, insert_statement, row_values
 from server_sync.protocol import FollowUpEvent, ResponseEvent, iso_ms
 
 SOURCES = ("touch", "button", "simulate", "key")
@@ -112,9 +114,15 @@ class Recorder:
                 con.execute(_INSERT_RESPONSE, row_values(event) + (
                     source, f"{local.year:04d}-{local.month:02d}-{local.day:02d}", local.hour))
                 con.execute("COMMIT")
-            except BaseException:
+            except BaseException as e:
                 if con.in_transaction:
-                    con.execute("ROLLBACK")
+                    try:
+                        con.execute("ROLLBACK")
+                    except sqlite3.DatabaseError:
+                        pass                    # the card failed; the error below says so
+                failure = card_failure(e, self.store.path) if isinstance(e, sqlite3.DatabaseError) else None
+                if failure is not None:
+                    raise failure from None     # not stored: the caller must not say thank you
                 raise
             self._filter.remember(mono)
         return Recorded(rid, seq, q.id, value, recorded_at, flag, q.wants_followup(value))

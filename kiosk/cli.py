@@ -27,8 +27,14 @@ def common_options() -> argparse.ArgumentParser:
     return p
 
 
+def card_failure_anywhere(error: BaseException):
+    """A failed SD card met outside the store's own statements (a row read while scanning)."""
+    from kiosk.store import card_failure
+    return card_failure(error, "in the data directory")
+
+
 COMMAND_LINE = CommandLine(PROG, "Kundpuls kiosk: record, inspect and sync customer answers.",
-                           __version__, kiosk.commands, common_options)
+                           __version__, kiosk.commands, common_options, translate=card_failure_anywhere)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

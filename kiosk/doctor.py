@@ -2,7 +2,8 @@
 
 Each check returns a `Check` (ok / warn / fail and a sentence); the command prints them and
 exits 1 when any failed. A warning is worth knowing but does not stop the kiosk from recording
-(an unsynced clock, little disk left, no broker credentials yet).
+(an unsynced clock, no broker credentials yet); a failure names what to do (a damaged or empty
+database: `kiosk repair`; a nearly full disk; a database of another kiosk).
 
 The database is opened read-only: the doctor never creates, migrates or repairs anything.
 """
@@ -22,8 +23,10 @@ from kiosk.config import KioskConfig, running_on_pi
 from kiosk.migrations import LATEST
 
 OK, WARN, FAIL = "ok", "warn", "fail"
-LOW_DISK_BYTES = 100 * 1024 * 1024
+LOW_DISK_BYTES = 200 * 1024 * 1024       # warn: days of answers left, but the journal and updates need room
+FULL_DISK_BYTES = 50 * 1024 * 1024       # fail: the next update or a big journal fills it
 STALE_OUTBOX_S = 24 * 3600
+REPAIR = "stop the kiosk services (systemctl stop kundpuls-kiosk kundpuls-sync) and run `kiosk repair`"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
     path = cfg.db_path
     if not path.exists():
         return [Check("database", WARN, f"no database yet at {path}; it is created when the kiosk first runs")]
+    if path.stat().st_size == 0:
+        return [Check("database", FAIL, f"{path} is empty (0 bytes): the card lost the database and the kiosk's "
+                                        f"sequence with it; {REPAIR}")]
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     except sqlite3.Error as e:
@@ -49,12 +55,14 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
             integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
             version = con.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as e:
-            return [Check("database", FAIL, f"{path} is not a readable SQLite database: {e}")]
+            return [Check("database", FAIL, f"{path} is not a readable SQLite database ({e}): {REPAIR}")]
         out = []
         if integrity != "ok":
-            out.append(Check("database", FAIL, f"integrity_check on {path} says: {integrity}"))
-        else:
-            out.append(Check("database", OK, f"{path} opens, integrity_check ok"))
+            first = integrity.splitlines()[1 if integrity.startswith("***") else 0][:200]
+            out.append(Check("database", FAIL, f"{path} is damaged (integrity_check: {first}): {REPAIR}; it keeps "
+                                               "every row it can read"))
+            return out
+        out.append(Check("database", OK, f"{path} opens, integrity_check ok"))
         if version > LATEST:
             out.append(Check("schema", FAIL, f"schema {version} is newer than this software ({LATEST}); upgrade kundpuls"))
         elif version < LATEST:
@@ -63,9 +71,25 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
             out.append(Check("schema", OK, f"schema version {version}"))
         if version >= 1:
             out.append(_outbox(con, now, version))
+            out.append(_identity(con, cfg.kiosk_id))
         return out
     finally:
         con.close()
+
+
+def _identity(con: sqlite3.Connection, kiosk_id: str) -> Check:
+    """The database is this kiosk's (kiosk.store.LocalStore.claim)."""
+    row = con.execute("SELECT value FROM meta WHERE key = 'kiosk.id'").fetchone()
+    owner = row[0] if row else None
+    if owner is None:
+        found = con.execute("SELECT kiosk_id FROM response WHERE kiosk_id <> ? LIMIT 1", (kiosk_id,)).fetchone()
+        owner = found[0] if found else None
+    if owner is not None and owner != kiosk_id:
+        return Check("identity", FAIL, f"the database is kiosk {owner!r}'s, the config says {kiosk_id!r}: nothing "
+                                       "is recorded or sent until they agree (fix kiosk.id, or give this kiosk its "
+                                       "own data directory)")
+    return Check("identity", OK, f"the database is kiosk {kiosk_id}'s" if owner else
+                 f"the database takes kiosk {kiosk_id}'s id at the first start")
 
 
 def _outbox(con: sqlite3.Connection, now: datetime, version: int) -> Check:
@@ -137,8 +161,13 @@ def check_disk(data_dir: Path, disk_usage: Callable[[str], object] = shutil.disk
         out.append(Check("data dir", FAIL, f"{data_dir} does not exist and {probe} is not writable"))
     free = disk_usage(str(probe)).free
     mb = free / 1024 / 1024
-    if free < LOW_DISK_BYTES:
-        out.append(Check("disk", WARN, f"only {mb:.0f} MB free for {data_dir} (warns below 100 MB)"))
+    if free < FULL_DISK_BYTES:
+        out.append(Check("disk", FAIL, f"only {mb:.0f} MB free for {data_dir} (fails below "
+                                       f"{FULL_DISK_BYTES // 2 ** 20} MB): answers will soon not be stored; free space "
+                                       "(sudo journalctl --vacuum-size=50M, sudo apt clean) or use a larger card"))
+    elif free < LOW_DISK_BYTES:
+        out.append(Check("disk", WARN, f"only {mb:.0f} MB free for {data_dir} (warns below "
+                                       f"{LOW_DISK_BYTES // 2 ** 20} MB)"))
     else:
         out.append(Check("disk", OK, f"{mb:,.0f} MB free for {data_dir}"))
     return out

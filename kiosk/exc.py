@@ -21,3 +21,15 @@ class CaptureError(KioskError, ValueError):
 
 class StoreError(KioskError, RuntimeError):
     """The local database cannot be opened or migrated."""
+
+
+class DamagedDatabase(StoreError):
+    """The database file is damaged (corrupt pages, not a database, empty): `kiosk repair`."""
+
+
+class DiskFull(StoreError, OSError):
+    """The disk holding the database is full: nothing more can be recorded until space is freed."""
+
+
+class IdentityError(StoreError):
+    """The database belongs to another kiosk than the config says: never record under it."""

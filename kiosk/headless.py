@@ -1,7 +1,8 @@
 """The buttons-only kiosk (`kiosk run --headless`): a smiley panel and the capture path, no screen.
 
 A valid press on the panel is recorded through the one `Recorder` (source "button") as an
-answer to the question active now; the staff gesture logs the kiosk's info and stats and
+answer to the question active now, and its LED flashes once it is stored (a press the card
+could not store blinks the fault pattern instead); the staff gesture logs the kiosk's info and stats and
 blinks the outbox state on the LEDs. The main loop only waits, feeds the systemd watchdog and
 stops cleanly on SIGTERM/SIGINT. In demo mode the terminal's number keys press mock pins, so
 the real panel path runs.
@@ -84,12 +85,18 @@ class HeadlessKiosk:
         value = q.values[index]
         try:
             rec = self.recorder.record(q.id, value, source="button")
-        except Exception:
-            # The LED already flashed (the panel gives feedback before the filters and the
-            # store decide); a failed commit must at least be loud in the journal.
-            log.exception("press on button %d (%s=%d) NOT recorded", index + 1, q.id, value)
-            self._say(f"error: press on button {index + 1} not recorded (see the log)")
+        except KioskError as e:
+            # Not stored (a full or failed card): no thank-you flash, the fault blink instead.
+            log.error("press on button %d (%s=%d) NOT recorded: %s", index + 1, q.id, value, e)
+            self.panel.show_fault()
+            self._say(f"error: press on button {index + 1} NOT recorded: {e}")
             return
+        except Exception:
+            log.exception("press on button %d (%s=%d) NOT recorded", index + 1, q.id, value)
+            self.panel.show_fault()
+            self._say(f"error: press on button {index + 1} NOT recorded (see the log)")
+            return
+        self.panel.flash(index)             # stored: now the LED may say thanks
         flag = f" [{rec.filtered}]" if rec.filtered else ""
         log.info("answer %s=%d seq %d%s", q.id, value, rec.seq, flag)
         self._say(f"answer {q.id}={value} seq {rec.seq}{flag}")
@@ -254,7 +261,7 @@ def run_headless(cfg: KioskConfig, demo: bool = False, out: TextIO | None = None
         from gpiozero.pins.mock import MockFactory, MockPWMPin
         factory = MockFactory(pin_class=MockPWMPin)
     clock = SystemClock()
-    store = LocalStore(cfg.db_path)
+    store = LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id)
     panel = None
     keys = None
     previous: dict[int, object] = {}
@@ -263,7 +270,7 @@ def run_headless(cfg: KioskConfig, demo: bool = False, out: TextIO | None = None
             with warnings.catch_warnings():
                 # gpiozero warns once per factory it falls back from; the error below says it all.
                 warnings.simplefilter("ignore")
-                panel = SmileyPanel.from_config(cfg.gpio, pin_factory=factory)
+                panel = SmileyPanel.from_config(cfg.gpio, pin_factory=factory, flash_on_press=False)
         except Exception as e:        # gpiozero raises many kinds when there is no usable GPIO
             raise KioskError(f"cannot open the GPIO buttons ({type(e).__name__}: {e}); on a machine "
                              "without GPIO use --demo or GPIOZERO_PIN_FACTORY=mock") from None

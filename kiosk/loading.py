@@ -14,8 +14,10 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from kiosk.config import KioskConfig, default_config_path, default_data_dir, load_file, parse_config
+from kiosk.config import (PI_DATA_DIR, KioskConfig, default_config_path, default_data_dir, load_file,
+                          parse_config, running_on_pi)
 from kiosk.demo import demo_config_mapping
+from kiosk.exc import ConfigError
 from kiosk.pushed import overlay
 
 ENV_CONFIG = "KUNDPULS_CONFIG"
@@ -46,11 +48,27 @@ def load(cli_config: str | None = None, cli_data_dir: str | None = None,
         cfg = load_file(path)
     else:
         cfg = parse_config({})
-    if cli_data_dir:
-        cfg = cfg.with_data_dir(Path(cli_data_dir))
-    elif env.get(ENV_DATA_DIR):
-        cfg = cfg.with_data_dir(Path(env[ENV_DATA_DIR]))
+    cfg = effective_data_dir(cfg, cli_data_dir, env)
+    if path is None and not demo and production(cfg):
+        # A kiosk in a store that lost its kiosk.toml must not go on as demo-kiosk-1.
+        raise ConfigError(f"no config file at {default_config_path()}: a kiosk in production runs with its own "
+                          "kiosk.toml (provision.sh writes it), never the built-in defaults", key="kiosk.id")
     return overlay(cfg, demo=demo and not explicit)
+
+
+def effective_data_dir(cfg: KioskConfig, cli_data_dir: str | None, env: Mapping[str, str] | None = None) -> KioskConfig:
+    """The config with the data directory the command-line option or the environment chose."""
+    env = os.environ if env is None else env
+    if cli_data_dir:
+        return cfg.with_data_dir(Path(cli_data_dir))
+    if env.get(ENV_DATA_DIR):
+        return cfg.with_data_dir(Path(env[ENV_DATA_DIR]))
+    return cfg
+
+
+def production(cfg: KioskConfig) -> bool:
+    """A kiosk in a store: on a Raspberry Pi, or with the production data directory."""
+    return running_on_pi() or Path(cfg.data_dir) == Path(PI_DATA_DIR)
 
 
 def load_config(args: argparse.Namespace, demo: bool = False) -> KioskConfig:

@@ -17,7 +17,9 @@ Rules, and why:
 - Holding both outer buttons `staff_hold_s` fires `when_staff_gesture` once; those presses
   never count as answers.
 - The panel flashes the pressed button's LED itself on every valid press, before it calls
-  `when_rated`, so a press the repeat filter flags later looks exactly the same to the customer.
+  `when_rated`, so a press the repeat filter flags later looks exactly the same to the customer;
+  or, with `flash_on_press=False`, leaves the flash to the kiosk, which flashes (`flash`) once the
+  answer is stored and blinks `show_fault` when it could not be: a thank-you is never a lie.
 - While idle the LEDs breathe gently (PWM) or chase slowly (plain on/off LEDs); a flash or an
   outbox blink pattern interrupts the idle pattern.
 
@@ -50,7 +52,7 @@ class SmileyPanel:
     def __init__(self, buttons: Sequence[int], leds: Sequence[int] = (), *, pull_up: bool = True,
                  bounce_s: float = 0.03, max_press_s: float = 2.0, staff_hold_s: float = 3.0,
                  led_flash_s: float = 0.8, idle_pattern: bool = True, pin_factory=None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, flash_on_press: bool = True) -> None:
         # A plain input, not gpiozero's Button: a Button keeps a hold-timer thread per pin that
         # polls ten times a second for its `when_held`, which the panel does not use (it times
         # holds itself): 40 wake-ups a second on an idle four-button kiosk.
@@ -65,6 +67,9 @@ class SmileyPanel:
         self.staff_hold_s = float(staff_hold_s)
         self.led_flash_s = float(led_flash_s)
         self.idle_pattern = bool(idle_pattern)
+        # False: the kiosk flashes the LED itself once the answer is stored (`flash`), so a press
+        # the card could not store is never thanked for.
+        self.flash_on_press = bool(flash_on_press)
         self._mono = monotonic
         self.when_rated: Callable[[int], None] | None = None
         self.when_staff_gesture: Callable[[], None] | None = None
@@ -154,6 +159,14 @@ class SmileyPanel:
             frames = [(0.3, 1.0), (0.3, 0.0)] * depth + [(0.5, 0.0)]
         else:
             frames = [(0.1, 1.0), (0.1, 0.0)] * 10 + [(0.5, 0.0)]
+        self._play(frames)
+
+    def show_fault(self) -> None:
+        """Every LED blinks fast five times: the press was NOT recorded (the card is full or
+        failed), never the thank-you flash."""
+        self._play([(0.08, 1.0), (0.08, 0.0)] * 5 + [(0.5, 0.0)])
+
+    def _play(self, frames: list[tuple[float, float]]) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -236,7 +249,8 @@ class SmileyPanel:
         if fire_gesture:
             self._fire_gesture()
         if answer:
-            self.flash(i)
+            if self.flash_on_press:
+                self.flash(i)
             self._call(self.when_rated, i)
 
     def _gesture_due(self, now: float) -> bool:

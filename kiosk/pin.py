@@ -1,6 +1,8 @@
 """Staff PIN: salted PBKDF2 hashes and the lockout after too many wrong tries.
 
 The PIN itself is never stored or logged; the config holds only `pbkdf2_sha256$iter$salt$hash`.
+The lockout is kept in the kiosk's database (meta `staff.pin_lock`, `StoredPinLock`), so pulling
+the plug does not give a guesser a fresh set of tries.
 """
 
 from __future__ import annotations
@@ -8,10 +10,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
+import logging
 import os
 import re
 import time
-from typing import Callable
+from typing import Any, Callable, Protocol
+
+log = logging.getLogger(__name__)
 
 _ITERATIONS = 200_000
 MIN_ITERATIONS = 100_000     # fewer makes a stolen config's hash a quick guess (10^4 PINs)
@@ -67,25 +73,86 @@ def verify_pin(pin: str, encoded: str) -> bool:
 FIRST_LOCK_S = 15.0       # the first lock after `max_tries` wrong PINs; each further run doubles it
 
 
+class PinLock(Protocol):
+    """Where a PinGuard keeps its count and lock between runs of the kiosk."""
+
+    def load(self) -> dict[str, Any]: ...
+
+    def save(self, state: dict[str, Any]) -> None: ...
+
+    def wall(self) -> float: ...
+
+
+class StoredPinLock:
+    """The PIN lock in the kiosk database's meta table, in wall-clock seconds (monotonic time
+    starts again at a reboot). A Pi has no battery clock, so after a power cut its clock may be
+    behind: a lock is then never longer than `lockout_s`, and never shorter than what was left."""
+
+    KEY = "staff.pin_lock"
+
+    def __init__(self, store: Any, wall: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.wall = wall
+
+    def load(self) -> dict[str, Any]:
+        try:
+            state = json.loads(self.store.get_meta(self.KEY) or "{}")
+        except ValueError:
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def save(self, state: dict[str, Any]) -> None:
+        try:
+            self.store.set_meta(self.KEY, json.dumps(state))
+        except Exception as e:     # a full card, a busy database: the lock holds until the app restarts
+            log.error("the PIN lock could not be saved: %s", e)
+
+
 class PinGuard:
     """Checks PINs; after `max_tries` wrong ones in a row the pad locks for a while.
 
     The lock grows: 15 s after the first run of wrong PINs, then 30 s, 60 s ... up to
     `lockout_s`. A customer trying numbers for fun locks staff out for seconds, not for five
     minutes; someone guessing for real gets slower and slower (a 4-digit PIN takes days).
-    The count starts again after a right PIN, or after `lockout_s` without a wrong one.
+    The count starts again after a right PIN, or after `lockout_s` without a wrong one. With a
+    `lock` (StoredPinLock) the count, the runs and the lock survive a restart or a power cycle.
     """
 
     def __init__(self, encoded: str, max_tries: int = 5, lockout_s: float = 300.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, lock: PinLock | None = None) -> None:
         self._encoded = encoded
         self._max = max_tries
         self._lockout = lockout_s
         self._mono = monotonic
+        self._store = lock
         self._wrong = 0
         self._runs = 0                   # runs of max_tries wrong PINs since the count started
         self._last_wrong = 0.0
         self._locked_until = 0.0
+        if lock is not None:
+            self._restore(lock.load(), lock.wall())
+
+    def _restore(self, state: dict[str, Any], wall: float) -> None:
+        try:
+            wrong, runs = int(state.get("wrong", 0)), int(state.get("runs", 0))
+            locked_until, last_wrong = float(state.get("locked_until", 0)), float(state.get("last_wrong", 0))
+        except (TypeError, ValueError):
+            return
+        now = self._mono()
+        self._wrong, self._runs = max(0, min(wrong, self._max - 1)), max(0, runs)
+        left = locked_until - wall
+        if left > 0:
+            self._locked_until = now + min(left, self._lockout)
+        if last_wrong:
+            self._last_wrong = now - max(0.0, wall - last_wrong)
+
+    def _save(self) -> None:
+        if self._store is None:
+            return
+        wall, now = self._store.wall(), self._mono()
+        self._store.save({"wrong": self._wrong, "runs": self._runs,
+                          "locked_until": wall + max(0.0, self._locked_until - now),
+                          "last_wrong": wall - (now - self._last_wrong) if self._last_wrong else 0})
 
     @property
     def enabled(self) -> bool:
@@ -105,6 +172,8 @@ class PinGuard:
         now = self._mono()
         if verify_pin(pin, self._encoded):
             self._wrong = self._runs = 0
+            self._last_wrong = 0.0
+            self._save()
             return True
         if self._runs and now - self._last_wrong >= self._lockout:
             self._runs = 0               # quiet for a long while: forgiven
@@ -114,6 +183,7 @@ class PinGuard:
             self._locked_until = now + self.next_lock_s()
             self._wrong = 0
             self._runs += 1
+        self._save()
         return False
 
     @property

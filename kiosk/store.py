@@ -5,11 +5,18 @@ are the outbox the sync agent drains (`rejected_at`: the centre refused the even
 stays here, out of the outbox). Rows are deleted only by the retention pass (kiosk.retention),
 and only once the centre has acknowledged them.
 Models are bound late: `LocalStore(path)` opens the file, migrates it and binds the models.
+
+An SD card fails: a damaged file (or an empty one, which a new database never is: it is made
+aside and moved in whole) raises `DamagedDatabase`, a full disk `DiskFull`, with what to do
+(`kiosk repair`, kiosk.repair); never an sqlite3 traceback. The kiosk's id is written into the
+database at first start (meta `kiosk.id`); a config that names another id is refused
+(`IdentityError`): answers are never recorded under a wrong identity.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,7 +24,7 @@ from typing import Any, ClassVar
 from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase, TextField
 
-from kiosk.exc import StoreError
+from kiosk.exc import DamagedDatabase, DiskFull, IdentityError, StoreError
 from kiosk.migrations import UserVersion, migrations
 from msgspec.structs import astuple
 
@@ -148,23 +155,108 @@ class Meta(_Base):
 
 MODELS = (Response, FollowUp, Meta)
 
+REPAIR_HINT = "stop the kiosk services and run `kiosk repair` (docs/deployment.md, When things go wrong)"
+
+
+def sqlite_error_name(error: BaseException) -> str:
+    """SQLite's name for an error (SQLITE_CORRUPT, SQLITE_FULL, …), also through peewee's
+    wrapper; "" when it is not SQLite's."""
+    for e in (error, *(error.args[:1] if error.args else ()), error.__cause__, error.__context__):
+        name = getattr(e, "sqlite_errorname", None)
+        if name:
+            return name
+    return ""
+
+
+def card_failure(error: BaseException, path: Path | str) -> StoreError | None:
+    """A database error that means the SD card failed, as the error a person can act on (None
+    for anything else: a locked database, a bug)."""
+    name = sqlite_error_name(error)
+    if name.startswith("SQLITE_CORRUPT") or name == "SQLITE_NOTADB":
+        return DamagedDatabase(f"the kiosk database {path} is damaged ({error}): {REPAIR_HINT}")
+    if name == "SQLITE_FULL":
+        return DiskFull(f"the disk holding {path} is full: nothing more can be recorded until space is freed "
+                        "(`kiosk doctor` shows how much is free; docs/deployment.md, When things go wrong)")
+    if name.startswith("SQLITE_IOERR"):
+        return DamagedDatabase(f"the SD card holding {path} failed to read or write ({error}): check the card "
+                               f"(dmesg), then {REPAIR_HINT}")
+    return None
+
+
+class KioskDatabase(SqliteDatabase):
+    """peewee's SqliteDatabase whose statements and commits turn a failed card into
+    DamagedDatabase or DiskFull (see `card_failure`)."""
+
+    def execute_sql(self, sql, params=None, *args, **kwargs):
+        try:
+            return super().execute_sql(sql, params, *args, **kwargs)
+        except (sqlite3.DatabaseError, PeeweeDatabaseError) as e:
+            raise card_failure(e, self.database) or e
+
+    def commit(self):
+        try:
+            return super().commit()
+        except (sqlite3.DatabaseError, PeeweeDatabaseError) as e:
+            raise card_failure(e, self.database) or e
+
 
 def open_database(path: Path | str) -> SqliteDatabase:
-    """Open (creating if needed) and migrate the kiosk database at `path`."""
+    """Open (creating if needed) and migrate the kiosk database at `path`. An existing empty file
+    is refused like a damaged one: a kiosk database is never empty once made, and one that is
+    has lost every seq the kiosk used (a new one would start again at 1)."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise StoreError(f"cannot create data directory {path.parent}: {e.strerror}") from None
-    db = SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        _create(path)
+    except OSError as e:
+        raise StoreError(f"cannot read {path}: {e.strerror}") from None
+    else:
+        if size == 0:
+            raise DamagedDatabase(f"the kiosk database {path} is empty (0 bytes): the card lost it, and with it "
+                                  f"the kiosk's sequence; {REPAIR_HINT}")
+    db = KioskDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)
     try:
         db.connect(reuse_if_open=True)
         migrate(db)
+    except StoreError:
+        db.close()
+        raise
     except (sqlite3.DatabaseError, PeeweeDatabaseError, OSError) as e:
         # peewee wraps sqlite3's errors in its own classes; both mean the file is unusable.
         db.close()
-        raise StoreError(f"cannot open database {path}: {e} (run `kiosk doctor`)") from None
+        raise card_failure(e, path) or StoreError(f"cannot open database {path}: {e} (run `kiosk doctor`)") from None
     return db
+
+
+def _create(path: Path) -> None:
+    """Make a new database aside, migrated, and move it in whole: so the app and the sync
+    agent starting together on a fresh card never see each other's half-made (0-byte) file,
+    which open_database refuses."""
+    tmp = path.with_name(f".{path.name}.new-{os.getpid()}")
+    db = SqliteDatabase(str(tmp), pragmas=PRAGMAS)
+    try:
+        db.connect()
+        migrate(db)
+        db.close()                          # the last connection checkpoints and drops the WAL
+        try:
+            os.link(tmp, path)              # never over a database another process just made
+        except FileExistsError:
+            pass
+        except OSError:                     # a file system without hard links (FAT)
+            if not path.exists():
+                os.replace(tmp, path)
+    except (sqlite3.DatabaseError, PeeweeDatabaseError, OSError) as e:
+        raise card_failure(e, path) or StoreError(f"cannot create database {path}: {e}") from None
+    finally:
+        if not db.is_closed():
+            db.close()
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def migrate(db: SqliteDatabase) -> int:
@@ -177,12 +269,48 @@ def migrate(db: SqliteDatabase) -> int:
 
 
 class LocalStore:
-    """The kiosk database, opened, migrated and bound to the models."""
+    """The kiosk database, opened, migrated and bound to the models. With `kiosk_id`, the
+    database must be that kiosk's (see `claim`)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, kiosk_id: str | None = None) -> None:
         self.path = Path(path)
         self.db = open_database(self.path)
         self.db.bind(MODELS)
+        if kiosk_id is not None:
+            try:
+                self.claim(kiosk_id)
+            except StoreError:
+                self.close()
+                raise
+
+    def claim(self, kiosk_id: str) -> None:
+        """Make sure this database is kiosk `kiosk_id`'s: its id is written in at the first
+        start (or, for a database from before, taken from its answers) and a config that says
+        otherwise is refused. A kiosk never changes its identity silently: answers recorded
+        under the wrong id would be refused at the centre, and these under the right one mixed
+        with another kiosk's."""
+        stored = self.get_meta("kiosk.id")
+        if stored is None:
+            row = self.db.execute_sql("SELECT kiosk_id FROM response WHERE kiosk_id <> ? LIMIT 1",
+                                      (kiosk_id,)).fetchone()
+            if row is None:
+                try:
+                    with self.db.atomic("IMMEDIATE"):
+                        self.db.execute_sql("INSERT OR IGNORE INTO meta (key, value) VALUES ('kiosk.id', ?)",
+                                            (kiosk_id,))
+                except (sqlite3.DatabaseError, PeeweeDatabaseError):
+                    # Read-only (`kiosk stats` by another user): the kiosk's own services write it.
+                    # (A failed card raised a StoreError already, which goes on up.)
+                    pass
+                stored = self.get_meta("kiosk.id") or kiosk_id
+            else:
+                stored = row[0]
+        if stored != kiosk_id:
+            raise IdentityError(
+                f"the kiosk database {self.path} is kiosk {stored!r}'s, but the config says kiosk.id = {kiosk_id!r}: "
+                "nothing is recorded or sent under another identity. If the config is wrong, fix kiosk.id; if this "
+                "card's database is another kiosk's, give this kiosk its own data directory (docs/deployment.md, "
+                "When things go wrong)")
 
     def close(self) -> None:
         if not self.db.is_closed():

@@ -338,7 +338,7 @@ class SyncAgent:
             log.warning("%d events without ack after %.0f s; sending them again", n, self.ack_timeout_s)
             self.ack_timeout_s = min(self.ack_timeout_s * 2, max(MAX_ACK_TIMEOUT_S, self.cfg.sync.ack_timeout_s))
 
-    def status_payload(self) -> bytes:
+    def status_payload(self, online: bool = True) -> bytes:
         now = self.clock.now()
         oldest = self.store.oldest_unacked()
         age = None
@@ -351,7 +351,7 @@ class SyncAgent:
             free_mb = shutil.disk_usage(self.cfg.data_dir).free // (1024 * 1024)
         except OSError:
             free_mb = None
-        return P.encode_status(version=__version__, outbox_depth=self.outbox.depth(),
+        return P.encode_status(online=online, version=__version__, outbox_depth=self.outbox.depth(),
                                oldest_unacked_s=age, clock_synced=self.clock.clock_synced(),
                                disk_free_mb=free_mb, config_version=self.applied_version,
                                config_error=self.config_error, ts=P.iso_ms(now),
@@ -452,13 +452,15 @@ class SyncAgent:
                 f"({link})")
 
     def close(self) -> None:
-        """Say offline (retained) and disconnect cleanly, so the Last Will is not needed."""
+        """Say offline (retained, with the counts) and disconnect cleanly, so the Last Will is not
+        needed."""
         c = self.client
         self.client = None              # from here on, callbacks from `c` are ours to ignore
         if c is not None and self.connected:
             try:
-                info = c.publish(self._status_topic, P.offline_payload(P.iso_ms(self.clock.now())),
-                                 qos=1, retain=True)
+                # Offline, with what the kiosk holds (the outbox, answers the centre refused):
+                # the fleet view keeps showing it while the kiosk is away.
+                info = c.publish(self._status_topic, self.status_payload(online=False), qos=1, retain=True)
                 end = self.mono() + 2.0
                 while not info.is_published() and self.mono() < end:
                     if c.loop(timeout=0.05) != 0:

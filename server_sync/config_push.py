@@ -4,6 +4,7 @@ that kiosk, and published retained (QoS 1) on each target kiosk's config topic.
 
 Only the sections `protocol.PUSHABLE` names may be pushed: never identity, broker, data dir,
 GPIO wiring or the staff PIN (a push must not be able to move a kiosk to another broker or site).
+The questions a push carries become the centre's definitions (`central.questions`).
 The kiosk validates again against its own file and reports a refusal in its status.
 """
 
@@ -14,15 +15,16 @@ import json
 import threading
 import tomllib
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from peewee import Database
 
-from kiosk.config import parse_config
+from kiosk.config import KioskConfig, parse_config
 from server_sync import protocol
 from server_sync.protocol import pushed
-from server_sync.central import registry
+from server_sync.central import questions, registry
 from server_sync.central.dialect import placeholders
 from server_sync.exc import CentralConfigError
 
@@ -78,11 +80,22 @@ def load_push_file(path: Path) -> PushFile:
     return PushFile(path, text, data, body)
 
 
-def validate_for(push: PushFile, kiosk_id: str, site_id: str) -> None:
+def validate_for(push: PushFile, kiosk_id: str, site_id: str) -> KioskConfig:
     """Check the push makes a valid kiosk config (kiosk.config rules; errors name key and line)."""
     mapping = copy.deepcopy(push.data)
     mapping["kiosk"] = {**mapping.get("kiosk", {}), "id": kiosk_id, "site": site_id}
-    parse_config(mapping, text=push.text, path=push.path)
+    return parse_config(mapping, text=push.text, path=push.path)
+
+
+def define_questions(db: Database, push: PushFile, cfg: KioskConfig, now: datetime) -> dict[str, int]:
+    """The questions a push carries become the centre's definitions (central.questions): from
+    now on an answer to one of them that disagrees is held on its kiosk. A version the centre
+    defined before with another scale or audience refuses the push. Returns, per question
+    version, the stored answers that disagree (they stay as they are)."""
+    if "questions" not in push.body:
+        return {}
+    return {f"{q.id} v{q.version}": questions.define(db, q.id, q.version, q.scale, q.audience, dict(q.text), now)
+            for q in cfg.questions}
 
 
 def next_versions(db: Database, kiosk_ids: Sequence[str]) -> dict[str, int]:

@@ -21,6 +21,7 @@ from peewee import Database
 
 from server_sync import protocol
 from server_sync.central import registry
+from server_sync.central.dead_letters import UNLIMITED
 from server_sync.central.intake import Accepted, Intake, utc_now
 from server_sync.exc import CentralConfigError, ProtocolError
 
@@ -171,5 +172,6 @@ class ExportImport:
 
     def _dead(self, lineno: int, raw: bytes, reason: str) -> None:
         self.summary.dead_lettered += 1
+        # An operator's file, not a flood: every refused line is kept (each once).
         self.intake.dead_letter(f"import:{self.path.name}:{lineno}", reason, raw.rstrip(b"\n"),
-                                self.summary.kiosk_id)
+                                self.summary.kiosk_id, limits=UNLIMITED)

@@ -9,8 +9,8 @@ Two layers:
   refused for events that can never pass gets an ack naming them in `rejected`, so the kiosk
   stops sending them (docs/sync.md).
 - `IngestService`: the thin paho-mqtt 2.x (MQTT 5) shell. Subscribes through the shared
-  subscription `$share/ingest/…/kiosk/+/events` (N ingestors side by side) and to every kiosk's
-  status; `manual_ack=True`: a message is acknowledged to the broker only AFTER its database
+  subscription `$share/GROUP/…/kiosk/+/events` (N ingestors side by side; GROUP is derived from
+  the centre's broker password, `share_group`) and to every kiosk's status; `manual_ack=True`: a message is acknowledged to the broker only AFTER its database
   commit, so a crashed ingestor leaves it with the broker (persistent session, redelivered).
   The network thread only queues; the worker decodes everything already queued (up to
   MAX_GROUP_EVENTS), commits it as one group, then acks every message of the group and
@@ -22,6 +22,8 @@ message write another kiosk's data.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import queue
 import ssl
@@ -36,6 +38,7 @@ from peewee import Database, InterfaceError, OperationalError
 from server_sync import protocol
 from server_sync.central.dialect import lost_race_errors
 from server_sync.central.intake import Accepted, Intake, utc_now
+from server_sync.central.registry import KioskDeactivated
 from server_sync.exc import ProtocolError
 
 log = logging.getLogger("kundpuls.ingest")
@@ -138,6 +141,7 @@ class Ingest:
         any other refusal gets no ack (the kiosk sends it again later: fixing the registration,
         say, lets it through)."""
         reason, refused = d.reason, d.refused
+        keep = True                     # a deactivated kiosk's messages are only counted
         if reason is None:
             try:
                 if d.batch is not None:
@@ -149,6 +153,8 @@ class Ingest:
                 return Outcome("status")
             except protocol.EventsRefused as e:
                 reason, refused = e.reason, e
+            except KioskDeactivated as e:
+                reason, keep = e.reason, False
             except ProtocolError as e:
                 reason = e.reason
             except self.retry:
@@ -157,7 +163,7 @@ class Ingest:
                 log.exception("internal error on %s", d.topic[:200])
                 reason = f"internal error: {type(e).__name__}: {e}"
         log.warning("dead-lettered %s: %s", d.topic[:200], reason)
-        self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now)
+        self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now, keep=keep)
         publish = []
         if refused is not None and refused.seqs and d.kiosk_id is not None:
             # The envelope was sound, so the kiosk id is the topic's (the broker let only that
@@ -200,6 +206,23 @@ class BrokerSettings:
     # back stops being handed batches. A clean stop ends the session at once (leave_properties).
     session_expiry_s: int = 3600
     receive_maximum: int = 64                   # unacked messages the broker may hand us at once
+    share_group: str = "ingest"                 # see share_group(); derived from the password
+
+
+def share_group(password: str | None) -> str:
+    """The name of the ingestors' share group: derived from the centre's broker password, which
+    every ingestor has and no kiosk has.
+
+    mosquitto 2.0's `acl_file` never checks a SUBSCRIBE (the read ACL applies only when a message
+    is delivered), so a kiosk credential may join any share group it can name; joined to the
+    ingest's, it would be handed its share of every kiosk's batches and the broker would drop
+    them at delivery (the kiosk may not read them), never acked. A group name no kiosk can guess
+    keeps it out: a capability, not an ACL (docs/deployment.md says what the broker enforces).
+    Without a password (a laptop demo without TLS) the group is plain `ingest`."""
+    if not password:
+        return "ingest"
+    digest = hmac.new(password.encode("utf-8"), b"kundpuls/v1 ingest share group", hashlib.sha256)
+    return "ingest-" + digest.hexdigest()[:32]
 
 
 def make_client(settings: BrokerSettings, *, manual_ack: bool = True):
@@ -340,7 +363,8 @@ class IngestService:
         self._generation += 1
         from paho.mqtt.subscribeoptions import SubscribeOptions
         prefix = self.ingest.prefix
-        client.subscribe([(protocol.shared_events_subscription(prefix), SubscribeOptions(qos=1)),
+        client.subscribe([(protocol.shared_events_subscription(prefix, self.settings.share_group),
+                           SubscribeOptions(qos=1)),
                           (protocol.status_subscription(prefix), SubscribeOptions(qos=1))])
         log.info("connected to %s:%d as %s (session present: %s)", self.settings.host,
                  self.settings.port, self.settings.client_id, flags.session_present)
@@ -350,7 +374,8 @@ class IngestService:
         if refused:
             log.error("the broker refused a subscription: %s", ", ".join(refused))
             return
-        log.info("subscribed to %s and %s", protocol.shared_events_subscription(self.ingest.prefix),
+        # The group's name is a secret of the centre's (share_group): not in the journal.
+        log.info("subscribed to %s and %s", protocol.shared_events_subscription(self.ingest.prefix, "GROUP"),
                  protocol.status_subscription(self.ingest.prefix))
         self._subscribed.set()
 

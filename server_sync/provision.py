@@ -1,6 +1,7 @@
 """Broker credentials for kiosks: one user per kiosk in the mosquitto password file (mosquitto's
 own `$7$` PBKDF2-SHA512 format, hashed here so no password is ever on a command line), its ACL
-block for the site's alerts, and the `[broker]` settings the kiosk needs.
+block for the site's alerts, and the `[broker]` settings the kiosk needs; and their removal when
+a kiosk is deactivated.
 
 The kiosk topics themselves are covered by the `pattern … %u …` lines of the shared ACL
 (firmware_config/mosquitto/kundpuls.acl); only the site alerts need a per-kiosk block.
@@ -49,20 +50,49 @@ def set_password(password_file: Path, user: str, password: str) -> None:
     password_file = Path(password_file)
     if not password_file.parent.is_dir():
         raise CentralConfigError(f"--password-file {password_file}: directory {password_file.parent} does not exist")
+    _check_user(user)
+    kept = [line for line in _read_lines(password_file) if line.split(":", 1)[0] != user]
+    _rewrite(password_file, kept + [f"{user}:{mosquitto_hash(password)}"])
+
+
+def remove_password(password_file: Path, user: str) -> bool:
+    """Remove `user` from the mosquitto password file (atomically); True if it was there. After
+    the broker's reload the credential no longer connects."""
+    password_file = Path(password_file)
+    _check_user(user)
+    lines = _read_lines(password_file)
+    kept = [line for line in lines if line.split(":", 1)[0] != user]
+    if len(kept) == len(lines):
+        return False
+    _rewrite(password_file, kept)
+    return True
+
+
+def _check_user(user: str) -> None:
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", user):
         raise CentralConfigError(f"broker user name {user!r}: letters, digits, '-' and '_' only")
+
+
+def _read_lines(path: Path) -> list[str]:
     try:
-        lines = password_file.read_text(encoding="utf-8").splitlines() if password_file.exists() else []
-        st = password_file.stat() if password_file.exists() else None
+        return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     except OSError as e:
-        raise CentralConfigError(f"cannot read {password_file}: {e.strerror}") from None
-    entry = f"{user}:{mosquitto_hash(password)}"
-    kept = [line for line in lines if line.split(":", 1)[0] != user]
-    tmp = password_file.with_name(f".{password_file.name}.{os.getpid()}.tmp")
+        raise CentralConfigError(f"cannot read {path}: {e.strerror}") from None
+
+
+def _rewrite(path: Path, lines: list[str]) -> None:
+    """Replace `path` with these lines: a temp file, fsynced, renamed over it (the broker never
+    reads half a file). An existing file keeps its mode and owner; a new one is 0640 and, as
+    root, group `mosquitto`."""
+    try:
+        st = path.stat() if path.exists() else None
+    except OSError as e:
+        raise CentralConfigError(f"cannot read {path}: {e.strerror}") from None
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(kept + [entry]) + "\n")
+            f.write("\n".join(lines) + "\n" if lines else "")
             f.flush()
             os.fsync(f.fileno())
         if st is not None:
@@ -76,10 +106,10 @@ def set_password(password_file: Path, user: str, password: str) -> None:
                     os.chown(tmp, 0, grp.getgrnam("mosquitto").gr_gid)
                 except KeyError:
                     pass
-        os.replace(tmp, password_file)
+        os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise CentralConfigError(f"cannot write {password_file}: {e.strerror}") from None
+        raise CentralConfigError(f"cannot write {path}: {e.strerror}") from None
 
 
 def alerts_acl_block(kiosk_id: str, site_id: str, prefix: str = "") -> str:
@@ -118,6 +148,26 @@ def ensure_acl(acl_file: Path, kiosk_id: str, site_id: str, prefix: str = "") ->
     sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
     with open(acl_file, "a", encoding="utf-8") as f:
         f.write(sep + block)
+    return True
+
+
+def remove_acl(acl_file: Path, kiosk_id: str) -> bool:
+    """Remove the kiosk's `user` block from the ACL (atomically); True if there was one."""
+    acl_file = Path(acl_file)
+    _check_user(kiosk_id)
+    lines = _read_lines(acl_file)
+    kept: list[str] = []
+    inside = False
+    for line in lines:
+        if line.startswith("user "):
+            inside = line == f"user {kiosk_id}"
+        if not inside:
+            kept.append(line)
+    if len(kept) == len(lines):
+        return False
+    while kept and not kept[-1].strip():
+        kept.pop()
+    _rewrite(acl_file, kept)
     return True
 
 

@@ -52,7 +52,7 @@ def test_healthy_kiosk(tmp_path, recorder):
     cfg = config(tmp_path, ca_file=str(ca), password_file=str(secret(tmp_path, 0o600)))
     recorder.record("visit", 3)
     checks = run(cfg)
-    assert statuses(checks) == {"config": "ok", "database": "ok", "schema": "ok", "outbox": "ok",
+    assert statuses(checks) == {"config": "ok", "database": "ok", "schema": "ok", "outbox": "ok", "identity": "ok",
                                 "gpio": "ok", "clock": "ok", "disk": "ok", "broker": "ok",
                                 "broker password": "ok"}
     assert "1 records wait" in next(c.detail for c in checks if c.name == "outbox")

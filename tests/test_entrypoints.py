@@ -38,7 +38,7 @@ def test_a_corrupt_database_is_an_error_not_a_traceback(command, tmp_path, capsy
     rc = kiosk_main(["--data-dir", str(tmp_path), *command])
     err = capsys.readouterr().err
     assert rc != 0
-    assert err.startswith("kiosk: error: cannot open database")
+    assert err.startswith("kiosk: error: the kiosk database") and "is damaged" in err and "kiosk repair" in err
     assert "Traceback" not in err
 
 

@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -402,3 +403,73 @@ def test_default_ports_match_the_shipped_listeners():
     from server_sync.commands.ingest import CENTRE_PORT
     listeners = re.findall(r"^listener (\d+)$", (MOSQ / "kundpuls.conf").read_text(), re.M)
     assert listeners == [str(BrokerSettings().port), str(CENTRE_PORT)] == ["8883", "8884"]
+
+
+def test_a_kiosk_credential_cannot_steal_or_stall_the_ingests_batches(peers, shipped_broker, tmp_path):
+    """mosquitto 2.0's acl_file grants a kiosk every SUBSCRIBE (its read ACL applies only at
+    delivery): a kiosk in the ingest's share group would be handed its share of every kiosk's
+    batches, which the broker then drops, never acked. The real ingest, on the shipped broker's
+    centre listener, names its group from the centre's password: a kiosk credential subscribed
+    to every group it can guess takes nothing, and all of another kiosk's batches are acked."""
+    from types import SimpleNamespace
+
+    from server_sync import protocol
+    from server_sync.central import registry
+    from server_sync.central.db import connect
+    from tests.central.fleet import IngestProcess, wait_until
+    from tests.central.wire import batch, response
+
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    db = connect(url)
+    for kiosk, site in SITES.items():
+        registry.add_site(db, site, site, "Europe/Stockholm", datetime(2026, 1, 1))
+        registry.add_kiosk(db, kiosk, site, datetime(2026, 1, 1))
+    db.close()
+    a = peers("kiosk-a", PASSWORDS["kiosk-a"])
+    for guess in ("$share/ingest/kundpuls/v1/kiosk/+/events", "$share/ingest/kundpuls/v1/kiosk/kiosk-b/events",
+                  "$share/ingest/#", "$share/kundpuls/kundpuls/v1/kiosk/+/events", "#"):
+        a.subscribe(guess)
+    (tmp_path / "central.pass").write_text(PASSWORDS["central"] + "\n")
+    centre = SimpleNamespace(host="localhost", port=shipped_broker["central_port"], ca_file=shipped_broker["ca"],
+                             password_file_for=lambda user: tmp_path / "central.pass")
+    ingest = IngestProcess(url, centre, tmp_path / "ingest.log").start()
+    try:
+        b = peers("kiosk-b", PASSWORDS["kiosk-b"])
+        b.subscribe(protocol.ack_topic("kiosk-b"))
+        for i in range(1, 21):
+            b.publish(*batch([response(i, kiosk="kiosk-b", site="site-2")], kiosk="kiosk-b", batch_id=f"b{i}"))
+        with b.arrived:
+            b.arrived.wait_for(lambda: len(b.messages) >= 20, 15)
+        acked = sorted(protocol.decode_ack(m.payload).batch_id for m in b.messages)
+        assert acked == sorted(f"b{i}" for i in range(1, 21)), f"batches never acked: {ingest.log()[-2000:]}"
+        db = connect(url)
+        assert wait_until(lambda: db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] == 20, 5)
+        db.close()
+        # Through "#" it reads only what it may read anyway (its own retained config).
+        assert [m.topic for m in a.messages if not m.topic.startswith("kundpuls/v1/kiosk/kiosk-a/")] == []
+    finally:
+        ingest.close()
+
+
+def test_the_broker_refuses_packets_larger_than_the_protocol_allows(peers):
+    """The largest events payload the protocol allows goes through the shipped broker; one 8 KiB
+    larger disconnects its sender and never reaches the centre (one credential must not be able
+    to push megabytes at the ingest's dead-letter table)."""
+    from server_sync.protocol import DEFAULT_MAX_BYTES
+    text = (MOSQ / "kundpuls.conf").read_text()
+    assert int(re.search(r"^max_packet_size (\d+)$", text, re.M).group(1)) == DEFAULT_MAX_BYTES + 4096
+    central = peers("central", PASSWORDS["central"])
+    central.subscribe("kundpuls/v1/kiosk/+/events")
+    a = peers("kiosk-a", PASSWORDS["kiosk-a"])
+    largest = b"L" * DEFAULT_MAX_BYTES
+    assert not a.publish("kundpuls/v1/kiosk/kiosk-a/events", largest).is_failure
+    assert central.wait_for_payload(largest)[-1] == largest
+    a.c.publish("kundpuls/v1/kiosk/kiosk-a/events", b"X" * (DEFAULT_MAX_BYTES + 8192), qos=1)
+    deadline = time.monotonic() + WAIT_S
+    while a.c.is_connected() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not a.c.is_connected(), "the broker kept a client that sent an oversize packet"
+    b = peers("kiosk-b", PASSWORDS["kiosk-b"])
+    b.publish("kundpuls/v1/kiosk/kiosk-b/events", b"after")
+    got = central.wait_for_payload(b"after")
+    assert len(got) == 2 and got[0] == largest

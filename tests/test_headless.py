@@ -237,7 +237,7 @@ def test_demo_announces_the_demo_pin_only_with_the_demo_config(tmp_path):
     demo = _banner(load(None, str(tmp_path / "demo"), env={}, demo=True), tmp_path)
     assert f"PIN {DEMO_PIN} (the demo config's)" in demo
     real = tmp_path / "kiosk.toml"
-    real.write_text(f'[staff]\npin_hash = "{hash_pin("9876")}"\n')
+    real.write_text(f'[kiosk]\nid = "k2"\n\n[staff]\npin_hash = "{hash_pin("9876")}"\n')
     text = _banner(load(str(real), str(tmp_path / "real"), env={}, demo=True), tmp_path)
     assert DEMO_PIN not in text and "9876" not in text
     assert "the staff PIN of the config in use (staff.pin_hash)" in text

@@ -102,9 +102,14 @@ def test_simulate_bad_arguments(tmp_path, capsys):
     assert "error: argument --taps" in capsys.readouterr().err
 
 
-def test_simulate_refuses_a_production_data_dir_without_force(capsys):
+def test_simulate_refuses_a_production_data_dir_without_force(capsys, tmp_path):
     from kiosk.cli import main
     from kiosk.config import PI_DATA_DIR
 
-    assert main(["simulate", "--taps", "1", "--data-dir", PI_DATA_DIR]) == 2
+    config = tmp_path / "kiosk.toml"
+    config.write_text('[kiosk]\nid = "kiosk-0042"\n')
+    assert main(["--config", str(config), "simulate", "--taps", "1", "--data-dir", PI_DATA_DIR]) == 2
     assert "production kiosk's data directory" in capsys.readouterr().err
+    # Without a config file, a production data directory is refused before anything else.
+    assert main(["simulate", "--taps", "1", "--data-dir", PI_DATA_DIR]) == 2
+    assert "no config file at" in capsys.readouterr().err

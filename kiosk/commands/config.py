@@ -7,7 +7,7 @@ import argparse
 import json
 
 from kiosk.config import KEYS, load_file
-from kiosk.loading import load_config
+from kiosk.loading import effective_data_dir, load_config
 
 
 def add_parser(sub, common) -> None:
@@ -24,9 +24,8 @@ def add_parser(sub, common) -> None:
 
 def check(args: argparse.Namespace) -> int:
     if args.path:
-        cfg = load_file(args.path)
-        if args.data_dir:
-            cfg = cfg.with_data_dir(args.data_dir)
+        # The data directory the kiosk would really use: --data-dir, else $KUNDPULS_DATA_DIR.
+        cfg = effective_data_dir(load_file(args.path), args.data_dir)
     else:
         cfg = load_config(args)
     if args.json:

@@ -32,7 +32,7 @@ def export_command(args: argparse.Namespace) -> int:
         raise KioskError(f"no kiosk database at {cfg.db_path} (wrong --data-dir?)")
     now = SystemClock().now()
     since = resolve_since(args.since, local_today(cfg, now))
-    with LocalStore(cfg.db_path) as store:
+    with LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
         try:
             n = export_to(cfg, store, args.format, args.output, sys.stdout, now, since)
         except BrokenPipeError:

@@ -104,7 +104,7 @@ def simulate_command(args: argparse.Namespace) -> int:
     # One simulated boot per run: the filters see a realistic monotonic timeline.
     clock = FakeClock(times[0], synced=True, boot_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
     flagged = followups = 0
-    with LocalStore(cfg.db_path) as store, progress_bar(len(times), unit="tap", desc="simulate") as progress:
+    with LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id) as store, progress_bar(len(times), unit="tap", desc="simulate") as progress:
         recorder = Recorder(cfg, store, clock)
         first_seq = last_seq = None
         for i, (when, value) in enumerate(zip(times, values)):

@@ -44,7 +44,7 @@ def stats_command(args: argparse.Namespace) -> int:
     since = resolve_since(args.since, local_today(cfg, now))
     if since is not None and since > local_today(cfg, now):
         raise CaptureError(f"--since {since.isoformat()} is in the future")
-    with LocalStore(cfg.db_path) as store:
+    with LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
         if args.question and args.question not in {q.id for q in cfg.questions}:
             # A question removed from the config still has history: accept ids in the database.
             known = {r[0] for r in store.db.execute_sql("SELECT DISTINCT question_id FROM response")}

@@ -53,7 +53,7 @@ def sync_command(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with LocalStore(cfg.db_path) as store:
+    with LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
         agent = SyncAgent(cfg, store, base_mapping=base, notifier=SystemdNotifier())
         if not args.once:
             agent.run(stop)

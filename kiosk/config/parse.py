@@ -52,6 +52,9 @@ def parse_text(text: str, path: Path | str | None = None) -> KioskConfig:
 
 
 def load_file(path: Path | str) -> KioskConfig:
+    """A kiosk.toml from disk. It must name its kiosk (`kiosk.id`): an empty or cut-off file
+    would otherwise pass with the built-in defaults and record a real kiosk's answers as
+    demo-kiosk-1."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -63,4 +66,15 @@ def load_file(path: Path | str) -> KioskConfig:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(f"not UTF-8 text (byte {e.start})", path=str(path)) from None
-    return parse_text(text, path)
+    cfg = parse_text(text, path)
+    if not _names_its_kiosk(text):
+        raise ConfigError("is not set: a kiosk.toml names its kiosk (left out, as in an empty or cut-off file, "
+                          "the kiosk would record as demo-kiosk-1)" if text.strip() else
+                          "the file is empty: a kiosk.toml names its kiosk ([kiosk] id = …)",
+                          key="kiosk.id", path=str(path))
+    return cfg
+
+
+def _names_its_kiosk(text: str) -> bool:
+    kiosk = tomllib.loads(text).get("kiosk")
+    return isinstance(kiosk, dict) and "id" in kiosk

@@ -21,7 +21,7 @@ from typing import Any, Mapping, NamedTuple
 from server_sync.protocol.catalogue import REASONS, default_questions
 from server_sync.protocol.scales import SCALE_NAMES, SCALES
 from server_sync.protocol.topics import PREFIX_RE
-from server_sync.protocol.vocabulary import (AUDIENCES, DEFAULT_MAX_EVENTS, FOLLOWUP_MODES,
+from server_sync.protocol.vocabulary import (AUDIENCES, DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, FOLLOWUP_MODES,
                                              ID_PATTERN, LANGUAGES, MAX_COMMENT_CHARS, WEEKDAYS)
 
 
@@ -182,8 +182,9 @@ KEYS: tuple[Key, ...] = (
     Key("broker.keepalive_s", "int", 30, "MQTT keepalive; the broker publishes the Last Will after 1.5× this.",
         minimum=5, maximum=3600),
     Key("sync.batch_max_events", "int", 500, "Most events in one MQTT message.", minimum=1, maximum=DEFAULT_MAX_EVENTS),
-    Key("sync.batch_max_bytes", "int", 262144, "Largest MQTT payload the agent builds, in bytes.",
-        minimum=4096, maximum=16 * 1024 * 1024),
+    Key("sync.batch_max_bytes", "int", 262144, "Largest MQTT payload the agent builds, in bytes "
+        "(the centre refuses larger ones, and the broker disconnects a client that sends them).",
+        minimum=4096, maximum=DEFAULT_MAX_BYTES),
     Key("sync.ack_timeout_s", "float", 30.0, "Unacknowledged events are sent again after this long.", minimum=1, maximum=3600),
     Key("sync.backoff_min_s", "float", 1.0, "First reconnect delay; doubles on each failure.", minimum=0.05, maximum=600),
     Key("sync.backoff_max_s", "float", 60.0, "Longest reconnect delay.", minimum=0.1, maximum=3600),

@@ -113,8 +113,9 @@ def open_panel(cfg: KioskConfig, pin_factory: Any, clock: KioskClock) -> Any:
         return None
     try:
         # Press durations and the staff hold are timed by the kiosk clock, like every timeout.
+        # The flow flashes a button's LED once its answer is stored (never for one the card lost).
         return SmileyPanel.from_config(cfg.gpio, pin_factory=pin_factory,
-                                       monotonic=lambda: clock.monotonic_ns() / 1e9)
+                                       monotonic=lambda: clock.monotonic_ns() / 1e9, flash_on_press=False)
     except Exception as e:                       # no GPIO on this machine: the screen still works
         log.warning("no smiley buttons: %s", e)
         return None
@@ -139,7 +140,7 @@ def run_app(cfg: KioskConfig, *, demo: bool = False, clock: KioskClock | None = 
         from gpiozero.pins.mock import MockFactory, MockPWMPin
         pin_factory = MockFactory(pin_class=MockPWMPin)
     own_store = store is None
-    store = store or LocalStore(cfg.db_path)
+    store = store or LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id)
     clock = clock or SystemClock()
     panel = open_panel(cfg, pin_factory, clock)
     try:

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from kiosk.capture import Recorded, Recorder
 from kiosk.clock import Clock
 from kiosk.config import KioskConfig, Question, active_question
-from kiosk.exc import CaptureError
-from kiosk.pin import PinGuard
+from kiosk.exc import CaptureError, StoreError
+from kiosk.pin import PinGuard, StoredPinLock
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,9 @@ class KioskFlow:
         self.last_value: int | None = None           # the answer the thank-you screen echoes
         self.last_negative = False                   # ... unless it was a complaint
         self.last_recorded: Recorded | None = None
+        self.store_problem: StoreError | None = None   # the last answer could not be stored, and why
         self.draft: FollowUpDraft | None = None
-        self.pin_guard = PinGuard(cfg.staff.pin_hash, cfg.staff.max_tries, cfg.staff.lockout_s,
-                                  monotonic=self.now_s)
+        self.pin_guard = self._pin_guard(cfg)
         self.pin_entry = ""
         self.pin_failed = False
         self.pin_checking = False                    # a PIN is being verified (PBKDF2 is slow)
@@ -89,6 +89,11 @@ class KioskFlow:
 
     def _changed(self) -> None:
         self.revision += 1
+
+    def _pin_guard(self, cfg: KioskConfig) -> PinGuard:
+        # The lock is kept in the kiosk's database: a power cycle does not lift it.
+        return PinGuard(cfg.staff.pin_hash, cfg.staff.max_tries, cfg.staff.lockout_s, monotonic=self.now_s,
+                        lock=StoredPinLock(self.recorder.store, wall=lambda: self.clock.now().timestamp()))
 
     def _go(self, screen: str) -> None:
         self.screen = screen
@@ -163,8 +168,7 @@ class KioskFlow:
     def reconfigure(self, cfg: KioskConfig, recorder: Recorder) -> None:
         """Switch to a new config (a push from the centre); call only when `idle()`."""
         if cfg.staff != self.cfg.staff:
-            self.pin_guard = PinGuard(cfg.staff.pin_hash, cfg.staff.max_tries, cfg.staff.lockout_s,
-                                      monotonic=self.now_s)
+            self.pin_guard = self._pin_guard(cfg)           # the same stored lock: it stays in force
         self.cfg = cfg
         self.recorder = recorder
         self._tz = ZoneInfo(cfg.timezone)
@@ -208,19 +212,28 @@ class KioskFlow:
         if self.screen in (FOLLOWUP, COMMENT):
             self._commit_draft(sent=False)           # a new answer ends the previous follow-up
         q = self.question
-        rec = self.recorder.record(q.id, value, language=self.language, source=source)
+        try:
+            rec = self.recorder.record(q.id, value, language=self.language, source=source)
+        except StoreError as e:
+            # Not stored (a full or failed card): no thank-you, no LED; the staff view says why.
+            log.error("answer NOT recorded: %s", e)
+            self.store_problem = e
+            self._changed()
+            return None
         self.last_recorded = rec
-        if self.screen in (PIN, STAFF):
-            self._changed()                          # the staff view counts it at once
-            return rec                               # staff are busy; the panel LED already said thanks
-        self.touched()
-        self.last_value = value
-        self.last_negative = q.is_negative(value)
-        if source == "touch" and self._flash is not None:
+        self.store_problem = None
+        # Only a stored answer lights its button's LED (touch or button alike): the LED says thanks.
+        if self._flash is not None:
             try:
                 self._flash(q.values.index(value))
             except Exception:                        # an LED must never cost an answer
                 log.exception("LED flash failed")
+        if self.screen in (PIN, STAFF):
+            self._changed()                          # the staff view counts it at once
+            return rec                               # staff are busy; the LED said thanks
+        self.touched()
+        self.last_value = value
+        self.last_negative = q.is_negative(value)
         if rec.wants_followup and (q.reasons or q.comment):
             self.draft = FollowUpDraft(rec.id, q, value, q.is_negative(value))
             self._go(FOLLOWUP)
@@ -281,6 +294,9 @@ class KioskFlow:
             self.recorder.record_followup(d.response_id, d.reasons, d.comment.strip() or None, unsent=not sent)
         except CaptureError:
             log.exception("follow-up not recorded")
+        except StoreError as e:
+            log.error("follow-up NOT recorded: %s", e)
+            self.store_problem = e
 
     # -- staff -----------------------------------------------------------------------------
     def corner_down(self) -> None:

@@ -330,6 +330,12 @@ def staff_table(stats: dict, qid: str, nps: bool) -> dict[str, str]:
     return cells
 
 
+def store_problem_key(problem: Exception) -> str:
+    """The staff text for an answer the card could not store."""
+    from kiosk.exc import DiskFull
+    return "staff_disk_full" if isinstance(problem, DiskFull) else "staff_not_saved"
+
+
 class StaffScreen(KioskScreen):
     def refresh(self, app: Any) -> None:
         view = app.staff_view()
@@ -376,8 +382,12 @@ class StaffScreen(KioskScreen):
             detail.insert(0, tr("staff_oldest", lang, age=age_text(_age(ob["oldest_unacked"], now), lang)))
         ids.sync_detail.text = " · ".join(detail)
         alerts = view["alerts"]
-        ids.alerts.text = "\n".join(
-            "• " + alert_text(a, lang, ZoneInfo(app.flow.cfg.timezone), now) for a in alerts[:2])
+        # What staff must act on comes first: answers not saved, answers the server will not take.
+        problems = [tr(store_problem_key(app.flow.store_problem), lang)] if app.flow.store_problem else []
+        if ob.get("rejected"):
+            problems.append(tr("staff_refused", lang, n=ob["rejected"]))
+        lines = problems + [alert_text(a, lang, ZoneInfo(app.flow.cfg.timezone), now) for a in alerts[:2]]
+        ids.alerts.text = "\n".join("• " + line for line in lines[:2])
         ids.alerts.color = palette.WARNING
         ids.kiosk_line.text = tr("staff_kiosk", lang, id=view["kiosk_id"], ip=view["ip"],
                                  version=view["version"])

@@ -1,6 +1,7 @@
 """Fleet status: every registered kiosk with online state, last seen, outbox depth, clock state
 and config version (and how many of its events the centre refused for good); a kiosk silent for more than `silent_after` of its site's opening hours is
-flagged (a closed shop's kiosk may sleep; an open one must not). Reads kiosk, site and
+flagged (a closed shop's kiosk may sleep; an open one must not), and so is one that holds answers
+the centre refused for good (they wait there for a person). Reads kiosk, site and
 kiosk_status; never writes.
 """
 
@@ -28,8 +29,8 @@ def _dt(v) -> datetime | None:
 
 def _rejected(payload: str | None) -> int | None:
     """Events the centre refused for good, as the kiosk's last status counted them (None when
-    the kiosk has not said: an older kiosk, no status yet, or offline, when its last word is
-    its Last Will, which carries no counts)."""
+    the kiosk has not said: an older kiosk, or no status yet; a Last Will keeps the counts of
+    the status before it)."""
     try:
         value = json.loads(payload or "{}").get("rejected")
     except (ValueError, AttributeError):
@@ -61,6 +62,8 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         since = _dt(last_seen) or _dt(registered)
         silent_open = open_seconds_between(since, now, zone, hours_cache[opening]) if since else 0.0
         silent = bool(active) and silent_open > silent_after.total_seconds()
+        # Answers the centre refused for good wait on the kiosk for a person (docs/deployment.md).
+        held = bool(active) and (_rejected(payload) or 0) > 0
         out.append({
             "kiosk_id": kiosk, "site_id": site, "site_name": name or site, "active": bool(active),
             "online": None if online is None else bool(online),
@@ -69,8 +72,9 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             "clock_synced": None if synced is None else bool(synced),
             "config_version": config_version, "config_error": config_error, "version": version,
             "rejected": _rejected(payload),
-            "silent_open_hours": round(silent_open / 3600, 2), "flagged": silent,
-            "flag": ("never seen" if last_seen is None else "silent during opening hours") if silent else None,
+            "silent_open_hours": round(silent_open / 3600, 2), "flagged": silent or held,
+            "flag": ("never seen" if last_seen is None else "silent during opening hours") if silent else
+                    f"holds {_rejected(payload)} answers the centre refused" if held else None,
         })
     return out
 

@@ -3,8 +3,10 @@
 Both the MQTT ingest (`server_sync.ingest`) and `kiosk-central import` hand validated events
 (`server_sync.protocol.validate_event`) to `Intake.accept`, which inside one transaction:
 - checks the kiosk is registered and active and every answer names the kiosk's registered site;
-- registers unknown questions on first sight and refuses an answer whose question (id, version)
-  is known with another scale or audience (metrics would mix scales);
+- checks answers against the centre's question definitions (`central.questions`: a kiosk's
+  answers never define a question; one that disagrees is refused for that kiosk alone);
+- takes a follow-up only for an answer of its own kiosk, and one per answer (a later one is a
+  conflict);
 - dedupes on the event id: an identical re-send is a duplicate, the same id with other content
   is recorded in `conflict` (once per distinct content), never an overwrite;
 - corrects times recorded before the kiosk's clock synced from a synced event of the same boot
@@ -17,9 +19,11 @@ alone, and the rollup deltas of the group (hourly and reasons) are summed and wr
 key order, just before the commit.
 
 A refusal raises `ProtocolError(reason)` before anything is committed; the caller dead-letters.
-`EventsRefused` (a ProtocolError) marks a refusal that re-sending cannot change (the answer's
-question version is known here with another scale); registry refusals (kiosk unknown or
-deactivated, another site) are plain ProtocolErrors: fixing the registration lets them through.
+`EventsRefused` (a ProtocolError) names the events that re-sending as they are cannot change (an
+answer for another site than the kiosk's, one that disagrees with its question's definition, a
+follow-up to another kiosk's answer): the kiosk holds them, shows them and stops sending them.
+An unknown or deactivated kiosk is a plain ProtocolError (`KioskDeactivated`): registering the
+kiosk lets its re-sends through.
 This module must never commit part of a batch, overwrite a stored event, or talk to MQTT.
 """
 
@@ -36,7 +40,8 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.central import rollups, speedups
+from server_sync.central import dead_letters, questions, rollups, speedups
+from server_sync.central.registry import KioskDeactivated
 from server_sync.central.dialect import (StoredAlready, execute_many, group_transaction, in_list, insert_ignore,
                                          insert_new, insert_rows, placeholders, time_param, writer_transaction)
 from server_sync.central.event_rows import (FOLLOWUP_COLUMNS, FOLLOWUP_WIRE, RESPONSE_COLUMNS, RESPONSE_WIRE,
@@ -86,7 +91,8 @@ class _Group:
     time zones read inside this transaction."""
     rollup: Counter = field(default_factory=Counter)
     reasons: dict[tuple, list[int]] = field(default_factory=dict)
-    questions: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
+    questions: dict[questions.Key, questions.Entry] = field(default_factory=dict)
+    questions_checked: bool = False                          # the register's stamp, read once
     zones: dict[str, ZoneInfo] = field(default_factory=dict)
     locks: frozenset[str] = frozenset()                      # writer locks held since the start
     anchors: dict[tuple[str, str], "_Anchor"] = field(default_factory=dict)   # (kiosk, boot): stored
@@ -110,7 +116,10 @@ class Intake:
         self.db = db
         self.clock = clock
         self._ts = time_param(db)
-        self._questions: dict[tuple[str, int], tuple[str, str]] = {}   # committed (scale, audience)
+        # The question register as read (committed entries only), dropped whenever the centre's
+        # definitions changed (checked once per transaction): a definition is in force at once.
+        self._questions: dict[questions.Key, questions.Entry] = {}
+        self._questions_stamp: tuple | None = None
         self._group: _Group | None = None
 
     @contextmanager
@@ -147,7 +156,7 @@ class Intake:
 
     def _accept(self, batch: Batch, received_at: datetime | None, *, direct: bool) -> Accepted:
         received = naive_utc(received_at or self.clock())
-        staged_questions: dict[tuple[str, int], tuple[str, str]] = {}
+        staged_questions: dict[questions.Key, questions.Entry] = {}
         delta: Counter = Counter()                  # this batch's hourly rollup changes
         reason_delta: dict[tuple, list[int]] = {}   # and its reason rollup changes
         with self._writer(f"kiosk:{batch.kiosk_id}"):
@@ -156,10 +165,15 @@ class Intake:
             responses = [e for e in batch.events if e.type == "response"]
             followups = [e for e in batch.events if e.type == "followup"] if len(responses) < len(batch.events) else []
             if {e.site_id for e in responses} - {site_id}:
-                e = next(e for e in responses if e.site_id != site_id)
-                raise ProtocolError(f"event {e.id}: site_id {e.site_id!r} is not the registered site "
-                                    f"{site_id!r} of kiosk {batch.kiosk_id!r}")
-            staged_questions = self._register_questions(responses, received, batch.batch_id)
+                # Named back to the kiosk (held and shown there, not re-sent forever): the kiosk's
+                # config names another site than its registration.
+                wrong = [e for e in responses if e.site_id != site_id]
+                raise EventsRefused(f"event {wrong[0].id}: site_id {wrong[0].site_id!r} is not the registered site "
+                                    f"{site_id!r} of kiosk {batch.kiosk_id!r} (fix kiosk.site, or the registration,"
+                                    " then `kiosk refused retry`)", batch.batch_id, [e.seq for e in wrong])
+            staged_questions = questions.check_answers(self.db, responses, self._known_questions(),
+                                                       received, batch.batch_id)
+            followups, later = self._own_followups(batch, responses, followups)
 
             anchors, new_boots = self._anchors(batch.kiosk_id, batch.events)
             if new_boots:
@@ -183,6 +197,7 @@ class Intake:
             # Follow-ups stored before their answer arrived count for the reasons only now.
             answered = sorted(explained & inserted)
             if answered:
+                self._evict_foreign_pending(batch.kiosk_id, answered, received)
                 rollups.count_reasons(self.db, self._followup_reasons(answered), into=reason_delta,
                                       zones=self._zones())
                 execute_many(self.db, f"DELETE FROM followup_pending WHERE response_id = {self.db.param}",
@@ -197,15 +212,16 @@ class Intake:
             rollups.count_reasons(self.db, [{"response_id": e.response_id, "reasons": list(e.reasons)}
                                             for e in new_followups], into=reason_delta, zones=self._zones(),
                                   found=stored_answers)
-            # Those whose answer is not stored yet are counted when it comes (see above).
+            # Those whose answer is not stored yet are counted when it comes (see above), and only
+            # if it is their own kiosk's (_evict_foreign_pending).
             insert_ignore(self.db, "followup_pending", ("response_id", "followup_id"),
-                          [(e.response_id, e.id) for e in new_followups
-                           if e.reasons and e.response_id not in stored_answers])
+                          [(e.response_id, e.id) for e in new_followups if e.response_id not in stored_answers])
 
             result.new = len(inserted) + len(finserted)
-            known = [e for e in batch.events if e.id not in inserted and e.id not in finserted]
+            held = {e.id for e, _ in later}
+            known = [e for e in batch.events if e.id not in inserted and e.id not in finserted and e.id not in held]
             stored = self._stored(known)
-            conflicts = []
+            conflicts = list(later)
             for e in known:
                 existing = stored.get(e.id)
                 if existing is None:
@@ -247,47 +263,86 @@ class Intake:
         if row is None:
             raise ProtocolError(f"unknown kiosk {kiosk_id!r}: not registered (kiosk-central kiosk add)")
         if not row[1]:
-            raise ProtocolError(f"kiosk {kiosk_id!r} is deactivated")
+            raise KioskDeactivated(f"kiosk {kiosk_id!r} is deactivated (kiosk-central kiosk deactivate)")
         if self._group is not None:
             self._group.sites[kiosk_id] = row[0]
         return row[0]
 
-    def _register_questions(self, responses: Sequence[ResponseEvent], received: datetime,
-                            batch_id: str = "") -> dict[tuple[str, int], tuple[str, str]]:
-        # The distinct (question, version, scale, audience) of the batch, at C speed: a batch
-        # asks few questions. The first event's scale and audience register an unknown question.
-        distinct = {(e.question_id, e.question_version, e.scale, e.audience) for e in responses}
-        if all(self._questions.get((q, v)) == (scale, audience) for q, v, scale, audience in distinct):
-            return {}                                   # all known and consistent: the common case
-        seen: dict[tuple[str, int], tuple[str, str]] = {}
-        for e in responses:
-            seen.setdefault((e.question_id, e.question_version), (e.scale, e.audience))
-        known = dict(self._questions)
-        unknown = [k for k in seen if k not in known]
-        staged: dict[tuple[str, int], tuple[str, str]] = {}
-        if unknown:
-            where, params = in_list(self.db, "id", sorted({qid for qid, _ in unknown}))
-            for qid, version, scale, audience in self.db.execute_sql(
-                    f"SELECT id, version, scale, audience FROM question WHERE {where}", params).fetchall():
-                known[(qid, version)] = staged[(qid, version)] = (scale, audience)
-            missing = [k for k in unknown if k not in known]
-            insert_ignore(self.db, "question", ("id", "version", "scale", "audience", "text", "first_seen"),
-                          [(qid, v, *seen[(qid, v)], "{}", self._ts(received)) for qid, v in sorted(missing)])
-            for k in missing:
-                known[k] = staged[k] = seen[k]
-        wrong = [e for e in responses if (e.scale, e.audience) != known[(e.question_id, e.question_version)]]
-        if wrong:
-            # For good: a recorded answer keeps its question version (metrics would mix scales).
-            e = wrong[0]
-            scale, audience = known[(e.question_id, e.question_version)]
-            raise EventsRefused(f"event {e.id}: question {e.question_id} v{e.question_version} is "
-                                f"{scale}/{audience} here, the event says {e.scale}/{e.audience}",
-                                batch_id, [w.seq for w in wrong])
-        return staged
+    def _known_questions(self) -> dict[questions.Key, questions.Entry]:
+        """The register's entries cached so far, dropped when the definitions changed."""
+        if self._group is None or not self._group.questions_checked:
+            stamp = questions.stamp(self.db)
+            if stamp != self._questions_stamp:
+                self._questions.clear()
+                self._questions_stamp = stamp
+            if self._group is not None:
+                self._group.questions_checked = True
+        return self._questions if self._group is None else {**self._questions, **self._group.questions}
+
+    def _own_followups(self, batch: Batch, responses: Sequence[ResponseEvent],
+                       followups: Sequence[FollowUpEvent]) -> tuple[list[FollowUpEvent], list[tuple[Event, dict]]]:
+        """A follow-up belongs to an answer of its own kiosk, one per answer. Returns the batch's
+        follow-ups to store and the later ones for an answer that has one (conflicts: (event,
+        the stored or earlier follow-up's wire form)); raises EventsRefused naming those whose
+        answer is another kiosk's."""
+        if not followups:
+            return [], []
+        p = self.db.param
+        answer_ids = sorted({f.response_id for f in followups})
+        owner = {e.id: batch.kiosk_id for e in responses}
+        elsewhere = [a for a in answer_ids if a not in owner]    # mostly none: an answer and its why travel together
+        if elsewhere:
+            where, params = in_list(self.db, "id", elsewhere)
+            owner.update(self.db.execute_sql(f"SELECT id, kiosk_id FROM response WHERE {where}", params).fetchall())
+        foreign = [f for f in followups if owner.get(f.response_id, batch.kiosk_id) != batch.kiosk_id]
+        if foreign:
+            raise EventsRefused(f"event {foreign[0].id}: a follow-up to answer {foreign[0].response_id}, which is "
+                                f"another kiosk's", batch.batch_id, [f.seq for f in foreign])
+        where, params = in_list(self.db, "response_id", answer_ids)
+        first: dict[str, str] = {}                # answer id -> the id of its first follow-up (this kiosk's)
+        for fid, rid in self.db.execute_sql(
+                f"SELECT id, response_id FROM followup WHERE {where} AND kiosk_id = {p} ORDER BY received_at, seq",
+                params + [batch.kiosk_id]).fetchall():
+            first.setdefault(rid, fid)
+        stored = self._stored_by_id(sorted(set(first.values())))
+        keep: list[FollowUpEvent] = []
+        later: list[tuple[Event, dict]] = []
+        for f in followups:
+            fid = first.setdefault(f.response_id, f.id)
+            if fid == f.id:                           # the first (or a re-send of it: dedupe decides)
+                keep.append(f)
+            else:
+                ahead = stored.get(fid) or next({"type": g.type, **wire_of(g)} for g in keep if g.id == fid)
+                later.append((f, ahead))
+        return keep, later
+
+    def _evict_foreign_pending(self, kiosk_id: str, answered: Sequence[str], received: datetime) -> None:
+        """Follow-ups stored before their answer came, by another kiosk than the answer's: never
+        counted, moved to `conflict` (their answer as `existing`), removed. (Answer ids are random
+        UUIDs made at the tap, so this takes a kiosk that learnt another's ids in advance.)"""
+        p = self.db.param
+        where, params = in_list(self.db, "f.response_id", list(answered))
+        ids = [r[0] for r in self.db.execute_sql(
+            f"SELECT f.id FROM followup f WHERE {where} AND f.kiosk_id <> {p}", params + [kiosk_id]).fetchall()]
+        if not ids:
+            return
+        stored = self._stored_by_id(ids)
+        answers = self._stored_by_id(sorted({f["response_id"] for f in stored.values()}))
+        rows = [(fid, f["kiosk_id"], self._ts(received), canonical(answers[f["response_id"]]), canonical(f))
+                for fid, f in stored.items()]
+        execute_many(self.db, "INSERT INTO conflict (event_id, kiosk_id, received_at, existing, incoming) VALUES "
+                     f"({placeholders(self.db, 5)})", rows)
+        for table, column in (("followup_reason", "followup_id"), ("followup_pending", "followup_id"),
+                              ("followup", "id")):
+            execute_many(self.db, f"DELETE FROM {table} WHERE {column} = {p}", [(fid,) for fid in ids])
+        log.warning("kiosk %s: %d follow-ups of other kiosks to its answers removed (recorded as conflicts)",
+                    kiosk_id, len(ids))
 
     def _stored(self, events: Iterable[Event]) -> dict[str, dict[str, Any]]:
         """Events already in the store (either table), by id, in wire form for comparison."""
-        ids = sorted({e.id for e in events})
+        return self._stored_by_id(sorted({e.id for e in events}))
+
+    def _stored_by_id(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
         out: dict[str, dict[str, Any]] = {}
@@ -455,16 +510,13 @@ class Intake:
     # --- dead letters and fleet status -----------------------------------------------------------
 
     def dead_letter(self, topic: str, reason: str, payload: bytes, kiosk_id: str | None = None,
-                    received_at: datetime | None = None, max_payload: int = 1024 * 1024) -> None:
-        """Keep a refused message with its reason (payload capped: a flood must not fill the disk)."""
+                    received_at: datetime | None = None, *, keep: bool = True,
+                    limits: dead_letters.Limits = dead_letters.Limits()) -> bool:
+        """Count a refused message and keep it with its reason, within its kiosk's daily limits
+        (`central.dead_letters`: a flood must not fill the disk); True if kept."""
         received = naive_utc(received_at or self.clock())
-        raw = bytes(payload[:max_payload])
-        if len(payload) > max_payload:
-            reason += f" (payload truncated to {max_payload} of {len(payload)} bytes)"
         with self.db.atomic():
-            self.db.execute_sql(
-                "INSERT INTO dead_letter (received_at, topic, kiosk_id, reason, payload) VALUES "
-                f"({placeholders(self.db, 5)})", (self._ts(received), topic[:1000], kiosk_id, reason[:2000], raw))
+            return dead_letters.record(self.db, topic, reason, payload, kiosk_id, received, keep=keep, limits=limits)
 
     def record_status(self, kiosk_id: str, status: Any, *, retained: bool = False,
                       received_at: datetime | None = None) -> None:
@@ -474,13 +526,19 @@ class Intake:
         with self._writer(f"status:{kiosk_id}"):
             self._registered_site(kiosk_id)
             last_seen = received
-            if retained:
-                # A retained status replayed at ingest start is old news: keep the last-seen time.
-                row = self.db.execute_sql(f"SELECT last_seen FROM kiosk_status WHERE kiosk_id = {p}",
+            said = status.as_dict()
+            will = not status.online and status.ts is None
+            if retained or will:
+                row = self.db.execute_sql(f"SELECT last_seen, payload FROM kiosk_status WHERE kiosk_id = {p}",
                                           (kiosk_id,)).fetchone()
-                if row:
+                if row and retained:
+                    # A retained status replayed at ingest start is old news: keep the last-seen time.
                     last_seen = as_datetime(row[0])
-            payload = json.dumps(status.as_dict(), separators=(",", ":"))
+                if row and will:
+                    # The Last Will says only "offline": what the kiosk last told (its outbox, the
+                    # answers it holds) stays in the payload the fleet view reads.
+                    said = {**json.loads(row[1] or "{}"), **said}
+            payload = json.dumps(said, separators=(",", ":"))
             cols = ("kiosk_id", "online", "last_seen", "version", "outbox_depth", "oldest_unacked_s",
                     "clock_synced", "disk_free_mb", "config_version", "config_error", "payload")
             values = (kiosk_id, status.online, self._ts(last_seen), status.version, status.outbox_depth,

@@ -1,5 +1,6 @@
 """The fleet register: sites and kiosks the centre knows. Ingest accepts answers only from a
-registered, active kiosk, for its registered site.
+registered, active kiosk, for its registered site. A deactivated kiosk stays registered (its
+answers are kept); what it still sends is refused (`KioskDeactivated`) and only counted.
 
 Pure database work; broker credentials are `server_sync.provision`'s job.
 """
@@ -13,10 +14,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from peewee import Database
 
 from server_sync.central.dialect import placeholders
-from server_sync.exc import CentralConfigError
+from server_sync.exc import CentralConfigError, ProtocolError
 from server_sync.protocol import ID_RE
 
 RESERVED_IDS = frozenset({"central"})          # the ingest's broker user; never a kiosk
+
+
+class KioskDeactivated(ProtocolError):
+    """A message from a deactivated kiosk: refused and counted, never kept (dead_letters)."""
 
 
 def check_id(value: str, what: str) -> str:
@@ -46,8 +51,27 @@ def site(db: Database, site_id: str) -> dict[str, Any] | None:
 
 
 def kiosk(db: Database, kiosk_id: str) -> dict[str, Any] | None:
-    row = db.execute_sql(f"SELECT id, site_id, active FROM kiosk WHERE id = {db.param}", (kiosk_id,)).fetchone()
-    return {"id": row[0], "site_id": row[1], "active": bool(row[2])} if row else None
+    row = db.execute_sql(f"SELECT id, site_id, active, deactivated_at FROM kiosk WHERE id = {db.param}",
+                         (kiosk_id,)).fetchone()
+    return {"id": row[0], "site_id": row[1], "active": bool(row[2]), "deactivated_at": row[3]} if row else None
+
+
+def kiosks(db: Database) -> list[dict[str, Any]]:
+    """Every registered kiosk, active or not, with how many answers the centre keeps of it."""
+    rows = db.execute_sql(
+        "SELECT k.id, k.site_id, k.active, k.registered_at, k.deactivated_at,"
+        " (SELECT COUNT(*) FROM response r WHERE r.kiosk_id = k.id) FROM kiosk k ORDER BY k.site_id, k.id").fetchall()
+    return [{"id": kid, "site_id": site, "active": bool(active), "registered_at": str(registered),
+             "deactivated_at": None if deactivated is None else str(deactivated), "answers": int(answers)}
+            for kid, site, active, registered, deactivated, answers in rows]
+
+
+def set_active(db: Database, kiosk_id: str, active: bool, now: datetime) -> None:
+    """Deactivate a kiosk (its answers stay; ingest refuses what it still sends), or bring it
+    back; call inside the caller's transaction with the broker files' changes."""
+    p = db.param
+    db.execute_sql(f"UPDATE kiosk SET active = {p}, deactivated_at = {p} WHERE id = {p}",
+                   (active, None if active else now, kiosk_id))
 
 
 def kiosks_of_site(db: Database, site_id: str) -> list[str]:
@@ -69,3 +93,15 @@ def add_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime) -> None:
                                  "use --rotate-password to issue a new broker password")
     db.execute_sql(f"INSERT INTO kiosk (id, site_id, registered_at) VALUES ({placeholders(db, 3)})",
                    (kiosk_id, site_id, now))
+
+
+def move_kiosk(db: Database, kiosk_id: str, site_id: str) -> str:
+    """Register a kiosk at another site (it was moved, or registered at the wrong one); returns
+    the site it was at. Its stored answers keep the site they were recorded for."""
+    known = kiosk(db, kiosk_id)
+    if known is None:
+        raise CentralConfigError(f"no kiosk {kiosk_id!r} is registered")
+    if site(db, site_id) is None:
+        raise CentralConfigError(f"unknown site {site_id!r}; add it first: kiosk-central site add {site_id} --name NAME")
+    db.execute_sql(f"UPDATE kiosk SET site_id = {db.param} WHERE id = {db.param}", (site_id, kiosk_id))
+    return known["site_id"]

@@ -1,6 +1,6 @@
 """Retention and erasure in the central store: raw comments are removed after a period (default
 13 months) while their reasons, scores and every rollup stay, so the analysis still adds up;
-dead letters and audit entries after their own periods; `erase` removes the comments a search
+dead letters (and their daily counts) and audit entries after their own periods; `erase` removes the comments a search
 finds (a customer asked). Every run writes one `privacy_log` row with counts only: what kind of
 thing was removed and how many, never the content. A comment is removed by clearing its text and
 marking when (`comment_removed_at`); the follow-up row, its reasons and the answer remain.
@@ -84,6 +84,8 @@ def apply_retention(db: Database, now: datetime, *, dry_run: bool = False, actor
             db.execute_sql(f"UPDATE followup SET comment = NULL, comment_removed_at = {p}"
                            f" WHERE comment IS NOT NULL AND recorded_at < {p}", (now.replace(tzinfo=None), comments_cut))
             db.execute_sql(f"DELETE FROM dead_letter WHERE received_at < {p}", (letters_cut,))
+            # The daily counts of refused messages (central.dead_letters) go with them.
+            db.execute_sql(f"DELETE FROM dead_letter_count WHERE day < {p}", (letters_cut.date().isoformat(),))
             if has_audit:
                 db.execute_sql(f"DELETE FROM audit_log WHERE at < {p}", (audit_cut,))
             _log(db, now, out, actor)

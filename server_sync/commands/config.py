@@ -34,7 +34,7 @@ def add_parser(sub, common) -> None:
 def push_config(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
     from server_sync.central.dialect import placeholders
-    from server_sync.config_push import (config_messages, load_push_file, next_versions,
+    from server_sync.config_push import (config_messages, define_questions, load_push_file, next_versions,
                                          publish_retained, targets, validate_for)
 
     push = load_push_file(args.file)
@@ -43,11 +43,11 @@ def push_config(args: argparse.Namespace) -> int:
     try:
         with db.atomic() as txn:
             kiosks = targets(db, args.kiosk, args.site)
-            for kiosk_id, site_id in kiosks:
-                validate_for(push, kiosk_id, site_id)
+            parsed = [validate_for(push, kiosk_id, site_id) for kiosk_id, site_id in kiosks]
+            now = datetime.now(timezone.utc).replace(tzinfo=None)
+            disagreeing = define_questions(db, push, parsed[0], now)
             versions = next_versions(db, [k for k, _ in kiosks])
             messages = config_messages(push, versions, args.prefix)
-            now = datetime.now(timezone.utc).replace(tzinfo=None)
             db.cursor().executemany(
                 f"INSERT INTO config_push (kiosk_id, version, payload, pushed_at) VALUES ({placeholders(db, 4)})",
                 [(k, v, payload.decode(), now) for k, _t, v, payload in messages])
@@ -60,11 +60,18 @@ def push_config(args: argparse.Namespace) -> int:
         db.close()
     result = [{"kiosk_id": k, "version": v, "topic": t} for k, t, v, _p in messages]
     if args.json:
-        print(json.dumps({"dry_run": bool(args.dry_run), "pushed": result}, indent=2))
+        print(json.dumps({"dry_run": bool(args.dry_run), "pushed": result, "questions_defined": sorted(disagreeing),
+                          "stored_answers_otherwise": {q: n for q, n in disagreeing.items() if n}}, indent=2))
     else:
         verb = "would push" if args.dry_run else "pushed"
         for r in result:
             print(f"{verb} config version {r['version']} to kiosk {r['kiosk_id']} ({r['topic']}, retained)")
+        if disagreeing:
+            print(f"questions {'to be ' if args.dry_run else ''}defined by the centre: {', '.join(sorted(disagreeing))}"
+                  " (an answer that disagrees is held on its kiosk)")
+        for q, n in sorted(disagreeing.items()):
+            if n:
+                print(f"note: {n} answer(s) stored before for {q} have another scale or audience; they stay as they are")
         if not args.dry_run:
             print("Each kiosk applies it on receipt, or refuses it and says why: kiosk-central fleet")
     return 0

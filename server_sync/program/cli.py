@@ -26,6 +26,9 @@ class CommandLine:
     version: str
     commands: ModuleType                              # the package of subcommand modules
     common: Callable[[], argparse.ArgumentParser]     # options every subcommand accepts
+    # An error that is not ours but means something a person can act on (a failed SD card), as
+    # the KundpulsError to print; None: a bug, let it be seen.
+    translate: Callable[[BaseException], KundpulsError | None] | None = None
 
     def command_names(self) -> list[str]:
         return sorted(m.name for m in pkgutil.iter_modules(self.commands.__path__)
@@ -57,6 +60,11 @@ class CommandLine:
             return 130
         except BrokenPipeError:
             return 0
+        except Exception as e:
+            error = self.translate(e) if self.translate else None
+            if error is None:
+                raise
+            return self.fail(error, 1)
 
     def fail(self, error: Exception, code: int) -> int:
         print(f"{self.prog}: error: {error}", file=sys.stderr)

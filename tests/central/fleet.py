@@ -40,9 +40,10 @@ class TestKiosk:
     recorder: Recorder
     clock: FakeClock
 
-    def record(self, n: int, followup_every: int = 0) -> int:
-        """Record n answers (and a follow-up on every `followup_every`-th); returns events made."""
-        q = self.cfg.questions[0]
+    def record(self, n: int, followup_every: int = 0, question: str | None = None) -> int:
+        """Record n answers (and a follow-up on every `followup_every`-th) to `question` (the
+        first of the config by default); returns events made."""
+        q = self.cfg.question(question) if question else self.cfg.questions[0]
         made = 0
         for i in range(n):
             r = self.recorder.record(q.id, q.values[i % len(q.values)])
@@ -63,9 +64,12 @@ class TestKiosk:
             "SELECT id FROM response UNION ALL SELECT id FROM followup").fetchall()}
 
 
-def make_kiosk(tmp_path: Path, broker, kiosk_id: str, site_id: str, **sync) -> TestKiosk:
+def make_kiosk(tmp_path: Path, broker, kiosk_id: str, site_id: str, questions: list | None = None,
+               **sync) -> TestKiosk:
     from seeds.demo import demo_config_mapping
     mapping = demo_config_mapping(kiosk_id, site_id)
+    if questions is not None:
+        mapping["questions"], mapping["schedule"] = questions, []
     mapping["kiosk"]["data_dir"] = str(tmp_path / kiosk_id)
     mapping["broker"] = broker.kiosk_broker_mapping(kiosk_id)
     mapping["sync"] = {**FAST_SYNC, **sync}

@@ -14,7 +14,7 @@ from tests.readme_commands import leaves, table, undocumented
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-OURS = ("ingest", "import", "site", "kiosk", "config")      # the analysis commands have their own section
+OURS = ("ingest", "import", "site", "kiosk", "config", "question")      # the analysis commands have their own section
 
 
 def test_every_central_command_and_option_is_in_the_readme():

@@ -104,7 +104,7 @@ def test_followup_before_its_answer_counts_once_the_answer_comes(ingest, central
         ingest.handle(*messages[0])
         assert _reason_rows(db) == []
         assert sorted(r[0] for r in db.execute_sql("SELECT response_id FROM followup_pending").fetchall()) == \
-            sorted([a["id"], never["response_id"]])      # the comment-only one has nothing to count
+            sorted([a["id"], b["id"], never["response_id"]])   # the comment-only one waits too (whose is it?)
         ingest.handle(*messages[1])
     counted = _reason_rows(db)
     assert [(r[2], r[3]) for r in counted] == [("queue", 1), ("staff", 1)]
@@ -141,14 +141,18 @@ def _bad_messages():
     yield "unknown kiosk 'k9'", *batch([response(1, kiosk="k9")], kiosk="k9"), False
     yield "in the future", *batch([response(1, at=datetime(2099, 1, 1, tzinfo=timezone.utc)), response(2)]), True
     yield "does not match topic", protocol.events_topic("k2"), batch([good])[1], False
-    yield "not the registered site", *batch([response(1, site="s2")]), False
-    yield "question visit v1 is smiley4", *batch([response(1, scale="smiley5"), response(2)]), True
+    yield "not the registered site", *batch([response(1, site="s2"), response(2)]), True
+    yield "question visit v1 is defined by the centre as smiley4", *batch([response(1, scale="smiley5"),
+                                                                            response(2)]), True
 
 
 @pytest.mark.parametrize("reason,topic,payload,for_good", list(_bad_messages()),
                          ids=[r for r, *_ in _bad_messages()])
 def test_bad_message_is_dead_lettered_and_ingest_goes_on(ingest, central_db, reason, topic, payload, for_good):
-    ingest.handle(*batch([response(10)]))           # registers visit v1 as smiley4
+    from server_sync.central import questions
+    with central_db.atomic():                         # the centre defines visit v1
+        questions.define(central_db, "visit", 1, "smiley4", "customer", {}, NOW.replace(tzinfo=None))
+    ingest.handle(*batch([response(10)]))
     out = ingest.handle(topic, payload)
     assert out.kind == "dead_letter"
     if for_good:
@@ -231,3 +235,21 @@ def test_an_unsent_follow_up_is_marked_at_the_centre(central_db):
     assert Ingest(central_db).handle(*batch(events)).accepted.new == 6
     stored = sorted(central_db.execute_sql("SELECT seq, unsent FROM followup").fetchall())
     assert [(seq, None if u is None else bool(u)) for seq, u in stored] == [(2, True), (4, False), (6, None)]
+
+
+def test_a_followup_waiting_for_another_kiosks_answer_is_never_counted(ingest, central_db):
+    """A follow-up stored before its answer came, by another kiosk than the answer's (which
+    would have to know the answer's random id in advance): when the answer comes, it is moved to
+    `conflict` and removed; the answer's own kiosk's follow-up counts, once."""
+    db = central_db
+    a = response(1, value=1)
+    ingest.handle(*batch([followup(1, a["id"], kiosk="k2", reasons=("price",), comment="k2 was here")], kiosk="k2"))
+    assert count(db, "SELECT COUNT(*) FROM followup") == 1
+    own = followup(2, a["id"], reasons=("queue",))
+    out = ingest.handle(*batch([a, own]))
+    assert out.kind == "batch" and out.accepted.new == 2
+    assert db.execute_sql("SELECT id FROM followup").fetchall() == [(own["id"],)]
+    assert [r[2:4] for r in _reason_rows(db)] == [("queue", 1)]
+    assert count(db, "SELECT COUNT(*) FROM followup_pending") == 0
+    kiosk, existing = db.execute_sql("SELECT kiosk_id, existing FROM conflict").fetchone()
+    assert kiosk == "k2" and json.loads(existing)["id"] == a["id"]

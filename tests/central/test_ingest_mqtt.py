@@ -13,27 +13,11 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from server_sync import protocol
-from tests.central.fleet import AgentThread, IngestProcess, make_kiosk, wait_until
+from tests.central.fleet import AgentThread, make_kiosk, wait_until
 from tests.central.wire import batch, count, response
 
 pytestmark = pytest.mark.broker
 
-
-
-@pytest.fixture
-def ingestors(tmp_path):
-    made: list[IngestProcess] = []
-
-    def start(url, broker, client_id="ingest-1", *extra, wait=True) -> IngestProcess:
-        p = IngestProcess(url, broker, tmp_path / f"{client_id}.log", client_id, *extra)
-        made.append(p)
-        return p.start(wait)
-
-    try:
-        yield start
-    finally:
-        for p in made:
-            p.close()
 
 
 def stored(db) -> tuple[int, int]:
@@ -276,3 +260,88 @@ def test_answers_from_before_the_clock_synced_arrive_corrected(broker, central, 
     assert rows[synced.id] == (sync_time, "synced")
     for i, r in enumerate(early):
         assert rows[r.id] == (sync_time - timedelta(seconds=60 - 10 * (i + 1)), "corrected")
+
+
+def test_a_bad_retained_status_is_dead_lettered_once(broker, central, ingestors):
+    """A retained status reaches every ingestor, and again at each start: it is kept once, and
+    every time it comes is counted."""
+    from server_sync.central import dead_letters
+    url, db = central
+    k1 = client_for(broker, "k1", client_id="k1-raw")
+    assert connect_result(k1, broker) == "Success"
+    k1.publish(protocol.status_topic("k1"), b'{"schema": 1, "online": "maybe"}', qos=1, retain=True).wait_for_publish(5)
+    k1.loop_stop()
+    a = ingestors(url, broker, "ingest-a")
+    ingestors(url, broker, "ingest-b")
+    assert wait_until(lambda: dead_letters.counts(db).get("k1", {}).get("messages") == 2, 10)
+    assert a.terminate() == 0
+    ingestors(url, broker, "ingest-a")                 # a restart: the retained status again
+    assert wait_until(lambda: dead_letters.counts(db)["k1"]["messages"] == 3, 10)
+    assert count(db, "SELECT COUNT(*) FROM dead_letter") == 1
+
+
+def test_a_deactivated_kiosk_is_cut_off_and_its_answers_kept(broker, central, ingestors, tmp_path, capsys):
+    """`kiosk-central kiosk deactivate`: the broker user goes (after the broker's reload the
+    kiosk is disconnected and refused), its answers stay, and what still arrives from it is
+    refused and counted, never kept."""
+    from server_sync.central import dead_letters
+    from server_sync.cli import main
+    url, db = central
+    ingestors(url, broker)
+    k = make_kiosk(tmp_path, broker, "k1", "s1")
+    k.record(5)
+    assert k.agent().run(once=True, timeout=20)
+    online = client_for(broker, "k1", client_id="k1-online")
+    assert connect_result(online, broker) == "Success"
+    assert main(["--db", url, "kiosk", "deactivate", "k1", "--password-file", str(broker.password_file),
+                 "--acl-file", str(broker.acl_file)]) == 0
+    assert "kiosk k1 deactivated; its 5 answer(s) stay" in capsys.readouterr().out
+    assert "k1:" not in broker.password_file.read_text()
+    broker.reload()
+    assert wait_until(lambda: not online.is_connected(), 10), "the broker kept a revoked credential connected"
+    online.loop_stop()
+    k.record(2)
+    with pytest.raises(Exception, match="refused the connection: (Not authorized|Bad user name)"):
+        k.agent().run(once=True, timeout=10)
+    assert count(db, "SELECT COUNT(*) FROM response WHERE kiosk_id = 'k1'") == 5
+    # A batch of it that was still on its way (a store bridge, a queue) is refused and counted.
+    late = client_for(broker, "central", client_id="late")
+    assert connect_result(late, broker) == "Success"
+    late.publish(*batch([response(100)], kiosk="k1"), qos=1).wait_for_publish(5)
+    late.loop_stop()
+    assert wait_until(lambda: dead_letters.counts(db).get("k1", {}).get("messages", 0) >= 1, 10)
+    assert dead_letters.counts(db)["k1"]["kept"] == 0
+    assert count(db, "SELECT COUNT(*) FROM dead_letter WHERE kiosk_id = 'k1'") == 0
+    assert count(db, "SELECT COUNT(*) FROM response WHERE kiosk_id = 'k1'") == 5
+    assert main(["--db", url, "kiosk", "list", "--json"]) == 0
+    listed = {r["id"]: r for r in json.loads(capsys.readouterr().out)["kiosks"]}
+    assert listed["k1"]["active"] is False and listed["k1"]["answers"] == 5
+    assert listed["k1"]["refused_7d"]["messages"] >= 1 and listed["k2"]["active"] is True
+
+
+def test_a_repaired_kiosk_loses_and_doubles_nothing(broker, central, ingestors, tmp_path):
+    """A kiosk whose card damaged its indexes: repaired (every row salvaged, the sequence going
+    on), it sends what the centre had not acknowledged, and the centre holds each answer once."""
+    from datetime import datetime, timezone
+
+    from kiosk.repair import repair
+    from kiosk.store import LocalStore
+    from tests.test_sd_card import damage_indexes
+    url, db = central
+    ingestors(url, broker)
+    k = make_kiosk(tmp_path, broker, "k1", "s1", batch_max_events=50)
+    first = k.record(200, followup_every=10)
+    assert k.agent().run(once=True, timeout=30)
+    later = k.record(100, followup_every=10)                  # recorded, never sent
+    top = k.store.db.execute_sql("SELECT value FROM sequence").fetchone()[0]
+    k.store.close()
+    damage_indexes(k.cfg.db_path, "response")
+    result = repair(k.cfg.db_path, now=datetime.now(timezone.utc))
+    assert result.salvaged["response"] + result.salvaged["followup"] == first + later
+    k.store = LocalStore(k.cfg.db_path, kiosk_id="k1")
+    k.recorder.store = k.store
+    assert k.recorder.record("visit", 3).seq == top + 1
+    assert k.agent().run(once=True, timeout=30)
+    assert stored(db) == (first + later + 1, first + later + 1)
+    assert {r[0] for r in db.execute_sql("SELECT id FROM response UNION SELECT id FROM followup")} == k.ids()
+    assert count(db, "SELECT COUNT(*) FROM conflict") == 0 and count(db, "SELECT COUNT(*) FROM dead_letter") == 0

@@ -179,3 +179,47 @@ def test_connect_failures_are_logged_at_most_every_ten_seconds(caplog):
         " attempt 1; retrying",
         "cannot connect to the broker at mqtt.example:8883 (OSError: [Errno 113] No route to host), attempt 5;"
         " 4 attempts since the last message; retrying"]
+
+
+def test_the_share_group_is_named_from_the_centres_password():
+    """Every ingestor with the centre's password lands in one group; nobody without it can name
+    the group (a kiosk joining it would be handed batches it never acks)."""
+    from server_sync.ingest import share_group
+    from server_sync.protocol import ID_RE, shared_events_subscription
+    group = share_group("central-secret")
+    assert group == share_group("central-secret") != share_group("central-secret2")
+    assert group.startswith("ingest-") and len(group) == 39 and ID_RE.fullmatch(group)
+    assert "central-secret" not in shared_events_subscription("", group)
+    assert share_group(None) == share_group("") == "ingest"          # a demo without credentials
+
+
+def test_ingestors_on_one_host_get_their_own_client_id_by_default(broker, tmp_path):
+    """Two ingestors started alike on one host (no --client-id) used to share one client id and
+    knock each other off the broker in turn; each now takes its own, and a restart gets its own
+    back."""
+    import socket
+
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    db = connect(url)
+    register_fleet(db)
+    db.close()
+    env = {"STATE_DIRECTORY": str(tmp_path / "state")}
+
+    def ingestor(name: str) -> IngestProcess:
+        p = IngestProcess(url, broker, tmp_path / f"{name}.log", "unused", env=env)
+        at = p.cmd.index("--client-id")
+        del p.cmd[at:at + 2]
+        return p.start()
+
+    host = socket.gethostname()
+    a, b = ingestor("a"), ingestor("b")
+    try:
+        assert f"as kundpuls-ingest-{host} " in a.log() and f"as kundpuls-ingest-{host}-2 " in b.log()
+        assert a.terminate() == 0
+        again = ingestor("a2")
+        assert f"as kundpuls-ingest-{host} " in again.log()
+        again.terminate()
+        assert "already connected" not in broker.log() and "taken over" not in b.log()
+    finally:
+        for p in (a, b):
+            p.close()

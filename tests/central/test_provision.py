@@ -117,6 +117,30 @@ def test_kiosk_add_gives_a_working_credential_and_rotation_retires_it(broker, tm
     assert connect(db).execute_sql("SELECT id FROM kiosk").fetchall() == [("k7",)]
 
 
+def test_deactivate_removes_only_that_kiosks_credential_and_rotation_brings_it_back(broker, tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    files = ["--password-file", str(broker.password_file), "--acl-file", str(broker.acl_file)]
+    cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)
+    passwords = {k: json.loads(cli(capsys, "kiosk", "add", k, "--site", "s1", *files, "--json", "--db", db)[1])["password"]
+                 for k in ("k7", "k8")}
+    rc, out, _ = cli(capsys, "kiosk", "deactivate", "k7", *files, "--json", "--db", db)
+    assert rc == 0 and json.loads(out)["password_removed"] and json.loads(out)["acl_block_removed"]
+    acl = broker.acl_file.read_text()
+    assert "user k7" not in acl and "user k8\ntopic read kundpuls/v1/site/s1/alerts\n" in acl
+    assert acl.startswith("# kiosks:")                       # the shared patterns stay
+    broker.reload()
+    assert try_connect(broker, "k7", passwords["k7"]) in ("Not authorized", "Bad user name or password")
+    assert try_connect(broker, "k8", passwords["k8"]) == "Success"
+    rc, out, _ = cli(capsys, "kiosk", "deactivate", "k7", *files, "--db", db)    # again: nothing left to do
+    assert rc == 0 and "was deactivated already" in out and "no broker user or ACL block left" in out
+    assert cli(capsys, "kiosk", "deactivate", "k9", *files, "--db", db)[2].endswith("no kiosk 'k9' is registered\n")
+    rc, out, _ = cli(capsys, "kiosk", "add", "k7", "--site", "s1", *files, "--rotate-password", "--json", "--db", db)
+    assert rc == 0 and json.loads(out)["reactivated"] is True
+    broker.reload()
+    assert try_connect(broker, "k7", json.loads(out)["password"]) == "Success"
+    assert connect(db).execute_sql("SELECT id, active FROM kiosk ORDER BY id").fetchall() == [("k7", 1), ("k8", 1)]
+
+
 def test_config_push_validates_versions_and_publishes_retained(broker, tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'c.db'}"
     cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)

@@ -49,7 +49,7 @@ class Central:
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.procs.append(proc)
-        if wait and not self.broker.wait_for_log(f"{client_id} 1 $share/ingest/", timeout=15):
+        if wait and not self.broker.wait_for_log(f"{client_id} 1 $share/", timeout=15):
             raise RuntimeError(f"ingest did not subscribe:\n{self.ingest_log(client_id)}")
         return proc
 

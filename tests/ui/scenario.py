@@ -665,6 +665,23 @@ class Scenario:
                 self.check("staff view shows the address the sync agent recorded",
                            "10.20.30.40" in line, line)
                 self.app.store.set_meta("sync.connected", "0")
+                # What staff must act on comes first: answers the card could not store, and
+                # answers the centre refused for good (kept here, named in its ack).
+                from kiosk.exc import DiskFull
+                self.app.flow.store_problem = DiskFull("the disk is full")
+                refuse = ("UPDATE response SET send_count = 1, rejected_at = ?, rejected_reason = ?"
+                          " WHERE seq = (SELECT MIN(seq) FROM response)")
+                self.app.store.db.execute_sql(refuse, ("2026-11-23T12:00:00.000Z", "site_id 'x' is not …"))
+                yield from self.advance(10.5)
+                yield from self.frames(1)
+                alerts = self.app.sm.current_screen.ids.alerts.text
+                self.check("staff view: answers not saved and answers not accepted come first",
+                           alerts.splitlines() == ["• " + self.app.tr("staff_disk_full", lang),
+                                                   "• " + self.app.tr("staff_refused", lang, n=1)], alerts)
+                yield from self.staff_readable(lang)
+                yield from self.shot("staff_problems")
+                self.app.flow.store_problem = None
+                self.app.store.db.execute_sql("UPDATE response SET rejected_at = NULL, rejected_reason = NULL")
             # The customers' question: reasons, comments, today against last week.
             yield from self.tap([b for b in self.find("PillButton")
                                  if b.text == self.app.tr("staff_next_question", lang)][0])

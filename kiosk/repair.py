@@ -1,0 +1,228 @@
+"""Salvage a damaged kiosk database (`kiosk repair`): every row a full scan can still read goes
+into a fresh database, which takes the damaged one's place; the damaged files are kept beside
+it, renamed, never deleted.
+
+A damaged index (the usual harm a power cut or a worn card does) makes every query through it
+fail while each row is still readable by a scan of its table, so the scan goes row by row in
+rowid order and skips past a damaged stretch of the table itself. The sequence continues above
+every seq the kiosk ever gave out: from the damaged file's sequence when that is readable, else
+(an empty file, a lost sequence page) from the time (milliseconds since 2020, which no kiosk
+counting one event at a time can have reached): a seq is never used twice.
+
+The database is read from a copy (with its WAL), so the damaged file is never written to. Run it
+with the kiosk's services stopped; it refuses a healthy database unless forced.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from kiosk.exc import StoreError
+from kiosk.store import LocalStore
+
+TABLES = ("response", "followup", "meta")          # in this order: answers before their follow-ups
+EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)  # no kiosk recorded before (the protocol's EARLIEST)
+
+
+@dataclass
+class Repaired:
+    """What `repair` did."""
+    path: str
+    damaged_kept_as: list[str]
+    salvaged: dict[str, int] = field(default_factory=dict)
+    unreadable: dict[str, int] = field(default_factory=dict)     # stretches of a table that could not be read
+    sequence: int = 0                                            # the last seq given out; the next is above
+    sequence_from: str = ""                                      # "damaged file" or "time"
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "damaged_kept_as": self.damaged_kept_as, "salvaged": self.salvaged,
+                "unreadable": self.unreadable, "sequence": self.sequence,
+                "sequence_from": self.sequence_from}
+
+
+def healthy(path: Path) -> bool:
+    """The file is a non-empty SQLite database whose integrity_check says ok."""
+    if not path.exists() or path.stat().st_size == 0:
+        return False
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return False
+    try:
+        return con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        con.close()
+
+
+def repair(path: Path | str, *, now: datetime, force: bool = False) -> Repaired:
+    """Salvage `path` into a fresh database that replaces it (see the module's docstring)."""
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"no database at {path}: nothing to repair (a new one is made at the first start)")
+    if not force and healthy(path):
+        raise StoreError(f"{path} is not damaged (integrity_check ok): nothing to repair (--force rebuilds it anyway)")
+    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    work = Path(tempfile.mkdtemp(prefix=".repair-", dir=path.parent))
+    try:
+        rows, result = _salvage(path, work)
+        fresh = work / "fresh.db"
+        result.sequence, result.sequence_from = _write(fresh, rows, now)
+        result.path = str(path)
+        result.damaged_kept_as = _swap(path, fresh, stamp)
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _salvage(path: Path, work: Path) -> tuple[dict[str, tuple[list[str], list[tuple]]], Repaired]:
+    """Every readable row of the kiosk's tables, read from a copy of the file and its WAL."""
+    copy = work / "damaged.db"
+    for suffix in ("", "-wal"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            shutil.copyfile(source, f"{copy}{suffix}")
+    result = Repaired(str(path), [])
+    rows: dict[str, tuple[list[str], list[tuple]]] = {}
+    if copy.stat().st_size == 0:
+        return rows, result
+    con = sqlite3.connect(copy, timeout=5)
+    try:
+        for table in TABLES + ("sequence",):
+            try:
+                columns = [r[1] for r in con.execute(f"PRAGMA table_info({table})").fetchall()]
+            except sqlite3.DatabaseError:
+                columns = []                            # the schema itself is unreadable
+            got, bad = ([], 0) if not columns else _scan(con, table, columns)
+            rows[table] = (columns, got)
+            result.salvaged[table] = len(got)
+            result.unreadable[table] = bad
+    finally:
+        con.close()
+    return rows, result
+
+
+def _scan(con: sqlite3.Connection, table: str, columns: list[str]) -> tuple[list[tuple], int]:
+    """The table's rows in rowid order, never through an index (NOT INDEXED); a damaged stretch
+    is stepped over by seeking ever further past it. Returns (rows, damaged stretches)."""
+    select = f"SELECT rowid, {', '.join(columns)} FROM {table} NOT INDEXED WHERE rowid > ? ORDER BY rowid"
+    try:
+        top = con.execute(f"SELECT MAX(rowid) FROM {table} NOT INDEXED").fetchone()[0] or 0
+    except sqlite3.DatabaseError:
+        top = 2 ** 62
+    rows: list[tuple] = []
+    last, stretches = 0, 0
+    while True:
+        try:
+            for row in _rows(con, select, last):
+                rows.append(row[1:])
+                last = row[0]
+            return rows, stretches
+        except sqlite3.DatabaseError:
+            stretches += 1
+            skip = 1
+            while True:                     # find where the table can be read again
+                if last + skip > top:
+                    return rows, stretches
+                try:
+                    con.execute(select + " LIMIT 1", (last + skip - 1,)).fetchall()
+                    last += skip - 1
+                    break
+                except sqlite3.DatabaseError:
+                    skip *= 2
+
+
+def _rows(con: sqlite3.Connection, select: str, after: int) -> Iterator[tuple]:
+    cursor = con.execute(select, (after,))
+    while True:
+        batch = cursor.fetchmany(1000)
+        if not batch:
+            return
+        yield from batch
+
+
+def _write(fresh: Path, rows: dict[str, tuple[list[str], list[tuple]]], now: datetime) -> tuple[int, str]:
+    """A new database at `fresh` (schema by the migrations) holding the salvaged rows; returns
+    the sequence it continues from and where that came from."""
+    store = LocalStore(fresh)
+    db = store.db
+    try:
+        known_seq = _sequence(rows)
+        max_seq = 0
+        db.execute_sql("PRAGMA foreign_keys = OFF")      # a follow-up whose answer was lost is kept too
+        with db.atomic("IMMEDIATE"):
+            for table in TABLES:
+                columns, got = rows.get(table, ([], []))
+                if not got:
+                    continue
+                have = {r[1] for r in db.execute_sql(f"PRAGMA table_info({table})").fetchall()}
+                keep = [i for i, c in enumerate(columns) if c in have]
+                names = ", ".join(columns[i] for i in keep)
+                marks = ", ".join("?" * len(keep))
+                db.connection().executemany(f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})",
+                                            [tuple(r[i] for i in keep) for r in got])
+                if "seq" in columns:
+                    at = columns.index("seq")
+                    max_seq = max([max_seq] + [r[at] for r in got if isinstance(r[at], int)])
+            if known_seq is not None:
+                sequence, source = max(known_seq, max_seq), "damaged file"
+            else:
+                newest = max([now] + [_parse(r) for r in _times(rows)])
+                sequence = max(max_seq, int((newest - EPOCH).total_seconds() * 1000))
+                source = "time"
+            db.execute_sql("UPDATE sequence SET value = ? WHERE name = 'event'", (sequence,))
+        return sequence, source
+    finally:
+        store.close()
+
+
+def _sequence(rows: dict[str, tuple[list[str], list[tuple]]]) -> int | None:
+    columns, got = rows.get("sequence", ([], []))
+    if "name" not in columns or "value" not in columns:
+        return None
+    for r in got:
+        if r[columns.index("name")] == "event" and isinstance(r[columns.index("value")], int):
+            return r[columns.index("value")]
+    return None
+
+
+def _times(rows: dict[str, tuple[list[str], list[tuple]]]) -> Iterator[str]:
+    for table in ("response", "followup"):
+        columns, got = rows.get(table, ([], []))
+        if "recorded_at" in columns:
+            at = columns.index("recorded_at")
+            yield from (r[at] for r in got if isinstance(r[at], str))
+
+
+def _parse(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return EPOCH
+
+
+def _swap(path: Path, fresh: Path, stamp: str) -> list[str]:
+    """Put `fresh` in place of `path`; the damaged file and its WAL are kept, renamed. The old
+    WAL must leave first: left beside the new file, SQLite would play it into it."""
+    kept = []
+    for suffix in ("-wal", "-shm"):
+        old = Path(f"{path}{suffix}")
+        if old.exists():
+            target = path.with_name(f"{path.name}.damaged-{stamp}{suffix}")
+            os.replace(old, target)
+            kept.append(str(target))
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    os.link(path, target)
+    kept.insert(0, str(target))
+    os.replace(fresh, path)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{fresh}{suffix}").unlink(missing_ok=True)
+    return kept

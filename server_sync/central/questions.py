@@ -1,0 +1,134 @@
+"""The question register: what a question (id and version) asks, on which scale and of whom.
+
+Only the centre defines a question: `kiosk-central config push` (each question it pushes) and
+`kiosk-central question define`. A kiosk's answers never do, so no kiosk can decide for the others
+what a question is (one publish of `pulse v1` as nps11 would otherwise have every other kiosk's
+smiley answers to `pulse` refused). An answer to a question the centre has not defined is
+stored as it came, with its own scale and audience, and the first one seen is noted
+(`first_seen`, `defined_at` NULL) so reports can name the question. An answer that disagrees
+with a definition is refused for its own kiosk alone (`EventsRefused`: named in that kiosk's ack,
+held and flagged there, sent again with `kiosk refused retry` once its config or the definition is
+fixed); nobody else's answers are touched.
+
+Reads and writes inside the caller's transaction; never commits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping, Sequence
+
+from peewee import Database
+
+from server_sync.central.dialect import in_list, insert_ignore, time_param
+from server_sync.exc import CentralConfigError
+from server_sync.protocol import EventsRefused, ResponseEvent
+from server_sync.protocol.scales import SCALE_NAMES
+from server_sync.protocol.vocabulary import AUDIENCES
+
+Key = tuple[str, int]                          # (question id, version)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the register says of one question version."""
+    scale: str
+    audience: str
+    defined: bool                              # by the centre; else only seen in answers
+
+    def refuses(self, e: ResponseEvent) -> bool:
+        return self.defined and (e.scale, e.audience) != (self.scale, self.audience)
+
+
+def check_answers(db: Database, responses: Sequence[ResponseEvent], known: Mapping[Key, Entry], received: datetime,
+                  batch_id: str) -> dict[Key, Entry]:
+    """Check a batch's answers against the register (`known`: entries read earlier, which the
+    caller may cache); note unknown questions as seen. Returns the entries read or noted here.
+    Raises EventsRefused naming the answers that disagree with the centre's definition."""
+    distinct = {(e.question_id, e.question_version) for e in responses}
+    staged: dict[Key, Entry] = {}
+    missing = [k for k in distinct if k not in known]
+    if missing:
+        staged = read(db, sorted({q for q, _ in missing}))
+        unseen = {}
+        for e in responses:
+            k = (e.question_id, e.question_version)
+            if k in missing and k not in staged and k not in unseen:
+                unseen[k] = Entry(e.scale, e.audience, defined=False)
+        insert_ignore(db, "question", ("id", "version", "scale", "audience", "text", "first_seen"),
+                      [(q, v, entry.scale, entry.audience, "{}", time_param(db)(received))
+                       for (q, v), entry in sorted(unseen.items())])
+        staged.update(unseen)
+    entries = {**known, **staged}
+    wrong = [e for e in responses if entries[(e.question_id, e.question_version)].refuses(e)]
+    if wrong:
+        e = wrong[0]
+        d = entries[(e.question_id, e.question_version)]
+        raise EventsRefused(
+            f"event {e.id}: question {e.question_id} v{e.question_version} is defined by the centre as "
+            f"{d.scale}/{d.audience}, this kiosk's answer says {e.scale}/{e.audience} (its config disagrees: "
+            "fix it, or the definition, then `kiosk refused retry`)", batch_id, [w.seq for w in wrong])
+    return staged
+
+
+def stamp(db: Database) -> tuple:
+    """Changes whenever the centre defines a question (or changes a definition): a reader that
+    caches entries drops them when it does. One small query (the register holds few rows)."""
+    return tuple(db.execute_sql("SELECT COUNT(*), MAX(defined_at) FROM question WHERE defined_at IS NOT NULL")
+                 .fetchone())
+
+
+def read(db: Database, question_ids: Sequence[str]) -> dict[Key, Entry]:
+    """The register's entries of these question ids (every version)."""
+    if not question_ids:
+        return {}
+    where, params = in_list(db, "id", list(question_ids))
+    return {(q, v): Entry(scale, audience, defined is not None) for q, v, scale, audience, defined in db.execute_sql(
+        f"SELECT id, version, scale, audience, defined_at FROM question WHERE {where}", params).fetchall()}
+
+
+def define(db: Database, question_id: str, version: int, scale: str, audience: str, text: Mapping[str, str],
+           now: datetime, *, replace: bool = False) -> int:
+    """Make (question, version) mean `scale`/`audience` for the whole chain. A definition the
+    centre gave before is never changed silently (answers would mix scales): another one is
+    refused unless `replace`. Returns how many stored answers of that version disagree with
+    the new definition (they stay as they are)."""
+    if scale not in SCALE_NAMES:
+        raise CentralConfigError(f"unknown scale {scale!r}; use {', '.join(SCALE_NAMES)}")
+    if audience not in AUDIENCES:
+        raise CentralConfigError(f"unknown audience {audience!r}; use {', '.join(AUDIENCES)}")
+    p = db.param
+    ts = time_param(db)
+    current = read(db, [question_id]).get((question_id, version))
+    if current and current.defined and (current.scale, current.audience) != (scale, audience) and not replace:
+        raise CentralConfigError(
+            f"question {question_id} v{version} is defined as {current.scale}/{current.audience}; a defined "
+            f"version keeps its meaning: give the new wording version {version + 1} (or question define --replace)")
+    wording = json.dumps(dict(text), ensure_ascii=False, sort_keys=True)
+    if current is None:
+        db.execute_sql(f"INSERT INTO question (id, version, scale, audience, text, first_seen, defined_at)"
+                       f" VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                       (question_id, version, scale, audience, wording, ts(now), ts(now)))
+    else:
+        db.execute_sql(f"UPDATE question SET scale = {p}, audience = {p}, defined_at = {p}"
+                       + (f", text = {p}" if text else "") + f" WHERE id = {p} AND version = {p}",
+                       (scale, audience, ts(now), *((wording,) if text else ()), question_id, version))
+    return int(db.execute_sql(
+        f"SELECT COUNT(*) FROM response WHERE question_id = {p} AND question_version = {p}"
+        f" AND NOT (scale = {p} AND audience = {p})", (question_id, version, scale, audience)).fetchone()[0])
+
+
+def register(db: Database) -> list[dict[str, Any]]:
+    """Every question version: its definition (or what was first seen) and the answers stored."""
+    rows = db.execute_sql(
+        "SELECT q.id, q.version, q.scale, q.audience, q.defined_at, q.first_seen,"
+        " (SELECT COUNT(*) FROM response r WHERE r.question_id = q.id AND r.question_version = q.version),"
+        " (SELECT COUNT(*) FROM response r WHERE r.question_id = q.id AND r.question_version = q.version"
+        "  AND NOT (r.scale = q.scale AND r.audience = q.audience))"
+        " FROM question q ORDER BY q.id, q.version").fetchall()
+    return [{"id": q, "version": v, "scale": scale, "audience": audience, "defined": defined is not None,
+             "defined_at": None if defined is None else str(defined), "first_seen": str(first),
+             "answers": int(n), "answers_otherwise": int(other)}
+            for q, v, scale, audience, defined, first, n, other in rows]

@@ -1,0 +1,79 @@
+"""What the centre keeps of refused messages (server_sync/central/dead_letters.py), on SQLite and
+a real PostgreSQL: one credential's flood keeps at most a day's budget of rows and bytes and
+counts the rest; the same message is kept once, however often it comes; other kiosks' refusals
+keep their own budget. (The broker's packet limit and the retained statuses that every ingestor
+sees again at each start: tests/test_firmware_mosquitto.py, tests/central/test_ingest_mqtt.py.)"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pytest
+
+from server_sync import protocol
+from server_sync.central import dead_letters
+from server_sync.central.retention import apply_retention
+from server_sync.ingest import Ingest
+from tests.central.wire import NOW, count, register_fleet
+
+
+@pytest.fixture
+def store(central_db):
+    register_fleet(central_db)
+    return central_db
+
+
+def flood(ingest: Ingest, kiosk: str, n: int, size: int) -> None:
+    for _ in range(n):
+        ingest.handle(protocol.events_topic(kiosk), b"{" + os.urandom(size - 1).hex()[:size - 1].encode())
+
+
+def kept(db, kiosk: str) -> tuple[int, int]:
+    return tuple(db.execute_sql("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0) FROM dead_letter"
+                                f" WHERE kiosk_id = {db.param}", (kiosk,)).fetchone())
+
+
+def test_a_flood_from_one_credential_keeps_a_days_budget_and_counts_the_rest(store):
+    ingest = Ingest(store, clock=lambda: NOW)
+    flood(ingest, "k1", 150, 20 * 1024)
+    rows, size = kept(store, "k1")
+    assert rows == dead_letters.KEEP_PER_DAY and size <= dead_letters.KEEP_BYTES_PER_DAY
+    assert size >= dead_letters.KEEP_BYTES_PER_DAY - 20 * 1024     # the budget is used, not wasted
+    assert dead_letters.counts(store)["k1"] == {
+        "messages": 150, "bytes": 150 * 20 * 1024, "kept": 100, "last_at": str(
+            store.execute_sql("SELECT last_at FROM dead_letter_count").fetchone()[0]),
+        "last_reason": store.execute_sql("SELECT last_reason FROM dead_letter_count").fetchone()[0]}
+    truncated = count(store, f"SELECT COUNT(*) FROM dead_letter WHERE reason LIKE {store.param}",
+                      ("%bytes for the day are spent%",))
+    assert truncated == rows - dead_letters.KEEP_BYTES_PER_DAY // (20 * 1024)
+    # Another kiosk still has its own budget, and k1 a new one the next day.
+    flood(ingest, "k2", 1, 20 * 1024)
+    assert kept(store, "k2") == (1, 20 * 1024)
+    tomorrow = Ingest(store, clock=lambda: NOW + timedelta(days=1))
+    flood(tomorrow, "k1", 1, 1000)
+    assert kept(store, "k1")[0] == 101
+    # A payload too large to keep whole keeps its head and says so.
+    flood(ingest, "k3", 1, dead_letters.KEEP_BYTES_EACH + 10)
+    assert kept(store, "k3") == (1, dead_letters.KEEP_BYTES_EACH)
+    assert count(store, f"SELECT COUNT(*) FROM dead_letter WHERE reason LIKE {store.param}", ("%too large to keep%",)) == 1
+
+
+def test_the_same_refused_message_is_kept_once_and_counted_each_time(store):
+    ingest = Ingest(store, clock=lambda: NOW)
+    bad_status = (protocol.status_topic("k1"), b'{"schema": 1, "online": "yes"}')
+    unknown = (protocol.status_topic("k9"), protocol.will_payload())
+    for _ in range(3):                      # three ingestors, or one restarted twice
+        for topic, payload in (bad_status, unknown):
+            assert Ingest(store, clock=lambda: NOW).handle(topic, payload, retained=True).kind == "dead_letter"
+    assert count(store, "SELECT COUNT(*) FROM dead_letter") == 2
+    counted = dead_letters.counts(store)
+    assert counted["k1"]["messages"] == counted["k9"]["messages"] == 3
+    assert counted["k1"]["kept"] == counted["k9"]["kept"] == 1
+
+
+def test_retention_removes_the_counts_with_the_dead_letters(store):
+    ingest = Ingest(store, clock=lambda: NOW)
+    flood(ingest, "k1", 2, 100)
+    apply_retention(store, NOW + timedelta(days=91))
+    assert count(store, "SELECT COUNT(*) FROM dead_letter") == count(store, "SELECT COUNT(*) FROM dead_letter_count") == 0

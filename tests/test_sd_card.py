@@ -1,0 +1,371 @@
+"""An SD card that fails must not lie (issue 11): a damaged or empty database, a full disk, a
+config that is empty, missing or names another kiosk, a PIN lock and a power cycle. Each gives a
+clear error (`kiosk: error: …`, never a traceback) and a non-zero exit; `kiosk doctor` says what
+to do; `kiosk repair` salvages every readable row and never reuses a seq; an answer that could
+not be stored is never thanked for. The databases are real SQLite files, damaged for real (an
+index's pages overwritten, a table page overwritten, `max_page_count` for a real SQLITE_FULL)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import namedtuple
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from kiosk import doctor
+from kiosk.capture import Recorder
+from kiosk.clock import FakeClock
+from kiosk.cli import main
+from kiosk.exc import DamagedDatabase, DiskFull, IdentityError
+from kiosk.store import LocalStore
+
+ID = "kiosk-0042"
+
+
+@pytest.fixture
+def kiosk_toml(tmp_path) -> Path:
+    path = tmp_path / "kiosk.toml"
+    path.write_text(f'[kiosk]\nid = "{ID}"\nsite = "sthlm-sodermalm"\ndata_dir = "{tmp_path / "data"}"\n'
+                    '\n[broker]\nhost = "127.0.0.1"\nport = 1\ntls = false\n', encoding="utf-8")
+    return path
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return rc, out, err
+
+
+def filled(cfg, clock, answers: int = 300, followups_every: int = 10) -> tuple[set[str], int]:
+    """A kiosk database with answers and follow-ups, some acknowledged; (ids, highest seq)."""
+    with LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
+        recorder = Recorder(cfg, store, clock)
+        for i in range(answers):
+            r = recorder.record("visit", 1 + i % 4)
+            clock.advance(7)
+            if i % followups_every == 0:
+                recorder.record_followup(r.id, reasons=["queue"], comment="slow")
+        store.db.execute_sql("UPDATE response SET sent_at = 'x', send_count = 1, acked_at = 'y' WHERE seq <= 100")
+        ids = {r[0] for r in store.db.execute_sql("SELECT id FROM response UNION ALL SELECT id FROM followup")}
+        top = store.db.execute_sql("SELECT value FROM sequence").fetchone()[0]
+    return ids, top
+
+
+def page_size(path: Path) -> int:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        con.close()
+
+
+def damage_indexes(path: Path, table: str) -> None:
+    """Overwrite the first page of every index of `table`, as a power cut in the middle of a
+    write can: every query through an index fails, every row is still readable by a scan."""
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    roots = [r[0] for r in con.execute("SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+                                       (table,))]
+    con.close()
+    size = page_size(path)
+    with open(path, "r+b") as f:
+        for root in roots:
+            f.seek((root - 1) * size)
+            f.write(b"\xff" * 32)
+
+
+def damage_a_table_page(path: Path, table: str) -> None:
+    """Overwrite a leaf page of `table` (the first child of its root): those rows are lost."""
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+    con.close()
+    size = page_size(path)
+    with open(path, "r+b") as f:
+        f.seek((root - 1) * size)
+        page = f.read(size)
+        assert page[0] == 0x05, "the table fits one page: nothing to step over"
+        first_cell = int.from_bytes(page[12:14], "big")
+        leaf = int.from_bytes(page[first_cell:first_cell + 4], "big")
+        f.seek((leaf - 1) * size)
+        f.write(b"\xff" * size)
+
+
+# -- 10: a damaged database ------------------------------------------------------------------
+
+def test_a_damaged_database_is_a_clear_error_everywhere_and_repair_salvages_every_row(
+        tmp_path, kiosk_toml, clock, capsys):
+    from kiosk.loading import load
+    from kiosk.sync_agent import SyncAgent
+    cfg = load(str(kiosk_toml), env={})
+    ids, top = filled(cfg, clock)
+    damage_indexes(cfg.db_path, "response")
+    args = ("--config", str(kiosk_toml))
+    for command in (["stats"], ["simulate", "--taps", "2"], ["sync", "--once", "--timeout", "5"], ["export"]):
+        rc, _, err = run(capsys, *args, *command)
+        assert rc == 1 and "is damaged" in err and "kiosk repair" in err, (command, err)
+    # The sync agent itself (the daemon `kiosk sync`): its start (the requeue) says the same.
+    with LocalStore(cfg.db_path, kiosk_id=ID) as store:
+        with pytest.raises(DamagedDatabase, match="kiosk repair"):
+            SyncAgent(cfg, store, password="").run(once=True, timeout=1)
+    rc, out, _ = run(capsys, *args, "doctor", "--json")
+    database = {c["name"]: c for c in json.loads(out)["checks"]}["database"]
+    assert rc == 1 and database["status"] == "fail" and "kiosk repair" in database["detail"]
+
+    rc, out, _ = run(capsys, *args, "repair", "--json")
+    assert rc == 0
+    result = json.loads(out)
+    assert result["salvaged"]["response"] == 300 and result["salvaged"]["followup"] == 30
+    assert result["sequence"] == top and result["sequence_from"] == "damaged file"
+    assert Path(result["damaged_kept_as"][0]).exists()
+    assert doctor.check_database(cfg, clock.now())[0].status == doctor.OK
+    with LocalStore(cfg.db_path, kiosk_id=ID) as store:
+        assert {r[0] for r in store.db.execute_sql("SELECT id FROM response UNION ALL SELECT id FROM followup")} == ids
+        assert store.db.execute_sql("SELECT COUNT(*) FROM response WHERE acked_at IS NOT NULL").fetchone()[0] == \
+            store.db.execute_sql("SELECT COUNT(*) FROM response WHERE seq <= 100").fetchone()[0] > 80
+        assert Recorder(cfg, store, clock).record("visit", 2).seq == top + 1          # never a seq twice
+    rc, _, err = run(capsys, *args, "repair")
+    assert rc == 1 and "is not damaged" in err
+
+
+def test_repair_steps_over_a_damaged_stretch_of_a_table(tmp_path, kiosk_toml, clock, capsys):
+    from kiosk.loading import load
+    cfg = load(str(kiosk_toml), env={})
+    ids, top = filled(cfg, clock, answers=600)
+    damage_a_table_page(cfg.db_path, "response")
+    rc, out, _ = run(capsys, "--config", str(kiosk_toml), "repair", "--json")
+    result = json.loads(out)
+    assert rc == 0 and result["unreadable"]["response"] >= 1
+    assert 0 < result["salvaged"]["response"] < 600 and result["salvaged"]["followup"] == 60
+    assert result["sequence"] == top                              # the sequence page was readable
+    with LocalStore(cfg.db_path, kiosk_id=ID) as store:
+        assert store.integrity_ok()
+        assert store.db.execute_sql("SELECT MAX(seq) FROM response").fetchone()[0] <= top
+
+
+# -- 12: an empty database ---------------------------------------------------------------------
+
+def test_an_empty_database_is_refused_like_a_damaged_one(tmp_path, kiosk_toml, clock, capsys):
+    from kiosk.loading import load
+    cfg = load(str(kiosk_toml), env={})
+    cfg.data_dir.mkdir(parents=True)
+    cfg.db_path.write_bytes(b"")
+    args = ("--config", str(kiosk_toml))
+    for command in (["stats"], ["simulate", "--taps", "1"]):
+        rc, _, err = run(capsys, *args, *command)
+        assert rc == 1 and "is empty (0 bytes)" in err and "kiosk repair" in err
+    assert cfg.db_path.stat().st_size == 0                    # refused, not taken for a new database
+    checks = {c.name: c for c in doctor.check_database(cfg, clock.now())}
+    assert checks["database"].status == doctor.FAIL and "kiosk repair" in checks["database"].detail
+    rc, out, _ = run(capsys, *args, "repair", "--json")
+    assert rc == 0 and json.loads(out)["sequence_from"] == "time"
+    with LocalStore(cfg.db_path, kiosk_id=ID) as store:
+        seq = Recorder(cfg, store, clock).record("visit", 3).seq
+    # Above any seq a kiosk counting one event at a time since 2020 can have given out.
+    assert seq > (clock.now().year - 2020) * 365 * 24 * 3600 * 1000
+
+
+def test_a_new_database_is_never_seen_half_made(tmp_path):
+    """The app and the sync agent start together on a fresh card: the database is made aside
+    and moved in whole, so neither ever opens an empty file (which is refused)."""
+    path = tmp_path / "data" / "kiosk.db"
+    first = LocalStore(path, kiosk_id=ID)
+    second = LocalStore(path, kiosk_id=ID)
+    assert first.integrity_ok() and second.integrity_ok()
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
+    first.close()
+    second.close()
+
+
+# -- 11: a full disk -------------------------------------------------------------------------
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Every connection to a kiosk database may grow it to `pages` pages: SQLite's own
+    SQLITE_FULL, as on a full card."""
+    from kiosk import store as kiosk_store
+
+    def limit(pages: int) -> None:
+        monkeypatch.setitem(kiosk_store.PRAGMAS, "max_page_count", pages)
+    return limit
+
+
+def fill_up(store: LocalStore, recorder: Recorder) -> int:
+    pages = store.db.execute_sql("PRAGMA page_count").fetchone()[0]
+    store.db.execute_sql(f"PRAGMA max_page_count = {pages}")
+    n = 0
+    with pytest.raises(DiskFull, match="is full"):
+        while True:
+            recorder.record("visit", 1 + n % 4)
+            recorder.clock.advance(7)
+            n += 1
+    return n
+
+
+def test_an_answer_the_full_disk_could_not_store_is_not_thanked_for(cfg, store, recorder):
+    from kiosk.ui.flow import QUESTION, THANKS, KioskFlow
+    flashed = []
+    flow = KioskFlow(cfg, recorder, recorder.clock, flash=flashed.append)
+    flow.answer(4, "touch")
+    assert flow.screen == THANKS and flashed == [3]
+    recorder.clock.advance(10)
+    flow.tick()
+    fill_up(store, recorder)
+    stored = store.db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0]
+    assert flow.answer(4, "touch") is None
+    assert flow.screen == QUESTION and flashed == [3] and isinstance(flow.store_problem, DiskFull)
+    assert flow.answer(1, "button") is None and flashed == [3]
+    assert store.db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] == stored
+
+
+def test_the_buttons_only_kiosk_blinks_a_fault_for_a_press_it_could_not_store(cfg, store, recorder):
+    from kiosk.headless import HeadlessKiosk
+
+    class Panel:
+        size = 4
+        shown: list = []
+
+        def flash(self, i):
+            self.shown.append(("flash", i))
+
+        def show_fault(self):
+            self.shown.append(("fault",))
+
+    panel = Panel()
+    kiosk = HeadlessKiosk(cfg, store, recorder, panel, recorder.clock)
+    kiosk.on_rated(3)
+    assert panel.shown == [("flash", 3)]
+    recorder.clock.advance(10)
+    fill_up(store, recorder)
+    kiosk.on_rated(2)
+    assert panel.shown == [("flash", 3), ("fault",)]
+
+
+def test_a_full_disk_is_a_clear_error_and_doctor_fails_under_the_threshold(kiosk_toml, full_disk, clock, capsys):
+    from kiosk.loading import load
+    cfg = load(str(kiosk_toml), env={})
+    with LocalStore(cfg.db_path, kiosk_id=ID) as store:
+        pages = store.db.execute_sql("PRAGMA page_count").fetchone()[0]
+    full_disk(pages + 2)
+    rc, _, err = run(capsys, "--config", str(kiosk_toml), "simulate", "--taps", "500")
+    assert rc == 1 and "is full" in err and "nothing more can be recorded" in err
+    assert run(capsys, "--config", str(kiosk_toml), "stats")[0] == 0            # reading still works
+    Usage = namedtuple("Usage", "total used free")
+    nothing = doctor.check_disk(cfg.data_dir, disk_usage=lambda p: Usage(1, 1, 0))
+    assert [c.status for c in nothing] == [doctor.FAIL] and "0 MB free" in nothing[0].detail
+    few = doctor.check_disk(cfg.data_dir, disk_usage=lambda p: Usage(1, 1, 40 * 1024 * 1024))
+    assert [c.status for c in few] == [doctor.FAIL]
+
+
+# -- 9: identity ---------------------------------------------------------------------------------
+
+def test_an_empty_config_file_is_an_error_everywhere(tmp_path, capsys):
+    empty = tmp_path / "kiosk.toml"
+    empty.write_text("", encoding="utf-8")
+    args = ("--config", str(empty), "--data-dir", str(tmp_path / "data"))
+    rc, _, err = run(capsys, "config", "check", str(empty))
+    assert rc == 2 and "key 'kiosk.id'" in err and "empty" in err
+    rc, out, _ = run(capsys, *args, "doctor")
+    assert rc == 1 and "[FAIL] config" in out and "kiosk.id" in out
+    cut = tmp_path / "cut.toml"
+    cut.write_text('[ui]\nthank_you_s = 3.0\n', encoding="utf-8")
+    rc, _, err = run(capsys, "--config", str(cut), "--data-dir", str(tmp_path / "data"), "simulate", "--taps", "1")
+    assert rc == 2 and "key 'kiosk.id': is not set" in err
+    assert not (tmp_path / "data" / "kiosk.db").exists()          # nothing recorded as demo-kiosk-1
+
+
+def test_a_kiosk_in_production_without_a_config_file_is_an_error(tmp_path, monkeypatch, capsys):
+    import kiosk.loading
+    monkeypatch.setattr(kiosk.loading, "running_on_pi", lambda: True)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "nothing-here"))
+    monkeypatch.delenv("KUNDPULS_CONFIG", raising=False)
+    rc, _, err = run(capsys, "--data-dir", str(tmp_path / "data"), "stats")
+    assert rc == 2 and "no config file at" in err
+    rc, out, _ = run(capsys, "--data-dir", str(tmp_path / "data"), "doctor")
+    assert rc == 1 and "no config file at" in out
+    rc, _, err = run(capsys, "--data-dir", str(tmp_path / "demo"), "sync", "--demo", "--once", "--timeout", "0.1")
+    assert "no config file" not in err and "timed out" in err             # the demo needs none
+
+
+def test_the_kiosk_id_is_kept_in_the_database_and_another_one_is_refused(tmp_path, kiosk_toml, clock, capsys):
+    from kiosk.loading import load
+    args = ("--config", str(kiosk_toml))
+    assert run(capsys, *args, "simulate", "--taps", "3")[0] == 0
+    other = tmp_path / "other.toml"
+    other.write_text(kiosk_toml.read_text().replace(ID, "kiosk-0043"), encoding="utf-8")
+    for command in (["simulate", "--taps", "1"], ["sync", "--once", "--timeout", "1"], ["stats"]):
+        rc, _, err = run(capsys, "--config", str(other), *command)
+        assert rc == 1 and f"is kiosk '{ID}''s, but the config says kiosk.id = 'kiosk-0043'" in err, err
+    rc, out, _ = run(capsys, "--config", str(other), "doctor", "--json")
+    identity = {c["name"]: c for c in json.loads(out)["checks"]}["identity"]
+    assert rc == 1 and identity["status"] == "fail"
+    cfg = load(str(kiosk_toml), env={})
+    with LocalStore(cfg.db_path) as store:
+        assert store.db.execute_sql("SELECT DISTINCT kiosk_id FROM response").fetchall() == [(ID,)]
+        assert store.get_meta("kiosk.id") == ID
+
+
+def test_a_database_from_before_takes_its_identity_from_its_answers(tmp_path, cfg, store, recorder):
+    """What an empty kiosk.toml did before: answers recorded as demo-kiosk-1 in the real
+    database. The real id in the config now meets them: refused, never mixed."""
+    recorder.record("visit", 2)
+    store.db.execute_sql("DELETE FROM meta WHERE key = 'kiosk.id'")
+    store.close()
+    with pytest.raises(IdentityError, match="is kiosk 'demo-kiosk-1''s"):
+        LocalStore(cfg.db_path, kiosk_id=ID)
+    with LocalStore(cfg.db_path, kiosk_id="demo-kiosk-1") as again:
+        assert again.get_meta("kiosk.id") is None or again.get_meta("kiosk.id") == "demo-kiosk-1"
+
+
+def test_config_check_names_the_data_directory_the_environment_chose(tmp_path, kiosk_toml, monkeypatch, capsys):
+    monkeypatch.setenv("KUNDPULS_DATA_DIR", str(tmp_path / "elsewhere"))
+    rc, out, _ = run(capsys, "config", "check", str(kiosk_toml))
+    assert rc == 0 and f"data in {tmp_path / 'elsewhere'}" in out
+    rc, out, _ = run(capsys, "config", "check", str(kiosk_toml), "--data-dir", str(tmp_path / "cli"))
+    assert f"data in {tmp_path / 'cli'}" in out
+
+
+# -- 14: the PIN lock survives a power cycle ---------------------------------------------------
+
+def test_the_pin_lock_survives_a_restart_and_keeps_growing(cfg, store, clock):
+    from dataclasses import replace
+
+    from kiosk.pin import hash_pin
+    from kiosk.ui.flow import KioskFlow
+    cfg = replace(cfg, staff=replace(cfg.staff, pin_hash=hash_pin("4817", iterations=1000), max_tries=3,
+                                     lockout_s=300.0))
+
+    def boot(wall) -> KioskFlow:
+        """A fresh app after a power cycle: monotonic time starts again, the wall clock goes on."""
+        return KioskFlow(cfg, Recorder(cfg, store, FakeClock(wall)), FakeClock(wall))
+
+    def wrong(flow: KioskFlow, n: int) -> None:
+        for _ in range(n):
+            flow.open_pin()
+            for digit in "0000":
+                flow.pin_digit(digit)
+            flow.pin_submit()
+
+    flow = boot(clock.now())
+    wrong(flow, 3)
+    assert 14 < flow.pin_locked_for() <= 15
+    flow = boot(clock.now() + timedelta(seconds=5))                # pulled the plug, 5 s later
+    assert 9 < flow.pin_locked_for() <= 10
+    flow = boot(clock.now() - timedelta(hours=2))                  # a Pi without RTC, clock behind
+    assert 0 < flow.pin_locked_for() <= 300
+    flow = boot(clock.now() + timedelta(seconds=16))               # the lock ran out
+    assert flow.pin_locked_for() == 0
+    wrong(flow, 2)
+    flow = boot(clock.now() + timedelta(seconds=17))               # the count survives a restart too
+    wrong(flow, 1)
+    assert 29 < flow.pin_locked_for() <= 30                        # and the back-off grew: 15, 30 s
+    flow = boot(clock.now() + timedelta(seconds=60))
+    flow.open_pin()
+    for digit in "4817":
+        flow.pin_digit(digit)
+    assert flow.pin_submit() is True
+    assert boot(clock.now() + timedelta(seconds=61)).pin_guard.tries_left == 3
