@@ -80,10 +80,10 @@ rm -rf "$ROOT/opt/kundpuls/src"
 mkdir -p "$ROOT/opt/kundpuls/src"
 tar -xf "$WORK/src.tar" -C "$ROOT/opt/kundpuls/src"
 guest pip install -q --no-build-isolation "/opt/kundpuls/src[kiosk,test]" || die "the project did not install on arm64"
-guest env KIVY_NO_CONSOLELOG=1 KIVY_NO_ARGS=1 python -c 'import platform, sqlite3, kivy, gpiozero, lgpio, orjson, peewee
+guest env KIVY_NO_CONSOLELOG=1 KIVY_NO_ARGS=1 python -c 'import platform, sqlite3, kivy, gpiozero, lgpio, msgspec, peewee, stdnum, phonenumbers
 from importlib.metadata import version as v
 print("pi-check:", platform.machine(), "Python", platform.python_version(), "glibc", platform.libc_ver()[1],
-      "Kivy", v("kivy"), "gpiozero", v("gpiozero"), "lgpio", v("lgpio"), "SQLite", sqlite3.sqlite_version)' \
+      "Kivy", v("kivy"), "gpiozero", v("gpiozero"), "lgpio", v("lgpio"), "msgspec", v("msgspec"), "SQLite", sqlite3.sqlite_version)' \
   || die "the kiosk's libraries do not import on arm64"
 
 # The checks, as the test suite's own Python script (it runs in the arm64 root too).

@@ -12,7 +12,7 @@
 # again when tests/pi/ or the dependencies in pyproject.toml change. `PI_REBUILD=1` forces it.
 #
 # Proves: the software stack (Python 3.11, Kivy 2.3 and SDL2 from the aarch64 wheels, lgpio,
-# gpiozero, peewee/SQLite, orjson) installs and runs on arm64 with glibc 2.36.
+# gpiozero, peewee/SQLite, msgspec, python-stdnum, phonenumbers) installs and runs on arm64 with glibc 2.36.
 # Does not prove: the Pi's GPIO (gpiozero's mock pins here), its display driver (Xvfb and Mesa's
 # software renderer instead of KMS/v3d), its touch panel, SD card, speed or temperature.
 set -euo pipefail
