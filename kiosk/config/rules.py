@@ -14,7 +14,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kiosk.config.reader import Document
-from kiosk.config.schema import IDENTIFIER, key
+from kiosk.config.schema import IDENTIFIER, REASONS_OFFERED, key
 from kiosk.config.settings import ScheduleEntry
 from kiosk.pin import MIN_ITERATIONS, hash_iterations, is_valid_hash
 from server_sync.protocol.scales import SCALES
@@ -25,7 +25,6 @@ BCM_PINS = range(0, 28)
 RESERVED_PINS = frozenset({0, 1, 2, 3, 14, 15})
 # Each button is one face of a smiley scale; a 0-10 question is answered on the screen only.
 BUTTON_COUNTS = tuple(sorted({s.points for s in SCALES.values() if s.smiley}))
-REASONS_OFFERED = (4, 6)            # a follow-up screen offers none, or 4 to 6 reasons
 
 
 def default_language_is_offered(doc: Document) -> None:
@@ -90,6 +89,13 @@ def none_or_four_to_six_reasons(doc: Document) -> None:
         if q["reasons"] and not low <= len(q["reasons"]) <= high:
             raise doc.fail(("questions", i, "reasons"),
                            f"offer {low} to {high} reasons (or none), got {len(q['reasons'])}")
+
+
+def max_reasons_within_the_offer(doc: Document) -> None:
+    for i, q in enumerate(doc.values["questions"]):
+        if q["max_reasons"] > max(1, len(q["reasons"])):
+            raise doc.fail(("questions", i, "max_reasons"),
+                           f"is {q['max_reasons']} but the question offers {len(q['reasons'])} reasons")
 
 
 def schedule_names_a_question(doc: Document) -> None:
@@ -168,6 +174,7 @@ RULES: tuple[Callable[[Document], None], ...] = (
     wording_in_every_language,
     reasons_come_from_the_catalogue,
     none_or_four_to_six_reasons,
+    max_reasons_within_the_offer,
     schedule_names_a_question,
     schedule_ends_after_it_starts,
     buttons_fit_a_smiley_scale,

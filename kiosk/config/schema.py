@@ -24,6 +24,8 @@ from server_sync.protocol.topics import PREFIX_RE
 from server_sync.protocol.vocabulary import (AUDIENCES, DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, FOLLOWUP_MODES,
                                              ID_PATTERN, LANGUAGES, MAX_COMMENT_CHARS, WEEKDAYS)
 
+REASONS_OFFERED = (4, 6)            # a follow-up screen offers none, or 4 to 6 reasons
+
 
 class ValueType(NamedTuple):
     """A type as the docs write it: what an error calls it, what TOML gives for it and what a
@@ -209,6 +211,8 @@ KEYS: tuple[Key, ...] = (
     Key("questions[].text", "table", None, "Wording per language: `sv = …`, `nb = …`, `en = …`; every language in kiosk.languages is required.",
         required=True),
     Key("questions[].reasons", "list[str]", (), "Reason codes (from [reasons]) offered on the follow-up screen, 0 or 4-6 of them."),
+    Key("questions[].max_reasons", "int", 1, "How many reasons a customer may choose: 1, and the reason's tap sends the follow-up (the common case: one face, one reason); more, and the chips toggle and Send appears once one is chosen.",
+        minimum=1, maximum=REASONS_OFFERED[1]),
     Key("questions[].comment", "bool", False, "Offer a short free-text comment on the follow-up screen."),
     Key("questions[].followup", "str", "", "Override followup.mode for this question.",
         choices=FOLLOWUP_MODES, empty_means="followup.mode"),

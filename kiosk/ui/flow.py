@@ -243,12 +243,22 @@ class KioskFlow:
         return rec
 
     def choose_reason(self, code: str) -> None:
-        """One tap: the reason (with a comment typed so far) is sent and the customer thanked."""
-        if self.draft is None or code not in self.draft.question.reasons:
+        """One tap: the reason (with a comment typed so far) is sent and the customer thanked.
+        Where the question takes several (`max_reasons` > 1) a tap toggles the reason instead,
+        up to that many, and Send sends them."""
+        d = self.draft
+        if d is None or code not in d.question.reasons:
             return
         self.touched()
-        self.draft.reasons = [code]
-        self.send_followup()
+        if d.question.max_reasons <= 1:
+            d.reasons = [code]
+            self.send_followup()
+        elif code in d.reasons:
+            d.reasons.remove(code)
+            self._changed()
+        elif len(d.reasons) < d.question.max_reasons:
+            d.reasons.append(code)
+            self._changed()
 
     def open_comment(self) -> None:
         if self.draft is not None and self.draft.question.comment:

@@ -237,18 +237,21 @@ class FollowupScreen(KioskScreen):
         key = (d.question.id, tuple(d.question.reasons), labels, app.lang, app.landscape, app.u)  # a push may rename
         title = "followup_title_negative" if d.negative else "followup_title_positive"
         self.ids.title.text = tr(title, app.lang)
+        several = d.question.max_reasons > 1
+        self.ids.hint.text = (tr("followup_hint_several", app.lang, n=d.question.max_reasons) if several
+                              else tr("followup_hint", app.lang))
         self.ids.comment_button.opacity = 1 if d.question.comment else 0
         self.ids.comment_button.disabled = not d.question.comment
         self.ids.comment_button.text = tr("followup_edit_comment" if d.comment else "followup_comment", app.lang)
-        # Send appears once there is a comment to send (a reason is sent by its own tap):
-        # never a dead grey button.
+        # Send appears once there is something to send (a comment, or reasons where the question
+        # takes several; a single reason is sent by its own tap): never a dead grey button.
         # kv's ids are weak: the screen keeps the button while it is out of the row.
         if getattr(self, "_send", None) is None:
             self._send = self.ids.send_button.__self__
         row, send = self.ids.actions, self._send
-        if d.comment.strip() and send.parent is None:
+        if d.has_content() and send.parent is None:
             row.add_widget(send)
-        elif not d.comment.strip() and send.parent is not None:
+        elif not d.has_content() and send.parent is not None:
             row.remove_widget(send)
         grid = self.ids.chips
         if getattr(self, "_built", None) != key:

@@ -50,7 +50,7 @@ SMILEY5 = {
     "id": "visit5", "version": 1, "scale": "smiley5", "audience": "customer",
     "text": {"sv": "Hur nöjd är du med ditt besök?", "nb": "Hvor fornøyd er du med besøket?",
              "en": "How happy are you with your visit?"},
-    "reasons": ["queue", "staff", "availability", "price"], "comment": True,
+    "reasons": ["queue", "staff", "availability", "price"], "max_reasons": 2, "comment": True,
 }
 
 
@@ -752,7 +752,18 @@ class Scenario:
                 yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
             elif value == 1:
                 self.check("five faces: most negative -> follow-up", self.screen() == "followup", self.screen())
-                yield from self.tap(self.find("ReasonChip")[0])
+                # This question takes two reasons: taps choose them, Send appears and sends.
+                screen = self.app.sm.current_screen
+                self.check("two reasons: no Send before a choice", screen.ids.send_button.parent is None)
+                chips = {c.code: c for c in self.find("ReasonChip")}
+                yield from self.tap(chips["queue"])
+                yield from self.tap(chips["price"])
+                self.check("two reasons: both chosen, still on the follow-up",
+                           self.screen() == "followup" and chips["queue"].selected and chips["price"].selected,
+                           (self.screen(), [c.code for c in chips.values() if c.selected]))
+                self.check("two reasons: Send shown", screen.ids.send_button.parent is not None)
+                yield from self.shot("followup_two_reasons5")
+                yield from self.tap(screen.ids.send_button)
                 yield from self.complaint_thanks(self.app.lang, shot="thanks_complaint5")
                 yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
             else:

@@ -197,7 +197,7 @@ def test_five_face_kiosk_runs_its_scenario_with_clean_layout_and_screenshots(run
     assert not bad, json.dumps(bad, indent=1, ensure_ascii=False)
     res = rep["res"]
     shots = [SHOTS / res / lang / "question5.png" for lang in LANGS]
-    shots += [SHOTS / res / LANGS[0] / f"{name}.png" for name in ("thanks5", "staff5")]
+    shots += [SHOTS / res / LANGS[0] / f"{name}.png" for name in ("thanks5", "staff5", "followup_two_reasons5")]
     assert all(p.exists() and p.stat().st_size > 2000 for p in shots), shots
 
 
@@ -208,4 +208,4 @@ def test_five_face_answers_by_touch_and_button(run5):
                     ("visit5", 5, "button")]
     followups = _rows(run5["db"], "SELECT r.value, f.reasons FROM followup f JOIN response r ON r.id = f.response_id"
                                   " WHERE r.source = 'touch'")
-    assert followups == [(1, '["queue"]')]
+    assert followups == [(1, '["queue", "price"]')]                  # the question takes two

@@ -3,6 +3,7 @@ follow-up drafts, language reset, staff entry and PIN lockout; rows checked in t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime, timezone
 
@@ -50,6 +51,26 @@ def test_one_tap_on_a_reason_sends_it(kf, store):
     kf.choose_reason("price")
     assert kf.screen == F.THANKS and kf.last_negative
     assert rows(store, "SELECT response_id, reasons, comment FROM followup") == [(rec.id, '["price"]', None)]
+
+
+def test_where_a_question_takes_several_reasons_taps_choose_and_send_sends(cfg, recorder, clock, store):
+    """`max_reasons = 2`: a tap toggles a reason, a third is not taken, Send sends the two."""
+    q = dataclasses.replace(cfg.questions[0], max_reasons=2)
+    kf = KioskFlow(dataclasses.replace(cfg, questions=(q,) + tuple(cfg.questions[1:])), recorder, clock)
+    rec = kf.answer(1)
+    first, second, third = q.reasons[:3]
+    kf.choose_reason(first)
+    assert kf.screen == F.FOLLOWUP and kf.draft.reasons == [first]
+    kf.choose_reason(second)
+    kf.choose_reason(third)                                   # two is the most: not taken
+    assert kf.draft.reasons == [first, second]
+    kf.choose_reason(first)                                   # a second tap takes it back
+    kf.choose_reason(third)
+    assert kf.screen == F.FOLLOWUP and kf.draft.reasons == [second, third]
+    kf.send_followup()
+    assert kf.screen == F.THANKS
+    assert rows(store, "SELECT response_id, reasons, unsent FROM followup") == [
+        (rec.id, json.dumps([second, third]), 0)]
 
 
 def test_followup_idle_timeout_keeps_what_was_written(kf, clock, cfg, store):
