@@ -121,8 +121,9 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
         report["trends"].append({"question_id": q, "metric": primary_metric(sc), "daily": daily_series(current),
                                  "weekly": weekly_series(current, sc), "change": change_dict(before, now_t)})
     if brief:
-        report.update(heatmap=[], drivers=[], actions=[], pulse=pulse({}, {}), alerts=[])
-        return report
+        # The web app's overview and ranking: the same rule for small employee groups as the rest.
+        report.update(heatmap=[], drivers=[], actions=[], pulse=pulse({}, {}, min_n=min_group), alerts=[])
+        return protect_employees(report, min_group)
 
     step("heatmap")
     cells = queries.heatmap_tallies(db, pf)

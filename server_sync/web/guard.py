@@ -122,7 +122,10 @@ class Visit:
         sites, ranking and trends only (chain_report.build)."""
         if sites is not None and not sites:
             return None
-        f = ReportFilter(sites or (), f.questions, f.date_from, f.date_to, f.min_ranked_n)
+        # The centre's minimum employee group is read each time (one small query), so that
+        # `kiosk-central privacy set` holds at once, not after the cached figures expire.
+        f = ReportFilter(sites or (), f.questions, f.date_from, f.date_to, f.min_ranked_n,
+                         min_employee_group=chain_report.employee_group(self.db, f))
         version = self.state.live.version_of(sites, self._marks()[0])
         key = ("report", f, brief, version)
         return self.state.cache.get(key, lambda: chain_report.build(self.db, f, now=self.now, brief=brief))

@@ -83,6 +83,17 @@ def test_every_section_of_the_report_leaves_small_employee_groups_out(chain):
     assert "pulse" in csv and ",s2," not in "\n".join(x for x in csv.splitlines() if ",pulse," in x)
 
 
+def test_the_brief_report_of_the_web_app_leaves_small_employee_groups_out_too(chain):
+    """The web app's overview and ranking ask for the brief report: the same rule holds there."""
+    full = chain_report.build(chain, WEEK, now=NOW)
+    brief = chain_report.build(chain, WEEK, now=NOW, brief=True)
+    small = [row for row in employee_rows(brief) if row[2] is not None and row[2] < 5]
+    assert small == []
+    assert {r for r in employee_rows(brief) if r[0] in ("summary", "sites", "ranking", "daily")} == \
+        {r for r in employee_rows(full) if r[0] in ("summary", "sites", "ranking", "daily")}
+    assert brief["filters"]["min_employee_group"] == 5
+
+
 def test_one_small_site_alone_shows_no_figure_at_all(chain):
     report = chain_report.build(chain, ReportFilter(sites=("s2",), date_from="2026-11-16", date_to="2026-11-22"), now=NOW)
     summary = next(r for r in report["summary"] if r["question_id"] == "pulse")
