@@ -15,7 +15,8 @@ from server_sync.report.i18n import REPORT_TEXTS, t, weekdays
 
 REPORT = Path(__file__).resolve().parents[2] / "server_sync" / "report"
 # Keys chosen by data rather than written out: a question's main metric and a change's verdict.
-BY_DATA = {"happy_index", "nps", "better", "worse", "no_significant_change", "too_little_data"}
+BY_DATA = {"happy_index", "nps", "better", "worse", "no_significant_change", "too_little_data",
+           "no_detectable_effect", "pending"}
 
 
 def keys_asked_for() -> set[str]:
