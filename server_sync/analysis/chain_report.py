@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import Database
 
@@ -163,8 +164,24 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
                             min_n=min_group)
 
     step("alerts")
-    report["alerts"] = queries.alerts(db, pf)
+    zones = queries.site_timezones(db)
+    report["alerts"] = [dict(a, site_name=names.get(a["site_id"], a["site_id"]), timezone=zones.get(a["site_id"], "UTC"),
+                             raised_local=local_time(a["raised_at"], zones.get(a["site_id"], "UTC")))
+                        for a in queries.alerts(db, pf)]
     return protect_employees(report, min_group)
+
+
+def local_time(utc: str | None, zone: str) -> str | None:
+    """A stored UTC time ("2026-11-20 16:00:00") as the site's wall clock with its zone's
+    abbreviation ("2026-11-20 17:00 CET"): what a store manager reads an alert's time as."""
+    if not utc:
+        return None
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    local = datetime.fromisoformat(utc).replace(tzinfo=timezone.utc).astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or zone)
 
 
 def employee_group(db: Database, f: ReportFilter) -> int:

@@ -89,6 +89,10 @@ def site_names(db: Database) -> dict[str, str]:
     return {sid: name for sid, name in db.execute_sql("SELECT id, name FROM site")}
 
 
+def site_timezones(db: Database) -> dict[str, str]:
+    return {sid: tz for sid, tz in db.execute_sql("SELECT id, timezone FROM site")}
+
+
 def full_months(date_from: str, date_to: str) -> tuple[str, str] | None:
     """The first and last whole calendar month inside [date_from, date_to], or None."""
     a, b = date.fromisoformat(date_from), date.fromisoformat(date_to)
@@ -236,7 +240,7 @@ def action_alert_days(db: Database, acts: list[dict], lookback_days: int) -> dic
     if not acts:
         return out
     p = db.param
-    zones = {sid: tz for sid, tz in db.execute_sql("SELECT id, timezone FROM site")}
+    zones = site_timezones(db)
     first = min(date.fromisoformat(a["date"]) for a in acts) - timedelta(days=lookback_days + 1)
     last = max(date.fromisoformat(a["date"]) for a in acts) + timedelta(days=1)
     sites = sorted({a["site_id"] for a in acts})
