@@ -89,3 +89,10 @@ def test_every_figure_of_the_json_has_a_csv_row_with_its_value(reports, which):
                             f" (e.g. {list(missing)[:5]})"
     empty = [r for r in rows if r["value"] == ""]
     assert empty == [], f"{len(empty)} CSV rows without a value, e.g. {empty[:3]}"
+
+
+def test_every_csv_section_is_documented():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "analysis.md").read_text(encoding="utf-8")
+    csv_part = doc[doc.index("## CSV"):doc.index("## HTML")]
+    assert [s for s in sorted(set().union(*SECTIONS.values())) if f"`{s}`" not in csv_part] == []
