@@ -36,7 +36,8 @@ from typing import Callable, Mapping
 
 from server_sync.analysis.metrics import metrics_dict, primary_metric
 from server_sync.analysis.stats import TestResult, constant_groups_test, t_quantile, t_sf
-from server_sync.protocol.tally import Tally, sum_tallies
+from server_sync.protocol.scales import SCALES
+from server_sync.protocol.tally import Tally
 
 WINDOW_DAYS = 28          # each side of the comparison
 GUARD_DAYS = 7            # the week before an action made the site act: never its baseline
@@ -49,10 +50,44 @@ VERDICTS = ("better", "no_detectable_effect", "worse", "pending", "too_little_da
 Series = Mapping[date, Tally]
 
 
-def metric_value(metric: str) -> Callable[[Tally], float | None]:
-    """The point value of `metric` (happy_index, nps, csat) of a tally: each is the mean of a
-    score per answer, so a window's value is the n-weighted mean of its days' values."""
-    return {"happy_index": Tally.happy_index, "nps": Tally.nps, "csat": Tally.csat}[metric]
+def metric_value(metric: str, scale: str) -> Callable[[int, int, int, int], float]:
+    """The point value of `metric` (happy_index, nps, csat) from a group's n, Σv, top-two and
+    negative counts (the Tally's fields, without building one: a report evaluates every action of
+    a chain, thousands of days each). Each metric is the mean of a score per answer, so a window's
+    value is the n-weighted mean of its days' values."""
+    if metric == "happy_index":
+        sc = SCALES[scale]
+        low, span = sc.lowest, (sc.highest - sc.lowest) / 100
+        return lambda n, sum_v, top2, negative: (sum_v / n - low) / span
+    if metric == "nps":
+        return lambda n, sum_v, top2, negative: (top2 - negative) * 100 / n
+    return lambda n, sum_v, top2, negative: top2 * 100 / n
+
+
+def daily_gaps(site: Series, chain: Series | None, scale: str,
+               *metrics: str) -> list[dict[date, tuple[int, float]]]:
+    """Per metric, {day: (site answers, site value - control value)} for the days with answers at
+    the site (and, with a chain, in the rest of it: the chain's day minus the site's own): the
+    series whose change is the effect. Without a chain the gap is the site's value. One pass for
+    all `metrics`."""
+    values = [metric_value(m, scale) for m in metrics]
+    out: list[dict[date, tuple[int, float]]] = [{} for _m in metrics]
+    for d, t in site.items():
+        n = t.n
+        if n <= 0:
+            continue
+        if chain is None:
+            for value, gaps in zip(values, out):
+                gaps[d] = (n, value(n, t.sum_v, t.top2, t.negative))
+            continue
+        c = chain.get(d)
+        rest = 0 if c is None else c.n - n
+        if rest <= 0:
+            continue
+        rest_v, rest_top2, rest_neg = c.sum_v - t.sum_v, c.top2 - t.top2, c.negative - t.negative
+        for value, gaps in zip(values, out):
+            gaps[d] = (n, value(n, t.sum_v, t.top2, t.negative) - value(rest, rest_v, rest_top2, rest_neg))
+    return out
 
 
 @dataclass(frozen=True)
@@ -65,37 +100,19 @@ class WindowMean:
     n: int
 
 
-def daily_gaps(site: Series, control: Series | None, days: list[date], metric: str) -> list[tuple[int, float]]:
-    """(site answers, site value - control value) for each of `days` with answers at the site
-    (and, with a control, in the control): the series whose change is the effect."""
-    value = metric_value(metric)
-    out = []
-    for d in days:
-        s = site.get(d)
-        if s is None or s.n == 0 or value(s) is None:
-            continue
-        gap = value(s)
-        if control is not None:
-            c = control.get(d)
-            if c is None or c.n <= 0 or value(c) is None:
-                continue
-            gap -= value(c)
-        out.append((s.n, gap))
-    return out
-
-
-def window_mean(gaps: list[tuple[int, float]]) -> WindowMean | None:
-    """Weighted mean of the daily gaps (weights: the site's answers that day, so the site's part is
-    exactly its value over the window) and its variance, clustered by day:
-    D/(D-1) · Σ (n_d/N)² (g_d - ḡ)². None without answers."""
-    total = sum(n for n, _g in gaps)
-    if not gaps or total == 0:
+def window_mean(gaps: Mapping[date, tuple[int, float]], first: date, days: int) -> WindowMean | None:
+    """Weighted mean of the daily gaps of the `days` days from `first` (weights: the site's answers
+    that day, so the site's part is exactly its value over the window) and its variance, clustered
+    by day: D/(D-1) · Σ (n_d/N)² (g_d - ḡ)². None without answers."""
+    picked = [g for g in (gaps.get(first + timedelta(days=i)) for i in range(days)) if g is not None]
+    total = sum(n for n, _g in picked)
+    if not picked or total == 0:
         return None
-    mean = sum(n * g for n, g in gaps) / total
-    d = len(gaps)
-    if all(g == gaps[0][1] for _n, g in gaps):          # exactly no spread, not a rounding residue
-        return WindowMean(gaps[0][1], 0.0 if d > 1 else math.inf, d, total)
-    spread = sum((n / total) ** 2 * (g - mean) ** 2 for n, g in gaps)
+    mean = sum(n * g for n, g in picked) / total
+    d = len(picked)
+    if all(g == picked[0][1] for _n, g in picked):        # exactly no spread, not a rounding residue
+        return WindowMean(picked[0][1], 0.0 if d > 1 else math.inf, d, total)
+    spread = sum((n / total) ** 2 * (g - mean) ** 2 for n, g in picked)
     return WindowMean(mean, spread * d / (d - 1) if d > 1 else math.inf, d, total)
 
 
@@ -113,9 +130,10 @@ def difference(before: WindowMean, after: WindowMean, confidence: float = 1 - AL
     return TestResult(diff, diff - q * se, diff + q * se, min(1.0, 2 * t_sf(abs(t), df)), "difference-in-differences t")
 
 
-def dip_start(site: Series, control: Series | None, action: date, metric: str, alert_day: date | None = None,
+def dip_start(gaps: Mapping[date, tuple[int, float]], action: date, alert_day: date | None = None,
               window: int = WINDOW_DAYS) -> tuple[date, str | None]:
     """Where the spell that made the site act began: the start of the baseline's exclusion.
+    `gaps`: the headline metric's `daily_gaps`.
 
     At least `GUARD_DAYS` before the action. Going back a week at a time (up to `LOOKBACK_DAYS`),
     a week whose gap to the control is clearly below the site's normal (t < `DIP_T` against the
@@ -123,10 +141,9 @@ def dip_start(site: Series, control: Series | None, action: date, metric: str, a
     the start back to its day. Returns (start, source): source `alert`, `series` or None (only the
     guard)."""
     start, source = action - timedelta(days=GUARD_DAYS), None
-    normal = window_mean(daily_gaps(site, control, _days(action - timedelta(days=LOOKBACK_DAYS + window), window),
-                                    metric))
+    normal = window_mean(gaps, action - timedelta(days=LOOKBACK_DAYS + window), window)
     while normal is not None and start - timedelta(days=7) >= action - timedelta(days=LOOKBACK_DAYS):
-        week = window_mean(daily_gaps(site, control, _days(start - timedelta(days=7), 7), metric))
+        week = window_mean(gaps, start - timedelta(days=7), 7)
         if week is None or week.days < 3:
             break
         se = math.sqrt(week.variance + normal.variance)
@@ -147,32 +164,33 @@ def action_effect(site: Series, chain: Series | None, scale: str, action: date, 
     windows. `chain`: the whole chain's daily tallies of the question, the site's own included
     (None: no control, a plain before/after). `today`: the first day not yet over."""
     metric = primary_metric(scale)
-    control = None if chain is None else {d: t - site[d] if d in site else t for d, t in chain.items()}
-    if control is not None and not any(t.n for t in control.values()):
-        control = None                          # a chain of one site: nothing to compare against
-    start, source = dip_start(site, control, action, metric, alert_day, window)
-    before_days, after_days = _days(start - timedelta(days=window), window), _days(action, window)
+    gaps = dict(zip((metric, "csat"), daily_gaps(site, chain, scale, metric, "csat")))
+    if chain is not None and not gaps[metric] and any(t.n for t in site.values()):
+        chain = None                            # a chain of one site: nothing to compare against
+        gaps = dict(zip((metric, "csat"), daily_gaps(site, None, scale, metric, "csat")))
+    start, source = dip_start(gaps[metric], action, alert_day, window)
+    first = start - timedelta(days=window)
+    before_days, after_days = _days(first, window), _days(action, window)
     observed = min(window, max(0, (today - action).days))
+    site_before, site_after = _sum(site, before_days, scale), _sum(site, after_days, scale)
     out: dict = {
         "window_days": window, "days_observed": observed,
         "baseline": {"from": before_days[0].isoformat(), "to": before_days[-1].isoformat()},
         "after": {"from": after_days[0].isoformat(), "to": after_days[-1].isoformat()},
         "dip": {"start": start.isoformat() if source else None, "source": source},
-        "method": "difference-in-differences" if control is not None else "before-after",
+        "method": "difference-in-differences" if chain is not None else "before-after",
         "confidence": 1 - ALPHA,
-        "previous": metrics_dict(sum_tallies((site[d] for d in before_days if d in site), scale)),
-        "current": metrics_dict(sum_tallies((site[d] for d in after_days if d in site), scale)),
-        "control": None if control is None else {
-            "previous": metrics_dict(sum_tallies((control[d] for d in before_days if d in control), scale)),
-            "current": metrics_dict(sum_tallies((control[d] for d in after_days if d in control), scale))},
+        "previous": metrics_dict(site_before), "current": metrics_dict(site_after),
+        "control": None if chain is None else {
+            "previous": metrics_dict(_sum(chain, before_days, scale) - site_before),
+            "current": metrics_dict(_sum(chain, after_days, scale) - site_after)},
         "metric": metric, "test": None, "csat_test": None}
     if observed < window:
         out["verdict"] = "pending"
         return out
     tests = {}
     for key, m in (("test", metric), ("csat_test", "csat")):
-        b = window_mean(daily_gaps(site, control, before_days, m))
-        a = window_mean(daily_gaps(site, control, after_days, m))
+        b, a = window_mean(gaps[m], first, window), window_mean(gaps[m], action, window)
         if b is not None and a is not None and min(b.days, a.days) >= MIN_DAYS:
             tests[key] = difference(b, a)
             out[key] = dict(tests[key].as_dict(), significant=tests[key].p_value < ALPHA)
@@ -193,6 +211,12 @@ def span(action: date, window: int = WINDOW_DAYS) -> tuple[date, date]:
     """First and last day `action_effect` may read: the normal before the look-back, to the end of
     the after-window."""
     return action - timedelta(days=LOOKBACK_DAYS + 7 + window), action + timedelta(days=window - 1)
+
+
+def _sum(series: Series, days: list[date], scale: str) -> Tally:
+    ts = [t for t in (series.get(d) for d in days) if t is not None]
+    return Tally(scale, sum(t.n for t in ts), sum(t.sum_v for t in ts), sum(t.sum_v2 for t in ts),
+                 sum(t.top2 for t in ts), sum(t.negative for t in ts))
 
 
 def _days(first: date, count: int) -> list[date]:

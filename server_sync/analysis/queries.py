@@ -192,7 +192,8 @@ def actions(db: Database, f: ReportFilter) -> list[dict]:
 def action_series(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
                   span: Callable[[date], tuple[date, date]]) -> dict[int, dict[str, dict[date, Tally]]]:
     """For each action: {"site": its site's daily tallies, "chain": the whole chain's} of its
-    question (`kinds`: question -> (audience, scale)) over `span(action_date)` (first, last day).
+    question (`kinds`: question -> (audience, scale)) over `span(action_date)` (first, last day;
+    the chain's dict is shared by the actions of a question and covers all their spans).
     The site's days: one query per 300 actions, the windows a VALUES list joined on the whole
     primary-key prefix of rollup_daily, so each is an index range. The chain's days: one query per
     question over the union of the spans, from the small chain-wide table."""
@@ -214,8 +215,10 @@ def action_series(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
                " FROM w JOIN rollup_daily d ON d.site_id = w.site_id AND d.question_id = w.question_id"
                " AND d.audience = w.audience AND d.scale = w.scale"
                " AND d.local_date >= w.first_day AND d.local_date <= w.last_day")
-        for action_id, scale, day, *r in db.execute_sql(sql, params):
-            out.setdefault(int(action_id), {"site": {}, "chain": {}})["site"][_day(day)] = tally_of(scale, r)
+        # Plain integer columns (no SUM): the rows become Tallies directly, thousands per report.
+        for action_id, scale, day, n, sum_v, sum_v2, top2, negative in db.execute_sql(sql, params):
+            out.setdefault(int(action_id), {"site": {}, "chain": {}})["site"][_day(day)] = \
+                Tally(scale, n, sum_v, sum_v2, top2, negative)
     by_question: dict[str, list[dict]] = {}
     for a in acts:
         by_question.setdefault(a["question_id"], []).append(a)
@@ -227,9 +230,8 @@ def action_series(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
                               f" AND audience = {p} AND scale = {p} AND local_date >= {p} AND local_date <= {p}"
                               " GROUP BY local_date", (q, audience, scale, first, last))
         days = {_day(d): tally_of(scale, r) for d, *r in rows}
-        for a in group:
-            lo, hi = spans[a["id"]]
-            out.setdefault(a["id"], {"site": {}, "chain": {}})["chain"] = {d: t for d, t in days.items() if lo <= d <= hi}
+        for a in group:                 # one shared dict: each action reads only its own days
+            out.setdefault(a["id"], {"site": {}, "chain": {}})["chain"] = days
     return out
 
 
@@ -268,7 +270,7 @@ def _zone(name: str | None) -> ZoneInfo:
 
 
 def _day(v: Any) -> date:
-    return v if isinstance(v, date) else date.fromisoformat(str(v))
+    return v if isinstance(v, date) else date.fromisoformat(v if isinstance(v, str) else str(v))
 
 
 def alerts(db: Database, f: ReportFilter) -> list[dict]:

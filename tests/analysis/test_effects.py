@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from server_sync.analysis import effects
-from server_sync.analysis.effects import action_effect, dip_start, span
+from server_sync.analysis.effects import action_effect, daily_gaps, dip_start, span
 from server_sync.analysis.trends import change_dict
 from server_sync.protocol.tally import Tally, sum_tallies
 
@@ -104,15 +104,14 @@ def test_the_old_comparison_was_fooled_by_the_dip_and_the_new_one_is_not():
 
 def test_a_long_dip_moves_the_baseline_back_and_an_alert_names_its_start():
     site, whole = chain(4, effect=0.0, dip_days=20, dip_size=20)
-    control = {d: t - site[d] for d, t in whole.items()}
-    start, source = dip_start(site, control, ACTION, "happy_index")
+    start, source = dip_start(daily_gaps(site, whole, "smiley4", "happy_index")[0], ACTION)
     assert source == "series" and start <= ACTION - timedelta(days=14)
     r = action_effect(site, whole, "smiley4", ACTION, ACTION + timedelta(days=28))
     assert r["dip"]["source"] == "series" and r["verdict"] == "no_detectable_effect"
-    quiet, _ = chain(4, effect=0.0, dip_days=0, dip_size=0)
-    assert dip_start(quiet, control, ACTION, "happy_index") == (ACTION - timedelta(days=7), None)
+    (quiet,) = daily_gaps(*chain(4, effect=0.0, dip_days=0, dip_size=0), "smiley4", "happy_index")
+    assert dip_start(quiet, ACTION) == (ACTION - timedelta(days=7), None)
     alert = ACTION - timedelta(days=30)
-    assert dip_start(quiet, control, ACTION, "happy_index", alert_day=alert) == (alert, "alert")
+    assert dip_start(quiet, ACTION, alert_day=alert) == (alert, "alert")
 
 
 @pytest.mark.parametrize("today_offset, observed", [(-3, 0), (0, 0), (5, 5), (27, 27)])
