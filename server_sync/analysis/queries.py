@@ -236,8 +236,9 @@ def action_series(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
 
 
 def action_alert_days(db: Database, acts: list[dict], lookback_days: int) -> dict[int, date]:
-    """For each action: the site-local day of the earliest alert on its site and question raised in
-    the `lookback_days` before its date (the dip that made the site act), if any."""
+    """For each action: the site-local day of the alert it was logged from (`alert_id`, when the
+    action row carries one), else of the earliest alert on its site and question raised in the
+    `lookback_days` before its date (the dip that made the site act), if any."""
     out: dict[int, date] = {}
     if not acts:
         return out
@@ -259,6 +260,13 @@ def action_alert_days(db: Database, acts: list[dict], lookback_days: int) -> dic
         days = [r for r in raised.get((a["site_id"], a["question_id"]), ()) if d - timedelta(days=lookback_days) <= r <= d]
         if days:
             out[a["id"]] = min(days)
+    # An action logged from an alert (`alert_id`, the alert→action workflow) names its dip itself.
+    linked = {int(a["alert_id"]): a["id"] for a in acts if a.get("alert_id") is not None}
+    if linked:
+        clause, params = in_list(db, "id", sorted(linked))
+        for alert_id, site, at in db.execute_sql(f"SELECT id, site_id, raised_at FROM alert WHERE {clause}", params):
+            when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+            out[linked[int(alert_id)]] = when.replace(tzinfo=timezone.utc).astimezone(_zone(zones.get(site))).date()
     return out
 
 

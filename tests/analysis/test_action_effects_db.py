@@ -72,3 +72,16 @@ def test_no_spread_on_the_action_path_is_never_worse_p_zero(tmp_path):
         assert a["previous"]["n"] == 2 and a["current"]["n"] == 2
     finally:
         db.close()
+
+
+def test_an_action_logged_from_an_alert_takes_that_alerts_day(db):
+    from server_sync.analysis import queries
+    raised = datetime(2026, 8, 20, 9, 0)
+    for day in (raised, datetime(2026, 9, 25, 9, 0)):
+        db.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
+                       " window_to, n, negative, message) VALUES ('s1', 'visit', 'trend', ?, ?, ?, ?, 20, 12, 'dip')",
+                       (day, day, day, day))
+    first = db.execute_sql("SELECT MIN(id) FROM alert").fetchone()[0]
+    act = {"id": 7, "site_id": "s1", "question_id": "visit", "date": ACTION.isoformat()}
+    assert queries.action_alert_days(db, [act], 28) == {7: date(2026, 9, 25)}       # the nearest dip by time
+    assert queries.action_alert_days(db, [dict(act, alert_id=first)], 28) == {7: date(2026, 8, 20)}   # its own
