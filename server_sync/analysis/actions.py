@@ -1,6 +1,7 @@
 """The actions log: what a site changed and when (`kiosk-central action add`), for the reports'
 before/after comparison. Validates input and stores (`add`); `evaluated` lists the actions with
-the same before/after comparison the report makes (`kiosk-central action list`, the web app)."""
+the same effect the report shows (`kiosk-central action list`, the web app, the alert→action
+workflow); how an effect is judged lives in `effects` (pure), the reads in `queries`."""
 
 from __future__ import annotations
 
@@ -36,20 +37,28 @@ def add(db: Database, site_id: str, question_id: str, action_date: str, note: st
             "created_at": created.isoformat(sep=" ")}
 
 
-def evaluated(db: Database, site_ids: tuple[str, ...] = ()) -> list[dict]:
-    """Logged actions (of `site_ids`, or all), each with its before/after `change_dict`."""
+def evaluated(db: Database, site_ids: tuple[str, ...] = (), *, today: date | None = None) -> list[dict]:
+    """Logged actions (of `site_ids`, or all), each with its effect (`effects.action_effect`: the
+    site against the rest of the chain, baseline before the dip, verdict `better`,
+    `no_detectable_effect`, `worse`, `pending` or `too_little_data`). `today`: the first day not
+    yet over (default: today in UTC)."""
     from server_sync.analysis import queries
-    from server_sync.analysis.chain_report import ACTION_WINDOW_DAYS
-    from server_sync.analysis.metrics import Tally
-    from server_sync.analysis.trends import change_dict
     acts = queries.actions(db, queries.ReportFilter(tuple(site_ids)))
-    catalogue = queries.questions(db)
+    return with_effects(db, acts, queries.questions(db), today or datetime.now(timezone.utc).date())
+
+
+def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict], today: date) -> list[dict]:
+    """`acts` (rows of `queries.actions`) each with its `effects.action_effect` merged in; the one
+    evaluation the report, `action list` and the web app share."""
+    from server_sync.analysis import queries
+    from server_sync.analysis.effects import LOOKBACK_DAYS, action_effect, span
     kinds = {q: (c["audience"], c["scale"]) for q, c in catalogue.items()}
-    windows = queries.action_windows(db, acts, kinds, ACTION_WINDOW_DAYS)
+    series = queries.action_series(db, acts, kinds, span)
+    alert_days = queries.action_alert_days(db, acts, LOOKBACK_DAYS)
     out = []
     for a in acts:
         scale = catalogue.get(a["question_id"], {}).get("scale", "smiley4")
-        w = windows.get(a["id"], {})
-        out.append(dict(a, window_days=ACTION_WINDOW_DAYS,
-                        **change_dict(w.get("before", Tally(scale)), w.get("after", Tally(scale)))))
+        s = series.get(a["id"], {"site": {}, "chain": {}})
+        out.append(dict(a, **action_effect(s["site"], s["chain"], scale, date.fromisoformat(a["date"]), today,
+                                          alert_day=alert_days.get(a["id"]))))
     return out

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import Database
 
 from server_sync import __version__
 from server_sync.analysis import queries
+from server_sync.analysis.actions import with_effects
 from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, sum_reasons, uplift
+from server_sync.analysis.effects import WINDOW_DAYS
 from server_sync.analysis.metrics import Tally, metrics_dict, primary_metric, sum_tallies
 from server_sync.analysis.privacy import MIN_EMPLOYEE_GROUP, check_min_group, protect_employees
 from server_sync.analysis.pulse import pulse
@@ -27,7 +30,7 @@ from server_sync.exc import CentralConfigError
 
 SCHEMA = 1
 DEFAULT_DAYS = 28
-ACTION_WINDOW_DAYS = 28
+ACTION_WINDOW_DAYS = WINDOW_DAYS        # kept for callers of the name; the window lives in effects
 STEPS = ("period", "sites", "trends", "heatmap", "drivers", "actions", "alerts")
 
 Progress = Callable[[int, int, str], None]
@@ -155,23 +158,31 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
         })
 
     step("actions")
-    acts = queries.actions(db, f)
-    kinds = {q: (c["audience"], c["scale"]) for q, c in catalogue.items()}
-    windows = queries.action_windows(db, acts, kinds, ACTION_WINDOW_DAYS)
-    report["actions"] = []
-    for act in acts:
-        scale = catalogue.get(act["question_id"], {}).get("scale", "smiley4")
-        w = windows.get(act["id"], {})
-        change = change_dict(w.get("before", Tally(scale)), w.get("after", Tally(scale)))
-        report["actions"].append(dict(act, name=names.get(act["site_id"], act["site_id"]),
-                                      window_days=ACTION_WINDOW_DAYS, **change))
+    report["actions"] = [dict(a, name=names.get(a["site_id"], a["site_id"]))
+                         for a in with_effects(db, queries.actions(db, f), catalogue, now.date())]
 
     report["pulse"] = pulse(_by_site_scale(by_site, "customer", f), _by_site_scale(by_site, "employee", f), names,
                             min_n=min_group)
 
     step("alerts")
-    report["alerts"] = queries.alerts(db, pf)
+    zones = queries.site_timezones(db)
+    report["alerts"] = [dict(a, site_name=names.get(a["site_id"], a["site_id"]), timezone=zones.get(a["site_id"], "UTC"),
+                             raised_local=local_time(a["raised_at"], zones.get(a["site_id"], "UTC")))
+                        for a in queries.alerts(db, pf)]
     return protect_employees(report, min_group)
+
+
+def local_time(utc: str | None, zone: str) -> str | None:
+    """A stored UTC time ("2026-11-20 16:00:00") as the site's wall clock with its zone's
+    abbreviation ("2026-11-20 17:00 CET"): what a store manager reads an alert's time as."""
+    if not utc:
+        return None
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    local = datetime.fromisoformat(utc).replace(tzinfo=timezone.utc).astimezone(tz)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or zone)
 
 
 def employee_group(db: Database, f: ReportFilter) -> int:

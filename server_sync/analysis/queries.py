@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
-from typing import Any, Iterable
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable, Iterable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import Database
 
@@ -86,6 +87,10 @@ def questions(db: Database) -> dict[str, dict]:
 
 def site_names(db: Database) -> dict[str, str]:
     return {sid: name for sid, name in db.execute_sql("SELECT id, name FROM site")}
+
+
+def site_timezones(db: Database) -> dict[str, str]:
+    return {sid: tz for sid, tz in db.execute_sql("SELECT id, timezone FROM site")}
 
 
 def full_months(date_from: str, date_to: str) -> tuple[str, str] | None:
@@ -184,34 +189,96 @@ def actions(db: Database, f: ReportFilter) -> list[dict]:
             for i, s, q, d, note, c in rows]
 
 
-def action_windows(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
-                   days: int = 28) -> dict[int, dict[str, Tally]]:
-    """For each action: Tally of the `days` before its date and of the `days` from it. One query
-    per 300 actions: the windows travel as a VALUES list joined on the whole primary-key prefix
-    of rollup_daily (`kinds`: question -> (audience, scale)), so each window is an index range."""
-    out: dict[int, dict[str, Tally]] = {}
+def action_series(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
+                  span: Callable[[date], tuple[date, date]]) -> dict[int, dict[str, dict[date, Tally]]]:
+    """For each action: {"site": its site's daily tallies, "chain": the whole chain's} of its
+    question (`kinds`: question -> (audience, scale)) over `span(action_date)` (first, last day;
+    the chain's dict is shared by the actions of a question and covers all their spans).
+    The site's days: one query per 300 actions, the windows a VALUES list joined on the whole
+    primary-key prefix of rollup_daily, so each is an index range. The chain's days: one query per
+    question over the union of the spans, from the small chain-wide table."""
+    out: dict[int, dict[str, dict[date, Tally]]] = {}
     acts = [a for a in acts if a["question_id"] in kinds]
     p = db.param
+    spans = {a["id"]: span(date.fromisoformat(a["date"])) for a in acts}
     for i in range(0, len(acts), 300):
         chunk = acts[i:i + 300]
         values, params = [], []
         for a in chunk:
-            d = date.fromisoformat(a["date"])
             audience, scale = kinds[a["question_id"]]
-            values.append(f"({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})")
-            params += [a["id"], a["site_id"], a["question_id"], audience, scale,
-                       (d - timedelta(days=days)).isoformat(), a["date"], (d + timedelta(days=days)).isoformat()]
-        side = "CASE WHEN d.local_date < w.action_day THEN 'before' ELSE 'after' END"
-        sql = (f"WITH w (action_id, site_id, question_id, audience, scale, first_day, action_day, end_day) AS"
+            first, last = spans[a["id"]]
+            values.append(f"({p}, {p}, {p}, {p}, {p}, {p}, {p})")
+            params += [a["id"], a["site_id"], a["question_id"], audience, scale, first.isoformat(), last.isoformat()]
+        sql = (f"WITH w (action_id, site_id, question_id, audience, scale, first_day, last_day) AS"
                f" (VALUES {', '.join(values)})"
-               f" SELECT w.action_id, d.scale, {side}, SUM(d.n), SUM(d.sum_v), SUM(d.sum_v2), SUM(d.top2), SUM(d.negative)"
+               f" SELECT w.action_id, d.scale, d.local_date, {', '.join(f'd.{c}' for c in rollups.STATS)}"
                " FROM w JOIN rollup_daily d ON d.site_id = w.site_id AND d.question_id = w.question_id"
                " AND d.audience = w.audience AND d.scale = w.scale"
-               " AND d.local_date >= w.first_day AND d.local_date < w.end_day"
-               f" GROUP BY w.action_id, d.scale, {side}")
-        for action_id, scale, which, *r in db.execute_sql(sql, params):
-            out.setdefault(int(action_id), {})[which] = tally_of(scale, r)
+               " AND d.local_date >= w.first_day AND d.local_date <= w.last_day")
+        # Plain integer columns (no SUM): the rows become Tallies directly, thousands per report.
+        for action_id, scale, day, n, sum_v, sum_v2, top2, negative in db.execute_sql(sql, params):
+            out.setdefault(int(action_id), {"site": {}, "chain": {}})["site"][_day(day)] = \
+                Tally(scale, n, sum_v, sum_v2, top2, negative)
+    by_question: dict[str, list[dict]] = {}
+    for a in acts:
+        by_question.setdefault(a["question_id"], []).append(a)
+    for q, group in by_question.items():
+        audience, scale = kinds[q]
+        first = min(spans[a["id"]][0] for a in group).isoformat()
+        last = max(spans[a["id"]][1] for a in group).isoformat()
+        rows = db.execute_sql(f"SELECT local_date, {STATS} FROM rollup_chain_hourly WHERE question_id = {p}"
+                              f" AND audience = {p} AND scale = {p} AND local_date >= {p} AND local_date <= {p}"
+                              " GROUP BY local_date", (q, audience, scale, first, last))
+        days = {_day(d): tally_of(scale, r) for d, *r in rows}
+        for a in group:                 # one shared dict: each action reads only its own days
+            out.setdefault(a["id"], {"site": {}, "chain": {}})["chain"] = days
     return out
+
+
+def action_alert_days(db: Database, acts: list[dict], lookback_days: int) -> dict[int, date]:
+    """For each action: the site-local day of the alert it was logged from (`alert_id`, when the
+    action row carries one), else of the earliest alert on its site and question raised in the
+    `lookback_days` before its date (the dip that made the site act), if any."""
+    out: dict[int, date] = {}
+    if not acts:
+        return out
+    p = db.param
+    zones = site_timezones(db)
+    first = min(date.fromisoformat(a["date"]) for a in acts) - timedelta(days=lookback_days + 1)
+    last = max(date.fromisoformat(a["date"]) for a in acts) + timedelta(days=1)
+    sites = sorted({a["site_id"] for a in acts})
+    clause, params = in_list(db, "site_id", sites)
+    raised: dict[tuple[str, str], list[date]] = {}
+    for site, question, at in db.execute_sql(f"SELECT site_id, question_id, raised_at FROM alert WHERE {clause}"
+                                             f" AND raised_at >= {p} AND raised_at < {p}",
+                                             params + [first.isoformat(), last.isoformat()]):
+        when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+        local = when.replace(tzinfo=timezone.utc).astimezone(_zone(zones.get(site))).date()
+        raised.setdefault((site, question), []).append(local)
+    for a in acts:
+        d = date.fromisoformat(a["date"])
+        days = [r for r in raised.get((a["site_id"], a["question_id"]), ()) if d - timedelta(days=lookback_days) <= r <= d]
+        if days:
+            out[a["id"]] = min(days)
+    # An action logged from an alert (`alert_id`, the alert→action workflow) names its dip itself.
+    linked = {int(a["alert_id"]): a["id"] for a in acts if a.get("alert_id") is not None}
+    if linked:
+        clause, params = in_list(db, "id", sorted(linked))
+        for alert_id, site, at in db.execute_sql(f"SELECT id, site_id, raised_at FROM alert WHERE {clause}", params):
+            when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+            out[linked[int(alert_id)]] = when.replace(tzinfo=timezone.utc).astimezone(_zone(zones.get(site))).date()
+    return out
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _day(v: Any) -> date:
+    return v if isinstance(v, date) else date.fromisoformat(v if isinstance(v, str) else str(v))
 
 
 def alerts(db: Database, f: ReportFilter) -> list[dict]:

@@ -53,6 +53,7 @@ def run_list(args: argparse.Namespace) -> int:
     for a in out:
         test = a["test"]
         diff = f"{test['diff']:+.1f} [{test['low']:+.1f}, {test['high']:+.1f}] p={test['p_value']:.3f}" if test else "-"
-        print(f"{a['id']:>5} {a['site_id']:<16} {a['question_id']:<10} {a['date']}  {a['verdict']:<22} {diff}"
+        verdict = a["verdict"] + (f" {a['days_observed']}/{a['window_days']}" if a["verdict"] == "pending" else "")
+        print(f"{a['id']:>5} {a['site_id']:<16} {a['question_id']:<10} {a['date']}  {verdict:<22} {diff}"
               f"  n {a['previous']['n']}->{a['current']['n']}  {a['note']}")
     return 0

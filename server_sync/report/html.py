@@ -26,6 +26,14 @@ def number(v: Any, digits: int = 1) -> str:
     return str(v)
 
 
+def p_value(p: float | None) -> str:
+    """A p-value as a reader takes it: "< 0.001" below that (never "0.000" or "1.8e-06"), else
+    three decimals."""
+    if p is None:
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def tone(verdict: str) -> str:
     """The CSS class of a change's verdict."""
     return {"better": "good", "worse": "bad"}.get(verdict, "flat")
@@ -33,7 +41,7 @@ def tone(verdict: str) -> str:
 
 ENV = Environment(loader=PackageLoader("server_sync.report", "templates"), autoescape=True,
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-ENV.filters.update(num=number, tone=tone)
+ENV.filters.update(num=number, tone=tone, pval=p_value)
 ENV.globals.update(svg=svg)
 
 

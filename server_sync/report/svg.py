@@ -12,6 +12,7 @@ the templates' autoescape.
 from __future__ import annotations
 
 import math
+from datetime import date, timedelta
 from typing import Sequence
 
 from markupsafe import Markup, escape
@@ -72,39 +73,72 @@ def _label(v: float) -> str:
     return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
 
 
+MIN_SPAN = 0.2             # a value axis spans at least a fifth of the scale: small moves look small
+
+
+def value_range(lo: float, hi: float, bounds: tuple[float, float]) -> tuple[float, float]:
+    """The value axis of a trend: round ticks around [lo, hi], widened to at least MIN_SPAN of the
+    scale (a two-point wobble drawn over the chart's full height reads as a collapse), inside
+    `bounds`."""
+    span = (bounds[1] - bounds[0]) * MIN_SPAN
+    if hi - lo < span:
+        mid = (lo + hi) / 2
+        lo, hi = mid - span / 2, mid + span / 2
+        if lo < bounds[0]:
+            lo, hi = bounds[0], bounds[0] + span
+        if hi > bounds[1]:
+            lo, hi = bounds[1] - span, bounds[1]
+    return _nice_range(lo, hi, bounds)
+
+
 def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[dict], bounds: tuple[float, float],
-                empty: str, legend: tuple[str, str, str]) -> Markup:
-    """Daily values (thin line), their 95% band, weekly values (thick line)."""
+                empty: str, legend: tuple[str, str, str], axis_note: str = "", n_label: str = "n ≤ {n}") -> Markup:
+    """Daily values (thin line) with their 95% band, weekly values (thick line, each at its week's
+    centre), and the answers per day as bars under the chart (every day's n in its tooltip;
+    `n_label` with {n}, the tallest bar, names them). The value axis spans at least MIN_SPAN of
+    the scale; `axis_note` (with {lo} and {hi}) states it."""
     pts = [d for d in daily if d.get("value") is not None]
     if not pts:
         return _empty(name, title, empty)
-    w, h, left, right, top, bottom = 480, 250, 34, 10, 14, 44
+    w, h, left, right, top, bottom, strip = 480, 290, 34, 10, 22, 44, 36
     lows = [d["low"] if d.get("low") is not None else d["value"] for d in pts]
     highs = [d["high"] if d.get("high") is not None else d["value"] for d in pts]
-    # Clip the band on very small days so one-answer days do not flatten the chart.
-    ticks = _ticks(max(bounds[0], min(lows)), min(bounds[1], max(highs)), bounds)
-    lo, hi = ticks[0], ticks[-1]
-    dates = [d["date"] for d in pts]
-    n = len(dates)
-    x = (lambda i: left + (w - left - right) * (i / max(1, n - 1)))
-    y = (lambda v: top + (h - top - bottom) * (1 - (min(hi, max(lo, v)) - lo) / max(1e-9, hi - lo)))
+    lo, hi = value_range(max(bounds[0], min(lows)), min(bounds[1], max(highs)), bounds)
+    ticks = _ticks_between(lo, hi)
+    first = date.fromisoformat(pts[0]["date"])
+    days = max(1, (date.fromisoformat(pts[-1]["date"]) - first).days)
+    plot_bottom = h - bottom - strip
+    x = (lambda day: left + (w - left - right) * ((date.fromisoformat(day) - first).days / days))
+    y = (lambda v: top + (plot_bottom - top) * (1 - (min(hi, max(lo, v)) - lo) / max(1e-9, hi - lo)))
     out = [_open(name, title, w, h)]
+    if axis_note:
+        out.append(_text(w - right, 12, axis_note.format(lo=_label(lo), hi=_label(hi)), 11, "end"))
     for v in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{GRID}"/>')
         out.append(_text(left - 6, y(v) + 4, _label(v), 12, "end"))
-    band = [f"{x(i):.1f},{y(highs[i]):.1f}" for i in range(n)] + \
-           [f"{x(i):.1f},{y(lows[i]):.1f}" for i in reversed(range(n))]
+    band = [f"{x(d['date']):.1f},{y(v):.1f}" for d, v in zip(pts, highs)] + \
+           [f"{x(d['date']):.1f},{y(v):.1f}" for d, v in reversed(list(zip(pts, lows)))]
     out.append(f'<polygon points="{" ".join(band)}" fill="{BAND}" opacity="0.55"/>')
-    line = " ".join(f"{x(i):.1f},{y(d['value']):.1f}" for i, d in enumerate(pts))
+    line = " ".join(f"{x(d['date']):.1f},{y(d['value']):.1f}" for d in pts)
     out.append(f'<polyline points="{line}" fill="none" stroke="{BLUE}" stroke-width="1.2"/>')
-    index = {d: i for i, d in enumerate(dates)}
-    wk = [(index[r["from"]] if r["from"] in index else _nearest(dates, r), r["value"])
+    # A week's value belongs to its middle (Thursday), not to its Monday.
+    wk = [(x((date.fromisoformat(r["from"]) + timedelta(days=3)).isoformat()), r["value"])
           for r in weekly if r.get("value") is not None]
+    wk = [(min(w - right, max(left, px)), v) for px, v in wk]
     if len(wk) > 1:
-        out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in wk)}" fill="none"'
+        out.append(f'<polyline points="{" ".join(f"{px:.1f},{y(v):.1f}" for px, v in wk)}" fill="none"'
                    f' stroke="{ORANGE}" stroke-width="2.6" stroke-linejoin="round"/>')
-    for i, anchor in sorted({0: "start", n // 2: "middle", n - 1: "end"}.items()):
-        out.append(_text(x(i), h - bottom + 16, dates[i], 12, anchor))
+    most = max(d["n"] for d in daily) or 1
+    bar = max(1.0, (w - left - right) / (days + 1) * 0.7)
+    for d in daily:
+        bh = (strip - 18) * d["n"] / most
+        out.append(f'<rect x="{x(d["date"]) - bar / 2:.1f}" y="{h - bottom - bh:.1f}" width="{bar:.1f}"'
+                   f' height="{bh:.1f}" fill="{MUTED}" opacity="0.6">'
+                   + _title(f'{d["date"]}: {_label(d["value"]) if d.get("value") is not None else "–"}'
+                            f' (n={d["n"]})') + "</rect>")
+    out.append(_text(left + 2, plot_bottom + 14, n_label.format(n=most), 11))
+    for d, anchor in ((pts[0], "start"), (pts[len(pts) // 2], "middle"), (pts[-1], "end")):
+        out.append(_text(x(d["date"]), h - bottom + 16, d["date"], 12, anchor))
     lx = left
     for color, label in zip((BLUE, ORANGE, BAND), legend):
         out.append(f'<rect x="{lx}" y="{h - 14}" width="12" height="8" fill="{color}"/>')
@@ -114,44 +148,63 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     return _chart(out)
 
 
-def _nearest(dates: Sequence[str], row: dict) -> int:
-    for i, d in enumerate(dates):
-        if d >= row["from"]:
-            return i
-    return len(dates) - 1
+def _ticks_between(lo: float, hi: float) -> list[float]:
+    """Round grid values from lo to hi (both already round): 3-6 steps."""
+    steps = [m * 10 ** e for e in range(-1, 8) for m in (1, 2, 2.5, 5)]
+    step = next((s for s in steps if (hi - lo) / s <= 6), steps[-1])
+    ticks = [lo]
+    while ticks[-1] + step <= hi + 1e-9:
+        ticks.append(ticks[-1] + step)
+    return ticks
 
 
 def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequence[str], bounds: tuple[float, float],
-                  empty: str) -> Markup:
+                  empty: str, n_label: str = "n", legend: str = "") -> Markup:
+    """Weekday × hour: each cell's colour on the metric's absolute scale (red at the bottom of the
+    scale, yellow at its middle, green at the top: 75 is light green whatever the other hours
+    score), its value and its n written in it (phones have no hover), a legend of the scale."""
     cells = [c for c in cells if c.get("value") is not None]
     if not cells:
         return _empty(name, title, empty)
     hours = sorted({c["hour"] for c in cells})
-    w, left, top, cell_h = 480, 38, 22, 28
+    left, top, cell_h, legend_h = 38, 22, 36, 40
+    cell_w = 40.0
+    w = max(480.0, left + cell_w * len(hours) + 8)
     cell_w = (w - left - 8) / len(hours)
-    h = top + cell_h * 7 + 8
-    values = [c["value"] for c in cells]
-    lo, hi = min(values), max(values)
-    out = [_open(name, title, w, h)]
+    h = top + cell_h * 7 + 8 + legend_h
+    lo, hi = bounds
+    out = [_open(name, title, int(w), h)]
     for j, hour in enumerate(hours):
         out.append(_text(left + cell_w * (j + 0.5), top - 7, f"{hour:02d}", 12, "middle"))
     for d in range(7):
         out.append(_text(left - 6, top + cell_h * (d + 0.5) + 4, weekdays[d], 12, "end"))
     for c in cells:
         j = hours.index(c["hour"])
-        t = (c["value"] - lo) / (hi - lo) if hi > lo else 0.5
-        out.append(f'<rect x="{left + cell_w * j + 1:.1f}" y="{top + cell_h * c["weekday"] + 1:.1f}"'
+        t = (c["value"] - lo) / (hi - lo)
+        cx, cy = left + cell_w * (j + 0.5), top + cell_h * c["weekday"]
+        out.append(f'<rect x="{left + cell_w * j + 1:.1f}" y="{cy + 1:.1f}"'
                    f' width="{cell_w - 2:.1f}" height="{cell_h - 2}" rx="3" fill="{_diverging(t)}">'
-                   + _title(f'{weekdays[c["weekday"]]} {c["hour"]:02d}: {c["value"]:.1f} (n={c["n"]})') + "</rect>")
-        if cell_w > 30:
-            out.append(_text(left + cell_w * (j + 0.5), top + cell_h * (c["weekday"] + 0.5) + 4,
-                             f'{c["value"]:.0f}', 13, "middle", INK))
+                   + _title(f'{weekdays[c["weekday"]]} {c["hour"]:02d}: {c["value"]:.1f} ({n_label}={c["n"]})')
+                   + "</rect>")
+        out.append(_text(cx, cy + 16, f'{c["value"]:.0f}', 13, "middle", INK, "bold"))
+        out.append(_text(cx, cy + 29, f'{c["n"]}', 10, "middle", INK))
+    # The legend: the whole scale, so a colour reads the same in every report.
+    ly, lw = top + cell_h * 7 + 14, min(300.0, w - left - 8)
+    stops = "".join(f'<stop offset="{k / 10:.1f}" stop-color="{_diverging(k / 10)}"/>' for k in range(11))
+    out.append(f'<defs><linearGradient id="{escape(name)}-scale">{stops}</linearGradient></defs>')
+    out.append(f'<rect x="{left}" y="{ly}" width="{lw:.1f}" height="10" rx="2" fill="url(#{escape(name)}-scale)"/>')
+    for k in range(5):
+        v = lo + (hi - lo) * k / 4
+        out.append(_text(left + lw * k / 4, ly + 23, _label(v), 11, ("start", "middle", "middle", "middle", "end")[k]))
+    if legend:
+        out.append(_text(left + lw + 10, ly + 9, legend, 11))
     out.append("</svg>")
     return _chart(out)
 
 
 def _diverging(t: float) -> str:
-    """Red (worst) through pale yellow to green (best)."""
+    """Red (bottom of the scale) through pale yellow (its middle) to green (its top)."""
+    t = min(1.0, max(0.0, t))
     stops = [(0.0, (220, 38, 38)), (0.5, (254, 240, 138)), (1.0, (22, 163, 74))]
     for (t0, c0), (t1, c1) in zip(stops, stops[1:]):
         if t <= t1:
@@ -161,32 +214,45 @@ def _diverging(t: float) -> str:
 
 
 def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, str], empty: str) -> Markup:
+    """Bars of the reasons' answers, the cumulative share as a line. Labels are written whole,
+    slanted; the margins grow with the longest label so none is ever cut off at the edge."""
     if not rows:
         return _empty(name, title, empty)
-    w, h, left, right, top, bottom = 480, 270, 40, 40, 14, 92
+    names = [labels.get(r["reason"], r["reason"]) for r in rows]
+    w, right, top, size = 480, 40, 14, 12
+    longest = max(_text_width(n, size) for n in names)
+    slant = math.radians(40)
+    bw = (w - 40 - right) / len(rows)
+    left = max(40.0, longest * math.cos(slant) - bw / 2 + 8)
+    bw = (w - left - right) / len(rows)
+    bottom = longest * math.sin(slant) + 24
+    h = int(top + 170 + bottom)
     ticks = _ticks(0, max(r["n"] for r in rows), (0, float("inf")))
     top_n = ticks[-1]
-    bw = (w - left - right) / len(rows)
     y = (lambda v, m: top + (h - top - bottom) * (1 - v / m))
     out = [_open(name, title, w, h)]
     for v in ticks:
-        out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v, top_n):.1f}" y2="{y(v, top_n):.1f}" stroke="{GRID}"/>')
+        out.append(f'<line x1="{left:.1f}" x2="{w - right}" y1="{y(v, top_n):.1f}" y2="{y(v, top_n):.1f}" stroke="{GRID}"/>')
         out.append(_text(left - 6, y(v, top_n) + 4, _label(v), 12, "end"))
     for k in range(5):
         out.append(_text(w - right + 6, y(25 * k, 100) + 4, f"{25 * k}%", 12))
     pts = []
-    for i, r in enumerate(rows):
+    for i, (r, label) in enumerate(zip(rows, names)):
         x0 = left + bw * i
-        label = labels.get(r["reason"], r["reason"])
         out.append(f'<rect x="{x0 + bw * 0.15:.1f}" y="{y(r["n"], top_n):.1f}" width="{bw * 0.7:.1f}"'
                    f' height="{h - bottom - y(r["n"], top_n):.1f}" fill="{BLUE}" rx="2">'
                    + _title(f'{label}: {r["n"]} ({r["share"]}%)') + "</rect>")
-        out.append(_text(x0 + bw / 2, h - bottom + 14, label[:16], 12, "end", rotate=-30))
+        out.append(_text(x0 + bw / 2 + 4, h - bottom + 14, label, size, "end", rotate=-40))
         pts.append(f"{x0 + bw / 2:.1f},{y(r['cumulative'], 100):.1f}")
     out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{ORANGE}" stroke-width="2"/>')
     out.extend(f'<circle cx="{p.split(",")[0]}" cy="{p.split(",")[1]}" r="3" fill="{ORANGE}"/>' for p in pts)
     out.append("</svg>")
     return _chart(out)
+
+
+def _text_width(s: str, size: int) -> float:
+    """A generous estimate of a label's width in the system sans-serif (no font metrics offline)."""
+    return sum(size * (0.62 if c.isupper() or c in "mwåäöÅÄÖ" else 0.55) for c in s)
 
 
 def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[float, float], chain: float | None,

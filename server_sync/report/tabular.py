@@ -20,56 +20,102 @@ def render_json(report: dict) -> str:
 
 
 def csv_rows(report: dict) -> list[dict]:
+    """Every figure of the report as a row (tests/analysis/test_report_csv.py walks the JSON and
+    fails on a figure without its row): estimates with their interval, tests as their difference
+    with interval and p-value, shares, uplifts, the correlation and the alerts."""
     rows: list[dict] = []
 
-    def add(section: str, q: str, metric: str, e: dict | None, n: int, site: str = "", name: str = "",
+    def add(section: str, q: str, metric: str, e: dict | None, n: int | None, site: str = "", name: str = "",
             key: str = "", p_value: float | None = None) -> None:
         e = e or {}
+        if e.get("value") is None:                # a figure that is not there has no row
+            return
         rows.append({"section": section, "question_id": q, "site_id": site, "site_name": name, "key": key, "n": n,
                      "metric": metric, "value": e.get("value"), "low": e.get("low"), "high": e.get("high"),
                      "p_value": p_value})
 
+    def test(section: str, q: str, metric: str, r: dict | None, n: int | None, site: str = "", name: str = "",
+             key: str = "") -> None:
+        """A comparison: value = the difference (after − before), its interval and p-value."""
+        if r:
+            add(section, q, metric + "_diff", {"value": r["diff"], "low": r["low"], "high": r["high"]}, n, site,
+                name, key, r["p_value"])
+
+    def metrics(section: str, q: str, head: str, m: dict, site: str = "", name: str = "", key: str = "") -> None:
+        for k in (head, "csat"):
+            add(section, q, k, m.get(k), m["n"], site, name, key)
+
     metric_of = {q["id"]: q["metric"] for q in report["questions"]}
     for s in report["summary"]:
-        for m in (metric_of[s["question_id"]], "csat"):
-            add("summary", s["question_id"], m, s.get(m), s["n"])
+        metrics("summary", s["question_id"], metric_of[s["question_id"]], s)
     for s in report["sites"]:
-        for m in (metric_of[s["question_id"]], "csat"):
-            add("site", s["question_id"], m, s.get(m), s["n"], s["site_id"], s["name"])
+        metrics("site", s["question_id"], metric_of[s["question_id"]], s, s["site_id"], s["name"])
     for r in report["ranking"]:
         add("ranking", r["question_id"], r["metric"] + "_shrunk",
-            {"value": r["shrunk"], "low": r["low"], "high": r["high"]}, r["n"], r["site_id"], r["name"], "" if r["rank"] is None else str(r["rank"]))
+            {"value": r["shrunk"], "low": r["low"], "high": r["high"]}, r["n"], r["site_id"], r["name"],
+            "" if r["rank"] is None else str(r["rank"]))
+    for k in report.get("kiosks", []):
+        metrics("kiosk", k["question_id"], metric_of.get(k["question_id"], "happy_index"), k, k["site_id"],
+                k["kiosk_id"])
     for tr in report["trends"]:
+        q, m = tr["question_id"], tr["metric"]
         for d in tr["daily"]:
-            add("daily", tr["question_id"], tr["metric"], d, d["n"], key=d["date"])
+            add("daily", q, m, d, d["n"], key=d["date"])
         for w in tr["weekly"]:
-            add("weekly", tr["question_id"], tr["metric"], w, w["n"], key=w["week"],
-                p_value=(w["change"] or {}).get("p_value"))
-        test = tr["change"]["test"]
-        if test:
-            add("change", tr["question_id"], tr["metric"] + "_diff", test, tr["change"]["current"]["n"],
-                key=tr["change"]["verdict"], p_value=test["p_value"])
+            add("weekly", q, m, w, w["n"], key=w["week"], p_value=(w["change"] or {}).get("p_value"))
+            test("weekly_change", q, m, w["change"], w["n"], key=w["week"])
+        change = tr["change"]
+        test("change", q, m, change["test"], change["current"]["n"], key=change["verdict"])
+        test("change", q, "csat", change.get("csat_test"), change["current"]["n"], key=change["verdict"])
+        metrics("change_previous", q, m, change["previous"])
+        metrics("change_current", q, m, change["current"])
     for hm in report["heatmap"]:
         for c in hm["cells"]:
             add("heatmap", hm["question_id"], hm["metric"], {"value": c["value"]}, c["n"],
                 key=f"{c['weekday']}-{c['hour']:02d}")
     for d in report["drivers"]:
+        q = d["question_id"]
+        uplift_metric = metric_of[q] + "_uplift"
         for p in d["pareto"]:
-            add("pareto", d["question_id"], "share", {"value": p["share"]}, p["n"], key=p["reason"])
+            add("pareto", q, "share", {"value": p["share"]}, p["n"], key=p["reason"])
         for u in d["uplift"]:
-            add("uplift", d["question_id"], metric_of[d["question_id"]] + "_uplift", {"value": u["uplift"]},
-                u["complaints"], key=u["reason"])
+            add("uplift", q, uplift_metric, {"value": u["uplift"]}, u["complaints"], key=u["reason"])
         for s in d["sites"]:
             for p in s["pareto"]:
-                add("site_pareto", d["question_id"], "share", {"value": p["share"]}, p["n"], s["site_id"],
-                    s["name"], p["reason"])
+                add("site_pareto", q, "share", {"value": p["share"]}, p["n"], s["site_id"], s["name"], p["reason"])
+            for u in s["uplift"]:
+                add("site_uplift", q, uplift_metric, {"value": u["uplift"]}, u["complaints"], s["site_id"],
+                    s["name"], u["reason"])
+        bvr = d.get("best_vs_rest") or {}
+        for r in bvr.get("reasons", []):
+            # value: mentions per 100 answers, best quarter minus the rest; low/high: the two rates.
+            add("best_vs_rest", q, "per_100_difference",
+                {"value": r["difference"], "low": r["rest_per_100"], "high": r["best_per_100"]},
+                bvr.get("best_answers"), key=r["reason"], p_value=r["p_value"])
     for a in report["actions"]:
-        test = a["test"]
-        add("action", a["question_id"], a["metric"] + "_diff", test, a["current"]["n"], a["site_id"], a["name"],
-            a["date"], (test or {}).get("p_value"))
+        q, m, site, name = a["question_id"], a["metric"], a["site_id"], a.get("name", a["site_id"])
+        key = f'{a["date"]} {a["verdict"]}'
+        test("action", q, m, a["test"], a["current"]["n"], site, name, key)
+        test("action", q, "csat", a.get("csat_test"), a["current"]["n"], site, name, key)
+        # Pending or too little data has no test row; the verdict is in the key of the windows' rows.
+        metrics("action_before", q, m, a["previous"], site, name, key)
+        metrics("action_after", q, m, a["current"], site, name, key)
+        if a.get("control"):
+            metrics("control_before", q, m, a["control"]["previous"], site, name, a["date"])
+            metrics("control_after", q, m, a["control"]["current"], site, name, a["date"])
     for s in report["pulse"]["sites"]:
         add("pulse_employee", "", "happy_index", s["employee"], s["employee"]["n"], s["site_id"], s["name"])
         add("pulse_customer", "", "happy_index", s["customer"], s["customer"]["n"], s["site_id"], s["name"])
+    corr = report["pulse"].get("correlation")
+    if corr:
+        add("correlation", "", "pearson_r", {"value": corr["r"], "low": corr["low"], "high": corr["high"]},
+            corr["n"], key="employee-customer", p_value=corr["p_value"])
+    for al in report["alerts"]:
+        key = f'{al["raised_at"]} #{al["id"]}'
+        add("alert", al["question_id"], al["kind"], {"value": al["value"]}, al["n"], al["site_id"],
+            al.get("site_name", ""), key, al.get("p_value"))
+        add("alert", al["question_id"], al["kind"] + "_baseline", {"value": al.get("baseline")}, None,
+            al["site_id"], al.get("site_name", ""), key)
     return rows
 
 

@@ -31,9 +31,12 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 def report(tmp_path_factory):
     db = connect(f"sqlite:///{tmp_path_factory.mktemp('html') / 'central.db'}")
     try:
-        generate(db, HistorySpec(sites=12, days=120, answers_per_day=35, dips_per_year=4, seed=11))
+        result = generate(db, HistorySpec(sites=12, days=120, answers_per_day=35, dips_per_year=4, seed=11))
         actions.add(db, "s003", "visit", "2026-10-01", "Självscanning i kassan", now=NOW)
         alerts.check_trend(db, datetime(2026, 11, 20, 16, 0, tzinfo=timezone.utc))
+        for dip in result.dips:                         # alerts on the seeded dips, for the alerts table
+            if dip["to"] >= "2026-08-25":
+                alerts.check_trend(db, datetime.fromisoformat(dip["to"] + "T16:00:00+00:00"))
         yield chain_report.build(db, ReportFilter(date_from="2026-08-25", date_to="2026-11-22"), now=NOW)
     finally:
         db.close()
@@ -124,3 +127,16 @@ def test_every_section_renders_in_every_language_also_without_data(report, lang)
         assert f'<html lang="{lang}">' in page
         assert re.findall(r'<section id="([a-z]+)"', page) == ["summary", "trends", "heatmap", "ranking", "drivers",
                                                                 "actions", "pulse", "alerts"]
+
+
+def test_the_page_names_sites_shows_local_times_and_says_when_a_list_is_cut(report):
+    assert report["alerts"], "the fixture seeds alerts on its dips"
+    page = html.render(report, "en")
+    a = report["alerts"][-1]
+    assert a["site_name"] in page and a["raised_local"] in page and a["timezone"] in page
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d (CET|CEST)", page)
+    assert "Gain (points)" in page and "Without these complaints" in page and ">→<" not in page
+    assert not re.search(r"(p-value|p-värde|>) ?0\.000\b", page)          # "< 0.001", never 0.000
+    many = copy.deepcopy(report)
+    many["actions"] = [dict(report["actions"][-1], id=i) for i in range(26)]
+    assert "Showing 12 of 26." in html.render(many, "en")

@@ -15,7 +15,8 @@ from server_sync.report.i18n import REPORT_TEXTS, t, weekdays
 
 REPORT = Path(__file__).resolve().parents[2] / "server_sync" / "report"
 # Keys chosen by data rather than written out: a question's main metric and a change's verdict.
-BY_DATA = {"happy_index", "nps", "better", "worse", "no_significant_change", "too_little_data"}
+BY_DATA = {"happy_index", "nps", "better", "worse", "no_significant_change", "too_little_data",
+           "no_detectable_effect", "pending"}
 
 
 def keys_asked_for() -> set[str]:
@@ -38,8 +39,8 @@ def test_every_key_asked_for_exists_and_every_key_is_asked_for():
 
 def test_texts_with_values():
     assert t("ranking_cut", "sv", sites=40) == "Bäst 10 / Sämst 10 · 40"
-    corr = t("correlation", "en", r=0.4567, low=0.1, high=0.7, n=12, p_value=0.01234)
-    assert corr == "Correlation across sites: r = 0.46 (0.10…0.70), n = 12, p-value 0.012"
+    corr = t("correlation", "en", r=0.4567, low=0.1, high=0.7, n=12, p="< 0.001")
+    assert corr == "Correlation across sites: r = 0.46 (0.10…0.70), n = 12, p-value < 0.001"
     assert [len(weekdays(lang)) for lang in LANGUAGES] == [7, 7, 7]
 
 

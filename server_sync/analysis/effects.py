@@ -1,0 +1,223 @@
+"""Did an action work? Difference-in-differences of a site against the rest of the chain, with the
+baseline taken from before the dip that made the site act. Pure: functions over daily tallies
+(`{date: Tally}`), tested without a database; `queries.action_series` reads them, `actions` joins
+the two. Never reads or writes the store.
+
+Why not "28 days before against 28 days after": a site acts after a bad spell, so the days right
+before the action are low by selection and the days after regress to the mean on their own. Such a
+comparison credited an action without any effect with "+6.88, p 1.8e-6" (true change +1.8). Three
+things make the effect real:
+
+1. **Control.** Each day the site's value minus the rest of the chain's (same question and scale,
+   same local date): what the whole chain went through (season, a campaign, a holiday) cancels.
+2. **Baseline before the dip.** The `GUARD_DAYS` before the action never belong to the baseline; a
+   longer dip (earlier weeks clearly below the site's normal, or a linked alert) moves it back
+   further. The baseline is the `window` days before that.
+3. **Honest variance, no early verdict.** Answers of one day share that day (staff, weather, a
+   queue), so days, not answers, are the independent units: the variance of each window's mean is
+   the cluster-robust one over its days, and the test a t with Welch-Satterthwaite degrees of
+   freedom. The verdict waits until the after-window is over ("pending, 5 of 28 days"), and it is
+   read at `ALPHA` (1 %): a chain evaluates many actions, and a verdict is what a decision is
+   bet on.
+
+References: Angrist & Pischke (2009), Mostly Harmless Econometrics, ch. 5 (difference-in-differences);
+Bertrand, Duflo & Mullainathan (2004), "How much should we trust differences-in-differences
+estimates?", QJE 119:249-275 (collapse to periods, cluster the errors); Barnett, van der Pols &
+Dobson (2005), "Regression to the mean: what it is and how to deal with it", Int J Epidemiol
+34:215-220. Coverage by simulation: tests/analysis/test_effects.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Callable, Mapping
+
+from server_sync.analysis.metrics import metrics_dict, primary_metric
+from server_sync.analysis.stats import TestResult, constant_groups_test, t_quantile, t_sf
+from server_sync.protocol.scales import SCALES
+from server_sync.protocol.tally import Tally
+
+WINDOW_DAYS = 28          # each side of the comparison
+GUARD_DAYS = 7            # the week before an action made the site act: never its baseline
+LOOKBACK_DAYS = 28        # how far back a dip that triggered the action is looked for
+MIN_DAYS = 7              # days with answers a window needs for a verdict
+ALPHA = 0.01              # an action's verdict: two-sided p below this
+DIP_T = -2.0              # a week this far below the site's normal (t) belongs to the dip
+VERDICTS = ("better", "no_detectable_effect", "worse", "pending", "too_little_data")
+
+Series = Mapping[date, Tally]
+
+
+def metric_value(metric: str, scale: str) -> Callable[[int, int, int, int], float]:
+    """The point value of `metric` (happy_index, nps, csat) from a group's n, Σv, top-two and
+    negative counts (the Tally's fields, without building one: a report evaluates every action of
+    a chain, thousands of days each). Each metric is the mean of a score per answer, so a window's
+    value is the n-weighted mean of its days' values."""
+    if metric == "happy_index":
+        sc = SCALES[scale]
+        low, span = sc.lowest, (sc.highest - sc.lowest) / 100
+        return lambda n, sum_v, top2, negative: (sum_v / n - low) / span
+    if metric == "nps":
+        return lambda n, sum_v, top2, negative: (top2 - negative) * 100 / n
+    return lambda n, sum_v, top2, negative: top2 * 100 / n
+
+
+def daily_gaps(site: Series, chain: Series | None, scale: str,
+               *metrics: str) -> list[dict[date, tuple[int, float]]]:
+    """Per metric, {day: (site answers, site value - control value)} for the days with answers at
+    the site (and, with a chain, in the rest of it: the chain's day minus the site's own): the
+    series whose change is the effect. Without a chain the gap is the site's value. One pass for
+    all `metrics`."""
+    values = [metric_value(m, scale) for m in metrics]
+    out: list[dict[date, tuple[int, float]]] = [{} for _m in metrics]
+    for d, t in site.items():
+        n = t.n
+        if n <= 0:
+            continue
+        if chain is None:
+            for value, gaps in zip(values, out):
+                gaps[d] = (n, value(n, t.sum_v, t.top2, t.negative))
+            continue
+        c = chain.get(d)
+        rest = 0 if c is None else c.n - n
+        if rest <= 0:
+            continue
+        rest_v, rest_top2, rest_neg = c.sum_v - t.sum_v, c.top2 - t.top2, c.negative - t.negative
+        for value, gaps in zip(values, out):
+            gaps[d] = (n, value(n, t.sum_v, t.top2, t.negative) - value(rest, rest_v, rest_top2, rest_neg))
+    return out
+
+
+@dataclass(frozen=True)
+class WindowMean:
+    """The n-weighted mean of daily (site - control) values over a window, and the cluster-robust
+    variance of that mean with days as clusters."""
+    mean: float
+    variance: float
+    days: int
+    n: int
+
+
+def window_mean(gaps: Mapping[date, tuple[int, float]], first: date, days: int) -> WindowMean | None:
+    """Weighted mean of the daily gaps of the `days` days from `first` (weights: the site's answers
+    that day, so the site's part is exactly its value over the window) and its variance, clustered
+    by day: D/(D-1) · Σ (n_d/N)² (g_d - ḡ)². None without answers."""
+    picked = [g for g in (gaps.get(first + timedelta(days=i)) for i in range(days)) if g is not None]
+    total = sum(n for n, _g in picked)
+    if not picked or total == 0:
+        return None
+    mean = sum(n * g for n, g in picked) / total
+    d = len(picked)
+    if all(g == picked[0][1] for _n, g in picked):        # exactly no spread, not a rounding residue
+        return WindowMean(picked[0][1], 0.0 if d > 1 else math.inf, d, total)
+    spread = sum((n / total) ** 2 * (g - mean) ** 2 for n, g in picked)
+    return WindowMean(mean, spread * d / (d - 1) if d > 1 else math.inf, d, total)
+
+
+def difference(before: WindowMean, after: WindowMean, confidence: float = 1 - ALPHA) -> TestResult:
+    """after - before with a Welch-Satterthwaite t test over days; with no spread between days in
+    either window, the exact permutation test over days (never p = 0 from a division)."""
+    diff = after.mean - before.mean
+    a, b = before.variance, after.variance
+    se = math.sqrt(a + b)
+    if se == 0:
+        return constant_groups_test(diff, before.days, after.days)
+    df = (a + b) ** 2 / ((a * a / (before.days - 1) if a else 0) + (b * b / (after.days - 1) if b else 0))
+    t = diff / se
+    q = t_quantile(0.5 + confidence / 2, df)
+    return TestResult(diff, diff - q * se, diff + q * se, min(1.0, 2 * t_sf(abs(t), df)), "difference-in-differences t")
+
+
+def dip_start(gaps: Mapping[date, tuple[int, float]], action: date, alert_day: date | None = None,
+              window: int = WINDOW_DAYS) -> tuple[date, str | None]:
+    """Where the spell that made the site act began: the start of the baseline's exclusion.
+    `gaps`: the headline metric's `daily_gaps`.
+
+    At least `GUARD_DAYS` before the action. Going back a week at a time (up to `LOOKBACK_DAYS`),
+    a week whose gap to the control is clearly below the site's normal (t < `DIP_T` against the
+    `window` days before the look-back) belongs to the dip too. A linked alert raised earlier moves
+    the start back to its day. Returns (start, source): source `alert`, `series` or None (only the
+    guard)."""
+    start, source = action - timedelta(days=GUARD_DAYS), None
+    normal = window_mean(gaps, action - timedelta(days=LOOKBACK_DAYS + window), window)
+    while normal is not None and start - timedelta(days=7) >= action - timedelta(days=LOOKBACK_DAYS):
+        week = window_mean(gaps, start - timedelta(days=7), 7)
+        if week is None or week.days < 3:
+            break
+        se = math.sqrt(week.variance + normal.variance)
+        if not se or math.isinf(se) or (week.mean - normal.mean) / se >= DIP_T:
+            break
+        start, source = start - timedelta(days=7), "series"
+    if alert_day is not None and action - timedelta(days=LOOKBACK_DAYS + 7) <= alert_day < start:
+        start, source = alert_day, "alert"
+    return start, source
+
+
+def action_effect(site: Series, chain: Series | None, scale: str, action: date, today: date, *,
+                  alert_day: date | None = None, window: int = WINDOW_DAYS) -> dict:
+    """The before/after of one action as the report shows it (keys documented in docs/analysis.md):
+    `previous`/`current` (the site's metrics over the baseline and the after-window), `control`
+    (the rest of the chain's, over the same days), `test` (the difference-in-differences of the
+    headline metric, in its points, at 1 - ALPHA confidence), `csat_test`, `verdict` and the
+    windows. `chain`: the whole chain's daily tallies of the question, the site's own included
+    (None: no control, a plain before/after). `today`: the first day not yet over."""
+    metric = primary_metric(scale)
+    gaps = dict(zip((metric, "csat"), daily_gaps(site, chain, scale, metric, "csat")))
+    if chain is not None and not gaps[metric] and any(t.n for t in site.values()):
+        chain = None                            # a chain of one site: nothing to compare against
+        gaps = dict(zip((metric, "csat"), daily_gaps(site, None, scale, metric, "csat")))
+    start, source = dip_start(gaps[metric], action, alert_day, window)
+    first = start - timedelta(days=window)
+    before_days, after_days = _days(first, window), _days(action, window)
+    observed = min(window, max(0, (today - action).days))
+    site_before, site_after = _sum(site, before_days, scale), _sum(site, after_days, scale)
+    out: dict = {
+        "window_days": window, "days_observed": observed,
+        "baseline": {"from": before_days[0].isoformat(), "to": before_days[-1].isoformat()},
+        "after": {"from": after_days[0].isoformat(), "to": after_days[-1].isoformat()},
+        "dip": {"start": start.isoformat() if source else None, "source": source},
+        "method": "difference-in-differences" if chain is not None else "before-after",
+        "confidence": 1 - ALPHA,
+        "previous": metrics_dict(site_before), "current": metrics_dict(site_after),
+        "control": None if chain is None else {
+            "previous": metrics_dict(_sum(chain, before_days, scale) - site_before),
+            "current": metrics_dict(_sum(chain, after_days, scale) - site_after)},
+        "metric": metric, "test": None, "csat_test": None}
+    if observed < window:
+        out["verdict"] = "pending"
+        return out
+    tests = {}
+    for key, m in (("test", metric), ("csat_test", "csat")):
+        b, a = window_mean(gaps[m], first, window), window_mean(gaps[m], action, window)
+        if b is not None and a is not None and min(b.days, a.days) >= MIN_DAYS:
+            tests[key] = difference(b, a)
+            out[key] = dict(tests[key].as_dict(), significant=tests[key].p_value < ALPHA)
+    out["verdict"] = verdict(tests.get("test"))
+    return out
+
+
+def verdict(test: TestResult | None) -> str:
+    """An action's verdict from its difference-in-differences test (pending is decided before)."""
+    if test is None:
+        return "too_little_data"
+    if test.p_value >= ALPHA:
+        return "no_detectable_effect"
+    return "better" if test.diff > 0 else "worse"
+
+
+def span(action: date, window: int = WINDOW_DAYS) -> tuple[date, date]:
+    """First and last day `action_effect` may read: the normal before the look-back, to the end of
+    the after-window."""
+    return action - timedelta(days=LOOKBACK_DAYS + 7 + window), action + timedelta(days=window - 1)
+
+
+def _sum(series: Series, days: list[date], scale: str) -> Tally:
+    ts = [t for t in (series.get(d) for d in days) if t is not None]
+    return Tally(scale, sum(t.n for t in ts), sum(t.sum_v for t in ts), sum(t.sum_v2 for t in ts),
+                 sum(t.top2 for t in ts), sum(t.negative for t in ts))
+
+
+def _days(first: date, count: int) -> list[date]:
+    return [first + timedelta(days=i) for i in range(count)]

@@ -1,0 +1,87 @@
+"""`actions.evaluated` on a real store: the keys it always returned are still there, the chain is
+the control, an alert raised on the site before the action moves the baseline back to the alert's
+local day, an unfinished after-window is pending, and no spread (4,4 against 3,3) is never
+"worse, p = 0" (defect 3 on the action path)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from server_sync.analysis import actions
+from server_sync.central.db import connect
+from tests.analysis.seeding import add_question, add_site, answer, commit
+
+ACTION = date(2026, 10, 1)
+OLD_KEYS = {"id", "site_id", "question_id", "date", "note", "created_at", "window_days", "previous", "current",
+            "metric", "test", "csat_test", "verdict"}
+
+
+@pytest.fixture
+def db(tmp_path):
+    db = connect(f"sqlite:///{tmp_path / 'central.db'}")
+    try:
+        add_question(db)
+        for s in ("s1", "s2", "s3"):
+            add_site(db, s)
+        rows = []
+        for i in range(-70, 40):
+            day = datetime.combine(ACTION + timedelta(days=i), datetime.min.time()) + timedelta(hours=10)
+            for s in ("s1", "s2", "s3"):
+                rows += [answer(s, day + timedelta(minutes=k), v) for k, v in enumerate((4, 3, 3, 2, 4, 1, 4, 3))]
+        commit(db, rows)
+        yield db
+    finally:
+        db.close()
+
+
+def test_evaluated_keeps_its_keys_and_judges_against_the_chain(db):
+    actions.add(db, "s1", "visit", ACTION.isoformat(), "Ny kassa")
+    (a,) = actions.evaluated(db, ("s1",), today=ACTION + timedelta(days=35))
+    assert OLD_KEYS <= set(a)
+    assert a["method"] == "difference-in-differences" and a["control"]["previous"]["n"] == 2 * 8 * 28
+    assert a["verdict"] == "no_detectable_effect" and a["test"]["diff"] == pytest.approx(0)
+    assert a["baseline"] == {"from": "2026-08-27", "to": "2026-09-23"} and a["dip"] == {"start": None, "source": None}
+    (p,) = actions.evaluated(db, ("s1",), today=ACTION + timedelta(days=5))
+    assert (p["verdict"], p["days_observed"], p["test"]) == ("pending", 5, None)
+
+
+def test_a_linked_alert_moves_the_baseline_before_it(db):
+    raised = datetime(2026, 9, 10, 22, 30)             # 00:30 on the 11th in Stockholm
+    db.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from, window_to,"
+                   " n, negative, message) VALUES ('s1', 'visit', 'trend', ?, ?, ?, ?, 20, 12, 'dip')",
+                   (raised, raised, raised, raised))
+    actions.add(db, "s1", "visit", ACTION.isoformat(), "Ny kassa", now=datetime(2026, 10, 1, tzinfo=timezone.utc))
+    (a,) = actions.evaluated(db, (), today=ACTION + timedelta(days=35))
+    assert a["dip"] == {"start": "2026-09-11", "source": "alert"} and a["baseline"]["to"] == "2026-09-10"
+
+
+def test_no_spread_on_the_action_path_is_never_worse_p_zero(tmp_path):
+    db = connect(f"sqlite:///{tmp_path / 'flat.db'}")
+    try:
+        add_question(db)
+        add_site(db, "s1")
+        before = datetime(2026, 9, 20, 10)
+        after = datetime(2026, 10, 3, 10)
+        commit(db, [answer("s1", before, 4), answer("s1", before + timedelta(minutes=5), 4),
+                    answer("s1", after, 3), answer("s1", after + timedelta(minutes=5), 3)])
+        actions.add(db, "s1", "visit", ACTION.isoformat(), "Ny kassa")
+        (a,) = actions.evaluated(db, today=ACTION + timedelta(days=40))
+        assert a["verdict"] == "too_little_data" and a["test"] is None
+        assert a["previous"]["n"] == 2 and a["current"]["n"] == 2
+    finally:
+        db.close()
+
+
+def test_an_action_logged_from_an_alert_takes_that_alerts_day(db):
+    from server_sync.analysis import queries
+    raised = datetime(2026, 8, 20, 9, 0)
+    for day in (raised, datetime(2026, 9, 25, 9, 0)):
+        db.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
+                       " window_to, n, negative, message) VALUES ('s1', 'visit', 'trend', ?, ?, ?, ?, 20, 12, 'dip')",
+                       (day, day, day, day))
+    first = db.execute_sql("SELECT MIN(id) FROM alert").fetchone()[0]
+    act = {"id": 7, "site_id": "s1", "question_id": "visit", "date": ACTION.isoformat()}
+    assert queries.action_alert_days(db, [act], 28) == {7: date(2026, 9, 25)}       # the nearest dip by time
+    assert queries.action_alert_days(db, [dict(act, alert_id=first)], 28) == {7: date(2026, 8, 20)}   # its own

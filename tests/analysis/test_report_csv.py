@@ -1,0 +1,98 @@
+"""Every figure of the JSON report has a row with its value in the CSV (defect 4: `change` and
+`action` rows had an empty value; alerts, best-vs-rest and the correlation had no rows at all).
+
+The test walks the JSON generically, so a figure added to the report later without a CSV row
+fails here: a figure is any object with a number under `value` (an estimate, a day, a cell, an
+alert), `diff` (a test), `shrunk` (a ranking), `share` (Pareto), `uplift`, `difference`
+(best-vs-rest) or `r` (a correlation)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+
+from seeds.history import HistorySpec, generate
+from server_sync.analysis import actions, alerts, chain_report
+from server_sync.analysis.queries import ReportFilter
+from server_sync.central.db import connect
+from server_sync.report.tabular import render_csv
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+FIGURE_KEYS = ("value", "diff", "shrunk", "share", "uplift", "difference", "r")
+# Which CSV sections hold the figures of each part of the JSON.
+SECTIONS = {
+    "summary": {"summary"}, "sites": {"site"}, "ranking": {"ranking"}, "kiosks": {"kiosk"},
+    "trends": {"daily", "weekly", "weekly_change", "change", "change_previous", "change_current"},
+    "heatmap": {"heatmap"},
+    "drivers": {"pareto", "uplift", "site_pareto", "site_uplift", "best_vs_rest"},
+    "actions": {"action", "action_before", "action_after", "control_before", "control_after"},
+    "pulse": {"pulse_employee", "pulse_customer", "correlation"},
+    "alerts": {"alert"},
+}
+
+
+def figures(node: object) -> list[float]:
+    """Every figure under `node` (see the module's docstring)."""
+    out = []
+    if isinstance(node, dict):
+        for key in FIGURE_KEYS:
+            v = node.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out.append(float(v))
+                break
+        for v in node.values():
+            out += figures(v)
+    elif isinstance(node, list):
+        for v in node:
+            out += figures(v)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    db = connect(f"sqlite:///{tmp_path_factory.mktemp('csv') / 'central.db'}")
+    try:
+        result = generate(db, HistorySpec(sites=6, days=120, answers_per_day=30, dips_per_year=5, seed=5))
+        actions.add(db, "s002", "visit", "2026-10-01", "Självscanning", now=NOW)
+        actions.add(db, "s003", "visit", "2026-11-10", "Ny skylt", now=NOW)          # still pending
+        for dip in result.dips:                                   # alerts on the seeded dips' days
+            if dip["to"] >= "2026-09-24":
+                alerts.check_trend(db, datetime.fromisoformat(dip["to"] + "T16:00:00+00:00"))
+        whole = chain_report.build(db, ReportFilter(date_from="2026-09-24", date_to="2026-11-22"), now=NOW)
+        one = chain_report.build(db, ReportFilter(sites=("s002",)), now=NOW)
+        yield whole, one
+    finally:
+        db.close()
+
+
+def test_the_report_has_every_kind_of_figure(reports):
+    whole, one = reports
+    assert whole["alerts"] and whole["pulse"]["correlation"] and whole["actions"]
+    assert any(d["best_vs_rest"] and d["best_vs_rest"]["reasons"] for d in whole["drivers"])
+    assert any(tr["change"]["test"] for tr in whole["trends"]) and one["kiosks"]
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_every_figure_of_the_json_has_a_csv_row_with_its_value(reports, which):
+    report = reports[which]
+    rows = list(csv.DictReader(io.StringIO(render_csv(report))))
+    assert {r["section"] for r in rows} <= set().union(*SECTIONS.values())
+    for part, sections in SECTIONS.items():
+        have = Counter(round(float(r["value"]), 6) for r in rows if r["section"] in sections and r["value"] != "")
+        want = Counter(round(v, 6) for v in figures(report[part]))
+        missing = want - have
+        assert not missing, f"{part}: {sum(missing.values())} of {sum(want.values())} figures have no CSV row" \
+                            f" (e.g. {list(missing)[:5]})"
+    empty = [r for r in rows if r["value"] == ""]
+    assert empty == [], f"{len(empty)} CSV rows without a value, e.g. {empty[:3]}"
+
+
+def test_every_csv_section_is_documented():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "analysis.md").read_text(encoding="utf-8")
+    csv_part = doc[doc.index("## CSV"):doc.index("## HTML")]
+    assert [s for s in sorted(set().union(*SECTIONS.values())) if f"`{s}`" not in csv_part] == []

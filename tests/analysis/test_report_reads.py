@@ -1,0 +1,65 @@
+"""The HTML report reads right, checked on its parts: heatmap colours on the scale's absolute
+position with a legend and n in every cell; a trend's axis that does not blow up small moves, states
+its range, puts a week's value at its centre and shows n per day; Pareto labels inside the chart;
+p-values as "< 0.001"; alerts with the site's name and local time; cut lists say so."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from server_sync.analysis.chain_report import local_time
+from server_sync.report import svg
+from server_sync.report.html import p_value
+
+DAYS = [{"date": (date(2026, 11, 2) + timedelta(days=i)).isoformat(), "n": 10 + i, "value": 75 + (i % 3) * 0.5,
+         "low": 70.0, "high": 80.0} for i in range(14)]
+WEEKS = [{"week": "2026-W45", "from": "2026-11-02", "value": 75.5}, {"week": "2026-W46", "from": "2026-11-09",
+                                                                      "value": 75.4}]
+
+
+def test_heatmap_colour_is_absolute_with_a_legend_and_n_in_each_cell():
+    cells = [{"weekday": 0, "hour": 9, "n": 31, "value": 75.0}, {"weekday": 1, "hour": 9, "n": 4, "value": 90.0}]
+    alone = [{"weekday": 0, "hour": 9, "n": 31, "value": 75.0}, {"weekday": 1, "hour": 9, "n": 4, "value": 76.0}]
+    fill = (lambda chart: re.findall(r'<rect x="[^"]+" y="[^"]+" width="[^"]+" height="[^"]+" rx="3" fill="(#\w+)"',
+                                     str(chart))[0])
+    a = svg.heatmap_chart("h", "t", cells, list("MTWTFSS"), (0, 100), "-", "svar", "Nöjdindex")
+    b = svg.heatmap_chart("h", "t", alone, list("MTWTFSS"), (0, 100), "-", "svar", "Nöjdindex")
+    assert fill(a) == fill(b) == svg._diverging(0.75)          # 75 is the same light green in every report
+    red, green = (int(svg._diverging(0.75)[1:3], 16), int(svg._diverging(0.75)[3:5], 16))
+    assert green > red                                          # not red, as the relative colours painted it
+    assert ">31</text>" in str(a) and ">4</text>" in str(a)     # n written in the cell, not only on hover
+    assert "linearGradient" in str(a) and ">100</text>" in str(a) and ">0</text>" in str(a)
+
+
+def test_trend_axis_spans_at_least_a_fifth_and_says_so_weeks_at_their_centre_n_per_day():
+    chart = str(svg.trend_chart("t", "t", DAYS, WEEKS, (0, 100), "-", ("d", "w", "b"), "Y {lo}–{hi} of 0–100",
+                                "n per day (max {n})"))
+    lo, hi = map(float, re.search(r"Y (\d+)–(\d+) of 0–100", chart).groups())
+    assert hi - lo >= 20
+    assert "n per day (max 23)" in chart and chart.count("(n=") == len(DAYS)
+    week = re.search(r'<polyline points="([^"]+)" fill="none" stroke="#f97316"', chart).group(1).split()
+    first_x = float(week[0].split(",")[0])
+    left, right = 34, 480 - 10
+    thursday = left + (right - left) * 3 / 13                  # 2026-11-05 on a 13-day axis
+    assert abs(first_x - thursday) < 0.5
+    assert svg.value_range(74, 76, (0, 100))[1] - svg.value_range(74, 76, (0, 100))[0] >= 20
+    assert svg.value_range(95, 99, (0, 100))[1] == 100 and svg.value_range(-100, -95, (-100, 100))[0] == -100
+
+
+def test_pareto_labels_fit_inside_the_chart():
+    rows = [{"reason": r, "n": 10 - i, "share": 10, "cumulative": 10 * (i + 1)}
+            for i, r in enumerate(["Personalens bemötande och service", "Kö", "Varor i lager"])]
+    chart = str(svg.pareto_chart("p", "t", rows, {}, "-"))
+    w, h = map(float, re.search(r'viewBox="0 0 (\d+) (\d+)"', chart).groups())
+    for x, y, label in re.findall(r'<text x="([\d.]+)" y="([\d.]+)"[^>]*rotate\(-40[^>]*>([^<]+)<', chart):
+        width = svg._text_width(label, 12)
+        assert float(x) - width * 0.766 >= 0 and float(y) + width * 0.643 <= h, label
+        assert label in [r["reason"] for r in rows]             # whole, never cut to 16 characters
+
+
+def test_p_values_and_local_times_read_plainly():
+    assert [p_value(x) for x in (1.8e-6, 0.0004, 0.001, 0.0234, None)] == ["< 0.001", "< 0.001", "0.001", "0.023", "–"]
+    assert local_time("2026-11-20 16:00:00", "Europe/Stockholm") == "2026-11-20 17:00 CET"
+    assert local_time("2026-07-20 16:00:00", "Europe/Oslo") == "2026-07-20 18:00 CEST"
+    assert local_time("2026-01-20 18:45:00", "Asia/Kolkata") == "2026-01-21 00:15 IST"
