@@ -166,13 +166,15 @@ def kiosk_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, st
     return {(s, k, q, a, sc): tally_of(sc, r) for s, k, q, a, sc, *r in rows}
 
 
-def reason_counts(db: Database, f: ReportFilter) -> dict[tuple[str, str, str], ReasonCount]:
-    """(site, question, reason) -> ReasonCount over the period."""
-    part, params = _months_and_days(db, f, "site_id, question_id, reason, n, negative, negative_sum_v",
+def reason_counts(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, str, str], ReasonCount]:
+    """(site, question, audience, scale, reason) -> ReasonCount over the period: per series, as
+    the tallies (a question's reasons on a smiley scale are not those of its NPS version)."""
+    part, params = _months_and_days(db, f, "site_id, question_id, audience, scale, reason, n, negative, negative_sum_v",
                                     "rollup_reason_daily", "rollup_reason_monthly")
-    rows = db.execute_sql("SELECT site_id, question_id, reason, SUM(n), SUM(negative), SUM(negative_sum_v)"
-                          f" FROM ({part}) p GROUP BY site_id, question_id, reason", params)
-    return {(s, q, r): ReasonCount(int(n), int(neg), int(nsv)) for s, q, r, n, neg, nsv in rows}
+    rows = db.execute_sql("SELECT site_id, question_id, audience, scale, reason, SUM(n), SUM(negative),"
+                          f" SUM(negative_sum_v) FROM ({part}) p GROUP BY site_id, question_id, audience, scale, reason",
+                          params)
+    return {(s, q, a, sc, r): ReasonCount(int(n), int(neg), int(nsv)) for s, q, a, sc, r, n, neg, nsv in rows}
 
 
 def actions(db: Database, f: ReportFilter) -> list[dict]:

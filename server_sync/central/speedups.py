@@ -57,17 +57,17 @@ def sqlite_constant_columns(connection: Any, rows: Sequence[Sequence]) -> tuple[
     return values, list(zip(*varying)) if varying else [()] * len(rows)
 
 
-def hourly_answer_counts(site_id: str, kiosk_id: str, rows: Sequence[Sequence], hours: Sequence[str],
+def hourly_answer_counts(site_id: str, kiosk_id: str, rows: Sequence[Sequence], minutes: Sequence[str],
                          counted: Iterable[bool] | None = None) -> Counter:
-    """Unfiltered answers per (site, kiosk, question, audience, scale, value, UTC hour key) from
-    `response` rows of one kiosk (`event_rows.R` positions) and each row's hour key; `counted`,
+    """Unfiltered answers per (site, kiosk, question, audience, scale, value, UTC minute key) from
+    `response` rows of one kiosk (`event_rows.R` positions) and each row's `rollups.minute_key`; `counted`,
     if given, says which rows to count (the ones really inserted). Equals
     `rollups.answer_counts` of the same answers as mappings."""
     q, aud, sc, val, flt = R["question_id"], R["audience"], R["scale"], R["value"], R["filtered"]
-    pairs: Iterable = zip(rows, hours) if counted is None else \
-        (pair for pair, keep in zip(zip(rows, hours), counted) if keep)
-    return Counter((site_id, kiosk_id, r[q], r[aud], r[sc], r[val], hour)
-                   for r, hour in pairs if r[flt] is None)
+    pairs: Iterable = zip(rows, minutes) if counted is None else \
+        (pair for pair, keep in zip(zip(rows, minutes), counted) if keep)
+    return Counter((site_id, kiosk_id, r[q], r[aud], r[sc], r[val], minute)
+                   for r, minute in pairs if r[flt] is None)
 
 
 def postgres_joined_keys(column: str, keys: Sequence[Any]) -> tuple[str, list] | None:

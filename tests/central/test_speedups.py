@@ -65,14 +65,14 @@ _answers = st.lists(st.fixed_dictionaries({
 @given(_answers, st.booleans())
 def test_hourly_counts_by_position_equal_the_plain_count(answers, all_inserted):
     """Ingest counts a batch's answers per hourly bucket from its `response` rows by position,
-    the hour cut from the wire text; the plain count reads the same answers by name."""
+    the minute cut from the wire text; the plain count reads the same answers by name."""
     rows, hours = [], []
     for a in answers:
         row = [None] * len(R)
         for name in ("question_id", "audience", "scale", "value", "filtered"):
             row[R[name]] = a[name]
         rows.append(row)
-        hours.append(iso_ms(a["recorded_at"].replace(tzinfo=timezone.utc))[:13])
+        hours.append(iso_ms(a["recorded_at"].replace(tzinfo=timezone.utc))[:16])
     counted = None if all_inserted else [a["inserted"] for a in answers]
     fast = speedups.hourly_answer_counts("s1", "k1", rows, hours, counted)
     plain = rollups.answer_counts(dict(a, site_id="s1", kiosk_id="k1") for a in answers
