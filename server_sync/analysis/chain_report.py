@@ -72,7 +72,8 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     report: dict = {"schema": SCHEMA, "generator": f"kundpuls {__version__}",
                     "generated_at": now.astimezone(timezone.utc).replace(microsecond=0).isoformat(),
                     "filters": {"sites": list(f.sites), "questions": list(f.questions),
-                                "from": f.date_from, "to": f.date_to, "min_ranked_n": f.min_ranked_n}}
+                                "from": f.date_from, "to": f.date_to, "min_ranked_n": f.min_ranked_n},
+                    "questions": []}           # the series, once the period says which scales were asked
     # Customer questions first (what the report is mostly about), then the employee pulse.
     asked = sorted((q for q in catalogue if not f.questions or q in f.questions),
                    key=lambda q: (catalogue[q]["audience"] != "customer", q))
@@ -94,7 +95,7 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     previous_sites = queries.site_tallies(db, f.period(prev_start, prev_end))
     # A series is (question, scale): a question asked on another scale before (a new version)
     # has that scale's answers as a series of its own, never summed with the current one.
-    series = _series(catalogue, asked, set(by_site) | set(previous_sites))
+    series = _series(catalogue, asked, set(by_site) | set(previous_sites), queries.earlier_versions(db))
     wanted = list(series)
     keys = {q: (c["audience"], c["scale"]) for q, c in series.items()}
     of = {q: c["series_of"] for q, c in series.items()}
@@ -183,11 +184,12 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
 
 
 def _series(catalogue: dict[str, dict], asked: list[str], seen: set[tuple[str, str, str, str]],
-            ) -> dict[str, dict]:
+            versions: dict[tuple[str, str], dict]) -> dict[str, dict]:
     """The report's series, keyed by the id its sections use: each asked question on its current
     scale (its own id), then, for each other (audience, scale) it has answers on in the period or
     the previous one, a series `question@scale` (`@audience` too if that differs) marked
-    `earlier_scale`, with `series_of` naming the question."""
+    `earlier_scale`, with `series_of` naming the question and the wording of its newest version
+    on that scale (`versions`: queries.earlier_versions)."""
     out: dict[str, dict] = {}
     for q in asked:
         current = (catalogue[q]["audience"], catalogue[q]["scale"])
@@ -195,8 +197,8 @@ def _series(catalogue: dict[str, dict], asked: list[str], seen: set[tuple[str, s
         others = sorted({(a, sc) for (_s, qq, a, sc) in seen if qq == q and (a, sc) != current})
         for a, sc in others:
             sid = f"{q}{SERIES_MARK}{sc}" + (f"{SERIES_MARK}{a}" if a != current[0] else "")
-            out[sid] = dict(catalogue[q], id=sid, version=None, audience=a, scale=sc, series_of=q,
-                            earlier_scale=True)
+            out[sid] = dict(catalogue[q], **versions.get((q, sc), {"version": None}), id=sid, audience=a,
+                            scale=sc, series_of=q, earlier_scale=True)
         if others:
             out[q]["other_series"] = [f"{q}{SERIES_MARK}{sc}" + (f"{SERIES_MARK}{a}" if a != current[0] else "")
                                       for a, sc in others]

@@ -84,6 +84,20 @@ def questions(db: Database) -> dict[str, dict]:
     return out
 
 
+def earlier_versions(db: Database) -> dict[tuple[str, str], dict]:
+    """(question, scale) -> the newest version of the question on that scale (version, text):
+    what a series of an earlier scale is called in a report."""
+    out: dict[tuple[str, str], dict] = {}
+    for qid, version, scale, text in db.execute_sql(
+            "SELECT id, version, scale, text FROM question ORDER BY id, version"):
+        try:
+            wording = json.loads(text or "{}")
+        except ValueError:
+            wording = {}
+        out[(qid, scale)] = {"version": version, "text": wording}
+    return out
+
+
 def site_names(db: Database) -> dict[str, str]:
     return {sid: name for sid, name in db.execute_sql("SELECT id, name FROM site")}
 
