@@ -119,7 +119,7 @@ def local_hour_start(local: datetime, tz: ZoneInfo) -> datetime:
     lo, hi = wall.replace(tzinfo=tz, fold=1).astimezone(timezone.utc), early
     while (hi - lo) > timedelta(seconds=1):
         mid = lo + (hi - lo) / 2
-        if (mid.astimezone(tz).replace(tzinfo=None) >= wall):
+        if mid.astimezone(tz).replace(tzinfo=None) >= wall:
             hi = mid
         else:
             lo = mid
@@ -192,8 +192,9 @@ def count(db: Database, rows: Iterable[Mapping], sign: int = 1, into: Counter | 
 
 def count_hours(db: Database, answers: Mapping[tuple, int], sign: int = 1, into: Counter | None = None,
                 zones: dict[str, ZoneInfo] | None = None) -> Counter:
-    """`count` from answers already counted per `answer_counts` key: the bucket (local hour's
-    start, local date, hour, weekday) is worked out once per site and minute. Keys of the
+    """`count` from answers already counted per `answer_counts` key (or `coarse_minute`): the
+    bucket (local hour's start, local date, hour, weekday) is worked out once per site and UTC
+    hour, or per minute in an hour with a transition inside. Keys of the
     result: HOURLY_COLUMNS without n. `zones`: a time zone cache (`site_timezones`)."""
     counts: Counter = Counter() if into is None else into
     if not answers:

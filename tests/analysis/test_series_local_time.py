@@ -27,7 +27,7 @@ from server_sync.central.db import connect
 from server_sync.central.dialect import dialect_of
 from server_sync.central.migrations import SchemaMigration, migrate, migrations
 from server_sync.program.migrations import migrate as run_migrations
-from server_sync.report import html
+from server_sync.report import html, tabular
 from tests.analysis.seeding import add_question, add_site, answer, commit
 
 HOUR = datetime(2026, 1, 20, 10, 0)
@@ -75,7 +75,9 @@ def test_a_question_on_two_scales_is_two_series(central_db):
         trends = {t["question_id"]: t for t in report["trends"]}
         assert sum(d["n"] for d in trends["visit"]["daily"]) == 14
         assert sum(d["n"] for d in trends["visit@smiley4"]["daily"]) == 12
-    # The HTML names the earlier scale's series as such.
+    # The CSV has each series' rows under its id; the HTML names the earlier scale's series.
+    summary_rows = {(r["question_id"], r["metric"]): r["n"] for r in tabular.csv_rows(report) if r["section"] == "summary"}
+    assert summary_rows[("visit", "nps")] == 14 and summary_rows[("visit@smiley4", "happy_index")] == 12
     page = html.render(report, "en")
     assert "How was it? (earlier scale: smiley4, a separate series)" in page and "Would you recommend us?" in page
     kiosks = {k["question_id"]: k for k in chain_report.build(db, ReportFilter(sites=("s1",)))["kiosks"]}
