@@ -467,7 +467,7 @@ class Intake:
         """The `response` rows of a batch (RESPONSE_COLUMNS order) and each one's UTC minute
         ("YYYY-MM-DDTHH:MM", `rollups.minute_key`, which the rollups bucket by the site-local
         hour in `zone`; as the first minute of its local hour inside its UTC hour,
-        `rollups.coarse_minute`, so the count keeps at most two keys an hour). Runs once per answer at the centre, so the common case, a
+        `speedups.local_hour_minute`, so the count keeps at most two keys an hour). Runs once per answer at the centre, so the common case, a
         synced clock, takes its times straight from the wire text."""
         rows: list[list] = []
         minutes: list[str] = []
@@ -476,12 +476,12 @@ class Intake:
         for e in responses:
             row = wire_row(e)
             if e.clock_synced:
-                best, status, minute = row[kiosk_time], SYNCED, rollups.coarse_minute(e.recorded_at[:16], zone,
-                                                                                      splits)
+                best, status = row[kiosk_time], SYNCED
+                minute = speedups.local_hour_minute(e.recorded_at[:16], zone, splits)
             else:
                 best_t, status, kiosk_t = self._time(e, anchors, received)
                 best = row[kiosk_time] if best_t is kiosk_t else self._ts(best_t)
-                minute = rollups.coarse_minute(rollups.minute_key(best_t), zone, splits)
+                minute = speedups.local_hour_minute(rollups.minute_key(best_t), zone, splits)
             row += (best, status, received_s, batch_id)
             rows.append(row)
             minutes.append(minute)

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
+from server_sync.central import speedups
 from server_sync.central.dialect import execute_many, in_list, placeholders
 from server_sync.protocol.scales import SCALES, is_negative, is_top2, sql_rule
 
@@ -133,23 +134,6 @@ def minute_key(at: datetime) -> str:
     return f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}"
 
 
-def coarse_minute(minute: str, tz: ZoneInfo, splits: dict[str, int | None]) -> str:
-    """`minute` (a `minute_key`) as the first minute of its local hour inside its UTC hour: a UTC
-    hour holds at most two local hours in `tz` (split at one minute, `_hour_split`), so ingest's
-    count keeps at most two keys per hour, as it kept one before local hours (a key per minute
-    made the count 10 times dearer). Unchanged in an hour with a transition inside. `splits`:
-    a cache of the split minute by hour text."""
-    hour = minute[:13]
-    if hour in splits:
-        boundary = splits[hour]
-    else:
-        split = _hour_split(hour, tz, {})
-        boundary = splits[hour] = None if split is None else split[0]
-    if boundary is None:
-        return minute
-    return f"{hour}:{boundary:02d}" if boundary and int(minute[14:16]) >= boundary else f"{hour}:00"
-
-
 def site_timezones(db: Database, site_ids: Iterable[str],
                    cache: dict[str, ZoneInfo] | None = None) -> dict[str, ZoneInfo]:
     """The IANA zone of each site; `cache` (filled on a miss) saves the query for sites already
@@ -192,50 +176,24 @@ def count(db: Database, rows: Iterable[Mapping], sign: int = 1, into: Counter | 
 
 def count_hours(db: Database, answers: Mapping[tuple, int], sign: int = 1, into: Counter | None = None,
                 zones: dict[str, ZoneInfo] | None = None) -> Counter:
-    """`count` from answers already counted per `answer_counts` key (or `coarse_minute`): the
-    bucket (local hour's start, local date, hour, weekday) is worked out once per site and UTC
-    hour, or per minute in an hour with a transition inside. Keys of the
+    """`count` from answers already counted per `answer_counts` key (ingest: per
+    `speedups.local_hour_minute`, at most two minutes an hour): the bucket (local hour's start,
+    local date, hour, weekday) is worked out once per site and distinct minute. Keys of the
     result: HOURLY_COLUMNS without n. `zones`: a time zone cache (`site_timezones`)."""
     counts: Counter = Counter() if into is None else into
     if not answers:
         return counts
     zones = site_timezones(db, {k[0] for k in answers}, zones)
     buckets: dict[tuple[str, str], tuple] = {}
-    splits: dict[tuple[str, str], tuple | None] = {}
     starts: dict[str, dict[tuple[str, int], datetime]] = {}
     for key, n in answers.items():
         site, minute = key[0], key[6]
         bucket = buckets.get((site, minute))
         if bucket is None:
-            # Most UTC hours hold at most two local hours, split at one minute: worked out once
-            # per site and hour (a bucket per distinct minute cost 40 times the old per-hour one).
-            hour = (site, minute[:13])
-            if hour not in splits:
-                splits[hour] = _hour_split(minute[:13], zones[site], starts.setdefault(site, {}))
-            split = splits[hour]
-            if split is not None:
-                bucket = split[1] if int(minute[14:16]) < split[0] else split[2]
-            else:
-                bucket = hour_bucket(datetime.fromisoformat(minute), zones[site], starts.setdefault(site, {}))
-            buckets[(site, minute)] = bucket
+            bucket = buckets[(site, minute)] = hour_bucket(datetime.fromisoformat(minute), zones[site],
+                                                           starts.setdefault(site, {}))
         counts[key[:6] + bucket] += sign * n
     return counts
-
-
-def _hour_split(hour: str, tz: ZoneInfo, starts: dict[tuple[str, int], datetime]) -> tuple[int, tuple, tuple] | None:
-    """(the minute at which a new local hour begins inside the UTC hour `hour` (text, first 13
-    characters of a minute key), the bucket of the minutes before it, of those from it on), or
-    None when the zone's offset is not the same at both ends of the hour (a transition inside:
-    bucket minute by minute). The offset is whole minutes in every zone since 1972; an hour with
-    two transitions would be missed, and no zone has one."""
-    start = datetime.fromisoformat(hour + ":00")
-    before = start.replace(tzinfo=timezone.utc).astimezone(tz).utcoffset()
-    if before != (start + timedelta(hours=1)).replace(tzinfo=timezone.utc).astimezone(tz).utcoffset() \
-            or before is None or before.total_seconds() % 60:
-        return None
-    boundary = int(-before.total_seconds() // 60) % 60
-    first = hour_bucket(start, tz, starts)
-    return boundary, first, hour_bucket(start + timedelta(minutes=boundary), tz, starts) if boundary else first
 
 
 def summaries(counts: Mapping[tuple, int]) -> tuple[dict[tuple, list[int]], ...]:
@@ -412,13 +370,15 @@ def rebuild(db: Database) -> int:
     written = 0
     sites = [r[0] for r in db.execute_sql("SELECT DISTINCT site_id FROM response ORDER BY site_id").fetchall()]
     for site in sites:
+        zone = site_timezones(db, [site], zones)[site]
+        splits: dict[str, int | None] = {}
         counts: Counter = Counter()
         for *key, minute, n in db.execute_sql(
                 "SELECT site_id, kiosk_id, question_id, audience, scale, value,"
                 " SUBSTR(CAST(recorded_at AS TEXT), 1, 16) AS minute, COUNT(*) FROM response"
                 f" WHERE site_id = {p} AND filtered IS NULL"
                 " GROUP BY site_id, kiosk_id, question_id, audience, scale, value, minute", (site,)).fetchall():
-            counts[tuple(key) + (minute,)] += int(n)
+            counts[tuple(key) + (speedups.local_hour_minute(minute, zone, splits),)] += int(n)
         written += write(db, count_hours(db, counts, zones=zones))
     rebuild_reasons(db)
     return written

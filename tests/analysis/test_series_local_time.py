@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from server_sync.analysis import chain_report
 from server_sync.analysis.queries import ReportFilter
-from server_sync.central import rollups
+from server_sync.central import rollups, speedups
 from server_sync.central.db import connect
 from server_sync.central.dialect import dialect_of
 from server_sync.central.migrations import SchemaMigration, migrate, migrations
@@ -132,26 +132,6 @@ def test_every_zone_buckets_each_answer_by_its_own_local_hour(zone, at):
     _check(at.replace(microsecond=0), zone)
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from(ZONES + NAMED * 20), st.datetimes(datetime(1972, 1, 1), datetime(2037, 12, 31)),
-       st.lists(st.integers(0, 3 * 60), min_size=1, max_size=30))
-def test_counting_a_batch_buckets_each_minute_as_the_answer_alone(zone, first, minutes):
-    """Ingest's count works per UTC hour where it can (one split minute); it must agree with
-    `hour_bucket` for every minute, transitions included."""
-    tz = ZoneInfo(zone)
-    at = [first.replace(second=0, microsecond=0) + timedelta(minutes=m) for m in minutes]
-    expected = Counter(("s", "k", "q", "customer", "smiley4", 1) + rollups.hour_bucket(t, tz) for t in at)
-    answers = Counter(("s", "k", "q", "customer", "smiley4", 1, rollups.minute_key(t)) for t in at)
-    assert rollups.count_hours(None, answers, zones={"s": tz}) == expected
-    # Ingest's keys: each minute as the first minute of its local hour inside its UTC hour.
-    splits: dict = {}
-    coarse = Counter(("s", "k", "q", "customer", "smiley4", 1, rollups.coarse_minute(rollups.minute_key(t), tz, splits))
-                     for t in at)
-    assert rollups.count_hours(None, coarse, zones={"s": tz}) == expected
-    # At most two keys a UTC hour, but for an hour with a transition inside.
-    assert len({k[6][:13] for k in coarse}) * 2 >= len(coarse) or None in splits.values()
-
-
 @pytest.mark.parametrize("zone", NAMED)
 def test_named_zones_over_their_dst_days_minute_by_minute(zone):
     """Every minute of three days around each 2026 transition (or three fixed days)."""
@@ -168,10 +148,10 @@ def test_named_zones_over_their_dst_days_minute_by_minute(zone):
         at = [first + timedelta(minutes=m) for m in range(3 * 24 * 60)]
         for t in at:
             _check(t, zone)
-        # Ingest's count (per UTC hour where it can) buckets every minute the same way.
+        # Ingest's count (its keys: at most two minutes an hour) buckets every minute the same way.
         expected = Counter(("s", "k", "q", "customer", "smiley4", 1) + rollups.hour_bucket(t, tz) for t in at)
         splits: dict = {}
-        for key in (rollups.minute_key, lambda t: rollups.coarse_minute(rollups.minute_key(t), tz, splits)):
+        for key in (rollups.minute_key, lambda t: speedups.local_hour_minute(rollups.minute_key(t), tz, splits)):
             answers = Counter(("s", "k", "q", "customer", "smiley4", 1, key(t)) for t in at)
             assert rollups.count_hours(None, answers, zones={"s": tz}) == expected
 
