@@ -146,8 +146,8 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     for q in wanted:
         a, sc = keys[q]
         site_reasons: dict[str, dict[str, ReasonCount]] = {}
-        for (s, qq, a_, sc_, r), c in reasons.items():
-            if qq == of[q] and (a_, sc_) == (a, sc):
+        for (s, qq, ra, rsc, r), c in reasons.items():
+            if (qq, ra, rsc) == (of[q], a, sc):
                 site_reasons.setdefault(s, {})[r] = c
         chain_reasons = sum_reasons(site_reasons.values())
         total = sum_tallies(per_q_site[q].values(), sc)
@@ -194,14 +194,13 @@ def _series(catalogue: dict[str, dict], asked: list[str], seen: set[tuple[str, s
     for q in asked:
         current = (catalogue[q]["audience"], catalogue[q]["scale"])
         out[q] = dict(catalogue[q], series_of=q)
-        others = sorted({(a, sc) for (_s, qq, a, sc) in seen if qq == q and (a, sc) != current})
-        for a, sc in others:
-            sid = f"{q}{SERIES_MARK}{sc}" + (f"{SERIES_MARK}{a}" if a != current[0] else "")
+        others = {f"{q}{SERIES_MARK}{sc}" + (f"{SERIES_MARK}{a}" if a != current[0] else ""): (a, sc)
+                  for a, sc in sorted({(a, sc) for (_s, qq, a, sc) in seen if qq == q and (a, sc) != current})}
+        for sid, (a, sc) in others.items():
             out[sid] = dict(catalogue[q], **versions.get((q, sc), {"version": None}), id=sid, audience=a,
                             scale=sc, series_of=q, earlier_scale=True)
         if others:
-            out[q]["other_series"] = [f"{q}{SERIES_MARK}{sc}" + (f"{SERIES_MARK}{a}" if a != current[0] else "")
-                                      for a, sc in others]
+            out[q]["other_series"] = list(others)
     return out
 
 
