@@ -466,9 +466,10 @@ class Intake:
                        received: datetime, received_s: Any, batch_id: str) -> tuple[list[list], list[str]]:
         """The `response` rows of a batch (RESPONSE_COLUMNS order) and each one's UTC minute
         ("YYYY-MM-DDTHH:MM", `rollups.minute_key`, which the rollups bucket by the site-local
-        hour in `zone`; as the first minute of its local hour inside its UTC hour,
-        `speedups.local_hour_minute`, so the count keeps at most two keys an hour). Runs once per answer at the centre, so the common case, a
-        synced clock, takes its times straight from the wire text."""
+        hour in `zone`), as the first minute of its local hour inside its UTC hour
+        (`speedups.local_hour_minute`: the count keeps at most two keys an hour). Runs once per
+        answer at the centre, so the common case, a synced clock, takes its times straight from
+        the wire text."""
         rows: list[list] = []
         minutes: list[str] = []
         kiosk_time = R["recorded_at"]
