@@ -412,7 +412,7 @@ def chunk_tables(chain: Chain, draws: list[Draws], numbering: Numbering, totals:
         "followup_id": Chars(fids[which]), "response_id": Chars(ids[f][which]),
         "reason": Text(reason, REASON_CODES)}, len(which))
 
-    # rollups.count: unfiltered answers per site, kiosk, question, value and UTC hour.
+    # rollups.count: unfiltered answers per site, kiosk, question, value and local hour.
     counted = np.flatnonzero(~filtered)
     qrank = _QUESTION_RANK[question]
     key = (((kiosk[counted] * 3 + qrank[counted]) * 11 + value[counted]) * chain.spec.days + day[counted]) * 24 \
@@ -424,7 +424,7 @@ def chunk_tables(chain: Chain, draws: list[Draws], numbering: Numbering, totals:
     rollup_hourly = Table("rollup_hourly", {
         "site_id": Text(hk, kiosk_site), "kiosk_id": Text(hk, chain.kiosk_ids),
         "question_id": Text(hq, QUESTION_IDS), "audience": Text(hq, AUDIENCES), "scale": Text(hq, SCALES),
-        "value": Int(value[at], 32), "hour": Stamp(time[at] - time[at] % 3600), "local_date": Text(hd, chain.dates),
+        "value": Int(value[at], 32), "hour": Stamp(time[at] - local_second[at] % 3600), "local_date": Text(hd, chain.dates),
         "local_hour": Int(local_hour[at], 32), "weekday": Int(chain.weekday[hd], 32), "n": Int(hourly_n, 32)},
         len(at))
 

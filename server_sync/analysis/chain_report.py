@@ -30,6 +30,7 @@ from server_sync.exc import CentralConfigError
 
 SCHEMA = 1
 DEFAULT_DAYS = 28
+SERIES_MARK = "@"          # "visit@smiley4": no question id holds it (protocol ID_PATTERN)
 ACTION_WINDOW_DAYS = WINDOW_DAYS        # kept for callers of the name; the window lives in effects
 STEPS = ("period", "sites", "trends", "heatmap", "drivers", "actions", "alerts")
 
@@ -74,12 +75,14 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     report: dict = {"schema": SCHEMA, "generator": f"kundpuls {__version__}",
                     "generated_at": now.astimezone(timezone.utc).replace(microsecond=0).isoformat(),
                     "filters": {"sites": list(f.sites), "questions": list(f.questions),
-                                "from": f.date_from, "to": f.date_to, "min_ranked_n": f.min_ranked_n}}
+                                "from": f.date_from, "to": f.date_to, "min_ranked_n": f.min_ranked_n},
+                    "questions": []}           # the series, once the period says which scales were asked
     # Customer questions first (what the report is mostly about), then the employee pulse.
-    wanted = sorted((q for q in catalogue if not f.questions or q in f.questions),
-                    key=lambda q: (catalogue[q]["audience"] != "customer", q))
-    report["questions"] = [dict(catalogue[q], metric=primary_metric(catalogue[q]["scale"])) for q in wanted]
+    asked = sorted((q for q in catalogue if not f.questions or q in f.questions),
+                   key=lambda q: (catalogue[q]["audience"] != "customer", q))
     if period is None:
+        report["questions"] = [dict(catalogue[q], metric=primary_metric(catalogue[q]["scale"]), series_of=q)
+                               for q in asked]
         report.update(period=None, summary=[], sites=[], ranking=[], kiosks=[], trends=[], heatmap=[],
                       drivers=[], actions=[], pulse=pulse({}, {}, min_n=min_group), alerts=[])
         return protect_employees(report, min_group)
@@ -92,32 +95,39 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
 
     step("sites")
     by_site = queries.site_tallies(db, pf)
-    keys = {q: (catalogue[q]["audience"], catalogue[q]["scale"]) for q in wanted}
-    per_q_site = {q: {s: t for (s, qq, a, sc), t in by_site.items() if qq == q and (a, sc) == keys[q]}
+    previous_sites = queries.site_tallies(db, f.period(prev_start, prev_end))
+    # A series is (question, scale): a question asked on another scale before (a new version)
+    # has that scale's answers as a series of its own, never summed with the current one.
+    series = _series(catalogue, asked, set(by_site) | set(previous_sites), queries.earlier_versions(db))
+    wanted = list(series)
+    keys = {q: (c["audience"], c["scale"]) for q, c in series.items()}
+    of = {q: c["series_of"] for q, c in series.items()}
+    report["questions"] = [dict(series[q], metric=primary_metric(keys[q][1])) for q in wanted]
+    per_q_site = {q: {s: t for (s, qq, a, sc), t in by_site.items() if qq == of[q] and (a, sc) == keys[q]}
                   for q in wanted}
     report["summary"] = [dict(question_id=q, audience=keys[q][0], scale=keys[q][1],
                               **metrics_dict(sum_tallies(per_q_site[q].values(), keys[q][1]))) for q in wanted]
     report["sites"] = [dict(site_id=s, name=names.get(s, s), question_id=q, **metrics_dict(t))
                        for q in wanted for s, t in sorted(per_q_site[q].items())]
-    previous_sites = queries.site_tallies(db, f.period(prev_start, prev_end))
     ranking = {}
     for q in wanted:
-        before = rank_sites({s: t for (s, qq, a, sc), t in previous_sites.items() if qq == q and (a, sc) == keys[q]},
-                            keys[q][1], min_n=f.min_ranked_n)
+        before = rank_sites({s: t for (s, qq, a, sc), t in previous_sites.items()
+                             if qq == of[q] and (a, sc) == keys[q]}, keys[q][1], min_n=f.min_ranked_n)
         ranking[q] = rank_sites(per_q_site[q], keys[q][1], min_n=f.min_ranked_n,
                                 previous={r.site_id: r.rank for r in before if r.rank is not None})
     report["ranking"] = [dict(question_id=q, metric=primary_metric(keys[q][1]), **r.as_dict(names))
                          for q in wanted for r in ranking[q]]
-    report["kiosks"] = ([dict(site_id=s, kiosk_id=k, question_id=q, **metrics_dict(t))
+    series_of_key = {(of[q], *keys[q]): q for q in wanted}
+    report["kiosks"] = ([dict(site_id=s, kiosk_id=k, question_id=series_of_key[(q, a, sc)], **metrics_dict(t))
                          for (s, k, q, a, sc), t in sorted(queries.kiosk_tallies(db, pf).items())
-                         if q in keys and (a, sc) == keys[q]] if f.sites else [])
+                         if (q, a, sc) in series_of_key] if f.sites else [])
 
     step("trends")
     daily = queries.daily_tallies(db, f.period(prev_start, end))
     report["trends"] = []
     for q in wanted:
         a, sc = keys[q]
-        rows = [(d, t) for (qq, aa, ss, d), t in daily.items() if (qq, aa, ss) == (q, a, sc)]
+        rows = [(d, t) for (qq, aa, ss, d), t in daily.items() if (qq, aa, ss) == (of[q], a, sc)]
         current = [(d, t) for d, t in rows if d >= start]
         before = sum_tallies((t for d, t in rows if d < start), sc)
         now_t = sum_tallies((t for _d, t in current), sc)
@@ -132,7 +142,7 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     cells = queries.heatmap_tallies(db, pf)
     report["heatmap"] = [{"question_id": q, "metric": primary_metric(keys[q][1]),
                           "cells": heatmap({(wd, h): t for (qq, a, sc, wd, h), t in cells.items()
-                                            if qq == q and (a, sc) == keys[q]})} for q in wanted]
+                                            if qq == of[q] and (a, sc) == keys[q]})} for q in wanted]
 
     step("drivers")
     reasons = queries.reason_counts(db, pf)
@@ -140,8 +150,8 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     for q in wanted:
         a, sc = keys[q]
         site_reasons: dict[str, dict[str, ReasonCount]] = {}
-        for (s, qq, r), c in reasons.items():
-            if qq == q:
+        for (s, qq, ra, rsc, r), c in reasons.items():
+            if (qq, ra, rsc) == (of[q], a, sc):
                 site_reasons.setdefault(s, {})[r] = c
         chain_reasons = sum_reasons(site_reasons.values())
         total = sum_tallies(per_q_site[q].values(), sc)
@@ -183,6 +193,27 @@ def local_time(utc: str | None, zone: str) -> str | None:
         tz = ZoneInfo("UTC")
     local = datetime.fromisoformat(utc).replace(tzinfo=timezone.utc).astimezone(tz)
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or zone)
+
+
+def _series(catalogue: dict[str, dict], asked: list[str], seen: set[tuple[str, str, str, str]],
+            versions: dict[tuple[str, str], dict]) -> dict[str, dict]:
+    """The report's series, keyed by the id its sections use: each asked question on its current
+    scale (its own id), then, for each other (audience, scale) it has answers on in the period or
+    the previous one, a series `question@scale` (`@audience` too if that differs) marked
+    `earlier_scale`, with `series_of` naming the question and the wording of its newest version
+    on that scale (`versions`: queries.earlier_versions)."""
+    out: dict[str, dict] = {}
+    for q in asked:
+        current = (catalogue[q]["audience"], catalogue[q]["scale"])
+        out[q] = dict(catalogue[q], series_of=q)
+        others = {f"{q}{SERIES_MARK}{sc}" + (f"{SERIES_MARK}{a}" if a != current[0] else ""): (a, sc)
+                  for a, sc in sorted({(a, sc) for (_s, qq, a, sc) in seen if qq == q and (a, sc) != current})}
+        for sid, (a, sc) in others.items():
+            out[sid] = dict(catalogue[q], **versions.get((q, sc), {"version": None}), id=sid, audience=a,
+                            scale=sc, series_of=q, earlier_scale=True)
+        if others:
+            out[q]["other_series"] = list(others)
+    return out
 
 
 def employee_group(db: Database, f: ReportFilter) -> int:

@@ -85,6 +85,20 @@ def questions(db: Database) -> dict[str, dict]:
     return out
 
 
+def earlier_versions(db: Database) -> dict[tuple[str, str], dict]:
+    """(question, scale) -> the newest version of the question on that scale (version, text):
+    what a series of an earlier scale is called in a report."""
+    out: dict[tuple[str, str], dict] = {}
+    for qid, version, scale, text in db.execute_sql(
+            "SELECT id, version, scale, text FROM question ORDER BY id, version"):
+        try:
+            wording = json.loads(text or "{}")
+        except ValueError:
+            wording = {}
+        out[(qid, scale)] = {"version": version, "text": wording}
+    return out
+
+
 def site_names(db: Database) -> dict[str, str]:
     return {sid: name for sid, name in db.execute_sql("SELECT id, name FROM site")}
 
@@ -171,13 +185,15 @@ def kiosk_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, st
     return {(s, k, q, a, sc): tally_of(sc, r) for s, k, q, a, sc, *r in rows}
 
 
-def reason_counts(db: Database, f: ReportFilter) -> dict[tuple[str, str, str], ReasonCount]:
-    """(site, question, reason) -> ReasonCount over the period."""
-    part, params = _months_and_days(db, f, "site_id, question_id, reason, n, negative, negative_sum_v",
+def reason_counts(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, str, str], ReasonCount]:
+    """(site, question, audience, scale, reason) -> ReasonCount over the period: per series, as
+    the tallies (a question's reasons on a smiley scale are not those of its NPS version)."""
+    part, params = _months_and_days(db, f, "site_id, question_id, audience, scale, reason, n, negative, negative_sum_v",
                                     "rollup_reason_daily", "rollup_reason_monthly")
-    rows = db.execute_sql("SELECT site_id, question_id, reason, SUM(n), SUM(negative), SUM(negative_sum_v)"
-                          f" FROM ({part}) p GROUP BY site_id, question_id, reason", params)
-    return {(s, q, r): ReasonCount(int(n), int(neg), int(nsv)) for s, q, r, n, neg, nsv in rows}
+    rows = db.execute_sql("SELECT site_id, question_id, audience, scale, reason, SUM(n), SUM(negative),"
+                          f" SUM(negative_sum_v) FROM ({part}) p GROUP BY site_id, question_id, audience, scale, reason",
+                          params)
+    return {(s, q, a, sc, r): ReasonCount(int(n), int(neg), int(nsv)) for s, q, a, sc, r, n, neg, nsv in rows}
 
 
 def actions(db: Database, f: ReportFilter) -> list[dict]:

@@ -40,15 +40,16 @@ def site_tallies(db: Database, f: ReportFilter, tz: ZoneInfo) -> dict[tuple[str,
 
 
 def daily_tallies(db: Database, f: ReportFilter, tz: ZoneInfo) -> dict[tuple[str, str, str, str], Tally]:
-    """Grouped by UTC hour in SQL (the text of the timestamp, the same on both engines), then
-    hours folded into site-local days."""
+    """Grouped by UTC minute in SQL (the text of the timestamp, the same on both engines), then
+    minutes folded into site-local days (by the hour, half-hour and 45-minute zones would put
+    an answer on the wrong day)."""
     where, params = _raw_where(db, f, tz)
-    hour = "SUBSTR(CAST(recorded_at AS TEXT), 1, 13)"
+    hour = "SUBSTR(CAST(recorded_at AS TEXT), 1, 16)"
     rows = db.execute_sql(f"SELECT question_id, audience, scale, {hour}, {RAW_STATS} FROM response{where}"
                           f" GROUP BY question_id, audience, scale, {hour}", params)
     result: dict[tuple[str, str, str, str], Tally] = {}
     for q, a, sc, h, *r in rows:
-        local = datetime.strptime(h, "%Y-%m-%d %H").replace(tzinfo=timezone.utc).astimezone(tz).date().isoformat()
+        local = datetime.strptime(h, "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc).astimezone(tz).date().isoformat()
         key = (q, a, sc, local)
         result[key] = result.get(key, Tally(sc)) + tally_of(sc, r)
     return result

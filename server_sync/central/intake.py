@@ -185,15 +185,17 @@ class Intake:
             # As text on both engines (what time_param writes on SQLite; PostgreSQL's COPY reads
             # it as the same TIMESTAMP): converted once, not once per row.
             received_s = received.isoformat(" ")
-            rows, hours = self._response_rows(responses, site_id, anchors, received, received_s, batch.batch_id)
+            zones = rollups.site_timezones(self.db, [site_id], self._zones())
+            rows, minutes = self._response_rows(responses, zones[site_id], anchors, received, received_s,
+                                                batch.batch_id)
             rid = R["id"]
             clash, explained = self._followup_links([r[rid] for r in rows])
             inserted = insert_new(self.db, "response", RESPONSE_COLUMNS,
                                   [r for r in rows if r[rid] not in clash] if clash else rows, "id", direct=direct)
-            # The new answers in the hourly rollup (the time zone maths once per distinct hour).
+            # The new answers in the hourly rollup (the time zone maths once per distinct key).
             new_rows = None if len(inserted) == len(rows) else [r[rid] in inserted for r in rows]
-            rollups.count_hours(self.db, speedups.hourly_answer_counts(site_id, batch.kiosk_id, rows, hours, new_rows),
-                                into=delta, zones=self._zones())
+            rollups.count_hours(self.db, speedups.hourly_answer_counts(site_id, batch.kiosk_id, rows, minutes, new_rows),
+                                into=delta, zones=zones)
             # Follow-ups stored before their answer arrived count for the reasons only now.
             answered = sorted(explained & inserted)
             if answered:
@@ -460,26 +462,31 @@ class Intake:
 
     # --- rows ------------------------------------------------------------------------------------
 
-    def _response_rows(self, responses: Sequence[ResponseEvent], site_id: str, anchors: Mapping[str, _Anchor],
+    def _response_rows(self, responses: Sequence[ResponseEvent], zone: ZoneInfo, anchors: Mapping[str, _Anchor],
                        received: datetime, received_s: Any, batch_id: str) -> tuple[list[list], list[str]]:
-        """The `response` rows of a batch (RESPONSE_COLUMNS order) and each one's UTC hour
-        ("YYYY-MM-DDTHH", for the rollups). Runs once per answer at the centre, so the common
-        case, a synced clock, takes its times straight from the wire text."""
+        """The `response` rows of a batch (RESPONSE_COLUMNS order) and each one's UTC minute
+        ("YYYY-MM-DDTHH:MM", `rollups.minute_key`, which the rollups bucket by the site-local
+        hour in `zone`), as the first minute of its local hour inside its UTC hour
+        (`speedups.local_hour_minute`: the count keeps at most two keys an hour). Runs once per
+        answer at the centre, so the common case, a synced clock, takes its times straight from
+        the wire text."""
         rows: list[list] = []
-        hours: list[str] = []
+        minutes: list[str] = []
         kiosk_time = R["recorded_at"]
+        splits: dict[str, int | None] = {}
         for e in responses:
             row = wire_row(e)
             if e.clock_synced:
-                best, status, hour = row[kiosk_time], SYNCED, e.recorded_at[:13]
+                best, status = row[kiosk_time], SYNCED
+                minute = speedups.local_hour_minute(e.recorded_at[:16], zone, splits)
             else:
                 best_t, status, kiosk_t = self._time(e, anchors, received)
                 best = row[kiosk_time] if best_t is kiosk_t else self._ts(best_t)
-                hour = rollups.hour_key(best_t)
+                minute = speedups.local_hour_minute(rollups.minute_key(best_t), zone, splits)
             row += (best, status, received_s, batch_id)
             rows.append(row)
-            hours.append(hour)
-        return rows, hours
+            minutes.append(minute)
+        return rows, minutes
 
     def _followup_row(self, e: FollowUpEvent, time: tuple[datetime, str, datetime], received: Any) -> list:
         best, status, _kiosk_time = time

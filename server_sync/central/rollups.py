@@ -3,9 +3,9 @@ them. The one place that says so on the centre: ingest (`central.intake`), the m
 back-fill and the history generator (`seeds/history.py`, whose vectorised counts a test holds to
 this module's) all count through here; the scale rules come from `server_sync.protocol.scales`.
 
-Tables (migrations m0001, m0002), unfiltered answers only:
-- rollup_hourly: answers per site, kiosk, question, audience, value and UTC hour, with the
-  site-local date, hour and weekday of that hour;
+Tables (migrations m0001, m0002, m0020), unfiltered answers only:
+- rollup_hourly: answers per site, kiosk, question, audience, scale, value and site-local hour
+  (`hour`: the UTC instant that local hour starts at), with its site-local date, hour and weekday;
 - rollup_daily / rollup_monthly: the sufficient statistics (`STATS`: n, Σv, Σv², top-two and
   negative counts) per site, question, audience, scale and site-local date / month;
 - rollup_chain_hourly: the same per question and site-local date and hour over the chain;
@@ -17,6 +17,11 @@ Counting is apart from writing: ingest sums the signed deltas of a whole group o
 the transaction that stores the answers, in sorted key order (so concurrent ingestors lock rows
 in the same order and cannot deadlock). A time correction counts the old rows with sign -1 and
 the new ones with +1; a bucket emptied that way is deleted, by key.
+
+A series is (question, scale): every key holds the scale, so a question asked on a smiley scale
+and later on NPS never mixes the two (issue 12). Local time is the answer's own (to the
+minute, exact for every IANA zone since 1972, when the last zone whose offset was not whole
+minutes, Africa/Monrovia, moved): half-hour and 45-minute zones and DST days included.
 Must never be written outside the transaction that changes the raw rows, or the tables drift.
 """
 
@@ -24,12 +29,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from peewee import Database
 
+from server_sync.central import speedups
 from server_sync.central.dialect import execute_many, in_list, placeholders
 from server_sync.protocol.scales import SCALES, is_negative, is_top2, sql_rule
 
@@ -37,7 +43,9 @@ from server_sync.protocol.scales import SCALES, is_negative, is_top2, sql_rule
 
 HOURLY_COLUMNS = ("site_id", "kiosk_id", "question_id", "audience", "scale", "value", "hour",
                   "local_date", "local_hour", "weekday", "n")
-HOURLY_KEY = ("site_id", "kiosk_id", "question_id", "audience", "value", "hour")     # the table's unique key
+# The table's unique key (m0020): with the scale, or a question's smiley "3"s and NPS "3"s of one
+# hour would be one row.
+HOURLY_KEY = ("site_id", "kiosk_id", "question_id", "audience", "scale", "value", "hour")
 STATS = ("n", "sum_v", "sum_v2", "top2", "negative")
 DAILY_KEY = ("site_id", "question_id", "audience", "scale", "local_date")
 MONTHLY_KEY = ("site_id", "question_id", "audience", "scale", "month")
@@ -80,17 +88,50 @@ def happy_points_sql(scale: str = "scale", value: str = "value", n: str | None =
 
 # --- buckets ------------------------------------------------------------------------------------
 
-def hour_bucket(recorded_at: datetime, tz: ZoneInfo) -> tuple[datetime, str, int, int]:
-    """(UTC hour start, site-local date, local hour, local weekday) of a naive-UTC time."""
-    hour = recorded_at.replace(minute=0, second=0, microsecond=0)
-    local = hour.replace(tzinfo=timezone.utc).astimezone(tz)
-    return hour, local.strftime("%Y-%m-%d"), local.hour, local.weekday()
+def hour_bucket(recorded_at: datetime, tz: ZoneInfo,
+                starts: dict[tuple[str, int], datetime] | None = None) -> tuple[datetime, str, int, int]:
+    """(start of the site-local hour as naive UTC, site-local date, local hour, local weekday) of a
+    naive-UTC time. The date, hour and weekday are the answer's own local time: taken from the
+    start of the UTC hour they would be wrong by up to an hour in half-hour and 45-minute zones
+    (18:45 UTC is 00:15 the next day in Kolkata). `starts`: a cache of this zone's hour starts
+    by (local date, hour), which is all a start depends on."""
+    local = recorded_at.replace(tzinfo=timezone.utc).astimezone(tz)
+    day = local.strftime("%Y-%m-%d")
+    if starts is None:
+        return local_hour_start(local, tz), day, local.hour, local.weekday()
+    start = starts.get((day, local.hour))
+    if start is None:
+        start = starts[(day, local.hour)] = local_hour_start(local, tz)
+    return start, day, local.hour, local.weekday()
 
 
-def hour_key(at: datetime) -> str:
-    """The UTC hour of a naive-UTC time as `YYYY-MM-DDTHH`, the first 13 characters of its wire
-    form (so ingest takes it from the wire text without building a datetime)."""
-    return f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}"
+def local_hour_start(local: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant (naive UTC) at which the site-local clock shows `local`'s date and hour:
+    a function of that date and hour alone, so it keys the hour's bucket. On a fall-back day the
+    repeated hour is one bucket (its first instant: fold 0). When the hour's first minutes fall
+    in a DST gap (Chatham jumps from 02:45 to 03:45, Lord Howe from 02:00 to 02:30), the hour
+    starts at the transition, found by bisection between the two offsets' readings of hh:00."""
+    wall = local.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    early = wall.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
+    if early.astimezone(tz).replace(tzinfo=None) == wall:
+        return early.replace(tzinfo=None)
+    # hh:00 does not exist: fold 1 reads it with the offset after the jump, which is earlier
+    # than the transition; fold 0 with the offset before, at or after it.
+    lo, hi = wall.replace(tzinfo=tz, fold=1).astimezone(timezone.utc), early
+    while (hi - lo) > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(tz).replace(tzinfo=None) >= wall:
+            hi = mid
+        else:
+            lo = mid
+    return hi.replace(tzinfo=None, microsecond=0)
+
+
+def minute_key(at: datetime) -> str:
+    """A naive-UTC time to the minute, `YYYY-MM-DDTHH:MM`: the first 16 characters of its wire
+    form (so ingest takes it from the wire text without building a datetime). Answers are
+    counted per minute before they are bucketed: every zone's offset is whole minutes."""
+    return f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}"
 
 
 def site_timezones(db: Database, site_ids: Iterable[str],
@@ -120,10 +161,10 @@ def _as_datetime(v: Any) -> datetime:
 # --- answers ------------------------------------------------------------------------------------
 
 def answer_counts(rows: Iterable[Mapping]) -> Counter:
-    """Unfiltered answers per (site, kiosk, question, audience, scale, value, `hour_key`), from
+    """Unfiltered answers per (site, kiosk, question, audience, scale, value, `minute_key`), from
     mappings with those fields, `recorded_at` (naive UTC) and `filtered`."""
     return Counter((r["site_id"], r["kiosk_id"], r["question_id"], r["audience"], r["scale"], r["value"],
-                    hour_key(_as_datetime(r["recorded_at"]))) for r in rows if r["filtered"] is None)
+                    minute_key(_as_datetime(r["recorded_at"]))) for r in rows if r["filtered"] is None)
 
 
 def count(db: Database, rows: Iterable[Mapping], sign: int = 1, into: Counter | None = None,
@@ -135,19 +176,22 @@ def count(db: Database, rows: Iterable[Mapping], sign: int = 1, into: Counter | 
 
 def count_hours(db: Database, answers: Mapping[tuple, int], sign: int = 1, into: Counter | None = None,
                 zones: dict[str, ZoneInfo] | None = None) -> Counter:
-    """`count` from answers already counted per `answer_counts` key: the bucket (local date,
-    hour, weekday) is worked out once per site and hour. Keys of the result: HOURLY_COLUMNS
-    without n. `zones`: a time zone cache (`site_timezones`)."""
+    """`count` from answers already counted per `answer_counts` key (ingest: per
+    `speedups.local_hour_minute`, at most two minutes an hour): the bucket (local hour's start,
+    local date, hour, weekday) is worked out once per site and distinct minute. Keys of the
+    result: HOURLY_COLUMNS without n. `zones`: a time zone cache (`site_timezones`)."""
     counts: Counter = Counter() if into is None else into
     if not answers:
         return counts
     zones = site_timezones(db, {k[0] for k in answers}, zones)
     buckets: dict[tuple[str, str], tuple] = {}
+    starts: dict[str, dict[tuple[str, int], datetime]] = {}
     for key, n in answers.items():
-        site, hour = key[0], key[6]
-        bucket = buckets.get((site, hour))
+        site, minute = key[0], key[6]
+        bucket = buckets.get((site, minute))
         if bucket is None:
-            bucket = buckets[(site, hour)] = hour_bucket(datetime.fromisoformat(hour + ":00"), zones[site])
+            bucket = buckets[(site, minute)] = hour_bucket(datetime.fromisoformat(minute), zones[site],
+                                                           starts.setdefault(site, {}))
         counts[key[:6] + bucket] += sign * n
     return counts
 
@@ -311,3 +355,30 @@ def summarise_hourly_sql() -> list[str]:
         f" SUBSTR(local_date, 1, 7), {', '.join(f'SUM({s})' for s in STATS)} FROM rollup_daily"
         f" GROUP BY {', '.join(DAILY_KEY[:-1])}, SUBSTR(local_date, 1, 7)",
     ]
+
+
+def rebuild(db: Database) -> int:
+    """Recompute every rollup from the stored answers and follow-up reasons (migration m0020,
+    tests): empties the tables, then counts site by site the way ingest does, so no more than one
+    site's answers per minute are held at once. The answers are read grouped per minute (every
+    zone's offset is whole minutes), as text cut from `CAST(... AS TEXT)`, which both engines
+    write as ISO `YYYY-MM-DD HH:MM:SS`. Returns the hourly buckets written."""
+    for table in ("rollup_hourly", "rollup_daily", "rollup_monthly", "rollup_chain_hourly"):
+        db.execute_sql(f"DELETE FROM {table}")
+    p = placeholders(db, 1)
+    zones: dict[str, ZoneInfo] = {}
+    written = 0
+    sites = [r[0] for r in db.execute_sql("SELECT DISTINCT site_id FROM response ORDER BY site_id").fetchall()]
+    for site in sites:
+        zone = site_timezones(db, [site], zones)[site]
+        splits: dict[str, int | None] = {}
+        counts: Counter = Counter()
+        for *key, minute, n in db.execute_sql(
+                "SELECT site_id, kiosk_id, question_id, audience, scale, value,"
+                " SUBSTR(CAST(recorded_at AS TEXT), 1, 16) AS minute, COUNT(*) FROM response"
+                f" WHERE site_id = {p} AND filtered IS NULL"
+                " GROUP BY site_id, kiosk_id, question_id, audience, scale, value, minute", (site,)).fetchall():
+            counts[tuple(key) + (speedups.local_hour_minute(minute, zone, splits),)] += int(n)
+        written += write(db, count_hours(db, counts, zones=zones))
+    rebuild_reasons(db)
+    return written

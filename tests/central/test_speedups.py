@@ -4,7 +4,9 @@ version on random input: what it stores, what it counts."""
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -65,19 +67,38 @@ _answers = st.lists(st.fixed_dictionaries({
 @given(_answers, st.booleans())
 def test_hourly_counts_by_position_equal_the_plain_count(answers, all_inserted):
     """Ingest counts a batch's answers per hourly bucket from its `response` rows by position,
-    the hour cut from the wire text; the plain count reads the same answers by name."""
+    the minute cut from the wire text; the plain count reads the same answers by name."""
     rows, hours = [], []
     for a in answers:
         row = [None] * len(R)
         for name in ("question_id", "audience", "scale", "value", "filtered"):
             row[R[name]] = a[name]
         rows.append(row)
-        hours.append(iso_ms(a["recorded_at"].replace(tzinfo=timezone.utc))[:13])
+        hours.append(iso_ms(a["recorded_at"].replace(tzinfo=timezone.utc))[:16])
     counted = None if all_inserted else [a["inserted"] for a in answers]
     fast = speedups.hourly_answer_counts("s1", "k1", rows, hours, counted)
     plain = rollups.answer_counts(dict(a, site_id="s1", kiosk_id="k1") for a in answers
                                   if all_inserted or a["inserted"])
     assert fast == plain
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(available_timezones()) + ["Asia/Kolkata", "Asia/Kathmandu", "Pacific/Chatham",
+                                                        "Australia/Lord_Howe", "Europe/Oslo"] * 20),
+       st.datetimes(datetime(1972, 1, 1), datetime(2037, 12, 31)), st.lists(st.integers(0, 3 * 60), min_size=1,
+                                                                           max_size=30))
+def test_local_hour_minutes_bucket_as_the_minutes_themselves(zone, first, minutes):
+    """Ingest keys an answer by the first minute of its local hour inside its UTC hour (at most
+    two keys an hour); the hourly rollup it gives is the plain per-minute one."""
+    tz = ZoneInfo(zone)
+    at = [first.replace(second=0, microsecond=0) + timedelta(minutes=m) for m in minutes]
+    splits: dict = {}
+    fast = Counter(("s", "k", "q", "customer", "smiley4", 1, speedups.local_hour_minute(rollups.minute_key(t), tz, splits))
+                   for t in at)
+    plain = Counter(("s", "k", "q", "customer", "smiley4", 1, rollups.minute_key(t)) for t in at)
+    assert rollups.count_hours(None, fast, zones={"s": tz}) == rollups.count_hours(None, plain, zones={"s": tz})
+    # At most two keys a UTC hour, but for an hour with a transition inside.
+    assert len({k[6][:13] for k in fast}) * 2 >= len(fast) or None in splits.values()
 
 
 _key_text = st.text(alphabet=st.sampled_from("ab,é 'x\\\"{}"), max_size=4)

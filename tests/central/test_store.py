@@ -74,15 +74,15 @@ def test_rollup_apply_upserts_and_retracts(central_db):
     assert got == [(4, 3)]
 
 
-def test_rollup_bucket_shared_by_two_scales_of_one_question(central_db):
-    """rollup_hourly's key has no scale: two versions of a question on different scales land in
-    the same bucket, whose count takes both."""
+def test_rollup_buckets_of_two_scales_of_one_question_stay_apart(central_db):
+    """rollup_hourly's key holds the scale (m0020, issue 12): two versions of a question on
+    different scales are two series, never one bucket."""
     registry.add_site(central_db, "s1", "Store 1", "Europe/Stockholm", datetime(2026, 1, 1))
     t = datetime(2026, 11, 23, 10, 5)
     with central_db.atomic():
         rollups.apply(central_db, [_row(4, t), dict(_row(4, t), scale="smiley5"), _row(4, t)])
-    got = central_db.execute_sql("SELECT value, scale, n FROM rollup_hourly").fetchall()
-    assert got == [(4, "smiley4", 3)]               # the first scale written stays, as always
+    got = central_db.execute_sql("SELECT value, scale, n FROM rollup_hourly ORDER BY scale").fetchall()
+    assert got == [(4, "smiley4", 2), (4, "smiley5", 1)]
 
 
 def test_retracting_the_last_answer_of_a_bucket_deletes_just_that_bucket(central_db):
