@@ -167,7 +167,8 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
             driver.get("data:text/html;charset=utf-8," + dhtml.replace("#", "%23"))
             screenshot(driver, SHOTS / "6-digest-rolf.png", 1280)
             # The regional manager sees the closed alert and the action in his region.
-            driver.delete_all_cookies()
+            driver.get(server.url + "/login")
+            driver.delete_all_cookies()                   # sara's session cookie: sign in afresh
             sign_in(driver, server.url, "rolf")
             driver.get(f"{server.url}/alerts?state=closed")
             assert f"alert-{alert['id']}" in driver.page_source
