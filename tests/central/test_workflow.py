@@ -242,7 +242,7 @@ def test_the_weekly_digest_per_person_scope_and_language_through_real_smtp(world
     dry = {d["user"]: d for d in json.loads(capsys.readouterr().out)}
     assert set(dry) == {"sara", "nils", "rolf"}                              # the analyst has no address
     assert db.execute_sql("SELECT COUNT(*) FROM digest_sent").fetchone()[0] == 0
-    assert db.execute_sql("SELECT COUNT(*) FROM mail_outbox WHERE subject LIKE '%W48%'").fetchone()[0] == 0
+    assert not [r for r in db.execute_sql("SELECT subject FROM mail_outbox") if "-W" in r[0]]     # nothing queued
 
     with LocalSmtp() as server:
         smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
