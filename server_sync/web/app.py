@@ -91,6 +91,7 @@ def route_table() -> list:
         Route("/", page(overview.build), name="overview"),
         Route("/sites", page(sites.build), name="sites"),
         Route("/sites/{site_id}", page(site.build), name="site"),
+        Route("/sites/{site_id}/actions", workflow.action_add, methods=["POST"], name="action_add"),
         Route("/comments", page(comments.build), name="comments"),
         Route("/alerts", page(lists.alerts), name="alerts"),
         Route("/alerts/{alert_id:int}", workflow.alert_page, name="alert"),

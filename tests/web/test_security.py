@@ -368,16 +368,17 @@ def test_exports_and_comment_views_are_audited(web, clients):
     assert any(e["event"] == "login" for e in entries)
 
 
-def test_the_workflow_forms_are_scoped_like_the_pages(web, clients, item_ids):
-    """Every form on an alert, as every role, on every site's alert: another site's is a 404 (as an
-    unknown id), a reader (the analyst) is refused, the others act (or are told what is missing)."""
+def test_the_workflow_forms_are_scoped_like_the_pages(web, item_ids):
+    """Every form on an alert or a site, as every role, on every site: another site's is a 404 (as
+    an unknown one), a reader (the analyst) is refused, the others act (or are told what is missing)."""
     forms = [r for r in route_table() if getattr(getattr(r, "endpoint", None), "access", None) == "form"
              and _names_a_site(r.path)]
-    assert {r.path.rsplit("/", 1)[1] for r in forms} == {"assign", "due", "comment", "ack", "close"}
+    assert {r.path.rsplit("/", 1)[1] for r in forms} == {"assign", "due", "comment", "ack", "close", "actions"}
+    fresh = {name: login(web.url, name) for name in PEOPLE}          # earlier tests end sessions
+    tokens = {name: csrf_of(c.get("/account").text) for name, c in fresh.items()}
     for route in forms:
         for name, (role, _scope, visible, _lang) in PEOPLE.items():
-            client = clients[name]
-            token = csrf_of(client.get("/account").text)
+            client, token = fresh[name], tokens[name]
             for site in SITES + ("no-such-site",):
                 r = client.post(_fill(route.path, site, item_ids), data={"csrf_token": token})
                 where = f"{role} POST {_fill(route.path, site, item_ids)}"

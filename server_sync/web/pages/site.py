@@ -13,6 +13,7 @@ from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import CommentFilter, comments
 from server_sync.workflow import actions as workflow_actions
 from server_sync.workflow import alerts as workflow_alerts
+from server_sync.workflow.people import may_act
 
 RECENT_COMMENTS = 10
 SECTIONS = ("summary", "site", "daily", "weekly", "change", "heatmap", "pareto", "uplift", "site_pareto", "action")
@@ -35,7 +36,8 @@ def build(v: Visit) -> PageResult:
             "suggestions": workflow_actions.suggestions(v.db, site_id, v.now, visible=v.scope.sites),
             "kiosks": v.fleet((site_id,)), "kiosk_figures": report["kiosks"],
             "comments": recent, "report": report}
-    return PageResult("web/site.html", data, "title_site", csv=table, report_filter=f, live_sites=(site_id,))
+    return PageResult("web/site.html", data, "title_site", csv=table, report_filter=f, live_sites=(site_id,),
+                      context={"may_act": may_act(v.db, v.user, site_id), "types": workflow_actions.TYPES})
 
 
 def table(data: dict) -> tuple[list[str], list]:

@@ -1,6 +1,7 @@
 """The alert workflow and actions on the web: one alert with its history and the forms to assign,
 set a due date, comment, acknowledge and close it; one action with its before/after, its verdict
-and what worked at other sites; the failed deliveries of notices (admins).
+and what worked at other sites, and the form that logs one on its own (from a site's page); the
+failed deliveries of notices (admins).
 
 Every route first finds the item's site and requires it in the person's scope (scope.require_site):
 an alert or action of a site they may not see is a 404, the same page an unknown id gets. Acting
@@ -133,6 +134,19 @@ def alert_close(v: Visit, a: dict[str, Any], fields: dict) -> Response | None:
     if closed["action_id"]:
         return RedirectResponse(f"/actions/{closed['action_id']}", status_code=303)
     return None
+
+
+@form
+def action_add(v: Visit, fields: dict) -> Response:
+    """A new action at a site, on its own (not from an alert)."""
+    site_id = v.scope.require_site(str(v.request.path_params.get("site_id", "")))
+    if not may_act(v.db, v.user, site_id):
+        return error_page(v.request, 403, v.lang, render.text("only_readers", v.lang))
+    act = actions.create(v.db, site_id, str(fields.get("question", "")), str(fields.get("date", "")),
+                         str(fields.get("note", "")), v.now, owner=str(fields.get("owner", "")) or None,
+                         action_type=str(fields.get("action_type", "")) or None,
+                         due_date=str(fields.get("due_date", "")) or None, by=v.user.name)
+    return RedirectResponse(f"/actions/{act['id']}", status_code=303)
 
 
 @page
