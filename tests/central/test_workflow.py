@@ -264,3 +264,23 @@ def test_the_weekly_digest_per_person_scope_and_language_through_real_smtp(world
     nils_text, _ = parts["nils@example.se"]
     assert "Kundpuls ukebrev" in mails["nils@example.se"]["Subject"] and "effekt påvist" in nils_text
     assert "S1" not in nils_text
+
+
+def test_the_notify_worker_closes_completed_actions_and_user_email(world, central_url, capsys):
+    db = world
+    rng = random.Random(3)
+    start = datetime.now(timezone.utc).date() - timedelta(days=40)
+    _days(db, "s1", start - timedelta(days=28), 28, 0.6, rng, "queue")
+    _days(db, "s1", start, 28, 0.1, rng, "queue")
+    act = actions.create(db, "s1", "visit", start.isoformat(), "Queue lane", MONDAY_10, action_type="queue")
+    assert main(["--db", central_url, "notify", "run", "--once"]) == 0          # nobody listens: fine
+    assert actions.get(db, act["id"], evaluate=False)["verdict"] == "effect_shown"
+    assert main(["--db", central_url, "user", "email", "ana", "ana@example.se"]) == 0
+    assert db.execute_sql("SELECT email FROM web_user WHERE name = 'ana'").fetchone()[0] == "ana@example.se"
+    assert main(["--db", central_url, "user", "email", "ana", "--clear"]) == 0
+    assert db.execute_sql("SELECT email FROM web_user WHERE name = 'ana'").fetchone()[0] is None
+    capsys.readouterr()
+    for args, message in ((("user", "email", "ana", "not-an-address"), "not an e-mail address"),
+                          (("user", "email", "ana"), "give the ADDRESS")):
+        assert main(["--db", central_url, *args]) != 0
+        assert message in capsys.readouterr().err
