@@ -28,7 +28,7 @@ from tests.analysis.seeding import add_question, add_site, answer, commit
 from tests.fixtures.mail import LocalSmtp
 from tests.fixtures.webhooks import Receiver
 from tests.web.test_browser import ARTIFACTS, browser, screenshot, sign_in
-from tests.web.world import PASSWORD, WebServer, kiosk_central
+from tests.web.world import PASSWORD, WebServer, free_port, kiosk_central, login
 
 SHOTS = ARTIFACTS / "loop"
 
@@ -73,6 +73,7 @@ def loop_world(tmp_path):
     assign_region(db, "north", ["s1", "s2"])
     add_user(db, "sara", "store-manager", sites=["s1"], language="sv", password=PASSWORD)
     add_user(db, "rolf", "regional-manager", regions=["north"], language="en", password=PASSWORD)
+    add_user(db, "ada", "admin", language="en", password=PASSWORD)
     set_email(db, "sara", "sara@example.se")
     set_email(db, "rolf", "rolf@example.se")
     today = datetime.now(timezone.utc).date()
@@ -92,6 +93,7 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
             _ok(kiosk_central(url, "notify", "smtp", "set", "--host", "127.0.0.1", "--port", str(smtp.port),
                               "--from", "kundpuls@example.se", "--security", "none"))
             _ok(kiosk_central(url, "notify", "web-url", server.url))
+            _ok(kiosk_central(url, "notify", "webhook", "add", "gone", "--url", f"http://127.0.0.1:{free_port()}/x"))
 
             # 1. A dip at s1: four unhappy answers in a few minutes; the rules run.
             now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -173,6 +175,15 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
             driver.get(f"{server.url}/alerts?state=closed")
             assert f"alert-{alert['id']}" in driver.page_source
             screenshot(driver, SHOTS / "7-rolf-closed-alerts.png", 1280)
+            # The admin sees the deliveries that failed (the endpoint nobody listens on).
+            failed = login(server.url, "ada").get("/admin/deliveries?format=json").json()["deliveries"]
+            assert failed and all(d["to"] == "gone" and d["last_error"] for d in failed)
+            driver.get(server.url + "/login")
+            driver.delete_all_cookies()
+            sign_in(driver, server.url, "ada")
+            driver.get(server.url + "/admin/deliveries")
+            assert "gone" in driver.find_element(By.TAG_NAME, "main").text
+            screenshot(driver, SHOTS / "8-admin-failed-deliveries.png", 1280)
     finally:
         if driver:
             driver.quit()
