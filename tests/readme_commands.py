@@ -10,7 +10,7 @@ from typing import Iterable, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-ROW = re.compile(r"\| `kiosk-central ([a-z ]+?)(?: [\[\-A-Z(]|`)")
+ROW = re.compile(r"\| `kiosk-central ([a-z][a-z -]*?)(?: [\[\-A-Z(]|`)")
 
 
 def leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], set[str]]]:
@@ -30,7 +30,7 @@ def table(marker: str) -> tuple[str, dict[str, str]]:
     assert m, f"README has no {marker} section"
     rows: dict[str, str] = {}
     for line in m.group(1).splitlines():
-        for found in re.finditer(r"`kiosk-central ([a-z ]+?)(?: [\[\-A-Z(]|`)", line):
+        for found in re.finditer(r"`kiosk-central ([a-z][a-z -]*?)(?: [\[\-A-Z(]|`)", line):
             rows.setdefault(found.group(1).strip(), line)
     return m.group(1), rows
 

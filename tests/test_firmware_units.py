@@ -16,9 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SYSTEMD = ROOT / "firmware_config" / "systemd"
 UNITS = ("kundpuls-kiosk.service", "kundpuls-kiosk-headless.service", "kundpuls-sync.service",
          "kundpuls-ingest.service", "kundpuls-notify.service")
-CENTRAL = ("kundpuls-ingest.service", "kundpuls-notify.service", "kundpuls-retention.service")
+CENTRAL = ("kundpuls-ingest.service", "kundpuls-notify.service", "kundpuls-retention.service",
+           "kundpuls-digest.service")
 KIOSK_SIDE = UNITS[:3]
-SCHEDULED = ("kundpuls-retention.service", "kundpuls-retention.timer")     # a oneshot and its timer
+# oneshots, each followed by its timer
+SCHEDULED = ("kundpuls-retention.service", "kundpuls-retention.timer", "kundpuls-digest.service",
+             "kundpuls-digest.timer")
+ONESHOTS = SCHEDULED[0::2]
 HOST_UNITS = Path("/usr/lib/systemd/system")
 
 
@@ -56,7 +60,7 @@ def verify_root(tmp_path_factory) -> Path:
         shutil.copy(SYSTEMD / unit, etc / unit)
     dropin = etc / "systemd-time-wait-sync.service.d"
     shutil.copytree(SYSTEMD / "systemd-time-wait-sync.service.d", dropin)
-    for unit in [*UNITS, SCHEDULED[0], "systemd-time-wait-sync.service"]:
+    for unit in [*UNITS, *ONESHOTS, "systemd-time-wait-sync.service"]:
         src = etc / unit if (etc / unit).exists() else root / "usr/lib/systemd/system" / unit
         for cmd in values(src, "ExecStart"):
             exe = Path(cmd.lstrip("@-:+!").split()[0])
@@ -104,7 +108,7 @@ def test_every_program_feeds_the_watchdog_and_restarts(unit):
     assert values(u, "StartLimitIntervalSec", "Unit") == ["0"]      # never give up restarting
 
 
-@pytest.mark.parametrize("unit", [*UNITS, SCHEDULED[0]])
+@pytest.mark.parametrize("unit", [*UNITS, *ONESHOTS])
 def test_units_are_hardened(unit):
     u = SYSTEMD / unit
     for key, value in (("User", "kundpuls"), ("ProtectSystem", "strict"), ("ProtectHome", "yes"),
@@ -178,7 +182,14 @@ def test_hardware_watchdog_is_within_what_the_soc_can_do():
 
 
 def test_retention_runs_daily_and_catches_up():
-    timer, service = SYSTEMD / SCHEDULED[1], SYSTEMD / SCHEDULED[0]
+    timer, service = SYSTEMD / "kundpuls-retention.timer", SYSTEMD / "kundpuls-retention.service"
     assert values(timer, "OnCalendar") == ["*-*-* 03:30:00"] and values(timer, "Persistent") == ["true"]
     assert values(service, "Type") == ["oneshot"]
     assert values(service, "ExecStart") == ["/opt/kundpuls/venv/bin/kiosk-central retention run"]
+
+
+def test_the_digest_goes_weekly_and_catches_up():
+    timer, service = SYSTEMD / "kundpuls-digest.timer", SYSTEMD / "kundpuls-digest.service"
+    assert values(timer, "OnCalendar") == ["Mon *-*-* 06:00:00"] and values(timer, "Persistent") == ["true"]
+    assert values(service, "Type") == ["oneshot"]
+    assert values(service, "ExecStart") == ["/opt/kundpuls/venv/bin/kiosk-central digest send"]

@@ -4,8 +4,9 @@ optionally POST it to a webhook, and acknowledge it with a comment.
 
 `realtime_hook(db, site_ids, now)` is the ingest after-commit hook: it checks the realtime rule
 for the sites whose answers just changed and returns the (topic, payload) pairs ingest publishes.
-The webhook for the hook comes from $KUNDPULS_ALERT_WEBHOOK. A webhook failure is logged, never
-fatal; nothing here may stop ingest.
+A new alert is handed to the workflow (server_sync.workflow: its owner, due date, and notices
+queued for the webhooks and the owner's mail, delivered by `kiosk-central notify run`); ingest
+never waits on a receiver. Nothing here may stop ingest.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from server_sync.exc import CentralConfigError
 from server_sync.protocol import alerts_topic, encode_alert, iso_ms
 
 log = logging.getLogger(__name__)
-ENV_WEBHOOK = "KUNDPULS_ALERT_WEBHOOK"
 ENV_PREFIX = "KUNDPULS_TOPIC_PREFIX"
 COLUMNS = ("id", "site_id", "question_id", "kind", "raised_at", "last_seen_at", "window_from", "window_to", "n",
            "negative", "value", "baseline", "p_value", "message", "published_at", "webhook_status", "acked_at",
@@ -70,7 +70,20 @@ def raise_or_extend(db: Database, candidate: dict, now: datetime, cooldown_min: 
         new_id = db.execute_sql(
             f"SELECT MAX(id) FROM alert WHERE site_id = {p} AND question_id = {p} AND kind = {p}",
             (candidate["site_id"], candidate["question_id"], candidate["kind"])).fetchone()[0]
+        _after_raise(db, int(new_id), now)
     return get(db, int(new_id))
+
+
+def _after_raise(db: Database, alert_id: int, now: datetime) -> None:
+    """The workflow's hook on a new alert (owner, due date, queued notices: server_sync.workflow),
+    in the alert's transaction but in a savepoint of its own: a failure there is logged and
+    rolled back alone, never losing the alert or stopping ingest."""
+    from server_sync.workflow.alerts import on_raised
+    try:
+        with db.atomic():
+            on_raised(db, get(db, alert_id), now)
+    except Exception:       # noqa: BLE001 - nothing here may stop ingest
+        log.exception("alert %s stored, but its owner and notices were not set", alert_id)
 
 
 def check_realtime(db: Database, site_ids: Iterable[str], now: datetime, rule: RealtimeRule = RealtimeRule()) -> list[dict]:
@@ -235,5 +248,5 @@ def realtime_hook(db: Database, site_ids: set[str], now: datetime) -> list[tuple
     raised = check_realtime(db, site_ids, now)
     if not raised:
         return []
-    return deliver(db, raised, now, prefix=os.environ.get(ENV_PREFIX, ""),
-                   webhook_url=os.environ.get(ENV_WEBHOOK) or None, timeout_s=3.0)
+    # Webhooks and mail are queued by the workflow (notify queue), never POSTed from ingest.
+    return deliver(db, raised, now, prefix=os.environ.get(ENV_PREFIX, ""))

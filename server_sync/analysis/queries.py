@@ -199,10 +199,12 @@ def reason_counts(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, st
 def actions(db: Database, f: ReportFilter) -> list[dict]:
     """Logged actions of the chosen sites and questions (all dates: an old action still tells)."""
     where, params = where_clause(db, ReportFilter(f.sites, f.questions), date_col="action_date")
-    rows = db.execute_sql("SELECT id, site_id, question_id, action_date, note, created_at FROM action"
+    rows = db.execute_sql("SELECT id, site_id, question_id, action_date, note, created_at, alert_id FROM action"
                           f"{where} ORDER BY action_date, id", params)
-    return [{"id": int(i), "site_id": s, "question_id": q, "date": d, "note": note, "created_at": str(c)}
-            for i, s, q, d, note, c in rows]
+    # alert_id: the alert the action answers (the workflow, m0041); its dip is the baseline's end.
+    return [{"id": int(i), "site_id": s, "question_id": q, "date": d, "note": note, "created_at": str(c),
+             "alert_id": None if alert is None else int(alert)}
+            for i, s, q, d, note, c, alert in rows]
 
 
 def action_series(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],

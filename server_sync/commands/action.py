@@ -1,39 +1,71 @@
-"""`kiosk-central action add|list`: log what a site changed, so reports can show before/after."""
+"""`kiosk-central action add|list|show|close-completed`: log what a site changed (on its own or
+from an alert), see its before/after, and close the actions whose after-window is complete with
+their verdict ("effect shown", "no detectable effect", "worse"); server_sync.workflow.actions."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime, timezone
 
-from server_sync.cli import existing_database_url
+from server_sync.cli import central_store
+from server_sync.exc import CentralConfigError
+
+TYPES_HELP = "staffing, training, cleaning, queue, assortment, layout, opening-hours, service, other"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def add_parser(sub, common) -> None:
-    p = sub.add_parser("action", parents=[common], help="log actions sites took (add, list)",
+    p = sub.add_parser("action", parents=[common], help="actions sites took: add, list, show, close-completed",
                        description="Log what a site changed and when; reports compare the 28 days before "
-                                   "with the 28 days from that date, with a confidence interval.")
+                                   "with the 28 days from that date, with a confidence interval. When the "
+                                   "after-window is complete an action closes with its verdict.")
     s = p.add_subparsers(dest="action_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="log an action")
-    a.add_argument("--site", required=True, help="site id")
-    a.add_argument("--question", required=True, help="question id whose answers should move")
-    a.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="the day the change took effect")
+    a.add_argument("--site", help="site id (default: the alert's, with --from-alert)")
+    a.add_argument("--question", help="question id whose answers should move (default: the alert's)")
+    a.add_argument("--date", metavar="YYYY-MM-DD", help="the day the change took effect (default today)")
     a.add_argument("--note", required=True, help="what was changed")
+    a.add_argument("--from-alert", type=int, metavar="ID", help="the alert this action answers")
+    a.add_argument("--owner", metavar="USER", help="who sees it through (default: the site's store manager)")
+    a.add_argument("--type", dest="action_type", metavar="TYPE", help=f"what kind of change: {TYPES_HELP}")
+    a.add_argument("--due", metavar="YYYY-MM-DD", help="by when the change should be in place")
     a.add_argument("--json", action="store_true", help="print the stored action as JSON")
     a.set_defaults(func=run_add)
     ls = s.add_parser("list", parents=[common], help="list actions with their before/after verdict")
     ls.add_argument("--site", action="append", default=[], help="only this site (repeatable)")
+    ls.add_argument("--state", choices=("open", "closed"), help="only open or closed actions")
+    ls.add_argument("--overdue", action="store_true", help="only open actions past their due date")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=run_list)
+    sh = s.add_parser("show", parents=[common], help="one action: before/after, verdict, what worked elsewhere")
+    sh.add_argument("id", type=int, metavar="ID")
+    sh.add_argument("--json", action="store_true", help="print JSON")
+    sh.set_defaults(func=run_show)
+    cc = s.add_parser("close-completed", parents=[common],
+                      help="close the actions whose after-window is complete, with their verdict")
+    cc.add_argument("--json", action="store_true", help="print the closed actions as JSON")
+    cc.set_defaults(func=run_close_completed)
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from server_sync.analysis.actions import add
-    from server_sync.central.db import connect
-    db = connect(existing_database_url(args))
-    try:
-        stored = add(db, args.site, args.question, args.date, args.note)
-    finally:
-        db.close()
+    from server_sync.workflow import actions
+    from server_sync.workflow.alerts import require, today_of
+    now = _now()
+    with central_store(args, existing=True) as db:
+        site, question = args.site, args.question
+        if args.from_alert is not None:
+            alert = require(db, args.from_alert, now)
+            if site and site != alert["site_id"]:
+                raise CentralConfigError(f"alert {args.from_alert} is of site {alert['site_id']}, not {site}")
+            site, question = alert["site_id"], question or alert["question_id"]
+        if not site or not question:
+            raise CentralConfigError("name the --site and --question (or --from-alert ID)")
+        stored = actions.create(db, site, question, args.date or today_of(now), args.note, now, owner=args.owner,
+                                action_type=args.action_type, alert_id=args.from_alert, due_date=args.due)
     print(json.dumps(stored, ensure_ascii=False) if args.json else
           f"action {stored['id']} logged for {stored['site_id']} from {stored['date']}: {stored['note']}")
     return 0
@@ -41,19 +73,62 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from server_sync.analysis.actions import evaluated
-    from server_sync.central.db import connect
-    db = connect(existing_database_url(args))
-    try:
-        out = evaluated(db, tuple(args.site))
-    finally:
-        db.close()
+    from server_sync.workflow import actions
+    with central_store(args, existing=True) as db:
+        rows = actions.list_actions(db, sites=args.site or None, state=args.state, overdue=args.overdue, now=_now(),
+                                    limit=100000)
+        wanted = {r["id"]: r for r in rows}
+        out = []
+        for e in evaluated(db, tuple(args.site)):
+            w = wanted.get(int(e["id"]))
+            if w is not None:
+                out.append(dict(e, **{k: w[k] for k in ("owner", "alert_id", "action_type", "due_date", "closed_at",
+                                                         "overdue")},
+                                closing_verdict=w["verdict"], verdict_detail=w["verdict_detail"]))
     if args.json:
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
     for a in out:
-        test = a["test"]
+        test = a.get("test")
         diff = f"{test['diff']:+.1f} [{test['low']:+.1f}, {test['high']:+.1f}] p={test['p_value']:.3f}" if test else "-"
-        verdict = a["verdict"] + (f" {a['days_observed']}/{a['window_days']}" if a["verdict"] == "pending" else "")
+        closed = f" closed: {a['closing_verdict']}" if a["closing_verdict"] else ""
+        verdict = a.get("verdict", "-") + (f" {a['days_observed']}/{a['window_days']}"
+                                           if a.get("verdict") == "pending" else "")
         print(f"{a['id']:>5} {a['site_id']:<16} {a['question_id']:<10} {a['date']}  {verdict:<22} {diff}"
-              f"  n {a['previous']['n']}->{a['current']['n']}  {a['note']}")
+              f"  n {a['previous']['n']}->{a['current']['n']}{closed}  {a['note']}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from server_sync.workflow import actions
+    now = _now()
+    with central_store(args, existing=True) as db:
+        a = actions.get(db, args.id, now)
+        if a is None:
+            raise CentralConfigError(f"no action with id {args.id}")
+        a["suggestions"] = actions.suggestions(db, a["site_id"], now)
+    if args.json:
+        print(json.dumps(a, indent=2, ensure_ascii=False, default=str))
+        return 0
+    ev = a["evaluation"] or {}
+    print(f"action {a['id']} at {a['site_id']} ({a['question_id']}) from {a['date']}: {a['note']}")
+    print(f"  owner {a['owner'] or '-'}, type {a['action_type'] or '-'}, alert {a['alert_id'] or '-'},"
+          f" due {a['due_date'] or '-'}")
+    print(f"  before/after: {ev.get('verdict', '-')}" + (f"; closed as {a['verdict']}" if a["verdict"] else ""))
+    for sug in a["suggestions"]["suggestions"]:
+        print(f"  worked elsewhere: {sug['type']} at {', '.join(sug['sites']) or '-'} (+{sug['other_sites']} more),"
+              f" mean effect {sug['mean_effect']}")
+    return 0
+
+
+def run_close_completed(args: argparse.Namespace) -> int:
+    from server_sync.workflow.actions import close_completed
+    with central_store(args, existing=True) as db:
+        closed = close_completed(db, _now())
+    if args.json:
+        print(json.dumps(closed, indent=2, ensure_ascii=False, default=str))
+    else:
+        for a in closed:
+            print(f"action {a['id']} at {a['site_id']} closed: {a['verdict']}")
+        print(f"{len(closed)} action(s) closed")
     return 0

@@ -1,8 +1,11 @@
-"""`kiosk-central alerts list|ack|check`: see, acknowledge and evaluate dip alerts.
+"""`kiosk-central alerts list|show|assign|due|comment|ack|close|check`: the alerts raised on dips
+and their workflow (server_sync.workflow.alerts: owner, due date, comments, acknowledgement,
+closing with an outcome), for people and scripts (`--json`); the web app calls the same functions.
 
 `check` runs the realtime and trend rules over every site (cron it, e.g. every 15 minutes; the
-ingest hook runs the realtime rule on every commit), stores new alerts, POSTs them to
---webhook, and publishes them on each site's alerts topic unless --no-publish.
+ingest hook runs the realtime rule on every commit), stores new alerts (each gets its owner and
+queued notices), optionally POSTs them to --webhook, and publishes them on each site's alerts
+topic unless --no-publish.
 """
 
 from __future__ import annotations
@@ -12,25 +15,58 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from server_sync.cli import existing_database_url
+from server_sync.cli import central_store, existing_database_url
 from server_sync.commands.ingest import add_broker_options, broker_settings
+from server_sync.exc import CentralConfigError
 
 
 def add_parser(sub, common) -> None:
-    p = sub.add_parser("alerts", parents=[common], help="dip alerts: list, ack, check",
+    p = sub.add_parser("alerts", parents=[common], help="dip alerts: list, assign, comment, ack, close, check",
                        description="Alerts raised when a site dips: realtime (half of at least 4 answers negative "
                                    "within 15 minutes) and trend (significant drop against the 4-week baseline "
-                                   "for the same hours).")
+                                   "for the same hours). Each is owned (the site's store manager at first), has a "
+                                   "due date, and is acknowledged and closed with an outcome.")
     s = p.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
     ls = s.add_parser("list", parents=[common], help="list alerts, newest first")
-    ls.add_argument("--open", action="store_true", help="only alerts not yet acknowledged")
-    ls.add_argument("--site", help="only this site")
+    ls.add_argument("--state", choices=("open", "acknowledged", "closed", "active"),
+                    help="only alerts in this state (active: open or acknowledged)")
+    ls.add_argument("--open", action="store_true", help="the same as --state open")
+    ls.add_argument("--overdue", action="store_true", help="only active alerts past their due date")
+    ls.add_argument("--site", action="append", default=[], help="only this site (repeatable)")
+    ls.add_argument("--owner", metavar="USER", help="only alerts this person owns")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=run_list)
-    ack = s.add_parser("ack", parents=[common], help="acknowledge an alert with a comment")
+    sh = s.add_parser("show", parents=[common], help="one alert with its history")
+    sh.add_argument("id", type=int, metavar="ID")
+    sh.add_argument("--json", action="store_true", help="print JSON")
+    sh.set_defaults(func=run_show)
+    asg = s.add_parser("assign", parents=[common], help="give an alert to a person who may act at its site")
+    asg.add_argument("id", type=int, metavar="ID")
+    asg.add_argument("user", metavar="USER", help="the new owner (a web app user)")
+    due = s.add_parser("due", parents=[common], help="set an alert's due date")
+    due.add_argument("id", type=int, metavar="ID")
+    due.add_argument("date", metavar="YYYY-MM-DD")
+    com = s.add_parser("comment", parents=[common], help="add a comment to an alert's history")
+    com.add_argument("id", type=int, metavar="ID")
+    com.add_argument("text", metavar="TEXT")
+    ack = s.add_parser("ack", parents=[common], help="acknowledge an alert (it is being looked at)")
     ack.add_argument("id", type=int, metavar="ID", help="alert id (from alerts list)")
-    ack.add_argument("--comment", required=True, help="what was found or done")
-    ack.set_defaults(func=run_ack)
+    ack.add_argument("--comment", help="what was found or done")
+    cl = s.add_parser("close", parents=[common], help="close an alert with its outcome")
+    cl.add_argument("id", type=int, metavar="ID")
+    cl.add_argument("--outcome", required=True, choices=("action", "none", "duplicate"),
+                    help="action: an action was taken (--action ID, or a new one: --note); none: no action "
+                         "needed (--reason); duplicate: of --duplicate-of ID")
+    cl.add_argument("--reason", help="why no action is needed (or a note on the outcome)")
+    cl.add_argument("--action", type=int, metavar="ID", help="an action already logged at the site")
+    cl.add_argument("--duplicate-of", type=int, metavar="ID", help="the alert this one repeats")
+    cl.add_argument("--note", help="a new action: what the site changed")
+    cl.add_argument("--type", dest="action_type", metavar="TYPE", help="the new action's type (action add --help)")
+    cl.add_argument("--date", metavar="YYYY-MM-DD", help="the new action's first day (default today)")
+    for sp, fn in ((asg, run_assign), (due, run_due), (com, run_comment), (ack, run_ack), (cl, run_close)):
+        sp.add_argument("--by", metavar="USER", help="who does it, for the history (default: cli:<login>)")
+        sp.add_argument("--json", action="store_true", help="print the alert as JSON")
+        sp.set_defaults(func=fn)
     chk = s.add_parser("check", parents=[common], help="evaluate the rules now; store, webhook, publish")
     chk.add_argument("--site", action="append", default=[], help="only this site (repeatable)")
     chk.add_argument("--webhook", metavar="URL", help="POST each new alert as JSON to URL (failures are logged)")
@@ -43,18 +79,38 @@ def add_parser(sub, common) -> None:
 
 def _print(alerts: list[dict]) -> None:
     for a in alerts:
-        ack = f"  acked: {a['ack_comment']}" if a["acked_at"] else ""
-        print(f"{a['id']:>5} {a['raised_at'][:16]} {a['site_id']:<16} {a['kind']:<8} {a['message']}{ack}")
+        due = f" due {a['due_date']}" + (" OVERDUE" if a.get("overdue") else "") if a.get("due_date") else ""
+        print(f"{a['id']:>5} {a['raised_at'][:16]} {a['site_id']:<16} {a['kind']:<8} {a['state']:<12}"
+              f" {a.get('owner') or '-':<16}{due}  {a['message']}")
+
+
+def _by(args: argparse.Namespace) -> str:
+    if args.by:
+        return args.by
+    import getpass
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _show(args: argparse.Namespace, alert: dict, said: str) -> int:
+    if args.json:
+        print(json.dumps(alert, indent=2, ensure_ascii=False))
+    else:
+        print(said)
+    return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from server_sync.analysis.alerts import list_alerts
-    from server_sync.central.db import connect
-    db = connect(existing_database_url(args))
-    try:
-        alerts = list_alerts(db, open_only=args.open, site=args.site)
-    finally:
-        db.close()
+    from server_sync.workflow.alerts import list_alerts
+    with central_store(args, existing=True) as db:
+        alerts = list_alerts(db, state="open" if args.open else args.state, sites=args.site or None,
+                             owner=args.owner, overdue=args.overdue, now=_now())
     if args.json:
         print(json.dumps(alerts, indent=2, ensure_ascii=False))
     else:
@@ -62,16 +118,61 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_ack(args: argparse.Namespace) -> int:
-    from server_sync.analysis.alerts import acknowledge
-    from server_sync.central.db import connect
-    db = connect(existing_database_url(args))
-    try:
-        a = acknowledge(db, args.id, args.comment, datetime.now(timezone.utc))
-    finally:
-        db.close()
-    print(f"alert {a['id']} acknowledged: {a['ack_comment']}")
+def run_show(args: argparse.Namespace) -> int:
+    from server_sync.workflow.alerts import require
+    with central_store(args, existing=True) as db:
+        a = require(db, args.id, _now())
+    if args.json:
+        print(json.dumps(a, indent=2, ensure_ascii=False))
+        return 0
+    _print([a])
+    for e in a["history"]:
+        print(f"      {e['at'][:16]} {e['user'] or 'kundpuls':<16} {e['event']:<12} {e['detail']}")
     return 0
+
+
+def run_assign(args: argparse.Namespace) -> int:
+    from server_sync.workflow.alerts import assign
+    with central_store(args, existing=True) as db:
+        a = assign(db, args.id, args.user, _by(args), _now())
+    return _show(args, a, f"alert {a['id']} assigned to {a['owner']}")
+
+
+def run_due(args: argparse.Namespace) -> int:
+    from server_sync.workflow.alerts import set_due
+    with central_store(args, existing=True) as db:
+        a = set_due(db, args.id, args.date, _by(args), _now())
+    return _show(args, a, f"alert {a['id']} due {a['due_date']}")
+
+
+def run_comment(args: argparse.Namespace) -> int:
+    from server_sync.workflow.alerts import comment
+    with central_store(args, existing=True) as db:
+        a = comment(db, args.id, args.text, _by(args), _now())
+    return _show(args, a, f"comment added to alert {a['id']}")
+
+
+def run_ack(args: argparse.Namespace) -> int:
+    from server_sync.workflow.alerts import acknowledge
+    if args.comment is not None and not args.comment.strip():
+        raise CentralConfigError("--comment must say what was found or done (or leave it out)")
+    with central_store(args, existing=True) as db:
+        a = acknowledge(db, args.id, _by(args), _now(), args.comment)
+    return _show(args, a, f"alert {a['id']} acknowledged" + (f": {args.comment}" if args.comment else ""))
+
+
+def run_close(args: argparse.Namespace) -> int:
+    from server_sync.workflow.alerts import close
+    new_action = None
+    if args.note is not None:
+        new_action = {"note": args.note, "action_type": args.action_type, "date": args.date}
+    elif args.action_type or args.date:
+        raise CentralConfigError("--type and --date describe a new action: give its --note too")
+    with central_store(args, existing=True) as db:
+        a = close(db, args.id, args.outcome, _by(args), _now(), reason=args.reason, action_id=args.action,
+                  duplicate_of=args.duplicate_of, new_action=new_action)
+    extra = f" (action {a['action_id']})" if a["action_id"] else ""
+    return _show(args, a, f"alert {a['id']} closed: {a['outcome']}{extra}")
 
 
 def publish(settings, messages: list[tuple[str, bytes]], timeout_s: float = 10.0) -> bool:

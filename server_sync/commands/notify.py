@@ -1,8 +1,9 @@
 """`kiosk-central notify`: where notices go and the worker that sends them.
 `webhook add|list|remove` (Slack, Teams or JSON endpoints, each with its own signing secret),
-`smtp set|show` (the mail server), `test` (queue a test notice for every endpoint), `run` (the
-worker: deliver what is due, retry with backoff; systemd runs it as kundpuls-notify.service) and
-`deliveries` (what went, what waits, what failed)."""
+`smtp set|show` (the mail server), `web-url` (the web app's address for links), `test` (queue a
+test notice for every endpoint), `run` (the worker: deliver what is due, retry with backoff, and
+close completed actions hourly; systemd runs it as kundpuls-notify.service) and `deliveries` (what
+went, what waits, what failed)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from datetime import datetime, timezone
 
 from server_sync.cli import central_store
@@ -56,7 +58,12 @@ def add_parser(sub, common) -> None:
     r = s.add_parser("run", parents=[common], help="deliver what is due, until SIGTERM (or once)")
     r.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
     r.add_argument("--interval", type=float, default=10.0, metavar="S", help="seconds between rounds (default 10)")
+    r.add_argument("--close-every", type=float, default=3600.0, metavar="S",
+                   help="seconds between closing completed actions (default 3600; 0: never)")
     r.set_defaults(func=run)
+    u = s.add_parser("web-url", parents=[common], help="the web app's address, for links in notices and digests")
+    u.add_argument("url", metavar="URL", nargs="?", help="e.g. https://kundpuls.example (none: print it)")
+    u.set_defaults(func=web_url)
     d = s.add_parser("deliveries", parents=[common], help="what went, what waits, what failed")
     d.add_argument("--failed", action="store_true", help="only those with an error")
     d.add_argument("--json", action="store_true", help="print JSON")
@@ -128,6 +135,7 @@ def send_test(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     from server_sync.notify import sender
     from server_sync.program.systemd import SystemdNotifier
+    from server_sync.workflow.actions import close_completed
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     notifier = SystemdNotifier()
     stop = threading.Event()
@@ -135,8 +143,14 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     with central_store(args) as db:
         notifier.ready("delivering notices")
+        closed_at = float("-inf")
         try:
             while True:
+                if args.close_every and time.monotonic() - closed_at >= args.close_every:
+                    # Actions whose after-window completed close here (their notices go out in
+                    # this same round), so no separate timer is needed for them.
+                    closed_at = time.monotonic()
+                    close_completed(db, _now())
                 hooks = sender.deliver_webhooks(db, _now())
                 mails = sender.deliver_mail(db, _now())
                 if args.once:
@@ -147,6 +161,22 @@ def run(args: argparse.Namespace) -> int:
                     return 0
         finally:
             notifier.stopping()
+
+
+def web_url(args: argparse.Namespace) -> int:
+    from server_sync.central.setting import get_setting, set_setting
+    from server_sync.exc import CentralConfigError
+    from server_sync.workflow.notices import WEB_URL_SETTING
+    with central_store(args) as db:
+        if args.url is None:
+            print(get_setting(db, WEB_URL_SETTING, "") or "no web address is set: notices carry no links")
+            return 0
+        if not args.url.startswith(("https://", "http://")):
+            raise CentralConfigError(f"the web address must start with https:// or http://, got {args.url!r}")
+        with db.atomic():
+            set_setting(db, WEB_URL_SETTING, args.url.rstrip("/"))
+    print(f"notices link to {args.url.rstrip('/')}")
+    return 0
 
 
 def list_deliveries(args: argparse.Namespace) -> int:

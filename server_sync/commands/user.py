@@ -34,8 +34,14 @@ def add_parser(sub, common) -> None:
     a.add_argument("--language", choices=LANGUAGES, default="sv", help="language of the pages (default sv)")
     a.add_argument("--password-stdin", action="store_true",
                    help="read the password from standard input instead of printing a one-time one")
+    a.add_argument("--email", metavar="ADDRESS", help="where alert notices and the weekly digest go")
     a.add_argument("--json", action="store_true", help="print JSON")
     a.set_defaults(func=run_add)
+    em = s.add_parser("email", parents=[common], help="set (or with --clear remove) a user's e-mail address")
+    em.add_argument("name", metavar="NAME")
+    em.add_argument("address", metavar="ADDRESS", nargs="?", help="the address for notices and the digest")
+    em.add_argument("--clear", action="store_true", help="remove the address: no more mail")
+    em.set_defaults(func=run_email)
     ls = s.add_parser("list", parents=[common], help="list users with role, scope and state")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=run_list)
@@ -72,8 +78,12 @@ def run_add(args: argparse.Namespace) -> int:
     from server_sync.web.people import add_user
     password = _read_password() if args.password_stdin else None
     with central_store(args) as db:
-        user, secret = add_user(db, args.name, args.role, regions=args.region, sites=args.site,
-                                language=args.language, password=password)
+        with db.atomic():
+            user, secret = add_user(db, args.name, args.role, regions=args.region, sites=args.site,
+                                    language=args.language, password=password)
+            if args.email:
+                from server_sync.workflow.people import set_email
+                set_email(db, user.name, args.email)
     if args.json:
         print(json.dumps(dict(user.as_dict(), one_time_password=secret), ensure_ascii=False))
     else:
@@ -81,6 +91,16 @@ def run_add(args: argparse.Namespace) -> int:
         print(f"user {user.name} added: {user.role} ({scope}), language {user.language}")
         if secret:
             print(f"one-time password (shown once; it must be changed at the first login): {secret}")
+    return 0
+
+
+def run_email(args: argparse.Namespace) -> int:
+    from server_sync.workflow.people import set_email
+    if bool(args.address) == args.clear:
+        raise CentralConfigError("give the ADDRESS, or --clear to remove it")
+    with central_store(args) as db:
+        set_email(db, args.name, None if args.clear else args.address)
+    print(f"{args.name}: " + ("no e-mail address; no more mail" if args.clear else f"mail goes to {args.address}"))
     return 0
 
 

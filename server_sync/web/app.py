@@ -32,7 +32,7 @@ from server_sync.central.dialect import SQLITE, dialect_of
 from server_sync.web import api, live, render, sessions
 from server_sync.web.cache import FiguresCache
 from server_sync.web.guard import COOKIE, WebState, error_page, page, public
-from server_sync.web.pages import account, admin, comments, fleet, lists, overview, site, sites
+from server_sync.web.pages import account, admin, comments, fleet, lists, overview, site, sites, workflow
 from server_sync.web.scope import scope_of
 
 ENV_SETTINGS = "KUNDPULS_WEB_SETTINGS"        # how `serve` hands settings to its worker processes
@@ -91,9 +91,17 @@ def route_table() -> list:
         Route("/", page(overview.build), name="overview"),
         Route("/sites", page(sites.build), name="sites"),
         Route("/sites/{site_id}", page(site.build), name="site"),
+        Route("/sites/{site_id}/actions", workflow.action_add, methods=["POST"], name="action_add"),
         Route("/comments", page(comments.build), name="comments"),
         Route("/alerts", page(lists.alerts), name="alerts"),
+        Route("/alerts/{alert_id:int}", workflow.alert_page, name="alert"),
+        Route("/alerts/{alert_id:int}/assign", workflow.alert_assign, methods=["POST"], name="alert_assign"),
+        Route("/alerts/{alert_id:int}/due", workflow.alert_due, methods=["POST"], name="alert_due"),
+        Route("/alerts/{alert_id:int}/comment", workflow.alert_comment, methods=["POST"], name="alert_comment"),
+        Route("/alerts/{alert_id:int}/ack", workflow.alert_ack, methods=["POST"], name="alert_ack"),
+        Route("/alerts/{alert_id:int}/close", workflow.alert_close, methods=["POST"], name="alert_close"),
         Route("/actions", page(lists.actions), name="actions"),
+        Route("/actions/{action_id:int}", workflow.action_page, name="action"),
         Route("/fleet", page(fleet.build), name="fleet"),
         Route("/live", live_stream, name="live"),
         Route("/login", account.login_page, methods=["GET"], name="login"),
@@ -104,6 +112,7 @@ def route_table() -> list:
         Route("/account/language", account.change_language, methods=["POST"], name="account_language"),
         Route("/admin/users", admin.users, name="admin_users"),
         Route("/admin/audit", admin.audit_log, name="admin_audit"),
+        Route("/admin/deliveries", workflow.deliveries, name="admin_deliveries"),
         *api.routes(),
         Route("/static/report.css", report_css, name="report_css"),
         Mount("/static", StaticFiles(directory=str(files("server_sync.web") / "static")), name="static"),

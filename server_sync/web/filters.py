@@ -32,7 +32,7 @@ PARAMETERS: dict[str, str] = {
     "score": "only comments on answers with this value (smiley 1-4/1-5, NPS 0-10)",
     "q": f"search text in comments (at most {MAX_SEARCH_CHARS} characters)",
     "page": "page number, from 1",
-    "state": "alerts: open or acknowledged",
+    "state": "alerts: open, acknowledged, closed or overdue; actions: open, closed or overdue",
     "flagged": "fleet: 1 for silent kiosks only",
     "format": "download what the page shows: csv, json or report (the HTML report for the same filters)",
     "done": "account: what was just changed",

@@ -85,3 +85,9 @@ def test_an_action_logged_from_an_alert_takes_that_alerts_day(db):
     act = {"id": 7, "site_id": "s1", "question_id": "visit", "date": ACTION.isoformat()}
     assert queries.action_alert_days(db, [act], 28) == {7: date(2026, 9, 25)}       # the nearest dip by time
     assert queries.action_alert_days(db, [dict(act, alert_id=first)], 28) == {7: date(2026, 8, 20)}   # its own
+    # Through the store: an action row that names its alert (the workflow's `action add
+    # --from-alert`, m0041) carries it into the analysis.
+    actions.add(db, "s1", "visit", ACTION.isoformat(), "Ny kassa")
+    db.execute_sql("UPDATE action SET alert_id = ? WHERE id = (SELECT MIN(id) FROM action)", (first,))
+    (row,) = [r for r in queries.actions(db, queries.ReportFilter()) if r["alert_id"] is not None]
+    assert row["alert_id"] == first

@@ -1,7 +1,8 @@
 """End to end: a dip in a kiosk's batch reaches `kiosk-central ingest` (a real process, real
 mosquitto with TLS, password file and ACL); its after-commit hook raises ONE alert, publishes it
-on the site's alerts topic where a kiosk of that site receives it, and POSTs it to the webhook
-named by $KUNDPULS_ALERT_WEBHOOK. More bad answers in the same dip: no second alert."""
+on the site's alerts topic where a kiosk of that site receives it, and queues its notice for the
+webhooks (ingest never POSTs itself: the notify worker delivers it, signed). More bad answers in
+the same dip: no second alert."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from server_sync import protocol
 from server_sync.central.db import connect
 from server_sync.cli import main
+from server_sync.notify import queue, sender
 from tests.analysis.seeding import answer, commit
 from tests.analysis.webhook import WebhookReceiver
 from tests.central.fleet import IngestProcess, wait_until
@@ -37,7 +39,8 @@ def test_dip_through_ingest_publishes_one_alert_and_calls_the_webhook(broker, tm
     db = connect(url)
     register_fleet(db)
     hook = WebhookReceiver(status=200)
-    ingest = IngestProcess(url, broker, tmp_path / "ingest.log", env={"KUNDPULS_ALERT_WEBHOOK": hook.url})
+    queue.add_endpoint(db, "office", hook.url, "json", datetime.now(timezone.utc))
+    ingest = IngestProcess(url, broker, tmp_path / "ingest.log")
     received: list[protocol.Alert] = []
     subscribed = threading.Event()
     staff = _client(broker, "k2")                                 # another kiosk of site s1 listens
@@ -63,9 +66,11 @@ def test_dip_through_ingest_publishes_one_alert_and_calls_the_webhook(broker, tm
         time.sleep(1.0)                                          # time for a wrong second alert to show
         assert len(received) == 1
         stored = db.execute_sql("SELECT id, n, negative, published_at, webhook_status FROM alert").fetchall()
-        assert len(stored) == 1 and stored[0][3] is not None and stored[0][4] == "200"
+        assert len(stored) == 1 and stored[0][3] is not None and stored[0][4] is None
         assert f"alert-{stored[0][0]}" == received[0].id
-        assert hook.bodies and hook.bodies[0]["site_id"] == "s1" and hook.bodies[0]["n"] == 5
+        assert hook.bodies == []                                 # queued, not POSTed by ingest
+        assert sender.deliver_webhooks(db, datetime.now(timezone.utc)) == 1
+        assert hook.bodies[0]["event"] == "alert.raised" and hook.bodies[0]["site_id"] == "s1"
     finally:
         for c in (staff, kiosk):
             c.loop_stop()

@@ -17,7 +17,7 @@ from tests.readme_commands import leaves, table, undocumented
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOC = (ROOT / "docs" / "analysis.md").read_text(encoding="utf-8")
-OURS = ("report", "action", "alerts", "fleet", "privacy", "retention", "erase", "notify")
+OURS = ("report", "action", "alerts", "fleet", "privacy", "retention", "erase", "notify", "digest")
 
 
 def broker_options() -> set[str]:

@@ -5,13 +5,9 @@ for a network. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import email
 import json
-import threading
 import time
 from datetime import datetime, timedelta, timezone
-from email import policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -19,41 +15,12 @@ from server_sync.cli import main
 from server_sync.notify import bodies, queue, sender, signing, smtp
 from server_sync.notify.bodies import Notice
 from tests.fixtures.broker import free_tcp_port
+from tests.fixtures.mail import LocalSmtp
+from tests.fixtures.webhooks import Receiver
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 NOTICE = Notice("alert.raised", "Dip at Södermalm", "Happy Index 48 against 71 the last 4 weeks",
                 site_id="s1", url="https://kundpuls.example/sites/s1", facts=(("Answers", "24"), ("Site", "s1")))
-
-
-class Receiver:
-    """A local HTTP endpoint that keeps what it got and answers `fail_first` times with 500."""
-
-    def __init__(self, secret_of=None, fail_first: int = 0) -> None:
-        self.got: list[tuple[dict, bytes]] = []
-        self.fail_first = fail_first
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.got.append((dict(self.headers), body))
-                if receiver.fail_first > 0:
-                    receiver.fail_first -= 1
-                    self.send_response(500)
-                else:
-                    self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_tcp_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -132,27 +99,14 @@ def test_retry_delay_doubles_up_to_six_hours():
 
 
 def test_mail_goes_through_a_real_smtp_server_with_text_and_html(central_db):
-    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
-    got: list[bytes] = []
-
-    class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
-            got.append(envelope.content)
-            return "250 OK"
-
-    port = free_tcp_port()
-    controller = aiosmtpd.Controller(Handler(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with LocalSmtp() as server:
         db = central_db
-        smtp.save(db, smtp.SmtpSettings("127.0.0.1", port, "kundpuls@example.se", security="none"))
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
         with db.atomic():
             queue.enqueue_mail(db, "anna@example.se", "Kundpuls: dip at Södermalm", "Happy Index 48.\nSee the site page.",
                                "<p>Happy Index <b>48</b>.</p>", NOW)
         assert sender.deliver_mail(db, NOW) == 1
-    finally:
-        controller.stop()
-    msg = email.message_from_bytes(got[0], policy=policy.default)
+    [msg] = server.messages
     assert msg["To"] == "anna@example.se" and msg["From"] == "kundpuls@example.se"
     assert msg["Subject"] == "Kundpuls: dip at Södermalm" and msg.get_content_type() == "multipart/alternative"
     assert msg.get_body(("plain",)).get_content().startswith("Happy Index 48.")

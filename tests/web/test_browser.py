@@ -81,8 +81,20 @@ def browser() -> webdriver.Chrome:
     return webdriver.Chrome(service=Service(DRIVER), options=options)
 
 
-def pages_for(role: str, visible: tuple[str, ...]) -> list[tuple[str, str]]:
-    """(name, path) of every page of the route table this role may open."""
+def item_ids(db_url: str, site: str) -> dict[str, int]:
+    """The ids of the alert and the action world.py plants at `site`, for the item pages."""
+    from server_sync.central.db import connect
+    db = connect(db_url)
+    try:
+        return {param: int(db.execute_sql(f"SELECT MIN(id) FROM {table} WHERE site_id = {db.param}", (site,))
+                           .fetchone()[0]) for param, table in (("alert_id", "alert"), ("action_id", "action"))}
+    finally:
+        db.close()
+
+
+def pages_for(role: str, visible: tuple[str, ...], ids: dict[str, int] | None = None) -> list[tuple[str, str]]:
+    """(name, path) of every page of the route table this role may open (`ids`: the alert and
+    action of its last visible site)."""
     out = []
     for route in route_table():
         if not isinstance(route, Route) or "GET" not in (route.methods or ()) or route.path == "/live":
@@ -90,6 +102,8 @@ def pages_for(role: str, visible: tuple[str, ...]) -> list[tuple[str, str]]:
         access = getattr(route.endpoint, "access", None)
         if access == "user" or (access == "admin" and role == "admin"):
             path = re.sub(r"{site_id(?::\w+)?}", visible[-1], route.path)
+            for param, value in (ids or {}).items():
+                path = re.sub(r"{%s(?::\w+)?}" % param, str(value), path)
             out.append((route.name, path))
     return out
 
@@ -124,7 +138,7 @@ def test_every_page_as_every_role_at_desktop_and_phone(web, name):
         driver.get_log("browser")                                   # only what the pages say from here
         for width in WIDTHS:
             driver.set_window_size(width, 900)
-            for page, path in pages_for(role, visible):
+            for page, path in pages_for(role, visible, item_ids(web.db_url, visible[-1])):
                 driver.get(web.url + path)
                 where = f"{role} {path} @{width}"
                 assert "/login" not in driver.current_url, where

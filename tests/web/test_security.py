@@ -34,7 +34,7 @@ QUERY_SCOPED = ("site", "region")           # filters that name a site or region
 
 
 def markers_of(site: str) -> tuple[str, ...]:
-    return (secret(site), f"ALERT-OF-{site.upper()}")
+    return (secret(site), f"ALERT-OF-{site.upper()}", f"ACTION-OF-{site.upper()}")
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +52,34 @@ def tokens(web):
     return out
 
 
-def _fill(path: str, site: str) -> str:
+# Path parameters naming an item of a site: filled with the id of that site's alert or action
+# (world.py plants one of each per site); an unknown site gets an id nothing has.
+ITEMS = {"alert_id": "alert", "action_id": "action"}
+NO_SUCH_ID = 999999
+
+
+@pytest.fixture(scope="module")
+def item_ids(web) -> dict[str, dict[str, int]]:
+    db = connect(web.db_url)
+    try:
+        return {param: {s: int(i) for s, i in db.execute_sql(f"SELECT site_id, MIN(id) FROM {table} GROUP BY site_id")}
+                for param, table in ITEMS.items()}
+    finally:
+        db.close()
+
+
+def _fill(path: str, site: str, ids: dict[str, dict[str, int]] | None = None) -> str:
     params = re.findall(r"{(\w+)(?::\w+)?}", path)
-    unknown = [p for p in params if p != "site_id"]
+    unknown = [p for p in params if p != "site_id" and p not in ITEMS]
     assert not unknown, f"the walk does not know how to fill {unknown} in {path}: teach it"
+    for param in ITEMS:
+        item = (ids or {}).get(param, {}).get(site, NO_SUCH_ID if ids else 1)
+        path = re.sub(r"{%s(?::\w+)?}" % param, str(item), path)
     return re.sub(r"{site_id(?::\w+)?}", site, path)
+
+
+def _names_a_site(path: str) -> bool:
+    return "{site_id" in path or any("{" + p in path for p in ITEMS)
 
 
 def _url(path: str, fmt: str | None, **query: str) -> str:
@@ -71,7 +94,7 @@ def _no_leak(body: str, visible: tuple[str, ...], where: str) -> None:
                 assert m not in body, f"{where} shows {m}"
 
 
-def test_every_route_as_every_role_sees_only_its_sites(web, clients, tokens):
+def test_every_route_as_every_role_sees_only_its_sites(web, clients, tokens, item_ids):
     walked = set()
     not_found = clients["ada-admin"].get("/sites/no-such-site").text
     for route in route_table():
@@ -84,7 +107,7 @@ def test_every_route_as_every_role_sees_only_its_sites(web, clients, tokens):
         walked.add((route.path, tuple(sorted(route.methods or ()))))
         if access in ("public", "form") or route.path == "/live":
             continue        # forms: test_forms_need_the_csrf_token; /live: test_live_stream_is_scoped
-        has_site = "{site_id" in route.path
+        has_site = _names_a_site(route.path)
         for name, (role, _scope, visible, _lang) in PEOPLE.items():
             if access == "token":
                 client = httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {tokens[name]}"},
@@ -95,7 +118,7 @@ def test_every_route_as_every_role_sees_only_its_sites(web, clients, tokens):
             # render), so CSV and the report are walked for the scoped roles.
             formats = ("json",) if access == "token" else FORMATS if len(visible) < len(SITES) else FORMATS[:2]
             for site in (SITES + ("no-such-site",) if has_site else (None,)):
-                path = _fill(route.path, site) if site else route.path
+                path = _fill(route.path, site, item_ids) if site else route.path
                 offers = {}                          # the downloads the page itself links to
                 for fmt in formats:
                     r = client.get(_url(path, fmt))
@@ -182,7 +205,7 @@ def test_forms_need_the_csrf_token(web):
                 data = {"language": "en", "current": PASSWORD, "new": "x" * 12, "again": "x" * 12}
                 if token:
                     data["csrf_token"] = token
-                r = c.post(route.path, data=data)
+                r = c.post(_fill(route.path, "s001"), data=data)
                 assert r.status_code == 403, f"{route.path} without a valid CSRF token: {r.status_code}"
     assert c.get("/").status_code == 200            # still signed in: logout was refused too
     fresh = httpx.Client(base_url=web.url)
@@ -386,3 +409,27 @@ def test_exports_and_comment_views_are_audited(web, clients):
     events = [(e["event"], e["detail"].get("format")) for e in entries]
     assert ("export", "csv") in events and ("comments_viewed", None) in events
     assert any(e["event"] == "login" for e in entries)
+
+
+def test_the_workflow_forms_are_scoped_like_the_pages(web, item_ids):
+    """Every form on an alert or a site, as every role, on every site: another site's is a 404 (as
+    an unknown one), a reader (the analyst) is refused, the others act (or are told what is missing)."""
+    forms = [r for r in route_table() if getattr(getattr(r, "endpoint", None), "access", None) == "form"
+             and _names_a_site(r.path)]
+    assert {r.path.rsplit("/", 1)[1] for r in forms} == {"assign", "due", "comment", "ack", "close", "actions"}
+    fresh = {name: login(web.url, name) for name in PEOPLE}          # earlier tests end sessions
+    tokens = {name: csrf_of(c.get("/account").text) for name, c in fresh.items()}
+    for route in forms:
+        for name, (role, _scope, visible, _lang) in PEOPLE.items():
+            client, token = fresh[name], tokens[name]
+            for site in SITES + ("no-such-site",):
+                r = client.post(_fill(route.path, site, item_ids), data={"csrf_token": token})
+                where = f"{role} POST {_fill(route.path, site, item_ids)}"
+                if site not in visible:
+                    assert r.status_code == 404, f"{where}: {r.status_code}"
+                    _no_leak(r.text, (), where)
+                elif role == "analyst":
+                    assert r.status_code == 403, f"{where}: {r.status_code}"
+                else:
+                    assert r.status_code in (303, 400), f"{where}: {r.status_code} {r.text[:200]}"
+                    _no_leak(r.text, visible, where)

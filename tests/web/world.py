@@ -4,7 +4,7 @@ the web app as a real process (`python -m server_sync serve`) on a free port.
 The chain: four generated sites with five weeks of history (seeds.history) and comments; regions
 `north` (s001, s002) and `south` (s003, s004); one user per role (the store manager has s003, the
 regional manager north); comments that try to inject markup, and one secret per site that only
-people who may see the site may ever read; an open alert per site.
+people who may see the site may ever read; an open alert and an action per site.
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ def build_chain(db_url: str) -> None:
             db.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
                            f" window_to, n, negative, message) VALUES ({p}, 'visit', 'realtime', {p}, {p}, {p}, {p},"
                            f" 8, 6, {p})", (s, now, now, now, now, f"6 of 8 negative at {s} ALERT-OF-{s.upper()}"))
+            db.execute_sql("INSERT INTO action (site_id, question_id, action_date, note, created_at) VALUES"
+                           f" ({p}, 'visit', {p}, {p}, {p})",
+                           (s, (date.today() - timedelta(days=10)).isoformat(), f"ACTION-OF-{s.upper()}", now))
     finally:
         db.close()
     for region, sites in REGIONS.items():

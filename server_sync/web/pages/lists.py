@@ -1,19 +1,24 @@
-"""Alerts and actions: read-only lists with their state, each linked to its site (acting on them
-is a later workflow; the lists leave room for it: one row per item, with its id)."""
+"""Alerts and actions: lists with their state, owner and due date (overdue marked), each linked to
+its own page (pages/workflow.py: where they are acted on) and its site."""
 
 from __future__ import annotations
 
-from server_sync.analysis import alerts as alert_store
 from server_sync.analysis.actions import evaluated
 from server_sync.analysis.queries import ReportFilter
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import site_names
+from server_sync.workflow import actions as workflow_actions
+from server_sync.workflow import alerts as workflow_alerts
 
 ALERT_COLUMNS = ["id", "state", "site_id", "site_name", "question_id", "kind", "raised_at", "last_seen_at", "n",
-                 "negative", "value", "p_value", "message", "acked_at", "ack_comment"]
+                 "negative", "value", "p_value", "message", "owner", "due_date", "overdue", "outcome",
+                 "outcome_reason", "action_id", "duplicate_of", "closed_at", "acked_at", "ack_comment"]
 ACTION_COLUMNS = ["id", "site_id", "site_name", "question_id", "date", "note", "verdict", "diff", "low", "high",
-                  "p_value", "n_before", "n_after"]
+                  "p_value", "n_before", "n_after", "owner", "action_type", "alert_id", "due_date", "overdue",
+                  "closed_at", "closing_verdict"]
+ALERT_STATES = ("open", "acknowledged", "closed", "overdue")
+ACTION_STATES = ("open", "closed", "overdue")
 
 
 def _sites(v: Visit) -> tuple[str, ...] | None:
@@ -24,31 +29,38 @@ def _sites(v: Visit) -> tuple[str, ...] | None:
 @filters.takes("site", "state")
 def alerts(v: Visit) -> PageResult:
     sites = _sites(v)
-    state = filters.choice(v.params, "state", ("open", "acknowledged"))
-    rows = alert_store.list_alerts(v.db, open_only=state == "open", sites=sites, limit=500)
-    if state == "acknowledged":
-        rows = [r for r in rows if r["acked_at"]]
+    state = filters.choice(v.params, "state", ALERT_STATES)
+    visible = sorted(v.scope.sites) if sites is None else sites
+    rows = workflow_alerts.list_alerts(v.db, state=None if state == "overdue" else state, sites=visible,
+                                       overdue=state == "overdue", now=v.now)
     names = site_names(v.db, sites)
     for r in rows:
-        r["state"] = "acknowledged" if r["acked_at"] else "open"
         r["site_name"] = names.get(r["site_id"], r["site_id"])
     data = {"alerts": rows, "state": state, "site": filters.ident(v.params, "site")}
     return PageResult("web/alerts.html", data, "title_alerts", csv=lambda d: (ALERT_COLUMNS, d["alerts"]),
                       report_filter=ReportFilter(sites or ()), context={"site_choices": _choices(names)})
 
 
-@filters.takes("site",)
+@filters.takes("site", "state")
 def actions(v: Visit) -> PageResult:
     sites = _sites(v)
-    rows = evaluated(v.db, sites or ()) if sites != () else []      # () in a filter means every site
+    state = filters.choice(v.params, "state", ACTION_STATES)
+    visible = sorted(v.scope.sites) if sites is None else sites
+    workflow = {a["id"]: a for a in workflow_actions.list_actions(
+        v.db, sites=visible, state=None if state == "overdue" else state, overdue=state == "overdue", now=v.now,
+        limit=100000)}
+    rows = [r for r in (evaluated(v.db, sites or ()) if sites != () else []) if int(r["id"]) in workflow]
     names = site_names(v.db, sites)
     for r in rows:
+        w = workflow[int(r["id"])]
         test = r.get("test") or {}
         r.update(site_name=names.get(r["site_id"], r["site_id"]), diff=test.get("diff"), low=test.get("low"),
-                 high=test.get("high"), p_value=test.get("p_value"), n_before=r["previous"]["n"],
-                 n_after=r["current"]["n"])
+                 high=test.get("high"), p_value=test.get("p_value"), n_before=(r.get("previous") or {}).get("n"),
+                 n_after=(r.get("current") or {}).get("n"), owner=w["owner"], action_type=w["action_type"],
+                 alert_id=w["alert_id"], due_date=w["due_date"], overdue=w["overdue"], closed_at=w["closed_at"],
+                 closing_verdict=w["verdict"])
     rows.reverse()                          # newest first
-    data = {"actions": rows, "site": filters.ident(v.params, "site")}
+    data = {"actions": rows, "site": filters.ident(v.params, "site"), "state": state}
     return PageResult("web/actions.html", data, "title_actions", csv=lambda d: (ACTION_COLUMNS, d["actions"]),
                       report_filter=ReportFilter(sites or ()), context={"site_choices": _choices(names)})
 

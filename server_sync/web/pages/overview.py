@@ -1,16 +1,17 @@
 """Overview: per question the headline metric with interval and n, CSAT, the change against the
-previous period with its verdict and a sparkline; today's answers so far; open alerts; fleet
-health in one line. All of it for the sites the person may see."""
+previous period with its verdict and a sparkline; today's answers so far; open alerts; overdue
+alerts and actions; fleet health in one line. All of it for the sites the person may see."""
 
 from __future__ import annotations
 
-from server_sync.analysis import alerts as alert_store
 from server_sync.analysis.fleet import summary
 from server_sync.analysis.queries import ReportFilter
 from server_sync.report.tabular import csv_rows, CSV_COLUMNS
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import answers_today
+from server_sync.workflow import actions as workflow_actions
+from server_sync.workflow import alerts as workflow_alerts
 
 OPEN_ALERTS_SHOWN = 5
 
@@ -21,7 +22,9 @@ def build(v: Visit) -> PageResult:
     sites = v.sites_or_chain()
     f = ReportFilter((), (period.question,) if period.question else (), period.date_from, period.date_to)
     report = v.report(sites, f, brief=True)
-    open_alerts = alert_store.list_alerts(v.db, open_only=True, sites=sites, limit=1000) if sites != () else []
+    open_alerts = workflow_alerts.list_alerts(v.db, state="active", sites=sites, now=v.now, limit=1000)
+    overdue_alerts = workflow_alerts.list_alerts(v.db, overdue=True, sites=sites, now=v.now, limit=1000)
+    overdue_actions = workflow_actions.list_actions(v.db, overdue=True, sites=sites, now=v.now, limit=1000)
     kiosks = v.fleet(sites)
     data = {
         "period": report["period"] if report else None,
@@ -30,6 +33,8 @@ def build(v: Visit) -> PageResult:
                     "change": t["change"]} for t in report["trends"]] if report else [],
         "today": answers_today(v.db, sites, v.now) if sites != () else {"total": 0, "by_question": {}},
         "open_alerts": {"count": len(open_alerts), "newest": open_alerts[:OPEN_ALERTS_SHOWN]},
+        "overdue": {"alerts": overdue_alerts[:OPEN_ALERTS_SHOWN], "alert_count": len(overdue_alerts),
+                    "actions": overdue_actions[:OPEN_ALERTS_SHOWN], "action_count": len(overdue_actions)},
         "fleet": summary(kiosks),
         "report": report,
     }

@@ -1,16 +1,19 @@
 """One site: its figures and trend, weekday × hour heatmap, reasons (Pareto and uplift), recent
-comments, its kiosks and their health, its actions and alerts. A site the person may not see is
+comments, its kiosks and their health, its actions and alerts, and what worked at other sites
+with the same main complaint. A site the person may not see is
 a 404, like one that does not exist."""
 
 from __future__ import annotations
 
-from server_sync.analysis import alerts as alert_store
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central.registry import site as site_row
 from server_sync.report.tabular import CSV_COLUMNS, csv_rows
 from server_sync.web import audit, filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import CommentFilter, comments
+from server_sync.workflow import actions as workflow_actions
+from server_sync.workflow import alerts as workflow_alerts
+from server_sync.workflow.people import may_act
 
 RECENT_COMMENTS = 10
 SECTIONS = ("summary", "site", "daily", "weekly", "change", "heatmap", "pareto", "uplift", "site_pareto", "action")
@@ -29,10 +32,12 @@ def build(v: Visit) -> PageResult:
                      site=site_id, shown=len(recent))
     data = {"site": site_row(v.db, site_id), "period": report["period"], "summary": report["summary"],
             "trends": report["trends"], "heatmap": report["heatmap"], "drivers": report["drivers"],
-            "actions": report["actions"], "alerts": alert_store.list_alerts(v.db, sites=(site_id,), limit=50),
+            "actions": report["actions"], "alerts": workflow_alerts.list_alerts(v.db, sites=(site_id,), now=v.now, limit=50),
+            "suggestions": workflow_actions.suggestions(v.db, site_id, v.now, visible=v.scope.sites),
             "kiosks": v.fleet((site_id,)), "kiosk_figures": report["kiosks"],
             "comments": recent, "report": report}
-    return PageResult("web/site.html", data, "title_site", csv=table, report_filter=f, live_sites=(site_id,))
+    return PageResult("web/site.html", data, "title_site", csv=table, report_filter=f, live_sites=(site_id,),
+                      context={"may_act": may_act(v.db, v.user, site_id), "types": workflow_actions.TYPES})
 
 
 def table(data: dict) -> tuple[list[str], list]:

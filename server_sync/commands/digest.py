@@ -1,0 +1,47 @@
+"""`kiosk-central digest send`: the weekly digest, one mail per person with an e-mail address,
+for their sites and in their language (server_sync.notify.digest); systemd runs it every Monday
+morning (kundpuls-digest.timer). The mails are queued; `kiosk-central notify run` sends them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timezone
+
+from server_sync.cli import central_store
+
+
+def add_parser(sub, common) -> None:
+    p = sub.add_parser("digest", parents=[common], help="the weekly digest by e-mail",
+                       description="Each person with an e-mail address (kiosk-central user email) gets, for "
+                                   "the sites they may see and in their language: each question's score with "
+                                   "its interval and change, the top three reasons, open and overdue alerts, "
+                                   "overdue actions and the actions that completed with their verdict.")
+    s = p.add_subparsers(dest="digest_command", metavar="ACTION", required=True)
+    snd = s.add_parser("send", parents=[common], help="close completed actions, then queue this week's digests")
+    snd.add_argument("--dry-run", action="store_true", help="compose and print; queue, close and record nothing")
+    snd.add_argument("--user", metavar="NAME", help="only this person's digest")
+    snd.add_argument("--force", action="store_true", help="queue it again even if this week's went already")
+    snd.add_argument("--json", action="store_true", help="print JSON (with --dry-run: the mail bodies too)")
+    snd.set_defaults(func=run_send)
+
+
+def run_send(args: argparse.Namespace) -> int:
+    from server_sync.notify.digest import send
+    from server_sync.web.people import require_user
+    with central_store(args, existing=True) as db:
+        if args.user:
+            require_user(db, args.user)
+        digests = send(db, datetime.now(timezone.utc), dry_run=args.dry_run, only=args.user, force=args.force)
+    if args.json:
+        print(json.dumps([d.as_dict(bodies=args.dry_run) for d in digests], indent=2, ensure_ascii=False,
+                         default=str))
+        return 0
+    for d in digests:
+        if args.dry_run:
+            print(f"To: {d.to}\nSubject: {d.subject}\n\n{d.text}")
+        else:
+            print(f"digest {d.period} queued for {d.user} <{d.to}> ({len(d.sites)} site(s), {d.language})")
+    if not args.dry_run:
+        print(f"{len(digests)} digest(s) queued; `kiosk-central notify run` sends them")
+    return 0

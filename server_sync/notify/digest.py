@@ -1,0 +1,185 @@
+"""The weekly digest: one mail per person with an e-mail address, for the sites they may see
+(server_sync.web.scope.visible_sites, the one access rule), in their language (sv, nb, en), with a
+plain-text and an HTML part: each question's score with its 95 % interval and the change against
+the week before, the top three reasons, open and overdue alerts, overdue actions, and the actions
+that completed in the week with their verdict.
+
+The figures are the chain report's (analysis.chain_report.build for the person's sites and the
+week), never computed again here. `send` first closes the actions whose after-window is complete
+(so the week's verdicts are in), then queues one mail per person and week (`digest_sent`: a timer
+that fires twice sends once). Queues only; `kiosk-central notify run` delivers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from peewee import Database
+
+from server_sync.analysis import chain_report
+from server_sync.analysis.queries import ReportFilter
+from server_sync.notify import queue
+from server_sync.report.i18n import reason_labels
+from server_sync.report.i18n import t as report_text
+from server_sync.web import render
+from server_sync.web.people import User
+from server_sync.web.scope import scope_of
+from server_sync.workflow import actions as workflow_actions
+from server_sync.workflow import alerts as workflow_alerts
+from server_sync.workflow.notices import site_name, web_url
+from server_sync.workflow.people import with_email
+
+DAYS = 7
+TOP_REASONS = 3
+
+
+@dataclass(frozen=True)
+class Digest:
+    user: str
+    to: str
+    language: str
+    period: str                     # the ISO week, e.g. 2026-W48
+    sites: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+    figures: dict[str, Any]
+
+    def as_dict(self, bodies: bool = False) -> dict[str, Any]:
+        d = {"user": self.user, "to": self.to, "language": self.language, "period": self.period,
+             "sites": list(self.sites), "subject": self.subject, "figures": self.figures}
+        if bodies:
+            d.update(text=self.text, html=self.html)
+        return d
+
+
+def week_of(now: datetime) -> tuple[str, str, str]:
+    """(ISO week, first day, last day) of the last complete 7 days before `now` (UTC date)."""
+    last = now.astimezone(timezone.utc).date() - timedelta(days=1)
+    first = last - timedelta(days=DAYS - 1)
+    y, w, _ = last.isocalendar()
+    return f"{y}-W{w:02d}", first.isoformat(), last.isoformat()
+
+
+def figures(db: Database, user: User, now: datetime) -> dict[str, Any] | None:
+    """What the person's digest says, as data (None: they see no site)."""
+    scope = scope_of(db, user)
+    if not scope.sites:
+        return None
+    period, first, last = week_of(now)
+    sites = () if scope.everything else tuple(sorted(scope.sites))
+    report = chain_report.build(db, ReportFilter(sites, date_from=first, date_to=last), now=now)
+    changes = {tr["question_id"]: tr["change"] for tr in report["trends"]}
+    drivers = {d["question_id"]: d for d in report["drivers"]}
+    questions = []
+    for s in report["summary"]:
+        if not s.get("n"):
+            continue
+        q = s["question_id"]
+        metric = "nps" if s["scale"] == "nps11" else "happy_index"
+        change = changes.get(q) or {}
+        questions.append({
+            "question_id": q, "audience": s["audience"], "metric": metric, "n": s["n"],
+            "value": (s.get(metric) or {}).get("value"), "low": (s.get(metric) or {}).get("low"),
+            "high": (s.get(metric) or {}).get("high"),
+            "change": (change.get("test") or {}).get("diff"), "change_verdict": change.get("verdict"),
+            "top_reasons": [{"reason": r["reason"], "n": r["n"], "share": r["share"]}
+                            for r in (drivers.get(q) or {}).get("pareto", [])[:TOP_REASONS]]})
+    visible = sorted(scope.sites)
+    week_start = datetime.fromisoformat(first)
+    completed = [a for a in workflow_actions.list_actions(db, sites=visible, state="closed", now=now)
+                 if a["closed_at"] and datetime.fromisoformat(a["closed_at"]) >= week_start]
+    return {
+        "period": period, "from": first, "to": last, "sites": visible, "everything": scope.everything,
+        "questions": questions,
+        "open_alerts": workflow_alerts.list_alerts(db, state="active", sites=visible, now=now),
+        "overdue_alerts": workflow_alerts.list_alerts(db, overdue=True, sites=visible, now=now),
+        "overdue_actions": workflow_actions.list_actions(db, overdue=True, sites=visible, now=now),
+        "completed_actions": completed,
+    }
+
+
+def _fmt(v: Any, signed: bool = False) -> str:
+    if v is None:
+        return "–"
+    return f"{v:+.1f}" if signed else f"{v:.1f}"
+
+
+def compose(db: Database, user: User, to: str, now: datetime) -> Digest | None:
+    data = figures(db, user, now)
+    if data is None:
+        return None
+    lang = user.language
+    tx = lambda key, **v: render.text(key, lang, **v)      # noqa: E731
+    reasons = reason_labels(lang)
+    names = {s: site_name(db, s) for s in data["sites"]}
+    where = tx("digest_all_sites") if data["everything"] else ", ".join(names[s] for s in data["sites"])
+    period = f"{data['from']} – {data['to']}"
+    subject = tx("digest_subject", period=data["period"])
+    intro = tx("digest_intro", name=user.name, period=period, sites=where)
+    for q in data["questions"]:
+        q["metric_label"] = report_text(q["metric"], lang)
+        q["reason_labels"] = [reasons.get(r["reason"], r["reason"]) for r in q["top_reasons"]]
+    for a in data["completed_actions"]:
+        a["verdict_label"] = tx("verdict_" + a["verdict"])
+    lines = [subject, "", intro, "", tx("digest_scores")]
+    for q in data["questions"]:
+        lines.append(f"- {q['question_id']}: {q['metric_label']} {_fmt(q['value'])} [{_fmt(q['low'])}, "
+                     f"{_fmt(q['high'])}] n={q['n']}, {tx('digest_change')} {_fmt(q['change'], True)}")
+        if q["reason_labels"]:
+            lines.append(f"  {tx('digest_reasons')}: " + ", ".join(
+                f"{label} ({r['n']})" for label, r in zip(q["reason_labels"], q["top_reasons"])))
+    for key, rows, show in (
+            ("digest_open_alerts", data["open_alerts"], lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])}: "
+                                                                   f"{a['message']} ({a['owner'] or '-'})"),
+            ("digest_overdue_alerts", data["overdue_alerts"], lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])}"
+                                                                         f" {tx('due_date')} {a['due_date']}"),
+            ("digest_overdue_actions", data["overdue_actions"], lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])}:"
+                                                                           f" {a['note']} ({a['due_date']})"),
+            ("digest_completed_actions", data["completed_actions"],
+             lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])}: {a['note']} – {a['verdict_label']}")):
+        lines += ["", tx(key)] + ([f"- {show(r)}" for r in rows] or [f"- {tx('digest_none')}"])
+    url = web_url(db, "/")
+    if url:
+        lines += ["", f"{tx('mail_open_link')}: {url}"]
+    lines += ["", "-- ", tx("mail_footer")]
+    html = render.ENV.get_template("mail/digest.html").render(
+        lang=lang, subject=subject, intro=intro, data=data, names=names, url=url, text=tx, fmt=_fmt)
+    return Digest(user.name, to, lang, data["period"], tuple(data["sites"]), subject, "\n".join(lines) + "\n", html,
+                  data)
+
+
+def already_sent(db: Database, user: User, period: str) -> bool:
+    p = db.param
+    return db.execute_sql(f"SELECT 1 FROM digest_sent WHERE user_id = {p} AND period = {p}",
+                          (user.id, period)).fetchone() is not None
+
+
+def send(db: Database, now: datetime, *, dry_run: bool = False, only: str | None = None,
+         force: bool = False) -> list[Digest]:
+    """Compose every person's digest (or `only` one's) and queue it, once per person and week
+    (`force`: again). `dry_run`: compose only; nothing is closed, queued or recorded."""
+    if not dry_run:
+        workflow_actions.close_completed(db, now)
+    out = []
+    for user, to in with_email(db):
+        if only and user.name != only:
+            continue
+        period = week_of(now)[0]
+        if not force and not dry_run and already_sent(db, user, period):
+            continue
+        digest = compose(db, user, to, now)
+        if digest is None:
+            continue
+        out.append(digest)
+        if dry_run:
+            continue
+        p = db.param
+        with db.atomic():
+            queue.enqueue_mail(db, to, digest.subject, digest.text, digest.html, now)
+            db.execute_sql(f"DELETE FROM digest_sent WHERE user_id = {p} AND period = {p}", (user.id, period))
+            db.execute_sql(f"INSERT INTO digest_sent (user_id, period, sent_at) VALUES ({p}, {p}, {p})",
+                           (user.id, period, now.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)))
+    return out

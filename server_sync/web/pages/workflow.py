@@ -1,0 +1,169 @@
+"""The alert workflow and actions on the web: one alert with its history and the forms to assign,
+set a due date, comment, acknowledge and close it; one action with its before/after, its verdict
+and what worked at other sites, and the form that logs one on its own (from a site's page); the
+failed deliveries of notices (admins).
+
+Every route first finds the item's site and requires it in the person's scope (scope.require_site):
+an alert or action of a site they may not see is a 404, the same page an unknown id gets. Acting
+needs a role that may act there (workflow.people.may_act: not an analyst), else 403. The forms call
+the same functions as `kiosk-central alerts …` (server_sync.workflow).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from starlette.responses import RedirectResponse, Response
+
+from server_sync.notify import queue
+from server_sync.web import filters, render
+from server_sync.web.guard import PageResult, Visit, admin_page, error_page, form, page
+from server_sync.web.people import users
+from server_sync.web.queries import site_names
+from server_sync.web.scope import NotVisible, visible_sites
+from server_sync.workflow import actions, alerts
+from server_sync.workflow.people import ACTING_ROLES, may_act
+
+DELIVERY_COLUMNS = ["channel", "id", "to", "what", "created_at", "attempts", "state", "next_attempt_at", "last_error"]
+
+
+def _path_id(v: Visit, name: str) -> int:
+    try:
+        return int(v.request.path_params[name])
+    except (KeyError, ValueError):
+        raise NotVisible(name) from None
+
+
+def _alert(v: Visit) -> dict[str, Any]:
+    a = alerts.get(v.db, _path_id(v, "alert_id"), v.now)
+    if a is None:
+        raise NotVisible("alert")
+    v.scope.require_site(a["site_id"])
+    return a
+
+
+def _owners(v: Visit, site_id: str) -> list[str]:
+    """Who the alert may be given to: the people who may act at its site."""
+    return [u.name for u in users(v.db) if u.role in ACTING_ROLES and not u.disabled
+            and site_id in visible_sites(v.db, u)]
+
+
+@page
+@filters.takes()
+def alert_page(v: Visit) -> PageResult:
+    a = _alert(v)
+    names = site_names(v.db, (a["site_id"],))
+    a["site_name"] = names.get(a["site_id"], a["site_id"])
+    acting = may_act(v.db, v.user, a["site_id"])
+    data = {"alert": a}
+    context = {"may_act": acting, "owners": _owners(v, a["site_id"]) if acting else [],
+               "types": actions.TYPES, "outcomes": alerts.OUTCOMES,
+               "site_actions": actions.list_actions(v.db, sites=(a["site_id"],), state="open", now=v.now)}
+    return PageResult("web/alert.html", data, "title_alert", csv=lambda d: (["at", "user", "event", "detail"],
+                                                                            d["alert"]["history"]),
+                      context=context)
+
+
+def _acting(v: Visit) -> dict[str, Any] | Response:
+    a = _alert(v)
+    if not may_act(v.db, v.user, a["site_id"]):
+        return error_page(v.request, 403, v.lang, render.text("only_readers", v.lang))
+    return a
+
+
+def _back(a: dict[str, Any]) -> Response:
+    return RedirectResponse(f"/alerts/{a['id']}", status_code=303)
+
+
+def _int(fields: dict, name: str) -> int | None:
+    value = str(fields.get(name, "")).strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise filters.BadFilter(f"'{name}' must be a number")
+    return int(value)
+
+
+def _alert_form(act: Callable[[Visit, dict[str, Any], dict], Response | None]) -> Callable:
+    """A form on one alert: scoped and allowed first (404 / 403), then `act`; back to the alert
+    page unless `act` answers otherwise."""
+    @form
+    @functools.wraps(act)
+    def handler(v: Visit, fields: dict) -> Response:
+        a = _acting(v)
+        if isinstance(a, Response):
+            return a
+        return act(v, a, fields) or _back(a)
+    return handler
+
+
+@_alert_form
+def alert_assign(v: Visit, a: dict[str, Any], fields: dict) -> None:
+    alerts.assign(v.db, a["id"], str(fields.get("owner", "")), v.user.name, v.now)
+
+
+@_alert_form
+def alert_due(v: Visit, a: dict[str, Any], fields: dict) -> None:
+    alerts.set_due(v.db, a["id"], str(fields.get("due_date", "")), v.user.name, v.now)
+
+
+@_alert_form
+def alert_comment(v: Visit, a: dict[str, Any], fields: dict) -> None:
+    alerts.comment(v.db, a["id"], str(fields.get("comment", "")), v.user.name, v.now)
+
+
+@_alert_form
+def alert_ack(v: Visit, a: dict[str, Any], fields: dict) -> None:
+    alerts.acknowledge(v.db, a["id"], v.user.name, v.now, str(fields.get("comment", "")) or None)
+
+
+@_alert_form
+def alert_close(v: Visit, a: dict[str, Any], fields: dict) -> Response | None:
+    outcome = str(fields.get("outcome", ""))
+    new_action = None
+    action_id = _int(fields, "action_id") if outcome == "action" else None
+    if outcome == "action" and action_id is None:
+        new_action = {"note": str(fields.get("note", "")).strip(),
+                      "action_type": str(fields.get("action_type", "")) or None,
+                      "date": str(fields.get("date", "")) or None}
+    closed = alerts.close(v.db, a["id"], outcome, v.user.name, v.now, reason=str(fields.get("reason", "")) or None,
+                          action_id=action_id,
+                          duplicate_of=_int(fields, "duplicate_of") if outcome == "duplicate" else None,
+                          new_action=new_action)
+    if closed["action_id"]:
+        return RedirectResponse(f"/actions/{closed['action_id']}", status_code=303)
+    return None
+
+
+@form
+def action_add(v: Visit, fields: dict) -> Response:
+    """A new action at a site, on its own (not from an alert)."""
+    site_id = v.scope.require_site(str(v.request.path_params.get("site_id", "")))
+    if not may_act(v.db, v.user, site_id):
+        return error_page(v.request, 403, v.lang, render.text("only_readers", v.lang))
+    act = actions.create(v.db, site_id, str(fields.get("question", "")), str(fields.get("date", "")),
+                         str(fields.get("note", "")), v.now, owner=str(fields.get("owner", "")) or None,
+                         action_type=str(fields.get("action_type", "")) or None,
+                         due_date=str(fields.get("due_date", "")) or None, by=v.user.name)
+    return RedirectResponse(f"/actions/{act['id']}", status_code=303)
+
+
+@page
+@filters.takes()
+def action_page(v: Visit) -> PageResult:
+    act = actions.get(v.db, _path_id(v, "action_id"), v.now)
+    if act is None:
+        raise NotVisible("action")
+    v.scope.require_site(act["site_id"])
+    act["site_name"] = site_names(v.db, (act["site_id"],)).get(act["site_id"], act["site_id"])
+    data = {"action": act, "suggestions": actions.suggestions(v.db, act["site_id"], v.now, visible=v.scope.sites)}
+    return PageResult("web/action.html", data, "title_action", context={})
+
+
+@admin_page
+@filters.takes()
+def deliveries(v: Visit) -> PageResult:
+    rows = queue.deliveries(v.db, failed_only=True, limit=500)
+    return PageResult("web/admin_deliveries.html", {"deliveries": rows}, "title_deliveries",
+                      csv=lambda d: (DELIVERY_COLUMNS, d["deliveries"]))

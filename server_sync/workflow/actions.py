@@ -1,0 +1,227 @@
+"""Actions in the loop: created on their own or from an alert, with an owner, a type (a short
+category, so what worked at one site can be suggested to another) and a due date; when the
+after-window of the before/after analysis is complete, closed with a verdict: "effect shown",
+"no detectable effect" or "worse" (`close_completed`, run by `kiosk-central action
+close-completed`, the notify worker and the digest).
+
+The statistics are `server_sync.analysis.actions.evaluated`'s (its dict is shown as it is; a
+`verdict` of "pending" means the after-window is not complete); this module only maps its
+finished verdict onto the closing one and never computes a statistic itself.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from peewee import Database
+
+from server_sync.analysis import actions as action_store
+from server_sync.analysis import queries
+from server_sync.exc import CentralConfigError
+from server_sync.workflow import notices
+from server_sync.workflow.alerts import check_date, where_sites
+from server_sync.workflow.people import owner_for, store_manager_of
+
+TYPES = ("staffing", "training", "cleaning", "queue", "assortment", "layout", "opening-hours", "service", "other")
+VERDICTS = ("effect_shown", "no_detectable_effect", "worse")
+COMPLAINT_DAYS = 56             # the window a site's main complaint is read from
+_BETTER = ("better", "improved", "effect_shown", "effect")
+_WORSE = ("worse", "worsened")
+_COLUMNS = ("id", "site_id", "question_id", "action_date", "note", "created_at", "owner", "alert_id", "action_type",
+            "due_date", "closed_at", "verdict", "verdict_detail")
+
+
+def _naive(dt: datetime) -> datetime:
+    return dt.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0) if dt.tzinfo else dt.replace(microsecond=0)
+
+
+def _as_dict(row: tuple, today: str) -> dict[str, Any]:
+    d = dict(zip(_COLUMNS, row))
+    d["id"] = int(d["id"])
+    d["date"] = d["action_date"]
+    for k in ("created_at", "closed_at"):
+        if d[k] is not None:
+            d[k] = str(d[k])[:19]
+    d["verdict_detail"] = json.loads(d["verdict_detail"]) if d["verdict_detail"] else None
+    d["overdue"] = bool(d["closed_at"] is None and d["due_date"] and d["due_date"] < today)
+    return d
+
+
+def check_type(action_type: str | None) -> str | None:
+    if action_type in (None, ""):
+        return None
+    if action_type not in TYPES:
+        raise CentralConfigError(f"--type must be one of {', '.join(TYPES)}, got {action_type!r}")
+    return action_type
+
+
+def create(db: Database, site_id: str, question_id: str, action_date: str, note: str, now: datetime, *,
+           owner: str | None = None, action_type: str | None = None, alert_id: int | None = None,
+           due_date: str | None = None, by: str | None = None) -> dict[str, Any]:
+    """Log an action (analysis.actions.add checks site, question, date and note) with its owner
+    (default: the site's store manager), type, due date and the alert it answers."""
+    action_type = check_type(action_type)
+    due_date = check_date(due_date, "--due") if due_date else None
+    if owner:
+        owner_for(db, owner, site_id)
+    else:
+        owner = store_manager_of(db, site_id)
+    if alert_id is not None:
+        row = db.execute_sql(f"SELECT site_id FROM alert WHERE id = {db.param}", (alert_id,)).fetchone()
+        if row is None or row[0] != site_id:
+            raise CentralConfigError(f"no alert {alert_id} at site {site_id}")
+    with db.atomic():
+        stored = action_store.add(db, site_id, question_id, action_date, note, now)
+        p = db.param
+        db.execute_sql(f"UPDATE action SET owner = {p}, alert_id = {p}, action_type = {p}, due_date = {p}"
+                       f" WHERE id = {p}", (owner, alert_id, action_type, due_date, stored["id"]))
+    return get(db, stored["id"], now, evaluate=False)
+
+
+def get(db: Database, action_id: int, now: datetime | None = None, evaluate: bool = True) -> dict[str, Any] | None:
+    today = _naive(now or datetime.now(timezone.utc)).date().isoformat()
+    row = db.execute_sql(f"SELECT {', '.join(_COLUMNS)} FROM action WHERE id = {db.param}", (action_id,)).fetchone()
+    if row is None:
+        return None
+    d = _as_dict(row, today)
+    if evaluate:
+        d["evaluation"] = evaluation(db, d)
+        d["complete"] = is_complete(d["evaluation"], today)
+    return d
+
+
+def list_actions(db: Database, *, sites: Iterable[str] | None = None, state: str | None = None,
+                 overdue: bool = False, now: datetime | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Actions newest first; `state` "open" or "closed"; `overdue`: open ones past their due date."""
+    today = _naive(now or datetime.now(timezone.utc)).date().isoformat()
+    p = db.param
+    clauses, params = [], []
+    if state == "open" or overdue:
+        clauses.append("closed_at IS NULL")
+    elif state == "closed":
+        clauses.append("closed_at IS NOT NULL")
+    elif state:
+        raise CentralConfigError(f"--state must be open or closed, got {state!r}")
+    if overdue:
+        clauses.append(f"due_date < {p}")
+        params.append(today)
+    where = where_sites(db, clauses, params, sites)
+    if where is None:
+        return []
+    rows = db.execute_sql(f"SELECT {', '.join(_COLUMNS)} FROM action{where} ORDER BY id DESC LIMIT {int(limit)}",
+                          params)
+    return [_as_dict(r, today) for r in rows]
+
+
+def evaluation(db: Database, action: dict[str, Any]) -> dict[str, Any] | None:
+    """analysis.actions.evaluated's dict of this action (its before/after and verdict)."""
+    for e in action_store.evaluated(db, (action["site_id"],)):
+        if int(e["id"]) == action["id"]:
+            return e
+    return None
+
+
+def is_complete(ev: dict[str, Any] | None, today: str) -> bool:
+    """The after-window is over (and the analysis does not call it pending)."""
+    if ev is None or ev.get("verdict") == "pending":
+        return False
+    days = int(ev.get("window_days") or 28)
+    return (date.fromisoformat(ev["date"]) + timedelta(days=days)).isoformat() <= today
+
+
+def closing_verdict(ev: dict[str, Any]) -> str:
+    v = ev.get("verdict")
+    if v in _BETTER:
+        return "effect_shown"
+    if v in _WORSE:
+        return "worse"
+    return "no_detectable_effect"
+
+
+def _effect(ev: dict[str, Any]) -> dict[str, Any]:
+    """The few figures kept with the verdict (the evidence a suggestion elsewhere quotes)."""
+    test = ev.get("test") or {}
+    return {"analysis_verdict": ev.get("verdict"), "diff": test.get("diff"), "low": test.get("low"),
+            "high": test.get("high"), "p_value": test.get("p_value"),
+            "n_before": (ev.get("previous") or {}).get("n"), "n_after": (ev.get("current") or {}).get("n")}
+
+
+def close_completed(db: Database, now: datetime) -> list[dict[str, Any]]:
+    """Close every open action whose after-window is complete with its verdict; queue a notice
+    for each (webhooks and a mail to the owner). Returns the closed ones."""
+    today = _naive(now).date().isoformat()
+    open_ = list_actions(db, state="open", now=now, limit=100000)
+    if not open_:
+        return []
+    evaluated = {int(e["id"]): e for e in action_store.evaluated(db, tuple(sorted({a["site_id"] for a in open_})))}
+    closed = []
+    p = db.param
+    for a in open_:
+        ev = evaluated.get(a["id"])
+        if not is_complete(ev, today):
+            continue
+        verdict = closing_verdict(ev)
+        with db.atomic():
+            db.execute_sql(f"UPDATE action SET closed_at = {p}, verdict = {p}, verdict_detail = {p}"
+                           f" WHERE id = {p} AND closed_at IS NULL",
+                           (_naive(now), verdict, json.dumps(_effect(ev)), a["id"]))
+            done = dict(a, verdict=verdict, verdict_detail=_effect(ev), closed_at=str(_naive(now)))
+            notices.action_closed(db, done, now)
+        closed.append(done)
+    return closed
+
+
+# --- learning from the best units ---------------------------------------------------------------
+
+def main_complaint(db: Database, site_id: str, date_to: str, days: int = COMPLAINT_DAYS) -> str | None:
+    """The reason most often given with a negative answer at the site in the `days` up to `date_to`."""
+    start = (date.fromisoformat(date_to) - timedelta(days=days - 1)).isoformat()
+    counts = queries.reason_counts(db, queries.ReportFilter((site_id,), date_from=start, date_to=date_to))
+    by_reason: dict[str, int] = {}
+    for (_s, _q, reason), c in counts.items():
+        by_reason[reason] = by_reason.get(reason, 0) + c.negative
+    best = sorted(((-n, r) for r, n in by_reason.items() if n > 0))
+    return best[0][1] if best else None
+
+
+def suggestions(db: Database, site_id: str, now: datetime, visible: Iterable[str] | None = None) -> dict[str, Any]:
+    """What worked elsewhere against this site's main complaint: action types closed as "effect
+    shown" at other sites whose main complaint (before their action) was the same, with the
+    evidence (sites, effect sizes). `visible`: the sites the reader may see named (others are
+    counted, not named)."""
+    today = _naive(now).date().isoformat()
+    complaint = main_complaint(db, site_id, today)
+    out: dict[str, Any] = {"site_id": site_id, "main_complaint": complaint, "suggestions": []}
+    if complaint is None:
+        return out
+    p = db.param
+    rows = db.execute_sql(
+        "SELECT id, site_id, action_type, action_date, verdict_detail FROM action"
+        f" WHERE verdict = 'effect_shown' AND action_type IS NOT NULL AND site_id <> {p} ORDER BY id",
+        (site_id,)).fetchall()
+    tried = {r[0] for r in db.execute_sql(
+        f"SELECT DISTINCT action_type FROM action WHERE site_id = {p} AND action_type IS NOT NULL", (site_id,))}
+    visible = set(visible) if visible is not None else None
+    by_type: dict[str, dict[str, Any]] = {}
+    for aid, site, kind, day, detail in rows:
+        if kind in tried:
+            continue
+        before_end = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+        if main_complaint(db, site, before_end) != complaint:
+            continue
+        effect = (json.loads(detail) if detail else {}).get("diff")
+        e = by_type.setdefault(kind, {"type": kind, "sites": [], "other_sites": 0, "effects": []})
+        if visible is None or site in visible:
+            if site not in e["sites"]:
+                e["sites"].append(site)
+        else:
+            e["other_sites"] += 1
+        if effect is not None:
+            e["effects"].append(round(float(effect), 1))
+    for e in by_type.values():
+        e["mean_effect"] = round(sum(e["effects"]) / len(e["effects"]), 1) if e["effects"] else None
+    out["suggestions"] = sorted(by_type.values(), key=lambda e: (-(len(e["sites"]) + e["other_sites"]),
+                                                                  -(e["mean_effect"] or 0), e["type"]))
+    return out

@@ -1,0 +1,252 @@
+"""The life of an alert after a rule raised it: owned (the site's store manager, automatically),
+given a due date, commented on, acknowledged, and closed with an outcome: "action" (an action was
+taken: a new one, or one already logged), "none" (no action needed, with the reason) or
+"duplicate" (of another alert of the site). Every change is kept in `alert_event` with who and when.
+
+The CLI (`kiosk-central alerts …`) and the web app call these same functions; they decide nothing
+about who may see what (server_sync.web.scope does, before calling). Never raises an alert
+(server_sync.analysis.alerts does) and never sends anything: notices are queued (workflow.notices).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from peewee import Database
+
+from server_sync.analysis import alerts as alert_store
+from server_sync.exc import CentralConfigError
+from server_sync.workflow import notices
+from server_sync.workflow.people import owner_for, store_manager_of
+
+log = logging.getLogger(__name__)
+
+STATES = ("open", "acknowledged", "closed")
+OUTCOMES = ("action", "none", "duplicate")
+EVENTS = ("raised", "assigned", "due", "comment", "acknowledged", "closed")
+DEFAULT_DUE_DAYS = 3            # a dip is worth a look within a few days, or it is history
+MAX_TEXT = 2000
+WORKFLOW_COLUMNS = ("owner", "state", "due_date", "outcome", "outcome_reason", "duplicate_of", "action_id",
+                    "closed_at")
+
+
+def _naive(dt: datetime) -> datetime:
+    return dt.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0) if dt.tzinfo else dt.replace(microsecond=0)
+
+
+def today_of(now: datetime) -> str:
+    return _naive(now).date().isoformat()
+
+
+def _text(value: str | None, what: str, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise CentralConfigError(f"{what} must not be empty")
+    if len(value) > MAX_TEXT:
+        raise CentralConfigError(f"{what} is {len(value)} characters; keep it under {MAX_TEXT}")
+    return value
+
+
+def check_date(value: str, what: str = "due date") -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except (TypeError, ValueError):
+        raise CentralConfigError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+_SELECT = ", ".join(alert_store.COLUMNS + WORKFLOW_COLUMNS)
+
+
+def _row(row: tuple, today: str | None) -> dict[str, Any]:
+    d = alert_store._as_dict(row[:len(alert_store.COLUMNS)])
+    d.update(zip(WORKFLOW_COLUMNS, row[len(alert_store.COLUMNS):]))
+    if d["closed_at"] is not None and not isinstance(d["closed_at"], str):
+        d["closed_at"] = d["closed_at"].isoformat(sep=" ")
+    d["overdue"] = bool(today and d["state"] != "closed" and d["due_date"] and d["due_date"] < today)
+    return d
+
+
+def get(db: Database, alert_id: int, now: datetime | None = None, history: bool = True) -> dict[str, Any] | None:
+    row = db.execute_sql(f"SELECT {_SELECT} FROM alert WHERE id = {db.param}", (alert_id,)).fetchone()
+    if row is None:
+        return None
+    d = _row(row, today_of(now or datetime.now(timezone.utc)))
+    if history:
+        d["history"] = events(db, alert_id)
+    return d
+
+
+def require(db: Database, alert_id: int, now: datetime | None = None) -> dict[str, Any]:
+    a = get(db, alert_id, now)
+    if a is None:
+        raise CentralConfigError(f"no alert with id {alert_id}")
+    return a
+
+
+def events(db: Database, alert_id: int) -> list[dict[str, Any]]:
+    rows = db.execute_sql(f"SELECT at, user_name, event, detail FROM alert_event WHERE alert_id = {db.param}"
+                          " ORDER BY id", (alert_id,)).fetchall()
+    return [{"at": str(at)[:19], "user": u, "event": e, "detail": detail} for at, u, e, detail in rows]
+
+
+def list_alerts(db: Database, *, state: str | None = None, sites: Iterable[str] | None = None,
+                owner: str | None = None, overdue: bool = False, now: datetime | None = None,
+                limit: int = 500) -> list[dict[str, Any]]:
+    """Alerts newest first. `state`: one of STATES or "active" (open or acknowledged); `sites`
+    narrows them (an empty collection: none); `overdue`: active ones past their due date."""
+    today = today_of(now or datetime.now(timezone.utc))
+    p = db.param
+    clauses: list[str] = []
+    params: list[Any] = []
+    if state == "active" or overdue:
+        clauses.append("state <> 'closed'")
+    elif state:
+        if state not in STATES:
+            raise CentralConfigError(f"--state must be one of {', '.join(STATES)}, got {state!r}")
+        clauses.append(f"state = {p}")
+        params.append(state)
+    if overdue:
+        clauses.append(f"due_date < {p}")
+        params.append(today)
+    if owner:
+        clauses.append(f"owner = {p}")
+        params.append(owner)
+    where = where_sites(db, clauses, params, sites)
+    if where is None:
+        return []
+    rows = db.execute_sql(f"SELECT {_SELECT} FROM alert{where} ORDER BY id DESC LIMIT {int(limit)}", params)
+    return [_row(r, today) for r in rows]
+
+
+def where_sites(db: Database, clauses: list[str], params: list[Any], sites: Iterable[str] | None) -> str | None:
+    """The WHERE of `clauses` narrowed to `sites` (None: every site); None when `sites` is empty
+    (nothing to see: an empty set never means "everything")."""
+    if sites is not None:
+        sites = sorted(set(sites))
+        if not sites:
+            return None
+        clauses = clauses + [f"site_id IN ({', '.join([db.param] * len(sites))})"]
+        params += sites
+    return (" WHERE " + " AND ".join(clauses)) if clauses else ""
+
+
+# --- changing ---------------------------------------------------------------------------------
+
+def _event(db: Database, alert_id: int, now: datetime, by: str | None, event: str, detail: str = "") -> None:
+    p = db.param
+    db.execute_sql(f"INSERT INTO alert_event (alert_id, at, user_name, event, detail) VALUES ({p}, {p}, {p}, {p}, {p})",
+                   (alert_id, _naive(now), by, event, detail[:MAX_TEXT]))
+
+
+def on_raised(db: Database, alert: dict[str, Any], now: datetime) -> None:
+    """After a rule stored a new alert, in the same transaction: its owner (the site's store
+    manager), a due date, the history's first rows, and the notices (webhooks, and a mail to the
+    owner) queued. Queries and INSERTs only: nothing here waits for a network."""
+    owner = store_manager_of(db, alert["site_id"])
+    due = (_naive(now).date() + timedelta(days=DEFAULT_DUE_DAYS)).isoformat()
+    p = db.param
+    db.execute_sql(f"UPDATE alert SET owner = {p}, due_date = {p}, state = 'open' WHERE id = {p}",
+                   (owner, due, alert["id"]))
+    _event(db, alert["id"], now, None, "raised", alert.get("message", ""))
+    if owner:
+        _event(db, alert["id"], now, None, "assigned", owner)
+    notices.alert_raised(db, dict(alert, owner=owner, due_date=due), now)
+
+
+def assign(db: Database, alert_id: int, owner: str, by: str | None, now: datetime) -> dict[str, Any]:
+    a = require(db, alert_id, now)
+    owner_for(db, owner, a["site_id"])
+    with db.atomic():
+        db.execute_sql(f"UPDATE alert SET owner = {db.param} WHERE id = {db.param}", (owner, alert_id))
+        _event(db, alert_id, now, by, "assigned", owner)
+        if owner != by:
+            notices.alert_assigned(db, dict(a, owner=owner), by, now)
+    return require(db, alert_id, now)
+
+
+def set_due(db: Database, alert_id: int, due: str, by: str | None, now: datetime) -> dict[str, Any]:
+    require(db, alert_id, now)
+    due = check_date(due)
+    with db.atomic():
+        db.execute_sql(f"UPDATE alert SET due_date = {db.param} WHERE id = {db.param}", (due, alert_id))
+        _event(db, alert_id, now, by, "due", due)
+    return require(db, alert_id, now)
+
+
+def comment(db: Database, alert_id: int, text: str, by: str | None, now: datetime) -> dict[str, Any]:
+    require(db, alert_id, now)
+    text = _text(text, "the comment")
+    with db.atomic():
+        _event(db, alert_id, now, by, "comment", text)
+    return require(db, alert_id, now)
+
+
+def acknowledge(db: Database, alert_id: int, by: str | None, now: datetime, text: str | None = None) -> dict[str, Any]:
+    """Seen and being looked at. `acked_at`/`ack_comment` are kept as before for older readers."""
+    a = require(db, alert_id, now)
+    if a["state"] == "closed":
+        raise CentralConfigError(f"alert {alert_id} is closed already")
+    text = _text(text, "the comment", required=False)
+    p = db.param
+    with db.atomic():
+        db.execute_sql(f"UPDATE alert SET state = 'acknowledged', acked_at = COALESCE(acked_at, {p}),"
+                       f" ack_comment = COALESCE({p}, ack_comment) WHERE id = {p}",
+                       (_naive(now), text or None, alert_id))
+        _event(db, alert_id, now, by, "acknowledged", text)
+    return require(db, alert_id, now)
+
+
+def close(db: Database, alert_id: int, outcome: str, by: str | None, now: datetime, *, reason: str | None = None,
+          action_id: int | None = None, duplicate_of: int | None = None,
+          new_action: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Close with an outcome. "action": `action_id` links an action already logged at the site, or
+    `new_action` (note, and optionally type, date, owner, due_date, question_id) creates one from
+    this alert; "none": `reason` says why; "duplicate": `duplicate_of` names the other alert."""
+    from server_sync.workflow import actions
+    a = require(db, alert_id, now)
+    if a["state"] == "closed":
+        raise CentralConfigError(f"alert {alert_id} is closed already")
+    if outcome not in OUTCOMES:
+        raise CentralConfigError(f"--outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
+    reason = _text(reason, "--reason", required=outcome == "none") or None
+    p = db.param
+    with db.atomic():
+        detail = outcome
+        if outcome == "action":
+            if (action_id is None) == (new_action is None):
+                raise CentralConfigError("closing with --outcome action needs the action: --action ID of one "
+                                         "already logged, or a new one described (--note)")
+            if action_id is not None:
+                act = actions.get(db, action_id, evaluate=False)
+                if act is None or act["site_id"] != a["site_id"]:
+                    raise CentralConfigError(f"no action {action_id} at site {a['site_id']}")
+                db.execute_sql(f"UPDATE action SET alert_id = COALESCE(alert_id, {p}) WHERE id = {p}",
+                               (alert_id, action_id))
+            else:
+                spec = dict(new_action or {})
+                act = actions.create(db, a["site_id"], spec.pop("question_id", None) or a["question_id"],
+                                     spec.pop("date", None) or today_of(now), spec.pop("note", ""), now,
+                                     owner=spec.pop("owner", None) or a["owner"] or by, alert_id=alert_id, by=by,
+                                     **spec)
+                action_id = act["id"]
+            detail = f"action {action_id}"
+        elif outcome == "duplicate":
+            if duplicate_of is None:
+                raise CentralConfigError("closing as a duplicate needs --duplicate-of ID")
+            other = get(db, duplicate_of, now, history=False)
+            if other is None or other["site_id"] != a["site_id"] or duplicate_of == alert_id:
+                raise CentralConfigError(f"no other alert {duplicate_of} at site {a['site_id']}")
+            detail = f"duplicate of {duplicate_of}"
+        if reason:
+            detail += f": {reason}"
+        db.execute_sql(f"UPDATE alert SET state = 'closed', outcome = {p}, outcome_reason = {p}, action_id = {p},"
+                       f" duplicate_of = {p}, closed_at = {p}, acked_at = COALESCE(acked_at, {p}),"
+                       f" ack_comment = COALESCE(ack_comment, {p}) WHERE id = {p}",
+                       (outcome, reason, action_id if outcome == "action" else None,
+                        duplicate_of if outcome == "duplicate" else None, _naive(now), _naive(now), detail, alert_id))
+        _event(db, alert_id, now, by, "closed", detail)
+    return require(db, alert_id, now)

@@ -1,0 +1,76 @@
+"""Who may own and act on an alert, and where to mail them: a site's store manager (the default
+owner), the people who may see a site, and each person's e-mail address (`web_user.email`).
+
+The set of sites a person may see is `server_sync.web.scope.visible_sites`' answer, never decided
+here again; acting on an alert (assign, comment, close) needs a role that may act (not an analyst,
+who reads).
+"""
+
+from __future__ import annotations
+
+import re
+
+from peewee import Database
+
+from server_sync.exc import CentralConfigError
+from server_sync.web.people import ADMIN, REGIONAL, STORE, User, require_user, user_by_name, users
+from server_sync.web.scope import visible_sites
+
+ACTING_ROLES = (ADMIN, REGIONAL, STORE)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def store_manager_of(db: Database, site_id: str) -> str | None:
+    """The site's store manager (the first by name when a site has several), or None."""
+    p = db.param
+    row = db.execute_sql(
+        "SELECT u.name FROM web_user u JOIN web_user_site us ON us.user_id = u.id"
+        f" WHERE us.site_id = {p} AND u.role = {p} AND u.disabled_at IS NULL ORDER BY u.name LIMIT 1",
+        (site_id, STORE)).fetchone()
+    return row[0] if row else None
+
+
+def may_see(db: Database, user: User, site_id: str) -> bool:
+    return site_id in visible_sites(db, user)
+
+
+def may_act(db: Database, user: User, site_id: str) -> bool:
+    return user.role in ACTING_ROLES and not user.disabled and may_see(db, user, site_id)
+
+
+def owner_for(db: Database, name: str, site_id: str) -> User:
+    """`name` as an owner of something at `site_id`: an active person who may act there."""
+    u = require_user(db, name)
+    if not may_act(db, u, site_id):
+        raise CentralConfigError(f"{name} may not act on site {site_id} (a store manager of it, its regional "
+                                 "manager or an admin may)")
+    return u
+
+
+def set_email(db: Database, name: str, email: str | None) -> None:
+    require_user(db, name)
+    if email:
+        email = email.strip()
+        if not _EMAIL.match(email) or any(c in email for c in "\r\n<>,;"):
+            raise CentralConfigError(f"not an e-mail address: {email!r}")
+    with db.atomic():
+        db.execute_sql(f"UPDATE web_user SET email = {db.param} WHERE name = {db.param}", (email or None, name))
+
+
+def email_of(db: Database, name: str | None) -> str | None:
+    if not name:
+        return None
+    row = db.execute_sql(f"SELECT email FROM web_user WHERE name = {db.param} AND disabled_at IS NULL",
+                         (name,)).fetchone()
+    return row[0] if row and row[0] else None
+
+
+def language_of(db: Database, name: str | None, default: str = "en") -> str:
+    u = user_by_name(db, name) if name else None
+    return u.language if u else default
+
+
+def with_email(db: Database) -> list[tuple[User, str]]:
+    """Every active person with an e-mail address (the digest's readers)."""
+    mails = {r[0]: r[1] for r in db.execute_sql("SELECT name, email FROM web_user WHERE email IS NOT NULL")}
+    return [(u, mails[u.name]) for u in users(db) if not u.disabled and mails.get(u.name)]

@@ -1,0 +1,286 @@
+"""The alert workflow and actions (issue 14): a dip raises an alert that is owned by the site's
+store manager at once, with a due date and its notices queued (webhooks, a mail in the owner's
+language); it is reassigned, commented, acknowledged and closed with an outcome, every step kept
+with who and when; an action created from it closes with its verdict once its after-window is
+complete; what worked at one site is suggested to another with the same main complaint. The
+commands do all of it with JSON output and say `kiosk-central: error: …` for a mistake. On SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from server_sync.analysis import alerts as alert_store
+from server_sync.cli import main
+from server_sync.exc import CentralConfigError
+from server_sync.notify import queue
+from server_sync.web.people import add_region, add_user, assign_region
+from server_sync.workflow import actions, alerts
+from server_sync.workflow.people import set_email
+from tests.analysis.seeding import add_question, add_site, answer, commit
+
+MONDAY_10 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def world(central_db):
+    db = central_db
+    for s in ("s1", "s2", "s3"):
+        add_site(db, s)
+    add_question(db)
+    add_region(db, "north", "Norr")
+    assign_region(db, "north", ["s1", "s2"])
+    add_user(db, "sara", "store-manager", sites=["s1"], language="sv", password=PASSWORD)
+    add_user(db, "nils", "store-manager", sites=["s2"], language="nb", password=PASSWORD)
+    add_user(db, "rolf", "regional-manager", regions=["north"], language="en", password=PASSWORD)
+    add_user(db, "ana", "analyst", language="en", password=PASSWORD)
+    for name in ("sara", "nils", "rolf"):
+        set_email(db, name, f"{name}@example.se")
+    queue.add_endpoint(db, "office", "http://127.0.0.1:9/hook", "slack", MONDAY_10)
+    return db
+
+
+def _dip(db, site: str = "s1", at: datetime = MONDAY_10) -> dict:
+    commit(db, [answer(site, at.replace(tzinfo=None), 1) for _ in range(4)])
+    [a] = alert_store.check_realtime(db, [site], at)
+    return a
+
+
+def test_a_raised_alert_is_owned_due_and_its_notices_queued(world):
+    db = world
+    a = alerts.require(db, _dip(db)["id"], MONDAY_10)
+    assert a["owner"] == "sara" and a["state"] == "open" and a["due_date"] == "2026-11-26"
+    assert [e["event"] for e in a["history"]] == ["raised", "assigned"]
+    hooks = db.execute_sql("SELECT event, body FROM webhook_delivery").fetchall()
+    assert len(hooks) == 1 and hooks[0][0] == "alert.raised" and "at S1" in json.loads(hooks[0][1])["text"]
+    mails = db.execute_sql("SELECT to_addr, subject, text_body, html_body FROM mail_outbox").fetchall()
+    assert len(mails) == 1 and mails[0][0] == "sara@example.se"
+    assert mails[0][1].startswith("Kundpuls: larm") and "Ansvarig: sara" in mails[0][2] and "<table>" in mails[0][3]
+    # The regional manager sees it (scope), the store manager of another site does not own it.
+    assert alerts.list_alerts(db, sites=["s1", "s2"], now=MONDAY_10)[0]["id"] == a["id"]
+    assert alerts.list_alerts(db, sites=["s2"], now=MONDAY_10) == []
+
+
+def test_a_failing_workflow_never_loses_the_alert(world, monkeypatch):
+    import server_sync.workflow.alerts as wf
+
+    def boom(*a, **k):
+        raise RuntimeError("mail template broken")
+    monkeypatch.setattr(wf.notices, "alert_raised", boom)
+    a = _dip(world)
+    assert alert_store.get(world, a["id"]) is not None
+    assert world.execute_sql("SELECT COUNT(*) FROM alert_event").fetchone()[0] == 0     # rolled back alone
+
+
+def test_assign_due_comment_ack_close_keep_history(world):
+    db = world
+    a = _dip(db)
+    later = MONDAY_10 + timedelta(hours=1)
+    alerts.assign(db, a["id"], "rolf", "sara", later)
+    with pytest.raises(CentralConfigError, match="may not act on site s1"):
+        alerts.assign(db, a["id"], "nils", "sara", later)         # another site's manager
+    with pytest.raises(CentralConfigError, match="may not act"):
+        alerts.assign(db, a["id"], "ana", "sara", later)          # analysts read
+    mail = db.execute_sql("SELECT to_addr, subject FROM mail_outbox ORDER BY id DESC").fetchone()
+    assert mail == ("rolf@example.se", f"Kundpuls: alert {a['id']} at S1 is now yours")
+    alerts.set_due(db, a["id"], "2026-11-24", "rolf", later)
+    with pytest.raises(CentralConfigError, match="not a date"):
+        alerts.set_due(db, a["id"], "tomorrow", "rolf", later)
+    alerts.comment(db, a["id"], "Two cashiers off sick", "rolf", later)
+    with pytest.raises(CentralConfigError):
+        alerts.comment(db, a["id"], "  ", "rolf", later)
+    acked = alerts.acknowledge(db, a["id"], "rolf", later)
+    assert acked["state"] == "acknowledged" and acked["acked_at"]
+    assert alerts.list_alerts(db, overdue=True, now=MONDAY_10 + timedelta(days=2))[0]["id"] == a["id"]
+    with pytest.raises(CentralConfigError, match="--reason"):
+        alerts.close(db, a["id"], "none", "rolf", later)
+    with pytest.raises(CentralConfigError, match="needs the action"):
+        alerts.close(db, a["id"], "action", "rolf", later)
+    closed = alerts.close(db, a["id"], "action", "rolf", later,
+                          new_action={"note": "Extra cashier at lunch", "action_type": "staffing"})
+    assert closed["state"] == "closed" and closed["outcome"] == "action" and not closed["overdue"]
+    act = actions.get(db, closed["action_id"], later, evaluate=False)
+    assert act["alert_id"] == a["id"] and act["owner"] == "rolf" and act["action_type"] == "staffing"
+    assert [(e["event"], e["user"]) for e in closed["history"]] == [
+        ("raised", None), ("assigned", None), ("assigned", "sara"), ("due", "rolf"), ("comment", "rolf"),
+        ("acknowledged", "rolf"), ("closed", "rolf")]
+    assert [e["detail"] for e in closed["history"]][1:3] == ["sara", "rolf"]
+    with pytest.raises(CentralConfigError, match="closed already"):
+        alerts.acknowledge(db, a["id"], "rolf", later)
+
+
+def test_duplicate_and_no_action_outcomes(world):
+    db = world
+    first = _dip(db)
+    second = _dip(db, at=MONDAY_10 + timedelta(hours=3))
+    other_site = _dip(db, "s2")
+    with pytest.raises(CentralConfigError, match="no other alert"):
+        alerts.close(db, second["id"], "duplicate", "sara", MONDAY_10, duplicate_of=other_site["id"])
+    d = alerts.close(db, second["id"], "duplicate", "sara", MONDAY_10, duplicate_of=first["id"])
+    assert d["duplicate_of"] == first["id"]
+    n = alerts.close(db, first["id"], "none", "sara", MONDAY_10, reason="A school class came in at once")
+    assert n["outcome"] == "none" and n["outcome_reason"].startswith("A school class")
+    assert {a["id"] for a in alerts.list_alerts(db, state="closed")} == {first["id"], second["id"]}
+
+
+def _days(db, site: str, first: date, days: int, negative_share: float, rng: random.Random,
+          reason: str | None = None, per_day: int = 12) -> None:
+    rows, reasons = [], {}
+    for d in range(days):
+        day = first + timedelta(days=d)
+        for i in range(per_day):
+            neg = rng.random() < negative_share
+            r = answer(site, datetime(day.year, day.month, day.day, 10 + i % 8, i), rng.choice((1, 2)) if neg
+                       else rng.choice((3, 4)))
+            rows.append(r)
+            if neg and reason:
+                reasons[r["id"]] = [reason]
+    commit(db, rows, reasons)
+
+
+def test_actions_close_with_their_verdict_and_what_worked_is_suggested(world):
+    db = world
+    rng = random.Random(7)
+    day = date(2026, 9, 1)
+    # s1 fought its queues and got better; s2 tried the same and got worse; s3 has the same
+    # main complaint (queues) and tried nothing yet.
+    for site, before, after in (("s1", 0.6, 0.1), ("s2", 0.2, 0.7), ("s3", 0.5, 0.5)):
+        _days(db, site, day - timedelta(days=28), 28, before, rng, "queue")
+        _days(db, site, day, 28, after, rng, "queue")
+    a1 = actions.create(db, "s1", "visit", day.isoformat(), "Second checkout at lunch", MONDAY_10,
+                        action_type="queue", due_date="2026-09-05")
+    a2 = actions.create(db, "s2", "visit", day.isoformat(), "Self-checkout moved", MONDAY_10, action_type="layout")
+    assert a1["owner"] == "sara" and a2["owner"] == "nils"
+    during = datetime(2026, 9, 20, 12, tzinfo=timezone.utc)
+    assert actions.close_completed(db, during) == []                    # after-window not complete
+    assert actions.get(db, a1["id"], during)["complete"] is False
+    assert [a["id"] for a in actions.list_actions(db, overdue=True, now=during)] == [a1["id"]]
+    done = datetime(2026, 9, 29, 12, tzinfo=timezone.utc)
+    closed = {a["id"]: a for a in actions.close_completed(db, done)}
+    assert closed[a1["id"]]["verdict"] == "effect_shown" and closed[a2["id"]]["verdict"] == "worse"
+    assert closed[a1["id"]]["verdict_detail"]["diff"] > 10
+    assert actions.close_completed(db, done) == []                      # once
+    notices = db.execute_sql("SELECT event FROM webhook_delivery WHERE event = 'action.closed'").fetchall()
+    mails = db.execute_sql("SELECT to_addr, subject FROM mail_outbox ORDER BY id").fetchall()
+    assert len(notices) == 2 and ("nils@example.se", f"Kundpuls: tiltak {a2['id']} i S2: dårligere") in mails
+    s3 = actions.suggestions(db, "s3", done)
+    assert s3["main_complaint"] == "queue"
+    assert [(s["type"], s["sites"]) for s in s3["suggestions"]] == [("queue", ["s1"])]
+    assert s3["suggestions"][0]["mean_effect"] > 10
+    hidden = actions.suggestions(db, "s3", done, visible={"s3"})["suggestions"][0]
+    assert hidden["sites"] == [] and hidden["other_sites"] == 1        # counted, not named
+    assert actions.suggestions(db, "s1", done)["suggestions"] == []    # s1 tried it itself
+
+
+def test_the_commands_with_json_and_errors(world, central_url, capsys):
+    db = world
+    a = _dip(db)
+    run = lambda *args: main(["--db", central_url, *args])      # noqa: E731
+    assert run("alerts", "list", "--state", "open", "--site", "s1", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [x["id"] for x in listed] == [a["id"]] and listed[0]["owner"] == "sara"
+    assert run("alerts", "assign", str(a["id"]), "rolf", "--by", "ada", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["owner"] == "rolf"
+    assert run("alerts", "comment", str(a["id"]), "Looking at the rota") == 0
+    assert run("alerts", "ack", str(a["id"])) == 0
+    assert run("alerts", "due", str(a["id"]), "2026-12-01") == 0
+    capsys.readouterr()
+    assert run("alerts", "close", str(a["id"]), "--outcome", "action", "--note", "Rota changed", "--type",
+               "staffing", "--json") == 0
+    closed = json.loads(capsys.readouterr().out)
+    assert closed["state"] == "closed" and closed["action_id"]
+    assert run("alerts", "show", str(a["id"]), "--json") == 0
+    hist = json.loads(capsys.readouterr().out)["history"]
+    assert [e["event"] for e in hist][-4:] == ["comment", "acknowledged", "due", "closed"]
+    assert hist[2]["user"] == "ada" and hist[3]["user"].startswith("cli")
+    assert run("action", "list", "--site", "s1", "--json") == 0
+    [act] = json.loads(capsys.readouterr().out)
+    assert act["alert_id"] == a["id"] and act["action_type"] == "staffing" and "previous" in act
+    b = _dip(db, at=MONDAY_10 + timedelta(hours=2))
+    assert run("action", "add", "--from-alert", str(b["id"]), "--note", "Music lower", "--owner", "sara",
+               "--type", "other", "--json") == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["site_id"] == "s1" and added["alert_id"] == b["id"] and added["owner"] == "sara"
+    assert run("action", "show", str(added["id"]), "--json") == 0
+    assert "evaluation" in json.loads(capsys.readouterr().out)
+    assert run("action", "close-completed", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == []
+    for args, message in (
+            (("alerts", "close", str(b["id"]), "--outcome", "none"), "--reason must not be empty"),
+            (("alerts", "close", "9999", "--outcome", "none", "--reason", "x"), "no alert with id 9999"),
+            (("alerts", "assign", str(b["id"]), "nobody"), "no user 'nobody'"),
+            (("alerts", "due", str(b["id"]), "soon"), "is not a date"),
+            (("action", "add", "--note", "x"), "name the --site and --question"),
+            (("action", "add", "--site", "s1", "--question", "visit", "--note", "x", "--type", "magic"),
+             "--type must be one of"),
+            (("action", "show", "9999"), "no action with id 9999")):
+        assert run(*args) != 0, args
+        err = capsys.readouterr().err
+        assert err.startswith("kiosk-central: error: ") and message in err and "Traceback" not in err, err
+
+
+def test_the_weekly_digest_per_person_scope_and_language_through_real_smtp(world, central_url, capsys):
+    from server_sync.notify import digest, sender, smtp
+    from tests.fixtures.mail import LocalSmtp
+    db = world
+    rng = random.Random(11)
+    now = datetime(2026, 11, 23, 6, 0, tzinfo=timezone.utc)                 # a Monday morning
+    for site, share, reason in (("s1", 0.5, "queue"), ("s2", 0.2, "staff"), ("s3", 0.3, "clean")):
+        _days(db, site, date(2026, 11, 9), 14, share, rng, reason)
+    a1 = _dip(db, "s1", now - timedelta(days=5))
+    alerts.set_due(db, a1["id"], "2026-11-20", "sara", now)                 # overdue
+    _dip(db, "s3", now - timedelta(days=2))
+    act = actions.create(db, "s2", "visit", "2026-10-10", "Fresh bread at seven", now - timedelta(days=50))
+    _days(db, "s2", date(2026, 9, 12), 28, 0.6, rng, "staff")
+    _days(db, "s2", date(2026, 10, 10), 28, 0.1, rng, "staff")
+    assert main(["--db", central_url, "digest", "send", "--dry-run", "--json"]) == 0
+    dry = {d["user"]: d for d in json.loads(capsys.readouterr().out)}
+    assert set(dry) == {"sara", "nils", "rolf"}                              # the analyst has no address
+    assert db.execute_sql("SELECT COUNT(*) FROM digest_sent").fetchone()[0] == 0
+    assert not [r for r in db.execute_sql("SELECT subject FROM mail_outbox") if "-W" in r[0]]     # nothing queued
+
+    with LocalSmtp() as server:
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
+        assert len(digest.send(db, now)) == 3
+        assert digest.send(db, now) == []                                   # the timer fired twice: once
+        sender.deliver_mail(db, now)
+    mails = {m["To"]: m for m in server.messages if "W47" in m["Subject"]}
+    assert set(mails) == {"sara@example.se", "nils@example.se", "rolf@example.se"}
+    parts = {to: (m.get_body(("plain",)).get_content(), m.get_body(("html",)).get_content()) for to, m in mails.items()}
+    sara_text, sara_html = parts["sara@example.se"]
+    assert mails["sara@example.se"]["Subject"].startswith("Kundpuls veckobrev")
+    assert "Vanligaste skälen" in sara_text and "Försenade larm" in sara_text and f"#{a1['id']} S1" in sara_text
+    assert "S2" not in sara_text and "S3" not in sara_text and "S3" not in sara_html
+    assert "<h2" in sara_html and "Nöjdindex" in sara_html and "Nöjdindex" in sara_text
+    rolf_text, rolf_html = parts["rolf@example.se"]
+    assert "Top reasons" in rolf_text and "Actions completed" in rolf_text
+    assert f"#{act['id']} S2: Fresh bread at seven – effect shown" in rolf_text and "effect shown" in rolf_html
+    assert "S3" not in rolf_text                                             # north only
+    nils_text, _ = parts["nils@example.se"]
+    assert "Kundpuls ukebrev" in mails["nils@example.se"]["Subject"] and "effekt påvist" in nils_text
+    assert "S1" not in nils_text
+
+
+def test_the_notify_worker_closes_completed_actions_and_user_email(world, central_url, capsys):
+    db = world
+    rng = random.Random(3)
+    start = datetime.now(timezone.utc).date() - timedelta(days=40)
+    _days(db, "s1", start - timedelta(days=28), 28, 0.6, rng, "queue")
+    _days(db, "s1", start, 28, 0.1, rng, "queue")
+    act = actions.create(db, "s1", "visit", start.isoformat(), "Queue lane", MONDAY_10, action_type="queue")
+    assert main(["--db", central_url, "notify", "run", "--once"]) == 0          # nobody listens: fine
+    assert actions.get(db, act["id"], evaluate=False)["verdict"] == "effect_shown"
+    assert main(["--db", central_url, "user", "email", "ana", "ana@example.se"]) == 0
+    assert db.execute_sql("SELECT email FROM web_user WHERE name = 'ana'").fetchone()[0] == "ana@example.se"
+    assert main(["--db", central_url, "user", "email", "ana", "--clear"]) == 0
+    assert db.execute_sql("SELECT email FROM web_user WHERE name = 'ana'").fetchone()[0] is None
+    capsys.readouterr()
+    for args, message in ((("user", "email", "ana", "not-an-address"), "not an e-mail address"),
+                          (("user", "email", "ana"), "give the ADDRESS")):
+        assert main(["--db", central_url, *args]) != 0
+        assert message in capsys.readouterr().err
