@@ -180,8 +180,9 @@ def main_complaint(db: Database, site_id: str, date_to: str, days: int = COMPLAI
     start = (date.fromisoformat(date_to) - timedelta(days=days - 1)).isoformat()
     counts = queries.reason_counts(db, queries.ReportFilter((site_id,), date_from=start, date_to=date_to))
     by_reason: dict[str, int] = {}
-    for (_s, _q, reason), c in counts.items():
-        by_reason[reason] = by_reason.get(reason, 0) + c.negative
+    for (_s, _q, audience, _scale, reason), c in counts.items():
+        if audience == "customer":              # the staff pulse's reasons are not a store's complaint
+            by_reason[reason] = by_reason.get(reason, 0) + c.negative
     best = sorted(((-n, r) for r, n in by_reason.items() if n > 0))
     return best[0][1] if best else None
 
