@@ -4,8 +4,8 @@ the site's store manager at once; its notice reaches the local webhook receiver 
 and the local SMTP server (a Swedish mail to her, linking to the alert); she signs in, opens the
 alert from the mail's link, comments, and closes it with "action taken", describing the action; the
 action's page says pending; time passes (the action's date moved back 29 days and both of its
-windows seeded with answers); `kiosk-central action close-completed` closes it as "effect shown",
-its page shows the verdict, the webhook hears of it, and the regional manager's weekly digest
+windows seeded with answers, the other store's as before: the control it is judged against);
+`kiosk-central action close-completed` closes it as "effect shown", its page shows the verdict, the webhook hears of it, and the regional manager's weekly digest
 lists it. A screenshot of every step in tests/artifacts/web/loop/."""
 
 from __future__ import annotations
@@ -147,7 +147,9 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
             start = today - timedelta(days=29)
             db.execute_sql(f"UPDATE action SET action_date = {db.param} WHERE id = {db.param}",
                            (start.isoformat(), action_id))
-            _seed_days(db, "s1", start - timedelta(days=28), 28, 0.55, rng)
+            # The other store, the control the action is judged against, goes on as it was.
+            _seed_days(db, "s1", start - timedelta(days=35), 35, 0.55, rng)
+            _seed_days(db, "s2", start - timedelta(days=35), 36, 0.15, rng)
             _seed_days(db, "s1", start, 28, 0.08, rng)
             [done] = json.loads(_ok(kiosk_central(url, "action", "close-completed", "--json")))
             assert done["id"] == action_id and done["verdict"] == "effect_shown"
