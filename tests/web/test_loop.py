@@ -5,8 +5,8 @@ and the local SMTP server (a Swedish mail to her, linking to the alert); she sig
 alert from the mail's link, comments, and closes it with "action taken", describing the action; the
 action's page says pending; time passes (the action's date moved back 29 days and both of its
 windows seeded with answers, the other store's as before: the control it is judged against);
-`kiosk-central action close-completed` closes it as "effect shown", its page shows the verdict, the webhook hears of it, and the regional manager's weekly digest
-lists it. A screenshot of every step in tests/artifacts/web/loop/."""
+`kiosk-central action close-completed` closes it as "effect shown", its page shows the verdict,
+the webhook hears of it, and the regional manager's weekly digest lists it. A screenshot of every step in tests/artifacts/web/loop/."""
 
 from __future__ import annotations
 
