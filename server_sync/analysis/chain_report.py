@@ -37,8 +37,10 @@ STEPS = ("period", "sites", "trends", "heatmap", "drivers", "actions", "alerts")
 Progress = Callable[[int, int, str], None]
 
 
-def resolve_period(db: Database, f: ReportFilter) -> tuple[str, str] | None:
-    """(from, to): given dates, else the last DEFAULT_DAYS days with data."""
+def resolve_period(db: Database, f: ReportFilter, now: datetime | None = None) -> tuple[str, str] | None:
+    """(from, to): given dates, else the last DEFAULT_DAYS days with data up to the centre's
+    today (the latest site-local date at `now`): an answer dated in the future by a kiosk's
+    clock never moves the default period."""
     for label, value in (("--from", f.date_from), ("--to", f.date_to)):
         if value:
             try:
@@ -47,12 +49,24 @@ def resolve_period(db: Database, f: ReportFilter) -> tuple[str, str] | None:
                 raise CentralConfigError(f"{label} {value!r} is not a date (YYYY-MM-DD)") from None
     if f.date_from and f.date_to and f.date_from > f.date_to:
         raise CentralConfigError(f"--from {f.date_from} is after --to {f.date_to}")
-    first, last = queries.data_range(db, f)
+    first, last = queries.data_range(db, f, until=None if now is None else centre_today(db, now))
     if last is None and not f.date_to:
         return None
     to = f.date_to or max(last, f.date_from or last)       # --from after the last answer: an empty period
     start = f.date_from or max(first or to, (date.fromisoformat(to) - timedelta(days=DEFAULT_DAYS - 1)).isoformat())
     return start, to
+
+
+def centre_today(db: Database, now: datetime) -> str:
+    """The latest site-local date at `now` (UTC's date when there are no sites)."""
+    at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    days = [at.date()]
+    for zone in set(queries.site_timezones(db).values()):
+        try:
+            days.append(at.astimezone(ZoneInfo(zone)).date())
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return max(days).isoformat()
 
 
 def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | None = None,
@@ -70,7 +84,7 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     missing = [s for s in f.sites if s not in names]
     if missing:
         raise CentralConfigError(f"unknown site {missing[0]!r}")
-    period = resolve_period(db, f)
+    period = resolve_period(db, f, now)
     min_group = employee_group(db, f)
     report: dict = {"schema": SCHEMA, "generator": f"kundpuls {__version__}",
                     "generated_at": now.astimezone(timezone.utc).replace(microsecond=0).isoformat(),

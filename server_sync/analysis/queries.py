@@ -62,8 +62,11 @@ def tally_of(scale: str, row: Iterable) -> Tally:
     return Tally(scale, n, s1, s2, top2, neg)
 
 
-def data_range(db: Database, f: ReportFilter = ReportFilter()) -> tuple[str | None, str | None]:
-    where, params = where_clause(db, ReportFilter(f.sites, f.questions))
+def data_range(db: Database, f: ReportFilter = ReportFilter(),
+               until: str | None = None) -> tuple[str | None, str | None]:
+    """The first and last site-local day with answers (of `f`'s sites and questions), none
+    after `until`: a kiosk clock gone wrong must not define a period."""
+    where, params = where_clause(db, ReportFilter(f.sites, f.questions, date_to=until))
     # Two statements: SQLite answers a lone MIN or MAX from the index, both together by a scan.
     return tuple(db.execute_sql(f"SELECT {fn}(local_date) FROM rollup_daily{where}", params).fetchone()[0]
                  for fn in ("MIN", "MAX"))
