@@ -4,7 +4,8 @@ The history generator (seeds.history) makes a chain with seeded dips of known si
 size (`seeded_dips`: Happy Index points, drawn from a range that spans dips too small to matter
 and large ones). The last `eval_days` days are then replayed in time order: their answers are
 taken out of the rollups and put back step by step (`step_min` minutes of the chain's answers at
-a time, the way ingest commits them, `rollups.apply`), and after each step the product's dip rule
+a time, the way ingest commits them, `rollups.apply`; from `WARM_UP` days before them, unscored,
+so the rule starts in the state a running system would have), and after each step the product's dip rule
 runs for the sites that got answers (`alerts.check_dip`, what ingest's after-commit hook runs),
 storing and extending alerts as in production. Neither rule can see an answer recorded after
 its `now`.
@@ -17,7 +18,8 @@ answer by answer: the most often it could have run).
 Scored the same way for both:
 - precision: alerts raised on a day of a seeded dip of that site (any size) / all alerts raised;
 - recall: target dips (at least `min_size` Happy Index points, starting inside the replayed days)
-  with an alert for that site raised during the dip / all target dips;
+  with an alert for that site raised during the dip, or an open one extended into it (a dip
+  right after another stays the same alert) / all target dips;
 - time to alert: hours from the site's opening on the dip's first day to the first alert raised
   during it (median and 90th percentile over the dips each rule caught, and over the dips both
   caught).
@@ -39,13 +41,15 @@ from zoneinfo import ZoneInfo
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "alert_quality"
 MIN_SIZE = 10.0                       # the target: dips of 10 Happy Index points or more
+WARM_UP = 4                           # days replayed before the scored ones
 
 
-def _spec(sites: int, days: int, seed: int):
+def _spec(sites: int, days: int, seed: int, dips_per_year: float = 6.5,
+          dip_drop: tuple[float, float] = (0.4, 2.0)):
     from seeds.history import HistorySpec
     # Realistic traffic (the generator's 68 customer answers a site and day), dips of about
     # 5-30 index points, often enough that a month holds a few dozen of them.
-    return HistorySpec(sites=sites, days=days, dips_per_year=6.5, dip_drop=(0.4, 2.0), seed=seed,
+    return HistorySpec(sites=sites, days=days, dips_per_year=dips_per_year, dip_drop=dip_drop, seed=seed,
                        end=date(2026, 11, 22))
 
 
@@ -80,7 +84,7 @@ def old_rule_alerts(answers: list[dict], rule: OldRealtimeRule = OldRealtimeRule
             if n >= rule.min_answers and negative >= rule.negative_share * n:
                 if last_seen is None or t - last_seen > cooldown:
                     out.append({"site_id": site, "question_id": question, "raised_at": t})
-                last_seen = t
+                out[-1]["last_seen_at"] = last_seen = t
     return out
 
 
@@ -125,7 +129,8 @@ def replay_dip_rule(db, answers: list[dict], step_min: int, rule=None) -> tuple[
         calls += 1
         i = j
     raised = [{"site_id": a["site_id"], "question_id": a["question_id"],
-               "raised_at": datetime.fromisoformat(str(a["raised_at"]))}
+               "raised_at": datetime.fromisoformat(str(a["raised_at"])),
+               "last_seen_at": datetime.fromisoformat(str(a["last_seen_at"]))}
               for a in alerts.list_alerts(db, limit=1_000_000)]
     return raised, {"hook_calls": calls, "rule_ms_per_call": round(1000 * rule_s / max(calls, 1), 3)}
 
@@ -137,11 +142,13 @@ class Score:
     precision: float | None = None
     target_dips: int = 0
     caught: int = 0
+    extended_into: int = 0                                   # caught by an open alert extended into the dip
     recall: float | None = None
     recall_all_sizes: float | None = None
     hours_to_alert_median: float | None = None
     hours_to_alert_p90: float | None = None
-    caught_dips: dict = field(default_factory=dict)          # (site, first) -> hours to alert
+    caught_dips: dict = field(default_factory=dict)          # "site first" -> hours to alert
+    missed: list = field(default_factory=list)               # target dips without an alert: "site first size"
 
 
 def score(raised: list[dict], truth, zones: dict[str, ZoneInfo], first_day: date, last_day: date,
@@ -154,9 +161,14 @@ def score(raised: list[dict], truth, zones: dict[str, ZoneInfo], first_day: date
         dips[d.site_id].append(d)
     s = Score()
     first_alert: dict[tuple[str, date], datetime] = {}
+    extended: set[tuple[str, date]] = set()
     for a in raised:
         at = a["raised_at"].replace(tzinfo=timezone.utc)
         local = at.astimezone(zones[a["site_id"]]).date()
+        seen = a["last_seen_at"].replace(tzinfo=timezone.utc).astimezone(zones[a["site_id"]]).date()
+        # An alert raised before a dip and extended into it (the rule fired during the dip,
+        # the deduplication kept the open alert) shows the dip too; it has no time to alert.
+        extended |= {(d.site_id, d.first) for d in dips[a["site_id"]] if local < d.first <= seen}
         if not first_day <= local <= last_day:
             continue
         s.alerts += 1
@@ -177,10 +189,14 @@ def score(raised: list[dict], truth, zones: dict[str, ZoneInfo], first_day: date
             opening = datetime.combine(d.first, datetime.min.time(), tz) + timedelta(
                 hours=OPENING_HOURS[d.first.weekday()][0])
             s.caught_dips[f"{d.site_id} {d.first}"] = round((first_alert[key] - opening).total_seconds() / 3600, 2)
-    s.caught = len(s.caught_dips)
+        elif key in extended:
+            s.extended_into += 1
+        else:
+            s.missed.append(f"{d.site_id} {d.first} {d.size:g} ({d.days} days)")
+    s.caught = len(s.caught_dips) + s.extended_into
     s.recall = round(s.caught / len(targets), 3) if targets else None
-    s.recall_all_sizes = round(sum((d.site_id, d.first) in first_alert for d in inside) / len(inside), 3) \
-        if inside else None
+    s.recall_all_sizes = round(sum((d.site_id, d.first) in first_alert.keys() | extended for d in inside)
+                               / len(inside), 3) if inside else None
     hours = sorted(s.caught_dips.values())
     if hours:
         s.hours_to_alert_median = round(statistics.median(hours), 2)
@@ -189,12 +205,13 @@ def score(raised: list[dict], truth, zones: dict[str, ZoneInfo], first_day: date
 
 
 def simulate(sites: int = 100, days: int = 84, eval_days: int = 28, seed: int = 12, step_min: int = 10,
-             workdir: str | None = None, rule=None) -> dict:
+             workdir: str | None = None, rule=None, dips_per_year: float = 6.5,
+             dip_drop: tuple[float, float] = (0.4, 2.0)) -> dict:
     """Generate, replay the last `eval_days` days through both rules, score them."""
     from seeds.history import generate, seeded_dips
     from server_sync.central import rollups
     from server_sync.central.db import connect
-    spec = _spec(sites, days, seed)
+    spec = _spec(sites, days, seed, dips_per_year, dip_drop)
     if workdir is None:
         OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir or OUT) as tmp:
@@ -205,9 +222,12 @@ def simulate(sites: int = 100, days: int = 84, eval_days: int = 28, seed: int = 
             generate_s = time.monotonic() - t0
             zones = {s: ZoneInfo(tz) for s, tz in db.execute_sql("SELECT id, timezone FROM site")}
             first_day = spec.end - timedelta(days=eval_days - 1)
-            # Every site here is an hour or two ahead of UTC and closed at night: the replayed
-            # days' answers are those from the UTC midnight before the first of them.
-            answers = _answers_from(db, datetime.combine(first_day, datetime.min.time()))
+            # The replay starts WARM_UP days before the scored days, so that a dip that ended
+            # just before them was alerted (and is extended) as in a running system, instead of
+            # being alerted for the first time on the first scored morning. Every site here is an
+            # hour or two ahead of UTC and closed at night: the replayed days' answers are those
+            # from the UTC midnight before the first of them.
+            answers = _answers_from(db, datetime.combine(first_day - timedelta(days=WARM_UP), datetime.min.time()))
             with db.atomic():
                 rollups.apply(db, answers, -1)
             t0 = time.monotonic()
@@ -225,7 +245,8 @@ def simulate(sites: int = 100, days: int = 84, eval_days: int = 28, seed: int = 
               "new_earlier_or_same": sum(new.caught_dips[k] <= old.caught_dips[k] for k in both)}
     inside = [d for d in truth if first_day <= d.first <= spec.end]
     return {
-        "chain": {"sites": sites, "days": days, "replayed_days": eval_days, "seed": seed, "answers": made.answers,
+        "chain": {"sites": sites, "days": days, "replayed_days": eval_days, "seed": seed,
+                  "dips_per_year": dips_per_year, "dip_drop_logit": list(dip_drop), "answers": made.answers,
                   "replayed_answers": len(answers), "dips_seeded": len(truth), "dips_in_replay": len(inside),
                   "dip_days_in_replay": sum(min(d.last, spec.end) >= d.first and
                                             ((min(d.last, spec.end) - max(d.first, first_day)).days + 1)

@@ -139,13 +139,15 @@ def plan_sites(spec: HistorySpec, rng: random.Random) -> list[SitePlan]:
                         staff_mood=0.6 * (quality - 1.1) + rng.gauss(0.9, 0.3), reason_mix=mix,
                         language=COUNTRY_LANGUAGE[country])
         # The expected count, rounded up or down at random so that a short history gets its
-        # share of dips (int() alone gave none below a year). The extra draws come from a
-        # stream of their own, so every draw of `rng` (and every longer history) is unchanged.
+        # share of dips (int() alone gave none below a year). The rounded-up dip and every dip's
+        # size come from a stream of their own, so every draw of `rng` is what it was and a
+        # history keeps the dips it had.
         extra = random.Random(f"{spec.seed}:dips:{i}")
         expected = spec.dips_per_year * spec.days / 365 * rng.uniform(0.5, 1.5)
-        n_dips = int(expected) + (extra.random() < expected - int(expected))
-        for _ in range(n_dips):
+        for _ in range(int(expected)):
             _add_dip(plan, spec, start, rng, extra)
+        if extra.random() < expected - int(expected):
+            _add_dip(plan, spec, start, extra, extra, apart=True)
         plans.append(plan)
     if plans and spec.dips_per_year > 0 and not any(p.dips for p in plans):
         # A tiny chain still shows what a dip and its action look like.
@@ -154,9 +156,18 @@ def plan_sites(spec: HistorySpec, rng: random.Random) -> list[SitePlan]:
     return plans
 
 
-def _add_dip(plan: SitePlan, spec: HistorySpec, start: date, rng: random.Random, extra: random.Random) -> None:
+DIPS_APART = 35          # days between a rounded-up dip and the site's others: its action is judged alone
+
+
+def _add_dip(plan: SitePlan, spec: HistorySpec, start: date, rng: random.Random, extra: random.Random,
+             apart: bool = False) -> None:
     first = start + timedelta(days=rng.randrange(max(1, spec.days - 10)))
-    plan.dips.append((first, first + timedelta(days=rng.randint(2, 6)), rng.choice(DIP_REASONS)))
+    last = first + timedelta(days=rng.randint(2, 6))
+    reason = rng.choice(DIP_REASONS)
+    if apart and any(first - timedelta(days=DIPS_APART) <= b and a <= last + timedelta(days=DIPS_APART)
+                     for a, b, _ in plan.dips):
+        return
+    plan.dips.append((first, last, reason))
     plan.dip_drops.append(extra.uniform(*spec.dip_drop))
 
 

@@ -50,8 +50,8 @@ class DipRule:
     min_baseline: int = 100          # fewer answers in the baseline: the site is still learning
     min_drop: float = 5.0            # index points (NPS points on nps11)
     # One-sided, per window and look (p ≈ 0.00005): the rule looks after every commit, hundreds of
-    # times a day per site and question; at 3.3 (p ≈ 0.0005) chance alone fired about once a
-    # month per site (benchmarks/alert_quality.py).
+    # times a day per site and question; at 3.3 (p ≈ 0.0005) chance alone made a fifth of the
+    # alerts on a trial chain (docs/analysis.md#the-dip-rule).
     z: float = 3.9
     cooldown_min: int = 24 * 60
 
