@@ -18,6 +18,7 @@ import logging
 import os
 import urllib.error
 import urllib.request
+import weakref
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
@@ -283,9 +284,28 @@ def check(db: Database, now: datetime, site_ids: Iterable[str] | None = None, *,
     return raised
 
 
+HOOK_INTERVAL_S = 60       # a site's dip rule runs at most once a minute per ingestor
+
+
+_hook_checked: "weakref.WeakKeyDictionary[Database, dict[str, datetime]]" = weakref.WeakKeyDictionary()
+
+
+def due_sites(checked: dict[str, datetime], site_ids: Iterable[str], now: datetime,
+              interval_s: float = HOOK_INTERVAL_S) -> list[str]:
+    """The sites not checked within `interval_s` before `now` (marked checked now): a busy site's
+    kiosks commit every few seconds, and a window of a day moves little in a minute."""
+    due = [s for s in sorted(set(site_ids))
+           if s not in checked or not 0 <= (now - checked[s]).total_seconds() < interval_s]
+    for s in due:
+        checked[s] = now
+    return due
+
+
 def realtime_hook(db: Database, site_ids: set[str], now: datetime) -> list[tuple[str, bytes]]:
-    """Ingest's after-commit hook: the dip rule for the sites just written to."""
-    raised = check_dip(db, site_ids, now)
+    """Ingest's after-commit hook: the dip rule for the sites just written to (each at most once
+    a minute in this process)."""
+    sites = due_sites(_hook_checked.setdefault(db, {}), site_ids, now)
+    raised = check_dip(db, sites, now)
     if not raised:
         return []
     return deliver(db, raised, now, prefix=os.environ.get(ENV_PREFIX, ""),

@@ -184,3 +184,11 @@ def test_alerts_check_with_the_trend_rule_keeps_one_alert_per_dip(db):
     raised = alerts.check(db, MONDAY_10, trend=True)
     assert [(a["site_id"], a["kind"]) for a in raised] == [("s1", "realtime")]
     assert alerts.check(db, MONDAY_10 + timedelta(minutes=15), trend=True) == []
+
+
+def test_the_hook_checks_a_busy_site_once_a_minute():
+    checked: dict = {}
+    assert alerts.due_sites(checked, {"s1", "s2"}, MONDAY_10) == ["s1", "s2"]
+    assert alerts.due_sites(checked, {"s1"}, MONDAY_10 + timedelta(seconds=20)) == []
+    assert alerts.due_sites(checked, {"s1", "s3"}, MONDAY_10 + timedelta(seconds=61)) == ["s1", "s3"]
+    assert alerts.due_sites(checked, {"s1"}, MONDAY_10) == ["s1"]                  # a clock set back
