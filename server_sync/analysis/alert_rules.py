@@ -46,6 +46,9 @@ class DipRule:
     window_days: int = 3             # windows: today so far, the last 2 days, … the last window_days
     min_answers: int = 20            # the floor of the minimum n of a window (below it the normal
                                      # approximation of a skewed scale fires too often)
+    min_answers_nps: int = 40        # the floor on nps11: a three-valued score (−100, 0, 100) with
+                                     # a long tail; at 20-30 answers it made a third of the false
+                                     # alerts on the benchmark's chain
     min_day_share: float = 0.25      # … raised to this share of the site's usual day of answers
     min_baseline: int = 100          # fewer answers in the baseline: the site is still learning
     # Index points (NPS points on nps11); the target is dips of 10 points or more. 5 instead of 7:
@@ -84,7 +87,8 @@ def headline(t: Tally) -> float | None:
 def minimum_n(baseline: Tally, rule: DipRule = DipRule()) -> int:
     """The traffic-aware minimum n of a window: the floor, or a share of the site's usual day."""
     per_day = baseline.n / rule.baseline_days
-    return max(rule.min_answers, math.ceil(rule.min_day_share * per_day))
+    floor = rule.min_answers_nps if baseline.scale == "nps11" else rule.min_answers
+    return max(floor, math.ceil(rule.min_day_share * per_day))
 
 
 def between_days(days: Sequence[Tally], spread: float) -> float:
