@@ -2,7 +2,8 @@
 
 `generate(db, HistorySpec(sites=200, days=730))` makes about ten million answers: a weekday and
 hour shape (lunch and after-work peaks, busy Saturdays), sites that differ in size and quality,
-seeded dips (a few bad days with one dominant complaint, ending in a logged action that works),
+seeded dips (a few bad days with one dominant complaint, ending in a logged action that works;
+`seeded_dips(spec)` is their ground truth: site, days and size in Happy Index points),
 follow-ups with reasons on negative answers, the employee pulse at closing (correlated with the
 site's customer mood), a few filtered presses, clock anchors, and the fleet's status.
 
@@ -93,6 +94,9 @@ class HistorySpec:
     answers_per_day: float = 68.0            # mean customer answers per site and day
     seed: int = 7
     dips_per_year: float = 2.5               # per site
+    # How far a dip lowers the day's mood on the logit scale, drawn uniformly from this range:
+    # 1.6 is about 20-27 Happy Index points; (0.4, 2.0) spans about 5-30 (a benchmark's mix).
+    dip_drop: tuple[float, float] = (1.6, 1.6)
     chunk_rows: int = 250_000                # answers per load chunk (memory, not results)
 
 
@@ -107,7 +111,8 @@ class SitePlan:
     staff_mood: float
     reason_mix: list[float]                  # weights of CUSTOMER_REASONS
     language: int = 0                        # index into LANGUAGES
-    dips: list[tuple[date, date, str]] = field(default_factory=list)
+    dips: list[tuple[date, date, str]] = field(default_factory=list)     # first day, last day, reason
+    dip_drops: list[float] = field(default_factory=list)                  # per dip: mood drop (logit)
 
 
 @dataclass
@@ -133,12 +138,91 @@ def plan_sites(spec: HistorySpec, rng: random.Random) -> list[SitePlan]:
                         size=math.exp(rng.gauss(0, 0.45)), quality=quality,
                         staff_mood=0.6 * (quality - 1.1) + rng.gauss(0.9, 0.3), reason_mix=mix,
                         language=COUNTRY_LANGUAGE[country])
-        n_dips = int(spec.dips_per_year * spec.days / 365 * rng.uniform(0.5, 1.5))
-        for _ in range(n_dips):
-            first = start + timedelta(days=rng.randrange(max(1, spec.days - 10)))
-            plan.dips.append((first, first + timedelta(days=rng.randint(2, 6)), rng.choice(DIP_REASONS)))
+        # The expected count, rounded up or down at random so that a short history gets its
+        # share of dips (int() alone gave none below a year). The rounded-up dip and every dip's
+        # size come from a stream of their own, so every draw of `rng` is what it was and a
+        # history keeps the dips it had.
+        extra = random.Random(f"{spec.seed}:dips:{i}")
+        expected = spec.dips_per_year * spec.days / 365 * rng.uniform(0.5, 1.5)
+        for _ in range(int(expected)):
+            _add_dip(plan, spec, start, rng, extra)
+        if extra.random() < expected - int(expected):
+            _add_dip(plan, spec, start, extra, extra, apart=True)
         plans.append(plan)
+    if plans and spec.dips_per_year > 0 and not any(p.dips for p in plans):
+        # A tiny chain still shows what a dip and its action look like.
+        extra = random.Random(f"{spec.seed}:dips:chain")
+        _add_dip(plans[extra.randrange(len(plans))], spec, start, extra, extra)
     return plans
+
+
+DIPS_APART = 35          # days between a rounded-up dip and the site's others: its action is judged alone
+
+
+def _add_dip(plan: SitePlan, spec: HistorySpec, start: date, rng: random.Random, extra: random.Random,
+             apart: bool = False) -> None:
+    first = start + timedelta(days=rng.randrange(max(1, spec.days - 10)))
+    last = first + timedelta(days=rng.randint(2, 6))
+    reason = rng.choice(DIP_REASONS)
+    if apart and any(first - timedelta(days=DIPS_APART) <= b and a <= last + timedelta(days=DIPS_APART)
+                     for a, b, _ in plan.dips):
+        return
+    plan.dips.append((first, last, reason))
+    plan.dip_drops.append(extra.uniform(*spec.dip_drop))
+
+
+def action_rows(plans: list[SitePlan], spec: HistorySpec) -> list[tuple]:
+    """The actions the sites logged: (site, question, date, note, created) the day after each dip
+    that ended before the history's last day (the generator makes the fix work: Chain.boost)."""
+    created = datetime.combine(spec.end, datetime.min.time())
+    return [(p.id, "visit", (b + timedelta(days=1)).isoformat(), ACTION_NOTES[r], created)
+            for p in plans for _a, b, r in p.dips if b < spec.end]
+
+
+@dataclass(frozen=True)
+class SeededDip:
+    """Ground truth for scoring alerts: one seeded dip of one site, its site-local days and its
+    size: the drop of the site's expected Happy Index on the visit question (index points), given
+    the site's mood then, over a day's hours."""
+    site_id: str
+    first: date
+    last: date
+    reason: str
+    drop: float                              # mood drop on the logit scale
+    size: float                              # Happy Index points
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+def _expected_happy_index(mood: np.ndarray) -> np.ndarray:
+    """Expected Happy Index of smiley4 answers at latent mood `mood` (ordered logit): the mean
+    value minus one is the sum over the cut points of P(mood + logistic noise > cut)."""
+    cut = np.array(_TOP_CUT)
+    return 100 / 3 * (1 / (1 + np.exp(-(mood[..., None] - cut)))).sum(axis=-1)
+
+
+def dip_truth(chain: Chain, plans: list[SitePlan]) -> list[SeededDip]:
+    out = []
+    for i, p in enumerate(plans):
+        for (a, b, reason), drop in zip(p.dips, p.dip_drops):
+            days = np.arange(max(0, (a - chain.start).days), min(chain.spec.days, (b - chain.start).days + 1))
+            if not len(days):
+                continue
+            # The mood of those days without the dip, hour by hour (rush hours are worse),
+            # weighted by the day's answers per hour.
+            mood = (chain.quality[i] + chain.boost[i, days])[:, None] - _RUSH[None, :]
+            shape = chain.hour_shape[days]
+            size = ((_expected_happy_index(mood) - _expected_happy_index(mood - drop)) * shape).sum() / shape.sum()
+            out.append(SeededDip(p.id, a, b, reason, round(drop, 3), round(float(size), 2)))
+    return out
+
+
+def seeded_dips(spec: HistorySpec) -> list[SeededDip]:
+    """The ground truth of the history `generate(db, spec)` makes, without making it."""
+    plans = plan_sites(spec, random.Random(spec.seed))
+    return dip_truth(chain_arrays(spec, plans), plans)
 
 
 # --- the chain as arrays ------------------------------------------------------------------------
@@ -158,6 +242,7 @@ class Chain:
     language: np.ndarray
     utc_offset: np.ndarray                   # sites × days: hours ahead of UTC at local noon
     dip: np.ndarray                          # sites × days: index into CUSTOMER_REASONS, -1 = none
+    dip_drop: np.ndarray                     # sites × days: the dip's mood drop (logit), 0 = none
     boost: np.ndarray                        # sites × days: mood added after an action
     reason_weights: list[np.ndarray]         # per question code: sites × len(its reasons)
     reason_bits: list[np.ndarray]            # per question code: its reasons' index in REASON_CODES
@@ -180,10 +265,12 @@ def chain_arrays(spec: HistorySpec, plans: list[SitePlan]) -> Chain:
                                  .total_seconds() // 3600) for d in days]) for tz in sorted({p.timezone for p in plans})}
     dip = np.full((len(plans), spec.days), -1, dtype=np.int64)
     boost = np.zeros((len(plans), spec.days))
+    depth = np.zeros((len(plans), spec.days))
     for i, p in enumerate(plans):
-        for a, b, reason in p.dips:
+        for (a, b, reason), drop in zip(p.dips, p.dip_drops):
             first, last = (a - start).days, (b - start).days
             dip[i, max(0, first):last + 1] = CUSTOMER_REASONS.index(reason)
+            depth[i, max(0, first):last + 1] = drop
             # After a dip the site acted; the fix works for a couple of months.
             boost[i, max(0, last + 1):last + 61] = 0.35
     kiosks = np.array([len(p.kiosks) for p in plans], dtype=np.int64)
@@ -211,7 +298,7 @@ def chain_arrays(spec: HistorySpec, plans: list[SitePlan]) -> Chain:
                  np.concatenate([[0], np.cumsum(kiosks)[:-1]]).astype(np.int64),
                  np.array([p.language for p in plans], dtype=np.int64),
                  np.stack([offsets[p.timezone] for p in plans]) if plans else np.zeros((0, spec.days), np.int64),
-                 dip, boost, weights, bits, dip_column, weekday,
+                 dip, depth, boost, weights, bits, dip_column, weekday,
                  np.array([OPENING_HOURS[int(wd)][1] for wd in weekday], dtype=np.int64), hour_shape,
                  np.array([(d - _UNIX_DAY0).days * 86400 for d in days], dtype=np.int64),
                  [d.isoformat() for d in days], [f"boot-{d.toordinal()}" for d in days], months,
@@ -252,7 +339,7 @@ def draw_site(chain: Chain, i: int) -> Draws:
     rng = np.random.default_rng([spec.seed, i])
     days = spec.days
     in_dip = chain.dip[i] >= 0
-    mood_day = chain.quality[i] + chain.boost[i] - 1.6 * in_dip + rng.normal(0, 0.12, days)
+    mood_day = chain.quality[i] + chain.boost[i] - chain.dip_drop[i] + rng.normal(0, 0.12, days)
     expected = spec.answers_per_day * chain.size[i] * _WEEKDAY_WEIGHT[chain.weekday]
     n = rng.poisson(expected[:, None] * chain.hour_shape)             # day × local hour
     n_nps = rng.binomial(n, 0.22)
@@ -588,8 +675,8 @@ def generate(db: Database, spec: HistorySpec = HistorySpec(),
         # Fresh statistics for the planner (COPY FREEZE already set the visibility map that
         # index-only scans of the rollups need).
         db.execute_sql("ANALYZE")
-    result.dips = [{"site_id": p.id, "from": a.isoformat(), "to": b.isoformat(), "reason": r}
-                   for p in plans for a, b, r in p.dips]
+    result.dips = [{"site_id": d.site_id, "from": d.first.isoformat(), "to": d.last.isoformat(), "reason": d.reason,
+                    "days": d.days, "drop": d.drop, "size": d.size} for d in dip_truth(chain, plans)]
     return result
 
 
@@ -622,9 +709,6 @@ def _write_master_data(db: Database, plans: list[SitePlan], spec: HistorySpec, s
 
 
 def _write_actions(db: Database, plans: list[SitePlan], spec: HistorySpec) -> int:
-    created = datetime.combine(spec.end, datetime.min.time())
-    # The site acts the day after its dip ends; the generator makes the fix work (Chain.boost).
-    rows = [(p.id, "visit", (b + timedelta(days=1)).isoformat(), ACTION_NOTES[r], created)
-            for p in plans for _a, b, r in p.dips if b < spec.end]
+    rows = action_rows(plans, spec)
     _bulk_insert(db, "action", ("site_id", "question_id", "action_date", "note", "created_at"), rows)
     return len(rows)

@@ -2,11 +2,13 @@
 dip, publish it on the site's alerts topic (QoS 1, via ingest or `kiosk-central alerts check`),
 optionally POST it to a webhook, and acknowledge it with a comment.
 
-`realtime_hook(db, site_ids, now)` is the ingest after-commit hook: it checks the realtime rule
-for the sites whose answers just changed and returns the (topic, payload) pairs ingest publishes.
-A new alert is handed to the workflow (server_sync.workflow: its owner, due date, and notices
-queued for the webhooks and the owner's mail, delivered by `kiosk-central notify run`); ingest
-never waits on a receiver. Nothing here may stop ingest.
+`realtime_hook(db, site_ids, now)` is the ingest after-commit hook: it checks the dip rule (kind
+"realtime") for the sites whose answers just changed, from the daily rollups that the same
+commit brought up to date (one indexed query, a few rows per site and question), and returns the
+(topic, payload) pairs ingest publishes. `check(db, now)` is `alerts check`: the dip rule, and
+the trend rule when asked. A new alert is handed to the workflow (server_sync.workflow: its
+owner, due date, and notices queued for the webhooks and the owner's mail, delivered by
+`kiosk-central notify run`); ingest never waits on a receiver. Nothing here may stop ingest.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ import logging
 import os
 import urllib.error
 import urllib.request
+import weakref
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.analysis.alert_rules import RealtimeRule, TrendRule, realtime_breach, trend_breach
-from server_sync.analysis.metrics import Tally, is_negative, primary_metric
+from server_sync.analysis.alert_rules import DipRule, TrendRule, dip_breach, trend_breach
+from server_sync.analysis.metrics import Tally, primary_metric
 from server_sync.analysis.queries import HOURLY_STATS, tally_of
-from server_sync.central.dialect import writer_transaction
+from server_sync.central.dialect import in_list, writer_transaction
 from server_sync.central.rollups import site_timezones
 from server_sync.exc import CentralConfigError
 from server_sync.protocol import alerts_topic, encode_alert, iso_ms
@@ -47,17 +51,20 @@ def _aware(v) -> datetime:
     return v.replace(tzinfo=timezone.utc) if v.tzinfo is None else v
 
 
-def raise_or_extend(db: Database, candidate: dict, now: datetime, cooldown_min: int) -> dict | None:
+def raise_or_extend(db: Database, candidate: dict, now: datetime, cooldown_min: int, *,
+                    any_question: bool = False) -> dict | None:
     """Store `candidate` as a new alert unless the same site/question/kind fired within the
-    cooldown (then that alert's last_seen_at moves on): returns the new alert or None."""
+    cooldown (then that alert's last_seen_at moves on): returns the new alert or None.
+    `any_question`: an alert of the same site and kind on another question is the same dip."""
     now_n = _naive(now)
     with writer_transaction(db, f"alert:{candidate['site_id']}"):
         p = db.param
+        question = "" if any_question else f" AND question_id = {p}"
         row = db.execute_sql(
-            f"SELECT id FROM alert WHERE site_id = {p} AND question_id = {p} AND kind = {p} AND last_seen_at >= {p}"
+            f"SELECT id FROM alert WHERE site_id = {p}{question} AND kind = {p} AND last_seen_at >= {p}"
             " ORDER BY id DESC LIMIT 1",
-            (candidate["site_id"], candidate["question_id"], candidate["kind"],
-             now_n - timedelta(minutes=cooldown_min))).fetchone()
+            [candidate["site_id"]] + ([] if any_question else [candidate["question_id"]])
+            + [candidate["kind"], now_n - timedelta(minutes=cooldown_min)]).fetchone()
         if row:
             db.execute_sql(f"UPDATE alert SET last_seen_at = {p}, window_to = {p} WHERE id = {p}",
                            (now_n, _naive(candidate["window_to"]), row[0]))
@@ -86,30 +93,62 @@ def _after_raise(db: Database, alert_id: int, now: datetime) -> None:
         log.exception("alert %s stored, but its owner and notices were not set", alert_id)
 
 
-def check_realtime(db: Database, site_ids: Iterable[str], now: datetime, rule: RealtimeRule = RealtimeRule()) -> list[dict]:
-    """Evaluate the realtime rule for `site_ids` over the window ending `now`; new alerts only."""
+def _by_zone(db: Database, site_ids: Iterable[str]) -> dict[str, tuple[ZoneInfo, list[str]]]:
+    zones = site_timezones(db, site_ids)
+    by_zone: dict[str, tuple[ZoneInfo, list[str]]] = {}
+    for site, tz in sorted(zones.items()):
+        by_zone.setdefault(str(tz), (tz, []))[1].append(site)
+    return by_zone
+
+
+def _window_text(days: int) -> str:
+    return "today so far" if days == 1 else f"the last {days} days"
+
+
+def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRule = DipRule()) -> list[dict]:
+    """The dip rule (alert_rules.dip_breach) for `site_ids` at `now`, per site and customer
+    question, from rollup_daily: the last `window_days` site-local days against the
+    `baseline_days` before them. New alerts only (a firing dip already alerted is extended)."""
     sites = sorted(set(site_ids))
     if not sites:
         return []
-    start, end = _naive(now) - timedelta(minutes=rule.window_min), _naive(now) + timedelta(seconds=1)
-    p = db.param
-    rows = db.execute_sql(
-        f"SELECT site_id, question_id, scale, value FROM response WHERE site_id IN ({', '.join([p] * len(sites))})"
-        f" AND recorded_at >= {p} AND recorded_at < {p} AND filtered IS NULL AND audience = 'customer'",
-        sites + [start, end]).fetchall()
-    counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for site, question, scale, value in rows:
-        c = counts[(site, question)]
-        c[0] += 1
-        c[1] += is_negative(scale, value)
     raised = []
-    for (site, question), (n, negative) in sorted(counts.items()):
-        if realtime_breach(n, negative, rule):
-            message = (f"{negative} of {n} answers to '{question}' negative in the last {rule.window_min} min")
-            alert = raise_or_extend(db, {"site_id": site, "question_id": question, "kind": "realtime",
-                                         "window_from": start, "window_to": _naive(now), "n": n, "negative": negative,
-                                         "value": round(100 * negative / n, 2), "message": message},
-                                    now, rule.cooldown_min)
+    p = db.param
+    for tz, zone_sites in _by_zone(db, sites).values():
+        today = now.astimezone(tz).date()
+        window_first = today - timedelta(days=rule.window_days - 1)
+        first = window_first - timedelta(days=rule.baseline_days)
+        where, params = in_list(db, "site_id", zone_sites)
+        # One row per site, question, scale and day: the primary key's order, a few dozen rows each.
+        rows = db.execute_sql(
+            f"SELECT site_id, question_id, scale, local_date, n, sum_v, sum_v2, top2, negative FROM rollup_daily"
+            f" WHERE {where} AND audience = 'customer' AND local_date >= {p} AND local_date <= {p}",
+            params + [first.isoformat(), today.isoformat()]).fetchall()
+        tallies: dict[tuple[str, str, str], dict[str, Tally]] = defaultdict(dict)
+        for site, question, scale, day, *stats in rows:
+            tallies[(site, question, scale)][day] = tally_of(scale, stats)
+        found: dict[str, tuple[str, str, Dip]] = {}
+        for (site, question, scale), by_day in sorted(tallies.items()):
+            windows, total = [], Tally(scale)
+            for back in range(rule.window_days):          # today, then one day further back each
+                total = total + by_day.get((today - timedelta(days=back)).isoformat(), Tally(scale))
+                windows.append(total)
+            dip = dip_breach([t for d, t in sorted(by_day.items()) if d < window_first.isoformat()], windows, rule)
+            # One dip of a site is one alert, whichever of its questions shows it: the clearest.
+            if dip is not None and (site not in found or dip.z < found[site][2].z):
+                found[site] = (question, scale, dip)
+        for site, (question, scale, dip) in sorted(found.items()):
+            metric = "NPS" if scale == "nps11" else "Happy Index"
+            message = (f"'{question}' {metric} {dip.value:.1f} over {_window_text(dip.days)}, {dip.drop:.1f} points"
+                       f" below the site's usual {dip.baseline:.1f} (n={dip.n}, p={dip.p_value:.1g})")
+            window_from = datetime.combine(today - timedelta(days=dip.days - 1), datetime.min.time(), tz)
+            alert = raise_or_extend(db, {
+                "site_id": site, "question_id": question, "kind": "realtime", "window_from": window_from,
+                "window_to": now, "n": dip.n, "negative": dip.negative, "value": round(dip.value, 2),
+                "baseline": round(dip.baseline, 2), "p_value": dip.p_value, "message": message},
+                # A window reaching back over earlier days still sees the dip those days held:
+                # the same dip, however long ago the alert was last extended within them.
+                now, rule.cooldown_min + (dip.days - 1) * 24 * 60, any_question=True)
             if alert:
                 raised.append(alert)
     return raised
@@ -243,9 +282,42 @@ def deliver(db: Database, alerts: list[dict], now: datetime, *, prefix: str = ""
     return [payload(a, prefix) for a in alerts]
 
 
+def check(db: Database, now: datetime, site_ids: Iterable[str] | None = None, *, trend: bool = False) -> list[dict]:
+    """The dip rule for `site_ids` (default: every site) and, with `trend`, the trend rule for the
+    sites without an open dip alert (one dip, one alert): the new alerts, stored, not delivered."""
+    sites = sorted(site_ids) if site_ids is not None else [r[0] for r in db.execute_sql("SELECT id FROM site")]
+    raised = check_dip(db, sites, now)
+    if trend and sites:
+        where, params = in_list(db, "site_id", sites)
+        open_dips = {r[0] for r in db.execute_sql(
+            f"SELECT DISTINCT site_id FROM alert WHERE {where} AND kind = 'realtime' AND last_seen_at >= {db.param}",
+            params + [_naive(now) - timedelta(minutes=DipRule().cooldown_min)])}
+        raised += check_trend(db, now, site_ids=[s for s in sites if s not in open_dips])
+    return raised
+
+
+HOOK_INTERVAL_S = 60       # a site's dip rule runs at most once a minute per ingestor
+
+
+_hook_checked: "weakref.WeakKeyDictionary[Database, dict[str, datetime]]" = weakref.WeakKeyDictionary()
+
+
+def due_sites(checked: dict[str, datetime], site_ids: Iterable[str], now: datetime,
+              interval_s: float = HOOK_INTERVAL_S) -> list[str]:
+    """The sites not checked within `interval_s` before `now` (marked checked now): a busy site's
+    kiosks commit every few seconds, and a window of a day moves little in a minute."""
+    due = [s for s in sorted(set(site_ids))
+           if s not in checked or not 0 <= (now - checked[s]).total_seconds() < interval_s]
+    for s in due:
+        checked[s] = now
+    return due
+
+
 def realtime_hook(db: Database, site_ids: set[str], now: datetime) -> list[tuple[str, bytes]]:
-    """Ingest's after-commit hook: the realtime rule for the sites just written to."""
-    raised = check_realtime(db, site_ids, now)
+    """Ingest's after-commit hook: the dip rule for the sites just written to (each at most once
+    a minute in this process)."""
+    sites = due_sites(_hook_checked.setdefault(db, {}), site_ids, now)
+    raised = check_dip(db, sites, now)
     if not raised:
         return []
     # Webhooks and mail are queued by the workflow (notify queue), never POSTed from ingest.

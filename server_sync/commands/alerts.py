@@ -2,9 +2,10 @@
 and their workflow (server_sync.workflow.alerts: owner, due date, comments, acknowledgement,
 closing with an outcome), for people and scripts (`--json`); the web app calls the same functions.
 
-`check` runs the realtime and trend rules over every site (cron it, e.g. every 15 minutes; the
-ingest hook runs the realtime rule on every commit), stores new alerts (each gets its owner and
-queued notices), optionally POSTs them to --webhook, and publishes them on each site's alerts
+`check` runs the dip rule (kind realtime) over every site (cron it, e.g. every 15 minutes, for
+sites whose kiosks are quiet; the ingest hook runs it on every commit), with --trend also the
+trend rule, stores new alerts (each gets its owner and queued notices), optionally POSTs them to
+--webhook, and publishes them on each site's alerts
 topic unless --no-publish.
 """
 
@@ -22,10 +23,11 @@ from server_sync.exc import CentralConfigError
 
 def add_parser(sub, common) -> None:
     p = sub.add_parser("alerts", parents=[common], help="dip alerts: list, assign, comment, ack, close, check",
-                       description="Alerts raised when a site dips: realtime (half of at least 4 answers negative "
-                                   "within 15 minutes) and trend (significant drop against the 4-week baseline "
-                                   "for the same hours). Each is owned (the site's store manager at first), has a "
-                                   "due date, and is acknowledged and closed with an outcome.")
+                       description="Alerts raised when a site dips: realtime (today or the last days clearly below the "
+                                   "site's own 4-week baseline, with a minimum n that follows the site's traffic; "
+                                   "one alert per dip) and, on request, trend (significant drop today against "
+                                   "the 4-week baseline for the same hours). Each is owned (the site's store manager "
+                                   "at first), has a due date, and is acknowledged and closed with an outcome.")
     s = p.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
     ls = s.add_parser("list", parents=[common], help="list alerts, newest first")
     ls.add_argument("--state", choices=("open", "acknowledged", "closed", "active"),
@@ -69,6 +71,9 @@ def add_parser(sub, common) -> None:
         sp.set_defaults(func=fn)
     chk = s.add_parser("check", parents=[common], help="evaluate the rules now; store, webhook, publish")
     chk.add_argument("--site", action="append", default=[], help="only this site (repeatable)")
+    chk.add_argument("--trend", action="store_true",
+                     help="also the trend rule (today against the same hours of the last 4 weeks, p < 0.01) "
+                          "for sites without an open dip alert")
     chk.add_argument("--webhook", metavar="URL", help="POST each new alert as JSON to URL (failures are logged)")
     chk.add_argument("--webhook-timeout", type=float, default=5.0, metavar="S", help="webhook timeout (default 5 s)")
     chk.add_argument("--no-publish", action="store_true", help="do not publish on the MQTT alerts topics")
@@ -195,14 +200,13 @@ def publish(settings, messages: list[tuple[str, bytes]], timeout_s: float = 10.0
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from server_sync.analysis.alerts import check_realtime, check_trend, deliver
+    from server_sync.analysis.alerts import check, deliver
     from server_sync.central.db import connect
     settings = None if args.no_publish else broker_settings(args, "kundpuls-alerts")
     now = datetime.now(timezone.utc)
     db = connect(existing_database_url(args))
     try:
-        sites = args.site or [r[0] for r in db.execute_sql("SELECT id FROM site")]
-        raised = check_realtime(db, sites, now) + check_trend(db, now, site_ids=sites)
+        raised = check(db, now, site_ids=args.site or None, trend=args.trend)
         messages = deliver(db, raised, now, prefix=args.prefix, webhook_url=args.webhook,
                            timeout_s=args.webhook_timeout)
     finally:

@@ -4,7 +4,8 @@ transaction), and make small chains with the real history generator."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+import random
+from datetime import datetime, timedelta
 
 from server_sync.central import rollups
 
@@ -52,3 +53,18 @@ def commit(db, rows: list[dict], reasons: dict[str, list[str]] | None = None) ->
                 f"INSERT INTO followup_reason (followup_id, response_id, reason) VALUES ({p}, {p}, {p})",
                 [("f" + rid[1:], rid, reason) for rid, rs in reasons.items() for reason in rs])
             rollups.apply_reasons(db, [{"response_id": rid, "reasons": rs} for rid, rs in reasons.items()])
+
+
+def ordinary_weeks(db, site: str, before: datetime, rng: random.Random, days: int = 28, per_day: int = 40,
+                   kiosk: str | None = None) -> int:
+    """The days before `before` at `site`, ordinary ones (about 12% negative, answered 08-18 UTC):
+    the baseline the dip rule compares a site with. Returns the answers written."""
+    rows = []
+    for d in range(1, days + 1):
+        day = (before - timedelta(days=d)).replace(tzinfo=None)
+        for _ in range(per_day):
+            at = day.replace(hour=rng.randrange(8, 18), minute=rng.randrange(60))
+            rows.append(answer(site, at, rng.choice((1, 2)) if rng.random() < 0.12 else rng.choice((3, 3, 4, 4, 4)),
+                               kiosk=kiosk))
+    commit(db, rows)
+    return len(rows)

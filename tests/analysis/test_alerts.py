@@ -1,5 +1,7 @@
-"""Alerts: one alert for a seeded dip, none for noise; the trend rule against the 4-week
-baseline; stored, published payloads that the kiosk side decodes, webhook, acknowledgement."""
+"""Alerts: the dip rule through ingest's hook raises one alert for a bad day against the site's
+own four weeks, none for an ordinary day, one per dip whichever question shows it and however
+long it lasts; the trend rule against the 4-week baseline; stored, published payloads that the
+kiosk side decodes, webhook, acknowledgement."""
 
 from __future__ import annotations
 
@@ -10,11 +12,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from server_sync.analysis import alerts
-from server_sync.analysis.alert_rules import RealtimeRule
+from server_sync.analysis.alert_rules import DipRule
 from server_sync.cli import main
 from server_sync.central.db import connect
 from server_sync.protocol import decode_alert, parse_site_topic
-from tests.analysis.seeding import add_question, add_site, answer, commit
+from tests.analysis.seeding import add_question, add_site, answer, commit, ordinary_weeks
 from tests.analysis.webhook import WebhookReceiver
 
 MONDAY_10 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)          # 10:00 in Stockholm
@@ -47,38 +49,81 @@ def stream(db, site: str, start: datetime, minutes: int, negative_share, rng: ra
     return published
 
 
-def test_a_seeded_dip_raises_exactly_one_alert_and_noise_none(db):
+def test_a_bad_day_raises_exactly_one_alert_and_an_ordinary_one_none(db):
     rng = random.Random(5)
-    # Two busy hours of an ordinary day (12% negative) at s2: noise, never an alert.
-    noise = stream(db, "s2", MONDAY_10, 120, lambda m: 0.12, rng, per_min=1.0)
+    for site in ("s1", "s2"):
+        ordinary_weeks(db, site, MONDAY_10, rng)
+    # s2: an ordinary day, answer after answer through the hook: never an alert.
+    noise = stream(db, "s2", MONDAY_10, 240, lambda m: 0.12, rng, per_min=0.4)
     assert sum(len(p) for p in noise) == 0
-    # s1: an hour of good answers, a 25-minute dip (80% negative), then good again.
-    out = stream(db, "s1", MONDAY_10, 120, lambda m: 0.8 if 60 <= m < 85 else 0.1, rng, per_min=0.7)
+    # s1: a good first hour, then half the answers negative for the rest of the day.
+    out = stream(db, "s1", MONDAY_10, 240, lambda m: 0.1 if m < 60 else 0.55, rng, per_min=0.4)
     messages = [msg for p in out for msg in p]
     assert len(messages) == 1
     topic, payload = messages[0]
     assert parse_site_topic(topic) == "s1"
     alert = decode_alert(payload, "s1")
-    assert alert.kind == "realtime" and "negative" in alert.message
+    assert alert.kind == "realtime" and "below the site's usual" in alert.message
     stored = alerts.list_alerts(db)
     assert len(stored) == 1 and stored[0]["id"] == int(alert.id.split("-")[1])
-    assert stored[0]["n"] >= 4 and stored[0]["negative"] * 2 >= stored[0]["n"]
+    assert stored[0]["n"] >= DipRule().min_answers and stored[0]["value"] < stored[0]["baseline"] - 10
     assert stored[0]["published_at"] is not None and stored[0]["last_seen_at"] > stored[0]["raised_at"]
+    # The next morning is as bad: the same dip, the same alert (24 quiet hours make a new one).
+    stream(db, "s1", MONDAY_10 + timedelta(days=1), 120, lambda m: 0.55, rng, per_min=0.4)
+    assert len(alerts.list_alerts(db)) == 1
 
 
-def test_a_second_dip_after_the_cooldown_is_a_new_alert(db):
-    rule = RealtimeRule(cooldown_min=60)
-    for start in (MONDAY_10, MONDAY_10 + timedelta(minutes=30), MONDAY_10 + timedelta(hours=3)):
-        commit(db, [answer("s1", (start - timedelta(minutes=i)).replace(tzinfo=None), 1) for i in range(4)])
-        alerts.check_realtime(db, ["s1"], start, rule)
+def test_one_alert_per_dip_whichever_question_shows_it(db):
+    rng = random.Random(8)
+    add_question(db, "recommend", "nps11")
+    ordinary_weeks(db, "s1", MONDAY_10, rng)
+    rows = [answer("s1", (MONDAY_10 - timedelta(days=d)).replace(tzinfo=None, hour=9 + d % 8), rng.choice((9, 10)),
+                   question="recommend", scale="nps11") for d in range(1, 29) for _ in range(6)]
+    commit(db, rows)
+    bad = [answer("s1", (MONDAY_10 - timedelta(minutes=m)).replace(tzinfo=None), 1) for m in range(40)]
+    bad += [answer("s1", (MONDAY_10 - timedelta(minutes=m)).replace(tzinfo=None), 2, question="recommend",
+                   scale="nps11") for m in range(40)]
+    commit(db, bad)
+    raised = alerts.check_dip(db, ["s1"], MONDAY_10)
+    assert len(raised) == 1 and raised[0]["kind"] == "realtime"
+    assert alerts.check_dip(db, ["s1"], MONDAY_10 + timedelta(hours=2)) == []
+    assert len(alerts.list_alerts(db)) == 1
+
+
+def test_a_second_dip_after_quiet_days_is_a_new_alert(db):
+    rng = random.Random(6)
+    ordinary_weeks(db, "s1", MONDAY_10, rng)
+
+    def bad_day(start: datetime) -> list[dict]:
+        commit(db, [answer("s1", (start - timedelta(minutes=5 * i)).replace(tzinfo=None), 1 + i % 2)
+                    for i in range(30)])
+        return alerts.check_dip(db, ["s1"], start)
+
+    assert len(bad_day(MONDAY_10)) == 1
+    assert bad_day(MONDAY_10 + timedelta(hours=3)) == []                   # the same dip: extended
+    for d in range(1, 6):                                                # ordinary days
+        commit(db, [answer("s1", (MONDAY_10 + timedelta(days=d, minutes=5 * i)).replace(tzinfo=None), 4)
+                    for i in range(40)])
+        alerts.check_dip(db, ["s1"], MONDAY_10 + timedelta(days=d, hours=4))
+    assert len(bad_day(MONDAY_10 + timedelta(days=6, hours=3))) == 1
     assert [a["kind"] for a in alerts.list_alerts(db)] == ["realtime", "realtime"]
 
 
-def test_filtered_presses_and_three_answers_do_not_alert(db):
-    rows = [answer("s1", MONDAY_10.replace(tzinfo=None) - timedelta(minutes=1), 1) for _ in range(3)]
-    rows += [answer("s1", MONDAY_10.replace(tzinfo=None), 1, filtered="repeat") for _ in range(5)]
+def test_filtered_presses_a_handful_of_answers_and_a_site_without_history_do_not_alert(db):
+    rng = random.Random(7)
+    ordinary_weeks(db, "s1", MONDAY_10, rng)
+    rows = [answer("s1", MONDAY_10.replace(tzinfo=None) - timedelta(minutes=i), 1) for i in range(8)]
+    rows += [answer("s1", MONDAY_10.replace(tzinfo=None), 1, filtered="repeat") for _ in range(40)]
+    rows += [answer("s2", MONDAY_10.replace(tzinfo=None) - timedelta(minutes=i), 1) for i in range(40)]
     commit(db, rows)
-    assert alerts.check_realtime(db, ["s1"], MONDAY_10) == []
+    assert alerts.check_dip(db, ["s1", "s2"], MONDAY_10) == []
+
+
+def bad_morning(db, site: str, now: datetime, rng: random.Random) -> None:
+    """Four weeks of ordinary days, then 30 answers this morning, most of them negative."""
+    ordinary_weeks(db, site, now, rng)
+    commit(db, [answer(site, now.replace(tzinfo=None) - timedelta(minutes=3 * i), 1 if i % 3 else 3)
+                for i in range(30)])
 
 
 def _day(db, site, day: datetime, happy: float, rng, n_per_hour=6):
@@ -109,8 +154,8 @@ def test_trend_rule_fires_once_for_a_bad_morning_against_the_baseline(db):
 
 def test_webhook_post_and_a_dead_webhook_is_not_fatal(db):
     with WebhookReceiver(status=204) as hook:
-        commit(db, [answer("s1", MONDAY_10.replace(tzinfo=None), 1) for _ in range(4)])
-        raised = alerts.check_realtime(db, ["s1"], MONDAY_10)
+        bad_morning(db, "s1", MONDAY_10, random.Random(3))
+        raised = alerts.check_dip(db, ["s1"], MONDAY_10)
         out = alerts.deliver(db, raised, MONDAY_10, webhook_url=hook.url)
         assert len(out) == 1 and hook.bodies[-1]["type"] == "kundpuls.alert"
         assert hook.bodies[-1]["site_id"] == "s1"
@@ -120,8 +165,8 @@ def test_webhook_post_and_a_dead_webhook_is_not_fatal(db):
 
 
 def test_ack_with_a_comment_through_the_cli(db, tmp_path, capsys):
-    commit(db, [answer("s1", MONDAY_10.replace(tzinfo=None), 1) for _ in range(4)])
-    [a] = alerts.check_realtime(db, ["s1"], MONDAY_10)
+    bad_morning(db, "s1", MONDAY_10, random.Random(4))
+    [a] = alerts.check_dip(db, ["s1"], MONDAY_10)
     url = f"sqlite:///{tmp_path / 'central.db'}"
     assert main(["--db", url, "alerts", "list", "--open", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["id"] == a["id"]
@@ -132,3 +177,18 @@ def test_ack_with_a_comment_through_the_cli(db, tmp_path, capsys):
     assert main(["--db", url, "alerts", "ack", str(a["id"]), "--comment", " "]) == 2
     assert main(["--db", url, "alerts", "list", "--open", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_alerts_check_with_the_trend_rule_keeps_one_alert_per_dip(db):
+    bad_morning(db, "s1", MONDAY_10, random.Random(12))
+    raised = alerts.check(db, MONDAY_10, trend=True)
+    assert [(a["site_id"], a["kind"]) for a in raised] == [("s1", "realtime")]
+    assert alerts.check(db, MONDAY_10 + timedelta(minutes=15), trend=True) == []
+
+
+def test_the_hook_checks_a_busy_site_once_a_minute():
+    checked: dict = {}
+    assert alerts.due_sites(checked, {"s1", "s2"}, MONDAY_10) == ["s1", "s2"]
+    assert alerts.due_sites(checked, {"s1"}, MONDAY_10 + timedelta(seconds=20)) == []
+    assert alerts.due_sites(checked, {"s1", "s3"}, MONDAY_10 + timedelta(seconds=61)) == ["s1", "s3"]
+    assert alerts.due_sites(checked, {"s1"}, MONDAY_10) == ["s1"]                  # a clock set back

@@ -1,12 +1,13 @@
-"""End to end: a dip in a kiosk's batch reaches `kiosk-central ingest` (a real process, real
-mosquitto with TLS, password file and ACL); its after-commit hook raises ONE alert, publishes it
-on the site's alerts topic where a kiosk of that site receives it, and queues its notice for the
-webhooks (ingest never POSTs itself: the notify worker delivers it, signed). More bad answers in
-the same dip: no second alert."""
+"""End to end: a dip in a kiosk's batch (against four ordinary weeks of the site) reaches
+`kiosk-central ingest` (a real process, real mosquitto with TLS, password file and ACL); its
+after-commit hook raises ONE alert, publishes it on the site's alerts topic where a kiosk of that
+site receives it, and queues its notice for the webhooks (ingest never POSTs itself: the notify
+worker delivers it, signed). More bad answers in the same dip: no second alert."""
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -19,7 +20,7 @@ from server_sync import protocol
 from server_sync.central.db import connect
 from server_sync.cli import main
 from server_sync.notify import queue, sender
-from tests.analysis.seeding import answer, commit
+from tests.analysis.seeding import answer, commit, ordinary_weeks
 from tests.analysis.webhook import WebhookReceiver
 from tests.central.fleet import IngestProcess, wait_until
 from tests.central.wire import batch, register_fleet, response
@@ -38,6 +39,7 @@ def test_dip_through_ingest_publishes_one_alert_and_calls_the_webhook(broker, tm
     url = f"sqlite:///{tmp_path / 'central.db'}"
     db = connect(url)
     register_fleet(db)
+    usual = ordinary_weeks(db, "s1", datetime.now(timezone.utc), random.Random(1), kiosk="k2")
     hook = WebhookReceiver(status=200)
     queue.add_endpoint(db, "office", hook.url, "json", datetime.now(timezone.utc))
     ingest = IngestProcess(url, broker, tmp_path / "ingest.log")
@@ -56,13 +58,13 @@ def test_dip_through_ingest_publishes_one_alert_and_calls_the_webhook(broker, tm
         kiosk.connect(broker.host, broker.port)
         kiosk.loop_start()
         now = datetime.now(timezone.utc)
-        events = [response(i + 1, value=1 if i % 4 else 3, at=now - timedelta(minutes=5 - i)) for i in range(5)]
+        events = [response(i + 1, value=1 if i % 4 else 3, at=now - timedelta(minutes=24 - i)) for i in range(24)]
         kiosk.publish(*batch(events), qos=1).wait_for_publish(10)
         assert wait_until(lambda: len(received) == 1, 20), ingest.log()
         assert received[0].kind == "realtime" and received[0].site_id == "s1"
-        more = [response(10 + i, value=1, at=datetime.now(timezone.utc)) for i in range(3)]
+        more = [response(30 + i, value=1, at=datetime.now(timezone.utc)) for i in range(3)]
         kiosk.publish(*batch(more), qos=1).wait_for_publish(10)
-        assert wait_until(lambda: db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] == 8, 20)
+        assert wait_until(lambda: db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] == usual + 27, 20)
         time.sleep(1.0)                                          # time for a wrong second alert to show
         assert len(received) == 1
         stored = db.execute_sql("SELECT id, n, negative, published_at, webhook_status FROM alert").fetchall()
@@ -71,6 +73,7 @@ def test_dip_through_ingest_publishes_one_alert_and_calls_the_webhook(broker, tm
         assert hook.bodies == []                                 # queued, not POSTed by ingest
         assert sender.deliver_webhooks(db, datetime.now(timezone.utc)) == 1
         assert hook.bodies[0]["event"] == "alert.raised" and hook.bodies[0]["site_id"] == "s1"
+        assert hook.bodies[0]["n"] == 24
     finally:
         for c in (staff, kiosk):
             c.loop_stop()
@@ -95,7 +98,8 @@ def test_alerts_check_publishes_what_it_raises(broker, tmp_path, capsys):
         staff.subscribe(protocol.alerts_topic("s2"), qos=1)
         assert subscribed.wait(10)
         now = datetime.now(timezone.utc).replace(tzinfo=None)
-        commit(db, [answer("s2", now - timedelta(minutes=i), 1, kiosk="k3") for i in range(5)])
+        ordinary_weeks(db, "s2", now, random.Random(2), kiosk="k4")
+        commit(db, [answer("s2", now - timedelta(minutes=i), 1, kiosk="k3") for i in range(24)])
         args = ["--db", url, "alerts", "check", "--broker-host", broker.host, "--broker-port", str(broker.port),
                 "--ca-file", broker.ca_file, "--username", "central",
                 "--password-file", str(broker.password_file_for("central")), "--json"]

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections import Counter, defaultdict
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from statistics import mean
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from seeds.history import HistorySpec, generate
+from seeds.history import HistorySpec, action_rows, generate, plan_sites, seeded_dips
 from server_sync.analysis.metrics import is_negative, is_top2
 from server_sync.central import rollups
 from server_sync.central.db import connect
@@ -260,3 +261,54 @@ def test_sites_differ_and_dips_have_one_dominant_complaint(chain):
     negative = db.execute_sql("SELECT COUNT(*) FROM response WHERE filtered IS NULL AND ((scale = 'nps11' AND value <= 6)"
                               " OR (scale <> 'nps11' AND value <= 2))").fetchone()[0]
     assert 0.38 < result.followups / negative < 0.52
+
+
+@pytest.mark.parametrize("days", [28, 90])
+def test_small_default_chains_have_dips_and_actions(days):
+    """Defect 5 of issue 12: int(2.5 · days/365 · U) was 0 below a year, so a demo or a test of a
+    small chain had no dip and no action to show."""
+    spec = HistorySpec(days=days)
+    plans = plan_sites(spec, random.Random(spec.seed))
+    dips = [d for p in plans for d in p.dips]
+    # 200 sites × 2.5 a year: about 38 dips in 28 days, 123 in 90.
+    assert 0.6 * 200 * 2.5 * days / 365 < len(dips) < 1.4 * 200 * 2.5 * days / 365
+    assert action_rows(plans, spec)
+    few = HistorySpec(sites=2, days=days, seed=1)
+    assert any(p.dips for p in plan_sites(few, random.Random(few.seed)))      # even a tiny chain shows one
+
+
+def test_seeded_dips_are_known_with_site_start_length_and_size():
+    spec = HistorySpec(sites=30, days=90, dips_per_year=6, dip_drop=(0.4, 2.0), seed=2)
+    truth = seeded_dips(spec)
+    assert truth and all(d.days == (d.last - d.first).days + 1 >= 1 for d in truth)
+    assert {d.site_id for d in truth} <= {f"s{i + 1:03d}" for i in range(30)}
+    sizes = sorted(d.size for d in truth)
+    # A logit drop of 0.4-2.0 is about 5-30 Happy Index points; 1.6 (the default) about 20-27.
+    assert 3 < sizes[0] < 10 < sizes[-1] < 35
+    default = seeded_dips(HistorySpec(sites=30, days=90, seed=2))
+    assert all(18 < d.size < 30 for d in default)
+
+
+def test_the_seeded_size_is_what_the_answers_show(chain):
+    """The ground truth's size is the drop a benchmark can measure: the dip days' Happy Index
+    against the same site's days without a dip."""
+    db, result = chain
+    spec = HistorySpec(sites=20, days=140, answers_per_day=60, dips_per_year=4, seed=9)
+    truth = {(d.site_id, d.first.isoformat()): d for d in seeded_dips(spec)}
+    assert len(truth) == len(result.dips) and all("size" in d for d in result.dips)
+    daily = defaultdict(lambda: [0, 0])
+    for site, local_date, n, sum_v in db.execute_sql(
+            "SELECT site_id, local_date, n, sum_v FROM rollup_daily WHERE question_id = 'visit'"):
+        daily[(site, local_date)][0] += n
+        daily[(site, local_date)][1] += sum_v
+    measured, seeded = [], []
+    for d in truth.values():
+        inside = [daily[(d.site_id, (d.first + timedelta(days=k)).isoformat())] for k in range(d.days)]
+        around = [daily[(d.site_id, (d.first - timedelta(days=k)).isoformat())] for k in range(1, 15)]
+        if sum(n for n, _ in around) < 200:
+            continue                                                      # a dip at the very start
+        hi = (lambda cells: (sum(s for _, s in cells) / sum(n for n, _ in cells) - 1) / 3 * 100)
+        measured.append(hi(around) - hi(inside))
+        seeded.append(d.size)
+    assert len(measured) >= 5
+    assert abs(mean(measured) - mean(seeded)) < 3

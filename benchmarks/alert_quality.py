@@ -1,0 +1,280 @@
+"""Alert quality: do the alerts point at real dips, and how soon? Both rules over the same chain.
+
+The history generator (seeds.history) makes a chain with seeded dips of known site, days and
+size (`seeded_dips`: Happy Index points, drawn from a range that spans dips too small to matter
+and large ones). The last `eval_days` days are then replayed in time order: their answers are
+taken out of the rollups and put back step by step (`step_min` minutes of the chain's answers at
+a time, the way ingest commits them, `rollups.apply`; from `WARM_UP` days before them, unscored,
+so the rule starts in the state a running system would have), and after each step the product's dip rule
+runs for the sites that got answers (`alerts.check_dip`, what ingest's after-commit hook runs),
+storing and extending alerts as in production. Neither rule can see an answer recorded after
+its `now`.
+
+The competing approach is the rule the dip rule replaced, kept here as a plain copy: after every
+answer, at least half negative among at least 4 customer answers of the site and question within
+the last 15 minutes; one alert until 60 quiet minutes (run in memory over the same answers,
+answer by answer: the most often it could have run).
+
+Scored the same way for both:
+- precision: alerts raised on a day of a seeded dip of that site (any size) / all alerts raised;
+- recall: target dips (at least `min_size` Happy Index points, starting inside the replayed days)
+  with an alert for that site raised during the dip, or an open one extended into it (a dip
+  right after another stays the same alert) / all target dips;
+- time to alert: hours from the site's opening on the dip's first day to the first alert raised
+  during it (median and 90th percentile over the dips each rule caught, and over the dips both
+  caught).
+Sizes: $KUNDPULS_BENCH_SITES (100), $KUNDPULS_BENCH_DAYS (84, of which the last 28 replayed).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out" / "alert_quality"
+MIN_SIZE = 10.0                       # the target: dips of 10 Happy Index points or more
+WARM_UP = 4                           # days replayed before the scored ones
+
+
+def _spec(sites: int, days: int, seed: int, dips_per_year: float = 6.5,
+          dip_drop: tuple[float, float] = (0.4, 2.0)):
+    from seeds.history import HistorySpec
+    # Realistic traffic (the generator's 68 customer answers a site and day), dips of about
+    # 5-30 index points, often enough that a month holds a few dozen of them.
+    return HistorySpec(sites=sites, days=days, dips_per_year=dips_per_year, dip_drop=dip_drop, seed=seed,
+                       end=date(2026, 11, 22))
+
+
+# --- the competing approach: the replaced realtime rule, as it was -------------------------------
+
+@dataclass(frozen=True)
+class OldRealtimeRule:
+    window_min: int = 15
+    min_answers: int = 4
+    negative_share: float = 0.5
+    cooldown_min: int = 60
+
+
+def old_rule_alerts(answers: list[dict], rule: OldRealtimeRule = OldRealtimeRule()) -> list[dict]:
+    """The replaced rule run after every answer: {site_id, question_id, raised_at} per new alert."""
+    from server_sync.protocol.scales import is_negative
+    series: dict[tuple[str, str], list[tuple[datetime, bool]]] = defaultdict(list)
+    for a in answers:
+        if a["filtered"] is None and a["audience"] == "customer":
+            series[(a["site_id"], a["question_id"])].append((a["recorded_at"], is_negative(a["scale"], a["value"])))
+    window, cooldown = timedelta(minutes=rule.window_min), timedelta(minutes=rule.cooldown_min)
+    out = []
+    for (site, question), items in sorted(series.items()):
+        items.sort()
+        lo, negative, last_seen = 0, 0, None
+        for hi, (t, neg) in enumerate(items):
+            negative += neg
+            while items[lo][0] < t - window:
+                negative -= items[lo][1]
+                lo += 1
+            n = hi - lo + 1
+            if n >= rule.min_answers and negative >= rule.negative_share * n:
+                if last_seen is None or t - last_seen > cooldown:
+                    out.append({"site_id": site, "question_id": question, "raised_at": t})
+                out[-1]["last_seen_at"] = last_seen = t
+    return out
+
+
+# --- the replay --------------------------------------------------------------------------------
+
+def _answers_from(db, since: datetime) -> list[dict]:
+    cols = ("site_id", "kiosk_id", "question_id", "audience", "scale", "value", "recorded_at", "filtered")
+    out = []
+    for row in db.execute_sql(f"SELECT {', '.join(cols)} FROM response WHERE recorded_at >= {db.param}"
+                              " ORDER BY recorded_at", (since,)):
+        a = dict(zip(cols, row))
+        if isinstance(a["recorded_at"], str):
+            a["recorded_at"] = datetime.fromisoformat(a["recorded_at"])
+        out.append(a)
+    return out
+
+
+def replay_dip_rule(db, answers: list[dict], step_min: int, rule=None) -> tuple[list[dict], dict]:
+    """Put `answers` (already out of the rollups) back `step_min` minutes at a time and run the
+    dip rule after each step for the sites that changed; the alerts raised, and the rule's cost."""
+    from server_sync.analysis import alerts
+    from server_sync.analysis.alert_rules import DipRule
+    from server_sync.central import rollups
+    rule = rule or DipRule()
+    # Quality, not durability, is measured here: no fsync per step (the rule's cost below is its
+    # CPU and queries).
+    db.execute_sql("PRAGMA synchronous = OFF")
+    step = timedelta(minutes=step_min)
+    calls, rule_s = 0, 0.0
+    i = 0
+    while i < len(answers):
+        end = answers[i]["recorded_at"] - timedelta(microseconds=1) + step
+        j = i
+        while j < len(answers) and answers[j]["recorded_at"] <= end:
+            j += 1
+        batch = answers[i:j]
+        with db.atomic():
+            rollups.apply(db, batch)
+        t0 = time.perf_counter()
+        alerts.check_dip(db, {a["site_id"] for a in batch}, end.replace(tzinfo=timezone.utc), rule)
+        rule_s += time.perf_counter() - t0
+        calls += 1
+        i = j
+    raised = [{"site_id": a["site_id"], "question_id": a["question_id"],
+               "raised_at": datetime.fromisoformat(str(a["raised_at"])),
+               "last_seen_at": datetime.fromisoformat(str(a["last_seen_at"]))}
+              for a in alerts.list_alerts(db, limit=1_000_000)]
+    return raised, {"hook_calls": calls, "rule_ms_per_call": round(1000 * rule_s / max(calls, 1), 3)}
+
+
+@dataclass
+class Score:
+    alerts: int = 0
+    on_dip_days: int = 0
+    precision: float | None = None
+    target_dips: int = 0
+    caught: int = 0
+    extended_into: int = 0                                   # caught by an open alert extended into the dip
+    recall: float | None = None
+    recall_all_sizes: float | None = None
+    hours_to_alert_median: float | None = None
+    hours_to_alert_p90: float | None = None
+    caught_dips: dict = field(default_factory=dict)          # "site first" -> hours to alert
+    missed: list = field(default_factory=list)               # target dips without an alert: "site first size"
+
+
+def score(raised: list[dict], truth, zones: dict[str, ZoneInfo], first_day: date, last_day: date,
+          min_size: float = MIN_SIZE) -> Score:
+    """Precision, recall and time to alert of `raised` (naive UTC `raised_at`) against the seeded
+    dips `truth` (seeds.history.SeededDip), over the site-local days first_day..last_day."""
+    from seeds.demo import OPENING_HOURS
+    dips = defaultdict(list)
+    for d in truth:
+        dips[d.site_id].append(d)
+    s = Score()
+    first_alert: dict[tuple[str, date], datetime] = {}
+    extended: set[tuple[str, date]] = set()
+    for a in raised:
+        at = a["raised_at"].replace(tzinfo=timezone.utc)
+        local = at.astimezone(zones[a["site_id"]]).date()
+        seen = a["last_seen_at"].replace(tzinfo=timezone.utc).astimezone(zones[a["site_id"]]).date()
+        # An alert raised before a dip and extended into it (the rule fired during the dip,
+        # the deduplication kept the open alert) shows the dip too; it has no time to alert.
+        extended |= {(d.site_id, d.first) for d in dips[a["site_id"]] if local < d.first <= seen}
+        if not first_day <= local <= last_day:
+            continue
+        s.alerts += 1
+        hit = [d for d in dips[a["site_id"]] if d.first <= local <= d.last]
+        if hit:
+            s.on_dip_days += 1
+            for d in hit:
+                key = (d.site_id, d.first)
+                first_alert[key] = min(first_alert.get(key, at), at)
+    s.precision = round(s.on_dip_days / s.alerts, 3) if s.alerts else None
+    inside = [d for d in truth if first_day <= d.first <= last_day]
+    targets = [d for d in inside if d.size >= min_size]
+    s.target_dips = len(targets)
+    for d in targets:
+        key = (d.site_id, d.first)
+        if key in first_alert:
+            tz = zones[d.site_id]
+            opening = datetime.combine(d.first, datetime.min.time(), tz) + timedelta(
+                hours=OPENING_HOURS[d.first.weekday()][0])
+            s.caught_dips[f"{d.site_id} {d.first}"] = round((first_alert[key] - opening).total_seconds() / 3600, 2)
+        elif key in extended:
+            s.extended_into += 1
+        else:
+            s.missed.append(f"{d.site_id} {d.first} {d.size:g} ({d.days} days)")
+    s.caught = len(s.caught_dips) + s.extended_into
+    s.recall = round(s.caught / len(targets), 3) if targets else None
+    s.recall_all_sizes = round(sum((d.site_id, d.first) in first_alert.keys() | extended for d in inside)
+                               / len(inside), 3) if inside else None
+    hours = sorted(s.caught_dips.values())
+    if hours:
+        s.hours_to_alert_median = round(statistics.median(hours), 2)
+        s.hours_to_alert_p90 = round(hours[min(len(hours) - 1, int(0.9 * len(hours)))], 2)
+    return s
+
+
+def simulate(sites: int = 100, days: int = 84, eval_days: int = 28, seed: int = 12, step_min: int = 10,
+             workdir: str | None = None, rule=None, dips_per_year: float = 6.5,
+             dip_drop: tuple[float, float] = (0.4, 2.0)) -> dict:
+    """Generate, replay the last `eval_days` days through both rules, score them."""
+    from seeds.history import generate, seeded_dips
+    from server_sync.central import rollups
+    from server_sync.central.db import connect
+    spec = _spec(sites, days, seed, dips_per_year, dip_drop)
+    if workdir is None:
+        OUT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=workdir or OUT) as tmp:
+        db = connect(f"sqlite:///{Path(tmp) / 'central.db'}")
+        try:
+            t0 = time.monotonic()
+            made = generate(db, spec, progress=lambda *a: None)
+            generate_s = time.monotonic() - t0
+            zones = {s: ZoneInfo(tz) for s, tz in db.execute_sql("SELECT id, timezone FROM site")}
+            first_day = spec.end - timedelta(days=eval_days - 1)
+            # The replay starts WARM_UP days before the scored days, so that a dip that ended
+            # just before them was alerted (and is extended) as in a running system, instead of
+            # being alerted for the first time on the first scored morning. Every site here is an
+            # hour or two ahead of UTC and closed at night: the replayed days' answers are those
+            # from the UTC midnight before the first of them.
+            answers = _answers_from(db, datetime.combine(first_day - timedelta(days=WARM_UP), datetime.min.time()))
+            with db.atomic():
+                rollups.apply(db, answers, -1)
+            t0 = time.monotonic()
+            new_raised, cost = replay_dip_rule(db, answers, step_min, rule)
+            replay_s = time.monotonic() - t0
+        finally:
+            db.close()
+    old_raised = old_rule_alerts(answers)
+    truth = seeded_dips(spec)
+    new, old = (score(r, truth, zones, first_day, spec.end) for r in (new_raised, old_raised))
+    both = sorted(set(new.caught_dips) & set(old.caught_dips))
+    paired = {"dips": len(both),
+              "new_median_h": round(statistics.median(new.caught_dips[k] for k in both), 2) if both else None,
+              "old_median_h": round(statistics.median(old.caught_dips[k] for k in both), 2) if both else None,
+              "new_earlier_or_same": sum(new.caught_dips[k] <= old.caught_dips[k] for k in both)}
+    inside = [d for d in truth if first_day <= d.first <= spec.end]
+    return {
+        "chain": {"sites": sites, "days": days, "replayed_days": eval_days, "seed": seed,
+                  "dips_per_year": dips_per_year, "dip_drop_logit": list(dip_drop), "answers": made.answers,
+                  "replayed_answers": len(answers), "dips_seeded": len(truth), "dips_in_replay": len(inside),
+                  "dip_days_in_replay": sum(min(d.last, spec.end) >= d.first and
+                                            ((min(d.last, spec.end) - max(d.first, first_day)).days + 1)
+                                            for d in truth if d.last >= first_day),
+                  "dip_sizes": {"min": min((d.size for d in inside), default=None),
+                                "median": statistics.median(d.size for d in inside) if inside else None,
+                                "max": max((d.size for d in inside), default=None)},
+                  "target": f"dips of at least {MIN_SIZE:g} Happy Index points (all last 3-7 days)",
+                  "generate_s": round(generate_s, 1), "replay_s": round(replay_s, 1), "step_min": step_min},
+        "new_rule": {**{k: v for k, v in asdict(new).items() if k != "caught_dips"}, **cost},
+        "old_rule": {k: v for k, v in asdict(old).items() if k != "caught_dips"},
+        "time_to_alert_on_dips_both_caught": paired,
+    }
+
+
+def run() -> dict:
+    sites = int(os.environ.get("KUNDPULS_BENCH_SITES", "100"))
+    days = int(os.environ.get("KUNDPULS_BENCH_DAYS", "84"))
+    load = os.getloadavg()
+    result = simulate(sites, days)
+    result["load_average"] = [round(x, 2) for x in (*load, *os.getloadavg())]
+    new, old = result["new_rule"], result["old_rule"]
+    result["target_met"] = bool(new["precision"] is not None and new["precision"] >= 0.8 and new["recall"] >= 0.8
+                                and (old["hours_to_alert_median"] is None
+                                     or new["hours_to_alert_median"] <= old["hours_to_alert_median"]))
+    return result
+
+
+if __name__ == "__main__":
+    import json
+    print(json.dumps(run(), indent=2))
