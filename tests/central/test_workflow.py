@@ -46,8 +46,15 @@ def world(central_db):
 
 
 def _dip(db, site: str = "s1", at: datetime = MONDAY_10) -> dict:
+    """A dip alert raised at `at` through the store's raising path (what the dip rule calls when it
+    fires: tests/analysis/test_alerts.py proves when it does); the workflow is what is tested here."""
     commit(db, [answer(site, at.replace(tzinfo=None), 1) for _ in range(4)])
-    [a] = alert_store.check_realtime(db, [site], at)
+    a = alert_store.raise_or_extend(db, {
+        "site_id": site, "question_id": "visit", "kind": "realtime", "window_from": at - timedelta(hours=1),
+        "window_to": at, "n": 24, "negative": 18, "value": 30.0, "baseline": 70.0, "p_value": 1e-6,
+        "message": "'visit' Happy Index 30.0 over today so far, 40.0 points below the site's usual 70.0"},
+        at, cooldown_min=0)
+    assert a is not None
     return a
 
 
