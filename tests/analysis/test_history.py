@@ -192,7 +192,9 @@ def chain(tmp_path_factory):
 
 
 def _local(db, a: dict) -> datetime:
-    zones = db.__dict__.setdefault("_zones", {s: ZoneInfo(tz) for s, tz in db.execute_sql("SELECT id, timezone FROM site")})
+    zones = db.__dict__.get("_zones")
+    if zones is None:                 # once per database (setdefault would query for every answer)
+        zones = db.__dict__["_zones"] = {s: ZoneInfo(tz) for s, tz in db.execute_sql("SELECT id, timezone FROM site")}
     return a["recorded_at"].replace(tzinfo=ZoneInfo("UTC")).astimezone(zones[a["site_id"]])
 
 
