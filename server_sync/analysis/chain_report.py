@@ -182,8 +182,12 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
         })
 
     step("actions")
+    # The actions whose after-window overlaps the period: what the period's figures can show.
+    # (Every action with its verdict: `kiosk-central action list`, the web app's actions page.)
+    first_day = (date.fromisoformat(start) - timedelta(days=WINDOW_DAYS)).isoformat()
+    acts = [a for a in queries.actions(db, f) if first_day < a["date"] <= end]
     report["actions"] = [dict(a, name=names.get(a["site_id"], a["site_id"]))
-                         for a in with_effects(db, queries.actions(db, f), catalogue, now.date())]
+                         for a in with_effects(db, acts, catalogue, now.date())]
 
     report["pulse"] = pulse(_by_site_scale(by_site, "customer", f), _by_site_scale(by_site, "employee", f), names,
                             min_n=min_group)

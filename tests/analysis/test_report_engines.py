@@ -5,7 +5,7 @@ nothing shows no effect."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -93,8 +93,13 @@ def test_actions_before_and_after_on_seeded_dips(seeded):
     the chain with the baseline from before the dip, none looks worse, the measured effects are
     positive on the whole, and those the data cannot judge say so instead of a verdict."""
     db, result = seeded
-    report = chain_report.build(db, ReportFilter(), now=NOW)
+    # The whole history: a report judges the actions whose after-window overlaps its period.
+    report = chain_report.build(db, ReportFilter(date_from="2026-01-01", date_to="2026-11-22"), now=NOW)
     by_note = {a["note"]: a for a in report["actions"]}
+    brief = chain_report.build(db, ReportFilter(), now=NOW)             # the last 28 days
+    after_from = (date.fromisoformat(brief["period"]["from"]) - timedelta(days=28)).isoformat()
+    assert {a["id"] for a in brief["actions"]} == {a["id"] for a in report["actions"]
+                                                   if after_from < a["date"] <= brief["period"]["to"]}
     fixes = [a for a in report["actions"] if a["note"] != "New price labels"]
     assert len(fixes) == result.actions >= 4
     judged = [a for a in fixes if a["test"]]
