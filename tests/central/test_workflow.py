@@ -76,6 +76,8 @@ def test_a_raised_alert_is_owned_due_and_its_notices_queued(world):
 def test_a_failing_workflow_never_loses_the_alert(world, monkeypatch):
     import server_sync.workflow.alerts as wf
 
+    # Fault injection: the notice of a new alert fails (a broken template, a bug); the alert,
+    # stored by the real raising path in the real database, must survive it.
     def boom(*a, **k):
         raise RuntimeError("mail template broken")
     monkeypatch.setattr(wf.notices, "alert_raised", boom)
