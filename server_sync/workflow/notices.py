@@ -1,6 +1,6 @@
 """The notices each step of the workflow queues: an alert raised (every webhook, and a mail to its
-owner), an alert assigned to someone (a mail to them), an action closed with its verdict (every
-webhook, and a mail to its owner). Mails are in the recipient's language (sv, nb, en), with a
+owner), an alert reassigned (every webhook, and a mail to the new owner), an action closed with its
+verdict (every webhook, and a mail to its owner). Mails are in the recipient's language (sv, nb, en), with a
 plain-text and an HTML part; webhooks get English (a channel has no one language).
 
 Only ever INSERTs into the notify queue, in the caller's transaction (server_sync.notify.queue):
@@ -83,9 +83,18 @@ def alert_raised(db: Database, alert: dict[str, Any], now: datetime) -> None:
 
 
 def alert_assigned(db: Database, alert: dict[str, Any], by: str | None, now: datetime) -> None:
+    """A reassignment: the channel hears who owns it now (a team's channel is where a handover is
+    seen), the new owner gets a mail."""
     site = site_name(db, alert["site_id"])
+    url = web_url(db, f"/alerts/{alert['id']}")
+    lang = WEBHOOK_LANGUAGE
+    queue.enqueue_webhooks(db, Notice("alert.assigned", render.text("webhook_alert_assigned_subject", lang, site=site,
+                                                                    id=alert["id"], owner=alert.get("owner"),
+                                                                    by=by or "Kundpuls"),
+                                      alert.get("message", ""), alert["site_id"], url,
+                                      tuple(_alert_facts(db, alert, lang))), now)
     _mail(db, alert.get("owner"), "mail_alert_assigned_subject", "mail_alert_assigned_intro",
-          lambda lg: _alert_facts(db, alert, lg), web_url(db, f"/alerts/{alert['id']}"), now, site=site,
+          lambda lg: _alert_facts(db, alert, lg), url, now, site=site,
           id=alert["id"], by=by or "Kundpuls", message=alert.get("message", ""))
 
 

@@ -97,6 +97,10 @@ def test_assign_due_comment_ack_close_keep_history(world):
         alerts.assign(db, a["id"], "ana", "sara", later)          # analysts read
     mail = db.execute_sql("SELECT to_addr, subject FROM mail_outbox ORDER BY id DESC").fetchone()
     assert mail == ("rolf@example.se", f"Kundpuls: alert {a['id']} at S1 is now yours")
+    # The team's channel sees the handover too (the refused reassignments above queued nothing).
+    hooks = db.execute_sql("SELECT event, body FROM webhook_delivery ORDER BY id").fetchall()
+    assert [h[0] for h in hooks] == ["alert.raised", "alert.assigned"]
+    assert f"alert {a['id']} at S1 assigned to rolf by sara" in json.loads(hooks[1][1])["text"]
     alerts.set_due(db, a["id"], "2026-11-24", "rolf", later)
     with pytest.raises(CentralConfigError, match="not a date"):
         alerts.set_due(db, a["id"], "tomorrow", "rolf", later)
