@@ -158,6 +158,7 @@ def create_app(settings: WebSettings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         db = await anyio.to_thread.run_sync(lambda: connect(settings.database_url))
+        await anyio.to_thread.run_sync(render.compile_templates)
         if dialect_of(db) is SQLITE:
             # The centre's 64 MB page cache suits ingest's random inserts; a web worker opens one
             # connection per thread and reads rollups: 16 MB each (measured: 516 MB a worker).
