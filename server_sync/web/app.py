@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server_sync.central.db import connect
 from server_sync.central.dialect import SQLITE, dialect_of
-from server_sync.web import api, live, render, sessions
+from server_sync.web import api, audit, live, render, sessions
 from server_sync.web.cache import FiguresCache
 from server_sync.web.guard import COOKIE, WebState, error_page, page, public
 from server_sync.web.pages import account, admin, comments, fleet, lists, overview, site, sites, workflow
@@ -163,6 +163,7 @@ def create_app(settings: WebSettings) -> Starlette:
             # The centre's 64 MB page cache suits ingest's random inserts; a web worker opens one
             # connection per thread and reads rollups: 16 MB each (measured: 516 MB a worker).
             db.pragma("cache_size", -16384, permanent=True)
+        writer = audit.GroupWriter(db)
         marks = live.LiveMarks(db, settings.live_poll_s)
         marks.start()
         app.state.web = WebState(db=db, policy=sessions.SessionPolicy(idle=timedelta(minutes=settings.idle_minutes)),
@@ -171,6 +172,7 @@ def create_app(settings: WebSettings) -> Starlette:
             yield
         finally:
             await marks.stop()
+            await anyio.to_thread.run_sync(writer.close)
             db.close()
 
     app = Starlette(routes=route_table(), lifespan=lifespan, exception_handlers={HTTPException: _not_found},
