@@ -1,6 +1,7 @@
 """What the threads of one web worker share, in process: the audit log's group writer (every
-event stored before its request goes on, one commit for those that arrive together) and the
-figures cache (one thread computes a key while the others wait for it)."""
+event stored before its request goes on, one commit for those that arrive together), the
+figures cache (one thread computes a key while the others wait for it) and, on PostgreSQL, the
+setting of every thread's connection."""
 
 from __future__ import annotations
 
@@ -79,3 +80,22 @@ def test_a_failed_build_is_not_cached_and_the_next_thread_tries_again():
     with pytest.raises(ZeroDivisionError):
         cache.get("k", lambda: 1 / 0)
     assert cache.get("k", lambda: "ok") == "ok"
+
+
+def test_a_web_worker_on_postgresql_plans_no_parallel_workers_in_any_thread(central_url):
+    """A page's queries are short: on a few cores PostgreSQL's parallel workers cost more than
+    they save (a store manager's comments over the benchmark chain: 87 ms with, 27 ms without)."""
+    from server_sync.web.app import _connect
+    db = _connect(central_url)
+    try:
+        if not central_url.startswith("postgresql"):
+            pytest.skip("a PostgreSQL setting")
+        seen = [db.execute_sql("SHOW max_parallel_workers_per_gather").fetchone()[0]]
+        t = threading.Thread(target=lambda: seen.append(
+            db.execute_sql("SHOW max_parallel_workers_per_gather").fetchone()[0]))
+        t.start()
+        t.join()
+        assert seen == ["0", "0"]
+        assert db.execute_sql("SHOW plan_cache_mode").fetchone()[0] == "force_custom_plan"    # kept
+    finally:
+        db.close()
