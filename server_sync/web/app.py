@@ -28,8 +28,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server_sync.central.db import connect
-from server_sync.central.dialect import SQLITE, dialect_of
-from server_sync.web import api, live, render, sessions
+from server_sync.central.dialect import POSTGRES, SQLITE, dialect_of
+from server_sync.web import api, audit, live, render, sessions
 from server_sync.web.cache import FiguresCache
 from server_sync.web.guard import COOKIE, WebState, error_page, page, public
 from server_sync.web.pages import account, admin, comments, fleet, lists, overview, site, sites, workflow
@@ -153,15 +153,31 @@ async def _not_found(request: Request, exc: HTTPException) -> Response:
     return error_page(request, exc.status_code)
 
 
+def _connect(url: str):
+    """The worker's database. On PostgreSQL its connections (one per thread) plan no parallel
+    workers: a page's queries are short, and on a few cores the workers' start-up and CPU cost
+    more than they save (a store manager's comments: 87 ms with two workers, 27 ms without, on
+    the 10 M-answer benchmark chain; more under 50 users, whose queries the workers compete with)."""
+    db = connect(url)
+    if dialect_of(db) is POSTGRES:
+        options = db.connect_params.get("options", "")
+        db.connect_params["options"] = f"{options} -c max_parallel_workers_per_gather=0".strip()
+        db.close()                  # this thread's connection, opened before the option
+        db.connect()
+    return db
+
+
 def create_app(settings: WebSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
-        db = await anyio.to_thread.run_sync(lambda: connect(settings.database_url))
+        db = await anyio.to_thread.run_sync(lambda: _connect(settings.database_url))
+        await anyio.to_thread.run_sync(render.compile_templates)
         if dialect_of(db) is SQLITE:
             # The centre's 64 MB page cache suits ingest's random inserts; a web worker opens one
             # connection per thread and reads rollups: 16 MB each (measured: 516 MB a worker).
             db.pragma("cache_size", -16384, permanent=True)
+        writer = audit.GroupWriter(db)
         marks = live.LiveMarks(db, settings.live_poll_s)
         marks.start()
         app.state.web = WebState(db=db, policy=sessions.SessionPolicy(idle=timedelta(minutes=settings.idle_minutes)),
@@ -170,6 +186,7 @@ def create_app(settings: WebSettings) -> Starlette:
             yield
         finally:
             await marks.stop()
+            await anyio.to_thread.run_sync(writer.close)
             db.close()
 
     app = Starlette(routes=route_table(), lifespan=lifespan, exception_handlers={HTTPException: _not_found},

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
+import weakref
 from typing import Any
 
 from peewee import Database
@@ -14,6 +17,7 @@ from peewee import Database
 from server_sync.web.people import now_utc
 
 log = logging.getLogger("kundpuls.web.audit")
+INSERT = "INSERT INTO audit_log (at, user_name, event, address, detail) VALUES ({p}, {p}, {p}, {p}, {p})"
 
 EVENTS = ("login", "login_failed", "login_locked", "logout", "password_changed", "export", "comments_viewed",
           "api_export")
@@ -23,10 +27,13 @@ def record(db: Database, event: str, *, user_name: str | None, address: str | No
     """Store one audit event (and log it, so a log collector sees lockouts too)."""
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
-    p = db.param
     text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)[:4000]
-    db.execute_sql(f"INSERT INTO audit_log (at, user_name, event, address, detail) VALUES ({p}, {p}, {p}, {p}, {p})",
-                   (now_utc(), (user_name or "")[:64] or None, event, (address or "")[:64] or None, text))
+    row = (now_utc(), (user_name or "")[:64] or None, event, (address or "")[:64] or None, text)
+    writer = _writers.get(db)
+    if writer is not None:
+        writer.write(row)
+    else:
+        db.execute_sql(INSERT.format(p=db.param), row)
     level = logging.WARNING if event in ("login_failed", "login_locked") else logging.INFO
     log.log(level, "%s user=%s address=%s %s", event, user_name, address, text)
 
@@ -44,3 +51,75 @@ def entries(db: Database, *, limit: int = 200, event: str | None = None, user_na
                           f" ORDER BY id DESC LIMIT {int(limit)}", params).fetchall()
     return [{"at": str(at), "user": u, "event": e, "address": a, "detail": json.loads(d or "{}")}
             for at, u, e, a, d in rows]
+
+
+class GroupWriter:
+    """The audit events of one web worker's threads, stored by one thread in shared commits
+    (group commit): `write` returns once its event is committed, as a direct INSERT would, and
+    raises if the commit failed; events that arrive while a commit is under way go together in
+    the next one. On SQLite each commit is an fsync under the one write lock that every worker
+    and ingest share: with a comment view audited per request, 50 users' threads queued for it
+    (measured under 50 users, 2 workers: an audited page's INSERT p50 17 ms, p99 244 ms)."""
+
+    def __init__(self, db: Database, max_batch: int = 500) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+        _writers[db] = self
+
+    def write(self, row: tuple) -> None:
+        item = _Pending(row)
+        self._queue.put(item)
+        item.done.wait()
+        if item.error is not None:
+            raise item.error
+
+    def close(self) -> None:
+        _writers.pop(self.db, None)
+        self._queue.put(None)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                while len(batch) < self.max_batch:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        self._queue.put(None)          # stop after this batch
+                        break
+                    batch.append(item)
+                error = None
+                try:
+                    with self.db.atomic():
+                        sql = INSERT.format(p=self.db.param)
+                        for item in batch:
+                            self.db.execute_sql(sql, item.row)
+                except Exception as e:                 # each waiting request raises it
+                    error = e
+                for item in batch:
+                    item.error = error
+                    item.done.set()
+        finally:
+            if not self.db.is_closed():
+                self.db.close()                        # this thread's connection
+
+
+class _Pending:
+    __slots__ = ("row", "done", "error")
+
+    def __init__(self, row: tuple) -> None:
+        self.row = row
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+_writers: "weakref.WeakKeyDictionary[Database, GroupWriter]" = weakref.WeakKeyDictionary()

@@ -128,7 +128,10 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
         sql = (f"SELECT * FROM ({' UNION ALL '.join(parts)}) c ORDER BY 2 DESC, 1 DESC"
                f" LIMIT {limit + 1} OFFSET {offset}")
     else:
-        clauses = list(common)
+        # The clauses in the order of their parameters: sites, days, then the common filters
+        # (the common ones first, with their parameters last, matched a question, score, reason
+        # or search with a site id or a date: such a page showed no comments at all).
+        clauses = ["r.id = f.response_id", "s.id = r.site_id"]
         if f.sites is not None:
             clauses.append(f"r.site_id IN ({placeholders(db, len(f.sites))})")
             params += list(f.sites)
@@ -139,9 +142,15 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
                 ranges.append("(" + " AND ".join([f"r.site_id IN ({placeholders(db, len(zone_sites))})"] + days) + ")")
                 params += zone_sites + day_params
             clauses.append("(" + (" OR ".join(ranges) or "1 = 0") + ")")
+        clauses += common
         params += common_params
-        sql = (f"SELECT {_COMMENT_COLUMNS} FROM followup f JOIN response r ON r.id = f.response_id"
-               f" JOIN site s ON s.id = r.site_id WHERE {' AND '.join(clauses)}"
+        # CROSS JOIN: SQLite then keeps followup the outer table (it never reorders a CROSS JOIN)
+        # and walks the comments' index newest first. Left to itself, without ANALYZE statistics,
+        # it took response_site_time for a site list and sorted every answer of those sites
+        # (measured: 8.4 s for a region of 65 of 200 sites, 10 M answers). PostgreSQL plans a
+        # CROSS JOIN with its WHERE like the inner join it is.
+        sql = (f"SELECT {_COMMENT_COLUMNS} FROM followup f CROSS JOIN response r CROSS JOIN site s"
+               f" WHERE {' AND '.join(clauses)}"
                f" ORDER BY f.recorded_at DESC, f.id DESC LIMIT {limit + 1} OFFSET {offset}")
     rows = db.execute_sql(sql, params).fetchall()
     out = []
