@@ -82,14 +82,13 @@ def test_a_failed_build_is_not_cached_and_the_next_thread_tries_again():
     assert cache.get("k", lambda: "ok") == "ok"
 
 
-def test_a_web_worker_on_postgresql_plans_no_parallel_workers_in_any_thread(central_url):
+@pytest.mark.postgres
+def test_a_web_worker_on_postgresql_plans_no_parallel_workers_in_any_thread(pg_url):
     """A page's queries are short: on a few cores PostgreSQL's parallel workers cost more than
     they save (a store manager's comments over the benchmark chain: 87 ms with, 27 ms without)."""
     from server_sync.web.app import _connect
-    db = _connect(central_url)
+    db = _connect(pg_url)
     try:
-        if not central_url.startswith("postgresql"):
-            pytest.skip("a PostgreSQL setting")
         seen = [db.execute_sql("SHOW max_parallel_workers_per_gather").fetchone()[0]]
         t = threading.Thread(target=lambda: seen.append(
             db.execute_sql("SHOW max_parallel_workers_per_gather").fetchone()[0]))
