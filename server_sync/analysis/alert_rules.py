@@ -43,6 +43,7 @@ its calibration: docs/analysis.md#the-dip-rule.
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from dataclasses import dataclass
@@ -162,35 +163,45 @@ class Window:
     z: float                         # beyond the margin; see the module docstring
 
 
+@functools.lru_cache(maxsize=4096)
+def _usual_baseline(baseline_days: tuple[Tally, ...], rule: DipRule) -> tuple[float, float, int, float, int] | None:
+    """(value, per-answer spread, n, τ², minimum n of a window) of the baseline's usual days, or
+    None while the site is still learning. Cached: within a day the hook asks for the same
+    baseline after every commit (its days end before the windows), and this is the rule's cost."""
+    scale = next((d.scale for d in baseline_days if d.n), None)
+    if scale is None:
+        return None
+    everything = sum_tallies(baseline_days, scale)
+    if everything.n < max(rule.min_baseline, 2):
+        return None
+    kept = usual_days(baseline_days, unit_variance(everything) or 0.0, rule.trim_se)
+    baseline = sum_tallies(kept, scale)
+    spread = unit_variance(baseline) if baseline.n >= 2 else None
+    base = headline(baseline)
+    if base is None or not spread:
+        return None
+    # The minimum n follows the whole baseline's traffic: setting days aside does not make a
+    # busy site quiet.
+    return base, spread, baseline.n, between_days(kept, spread), minimum_n(everything, rule)
+
+
 def window_evidence(baseline_days: Sequence[Tally], windows: Sequence[Tally],
                     rule: DipRule = DipRule(), min_n: int | None = None) -> list[Window]:
     """Each window (windows[k]: the last k + 1 days) with at least `min_n` answers (default the
     rule's traffic-aware minimum) against the baseline (one tally per day of it, in date order).
     Empty when the site is still learning. All tallies are of one site, question and scale.
     The rule's cost is here: 31 daily tallies per question, no query."""
-    scale = next((d.scale for d in baseline_days if d.n), None)
-    if scale is None:
+    usual = _usual_baseline(tuple(baseline_days), rule)
+    if usual is None:
         return []
-    everything = sum_tallies(baseline_days, scale)
-    if everything.n < max(rule.min_baseline, 2):
-        return []
-    kept = usual_days(baseline_days, unit_variance(everything) or 0.0, rule.trim_se)
-    baseline = sum_tallies(kept, scale)
-    spread = unit_variance(baseline) if baseline.n >= 2 else None
-    base = headline(baseline)
-    if base is None or not spread:
-        return []
-    # The minimum n follows the whole baseline's traffic: setting days aside does not make a
-    # busy site quiet.
-    floor = minimum_n(everything, rule)
-    tau2 = between_days(kept, spread)
+    base, spread, baseline_n, tau2, floor = usual
     out = []
     for days, window in enumerate(windows[:rule.window_days], start=1):
         if window.n < max(min_n if min_n is not None else floor, 2):
             continue
         value = headline(window)
-        z = (value - base + rule.margin) / math.sqrt(spread * (1 / window.n + 1 / baseline.n) + tau2 / days)
-        out.append(Window(days, window.n, window.negative, value, base, baseline.n, floor, z))
+        z = (value - base + rule.margin) / math.sqrt(spread * (1 / window.n + 1 / baseline_n) + tau2 / days)
+        out.append(Window(days, window.n, window.negative, value, base, baseline_n, floor, z))
     return out
 
 
