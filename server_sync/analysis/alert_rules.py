@@ -114,14 +114,21 @@ def minimum_n(baseline: Tally, rule: DipRule = DipRule()) -> int:
 
 
 def usual_days(days: Sequence[Tally], spread: float, trim_se: float = DipRule().trim_se) -> list[Tally]:
-    """The baseline's days within `trim_se` standard errors (√(spread / n) of the day) of the
-    median day's value. The median is robust to a block of dip days (fewer than half of them);
-    the days set aside are the ones that would pull the baseline down and widen τ²."""
+    """The baseline's days within `trim_se` standard errors of the median day's value. The median
+    is robust to a block of dip days (fewer than half of them); the days set aside are the ones
+    that would pull the baseline down and widen τ². A day's standard error is √(spread/n + τ²):
+    first with τ² = 0, then twice again with τ² of the days kept so far, so that at a busy site
+    whose days differ by more than their answers' spread ordinary days are not cut (τ² would be
+    underestimated); the first cut's dip days stay out, their τ² is not counted."""
     days = [d for d in days if d.n]
     if len(days) < 8 or not spread:
         return days
     middle = statistics.median(headline(d) for d in days)
-    return [d for d in days if abs(headline(d) - middle) * math.sqrt(d.n / spread) <= trim_se]
+    kept, tau2 = days, 0.0
+    for _ in range(3):
+        kept = [d for d in days if abs(headline(d) - middle) <= trim_se * math.sqrt(spread / d.n + tau2)]
+        tau2 = between_days(kept, spread)
+    return kept
 
 
 _CLIP = 2.5
@@ -134,20 +141,29 @@ _CLIPPED_MOMENT = ((2 * (0.5 * (1 + math.erf(_CLIP / math.sqrt(2)))) - 1)
 
 def between_days(days: Sequence[Tally], spread: float) -> float:
     """τ²: the variance of the days' values beyond what their answers' spread explains, by a
-    winsorized method of moments: each day's deviation from the median day in its own standard
-    errors, r = (value − median)·√(n / spread), r² clipped at 2.5² (one odd day counts as a
-    2.5-SE day, not more), the mean divided by what it is for normal days with no extra
-    variance; its excess over 1 in units of a typical day's sampling variance. A moment
+    winsorized moment estimator (an M-estimator of scale in the manner of Huber's proposal 2):
+    each day's deviation from the median day in standard errors of a day with τ² added,
+    r = (value − median) / √(spread/n + τ²), r² clipped at 2.5² (one odd day counts as a 2.5-SE
+    day, not more), and τ² is the value at which the mean clipped r² is what it is for normal
+    days (E[min(Z², 2.5²)] = 0.978), solved by fixed-point iteration from τ² = 0. A moment
     estimator uses every day (τ² is small next to a day's sampling variance at a few dozen
     answers a day, and the median of day-to-day differences it replaces was noisy enough to
-    halve a clear day's z at some sites); the clipping and `usual_days` keep it robust."""
-    values = [(headline(d), d.n) for d in days if d.n]
+    halve a clear day's z at some sites); the clipping and `usual_days` keep it robust, and
+    standardising with τ² included keeps the clipping from cutting the ordinary spread of a busy
+    site whose days differ by more than their answers' spread."""
+    values = [(headline(d), spread / d.n) for d in days if d.n]
     if len(values) < 8 or not spread:
         return 0.0
     middle = statistics.median(v for v, _ in values)
-    r2 = [min(_CLIP * _CLIP, (v - middle) ** 2 * n / spread) for v, n in values]
-    excess = statistics.fmean(r2) / _CLIPPED_MOMENT - 1
-    return max(0.0, excess) * spread * statistics.median(1 / n for _, n in values)
+    typical = statistics.median(var for _, var in values)       # a typical day's sampling variance
+    tau2 = 0.0
+    for _ in range(50):
+        r2 = sum(min(_CLIP * _CLIP, (v - middle) ** 2 / (var + tau2)) for v, var in values) / len(values)
+        updated = max(0.0, r2 / _CLIPPED_MOMENT * (typical + tau2) - typical)
+        if abs(updated - tau2) <= 1e-6 * typical:
+            return updated
+        tau2 = updated
+    return tau2
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ each alone does not yet."""
 
 from __future__ import annotations
 
+import math
 import random
 import statistics
 
@@ -130,3 +131,29 @@ def test_an_earlier_dip_in_the_baseline_does_not_hide_the_next():
     assert between_days(kept, spread) < 3
     dip = dip_breach(with_dip, windows(day(60, "bad")))
     assert dip is not None and dip.days == 1 and dip.baseline > 78
+
+
+def logit_day(n: int, mood: float, rng: random.Random) -> Tally:
+    """A day of n smiley4 answers from an ordered logit at latent `mood` (the generator's cut points)."""
+    counts = {v: 0 for v in range(1, 5)}
+    for _ in range(n):
+        u = rng.random()
+        latent = mood + math.log(u / (1 - u))
+        counts[1 + sum(latent > c for c in (-2.2, -0.9, 1.2))] += 1
+    return Tally.from_counts("smiley4", counts)
+
+
+def test_a_busy_site_whose_days_differ_keeps_its_days_and_their_spread():
+    """At 400 answers a day a day's standard error is about 1.3 points; days that differ by about
+    3.2 points (0.25 on the logit) are ordinary for that site: none is set aside, and τ is found
+    near 3.2, so the site's windows are judged with its days' spread."""
+    rng = random.Random(4)
+    kept, taus = [], []
+    for _ in range(8):
+        days = [logit_day(400, 1.1 + rng.gauss(0, 0.25), rng) for _ in range(28)]
+        spread = unit_variance(sum_tallies(days, "smiley4"))
+        usual = usual_days(days, spread)
+        kept.append(len(usual))
+        taus.append(math.sqrt(between_days(usual, spread)))
+    assert statistics.median(kept) >= 27, kept
+    assert 2.2 < statistics.median(taus) < 4.5, taus
