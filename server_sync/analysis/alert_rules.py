@@ -7,7 +7,8 @@ database: `analysis.alerts` reads the tallies and keeps the alerts.
   the last two and the last `window_days` site-local days (a large dip shows within today, a
   small one once a few days of answers carry it).
   - The baseline is the site's usual days: a day whose value lies more than `trim_se` of its
-    own standard errors from the median day (an earlier dip, a one-off bad day) is set aside,
+    own standard errors (τ² included: `usual_days`) from the median day (an earlier dip, a
+    one-off bad day) is set aside,
     so that an earlier dip neither lowers the baseline nor makes the next one look ordinary.
   - A window of one question fires when it holds at least the traffic-aware minimum n
     (`min_answers`, `min_answers_nps` on nps11, or `min_day_share` of the site's usual day of
@@ -27,7 +28,8 @@ database: `analysis.alerts` reads the tallies and keeps the alerts.
     weighted drop of at least `min_drop`: a dip lowers the mood a customer answers every
     question in, and two questions' answers show it sooner than one alone. (This treats the
     questions' answers as independent; answers of one customer to two questions are positively
-    correlated, which makes Z somewhat too large: the margin and z leave room for it.)
+    correlated, which makes Z somewhat too large; the benchmark draws answers independently
+    given the day's mood, so its calibration does not cover that: docs/analysis.md.)
   Without `min_baseline` answers in the baseline a site is still learning: no alert.
 - Trend: today's answers so far against the site's baseline of the previous `baseline_days`
   days over the same hours of the day; a drop of at least `min_drop` points that is significant
@@ -69,11 +71,12 @@ class DipRule:
     min_drop: float = 7.0
     # The drop the rule must be confident is exceeded (index / NPS points): the target is dips of
     # 10 points or more; changes of about 5 points (a fix wearing off on the benchmark's chains)
-    # made most of the alerts off dip days without it (docs/analysis.md#the-dip-rule).
+    # made half or more of the alerts off dip days without it (docs/analysis.md#the-dip-rule).
     margin: float = 4.0
     # One-sided, per window and look (p ≈ 0.0002 beyond the margin). Each window is looked at
     # after every commit, but its looks are nested sums of the same answers, not independent
-    # tests; the benchmark's chains calibrate it (3.3: precision 0.78-0.84, 3.5: 0.84-0.89).
+    # tests; the benchmark's chains calibrate it (on three seeds, with this margin: precision
+    # 0.80-0.83 at 3.3, 0.82-0.86 at 3.5; docs/analysis.md#the-dip-rule).
     z: float = 3.5
     # A baseline day further than this many of its own standard errors from the median day is
     # not a usual day (a dip of ~15 points on 40 answers is 3.5 of them).
