@@ -156,6 +156,10 @@ def plan_sites(spec: HistorySpec, rng: random.Random) -> list[SitePlan]:
     return plans
 
 
+# After a dip the site's mood is FIX_LIFT (logit) better for FIX_DAYS days, then back where it was:
+# a real drop of about 5 Happy Index points that is not a seeded dip (benchmarks/alert_quality.py).
+FIX_DAYS = 60
+FIX_LIFT = 0.35
 DIPS_APART = 35          # days between a rounded-up dip and the site's others: its action is judged alone
 
 
@@ -272,7 +276,7 @@ def chain_arrays(spec: HistorySpec, plans: list[SitePlan]) -> Chain:
             dip[i, max(0, first):last + 1] = CUSTOMER_REASONS.index(reason)
             depth[i, max(0, first):last + 1] = drop
             # After a dip the site acted; the fix works for a couple of months.
-            boost[i, max(0, last + 1):last + 61] = 0.35
+            boost[i, max(0, last + 1):last + 1 + FIX_DAYS] = FIX_LIFT
     kiosks = np.array([len(p.kiosks) for p in plans], dtype=np.int64)
     mix = np.array([p.reason_mix for p in plans]).reshape(len(plans), len(CUSTOMER_REASONS))
     weights, bits, dip_column = [], [], []

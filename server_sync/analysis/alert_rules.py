@@ -5,17 +5,31 @@ database: `analysis.alerts` reads the tallies and keeps the alerts.
   headline metric of a question (Happy Index, NPS on nps11) over the last days, against the
   site's own baseline of the `baseline_days` days before them. The windows are today so far,
   the last two and the last `window_days` site-local days (a large dip shows within today, a
-  small one once a few days of answers carry it). A window fires when
-  - it holds at least the traffic-aware minimum n: `min_answers`, or `min_day_share` of the
-    site's usual day of answers to the question when that is more (a busy site must show it
-    over more answers than one unhappy group);
-  - its value is at least `min_drop` points below the baseline's;
-  - the drop is beyond chance: z = (window − baseline) / √(s²·(1/n_w + 1/n_b) + τ²/k) ≤ −`z`,
-    where s is the per-answer spread of the baseline (what the window's answers spread like if
-    nothing changed: a window of a few identical answers cannot fake a tiny variance) and τ² how
-    much the site's days differ from each other beyond their answers' spread (robustly, from
-    the day-to-day differences of the baseline, so that an earlier dip in the baseline does not
-    make every later day look ordinary), for a window of k days.
+  small one once a few days of answers carry it).
+  - The baseline is the site's usual days: a day whose value lies more than `trim_se` of its
+    own standard errors (τ² included: `usual_days`) from the median day (an earlier dip, a
+    one-off bad day) is set aside,
+    so that an earlier dip neither lowers the baseline nor makes the next one look ordinary.
+  - A window of one question fires when it holds at least the traffic-aware minimum n
+    (`min_answers`, `min_answers_nps` on nps11, or `min_day_share` of the site's usual day of
+    answers to the question when that is more: a busy site must show it over more answers than
+    one unhappy group), its value is at least `min_drop` points below the baseline's, and the
+    drop is beyond `margin` points with confidence (a minimum-effect test, H0: drop ≤ margin):
+        z = (window − baseline + margin) / √(s²·(1/n_w + 1/n_b) + τ²/k) ≤ −`z`,
+    where s² is the per-answer spread of the baseline (what the window's answers spread like
+    if nothing changed: a window of a few identical answers cannot fake a tiny variance) and
+    τ² how much the site's usual days differ from each other beyond their answers' spread
+    (`between_days`), for a window of k days. The margin is why a real but small change (a
+    site's mood a few points lower once an improvement wears off) does not alert: it is not a
+    dip of the size the alert is for (10 points).
+  - The same window over all the site's customer questions together (each with at least
+    `combine_min_answers` answers in it, together at least the smallest minimum n among them)
+    fires on the weighted Stouffer combination Z = Σ √n_q·z_q / √Σ n_q ≤ −`z` with an answer-
+    weighted drop of at least `min_drop`: a dip lowers the mood a customer answers every
+    question in, and two questions' answers show it sooner than one alone. (This treats the
+    questions' answers as independent; answers of one customer to two questions are positively
+    correlated, which makes Z somewhat too large; the benchmark draws answers independently
+    given the day's mood, so its calibration does not cover that: docs/analysis.md.)
   Without `min_baseline` answers in the baseline a site is still learning: no alert.
 - Trend: today's answers so far against the site's baseline of the previous `baseline_days`
   days over the same hours of the day; a drop of at least `min_drop` points that is significant
@@ -25,15 +39,17 @@ database: `analysis.alerts` reads the tallies and keeps the alerts.
   (the dip rule's 24 hours span the night: a dip of several days stays one alert).
 
 How the dip rule compares with the rule it replaced (half of at least 4 answers negative within
-15 minutes) on generated chains with known dips: benchmarks/alert_quality.py.
+15 minutes) on generated chains with known dips: benchmarks/alert_quality.py; the method and
+its calibration: docs/analysis.md#the-dip-rule.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from server_sync.analysis.metrics import Tally, sum_tallies, unit_variance
 from server_sync.analysis.stats import TestResult, normal_sf
@@ -51,13 +67,21 @@ class DipRule:
                                      # alerts on the benchmark's chain
     min_day_share: float = 0.25      # … raised to this share of the site's usual day of answers
     min_baseline: int = 100          # fewer answers in the baseline: the site is still learning
-    # Index points (NPS points on nps11); the target is dips of 10 points or more. 5 instead of 7:
-    # one false alert more on the benchmark's chain, the same recall.
+    # Index points (NPS points on nps11) the window must be below the baseline, as measured.
     min_drop: float = 7.0
-    # One-sided, per window and look (p ≈ 0.00005): the rule looks after every commit, hundreds of
-    # times a day per site and question; at 3.3 (p ≈ 0.0005) chance alone made a fifth of the
-    # alerts on a trial chain (docs/analysis.md#the-dip-rule).
-    z: float = 3.9
+    # The drop the rule must be confident is exceeded (index / NPS points): the target is dips of
+    # 10 points or more; changes of about 5 points (a fix wearing off on the benchmark's chains)
+    # made half or more of the alerts off dip days without it (docs/analysis.md#the-dip-rule).
+    margin: float = 4.0
+    # One-sided, per window and look (p ≈ 0.0002 beyond the margin). Each window is looked at
+    # after every commit, but its looks are nested sums of the same answers, not independent
+    # tests; the benchmark's chains calibrate it (on three seeds, with this margin: precision
+    # 0.80-0.83 at 3.3, 0.82-0.86 at 3.5; docs/analysis.md#the-dip-rule).
+    z: float = 3.5
+    # A baseline day further than this many of its own standard errors from the median day is
+    # not a usual day (a dip of ~15 points on 40 answers is 3.5 of them).
+    trim_se: float = 3.0
+    combine_min_answers: int = 5     # a question joins the combined test with this many answers
     cooldown_min: int = 24 * 60
 
 
@@ -67,12 +91,13 @@ class Dip:
     days: int                        # the window: the last `days` site-local days (1 = today so far)
     n: int
     negative: int
-    value: float
+    value: float                     # the window's value (combined: the baseline minus the drop)
     baseline: float
     baseline_n: int
     min_n: int
     z: float
-    p_value: float                   # one-sided
+    p_value: float                   # one-sided, of H0: drop ≤ margin
+    questions: int = 1               # 2 or more: the combined test over the site's questions
 
     @property
     def drop(self) -> float:
@@ -91,45 +116,157 @@ def minimum_n(baseline: Tally, rule: DipRule = DipRule()) -> int:
     return max(floor, math.ceil(rule.min_day_share * per_day))
 
 
+def usual_days(days: Sequence[Tally], spread: float, trim_se: float = DipRule().trim_se) -> list[Tally]:
+    """The baseline's days within `trim_se` standard errors of the median day's value. The median
+    is robust to a block of dip days (fewer than half of them); the days set aside are the ones
+    that would pull the baseline down and widen τ². A day's standard error is √(spread/n + τ²):
+    first with τ² = 0, then twice again with τ² of the days kept so far, so that at a busy site
+    whose days differ by more than their answers' spread ordinary days are not cut (τ² would be
+    underestimated); the first cut's dip days stay out, their τ² is not counted."""
+    days = [d for d in days if d.n]
+    if len(days) < 8 or not spread:
+        return days
+    middle = statistics.median(headline(d) for d in days)
+    kept, tau2 = days, 0.0
+    for _ in range(3):
+        kept = [d for d in days if abs(headline(d) - middle) <= trim_se * math.sqrt(spread / d.n + tau2)]
+        tau2 = between_days(kept, spread)
+    return kept
+
+
+_CLIP = 2.5
+# E[min(Z², c²)] for a standard normal Z at c = _CLIP: the winsorized second moment's
+# consistency factor (what it is when the days differ by their answers' spread alone).
+_CLIPPED_MOMENT = ((2 * (0.5 * (1 + math.erf(_CLIP / math.sqrt(2)))) - 1)
+                   - 2 * _CLIP * math.exp(-_CLIP * _CLIP / 2) / math.sqrt(2 * math.pi)
+                   + _CLIP * _CLIP * (1 - math.erf(_CLIP / math.sqrt(2))))
+
+
 def between_days(days: Sequence[Tally], spread: float) -> float:
-    """τ²: the variance of the days' values beyond what their answers' spread explains, from the
-    day-to-day differences of the baseline's days in date order: the median absolute difference
-    (×1.4826, the normal's scale, /√2 for a difference of two days). A difference is robust where
-    a deviation from the mean is not: an earlier dip (or a lasting improvement) in the baseline
-    is a shift of a block of days, which moves two differences, not every deviation."""
-    values = [(headline(d), d.n) for d in days if d.n]
-    if len(values) < 8:
+    """τ²: the variance of the days' values beyond what their answers' spread explains, by a
+    winsorized moment estimator (an M-estimator of scale in the manner of Huber's proposal 2):
+    each day's deviation from the median day in standard errors of a day with τ² added,
+    r = (value − median) / √(spread/n + τ²), r² clipped at 2.5² (one odd day counts as a 2.5-SE
+    day, not more), and τ² is the value at which the mean clipped r² is what it is for normal
+    days (E[min(Z², 2.5²)] = 0.978), solved by fixed-point iteration from τ² = 0. A moment
+    estimator uses every day (τ² is small next to a day's sampling variance at a few dozen
+    answers a day, and the median of day-to-day differences it replaces was noisy enough to
+    halve a clear day's z at some sites); the clipping and `usual_days` keep it robust, and
+    standardising with τ² included keeps the clipping from cutting the ordinary spread of a busy
+    site whose days differ by more than their answers' spread."""
+    values = [(headline(d), spread / d.n) for d in days if d.n]
+    if len(values) < 8 or not spread:
         return 0.0
-    steps = [abs(b - a) for (a, _), (b, _) in zip(values, values[1:])]
-    scale = 1.4826 * statistics.median(steps) / math.sqrt(2)
-    return max(0.0, scale * scale - spread * statistics.median(1 / n for _, n in values))
+    middle = statistics.median(v for v, _ in values)
+    typical = statistics.median(var for _, var in values)       # a typical day's sampling variance
+    tau2 = 0.0
+    for _ in range(50):
+        r2 = sum(min(_CLIP * _CLIP, (v - middle) ** 2 / (var + tau2)) for v, var in values) / len(values)
+        updated = max(0.0, r2 / _CLIPPED_MOMENT * (typical + tau2) - typical)
+        if abs(updated - tau2) <= 1e-6 * typical:
+            return updated
+        tau2 = updated
+    return tau2
 
 
-def dip_breach(baseline_days: Sequence[Tally], windows: Sequence[Tally], rule: DipRule = DipRule()) -> Dip | None:
-    """The clearest firing window of `windows` (windows[k]: the last k + 1 days) against the
-    baseline (one tally per day of it, in date order), or None. All tallies are of one site, question and scale."""
+@dataclass(frozen=True)
+class Window:
+    """One window of one question against its baseline (before any threshold)."""
+    days: int
+    n: int
+    negative: int
+    value: float
+    baseline: float
+    baseline_n: int
+    min_n: int
+    z: float                         # beyond the margin; see the module docstring
+
+
+@functools.lru_cache(maxsize=4096)
+def _usual_baseline(baseline_days: tuple[Tally, ...], rule: DipRule) -> tuple[float, float, int, float, int] | None:
+    """(value, per-answer spread, n, τ², minimum n of a window) of the baseline's usual days, or
+    None while the site is still learning. Cached: within a day the hook asks for the same
+    baseline after every commit (its days end before the windows), and this is the rule's cost."""
     scale = next((d.scale for d in baseline_days if d.n), None)
     if scale is None:
         return None
-    baseline = sum_tallies(baseline_days, scale)
-    if baseline.n < max(rule.min_baseline, 2):
+    everything = sum_tallies(baseline_days, scale)
+    if everything.n < max(rule.min_baseline, 2):
         return None
+    kept = usual_days(baseline_days, unit_variance(everything) or 0.0, rule.trim_se)
+    baseline = sum_tallies(kept, scale)
+    spread = unit_variance(baseline) if baseline.n >= 2 else None
     base = headline(baseline)
-    spread = unit_variance(baseline)
     if base is None or not spread:
         return None
-    min_n = minimum_n(baseline, rule)
-    tau2: float | None = None
-    best: Dip | None = None
+    # The minimum n follows the whole baseline's traffic: setting days aside does not make a
+    # busy site quiet.
+    return base, spread, baseline.n, between_days(kept, spread), minimum_n(everything, rule)
+
+
+def window_evidence(baseline_days: Sequence[Tally], windows: Sequence[Tally],
+                    rule: DipRule = DipRule(), min_n: int | None = None) -> list[Window]:
+    """Each window (windows[k]: the last k + 1 days) with at least `min_n` answers (default the
+    rule's traffic-aware minimum) against the baseline (one tally per day of it, in date order).
+    Empty when the site is still learning. All tallies are of one site, question and scale.
+    The rule's cost is here: 31 daily tallies per question, no query."""
+    usual = _usual_baseline(tuple(baseline_days), rule)
+    if usual is None:
+        return []
+    base, spread, baseline_n, tau2, floor = usual
+    out = []
     for days, window in enumerate(windows[:rule.window_days], start=1):
-        value = headline(window) if window.n >= min_n else None
-        if value is None or base - value < rule.min_drop:
+        if window.n < max(min_n if min_n is not None else floor, 2):
             continue
-        if tau2 is None:                      # only where a window comes close: the hook stays cheap
-            tau2 = between_days(baseline_days, spread)
-        z = (value - base) / math.sqrt(spread * (1 / window.n + 1 / baseline.n) + tau2 / days)
-        if z <= -rule.z and (best is None or z < best.z):
-            best = Dip(days, window.n, window.negative, value, base, baseline.n, min_n, z, normal_sf(-z))
+        value = headline(window)
+        z = (value - base + rule.margin) / math.sqrt(spread * (1 / window.n + 1 / baseline_n) + tau2 / days)
+        out.append(Window(days, window.n, window.negative, value, base, baseline_n, floor, z))
+    return out
+
+
+def _dip(w: Window) -> Dip:
+    return Dip(w.days, w.n, w.negative, w.value, w.baseline, w.baseline_n, w.min_n, w.z, normal_sf(-w.z))
+
+
+def dip_breach(baseline_days: Sequence[Tally], windows: Sequence[Tally], rule: DipRule = DipRule()) -> Dip | None:
+    """The clearest firing window of one question (see the module docstring), or None."""
+    firing = [w for w in window_evidence(baseline_days, windows, rule)
+              if w.baseline - w.value >= rule.min_drop and w.z <= -rule.z]
+    return _dip(min(firing, key=lambda w: w.z)) if firing else None
+
+
+def site_dip(questions: Mapping[str, tuple[Sequence[Tally], Sequence[Tally]]],
+             rule: DipRule = DipRule()) -> tuple[str, Dip] | None:
+    """The clearest firing test of a site: each question alone (`dip_breach`) and, per window,
+    the site's questions combined (module docstring). `questions`: per question (a key naming
+    it), its baseline days and windows. Returns the question that showed it most clearly (for a
+    combined test the one with the most answers in the window) and the Dip, or None."""
+    best: tuple[str, Dip] | None = None
+    by_window: dict[int, list[tuple[str, Window]]] = {}
+    for key, (baseline_days, windows) in sorted(questions.items()):
+        # One pass per question serves both tests: alone (at its own minimum n, as dip_breach)
+        # and combined (from combine_min_answers).
+        for w in window_evidence(baseline_days, windows, rule, min_n=rule.combine_min_answers):
+            by_window.setdefault(w.days, []).append((key, w))
+            if (w.n >= w.min_n and w.baseline - w.value >= rule.min_drop and w.z <= -rule.z
+                    and (best is None or w.z < best[1].z)):
+                best = (key, _dip(w))
+    for days, found in sorted(by_window.items()):
+        if len(found) < 2:
+            continue
+        n = sum(w.n for _, w in found)
+        if n < min(w.min_n for _, w in found):
+            continue
+        # Stouffer's weighted z with weights √n: the most powerful combination when the dip
+        # moves each question by the same number of its answers' standard deviations.
+        z = sum(math.sqrt(w.n) * w.z for _, w in found) / math.sqrt(n)
+        drop = sum(w.n * (w.baseline - w.value) for _, w in found) / n
+        if drop < rule.min_drop or z > -rule.z or (best is not None and z >= best[1].z):
+            continue
+        key, lead = max(found, key=lambda f: f[1].n)
+        best = (key, Dip(days, n, sum(w.negative for _, w in found), lead.baseline - drop, lead.baseline,
+                         sum(w.baseline_n for _, w in found), min(w.min_n for _, w in found), z, normal_sf(-z),
+                         questions=len(found)))
     return best
 
 

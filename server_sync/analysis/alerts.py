@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.analysis.alert_rules import DipRule, TrendRule, dip_breach, trend_breach
+from server_sync.analysis.alert_rules import Dip, DipRule, TrendRule, site_dip, trend_breach
 from server_sync.analysis.metrics import Tally, primary_metric
 from server_sync.analysis.queries import HOURLY_STATS, tally_of
 from server_sync.central.dialect import in_list, writer_transaction
@@ -127,20 +127,33 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
         tallies: dict[tuple[str, str, str], dict[str, Tally]] = defaultdict(dict)
         for site, question, scale, day, *stats in rows:
             tallies[(site, question, scale)][day] = tally_of(scale, stats)
-        found: dict[str, tuple[str, str, Dip]] = {}
+        # Per site: each (question, scale) series' baseline days and windows (a question asked on
+        # two scales is two series, never one).
+        series: dict[str, dict[tuple[str, str], tuple[list[Tally], list[Tally]]]] = defaultdict(dict)
         for (site, question, scale), by_day in sorted(tallies.items()):
             windows, total = [], Tally(scale)
             for back in range(rule.window_days):          # today, then one day further back each
                 total = total + by_day.get((today - timedelta(days=back)).isoformat(), Tally(scale))
                 windows.append(total)
-            dip = dip_breach([t for d, t in sorted(by_day.items()) if d < window_first.isoformat()], windows, rule)
-            # One dip of a site is one alert, whichever of its questions shows it: the clearest.
-            if dip is not None and (site not in found or dip.z < found[site][2].z):
+            series[site][(question, scale)] = (
+                [t for d, t in sorted(by_day.items()) if d < window_first.isoformat()], windows)
+        found: dict[str, tuple[str, str, Dip]] = {}
+        for site, questions in sorted(series.items()):
+            # One dip of a site is one alert, whichever of its questions shows it: the clearest
+            # of each question alone and of all of them together (alert_rules.site_dip).
+            hit = site_dip(questions, rule)
+            if hit is not None:
+                (question, scale), dip = hit
                 found[site] = (question, scale, dip)
         for site, (question, scale, dip) in sorted(found.items()):
             metric = "NPS" if scale == "nps11" else "Happy Index"
-            message = (f"'{question}' {metric} {dip.value:.1f} over {_window_text(dip.days)}, {dip.drop:.1f} points"
-                       f" below the site's usual {dip.baseline:.1f} (n={dip.n}, p={dip.p_value:.1g})")
+            if dip.questions > 1:
+                message = (f"{dip.questions} questions together {dip.drop:.1f} points below the site's usual over"
+                           f" {_window_text(dip.days)} ('{question}' {metric} usually {dip.baseline:.1f};"
+                           f" n={dip.n}, p={dip.p_value:.1g})")
+            else:
+                message = (f"'{question}' {metric} {dip.value:.1f} over {_window_text(dip.days)}, {dip.drop:.1f}"
+                           f" points below the site's usual {dip.baseline:.1f} (n={dip.n}, p={dip.p_value:.1g})")
             window_from = datetime.combine(today - timedelta(days=dip.days - 1), datetime.min.time(), tz)
             alert = raise_or_extend(db, {
                 "site_id": site, "question_id": question, "kind": "realtime", "window_from": window_from,
