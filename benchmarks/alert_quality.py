@@ -3,8 +3,9 @@
 The history generator (seeds.history) makes a chain with seeded dips of known site, days and
 size (`seeded_dips`: Happy Index points, drawn from a range that spans dips too small to matter
 and large ones). The last `eval_days` days are then replayed in time order: their answers are
-taken out of the rollups and put back step by step (`step_min` minutes of the chain's answers at
-a time, the way ingest commits them, `rollups.apply`; from `WARM_UP` days before them, unscored,
+taken out of the rollups (their follow-ups' reasons out of the reason rollups) and put back step
+by step (`step_min` minutes of the chain's answers at a time, the way ingest commits them,
+`rollups.apply` and `apply_reasons`; from `WARM_UP` days before them, unscored,
 so the rule starts in the state a running system would have), and after each step the product's dip rule
 runs for the sites that got answers (`alerts.check_dip`, what ingest's after-commit hook runs),
 storing and extending alerts as in production. Neither rule can see an answer recorded after
@@ -162,7 +163,7 @@ def _paired(new: Score, old: Score) -> dict:
 # --- the replay --------------------------------------------------------------------------------
 
 def _answers_from(db, since: datetime) -> list[dict]:
-    cols = ("site_id", "kiosk_id", "question_id", "audience", "scale", "value", "recorded_at", "filtered")
+    cols = ("id", "site_id", "kiosk_id", "question_id", "audience", "scale", "value", "recorded_at", "filtered")
     out = []
     for row in db.execute_sql(f"SELECT {', '.join(cols)} FROM response WHERE recorded_at >= {db.param}"
                               " ORDER BY recorded_at", (since,)):
@@ -173,9 +174,19 @@ def _answers_from(db, since: datetime) -> list[dict]:
     return out
 
 
-def replay_dip_rule(db, answers: list[dict], step_min: int, rule=None) -> tuple[list[dict], dict]:
-    """Put `answers` (already out of the rollups) back `step_min` minutes at a time and run the
-    dip rule after each step for the sites that changed; the alerts raised, and the rule's cost."""
+def _followups_from(db, since: datetime) -> dict[str, dict]:
+    """The follow-ups of the answers recorded from `since`, by answer id (their reasons as JSON)."""
+    rows = db.execute_sql("SELECT f.response_id, f.reasons FROM followup f JOIN response r ON r.id = f.response_id"
+                          f" WHERE r.recorded_at >= {db.param}", (since,))
+    return {rid: {"response_id": rid, "reasons": reasons} for rid, reasons in rows}
+
+
+def replay_dip_rule(db, answers: list[dict], step_min: int, rule=None,
+                    followups: dict[str, dict] | None = None) -> tuple[list[dict], dict]:
+    """Put `answers` (already out of the rollups) and their `followups`' reasons (out of the
+    reason rollups) back `step_min` minutes at a time and run the dip rule after each step for
+    the sites that changed; the alerts raised, and the rule's cost."""
+    followups = followups or {}
     from server_sync.analysis import alerts
     from server_sync.analysis.alert_rules import DipRule
     from server_sync.central import rollups
@@ -194,6 +205,7 @@ def replay_dip_rule(db, answers: list[dict], step_min: int, rule=None) -> tuple[
         batch = answers[i:j]
         with db.atomic():
             rollups.apply(db, batch)
+            rollups.apply_reasons(db, [followups[a["id"]] for a in batch if a["id"] in followups])
         t0 = time.perf_counter()
         alerts.check_dip(db, {a["site_id"] for a in batch}, end.replace(tzinfo=timezone.utc), rule)
         rule_s += time.perf_counter() - t0
@@ -324,11 +336,13 @@ def simulate(sites: int = 100, days: int = 84, eval_days: int = 28, seed: int = 
             # being alerted for the first time on the first scored morning. Every site here is an
             # hour or two ahead of UTC and closed at night: the replayed days' answers are those
             # from the UTC midnight before the first of them.
-            answers = _answers_from(db, datetime.combine(first_day - timedelta(days=WARM_UP), datetime.min.time()))
+            since = datetime.combine(first_day - timedelta(days=WARM_UP), datetime.min.time())
+            answers, followups = _answers_from(db, since), _followups_from(db, since)
             with db.atomic():
                 rollups.apply(db, answers, -1)
+                rollups.apply_reasons(db, list(followups.values()), -1)
             t0 = time.monotonic()
-            new_raised, cost = replay_dip_rule(db, answers, step_min, rule)
+            new_raised, cost = replay_dip_rule(db, answers, step_min, rule, followups)
             replay_s = time.monotonic() - t0
         finally:
             db.close()

@@ -19,8 +19,8 @@ import os
 import urllib.error
 import urllib.request
 import weakref
-from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
@@ -106,9 +106,10 @@ def _window_text(days: int) -> str:
 
 
 def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRule = DipRule()) -> list[dict]:
-    """The dip rule (alert_rules.dip_breach) for `site_ids` at `now`, per site and customer
-    question, from rollup_daily: the last `window_days` site-local days against the
-    `baseline_days` before them. New alerts only (a firing dip already alerted is extended)."""
+    """The dip rule (alert_rules.site_dip) for `site_ids` at `now`, per site and customer
+    question, from rollup_daily and rollup_reason_daily: the last `window_days` site-local days
+    against the `baseline_days` before them. New alerts only (a firing dip already alerted is
+    extended)."""
     sites = sorted(set(site_ids))
     if not sites:
         return []
@@ -127,6 +128,19 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
         tallies: dict[tuple[str, str, str], dict[str, Tally]] = defaultdict(dict)
         for site, question, scale, day, *stats in rows:
             tallies[(site, question, scale)][day] = tally_of(scale, stats)
+        # The follow-up reasons cited at each site over the same days, all customer questions
+        # together: the baseline's, and each window's (a dip makes one complaint dominate).
+        reasons: dict[str, tuple[Counter, list[Counter]]] = defaultdict(
+            lambda: (Counter(), [Counter() for _ in range(rule.window_days)]))
+        for site, day, reason, n in db.execute_sql(
+                f"SELECT site_id, local_date, reason, SUM(n) FROM rollup_reason_daily WHERE {where}"
+                f" AND audience = 'customer' AND local_date >= {p} AND local_date <= {p}"
+                " GROUP BY site_id, local_date, reason", params + [first.isoformat(), today.isoformat()]):
+            back = (today - date.fromisoformat(str(day))).days
+            if back >= rule.window_days:
+                reasons[site][0][reason] += int(n)
+            for k in range(back, rule.window_days):           # the windows reaching back to it
+                reasons[site][1][k][reason] += int(n)
         # Per site: each (question, scale) series' baseline days and windows (a question asked on
         # two scales is two series, never one).
         series: dict[str, dict[tuple[str, str], tuple[list[Tally], list[Tally]]]] = defaultdict(dict)
@@ -141,7 +155,7 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
         for site, questions in sorted(series.items()):
             # One dip of a site is one alert, whichever of its questions shows it: the clearest
             # of each question alone and of all of them together (alert_rules.site_dip).
-            hit = site_dip(questions, rule)
+            hit = site_dip(questions, rule, reasons[site])
             if hit is not None:
                 (question, scale), dip = hit
                 found[site] = (question, scale, dip)
@@ -154,6 +168,10 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
             else:
                 message = (f"'{question}' {metric} {dip.value:.1f} over {_window_text(dip.days)}, {dip.drop:.1f}"
                            f" points below the site's usual {dip.baseline:.1f} (n={dip.n}, p={dip.p_value:.1g})")
+            if dip.complaint is not None:
+                c = dip.complaint
+                message += (f"; '{c.reason}' cited in {c.count} of {c.mentions} follow-up reasons"
+                            f" (usually {100 * c.usual_share:.0f} %)")
             window_from = datetime.combine(today - timedelta(days=dip.days - 1), datetime.min.time(), tz)
             alert = raise_or_extend(db, {
                 "site_id": site, "question_id": question, "kind": "realtime", "window_from": window_from,
