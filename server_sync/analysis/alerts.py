@@ -4,7 +4,7 @@ optionally POST it to a webhook, and acknowledge it with a comment.
 
 `realtime_hook(db, site_ids, now)` is the ingest after-commit hook: it checks the dip rule (kind
 "realtime") for the sites whose answers just changed, from the daily rollups that the same
-commit brought up to date (one indexed query, a few rows per site and question), and returns the
+commit brought up to date (two indexed queries, a few rows per site and question), and returns the
 (topic, payload) pairs ingest publishes. `check(db, now)` is `alerts check`: the dip rule, and
 the trend rule when asked. A new alert is handed to the workflow (server_sync.workflow: its
 owner, due date, and notices queued for the webhooks and the owner's mail, delivered by
