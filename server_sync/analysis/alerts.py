@@ -133,14 +133,15 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
         reasons: dict[str, tuple[Counter, list[Counter]]] = defaultdict(
             lambda: (Counter(), [Counter() for _ in range(rule.window_days)]))
         for site, day, reason, n in db.execute_sql(
-                f"SELECT site_id, local_date, reason, SUM(n) FROM rollup_reason_daily WHERE {where}"
-                f" AND audience = 'customer' AND local_date >= {p} AND local_date <= {p}"
-                " GROUP BY site_id, local_date, reason", params + [first.isoformat(), today.isoformat()]):
-            back = (today - date.fromisoformat(str(day))).days
-            if back >= rule.window_days:
+                f"SELECT site_id, CASE WHEN local_date < {p} THEN NULL ELSE local_date END AS day, reason, SUM(n)"
+                f" FROM rollup_reason_daily WHERE {where} AND audience = 'customer' AND local_date >= {p}"
+                f" AND local_date <= {p} GROUP BY site_id, day, reason",     # the baseline's days as one
+                [window_first.isoformat()] + params + [first.isoformat(), today.isoformat()]):
+            if day is None:
                 reasons[site][0][reason] += int(n)
-            for k in range(back, rule.window_days):           # the windows reaching back to it
-                reasons[site][1][k][reason] += int(n)
+                continue
+            for k in range((today - date.fromisoformat(str(day))).days, rule.window_days):   # the windows
+                reasons[site][1][k][reason] += int(n)                                        # reaching it
         # Per site: each (question, scale) series' baseline days and windows (a question asked on
         # two scales is two series, never one).
         series: dict[str, dict[tuple[str, str], tuple[list[Tally], list[Tally]]]] = defaultdict(dict)
