@@ -3,8 +3,9 @@
 The history generator (seeds.history) makes a chain with seeded dips of known site, days and
 size (`seeded_dips`: Happy Index points, drawn from a range that spans dips too small to matter
 and large ones). The last `eval_days` days are then replayed in time order: their answers are
-taken out of the rollups and put back step by step (`step_min` minutes of the chain's answers at
-a time, the way ingest commits them, `rollups.apply`; from `WARM_UP` days before them, unscored,
+taken out of the rollups (their follow-ups' reasons out of the reason rollups) and put back step
+by step (`step_min` minutes of the chain's answers at a time, the way ingest commits them,
+`rollups.apply` and `apply_reasons`; from `WARM_UP` days before them, unscored,
 so the rule starts in the state a running system would have), and after each step the product's dip rule
 runs for the sites that got answers (`alerts.check_dip`, what ingest's after-commit hook runs),
 storing and extending alerts as in production. Neither rule can see an answer recorded after
@@ -29,7 +30,11 @@ Scored the same way for both:
   during it (median and 90th percentile over the dips each rule caught, and over the dips both
   caught).
 - background: on site-days without a seeded dip, the share with an alert and the median hours
-  from opening to the first (the replaced rule's time to alert on a dip is mostly this rate).
+  from opening to the first (the replaced rule's time to alert on a dip is mostly this rate);
+- at a matched false-alarm rate: the replaced rule made stricter (`MATCHED_VARIANTS`: a window
+  of 15 minutes to 13 hours, a negative share, and the smallest minimum number of answers that
+  makes it alert on no more site-days without a dip than the dip rule), scored the same way: what
+  the old approach's speed and recall are when it is held to the dip rule's false alarms.
 Sizes: $KUNDPULS_BENCH_SITES (100), $KUNDPULS_BENCH_DAYS (84, of which the last 28 replayed),
 $KUNDPULS_BENCH_SEED (12).
 """
@@ -71,17 +76,29 @@ class OldRealtimeRule:
     cooldown_min: int = 60
 
 
-def old_rule_alerts(answers: list[dict], rule: OldRealtimeRule = OldRealtimeRule()) -> list[dict]:
-    """The replaced rule run after every answer: {site_id, question_id, raised_at} per new alert."""
+Series = dict[tuple[str, str], list[tuple[datetime, bool]]]
+
+
+def old_rule_series(answers: list[dict]) -> Series:
+    """What the replaced rule reads: per site and customer question, (recorded_at, negative) in
+    time order."""
     from server_sync.protocol.scales import is_negative
-    series: dict[tuple[str, str], list[tuple[datetime, bool]]] = defaultdict(list)
+    series: Series = defaultdict(list)
     for a in answers:
         if a["filtered"] is None and a["audience"] == "customer":
             series[(a["site_id"], a["question_id"])].append((a["recorded_at"], is_negative(a["scale"], a["value"])))
+    for items in series.values():
+        items.sort()
+    return series
+
+
+def old_rule_alerts(answers: list[dict] | Series, rule: OldRealtimeRule = OldRealtimeRule()) -> list[dict]:
+    """The replaced rule run after every answer: {site_id, question_id, raised_at} per new alert.
+    `answers`: the answers, or their `old_rule_series` (to run several variants over them)."""
+    series = answers if isinstance(answers, dict) else old_rule_series(answers)
     window, cooldown = timedelta(minutes=rule.window_min), timedelta(minutes=rule.cooldown_min)
     out = []
     for (site, question), items in sorted(series.items()):
-        items.sort()
         lo, negative, last_seen = 0, 0, None
         for hi, (t, neg) in enumerate(items):
             negative += neg
@@ -96,10 +113,57 @@ def old_rule_alerts(answers: list[dict], rule: OldRealtimeRule = OldRealtimeRule
     return out
 
 
+# The comparison at a matched false-alarm rate: the replaced rule made stricter until it alerts on
+# no more of the site-days without a dip than the dip rule does (its speed on the defaults is its
+# background rate: it fires early on a dip day because it fires early on any day). Per variant
+# the window and the negative share are fixed and the minimum number of answers is the smallest
+# that brings the rate down to the dip rule's; one alert per dip, as the dip rule (24 quiet hours).
+MATCHED_VARIANTS = ((15, 0.5), (60, 0.5), (180, 0.33), (780, 0.33))
+
+
+def matched_old_rules(series: Series, truth, zones: dict[str, ZoneInfo], first_day: date, last_day: date,
+                      days_with_alert: int, paired_with: Score | None = None) -> list[dict]:
+    """Each of `MATCHED_VARIANTS` at the smallest minimum n (4 to 256, by bisection: fewer days
+    alert as the minimum rises) that alerts on at most `days_with_alert` site-days without a dip,
+    scored like the rules; with the time to alert on the dips it and `paired_with` both caught."""
+    sites = sorted(zones)
+    out = []
+    for window, share in MATCHED_VARIANTS:
+        def run(n: int) -> tuple[list[dict], dict]:
+            raised = old_rule_alerts(series, OldRealtimeRule(window, n, share, cooldown_min=24 * 60))
+            return raised, background(raised, truth, zones, sites, first_day, last_day)
+        lo, hi = 4, 256
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if run(mid)[1]["days_with_alert"] <= days_with_alert:
+                hi = mid
+            else:
+                lo = mid + 1
+        raised, quiet = run(lo)
+        s = score(raised, truth, zones, first_day, last_day)
+        row = {"window_min": window, "negative_share": share, "min_answers": lo,
+               "days_without_a_dip_with_alert": quiet["days_with_alert"], "alerts": s.alerts, "precision": s.precision,
+               "recall": s.recall, "caught": s.caught, "hours_to_alert_median": s.hours_to_alert_median,
+               "hours_to_alert_p90": s.hours_to_alert_p90}
+        if paired_with is not None:
+            row["paired"] = _paired(paired_with, s)
+        out.append(row)
+    return out
+
+
+def _paired(new: Score, old: Score) -> dict:
+    """Median hours to alert of both on the dips both caught."""
+    both = sorted(set(new.caught_dips) & set(old.caught_dips))
+    return {"dips": len(both),
+            "new_median_h": round(statistics.median(new.caught_dips[k] for k in both), 2) if both else None,
+            "old_median_h": round(statistics.median(old.caught_dips[k] for k in both), 2) if both else None,
+            "new_earlier_or_same": sum(new.caught_dips[k] <= old.caught_dips[k] for k in both)}
+
+
 # --- the replay --------------------------------------------------------------------------------
 
 def _answers_from(db, since: datetime) -> list[dict]:
-    cols = ("site_id", "kiosk_id", "question_id", "audience", "scale", "value", "recorded_at", "filtered")
+    cols = ("id", "site_id", "kiosk_id", "question_id", "audience", "scale", "value", "recorded_at", "filtered")
     out = []
     for row in db.execute_sql(f"SELECT {', '.join(cols)} FROM response WHERE recorded_at >= {db.param}"
                               " ORDER BY recorded_at", (since,)):
@@ -110,9 +174,19 @@ def _answers_from(db, since: datetime) -> list[dict]:
     return out
 
 
-def replay_dip_rule(db, answers: list[dict], step_min: int, rule=None) -> tuple[list[dict], dict]:
-    """Put `answers` (already out of the rollups) back `step_min` minutes at a time and run the
-    dip rule after each step for the sites that changed; the alerts raised, and the rule's cost."""
+def _followups_from(db, since: datetime) -> dict[str, dict]:
+    """The follow-ups of the answers recorded from `since`, by answer id (their reasons as JSON)."""
+    rows = db.execute_sql("SELECT f.response_id, f.reasons FROM followup f JOIN response r ON r.id = f.response_id"
+                          f" WHERE r.recorded_at >= {db.param}", (since,))
+    return {rid: {"response_id": rid, "reasons": reasons} for rid, reasons in rows}
+
+
+def replay_dip_rule(db, answers: list[dict], step_min: int, rule=None,
+                    followups: dict[str, dict] | None = None) -> tuple[list[dict], dict]:
+    """Put `answers` (already out of the rollups) and their `followups`' reasons (out of the
+    reason rollups) back `step_min` minutes at a time and run the dip rule after each step for
+    the sites that changed; the alerts raised, and the rule's cost."""
+    followups = followups or {}
     from server_sync.analysis import alerts
     from server_sync.analysis.alert_rules import DipRule
     from server_sync.central import rollups
@@ -131,6 +205,7 @@ def replay_dip_rule(db, answers: list[dict], step_min: int, rule=None) -> tuple[
         batch = answers[i:j]
         with db.atomic():
             rollups.apply(db, batch)
+            rollups.apply_reasons(db, [followups[a["id"]] for a in batch if a["id"] in followups])
         t0 = time.perf_counter()
         alerts.check_dip(db, {a["site_id"] for a in batch}, end.replace(tzinfo=timezone.utc), rule)
         rule_s += time.perf_counter() - t0
@@ -232,14 +307,16 @@ def background(raised: list[dict], truth, zones: dict[str, ZoneInfo], sites: lis
     hours = sorted((first[key] - datetime.combine(key[1], datetime.min.time(), zones[key[0]])
                     - timedelta(hours=OPENING_HOURS[key[1].weekday()][0])).total_seconds() / 3600
                    for key in ordinary if key in first)
-    return {"site_days": len(ordinary), "with_alert": round(len(hours) / len(ordinary), 3) if ordinary else None,
+    return {"site_days": len(ordinary), "days_with_alert": len(hours),
+            "with_alert": round(len(hours) / len(ordinary), 3) if ordinary else None,
             "hours_to_first_median": round(statistics.median(hours), 2) if hours else None}
 
 
 def simulate(sites: int = 100, days: int = 84, eval_days: int = 28, seed: int = 12, step_min: int = 10,
              workdir: str | None = None, rule=None, dips_per_year: float = 6.5,
-             dip_drop: tuple[float, float] = (0.4, 2.0)) -> dict:
-    """Generate, replay the last `eval_days` days through both rules, score them."""
+             dip_drop: tuple[float, float] = (0.4, 2.0), compare_matched: bool = True) -> dict:
+    """Generate, replay the last `eval_days` days through both rules, score them (and, with
+    `compare_matched`, the replaced rule's stricter variants at the dip rule's false-alarm rate)."""
     from seeds.history import generate, seeded_dips
     from server_sync.central import rollups
     from server_sync.central.db import connect
@@ -259,25 +336,25 @@ def simulate(sites: int = 100, days: int = 84, eval_days: int = 28, seed: int = 
             # being alerted for the first time on the first scored morning. Every site here is an
             # hour or two ahead of UTC and closed at night: the replayed days' answers are those
             # from the UTC midnight before the first of them.
-            answers = _answers_from(db, datetime.combine(first_day - timedelta(days=WARM_UP), datetime.min.time()))
+            since = datetime.combine(first_day - timedelta(days=WARM_UP), datetime.min.time())
+            answers, followups = _answers_from(db, since), _followups_from(db, since)
             with db.atomic():
                 rollups.apply(db, answers, -1)
+                rollups.apply_reasons(db, list(followups.values()), -1)
             t0 = time.monotonic()
-            new_raised, cost = replay_dip_rule(db, answers, step_min, rule)
+            new_raised, cost = replay_dip_rule(db, answers, step_min, rule, followups)
             replay_s = time.monotonic() - t0
         finally:
             db.close()
-    old_raised = old_rule_alerts(answers)
+    series = old_rule_series(answers)
+    old_raised = old_rule_alerts(series)
     truth = seeded_dips(spec)
     new, old = (score(r, truth, zones, first_day, spec.end) for r in (new_raised, old_raised))
-    both = sorted(set(new.caught_dips) & set(old.caught_dips))
-    paired = {"dips": len(both),
-              "new_median_h": round(statistics.median(new.caught_dips[k] for k in both), 2) if both else None,
-              "old_median_h": round(statistics.median(old.caught_dips[k] for k in both), 2) if both else None,
-              "new_earlier_or_same": sum(new.caught_dips[k] <= old.caught_dips[k] for k in both)}
     inside = [d for d in truth if first_day <= d.first <= spec.end]
     quiet = {name: background(r, truth, zones, sorted(zones), first_day, spec.end)
              for name, r in (("new_rule", new_raised), ("old_rule", old_raised))}
+    matched = (matched_old_rules(series, truth, zones, first_day, spec.end, quiet["new_rule"]["days_with_alert"], new)
+               if compare_matched else None)
     return {
         "chain": {"sites": sites, "days": days, "replayed_days": eval_days, "seed": seed,
                   "dips_per_year": dips_per_year, "dip_drop_logit": list(dip_drop), "answers": made.answers,
@@ -292,8 +369,9 @@ def simulate(sites: int = 100, days: int = 84, eval_days: int = 28, seed: int = 
                   "generate_s": round(generate_s, 1), "replay_s": round(replay_s, 1), "step_min": step_min},
         "new_rule": {**{k: v for k, v in asdict(new).items() if k != "caught_dips"}, **cost},
         "old_rule": {k: v for k, v in asdict(old).items() if k != "caught_dips"},
-        "time_to_alert_on_dips_both_caught": paired,
+        "time_to_alert_on_dips_both_caught": _paired(new, old),
         "days_without_a_dip": quiet,
+        "old_rule_at_the_new_rules_false_alarm_rate": matched,
         "precision_definition": "alerts raised on a site-local day of a seeded dip of that site (any size) / all "
                                 "alerts raised in the scored days; every other alert counts as false",
     }

@@ -30,6 +30,14 @@ database: `analysis.alerts` reads the tallies and keeps the alerts.
     questions' answers as independent; answers of one customer to two questions are positively
     correlated, which makes Z somewhat too large; the benchmark draws answers independently
     given the day's mood, so its calibration does not cover that: docs/analysis.md.)
+  - A dip makes one complaint dominate. A window whose clearest test (a question alone or all
+    together) is short of `z` but reaches `complaint_z` fires when one reason's share of the
+    follow-up reasons given in the window is above its share in the baseline, at
+    `complaint_alpha` (`complaint_spike`: an exact conditional test per reason, Bonferroni over
+    the reasons given). Given how many reasons were given, which ones is independent of how
+    unhappy the answers were when the mix is as usual, so on an ordinary day (or after a fix
+    wears off) this path fires with probability about 0.006 × 0.01 per look, less than the mood
+    test alone at `z`; it is looser only where a complaint really did grow.
   Without `min_baseline` answers in the baseline a site is still learning: no alert.
 - Trend: today's answers so far against the site's baseline of the previous `baseline_days`
   days over the same hours of the day; a drop of at least `min_drop` points that is significant
@@ -48,11 +56,11 @@ from __future__ import annotations
 import functools
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 from server_sync.analysis.metrics import Tally, sum_tallies, unit_variance
-from server_sync.analysis.stats import TestResult, normal_sf
+from server_sync.analysis.stats import TestResult, binomial_sf, normal_sf
 from server_sync.analysis.trends import compare
 
 
@@ -82,7 +90,39 @@ class DipRule:
     # not a usual day (a dip of ~15 points on 40 answers is 3.5 of them).
     trim_se: float = 3.0
     combine_min_answers: int = 5     # a question joins the combined test with this many answers
+    # A window short of `z` fires at this z when one complaint's share of the window's follow-up
+    # reasons is above its usual share at `complaint_alpha` (one-sided p 0.006 and 0.01: together
+    # 6e-5 per look where the mix of complaints is as usual, below the 2.3e-4 of `z` alone).
+    complaint_z: float = 2.5
+    complaint_alpha: float = 0.01
     cooldown_min: int = 24 * 60
+
+
+@dataclass(frozen=True)
+class Complaint:
+    """A follow-up reason given more often than usual in a window (`complaint_spike`)."""
+    reason: str
+    count: int                       # the window's follow-ups citing it
+    mentions: int                    # reasons cited in the window, all reasons together
+    usual_share: float               # its share of the reasons cited in the baseline
+    p_value: float                   # one-sided, Bonferroni over the reasons cited
+
+
+def complaint_spike(window: Mapping[str, int], baseline: Mapping[str, int]) -> Complaint | None:
+    """The reason whose share of the window's cited reasons is most clearly above its share of
+    the baseline's, or None when either side cites none. Per reason, mentions of it per mention
+    of any reason are compared as two Poisson rates by the exact conditional test: given its
+    count on both sides together, c_w + c_b, its count in the window is binomial with
+    p = m_w / (m_w + m_b) (m: mentions of any reason) if its share is as usual. The smallest
+    one-sided p-value is multiplied by the number of reasons cited (Bonferroni)."""
+    m_w, m_b = sum(window.values()), sum(baseline.values())
+    if m_w <= 0 or m_b <= 0:
+        return None
+    cited = {r for r in (*window, *baseline) if window.get(r, 0) + baseline.get(r, 0) > 0}
+    at = m_w / (m_w + m_b)
+    tests = [(binomial_sf(c, c + baseline.get(r, 0), at), r) for r, c in sorted(window.items()) if c > 0]
+    p, reason = min(tests)
+    return Complaint(reason, window[reason], m_w, baseline.get(reason, 0) / m_b, min(1.0, p * len(cited)))
 
 
 @dataclass(frozen=True)
@@ -98,6 +138,7 @@ class Dip:
     z: float
     p_value: float                   # one-sided, of H0: drop ≤ margin
     questions: int = 1               # 2 or more: the combined test over the site's questions
+    complaint: Complaint | None = None   # the complaint that let a window short of `z` fire
 
     @property
     def drop(self) -> float:
@@ -235,22 +276,27 @@ def dip_breach(baseline_days: Sequence[Tally], windows: Sequence[Tally], rule: D
     return _dip(min(firing, key=lambda w: w.z)) if firing else None
 
 
+Reasons = tuple[Mapping[str, int], Sequence[Mapping[str, int]]]
+
+
 def site_dip(questions: Mapping[str, tuple[Sequence[Tally], Sequence[Tally]]],
-             rule: DipRule = DipRule()) -> tuple[str, Dip] | None:
+             rule: DipRule = DipRule(), reasons: Reasons | None = None) -> tuple[str, Dip] | None:
     """The clearest firing test of a site: each question alone (`dip_breach`) and, per window,
     the site's questions combined (module docstring). `questions`: per question (a key naming
-    it), its baseline days and windows. Returns the question that showed it most clearly (for a
-    combined test the one with the most answers in the window) and the Dip, or None."""
-    best: tuple[str, Dip] | None = None
+    it), its baseline days and windows. `reasons`: the follow-up reasons cited at the site (every
+    customer question) in the baseline, and in each window (as the windows), by reason; a
+    window short of `z` fires at `complaint_z` with a `complaint_spike`. Returns the question
+    that showed it most clearly (for a combined test the one with the most answers in the
+    window) and the Dip, or None."""
+    tests: list[tuple[str, Dip]] = []
     by_window: dict[int, list[tuple[str, Window]]] = {}
     for key, (baseline_days, windows) in sorted(questions.items()):
         # One pass per question serves both tests: alone (at its own minimum n, as dip_breach)
         # and combined (from combine_min_answers).
         for w in window_evidence(baseline_days, windows, rule, min_n=rule.combine_min_answers):
             by_window.setdefault(w.days, []).append((key, w))
-            if (w.n >= w.min_n and w.baseline - w.value >= rule.min_drop and w.z <= -rule.z
-                    and (best is None or w.z < best[1].z)):
-                best = (key, _dip(w))
+            if w.n >= w.min_n and w.baseline - w.value >= rule.min_drop:
+                tests.append((key, _dip(w)))
     for days, found in sorted(by_window.items()):
         if len(found) < 2:
             continue
@@ -261,13 +307,24 @@ def site_dip(questions: Mapping[str, tuple[Sequence[Tally], Sequence[Tally]]],
         # moves each question by the same number of its answers' standard deviations.
         z = sum(math.sqrt(w.n) * w.z for _, w in found) / math.sqrt(n)
         drop = sum(w.n * (w.baseline - w.value) for _, w in found) / n
-        if drop < rule.min_drop or z > -rule.z or (best is not None and z >= best[1].z):
+        if drop < rule.min_drop:
             continue
         key, lead = max(found, key=lambda f: f[1].n)
-        best = (key, Dip(days, n, sum(w.negative for _, w in found), lead.baseline - drop, lead.baseline,
-                         sum(w.baseline_n for _, w in found), min(w.min_n for _, w in found), z, normal_sf(-z),
-                         questions=len(found)))
-    return best
+        tests.append((key, Dip(days, n, sum(w.negative for _, w in found), lead.baseline - drop, lead.baseline,
+                               sum(w.baseline_n for _, w in found), min(w.min_n for _, w in found), z,
+                               normal_sf(-z), questions=len(found))))
+    firing, spikes = [], {}
+    for key, dip in tests:
+        if dip.z <= -rule.z:
+            firing.append((key, dip))
+        elif dip.z <= -rule.complaint_z and reasons is not None and dip.days <= len(reasons[1]):
+            if dip.days not in spikes:
+                spikes[dip.days] = complaint_spike(reasons[1][dip.days - 1], reasons[0])
+            spike = spikes[dip.days]
+            if spike is not None and spike.p_value <= rule.complaint_alpha:
+                firing.append((key, replace(dip, complaint=spike)))
+    # The first of equally clear tests: a question alone before the combination.
+    return min(firing, key=lambda f: f[1].z) if firing else None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ optionally POST it to a webhook, and acknowledge it with a comment.
 
 `realtime_hook(db, site_ids, now)` is the ingest after-commit hook: it checks the dip rule (kind
 "realtime") for the sites whose answers just changed, from the daily rollups that the same
-commit brought up to date (one indexed query, a few rows per site and question), and returns the
+commit brought up to date (two indexed queries, a few rows per site and question), and returns the
 (topic, payload) pairs ingest publishes. `check(db, now)` is `alerts check`: the dip rule, and
 the trend rule when asked. A new alert is handed to the workflow (server_sync.workflow: its
 owner, due date, and notices queued for the webhooks and the owner's mail, delivered by
@@ -19,8 +19,8 @@ import os
 import urllib.error
 import urllib.request
 import weakref
-from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
@@ -106,9 +106,10 @@ def _window_text(days: int) -> str:
 
 
 def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRule = DipRule()) -> list[dict]:
-    """The dip rule (alert_rules.dip_breach) for `site_ids` at `now`, per site and customer
-    question, from rollup_daily: the last `window_days` site-local days against the
-    `baseline_days` before them. New alerts only (a firing dip already alerted is extended)."""
+    """The dip rule (alert_rules.site_dip) for `site_ids` at `now`, per site and customer
+    question, from rollup_daily and rollup_reason_daily: the last `window_days` site-local days
+    against the `baseline_days` before them. New alerts only (a firing dip already alerted is
+    extended)."""
     sites = sorted(set(site_ids))
     if not sites:
         return []
@@ -127,6 +128,20 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
         tallies: dict[tuple[str, str, str], dict[str, Tally]] = defaultdict(dict)
         for site, question, scale, day, *stats in rows:
             tallies[(site, question, scale)][day] = tally_of(scale, stats)
+        # The follow-up reasons cited at each site over the same days, all customer questions
+        # together: the baseline's, and each window's (a dip makes one complaint dominate).
+        reasons: dict[str, tuple[Counter, list[Counter]]] = defaultdict(
+            lambda: (Counter(), [Counter() for _ in range(rule.window_days)]))
+        for site, day, reason, n in db.execute_sql(
+                f"SELECT site_id, CASE WHEN local_date < {p} THEN NULL ELSE local_date END AS day, reason, SUM(n)"
+                f" FROM rollup_reason_daily WHERE {where} AND audience = 'customer' AND local_date >= {p}"
+                f" AND local_date <= {p} GROUP BY site_id, day, reason",     # the baseline's days as one
+                [window_first.isoformat()] + params + [first.isoformat(), today.isoformat()]):
+            if day is None:
+                reasons[site][0][reason] += int(n)
+                continue
+            for k in range((today - date.fromisoformat(str(day))).days, rule.window_days):   # the windows
+                reasons[site][1][k][reason] += int(n)                                        # reaching it
         # Per site: each (question, scale) series' baseline days and windows (a question asked on
         # two scales is two series, never one).
         series: dict[str, dict[tuple[str, str], tuple[list[Tally], list[Tally]]]] = defaultdict(dict)
@@ -141,7 +156,7 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
         for site, questions in sorted(series.items()):
             # One dip of a site is one alert, whichever of its questions shows it: the clearest
             # of each question alone and of all of them together (alert_rules.site_dip).
-            hit = site_dip(questions, rule)
+            hit = site_dip(questions, rule, reasons[site])
             if hit is not None:
                 (question, scale), dip = hit
                 found[site] = (question, scale, dip)
@@ -154,6 +169,10 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
             else:
                 message = (f"'{question}' {metric} {dip.value:.1f} over {_window_text(dip.days)}, {dip.drop:.1f}"
                            f" points below the site's usual {dip.baseline:.1f} (n={dip.n}, p={dip.p_value:.1g})")
+            if dip.complaint is not None:
+                c = dip.complaint
+                message += (f"; '{c.reason}' cited in {c.count} of {c.mentions} follow-up reasons"
+                            f" (usually {100 * c.usual_share:.0f} %)")
             window_from = datetime.combine(today - timedelta(days=dip.days - 1), datetime.min.time(), tz)
             alert = raise_or_extend(db, {
                 "site_id": site, "question_id": question, "kind": "realtime", "window_from": window_from,

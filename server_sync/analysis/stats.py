@@ -65,6 +65,15 @@ def incomplete_beta(a: float, b: float, x: float) -> float:
     return 1.0 - front * _betacf(b, a, 1.0 - x) / b
 
 
+def binomial_sf(k: int, n: int, p: float) -> float:
+    """P(X ≥ k) for X binomial with `n` trials of probability `p`."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    return incomplete_beta(k, n - k + 1, p)
+
+
 def t_sf(t: float, df: float) -> float:
     """P(T > t) for Student's t with `df` degrees of freedom."""
     if math.isinf(df):

@@ -2,15 +2,19 @@
 with enough answers for the site's traffic, far enough and beyond chance; a small dip shows
 over a few days; a site still learning, a handful of answers, a tiny drop on many answers or a
 real change smaller than the margin do not fire; a site's questions together show a dip that
-each alone does not yet."""
+each alone does not yet, and so does a mood short of the threshold when one complaint dominates
+the follow-up reasons (never a usual mix of complaints)."""
 
 from __future__ import annotations
 
 import math
 import random
 import statistics
+from collections import Counter
 
-from server_sync.analysis.alert_rules import DipRule, between_days, dip_breach, minimum_n, site_dip, usual_days
+from server_sync.analysis.alert_rules import (DipRule, between_days, complaint_spike, dip_breach, minimum_n, site_dip,
+                                              usual_days)
+from server_sync.analysis.stats import binomial_sf
 from server_sync.analysis.metrics import Tally, unit_variance
 from server_sync.protocol.tally import sum_tallies
 
@@ -157,3 +161,51 @@ def test_a_busy_site_whose_days_differ_keeps_its_days_and_their_spread():
         taus.append(math.sqrt(between_days(usual, spread)))
     assert statistics.median(kept) >= 27, kept
     assert 2.2 < statistics.median(taus) < 4.5, taus
+
+
+USUAL_MIX = {"queue": 0.3, "staff": 0.2, "availability": 0.2, "price": 0.15, "cleanliness": 0.1, "checkout": 0.05}
+
+
+def cited(total: int, shares: dict[str, float]) -> dict[str, int]:
+    return {r: round(total * share) for r, share in shares.items()}
+
+
+def test_a_complaint_far_above_its_usual_share_is_found_with_an_exact_p_value():
+    usual = cited(400, USUAL_MIX)                                     # 28 days of reasons
+    spike = complaint_spike({"cleanliness": 7, "queue": 2, "staff": 1}, usual)
+    assert spike is not None and spike.reason == "cleanliness" and (spike.count, spike.mentions) == (7, 10)
+    assert spike.usual_share == 0.1
+    # Given its 47 mentions on both sides, the window's share of them is binomial with p = 10/410.
+    exact = sum(math.comb(47, k) * (10 / 410) ** k * (400 / 410) ** (47 - k) for k in range(7, 48))
+    assert math.isclose(binomial_sf(7, 47, 10 / 410), exact, rel_tol=1e-9)
+    assert math.isclose(spike.p_value, 6 * exact, rel_tol=1e-9)              # six reasons cited
+    assert spike.p_value < 0.001
+    assert complaint_spike(cited(10, USUAL_MIX), usual).p_value > 0.5         # the usual mix
+    assert complaint_spike({}, usual) is None and complaint_spike({"queue": 3}, {}) is None
+
+
+def test_the_complaint_test_holds_its_level_whatever_the_days_mood():
+    """Which reasons are cited, given how many, does not depend on how unhappy the day is when
+    the mix is as usual: the test's false-alarm rate is at most its level at any number of
+    reasons cited (few on a good day, many on a bad one)."""
+    rng = random.Random(3)
+    usual = cited(400, USUAL_MIX)
+    level = DipRule().complaint_alpha
+    for mentions in (3, 8, 20, 40):
+        fired = sum(complaint_spike(dict(Counter(rng.choices(list(USUAL_MIX), list(USUAL_MIX.values()),
+                                                             k=mentions))), usual).p_value <= level
+                    for _ in range(1000))
+        assert fired <= 1000 * level, (mentions, fired)
+
+
+def test_a_mood_short_of_the_threshold_fires_when_one_complaint_dominates():
+    visit = (baseline(per_day=50), windows(day(30, "bad")))                 # 19 points down, z ≈ -2.9
+    assert site_dip({"visit": visit}) is None
+    usual = cited(400, USUAL_MIX)
+    dominant = (usual, [{"cleanliness": 7, "queue": 2, "staff": 1}])
+    hit = site_dip({"visit": visit}, reasons=dominant)
+    assert hit is not None and hit[1].complaint is not None and hit[1].complaint.reason == "cleanliness"
+    assert -DipRule().z < hit[1].z <= -DipRule().complaint_z
+    # The usual mix of complaints, or a complaint without the mood: nothing.
+    assert site_dip({"visit": visit}, reasons=(usual, [cited(10, USUAL_MIX)])) is None
+    assert site_dip({"visit": (visit[0], windows(day(30)))}, reasons=dominant) is None

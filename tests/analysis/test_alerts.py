@@ -109,6 +109,32 @@ def test_a_second_dip_after_quiet_days_is_a_new_alert(db):
     assert [a["kind"] for a in alerts.list_alerts(db)] == ["realtime", "realtime"]
 
 
+def test_a_morning_short_of_the_threshold_alerts_when_one_complaint_dominates(db):
+    """The same 24 answers at two sites with the same four weeks: 20 points down, not yet enough
+    for the mood alone; where the unhappy customers' reasons are the site's usual mix, nothing;
+    where most of them name one complaint that is usually rare, the alert says so."""
+    rng = random.Random(12)
+    usual = ("queue", "queue", "queue", "staff", "staff", "availability", "price", "cleanliness")
+    for site in ("s1", "s2"):
+        rows = [answer(site, (MONDAY_10 - timedelta(days=d)).replace(tzinfo=None, hour=8 + k % 10, minute=k),
+                       rng.choice((1, 2)) if rng.random() < 0.12 else rng.choice((3, 3, 4, 4, 4)))
+                for d in range(1, 29) for k in range(40)]
+        commit(db, rows, {r["id"]: [rng.choice(usual)] for r in rows if r["value"] <= 2})
+    today = [1] * 4 + [2] * 5 + [3] * 8 + [4] * 7                      # Happy Index 58 (usually 78)
+    for site, complaints in (("s1", ["cleanliness"] * 7 + ["queue"] * 2), ("s2", list(usual[:9]))):
+        rows = [answer(site, (MONDAY_10 + timedelta(minutes=5 * k)).replace(tzinfo=None), v)
+                for k, v in enumerate(today)]
+        negative = [r["id"] for r in rows if r["value"] <= 2]
+        commit(db, rows, {rid: [reason] for rid, reason in zip(negative, complaints)})
+    now = MONDAY_10 + timedelta(hours=2)
+    # The mood alone does not fire yet (z between -3.5 and -2.5) …
+    assert alerts.check_dip(db, {"s1", "s2"}, now, DipRule(complaint_z=DipRule().z)) == []
+    # … with the complaint it does.
+    raised = alerts.check_dip(db, {"s1", "s2"}, now)
+    assert [a["site_id"] for a in raised] == ["s1"], raised
+    assert "'cleanliness' cited in 7 of 9 follow-up reasons" in raised[0]["message"]
+
+
 def test_filtered_presses_a_handful_of_answers_and_a_site_without_history_do_not_alert(db):
     rng = random.Random(7)
     ordinary_weeks(db, "s1", MONDAY_10, rng)

@@ -35,6 +35,11 @@ def _load(url: str):
     generate(db, SPEC)
     actions.add(db, "s005", "visit", "2026-09-15", "New price labels", now=NOW)     # nothing changed then
     alerts.check_trend(db, datetime(2026, 10, 29, 16, 0, tzinfo=timezone.utc))
+    # The dip rule each afternoon of the last four weeks: its queries (the daily rollup and the
+    # reasons' daily rollup) raise the same alerts on both engines.
+    for back in range(27, -1, -1):
+        alerts.check_dip(db, [f"s{i:03d}" for i in range(1, SPEC.sites + 1)],
+                         datetime(2026, 11, 22, 15, 0, tzinfo=timezone.utc) - timedelta(days=back))
     return db
 
 
