@@ -250,7 +250,7 @@ class Chain:
     boost: np.ndarray                        # sites × days: mood added after an action
     reason_weights: list[np.ndarray]         # per question code: sites × len(its reasons)
     reason_bits: list[np.ndarray]            # per question code: its reasons' index in REASON_CODES
-    dip_column: list[np.ndarray]             # per question code: CUSTOMER_REASONS index -> its reason column
+    dip_column: list[np.ndarray]             # per question code: CUSTOMER_REASONS index -> its reason column, -1 = not offered
     weekday: np.ndarray                      # per day
     close_hour: np.ndarray                   # per day, local
     hour_shape: np.ndarray                   # days × 24: share of the day's answers per local hour
@@ -283,7 +283,7 @@ def chain_arrays(spec: HistorySpec, plans: list[SitePlan]) -> Chain:
     for q in QUESTION_IDS:
         reasons = QUESTIONS[q]["reasons"]
         bits.append(np.array([REASON_CODES.index(r) for r in reasons]))
-        dip_column.append(np.array([reasons.index(r) if r in reasons else 0 for r in CUSTOMER_REASONS]))
+        dip_column.append(np.array([reasons.index(r) if r in reasons else -1 for r in CUSTOMER_REASONS]))
         if QUESTIONS[q]["audience"] == "customer":
             # A reason outside the site's customer mix (e.g. "other") weighs as its least cited one.
             weights.append(np.stack([mix[:, CUSTOMER_REASONS.index(r)] if r in CUSTOMER_REASONS
@@ -379,6 +379,10 @@ def draw_site(chain: Chain, i: int) -> Draws:
         if QUESTIONS[QUESTION_IDS[q]]["audience"] == "customer":      # a dip makes one complaint dominate
             dipping = np.flatnonzero(in_dip[day[rows]])
             column = chain.dip_column[q][chain.dip[i, day[rows[dipping]]]]
+            # A question that does not offer the dip's reason (no shelves on the checkout question)
+            # gets no boost: its customers cannot name the complaint there.
+            offered = column >= 0
+            dipping, column = dipping[offered], column[offered]
             weights[dipping, column] += 6 * weights[dipping].mean(axis=1)
         cum = np.cumsum(weights, axis=1)
         first = (us[0][:, None] * cum[:, -1:] >= cum).sum(axis=1)
