@@ -29,7 +29,7 @@ demo-headless: demo-deps $(STAMP)
 
 # Both cores: each worker takes whole test files (their module-scoped servers and chains stay
 # with one worker). PYTEST_ARGS="-n 0 …" runs in one process.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 test: system-deps $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
