@@ -84,6 +84,13 @@ def test_syntax_error_names_the_line():
     ("repeat_window_s = 4", 'repeat_window_s = "four"', "filters.repeat_window_s", "repeat_window_s", "must be a number"),
     ("repeat_window_s = 4", "repeat_window_s = -1", "filters.repeat_window_s", "repeat_window_s", "at least 0"),
     ("repeat_window_s = 4", "repeat_window_s = true", "filters.repeat_window_s", "repeat_window_s", "got a boolean"),
+    # TOML's nan and inf are floats: every float key refuses them (nan passes every bound check).
+    ("repeat_window_s = 4", "repeat_window_s = nan", "filters.repeat_window_s", "repeat_window_s",
+     "must be a finite number, got nan"),
+    ("repeat_window_s = 4", "repeat_window_s = -inf", "filters.repeat_window_s", "repeat_window_s",
+     "must be a finite number, got -inf"),
+    ("[gpio]", "[sync]\nack_timeout_s = inf\n\n[gpio]", "sync.ack_timeout_s", "ack_timeout_s",
+     "must be a finite number, got inf"),
     ("repeat_window_s = 4", "repeat_window = 4", "filters.repeat_window", "repeat_window", "unknown key"),
     ('id = "kiosk-7"', 'id = "kiosk 7"', "kiosk.id", 'id = "kiosk 7"', "letters, digits"),
     ('scale = "smiley4"', 'scale = "smiley7"', "questions[0].scale", "smiley7", "must be one of smiley4"),

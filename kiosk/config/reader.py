@@ -10,6 +10,7 @@ what is wrong. This module knows no key by name: rules that span keys run after 
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any, Mapping
 
 from kiosk.config.schema import KEYS, TYPES, Key, children, held
@@ -97,6 +98,9 @@ def _check_type(doc: Document, keypath: KeyPath, key: Key, value: Any) -> None:
     vtype = TYPES[key.type]
     if not _is(vtype.toml, key.type == "bool", value):
         raise doc.fail(keypath, _wrong_type(vtype.what, value))
+    if isinstance(value, float) and not math.isfinite(value):
+        # TOML allows nan and inf; no setting means them, and nan slips past every bound check.
+        raise doc.fail(keypath, f"must be a finite number, got {value}")
     if vtype.item is not None:
         itype = TYPES[vtype.item]
         for i, item in enumerate(value):
