@@ -38,7 +38,12 @@ def since_utc(cfg: KioskConfig, since: date | None) -> str | None:
     if since is None:
         return None
     local = datetime.combine(since, dtime(0, 0), tzinfo=ZoneInfo(cfg.timezone))
-    return iso_ms(local.astimezone(timezone.utc))
+    try:
+        return iso_ms(local.astimezone(timezone.utc))
+    except OverflowError:
+        # East of UTC, midnight of 0001-01-01 is in year 0, which datetime cannot hold: it is
+        # before every record, so no lower bound (as `kiosk stats`, comparing local dates, finds).
+        return None
 
 
 def events(store: LocalStore, since: str | None = None) -> Iterator[dict[str, Any]]:

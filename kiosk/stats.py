@@ -17,6 +17,7 @@ from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from kiosk.config import KioskConfig
+from kiosk.exc import CaptureError
 from kiosk.store import LocalStore
 from server_sync.protocol.scales import SCALES
 from server_sync.protocol.tally import Tally
@@ -180,6 +181,11 @@ def parse_since(text: str) -> date | int:
 
 
 def resolve_since(since: date | int | None, today: date) -> date | None:
-    if since is None or isinstance(since, date):
-        return since
-    return today - timedelta(days=since - 1)
+    """`--since` as parsed (a date or N days) as the first store-local date of the period.
+    A date after today is a mistake, not an empty period: CaptureError."""
+    if since is None:
+        return None
+    first = since if isinstance(since, date) else today - timedelta(days=since - 1)
+    if first > today:
+        raise CaptureError(f"--since {first.isoformat()} is in the future")
+    return first

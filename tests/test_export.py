@@ -83,3 +83,19 @@ def test_export_streams_not_loads(cfg, store, recorder, clock):
     first = next(it)
     assert first["seq"] == 1            # a generator: nothing was materialised up front
     assert sum(1 for _ in it) == 299
+
+
+def test_since_the_first_day_there_is_exports_everything(cfg, store, recorder, clock, capsys):
+    """Midnight of 0001-01-01 in Stockholm is in year 0 UTC, which datetime cannot hold: it is
+    before every record, as `kiosk stats --since 0001-01-01` finds (it was an OverflowError)."""
+    fill(recorder, clock)
+    assert write_jsonl(cfg, store, io.StringIO(), NOW, since=date(1, 1, 1)) == 4
+    assert main(["export", "--data-dir", str(cfg.data_dir), "--since", "0001-01-01"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == '{"type": "end", "events": 4}'
+
+
+def test_export_refuses_a_future_since_like_stats(cfg, store, recorder, clock, capsys):
+    fill(recorder, clock)
+    assert main(["export", "--data-dir", str(cfg.data_dir), "--since", "2999-01-01"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kiosk: error: --since 2999-01-01 is in the future") and "Traceback" not in err
