@@ -99,6 +99,11 @@ def export_to(cfg: KioskConfig, store: LocalStore, fmt: str, output: Path | None
     if output is None:
         return writer(cfg, store, out, exported_at, since)
     output = Path(output)
+    if output.exists() and not output.is_file():
+        # A device or a pipe (-o /dev/null, a FIFO): write into it. Renaming a finished file
+        # over it would replace the device itself (as root, /dev/null became a plain file).
+        with open(output, "w", encoding="utf-8", newline="") as f:
+            return writer(cfg, store, f, exported_at, since)
     tmp = output.with_name(output.name + ".part")
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as f:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
+import threading
 from datetime import date, datetime, timezone
 
 from kiosk.cli import main
@@ -99,3 +102,18 @@ def test_export_refuses_a_future_since_like_stats(cfg, store, recorder, clock, c
     assert main(["export", "--data-dir", str(cfg.data_dir), "--since", "2999-01-01"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("kiosk: error: --since 2999-01-01 is in the future") and "Traceback" not in err
+
+
+def test_export_into_a_pipe_writes_into_it_and_leaves_it_a_pipe(cfg, store, recorder, clock, tmp_path, capsys):
+    """`-o /dev/null` or a FIFO: written into, never renamed over (as root that replaced /dev/null
+    with a plain file). A FIFO stands in for the device here."""
+    fill(recorder, clock)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    assert main(["export", "--data-dir", str(cfg.data_dir), "--output", str(fifo)]) == 0
+    reader.join(timeout=10)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert got and got[0].splitlines()[-1] == '{"type": "end", "events": 4}'
