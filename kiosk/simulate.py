@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -85,8 +86,10 @@ def tap_times(n: int, start: datetime, end: datetime, tz: str, rng: random.Rando
     return out
 
 
-def parse_mix(text: str, values: Sequence[int]) -> dict[int, float]:
-    """`1=10,2=20,3=40,4=30` → weights; every value must be on the scale. ValueError otherwise."""
+def parse_mix(text: str) -> dict[int, float]:
+    """`1=10,2=20,3=40,4=30` → weights, each finite and 0 or more, with a positive total
+    (random.choices refuses nan and inf). ValueError with a message fit for the user otherwise;
+    whether the values are on a question's scale is `mix_on_scale`."""
     mix: dict[int, float] = {}
     for part in text.split(","):
         part = part.strip()
@@ -97,25 +100,24 @@ def parse_mix(text: str, values: Sequence[int]) -> dict[int, float]:
             value, weight = int(k), float(w)
         except ValueError:
             raise ValueError(f"{part!r}: write VALUE=WEIGHT, e.g. 4=30") from None
-        if not sep or weight < 0:
-            raise ValueError(f"{part!r}: write VALUE=WEIGHT with a weight of 0 or more")
+        if not sep or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"{part!r}: write VALUE=WEIGHT with a finite weight of 0 or more")
+        mix[value] = weight
+    total = sum(mix.values())
+    if not mix or total <= 0:
+        raise ValueError("the mix needs at least one value with a positive weight")
+    if not math.isfinite(total):
+        raise ValueError("the weights add up to more than a number can hold; use smaller ones")
+    return mix
+
+
+def mix_on_scale(mix: Mapping[int, float], values: Sequence[int]) -> None:
+    """Every value of the mix is an answer of the scale `values`. ValueError otherwise."""
+    for value in mix:
         if value not in values:
             raise ValueError(f"value {value} is not on the scale ({values[0]}-{values[-1]})")
-        mix[value] = weight
-    if not mix or sum(mix.values()) <= 0:
-        raise ValueError("the mix needs at least one value with a positive weight")
-    return mix
 
 
 def pick_values(n: int, mix: Mapping[int, float], rng: random.Random) -> list[int]:
     values = list(mix)
     return rng.choices(values, weights=[mix[v] for v in values], k=n)
-
-
-def parse_period(text: str) -> timedelta:
-    """`7d`, `12h`, `90m` → a timedelta. ValueError otherwise."""
-    text = text.strip().lower()
-    units = {"d": "days", "h": "hours", "m": "minutes"}
-    if len(text) >= 2 and text[-1] in units and text[:-1].isdigit() and int(text[:-1]) > 0:
-        return timedelta(**{units[text[-1]]: int(text[:-1])})
-    raise ValueError(f"{text!r}: write a period like 7d, 12h or 90m")

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
 from kiosk.config import KioskConfig
+from kiosk.durations import is_duration, parse_duration
 from kiosk.exc import CaptureError
 from kiosk.store import LocalStore
 from server_sync.protocol.scales import SCALES
@@ -169,11 +170,8 @@ def parse_since(text: str) -> date | int:
     """`--since` as typed: an ISO date (YYYY-MM-DD), or `Nd` for the last N days including
     today. Raises ValueError with a message fit for the user."""
     text = text.strip()
-    if text[-1:] in ("d", "D") and text[:-1].isdigit():
-        days = int(text[:-1])
-        if not 1 <= days <= 3660:
-            raise ValueError(f"{text!r}: the number of days must be 1-3660")
-        return days
+    if is_duration(text, units="d"):
+        return parse_duration(text, units="d").days
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -41,6 +41,8 @@ def test_each_command_runs(data, tmp_path, capsys):
     ([], "the following arguments are required: COMMAND"),
     (["fly"], "invalid choice: 'fly'"),
     (["stats", "--since", "last week"], "argument --since"),
+    (["stats", "--since=-5d"], "argument --since: '-5d': must be a positive duration like 7d"),
+    (["export", "--since", "99999999d"], "argument --since: '99999999d': at most 3660 days"),
     (["stats", "--bogus"], "unrecognized arguments: --bogus"),
     (["export", "--format", "xml"], "argument --format: invalid choice"),
     (["simulate"], "the following arguments are required: --taps"),

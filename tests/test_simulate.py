@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from kiosk.cli import main
-from kiosk.simulate import parse_mix, parse_period, tap_times
+from kiosk.durations import parse_duration
+from kiosk.simulate import mix_on_scale, parse_mix, tap_times
 from seeds.demo import OPENING_HOURS
 
 TZ = "Europe/Stockholm"
@@ -48,14 +49,17 @@ def test_no_opening_hours_in_the_period():
 
 
 def test_parse_mix_and_period():
-    assert parse_mix("1=10, 2=20,3=40,4=30", (1, 2, 3, 4)) == {1: 10, 2: 20, 3: 40, 4: 30}
-    for bad in ("5=1", "1=x", "1", "1=-1", "1=0", ""):
+    assert parse_mix("1=10, 2=20,3=40,4=30") == {1: 10, 2: 20, 3: 40, 4: 30}
+    for bad in ("1=x", "1", "1=-1", "1=0", "", "1=nan", "1=inf", "1=1e400", "1=1e308,2=1e308"):
         with pytest.raises(ValueError):
-            parse_mix(bad, (1, 2, 3, 4))
-    assert parse_period("7d") == timedelta(days=7) and parse_period("90m") == timedelta(minutes=90)
-    for bad in ("7", "0d", "7w", "d"):
+            parse_mix(bad)
+    mix_on_scale({1: 1, 4: 2}, (1, 2, 3, 4))
+    with pytest.raises(ValueError, match="value 5 is not on the scale"):
+        mix_on_scale({5: 1}, (1, 2, 3, 4))
+    assert parse_duration("7d") == timedelta(days=7) and parse_duration("90m") == timedelta(minutes=90)
+    for bad in ("7", "0d", "7w", "d", "-1d"):
         with pytest.raises(ValueError):
-            parse_period(bad)
+            parse_duration(bad)
 
 
 def test_simulate_command_records_through_the_capture_path(tmp_path, capsys):
@@ -96,6 +100,17 @@ def test_simulate_bad_arguments(tmp_path, capsys):
     assert main(["simulate", "--taps", "5", "--mix", "7=1", "--data-dir", str(tmp_path)]) == 2
     assert "kiosk: error: --mix for question 'visit' (smiley4): value 7" in capsys.readouterr().err
     assert main(["simulate", "--taps", "5", "--question", "nope", "--data-dir", str(tmp_path)]) == 2
+    capsys.readouterr()
+    # Weights random.choices refuses (nan, inf) and periods reaching before the year 1 were tracebacks.
+    for argv, fragment in ((["--mix", "1=1e400"], "argument --mix: '1=1e400': write VALUE=WEIGHT with a finite"),
+                           (["--mix", "1=nan"], "argument --mix: '1=nan': write VALUE=WEIGHT with a finite"),
+                           (["--over", "99999999d"], "argument --over: '99999999d': at most 3660 days"),
+                           (["--over=-1d"], "argument --over: '-1d': must be a positive duration like 7d")):
+        with pytest.raises(SystemExit) as e:
+            main(["simulate", "--taps", "1", *argv, "--data-dir", str(tmp_path)])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("usage:") and f"kiosk simulate: error: {fragment}" in err, err
     with pytest.raises(SystemExit) as e:
         main(["simulate", "--taps", "0"])
     assert e.value.code == 2

@@ -78,6 +78,10 @@ def test_parse_since():
     for bad in ("7x", "d", "0d", "2026-13-01", "yesterday"):
         with pytest.raises(ValueError):
             parse_since(bad)
+    with pytest.raises(ValueError, match="'-5d': must be a positive duration like 7d"):
+        parse_since("-5d")
+    with pytest.raises(ValueError, match="at most 3660 days"):
+        parse_since("3661d")
 
 
 def test_text_rendering(cfg, store, filled):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kiosk.commands.stats import since_type
+from kiosk.commands.stats import SINCE_HELP, since_type
 from kiosk.exc import KioskError
 
 
@@ -15,7 +15,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl",
                    help="jsonl (what `kiosk-central import` reads) or csv (default jsonl)")
     p.add_argument("--since", type=since_type, metavar="YYYY-MM-DD|Nd",
-                   help="only records from this store-local date (or the last N days)")
+                   help=f"only records from this store-local date (or the last N days): {SINCE_HELP}")
     p.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
     p.set_defaults(func=export_command)
 

@@ -14,18 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from kiosk.exc import ConfigError
-from kiosk.simulate import DEFAULT_MIX, parse_mix, parse_period, pick_values, tap_times
+from kiosk.commands._types import argument_type
+from kiosk.durations import MAX_DAYS, examples, parse_duration
+from kiosk.simulate import DEFAULT_MIX, mix_on_scale, parse_mix, pick_values, tap_times
 from server_sync.program.progress import progress_bar
 
 _COMMENTS = ("Lång kö i kassan", "Hittade inte det jag sökte", "Trevlig personal!",
              "Too few staff at lunch", "Smutsigt vid ingången", "Kassen var stengt")
-
-
-def _period(text: str) -> timedelta:
-    try:
-        return parse_period(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _taps(text: str) -> int:
@@ -42,9 +37,11 @@ def add_parser(sub, common) -> None:
     p = sub.add_parser("simulate", parents=[common],
                        help="record N realistic simulated taps through the real capture path")
     p.add_argument("--taps", type=_taps, required=True, metavar="N", help="how many taps")
-    p.add_argument("--mix", metavar="V=W,…", help="answer weights, e.g. 1=10,2=20,3=40,4=30")
-    p.add_argument("--over", type=_period, default=timedelta(days=7), metavar="PERIOD",
-                   help="spread over this period ending now, e.g. 7d, 12h (default 7d)")
+    p.add_argument("--mix", type=argument_type(parse_mix), metavar="V=W,…",
+                   help="answer weights, e.g. 1=10,2=20,3=40,4=30 (finite, 0 or more)")
+    p.add_argument("--over", type=argument_type(parse_duration), default=timedelta(days=7), metavar="PERIOD",
+                   help=f"spread over this period ending now: a positive duration like {examples('dhm')}, "
+                        f"at most {MAX_DAYS} days (default 7d)")
     p.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (repeatable runs)")
     p.add_argument("--question", metavar="ID", help="question answered (default: the first one)")
     p.add_argument("--followups", action="store_true",
@@ -82,13 +79,12 @@ def simulate_command(args: argparse.Namespace) -> int:
                               f"(known: {', '.join(x.id for x in cfg.questions)})") from None
     else:
         q = cfg.questions[0]
-    if args.mix:
-        try:
-            mix = parse_mix(args.mix, q.values)
-        except ValueError as e:
-            raise ConfigError(f"--mix for question {q.id!r} ({q.scale}): {e}") from None
-    else:
-        mix = DEFAULT_MIX[q.scale]
+    mix = args.mix or DEFAULT_MIX[q.scale]
+    try:
+        mix_on_scale(mix, q.values)
+    except ValueError as e:
+        # Only here is the question, hence its scale, known: not an argparse type's check.
+        raise ConfigError(f"--mix for question {q.id!r} ({q.scale}): {e}") from None
 
     rng = random.Random(args.seed)
     end = SystemClock().now()

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from kiosk.commands._types import argument_type
 from kiosk.stats import local_stats, local_today, parse_since, resolve_since
 
 _BAR_WIDTH = 40
@@ -16,11 +17,9 @@ _PERIOD_TITLES = {
 }
 
 
-def since_type(text: str):
-    try:
-        return parse_since(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+since_type = argument_type(parse_since)
+# argparse reads `--since -5d` as a second option; `--since=-5d` reaches parse_since.
+SINCE_HELP = "a date YYYY-MM-DD, or a positive number of days like 7d (at most 3660)"
 
 
 def add_parser(sub, common) -> None:
@@ -28,7 +27,7 @@ def add_parser(sub, common) -> None:
                        help="today, yesterday, last 7 days: answers, Happy Index, CSAT, NPS, outbox")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--since", type=since_type, metavar="YYYY-MM-DD|Nd",
-                   help="also a period from this date (or the last N days) to today")
+                   help=f"also a period from this date (or the last N days) to today: {SINCE_HELP}")
     p.add_argument("--question", metavar="ID", help="only this question")
     p.set_defaults(func=stats_command)
 
