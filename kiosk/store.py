@@ -312,6 +312,16 @@ class LocalStore:
                 "card's database is another kiosk's, give this kiosk its own data directory (docs/deployment.md, "
                 "When things go wrong)")
 
+    @classmethod
+    def existing(cls, path: Path | str, kiosk_id: str | None = None) -> "LocalStore":
+        """The database at `path` for a command that only looks at what was recorded (stats,
+        export, refused): one that is not there is a mistyped --data-dir or data_dir, never a
+        fresh empty database reporting zero answers. Commands that record create it."""
+        path = Path(path)
+        if not path.exists():
+            raise StoreError(f"no kiosk database in {path.parent} (check --data-dir or data_dir in the config)")
+        return cls(path, kiosk_id=kiosk_id)
+
     def close(self) -> None:
         if not self.db.is_closed():
             self.db.close()

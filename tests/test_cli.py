@@ -60,7 +60,7 @@ def test_bad_arguments(argv, fragment, capsys):
 
 @pytest.mark.parametrize("argv, code, fragment", [
     (["--config", "/nonexistent/kiosk.toml", "stats"], 2, "file not found"),
-    (["--data-dir", "/proc/kundpuls-cannot-be-here", "stats"], 1, "cannot create data directory"),
+    (["--data-dir", "/proc/kundpuls-cannot-be-here", "simulate", "--taps", "1"], 1, "cannot create data directory"),
     (["simulate", "--taps", "3", "--question", "nope"], 2, "no question 'nope'"),
 ])
 def test_user_mistakes_are_one_line_errors(argv, code, fragment, tmp_path, capsys, monkeypatch):
@@ -87,7 +87,19 @@ def test_run_without_gpio_is_a_clear_error(tmp_path, capsys, monkeypatch):
     assert err.startswith("kiosk: error: cannot open the GPIO buttons") and "--demo" in err
 
 
+@pytest.mark.parametrize("command", [["stats"], ["export"], ["refused", "list"], ["refused", "retry"]])
+def test_commands_that_only_read_refuse_a_missing_database(command, tmp_path, capsys):
+    """A mistyped --data-dir is an error, not a new empty database reporting zero answers."""
+    data = tmp_path / "typo" / "dd"
+    assert main(["--data-dir", str(data), *command]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"kiosk: error: no kiosk database in {data} (check --data-dir or data_dir in the config)")
+    assert not data.exists()
+
+
 def test_python_dash_m_kiosk(tmp_path):
+    from kiosk.store import LocalStore
+    LocalStore(tmp_path / "kiosk.db").close()            # stats reads a database, never makes one
     r = subprocess.run([sys.executable, "-m", "kiosk", "stats", "--json", "--data-dir", str(tmp_path)],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

@@ -260,6 +260,8 @@ def test_every_command_honours_the_precedence(tmp_path, monkeypatch, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["kiosk_id"] == "from-env" and out["data_dir"] == str(tmp_path / "env-data")
     cli = write(tmp_path / "cli.toml", "from-cli")
+    assert main(["--config", str(cli), "simulate", "--taps", "1", "--data-dir", str(tmp_path / "cli-data")]) == 0
+    capsys.readouterr()
     assert main(["--config", str(cli), "stats", "--json", "--data-dir", str(tmp_path / "cli-data")]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["kiosk_id"] == "from-cli"

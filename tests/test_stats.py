@@ -10,6 +10,7 @@ import pytest
 from kiosk.cli import main
 from kiosk.commands.stats import hour_bars, render_text
 from kiosk.stats import local_stats, parse_since, resolve_since
+from kiosk.store import LocalStore
 
 
 def tap(recorder, clock, when: datetime, value: int, qid: str = "visit"):
@@ -103,6 +104,7 @@ def test_hour_bars():
 
 
 def test_stats_command_json(cfg, tmp_path, capsys):
+    LocalStore(tmp_path / "d" / "kiosk.db").close()
     assert main(["stats", "--json", "--data-dir", str(tmp_path / "d"), "--since", "30d"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["periods"]) == {"today", "yesterday", "same_weekday_last_week", "last_7_days", "since"}
@@ -111,6 +113,7 @@ def test_stats_command_json(cfg, tmp_path, capsys):
 def test_stats_command_refuses_an_unknown_question_and_a_future_since(tmp_path, capsys):
     from kiosk.cli import main
 
+    LocalStore(tmp_path / "kiosk.db").close()
     assert main(["--data-dir", str(tmp_path), "stats", "--question", "nope"]) == 1
     assert "no question 'nope' (known: visit)" in capsys.readouterr().err
     assert main(["--data-dir", str(tmp_path), "stats", "--since", "2999-01-01"]) == 1

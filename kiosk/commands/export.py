@@ -28,11 +28,9 @@ def export_command(args: argparse.Namespace) -> int:
     from kiosk.store import LocalStore
 
     cfg = load_config(args)
-    if not cfg.db_path.exists():
-        raise KioskError(f"no kiosk database at {cfg.db_path} (wrong --data-dir?)")
     now = SystemClock().now()
     since = resolve_since(args.since, local_today(cfg, now))
-    with LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
+    with LocalStore.existing(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
         try:
             n = export_to(cfg, store, args.format, args.output, sys.stdout, now, since)
         except BrokenPipeError:

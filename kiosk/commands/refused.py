@@ -23,7 +23,7 @@ def list_refused(args: argparse.Namespace) -> int:
     from kiosk.loading import load_config
     from kiosk.store import LocalStore
     cfg = load_config(args)
-    with LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
+    with LocalStore.existing(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
         refused = store.refused_by_reason()
     if args.json:
         print(json.dumps({"total": sum(refused.values()), "by_reason": refused}, ensure_ascii=False))
@@ -39,7 +39,7 @@ def retry_refused(args: argparse.Namespace) -> int:
     from kiosk.loading import load_config
     from kiosk.store import LocalStore
     cfg = load_config(args)
-    with LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
+    with LocalStore.existing(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
         n = store.retry_refused(args.reason)
     print(f"{n} event(s) back in the outbox; the sync agent sends them again (`kiosk sync --once` to wait for it)")
     return 0

@@ -41,7 +41,7 @@ def stats_command(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     now = SystemClock().now()
     since = resolve_since(args.since, local_today(cfg, now))
-    with LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
+    with LocalStore.existing(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
         if args.question and args.question not in {q.id for q in cfg.questions}:
             # A question removed from the config still has history: accept ids in the database.
             known = {r[0] for r in store.db.execute_sql("SELECT DISTINCT question_id FROM response")}
