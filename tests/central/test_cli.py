@@ -21,3 +21,30 @@ def test_ingest_argument_mistakes_are_clear_errors(tmp_path, capsys):
         assert err.startswith("kiosk-central: error: ") and msg in err and "Traceback" not in err, err
     assert main(["ingest", "--db", "mysql://x/y"]) == 2
     assert "scheme must be sqlite or postgresql" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_bad_certificate_or_address_before_starting_workers(tmp_path, capsys, monkeypatch):
+    """uvicorn restarted a worker that could not load the pair for ever; a bad --host or a port
+    in use was uvicorn's own log line and exit 3."""
+    import socket
+
+    import uvicorn
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: started.append(kw))
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    garbage = tmp_path / "bad.pem"
+    garbage.write_text("garbage\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for argv, msg in [(["--certfile", str(garbage), "--keyfile", str(garbage)],
+                           "--certfile/--keyfile: not a PEM certificate and matching key ([SSL] PEM lib"),
+                          (["--certfile", str(tmp_path), "--keyfile", str(tmp_path)],
+                           "not a PEM certificate and matching key ([Errno 21] Is a directory)"),
+                          (["--host", "999.1.1.1"], "cannot listen on 999.1.1.1:"),
+                          (["--port", port], f"cannot listen on 127.0.0.1:{port}: Address already in use")]:
+            assert main(["serve", *argv, *db]) == 2, argv
+            err = capsys.readouterr().err
+            assert err.startswith("kiosk-central: error: ") and msg in err and "Traceback" not in err, err
+    assert started == []
