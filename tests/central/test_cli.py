@@ -48,3 +48,18 @@ def test_serve_refuses_a_bad_certificate_or_address_before_starting_workers(tmp_
             err = capsys.readouterr().err
             assert err.startswith("kiosk-central: error: ") and msg in err and "Traceback" not in err, err
     assert started == []
+
+
+def test_a_malformed_database_url_is_a_clear_error(tmp_path, capsys):
+    """urllib's ValueErrors (port, IPv6), a directory that cannot be made and options SQLite
+    would silently drop; the password never shows."""
+    (tmp_path / "file").write_text("")
+    for url, msg in [("postgresql://nobody@127.0.0.1:notaport/x", "port must be 1-65535"),
+                     ("postgresql://u:secret@127.0.0.1:99999/x", "port must be 1-65535"),
+                     ("postgresql://u:secret@[::1/x", "unbalanced [ ] around an IPv6 address"),
+                     (f"sqlite:///{tmp_path}/file/x.db", f"cannot create directory {tmp_path}/file for the database"),
+                     (f"sqlite:///{tmp_path}/x.db?mode=ro", "a sqlite URL takes no options (?mode=ro)")]:
+        assert main(["--db", url, "site", "list"]) == 2, url
+        err = capsys.readouterr().err
+        assert err.startswith("kiosk-central: error: ") and msg in err and "Traceback" not in err, err
+        assert "secret" not in err
