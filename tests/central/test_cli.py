@@ -9,7 +9,11 @@ def test_ingest_argument_mistakes_are_clear_errors(tmp_path, capsys):
     db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
     empty = tmp_path / "empty.pass"
     empty.write_text("\n")
+    (tmp_path / "empty.pem").write_text("")
     for argv, msg in [(["--password-file", str(tmp_path / "nope")], "cannot read --password-file"),
+                      (["--ca-file", str(tmp_path / "nope.pem")], "--ca-file: CA certificate file not found"),
+                      (["--ca-file", str(tmp_path)], "is not a PEM CA certificate (IsADirectoryError"),
+                      (["--ca-file", str(tmp_path / "empty.pem")], "is not a PEM CA certificate (SSLError"),
                       (["--password-file", str(empty)], "is empty"),
                       (["--prefix", "acme"], "--prefix must end with '/'"),
                       (["--no-tls", "--ca-file", "ca.crt"], "contradict"),
@@ -63,3 +67,16 @@ def test_a_malformed_database_url_is_a_clear_error(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("kiosk-central: error: ") and msg in err and "Traceback" not in err, err
         assert "secret" not in err
+
+
+def test_config_push_refuses_a_bad_ca_file_before_publishing(tmp_path, capsys):
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    files = ["--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")]
+    assert main(["site", "add", "s1", "--name", "S", *db]) == 0
+    assert main(["kiosk", "add", "k1", "--site", "s1", *files, *db]) == 0
+    fragment = tmp_path / "frag.toml"
+    fragment.write_text("[ui]\nthank_you_s = 5\n")
+    capsys.readouterr()
+    assert main(["config", "push", "--kiosk", "k1", str(fragment), "--ca-file", str(tmp_path / "nope.pem"), *db]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kiosk-central: error: --ca-file: CA certificate file not found"), err
