@@ -80,3 +80,16 @@ def test_config_push_refuses_a_bad_ca_file_before_publishing(tmp_path, capsys):
     assert main(["config", "push", "--kiosk", "k1", str(fragment), "--ca-file", str(tmp_path / "nope.pem"), *db]) == 2
     err = capsys.readouterr().err
     assert err.startswith("kiosk-central: error: --ca-file: CA certificate file not found"), err
+
+
+def test_config_push_names_a_number_that_is_not_finite(tmp_path, capsys):
+    """JSON cannot carry inf or nan; the hint about times and dates as strings was wrong for them."""
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    fragment = tmp_path / "frag.toml"
+    for toml, got in [("[ui]\nthank_you_s = 1e400\n", "ui.thank_you_s': must be a finite number, got inf"),
+                      ("[ui]\nthank_you_s = nan\n", "ui.thank_you_s': must be a finite number, got nan"),
+                      ("[[questions]]\nid = 'x'\nw = [1.0, -inf]\n", "questions[0].w[1]': must be a finite number, got -inf")]:
+        fragment.write_text(toml)
+        assert main(["config", "push", "--kiosk", "k1", str(fragment), "--dry-run", *db]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"kiosk-central: error: {fragment}, key '") and got in err and "20:30" not in err, err
