@@ -100,10 +100,13 @@ def check_broker_file(path: Path, option: str) -> None:
         if path.exists():
             with open(path, "r+b"):           # opened for writing, nothing written
                 pass
+    except OSError as e:
+        raise CentralConfigError(f"{option} {path}: cannot write it: {e.strerror}") from None
+    try:
         with tempfile.TemporaryFile(dir=path.parent):
             pass
     except OSError as e:
-        raise CentralConfigError(f"{option} {path}: cannot write it: {e.strerror}") from None
+        raise CentralConfigError(f"{option} {path}: cannot create files in {path.parent}: {e.strerror}") from None
 
 
 def _rewrite(path: Path, lines: list[str]) -> None:

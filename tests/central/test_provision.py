@@ -250,28 +250,39 @@ def test_an_acl_file_that_cannot_be_read_is_refused_before_any_change(tmp_path, 
     assert [(k["id"], k["site_id"], k["active"]) for k in json.loads(out)["kiosks"]] == [("k1", "s1", True)]
 
 
-def test_a_read_only_broker_file_leaves_no_unseen_password(tmp_path, capsys):
-    """As root file modes do not count: the command runs without the capabilities that bypass them."""
+def without_root_bypass(*argv: str):
+    """Run kiosk-central without the capabilities that let root ignore file modes."""
     import os
     import subprocess
     import sys
 
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable,
+                           "-m", "server_sync", *argv], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_a_read_only_broker_file_leaves_no_unseen_password(tmp_path, capsys):
     db, files = kiosk_files(tmp_path, capsys)
     pw, acl = tmp_path / "kiosks.passwd", tmp_path / "kiosks.acl"
     before = pw.read_text()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     for ro in (acl, pw):
         ro.chmod(0o444)
-        r = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable,
-                            "-m", "server_sync", "kiosk", "add", "k3", "--site", "s1", *files, "--db", db],
-                           capture_output=True, text=True, env=env, timeout=60)
+        r = without_root_bypass("kiosk", "add", "k3", "--site", "s1", *files, "--db", db)
         ro.chmod(0o644)
         option = "--acl-file" if ro == acl else "--password-file"
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert r.stderr.startswith(f"kiosk-central: error: {option} {ro}: cannot write it: Permission denied"), r.stderr
         assert pw.read_text() == before and "k3" not in acl.read_text()
+    ro_dir = tmp_path / "ro"
+    ro_dir.mkdir()
+    (ro_dir / "kiosks.passwd").write_text(before)
+    ro_dir.chmod(0o555)                 # the file is replaced through a temp file beside it
+    r = without_root_bypass("kiosk", "deactivate", "k1", *files, "--password-file", str(ro_dir / "kiosks.passwd"),
+                            "--db", db)
+    ro_dir.chmod(0o755)
+    assert r.returncode == 2 and f"cannot create files in {ro_dir}: Permission denied" in r.stderr, r.stderr
     rc, out, _ = cli(capsys, "kiosk", "list", "--json", "--db", db)
-    assert [k["id"] for k in json.loads(out)["kiosks"]] == ["k1"]
+    assert [(k["id"], k["active"]) for k in json.loads(out)["kiosks"]] == [("k1", True)]
 
 
 def test_rotation_says_the_kiosk_has_a_new_password(tmp_path, capsys):
