@@ -273,6 +273,10 @@ def test_a_read_only_broker_file_leaves_no_unseen_password(tmp_path, capsys):
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert r.stderr.startswith(f"kiosk-central: error: {option} {ro}: cannot write it: Permission denied"), r.stderr
         assert pw.read_text() == before and "k3" not in acl.read_text()
+    acl.chmod(0o000)
+    r = without_root_bypass("kiosk", "move", "k1", "--site", "s2", "--acl-file", str(acl), "--db", db)
+    acl.chmod(0o644)
+    assert r.returncode == 2 and r.stderr == f"kiosk-central: error: --acl-file {acl}: cannot read it: Permission denied\n"
     ro_dir = tmp_path / "ro"
     ro_dir.mkdir()
     (ro_dir / "kiosks.passwd").write_text(before)
@@ -282,7 +286,7 @@ def test_a_read_only_broker_file_leaves_no_unseen_password(tmp_path, capsys):
     ro_dir.chmod(0o755)
     assert r.returncode == 2 and f"cannot create files in {ro_dir}: Permission denied" in r.stderr, r.stderr
     rc, out, _ = cli(capsys, "kiosk", "list", "--json", "--db", db)
-    assert [(k["id"], k["active"]) for k in json.loads(out)["kiosks"]] == [("k1", True)]
+    assert [(k["id"], k["site_id"], k["active"]) for k in json.loads(out)["kiosks"]] == [("k1", "s1", True)]
 
 
 def test_rotation_says_the_kiosk_has_a_new_password(tmp_path, capsys):
