@@ -145,11 +145,6 @@ def alerts_acl_block(kiosk_id: str, site_id: str, prefix: str = "") -> str:
     return f"user {kiosk_id}\ntopic read {prefix}{ROOT}/site/{site_id}/alerts\n"
 
 
-def check_acl(acl_file: Path, kiosk_id: str, site_id: str, prefix: str = "") -> None:
-    """Raise when `ensure_acl` would refuse, without writing anything."""
-    _acl_state(Path(acl_file), kiosk_id, site_id, prefix)
-
-
 def _acl_state(acl_file: Path, kiosk_id: str, site_id: str, prefix: str) -> tuple[str, str, bool]:
     """(current text, the kiosk's block, whether the block is already there)."""
     text = _read_text(acl_file, "--acl-file")
@@ -173,8 +168,11 @@ def ensure_acl(acl_file: Path, kiosk_id: str, site_id: str, prefix: str = "") ->
     if present:
         return False
     sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-    with open(acl_file, "a", encoding="utf-8") as f:
-        f.write(sep + block)
+    try:
+        with open(acl_file, "a", encoding="utf-8") as f:
+            f.write(sep + block)
+    except OSError as e:
+        raise CentralConfigError(f"--acl-file {acl_file}: cannot write it: {e.strerror}") from None
     return True
 
 

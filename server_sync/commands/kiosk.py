@@ -103,11 +103,11 @@ def add(args: argparse.Namespace) -> int:
             else:
                 registry.add_kiosk(db, args.id, args.site, _now())
             # Inside the transaction: if the broker files cannot be written, the kiosk is not
-            # registered. The ACL is checked before the password is written, so a refusal
-            # never leaves a new password in force that nobody was shown.
-            provision.check_acl(args.acl_file, args.id, args.site, args.prefix)
-            provision.set_password(args.password_file, args.id, password)
+            # registered. Both files were checked before; the password is written last, so a
+            # refusal never leaves a new password in force that nobody was shown (an ACL block
+            # without a password grants nothing, and the next `kiosk add` finds it there).
             appended = provision.ensure_acl(args.acl_file, args.id, args.site, args.prefix)
+            provision.set_password(args.password_file, args.id, password)
     finally:
         db.close()
     toml = provision.kiosk_broker_toml(args.id, host, args.broker_port, args.prefix)

@@ -293,3 +293,20 @@ def test_rotation_says_the_kiosk_has_a_new_password(tmp_path, capsys):
     db, files = kiosk_files(tmp_path, capsys)
     rc, out, _ = cli(capsys, "kiosk", "add", "k1", "--site", "s1", *files, "--rotate-password", "--db", db)
     assert rc == 0 and out.startswith("kiosk k1 at site s1 has a new broker password.\n")
+
+
+def test_an_acl_write_that_fails_after_the_check_leaves_the_old_password(tmp_path, capsys, monkeypatch):
+    """The password is written last: a disk that fills between the check and the write leaves
+    no new password in force that nobody was shown."""
+    from server_sync import provision
+    from server_sync.exc import CentralConfigError
+
+    db, files = kiosk_files(tmp_path, capsys)
+    before = (tmp_path / "kiosks.passwd").read_text()
+
+    def full_disk(acl_file, *_args):
+        raise CentralConfigError(f"--acl-file {acl_file}: cannot write it: No space left on device")
+    monkeypatch.setattr(provision, "ensure_acl", full_disk)
+    rc, _, err = cli(capsys, "kiosk", "add", "k1", "--site", "s1", *files, "--rotate-password", "--db", db)
+    assert rc == 2 and "No space left on device" in err
+    assert (tmp_path / "kiosks.passwd").read_text() == before
