@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import threading
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from peewee import Database
 
@@ -73,11 +74,26 @@ def load_push_file(path: Path) -> PushFile:
                                      f"{', '.join(('kiosk.languages', 'kiosk.default_language') + allowed)}")
     if not body:
         raise CentralConfigError(f"{path}: nothing to push")
+    for key, value in _floats(data):
+        if not math.isfinite(value):      # TOML's inf and nan, or a number past a double's range
+            raise CentralConfigError(f"must be a finite number, got {value}", key=key, path=str(path))
     try:
         json.dumps(body, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise CentralConfigError(f"{path}: {e}; write times and dates as strings like \"20:30\"") from None
     return PushFile(path, text, data, body)
+
+
+def _floats(value: Any, key: str = "") -> Iterator[tuple[str, float]]:
+    """Every float in a parsed file, with its dotted key ('ui.thank_you_s', 'questions[0].x')."""
+    if isinstance(value, float):
+        yield key, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _floats(v, f"{key}.{k}" if key else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _floats(v, f"{key}[{i}]")
 
 
 def validate_for(push: PushFile, kiosk_id: str, site_id: str) -> KioskConfig:

@@ -16,6 +16,7 @@ import hashlib
 import os
 import re
 import secrets
+import tempfile
 from pathlib import Path
 
 from server_sync.exc import CentralConfigError
@@ -48,10 +49,9 @@ def set_password(password_file: Path, user: str, password: str) -> None:
     broker can read it after dropping root; an existing file keeps its mode and owner.
     """
     password_file = Path(password_file)
-    if not password_file.parent.is_dir():
-        raise CentralConfigError(f"--password-file {password_file}: directory {password_file.parent} does not exist")
     _check_user(user)
-    kept = [line for line in _read_lines(password_file) if line.split(":", 1)[0] != user]
+    kept = [line for line in _read_lines(password_file, "--password-file")
+            if line.split(":", 1)[0] != user]
     _rewrite(password_file, kept + [f"{user}:{mosquitto_hash(password)}"])
 
 
@@ -60,7 +60,7 @@ def remove_password(password_file: Path, user: str) -> bool:
     the broker's reload the credential no longer connects."""
     password_file = Path(password_file)
     _check_user(user)
-    lines = _read_lines(password_file)
+    lines = _read_lines(password_file, "--password-file")
     kept = [line for line in lines if line.split(":", 1)[0] != user]
     if len(kept) == len(lines):
         return False
@@ -73,11 +73,40 @@ def _check_user(user: str) -> None:
         raise CentralConfigError(f"broker user name {user!r}: letters, digits, '-' and '_' only")
 
 
-def _read_lines(path: Path) -> list[str]:
+def _read_lines(path: Path, option: str) -> list[str]:
+    return _read_text(path, option).splitlines()
+
+
+def _read_text(path: Path, option: str) -> str:
+    """The file's text, '' when it does not exist yet (it is created in an existing directory)."""
+    if not path.parent.is_dir():
+        raise CentralConfigError(f"{option} {path}: directory {path.parent} does not exist")
     try:
-        return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        return path.read_text(encoding="utf-8") if path.exists() else ""
     except OSError as e:
-        raise CentralConfigError(f"cannot read {path}: {e.strerror}") from None
+        raise CentralConfigError(f"{option} {path}: cannot read it: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise CentralConfigError(f"{option} {path}: not UTF-8 text (byte {e.start})") from None
+
+
+def check_broker_file(path: Path, option: str) -> None:
+    """Raise CentralConfigError when the mosquitto file `path` (named by `option`) cannot be
+    read as UTF-8 text or changed. Run before any change, so that a refusal leaves nothing
+    half-done (least of all a new password in force that nobody was shown). It is both
+    appended to (ensure_acl) and replaced through a temp file in its directory (_rewrite)."""
+    path = Path(path)
+    _read_text(path, option)
+    try:
+        if path.exists():
+            with open(path, "r+b"):           # opened for writing, nothing written
+                pass
+    except OSError as e:
+        raise CentralConfigError(f"{option} {path}: cannot write it: {e.strerror}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as e:
+        raise CentralConfigError(f"{option} {path}: cannot create files in {path.parent}: {e.strerror}") from None
 
 
 def _rewrite(path: Path, lines: list[str]) -> None:
@@ -116,16 +145,9 @@ def alerts_acl_block(kiosk_id: str, site_id: str, prefix: str = "") -> str:
     return f"user {kiosk_id}\ntopic read {prefix}{ROOT}/site/{site_id}/alerts\n"
 
 
-def check_acl(acl_file: Path, kiosk_id: str, site_id: str, prefix: str = "") -> None:
-    """Raise when `ensure_acl` would refuse, without writing anything."""
-    _acl_state(Path(acl_file), kiosk_id, site_id, prefix)
-
-
 def _acl_state(acl_file: Path, kiosk_id: str, site_id: str, prefix: str) -> tuple[str, str, bool]:
     """(current text, the kiosk's block, whether the block is already there)."""
-    if not acl_file.parent.is_dir():
-        raise CentralConfigError(f"--acl-file {acl_file}: directory {acl_file.parent} does not exist")
-    text = acl_file.read_text(encoding="utf-8") if acl_file.exists() else ""
+    text = _read_text(acl_file, "--acl-file")
     block = alerts_acl_block(kiosk_id, site_id, prefix)
     existing = re.search(rf"^user {re.escape(kiosk_id)}\n((?:(?!user ).*\n?)*)", text, re.M)
     if existing:
@@ -146,8 +168,11 @@ def ensure_acl(acl_file: Path, kiosk_id: str, site_id: str, prefix: str = "") ->
     if present:
         return False
     sep = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-    with open(acl_file, "a", encoding="utf-8") as f:
-        f.write(sep + block)
+    try:
+        with open(acl_file, "a", encoding="utf-8") as f:
+            f.write(sep + block)
+    except OSError as e:
+        raise CentralConfigError(f"--acl-file {acl_file}: cannot write it: {e.strerror}") from None
     return True
 
 
@@ -155,7 +180,7 @@ def remove_acl(acl_file: Path, kiosk_id: str) -> bool:
     """Remove the kiosk's `user` block from the ACL (atomically); True if there was one."""
     acl_file = Path(acl_file)
     _check_user(kiosk_id)
-    lines = _read_lines(acl_file)
+    lines = _read_lines(acl_file, "--acl-file")
     kept: list[str] = []
     inside = False
     for line in lines:

@@ -7,8 +7,9 @@ psycopg 3). The centre talks to it through `central.dialect`; there are no model
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
 
@@ -45,15 +46,18 @@ def connect(url: str, *, migrate_schema: bool = True) -> Database:
 
 
 def database_from_url(url: str) -> Database:
-    u = urlparse(url)
+    u = parse_url(url)
     if u.scheme == "sqlite":
         path = unquote(u.path[1:])               # sqlite:///rel.db -> rel.db, sqlite:////abs.db -> /abs.db
         if u.netloc:                                  # sqlite://relative/path is a common slip
             raise CentralConfigError(f"bad database URL {url!r}: use sqlite:///relative.db or sqlite:////abs/path.db")
         if not path:
             raise CentralConfigError(f"bad database URL {url!r}: no file path")
+        if u.query or u.params:                       # SQLite takes no options here; do not drop them unseen
+            raise CentralConfigError(f"bad database URL {url!r}: a sqlite URL takes no options "
+                                     f"(?{u.query or u.params}); the centre sets its own pragmas")
         if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _make_directory(Path(path).parent)
         return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
     if u.scheme in ("postgres", "postgresql"):
         if not u.path.strip("/"):
@@ -66,11 +70,31 @@ def database_from_url(url: str) -> Database:
     raise CentralConfigError(f"bad database URL {url!r}: scheme must be sqlite or postgresql")
 
 
+def parse_url(url: str) -> ParseResult:
+    """urlparse, its port read too: a port that is no number or out of range, or a broken
+    [IPv6] address, is a bad URL rather than urllib's ValueError."""
+    try:
+        u = urlparse(url)
+        port = u.port
+    except ValueError as e:
+        why = "port must be 1-65535" if "Port" in str(e) else "unbalanced [ ] around an IPv6 address"
+        raise CentralConfigError(f"bad database URL {redact(url)!r}: {why}") from None
+    if port == 0:
+        raise CentralConfigError(f"bad database URL {redact(url)!r}: port must be 1-65535")
+    return u
+
+
+def _make_directory(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CentralConfigError(f"cannot create directory {directory} for the database: {e.strerror}") from None
+
+
 def redact(url: str) -> str:
-    u = urlparse(url)
-    if u.password:
-        return url.replace(f":{u.password}@", ":***@")
-    return url
+    """The URL with its password as ***. Text, not urlparse: it also redacts a URL urlparse
+    refuses. The password runs to the last '@' before the path, as urlparse reads it."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)[^/]*@", r"\1***@", url, count=1)
 
 
 __all__ = ["connect", "database_from_url"]

@@ -61,12 +61,25 @@ def broker_settings(args: argparse.Namespace, client_id: str):
             raise CentralConfigError(f"--password-file {args.password_file} is empty")
     if args.ca_file and args.no_tls:
         raise CentralConfigError("--ca-file and --no-tls contradict each other")
+    if args.ca_file:
+        _check_ca_file(args.ca_file)
     port = args.broker_port if args.broker_port is not None else (1883 if args.no_tls else CENTRE_PORT)
     if not 1 <= port <= 65535:
         raise CentralConfigError(f"--broker-port must be 1-65535, got {port}")
     return BrokerSettings(host=args.broker_host, port=port, tls=not args.no_tls,
                           ca_file=args.ca_file, username=args.username or None, password=password,
                           client_id=client_id, share_group=share_group(password))
+
+
+def _check_ca_file(path: str) -> None:
+    """The kiosk's own check and wording (paho would raise FileNotFoundError or ssl.SSLError
+    only when it connects)."""
+    from server_sync.program.tls import check_ca_file
+    from server_sync.protocol.errors import SettingError
+    try:
+        check_ca_file(path, key="--ca-file")
+    except SettingError as e:
+        raise CentralConfigError(f"--ca-file: {e.message}") from None
 
 
 MAX_INGESTORS_PER_HOST = 64

@@ -83,6 +83,7 @@ def add(args: argparse.Namespace) -> int:
     if not 1 <= args.broker_port <= 65535:
         raise CentralConfigError(f"--broker-port must be 1-65535, got {args.broker_port}")
     host = args.broker_host or socket.getfqdn()
+    _check_broker_files(args)
     db = connect(database_url(args))
     password = provision.new_password()
     try:
@@ -102,11 +103,11 @@ def add(args: argparse.Namespace) -> int:
             else:
                 registry.add_kiosk(db, args.id, args.site, _now())
             # Inside the transaction: if the broker files cannot be written, the kiosk is not
-            # registered. The ACL is checked before the password is written, so a refusal
-            # never leaves a new password in force that nobody was shown.
-            provision.check_acl(args.acl_file, args.id, args.site, args.prefix)
-            provision.set_password(args.password_file, args.id, password)
+            # registered. Both files were checked before; the password is written last, so a
+            # refusal never leaves a new password in force that nobody was shown (an ACL block
+            # without a password grants nothing, and the next `kiosk add` finds it there).
             appended = provision.ensure_acl(args.acl_file, args.id, args.site, args.prefix)
+            provision.set_password(args.password_file, args.id, password)
     finally:
         db.close()
     toml = provision.kiosk_broker_toml(args.id, host, args.broker_port, args.prefix)
@@ -117,9 +118,9 @@ def add(args: argparse.Namespace) -> int:
                           "password_file": str(args.password_file), "acl_file": str(args.acl_file),
                           "broker_toml": toml}, indent=2))
         return 0
-    what = ("reactivated, with a new broker password," if reactivated else
-            "new broker password for" if args.rotate_password else "registered")
-    print(f"kiosk {args.id} {what} at site {args.site}.")
+    print(f"kiosk {args.id} reactivated at site {args.site}, with a new broker password." if reactivated else
+          f"kiosk {args.id} at site {args.site} has a new broker password." if args.rotate_password else
+          f"kiosk {args.id} registered at site {args.site}.")
     print(f"Broker user written to {args.password_file}"
           + (f", ACL block appended to {args.acl_file}" if appended else "")
           + ". Make the broker read them: systemctl reload mosquitto")
@@ -133,6 +134,13 @@ def add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_broker_files(args: argparse.Namespace) -> None:
+    """Refuse before anything changes when a broker file cannot be read or written."""
+    from server_sync import provision
+    provision.check_broker_file(args.password_file, "--password-file")
+    provision.check_broker_file(args.acl_file, "--acl-file")
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -142,6 +150,7 @@ def deactivate(args: argparse.Namespace) -> int:
     from server_sync.central import registry
     from server_sync.central.db import connect
 
+    _check_broker_files(args)
     db = connect(database_url(args))
     try:
         with db.atomic():
@@ -178,6 +187,7 @@ def move(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
 
     acl_file = args.acl_file
+    provision.check_broker_file(acl_file, "--acl-file")
     db = connect(database_url(args))
     try:
         with db.atomic():       # if the ACL cannot be written, the kiosk stays where it was

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
+import ssl
 
 from server_sync.cli import database_url
 from server_sync.exc import CentralConfigError
@@ -49,8 +51,11 @@ def run(args: argparse.Namespace) -> int:
     for option, path in (("--certfile", args.certfile), ("--keyfile", args.keyfile)):
         if path and not os.access(path, os.R_OK):
             raise CentralConfigError(f"{option} {path} is not a readable file")
+    if args.certfile:
+        check_tls_pair(args.certfile, args.keyfile)
     if args.idle_minutes <= 0 or args.cache_seconds < 0:
         raise CentralConfigError("--idle-minutes must be above 0 and --cache-seconds at least 0")
+    check_listen(args.host, args.port)
     url = database_url(args)
     connect(url).close()            # migrate once here, before the workers start
     os.environ[ENV_SETTINGS] = WebSettings(url, args.idle_minutes, args.cache_seconds).encode()
@@ -61,3 +66,26 @@ def run(args: argparse.Namespace) -> int:
                 forwarded_allow_ips=args.forwarded_allow_ips, timeout_graceful_shutdown=2,
                 log_level=args.log_level, server_header=False)
     return 0
+
+
+def check_tls_pair(certfile: str, keyfile: str) -> None:
+    """Load the pair once here: each uvicorn worker loads it itself, and one that cannot is
+    restarted for ever (a traceback a second, the command never ends)."""
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as e:
+        raise CentralConfigError(f"--certfile/--keyfile: not a PEM certificate and matching key ({e})") from None
+
+
+def check_listen(host: str, port: int) -> None:
+    """Bind (and let go of) the address uvicorn will listen on, so that a bad --host or a port in
+    use is a clear error rather than uvicorn's log line and exit 3. SO_REUSEADDR as uvicorn sets
+    it: a port whose old connections linger in TIME_WAIT is free."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(address)
+    except OSError as e:
+        raise CentralConfigError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None

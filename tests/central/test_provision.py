@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -219,3 +220,93 @@ def test_a_refused_rotation_leaves_the_old_password_in_force(tmp_path, capsys):
     rc, _, err = cli(capsys, "kiosk", "add", "k7", "--site", "s1", *files, "--rotate-password", "--db", db)
     assert rc == 2 and "fix it by hand" in err
     assert pw.read_text() == before                                # no unseen new password
+
+
+def kiosk_files(tmp_path, capsys) -> tuple[str, list[str]]:
+    """A database with site s1 and kiosk k1, and the broker files of its registration."""
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    files = ["--password-file", str(tmp_path / "kiosks.passwd"), "--acl-file", str(tmp_path / "kiosks.acl")]
+    assert cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)[0] == 0
+    assert cli(capsys, "site", "add", "s2", "--name", "Store 2", "--db", db)[0] == 0
+    assert cli(capsys, "kiosk", "add", "k1", "--site", "s1", *files, "--db", db)[0] == 0
+    return db, files
+
+
+def test_an_acl_file_that_cannot_be_read_is_refused_before_any_change(tmp_path, capsys):
+    db, files = kiosk_files(tmp_path, capsys)
+    pw = tmp_path / "kiosks.passwd"
+    before = pw.read_text()
+    (tmp_path / "adir").mkdir()
+    binary = tmp_path / "binary.acl"
+    binary.write_bytes(b"user x\n\xff\xfe\n")
+    for acl, msg in [(tmp_path / "adir", "cannot read it"), (binary, "not UTF-8 text (byte 7)"),
+                     (tmp_path / "nodir" / "x.acl", "does not exist")]:
+        for argv in (["add", "k2", "--site", "s1", *files], ["add", "k1", "--site", "s1", "--rotate-password", *files],
+                     ["move", "k1", "--site", "s2"], ["deactivate", "k1", *files]):
+            rc, out, err = cli(capsys, "kiosk", *argv, "--acl-file", str(acl), "--db", db)
+            assert rc == 2 and err.startswith(f"kiosk-central: error: --acl-file {acl}: ") and msg in err, (argv, err)
+    assert pw.read_text() == before
+    rc, out, _ = cli(capsys, "kiosk", "list", "--json", "--db", db)
+    assert [(k["id"], k["site_id"], k["active"]) for k in json.loads(out)["kiosks"]] == [("k1", "s1", True)]
+
+
+def without_root_bypass(*argv: str):
+    """Run kiosk-central without the capabilities that let root ignore file modes."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable,
+                           "-m", "server_sync", *argv], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_a_read_only_broker_file_leaves_no_unseen_password(tmp_path, capsys):
+    db, files = kiosk_files(tmp_path, capsys)
+    pw, acl = tmp_path / "kiosks.passwd", tmp_path / "kiosks.acl"
+    before = pw.read_text()
+    for ro in (acl, pw):
+        ro.chmod(0o444)
+        r = without_root_bypass("kiosk", "add", "k3", "--site", "s1", *files, "--db", db)
+        ro.chmod(0o644)
+        option = "--acl-file" if ro == acl else "--password-file"
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.startswith(f"kiosk-central: error: {option} {ro}: cannot write it: Permission denied"), r.stderr
+        assert pw.read_text() == before and "k3" not in acl.read_text()
+    acl.chmod(0o000)
+    r = without_root_bypass("kiosk", "move", "k1", "--site", "s2", "--acl-file", str(acl), "--db", db)
+    acl.chmod(0o644)
+    assert r.returncode == 2 and r.stderr == f"kiosk-central: error: --acl-file {acl}: cannot read it: Permission denied\n"
+    ro_dir = tmp_path / "ro"
+    ro_dir.mkdir()
+    (ro_dir / "kiosks.passwd").write_text(before)
+    ro_dir.chmod(0o555)                 # the file is replaced through a temp file beside it
+    r = without_root_bypass("kiosk", "deactivate", "k1", *files, "--password-file", str(ro_dir / "kiosks.passwd"),
+                            "--db", db)
+    ro_dir.chmod(0o755)
+    assert r.returncode == 2 and f"cannot create files in {ro_dir}: Permission denied" in r.stderr, r.stderr
+    rc, out, _ = cli(capsys, "kiosk", "list", "--json", "--db", db)
+    assert [(k["id"], k["site_id"], k["active"]) for k in json.loads(out)["kiosks"]] == [("k1", "s1", True)]
+
+
+def test_rotation_says_the_kiosk_has_a_new_password(tmp_path, capsys):
+    db, files = kiosk_files(tmp_path, capsys)
+    rc, out, _ = cli(capsys, "kiosk", "add", "k1", "--site", "s1", *files, "--rotate-password", "--db", db)
+    assert rc == 0 and out.startswith("kiosk k1 at site s1 has a new broker password.\n")
+
+
+def test_an_acl_write_that_fails_after_the_check_leaves_the_old_password(tmp_path, capsys, monkeypatch):
+    """The password is written last: a disk that fills between the check and the write leaves
+    no new password in force that nobody was shown."""
+    from server_sync import provision
+    from server_sync.exc import CentralConfigError
+
+    db, files = kiosk_files(tmp_path, capsys)
+    before = (tmp_path / "kiosks.passwd").read_text()
+
+    def full_disk(acl_file, *_args):
+        raise CentralConfigError(f"--acl-file {acl_file}: cannot write it: No space left on device")
+    monkeypatch.setattr(provision, "ensure_acl", full_disk)
+    rc, _, err = cli(capsys, "kiosk", "add", "k1", "--site", "s1", *files, "--rotate-password", "--db", db)
+    assert rc == 2 and "No space left on device" in err
+    assert (tmp_path / "kiosks.passwd").read_text() == before
