@@ -165,14 +165,13 @@ def run(args: argparse.Namespace) -> int:
 
 def web_url(args: argparse.Namespace) -> int:
     from server_sync.central.setting import get_setting, set_setting
-    from server_sync.exc import CentralConfigError
+    from server_sync.notify.queue import check_url
     from server_sync.workflow.notices import WEB_URL_SETTING
     with central_store(args) as db:
         if args.url is None:
             print(get_setting(db, WEB_URL_SETTING, "") or "no web address is set: notices carry no links")
             return 0
-        if not args.url.startswith(("https://", "http://")):
-            raise CentralConfigError(f"the web address must start with https:// or http://, got {args.url!r}")
+        check_url(args.url, "the web address")
         with db.atomic():
             set_setting(db, WEB_URL_SETTING, args.url.rstrip("/"))
     print(f"notices link to {args.url.rstrip('/')}")

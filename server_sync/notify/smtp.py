@@ -28,12 +28,21 @@ class SmtpSettings:
     password_file: str = ""
 
     def password(self) -> str | None:
-        if self.password_file:
-            try:
-                return open(self.password_file, encoding="utf-8").read().strip()
-            except OSError as e:
-                raise CentralConfigError(f"cannot read smtp_password_file {self.password_file}: {e.strerror}") from None
-        return os.environ.get(ENV_PASSWORD) or None
+        return read_password_file(self.password_file) if self.password_file else os.environ.get(ENV_PASSWORD) or None
+
+
+def read_password_file(path: str) -> str:
+    """The password in `path`; CentralConfigError if it is not a regular file that can be read
+    as text (`smtp set` checks it when it is given, the worker each time it connects)."""
+    if not os.path.isfile(path):
+        why = "no such file" if not os.path.exists(path) else "not a regular file"
+        raise CentralConfigError(f"cannot read smtp_password_file {path}: {why}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        raise CentralConfigError(f"cannot read smtp_password_file {path}: {why}") from None
 
 
 def load(db: Database) -> SmtpSettings | None:
@@ -50,11 +59,14 @@ def save(db: Database, settings: SmtpSettings) -> None:
         raise CentralConfigError("--host is required")
     if not 1 <= settings.port <= 65535:
         raise CentralConfigError(f"--port must be 1-65535, got {settings.port}")
-    if "@" not in settings.sender:
+    if "@" not in settings.sender or any(c.isspace() or not c.isprintable() for c in settings.sender):
         raise CentralConfigError(f"--from must be an e-mail address, got {settings.sender!r}")
     if settings.security not in SECURITY:
         raise CentralConfigError(f"--security must be one of {', '.join(SECURITY)}")
+    password_file = settings.password_file and os.path.abspath(settings.password_file)
+    if password_file:   # the worker runs elsewhere (systemd): a relative path would not be found
+        read_password_file(password_file)
     with db.atomic():
         for key, value in zip(_KEYS, (settings.host, settings.port, settings.sender, settings.security,
-                                      settings.username, settings.password_file)):
+                                      settings.username, password_file)):
             set_setting(db, key, str(value))
