@@ -30,7 +30,7 @@ def run_send(args: argparse.Namespace) -> int:
     from server_sync.notify.digest import send
     from server_sync.web.people import require_user
     with central_store(args, existing=True) as db:
-        if args.user:
+        if args.user is not None:   # an empty --user is a name that is nobody's, not "everyone"
             require_user(db, args.user)
         digests = send(db, datetime.now(timezone.utc), dry_run=args.dry_run, only=args.user, force=args.force)
     if args.json:

@@ -125,17 +125,27 @@ def send_test(args: argparse.Namespace) -> int:
     with central_store(args) as db:
         with db.atomic():
             n = queue.enqueue_webhooks(db, notice, _now())
-            if args.mail:
+            if args.mail is not None:           # an empty --mail is a mistake (enqueue_mail says so)
                 queue.enqueue_mail(db, args.mail, notice.title, notice.text, f"<p>{notice.text}</p>", _now())
-    print(f"queued for {n} webhook(s)" + (f" and {args.mail}" if args.mail else "") +
+    print(f"queued for {n} webhook(s)" + (f" and {args.mail}" if args.mail is not None else "") +
           "; `kiosk-central notify run --once` sends it now")
     return 0
+
+
+def check_seconds(value: float, option: str, lowest: float, highest: float) -> None:
+    """`option` is a real span of time within [lowest, highest]: nan compares false with every
+    bound, a span of 0 or less makes the worker spin a core, one too long overflows Event.wait."""
+    from server_sync.exc import CentralConfigError
+    if not lowest <= value <= highest:
+        raise CentralConfigError(f"{option} must be {lowest:g}-{highest:g} seconds, got {value}")
 
 
 def run(args: argparse.Namespace) -> int:
     from server_sync.notify import sender
     from server_sync.program.systemd import SystemdNotifier
     from server_sync.workflow.actions import close_completed
+    check_seconds(args.interval, "--interval", 0.1, 3600.0)
+    check_seconds(args.close_every, "--close-every", 0.0, 7 * 86400.0)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     notifier = SystemdNotifier()
     stop = threading.Event()

@@ -165,7 +165,7 @@ def send(db: Database, now: datetime, *, dry_run: bool = False, only: str | None
         workflow_actions.close_completed(db, now)
     out = []
     for user, to in with_email(db):
-        if only and user.name != only:
+        if only is not None and user.name != only:
             continue
         period = week_of(now)[0]
         if not force and not dry_run and already_sent(db, user, period):

@@ -54,12 +54,18 @@ def load(db: Database) -> SmtpSettings | None:
                         values["smtp_security"] or "starttls", values["smtp_username"], values["smtp_password_file"])
 
 
+def _one_word(value: str) -> bool:
+    """Not empty, and no space or control character (a line break in --from would break the
+    header of every mail; a host with a space is never reachable)."""
+    return bool(value) and all(c.isprintable() and not c.isspace() for c in value)
+
+
 def save(db: Database, settings: SmtpSettings) -> None:
-    if not settings.host:
-        raise CentralConfigError("--host is required")
+    if not _one_word(settings.host):
+        raise CentralConfigError(f"--host must be a host name or address, got {settings.host!r}")
     if not 1 <= settings.port <= 65535:
         raise CentralConfigError(f"--port must be 1-65535, got {settings.port}")
-    if "@" not in settings.sender or any(c.isspace() or not c.isprintable() for c in settings.sender):
+    if "@" not in settings.sender or not _one_word(settings.sender):
         raise CentralConfigError(f"--from must be an e-mail address, got {settings.sender!r}")
     if settings.security not in SECURITY:
         raise CentralConfigError(f"--security must be one of {', '.join(SECURITY)}")

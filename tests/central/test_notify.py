@@ -243,3 +243,25 @@ def test_a_mail_that_cannot_be_built_fails_alone(central_db):
         assert sender.deliver_mail(db, NOW) == 0
     assert server.raw == []
     assert {d["state"] for d in queue.deliveries(db, failed_only=True)} == {"waiting"}
+
+
+def test_an_empty_name_or_address_is_a_mistake_not_everyone_or_no_one(central_url, central_db, capsys):
+    from server_sync.web.people import add_user
+    from server_sync.workflow.people import set_email
+    add_user(central_db, "sara", "analyst", language="en", password="a long enough password 1")
+    set_email(central_db, "sara", "sara@example.se")
+    assert main(["--db", central_url, "digest", "send", "--user", ""]) == 2     # not everyone's digest
+    assert capsys.readouterr().err.startswith("kiosk-central: error: no user ''")
+    assert main(["--db", central_url, "notify", "test", "--mail", ""]) == 2     # not silently no mail
+    assert capsys.readouterr().err.startswith("kiosk-central: error: not an e-mail address: ''")
+    assert queue.deliveries(central_db) == []
+    assert main(["--db", central_url, "notify", "smtp", "set", "--host", " ", "--from", "a@b.c"]) == 2
+    assert capsys.readouterr().err.startswith("kiosk-central: error: --host must be a host name")
+
+
+@pytest.mark.parametrize("option, value", [("--interval", "-1"), ("--interval", "0"), ("--interval", "nan"),
+                                           ("--interval", "1e308"), ("--close-every", "-5"),
+                                           ("--close-every", "nan")])
+def test_the_worker_refuses_a_span_that_would_spin_or_overflow(central_url, option, value, capsys):
+    assert main(["--db", central_url, "notify", "run", "--once", option, value]) == 2
+    assert capsys.readouterr().err.startswith(f"kiosk-central: error: {option} must be ")
