@@ -20,6 +20,7 @@ from peewee import Database
 
 from server_sync.analysis import chain_report
 from server_sync.analysis.queries import ReportFilter
+from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.report.i18n import reason_labels
 from server_sync.report.i18n import t as report_text
@@ -158,28 +159,44 @@ def already_sent(db: Database, user: User, period: str) -> bool:
 
 
 def send(db: Database, now: datetime, *, dry_run: bool = False, only: str | None = None,
-         force: bool = False) -> list[Digest]:
+         force: bool = False, failed: list[tuple[str, str]] | None = None) -> list[Digest]:
     """Compose every person's digest (or `only` one's) and queue it, once per person and week
-    (`force`: again). `dry_run`: compose only; nothing is closed, queued or recorded."""
+    (`force`: again). `dry_run`: compose only; nothing is closed, queued or recorded.
+    With a `failed` list, one person's digest that cannot be made or queued (an address stored
+    before it was checked, a bug) is left out and added to it as (name, why): the others still
+    go, and the next run tries that person again (nothing was recorded as sent). Without, it
+    raises."""
     if not dry_run:
         workflow_actions.close_completed(db, now)
     out = []
     for user, to in with_email(db):
         if only is not None and user.name != only:
             continue
-        period = week_of(now)[0]
-        if not force and not dry_run and already_sent(db, user, period):
+        try:
+            digest = _send_one(db, user, to, now, dry_run, force)
+        except Exception as e:  # noqa: BLE001 - one person's digest fails alone
+            if failed is None:
+                raise
+            failed.append((user.name, str(e) if isinstance(e, CentralConfigError) else f"{type(e).__name__}: {e}"))
             continue
-        digest = compose(db, user, to, now)
-        if digest is None:
-            continue
-        out.append(digest)
-        if dry_run:
-            continue
-        p = db.param
-        with db.atomic():
-            queue.enqueue_mail(db, to, digest.subject, digest.text, digest.html, now)
-            db.execute_sql(f"DELETE FROM digest_sent WHERE user_id = {p} AND period = {p}", (user.id, period))
-            db.execute_sql(f"INSERT INTO digest_sent (user_id, period, sent_at) VALUES ({p}, {p}, {p})",
-                           (user.id, period, now.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)))
+        if digest is not None:
+            out.append(digest)
     return out
+
+
+def _send_one(db: Database, user: User, to: str, now: datetime, dry_run: bool, force: bool) -> Digest | None:
+    """The person's digest, queued (unless `dry_run`) and recorded as sent this week; None when
+    there is nothing to send or it went already."""
+    period = week_of(now)[0]
+    if not force and not dry_run and already_sent(db, user, period):
+        return None
+    digest = compose(db, user, to, now)
+    if digest is None or dry_run:
+        return digest
+    p = db.param
+    with db.atomic():
+        queue.enqueue_mail(db, to, digest.subject, digest.text, digest.html, now)
+        db.execute_sql(f"DELETE FROM digest_sent WHERE user_id = {p} AND period = {p}", (user.id, period))
+        db.execute_sql(f"INSERT INTO digest_sent (user_id, period, sent_at) VALUES ({p}, {p}, {p})",
+                       (user.id, period, now.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)))
+    return digest

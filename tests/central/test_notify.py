@@ -265,3 +265,24 @@ def test_an_empty_name_or_address_is_a_mistake_not_everyone_or_no_one(central_ur
 def test_the_worker_refuses_a_span_that_would_spin_or_overflow(central_url, option, value, capsys):
     assert main(["--db", central_url, "notify", "run", "--once", option, value]) == 2
     assert capsys.readouterr().err.startswith(f"kiosk-central: error: {option} must be ")
+
+
+def test_one_person_whose_digest_cannot_be_queued_does_not_stop_the_others(central_url, central_db, capsys):
+    from server_sync.web.people import add_user
+    from server_sync.workflow.people import set_email
+    from tests.analysis.seeding import add_site
+    db = central_db
+    add_site(db, "s1")
+    for name in ("anna", "bo", "cai"):
+        add_user(db, name, "analyst", language="en", password="a long enough password 1")
+        set_email(db, name, f"{name}@example.se")
+    # as an older version let a line break into an address
+    db.execute_sql(f"UPDATE web_user SET email = {db.param} WHERE name = {db.param}", ("bo@example.se\nBcc: x@y.z", "bo"))
+    assert main(["--db", central_url, "digest", "send"]) == 1
+    out, err = capsys.readouterr()
+    assert "2 digest(s) queued" in out and "Traceback" not in err
+    assert err.startswith("kiosk-central: error: no digest for bo: not an e-mail address")
+    assert sorted(d["to"] for d in queue.deliveries(db)) == ["anna@example.se", "cai@example.se"]
+    db.execute_sql(f"UPDATE web_user SET email = {db.param} WHERE name = {db.param}", ("bo@example.se", "bo"))
+    assert main(["--db", central_url, "digest", "send"]) == 0          # the next run: bo's only
+    assert "1 digest(s) queued" in capsys.readouterr().out
