@@ -78,6 +78,7 @@ def message(settings: smtp.SmtpSettings, mail: queue.DueMail) -> EmailMessage:
 
 
 def smtp_connection(settings: smtp.SmtpSettings, timeout_s: float = 30.0) -> Any:
+    password = settings.password()          # first: a password that cannot be read opens no connection
     if settings.security == "tls":
         conn: Any = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout_s,
                                      context=ssl.create_default_context())
@@ -85,7 +86,6 @@ def smtp_connection(settings: smtp.SmtpSettings, timeout_s: float = 30.0) -> Any
         conn = smtplib.SMTP(settings.host, settings.port, timeout=timeout_s)
         if settings.security == "starttls":
             conn.starttls(context=ssl.create_default_context())
-    password = settings.password()
     if settings.username and password:
         conn.login(settings.username, password)
     return conn
@@ -103,12 +103,14 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
         return 0
     try:
         conn = connect(settings)
-    except (OSError, smtplib.SMTPException, CentralConfigError) as e:
+    except Exception as e:  # noqa: BLE001 - e.g. OSError, SMTPException, CentralConfigError
         # A problem of every mail (the server is down, the password file is unreadable) is
         # recorded on each, like any failed try: it shows in `notify deliveries --failed` where
         # the operator looks, the mails are tried again with backoff (so fixing it lets them go)
         # and webhooks go on; said once per round in the log, not once per mail.
-        why = str(e) if isinstance(e, CentralConfigError) else f"cannot reach {settings.host}:{settings.port}: {e}"
+        why = (str(e) if isinstance(e, CentralConfigError) else
+               f"cannot reach {settings.host}:{settings.port}: {e}" if isinstance(e, OSError) else
+               f"cannot connect to {settings.host}:{settings.port}: {type(e).__name__}: {e}")
         log.warning("%d mail(s) wait: %s", len(due), why)
         for mail in due:
             queue.record_mail(db, mail, now, False, why)

@@ -28,7 +28,18 @@ class SmtpSettings:
     password_file: str = ""
 
     def password(self) -> str | None:
-        return read_password_file(self.password_file) if self.password_file else os.environ.get(ENV_PASSWORD) or None
+        if self.password_file:
+            return read_password_file(self.password_file)
+        password = os.environ.get(ENV_PASSWORD) or None
+        return password and _ascii_password(password, f"${ENV_PASSWORD}")
+
+
+def _ascii_password(password: str, source: str) -> str:
+    """smtplib sends the password as ASCII (every AUTH mechanism): any other character would
+    raise in the middle of logging in, so say what is wrong before."""
+    if not password.isascii():
+        raise CentralConfigError(f"the SMTP password in {source} must be ASCII (SMTP login cannot send other characters)")
+    return password
 
 
 def read_password_file(path: str) -> str:
@@ -39,10 +50,11 @@ def read_password_file(path: str) -> str:
         raise CentralConfigError(f"cannot read smtp_password_file {path}: {why}")
     try:
         with open(path, encoding="utf-8") as f:
-            return f.read().strip()
+            password = f.read().strip()
     except (OSError, UnicodeDecodeError) as e:
         why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
         raise CentralConfigError(f"cannot read smtp_password_file {path}: {why}") from None
+    return _ascii_password(password, f"smtp_password_file {path}")
 
 
 def load(db: Database) -> SmtpSettings | None:
@@ -69,6 +81,8 @@ def save(db: Database, settings: SmtpSettings) -> None:
         raise CentralConfigError(f"--from must be an e-mail address, got {settings.sender!r}")
     if settings.security not in SECURITY:
         raise CentralConfigError(f"--security must be one of {', '.join(SECURITY)}")
+    if not settings.username.isascii():     # sent as ASCII, like the password
+        raise CentralConfigError(f"--username must be ASCII, got {settings.username!r}")
     password_file = settings.password_file and os.path.abspath(settings.password_file)
     if password_file:   # the worker runs elsewhere (systemd): a relative path would not be found
         read_password_file(password_file)

@@ -286,3 +286,37 @@ def test_one_person_whose_digest_cannot_be_queued_does_not_stop_the_others(centr
     db.execute_sql(f"UPDATE web_user SET email = {db.param} WHERE name = {db.param}", ("bo@example.se", "bo"))
     assert main(["--db", central_url, "digest", "send"]) == 0          # the next run: bo's only
     assert "1 digest(s) queued" in capsys.readouterr().out
+
+
+def test_a_password_smtp_login_cannot_send_is_refused_and_fails_the_mails_not_the_worker(central_url, central_db,
+                                                                                         tmp_path, monkeypatch, capsys):
+    pw = tmp_path / "pw"
+    pw.write_text("lösenord")                          # smtplib logs in with ASCII only
+    assert main(["--db", central_url, "notify", "smtp", "set", "--host", "127.0.0.1", "--from", "a@b.c",
+                 "--username", "u", "--password-file", str(pw)]) == 2
+    assert "must be ASCII" in capsys.readouterr().err
+    assert main(["--db", central_url, "notify", "smtp", "set", "--host", "127.0.0.1", "--from", "a@b.c",
+                 "--username", "ü"]) == 2
+    assert "--username must be ASCII" in capsys.readouterr().err
+    db = central_db
+    monkeypatch.setenv(smtp.ENV_PASSWORD, "lösenord")
+    with LocalSmtp() as server:
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", "none", "u"))
+        with db.atomic():
+            queue.enqueue_mail(db, "anna@example.se", "s", "t", "<p>t</p>", NOW)
+        assert sender.deliver_mail(db, NOW) == 0
+    [d] = queue.deliveries(db, failed_only=True)
+    assert d["state"] == "waiting" and d["last_error"].startswith("the SMTP password in $KUNDPULS_SMTP_PASSWORD must be ASCII")
+
+
+def test_anything_that_breaks_connecting_fails_the_mails_not_the_worker(central_db):
+    db = central_db
+    smtp.save(db, smtp.SmtpSettings("127.0.0.1", 25, "kundpuls@example.se", security="none"))
+    with db.atomic():
+        queue.enqueue_mail(db, "anna@example.se", "s", "t", "<p>t</p>", NOW)
+
+    def connect(settings):
+        raise UnicodeEncodeError("ascii", "ü", 0, 1, "ordinal not in range(128)")
+    assert sender.deliver_mail(db, NOW, connect=connect) == 0
+    [d] = queue.deliveries(db, failed_only=True)
+    assert d["state"] == "waiting" and d["last_error"].startswith("cannot connect to 127.0.0.1:25: UnicodeEncodeError")
