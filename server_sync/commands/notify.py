@@ -140,10 +140,19 @@ def check_seconds(value: float, option: str, lowest: float, highest: float) -> N
         raise CentralConfigError(f"{option} must be {lowest:g}-{highest:g} seconds, got {value}")
 
 
+def close_what_completed(db) -> None:
+    """Close the actions whose after-window completed. A side job of the worker: if it fails (a
+    row it cannot handle) that is logged and delivery goes on; it is tried again next time."""
+    from server_sync.workflow.actions import close_completed
+    try:
+        close_completed(db, _now())
+    except Exception:  # noqa: BLE001 - never stop delivering for it
+        logging.getLogger("kundpuls.notify").exception("closing completed actions failed; delivering anyway")
+
+
 def run(args: argparse.Namespace) -> int:
     from server_sync.notify import sender
     from server_sync.program.systemd import SystemdNotifier
-    from server_sync.workflow.actions import close_completed
     check_seconds(args.interval, "--interval", 0.1, 3600.0)
     check_seconds(args.close_every, "--close-every", 0.0, 7 * 86400.0)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -160,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
                     # Actions whose after-window completed close here (their notices go out in
                     # this same round), so no separate timer is needed for them.
                     closed_at = time.monotonic()
-                    close_completed(db, _now())
+                    close_what_completed(db)
                 hooks = sender.deliver_webhooks(db, _now())
                 mails = sender.deliver_mail(db, _now())
                 if args.once:

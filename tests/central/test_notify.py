@@ -320,3 +320,16 @@ def test_anything_that_breaks_connecting_fails_the_mails_not_the_worker(central_
     assert sender.deliver_mail(db, NOW, connect=connect) == 0
     [d] = queue.deliveries(db, failed_only=True)
     assert d["state"] == "waiting" and d["last_error"].startswith("cannot connect to 127.0.0.1:25: UnicodeEncodeError")
+
+
+def test_the_worker_delivers_even_when_closing_completed_actions_fails(central_url, receivers, monkeypatch, capsys):
+    from server_sync.workflow import actions
+
+    def broken(db, now):
+        raise ValueError("a row it cannot handle")
+    monkeypatch.setattr(actions, "close_completed", broken)
+    r = receivers()
+    assert main(["--db", central_url, "notify", "webhook", "add", "office", "--url", r.url]) == 0
+    assert main(["--db", central_url, "notify", "test"]) == 0
+    assert main(["--db", central_url, "notify", "run", "--once"]) == 0
+    assert "delivered 1 webhook(s)" in capsys.readouterr().out and len(r.got) == 1
