@@ -11,9 +11,9 @@ on the admin page). Never sends anything itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from peewee import Database
 
@@ -52,8 +52,7 @@ def check_url(url: str, what: str) -> None:
     browser open): checked when it is given, since a bad one found later only shows up as
     failed deliveries. ASCII only, because http.client cannot encode anything else in a request
     line (a non-ASCII host goes as punycode, a path percent-encoded)."""
-    bad = next((c for c in url if not " " < c < "\x7f"), None)
-    if bad is not None:
+    if not all(" " < c < "\x7f" for c in url):
         raise CentralConfigError(f"{what} must be plain ASCII without spaces or control characters "
                                  f"(percent-encode them), got {url!r}")
     try:
