@@ -51,8 +51,8 @@ def run_send(args: argparse.Namespace) -> int:
 
 
 def report_failed(failed: list[tuple[str, str]]) -> int:
-    """Each person whose digest could not be made, on stderr; exit 1 if any, so the timer's
-    unit shows the failure (the others were queued; the next run tries these again)."""
-    for name, why in failed:
-        print(f"kiosk-central: error: no digest for {name}: {why}", file=sys.stderr)
+    """What could not be done, on stderr; exit 1 if anything, so the timer's unit shows the
+    failure (the rest was done; the next run tries these again)."""
+    for what, why in failed:
+        print(f"kiosk-central: error: {what}: {why}", file=sys.stderr)
     return 1 if failed else 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from peewee import Database
 
@@ -31,6 +31,8 @@ from server_sync.workflow import actions as workflow_actions
 from server_sync.workflow import alerts as workflow_alerts
 from server_sync.workflow.notices import site_name, web_url
 from server_sync.workflow.people import with_email
+
+T = TypeVar("T")
 
 DAYS = 7
 TOP_REASONS = 3
@@ -162,26 +164,32 @@ def send(db: Database, now: datetime, *, dry_run: bool = False, only: str | None
          force: bool = False, failed: list[tuple[str, str]] | None = None) -> list[Digest]:
     """Compose every person's digest (or `only` one's) and queue it, once per person and week
     (`force`: again). `dry_run`: compose only; nothing is closed, queued or recorded.
-    With a `failed` list, one person's digest that cannot be made or queued (an address stored
-    before it was checked, a bug) is left out and added to it as (name, why): the others still
-    go, and the next run tries that person again (nothing was recorded as sent). Without, it
-    raises."""
+    With a `failed` list, what cannot be done is added to it as (what, why) and the rest still
+    goes: one person's digest that cannot be made or queued (an address stored before it was
+    checked, a bug) is left out and tried again next run (nothing was recorded as sent); if
+    closing completed actions fails, the digests go without those closings. Without, it raises."""
     if not dry_run:
-        workflow_actions.close_completed(db, now)
+        _attempt(failed, "completed actions not closed", workflow_actions.close_completed, db, now)
     out = []
     for user, to in with_email(db):
         if only is not None and user.name != only:
             continue
-        try:
-            digest = _send_one(db, user, to, now, dry_run, force)
-        except Exception as e:  # noqa: BLE001 - one person's digest fails alone
-            if failed is None:
-                raise
-            failed.append((user.name, str(e) if isinstance(e, CentralConfigError) else f"{type(e).__name__}: {e}"))
-            continue
+        digest = _attempt(failed, f"no digest for {user.name}", _send_one, db, user, to, now, dry_run, force)
         if digest is not None:
             out.append(digest)
     return out
+
+
+def _attempt(failed: list[tuple[str, str]] | None, what: str, step: Callable[..., T], *args: Any) -> T | None:
+    """step(*args); if it raises and `failed` is a list, (what, why) is added to it and None
+    returned instead (one part of the weekly run fails alone)."""
+    try:
+        return step(*args)
+    except Exception as e:  # noqa: BLE001
+        if failed is None:
+            raise
+        failed.append((what, str(e) if isinstance(e, CentralConfigError) else f"{type(e).__name__}: {e}"))
+        return None
 
 
 def _send_one(db: Database, user: User, to: str, now: datetime, dry_run: bool, force: bool) -> Digest | None:

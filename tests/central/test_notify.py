@@ -333,3 +333,21 @@ def test_the_worker_delivers_even_when_closing_completed_actions_fails(central_u
     assert main(["--db", central_url, "notify", "test"]) == 0
     assert main(["--db", central_url, "notify", "run", "--once"]) == 0
     assert "delivered 1 webhook(s)" in capsys.readouterr().out and len(r.got) == 1
+
+
+def test_digests_go_even_when_closing_completed_actions_fails(central_url, central_db, monkeypatch, capsys):
+    from server_sync.web.people import add_user
+    from server_sync.workflow import actions
+    from server_sync.workflow.people import set_email
+    from tests.analysis.seeding import add_site
+
+    def broken(db, now):
+        raise ValueError("a row it cannot handle")
+    monkeypatch.setattr(actions, "close_completed", broken)
+    add_site(central_db, "s1")
+    add_user(central_db, "anna", "analyst", language="en", password="a long enough password 1")
+    set_email(central_db, "anna", "anna@example.se")
+    assert main(["--db", central_url, "digest", "send"]) == 1
+    out, err = capsys.readouterr()
+    assert "1 digest(s) queued" in out
+    assert err == "kiosk-central: error: completed actions not closed: ValueError: a row it cannot handle\n"
