@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime, timezone
 
 from server_sync.cli import central_store
@@ -30,13 +31,15 @@ def run_send(args: argparse.Namespace) -> int:
     from server_sync.notify.digest import send
     from server_sync.web.people import require_user
     with central_store(args, existing=True) as db:
-        if args.user:
+        if args.user is not None:   # an empty --user is a name that is nobody's, not "everyone"
             require_user(db, args.user)
-        digests = send(db, datetime.now(timezone.utc), dry_run=args.dry_run, only=args.user, force=args.force)
+        failed: list[tuple[str, str]] = []
+        digests = send(db, datetime.now(timezone.utc), dry_run=args.dry_run, only=args.user, force=args.force,
+                       failed=failed)
     if args.json:
         print(json.dumps([d.as_dict(bodies=args.dry_run) for d in digests], indent=2, ensure_ascii=False,
                          default=str))
-        return 0
+        return report_failed(failed)
     for d in digests:
         if args.dry_run:
             print(f"To: {d.to}\nSubject: {d.subject}\n\n{d.text}")
@@ -44,4 +47,12 @@ def run_send(args: argparse.Namespace) -> int:
             print(f"digest {d.period} queued for {d.user} <{d.to}> ({len(d.sites)} site(s), {d.language})")
     if not args.dry_run:
         print(f"{len(digests)} digest(s) queued; `kiosk-central notify run` sends them")
-    return 0
+    return report_failed(failed)
+
+
+def report_failed(failed: list[tuple[str, str]]) -> int:
+    """What could not be done, on stderr; exit 1 if anything, so the timer's unit shows the
+    failure (the rest was done; the next run tries these again)."""
+    for what, why in failed:
+        print(f"kiosk-central: error: {what}: {why}", file=sys.stderr)
+    return 1 if failed else 0

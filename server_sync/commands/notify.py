@@ -125,17 +125,36 @@ def send_test(args: argparse.Namespace) -> int:
     with central_store(args) as db:
         with db.atomic():
             n = queue.enqueue_webhooks(db, notice, _now())
-            if args.mail:
+            if args.mail is not None:           # an empty --mail is a mistake (enqueue_mail says so)
                 queue.enqueue_mail(db, args.mail, notice.title, notice.text, f"<p>{notice.text}</p>", _now())
-    print(f"queued for {n} webhook(s)" + (f" and {args.mail}" if args.mail else "") +
+    print(f"queued for {n} webhook(s)" + (f" and {args.mail}" if args.mail is not None else "") +
           "; `kiosk-central notify run --once` sends it now")
     return 0
+
+
+def check_seconds(value: float, option: str, lowest: float, highest: float) -> None:
+    """`option` is a real span of time within [lowest, highest]: nan compares false with every
+    bound, a span of 0 or less makes the worker spin a core, one too long overflows Event.wait."""
+    from server_sync.exc import CentralConfigError
+    if not lowest <= value <= highest:
+        raise CentralConfigError(f"{option} must be {lowest:g}-{highest:g} seconds, got {value}")
+
+
+def close_what_completed(db) -> None:
+    """Close the actions whose after-window completed. A side job of the worker: if it fails (a
+    row it cannot handle) that is logged and delivery goes on; it is tried again next time."""
+    from server_sync.workflow.actions import close_completed
+    try:
+        close_completed(db, _now())
+    except Exception:  # noqa: BLE001 - never stop delivering for it
+        logging.getLogger("kundpuls.notify").exception("closing completed actions failed; delivering anyway")
 
 
 def run(args: argparse.Namespace) -> int:
     from server_sync.notify import sender
     from server_sync.program.systemd import SystemdNotifier
-    from server_sync.workflow.actions import close_completed
+    check_seconds(args.interval, "--interval", 0.1, 3600.0)
+    check_seconds(args.close_every, "--close-every", 0.0, 7 * 86400.0)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     notifier = SystemdNotifier()
     stop = threading.Event()
@@ -150,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
                     # Actions whose after-window completed close here (their notices go out in
                     # this same round), so no separate timer is needed for them.
                     closed_at = time.monotonic()
-                    close_completed(db, _now())
+                    close_what_completed(db)
                 hooks = sender.deliver_webhooks(db, _now())
                 mails = sender.deliver_mail(db, _now())
                 if args.once:
@@ -165,14 +184,13 @@ def run(args: argparse.Namespace) -> int:
 
 def web_url(args: argparse.Namespace) -> int:
     from server_sync.central.setting import get_setting, set_setting
-    from server_sync.exc import CentralConfigError
+    from server_sync.notify.queue import check_url
     from server_sync.workflow.notices import WEB_URL_SETTING
     with central_store(args) as db:
         if args.url is None:
             print(get_setting(db, WEB_URL_SETTING, "") or "no web address is set: notices carry no links")
             return 0
-        if not args.url.startswith(("https://", "http://")):
-            raise CentralConfigError(f"the web address must start with https:// or http://, got {args.url!r}")
+        check_url(args.url, "the web address")
         with db.atomic():
             set_setting(db, WEB_URL_SETTING, args.url.rstrip("/"))
     print(f"notices link to {args.url.rstrip('/')}")

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from peewee import Database
 
 from server_sync.analysis import chain_report
 from server_sync.analysis.queries import ReportFilter
+from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.report.i18n import reason_labels
 from server_sync.report.i18n import t as report_text
@@ -30,6 +31,8 @@ from server_sync.workflow import actions as workflow_actions
 from server_sync.workflow import alerts as workflow_alerts
 from server_sync.workflow.notices import site_name, web_url
 from server_sync.workflow.people import with_email
+
+T = TypeVar("T")
 
 DAYS = 7
 TOP_REASONS = 3
@@ -158,28 +161,50 @@ def already_sent(db: Database, user: User, period: str) -> bool:
 
 
 def send(db: Database, now: datetime, *, dry_run: bool = False, only: str | None = None,
-         force: bool = False) -> list[Digest]:
+         force: bool = False, failed: list[tuple[str, str]] | None = None) -> list[Digest]:
     """Compose every person's digest (or `only` one's) and queue it, once per person and week
-    (`force`: again). `dry_run`: compose only; nothing is closed, queued or recorded."""
+    (`force`: again). `dry_run`: compose only; nothing is closed, queued or recorded.
+    With a `failed` list, what cannot be done is added to it as (what, why) and the rest still
+    goes: one person's digest that cannot be made or queued (an address stored before it was
+    checked, a bug) is left out and tried again next run (nothing was recorded as sent); if
+    closing completed actions fails, the digests go without those closings. Without, it raises."""
     if not dry_run:
-        workflow_actions.close_completed(db, now)
+        _attempt(failed, "completed actions not closed", workflow_actions.close_completed, db, now)
     out = []
     for user, to in with_email(db):
-        if only and user.name != only:
+        if only is not None and user.name != only:
             continue
-        period = week_of(now)[0]
-        if not force and not dry_run and already_sent(db, user, period):
-            continue
-        digest = compose(db, user, to, now)
-        if digest is None:
-            continue
-        out.append(digest)
-        if dry_run:
-            continue
-        p = db.param
-        with db.atomic():
-            queue.enqueue_mail(db, to, digest.subject, digest.text, digest.html, now)
-            db.execute_sql(f"DELETE FROM digest_sent WHERE user_id = {p} AND period = {p}", (user.id, period))
-            db.execute_sql(f"INSERT INTO digest_sent (user_id, period, sent_at) VALUES ({p}, {p}, {p})",
-                           (user.id, period, now.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)))
+        digest = _attempt(failed, f"no digest for {user.name}", _send_one, db, user, to, now, dry_run, force)
+        if digest is not None:
+            out.append(digest)
     return out
+
+
+def _attempt(failed: list[tuple[str, str]] | None, what: str, step: Callable[..., T], *args: Any) -> T | None:
+    """step(*args); if it raises and `failed` is a list, (what, why) is added to it and None
+    returned instead (one part of the weekly run fails alone)."""
+    try:
+        return step(*args)
+    except Exception as e:  # noqa: BLE001
+        if failed is None:
+            raise
+        failed.append((what, str(e) if isinstance(e, CentralConfigError) else f"{type(e).__name__}: {e}"))
+        return None
+
+
+def _send_one(db: Database, user: User, to: str, now: datetime, dry_run: bool, force: bool) -> Digest | None:
+    """The person's digest, queued (unless `dry_run`) and recorded as sent this week; None when
+    there is nothing to send or it went already."""
+    period = week_of(now)[0]
+    if not force and not dry_run and already_sent(db, user, period):
+        return None
+    digest = compose(db, user, to, now)
+    if digest is None or dry_run:
+        return digest
+    p = db.param
+    with db.atomic():
+        queue.enqueue_mail(db, to, digest.subject, digest.text, digest.html, now)
+        db.execute_sql(f"DELETE FROM digest_sent WHERE user_id = {p} AND period = {p}", (user.id, period))
+        db.execute_sql(f"INSERT INTO digest_sent (user_id, period, sent_at) VALUES ({p}, {p}, {p})",
+                       (user.id, period, now.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)))
+    return digest

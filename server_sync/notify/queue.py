@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from peewee import Database
 
@@ -46,11 +47,29 @@ class Endpoint:
     active: bool
 
 
+def check_url(url: str, what: str) -> None:
+    """Refuse, as a user mistake, an address the worker could not even try to POST to (or a
+    browser open): checked when it is given, since a bad one found later only shows up as
+    failed deliveries. ASCII only, because http.client cannot encode anything else in a request
+    line (a non-ASCII host goes as punycode, a path percent-encoded)."""
+    if not all(" " < c < "\x7f" for c in url):
+        raise CentralConfigError(f"{what} must be plain ASCII without spaces or control characters "
+                                 f"(percent-encode them), got {url!r}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port                      # raises for a non-numeric port or one above 65535
+    except ValueError as e:
+        raise CentralConfigError(f"{what} is not a valid address ({e}), got {url!r}") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise CentralConfigError(f"{what} must be an http(s) address with a host, got {url!r}")
+    if port == 0:
+        raise CentralConfigError(f"{what} port must be 1-65535, got {url!r}")
+
+
 def add_endpoint(db: Database, name: str, url: str, fmt: str, now: datetime, secret: str | None = None) -> Endpoint:
     if not ID_RE.fullmatch(name):
         raise CentralConfigError(f"webhook name must be 1-64 letters, digits, '-' or '_', got {name!r}")
-    if not url.startswith(("https://", "http://")):
-        raise CentralConfigError(f"--url must be an http(s) address, got {url!r}")
+    check_url(url, "--url")
     if fmt not in FORMATS:
         raise CentralConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     p = db.param

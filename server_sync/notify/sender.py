@@ -5,6 +5,7 @@ clients are injected, so tests use real local servers."""
 
 from __future__ import annotations
 
+import http.client
 import logging
 import smtplib
 import ssl
@@ -18,6 +19,7 @@ from typing import Any, Callable
 
 from peewee import Database
 
+from server_sync.exc import CentralConfigError
 from server_sync.notify import queue, smtp
 from server_sync.notify.signing import signed_headers
 
@@ -27,15 +29,18 @@ HTTP_TIMEOUT_S = 10.0
 
 
 def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float = HTTP_TIMEOUT_S) -> tuple[bool, str]:
-    """(delivered, status or error): 2xx is delivered; anything else is tried again later."""
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "kundpuls-central", **headers})
+    """(delivered, status or error): 2xx is delivered; anything else is tried again later.
+    Building the request is inside the `try`: an address stored before `check_url` existed
+    (bad port, spaces, broken IPv6) fails this delivery like a receiver that is down."""
     try:
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "Content-Type": "application/json", "User-Agent": "kundpuls-central", **headers})
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return 200 <= response.status < 300, str(response.status)
     except urllib.error.HTTPError as e:
         return False, f"HTTP {e.code}"
-    except (urllib.error.URLError, OSError, ValueError) as e:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
+        # HTTPException: InvalidURL (a bad port or control characters), a broken response
         return False, f"{type(e).__name__}: {getattr(e, 'reason', e)}"
 
 
@@ -47,7 +52,11 @@ def deliver_webhooks(db: Database, now: datetime, *, http_post: Callable[..., tu
         if not d.endpoint.active:
             queue.record_webhook(db, d, now, "endpoint removed", False, "the endpoint was removed")
             continue
-        ok, status = http_post(d.endpoint.url, d.body, signed_headers(d.endpoint.secret, int(clock()), d.body))
+        try:
+            ok, status = http_post(d.endpoint.url, d.body, signed_headers(d.endpoint.secret, int(clock()), d.body))
+        except Exception as e:  # noqa: BLE001 - whatever breaks one delivery is its failure, never the worker's
+            log.exception("webhook %s: delivery %d", d.endpoint.name, d.id)
+            ok, status = False, f"{type(e).__name__}: {e}"
         queue.record_webhook(db, d, now, status, ok, None if ok else status)
         if ok:
             delivered += 1
@@ -69,6 +78,7 @@ def message(settings: smtp.SmtpSettings, mail: queue.DueMail) -> EmailMessage:
 
 
 def smtp_connection(settings: smtp.SmtpSettings, timeout_s: float = 30.0) -> Any:
+    password = settings.password()          # first: a password that cannot be read opens no connection
     if settings.security == "tls":
         conn: Any = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout_s,
                                      context=ssl.create_default_context())
@@ -76,7 +86,6 @@ def smtp_connection(settings: smtp.SmtpSettings, timeout_s: float = 30.0) -> Any
         conn = smtplib.SMTP(settings.host, settings.port, timeout=timeout_s)
         if settings.security == "starttls":
             conn.starttls(context=ssl.create_default_context())
-    password = settings.password()
     if settings.username and password:
         conn.login(settings.username, password)
     return conn
@@ -94,16 +103,25 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
         return 0
     try:
         conn = connect(settings)
-    except (OSError, smtplib.SMTPException) as e:
+    except Exception as e:  # noqa: BLE001 - e.g. OSError, SMTPException, CentralConfigError
+        # A problem of every mail (the server is down, the password file is unreadable) is
+        # recorded on each, like any failed try: it shows in `notify deliveries --failed` where
+        # the operator looks, the mails are tried again with backoff (so fixing it lets them go)
+        # and webhooks go on; said once per round in the log, not once per mail.
+        why = (str(e) if isinstance(e, CentralConfigError) else
+               f"cannot reach {settings.host}:{settings.port}: {e}" if isinstance(e, OSError) else
+               f"cannot connect to {settings.host}:{settings.port}: {type(e).__name__}: {e}")
+        log.warning("%d mail(s) wait: %s", len(due), why)
         for mail in due:
-            queue.record_mail(db, mail, now, False, f"cannot reach {settings.host}:{settings.port}: {e}")
+            queue.record_mail(db, mail, now, False, why)
         return 0
     sent = 0
     try:
         for mail in due:
             try:
                 conn.send_message(message(settings, mail))
-            except (OSError, smtplib.SMTPException) as e:
+            except Exception as e:  # noqa: BLE001 - a mail that cannot be built or sent fails alone
+                log.warning("mail %d to %s: %s: %s", mail.id, mail.to_addr, type(e).__name__, e)
                 queue.record_mail(db, mail, now, False, f"{type(e).__name__}: {e}")
                 continue
             queue.record_mail(db, mail, now, True, None)

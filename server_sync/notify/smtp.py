@@ -29,11 +29,32 @@ class SmtpSettings:
 
     def password(self) -> str | None:
         if self.password_file:
-            try:
-                return open(self.password_file, encoding="utf-8").read().strip()
-            except OSError as e:
-                raise CentralConfigError(f"cannot read smtp_password_file {self.password_file}: {e.strerror}") from None
-        return os.environ.get(ENV_PASSWORD) or None
+            return read_password_file(self.password_file)
+        password = os.environ.get(ENV_PASSWORD) or None
+        return password and _ascii_password(password, f"${ENV_PASSWORD}")
+
+
+def _ascii_password(password: str, source: str) -> str:
+    """smtplib sends the password as ASCII (every AUTH mechanism): any other character would
+    raise in the middle of logging in, so say what is wrong before."""
+    if not password.isascii():
+        raise CentralConfigError(f"the SMTP password in {source} must be ASCII (SMTP login cannot send other characters)")
+    return password
+
+
+def read_password_file(path: str) -> str:
+    """The password in `path`; CentralConfigError if it is not a regular file that can be read
+    as text (`smtp set` checks it when it is given, the worker each time it connects)."""
+    if not os.path.isfile(path):
+        why = "no such file" if not os.path.exists(path) else "not a regular file"
+        raise CentralConfigError(f"cannot read smtp_password_file {path}: {why}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            password = f.read().strip()
+    except (OSError, UnicodeDecodeError) as e:
+        why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        raise CentralConfigError(f"cannot read smtp_password_file {path}: {why}") from None
+    return _ascii_password(password, f"smtp_password_file {path}")
 
 
 def load(db: Database) -> SmtpSettings | None:
@@ -45,16 +66,27 @@ def load(db: Database) -> SmtpSettings | None:
                         values["smtp_security"] or "starttls", values["smtp_username"], values["smtp_password_file"])
 
 
+def _one_word(value: str) -> bool:
+    """Not empty, and no space or control character (a line break in --from would break the
+    header of every mail; a host with a space is never reachable)."""
+    return bool(value) and all(c.isprintable() and not c.isspace() for c in value)
+
+
 def save(db: Database, settings: SmtpSettings) -> None:
-    if not settings.host:
-        raise CentralConfigError("--host is required")
+    if not _one_word(settings.host):
+        raise CentralConfigError(f"--host must be a host name or address, got {settings.host!r}")
     if not 1 <= settings.port <= 65535:
         raise CentralConfigError(f"--port must be 1-65535, got {settings.port}")
-    if "@" not in settings.sender:
+    if "@" not in settings.sender or not _one_word(settings.sender):
         raise CentralConfigError(f"--from must be an e-mail address, got {settings.sender!r}")
     if settings.security not in SECURITY:
         raise CentralConfigError(f"--security must be one of {', '.join(SECURITY)}")
+    if not settings.username.isascii():     # sent as ASCII, like the password
+        raise CentralConfigError(f"--username must be ASCII, got {settings.username!r}")
+    password_file = settings.password_file and os.path.abspath(settings.password_file)
+    if password_file:   # the worker runs elsewhere (systemd): a relative path would not be found
+        read_password_file(password_file)
     with db.atomic():
         for key, value in zip(_KEYS, (settings.host, settings.port, settings.sender, settings.security,
-                                      settings.username, settings.password_file)):
+                                      settings.username, password_file)):
             set_setting(db, key, str(value))

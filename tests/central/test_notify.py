@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from server_sync.central.setting import set_setting
 from server_sync.cli import main
 from server_sync.notify import bodies, queue, sender, signing, smtp
 from server_sync.notify.bodies import Notice
@@ -138,3 +139,215 @@ def test_the_commands(central_url, receivers, capsys):
     assert json.loads(capsys.readouterr().out)[0]["state"] == "delivered"
     assert main(["--db", central_url, "notify", "webhook", "add", "bad name", "--url", r.url]) == 2
     assert main(["--db", central_url, "notify", "webhook", "add", "x", "--url", "ftp://x"]) == 2
+
+
+BAD_URLS = ("https://example.com:abc/hook", "https://exa mple.com/hook", "https://[::1/hook", "https://[zz]/hook",
+            "https://example.com:0/hook", "https://example.com:70000/hook", "http:///hook", "https://example.com/h\u00f6k")
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_webhook_add_refuses_an_address_it_could_not_post_to(central_url, url, capsys):
+    assert main(["--db", central_url, "notify", "webhook", "add", "w2", "--url", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kiosk-central: error: --url ") and "Traceback" not in err
+    assert main(["--db", central_url, "notify", "web-url", url]) == 2
+
+
+def test_a_bad_address_stored_before_the_check_fails_its_delivery_not_the_worker(central_db, receivers):
+    db, good = central_db, receivers()
+    queue.add_endpoint(db, "good", good.url, "json", NOW)
+    for i, url in enumerate(BAD_URLS[:3]):              # as an older version let them in
+        queue.add_endpoint(db, f"old{i}", good.url, "json", NOW)
+        db.execute_sql(f"UPDATE webhook_endpoint SET url = {db.param} WHERE name = {db.param}", (url, f"old{i}"))
+    with db.atomic():
+        assert queue.enqueue_webhooks(db, NOTICE, NOW) == 4
+    assert sender.deliver_webhooks(db, NOW) == 1 and len(good.got) == 1
+    failed = {d["to"]: d for d in queue.deliveries(db, failed_only=True)}
+    assert set(failed) == {"old0", "old1", "old2"}
+    assert all(d["state"] == "waiting" and d["attempts"] == 1 and d["last_error"] for d in failed.values())
+    assert "nonnumeric port" in failed["old0"]["last_error"] and "IPv6" in failed["old2"]["last_error"]
+
+
+def test_a_delivery_that_breaks_in_an_unforeseen_way_fails_alone(central_db, receivers):
+    db, good = central_db, receivers()
+    queue.add_endpoint(db, "a", good.url, "json", NOW)
+    queue.add_endpoint(db, "b", good.url, "json", NOW)
+    with db.atomic():
+        queue.enqueue_webhooks(db, NOTICE, NOW)
+    calls: list[str] = []
+
+    def post_that_breaks_once(url, body, headers):
+        calls.append(url)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return sender.post(url, body, headers)
+    assert sender.deliver_webhooks(db, NOW, http_post=post_that_breaks_once) == 1
+    [d] = queue.deliveries(db, failed_only=True)
+    assert d["last_error"] == "RuntimeError: a bug" and d["state"] == "waiting"
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory", "not-text"])
+def test_smtp_set_refuses_a_password_file_it_cannot_read(central_url, tmp_path, kind, capsys):
+    path = tmp_path / "pw"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "not-text":
+        path.write_bytes(b"\xff\xfe\x00")
+    assert main(["--db", central_url, "notify", "smtp", "set", "--host", "127.0.0.1", "--from", "a@b.c",
+                 "--username", "u", "--password-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kiosk-central: error: cannot read smtp_password_file {path}") and "Traceback" not in err
+    assert main(["--db", central_url, "notify", "smtp", "show"]) == 0
+    assert "no SMTP server is set" in capsys.readouterr().out
+
+
+def test_smtp_set_keeps_the_password_file_as_an_absolute_path(central_db, tmp_path, monkeypatch):
+    (tmp_path / "pw").write_text("secret\n")
+    monkeypatch.chdir(tmp_path)
+    smtp.save(central_db, smtp.SmtpSettings("127.0.0.1", 25, "a@b.c", "none", "u", "pw"))
+    settings = smtp.load(central_db)
+    assert settings.password_file == str(tmp_path / "pw") and settings.password() == "secret"
+
+
+def test_smtp_set_refuses_a_sender_with_a_line_break(central_url, capsys):
+    assert main(["--db", central_url, "notify", "smtp", "set", "--host", "h", "--from", "a@b.c\nBcc: x@y.z"]) == 2
+    assert capsys.readouterr().err.startswith("kiosk-central: error: --from must be an e-mail address")
+
+
+def test_a_password_file_gone_later_fails_the_mails_not_the_worker(central_url, central_db, tmp_path, receivers, capsys):
+    db, good, pw = central_db, receivers(), tmp_path / "pw"
+    pw.write_text("secret")
+    with LocalSmtp() as server:
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", "none", "u", str(pw)))
+        pw.unlink()
+        pw.mkdir()                                     # now a directory: unreadable as a password
+        queue.add_endpoint(db, "good", good.url, "json", NOW)
+        assert main(["--db", central_url, "notify", "test", "--mail", "q@y.z"]) == 0
+        assert main(["--db", central_url, "notify", "run", "--once", "--close-every", "0"]) == 0
+        assert "delivered 1 webhook(s) and 0 mail(s)" in capsys.readouterr().out
+        assert server.raw == []
+    [d] = queue.deliveries(db, failed_only=True)
+    assert d["channel"] == "mail" and d["state"] == "waiting" and d["attempts"] == 1
+    assert d["last_error"] == f"cannot read smtp_password_file {pw}: not a regular file"
+
+
+def test_a_mail_that_cannot_be_built_fails_alone(central_db):
+    db = central_db
+    with LocalSmtp() as server:
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
+        with db.atomic():
+            queue.enqueue_mail(db, "anna@example.se", "one", "t", "<p>t</p>", NOW)
+            queue.enqueue_mail(db, "bo@example.se", "two", "t", "<p>t</p>", NOW)
+        # as an older version let a line break into the sender
+        set_setting(db, "smtp_from", "kundpuls@example.se\nBcc: x@y.z")
+        assert sender.deliver_mail(db, NOW) == 0
+    assert server.raw == []
+    assert {d["state"] for d in queue.deliveries(db, failed_only=True)} == {"waiting"}
+
+
+def test_an_empty_name_or_address_is_a_mistake_not_everyone_or_no_one(central_url, central_db, capsys):
+    from server_sync.web.people import add_user
+    from server_sync.workflow.people import set_email
+    add_user(central_db, "sara", "analyst", language="en", password="a long enough password 1")
+    set_email(central_db, "sara", "sara@example.se")
+    assert main(["--db", central_url, "digest", "send", "--user", ""]) == 2     # not everyone's digest
+    assert capsys.readouterr().err.startswith("kiosk-central: error: no user ''")
+    assert main(["--db", central_url, "notify", "test", "--mail", ""]) == 2     # not silently no mail
+    assert capsys.readouterr().err.startswith("kiosk-central: error: not an e-mail address: ''")
+    assert queue.deliveries(central_db) == []
+    assert main(["--db", central_url, "notify", "smtp", "set", "--host", " ", "--from", "a@b.c"]) == 2
+    assert capsys.readouterr().err.startswith("kiosk-central: error: --host must be a host name")
+
+
+@pytest.mark.parametrize("option, value", [("--interval", "-1"), ("--interval", "0"), ("--interval", "nan"),
+                                           ("--interval", "1e308"), ("--close-every", "-5"),
+                                           ("--close-every", "nan")])
+def test_the_worker_refuses_a_span_that_would_spin_or_overflow(central_url, option, value, capsys):
+    assert main(["--db", central_url, "notify", "run", "--once", option, value]) == 2
+    assert capsys.readouterr().err.startswith(f"kiosk-central: error: {option} must be ")
+
+
+def test_one_person_whose_digest_cannot_be_queued_does_not_stop_the_others(central_url, central_db, capsys):
+    from server_sync.web.people import add_user
+    from server_sync.workflow.people import set_email
+    from tests.analysis.seeding import add_site
+    db = central_db
+    add_site(db, "s1")
+    for name in ("anna", "bo", "cai"):
+        add_user(db, name, "analyst", language="en", password="a long enough password 1")
+        set_email(db, name, f"{name}@example.se")
+    # as an older version let a line break into an address
+    db.execute_sql(f"UPDATE web_user SET email = {db.param} WHERE name = {db.param}", ("bo@example.se\nBcc: x@y.z", "bo"))
+    assert main(["--db", central_url, "digest", "send"]) == 1
+    out, err = capsys.readouterr()
+    assert "2 digest(s) queued" in out and "Traceback" not in err
+    assert err.startswith("kiosk-central: error: no digest for bo: not an e-mail address")
+    assert sorted(d["to"] for d in queue.deliveries(db)) == ["anna@example.se", "cai@example.se"]
+    db.execute_sql(f"UPDATE web_user SET email = {db.param} WHERE name = {db.param}", ("bo@example.se", "bo"))
+    assert main(["--db", central_url, "digest", "send"]) == 0          # the next run: bo's only
+    assert "1 digest(s) queued" in capsys.readouterr().out
+
+
+def test_a_password_smtp_login_cannot_send_is_refused_and_fails_the_mails_not_the_worker(central_url, central_db,
+                                                                                         tmp_path, monkeypatch, capsys):
+    pw = tmp_path / "pw"
+    pw.write_text("lösenord")                          # smtplib logs in with ASCII only
+    assert main(["--db", central_url, "notify", "smtp", "set", "--host", "127.0.0.1", "--from", "a@b.c",
+                 "--username", "u", "--password-file", str(pw)]) == 2
+    assert "must be ASCII" in capsys.readouterr().err
+    assert main(["--db", central_url, "notify", "smtp", "set", "--host", "127.0.0.1", "--from", "a@b.c",
+                 "--username", "ü"]) == 2
+    assert "--username must be ASCII" in capsys.readouterr().err
+    db = central_db
+    monkeypatch.setenv(smtp.ENV_PASSWORD, "lösenord")
+    with LocalSmtp() as server:
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", "none", "u"))
+        with db.atomic():
+            queue.enqueue_mail(db, "anna@example.se", "s", "t", "<p>t</p>", NOW)
+        assert sender.deliver_mail(db, NOW) == 0
+    [d] = queue.deliveries(db, failed_only=True)
+    assert d["state"] == "waiting" and d["last_error"].startswith("the SMTP password in $KUNDPULS_SMTP_PASSWORD must be ASCII")
+
+
+def test_anything_that_breaks_connecting_fails_the_mails_not_the_worker(central_db):
+    db = central_db
+    smtp.save(db, smtp.SmtpSettings("127.0.0.1", 25, "kundpuls@example.se", security="none"))
+    with db.atomic():
+        queue.enqueue_mail(db, "anna@example.se", "s", "t", "<p>t</p>", NOW)
+
+    def connect(settings):
+        raise UnicodeEncodeError("ascii", "ü", 0, 1, "ordinal not in range(128)")
+    assert sender.deliver_mail(db, NOW, connect=connect) == 0
+    [d] = queue.deliveries(db, failed_only=True)
+    assert d["state"] == "waiting" and d["last_error"].startswith("cannot connect to 127.0.0.1:25: UnicodeEncodeError")
+
+
+def test_the_worker_delivers_even_when_closing_completed_actions_fails(central_url, receivers, monkeypatch, capsys):
+    from server_sync.workflow import actions
+
+    def broken(db, now):
+        raise ValueError("a row it cannot handle")
+    monkeypatch.setattr(actions, "close_completed", broken)
+    r = receivers()
+    assert main(["--db", central_url, "notify", "webhook", "add", "office", "--url", r.url]) == 0
+    assert main(["--db", central_url, "notify", "test"]) == 0
+    assert main(["--db", central_url, "notify", "run", "--once"]) == 0
+    assert "delivered 1 webhook(s)" in capsys.readouterr().out and len(r.got) == 1
+
+
+def test_digests_go_even_when_closing_completed_actions_fails(central_url, central_db, monkeypatch, capsys):
+    from server_sync.web.people import add_user
+    from server_sync.workflow import actions
+    from server_sync.workflow.people import set_email
+    from tests.analysis.seeding import add_site
+
+    def broken(db, now):
+        raise ValueError("a row it cannot handle")
+    monkeypatch.setattr(actions, "close_completed", broken)
+    add_site(central_db, "s1")
+    add_user(central_db, "anna", "analyst", language="en", password="a long enough password 1")
+    set_email(central_db, "anna", "anna@example.se")
+    assert main(["--db", central_url, "digest", "send"]) == 1
+    out, err = capsys.readouterr()
+    assert "1 digest(s) queued" in out
+    assert err == "kiosk-central: error: completed actions not closed: ValueError: a row it cannot handle\n"
