@@ -9,16 +9,20 @@ never a network call, so raising an alert in ingest cannot wait on a receiver.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from peewee import Database
 
 from server_sync.central.setting import get_setting
+from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.notify.bodies import Notice
 from server_sync.web import render
 from server_sync.workflow.people import email_of, language_of
+
+log = logging.getLogger(__name__)
 
 WEB_URL_SETTING = "web_url"          # the web app's address, for links in notices (notify web-url)
 WEBHOOK_LANGUAGE = "en"
@@ -65,7 +69,14 @@ def _mail(db: Database, to_user: str | None, subject_key: str, intro_key: str, f
     subject = render.text(subject_key, lang, **values)
     text_body, html_body = mail_bodies(lang, subject, render.text(intro_key, lang, **values), facts_of(lang), url,
                                        values.get("message", ""))
-    queue.enqueue_mail(db, address, subject, text_body, html_body, now)
+    try:
+        queue.enqueue_mail(db, address, subject, text_body, html_body, now)
+    except CentralConfigError as e:
+        # An address stored before addresses were checked (or edited in the database): one
+        # person's bad address must not stop the notice's webhooks, the alert's workflow or
+        # the closing of everyone else's actions. Said in the log; the web app shows the address.
+        log.warning("no mail to %s: %s", to_user, e)
+        return False
     return True
 
 

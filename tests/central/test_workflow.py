@@ -294,3 +294,24 @@ def test_the_notify_worker_closes_completed_actions_and_user_email(world, centra
                           (("user", "email", "ana"), "give the ADDRESS")):
         assert main(["--db", central_url, *args]) != 0
         assert message in capsys.readouterr().err
+
+
+def test_an_owner_address_that_is_no_address_stops_only_that_mail(world, caplog):
+    # An address stored before addresses were checked (set_email refuses it today): the alert is
+    # owned, its webhook queued, and every other owner's action still closes with its mail.
+    db = world
+    db.execute_sql(f"UPDATE web_user SET email = {db.param} WHERE name = 'sara'", ("sara at example.se",))
+    rng = random.Random(3)
+    day = date(2026, 9, 1)
+    for site in ("s1", "s2"):
+        _days(db, site, day - timedelta(days=28), 56, 0.4, rng, "queue")
+    a1 = actions.create(db, "s1", "visit", day.isoformat(), "Second checkout", MONDAY_10)
+    a2 = actions.create(db, "s2", "visit", day.isoformat(), "New signs", MONDAY_10)
+    with caplog.at_level("WARNING"):
+        a = alerts.require(db, _dip(db)["id"], MONDAY_10)
+        closed = {c["id"] for c in actions.close_completed(db, datetime(2026, 9, 29, 12, tzinfo=timezone.utc))}
+    assert a["owner"] == "sara" and closed == {a1["id"], a2["id"]}
+    events = [r[0] for r in db.execute_sql("SELECT event FROM webhook_delivery ORDER BY id")]
+    assert events == ["alert.raised", "action.closed", "action.closed"]
+    assert [r[0] for r in db.execute_sql("SELECT to_addr FROM mail_outbox")] == ["nils@example.se"]
+    assert "no mail to sara" in caplog.text
