@@ -17,6 +17,7 @@ import sys
 from datetime import datetime, timezone
 
 from server_sync.cli import central_store, existing_database_url
+from server_sync.commands._argtypes import DAY_FORMAT, day, name, record_id, require_sites
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
 
@@ -35,38 +36,39 @@ def add_parser(sub, common) -> None:
     ls.add_argument("--open", action="store_true", help="the same as --state open")
     ls.add_argument("--overdue", action="store_true", help="only active alerts past their due date")
     ls.add_argument("--site", action="append", default=[], help="only this site (repeatable)")
-    ls.add_argument("--owner", metavar="USER", help="only alerts this person owns")
+    ls.add_argument("--owner", type=name, metavar="USER", help="only alerts this person owns")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=run_list)
     sh = s.add_parser("show", parents=[common], help="one alert with its history")
-    sh.add_argument("id", type=int, metavar="ID")
+    sh.add_argument("id", type=record_id, metavar="ID")
     sh.add_argument("--json", action="store_true", help="print JSON")
     sh.set_defaults(func=run_show)
     asg = s.add_parser("assign", parents=[common], help="give an alert to a person who may act at its site")
-    asg.add_argument("id", type=int, metavar="ID")
-    asg.add_argument("user", metavar="USER", help="the new owner (a web app user)")
+    asg.add_argument("id", type=record_id, metavar="ID")
+    asg.add_argument("user", type=name, metavar="USER", help="the new owner (a web app user)")
     due = s.add_parser("due", parents=[common], help="set an alert's due date")
-    due.add_argument("id", type=int, metavar="ID")
-    due.add_argument("date", metavar="YYYY-MM-DD")
+    due.add_argument("id", type=record_id, metavar="ID")
+    due.add_argument("date", type=day, metavar="YYYY-MM-DD", help=DAY_FORMAT)
     com = s.add_parser("comment", parents=[common], help="add a comment to an alert's history")
-    com.add_argument("id", type=int, metavar="ID")
+    com.add_argument("id", type=record_id, metavar="ID")
     com.add_argument("text", metavar="TEXT")
     ack = s.add_parser("ack", parents=[common], help="acknowledge an alert (it is being looked at)")
-    ack.add_argument("id", type=int, metavar="ID", help="alert id (from alerts list)")
+    ack.add_argument("id", type=record_id, metavar="ID", help="alert id (from alerts list)")
     ack.add_argument("--comment", help="what was found or done")
     cl = s.add_parser("close", parents=[common], help="close an alert with its outcome")
-    cl.add_argument("id", type=int, metavar="ID")
+    cl.add_argument("id", type=record_id, metavar="ID")
     cl.add_argument("--outcome", required=True, choices=("action", "none", "duplicate"),
                     help="action: an action was taken (--action ID, or a new one: --note); none: no action "
                          "needed (--reason); duplicate: of --duplicate-of ID")
     cl.add_argument("--reason", help="why no action is needed (or a note on the outcome)")
-    cl.add_argument("--action", type=int, metavar="ID", help="an action already logged at the site")
-    cl.add_argument("--duplicate-of", type=int, metavar="ID", help="the alert this one repeats")
+    cl.add_argument("--action", type=record_id, metavar="ID", help="an action already logged at the site")
+    cl.add_argument("--duplicate-of", type=record_id, metavar="ID", help="the alert this one repeats")
     cl.add_argument("--note", help="a new action: what the site changed")
     cl.add_argument("--type", dest="action_type", metavar="TYPE", help="the new action's type (action add --help)")
-    cl.add_argument("--date", metavar="YYYY-MM-DD", help="the new action's first day (default today)")
+    cl.add_argument("--date", type=day, metavar="YYYY-MM-DD",
+                    help=f"the new action's first day ({DAY_FORMAT}; default today)")
     for sp, fn in ((asg, run_assign), (due, run_due), (com, run_comment), (ack, run_ack), (cl, run_close)):
-        sp.add_argument("--by", metavar="USER", help="who does it, for the history (default: cli:<login>)")
+        sp.add_argument("--by", type=name, metavar="USER", help="who does it, for the history (default: cli:<login>)")
         sp.add_argument("--json", action="store_true", help="print the alert as JSON")
         sp.set_defaults(func=fn)
     chk = s.add_parser("check", parents=[common], help="evaluate the rules now; store, webhook, publish")
@@ -114,6 +116,7 @@ def _show(args: argparse.Namespace, alert: dict, said: str) -> int:
 def run_list(args: argparse.Namespace) -> int:
     from server_sync.workflow.alerts import list_alerts
     with central_store(args, existing=True) as db:
+        require_sites(db, args.site)
         alerts = list_alerts(db, state="open" if args.open else args.state, sites=args.site or None,
                              owner=args.owner, overdue=args.overdue, now=_now())
     if args.json:
@@ -206,6 +209,7 @@ def run_check(args: argparse.Namespace) -> int:
     now = datetime.now(timezone.utc)
     db = connect(existing_database_url(args))
     try:
+        require_sites(db, args.site)
         raised = check(db, now, site_ids=args.site or None, trend=args.trend)
         messages = deliver(db, raised, now, prefix=args.prefix, webhook_url=args.webhook,
                            timeout_s=args.webhook_timeout)

@@ -12,6 +12,7 @@ import json
 import sys
 
 from server_sync.cli import central_store
+from server_sync.commands._argtypes import count
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.vocabulary import LANGUAGES
 
@@ -60,7 +61,7 @@ def add_parser(sub, common) -> None:
     t.add_argument("--revoke", action="store_true", help="revoke every token of the user instead")
     t.set_defaults(func=run_token)
     au = s.add_parser("audit", parents=[common], help="the audit log: logins, exports, comment views")
-    au.add_argument("--limit", type=int, default=50, help="newest N entries (default 50)")
+    au.add_argument("--limit", type=count, default=50, help="newest N entries (default 50)")
     au.add_argument("--user", metavar="NAME", help="only this user")
     au.add_argument("--event", choices=EVENTS, help="only this event")
     au.add_argument("--json", action="store_true", help="print JSON")
@@ -154,8 +155,6 @@ def run_token(args: argparse.Namespace) -> int:
 
 def run_audit(args: argparse.Namespace) -> int:
     from server_sync.web.audit import entries
-    if args.limit < 1:
-        raise CentralConfigError("--limit must be at least 1")
     with central_store(args) as db:
         rows = entries(db, limit=args.limit, event=args.event, user_name=args.user)
     if args.json:

@@ -21,6 +21,7 @@ from server_sync.notify import queue
 from server_sync.web.people import add_region, add_user, assign_region
 from server_sync.workflow import actions, alerts
 from server_sync.workflow.people import set_email
+from tests.fixtures.cli import central, said_error
 from tests.analysis.seeding import add_question, add_site, answer, commit
 
 MONDAY_10 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -190,7 +191,7 @@ def test_actions_close_with_their_verdict_and_what_worked_is_suggested(world):
 def test_the_commands_with_json_and_errors(world, central_url, capsys):
     db = world
     a = _dip(db)
-    run = lambda *args: main(["--db", central_url, *args])      # noqa: E731
+    run = lambda *args: central("--db", central_url, *args)      # noqa: E731
     assert run("alerts", "list", "--state", "open", "--site", "s1", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
     assert [x["id"] for x in listed] == [a["id"]] and listed[0]["owner"] == "sara"
@@ -231,7 +232,7 @@ def test_the_commands_with_json_and_errors(world, central_url, capsys):
             (("action", "show", "9999"), "no action with id 9999")):
         assert run(*args) != 0, args
         err = capsys.readouterr().err
-        assert err.startswith("kiosk-central: error: ") and message in err and "Traceback" not in err, err
+        assert said_error(err, message), err
 
 
 def test_the_weekly_digest_per_person_scope_and_language_through_real_smtp(world, central_url, capsys):
