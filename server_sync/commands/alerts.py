@@ -65,6 +65,8 @@ def add_parser(sub, common) -> None:
     cl.add_argument("--duplicate-of", type=record_id, metavar="ID", help="the alert this one repeats")
     cl.add_argument("--note", help="a new action: what the site changed")
     cl.add_argument("--type", dest="action_type", metavar="TYPE", help="the new action's type (action add --help)")
+    cl.add_argument("--owner", type=name, metavar="USER",
+                    help="who sees the new action through (default: the alert's owner)")
     cl.add_argument("--date", type=day, metavar="YYYY-MM-DD",
                     help=f"the new action's first day ({DAY_FORMAT}; default today)")
     for sp, fn in ((asg, run_assign), (due, run_due), (com, run_comment), (ack, run_ack), (cl, run_close)):
@@ -169,14 +171,27 @@ def run_ack(args: argparse.Namespace) -> int:
     return _show(args, a, f"alert {a['id']} acknowledged" + (f": {args.comment}" if args.comment else ""))
 
 
+def _action_owner(db, args: argparse.Namespace) -> str:
+    """Who sees a new action through: --owner, else the alert's owner, else --by when given. Not
+    the default --by (cli:<login>): that is nobody's user name, and 'no user' would not say why."""
+    from server_sync.workflow.alerts import require
+    owner = args.owner or require(db, args.id, _now())["owner"] or args.by
+    if not owner:
+        raise CentralConfigError(f"alert {args.id} has no owner to see the new action through: assign it first "
+                                 f"(kiosk-central alerts assign {args.id} USER) or name one with --owner USER")
+    return owner
+
+
 def run_close(args: argparse.Namespace) -> int:
     from server_sync.workflow.alerts import close
     new_action = None
     if args.note is not None:
         new_action = {"note": args.note, "action_type": args.action_type, "date": args.date}
-    elif args.action_type or args.date:
-        raise CentralConfigError("--type and --date describe a new action: give its --note too")
+    elif args.action_type or args.date or args.owner:
+        raise CentralConfigError("--type, --date and --owner describe a new action: give its --note too")
     with central_store(args, existing=True) as db:
+        if new_action is not None:
+            new_action["owner"] = _action_owner(db, args)
         a = close(db, args.id, args.outcome, _by(args), _now(), reason=args.reason, action_id=args.action,
                   duplicate_of=args.duplicate_of, new_action=new_action)
     extra = f" (action {a['action_id']})" if a["action_id"] else ""

@@ -103,3 +103,41 @@ def test_the_largest_retention_period_still_runs(shop, capsys):
                    "--dead-letters-days", "36500") == 0
     assert central("--db", shop, "retention", "run", "--dry-run") == 0
     assert "retention would remove" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [("alerts", "check", "--no-publish"), ("alerts", "list"), ("action", "list"),
+                                  ("erase", "--contains", "abc", "--dry-run")])
+def test_an_unknown_site_is_an_error_as_in_report(shop, capsys, argv):
+    """A typo read as 'nothing there': `0 new alert(s)`, an empty list, 'would remove 0 comments'."""
+    assert central("--db", shop, *argv, "--site", "nosuch") == 2
+    assert said_error(capsys.readouterr().err, "unknown site 'nosuch'")
+    assert central("--db", shop, *argv, "--site", "s1") == 0
+
+
+def test_erase_refuses_from_after_to(shop, capsys):
+    assert central("--db", shop, "erase", "--contains", "abc", "--from", "2026-11-10", "--to", "2026-11-01") == 2
+    assert said_error(capsys.readouterr().err, "--from 2026-11-10 is after --to 2026-11-01")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("alerts", "ack", "1", "--by", " "), "argument --by: must not be empty"),
+    (("alerts", "assign", "1", ""), "argument USER: must not be empty"),
+    (("action", "add", "--site", "s1", "--question", "visit", "--note", "x", "--owner", ""), "argument --owner"),
+    (("site", "add", "s2", "--name", "x" * 100_000), "argument --name: is 100000 characters; at most 200"),
+    (("region", "add", "r1", "--name", "  "), "argument --name: must not be empty")])
+def test_names_are_not_blank_nor_a_book(shop, capsys, argv, message):
+    assert central("--db", shop, *argv) == 2
+    assert said_error(capsys.readouterr().err, message)
+
+
+def test_region_assign_counts_a_site_named_twice_once(shop, capsys):
+    assert central("--db", shop, "region", "add", "r1", "--name", "North") == 0
+    assert central("--db", shop, "region", "assign", "r1", "s1", "s1") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 site(s) now in region r1"
+
+
+def test_report_help_says_95_percent(capsys):
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "95% confidence" in out and "%%" not in out

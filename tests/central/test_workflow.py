@@ -295,3 +295,19 @@ def test_the_notify_worker_closes_completed_actions_and_user_email(world, centra
                           (("user", "email", "ana"), "give the ADDRESS")):
         assert main(["--db", central_url, *args]) != 0
         assert message in capsys.readouterr().err
+
+
+def test_closing_an_ownerless_alert_with_a_new_action_says_to_assign_it(world, central_url, capsys):
+    """s3 has no store manager: its alert has no owner, and the new action's owner fell back to
+    the default --by, cli:<login>, which is nobody ('no user cli:root' said nothing useful)."""
+    a = _dip(world, "s3")
+    assert alerts.get(world, a["id"], MONDAY_10)["owner"] is None
+    run = lambda *args: central("--db", central_url, "alerts", "close", str(a["id"]), "--outcome", "action",  # noqa: E731
+                                "--note", "Rota changed", *args)
+    assert run() == 2
+    assert said_error(capsys.readouterr().err, f"alert {a['id']} has no owner to see the new action through: "
+                                               f"assign it first (kiosk-central alerts assign {a['id']} USER)")
+    add_user(world, "ada", "admin", language="en", password=PASSWORD)
+    assert run("--owner", "ada", "--json") == 0
+    closed = json.loads(capsys.readouterr().out)
+    assert actions.get(world, closed["action_id"], MONDAY_10)["owner"] == "ada"
