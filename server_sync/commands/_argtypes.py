@@ -60,13 +60,25 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def seconds(text: str) -> float:
+    """A timeout: more than 0 and at most 600 s (nan, inf or -5 reach the socket as a crash or a
+    hang)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 600:          # False for nan too
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 600 seconds")
+    return value
+
+
 record_id = whole_number(1, BIGINT_MAX)      # an alert's, an action's id
 count = whole_number(1, INT_MAX)             # a version, a limit, a number of answers
 months = whole_number(1, 1200)               # a retention period: up to a century
 days = whole_number(1, 36500)
 
 
-def name(text: str) -> str:
+def nonblank_name(text: str) -> str:
     """A user's, a site's or a region's name: not blank (an empty --by would sign the history
     with nobody), at most MAX_NAME characters; stripped."""
     value = text.strip()

@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 
 from server_sync.cli import central_store
-from server_sync.commands._argtypes import DAY_FORMAT, day, name, record_id, require_sites
+from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id, require_sites
 from server_sync.exc import CentralConfigError
 
 TYPES_HELP = "staffing, training, cleaning, queue, assortment, layout, opening-hours, service, other"
@@ -32,7 +32,7 @@ def add_parser(sub, common) -> None:
                    help=f"the day the change took effect ({DAY_FORMAT}; default today)")
     a.add_argument("--note", required=True, help="what was changed")
     a.add_argument("--from-alert", type=record_id, metavar="ID", help="the alert this action answers")
-    a.add_argument("--owner", type=name, metavar="USER", help="who sees it through (default: the site's store manager)")
+    a.add_argument("--owner", type=nonblank_name, metavar="USER", help="who sees it through (default: the site's store manager)")
     a.add_argument("--type", dest="action_type", metavar="TYPE", help=f"what kind of change: {TYPES_HELP}")
     a.add_argument("--due", type=day, metavar="YYYY-MM-DD", help=f"by when the change should be in place ({DAY_FORMAT})")
     a.add_argument("--json", action="store_true", help="print the stored action as JSON")

@@ -17,7 +17,7 @@ import sys
 from datetime import datetime, timezone
 
 from server_sync.cli import central_store, existing_database_url
-from server_sync.commands._argtypes import DAY_FORMAT, day, name, record_id, require_sites
+from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id, require_sites, seconds
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
 
@@ -36,7 +36,7 @@ def add_parser(sub, common) -> None:
     ls.add_argument("--open", action="store_true", help="the same as --state open")
     ls.add_argument("--overdue", action="store_true", help="only active alerts past their due date")
     ls.add_argument("--site", action="append", default=[], help="only this site (repeatable)")
-    ls.add_argument("--owner", type=name, metavar="USER", help="only alerts this person owns")
+    ls.add_argument("--owner", type=nonblank_name, metavar="USER", help="only alerts this person owns")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=run_list)
     sh = s.add_parser("show", parents=[common], help="one alert with its history")
@@ -45,7 +45,7 @@ def add_parser(sub, common) -> None:
     sh.set_defaults(func=run_show)
     asg = s.add_parser("assign", parents=[common], help="give an alert to a person who may act at its site")
     asg.add_argument("id", type=record_id, metavar="ID")
-    asg.add_argument("user", type=name, metavar="USER", help="the new owner (a web app user)")
+    asg.add_argument("user", type=nonblank_name, metavar="USER", help="the new owner (a web app user)")
     due = s.add_parser("due", parents=[common], help="set an alert's due date")
     due.add_argument("id", type=record_id, metavar="ID")
     due.add_argument("date", type=day, metavar="YYYY-MM-DD", help=DAY_FORMAT)
@@ -65,12 +65,12 @@ def add_parser(sub, common) -> None:
     cl.add_argument("--duplicate-of", type=record_id, metavar="ID", help="the alert this one repeats")
     cl.add_argument("--note", help="a new action: what the site changed")
     cl.add_argument("--type", dest="action_type", metavar="TYPE", help="the new action's type (action add --help)")
-    cl.add_argument("--owner", type=name, metavar="USER",
+    cl.add_argument("--owner", type=nonblank_name, metavar="USER",
                     help="who sees the new action through (default: the alert's owner)")
     cl.add_argument("--date", type=day, metavar="YYYY-MM-DD",
                     help=f"the new action's first day ({DAY_FORMAT}; default today)")
     for sp, fn in ((asg, run_assign), (due, run_due), (com, run_comment), (ack, run_ack), (cl, run_close)):
-        sp.add_argument("--by", type=name, metavar="USER", help="who does it, for the history (default: cli:<login>)")
+        sp.add_argument("--by", type=nonblank_name, metavar="USER", help="who does it, for the history (default: cli:<login>)")
         sp.add_argument("--json", action="store_true", help="print the alert as JSON")
         sp.set_defaults(func=fn)
     chk = s.add_parser("check", parents=[common], help="evaluate the rules now; store, webhook, publish")
@@ -79,7 +79,7 @@ def add_parser(sub, common) -> None:
                      help="also the trend rule (today against the same hours of the last 4 weeks, p < 0.01) "
                           "for sites without an open dip alert")
     chk.add_argument("--webhook", metavar="URL", help="POST each new alert as JSON to URL (failures are logged)")
-    chk.add_argument("--webhook-timeout", type=float, default=5.0, metavar="S", help="webhook timeout (default 5 s)")
+    chk.add_argument("--webhook-timeout", type=seconds, default=5.0, metavar="S", help="webhook timeout (0-600 s, default 5 s)")
     chk.add_argument("--no-publish", action="store_true", help="do not publish on the MQTT alerts topics")
     chk.add_argument("--json", action="store_true", help="print the new alerts as JSON")
     add_broker_options(chk)
@@ -116,9 +116,12 @@ def _show(args: argparse.Namespace, alert: dict, said: str) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from server_sync.web.people import require_user
     from server_sync.workflow.alerts import list_alerts
     with central_store(args, existing=True) as db:
         require_sites(db, args.site)
+        if args.owner:
+            require_user(db, args.owner)          # a typo would list nothing, as if all were done
         alerts = list_alerts(db, state="open" if args.open else args.state, sites=args.site or None,
                              owner=args.owner, overdue=args.overdue, now=_now())
     if args.json:

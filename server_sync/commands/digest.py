@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timezone
 
 from server_sync.cli import central_store
+from server_sync.commands._argtypes import nonblank_name
 
 
 def add_parser(sub, common) -> None:
@@ -20,7 +21,7 @@ def add_parser(sub, common) -> None:
     s = p.add_subparsers(dest="digest_command", metavar="ACTION", required=True)
     snd = s.add_parser("send", parents=[common], help="close completed actions, then queue this week's digests")
     snd.add_argument("--dry-run", action="store_true", help="compose and print; queue, close and record nothing")
-    snd.add_argument("--user", metavar="NAME", help="only this person's digest")
+    snd.add_argument("--user", type=nonblank_name, metavar="NAME", help="only this person's digest")
     snd.add_argument("--force", action="store_true", help="queue it again even if this week's went already")
     snd.add_argument("--json", action="store_true", help="print JSON (with --dry-run: the mail bodies too)")
     snd.set_defaults(func=run_send)

@@ -7,7 +7,7 @@ import argparse
 import json
 
 from server_sync.cli import central_store
-from server_sync.commands._argtypes import name
+from server_sync.commands._argtypes import nonblank_name
 
 
 def add_parser(sub, common) -> None:
@@ -17,7 +17,7 @@ def add_parser(sub, common) -> None:
     s = p.add_subparsers(dest="region_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="add a region")
     a.add_argument("id", metavar="ID", help="region id: letters, digits, '-' and '_'")
-    a.add_argument("--name", type=name, required=True, help="display name, e.g. 'Stockholm city'")
+    a.add_argument("--name", type=nonblank_name, required=True, help="display name, e.g. 'Stockholm city'")
     a.set_defaults(func=run_add)
     ls = s.add_parser("list", parents=[common], help="regions with their site counts")
     ls.add_argument("--json", action="store_true", help="print JSON")

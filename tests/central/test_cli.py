@@ -124,7 +124,12 @@ def test_erase_refuses_from_after_to(shop, capsys):
     (("alerts", "assign", "1", ""), "argument USER: must not be empty"),
     (("action", "add", "--site", "s1", "--question", "visit", "--note", "x", "--owner", ""), "argument --owner"),
     (("site", "add", "s2", "--name", "x" * 100_000), "argument --name: is 100000 characters; at most 200"),
-    (("region", "add", "r1", "--name", "  "), "argument --name: must not be empty")])
+    (("region", "add", "r1", "--name", "  "), "argument --name: must not be empty"),
+    (("digest", "send", "--dry-run", "--user", ""), "argument --user: must not be empty"),     # was: everybody's
+    (("user", "audit", "--user", ""), "argument --user: must not be empty"),                  # was: all entries
+    (("alerts", "list", "--owner", "nobody"), "no user 'nobody'"),
+    (("alerts", "check", "--no-publish", "--webhook-timeout", "nan"), "argument --webhook-timeout: nan is not between"),
+    (("alerts", "check", "--no-publish", "--webhook-timeout", "-5"), "argument --webhook-timeout")])
 def test_names_are_not_blank_nor_a_book(shop, capsys, argv, message):
     assert central("--db", shop, *argv) == 2
     assert said_error(capsys.readouterr().err, message)
