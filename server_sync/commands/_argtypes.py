@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import re
 from datetime import date
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from server_sync.exc import CentralConfigError
+
+if TYPE_CHECKING:
+    from peewee import Database
 
 # The effect windows reach 28 days either side of an action's date, and a report's previous period
 # as far back as its own length: year 1 or 9999 overflows `date`. Kundpuls started in the 2020s.
@@ -89,7 +92,7 @@ def nonblank_name(text: str) -> str:
     return value
 
 
-def require_sites(db, sites: Iterable[str]) -> None:
+def require_sites(db: Database, sites: Iterable[str]) -> None:
     """Refuse a site id nobody registered, as `report` does: a typo would read as 'nothing there'."""
     from server_sync.analysis.queries import site_names
     wanted = list(sites)

@@ -15,11 +15,15 @@ import argparse
 import json
 import sys
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from server_sync.cli import central_store, existing_database_url
 from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id, require_sites, seconds
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
+
+if TYPE_CHECKING:
+    from peewee import Database
 
 
 def add_parser(sub, common) -> None:
@@ -174,7 +178,7 @@ def run_ack(args: argparse.Namespace) -> int:
     return _show(args, a, f"alert {a['id']} acknowledged" + (f": {args.comment}" if args.comment else ""))
 
 
-def _action_owner(db, args: argparse.Namespace) -> str:
+def _action_owner(db: Database, args: argparse.Namespace) -> str:
     """Who sees a new action through: --owner, else the alert's owner, else --by when given. Not
     the default --by (cli:<login>): that is nobody's user name, and 'no user' would not say why."""
     from server_sync.workflow.alerts import require
