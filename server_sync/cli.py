@@ -35,11 +35,12 @@ def existing_database_url(args: argparse.Namespace) -> str:
     """The database URL for a command that only reads or annotates what ingest stored: a SQLite
     file that is not there is a mistyped path (or the wrong directory), so say so rather than
     create an empty database and report nothing."""
-    from urllib.parse import unquote, urlparse
+    from urllib.parse import unquote
 
+    from server_sync.central.db import parse_url
     from server_sync.exc import CentralConfigError
     url = database_url(args)
-    u = urlparse(url)
+    u = parse_url(url)                   # a bad port or [IPv6] is a bad URL, not urllib's ValueError
     if u.scheme == "sqlite" and not u.netloc:
         path = unquote(u.path[1:])
         if path and path != ":memory:" and not os.path.exists(path):

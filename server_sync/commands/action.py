@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timezone
 
 from server_sync.cli import central_store
+from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id, require_sites
 from server_sync.exc import CentralConfigError
 
 TYPES_HELP = "staffing, training, cleaning, queue, assortment, layout, opening-hours, service, other"
@@ -27,12 +28,13 @@ def add_parser(sub, common) -> None:
     a = s.add_parser("add", parents=[common], help="log an action")
     a.add_argument("--site", help="site id (default: the alert's, with --from-alert)")
     a.add_argument("--question", help="question id whose answers should move (default: the alert's)")
-    a.add_argument("--date", metavar="YYYY-MM-DD", help="the day the change took effect (default today)")
+    a.add_argument("--date", type=day, metavar="YYYY-MM-DD",
+                   help=f"the day the change took effect ({DAY_FORMAT}; default today)")
     a.add_argument("--note", required=True, help="what was changed")
-    a.add_argument("--from-alert", type=int, metavar="ID", help="the alert this action answers")
-    a.add_argument("--owner", metavar="USER", help="who sees it through (default: the site's store manager)")
+    a.add_argument("--from-alert", type=record_id, metavar="ID", help="the alert this action answers")
+    a.add_argument("--owner", type=nonblank_name, metavar="USER", help="who sees it through (default: the site's store manager)")
     a.add_argument("--type", dest="action_type", metavar="TYPE", help=f"what kind of change: {TYPES_HELP}")
-    a.add_argument("--due", metavar="YYYY-MM-DD", help="by when the change should be in place")
+    a.add_argument("--due", type=day, metavar="YYYY-MM-DD", help=f"by when the change should be in place ({DAY_FORMAT})")
     a.add_argument("--json", action="store_true", help="print the stored action as JSON")
     a.set_defaults(func=run_add)
     ls = s.add_parser("list", parents=[common], help="list actions with their before/after verdict")
@@ -42,7 +44,7 @@ def add_parser(sub, common) -> None:
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=run_list)
     sh = s.add_parser("show", parents=[common], help="one action: before/after, verdict, what worked elsewhere")
-    sh.add_argument("id", type=int, metavar="ID")
+    sh.add_argument("id", type=record_id, metavar="ID")
     sh.add_argument("--json", action="store_true", help="print JSON")
     sh.set_defaults(func=run_show)
     cc = s.add_parser("close-completed", parents=[common],
@@ -75,6 +77,7 @@ def run_list(args: argparse.Namespace) -> int:
     from server_sync.analysis.actions import evaluated
     from server_sync.workflow import actions
     with central_store(args, existing=True) as db:
+        require_sites(db, args.site)
         rows = actions.list_actions(db, sites=args.site or None, state=args.state, overdue=args.overdue, now=_now(),
                                     limit=100000)
         wanted = {r["id"]: r for r in rows}

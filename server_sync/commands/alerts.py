@@ -15,10 +15,15 @@ import argparse
 import json
 import sys
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from server_sync.cli import central_store, existing_database_url
+from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id, require_sites, seconds
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
+
+if TYPE_CHECKING:
+    from peewee import Database
 
 
 def add_parser(sub, common) -> None:
@@ -35,38 +40,41 @@ def add_parser(sub, common) -> None:
     ls.add_argument("--open", action="store_true", help="the same as --state open")
     ls.add_argument("--overdue", action="store_true", help="only active alerts past their due date")
     ls.add_argument("--site", action="append", default=[], help="only this site (repeatable)")
-    ls.add_argument("--owner", metavar="USER", help="only alerts this person owns")
+    ls.add_argument("--owner", type=nonblank_name, metavar="USER", help="only alerts this person owns")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=run_list)
     sh = s.add_parser("show", parents=[common], help="one alert with its history")
-    sh.add_argument("id", type=int, metavar="ID")
+    sh.add_argument("id", type=record_id, metavar="ID")
     sh.add_argument("--json", action="store_true", help="print JSON")
     sh.set_defaults(func=run_show)
     asg = s.add_parser("assign", parents=[common], help="give an alert to a person who may act at its site")
-    asg.add_argument("id", type=int, metavar="ID")
-    asg.add_argument("user", metavar="USER", help="the new owner (a web app user)")
+    asg.add_argument("id", type=record_id, metavar="ID")
+    asg.add_argument("user", type=nonblank_name, metavar="USER", help="the new owner (a web app user)")
     due = s.add_parser("due", parents=[common], help="set an alert's due date")
-    due.add_argument("id", type=int, metavar="ID")
-    due.add_argument("date", metavar="YYYY-MM-DD")
+    due.add_argument("id", type=record_id, metavar="ID")
+    due.add_argument("date", type=day, metavar="YYYY-MM-DD", help=DAY_FORMAT)
     com = s.add_parser("comment", parents=[common], help="add a comment to an alert's history")
-    com.add_argument("id", type=int, metavar="ID")
+    com.add_argument("id", type=record_id, metavar="ID")
     com.add_argument("text", metavar="TEXT")
     ack = s.add_parser("ack", parents=[common], help="acknowledge an alert (it is being looked at)")
-    ack.add_argument("id", type=int, metavar="ID", help="alert id (from alerts list)")
+    ack.add_argument("id", type=record_id, metavar="ID", help="alert id (from alerts list)")
     ack.add_argument("--comment", help="what was found or done")
     cl = s.add_parser("close", parents=[common], help="close an alert with its outcome")
-    cl.add_argument("id", type=int, metavar="ID")
+    cl.add_argument("id", type=record_id, metavar="ID")
     cl.add_argument("--outcome", required=True, choices=("action", "none", "duplicate"),
                     help="action: an action was taken (--action ID, or a new one: --note); none: no action "
                          "needed (--reason); duplicate: of --duplicate-of ID")
     cl.add_argument("--reason", help="why no action is needed (or a note on the outcome)")
-    cl.add_argument("--action", type=int, metavar="ID", help="an action already logged at the site")
-    cl.add_argument("--duplicate-of", type=int, metavar="ID", help="the alert this one repeats")
+    cl.add_argument("--action", type=record_id, metavar="ID", help="an action already logged at the site")
+    cl.add_argument("--duplicate-of", type=record_id, metavar="ID", help="the alert this one repeats")
     cl.add_argument("--note", help="a new action: what the site changed")
     cl.add_argument("--type", dest="action_type", metavar="TYPE", help="the new action's type (action add --help)")
-    cl.add_argument("--date", metavar="YYYY-MM-DD", help="the new action's first day (default today)")
+    cl.add_argument("--owner", type=nonblank_name, metavar="USER",
+                    help="who sees the new action through (default: the alert's owner)")
+    cl.add_argument("--date", type=day, metavar="YYYY-MM-DD",
+                    help=f"the new action's first day ({DAY_FORMAT}; default today)")
     for sp, fn in ((asg, run_assign), (due, run_due), (com, run_comment), (ack, run_ack), (cl, run_close)):
-        sp.add_argument("--by", metavar="USER", help="who does it, for the history (default: cli:<login>)")
+        sp.add_argument("--by", type=nonblank_name, metavar="USER", help="who does it, for the history (default: cli:<login>)")
         sp.add_argument("--json", action="store_true", help="print the alert as JSON")
         sp.set_defaults(func=fn)
     chk = s.add_parser("check", parents=[common], help="evaluate the rules now; store, webhook, publish")
@@ -75,7 +83,7 @@ def add_parser(sub, common) -> None:
                      help="also the trend rule (today against the same hours of the last 4 weeks, p < 0.01) "
                           "for sites without an open dip alert")
     chk.add_argument("--webhook", metavar="URL", help="POST each new alert as JSON to URL (failures are logged)")
-    chk.add_argument("--webhook-timeout", type=float, default=5.0, metavar="S", help="webhook timeout (default 5 s)")
+    chk.add_argument("--webhook-timeout", type=seconds, default=5.0, metavar="S", help="webhook timeout (0-600 s, default 5 s)")
     chk.add_argument("--no-publish", action="store_true", help="do not publish on the MQTT alerts topics")
     chk.add_argument("--json", action="store_true", help="print the new alerts as JSON")
     add_broker_options(chk)
@@ -112,8 +120,12 @@ def _show(args: argparse.Namespace, alert: dict, said: str) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from server_sync.web.people import require_user
     from server_sync.workflow.alerts import list_alerts
     with central_store(args, existing=True) as db:
+        require_sites(db, args.site)
+        if args.owner:
+            require_user(db, args.owner)          # a typo would list nothing, as if all were done
         alerts = list_alerts(db, state="open" if args.open else args.state, sites=args.site or None,
                              owner=args.owner, overdue=args.overdue, now=_now())
     if args.json:
@@ -166,14 +178,27 @@ def run_ack(args: argparse.Namespace) -> int:
     return _show(args, a, f"alert {a['id']} acknowledged" + (f": {args.comment}" if args.comment else ""))
 
 
+def _action_owner(db: Database, args: argparse.Namespace) -> str:
+    """Who sees a new action through: --owner, else the alert's owner, else --by when given. Not
+    the default --by (cli:<login>): that is nobody's user name, and 'no user' would not say why."""
+    from server_sync.workflow.alerts import require
+    owner = args.owner or require(db, args.id, _now())["owner"] or args.by
+    if not owner:
+        raise CentralConfigError(f"alert {args.id} has no owner to see the new action through: assign it first "
+                                 f"(kiosk-central alerts assign {args.id} USER) or name one with --owner USER")
+    return owner
+
+
 def run_close(args: argparse.Namespace) -> int:
     from server_sync.workflow.alerts import close
     new_action = None
     if args.note is not None:
         new_action = {"note": args.note, "action_type": args.action_type, "date": args.date}
-    elif args.action_type or args.date:
-        raise CentralConfigError("--type and --date describe a new action: give its --note too")
+    elif args.action_type or args.date or args.owner:
+        raise CentralConfigError("--type, --date and --owner describe a new action: give its --note too")
     with central_store(args, existing=True) as db:
+        if new_action is not None:
+            new_action["owner"] = _action_owner(db, args)
         a = close(db, args.id, args.outcome, _by(args), _now(), reason=args.reason, action_id=args.action,
                   duplicate_of=args.duplicate_of, new_action=new_action)
     extra = f" (action {a['action_id']})" if a["action_id"] else ""
@@ -206,6 +231,7 @@ def run_check(args: argparse.Namespace) -> int:
     now = datetime.now(timezone.utc)
     db = connect(existing_database_url(args))
     try:
+        require_sites(db, args.site)
         raised = check(db, now, site_ids=args.site or None, trend=args.trend)
         messages = deliver(db, raised, now, prefix=args.prefix, webhook_url=args.webhook,
                            timeout_s=args.webhook_timeout)

@@ -10,6 +10,7 @@ import sys
 from datetime import datetime, timezone
 
 from server_sync.cli import central_store
+from server_sync.commands._argtypes import nonblank_name
 
 
 def add_parser(sub, common) -> None:
@@ -21,7 +22,7 @@ def add_parser(sub, common) -> None:
     s = p.add_subparsers(dest="digest_command", metavar="ACTION", required=True)
     snd = s.add_parser("send", parents=[common], help="close completed actions, then queue this week's digests")
     snd.add_argument("--dry-run", action="store_true", help="compose and print; queue, close and record nothing")
-    snd.add_argument("--user", metavar="NAME", help="only this person's digest")
+    snd.add_argument("--user", type=nonblank_name, metavar="NAME", help="only this person's digest")
     snd.add_argument("--force", action="store_true", help="queue it again even if this week's went already")
     snd.add_argument("--json", action="store_true", help="print JSON (with --dry-run: the mail bodies too)")
     snd.set_defaults(func=run_send)
@@ -31,7 +32,7 @@ def run_send(args: argparse.Namespace) -> int:
     from server_sync.notify.digest import send
     from server_sync.web.people import require_user
     with central_store(args, existing=True) as db:
-        if args.user is not None:   # an empty --user is a name that is nobody's, not "everyone"
+        if args.user is not None:   # a name that is nobody's is a mistake, not "everyone"
             require_user(db, args.user)
         failed: list[tuple[str, str]] = []
         digests = send(db, datetime.now(timezone.utc), dry_run=args.dry_run, only=args.user, force=args.force,

@@ -11,14 +11,16 @@ import sys
 from datetime import datetime, timezone
 
 from server_sync.cli import central_store
+from server_sync.commands._argtypes import DAY_FORMAT, check_order, day, require_sites
 
 
 def add_parser(sub, common) -> None:
     p = sub.add_parser("erase", parents=[common], help="remove the comments that contain a text (a customer's request)")
     p.add_argument("--contains", required=True, metavar="TEXT", help="remove every comment containing TEXT (case-insensitive, at least 3 characters)")
-    p.add_argument("--site", metavar="SITE", help="only comments of this site")
-    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="only comments recorded on or after this day (UTC)")
-    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="only comments recorded on or before this day (UTC)")
+    p.add_argument("--site", metavar="SITE", help="only comments of this site (a registered one)")
+    p.add_argument("--from", dest="date_from", type=day, metavar="YYYY-MM-DD",
+                   help=f"only comments recorded on or after this day (UTC; {DAY_FORMAT})")
+    p.add_argument("--to", dest="date_to", type=day, metavar="YYYY-MM-DD", help="only comments recorded on or before this day (UTC)")
     p.add_argument("--dry-run", action="store_true", help="count the matching comments, remove nothing")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
@@ -26,15 +28,9 @@ def add_parser(sub, common) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from server_sync.central.retention import erase_comments
-    from server_sync.exc import CentralConfigError
-    for opt in ("date_from", "date_to"):
-        value = getattr(args, opt)
-        if value is not None:
-            try:
-                datetime.strptime(value, "%Y-%m-%d")
-            except ValueError:
-                raise CentralConfigError(f"--{opt.removeprefix('date_')} must be YYYY-MM-DD, got {value!r}") from None
+    check_order(args.date_from, args.date_to)
     with central_store(args, existing=True) as db:
+        require_sites(db, [args.site] if args.site else [])
         removed = erase_comments(db, args.contains, datetime.now(timezone.utc), site=args.site,
                                  date_from=args.date_from, date_to=args.date_to, dry_run=args.dry_run)
     if args.json:

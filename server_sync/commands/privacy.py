@@ -9,6 +9,7 @@ import argparse
 import json
 
 from server_sync.cli import central_store
+from server_sync.commands._argtypes import count, days, months
 
 
 def add_parser(sub, common) -> None:
@@ -18,11 +19,14 @@ def add_parser(sub, common) -> None:
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=show_settings)
     st = s.add_parser("set", parents=[common], help="change settings")
-    st.add_argument("--min-employee-group", type=int, metavar="N",
+    # Bounded here: retention counts back from today, and 100000 months lands before year 1.
+    st.add_argument("--min-employee-group", type=count, metavar="N",
                     help="employee-pulse figures only for groups of at least N answers (at least 5)")
-    st.add_argument("--comments-months", type=int, metavar="N", help="keep raw comments N months (default 13)")
-    st.add_argument("--dead-letters-days", type=int, metavar="N", help="keep dead letters N days (default 90)")
-    st.add_argument("--audit-months", type=int, metavar="N", help="keep audit entries N months (default 24)")
+    st.add_argument("--comments-months", type=months, metavar="N",
+                    help="keep raw comments N months (1-1200; default 13)")
+    st.add_argument("--dead-letters-days", type=days, metavar="N",
+                    help="keep dead letters N days (1-36500; default 90)")
+    st.add_argument("--audit-months", type=months, metavar="N", help="keep audit entries N months (1-1200; default 24)")
     st.set_defaults(func=set_settings)
 
 

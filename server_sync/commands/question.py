@@ -9,6 +9,7 @@ import json
 from datetime import datetime, timezone
 
 from server_sync.cli import database_url, existing_database_url
+from server_sync.commands._argtypes import count
 
 
 def add_parser(sub, common) -> None:
@@ -28,7 +29,7 @@ def add_parser(sub, common) -> None:
                                  "keeps its meaning unless --replace (for a definition given by mistake; then "
                                  "`kiosk refused retry` on the kiosks whose answers were held).")
     d.add_argument("id", metavar="ID", help="question id")
-    d.add_argument("version", metavar="VERSION", type=int, help="question version")
+    d.add_argument("version", metavar="VERSION", type=count, help="question version")
     d.add_argument("--scale", required=True, choices=SCALE_NAMES)
     d.add_argument("--audience", required=True, choices=AUDIENCES)
     d.add_argument("--replace", action="store_true", help="change a definition the centre gave before")
@@ -57,10 +58,7 @@ def list_questions(args: argparse.Namespace) -> int:
 def define(args: argparse.Namespace) -> int:
     from server_sync.central import questions, registry
     from server_sync.central.db import connect
-    from server_sync.exc import CentralConfigError
     registry.check_id(args.id, "question id")
-    if args.version < 1:
-        raise CentralConfigError(f"the version must be at least 1, got {args.version}")
     db = connect(database_url(args))
     try:
         with db.atomic():

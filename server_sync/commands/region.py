@@ -7,6 +7,7 @@ import argparse
 import json
 
 from server_sync.cli import central_store
+from server_sync.commands._argtypes import nonblank_name
 
 
 def add_parser(sub, common) -> None:
@@ -16,7 +17,7 @@ def add_parser(sub, common) -> None:
     s = p.add_subparsers(dest="region_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="add a region")
     a.add_argument("id", metavar="ID", help="region id: letters, digits, '-' and '_'")
-    a.add_argument("--name", required=True, help="display name, e.g. 'Stockholm city'")
+    a.add_argument("--name", type=nonblank_name, required=True, help="display name, e.g. 'Stockholm city'")
     a.set_defaults(func=run_add)
     ls = s.add_parser("list", parents=[common], help="regions with their site counts")
     ls.add_argument("--json", action="store_true", help="print JSON")
@@ -51,7 +52,8 @@ def run_list(args: argparse.Namespace) -> int:
 def run_assign(args: argparse.Namespace) -> int:
     from server_sync.web.people import assign_region
     region = None if args.region == "-" else args.region
+    sites = list(dict.fromkeys(args.sites))          # a site named twice is one site
     with central_store(args) as db:
-        assign_region(db, region, args.sites)
-    print(f"{len(args.sites)} site(s) now in {'no region' if region is None else 'region ' + region}")
+        assign_region(db, region, sites)
+    print(f"{len(sites)} site(s) now in {'no region' if region is None else 'region ' + region}")
     return 0

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from server_sync.cli import existing_database_url
+from server_sync.commands._argtypes import DAY_FORMAT, count, day
 from server_sync.exc import CentralConfigError
 from server_sync.program.progress import progress_callback
 from server_sync.protocol.vocabulary import LANGUAGES
@@ -17,7 +18,7 @@ FORMATS = ("json", "csv", "html")
 
 def add_parser(sub, common) -> None:
     p = sub.add_parser("report", parents=[common], help="loyalty report (JSON, CSV or HTML with charts)",
-                       description="Happy Index, CSAT and NPS with 95%% confidence intervals; trends, heatmap, "
+                       description="Happy Index, CSAT and NPS with 95% confidence intervals; trends, heatmap, "
                                    "site ranking, drivers, actions before/after, employee pulse, alerts. "
                                    "Reads the rollups only. Keys of the JSON: docs/analysis.md.")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default json)")
@@ -25,13 +26,14 @@ def add_parser(sub, common) -> None:
                    help="only this site (repeat or comma-separate for several); default the whole chain")
     p.add_argument("--question", action="append", default=[], metavar="QUESTION",
                    help="only this question id (repeat or comma-separate)")
-    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="first day (site-local; default: "
-                   "28 days before --to)")
-    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="last day (default: the last day with answers)")
+    p.add_argument("--from", dest="date_from", type=day, metavar="YYYY-MM-DD",
+                   help=f"first day (site-local, {DAY_FORMAT}; default: 28 days before --to)")
+    p.add_argument("--to", dest="date_to", type=day, metavar="YYYY-MM-DD",
+                   help="last day (default: the last day with answers)")
     p.add_argument("--lang", choices=LANGUAGES, default="sv", help="language of the HTML/CSV text (default sv)")
-    p.add_argument("--min-ranked-n", type=int, default=30, metavar="N",
+    p.add_argument("--min-ranked-n", type=count, default=30, metavar="N",
                    help="sites with fewer answers in the period are listed, not ranked (default 30)")
-    p.add_argument("--min-employee-group", type=int, default=None, metavar="N",
+    p.add_argument("--min-employee-group", type=count, default=None, metavar="N",
                    help="show employee-pulse figures only for groups of at least N answers (at least 5; "
                         "default: the centre's setting, `kiosk-central privacy`)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
@@ -61,8 +63,6 @@ def run(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
 
     from server_sync.analysis.privacy import check_min_group
-    if args.min_ranked_n < 1:
-        raise CentralConfigError(f"--min-ranked-n must be at least 1, got {args.min_ranked_n}")
     if args.min_employee_group is not None:
         check_min_group(args.min_employee_group)
     f = ReportFilter(_split(args.site), _split(args.question), args.date_from, args.date_to,

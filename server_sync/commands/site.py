@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timezone
 
 from server_sync.cli import database_url
+from server_sync.commands._argtypes import nonblank_name
 
 
 def add_parser(sub, common) -> None:
@@ -14,7 +15,7 @@ def add_parser(sub, common) -> None:
     s = p.add_subparsers(dest="site_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="register a site")
     a.add_argument("id", metavar="ID", help="site id: letters, digits, '-' and '_' (used in MQTT topics)")
-    a.add_argument("--name", required=True, help="display name, e.g. 'Stockholm Södermalm'")
+    a.add_argument("--name", type=nonblank_name, required=True, help="display name, e.g. 'Stockholm Södermalm'")
     a.add_argument("--timezone", default="Europe/Stockholm",
                    help="IANA time zone of the store (default Europe/Stockholm): local days and hours")
     a.add_argument("--region", metavar="REGION", help="the region the site belongs to (kiosk-central region add); "
@@ -42,7 +43,7 @@ def add(args: argparse.Namespace) -> int:
                 assign_region(db, args.region, [args.id])
     finally:
         db.close()
-    print(f"site {args.id} ({args.name.strip()}, {args.timezone}) registered; "
+    print(f"site {args.id} ({args.name}, {args.timezone}) registered; "
           f"add its kiosks with: kiosk-central kiosk add KIOSK_ID --site {args.id}")
     return 0
 

@@ -12,6 +12,7 @@ import json
 import sys
 
 from server_sync.cli import central_store
+from server_sync.commands._argtypes import count, nonblank_name
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.vocabulary import LANGUAGES
 
@@ -45,11 +46,11 @@ def add_parser(sub, common) -> None:
     ls = s.add_parser("list", parents=[common], help="list users with role, scope and state")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=run_list)
-    for name, helptext in (("disable", "disable a user: sessions end, API tokens are revoked"),
+    for verb, helptext in (("disable", "disable a user: sessions end, API tokens are revoked"),
                            ("enable", "enable a disabled user again")):
-        d = s.add_parser(name, parents=[common], help=helptext)
+        d = s.add_parser(verb, parents=[common], help=helptext)
         d.add_argument("name", metavar="NAME")
-        d.set_defaults(func=run_disable, disable=name == "disable")
+        d.set_defaults(func=run_disable, disable=verb == "disable")
     pw = s.add_parser("password", parents=[common], help="reset a password (prints a one-time one)")
     pw.add_argument("name", metavar="NAME")
     pw.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
@@ -60,8 +61,8 @@ def add_parser(sub, common) -> None:
     t.add_argument("--revoke", action="store_true", help="revoke every token of the user instead")
     t.set_defaults(func=run_token)
     au = s.add_parser("audit", parents=[common], help="the audit log: logins, exports, comment views")
-    au.add_argument("--limit", type=int, default=50, help="newest N entries (default 50)")
-    au.add_argument("--user", metavar="NAME", help="only this user")
+    au.add_argument("--limit", type=count, default=50, help="newest N entries (default 50)")
+    au.add_argument("--user", type=nonblank_name, metavar="NAME", help="only this user")
     au.add_argument("--event", choices=EVENTS, help="only this event")
     au.add_argument("--json", action="store_true", help="print JSON")
     au.set_defaults(func=run_audit)
@@ -154,8 +155,6 @@ def run_token(args: argparse.Namespace) -> int:
 
 def run_audit(args: argparse.Namespace) -> int:
     from server_sync.web.audit import entries
-    if args.limit < 1:
-        raise CentralConfigError("--limit must be at least 1")
     with central_store(args) as db:
         rows = entries(db, limit=args.limit, event=args.event, user_name=args.user)
     if args.json:

@@ -13,6 +13,7 @@ from seeds.history import HistorySpec, generate
 from server_sync.cli import main
 from server_sync.central.db import connect
 from server_sync.report.tabular import CSV_COLUMNS
+from tests.fixtures.cli import central, said_error
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +50,12 @@ def test_report_csv_and_html_to_a_file(url, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["--site", "nowhere"], "unknown site 'nowhere'"),
     (["--question", "colour"], "unknown question 'colour'"),
-    (["--from", "2026-02-30"], "--from '2026-02-30' is not a date"),
+    (["--from", "2026-02-30"], "argument --from: '2026-02-30' is not a date"),
     (["--from", "2026-11-10", "--to", "2026-11-01"], "--from 2026-11-10 is after --to 2026-11-01"),
 ])
 def test_report_user_mistakes(url, capsys, args, message):
-    assert main(["--db", url, "report", *args]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("kiosk-central: error: ") and message in err and "Traceback" not in err
+    assert central("--db", url, "report", *args) == 2
+    assert said_error(capsys.readouterr().err, message)
 
 
 def test_bad_format_and_language_are_argparse_errors(url, capsys):
@@ -78,7 +78,7 @@ def test_action_add_then_list_shows_before_and_after(url, capsys):
                          (["--note", "  "], "--note must say")):
         args = {"--site": "s002", "--question": "visit", "--date": "2026-10-20", "--note": "x"}
         args.update(dict(zip(bad[::2], bad[1::2])))
-        assert main(["--db", url, "action", "add", *[x for kv in args.items() for x in kv]]) == 2
+        assert central("--db", url, "action", "add", *[x for kv in args.items() for x in kv]) == 2
         assert message in capsys.readouterr().err
 
 

@@ -21,6 +21,7 @@ from server_sync.notify import queue
 from server_sync.web.people import add_region, add_user, assign_region
 from server_sync.workflow import actions, alerts
 from server_sync.workflow.people import set_email
+from tests.fixtures.cli import central, said_error
 from tests.analysis.seeding import add_question, add_site, answer, commit
 
 MONDAY_10 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -190,7 +191,7 @@ def test_actions_close_with_their_verdict_and_what_worked_is_suggested(world):
 def test_the_commands_with_json_and_errors(world, central_url, capsys):
     db = world
     a = _dip(db)
-    run = lambda *args: main(["--db", central_url, *args])      # noqa: E731
+    run = lambda *args: central("--db", central_url, *args)      # noqa: E731
     assert run("alerts", "list", "--state", "open", "--site", "s1", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
     assert [x["id"] for x in listed] == [a["id"]] and listed[0]["owner"] == "sara"
@@ -231,7 +232,7 @@ def test_the_commands_with_json_and_errors(world, central_url, capsys):
             (("action", "show", "9999"), "no action with id 9999")):
         assert run(*args) != 0, args
         err = capsys.readouterr().err
-        assert err.startswith("kiosk-central: error: ") and message in err and "Traceback" not in err, err
+        assert said_error(err, message), err
 
 
 def test_the_weekly_digest_per_person_scope_and_language_through_real_smtp(world, central_url, capsys):
@@ -315,3 +316,19 @@ def test_an_owner_address_that_is_no_address_stops_only_that_mail(world, caplog)
     assert events == ["alert.raised", "action.closed", "action.closed"]
     assert [r[0] for r in db.execute_sql("SELECT to_addr FROM mail_outbox")] == ["nils@example.se"]
     assert "no mail to sara" in caplog.text
+
+
+def test_closing_an_ownerless_alert_with_a_new_action_says_to_assign_it(world, central_url, capsys):
+    """s3 has no store manager: its alert has no owner, and the new action's owner fell back to
+    the default --by, cli:<login>, which is nobody ('no user cli:root' said nothing useful)."""
+    a = _dip(world, "s3")
+    assert alerts.get(world, a["id"], MONDAY_10)["owner"] is None
+    run = lambda *args: central("--db", central_url, "alerts", "close", str(a["id"]), "--outcome", "action",  # noqa: E731
+                                "--note", "Rota changed", *args)
+    assert run() == 2
+    assert said_error(capsys.readouterr().err, f"alert {a['id']} has no owner to see the new action through: "
+                                               f"assign it first (kiosk-central alerts assign {a['id']} USER)")
+    add_user(world, "ada", "admin", language="en", password=PASSWORD)
+    assert run("--owner", "ada", "--json") == 0
+    closed = json.loads(capsys.readouterr().out)
+    assert actions.get(world, closed["action_id"], MONDAY_10)["owner"] == "ada"

@@ -1,0 +1,104 @@
+"""What a date, an id, a count or a name on the `kiosk-central` command line may be, said once.
+
+Each is an argparse `type`, so a mistake ends as `kiosk-central CMD: error: argument X: …` (exit
+2) before it reaches the store: there a date is kept and compared as the text typed (SQL compares
+dates as text), and a huge number overflows SQLite's or PostgreSQL's integers (a traceback). The
+module's name starts with '_', so it is not taken for a subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import date
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from server_sync.exc import CentralConfigError
+
+if TYPE_CHECKING:
+    from peewee import Database
+
+# The effect windows reach 28 days either side of an action's date, and a report's previous period
+# as far back as its own length: year 1 or 9999 overflows `date`. Kundpuls started in the 2020s.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+DAY_FORMAT = f"YYYY-MM-DD, {FIRST_DAY} to {LAST_DAY}"
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+BIGINT_MAX = 2 ** 63 - 1       # ids: SQLite's INTEGER, PostgreSQL's BIGSERIAL
+INT_MAX = 2 ** 31 - 1          # versions, counts: PostgreSQL's INTEGER columns
+MAX_NAME = 200                 # a person's or a place's name, not a text
+
+
+def day(text: str) -> str:
+    """A day as YYYY-MM-DD within FIRST_DAY … LAST_DAY, normalized. Only that form: Python 3.11's
+    date.fromisoformat also reads 20261201 and 2026-W01-1, which the store would keep as typed."""
+    try:
+        value = date.fromisoformat(text) if _DAY.fullmatch(text) else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)")
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise argparse.ArgumentTypeError(f"{text} is outside {FIRST_DAY} … {LAST_DAY}")
+    return value.isoformat()
+
+
+def check_order(date_from: str | None, date_to: str | None) -> None:
+    """--from after --to selects nothing: a swapped pair, not an empty period."""
+    if date_from and date_to and date_from > date_to:
+        raise CentralConfigError(f"--from {date_from} is after --to {date_to}")
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+    return parse
+
+
+def seconds(text: str) -> float:
+    """A timeout: more than 0 and at most 600 s (nan, inf or -5 reach the socket as a crash or a
+    hang)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 600:          # False for nan too
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 600 seconds")
+    return value
+
+
+record_id = whole_number(1, BIGINT_MAX)      # an alert's, an action's id
+count = whole_number(1, INT_MAX)             # a version, a limit, a number of answers
+months = whole_number(1, 1200)               # a retention period: up to a century
+days = whole_number(1, 36500)
+
+
+def nonblank_name(text: str) -> str:
+    """A user's, a site's or a region's name: not blank (an empty --by would sign the history
+    with nobody), at most MAX_NAME characters; stripped."""
+    value = text.strip()
+    if not value:
+        raise argparse.ArgumentTypeError("must not be empty")
+    if len(value) > MAX_NAME:
+        raise argparse.ArgumentTypeError(f"is {len(value)} characters; at most {MAX_NAME}")
+    return value
+
+
+def require_sites(db: Database, sites: Iterable[str]) -> None:
+    """Refuse a site id nobody registered, as `report` does: a typo would read as 'nothing there'."""
+    from server_sync.analysis.queries import site_names
+    wanted = list(sites)
+    if not wanted:
+        return
+    known = site_names(db)
+    missing = [s for s in wanted if s not in known]
+    if missing:
+        raise CentralConfigError(f"unknown site {missing[0]!r}")
