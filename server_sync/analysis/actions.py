@@ -9,15 +9,13 @@ from datetime import date, datetime, timezone
 
 from peewee import Database
 
+from server_sync.analysis.days import parse_day
 from server_sync.exc import CentralConfigError
 
 
 def add(db: Database, site_id: str, question_id: str, action_date: str, note: str,
         now: datetime | None = None) -> dict:
-    try:
-        date.fromisoformat(action_date)
-    except ValueError:
-        raise CentralConfigError(f"--date {action_date!r} is not a date (YYYY-MM-DD)") from None
+    action_date = parse_day(action_date, "--date")
     note = (note or "").strip()
     if not note:
         raise CentralConfigError("--note must say what the site changed")

@@ -9,21 +9,13 @@ module's name starts with '_', so it is not taken for a subcommand.
 from __future__ import annotations
 
 import argparse
-import re
-from datetime import date
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from server_sync.analysis.days import DAY_FORMAT, parse_day  # DAY_FORMAT: for the commands' help
 from server_sync.exc import CentralConfigError
 
 if TYPE_CHECKING:
     from peewee import Database
-
-# The effect windows reach 28 days either side of an action's date, and a report's previous period
-# as far back as its own length: year 1 or 9999 overflows `date`. Kundpuls started in the 2020s.
-FIRST_DAY = date(2000, 1, 1)
-LAST_DAY = date(2099, 12, 31)
-DAY_FORMAT = f"YYYY-MM-DD, {FIRST_DAY} to {LAST_DAY}"
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 BIGINT_MAX = 2 ** 63 - 1       # ids: SQLite's INTEGER, PostgreSQL's BIGSERIAL
 INT_MAX = 2 ** 31 - 1          # versions, counts: PostgreSQL's INTEGER columns
@@ -31,17 +23,11 @@ MAX_NAME = 200                 # a person's or a place's name, not a text
 
 
 def day(text: str) -> str:
-    """A day as YYYY-MM-DD within FIRST_DAY … LAST_DAY, normalized. Only that form: Python 3.11's
-    date.fromisoformat also reads 20261201 and 2026-W01-1, which the store would keep as typed."""
+    """A day as analysis.days.parse_day takes it (YYYY-MM-DD within the century), normalized."""
     try:
-        value = date.fromisoformat(text) if _DAY.fullmatch(text) else None
-    except ValueError:
-        value = None
-    if value is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)")
-    if not FIRST_DAY <= value <= LAST_DAY:
-        raise argparse.ArgumentTypeError(f"{text} is outside {FIRST_DAY} … {LAST_DAY}")
-    return value.isoformat()
+        return parse_day(text)
+    except CentralConfigError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
 
 
 def check_order(date_from: str | None, date_to: str | None) -> None:

@@ -11,12 +11,13 @@ about who may see what (server_sync.web.scope does, before calling). Never raise
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from peewee import Database
 
 from server_sync.analysis import alerts as alert_store
+from server_sync.analysis.days import parse_day
 from server_sync.exc import CentralConfigError
 from server_sync.workflow import notices
 from server_sync.workflow.people import owner_for, store_manager_of
@@ -50,10 +51,7 @@ def _text(value: str | None, what: str, required: bool = True) -> str:
 
 
 def check_date(value: str, what: str = "due date") -> str:
-    try:
-        return date.fromisoformat(value).isoformat()
-    except (TypeError, ValueError):
-        raise CentralConfigError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+    return parse_day(value, what)
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -332,3 +332,14 @@ def test_closing_an_ownerless_alert_with_a_new_action_says_to_assign_it(world, c
     assert run("--owner", "ada", "--json") == 0
     closed = json.loads(capsys.readouterr().out)
     assert actions.get(world, closed["action_id"], MONDAY_10)["owner"] == "ada"
+
+
+@pytest.mark.parametrize("field", ["date", "due"])
+@pytest.mark.parametrize("bad", ["0001-01-01", "9999-12-31", "20261201", "2026-W01-1"])
+def test_an_action_day_is_checked_where_it_is_stored_not_only_on_the_command_line(world, field, bad):
+    """The web app's form and the library take the same rule as the command line: year 1 made
+    every later list of actions overflow `date`; 20261201 was stored as typed."""
+    kwargs = {"due_date": bad} if field == "due" else {}
+    with pytest.raises(CentralConfigError, match="is not a date|is outside 2000-01-01"):
+        actions.create(world, "s1", "visit", bad if field == "date" else "2026-11-25", "x", MONDAY_10, **kwargs)
+    assert actions.list_actions(world, now=MONDAY_10) == []

@@ -1,0 +1,37 @@
+"""What a day typed by a person (an action's date, a due date, a report's period) may be, said
+once for the command line and the web app alike.
+
+YYYY-MM-DD only, and within FIRST_DAY … LAST_DAY. Only that form: Python 3.11's
+`date.fromisoformat` also reads 20261201 and 2026-W01-1, and the store keeps and compares days as
+the text given (SQL compares them as text). Within the century: an action's effect windows reach
+28 days either side of its date, and a report's previous period as far back as its own length, so
+year 1 or 9999 overflows `date` in every later list of actions (and the notify worker's closing of
+them). Kundpuls started in the 2020s.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from server_sync.exc import CentralConfigError
+
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+DAY_FORMAT = f"YYYY-MM-DD, {FIRST_DAY} to {LAST_DAY}"
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_day(text: object, what: str = "") -> str:
+    """`text` as a normalized YYYY-MM-DD day within the range, or CentralConfigError naming
+    `what` (e.g. '--due'; none where the caller names it, as argparse does)."""
+    prefix = f"{what} " if what else ""
+    try:
+        value = date.fromisoformat(text) if isinstance(text, str) and _DAY.fullmatch(text) else None
+    except ValueError:
+        value = None
+    if value is None:
+        raise CentralConfigError(f"{prefix}{text!r} is not a date (YYYY-MM-DD)")
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise CentralConfigError(f"{prefix}{text} is outside {FIRST_DAY} … {LAST_DAY}")
+    return value.isoformat()
