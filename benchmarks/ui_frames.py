@@ -21,9 +21,13 @@
 Targets (issues 3 and 15): first frame < 3 s, tap to thank-you frame < 100 ms, RSS < 150 MB and
 flat; idle < 5 wake-ups/s and < 0.3 % of a core; RSS < 150 MB after the simulated day.
 
-Resident memory on this machine is dominated by shared library pages (libLLVM alone: ~45-55 MB
-of Mesa's software renderer, which a Pi's GPU driver does not load): every memory record splits
-RSS into file-backed pages, anonymous (private) pages, libLLVM and the malloc heap in use.
+Resident memory on this machine is dominated by shared library pages (libLLVM alone: ~54 MB):
+every memory record splits RSS into file-backed pages, anonymous (private) pages, libLLVM and the
+malloc heap in use. libLLVM is not only llvmpipe's: Debian 12's Mesa builds every DRI driver
+into one file (the Pi's v3d_dri.so is the same file as swrast_dri.so) and that file needs
+libLLVM-15, so a Pi with Debian's Mesa loads it too. `libllvm_rss_mb.just_loaded` is
+measured in a process that only loads the library (no GL): the part of libLLVM's pages any Mesa
+driver brings; the rest of the floor's libLLVM pages are llvmpipe compiling shaders.
 """
 
 from __future__ import annotations
@@ -86,6 +90,14 @@ def _heap_in_use_mb() -> float:
     f.restype = MallInfo2
     m = f()
     return (m.uordblks + m.hblkhd) / 2**20
+
+
+def _libllvm_path() -> str | None:
+    """The file of this process's libLLVM mapping, if Mesa loaded one."""
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        if "libLLVM" in line:
+            return line.split(None, 5)[-1]
+    return None
 
 
 def memory() -> dict:
@@ -176,10 +188,10 @@ def _child_env(display: str, home: Path) -> dict:
                 KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", PYTHONPATH=str(ROOT))
 
 
-def _spawn(mode: str, display: str, work: Path) -> dict:
+def _spawn(mode: str, display: str, work: Path, *extra: str) -> dict:
     out = work / f"{mode}.json"
     t0 = time.time()
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.ui_frames", mode, str(work), str(out)],
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.ui_frames", mode, str(work), str(out), *extra],
                           cwd=ROOT, env=_child_env(display, work / f"kivy-{mode}"),
                           capture_output=True, text=True, timeout=900)
     if proc.returncode != 0 or not out.exists():
@@ -218,6 +230,8 @@ def run() -> dict:
                     starts.append(_spawn("start", display, work)["start_to_first_frame_s"])
             idle = {mode: _spawn(mode, display, work) for mode in ("idle-bare", "idle", "idle-leds")}
             day = _spawn("day", display, work)
+            llvm_path = bare[0].get("libllvm_path")
+            llvm_loaded = _spawn("llvm-loaded", display, work, llvm_path)["mem"] if llvm_path else None
     finally:
         xvfb.terminate()
         xvfb.wait(5)
@@ -256,6 +270,14 @@ def run() -> dict:
             "target_mb": 150, "met": day_rss < 150,
             "detail_end": _r(day["mem_day"]),
         },
+        "libllvm_rss_mb": {
+            "floor": round(floor_mem["libllvm"], 1), "app_day_end": round(day["mem_day"]["libllvm"], 1),
+            "just_loaded": round(llvm_loaded["libllvm"], 1) if llvm_loaded else None,
+            "file": llvm_path,
+            "note": "just_loaded = a process that only loads the library (no GL): pages any"
+                    " driver of Debian 12's Mesa brings, the Pi's v3d included (one file for"
+                    " every driver, which needs libLLVM-15); the rest is llvmpipe compiling shaders",
+        },
         "window": "800x480 (Xvfb, Mesa llvmpipe software GL), no multisampling",
         "load_average_1min": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "start_to_first_frame_s": {"median": round(first, 3), "runs": [round(s, 3) for s in starts],
@@ -293,8 +315,8 @@ def run() -> dict:
             "target_mb": 150,
             "met": m10k["rss"] < 150 and m10k["rss"] - m1k["rss"] < 10,
             "note": "floor = a bare Kivy Label app (Python + Kivy + an 800x480 window) with the"
-                    " app's window settings, same run; file = shared library pages (libLLVM is"
-                    " Mesa's software renderer, absent on a Pi); PSS shares them with the other"
+                    " app's window settings, same run; file = shared library pages (libLLVM, see"
+                    " libllvm_rss_mb); PSS shares them with the other"
                     " processes using them; heap_in_use = malloc'd bytes still held",
         },
     }
@@ -323,7 +345,8 @@ def _bare(out: Path, multisamples: str) -> None:
             Clock.schedule_once(self.done, 0.5)       # a few frames, as the app has drawn
 
         def done(self, _dt):
-            out.write_text(json.dumps({"first_frame_wall": self.first_wall, "mem": memory()}))
+            out.write_text(json.dumps({"first_frame_wall": self.first_wall, "mem": memory(),
+                                       "libllvm_path": _libllvm_path()}))
             self.stop()
     Bare().run()
 
@@ -587,9 +610,17 @@ def _idle_app(work: Path, out: Path, leds: bool) -> None:
         store.close()
 
 
+def _llvm_loaded(path: str, out: Path) -> None:
+    """Only load libLLVM (as Mesa's driver does at start) and report the pages that brings."""
+    ctypes.CDLL(path)
+    out.write_text(json.dumps({"mem": memory()}))
+
+
 if __name__ == "__main__":
     mode, work, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    if mode == "bare":
+    if mode == "llvm-loaded":
+        _llvm_loaded(sys.argv[4], out)
+    elif mode == "bare":
         _bare(out, "0")
     elif mode == "bare-msaa":
         _bare(out, "")
