@@ -232,6 +232,32 @@ def test_a_password_file_gone_later_fails_the_mails_not_the_worker(central_url, 
     assert d["last_error"] == f"cannot read smtp_password_file {pw}: not a regular file"
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("smtp_port", "abc", "smtp_port is 'abc', not a port 1-65535"),
+    ("smtp_port", "70000", "smtp_port is '70000', not a port 1-65535"),
+    ("smtp_port", "0", "smtp_port is '0', not a port"), ("smtp_port", " 25", "smtp_port is ' 25', not a port"),
+    ("smtp_port", "9" * 5000, "smtp_port is '99999"),
+    ("smtp_security", "STARTTLS", "smtp_security is 'STARTTLS', not one of starttls, tls, none")])
+def test_a_stored_setting_edited_by_hand_is_a_clear_error_and_fails_the_mails_not_the_worker(
+        central_url, central_db, receivers, capsys, key, value, message):
+    """`smtp show` and the worker crashed with int()'s traceback on a port; an unknown security
+    was sent as 'none', in the clear."""
+    db, good = central_db, receivers()
+    smtp.save(db, smtp.SmtpSettings("127.0.0.1", free_tcp_port(), "kundpuls@example.se", security="none"))
+    with db.atomic():
+        set_setting(db, key, value)
+    assert central("--db", central_url, "notify", "smtp", "show") == 2
+    err = capsys.readouterr().err
+    assert said_error(err, f"the stored SMTP setting {message}") and len(err) < 300, err
+    queue.add_endpoint(db, "good", good.url, "json", NOW)
+    assert main(["--db", central_url, "notify", "test", "--mail", "q@y.z"]) == 0
+    assert main(["--db", central_url, "notify", "run", "--once", "--close-every", "0"]) == 0
+    assert "delivered 1 webhook(s) and 0 mail(s)" in capsys.readouterr().out
+    [d] = queue.deliveries(db, failed_only=True)
+    assert d["channel"] == "mail" and d["state"] == "waiting" and d["attempts"] == 1
+    assert d["last_error"].startswith(f"the stored SMTP setting {message}")
+
+
 def test_a_mail_that_cannot_be_built_fails_alone(central_db):
     db = central_db
     with LocalSmtp() as server:
