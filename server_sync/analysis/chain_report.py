@@ -28,6 +28,7 @@ from server_sync.analysis.ranking import rank_sites
 from server_sync.analysis.trends import change_dict, daily_series, heatmap, weekly_series
 from server_sync.central.setting import get_setting
 from server_sync.exc import CentralConfigError
+from server_sync.protocol.codec import short
 
 SCHEMA = 1
 DEFAULT_DAYS = 28
@@ -79,7 +80,7 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     catalogue = queries.questions(db)
     unknown = [q for q in f.questions if q not in catalogue]
     if unknown:
-        raise CentralConfigError(f"unknown question {unknown[0]!r}; known: {', '.join(sorted(catalogue)) or 'none'}")
+        raise CentralConfigError(f"unknown question {short(unknown[0])}; known: {', '.join(sorted(catalogue)) or 'none'}")
     queries.require_sites(db, f.sites)
     names = queries.site_names(db)
     period = resolve_period(db, f, now)

@@ -22,6 +22,7 @@ from server_sync.analysis.metrics import Tally
 from server_sync.central import rollups
 from server_sync.central.dialect import in_list
 from server_sync.exc import CentralConfigError
+from server_sync.protocol.codec import short
 
 STATS = ", ".join(f"SUM({s})" for s in rollups.STATS)      # over summary rows
 HOURLY_STATS = rollups.stats_sql()                         # the same from rollup_hourly
@@ -116,7 +117,7 @@ def require_sites(db: Database, sites: Iterable[str]) -> None:
     known = site_names(db)
     missing = [s for s in wanted if s not in known]
     if missing:
-        raise CentralConfigError(f"unknown site {missing[0]!r}")
+        raise CentralConfigError(f"unknown site {short(missing[0])}")
 
 
 def site_timezones(db: Database) -> dict[str, str]:
