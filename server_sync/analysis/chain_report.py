@@ -17,6 +17,7 @@ from peewee import Database
 from server_sync import __version__
 from server_sync.analysis import queries
 from server_sync.analysis.actions import with_effects
+from server_sync.analysis.days import check_order, parse_day
 from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, sum_reasons, uplift
 from server_sync.analysis.effects import WINDOW_DAYS
 from server_sync.analysis.metrics import Tally, metrics_dict, primary_metric, sum_tallies
@@ -27,6 +28,7 @@ from server_sync.analysis.ranking import rank_sites
 from server_sync.analysis.trends import change_dict, daily_series, heatmap, weekly_series
 from server_sync.central.setting import get_setting
 from server_sync.exc import CentralConfigError
+from server_sync.protocol.codec import short
 
 SCHEMA = 1
 DEFAULT_DAYS = 28
@@ -41,14 +43,12 @@ def resolve_period(db: Database, f: ReportFilter, now: datetime | None = None) -
     """(from, to): given dates, else the last DEFAULT_DAYS days with data up to the centre's
     today (the latest site-local date at `now`): an answer dated in the future by a kiosk's
     clock never moves the default period."""
+    # The command line's rule for a typed day, for library callers and the web app too: a day
+    # outside the century overflows `date` in the previous period and the action windows.
     for label, value in (("--from", f.date_from), ("--to", f.date_to)):
         if value:
-            try:
-                date.fromisoformat(value)
-            except ValueError:
-                raise CentralConfigError(f"{label} {value!r} is not a date (YYYY-MM-DD)") from None
-    if f.date_from and f.date_to and f.date_from > f.date_to:
-        raise CentralConfigError(f"--from {f.date_from} is after --to {f.date_to}")
+            parse_day(value, label)
+    check_order(f.date_from, f.date_to)
     first, last = queries.data_range(db, f, until=None if now is None else centre_today(db, now))
     if last is None and not f.date_to:
         return None
@@ -80,11 +80,9 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     catalogue = queries.questions(db)
     unknown = [q for q in f.questions if q not in catalogue]
     if unknown:
-        raise CentralConfigError(f"unknown question {unknown[0]!r}; known: {', '.join(sorted(catalogue)) or 'none'}")
+        raise CentralConfigError(f"unknown question {short(unknown[0])}; known: {', '.join(sorted(catalogue)) or 'none'}")
+    queries.require_sites(db, f.sites)
     names = queries.site_names(db)
-    missing = [s for s in f.sites if s not in names]
-    if missing:
-        raise CentralConfigError(f"unknown site {missing[0]!r}")
     period = resolve_period(db, f, now)
     min_group = employee_group(db, f)
     report: dict = {"schema": SCHEMA, "generator": f"kundpuls {__version__}",

@@ -35,3 +35,9 @@ def parse_day(text: object, what: str = "") -> str:
     if not FIRST_DAY <= value <= LAST_DAY:
         raise CentralConfigError(f"{prefix}{text} is outside {FIRST_DAY} … {LAST_DAY}")
     return value.isoformat()
+
+
+def check_order(date_from: str | None, date_to: str | None) -> None:
+    """--from after --to selects nothing: a swapped pair, not an empty period."""
+    if date_from and date_to and date_from > date_to:
+        raise CentralConfigError(f"--from {date_from} is after --to {date_to}")

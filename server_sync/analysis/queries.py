@@ -21,6 +21,8 @@ from server_sync.analysis.drivers import ReasonCount
 from server_sync.analysis.metrics import Tally
 from server_sync.central import rollups
 from server_sync.central.dialect import in_list
+from server_sync.exc import CentralConfigError
+from server_sync.protocol.codec import short
 
 STATS = ", ".join(f"SUM({s})" for s in rollups.STATS)      # over summary rows
 HOURLY_STATS = rollups.stats_sql()                         # the same from rollup_hourly
@@ -104,6 +106,18 @@ def earlier_versions(db: Database) -> dict[tuple[str, str], dict]:
 
 def site_names(db: Database) -> dict[str, str]:
     return {sid: name for sid, name in db.execute_sql("SELECT id, name FROM site")}
+
+
+def require_sites(db: Database, sites: Iterable[str]) -> None:
+    """Refuse a site id nobody registered: a typo would read as 'nothing there' (a report, a
+    list of alerts or actions, an erasure)."""
+    wanted = list(sites)
+    if not wanted:
+        return
+    known = site_names(db)
+    missing = [s for s in wanted if s not in known]
+    if missing:
+        raise CentralConfigError(f"unknown site {short(missing[0])}")
 
 
 def site_timezones(db: Database) -> dict[str, str]:

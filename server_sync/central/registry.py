@@ -16,6 +16,7 @@ from peewee import Database
 from server_sync.central.dialect import placeholders
 from server_sync.exc import CentralConfigError, ProtocolError
 from server_sync.protocol import ID_RE
+from server_sync.protocol.codec import short
 
 RESERVED_IDS = frozenset({"central"})          # the ingest's broker user; never a kiosk
 
@@ -26,7 +27,7 @@ class KioskDeactivated(ProtocolError):
 
 def check_id(value: str, what: str) -> str:
     if not isinstance(value, str) or not ID_RE.fullmatch(value):
-        raise CentralConfigError(f"{what} must be 1-64 letters, digits, '-' or '_', got {value!r}")
+        raise CentralConfigError(f"{what} must be 1-64 letters, digits, '-' or '_', got {short(value)}")
     return value
 
 
@@ -48,6 +49,15 @@ def add_site(db: Database, site_id: str, name: str, timezone: str, now: datetime
 def site(db: Database, site_id: str) -> dict[str, Any] | None:
     row = db.execute_sql(f"SELECT id, name, timezone FROM site WHERE id = {db.param}", (site_id,)).fetchone()
     return dict(zip(("id", "name", "timezone"), row)) if row else None
+
+
+def require_site(db: Database, site_id: str) -> dict[str, Any]:
+    """The site, or CentralConfigError saying how to add it; an id that could never be a site's
+    is told so instead (the hint would be a command that fails)."""
+    found = site(db, check_id(site_id, "site id"))
+    if found is None:
+        raise CentralConfigError(f"unknown site {site_id!r}; add it first: kiosk-central site add {site_id} --name NAME")
+    return found
 
 
 def kiosk(db: Database, kiosk_id: str) -> dict[str, Any] | None:
@@ -85,8 +95,7 @@ def add_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime) -> None:
     check_id(kiosk_id, "kiosk id")
     if kiosk_id in RESERVED_IDS:
         raise CentralConfigError(f"kiosk id {kiosk_id!r} is reserved for the central ingest")
-    if site(db, site_id) is None:
-        raise CentralConfigError(f"unknown site {site_id!r}; add it first: kiosk-central site add {site_id} --name NAME")
+    require_site(db, site_id)
     existing = kiosk(db, kiosk_id)
     if existing:
         raise CentralConfigError(f"kiosk {kiosk_id!r} already exists (site {existing['site_id']}); "
@@ -100,8 +109,7 @@ def move_kiosk(db: Database, kiosk_id: str, site_id: str) -> str:
     the site it was at. Its stored answers keep the site they were recorded for."""
     known = kiosk(db, kiosk_id)
     if known is None:
-        raise CentralConfigError(f"no kiosk {kiosk_id!r} is registered")
-    if site(db, site_id) is None:
-        raise CentralConfigError(f"unknown site {site_id!r}; add it first: kiosk-central site add {site_id} --name NAME")
+        raise CentralConfigError(f"no kiosk {short(kiosk_id)} is registered")
+    require_site(db, site_id)
     db.execute_sql(f"UPDATE kiosk SET site_id = {db.param} WHERE id = {db.param}", (site_id, kiosk_id))
     return known["site_id"]

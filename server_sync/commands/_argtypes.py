@@ -9,13 +9,10 @@ module's name starts with '_', so it is not taken for a subcommand.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import Callable
 
 from server_sync.analysis.days import DAY_FORMAT, parse_day  # DAY_FORMAT: for the commands' help
 from server_sync.exc import CentralConfigError
-
-if TYPE_CHECKING:
-    from peewee import Database
 
 BIGINT_MAX = 2 ** 63 - 1       # ids: SQLite's INTEGER, PostgreSQL's BIGSERIAL
 INT_MAX = 2 ** 31 - 1          # versions, counts: PostgreSQL's INTEGER columns
@@ -28,12 +25,6 @@ def day(text: str) -> str:
         return parse_day(text)
     except CentralConfigError as e:
         raise argparse.ArgumentTypeError(e.message) from None
-
-
-def check_order(date_from: str | None, date_to: str | None) -> None:
-    """--from after --to selects nothing: a swapped pair, not an empty period."""
-    if date_from and date_to and date_from > date_to:
-        raise CentralConfigError(f"--from {date_from} is after --to {date_to}")
 
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:
@@ -77,14 +68,3 @@ def nonblank_name(text: str) -> str:
         raise argparse.ArgumentTypeError(f"is {len(value)} characters; at most {MAX_NAME}")
     return value
 
-
-def require_sites(db: Database, sites: Iterable[str]) -> None:
-    """Refuse a site id nobody registered, as `report` does: a typo would read as 'nothing there'."""
-    from server_sync.analysis.queries import site_names
-    wanted = list(sites)
-    if not wanted:
-        return
-    known = site_names(db)
-    missing = [s for s in wanted if s not in known]
-    if missing:
-        raise CentralConfigError(f"unknown site {missing[0]!r}")

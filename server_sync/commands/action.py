@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 
 from server_sync.cli import central_store
-from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id, require_sites
+from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id
 from server_sync.exc import CentralConfigError
 
 TYPES_HELP = "staffing, training, cleaning, queue, assortment, layout, opening-hours, service, other"
@@ -75,6 +75,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from server_sync.analysis.actions import evaluated
+    from server_sync.analysis.queries import require_sites
     from server_sync.workflow import actions
     with central_store(args, existing=True) as db:
         require_sites(db, args.site)

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from server_sync.cli import central_store, existing_database_url
-from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id, require_sites, seconds
+from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id, seconds
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
 
@@ -120,6 +120,7 @@ def _show(args: argparse.Namespace, alert: dict, said: str) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from server_sync.analysis.queries import require_sites
     from server_sync.web.people import require_user
     from server_sync.workflow.alerts import list_alerts
     with central_store(args, existing=True) as db:
@@ -226,6 +227,7 @@ def publish(settings, messages: list[tuple[str, bytes]], timeout_s: float = 10.0
 
 def run_check(args: argparse.Namespace) -> int:
     from server_sync.analysis.alerts import check, deliver
+    from server_sync.analysis.queries import require_sites
     from server_sync.central.db import connect
     settings = None if args.no_publish else broker_settings(args, "kundpuls-alerts")
     now = datetime.now(timezone.utc)

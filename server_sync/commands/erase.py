@@ -10,8 +10,9 @@ import json
 import sys
 from datetime import datetime, timezone
 
+from server_sync.analysis.days import check_order
 from server_sync.cli import central_store
-from server_sync.commands._argtypes import DAY_FORMAT, check_order, day, require_sites
+from server_sync.commands._argtypes import DAY_FORMAT, day
 
 
 def add_parser(sub, common) -> None:
@@ -27,6 +28,7 @@ def add_parser(sub, common) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from server_sync.analysis.queries import require_sites
     from server_sync.central.retention import erase_comments
     check_order(args.date_from, args.date_to)
     with central_store(args, existing=True) as db:

@@ -77,6 +77,7 @@ def add(args: argparse.Namespace) -> int:
     from server_sync.central import registry
     from server_sync.central.db import connect
     from server_sync.protocol import PREFIX_RE
+    from server_sync.protocol.codec import short
 
     if args.prefix and not PREFIX_RE.fullmatch(args.prefix):
         raise CentralConfigError(f"--prefix must end with '/' and contain no '+' or '#', got {args.prefix!r}")
@@ -96,7 +97,7 @@ def add(args: argparse.Namespace) -> int:
                     raise CentralConfigError(f"kiosk {args.id!r} does not exist; add it without --rotate-password")
                 if known["site_id"] != args.site:
                     raise CentralConfigError(f"kiosk {args.id!r} is registered at site {known['site_id']!r}, "
-                                             f"not {args.site!r}")
+                                             f"not {short(args.site)}")
                 if not known["active"]:
                     registry.set_active(db, args.id, True, _now())
                     reactivated = True

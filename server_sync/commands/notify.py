@@ -57,7 +57,7 @@ def add_parser(sub, common) -> None:
     t.set_defaults(func=send_test)
     r = s.add_parser("run", parents=[common], help="deliver what is due, until SIGTERM (or once)")
     r.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
-    r.add_argument("--interval", type=float, default=10.0, metavar="S", help="seconds between rounds (default 10)")
+    r.add_argument("--interval", type=float, default=10.0, metavar="S", help="seconds between rounds (default 10, at most 3600)")
     r.add_argument("--close-every", type=float, default=3600.0, metavar="S",
                    help="seconds between closing completed actions (default 3600; 0: never)")
     r.set_defaults(func=run)
@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
                     print(f"delivered {hooks} webhook(s) and {mails} mail(s)")
                     return 0
                 notifier.ping()
-                if stop.wait(args.interval):
+                if notifier.wait(stop, args.interval):     # up to an hour, the watchdog fed meanwhile
                     return 0
         finally:
             notifier.stopping()

@@ -29,13 +29,11 @@ def add_parser(sub, common) -> None:
 def add(args: argparse.Namespace) -> int:
     from server_sync.central import registry
     from server_sync.central.db import connect
-    from server_sync.exc import CentralConfigError
-    from server_sync.web.people import assign_region, region
+    from server_sync.web.people import assign_region, require_region
     db = connect(database_url(args))
     try:
-        if args.region and region(db, args.region) is None:
-            raise CentralConfigError(f"unknown region {args.region!r}; add it first: "
-                                     f"kiosk-central region add {args.region} --name NAME")
+        if args.region:
+            require_region(db, args.region)
         with db.atomic():
             registry.add_site(db, args.id, args.name, args.timezone,
                               datetime.now(timezone.utc).replace(tzinfo=None))

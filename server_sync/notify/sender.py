@@ -91,30 +91,36 @@ def smtp_connection(settings: smtp.SmtpSettings, timeout_s: float = 30.0) -> Any
     return conn
 
 
+def _all_wait(db: Database, due: list[queue.DueMail], now: datetime, why: str) -> int:
+    """A problem of every mail (the server is down, the password file is unreadable, a stored
+    setting is wrong) is recorded on each, like any failed try: it shows in `notify deliveries
+    --failed` where the operator looks, the mails are tried again with backoff (so fixing it lets
+    them go) and webhooks go on; said once per round in the log, not once per mail. None went: 0."""
+    log.warning("%d mail(s) wait: %s", len(due), why)
+    for mail in due:
+        queue.record_mail(db, mail, now, False, why)
+    return 0
+
+
 def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSettings], Any] = smtp_connection) -> int:
     """Send every due mail over one SMTP connection; returns how many went. Without SMTP
     settings mail waits in its queue (said once per run in the log)."""
     due = queue.due_mail(db, now)
     if not due:
         return 0
-    settings = smtp.load(db)
+    try:
+        settings = smtp.load(db)
+    except CentralConfigError as e:         # a stored setting edited by hand: every mail's problem
+        return _all_wait(db, due, now, str(e))
     if settings is None:
         log.warning("%d mail(s) wait: no SMTP server is set (kiosk-central notify smtp set)", len(due))
         return 0
     try:
         conn = connect(settings)
     except Exception as e:  # noqa: BLE001 - e.g. OSError, SMTPException, CentralConfigError
-        # A problem of every mail (the server is down, the password file is unreadable) is
-        # recorded on each, like any failed try: it shows in `notify deliveries --failed` where
-        # the operator looks, the mails are tried again with backoff (so fixing it lets them go)
-        # and webhooks go on; said once per round in the log, not once per mail.
-        why = (str(e) if isinstance(e, CentralConfigError) else
-               f"cannot reach {settings.host}:{settings.port}: {e}" if isinstance(e, OSError) else
-               f"cannot connect to {settings.host}:{settings.port}: {type(e).__name__}: {e}")
-        log.warning("%d mail(s) wait: %s", len(due), why)
-        for mail in due:
-            queue.record_mail(db, mail, now, False, why)
-        return 0
+        return _all_wait(db, due, now, str(e) if isinstance(e, CentralConfigError) else
+                         f"cannot reach {settings.host}:{settings.port}: {e}" if isinstance(e, OSError) else
+                         f"cannot connect to {settings.host}:{settings.port}: {type(e).__name__}: {e}")
     sent = 0
     try:
         for mail in due:

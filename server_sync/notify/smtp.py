@@ -12,6 +12,7 @@ from peewee import Database
 
 from server_sync.central.setting import get_setting, set_setting
 from server_sync.exc import CentralConfigError
+from server_sync.protocol.codec import short
 
 SECURITY = ("starttls", "tls", "none")
 ENV_PASSWORD = "KUNDPULS_SMTP_PASSWORD"
@@ -58,12 +59,29 @@ def read_password_file(path: str) -> str:
 
 
 def load(db: Database) -> SmtpSettings | None:
-    """The settings, or None when no SMTP server is set (mail then waits in its queue)."""
+    """The settings, or None when no SMTP server is set (mail then waits in its queue).
+    CentralConfigError when a stored port or security is not one `smtp set` would store: a row
+    edited by hand is read here (a port int() cannot read was a traceback; an unknown security
+    sent the mail in the clear)."""
     values = {k: get_setting(db, k, "") for k in _KEYS}
     if not values["smtp_host"]:
         return None
-    return SmtpSettings(values["smtp_host"], int(values["smtp_port"] or 587), values["smtp_from"],
-                        values["smtp_security"] or "starttls", values["smtp_username"], values["smtp_password_file"])
+    port_text = values["smtp_port"] or "587"
+    # At most 5 ASCII digits: int() would also take ' 25', '2_5' or another script's digits, and
+    # refuses over 4300 digits with a ValueError of its own.
+    port = int(port_text) if len(port_text) <= 5 and port_text.isascii() and port_text.isdigit() else 0
+    if not 1 <= port <= 65535:
+        raise _stored_error("smtp_port", port_text, "a port 1-65535")
+    security = values["smtp_security"] or "starttls"
+    if security not in SECURITY:
+        raise _stored_error("smtp_security", security, f"one of {', '.join(SECURITY)}")
+    return SmtpSettings(values["smtp_host"], port, values["smtp_from"], security, values["smtp_username"],
+                        values["smtp_password_file"])
+
+
+def _stored_error(key: str, value: str, expected: str) -> CentralConfigError:
+    return CentralConfigError(f"the stored SMTP setting {key} is {short(value)}, not {expected} "
+                              "(set it again: kiosk-central notify smtp set …)")
 
 
 def _one_word(value: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from typing import Callable, Mapping
 
@@ -60,6 +61,19 @@ class SystemdNotifier:
             return False
         self._last_ping = now
         return self.notify("WATCHDOG=1")
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        """stop.wait(seconds), pinging the watchdog meanwhile (True when `stop` was set): a main
+        loop that rests longer than WatchdogSec= between rounds is not a hung one. The pieces are
+        the ping interval long; without a watchdog it is one wait."""
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if stop.wait(min(left, self.watchdog_interval_s or left)):
+                return True
+            self.ping()
 
     def stopping(self) -> bool:
         return self.notify("STOPPING=1")

@@ -58,5 +58,7 @@ def jtype(v: Any) -> str:
 
 
 def short(v: Any) -> str:
+    """repr(v) cut to 80 characters: how every error message echoes a value it was given (a
+    refused message's field, an id typed or pasted on the command line)."""
     s = repr(v)
     return s if len(s) <= 80 else s[:77] + "..."

@@ -22,6 +22,7 @@ from peewee import Database
 
 from server_sync.central.registry import check_id, site
 from server_sync.exc import CentralConfigError
+from server_sync.protocol.codec import short
 from server_sync.protocol.vocabulary import LANGUAGES
 
 ADMIN, ANALYST, REGIONAL, STORE = "admin", "analyst", "regional-manager", "store-manager"
@@ -68,6 +69,16 @@ def region(db: Database, region_id: str) -> dict | None:
     return {"id": row[0], "name": row[1]} if row else None
 
 
+def require_region(db: Database, region_id: str) -> dict:
+    """The region, or CentralConfigError saying how to add it; an id that could never be a
+    region's is told so instead (the hint would be a command that fails)."""
+    found = region(db, check_id(region_id, "region id"))
+    if found is None:
+        raise CentralConfigError(f"unknown region {region_id!r}; add it first: kiosk-central region add "
+                                 f"{region_id} --name NAME")
+    return found
+
+
 def regions(db: Database) -> list[dict]:
     rows = db.execute_sql("SELECT r.id, r.name, COUNT(s.id) FROM region r LEFT JOIN site s ON s.region_id = r.id"
                           " GROUP BY r.id, r.name ORDER BY r.id").fetchall()
@@ -79,13 +90,12 @@ def assign_region(db: Database, region_id: str | None, site_ids: Iterable[str]) 
     site_ids = list(site_ids)
     if not site_ids:
         raise CentralConfigError("name at least one site")
-    if region_id is not None and region(db, region_id) is None:
-        raise CentralConfigError(f"unknown region {region_id!r}; add it first: kiosk-central region add "
-                                 f"{region_id} --name NAME")
+    if region_id is not None:
+        require_region(db, region_id)
     with db.atomic():
         for s in site_ids:
             if site(db, s) is None:
-                raise CentralConfigError(f"unknown site {s!r}")
+                raise CentralConfigError(f"unknown site {short(s)}")
             db.execute_sql(f"UPDATE site SET region_id = {db.param} WHERE id = {db.param}", (region_id, s))
 
 
@@ -139,10 +149,10 @@ def _check_scope(db: Database, role: str, regions: Iterable[str], sites: Iterabl
         raise CentralConfigError("a store-manager needs --site (one or more) and no --region")
     for r in regions:
         if region(db, r) is None:
-            raise CentralConfigError(f"unknown region {r!r}")
+            raise CentralConfigError(f"unknown region {short(r)}")
     for s in sites:
         if site(db, s) is None:
-            raise CentralConfigError(f"unknown site {s!r}")
+            raise CentralConfigError(f"unknown site {short(s)}")
     return regions, sites
 
 
@@ -202,7 +212,7 @@ def users(db: Database) -> list[User]:
 def require_user(db: Database, name: str) -> User:
     u = user_by_name(db, name)
     if u is None:
-        raise CentralConfigError(f"no user {name!r} (kiosk-central user list shows them)")
+        raise CentralConfigError(f"no user {short(name)} (kiosk-central user list shows them)")
     return u
 
 

@@ -13,6 +13,7 @@ import re
 from peewee import Database
 
 from server_sync.exc import CentralConfigError
+from server_sync.protocol.codec import short
 from server_sync.web.people import ADMIN, REGIONAL, STORE, User, require_user, user_by_name, users
 from server_sync.web.scope import visible_sites
 
@@ -52,7 +53,7 @@ def set_email(db: Database, name: str, email: str | None) -> None:
     if email:
         email = email.strip()
         if not _EMAIL.match(email) or any(c in email for c in "\r\n<>,;"):
-            raise CentralConfigError(f"not an e-mail address: {email!r}")
+            raise CentralConfigError(f"not an e-mail address: {short(email)}")
     with db.atomic():
         db.execute_sql(f"UPDATE web_user SET email = {db.param} WHERE name = {db.param}", (email or None, name))
 

@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timezone
 
 import pytest
 
 from seeds.history import HistorySpec, generate
+from server_sync.analysis import chain_report
+from server_sync.analysis.queries import ReportFilter
 from server_sync.cli import main
 from server_sync.central.db import connect
+from server_sync.exc import CentralConfigError
 from server_sync.report.tabular import CSV_COLUMNS
 from tests.fixtures.cli import central, said_error
 
@@ -56,6 +60,27 @@ def test_report_csv_and_html_to_a_file(url, tmp_path, capsys):
 def test_report_user_mistakes(url, capsys, args, message):
     assert central("--db", url, "report", *args) == 2
     assert said_error(capsys.readouterr().err, message)
+
+
+@pytest.mark.parametrize("f, message", [
+    (ReportFilter(sites=("nowhere",)), "unknown site 'nowhere'"),
+    (ReportFilter(date_from="2026-02-30"), "--from '2026-02-30' is not a date (YYYY-MM-DD)"),
+    (ReportFilter(date_from="20261201"), "--from '20261201' is not a date (YYYY-MM-DD)"),
+    (ReportFilter(date_to="0001-01-01"), "--to 0001-01-01 is outside 2000-01-01 … 2099-12-31"),
+    (ReportFilter(date_from="9999-12-01"), "--from 9999-12-01 is outside 2000-01-01 … 2099-12-31"),
+    (ReportFilter(date_from="2026-11-10", date_to="2026-11-01"), "--from 2026-11-10 is after --to 2026-11-01"),
+])
+def test_a_report_built_by_a_library_caller_takes_the_command_lines_rules(url, f, message):
+    """chain_report.build (also the web app's and the digest's) kept its own copy of the checks:
+    20261201 was read by date.fromisoformat but compared as typed, year 1 or 9999 overflowed
+    `date` (a traceback). Now the rule of analysis.days and analysis.queries.require_sites."""
+    db = connect(url)
+    try:
+        with pytest.raises(CentralConfigError) as e:
+            chain_report.build(db, f, now=datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc))
+    finally:
+        db.close()
+    assert str(e.value) == message
 
 
 def test_bad_format_and_language_are_argparse_errors(url, capsys):

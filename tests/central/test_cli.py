@@ -210,6 +210,39 @@ def test_names_are_not_blank_nor_a_book(shop, capsys, argv, message):
     assert said_error(capsys.readouterr().err, message)
 
 
+L = "x" * 10_000                        # an id pasted with a whole file after it
+CUT = repr(L)[:77] + "..."              # protocol.codec.short: what an error echoes of it
+
+
+@pytest.mark.parametrize("argv, message", [
+    (("kiosk", "deactivate", L), f"kiosk id must be 1-64 letters, digits, '-' or '_', got {CUT}"),
+    (("kiosk", "add", "k1", "--site", L), f"site id must be 1-64 letters, digits, '-' or '_', got {CUT}"),
+    (("kiosk", "move", L, "--site", "s1"), f"kiosk id must be 1-64 letters, digits, '-' or '_', got {CUT}"),
+    (("site", "add", L, "--name", "N"), f"site id must be 1-64 letters, digits, '-' or '_', got {CUT}"),
+    (("site", "add", "s2", "--name", "N", "--region", L), f"region id must be 1-64 letters, digits, '-' or '_', got {CUT}"),
+    (("site", "add", "s2", "--name", "N", "--region", "r9"), "unknown region 'r9'; add it first: kiosk-central region add r9"),
+    (("region", "add", L, "--name", "N"), f"region id must be 1-64 letters, digits, '-' or '_', got {CUT}"),
+    (("region", "assign", L, "s1"), f"region id must be 1-64 letters, digits, '-' or '_', got {CUT}"),
+    (("region", "assign", "-", L), f"unknown site {CUT}"),
+    (("user", "add", L, "--role", "analyst"), f"user name must be 1-64 letters, digits, '-' or '_', got {CUT}"),
+    (("user", "add", "kim", "--role", "store-manager", "--site", L), f"unknown site {CUT}"),
+    (("user", "add", "kim", "--role", "regional-manager", "--region", L), f"unknown region {CUT}"),
+    (("user", "disable", L), f"no user {CUT} (kiosk-central user list shows them)"),
+    (("user", "password", L), f"no user {CUT}"), (("user", "token", L), f"no user {CUT}"),
+    (("user", "email", L, "a@b.c"), f"no user {CUT}"),
+    (("alerts", "list", "--site", L), f"unknown site {CUT}"),
+    (("report", "--site", L), f"unknown site {CUT}"), (("report", "--question", L), f"unknown question {CUT}")])
+def test_an_id_too_long_is_echoed_cut(shop, tmp_path, capsys, argv, message):
+    """The registry's and the people commands' errors echoed a 10,000-character id in full (twice
+    in 'add it first: …'); an id no site or region can have gets that said, not the hint."""
+    acl = ("--acl-file", str(tmp_path / "acl"))                 # the kiosk commands' broker files
+    files = {"add": ("--password-file", str(tmp_path / "pw"), *acl), "move": acl}
+    files["deactivate"] = files["add"]
+    assert central("--db", shop, *argv, *(files.get(argv[1], ()) if argv[0] == "kiosk" else ())) == 2
+    err = capsys.readouterr().err
+    assert said_error(err, message) and len(err) < 300, err[:500]
+
+
 def test_region_assign_counts_a_site_named_twice_once(shop, capsys):
     assert central("--db", shop, "region", "add", "r1", "--name", "North") == 0
     assert central("--db", shop, "region", "assign", "r1", "s1", "s1") == 0

@@ -6,8 +6,14 @@ for a network. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +26,7 @@ from tests.fixtures.cli import central, said_error
 from tests.fixtures.mail import LocalSmtp
 from tests.fixtures.webhooks import Receiver
 
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 NOTICE = Notice("alert.raised", "Dip at Södermalm", "Happy Index 48 against 71 the last 4 weeks",
                 site_id="s1", url="https://kundpuls.example/sites/s1", facts=(("Answers", "24"), ("Site", "s1")))
@@ -232,6 +239,32 @@ def test_a_password_file_gone_later_fails_the_mails_not_the_worker(central_url, 
     assert d["last_error"] == f"cannot read smtp_password_file {pw}: not a regular file"
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("smtp_port", "abc", "smtp_port is 'abc', not a port 1-65535"),
+    ("smtp_port", "70000", "smtp_port is '70000', not a port 1-65535"),
+    ("smtp_port", "0", "smtp_port is '0', not a port"), ("smtp_port", " 25", "smtp_port is ' 25', not a port"),
+    ("smtp_port", "9" * 5000, "smtp_port is '99999"),
+    ("smtp_security", "STARTTLS", "smtp_security is 'STARTTLS', not one of starttls, tls, none")])
+def test_a_stored_setting_edited_by_hand_is_a_clear_error_and_fails_the_mails_not_the_worker(
+        central_url, central_db, receivers, capsys, key, value, message):
+    """`smtp show` and the worker crashed with int()'s traceback on a port; an unknown security
+    was sent as 'none', in the clear."""
+    db, good = central_db, receivers()
+    smtp.save(db, smtp.SmtpSettings("127.0.0.1", free_tcp_port(), "kundpuls@example.se", security="none"))
+    with db.atomic():
+        set_setting(db, key, value)
+    assert central("--db", central_url, "notify", "smtp", "show") == 2
+    err = capsys.readouterr().err
+    assert said_error(err, f"the stored SMTP setting {message}") and len(err) < 300, err
+    queue.add_endpoint(db, "good", good.url, "json", NOW)
+    assert main(["--db", central_url, "notify", "test", "--mail", "q@y.z"]) == 0
+    assert main(["--db", central_url, "notify", "run", "--once", "--close-every", "0"]) == 0
+    assert "delivered 1 webhook(s) and 0 mail(s)" in capsys.readouterr().out
+    [d] = queue.deliveries(db, failed_only=True)
+    assert d["channel"] == "mail" and d["state"] == "waiting" and d["attempts"] == 1
+    assert d["last_error"].startswith(f"the stored SMTP setting {message}")
+
+
 def test_a_mail_that_cannot_be_built_fails_alone(central_db):
     db = central_db
     with LocalSmtp() as server:
@@ -266,6 +299,45 @@ def test_an_empty_name_or_address_is_a_mistake_not_everyone_or_no_one(central_ur
 def test_the_worker_refuses_a_span_that_would_spin_or_overflow(central_url, option, value, capsys):
     assert main(["--db", central_url, "notify", "run", "--once", option, value]) == 2
     assert capsys.readouterr().err.startswith(f"kiosk-central: error: {option} must be ")
+
+
+def test_a_long_interval_keeps_the_watchdog_fed_and_stops_at_once(tmp_path):
+    """--interval may be up to an hour, but the worker pinged systemd once a round: with
+    WatchdogSec=60 (kundpuls-notify.service) a rest over a minute had it killed and restarted.
+    Here the watchdog is 0.4 s (pings due every 0.2 s) and the interval an hour."""
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(0.5)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NOTIFY_SOCKET=str(path), WATCHDOG_USEC="400000")
+    env.pop("WATCHDOG_PID", None)
+    proc = subprocess.Popen([sys.executable, "-m", "server_sync", "--db", f"sqlite:///{tmp_path / 'c.db'}",
+                             "notify", "run", "--interval", "3600", "--close-every", "0"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def heard(seconds: float) -> list[str]:
+        got, end = [], time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                got.append(sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+        return got
+    try:
+        end = time.monotonic() + 30
+        while not any(m.startswith("READY=1") for m in heard(0.5)):
+            assert proc.poll() is None, proc.stdout.read()
+            assert time.monotonic() < end, "no READY=1"
+        assert heard(1.5).count("WATCHDOG=1") >= 4          # about 7; before, none in the hour's rest
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0                            # the rest ends at once, not in an hour
+        assert "STOPPING=1" in heard(0.5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        sock.close()
 
 
 def test_one_person_whose_digest_cannot_be_queued_does_not_stop_the_others(central_url, central_db, capsys):
