@@ -43,8 +43,9 @@ def resolve_period(db: Database, f: ReportFilter, now: datetime | None = None) -
     """(from, to): given dates, else the last DEFAULT_DAYS days with data up to the centre's
     today (the latest site-local date at `now`): an answer dated in the future by a kiosk's
     clock never moves the default period."""
-    # The command line's rule for a typed day, for library callers and the web app too: a day
-    # outside the century overflows `date` in the previous period and the action windows.
+    # The command line's rule for a typed day, for library callers too (the web app checks its
+    # from/to first and says it in its own words: web/filters.py): a day outside the century
+    # overflows `date` in the previous period and the action windows.
     for label, value in (("--from", f.date_from), ("--to", f.date_to)):
         if value:
             parse_day(value, label)

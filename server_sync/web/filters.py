@@ -1,6 +1,8 @@
 """The filters a page, a download and an API call take from the query string, checked once here:
 dates, question, region, site, reason, score, search text, page. A malformed value is a 400
-with a message saying which; a site or region the person may not see is a 404 (scope.py).
+with a message saying which; a site or region the person may not see is a 404 (scope.py). A day
+is one by the rule of analysis.days (the command line's too), said in the web's own words: the
+field's label in the person's language, not the command line's `--from`.
 
 Values are only ever passed on as query parameters, never written into SQL.
 """
@@ -8,16 +10,27 @@ Values are only ever passed on as query parameters, never written into SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from typing import Mapping
+from typing import Callable, Mapping
 
+from server_sync.analysis.days import FIRST_DAY, LAST_DAY, check_order, parse_day
+from server_sync.exc import CentralConfigError
 from server_sync.protocol.vocabulary import ID_RE
+from server_sync.web import render
 
 MAX_SEARCH_CHARS = 200
 
 
 class BadFilter(ValueError):
-    """A query parameter that is not what it should be (the page answers 400 with this text)."""
+    """A query parameter that is not what it should be (the page answers 400 with this text).
+    Given as a function of the language (the web's texts), it is said in the person's language
+    and in English (the API, str()); given as a text, in English everywhere."""
+
+    def __init__(self, message: str | Callable[[str], str]) -> None:
+        self.words = message if callable(message) else lambda _lang: message
+        super().__init__(self.words("en"))
+
+    def said_in(self, lang: str) -> str:
+        return self.words(lang)
 
 
 # Every query parameter any page or API call reads, with its meaning (the OpenAPI description
@@ -69,13 +82,17 @@ def _one(params: Mapping[str, str], key: str) -> str | None:
 
 
 def day(params: Mapping[str, str], key: str) -> str | None:
+    """A day as analysis.days.parse_day takes it; `key` ('from', 'to') is also the web's text of
+    the field's label, which the message names."""
     value = _one(params, key)
     if value is None:
         return None
     try:
-        return date.fromisoformat(value).isoformat() if len(value) == 10 else _bad(key, value)
-    except ValueError:
-        return _bad(key, value)
+        return parse_day(value)
+    except CentralConfigError:
+        shown = _shown(value)
+        raise BadFilter(lambda lang: render.text("bad_day", lang, name=render.text(key, lang), value=shown,
+                                                 first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())) from None
 
 
 def ident(params: Mapping[str, str], key: str) -> str | None:
@@ -113,9 +130,12 @@ def choice(params: Mapping[str, str], key: str, allowed: tuple[str, ...]) -> str
     return value
 
 
+def _shown(value: str) -> str:
+    return value if len(value) <= 40 else value[:40] + "…"
+
+
 def _bad(key: str, value: str, expected: str | None = None):
-    shown = value if len(value) <= 40 else value[:40] + "…"
-    raise BadFilter(f"'{key}' is not valid: {shown!r}" + (f" (expected {expected})" if expected else ""))
+    raise BadFilter(f"'{key}' is not valid: {_shown(value)!r}" + (f" (expected {expected})" if expected else ""))
 
 
 @dataclass(frozen=True)
@@ -127,6 +147,10 @@ class Period:
 
 def period(params: Mapping[str, str]) -> Period:
     p = Period(day(params, "from"), day(params, "to"), ident(params, "question"))
-    if p.date_from and p.date_to and p.date_from > p.date_to:
-        raise BadFilter(f"'from' {p.date_from} is after 'to' {p.date_to}")
+    try:
+        check_order(p.date_from, p.date_to)
+    except CentralConfigError:
+        raise BadFilter(lambda lang: render.text("day_order", lang, from_label=render.text("from", lang),
+                                                 first=p.date_from, to_label=render.text("to", lang),
+                                                 last=p.date_to)) from None
     return p

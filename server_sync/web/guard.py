@@ -201,15 +201,14 @@ def _authorise(request: Request, admin_only: bool) -> Visit | Response:
     return Visit(request, state, user, scope_of(state.db, user), session, _now())
 
 
-def _guarded(request: Request, call: Callable[[], Response]) -> Response:
-    """Turn the refusals every route may meet into their pages."""
-    lang = "en"
+def _guarded(request: Request, call: Callable[[], Response], lang: str = "en") -> Response:
+    """Turn the refusals every route may meet into their pages, in `lang` (the person's)."""
     try:
         return call()
     except NotVisible:
         return error_page(request, 404, lang)
     except BadFilter as e:
-        return error_page(request, 400, lang, str(e))
+        return error_page(request, 400, lang, e.said_in(lang))
     except CentralConfigError as e:       # e.g. an unknown question id in the filters
         return error_page(request, 400, lang, str(e))
 
@@ -219,7 +218,7 @@ def _page_endpoint(fn: Callable[[Visit], PageResult | Response], admin_only: boo
         visit = _authorise(request, admin_only)
         if isinstance(visit, Response):
             return visit
-        return _guarded(request, lambda: _respond(visit, _call(fn, visit)))
+        return _guarded(request, lambda: _respond(visit, _call(fn, visit)), visit.lang)
 
     @functools.wraps(fn)
     async def endpoint(request: Request) -> Response:
@@ -322,7 +321,7 @@ def form(fn: Callable[[Visit, dict], Response]) -> Callable:
                 return visit
             if not sessions.csrf_ok(visit.session, fields.get("csrf_token")):
                 return error_page(request, 403, visit.lang, render.text("csrf_refused", visit.lang))
-            return _guarded(request, lambda: fn(visit, fields))
+            return _guarded(request, lambda: fn(visit, fields), visit.lang)
         return await run_in_threadpool(run)
     endpoint.access = "form"
     return endpoint
