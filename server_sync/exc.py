@@ -12,4 +12,10 @@ class CentralConfigError(CentralError, SettingError):
     """A bad argument, database URL or file."""
 
 
-__all__ = ["CentralError", "CentralConfigError", "ProtocolError"]
+class StoredSettingError(CentralConfigError):
+    """A setting kept in the store (`central_setting`) that its command would not store: a row
+    edited by hand. The operator's to fix, not the request's: the web app answers it with an
+    error page and a line in its log, not a 400."""
+
+
+__all__ = ["CentralError", "CentralConfigError", "ProtocolError", "StoredSettingError"]

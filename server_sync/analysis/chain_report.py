@@ -21,12 +21,12 @@ from server_sync.analysis.days import check_order, parse_day
 from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, sum_reasons, uplift
 from server_sync.analysis.effects import WINDOW_DAYS
 from server_sync.analysis.metrics import Tally, metrics_dict, primary_metric, sum_tallies
-from server_sync.analysis.privacy import MIN_EMPLOYEE_GROUP, check_min_group, protect_employees
+from server_sync.analysis.privacy import MAX_EMPLOYEE_GROUP, MIN_EMPLOYEE_GROUP, check_min_group, protect_employees
 from server_sync.analysis.pulse import pulse
 from server_sync.analysis.queries import ReportFilter
 from server_sync.analysis.ranking import rank_sites
 from server_sync.analysis.trends import change_dict, daily_series, heatmap, weekly_series
-from server_sync.central.setting import get_setting
+from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.codec import short
 
@@ -239,7 +239,15 @@ def employee_group(db: Database, f: ReportFilter) -> int:
     below the floor (analysis.privacy)."""
     if f.min_employee_group is not None:
         return check_min_group(f.min_employee_group)
-    return check_min_group(int(get_setting(db, "min_employee_group", str(MIN_EMPLOYEE_GROUP))))
+    return centre_employee_group(db)
+
+
+def centre_employee_group(db: Database) -> int:
+    """The centre's minimum employee group (`kiosk-central privacy set`); StoredSettingError
+    naming the setting when the stored value is one that command would not store."""
+    text = get_setting(db, "min_employee_group", str(MIN_EMPLOYEE_GROUP))
+    return stored_number("min_employee_group", text, MIN_EMPLOYEE_GROUP, MAX_EMPLOYEE_GROUP, kind="privacy",
+                         fix="kiosk-central privacy set --min-employee-group N")
 
 
 def _by_site_scale(by_site: dict, audience: str, f: ReportFilter) -> dict[str, Tally]:

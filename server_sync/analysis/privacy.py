@@ -20,6 +20,9 @@ from typing import Any
 from server_sync.exc import CentralConfigError
 
 MIN_EMPLOYEE_GROUP = 5
+# The largest `kiosk-central privacy set --min-employee-group` takes: PostgreSQL's INTEGER, which
+# the BI views CAST the stored setting to (migration m0012).
+MAX_EMPLOYEE_GROUP = 2 ** 31 - 1
 
 
 def check_min_group(value: int) -> int:

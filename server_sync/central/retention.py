@@ -18,21 +18,28 @@ from typing import Any
 
 from peewee import Database
 
-from server_sync.central.setting import get_setting
+from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import CentralConfigError
 
-PERIODS = {"comments_keep_months": (13, 1), "dead_letters_keep_days": (90, 1), "audit_keep_months": (24, 1)}
+# name -> (default, minimum, maximum). The maximum is what `kiosk-central privacy set` takes (its
+# argument types months and days): a century. Retention counts back from today, and 100000 months
+# lands before year 1 (a traceback in `retention run`).
+PERIODS = {"comments_keep_months": (13, 1, 1200), "dead_letters_keep_days": (90, 1, 36500),
+           "audit_keep_months": (24, 1, 1200)}
 
 
 def period(db: Database, name: str) -> int:
-    default, _minimum = PERIODS[name]
-    return check_period(name, int(get_setting(db, name, str(default))))
+    """The stored period `name`; StoredSettingError naming it when the stored value is one
+    `kiosk-central privacy set` would not store (a row edited by hand)."""
+    default, minimum, maximum = PERIODS[name]
+    return stored_number(name, get_setting(db, name, str(default)), minimum, maximum, kind="privacy",
+                         fix="kiosk-central privacy set …")
 
 
 def check_period(name: str, value: int) -> int:
-    _default, minimum = PERIODS[name]
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise CentralConfigError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
+    _default, minimum, maximum = PERIODS[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise CentralConfigError(f"{name} must be a whole number {minimum}-{maximum}, got {value!r}")
     return value
 
 

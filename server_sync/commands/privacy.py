@@ -41,10 +41,9 @@ def _options():
 
 
 def _settings(db) -> dict:
-    from server_sync.analysis.privacy import MIN_EMPLOYEE_GROUP
+    from server_sync.analysis.chain_report import centre_employee_group
     from server_sync.central.retention import PERIODS, period
-    from server_sync.central.setting import get_setting
-    out = {"min_employee_group": int(get_setting(db, "min_employee_group", str(MIN_EMPLOYEE_GROUP)))}
+    out = {"min_employee_group": centre_employee_group(db)}
     out.update({name: period(db, name) for name in PERIODS})
     return out
 

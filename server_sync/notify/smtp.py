@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 from peewee import Database
 
-from server_sync.central.setting import get_setting, set_setting
+from server_sync.central.setting import get_setting, set_setting, stored_error, stored_number
 from server_sync.exc import CentralConfigError
-from server_sync.protocol.codec import short
 
 SECURITY = ("starttls", "tls", "none")
 ENV_PASSWORD = "KUNDPULS_SMTP_PASSWORD"
 _KEYS = ("smtp_host", "smtp_port", "smtp_from", "smtp_security", "smtp_username", "smtp_password_file")
+_STORED = {"kind": "SMTP", "fix": "kiosk-central notify smtp set …"}     # what a bad stored value's error says
 
 
 @dataclass(frozen=True)
@@ -66,22 +66,12 @@ def load(db: Database) -> SmtpSettings | None:
     values = {k: get_setting(db, k, "") for k in _KEYS}
     if not values["smtp_host"]:
         return None
-    port_text = values["smtp_port"] or "587"
-    # At most 5 ASCII digits: int() would also take ' 25', '2_5' or another script's digits, and
-    # refuses over 4300 digits with a ValueError of its own.
-    port = int(port_text) if len(port_text) <= 5 and port_text.isascii() and port_text.isdigit() else 0
-    if not 1 <= port <= 65535:
-        raise _stored_error("smtp_port", port_text, "a port 1-65535")
+    port = stored_number("smtp_port", values["smtp_port"] or "587", 1, 65535, expected="a port 1-65535", **_STORED)
     security = values["smtp_security"] or "starttls"
     if security not in SECURITY:
-        raise _stored_error("smtp_security", security, f"one of {', '.join(SECURITY)}")
+        raise stored_error("smtp_security", security, f"one of {', '.join(SECURITY)}", **_STORED)
     return SmtpSettings(values["smtp_host"], port, values["smtp_from"], security, values["smtp_username"],
                         values["smtp_password_file"])
-
-
-def _stored_error(key: str, value: str, expected: str) -> CentralConfigError:
-    return CentralConfigError(f"the stored SMTP setting {key} is {short(value)}, not {expected} "
-                              "(set it again: kiosk-central notify smtp set …)")
 
 
 def _one_word(value: str) -> bool:

@@ -17,6 +17,7 @@ calls are blocking). Never trusts a value from the request beyond what filters.p
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -31,11 +32,13 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from server_sync.analysis import chain_report
 from server_sync.analysis.fleet import fleet as fleet_rows
 from server_sync.analysis.queries import ReportFilter
-from server_sync.exc import CentralConfigError
+from server_sync.exc import CentralConfigError, StoredSettingError
 from server_sync.web import audit, render, sessions
 from server_sync.web.filters import BadFilter, check_known
 from server_sync.web.people import User, user_by_token
 from server_sync.web.scope import NotVisible, Scope, scope_of
+
+log = logging.getLogger(__name__)
 
 COOKIE = "kp_session"
 LIVE_HEADER = "x-kundpuls-live"          # a page refreshing its live parts (not a person's click)
@@ -209,6 +212,12 @@ def _guarded(request: Request, call: Callable[[], Response], lang: str = "en") -
         return error_page(request, 404, lang)
     except BadFilter as e:
         return error_page(request, 400, lang, e.said_in(lang))
+    except StoredSettingError as e:
+        # The centre's, not the request's (a setting edited by hand, e.g. the minimum employee
+        # group every report reads): the person learns that an administrator must set it again,
+        # the log says which. Answered here, the worker and its connection go on serving.
+        log.error("%s %s: %s", request.method, request.url.path, e)
+        return error_page(request, 500, lang, render.text("setting_broken", lang))
     except CentralConfigError as e:       # e.g. an unknown question id in the filters
         return error_page(request, 400, lang, str(e))
 

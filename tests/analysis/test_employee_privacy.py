@@ -14,9 +14,11 @@ from server_sync.analysis.privacy import check_min_group
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central.setting import set_setting
 from server_sync.cli import main
-from server_sync.exc import CentralConfigError
+from server_sync.exc import CentralConfigError, StoredSettingError
+from server_sync.protocol.codec import short
 from server_sync.report import tabular
 from tests.analysis.seeding import add_question, add_site, answer, commit
+from tests.fixtures.cli import central, said_error
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 WEEK = ReportFilter(date_from="2026-11-16", date_to="2026-11-22")
@@ -137,3 +139,26 @@ def test_the_setting_is_shown_and_changed_by_command(central_url, chain, capsys)
     assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["min_employee_group"] == 8
     assert main(["--db", central_url, "privacy", "set", "--min-employee-group", "2"]) == 2
     assert "at least 5" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["abc", "4", "9" * 5000, "", "+7", "2147483648"])
+def test_a_minimum_edited_by_hand_is_a_clear_error_naming_the_setting(central_url, chain, capsys, value):
+    """The report read the stored minimum with int(): 'abc' was a traceback in `report` and
+    `privacy show` (5000 digits int()'s own ValueError), 4 an error that did not say it was the
+    stored setting, nor how to set it again."""
+    with chain.atomic():
+        set_setting(chain, "min_employee_group", value)
+    message = (f"the stored privacy setting min_employee_group is {short(value)}, not a whole number "
+               "5-2147483647 (set it again: kiosk-central privacy set --min-employee-group N)")
+    with pytest.raises(StoredSettingError) as e:
+        chain_report.build(chain, WEEK, now=NOW)
+    assert str(e.value) == message
+    for argv in (("privacy", "show"), ("report", "--from", "2026-11-16", "--to", "2026-11-22", "--no-progress")):
+        assert central("--db", central_url, *argv) == 2, argv
+        err = capsys.readouterr().err
+        assert said_error(err, message) and len(err) < 400, err
+    # A report given its own minimum reads no setting; setting it again (as the error says) mends it.
+    assert chain_report.build(chain, ReportFilter(date_from="2026-11-16", date_to="2026-11-22", min_employee_group=6),
+                              now=NOW)["filters"]["min_employee_group"] == 6
+    assert main(["--db", central_url, "privacy", "set", "--min-employee-group", "6"]) == 0
+    assert chain_report.build(chain, WEEK, now=NOW)["filters"]["min_employee_group"] == 6

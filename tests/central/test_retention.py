@@ -13,10 +13,13 @@ import pytest
 from server_sync.analysis import chain_report
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central.retention import apply_retention, erase_comments, months_before, privacy_log
+from server_sync.central.setting import set_setting
 from server_sync.cli import main
+from server_sync.exc import StoredSettingError
 from server_sync.ingest import Ingest
+from server_sync.protocol.codec import short
 from tests.central.wire import batch, count, followup, register_fleet, response
-from tests.fixtures.cli import central
+from tests.fixtures.cli import central, said_error
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 OLD = NOW - timedelta(days=430)           # 14 months ago: past the default 13
@@ -102,6 +105,31 @@ def test_the_commands(central_url, store, capsys):
     assert central("--db", central_url, "privacy", "set", "--comments-months", "0") == 2
     assert "argument --comments-months: 0 is not between 1 and 1200" in capsys.readouterr().err
     assert central("--db", central_url, "erase", "--contains", "Kalle", "--from", "23/11") == 2
+
+
+@pytest.mark.parametrize("name, value, option, expected", [
+    ("comments_keep_months", "abc", "--comments-months", "a whole number 1-1200"),
+    ("comments_keep_months", "100000", "--comments-months", "a whole number 1-1200"),     # before year 1
+    ("dead_letters_keep_days", "0", "--dead-letters-days", "a whole number 1-36500"),
+    ("dead_letters_keep_days", " 90", "--dead-letters-days", "a whole number 1-36500"),
+    ("audit_keep_months", "9" * 5000, "--audit-months", "a whole number 1-1200"),
+    ("audit_keep_months", "", "--audit-months", "a whole number 1-1200")])
+def test_a_period_edited_by_hand_is_a_clear_error_naming_it(central_url, store, capsys, name, value, option, expected):
+    """period() read the stored text with int(): 'abc' (or 5000 digits: int()'s own ValueError)
+    was a traceback in `retention run` and `privacy show`, and 100000 months a year before 1."""
+    with store.atomic():
+        set_setting(store, name, value)
+    message = (f"the stored privacy setting {name} is {short(value)}, not {expected} "
+               "(set it again: kiosk-central privacy set …)")
+    for argv in (("retention", "run"), ("retention", "run", "--dry-run"), ("privacy", "show")):
+        assert central("--db", central_url, *argv) == 2, argv
+        err = capsys.readouterr().err
+        assert said_error(err, message) and len(err) < 300, err
+    with pytest.raises(StoredSettingError, match="set it again"):
+        apply_retention(store, NOW)
+    assert count(store, "SELECT COUNT(*) FROM followup WHERE comment_removed_at IS NOT NULL") == 0
+    assert central("--db", central_url, "privacy", "set", option, "13") == 0           # what the error says
+    assert central("--db", central_url, "retention", "run") == 0
 
 
 @pytest.mark.parametrize("day, months, expected", [("2026-11-23", 13, "2025-10-23"), ("2026-03-31", 1, "2026-02-28"),

@@ -1,6 +1,8 @@
-"""What the web app answers when a request is wrong, against the real server process on SQLite
-and PostgreSQL: a bad day in any page's from/to is a 400 in the person's language that names the
-field by its label (never a 500, never the command line's `--from`).
+"""What the web app answers when a request or the centre is wrong, against the real server process
+on SQLite and PostgreSQL: a bad day in any page's from/to is a 400 in the person's language that
+names the field by its label (never a 500, never the command line's `--from`); a setting of the
+centre edited by hand is an error page and a line in the log (never a traceback), and the worker
+goes on serving once the setting is right again.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import httpx
 import pytest
 from starlette.routing import Route
 
+from server_sync.central.db import connect
+from server_sync.central.setting import set_setting
 from server_sync.web.app import route_table
 from tests.web.conftest import ENGINES
 from tests.web.world import PEOPLE, kiosk_central, login
@@ -30,6 +34,15 @@ WORDS = {
     "nb": {"from": "Fra", "to": "Til", "title": "Forespørselen er ikke gyldig",
            "bad": "'{name}' er ikke en dag mellom 2000-01-01 og 2099-12-31 (ÅÅÅÅ-MM-DD): '{value}'",
            "order": "'Fra' 2026-02-01 er etter 'Til' 2026-01-31"},
+}
+# What a page says when a setting of the centre is wrong (the setting itself is in the log).
+SETTING_BROKEN = {
+    "en": "A setting stored with kiosk-central is not valid: an administrator must set it again "
+          "(the server's log names it).",
+    "sv": "En inställning som sparats med kiosk-central är ogiltig: en administratör måste ställa in den igen "
+          "(serverns logg säger vilken).",
+    "nb": "En innstilling som er lagret med kiosk-central, er ugyldig: en administrator må sette den på nytt "
+          "(serverens logg sier hvilken).",
 }
 ONE_OF_EACH_LANGUAGE = ("ada-admin", "ana-analyst", "rolf-regional")      # en, sv, nb
 
@@ -85,4 +98,36 @@ def test_a_bad_day_on_any_page_is_a_400_in_the_persons_language_naming_the_field
             # The connection the refusals came on still serves, and a good period is taken.
             assert client.get(path, params={"from": "2026-01-01", "to": "2026-01-31"}).status_code == 200, path
     assert "Traceback" not in web.server.log()
+
+
+@pytest.mark.parametrize("value", ["abc", "4", "9" * 5000])
+def test_a_minimum_employee_group_edited_by_hand_is_an_error_page_and_a_log_line(web, clients, api, value):
+    """The pages read the centre's minimum employee group each time with a bare int(): 'abc' or
+    5000 digits was a 500 with int()'s traceback, 4 a 400 that blamed the person's request."""
+    db = connect(web.db_url)
+    logged = len(web.server.log())
+    try:
+        with db.atomic():
+            set_setting(db, "min_employee_group", value)
+        for name in ONE_OF_EACH_LANGUAGE:
+            lang, site = PEOPLE[name][3], PEOPLE[name][2][0]
+            for path in ("/", "/sites", f"/sites/{site}", "/comments?format=report"):
+                r = clients[name].get(path)
+                assert r.status_code == 500, f"{name} {path}: {r.status_code} {r.text[:300]}"
+                said = html.unescape(r.text)
+                assert SETTING_BROKEN[lang] in said, f"{name} {path}: {said[:2000]}"
+                assert "min_employee_group" not in said, f"{name} {path}: the log's detail, not the page's"
+        r = api.get("/api/v1/overview")
+        assert r.status_code == 500 and r.json() == {"error": SETTING_BROKEN["en"]}
+        assert clients["ada-admin"].get("/comments").status_code == 200      # reads no such setting
+    finally:
+        with db.atomic():
+            set_setting(db, "min_employee_group", "5")
+        db.close()
+    for name in ONE_OF_EACH_LANGUAGE:                   # set right again: served at once, same connection
+        assert clients[name].get("/").status_code == 200, name
+    assert api.get("/api/v1/overview").status_code == 200
+    log = web.server.log()[logged:]
+    assert f"the stored privacy setting min_employee_group is {value[:20]}" in log.replace("'", ""), log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
 
