@@ -402,8 +402,8 @@ def test_api_tokens_and_openapi(web, tokens):
     assert api.get("/api/v1/overview").status_code == 401
 
 
-def test_exports_and_comment_views_are_audited(web, clients):
-    c = clients["rolf-regional"]
+def test_exports_and_comment_views_are_audited(web):
+    c = login(web.url, "rolf-regional")         # fresh: test_logout_and_idle_expiry ends every session
     c.get("/sites?format=csv")
     c.get("/comments", params={"q": "kö"})
     entries = json.loads(kiosk_central(web.db_url, "user", "audit", "--user", "rolf-regional", "--limit", "5000", "--json").stdout)
