@@ -75,7 +75,8 @@ def describe(app_routes: list) -> dict:
                                   "content": {"application/json": {"schema": {"type": "object"}}}},
                           "400": {"description": "a malformed filter"},
                           "401": {"description": "no valid API token"},
-                          "404": {"description": "a site or region that does not exist or is not visible"}}}}
+                          "404": {"description": "a site or region that does not exist or is not visible"},
+                          "500": {"description": "the server met an error (its log says which)"}}}}
     return {"openapi": "3.1.0",
             "info": {"title": "Kundpuls central API", "version": __version__,
                      "description": "Read-only figures for BI scripts. Each token sees what its user may see."},

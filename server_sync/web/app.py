@@ -31,7 +31,7 @@ from server_sync.central.db import connect
 from server_sync.central.dialect import POSTGRES, SQLITE, dialect_of
 from server_sync.web import api, audit, live, render, sessions
 from server_sync.web.cache import FiguresCache
-from server_sync.web.guard import COOKIE, WebState, error_page, page, public
+from server_sync.web.guard import COOKIE, WebState, error_page, page, public, server_fault
 from server_sync.web.pages import account, admin, comments, fleet, lists, overview, site, sites, workflow
 from server_sync.web.scope import scope_of
 
@@ -119,10 +119,9 @@ def route_table() -> list:
     ]
 
 
-class SecurityHeaders:
-    """Headers every answer carries: CSP (no inline script), no framing, no sniffing, no
-    referrer leaving the site; HSTS over TLS; and `Server-Timing: app;dur=…` (milliseconds from
-    the request to the answer's first byte: what the benchmark reads)."""
+class _HttpMiddleware:
+    """An ASGI middleware that acts on HTTP requests (`http`); anything else (the lifespan)
+    passes through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -131,6 +130,18 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(_HttpMiddleware):
+    """Headers every answer carries: CSP (no inline script), no framing, no sniffing, no
+    referrer leaving the site; HSTS over TLS; and `Server-Timing: app;dur=…` (milliseconds from
+    the request to the answer's first byte: what the benchmark reads)."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         tls = scope.get("scheme") == "https"
         started = time.perf_counter()
 
@@ -147,6 +158,28 @@ class SecurityHeaders:
                 message["headers"] = headers
             await send(message)
         await self.app(scope, receive, send_with_headers)
+
+
+class Faults(_HttpMiddleware):
+    """An exception no route answered itself becomes guard.server_fault's 500 page (or the API's
+    JSON error), logged once. Starlette's own handler would answer in plain English and raise
+    on, and uvicorn would then log the traceback again and close the connection (a browser's
+    keep-alive one, or a BI script's). Once an answer has begun (the live stream) nothing can be
+    said any more: the exception goes on to uvicorn."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as e:
+            if started:
+                raise
+            await server_fault(Request(scope), e)(scope, receive, send)
 
 
 async def _not_found(request: Request, exc: HTTPException) -> Response:
@@ -191,7 +224,8 @@ def create_app(settings: WebSettings) -> Starlette:
 
     app = Starlette(routes=route_table(), lifespan=lifespan, exception_handlers={HTTPException: _not_found},
                     max_body_size=64 * 1024)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(Faults)
+    app.add_middleware(SecurityHeaders)              # added last: outermost, so a 500 page carries them too
     return app
 
 

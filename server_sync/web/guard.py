@@ -197,6 +197,7 @@ def _authorise(request: Request, admin_only: bool) -> Visit | Response:
     if session is None or session.user is None:
         return _login_redirect(request)
     user = session.user
+    request.state.language = user.language          # what server_fault answers in, should it come to that
     if user.must_change_password and request.url.path not in MUST_CHANGE_PATHS:
         return RedirectResponse("/account", status_code=303)
     if admin_only and not user.is_admin:
@@ -205,21 +206,34 @@ def _authorise(request: Request, admin_only: bool) -> Visit | Response:
 
 
 def _guarded(request: Request, call: Callable[[], Response], lang: str = "en") -> Response:
-    """Turn the refusals every route may meet into their pages, in `lang` (the person's)."""
+    """Turn the refusals every route may meet into their pages, in `lang` (the person's). What is
+    not the request's fault goes on up to server_fault."""
     try:
         return call()
     except NotVisible:
         return error_page(request, 404, lang)
     except BadFilter as e:
         return error_page(request, 400, lang, e.said_in(lang))
-    except StoredSettingError as e:
-        # The centre's, not the request's (a setting edited by hand, e.g. the minimum employee
-        # group every report reads): the person learns that an administrator must set it again,
-        # the log says which. Answered here, the worker and its connection go on serving.
-        log.error("%s %s: %s", request.method, request.url.path, e)
-        return error_page(request, 500, lang, render.text("setting_broken", lang))
+    except StoredSettingError:
+        raise                             # the centre's, not the request's: a 500 (server_fault)
     except CentralConfigError as e:       # e.g. an unknown question id in the filters
         return error_page(request, 400, lang, str(e))
+
+
+def server_fault(request: Request, exc: Exception) -> Response:
+    """The one answer to an exception no route answered itself, whatever the route (app.Faults
+    calls it): a 500 page in the person's language (once _authorise knows them; else English),
+    or the API's JSON error. The log gets the method and path, once; the page never a
+    traceback. A setting of the centre edited by hand (StoredSettingError, e.g. the minimum
+    employee group every report reads) is the operator's to fix: the page says an administrator
+    must set it again, the log says which, without a traceback; anything else is a fault of the
+    code, logged with its traceback."""
+    lang = getattr(request.state, "language", "en")
+    if isinstance(exc, StoredSettingError):
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return error_page(request, 500, lang, render.text("setting_broken", lang))
+    log.error("%s %s: unexpected error", request.method, request.url.path, exc_info=exc)
+    return error_page(request, 500, lang, render.text("server_fault", lang))
 
 
 def _page_endpoint(fn: Callable[[Visit], PageResult | Response], admin_only: bool) -> Callable:

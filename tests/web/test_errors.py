@@ -2,22 +2,28 @@
 on SQLite and PostgreSQL: a bad day in any page's from/to is a 400 in the person's language that
 names the field by its label (never a 500, never the command line's `--from`); a setting of the
 centre edited by hand is an error page and a line in the log (never a traceback), and the worker
-goes on serving once the setting is right again.
+goes on serving once the setting is right again. A fault of the code (patched in, against the app
+served by uvicorn in this process) is a 500 page in the person's language, logged once with its
+traceback, on a connection that goes on serving.
 """
 
 from __future__ import annotations
 
 import html
+import logging
+import threading
+import time
 
 import httpx
 import pytest
+import uvicorn
 from starlette.routing import Route
 
 from server_sync.central.db import connect
 from server_sync.central.setting import set_setting
-from server_sync.web.app import route_table
+from server_sync.web.app import WebSettings, create_app, route_table
 from tests.web.conftest import ENGINES
-from tests.web.world import PEOPLE, kiosk_central, login
+from tests.web.world import PEOPLE, free_port, kiosk_central, login
 
 pytestmark = pytest.mark.parametrize("chain_url", ENGINES, indirect=True, scope="module")
 
@@ -44,6 +50,16 @@ SETTING_BROKEN = {
     "nb": "En innstilling som er lagret med kiosk-central, er ugyldig: en administrator må sette den på nytt "
           "(serverens logg sier hvilken).",
 }
+# What a page says when the server meets an error it did not expect (the traceback is in the log).
+SERVER_FAULT = {
+    "en": "The server met an error it did not expect. It is in the server's log; try again, or tell an "
+          "administrator if it happens again.",
+    "sv": "Servern råkade ut för ett fel den inte väntade sig. Det finns i serverns logg; försök igen, eller säg "
+          "till en administratör om det händer igen.",
+    "nb": "Serveren fikk en feil den ikke ventet. Den står i serverens logg; prøv igjen, eller si fra til en "
+          "administrator om det skjer igjen.",
+}
+TITLE_500 = {"en": "Something is wrong on the server", "sv": "Något är fel på servern", "nb": "Noe er galt på serveren"}
 ONE_OF_EACH_LANGUAGE = ("ada-admin", "ana-analyst", "rolf-regional")      # en, sv, nb
 
 
@@ -57,6 +73,32 @@ def api(web) -> httpx.Client:
     r = kiosk_central(web.db_url, "user", "token", "ada-admin", "--label", "errors")
     assert r.returncode == 0, r.stderr
     return httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {r.stdout.strip()}"}, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def in_process(chain_url):
+    """The app served by uvicorn in a thread of this process, so that a test can patch a failure
+    into a function a page calls. Figures are never reused (cache 0): each request computes them.
+    uvicorn's logging is left to the root logger, so that caplog sees what it logs too."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(WebSettings(chain_url, cache_seconds=0, threads=4)),
+                                           host="127.0.0.1", port=port, log_config=None, access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the in-process server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def _connection(r: httpx.Response) -> tuple:
+    """The client's end of the TCP connection the answer came on."""
+    return r.extensions["network_stream"].get_extra_info("client_addr")
 
 
 def _day_routes() -> list[Route]:
@@ -131,3 +173,55 @@ def test_a_minimum_employee_group_edited_by_hand_is_an_error_page_and_a_log_line
     assert f"the stored privacy setting min_employee_group is {value[:20]}" in log.replace("'", ""), log[-3000:]
     assert "Traceback" not in log, log[-3000:]
 
+
+def _boom(*_args, **_kwargs):
+    raise RuntimeError("injected fault")
+
+
+def test_an_unexpected_error_is_a_500_page_in_the_persons_language_logged_once(in_process, chain_url,
+                                                                                   monkeypatch, caplog):
+    """Any exception a route did not expect was Starlette's plain-text "Internal Server Error", in
+    English; uvicorn then logged the traceback and closed the (keep-alive) connection it came on."""
+    clients = {name: login(in_process, name) for name in ONE_OF_EACH_LANGUAGE}
+    r = kiosk_central(chain_url, "user", "token", "ada-admin", "--label", "faults")
+    assert r.returncode == 0, r.stderr
+    api = httpx.Client(base_url=in_process, headers={"Authorization": f"Bearer {r.stdout.strip()}"}, timeout=30)
+    anonymous = httpx.Client(base_url=in_process, timeout=30)
+    caplog.set_level(logging.INFO)
+    # Failures patched into what the routes call: the fleet page's (and its API call's) summary; a
+    # person's scope, read before any page runs; the login page's sessions.
+    monkeypatch.setattr("server_sync.web.pages.fleet.summary", _boom)
+    asked = []
+    for name in ONE_OF_EACH_LANGUAGE:
+        lang = PEOPLE[name][3]
+        for path in ("/fleet", "/fleet?format=csv"):
+            before = clients[name].get("/alerts")
+            assert before.status_code == 200, path
+            r = clients[name].get(path)
+            asked.append(path.split("?")[0])
+            said = html.unescape(r.text)
+            assert r.status_code == 500 and r.headers["content-type"].startswith("text/html"), f"{name} {path}"
+            assert SERVER_FAULT[lang] in said and TITLE_500[lang] in said, f"{name} {path}: {said[:2000]}"
+            assert "injected" not in said and "Traceback" not in said, f"{name} {path}"
+            assert r.headers["content-security-policy"], "the 500 page carries the headers every answer does"
+            after = clients[name].get("/alerts")
+            assert after.status_code == 200, f"{name}: served again"
+            assert _connection(before) == _connection(r) == _connection(after), f"{name} {path}: a new connection"
+    r = api.get("/api/v1/fleet")
+    asked.append("/api/v1/fleet")
+    assert r.status_code == 500 and r.json() == {"error": SERVER_FAULT["en"]}, r.text
+    assert api.get("/api/v1/alerts").status_code == 200
+    monkeypatch.setattr("server_sync.web.guard.scope_of", _boom)
+    r = clients["rolf-regional"].get("/sites")
+    asked.append("/sites")
+    assert r.status_code == 500 and SERVER_FAULT["nb"] in html.unescape(r.text), r.text[:2000]
+    monkeypatch.setattr("server_sync.web.sessions.purge", _boom)
+    r = anonymous.get("/login")
+    asked.append("/login")
+    assert r.status_code == 500 and SERVER_FAULT["en"] in html.unescape(r.text), r.text[:2000]
+
+    logged = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    faults = [rec for rec in logged if rec.exc_info and "injected fault" in str(rec.exc_info[1])]
+    assert [rec.getMessage() for rec in faults] == [f"GET {path}: unexpected error" for path in asked], \
+        [rec.getMessage() for rec in logged]
+    assert len(faults) == len(logged), "each fault logged once, by the app, not again by uvicorn"
