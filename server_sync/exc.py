@@ -12,10 +12,26 @@ class CentralConfigError(CentralError, SettingError):
     """A bad argument, database URL or file."""
 
 
+class FieldError(CentralConfigError):
+    """A value given to the alert and action workflow that its rule refuses, said for two
+    readers: str() is the command line's message, naming its option ("--note must say what the
+    site changed"); `field` (the value's name in the library: "note", "due_date", …; None for the
+    item itself), `problem` ("bad_day", "empty", "too_long", "not_offered", "not_at_site",
+    "may_not_act", "closed") and `values` (what a message shows: `value`, `length`, `most`) let
+    the web app's forms say it in their own words: the field by its label, in the person's
+    language (web/pages/workflow.py)."""
+
+    def __init__(self, message: str, field: str | None, problem: str, **values: object) -> None:
+        super().__init__(message)
+        self.field = field
+        self.problem = problem
+        self.values = values
+
+
 class StoredSettingError(CentralConfigError):
     """A setting kept in the store (`central_setting`) that its command would not store: a row
     edited by hand. The operator's to fix, not the request's: the web app answers it with an
     error page and a line in its log, not a 400."""
 
 
-__all__ = ["CentralError", "CentralConfigError", "ProtocolError", "StoredSettingError"]
+__all__ = ["CentralError", "CentralConfigError", "FieldError", "ProtocolError", "StoredSettingError"]

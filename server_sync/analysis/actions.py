@@ -10,22 +10,25 @@ from datetime import date, datetime, timezone
 from peewee import Database
 
 from server_sync.analysis.days import parse_day
-from server_sync.exc import CentralConfigError
+from server_sync.exc import CentralConfigError, FieldError
+
+MAX_NOTE = 2000
 
 
 def add(db: Database, site_id: str, question_id: str, action_date: str, note: str,
         now: datetime | None = None) -> dict:
-    action_date = parse_day(action_date, "--date")
+    action_date = parse_day(action_date, "--date", "date")
     note = (note or "").strip()
     if not note:
-        raise CentralConfigError("--note must say what the site changed")
-    if len(note) > 2000:
-        raise CentralConfigError(f"--note is {len(note)} characters; keep it under 2000")
+        raise FieldError("--note must say what the site changed", "note", "empty")
+    if len(note) > MAX_NOTE:
+        raise FieldError(f"--note is {len(note)} characters; keep it under {MAX_NOTE}", "note", "too_long",
+                         length=len(note), most=MAX_NOTE)
     p = db.param
     if not db.execute_sql(f"SELECT 1 FROM site WHERE id = {p}", (site_id,)).fetchone():
         raise CentralConfigError(f"unknown site {site_id!r}")
     if not db.execute_sql(f"SELECT 1 FROM question WHERE id = {p}", (question_id,)).fetchone():
-        raise CentralConfigError(f"unknown question {question_id!r}")
+        raise FieldError(f"unknown question {question_id!r}", "question", "not_offered", value=question_id)
     created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
     with db.atomic():
         db.execute_sql(f"INSERT INTO action (site_id, question_id, action_date, note, created_at)"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from server_sync.exc import CentralConfigError
+from server_sync.exc import CentralConfigError, FieldError
 
 FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2099, 12, 31)
@@ -22,19 +22,24 @@ DAY_FORMAT = f"YYYY-MM-DD, {FIRST_DAY} to {LAST_DAY}"
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def parse_day(text: object, what: str = "") -> str:
-    """`text` as a normalized YYYY-MM-DD day within the range, or CentralConfigError naming
-    `what` (e.g. '--due'; none where the caller names it, as argparse does)."""
+def parse_day(text: object, what: str = "", field: str | None = None) -> str:
+    """`text` as a normalized YYYY-MM-DD day within the range, or a FieldError ("bad_day") whose
+    message names `what` (e.g. '--due'; none where the caller names it, as argparse does) and
+    whose `field` is the library's name of the value (e.g. "due_date")."""
     prefix = f"{what} " if what else ""
     try:
         value = date.fromisoformat(text) if isinstance(text, str) and _DAY.fullmatch(text) else None
     except ValueError:
         value = None
     if value is None:
-        raise CentralConfigError(f"{prefix}{text!r} is not a date (YYYY-MM-DD)")
+        raise _bad_day(f"{prefix}{text!r} is not a date (YYYY-MM-DD)", field, text)
     if not FIRST_DAY <= value <= LAST_DAY:
-        raise CentralConfigError(f"{prefix}{text} is outside {FIRST_DAY} … {LAST_DAY}")
+        raise _bad_day(f"{prefix}{text} is outside {FIRST_DAY} … {LAST_DAY}", field, text)
     return value.isoformat()
+
+
+def _bad_day(message: str, field: str | None, text: object) -> FieldError:
+    return FieldError(message, field, "bad_day", value=text, first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())
 
 
 def check_order(date_from: str | None, date_to: str | None) -> None:

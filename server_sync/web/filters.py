@@ -12,12 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from server_sync.analysis.days import FIRST_DAY, LAST_DAY, check_order, parse_day
-from server_sync.exc import CentralConfigError
+from server_sync.analysis.days import check_order, parse_day
+from server_sync.exc import CentralConfigError, FieldError
 from server_sync.protocol.vocabulary import ID_RE
 from server_sync.web import render
 
 MAX_SEARCH_CHARS = 200
+
+
+# The web's text of the label each query parameter has in the filter forms: a refusal names the
+# field by it (one without a label, such as `page`, by its own name).
+LABELS = {"from": "from", "to": "to", "question": "question", "region": "region", "site": "site",
+          "reason": "reason", "score": "score", "q": "search", "state": "state"}
 
 
 class BadFilter(ValueError):
@@ -31,6 +37,21 @@ class BadFilter(ValueError):
 
     def said_in(self, lang: str) -> str:
         return self.words(lang)
+
+
+def refusal(key: str, field: str | None = None, labels: Mapping[str, str] = LABELS, within: str | None = None,
+            **values: object) -> BadFilter:
+    """A refusal in the web's own words, in the person's language: its text `key`, naming `field`
+    by its label (`labels`: a field -> the web's text of its label) as {name}, and echoing each
+    value from the request at most 40 characters long; `within`: a text that frames it as its
+    {problem} (e.g. form_refused)."""
+    values = {k: shown(v) if isinstance(v, str) else v for k, v in values.items()}
+
+    def said(lang: str) -> str:
+        name = render.text(labels[field], lang) if field in labels else field or ""
+        text = render.text(key, lang, name=name, **values)
+        return render.text(within, lang, problem=text) if within else text
+    return BadFilter(said)
 
 
 # Every query parameter any page or API call reads, with its meaning (the OpenAPI description
@@ -82,17 +103,14 @@ def _one(params: Mapping[str, str], key: str) -> str | None:
 
 
 def day(params: Mapping[str, str], key: str) -> str | None:
-    """A day as analysis.days.parse_day takes it; `key` ('from', 'to') is also the web's text of
-    the field's label, which the message names."""
+    """A day as analysis.days.parse_day takes it, refused naming the field by its label."""
     value = _one(params, key)
     if value is None:
         return None
     try:
         return parse_day(value)
-    except CentralConfigError:
-        shown = _shown(value)
-        raise BadFilter(lambda lang: render.text("bad_day", lang, name=render.text(key, lang), value=shown,
-                                                 first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())) from None
+    except FieldError as e:
+        raise refusal("bad_day", key, **e.values) from None
 
 
 def ident(params: Mapping[str, str], key: str) -> str | None:
@@ -130,12 +148,13 @@ def choice(params: Mapping[str, str], key: str, allowed: tuple[str, ...]) -> str
     return value
 
 
-def _shown(value: str) -> str:
+def shown(value: str) -> str:
+    """A value from the request as a message echoes it: at most 40 characters."""
     return value if len(value) <= 40 else value[:40] + "…"
 
 
 def _bad(key: str, value: str, expected: str | None = None):
-    raise BadFilter(f"'{key}' is not valid: {_shown(value)!r}" + (f" (expected {expected})" if expected else ""))
+    raise BadFilter(f"'{key}' is not valid: {shown(value)!r}" + (f" (expected {expected})" if expected else ""))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from peewee import Database
 
 from server_sync.analysis import actions as action_store
 from server_sync.analysis import queries
-from server_sync.exc import CentralConfigError
+from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
 from server_sync.workflow.alerts import check_date, where_sites
 from server_sync.workflow.people import owner_for, store_manager_of
@@ -53,7 +53,8 @@ def check_type(action_type: str | None) -> str | None:
     if action_type in (None, ""):
         return None
     if action_type not in TYPES:
-        raise CentralConfigError(f"--type must be one of {', '.join(TYPES)}, got {action_type!r}")
+        raise FieldError(f"--type must be one of {', '.join(TYPES)}, got {action_type!r}", "action_type",
+                         "not_offered", value=action_type)
     return action_type
 
 

@@ -18,7 +18,7 @@ from peewee import Database
 
 from server_sync.analysis import alerts as alert_store
 from server_sync.analysis.days import parse_day
-from server_sync.exc import CentralConfigError
+from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
 from server_sync.workflow.people import owner_for, store_manager_of
 
@@ -41,17 +41,24 @@ def today_of(now: datetime) -> str:
     return _naive(now).date().isoformat()
 
 
-def _text(value: str | None, what: str, required: bool = True) -> str:
+def _text(value: str | None, what: str, field: str, required: bool = True) -> str:
     value = (value or "").strip()
     if required and not value:
-        raise CentralConfigError(f"{what} must not be empty")
+        raise FieldError(f"{what} must not be empty", field, "empty")
     if len(value) > MAX_TEXT:
-        raise CentralConfigError(f"{what} is {len(value)} characters; keep it under {MAX_TEXT}")
+        raise FieldError(f"{what} is {len(value)} characters; keep it under {MAX_TEXT}", field, "too_long",
+                         length=len(value), most=MAX_TEXT)
     return value
 
 
 def check_date(value: str, what: str = "due date") -> str:
-    return parse_day(value, what)
+    """A due date (`what` names it in the message)."""
+    return parse_day(value, what, "due_date")
+
+
+def _still_open(a: dict[str, Any]) -> None:
+    if a["state"] == "closed":
+        raise FieldError(f"alert {a['id']} is closed already", None, "closed")
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -177,7 +184,7 @@ def set_due(db: Database, alert_id: int, due: str, by: str | None, now: datetime
 
 def comment(db: Database, alert_id: int, text: str, by: str | None, now: datetime) -> dict[str, Any]:
     require(db, alert_id, now)
-    text = _text(text, "the comment")
+    text = _text(text, "the comment", "comment")
     with db.atomic():
         _event(db, alert_id, now, by, "comment", text)
     return require(db, alert_id, now)
@@ -185,10 +192,8 @@ def comment(db: Database, alert_id: int, text: str, by: str | None, now: datetim
 
 def acknowledge(db: Database, alert_id: int, by: str | None, now: datetime, text: str | None = None) -> dict[str, Any]:
     """Seen and being looked at. `acked_at`/`ack_comment` are kept as before for older readers."""
-    a = require(db, alert_id, now)
-    if a["state"] == "closed":
-        raise CentralConfigError(f"alert {alert_id} is closed already")
-    text = _text(text, "the comment", required=False)
+    _still_open(require(db, alert_id, now))
+    text = _text(text, "the comment", "comment", required=False)
     p = db.param
     with db.atomic():
         db.execute_sql(f"UPDATE alert SET state = 'acknowledged', acked_at = COALESCE(acked_at, {p}),"
@@ -206,11 +211,11 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
     this alert; "none": `reason` says why; "duplicate": `duplicate_of` names the other alert."""
     from server_sync.workflow import actions
     a = require(db, alert_id, now)
-    if a["state"] == "closed":
-        raise CentralConfigError(f"alert {alert_id} is closed already")
+    _still_open(a)
     if outcome not in OUTCOMES:
-        raise CentralConfigError(f"--outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
-    reason = _text(reason, "--reason", required=outcome == "none") or None
+        raise FieldError(f"--outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}", "outcome",
+                         "not_offered", value=outcome)
+    reason = _text(reason, "--reason", "reason", required=outcome == "none") or None
     p = db.param
     with db.atomic():
         detail = outcome
@@ -221,7 +226,8 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
             if action_id is not None:
                 act = actions.get(db, action_id, evaluate=False)
                 if act is None or act["site_id"] != a["site_id"]:
-                    raise CentralConfigError(f"no action {action_id} at site {a['site_id']}")
+                    raise FieldError(f"no action {action_id} at site {a['site_id']}", "action_id", "not_at_site",
+                                     value=action_id)
                 db.execute_sql(f"UPDATE action SET alert_id = COALESCE(alert_id, {p}) WHERE id = {p}",
                                (alert_id, action_id))
             else:
@@ -234,10 +240,11 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
             detail = f"action {action_id}"
         elif outcome == "duplicate":
             if duplicate_of is None:
-                raise CentralConfigError("closing as a duplicate needs --duplicate-of ID")
+                raise FieldError("closing as a duplicate needs --duplicate-of ID", "duplicate_of", "empty")
             other = get(db, duplicate_of, now, history=False)
             if other is None or other["site_id"] != a["site_id"] or duplicate_of == alert_id:
-                raise CentralConfigError(f"no other alert {duplicate_of} at site {a['site_id']}")
+                raise FieldError(f"no other alert {duplicate_of} at site {a['site_id']}", "duplicate_of",
+                                 "not_at_site", value=duplicate_of)
             detail = f"duplicate of {duplicate_of}"
         if reason:
             detail += f": {reason}"

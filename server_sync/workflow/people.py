@@ -12,7 +12,7 @@ import re
 
 from peewee import Database
 
-from server_sync.exc import CentralConfigError
+from server_sync.exc import CentralConfigError, FieldError
 from server_sync.protocol.codec import short
 from server_sync.web.people import ADMIN, REGIONAL, STORE, User, require_user, user_by_name, users
 from server_sync.web.scope import visible_sites
@@ -41,10 +41,13 @@ def may_act(db: Database, user: User, site_id: str) -> bool:
 
 def owner_for(db: Database, name: str, site_id: str) -> User:
     """`name` as an owner of something at `site_id`: an active person who may act there."""
-    u = require_user(db, name)
+    try:
+        u = require_user(db, name)
+    except CentralConfigError as e:
+        raise FieldError(e.message, "owner", "not_offered", value=name) from None
     if not may_act(db, u, site_id):
-        raise CentralConfigError(f"{name} may not act on site {site_id} (a store manager of it, its regional "
-                                 "manager or an admin may)")
+        raise FieldError(f"{name} may not act on site {site_id} (a store manager of it, its regional "
+                         "manager or an admin may)", "owner", "may_not_act", value=name)
     return u
 
 

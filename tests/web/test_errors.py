@@ -22,8 +22,9 @@ from starlette.routing import Route
 from server_sync.central.db import connect
 from server_sync.central.setting import set_setting
 from server_sync.web.app import WebSettings, create_app, route_table
+from server_sync.workflow import alerts as workflow_alerts
 from tests.web.conftest import ENGINES
-from tests.web.world import PEOPLE, free_port, kiosk_central, login
+from tests.web.world import PEOPLE, csrf_of, free_port, kiosk_central, login
 
 pytestmark = pytest.mark.parametrize("chain_url", ENGINES, indirect=True, scope="module")
 
@@ -59,8 +60,73 @@ SERVER_FAULT = {
     "nb": "Serveren fikk en feil den ikke ventet. Den står i serverens logg; prøv igjen, eller si fra til en "
           "administrator om det skjer igjen.",
 }
-TITLE_500 = {"en": "Something is wrong on the server", "sv": "Något är fel på servern", "nb": "Noe er galt på serveren"}
+TITLE_500 = {"en": "Something is wrong on the server", "sv": "Något är fel på servern",
+             "nb": "Noe er galt på serveren"}
 ONE_OF_EACH_LANGUAGE = ("ada-admin", "ana-analyst", "rolf-regional")      # en, sv, nb
+# The alert and action forms: per language, a person who may act at the site; each field's label
+# (by the library's name of the value) and how a refusal reads, in en, sv, nb.
+ACTING = {"en": ("ada-admin", "s001"), "sv": ("sara-store", "s003"), "nb": ("rolf-regional", "s002")}
+FORM_LABELS = {
+    "due_date": ("Due", "Senast", "Frist"), "comment": ("Comment", "Kommentar", "Kommentar"),
+    "owner": ("Assign to", "Tilldela", "Tildel til"), "outcome": ("Outcome", "Utfall", "Utfall"),
+    "reason": ("Reason (no action needed)", "Skäl (ingen åtgärd behövs)", "Begrunnelse (ingen tiltak trengs)"),
+    "duplicate_of": ("Duplicate of alert (id)", "Dubblett av larm (id)", "Duplikat av varsel (id)"),
+    "action_id": ("Or an action already logged (id)", "Eller en redan loggad åtgärd (id)",
+                  "Eller et tiltak som alt er logget (id)"),
+    "note": ("What changed", "Vad som ändrades", "Hva som ble endret"), "action_type": ("Type", "Typ", "Type"),
+    "date": ("From", "Från", "Fra"), "question": ("Question", "Fråga", "Spørsmål"),
+}
+FORM_WORDS = {
+    "saved": ("That could not be saved: ", "Det gick inte att spara: ", "Det kunne ikke lagres: "),
+    "bad_day": (WORDS["en"]["bad"], WORDS["sv"]["bad"], WORDS["nb"]["bad"]),
+    "empty": ("'{name}' must be filled in", "'{name}' måste fyllas i", "'{name}' må fylles ut"),
+    "too_long": ("'{name}' has {length} characters; at most 2000", "'{name}' har {length} tecken; högst 2000",
+                 "'{name}' har {length} tegn; høyst 2000"),
+    "not_offered": ("'{name}' is not one of the choices offered: '{value}'",
+                    "'{name}' är inte ett av de val som finns: '{value}'",
+                    "'{name}' er ikke et av valgene som finnes: '{value}'"),
+    "not_a_number": ("'{name}' is not a number: '{value}'", "'{name}' är inte ett tal: '{value}'",
+                     "'{name}' er ikke et tall: '{value}'"),
+    "not_at_site": ("'{name}': {value} is not one of this site's", "'{name}': {value} hör inte till den här butiken",
+                    "'{name}': {value} hører ikke til denne butikken"),
+    "may_not_act": ("'{name}': {value} may not act at this site",
+                    "'{name}': {value} kan inte hantera ärenden i den här butiken",
+                    "'{name}': {value} kan ikke håndtere saker i denne butikken"),
+    "closed": ("This alert is closed already.", "Larmet är redan stängt.", "Varselet er allerede lukket."),
+}
+LANGUAGE_AT = {"en": 0, "sv": 1, "nb": 2}
+LONG = "x" * 2001
+# (form, what it posts, the field refused, what is wrong); the message echoes the value posted
+FORM_CASES = [
+    ("due", {"due_date": "tomorrow"}, "due_date", "bad_day"),
+    ("due", {"due_date": "2026-02-30"}, "due_date", "bad_day"),
+    ("due", {"due_date": "0001-01-01"}, "due_date", "bad_day"),
+    ("comment", {"comment": "  "}, "comment", "empty"),
+    ("comment", {"comment": LONG}, "comment", "too_long"),
+    ("assign", {"owner": "nobody"}, "owner", "not_offered"),
+    ("assign", {"owner": "ana-analyst"}, "owner", "may_not_act"),
+    ("close", {"outcome": "maybe"}, "outcome", "not_offered"),
+    ("close", {"outcome": "none"}, "reason", "empty"),
+    ("close", {"outcome": "none", "reason": LONG}, "reason", "too_long"),
+    ("close", {"outcome": "duplicate"}, "duplicate_of", "empty"),
+    ("close", {"outcome": "duplicate", "duplicate_of": "abc"}, "duplicate_of", "not_a_number"),
+    ("close", {"outcome": "duplicate", "duplicate_of": "²"}, "duplicate_of", "not_a_number"),
+    ("close", {"outcome": "duplicate", "duplicate_of": "999999"}, "duplicate_of", "not_at_site"),
+    ("close", {"outcome": "duplicate", "duplicate_of": "9" * 30}, "duplicate_of", "not_at_site"),
+    ("close", {"outcome": "action", "action_id": "abc"}, "action_id", "not_a_number"),
+    ("close", {"outcome": "action", "action_id": "999999"}, "action_id", "not_at_site"),
+    ("close", {"outcome": "action", "note": " "}, "note", "empty"),
+    ("close", {"outcome": "action", "note": LONG}, "note", "too_long"),
+    ("close", {"outcome": "action", "note": "x", "action_type": "magic"}, "action_type", "not_offered"),
+    ("close", {"outcome": "action", "note": "x", "date": "2026-1-05"}, "date", "bad_day"),
+    ("actions", {"question": "nope"}, "question", "not_offered"),
+    ("actions", {"date": "tomorrow"}, "date", "bad_day"),
+    ("actions", {"date": "9999-12-31"}, "date", "bad_day"),
+    ("actions", {"note": ""}, "note", "empty"),
+    ("actions", {"note": LONG}, "note", "too_long"),
+    ("actions", {"action_type": "magic"}, "action_type", "not_offered"),
+    ("actions", {"due_date": "20261201"}, "due_date", "bad_day"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +291,47 @@ def test_an_unexpected_error_is_a_500_page_in_the_persons_language_logged_once(i
     assert [rec.getMessage() for rec in faults] == [f"GET {path}: unexpected error" for path in asked], \
         [rec.getMessage() for rec in logged]
     assert len(faults) == len(logged), "each fault logged once, by the app, not again by uvicorn"
+
+
+def _refusal(lang: str, field: str | None, problem: str, value: str | None) -> str:
+    at = LANGUAGE_AT[lang]
+    name = FORM_LABELS[field][at] if field else ""
+    return FORM_WORDS["saved"][at] + FORM_WORDS[problem][at].format(name=name, value=value, length=len(LONG))
+
+
+def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_language(web):
+    """The forms called the command line's functions and showed their messages: "--due …",
+    "--note must say …", "--outcome must be one of …", "--type …", in English for everyone."""
+    db = connect(web.db_url)
+    try:
+        alert = {s: int(i) for s, i in db.execute_sql("SELECT site_id, MIN(id) FROM alert GROUP BY site_id")}
+        question = db.execute_sql("SELECT MIN(id) FROM question").fetchone()[0]
+        closed = {}
+        for _name, site in ACTING.values():          # a closed alert per site: acknowledged or closed again
+            row = workflow_alerts.get(db, alert[site], history=False)
+            db.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
+                           f" window_to, n, negative, message, state) VALUES ({db.param}, {db.param}, 'realtime',"
+                           f" {db.param}, {db.param}, {db.param}, {db.param}, 8, 6, 'closed one', 'closed')",
+                           (site, row["question_id"], row["raised_at"], row["raised_at"], row["raised_at"],
+                            row["raised_at"]))
+            closed[site] = db.execute_sql("SELECT MAX(id) FROM alert").fetchone()[0]
+    finally:
+        db.close()
+    for lang, (name, site) in ACTING.items():
+        client = login(web.url, name)
+        forms = "".join(html.unescape(client.get(path).text) for path in (f"/alerts/{alert[site]}", f"/sites/{site}"))
+        for labels in FORM_LABELS.values():
+            assert labels[LANGUAGE_AT[lang]] in forms, f"{lang}: no field labelled {labels[LANGUAGE_AT[lang]]!r}"
+        token = csrf_of(client.get("/account").text)
+        good = {"actions": {"question": question, "date": "2026-01-05", "note": "Extra cashier"}}
+        for form, data, field, problem in FORM_CASES + [("ack", {}, None, "closed"),
+                                                        ("close", {"outcome": "none", "reason": "x"}, None, "closed")]:
+            item = closed[site] if problem == "closed" else alert[site]
+            path = f"/sites/{site}/actions" if form == "actions" else f"/alerts/{item}/{form}"
+            r = client.post(path, data={"csrf_token": token, **good.get(form, {}), **data})
+            where = f"{name} POST {path} {data}"[:200]
+            assert r.status_code == 400, f"{where}: {r.status_code} {r.text[:300]}"
+            said = html.unescape(r.text)
+            assert _refusal(lang, field, problem, data.get(field)) in said, f"{where}: {said[-1500:]}"
+            assert WORDS[lang]["title"] in said and "--" not in said.split("<main", 1)[-1], where
+    assert "Traceback" not in web.server.log()

@@ -6,7 +6,9 @@ failed deliveries of notices (admins).
 Every route first finds the item's site and requires it in the person's scope (scope.require_site):
 an alert or action of a site they may not see is a 404, the same page an unknown id gets. Acting
 needs a role that may act there (workflow.people.may_act: not an analyst), else 403. The forms call
-the same functions as `kiosk-central alerts …` (server_sync.workflow).
+the same functions as `kiosk-central alerts …` (server_sync.workflow); what those refuse (a
+FieldError, worded for the command line) a form says in its own words: a 400 naming the field by
+its label, in the person's language.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import Any, Callable
 
 from starlette.responses import RedirectResponse, Response
 
+from server_sync.exc import FieldError
 from server_sync.notify import queue
+from server_sync.protocol.vocabulary import MAX_INT64
 from server_sync.web import filters, render
 from server_sync.web.guard import PageResult, Visit, admin_page, error_page, form, page
 from server_sync.web.people import users
@@ -26,6 +30,14 @@ from server_sync.workflow import actions, alerts
 from server_sync.workflow.people import ACTING_ROLES, may_act
 
 DELIVERY_COLUMNS = ["channel", "id", "to", "what", "created_at", "attempts", "state", "next_attempt_at", "last_error"]
+# The library's name of each value the forms send (FieldError.field) → the web's text of the form
+# field's label; what is wrong (FieldError.problem) → the web's text saying it.
+LABELS = {"owner": "assign_to", "due_date": "due_date", "comment": "comment_label", "outcome": "outcome",
+          "reason": "reason_label", "action_id": "existing_action", "duplicate_of": "duplicate_of",
+          "note": "action_note", "action_type": "action_type", "date": "action_date", "question": "question"}
+PROBLEMS = {"bad_day": "bad_day", "empty": "field_empty", "too_long": "field_too_long", "not_offered": "not_offered",
+            "not_a_number": "field_not_a_number", "not_at_site": "field_not_at_site",
+            "may_not_act": "field_may_not_act", "closed": "alert_closed"}
 
 
 def _path_id(v: Visit, name: str) -> int:
@@ -76,12 +88,33 @@ def _back(a: dict[str, Any]) -> Response:
     return RedirectResponse(f"/alerts/{a['id']}", status_code=303)
 
 
+def _refused(field: str | None, problem: str, **values: object) -> filters.BadFilter:
+    """A form's value refused (a 400) in the person's language: "That could not be saved:" and
+    what is wrong, naming the field by the label the person sees (LABELS)."""
+    return filters.refusal(PROBLEMS[problem], field, LABELS, within="form_refused", **values)
+
+
+def _in_words(fn: Callable[..., Response | None]) -> Callable[..., Response | None]:
+    """`fn` with what the workflow library refuses said in the form's own words (_refused)."""
+    @functools.wraps(fn)
+    def run(*args: Any) -> Response | None:
+        try:
+            return fn(*args)
+        except FieldError as e:
+            raise _refused(e.field, e.problem, **e.values) from None
+    return run
+
+
 def _int(fields: dict, name: str) -> int | None:
+    """An id typed or chosen in the form: ASCII digits (int() takes no '²', which isdigit() does);
+    one beyond the database's integers is no item of the site."""
     value = str(fields.get(name, "")).strip()
     if not value:
         return None
-    if not value.isdigit():
-        raise filters.BadFilter(f"'{name}' must be a number")
+    if not (value.isascii() and value.isdigit()):
+        raise _refused(name, "not_a_number", value=value)
+    if int(value) > MAX_INT64:
+        raise _refused(name, "not_at_site", value=value)
     return int(value)
 
 
@@ -94,7 +127,7 @@ def _alert_form(act: Callable[[Visit, dict[str, Any], dict], Response | None]) -
         a = _acting(v)
         if isinstance(a, Response):
             return a
-        return act(v, a, fields) or _back(a)
+        return _in_words(act)(v, a, fields) or _back(a)
     return handler
 
 
@@ -137,6 +170,7 @@ def alert_close(v: Visit, a: dict[str, Any], fields: dict) -> Response | None:
 
 
 @form
+@_in_words
 def action_add(v: Visit, fields: dict) -> Response:
     """A new action at a site, on its own (not from an alert)."""
     site_id = v.scope.require_site(str(v.request.path_params.get("site_id", "")))
