@@ -27,7 +27,7 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.analysis.ranking import rank_sites
 from server_sync.analysis.trends import change_dict, daily_series, heatmap, weekly_series
 from server_sync.central.setting import get_setting, stored_number
-from server_sync.exc import CentralConfigError
+from server_sync.exc import FieldError
 from server_sync.protocol.codec import short
 
 SCHEMA = 1
@@ -81,7 +81,8 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     catalogue = queries.questions(db)
     unknown = [q for q in f.questions if q not in catalogue]
     if unknown:
-        raise CentralConfigError(f"unknown question {short(unknown[0])}; known: {', '.join(sorted(catalogue)) or 'none'}")
+        raise FieldError(f"unknown question {short(unknown[0])}; known: {', '.join(sorted(catalogue)) or 'none'}",
+                         "question", "not_offered", value=unknown[0])
     queries.require_sites(db, f.sites)
     names = queries.site_names(db)
     period = resolve_period(db, f, now)

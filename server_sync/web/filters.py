@@ -1,8 +1,9 @@
 """The filters a page, a download and an API call take from the query string, checked once here:
 dates, question, region, site, reason, score, search text, page. A malformed value is a 400
-with a message saying which; a site or region the person may not see is a 404 (scope.py). A day
-is one by the rule of analysis.days (the command line's too), said in the web's own words: the
-field's label in the person's language, not the command line's `--from`.
+with a message saying which, in the person's language (the API's: English), naming the field by
+its label in the filter form ("Från", not `from`, nor the command line's `--from`); a site or
+region the person may not see is a 404 (scope.py). A day is one by the rule of analysis.days
+(the command line's too).
 
 Values are only ever passed on as query parameters, never written into SQL.
 """
@@ -24,15 +25,19 @@ MAX_SEARCH_CHARS = 200
 # field by it (one without a label, such as `page`, by its own name).
 LABELS = {"from": "from", "to": "to", "question": "question", "region": "region", "site": "site",
           "reason": "reason", "score": "score", "q": "search", "state": "state"}
+# What the library found wrong with a value (exc.FieldError.problem) -> the web's text saying it.
+PROBLEMS = {"bad_day": "bad_day", "empty": "field_empty", "too_long": "field_too_long", "not_offered": "not_offered",
+            "not_a_number": "field_not_a_number", "not_at_site": "field_not_at_site",
+            "may_not_act": "field_may_not_act", "closed": "alert_closed"}
 
 
 class BadFilter(ValueError):
-    """A query parameter that is not what it should be (the page answers 400 with this text).
-    Given as a function of the language (the web's texts), it is said in the person's language
-    and in English (the API, str()); given as a text, in English everywhere."""
+    """A query parameter (or a form's field) that is not what it should be: the page answers 400
+    with this text, given as a function of the language (the web's texts, e.g. refusal()): said
+    in the person's language, and in English for the API (str())."""
 
-    def __init__(self, message: str | Callable[[str], str]) -> None:
-        self.words = message if callable(message) else lambda _lang: message
+    def __init__(self, message: Callable[[str], str]) -> None:
+        self.words = message
         super().__init__(self.words("en"))
 
     def said_in(self, lang: str) -> str:
@@ -42,16 +47,23 @@ class BadFilter(ValueError):
 def refusal(key: str, field: str | None = None, labels: Mapping[str, str] = LABELS, within: str | None = None,
             **values: object) -> BadFilter:
     """A refusal in the web's own words, in the person's language: its text `key`, naming `field`
-    by its label (`labels`: a field -> the web's text of its label) as {name}, and echoing each
-    value from the request at most 40 characters long; `within`: a text that frames it as its
-    {problem} (e.g. form_refused)."""
-    values = {k: shown(v) if isinstance(v, str) else v for k, v in values.items()}
+    by its label (`labels`: a field -> the web's text of its label) as {name}, and echoing the
+    value from the request ({value}) at most 40 characters long; `within`: a text that frames it
+    as its {problem} (e.g. form_refused)."""
+    if "value" in values:
+        values["value"] = shown(str(values["value"]))
 
     def said(lang: str) -> str:
         name = render.text(labels[field], lang) if field in labels else field or ""
         text = render.text(key, lang, name=name, **values)
         return render.text(within, lang, problem=text) if within else text
     return BadFilter(said)
+
+
+def refused(e: FieldError) -> BadFilter:
+    """What the library refused of a query parameter (a FieldError, worded for the command line:
+    e.g. chain_report's unknown question) in the web's words."""
+    return refusal(PROBLEMS[e.problem], e.field, **e.values)
 
 
 # Every query parameter any page or API call reads, with its meaning (the OpenAPI description
@@ -91,7 +103,7 @@ def takes(*names: str):
 def check_known(params: Mapping[str, str], allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(params) - set(allowed) - {"format"})
     if unknown:
-        raise BadFilter(f"this page takes no '{unknown[0]}' (it takes: {', '.join(allowed) or 'nothing'})")
+        raise refusal("param_unknown" if allowed else "param_none", value=unknown[0], allowed=", ".join(allowed))
 
 
 def _one(params: Mapping[str, str], key: str) -> str | None:
@@ -117,7 +129,7 @@ def ident(params: Mapping[str, str], key: str) -> str | None:
     """A site, region, question or reason id: letters, digits, '-' and '_'."""
     value = _one(params, key)
     if value is not None and not ID_RE.fullmatch(value):
-        _bad(key, value)
+        raise refusal("bad_value", key, value=value)
     return value
 
 
@@ -125,36 +137,29 @@ def integer(params: Mapping[str, str], key: str, low: int, high: int) -> int | N
     value = _one(params, key)
     if value is None:
         return None
-    try:
-        n = int(value)
-    except ValueError:
-        return _bad(key, value)
-    if not low <= n <= high:
-        _bad(key, value)
+    n = int(value) if value.isascii() and value.isdigit() and len(value) <= len(str(high)) else None
+    if n is None or not low <= n <= high:
+        raise refusal("bad_number", key, value=value, low=low, high=high)
     return n
 
 
 def search(params: Mapping[str, str], key: str = "q") -> str | None:
     value = _one(params, key)
     if value is not None and len(value) > MAX_SEARCH_CHARS:
-        raise BadFilter(f"'{key}' is longer than {MAX_SEARCH_CHARS} characters")
+        raise refusal("field_too_long", key, length=len(value), most=MAX_SEARCH_CHARS)
     return value
 
 
 def choice(params: Mapping[str, str], key: str, allowed: tuple[str, ...]) -> str | None:
     value = _one(params, key)
     if value is not None and value not in allowed:
-        _bad(key, value, f"one of {', '.join(allowed)}")
+        raise refusal("bad_choice", key, value=value, allowed=", ".join(allowed))
     return value
 
 
 def shown(value: str) -> str:
     """A value from the request as a message echoes it: at most 40 characters."""
     return value if len(value) <= 40 else value[:40] + "…"
-
-
-def _bad(key: str, value: str, expected: str | None = None):
-    raise BadFilter(f"'{key}' is not valid: {shown(value)!r}" + (f" (expected {expected})" if expected else ""))
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from server_sync.analysis import chain_report
 from server_sync.analysis.fleet import fleet as fleet_rows
 from server_sync.analysis.queries import ReportFilter
-from server_sync.exc import CentralConfigError, StoredSettingError
+from server_sync.exc import CentralConfigError, FieldError, StoredSettingError
 from server_sync.web import audit, render, sessions
-from server_sync.web.filters import BadFilter, check_known
+from server_sync.web.filters import BadFilter, check_known, refused, refusal
 from server_sync.web.people import User, user_by_token
 from server_sync.web.scope import NotVisible, Scope, scope_of
 
@@ -214,9 +214,11 @@ def _guarded(request: Request, call: Callable[[], Response], lang: str = "en") -
         return error_page(request, 404, lang)
     except BadFilter as e:
         return error_page(request, 400, lang, e.said_in(lang))
+    except FieldError as e:               # e.g. an unknown question id in the filters (chain_report's)
+        return error_page(request, 400, lang, refused(e).said_in(lang))
     except StoredSettingError:
         raise                             # the centre's, not the request's: a 500 (server_fault)
-    except CentralConfigError as e:       # e.g. an unknown question id in the filters
+    except CentralConfigError as e:
         return error_page(request, 400, lang, str(e))
 
 
@@ -297,9 +299,9 @@ def _respond(visit: Visit, result: PageResult | Response) -> Response:
 def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") -> Response:
     """The page's figures as CSV, JSON or the HTML report, audited."""
     if fmt not in EXPORT_FORMATS:
-        raise BadFilter(f"'format' must be one of {', '.join(EXPORT_FORMATS)}")
+        raise refusal("bad_choice", "format", value=fmt, allowed=", ".join(EXPORT_FORMATS))
     if result.csv is None and result.report_filter is None and event == "export":
-        raise BadFilter("this page has no downloads")
+        raise refusal("no_download", value=fmt)
     name = result.title_key.removeprefix("title_")
     filters = {k: v for k, v in visit.params.items() if k != "format"}
     audit.record(visit.db, event, user_name=visit.user.name, address=visit.address, page=visit.request.url.path,
@@ -311,12 +313,12 @@ def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") ->
                         headers=_attachment(f"kundpuls-{name}-{stamp}.json"))
     if fmt == "csv":
         if result.csv is None:
-            raise BadFilter("this page has no CSV download")
+            raise refusal("no_download", value=fmt)
         columns, rows = result.csv(result.data)
         return Response(render.to_csv(columns, rows), media_type="text/csv; charset=utf-8",
                         headers=_attachment(f"kundpuls-{name}-{stamp}.csv"))
     if result.report_filter is None:
-        raise BadFilter("this page has no report download")
+        raise refusal("no_download", value=fmt)
     f = result.report_filter
     # A report filter without sites stands for the page's own: every site the person may see.
     report = visit.report(f.sites if f.sites else visit.sites_or_chain(), f)

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from server_sync.analysis.queries import ReportFilter, questions
 from server_sync.protocol.catalogue import REASONS
 from server_sync.web import audit, filters
-from server_sync.web.filters import BadFilter
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import CommentFilter, comments, site_names
 from server_sync.web.scope import sites_of_region, visible_regions
@@ -30,10 +29,10 @@ def build(v: Visit) -> PageResult:
         sites = v.sites_or_chain()
     catalogue = questions(v.db)
     if period.question and period.question not in catalogue:
-        raise BadFilter(f"unknown question {period.question!r}")
+        raise filters.refusal("not_offered", "question", value=period.question)
     reason = filters.ident(v.params, "reason")
     if reason and reason not in REASONS:
-        raise BadFilter(f"unknown reason {reason!r}")
+        raise filters.refusal("not_offered", "reason", value=reason)
     f = CommentFilter(sites=sites, question=period.question, reason=reason,
                       score=filters.integer(v.params, "score", 0, 10), date_from=period.date_from,
                       date_to=period.date_to, search=filters.search(v.params), page=filters.integer(

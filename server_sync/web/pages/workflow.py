@@ -31,13 +31,10 @@ from server_sync.workflow.people import ACTING_ROLES, may_act
 
 DELIVERY_COLUMNS = ["channel", "id", "to", "what", "created_at", "attempts", "state", "next_attempt_at", "last_error"]
 # The library's name of each value the forms send (FieldError.field) → the web's text of the form
-# field's label; what is wrong (FieldError.problem) → the web's text saying it.
+# field's label.
 LABELS = {"owner": "assign_to", "due_date": "due_date", "comment": "comment_label", "outcome": "outcome",
           "reason": "reason_label", "action_id": "existing_action", "duplicate_of": "duplicate_of",
           "note": "action_note", "action_type": "action_type", "date": "action_date", "question": "question"}
-PROBLEMS = {"bad_day": "bad_day", "empty": "field_empty", "too_long": "field_too_long", "not_offered": "not_offered",
-            "not_a_number": "field_not_a_number", "not_at_site": "field_not_at_site",
-            "may_not_act": "field_may_not_act", "closed": "alert_closed"}
 
 
 def _path_id(v: Visit, name: str) -> int:
@@ -90,8 +87,8 @@ def _back(a: dict[str, Any]) -> Response:
 
 def _refused(field: str | None, problem: str, **values: object) -> filters.BadFilter:
     """A form's value refused (a 400) in the person's language: "That could not be saved:" and
-    what is wrong, naming the field by the label the person sees (LABELS)."""
-    return filters.refusal(PROBLEMS[problem], field, LABELS, within="form_refused", **values)
+    what is wrong (filters.PROBLEMS), naming the field by the label the person sees (LABELS)."""
+    return filters.refusal(filters.PROBLEMS[problem], field, LABELS, within="form_refused", **values)
 
 
 def _in_words(fn: Callable[..., Response | None]) -> Callable[..., Response | None]:
