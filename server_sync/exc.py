@@ -29,9 +29,9 @@ class FieldError(CentralConfigError):
 
 
 class StoredSettingError(CentralConfigError):
-    """A setting kept in the store (`central_setting`) that its command would not store: a row
-    edited by hand. The operator's to fix, not the request's: the web app answers it with an
-    error page and a line in its log, not a 400."""
+    """A setting kept in the store (`central_setting`, or a site's opening hours) that its command
+    would not store: a row edited by hand. The operator's to fix, not the request's: the web app
+    answers it with an error page and a line in its log, not a 400."""
 
 
 __all__ = ["CentralError", "CentralConfigError", "FieldError", "ProtocolError", "StoredSettingError"]

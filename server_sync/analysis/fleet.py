@@ -58,7 +58,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
          config_version, config_error, version, payload) in rows:
         zone = ZoneInfo(tz or "Europe/Stockholm")
         if opening not in hours_cache:
-            hours_cache[opening] = parse_hours(opening)
+            hours_cache[opening] = parse_hours(opening, site)
         since = _dt(last_seen) or _dt(registered)
         silent_open = open_seconds_between(since, now, zone, hours_cache[opening]) if since else 0.0
         silent = bool(active) and silent_open > silent_after.total_seconds()

@@ -11,25 +11,35 @@ from datetime import datetime, timedelta
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
+from server_sync.exc import StoredSettingError
 from server_sync.protocol.catalogue import OPENING_HOURS
-from server_sync.exc import CentralConfigError
+from server_sync.protocol.codec import short
 
 Hours = Mapping[int, tuple[int, int]]
 
 
-def parse_hours(text: str | None) -> dict[int, tuple[int, int]]:
-    """A site's opening_hours column (JSON {"0": [8, 21], …}); None/empty means the default."""
+def parse_hours(text: str | None, site: str | None = None) -> dict[int, tuple[int, int]]:
+    """Site `site`'s opening_hours column (JSON {"0": [8, 21], …}); None/empty means the default.
+    No command stores it: one that is not hours by weekday was edited by hand, the store's fault
+    and not the caller's (StoredSettingError, saying which site and what is wrong)."""
     if not text:
         return dict(OPENING_HOURS)
     try:
         raw = json.loads(text)
         hours = {int(k): (int(v[0]), int(v[1])) for k, v in raw.items()}
-    except (ValueError, TypeError, IndexError, AttributeError) as e:
-        raise CentralConfigError(f"bad opening_hours {text!r}: expected {{\"0\": [8, 21], …}} ({e})") from None
+    except (ValueError, TypeError, IndexError, AttributeError, OverflowError) as e:
+        raise _stored_wrong(text, site, f"not hours by weekday ({e})") from None
     for day, (a, b) in hours.items():
         if not (0 <= day <= 6 and 0 <= a <= b <= 24):
-            raise CentralConfigError(f"bad opening_hours for weekday {day}: {a}-{b}")
+            raise _stored_wrong(text, site, f"weekday {day} is {a}-{b}")
     return hours
+
+
+def _stored_wrong(text: str, site: str | None, problem: str) -> StoredSettingError:
+    of = f" of site {site}" if site else ""
+    return StoredSettingError(f"the stored opening_hours{of} is {short(text)}: {problem}; expected JSON "
+                              "{\"0\": [8, 21], …} (weekday 0-6, Monday 0: its opening and closing hour, 0-24), "
+                              "or NULL for the chain default")
 
 
 def open_seconds_between(start: datetime, end: datetime, tz: ZoneInfo, hours: Hours) -> float:

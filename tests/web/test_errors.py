@@ -408,3 +408,36 @@ def test_a_bad_filter_is_said_in_the_persons_language_naming_the_field(web, clie
             assert r.status_code == 400, f"{where}: {r.status_code} {r.text[:300]}"
             said = r.json()["error"] if name == "api" else html.unescape(r.text)
             assert expected in said, f"{where}: {said[-1500:]}"
+
+
+@pytest.mark.parametrize("hours", ["nonsense", '{"0": [18, 9]}', '{"9": [8, 21]}', '{"0": [1e400, 21]}'])
+def test_opening_hours_edited_by_hand_are_an_error_page_and_a_log_line(in_process, chain_url, caplog, hours):
+    """A site's opening hours no rule would take were a CentralConfigError: a 400 that blamed the
+    person's request ("bad opening_hours …", in English), on every page that shows the fleet."""
+    clients = {name: login(in_process, name) for name in ONE_OF_EACH_LANGUAGE}
+    r = kiosk_central(chain_url, "user", "token", "ada-admin", "--label", "hours")
+    assert r.returncode == 0, r.stderr
+    api = httpx.Client(base_url=in_process, headers={"Authorization": f"Bearer {r.stdout.strip()}"}, timeout=30)
+    db = connect(chain_url)
+    caplog.set_level(logging.INFO)
+    try:
+        with db.atomic():
+            db.execute_sql(f"UPDATE site SET opening_hours = {db.param} WHERE id = 's001'", (hours,))
+        for name in ONE_OF_EACH_LANGUAGE:                       # each of them sees s001
+            lang = PEOPLE[name][3]
+            for path in ("/", "/fleet", "/sites/s001", "/fleet?format=csv"):
+                r = clients[name].get(path)
+                assert r.status_code == 500, f"{name} {path}: {r.status_code} {r.text[:300]}"
+                said = html.unescape(r.text)
+                assert SETTING_BROKEN[lang] in said and "opening_hours" not in said, f"{name} {path}: {said[:2000]}"
+        r = api.get("/api/v1/fleet")
+        assert r.status_code == 500 and r.json() == {"error": SETTING_BROKEN["en"]}, r.text
+    finally:
+        with db.atomic():
+            db.execute_sql("UPDATE site SET opening_hours = NULL WHERE id = 's001'")
+        db.close()
+    for name in ONE_OF_EACH_LANGUAGE:
+        assert clients[name].get("/fleet").status_code == 200, name
+    logged = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert logged and all(f"the stored opening_hours of site s001 is {hours!r}" in rec.getMessage()
+                          and not rec.exc_info for rec in logged), [rec.getMessage() for rec in logged]
