@@ -133,6 +133,31 @@ def test_the_bi_views_never_show_an_employee_answer_or_a_small_group(chain):
     assert [tuple(r) for r in reasons] == [("s1", "2026-11-19", 1)]
 
 
+# Every employee group of the chain fixture: (site, day, n) a day, (day, n) the chain's day, and
+# (site, day, n) of the reasons given by its negative answers.
+DAILY = [("s1", "2026-11-18", 3), ("s1", "2026-11-19", 6), ("s2", "2026-11-19", 2)]
+CHAIN_DAILY = [("2026-11-18", 3), ("2026-11-19", 8)]
+REASONS = [("s1", "2026-11-18", 3), ("s1", "2026-11-19", 1), ("s2", "2026-11-19", 2)]
+
+
+@pytest.mark.parametrize("value, minimum", [
+    ("abc", 5), ("", 5), (" 7", 5), ("+7", 5), ("7.5", 5), ("-9", 5), ("0", 5), ("4", 5), ("٧", 5),
+    ("7", 7), ("0007", 7), ("2147483648", 2147483648), ("9" * 5000, 2 ** 31 - 1)])
+def test_the_bi_views_read_a_minimum_edited_by_hand_safely(chain, value, minimum):
+    """m0012's views cast the stored text to INTEGER: on SQLite 'abc' or '' was 0 and the views
+    showed groups of two; on PostgreSQL they failed. Not a whole number of at least 5: the default 5."""
+    with chain.atomic():
+        set_setting(chain, "min_employee_group", value)
+    q = lambda sql: [tuple(r) for r in chain.execute_sql(sql).fetchall()]      # noqa: E731
+    day_n = {(s, d): n for s, d, n in DAILY}
+    assert q("SELECT site_id, local_date, n FROM v_daily_site WHERE audience = 'employee' ORDER BY 1, 2") \
+        == [r for r in DAILY if r[2] >= minimum]
+    assert q("SELECT local_date, n FROM v_daily_chain WHERE audience = 'employee' ORDER BY 1") \
+        == [r for r in CHAIN_DAILY if r[1] >= minimum]
+    assert q("SELECT site_id, local_date, n FROM v_reasons_daily WHERE audience = 'employee' ORDER BY 1, 2") \
+        == [r for r in REASONS if day_n[r[:2]] >= minimum]
+
+
 def test_the_setting_is_shown_and_changed_by_command(central_url, chain, capsys):
     assert main(["--db", central_url, "privacy", "set", "--min-employee-group", "8"]) == 0
     assert main(["--db", central_url, "privacy", "show", "--json"]) == 0
