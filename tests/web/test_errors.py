@@ -441,3 +441,17 @@ def test_opening_hours_edited_by_hand_are_an_error_page_and_a_log_line(in_proces
     logged = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
     assert logged and all(f"the stored opening_hours of site s001 is {hours!r}" in rec.getMessage()
                           and not rec.exc_info for rec in logged), [rec.getMessage() for rec in logged]
+
+
+def test_an_id_beyond_the_databases_integers_is_a_404_like_any_unknown_one(web, clients):
+    """/alerts/<id> and /actions/<id> take any digits: on SQLite one beyond 2^63-1 overflowed the
+    query's parameter (a 500)."""
+    client = clients["ada-admin"]
+    token = csrf_of(client.get("/account").text)
+    for path in ("/alerts/{}", "/actions/{}", "/alerts/{}/comment"):
+        for item in (2 ** 63, 10 ** 30):
+            url = path.format(item)
+            r = client.post(url, data={"csrf_token": token, "comment": "x"}) if "comment" in url else client.get(url)
+            assert r.status_code == 404, f"{url}: {r.status_code} {r.text[:300]}"
+            assert r.text == client.get("/alerts/999999").text, f"{url}: read like an unknown id"
+    assert "Traceback" not in web.server.log()

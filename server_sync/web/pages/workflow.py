@@ -38,10 +38,15 @@ LABELS = {"owner": "assign_to", "due_date": "due_date", "comment": "comment_labe
 
 
 def _path_id(v: Visit, name: str) -> int:
+    """The alert's or action's id in the path; one beyond the database's integers (SQLite's
+    driver would overflow on it) is no item, as an unknown one."""
     try:
-        return int(v.request.path_params[name])
+        item = int(v.request.path_params[name])
     except (KeyError, ValueError):
         raise NotVisible(name) from None
+    if item > MAX_INT64:
+        raise NotVisible(name)
+    return item
 
 
 def _alert(v: Visit) -> dict[str, Any]:
