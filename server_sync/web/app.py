@@ -182,8 +182,12 @@ class Faults(_HttpMiddleware):
             await server_fault(Request(scope), e)(scope, receive, send)
 
 
-async def _not_found(request: Request, exc: HTTPException) -> Response:
-    return error_page(request, exc.status_code)
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own refusals: no such route (404), a method the route does not take (405, with
+    its Allow header), a form it cannot read (400), a body over the limit (413)."""
+    response = error_page(request, exc.status_code)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def _connect(url: str):
@@ -222,7 +226,7 @@ def create_app(settings: WebSettings) -> Starlette:
             await anyio.to_thread.run_sync(writer.close)
             db.close()
 
-    app = Starlette(routes=route_table(), lifespan=lifespan, exception_handlers={HTTPException: _not_found},
+    app = Starlette(routes=route_table(), lifespan=lifespan, exception_handlers={HTTPException: _http_error},
                     max_body_size=64 * 1024)
     app.add_middleware(Faults)
     app.add_middleware(SecurityHeaders)              # added last: outermost, so a 500 page carries them too

@@ -455,3 +455,20 @@ def test_an_id_beyond_the_databases_integers_is_a_404_like_any_unknown_one(web, 
             assert r.status_code == 404, f"{url}: {r.status_code} {r.text[:300]}"
             assert r.text == client.get("/alerts/999999").text, f"{url}: read like an unknown id"
     assert "Traceback" not in web.server.log()
+
+
+def test_a_method_a_route_does_not_take_or_a_body_over_the_limit_is_its_own_error(web, clients):
+    """Starlette's 405 (GET /logout, a form's address opened as a page) and 413 (a form over 64 KiB)
+    went to an error page that had no text for them: a KeyError, a 500 with a traceback in the log."""
+    logged = len(web.server.log())
+    client = clients["ada-admin"]
+    for path in ("/logout", "/alerts/1/comment", "/sites/s001/actions"):
+        r = client.get(path)
+        assert r.status_code == 405 and r.headers["allow"] == "POST", f"{path}: {r.status_code} {r.text[:300]}"
+        assert "Not possible at this address" in r.text, path
+    token = csrf_of(client.get("/account").text)
+    r = client.post("/alerts/1/comment", data={"csrf_token": token, "comment": LONG * 40})      # 80 kB
+    assert r.status_code == 413, r.text[:300]
+    assert client.get("/").status_code == 200
+    log = web.server.log()[logged:]
+    assert "Traceback" not in log and "unexpected error" not in log, log[-3000:]
