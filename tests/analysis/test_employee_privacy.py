@@ -158,6 +158,15 @@ def test_the_bi_views_read_a_minimum_edited_by_hand_safely(chain, value, minimum
         == [r for r in REASONS if day_n[r[:2]] >= minimum]
 
 
+def test_the_views_apply_the_privacy_rules_bounds():
+    """m0042 spells the bounds out (a migration is frozen and imports nothing built on the store):
+    they must be analysis.privacy's."""
+    from server_sync.analysis import privacy
+    from server_sync.central.migrations import m0042_safe_employee_group as m0042
+    assert (m0042.MIN_EMPLOYEE_GROUP, m0042.MAX_EMPLOYEE_GROUP) == (privacy.MIN_EMPLOYEE_GROUP,
+                                                                    privacy.MAX_EMPLOYEE_GROUP)
+
+
 def test_the_setting_is_shown_and_changed_by_command(central_url, chain, capsys):
     assert main(["--db", central_url, "privacy", "set", "--min-employee-group", "8"]) == 0
     assert main(["--db", central_url, "privacy", "show", "--json"]) == 0
