@@ -11,29 +11,34 @@ pytest_plugins = [f"tests.fixtures.{m.name}"
                   if not m.name.startswith("_")]
 
 
-# The files that take longest, longest first (seconds of their tests on 2 cores, from a JUnit
-# report, 2026-12-03: 877 s in all). `make test` hands whole files to two workers (`--dist
-# loadfile --no-loadscope-reorder`) in collection order: starting with the long ones keeps one
-# worker from finishing a long file alone at the end (xdist's own order, by number of tests, ran
-# the one-test alert simulation last; 8:41 then, 7:35 in this order). Files not listed keep their
-# order after these.
+# The files that take longest, longest first (seconds of their tests with three workers on 2
+# cores, from a JUnit report, 2026-12-03 08:05: 1552 s in all). `make test` hands whole files to
+# the workers (`--dist loadfile --no-loadscope-reorder`) in collection order: starting with the
+# long ones keeps one worker from finishing a long file alone at the end (xdist's own order, by
+# number of tests, ran the one-test alert simulation last). Files not listed keep their order
+# after these. Three workers on two cores: the tests wait on servers, processes and displays
+# much of the time (two workers kept 1.2 cores busy, 10:31 for the suite; three: 9:09).
 LONGEST_FILES = (
-    "tests/ui/test_app.py",                     # 121 s: seven app processes in the fixture
-    "tests/web/test_browser.py",                # 117 s
-    "tests/web/test_security.py",               # 93 s
-    "tests/central/test_ingest_mqtt.py",        # 74 s
-    "tests/web/test_live.py",                   # 40 s
-    "tests/sync/test_e2e_sync.py",              # 38 s
-    "tests/analysis/test_alert_quality.py",     # 33 s
-    "tests/ui/test_device_settings.py",         # 27 s
-    "tests/web/test_demo.py",                   # 24 s
-    "tests/central/test_ingest_service.py",     # 24 s
-    "tests/central/test_workflow.py",           # 23 s
-    "tests/web/test_loop.py",                   # 21 s
-    "tests/analysis/test_history.py",           # 19 s
-    "tests/test_crash.py",                      # 17 s
-    "tests/central/test_one_kiosk.py",          # 16 s
-    "tests/analysis/test_series_local_time.py", # 16 s
+    "tests/web/test_security.py",               # 192 s
+    "tests/ui/test_app.py",                     # 156 s: seven app processes in the fixture
+    "tests/web/test_browser.py",                # 151 s
+    "tests/central/test_ingest_mqtt.py",        # 105 s
+    "tests/web/test_errors.py",                 # 96 s
+    "tests/central/test_notify.py",             # 69 s
+    "tests/web/test_live.py",                   # 56 s
+    "tests/analysis/test_alert_quality.py",     # 54 s
+    "tests/sync/test_e2e_sync.py",              # 51 s
+    "tests/central/test_cli.py",                # 39 s
+    "tests/ui/test_device_settings.py",         # 34 s
+    "tests/web/test_loop.py",                   # 33 s
+    "tests/analysis/test_employee_privacy.py",  # 31 s
+    "tests/web/test_demo.py",                   # 31 s
+    "tests/central/test_ingest_service.py",     # 30 s
+    "tests/analysis/test_series_local_time.py", # 27 s
+    "tests/analysis/test_history.py",           # 25 s
+    "tests/central/test_ingest.py",             # 22 s
+    "tests/central/test_one_kiosk.py",          # 22 s
+    "tests/test_crash.py",                      # 20 s
 )
 
 

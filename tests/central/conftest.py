@@ -10,6 +10,18 @@ from tests.central.wire import register_fleet
 
 
 @pytest.fixture
+def quick_password_hashes(monkeypatch):
+    """argon2id at its lowest cost, for tests whose people's passwords are not what they test: at
+    the product's cost (RFC 9106's profile, 64 MiB) each user added takes ~0.25 s. The hashes are
+    still argon2id, made and checked by the same code; the web's security and people tests keep
+    the product's cost."""
+    from argon2 import PasswordHasher
+
+    from server_sync.web import people
+    monkeypatch.setattr(people, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture
 def central(central_url):
     """(url, db): sites s1, s2 and kiosks k1, k2 (s1), k3, k4 (s2) registered."""
     db = connect(central_url)

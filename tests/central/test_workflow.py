@@ -29,7 +29,7 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def world(central_db):
+def world(central_db, quick_password_hashes):
     db = central_db
     for s in ("s1", "s2", "s3"):
         add_site(db, s)
@@ -334,12 +334,14 @@ def test_closing_an_ownerless_alert_with_a_new_action_says_to_assign_it(world, c
     assert actions.get(world, closed["action_id"], MONDAY_10)["owner"] == "ada"
 
 
-@pytest.mark.parametrize("field", ["date", "due"])
-@pytest.mark.parametrize("bad", ["0001-01-01", "9999-12-31", "20261201", "2026-W01-1"])
-def test_an_action_day_is_checked_where_it_is_stored_not_only_on_the_command_line(world, field, bad):
+def test_an_action_day_is_checked_where_it_is_stored_not_only_on_the_command_line(world):
     """The web app's form and the library take the same rule as the command line: year 1 made
-    every later list of actions overflow `date`; 20261201 was stored as typed."""
-    kwargs = {"due_date": bad} if field == "due" else {}
-    with pytest.raises(CentralConfigError, match="is not a date|is outside 2000-01-01"):
-        actions.create(world, "s1", "visit", bad if field == "date" else "2026-11-25", "x", MONDAY_10, **kwargs)
-    assert actions.list_actions(world, now=MONDAY_10) == []
+    every later list of actions overflow `date`; 20261201 was stored as typed. (One store for
+    every case: nothing is stored by any.)"""
+    for field in ("date", "due"):
+        for bad in ("0001-01-01", "9999-12-31", "20261201", "2026-W01-1"):
+            kwargs = {"due_date": bad} if field == "due" else {}
+            with pytest.raises(CentralConfigError, match="is not a date|is outside 2000-01-01"):
+                actions.create(world, "s1", "visit", bad if field == "date" else "2026-11-25", "x", MONDAY_10,
+                               **kwargs)
+            assert actions.list_actions(world, now=MONDAY_10) == [], (field, bad)
