@@ -12,12 +12,11 @@ pytest_plugins = [f"tests.fixtures.{m.name}"
 
 
 # The files that take longest, longest first (seconds of their tests with three workers on 2
-# cores, from a JUnit report, 2026-12-03 08:05: 1552 s in all). `make test` hands whole files to
+# cores, from a JUnit report, 2026-12-03 08:05: 1552 s in all; 1226 s with two). `make test` hands whole files to
 # the workers (`--dist loadfile --no-loadscope-reorder`) in collection order: starting with the
 # long ones keeps one worker from finishing a long file alone at the end (xdist's own order, by
 # number of tests, ran the one-test alert simulation last). Files not listed keep their order
-# after these. Three workers on two cores: the tests wait on servers, processes and displays
-# much of the time (two workers kept 1.2 cores busy, 10:31 for the suite; three: 9:09).
+# after these. (Measured with three workers; the order is the same with two.)
 LONGEST_FILES = (
     "tests/web/test_security.py",               # 192 s
     "tests/ui/test_app.py",                     # 156 s: seven app processes in the fixture
