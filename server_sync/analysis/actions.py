@@ -50,16 +50,14 @@ def evaluated(db: Database, site_ids: tuple[str, ...] = (), *, today: date | Non
 
 def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict], today: date) -> list[dict]:
     """`acts` (rows of `queries.actions`) each with its `effects.action_effect` merged in; the one
-    evaluation the report, `action list` and the web app share."""
+    evaluation the report, `action list` and the web app share. All at once, by
+    `effects_batch` (the plain `action_effect` one at a time is its reference)."""
     from server_sync.analysis import queries
-    from server_sync.analysis.effects import LOOKBACK_DAYS, action_effect, span
+    from server_sync.analysis.effects import LOOKBACK_DAYS, span
+    from server_sync.analysis.effects_batch import ActionDays, action_effects
     kinds = {q: (c["audience"], c["scale"]) for q, c in catalogue.items()}
-    series = queries.action_series(db, acts, kinds, span)
+    site, chain = queries.action_arrays(db, acts, kinds, span)
     alert_days = queries.action_alert_days(db, acts, LOOKBACK_DAYS)
-    out = []
-    for a in acts:
-        scale = catalogue.get(a["question_id"], {}).get("scale", "smiley4")
-        s = series.get(a["id"], {"site": {}, "chain": {}})
-        out.append(dict(a, **action_effect(s["site"], s["chain"], scale, date.fromisoformat(a["date"]), today,
-                                          alert_day=alert_days.get(a["id"]))))
-    return out
+    days = [ActionDays(catalogue.get(a["question_id"], {}).get("scale", "smiley4"), date.fromisoformat(a["date"]),
+                       alert_days.get(a["id"])) for a in acts]
+    return [dict(a, **effect) for a, effect in zip(acts, action_effects(days, site, chain, today))]

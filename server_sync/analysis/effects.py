@@ -162,7 +162,8 @@ def action_effect(site: Series, chain: Series | None, scale: str, action: date, 
     (the rest of the chain's, over the same days), `test` (the difference-in-differences of the
     headline metric, in its points, at 1 - ALPHA confidence), `csat_test`, `verdict` and the
     windows. `chain`: the whole chain's daily tallies of the question, the site's own included
-    (None: no control, a plain before/after). `today`: the first day not yet over."""
+    (None: no control, a plain before/after). `today`: the first day not yet over.
+    (`effects_batch.action_effects`: the same for many actions at once, tested against this.)"""
     metric = primary_metric(scale)
     gaps = dict(zip((metric, "csat"), daily_gaps(site, chain, scale, metric, "csat")))
     if chain is not None and not gaps[metric] and any(t.n for t in site.values()):
@@ -171,26 +172,39 @@ def action_effect(site: Series, chain: Series | None, scale: str, action: date, 
     start, source = dip_start(gaps[metric], action, alert_day, window)
     first = start - timedelta(days=window)
     before_days, after_days = _days(first, window), _days(action, window)
-    observed = min(window, max(0, (today - action).days))
     site_before, site_after = _sum(site, before_days, scale), _sum(site, after_days, scale)
+    control = None if chain is None else (_sum(chain, before_days, scale) - site_before,
+                                          _sum(chain, after_days, scale) - site_after)
+    return effect_dict(scale, action, today, start, source, window, (site_before, site_after), control,
+                       lambda m: (window_mean(gaps[m], first, window), window_mean(gaps[m], action, window)))
+
+
+def effect_dict(scale: str, action: date, today: date, start: date, source: str | None, window: int,
+                site: tuple[Tally, Tally], control: tuple[Tally, Tally] | None,
+                windows: Callable[[str], tuple[WindowMean | None, WindowMean | None]]) -> dict:
+    """`action_effect`'s result from what it found: the dip's `start` (and `source`), the site's
+    and the control's tallies over the baseline and the after-window, and `windows(metric)`, the
+    daily gaps' means over the two. Only called once the windows are over does it test."""
+    metric = primary_metric(scale)
+    first = start - timedelta(days=window)
+    observed = min(window, max(0, (today - action).days))
     out: dict = {
         "window_days": window, "days_observed": observed,
-        "baseline": {"from": before_days[0].isoformat(), "to": before_days[-1].isoformat()},
-        "after": {"from": after_days[0].isoformat(), "to": after_days[-1].isoformat()},
+        "baseline": {"from": first.isoformat(), "to": (start - timedelta(days=1)).isoformat()},
+        "after": {"from": action.isoformat(), "to": (action + timedelta(days=window - 1)).isoformat()},
         "dip": {"start": start.isoformat() if source else None, "source": source},
-        "method": "difference-in-differences" if chain is not None else "before-after",
+        "method": "difference-in-differences" if control is not None else "before-after",
         "confidence": 1 - ALPHA,
-        "previous": metrics_dict(site_before), "current": metrics_dict(site_after),
-        "control": None if chain is None else {
-            "previous": metrics_dict(_sum(chain, before_days, scale) - site_before),
-            "current": metrics_dict(_sum(chain, after_days, scale) - site_after)},
+        "previous": metrics_dict(site[0]), "current": metrics_dict(site[1]),
+        "control": None if control is None else {"previous": metrics_dict(control[0]),
+                                                 "current": metrics_dict(control[1])},
         "metric": metric, "test": None, "csat_test": None}
     if observed < window:
         out["verdict"] = "pending"
         return out
     tests = {}
     for key, m in (("test", metric), ("csat_test", "csat")):
-        b, a = window_mean(gaps[m], first, window), window_mean(gaps[m], action, window)
+        b, a = windows(m)
         if b is not None and a is not None and min(b.days, a.days) >= MIN_DAYS:
             tests[key] = difference(b, a)
             out[key] = dict(tests[key].as_dict(), significant=tests[key].p_value < ALPHA)

@@ -20,7 +20,7 @@ from peewee import Database
 from server_sync.analysis.drivers import ReasonCount
 from server_sync.analysis.metrics import Tally
 from server_sync.central import rollups
-from server_sync.central.dialect import in_list
+from server_sync.central.dialect import dialect_of, in_list
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.codec import short
 
@@ -231,11 +231,63 @@ def action_series(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
     the chain's dict is shared by the actions of a question and covers all their spans).
     The site's days: one query per 300 actions, the windows a VALUES list joined on the whole
     primary-key prefix of rollup_daily, so each is an index range. The chain's days: one query per
-    question over the union of the spans, from the small chain-wide table."""
+    question over the union of the spans, from the small chain-wide table. (`action_arrays`: the
+    same as arrays, for many actions at once.)"""
     out: dict[int, dict[str, dict[date, Tally]]] = {}
     acts = [a for a in acts if a["question_id"] in kinds]
-    p = db.param
     spans = {a["id"]: span(date.fromisoformat(a["date"])) for a in acts}
+    # Plain integer columns (no SUM): the rows become Tallies directly, thousands per report.
+    columns = f"w.action_id, d.scale, d.local_date, {', '.join(f'd.{c}' for c in rollups.STATS)}"
+    for sql, params in _site_windows(db, acts, kinds, spans, columns, ""):
+        for action_id, scale, day, n, sum_v, sum_v2, top2, negative in db.execute_sql(sql, params):
+            out.setdefault(int(action_id), {"site": {}, "chain": {}})["site"][_day(day)] = \
+                Tally(scale, n, sum_v, sum_v2, top2, negative)
+    for group, days in _chain_days(db, acts, kinds, spans):
+        for a in group:                 # one shared dict: each action reads only its own days
+            out.setdefault(a["id"], {"site": {}, "chain": {}})["chain"] = days
+    return out
+
+
+def action_arrays(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
+                  span: Callable[[date], tuple[date, date]]):
+    """`action_series` as two int arrays (numpy), `(len(acts), days, 5)`: per action (in order),
+    the site's and the chain's tallies (n, Σv, Σv², top two, negative) on each day of its span,
+    zero where there were no answers (or the question is not in `kinds`); every span has as many
+    days as the first. For `effects_batch`. Each action's days come back as one string of
+    numbers (the engine joins them): fetching the ~90 rows of each of a thousand actions one by
+    one was most of the time."""
+    import numpy as np
+    spans = {a["id"]: span(date.fromisoformat(a["date"])) for a in acts}
+    length = (span(date(2000, 1, 1))[1] - span(date(2000, 1, 1))[0]).days + 1
+    site = np.zeros((len(acts), length, 5), dtype=np.int64)
+    chain = np.zeros((len(acts), length, 5), dtype=np.int64)
+    known = [a for a in acts if a["question_id"] in kinds]
+    row = {a["id"]: i for i, a in enumerate(acts)}
+    dialect = dialect_of(db)
+    numbers = [dialect.days_between.format(later="d.local_date", earlier="w.first_day")] + \
+        [f"d.{c}" for c in rollups.STATS]
+    packed = dialect.text_agg.format(text=" || ',' || ".join(f"CAST({x} AS TEXT)" for x in numbers))
+    for sql, params in _site_windows(db, known, kinds, spans, f"w.action_id, {packed}", " GROUP BY w.action_id"):
+        for action_id, text in db.execute_sql(sql, params):
+            values = np.array(text.split(","), dtype=np.int64).reshape(-1, 6)
+            site[row[int(action_id)], values[:, 0]] = values[:, 1:]
+    for group, days in _chain_days(db, known, kinds, spans):
+        first = min(spans[a["id"]][0] for a in group)
+        last = max(spans[a["id"]][1] for a in group)
+        table = np.zeros(((last - first).days + 1, 5), dtype=np.int64)
+        for day, t in days.items():
+            table[(day - first).days] = (t.n, t.sum_v, t.sum_v2, t.top2, t.negative)
+        rows = [row[a["id"]] for a in group]
+        offsets = np.array([(spans[a["id"]][0] - first).days for a in group])
+        chain[rows] = table[offsets[:, None] + np.arange(length)]
+    return site, chain
+
+
+def _site_windows(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
+                  spans: dict[int, tuple[date, date]], columns: str, tail: str) -> Iterable[tuple[str, list]]:
+    """The queries of the actions' site days, 300 actions each: `columns` of the windows `w`
+    joined to their rollup_daily rows `d`, then `tail`."""
+    p = db.param
     for i in range(0, len(acts), 300):
         chunk = acts[i:i + 300]
         values, params = [], []
@@ -244,16 +296,18 @@ def action_series(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
             first, last = spans[a["id"]]
             values.append(f"({p}, {p}, {p}, {p}, {p}, {p}, {p})")
             params += [a["id"], a["site_id"], a["question_id"], audience, scale, first.isoformat(), last.isoformat()]
-        sql = (f"WITH w (action_id, site_id, question_id, audience, scale, first_day, last_day) AS"
+        yield (f"WITH w (action_id, site_id, question_id, audience, scale, first_day, last_day) AS"
                f" (VALUES {', '.join(values)})"
-               f" SELECT w.action_id, d.scale, d.local_date, {', '.join(f'd.{c}' for c in rollups.STATS)}"
+               f" SELECT {columns}"
                " FROM w JOIN rollup_daily d ON d.site_id = w.site_id AND d.question_id = w.question_id"
                " AND d.audience = w.audience AND d.scale = w.scale"
-               " AND d.local_date >= w.first_day AND d.local_date <= w.last_day")
-        # Plain integer columns (no SUM): the rows become Tallies directly, thousands per report.
-        for action_id, scale, day, n, sum_v, sum_v2, top2, negative in db.execute_sql(sql, params):
-            out.setdefault(int(action_id), {"site": {}, "chain": {}})["site"][_day(day)] = \
-                Tally(scale, n, sum_v, sum_v2, top2, negative)
+               f" AND d.local_date >= w.first_day AND d.local_date <= w.last_day{tail}"), params
+
+
+def _chain_days(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
+                spans: dict[int, tuple[date, date]]) -> Iterable[tuple[list[dict], dict[date, Tally]]]:
+    """Per question of `acts`: its actions and the chain's daily tallies over all their spans."""
+    p = db.param
     by_question: dict[str, list[dict]] = {}
     for a in acts:
         by_question.setdefault(a["question_id"], []).append(a)
@@ -264,10 +318,7 @@ def action_series(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
         rows = db.execute_sql(f"SELECT local_date, {STATS} FROM rollup_chain_hourly WHERE question_id = {p}"
                               f" AND audience = {p} AND scale = {p} AND local_date >= {p} AND local_date <= {p}"
                               " GROUP BY local_date", (q, audience, scale, first, last))
-        days = {_day(d): tally_of(scale, r) for d, *r in rows}
-        for a in group:                 # one shared dict: each action reads only its own days
-            out.setdefault(a["id"], {"site": {}, "chain": {}})["chain"] = days
-    return out
+        yield group, {_day(d): tally_of(scale, r) for d, *r in rows}
 
 
 def action_alert_days(db: Database, acts: list[dict], lookback_days: int) -> dict[int, date]:

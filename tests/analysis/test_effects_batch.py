@@ -1,0 +1,149 @@
+"""`effects_batch` (every action at once, numpy) against the plain `effects.action_effect`, one
+action at a time: the same result for each action, on drawn chains, on awkward series (days
+without answers, one answer, no spread, a chain of one site, linked alerts, windows still
+running) and, through the store on both engines, on a generated chain with its logged actions."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from server_sync.analysis import queries
+from server_sync.analysis.actions import with_effects
+from server_sync.analysis.effects import action_effect, span
+from server_sync.analysis.effects_batch import ACTION_AT, SPAN_DAYS, ActionDays, action_effects
+from server_sync.protocol.tally import Tally
+from tests.analysis.test_effects import ACTION, chain as drawn_chain
+
+
+def same(plain, batch, where: str = "") -> None:
+    """Equal, but floats to 1e-9 (the batch sums and squares with numpy: the last bit may differ)."""
+    if isinstance(plain, dict):
+        assert isinstance(batch, dict) and plain.keys() == batch.keys(), where
+        for k in plain:
+            same(plain[k], batch[k], f"{where}.{k}")
+    elif isinstance(plain, float) and isinstance(batch, float):
+        assert math.isclose(plain, batch, rel_tol=1e-9, abs_tol=1e-9), (where, plain, batch)
+    else:
+        assert plain == batch, (where, plain, batch)
+
+
+def as_array(series: dict[date, Tally] | None, action: date) -> np.ndarray:
+    out = np.zeros((SPAN_DAYS, 5), dtype=np.int64)
+    first = span(action)[0]
+    for day, t in (series or {}).items():
+        if 0 <= (day - first).days < SPAN_DAYS:
+            out[(day - first).days] = (t.n, t.sum_v, t.sum_v2, t.top2, t.negative)
+    return out
+
+
+def both(cases: list[tuple], today_of, control: bool = True) -> int:
+    """Run plain and batch over `cases` (site, chain, scale, action, alert_day); the number compared."""
+    actions = [ActionDays(scale, action, alert) for _s, _c, scale, action, alert in cases]
+    site = np.stack([as_array(s, action) for s, _c, _sc, action, _a in cases])
+    whole = np.stack([as_array(c, action) for _s, c, _sc, action, _a in cases]) if control else None
+    batch = action_effects(actions, site, whole, today_of)
+    for i, (s, c, scale, action, alert) in enumerate(cases):
+        same(action_effect(s, c if control else None, scale, action, today_of, alert_day=alert), batch[i], f"[{i}]")
+    return len(cases)
+
+
+def test_drawn_chains_with_dips_effects_and_alerts_give_the_plain_result():
+    cases = []
+    for seed in range(60):
+        site, whole = drawn_chain(seed, effect=(seed % 3) * 4.0, dip_days=seed % 6, dip_size=(seed % 4) * 6.0)
+        alert = None if seed % 4 else ACTION - timedelta(days=1 + seed % 34)
+        cases.append((site, whole, "smiley4", ACTION, alert))
+    assert both(cases, ACTION + timedelta(days=40)) == 60
+    assert both(cases, ACTION + timedelta(days=40), control=False) == 60
+
+
+def awkward(rng: random.Random, scale: str, action: date) -> tuple[dict, dict]:
+    """A site and a chain over the action's span with gaps, single answers, flat stretches and
+    days the rest of the chain was silent."""
+    first, last = span(action)
+    lo, hi = (0, 10) if scale == "nps11" else (1, 4 if scale == "smiley4" else 5)
+    site, whole = {}, {}
+    flat = rng.random() < 0.2
+    one_site = rng.random() < 0.15
+    for i in range((last - first).days + 1):
+        day = first + timedelta(days=i)
+        if rng.random() < 0.3:
+            continue
+        n = 1 if rng.random() < 0.2 else rng.randint(1, 12)
+        values = [hi if flat else rng.randint(lo, hi) for _ in range(n)]
+        top = sum(v >= (9 if scale == "nps11" else hi - 1) for v in values)
+        neg = sum(v <= (6 if scale == "nps11" else lo + 1 if scale == "smiley4" else lo + 1) for v in values)
+        own = Tally(scale, n, sum(values), sum(v * v for v in values), top, neg)
+        site[day] = own
+        if one_site or rng.random() < 0.1:
+            whole[day] = own
+        else:
+            extra = rng.randint(1, 40)
+            whole[day] = own + Tally(scale, extra, extra * rng.randint(lo, hi), extra * hi * hi, extra // 2, extra // 4)
+    return site, whole
+
+
+@pytest.mark.parametrize("scale", ["smiley4", "smiley5", "nps11"])
+def test_awkward_series_give_the_plain_result(scale):
+    rng = random.Random(scale)
+    cases = []
+    for i in range(150):
+        action = date(2026, 3, 1) + timedelta(days=i)
+        site, whole = awkward(rng, scale, action)
+        alert = rng.choice([None, None, action - timedelta(days=rng.randint(0, 40))])
+        cases.append((site, whole, scale, action, alert))
+    cases.append(({}, {}, scale, date(2026, 3, 1), None))                     # nothing at all
+    for today in (date(2026, 3, 1), date(2026, 4, 15), date(2026, 9, 1)):     # running, some over, all over
+        both(cases, today)
+
+
+def test_one_batch_of_several_scales_keeps_each_actions_own(tmp_path):
+    rng = random.Random(5)
+    cases = []
+    for i, scale in enumerate(["nps11", "smiley4", "smiley5"] * 10):
+        action = date(2026, 5, 1) + timedelta(days=i)
+        site, whole = awkward(rng, scale, action)
+        cases.append((site, whole, scale, action, None))
+    assert both(cases, date(2026, 12, 1)) == 30
+
+
+def test_the_offsets_are_spans():
+    first, last = span(ACTION)
+    assert first + timedelta(days=ACTION_AT) == ACTION and (last - first).days + 1 == SPAN_DAYS
+
+
+@pytest.mark.slow
+def test_a_generated_chains_actions_read_from_the_store_give_the_plain_result(central_db):
+    from seeds.history import HistorySpec, generate
+    generate(central_db, HistorySpec(sites=8, days=240, seed=11, dips_per_year=9), progress=lambda *a: None)
+    acts = queries.actions(central_db, queries.ReportFilter())
+    # Alerts on some sites, before and after their actions, so some baselines end at an alert.
+    p = central_db.param
+    for a in acts[::3]:
+        raised = f"{date.fromisoformat(a['date']) - timedelta(days=10)} 12:00:00"
+        central_db.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
+                               f" window_to, n, negative, message) VALUES ({p}, {p}, 'realtime', {p}, {p}, {p}, {p},"
+                               " 8, 6, 'dip')", (a["site_id"], a["question_id"], raised, raised, raised, raised))
+    assert len(acts) >= 10
+    catalogue = queries.questions(central_db)
+    kinds = {q: (c["audience"], c["scale"]) for q, c in catalogue.items()}
+    today = date(2026, 11, 1)
+    series = queries.action_series(central_db, acts, kinds, span)
+    site, whole = queries.action_arrays(central_db, acts, kinds, span)
+    alert_days = queries.action_alert_days(central_db, acts, 28)
+    assert len(alert_days) >= len(acts) // 4
+    batch = with_effects(central_db, acts, catalogue, today)
+    for i, a in enumerate(acts):
+        s = series.get(a["id"], {"site": {}, "chain": {}})
+        action = date.fromisoformat(a["date"])
+        assert (site[i] == as_array(s["site"], action)).all() and (whole[i] == as_array(s["chain"], action)).all()
+        plain = action_effect(s["site"], s["chain"], catalogue[a["question_id"]]["scale"], action, today,
+                              alert_day=alert_days.get(a["id"]))
+        same(dict(a, **plain), batch[i], a["id"])
+    assert {b["dip"]["source"] for b in batch} >= {"alert", None}
+    assert {b["verdict"] for b in batch} >= {"pending", "no_detectable_effect"}
