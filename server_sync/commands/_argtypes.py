@@ -54,8 +54,6 @@ def seconds(text: str) -> float:
 
 record_id = whole_number(1, BIGINT_MAX)      # an alert's, an action's id
 count = whole_number(1, INT_MAX)             # a version, a limit, a number of answers
-months = whole_number(1, 1200)               # a retention period: up to a century
-days = whole_number(1, 36500)
 
 
 def nonblank_name(text: str) -> str:
