@@ -42,6 +42,10 @@ def test_each_command_runs(data, tmp_path, capsys):
     (["fly"], "invalid choice: 'fly'"),
     (["stats", "--since", "last week"], "argument --since"),
     (["stats", "--since=-5d"], "argument --since: '-5d': must be a positive duration like 7d"),
+    (["stats", "--since", "-5d"], "argument --since: '-5d': must be a positive duration like 7d"),
+    (["export", "--since", "-5d"], "argument --since: '-5d': must be a positive duration like 7d"),
+    (["simulate", "--taps", "1", "--over", "-1d"], "argument --over: '-1d': must be a positive duration like 7d"),
+    (["stats", "--since", "--json"], "argument --since: expected one argument"),       # an option stays one
     (["export", "--since", "99999999d"], "argument --since: '99999999d': at most 3660 days"),
     (["stats", "--bogus"], "unrecognized arguments: --bogus"),
     (["export", "--format", "xml"], "argument --format: invalid choice"),

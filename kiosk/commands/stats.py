@@ -18,7 +18,6 @@ _PERIOD_TITLES = {
 
 
 since_type = argument_type(parse_since)
-# argparse reads `--since -5d` as a second option; `--since=-5d` reaches parse_since.
 SINCE_HELP = "a date YYYY-MM-DD, or a positive number of days like 7d (at most 3660)"
 
 

@@ -43,12 +43,13 @@ def resolve_period(db: Database, f: ReportFilter, now: datetime | None = None) -
     """(from, to): given dates, else the last DEFAULT_DAYS days with data up to the centre's
     today (the latest site-local date at `now`): an answer dated in the future by a kiosk's
     clock never moves the default period."""
-    # The command line's rule for a typed day, for library callers too (the web app checks its
-    # from/to first and says it in its own words: web/filters.py): a day outside the century
-    # overflows `date` in the previous period and the action windows.
-    for label, value in (("--from", f.date_from), ("--to", f.date_to)):
-        if value:
-            parse_day(value, label)
+    # The command line's rule for a typed day, for library callers too, in the words of the
+    # ReportFilter they passed (the command line and the web app check their from/to first and say
+    # it in their own: commands/_argtypes.py, web/filters.py): a day outside the century overflows
+    # `date` in the previous period and the action windows.
+    for name in ("date_from", "date_to"):
+        if value := getattr(f, name):
+            parse_day(value, name, name)
     check_order(f.date_from, f.date_to)
     first, last = queries.data_range(db, f, until=None if now is None else centre_today(db, now))
     if last is None and not f.date_to:

@@ -42,7 +42,8 @@ def _bad_day(message: str, field: str | None, text: object) -> FieldError:
     return FieldError(message, field, "bad_day", value=text, first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())
 
 
-def check_order(date_from: str | None, date_to: str | None) -> None:
-    """--from after --to selects nothing: a swapped pair, not an empty period."""
+def check_order(date_from: str | None, date_to: str | None, names: tuple[str, str] = ("date_from", "date_to")) -> None:
+    """A first day after the last selects nothing: a swapped pair, not an empty period. `names`:
+    what the caller calls the two (the library's parameters; the command line's --from, --to)."""
     if date_from and date_to and date_from > date_to:
-        raise CentralConfigError(f"--from {date_from} is after --to {date_to}")
+        raise CentralConfigError(f"{names[0]} {date_from} is after {names[1]} {date_to}")

@@ -18,14 +18,9 @@ from typing import Any
 
 from peewee import Database
 
+from server_sync.central.retention_periods import PERIODS
 from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import CentralConfigError
-
-# name -> (default, minimum, maximum). The maximum is what `kiosk-central privacy set` takes (its
-# argument types months and days): a century. Retention counts back from today, and 100000 months
-# lands before year 1 (a traceback in `retention run`).
-PERIODS = {"comments_keep_months": (13, 1, 1200), "dead_letters_keep_days": (90, 1, 36500),
-           "audit_keep_months": (24, 1, 1200)}
 
 
 def period(db: Database, name: str) -> int:

@@ -2,8 +2,9 @@
 
 Each is an argparse `type`, so a mistake ends as `kiosk-central CMD: error: argument X: …` (exit
 2) before it reaches the store: there a date is kept and compared as the text typed (SQL compares
-dates as text), and a huge number overflows SQLite's or PostgreSQL's integers (a traceback). The
-module's name starts with '_', so it is not taken for a subcommand.
+dates as text), and a huge number overflows SQLite's or PostgreSQL's integers (a traceback). Then
+`period`: --from after --to, said in the command line's words. The module's name starts with '_',
+so it is not taken for a subcommand.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-from server_sync.analysis.days import DAY_FORMAT, parse_day  # DAY_FORMAT: for the commands' help
+from server_sync.analysis.days import DAY_FORMAT, check_order, parse_day  # DAY_FORMAT: for the commands' help
 from server_sync.exc import CentralConfigError
 
 BIGINT_MAX = 2 ** 63 - 1       # ids: SQLite's INTEGER, PostgreSQL's BIGSERIAL
@@ -25,6 +26,13 @@ def day(text: str) -> str:
         return parse_day(text)
     except CentralConfigError as e:
         raise argparse.ArgumentTypeError(e.message) from None
+
+
+def period(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """A command's --from and --to (each a `day`), refused in the command line's words when the
+    first is after the last (the library says it in its own: date_from, date_to)."""
+    check_order(args.date_from, args.date_to, ("--from", "--to"))
+    return args.date_from, args.date_to
 
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:
@@ -54,8 +62,6 @@ def seconds(text: str) -> float:
 
 record_id = whole_number(1, BIGINT_MAX)      # an alert's, an action's id
 count = whole_number(1, INT_MAX)             # a version, a limit, a number of answers
-months = whole_number(1, 1200)               # a retention period: up to a century
-days = whole_number(1, 36500)
 
 
 def nonblank_name(text: str) -> str:

@@ -10,9 +10,8 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from server_sync.analysis.days import check_order
 from server_sync.cli import central_store
-from server_sync.commands._argtypes import DAY_FORMAT, day
+from server_sync.commands._argtypes import DAY_FORMAT, day, period
 
 
 def add_parser(sub, common) -> None:
@@ -30,11 +29,11 @@ def add_parser(sub, common) -> None:
 def run(args: argparse.Namespace) -> int:
     from server_sync.analysis.queries import require_sites
     from server_sync.central.retention import erase_comments
-    check_order(args.date_from, args.date_to)
+    date_from, date_to = period(args)
     with central_store(args, existing=True) as db:
         require_sites(db, [args.site] if args.site else [])
         removed = erase_comments(db, args.contains, datetime.now(timezone.utc), site=args.site,
-                                 date_from=args.date_from, date_to=args.date_to, dry_run=args.dry_run)
+                                 date_from=date_from, date_to=date_to, dry_run=args.dry_run)
     if args.json:
         print(json.dumps(removed.as_dict(), indent=2))
     else:

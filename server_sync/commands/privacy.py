@@ -7,9 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 
+from server_sync.central.retention_periods import PERIODS
 from server_sync.cli import central_store
-from server_sync.commands._argtypes import count, days, months
+from server_sync.commands._argtypes import count, whole_number
+
+# option -> (the retention period it sets, what it keeps for N of what)
+PERIOD_OPTIONS = {"comments_months": ("comments_keep_months", "raw comments N months"),
+                  "dead_letters_days": ("dead_letters_keep_days", "dead letters N days"),
+                  "audit_months": ("audit_keep_months", "audit entries N months")}
 
 
 def add_parser(sub, common) -> None:
@@ -19,14 +26,14 @@ def add_parser(sub, common) -> None:
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=show_settings)
     st = s.add_parser("set", parents=[common], help="change settings")
-    # Bounded here: retention counts back from today, and 100000 months lands before year 1.
     st.add_argument("--min-employee-group", type=count, metavar="N",
                     help="employee-pulse figures only for groups of at least N answers (at least 5)")
-    st.add_argument("--comments-months", type=months, metavar="N",
-                    help="keep raw comments N months (1-1200; default 13)")
-    st.add_argument("--dead-letters-days", type=days, metavar="N",
-                    help="keep dead letters N days (1-36500; default 90)")
-    st.add_argument("--audit-months", type=months, metavar="N", help="keep audit entries N months (1-1200; default 24)")
+    # Bounded here by the store's own bounds (retention counts back from today: 100000 months
+    # lands before year 1).
+    for option, (name, kept) in PERIOD_OPTIONS.items():
+        default, minimum, maximum = PERIODS[name]
+        st.add_argument("--" + option.replace("_", "-"), type=whole_number(minimum, maximum), metavar="N",
+                        help=f"keep {kept} ({minimum}-{maximum}; default {default})")
     st.set_defaults(func=set_settings)
 
 
@@ -35,14 +42,12 @@ def _options():
     from server_sync.analysis.privacy import check_min_group
     from server_sync.central.retention import check_period
     return {"min_employee_group": ("min_employee_group", check_min_group),
-            "comments_months": ("comments_keep_months", lambda v: check_period("comments_keep_months", v)),
-            "dead_letters_days": ("dead_letters_keep_days", lambda v: check_period("dead_letters_keep_days", v)),
-            "audit_months": ("audit_keep_months", lambda v: check_period("audit_keep_months", v))}
+            **{option: (name, partial(check_period, name)) for option, (name, _kept) in PERIOD_OPTIONS.items()}}
 
 
 def _settings(db) -> dict:
     from server_sync.analysis.chain_report import centre_employee_group
-    from server_sync.central.retention import PERIODS, period
+    from server_sync.central.retention import period
     out = {"min_employee_group": centre_employee_group(db)}
     out.update({name: period(db, name) for name in PERIODS})
     return out

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from server_sync.cli import existing_database_url
-from server_sync.commands._argtypes import DAY_FORMAT, count, day
+from server_sync.commands._argtypes import DAY_FORMAT, count, day, period
 from server_sync.exc import CentralConfigError
 from server_sync.program.progress import progress_callback
 from server_sync.protocol.vocabulary import LANGUAGES
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from server_sync.analysis.privacy import check_min_group
     if args.min_employee_group is not None:
         check_min_group(args.min_employee_group)
-    f = ReportFilter(_split(args.site), _split(args.question), args.date_from, args.date_to,
+    f = ReportFilter(_split(args.site), _split(args.question), *period(args),
                      min_ranked_n=args.min_ranked_n, min_employee_group=args.min_employee_group)
     if args.output and Path(args.output).is_dir():
         raise CentralConfigError(f"--output {args.output} is a directory")

@@ -19,6 +19,58 @@ from typing import Callable, Sequence
 from server_sync.protocol.errors import KundpulsError, SettingError
 
 
+class CommandParser(argparse.ArgumentParser):
+    """argparse, but a value that starts with a single '-' belongs to the option before it:
+    `--since -5d` is `--since=-5d`, so the option's type says what is wrong with -5d (argparse took
+    it for an option it does not know and said only `expected one argument`). A word this parser
+    knows as an option (`--name -h`), or one starting with '--', stays an option. Each subcommand's
+    parser is of this class too (argparse makes them of their parent's) and joins its own options."""
+
+    _commands: argparse.Action | None = None
+
+    def add_subparsers(self, **kwargs):
+        self._commands = super().add_subparsers(**kwargs)
+        return self._commands
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        return super().parse_known_args(self._values_joined(args), namespace)
+
+    def _values_joined(self, args: list[str]) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(args):
+            token = args[i]
+            if token == "--" or (self._commands is not None and token in self._commands.choices):
+                return out + args[i:]          # a subcommand's parser joins its own options' values
+            value = args[i + 1] if i + 1 < len(args) else None
+            if self._one_value_option(token) and value is not None and not self._is_option(value):
+                out += [f"{token}={value}"] if value.startswith("-") else [token, value]
+                i += 2                         # a value is never taken for a subcommand's name
+            else:
+                out.append(token)
+                i += 1
+        return out
+
+    def _one_value_option(self, token: str) -> bool:
+        """Whether `token` is one of this parser's options that takes exactly one value (spelt
+        out, or a long one shortened as argparse allows)."""
+        action = self._option_string_actions.get(token)
+        if action is None and token.startswith("--") and "=" not in token and self.allow_abbrev:
+            found = {a for s, a in self._option_string_actions.items() if s.startswith(token)}
+            action = found.pop() if len(found) == 1 else None
+        return action is not None and action.nargs is None
+
+    def _is_option(self, text: str) -> bool:
+        """Whether argparse would read `text` as an option rather than as a value: '--' and
+        anything starting with it; one of this parser's options, also with `=value` or a short
+        one with its value or other flags attached (`-ofile`)."""
+        if text.startswith("--"):
+            return True
+        actions = self._option_string_actions
+        return text.startswith("-") and (text.split("=", 1)[0] in actions or text[:2] in actions)
+
+
 @dataclass(frozen=True)
 class CommandLine:
     prog: str
@@ -36,7 +88,7 @@ class CommandLine:
 
     def build_parser(self) -> argparse.ArgumentParser:
         common = self.common()
-        parser = argparse.ArgumentParser(prog=self.prog, parents=[common], description=self.description)
+        parser = CommandParser(prog=self.prog, parents=[common], description=self.description)
         parser.add_argument("--version", action="version", version=f"%(prog)s {self.version}")
         sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
         for name in self.command_names():

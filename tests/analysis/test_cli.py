@@ -62,18 +62,20 @@ def test_report_user_mistakes(url, capsys, args, message):
     assert said_error(capsys.readouterr().err, message)
 
 
-@pytest.mark.parametrize("f, message", [
-    (ReportFilter(sites=("nowhere",)), "unknown site 'nowhere'"),
-    (ReportFilter(date_from="2026-02-30"), "--from '2026-02-30' is not a date (YYYY-MM-DD)"),
-    (ReportFilter(date_from="20261201"), "--from '20261201' is not a date (YYYY-MM-DD)"),
-    (ReportFilter(date_to="0001-01-01"), "--to 0001-01-01 is outside 2000-01-01 … 2099-12-31"),
-    (ReportFilter(date_from="9999-12-01"), "--from 9999-12-01 is outside 2000-01-01 … 2099-12-31"),
-    (ReportFilter(date_from="2026-11-10", date_to="2026-11-01"), "--from 2026-11-10 is after --to 2026-11-01"),
+@pytest.mark.parametrize("f, message, field", [
+    (ReportFilter(sites=("nowhere",)), "unknown site 'nowhere'", None),
+    (ReportFilter(date_from="2026-02-30"), "date_from '2026-02-30' is not a date (YYYY-MM-DD)", "date_from"),
+    (ReportFilter(date_from="20261201"), "date_from '20261201' is not a date (YYYY-MM-DD)", "date_from"),
+    (ReportFilter(date_to="0001-01-01"), "date_to 0001-01-01 is outside 2000-01-01 … 2099-12-31", "date_to"),
+    (ReportFilter(date_from="9999-12-01"), "date_from 9999-12-01 is outside 2000-01-01 … 2099-12-31", "date_from"),
+    (ReportFilter(date_from="2026-11-10", date_to="2026-11-01"), "date_from 2026-11-10 is after date_to 2026-11-01",
+     None),
 ])
-def test_a_report_built_by_a_library_caller_takes_the_command_lines_rules(url, f, message):
+def test_a_report_built_by_a_library_caller_takes_the_command_lines_rules(url, f, message, field):
     """chain_report.build (also the web app's and the digest's) kept its own copy of the checks:
     20261201 was read by date.fromisoformat but compared as typed, year 1 or 9999 overflowed
-    `date` (a traceback). Now the rule of analysis.days and analysis.queries.require_sites."""
+    `date` (a traceback). Now the rule of analysis.days and analysis.queries.require_sites, said
+    in the caller's words: the ReportFilter's fields, not the command line's --from and --to."""
     db = connect(url)
     try:
         with pytest.raises(CentralConfigError) as e:
@@ -81,6 +83,7 @@ def test_a_report_built_by_a_library_caller_takes_the_command_lines_rules(url, f
     finally:
         db.close()
     assert str(e.value) == message
+    assert getattr(e.value, "field", None) == field
 
 
 def test_bad_format_and_language_are_argparse_errors(url, capsys):

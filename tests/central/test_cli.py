@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +13,8 @@ from server_sync.central.db import connect
 from server_sync.cli import main
 from tests.analysis.seeding import add_question, add_site
 from tests.fixtures.cli import central, said_error
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_ingest_argument_mistakes_are_clear_errors(tmp_path, capsys):
@@ -178,6 +183,32 @@ def test_the_largest_retention_period_still_runs(shop, capsys):
                    "--dead-letters-days", "36500") == 0
     assert central("--db", shop, "retention", "run", "--dry-run") == 0
     assert "retention would remove" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name, option", [("comments_keep_months", "--comments-months"),
+                                          ("dead_letters_keep_days", "--dead-letters-days"),
+                                          ("audit_keep_months", "--audit-months")])
+def test_privacy_set_takes_the_bounds_retention_applies(shop, capsys, monkeypatch, name, option):
+    """The bounds are said once, with the store's periods: changed there, the command line follows
+    (its argument types had their own 1200 and 36500)."""
+    from server_sync.central import retention
+    default, minimum, _maximum = retention.PERIODS[name]
+    monkeypatch.setitem(retention.PERIODS, name, (default, minimum, 50))
+    assert central("--db", shop, "privacy", "set", option, "51") == 2
+    assert said_error(capsys.readouterr().err, f"argument {option}: 51 is not between {minimum} and 50")
+    assert central("--db", shop, "privacy", "set", option, "50") == 0
+    assert central("--db", shop, "retention", "run", "--dry-run") == 0
+
+
+def test_the_privacy_commands_parser_imports_no_database_driver():
+    """Every command's parser is built at each start; privacy set's types come from the store's
+    periods (central.retention_periods), which must not bring peewee with them."""
+    code = ("import argparse, sys; from server_sync.commands import privacy; "
+            "privacy.add_parser(argparse.ArgumentParser().add_subparsers(), argparse.ArgumentParser(add_help=False)); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'peewee', 'playhouse', 'psycopg', 'psycopg2'}))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("argv", [("alerts", "check", "--no-publish"), ("alerts", "list"), ("action", "list"),

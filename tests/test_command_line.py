@@ -1,0 +1,72 @@
+"""The skeleton both commands are built on (server_sync.program.cli): an option's value may start
+with '-' (`--since -5d`, `--name -x`, `--webhook-timeout -inf`) and then reads as `--since=-5d`,
+so the option's own type says what is wrong with it, for every option of `kiosk` and
+`kiosk-central` alike (argparse said only `expected one argument`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+
+import pytest
+
+from kiosk.cli import COMMAND_LINE as KIOSK
+from server_sync.cli import COMMAND_LINE as CENTRAL
+
+DASHED = "-5d"
+
+
+def one_value_options(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """(the subcommand's words, an option string) for every option taking one value, at every level."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from one_value_options(sub, (*path, name))
+        elif action.option_strings and action.nargs is None:
+            yield from ((path, s) for s in action.option_strings)
+
+
+def outcome(parser: argparse.ArgumentParser, argv: list[str]) -> tuple:
+    """What parsing `argv` gives: the namespace, or the exit code and the error line."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            return ("parsed", vars(parser.parse_args(argv)))
+        except SystemExit as e:
+            return ("exit", e.code, err.getvalue().splitlines()[-1])
+
+
+@pytest.mark.parametrize("command_line", [KIOSK, CENTRAL], ids=lambda c: c.prog)
+def test_a_value_starting_with_a_dash_is_the_options_value(command_line):
+    parser = command_line.build_parser()
+    options = list(one_value_options(parser))
+    assert len(options) > 30                                          # the walk sees them
+    differ = []
+    for path, option in options:
+        spaced = outcome(parser, [*path, option, DASHED])
+        joined = outcome(parser, [*path, f"{option}={DASHED}"])
+        if spaced != joined:
+            differ.append(f"{' '.join(path)} {option} {DASHED}: {spaced[-1]!r}, not {joined[-1]!r}")
+    assert not differ, "\n".join(differ)
+
+
+@pytest.mark.parametrize("argv, error", [
+    (["stats", "--since", "--json"], "kiosk stats: error: argument --since: expected one argument"),
+    (["stats", "--since", "-h"], "kiosk stats: error: argument --since: expected one argument"),
+    (["sync", "--timeout", "-v"], "kiosk sync: error: argument --timeout: expected one argument"),
+    (["export", "--since", "-o", "x"], "kiosk export: error: argument --since: expected one argument"),
+])
+def test_an_option_after_an_option_is_still_an_option(argv, error):
+    """A forgotten value is said as before: the word after it is one of the command's options."""
+    assert outcome(KIOSK.build_parser(), argv) == ("exit", 2, error)
+
+
+def test_a_dashed_value_before_the_subcommand_and_after_it():
+    parser = KIOSK.build_parser()
+    args = parser.parse_args(["--config", "-odd.toml", "export", "-o", "-x.jsonl"])   # -o: export's, not the top's
+    assert (args.config, args.output) == ("-odd.toml", "-x.jsonl")
+    args = parser.parse_args(["--data-dir", "stats", "stats", "--question", "-x"])   # a value named like a command
+    assert (args.data_dir, args.command, args.question) == ("stats", "stats", "-x")
+    assert outcome(parser, ["stats", "--sin", DASHED])[-1].endswith("argument --since: '-5d': must be a positive "
+                                                                   "duration like 7d")
