@@ -42,15 +42,26 @@ WORDS = {
            "bad": "'{name}' er ikke en dag mellom 2000-01-01 og 2099-12-31 (ÅÅÅÅ-MM-DD): '{value}'",
            "order": "'Fra' 2026-02-01 er etter 'Til' 2026-01-31"},
 }
-# What a page says when a setting of the centre is wrong (the setting itself is in the log).
+# What a page says when a setting of the centre is wrong, with the fix that fits it (the setting
+# itself, and its site, are in the log): the command that sets it again ...
 SETTING_BROKEN = {
-    "en": "A setting stored with kiosk-central is not valid: an administrator must set it again "
+    "en": "A setting stored with kiosk-central is not valid: an administrator must set it again with {fix} "
           "(the server's log names it).",
-    "sv": "En inställning som sparats med kiosk-central är ogiltig: en administratör måste ställa in den igen "
-          "(serverns logg säger vilken).",
-    "nb": "En innstilling som er lagret med kiosk-central, er ugyldig: en administrator må sette den på nytt "
-          "(serverens logg sier hvilken).",
+    "sv": "En inställning som sparats med kiosk-central är ogiltig: en administratör måste ställa in den igen med "
+          "{fix} (serverns logg säger vilken).",
+    "nb": "En innstilling som er lagret med kiosk-central, er ugyldig: en administrator må sette den på nytt med "
+          "{fix} (serverens logg sier hvilken).",
 }
+# ... or, for a value no command changes (a site's opening hours, its time zone), the column to correct.
+SETTING_IN_STORE = {
+    "en": "A setting in the central database ({fix}) is not valid, and no kiosk-central command changes it: an "
+          "administrator must correct it there (the server's log names it and what it should be).",
+    "sv": "En inställning i den centrala databasen ({fix}) är ogiltig, och inget kiosk-central-kommando ändrar den: "
+          "en administratör måste rätta den där (serverns logg säger vilken och vad den ska vara).",
+    "nb": "En innstilling i den sentrale databasen ({fix}) er ugyldig, og ingen kiosk-central-kommando endrer den: "
+          "en administrator må rette den der (serverens logg sier hvilken og hva den skal være).",
+}
+GROUP_FIX = "kiosk-central privacy set --min-employee-group N"
 # What a page says when the server meets an error it did not expect (the traceback is in the log).
 SERVER_FAULT = {
     "en": "The server met an error it did not expect. It is in the server's log; try again, or tell an "
@@ -245,10 +256,10 @@ def test_a_minimum_employee_group_edited_by_hand_is_an_error_page_and_a_log_line
                 r = clients[name].get(path)
                 assert r.status_code == 500, f"{name} {path}: {r.status_code} {r.text[:300]}"
                 said = html.unescape(r.text)
-                assert SETTING_BROKEN[lang] in said, f"{name} {path}: {said[:2000]}"
+                assert SETTING_BROKEN[lang].format(fix=GROUP_FIX) in said, f"{name} {path}: {said[:2000]}"
                 assert "min_employee_group" not in said, f"{name} {path}: the log's detail, not the page's"
         r = api.get("/api/v1/overview")
-        assert r.status_code == 500 and r.json() == {"error": SETTING_BROKEN["en"]}
+        assert r.status_code == 500 and r.json() == {"error": SETTING_BROKEN["en"].format(fix=GROUP_FIX)}
         assert clients["ada-admin"].get("/comments").status_code == 200      # reads no such setting
     finally:
         with db.atomic():
@@ -413,7 +424,8 @@ def test_a_bad_filter_is_said_in_the_persons_language_naming_the_field(web, clie
 @pytest.mark.parametrize("hours", ["nonsense", '{"0": [18, 9]}', '{"9": [8, 21]}', '{"0": [1e400, 21]}'])
 def test_opening_hours_edited_by_hand_are_an_error_page_and_a_log_line(in_process, chain_url, caplog, hours):
     """A site's opening hours no rule would take were a CentralConfigError: a 400 that blamed the
-    person's request ("bad opening_hours …", in English), on every page that shows the fleet."""
+    person's request ("bad opening_hours …", in English), on every page that shows the fleet; then
+    a page that told an administrator to set them again with kiosk-central, which no command does."""
     clients = {name: login(in_process, name) for name in ONE_OF_EACH_LANGUAGE}
     r = kiosk_central(chain_url, "user", "token", "ada-admin", "--label", "hours")
     assert r.returncode == 0, r.stderr
@@ -429,9 +441,11 @@ def test_opening_hours_edited_by_hand_are_an_error_page_and_a_log_line(in_proces
                 r = clients[name].get(path)
                 assert r.status_code == 500, f"{name} {path}: {r.status_code} {r.text[:300]}"
                 said = html.unescape(r.text)
-                assert SETTING_BROKEN[lang] in said and "opening_hours" not in said, f"{name} {path}: {said[:2000]}"
+                assert SETTING_IN_STORE[lang].format(fix="site.opening_hours") in said, f"{name} {path}: {said[:2000]}"
+                assert "s001" not in said and hours not in said, f"{name} {path}: the log's detail, not the page's"
         r = api.get("/api/v1/fleet")
-        assert r.status_code == 500 and r.json() == {"error": SETTING_BROKEN["en"]}, r.text
+        assert r.status_code == 500 and r.json() == {"error": SETTING_IN_STORE["en"].format(fix="site.opening_hours")}, \
+            r.text
     finally:
         with db.atomic():
             db.execute_sql("UPDATE site SET opening_hours = NULL WHERE id = 's001'")
