@@ -2,8 +2,8 @@
 every process that reads the store (reports, BI views, the web app, retention) applies the same
 value: the minimum employee group, retention periods. Names and their checks live with the code
 that uses them; this module stores text, and reads a whole number back for them (`stored_number`),
-so that a value edited by hand is one clear error everywhere (`stored_error`: also a site's opening
-hours, kept in the site's row). Never commits on its own: callers do."""
+so that a value edited by hand is one clear error everywhere (`stored_error`: also a site's time
+zone and opening hours, kept in the site's row). Never commits on its own: callers do."""
 
 from __future__ import annotations
 

@@ -421,40 +421,74 @@ def test_a_bad_filter_is_said_in_the_persons_language_naming_the_field(web, clie
             assert expected in said, f"{where}: {said[-1500:]}"
 
 
+def _a_site_setting_edited_by_hand(base: str, db_url: str, caplog, column: str, value: str, restore: str,
+                                   paths: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Site s001's `column` set to `value` by hand: each of `paths` ({site}: the site in the path) is,
+    for each person who sees s001, the stored-setting 500 page with the fix `site.<column>`, naming
+    neither the site nor the value, and so is the API's fleet (JSON); sara-store, who sees s003
+    only, is served her pages; `restore` serves them all again. Returns (the path asked, the line
+    logged at ERROR) for each refusal, having checked that none logged a traceback."""
+    clients = {name: login(base, name) for name in ONE_OF_EACH_LANGUAGE + ("sara-store",)}
+    r = kiosk_central(db_url, "user", "token", "ada-admin", "--label", column)
+    assert r.returncode == 0, r.stderr
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {r.stdout.strip()}"}, timeout=30)
+    fix = f"site.{column}"
+    db = connect(db_url)
+    caplog.set_level(logging.INFO)
+    asked = []
+    try:
+        with db.atomic():
+            db.execute_sql(f"UPDATE site SET {column} = {db.param} WHERE id = 's001'", (value,))
+        for name in ONE_OF_EACH_LANGUAGE:                       # each of them sees s001
+            lang = PEOPLE[name][3]
+            for path in (p.format(site="s001") for p in paths):
+                r = clients[name].get(path)
+                asked.append(path.split("?")[0])
+                assert r.status_code == 500, f"{name} {path}: {r.status_code} {r.text[:300]}"
+                said = html.unescape(r.text)
+                assert SETTING_IN_STORE[lang].format(fix=fix) in said, f"{name} {path}: {said[:2000]}"
+                assert "s001" not in said and (not value or value not in said), f"{name} {path}: the log's detail"
+        r = api.get("/api/v1/fleet")
+        asked.append("/api/v1/fleet")
+        assert r.status_code == 500 and r.json() == {"error": SETTING_IN_STORE["en"].format(fix=fix)}, r.text
+        for path in (p.format(site="s003") for p in paths):
+            assert clients["sara-store"].get(path).status_code == 200, f"sara-store {path}: hurt by another site"
+    finally:
+        with db.atomic():
+            db.execute_sql(f"UPDATE site SET {column} = {restore} WHERE id = 's001'")
+        db.close()
+    for name in ONE_OF_EACH_LANGUAGE:
+        for path in (p.format(site="s001") for p in paths):
+            assert clients[name].get(path).status_code == 200, f"{name} {path}"
+    logged = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert not any(rec.exc_info for rec in logged), "one line each, no traceback"
+    return list(zip(asked, (rec.getMessage() for rec in logged), strict=True))
+
+
 @pytest.mark.parametrize("hours", ["nonsense", '{"0": [18, 9]}', '{"9": [8, 21]}', '{"0": [1e400, 21]}'])
 def test_opening_hours_edited_by_hand_are_an_error_page_and_a_log_line(in_process, chain_url, caplog, hours):
     """A site's opening hours no rule would take were a CentralConfigError: a 400 that blamed the
     person's request ("bad opening_hours …", in English), on every page that shows the fleet; then
     a page that told an administrator to set them again with kiosk-central, which no command does."""
-    clients = {name: login(in_process, name) for name in ONE_OF_EACH_LANGUAGE}
-    r = kiosk_central(chain_url, "user", "token", "ada-admin", "--label", "hours")
-    assert r.returncode == 0, r.stderr
-    api = httpx.Client(base_url=in_process, headers={"Authorization": f"Bearer {r.stdout.strip()}"}, timeout=30)
-    db = connect(chain_url)
-    caplog.set_level(logging.INFO)
-    try:
-        with db.atomic():
-            db.execute_sql(f"UPDATE site SET opening_hours = {db.param} WHERE id = 's001'", (hours,))
-        for name in ONE_OF_EACH_LANGUAGE:                       # each of them sees s001
-            lang = PEOPLE[name][3]
-            for path in ("/", "/fleet", "/sites/s001", "/fleet?format=csv"):
-                r = clients[name].get(path)
-                assert r.status_code == 500, f"{name} {path}: {r.status_code} {r.text[:300]}"
-                said = html.unescape(r.text)
-                assert SETTING_IN_STORE[lang].format(fix="site.opening_hours") in said, f"{name} {path}: {said[:2000]}"
-                assert "s001" not in said and hours not in said, f"{name} {path}: the log's detail, not the page's"
-        r = api.get("/api/v1/fleet")
-        assert r.status_code == 500 and r.json() == {"error": SETTING_IN_STORE["en"].format(fix="site.opening_hours")}, \
-            r.text
-    finally:
-        with db.atomic():
-            db.execute_sql("UPDATE site SET opening_hours = NULL WHERE id = 's001'")
-        db.close()
-    for name in ONE_OF_EACH_LANGUAGE:
-        assert clients[name].get("/fleet").status_code == 200, name
-    logged = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
-    assert logged and all(f"the stored opening_hours of site s001 is {hours!r}" in rec.getMessage()
-                          and not rec.exc_info for rec in logged), [rec.getMessage() for rec in logged]
+    logged = _a_site_setting_edited_by_hand(in_process, chain_url, caplog, "opening_hours", hours, "NULL",
+                                            ("/", "/fleet", "/sites/{site}", "/fleet?format=csv"))
+    assert all(f"GET {path}: the stored opening_hours of site s001 is {hours!r}" in line
+               for path, line in logged), logged
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", ""])
+def test_a_sites_time_zone_edited_by_hand_is_an_error_page_and_a_log_line(in_process, chain_url, caplog, zone):
+    """ZoneInfo raised on a zone no IANA name has: the general 500 with a traceback in the log, on the
+    pages that read local days; '' was read as Stockholm by some pages and as UTC by the report's
+    alerts. Now every reader takes registry.stored_zone's rule: the stored-setting page with the
+    fix that fits, one log line naming the site and the value; a person who cannot see the site
+    is not hurt by it."""
+    logged = _a_site_setting_edited_by_hand(in_process, chain_url, caplog, "timezone", zone, "'Europe/Stockholm'",
+                                            ("/", "/sites", "/sites/{site}", "/comments?from=2026-01-01", "/fleet"))
+    line = (f"the stored timezone of site s001 is {zone!r}, not an IANA time zone such as Europe/Stockholm: the one "
+            "`kiosk-central site add` stored, which the site's answers are counted in (no kiosk-central command "
+            "changes it: correct site.timezone in the central database)")
+    assert [said for _path, said in logged] == [f"GET {path}: {line}" for path, _said in logged], logged
 
 
 def test_an_id_beyond_the_databases_integers_is_a_404_like_any_unknown_one(web, clients):
