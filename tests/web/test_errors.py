@@ -88,6 +88,9 @@ FORM_LABELS = {
     "note": ("What changed", "Vad som ändrades", "Hva som ble endret"), "action_type": ("Type", "Typ", "Type"),
     "date": ("From", "Från", "Fra"), "question": ("Question", "Fråga", "Spørsmål"),
 }
+# A form's own label where it differs: the close form's note is the new action's.
+FORM_OWN_LABELS = {"close": {"note": ("New action: What changed", "Ny åtgärd: Vad som ändrades",
+                                      "Nytt tiltak: Hva som ble endret")}}
 REFUSALS = {
     "saved": ("That could not be saved: ", "Det gick inte att spara: ", "Det kunne ikke lagres: "),
     "bad_day": (WORDS["en"]["bad"], WORDS["sv"]["bad"], WORDS["nb"]["bad"]),
@@ -326,16 +329,18 @@ def test_an_unexpected_error_is_a_500_page_in_the_persons_language_logged_once(i
     assert len(faults) == len(logged), "each fault logged once, by the app, not again by uvicorn"
 
 
-def _refusal(lang: str, field: str | None, problem: str, value: str | None) -> str:
+def _refusal(lang: str, form: str, field: str | None, problem: str, value: str | None) -> str:
     at = LANGUAGE_AT[lang]
-    name = FORM_LABELS[field][at] if field else ""
+    name = {**FORM_LABELS, **FORM_OWN_LABELS.get(form, {})}[field][at] if field else ""
     return REFUSALS["saved"][at] + REFUSALS[problem][at].format(name=name, value=value, length=len(LONG),
                                                                      most=2000)
 
 
 def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_language(web):
     """The forms called the command line's functions and showed their messages: "--due …",
-    "--note must say …", "--outcome must be one of …", "--type …", in English for everyone."""
+    "--note must say …", "--outcome must be one of …", "--type …", in English for everyone. And
+    the close form's note, labelled "New action: What changed", was refused as 'What changed', the
+    action form's label."""
     db = connect(web.db_url)
     try:
         alert = {s: int(i) for s, i in db.execute_sql("SELECT site_id, MIN(id) FROM alert GROUP BY site_id")}
@@ -354,7 +359,7 @@ def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_languag
     for lang, (name, site) in ACTING.items():
         client = login(web.url, name)
         forms = "".join(html.unescape(client.get(path).text) for path in (f"/alerts/{alert[site]}", f"/sites/{site}"))
-        for labels in FORM_LABELS.values():
+        for labels in [*FORM_LABELS.values(), *(v for own in FORM_OWN_LABELS.values() for v in own.values())]:
             assert labels[LANGUAGE_AT[lang]] in forms, f"{lang}: no field labelled {labels[LANGUAGE_AT[lang]]!r}"
         token = csrf_of(client.get("/account").text)
         good = {"actions": {"question": question, "date": "2026-01-05", "note": "Extra cashier"}}
@@ -366,7 +371,7 @@ def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_languag
             where = f"{name} POST {path} {data}"[:200]
             assert r.status_code == 400, f"{where}: {r.status_code} {r.text[:300]}"
             said = html.unescape(r.text)
-            assert _refusal(lang, field, problem, data.get(field)) in said, f"{where}: {said[-1500:]}"
+            assert _refusal(lang, form, field, problem, data.get(field)) in said, f"{where}: {said[-1500:]}"
             assert WORDS[lang]["title"] in said and "--" not in said.split("<main", 1)[-1], where
     assert "Traceback" not in web.server.log()
 
