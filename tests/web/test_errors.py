@@ -13,6 +13,7 @@ import html
 import logging
 import threading
 import time
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -523,5 +524,58 @@ def test_a_method_a_route_does_not_take_or_a_body_over_the_limit_is_its_own_erro
     r = client.post("/alerts/1/comment", data={"csrf_token": token, "comment": LONG * 40})      # 80 kB
     assert r.status_code == 413, r.text[:300]
     assert client.get("/").status_code == 200
+    log = web.server.log()[logged:]
+    assert "Traceback" not in log and "unexpected error" not in log, log[-3000:]
+
+
+# The titles of the refusals made before any route runs, per language.
+REFUSAL_TITLES = {404: {"en": "Not found", "sv": "Hittades inte", "nb": "Ikke funnet"},
+                  405: {"en": "Not possible at this address", "sv": "Inte möjligt på den här adressen",
+                        "nb": "Ikke mulig på denne adressen"},
+                  413: {"en": "Too much sent at once", "sv": "För mycket skickat på en gång",
+                        "nb": "For mye sendt på én gang"}}
+
+
+def _chunked(body: bytes):
+    """A request body without a Content-Length (sent in chunks): only reading it shows its size."""
+    for i in range(0, len(body), 8192):
+        yield body[i:i + 8192]
+
+
+def test_refusals_before_any_route_speak_the_persons_or_the_browsers_language(web, clients, api):
+    """404 (no such address), 405 and 413 were made before the person was known: in English for
+    everyone, and the 413 was Starlette's plain text "Content Too Large", sent from outside the
+    middleware that adds the security headers. Now: the signed-in person's language (a valid
+    session cookie), else the browser's among sv/nb/en, else English; the 413 the same page as the
+    others (JSON for the API), also when the body's size shows only as it is read."""
+    logged = len(web.server.log())
+    big = urlencode({"comment": LONG * 40}).encode()            # 80 kB; the limit is 64 KiB
+    anonymous = [("nb-NO,nb;q=0.9,en;q=0.5", "nb"), ("en-GB,sv;q=0.8", "en"), ("sv-SE", "sv"), ("de-DE,de;q=0.9", "en"),
+                 ("fr;q=1,nb;q=0.2", "nb"), (None, "en")]
+    cases = [(clients[name], "de", PEOPLE[name][3]) for name in ONE_OF_EACH_LANGUAGE]    # theirs, not the browser's
+    cases += [(httpx.Client(base_url=web.url, timeout=30), accept, lang) for accept, lang in anonymous]
+    stale = httpx.Client(base_url=web.url, timeout=30, cookies={"kp_session": "no-such-session"})
+    cases.append((stale, "sv", "sv"))
+    for client, accept, lang in cases:
+        headers = {"Accept-Language": accept} if accept else {}
+        form = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+        answers = [(client.get("/no/such/page", headers=headers), 404),
+                   (client.get("/logout", headers=headers), 405),
+                   (client.post("/alerts/1/comment", content=big, headers=form), 413),
+                   (client.post("/login", content=_chunked(big), headers=form), 413)]
+        for r, status in answers:
+            where = f"{accept} {lang} {r.request.method} {r.request.url.path}"
+            assert r.status_code == status, f"{where}: {r.status_code} {r.text[:300]}"
+            assert r.headers["content-type"].startswith("text/html"), f"{where}: {r.headers['content-type']}"
+            said = html.unescape(r.text)
+            assert REFUSAL_TITLES[status][lang] in said and f'<html lang="{lang}">' in said, f"{where}: {said[:1500]}"
+            assert r.headers["content-security-policy"] and r.headers["x-frame-options"] == "DENY", where
+            if status == 405:
+                assert r.headers["allow"] == "POST", where
+    r = api.get("/api/v1/no-such-call")
+    assert r.status_code == 404 and r.json() == {"error": "Not found"}
+    r = api.post("/api/v1/overview", content=big)
+    assert r.status_code == 413 and r.json() == {"error": "Too much sent at once"}, r.text[:300]
+    assert r.headers["content-security-policy"], "the API's refusal carries the headers too"
     log = web.server.log()[logged:]
     assert "Traceback" not in log and "unexpected error" not in log, log[-3000:]
