@@ -39,7 +39,7 @@ from server_sync import protocol
 from server_sync.central.dialect import lost_race_errors
 from server_sync.central.intake import Accepted, Intake, utc_now
 from server_sync.central.registry import KioskDeactivated
-from server_sync.exc import ProtocolError
+from server_sync.exc import ProtocolError, StoredSettingError
 
 log = logging.getLogger("kundpuls.ingest")
 
@@ -157,6 +157,14 @@ class Ingest:
                 reason, keep = e.reason, False
             except ProtocolError as e:
                 reason = e.reason
+            except StoredSettingError as e:
+                # A setting of the centre edited by hand, e.g. the time zone of the kiosk's site
+                # that its answers are counted in: the centre's fault, not the message's. Retrying
+                # would hold up every kiosk behind it, storing would count the answers into the
+                # wrong days. Dead-lettered in one line that says what to fix (its neighbours in
+                # the group commit), with no ack, and not named `rejected`: the kiosk keeps the
+                # answers and sends them again, and they go in once the setting is right.
+                reason = str(e)
             except self.retry:
                 raise
             except Exception as e:      # as above: dead-letter, keep going

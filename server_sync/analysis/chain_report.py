@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from peewee import Database
 
@@ -26,6 +26,7 @@ from server_sync.analysis.pulse import pulse
 from server_sync.analysis.queries import ReportFilter
 from server_sync.analysis.ranking import rank_sites
 from server_sync.analysis.trends import change_dict, daily_series, heatmap, weekly_series
+from server_sync.central import registry
 from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import FieldError
 from server_sync.protocol.codec import short
@@ -51,7 +52,7 @@ def resolve_period(db: Database, f: ReportFilter, now: datetime | None = None) -
         if value := getattr(f, name):
             parse_day(value, name, name)
     check_order(f.date_from, f.date_to)
-    first, last = queries.data_range(db, f, until=None if now is None else centre_today(db, now))
+    first, last = queries.data_range(db, f, until=None if now is None else centre_today(db, now, f.sites))
     if last is None and not f.date_to:
         return None
     to = f.date_to or max(last, f.date_from or last)       # --from after the last answer: an empty period
@@ -59,15 +60,14 @@ def resolve_period(db: Database, f: ReportFilter, now: datetime | None = None) -
     return start, to
 
 
-def centre_today(db: Database, now: datetime) -> str:
-    """The latest site-local date at `now` (UTC's date when there are no sites)."""
+def centre_today(db: Database, now: datetime, sites: tuple[str, ...] = ()) -> str:
+    """The latest site-local date at `now` of `sites` (empty: every site; UTC's date when there
+    are none). A site's zone edited by hand is an error naming it (registry.stored_zone), not
+    left out: its answers' days would be read in a zone they were not counted in."""
     at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
     days = [at.date()]
-    for zone in set(queries.site_timezones(db).values()):
-        try:
-            days.append(at.astimezone(ZoneInfo(zone)).date())
-        except (ZoneInfoNotFoundError, ValueError):
-            continue
+    for zone in set(registry.site_zones(db, sites or None).values()):
+        days.append(at.astimezone(zone).date())
     return max(days).isoformat()
 
 
@@ -195,24 +195,21 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
                             min_n=min_group)
 
     step("alerts")
-    zones = queries.site_timezones(db)
-    report["alerts"] = [dict(a, site_name=names.get(a["site_id"], a["site_id"]), timezone=zones.get(a["site_id"], "UTC"),
-                             raised_local=local_time(a["raised_at"], zones.get(a["site_id"], "UTC")))
-                        for a in queries.alerts(db, pf)]
+    raised = queries.alerts(db, pf)
+    zones = registry.site_zones(db, {a["site_id"] for a in raised})
+    report["alerts"] = [dict(a, site_name=names.get(a["site_id"], a["site_id"]), timezone=zones[a["site_id"]].key,
+                             raised_local=local_time(a["raised_at"], zones[a["site_id"]]))
+                        for a in raised]
     return protect_employees(report, min_group)
 
 
-def local_time(utc: str | None, zone: str) -> str | None:
+def local_time(utc: str | None, zone: ZoneInfo) -> str | None:
     """A stored UTC time ("2026-11-20 16:00:00") as the site's wall clock with its zone's
     abbreviation ("2026-11-20 17:00 CET"): what a store manager reads an alert's time as."""
     if not utc:
         return None
-    try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    local = datetime.fromisoformat(utc).replace(tzinfo=timezone.utc).astimezone(tz)
-    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or zone)
+    local = datetime.fromisoformat(utc).replace(tzinfo=timezone.utc).astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or zone.key)
 
 
 def _series(catalogue: dict[str, dict], asked: list[str], seen: set[tuple[str, str, str, str]],

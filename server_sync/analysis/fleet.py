@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Sequence
-from zoneinfo import ZoneInfo
 
 from peewee import Database
 
 from server_sync.analysis.opening import open_seconds_between, parse_hours
+from server_sync.central.registry import stored_zone
 
 SILENT_AFTER = timedelta(hours=2)
 
@@ -56,7 +56,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
     out = []
     for (kiosk, site, name, tz, opening, registered, active, online, last_seen, depth, oldest, synced,
          config_version, config_error, version, payload) in rows:
-        zone = ZoneInfo(tz or "Europe/Stockholm")
+        zone = stored_zone(site, tz)
         if opening not in hours_cache:
             hours_cache[opening] = parse_hours(opening, site)
         since = _dt(last_seen) or _dt(registered)

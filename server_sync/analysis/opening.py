@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
+from server_sync.central.setting import stored_error
 from server_sync.exc import StoredSettingError
 from server_sync.protocol.catalogue import OPENING_HOURS
-from server_sync.protocol.codec import short
 
 Hours = Mapping[int, tuple[int, int]]
 
@@ -36,10 +36,9 @@ def parse_hours(text: str | None, site: str | None = None) -> dict[int, tuple[in
 
 
 def _stored_wrong(text: str, site: str | None, problem: str) -> StoredSettingError:
-    of = f" of site {site}" if site else ""
-    return StoredSettingError(f"the stored opening_hours{of} is {short(text)}: {problem}; expected JSON "
-                              "{\"0\": [8, 21], …} (weekday 0-6, Monday 0: its opening and closing hour, 0-24), "
-                              "or NULL for the chain default")
+    return stored_error("opening_hours", text, "JSON {\"0\": [8, 21], …} (weekday 0-6, Monday 0: its opening and "
+                        "closing hour, 0-24), or NULL for the chain default", site=site, problem=problem,
+                        fix="site.opening_hours", by_command=False)
 
 
 def open_seconds_between(start: datetime, end: datetime, tz: ZoneInfo, hours: Hours) -> float:

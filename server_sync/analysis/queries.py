@@ -13,13 +13,12 @@ import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import Database
 
 from server_sync.analysis.drivers import ReasonCount
 from server_sync.analysis.metrics import Tally
-from server_sync.central import rollups
+from server_sync.central import registry, rollups
 from server_sync.central.dialect import dialect_of, in_list
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.codec import short
@@ -118,10 +117,6 @@ def require_sites(db: Database, sites: Iterable[str]) -> None:
     missing = [s for s in wanted if s not in known]
     if missing:
         raise CentralConfigError(f"unknown site {short(missing[0])}")
-
-
-def site_timezones(db: Database) -> dict[str, str]:
-    return {sid: tz for sid, tz in db.execute_sql("SELECT id, timezone FROM site")}
 
 
 def full_months(date_from: str, date_to: str) -> tuple[str, str] | None:
@@ -329,7 +324,7 @@ def action_alert_days(db: Database, acts: list[dict], lookback_days: int) -> dic
     if not acts:
         return out
     p = db.param
-    zones = site_timezones(db)
+    zones = registry.site_zones(db, {a["site_id"] for a in acts})
     first = min(date.fromisoformat(a["date"]) for a in acts) - timedelta(days=lookback_days + 1)
     last = max(date.fromisoformat(a["date"]) for a in acts) + timedelta(days=1)
     sites = sorted({a["site_id"] for a in acts})
@@ -339,7 +334,7 @@ def action_alert_days(db: Database, acts: list[dict], lookback_days: int) -> dic
                                              f" AND raised_at >= {p} AND raised_at < {p}",
                                              params + [first.isoformat(), last.isoformat()]):
         when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
-        local = when.replace(tzinfo=timezone.utc).astimezone(_zone(zones.get(site))).date()
+        local = when.replace(tzinfo=timezone.utc).astimezone(zones[site]).date()
         raised.setdefault((site, question), []).append(local)
     for a in acts:
         d = date.fromisoformat(a["date"])
@@ -350,17 +345,12 @@ def action_alert_days(db: Database, acts: list[dict], lookback_days: int) -> dic
     linked = {int(a["alert_id"]): a["id"] for a in acts if a.get("alert_id") is not None}
     if linked:
         clause, params = in_list(db, "id", sorted(linked))
-        for alert_id, site, at in db.execute_sql(f"SELECT id, site_id, raised_at FROM alert WHERE {clause}", params):
+        rows = db.execute_sql(f"SELECT id, site_id, raised_at FROM alert WHERE {clause}", params).fetchall()
+        zones.update(registry.site_zones(db, {site for _id, site, _at in rows} - zones.keys()))
+        for alert_id, site, at in rows:
             when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
-            out[linked[int(alert_id)]] = when.replace(tzinfo=timezone.utc).astimezone(_zone(zones.get(site))).date()
+            out[linked[int(alert_id)]] = when.replace(tzinfo=timezone.utc).astimezone(zones[site]).date()
     return out
-
-
-def _zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _day(v: Any) -> date:

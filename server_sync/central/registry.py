@@ -1,6 +1,8 @@
 """The fleet register: sites and kiosks the centre knows. Ingest accepts answers only from a
 registered, active kiosk, for its registered site. A deactivated kiosk stays registered (its
-answers are kept); what it still sends is refused (`KioskDeactivated`) and only counted.
+answers are kept); what it still sends is refused (`KioskDeactivated`) and only counted. A site's
+time zone, which its answers are counted in, has one rule for the command that stores it and for
+every reader of the store, ingest's included (`time_zone`, `stored_zone`, `site_zones`).
 
 Pure database work; broker credentials are `server_sync.provision`'s job.
 """
@@ -8,17 +10,19 @@ Pure database work; broker credentials are `server_sync.provision`'s job.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import Database
 
-from server_sync.central.dialect import placeholders
+from server_sync.central.dialect import in_list, placeholders
+from server_sync.central.setting import stored_error
 from server_sync.exc import CentralConfigError, ProtocolError
 from server_sync.protocol import ID_RE
 from server_sync.protocol.codec import short
 
 RESERVED_IDS = frozenset({"central"})          # the ingest's broker user; never a kiosk
+DEFAULT_ZONE = "Europe/Stockholm"               # the site table's default (m0001) and `site add`'s
 
 
 class KioskDeactivated(ProtocolError):
@@ -35,15 +39,52 @@ def add_site(db: Database, site_id: str, name: str, timezone: str, now: datetime
     check_id(site_id, "site id")
     if not name.strip():
         raise CentralConfigError("--name must not be empty")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CentralConfigError(f"unknown time zone {timezone!r} (use an IANA name like Europe/Stockholm)") from None
+    if time_zone(timezone) is None:
+        raise CentralConfigError(f"unknown time zone {short(timezone)} (use an IANA name like {DEFAULT_ZONE})")
     with db.atomic():
         if site(db, site_id):
             raise CentralConfigError(f"site {site_id!r} already exists")
         db.execute_sql(f"INSERT INTO site (id, name, timezone, created_at) VALUES ({placeholders(db, 4)})",
                        (site_id, name.strip(), timezone, now))
+
+
+def time_zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone `name`, or None when it names none: the one rule of a site's zone, for
+    the command that stores it (add_site) and for every reader of the store (stored_zone)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):     # '', 'Mars/Olympus', '../x', 'zone.tab', …
+        return None
+
+
+def stored_zone(site_id: str, name: str | None) -> ZoneInfo:
+    """Site `site_id`'s time zone as stored (`name`; None: there is no such site, see
+    site_zones); a value add_site would refuse was edited by hand: StoredSettingError naming the
+    site, the value and the fix. No command changes a site's zone, and its answers were counted
+    into the rollups in the zone it had, so the fix is to give the row that zone back."""
+    if name is None:
+        return ZoneInfo(DEFAULT_ZONE)
+    zone = time_zone(name)
+    if zone is None:
+        raise stored_error("timezone", name, f"an IANA time zone such as {DEFAULT_ZONE}: the one `kiosk-central site"
+                           " add` stored, which the site's answers are counted in", site=site_id,
+                           fix="site.timezone", by_command=False)
+    return zone
+
+
+def site_zones(db: Database, site_ids: Iterable[str] | None = None) -> dict[str, ZoneInfo]:
+    """The time zone (stored_zone) of each of `site_ids` (None: of every site). An id no site
+    has gets the zone a site gets by default (DEFAULT_ZONE, as the rollups count its answers:
+    answers and alerts name their site without a foreign key)."""
+    if site_ids is None:
+        rows = db.execute_sql("SELECT id, timezone FROM site").fetchall()
+        return {sid: stored_zone(sid, name) for sid, name in rows}
+    ids = sorted(set(site_ids))
+    if not ids:
+        return {}
+    where, params = in_list(db, "id", ids)
+    stored = dict(db.execute_sql(f"SELECT id, timezone FROM site WHERE {where}", params).fetchall())
+    return {sid: stored_zone(sid, stored.get(sid)) for sid in ids}
 
 
 def site(db: Database, site_id: str) -> dict[str, Any] | None:

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.central import speedups
+from server_sync.central import registry, speedups
 from server_sync.central.dialect import execute_many, in_list, placeholders
 from server_sync.protocol.scales import SCALES, is_negative, is_top2, sql_rule
 
@@ -136,18 +136,14 @@ def minute_key(at: datetime) -> str:
 
 def site_timezones(db: Database, site_ids: Iterable[str],
                    cache: dict[str, ZoneInfo] | None = None) -> dict[str, ZoneInfo]:
-    """The IANA zone of each site; `cache` (filled on a miss) saves the query for sites already
-    read in the same transaction."""
+    """The IANA zone of each site (registry.site_zones: StoredSettingError for one edited by hand);
+    `cache` (filled on a miss) saves the query for sites already read in the same transaction."""
     ids = sorted(set(site_ids))
     if cache is not None and all(sid in cache for sid in ids):
         return cache
     if not ids:
         return {}
-    where, params = in_list(db, "id", ids)
-    zones = {sid: ZoneInfo(tz) for sid, tz in db.execute_sql(f"SELECT id, timezone FROM site WHERE {where}",
-                                                             params).fetchall()}
-    for sid in ids:
-        zones.setdefault(sid, ZoneInfo("Europe/Stockholm"))
+    zones = registry.site_zones(db, ids)
     if cache is not None:
         cache.update(zones)
         return cache

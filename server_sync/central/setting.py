@@ -2,7 +2,8 @@
 every process that reads the store (reports, BI views, the web app, retention) applies the same
 value: the minimum employee group, retention periods. Names and their checks live with the code
 that uses them; this module stores text, and reads a whole number back for them (`stored_number`),
-so that a value edited by hand is one clear error everywhere. Never commits on its own: callers do."""
+so that a value edited by hand is one clear error everywhere (`stored_error`: also a site's time
+zone and opening hours, kept in the site's row). Never commits on its own: callers do."""
 
 from __future__ import annotations
 
@@ -36,8 +37,14 @@ def stored_number(name: str, text: str, low: int, high: int, *, kind: str, fix: 
     return value
 
 
-def stored_error(name: str, value: str, expected: str, *, kind: str, fix: str) -> StoredSettingError:
-    """The error of a stored setting edited by hand: which (`kind`, e.g. 'SMTP', and `name`),
-    what it is, what it should be, and `fix`, the command that sets it again."""
-    return StoredSettingError(f"the stored {kind} setting {name} is {short(value)}, not {expected} "
-                              f"(set it again: {fix})")
+def stored_error(name: str, value: str, expected: str, *, fix: str, kind: str = "", site: str | None = None,
+                 problem: str | None = None, by_command: bool = True) -> StoredSettingError:
+    """The error of a stored setting edited by hand: which (`kind`, e.g. 'SMTP', and `name`; or
+    `name` of site `site`), what it is, what is wrong with it (`problem`, when `expected` alone does
+    not say), what it should be, and `fix`: the command that sets it again, or (`by_command`
+    False) the column to correct in the central database, when no command changes it."""
+    what = f"{name} of site {site}" if site else f"{kind} setting {name}".lstrip()
+    said = f": {problem}; expected {expected}" if problem else f", not {expected}"
+    how = (f"set it again: {fix}" if by_command
+           else f"no kiosk-central command changes it: correct {fix} in the central database")
+    return StoredSettingError(f"the stored {what} is {short(value)}{said} ({how})", fix, by_command=by_command)

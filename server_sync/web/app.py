@@ -20,6 +20,7 @@ from typing import AsyncIterator
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,11 +32,12 @@ from server_sync.central.db import connect
 from server_sync.central.dialect import POSTGRES, SQLITE, dialect_of
 from server_sync.web import api, audit, live, render, sessions
 from server_sync.web.cache import FiguresCache
-from server_sync.web.guard import COOKIE, WebState, error_page, page, public, server_fault
+from server_sync.web.guard import COOKIE, WebState, error_page, page, public, refusal_page, server_fault
 from server_sync.web.pages import account, admin, comments, fleet, lists, overview, site, sites, workflow
 from server_sync.web.scope import scope_of
 
 ENV_SETTINGS = "KUNDPULS_WEB_SETTINGS"        # how `serve` hands settings to its worker processes
+MAX_BODY = 64 * 1024                          # bytes of a request body (the forms are small)
 
 # No inline script anywhere; inline style only as SVG attributes of the report's charts.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:;"
@@ -182,10 +184,38 @@ class Faults(_HttpMiddleware):
             await server_fault(Request(scope), e)(scope, receive, send)
 
 
+class BodyLimit(_HttpMiddleware):
+    """A request body over `most` bytes is refused with the 413 page before any route reads it:
+    at once when its Content-Length says so, else (a chunked body) as soon as what a route reads
+    grows past it, an HTTPException answered by _http_error. Starlette's own limit answered in
+    plain English text, outside SecurityHeaders."""
+
+    def __init__(self, app: ASGIApp, most: int) -> None:
+        super().__init__(app)
+        self.most = most
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.most:
+            await (await refusal_page(Request(scope), 413))(scope, receive, send)
+            return
+        read = 0
+
+        async def limited() -> Message:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > self.most:
+                raise HTTPException(413)
+            return message
+        await self.app(scope, limited, send)
+
+
 async def _http_error(request: Request, exc: HTTPException) -> Response:
     """Starlette's own refusals: no such route (404), a method the route does not take (405, with
-    its Allow header), a form it cannot read (400), a body over the limit (413)."""
-    response = error_page(request, exc.status_code)
+    its Allow header), a form it cannot read (400), a body over the limit (413, BodyLimit); made
+    before any route knew the person, so in guard.visitor_language."""
+    response = await refusal_page(request, exc.status_code)
     response.headers.update(exc.headers or {})
     return response
 
@@ -226,8 +256,8 @@ def create_app(settings: WebSettings) -> Starlette:
             await anyio.to_thread.run_sync(writer.close)
             db.close()
 
-    app = Starlette(routes=route_table(), lifespan=lifespan, exception_handlers={HTTPException: _http_error},
-                    max_body_size=64 * 1024)
+    app = Starlette(routes=route_table(), lifespan=lifespan, exception_handlers={HTTPException: _http_error})
+    app.add_middleware(BodyLimit, most=MAX_BODY)
     app.add_middleware(Faults)
     app.add_middleware(SecurityHeaders)              # added last: outermost, so a 500 page carries them too
     return app

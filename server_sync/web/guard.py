@@ -33,6 +33,7 @@ from server_sync.analysis import chain_report
 from server_sync.analysis.fleet import fleet as fleet_rows
 from server_sync.analysis.queries import ReportFilter
 from server_sync.exc import CentralConfigError, FieldError, StoredSettingError
+from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.web import audit, render, sessions
 from server_sync.web.filters import BadFilter, check_known, refused, refusal
 from server_sync.web.people import User, user_by_token
@@ -171,6 +172,53 @@ def error_page(request: Request, status: int, lang: str = "en", message: str | N
     return HTMLResponse(body, status_code=status)
 
 
+# Norwegian (`no`) and nynorsk (`nn`) readers get bokmål, the Norwegian the app speaks.
+_READ_AS = {"no": "nb", "nn": "nb"}
+
+
+def browser_language(header: str) -> str | None:
+    """The one of the app's languages a browser prefers (its Accept-Language, by q-value; the
+    first of equals), or None when it asks for none of them."""
+    best, best_q = None, 0.0
+    for item in header.split(",")[:32]:
+        tag, *params = item.split(";")
+        lang = tag.strip().split("-")[0].lower()
+        lang = _READ_AS.get(lang, lang)
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if lang in LANGUAGES and 0 < q <= 1 and q > best_q:
+            best, best_q = lang, q
+    return best
+
+
+def visitor_language(request: Request) -> str:
+    """The language of a request that no route has looked at yet (Starlette's 404, 405, 400, the
+    body limit's 413): the signed-in person's when the session cookie is valid (read without
+    moving its idle clock: a mistyped address is no work), else the browser's among the app's,
+    else English. Reads the database only when there is a cookie."""
+    if request.cookies.get(COOKIE):
+        session = _load_session(request, request.app.state.web, touch=False)
+        if session is not None and session.user is not None:
+            return session.user.language
+    return browser_language(request.headers.get("accept-language", "")) or "en"
+
+
+async def refusal_page(request: Request, status: int) -> Response:
+    """error_page for a refusal made before any route ran, in visitor_language (the API's, JSON
+    in English, needs no language)."""
+    if request.url.path.startswith("/api/"):
+        return error_page(request, status)
+    lang = await run_in_threadpool(visitor_language, request) if request.cookies.get(COOKIE) else \
+        visitor_language(request)
+    return error_page(request, status, lang)
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -224,16 +272,20 @@ def _guarded(request: Request, call: Callable[[], Response], lang: str = "en") -
 
 def server_fault(request: Request, exc: Exception) -> Response:
     """The one answer to an exception no route answered itself, whatever the route (app.Faults
-    calls it): a 500 page in the person's language (once _authorise knows them; else English),
-    or the API's JSON error. The log gets the method and path, once; the page never a
-    traceback. A setting of the centre edited by hand (StoredSettingError, e.g. the minimum
-    employee group every report reads) is the operator's to fix: the page says an administrator
-    must set it again, the log says which, without a traceback; anything else is a fault of the
-    code, logged with its traceback."""
-    lang = getattr(request.state, "language", "en")
+    calls it): a 500 page in the person's language (once _authorise knows them; else the
+    browser's, else English), or the API's JSON error. The log gets the method and path, once;
+    the page never a traceback. A setting of the centre edited by hand (StoredSettingError, e.g.
+    the minimum employee group every report reads, a site's time zone) is the operator's to fix:
+    the page says how (the error's `fix`: set it again with its command, or correct the column no
+    command changes), the log says which setting, of which site, without a traceback; anything
+    else is a fault of the code, logged with its traceback."""
+    lang = getattr(request.state, "language", None) or browser_language(request.headers.get("accept-language", "")) \
+        or "en"
     if isinstance(exc, StoredSettingError):
         log.error("%s %s: %s", request.method, request.url.path, exc)
-        return error_page(request, 500, lang, render.text("setting_broken", lang))
+        # The fix that fits the setting: its command, or the column no command changes.
+        said = render.text("setting_broken" if exc.by_command else "setting_broken_store", lang, fix=exc.fix)
+        return error_page(request, 500, lang, said)
     log.error("%s %s: unexpected error", request.method, request.url.path, exc_info=exc)
     return error_page(request, 500, lang, render.text("server_fault", lang))
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
+from server_sync.central import registry
 from server_sync.central.dialect import placeholders
 
 COMMENTS_PER_PAGE = 50
@@ -35,23 +36,16 @@ class CommentFilter:
     page: int = 1
 
 
-def _zones(db: Database, sites: Sequence[str] | None) -> dict[str, list[str]]:
-    """IANA zone -> the sites in it (of `sites`, or of the chain)."""
-    if sites is None:
-        rows = db.execute_sql("SELECT id, timezone FROM site").fetchall()
-    elif not sites:
-        return {}
-    else:
-        rows = db.execute_sql(f"SELECT id, timezone FROM site WHERE id IN ({placeholders(db, len(sites))})",
-                              list(sites)).fetchall()
-    out: dict[str, list[str]] = defaultdict(list)
-    for sid, tz in rows:
-        out[tz or "Europe/Stockholm"].append(sid)
-    return dict(out)
+def _zones(db: Database, sites: Sequence[str] | None) -> dict[ZoneInfo, list[str]]:
+    """Time zone -> the sites in it (of `sites`, or of the chain), by registry.site_zones."""
+    by_name: dict[str, tuple[ZoneInfo, list[str]]] = {}
+    for sid, zone in registry.site_zones(db, sites).items():
+        by_name.setdefault(zone.key, (zone, []))[1].append(sid)
+    return dict(by_name.values())
 
 
-def _utc(day: date, zone: str) -> datetime:
-    return datetime.combine(day, time(), ZoneInfo(zone)).astimezone(timezone.utc).replace(tzinfo=None)
+def _utc(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), zone).astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def like_pattern(text: str) -> str:
@@ -84,7 +78,7 @@ def _filters(db: Database, f: CommentFilter) -> tuple[list[str], list]:
     return clauses, params
 
 
-def _days(db: Database, f: CommentFilter, zone: str, column: str) -> tuple[list[str], list]:
+def _days(db: Database, f: CommentFilter, zone: ZoneInfo, column: str) -> tuple[list[str], list]:
     """`column` inside the site-local days f.date_from..f.date_to of `zone`, as UTC bounds."""
     p = db.param
     clauses, params = [], []
@@ -115,7 +109,7 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
     params: list = []
     if f.sites is not None and len(f.sites) <= PER_SITE_UP_TO:
         parts = []
-        for zone, zone_sites in sorted(zones.items()):
+        for zone, zone_sites in sorted(zones.items(), key=lambda z: z[0].key):
             for site in sorted(zone_sites):
                 days, day_params = _days(db, f, zone, "r.recorded_at")
                 where = " AND ".join([f"r.site_id = {p}"] + days + common)
@@ -137,7 +131,7 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
             params += list(f.sites)
         if f.date_from or f.date_to:
             ranges = []
-            for zone, zone_sites in sorted(zones.items()):
+            for zone, zone_sites in sorted(zones.items(), key=lambda z: z[0].key):
                 days, day_params = _days(db, f, zone, "f.recorded_at")
                 ranges.append("(" + " AND ".join([f"r.site_id IN ({placeholders(db, len(zone_sites))})"] + days) + ")")
                 params += zone_sites + day_params
@@ -156,7 +150,7 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
     out = []
     for fid, at, comment, reasons, site, name, tz, question, scale, value, language in rows[:limit]:
         stamp = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
-        local = stamp.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz or "Europe/Stockholm"))
+        local = stamp.replace(tzinfo=timezone.utc).astimezone(registry.stored_zone(site, tz))
         try:
             codes = json.loads(reasons or "[]")
         except ValueError:
@@ -174,7 +168,7 @@ def answers_today(db: Database, sites: Sequence[str] | None, now: datetime) -> d
     by_q: dict[str, int] = defaultdict(int)
     p = db.param
     for zone, zone_sites in _zones(db, sites).items():
-        today = now.astimezone(ZoneInfo(zone)).date().isoformat()
+        today = now.astimezone(zone).date().isoformat()
         rows = db.execute_sql(
             f"SELECT question_id, SUM(n) FROM rollup_daily WHERE local_date = {p}"
             f" AND site_id IN ({placeholders(db, len(zone_sites))}) GROUP BY question_id",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from server_sync.analysis.chain_report import local_time
 from server_sync.report import svg
@@ -60,6 +61,6 @@ def test_pareto_labels_fit_inside_the_chart():
 
 def test_p_values_and_local_times_read_plainly():
     assert [p_value(x) for x in (1.8e-6, 0.0004, 0.001, 0.0234, None)] == ["< 0.001", "< 0.001", "0.001", "0.023", "–"]
-    assert local_time("2026-11-20 16:00:00", "Europe/Stockholm") == "2026-11-20 17:00 CET"
-    assert local_time("2026-07-20 16:00:00", "Europe/Oslo") == "2026-07-20 18:00 CEST"
-    assert local_time("2026-01-20 18:45:00", "Asia/Kolkata") == "2026-01-21 00:15 IST"
+    assert local_time("2026-11-20 16:00:00", ZoneInfo("Europe/Stockholm")) == "2026-11-20 17:00 CET"
+    assert local_time("2026-07-20 16:00:00", ZoneInfo("Europe/Oslo")) == "2026-07-20 18:00 CEST"
+    assert local_time("2026-01-20 18:45:00", ZoneInfo("Asia/Kolkata")) == "2026-01-21 00:15 IST"

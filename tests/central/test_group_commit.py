@@ -5,6 +5,7 @@ ingestors committing overlapping groups in opposite orders on PostgreSQL do not 
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 
@@ -109,6 +110,47 @@ def test_time_correction_inside_one_group_moves_rollups_right(ingest, central_db
     assert rollup_total(db) == 2 and count(db, "SELECT COUNT(*) FROM rollup_hourly WHERE n <= 0") == 0
     hours = count(db, "SELECT COUNT(DISTINCT hour) FROM rollup_hourly")
     assert hours == 1, "the early answer's wrong hour must be gone, both counted in the anchor's hour"
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", ""])
+def test_a_sites_time_zone_edited_by_hand_holds_its_answers_back_until_it_is_fixed(ingest, central_db, caplog, zone):
+    """ZoneInfo raised on it inside the intake: a dead letter "internal error: ZoneInfoNotFoundError"
+    (or ValueError for '') and a traceback in the log, naming neither the site nor the fix. Now
+    the batch is refused in one log line that says what to fix; no ack, so its kiosk keeps the
+    answers and sends them again; its neighbours commit; once the zone is right the re-send goes
+    in, counted in the site's own local hours."""
+    db = central_db
+    with db.atomic():
+        db.execute_sql(f"UPDATE site SET timezone = {db.param} WHERE id = 's1'", (zone,))
+    mine = [response(1), response(2, value=1)]
+    status = protocol.encode_status(version="0.1.0", outbox_depth=2, oldest_unacked_s=30, clock_synced=True,
+                                    disk_free_mb=100, config_version=1, ts=protocol.iso_ms(NOW))
+    group = [decoded(ingest, *batch(mine, batch_id="held")),
+             decoded(ingest, *batch([response(1, kiosk="k3", site="s2")], kiosk="k3", batch_id="other-site")),
+             decoded(ingest, protocol.status_topic("k1"), status)]
+    caplog.set_level(logging.INFO)
+    outcomes = ingest.commit_group(group)
+    assert [o.kind for o in outcomes] == ["dead_letter", "batch", "status"]
+    reason = outcomes[0].reason
+    assert reason.startswith(f"the stored timezone of site s1 is {zone!r}, not an IANA time zone"), reason
+    assert "correct site.timezone in the central database" in reason, reason
+    assert outcomes[0].publish == [] and outcomes[0].rejected == 0      # no ack, nothing refused for good
+    assert count(db, "SELECT COUNT(*) FROM response WHERE site_id = 's2'") == 1
+    assert count(db, "SELECT COUNT(*) FROM response WHERE site_id = 's1'") == 0 and rollup_total(db) == 1
+    assert count(db, "SELECT COUNT(*) FROM kiosk_status WHERE kiosk_id = 'k1'") == 1
+    assert db.execute_sql("SELECT reason FROM dead_letter").fetchall() == [(reason,)]
+    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in logged] == [f"dead-lettered {protocol.events_topic('k1')}: {reason}"]
+    assert not logged[0].exc_info, "one line, no traceback"
+
+    with db.atomic():                                       # set right: the kiosk's re-send goes in
+        db.execute_sql("UPDATE site SET timezone = 'Europe/Stockholm' WHERE id = 's1'")
+    again, = ingest.commit_group([decoded(ingest, *batch(mine, batch_id="held"))])
+    assert again.kind == "batch" and again.accepted.new == 2
+    assert protocol.decode_ack(again.publish[0][1]).ranges == ((1, 2),)
+    # T0 is 11:00 UTC: noon in Stockholm.
+    assert db.execute_sql("SELECT local_hour, SUM(n) FROM rollup_hourly WHERE site_id = 's1'"
+                          " GROUP BY local_hour").fetchall() == [(12, 2)]
 
 
 @pytest.mark.postgres

@@ -71,6 +71,23 @@ class Terminal(io.StringIO):
         return True
 
 
+def test_a_sites_time_zone_edited_by_hand_stops_the_import_with_a_clear_error(central, export_file, capsys):
+    """ZoneInfo's ZoneInfoNotFoundError went up as a traceback. Now the error names the site, the
+    value and the fix, nothing is dead-lettered for it, and the file goes in once the zone is right."""
+    url, db = central
+    with db.atomic():
+        db.execute_sql("UPDATE site SET timezone = 'Mars/Olympus' WHERE id = 's1'")
+    rc, out, err = run_import(capsys, str(export_file), "--db", url, "--json")
+    assert rc == 2 and out == "", out
+    assert err.startswith("kiosk-central: error: the stored timezone of site s1 is 'Mars/Olympus'") and \
+        "correct site.timezone in the central database" in err and "Traceback" not in err, err
+    assert count(db, "SELECT COUNT(*) FROM response") == 0 and count(db, "SELECT COUNT(*) FROM dead_letter") == 0
+    with db.atomic():
+        db.execute_sql("UPDATE site SET timezone = 'Europe/Stockholm' WHERE id = 's1'")
+    rc, s, _ = run_import(capsys, str(export_file), "--db", url, "--json")
+    assert rc == 0 and (s["new"], s["complete"]) == (66, True)
+
+
 def test_import_draws_the_progress_bar_on_a_terminal_unless_json(central, export_file, capsys, monkeypatch):
     url, _db = central
     for args, drawn in (([], True), (["--json"], False), (["--no-progress"], False)):

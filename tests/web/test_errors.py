@@ -13,6 +13,7 @@ import html
 import logging
 import threading
 import time
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -42,15 +43,26 @@ WORDS = {
            "bad": "'{name}' er ikke en dag mellom 2000-01-01 og 2099-12-31 (ÅÅÅÅ-MM-DD): '{value}'",
            "order": "'Fra' 2026-02-01 er etter 'Til' 2026-01-31"},
 }
-# What a page says when a setting of the centre is wrong (the setting itself is in the log).
+# What a page says when a setting of the centre is wrong, with the fix that fits it (the setting
+# itself, and its site, are in the log): the command that sets it again ...
 SETTING_BROKEN = {
-    "en": "A setting stored with kiosk-central is not valid: an administrator must set it again "
+    "en": "A setting stored with kiosk-central is not valid: an administrator must set it again with {fix} "
           "(the server's log names it).",
-    "sv": "En inställning som sparats med kiosk-central är ogiltig: en administratör måste ställa in den igen "
-          "(serverns logg säger vilken).",
-    "nb": "En innstilling som er lagret med kiosk-central, er ugyldig: en administrator må sette den på nytt "
-          "(serverens logg sier hvilken).",
+    "sv": "En inställning som sparats med kiosk-central är ogiltig: en administratör måste ställa in den igen med "
+          "{fix} (serverns logg säger vilken).",
+    "nb": "En innstilling som er lagret med kiosk-central, er ugyldig: en administrator må sette den på nytt med "
+          "{fix} (serverens logg sier hvilken).",
 }
+# ... or, for a value no command changes (a site's opening hours, its time zone), the column to correct.
+SETTING_IN_STORE = {
+    "en": "A setting in the central database ({fix}) is not valid, and no kiosk-central command changes it: an "
+          "administrator must correct it there (the server's log names it and what it should be).",
+    "sv": "En inställning i den centrala databasen ({fix}) är ogiltig, och inget kiosk-central-kommando ändrar den: "
+          "en administratör måste rätta den där (serverns logg säger vilken och vad den ska vara).",
+    "nb": "En innstilling i den sentrale databasen ({fix}) er ugyldig, og ingen kiosk-central-kommando endrer den: "
+          "en administrator må rette den der (serverens logg sier hvilken og hva den skal være).",
+}
+GROUP_FIX = "kiosk-central privacy set --min-employee-group N"
 # What a page says when the server meets an error it did not expect (the traceback is in the log).
 SERVER_FAULT = {
     "en": "The server met an error it did not expect. It is in the server's log; try again, or tell an "
@@ -77,6 +89,9 @@ FORM_LABELS = {
     "note": ("What changed", "Vad som ändrades", "Hva som ble endret"), "action_type": ("Type", "Typ", "Type"),
     "date": ("From", "Från", "Fra"), "question": ("Question", "Fråga", "Spørsmål"),
 }
+# A form's own label where it differs: the close form's note is the new action's.
+FORM_OWN_LABELS = {"close": {"note": ("New action: What changed", "Ny åtgärd: Vad som ändrades",
+                                      "Nytt tiltak: Hva som ble endret")}}
 REFUSALS = {
     "saved": ("That could not be saved: ", "Det gick inte att spara: ", "Det kunne ikke lagres: "),
     "bad_day": (WORDS["en"]["bad"], WORDS["sv"]["bad"], WORDS["nb"]["bad"]),
@@ -245,10 +260,10 @@ def test_a_minimum_employee_group_edited_by_hand_is_an_error_page_and_a_log_line
                 r = clients[name].get(path)
                 assert r.status_code == 500, f"{name} {path}: {r.status_code} {r.text[:300]}"
                 said = html.unescape(r.text)
-                assert SETTING_BROKEN[lang] in said, f"{name} {path}: {said[:2000]}"
+                assert SETTING_BROKEN[lang].format(fix=GROUP_FIX) in said, f"{name} {path}: {said[:2000]}"
                 assert "min_employee_group" not in said, f"{name} {path}: the log's detail, not the page's"
         r = api.get("/api/v1/overview")
-        assert r.status_code == 500 and r.json() == {"error": SETTING_BROKEN["en"]}
+        assert r.status_code == 500 and r.json() == {"error": SETTING_BROKEN["en"].format(fix=GROUP_FIX)}
         assert clients["ada-admin"].get("/comments").status_code == 200      # reads no such setting
     finally:
         with db.atomic():
@@ -315,16 +330,18 @@ def test_an_unexpected_error_is_a_500_page_in_the_persons_language_logged_once(i
     assert len(faults) == len(logged), "each fault logged once, by the app, not again by uvicorn"
 
 
-def _refusal(lang: str, field: str | None, problem: str, value: str | None) -> str:
+def _refusal(lang: str, form: str, field: str | None, problem: str, value: str | None) -> str:
     at = LANGUAGE_AT[lang]
-    name = FORM_LABELS[field][at] if field else ""
+    name = {**FORM_LABELS, **FORM_OWN_LABELS.get(form, {})}[field][at] if field else ""
     return REFUSALS["saved"][at] + REFUSALS[problem][at].format(name=name, value=value, length=len(LONG),
                                                                      most=2000)
 
 
 def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_language(web):
     """The forms called the command line's functions and showed their messages: "--due …",
-    "--note must say …", "--outcome must be one of …", "--type …", in English for everyone."""
+    "--note must say …", "--outcome must be one of …", "--type …", in English for everyone. And
+    the close form's note, labelled "New action: What changed", was refused as 'What changed', the
+    action form's label."""
     db = connect(web.db_url)
     try:
         alert = {s: int(i) for s, i in db.execute_sql("SELECT site_id, MIN(id) FROM alert GROUP BY site_id")}
@@ -343,7 +360,7 @@ def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_languag
     for lang, (name, site) in ACTING.items():
         client = login(web.url, name)
         forms = "".join(html.unescape(client.get(path).text) for path in (f"/alerts/{alert[site]}", f"/sites/{site}"))
-        for labels in FORM_LABELS.values():
+        for labels in [*FORM_LABELS.values(), *(v for own in FORM_OWN_LABELS.values() for v in own.values())]:
             assert labels[LANGUAGE_AT[lang]] in forms, f"{lang}: no field labelled {labels[LANGUAGE_AT[lang]]!r}"
         token = csrf_of(client.get("/account").text)
         good = {"actions": {"question": question, "date": "2026-01-05", "note": "Extra cashier"}}
@@ -355,7 +372,7 @@ def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_languag
             where = f"{name} POST {path} {data}"[:200]
             assert r.status_code == 400, f"{where}: {r.status_code} {r.text[:300]}"
             said = html.unescape(r.text)
-            assert _refusal(lang, field, problem, data.get(field)) in said, f"{where}: {said[-1500:]}"
+            assert _refusal(lang, form, field, problem, data.get(field)) in said, f"{where}: {said[-1500:]}"
             assert WORDS[lang]["title"] in said and "--" not in said.split("<main", 1)[-1], where
     assert "Traceback" not in web.server.log()
 
@@ -410,37 +427,74 @@ def test_a_bad_filter_is_said_in_the_persons_language_naming_the_field(web, clie
             assert expected in said, f"{where}: {said[-1500:]}"
 
 
+def _a_site_setting_edited_by_hand(base: str, db_url: str, caplog, column: str, value: str, restore: str,
+                                   paths: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Site s001's `column` set to `value` by hand: each of `paths` ({site}: the site in the path) is,
+    for each person who sees s001, the stored-setting 500 page with the fix `site.<column>`, naming
+    neither the site nor the value, and so is the API's fleet (JSON); sara-store, who sees s003
+    only, is served her pages; `restore` serves them all again. Returns (the path asked, the line
+    logged at ERROR) for each refusal, having checked that none logged a traceback."""
+    clients = {name: login(base, name) for name in ONE_OF_EACH_LANGUAGE + ("sara-store",)}
+    r = kiosk_central(db_url, "user", "token", "ada-admin", "--label", column)
+    assert r.returncode == 0, r.stderr
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {r.stdout.strip()}"}, timeout=30)
+    fix = f"site.{column}"
+    db = connect(db_url)
+    caplog.set_level(logging.INFO)
+    asked = []
+    try:
+        with db.atomic():
+            db.execute_sql(f"UPDATE site SET {column} = {db.param} WHERE id = 's001'", (value,))
+        for name in ONE_OF_EACH_LANGUAGE:                       # each of them sees s001
+            lang = PEOPLE[name][3]
+            for path in (p.format(site="s001") for p in paths):
+                r = clients[name].get(path)
+                asked.append(path.split("?")[0])
+                assert r.status_code == 500, f"{name} {path}: {r.status_code} {r.text[:300]}"
+                said = html.unescape(r.text)
+                assert SETTING_IN_STORE[lang].format(fix=fix) in said, f"{name} {path}: {said[:2000]}"
+                assert "s001" not in said and (not value or value not in said), f"{name} {path}: the log's detail"
+        r = api.get("/api/v1/fleet")
+        asked.append("/api/v1/fleet")
+        assert r.status_code == 500 and r.json() == {"error": SETTING_IN_STORE["en"].format(fix=fix)}, r.text
+        for path in (p.format(site="s003") for p in paths):
+            assert clients["sara-store"].get(path).status_code == 200, f"sara-store {path}: hurt by another site"
+    finally:
+        with db.atomic():
+            db.execute_sql(f"UPDATE site SET {column} = {restore} WHERE id = 's001'")
+        db.close()
+    for name in ONE_OF_EACH_LANGUAGE:
+        for path in (p.format(site="s001") for p in paths):
+            assert clients[name].get(path).status_code == 200, f"{name} {path}"
+    logged = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert not any(rec.exc_info for rec in logged), "one line each, no traceback"
+    return list(zip(asked, (rec.getMessage() for rec in logged), strict=True))
+
+
 @pytest.mark.parametrize("hours", ["nonsense", '{"0": [18, 9]}', '{"9": [8, 21]}', '{"0": [1e400, 21]}'])
 def test_opening_hours_edited_by_hand_are_an_error_page_and_a_log_line(in_process, chain_url, caplog, hours):
     """A site's opening hours no rule would take were a CentralConfigError: a 400 that blamed the
-    person's request ("bad opening_hours …", in English), on every page that shows the fleet."""
-    clients = {name: login(in_process, name) for name in ONE_OF_EACH_LANGUAGE}
-    r = kiosk_central(chain_url, "user", "token", "ada-admin", "--label", "hours")
-    assert r.returncode == 0, r.stderr
-    api = httpx.Client(base_url=in_process, headers={"Authorization": f"Bearer {r.stdout.strip()}"}, timeout=30)
-    db = connect(chain_url)
-    caplog.set_level(logging.INFO)
-    try:
-        with db.atomic():
-            db.execute_sql(f"UPDATE site SET opening_hours = {db.param} WHERE id = 's001'", (hours,))
-        for name in ONE_OF_EACH_LANGUAGE:                       # each of them sees s001
-            lang = PEOPLE[name][3]
-            for path in ("/", "/fleet", "/sites/s001", "/fleet?format=csv"):
-                r = clients[name].get(path)
-                assert r.status_code == 500, f"{name} {path}: {r.status_code} {r.text[:300]}"
-                said = html.unescape(r.text)
-                assert SETTING_BROKEN[lang] in said and "opening_hours" not in said, f"{name} {path}: {said[:2000]}"
-        r = api.get("/api/v1/fleet")
-        assert r.status_code == 500 and r.json() == {"error": SETTING_BROKEN["en"]}, r.text
-    finally:
-        with db.atomic():
-            db.execute_sql("UPDATE site SET opening_hours = NULL WHERE id = 's001'")
-        db.close()
-    for name in ONE_OF_EACH_LANGUAGE:
-        assert clients[name].get("/fleet").status_code == 200, name
-    logged = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
-    assert logged and all(f"the stored opening_hours of site s001 is {hours!r}" in rec.getMessage()
-                          and not rec.exc_info for rec in logged), [rec.getMessage() for rec in logged]
+    person's request ("bad opening_hours …", in English), on every page that shows the fleet; then
+    a page that told an administrator to set them again with kiosk-central, which no command does."""
+    logged = _a_site_setting_edited_by_hand(in_process, chain_url, caplog, "opening_hours", hours, "NULL",
+                                            ("/", "/fleet", "/sites/{site}", "/fleet?format=csv"))
+    assert all(f"GET {path}: the stored opening_hours of site s001 is {hours!r}" in line
+               for path, line in logged), logged
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", ""])
+def test_a_sites_time_zone_edited_by_hand_is_an_error_page_and_a_log_line(in_process, chain_url, caplog, zone):
+    """ZoneInfo raised on a zone no IANA name has: the general 500 with a traceback in the log, on the
+    pages that read local days; '' was read as Stockholm by some pages and as UTC by the report's
+    alerts. Now every reader takes registry.stored_zone's rule: the stored-setting page with the
+    fix that fits, one log line naming the site and the value; a person who cannot see the site
+    is not hurt by it."""
+    logged = _a_site_setting_edited_by_hand(in_process, chain_url, caplog, "timezone", zone, "'Europe/Stockholm'",
+                                            ("/", "/sites", "/sites/{site}", "/comments?from=2026-01-01", "/fleet"))
+    line = (f"the stored timezone of site s001 is {zone!r}, not an IANA time zone such as Europe/Stockholm: the one "
+            "`kiosk-central site add` stored, which the site's answers are counted in (no kiosk-central command "
+            "changes it: correct site.timezone in the central database)")
+    assert [said for _path, said in logged] == [f"GET {path}: {line}" for path, _said in logged], logged
 
 
 def test_an_id_beyond_the_databases_integers_is_a_404_like_any_unknown_one(web, clients):
@@ -470,5 +524,58 @@ def test_a_method_a_route_does_not_take_or_a_body_over_the_limit_is_its_own_erro
     r = client.post("/alerts/1/comment", data={"csrf_token": token, "comment": LONG * 40})      # 80 kB
     assert r.status_code == 413, r.text[:300]
     assert client.get("/").status_code == 200
+    log = web.server.log()[logged:]
+    assert "Traceback" not in log and "unexpected error" not in log, log[-3000:]
+
+
+# The titles of the refusals made before any route runs, per language.
+REFUSAL_TITLES = {404: {"en": "Not found", "sv": "Hittades inte", "nb": "Ikke funnet"},
+                  405: {"en": "Not possible at this address", "sv": "Inte möjligt på den här adressen",
+                        "nb": "Ikke mulig på denne adressen"},
+                  413: {"en": "Too much sent at once", "sv": "För mycket skickat på en gång",
+                        "nb": "For mye sendt på én gang"}}
+
+
+def _chunked(body: bytes):
+    """A request body without a Content-Length (sent in chunks): only reading it shows its size."""
+    for i in range(0, len(body), 8192):
+        yield body[i:i + 8192]
+
+
+def test_refusals_before_any_route_speak_the_persons_or_the_browsers_language(web, clients, api):
+    """404 (no such address), 405 and 413 were made before the person was known: in English for
+    everyone, and the 413 was Starlette's plain text "Content Too Large", sent from outside the
+    middleware that adds the security headers. Now: the signed-in person's language (a valid
+    session cookie), else the browser's among sv/nb/en, else English; the 413 the same page as the
+    others (JSON for the API), also when the body's size shows only as it is read."""
+    logged = len(web.server.log())
+    big = urlencode({"comment": LONG * 40}).encode()            # 80 kB; the limit is 64 KiB
+    anonymous = [("nb-NO,nb;q=0.9,en;q=0.5", "nb"), ("en-GB,sv;q=0.8", "en"), ("sv-SE", "sv"), ("de-DE,de;q=0.9", "en"),
+                 ("fr;q=1,nb;q=0.2", "nb"), (None, "en")]
+    cases = [(clients[name], "de", PEOPLE[name][3]) for name in ONE_OF_EACH_LANGUAGE]    # theirs, not the browser's
+    cases += [(httpx.Client(base_url=web.url, timeout=30), accept, lang) for accept, lang in anonymous]
+    stale = httpx.Client(base_url=web.url, timeout=30, cookies={"kp_session": "no-such-session"})
+    cases.append((stale, "sv", "sv"))
+    for client, accept, lang in cases:
+        headers = {"Accept-Language": accept} if accept else {}
+        form = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+        answers = [(client.get("/no/such/page", headers=headers), 404),
+                   (client.get("/logout", headers=headers), 405),
+                   (client.post("/alerts/1/comment", content=big, headers=form), 413),
+                   (client.post("/login", content=_chunked(big), headers=form), 413)]
+        for r, status in answers:
+            where = f"{accept} {lang} {r.request.method} {r.request.url.path}"
+            assert r.status_code == status, f"{where}: {r.status_code} {r.text[:300]}"
+            assert r.headers["content-type"].startswith("text/html"), f"{where}: {r.headers['content-type']}"
+            said = html.unescape(r.text)
+            assert REFUSAL_TITLES[status][lang] in said and f'<html lang="{lang}">' in said, f"{where}: {said[:1500]}"
+            assert r.headers["content-security-policy"] and r.headers["x-frame-options"] == "DENY", where
+            if status == 405:
+                assert r.headers["allow"] == "POST", where
+    r = api.get("/api/v1/no-such-call")
+    assert r.status_code == 404 and r.json() == {"error": "Not found"}
+    r = api.post("/api/v1/overview", content=big)
+    assert r.status_code == 413 and r.json() == {"error": "Too much sent at once"}, r.text[:300]
+    assert r.headers["content-security-policy"], "the API's refusal carries the headers too"
     log = web.server.log()[logged:]
     assert "Traceback" not in log and "unexpected error" not in log, log[-3000:]

@@ -14,7 +14,7 @@ its label, in the person's language.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from starlette.responses import RedirectResponse, Response
 
@@ -35,6 +35,9 @@ DELIVERY_COLUMNS = ["channel", "id", "to", "what", "created_at", "attempts", "st
 LABELS = {"owner": "assign_to", "due_date": "due_date", "comment": "comment_label", "outcome": "outcome",
           "reason": "reason_label", "action_id": "existing_action", "duplicate_of": "duplicate_of",
           "note": "action_note", "action_type": "action_type", "date": "action_date", "question": "question"}
+# The close form's note describes the action the closing logs: labelled so there ("New action: What
+# changed"), and named so when refused, not by the action form's "What changed".
+CLOSE_LABELS = {**LABELS, "note": "close_note"}
 
 
 def _path_id(v: Visit, name: str) -> int:
@@ -90,20 +93,22 @@ def _back(a: dict[str, Any]) -> Response:
     return RedirectResponse(f"/alerts/{a['id']}", status_code=303)
 
 
-def _refused(field: str | None, problem: str, **values: object) -> filters.BadFilter:
+def _refused(field: str | None, problem: str, labels: Mapping[str, str] = LABELS,
+             **values: object) -> filters.BadFilter:
     """A form's value refused (a 400) in the person's language: "That could not be saved:" and
-    what is wrong (filters.PROBLEMS), naming the field by the label the person sees (LABELS)."""
-    return filters.refusal(filters.PROBLEMS[problem], field, LABELS, within="form_refused", **values)
+    what is wrong (filters.PROBLEMS), naming the field by the label the person sees on the form
+    (`labels`: LABELS, or a form's own)."""
+    return filters.refusal(filters.PROBLEMS[problem], field, labels, within="form_refused", **values)
 
 
-def _in_words(fn: Callable[..., Response | None]) -> Callable[..., Response | None]:
+def _in_words(fn: Callable[..., Response | None], labels: Mapping[str, str] = LABELS) -> Callable[..., Response | None]:
     """`fn` with what the workflow library refuses said in the form's own words (_refused)."""
     @functools.wraps(fn)
     def run(*args: Any) -> Response | None:
         try:
             return fn(*args)
         except FieldError as e:
-            raise _refused(e.field, e.problem, **e.values) from None
+            raise _refused(e.field, e.problem, labels, **e.values) from None
     return run
 
 
@@ -120,16 +125,21 @@ def _int(fields: dict, name: str) -> int | None:
     return int(value)
 
 
-def _alert_form(act: Callable[[Visit, dict[str, Any], dict], Response | None]) -> Callable:
+def _alert_form(act: Callable[[Visit, dict[str, Any], dict], Response | None] | None = None, *,
+                labels: Mapping[str, str] = LABELS) -> Callable:
     """A form on one alert: scoped and allowed first (404 / 403), then `act`; back to the alert
-    page unless `act` answers otherwise."""
+    page unless `act` answers otherwise. `@_alert_form(labels=…)`: a form whose fields are
+    labelled otherwise than LABELS says."""
+    if act is None:
+        return functools.partial(_alert_form, labels=labels)
+
     @form
     @functools.wraps(act)
     def handler(v: Visit, fields: dict) -> Response:
         a = _acting(v)
         if isinstance(a, Response):
             return a
-        return _in_words(act)(v, a, fields) or _back(a)
+        return _in_words(act, labels)(v, a, fields) or _back(a)
     return handler
 
 
@@ -153,7 +163,7 @@ def alert_ack(v: Visit, a: dict[str, Any], fields: dict) -> None:
     alerts.acknowledge(v.db, a["id"], v.user.name, v.now, str(fields.get("comment", "")) or None)
 
 
-@_alert_form
+@_alert_form(labels=CLOSE_LABELS)
 def alert_close(v: Visit, a: dict[str, Any], fields: dict) -> Response | None:
     outcome = str(fields.get("outcome", ""))
     new_action = None
