@@ -11,33 +11,34 @@ pytest_plugins = [f"tests.fixtures.{m.name}"
                   if not m.name.startswith("_")]
 
 
-# The files that take longest, longest first (seconds of their tests with three workers on 2
-# cores, from a JUnit report, 2026-12-03 08:05: 1552 s in all; 1226 s with two). `make test` hands whole files to
-# the workers (`--dist loadfile --no-loadscope-reorder`) in collection order: starting with the
-# long ones keeps one worker from finishing a long file alone at the end (xdist's own order, by
-# number of tests, ran the one-test alert simulation last). Files not listed keep their order
-# after these. (Measured with three workers; the order is the same with two.)
+# The files that take longest, longest first (seconds of their tests with two workers on 2
+# cores, from a JUnit report, 2026-12-03 10:00: 1135 s in all, 9:45 for the suite). `make test`
+# hands whole files to the workers (`--dist loadfile --no-loadscope-reorder`) in collection
+# order: starting with the long ones keeps one worker from finishing a long file alone at the end
+# (xdist's own order, by number of tests, ran the one-test alert simulation last). Files not
+# listed keep their order after these.
 LONGEST_FILES = (
-    "tests/web/test_security.py",               # 192 s
-    "tests/ui/test_app.py",                     # 156 s: seven app processes in the fixture
-    "tests/web/test_browser.py",                # 151 s
-    "tests/central/test_ingest_mqtt.py",        # 105 s
-    "tests/web/test_errors.py",                 # 96 s
-    "tests/central/test_notify.py",             # 69 s
-    "tests/web/test_live.py",                   # 56 s
-    "tests/analysis/test_alert_quality.py",     # 54 s
-    "tests/sync/test_e2e_sync.py",              # 51 s
-    "tests/central/test_cli.py",                # 39 s
-    "tests/ui/test_device_settings.py",         # 34 s
-    "tests/web/test_loop.py",                   # 33 s
-    "tests/analysis/test_employee_privacy.py",  # 31 s
-    "tests/web/test_demo.py",                   # 31 s
-    "tests/central/test_ingest_service.py",     # 30 s
-    "tests/analysis/test_series_local_time.py", # 27 s
-    "tests/analysis/test_history.py",           # 25 s
-    "tests/central/test_ingest.py",             # 22 s
-    "tests/central/test_one_kiosk.py",          # 22 s
-    "tests/test_crash.py",                      # 20 s
+    "tests/web/test_security.py",               # 164 s
+    "tests/ui/test_app.py",                     # 126 s: seven app processes in the fixture
+    "tests/web/test_browser.py",                # 100 s
+    "tests/central/test_ingest_mqtt.py",        # 87 s
+    "tests/web/test_errors.py",                 # 73 s
+    "tests/central/test_notify.py",             # 54 s
+    "tests/sync/test_e2e_sync.py",              # 41 s
+    "tests/analysis/test_alert_quality.py",     # 39 s
+    "tests/web/test_demo.py",                   # 27 s
+    "tests/web/test_live.py",                   # 25 s
+    "tests/web/test_loop.py",                   # 24 s
+    "tests/ui/test_device_settings.py",         # 24 s
+    "tests/central/test_ingest_service.py",     # 23 s
+    "tests/central/test_cli.py",                # 18 s
+    "tests/analysis/test_history.py",           # 15 s
+    "tests/analysis/test_employee_privacy.py",  # 15 s
+    "tests/analysis/test_series_local_time.py", # 15 s
+    "tests/central/test_one_kiosk.py",          # 14 s
+    "tests/test_crash.py",                      # 14 s
+    "tests/analysis/test_effects_batch.py",     # 14 s
+    "tests/central/test_ingest.py",             # 14 s
 )
 
 
