@@ -1,6 +1,7 @@
 """Distribution functions and tests the metrics need: Student t, normal, Wilson, z and Welch tests.
 
-Pure functions on numbers, standard library only (no numpy on a Pi or a small office server).
+Pure functions on numbers, standard library only: the reference for every figure (the one numpy
+speed trick, `effects_batch`, calls these for its tests and is held to the plain version).
 Never reads the database.
 """
 
