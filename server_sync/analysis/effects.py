@@ -45,6 +45,8 @@ LOOKBACK_DAYS = 28        # how far back a dip that triggered the action is look
 MIN_DAYS = 7              # days with answers a window needs for a verdict
 ALPHA = 0.01              # an action's verdict: two-sided p below this
 DIP_T = -2.0              # a week this far below the site's normal (t) belongs to the dip
+WEEK = 7                  # the dip is followed back a week at a time…
+MIN_WEEK_DAYS = 3         # …through weeks with answers on at least this many days
 VERDICTS = ("better", "no_detectable_effect", "worse", "pending", "too_little_data")
 
 Series = Mapping[date, Tally]
@@ -112,7 +114,9 @@ def window_mean(gaps: Mapping[date, tuple[int, float]], first: date, days: int) 
     d = len(picked)
     if all(g == picked[0][1] for _n, g in picked):        # exactly no spread, not a rounding residue
         return WindowMean(picked[0][1], 0.0 if d > 1 else math.inf, d, total)
-    spread = sum((n / total) ** 2 * (g - mean) ** 2 for n, g in picked)
+    # Squares as products: what numpy computes (effects_batch), where `** 2` here is C's pow(),
+    # which differs from x * x in the last bit for about one value in a thousand.
+    spread = sum((n / total) * (n / total) * ((g - mean) * (g - mean)) for n, g in picked)
     return WindowMean(mean, spread * d / (d - 1) if d > 1 else math.inf, d, total)
 
 
@@ -142,15 +146,15 @@ def dip_start(gaps: Mapping[date, tuple[int, float]], action: date, alert_day: d
     guard)."""
     start, source = action - timedelta(days=GUARD_DAYS), None
     normal = window_mean(gaps, action - timedelta(days=LOOKBACK_DAYS + window), window)
-    while normal is not None and start - timedelta(days=7) >= action - timedelta(days=LOOKBACK_DAYS):
-        week = window_mean(gaps, start - timedelta(days=7), 7)
-        if week is None or week.days < 3:
+    while normal is not None and start - timedelta(days=WEEK) >= action - timedelta(days=LOOKBACK_DAYS):
+        week = window_mean(gaps, start - timedelta(days=WEEK), WEEK)
+        if week is None or week.days < MIN_WEEK_DAYS:
             break
         se = math.sqrt(week.variance + normal.variance)
-        if not se or math.isinf(se) or (week.mean - normal.mean) / se >= DIP_T:
+        if not se > 0 or math.isinf(se) or (week.mean - normal.mean) / se >= DIP_T:
             break
-        start, source = start - timedelta(days=7), "series"
-    if alert_day is not None and action - timedelta(days=LOOKBACK_DAYS + 7) <= alert_day < start:
+        start, source = start - timedelta(days=WEEK), "series"
+    if alert_day is not None and action - timedelta(days=LOOKBACK_DAYS + WEEK) <= alert_day < start:
         start, source = alert_day, "alert"
     return start, source
 
@@ -224,7 +228,7 @@ def verdict(test: TestResult | None) -> str:
 def span(action: date, window: int = WINDOW_DAYS) -> tuple[date, date]:
     """First and last day `action_effect` may read: the normal before the look-back, to the end of
     the after-window."""
-    return action - timedelta(days=LOOKBACK_DAYS + 7 + window), action + timedelta(days=window - 1)
+    return action - timedelta(days=LOOKBACK_DAYS + WEEK + window), action + timedelta(days=window - 1)
 
 
 def _sum(series: Series, days: list[date], scale: str) -> Tally:

@@ -4,30 +4,30 @@ tests/analysis/test_effects_batch.py holds this one to it (the same windows, tal
 verdicts, on random series and on a generated chain).
 
 Why: a report judges every action whose after-window overlaps its period. Over the 200-site,
-2-year benchmark chain that is ~950 actions; one at a time, each read as `{date: Tally}` dicts
-and walked day by day, they took 1.5 s of the report's 2.2 s. Here the days of every action sit
+2-year benchmark chain that is 953 actions; one at a time, each read as `{date: Tally}` dicts
+and walked day by day, they took 1.6 s of the report's 2.2 s. Here the days of every action sit
 in one array, `(actions, SPAN_DAYS, 5)`: column 0 is the first day `effects.span` reads, and
 `ACTION_AT` the action's own day; the five fields are a Tally's (n, Σv, Σv², top two, negative).
 Each window is a fixed number of days from a per-action offset, summed day by day across all
-actions (in the plain version's order, so the sums are the same floats); what is left per action
-is the metrics and the t test, the same functions as the plain version's.
+actions in the plain version's order and with the same operations (products, not powers), so
+the results are the same floats, bit for bit; what is left per action is the metrics and the t
+test, the same functions as the plain version's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from server_sync.analysis.effects import (DIP_T, GUARD_DAYS, LOOKBACK_DAYS, WINDOW_DAYS, WindowMean, effect_dict,
-                                          span)
+from server_sync.analysis.effects import (DIP_T, GUARD_DAYS, LOOKBACK_DAYS, MIN_WEEK_DAYS, WEEK, WINDOW_DAYS,
+                                          WindowMean, effect_dict, metric_value, span)
 from server_sync.analysis.metrics import primary_metric
-from server_sync.protocol.scales import SCALES
 from server_sync.protocol.tally import Tally
 
-ACTION_AT = LOOKBACK_DAYS + 7 + WINDOW_DAYS        # the action's day, as an offset from span()'s first
+ACTION_AT = LOOKBACK_DAYS + WEEK + WINDOW_DAYS     # the action's day, as an offset from span()'s first
 SPAN_DAYS = ACTION_AT + WINDOW_DAYS                 # span()'s days
 N, SUM_V, SUM_V2, TOP2, NEGATIVE = range(5)
 assert span(date(2000, 1, 1))[0] == date(2000, 1, 1) - timedelta(days=ACTION_AT)
@@ -61,6 +61,8 @@ def action_effects(actions: Sequence[ActionDays], site: np.ndarray, chain: np.nd
 
 def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.ndarray | None,
              today: date) -> list[dict]:
+    """`action_effects` for actions of one scale: the daily gaps, the dip's start, the windows'
+    tallies and means as arrays over the actions; then each action's result by `effect_dict`."""
     metric = primary_metric(scale)
     count = len(actions)
     n = site[:, :, N]
@@ -81,13 +83,13 @@ def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.
         gaps[m] = np.where(valid, own, 0.0)
     weights = np.where(valid, n, 0)
 
-    def mean(m: str, first: np.ndarray, days: int) -> _Windows:
+    def mean(m: str, first: np.ndarray, days: int) -> "_Windows":
         return _Windows.over(gaps[m], valid, weights, first, days)
 
     start = _dip_start(mean, metric, count)
     alert = np.array([(a.alert_day - a.action).days + ACTION_AT if a.alert_day is not None else -1
                       for a in actions])
-    from_alert = (alert >= ACTION_AT - LOOKBACK_DAYS - 7) & (alert < start)
+    from_alert = (alert >= ACTION_AT - LOOKBACK_DAYS - WEEK) & (alert < start)
     source = np.where(from_alert, "alert", np.where(start < ACTION_AT - GUARD_DAYS, "series", ""))
     start = np.where(from_alert, alert, start)
     first = start - WINDOW_DAYS
@@ -114,12 +116,7 @@ def _value(metric: str, scale: str, t: np.ndarray) -> np.ndarray:
     """`effects.metric_value` over arrays of tallies (0 where there are no answers)."""
     n = t[:, :, N]
     safe = np.where(n > 0, n, 1)
-    if metric == "happy_index":
-        sc = SCALES[scale]
-        return (t[:, :, SUM_V] / safe - sc.lowest) / ((sc.highest - sc.lowest) / 100)
-    if metric == "nps":
-        return (t[:, :, TOP2] - t[:, :, NEGATIVE]) * 100 / safe
-    return t[:, :, TOP2] * 100 / safe
+    return metric_value(metric, scale)(safe, t[:, :, SUM_V], t[:, :, TOP2], t[:, :, NEGATIVE])
 
 
 def _window_sums(sums: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -127,21 +124,21 @@ def _window_sums(sums: np.ndarray, first: np.ndarray) -> np.ndarray:
     return sums[rows, first + WINDOW_DAYS] - sums[rows, first]
 
 
-def _dip_start(mean, metric: str, count: int) -> np.ndarray:
+def _dip_start(mean: Callable[[str, np.ndarray, int], "_Windows"], metric: str, count: int) -> np.ndarray:
     """`effects.dip_start` without the alert: the start offset, `GUARD_DAYS` before the action,
     moved back a week for each week before it clearly below the site's normal, up to the
     look-back."""
     normal = mean(metric, np.full(count, ACTION_AT - LOOKBACK_DAYS - WINDOW_DAYS), WINDOW_DAYS)
     start = np.full(count, ACTION_AT - GUARD_DAYS)
     going = normal.days > 0
-    # The plain version steps back while start - 7 >= action - LOOKBACK_DAYS: that many weeks.
-    for _week in range((LOOKBACK_DAYS - GUARD_DAYS) // 7):
-        week = mean(metric, start - 7, 7)
+    # The plain version steps back while start - WEEK >= action - LOOKBACK_DAYS: that many weeks.
+    for _week in range((LOOKBACK_DAYS - GUARD_DAYS) // WEEK):
+        week = mean(metric, start - WEEK, WEEK)
         with np.errstate(invalid="ignore", divide="ignore"):
             se = np.sqrt(week.variance + normal.variance)
             below = (week.mean - normal.mean) / np.where(se > 0, se, 1) < DIP_T
-        going &= (week.days >= 3) & (se > 0) & np.isfinite(se) & below
-        start = np.where(going, start - 7, start)
+        going &= (week.days >= MIN_WEEK_DAYS) & (se > 0) & np.isfinite(se) & below
+        start = np.where(going, start - WEEK, start)
     return start
 
 
@@ -170,7 +167,8 @@ class _Windows:
         same = np.all(~ok | (g == first_gap[:, None]), axis=1)
         spread = np.zeros(len(first))
         for j in range(days):
-            spread = spread + np.where(ok[:, j], (w[:, j] / safe_total) ** 2 * (g[:, j] - mean) ** 2, 0.0)
+            share, off = w[:, j] / safe_total, g[:, j] - mean
+            spread = spread + np.where(ok[:, j], share * share * (off * off), 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             variance = np.where(count > 1, spread * count / (count - 1), np.inf)
         mean = np.where(same, first_gap, mean)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from peewee import Database
 
@@ -22,6 +22,9 @@ from server_sync.central import registry, rollups
 from server_sync.central.dialect import dialect_of, in_list
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.codec import short
+
+if TYPE_CHECKING:
+    import numpy
 
 STATS = ", ".join(f"SUM({s})" for s in rollups.STATS)      # over summary rows
 HOURLY_STATS = rollups.stats_sql()                         # the same from rollup_hourly
@@ -233,64 +236,65 @@ def action_series(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
     spans = {a["id"]: span(date.fromisoformat(a["date"])) for a in acts}
     # Plain integer columns (no SUM): the rows become Tallies directly, thousands per report.
     columns = f"w.action_id, d.scale, d.local_date, {', '.join(f'd.{c}' for c in rollups.STATS)}"
-    for sql, params in _site_windows(db, acts, kinds, spans, columns, ""):
+    for sql, params in _site_windows(db, acts, [a["id"] for a in acts], kinds, spans, columns, ""):
         for action_id, scale, day, n, sum_v, sum_v2, top2, negative in db.execute_sql(sql, params):
             out.setdefault(int(action_id), {"site": {}, "chain": {}})["site"][_day(day)] = \
                 Tally(scale, n, sum_v, sum_v2, top2, negative)
     for group, days in _chain_days(db, acts, kinds, spans):
-        for a in group:                 # one shared dict: each action reads only its own days
-            out.setdefault(a["id"], {"site": {}, "chain": {}})["chain"] = days
+        for i in group:                 # one shared dict: each action reads only its own days
+            out.setdefault(acts[i]["id"], {"site": {}, "chain": {}})["chain"] = days
     return out
 
 
 def action_arrays(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
-                  span: Callable[[date], tuple[date, date]]):
+                  span: Callable[[date], tuple[date, date]]) -> "tuple[numpy.ndarray, numpy.ndarray]":
     """`action_series` as two int arrays (numpy), `(len(acts), days, 5)`: per action (in order),
     the site's and the chain's tallies (n, Σv, Σv², top two, negative) on each day of its span,
     zero where there were no answers (or the question is not in `kinds`); every span has as many
     days as the first. For `effects_batch`. Each action's days come back as one string of
     numbers (the engine joins them): fetching the ~90 rows of each of a thousand actions one by
-    one was most of the time."""
+    one was half the time."""
     import numpy as np
     spans = {a["id"]: span(date.fromisoformat(a["date"])) for a in acts}
     length = (span(date(2000, 1, 1))[1] - span(date(2000, 1, 1))[0]).days + 1
     site = np.zeros((len(acts), length, 5), dtype=np.int64)
     chain = np.zeros((len(acts), length, 5), dtype=np.int64)
-    known = [a for a in acts if a["question_id"] in kinds]
-    row = {a["id"]: i for i, a in enumerate(acts)}
+    rows = [i for i, a in enumerate(acts) if a["question_id"] in kinds]
+    known = [acts[i] for i in rows]
     dialect = dialect_of(db)
     numbers = [dialect.days_between.format(later="d.local_date", earlier="w.first_day")] + \
         [f"d.{c}" for c in rollups.STATS]
     packed = dialect.text_agg.format(text=" || ',' || ".join(f"CAST({x} AS TEXT)" for x in numbers))
-    for sql, params in _site_windows(db, known, kinds, spans, f"w.action_id, {packed}", " GROUP BY w.action_id"):
-        for action_id, text in db.execute_sql(sql, params):
+    # The windows are keyed by the action's row here (not its id), so each row gets its own days.
+    for sql, params in _site_windows(db, known, rows, kinds, spans, f"w.action_id, {packed}",
+                                     " GROUP BY w.action_id"):
+        for row, text in db.execute_sql(sql, params):
             values = np.array(text.split(","), dtype=np.int64).reshape(-1, 6)
-            site[row[int(action_id)], values[:, 0]] = values[:, 1:]
+            site[int(row), values[:, 0]] = values[:, 1:]
     for group, days in _chain_days(db, known, kinds, spans):
-        first = min(spans[a["id"]][0] for a in group)
-        last = max(spans[a["id"]][1] for a in group)
+        starts = [spans[known[i]["id"]][0] for i in group]
+        first, last = min(starts), max(spans[known[i]["id"]][1] for i in group)
         table = np.zeros(((last - first).days + 1, 5), dtype=np.int64)
         for day, t in days.items():
             table[(day - first).days] = (t.n, t.sum_v, t.sum_v2, t.top2, t.negative)
-        rows = [row[a["id"]] for a in group]
-        offsets = np.array([(spans[a["id"]][0] - first).days for a in group])
-        chain[rows] = table[offsets[:, None] + np.arange(length)]
+        offsets = np.array([(start - first).days for start in starts])
+        chain[[rows[i] for i in group]] = table[offsets[:, None] + np.arange(length)]
     return site, chain
 
 
-def _site_windows(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
+def _site_windows(db: Database, acts: list[dict], keys: list[int], kinds: dict[str, tuple[str, str]],
                   spans: dict[int, tuple[date, date]], columns: str, tail: str) -> Iterable[tuple[str, list]]:
     """The queries of the actions' site days, 300 actions each: `columns` of the windows `w`
-    joined to their rollup_daily rows `d`, then `tail`."""
+    (`w.action_id`: the action's entry in `keys`) joined to their rollup_daily rows `d`, then
+    `tail`."""
     p = db.param
     for i in range(0, len(acts), 300):
-        chunk = acts[i:i + 300]
         values, params = [], []
-        for a in chunk:
+        for a, key in zip(acts[i:i + 300], keys[i:i + 300]):
             audience, scale = kinds[a["question_id"]]
             first, last = spans[a["id"]]
             values.append(f"({p}, {p}, {p}, {p}, {p}, {p}, {p})")
-            params += [a["id"], a["site_id"], a["question_id"], audience, scale, first.isoformat(), last.isoformat()]
+            params += [key, a["site_id"], a["question_id"], audience, scale, first.isoformat(), last.isoformat()]
         yield (f"WITH w (action_id, site_id, question_id, audience, scale, first_day, last_day) AS"
                f" (VALUES {', '.join(values)})"
                f" SELECT {columns}"
@@ -300,16 +304,17 @@ def _site_windows(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
 
 
 def _chain_days(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
-                spans: dict[int, tuple[date, date]]) -> Iterable[tuple[list[dict], dict[date, Tally]]]:
-    """Per question of `acts`: its actions and the chain's daily tallies over all their spans."""
+                spans: dict[int, tuple[date, date]]) -> Iterable[tuple[list[int], dict[date, Tally]]]:
+    """Per question of `acts`: its actions (positions in `acts`) and the chain's daily tallies
+    over all their spans."""
     p = db.param
-    by_question: dict[str, list[dict]] = {}
-    for a in acts:
-        by_question.setdefault(a["question_id"], []).append(a)
+    by_question: dict[str, list[int]] = {}
+    for i, a in enumerate(acts):
+        by_question.setdefault(a["question_id"], []).append(i)
     for q, group in by_question.items():
         audience, scale = kinds[q]
-        first = min(spans[a["id"]][0] for a in group).isoformat()
-        last = max(spans[a["id"]][1] for a in group).isoformat()
+        first = min(spans[acts[i]["id"]][0] for i in group).isoformat()
+        last = max(spans[acts[i]["id"]][1] for i in group).isoformat()
         rows = db.execute_sql(f"SELECT local_date, {STATS} FROM rollup_chain_hourly WHERE question_id = {p}"
                               f" AND audience = {p} AND scale = {p} AND local_date >= {p} AND local_date <= {p}"
                               " GROUP BY local_date", (q, audience, scale, first, last))

@@ -1,11 +1,11 @@
 """`effects_batch` (every action at once, numpy) against the plain `effects.action_effect`, one
-action at a time: the same result for each action, on drawn chains, on awkward series (days
-without answers, one answer, no spread, a chain of one site, linked alerts, windows still
-running) and, through the store on both engines, on a generated chain with its logged actions."""
+action at a time: the same result for each action, bit for bit, on drawn chains, on awkward
+series (days without answers, one answer, no spread, a chain of one site, linked alerts, windows
+still running, a week's t exactly at the dip threshold) and, through the store on both engines,
+on a generated chain with its logged actions (one of them twice)."""
 
 from __future__ import annotations
 
-import math
 import random
 from datetime import date, timedelta
 
@@ -21,15 +21,14 @@ from tests.analysis.test_effects import ACTION, chain as drawn_chain
 
 
 def same(plain, batch, where: str = "") -> None:
-    """Equal, but floats to 1e-9 (the batch sums and squares with numpy: the last bit may differ)."""
+    """Equal, floats to the last bit (so a verdict or a dip's start at a threshold never differs);
+    on a difference, says where."""
     if isinstance(plain, dict):
         assert isinstance(batch, dict) and plain.keys() == batch.keys(), where
         for k in plain:
             same(plain[k], batch[k], f"{where}.{k}")
-    elif isinstance(plain, float) and isinstance(batch, float):
-        assert math.isclose(plain, batch, rel_tol=1e-9, abs_tol=1e-9), (where, plain, batch)
     else:
-        assert plain == batch, (where, plain, batch)
+        assert type(plain) is type(batch) and plain == batch, (where, plain, batch)
 
 
 def as_array(series: dict[date, Tally] | None, action: date) -> np.ndarray:
@@ -112,6 +111,17 @@ def test_one_batch_of_several_scales_keeps_each_actions_own(tmp_path):
     assert both(cases, date(2026, 12, 1)) == 30
 
 
+def test_a_week_exactly_at_the_dip_threshold_is_judged_alike():
+    # A t of -2.0 with the squares as powers and -2.0000000000000004 as products: the plain
+    # version once squared by pow(), numpy by multiplying, and the dip's start differed.
+    huge, s = 41132251, 137916029
+    site = {date(2026, 8, 12): (huge, s), date(2026, 8, 13): (huge, s),
+            date(2026, 9, 17): (5, 16), date(2026, 9, 18): (4, 11), date(2026, 9, 19): (1, 2)}
+    site = {d: Tally("smiley4", n, v, v * v, 0, 0) for d, (n, v) in site.items()}
+    action = date(2026, 10, 1)
+    assert both([(site, dict(site), "smiley4", action, None)], action + timedelta(days=40)) == 1
+
+
 def test_the_offsets_are_spans():
     first, last = span(ACTION)
     assert first + timedelta(days=ACTION_AT) == ACTION and (last - first).days + 1 == SPAN_DAYS
@@ -122,6 +132,7 @@ def test_a_generated_chains_actions_read_from_the_store_give_the_plain_result(ce
     from seeds.history import HistorySpec, generate
     generate(central_db, HistorySpec(sites=8, days=240, seed=11, dips_per_year=9), progress=lambda *a: None)
     acts = queries.actions(central_db, queries.ReportFilter())
+    acts.append(dict(acts[0]))                  # the same action twice: each row gets its days
     # Alerts on some sites, before and after their actions, so some baselines end at an alert.
     p = central_db.param
     for a in acts[::3]:
