@@ -23,15 +23,13 @@ from typing import Callable, Sequence
 import numpy as np
 
 from server_sync.analysis.effects import (DIP_T, GUARD_DAYS, LOOKBACK_DAYS, MIN_WEEK_DAYS, WEEK, WINDOW_DAYS,
-                                          WindowMean, effect_dict, metric_value, span)
+                                          WindowMean, effect_dict, metric_value)
 from server_sync.analysis.metrics import primary_metric
 from server_sync.protocol.tally import Tally
 
 ACTION_AT = LOOKBACK_DAYS + WEEK + WINDOW_DAYS     # the action's day, as an offset from span()'s first
 SPAN_DAYS = ACTION_AT + WINDOW_DAYS                 # span()'s days
 N, SUM_V, SUM_V2, TOP2, NEGATIVE = range(5)
-assert span(date(2000, 1, 1))[0] == date(2000, 1, 1) - timedelta(days=ACTION_AT)
-assert (span(date(2000, 1, 1))[1] - span(date(2000, 1, 1))[0]).days + 1 == SPAN_DAYS
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ def action_effects(actions: Sequence[ActionDays], site: np.ndarray, chain: np.nd
     """`effects.action_effect` of each action (same order). `site[i]`, `chain[i]`: the site's and
     the whole chain's daily tallies over `span(actions[i].action)` (int arrays, shape
     `(len(actions), SPAN_DAYS, 5)`); `chain` None: no control, a plain before/after."""
-    out: list[dict | None] = [None] * len(actions)
+    out: dict[int, dict] = {}
     by_scale: dict[str, list[int]] = {}
     for i, a in enumerate(actions):
         by_scale.setdefault(a.scale, []).append(i)
@@ -56,7 +54,7 @@ def action_effects(actions: Sequence[ActionDays], site: np.ndarray, chain: np.nd
         for i, effect in zip(rows, _effects(scale, [actions[i] for i in rows], site[idx],
                                             None if chain is None else chain[idx], today)):
             out[i] = effect
-    return out  # type: ignore[return-value]
+    return [out[i] for i in range(len(actions))]
 
 
 def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.ndarray | None,
