@@ -251,9 +251,10 @@ def action_arrays(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
     """`action_series` as two int arrays (numpy), `(len(acts), days, 5)`: per action (in order),
     the site's and the chain's tallies (n, Σv, Σv², top two, negative) on each day of its span,
     zero where there were no answers (or the question is not in `kinds`); every span has as many
-    days as the first. For `effects_batch`. Each action's days come back as one string of
-    numbers (the engine joins them): fetching the ~90 rows of each of a thousand actions one by
-    one was half the time."""
+    days as the first. For `effects_batch`. The site's days come back as plain integer rows
+    (the action's row, the day's offset in its span, the tally) that numpy places in one step:
+    over the benchmark chain's 84k site-days, half the time of having the engine join each
+    action's days into one string and of building a Tally per row."""
     import numpy as np
     spans = {a["id"]: span(date.fromisoformat(a["date"])) for a in acts}
     length = (span(date(2000, 1, 1))[1] - span(date(2000, 1, 1))[0]).days + 1
@@ -261,16 +262,12 @@ def action_arrays(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
     chain = np.zeros((len(acts), length, 5), dtype=np.int64)
     rows = [i for i, a in enumerate(acts) if a["question_id"] in kinds]
     known = [acts[i] for i in rows]
-    dialect = dialect_of(db)
-    numbers = [dialect.days_between.format(later="d.local_date", earlier="w.first_day")] + \
-        [f"d.{c}" for c in rollups.STATS]
-    packed = dialect.text_agg.format(text=" || ',' || ".join(f"CAST({x} AS TEXT)" for x in numbers))
+    offset = dialect_of(db).days_between.format(later="d.local_date", earlier="w.first_day")
+    columns = f"w.action_id, {offset}, {', '.join(f'd.{c}' for c in rollups.STATS)}"
     # The windows are keyed by the action's row here (not its id), so each row gets its own days.
-    for sql, params in _site_windows(db, known, rows, kinds, spans, f"w.action_id, {packed}",
-                                     " GROUP BY w.action_id"):
-        for row, text in db.execute_sql(sql, params):
-            values = np.array(text.split(","), dtype=np.int64).reshape(-1, 6)
-            site[int(row), values[:, 0]] = values[:, 1:]
+    for sql, params in _site_windows(db, known, rows, kinds, spans, columns, ""):
+        values = np.array(db.execute_sql(sql, params).fetchall(), dtype=np.int64).reshape(-1, 7)
+        site[values[:, 0], values[:, 1]] = values[:, 2:]
     for group, days in _chain_days(db, known, kinds, spans):
         starts = [spans[known[i]["id"]][0] for i in group]
         first, last = min(starts), max(spans[known[i]["id"]][1] for i in group)

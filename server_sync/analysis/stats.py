@@ -16,7 +16,9 @@ _NORMAL = NormalDist()
 CONFIDENCE = 0.95
 
 
+@lru_cache(maxsize=256)
 def z_quantile(p: float) -> float:
+    # Cached: a report asks for the same few quantiles some ten thousand times (every interval).
     return _NORMAL.inv_cdf(p)
 
 

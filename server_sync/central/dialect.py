@@ -44,7 +44,6 @@ class Dialect:
     begin: str | None                # peewee `atomic` lock type that starts a writer transaction
     copy: bool                       # bulk inserts by COPY (else executemany)
     days_between: str                # whole days from {earlier} to {later}, two 'YYYY-MM-DD' texts
-    text_agg: str                    # a group's {text} values joined by commas, one string
 
     def ddl(self, sql: str) -> str:
         return sql.format(serial_pk=self.serial_pk, ts=self.timestamp, bool=self.boolean,
@@ -56,8 +55,7 @@ SQLITE = Dialect("sqlite", "INTEGER PRIMARY KEY AUTOINCREMENT", "TIMESTAMP", "IN
                  # SQLite has one writer: BEGIN IMMEDIATE takes its lock at the start, not at the
                  # first write, so a check-then-insert inside cannot race.
                  begin="IMMEDIATE", copy=False,
-                 days_between="CAST(julianday({later}) - julianday({earlier}) AS INTEGER)",
-                 text_agg="group_concat({text}, ',')")
+                 days_between="CAST(julianday({later}) - julianday({earlier}) AS INTEGER)")
 POSTGRES = Dialect("postgresql", "BIGSERIAL PRIMARY KEY", "TIMESTAMP", "BOOLEAN", "BYTEA", "BIGINT",
                    "TRUE", "FALSE", param="%s",
                    # One array parameter, whatever the number of keys, sent in binary (%b): psycopg
@@ -66,8 +64,7 @@ POSTGRES = Dialect("postgresql", "BIGSERIAL PRIMARY KEY", "TIMESTAMP", "BOOLEAN"
                    any_of="{column} = ANY(%b)",
                    lock_sql="SELECT pg_advisory_xact_lock(%s)",
                    lock_key_sql="SELECT pg_advisory_xact_lock(%s, %s)", begin=None, copy=True,
-                   days_between="(CAST({later} AS DATE) - CAST({earlier} AS DATE))",
-                   text_agg="string_agg({text}, ',')")
+                   days_between="(CAST({later} AS DATE) - CAST({earlier} AS DATE))")
 
 
 def dialect_of(db: Database) -> Dialect:
