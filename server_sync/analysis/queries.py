@@ -134,33 +134,40 @@ def full_months(date_from: str, date_to: str) -> tuple[str, str] | None:
     return first.isoformat()[:7], last.isoformat()[:7]
 
 
-def _months_and_days(db: Database, f: ReportFilter, columns: str, daily: str, monthly: str,
-                     ) -> tuple[str, list[Any]]:
-    """A UNION ALL of whole months from `monthly` and the remaining days from `daily`, so a
-    report over years reads about 30 times fewer rows. Both parts select `columns`."""
+def _months_and_days(db: Database, f: ReportFilter, keys: str, sums: str, daily: str, monthly: str,
+                     ) -> Iterable[tuple]:
+    """The period's rows of `daily` summed per `keys` (`sums`: the SUM(...) columns): whole months
+    from `monthly` and the remaining days from `daily`, so a report over years reads about 30
+    times fewer rows. One grouped query per part, so a key may come back twice: the caller adds.
+    (Grouped apart, the months are read in key order from their index, with no sort: over the
+    2-year benchmark chain the reasons' 58k monthly rows took 0.05 s instead of 0.2 s as one
+    grouped UNION ALL.)"""
     months = full_months(f.date_from, f.date_to) if f.date_from and f.date_to else None
     if months is None:
         where, params = where_clause(db, f)
-        return f"SELECT {columns} FROM {daily}{where}", params
+        yield from db.execute_sql(f"SELECT {keys}, {sums} FROM {daily}{where} GROUP BY {keys}", params)
+        return
     undated = ReportFilter(f.sites, f.questions)
     where_m, params_m = where_clause(db, undated)
     where_m += (" AND " if where_m else " WHERE ") + f"month >= {db.param} AND month <= {db.param}"
+    yield from db.execute_sql(f"SELECT {keys}, {sums} FROM {monthly}{where_m} GROUP BY {keys}", params_m + list(months))
     # The days before the first whole month and after the last one, as two ranges (an OR of
     # two ranges keeps the date index usable; "outside the months" would scan them all).
     where_d, params_d = where_clause(db, undated)
     where_d += (" AND " if where_d else " WHERE ") + (
         f"((local_date >= {db.param} AND local_date < {db.param}) OR (local_date > {db.param} AND local_date <= {db.param}))")
-    return (f"SELECT {columns} FROM {monthly}{where_m} UNION ALL SELECT {columns} FROM {daily}{where_d}",
-            params_m + list(months) + params_d + [f.date_from, months[0] + "-01", months[1] + "-31", f.date_to])
+    yield from db.execute_sql(f"SELECT {keys}, {sums} FROM {daily}{where_d} GROUP BY {keys}",
+                              params_d + [f.date_from, months[0] + "-01", months[1] + "-31", f.date_to])
 
 
 def site_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, str], Tally]:
     """(site, question, audience, scale) -> Tally over the period."""
-    part, params = _months_and_days(db, f, "site_id, question_id, audience, scale, n, sum_v, sum_v2, top2, negative",
-                                    "rollup_daily", "rollup_monthly")
-    rows = db.execute_sql(f"SELECT site_id, question_id, audience, scale, {STATS} FROM ({part}) p"
-                          " GROUP BY site_id, question_id, audience, scale", params)
-    return {(s, q, a, sc): tally_of(sc, r) for s, q, a, sc, *r in rows}
+    out: dict[tuple[str, str, str, str], Tally] = {}
+    for s, q, a, sc, *r in _months_and_days(db, f, "site_id, question_id, audience, scale", STATS,
+                                            "rollup_daily", "rollup_monthly"):
+        t = tally_of(sc, r)
+        out[s, q, a, sc] = out[s, q, a, sc] + t if (s, q, a, sc) in out else t
+    return out
 
 
 def daily_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, str], Tally]:
@@ -203,12 +210,13 @@ def kiosk_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, st
 def reason_counts(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, str, str], ReasonCount]:
     """(site, question, audience, scale, reason) -> ReasonCount over the period: per series, as
     the tallies (a question's reasons on a smiley scale are not those of its NPS version)."""
-    part, params = _months_and_days(db, f, "site_id, question_id, audience, scale, reason, n, negative, negative_sum_v",
-                                    "rollup_reason_daily", "rollup_reason_monthly")
-    rows = db.execute_sql("SELECT site_id, question_id, audience, scale, reason, SUM(n), SUM(negative),"
-                          f" SUM(negative_sum_v) FROM ({part}) p GROUP BY site_id, question_id, audience, scale, reason",
-                          params)
-    return {(s, q, a, sc, r): ReasonCount(int(n), int(neg), int(nsv)) for s, q, a, sc, r, n, neg, nsv in rows}
+    out: dict[tuple[str, str, str, str, str], ReasonCount] = {}
+    for s, q, a, sc, r, n, neg, nsv in _months_and_days(
+            db, f, "site_id, question_id, audience, scale, reason", "SUM(n), SUM(negative), SUM(negative_sum_v)",
+            "rollup_reason_daily", "rollup_reason_monthly"):
+        c = ReasonCount(int(n), int(neg), int(nsv))
+        out[s, q, a, sc, r] = out[s, q, a, sc, r] + c if (s, q, a, sc, r) in out else c
+    return out
 
 
 def actions(db: Database, f: ReportFilter) -> list[dict]:
