@@ -197,16 +197,35 @@ def browser_language(header: str) -> str | None:
     return best
 
 
+# The language of a page when nothing says which: English. The product's texts exist in sv, nb and
+# en, but this is reached only by a browser that asks for none of them (a Swedish or Norwegian
+# browser already got its own), whose reader is likelier to read English than Swedish; and
+# docs/web.md promises English.
+DEFAULT_LANGUAGE = "en"
+
+
+def page_language(request: Request, person: User | None = None) -> str:
+    """The one rule for the language of a page: the signed-in person's (`person`, as the caller
+    knows them); else the `?lang=` the request asks for (one of the app's; any other value is
+    passed over); else the browser's among the app's; else DEFAULT_LANGUAGE."""
+    if person is not None:
+        return person.language
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    return browser_language(request.headers.get("accept-language", "")) or DEFAULT_LANGUAGE
+
+
 def visitor_language(request: Request) -> str:
-    """The language of a request that no route has looked at yet (Starlette's 404, 405, 400, the
-    body limit's 413): the signed-in person's when the session cookie is valid (read without
-    moving its idle clock: a mistyped address is no work), else the browser's among the app's,
-    else English. Reads the database only when there is a cookie."""
+    """page_language of a request that no route has looked at yet (Starlette's 404, 405, 400, the
+    body limit's 413): the person is the one of the session cookie when it is valid (read without
+    moving its idle clock: a mistyped address is no work). Reads the database only when there is
+    a cookie."""
+    person = None
     if request.cookies.get(COOKIE):
         session = _load_session(request, request.app.state.web, touch=False)
-        if session is not None and session.user is not None:
-            return session.user.language
-    return browser_language(request.headers.get("accept-language", "")) or "en"
+        person = session.user if session is not None else None
+    return page_language(request, person)
 
 
 async def refusal_page(request: Request, status: int) -> Response:
@@ -271,16 +290,15 @@ def _guarded(request: Request, call: Callable[[], Response], lang: str = "en") -
 
 
 def server_fault(request: Request, exc: Exception) -> Response:
-    """The one answer to an exception no route answered itself, whatever the route (app.Faults
-    calls it): a 500 page in the person's language (once _authorise knows them; else the
-    browser's, else English), or the API's JSON error. The log gets the method and path, once;
-    the page never a traceback. A setting of the centre edited by hand (StoredSettingError, e.g.
-    the minimum employee group every report reads, a site's time zone) is the operator's to fix:
-    the page says how (the error's `fix`: set it again with its command, or correct the column no
-    command changes), the log says which setting, of which site, without a traceback; anything
-    else is a fault of the code, logged with its traceback."""
-    lang = getattr(request.state, "language", None) or browser_language(request.headers.get("accept-language", "")) \
-        or "en"
+    """The one answer to an exception no route answered itself, whatever the route (app.Faults calls
+    it): a 500 page in page_language (the person's once _authorise knows them), or the API's JSON
+    error. The log gets the method and path, once; the page never a traceback. A setting of the
+    centre edited by hand (StoredSettingError, e.g. the minimum employee group every report reads, a
+    site's time zone) is the operator's to fix: the page says how (the error's `fix`: set it again
+    with its command, or correct the column no command changes), the log says which setting, of
+    which site, without a traceback; anything else is a fault of the code, logged with its
+    traceback."""
+    lang = getattr(request.state, "language", None) or page_language(request)
     if isinstance(exc, StoredSettingError):
         log.error("%s %s: %s", request.method, request.url.path, exc)
         # The fix that fits the setting: its command, or the column no command changes.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import threading
 import time
 from urllib.parse import urlencode
@@ -579,3 +580,39 @@ def test_refusals_before_any_route_speak_the_persons_or_the_browsers_language(we
     assert r.headers["content-security-policy"], "the API's refusal carries the headers too"
     log = web.server.log()[logged:]
     assert "Traceback" not in log and "unexpected error" not in log, log[-3000:]
+
+
+# The login page's title and its wrong-password and refused-token answers, per language.
+LOGIN_WORDS = {"sv": ("Logga in", "Fel användarnamn eller lösenord.", "Formuläret var inaktuellt"),
+               "nb": ("Logg inn", "Feil brukernavn eller passord.", "Skjemaet var utdatert"),
+               "en": ("Sign in", "Wrong user name or password.", "The form was out of date")}
+
+
+def test_the_login_page_and_its_answers_follow_the_one_language_rule(web):
+    """The login page was in its ?lang= else Swedish, what its form answered (a wrong password, a
+    refused token) always in Swedish, while the error pages took the browser's language, else
+    English, and ignored ?lang=. Now one rule for both: the signed-in person's; else a valid
+    ?lang= (any other value passed over); else the browser's; else English. The form posts back
+    in the language the page was shown in, whatever the browser says."""
+    c = httpx.Client(base_url=web.url, timeout=30)
+    cases = [("", "de-DE", "en"), ("", "nb-NO", "nb"), ("?lang=sv", "nb-NO", "sv"), ("?lang=en", None, "en"),
+             ("?lang=xx", "nb", "nb"), ("?lang=", None, "en")]
+    for query, accept, lang in cases:
+        headers = {"Accept-Language": accept} if accept else {}
+        for path, status, words in (("/login", 200, LOGIN_WORDS[lang][0]),
+                                    ("/no/such/page", 404, REFUSAL_TITLES[404][lang])):
+            r = c.get(path + query, headers=headers)
+            where = f"{path}{query} {accept}"
+            assert r.status_code == status and f'<html lang="{lang}">' in r.text, f"{where}: {r.text[:500]}"
+            assert words in html.unescape(r.text), where
+    english = {"Accept-Language": "en"}
+    shown = c.get("/login?lang=nb&next=/sites", headers=english).text
+    assert all(f'href="/login?lang={lang}&amp;next=' in shown for lang in LOGIN_WORDS), "a link to each language"
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', shown).group(1))
+    fields = {"csrf_token": csrf_of(shown), "name": "nobody-at-all", "password": "wrong", "next": "/sites"}
+    r = c.post(action, data=fields, headers=english)
+    said = html.unescape(r.text)
+    assert r.status_code == 401 and LOGIN_WORDS["nb"][1] in said and '<html lang="nb">' in said, said[:1500]
+    assert 'name="next" value="/sites"' in said and f'action="{action}"' in said, "the form keeps both"
+    r = c.post(action, data={**fields, "csrf_token": "forged"}, headers=english)
+    assert r.status_code == 403 and LOGIN_WORDS["nb"][2] in html.unescape(r.text), r.text[:1500]

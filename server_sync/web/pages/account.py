@@ -18,10 +18,9 @@ from server_sync.exc import CentralConfigError
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.web import audit, filters, render, sessions
 from server_sync.web.guard import (COOKIE, PageResult, Visit, WebState, clear_session_cookie, client_address,
-                                   error_page, form, page, public, set_session_cookie)
+                                   error_page, form, page, page_language, public, set_session_cookie)
 from server_sync.web.people import set_language, set_password, verify_password
 
-DEFAULT_LANGUAGE = "sv"
 ACCOUNT_ERRORS = ("password_wrong", "password_mismatch", "password_same", "password_short")
 
 
@@ -33,11 +32,14 @@ def _safe_next(target: str | None) -> str:
     return "/" if u.scheme or u.netloc else target
 
 
-def _login_form(request: Request, session: sessions.Session, status: int = 200, error: str | None = None,
-                name: str = "") -> Response:
-    lang = request.query_params.get("lang") if request.query_params.get("lang") in LANGUAGES else DEFAULT_LANGUAGE
-    body = render.page("web/login.html", lang, user=None, nav=(), csrf=session.csrf_token, error=error,
-                       next=_safe_next(request.query_params.get("next")), name=name, title_key="title_login")
+def _login_form(request: Request, session: sessions.Session, status: int = 200, error_key: str | None = None,
+                name: str = "", target: str | None = None) -> Response:
+    """The login page in guard.page_language; its form posts to `/login?lang=` that language, so
+    that what the post answers (a wrong password, a lock-out, a refused token) is said in it too."""
+    lang = page_language(request, session.user)
+    body = render.page("web/login.html", lang, user=None, nav=(), csrf=session.csrf_token,
+                       error=render.text(error_key, lang) if error_key else None, languages=LANGUAGES,
+                       next=_safe_next(target or request.query_params.get("next")), name=name, title_key="title_login")
     response = HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
     set_session_cookie(response, request, request.app.state.web, session.token)
     return response
@@ -67,15 +69,16 @@ async def login_submit(request: Request) -> Response:
     def run() -> Response:
         pre = sessions.load(state.db, request.cookies.get(COOKIE), state.policy)
         if not sessions.csrf_ok(pre, fields.get("csrf_token")):
-            return error_page(request, 403, DEFAULT_LANGUAGE, render.text("csrf_refused", DEFAULT_LANGUAGE))
+            lang = page_language(request, pre.user if pre is not None else None)
+            return error_page(request, 403, lang, render.text("csrf_refused", lang))
         name = str(fields.get("name", ""))[:64]
         try:
             session = sessions.login(state.db, name, str(fields.get("password", "")), address=client_address(request),
                                      user_agent=request.headers.get("user-agent"), policy=state.policy)
         except sessions.LockedOut:
-            return _login_form(request, pre, 429, render.text("login_locked", DEFAULT_LANGUAGE), name)
+            return _login_form(request, pre, 429, "login_locked", name, str(fields.get("next", "")))
         if session is None:
-            return _login_form(request, pre, 401, render.text("login_failed", DEFAULT_LANGUAGE), name)
+            return _login_form(request, pre, 401, "login_failed", name, str(fields.get("next", "")))
         sessions.end(state.db, pre.token)
         target = "/account" if session.user.must_change_password else _safe_next(str(fields.get("next", "/")))
         response = RedirectResponse(target, status_code=303)
