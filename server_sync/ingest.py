@@ -37,7 +37,7 @@ from peewee import Database, InterfaceError, OperationalError
 
 from server_sync import protocol
 from server_sync.central.dialect import lost_race_errors
-from server_sync.central.intake import Accepted, Intake, utc_now
+from server_sync.central.intake import Accepted, Intake, kiosk_lock, utc_now
 from server_sync.central.registry import KioskDeactivated
 from server_sync.exc import ProtocolError, StoredSettingError
 
@@ -106,7 +106,7 @@ class Ingest:
         locks = []
         for d, _payload, _retained in messages:
             if d.reason is None and d.kiosk_id is not None:
-                locks.append(f"kiosk:{d.kiosk_id}" if d.batch is not None else f"status:{d.kiosk_id}")
+                locks.append(kiosk_lock(d.kiosk_id) if d.batch is not None else f"status:{d.kiosk_id}")
         with self.intake.group(locks):
             return [self.commit(d, payload, retained) for d, payload, retained in messages]
 

@@ -54,6 +54,12 @@ log = logging.getLogger("kundpuls.intake")
 SYNCED, CORRECTED, UNCORRECTED = "synced", "corrected", "uncorrected"
 
 
+def kiosk_lock(kiosk_id: str) -> str:
+    """The writer lock a kiosk's batches are stored under: one at a time per kiosk, whichever
+    ingestor has them; a site's new time zone takes those of the kiosks writing its answers."""
+    return f"kiosk:{kiosk_id}"
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -159,7 +165,7 @@ class Intake:
         staged_questions: dict[questions.Key, questions.Entry] = {}
         delta: Counter = Counter()                  # this batch's hourly rollup changes
         reason_delta: dict[tuple, list[int]] = {}   # and its reason rollup changes
-        with self._writer(f"kiosk:{batch.kiosk_id}"):
+        with self._writer(kiosk_lock(batch.kiosk_id)):
             site_id = self._registered_site(batch.kiosk_id)
             result = Accepted(batch.kiosk_id, site_id, batch.batch_id, [e.seq for e in batch.events])
             responses = [e for e in batch.events if e.type == "response"]

@@ -1,8 +1,9 @@
 """The fleet register: sites and kiosks the centre knows. Ingest accepts answers only from a
 registered, active kiosk, for its registered site. A deactivated kiosk stays registered (its
 answers are kept); what it still sends is refused (`KioskDeactivated`) and only counted. A site's
-time zone, which its answers are counted in, has one rule for the command that stores it and for
-every reader of the store, ingest's included (`time_zone`, `stored_zone`, `site_zones`).
+time zone, which its answers are counted in, has one rule for the commands that store it and for
+every reader of the store, ingest's included (`time_zone`, `check_zone`, `stored_zone`,
+`site_zones`); changing it recounts the site's rollups (`central.site_update`).
 
 Pure database work; broker credentials are `server_sync.provision`'s job.
 """
@@ -23,6 +24,8 @@ from server_sync.protocol.codec import short
 
 RESERVED_IDS = frozenset({"central"})          # the ingest's broker user; never a kiosk
 DEFAULT_ZONE = "Europe/Stockholm"               # the site table's default (m0001) and `site add`'s
+# The fix of a zone edited by hand; it names no site: a page shows it to people who may not see it.
+ZONE_FIX = "kiosk-central site update SITE --timezone ZONE"
 
 
 class KioskDeactivated(ProtocolError):
@@ -39,8 +42,7 @@ def add_site(db: Database, site_id: str, name: str, timezone: str, now: datetime
     check_id(site_id, "site id")
     if not name.strip():
         raise CentralConfigError("--name must not be empty")
-    if time_zone(timezone) is None:
-        raise CentralConfigError(f"unknown time zone {short(timezone)} (use an IANA name like {DEFAULT_ZONE})")
+    check_zone(timezone)
     with db.atomic():
         if site(db, site_id):
             raise CentralConfigError(f"site {site_id!r} already exists")
@@ -50,25 +52,32 @@ def add_site(db: Database, site_id: str, name: str, timezone: str, now: datetime
 
 def time_zone(name: str) -> ZoneInfo | None:
     """The IANA time zone `name`, or None when it names none: the one rule of a site's zone, for
-    the command that stores it (add_site) and for every reader of the store (stored_zone)."""
+    the commands that store it (check_zone) and for every reader of the store (stored_zone)."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):     # '', 'Mars/Olympus', '../x', 'zone.tab', …
         return None
 
 
+def check_zone(name: str) -> str:
+    """`name` if it is an IANA time zone (time_zone), else the error `site add` and `site update`
+    give for it."""
+    if time_zone(name) is None:
+        raise CentralConfigError(f"unknown time zone {short(name)} (use an IANA name like {DEFAULT_ZONE})")
+    return name
+
+
 def stored_zone(site_id: str, name: str | None) -> ZoneInfo:
     """Site `site_id`'s time zone as stored (`name`; None: there is no such site, see
-    site_zones); a value add_site would refuse was edited by hand: StoredSettingError naming the
-    site, the value and the fix. No command changes a site's zone, and its answers were counted
-    into the rollups in the zone it had, so the fix is to give the row that zone back."""
+    site_zones); a value check_zone would refuse was edited by hand: StoredSettingError naming the
+    site, the value and the fix, `site update --timezone`, which sets a zone and recounts the
+    site's rollups in it from the stored answers (whatever zone they were counted in before)."""
     if name is None:
         return ZoneInfo(DEFAULT_ZONE)
     zone = time_zone(name)
     if zone is None:
-        raise stored_error("timezone", name, f"an IANA time zone such as {DEFAULT_ZONE}: the one `kiosk-central site"
-                           " add` stored, which the site's answers are counted in", site=site_id,
-                           fix="site.timezone", by_command=False)
+        raise stored_error("timezone", name, f"an IANA time zone such as {DEFAULT_ZONE}, which the site's answers are"
+                           " counted in", site=site_id, fix=ZONE_FIX)
     return zone
 
 

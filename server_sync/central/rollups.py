@@ -22,15 +22,18 @@ A series is (question, scale): every key holds the scale, so a question asked on
 and later on NPS never mixes the two (issue 12). Local time is the answer's own (to the
 minute, exact for every IANA zone since 1972, when the last zone whose offset was not whole
 minutes, Africa/Monrovia, moved): half-hour and 45-minute zones and DST days included.
-Must never be written outside the transaction that changes the raw rows, or the tables drift.
+Must never be written outside the transaction that changes the raw rows, or the tables drift;
+a site's new time zone re-keys all its rows, recounted from the raw ones (`rebuild_site`) in the
+transaction that changes the zone.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from peewee import Database
@@ -219,15 +222,17 @@ def apply(db: Database, rows: Iterable[Mapping], sign: int = 1) -> int:
 def write(db: Database, counts: Mapping[tuple, int]) -> int:
     """Upsert summed hourly deltas (`count`) into rollup_hourly and the summaries; returns the
     hourly buckets touched."""
+    return _write(db, counts, summaries(counts))
+
+
+def _write(db: Database, counts: Mapping[tuple, int], sums: tuple[dict[tuple, list[int]], ...]) -> int:
+    """`write` with the daily, monthly and chain deltas given (`summaries`' order)."""
     rows = sorted(key + (n,) for key, n in counts.items() if n)
-    if not rows:
-        return 0
     _upsert(db, "rollup_hourly", HOURLY_COLUMNS, HOURLY_KEY, ("n",), rows)
-    daily, monthly, chain = summaries(counts)
-    for table, key, unique, acc in (("rollup_daily", DAILY_KEY, DAILY_KEY, daily),
-                                    ("rollup_monthly", MONTHLY_KEY, MONTHLY_KEY, monthly),
-                                    ("rollup_chain_hourly", CHAIN_KEY, CHAIN_UNIQUE, chain)):
-        _upsert(db, table, key + STATS, unique, STATS, [k + tuple(v) for k, v in sorted(acc.items())])
+    for (table, key, unique), acc in zip((("rollup_daily", DAILY_KEY, DAILY_KEY),
+                                          ("rollup_monthly", MONTHLY_KEY, MONTHLY_KEY),
+                                          ("rollup_chain_hourly", CHAIN_KEY, CHAIN_UNIQUE)), sums):
+        _upsert(db, table, key + STATS, unique, STATS, [k + tuple(v) for k, v in sorted(acc.items()) if any(v)])
     return len(rows)
 
 
@@ -321,16 +326,19 @@ def write_reasons(db: Database, deltas: Mapping[tuple, list[int]]) -> int:
     return len(daily)
 
 
-# --- recomputing from the raw rows (migrations, tests) -------------------------------------------
+# --- recomputing from the raw rows (migrations, a site's new zone, tests) -----------------------
 
-def rebuild_reasons(db: Database) -> int:
-    """Recompute the reason rollups from followup_reason and response."""
-    db.execute_sql("DELETE FROM rollup_reason_daily")
-    db.execute_sql("DELETE FROM rollup_reason_monthly")
+def rebuild_reasons(db: Database, site_id: str | None = None) -> int:
+    """Recompute the reason rollups (of site `site_id` alone, when given) from followup_reason
+    and response; returns the daily rows written."""
+    site, params = ("", ()) if site_id is None else (f"site_id = {placeholders(db, 1)}", (site_id,))
+    for table in ("rollup_reason_daily", "rollup_reason_monthly"):
+        db.execute_sql(f"DELETE FROM {table}{' WHERE ' + site if site else ''}", params)
     by_answer: dict[tuple, list[str]] = {}
     for *answer, reason in db.execute_sql(
             "SELECT r.id, r.site_id, r.question_id, r.audience, r.scale, r.value, r.recorded_at, fr.reason"
-            " FROM followup_reason fr JOIN response r ON r.id = fr.response_id WHERE r.filtered IS NULL").fetchall():
+            " FROM followup_reason fr JOIN response r ON r.id = fr.response_id WHERE r.filtered IS NULL"
+            f"{' AND r.' + site if site else ''}", params).fetchall():
         by_answer.setdefault(tuple(answer), []).append(reason)
     if not by_answer:
         return 0
@@ -361,20 +369,70 @@ def rebuild(db: Database) -> int:
     write as ISO `YYYY-MM-DD HH:MM:SS`. Returns the hourly buckets written."""
     for table in ("rollup_hourly", "rollup_daily", "rollup_monthly", "rollup_chain_hourly"):
         db.execute_sql(f"DELETE FROM {table}")
-    p = placeholders(db, 1)
     zones: dict[str, ZoneInfo] = {}
     written = 0
     sites = [r[0] for r in db.execute_sql("SELECT DISTINCT site_id FROM response ORDER BY site_id").fetchall()]
     for site in sites:
-        zone = site_timezones(db, [site], zones)[site]
-        splits: dict[str, int | None] = {}
-        counts: Counter = Counter()
-        for *key, minute, n in db.execute_sql(
-                "SELECT site_id, kiosk_id, question_id, audience, scale, value,"
-                " SUBSTR(CAST(recorded_at AS TEXT), 1, 16) AS minute, COUNT(*) FROM response"
-                f" WHERE site_id = {p} AND filtered IS NULL"
-                " GROUP BY site_id, kiosk_id, question_id, audience, scale, value, minute", (site,)).fetchall():
-            counts[tuple(key) + (speedups.local_hour_minute(minute, zone, splits),)] += int(n)
-        written += write(db, count_hours(db, counts, zones=zones))
+        written += write(db, _site_hours(db, site, zones))
     rebuild_reasons(db)
     return written
+
+
+def _site_hours(db: Database, site_id: str, zones: dict[str, ZoneInfo]) -> Counter:
+    """The rollup_hourly counts (`count_hours`) of every stored unfiltered answer of one site, in
+    the zone its row holds (`zones`: the cache of site_timezones)."""
+    zone = site_timezones(db, [site_id], zones)[site_id]
+    splits: dict[str, int | None] = {}
+    counts: Counter = Counter()
+    for *key, minute, n in db.execute_sql(
+            "SELECT site_id, kiosk_id, question_id, audience, scale, value,"
+            " SUBSTR(CAST(recorded_at AS TEXT), 1, 16) AS minute, COUNT(*) FROM response"
+            f" WHERE site_id = {placeholders(db, 1)} AND filtered IS NULL"
+            " GROUP BY site_id, kiosk_id, question_id, audience, scale, value, minute", (site_id,)).fetchall():
+        counts[tuple(key) + (speedups.local_hour_minute(minute, zone, splits),)] += int(n)
+    return count_hours(db, counts, zones=zones)
+
+
+@dataclass(frozen=True)
+class SiteRebuild:
+    """What `rebuild_site` did: the unfiltered answers it counted, the site's rollup_hourly rows
+    before and after, and its rollup_reason_daily rows after."""
+    answers: int
+    hourly_before: int
+    hourly: int
+    reasons: int
+
+
+REBUILD_STEPS = ("answers", "rollups", "reasons")
+
+
+def rebuild_site(db: Database, site_id: str,
+                 progress: Callable[[int, int, str], None] | None = None) -> SiteRebuild:
+    """Recompute one site's rollups from its stored answers and follow-up reasons in the zone its
+    row holds now (a zone changed: `central.site_update`), as `rebuild` counts them: the site's
+    rows of the per-site tables are replaced; rollup_chain_hourly, every site's sum, loses what
+    the site's stored hourly rows added to it and gains the recount, in one upsert in key order
+    (as ingest writes it: no deadlock with ingestors of other sites). The caller holds, in the
+    same transaction, the writer locks of every kiosk that writes the site's answers.
+    `progress(done, len(REBUILD_STEPS), step)` after each step."""
+    def step(done: int) -> None:
+        if progress:
+            progress(done, len(REBUILD_STEPS), REBUILD_STEPS[done - 1])
+
+    p = placeholders(db, 1)
+    old: Counter = Counter()
+    for *key, n in db.execute_sql(f"SELECT {', '.join(HOURLY_COLUMNS)} FROM rollup_hourly WHERE site_id = {p}",
+                                  (site_id,)).fetchall():
+        old[tuple(key)] -= int(n)
+    new = _site_hours(db, site_id, {})
+    step(1)
+    both = Counter(old)
+    both.update(new)
+    daily, monthly, _ = summaries(new)
+    for table in ("rollup_hourly", "rollup_daily", "rollup_monthly"):
+        db.execute_sql(f"DELETE FROM {table} WHERE site_id = {p}", (site_id,))
+    hourly = _write(db, new, (daily, monthly, summaries(both)[2]))
+    step(2)
+    reasons = rebuild_reasons(db, site_id)
+    step(3)
+    return SiteRebuild(sum(new.values()), len(old), hourly, reasons)

@@ -74,3 +74,13 @@ def nonblank_name(text: str) -> str:
         raise argparse.ArgumentTypeError(f"is {len(value)} characters; at most {MAX_NAME}")
     return value
 
+
+
+def time_zone_name(text: str) -> str:
+    """A site's time zone: an IANA name, by the rule every reader of the store takes
+    (central.registry.check_zone)."""
+    from server_sync.central.registry import check_zone      # with peewee: not while the parser is built
+    try:
+        return check_zone(text)
+    except CentralConfigError as e:
+        raise argparse.ArgumentTypeError(e.message) from None

@@ -1,4 +1,5 @@
-"""`kiosk-central site add ID --name NAME [--timezone TZ]` and `site list`: the stores."""
+"""`kiosk-central site add ID --name NAME [--timezone TZ]`, `site update ID [--name NAME]
+[--timezone TZ]` and `site list`: the stores."""
 
 from __future__ import annotations
 
@@ -7,20 +8,34 @@ import json
 from datetime import datetime, timezone
 
 from server_sync.cli import database_url
-from server_sync.commands._argtypes import nonblank_name
+from server_sync.commands._argtypes import nonblank_name, time_zone_name
+from server_sync.exc import CentralConfigError
+from server_sync.program.progress import progress_callback
 
 
 def add_parser(sub, common) -> None:
-    p = sub.add_parser("site", parents=[common], help="register and list sites (stores)")
+    p = sub.add_parser("site", parents=[common], help="register, change and list sites (stores)")
     s = p.add_subparsers(dest="site_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="register a site")
     a.add_argument("id", metavar="ID", help="site id: letters, digits, '-' and '_' (used in MQTT topics)")
     a.add_argument("--name", type=nonblank_name, required=True, help="display name, e.g. 'Stockholm Södermalm'")
-    a.add_argument("--timezone", default="Europe/Stockholm",
+    a.add_argument("--timezone", type=time_zone_name, default="Europe/Stockholm",
                    help="IANA time zone of the store (default Europe/Stockholm): local days and hours")
     a.add_argument("--region", metavar="REGION", help="the region the site belongs to (kiosk-central region add); "
                                                       "change it later with kiosk-central region assign")
     a.set_defaults(func=add)
+    u = s.add_parser("update", parents=[common], help="rename a site or change its time zone",
+                     description="Give a site another name or time zone. A new zone recounts every rollup of "
+                                 "the site (hourly, daily, monthly, reasons, its share of the chain's) from its "
+                                 "stored answers in one transaction, while its kiosks' ingest waits: the figures "
+                                 "are then those of a site registered in that zone from the start.")
+    u.add_argument("id", metavar="ID", help="the site's id")
+    u.add_argument("--name", type=nonblank_name, help="its new display name")
+    u.add_argument("--timezone", type=time_zone_name, metavar="TZ",
+                   help="its new IANA time zone, e.g. Europe/Oslo: its answers are recounted into local days and hours")
+    u.add_argument("--json", action="store_true", help="print JSON")
+    u.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    u.set_defaults(func=update)
     ls = s.add_parser("list", parents=[common], help="list sites with their kiosk counts")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=list_sites)
@@ -43,6 +58,36 @@ def add(args: argparse.Namespace) -> int:
         db.close()
     print(f"site {args.id} ({args.name}, {args.timezone}) registered; "
           f"add its kiosks with: kiosk-central kiosk add KIOSK_ID --site {args.id}")
+    return 0
+
+
+def update(args: argparse.Namespace) -> int:
+    from server_sync.central.db import connect
+    from server_sync.central.site_update import update_site
+    from server_sync.web.marks import bump
+    if args.name is None and args.timezone is None:
+        raise CentralConfigError("nothing to change: give --name, --timezone or both")
+    progress = progress_callback(unit="step", desc=f"site {args.id}", enabled=not (args.no_progress or args.json),
+                                 detail=str)
+    db = connect(database_url(args))
+    try:
+        done = update_site(db, args.id, name=args.name, timezone=args.timezone, progress=progress)
+        if done.name != done.was_name or done.rebuilt:
+            bump(db, {done.site_id}, datetime.now(timezone.utc))      # open web pages show it at once
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(done.as_dict(), indent=2, ensure_ascii=False))
+        return 0
+    if done.name != done.was_name:
+        print(f"site {done.site_id}: renamed from {done.was_name!r} to {done.name!r}")
+    r = done.rebuilt
+    if r is not None:
+        print(f"site {done.site_id}: time zone {done.was_timezone} -> {done.timezone}; its rollups recounted from "
+              f"{r.answers:,} answers: {r.hourly_before:,} hourly rows replaced by {r.hourly:,} (daily, monthly and "
+              f"the chain's with them), {r.reasons:,} daily reason rows")
+    if done.name == done.was_name and r is None:
+        print(f"site {done.site_id}: nothing changed (it is {done.name!r}, in {done.timezone})")
     return 0
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from server_sync import protocol
 from server_sync.central.db import connect
+from server_sync.central.registry import ZONE_FIX
 from server_sync.ingest import Ingest
 from tests.central.wire import NOW, T0, batch, count, followup, register_fleet, response
 
@@ -133,7 +134,7 @@ def test_a_sites_time_zone_edited_by_hand_holds_its_answers_back_until_it_is_fix
     assert [o.kind for o in outcomes] == ["dead_letter", "batch", "status"]
     reason = outcomes[0].reason
     assert reason.startswith(f"the stored timezone of site s1 is {zone!r}, not an IANA time zone"), reason
-    assert "correct site.timezone in the central database" in reason, reason
+    assert f"set it again: {ZONE_FIX}" in reason, reason
     assert outcomes[0].publish == [] and outcomes[0].rejected == 0      # no ack, nothing refused for good
     assert count(db, "SELECT COUNT(*) FROM response WHERE site_id = 's2'") == 1
     assert count(db, "SELECT COUNT(*) FROM response WHERE site_id = 's1'") == 0 and rollup_total(db) == 1

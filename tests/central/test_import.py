@@ -17,6 +17,7 @@ from kiosk.export import write_jsonl
 from kiosk.store import LocalStore
 from seeds.demo import demo_config_mapping
 from server_sync import protocol
+from server_sync.central.registry import ZONE_FIX
 from server_sync.cli import main
 from server_sync.ingest import Ingest
 from tests.central.wire import count
@@ -80,7 +81,7 @@ def test_a_sites_time_zone_edited_by_hand_stops_the_import_with_a_clear_error(ce
     rc, out, err = run_import(capsys, str(export_file), "--db", url, "--json")
     assert rc == 2 and out == "", out
     assert err.startswith("kiosk-central: error: the stored timezone of site s1 is 'Mars/Olympus'") and \
-        "correct site.timezone in the central database" in err and "Traceback" not in err, err
+        f"set it again: {ZONE_FIX}" in err and "Traceback" not in err, err
     assert count(db, "SELECT COUNT(*) FROM response") == 0 and count(db, "SELECT COUNT(*) FROM dead_letter") == 0
     with db.atomic():
         db.execute_sql("UPDATE site SET timezone = 'Europe/Stockholm' WHERE id = 's1'")

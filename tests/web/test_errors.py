@@ -22,6 +22,7 @@ import uvicorn
 from starlette.routing import Route
 
 from server_sync.central.db import connect
+from server_sync.central.registry import ZONE_FIX
 from server_sync.central.setting import set_setting
 from server_sync.web.app import WebSettings, create_app, route_table
 from server_sync.workflow import alerts as workflow_alerts
@@ -54,7 +55,7 @@ SETTING_BROKEN = {
     "nb": "En innstilling som er lagret med kiosk-central, er ugyldig: en administrator må sette den på nytt med "
           "{fix} (serverens logg sier hvilken).",
 }
-# ... or, for a value no command changes (a site's opening hours, its time zone), the column to correct.
+# ... or, for a value no command changes (a site's opening hours), the column to correct.
 SETTING_IN_STORE = {
     "en": "A setting in the central database ({fix}) is not valid, and no kiosk-central command changes it: an "
           "administrator must correct it there (the server's log names it and what it should be).",
@@ -429,17 +430,18 @@ def test_a_bad_filter_is_said_in_the_persons_language_naming_the_field(web, clie
 
 
 def _a_site_setting_edited_by_hand(base: str, db_url: str, caplog, column: str, value: str, restore: str,
-                                   paths: tuple[str, ...]) -> list[tuple[str, str]]:
+                                   paths: tuple[str, ...], page: dict[str, str] = SETTING_IN_STORE,
+                                   fix: str | None = None) -> list[tuple[str, str]]:
     """Site s001's `column` set to `value` by hand: each of `paths` ({site}: the site in the path) is,
-    for each person who sees s001, the stored-setting 500 page with the fix `site.<column>`, naming
-    neither the site nor the value, and so is the API's fleet (JSON); sara-store, who sees s003
+    for each person who sees s001, the stored-setting 500 page (`page`) with its fix (`fix`, else
+    `site.<column>`), naming neither the site nor the value, and so is the API's fleet (JSON); sara-store, who sees s003
     only, is served her pages; `restore` serves them all again. Returns (the path asked, the line
     logged at ERROR) for each refusal, having checked that none logged a traceback."""
     clients = {name: login(base, name) for name in ONE_OF_EACH_LANGUAGE + ("sara-store",)}
     r = kiosk_central(db_url, "user", "token", "ada-admin", "--label", column)
     assert r.returncode == 0, r.stderr
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {r.stdout.strip()}"}, timeout=30)
-    fix = f"site.{column}"
+    fix = fix or f"site.{column}"
     db = connect(db_url)
     caplog.set_level(logging.INFO)
     asked = []
@@ -453,11 +455,11 @@ def _a_site_setting_edited_by_hand(base: str, db_url: str, caplog, column: str, 
                 asked.append(path.split("?")[0])
                 assert r.status_code == 500, f"{name} {path}: {r.status_code} {r.text[:300]}"
                 said = html.unescape(r.text)
-                assert SETTING_IN_STORE[lang].format(fix=fix) in said, f"{name} {path}: {said[:2000]}"
+                assert page[lang].format(fix=fix) in said, f"{name} {path}: {said[:2000]}"
                 assert "s001" not in said and (not value or value not in said), f"{name} {path}: the log's detail"
         r = api.get("/api/v1/fleet")
         asked.append("/api/v1/fleet")
-        assert r.status_code == 500 and r.json() == {"error": SETTING_IN_STORE["en"].format(fix=fix)}, r.text
+        assert r.status_code == 500 and r.json() == {"error": page["en"].format(fix=fix)}, r.text
         for path in (p.format(site="s003") for p in paths):
             assert clients["sara-store"].get(path).status_code == 200, f"sara-store {path}: hurt by another site"
     finally:
@@ -489,12 +491,13 @@ def test_a_sites_time_zone_edited_by_hand_is_an_error_page_and_a_log_line(in_pro
     pages that read local days; '' was read as Stockholm by some pages and as UTC by the report's
     alerts. Now every reader takes registry.stored_zone's rule: the stored-setting page with the
     fix that fits, one log line naming the site and the value; a person who cannot see the site
-    is not hurt by it."""
+    is not hurt by it. The fix is `kiosk-central site update`, which recounts the site's rollups in
+    the zone it sets (a column to correct by hand before there was one)."""
     logged = _a_site_setting_edited_by_hand(in_process, chain_url, caplog, "timezone", zone, "'Europe/Stockholm'",
-                                            ("/", "/sites", "/sites/{site}", "/comments?from=2026-01-01", "/fleet"))
-    line = (f"the stored timezone of site s001 is {zone!r}, not an IANA time zone such as Europe/Stockholm: the one "
-            "`kiosk-central site add` stored, which the site's answers are counted in (no kiosk-central command "
-            "changes it: correct site.timezone in the central database)")
+                                            ("/", "/sites", "/sites/{site}", "/comments?from=2026-01-01", "/fleet"),
+                                            SETTING_BROKEN, ZONE_FIX)
+    line = (f"the stored timezone of site s001 is {zone!r}, not an IANA time zone such as Europe/Stockholm, which the "
+            f"site's answers are counted in (set it again: {ZONE_FIX})")
     assert [said for _path, said in logged] == [f"GET {path}: {line}" for path, _said in logged], logged
 
 
