@@ -75,7 +75,6 @@ def nonblank_name(text: str) -> str:
     return value
 
 
-
 def time_zone_name(text: str) -> str:
     """A site's time zone: an IANA name, by the rule every reader of the store takes
     (central.registry.check_zone)."""
