@@ -34,13 +34,11 @@ class StoredSettingError(CentralConfigError):
     web app answers it with an error page and a line in its log, not a 400; ingest refuses the
     answers it would count wrongly until it is fixed. str() names the setting (and the site), its
     value, what it should be and the fix; `fix` is that fix alone, for a page that may not name the
-    rest: the kiosk-central command that sets it again, or, when `by_command` is False (a value no
-    command changes), the column of the central database to correct (central/setting.stored_error)."""
+    rest: the kiosk-central command that sets it again (central/setting.stored_error)."""
 
-    def __init__(self, message: str, fix: str, *, by_command: bool = True) -> None:
+    def __init__(self, message: str, fix: str) -> None:
         super().__init__(message)
         self.fix = fix
-        self.by_command = by_command
 
 
 __all__ = ["CentralError", "CentralConfigError", "FieldError", "ProtocolError", "StoredSettingError"]

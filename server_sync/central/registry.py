@@ -38,7 +38,10 @@ def check_id(value: str, what: str) -> str:
     return value
 
 
-def add_site(db: Database, site_id: str, name: str, timezone: str, now: datetime) -> None:
+def add_site(db: Database, site_id: str, name: str, timezone: str, now: datetime,
+             opening_hours: str | None = None) -> None:
+    """Register a site; `opening_hours`: the text of its column (analysis.opening.stored_hours;
+    None or '': the chain's, NULL)."""
     check_id(site_id, "site id")
     if not name.strip():
         raise CentralConfigError("--name must not be empty")
@@ -46,8 +49,8 @@ def add_site(db: Database, site_id: str, name: str, timezone: str, now: datetime
     with db.atomic():
         if site(db, site_id):
             raise CentralConfigError(f"site {site_id!r} already exists")
-        db.execute_sql(f"INSERT INTO site (id, name, timezone, created_at) VALUES ({placeholders(db, 4)})",
-                       (site_id, name.strip(), timezone, now))
+        db.execute_sql("INSERT INTO site (id, name, timezone, created_at, opening_hours)"
+                       f" VALUES ({placeholders(db, 5)})", (site_id, name.strip(), timezone, now, opening_hours or None))
 
 
 def time_zone(name: str) -> ZoneInfo | None:

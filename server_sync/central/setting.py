@@ -38,13 +38,10 @@ def stored_number(name: str, text: str, low: int, high: int, *, kind: str, fix: 
 
 
 def stored_error(name: str, value: str, expected: str, *, fix: str, kind: str = "", site: str | None = None,
-                 problem: str | None = None, by_command: bool = True) -> StoredSettingError:
+                 problem: str | None = None) -> StoredSettingError:
     """The error of a stored setting edited by hand: which (`kind`, e.g. 'SMTP', and `name`; or
     `name` of site `site`), what it is, what is wrong with it (`problem`, when `expected` alone does
-    not say), what it should be, and `fix`: the command that sets it again, or (`by_command`
-    False) the column to correct in the central database, when no command changes it."""
+    not say), what it should be, and `fix`: the command that sets it again."""
     what = f"{name} of site {site}" if site else f"{kind} setting {name}".lstrip()
     said = f": {problem}; expected {expected}" if problem else f", not {expected}"
-    how = (f"set it again: {fix}" if by_command
-           else f"no kiosk-central command changes it: correct {fix} in the central database")
-    return StoredSettingError(f"the stored {what} is {short(value)}{said} ({how})", fix, by_command=by_command)
+    return StoredSettingError(f"the stored {what} is {short(value)}{said} (set it again: {fix})", fix)

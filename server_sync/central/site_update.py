@@ -1,12 +1,14 @@
-"""Changing a registered site after `kiosk-central site add`: its name, and its time zone together
-with every rollup counted in it. A site's answers are counted into its local days, hours and
-months (`central.rollups`), so a new zone recounts the site's rollups from its stored answers and
-follow-up reasons, in the transaction that stores the zone: afterwards they are what they would
-be had the site been registered in that zone from the start.
+"""Changing a registered site after `kiosk-central site add`: its name, its opening hours, and its
+time zone together with every rollup counted in it. A site's answers are counted into its local
+days, hours and months (`central.rollups`), so a new zone recounts the site's rollups from its
+stored answers and follow-up reasons, in the transaction that stores the zone: afterwards they are
+what they would be had the site been registered in that zone from the start.
 
 Must never store a new zone without that recount, nor recount without the writer locks of every
 kiosk that writes the site's answers (ingest's `intake.kiosk_lock`): a batch stored meanwhile
-would be counted in the zone that is going. Pure database work; the command prints.
+would be counted in the zone that is going. Opening hours come as the text of their column
+(analysis.opening.stored_hours, which the command calls: the store never imports the analysis).
+Pure database work; the command prints.
 """
 
 from __future__ import annotations
@@ -24,28 +26,34 @@ from server_sync.exc import CentralConfigError
 
 @dataclass(frozen=True)
 class SiteUpdate:
-    """A site as it was and as it is; `rebuilt`: what the recount did (None: same zone)."""
+    """A site as it was and as it is; `rebuilt`: what the recount did (None: same zone). Opening
+    hours are their column's text (None: the chain's)."""
     site_id: str
     was_name: str
     name: str
     was_timezone: str
     timezone: str
+    was_opening_hours: str | None = None
+    opening_hours: str | None = None
     rebuilt: rollups.SiteRebuild | None = None
 
     def as_dict(self) -> dict[str, Any]:
         r = self.rebuilt
         return {"id": self.site_id, "name": self.name, "timezone": self.timezone,
                 "renamed": self.name != self.was_name, "was_name": self.was_name,
+                "hours_changed": self.opening_hours != self.was_opening_hours,
                 "rezoned": r is not None, "was_timezone": self.was_timezone,
                 "answers": r.answers if r else 0, "hourly_rows_before": r.hourly_before if r else 0,
                 "hourly_rows": r.hourly if r else 0, "reason_rows": r.reasons if r else 0}
 
 
 def update_site(db: Database, site_id: str, *, name: str | None = None, timezone: str | None = None,
+                opening_hours: str | None = None,
                 progress: Callable[[int, int, str], None] | None = None) -> SiteUpdate:
-    """Give site `site_id` the `name` and / or the IANA `timezone` (None: keep it), in one
-    transaction; a new zone recounts the site's rollups (`rollups.rebuild_site`, whose steps
-    `progress` is told). A stored zone edited by hand is replaced like any other."""
+    """Give site `site_id` the `name`, the IANA `timezone` and / or the `opening_hours` (the text of
+    their column, analysis.opening.stored_hours, or '' for the chain's: NULL), each None to keep it,
+    in one transaction; a new zone recounts the site's rollups (`rollups.rebuild_site`, whose steps
+    `progress` is told). A stored zone or hours edited by hand are replaced like any other."""
     if name is not None and not name.strip():
         raise CentralConfigError("--name must not be empty")
     if timezone is not None:
@@ -60,7 +68,7 @@ def update_site(db: Database, site_id: str, *, name: str | None = None, timezone
             wanted = writer_locks(db, site_id) if rezone else set()
             if wanted <= held:
                 return _apply(db, site, name.strip() if name else site["name"], timezone if rezone else None,
-                              progress)
+                              opening_hours, progress)
         held |= wanted
 
 
@@ -74,13 +82,18 @@ def writer_locks(db: Database, site_id: str) -> set[str]:
         (site_id, site_id)).fetchall()}
 
 
-def _apply(db: Database, site: dict[str, Any], name: str, timezone: str | None,
+def _apply(db: Database, site: dict[str, Any], name: str, timezone: str | None, opening_hours: str | None,
            progress: Callable[[int, int, str], None] | None) -> SiteUpdate:
     p = db.param
     if name != site["name"]:
         db.execute_sql(f"UPDATE site SET name = {p} WHERE id = {p}", (name, site["id"]))
+    (was_hours,) = db.execute_sql(f"SELECT opening_hours FROM site WHERE id = {p}", (site["id"],)).fetchone()
+    hours = was_hours if opening_hours is None else opening_hours or None
+    if hours != was_hours:
+        db.execute_sql(f"UPDATE site SET opening_hours = {p} WHERE id = {p}", (hours, site["id"]))
     rebuilt = None
     if timezone is not None:
         db.execute_sql(f"UPDATE site SET timezone = {p} WHERE id = {p}", (timezone, site["id"]))
         rebuilt = rollups.rebuild_site(db, site["id"], progress)
-    return SiteUpdate(site["id"], site["name"], name, site["timezone"], timezone or site["timezone"], rebuilt)
+    return SiteUpdate(site["id"], site["name"], name, site["timezone"], timezone or site["timezone"], was_hours, hours,
+                      rebuilt)

@@ -83,3 +83,14 @@ def time_zone_name(text: str) -> str:
         return check_zone(text)
     except CentralConfigError as e:
         raise argparse.ArgumentTypeError(e.message) from None
+
+
+def opening_hours(text: str) -> str:
+    """A site's --hours: a SPEC as analysis.opening.parse_spec reads it ('mon-fri 8-21, sat 10-18,
+    sun closed', or 'default'), given as the text of the site's opening_hours column (stored_hours),
+    '' for the chain's: parse_hours reads it so, and an option not given stays None."""
+    from server_sync.analysis.opening import parse_spec, stored_hours      # with peewee, as time_zone_name
+    try:
+        return stored_hours(parse_spec(text)) or ""
+    except CentralConfigError as e:
+        raise argparse.ArgumentTypeError(e.message) from None

@@ -1,16 +1,22 @@
-"""`kiosk-central site add ID --name NAME [--timezone TZ]`, `site update ID [--name NAME]
-[--timezone TZ]` and `site list`: the stores."""
+"""`kiosk-central site add ID --name NAME [--timezone TZ] [--hours SPEC]`, `site update ID [--name
+NAME] [--timezone TZ] [--hours SPEC]` and `site list`: the stores. Opening hours are said as a
+store manager types them (analysis.opening: parse_spec, format_hours)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from datetime import datetime, timezone
+from typing import Any
 
 from server_sync.cli import database_url
-from server_sync.commands._argtypes import nonblank_name, time_zone_name
-from server_sync.exc import CentralConfigError
+from server_sync.commands._argtypes import nonblank_name, opening_hours, time_zone_name
+from server_sync.exc import CentralConfigError, StoredSettingError
 from server_sync.program.progress import progress_callback
+
+
+HOURS_HELP = ("opening hours, e.g. 'mon-fri 8-21, sat 10-18, sun closed': every day, whole hours 0-24; "
+              "'default': the chain's. The fleet flags a kiosk silent for over 2 of them")
 
 
 def add_parser(sub, common) -> None:
@@ -21,18 +27,21 @@ def add_parser(sub, common) -> None:
     a.add_argument("--name", type=nonblank_name, required=True, help="display name, e.g. 'Stockholm Södermalm'")
     a.add_argument("--timezone", type=time_zone_name, default="Europe/Stockholm",
                    help="IANA time zone of the store (default Europe/Stockholm): local days and hours")
+    a.add_argument("--hours", type=opening_hours, metavar="SPEC", help=HOURS_HELP + " (default: the chain's)")
     a.add_argument("--region", metavar="REGION", help="the region the site belongs to (kiosk-central region add); "
                                                       "change it later with kiosk-central region assign")
     a.set_defaults(func=add)
-    u = s.add_parser("update", parents=[common], help="rename a site or change its time zone",
-                     description="Give a site another name or time zone. A new zone recounts every rollup of "
-                                 "the site (hourly, daily, monthly, reasons, its share of the chain's) from its "
-                                 "stored answers in one transaction, while its kiosks' ingest waits: the figures "
-                                 "are then those of a site registered in that zone from the start.")
+    u = s.add_parser("update", parents=[common], help="rename a site, change its time zone or opening hours",
+                     description="Give a site another name, time zone or opening hours. A new zone recounts every "
+                                 "rollup of the site (hourly, daily, monthly, reasons, its share of the chain's) from "
+                                 "its stored answers in one transaction, while its kiosks' ingest waits: the figures "
+                                 "are then those of a site registered in that zone from the start. Opening hours "
+                                 "decide which of its silent kiosks the fleet view flags.")
     u.add_argument("id", metavar="ID", help="the site's id")
     u.add_argument("--name", type=nonblank_name, help="its new display name")
     u.add_argument("--timezone", type=time_zone_name, metavar="TZ",
                    help="its new IANA time zone, e.g. Europe/Oslo: its answers are recounted into local days and hours")
+    u.add_argument("--hours", type=opening_hours, metavar="SPEC", help=HOURS_HELP)
     u.add_argument("--json", action="store_true", help="print JSON")
     u.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     u.set_defaults(func=update)
@@ -51,12 +60,12 @@ def add(args: argparse.Namespace) -> int:
             require_region(db, args.region)
         with db.atomic():
             registry.add_site(db, args.id, args.name, args.timezone,
-                              datetime.now(timezone.utc).replace(tzinfo=None))
+                              datetime.now(timezone.utc).replace(tzinfo=None), args.hours)
             if args.region:
                 assign_region(db, args.region, [args.id])
     finally:
         db.close()
-    print(f"site {args.id} ({args.name}, {args.timezone}) registered; "
+    print(f"site {args.id} ({args.name}, {args.timezone}, open {_hours(args.id, args.hours)['said']}) registered; "
           f"add its kiosks with: kiosk-central kiosk add KIOSK_ID --site {args.id}")
     return 0
 
@@ -65,29 +74,34 @@ def update(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
     from server_sync.central.site_update import update_site
     from server_sync.web.marks import bump
-    if args.name is None and args.timezone is None:
-        raise CentralConfigError("nothing to change: give --name, --timezone or both")
+    if args.name is None and args.timezone is None and args.hours is None:
+        raise CentralConfigError("nothing to change: give --name, --timezone or --hours")
     progress = progress_callback(unit="step", desc=f"site {args.id}", enabled=not (args.no_progress or args.json),
                                  detail=str)
     db = connect(database_url(args))
     try:
-        done = update_site(db, args.id, name=args.name, timezone=args.timezone, progress=progress)
-        if done.name != done.was_name or done.rebuilt:
+        done = update_site(db, args.id, name=args.name, timezone=args.timezone, opening_hours=args.hours,
+                           progress=progress)
+        if done.name != done.was_name or done.rebuilt or done.opening_hours != done.was_opening_hours:
             bump(db, {done.site_id}, datetime.now(timezone.utc))      # open web pages show it at once
     finally:
         db.close()
+    hours, was_hours = _hours(done.site_id, done.opening_hours), _hours(done.site_id, done.was_opening_hours)
     if args.json:
-        print(json.dumps(done.as_dict(), indent=2, ensure_ascii=False))
+        print(json.dumps({**done.as_dict(), "hours": hours["hours"], "hours_default": hours["hours_default"],
+                          "was_hours": was_hours["hours"] or done.was_opening_hours}, indent=2, ensure_ascii=False))
         return 0
     if done.name != done.was_name:
         print(f"site {done.site_id}: renamed from {done.was_name!r} to {done.name!r}")
+    if done.opening_hours != done.was_opening_hours:
+        print(f"site {done.site_id}: opening hours {was_hours['said']} -> {hours['said']}")
     r = done.rebuilt
     if r is not None:
         print(f"site {done.site_id}: time zone {done.was_timezone} -> {done.timezone}; its rollups recounted from "
               f"{r.answers:,} answers: {r.hourly_before:,} hourly rows replaced by {r.hourly:,} (daily, monthly and "
               f"the chain's with them), {r.reasons:,} daily reason rows")
-    if done.name == done.was_name and r is None:
-        print(f"site {done.site_id}: nothing changed (it is {done.name!r}, in {done.timezone})")
+    if done.name == done.was_name and r is None and done.opening_hours == done.was_opening_hours:
+        print(f"site {done.site_id}: nothing changed (it is {done.name!r}, in {done.timezone}, open {hours['said']})")
     return 0
 
 
@@ -95,15 +109,30 @@ def list_sites(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
     db = connect(database_url(args))
     try:
-        rows = db.execute_sql("SELECT s.id, s.name, s.timezone, COUNT(k.id) FROM site s"
-                              " LEFT JOIN kiosk k ON k.site_id = s.id GROUP BY s.id, s.name, s.timezone"
-                              " ORDER BY s.id").fetchall()
+        rows = db.execute_sql("SELECT s.id, s.name, s.timezone, s.opening_hours, COUNT(k.id) FROM site s"
+                              " LEFT JOIN kiosk k ON k.site_id = s.id"
+                              " GROUP BY s.id, s.name, s.timezone, s.opening_hours ORDER BY s.id").fetchall()
     finally:
         db.close()
-    sites = [{"id": i, "name": n, "timezone": tz, "kiosks": k} for i, n, tz, k in rows]
+    sites = [{"id": i, "name": n, "timezone": tz, "kiosks": k, **_hours(i, stored)} for i, n, tz, stored, k in rows]
     if args.json:
-        print(json.dumps(sites, indent=2, ensure_ascii=False))
+        print(json.dumps([{k: v for k, v in s.items() if k != "said"} for s in sites], indent=2, ensure_ascii=False))
     else:
         for s in sites:
-            print(f"{s['id']:<24} {s['kiosks']:>3} kiosks  {s['timezone']:<20} {s['name']}")
+            print(f"{s['id']:<24} {s['kiosks']:>3} kiosks  {s['timezone']:<20} {s['name']}  open {s['said']}")
     return 0
+
+
+def _hours(site_id: str, stored: str | None) -> dict[str, Any]:
+    """A site's opening_hours column as the commands say it: `hours` its SPEC (format_hours),
+    `hours_default` whether it is the chain's, `hours_error` the stored-setting error of hours
+    edited by hand (then `hours` is None: the listing still lists, and the update that mends them
+    says what they were), `said` all that in a line."""
+    from server_sync.analysis.opening import format_hours, parse_hours
+    try:
+        hours = format_hours(parse_hours(stored, site_id))
+    except StoredSettingError as e:
+        return {"hours": None, "hours_default": False, "hours_error": str(e),
+                "said": f"{stored!r} (not valid; set them again: kiosk-central site update {site_id} --hours SPEC)"}
+    return {"hours": hours, "hours_default": not stored, "hours_error": None,
+            "said": f"{hours} (chain default)" if not stored else hours}

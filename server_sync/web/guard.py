@@ -294,16 +294,13 @@ def server_fault(request: Request, exc: Exception) -> Response:
     it): a 500 page in page_language (the person's once _authorise knows them), or the API's JSON
     error. The log gets the method and path, once; the page never a traceback. A setting of the
     centre edited by hand (StoredSettingError, e.g. the minimum employee group every report reads, a
-    site's time zone) is the operator's to fix: the page says how (the error's `fix`: set it again
-    with its command, or correct the column no command changes), the log says which setting, of
-    which site, without a traceback; anything else is a fault of the code, logged with its
-    traceback."""
+    site's time zone or opening hours) is the operator's to fix: the page says how (the error's
+    `fix`: set it again with its command), the log says which setting, of which site, without a
+    traceback; anything else is a fault of the code, logged with its traceback."""
     lang = getattr(request.state, "language", None) or page_language(request)
     if isinstance(exc, StoredSettingError):
         log.error("%s %s: %s", request.method, request.url.path, exc)
-        # The fix that fits the setting: its command, or the column no command changes.
-        said = render.text("setting_broken" if exc.by_command else "setting_broken_store", lang, fix=exc.fix)
-        return error_page(request, 500, lang, said)
+        return error_page(request, 500, lang, render.text("setting_broken", lang, fix=exc.fix))
     log.error("%s %s: unexpected error", request.method, request.url.path, exc_info=exc)
     return error_page(request, 500, lang, render.text("server_fault", lang))
 

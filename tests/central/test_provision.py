@@ -80,12 +80,15 @@ def test_site_add_and_its_mistakes(tmp_path, capsys):
     for argv, msg in [(["sthlm-1", "--name", "Again"], "site 'sthlm-1' already exists"),
                       (["osl-1", "--name", "Oslo", "--timezone", "Europe/Atlantis"],
                        "argument --timezone: unknown time zone 'Europe/Atlantis'"),
+                      (["osl-1", "--name", "Oslo", "--hours", "mon-sun 8-21, sat closed"],
+                       "argument --hours: sat is given twice: in 'mon-sun 8-21' and in 'sat closed'"),
                       (["bad/id", "--name", "X"], "site id must be 1-64 letters")]:
         rc = central("site", "add", *argv, "--db", db)            # argparse's mistakes exit
         err = capsys.readouterr().err
         assert rc == 2 and said_error(err, msg), err
     rc, out, _ = cli(capsys, "site", "list", "--json", "--db", db)
-    assert json.loads(out) == [{"id": "sthlm-1", "name": "Stockholm 1", "timezone": "Europe/Stockholm", "kiosks": 0}]
+    assert json.loads(out) == [{"id": "sthlm-1", "name": "Stockholm 1", "timezone": "Europe/Stockholm", "kiosks": 0,
+                                "hours": "mon-fri 8-21, sat 9-18, sun 10-17", "hours_default": True, "hours_error": None}]
 
 
 def test_kiosk_add_gives_a_working_credential_and_rotation_retires_it(broker, tmp_path, capsys):

@@ -1,22 +1,26 @@
 """`kiosk-central site update`: a site registered in the wrong time zone is given the right one,
 and its figures are then those of a site registered in that zone from the start (every rollup
 keyed by its local day, hour or month, the chain's included), on SQLite and PostgreSQL; its
-name just changes; mistakes are `error:` lines, never a traceback."""
+name just changes; its opening hours decide which silent kiosks the fleet flags; mistakes are
+`error:` lines, never a traceback."""
 
 from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from server_sync.analysis.fleet import fleet
+from server_sync.analysis.opening import HOURS_FIX
 from server_sync.central import registry
 from server_sync.central.db import connect
 from server_sync.central.dialect import writer_transaction
 from server_sync.central.intake import kiosk_lock
 from server_sync.central.site_update import writer_locks
 from server_sync.cli import main
+from server_sync.exc import StoredSettingError
 from server_sync.ingest import Ingest
 from tests.central.wire import NOW, batch, followup, response
 from tests.fixtures.cli import central, said_error
@@ -136,7 +140,12 @@ def test_update_mistakes_are_error_lines(tmp_path, capsys):
                           (["s1", "--name", " "], "argument --name: must not be empty"),
                           (["nope", "--name", "X"], "unknown site 'nope'; add it first"),
                           (["bad/id", "--name", "X"], "site id must be 1-64 letters"),
-                          (["s1"], "nothing to change: give --name, --timezone or both")]:
+                          (["s1", "--hours", "mon-fri 8-21"], "argument --hours: no hours for sat, sun: give every "
+                                                              "day its hours or 'closed'"),
+                          (["s1", "--hours", "daily 8-21, sun 10-18"], "argument --hours: sun is given twice"),
+                          (["s1", "--hours", "mon-sat 8-21, sun 18-10"], "argument --hours: 'sun 18-10': closes at "
+                                                                         "10, before it opens at 18"),
+                          (["s1"], "nothing to change: give --name, --timezone or --hours")]:
         capsys.readouterr()
         assert central("--db", url, "site", "update", *argv) == 2, argv
         out, err = capsys.readouterr()
@@ -144,5 +153,51 @@ def test_update_mistakes_are_error_lines(tmp_path, capsys):
     db = connect(url)
     try:
         assert registry.site(db, "s1") == {"id": "s1", "name": "S", "timezone": "Europe/Stockholm"}
+    finally:
+        db.close()
+
+
+def test_opening_hours_set_by_command_decide_which_silent_kiosks_the_fleet_flags(tmp_path, capsys):
+    """A kiosk never seen since Sunday 06:00 in Stockholm: by the chain's hours (Sundays 10-17) it
+    is silent for 5 open hours on Sunday afternoon; once the store is closed on Sundays it is not,
+    until Monday's opening. Hours edited by hand name this command as their fix, and it mends them."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    assert central("--db", url, "site", "add", "s1", "--name", "S", "--hours", "daily 8-21") == 0
+    assert "open daily 8-21) registered" in capsys.readouterr().out
+    sunday = datetime(2026, 11, 22, 5, 0, tzinfo=timezone.utc)                # 06:00 in Stockholm
+    db = connect(url)
+    try:
+        registry.add_kiosk(db, "k1", "s1", sunday.replace(tzinfo=None))
+        afternoon, monday_noon = sunday + timedelta(hours=9), sunday + timedelta(days=1, hours=6)
+
+        def silent(now):
+            (row,) = fleet(db, now)
+            return row["flagged"], row["silent_open_hours"]
+
+        assert silent(afternoon) == (True, 7.0)                                      # 8-15
+        assert central("--db", url, "site", "update", "s1", "--hours", "default") == 0
+        out = capsys.readouterr().out
+        assert "opening hours daily 8-21 -> mon-fri 8-21, sat 9-18, sun 10-17 (chain default)" in out, out
+        assert silent(afternoon) == (True, 5.0)
+        assert central("--db", url, "site", "update", "s1", "--hours", "Mon-Sat 8-21, Sun closed", "--json") == 0
+        said = json.loads(capsys.readouterr().out)
+        assert (said["hours"], said["hours_default"], said["hours_changed"]) == ("mon-sat 8-21, sun closed", False,
+                                                                                 True)
+        assert silent(afternoon) == (False, 0.0)
+        assert silent(monday_noon) == (True, 4.0)                                    # 8-12 on Monday
+        assert central("--db", url, "site", "list", "--json") == 0
+        (listed,) = json.loads(capsys.readouterr().out)
+        assert (listed["hours"], listed["hours_default"], listed["hours_error"]) == ("mon-sat 8-21, sun closed", False,
+                                                                                     None)
+        with db.atomic():
+            db.execute_sql("UPDATE site SET opening_hours = '{\"6\": [17, 10]}' WHERE id = 's1'")
+        assert f"(set it again: {HOURS_FIX})" in str(pytest.raises(StoredSettingError, fleet, db, afternoon).value)
+        assert central("--db", url, "site", "list") == 0                     # lists the site, says what is wrong
+        assert """open '{"6": [17, 10]}' (not valid; set them again: kiosk-central site update s1 --hours SPEC)""" \
+            in capsys.readouterr().out
+        assert central("--db", url, "site", "update", "s1", "--hours", "default") == 0
+        assert """opening hours '{"6": [17, 10]}' (not valid; set them""" in capsys.readouterr().out
+        assert silent(afternoon) == (True, 5.0)
+        assert db.execute_sql("SELECT opening_hours FROM site").fetchall() == [(None,)]
     finally:
         db.close()

@@ -21,6 +21,7 @@ import pytest
 import uvicorn
 from starlette.routing import Route
 
+from server_sync.analysis.opening import HOURS_FIX
 from server_sync.central.db import connect
 from server_sync.central.registry import ZONE_FIX
 from server_sync.central.setting import set_setting
@@ -45,8 +46,8 @@ WORDS = {
            "bad": "'{name}' er ikke en dag mellom 2000-01-01 og 2099-12-31 (ÅÅÅÅ-MM-DD): '{value}'",
            "order": "'Fra' 2026-02-01 er etter 'Til' 2026-01-31"},
 }
-# What a page says when a setting of the centre is wrong, with the fix that fits it (the setting
-# itself, and its site, are in the log): the command that sets it again ...
+# What a page says when a setting of the centre is wrong, with its fix, the command that sets it
+# again (the setting itself, and its site, are in the log).
 SETTING_BROKEN = {
     "en": "A setting stored with kiosk-central is not valid: an administrator must set it again with {fix} "
           "(the server's log names it).",
@@ -54,15 +55,6 @@ SETTING_BROKEN = {
           "{fix} (serverns logg säger vilken).",
     "nb": "En innstilling som er lagret med kiosk-central, er ugyldig: en administrator må sette den på nytt med "
           "{fix} (serverens logg sier hvilken).",
-}
-# ... or, for a value no command changes (a site's opening hours), the column to correct.
-SETTING_IN_STORE = {
-    "en": "A setting in the central database ({fix}) is not valid, and no kiosk-central command changes it: an "
-          "administrator must correct it there (the server's log names it and what it should be).",
-    "sv": "En inställning i den centrala databasen ({fix}) är ogiltig, och inget kiosk-central-kommando ändrar den: "
-          "en administratör måste rätta den där (serverns logg säger vilken och vad den ska vara).",
-    "nb": "En innstilling i den sentrale databasen ({fix}) er ugyldig, og ingen kiosk-central-kommando endrer den: "
-          "en administrator må rette den der (serverens logg sier hvilken og hva den skal være).",
 }
 GROUP_FIX = "kiosk-central privacy set --min-employee-group N"
 # What a page says when the server meets an error it did not expect (the traceback is in the log).
@@ -430,18 +422,16 @@ def test_a_bad_filter_is_said_in_the_persons_language_naming_the_field(web, clie
 
 
 def _a_site_setting_edited_by_hand(base: str, db_url: str, caplog, column: str, value: str, restore: str,
-                                   paths: tuple[str, ...], page: dict[str, str] = SETTING_IN_STORE,
-                                   fix: str | None = None) -> list[tuple[str, str]]:
+                                   paths: tuple[str, ...], fix: str) -> list[tuple[str, str]]:
     """Site s001's `column` set to `value` by hand: each of `paths` ({site}: the site in the path) is,
-    for each person who sees s001, the stored-setting 500 page (`page`) with its fix (`fix`, else
-    `site.<column>`), naming neither the site nor the value, and so is the API's fleet (JSON); sara-store, who sees s003
+    for each person who sees s001, the stored-setting 500 page with its fix (`fix`), naming neither
+    the site nor the value, and so is the API's fleet (JSON); sara-store, who sees s003
     only, is served her pages; `restore` serves them all again. Returns (the path asked, the line
     logged at ERROR) for each refusal, having checked that none logged a traceback."""
     clients = {name: login(base, name) for name in ONE_OF_EACH_LANGUAGE + ("sara-store",)}
     r = kiosk_central(db_url, "user", "token", "ada-admin", "--label", column)
     assert r.returncode == 0, r.stderr
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {r.stdout.strip()}"}, timeout=30)
-    fix = fix or f"site.{column}"
     db = connect(db_url)
     caplog.set_level(logging.INFO)
     asked = []
@@ -455,11 +445,11 @@ def _a_site_setting_edited_by_hand(base: str, db_url: str, caplog, column: str, 
                 asked.append(path.split("?")[0])
                 assert r.status_code == 500, f"{name} {path}: {r.status_code} {r.text[:300]}"
                 said = html.unescape(r.text)
-                assert page[lang].format(fix=fix) in said, f"{name} {path}: {said[:2000]}"
+                assert SETTING_BROKEN[lang].format(fix=fix) in said, f"{name} {path}: {said[:2000]}"
                 assert "s001" not in said and (not value or value not in said), f"{name} {path}: the log's detail"
         r = api.get("/api/v1/fleet")
         asked.append("/api/v1/fleet")
-        assert r.status_code == 500 and r.json() == {"error": page["en"].format(fix=fix)}, r.text
+        assert r.status_code == 500 and r.json() == {"error": SETTING_BROKEN["en"].format(fix=fix)}, r.text
         for path in (p.format(site="s003") for p in paths):
             assert clients["sara-store"].get(path).status_code == 200, f"sara-store {path}: hurt by another site"
     finally:
@@ -477,12 +467,13 @@ def _a_site_setting_edited_by_hand(base: str, db_url: str, caplog, column: str, 
 @pytest.mark.parametrize("hours", ["nonsense", '{"0": [18, 9]}', '{"9": [8, 21]}', '{"0": [1e400, 21]}'])
 def test_opening_hours_edited_by_hand_are_an_error_page_and_a_log_line(in_process, chain_url, caplog, hours):
     """A site's opening hours no rule would take were a CentralConfigError: a 400 that blamed the
-    person's request ("bad opening_hours …", in English), on every page that shows the fleet; then
-    a page that told an administrator to set them again with kiosk-central, which no command does."""
+    person's request ("bad opening_hours …", in English), on every page that shows the fleet. Now
+    the stored-setting page with its fix, `kiosk-central site update --hours` (a column to correct
+    by hand before there was one), and one log line naming the site and the value."""
     logged = _a_site_setting_edited_by_hand(in_process, chain_url, caplog, "opening_hours", hours, "NULL",
-                                            ("/", "/fleet", "/sites/{site}", "/fleet?format=csv"))
+                                            ("/", "/fleet", "/sites/{site}", "/fleet?format=csv"), HOURS_FIX)
     assert all(f"GET {path}: the stored opening_hours of site s001 is {hours!r}" in line
-               for path, line in logged), logged
+               and line.endswith(f"(set it again: {HOURS_FIX})") for path, line in logged), logged
 
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus", ""])
@@ -495,7 +486,7 @@ def test_a_sites_time_zone_edited_by_hand_is_an_error_page_and_a_log_line(in_pro
     the zone it sets (a column to correct by hand before there was one)."""
     logged = _a_site_setting_edited_by_hand(in_process, chain_url, caplog, "timezone", zone, "'Europe/Stockholm'",
                                             ("/", "/sites", "/sites/{site}", "/comments?from=2026-01-01", "/fleet"),
-                                            SETTING_BROKEN, ZONE_FIX)
+                                            ZONE_FIX)
     line = (f"the stored timezone of site s001 is {zone!r}, not an IANA time zone such as Europe/Stockholm, which the "
             f"site's answers are counted in (set it again: {ZONE_FIX})")
     assert [said for _path, said in logged] == [f"GET {path}: {line}" for path, _said in logged], logged
