@@ -15,11 +15,10 @@ from server_sync.cli import central_store
 from server_sync.commands._argtypes import count, nonblank_name
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.vocabulary import LANGUAGES
+from server_sync.web.vocabulary import AUDIT_EVENTS, ROLES
 
 
 def add_parser(sub, common) -> None:
-    from server_sync.web.audit import EVENTS
-    from server_sync.web.people import ROLES
     p = sub.add_parser("user", parents=[common], help="web app users: add, list, disable, tokens, audit log",
                        description="People who sign in to `kiosk-central serve`: admin (everything, users), "
                                    "analyst (every site), regional-manager (the sites of their regions), "
@@ -63,7 +62,7 @@ def add_parser(sub, common) -> None:
     au = s.add_parser("audit", parents=[common], help="the audit log: logins, exports, comment views")
     au.add_argument("--limit", type=count, default=50, help="newest N entries (default 50)")
     au.add_argument("--user", type=nonblank_name, metavar="NAME", help="only this user")
-    au.add_argument("--event", choices=EVENTS, help="only this event")
+    au.add_argument("--event", choices=AUDIT_EVENTS, help="only this event")
     au.add_argument("--json", action="store_true", help="print JSON")
     au.set_defaults(func=run_audit)
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable, TextIO
 
-from tqdm import tqdm
-
 
 def progress_bar(total: int | None, *, unit: str, desc: str | None = None, enabled: bool = True,
                  stream: TextIO | None = None) -> Any:
     """A tqdm bar: `.update(n)`, `.set_postfix_str(text)`, `.close()`; also a context manager.
     Disabled (every call a no-op) unless `enabled` and the stream is a terminal."""
+    from tqdm import tqdm                # here: commands import this module while their parser is built
     stream = stream or sys.stderr        # looked up now: stderr may have been replaced
     try:
         tty = stream.isatty()

@@ -15,12 +15,10 @@ from typing import Any
 from peewee import Database
 
 from server_sync.web.people import now_utc
+from server_sync.web.vocabulary import AUDIT_EVENTS as EVENTS
 
 log = logging.getLogger("kundpuls.web.audit")
 INSERT = "INSERT INTO audit_log (at, user_name, event, address, detail) VALUES ({p}, {p}, {p}, {p}, {p})"
-
-EVENTS = ("login", "login_failed", "login_locked", "logout", "password_changed", "export", "comments_viewed",
-          "api_export")
 
 
 def record(db: Database, event: str, *, user_name: str | None, address: str | None, **detail: Any) -> None:

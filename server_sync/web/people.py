@@ -24,9 +24,8 @@ from server_sync.central.registry import check_id, site
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.codec import short
 from server_sync.protocol.vocabulary import LANGUAGES
+from server_sync.web.vocabulary import ADMIN, ANALYST, REGIONAL, ROLES, STORE
 
-ADMIN, ANALYST, REGIONAL, STORE = "admin", "analyst", "regional-manager", "store-manager"
-ROLES: tuple[str, ...] = (ADMIN, ANALYST, REGIONAL, STORE)
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1024          # argon2 takes any length; a megabyte "password" is an attack
 # argon2-cffi's defaults are argon2id with RFC 9106's second recommended profile (t=3, 64 MiB, p=4).
