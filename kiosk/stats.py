@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 from zoneinfo import ZoneInfo
 
 from kiosk.config import KioskConfig
 from kiosk.durations import is_duration, parse_duration
 from kiosk.exc import CaptureError
-from kiosk.store import LocalStore
 from server_sync.protocol.scales import SCALES
 from server_sync.protocol.tally import Tally
+
+if TYPE_CHECKING:                   # the store (peewee) is the caller's: `kiosk --help` builds no database
+    from kiosk.store import LocalStore
 
 # (local_date, question_id, scale, value, local_hour, flagged, count)
 _Row = tuple[str, str, str, int, int, int, int]

@@ -205,12 +205,13 @@ def test_building_the_parser_imports_no_database_web_or_numeric_library():
     imports the database layer, the web app and numpy in the function that runs it; the parser's
     choices and bounds come from modules that import nothing (central.retention_periods,
     web.vocabulary)."""
-    code = ("import sys; from server_sync.cli import COMMAND_LINE; COMMAND_LINE.build_parser(); "
-            "print(sorted({m.split('.')[0] for m in sys.modules}"
-            " & {'peewee', 'playhouse', 'psycopg', 'psycopg2', 'numpy', 'starlette'}))")
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "[]"
+    for cli in ("server_sync.cli", "kiosk.cli"):        # kiosk-central's and the kiosk's own
+        code = (f"import sys; from {cli} import COMMAND_LINE; COMMAND_LINE.build_parser(); "
+                "print(sorted({m.split('.')[0] for m in sys.modules}"
+                " & {'peewee', 'playhouse', 'psycopg', 'psycopg2', 'numpy', 'starlette'}))")
+        r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "[]", cli
 
 
 @pytest.mark.parametrize("argv", [("alerts", "check", "--no-publish"), ("alerts", "list"), ("action", "list"),
