@@ -34,14 +34,24 @@ Scored the same way for both:
 - at a matched false-alarm rate: the replaced rule made stricter (`MATCHED_VARIANTS`: a window
   of 15 minutes to 13 hours, a negative share, and the smallest minimum number of answers that
   makes it alert on no more site-days without a dip than the dip rule), scored the same way: what
-  the old approach's speed and recall are when it is held to the dip rule's false alarms.
+  the old approach's speed and recall are when it is held to the dip rule's false alarms;
+- the physical floor (`oracle_floor`): an oracle that knows each site's true mood every day and
+  the size and reason of its next dip, a CUSUM of the log-likelihood ratio of the customer
+  answers and their follow-up reasons (`oracle_series`, `oracle_alerts`), after every answer, at
+  the threshold that alerts on no more site-days without a dip than the dip rule (and at the
+  lowest threshold whose precision is still >= 0.8), scored the same way: a lower bound, in the
+  sense `oracle_alerts` states, on the hours to alert of any rule over the same answers at that
+  false-alarm rate; the dip rule's and the replaced rule's hours to alert over its (ratio).
 Sizes: $KUNDPULS_BENCH_SITES (100), $KUNDPULS_BENCH_DAYS (84, of which the last 28 replayed),
 $KUNDPULS_BENCH_SEED (12).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import random
 import statistics
 import tempfile
 import time
@@ -151,13 +161,178 @@ def matched_old_rules(series: Series, truth, zones: dict[str, ZoneInfo], first_d
     return out
 
 
-def _paired(new: Score, old: Score) -> dict:
+def _paired(new: Score, old: Score, names: tuple[str, str] = ("new", "old")) -> dict:
     """Median hours to alert of both on the dips both caught."""
     both = sorted(set(new.caught_dips) & set(old.caught_dips))
+    a, b = names
     return {"dips": len(both),
-            "new_median_h": round(statistics.median(new.caught_dips[k] for k in both), 2) if both else None,
-            "old_median_h": round(statistics.median(old.caught_dips[k] for k in both), 2) if both else None,
-            "new_earlier_or_same": sum(new.caught_dips[k] <= old.caught_dips[k] for k in both)}
+            f"{a}_median_h": round(statistics.median(new.caught_dips[k] for k in both), 2) if both else None,
+            f"{b}_median_h": round(statistics.median(old.caught_dips[k] for k in both), 2) if both else None,
+            f"{a}_earlier_or_same": sum(new.caught_dips[k] <= old.caught_dips[k] for k in both)}
+
+
+# --- the physical floor: a CUSUM that knows the dips ----------------------------------------------
+
+# Per site: (recorded_at, first answer of its site-local day, log-likelihood ratio), in time order.
+OracleSeries = dict[str, list[tuple[datetime, bool, float]]]
+
+
+def _ordered_logit(cuts: tuple[float, ...], mood: float) -> list[float]:
+    """P(value index j) of an answer at latent `mood`: the generator's ordered logit (the index is
+    how many cut points mood + logistic noise passes)."""
+    below = [0.0, *(1 / (1 + math.exp(mood - c)) for c in cuts), 1.0]
+    return [b - a for a, b in zip(below, below[1:])]
+
+
+def _reason_probability(weights, mask: frozenset[int]) -> float:
+    """P(a follow-up cites exactly `mask`) when its first reason is drawn by `weights` and a
+    second one, with `SECOND_REASON_SHARE`, independently by the same weights (seeds.history)."""
+    from seeds.history import SECOND_REASON_SHARE as second
+    p = [w / sum(weights) for w in weights]
+    if len(mask) == 1:
+        (a,) = mask
+        return p[a] * (1 - second + second * p[a])
+    a, b = mask
+    return 2 * second * p[a] * p[b]
+
+
+def oracle_series(answers: list[dict], followups: dict[str, dict], spec, truth,
+                  zones: dict[str, ZoneInfo]) -> OracleSeries:
+    """Each unfiltered customer answer (and its follow-up's reasons) as the log-likelihood ratio of
+    "in the site's next seeded dip" over "as usual", from the generator's own latent model
+    (seeds.history): the usual is the site's true mood that day (quality, the lift after a fix,
+    the rush hour, the question's offset), the dip lowers it by the dip's true drop and adds
+    `DIP_REASON_WEIGHT` to its reason. Per answer, the alternative is the site's next dip that
+    has not ended, known in size and reason; a site with none left gets the median drop of the
+    chain's target dips and a reason equally likely any of `DIP_REASONS`. Not known to it: each
+    day's own mood noise (N(0, 0.12) on the logit scale); it takes a day's answers as independent.
+    The staff pulse, which a dip lowers too, is left out, as the dip rule leaves it out."""
+    from seeds.history import (_NPS_CUT, _RUSH, _TOP_CUT, DIP_REASON_WEIGHT, DIP_REASONS, QUESTION_IDS, chain_arrays,
+                               plan_sites)
+    from seeds.catalogue import CUSTOMER_REASONS, QUESTIONS
+    chain = chain_arrays(spec, plan_sites(spec, random.Random(spec.seed)))
+    site_index = {s: i for i, s in enumerate(chain.site_ids)}
+    dips = defaultdict(list)
+    for d in sorted(truth, key=lambda d: d.first):
+        dips[d.site_id].append(d)
+    typical = statistics.median([d.drop for d in truth if d.size >= MIN_SIZE] or [d.drop for d in truth] or [1.0])
+    cuts = {"visit": _TOP_CUT, "recommend": _NPS_CUT}
+    offset = {"visit": 0.0, "recommend": 1.0}                       # draw_site: the recommend question's mood
+
+    def weights(q: str, i: int, reason: str | None) -> list[float]:
+        w = list(chain.reason_weights[QUESTION_IDS.index(q)][i])
+        column = chain.dip_column[QUESTION_IDS.index(q)][CUSTOMER_REASONS.index(reason)] if reason else -1
+        if column >= 0:
+            w[column] += DIP_REASON_WEIGHT * sum(w) / len(w)
+        return w
+
+    value_llr: dict[tuple, float] = {}
+    reason_llr: dict[tuple, float] = {}
+    series: OracleSeries = defaultdict(list)
+    last_date: dict[str, date] = {}
+    for a in answers:
+        q, site = a["question_id"], a["site_id"]
+        if a["filtered"] is not None or a["audience"] != "customer" or q not in cuts:
+            continue
+        i = site_index[site]
+        local = a["recorded_at"].replace(tzinfo=timezone.utc).astimezone(zones[site])
+        day = (local.date() - chain.start).days
+        ahead = next((d for d in dips[site] if d.last >= local.date()), None)
+        drop, reasons = (ahead.drop, (ahead.reason,)) if ahead else (typical, DIP_REASONS)
+        usual = float(chain.quality[i] + chain.boost[i, day] - _RUSH[local.hour]) + offset[q]
+        key = (q, usual, drop, a["value"])
+        if key not in value_llr:
+            j = a["value"] - (1 if q == "visit" else 0)
+            value_llr[key] = math.log(_ordered_logit(cuts[q], usual - drop)[j] / _ordered_logit(cuts[q], usual)[j])
+        llr = value_llr[key]
+        if a["id"] in followups:
+            cited = frozenset(QUESTIONS[q]["reasons"].index(r) for r in json.loads(followups[a["id"]]["reasons"]))
+            key = (q, i, reasons, cited)
+            if key not in reason_llr:
+                dip = statistics.fmean(_reason_probability(weights(q, i, r), cited) for r in reasons)
+                reason_llr[key] = math.log(dip / _reason_probability(weights(q, i, None), cited))
+            llr += reason_llr[key]
+        series[site].append((a["recorded_at"], last_date.get(site) != local.date(), llr))
+        last_date[site] = local.date()
+    return series
+
+
+def oracle_alerts(series: OracleSeries, h: float, cooldown: timedelta = timedelta(hours=24)) -> list[dict]:
+    """Page's CUSUM (Page 1954, "Continuous inspection schemes", Biometrika 41:100-115) of each
+    site's `oracle_series`, after every answer: the largest log-likelihood ratio of "the dip began
+    at one of the site's openings" (the generator's dips begin at an opening; the statistic is
+    floored at 0 there and nowhere else), alarming while it is at `h` or above. An alarm within
+    `cooldown` of the last is the same alert (`last_seen_at`); with no restart after an alarm the
+    statistic stays up while the dip lasts, so a dip is one alert, as with the dip rule (precision
+    counts alerts); {site_id, question_id, raised_at, last_seen_at} per alert.
+
+    A floor, not a rule: for a known shift between known distributions, the CUSUM of their
+    likelihood ratio has the least worst-case delay to an alarm of all detectors with the same
+    mean run length to a false alarm (Lorden 1971, "Procedures for reacting to a change in
+    distribution", Ann. Math. Statist. 42:1897-1908; exactly optimal: Moustakides 1986, "Optimal
+    stopping times for detecting changes in distributions", Ann. Statist. 14:1379-1387), for
+    independent observations. Here it knows what no real rule can: each site's true mood every
+    day, and the size and reason of its next dip. So its hours to alert at a false-alarm rate
+    bound from below those of any rule over the same customer answers and follow-up reasons, up
+    to what the theorem does not cover: the day effect it does not know (a day's answers are not
+    quite independent), answers that are not identically distributed, and a criterion (median
+    hours over the dips caught, false alarms as site-days) that is not the theorem's."""
+    out = []
+    for site, items in sorted(series.items()):
+        s, last = 0.0, None
+        for t, opens, llr in items:
+            s = (max(s, 0.0) if opens else s) + llr
+            if s >= h:
+                if last is None or t - last > cooldown:
+                    out.append({"site_id": site, "question_id": "visit", "raised_at": t})
+                out[-1]["last_seen_at"] = last = t
+    return out
+
+
+def oracle_floor(series: OracleSeries, truth, zones: dict[str, ZoneInfo], first_day: date, last_day: date,
+                 days_with_alert: int, new: Score, old: Score, old_matched: list[dict] | None) -> dict:
+    """The oracle at the smallest threshold (nats, by bisection) that alerts on at most
+    `days_with_alert` site-days without a dip (the dip rule's), scored like the rules, with the
+    ratios of the dip rule's and the replaced rule's hours to alert to it; and at the lowest
+    threshold on a 0.25-nat grid below that one whose precision is still >= 0.8 (the issue's)."""
+    sites = sorted(zones)
+
+    def row(h: float) -> tuple[dict, Score]:
+        raised = oracle_alerts(series, h)
+        s = score(raised, truth, zones, first_day, last_day)
+        quiet = background(raised, truth, zones, sites, first_day, last_day)
+        return {"h_nats": round(h, 3), "days_without_a_dip_with_alert": quiet["days_with_alert"], "alerts": s.alerts,
+                "precision": s.precision, "recall": s.recall, "caught": s.caught,
+                "hours_to_alert_median": s.hours_to_alert_median, "hours_to_alert_p90": s.hours_to_alert_p90}, s
+
+    lo, hi = 0.0, 40.0
+    while hi - lo > 0.01:
+        mid = (lo + hi) / 2
+        if row(mid)[0]["days_without_a_dip_with_alert"] <= days_with_alert:
+            hi = mid
+        else:
+            lo = mid
+    matched, floor = row(hi)
+    median = floor.hours_to_alert_median
+    best_old = max(old_matched or [], key=lambda r: (r["recall"] or 0), default=None)
+    matched.update({
+        "dip_rule_on_dips_both_caught": _paired(new, floor, ("dip_rule", "oracle")),
+        "replaced_rule_on_dips_both_caught": _paired(old, floor, ("replaced_rule", "oracle")),
+        "dip_rule_over_oracle": round(new.hours_to_alert_median / median, 2) if median else None,
+        "replaced_rule_over_oracle": round(old.hours_to_alert_median / median, 2) if median else None,
+        "replaced_rule_matched_best": ({k: best_old[k] for k in ("window_min", "negative_share", "min_answers",
+                                                                  "recall", "hours_to_alert_median")}
+                                       | {"over_oracle": round(best_old["hours_to_alert_median"] / median, 2)}
+                                       if best_old and median and best_old["hours_to_alert_median"] else None)})
+    at_precision, h = None, hi
+    while h > 0:
+        r, s = row(h)
+        if r["precision"] is None or r["precision"] < 0.8:
+            break
+        at_precision = {**r, "dip_rule_on_dips_both_caught": _paired(new, s, ("dip_rule", "oracle")),
+                        "replaced_rule_on_dips_both_caught": _paired(old, s, ("replaced_rule", "oracle"))}
+        h -= 0.25
+    return {"at_the_dip_rules_false_alarm_rate": matched, "lowest_threshold_with_precision_0_8": at_precision}
 
 
 # --- the replay --------------------------------------------------------------------------------
@@ -316,7 +491,8 @@ def simulate(sites: int = 100, days: int = 84, eval_days: int = 28, seed: int = 
              workdir: str | None = None, rule=None, dips_per_year: float = 6.5,
              dip_drop: tuple[float, float] = (0.4, 2.0), compare_matched: bool = True) -> dict:
     """Generate, replay the last `eval_days` days through both rules, score them (and, with
-    `compare_matched`, the replaced rule's stricter variants at the dip rule's false-alarm rate)."""
+    `compare_matched`, the replaced rule's stricter variants and the oracle floor at the dip rule's
+    false-alarm rate)."""
     from seeds.history import generate, seeded_dips
     from server_sync.central import rollups
     from server_sync.central.db import connect
@@ -355,6 +531,10 @@ def simulate(sites: int = 100, days: int = 84, eval_days: int = 28, seed: int = 
              for name, r in (("new_rule", new_raised), ("old_rule", old_raised))}
     matched = (matched_old_rules(series, truth, zones, first_day, spec.end, quiet["new_rule"]["days_with_alert"], new)
                if compare_matched else None)
+    t0 = time.monotonic()
+    floor = (oracle_floor(oracle_series(answers, followups, spec, truth, zones), truth, zones, first_day, spec.end,
+                          quiet["new_rule"]["days_with_alert"], new, old, matched) if compare_matched else None)
+    oracle_s = time.monotonic() - t0
     return {
         "chain": {"sites": sites, "days": days, "replayed_days": eval_days, "seed": seed,
                   "dips_per_year": dips_per_year, "dip_drop_logit": list(dip_drop), "answers": made.answers,
@@ -366,12 +546,14 @@ def simulate(sites: int = 100, days: int = 84, eval_days: int = 28, seed: int = 
                                 "median": statistics.median(d.size for d in inside) if inside else None,
                                 "max": max((d.size for d in inside), default=None)},
                   "target": f"dips of at least {MIN_SIZE:g} Happy Index points (all last 3-7 days)",
-                  "generate_s": round(generate_s, 1), "replay_s": round(replay_s, 1), "step_min": step_min},
+                  "generate_s": round(generate_s, 1), "replay_s": round(replay_s, 1), "oracle_s": round(oracle_s, 1),
+                  "step_min": step_min},
         "new_rule": {**{k: v for k, v in asdict(new).items() if k != "caught_dips"}, **cost},
         "old_rule": {k: v for k, v in asdict(old).items() if k != "caught_dips"},
         "time_to_alert_on_dips_both_caught": _paired(new, old),
         "days_without_a_dip": quiet,
         "old_rule_at_the_new_rules_false_alarm_rate": matched,
+        "oracle_floor": floor,
         "precision_definition": "alerts raised on a site-local day of a seeded dip of that site (any size) / all "
                                 "alerts raised in the scored days; every other alert counts as false",
     }
@@ -392,5 +574,4 @@ def run() -> dict:
 
 
 if __name__ == "__main__":
-    import json
     print(json.dumps(run(), indent=2))

@@ -71,6 +71,7 @@ ACTION_NOTES = {"queue": "Extra cashier at lunch and after work", "staff": "Serv
 FILTERED_SHARE = 0.01                    # presses the kiosk flags (repeat); kept raw, never counted
 FOLLOWUP_SHARE = 0.45                    # negative answers that get a follow-up
 SECOND_REASON_SHARE = 0.3
+DIP_REASON_WEIGHT = 6                    # a dip adds this many times the mean reason weight to its reason
 
 # Question codes in the draws: 0 visit (smiley4), 1 recommend (nps11), 2 pulse (employee smiley4).
 QUESTION_IDS = ("visit", "recommend", "pulse")
@@ -383,7 +384,7 @@ def draw_site(chain: Chain, i: int) -> Draws:
             # gets no boost: its customers cannot name the complaint there.
             offered = column >= 0
             dipping, column = dipping[offered], column[offered]
-            weights[dipping, column] += 6 * weights[dipping].mean(axis=1)
+            weights[dipping, column] += DIP_REASON_WEIGHT * weights[dipping].mean(axis=1)
         cum = np.cumsum(weights, axis=1)
         first = (us[0][:, None] * cum[:, -1:] >= cum).sum(axis=1)
         second_pick = (us[1][:, None] * cum[:, -1:] >= cum).sum(axis=1)
