@@ -37,11 +37,23 @@ class SiteUpdate:
     opening_hours: str | None = None
     rebuilt: rollups.SiteRebuild | None = None
 
+    @property
+    def renamed(self) -> bool:
+        return self.name != self.was_name
+
+    @property
+    def hours_changed(self) -> bool:
+        return self.opening_hours != self.was_opening_hours
+
+    @property
+    def changed(self) -> bool:
+        return self.renamed or self.hours_changed or self.rebuilt is not None
+
     def as_dict(self) -> dict[str, Any]:
         r = self.rebuilt
         return {"id": self.site_id, "name": self.name, "timezone": self.timezone,
-                "renamed": self.name != self.was_name, "was_name": self.was_name,
-                "hours_changed": self.opening_hours != self.was_opening_hours,
+                "renamed": self.renamed, "was_name": self.was_name,
+                "hours_changed": self.hours_changed,
                 "rezoned": r is not None, "was_timezone": self.was_timezone,
                 "answers": r.answers if r else 0, "hourly_rows_before": r.hourly_before if r else 0,
                 "hourly_rows": r.hourly if r else 0, "reason_rows": r.reasons if r else 0}

@@ -82,7 +82,7 @@ def update(args: argparse.Namespace) -> int:
     try:
         done = update_site(db, args.id, name=args.name, timezone=args.timezone, opening_hours=args.hours,
                            progress=progress)
-        if done.name != done.was_name or done.rebuilt or done.opening_hours != done.was_opening_hours:
+        if done.changed:
             bump(db, {done.site_id}, datetime.now(timezone.utc))      # open web pages show it at once
     finally:
         db.close()
@@ -91,16 +91,16 @@ def update(args: argparse.Namespace) -> int:
         print(json.dumps({**done.as_dict(), "hours": hours["hours"], "hours_default": hours["hours_default"],
                           "was_hours": was_hours["hours"] or done.was_opening_hours}, indent=2, ensure_ascii=False))
         return 0
-    if done.name != done.was_name:
+    if done.renamed:
         print(f"site {done.site_id}: renamed from {done.was_name!r} to {done.name!r}")
-    if done.opening_hours != done.was_opening_hours:
+    if done.hours_changed:
         print(f"site {done.site_id}: opening hours {was_hours['said']} -> {hours['said']}")
     r = done.rebuilt
     if r is not None:
         print(f"site {done.site_id}: time zone {done.was_timezone} -> {done.timezone}; its rollups recounted from "
               f"{r.answers:,} answers: {r.hourly_before:,} hourly rows replaced by {r.hourly:,} (daily, monthly and "
               f"the chain's with them), {r.reasons:,} daily reason rows")
-    if done.name == done.was_name and r is None and done.opening_hours == done.was_opening_hours:
+    if not done.changed:
         print(f"site {done.site_id}: nothing changed (it is {done.name!r}, in {done.timezone}, open {hours['said']})")
     return 0
 
@@ -128,11 +128,11 @@ def _hours(site_id: str, stored: str | None) -> dict[str, Any]:
     `hours_default` whether it is the chain's, `hours_error` the stored-setting error of hours
     edited by hand (then `hours` is None: the listing still lists, and the update that mends them
     says what they were), `said` all that in a line."""
-    from server_sync.analysis.opening import format_hours, parse_hours
+    from server_sync.analysis.opening import HOURS_FIX, format_hours, parse_hours
     try:
         hours = format_hours(parse_hours(stored, site_id))
     except StoredSettingError as e:
         return {"hours": None, "hours_default": False, "hours_error": str(e),
-                "said": f"{stored!r} (not valid; set them again: kiosk-central site update {site_id} --hours SPEC)"}
+                "said": f"{stored!r} (not valid; set them again: {HOURS_FIX.replace('SITE', site_id)})"}
     return {"hours": hours, "hours_default": not stored, "hours_error": None,
             "said": f"{hours} (chain default)" if not stored else hours}
