@@ -229,6 +229,7 @@ def run_check(args: argparse.Namespace) -> int:
     from server_sync.analysis.alerts import check, deliver
     from server_sync.analysis.queries import require_sites
     from server_sync.central.db import connect
+    from server_sync.workflow.alerts import require
     settings = None if args.no_publish else broker_settings(args, "kundpuls-alerts")
     now = datetime.now(timezone.utc)
     db = connect(existing_database_url(args))
@@ -237,13 +238,16 @@ def run_check(args: argparse.Namespace) -> int:
         raised = check(db, now, site_ids=args.site or None, trend=args.trend)
         messages = deliver(db, raised, now, prefix=args.prefix, webhook_url=args.webhook,
                            timeout_s=args.webhook_timeout)
+        # As stored, with the owner and state the workflow gave them: the rule's own records have
+        # neither, and the listing shows both.
+        stored = [require(db, a["id"], now) for a in raised]
     finally:
         db.close()
     if messages and settings is not None:
         publish(settings, messages)
     if args.json:
-        print(json.dumps(raised, indent=2, ensure_ascii=False))
+        print(json.dumps(stored, indent=2, ensure_ascii=False))
     else:
-        _print(raised)
-        print(f"{len(raised)} new alert(s)")
+        _print(stored)
+        print(f"{len(stored)} new alert(s)")
     return 0

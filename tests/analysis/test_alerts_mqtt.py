@@ -112,3 +112,22 @@ def test_alerts_check_publishes_what_it_raises(broker, tmp_path, capsys):
         staff.loop_stop()
         staff.disconnect()
         db.close()
+
+
+def test_alerts_check_lists_what_it_raised_with_owner_and_state(tmp_path, capsys):
+    """The text listing of `alerts check` is that of `alerts list`: the stored alert, owned."""
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    db = connect(url)
+    try:
+        register_fleet(db)
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        ordinary_weeks(db, "s2", now, random.Random(2), kiosk="k4")
+        commit(db, [answer("s2", now - timedelta(minutes=i), 1, kiosk="k3") for i in range(24)])
+    finally:
+        db.close()
+    assert main(["--db", url, "alerts", "check", "--no-publish"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "1 new alert(s)"
+    assert main(["--db", url, "alerts", "list"]) == 0
+    assert out[:-1] == capsys.readouterr().out.splitlines()
+    assert " s2 " in out[0] and " open " in out[0]
