@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,21 @@ def test_a_dashed_value_before_the_subcommand_and_after_it():
     assert (args.data_dir, args.command, args.question) == ("stats", "stats", "-x")
     assert outcome(parser, ["stats", "--sin", DASHED])[-1].endswith("argument --since: '-5d': must be a positive "
                                                                    "duration like 7d")
+
+
+@pytest.mark.parametrize("argv, stdin", [
+    (["kiosk", "pin", "hash", "--stdin"], "7391\n"),
+    (["kiosk-central", "--db", "sqlite:///{tmp}/central.db", "site", "add", "s1", "--name", "Växjö"], ""),
+], ids=["kiosk", "kiosk-central"])
+def test_standard_output_that_cannot_be_written_is_said_not_a_traceback(tmp_path, argv, stdin):
+    """A full disk under `> file` (here /dev/full): `prog: error: cannot write to standard
+    output: …`, exit 1, and nothing more from Python's own flush at exit."""
+    import shutil
+    import subprocess
+    import sys
+    exe = shutil.which(argv[0], path=str(Path(sys.executable).parent))
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([exe, *(a.format(tmp=tmp_path) for a in argv[1:])], input=stdin, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == f"{argv[0]}: error: cannot write to standard output: No space left on device\n"

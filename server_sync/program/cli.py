@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from dataclasses import dataclass
@@ -71,6 +72,50 @@ class CommandParser(argparse.ArgumentParser):
         return text.startswith("-") and (text.split("=", 1)[0] in actions or text[:2] in actions)
 
 
+class OutputError(KundpulsError):
+    """Standard output cannot be written (a full disk, a terminal gone): the user's
+    environment, said as such rather than as a traceback."""
+
+
+class GuardedOutput:
+    """sys.stdout while a command runs: a write or flush that fails raises OutputError. A closed
+    pipe (`| head`) stays a BrokenPipeError: the reader had what it wanted."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def _guarded(self, call, *args):
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(f"cannot write to standard output: {e.strerror or e}") from None
+
+    def write(self, text: str) -> int:
+        return self._guarded(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._guarded(self._stream.flush)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _drop_unwritten(stream) -> None:
+    """Point the process's standard output at /dev/null once writing it failed, so that Python's
+    own flush at exit does not fail again over the bytes still buffered (it would print an
+    `Exception ignored` and exit 120 instead of our code)."""
+    if stream is not sys.__stdout__:          # a caller's stream (tests capture it): not ours to move
+        return
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)
+    except (OSError, ValueError):
+        pass
+
+
 @dataclass(frozen=True)
 class CommandLine:
     prog: str
@@ -102,8 +147,15 @@ class CommandLine:
         for action in self.common()._actions:
             if not hasattr(args, action.dest):
                 setattr(args, action.dest, None)
+        out = sys.stdout
+        sys.stdout = GuardedOutput(out)
         try:
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()                # a failure to write what is still buffered is said here
+            return code
+        except OutputError as e:
+            _drop_unwritten(out)
+            return self.fail(e, 1)
         except SettingError as e:
             return self.fail(e, 2)
         except KundpulsError as e:
@@ -117,6 +169,8 @@ class CommandLine:
             if error is None:
                 raise
             return self.fail(error, 1)
+        finally:
+            sys.stdout = out
 
     def fail(self, error: Exception, code: int) -> int:
         print(f"{self.prog}: error: {error}", file=sys.stderr)
