@@ -28,7 +28,12 @@ def common_options() -> argparse.ArgumentParser:
 
 
 def database_url(args: argparse.Namespace) -> str:
-    return getattr(args, "db", None) or os.environ.get(ENV_DB) or "sqlite:///central.db"
+    given = getattr(args, "db", None)
+    if given is not None and not given.strip():       # `--db "$UNSET"`: not the default, a slip
+        from server_sync.exc import CentralConfigError
+        raise CentralConfigError("--db is empty: give the central database's URL (sqlite:///PATH or "
+                                 "postgresql://USER@HOST:PORT/NAME)")
+    return given or os.environ.get(ENV_DB) or "sqlite:///central.db"
 
 
 def existing_database_url(args: argparse.Namespace) -> str:

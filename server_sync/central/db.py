@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 
-from peewee import Database, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, DatabaseError, PostgresqlDatabase, SqliteDatabase
 
 from server_sync.central.migrations import migrate
 from server_sync.exc import CentralConfigError
@@ -41,8 +41,49 @@ def connect(url: str, *, migrate_schema: bool = True) -> Database:
     except Exception as e:            # driver errors differ per engine; all mean "cannot connect"
         raise CentralConfigError(f"cannot connect to {redact(url)}: {e}".strip()) from None
     if migrate_schema:
-        migrate(db)
+        try:
+            _refuse_another_apps_file(db)
+            migrate(db)
+        except CentralConfigError:
+            db.close()
+            raise
+        except DatabaseError as e:
+            db.close()
+            if not _not_permitted(e):
+                raise                      # a bug in a migration: let it be seen
+            raise CentralConfigError(f"{redact(url)}: the database refuses this user ({_first_line(e)}); "
+                                     f"the centre's user must own the store or be allowed to create "
+                                     f"tables in it") from None
     return db
+
+
+def _refuse_another_apps_file(db: Database) -> None:
+    """A SQLite file with tables but no migration recorded is not a central store (a kiosk's
+    `kiosk.db` given to --db is the easy slip): migrating it would fail half-way and leave a
+    central table behind in it."""
+    if not isinstance(db, SqliteDatabase):
+        return                             # a PostgreSQL database may hold other schemas' tables
+    try:
+        tables = {r[0] for r in db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except DatabaseError as e:               # "file is not a database", "database disk image is malformed"
+        raise CentralConfigError(f"{db.database} is not a usable SQLite database ({_first_line(e)}; check --db)") from None
+    # An empty ledger beside other tables: such a file as an earlier version left it.
+    ledger = "schema_migration" in tables and db.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0]
+    if tables - {"schema_migration"} and not ledger:
+        whose = "a kiosk's database" if {"response", "followup"} <= tables else "another program's database"
+        raise CentralConfigError(f"{db.database} is {whose}, not a central store (check --db)")
+
+
+def _not_permitted(e: DatabaseError) -> bool:
+    """Whether the engine refused this user (PostgreSQL's insufficient_privilege, a read-only
+    SQLite file) rather than a statement being wrong."""
+    cause = e.args[0] if e.args else e
+    return (getattr(cause, "sqlstate", None) == "42501"
+            or "readonly database" in str(cause) or "permission denied" in str(cause).lower())
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def database_from_url(url: str) -> Database:

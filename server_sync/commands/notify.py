@@ -81,7 +81,7 @@ def webhook_add(args: argparse.Namespace) -> int:
 
 def webhook_list(args: argparse.Namespace) -> int:
     from server_sync.notify import queue
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         rows = [{"name": e.name, "url": e.url, "format": e.format, "active": e.active}
                 for e in queue.endpoints(db, active_only=False)]
     if args.json:
@@ -94,7 +94,7 @@ def webhook_list(args: argparse.Namespace) -> int:
 
 def webhook_remove(args: argparse.Namespace) -> int:
     from server_sync.notify import queue
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         queue.remove_endpoint(db, args.name)
     print(f"webhook {args.name} removed; nothing more is sent to it")
     return 0
@@ -111,7 +111,7 @@ def smtp_set(args: argparse.Namespace) -> int:
 
 def smtp_show(args: argparse.Namespace) -> int:
     from server_sync.notify import smtp
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         s = smtp.load(db)
     print("no SMTP server is set" if s is None else
           f"{s.host}:{s.port} ({s.security}) from {s.sender}" + (f", user {s.username}" if s.username else ""))
@@ -199,7 +199,7 @@ def web_url(args: argparse.Namespace) -> int:
 
 def list_deliveries(args: argparse.Namespace) -> int:
     from server_sync.notify import queue
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         rows = queue.deliveries(db, failed_only=args.failed)
     if args.json:
         print(json.dumps(rows, indent=2))

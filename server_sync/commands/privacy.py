@@ -54,7 +54,7 @@ def _settings(db) -> dict:
 
 
 def show_settings(args: argparse.Namespace) -> int:
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         settings = _settings(db)
     if args.json:
         print(json.dumps(settings, indent=2))

@@ -39,7 +39,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from server_sync.web.people import regions
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         rows = regions(db)
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -53,7 +53,7 @@ def run_assign(args: argparse.Namespace) -> int:
     from server_sync.web.people import assign_region
     region = None if args.region == "-" else args.region
     sites = list(dict.fromkeys(args.sites))          # a site named twice is one site
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         assign_region(db, region, sites)
     print(f"{len(sites)} site(s) now in {'no region' if region is None else 'region ' + region}")
     return 0

@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from server_sync.cli import database_url
+from server_sync.cli import database_url, existing_database_url
 from server_sync.commands._argtypes import nonblank_name, opening_hours, time_zone_name
 from server_sync.exc import CentralConfigError, StoredSettingError
 from server_sync.program.progress import progress_callback
@@ -78,7 +78,7 @@ def update(args: argparse.Namespace) -> int:
         raise CentralConfigError("nothing to change: give --name, --timezone or --hours")
     progress = progress_callback(unit="step", desc=f"site {args.id}", enabled=not (args.no_progress or args.json),
                                  detail=str)
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         done = update_site(db, args.id, name=args.name, timezone=args.timezone, opening_hours=args.hours,
                            progress=progress)
@@ -107,7 +107,7 @@ def update(args: argparse.Namespace) -> int:
 
 def list_sites(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         rows = db.execute_sql("SELECT s.id, s.name, s.timezone, s.opening_hours, COUNT(k.id) FROM site s"
                               " LEFT JOIN kiosk k ON k.site_id = s.id"

@@ -98,7 +98,7 @@ def run_email(args: argparse.Namespace) -> int:
     from server_sync.workflow.people import set_email
     if bool(args.address) == args.clear:
         raise CentralConfigError("give the ADDRESS, or --clear to remove it")
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         set_email(db, args.name, None if args.clear else args.address)
     print(f"{args.name}: " + ("no e-mail address; no more mail" if args.clear else f"mail goes to {args.address}"))
     return 0
@@ -106,7 +106,7 @@ def run_email(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from server_sync.web.people import users
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         rows = [u.as_dict() for u in users(db)]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -120,7 +120,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_disable(args: argparse.Namespace) -> int:
     from server_sync.web.people import set_disabled
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         u = set_disabled(db, args.name, args.disable)
     print(f"user {u.name} {'disabled: sessions ended, API tokens revoked' if u.disabled else 'enabled'}")
     return 0
@@ -129,7 +129,7 @@ def run_disable(args: argparse.Namespace) -> int:
 def run_password(args: argparse.Namespace) -> int:
     from server_sync.web.people import set_password
     password = _read_password() if args.password_stdin else None
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         secret = set_password(db, args.name, password, one_time=password is None)
     if secret:
         print(f"one-time password for {args.name} (shown once; it must be changed at the next login): {secret}")
@@ -140,7 +140,7 @@ def run_password(args: argparse.Namespace) -> int:
 
 def run_token(args: argparse.Namespace) -> int:
     from server_sync.web.people import add_token, revoke_tokens
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         if args.revoke:
             n = revoke_tokens(db, args.name)
             print(f"{n} token(s) of {args.name} revoked")
@@ -154,7 +154,7 @@ def run_token(args: argparse.Namespace) -> int:
 
 def run_audit(args: argparse.Namespace) -> int:
     from server_sync.web.audit import entries
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         rows = entries(db, limit=args.limit, event=args.event, user_name=args.user)
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))

@@ -158,7 +158,11 @@ def test_the_history_generator_draws_the_same_bar(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("command", [["fleet"], ["report"], ["alerts", "list"], ["action", "list"],
-                                     ["alerts", "check", "--no-publish"]])
+                                     ["alerts", "check", "--no-publish"], ["site", "list"],
+                                     ["site", "update", "s1", "--name", "x"], ["user", "list"],
+                                     ["user", "disable", "bob"], ["privacy", "show"], ["region", "list"],
+                                     ["region", "assign", "north", "s1"], ["notify", "webhook", "list"],
+                                     ["notify", "smtp", "show"], ["notify", "deliveries"]])
 def test_reading_commands_refuse_a_missing_database_and_create_nothing(tmp_path, capsys, command):
     missing = tmp_path / "typo" / "centarl.db"
     assert main(["--db", f"sqlite:///{missing}", *command]) == 2

@@ -77,7 +77,7 @@ def test_a_malformed_database_url_is_a_clear_error(tmp_path, capsys):
                      (f"sqlite:///{tmp_path}/x.db?mode=ro", "a sqlite URL takes no options (?mode=ro)")]:
         # A command that creates the store, and one that reads what exists (for a SQLite file
         # that is not there that one says so: tests of existing_database_url).
-        for command in (["site", "list"], ["kiosk", "list"])[:1 if url.startswith("sqlite") else 2]:
+        for command in (["site", "add", "s1", "--name", "S"], ["kiosk", "list"])[:1 if url.startswith("sqlite") else 2]:
             assert main(["--db", url, *command]) == 2, (url, command)
             err = capsys.readouterr().err
             assert err.startswith("kiosk-central: error: ") and msg in err and "Traceback" not in err, err
@@ -288,3 +288,44 @@ def test_report_help_says_95_percent(capsys):
         main(["report", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "95% confidence" in out and "%%" not in out
+
+
+def test_a_kiosks_database_given_to_db_is_refused_and_left_as_it_was(tmp_path, capsys):
+    import sqlite3
+
+    from kiosk.store import LocalStore
+    path = tmp_path / "kiosk.db"
+    LocalStore(path, "k1").close()
+    before = sqlite3.connect(path).execute("SELECT name FROM sqlite_master ORDER BY name").fetchall()
+    (tmp_path / "notes.db").write_bytes(b"")
+    sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t (x)").connection.commit()
+    for file, whose in (("kiosk.db", "a kiosk's database"), ("other.db", "another program's database")):
+        assert main(["--db", f"sqlite:///{tmp_path / file}", "site", "list"]) == 2
+        assert said_error(capsys.readouterr().err, f"{tmp_path / file} is {whose}, not a central store (check --db)")
+    assert sqlite3.connect(path).execute("SELECT name FROM sqlite_master ORDER BY name").fetchall() == before
+    assert main(["--db", f"sqlite:///{tmp_path / 'notes.db'}", "site", "list"]) == 0    # empty: a new store
+
+
+def test_a_postgresql_user_without_rights_is_told_so(pg_url, capsys):
+    """A role that may connect but not create tables (a new store) or read them (an existing
+    one): the database's refusal, not peewee's ProgrammingError."""
+    from tests.fixtures.postgres import admin_execute
+    admin_execute(pg_url, "CREATE ROLE kp_reader LOGIN")
+    try:
+        admin_execute(pg_url, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        reader = pg_url.replace("postgres@", "kp_reader@", 1)
+        assert main(["--db", reader, "site", "list"]) == 2
+        assert said_error(capsys.readouterr().err, "the database refuses this user (permission denied for schema public")
+        connect(pg_url).close()                                   # the owner makes the store
+        assert main(["--db", reader, "site", "list"]) == 2
+        assert said_error(capsys.readouterr().err, "permission denied for table schema_migration")
+    finally:
+        admin_execute(pg_url, "DROP OWNED BY kp_reader")
+        admin_execute(pg_url, "DROP ROLE kp_reader")
+
+
+def test_an_empty_db_option_is_a_slip_not_the_default_store(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)                  # where the default sqlite:///central.db would go
+    assert main(["--db", "", "site", "list"]) == 2
+    assert said_error(capsys.readouterr().err, "--db is empty")
+    assert not (tmp_path / "central.db").exists()
