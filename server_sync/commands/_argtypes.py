@@ -94,3 +94,12 @@ def opening_hours(text: str) -> str:
         return stored_hours(parse_spec(text)) or ""
     except CentralConfigError as e:
         raise argparse.ArgumentTypeError(e.message) from None
+
+
+def broker_host(text: str) -> str:
+    """A broker's host name or IP address (server_sync.program.hosts)."""
+    from server_sync.program.hosts import host_problem
+    problem = host_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text

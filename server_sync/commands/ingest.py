@@ -16,6 +16,7 @@ from typing import IO
 
 from server_sync.program.systemd import SystemdNotifier
 from server_sync.cli import database_url
+from server_sync.commands._argtypes import broker_host
 from server_sync.exc import CentralConfigError
 
 # Callables run after each commit that changed answers: "module:function" with the signature of
@@ -30,7 +31,7 @@ CENTRE_PORT = 8884      # firmware_config/mosquitto/kundpuls.conf: the centre's 
 def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False) -> None:
     """Broker connection options shared by the commands that talk MQTT."""
     g = p.add_argument_group("broker")
-    g.add_argument("--broker-host", metavar="HOST", default="localhost", help="MQTT broker host (default localhost)")
+    g.add_argument("--broker-host", type=broker_host, metavar="HOST", default="localhost", help="MQTT broker host (default localhost)")
     g.add_argument("--broker-port", metavar="PORT", type=int, default=None,
                    help="MQTT broker port (default 8884, the centre's listener of the shipped broker "
                         "config; 1883 with --no-tls)")

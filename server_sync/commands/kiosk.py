@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from server_sync.cli import database_url
+from server_sync.commands._argtypes import broker_host
 from server_sync.exc import CentralConfigError
 
 
@@ -25,7 +26,7 @@ def add_parser(sub, common) -> None:
     a.add_argument("id", metavar="ID", help="kiosk id (also its broker user name)")
     a.add_argument("--site", required=True, help="the site it stands in (kiosk-central site add first)")
     _broker_files(a)
-    a.add_argument("--broker-host", default=None, metavar="HOST",
+    a.add_argument("--broker-host", type=broker_host, default=None, metavar="HOST",
                    help="broker host name the kiosk connects to, as in its TLS certificate (default: this host's FQDN)")
     a.add_argument("--broker-port", type=int, default=8883, metavar="PORT", help="broker TLS port (default 8883)")
     a.add_argument("--prefix", default="", metavar="P", help="topic prefix before kundpuls/v1, if the fleet uses one")

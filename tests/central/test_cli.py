@@ -329,3 +329,21 @@ def test_an_empty_db_option_is_a_slip_not_the_default_store(tmp_path, capsys, mo
     assert main(["--db", "", "site", "list"]) == 2
     assert said_error(capsys.readouterr().err, "--db is empty")
     assert not (tmp_path / "central.db").exists()
+
+
+@pytest.mark.parametrize("host, message", [("", "is empty"), ("a b", "'a b' is not a host name or IP address"),
+                                           ("-x.example", "'-x.example' is not a host name")])
+@pytest.mark.parametrize("command", [["ingest"], ["alerts", "check"], ["config", "push", "--kiosk", "k1", "f.toml"],
+                                     ["kiosk", "add", "k9", "--site", "s1"]])
+def test_a_broker_host_that_cannot_be_one_is_refused_where_typed(tmp_path, capsys, command, host, message):
+    """paho said `ValueError: Invalid host.` as a traceback, or `kiosk add` wrote it into the
+    kiosk's config; `-x.example` reads as the option's value, not as an option."""
+    assert central("--db", f"sqlite:///{tmp_path / 'c.db'}", *command, "--broker-host", host) == 2
+    assert said_error(capsys.readouterr().err, f"argument --broker-host: {message}")
+    assert not (tmp_path / "c.db").exists()
+
+
+@pytest.mark.parametrize("host", ["mqtt.example.com", "broker", "10.0.0.7", "::1", "fe80::1%eth0", "mqtt-1.int_net.", "xn--rksmrgs-5wao1o.se"])
+def test_a_broker_host_that_can_be_one_is_taken(host):
+    from server_sync.program.hosts import host_problem
+    assert host_problem(host) is None
