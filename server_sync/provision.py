@@ -80,7 +80,8 @@ def _read_lines(path: Path, option: str) -> list[str]:
 def _read_text(path: Path, option: str) -> str:
     """The file's text, '' when it does not exist yet (it is created in an existing directory)."""
     if not path.parent.is_dir():
-        raise CentralConfigError(f"{option} {path}: directory {path.parent} does not exist")
+        what = "is a file, not a directory" if path.parent.exists() else "does not exist"
+        raise CentralConfigError(f"{option} {path}: {path.parent} {what}")
     try:
         return path.read_text(encoding="utf-8") if path.exists() else ""
     except OSError as e:
@@ -89,13 +90,18 @@ def _read_text(path: Path, option: str) -> str:
         raise CentralConfigError(f"{option} {path}: not UTF-8 text (byte {e.start})") from None
 
 
-def check_broker_file(path: Path, option: str) -> None:
+def check_broker_file(path: Path, option: str, *, existing: bool = False) -> None:
     """Raise CentralConfigError when the mosquitto file `path` (named by `option`) cannot be
-    read as UTF-8 text or changed. Run before any change, so that a refusal leaves nothing
-    half-done (least of all a new password in force that nobody was shown). It is both
-    appended to (ensure_acl) and replaced through a temp file in its directory (_rewrite)."""
+    read as UTF-8 text or changed, or with `existing` (a command that takes a kiosk out of it)
+    is not there: the file the broker reads holds every kiosk, so a missing one is the wrong
+    path. Run before any change, so that a refusal leaves nothing half-done (least of all a new
+    password in force that nobody was shown). It is both appended to (ensure_acl) and replaced
+    through a temp file in its directory (_rewrite)."""
     path = Path(path)
     _read_text(path, option)
+    if existing and not path.exists():
+        raise CentralConfigError(f"{option} {path}: no such file (give the file the broker reads, "
+                                 f"as in its mosquitto.conf)")
     try:
         if path.exists():
             with open(path, "r+b"):           # opened for writing, nothing written

@@ -136,11 +136,12 @@ def add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_broker_files(args: argparse.Namespace) -> None:
-    """Refuse before anything changes when a broker file cannot be read or written."""
+def _check_broker_files(args: argparse.Namespace, *, existing: bool = False) -> None:
+    """Refuse before anything changes when a broker file cannot be read or written (or, with
+    `existing`, is not there)."""
     from server_sync import provision
-    provision.check_broker_file(args.password_file, "--password-file")
-    provision.check_broker_file(args.acl_file, "--acl-file")
+    provision.check_broker_file(args.password_file, "--password-file", existing=existing)
+    provision.check_broker_file(args.acl_file, "--acl-file", existing=existing)
 
 
 def _now() -> datetime:
@@ -152,7 +153,7 @@ def deactivate(args: argparse.Namespace) -> int:
     from server_sync.central import registry
     from server_sync.central.db import connect
 
-    _check_broker_files(args)
+    _check_broker_files(args, existing=True)
     db = connect(database_url(args))
     try:
         with db.atomic():
@@ -180,7 +181,20 @@ def deactivate(args: argparse.Namespace) -> int:
     print(("Removed " + " and ".join(removed) + ". " if removed else "It had no broker user or ACL block left. ")
           + "Make the broker read them: systemctl reload mosquitto (the kiosk is disconnected then).")
     print("Whatever still arrives from it (say through a store bridge) is refused and counted: kiosk-central kiosk list.")
-    return 0
+    return _not_found_warning(args, known["active"] and not password_removed, known["active"] and not acl_removed)
+
+
+def _not_found_warning(args: argparse.Namespace, no_user: bool, no_block: bool) -> int:
+    """An active kiosk always has a broker user and an ACL block (kiosk add writes both): not
+    finding them means these are not the files the broker reads, and there the credential still
+    works. Said, and exit 1, for a command that is often run because a kiosk was stolen."""
+    missing = ([f"no broker user {args.id} in {args.password_file}"] if no_user else []) \
+        + ([f"no ACL block for {args.id} in {args.acl_file}"] if no_block else [])
+    if not missing:
+        return 0
+    print(f"kiosk-central: warning: {'; '.join(missing)}: if the broker reads other files, the kiosk's credential "
+          f"still works there (give them with --password-file and --acl-file)", file=sys.stderr)
+    return 1
 
 
 def move(args: argparse.Namespace) -> int:
@@ -189,21 +203,28 @@ def move(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
 
     acl_file = args.acl_file
-    provision.check_broker_file(acl_file, "--acl-file")
+    provision.check_broker_file(acl_file, "--acl-file", existing=True)
     db = connect(database_url(args))
     try:
         with db.atomic():       # if the ACL cannot be written, the kiosk stays where it was
             before = registry.move_kiosk(db, registry.check_id(args.id, "kiosk id"), args.site)
-            provision.remove_acl(acl_file, args.id)
-            provision.ensure_acl(acl_file, args.id, args.site, args.prefix)
+            had_block = before != args.site and provision.remove_acl(acl_file, args.id)
+            if before != args.site:
+                provision.ensure_acl(acl_file, args.id, args.site, args.prefix)
     finally:
         db.close()
     if args.json:
-        print(json.dumps({"kiosk_id": args.id, "from_site": before, "site_id": args.site, "acl_file": str(acl_file)}))
-        return 0
-    print(f"kiosk {args.id} moved from site {before} to {args.site}; its ACL block in {acl_file} now reads "
-          f"{args.site}'s alerts: systemctl reload mosquitto.")
-    print("Answers the kiosk holds because they named this site go in after `kiosk refused retry` on the kiosk.")
+        print(json.dumps({"kiosk_id": args.id, "from_site": before, "site_id": args.site, "acl_file": str(acl_file),
+                          "moved": before != args.site}))
+    elif before == args.site:
+        print(f"kiosk {args.id} is at site {args.site} already; nothing changed.")
+    else:
+        print(f"kiosk {args.id} moved from site {before} to {args.site}; its ACL block in {acl_file} now reads "
+              f"{args.site}'s alerts: systemctl reload mosquitto.")
+        print("Answers the kiosk holds because they named this site go in after `kiosk refused retry` on the kiosk.")
+    if before != args.site and not had_block:
+        print(f"kiosk-central: warning: {acl_file} had no ACL block for {args.id} (one for {args.site} was added): "
+              f"check that this is the file the broker reads", file=sys.stderr)
     return 0
 
 

@@ -316,3 +316,43 @@ def test_an_acl_write_that_fails_after_the_check_leaves_the_old_password(tmp_pat
     rc, _, err = cli(capsys, "kiosk", "add", "k1", "--site", "s1", *files, "--rotate-password", "--db", db)
     assert rc == 2 and "No space left on device" in err
     assert (tmp_path / "kiosks.passwd").read_text() == before
+
+
+def test_deactivate_and_move_with_the_wrong_broker_files_say_so(tmp_path, capsys):
+    """A stolen kiosk's deactivation against files the broker does not read left its credential
+    working and said 'Removed …'; a move against a new file said its block was moved."""
+    db, files = kiosk_files(tmp_path, capsys)
+    pw, acl = tmp_path / "kiosks.passwd", tmp_path / "kiosks.acl"
+    elsewhere = tmp_path / "other.passwd", tmp_path / "other.acl"
+    for wrong, option in ((["--password-file", str(elsewhere[0]), "--acl-file", str(acl)], "--password-file"),
+                          (["--password-file", str(pw), "--acl-file", str(elsewhere[1])], "--acl-file")):
+        rc, _, err = cli(capsys, "kiosk", "deactivate", "k1", *wrong, "--db", db)
+        assert rc == 2 and err.startswith(f"kiosk-central: error: {option} ") and "no such file" in err, err
+    rc, _, err = cli(capsys, "kiosk", "move", "k1", "--site", "s2", "--acl-file", str(elsewhere[1]), "--db", db)
+    assert rc == 2 and "no such file" in err
+    assert "k1" in pw.read_text() and "user k1" in acl.read_text()
+    rc, out, _ = cli(capsys, "kiosk", "list", "--json", "--db", db)
+    assert [(k["id"], k["site_id"], k["active"]) for k in json.loads(out)["kiosks"]] == [("k1", "s1", True)]
+
+    rc, out, err = cli(capsys, "kiosk", "move", "k1", "--site", "s1", "--acl-file", str(acl), "--db", db)
+    assert rc == 0 and out.startswith("kiosk k1 is at site s1 already; nothing changed.") and not err
+
+    for f in elsewhere:
+        f.write_text("# another broker's file\n")
+    rc, out, err = cli(capsys, "kiosk", "move", "k1", "--site", "s2", "--acl-file", str(elsewhere[1]), "--db", db)
+    assert rc == 0 and f"{elsewhere[1]} had no ACL block for k1 (one for s2 was added)" in err
+    rc, out, err = cli(capsys, "kiosk", "deactivate", "k1", "--password-file", str(elsewhere[0]),
+                       "--acl-file", str(elsewhere[1]), "--db", db)
+    assert rc == 1 and "kiosk k1 deactivated" in out
+    assert err.startswith(f"kiosk-central: warning: no broker user k1 in {elsewhere[0]}: if the broker reads "
+                          f"other files, the kiosk's credential still works there")   # the move put a block there
+    assert "k1:" in pw.read_text()                       # untouched: that file was not named
+
+
+def test_a_broker_file_under_a_file_is_said_to_be_under_a_file(tmp_path, capsys):
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    (tmp_path / "t").write_text("")
+    assert cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)[0] == 0
+    rc, _, err = cli(capsys, "kiosk", "add", "k1", "--site", "s1", "--password-file", str(tmp_path / "t" / "x"),
+                     "--acl-file", str(tmp_path / "a.acl"), "--db", db)
+    assert rc == 2 and f"{tmp_path / 't'} is a file, not a directory" in err
