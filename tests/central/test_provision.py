@@ -345,7 +345,7 @@ def test_deactivate_and_move_with_the_wrong_broker_files_say_so(tmp_path, capsys
                        "--acl-file", str(elsewhere[1]), "--db", db)
     assert rc == 1 and "kiosk k1 deactivated" in out
     assert err.startswith(f"kiosk-central: warning: no broker user k1 in {elsewhere[0]}: if the broker reads "
-                          f"other files, the kiosk's credential still works there")   # the move put a block there
+                          f"another password file, the kiosk's credential still works there")
     assert "k1:" in pw.read_text()                       # untouched: that file was not named
 
 
