@@ -58,3 +58,16 @@ def test_every_kiosk_command_and_option_is_in_the_readme():
         assert name in rows, f"`kiosk {name}` is not in the README command table"
         missing = [o for o in opts if o not in rows[name]]
         assert not missing, f"`kiosk {name}` options not in the README: {missing}"
+
+
+def test_the_docs_point_nowhere_outside_the_repository():
+    """README, docs/ and the firmware notes are read where the repository is (a Pi in a store
+    may have no internet): a URL is an example host or this machine, never a page to go to."""
+    allowed = re.compile(r"https?://(?:[\w.-]+\.example|example\.(?:com|org|net)|localhost|127\.0\.0\.1|\[::1\])"
+                         r"(?:[:/?#]|$)")
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "firmware_config").glob("*.md")),
+             *sorted((ROOT / "benchmarks").glob("*.md"))]
+    outside = [f"{page.relative_to(ROOT)}: {url}" for page in pages
+               for url in re.findall(r"https?://[^\s)>`\"']*", page.read_text(encoding="utf-8"))
+               if not allowed.match(url)]
+    assert outside == []
