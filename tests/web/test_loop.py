@@ -28,7 +28,10 @@ from tests.analysis.seeding import add_question, add_site, answer, commit
 from tests.fixtures.mail import LocalSmtp
 from tests.fixtures.webhooks import Receiver
 from tests.web.test_browser import ARTIFACTS, browser, screenshot, sign_in
-from tests.web.world import PASSWORD, WebServer, free_port, kiosk_central, login
+from tests.web.world import PASSWORD, WebServer, free_port, login
+# The operator's commands as processes, as they are run: `notify run` takes SIGTERM and SIGINT for
+# itself, which it must not do to the test's own process.
+from tests.web.world import kiosk_central_process as kiosk_central
 
 SHOTS = ARTIFACTS / "loop"
 
