@@ -162,7 +162,9 @@ FORM_CASES = [
 
 @pytest.fixture(scope="module")
 def clients(web):
-    return {name: login(web.url, name) for name in ONE_OF_EACH_LANGUAGE}
+    """Signed in to the served app once for the module: one person of each language, and
+    sara-store (who acts at s003: ACTING)."""
+    return {name: login(web.url, name) for name in ONE_OF_EACH_LANGUAGE + ("sara-store",)}
 
 
 @pytest.fixture(scope="module")
@@ -341,7 +343,7 @@ def _refusal(lang: str, form: str, field: str | None, problem: str, value: str |
                                                                      most=2000)
 
 
-def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_language(web):
+def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_language(web, clients):
     """The forms called the command line's functions and showed their messages: "--due …",
     "--note must say …", "--outcome must be one of …", "--type …", in English for everyone. And
     the close form's note, labelled "New action: What changed", was refused as 'What changed', the
@@ -362,7 +364,7 @@ def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_languag
     finally:
         db.close()
     for lang, (name, site) in ACTING.items():
-        client = login(web.url, name)
+        client = clients[name]
         forms = "".join(html.unescape(client.get(path).text) for path in (f"/alerts/{alert[site]}", f"/sites/{site}"))
         for labels in [*FORM_LABELS.values(), *(v for own in FORM_OWN_LABELS.values() for v in own.values())]:
             assert labels[LANGUAGE_AT[lang]] in forms, f"{lang}: no field labelled {labels[LANGUAGE_AT[lang]]!r}"
