@@ -15,10 +15,10 @@ pytest_plugins = [f"tests.fixtures.{m.name}"
 # cores, from `--durations=0`, 2026-12-03 13:22, a slow stretch of the VM: 1341 s in all, 11:31 for
 # the suite, which read 9:22 at 12:04 with nearly the same tests); the files marked * were
 # re-measured at 14:20-15:00 after their set-up changed: the old and the new file run back to
-# back with `-n 0`, the figure here scaled by the ratio. `make test` hands whole files to the workers (`--dist loadfile --no-loadscope-reorder`) in collection
-# order: starting with the long ones keeps one worker from finishing a long file alone at the end
-# (xdist's own order, by number of tests, ran the one-test alert simulation last). Files not
-# listed keep their order after these.
+# back with `-n 0`, the figure here scaled by the ratio. `make test` hands whole files to the
+# workers (`--dist loadfile --no-loadscope-reorder`) in collection order: starting with the long
+# ones keeps one worker from finishing a long file alone at the end (xdist's own order, by number
+# of tests, ran the one-test alert simulation last). Files not listed keep their order after these.
 LONGEST_FILES = (
     "tests/ui/test_app.py",                     # 109 s: seven app processes in the fixture
     "tests/central/test_ingest_mqtt.py",        # 88 s

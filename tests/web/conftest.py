@@ -59,7 +59,8 @@ def chain_url(request, tmp_path_factory):
         copy_sqlite(request.getfixturevalue("sqlite_chain"), path)
         yield f"sqlite:///{path}"
         return
-    with fresh_database(request.getfixturevalue("pg_server"), template=request.getfixturevalue("postgres_chain")) as url:
+    template = request.getfixturevalue("postgres_chain")
+    with fresh_database(request.getfixturevalue("pg_server"), template=template) as url:
         yield url
 
 

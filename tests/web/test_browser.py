@@ -8,9 +8,10 @@ visits every page of the route table it may see, at 1280 px and at 390 px (a pho
 - injected markup in comments inert (no script ran);
 - a screenshot of every page per role and width in tests/artifacts/web/<engine>/<role>/.
 One browser for the module (starting one is ~2 s), signed out between tests (its cookies
-cleared), so each role signs in through the form and walks its pages in it. Each role walks on one engine, two roles on each
-(the pages are the same templates over either; what each engine returns to every role on every
-route is tests/web/test_security.py's walk, on both): the walks were a sixth of the suite's time.
+cleared), so each role signs in through the form and walks its pages in it. Each role walks on
+one engine, two roles on each (the pages are the same templates over either; what each engine
+returns to every role on every route is tests/web/test_security.py's walk, on both): the walks
+were a sixth of the suite's time.
 """
 
 from __future__ import annotations

@@ -487,14 +487,16 @@ def test_opening_hours_edited_by_hand_are_an_error_page_and_a_log_line(in_proces
 
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus", ""])
-def test_a_sites_time_zone_edited_by_hand_is_an_error_page_and_a_log_line(in_process_people, chain_url, caplog, zone):
+def test_a_sites_time_zone_edited_by_hand_is_an_error_page_and_a_log_line(in_process_people, chain_url, caplog,
+                                                                           zone):
     """ZoneInfo raised on a zone no IANA name has: the general 500 with a traceback in the log, on the
     pages that read local days; '' was read as Stockholm by some pages and as UTC by the report's
     alerts. Now every reader takes registry.stored_zone's rule: the stored-setting page with the
     fix that fits, one log line naming the site and the value; a person who cannot see the site
     is not hurt by it. The fix is `kiosk-central site update`, which recounts the site's rollups in
     the zone it sets (a column to correct by hand before there was one)."""
-    logged = _a_site_setting_edited_by_hand(in_process_people, chain_url, caplog, "timezone", zone, "'Europe/Stockholm'",
+    logged = _a_site_setting_edited_by_hand(in_process_people, chain_url, caplog, "timezone", zone,
+                                            "'Europe/Stockholm'",
                                             ("/", "/sites", "/sites/{site}", "/comments?from=2026-01-01", "/fleet"),
                                             ZONE_FIX)
     line = (f"the stored timezone of site s001 is {zone!r}, not an IANA time zone such as Europe/Stockholm, which the "
