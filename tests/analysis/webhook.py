@@ -24,7 +24,9 @@ class WebhookReceiver:
 
         self._server = HTTPServer(("127.0.0.1", 0), Hook)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # shutdown() waits for serve_forever to look at its flag, once per poll_interval (0.5 s
+        # by default, at the end of every test with a receiver).
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def close(self) -> None:
         self._server.shutdown()

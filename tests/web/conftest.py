@@ -3,20 +3,19 @@ PostgreSQL from tests/fixtures/postgres.py), served by a real `kiosk-central ser
 two workers; one per test module and engine, so the browser and HTTP tests share it.
 
 The chain is built once per test worker and engine (`sqlite_chain`, `postgres_chain`: the
-generator and eight `kiosk-central` commands, ~10 s) and copied for each module (SQLite's backup
+generator and eight `kiosk-central` commands, ~4 s) and copied for each module (SQLite's backup
 API; PostgreSQL's CREATE DATABASE … TEMPLATE), so a module that changes its chain changes only
 its copy."""
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.fixtures.postgres import admin_execute, with_database
+from tests.fixtures.postgres import admin_execute, copy_sqlite, fresh_database, with_database
 from tests.web.world import WebServer, build_chain
 
 
@@ -57,22 +56,12 @@ def chain_url(request, tmp_path_factory):
     """A database URL holding this module's own copy of the world.py chain; parametrized by the engine."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("web") / "central.db"
-        src, dst = sqlite3.connect(request.getfixturevalue("sqlite_chain")), sqlite3.connect(path)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
+        copy_sqlite(request.getfixturevalue("sqlite_chain"), path)
         yield f"sqlite:///{path}"
         return
-    server = request.getfixturevalue("pg_server")
     template = request.getfixturevalue("postgres_chain")
-    name = "kp_web_" + uuid.uuid4().hex[:12]
-    admin_execute(server, f"CREATE DATABASE {name} TEMPLATE {template}")
-    try:
-        yield with_database(server, name)
-    finally:
-        admin_execute(server, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with fresh_database(request.getfixturevalue("pg_server"), template=template) as url:
+        yield url
 
 
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

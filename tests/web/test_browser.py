@@ -7,9 +7,11 @@ visits every page of the route table it may see, at 1280 px and at 390 px (a pho
 - every form control labelled, text contrast at least WCAG AA, a skip link first in tab order;
 - injected markup in comments inert (no script ran);
 - a screenshot of every page per role and width in tests/artifacts/web/<engine>/<role>/.
-One browser per role, reused across its pages. Each role walks on one engine, two roles on each
-(the pages are the same templates over either; what each engine returns to every role on every
-route is tests/web/test_security.py's walk, on both): the walks were a sixth of the suite's time.
+One browser for the module (starting one is ~2 s), signed out between tests (its cookies
+cleared), so each role signs in through the form and walks its pages in it. Each role walks on
+one engine, two roles on each (the pages are the same templates over either; what each engine
+returns to every role on every route is tests/web/test_security.py's walk, on both): the walks
+were a sixth of the suite's time.
 """
 
 from __future__ import annotations
@@ -82,6 +84,25 @@ def browser() -> webdriver.Chrome:
     return webdriver.Chrome(service=Service(DRIVER), options=options)
 
 
+@pytest.fixture(scope="module")
+def chromium() -> webdriver.Chrome:
+    driver = browser()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def signed_out(driver: webdriver.Chrome) -> webdriver.Chrome:
+    """The module's browser as a new one starts: no cookies (no session of an earlier test), an
+    empty page of the usual size, nothing in its console log."""
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.get("about:blank")
+    driver.set_window_size(1280, 900)
+    driver.get_log("browser")
+    return driver
+
+
 def item_ids(db_url: str, site: str) -> dict[str, int]:
     """The ids of the alert and the action world.py plants at `site`, for the item pages."""
     from server_sync.central.db import connect
@@ -138,53 +159,47 @@ WALKS = [pytest.param(engine, name, marks=[pytest.mark.postgres] if engine == "p
 
 
 @pytest.mark.parametrize(("chain_url", "name"), WALKS, indirect=["chain_url"], scope="module")
-def test_every_page_as_every_role_at_desktop_and_phone(web, name):
+def test_every_page_as_every_role_at_desktop_and_phone(web, chromium, name):
     role, _scope, visible, _lang = PEOPLE[name]
-    driver = browser()
+    driver = signed_out(chromium)
     problems: list[str] = []
-    try:
-        sign_in(driver, web.url, name)
-        driver.get_log("browser")                                   # only what the pages say from here
-        for width in WIDTHS:
-            driver.set_window_size(width, 900)
-            for page, path in pages_for(role, visible, item_ids(web.db_url, visible[-1])):
-                driver.get(web.url + path)
-                where = f"{role} {path} @{width}"
-                assert "/login" not in driver.current_url, where
-                if width == 390:
-                    scroll, inner = driver.execute_script(
-                        "return [document.documentElement.scrollWidth, window.innerWidth]")
-                    if scroll > inner:
-                        problems.append(f"{where}: scrolls sideways ({scroll} > {inner} px)")
-                problems += [f"{where}: unlabelled {c}" for c in driver.execute_script(UNLABELLED_JS)]
-                problems += [f"{where}: contrast {c}" for c in driver.execute_script(CONTRAST_JS)]
-                if driver.execute_script("return window.__pwned"):
-                    problems.append(f"{where}: injected script ran")
-                for entry in driver.get_log("browser"):
-                    if entry["level"] in ("SEVERE", "ERROR"):
-                        problems.append(f"{where}: console: {entry['message']}")
-                screenshot(driver, ARTIFACTS / web.engine / role / f"{page}-{width}.png", width)
-        # Keyboard: the first Tab reaches the skip link, which takes the focus to the page.
-        driver.set_window_size(1280, 900)
-        driver.get(web.url + "/")
-        driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
-        assert driver.switch_to.active_element.get_attribute("class") == "skip"
-        driver.switch_to.active_element.send_keys(Keys.ENTER)
-        assert driver.execute_script("return location.hash") == "#main"
-    finally:
-        driver.quit()
+    sign_in(driver, web.url, name)
+    driver.get_log("browser")                                   # only what the pages say from here
+    for width in WIDTHS:
+        driver.set_window_size(width, 900)
+        for page, path in pages_for(role, visible, item_ids(web.db_url, visible[-1])):
+            driver.get(web.url + path)
+            where = f"{role} {path} @{width}"
+            assert "/login" not in driver.current_url, where
+            if width == 390:
+                scroll, inner = driver.execute_script(
+                    "return [document.documentElement.scrollWidth, window.innerWidth]")
+                if scroll > inner:
+                    problems.append(f"{where}: scrolls sideways ({scroll} > {inner} px)")
+            problems += [f"{where}: unlabelled {c}" for c in driver.execute_script(UNLABELLED_JS)]
+            problems += [f"{where}: contrast {c}" for c in driver.execute_script(CONTRAST_JS)]
+            if driver.execute_script("return window.__pwned"):
+                problems.append(f"{where}: injected script ran")
+            for entry in driver.get_log("browser"):
+                if entry["level"] in ("SEVERE", "ERROR"):
+                    problems.append(f"{where}: console: {entry['message']}")
+            screenshot(driver, ARTIFACTS / web.engine / role / f"{page}-{width}.png", width)
+    # Keyboard: the first Tab reaches the skip link, which takes the focus to the page.
+    driver.set_window_size(1280, 900)
+    driver.get(web.url + "/")
+    driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    assert driver.switch_to.active_element.get_attribute("class") == "skip"
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    assert driver.execute_script("return location.hash") == "#main"
     assert problems == []
 
 
 @pytest.mark.parametrize("chain_url", ENGINES, indirect=True, scope="module")
-def test_the_comments_page_shows_scrubbed_data_as_removed(web):
-    driver = browser()
-    try:
-        sign_in(driver, web.url, "ana-analyst")
-        driver.get(web.url + "/comments?q=%5Bphone%5D")              # the mark itself, searched for
-        badges = driver.find_elements(By.CSS_SELECTOR, "blockquote .scrubbed")
-        assert badges and all(b.text == "telefonnummer borttaget" for b in badges)
-        assert "[phone]" not in driver.find_element(By.CSS_SELECTOR, "ul.comments").text
-        screenshot(driver, ARTIFACTS / web.engine / "scrubbed-comments-1280.png", 1280)
-    finally:
-        driver.quit()
+def test_the_comments_page_shows_scrubbed_data_as_removed(web, chromium):
+    driver = signed_out(chromium)
+    sign_in(driver, web.url, "ana-analyst")
+    driver.get(web.url + "/comments?q=%5Bphone%5D")              # the mark itself, searched for
+    badges = driver.find_elements(By.CSS_SELECTOR, "blockquote .scrubbed")
+    assert badges and all(b.text == "telefonnummer borttaget" for b in badges)
+    assert "[phone]" not in driver.find_element(By.CSS_SELECTOR, "ul.comments").text
+    screenshot(driver, ARTIFACTS / web.engine / "scrubbed-comments-1280.png", 1280)

@@ -162,7 +162,9 @@ FORM_CASES = [
 
 @pytest.fixture(scope="module")
 def clients(web):
-    return {name: login(web.url, name) for name in ONE_OF_EACH_LANGUAGE}
+    """Signed in to the served app once for the module: one person of each language, and
+    sara-store (who acts at s003: ACTING)."""
+    return {name: login(web.url, name) for name in ONE_OF_EACH_LANGUAGE + ("sara-store",)}
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +193,19 @@ def in_process(chain_url):
     finally:
         server.should_exit = True
         thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def in_process_people(in_process, chain_url) -> tuple[dict[str, httpx.Client], httpx.Client]:
+    """The in-process app's people, signed in once for the module's tests that use it (each login
+    is an argon2 verification at the product's cost, and none of these tests ends a session): one
+    person of each language and sara-store, who sees s003 only; and the API with a token of
+    ada-admin's."""
+    clients = {name: login(in_process, name) for name in ONE_OF_EACH_LANGUAGE + ("sara-store",)}
+    r = kiosk_central(chain_url, "user", "token", "ada-admin", "--label", "in-process")
+    assert r.returncode == 0, r.stderr
+    api = httpx.Client(base_url=in_process, headers={"Authorization": f"Bearer {r.stdout.strip()}"}, timeout=30)
+    return clients, api
 
 
 def _connection(r: httpx.Response) -> tuple:
@@ -275,14 +290,11 @@ def _boom(*_args, **_kwargs):
     raise RuntimeError("injected fault")
 
 
-def test_an_unexpected_error_is_a_500_page_in_the_persons_language_logged_once(in_process, chain_url,
+def test_an_unexpected_error_is_a_500_page_in_the_persons_language_logged_once(in_process, in_process_people,
                                                                                    monkeypatch, caplog):
     """Any exception a route did not expect was Starlette's plain-text "Internal Server Error", in
     English; uvicorn then logged the traceback and closed the (keep-alive) connection it came on."""
-    clients = {name: login(in_process, name) for name in ONE_OF_EACH_LANGUAGE}
-    r = kiosk_central(chain_url, "user", "token", "ada-admin", "--label", "faults")
-    assert r.returncode == 0, r.stderr
-    api = httpx.Client(base_url=in_process, headers={"Authorization": f"Bearer {r.stdout.strip()}"}, timeout=30)
+    clients, api = in_process_people
     anonymous = httpx.Client(base_url=in_process, timeout=30)
     caplog.set_level(logging.INFO)
     # Failures patched into what the routes call: the fleet page's (and its API call's) summary; a
@@ -331,7 +343,7 @@ def _refusal(lang: str, form: str, field: str | None, problem: str, value: str |
                                                                      most=2000)
 
 
-def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_language(web):
+def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_language(web, clients):
     """The forms called the command line's functions and showed their messages: "--due …",
     "--note must say …", "--outcome must be one of …", "--type …", in English for everyone. And
     the close form's note, labelled "New action: What changed", was refused as 'What changed', the
@@ -352,7 +364,7 @@ def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_languag
     finally:
         db.close()
     for lang, (name, site) in ACTING.items():
-        client = login(web.url, name)
+        client = clients[name]
         forms = "".join(html.unescape(client.get(path).text) for path in (f"/alerts/{alert[site]}", f"/sites/{site}"))
         for labels in [*FORM_LABELS.values(), *(v for own in FORM_OWN_LABELS.values() for v in own.values())]:
             assert labels[LANGUAGE_AT[lang]] in forms, f"{lang}: no field labelled {labels[LANGUAGE_AT[lang]]!r}"
@@ -421,17 +433,15 @@ def test_a_bad_filter_is_said_in_the_persons_language_naming_the_field(web, clie
             assert expected in said, f"{where}: {said[-1500:]}"
 
 
-def _a_site_setting_edited_by_hand(base: str, db_url: str, caplog, column: str, value: str, restore: str,
-                                   paths: tuple[str, ...], fix: str) -> list[tuple[str, str]]:
+def _a_site_setting_edited_by_hand(people: tuple[dict[str, httpx.Client], httpx.Client], db_url: str, caplog,
+                                   column: str, value: str, restore: str, paths: tuple[str, ...],
+                                   fix: str) -> list[tuple[str, str]]:
     """Site s001's `column` set to `value` by hand: each of `paths` ({site}: the site in the path) is,
     for each person who sees s001, the stored-setting 500 page with its fix (`fix`), naming neither
     the site nor the value, and so is the API's fleet (JSON); sara-store, who sees s003
     only, is served her pages; `restore` serves them all again. Returns (the path asked, the line
     logged at ERROR) for each refusal, having checked that none logged a traceback."""
-    clients = {name: login(base, name) for name in ONE_OF_EACH_LANGUAGE + ("sara-store",)}
-    r = kiosk_central(db_url, "user", "token", "ada-admin", "--label", column)
-    assert r.returncode == 0, r.stderr
-    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {r.stdout.strip()}"}, timeout=30)
+    clients, api = people
     db = connect(db_url)
     caplog.set_level(logging.INFO)
     asked = []
@@ -465,26 +475,28 @@ def _a_site_setting_edited_by_hand(base: str, db_url: str, caplog, column: str, 
 
 
 @pytest.mark.parametrize("hours", ["nonsense", '{"0": [18, 9]}', '{"9": [8, 21]}', '{"0": [1e400, 21]}'])
-def test_opening_hours_edited_by_hand_are_an_error_page_and_a_log_line(in_process, chain_url, caplog, hours):
+def test_opening_hours_edited_by_hand_are_an_error_page_and_a_log_line(in_process_people, chain_url, caplog, hours):
     """A site's opening hours no rule would take were a CentralConfigError: a 400 that blamed the
     person's request ("bad opening_hours …", in English), on every page that shows the fleet. Now
     the stored-setting page with its fix, `kiosk-central site update --hours` (a column to correct
     by hand before there was one), and one log line naming the site and the value."""
-    logged = _a_site_setting_edited_by_hand(in_process, chain_url, caplog, "opening_hours", hours, "NULL",
+    logged = _a_site_setting_edited_by_hand(in_process_people, chain_url, caplog, "opening_hours", hours, "NULL",
                                             ("/", "/fleet", "/sites/{site}", "/fleet?format=csv"), HOURS_FIX)
     assert all(f"GET {path}: the stored opening_hours of site s001 is {hours!r}" in line
                and line.endswith(f"(set it again: {HOURS_FIX})") for path, line in logged), logged
 
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus", ""])
-def test_a_sites_time_zone_edited_by_hand_is_an_error_page_and_a_log_line(in_process, chain_url, caplog, zone):
+def test_a_sites_time_zone_edited_by_hand_is_an_error_page_and_a_log_line(in_process_people, chain_url, caplog,
+                                                                           zone):
     """ZoneInfo raised on a zone no IANA name has: the general 500 with a traceback in the log, on the
     pages that read local days; '' was read as Stockholm by some pages and as UTC by the report's
     alerts. Now every reader takes registry.stored_zone's rule: the stored-setting page with the
     fix that fits, one log line naming the site and the value; a person who cannot see the site
     is not hurt by it. The fix is `kiosk-central site update`, which recounts the site's rollups in
     the zone it sets (a column to correct by hand before there was one)."""
-    logged = _a_site_setting_edited_by_hand(in_process, chain_url, caplog, "timezone", zone, "'Europe/Stockholm'",
+    logged = _a_site_setting_edited_by_hand(in_process_people, chain_url, caplog, "timezone", zone,
+                                            "'Europe/Stockholm'",
                                             ("/", "/sites", "/sites/{site}", "/comments?from=2026-01-01", "/fleet"),
                                             ZONE_FIX)
     line = (f"the stored timezone of site s001 is {zone!r}, not an IANA time zone such as Europe/Stockholm, which the "

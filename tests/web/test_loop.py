@@ -28,7 +28,7 @@ from tests.analysis.seeding import add_question, add_site, answer, commit
 from tests.fixtures.mail import LocalSmtp
 from tests.fixtures.webhooks import Receiver
 from tests.web.test_browser import ARTIFACTS, browser, screenshot, sign_in
-from tests.web.world import PASSWORD, WebServer, free_port, kiosk_central, login
+from tests.web.world import PASSWORD, WebServer, free_port, kiosk_central, kiosk_central_process, login
 
 SHOTS = ARTIFACTS / "loop"
 
@@ -103,7 +103,7 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
             assert shown["owner"] == "sara" and shown["state"] == "open"
 
             # 2. The notices: the webhook (signed) and a Swedish mail to the owner.
-            _ok(kiosk_central(url, "notify", "run", "--once"))
+            _ok(kiosk_central_process(url, "notify", "run", "--once"))       # a service: its own signals
             assert _wait(lambda: len(hook.got) == 1 and len(smtp.raw) == 1)
             headers, body = hook.got[0]
             assert signing.verify(secret, headers, body, now=time.time())
@@ -159,7 +159,7 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
 
             # 5. The regional manager's digest lists it; the webhook heard of it too.
             _ok(kiosk_central(url, "digest", "send", "--user", "rolf"))
-            _ok(kiosk_central(url, "notify", "run", "--once"))
+            _ok(kiosk_central_process(url, "notify", "run", "--once"))       # a service: its own signals
             assert _wait(lambda: any("weekly" in m["Subject"] for m in smtp.messages))
             digest = next(m for m in smtp.messages if "weekly" in m["Subject"])
             assert digest["To"] == "rolf@example.se"

@@ -23,6 +23,7 @@ from starlette.routing import Mount, Route
 
 from server_sync.central.db import connect
 from server_sync.web.app import route_table
+from server_sync.web.people import token_hash
 from tests.web.conftest import ENGINES
 from tests.web.world import (PASSWORD, PEOPLE, REGIONS, SITES, WebServer, csrf_of, kiosk_central, login,
                              secret)
@@ -287,12 +288,12 @@ def test_filters_with_sql_metacharacters_are_harmless(web, clients):
         db.close()
 
 
-def test_session_cookie_flags_and_headers(web):
+def test_session_cookie_flags_and_headers(web, clients):
     c = httpx.Client(base_url=web.url)
     cookie = c.get("/login").headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
     assert "Secure" not in cookie                   # plain HTTP here; see the TLS test
-    r = login(web.url, "ana-analyst").get("/")
+    r = clients["ana-analyst"].get("/")
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["cache-control"] == "no-store"
@@ -322,12 +323,14 @@ def test_logout_and_idle_expiry_end_the_session(web):
     assert r.status_code == 303 and r.headers["location"] == "/login"
     replay = httpx.Client(base_url=web.url, cookies={"kp_session": stolen})
     assert replay.get("/").status_code == 303, "the old cookie still works after logout"
-    # Idle: a session unused for longer than the idle limit (30 minutes) is gone.
+    # Idle: a session unused for longer than the idle limit (30 minutes) is gone. Only this one is
+    # aged: the module's other sessions (`clients`) go on serving the tests after this one.
     c = login(web.url, "ana-analyst")
     db = connect(web.db_url)
     try:
         old = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0) - timedelta(minutes=31)
-        db.execute_sql(f"UPDATE web_session SET last_seen_at = {db.param} WHERE user_id IS NOT NULL", (old,))
+        db.execute_sql(f"UPDATE web_session SET last_seen_at = {db.param} WHERE token_hash = {db.param}",
+                       (old, token_hash(c.cookies["kp_session"])))
     finally:
         db.close()
     assert c.get("/").status_code == 303
@@ -410,8 +413,8 @@ def test_api_tokens_and_openapi(web, tokens):
     assert api.get("/api/v1/overview").status_code == 401
 
 
-def test_exports_and_comment_views_are_audited(web):
-    c = login(web.url, "rolf-regional")         # fresh: test_logout_and_idle_expiry ends every session
+def test_exports_and_comment_views_are_audited(web, clients):
+    c = clients["rolf-regional"]
     c.get("/sites?format=csv")
     c.get("/comments", params={"q": "kö"})
     entries = json.loads(kiosk_central(web.db_url, "user", "audit", "--user", "rolf-regional", "--limit", "5000", "--json").stdout)
@@ -420,17 +423,16 @@ def test_exports_and_comment_views_are_audited(web):
     assert any(e["event"] == "login" for e in entries)
 
 
-def test_the_workflow_forms_are_scoped_like_the_pages(web, item_ids):
+def test_the_workflow_forms_are_scoped_like_the_pages(web, clients, item_ids):
     """Every form on an alert or a site, as every role, on every site: another site's is a 404 (as
     an unknown one), a reader (the analyst) is refused, the others act (or are told what is missing)."""
     forms = [r for r in route_table() if getattr(getattr(r, "endpoint", None), "access", None) == "form"
              and _names_a_site(r.path)]
     assert {r.path.rsplit("/", 1)[1] for r in forms} == {"assign", "due", "comment", "ack", "close", "actions"}
-    fresh = {name: login(web.url, name) for name in PEOPLE}          # earlier tests end sessions
-    tokens = {name: csrf_of(c.get("/account").text) for name, c in fresh.items()}
+    tokens = {name: csrf_of(c.get("/account").text) for name, c in clients.items()}
     for route in forms:
         for name, (role, _scope, visible, _lang) in PEOPLE.items():
-            client, token = fresh[name], tokens[name]
+            client, token = clients[name], tokens[name]
             for site in SITES + ("no-such-site",):
                 r = client.post(_fill(route.path, site, item_ids), data={"csrf_token": token})
                 where = f"{role} POST {_fill(route.path, site, item_ids)}"

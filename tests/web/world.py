@@ -9,6 +9,7 @@ people who may see the site may ever read; an open alert and an action per site.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -43,9 +45,33 @@ def secret(site: str) -> str:
     return f"SECRET-OF-{site.upper()}"
 
 
-def kiosk_central(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def kiosk_central_process(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """`python -m server_sync --db URL ARGS` as a process of its own: for a command that runs a
+    service (`notify run` takes SIGTERM and SIGINT for itself) or that a test wants as a process."""
     return subprocess.run([sys.executable, "-m", "server_sync", "--db", db_url, *args], input=stdin,
                           capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def kiosk_central(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """`kiosk-central --db URL ARGS` run in this process (its main(), as the CLI tests call it): what
+    it prints and its exit code, like a finished process. A process would add ~0.5 s of start-up
+    to each of the dozens of commands the chain and the web tests run; that `python -m server_sync`
+    starts at all is test_entrypoints' to prove. Standard input is swapped for `stdin` (an empty
+    one without it) while the command runs. Not for a command that runs a service
+    (kiosk_central_process)."""
+    from server_sync.cli import main
+    argv = ["--db", db_url, *args]
+    out, err, saved_stdin = io.StringIO(), io.StringIO(), sys.stdin
+    sys.stdin = io.StringIO(stdin or "")
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as e:             # argparse's refusals
+                code = e.code if isinstance(e.code, int) else 1
+    finally:
+        sys.stdin = saved_stdin
+    return subprocess.CompletedProcess(["kiosk-central", *argv], code, out.getvalue(), err.getvalue())
 
 
 def build_chain(db_url: str) -> None:
