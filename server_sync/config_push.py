@@ -103,14 +103,17 @@ def validate_for(push: PushFile, kiosk_id: str, site_id: str) -> KioskConfig:
     return parse_config(mapping, text=push.text, path=push.path)
 
 
-def define_questions(db: Database, push: PushFile, cfg: KioskConfig, now: datetime) -> dict[str, int]:
+def define_questions(db: Database, push: PushFile, cfg: KioskConfig, now: datetime,
+                     force: bool = False) -> dict[str, int]:
     """The questions a push carries become the centre's definitions (central.questions): from
     now on an answer to one of them that disagrees is held on its kiosk. A version the centre
-    defined before with another scale or audience refuses the push. Returns, per question
+    defined before with another scale or audience refuses the push, and so does a first
+    definition that most stored answers contradict, unless `force`. Returns, per question
     version, the stored answers that disagree (they stay as they are)."""
     if "questions" not in push.body:
         return {}
-    return {f"{q.id} v{q.version}": questions.define(db, q.id, q.version, q.scale, q.audience, dict(q.text), now)
+    return {f"{q.id} v{q.version}": questions.define(db, q.id, q.version, q.scale, q.audience, dict(q.text), now,
+                                                     force=force)
             for q in cfg.questions}
 
 

@@ -90,11 +90,13 @@ def read(db: Database, question_ids: Sequence[str]) -> dict[Key, Entry]:
 
 
 def define(db: Database, question_id: str, version: int, scale: str, audience: str, text: Mapping[str, str],
-           now: datetime, *, replace: bool = False) -> int:
+           now: datetime, *, replace: bool = False, force: bool = False) -> int:
     """Make (question, version) mean `scale`/`audience` for the whole chain. A definition the
     centre gave before is never changed silently (answers would mix scales): another one is
-    refused unless `replace`. Returns how many stored answers of that version disagree with
-    the new definition (they stay as they are)."""
+    refused unless `replace`. Nor is a version the kiosks have been answering otherwise: a first
+    definition that most stored answers contradict (a mistyped scale would hold every kiosk's
+    answers from then on) is refused unless `force`. Returns how many stored answers of that version
+    disagree with the new definition (they stay as they are)."""
     if scale not in SCALE_NAMES:
         raise CentralConfigError(f"unknown scale {scale!r}; use {', '.join(SCALE_NAMES)}")
     if audience not in AUDIENCES:
@@ -106,6 +108,19 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
         raise CentralConfigError(
             f"question {question_id} v{version} is defined as {current.scale}/{current.audience}; a defined "
             f"version keeps its meaning: give the new wording version {version + 1} (or question define --replace)")
+    stored = db.execute_sql(
+        f"SELECT scale, audience, COUNT(*) FROM response WHERE question_id = {p} AND question_version = {p}"
+        f" GROUP BY scale, audience ORDER BY 3 DESC, 1, 2", (question_id, version)).fetchall()
+    disagreeing = [(sc, au, int(n)) for sc, au, n in stored if (sc, au) != (scale, audience)]
+    otherwise = sum(n for *_, n in disagreeing)
+    # Most stored answers say otherwise: the kiosks ask it so, and this is a slip (a stray
+    # answer or two on another scale is what the definition is there to hold).
+    if otherwise > sum(int(n) for *_, n in stored) - otherwise and not (replace or force or (current and current.defined)):
+        seen = ", ".join(f"{n} {sc}/{au}" for sc, au, n in disagreeing)
+        raise CentralConfigError(
+            f"question {question_id} v{version}: most stored answers to it are not {scale}/{audience} ({seen}); "
+            f"so defined, the kiosks' answers to it would be held from now on. A new scale or audience is a new "
+            f"version (give it version {version + 1}); --force defines it so anyway")
     wording = json.dumps(dict(text), ensure_ascii=False, sort_keys=True)
     if current is None:
         db.execute_sql(f"INSERT INTO question (id, version, scale, audience, text, first_seen, defined_at)"
@@ -115,9 +130,7 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
         db.execute_sql(f"UPDATE question SET scale = {p}, audience = {p}, defined_at = {p}"
                        + (f", text = {p}" if text else "") + f" WHERE id = {p} AND version = {p}",
                        (scale, audience, ts(now), *((wording,) if text else ()), question_id, version))
-    return int(db.execute_sql(
-        f"SELECT COUNT(*) FROM response WHERE question_id = {p} AND question_version = {p}"
-        f" AND NOT (scale = {p} AND audience = {p})", (question_id, version, scale, audience)).fetchone()[0])
+    return otherwise
 
 
 def register(db: Database) -> list[dict[str, Any]]:

@@ -26,6 +26,9 @@ def add_parser(sub, common) -> None:
     target.add_argument("--site", metavar="SITE", help="every active kiosk of a site")
     push.add_argument("file", metavar="FILE", help="the config fragment (TOML, or .json)")
     push.add_argument("--dry-run", action="store_true", help="validate and show the versions; publish nothing")
+    push.add_argument("--force", action="store_true",
+                      help="define its questions even where stored answers to that version have another scale or "
+                           "audience (question define --help)")
     push.add_argument("--json", action="store_true", help="print the result as JSON")
     add_broker_options(push)
     push.set_defaults(func=push_config)
@@ -45,7 +48,7 @@ def push_config(args: argparse.Namespace) -> int:
             kiosks = targets(db, args.kiosk, args.site)
             parsed = [validate_for(push, kiosk_id, site_id) for kiosk_id, site_id in kiosks]
             now = datetime.now(timezone.utc).replace(tzinfo=None)
-            disagreeing = define_questions(db, push, parsed[0], now)
+            disagreeing = define_questions(db, push, parsed[0], now, force=args.force)
             versions = next_versions(db, [k for k, _ in kiosks])
             messages = config_messages(push, versions, args.prefix)
             db.cursor().executemany(

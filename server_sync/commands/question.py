@@ -33,6 +33,8 @@ def add_parser(sub, common) -> None:
     d.add_argument("--scale", required=True, choices=SCALE_NAMES)
     d.add_argument("--audience", required=True, choices=AUDIENCES)
     d.add_argument("--replace", action="store_true", help="change a definition the centre gave before")
+    d.add_argument("--force", action="store_true",
+                   help="define it even though stored answers to this version have another scale or audience")
     d.add_argument("--json", action="store_true", help="print the result as JSON")
     d.set_defaults(func=define)
 
@@ -63,7 +65,8 @@ def define(args: argparse.Namespace) -> int:
     try:
         with db.atomic():
             otherwise = questions.define(db, args.id, args.version, args.scale, args.audience, {},
-                                         datetime.now(timezone.utc).replace(tzinfo=None), replace=args.replace)
+                                         datetime.now(timezone.utc).replace(tzinfo=None), replace=args.replace,
+                                         force=args.force)
     finally:
         db.close()
     if args.json:

@@ -347,3 +347,28 @@ def test_a_broker_host_that_cannot_be_one_is_refused_where_typed(tmp_path, capsy
 def test_a_broker_host_that_can_be_one_is_taken(host):
     from server_sync.program.hosts import host_problem
     assert host_problem(host) is None
+
+
+def test_a_first_definition_that_stored_answers_contradict_needs_force(tmp_path, capsys):
+    """One typo in --scale held every kiosk's answers to the question from then on, with a
+    note; now it is refused, naming what the stored answers are, unless --force."""
+    from datetime import datetime
+
+    from tests.analysis.seeding import answer, commit
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = connect(url)
+    try:
+        add_site(db, "s1")
+        add_question(db, "visit")                       # seen in answers, not defined by the centre
+        commit(db, [answer("s1", datetime(2026, 11, 2, 10, i), 4) for i in range(12)])
+    finally:
+        db.close()
+    define = ["--db", url, "question", "define", "visit", "1", "--audience", "customer"]
+    assert main([*define, "--scale", "nps11"]) == 2
+    assert said_error(capsys.readouterr().err, "question visit v1: most stored answers to it are not nps11/customer "
+                                               "(12 smiley4/customer); so defined, the kiosks' answers to it would be held")
+    assert main([*define, "--scale", "nps11", "--force"]) == 0
+    assert "note: 12 answer(s) stored before say otherwise" in capsys.readouterr().out
+    assert main([*define, "--scale", "smiley4"]) == 2                     # defined now: --replace's rule
+    assert "keeps its meaning" in capsys.readouterr().err
+    assert main([*define, "--scale", "smiley4", "--replace"]) == 0 and "say otherwise" not in capsys.readouterr().out
