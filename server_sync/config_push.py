@@ -97,10 +97,12 @@ def _floats(value: Any, key: str = "") -> Iterator[tuple[str, float]]:
 
 
 def validate_for(push: PushFile, kiosk_id: str, site_id: str) -> KioskConfig:
-    """Check the push makes a valid kiosk config (kiosk.config rules; errors name key and line)."""
+    """Check the push makes a valid kiosk config (kiosk.config rules; errors name key and line),
+    all but those that need the kiosk's wiring, which the centre does not know: the kiosk checks
+    those on receipt and refuses a push its buttons cannot answer (shown in `fleet`)."""
     mapping = copy.deepcopy(push.data)
     mapping["kiosk"] = {**mapping.get("kiosk", {}), "id": kiosk_id, "site": site_id}
-    return parse_config(mapping, text=push.text, path=push.path)
+    return parse_config(mapping, text=push.text, path=push.path, on_device=False)
 
 
 def define_questions(db: Database, push: PushFile, cfg: KioskConfig, now: datetime,

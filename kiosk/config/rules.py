@@ -183,3 +183,8 @@ RULES: tuple[Callable[[Document], None], ...] = (
     buttons_answer_every_smiley_question,
     pin_hash_is_a_hash,
 )
+
+# The rules that need the device's own wiring, which a config pushed by the centre never carries
+# (gpio is not pushable): the centre checks a push without them, and the kiosk that receives it
+# checks it with them (and refuses it, saying why, when its buttons do not fit).
+DEVICE_RULES = frozenset({buttons_answer_every_smiley_question})

@@ -356,3 +356,18 @@ def test_a_broker_file_under_a_file_is_said_to_be_under_a_file(tmp_path, capsys)
     rc, _, err = cli(capsys, "kiosk", "add", "k1", "--site", "s1", "--password-file", str(tmp_path / "t" / "x"),
                      "--acl-file", str(tmp_path / "a.acl"), "--db", db)
     assert rc == 2 and f"{tmp_path / 't'} is a file, not a directory" in err
+
+
+def test_a_push_is_checked_without_the_wiring_the_centre_does_not_know(tmp_path, capsys):
+    """A five-point smiley question for five-button kiosks: the centre knows no kiosk's wiring
+    (gpio is not pushable) and checked it against the default four buttons; the kiosk that
+    receives it checks its own."""
+    from kiosk.config import parse_text
+    from kiosk.exc import ConfigError
+    db, _files = kiosk_files(tmp_path, capsys)
+    push = tmp_path / "q5.toml"
+    push.write_text('[[questions]]\nid = "q9"\nscale = "smiley5"\ntext = { sv = "a", nb = "b", en = "c" }\n')
+    rc, out, err = cli(capsys, "config", "push", "--kiosk", "k1", str(push), "--dry-run", "--db", db)
+    assert rc == 0 and "would push config version 1 to kiosk k1" in out, err
+    with pytest.raises(ConfigError, match="question 'q9' has 5 answers but 4 buttons are wired"):
+        parse_text('[kiosk]\nid = "k1"\nsite = "s1"\n' + push.read_text())
