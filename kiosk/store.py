@@ -25,7 +25,7 @@ from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase, TextField
 
 from kiosk.exc import DamagedDatabase, DiskFull, IdentityError, StoreError
-from kiosk.migrations import UserVersion, migrations
+from kiosk.migrations import UserVersion, migrations, not_a_kiosk_database
 from msgspec.structs import astuple
 
 from server_sync.program.migrations import SchemaTooNew
@@ -219,6 +219,7 @@ def open_database(path: Path | str) -> SqliteDatabase:
         if size == 0:
             raise DamagedDatabase(f"the kiosk database {path} is empty (0 bytes): the card lost it, and with it "
                                   f"the kiosk's sequence; {REPAIR_HINT}")
+    _refuse_foreign(path)
     db = KioskDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)
     try:
         db.connect(reuse_if_open=True)
@@ -231,6 +232,25 @@ def open_database(path: Path | str) -> SqliteDatabase:
         db.close()
         raise card_failure(e, path) or StoreError(f"cannot open database {path}: {e} (run `kiosk doctor`)") from None
     return db
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Refuse another program's database before anything is done to it (even our pragmas switch
+    its journal to WAL): looked at read-only. One that cannot be read so is left to the open
+    that follows, which says what is wrong with it."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return
+    try:
+        why = not_a_kiosk_database(con)
+    except sqlite3.Error:
+        return
+    finally:
+        con.close()
+    if why:
+        raise StoreError(f"{path} is not a kiosk database: {why}. It was left as it is; point --data-dir "
+                         "or kiosk.data_dir at the kiosk's own data directory")
 
 
 def _create(path: Path) -> None:

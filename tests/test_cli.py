@@ -101,6 +101,20 @@ def test_commands_that_only_read_refuse_a_missing_database(command, tmp_path, ca
     assert not data.exists()
 
 
+@pytest.mark.parametrize("command", [["stats"], ["export"], ["refused", "list"], ["simulate", "--taps", "1"]])
+def test_another_programs_database_is_refused_and_left_as_it_is(command, tmp_path, capsys):
+    """The centre's store where the kiosk's database should be: named, never migrated (which would
+    fail half way with 'table response already exists', or add our tables to it)."""
+    from tests.test_doctor import central_store
+    db = tmp_path / "kiosk.db"
+    central_store(db)
+    before = db.read_bytes()
+    assert main(["--data-dir", str(tmp_path), *command]) == 1
+    assert capsys.readouterr().err.startswith(f"kiosk: error: {db} is not a kiosk database: it holds tables but no "
+                                              "kiosk schema version (dead_letter, response, schema_migration)")
+    assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["kiosk.db"]
+
+
 def test_python_dash_m_kiosk(tmp_path):
     from kiosk.store import LocalStore
     LocalStore(tmp_path / "kiosk.db").close()            # stats reads a database, never makes one
