@@ -53,6 +53,8 @@ def test_each_command_runs(data, tmp_path, capsys):
     (["simulate", "--taps", "many"], "argument --taps"),
     (["simulate", "--taps", "5", "--over", "forever"], "argument --over"),
     (["run", "--fast"], "unrecognized arguments: --fast"),
+    (["sync", "--timeout", "5"], "kiosk sync: error: --timeout needs --once"),     # the daemon would ignore them
+    (["sync", "--json"], "kiosk sync: error: --json needs --once"),
 ])
 def test_bad_arguments(argv, fragment, capsys):
     with pytest.raises(SystemExit) as e:
