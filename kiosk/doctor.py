@@ -93,10 +93,10 @@ def _identity(con: sqlite3.Connection, kiosk_id: str) -> Check:
         found = con.execute("SELECT kiosk_id FROM response WHERE kiosk_id <> ? LIMIT 1", (kiosk_id,)).fetchone()
         owner = found[0] if found else None
     if owner is not None and owner != kiosk_id:
-        return Check("identity", FAIL, f"the database is kiosk {owner!r}'s, the config says {kiosk_id!r}: nothing "
+        return Check("identity", FAIL, f"the database belongs to kiosk {owner!r}, the config says {kiosk_id!r}: nothing "
                                        "is recorded or sent until they agree (fix kiosk.id, or give this kiosk its "
                                        "own data directory)")
-    return Check("identity", OK, f"the database is kiosk {kiosk_id}'s" if owner else
+    return Check("identity", OK, f"the database belongs to kiosk {kiosk_id}" if owner else
                  f"the database takes kiosk {kiosk_id}'s id at the first start")
 
 

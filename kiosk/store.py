@@ -208,7 +208,8 @@ def open_database(path: Path | str) -> SqliteDatabase:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise StoreError(f"cannot create data directory {path.parent}: {e.strerror}") from None
+        raise StoreError(f"cannot create data directory {path.parent}: "
+                         f"{_file_in_the_way(path.parent) or e.strerror}") from None
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -232,6 +233,15 @@ def open_database(path: Path | str) -> SqliteDatabase:
         db.close()
         raise card_failure(e, path) or StoreError(f"cannot open database {path}: {e} (run `kiosk doctor`)") from None
     return db
+
+
+def _file_in_the_way(directory: Path) -> str | None:
+    """What stands where `directory` (or one above it) must be: a file (mkdir says only 'File
+    exists' or 'Not a directory'), or None."""
+    for p in (directory, *directory.parents):
+        if p.exists():
+            return None if p.is_dir() else f"{p} is a file, not a directory"
+    return None
 
 
 def _refuse_foreign(path: Path) -> None:
@@ -327,7 +337,7 @@ class LocalStore:
                 stored = row[0]
         if stored != kiosk_id:
             raise IdentityError(
-                f"the kiosk database {self.path} is kiosk {stored!r}'s, but the config says kiosk.id = {kiosk_id!r}: "
+                f"the kiosk database {self.path} belongs to kiosk {stored!r}, but the config says kiosk.id = {kiosk_id!r}: "
                 "nothing is recorded or sent under another identity. If the config is wrong, fix kiosk.id; if this "
                 "card's database is another kiosk's, give this kiosk its own data directory (docs/deployment.md, "
                 "When things go wrong)")
@@ -339,7 +349,9 @@ class LocalStore:
         fresh empty database reporting zero answers. Commands that record create it."""
         path = Path(path)
         if not path.exists():
-            raise StoreError(f"no kiosk database in {path.parent} (check --data-dir or data_dir in the config)")
+            in_the_way = _file_in_the_way(path.parent)
+            raise StoreError(f"no kiosk database in {path.parent}{': ' + in_the_way if in_the_way else ''} "
+                             "(check --data-dir or data_dir in the config)")
         return cls(path, kiosk_id=kiosk_id)
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -157,3 +158,11 @@ def test_doctor_command_exit_codes(tmp_path, capsys):
     assert main(["--config", str(bad), "doctor"]) == 1
     text = capsys.readouterr().out
     assert "problem(s) to fix" in text and "key 'broker.port'" in text
+
+
+def test_another_kiosks_database_is_named_in_plain_words(tmp_path, store, cfg):
+    store.claim(cfg.kiosk_id)
+    other = dataclasses.replace(cfg, kiosk_id="kiosk-0043")
+    identity = next(c for c in run(other) if c.name == "identity")
+    assert identity.status == "fail"
+    assert identity.detail.startswith(f"the database belongs to kiosk {cfg.kiosk_id!r}, the config says 'kiosk-0043'")
