@@ -136,6 +136,14 @@ def test_an_unknown_option_shows_the_subcommands_usage(capsys):
     assert err.startswith("usage: kiosk pin hash ") and "kiosk pin hash: error: unrecognized arguments: --pin 1234" in err
 
 
+def test_run_help_names_every_demo_key(capsys):
+    """The keys README.md lists for the demo: 1-4, g (the staff gesture) and q."""
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "keys 1-4 press the buttons, g the staff gesture" in help_text and "q quits" in help_text
+
+
 def test_python_dash_m_kiosk(tmp_path):
     from kiosk.store import LocalStore
     LocalStore(tmp_path / "kiosk.db").close()            # stats reads a database, never makes one
