@@ -44,8 +44,9 @@ def add_parser(sub, common) -> None:
 def options_without_once(args: argparse.Namespace) -> list[str]:
     """The options that mean something only with --once, given without it (the daemon would
     silently ignore them)."""
-    return [] if args.once else [o for o, given in (("--timeout", args.timeout is not None),
-                                                     ("--json", args.json)) if given]
+    if args.once:
+        return []
+    return [option for option, given in (("--timeout", args.timeout is not None), ("--json", args.json)) if given]
 
 
 def sync_command(args: argparse.Namespace) -> int:

@@ -1,8 +1,9 @@
 """The rules of a kiosk config that one key's declaration cannot say: those that span keys (the
 wording in every language offered, buttons wired for each question's scale, a schedule naming a
 question that exists, a reconnect delay within its longest) and the few checks a type, bound or
-pattern cannot express (a time zone this system knows, a host name or IP address, a PIN hash). Each is a small named function, said once; `RULES` runs them in
-order after the generic pass (`kiosk.config.reader`), on values it has already checked.
+pattern cannot express (a time zone this system knows, a host name or IP address, a PIN hash).
+Each is a small named function, said once; `RULES` runs them in order after the generic pass
+(`kiosk.config.reader`), on values it has already checked.
 
 A rule raises ConfigError through `doc.fail(keypath, message)`, naming the key and its line. Only
 `default_language_is_offered` fills in a value (a default that depends on kiosk.languages).
