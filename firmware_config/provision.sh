@@ -28,6 +28,12 @@ PENDING_FILE=/var/lib/kundpuls-provision/pending.sh
 DATA_LABEL=kundpuls-data
 ID_RE='^[A-Za-z0-9_-]{1,64}$'
 HOST_RE='^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$'
+# What 'kiosk pin hash' prints, and the fewest PBKDF2 iterations the kiosk accepts (kiosk/pin.py:
+# _HASH_RE, MIN_ITERATIONS; tests/test_firmware_provision.py checks they agree). The kiosk is
+# installed only later in this script (or in the target system), so it cannot check this itself.
+# shellcheck disable=SC2016  # the $ are the hash's own, matched literally
+PIN_HASH_RE='^pbkdf2_sha256\$([0-9]+)\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$'
+PIN_HASH_MIN_ITERATIONS=100000
 
 usage() {
   cat <<EOF
@@ -169,8 +175,16 @@ elif [ ! -s "$(t "$ETC/broker.pass")" ]; then
   die "the broker password is required: --broker-password-stdin, --broker-password-file or --broker-password"
 fi
 if [ -n "$CA_FILE" ]; then [ -r "$CA_FILE" ] || die "--ca-file: cannot read $CA_FILE"; fi
-if [ -n "$STAFF_PIN_HASH" ] && ! [[ $STAFF_PIN_HASH =~ ^[A-Za-z0-9\$+/=._:-]+$ ]]; then
-  die "--staff-pin-hash does not look like the output of 'kiosk pin hash'"
+if [ -n "$STAFF_PIN_HASH" ]; then
+  make_one="make one with 'kiosk pin hash' (it asks for the PIN and prints the hash; docs/deployment.md, B5) and give it in single quotes"
+  [[ $STAFF_PIN_HASH =~ $PIN_HASH_RE ]] \
+    || die "--staff-pin-hash is not a PIN hash made by 'kiosk pin hash' (never the PIN itself): $make_one"
+  iterations=${BASH_REMATCH[1]}
+  while [ "${iterations#0}" != "$iterations" ]; do iterations=${iterations#0}; done
+  if [ "${#iterations}" -lt "${#PIN_HASH_MIN_ITERATIONS}" ] \
+     || { [ "${#iterations}" -eq "${#PIN_HASH_MIN_ITERATIONS}" ] && [ "$iterations" -lt "$PIN_HASH_MIN_ITERATIONS" ]; }; then
+    die "--staff-pin-hash is a weak hash (${iterations:-0} iterations, at least $PIN_HASH_MIN_ITERATIONS): $make_one"
+  fi
 fi
 if [ "$READ_ONLY" -eq 1 ] && [ -z "$DATA_DEVICE" ]; then
   die "--read-only-root needs --data-device: the database must not live in RAM"

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from kiosk.config import KioskConfig, running_on_pi
-from kiosk.migrations import LATEST
+from kiosk.migrations import LATEST, not_a_kiosk_database
+from server_sync.program.tls import check_ca_file
+from server_sync.protocol.errors import SettingError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 LOW_DISK_BYTES = 200 * 1024 * 1024       # warn: days of answers left, but the journal and updates need room
@@ -62,6 +64,12 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
             out.append(Check("database", FAIL, f"{path} is damaged (integrity_check: {first}): {REPAIR}; it keeps "
                                                "every row it can read"))
             return out
+        foreign = not_a_kiosk_database(con)
+        if foreign:
+            out.append(Check("database", FAIL, f"{path} is not a kiosk database: {foreign}; it may be another "
+                                               "program's (the central store?): point kiosk.data_dir (or "
+                                               "--data-dir) at the kiosk's own data directory"))
+            return out
         out.append(Check("database", OK, f"{path} opens, integrity_check ok"))
         if version > LATEST:
             out.append(Check("schema", FAIL, f"schema {version} is newer than this software ({LATEST}); upgrade kundpuls"))
@@ -85,10 +93,10 @@ def _identity(con: sqlite3.Connection, kiosk_id: str) -> Check:
         found = con.execute("SELECT kiosk_id FROM response WHERE kiosk_id <> ? LIMIT 1", (kiosk_id,)).fetchone()
         owner = found[0] if found else None
     if owner is not None and owner != kiosk_id:
-        return Check("identity", FAIL, f"the database is kiosk {owner!r}'s, the config says {kiosk_id!r}: nothing "
+        return Check("identity", FAIL, f"the database belongs to kiosk {owner!r}, the config says {kiosk_id!r}: nothing "
                                        "is recorded or sent until they agree (fix kiosk.id, or give this kiosk its "
                                        "own data directory)")
-    return Check("identity", OK, f"the database is kiosk {kiosk_id}'s" if owner else
+    return Check("identity", OK, f"the database belongs to kiosk {kiosk_id}" if owner else
                  f"the database takes kiosk {kiosk_id}'s id at the first start")
 
 
@@ -179,10 +187,13 @@ def check_broker(cfg: KioskConfig) -> list[Check]:
     where = f"{b.host}:{b.port}"
     if not b.tls:
         out.append(Check("broker", WARN, f"{where} without TLS: only for a test or a laptop demo"))
-    elif b.ca_file and not Path(b.ca_file).is_file():
-        out.append(Check("broker", FAIL, f"broker.ca_file {b.ca_file} does not exist"))
     else:
-        out.append(Check("broker", OK, f"{where} with TLS as user {b.username}"))
+        try:
+            if b.ca_file:
+                check_ca_file(b.ca_file, key="broker.ca_file")     # as `kiosk sync` does at start-up
+            out.append(Check("broker", OK, f"{where} with TLS as user {b.username}"))
+        except SettingError as e:
+            out.append(Check("broker", FAIL, str(e)))
     if not b.password_file:
         out.append(Check("broker password", WARN, "broker.password_file is not set: the kiosk cannot log in to the broker"))
         return out

@@ -4,7 +4,8 @@ JSONL is the format the centre imports (`kiosk-central import FILE`, idempotent 
 line 1 is a header `{"type": "export", "schema": 1, …}`, then one line per event, exactly the
 wire event dict (`Response.to_event()` / `FollowUp.to_event()`), in `seq` order, and a last
 line `{"type": "end", "events": N}` so a truncated file is detected. CSV carries the same
-fields for a spreadsheet. See docs/export-format.md.
+fields for a spreadsheet, and never a cell a spreadsheet would run as a formula. See
+docs/export-format.md.
 
 Records are streamed from the database (peewee `.iterator()`, no caching), never loaded in
 memory at once; export never writes to the database (it does not mark anything sent).
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 from zoneinfo import ZoneInfo
 
-from server_sync.protocol import FollowUpEvent, ResponseEvent, field_names, iso_ms
+from server_sync.protocol import FieldSpec, FollowUpEvent, ResponseEvent, field_names, fields_of, iso_ms
 from kiosk.config import KioskConfig
 from kiosk.store import FollowUp, LocalStore, Response
 
@@ -31,6 +32,11 @@ FORMATS = ("jsonl", "csv")
 # Every field of either event type (from their declaration, answers' first), then the header's own.
 CSV_COLUMNS = ("type", *dict.fromkeys(field_names(ResponseEvent) + field_names(FollowUpEvent)),
                "schema", "exported_at")
+_FIELDS = {spec.name: spec for spec in fields_of(ResponseEvent) + fields_of(FollowUpEvent)}
+# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
+# (CSV injection, OWASP); a comment is a customer's text. The centre's web CSV guards the same way
+# (server_sync/web/render.py; tests/test_export.py checks they agree).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def since_utc(cfg: KioskConfig, since: date | None) -> str | None:
@@ -83,13 +89,24 @@ def write_csv(cfg: KioskConfig, store: LocalStore, out: TextIO, exported_at: dat
                 "schema": SCHEMA, "exported_at": h["exported_at"]})
     n = 0
     for ev in events(store, since_utc(cfg, since)):
-        row = dict(ev)
-        if "reasons" in row:
-            row["reasons"] = ";".join(row["reasons"])
-        row["clock_synced"] = int(row["clock_synced"])
-        w.writerow(row)
+        w.writerow({name: csv_cell(_FIELDS[name], value) if name in _FIELDS else value
+                    for name, value in ev.items()})
         n += 1
     return n
+
+
+def csv_cell(spec: FieldSpec, value: Any) -> Any:
+    """An event field as a spreadsheet cell: booleans 0/1, lists joined with ';', text that
+    would start a formula behind an apostrophe (the spreadsheet shows it as text)."""
+    if value is None:
+        return None
+    if spec.kind == "bool":
+        return int(value)
+    if spec.kind == "list":
+        value = ";".join(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def export_to(cfg: KioskConfig, store: LocalStore, fmt: str, output: Path | None, out: TextIO,

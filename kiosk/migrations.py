@@ -2,7 +2,8 @@
 
 The schema version lives in `PRAGMA user_version` (`UserVersion`, the ledger of the shared
 runner `server_sync.program.migrations`). Each migration runs once, in order, inside one
-transaction; never edit a released migration, add a new one. Start-up never ALTERs ad hoc.
+transaction; never edit a released migration, add a new one. Start-up never ALTERs ad hoc, and
+never migrates a database that is not a kiosk's (`not_a_kiosk_database`).
 """
 
 from __future__ import annotations
@@ -91,6 +92,25 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 ]
 
 LATEST = MIGRATIONS[-1][0]
+# What the first migration makes: every kiosk database past version 0 has these tables.
+KIOSK_TABLES = frozenset({"sequence", "response", "followup", "meta"})
+
+
+def not_a_kiosk_database(con: Any) -> str | None:
+    """Why the SQLite database on `con` (a sqlite3 connection) is not a kiosk's, or None. Another
+    program's database (the centre's store in the kiosk's data directory, say) has tables but
+    user_version 0, or lacks the kiosk's tables: migrating it would add ours to it, or fail half
+    way. A new, empty database (version 0, no tables) is a kiosk's to be."""
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+              if not row[0].startswith("sqlite_")}
+    if version == 0 and tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        return f"it holds tables but no kiosk schema version ({shown})"
+    missing = KIOSK_TABLES - tables if version > 0 else set()
+    if missing:
+        return f"schema version {version} without the kiosk's tables ({', '.join(sorted(missing))})"
+    return None
 
 
 class UserVersion:

@@ -88,8 +88,9 @@ def validate_push(base: Mapping[str, Any], payload: bytes, current_version: int)
 
 
 def _laid_over(cfg: KioskConfig, pushed: Mapping[str, Any], base: Mapping[str, Any]) -> KioskConfig:
-    merged = parse_config(merge_pushed_config(base, pushed))
-    return replace(merged, data_dir=cfg.data_dir, source=cfg.source)
+    # The file's relative paths are still taken from its directory (cfg.source).
+    merged = parse_config(merge_pushed_config(base, pushed), path=cfg.source)
+    return replace(merged, data_dir=cfg.data_dir)
 
 
 def overlay(cfg: KioskConfig, demo: bool = False) -> KioskConfig:

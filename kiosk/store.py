@@ -25,7 +25,7 @@ from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase, TextField
 
 from kiosk.exc import DamagedDatabase, DiskFull, IdentityError, StoreError
-from kiosk.migrations import UserVersion, migrations
+from kiosk.migrations import UserVersion, migrations, not_a_kiosk_database
 from msgspec.structs import astuple
 
 from server_sync.program.migrations import SchemaTooNew
@@ -208,7 +208,8 @@ def open_database(path: Path | str) -> SqliteDatabase:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise StoreError(f"cannot create data directory {path.parent}: {e.strerror}") from None
+        raise StoreError(f"cannot create data directory {path.parent}: "
+                         f"{_file_in_the_way(path.parent) or e.strerror}") from None
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -219,6 +220,7 @@ def open_database(path: Path | str) -> SqliteDatabase:
         if size == 0:
             raise DamagedDatabase(f"the kiosk database {path} is empty (0 bytes): the card lost it, and with it "
                                   f"the kiosk's sequence; {REPAIR_HINT}")
+    _refuse_foreign(path)
     db = KioskDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)
     try:
         db.connect(reuse_if_open=True)
@@ -231,6 +233,34 @@ def open_database(path: Path | str) -> SqliteDatabase:
         db.close()
         raise card_failure(e, path) or StoreError(f"cannot open database {path}: {e} (run `kiosk doctor`)") from None
     return db
+
+
+def _file_in_the_way(directory: Path) -> str | None:
+    """What stands where `directory` (or one above it) must be: a file (mkdir says only 'File
+    exists' or 'Not a directory'), or None."""
+    for p in (directory, *directory.parents):
+        if p.exists():
+            return None if p.is_dir() else f"{p} is a file, not a directory"
+    return None
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Refuse another program's database before anything is done to it (even our pragmas switch
+    its journal to WAL): looked at read-only. One that cannot be read so is left to the open
+    that follows, which says what is wrong with it."""
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return
+    try:
+        why = not_a_kiosk_database(con)
+    except sqlite3.Error:
+        return
+    finally:
+        con.close()
+    if why:
+        raise StoreError(f"{path} is not a kiosk database: {why}. It was left as it is; point --data-dir "
+                         "or kiosk.data_dir at the kiosk's own data directory")
 
 
 def _create(path: Path) -> None:
@@ -307,7 +337,7 @@ class LocalStore:
                 stored = row[0]
         if stored != kiosk_id:
             raise IdentityError(
-                f"the kiosk database {self.path} is kiosk {stored!r}'s, but the config says kiosk.id = {kiosk_id!r}: "
+                f"the kiosk database {self.path} belongs to kiosk {stored!r}, but the config says kiosk.id = {kiosk_id!r}: "
                 "nothing is recorded or sent under another identity. If the config is wrong, fix kiosk.id; if this "
                 "card's database is another kiosk's, give this kiosk its own data directory (docs/deployment.md, "
                 "When things go wrong)")
@@ -319,7 +349,9 @@ class LocalStore:
         fresh empty database reporting zero answers. Commands that record create it."""
         path = Path(path)
         if not path.exists():
-            raise StoreError(f"no kiosk database in {path.parent} (check --data-dir or data_dir in the config)")
+            in_the_way = _file_in_the_way(path.parent)
+            raise StoreError(f"no kiosk database in {path.parent}{': ' + in_the_way if in_the_way else ''} "
+                             "(check --data-dir or data_dir in the config)")
         return cls(path, kiosk_id=kiosk_id)
 
     def close(self) -> None:

@@ -130,6 +130,14 @@ def test_syntax_error_names_the_line():
      "needs a label in 'en'"),
     ('[[schedule]]', '[[questions]]\nid = "visit"  # again\ntext = { sv = "Igen?", en = "Again?" }\n\n[[schedule]]',
      "questions[1].id", "# again", "duplicate question id 'visit'"),
+    ('[gpio]', '[broker]\nhost = ""\n\n[gpio]', "broker.host", "host =", "must be a host name (like broker.example.com) or an IP address, got ''"),
+    ('[gpio]', '[broker]\nhost = "a b"\n\n[gpio]', "broker.host", "host =", "or an IP address, got 'a b'"),
+    ('[gpio]', '[broker]\nhost = "-broker.example"\n\n[gpio]', "broker.host", "host =", "host name"),
+    ('[gpio]', '[broker]\nhost = "10.0.0.300"\n\n[gpio]', "broker.host", "host =", "host name"),
+    ('[gpio]', '[sync]\nbackoff_min_s = 100\nbackoff_max_s = 1\n\n[gpio]', "sync.backoff_min_s", "backoff_min_s",
+     "sync.backoff_min_s (100) is more than sync.backoff_max_s (1)"),
+    ('[gpio]', '[sync]\nbackoff_max_s = 0.5\n\n[gpio]', "sync.backoff_max_s", "backoff_max_s",
+     "sync.backoff_min_s (1) is more than sync.backoff_max_s (0.5)"),
 ])
 def test_bad_value_names_key_line_and_problem(old, new, key, needle, words):
     assert old in GOOD
@@ -217,6 +225,37 @@ def test_file_errors(tmp_path):
     bad.write_bytes(b'[kiosk]\nid = "k\xe4"\n')
     with pytest.raises(ConfigError, match="not UTF-8"):
         kconfig.load_file(bad)
+
+
+@pytest.mark.parametrize("host", ["localhost", "broker.example.com", "mqtt-1.kundpuls.example", "10.0.0.30",
+                                  "fd00::1", "xn--mller-kva.example"])
+def test_host_names_and_ip_addresses_are_broker_hosts(host):
+    assert parse(GOOD + f'\n[broker]\nhost = "{host}"\n').broker.host == host
+
+
+def test_relative_paths_are_taken_from_the_config_files_directory(tmp_path, monkeypatch, capsys):
+    """Not from wherever the command runs: `kiosk --config /etc/x/kiosk.toml` from any directory
+    finds the same data directory, CA and password files; `~` is the home directory."""
+    (tmp_path / "etc").mkdir()
+    path = tmp_path / "etc" / "kiosk.toml"
+    path.write_text('[kiosk]\nid = "k1"\ndata_dir = "kdrel"\n[broker]\nca_file = "../certs/ca.crt"\n'
+                    'password_file = "~/broker.pass"\n', encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    cfg = kconfig.load_file("../etc/kiosk.toml")
+    assert cfg.data_dir == tmp_path / "etc" / "kdrel"
+    assert Path(cfg.broker.ca_file).resolve() == tmp_path / "certs" / "ca.crt"
+    assert cfg.broker.password_file == str(tmp_path / "home" / "broker.pass")
+    monkeypatch.delenv("KUNDPULS_DATA_DIR", raising=False)
+    assert main(["--config", "../etc/kiosk.toml", "config", "check", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["data_dir"] == str(tmp_path / "etc" / "kdrel")
+    from kiosk.pushed import save_pushed                  # a config the centre pushed keeps them so
+    cfg.data_dir.mkdir()
+    save_pushed(cfg.data_dir, {"version": 1, "ui": {"thank_you_s": 3}})
+    pushed = load("../etc/kiosk.toml", env={})
+    assert pushed.ui.thank_you_s == 3 and pushed.broker == cfg.broker and pushed.data_dir == cfg.data_dir
 
 
 # -- precedence: CLI > env > file > defaults ---------------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import sqlite3
 from collections import namedtuple
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +19,19 @@ from kiosk.exc import ConfigError
 from seeds.demo import demo_config_mapping
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+# A self-signed CA certificate (its key thrown away): what broker.ca_file names on a kiosk.
+CA_PEM = """-----BEGIN CERTIFICATE-----
+MIIBjDCCATOgAwIBAgIUYgIsmzh+J9ovB1too+ACF+u18OEwCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQS3VuZHB1bHMgdGVzdCBDQTAgFw0yNjEyMDMxNDU1MzlaGA8y
+MTI2MTEwOTE0NTUzOVowGzEZMBcGA1UEAwwQS3VuZHB1bHMgdGVzdCBDQTBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABP1F51kyVL72Y3O+z3HawC0eZcQEfUjM7itf
+3IvmaSjc+wVUvsEcnm34SP69G8/pzS9Hz8bDMw4pbxUFOfQ82kCjUzBRMB0GA1Ud
+DgQWBBTeml6vFZ8RMI6UvYk+lokkqpWXMjAfBgNVHSMEGDAWgBTeml6vFZ8RMI6U
+vYk+lokkqpWXMjAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0cAMEQCIFfl
+VFdjd9t6JKp+fuFmqNU9MwvD5MyhwgtcbDyN4SRhAiAhaa+RcUqtTSmfU3crmzg/
+qkmx0sj2SSnh5z556lOY0Q==
+-----END CERTIFICATE-----
+"""
 
 
 def config(tmp_path: Path, **broker):
@@ -48,7 +63,7 @@ def run(cfg_or_error, **kw):
 
 def test_healthy_kiosk(tmp_path, recorder):
     ca = tmp_path / "ca.pem"
-    ca.write_text("cert")
+    ca.write_text(CA_PEM)
     cfg = config(tmp_path, ca_file=str(ca), password_file=str(secret(tmp_path, 0o600)))
     recorder.record("visit", 3)
     checks = run(cfg)
@@ -64,6 +79,35 @@ def test_world_readable_password_and_missing_ca_fail(tmp_path):
     assert s["broker"] == "fail" and s["broker password"] == "fail"
     cfg = config(tmp_path, password_file=str(tmp_path / "missing"))
     assert statuses(run(cfg))["broker password"] == "fail"
+
+
+def test_a_ca_file_that_is_not_a_pem_certificate_fails_as_sync_would(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate\n")
+    broker = next(c for c in run(config(tmp_path, ca_file=str(ca))) if c.name == "broker")
+    assert broker.status == "fail"
+    assert broker.detail.startswith(f"key 'broker.ca_file': {ca} is not a PEM CA certificate")
+
+
+def test_another_programs_database_fails_naming_it(tmp_path):
+    """The centre's store (tables, no kiosk schema version) in the kiosk's data directory."""
+    cfg = config(tmp_path)
+    cfg.data_dir.mkdir(parents=True)
+    central_store(cfg.db_path)
+    checks = run(cfg)
+    database = next(c for c in checks if c.name == "database")
+    assert database.status == "fail"
+    assert database.detail.startswith(f"{cfg.db_path} is not a kiosk database: it holds tables but no kiosk "
+                                      "schema version (dead_letter, response, schema_migration)")
+    assert "schema" not in statuses(checks)
+
+
+def central_store(path: Path) -> None:
+    con = sqlite3.connect(path)
+    for table in ("schema_migration", "response", "dead_letter"):
+        con.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)")
+    con.commit()
+    con.close()
 
 
 def test_no_tls_and_no_password_warn(tmp_path):
@@ -114,3 +158,11 @@ def test_doctor_command_exit_codes(tmp_path, capsys):
     assert main(["--config", str(bad), "doctor"]) == 1
     text = capsys.readouterr().out
     assert "problem(s) to fix" in text and "key 'broker.port'" in text
+
+
+def test_another_kiosks_database_is_named_in_plain_words(tmp_path, store, cfg):
+    store.claim(cfg.kiosk_id)
+    other = dataclasses.replace(cfg, kiosk_id="kiosk-0043")
+    identity = next(c for c in run(other) if c.name == "identity")
+    assert identity.status == "fail"
+    assert identity.detail.startswith(f"the database belongs to kiosk {cfg.kiosk_id!r}, the config says 'kiosk-0043'")

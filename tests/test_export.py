@@ -10,6 +10,8 @@ import stat
 import threading
 from datetime import date, datetime, timezone
 
+import pytest
+
 from kiosk.cli import main
 from kiosk.export import CSV_COLUMNS, write_csv, write_jsonl
 from kiosk.store import FollowUp, Response
@@ -117,3 +119,30 @@ def test_export_into_a_pipe_writes_into_it_and_leaves_it_a_pipe(cfg, store, reco
     reader.join(timeout=10)
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert got and got[0].splitlines()[-1] == '{"type": "end", "events": 4}'
+
+
+# A comment's leading tab or CR never reaches the store (kiosk.scrub trims it): the last two are
+# for the cell guard itself.
+FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\r=1"]
+
+
+def test_csv_cells_are_never_formulas_and_booleans_are_0_or_1(cfg, store, recorder, clock):
+    """A comment that starts like a formula is shown as text (a leading apostrophe, as OWASP
+    recommends); clock_synced and unsent read 0/1 alike, as docs/export-format.md says."""
+    for i, comment in enumerate(FORMULAS[:4]):
+        answer = recorder.record("visit", 1)
+        recorder.record_followup(answer.id, [], comment, unsent=bool(i % 2))
+        clock.advance(60)
+    out = io.StringIO()
+    write_csv(cfg, store, out, NOW)
+    rows = [r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["type"] == "followup"]
+    assert [r["comment"] for r in rows] == ["'" + c for c in FORMULAS[:4]]
+    assert [r["unsent"] for r in rows] == ["0", "1"] * 2
+    assert {r["clock_synced"] for r in rows} <= {"0", "1"}
+
+
+def test_the_kiosk_guards_a_cell_as_the_centres_web_csv_does():
+    render = pytest.importorskip("server_sync.web.render")      # not on a kiosk (no web extra)
+    from kiosk.export import _FIELDS, csv_cell
+    for text in [*FORMULAS, "fine", "", "'quoted", " =x", "a=b"]:
+        assert csv_cell(_FIELDS["comment"], text) == render._cell(text), text

@@ -299,7 +299,7 @@ def test_the_kiosk_id_is_kept_in_the_database_and_another_one_is_refused(tmp_pat
     other.write_text(kiosk_toml.read_text().replace(ID, "kiosk-0043"), encoding="utf-8")
     for command in (["simulate", "--taps", "1"], ["sync", "--once", "--timeout", "1"], ["stats"]):
         rc, _, err = run(capsys, "--config", str(other), *command)
-        assert rc == 1 and f"is kiosk '{ID}''s, but the config says kiosk.id = 'kiosk-0043'" in err, err
+        assert rc == 1 and f"belongs to kiosk '{ID}', but the config says kiosk.id = 'kiosk-0043'" in err, err
     rc, out, _ = run(capsys, "--config", str(other), "doctor", "--json")
     identity = {c["name"]: c for c in json.loads(out)["checks"]}["identity"]
     assert rc == 1 and identity["status"] == "fail"
@@ -315,7 +315,7 @@ def test_a_database_from_before_takes_its_identity_from_its_answers(tmp_path, cf
     recorder.record("visit", 2)
     store.db.execute_sql("DELETE FROM meta WHERE key = 'kiosk.id'")
     store.close()
-    with pytest.raises(IdentityError, match="is kiosk 'demo-kiosk-1''s"):
+    with pytest.raises(IdentityError, match="belongs to kiosk 'demo-kiosk-1', but"):
         LocalStore(cfg.db_path, kiosk_id=ID)
     with LocalStore(cfg.db_path, kiosk_id="demo-kiosk-1") as again:
         assert again.get_meta("kiosk.id") is None or again.get_meta("kiosk.id") == "demo-kiosk-1"

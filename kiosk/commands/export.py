@@ -33,9 +33,9 @@ def export_command(args: argparse.Namespace) -> int:
     with LocalStore.existing(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
         try:
             n = export_to(cfg, store, args.format, args.output, sys.stdout, now, since)
-        except BrokenPipeError:
-            raise                      # `kiosk export | head`: the reader is done, not an error
         except OSError as e:
+            if args.output is None:
+                raise                  # standard output: the CLI says what failed (kiosk.cli.main)
             raise KioskError(f"cannot write {args.output}: {e.strerror}") from None
     if args.output:
         print(f"exported {n} records to {args.output}", file=sys.stderr)

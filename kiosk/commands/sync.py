@@ -15,6 +15,8 @@ import logging
 import signal
 import threading
 
+ONCE_TIMEOUT_S = 60.0
+
 
 def positive_seconds(text: str) -> float:
     try:
@@ -31,12 +33,20 @@ def add_parser(sub, common) -> None:
                        help="send answers to the centre over MQTT (daemon, or --once to drain and exit)")
     p.add_argument("--once", action="store_true",
                    help="drain the outbox, wait for the centre's acks, then exit (0: all acknowledged)")
-    p.add_argument("--timeout", type=positive_seconds, default=60.0, metavar="S",
-                   help="with --once: give up after S seconds (default 60)")
+    p.add_argument("--timeout", type=positive_seconds, metavar="S",
+                   help=f"with --once: give up after S seconds (default {ONCE_TIMEOUT_S:g})")
     p.add_argument("--demo", action="store_true", help="use the demo configuration")
     p.add_argument("--json", action="store_true", help="with --once: print the result as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="log every connection event")
-    p.set_defaults(func=sync_command)
+    p.set_defaults(func=sync_command, usage_error=p.error)
+
+
+def options_without_once(args: argparse.Namespace) -> list[str]:
+    """The options that mean something only with --once, given without it (the daemon would
+    silently ignore them)."""
+    if args.once:
+        return []
+    return [option for option, given in (("--timeout", args.timeout is not None), ("--json", args.json)) if given]
 
 
 def sync_command(args: argparse.Namespace) -> int:
@@ -46,6 +56,8 @@ def sync_command(args: argparse.Namespace) -> int:
     from server_sync.program.systemd import SystemdNotifier
     from kiosk.sync_agent import SyncAgent, SyncError
 
+    for option in options_without_once(args):
+        args.usage_error(f"{option} needs --once")
     logging.basicConfig(level=logging.INFO if (args.verbose or not args.once) else logging.WARNING,
                         format="kiosk sync: %(message)s")
     cfg = load_config(args)
@@ -59,7 +71,7 @@ def sync_command(args: argparse.Namespace) -> int:
             agent.run(stop)
             return 0
         before = store.outbox_depth()
-        if not agent.run(stop, once=True, timeout=args.timeout):
+        if not agent.run(stop, once=True, timeout=args.timeout or ONCE_TIMEOUT_S):
             raise SyncError(f"interrupted: {store.outbox_depth()} event(s) not yet acknowledged by the centre")
         c = agent.counters
         result = {"drained": True, "events_acked": c.events_acked, "events_sent": c.events_sent,

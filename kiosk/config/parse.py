@@ -32,7 +32,7 @@ def parse_config(data: Mapping[str, Any], text: str | None = None,
     kiosk = values["kiosk"]
     return KioskConfig(
         kiosk_id=kiosk["id"], site_id=kiosk["site"],
-        data_dir=Path(kiosk["data_dir"]).expanduser() if kiosk["data_dir"] else default_data_dir(),
+        data_dir=Path(kiosk["data_dir"]) if kiosk["data_dir"] else default_data_dir(),
         languages=kiosk["languages"], default_language=kiosk["default_language"],
         timezone=kiosk["timezone"],
         questions=tuple(Question(**q) for q in values["questions"]),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from typing import Any, Mapping
 
 from kiosk.config.schema import KEYS, TYPES, Key, children, held
@@ -89,9 +90,23 @@ def _value(doc: Document, keypath: KeyPath, key: Key, node: Mapping[str, Any]) -
     value = node[key.field]
     _check_type(doc, keypath, key, value)
     _check_values(doc, keypath, key, value)
+    if key.type == "path":
+        value = _path(doc, value)
     if key.type == "table" and isinstance(key.default, dict):
         value = {**copy.deepcopy(key.default), **value}   # the file's entries over the built-in ones
     return held(key, value)
+
+
+def _path(doc: Document, text: str) -> str:
+    """A path as the file means it: `~` is the home directory, and a relative path is taken from
+    the config file's directory, not from wherever the command runs (a config that is no file,
+    such as the demo's, leaves it relative). Empty stays empty: the key's default."""
+    if not text:
+        return text
+    path = os.path.expanduser(text)
+    if doc.path and not os.path.isabs(path):
+        path = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(doc.path)), path))
+    return path
 
 
 def _check_type(doc: Document, keypath: KeyPath, key: Key, value: Any) -> None:

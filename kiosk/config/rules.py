@@ -1,8 +1,9 @@
 """The rules of a kiosk config that one key's declaration cannot say: those that span keys (the
 wording in every language offered, buttons wired for each question's scale, a schedule naming a
-question that exists) and the few checks a type, bound or pattern cannot express (a time zone
-this system knows, a PIN hash). Each is a small named function, said once; `RULES` runs them in
-order after the generic pass (`kiosk.config.reader`), on values it has already checked.
+question that exists, a reconnect delay within its longest) and the few checks a type, bound or
+pattern cannot express (a time zone this system knows, a host name or IP address, a PIN hash).
+Each is a small named function, said once; `RULES` runs them in order after the generic pass
+(`kiosk.config.reader`), on values it has already checked.
 
 A rule raises ConfigError through `doc.fail(keypath, message)`, naming the key and its line. Only
 `default_language_is_offered` fills in a value (a default that depends on kiosk.languages).
@@ -10,6 +11,8 @@ A rule raises ConfigError through `doc.fail(keypath, message)`, naming the key a
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +26,8 @@ from server_sync.protocol.scales import SCALES
 # with fixed pull-ups (2, 3), UART console (14, 15).
 BCM_PINS = range(0, 28)
 RESERVED_PINS = frozenset({0, 1, 2, 3, 14, 15})
+# One label of a DNS host name (RFC 1123): letters, digits and inner hyphens, at most 63.
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 # Each button is one face of a smiley scale; a 0-10 question is answered on the screen only.
 BUTTON_COUNTS = tuple(sorted({s.points for s in SCALES.values() if s.smiley}))
 
@@ -45,6 +50,35 @@ def timezone_is_known(doc: Document) -> None:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise doc.fail(("kiosk", "timezone"),
                        f"unknown time zone {tz!r} (use an IANA name like Europe/Stockholm)") from None
+
+
+def broker_host_is_a_host(doc: Document) -> None:
+    """A host name or an IP address: paho takes anything, and `kiosk sync` would then retry an
+    empty or mistyped host for ever ("Invalid host.", a failed name lookup)."""
+    host = doc.values["broker"]["host"]
+    if not is_host(host):
+        raise doc.fail(("broker", "host"), f"must be a host name (like broker.example.com) or an IP address, "
+                                           f"got {host!r}")
+
+
+def is_host(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        pass
+    labels = text.split(".")
+    # A last label of digits only is a mistyped IPv4 address (10.0.0.300), not a name.
+    return (len(text) <= 253 and all(HOST_LABEL.fullmatch(label) for label in labels)
+            and not labels[-1].isdigit())
+
+
+def backoff_within_its_longest(doc: Document) -> None:
+    sync = doc.values["sync"]
+    if sync["backoff_min_s"] > sync["backoff_max_s"]:
+        where = ("sync", "backoff_min_s") if doc.given("sync", "backoff_min_s") else ("sync", "backoff_max_s")
+        raise doc.fail(where, f"sync.backoff_min_s ({sync['backoff_min_s']:g}) is more than sync.backoff_max_s "
+                              f"({sync['backoff_max_s']:g}): the first reconnect delay cannot be longer than the longest")
 
 
 def reasons_are_labelled(doc: Document) -> None:
@@ -169,6 +203,8 @@ def _text(value: object) -> bool:
 RULES: tuple[Callable[[Document], None], ...] = (
     default_language_is_offered,
     timezone_is_known,
+    broker_host_is_a_host,
+    backoff_within_its_longest,
     reasons_are_labelled,
     question_ids_are_unique,
     wording_in_every_language,

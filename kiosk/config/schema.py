@@ -143,7 +143,8 @@ KEYS: tuple[Key, ...] = (
         minimum=0),
     Key("kiosk.id", "str", "demo-kiosk-1", "Kiosk id, unique in the fleet, used in MQTT topics.", pattern=IDENTIFIER),
     Key("kiosk.site", "str", "demo-site-1", "Site (store) id the kiosk belongs to.", pattern=IDENTIFIER),
-    Key("kiosk.data_dir", "path", "", "Where the database lives. Empty: /var/lib/kundpuls on a Pi, ~/.local/share/kundpuls elsewhere."),
+    Key("kiosk.data_dir", "path", "", "Where the database lives. Empty: /var/lib/kundpuls on a Pi, ~/.local/share/kundpuls elsewhere. "
+        "A relative path is taken from the config file's directory."),
     Key("kiosk.languages", "list[str]", LANGUAGES, "UI languages offered to customers.",
         choices=LANGUAGES, item="language", unique=True, min_items=1),
     Key("kiosk.default_language", "str", "sv", "Language the kiosk returns to after idle; one of kiosk.languages (left out: sv when offered, else the first)."),
@@ -174,7 +175,7 @@ KEYS: tuple[Key, ...] = (
         minimum=0.5, maximum=60),
     Key("gpio.led_flash_s", "float", 0.8, "How long a button's LED lights after a press.", minimum=0, maximum=10),
     Key("gpio.idle_pattern", "bool", True, "Breathe the LEDs gently while idle."),
-    Key("broker.host", "str", "localhost", "MQTT broker host name."),
+    Key("broker.host", "str", "localhost", "MQTT broker host name or IP address."),
     Key("broker.port", "int", 8883, "MQTT broker port (8883 for TLS).", minimum=1, maximum=65535),
     Key("broker.tls", "bool", True, "Use TLS. Only a test or a laptop demo turns it off."),
     Key("broker.ca_file", "path", "", "CA certificate that signed the broker's certificate (empty: the system's CAs)."),
