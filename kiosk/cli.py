@@ -2,20 +2,16 @@
 (the skeleton: server_sync.program.cli) and finds its config with `kiosk.loading.load_config`.
 
 A user mistake prints `kiosk: error: …` and exits non-zero (2 for usage and config errors);
-never a traceback. So does standard output that cannot be written (`kiosk.standard_output`).
+never a traceback, also when standard output cannot be written (server_sync.program.standard_output).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
 from typing import Sequence
 
 import kiosk.commands
 from kiosk import __version__
-from kiosk.exc import KioskError
-from kiosk.standard_output import READER_GONE, StandardOutput
 from server_sync.program.cli import CommandLine
 
 PROG = "kiosk"
@@ -42,26 +38,4 @@ COMMAND_LINE = CommandLine(PROG, "Kundpuls kiosk: record, inspect and sync custo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    out = StandardOutput(sys.stdout)
-    sys.stdout = out
-    code = 0
-    try:
-        code = COMMAND_LINE.main(argv)
-        out.flush()                 # the last buffered lines fail here, while we can say so
-    except OSError:
-        if not out.failed:
-            raise                   # not standard output's: a bug, to be seen
-    except SystemExit:              # argparse's own exit: help, version or a usage error
-        with contextlib.suppress(OSError):
-            out.flush()             # argparse ignores a failed write of its own
-        if not out.failed:
-            raise
-    finally:
-        sys.stdout = out.stream
-    if out.failed:
-        out.discard()
-    if out.reader_gone:
-        return READER_GONE
-    if out.error:
-        return COMMAND_LINE.fail(KioskError(f"cannot write to standard output: {out.error}"), 1)
-    return code
+    return COMMAND_LINE.main(argv)

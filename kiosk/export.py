@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 from zoneinfo import ZoneInfo
 
+from server_sync.program.spreadsheet import text_cell
 from server_sync.protocol import FieldSpec, FollowUpEvent, ResponseEvent, field_names, fields_of, iso_ms
 from kiosk.config import KioskConfig
 from kiosk.store import FollowUp, LocalStore, Response
@@ -33,10 +34,6 @@ FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("type", *dict.fromkeys(field_names(ResponseEvent) + field_names(FollowUpEvent)),
                "schema", "exported_at")
 _FIELDS = {spec.name: spec for spec in fields_of(ResponseEvent) + fields_of(FollowUpEvent)}
-# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
-# (CSV injection, OWASP); a comment is a customer's text. The centre's web CSV guards the same way
-# (server_sync/web/render.py; tests/test_export.py checks they agree).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def since_utc(cfg: KioskConfig, since: date | None) -> str | None:
@@ -104,9 +101,7 @@ def csv_cell(spec: FieldSpec, value: Any) -> Any:
         return int(value)
     if spec.kind == "list":
         value = ";".join(value)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    return text_cell(value) if isinstance(value, str) else value
 
 
 def export_to(cfg: KioskConfig, store: LocalStore, fmt: str, output: Path | None, out: TextIO,

@@ -127,8 +127,6 @@ def test_a_file_where_the_data_directory_should_be_is_named(command, below, tmp_
     assert f"{tmp_path / 't'} is a file, not a directory" in err and "File exists" not in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="the shared skeleton (server_sync/program/cli.py, CommandParser) reports "
-                                       "a subcommand's unknown options with the top-level usage")
 def test_an_unknown_option_shows_the_subcommands_usage(capsys):
     with pytest.raises(SystemExit):
         main(["pin", "hash", "--pin", "1234"])

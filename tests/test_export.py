@@ -141,8 +141,8 @@ def test_csv_cells_are_never_formulas_and_booleans_are_0_or_1(cfg, store, record
     assert {r["clock_synced"] for r in rows} <= {"0", "1"}
 
 
-def test_the_kiosk_guards_a_cell_as_the_centres_web_csv_does():
-    render = pytest.importorskip("server_sync.web.render")      # not on a kiosk (no web extra)
-    from kiosk.export import _FIELDS, csv_cell
-    for text in [*FORMULAS, "fine", "", "'quoted", " =x", "a=b"]:
-        assert csv_cell(_FIELDS["comment"], text) == render._cell(text), text
+def test_a_text_cell_never_starts_a_formula_and_is_otherwise_as_typed():
+    """server_sync.program.spreadsheet: the one guard of the kiosk's export and the web's CSV."""
+    from server_sync.program.spreadsheet import text_cell
+    assert all(text_cell(text) == "'" + text for text in FORMULAS)
+    assert [text_cell(t) for t in ("fine", "", "'quoted", " =x", "a=b")] == ["fine", "", "'quoted", " =x", "a=b"]

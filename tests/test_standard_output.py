@@ -1,5 +1,5 @@
 """Standard output that cannot be written is one `kiosk: error:` line and exit 1 for every command
-that prints, said once in `kiosk.cli.main`; a reader that went away (`| head`) ends the command
+that prints, said once in the skeleton both commands share (server_sync.program.cli); a reader that went away (`| head`) ends the command
 quietly with 141, as SIGPIPE ends a Unix tool."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.cli import main
-from kiosk.standard_output import READER_GONE
+from server_sync.program.standard_output import READER_GONE
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = "kiosk: error: cannot write to standard output: No space left on device\n"

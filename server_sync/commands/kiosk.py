@@ -153,6 +153,7 @@ def deactivate(args: argparse.Namespace) -> int:
     from server_sync.central import registry
     from server_sync.central.db import connect
 
+    registry.check_id(args.id, "kiosk id")           # the argument first, then the files it names
     _check_broker_files(args, existing=True)
     db = connect(database_url(args))
     try:
@@ -199,6 +200,7 @@ def move(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
 
     acl_file = args.acl_file
+    registry.check_id(args.id, "kiosk id")
     provision.check_broker_file(acl_file, "--acl-file", existing=True)
     db = connect(database_url(args))
     try:

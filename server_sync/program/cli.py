@@ -3,20 +3,23 @@ are the modules of a package, each with `add_parser(subparsers, common)` setting
 name (adding one touches no other file); `main(argv=None) -> int`.
 
 A user mistake prints `prog: error: …` and exits non-zero, never a traceback: 2 for a wrong
-setting or argument (argparse's own code), 1 for anything else Kundpuls refuses on purpose.
+setting or argument (argparse's own code), 1 for anything else Kundpuls refuses on purpose. So
+does standard output that cannot be written (`standard_output`); a reader gone early (`| head`)
+ends the command quietly with 141, as SIGPIPE ends a Unix tool.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
-import os
 import pkgutil
 import sys
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Callable, Sequence
 
+from server_sync.program.standard_output import READER_GONE, StandardOutput
 from server_sync.protocol.errors import KundpulsError, SettingError
 
 
@@ -72,48 +75,21 @@ class CommandParser(argparse.ArgumentParser):
         return text.startswith("-") and (text.split("=", 1)[0] in actions or text[:2] in actions)
 
 
-class OutputError(KundpulsError):
-    """Standard output cannot be written (a full disk, a terminal gone): the user's
-    environment, said as such rather than as a traceback."""
-
-
-class GuardedOutput:
-    """sys.stdout while a command runs: a write or flush that fails raises OutputError. A closed
-    pipe (`| head`) stays a BrokenPipeError: the reader had what it wanted."""
-
-    def __init__(self, stream) -> None:
-        self._stream = stream
-
-    def _guarded(self, call, *args):
-        try:
-            return call(*args)
-        except BrokenPipeError:
-            raise
-        except OSError as e:
-            raise OutputError(f"cannot write to standard output: {e.strerror or e}") from None
-
-    def write(self, text: str) -> int:
-        return self._guarded(self._stream.write, text)
-
-    def flush(self) -> None:
-        self._guarded(self._stream.flush)
-
-    def __getattr__(self, name: str):
-        return getattr(self._stream, name)
-
-
-def _drop_unwritten(stream) -> None:
-    """Point the process's standard output at /dev/null once writing it failed, so that Python's
-    own flush at exit does not fail again over the bytes still buffered (it would print an
-    `Exception ignored` and exit 120 instead of our code)."""
-    if stream is not sys.__stdout__:          # a caller's stream (tests capture it): not ours to move
-        return
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, stream.fileno())
-        os.close(null)
-    except (OSError, ValueError):
-        pass
+def parse_in_subcommand(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """parse_args, but arguments nobody knows are reported by the subcommand that was given
+    them, with its usage (`kiosk pin hash: error: unrecognized arguments: --pin 1234`): argparse
+    hands them up to the top-level parser, whose usage lists only the commands."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        chosen = parser
+        while True:
+            commands = next((a for a in chosen._actions if isinstance(a, argparse._SubParsersAction)), None)
+            name = getattr(args, commands.dest, None) if commands else None
+            if name is None:
+                break
+            chosen = commands.choices[name]
+        chosen.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
 
 
 @dataclass(frozen=True)
@@ -141,36 +117,52 @@ class CommandLine:
         return parser
 
     def main(self, argv: Sequence[str] | None = None) -> int:
-        args = self.build_parser().parse_args(argv)
+        out = StandardOutput(sys.stdout)
+        sys.stdout = out
+        code = 1
+        try:
+            code = self._run(argv)
+            out.flush()                 # the last buffered lines fail here, while we can say so
+        except OSError:
+            if not out.failed:
+                raise                   # not standard output's: a bug, to be seen
+        except SystemExit:              # argparse's own exit: help, version or a usage error
+            with contextlib.suppress(OSError):
+                out.flush()             # argparse ignores a failed write of its own
+            if not out.failed:
+                raise
+        finally:
+            sys.stdout = out.stream
+        if out.failed:
+            out.discard()
+        if out.reader_gone:
+            return READER_GONE
+        if out.error:
+            return self.fail(KundpulsError(f"cannot write to standard output: {out.error}"), 1)
+        return code
+
+    def _run(self, argv: Sequence[str] | None) -> int:
+        args = parse_in_subcommand(self.build_parser(), argv)
         # Common options are SUPPRESSed in both parsers (so one given before the subcommand is
         # not reset by the subparser's default); absent ones read as None.
         for action in self.common()._actions:
             if not hasattr(args, action.dest):
                 setattr(args, action.dest, None)
-        out = sys.stdout
-        sys.stdout = GuardedOutput(out)
         try:
-            code = int(args.func(args) or 0)
-            sys.stdout.flush()                # a failure to write what is still buffered is said here
-            return code
-        except OutputError as e:
-            _drop_unwritten(out)
-            return self.fail(e, 1)
+            return int(args.func(args) or 0)
         except SettingError as e:
             return self.fail(e, 2)
         except KundpulsError as e:
             return self.fail(e, 1)
         except KeyboardInterrupt:
             return 130
-        except BrokenPipeError:
-            return 0
         except Exception as e:
+            if isinstance(e, OSError) and getattr(sys.stdout, "failed", False):
+                raise                   # standard output's: main says so
             error = self.translate(e) if self.translate else None
             if error is None:
                 raise
             return self.fail(error, 1)
-        finally:
-            sys.stdout = out
 
     def fail(self, error: Exception, code: int) -> int:
         print(f"{self.prog}: error: {error}", file=sys.stderr)

@@ -21,6 +21,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from server_sync.program.i18n import Catalogues
+from server_sync.program.spreadsheet import text_cell
 from server_sync.protocol.vocabulary import LANGUAGES, SCRUB_MARKS
 from server_sync.report import html as report_html
 from server_sync.report import svg
@@ -100,11 +101,7 @@ def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any] | dict]) -> str:
 def _cell(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return " ".join(map(str, v))
-    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        # A spreadsheet would run a cell that starts like a formula (CSV injection): a comment
-        # is customer text, so it gets a leading apostrophe.
-        return "'" + v
-    return v
+    return text_cell(v) if isinstance(v, str) else v
 
 
 def to_json(data: Any) -> str:

@@ -1,8 +1,9 @@
-"""Standard output while a `kiosk` command runs, so that every command that prints fails alike
-when it cannot; `kiosk.cli.main` installs it once and says what failed (no command handles it).
+"""Standard output while a `kiosk` or `kiosk-central` command runs, so that every command that
+prints fails alike when it cannot; `CommandLine.main` installs it once and says what failed (no
+command handles it).
 
 It remembers why a write failed and lets the error go on, so the command stops where it is: a
-full disk, a stream closed at start (`>&-`) or an I/O error becomes `kiosk: error: cannot write
+full disk, a stream closed at start (`>&-`) or an I/O error becomes `prog: error: cannot write
 to standard output: …`, exit 1. A reader that went away (`| head`, EPIPE) is no error of ours:
 the command stops quietly and exits 141, what a shell shows for a Unix tool killed by SIGPIPE,
 so a script with `set -o pipefail` still sees the output was cut short. It never prints.
