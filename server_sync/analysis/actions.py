@@ -5,7 +5,7 @@ workflow); how an effect is judged lives in `effects` (pure), the reads in `quer
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from peewee import Database
 
@@ -13,11 +13,18 @@ from server_sync.analysis.days import parse_day
 from server_sync.exc import CentralConfigError, FieldError
 
 MAX_NOTE = 2000
+MAX_DAYS_AHEAD = 366         # an action may be logged ahead of its first day, not a year ahead
 
 
 def add(db: Database, site_id: str, question_id: str, action_date: str, note: str,
         now: datetime | None = None) -> dict:
     action_date = parse_day(action_date, "--date", "date")
+    created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
+    # Planned a little ahead is fine (its effect stays pending); a year ahead is a typo.
+    latest = (created.date() + timedelta(days=MAX_DAYS_AHEAD)).isoformat()
+    if action_date > latest:
+        raise FieldError(f"--date {action_date} is more than {MAX_DAYS_AHEAD} days ahead (latest {latest})", "date",
+                         "after", value=action_date, last=latest)
     note = (note or "").strip()
     if not note:
         raise FieldError("--note must say what the site changed", "note", "empty")
@@ -29,7 +36,6 @@ def add(db: Database, site_id: str, question_id: str, action_date: str, note: st
         raise CentralConfigError(f"unknown site {site_id!r}")
     if not db.execute_sql(f"SELECT 1 FROM question WHERE id = {p}", (question_id,)).fetchone():
         raise FieldError(f"unknown question {question_id!r}", "question", "not_offered", value=question_id)
-    created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
     with db.atomic():
         db.execute_sql(f"INSERT INTO action (site_id, question_id, action_date, note, created_at)"
                        f" VALUES ({p}, {p}, {p}, {p}, {p})", (site_id, question_id, action_date, note, created))

@@ -97,8 +97,13 @@ def _print(alerts: list[dict]) -> None:
               f" {a.get('owner') or '-':<16}{due}  {a['message']}")
 
 
-def _by(args: argparse.Namespace) -> str:
+def _by(args: argparse.Namespace, db: Database | None = None) -> str:
+    """Who does it, for the history: --by (a web app user: a typo would put nobody's name in the
+    history), else cli:<login>."""
     if args.by:
+        if db is not None:
+            from server_sync.web.people import require_user
+            require_user(db, args.by)
         return args.by
     import getpass
     try:
@@ -123,6 +128,8 @@ def run_list(args: argparse.Namespace) -> int:
     from server_sync.analysis.queries import require_sites
     from server_sync.web.people import require_user
     from server_sync.workflow.alerts import list_alerts
+    if args.open and args.state not in (None, "open"):
+        raise CentralConfigError(f"--open and --state {args.state} contradict each other (--open is --state open)")
     with central_store(args, existing=True) as db:
         require_sites(db, args.site)
         if args.owner:
@@ -152,21 +159,21 @@ def run_show(args: argparse.Namespace) -> int:
 def run_assign(args: argparse.Namespace) -> int:
     from server_sync.workflow.alerts import assign
     with central_store(args, existing=True) as db:
-        a = assign(db, args.id, args.user, _by(args), _now())
+        a = assign(db, args.id, args.user, _by(args, db), _now())
     return _show(args, a, f"alert {a['id']} assigned to {a['owner']}")
 
 
 def run_due(args: argparse.Namespace) -> int:
     from server_sync.workflow.alerts import set_due
     with central_store(args, existing=True) as db:
-        a = set_due(db, args.id, args.date, _by(args), _now())
+        a = set_due(db, args.id, args.date, _by(args, db), _now())
     return _show(args, a, f"alert {a['id']} due {a['due_date']}")
 
 
 def run_comment(args: argparse.Namespace) -> int:
     from server_sync.workflow.alerts import comment
     with central_store(args, existing=True) as db:
-        a = comment(db, args.id, args.text, _by(args), _now())
+        a = comment(db, args.id, args.text, _by(args, db), _now())
     return _show(args, a, f"comment added to alert {a['id']}")
 
 
@@ -175,7 +182,7 @@ def run_ack(args: argparse.Namespace) -> int:
     if args.comment is not None and not args.comment.strip():
         raise CentralConfigError("--comment must say what was found or done (or leave it out)")
     with central_store(args, existing=True) as db:
-        a = acknowledge(db, args.id, _by(args), _now(), args.comment)
+        a = acknowledge(db, args.id, _by(args, db), _now(), args.comment)
     return _show(args, a, f"alert {a['id']} acknowledged" + (f": {args.comment}" if args.comment else ""))
 
 
@@ -193,6 +200,13 @@ def _action_owner(db: Database, args: argparse.Namespace) -> str:
 def run_close(args: argparse.Namespace) -> int:
     from server_sync.workflow.alerts import close
     new_action = None
+    wrong = [option for option, given, outcome in (("--note", args.note is not None, "action"),
+                                                   ("--action", args.action is not None, "action"),
+                                                   ("--duplicate-of", args.duplicate_of is not None, "duplicate"))
+             if given and args.outcome != outcome]
+    if wrong:
+        raise CentralConfigError(f"{wrong[0]} does not go with --outcome {args.outcome} (it is for --outcome "
+                                 f"{'duplicate' if wrong[0] == '--duplicate-of' else 'action'})")
     if args.note is not None:
         new_action = {"note": args.note, "action_type": args.action_type, "date": args.date}
     elif args.action_type or args.date or args.owner:
@@ -200,7 +214,7 @@ def run_close(args: argparse.Namespace) -> int:
     with central_store(args, existing=True) as db:
         if new_action is not None:
             new_action["owner"] = _action_owner(db, args)
-        a = close(db, args.id, args.outcome, _by(args), _now(), reason=args.reason, action_id=args.action,
+        a = close(db, args.id, args.outcome, _by(args, db), _now(), reason=args.reason, action_id=args.action,
                   duplicate_of=args.duplicate_of, new_action=new_action)
     extra = f" (action {a['action_id']})" if a["action_id"] else ""
     return _show(args, a, f"alert {a['id']} closed: {a['outcome']}{extra}")
@@ -230,6 +244,9 @@ def run_check(args: argparse.Namespace) -> int:
     from server_sync.analysis.queries import require_sites
     from server_sync.central.db import connect
     from server_sync.workflow.alerts import require
+    if args.webhook:
+        from server_sync.notify.queue import check_url
+        check_url(args.webhook, "--webhook")
     settings = None if args.no_publish else broker_settings(args, "kundpuls-alerts")
     now = datetime.now(timezone.utc)
     db = connect(existing_database_url(args))

@@ -28,7 +28,8 @@ LABELS = {"from": "from", "to": "to", "question": "question", "region": "region"
 # What the library found wrong with a value (exc.FieldError.problem) -> the web's text saying it.
 PROBLEMS = {"bad_day": "bad_day", "empty": "field_empty", "too_long": "field_too_long", "not_offered": "not_offered",
             "not_a_number": "field_not_a_number", "not_at_site": "field_not_at_site",
-            "may_not_act": "field_may_not_act", "closed": "alert_closed"}
+            "may_not_act": "field_may_not_act", "closed": "alert_closed", "before": "field_before",
+            "after": "field_after"}
 
 
 class BadFilter(ValueError):

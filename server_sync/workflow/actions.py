@@ -21,6 +21,7 @@ from server_sync.analysis import actions as action_store
 from server_sync.analysis import queries
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
+from server_sync.analysis.days import parse_day
 from server_sync.workflow.alerts import check_date, where_sites
 from server_sync.workflow.people import owner_for, store_manager_of
 
@@ -65,6 +66,10 @@ def create(db: Database, site_id: str, question_id: str, action_date: str, note:
     (default: the site's store manager), type, due date and the alert it answers."""
     action_type = check_type(action_type)
     due_date = check_date(due_date, "--due") if due_date else None
+    first = parse_day(action_date, "--date", "date")
+    if due_date and due_date < first:
+        raise FieldError(f"--due {due_date} is before the action's first day {first}", "due_date", "before",
+                         value=due_date, first=first)
     if owner:
         owner_for(db, owner, site_id)
     else:

@@ -164,6 +164,7 @@ def on_raised(db: Database, alert: dict[str, Any], now: datetime) -> None:
 
 def assign(db: Database, alert_id: int, owner: str, by: str | None, now: datetime) -> dict[str, Any]:
     a = require(db, alert_id, now)
+    _still_open(a)                        # a closed alert is nobody's to see through any more
     owner_for(db, owner, a["site_id"])
     with db.atomic():
         db.execute_sql(f"UPDATE alert SET owner = {db.param} WHERE id = {db.param}", (owner, alert_id))
@@ -174,8 +175,13 @@ def assign(db: Database, alert_id: int, owner: str, by: str | None, now: datetim
 
 
 def set_due(db: Database, alert_id: int, due: str, by: str | None, now: datetime) -> dict[str, Any]:
-    require(db, alert_id, now)
+    a = require(db, alert_id, now)
+    _still_open(a)
     due = check_date(due)
+    raised = str(a["raised_at"])[:10]
+    if due < raised:
+        raise FieldError(f"due date {due} is before the alert was raised ({raised})", "due_date", "before",
+                         value=due, first=raised)
     with db.atomic():
         db.execute_sql(f"UPDATE alert SET due_date = {db.param} WHERE id = {db.param}", (due, alert_id))
         _event(db, alert_id, now, by, "due", due)

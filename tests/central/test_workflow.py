@@ -195,7 +195,7 @@ def test_the_commands_with_json_and_errors(world, central_url, capsys):
     assert run("alerts", "list", "--state", "open", "--site", "s1", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
     assert [x["id"] for x in listed] == [a["id"]] and listed[0]["owner"] == "sara"
-    assert run("alerts", "assign", str(a["id"]), "rolf", "--by", "ada", "--json") == 0
+    assert run("alerts", "assign", str(a["id"]), "rolf", "--by", "ana", "--json") == 0
     assert json.loads(capsys.readouterr().out)["owner"] == "rolf"
     assert run("alerts", "comment", str(a["id"]), "Looking at the rota") == 0
     assert run("alerts", "ack", str(a["id"])) == 0
@@ -208,7 +208,7 @@ def test_the_commands_with_json_and_errors(world, central_url, capsys):
     assert run("alerts", "show", str(a["id"]), "--json") == 0
     hist = json.loads(capsys.readouterr().out)["history"]
     assert [e["event"] for e in hist][-4:] == ["comment", "acknowledged", "due", "closed"]
-    assert hist[2]["user"] == "ada" and hist[3]["user"].startswith("cli")
+    assert hist[2]["user"] == "ana" and hist[3]["user"].startswith("cli")
     assert run("action", "list", "--site", "s1", "--json") == 0
     [act] = json.loads(capsys.readouterr().out)
     assert act["alert_id"] == a["id"] and act["action_type"] == "staffing" and "previous" in act
@@ -229,7 +229,23 @@ def test_the_commands_with_json_and_errors(world, central_url, capsys):
             (("action", "add", "--note", "x"), "name the --site and --question"),
             (("action", "add", "--site", "s1", "--question", "visit", "--note", "x", "--type", "magic"),
              "--type must be one of"),
-            (("action", "show", "9999"), "no action with id 9999")):
+            (("action", "show", "9999"), "no action with id 9999"),
+            # Accepted before and stored: a made-up actor in the history, a due date before the
+            # alert, a closed alert reassigned, options the command ignored.
+            (("alerts", "ack", str(b["id"]), "--by", "nobody"), "no user 'nobody'"),
+            (("alerts", "due", str(b["id"]), "2020-01-01"), "due date 2020-01-01 is before the alert was raised (2026-11-23)"),
+            (("alerts", "assign", str(a["id"]), "sara"), f"alert {a['id']} is closed already"),
+            (("alerts", "due", str(a["id"]), "2026-12-24"), f"alert {a['id']} is closed already"),
+            (("alerts", "list", "--state", "closed", "--open"), "--open and --state closed contradict each other"),
+            (("alerts", "close", str(b["id"]), "--outcome", "none", "--reason", "x", "--note", "y"),
+             "--note does not go with --outcome none"),
+            (("alerts", "close", str(b["id"]), "--outcome", "action", "--duplicate-of", str(a["id"])),
+             "--duplicate-of does not go with --outcome action"),
+            (("alerts", "check", "--no-publish", "--webhook", "notaurl"), "--webhook must be an http(s) address"),
+            (("action", "add", "--site", "s1", "--question", "visit", "--note", "x", "--date", "2026-11-20", "--due",
+              "2026-11-01"), "--due 2026-11-01 is before the action's first day 2026-11-20"),
+            (("action", "add", "--site", "s1", "--question", "visit", "--note", "x", "--date", "2099-12-31"),
+             "--date 2099-12-31 is more than 366 days ahead")):
         assert run(*args) != 0, args
         err = capsys.readouterr().err
         assert said_error(err, message), err

@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 import httpx
@@ -21,6 +22,7 @@ import pytest
 import uvicorn
 from starlette.routing import Route
 
+from server_sync.analysis.actions import MAX_DAYS_AHEAD
 from server_sync.analysis.opening import HOURS_FIX
 from server_sync.central.db import connect
 from server_sync.central.registry import ZONE_FIX
@@ -86,6 +88,7 @@ FORM_LABELS = {
 # A form's own label where it differs: the close form's note is the new action's.
 FORM_OWN_LABELS = {"close": {"note": ("New action: What changed", "Ny åtgärd: Vad som ändrades",
                                       "Nytt tiltak: Hva som ble endret")}}
+A_YEAR_AHEAD = (datetime.now(timezone.utc).date() + timedelta(days=MAX_DAYS_AHEAD)).isoformat()
 REFUSALS = {
     "saved": ("That could not be saved: ", "Det gick inte att spara: ", "Det kunne ikke lagres: "),
     "bad_day": (WORDS["en"]["bad"], WORDS["sv"]["bad"], WORDS["nb"]["bad"]),
@@ -103,6 +106,12 @@ REFUSALS = {
                     "'{name}': {value} kan inte hantera ärenden i den här butiken",
                     "'{name}': {value} kan ikke håndtere saker i denne butikken"),
     "closed": ("This alert is closed already.", "Larmet är redan stängt.", "Varselet er allerede lukket."),
+    # the action form's day is 2026-01-05 (good["actions"]); a year ahead is the latest first day
+    "before": ("'{name}' cannot be before 2026-01-05: '{value}'", "'{name}' kan inte vara före 2026-01-05: '{value}'",
+               "'{name}' kan ikke være før 2026-01-05: '{value}'"),
+    "after": (f"'{{name}}' cannot be after {A_YEAR_AHEAD}: '{{value}}'",
+              f"'{{name}}' kan inte vara efter {A_YEAR_AHEAD}: '{{value}}'",
+              f"'{{name}}' kan ikke være etter {A_YEAR_AHEAD}: '{{value}}'"),
     # the filters in the query string
     "param_unknown": ("This page takes no '{value}' (it takes: {allowed})",
                       "Sidan tar inte emot '{value}' (den tar: {allowed})",
@@ -157,6 +166,8 @@ FORM_CASES = [
     ("actions", {"note": LONG}, "note", "too_long"),
     ("actions", {"action_type": "magic"}, "action_type", "not_offered"),
     ("actions", {"due_date": "20261201"}, "due_date", "bad_day"),
+    ("actions", {"due_date": "2026-01-01"}, "due_date", "before"),
+    ("actions", {"date": "2090-01-01"}, "date", "after"),
 ]
 
 
