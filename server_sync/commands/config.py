@@ -15,12 +15,15 @@ from server_sync.commands.ingest import add_broker_options, broker_settings
 def add_parser(sub, common) -> None:
     p = sub.add_parser("config", parents=[common], help="push questions, schedule, languages … to kiosks")
     s = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    from server_sync.protocol.pushed import PUSHABLE_KIOSK, PUSHABLE_TABLES, PUSHABLE_WHOLE
+    sections = ", ".join([f"[kiosk] {'/'.join(PUSHABLE_KIOSK)}"]
+                         + [f"[[{k}]]" if k in ("questions", "schedule") else f"[{k}]" for k in PUSHABLE_WHOLE]
+                         + [f"[{k}]" for k in PUSHABLE_TABLES])
     push = s.add_parser("push", parents=[common], help="validate FILE and publish it (retained) to kiosks",
-                        description="FILE is a kiosk.toml fragment with only pushable sections: [kiosk] "
-                                    "languages/default_language, [[questions]], [[schedule]], [reasons], "
-                                    "[filters], [followup], [ui]. It is validated with the kiosk's own rules, "
-                                    "given a version higher than any pushed before to each kiosk, and "
-                                    "published retained at QoS 1.")
+                        description=f"FILE is a kiosk.toml fragment with only pushable sections: {sections}. It is "
+                                    "validated with the kiosk's own rules (all but its wiring's, which the kiosk "
+                                    "checks on receipt), given a version higher than any pushed before to each "
+                                    "kiosk, and published retained at QoS 1.")
     target = push.add_mutually_exclusive_group(required=True)
     target.add_argument("--kiosk", metavar="ID", help="one kiosk")
     target.add_argument("--site", metavar="SITE", help="every active kiosk of a site")
