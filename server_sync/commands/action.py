@@ -100,6 +100,9 @@ def run_list(args: argparse.Namespace) -> int:
                                            if a.get("verdict") == "pending" else "")
         print(f"{a['id']:>5} {a['site_id']:<16} {a['question_id']:<10} {a['date']}  {verdict:<22} {diff}"
               f"  n {a['previous']['n']}->{a['current']['n']}{closed}  {a['note']}")
+    if not out:                 # silence would read as a failed command
+        print("no actions" + (" matching these filters" if args.site or args.state or args.overdue else
+                              " logged yet (kiosk-central action add, or close an alert with --outcome action)"))
     return 0
 
 

@@ -138,8 +138,11 @@ def run_list(args: argparse.Namespace) -> int:
                              owner=args.owner, overdue=args.overdue, now=_now())
     if args.json:
         print(json.dumps(alerts, indent=2, ensure_ascii=False))
-    else:
+    elif alerts:
         _print(alerts)
+    else:                       # silence would read as a failed command
+        filtered = args.state or args.open or args.overdue or args.site or args.owner
+        print("no alerts" + (" matching these filters" if filtered else " raised yet"))
     return 0
 
 

@@ -361,3 +361,15 @@ def test_an_action_day_is_checked_where_it_is_stored_not_only_on_the_command_lin
                 actions.create(world, "s1", "visit", bad if field == "date" else "2026-11-25", "x", MONDAY_10,
                                **kwargs)
             assert actions.list_actions(world, now=MONDAY_10) == [], (field, bad)
+
+
+def test_an_empty_listing_says_so(world, central_url, capsys):
+    run = lambda *args: central("--db", central_url, *args)      # noqa: E731
+    for argv, said in ((("alerts", "list"), "no alerts raised yet"),
+                       (("alerts", "list", "--open", "--site", "s2"), "no alerts matching these filters"),
+                       (("action", "list"), "no actions logged yet (kiosk-central action add, or close an alert "
+                                            "with --outcome action)"),
+                       (("action", "list", "--site", "s1"), "no actions matching these filters")):
+        assert run(*argv) == 0
+        assert capsys.readouterr().out == said + "\n"
+        assert run(*argv, "--json") == 0 and json.loads(capsys.readouterr().out) == []
