@@ -243,8 +243,26 @@ def _now() -> datetime:
 
 
 def _login_redirect(request: Request) -> Response:
-    target = request.url.path + (("?" + request.url.query) if request.url.query else "")
-    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303)
+    if request.method in ("GET", "HEAD"):
+        params = {"next": request.url.path + (("?" + request.url.query) if request.url.query else "")}
+    else:
+        # A form sent after the session ended: not saved, and its address takes only posts (back
+        # there after signing in was a 405). Back to the page it was sent from, and say so.
+        params = {"next": form_page(request), UNSAVED: "1"}
+    return RedirectResponse("/login?" + urlencode(params), status_code=303)
+
+
+UNSAVED = "unsaved"          # the login page's parameter: a form was sent after the session ended
+
+
+def form_page(request: Request) -> str:
+    """The page a form was posted from: the Referer when it is this site's, else the post's
+    address one step up (/alerts/4/comment -> /alerts/4)."""
+    from urllib.parse import urlsplit
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc == request.url.netloc and referer.path.startswith("/"):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return request.url.path.rstrip("/").rsplit("/", 1)[0] or "/"
 
 
 def _load_session(request: Request, state: WebState, touch: bool = True) -> sessions.Session | None:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import ssl
@@ -333,6 +334,17 @@ def test_logout_and_idle_expiry_end_the_session(web):
                        (old, token_hash(c.cookies["kp_session"])))
     finally:
         db.close()
+    token = "from the page before expiry"      # never checked: the session is gone first
+    # A form sent after expiry is not saved, and the person is told so and sent back to its page
+    # (its own address takes only posts: after signing in that was a 405 and the text was lost).
+    r = c.post("/alerts/1/comment", data={"csrf_token": token, "comment": "x"},
+               headers={"referer": f"{web.url}/alerts/1?lang=sv"})
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Falerts%2F1%3Flang%3Dsv&unsaved=1"
+    r = c.post("/alerts/1/comment", data={"csrf_token": token, "comment": "x"})
+    assert r.headers["location"] == "/login?next=%2Falerts%2F1&unsaved=1"
+    page = html.unescape(c.get(r.headers["location"]).text)
+    assert "Your session had ended, so what you sent was not saved." in page
+    assert 'name="next" value="/alerts/1"' in page
     assert c.get("/").status_code == 303
 
 

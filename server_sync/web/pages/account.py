@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.web import audit, filters, render, sessions
-from server_sync.web.guard import (COOKIE, PageResult, Visit, WebState, clear_session_cookie, client_address,
+from server_sync.web.guard import (COOKIE, UNSAVED, PageResult, Visit, WebState, clear_session_cookie, client_address,
                                    error_page, form, page, page_language, public, set_session_cookie)
 from server_sync.web.people import set_language, set_password, verify_password
 
@@ -57,7 +57,8 @@ async def login_page(request: Request) -> Response:
             sessions.purge(state.db, state.policy)
             session = sessions.create(state.db, None, address=client_address(request),
                                       user_agent=request.headers.get("user-agent"))
-        return _login_form(request, session)
+        unsaved = request.query_params.get(UNSAVED) == "1"
+        return _login_form(request, session, error_key="login_unsaved" if unsaved else None)
     return await run_in_threadpool(run)
 
 
