@@ -17,7 +17,7 @@ class FieldError(CentralConfigError):
     readers: str() is the command line's message, naming its option ("--note must say what the
     site changed"); `field` (the value's name in the library: "note", "due_date", …; None for the
     item itself), `problem` ("bad_day", "empty", "too_long", "not_offered", "not_at_site",
-    "may_not_act", "closed", "before", "after") and `values` (what a message shows: `value`, `length`, `most`) let
+    "may_not_act", "closed", "before", "after", "itself") and `values` (what a message shows: `value`, `length`, `most`) let
     the web app's forms say it in their own words: the field by its label, in the person's
     language (web/pages/workflow.py)."""
 

@@ -86,6 +86,21 @@ def create(db: Database, site_id: str, question_id: str, action_date: str, note:
     return get(db, stored["id"], now, evaluate=False)
 
 
+RESENT_WITHIN = timedelta(minutes=10)     # the same action sent again this soon is the same click twice
+
+
+def just_logged(db: Database, site_id: str, question_id: str, action_date: str, note: str,
+                now: datetime) -> int | None:
+    """The id of an action logged at `site_id` within RESENT_WITHIN before `now` with the same
+    question, first day and note: a form sent twice (a double click, a reload) logs it once."""
+    p = db.param
+    row = db.execute_sql(
+        f"SELECT MAX(id) FROM action WHERE site_id = {p} AND question_id = {p} AND action_date = {p}"
+        f" AND note = {p} AND created_at >= {p}",
+        (site_id, question_id, action_date, (note or "").strip(), _naive(now - RESENT_WITHIN))).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
 def get(db: Database, action_id: int, now: datetime | None = None, evaluate: bool = True) -> dict[str, Any] | None:
     today = _naive(now or datetime.now(timezone.utc)).date().isoformat()
     row = db.execute_sql(f"SELECT {', '.join(_COLUMNS)} FROM action WHERE id = {db.param}", (action_id,)).fetchone()

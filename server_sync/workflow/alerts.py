@@ -197,9 +197,14 @@ def comment(db: Database, alert_id: int, text: str, by: str | None, now: datetim
 
 
 def acknowledge(db: Database, alert_id: int, by: str | None, now: datetime, text: str | None = None) -> dict[str, Any]:
-    """Seen and being looked at. `acked_at`/`ack_comment` are kept as before for older readers."""
-    _still_open(require(db, alert_id, now))
+    """Seen and being looked at. `acked_at`/`ack_comment` are kept as before for older readers.
+    Acknowledged again (a double click, a second person) it stays as it was: its history says
+    once who saw it first; a comment given with it is kept as a comment."""
+    a = require(db, alert_id, now)
+    _still_open(a)
     text = _text(text, "the comment", "comment", required=False)
+    if a["state"] == "acknowledged":
+        return comment(db, alert_id, text, by, now) if text else a
     p = db.param
     with db.atomic():
         db.execute_sql(f"UPDATE alert SET state = 'acknowledged', acked_at = COALESCE(acked_at, {p}),"
@@ -247,8 +252,11 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
         elif outcome == "duplicate":
             if duplicate_of is None:
                 raise FieldError("closing as a duplicate needs --duplicate-of ID", "duplicate_of", "empty")
+            if duplicate_of == alert_id:
+                raise FieldError(f"alert {alert_id} cannot be a duplicate of itself", "duplicate_of", "itself",
+                                 value=duplicate_of)
             other = get(db, duplicate_of, now, history=False)
-            if other is None or other["site_id"] != a["site_id"] or duplicate_of == alert_id:
+            if other is None or other["site_id"] != a["site_id"]:
                 raise FieldError(f"no other alert {duplicate_of} at site {a['site_id']}", "duplicate_of",
                                  "not_at_site", value=duplicate_of)
             detail = f"duplicate of {duplicate_of}"

@@ -107,6 +107,8 @@ def test_assign_due_comment_ack_close_keep_history(world):
         alerts.comment(db, a["id"], "  ", "rolf", later)
     acked = alerts.acknowledge(db, a["id"], "rolf", later)
     assert acked["state"] == "acknowledged" and acked["acked_at"]
+    # Acknowledged again (a double click, a second person): the history says once who saw it first.
+    assert alerts.acknowledge(db, a["id"], "sara", later)["history"] == acked["history"]
     assert alerts.list_alerts(db, overdue=True, now=MONDAY_10 + timedelta(days=2))[0]["id"] == a["id"]
     with pytest.raises(CentralConfigError, match="--reason"):
         alerts.close(db, a["id"], "none", "rolf", later)

@@ -106,6 +106,8 @@ REFUSALS = {
                     "'{name}': {value} kan inte hantera ärenden i den här butiken",
                     "'{name}': {value} kan ikke håndtere saker i denne butikken"),
     "closed": ("This alert is closed already.", "Larmet är redan stängt.", "Varselet er allerede lukket."),
+    "itself": ("'{name}': an alert cannot be a duplicate of itself", "'{name}': ett larm kan inte vara en dubblett "
+               "av sig självt", "'{name}': et varsel kan ikke være et duplikat av seg selv"),
     # the action form's day is 2026-01-05 (good["actions"]); a year ahead is the latest first day
     "before": ("'{name}' cannot be before 2026-01-05: '{value}'", "'{name}' kan inte vara före 2026-01-05: '{value}'",
                "'{name}' kan ikke være før 2026-01-05: '{value}'"),
@@ -153,6 +155,7 @@ FORM_CASES = [
     ("close", {"outcome": "duplicate", "duplicate_of": "²"}, "duplicate_of", "not_a_number"),
     ("close", {"outcome": "duplicate", "duplicate_of": "999999"}, "duplicate_of", "not_at_site"),
     ("close", {"outcome": "duplicate", "duplicate_of": "9" * 30}, "duplicate_of", "not_at_site"),
+    ("close", {"outcome": "duplicate", "duplicate_of": "{alert}"}, "duplicate_of", "itself"),
     ("close", {"outcome": "action", "action_id": "abc"}, "action_id", "not_a_number"),
     ("close", {"outcome": "action", "action_id": "999999"}, "action_id", "not_at_site"),
     ("close", {"outcome": "action", "note": " "}, "note", "empty"),
@@ -384,6 +387,7 @@ def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_languag
         for form, data, field, problem in FORM_CASES + [("ack", {}, None, "closed"),
                                                         ("close", {"outcome": "none", "reason": "x"}, None, "closed")]:
             item = closed[site] if problem == "closed" else alert[site]
+            data = {k: v.format(alert=item) for k, v in data.items()}          # "{alert}": the alert itself
             path = f"/sites/{site}/actions" if form == "actions" else f"/alerts/{item}/{form}"
             r = client.post(path, data={"csrf_token": token, **good.get(form, {}), **data})
             where = f"{name} POST {path} {data}"[:200]

@@ -456,3 +456,22 @@ def test_the_workflow_forms_are_scoped_like_the_pages(web, clients, item_ids):
                 else:
                     assert r.status_code in (303, 400), f"{where}: {r.status_code} {r.text[:200]}"
                     _no_leak(r.text, visible, where)
+
+
+def test_a_new_action_sent_twice_is_logged_once(web, clients):
+    """A double click (or a reload) on "New action" logged two identical actions, both counted
+    in every before/after figure and digest afterwards."""
+    c = clients["sara-store"]
+    form = {"csrf_token": csrf_of(c.get("/account").text), "question": "visit", "date": "2026-11-02",
+            "note": "Second checkout open at lunch"}
+    first, again = (c.post("/sites/s003/actions", data=form) for _ in range(2))
+    other = c.post("/sites/s003/actions", data={**form, "note": "Second checkout open all day"})
+    made = [int(r.headers["location"].rsplit("/", 1)[1]) for r in (first, other)]
+    db = connect(web.db_url)
+    try:                            # the chain is shared with the other web tests: leave it as it was
+        db.execute_sql(f"DELETE FROM action WHERE id IN ({db.param}, {db.param})", made)
+    finally:
+        db.close()
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
+    assert other.headers["location"] != first.headers["location"]       # another note is another action

@@ -188,6 +188,10 @@ def action_add(v: Visit, fields: dict) -> Response:
     site_id = v.scope.require_site(str(v.request.path_params.get("site_id", "")))
     if not may_act(v.db, v.user, site_id):
         return error_page(v.request, 403, v.lang, render.text("only_readers", v.lang))
+    again = actions.just_logged(v.db, site_id, str(fields.get("question", "")), str(fields.get("date", "")),
+                                str(fields.get("note", "")), v.now)
+    if again is not None:                 # sent twice: the first one is the action
+        return RedirectResponse(f"/actions/{again}", status_code=303)
     act = actions.create(v.db, site_id, str(fields.get("question", "")), str(fields.get("date", "")),
                          str(fields.get("note", "")), v.now, owner=str(fields.get("owner", "")) or None,
                          action_type=str(fields.get("action_type", "")) or None,
