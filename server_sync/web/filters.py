@@ -105,6 +105,12 @@ def check_known(params: Mapping[str, str], allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(params) - set(allowed) - {"format"})
     if unknown:
         raise refusal("param_unknown" if allowed else "param_none", value=unknown[0], allowed=", ".join(allowed))
+    # Every parameter takes one value: a second one was read as the last (the first silently
+    # dropped, and which site a store manager saw depended on the order).
+    keys = [k for k, _v in params.multi_items()] if hasattr(params, "multi_items") else list(params)
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise refusal("param_repeated", repeated[0])
 
 
 def _one(params: Mapping[str, str], key: str) -> str | None:

@@ -118,6 +118,8 @@ REFUSALS = {
     "param_unknown": ("This page takes no '{value}' (it takes: {allowed})",
                       "Sidan tar inte emot '{value}' (den tar: {allowed})",
                       "Siden tar ikke imot '{value}' (den tar: {allowed})"),
+    "param_repeated": ("'{name}' is given more than once; it takes one value",
+                       "'{name}' anges mer än en gång; den tar ett värde", "'{name}' er gitt mer enn én gang; den tar én verdi"),
     "param_none": ("This page takes no '{value}' (it takes no parameters)",
                    "Sidan tar inte emot '{value}' (den tar inga parametrar)",
                    "Siden tar ikke imot '{value}' (den tar ingen parametre)"),
@@ -132,7 +134,7 @@ REFUSALS = {
                     "Siden har ingen nedlasting i formatet '{value}'"),
 }
 # The filters' labels (a parameter without one is named as it is in the address).
-FILTER_LABELS = {"site": ("Site", "Butik", "Butikk"), "region": ("Region", "Region", "Region"),
+FILTER_LABELS = {"from": ("From", "Från", "Fra"), "site": ("Site", "Butik", "Butikk"), "region": ("Region", "Region", "Region"),
                  "score": ("Score", "Betyg", "Karakter"), "q": ("Search", "Sök", "Søk"),
                  "question": ("Question", "Fråga", "Spørsmål"), "reason": ("Reason", "Orsak", "Årsak"),
                  "state": ("State", "Status", "Status")}
@@ -404,6 +406,9 @@ FILTER_CASES = [
      {"value": "nope", "allowed": "from, to, question, site, region, reason, score, q, page"}),
     ("/alerts/{alert}", {"x": "1"}, "param_none", None, {"value": "x"}),
     ("/comments", {"site": "bad!"}, "bad_value", "site", {}),
+    ("/", [("from", "2026-11-01"), ("from", "2026-11-02")], "param_repeated", "from", {}),
+    ("/comments", [("site", "s001"), ("site", "s002")], "param_repeated", "site", {}),
+    ("/sites", [("format", "csv"), ("format", "json")], "param_repeated", "format", {}),
     ("/sites", {"region": "no such"}, "bad_value", "region", {}),
     ("/comments", {"score": "abc"}, "bad_number", "score", {"low": 0, "high": 10}),
     ("/comments", {"score": "11"}, "bad_number", "score", {"low": 0, "high": 10}),
@@ -434,7 +439,7 @@ def test_a_bad_filter_is_said_in_the_persons_language_naming_the_field(web, clie
         db.close()
     for path, query, problem, field, values in FILTER_CASES:
         path = path.format(**ids)
-        values = {"value": query.get(field), **values}
+        values = {"value": dict(query).get(field), **values}
         for name in ONE_OF_EACH_LANGUAGE + ("api",):
             if name == "api" and path not in API_OF:
                 continue
