@@ -223,3 +223,42 @@ def test_ingestors_on_one_host_get_their_own_client_id_by_default(broker, tmp_pa
     finally:
         for p in (a, b):
             p.close()
+
+
+def test_an_idle_ingest_logs_its_counters_only_when_they_change(caplog):
+    """Every 10 s the counters go to systemd's status line; to the journal only when they changed,
+    or once an hour as a heartbeat (an idle ingest used to log the same line 8,640 times a day)."""
+    from server_sync.ingest import (COUNTERS_HEARTBEAT_S, BrokerSettings, Ingest, IngestService, Outcome,
+                                    make_client)
+    settings = BrokerSettings("mqtt.example", 8883, tls=False)
+    service = IngestService(Ingest(None), make_client(settings), settings)
+    caplog.set_level("INFO", logger="kundpuls.ingest")
+    for t in range(0, 600, 10):                              # ten idle minutes
+        service._report_counters(float(t))
+    assert len(caplog.records) == 1
+    service.counters.add(Outcome("status"))
+    service._report_counters(600.0)
+    service._report_counters(610.0)
+    assert len(caplog.records) == 2 and "1 messages" in caplog.records[-1].getMessage()
+    service._report_counters(600.0 + COUNTERS_HEARTBEAT_S)
+    assert len(caplog.records) == 3
+
+
+def test_a_wrong_broker_password_is_said_once_with_what_to_check(caplog):
+    """The broker answers a wrong password "Not authorized" and paho, retrying, reports each drop
+    as "Protocol error": the log says the real reason once, and what to check."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    from server_sync.ingest import BrokerSettings, Ingest, IngestService, make_client
+    settings = BrokerSettings("mqtt.example", 8883, tls=False)
+    service = IngestService(Ingest(None), make_client(settings), settings)
+    caplog.set_level("INFO", logger="kundpuls.ingest")
+    refused = ReasonCode(PacketTypes.CONNACK, "Not authorized")
+    dropped = ReasonCode(PacketTypes.DISCONNECT, "Protocol error")
+    for _ in range(3):
+        service._on_connect(service.client, None, None, refused, None)
+        service._on_disconnect(service.client, None, None, dropped, None)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["broker mqtt.example:8883 refused the connection: not authorized: check"
+                     " --username/--password-file (the broker user and its password); retrying"], lines
