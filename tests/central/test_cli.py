@@ -419,3 +419,24 @@ def test_retention_log_says_each_run_without_doubled_words(central, capsys):
     assert central_cli("--db", url, "retention", "log") == 0
     out = capsys.readouterr().out
     assert "retention retention" not in out and "retention: removed 0 audit entries" in out, out
+
+
+def test_serve_checks_forwarded_allow_ips(tmp_path, capsys, monkeypatch):
+    """uvicorn keeps anything that is not an address or network as a literal no TCP peer matches:
+    a typo silently distrusted the proxy. Refused with a clear error, before anything starts."""
+    import uvicorn
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: started.append(kw))
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    for bad in ("not an ip", "10.0.0.1,", "10.0.0.0/33", "127.0.0.1,*", ""):
+        assert central("serve", "--forwarded-allow-ips", bad, *db) == 2, bad
+        err = capsys.readouterr().err
+        assert said_error(err, "argument --forwarded-allow-ips: ") and "CIDR network" in err, err
+    assert started == []
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    for good, passed in (("*", "*"), ("10.0.0.1, 10.0.0.0/8", "10.0.0.1,10.0.0.0/8"), ("::1,fd00::/8", "::1,fd00::/8")):
+        assert central("serve", "--forwarded-allow-ips", good, "--port", port, *db) == 0, capsys.readouterr().err
+        assert started.pop()["forwarded_allow_ips"] == passed
