@@ -262,3 +262,23 @@ def test_a_wrong_broker_password_is_said_once_with_what_to_check(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert lines == ["broker mqtt.example:8883 refused the connection: not authorized: check"
                      " --username/--password-file (the broker user and its password); retrying"], lines
+
+
+def test_a_wrong_broker_password_with_the_real_broker(broker, tmp_path):
+    """The real broker refuses the CONNECT ("Not authorized" or "Bad user name or password") and
+    paho retries: the log says so once, with what to check, and no "Protocol error"."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    connect(url).close()
+    wrong = tmp_path / "wrong.pass"
+    wrong.write_text("not the password\n")
+    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-w", "--password-file", str(wrong))
+    ing.start(wait=False)
+    try:
+        assert wait_until(lambda: "refused the connection" in ing.log(), 15), ing.log()
+        time.sleep(4)                       # paho tried again after 1 and 2 s
+        log = ing.log()
+        assert log.count("refused the connection") == 1 and "check --username/--password-file" in log, log
+        assert "Protocol error" not in log and "disconnected from the broker" not in log, log
+        assert ing.terminate() == 0
+    finally:
+        ing.close()
