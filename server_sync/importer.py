@@ -104,6 +104,10 @@ class ExportImport:
 
     def _header(self, raw: bytes) -> str:
         where = f"{self.path}: line 1"
+        if not raw.strip():
+            raise CentralConfigError(f"{self.path} is empty (or starts with a blank line): not a "
+                                     "`kiosk export --format jsonl` file") if raw else CentralConfigError(
+                f"{self.path} is empty: export the kiosk's answers again (kiosk export --format jsonl)")
         try:
             head = json.loads(raw)
         except ValueError:
@@ -121,6 +125,12 @@ class ExportImport:
         if known is None:
             raise CentralConfigError(f"kiosk {kiosk_id!r} (from {self.path}) is not registered; register it "
                                      f"first: kiosk-central kiosk add {kiosk_id} --site SITE")
+        if not known["active"]:
+            # Every event would be refused one by one (a dead letter each, for answers already
+            # stored too): refuse the file up front and write nothing.
+            raise CentralConfigError(f"kiosk {kiosk_id!r} (from {self.path}) is deactivated; nothing imported. "
+                                     f"To take its answers again, bring it back first: kiosk-central kiosk add "
+                                     f"{kiosk_id} --site {known['site_id']} --rotate-password")
         return kiosk_id
 
     def _event(self, lineno: int, raw: bytes, kiosk_id: str, now: datetime) -> protocol.Event | None:

@@ -36,6 +36,7 @@ from typing import Callable, Iterable, Sequence
 from peewee import Database, InterfaceError, OperationalError
 
 from server_sync import protocol
+from server_sync.protocol.codec import short
 from server_sync.central.dialect import lost_race_errors
 from server_sync.central.intake import Accepted, Intake, kiosk_lock, utc_now
 from server_sync.central.registry import KioskDeactivated
@@ -51,12 +52,13 @@ DATABASE_DOWN = (OperationalError, InterfaceError)    # retry the message; never
 
 MAX_GROUP_EVENTS = 5000         # group commit: events per transaction at most (10 full batches)
 CONNECT_FAIL_LOG_EVERY_S = 10.0  # broker unreachable: a warning at most this often (paho retries 1-30 s)
+COUNTERS_HEARTBEAT_S = 3600.0    # the counters are logged when they change, and at least this often
 
 
 @dataclass
 class Outcome:
     """What handling one message did and what to publish once the broker has its PUBACK."""
-    kind: str                                  # batch | status | dead_letter
+    kind: str                                  # batch | status | dead_letter | ignored
     publish: list[tuple[str, bytes]] = field(default_factory=list)
     accepted: Accepted | None = None
     reason: str | None = None
@@ -79,6 +81,12 @@ class Decoded:
     status: protocol.Status | None = None
     reason: str | None = None
     refused: protocol.EventsRefused | None = None
+    ignored: bool = False                       # an empty status: a retained status cleared
+
+
+def _for_log(topic: str) -> str:
+    """A topic as a log line shows it: a hostile one (a 5000-character kiosk id) cut short."""
+    return topic if len(topic) <= 120 else short(topic)
 
 
 class Ingest:
@@ -105,7 +113,7 @@ class Ingest:
         database down, deadlock), so the caller acks nothing and retries the whole group."""
         locks = []
         for d, _payload, _retained in messages:
-            if d.reason is None and d.kiosk_id is not None:
+            if d.reason is None and not d.ignored and d.kiosk_id is not None:
                 locks.append(kiosk_lock(d.kiosk_id) if d.batch is not None else f"status:{d.kiosk_id}")
         with self.intake.group(locks):
             return [self.commit(d, payload, retained) for d, payload, retained in messages]
@@ -125,6 +133,10 @@ class Ingest:
                 return Decoded(topic, now, kiosk_id, batch=protocol.decode_batch(
                     topic, payload, now=now, max_bytes=self.max_bytes, prefix=self.prefix))
             if kind == "status":
+                if not payload:
+                    # `mosquitto_pub -r -n`: the standard way to clear a retained status; the
+                    # broker passes the empty message on. Not an error, and not the kiosk's.
+                    return Decoded(topic, now, kiosk_id, ignored=True)
                 return Decoded(topic, now, kiosk_id, status=protocol.decode_status(payload))
             raise ProtocolError(f"ingest does not take {kind!r} messages (topic {topic[:200]!r})")
         except protocol.EventsRefused as e:
@@ -132,7 +144,7 @@ class Ingest:
         except ProtocolError as e:
             return Decoded(topic, now, kiosk_id, reason=e.reason)
         except Exception as e:          # a bug must not stop the fleet's ingest; the kiosk re-sends
-            log.exception("internal error decoding %s", topic[:200])
+            log.exception("internal error decoding %s", _for_log(topic))
             return Decoded(topic, now, kiosk_id, reason=f"internal error: {type(e).__name__}: {e}")
 
     def commit(self, d: Decoded, payload: bytes, retained: bool = False) -> Outcome:
@@ -140,6 +152,9 @@ class Ingest:
         refused for good are named in an ack's `rejected`, so their kiosk stops sending them;
         any other refusal gets no ack (the kiosk sends it again later: fixing the registration,
         say, lets it through)."""
+        if d.ignored:
+            log.debug("ignored an empty status on %s (a retained status cleared)", _for_log(d.topic))
+            return Outcome("ignored")
         reason, refused = d.reason, d.refused
         keep = True                     # a deactivated kiosk's messages are only counted
         if reason is None:
@@ -168,9 +183,9 @@ class Ingest:
             except self.retry:
                 raise
             except Exception as e:      # as above: dead-letter, keep going
-                log.exception("internal error on %s", d.topic[:200])
+                log.exception("internal error on %s", _for_log(d.topic))
                 reason = f"internal error: {type(e).__name__}: {e}"
-        log.warning("dead-lettered %s: %s", d.topic[:200], reason)
+        log.warning("dead-lettered %s: %s", _for_log(d.topic), reason)
         self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now, keep=keep)
         publish = []
         if refused is not None and refused.seqs and d.kiosk_id is not None:
@@ -277,6 +292,8 @@ class Counters:
     statuses: int = 0
 
     def add(self, outcome: Outcome) -> None:
+        if outcome.kind == "ignored":
+            return
         self.messages += 1
         if outcome.kind == "dead_letter":
             self.dead_letters += 1
@@ -320,6 +337,9 @@ class IngestService:
         self._failed_unlogged = 0
         self._fail_logged_at: float | None = None
         self._connect_error: BaseException | None = None
+        self._refused: str | None = None        # why the broker refused the last CONNECT
+        self._logged_line: str | None = None    # the counters as last logged, and when
+        self._logged_at: float | None = None
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         self._catch_connect_errors(client)
@@ -362,8 +382,17 @@ class IngestService:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.error("broker refused the connection: %s", reason_code)
+            # paho tries again (and reports the drop that follows as "Protocol error"): say the
+            # real reason once, until it changes or a connection gets through.
+            said = str(reason_code)
+            if said != self._refused:
+                hint = (": check --username/--password-file (the broker user and its password)"
+                        if said in ("Not authorized", "Bad user name or password") else "")
+                log.error("broker %s:%d refused the connection: %s%s; retrying", self.settings.host,
+                          self.settings.port, said.lower() if hint else said, hint)
+            self._refused = said
             return
+        self._refused = None
         if self._failed_connects:
             log.info("reached the broker after %d failed attempt(s)", self._failed_connects)
         self._failed_connects = self._failed_unlogged = 0
@@ -390,6 +419,8 @@ class IngestService:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         if self._stopping:
             log.info("disconnected from the broker")
+        elif self._refused is not None:
+            log.debug("disconnected after the refusal (%s)", reason_code)
         else:
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
@@ -422,9 +453,7 @@ class IngestService:
                     return 1
                 if self._mono() - last_status >= self._status_every:
                     last_status = self._mono()
-                    log.info("%s", self.counters.line())
-                    if self.notifier:
-                        self.notifier.status(self.counters.line())
+                    self._report_counters(last_status)
                 try:
                     first = self._inbox.get(timeout=0.5)
                 except queue.Empty:
@@ -442,6 +471,18 @@ class IngestService:
             self.client.loop_stop()
             log.info("stopped; %s", self.counters.line())
         return 0
+
+    def _report_counters(self, now: float) -> None:
+        """The counters to systemd's status line every `status_every_s`; to the log only when
+        they changed since the last line logged, or after COUNTERS_HEARTBEAT_S without change (an
+        idle ingest must not write the same line 8,640 times a day)."""
+        line = self.counters.line()
+        if self.notifier:
+            self.notifier.status(line)
+        if line != self._logged_line or (self._logged_at is not None
+                                          and now - self._logged_at >= COUNTERS_HEARTBEAT_S):
+            log.info("%s", line)
+            self._logged_line, self._logged_at = line, now
 
     def _take_group(self, first: tuple[int, object]) -> list[tuple[int, object, Decoded]]:
         """`first` and whatever else is already queued, up to `max_group_events` events: the

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+
+from server_sync.protocol.codec import short
 
 
 def add_parser(sub, common) -> None:
@@ -41,5 +44,16 @@ def retry_refused(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     with LocalStore.existing(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
         n = store.retry_refused(args.reason)
+        refused = store.refused_by_reason() if n == 0 else {}
+    if n == 0 and args.reason and refused:
+        # A --reason that matches nothing is a mistake (a typo), not "nothing to do": say what
+        # the reasons are.
+        print(f"kiosk: error: no refused event's reason contains {short(args.reason)}; the reasons are: "
+              + "; ".join(f"{reason} ({k})" for reason, k in refused.items())
+              + " (`kiosk refused list`)", file=sys.stderr)
+        return 2
+    if n == 0:
+        print("no events refused by the centre: nothing to put back in the outbox")
+        return 0
     print(f"{n} event(s) back in the outbox; the sync agent sends them again (`kiosk sync --once` to wait for it)")
     return 0

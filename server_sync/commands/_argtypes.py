@@ -103,3 +103,24 @@ def broker_host(text: str) -> str:
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return text
+
+
+def proxy_addresses(text: str) -> str:
+    """`serve --forwarded-allow-ips`: comma-separated IP addresses and CIDR networks, or `*` (every
+    proxy), as uvicorn reads them. uvicorn keeps anything else as a literal that no TCP peer ever
+    matches, so a typo would silently distrust the real proxy: refused here instead."""
+    import ipaddress
+    items = [item.strip() for item in text.split(",")]
+    if items == ["*"]:
+        return "*"
+    if not any(items):
+        raise argparse.ArgumentTypeError("empty: give IP addresses or CIDR networks, e.g. 127.0.0.1,10.0.0.0/8 (or * for any)")
+    for item in items:
+        try:
+            ipaddress.ip_network(item) if "/" in item else ipaddress.ip_address(item)
+        except ValueError:
+            what = "an empty entry" if not item else repr(item[:80])
+            raise argparse.ArgumentTypeError(
+                f"{what} is not an IP address or CIDR network; give a comma-separated list such as "
+                "127.0.0.1,10.0.0.0/8, or * for any proxy") from None
+    return ",".join(items)

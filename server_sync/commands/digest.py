@@ -29,14 +29,26 @@ def add_parser(sub, common) -> None:
 
 
 def run_send(args: argparse.Namespace) -> int:
-    from server_sync.notify.digest import send
+    from server_sync.exc import CentralConfigError
+    from server_sync.notify.digest import already_sent, send, week_of
     from server_sync.web.people import require_user
+    from server_sync.workflow.people import with_email
+    now = datetime.now(timezone.utc)
+    period = week_of(now)[0]
     with central_store(args, existing=True) as db:
+        readers = with_email(db)
         if args.user is not None:   # a name that is nobody's is a mistake, not "everyone"
-            require_user(db, args.user)
+            user = require_user(db, args.user)
+            if user.name not in {u.name for u, _to in readers}:
+                why = "is disabled" if user.disabled else "has no e-mail address"
+                raise CentralConfigError(f"{user.name} {why}: no digest for them"
+                                         + ("" if user.disabled else
+                                            f" (set one: kiosk-central user email {user.name} ADDRESS)"))
+            readers = [(u, to) for u, to in readers if u.name == user.name]
+        # Whose digest of this week went already (said below: "0 queued" alone looked like a fault).
+        went = [] if args.force or args.dry_run else [u.name for u, _to in readers if already_sent(db, u, period)]
         failed: list[tuple[str, str]] = []
-        digests = send(db, datetime.now(timezone.utc), dry_run=args.dry_run, only=args.user, force=args.force,
-                       failed=failed)
+        digests = send(db, now, dry_run=args.dry_run, only=args.user, force=args.force, failed=failed)
     if args.json:
         print(json.dumps([d.as_dict(bodies=args.dry_run) for d in digests], indent=2, ensure_ascii=False,
                          default=str))
@@ -48,6 +60,11 @@ def run_send(args: argparse.Namespace) -> int:
             print(f"digest {d.period} queued for {d.user} <{d.to}> ({len(d.sites)} site(s), {d.language})")
     if not args.dry_run:
         print(f"{len(digests)} digest(s) queued; `kiosk-central notify run` sends them")
+        if went:
+            print(f"the digest for {period} went already to {', '.join(went)}; --force queues it again")
+    if args.user is not None and not digests and not went and not any(
+            what == f"no digest for {args.user}" for what, _why in failed):
+        print(f"{args.user} sees no site: no digest to send")
     return report_failed(failed)
 
 

@@ -86,6 +86,8 @@ def webhook_list(args: argparse.Namespace) -> int:
                 for e in queue.endpoints(db, active_only=False)]
     if args.json:
         print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("no webhook endpoints yet: kiosk-central notify webhook add NAME --url URL")
     else:
         for r in rows:
             print(f"{r['name']:<20} {r['format']:<6} {'active ' if r['active'] else 'removed'} {r['url']}")
@@ -203,6 +205,9 @@ def list_deliveries(args: argparse.Namespace) -> int:
         rows = queue.deliveries(db, failed_only=args.failed)
     if args.json:
         print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("no failed deliveries" if args.failed else
+              "no deliveries yet (kiosk-central notify test queues one to try)")
     else:
         for r in rows:
             err = f"  {r['last_error']}" if r["last_error"] else ""

@@ -19,7 +19,7 @@ def add_parser(sub, common) -> None:
     a.add_argument("id", metavar="ID", help="region id: letters, digits, '-' and '_'")
     a.add_argument("--name", type=nonblank_name, required=True, help="display name, e.g. 'Stockholm city'")
     a.set_defaults(func=run_add)
-    ls = s.add_parser("list", parents=[common], help="regions with their site counts")
+    ls = s.add_parser("list", parents=[common], help="regions with their sites")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=run_list)
     g = s.add_parser("assign", parents=[common], help="put sites in a region (or in none)")
@@ -43,9 +43,12 @@ def run_list(args: argparse.Namespace) -> int:
         rows = regions(db)
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif not rows:
+        print("no regions yet: kiosk-central region add ID --name NAME, then region assign ID SITE …")
     else:
         for r in rows:
-            print(f"{r['id']:<24} {r['sites']:>4} sites  {r['name']}")
+            ids = r["site_ids"][:8] + ([f"… {len(r['site_ids']) - 8} more"] if len(r["site_ids"]) > 8 else [])
+            print(f"{r['id']:<24} {r['sites']:>4} sites  {r['name']}" + (f"  ({', '.join(ids)})" if ids else ""))
     return 0
 
 

@@ -42,8 +42,12 @@ def show_log(args: argparse.Namespace) -> int:
         rows = privacy_log(db)
     if args.json:
         print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("no retention runs or erasures yet (kiosk-central retention run; the daily timer runs it)")
     else:
         for r in rows:
             counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in r["counts"].items())
-            print(f"{r['at']}  {r['action']:<9} {r['actor']:<10} {counts}")
+            # The actor is the action's own name unless someone else did it: say it only then.
+            by = f" (by {r['actor']})" if r["actor"] != r["action"] else ""
+            print(f"{r['at'][:19]}  {r['action']}{by}: removed {counts}")
     return 0

@@ -10,6 +10,7 @@ import socket
 import ssl
 
 from server_sync.cli import database_url
+from server_sync.commands._argtypes import proxy_addresses
 from server_sync.exc import CentralConfigError
 
 
@@ -24,9 +25,9 @@ def add_parser(sub, common) -> None:
     p.add_argument("--certfile", metavar="FILE", help="TLS certificate (PEM, with its chain): serve HTTPS")
     p.add_argument("--keyfile", metavar="FILE", help="TLS private key (PEM) of --certfile")
     p.add_argument("--workers", type=int, default=2, metavar="N", help="worker processes (default 2)")
-    p.add_argument("--forwarded-allow-ips", default="127.0.0.1", metavar="IPS",
-                   help="reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated; "
-                        "default 127.0.0.1)")
+    p.add_argument("--forwarded-allow-ips", type=proxy_addresses, default="127.0.0.1", metavar="IPS",
+                   help="reverse proxies whose X-Forwarded-For/-Proto are believed: comma-separated IP "
+                        "addresses or CIDR networks, or * for any (default 127.0.0.1)")
     p.add_argument("--idle-minutes", type=float, default=30.0, metavar="M",
                    help="a session unused this long ends (default 30)")
     p.add_argument("--cache-seconds", type=float, default=30.0, metavar="S",

@@ -109,17 +109,21 @@ def list_sites(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
     db = connect(existing_database_url(args))
     try:
-        rows = db.execute_sql("SELECT s.id, s.name, s.timezone, s.opening_hours, COUNT(k.id) FROM site s"
+        rows = db.execute_sql("SELECT s.id, s.name, s.timezone, s.opening_hours, s.region_id, COUNT(k.id) FROM site s"
                               " LEFT JOIN kiosk k ON k.site_id = s.id"
-                              " GROUP BY s.id, s.name, s.timezone, s.opening_hours ORDER BY s.id").fetchall()
+                              " GROUP BY s.id, s.name, s.timezone, s.opening_hours, s.region_id ORDER BY s.id").fetchall()
     finally:
         db.close()
-    sites = [{"id": i, "name": n, "timezone": tz, "kiosks": k, **_hours(i, stored)} for i, n, tz, stored, k in rows]
+    sites = [{"id": i, "name": n, "timezone": tz, "region": region, "kiosks": k, **_hours(i, stored)}
+             for i, n, tz, stored, region, k in rows]
     if args.json:
         print(json.dumps([{k: v for k, v in s.items() if k != "said"} for s in sites], indent=2, ensure_ascii=False))
+    elif not sites:
+        print("no sites yet: kiosk-central site add ID --name NAME")
     else:
         for s in sites:
-            print(f"{s['id']:<24} {s['kiosks']:>3} kiosks  {s['timezone']:<20} {s['name']}  open {s['said']}")
+            region = f"region {s['region']}" if s["region"] else "no region"
+            print(f"{s['id']:<24} {s['kiosks']:>3} kiosks  {s['timezone']:<20} {region:<20} {s['name']}  open {s['said']}")
     return 0
 
 

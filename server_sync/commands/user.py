@@ -110,6 +110,8 @@ def run_list(args: argparse.Namespace) -> int:
         rows = [u.as_dict() for u in users(db)]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif not rows:
+        print("no users yet: kiosk-central user add NAME --role ROLE")
     else:
         for u in rows:
             scope = ",".join(u["regions"] or u["sites"]) or "*"

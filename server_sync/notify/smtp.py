@@ -43,19 +43,20 @@ def _ascii_password(password: str, source: str) -> str:
     return password
 
 
-def read_password_file(path: str) -> str:
+def read_password_file(path: str, what: str = "the SMTP password file") -> str:
     """The password in `path`; CentralConfigError if it is not a regular file that can be read
-    as text (`smtp set` checks it when it is given, the worker each time it connects)."""
+    as text (`smtp set` checks it when it is given, the worker each time it connects). `what`:
+    how the message names the file (the option, for `smtp set`)."""
     if not os.path.isfile(path):
         why = "no such file" if not os.path.exists(path) else "not a regular file"
-        raise CentralConfigError(f"cannot read smtp_password_file {path}: {why}")
+        raise CentralConfigError(f"cannot read {what} {path}: {why}")
     try:
         with open(path, encoding="utf-8") as f:
             password = f.read().strip()
     except (OSError, UnicodeDecodeError) as e:
         why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
-        raise CentralConfigError(f"cannot read smtp_password_file {path}: {why}") from None
-    return _ascii_password(password, f"smtp_password_file {path}")
+        raise CentralConfigError(f"cannot read {what} {path}: {why}") from None
+    return _ascii_password(password, f"{what} {path}")
 
 
 def load(db: Database) -> SmtpSettings | None:
@@ -93,7 +94,7 @@ def save(db: Database, settings: SmtpSettings) -> None:
         raise CentralConfigError(f"--username must be ASCII, got {settings.username!r}")
     password_file = settings.password_file and os.path.abspath(settings.password_file)
     if password_file:   # the worker runs elsewhere (systemd): a relative path would not be found
-        read_password_file(password_file)
+        read_password_file(password_file, "--password-file")
     with db.atomic():
         for key, value in zip(_KEYS, (settings.host, settings.port, settings.sender, settings.security,
                                       settings.username, password_file)):

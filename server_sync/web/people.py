@@ -79,9 +79,14 @@ def require_region(db: Database, region_id: str) -> dict:
 
 
 def regions(db: Database) -> list[dict]:
+    """Every region with its number of sites and their ids."""
     rows = db.execute_sql("SELECT r.id, r.name, COUNT(s.id) FROM region r LEFT JOIN site s ON s.region_id = r.id"
                           " GROUP BY r.id, r.name ORDER BY r.id").fetchall()
-    return [{"id": i, "name": n, "sites": int(c)} for i, n, c in rows]
+    members: dict[str, list[str]] = {}
+    for region_id, site_id in db.execute_sql("SELECT region_id, id FROM site WHERE region_id IS NOT NULL"
+                                             " ORDER BY region_id, id"):
+        members.setdefault(region_id, []).append(site_id)
+    return [{"id": i, "name": n, "sites": int(c), "site_ids": members.get(i, [])} for i, n, c in rows]
 
 
 def assign_region(db: Database, region_id: str | None, site_ids: Iterable[str]) -> None:

@@ -13,6 +13,7 @@ from server_sync.central.db import connect
 from server_sync.cli import main
 from tests.analysis.seeding import add_question, add_site
 from tests.fixtures.cli import central, said_error
+from tests.fixtures.cli import central as central_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -372,3 +373,70 @@ def test_a_first_definition_that_stored_answers_contradict_needs_force(tmp_path,
     assert main([*define, "--scale", "smiley4"]) == 2                     # defined now: --replace's rule
     assert "keeps its meaning" in capsys.readouterr().err
     assert main([*define, "--scale", "smiley4", "--replace"]) == 0 and "say otherwise" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["site", "list"], "no sites yet: kiosk-central site add ID --name NAME"),
+    (["user", "list"], "no users yet: kiosk-central user add NAME --role ROLE"),
+    (["region", "list"], "no regions yet: kiosk-central region add ID --name NAME"),
+    (["retention", "log"], "no retention runs or erasures yet"),
+    (["notify", "webhook", "list"], "no webhook endpoints yet: kiosk-central notify webhook add NAME --url URL"),
+    (["notify", "deliveries"], "no deliveries yet"),
+    (["notify", "deliveries", "--failed"], "no failed deliveries"),
+])
+def test_an_empty_list_says_so_in_text_and_is_an_empty_list_in_json(central_url, capsys, argv, said):
+    """Empty lists printed nothing at all, where `fleet` and `kiosk list` say what is there."""
+    connect(central_url).close()
+    assert central("--db", central_url, *argv) == 0
+    assert capsys.readouterr().out.strip().startswith(said)
+    assert central("--db", central_url, *argv, "--json") == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_site_list_shows_the_region_and_region_list_the_sites(central, capsys):
+    url, _db = central
+    assert central_cli("--db", url, "region", "add", "north", "--name", "North") == 0
+    assert central_cli("--db", url, "region", "add", "south", "--name", "South") == 0
+    assert central_cli("--db", url, "region", "assign", "north", "s1") == 0
+    capsys.readouterr()
+    assert central_cli("--db", url, "site", "list", "--json") == 0
+    assert {s["id"]: s["region"] for s in json.loads(capsys.readouterr().out)} == {"s1": "north", "s2": None}
+    assert central_cli("--db", url, "site", "list") == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "region north" in lines["s1"] and "no region" in lines["s2"]
+    assert central_cli("--db", url, "region", "list", "--json") == 0
+    assert {r["id"]: (r["sites"], r["site_ids"]) for r in json.loads(capsys.readouterr().out)} == \
+        {"north": (1, ["s1"]), "south": (0, [])}
+    assert central_cli("--db", url, "region", "list") == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert lines["north"].endswith("North  (s1)") and lines["south"].endswith("South")
+
+
+def test_retention_log_says_each_run_without_doubled_words(central, capsys):
+    url, _db = central
+    assert central_cli("--db", url, "retention", "run") == 0
+    capsys.readouterr()
+    assert central_cli("--db", url, "retention", "log") == 0
+    out = capsys.readouterr().out
+    assert "retention retention" not in out and "retention: removed 0 audit entries" in out, out
+
+
+def test_serve_checks_forwarded_allow_ips(tmp_path, capsys, monkeypatch):
+    """uvicorn keeps anything that is not an address or network as a literal no TCP peer matches:
+    a typo silently distrusted the proxy. Refused with a clear error, before anything starts."""
+    import uvicorn
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: started.append(kw))
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    for bad in ("not an ip", "10.0.0.1,", "10.0.0.0/33", "127.0.0.1,*", ""):
+        assert central("serve", "--forwarded-allow-ips", bad, *db) == 2, bad
+        err = capsys.readouterr().err
+        assert said_error(err, "argument --forwarded-allow-ips: ") and "CIDR network" in err, err
+    assert started == []
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    for good, passed in (("*", "*"), ("10.0.0.1, 10.0.0.0/8", "10.0.0.1,10.0.0.0/8"), ("::1,fd00::/8", "::1,fd00::/8")):
+        assert central("serve", "--forwarded-allow-ips", good, "--port", port, *db) == 0, capsys.readouterr().err
+        assert started.pop()["forwarded_allow_ips"] == passed

@@ -77,3 +77,27 @@ def test_retention_removes_the_counts_with_the_dead_letters(store):
     flood(ingest, "k1", 2, 100)
     apply_retention(store, NOW + timedelta(days=91))
     assert count(store, "SELECT COUNT(*) FROM dead_letter") == count(store, "SELECT COUNT(*) FROM dead_letter_count") == 0
+
+
+def test_an_empty_retained_status_is_the_standard_clear_not_a_dead_letter(store, caplog):
+    """`mosquitto_pub -r -n -t …/kiosk/k1/status` clears a retained status: the broker passes the
+    empty message on. It is no error of the kiosk's: nothing dead-lettered, nothing counted."""
+    caplog.set_level("DEBUG", logger="kundpuls.ingest")
+    ingest = Ingest(store, clock=lambda: NOW)
+    for retained in (True, False):
+        assert ingest.handle(protocol.status_topic("k1"), b"", retained=retained).kind == "ignored"
+    assert count(store, "SELECT COUNT(*) FROM dead_letter") == 0
+    assert dead_letters.counts(store) == {}
+    assert not [r for r in caplog.records if r.levelname != "DEBUG"]
+    # A status that is there but broken still is one.
+    assert ingest.handle(protocol.status_topic("k1"), b"{").kind == "dead_letter"
+
+
+def test_a_hostile_kiosk_id_is_cut_short_in_the_log(store, caplog):
+    caplog.set_level("DEBUG", logger="kundpuls.ingest")
+    ingest = Ingest(store, clock=lambda: NOW)
+    kid = "k" * 5000
+    for kind in ("status", "events", "config"):
+        assert ingest.handle(f"kundpuls/v1/kiosk/{kid}/{kind}", b'{"v":1}').kind == "dead_letter"
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 3 and all(len(line) < 300 and "k" * 100 not in line for line in lines), lines

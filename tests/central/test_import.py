@@ -142,3 +142,27 @@ def test_unregistered_kiosk_and_non_export_files_are_clear_errors(tmp_path, caps
     assert "not an export header" in capsys.readouterr().err
     assert main(["import", str(tmp_path / "missing.jsonl"), "--db", url]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_deactivated_kiosks_file_is_refused_up_front_and_nothing_written(central, export_file, capsys):
+    """Its events used to be refused one by one: '66 dead-lettered', no reason shown, a dead letter
+    for each answer already stored. Now the same upfront refusal as for an unregistered kiosk."""
+    from server_sync.central import registry
+    url, db = central
+    assert run_import(capsys, str(export_file), "--db", url, "--json")[0] == 0
+    registry.set_active(db, "k1", False, datetime.now(timezone.utc).replace(tzinfo=None))
+    rc, out, err = run_import(capsys, str(export_file), "--db", url)
+    assert rc == 2 and out == "", out
+    assert "kiosk-central: error: kiosk 'k1'" in err and "is deactivated" in err, err
+    assert "kiosk-central kiosk add k1 --site s1 --rotate-password" in err and "Traceback" not in err
+    assert count(db, "SELECT COUNT(*) FROM dead_letter") == 0
+    assert count(db, "SELECT COALESCE(SUM(messages), 0) FROM dead_letter_count") == 0
+
+
+def test_an_empty_file_is_said_to_be_empty(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    empty = tmp_path / "k1.jsonl"
+    empty.write_bytes(b"")
+    assert main(["import", str(empty), "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert f"kiosk-central: error: {empty} is empty" in err and "not JSON" not in err, err

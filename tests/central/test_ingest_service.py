@@ -223,3 +223,62 @@ def test_ingestors_on_one_host_get_their_own_client_id_by_default(broker, tmp_pa
     finally:
         for p in (a, b):
             p.close()
+
+
+def test_an_idle_ingest_logs_its_counters_only_when_they_change(caplog):
+    """Every 10 s the counters go to systemd's status line; to the journal only when they changed,
+    or once an hour as a heartbeat (an idle ingest used to log the same line 8,640 times a day)."""
+    from server_sync.ingest import (COUNTERS_HEARTBEAT_S, BrokerSettings, Ingest, IngestService, Outcome,
+                                    make_client)
+    settings = BrokerSettings("mqtt.example", 8883, tls=False)
+    service = IngestService(Ingest(None), make_client(settings), settings)
+    caplog.set_level("INFO", logger="kundpuls.ingest")
+    for t in range(0, 600, 10):                              # ten idle minutes
+        service._report_counters(float(t))
+    assert len(caplog.records) == 1
+    service.counters.add(Outcome("status"))
+    service._report_counters(600.0)
+    service._report_counters(610.0)
+    assert len(caplog.records) == 2 and "1 messages" in caplog.records[-1].getMessage()
+    service._report_counters(600.0 + COUNTERS_HEARTBEAT_S)
+    assert len(caplog.records) == 3
+
+
+def test_a_wrong_broker_password_is_said_once_with_what_to_check(caplog):
+    """The broker answers a wrong password "Not authorized" and paho, retrying, reports each drop
+    as "Protocol error": the log says the real reason once, and what to check."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    from server_sync.ingest import BrokerSettings, Ingest, IngestService, make_client
+    settings = BrokerSettings("mqtt.example", 8883, tls=False)
+    service = IngestService(Ingest(None), make_client(settings), settings)
+    caplog.set_level("INFO", logger="kundpuls.ingest")
+    refused = ReasonCode(PacketTypes.CONNACK, "Not authorized")
+    dropped = ReasonCode(PacketTypes.DISCONNECT, "Protocol error")
+    for _ in range(3):
+        service._on_connect(service.client, None, None, refused, None)
+        service._on_disconnect(service.client, None, None, dropped, None)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["broker mqtt.example:8883 refused the connection: not authorized: check"
+                     " --username/--password-file (the broker user and its password); retrying"], lines
+
+
+def test_a_wrong_broker_password_with_the_real_broker(broker, tmp_path):
+    """The real broker refuses the CONNECT ("Not authorized" or "Bad user name or password") and
+    paho retries: the log says so once, with what to check, and no "Protocol error"."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    connect(url).close()
+    wrong = tmp_path / "wrong.pass"
+    wrong.write_text("not the password\n")
+    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-w", "--password-file", str(wrong))
+    ing.start(wait=False)
+    try:
+        assert wait_until(lambda: "refused the connection" in ing.log(), 15), ing.log()
+        time.sleep(4)                       # paho tried again after 1 and 2 s
+        log = ing.log()
+        assert log.count("refused the connection") == 1 and "check --username/--password-file" in log, log
+        assert "Protocol error" not in log and "disconnected from the broker" not in log, log
+        assert ing.terminate() == 0
+    finally:
+        ing.close()

@@ -204,7 +204,7 @@ def test_smtp_set_refuses_a_password_file_it_cannot_read(central_url, tmp_path, 
     assert main(["--db", central_url, "notify", "smtp", "set", "--host", "127.0.0.1", "--from", "a@b.c",
                  "--username", "u", "--password-file", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"kiosk-central: error: cannot read smtp_password_file {path}") and "Traceback" not in err
+    assert err.startswith(f"kiosk-central: error: cannot read --password-file {path}") and "Traceback" not in err
     assert main(["--db", central_url, "notify", "smtp", "show"]) == 0
     assert "no SMTP server is set" in capsys.readouterr().out
 
@@ -236,7 +236,7 @@ def test_a_password_file_gone_later_fails_the_mails_not_the_worker(central_url, 
         assert server.raw == []
     [d] = queue.deliveries(db, failed_only=True)
     assert d["channel"] == "mail" and d["state"] == "waiting" and d["attempts"] == 1
-    assert d["last_error"] == f"cannot read smtp_password_file {pw}: not a regular file"
+    assert d["last_error"] == f"cannot read the SMTP password file {pw}: not a regular file"
 
 
 @pytest.mark.parametrize("key, value, message", [
@@ -424,3 +424,29 @@ def test_digests_go_even_when_closing_completed_actions_fails(central_url, centr
     out, err = capsys.readouterr()
     assert "1 digest(s) queued" in out
     assert err == "kiosk-central: error: completed actions not closed: ValueError: a row it cannot handle\n"
+
+
+def test_digest_send_for_one_person_says_why_nothing_went(central_url, central_db, capsys):
+    """`digest send --user bob` for someone without an address printed nothing, and a second send
+    'queued 0' without saying this week's had gone already."""
+    from server_sync.web.people import add_user
+    from server_sync.workflow.people import set_email
+    from tests.analysis.seeding import add_site
+    db = central_db
+    add_site(db, "s1")
+    for name in ("bob", "sm"):
+        add_user(db, name, "analyst", language="en", password="a long enough password 1")
+    set_email(db, "sm", "sm@example.se")
+    for dry in ([], ["--dry-run"]):
+        assert main(["--db", central_url, "digest", "send", "--user", "bob", *dry]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and "kiosk-central: error: bob has no e-mail address" in err, err
+        assert "kiosk-central user email bob ADDRESS" in err
+    assert main(["--db", central_url, "digest", "send", "--user", "sm"]) == 0
+    assert "1 digest(s) queued" in capsys.readouterr().out
+    assert main(["--db", central_url, "digest", "send", "--user", "sm"]) == 0
+    out = capsys.readouterr().out
+    assert "0 digest(s) queued" in out and "went already to sm; --force queues it again" in out, out
+    assert main(["--db", central_url, "digest", "send", "--user", "sm", "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "1 digest(s) queued" in out and "went already" not in out

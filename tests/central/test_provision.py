@@ -87,7 +87,8 @@ def test_site_add_and_its_mistakes(tmp_path, capsys):
         err = capsys.readouterr().err
         assert rc == 2 and said_error(err, msg), err
     rc, out, _ = cli(capsys, "site", "list", "--json", "--db", db)
-    assert json.loads(out) == [{"id": "sthlm-1", "name": "Stockholm 1", "timezone": "Europe/Stockholm", "kiosks": 0,
+    assert json.loads(out) == [{"id": "sthlm-1", "name": "Stockholm 1", "timezone": "Europe/Stockholm", "region": None,
+                                "kiosks": 0,
                                 "hours": "mon-fri 8-21, sat 9-18, sun 10-17", "hours_default": True, "hours_error": None}]
 
 

@@ -96,9 +96,16 @@ def test_refused_events_are_listed_by_reason_and_put_back_by_command(cfg, store,
     assert main([*args, "refused", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed == {"total": 2, "by_reason": {"event x: value 9 out of range": 2}}
-    assert main([*args, "refused", "retry", "--reason", "nothing like it"]) == 0
-    assert capsys.readouterr().out.startswith("0 event(s)")
+    # A reason that matches nothing is a mistake (it said "0 event(s) back in the outbox", rc 0):
+    # an error naming the reasons there are.
+    assert main([*args, "refused", "retry", "--reason", "nothing like it"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("kiosk: error: no refused event's reason contains 'nothing like it';")
+    assert "the reasons are: event x: value 9 out of range (2)" in err
     assert main([*args, "refused", "retry"]) == 0
+    assert capsys.readouterr().out.startswith("2 event(s) back in the outbox")
+    assert main([*args, "refused", "retry", "--reason", "out of range"]) == 0     # none left: not an error
+    assert capsys.readouterr().out.startswith("no events refused by the centre")
     db = sqlite3.connect(cfg.db_path)
     assert db.execute("SELECT COUNT(*) FROM response WHERE rejected_at IS NOT NULL").fetchone()[0] == 0
     assert db.execute("SELECT seq FROM response WHERE sent_at IS NULL ORDER BY seq").fetchall() == [(2,), (4,)]
