@@ -9,6 +9,10 @@ commit brought up to date (two indexed queries, a few rows per site and question
 the trend rule when asked. A new alert is handed to the workflow (server_sync.workflow: its
 owner, due date, and notices queued for the webhooks and the owner's mail, delivered by
 `kiosk-central notify run`); ingest never waits on a receiver. Nothing here may stop ingest.
+
+An alert keeps its `message` (English: the MQTT payload, webhooks) and its facts, `detail`
+(DETAIL_VERSION), from which every reader's text is made in their language
+(server_sync.report.alert_text).
 """
 
 from __future__ import annotations
@@ -109,6 +113,9 @@ def _window_text(days: int) -> str:
     return "today so far" if days == 1 else f"the last {days} days"
 
 
+_METRIC_LABEL = {"nps": "NPS", "happy_index": "Happy Index"}      # the English message's
+
+
 def _metric_key(scale: str) -> str:
     """The report catalogue's key of a scale's headline metric."""
     return "nps" if scale == "nps11" else "happy_index"
@@ -119,12 +126,8 @@ def _wording(db: Database, question_id: str) -> dict[str, str]:
     kept in the alert's detail so a reader sees the question asked when it was raised."""
     row = db.execute_sql(f"SELECT text FROM question WHERE id = {db.param} AND text IS NOT NULL"
                          " ORDER BY version DESC LIMIT 1", (question_id,)).fetchone()
-    try:
-        wording = json.loads(row[0]) if row and row[0] else {}
-    except ValueError:
-        return {}
-    return {str(k): str(v) for k, v in wording.items() if isinstance(v, str) and v.strip()} \
-        if isinstance(wording, dict) else {}
+    wording = json_object(row[0] if row else None) or {}
+    return {str(k): v for k, v in wording.items() if isinstance(v, str) and v.strip()}
 
 
 def _dip_detail(question: str, scale: str, dip: Dip) -> dict:
@@ -195,7 +198,7 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
                 (question, scale), dip = hit
                 found[site] = (question, scale, dip)
         for site, (question, scale, dip) in sorted(found.items()):
-            metric = "NPS" if scale == "nps11" else "Happy Index"
+            metric = _METRIC_LABEL[_metric_key(scale)]
             if dip.questions > 1:
                 message = (f"{dip.questions} questions together {dip.drop:.1f} points below the site's usual over"
                            f" {_window_text(dip.days)} ('{question}' {metric} usually {dip.baseline:.1f};"
@@ -251,7 +254,7 @@ def check_trend(db: Database, now: datetime, rule: TrendRule = TrendRule(),
             test = trend_breach(base, cur, rule)
             if test is None:
                 continue
-            metric = "NPS" if scale == "nps11" else "Happy Index"
+            metric = _METRIC_LABEL[_metric_key(scale)]
             message = (f"'{question}' {metric} down {-test.diff:.1f} points today against the last "
                        f"{rule.baseline_days} days over the same hours (n={cur.n}, p={test.p_value:.4f})")
             alert = raise_or_extend(db, {
