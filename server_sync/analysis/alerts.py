@@ -9,6 +9,10 @@ commit brought up to date (two indexed queries, a few rows per site and question
 the trend rule when asked. A new alert is handed to the workflow (server_sync.workflow: its
 owner, due date, and notices queued for the webhooks and the owner's mail, delivered by
 `kiosk-central notify run`); ingest never waits on a receiver. Nothing here may stop ingest.
+
+An alert keeps its `message` (English: the MQTT payload, webhooks) and its facts, `detail`
+(DETAIL_VERSION), from which every reader's text is made in their language
+(server_sync.report.alert_text).
 """
 
 from __future__ import annotations
@@ -27,8 +31,8 @@ from zoneinfo import ZoneInfo
 from peewee import Database
 
 from server_sync.analysis.alert_rules import Dip, DipRule, TrendRule, site_dip, trend_breach
-from server_sync.analysis.metrics import Tally, primary_metric
-from server_sync.analysis.queries import HOURLY_STATS, tally_of
+from server_sync.analysis.metrics import Tally
+from server_sync.analysis.queries import HOURLY_STATS, json_object, tally_of
 from server_sync.central.dialect import in_list, writer_transaction
 from server_sync.central.rollups import site_timezones
 from server_sync.exc import CentralConfigError
@@ -38,7 +42,8 @@ log = logging.getLogger(__name__)
 ENV_PREFIX = "KUNDPULS_TOPIC_PREFIX"
 COLUMNS = ("id", "site_id", "question_id", "kind", "raised_at", "last_seen_at", "window_from", "window_to", "n",
            "negative", "value", "baseline", "p_value", "message", "published_at", "webhook_status", "acked_at",
-           "ack_comment")
+           "ack_comment", "detail")
+DETAIL_VERSION = 1        # the shape of `alert.detail` (server_sync.report.alert_text reads it)
 
 
 def _naive(dt: datetime) -> datetime:
@@ -69,6 +74,9 @@ def raise_or_extend(db: Database, candidate: dict, now: datetime, cooldown_min: 
             db.execute_sql(f"UPDATE alert SET last_seen_at = {p}, window_to = {p} WHERE id = {p}",
                            (now_n, _naive(candidate["window_to"]), row[0]))
             return None
+        if isinstance(candidate.get("detail"), dict):     # the wording read only for a new alert
+            detail = dict(candidate["detail"], question_text=_wording(db, candidate["question_id"]))
+            candidate = dict(candidate, detail=json.dumps(detail, ensure_ascii=False, sort_keys=True))
         values = dict(candidate, raised_at=now_n, last_seen_at=now_n, window_from=_naive(candidate["window_from"]),
                       window_to=_naive(candidate["window_to"]))
         cols = [c for c in COLUMNS if c in values and c != "id"]
@@ -103,6 +111,35 @@ def _by_zone(db: Database, site_ids: Iterable[str]) -> dict[str, tuple[ZoneInfo,
 
 def _window_text(days: int) -> str:
     return "today so far" if days == 1 else f"the last {days} days"
+
+
+_METRIC_LABEL = {"nps": "NPS", "happy_index": "Happy Index"}      # the English message's
+
+
+def _metric_key(scale: str) -> str:
+    """The report catalogue's key of a scale's headline metric."""
+    return "nps" if scale == "nps11" else "happy_index"
+
+
+def _wording(db: Database, question_id: str) -> dict[str, str]:
+    """The question's wording per language (its newest version's), {} when the centre has none;
+    kept in the alert's detail so a reader sees the question asked when it was raised."""
+    row = db.execute_sql(f"SELECT text FROM question WHERE id = {db.param} AND text IS NOT NULL"
+                         " ORDER BY version DESC LIMIT 1", (question_id,)).fetchone()
+    wording = json_object(row[0] if row else None) or {}
+    return {str(k): v for k, v in wording.items() if isinstance(v, str) and v.strip()}
+
+
+def _dip_detail(question: str, scale: str, dip: Dip) -> dict:
+    """The facts the dip rule found, as `alert.detail` holds them (DETAIL_VERSION; the question's
+    wording is added when the alert is stored)."""
+    c = dip.complaint
+    return {"v": DETAIL_VERSION, "rule": "dip", "question": question,
+            "metric": _metric_key(scale), "days": dip.days, "questions": dip.questions,
+            "value": round(dip.value, 2), "baseline": round(dip.baseline, 2), "drop": round(dip.drop, 2),
+            "n": dip.n, "p_value": dip.p_value,
+            "complaint": None if c is None else {"reason": c.reason, "count": c.count, "mentions": c.mentions,
+                                                 "usual_share": c.usual_share}}
 
 
 def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRule = DipRule()) -> list[dict]:
@@ -161,7 +198,7 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
                 (question, scale), dip = hit
                 found[site] = (question, scale, dip)
         for site, (question, scale, dip) in sorted(found.items()):
-            metric = "NPS" if scale == "nps11" else "Happy Index"
+            metric = _METRIC_LABEL[_metric_key(scale)]
             if dip.questions > 1:
                 message = (f"{dip.questions} questions together {dip.drop:.1f} points below the site's usual over"
                            f" {_window_text(dip.days)} ('{question}' {metric} usually {dip.baseline:.1f};"
@@ -177,7 +214,8 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
             alert = raise_or_extend(db, {
                 "site_id": site, "question_id": question, "kind": "realtime", "window_from": window_from,
                 "window_to": now, "n": dip.n, "negative": dip.negative, "value": round(dip.value, 2),
-                "baseline": round(dip.baseline, 2), "p_value": dip.p_value, "message": message},
+                "baseline": round(dip.baseline, 2), "p_value": dip.p_value, "message": message,
+                "detail": _dip_detail(question, scale, dip)},
                 # A window reaching back over earlier days still sees the dip those days held:
                 # the same dip, however long ago the alert was last extended within them.
                 now, rule.cooldown_min + (dip.days - 1) * 24 * 60, any_question=True)
@@ -216,14 +254,18 @@ def check_trend(db: Database, now: datetime, rule: TrendRule = TrendRule(),
             test = trend_breach(base, cur, rule)
             if test is None:
                 continue
-            metric = primary_metric(scale)
+            metric = _METRIC_LABEL[_metric_key(scale)]
             message = (f"'{question}' {metric} down {-test.diff:.1f} points today against the last "
                        f"{rule.baseline_days} days over the same hours (n={cur.n}, p={test.p_value:.4f})")
             alert = raise_or_extend(db, {
                 "site_id": site, "question_id": question, "kind": "trend",
                 "window_from": datetime.fromisoformat(today), "window_to": _naive(now), "n": cur.n,
                 "negative": cur.negative, "value": round(test.diff, 2), "baseline": None,
-                "p_value": test.p_value, "message": message}, now, rule.cooldown_min)
+                "p_value": test.p_value, "message": message,
+                "detail": {"v": DETAIL_VERSION, "rule": "trend", "question": question,
+                           "metric": _metric_key(scale), "drop": round(-test.diff, 2),
+                           "baseline_days": rule.baseline_days, "n": cur.n, "p_value": test.p_value}},
+                now, rule.cooldown_min)
             if alert:
                 raised.append(alert)
     return raised
@@ -239,6 +281,9 @@ def _as_dict(row) -> dict:
     for k in ("raised_at", "last_seen_at", "window_from", "window_to", "published_at", "acked_at"):
         if d[k] is not None and not isinstance(d[k], str):
             d[k] = d[k].isoformat(sep=" ")
+    # The facts behind the message; None for an alert raised before they were kept (or one
+    # unreadable): its readers show the stored message (report.alert_text).
+    d["detail"] = json_object(d["detail"])
     return d
 
 
@@ -292,7 +337,9 @@ def mark(db: Database, alert_ids: Iterable[int], now: datetime, webhook: dict[in
 def post_webhook(url: str, alert: dict, timeout_s: float = 5.0,
                  opener: Callable = urllib.request.urlopen) -> str:
     """POST the alert as JSON; returns "200" etc. or "error: …". Never raises."""
-    body = json.dumps({"type": "kundpuls.alert", **alert}, default=str).encode("utf-8")
+    # The receiver's JSON stays what it was: the facts behind `message` are the store's own.
+    body = json.dumps({"type": "kundpuls.alert", **{k: v for k, v in alert.items() if k != "detail"}},
+                      default=str).encode("utf-8")
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json", "User-Agent": "kundpuls-central"})
     try:

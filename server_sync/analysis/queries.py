@@ -377,17 +377,27 @@ def alerts(db: Database, f: ReportFilter) -> list[dict]:
         clauses.append(f"raised_at < {db.param}")
         params.append((date.fromisoformat(f.date_to) + timedelta(days=1)).isoformat())
     sql = ("SELECT id, site_id, question_id, kind, raised_at, last_seen_at, n, negative, value, baseline,"
-           " p_value, message, acked_at, ack_comment FROM alert"
+           " p_value, message, acked_at, ack_comment, detail FROM alert"
            + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY raised_at, id")
     cols = ("id", "site_id", "question_id", "kind", "raised_at", "last_seen_at", "n", "negative", "value",
-            "baseline", "p_value", "message", "acked_at", "ack_comment")
+            "baseline", "p_value", "message", "acked_at", "ack_comment", "detail")
     out = []
     for row in db.execute_sql(sql, params):
         d = dict(zip(cols, row))
         for k in ("raised_at", "last_seen_at", "acked_at"):
             d[k] = _iso(d[k])
+        d["detail"] = json_object(d["detail"])
         out.append(d)
     return out
+
+
+def json_object(stored: Any) -> dict | None:
+    """A stored JSON object (an alert's facts); None when absent or unreadable."""
+    try:
+        value = json.loads(stored) if stored else None
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _iso(v: Any) -> str | None:

@@ -22,6 +22,7 @@ from server_sync.analysis import chain_report
 from server_sync.analysis.queries import ReportFilter
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
+from server_sync.report.alert_text import alert_text
 from server_sync.report.i18n import reason_labels
 from server_sync.report.i18n import t as report_text
 from server_sync.web import render
@@ -136,7 +137,7 @@ def compose(db: Database, user: User, to: str, now: datetime) -> Digest | None:
                 f"{label} ({r['n']})" for label, r in zip(q["reason_labels"], q["top_reasons"])))
     for key, rows, show in (
             ("digest_open_alerts", data["open_alerts"], lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])}: "
-                                                                   f"{a['message']} ({a['owner'] or '-'})"),
+                                                                   f"{alert_text(a, lang)} ({a['owner'] or '-'})"),
             ("digest_overdue_alerts", data["overdue_alerts"], lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])}"
                                                                          f" {tx('due_date')} {a['due_date']}"),
             ("digest_overdue_actions", data["overdue_actions"], lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])}:"

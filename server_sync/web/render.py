@@ -36,7 +36,7 @@ ENV = Environment(loader=ChoiceLoader([PackageLoader("server_sync.web", "templat
                   autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                   auto_reload=False)
 ENV.filters.update(report_html.ENV.filters)          # num, tone: figures look as in the report
-ENV.globals.update(svg=svg)
+ENV.globals.update(report_html.ENV.globals)       # svg, alert_text
 
 _MARK = re.compile("(" + "|".join(re.escape(m) for m in SCRUB_MARKS.values()) + ")")
 _KIND = {mark: kind for kind, mark in SCRUB_MARKS.items()}

@@ -19,6 +19,7 @@ from server_sync.central.setting import get_setting
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.notify.bodies import Notice
+from server_sync.report.alert_text import alert_text
 from server_sync.web import render
 from server_sync.workflow.people import email_of, language_of
 
@@ -61,14 +62,14 @@ def _alert_facts(db: Database, alert: dict[str, Any], lang: str) -> list[tuple[s
 
 
 def _mail(db: Database, to_user: str | None, subject_key: str, intro_key: str, facts_of, url: str | None,
-          now: datetime, **values: Any) -> bool:
+          now: datetime, alert: dict[str, Any] | None = None, **values: Any) -> bool:
     address = email_of(db, to_user)
     if not address:
         return False
     lang = language_of(db, to_user)
     subject = render.text(subject_key, lang, **values)
     text_body, html_body = mail_bodies(lang, subject, render.text(intro_key, lang, **values), facts_of(lang), url,
-                                       values.get("message", ""))
+                                       alert_text(alert, lang) if alert is not None else "")
     try:
         queue.enqueue_mail(db, address, subject, text_body, html_body, now)
     except CentralConfigError as e:
@@ -89,8 +90,7 @@ def alert_raised(db: Database, alert: dict[str, Any], now: datetime) -> None:
                                       alert.get("message", ""), alert["site_id"], url,
                                       tuple(_alert_facts(db, alert, lang))), now)
     _mail(db, alert.get("owner"), "mail_alert_raised_subject", "mail_alert_raised_intro",
-          lambda lg: _alert_facts(db, alert, lg), url, now, site=site, id=alert["id"],
-          message=alert.get("message", ""))
+          lambda lg: _alert_facts(db, alert, lg), url, now, alert, site=site, id=alert["id"])
 
 
 def alert_assigned(db: Database, alert: dict[str, Any], by: str | None, now: datetime) -> None:
@@ -105,8 +105,8 @@ def alert_assigned(db: Database, alert: dict[str, Any], by: str | None, now: dat
                                       alert.get("message", ""), alert["site_id"], url,
                                       tuple(_alert_facts(db, alert, lang))), now)
     _mail(db, alert.get("owner"), "mail_alert_assigned_subject", "mail_alert_assigned_intro",
-          lambda lg: _alert_facts(db, alert, lg), url, now, site=site,
-          id=alert["id"], by=by or "Kundpuls", message=alert.get("message", ""))
+          lambda lg: _alert_facts(db, alert, lg), url, now, alert, site=site,
+          id=alert["id"], by=by or "Kundpuls")
 
 
 def _action_facts(db: Database, action: dict[str, Any], lang: str) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import html
 import json
 import random
 from datetime import date, datetime, timedelta, timezone
@@ -293,6 +294,46 @@ def test_the_weekly_digest_per_person_scope_and_language_through_real_smtp(world
     nils_text, _ = parts["nils@example.se"]
     assert "Kundpuls ukebrev" in mails["nils@example.se"]["Subject"] and "effekt påvist" in nils_text
     assert "S1" not in nils_text
+
+
+FACTS = {"v": 1, "rule": "dip", "question": "visit", "metric": "happy_index", "days": 1, "questions": 1,
+         "value": 30.0, "baseline": 70.0, "drop": 40.0, "n": 24, "p_value": 1e-6,
+         "complaint": {"reason": "queue", "count": 9, "mentions": 11, "usual_share": 0.25}}
+
+
+def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, central_url, capsys):
+    """The owner's mail and the weekly digest's open alerts are in the reader's language, made from
+    the alert's stored facts; the webhook keeps the English message; an alert raised before the
+    facts were kept shows its stored message."""
+    db = world
+    at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+    commit(db, [answer("s1", at.replace(tzinfo=None), 1) for _ in range(4)])
+    a = alert_store.raise_or_extend(db, {
+        "site_id": "s1", "question_id": "visit", "kind": "realtime", "window_from": at - timedelta(hours=1),
+        "window_to": at, "n": 24, "negative": 18, "value": 30.0, "baseline": 70.0, "p_value": 1e-6,
+        "message": "'visit' Happy Index 30.0 over today so far, 40.0 points below the site's usual 70.0",
+        "detail": FACTS}, at, cooldown_min=0)
+    old = _dip(db, "s2", at)                                              # nils (nb); no facts
+    swedish = "Nöjdindex 30.0 hittills i dag, 40.0 poäng under butikens vanliga 70.0"
+    complaint = "”Kö och väntetid” angavs i 9 av 11 skäl vid uppföljning (vanligen 25 %)"
+    text_body, html_body = db.execute_sql("SELECT text_body, html_body FROM mail_outbox WHERE to_addr ="
+                                          " 'sara@example.se'").fetchone()
+    assert swedish in text_body and complaint in text_body and "below the site" not in text_body
+    assert "Nöjdindex 30.0 hittills i dag" in html_body and "below the site" not in html_body
+    hook = json.loads(db.execute_sql("SELECT body FROM webhook_delivery ORDER BY id").fetchone()[0])
+    assert "40.0 points below the site's usual 70.0" in json.dumps(hook)                # channels: English
+    assert old["message"] in db.execute_sql("SELECT text_body FROM mail_outbox WHERE to_addr ="
+                                            " 'nils@example.se'").fetchone()[0]
+    capsys.readouterr()
+    assert main(["--db", central_url, "digest", "send", "--dry-run", "--json"]) == 0
+    dry = {d["user"]: d for d in json.loads(capsys.readouterr().out)}
+    sara = dry["sara"]["text"]
+    open_alerts = sara[sara.index("Öppna larm"):].split("\n\n")[0]
+    assert f"#{a['id']} S1: " in open_alerts and swedish in open_alerts and complaint in open_alerts
+    assert "below the site" not in sara and swedish in html.unescape(dry["sara"]["html"])
+    assert old["message"] in dry["nils"]["text"] and "poeng under" not in dry["nils"]["text"]
+    rolf = dry["rolf"]["text"]                                              # en
+    assert "Happy Index 30.0 over today so far, 40.0 points below the site's usual 70.0" in rolf
 
 
 def test_the_notify_worker_closes_completed_actions_and_user_email(world, central_url, capsys):

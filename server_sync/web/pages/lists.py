@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from server_sync.analysis.actions import evaluated
 from server_sync.analysis.queries import ReportFilter
+from server_sync.report.alert_text import alert_text
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import site_names
@@ -12,7 +13,7 @@ from server_sync.workflow import actions as workflow_actions
 from server_sync.workflow import alerts as workflow_alerts
 
 ALERT_COLUMNS = ["id", "state", "site_id", "site_name", "question_id", "kind", "raised_at", "last_seen_at", "n",
-                 "negative", "value", "p_value", "message", "owner", "due_date", "overdue", "outcome",
+                 "negative", "value", "p_value", "message", "text", "owner", "due_date", "overdue", "outcome",
                  "outcome_reason", "action_id", "duplicate_of", "closed_at", "acked_at", "ack_comment"]
 ACTION_COLUMNS = ["id", "site_id", "site_name", "question_id", "date", "note", "verdict", "diff", "low", "high",
                   "p_value", "n_before", "n_after", "owner", "action_type", "alert_id", "due_date", "overdue",
@@ -36,6 +37,7 @@ def alerts(v: Visit) -> PageResult:
     names = site_names(v.db, sites)
     for r in rows:
         r["site_name"] = names.get(r["site_id"], r["site_id"])
+        r["text"] = alert_text(r, v.lang)            # `message` is English; this, the reader's
     data = {"alerts": rows, "state": state, "site": filters.ident(v.params, "site")}
     return PageResult("web/alerts.html", data, "title_alerts", csv=lambda d: (ALERT_COLUMNS, d["alerts"]),
                       report_filter=ReportFilter(sites or ()), context={"site_choices": _choices(names)})

@@ -1,0 +1,76 @@
+"""An alert as a person reads it, in their language: made from the facts the rule stored
+(`alert.detail`, server_sync.analysis.alerts) with the report's catalogue, the question's wording
+in that language when the centre has it (else its id) and the complaint's reason label.
+
+The web pages, the HTML report, the digest and the notice mails all show alerts through
+`alert_text`, so an alert reads the same everywhere in one language. An alert without readable
+facts (raised before they were kept, or of a shape this code does not know) shows its stored
+`message`, which stays English for the MQTT payload and the webhooks. Figures look as in the
+report: one decimal, a point. Pure: never queries.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from server_sync.report.i18n import reason_labels, t
+
+DETAIL_VERSION = 1           # the shape this code reads (analysis.alerts.DETAIL_VERSION)
+
+
+def _one(v: Any) -> str:
+    return f"{float(v):.1f}"
+
+
+def _question(detail: Mapping[str, Any], lang: str) -> str:
+    wording = detail.get("question_text")
+    text = wording.get(lang) if isinstance(wording, Mapping) else None
+    return t("alert_question", lang, question=text if isinstance(text, str) and text.strip() else detail["question"])
+
+
+def _window(days: int, lang: str) -> str:
+    return t("alert_window_today", lang) if days == 1 else t("alert_window_days", lang, days=days)
+
+
+def _dip(d: Mapping[str, Any], lang: str) -> str:
+    values = dict(question=_question(d, lang), metric=t(d["metric"], lang), window=_window(int(d["days"]), lang),
+                  value=_one(d["value"]), baseline=_one(d["baseline"]), drop=_one(d["drop"]), n=int(d["n"]),
+                  p=f"{float(d['p_value']):.1g}")
+    if int(d.get("questions") or 1) > 1:
+        text = t("alert_dip_together", lang, questions=int(d["questions"]), **values)
+    else:
+        text = t("alert_dip", lang, **values)
+    c = d.get("complaint")
+    if c:
+        reason = reason_labels(lang).get(c["reason"], c["reason"])
+        text += "; " + t("alert_complaint", lang, reason=t("alert_question", lang, question=reason),
+                         count=int(c["count"]), mentions=int(c["mentions"]),
+                         share=f"{100 * float(c['usual_share']):.0f}")
+    return text
+
+
+def _trend(d: Mapping[str, Any], lang: str) -> str:
+    return t("alert_trend", lang, question=_question(d, lang), metric=t(d["metric"], lang), drop=_one(d["drop"]),
+             days=int(d["baseline_days"]), n=int(d["n"]), p=f"{float(d['p_value']):.4f}")
+
+
+_RULES = {"dip": _dip, "trend": _trend}
+
+
+def alert_text(alert: Mapping[str, Any], lang: str) -> str:
+    """The alert's text in `lang`; its stored message when its facts cannot be read."""
+    detail = alert.get("detail")
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            detail = None
+    message = str(alert.get("message") or "")
+    if not isinstance(detail, Mapping) or detail.get("v") != DETAIL_VERSION or detail.get("rule") not in _RULES:
+        return message
+    try:
+        return _RULES[detail["rule"]](detail, lang)
+    except (KeyError, TypeError, ValueError):
+        # A detail edited or damaged in the store: the message still says what happened.
+        return message

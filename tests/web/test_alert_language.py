@@ -1,0 +1,74 @@
+"""An alert reads in the person's language on every page that shows it (the overview, the alerts
+list, the alert's own page, the site page), made from the facts the rule stored; an alert raised
+before those were kept shows its stored message. The real app on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from server_sync.analysis import alerts as alert_store
+from server_sync.central.db import connect
+from tests.web.conftest import ENGINES
+from tests.web.world import login
+
+pytestmark = pytest.mark.parametrize("chain_url", ENGINES, indirect=True, scope="module")
+
+ENGLISH = "'visit' Happy Index 25.0 over the last 3 days, 52.3 points below the site's usual 77.3 (n=41, p=2e-06)"
+FACTS = {"v": 1, "rule": "dip", "question": "visit", "metric": "happy_index", "days": 3, "questions": 1,
+         "value": 25.0, "baseline": 77.3, "drop": 52.3, "n": 41, "p_value": 2e-06,
+         "complaint": {"reason": "queue", "count": 12, "mentions": 15, "usual_share": 0.3}}
+
+
+@pytest.fixture(scope="module")
+def dip(web) -> int:
+    """A dip alert at s001 as the dip rule stores it (its English message and its facts)."""
+    db = connect(web.db_url)
+    try:
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        a = alert_store.raise_or_extend(db, {
+            "site_id": "s001", "question_id": "visit", "kind": "realtime", "window_from": now - timedelta(days=2),
+            "window_to": now, "n": 41, "negative": 30, "value": 25.0, "baseline": 77.3, "p_value": 2e-06,
+            "message": ENGLISH, "detail": FACTS}, now, cooldown_min=0)
+        return a["id"]
+    finally:
+        db.close()
+
+
+def _norwegian(page: str) -> bool:
+    return ("25.0 de siste 3 dagene, 52.3 poeng under butikkens vanlige 77.3" in page
+            and "«Kø og ventetid» oppgitt i 12 av 15 årsaker i oppfølgingen (vanligvis 30 %)" in page)
+
+
+def test_a_norwegian_reader_sees_the_alert_in_norwegian_on_every_page(web, dip):
+    c = login(web.url, "rolf-regional")                  # nb, the north region: s001, s002
+    for path in ("/", "/alerts", f"/alerts/{dip}", "/sites/s001"):
+        r = c.get(path)
+        assert r.status_code == 200, path
+        page = html.unescape(r.text)
+        assert _norwegian(page), path
+        assert "points below the site's usual" not in page and "over the last 3 days" not in page, path
+    # The alerts list's download has the reader's text beside the English message.
+    rows = list(csv.DictReader(io.StringIO(c.get("/alerts?format=csv").text)))
+    row = next(r for r in rows if r["id"] == str(dip))
+    assert row["message"] == ENGLISH and _norwegian(row["text"])
+    c.close()
+
+
+def test_an_english_reader_sees_the_english_text(web, dip):
+    c = login(web.url, "ada-admin")
+    page = html.unescape(c.get(f"/alerts/{dip}").text)
+    c.close()
+    assert "over the last 3 days, 52.3 points below the site's usual 77.3" in page
+    assert "'Queue and waiting time' cited in 12 of 15 follow-up reasons (usually 30 %)" in page
+
+
+def test_an_alert_raised_before_its_facts_were_kept_shows_its_stored_message(web, dip):
+    c = login(web.url, "rolf-regional")
+    listed, old = c.get("/alerts").text, c.get("/alerts?site=s002").text
+    c.close()
+    assert "6 of 8 negative at s001 ALERT-OF-S001" in listed and "ALERT-OF-S002" in old
