@@ -173,7 +173,7 @@ def test_connect_failures_are_logged_at_most_every_ten_seconds(caplog):
         now[0] = t
         service._connect_error = error or service._connect_error
         service._on_connect_fail(service.client, None)
-    lines = [r.getMessage() for r in caplog.records]
+    lines = [r.getMessage() for r in caplog.records if r.name == "kundpuls.ingest"]
     assert lines == [
         "cannot connect to the broker at mqtt.example:8883 (ConnectionRefusedError: [Errno 111] Connection refused),"
         " attempt 1; retrying",
@@ -259,7 +259,7 @@ def test_a_wrong_broker_password_is_said_once_with_what_to_check(caplog):
     for _ in range(3):
         service._on_connect(service.client, None, None, refused, None)
         service._on_disconnect(service.client, None, None, dropped, None)
-    lines = [r.getMessage() for r in caplog.records]
+    lines = [r.getMessage() for r in caplog.records if r.name == "kundpuls.ingest"]
     assert lines == ["broker mqtt.example:8883 refused the connection: not authorized: check"
                      " --username/--password-file (the broker user and its password); retrying"], lines
 
