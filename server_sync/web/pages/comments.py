@@ -47,7 +47,8 @@ def build(v: Visit) -> PageResult:
     return PageResult("web/comments.html", data, "title_comments", csv=lambda d: (COLUMNS, d["comments"]),
                       report_filter=ReportFilter(sites or (), (), period.date_from, period.date_to),
                       context={"region_choices": [(r["id"], r["name"]) for r in visible_regions(v.db, v.scope)],
-                               "site_choices": _site_choices(v), "question_choices": [(q, q) for q in sorted(catalogue)],
+                               "site_choices": _site_choices(v), "question_choices": sorted(((q, c["text"].get(v.lang) or q) for q, c in catalogue.items()),
+                                                          key=lambda x: (x[1], x[0])),
                                "reason_choices": sorted(((r, labels.get(v.lang, r)) for r, labels in REASONS.items()),
                                                         key=lambda x: x[1]),
                                "score_choices": [(n, n) for n in range(11)], "page_links": _pages(v, f.page)})
