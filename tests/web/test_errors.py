@@ -412,6 +412,7 @@ FILTER_CASES = [
     ("/sites", {"region": "no such"}, "bad_value", "region", {}),
     ("/comments", {"score": "abc"}, "bad_number", "score", {"low": 0, "high": 10}),
     ("/comments", {"score": "11"}, "bad_number", "score", {"low": 0, "high": 10}),
+    ("/comments", {"score": "10", "question": "visit"}, "bad_number", "score", {"low": 1, "high": 4}),
     ("/comments", {"page": "0"}, "bad_number", "page", {"low": 1, "high": 100000}),
     ("/comments", {"q": "x" * 201}, "too_long", "q", {"length": 201, "most": 200}),
     ("/comments", {"question": "nope"}, "not_offered", "question", {}),
