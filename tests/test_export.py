@@ -146,3 +146,10 @@ def test_a_text_cell_never_starts_a_formula_and_is_otherwise_as_typed():
     from server_sync.program.spreadsheet import text_cell
     assert all(text_cell(text) == "'" + text for text in FORMULAS)
     assert [text_cell(t) for t in ("fine", "", "'quoted", " =x", "a=b")] == ["fine", "", "'quoted", " =x", "a=b"]
+
+
+def test_the_web_csv_writes_yes_and_no_as_the_kiosks_export_does():
+    """The web's downloads wrote Python's True/False (the actions' `overdue`)."""
+    render = pytest.importorskip("server_sync.web.render")      # not on a kiosk (no web extra)
+    assert render.to_csv(["overdue", "note"], [{"overdue": True, "note": "=1"}, {"overdue": False}]) == \
+        "overdue,note\n1,'=1\n0,\n"

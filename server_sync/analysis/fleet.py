@@ -72,7 +72,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             "clock_synced": None if synced is None else bool(synced),
             "config_version": config_version, "config_error": config_error, "version": version,
             "rejected": _rejected(payload),
-            "silent_open_hours": round(silent_open / 3600, 2), "flagged": silent or held,
+            "silent_open_hours": round(silent_open / 3600, 2), "silent": silent, "flagged": silent or held,
             "flag": ("never seen" if last_seen is None else "silent during opening hours") if silent else
                     f"holds {_rejected(payload)} answers the centre refused" if held else None,
         })
@@ -80,7 +80,10 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
 
 
 def summary(rows: list[dict]) -> dict:
-    return {"kiosks": len(rows), "online": sum(1 for r in rows if r["online"]),
+    # Online as its last status said, and heard from since: a kiosk silent for hours of opening
+    # time whose status still says online is a status nobody replaced (its will lost with the
+    # broker's restart, ingest down), not a kiosk that reports.
+    return {"kiosks": len(rows), "online": sum(1 for r in rows if r["online"] and not r.get("silent")),
             "flagged": sum(1 for r in rows if r["flagged"]),
             "unsynced_clock": sum(1 for r in rows if r["clock_synced"] is False),
             "outbox_total": sum(r["outbox_depth"] or 0 for r in rows),

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     connect(url).close()            # migrate once here, before the workers start
     os.environ[ENV_SETTINGS] = WebSettings(url, args.idle_minutes, args.cache_seconds).encode()
     scheme = "https" if args.certfile else "http"
-    print(f"kiosk-central serve: {scheme}://{args.host}:{args.port}/ ({args.workers} workers)", flush=True)
+    print(f"kiosk-central serve: {scheme}://{args.host}:{args.port}/ ({args.workers} worker{'s' if args.workers != 1 else ''})", flush=True)
     uvicorn.run("server_sync.web.app:create_app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, ssl_certfile=args.certfile, ssl_keyfile=args.keyfile, proxy_headers=True,
                 forwarded_allow_ips=args.forwarded_allow_ips, timeout_graceful_shutdown=2,

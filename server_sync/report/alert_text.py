@@ -58,6 +58,15 @@ def _trend(d: Mapping[str, Any], lang: str) -> str:
 _RULES = {"dip": _dip, "trend": _trend}
 
 
+KINDS = ("realtime", "trend")     # what the rules store in `alert.kind` (analysis.alerts)
+
+
+def alert_kind(kind: str, lang: str) -> str:
+    """The kind of an alert in `lang` ("realtime" is the dip rule's); one this code does not
+    know, as stored."""
+    return t(f"alert_kind_{kind}", lang) if kind in KINDS else kind
+
+
 def alert_text(alert: Mapping[str, Any], lang: str) -> str:
     """The alert's text in `lang`; its stored message when its facts cannot be read."""
     detail = alert.get("detail")

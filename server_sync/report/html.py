@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from server_sync.report import svg
-from server_sync.report.alert_text import alert_text
+from server_sync.report.alert_text import alert_kind, alert_text
 from server_sync.report.i18n import reason_labels, t, weekdays
 
 
@@ -43,7 +43,7 @@ def tone(verdict: str) -> str:
 ENV = Environment(loader=PackageLoader("server_sync.report", "templates"), autoescape=True,
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 ENV.filters.update(num=number, tone=tone, pval=p_value)
-ENV.globals.update(svg=svg, alert_text=alert_text)
+ENV.globals.update(svg=svg, alert_text=alert_text, alert_kind=alert_kind)
 
 
 def _bounds(metric: str) -> tuple[float, float]:

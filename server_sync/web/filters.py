@@ -24,7 +24,7 @@ MAX_SEARCH_CHARS = 200
 # The web's text of the label each query parameter has in the filter forms: a refusal names the
 # field by it (one without a label, such as `page`, by its own name).
 LABELS = {"from": "from", "to": "to", "question": "question", "region": "region", "site": "site",
-          "reason": "reason", "score": "score", "q": "search", "state": "state"}
+          "reason": "reason", "score": "score", "q": "search", "state": "state", "event": "event"}
 # What the library found wrong with a value (exc.FieldError.problem) -> the web's text saying it.
 PROBLEMS = {"bad_day": "bad_day", "empty": "field_empty", "too_long": "field_too_long", "not_offered": "not_offered",
             "not_a_number": "field_not_a_number", "not_at_site": "field_not_at_site",

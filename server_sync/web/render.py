@@ -36,7 +36,7 @@ ENV = Environment(loader=ChoiceLoader([PackageLoader("server_sync.web", "templat
                   autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                   auto_reload=False)
 ENV.filters.update(report_html.ENV.filters)          # num, tone: figures look as in the report
-ENV.globals.update(report_html.ENV.globals)       # svg, alert_text
+ENV.globals.update(report_html.ENV.globals)       # svg, alert_text, alert_kind
 
 _MARK = re.compile("(" + "|".join(re.escape(m) for m in SCRUB_MARKS.values()) + ")")
 _KIND = {mark: kind for kind, mark in SCRUB_MARKS.items()}
@@ -99,6 +99,8 @@ def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any] | dict]) -> str:
 
 
 def _cell(v: Any) -> Any:
+    if isinstance(v, bool):                  # 0/1, as the kiosk's export writes them (not True/False)
+        return int(v)
     if isinstance(v, (list, tuple)):
         return " ".join(map(str, v))
     return text_cell(v) if isinstance(v, str) else v

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -52,6 +53,16 @@ def test_a_norwegian_reader_sees_the_alert_in_norwegian_on_every_page(web, dip):
         page = html.unescape(r.text)
         assert _norwegian(page), path
         assert "points below the site's usual" not in page and "over the last 3 days" not in page, path
+        if path.startswith("/alerts"):                     # its kind in words, not the rule's code
+            assert "<td>fall</td>" in page or "· fall ·" in page, path
+            assert "realtime" not in page.split("<main", 1)[1].split("</main>")[0], path
+    # The comments' question filter names the questions in the reader's words, not by their ids.
+    db = connect(web.db_url)
+    try:
+        wording = json.loads(db.execute_sql("SELECT text FROM question WHERE id = 'visit'").fetchone()[0])["nb"]
+    finally:
+        db.close()
+    assert f'<option value="visit">{html.escape(wording, quote=False)}</option>' in c.get("/comments").text
     # The alerts list's download has the reader's text beside the English message.
     rows = list(csv.DictReader(io.StringIO(c.get("/alerts?format=csv").text)))
     row = next(r for r in rows if r["id"] == str(dip))

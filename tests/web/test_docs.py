@@ -42,3 +42,15 @@ def test_docs_name_every_route_role_parameter_and_table():
 
 def test_the_web_words_exist_in_every_language():
     assert WEB_TEXTS.problems() == []
+
+
+def test_every_audit_event_and_alert_kind_has_words_in_every_language():
+    """The audit log and the alert tables show these codes through the catalogues: a code without
+    a text would be a KeyError (a 500) on the page."""
+    from server_sync.protocol.vocabulary import LANGUAGES
+    from server_sync.report.alert_text import KINDS, alert_kind
+    from server_sync.web import render
+    from server_sync.web.vocabulary import AUDIT_EVENTS
+    for lang in LANGUAGES:
+        assert all(render.text(f"audit_{e}", lang) for e in AUDIT_EVENTS)
+        assert all(alert_kind(k, lang) for k in KINDS)

@@ -412,6 +412,7 @@ FILTER_CASES = [
     ("/sites", {"region": "no such"}, "bad_value", "region", {}),
     ("/comments", {"score": "abc"}, "bad_number", "score", {"low": 0, "high": 10}),
     ("/comments", {"score": "11"}, "bad_number", "score", {"low": 0, "high": 10}),
+    ("/comments", {"score": "10", "question": "visit"}, "bad_number", "score", {"low": 1, "high": 4}),
     ("/comments", {"page": "0"}, "bad_number", "page", {"low": 1, "high": 100000}),
     ("/comments", {"q": "x" * 201}, "too_long", "q", {"length": 201, "most": 200}),
     ("/comments", {"question": "nope"}, "not_offered", "question", {}),
@@ -642,3 +643,14 @@ def test_the_login_page_and_its_answers_follow_the_one_language_rule(web):
     assert 'name="next" value="/sites"' in said and f'action="{action}"' in said, "the form keeps both"
     r = c.post(action, data={**fields, "csrf_token": "forged"}, headers=english)
     assert r.status_code == 403 and LOGIN_WORDS["nb"][2] in html.unescape(r.text), r.text[:1500]
+
+
+def test_the_audit_log_says_its_events_in_words_and_refuses_one_it_does_not_have(web, clients):
+    """It showed the codes (`login`, `comments_viewed`) and raw JSON `{}`, and `?event=nope`
+    listed every event as if the filter applied."""
+    admin = clients["ada-admin"]
+    page = html.unescape(admin.get("/admin/audit").text)
+    assert "<td>signed in</td>" in page and "<td>login</td>" not in page and "<td class=\"detail\">{}</td>" not in page
+    r = admin.get("/admin/audit", params={"event": "nope"})
+    assert r.status_code == 400 and "'Event' is not one of the choices offered: 'nope'" in html.unescape(r.text)
+    assert admin.get("/admin/audit", params={"event": "login"}).status_code == 200

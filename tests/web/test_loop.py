@@ -151,6 +151,8 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
             _seed_days(db, "s1", start - timedelta(days=35), 35, 0.55, rng)
             _seed_days(db, "s2", start - timedelta(days=35), 36, 0.15, rng)
             _seed_days(db, "s1", start, 28, 0.08, rng)
+            driver.refresh()      # complete but not closed yet: not "the after-window is not complete"
+            assert driver.find_element(By.ID, "closing-verdict").text == "inte stängd ännu (efterperioden är klar)"
             [done] = json.loads(_ok(kiosk_central(url, "action", "close-completed", "--json")))
             assert done["id"] == action_id and done["verdict"] == "effect_shown"
             driver.refresh()

@@ -21,7 +21,9 @@ def users(v: Visit) -> PageResult:
 @admin_page
 @filters.takes("event")
 def audit_log(v: Visit) -> PageResult:
-    event = v.params.get("event")
-    rows = audit.entries(v.db, limit=500, event=event if event in audit.EVENTS else None)
+    event = filters.ident(v.params, "event")
+    if event is not None and event not in audit.EVENTS:       # a typo would show every event
+        raise filters.refusal("not_offered", "event", value=event)
+    rows = audit.entries(v.db, limit=500, event=event)
     return PageResult("web/admin_audit.html", {"entries": rows}, "title_audit",
                       csv=lambda d: (AUDIT_COLUMNS, d["entries"]), context={"events": audit.EVENTS})

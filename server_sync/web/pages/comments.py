@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from server_sync.analysis.queries import ReportFilter, questions
 from server_sync.protocol.catalogue import REASONS
+from server_sync.protocol.scales import SCALES
 from server_sync.web import audit, filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import CommentFilter, comments, site_names
@@ -33,8 +34,11 @@ def build(v: Visit) -> PageResult:
     reason = filters.ident(v.params, "reason")
     if reason and reason not in REASONS:
         raise filters.refusal("not_offered", "reason", value=reason)
+    # A score the question's scale does not have would list nothing, as if nobody gave it.
+    scale = SCALES.get(catalogue[period.question]["scale"]) if period.question else None
+    low, high = (scale.lowest, scale.highest) if scale else (0, 10)
     f = CommentFilter(sites=sites, question=period.question, reason=reason,
-                      score=filters.integer(v.params, "score", 0, 10), date_from=period.date_from,
+                      score=filters.integer(v.params, "score", low, high), date_from=period.date_from,
                       date_to=period.date_to, search=filters.search(v.params), page=filters.integer(
                           v.params, "page", 1, 100_000) or 1)
     rows, more = comments(v.db, f)
@@ -47,7 +51,8 @@ def build(v: Visit) -> PageResult:
     return PageResult("web/comments.html", data, "title_comments", csv=lambda d: (COLUMNS, d["comments"]),
                       report_filter=ReportFilter(sites or (), (), period.date_from, period.date_to),
                       context={"region_choices": [(r["id"], r["name"]) for r in visible_regions(v.db, v.scope)],
-                               "site_choices": _site_choices(v), "question_choices": [(q, q) for q in sorted(catalogue)],
+                               "site_choices": _site_choices(v), "question_choices": sorted(((q, c["text"].get(v.lang) or q) for q, c in catalogue.items()),
+                                                          key=lambda x: (x[1], x[0])),
                                "reason_choices": sorted(((r, labels.get(v.lang, r)) for r, labels in REASONS.items()),
                                                         key=lambda x: x[1]),
                                "score_choices": [(n, n) for n in range(11)], "page_links": _pages(v, f.page)})
