@@ -11,8 +11,6 @@ A rule raises ConfigError through `doc.fail(keypath, message)`, naming the key a
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from typing import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,6 +18,7 @@ from kiosk.config.reader import Document
 from kiosk.config.schema import IDENTIFIER, REASONS_OFFERED, key
 from kiosk.config.settings import ScheduleEntry
 from kiosk.pin import MIN_ITERATIONS, hash_iterations, is_valid_hash
+from server_sync.program.hosts import host_problem
 from server_sync.protocol.scales import SCALES
 
 # BCM pins of the 40-pin header, and those a button panel must not use: ID EEPROM (0, 1), I2C
@@ -27,7 +26,6 @@ from server_sync.protocol.scales import SCALES
 BCM_PINS = range(0, 28)
 RESERVED_PINS = frozenset({0, 1, 2, 3, 14, 15})
 # One label of a DNS host name (RFC 1123): letters, digits and inner hyphens, at most 63.
-HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 # Each button is one face of a smiley scale; a 0-10 question is answered on the screen only.
 BUTTON_COUNTS = tuple(sorted({s.points for s in SCALES.values() if s.smiley}))
 
@@ -56,21 +54,9 @@ def broker_host_is_a_host(doc: Document) -> None:
     """A host name or an IP address: paho takes anything, and `kiosk sync` would then retry an
     empty or mistyped host for ever ("Invalid host.", a failed name lookup)."""
     host = doc.values["broker"]["host"]
-    if not is_host(host):
+    if host_problem(host):                      # the rule the centre's --broker-host options share
         raise doc.fail(("broker", "host"), f"must be a host name (like broker.example.com) or an IP address, "
                                            f"got {host!r}")
-
-
-def is_host(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        pass
-    labels = text.split(".")
-    # A last label of digits only is a mistyped IPv4 address (10.0.0.300), not a name.
-    return (len(text) <= 253 and all(HOST_LABEL.fullmatch(label) for label in labels)
-            and not labels[-1].isdigit())
 
 
 def backoff_within_its_longest(doc: Document) -> None:

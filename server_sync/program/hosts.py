@@ -21,6 +21,8 @@ def host_problem(host: str) -> str | None:
     except ValueError:
         pass
     name = host[:-1] if host.endswith(".") else host
-    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
+    labels = name.split(".")
+    # A last label of digits only is a mistyped IPv4 address (10.0.0.300), not a name.
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
         return f"{host!r} is not a host name or IP address"
     return None

@@ -333,6 +333,7 @@ def test_an_empty_db_option_is_a_slip_not_the_default_store(tmp_path, capsys, mo
 
 
 @pytest.mark.parametrize("host, message", [("", "is empty"), ("a b", "'a b' is not a host name or IP address"),
+                                           ("10.0.0.300", "'10.0.0.300' is not a host name or IP address"),
                                            ("-x.example", "'-x.example' is not a host name")])
 @pytest.mark.parametrize("command", [["ingest"], ["alerts", "check"], ["config", "push", "--kiosk", "k1", "f.toml"],
                                      ["kiosk", "add", "k9", "--site", "s1"]])
