@@ -83,3 +83,19 @@ def test_an_alert_raised_before_its_facts_were_kept_shows_its_stored_message(web
     listed, old = c.get("/alerts").text, c.get("/alerts?site=s002").text
     c.close()
     assert "6 of 8 negative at s001 ALERT-OF-S001" in listed and "ALERT-OF-S002" in old
+
+
+def test_a_close_sent_twice_lands_where_the_first_did(web, dip):
+    """A double-clicked close answered the second click with "This alert is closed already" (a
+    400 page), although the first went through. (Last in the module: the alert stays closed.)"""
+    from tests.web.world import csrf_of
+    c = login(web.url, "rolf-regional")
+    form = {"csrf_token": csrf_of(c.get("/account").text), "outcome": "none", "reason": "Queue was a one-off"}
+    first, again = (c.post(f"/alerts/{dip}/close", data=form) for _ in range(2))
+    other = login(web.url, "ada-admin")
+    late = other.post(f"/alerts/{dip}/close", data={**form, "csrf_token": csrf_of(other.get("/account").text)})
+    c.close()
+    other.close()
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"] == f"/alerts/{dip}"
+    assert late.status_code == 400                        # someone else's close is news to them
