@@ -39,7 +39,7 @@ def data(tmp_path) -> list[str]:
 ])
 def test_a_full_disk_is_one_error_line_for_every_command_that_prints(command, data, capsys, monkeypatch):
     capsys.readouterr()
-    monkeypatch.setattr(sys, "stdout", FullDisk())
+    monkeypatch.setattr(sys, "stdout", FullDisk())   # the full disk, in process; a real /dev/full below
     assert main([*data, *command]) == 1
     assert capsys.readouterr().err == FULL
     assert isinstance(sys.stdout, FullDisk)            # the command's stand-in is gone again

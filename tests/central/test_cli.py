@@ -427,6 +427,7 @@ def test_serve_checks_forwarded_allow_ips(tmp_path, capsys, monkeypatch):
     a typo silently distrusted the proxy. Refused with a clear error, before anything starts."""
     import uvicorn
     started = []
+    # The server itself is not under test: reaching it at all is the failure (`started` stays []).
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: started.append(kw))
     db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
     for bad in ("not an ip", "10.0.0.1,", "10.0.0.0/33", "127.0.0.1,*", ""):
