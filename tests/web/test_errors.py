@@ -406,6 +406,8 @@ FILTER_CASES = [
      {"value": "nope", "allowed": "from, to, question, site, region, reason, score, q, page"}),
     ("/alerts/{alert}", {"x": "1"}, "param_none", None, {"value": "x"}),
     ("/comments", {"site": "bad!"}, "bad_value", "site", {}),
+    ("/account", {"done": "1"}, "not_offered", "done", {}),
+    ("/account", {"error": "x"}, "not_offered", "error", {}),
     ("/", [("from", "2026-11-01"), ("from", "2026-11-02")], "param_repeated", "from", {}),
     ("/comments", [("site", "s001"), ("site", "s002")], "param_repeated", "site", {}),
     ("/sites", [("format", "csv"), ("format", "json")], "param_repeated", "format", {}),

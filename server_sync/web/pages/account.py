@@ -22,6 +22,7 @@ from server_sync.web.guard import (COOKIE, UNSAVED, PageResult, Visit, WebState,
 from server_sync.web.people import set_language, set_password, verify_password
 
 ACCOUNT_ERRORS = ("password_wrong", "password_mismatch", "password_same", "password_short")
+ACCOUNT_DONE = ("password", "language")
 
 
 def _safe_next(target: str | None) -> str:
@@ -101,9 +102,12 @@ def logout(v: Visit, fields: dict) -> Response:
 @filters.takes("done", "error")
 def account(v: Visit) -> PageResult:
     done, error = v.params.get("done"), v.params.get("error")
+    # Only what the account's own forms send back: anything else is a 400 like any other filter.
+    for name, value, offered in (("done", done, ACCOUNT_DONE), ("error", error, ACCOUNT_ERRORS)):
+        if value is not None and value not in offered:
+            raise filters.refusal("not_offered", name, value=value)
     return PageResult("web/account.html", {"user": v.user.as_dict()}, "title_account",
-                      context={"languages": LANGUAGES, "message": done if done in ("password", "language") else None,
-                               "error": error if error in ACCOUNT_ERRORS else None})
+                      context={"languages": LANGUAGES, "message": done, "error": error})
 
 
 @form
