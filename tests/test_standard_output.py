@@ -4,8 +4,6 @@ quietly with 141, as SIGPIPE ends a Unix tool."""
 
 from __future__ import annotations
 
-import errno
-import io
 import os
 import subprocess
 import sys
@@ -20,35 +18,34 @@ ROOT = Path(__file__).resolve().parent.parent
 FULL = "kiosk: error: cannot write to standard output: No space left on device\n"
 
 
-class FullDisk(io.TextIOBase):
-    """A stdout on a full disk: every write fails, as on /dev/full."""
-
-    def write(self, text: str) -> int:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
 @pytest.fixture
 def data(tmp_path) -> list[str]:
     assert main(["simulate", "--taps", "30", "--seed", "1", "--followups", "--data-dir", str(tmp_path)]) == 0
     return ["--data-dir", str(tmp_path)]
 
 
-@pytest.mark.parametrize("command", [
-    ["stats"], ["stats", "--json"], ["export"], ["export", "--format", "csv"], ["refused", "list"],
-    ["doctor"], ["config", "check"], ["config", "keys"], ["--help"], ["--version"], ["run", "--help"],
-])
-def test_a_full_disk_is_one_error_line_for_every_command_that_prints(command, data, capsys, monkeypatch):
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "stdout", FullDisk())   # the full disk, in process; a real /dev/full below
-    assert main([*data, *command]) == 1
-    assert capsys.readouterr().err == FULL
-    assert isinstance(sys.stdout, FullDisk)            # the command's stand-in is gone again
-
-
 def _kiosk(*args: str, **kw) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}   # buffered, as for a user
     return subprocess.Popen([sys.executable, "-m", "kiosk", *args], cwd=ROOT, env=env,
                             stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.parametrize("command", [
+    ["stats"], ["stats", "--json"], ["export"], ["export", "--format", "csv"], ["refused", "list"],
+    ["doctor"], ["config", "check"], ["config", "keys"], ["--help"], ["--version"], ["run", "--help"],
+])
+def test_a_full_disk_is_one_error_line_for_every_command_that_prints(command, data):
+    with open("/dev/full", "w") as full:                # a real full disk: every write fails
+        p = _kiosk(*data, *command, stdout=full)
+        _, err = p.communicate(timeout=60)
+    assert (p.returncode, err) == (1, FULL)
+
+
+def test_the_commands_stand_in_for_stdout_is_gone_afterwards(data, capsys):
+    out = sys.stdout
+    assert main([*data, "stats"]) == 0
+    assert sys.stdout is out and capsys.readouterr().out
+
 
 
 def test_dev_full_fails_also_when_the_output_is_written_only_at_exit(data):

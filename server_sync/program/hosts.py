@@ -15,14 +15,19 @@ def host_problem(host: str) -> str | None:
     """Why `host` cannot be a broker's host name or address, or None when it can."""
     if not isinstance(host, str) or not host.strip():
         return "is empty: give the broker's host name or IP address"
-    try:
-        ipaddress.ip_address(host)
+    if _is_address(host):
         return None
-    except ValueError:
-        pass
     name = host[:-1] if host.endswith(".") else host
     labels = name.split(".")
     # A last label of digits only is a mistyped IPv4 address (10.0.0.300), not a name.
     if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
         return f"{host!r} is not a host name or IP address"
     return None
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
