@@ -4,4 +4,4 @@ This package runs on the Pi (or a laptop in demo mode). It must never depend on 
 for recording an answer; syncing is the job of a separate process (`kiosk sync`).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -50,7 +50,8 @@ def age_text(seconds: float | None, language: str) -> str:
 
 def alert_text(alert: Mapping[str, Any], language: str, tz: tzinfo, now: datetime) -> str:
     """One site alert for the staff screen: its kind in `language`, when it was raised (store
-    time; the date too when not today) and the centre's own detail text (in English)."""
+    time; the date too when not today) and what the centre found, in `language` when the centre
+    sent its wording (`text`, protocol.ALERT_TEXT_SINCE), else its English `message`."""
     text = tr(ALERT_KINDS.get(str(alert.get("kind", "")), "alert_other"), language)
     try:
         raised = datetime.fromisoformat(str(alert.get("raised_at", "")).replace("Z", "+00:00"))
@@ -63,5 +64,7 @@ def alert_text(alert: Mapping[str, Any], language: str, tz: tzinfo, now: datetim
         when = {"time": f"{local:%H:%M}", "day": str(local.day), "month": str(local.month)}
         today = local.date() == now.astimezone(tz).date()
         text += " " + tr("alert_at_today" if today else "alert_at_day", language, **when)
-    message = str(alert.get("message") or "").strip()
+    wording = alert.get("text")
+    worded = wording.get(language) if isinstance(wording, Mapping) else None
+    message = (worded if isinstance(worded, str) else str(alert.get("message") or "")).strip()
     return f"{text}: {message}" if message else text

@@ -36,7 +36,9 @@ from server_sync.analysis.queries import HOURLY_STATS, json_object, tally_of
 from server_sync.central.dialect import in_list, writer_transaction
 from server_sync.central.rollups import site_timezones
 from server_sync.exc import CentralConfigError
-from server_sync.protocol import alerts_topic, encode_alert, iso_ms
+from server_sync.protocol import alerts_topic, encode_alert, iso_ms, reads_alert_text
+from server_sync.protocol.vocabulary import LANGUAGES
+from server_sync.report.alert_text import alert_text
 
 log = logging.getLogger(__name__)
 ENV_PREFIX = "KUNDPULS_TOPIC_PREFIX"
@@ -319,11 +321,39 @@ def acknowledge(db: Database, alert_id: int, comment: str, now: datetime) -> dic
     return get(db, alert_id)
 
 
-def payload(alert: dict, prefix: str = "") -> tuple[str, bytes]:
-    """The (topic, payload) of an alert on the site's alerts topic (schema of protocol.encode_alert)."""
+def wording(alert: dict) -> dict[str, str] | None:
+    """The alert as the staff read it on a kiosk, in each language (the centre's own wording,
+    server_sync.report.alert_text); None when that is only the English `message` again."""
+    texts = {lang: _cut(alert_text(alert, lang), 1000) for lang in LANGUAGES}
+    message = str(alert.get("message") or "")
+    return None if all(text in ("", message) for text in texts.values()) else {k: v for k, v in texts.items() if v}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def sites_reading_wording(db: Database, site_ids: Iterable[str]) -> set[str]:
+    """The sites whose every active kiosk reads an alert's `text` (protocol.reads_alert_text, by
+    the software version of its last status). A kiosk not heard from yet counts as older."""
+    sites = sorted(set(site_ids))
+    if not sites:
+        return set()
+    where, params = in_list(db, "k.site_id", sites)
+    rows = db.execute_sql(f"SELECT k.site_id, st.version FROM kiosk k LEFT JOIN kiosk_status st ON st.kiosk_id = k.id"
+                          f" WHERE k.active = {db.param} AND {where}", [True, *params]).fetchall()
+    versions: dict[str, list] = defaultdict(list)
+    for site, version in rows:
+        versions[site].append(version)
+    return {site for site, vs in versions.items() if all(reads_alert_text(v) for v in vs)}
+
+
+def payload(alert: dict, prefix: str = "", *, worded: bool = False) -> tuple[str, bytes]:
+    """The (topic, payload) of an alert on the site's alerts topic (schema of protocol.encode_alert);
+    with `worded`, its `text` in every language too (only for a site whose kiosks all read it)."""
     return alerts_topic(alert["site_id"], prefix), encode_alert(
         id=f"alert-{alert['id']}", site_id=alert["site_id"], raised_at=iso_ms(_aware(alert["raised_at"])),
-        kind=alert["kind"], message=alert["message"])
+        kind=alert["kind"], message=alert["message"], text=wording(alert) if worded else None)
 
 
 def mark(db: Database, alert_ids: Iterable[int], now: datetime, webhook: dict[int, str] | None = None) -> None:
@@ -358,7 +388,8 @@ def deliver(db: Database, alerts: list[dict], now: datetime, *, prefix: str = ""
     """Webhook each alert (if configured), mark them published, return what to publish."""
     statuses = {a["id"]: post_webhook(webhook_url, a, timeout_s) for a in alerts} if webhook_url else {}
     mark(db, [a["id"] for a in alerts], now, statuses)
-    return [payload(a, prefix) for a in alerts]
+    worded = sites_reading_wording(db, {a["site_id"] for a in alerts})
+    return [payload(a, prefix, worded=a["site_id"] in worded) for a in alerts]
 
 
 def check(db: Database, now: datetime, site_ids: Iterable[str] | None = None, *, trend: bool = False) -> list[dict]:

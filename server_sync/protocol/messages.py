@@ -7,7 +7,7 @@ contract raises `ProtocolError(reason)` (never another exception; a fuzz test ho
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Iterable, Mapping, Sequence
+from typing import Annotated, Any, Iterable, Literal, Mapping, Sequence
 
 import msgspec
 
@@ -17,7 +17,7 @@ from server_sync.protocol.events import EVENT_TYPES, Event, check_event, validat
 from server_sync.protocol.timetext import ISO_MS_PATTERN, latest_text
 from server_sync.protocol.topics import parse_kiosk_topic
 from server_sync.protocol.vocabulary import (BATCH_ID_PATTERN, BATCH_ID_RE, DEFAULT_MAX_BYTES,
-                                             DEFAULT_MAX_EVENTS, ID_PATTERN, MAX_INT64)
+                                             DEFAULT_MAX_EVENTS, ID_PATTERN, LANGUAGES, MAX_INT64)
 
 SCHEMA = 1
 BatchId = Annotated[str, msgspec.Meta(pattern=f"^{BATCH_ID_PATTERN}$")]
@@ -326,12 +326,24 @@ def decode_status(payload: bytes) -> Status:
 MAX_ALERTS_KEPT = 20
 
 
-class Alert(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+AlertLanguage = Literal[LANGUAGES]                 # a tuple subscript: Literal["sv", "nb", "en"]
+AlertWording = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+
+# The first kiosk software that reads an alert's `text`. A kiosk refuses a field it does not
+# know (the contract's decoders trust nothing), so the centre sends `text` to a site only when
+# every active kiosk there has said, in its status, that it runs this version or a later one.
+ALERT_TEXT_SINCE = (0, 2, 0)
+
+
+class Alert(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     id: BatchId
     site_id: Ident
     raised_at: WireTime
     kind: Ident
-    message: Annotated[str, msgspec.Meta(max_length=1000)]
+    message: Annotated[str, msgspec.Meta(max_length=1000)]     # English, for every reader
+    # The alert as a person reads it, by language (the centre's wording); absent for a site
+    # with a kiosk older than ALERT_TEXT_SINCE.
+    text: dict[AlertLanguage, AlertWording] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return msgspec.to_builtins(self)
@@ -341,8 +353,23 @@ class _AlertMessage(Alert, frozen=True, forbid_unknown_fields=True):
     schema: int = SCHEMA
 
 
-def encode_alert(*, id: str, site_id: str, raised_at: str, kind: str, message: str) -> bytes:
+def reads_alert_text(version: str | None) -> bool:
+    """Whether a kiosk that reports software `version` in its status reads an alert's `text`.
+    Anything that is not a plain release number ("0.2.0") counts as older: sending `text` to a
+    kiosk that refuses it would lose the alert there."""
+    parts = (version or "").split(".")
+    if len(parts) != 3 or not all(p.isdigit() and p.isascii() for p in parts):
+        return False
+    return tuple(int(p) for p in parts) >= ALERT_TEXT_SINCE
+
+
+def encode_alert(*, id: str, site_id: str, raised_at: str, kind: str, message: str,
+                 text: Mapping[str, str] | None = None) -> bytes:
+    """An alert for a site's kiosks; `text` (wording by language) only for a site whose kiosks
+    all read it (`reads_alert_text`)."""
     body = {"id": id, "site_id": site_id, "raised_at": raised_at, "kind": kind, "message": message}
+    if text is not None:
+        body["text"] = dict(text)
     try:
         alert = msgspec.convert(body, Alert, strict=True)
     except msgspec.ValidationError as e:
@@ -354,7 +381,7 @@ def decode_alert(payload: bytes, site_id: str | None = None) -> Alert:
     msg = _decode_struct(payload, _AlertMessage, 64 * 1024, "alert")
     if site_id is not None and msg.site_id != site_id:
         raise ProtocolError(f"alert for site {msg.site_id!r} arrived on the topic of {site_id!r}")
-    return Alert(msg.id, msg.site_id, msg.raised_at, msg.kind, msg.message)
+    return Alert(msg.id, msg.site_id, msg.raised_at, msg.kind, msg.message, msg.text)
 
 
 def keep_alerts(existing: Sequence[Mapping[str, Any]], alert: Alert,
@@ -367,5 +394,6 @@ def keep_alerts(existing: Sequence[Mapping[str, Any]], alert: Alert,
 
 __all__ = ["SCHEMA", "Batch", "encode_batch", "encode_batch_json", "decode_batch", "seq_ranges",
            "Rejected", "Ack", "encode_ack", "decode_ack", "Status", "encode_status", "will_payload",
-           "offline_payload", "decode_status", "Alert", "encode_alert", "decode_alert", "keep_alerts",
+           "offline_payload", "decode_status", "Alert", "ALERT_TEXT_SINCE", "reads_alert_text", "encode_alert",
+           "decode_alert", "keep_alerts",
            "MAX_ALERTS_KEPT"]

@@ -15,7 +15,9 @@ from server_sync.analysis import alerts
 from server_sync.analysis.alert_rules import DipRule
 from server_sync.cli import main
 from server_sync.central.db import connect
-from server_sync.protocol import decode_alert, parse_site_topic
+from server_sync.central.intake import Intake
+from server_sync.protocol import Alert, decode_alert, decode_status, encode_status, parse_site_topic
+from server_sync.report.alert_text import alert_text
 from tests.analysis.seeding import add_question, add_site, answer, commit, ordinary_weeks
 from tests.analysis.webhook import WebhookReceiver
 
@@ -188,6 +190,47 @@ def test_webhook_post_and_a_dead_webhook_is_not_fatal(db):
         assert alerts.get(db, raised[0]["id"])["webhook_status"] == "204"
     status = alerts.post_webhook(hook.url, raised[0], timeout_s=1.0)       # nobody listens any more
     assert status.startswith("error:")
+
+
+def _says(db, kiosk_id: str, version: str) -> None:
+    """The kiosk's status as ingest records it: online, running software `version`."""
+    Intake(db, clock=lambda: MONDAY_10).record_status(kiosk_id, decode_status(encode_status(
+        version=version, outbox_depth=0, oldest_unacked_s=None, clock_synced=True, disk_free_mb=None,
+        config_version=1, ts="2026-11-23T08:59:00.000Z")))
+
+
+def test_an_alert_is_worded_in_every_language_only_for_a_site_whose_kiosks_all_read_it(db):
+    """The staff screen shows the alert in the kiosk's language from its `text`; a kiosk before
+    ALERT_TEXT_SINCE refuses that field, so one such kiosk (or one not heard from) keeps its
+    site's alerts as they were, and still gets every alert."""
+    add_site(db, "s3", kiosks=2)
+    bad_morning(db, "s1", MONDAY_10, random.Random(3))
+    bad_morning(db, "s3", MONDAY_10, random.Random(4))
+    raised = alerts.check_dip(db, ["s1", "s3"], MONDAY_10)
+    assert sorted(a["site_id"] for a in raised) == ["s1", "s3"]
+
+    def delivered() -> dict[str, Alert]:
+        got = [decode_alert(body) for _topic, body in alerts.deliver(db, raised, MONDAY_10)]
+        return {a.site_id: a for a in got}
+
+    # Nobody heard from yet: no wording (a kiosk not heard from counts as older).
+    assert {s: a.text for s, a in delivered().items()} == {"s1": None, "s3": None}
+    _says(db, "s1-k1", "0.2.0")
+    _says(db, "s3-k1", "0.2.0")
+    _says(db, "s3-k2", "0.1.0")                  # one kiosk at s3 not upgraded yet
+    out = delivered()
+    assert out["s3"].text is None and out["s3"].message                    # s3 still gets its alert
+    stored = alerts.get(db, raised[0]["id"])
+    assert out["s1"].text == {lang: alert_text(stored, lang) for lang in ("sv", "nb", "en")}
+    assert out["s1"].text["sv"] != out["s1"].text["en"] != out["s1"].message
+    assert "poäng under" in out["s1"].text["sv"] and "poeng under" in out["s1"].text["nb"]
+    # The old kiosk upgraded, the other deactivated: both sites worded.
+    _says(db, "s3-k2", "0.10.1")
+    assert all(a.text is not None for a in delivered().values())
+    db.execute_sql("UPDATE kiosk_status SET version = 'dev' WHERE kiosk_id = 's3-k1'")
+    assert delivered()["s3"].text is None                 # not a release number: counts as older
+    db.execute_sql("UPDATE kiosk SET active = ? WHERE id = 's3-k1'", (False,))
+    assert delivered()["s3"].text is not None
 
 
 def test_ack_with_a_comment_through_the_cli(db, tmp_path, capsys):

@@ -153,10 +153,12 @@ def test_site_alerts_reach_the_staff_view(broker, centre, make_kiosk):
         for i in range(3):
             centre.publish(P.alerts_topic(k.cfg.site_id), P.encode_alert(
                 id=f"a{i}", site_id=k.cfg.site_id, raised_at="2026-11-23T12:00:00.000Z",
-                kind="dip", message=f"Happy Index dipped ({i})"))
+                kind="dip", message=f"Happy Index dipped ({i})",
+                text={"sv": f"Nöjdindex sjönk ({i})", "nb": f"Fornøydindeks falt ({i})"} if i == 2 else None))
         assert wait_until(lambda: len(json.loads(k.store.get_meta("site.alerts") or "[]")) == 3)
     alerts = json.loads(k.store.get_meta("site.alerts"))
     assert [a["id"] for a in alerts] == ["a0", "a1", "a2"] and alerts[0]["kind"] == "dip"
+    assert "text" not in alerts[0] and alerts[2]["text"] == {"sv": "Nöjdindex sjönk (2)", "nb": "Fornøydindeks falt (2)"}
 
 
 def test_wrong_password_fails_fast_with_the_brokers_reason(broker, make_kiosk):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -404,6 +405,44 @@ def test_alert_round_trip_and_keep_last():
         kept = P.keep_alerts(kept, P.Alert(f"a-{i}", "s1", a["raised_at"], "dip", "m"))
     kept = P.keep_alerts(kept, P.Alert("a-24", "s1", a["raised_at"], "dip", "again"))
     assert len(kept) == 20 and kept[-1]["message"] == "again" and kept[0]["id"] == "a-5"
+
+
+def test_alert_wording_by_language_and_who_may_get_it():
+    """`text` (protocol.ALERT_TEXT_SINCE) is the alert in each language. A kiosk of the software
+    before it decodes with the alert's old shape, which refuses the field: that is why the centre
+    sends it only to sites whose kiosks all read it (reads_alert_text, by their status version)."""
+    a = dict(id="alert-7", site_id="s1", raised_at="2026-11-23T12:00:00.000Z", kind="realtime",
+             message="'visit' Happy Index 22.2 over today so far")
+    worded = P.encode_alert(**a, text={"sv": "Nöjdindex 22,2 i dag", "nb": "Fornøydindeks 22,2", "en": "Happy 22.2"})
+    got = P.decode_alert(worded, "s1")
+    assert got.text["sv"] == "Nöjdindex 22,2 i dag" and P.keep_alerts([], got)[0]["text"]["nb"] == "Fornøydindeks 22,2"
+    plain = P.encode_alert(**a)
+    assert b'"text"' not in plain and P.decode_alert(plain, "s1").text is None
+    assert "text" not in P.keep_alerts([], P.decode_alert(plain, "s1"))[0]
+
+    class OldAlert(msgspec.Struct, frozen=True, forbid_unknown_fields=True):    # kiosks of 0.1.0
+        schema: int
+        id: str
+        site_id: str
+        raised_at: str
+        kind: str
+        message: str
+    assert msgspec.json.decode(plain, type=OldAlert).message == a["message"]
+    with pytest.raises(msgspec.ValidationError, match="unknown field `text`"):
+        msgspec.json.decode(worded, type=OldAlert)
+
+    for bad, why in [({"de": "x"}, "Invalid enum value 'de'"), ({"sv": ""}, "length >= 1"),
+                     ({"sv": "x" * 1001}, "length <= 1000"), ({"sv": 3}, "Expected `str`")]:
+        with pytest.raises(ProtocolError, match=why):
+            P.encode_alert(**a, text=bad)
+    body = json.loads(worded)
+    for bad in ([], {"sv": None}, {"fi": "x"}):
+        with pytest.raises(ProtocolError):
+            P.decode_alert(json.dumps({**body, "text": bad}).encode(), "s1")
+    assert P.ALERT_TEXT_SINCE == (0, 2, 0)
+    assert [P.reads_alert_text(v) for v in ("0.2.0", "0.2.1", "0.10.0", "1.0.0")] == [True] * 4
+    assert [P.reads_alert_text(v) for v in ("0.1.0", "0.1.9", None, "", "dev", "0.2", "0.2.0rc1", "0.2.0.1",
+                                            "٠.٢.٠", " 0.2.0")] == [False] * 10
 
 
 # --- decoded events ------------------------------------------------------------------------------

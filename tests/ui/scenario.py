@@ -31,6 +31,14 @@ PHONE_COMMENT = "Ring mig på 070-123 45 67, kön var alldeles för lång"
 READ_S = 0.6          # the least time a person takes between a new screen and a tap on it
 # Typed on the on-screen keyboard, with each language's own letter; "2" is typed, deleted, retyped.
 COMMENT = {"sv": "kö 2", "nb": "kø 2", "en": "ok 2"}
+# A site alert as the centre words it in each language (protocol.ALERT_TEXT_SINCE).
+ALERT_WORDING = {
+    "sv": "”Hur var besöket?”: Nöjdindex 12,0 poäng lägre i dag än de senaste 28 dagarna under samma timmar "
+          "(n=41, p=0,004)",
+    "nb": "«Hvordan var besøket?»: Fornøydindeks 12,0 poeng lavere i dag enn de siste 28 dagene i de samme "
+          "timene (n=41, p=0,004)",
+    "en": "'How was your visit?' Happy Index down 12.0 points today against the last 28 days over the same "
+          "hours (n=41, p=0.004)"}
 
 
 def scenario_config_mapping() -> dict:
@@ -99,7 +107,8 @@ def seed_history(cfg, store) -> None:
     store.set_meta("sync.last_ack_at", "2026-11-23T10:40:00.000Z")
     store.set_meta("site.alerts", json.dumps([
         {"id": "a1", "site_id": cfg.site_id, "raised_at": "2026-11-23T09:00:00Z", "kind": "trend",
-         "message": "'visit' happy_index down 12.0 points today against the last 28 days"}]))
+         "message": "'visit' happy_index down 12.0 points today against the last 28 days",
+         "text": ALERT_WORDING}]))
 
 
 def in_one_row(buttons) -> bool:
@@ -631,6 +640,8 @@ class Scenario:
             want = "• " + self.app.tr("alert_trend", lang) + " " + self.app.tr("alert_at_today", lang, time="10:00")
             self.check(f"{lang}: site alert shown by its kind, in the language", alerts.startswith(want),
                        (alerts, want))
+            self.check(f"{lang}: the alert's wording in the language", ALERT_WORDING[lang] in alerts,
+                       (alerts, ALERT_WORDING[lang]))
             yield from self.staff_readable(lang)
             if i == 0:
                 view = self.app.staff_view()

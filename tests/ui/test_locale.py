@@ -79,5 +79,13 @@ def test_alert_text_names_the_kind_in_the_language_and_the_local_time():
     # A kind this kiosk does not know, or a time it cannot read: still a translated line.
     odd = {"kind": "something-new", "raised_at": "yesterday", "message": "details"}
     assert alert_text(odd, "sv", tz, now) == "Larm från kontoret: details"
+    # The centre's wording in the kiosk's language when it sent it (protocol.ALERT_TEXT_SINCE);
+    # a language it lacks, or a malformed `text`, falls back to the English message.
+    worded = dict(trend, text={"sv": "”visit” Nöjdindex ned 12,0 poäng", "nb": "«visit» ned 12,0 poeng"})
+    assert alert_text(worded, "sv", tz, now) == "Resultatet sjunker i dag kl. 10:05: ”visit” Nöjdindex ned 12,0 poäng"
+    assert alert_text(worded, "nb", tz, now).endswith(": «visit» ned 12,0 poeng")
+    assert alert_text(worded, "en", tz, now).endswith(": 'visit' down 12 points")
+    for broken in ("sv text", ["sv"], {"sv": None}):
+        assert alert_text(dict(trend, text=broken), "sv", tz, now).endswith(": 'visit' down 12 points")
     for kind, key in ALERT_KINDS.items():
         assert all(tr(key, lang) for lang in UI_LANGUAGES), kind
