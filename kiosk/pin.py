@@ -175,8 +175,8 @@ class PinGuard:
             self._last_wrong = 0.0
             self._save()
             return True
-        if self._runs and now - self._last_wrong >= self._lockout:
-            self._runs = 0               # quiet for a long while: forgiven
+        if self._forgiven(now):
+            self._wrong = self._runs = 0     # quiet for a long while: the count starts again
         self._last_wrong = now
         self._wrong += 1
         if self._wrong >= self._max:
@@ -186,6 +186,11 @@ class PinGuard:
         self._save()
         return False
 
+    def _forgiven(self, now: float) -> bool:
+        """No wrong PIN for `lockout_s`: a customer's tries on Monday are not held against a
+        clerk's typo on Friday."""
+        return bool(self._last_wrong) and now - self._last_wrong >= self._lockout
+
     @property
     def tries_left(self) -> int:
-        return self._max - self._wrong
+        return self._max if self._forgiven(self._mono()) else self._max - self._wrong

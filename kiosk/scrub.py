@@ -42,7 +42,9 @@ MARKS = (EMAIL_MARK, PHONE_MARK, ID_MARK, CARD_MARK, IBAN_MARK, NAME_MARK)
 
 PHONE_REGIONS = ("SE", "NO", "DK", "FI")
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+\s*(?:@|\(at\)|\[at\])\s*[A-Za-z0-9\-]+(?:\s*\.\s*[A-Za-z0-9\-]+)+")
+# Letters of any language: the keyboard offers å, ä, ö, æ, ø, and addresses take them (märta.öberg@,
+# kalle@företag.se).
+_EMAIL = re.compile(r"[\w.%+\-]+\s*(?:@|\(at\)|\[at\])\s*[\w\-]+(?:\s*\.\s*[\w\-]+)+")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,30}\b")
 # Digits with the separators people type between groups; boundaries keep it off longer numbers.
 _DIGIT_RUN = re.compile(r"(?<![\w+])\d(?:[ \-]?\d){9,18}(?![\w])")
@@ -62,17 +64,22 @@ _CARD_FIRST = "23456"       # first digit of Visa (4), Mastercard (5, 2), Amex/D
 
 @dataclass(frozen=True)
 class Scrubber:
-    """Scrubs comments for one site; `names`: the staff roster (first names or full names)."""
+    """Scrubs comments for one site; `names`: the staff roster (first names or full names; each
+    name of a full name is masked on its own too, as customers name staff by the badge)."""
     names: Sequence[str] = ()
     regions: Sequence[str] = PHONE_REGIONS
     _names_re: re.Pattern | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        names = sorted({n.strip() for n in self.names if n and n.strip()}, key=len, reverse=True)
+        entries = {n.strip() for n in self.names if n and n.strip()}
+        names = sorted(entries | {part for n in entries for part in n.split() if len(part) > 1},
+                       key=len, reverse=True)
         if names:
             alts = "|".join(re.escape(n) for n in names)
-            # A name alone or in the genitive (Annas, Anna's), never inside another word.
-            object.__setattr__(self, "_names_re", re.compile(rf"(?<!\w)(?:{alts})(?:'?s)?(?!\w)", re.IGNORECASE))
+            # A name alone or in the genitive (Annas, Anna's), never inside another word; with the
+            # rest of a double name it is part of (Anna-Karin, Lisa-Anna), or half of it is left.
+            object.__setattr__(self, "_names_re", re.compile(
+                rf"(?<![\w-])(?:\w+-)*(?:{alts})(?:-\w+)*(?:'?s)?(?![\w-])", re.IGNORECASE))
 
     def scrub(self, text: str, max_chars: int = 200) -> str:
         """The comment as stored: personal data replaced, control characters and runs of

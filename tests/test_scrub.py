@@ -58,3 +58,29 @@ def test_names_from_the_roster_are_masked_whole_words_only():
     assert scrubber.scrub("takk til kari nordmann og Lars-Erik") == f"takk til {NAME_MARK} og {NAME_MARK}"
     assert scrubber.scrub("Annandag var det kö") == "Annandag var det kö"       # not inside a word
     assert scrub_comment("Anna var snäll") == "Anna var snäll"                    # no roster, no names
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("skriv till märta.öberg@gmail.com", "skriv till [e-mail]"),
+    ("åsa@telia.com tack", "[e-mail] tack"),
+    ("jørgen@online.no", "[e-mail]"),
+    ("kalle@företag.se svarar aldrig", "[e-mail] svarar aldrig"),
+    ("mejla björn (at) ica . se", "mejla [e-mail]"),
+])
+def test_addresses_with_nordic_letters_are_scrubbed_whole(text, kept):
+    """The keyboard offers å, ä, ö, æ, ø: an address with them is not cut in half (the name before
+    the cut was kept) or missed."""
+    assert scrub_comment(text) == kept
+
+
+@pytest.mark.parametrize("text, roster, kept", [
+    ("Per-Olof var snäll", ["Per-Olof Svensson"], "[name] var snäll"),      # the badge's first name
+    ("Svensson i kassan", ["Per-Olof Svensson"], "[name] i kassan"),
+    ("Per-Olof Svensson var bra", ["Per-Olof Svensson"], "[name] var bra"),
+    ("Anna-Karin hjälpte mig", ["Anna"], "[name] hjälpte mig"),             # not "[name]-Karin"
+    ("Lisa-Annas kassa", ["Anna"], "[name] kassa"),
+    ("annars bra", ["Anna"], "annars bra"),
+    ("Per var bra", ["Per-Olof Svensson"], "Per var bra"),                 # not on the roster
+])
+def test_each_name_of_a_roster_entry_and_double_names_are_masked(text, roster, kept):
+    assert scrub_comment(text, names=roster) == kept

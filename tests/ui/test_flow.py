@@ -308,6 +308,24 @@ def test_a_pin_pad_nobody_types_on_gives_the_question_back_soon(kf, clock, cfg):
     assert kf.screen == F.QUESTION
 
 
+def test_wrong_pins_long_ago_are_not_held_against_a_typo(clock):
+    """The count of wrong PINs starts again after `lockout_s` without one, as the lock's runs do:
+    a customer's four tries on Monday do not lock the pad at a clerk's first typo on Friday."""
+    from kiosk.pin import PinGuard, hash_pin
+    guard = PinGuard(hash_pin("2468", iterations=1000), max_tries=5, lockout_s=300,
+                     monotonic=lambda: clock.monotonic_ns() / 1e9)
+    for _ in range(4):
+        assert not guard.check("1111")
+    assert guard.tries_left == 1 and guard.locked_for() == 0
+    clock.advance(299)
+    assert guard.tries_left == 1                 # still within lockout_s of the last wrong one
+    clock.advance(4 * 86400)
+    assert guard.tries_left == 5                 # what the pad shows before the next try
+    assert not guard.check("2486")               # the typo
+    assert guard.locked_for() == 0 and guard.tries_left == 4
+    assert guard.check("2468")
+
+
 def test_the_lock_grows_from_seconds_and_is_forgiven(clock):
     from kiosk.pin import FIRST_LOCK_S, PinGuard, hash_pin
     guard = PinGuard(hash_pin("2468", iterations=1000), max_tries=3, lockout_s=300,
