@@ -138,6 +138,24 @@ def test_syntax_error_names_the_line():
      "sync.backoff_min_s (100) is more than sync.backoff_max_s (1)"),
     ('[gpio]', '[sync]\nbackoff_max_s = 0.5\n\n[gpio]', "sync.backoff_max_s", "backoff_max_s",
      "sync.backoff_min_s (1) is more than sync.backoff_max_s (0.5)"),
+    # Names zoneinfo opens that are no place: the reading machine's own zone, an unset machine's.
+    ('languages = ["sv", "en"]', 'languages = ["sv", "en"]\ntimezone = "localtime"', "kiosk.timezone",
+     "timezone", "unknown time zone 'localtime'"),
+    ('languages = ["sv", "en"]', 'languages = ["sv", "en"]\ntimezone = "Factory"', "kiosk.timezone",
+     "timezone", "unknown time zone"),
+    ('languages = ["sv", "en"]', 'languages = ["sv", "en"]\ntimezone = "right/Europe/Oslo"', "kiosk.timezone",
+     "timezone", "unknown time zone"),
+    # 24:00 ends a day; as a start it read as 00:00, and 24:00-24:00 then held all day.
+    ('from = "08:00"', 'from = "24:00"', "schedule[0].from", "from =", "between 00:00 and 23:59, got '24:00'"),
+    ('from = "08:00"\nto = "12:00"', 'from = "22:00"\nto = "02:00"', "schedule[0].to", "to =",
+     "over midnight it is two entries: 22:00-24:00 and 00:00-02:00"),
+    ('[[schedule]]', 'comment = true\n\n[followup]\nmax_comment_chars = 0\n\n[[schedule]]', "followup.max_comment_chars",
+     "max_comment_chars",
+     "is 0, but question 'visit' offers a comment"),
+    ('[gpio]', '[staff]\nlockout_s = 0\n\n[gpio]', "staff.lockout_s", "lockout_s", "at least 15"),
+    # Five buttons wired, LEDs left to the default four: blame what the file says, and why.
+    ('buttons = [5, 6, 13, 19]\nleds = [12, 16, 20, 21]', 'buttons = [5, 6, 13, 19, 26]', "gpio.buttons",
+     "buttons =", "gpio.leds is not set (its default has 4)"),
 ])
 def test_bad_value_names_key_line_and_problem(old, new, key, needle, words):
     assert old in GOOD

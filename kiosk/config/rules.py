@@ -12,13 +12,13 @@ A rule raises ConfigError through `doc.fail(keypath, message)`, naming the key a
 from __future__ import annotations
 
 from typing import Callable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kiosk.config.reader import Document
 from kiosk.config.schema import IDENTIFIER, REASONS_OFFERED, key
 from kiosk.config.settings import ScheduleEntry
 from kiosk.pin import MIN_ITERATIONS, hash_iterations, is_valid_hash
 from server_sync.program.hosts import host_problem
+from server_sync.program.zones import iana_zone
 from server_sync.protocol.scales import SCALES
 
 # BCM pins of the 40-pin header, and those a button panel must not use: ID EEPROM (0, 1), I2C
@@ -43,11 +43,8 @@ def default_language_is_offered(doc: Document) -> None:
 
 def timezone_is_known(doc: Document) -> None:
     tz = doc.values["kiosk"]["timezone"]
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise doc.fail(("kiosk", "timezone"),
-                       f"unknown time zone {tz!r} (use an IANA name like Europe/Stockholm)") from None
+    if iana_zone(tz) is None:                   # the rule of a site's zone at the centre too
+        raise doc.fail(("kiosk", "timezone"), f"unknown time zone {tz!r} (use an IANA name like Europe/Stockholm)")
 
 
 def broker_host_is_a_host(doc: Document) -> None:
@@ -129,7 +126,9 @@ def schedule_ends_after_it_starts(doc: Document) -> None:
     for i, values in enumerate(doc.values["schedule"]):
         entry = ScheduleEntry.from_values(values)
         if entry.end is not None and entry.end <= entry.start:
-            raise doc.fail(("schedule", i, "to"), "must be later than 'from'")
+            over_midnight = f" (over midnight it is two entries: {values['from']}-24:00 and 00:00-{values['to']})" \
+                if entry.end < entry.start else ""
+            raise doc.fail(("schedule", i, "to"), f"must be later than 'from'{over_midnight}")
 
 
 def buttons_fit_a_smiley_scale(doc: Document) -> None:
@@ -142,8 +141,24 @@ def buttons_fit_a_smiley_scale(doc: Document) -> None:
 def one_led_per_button(doc: Document) -> None:
     gpio = doc.values["gpio"]
     if gpio["leds"] and len(gpio["leds"]) != len(gpio["buttons"]):
+        if not doc.given("gpio", "leds"):
+            # The file wired the buttons only: it is the default LEDs that do not fit them.
+            raise doc.fail(("gpio", "buttons"), f"{len(gpio['buttons'])} buttons need as many LEDs, and gpio.leds is"
+                           f" not set (its default has {len(gpio['leds'])}): set gpio.leds, one pin per button,"
+                           " or [] for none")
         raise doc.fail(("gpio", "leds"),
                        f"needs one LED per button ({len(gpio['buttons'])}), got {len(gpio['leds'])}")
+
+
+def comments_have_room(doc: Document) -> None:
+    """A question that offers a comment needs room for one: with 0 characters its keyboard
+    opens and takes nothing."""
+    if doc.values["followup"]["max_comment_chars"] > 0:
+        return
+    offering = [q["id"] for q in doc.values["questions"] if q["comment"]]
+    if offering:
+        raise doc.fail(("followup", "max_comment_chars"), f"is 0, but question {offering[0]!r} offers a comment"
+                       " (its comment = true): allow at least 1 character, or offer no comment")
 
 
 def pins_exist_and_are_free(doc: Document) -> None:
@@ -201,6 +216,7 @@ RULES: tuple[Callable[[Document], None], ...] = (
     schedule_ends_after_it_starts,
     buttons_fit_a_smiley_scale,
     one_led_per_button,
+    comments_have_room,
     pins_exist_and_are_free,
     buttons_answer_every_smiley_question,
     pin_hash_is_a_hash,

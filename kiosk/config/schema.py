@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, NamedTuple
 
+from kiosk.pin import FIRST_LOCK_S
 from server_sync.protocol.catalogue import REASONS, default_questions
 from server_sync.protocol.scales import SCALE_NAMES, SCALES
 from server_sync.protocol.topics import PREFIX_RE
@@ -60,7 +61,9 @@ class Pattern:
 
 
 IDENTIFIER = Pattern(ID_PATTERN, "1-64 letters, digits, '-' or '_'")
-CLOCK_TIME = Pattern(r"(?:[01]?\d|2[0-3]):[0-5]\d|24:00", "a time HH:MM between 00:00 and 24:00")
+_TIME_OF_DAY = r"(?:[01]?\d|2[0-3]):[0-5]\d"
+START_TIME = Pattern(_TIME_OF_DAY, "a time HH:MM between 00:00 and 23:59")
+CLOCK_TIME = Pattern(f"{_TIME_OF_DAY}|24:00", "a time HH:MM between 00:00 and 24:00")      # 24:00: the day's end
 TOPIC_PREFIX = Pattern(PREFIX_RE.pattern, "empty, or ending with '/' without '+' or '#'")
 
 
@@ -194,7 +197,8 @@ KEYS: tuple[Key, ...] = (
     Key("sync.status_interval_s", "float", 60.0, "How often the agent republishes its status.", minimum=1, maximum=86400),
     Key("staff.pin_hash", "str", "", "Salted hash of the staff PIN (make one with `kiosk pin hash`). Empty: the staff screen is locked."),
     Key("staff.max_tries", "int", 5, "Wrong PINs in a row before the PIN pad locks (for a while, see lockout_s).", minimum=1, maximum=100),
-    Key("staff.lockout_s", "float", 300.0, "Longest PIN pad lock: each run of max_tries wrong PINs locks it, from 15 s doubling up to this.", minimum=0, maximum=86400),
+    Key("staff.lockout_s", "float", 300.0, "Longest PIN pad lock: each run of max_tries wrong PINs locks it, from 15 s doubling up to this.",
+        minimum=FIRST_LOCK_S, maximum=86400),
     Key("staff.idle_s", "float", 60.0, "The staff screen closes after this many idle seconds.", minimum=5, maximum=3600),
     Key("privacy.staff_names", "list[str]", (), "Names of the site's staff (first names or full names): masked as [name] in a comment before it is stored. Pushed with the config by the centre; never sent back.",
         item="name"),
@@ -220,7 +224,7 @@ KEYS: tuple[Key, ...] = (
     Key("schedule", "array of tables", (), "Which question to ask when; the first matching entry wins, else the first question."),
     Key("schedule[].question", "str", None, "Question id.", required=True),
     Key("schedule[].days", "list[str]", WEEKDAYS, "Weekdays the entry holds on.", choices=WEEKDAYS, item="weekday"),
-    Key("schedule[].from", "str", "00:00", "Start time (HH:MM, store time zone).", pattern=CLOCK_TIME),
+    Key("schedule[].from", "str", "00:00", "Start time (HH:MM, store time zone).", pattern=START_TIME),
     Key("schedule[].to", "str", "24:00", "End time (HH:MM), exclusive.", pattern=CLOCK_TIME),
 )
 _BY_NAME = {k.name: k for k in KEYS}

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from peewee import Database
 
 from server_sync.central.dialect import in_list, placeholders
 from server_sync.central.setting import stored_error
 from server_sync.exc import CentralConfigError, ProtocolError
+from server_sync.program.zones import iana_zone
 from server_sync.protocol import ID_RE
 from server_sync.protocol.codec import short
 
@@ -56,10 +57,7 @@ def add_site(db: Database, site_id: str, name: str, timezone: str, now: datetime
 def time_zone(name: str) -> ZoneInfo | None:
     """The IANA time zone `name`, or None when it names none: the one rule of a site's zone, for
     the commands that store it (check_zone) and for every reader of the store (stored_zone)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):     # '', 'Mars/Olympus', '../x', 'zone.tab', …
-        return None
+    return iana_zone(name)                          # the kiosk's kiosk.timezone has the same rule
 
 
 def check_zone(name: str) -> str:

@@ -137,6 +137,8 @@ def test_update_mistakes_are_error_lines(tmp_path, capsys):
     assert central("--db", url, "site", "add", "s1", "--name", "S") == 0
     for argv, message in [(["s1", "--timezone", "Mars/Olympus"], "--timezone: unknown time zone 'Mars/Olympus'"),
                           (["s1", "--timezone", ""], "argument --timezone: unknown time zone ''"),
+                          # The centre's own zone, whatever it is, would count a store's answers in it.
+                          (["s1", "--timezone", "localtime"], "argument --timezone: unknown time zone 'localtime'"),
                           (["s1", "--name", " "], "argument --name: must not be empty"),
                           (["nope", "--name", "X"], "unknown site 'nope'; add it first"),
                           (["bad/id", "--name", "X"], "site id must be 1-64 letters"),
