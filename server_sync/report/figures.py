@@ -1,9 +1,10 @@
 """A figure as a person reads it in their language: the one rule for every number the centre shows
 to a reader (the HTML report, the web pages, the SVG charts' labels and tooltips, alert texts,
-mails). Swedish and Norwegian write a decimal comma ("76,5", "< 0,001"), English a point; counts
-of five digits or more are grouped by thousands, with a narrow no-break space in Swedish and
-Norwegian ("12 345"), with a comma in English ("12,345"); shorter ones never are ("1234").
-The minus sign stays the hyphen-minus Python writes ("-3,5").
+mails). Swedish and Norwegian write a decimal comma ("76,5", "< 0,001"), English a point. In
+Swedish and Norwegian a count of five digits or more is grouped by thousands with a narrow
+no-break space ("12 345"; "1234" is not); English is not grouped ("12345"), so every English
+text (the webhooks' and the kiosks' included) reads exactly as before. The minus sign stays the
+hyphen-minus Python writes ("-3,5").
 
 Only for what a person reads: JSON, CSV, the API, webhooks, MQTT, `alert.message` and every value
 code reads (HTML attributes, SVG coordinates, CSS widths) keep Python's own formatting.
@@ -15,7 +16,7 @@ from numbers import Integral, Real
 
 # One entry per language of server_sync.protocol.vocabulary.LANGUAGES (a test checks).
 DECIMAL_MARK = {"sv": ",", "nb": ",", "en": "."}
-THOUSANDS_MARK = {"sv": "\u202f", "nb": "\u202f", "en": ","}     # U+202F NARROW NO-BREAK SPACE
+THOUSANDS_MARK = {"sv": "\u202f", "nb": "\u202f", "en": ""}     # U+202F NARROW NO-BREAK SPACE; en: none
 GROUP_FROM = 10_000          # 1234 stays as it is, 12345 is grouped (Språkrådet's and the SI's rule)
 
 

@@ -1,8 +1,8 @@
 """Every figure a person reads is written the way their language writes it: a decimal comma in
-Swedish and Norwegian ("76,5", "p < 0,001"), a point in English, counts of five digits and more
-grouped by thousands; in the HTML report, its SVG charts' labels and tooltips, and the alert texts.
-What code reads keeps Python's point: the JSON and CSV report, and every attribute of the HTML
-(SVG coordinates and sizes)."""
+Swedish and Norwegian ("76,5", "p < 0,001") with counts of five digits and more grouped by
+thousands ("12 345"), a point in English (and no grouping: English reads as before); in the HTML
+report, its SVG charts' labels and tooltips, and the alert texts. What code reads keeps Python's
+point: the JSON and CSV report, and every attribute of the HTML (SVG coordinates and sizes)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def test_each_language_has_its_marks_and_a_figure_is_written_with_them():
         ["76,5", "-14,2", "3,0", f"12{NNBSP}345", "1234", "–", "s001"]
     assert figure(-14.25, "nb", signed=True) == "-14,2" and figure(2.5, "nb", signed=True) == "+2,5"
     assert figure(12345.67, "nb", 2) == f"12{NNBSP}345,67" and figure(0.0024, "sv", 1, significant=True) == "0,002"
-    assert [figure(v, "en") for v in (76.5, 3.0, 12345, 1234)] == ["76.5", "3.0", "12,345", "1234"]
+    assert [figure(v, "en") for v in (76.5, 3.0, 12345, 1234)] == ["76.5", "3.0", "12345", "1234"]
 
 
 def test_the_templates_filters_take_the_language_of_the_page():
@@ -62,14 +62,14 @@ def test_the_templates_filters_take_the_language_of_the_page():
     values = dict(x=76.5, d=-3.25, r=0.456, n=12345, p=0.0004)
     assert page.render(values, lang="sv") == f"76,5 -3,2 0,46 12{NNBSP}345 p &lt; 0,001"
     assert page.render(values, lang="nb") == f"76,5 -3,2 0,46 12{NNBSP}345 p &lt; 0,001"
-    assert page.render(values, lang="en") == "76.5 -3.2 0.46 12,345 p &lt; 0.001"
+    assert page.render(values, lang="en") == "76.5 -3.2 0.46 12345 p &lt; 0.001"
 
 
 def test_an_alert_reads_with_the_readers_decimal_mark():
     nb, en = alert_text(DIP, "nb"), alert_text(DIP, "en")
     assert "25,0 de siste 3 dagene, 52,3 poeng under butikkens vanlige 77,3" in nb
     assert f"(n=12{NNBSP}345, p=0,002)" in nb and "(vanligvis 30 %)" in nb
-    assert "25.0 over the last 3 days, 52.3 points below the site's usual 77.3 (n=12,345, p=0.002)" in en
+    assert "25.0 over the last 3 days, 52.3 points below the site's usual 77.3 (n=12345, p=0.002)" in en
     assert "6,2 poäng" in alert_text(TREND, "sv") and "p=0,0012" in alert_text(TREND, "sv")
     assert "6.2 points" in alert_text(TREND, "en") and "p=0.0012" in alert_text(TREND, "en")
 
