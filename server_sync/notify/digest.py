@@ -23,6 +23,7 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.report.alert_text import alert_text
+from server_sync.report.figures import figure
 from server_sync.report.i18n import reason_labels
 from server_sync.report.i18n import t as report_text
 from server_sync.web import render
@@ -105,18 +106,13 @@ def figures(db: Database, user: User, now: datetime) -> dict[str, Any] | None:
     }
 
 
-def _fmt(v: Any, signed: bool = False) -> str:
-    if v is None:
-        return "–"
-    return f"{v:+.1f}" if signed else f"{v:.1f}"
-
-
 def compose(db: Database, user: User, to: str, now: datetime) -> Digest | None:
     data = figures(db, user, now)
     if data is None:
         return None
     lang = user.language
     tx = lambda key, **v: render.text(key, lang, **v)      # noqa: E731
+    fmt = lambda v, signed=False: figure(float(v) if v is not None else None, lang, signed=signed)  # noqa: E731
     reasons = reason_labels(lang)
     names = {s: site_name(db, s) for s in data["sites"]}
     where = tx("digest_all_sites") if data["everything"] else ", ".join(names[s] for s in data["sites"])
@@ -130,11 +126,11 @@ def compose(db: Database, user: User, to: str, now: datetime) -> Digest | None:
         a["verdict_label"] = tx("verdict_" + a["verdict"])
     lines = [subject, "", intro, "", tx("digest_scores")]
     for q in data["questions"]:
-        lines.append(f"- {q['question_id']}: {q['metric_label']} {_fmt(q['value'])} [{_fmt(q['low'])}, "
-                     f"{_fmt(q['high'])}] n={q['n']}, {tx('digest_change')} {_fmt(q['change'], True)}")
+        lines.append(f"- {q['question_id']}: {q['metric_label']} {fmt(q['value'])} [{fmt(q['low'])}, "
+                     f"{fmt(q['high'])}] n={figure(q['n'], lang)}, {tx('digest_change')} {fmt(q['change'], True)}")
         if q["reason_labels"]:
             lines.append(f"  {tx('digest_reasons')}: " + ", ".join(
-                f"{label} ({r['n']})" for label, r in zip(q["reason_labels"], q["top_reasons"])))
+                f"{label} ({figure(r['n'], lang)})" for label, r in zip(q["reason_labels"], q["top_reasons"])))
     for key, rows, show in (
             ("digest_open_alerts", data["open_alerts"], lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])}: "
                                                                    f"{alert_text(a, lang)} ({a['owner'] or '-'})"),
@@ -150,7 +146,7 @@ def compose(db: Database, user: User, to: str, now: datetime) -> Digest | None:
         lines += ["", f"{tx('mail_open_link')}: {url}"]
     lines += ["", "-- ", tx("mail_footer")]
     html = render.ENV.get_template("mail/digest.html").render(
-        lang=lang, subject=subject, intro=intro, data=data, names=names, url=url, text=tx, fmt=_fmt)
+        lang=lang, subject=subject, intro=intro, data=data, names=names, url=url, text=tx, fmt=fmt)
     return Digest(user.name, to, lang, data["period"], tuple(data["sites"]), subject, "\n".join(lines) + "\n", html,
                   data)
 

@@ -6,7 +6,8 @@ The web pages, the HTML report, the digest and the notice mails all show alerts 
 `alert_text`, so an alert reads the same everywhere in one language. An alert without readable
 facts (raised before they were kept, or of a shape this code does not know) shows its stored
 `message`, which stays English for the MQTT payload and the webhooks. Figures look as in the
-report: one decimal, a point. Pure: never queries.
+report: one decimal, written as the reader's language writes it (server_sync.report.figures: "4,5"
+in Swedish and Norwegian, "4.5" in English). Pure: never queries.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from server_sync.report.figures import figure
 from server_sync.report.i18n import reason_labels, t
 
 DETAIL_VERSION = 1           # the shape this code reads (analysis.alerts.DETAIL_VERSION)
 
 
-def _one(v: Any) -> str:
-    return f"{float(v):.1f}"
+def _one(v: Any, lang: str) -> str:
+    return figure(float(v), lang)
 
 
 def _question(detail: Mapping[str, Any], lang: str) -> str:
@@ -35,8 +37,8 @@ def _window(days: int, lang: str) -> str:
 
 def _dip(d: Mapping[str, Any], lang: str) -> str:
     values = dict(question=_question(d, lang), metric=t(d["metric"], lang), window=_window(int(d["days"]), lang),
-                  value=_one(d["value"]), baseline=_one(d["baseline"]), drop=_one(d["drop"]), n=int(d["n"]),
-                  p=f"{float(d['p_value']):.1g}")
+                  value=_one(d["value"], lang), baseline=_one(d["baseline"], lang), drop=_one(d["drop"], lang),
+                  n=figure(int(d["n"]), lang), p=figure(float(d["p_value"]), lang, 1, significant=True))
     if int(d.get("questions") or 1) > 1:
         text = t("alert_dip_together", lang, questions=int(d["questions"]), **values)
     else:
@@ -45,14 +47,15 @@ def _dip(d: Mapping[str, Any], lang: str) -> str:
     if c:
         reason = reason_labels(lang).get(c["reason"], c["reason"])
         text += "; " + t("alert_complaint", lang, reason=t("alert_question", lang, question=reason),
-                         count=int(c["count"]), mentions=int(c["mentions"]),
-                         share=f"{100 * float(c['usual_share']):.0f}")
+                         count=figure(int(c["count"]), lang), mentions=figure(int(c["mentions"]), lang),
+                         share=figure(100 * float(c["usual_share"]), lang, 0))
     return text
 
 
 def _trend(d: Mapping[str, Any], lang: str) -> str:
-    return t("alert_trend", lang, question=_question(d, lang), metric=t(d["metric"], lang), drop=_one(d["drop"]),
-             days=int(d["baseline_days"]), n=int(d["n"]), p=f"{float(d['p_value']):.4f}")
+    return t("alert_trend", lang, question=_question(d, lang), metric=t(d["metric"], lang),
+             drop=_one(d["drop"], lang), days=int(d["baseline_days"]), n=figure(int(d["n"]), lang),
+             p=figure(float(d["p_value"]), lang, 4))
 
 
 _RULES = {"dip": _dip, "trend": _trend}

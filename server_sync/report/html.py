@@ -11,28 +11,33 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 
 from server_sync.report import svg
 from server_sync.report.alert_text import alert_kind, alert_text
+from server_sync.report.figures import figure
 from server_sync.report.i18n import reason_labels, t, weekdays
 
 
-def number(v: Any, digits: int = 1) -> str:
-    """A figure as the report shows it: floats to `digits` decimals, a missing one as a dash."""
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
-def p_value(p: float | None) -> str:
+def p_value(p: float | None, lang: str) -> str:
     """A p-value as a reader takes it: "< 0.001" below that (never "0.000" or "1.8e-06"), else
-    three decimals."""
+    three decimals; with `lang`'s decimal mark."""
     if p is None:
         return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return "< " + figure(0.001, lang, 3) if p < 0.001 else figure(p, lang, 3)
+
+
+# The templates' filters: each writes a figure in the language of the page it is on (every
+# template context has `lang`), so no template ever asks which language it is in.
+@pass_context
+def _num(ctx: Context, v: Any, digits: int = 1, signed: bool = False) -> str:
+    return figure(v, ctx["lang"], digits, signed=signed)
+
+
+@pass_context
+def _pval(ctx: Context, p: float | None) -> str:
+    return p_value(p, ctx["lang"])
 
 
 def tone(verdict: str) -> str:
@@ -42,7 +47,7 @@ def tone(verdict: str) -> str:
 
 ENV = Environment(loader=PackageLoader("server_sync.report", "templates"), autoescape=True,
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-ENV.filters.update(num=number, tone=tone, pval=p_value)
+ENV.filters.update(num=_num, tone=tone, pval=_pval)
 ENV.globals.update(svg=svg, alert_text=alert_text, alert_kind=alert_kind)
 
 

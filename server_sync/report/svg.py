@@ -6,7 +6,9 @@ Pure string building; every chart scales with its viewBox (phones included), car
 (no CDN, no fonts): the report must open offline. A chart is returned as `Markup`, so the report's
 templates insert it as it is; every text that goes into a chart (names, labels, tooltips) passes
 through `_text`, `_title` or `_open`, the only places here that escape, with the same escaping as
-the templates' autoescape.
+the templates' autoescape. Every figure a reader sees (axis labels, values, tooltips) is written in
+the reader's language (`lang`, server_sync.report.figures: "76,5" in Swedish); coordinates and
+every other attribute keep Python's point.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from datetime import date, timedelta
 from typing import Sequence
 
 from markupsafe import Markup, escape
+
+from server_sync.report.figures import figure
 
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
 INK, MUTED, GRID = "#1f2933", "#7b8794", "#e4e7eb"
@@ -69,8 +73,9 @@ def _nice_range(lo: float, hi: float, bounds: tuple[float, float]) -> tuple[floa
     return t[0], t[-1]
 
 
-def _label(v: float) -> str:
-    return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
+def _label(v: float, lang: str) -> str:
+    """An axis value: whole without decimals, else one, in `lang`'s way of writing figures."""
+    return figure(v, lang, 0 if float(v).is_integer() else 1)
 
 
 MIN_SPAN = 0.2             # a value axis spans at least a fifth of the scale: small moves look small
@@ -92,11 +97,13 @@ def value_range(lo: float, hi: float, bounds: tuple[float, float]) -> tuple[floa
 
 
 def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[dict], bounds: tuple[float, float],
-                empty: str, legend: tuple[str, str, str], axis_note: str = "", n_label: str = "n ≤ {n}") -> Markup:
+                empty: str, legend: tuple[str, str, str], axis_note: str = "", n_label: str = "n ≤ {n}", *,
+                lang: str) -> Markup:
     """Daily values (thin line) with their 95% band, weekly values (thick line, each at its week's
     centre), and the answers per day as bars under the chart (every day's n in its tooltip;
     `n_label` with {n}, the tallest bar, names them). The value axis spans at least MIN_SPAN of
-    the scale; `axis_note` (with {lo} and {hi}) states it."""
+    the scale; `axis_note` (with {lo} and {hi}) states it. Every figure a reader sees is written
+    as `lang` writes it; coordinates keep a point."""
     pts = [d for d in daily if d.get("value") is not None]
     if not pts:
         return _empty(name, title, empty)
@@ -112,10 +119,10 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     y = (lambda v: top + (plot_bottom - top) * (1 - (min(hi, max(lo, v)) - lo) / max(1e-9, hi - lo)))
     out = [_open(name, title, w, h)]
     if axis_note:
-        out.append(_text(w - right, 12, axis_note.format(lo=_label(lo), hi=_label(hi)), 11, "end"))
+        out.append(_text(w - right, 12, axis_note.format(lo=_label(lo, lang), hi=_label(hi, lang)), 11, "end"))
     for v in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{GRID}"/>')
-        out.append(_text(left - 6, y(v) + 4, _label(v), 12, "end"))
+        out.append(_text(left - 6, y(v) + 4, _label(v, lang), 12, "end"))
     band = [f"{x(d['date']):.1f},{y(v):.1f}" for d, v in zip(pts, highs)] + \
            [f"{x(d['date']):.1f},{y(v):.1f}" for d, v in reversed(list(zip(pts, lows)))]
     out.append(f'<polygon points="{" ".join(band)}" fill="{BAND}" opacity="0.55"/>')
@@ -134,9 +141,9 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
         bh = (strip - 18) * d["n"] / most
         out.append(f'<rect x="{x(d["date"]) - bar / 2:.1f}" y="{h - bottom - bh:.1f}" width="{bar:.1f}"'
                    f' height="{bh:.1f}" fill="{MUTED}" opacity="0.6">'
-                   + _title(f'{d["date"]}: {_label(d["value"]) if d.get("value") is not None else "–"}'
-                            f' (n={d["n"]})') + "</rect>")
-    out.append(_text(left + 2, plot_bottom + 14, n_label.format(n=most), 11))
+                   + _title(f'{d["date"]}: {_label(d["value"], lang) if d.get("value") is not None else "–"}'
+                            f' (n={figure(d["n"], lang)})') + "</rect>")
+    out.append(_text(left + 2, plot_bottom + 14, n_label.format(n=figure(most, lang)), 11))
     for d, anchor in ((pts[0], "start"), (pts[len(pts) // 2], "middle"), (pts[-1], "end")):
         out.append(_text(x(d["date"]), h - bottom + 16, d["date"], 12, anchor))
     lx = left
@@ -159,7 +166,7 @@ def _ticks_between(lo: float, hi: float) -> list[float]:
 
 
 def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequence[str], bounds: tuple[float, float],
-                  empty: str, n_label: str = "n", legend: str = "") -> Markup:
+                  empty: str, n_label: str = "n", legend: str = "", *, lang: str) -> Markup:
     """Weekday × hour: each cell's colour on the metric's absolute scale (red at the bottom of the
     scale, yellow at its middle, green at the top: 75 is light green whatever the other hours
     score), its value and its n written in it (phones have no hover), a legend of the scale."""
@@ -184,10 +191,11 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
         cx, cy = left + cell_w * (j + 0.5), top + cell_h * c["weekday"]
         out.append(f'<rect x="{left + cell_w * j + 1:.1f}" y="{cy + 1:.1f}"'
                    f' width="{cell_w - 2:.1f}" height="{cell_h - 2}" rx="3" fill="{_diverging(t)}">'
-                   + _title(f'{weekdays[c["weekday"]]} {c["hour"]:02d}: {c["value"]:.1f} ({n_label}={c["n"]})')
+                   + _title(f'{weekdays[c["weekday"]]} {c["hour"]:02d}: {figure(float(c["value"]), lang)}'
+                            f' ({n_label}={figure(c["n"], lang)})')
                    + "</rect>")
-        out.append(_text(cx, cy + 16, f'{c["value"]:.0f}', 13, "middle", INK, "bold"))
-        out.append(_text(cx, cy + 29, f'{c["n"]}', 10, "middle", INK))
+        out.append(_text(cx, cy + 16, figure(c["value"], lang, 0), 13, "middle", INK, "bold"))
+        out.append(_text(cx, cy + 29, figure(c["n"], lang), 10, "middle", INK))
     # The legend: the whole scale, so a colour reads the same in every report.
     ly, lw = top + cell_h * 7 + 14, min(300.0, w - left - 8)
     stops = "".join(f'<stop offset="{k / 10:.1f}" stop-color="{_diverging(k / 10)}"/>' for k in range(11))
@@ -195,7 +203,8 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
     out.append(f'<rect x="{left}" y="{ly}" width="{lw:.1f}" height="10" rx="2" fill="url(#{escape(name)}-scale)"/>')
     for k in range(5):
         v = lo + (hi - lo) * k / 4
-        out.append(_text(left + lw * k / 4, ly + 23, _label(v), 11, ("start", "middle", "middle", "middle", "end")[k]))
+        anchor = ("start", "middle", "middle", "middle", "end")[k]
+        out.append(_text(left + lw * k / 4, ly + 23, _label(v, lang), 11, anchor))
     if legend:
         out.append(_text(left + lw + 10, ly + 9, legend, 11))
     out.append("</svg>")
@@ -213,7 +222,8 @@ def _diverging(t: float) -> str:
     return GREEN
 
 
-def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, str], empty: str) -> Markup:
+def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, str], empty: str, *,
+                 lang: str) -> Markup:
     """Bars of the reasons' answers, the cumulative share as a line. Labels are written whole,
     slanted; the margins grow with the longest label so none is ever cut off at the edge."""
     if not rows:
@@ -233,7 +243,7 @@ def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, 
     out = [_open(name, title, w, h)]
     for v in ticks:
         out.append(f'<line x1="{left:.1f}" x2="{w - right}" y1="{y(v, top_n):.1f}" y2="{y(v, top_n):.1f}" stroke="{GRID}"/>')
-        out.append(_text(left - 6, y(v, top_n) + 4, _label(v), 12, "end"))
+        out.append(_text(left - 6, y(v, top_n) + 4, _label(v, lang), 12, "end"))
     for k in range(5):
         out.append(_text(w - right + 6, y(25 * k, 100) + 4, f"{25 * k}%", 12))
     pts = []
@@ -241,7 +251,7 @@ def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, 
         x0 = left + bw * i
         out.append(f'<rect x="{x0 + bw * 0.15:.1f}" y="{y(r["n"], top_n):.1f}" width="{bw * 0.7:.1f}"'
                    f' height="{h - bottom - y(r["n"], top_n):.1f}" fill="{BLUE}" rx="2">'
-                   + _title(f'{label}: {r["n"]} ({r["share"]}%)') + "</rect>")
+                   + _title(f'{label}: {figure(r["n"], lang)} ({figure(r["share"], lang)}%)') + "</rect>")
         out.append(_text(x0 + bw / 2 + 4, h - bottom + 14, label, size, "end", rotate=-40))
         pts.append(f"{x0 + bw / 2:.1f},{y(r['cumulative'], 100):.1f}")
     out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{ORANGE}" stroke-width="2"/>')
@@ -256,7 +266,7 @@ def _text_width(s: str, size: int) -> float:
 
 
 def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[float, float], chain: float | None,
-                  empty: str) -> Markup:
+                  empty: str, *, lang: str) -> Markup:
     """Horizontal dots (shrunk value) with 95% intervals; raw values as hollow rings; n on the right."""
     if not rows:
         return _empty(name, title, empty)
@@ -269,7 +279,7 @@ def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[flo
     out = [_open(name, title, w, h)]
     for v in ticks:
         out.append(f'<line x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{top - 4}" y2="{h - 8}" stroke="{GRID}"/>')
-        out.append(_text(x(v), top - 7, _label(v), 12, "middle"))
+        out.append(_text(x(v), top - 7, _label(v, lang), 12, "middle"))
     if chain is not None:
         out.append(f'<line x1="{x(chain):.1f}" x2="{x(chain):.1f}" y1="{top - 4}" y2="{h - 8}" stroke="{ORANGE}"'
                    ' stroke-dasharray="4 3"/>')
@@ -285,14 +295,15 @@ def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[flo
             out.append(f'<circle cx="{x(r["raw"]):.1f}" cy="{cy:.1f}" r="4" fill="none" stroke="{MUTED}"/>')
         color = RED if r.get("small") else BLUE
         out.append(f'<circle cx="{x(r["shrunk"]):.1f}" cy="{cy:.1f}" r="5" fill="{color}">'
-                   + _title(f'{r["name"]}: {r["shrunk"]} ({r["low"]}–{r["high"]}), n={r["n"]}') + "</circle>")
-        out.append(_text(w - right + 8, cy + 4, f'n={r["n"]}', 12))
+                   + _title(f'{r["name"]}: {figure(r["shrunk"], lang)} ({figure(r["low"], lang)}–'
+                            f'{figure(r["high"], lang)}), n={figure(r["n"], lang)}') + "</circle>")
+        out.append(_text(w - right + 8, cy + 4, f'n={figure(r["n"], lang)}', 12))
     out.append("</svg>")
     return _chart(out)
 
 
 def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, str]], x_label: str, y_label: str,
-                  empty: str) -> Markup:
+                  empty: str, *, lang: str) -> Markup:
     if not points:
         return _empty(name, title, empty)
     w, h, left, right, top, bottom = 480, 320, 44, 12, 14, 44
@@ -304,10 +315,10 @@ def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, st
     out = [_open(name, title, w, h)]
     for vx in xt:
         out.append(f'<line x1="{x(vx):.1f}" x2="{x(vx):.1f}" y1="{top}" y2="{h - bottom}" stroke="{GRID}"/>')
-        out.append(_text(x(vx), h - bottom + 14, _label(vx), 12, "middle"))
+        out.append(_text(x(vx), h - bottom + 14, _label(vx, lang), 12, "middle"))
     for vy in yt:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(vy):.1f}" y2="{y(vy):.1f}" stroke="{GRID}"/>')
-        out.append(_text(left - 6, y(vy) + 4, _label(vy), 12, "end"))
+        out.append(_text(left - 6, y(vy) + 4, _label(vy, lang), 12, "end"))
     if len(points) >= 2:
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
         sxx = sum((v - mx) ** 2 for v in xs)
@@ -318,7 +329,7 @@ def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, st
                        ' stroke-dasharray="5 4"/>')
     for px, py, label in points:
         out.append(f'<circle cx="{x(px):.1f}" cy="{y(py):.1f}" r="4" fill="{BLUE}" opacity="0.7">'
-                   + _title(f"{label}: {px:.1f} / {py:.1f}") + "</circle>")
+                   + _title(f"{label}: {figure(float(px), lang)} / {figure(float(py), lang)}") + "</circle>")
     out.append(_text((left + w - right) / 2, h - 6, x_label, 13, "middle", INK))
     out.append(_text(12, (top + h - bottom) / 2, y_label, 13, "middle", INK, rotate=-90))
     out.append("</svg>")
@@ -326,7 +337,7 @@ def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, st
 
 
 def before_after_chart(name: str, title: str, before: dict, after: dict, labels: tuple[str, str],
-                       bounds: tuple[float, float]) -> Markup:
+                       bounds: tuple[float, float], *, lang: str) -> Markup:
     """Two estimates with intervals side by side (an action's before and after)."""
     vals = [v for e in (before, after) for v in (e.get("low"), e.get("high"), e.get("value")) if v is not None]
     if not vals:
@@ -344,12 +355,13 @@ def before_after_chart(name: str, title: str, before: dict, after: dict, labels:
             out.append(f'<line x1="{x(e["low"]):.1f}" x2="{x(e["high"]):.1f}" y1="{cy}" y2="{cy}" stroke="{color}"'
                        ' stroke-width="2"/>')
         out.append(f'<circle cx="{x(e["value"]):.1f}" cy="{cy}" r="5" fill="{color}"/>')
-        out.append(_text(w - right + 6, cy + 4, f'{e["value"]:.1f}', 12))
+        out.append(_text(w - right + 6, cy + 4, figure(float(e["value"]), lang), 12))
     out.append("</svg>")
     return _chart(out)
 
 
-def sparkline(name: str, title: str, daily: Sequence[dict], bounds: tuple[float, float], empty: str) -> Markup:
+def sparkline(name: str, title: str, daily: Sequence[dict], bounds: tuple[float, float], empty: str, *,
+              lang: str) -> Markup:
     """A small trend line of the daily values (no axes) for an overview card; the first and last
     value are written at its ends, the range in its title."""
     pts = [d for d in daily if d.get("value") is not None]
@@ -361,12 +373,12 @@ def sparkline(name: str, title: str, daily: Sequence[dict], bounds: tuple[float,
     n = len(pts)
     x = (lambda i: left + (w - left - right) * (i / max(1, n - 1)))
     y = (lambda v: top + (h - top - bottom) * (1 - (v - lo) / max(1e-9, hi - lo)))
-    label = f"{title} ({pts[0]['date']} – {pts[-1]['date']}, {_label(lo)}–{_label(hi)})"
+    label = f"{title} ({pts[0]['date']} – {pts[-1]['date']}, {_label(lo, lang)}–{_label(hi, lang)})"
     out = [_open(name, label, w, h)]
     out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))}"'
                f' fill="none" stroke="{BLUE}" stroke-width="1.6" stroke-linejoin="round"/>')
     out.append(f'<circle cx="{x(n - 1):.1f}" cy="{y(values[-1]):.1f}" r="2.5" fill="{BLUE}"/>')
-    out.append(_text(left - 4, y(values[0]) + 4, f"{values[0]:.0f}", 11, "end"))
-    out.append(_text(w - right + 4, y(values[-1]) + 4, f"{values[-1]:.0f}", 11, "start", INK))
+    out.append(_text(left - 4, y(values[0]) + 4, figure(values[0], lang, 0), 11, "end"))
+    out.append(_text(w - right + 4, y(values[-1]) + 4, figure(values[-1], lang, 0), 11, "start", INK))
     out.append("</svg>")
     return _chart(out)

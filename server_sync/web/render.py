@@ -35,7 +35,7 @@ ENV = Environment(loader=ChoiceLoader([PackageLoader("server_sync.web", "templat
                                        PackageLoader("server_sync.report", "templates")]),
                   autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                   auto_reload=False)
-ENV.filters.update(report_html.ENV.filters)          # num, tone: figures look as in the report
+ENV.filters.update(report_html.ENV.filters)          # num, pval, tone: figures look as in the report
 ENV.globals.update(report_html.ENV.globals)       # svg, alert_text, alert_kind
 
 _MARK = re.compile("(" + "|".join(re.escape(m) for m in SCRUB_MARKS.values()) + ")")

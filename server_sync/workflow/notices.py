@@ -20,6 +20,7 @@ from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.notify.bodies import Notice
 from server_sync.report.alert_text import alert_text
+from server_sync.report.figures import figure
 from server_sync.web import render
 from server_sync.workflow.people import email_of, language_of
 
@@ -113,7 +114,8 @@ def _action_facts(db: Database, action: dict[str, Any], lang: str) -> list[tuple
     t = lambda key: render.text(key, lang)      # noqa: E731
     effect = (action.get("verdict_detail") or {})
     diff = effect.get("diff")
-    figures = "-" if diff is None else f"{diff:+.1f} [{effect.get('low'):+.1f}, {effect.get('high'):+.1f}]"
+    signed = lambda v: figure(float(v), lang, signed=True)      # noqa: E731
+    figures = "-" if diff is None else f"{signed(diff)} [{signed(effect.get('low'))}, {signed(effect.get('high'))}]"
     return [(t("site"), site_name(db, action["site_id"])), (t("question"), action["question_id"]),
             (t("action_note"), action["note"]), (t("action_date"), action["date"]),
             (t("verdict"), t("verdict_" + action["verdict"])), (t("effect"), figures)]

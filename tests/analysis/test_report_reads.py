@@ -1,7 +1,8 @@
 """The HTML report reads right, checked on its parts: heatmap colours on the scale's absolute
 position with a legend and n in every cell; a trend's axis that does not blow up small moves, states
 its range, puts a week's value at its centre and shows n per day; Pareto labels inside the chart;
-p-values as "< 0.001"; alerts with the site's name and local time; cut lists say so."""
+p-values as "< 0.001" ("< 0,001" in Swedish); alerts with the site's name and local time; cut lists
+say so."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ def test_heatmap_colour_is_absolute_with_a_legend_and_n_in_each_cell():
     alone = [{"weekday": 0, "hour": 9, "n": 31, "value": 75.0}, {"weekday": 1, "hour": 9, "n": 4, "value": 76.0}]
     fill = (lambda chart: re.findall(r'<rect x="[^"]+" y="[^"]+" width="[^"]+" height="[^"]+" rx="3" fill="(#\w+)"',
                                      str(chart))[0])
-    a = svg.heatmap_chart("h", "t", cells, list("MTWTFSS"), (0, 100), "-", "svar", "Nöjdindex")
-    b = svg.heatmap_chart("h", "t", alone, list("MTWTFSS"), (0, 100), "-", "svar", "Nöjdindex")
+    a = svg.heatmap_chart("h", "t", cells, list("MTWTFSS"), (0, 100), "-", "svar", "Nöjdindex", lang="sv")
+    b = svg.heatmap_chart("h", "t", alone, list("MTWTFSS"), (0, 100), "-", "svar", "Nöjdindex", lang="sv")
     assert fill(a) == fill(b) == svg._diverging(0.75)          # 75 is the same light green in every report
     red, green = (int(svg._diverging(0.75)[1:3], 16), int(svg._diverging(0.75)[3:5], 16))
     assert green > red                                          # not red, as the relative colours painted it
@@ -35,7 +36,7 @@ def test_heatmap_colour_is_absolute_with_a_legend_and_n_in_each_cell():
 
 def test_trend_axis_spans_at_least_a_fifth_and_says_so_weeks_at_their_centre_n_per_day():
     chart = str(svg.trend_chart("t", "t", DAYS, WEEKS, (0, 100), "-", ("d", "w", "b"), "Y {lo}–{hi} of 0–100",
-                                "n per day (max {n})"))
+                                "n per day (max {n})", lang="en"))
     lo, hi = map(float, re.search(r"Y (\d+)–(\d+) of 0–100", chart).groups())
     assert hi - lo >= 20
     assert "n per day (max 23)" in chart and chart.count("(n=") == len(DAYS)
@@ -51,7 +52,7 @@ def test_trend_axis_spans_at_least_a_fifth_and_says_so_weeks_at_their_centre_n_p
 def test_pareto_labels_fit_inside_the_chart():
     rows = [{"reason": r, "n": 10 - i, "share": 10, "cumulative": 10 * (i + 1)}
             for i, r in enumerate(["Personalens bemötande och service", "Kö", "Varor i lager"])]
-    chart = str(svg.pareto_chart("p", "t", rows, {}, "-"))
+    chart = str(svg.pareto_chart("p", "t", rows, {}, "-", lang="sv"))
     w, h = map(float, re.search(r'viewBox="0 0 (\d+) (\d+)"', chart).groups())
     for x, y, label in re.findall(r'<text x="([\d.]+)" y="([\d.]+)"[^>]*rotate\(-40[^>]*>([^<]+)<', chart):
         width = svg._text_width(label, 12)
@@ -60,7 +61,10 @@ def test_pareto_labels_fit_inside_the_chart():
 
 
 def test_p_values_and_local_times_read_plainly():
-    assert [p_value(x) for x in (1.8e-6, 0.0004, 0.001, 0.0234, None)] == ["< 0.001", "< 0.001", "0.001", "0.023", "–"]
+    ps = (1.8e-6, 0.0004, 0.001, 0.0234, None)
+    assert [p_value(x, "en") for x in ps] == ["< 0.001", "< 0.001", "0.001", "0.023", "–"]
+    assert [p_value(x, "sv") for x in ps] == [p_value(x, "nb") for x in ps] == ["< 0,001", "< 0,001", "0,001", "0,023",
+                                                                               "–"]
     assert local_time("2026-11-20 16:00:00", ZoneInfo("Europe/Stockholm")) == "2026-11-20 17:00 CET"
     assert local_time("2026-07-20 16:00:00", ZoneInfo("Europe/Oslo")) == "2026-07-20 18:00 CEST"
     assert local_time("2026-01-20 18:45:00", ZoneInfo("Asia/Kolkata")) == "2026-01-21 00:15 IST"

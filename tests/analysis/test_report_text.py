@@ -39,8 +39,17 @@ def test_every_key_asked_for_exists_and_every_key_is_asked_for():
 
 def test_texts_with_values():
     assert t("ranking_cut", "sv", sites=40) == "Bäst 10 / Sämst 10 · 40"
-    corr = t("correlation", "en", r=0.4567, low=0.1, high=0.7, n=12, p="< 0.001")
-    assert corr == "Correlation across sites: r = 0.46 (0.10…0.70), n = 12, p-value < 0.001"
+    corr = t("correlation", "sv", r="0,46", low="0,10", high="0,70", n="12", p="< 0,001")
+    assert corr == "Korrelation mellan butiker: r = 0,46 (0,10…0,70), n = 12, p-värde < 0,001"
+
+
+def test_no_text_writes_a_figure_itself():
+    """A figure comes into a text written already, in the reader's way (server_sync.report.figures):
+    a "{r:.2f}" in a catalogue would write it with a point in every language."""
+    for lang in LANGUAGES:
+        specs = {key: text for key, text in REPORT_TEXTS.strings(lang).items()
+                 if re.search(r"\{\w*[:!][^}]*\}", text)}
+        assert specs == {}, lang
     assert [len(weekdays(lang)) for lang in LANGUAGES] == [7, 7, 7]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import random
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -304,7 +305,8 @@ FACTS = {"v": 1, "rule": "dip", "question": "visit", "metric": "happy_index", "d
 def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, central_url, capsys):
     """The owner's mail and the weekly digest's open alerts are in the reader's language, made from
     the alert's stored facts; the webhook keeps the English message; an alert raised before the
-    facts were kept shows its stored message."""
+    facts were kept shows its stored message. Their figures are written as the reader's language
+    writes them (a decimal comma in Swedish); the webhook's stay English."""
     db = world
     at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
     commit(db, [answer("s1", at.replace(tzinfo=None), 1) for _ in range(4)])
@@ -314,12 +316,12 @@ def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, centr
         "message": "'visit' Happy Index 30.0 over today so far, 40.0 points below the site's usual 70.0",
         "detail": FACTS}, at, cooldown_min=0)
     old = _dip(db, "s2", at)                                              # nils (nb); no facts
-    swedish = "Nöjdindex 30.0 hittills i dag, 40.0 poäng under butikens vanliga 70.0"
+    swedish = "Nöjdindex 30,0 hittills i dag, 40,0 poäng under butikens vanliga 70,0"
     complaint = "”Kö och väntetid” angavs i 9 av 11 skäl vid uppföljning (vanligen 25 %)"
     text_body, html_body = db.execute_sql("SELECT text_body, html_body FROM mail_outbox WHERE to_addr ="
                                           " 'sara@example.se'").fetchone()
     assert swedish in text_body and complaint in text_body and "below the site" not in text_body
-    assert "Nöjdindex 30.0 hittills i dag" in html_body and "below the site" not in html_body
+    assert "Nöjdindex 30,0 hittills i dag" in html_body and "below the site" not in html_body
     hook = json.loads(db.execute_sql("SELECT body FROM webhook_delivery ORDER BY id").fetchone()[0])
     assert "40.0 points below the site's usual 70.0" in json.dumps(hook)                # channels: English
     assert old["message"] in db.execute_sql("SELECT text_body FROM mail_outbox WHERE to_addr ="
@@ -334,6 +336,11 @@ def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, centr
     assert old["message"] in dry["nils"]["text"] and "poeng under" not in dry["nils"]["text"]
     rolf = dry["rolf"]["text"]                                              # en
     assert "Happy Index 30.0 over today so far, 40.0 points below the site's usual 70.0" in rolf
+    # The week's scores: "- visit: Nöjdindex 76,5 [70,1, 82,3] n=120, förändring +1,2" (sv), points in English.
+    score = r"^- \w+: .* (-?\d+[.,]\d) \[(-?\d+[.,]\d), (-?\d+[.,]\d)\] n=\d+"
+    for text, mark in ((sara, ","), (rolf, ".")):
+        lines = re.findall(score, text, re.M)
+        assert lines and all(mark in f for line in lines for f in line), (mark, text)
 
 
 def test_the_notify_worker_closes_completed_actions_and_user_email(world, central_url, capsys):

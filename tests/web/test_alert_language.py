@@ -1,6 +1,8 @@
 """An alert reads in the person's language on every page that shows it (the overview, the alerts
 list, the alert's own page, the site page), made from the facts the rule stored; an alert raised
-before those were kept shows its stored message. The real app on SQLite and PostgreSQL."""
+before those were kept shows its stored message. Its figures, and every other figure of a page,
+are written as the reader's language writes them ("52,3" in Norwegian and Swedish), while the
+downloads keep points. The real app on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import csv
 import html
 import io
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -41,7 +44,7 @@ def dip(web) -> int:
 
 
 def _norwegian(page: str) -> bool:
-    return ("25.0 de siste 3 dagene, 52.3 poeng under butikkens vanlige 77.3" in page
+    return ("25,0 de siste 3 dagene, 52,3 poeng under butikkens vanlige 77,3" in page
             and "«Kø og ventetid» oppgitt i 12 av 15 årsaker i oppfølgingen (vanligvis 30 %)" in page)
 
 
@@ -76,6 +79,36 @@ def test_an_english_reader_sees_the_english_text(web, dip):
     c.close()
     assert "over the last 3 days, 52.3 points below the site's usual 77.3" in page
     assert "'Queue and waiting time' cited in 12 of 15 follow-up reasons (usually 30 %)" in page
+
+
+def _read(page: str) -> list[str]:
+    """The texts a reader sees in a page's main part (the charts' labels and tooltips included)."""
+    main = page.split("<main", 1)[1].split("</main>")[0]
+    return [t for t in re.findall(r">([^<]+)<", main) if t.strip()]
+
+
+def test_a_swedish_reader_reads_decimal_commas_the_downloads_keep_points(web, dip):
+    sv, en = login(web.url, "ana-analyst"), login(web.url, "ada-admin")
+    try:
+        actions = re.findall(r'href="(/actions/\d+)"', sv.get("/actions").text)[:1]
+        for path in ("/", "/sites", "/sites/s003", "/alerts", f"/alerts/{dip}", "/actions", *actions, "/comments",
+                     "/fleet"):
+            page = sv.get(path).text
+            assert [t for t in _read(page) if re.search(r"\d\.\d", t)] == [], path
+            # The charts' coordinates keep Python's numbers.
+            for value in re.findall(r'\s(?:x|y|x1|x2|y1|y2|cx|cy|width|height)="([^"]*)"', page):
+                float(value)
+        ranked = {c: re.findall(r'<td class="num">(-?\d+[.,]\d)</td>', c.get("/sites").text) for c in (sv, en)}
+        assert ranked[sv] and all("," in v for v in ranked[sv]) and all("." in v for v in ranked[en])
+        assert ranked[sv] == [v.replace(".", ",") for v in ranked[en]]
+        assert "52,3 poäng under butikens vanliga 77,3" in html.unescape(sv.get(f"/alerts/{dip}").text)
+        assert sv.get("/sites?format=csv").text == en.get("/sites?format=csv").text
+        rows = list(csv.DictReader(io.StringIO(sv.get("/sites?format=csv").text)))
+        assert any(re.fullmatch(r"-?\d+\.\d+", v or "") for r in rows for v in r.values())
+        assert not any(re.fullmatch(r"-?\d+,\d+", v or "") for r in rows for v in r.values())
+    finally:
+        sv.close()
+        en.close()
 
 
 def test_an_alert_raised_before_its_facts_were_kept_shows_its_stored_message(web, dip):

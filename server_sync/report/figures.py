@@ -1,0 +1,38 @@
+"""A figure as a person reads it in their language: the one rule for every number the centre shows
+to a reader (the HTML report, the web pages, the SVG charts' labels and tooltips, alert texts,
+mails). Swedish and Norwegian write a decimal comma ("76,5", "< 0,001"), English a point. In
+Swedish and Norwegian a count of five digits or more is grouped by thousands with a narrow
+no-break space ("12 345"; "1234" is not); English is not grouped ("12345"), so every English
+text (the webhooks' and the kiosks' included) reads exactly as before. The minus sign stays the
+hyphen-minus Python writes ("-3,5").
+
+Only for what a person reads: JSON, CSV, the API, webhooks, MQTT, `alert.message` and every value
+code reads (HTML attributes, SVG coordinates, CSS widths) keep Python's own formatting.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+# One entry per language of server_sync.protocol.vocabulary.LANGUAGES (a test checks).
+DECIMAL_MARK = {"sv": ",", "nb": ",", "en": "."}
+THOUSANDS_MARK = {"sv": "\u202f", "nb": "\u202f", "en": ""}     # U+202F NARROW NO-BREAK SPACE; en: none
+GROUP_FROM = 10_000          # 1234 stays as it is, 12345 is grouped (Språkrådet's and the SI's rule)
+
+
+def figure(v: object, lang: str, digits: int = 1, *, signed: bool = False, significant: bool = False) -> str:
+    """`v` written for a reader of `lang`: a whole number (an int, a count) as it is, any other
+    real number to `digits` decimals (`significant`: to `digits` significant digits, as "%g"
+    does); `signed` writes a "+" before a positive one. None is a dash; anything else (a text)
+    is shown as it is."""
+    if v is None:
+        return "–"
+    if isinstance(v, bool) or not isinstance(v, Real):
+        return str(v)
+    sign = "+" if signed else ""
+    group = "," if abs(v) >= GROUP_FROM else ""
+    if isinstance(v, Integral):
+        text = f"{int(v):{sign}{group}d}"
+    else:
+        text = f"{float(v):{sign}{group}.{digits}{'g' if significant else 'f'}}"
+    return text.translate({ord("."): DECIMAL_MARK[lang], ord(","): THOUSANDS_MARK[lang]})

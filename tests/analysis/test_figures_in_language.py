@@ -1,0 +1,125 @@
+"""Every figure a person reads is written the way their language writes it: a decimal comma in
+Swedish and Norwegian ("76,5", "p < 0,001") with counts of five digits and more grouped by
+thousands ("12 345"), a point in English (and no grouping: English reads as before); in the HTML
+report, its SVG charts' labels and tooltips, and the alert texts. What code reads keeps Python's
+point: the JSON and CSV report, and every attribute of the HTML (SVG coordinates and sizes)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import datetime, timezone
+
+import pytest
+
+from seeds.history import HistorySpec, generate
+from server_sync.analysis import chain_report
+from server_sync.analysis.queries import ReportFilter
+from server_sync.central.db import connect
+from server_sync.commands.report import render
+from server_sync.protocol.vocabulary import LANGUAGES
+from server_sync.report import figures, html
+from server_sync.report.alert_text import alert_text
+from server_sync.report.figures import figure
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+NNBSP = "\u202f"
+
+# A dip alert's and a trend alert's facts as the rules store them (analysis.alerts).
+DIP = {"message": "'visit' Happy Index 25.0 …", "detail": {
+    "v": 1, "rule": "dip", "question": "visit", "metric": "happy_index", "days": 3, "questions": 1, "value": 25.0,
+    "baseline": 77.3, "drop": 52.3, "n": 12345, "p_value": 2.4e-3,
+    "complaint": {"reason": "queue", "count": 12, "mentions": 15, "usual_share": 0.3}}}
+TREND = {"message": "…", "detail": {"v": 1, "rule": "trend", "question": "visit", "metric": "happy_index",
+                                    "drop": 6.25, "baseline_days": 28, "n": 410, "p_value": 0.00123}}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    db = connect(f"sqlite:///{tmp_path_factory.mktemp('figures') / 'central.db'}")
+    try:
+        generate(db, HistorySpec(sites=3, days=42, answers_per_day=20, seed=3))
+        # Every site chosen by name: the report has its per-kiosk section too.
+        sites = tuple(r[0] for r in db.execute_sql("SELECT id FROM site ORDER BY id").fetchall())
+        return chain_report.build(db, ReportFilter(sites, date_from="2026-10-26", date_to="2026-11-22"), now=NOW)
+    finally:
+        db.close()
+
+
+def test_each_language_has_its_marks_and_a_figure_is_written_with_them():
+    assert set(figures.DECIMAL_MARK) == set(figures.THOUSANDS_MARK) == set(LANGUAGES)
+    assert [figure(v, "sv") for v in (76.5, -14.25, 3.0, 12345, 1234, None, "s001")] == \
+        ["76,5", "-14,2", "3,0", f"12{NNBSP}345", "1234", "–", "s001"]
+    assert figure(-14.25, "nb", signed=True) == "-14,2" and figure(2.5, "nb", signed=True) == "+2,5"
+    assert figure(12345.67, "nb", 2) == f"12{NNBSP}345,67" and figure(0.0024, "sv", 1, significant=True) == "0,002"
+    assert [figure(v, "en") for v in (76.5, 3.0, 12345, 1234)] == ["76.5", "3.0", "12345", "1234"]
+
+
+def test_the_templates_filters_take_the_language_of_the_page():
+    page = html.ENV.from_string("{{ x|num }} {{ d|num(signed=True) }} {{ r|num(2) }} {{ n|num }} p {{ p|pval }}")
+    values = dict(x=76.5, d=-3.25, r=0.456, n=12345, p=0.0004)
+    assert page.render(values, lang="sv") == f"76,5 -3,2 0,46 12{NNBSP}345 p &lt; 0,001"
+    assert page.render(values, lang="nb") == f"76,5 -3,2 0,46 12{NNBSP}345 p &lt; 0,001"
+    assert page.render(values, lang="en") == "76.5 -3.2 0.46 12345 p &lt; 0.001"
+
+
+def test_an_alert_reads_with_the_readers_decimal_mark():
+    nb, en = alert_text(DIP, "nb"), alert_text(DIP, "en")
+    assert "25,0 de siste 3 dagene, 52,3 poeng under butikkens vanlige 77,3" in nb
+    assert f"(n=12{NNBSP}345, p=0,002)" in nb and "(vanligvis 30 %)" in nb
+    assert "25.0 over the last 3 days, 52.3 points below the site's usual 77.3 (n=12345, p=0.002)" in en
+    assert "6,2 poäng" in alert_text(TREND, "sv") and "p=0,0012" in alert_text(TREND, "sv")
+    assert "6.2 points" in alert_text(TREND, "en") and "p=0.0012" in alert_text(TREND, "en")
+
+
+def _texts(page: str) -> list[str]:
+    """What a reader of the page sees: the text between its tags (the SVG charts' labels and
+    tooltips included), without the stylesheet."""
+    body = re.sub(r"<style>.*?</style>", "", page, flags=re.S)
+    return [t for t in re.findall(r">([^<]+)<", body) if t.strip()]
+
+
+def _attributes_read_as_numbers(page: str) -> int:
+    """Every numeric attribute of the SVG charts parses as Python's floats; returns how many."""
+    count = 0
+    for svg in re.findall(r"<svg\b.*?</svg>", page, flags=re.S):
+        for name, value in re.findall(r'\s(x|y|x1|x2|y1|y2|cx|cy|r|rx|width|height|offset|opacity|viewBox|points|'
+                                      r'transform)="([^"]*)"', svg):
+            numbers = re.sub(r"rotate\(|\)", " ", value).replace(",", " ").split()
+            assert numbers and all(float(n) is not None for n in numbers), (name, value)
+            count += 1
+    return count
+
+
+def test_the_html_report_writes_figures_as_the_readers_language_does(report):
+    pages = {lang: html.render(report, lang) for lang in LANGUAGES}
+    assert 'id="kiosks"' in pages["sv"]
+    values = [s[q]["value"] for s in report["summary"] for q in ("happy_index", "nps")
+              if (s.get(q) or {}).get("value") is not None]
+    assert values
+    for v in values:
+        assert f'<div class="value">{figure(v, "sv")}</div>' in pages["sv"]
+        assert f'<div class="value">{figure(v, "en")}</div>' in pages["en"]
+    assert re.search(r'<div class="value">-?\d+,\d</div>', pages["nb"])
+    assert re.search(r'<div class="value">-?\d+\.\d</div>', pages["en"])
+    version = report["generator"]
+    for lang in ("sv", "nb"):
+        # No figure with a decimal point anywhere a person reads (the generator's version aside).
+        pointed = [t for t in _texts(pages[lang]) if re.search(r"\d\.\d", t.replace(version, ""))]
+        assert pointed == [], (lang, pointed[:5])
+        assert re.search(r"<text [^>]*>-?\d+,\d</text>", pages[lang])              # a chart's label
+        # The charts still draw: their coordinates and sizes are Python's numbers in every language.
+        assert _attributes_read_as_numbers(pages[lang]) > 100
+
+
+def test_the_json_and_csv_report_keep_points_in_every_language(report):
+    out = {lang: (render(report, "json", lang), render(report, "csv", lang)) for lang in LANGUAGES}
+    assert out["sv"] == out["nb"] == out["en"]
+    data, table = out["sv"]
+    assert isinstance(json.loads(data)["summary"][0]["n"], int)
+    rows = list(csv.reader(io.StringIO(table)))
+    cells = [c for row in rows[1:] for c in row]
+    assert any(re.fullmatch(r"-?\d+\.\d+", c) for c in cells)
+    assert not any(re.fullmatch(r"-?\d+,\d+", c) for c in cells)
