@@ -39,6 +39,7 @@ from server_sync.exc import CentralConfigError
 from server_sync.protocol import alerts_topic, encode_alert, iso_ms, reads_alert_text
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.report.alert_text import alert_text
+from server_sync.report.figures import p_statement
 
 log = logging.getLogger(__name__)
 ENV_PREFIX = "KUNDPULS_TOPIC_PREFIX"
@@ -204,10 +205,10 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
             if dip.questions > 1:
                 message = (f"{dip.questions} questions together {dip.drop:.1f} points below the site's usual over"
                            f" {_window_text(dip.days)} ('{question}' {metric} usually {dip.baseline:.1f};"
-                           f" n={dip.n}, p={dip.p_value:.1g})")
+                           f" n={dip.n}, {p_statement(dip.p_value, 'en')})")
             else:
                 message = (f"'{question}' {metric} {dip.value:.1f} over {_window_text(dip.days)}, {dip.drop:.1f}"
-                           f" points below the site's usual {dip.baseline:.1f} (n={dip.n}, p={dip.p_value:.1g})")
+                           f" points below the site's usual {dip.baseline:.1f} (n={dip.n}, {p_statement(dip.p_value, 'en')})")
             if dip.complaint is not None:
                 c = dip.complaint
                 message += (f"; '{c.reason}' cited in {c.count} of {c.mentions} follow-up reasons"
@@ -258,7 +259,7 @@ def check_trend(db: Database, now: datetime, rule: TrendRule = TrendRule(),
                 continue
             metric = _METRIC_LABEL[_metric_key(scale)]
             message = (f"'{question}' {metric} down {-test.diff:.1f} points today against the last "
-                       f"{rule.baseline_days} days over the same hours (n={cur.n}, p={test.p_value:.4f})")
+                       f"{rule.baseline_days} days over the same hours (n={cur.n}, {p_statement(test.p_value, 'en')})")
             alert = raise_or_extend(db, {
                 "site_id": site, "question_id": question, "kind": "trend",
                 "window_from": datetime.fromisoformat(today), "window_to": _naive(now), "n": cur.n,

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from server_sync.cli import central_store
 from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id
 from server_sync.exc import CentralConfigError
+from server_sync.report.figures import p_statement
 
 TYPES_HELP = "staffing, training, cleaning, queue, assortment, layout, opening-hours, service, other"
 
@@ -94,7 +95,7 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     for a in out:
         test = a.get("test")
-        diff = f"{test['diff']:+.1f} [{test['low']:+.1f}, {test['high']:+.1f}] p={test['p_value']:.3f}" if test else "-"
+        diff = f"{test['diff']:+.1f} [{test['low']:+.1f}, {test['high']:+.1f}] {p_statement(test['p_value'], 'en')}" if test else "-"
         closed = f" closed: {a['closing_verdict']}" if a["closing_verdict"] else ""
         verdict = a.get("verdict", "-") + (f" {a['days_observed']}/{a['window_days']}"
                                            if a.get("verdict") == "pending" else "")

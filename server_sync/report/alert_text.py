@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from server_sync.report.figures import figure
+from server_sync.report.figures import figure, p_statement
 from server_sync.report.i18n import reason_labels, t
 
 DETAIL_VERSION = 1           # the shape this code reads (analysis.alerts.DETAIL_VERSION)
@@ -38,7 +38,7 @@ def _window(days: int, lang: str) -> str:
 def _dip(d: Mapping[str, Any], lang: str) -> str:
     values = dict(question=_question(d, lang), metric=t(d["metric"], lang), window=_window(int(d["days"]), lang),
                   value=_one(d["value"], lang), baseline=_one(d["baseline"], lang), drop=_one(d["drop"], lang),
-                  n=figure(int(d["n"]), lang), p=figure(float(d["p_value"]), lang, 1, significant=True))
+                  n=figure(int(d["n"]), lang), p=p_statement(float(d["p_value"]), lang))
     if int(d.get("questions") or 1) > 1:
         text = t("alert_dip_together", lang, questions=int(d["questions"]), **values)
     else:
@@ -55,7 +55,7 @@ def _dip(d: Mapping[str, Any], lang: str) -> str:
 def _trend(d: Mapping[str, Any], lang: str) -> str:
     return t("alert_trend", lang, question=_question(d, lang), metric=t(d["metric"], lang),
              drop=_one(d["drop"], lang), days=int(d["baseline_days"]), n=figure(int(d["n"]), lang),
-             p=figure(float(d["p_value"]), lang, 4))
+             p=p_statement(float(d["p_value"]), lang))
 
 
 _RULES = {"dip": _dip, "trend": _trend}

@@ -36,3 +36,20 @@ def figure(v: object, lang: str, digits: int = 1, *, signed: bool = False, signi
     else:
         text = f"{float(v):{sign}{group}.{digits}{'g' if significant else 'f'}}"
     return text.translate({ord("."): DECIMAL_MARK[lang], ord(","): THOUSANDS_MARK[lang]})
+
+
+P_FLOOR = 0.001       # below it a p-value is "< 0.001": its digits say nothing a reader can use
+
+
+def p_value(p: float | None, lang: str) -> str:
+    """A p-value as a reader takes it: "< 0.001" below P_FLOOR (never "0", "0.000" or "1.8e-06"),
+    else three decimals; with `lang`'s decimal mark."""
+    if p is None:
+        return "–"
+    return "< " + figure(P_FLOOR, lang, 3) if p < P_FLOOR else figure(p, lang, 3)
+
+
+def p_statement(p: float, lang: str) -> str:
+    """"p < 0.001" or "p = 0.004", for a sentence (an alert's text and message)."""
+    text = p_value(p, lang)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"

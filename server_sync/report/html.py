@@ -16,16 +16,8 @@ from jinja2.runtime import Context
 
 from server_sync.report import svg
 from server_sync.report.alert_text import alert_kind, alert_text
-from server_sync.report.figures import figure
+from server_sync.report.figures import figure, p_value
 from server_sync.report.i18n import reason_labels, t, weekdays
-
-
-def p_value(p: float | None, lang: str) -> str:
-    """A p-value as a reader takes it: "< 0.001" below that (never "0.000" or "1.8e-06"), else
-    three decimals; with `lang`'s decimal mark."""
-    if p is None:
-        return "–"
-    return "< " + figure(0.001, lang, 3) if p < 0.001 else figure(p, lang, 3)
 
 
 # The templates' filters: each writes a figure in the language of the page it is on (every

@@ -34,11 +34,11 @@ COMMENT = {"sv": "kö 2", "nb": "kø 2", "en": "ok 2"}
 # A site alert as the centre words it in each language (protocol.ALERT_TEXT_SINCE).
 ALERT_WORDING = {
     "sv": "”Hur var besöket?”: Nöjdindex 12,0 poäng lägre i dag än de senaste 28 dagarna under samma timmar "
-          "(n=41, p=0,004)",
+          "(n=41, p = 0,004)",
     "nb": "«Hvordan var besøket?»: Fornøydindeks 12,0 poeng lavere i dag enn de siste 28 dagene i de samme "
-          "timene (n=41, p=0,004)",
+          "timene (n=41, p = 0,004)",
     "en": "'How was your visit?' Happy Index down 12.0 points today against the last 28 days over the same "
-          "hours (n=41, p=0.004)"}
+          "hours (n=41, p = 0.004)"}
 
 
 def scenario_config_mapping() -> dict:
