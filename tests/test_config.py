@@ -153,6 +153,9 @@ def test_syntax_error_names_the_line():
      "max_comment_chars",
      "is 0, but question 'visit' offers a comment"),
     ('[gpio]', '[staff]\nlockout_s = 0\n\n[gpio]', "staff.lockout_s", "lockout_s", "at least 15"),
+    ('text = { sv = "Hur var besöket?", en = "How was your visit?" }',
+     'text = { sv = "Hur var besöket?", en = "How was your visit?", de = "Wie war es?" }', "questions[0].text",
+     "text =", "has wording in 'de', a language the kiosk does not show (it shows sv, nb, en)"),
     # Five buttons wired, LEDs left to the default four: blame what the file says, and why.
     ('buttons = [5, 6, 13, 19]\nleds = [12, 16, 20, 21]', 'buttons = [5, 6, 13, 19, 26]', "gpio.buttons",
      "buttons =", "gpio.leds is not set (its default has 4)"),

@@ -20,6 +20,7 @@ from kiosk.pin import MIN_ITERATIONS, hash_iterations, is_valid_hash
 from server_sync.program.hosts import host_problem
 from server_sync.program.zones import iana_zone
 from server_sync.protocol.scales import SCALES
+from server_sync.protocol.vocabulary import LANGUAGES
 
 # BCM pins of the 40-pin header, and those a button panel must not use: ID EEPROM (0, 1), I2C
 # with fixed pull-ups (2, 3), UART console (14, 15).
@@ -89,6 +90,11 @@ def wording_in_every_language(doc: Document) -> None:
         for lang in doc.values["kiosk"]["languages"]:
             if not _text(q["text"].get(lang)):
                 raise doc.fail(("questions", i, "text"), f"needs wording in {lang!r}")
+        # Wording no kiosk can show is a typo ("se" for sv, "no" for nb) or text lost on the way.
+        for lang in q["text"]:
+            if lang not in LANGUAGES:
+                raise doc.fail(("questions", i, "text"), f"has wording in {lang!r}, a language the kiosk does not "
+                                                         f"show (it shows {', '.join(LANGUAGES)})")
 
 
 def reasons_come_from_the_catalogue(doc: Document) -> None:
