@@ -8,15 +8,20 @@ Models are bound late: `LocalStore(path)` opens the file, migrates it and binds 
 
 An SD card fails: a damaged file (or an empty one, which a new database never is: it is made
 aside and moved in whole) raises `DamagedDatabase`, a full disk `DiskFull`, with what to do
-(`kiosk repair`, kiosk.repair); never an sqlite3 traceback. The kiosk's id is written into the
+(`kiosk repair`, kiosk.repair; free space); never an sqlite3 traceback. A full disk is not
+always SQLITE_FULL: opening a WAL database that no process holds open must create its
+shared-memory file (-shm), and on a full card that fails as an I/O error (SQLITE_IOERR_SHMSIZE);
+a write-side I/O error on a disk with no room left is taken for what it is, a full disk. The kiosk's id is written into the
 database at first start (meta `kiosk.id`); a config that names another id is refused
 (`IdentityError`): answers are never recorded under a wrong identity.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any, ClassVar
@@ -168,15 +173,50 @@ def sqlite_error_name(error: BaseException) -> str:
     return ""
 
 
+# I/O errors SQLite reports when a write finds no room (growing or creating the -shm file, writing
+# or syncing the WAL or the database): on a disk with no space left they mean "full", not "damaged".
+WRITE_IO_ERRORS = frozenset({"SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_SHMOPEN", "SQLITE_IOERR_SHMMAP",
+                             "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_DIR_FSYNC",
+                             "SQLITE_IOERR_TRUNCATE"})
+# Below this the disk counts as full: the -shm file alone needs 32 KiB, a WAL frame a page, and
+# a card that works has far more free (kiosk doctor fails under 50 MB).
+FULL_BELOW_BYTES = 1024 * 1024
+
+
+def free_bytes(path: Path | str) -> int | None:
+    """Space free for this user on the disk holding `path` (or the nearest directory above it
+    that exists); None when that cannot be told."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return None
+
+
+def disk_is_full(path: Path | str) -> bool:
+    """The disk holding `path` has no room left for SQLite to write (see FULL_BELOW_BYTES)."""
+    free = free_bytes(path)
+    return free is not None and free < FULL_BELOW_BYTES
+
+
+def disk_full_error(path: Path | str) -> DiskFull:
+    """The one sentence every command says about a full disk."""
+    return DiskFull(f"the disk holding {path} is full: nothing more can be recorded until space is freed "
+                    "(`kiosk doctor` shows how much is free; nothing is damaged, do not run `kiosk repair`; "
+                    "docs/deployment.md, When things go wrong)")
+
+
 def card_failure(error: BaseException, path: Path | str) -> StoreError | None:
-    """A database error that means the SD card failed, as the error a person can act on (None
-    for anything else: a locked database, a bug)."""
+    """A database error that means the SD card failed or is full, as the error a person can act
+    on (None for anything else: a locked database, a bug)."""
     name = sqlite_error_name(error)
     if name.startswith("SQLITE_CORRUPT") or name == "SQLITE_NOTADB":
         return DamagedDatabase(f"the kiosk database {path} is damaged ({error}): {REPAIR_HINT}")
-    if name == "SQLITE_FULL":
-        return DiskFull(f"the disk holding {path} is full: nothing more can be recorded until space is freed "
-                        "(`kiosk doctor` shows how much is free; docs/deployment.md, When things go wrong)")
+    if (name == "SQLITE_FULL" or (name in WRITE_IO_ERRORS and disk_is_full(path))
+            or getattr(error, "errno", None) == errno.ENOSPC):
+        return disk_full_error(path)
     if name.startswith("SQLITE_IOERR"):
         return DamagedDatabase(f"the SD card holding {path} failed to read or write ({error}): check the card "
                                f"(dmesg), then {REPAIR_HINT}")
