@@ -109,14 +109,11 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
 
 
 def _open_unshared(path: Path) -> sqlite3.Connection | None:
-    """The database read as it stands on the card, without the shared-memory file a full disk
-    has no room for (SQLite's immutable mode); None when that would not show all of it (a WAL
-    that holds commits: a process has it open, or stopped before it checkpointed)."""
-    wal = Path(f"{path}-wal")
-    if wal.exists() and wal.stat().st_size > 0:
-        return None
+    """The database read as it stands on the card (kiosk.store.unshared_uri), or None."""
+    from kiosk.store import unshared_uri
+    uri = unshared_uri(path)
     try:
-        return sqlite3.connect(f"file:{path}?immutable=1", uri=True, timeout=5)
+        return None if uri is None else sqlite3.connect(uri, uri=True, timeout=5)
     except sqlite3.Error:
         return None
 

@@ -388,9 +388,9 @@ with open(card / "filler", "wb") as f:          # the card fills up while nothin
         pass
 before = sorted(p.name for p in (card / "data").iterdir())
 out = {}
-for name, argv in (("stats", ["stats"]), ("simulate", ["simulate", "--taps", "1"]),
+for name, argv in (("stats", ["stats", "--json", "--since", "30d"]), ("simulate", ["simulate", "--taps", "1"]),
                    ("sync", ["sync", "--once", "--timeout", "1"]), ("doctor", ["doctor", "--json"]),
-                   ("repair", ["repair"])):
+                   ("retry", ["refused", "retry"]), ("repair", ["repair"])):
     r = subprocess.run([sys.executable, "-m", "kiosk", "--config", toml, *argv], capture_output=True, text=True)
     out[name] = [r.returncode, r.stdout, r.stderr]
 out["files"] = [before, sorted(p.name for p in (card / "data").iterdir() if not p.name.endswith(("-shm", "-wal")))]
@@ -407,8 +407,9 @@ print(json.dumps(out))
 def test_a_card_full_at_start_is_full_everywhere_never_damaged(tmp_path):
     """A real full disk (a 2 MB tmpfs in a private mount namespace) holding a database nobody has
     open: SQLite cannot make the -shm file a WAL database needs and says SQLITE_IOERR_SHMSIZE.
-    Every command says the disk is full; none sends people to `kiosk repair`, and repair itself
-    says to free space first and writes nothing. Once space is freed every answer is there."""
+    Every command that records says the disk is full; none sends people to `kiosk repair`, and
+    repair itself says to free space first and writes nothing; `kiosk stats` still shows what was
+    recorded (read as it stands on the card). Once space is freed every answer is there."""
     import os
     import shutil
     import subprocess
@@ -425,7 +426,9 @@ def test_a_card_full_at_start_is_full_everywhere_never_damaged(tmp_path):
                        cwd=Path(__file__).parent.parent)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    for name in ("stats", "simulate", "sync", "repair"):
+    rc, stats, err = out["stats"]                     # what was recorded can still be looked at
+    assert rc == 0 and json.loads(stats)["periods"]["since"]["answers"] == 50, err
+    for name in ("simulate", "sync", "retry", "repair"):
         rc, _, err = out[name]
         assert rc == 1 and "Traceback" not in err, (name, err)
         assert err.startswith("kiosk: error: the disk holding") and "is full" in err, (name, err)
