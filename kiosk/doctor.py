@@ -3,7 +3,8 @@
 Each check returns a `Check` (ok / warn / fail and a sentence); the command prints them and
 exits 1 when any failed. A warning is worth knowing but does not stop the kiosk from recording
 (an unsynced clock, no broker credentials yet); a failure names what to do (a damaged or empty
-database: `kiosk repair`; a nearly full disk; a database of another kiosk).
+database: `kiosk repair`; a nearly full disk; a database of another kiosk). A full disk is never
+called damage: a database SQLite cannot open for want of room is read as it stands instead.
 
 The database is opened read-only: the doctor never creates, migrates or repairs anything.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from kiosk.config import KioskConfig, running_on_pi
+from kiosk.exc import DiskFull
 from kiosk.migrations import LATEST, not_a_kiosk_database
 from server_sync.program.tls import check_ca_file
 from server_sync.protocol.errors import SettingError
@@ -52,12 +54,29 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     except sqlite3.Error as e:
         return [Check("database", FAIL, f"cannot open {path}: {e}")]
+    full = ""
     try:
         try:
             integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
             version = con.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as e:
-            return [Check("database", FAIL, f"{path} is not a readable SQLite database ({e}): {REPAIR}")]
+            from kiosk.store import card_failure
+            if not isinstance(card_failure(e, path), DiskFull):
+                return [Check("database", FAIL, f"{path} is not a readable SQLite database ({e}): {REPAIR}")]
+            # No room for the -shm file SQLite must make to open it: a full disk, not a damaged file.
+            con.close()
+            con = _open_unshared(path)
+            try:
+                if con is None:
+                    raise sqlite3.DatabaseError("its WAL holds commits")
+                integrity = con.execute("PRAGMA integrity_check").fetchone()[0]
+                version = con.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.DatabaseError:
+                return [Check("database", FAIL, f"{path} cannot be opened while the disk is full (SQLite needs room "
+                                                "for its -shm file): free space (see disk), then run `kiosk doctor` "
+                                                "again; a full disk damages nothing, do not run `kiosk repair` for it")]
+            full = (" (read without its -shm file: the disk is full, so the kiosk cannot open it to record until "
+                    "space is freed, see disk; no repair needed)")
         out = []
         if integrity != "ok":
             first = integrity.splitlines()[1 if integrity.startswith("***") else 0][:200]
@@ -70,7 +89,10 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
                                                "program's (the central store?): point kiosk.data_dir (or "
                                                "--data-dir) at the kiosk's own data directory"))
             return out
-        out.append(Check("database", OK, f"{path} opens, integrity_check ok"))
+        if full:
+            out.append(Check("database", WARN, f"{path} integrity_check ok{full}"))
+        else:
+            out.append(Check("database", OK, f"{path} opens, integrity_check ok"))
         if version > LATEST:
             out.append(Check("schema", FAIL, f"schema {version} is newer than this software ({LATEST}); upgrade kundpuls"))
         elif version < LATEST:
@@ -82,7 +104,18 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
             out.append(_identity(con, cfg.kiosk_id))
         return out
     finally:
-        con.close()
+        if con is not None:
+            con.close()
+
+
+def _open_unshared(path: Path) -> sqlite3.Connection | None:
+    """The database read as it stands on the card (kiosk.store.unshared_uri), or None."""
+    from kiosk.store import unshared_uri
+    uri = unshared_uri(path)
+    try:
+        return None if uri is None else sqlite3.connect(uri, uri=True, timeout=5)
+    except sqlite3.Error:
+        return None
 
 
 def _identity(con: sqlite3.Connection, kiosk_id: str) -> Check:
@@ -170,8 +203,10 @@ def check_disk(data_dir: Path, disk_usage: Callable[[str], object] = shutil.disk
     free = disk_usage(str(probe)).free
     mb = free / 1024 / 1024
     if free < FULL_DISK_BYTES:
+        from kiosk.store import FULL_BELOW_BYTES
+        when = "no answer can be stored now" if free < FULL_BELOW_BYTES else "answers will soon not be stored"
         out.append(Check("disk", FAIL, f"only {mb:.0f} MB free for {data_dir} (fails below "
-                                       f"{FULL_DISK_BYTES // 2 ** 20} MB): answers will soon not be stored; free space "
+                                       f"{FULL_DISK_BYTES // 2 ** 20} MB): {when}; free space "
                                        "(sudo journalctl --vacuum-size=50M, sudo apt clean) or use a larger card"))
     elif free < LOW_DISK_BYTES:
         out.append(Check("disk", WARN, f"only {mb:.0f} MB free for {data_dir} (warns below "

@@ -10,11 +10,14 @@ every seq the kiosk ever gave out: from the damaged file's sequence when that is
 counting one event at a time can have reached): a seq is never used twice.
 
 The database is read from a copy (with its WAL), so the damaged file is never written to. Run it
-with the kiosk's services stopped; it refuses a healthy database unless forced.
+with the kiosk's services stopped; it refuses a healthy database unless forced. It needs room for
+the copy and the fresh database: on a disk without it, it says the disk is full and changes
+nothing (a full disk damages nothing; SQLite merely cannot open a database there).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import sqlite3
@@ -24,8 +27,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from kiosk.exc import StoreError
-from kiosk.store import LocalStore
+from kiosk.exc import DiskFull, StoreError
+from kiosk.store import LocalStore, free_bytes
 
 TABLES = ("response", "followup", "meta")          # in this order: answers before their follow-ups
 EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)  # no kiosk recorded before (the protocol's EARLIEST)
@@ -70,17 +73,39 @@ def repair(path: Path | str, *, now: datetime, force: bool = False) -> Repaired:
         raise StoreError(f"no database at {path}: nothing to repair (a new one is made at the first start)")
     if not force and healthy(path):
         raise StoreError(f"{path} is not damaged (integrity_check ok): nothing to repair (--force rebuilds it anyway)")
+    _refuse_a_full_disk(path)
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    work = Path(tempfile.mkdtemp(prefix=".repair-", dir=path.parent))
     try:
-        rows, result = _salvage(path, work)
-        fresh = work / "fresh.db"
-        result.sequence, result.sequence_from = _write(fresh, rows, now)
-        result.path = str(path)
-        result.damaged_kept_as = _swap(path, fresh, stamp)
-        return result
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=".repair-", dir=path.parent))
+        try:
+            rows, result = _salvage(path, work)
+            fresh = work / "fresh.db"
+            result.sequence, result.sequence_from = _write(fresh, rows, now)
+            result.path = str(path)
+            result.damaged_kept_as = _swap(path, fresh, stamp)
+            return result
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    except OSError as e:
+        if isinstance(e, DiskFull) or e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _full(path) from None
+        raise
+
+
+def _full(path: Path) -> DiskFull:
+    return DiskFull(f"the disk holding {path} is full: `kiosk repair` needs room for a copy of the database and a "
+                    "fresh one, so free space first (docs/deployment.md, A full SD card). The database was left as it "
+                    "is; a full disk damages nothing, so run `kiosk doctor` once there is room before any repair")
+
+
+def _refuse_a_full_disk(path: Path) -> None:
+    """Say so before anything is written when the disk cannot hold the copy and the fresh
+    database (each at most the size of the file and its WAL), plus a margin for SQLite."""
+    size = sum(Path(f"{path}{suffix}").stat().st_size for suffix in ("", "-wal")
+               if Path(f"{path}{suffix}").exists())
+    free = free_bytes(path)
+    if free is not None and free < 2 * size + 1024 * 1024:
+        raise _full(path)
 
 
 def _salvage(path: Path, work: Path) -> tuple[dict[str, tuple[list[str], list[tuple]]], Repaired]:
@@ -211,18 +236,26 @@ def _parse(text: str) -> datetime:
 
 def _swap(path: Path, fresh: Path, stamp: str) -> list[str]:
     """Put `fresh` in place of `path`; the damaged file and its WAL are kept, renamed. The old
-    WAL must leave first: left beside the new file, SQLite would play it into it."""
-    kept = []
-    for suffix in ("-wal", "-shm"):
-        old = Path(f"{path}{suffix}")
-        if old.exists():
-            target = path.with_name(f"{path.name}.damaged-{stamp}{suffix}")
-            os.replace(old, target)
-            kept.append(str(target))
+    WAL must leave first: left beside the new file, SQLite would play it into it. Should a step
+    fail (a full directory), what was moved goes back: the database is left as it was."""
     target = path.with_name(f"{path.name}.damaged-{stamp}")
     os.link(path, target)
-    kept.insert(0, str(target))
-    os.replace(fresh, path)
+    kept = [str(target)]
+    moved: list[tuple[Path, Path]] = []
+    try:
+        for suffix in ("-wal", "-shm"):
+            old = Path(f"{path}{suffix}")
+            if old.exists():
+                aside = path.with_name(f"{path.name}.damaged-{stamp}{suffix}")
+                os.replace(old, aside)
+                moved.append((aside, old))
+                kept.append(str(aside))
+        os.replace(fresh, path)
+    except OSError:
+        for aside, old in reversed(moved):
+            os.replace(aside, old)
+        target.unlink()
+        raise
     for suffix in ("-wal", "-shm"):
         Path(f"{fresh}{suffix}").unlink(missing_ok=True)
     return kept

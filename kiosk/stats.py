@@ -3,6 +3,12 @@
 Periods are store-local days (the `local_date` stamped at capture). Filtered presses are left
 out of every figure and counted separately. Never writes.
 
+A series is (question, scale), as at the centre: answers on two scales are never mixed into one
+figure. A question answered on another scale than its current one (a 5-button panel put in
+mid-day) keeps its id for the current scale's answers; each earlier scale is a series of its own,
+`question@scale`, marked `earlier_scale` and listed in the current one's `other_series`, so its
+answers are counted, not lost, and today is compared with last week within one scale.
+
 Why the queries look the way they do: the covering index `response_stats` (migration 2) holds
 every column read here, in the order of the inner GROUP BY, so SQLite streams one index range
 without touching the table or sorting; the outer query folds the (small) groups. One scan of
@@ -13,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from kiosk.config import KioskConfig
@@ -48,9 +54,13 @@ def _grouped(store: LocalStore, first: date, last: date, question: str | None,
     return store.db.execute_sql(sql, args).fetchall()
 
 
-def _period(rows: Iterable[_Row], first: date, last: date) -> dict[str, Any]:
+def _period(rows: Iterable[_Row], first: date, last: date,
+            current: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The figures of `first`..`last`, one entry per series. `current` maps a question id to the
+    scale it is asked on now (the config's); see the module docstring."""
     lo, hi = first.isoformat(), last.isoformat()
     counts: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+    newest: dict[tuple[str, str], tuple[str, int]] = {}
     hours = [0] * 24
     flagged = 0
     for day, qid, scale, value, hour, is_flagged, n in rows:
@@ -61,21 +71,22 @@ def _period(rows: Iterable[_Row], first: date, last: date) -> dict[str, Any]:
             continue
         c = counts[(qid, scale)]
         c[value] = c.get(value, 0) + n
+        newest[(qid, scale)] = max(newest.get((qid, scale), ("", -1)), (day, hour))
         hours[hour] += n
+    scales: dict[str, list[str]] = defaultdict(list)
+    for qid, scale in sorted(counts):
+        scales[qid].append(scale)
     questions: dict[str, dict[str, Any]] = {}
-    for (qid, scale), c in sorted(counts.items()):
-        tally = Tally.from_counts(scale, c)
-        entry: dict[str, Any] = {
-            "scale": scale,
-            "n": tally.n,
-            "counts": {str(v): c.get(v, 0) for v in (SCALES[scale].values if scale in SCALES else sorted(c))},
-            "csat": _round(tally.csat()),
-        }
-        if scale == "nps11":
-            entry["nps"] = _round(tally.nps())
-        else:
-            entry["happy_index"] = _round(tally.happy_index())
-        questions[qid] = entry
+    for qid, asked_on in scales.items():
+        now_on = (current or {}).get(qid) or max(
+            asked_on, key=lambda sc: (newest[(qid, sc)], sum(counts[(qid, sc)].values())))
+        earlier = [sc for sc in asked_on if sc != now_on]
+        if now_on in asked_on:
+            questions[qid] = _entry(now_on, counts[(qid, now_on)])
+            if earlier:
+                questions[qid]["other_series"] = [f"{qid}@{sc}" for sc in earlier]
+        for sc in earlier:
+            questions[f"{qid}@{sc}"] = {**_entry(sc, counts[(qid, sc)]), "series_of": qid, "earlier_scale": True}
     return {
         "from": lo, "to": hi,
         "answers": sum(q["n"] for q in questions.values()),
@@ -83,6 +94,28 @@ def _period(rows: Iterable[_Row], first: date, last: date) -> dict[str, Any]:
         "questions": questions,
         "by_hour": hours,
     }
+
+
+def _entry(scale: str, c: dict[int, int]) -> dict[str, Any]:
+    """One series' figures from its answers per value."""
+    tally = Tally.from_counts(scale, c)
+    entry: dict[str, Any] = {
+        "scale": scale,
+        "n": tally.n,
+        "counts": {str(v): c.get(v, 0) for v in (SCALES[scale].values if scale in SCALES else sorted(c))},
+        "csat": _round(tally.csat()),
+    }
+    if scale == "nps11":
+        entry["nps"] = _round(tally.nps())
+    else:
+        entry["happy_index"] = _round(tally.happy_index())
+    return entry
+
+
+def current_scales(cfg: KioskConfig) -> dict[str, str]:
+    """The scale each configured question is asked on now: its answers are the question's
+    series (one the config no longer has takes, in `_period`, the scale it was answered on last)."""
+    return {q.id: q.scale for q in cfg.questions}
 
 
 def _round(x: float | None) -> float | None:
@@ -100,14 +133,15 @@ def local_stats(cfg: KioskConfig, store: LocalStore, now: datetime, *,
     today = local_today(cfg, now)
     week_ago = today - timedelta(days=7)
     rows = _grouped(store, week_ago, today, question, by_date=True)
+    current = current_scales(cfg)
     periods = {
-        "today": _period(rows, today, today),
-        "yesterday": _period(rows, today - timedelta(days=1), today - timedelta(days=1)),
-        "same_weekday_last_week": _period(rows, week_ago, week_ago),
-        "last_7_days": _period(rows, today - timedelta(days=6), today),
+        "today": _period(rows, today, today, current),
+        "yesterday": _period(rows, today - timedelta(days=1), today - timedelta(days=1), current),
+        "same_weekday_last_week": _period(rows, week_ago, week_ago, current),
+        "last_7_days": _period(rows, today - timedelta(days=6), today, current),
     }
     if since:
-        periods["since"] = _period(_grouped(store, since, today, question, by_date=False), since, today)
+        periods["since"] = _period(_grouped(store, since, today, question, by_date=False), since, today, current)
     return {
         "kiosk_id": cfg.kiosk_id, "site_id": cfg.site_id, "generated_at": now.isoformat(),
         "question": question,
@@ -125,18 +159,24 @@ TOP_REASONS = 3
 
 def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: str) -> dict[str, Any]:
     """What the staff screen adds to `local_stats` for one question, over the last 7 days:
-    each day's answers and score (the trend), the most chosen reasons and the latest
-    comments (scrubbed of e-mail addresses and phone numbers when they were recorded).
+    each day's answers and score on the question's current scale (the trend), the answers on
+    earlier scales (`earlier_scale`: scale → n, counted apart), the most chosen reasons and the
+    latest comments (scrubbed of e-mail addresses and phone numbers when they were recorded).
     Flagged presses and their follow-ups are left out, as everywhere."""
     today = local_today(cfg, now)
     first = today - timedelta(days=6)
     rows = _grouped(store, first, today, question, by_date=True)
+    current = current_scales(cfg)
     days = []
     for i in range(7):
         d = first + timedelta(days=i)
-        row = _period(rows, d, d)["questions"].get(question, {"n": 0})
+        row = _period(rows, d, d, current)["questions"].get(question, {"n": 0})
         days.append({"date": d.isoformat(), "n": row["n"],
                      "score": row.get("happy_index", row.get("nps"))})
+    # Answers on an earlier scale are in no figure above (a series never mixes scales): say
+    # how many there were, so nobody takes the current scale's few answers for the whole week.
+    week = _period(rows, first, today, current)["questions"]
+    earlier = {q["scale"]: q["n"] for q in week.values() if q.get("series_of") == question}
     # Driven by the answers of the week (the local_date index), then their follow-ups by
     # response id: the cost follows a week's answers, not the whole history.
     span = (first.isoformat(), today.isoformat(), question)
@@ -157,6 +197,7 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
         " ORDER BY f.seq DESC LIMIT ?", (*span, STAFF_COMMENTS)).fetchall()
     return {
         "from": first.isoformat(), "to": today.isoformat(), "days": days,
+        "earlier_scale": earlier,
         "followups": answered,
         "top_reasons": [{"code": code, "n": n} for code, n in reasons],
         "comments": [{"text": text, "date": d, "hour": h, "value": v} for text, d, h, v in comments],

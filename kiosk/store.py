@@ -8,18 +8,25 @@ Models are bound late: `LocalStore(path)` opens the file, migrates it and binds 
 
 An SD card fails: a damaged file (or an empty one, which a new database never is: it is made
 aside and moved in whole) raises `DamagedDatabase`, a full disk `DiskFull`, with what to do
-(`kiosk repair`, kiosk.repair); never an sqlite3 traceback. The kiosk's id is written into the
+(`kiosk repair`, kiosk.repair; free space); never an sqlite3 traceback. A full disk is not
+always SQLITE_FULL: opening a WAL database that no process holds open must create its
+shared-memory file (-shm), and on a full card that fails as an I/O error (SQLITE_IOERR_SHMSIZE);
+a write-side I/O error on a disk with no room left is taken for what it is, a full disk. The
+commands that only look (`LocalStore.existing`) then read the file as it stands, without a -shm. The kiosk's id is written into the
 database at first start (meta `kiosk.id`); a config that names another id is refused
 (`IdentityError`): answers are never recorded under a wrong identity.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase, TextField
@@ -168,15 +175,61 @@ def sqlite_error_name(error: BaseException) -> str:
     return ""
 
 
+# I/O errors SQLite reports when a write finds no room (growing or creating the -shm file, writing
+# or syncing the WAL or the database): on a disk with no space left they mean "full", not "damaged".
+WRITE_IO_ERRORS = frozenset({"SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_SHMOPEN", "SQLITE_IOERR_SHMMAP",
+                             "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_DIR_FSYNC",
+                             "SQLITE_IOERR_TRUNCATE"})
+# Below this the disk counts as full: the -shm file alone needs 32 KiB, a WAL frame a page, and
+# a card that works has far more free (kiosk doctor fails under 50 MB).
+FULL_BELOW_BYTES = 1024 * 1024
+
+
+def free_bytes(path: Path | str) -> int | None:
+    """Space free for this user on the disk holding `path` (or the nearest directory above it
+    that exists); None when that cannot be told."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        return shutil.disk_usage(probe).free
+    except OSError:
+        return None
+
+
+def disk_is_full(path: Path | str) -> bool:
+    """The disk holding `path` has no room left for SQLite to write (see FULL_BELOW_BYTES)."""
+    free = free_bytes(path)
+    return free is not None and free < FULL_BELOW_BYTES
+
+
+def disk_full_error(path: Path | str) -> DiskFull:
+    """The one sentence every command says about a full disk."""
+    return DiskFull(f"the disk holding {path} is full: nothing more can be recorded until space is freed "
+                    "(`kiosk doctor` shows how much is free; nothing is damaged, do not run `kiosk repair`; "
+                    "docs/deployment.md, When things go wrong)")
+
+
+def unshared_uri(path: Path | str) -> str | None:
+    """A URI that reads the database as it stands on the card, without the -shm file a full
+    disk has no room for (SQLite's immutable mode, read only); None when that would not show
+    all of it: a WAL that holds commits (a process has the database open, or stopped before it
+    checkpointed)."""
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return None
+    return f"file:{quote(str(path))}?immutable=1"
+
+
 def card_failure(error: BaseException, path: Path | str) -> StoreError | None:
-    """A database error that means the SD card failed, as the error a person can act on (None
-    for anything else: a locked database, a bug)."""
+    """A database error that means the SD card failed or is full, as the error a person can act
+    on (None for anything else: a locked database, a bug)."""
     name = sqlite_error_name(error)
     if name.startswith("SQLITE_CORRUPT") or name == "SQLITE_NOTADB":
         return DamagedDatabase(f"the kiosk database {path} is damaged ({error}): {REPAIR_HINT}")
-    if name == "SQLITE_FULL":
-        return DiskFull(f"the disk holding {path} is full: nothing more can be recorded until space is freed "
-                        "(`kiosk doctor` shows how much is free; docs/deployment.md, When things go wrong)")
+    if (name == "SQLITE_FULL" or (name in WRITE_IO_ERRORS and disk_is_full(path))
+            or getattr(error, "errno", None) == errno.ENOSPC):
+        return disk_full_error(path)
     if name.startswith("SQLITE_IOERR"):
         return DamagedDatabase(f"the SD card holding {path} failed to read or write ({error}): check the card "
                                f"(dmesg), then {REPAIR_HINT}")
@@ -185,25 +238,38 @@ def card_failure(error: BaseException, path: Path | str) -> StoreError | None:
 
 class KioskDatabase(SqliteDatabase):
     """peewee's SqliteDatabase whose statements and commits turn a failed card into
-    DamagedDatabase or DiskFull (see `card_failure`)."""
+    DamagedDatabase or DiskFull (see `card_failure`). `path` is the file's (the name the
+    errors give); one opened `unshared` (read only, on a full disk) refuses a write as DiskFull."""
+
+    def __init__(self, database: str, *args: Any, path: Path | str | None = None, unshared: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(database, *args, **kwargs)
+        self.path = path or database
+        self.unshared = unshared
+
+    def _failure(self, error: BaseException) -> BaseException:
+        if self.unshared and sqlite_error_name(error).startswith("SQLITE_READONLY"):
+            return disk_full_error(self.path)
+        return card_failure(error, self.path) or error
 
     def execute_sql(self, sql, params=None, *args, **kwargs):
         try:
             return super().execute_sql(sql, params, *args, **kwargs)
         except (sqlite3.DatabaseError, PeeweeDatabaseError) as e:
-            raise card_failure(e, self.database) or e
+            raise self._failure(e)
 
     def commit(self):
         try:
             return super().commit()
         except (sqlite3.DatabaseError, PeeweeDatabaseError) as e:
-            raise card_failure(e, self.database) or e
+            raise self._failure(e)
 
 
-def open_database(path: Path | str) -> SqliteDatabase:
+def open_database(path: Path | str, *, unshared: str | None = None) -> SqliteDatabase:
     """Open (creating if needed) and migrate the kiosk database at `path`. An existing empty file
     is refused like a damaged one: a kiosk database is never empty once made, and one that is
-    has lost every seq the kiosk used (a new one would start again at 1)."""
+    has lost every seq the kiosk used (a new one would start again at 1). With `unshared` (a
+    URI from `unshared_uri`) it is opened through that, read only."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,8 +286,9 @@ def open_database(path: Path | str) -> SqliteDatabase:
         if size == 0:
             raise DamagedDatabase(f"the kiosk database {path} is empty (0 bytes): the card lost it, and with it "
                                   f"the kiosk's sequence; {REPAIR_HINT}")
-    _refuse_foreign(path)
-    db = KioskDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)
+    _refuse_foreign(unshared or f"file:{quote(str(path))}?mode=ro", path)
+    db = KioskDatabase(unshared or str(path), pragmas=PRAGMAS, check_same_thread=False, uri=bool(unshared),
+                       path=path, unshared=bool(unshared))
     try:
         db.connect(reuse_if_open=True)
         migrate(db)
@@ -244,12 +311,12 @@ def _file_in_the_way(directory: Path) -> str | None:
     return None
 
 
-def _refuse_foreign(path: Path) -> None:
+def _refuse_foreign(uri: str, path: Path) -> None:
     """Refuse another program's database before anything is done to it (even our pragmas switch
-    its journal to WAL): looked at read-only. One that cannot be read so is left to the open
-    that follows, which says what is wrong with it."""
+    its journal to WAL): looked at read-only, through `uri`. One that cannot be read so is left
+    to the open that follows, which says what is wrong with it."""
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        con = sqlite3.connect(uri, uri=True, timeout=5)
     except sqlite3.Error:
         return
     try:
@@ -302,9 +369,9 @@ class LocalStore:
     """The kiosk database, opened, migrated and bound to the models. With `kiosk_id`, the
     database must be that kiosk's (see `claim`)."""
 
-    def __init__(self, path: Path | str, kiosk_id: str | None = None) -> None:
+    def __init__(self, path: Path | str, kiosk_id: str | None = None, *, unshared: str | None = None) -> None:
         self.path = Path(path)
-        self.db = open_database(self.path)
+        self.db = open_database(self.path, unshared=unshared)
         self.db.bind(MODELS)
         if kiosk_id is not None:
             try:
@@ -346,13 +413,21 @@ class LocalStore:
     def existing(cls, path: Path | str, kiosk_id: str | None = None) -> "LocalStore":
         """The database at `path` for a command that only looks at what was recorded (stats,
         export, refused): one that is not there is a mistyped --data-dir or data_dir, never a
-        fresh empty database reporting zero answers. Commands that record create it."""
+        fresh empty database reporting zero answers. Commands that record create it. On a disk
+        too full for SQLite to open it (no room for its -shm file) it is read as it stands
+        (`unshared_uri`): what was recorded can still be looked at; a write says the disk is full."""
         path = Path(path)
         if not path.exists():
             in_the_way = _file_in_the_way(path.parent)
             raise StoreError(f"no kiosk database in {path.parent}{': ' + in_the_way if in_the_way else ''} "
                              "(check --data-dir or data_dir in the config)")
-        return cls(path, kiosk_id=kiosk_id)
+        try:
+            return cls(path, kiosk_id=kiosk_id)
+        except DiskFull:
+            uri = unshared_uri(path)
+            if uri is None:
+                raise
+            return cls(path, kiosk_id=kiosk_id, unshared=uri)
 
     def close(self) -> None:
         if not self.db.is_closed():

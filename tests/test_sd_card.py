@@ -369,3 +369,76 @@ def test_the_pin_lock_survives_a_restart_and_keeps_growing(cfg, store, clock):
         flow.pin_digit(digit)
     assert flow.pin_submit() is True
     assert boot(clock.now() + timedelta(seconds=61)).pin_guard.tries_left == 3
+
+
+# -- a full card after a restart: SQLite's I/O error is a full disk, not damage ------------------
+
+FULL_CARD_SCRIPT = r'''
+import json, os, subprocess, sys
+from pathlib import Path
+card, toml = Path(sys.argv[1]), sys.argv[2]
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "card", str(card)], check=True)
+subprocess.run([sys.executable, "-m", "kiosk", "--config", toml, "simulate", "--taps", "50"], check=True,
+               capture_output=True)
+with open(card / "filler", "wb") as f:          # the card fills up while nothing holds the database
+    try:
+        while True:
+            f.write(b"\0" * 65536)
+    except OSError:
+        pass
+before = sorted(p.name for p in (card / "data").iterdir())
+out = {}
+for name, argv in (("stats", ["stats", "--json", "--since", "30d"]), ("simulate", ["simulate", "--taps", "1"]),
+                   ("sync", ["sync", "--once", "--timeout", "1"]), ("doctor", ["doctor", "--json"]),
+                   ("retry", ["refused", "retry"]), ("repair", ["repair"])):
+    r = subprocess.run([sys.executable, "-m", "kiosk", "--config", toml, *argv], capture_output=True, text=True)
+    out[name] = [r.returncode, r.stdout, r.stderr]
+out["files"] = [before, sorted(p.name for p in (card / "data").iterdir() if not p.name.endswith(("-shm", "-wal")))]
+(card / "filler").unlink()
+r = subprocess.run([sys.executable, "-m", "kiosk", "--config", toml, "doctor", "--json"], capture_output=True, text=True)
+import sqlite3
+con = sqlite3.connect(card / "data" / "kiosk.db")
+out["freed"] = [r.stdout, con.execute("SELECT COUNT(*) FROM response").fetchone()[0]]
+con.close()
+print(json.dumps(out))
+'''
+
+
+def test_a_card_full_at_start_is_full_everywhere_never_damaged(tmp_path):
+    """A real full disk (a 2 MB tmpfs in a private mount namespace) holding a database nobody has
+    open: SQLite cannot make the -shm file a WAL database needs and says SQLITE_IOERR_SHMSIZE.
+    Every command that records says the disk is full; none sends people to `kiosk repair`, and
+    repair itself says to free space first and writes nothing; `kiosk stats` still shows what was
+    recorded (read as it stands on the card). Once space is freed every answer is there."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("a small tmpfs needs root and unshare")
+    card = tmp_path / "card"
+    card.mkdir()
+    toml = tmp_path / "kiosk.toml"
+    toml.write_text(f'[kiosk]\nid = "{ID}"\nsite = "s1"\ndata_dir = "{card / "data"}"\n'
+                    '\n[broker]\nhost = "127.0.0.1"\nport = 1\ntls = false\n', encoding="utf-8")
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c", FULL_CARD_SCRIPT,
+                        str(card), str(toml)], capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).parent.parent)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    rc, stats, err = out["stats"]                     # what was recorded can still be looked at
+    assert rc == 0 and json.loads(stats)["periods"]["since"]["answers"] == 50, err
+    for name in ("simulate", "sync", "retry", "repair"):
+        rc, _, err = out[name]
+        assert rc == 1 and "Traceback" not in err, (name, err)
+        assert err.startswith("kiosk: error: the disk holding") and "is full" in err, (name, err)
+        assert "failed to read" not in err and "is damaged (" not in err and "and run `kiosk repair`" not in err
+    assert "free space first" in out["repair"][2] and out["files"][0] == out["files"][1] == ["kiosk.db"]
+    rc, report, _ = out["doctor"]
+    checks = {c["name"]: c for c in json.loads(report)["checks"]}
+    assert rc == 1 and checks["disk"]["status"] == "fail"
+    assert checks["database"]["status"] == "warn" and "integrity_check ok" in checks["database"]["detail"]
+    assert "repair" not in report.replace("no repair needed", "")
+    report, answers = out["freed"]
+    checks = {c["name"]: c for c in json.loads(report)["checks"]}
+    assert checks["database"]["status"] == "ok" and answers == 50          # nothing was damaged or lost

@@ -150,3 +150,59 @@ def test_staff_summary_trend_top_reasons_and_latest_comments(cfg, store, recorde
 def test_change_is_known_only_when_both_are():
     from kiosk.stats import change
     assert change(72.0, 65.5) == 6.5 and change(None, 3.0) is None and change(3.0, None) is None
+
+
+@pytest.fixture
+def two_scales(cfg, store, clock, config_mapping):
+    """`visit` on smiley4 (v1) until a 5-button panel goes in at noon (v2, smiley5): ten unhappy
+    answers this morning, three happy ones after; the same weekday last week on smiley4."""
+    from kiosk.capture import Recorder
+    from kiosk.config import parse_config
+    mapping = json.loads(json.dumps(config_mapping))
+    visit = next(q for q in mapping["questions"] if q["id"] == "visit")
+    visit.update(version=2, scale="smiley5")
+    mapping["gpio"] = {"buttons": [5, 6, 13, 19, 26], "leds": []}
+    mapping["questions"] = [q for q in mapping["questions"] if q["id"] != "pulse"]      # a 4-point question
+    mapping["schedule"] = [s for s in mapping["schedule"] if s["question"] != "pulse"]
+    cfg5 = parse_config(mapping).with_data_dir(cfg.data_dir)
+    before = Recorder(cfg, store, clock)
+    tap(before, clock, utc(2026, 11, 16, 9, 0), 4)                   # a week ago, smiley4
+    for i in range(10):
+        tap(before, clock, utc(2026, 11, 23, 7, 0) + timedelta(minutes=10 * i), 1)
+    after = Recorder(cfg5, store, clock)
+    for i in range(3):
+        tap(after, clock, utc(2026, 11, 23, 11, 0) + timedelta(minutes=10 * i), 5)
+    clock.set(utc(2026, 11, 23, 12, 0))
+    return cfg5, clock.now()
+
+
+def test_a_question_on_two_scales_is_two_series_and_no_answer_is_lost(store, two_scales):
+    """A series is (question, scale), as at the centre: the current scale keeps the question's
+    id, the earlier one is `visit@smiley4`, counted apart; nothing is overwritten."""
+    cfg5, now = two_scales
+    s = local_stats(cfg5, store, now)
+    today = s["periods"]["today"]
+    assert today["answers"] == 13
+    visit, earlier = today["questions"]["visit"], today["questions"]["visit@smiley4"]
+    assert visit["scale"] == "smiley5" and visit["n"] == 3 and visit["happy_index"] == 100.0
+    assert visit["other_series"] == ["visit@smiley4"]
+    assert earlier == {"scale": "smiley4", "n": 10, "counts": {"1": 10, "2": 0, "3": 0, "4": 0}, "csat": 0.0,
+                       "happy_index": 0.0, "series_of": "visit", "earlier_scale": True}
+    # Last week was on smiley4 only: an earlier series there too, never compared with smiley5.
+    last_week = s["periods"]["same_weekday_last_week"]["questions"]
+    assert set(last_week) == {"visit@smiley4"} and last_week["visit@smiley4"]["n"] == 1
+    assert s["periods"]["last_7_days"]["answers"] == 13
+    from kiosk.stats import staff_summary
+    summary = staff_summary(cfg5, store, now, "visit")
+    assert summary["days"][-1] == {"date": "2026-11-23", "n": 3, "score": 100.0}
+    assert summary["earlier_scale"] == {"smiley4": 10}
+
+
+def test_stats_text_shows_the_earlier_scale_apart(store, two_scales):
+    import io
+    cfg5, now = two_scales
+    out = io.StringIO()
+    render_text(local_stats(cfg5, store, now), out)
+    text = out.getvalue()
+    assert "visit@smiley4" in text and "1:10 2:0 3:0 4:0" in text
+    assert "visit@smiley4: answers on an earlier scale (smiley4) of question visit, a separate series" in text

@@ -60,7 +60,8 @@ def _fmt(x: float | None) -> str:
 
 
 def render_text(result: dict[str, Any], out: TextIO) -> None:
-    """The human table: one line per period and question, then answers by hour as bars."""
+    """The human table: one line per period and series (a question on an earlier scale is a
+    series of its own, `question@scale`, named under the table), then answers by hour as bars."""
     w = out.write
     w(f"Kiosk {result['kiosk_id']} (site {result['site_id']}), {result['generated_at'][:16]}"
       + (f", question {result['question']}" if result.get("question") else "") + "\n")
@@ -83,6 +84,12 @@ def render_text(result: dict[str, Any], out: TextIO) -> None:
             flagged = p["flagged"] if i == 0 else ""
             w(f"{title if i == 0 else '':<20} {p['from'] if i == 0 else '':<10} {qid:<12} {q['n']:>6} "
               f"{_fmt(q.get('happy_index')):>6} {_fmt(q['csat']):>6} {_fmt(q.get('nps')):>6} {flagged:>7}  {counts}\n")
+    earlier = {sid: q for p in result["periods"].values() for sid, q in p["questions"].items() if q.get("earlier_scale")}
+    for sid, q in sorted(earlier.items()):
+        w(f"\n{sid}: answers on an earlier scale ({q['scale']}) of question {q['series_of']}, a separate series "
+          "(never mixed with its current scale's figures)")
+    if earlier:
+        w("\n")
     for key in ("today", "since" if "since" in result["periods"] else "last_7_days"):
         p = result["periods"][key]
         w(f"\nAnswers by hour, {_PERIOD_TITLES[key]} ({p['from']} to {p['to']}):\n")

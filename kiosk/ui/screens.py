@@ -333,6 +333,19 @@ def staff_table(stats: dict, qid: str, nps: bool) -> dict[str, str]:
     return cells
 
 
+def staff_notes(stats: dict, summary: dict, lang: str) -> list[str]:
+    """The lines under the trend, each only when it applies: presses the filters did not count
+    today, and answers on an earlier scale (a separate series, in none of the figures shown)."""
+    notes = []
+    flagged = stats["periods"]["today"]["flagged"]
+    if flagged:
+        notes.append(tr("staff_filtered", lang, n=flagged))
+    earlier = sum(summary.get("earlier_scale", {}).values())
+    if earlier:
+        notes.append(tr("staff_earlier_scale", lang, n=earlier))
+    return notes
+
+
 def store_problem_key(problem: Exception) -> str:
     """The staff text for an answer the card could not store."""
     from kiosk.exc import DiskFull
@@ -362,8 +375,7 @@ class StaffScreen(KioskScreen):
         ids.trend.nps = nps
         ids.trend.labels = [names[date.fromisoformat(d["date"]).weekday()] for d in days]
         ids.trend.scores = [d["score"] for d in days]
-        flagged = stats["periods"]["today"]["flagged"]
-        ids.filtered.text = tr("staff_filtered", lang, n=flagged) if flagged else ""
+        ids.filtered.text = "\n".join(staff_notes(stats, summary, lang))
         reasons = app.flow.cfg.reasons
         ids.reasons_title.text = tr("staff_reasons", lang)
         ids.reasons.text = "\n".join(
