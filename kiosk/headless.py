@@ -33,6 +33,7 @@ from kiosk.exc import ConfigError, KioskError
 from kiosk.panel import SmileyPanel
 from kiosk.stats import local_stats
 from kiosk.store import LocalStore
+from kiosk.usable import HEADLESS, check_usable, fits_buttons, record_kind
 from server_sync.program.systemd import SystemdNotifier
 
 log = logging.getLogger("kiosk.headless")
@@ -43,17 +44,13 @@ def button_question(cfg: KioskConfig, buttons: int, when: datetime) -> Question:
     (a smiley scale with one button per answer), else the first question that they can."""
     local = when.astimezone(ZoneInfo(cfg.timezone))
     q = active_question(cfg, local.weekday(), local.time())
-    if _fits(q, buttons):
+    if fits_buttons(q, buttons):
         return q
     for other in cfg.questions:
-        if _fits(other, buttons):
+        if fits_buttons(other, buttons):
             return other
-    raise ConfigError(f"no question can be answered with {buttons} buttons "
-                      f"(a smiley{buttons} question is needed for a headless kiosk)", key="questions")
-
-
-def _fits(q: Question, buttons: int) -> bool:
-    return q.scale != "nps11" and len(q.values) == buttons
+    check_usable(cfg, HEADLESS)          # raises: the rule says why no question fits
+    raise ConfigError(f"no question can be answered with {buttons} buttons", key="questions")
 
 
 class HeadlessKiosk:
@@ -73,6 +70,7 @@ class HeadlessKiosk:
         self.config_watch = config_watch
         self._lock = threading.Lock()       # a press is recorded wholly under the old or the new config
         button_question(cfg, panel.size, clock.now())       # fail at start, not at the first press
+        record_kind(store, HEADLESS)        # so the sync agent refuses pushes these buttons cannot ask
         panel.when_rated = self.on_rated
         panel.when_staff_gesture = self.on_staff_gesture
 
@@ -135,7 +133,7 @@ class HeadlessKiosk:
         if new is None:
             return False
         try:
-            button_question(new, self.panel.size, self.clock.now())
+            check_usable(new, HEADLESS)
         except ConfigError as e:
             log.error("pushed config version %d not applied: %s", new.config_version, e)
             self.config_watch.applied(new)          # do not retry the same version every tick
@@ -275,7 +273,7 @@ def run_headless(cfg: KioskConfig, demo: bool = False, out: TextIO | None = None
             raise KioskError(f"cannot open the GPIO buttons ({type(e).__name__}: {e}); on a machine "
                              "without GPIO use --demo or GPIOZERO_PIN_FACTORY=mock") from None
         kiosk = HeadlessKiosk(cfg, store, Recorder(cfg, store, clock), panel, clock, out=out,
-                              config_watch=PushedConfigWatch(cfg, demo=demo))
+                              config_watch=PushedConfigWatch(cfg, demo=demo, kind=HEADLESS))
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 previous[sig] = signal.signal(sig, lambda *_: kiosk.stop())

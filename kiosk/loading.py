@@ -36,8 +36,9 @@ def resolve_config_path(cli_config: str | None, env: Mapping[str, str] | None = 
 
 
 def load(cli_config: str | None = None, cli_data_dir: str | None = None,
-         env: Mapping[str, str] | None = None, demo: bool = False) -> KioskConfig:
-    """The effective configuration, with the documented precedence."""
+         env: Mapping[str, str] | None = None, demo: bool = False, kind: str | None = None) -> KioskConfig:
+    """The effective configuration, with the documented precedence. `kind` (kiosk.usable) is the
+    kiosk about to run with it: a saved push that kiosk could not use is left out."""
     env = os.environ if env is None else env
     path, explicit = resolve_config_path(cli_config, env)
     if demo and not explicit:
@@ -53,7 +54,7 @@ def load(cli_config: str | None = None, cli_data_dir: str | None = None,
         # A kiosk in a store that lost its kiosk.toml must not go on as demo-kiosk-1.
         raise ConfigError(f"no config file at {default_config_path()}: a kiosk in production runs with its own "
                           "kiosk.toml (provision.sh writes it), never the built-in defaults", key="kiosk.id")
-    return overlay(cfg, demo=demo and not explicit)
+    return overlay(cfg, demo=demo and not explicit, kind=kind)
 
 
 def effective_data_dir(cfg: KioskConfig, cli_data_dir: str | None, env: Mapping[str, str] | None = None) -> KioskConfig:
@@ -71,7 +72,7 @@ def production(cfg: KioskConfig) -> bool:
     return running_on_pi() or Path(cfg.data_dir) == Path(PI_DATA_DIR)
 
 
-def load_config(args: argparse.Namespace, demo: bool = False) -> KioskConfig:
+def load_config(args: argparse.Namespace, demo: bool = False, kind: str | None = None) -> KioskConfig:
     """The effective config for a command, from its `--config`, `--data-dir` and `--demo`."""
     return load(getattr(args, "config", None), getattr(args, "data_dir", None),
-                demo=demo or bool(getattr(args, "demo", False)))
+                demo=demo or bool(getattr(args, "demo", False)), kind=kind)

@@ -54,8 +54,8 @@ class Outbox:
         self.db = store.db
         self.kiosk_id = kiosk_id
         self._new_batch_id = new_batch_id
-        # Every unsent event has a seq above this (rows sent but unacked are skipped without
-        # scanning them); a requeue lowers it to 0.
+        # Every unsent event this process knows of has a seq above this (rows sent but unacked
+        # are skipped without scanning them); a requeue or a rescan lowers it to 0.
         self._floor = 0
 
     # --- reading ------------------------------------------------------------------------------
@@ -177,6 +177,22 @@ class Outbox:
                             f"UPDATE {t} SET rejected_at = ?, rejected_reason = ? WHERE {OUTBOX}"
                             " AND send_count > 0 AND seq BETWEEN ? AND ?", (rejected_at, reason, lo, hi)).rowcount
         return n
+
+    def has_floor(self) -> bool:
+        """Events below some seq are being skipped (see `rescan`)."""
+        return self._floor > 0
+
+    def rescan(self) -> bool:
+        """True, and the next batch looks from the lowest seq again, when there are unsent events
+        below the floor: another process made them sendable again (`kiosk refused retry`). One
+        look past the rows in flight; the agent calls it only when nothing is left above the
+        floor, at most once per ack timeout, so a drain never pays it."""
+        if self._floor and any(self.db.execute_sql(
+                f"SELECT EXISTS (SELECT 1 FROM {t} WHERE {OUTBOX} AND sent_at IS NULL AND seq <= ?)",
+                (self._floor,)).fetchone()[0] for t in _TABLES):
+            self._floor = 0
+            return True
+        return False
 
     def requeue(self, seqs: Iterable[int] | None = None) -> int:
         """Make unacked events sendable again: those in `seqs`, or all (reconnect, restart)."""

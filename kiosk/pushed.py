@@ -5,8 +5,12 @@ The sync agent validates a push (`validate_push`) and, when it is valid and newe
 atomically (`save_pushed`); `overlay` lays it over the file for every command, and a running
 program notices a newer one with `PushedConfigWatch` (one `stat` every few seconds while nothing
 changed) and decides itself when it is safe to switch. The file's own `config_version` wins when
-it is at least the pushed one (a technician's newer edit on the device). A pushed file that no
-longer validates is ignored, never a reason not to start.
+it is at least the pushed one (a technician's newer edit on the device).
+
+Whether a push can be used is decided in one place, `merged_config` (valid as a config and usable
+by the kind of kiosk running here, `kiosk.usable`), on receipt, at every start and on a switch.
+A saved push that no longer passes it (the file changed under it) is ignored with a log line,
+never a reason not to start.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +27,7 @@ from typing import Any, Mapping
 from kiosk.config import KioskConfig, parse_config
 from kiosk.demo import demo_config_mapping
 from kiosk.exc import ConfigError
+from kiosk.usable import check_usable
 from server_sync.protocol import ProtocolError, decode_config, merge_pushed_config
 
 log = logging.getLogger(__name__)
@@ -53,15 +59,36 @@ def read_pushed(data_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and type(data.get("version")) is int else None
 
 
+def push_version(payload: bytes) -> int | None:
+    """The version a push names, even when the push is refused for another reason (so the
+    refusal can say which one); None when it names none."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, TypeError):
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return version if type(version) is int else None
+
+
 def save_pushed(data_dir: Path, pushed: dict[str, Any]) -> None:
-    """Write atomically (temp file, fsync, rename): a power cut leaves the old or the new file."""
+    """Write atomically (temp file, fsync, rename): a power cut leaves the old or the new file.
+    Raises OSError when it cannot (a full or read-only card) and then leaves no temp file behind."""
     path = pushed_path(data_dir)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(pushed, f, ensure_ascii=False, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    # A temp name of its own each time: nothing already at a fixed name (a directory, a file
+    # left by a crash) can stand in the way.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
+    try:
+        with open(fd, "w", encoding="utf-8") as f:
+            json.dump(pushed, f, ensure_ascii=False, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     try:
         fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -72,35 +99,69 @@ def save_pushed(data_dir: Path, pushed: dict[str, Any]) -> None:
         pass
 
 
-def validate_push(base: Mapping[str, Any], payload: bytes, current_version: int) -> tuple[dict[str, Any], KioskConfig]:
-    """Decode a config push and check it makes a valid config newer than `current_version`.
-    Returns (pushed mapping, the config it makes); raises ProtocolError with the reason to report."""
+def merged_config(base: Mapping[str, Any], pushed: Mapping[str, Any], kind: str | None,
+                  path: Path | None = None) -> KioskConfig:
+    """The config `pushed` makes over the file's mapping `base`, if a kiosk of `kind` (None: not
+    known) can run with it: the one rule for a push, applied when it arrives, at every start and
+    on a switch. Raises ConfigError (or, for shapes parse_config does not expect, one of
+    `_UNUSABLE`) otherwise."""
+    cfg = parse_config(merge_pushed_config(base, pushed), path=path)
+    check_usable(cfg, kind)
+    return cfg
+
+
+def unusable_reason(e: Exception) -> str:
+    return str(e) if isinstance(e, ConfigError) else f"{type(e).__name__}: {e}"
+
+
+def validate_push(base: Mapping[str, Any], payload: bytes, current_version: int,
+                  kind: str | None = None) -> tuple[dict[str, Any], KioskConfig]:
+    """Decode a config push and check it makes a config newer than `current_version` that a kiosk
+    of `kind` can use. Returns (pushed mapping, the config it makes); raises ProtocolError with
+    the reason to report."""
     pushed = decode_config(payload)
     if pushed["version"] <= current_version:
         raise ProtocolError(f"config version {pushed['version']} is not newer than the applied {current_version}")
     try:
-        cfg = parse_config(merge_pushed_config(base, pushed))
-    except ConfigError as e:
-        raise ProtocolError(f"invalid config: {e}") from None
-    except (TypeError, AttributeError, KeyError) as e:   # shapes parse_config does not expect
-        raise ProtocolError(f"invalid config: {type(e).__name__}: {e}") from None
+        cfg = merged_config(base, pushed, kind)
+    except _UNUSABLE as e:
+        raise ProtocolError(f"invalid config: {unusable_reason(e)}") from None
     return pushed, cfg
 
 
-def _laid_over(cfg: KioskConfig, pushed: Mapping[str, Any], base: Mapping[str, Any]) -> KioskConfig:
+def saved_push_problem(base: Mapping[str, Any], data_dir: Path, kind: str | None) -> tuple[int, str] | None:
+    """(version, reason) when the saved push is newer than the file `base` but no longer usable
+    with it (the file changed since it was accepted); None when there is none or it is fine."""
+    pushed = read_pushed(data_dir)
+    file_version = base.get("config_version", 0)
+    if pushed is None or pushed["version"] <= (file_version if type(file_version) is int else 0):
+        return None
+    try:
+        merged_config(base, pushed, kind)
+    except _UNUSABLE as e:
+        return pushed["version"], unusable_reason(e)
+    return None
+
+
+def _laid_over(cfg: KioskConfig, pushed: Mapping[str, Any], base: Mapping[str, Any],
+               kind: str | None) -> KioskConfig:
     # The file's relative paths are still taken from its directory (cfg.source).
-    merged = parse_config(merge_pushed_config(base, pushed), path=cfg.source)
-    return replace(merged, data_dir=cfg.data_dir)
+    return replace(merged_config(base, pushed, kind, path=cfg.source), data_dir=cfg.data_dir)
 
 
-def overlay(cfg: KioskConfig, demo: bool = False) -> KioskConfig:
-    """`cfg` with the saved pushed config laid over it, when there is a newer valid one."""
+def overlay(cfg: KioskConfig, demo: bool = False, kind: str | None = None) -> KioskConfig:
+    """`cfg` with the saved pushed config laid over it, when there is a newer one that a kiosk of
+    `kind` (None: any command that only reads the config) can use; else `cfg` as it is."""
     pushed = read_pushed(cfg.data_dir)
     if pushed is None or pushed["version"] <= cfg.config_version:
         return cfg
     try:
-        return _laid_over(cfg, pushed, file_mapping(cfg, demo))
-    except _UNUSABLE:
+        return _laid_over(cfg, pushed, file_mapping(cfg, demo), kind)
+    except _UNUSABLE as e:
+        # A kiosk starting says so in its log; another command just runs with the file.
+        log.log(logging.WARNING if kind else logging.INFO,
+                "saved push version %d not used (no longer valid with %s): %s", pushed["version"],
+                cfg.source or "the built-in config", unusable_reason(e))
         return cfg
 
 
@@ -109,9 +170,10 @@ class PushedConfigWatch:
     It never writes the file and never touches the store."""
 
     def __init__(self, cfg: KioskConfig, *, demo: bool = False, base: Mapping[str, Any] | None = None,
-                 every_s: float = CHECK_EVERY_S) -> None:
+                 every_s: float = CHECK_EVERY_S, kind: str | None = None) -> None:
         self.cfg = cfg
         self.demo = demo
+        self.kind = kind                      # the kind of kiosk that would switch (kiosk.usable)
         self.base = base                      # the mapping under the push (tests); else the file
         self.every_s = every_s
         self._next: float | None = None
@@ -138,9 +200,9 @@ class PushedConfigWatch:
             return None
         try:
             base = self.base if self.base is not None else file_mapping(self.cfg, self.demo)
-            return _laid_over(self.cfg, pushed, base)
+            return _laid_over(self.cfg, pushed, base, self.kind)
         except _UNUSABLE as e:
-            log.warning("pushed config version %s not applied: %s", pushed.get("version"), e)
+            log.warning("pushed config version %s not applied: %s", pushed.get("version"), unusable_reason(e))
             return None
 
     def applied(self, cfg: KioskConfig) -> None:

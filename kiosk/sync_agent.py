@@ -10,7 +10,11 @@ Guarantees it keeps (see docs/sync.md):
   ack names as rejected (refused for good) is kept, marked, and never sent again;
 - what is unacked is sent again after `sync.ack_timeout_s`, after every reconnect and after a
   restart (the outbox is the truth, nothing is kept only in memory);
-- a pushed config is applied only if it validates and is newer; a refusal is reported in status;
+- a pushed config is applied only if it validates, the kiosk running here can use it and it is
+  newer; a refusal (or a push it could not save) is reported in status;
+- no message from the centre can stop the loop; a database write that fails while handling one
+  is logged (once per run of failures) and not recorded: an ack that could not be recorded
+  leaves its batch in flight, so it goes again after the ack timeout and the centre dedups it;
 - database writes are short transactions: the tap path never waits long.
 
 It never records answers and never deletes rows. Time, randomness, the MQTT client and the
@@ -23,20 +27,24 @@ import json
 import logging
 import random
 import shutil
+import sqlite3
 import ssl
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+import peewee
+
 from kiosk import __version__
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
 from kiosk.exc import ConfigError, KioskError
 from kiosk.outbox import Inflight, Outbox
-from kiosk.pushed import save_pushed, validate_push
+from kiosk.pushed import push_version, save_pushed, saved_push_problem, validate_push
 from kiosk.retention import prune_acknowledged
 from kiosk.store import LocalStore
+from kiosk.usable import recorded_kind
 from server_sync import protocol as P
 from server_sync.program.systemd import SystemdNotifier
 from server_sync.program.tls import check_ca_file
@@ -51,6 +59,11 @@ CONNECT_TIMEOUT_S = 10.0
 # long backlog every 30 s would be gigabytes.
 MAX_ACK_TIMEOUT_S = 1800.0
 PRUNE_EVERY_S = 6 * 3600.0         # how often acknowledged answers past their days are removed
+PRUNE_UNSYNCED_RETRY_S = 60.0      # while the clock is not synced, look again this soon
+# What a write to the kiosk database can raise: a failed or full card (kiosk.store's StoreError)
+# or what SQLite itself refuses (a locked database, a constraint).
+STORE_FAILURES = (KioskError, sqlite3.Error, peewee.PeeweeException)
+STORE_RETRY_S = 1.0                # after a failed outbox write, try again this soon
 # Refusals that retrying cannot fix: `kiosk sync --once` stops at once with the broker's words.
 PERMANENT_REFUSALS = ("Bad user name or password", "Not authorized", "Client identifier not valid",
                       "Banned", "Unsupported protocol version")
@@ -147,7 +160,11 @@ class SyncAgent:
         self._next_attempt = 0.0
         self._next_status = 0.0
         self._next_prune = 0.0
+        self._next_rescan = 0.0
         self._check_drained = True
+        self._store_failing: str | None = None      # the last failed write, while writes fail
+        self._store_failures = 0
+        self._store_retry_at = 0.0
         self.last_error: str | None = None
         self.permanent_error: str | None = None
 
@@ -155,6 +172,7 @@ class SyncAgent:
         self.applied_version = max(cfg.config_version, int(applied) if applied and applied.isdigit() else 0)
         refused = _json_or_none(store.get_meta("config.refused"))
         self.config_error: str | None = refused.get("reason") if isinstance(refused, dict) else None
+        self._check_saved_push()
 
         self._topics = {
             "ack": P.ack_topic(cfg.kiosk_id, self.prefix),
@@ -204,11 +222,7 @@ class SyncAgent:
         and then the SD card's retention (kiosk.retention)."""
         now = self.mono()
         if now >= self._next_prune:
-            self._next_prune = now + PRUNE_EVERY_S
-            removed = prune_acknowledged(self.store, self.cfg.privacy.keep_acked_days, self.clock.now())
-            if removed:
-                log.info("removed %d acknowledged events older than %d days", removed,
-                         self.cfg.privacy.keep_acked_days)
+            self._prune(now)
         if self.client is None:
             if now >= self._next_attempt:
                 self._start_connect()
@@ -221,11 +235,29 @@ class SyncAgent:
         if rc != 0 and self.client is c:        # paho did not report it through on_disconnect
             self._lost(f"connection lost ({rc})")
             return
-        if self.connected:
-            self._expire(now)
-            self._pump()
-            if now >= self._next_status:
-                self.publish_status()
+        if self.connected and now >= self._store_retry_at:
+            try:
+                self._expire(now)
+                self._pump()
+            except STORE_FAILURES as e:
+                # The card takes no write (full, failing): nothing was marked, what is in flight
+                # stays in flight. The link and the status go on; the outbox tries again soon.
+                self._store_retry_at = now + STORE_RETRY_S
+                self._store_failed("the outbox", e)
+        if self.connected and now >= self._next_status:
+            self.publish_status()
+
+    def _prune(self, now: float) -> None:
+        # Ages are measured with the wall clock: one not synced (a Pi without RTC, days ahead)
+        # would remove acknowledged answers the staff screen still counts. Wait for the sync.
+        if not self.clock.clock_synced():
+            self._next_prune = now + PRUNE_UNSYNCED_RETRY_S
+            return
+        self._next_prune = now + PRUNE_EVERY_S
+        removed = prune_acknowledged(self.store, self.cfg.privacy.keep_acked_days, self.clock.now())
+        if removed:
+            log.info("removed %d acknowledged events older than %d days", removed,
+                     self.cfg.privacy.keep_acked_days)
 
     # --- connecting ---------------------------------------------------------------------------
 
@@ -316,8 +348,12 @@ class SyncAgent:
         while len(self.inflight) < self.max_inflight_batches and sent < 4:
             batch = self.outbox.next_batch(self.cfg.sync.batch_max_events, self.cfg.sync.batch_max_bytes,
                                            now=self.clock.now(), sent_at=P.iso_ms(self.clock.now()))
+            if batch is None and self._rescan_due():
+                batch = self.outbox.next_batch(self.cfg.sync.batch_max_events, self.cfg.sync.batch_max_bytes,
+                                               now=self.clock.now(), sent_at=P.iso_ms(self.clock.now()))
             if batch is None:
                 return
+            self._store_works()
             info = self.client.publish(self._events_topic, batch.payload, qos=1)
             if info.rc != 0:
                 self.outbox.requeue(batch.seqs)
@@ -330,10 +366,24 @@ class SyncAgent:
             self.counters.events_sent += batch.count
             sent += 1
 
+    def _rescan_due(self) -> bool:
+        """Nothing unsent above the outbox's floor: now and then (every ack timeout) look below
+        it too, for events another process made sendable again (`kiosk refused retry`)."""
+        now = self.mono()
+        if now < self._next_rescan or not self.outbox.has_floor():
+            return False
+        self._next_rescan = now + self.cfg.sync.ack_timeout_s
+        return self.outbox.rescan()
+
     def _expire(self, now: float) -> None:
         late = self.inflight.expired(now, self.ack_timeout_s)
         if late:
-            n = self.outbox.requeue(late)
+            try:
+                n = self.outbox.requeue(late)
+            except STORE_FAILURES:
+                # Not made sendable again: keep them in flight, due again at the next try.
+                self.inflight.add(f"requeue-{late[0]}", late, now - self.ack_timeout_s)
+                raise
             self.counters.resent += n
             log.warning("%d events without ack after %.0f s; sending them again", n, self.ack_timeout_s)
             self.ack_timeout_s = min(self.ack_timeout_s * 2, max(MAX_ACK_TIMEOUT_S, self.cfg.sync.ack_timeout_s))
@@ -369,6 +419,7 @@ class SyncAgent:
         if client is not self.client:
             return
         topic = msg.topic
+        # paho re-raises a callback's exception out of loop(): nothing may escape from here.
         try:
             if topic == self._topics["ack"]:
                 self.handle_ack(msg.payload)
@@ -376,8 +427,35 @@ class SyncAgent:
                 self.handle_config(msg.payload)
             elif topic == self._topics["alerts"]:
                 self.handle_alert(msg.payload)
+            else:
+                return
         except ProtocolError as e:
             log.error("ignored a bad message on %s: %s", topic, e.reason)
+        except STORE_FAILURES as e:
+            self._store_failed(f"a message on {topic}", e)
+        except Exception:
+            log.exception("a message on %s could not be handled; ignored", topic)
+        else:
+            if topic == self._topics["ack"]:        # it wrote: the database takes writes
+                self._store_works()
+
+    def _store_failed(self, where: str, e: BaseException) -> None:
+        """A write to the kiosk database failed (handling a message on topic `where`, or in the
+        outbox): nothing of it was recorded (each write is one transaction). For an ack that is
+        safe: its batch stays in flight and goes again after the ack timeout, and the centre
+        dedups it. Said once per run of failures, not for every ack of a drain."""
+        self._store_failures += 1
+        reason = f"{type(e).__name__}: {e}"
+        if self._store_failing != reason:
+            self._store_failing = reason
+            log.error("cannot write to the kiosk database (%s), in %s: not recorded; an ack's events go "
+                      "again after the ack timeout. Further failures like it are not logged", reason, where)
+
+    def _store_works(self) -> None:
+        if self._store_failing is not None:
+            log.warning("the kiosk database takes writes again after %d failed message(s)", self._store_failures)
+            self._store_failing = None
+            self._store_failures = 0
 
     def handle_ack(self, payload: bytes) -> int:
         ack = P.decode_ack(payload)
@@ -408,21 +486,22 @@ class SyncAgent:
         if not payload:
             return False                # the centre cleared its retained config
         try:
-            pushed, _ = validate_push(self.base_mapping, payload, self.applied_version)
+            # Judged for the kiosk that runs here (it says which kind it is when it starts).
+            pushed, _ = validate_push(self.base_mapping, payload, self.applied_version,
+                                      kind=recorded_kind(self.store))
         except ProtocolError as e:
-            try:
-                version = P.decode_config(payload)["version"]
-            except ProtocolError:
-                version = None
+            version = push_version(payload)
             if version == self.applied_version:
                 return False            # the retained config we already run, delivered again
-            self.config_error = f"config {version if version is not None else '?'} refused: {e.reason}"[:500]
-            self.store.set_meta("config.refused", json.dumps(
-                {"version": version, "reason": e.reason, "at": P.iso_ms(self.clock.now())}))
-            log.error("%s", self.config_error)
-            self.publish_status()
+            self._refuse(version, e.reason)
             return False
-        save_pushed(self.cfg.data_dir, pushed)
+        try:
+            save_pushed(self.cfg.data_dir, pushed)
+        except OSError as e:
+            # A full or read-only card: not applied (nothing half-written is left), said in the
+            # status; the retained push comes again on the next connect.
+            self._refuse(pushed["version"], f"cannot save it in {self.cfg.data_dir}: {e.strerror or e}")
+            return False
         self.applied_version = pushed["version"]
         self.config_error = None
         self.store.set_meta("config.applied_version", str(self.applied_version))
@@ -430,6 +509,29 @@ class SyncAgent:
         log.info("applied pushed config version %d", self.applied_version)
         self.publish_status()
         return True
+
+    def _refuse(self, version: int | None, reason: str) -> None:
+        """Keep the current config; say why in meta `config.refused` and the status."""
+        self.config_error = f"config {version if version is not None else '?'} refused: {reason}"[:500]
+        log.error("%s", self.config_error)
+        try:
+            self.store.set_meta("config.refused", json.dumps(
+                {"version": version, "reason": reason, "at": P.iso_ms(self.clock.now())}))
+        finally:
+            self.publish_status()       # the status says it even when the card takes no write
+
+    def _check_saved_push(self) -> None:
+        """At start: a saved push the kiosk here can no longer use (kiosk.toml changed under it)
+        is not applied (every start path leaves it out too); say so instead of its version."""
+        problem = saved_push_problem(self.base_mapping, self.cfg.data_dir, recorded_kind(self.store))
+        if problem is None:
+            return
+        version, reason = problem
+        file_version = self.base_mapping.get("config_version", 0)
+        self.applied_version = file_version if type(file_version) is int else 0
+        where = self.cfg.source.name if self.cfg.source is not None else "this kiosk's config"
+        self.config_error = f"saved push v{version} no longer valid with {where}: {reason}"[:500]
+        log.error("%s", self.config_error)
 
     def handle_alert(self, payload: bytes) -> None:
         alert = P.decode_alert(payload, self.cfg.site_id)

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -107,10 +108,23 @@ def start_demo(data: Path, stderr: int) -> subprocess.Popen:
                             text=True)
 
 
+@contextmanager
+def stopped_by_sigterm(child: subprocess.Popen):
+    """The block talks to `child`; then SIGTERM must stop it cleanly (exit 0). Killed if the
+    block failed."""
+    try:
+        yield child
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(10) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
 @pytest.mark.slow
 def test_demo_process_keys_and_sigterm(tmp_path):
-    child = start_demo(tmp_path, stderr=subprocess.PIPE)
-    try:
+    with stopped_by_sigterm(start_demo(tmp_path, stderr=subprocess.PIPE)) as child:
         banner = child.stdout.readline()
         assert "demo-kiosk-1" in banner
         child.stdin.write("23")                 # two keys typed at once: played one after the other
@@ -121,12 +135,6 @@ def test_demo_process_keys_and_sigterm(tmp_path):
             assert line, child.stderr.read()
             if line.startswith("answer"):
                 answers.append(line.split()[1])
-        child.send_signal(signal.SIGTERM)
-        assert child.wait(10) == 0
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
     # The question follows the schedule (the demo asks staff "pulse" at closing time).
     assert [a.split("=")[1] for a in answers] == ["2", "3"]
     con = sqlite3.connect(tmp_path / "kiosk.db")
@@ -244,3 +252,36 @@ def test_demo_announces_the_demo_pin_only_with_the_demo_config(tmp_path):
     real.write_text("[kiosk]\nid = \"k2\"\n")
     text = _banner(load(str(real), str(tmp_path / "none"), env={}, demo=True), tmp_path)
     assert DEMO_PIN not in text and "staff screen is locked" in text
+
+
+def test_the_headless_kiosk_tells_the_sync_agent_its_kind(cfg, store, recorder, panel, clock):
+    """The agent (its own process) refuses pushes these buttons could not ask: it reads this."""
+    from kiosk.usable import HEADLESS, KIND_META, recorded_kind
+    assert recorded_kind(store) is None
+    HeadlessKiosk(cfg, store, recorder, panel, clock)
+    assert store.get_meta(KIND_META) == HEADLESS and recorded_kind(store) == HEADLESS
+
+
+@pytest.mark.slow
+def test_a_saved_push_the_buttons_cannot_ask_does_not_stop_the_start(tmp_path):
+    """`kiosk run --headless` (what systemd starts) with a saved NPS-only push: it starts with
+    its file's questions and says why the push is left out, instead of exiting (a restart loop)."""
+    from kiosk.pushed import save_pushed
+    config = tmp_path / "kiosk.toml"
+    config.write_text('config_version = 1\n[kiosk]\nid = "k1"\nsite = "s1"\n')
+    data = tmp_path / "data"
+    data.mkdir()
+    save_pushed(data, {"version": 7, "questions": [dict(QUESTIONS["recommend"])], "schedule": []})
+    env = dict(os.environ, GPIOZERO_PIN_FACTORY="mock", PYTHONPATH=str(ROOT))
+    env.pop("KUNDPULS_CONFIG", None)
+    child = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--headless", "--config", str(config),
+                              "--data-dir", str(data)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines = []
+    with stopped_by_sigterm(child):
+        while not any("headless kiosk k1 running" in line for line in lines):
+            line = child.stderr.readline()
+            assert line, "".join(lines)            # it exited instead of running
+            lines.append(line)
+    left_out = [line for line in lines if "saved push version 7 not used" in line]
+    assert len(left_out) == 1 and "no question can be answered with 4 buttons" in left_out[0]

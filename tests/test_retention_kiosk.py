@@ -49,17 +49,20 @@ def test_an_answer_whose_follow_up_is_not_acknowledged_stays(recorder, store, cf
     assert count(store, "response") == 1 and count(store, "followup") == 1
 
 
+class NoBroker:
+    """A client that cannot connect: the agent runs its retention offline too."""
+
+    def __getattr__(self, name):
+        def refuse(*a, **k):
+            if name == "connect":
+                raise OSError("no broker here")
+        return refuse
+
+
 def test_the_sync_agent_prunes_by_itself(recorder, store, cfg, clock):
     recorder.record("visit", 3)
     send_and_ack(store, cfg, clock)
     clock.advance(86400 * (cfg.privacy.keep_acked_days + 1))
-
-    class NoBroker:                                          # the agent runs its retention offline too
-        def __getattr__(self, name):
-            def refuse(*a, **k):
-                if name == "connect":
-                    raise OSError("no broker here")
-            return refuse
 
     agent = SyncAgent(cfg, store, client_factory=lambda cid: NoBroker(), clock=clock, password="x")
     agent.step()
@@ -67,3 +70,28 @@ def test_the_sync_agent_prunes_by_itself(recorder, store, cfg, clock):
     recorder.record("visit", 3)
     agent.step()                                             # not again before PRUNE_EVERY_S
     assert count(store, "response") == 1
+
+
+def test_the_sync_agent_does_not_prune_while_the_clock_is_not_synced(recorder, store, cfg, clock):
+    """A Pi without RTC can boot days ahead: ages measured on that clock would remove
+    acknowledged answers the staff screen still counts (the last 7 days)."""
+    recorder.record("visit", 3)
+    send_and_ack(store, cfg, clock)
+    now_s = [0.0]
+
+    agent = SyncAgent(cfg, store, client_factory=lambda cid: NoBroker(), clock=clock, password="x",
+                      monotonic=lambda: now_s[0])
+    real = clock.now()
+    clock.synced = False
+    clock.advance(86400 * (cfg.privacy.keep_acked_days + 1))     # booted 91 days ahead
+    agent.step()
+    assert count(store, "response") == 1
+    clock.set(real)                                               # NTP puts it right
+    clock.synced = True
+    now_s[0] += 61                                                # the agent looks again soon
+    agent.step()
+    assert count(store, "response") == 1                          # and the answer is recent
+    clock.advance(86400 * (cfg.privacy.keep_acked_days + 1))      # truly old, on a synced clock
+    now_s[0] += 6 * 3600
+    agent.step()
+    assert count(store, "response") == 0

@@ -21,7 +21,9 @@ def add_parser(sub, common) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kiosk.loading import load_config
-    cfg = load_config(args, demo=args.demo)
+    from kiosk.usable import APP, HEADLESS
+    # The kind of kiosk decides which saved push it can use (kiosk.usable).
+    cfg = load_config(args, demo=args.demo, kind=HEADLESS if args.headless else APP)
     if args.headless:
         # The demo says what happens on stdout itself; INFO logs would repeat every line.
         logging.basicConfig(level=logging.WARNING if args.demo else logging.INFO,

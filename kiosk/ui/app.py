@@ -141,6 +141,8 @@ def run_app(cfg: KioskConfig, *, demo: bool = False, clock: KioskClock | None = 
         pin_factory = MockFactory(pin_class=MockPWMPin)
     own_store = store is None
     store = store or LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id)
+    from kiosk.usable import APP, record_kind
+    record_kind(store, APP)           # the sync agent judges pushes for the kiosk that runs here
     clock = clock or SystemClock()
     panel = open_panel(cfg, pin_factory, clock)
     try:
@@ -189,6 +191,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
     import_store()
     from kiosk.capture import Recorder
     from kiosk.pushed import PushedConfigWatch
+    from kiosk.usable import APP
     from kiosk import stats  # noqa: F401  (the staff view's; see KV_FILES)
     from kiosk.ui import charts, controls, keyboard, palette, screens, smiley  # noqa: F401  (kv classes)
     from kiosk.ui import flow as flowmod
@@ -250,7 +253,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             self._awake_fps = 0.0
             self._tick_event: Any = None
             self._input_watch: Any = None
-            self.config_watch = PushedConfigWatch(cfg, demo=demo, base=config_base)
+            self.config_watch = PushedConfigWatch(cfg, demo=demo, base=config_base, kind=APP)
 
         # -- set-up ----------------------------------------------------------------------
         def build(self):

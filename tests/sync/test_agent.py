@@ -4,8 +4,12 @@ config push applied or refused, site alerts, clear failures."""
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import os
 import random
+import threading
 import time
 
 import pytest
@@ -15,6 +19,8 @@ from kiosk.cli import main as kiosk_main
 from kiosk.pushed import file_mapping, pushed_path
 from server_sync import protocol as P
 from kiosk.sync_agent import Backoff, SyncAgent, SyncError
+from kiosk.usable import APP, HEADLESS, record_kind
+from seeds.catalogue import QUESTIONS
 from tests.sync.e2e import Running
 
 pytestmark = pytest.mark.broker
@@ -37,6 +43,12 @@ def wait_until(pred, timeout=10.0) -> bool:
             return True
         time.sleep(0.02)
     return pred()
+
+
+def config_error(centre, kiosk_id: str = "k1") -> str:
+    """The config_error of the kiosk's last status the centre saw ("" for none)."""
+    statuses = centre.statuses.get(kiosk_id)
+    return (statuses[-1].config_error if statuses else None) or ""
 
 
 def test_backoff_doubles_with_jitter_up_to_the_maximum():
@@ -143,6 +155,137 @@ def test_config_push_applied_then_a_bad_one_refused(broker, centre, make_kiosk):
     assert agent.applied_version == 5 and agent.handle_config(old) is False
     assert "not newer than the applied 5" in json.loads(k.store.get_meta("config.refused"))["reason"]
     assert json.loads(pushed_path(k.cfg.data_dir).read_text())["version"] == 5
+
+
+def test_a_push_the_kiosk_running_here_cannot_ask_is_refused(broker, centre, make_kiosk):
+    """A buttons-only kiosk cannot ask an NPS question: the agent refuses such a push on receipt
+    (saving it would stop the buttons at the next start), a touchscreen kiosk takes it."""
+    k = make_kiosk(broker)
+    record_kind(k.store, HEADLESS)                  # what the headless kiosk says when it starts
+    nps_only = P.encode_config(7, {"questions": [dict(QUESTIONS["recommend"])], "schedule": []})
+    topic = P.config_topic("k1")
+    with Running(agent_for(k)) as agent:
+        centre.publish(topic, nps_only, retain=True)
+        assert centre.wait_for(lambda c: config_error(c).startswith("config 7 refused"))
+        status = centre.statuses["k1"][-1]
+        assert "no question can be answered with 4 buttons" in status.config_error
+        assert status.config_version == 1 and agent.applied_version == 1
+        assert json.loads(k.store.get_meta("config.refused"))["version"] == 7
+        assert not pushed_path(k.cfg.data_dir).exists()
+    record_kind(k.store, APP)                       # the same push to a touchscreen kiosk
+    agent = agent_for(k)
+    assert agent.handle_config(nps_only) is True and agent.applied_version == 7
+
+
+def test_a_saved_push_no_longer_valid_is_not_reported_as_applied(broker, make_kiosk):
+    k = make_kiosk(broker)
+    assert agent_for(k).handle_config(P.encode_config(5, {"default_language": "nb"})) is True
+    # A technician narrows the languages in kiosk.toml (its config_version left as it was).
+    k.path.write_text(k.path.read_text().replace("[kiosk]\n", '[kiosk]\nlanguages = ["sv", "en"]\n'))
+    cfg = loading.load(str(k.path), env={})
+    assert cfg.config_version == 1 and cfg.languages == ("sv", "en")          # the push is left out
+    agent = SyncAgent(cfg, k.store, base_mapping=file_mapping(cfg))
+    status = json.loads(agent.status_payload())
+    assert status["config_version"] == 1
+    assert status["config_error"].startswith("saved push v5 no longer valid with k1.toml: ")
+    assert "kiosk.default_language" in status["config_error"]
+
+
+def test_a_push_that_cannot_be_saved_is_refused_and_the_agent_goes_on(broker, centre, make_kiosk, monkeypatch):
+    k = make_kiosk(broker)
+    topic = P.config_topic("k1")
+    data = k.cfg.data_dir
+    (data / "pushed-config.tmp").mkdir()            # in the way of a fixed temp name: not of ours
+
+    def card_full(fd):
+        # A full SD card, in process: the write lands in the page cache, fsync reports ENOSPC.
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with Running(agent_for(k)) as agent:
+        running = threading.enumerate()
+        with monkeypatch.context() as m:
+            m.setattr("kiosk.pushed.os.fsync", card_full)
+            centre.publish(topic, P.encode_config(2, {"ui": {"thank_you_s": 3}}), retain=True)
+            assert centre.wait_for(lambda c: config_error(c).startswith("config 2 refused: cannot save it in"))
+        assert "No space left on device" in centre.statuses["k1"][-1].config_error
+        assert agent.applied_version == 1 and not pushed_path(data).exists()
+        assert sorted(p.name for p in data.iterdir() if p.name.endswith(".tmp")) == ["pushed-config.tmp"]
+        assert all(t.is_alive() for t in running)                          # the agent goes on
+        centre.publish(topic, P.encode_config(3, {"ui": {"thank_you_s": 3}}), retain=True)
+        assert wait_until(lambda: agent.applied_version == 3)
+        assert centre.wait_for(lambda c: c.statuses["k1"][-1].config_version == 3
+                               and c.statuses["k1"][-1].config_error is None)
+    assert json.loads(pushed_path(data).read_text())["version"] == 3
+
+
+def test_a_refused_push_names_its_version(broker, make_kiosk):
+    k = make_kiosk(broker)
+    agent = agent_for(k)
+    assert agent.handle_config(json.dumps({"version": 99, "kiosk": {"id": "k2"}}).encode()) is False
+    assert agent.config_error.startswith("config 99 refused: config: key 'kiosk' cannot be pushed")
+    assert json.loads(k.store.get_meta("config.refused"))["version"] == 99
+
+
+def refuse_writes(store, column: str) -> None:
+    """The real database refuses to set `column` on an answer (as a failing card would refuse
+    any write) while meta test.refuse_writes is "1"; it is, from now."""
+    store.db.execute_sql(
+        f"CREATE TRIGGER refuse_{column} BEFORE UPDATE OF {column} ON response"
+        " WHEN (SELECT value FROM meta WHERE key = 'test.refuse_writes') = '1'"
+        " BEGIN SELECT RAISE(ABORT, 'the card took no write'); END")
+    store.set_meta("test.refuse_writes", "1")
+
+
+def test_an_outbox_the_database_cannot_mark_waits_and_the_agent_goes_on(broker, centre, make_kiosk, caplog):
+    k = make_kiosk(broker, ack_timeout_s=1.0, batch_max_events=5)
+    k.record(10)
+    refuse_writes(k.store, "sent_at")                 # no batch can be taken (marked sent)
+    caplog.set_level(logging.INFO, logger="kundpuls.sync")
+    with Running(agent_for(k)) as agent:
+        assert centre.wait_for(lambda c: c.statuses.get("k1"))        # connected, status sent
+        time.sleep(1.5)
+        assert centre.deliveries == 0 and agent.connected
+        k.store.set_meta("test.refuse_writes", "0")
+        assert wait_until(lambda: acked(k.store) == 10)
+    assert len(centre.events) == 10
+    failures = [r for r in caplog.records if "cannot write to the kiosk database" in r.getMessage()]
+    assert len(failures) == 1 and "in the outbox" in failures[0].getMessage()
+
+
+def test_an_ack_the_database_cannot_record_is_sent_again_and_counted_once(broker, centre, make_kiosk, caplog):
+    """A failed write while handling a message neither kills the agent nor loses the ack: the
+    batch stays in flight, goes again after the ack timeout, and the centre dedups it."""
+    k = make_kiosk(broker, ack_timeout_s=1.0, batch_max_events=5)
+    k.record(10)
+    refuse_writes(k.store, "acked_at")
+    caplog.set_level(logging.INFO, logger="kundpuls.sync")
+    agent = agent_for(k)
+    with Running(agent) as _:
+        runner = [t for t in threading.enumerate() if t.name != threading.current_thread().name]
+        assert centre.wait_for(lambda c: c.deliveries >= 15)         # acked, failed, sent again
+        assert acked(k.store) == 0 and all(t.is_alive() for t in runner)
+        k.store.set_meta("test.refuse_writes", "0")
+        assert wait_until(lambda: acked(k.store) == 10)
+    assert len(centre.events) == 10 and centre.deliveries > 10 and agent.counters.resent >= 5
+    failures = [r for r in caplog.records if "cannot write to the kiosk database" in r.getMessage()]
+    assert len(failures) == 1 and "the card took no write" in failures[0].getMessage()
+    assert any("takes writes again" in r.getMessage() for r in caplog.records)
+
+
+def test_refused_retry_while_the_agent_runs_is_sent_without_a_restart(broker, centre, make_kiosk):
+    k = make_kiosk(broker, ack_timeout_s=1.0)
+    k.record(5)
+    k.store.db.execute_sql("UPDATE response SET send_count = 1, rejected_at = '2026-12-01T10:00:00.000Z',"
+                           " rejected_reason = 'kiosk k1 is registered at another site'")
+    with Running(agent_for(k)) as agent:
+        k.record(5)
+        assert wait_until(lambda: acked(k.store) == 5) and len(centre.events) == 5
+        assert kiosk_main(["refused", "retry", "--config", str(k.path)]) == 0     # the command
+        t0 = time.monotonic()
+        assert wait_until(lambda: acked(k.store) == 10, timeout=5)
+        assert time.monotonic() - t0 < 3 * k.cfg.sync.ack_timeout_s
+        assert agent.counters.connects == 1                       # no reconnect needed
+    assert len(centre.events) == 10 and k.store.rejected_count() == 0
 
 
 def test_site_alerts_reach_the_staff_view(broker, centre, make_kiosk):
