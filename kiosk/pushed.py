@@ -129,9 +129,11 @@ def validate_push(base: Mapping[str, Any], payload: bytes, current_version: int,
     return pushed, cfg
 
 
-def saved_push_problem(base: Mapping[str, Any], data_dir: Path, kind: str | None) -> tuple[int, str] | None:
-    """(version, reason) when the saved push is newer than the file `base` but no longer usable
-    with it (the file changed since it was accepted); None when there is none or it is fine."""
+def saved_push_check(base: Mapping[str, Any], data_dir: Path, kind: str | None) -> tuple[int, str | None] | None:
+    """The saved push against the file `base`: None when there is none newer than the file;
+    else (its version, None) when a kiosk of `kind` can use it, or (its version, the reason)
+    when it no longer can (the file changed since it was accepted, or the kiosk here is another
+    kind)."""
     pushed = read_pushed(data_dir)
     file_version = base.get("config_version", 0)
     if pushed is None or pushed["version"] <= (file_version if type(file_version) is int else 0):
@@ -140,7 +142,7 @@ def saved_push_problem(base: Mapping[str, Any], data_dir: Path, kind: str | None
         merged_config(base, pushed, kind)
     except _UNUSABLE as e:
         return pushed["version"], unusable_reason(e)
-    return None
+    return pushed["version"], None
 
 
 def _laid_over(cfg: KioskConfig, pushed: Mapping[str, Any], base: Mapping[str, Any],

@@ -41,7 +41,7 @@ from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
 from kiosk.exc import ConfigError, KioskError
 from kiosk.outbox import Inflight, Outbox
-from kiosk.pushed import push_version, save_pushed, saved_push_problem, validate_push
+from kiosk.pushed import push_version, save_pushed, saved_push_check, validate_push
 from kiosk.retention import prune_acknowledged
 from kiosk.store import LocalStore
 from kiosk.usable import recorded_kind
@@ -172,6 +172,7 @@ class SyncAgent:
         self.applied_version = max(cfg.config_version, int(applied) if applied and applied.isdigit() else 0)
         refused = _json_or_none(store.get_meta("config.refused"))
         self.config_error: str | None = refused.get("reason") if isinstance(refused, dict) else None
+        self.kind = recorded_kind(store)          # of the kiosk beside us (kiosk.usable); None: not known
         self._check_saved_push()
 
         self._topics = {
@@ -408,6 +409,7 @@ class SyncAgent:
                                rejected=self.store.rejected_count())
 
     def publish_status(self) -> None:
+        self._notice_kind()
         if self.client is not None and self.connected:
             self.client.publish(self._status_topic, self.status_payload(), qos=1, retain=True)
         self._next_status = self.mono() + self.cfg.sync.status_interval_s
@@ -487,8 +489,8 @@ class SyncAgent:
             return False                # the centre cleared its retained config
         try:
             # Judged for the kiosk that runs here (it says which kind it is when it starts).
-            pushed, _ = validate_push(self.base_mapping, payload, self.applied_version,
-                                      kind=recorded_kind(self.store))
+            self._notice_kind()
+            pushed, _ = validate_push(self.base_mapping, payload, self.applied_version, kind=self.kind)
         except ProtocolError as e:
             version = push_version(payload)
             if version == self.applied_version:
@@ -521,17 +523,29 @@ class SyncAgent:
             self.publish_status()       # the status says it even when the card takes no write
 
     def _check_saved_push(self) -> None:
-        """At start: a saved push the kiosk here can no longer use (kiosk.toml changed under it)
-        is not applied (every start path leaves it out too); say so instead of its version."""
-        problem = saved_push_problem(self.base_mapping, self.cfg.data_dir, recorded_kind(self.store))
-        if problem is None:
+        """At start, and when the kiosk beside us says it is another kind: a saved push it can no
+        longer use (kiosk.toml changed under it) is not applied (every start path leaves it out
+        too), so the status says so instead of its version; one it can use again counts again."""
+        check = saved_push_check(self.base_mapping, self.cfg.data_dir, self.kind)
+        if check is None:
             return
-        version, reason = problem
+        version, reason = check
+        if reason is None:
+            if (self.config_error or "").startswith(f"saved push v{version} "):
+                self.applied_version, self.config_error = version, None
+            return
         file_version = self.base_mapping.get("config_version", 0)
         self.applied_version = file_version if type(file_version) is int else 0
         where = self.cfg.source.name if self.cfg.source is not None else "this kiosk's config"
         self.config_error = f"saved push v{version} no longer valid with {where}: {reason}"[:500]
         log.error("%s", self.config_error)
+
+    def _notice_kind(self) -> None:
+        # The kiosk may start after us (first boot) or be re-provisioned as another kind.
+        kind = recorded_kind(self.store)
+        if kind != self.kind:
+            self.kind = kind
+            self._check_saved_push()
 
     def handle_alert(self, payload: bytes) -> None:
         alert = P.decode_alert(payload, self.cfg.site_id)

@@ -177,6 +177,24 @@ def test_a_push_the_kiosk_running_here_cannot_ask_is_refused(broker, centre, mak
     assert agent.handle_config(nps_only) is True and agent.applied_version == 7
 
 
+def test_a_kiosk_that_says_its_kind_after_the_push_is_reported_as_it_runs(broker, make_kiosk):
+    """First boot: the agent took an NPS-only push before the kiosk beside it said what it is."""
+    k = make_kiosk(broker)
+    agent = agent_for(k)
+    assert agent.handle_config(P.encode_config(7, {"questions": [dict(QUESTIONS["recommend"])],
+                                                   "schedule": []})) is True
+    record_kind(k.store, HEADLESS)                  # the buttons-only kiosk starts (and leaves it out)
+    agent.publish_status()
+    status = json.loads(agent.status_payload())
+    assert status["config_version"] == 1
+    assert status["config_error"].startswith("saved push v7 no longer valid with k1.toml: ")
+    assert "no question can be answered with 4 buttons" in status["config_error"]
+    record_kind(k.store, APP)                       # re-provisioned with a screen: it asks them
+    agent.publish_status()
+    status = json.loads(agent.status_payload())
+    assert status["config_version"] == 7 and status.get("config_error") is None
+
+
 def test_a_saved_push_no_longer_valid_is_not_reported_as_applied(broker, make_kiosk):
     k = make_kiosk(broker)
     assert agent_for(k).handle_config(P.encode_config(5, {"default_language": "nb"})) is True
