@@ -450,8 +450,9 @@ class SyncAgent:
         reason = f"{type(e).__name__}: {e}"
         if self._store_failing != reason:
             self._store_failing = reason
-            log.error("cannot write to the kiosk database (%s), in %s: not recorded; an ack's events go "
-                      "again after the ack timeout. Further failures like it are not logged", reason, where)
+            log.error("cannot write to the kiosk database (%s), in %s: not recorded (the events of an ack "
+                      "not recorded go again after the ack timeout; the centre counts them once). Further "
+                      "failures like it are not logged until a write succeeds", reason, where)
 
     def _store_works(self) -> None:
         if self._store_failing is not None:
