@@ -162,8 +162,8 @@ class SyncAgent:
         self._next_prune = 0.0
         self._next_rescan = 0.0
         self._check_drained = True
-        self._store_failing: str | None = None      # the last failed write, while writes fail
-        self._store_failures = 0
+        # Per kind of write (the outbox, a message on a topic) that fails: (its reason, how often).
+        self._store_failing: dict[str, tuple[str, int]] = {}
         self._store_retry_at = 0.0
         self.last_error: str | None = None
         self.permanent_error: str | None = None
@@ -354,7 +354,7 @@ class SyncAgent:
                                                now=self.clock.now(), sent_at=P.iso_ms(self.clock.now()))
             if batch is None:
                 return
-            self._store_works()
+            self._store_works("the outbox")
             info = self.client.publish(self._events_topic, batch.payload, qos=1)
             if info.rc != 0:
                 self.outbox.requeue(batch.seqs)
@@ -438,27 +438,26 @@ class SyncAgent:
         except Exception:
             log.exception("a message on %s could not be handled; ignored", topic)
         else:
-            if topic == self._topics["ack"]:        # it wrote: the database takes writes
-                self._store_works()
+            self._store_works(f"a message on {topic}")
 
     def _store_failed(self, where: str, e: BaseException) -> None:
-        """A write to the kiosk database failed (handling a message on topic `where`, or in the
-        outbox): nothing of it was recorded (each write is one transaction). For an ack that is
+        """A write to the kiosk database failed in `where` (a message on a topic, or the outbox):
+        nothing of it was recorded (each write is one transaction). For an ack that is
         safe: its batch stays in flight and goes again after the ack timeout, and the centre
-        dedups it. Said once per run of failures, not for every ack of a drain."""
-        self._store_failures += 1
+        dedups it. Said once per run of failures of that kind, not for every ack of a drain."""
         reason = f"{type(e).__name__}: {e}"
-        if self._store_failing != reason:
-            self._store_failing = reason
+        last, count = self._store_failing.get(where, (None, 0))
+        self._store_failing[where] = (reason, count + 1)
+        if last != reason:
             log.error("cannot write to the kiosk database (%s), in %s: not recorded (the events of an ack "
                       "not recorded go again after the ack timeout; the centre counts them once). Further "
                       "failures like it are not logged until a write succeeds", reason, where)
 
-    def _store_works(self) -> None:
-        if self._store_failing is not None:
-            log.warning("the kiosk database takes writes again after %d failed message(s)", self._store_failures)
-            self._store_failing = None
-            self._store_failures = 0
+    def _store_works(self, where: str) -> None:
+        """That kind of write went through (again)."""
+        if where in self._store_failing:
+            _, count = self._store_failing.pop(where)
+            log.warning("the kiosk database takes writes again, in %s, after %d failure(s)", where, count)
 
     def handle_ack(self, payload: bytes) -> int:
         ack = P.decode_ack(payload)
