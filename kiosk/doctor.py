@@ -158,6 +158,43 @@ def _outbox(con: sqlite3.Connection, now: datetime, version: int) -> Check:
     return Check("outbox", WARN if rejected else OK, detail + refused)
 
 
+def check_pushed(cfg: KioskConfig) -> Check | None:
+    """The centre's saved push (kiosk.pushed): laid over the file, or why it is not (the file
+    changed since, or this kind of kiosk cannot ask its questions). None when there is no push
+    newer than the file. The sync agent reports the same in its status (config_error)."""
+    from kiosk.pushed import file_mapping, saved_push_check
+    try:
+        found = saved_push_check(file_mapping(cfg), cfg.data_dir, _stored_kind(cfg.db_path))
+    except (OSError, ValueError) as e:            # the file went away or changed under us
+        return Check("pushed config", WARN, f"cannot compare the centre's push with {cfg.source}: {e}")
+    if found is None:
+        return None
+    version, problem = found
+    if problem is None:
+        return Check("pushed config", OK, f"version {version} from the centre, laid over {cfg.source or 'the defaults'}")
+    return Check("pushed config", WARN, f"version {version} from the centre is NOT used: {problem}. The kiosk runs "
+                                        f"with {cfg.source or 'the defaults'} as it is; push a config it can use "
+                                        "(kiosk-central config push), or fix the file")
+
+
+def _stored_kind(path: Path) -> str | None:
+    """Which kind of kiosk last started on this database (kiosk.usable.KIND_META), if it says."""
+    from kiosk.usable import KIND_META
+    if not path.exists():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return None
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = ?", (KIND_META,)).fetchone()
+    except sqlite3.Error:                         # a full disk, an old or foreign database: said above
+        return None
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
 def check_gpio(env: Mapping[str, str], on_pi: bool,
                load_factory: Callable[[], object] | None = None) -> Check:
     name = env.get("GPIOZERO_PIN_FACTORY")
@@ -268,6 +305,8 @@ def run_checks(load_config: Callable[[], KioskConfig], env: Mapping[str, str] | 
         checks = [Check("config", OK, f"{cfg.source or 'built-in defaults'}: kiosk {cfg.kiosk_id}, "
                                       f"site {cfg.site_id}, {len(cfg.questions)} question(s)")]
     if cfg is not None:
+        pushed = check_pushed(cfg)
+        checks += [pushed] if pushed else []
         checks += check_database(cfg, now)
     checks.append(check_gpio(env, running_on_pi() if on_pi is None else on_pi))
     checks.append(check_clock(clock_synced()))

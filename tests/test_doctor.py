@@ -166,3 +166,36 @@ def test_another_kiosks_database_is_named_in_plain_words(tmp_path, store, cfg):
     identity = next(c for c in run(other) if c.name == "identity")
     assert identity.status == "fail"
     assert identity.detail.startswith(f"the database belongs to kiosk {cfg.kiosk_id!r}, the config says 'kiosk-0043'")
+
+
+def test_a_push_the_kiosk_leaves_out_is_named_with_why(tmp_path, capsys):
+    """The centre's saved push is laid over the file, or doctor says why it is not (the same rule
+    as the start paths and the sync agent: kiosk.pushed.saved_push_check)."""
+    from kiosk.pushed import save_pushed
+    from kiosk.store import LocalStore
+    from kiosk.usable import APP, HEADLESS, record_kind
+    from seeds.catalogue import QUESTIONS
+    toml = tmp_path / "kiosk.toml"
+    toml.write_text((Path(__file__).resolve().parent.parent / "firmware_config" / "kiosk.toml").read_text())
+    data = tmp_path / "data"
+    data.mkdir()
+    args = ["--config", str(toml), "--data-dir", str(data), "doctor", "--json"]
+
+    def pushed_check() -> dict | None:
+        main(args)
+        return next((c for c in json.loads(capsys.readouterr().out)["checks"] if c["name"] == "pushed config"), None)
+
+    assert pushed_check() is None                               # nothing from the centre yet
+    save_pushed(data, {"version": 7, "questions": [dict(QUESTIONS["recommend"])], "schedule": []})
+    store = LocalStore(data / "kiosk.db", kiosk_id="demo-kiosk-1")
+    record_kind(store, HEADLESS)                                # buttons only: an NPS question cannot be asked
+    store.close()
+    check = pushed_check()
+    assert check["status"] == "warn" and check["detail"].startswith("version 7 from the centre is NOT used: ")
+    assert "no question can be answered with 4 buttons" in check["detail"]
+    store = LocalStore(data / "kiosk.db", kiosk_id="demo-kiosk-1")
+    record_kind(store, APP)                                     # a touchscreen asks it
+    store.close()
+    check = pushed_check()
+    assert check == {"name": "pushed config", "status": "ok",
+                     "detail": f"version 7 from the centre, laid over {toml}"}
