@@ -165,6 +165,7 @@ class SyncAgent:
         # Per kind of write (the outbox, a message on a topic) that fails: (its reason, how often).
         self._store_failing: dict[str, tuple[str, int]] = {}
         self._store_retry_at = 0.0
+        self._requeue_due = False           # a (re)connect: what was sent goes again, once written
         self.last_error: str | None = None
         self.permanent_error: str | None = None
 
@@ -238,6 +239,9 @@ class SyncAgent:
             return
         if self.connected and now >= self._store_retry_at:
             try:
+                if self._requeue_due:
+                    self.counters.resent += self.outbox.requeue()
+                    self._requeue_due = False
                 self._expire(now)
                 self._pump()
             except STORE_FAILURES as e:
@@ -299,11 +303,16 @@ class SyncAgent:
         self.counters.connects += 1
         self.backoff.reset()
         client.subscribe([(t, 1) for t in self._topics.values()])
-        # A reconnect: the centre may never have seen what was in flight; send it all again.
+        # A reconnect: the centre may never have seen what was in flight; send it all again. The
+        # requeue is a write, done by the loop with the outbox's other writes: a card that takes
+        # none then delays it (nothing is sent before it) rather than stopping the agent here.
         self.inflight.clear()
-        self.counters.resent += self.outbox.requeue()
-        self.store.set_meta("sync.connected", "1")
-        self._remember_local_address(client)
+        self._requeue_due = True
+        self._say_connected("1")
+        try:
+            self._remember_local_address(client)
+        except STORE_FAILURES as e:
+            self._store_failed("the connection state", e)
         self.publish_status()
         log.info("connected to %s:%s", self.cfg.broker.host, self.cfg.broker.port)
 
@@ -339,8 +348,16 @@ class SyncAgent:
         delay = self.backoff.next()
         self._next_attempt = self.mono() + delay
         if was:
-            self.store.set_meta("sync.connected", "0")
+            self._say_connected("0")
         log.warning("%s; next attempt in %.1f s", why, delay)
+
+    def _say_connected(self, value: str) -> None:
+        """The link's state for the staff screen (meta sync.connected): a card that takes no
+        write must not stop the agent over it."""
+        try:
+            self.store.set_meta("sync.connected", value)
+        except STORE_FAILURES as e:
+            self._store_failed("the connection state", e)
 
     # --- publishing ---------------------------------------------------------------------------
 

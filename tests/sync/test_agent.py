@@ -290,6 +290,36 @@ def test_an_ack_the_database_cannot_record_is_sent_again_and_counted_once(broker
     assert any("takes writes again" in r.getMessage() for r in caplog.records)
 
 
+def test_a_reconnect_while_the_database_takes_no_write_neither_stops_the_agent_nor_loses_a_batch(
+        broker, centre, make_kiosk, caplog):
+    """On a reconnect the agent makes what was in flight sendable again (a write) and notes the
+    link for the staff screen (a write): a card that takes none delays the resend, never stops
+    the agent; once it takes writes again every answer is acked, each counted once."""
+    k = make_kiosk(broker, ack_timeout_s=30.0, batch_max_events=5)
+    k.record(10)
+    refuse_writes(k.store, "acked_at")               # the batches go out, their acks are not recorded
+    k.store.db.execute_sql(
+        "CREATE TRIGGER refuse_meta BEFORE UPDATE ON meta WHEN NEW.key = 'sync.connected' AND"
+        " (SELECT value FROM meta WHERE key = 'test.refuse_writes') = '1'"
+        " BEGIN SELECT RAISE(ABORT, 'the card took no write'); END")
+    k.store.db.execute_sql(
+        "CREATE TRIGGER refuse_requeue BEFORE UPDATE OF sent_at ON response WHEN NEW.sent_at IS NULL AND"
+        " (SELECT value FROM meta WHERE key = 'test.refuse_writes') = '1'"
+        " BEGIN SELECT RAISE(ABORT, 'the card took no write'); END")
+    caplog.set_level(logging.INFO, logger="kundpuls.sync")
+    with Running(agent_for(k)) as agent:
+        assert centre.wait_for(lambda c: c.deliveries >= 2)          # both batches out, unacked here
+        broker.restart()
+        assert wait_until(lambda: agent.counters.connects >= 2, timeout=20)
+        time.sleep(1.0)
+        runner = [t for t in threading.enumerate() if t.name != threading.current_thread().name]
+        assert agent.connected and all(t.is_alive() for t in runner)
+        k.store.set_meta("test.refuse_writes", "0")
+        assert wait_until(lambda: acked(k.store) == 10, timeout=20)
+    assert len(centre.events) == 10
+    assert any("the connection state" in r.getMessage() for r in caplog.records)
+
+
 def test_refused_retry_while_the_agent_runs_is_sent_without_a_restart(broker, centre, make_kiosk):
     k = make_kiosk(broker, ack_timeout_s=1.0)
     k.record(5)
