@@ -19,7 +19,7 @@ from typing import Sequence
 
 from markupsafe import Markup, escape
 
-from server_sync.report.figures import figure
+from server_sync.report.figures import figure, percent
 
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
 INK, MUTED, GRID = "#1f2933", "#7b8794", "#e4e7eb"
@@ -245,13 +245,13 @@ def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, 
         out.append(f'<line x1="{left:.1f}" x2="{w - right}" y1="{y(v, top_n):.1f}" y2="{y(v, top_n):.1f}" stroke="{GRID}"/>')
         out.append(_text(left - 6, y(v, top_n) + 4, _label(v, lang), 12, "end"))
     for k in range(5):
-        out.append(_text(w - right + 6, y(25 * k, 100) + 4, f"{25 * k}%", 12))
+        out.append(_text(w - right + 6, y(25 * k, 100) + 4, percent(25 * k, lang, 0), 12))
     pts = []
     for i, (r, label) in enumerate(zip(rows, names)):
         x0 = left + bw * i
         out.append(f'<rect x="{x0 + bw * 0.15:.1f}" y="{y(r["n"], top_n):.1f}" width="{bw * 0.7:.1f}"'
                    f' height="{h - bottom - y(r["n"], top_n):.1f}" fill="{BLUE}" rx="2">'
-                   + _title(f'{label}: {figure(r["n"], lang)} ({figure(r["share"], lang)}%)') + "</rect>")
+                   + _title(f'{label}: {figure(r["n"], lang)} ({percent(r["share"], lang)})') + "</rect>")
         out.append(_text(x0 + bw / 2 + 4, h - bottom + 14, label, size, "end", rotate=-40))
         pts.append(f"{x0 + bw / 2:.1f},{y(r['cumulative'], 100):.1f}")
     out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{ORANGE}" stroke-width="2"/>')
