@@ -52,6 +52,17 @@ def percent(v: object, lang: str, digits: int = 1) -> str:
     return figure(v, lang, digits) + PERCENT_SPACE[lang] + "%"
 
 
+def interval(low: object, high: object, lang: str, digits: int = 1, *, signed: bool = False) -> str:
+    """A confidence interval as every page writes one: "69,1–71,9", an en dash between the bounds
+    (the report used "–" in one place and "…" in another). Where a bound carries a sign the dash is
+    spaced, "-3,1 – -1,2", so the minus is not read as part of it. A missing bound: a dash."""
+    if low is None or high is None:
+        return "–"
+    a, b = figure(low, lang, digits, signed=signed), figure(high, lang, digits, signed=signed)
+    gap = " " if a[0] in "+-" or b[0] in "+-" else ""
+    return f"{a}{gap}–{gap}{b}"
+
+
 P_FLOOR = 0.001       # below it a p-value is "< 0.001": its digits say nothing a reader can use
 
 

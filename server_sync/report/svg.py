@@ -19,7 +19,7 @@ from typing import Sequence
 
 from markupsafe import Markup, escape
 
-from server_sync.report.figures import figure, percent
+from server_sync.report.figures import figure, interval, percent
 from server_sync.report.i18n import t
 
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
@@ -350,8 +350,8 @@ def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[flo
             out.append(f'<circle cx="{x(r["raw"]):.1f}" cy="{cy:.1f}" r="4" fill="none" stroke="{MUTED}"/>')
         color = RED if r.get("small") else BLUE
         out.append(f'<circle cx="{x(r["shrunk"]):.1f}" cy="{cy:.1f}" r="5" fill="{color}">'
-                   + _title(f'{r["name"]}: {_value(r["shrunk"], lang)} ({_value(r["low"], lang)}–'
-                            f'{_value(r["high"], lang)}), n={figure(r["n"], lang)}') + "</circle>")
+                   + _title(f'{r["name"]}: {_value(r["shrunk"], lang)} ({interval(r["low"], r["high"], lang)}),'
+                            f' n={figure(r["n"], lang)}') + "</circle>")
         out.append(_text(w - right + 8, cy + 4, f'n={figure(r["n"], lang)}', 12))
     out.append("</svg>")
     return _chart(out)

@@ -18,7 +18,7 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.central.db import connect
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.report import html, svg
-from server_sync.report.figures import figure
+from server_sync.report.figures import figure, interval
 from server_sync.report.i18n import t, weekdays
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
@@ -64,7 +64,7 @@ def test_the_heatmap_and_the_trend_are_also_tables_and_the_report_has_no_script(
             cells = re.search(rf'<th scope="row">{d["date"]}</th>(.*?)</tr>', table).group(1)
             assert f'<td class=num>{figure(d["n"], lang)}</td>' in cells
             if d["value"] is not None:
-                assert f'{figure(d["value"], lang)} ({figure(d["low"], lang)}–{figure(d["high"], lang)})' in cells
+                assert f'{figure(d["value"], lang)} ({interval(d["low"], d["high"], lang)})' in cells
 
 
 def test_an_actions_before_and_after_are_written_in_its_card(report):
@@ -120,3 +120,24 @@ def test_no_grid_forces_a_column_wider_than_a_phone():
     css = REPORT_CSS.read_text()
     minima = re.findall(r"minmax\(([^;}]*?),1fr\)", css)
     assert minima and all(re.fullmatch(r"min\(\d+px,100%\)", m) for m in minima), minima
+
+
+def test_an_interval_is_written_one_way_everywhere(report):
+    """The effect read "(+1,2…+3,4)", the estimates "(69,4–73,8)": one en dash, spaced where a
+    bound carries a sign."""
+    assert interval(69.12, 71.9, "sv") == "69,1–71,9" and interval(69.12, 71.9, "en") == "69.1–71.9"
+    assert interval(-3.14, -1.2, "nb") == "-3,1 – -1,2" and interval(0.4, 2, "sv", signed=True) == "+0,4 – +2"
+    assert interval(None, 3.0, "en") == "–"
+    for lang in LANGUAGES:
+        page = html.render(report, lang)
+        assert "…" not in re.sub(r"<style>.*?</style>", "", page, flags=re.S)
+
+
+def test_the_report_sections_tables_have_header_rows_and_scopes(report):
+    """Every table of the report's own sections (drivers, alerts, and the chart tables) names its
+    headers' scope, so a screen reader says which column and row a figure is in."""
+    page = html.render(report, "en")
+    for section in ("drivers", "alerts", "trends", "heatmap"):
+        body = re.search(rf'<section id="{section}">(.*?)</section>', page, flags=re.S).group(1)
+        for table in re.findall(r"<table>.*?</table>", body, flags=re.S):
+            assert "<thead>" in table and "<th>" not in table, (section, table[:200])
