@@ -2,7 +2,10 @@
 weekday × hour heatmap, Pareto bars with a cumulative line, a ranking with intervals, a scatter.
 
 Pure string building; every chart scales with its viewBox (phones included), carries
-`class="chart"` and a `data-chart` name, and a <title> for screen readers. Never fetches anything
+`class="chart"` and a `data-chart` name, and a <title>: its name for screen readers, which hear
+nothing of the marks' own titles (mouse tooltips), so what a chart shows is also text on the page
+(the heatmap's and trend's tables, an action's before and after: the section templates) or, for
+a sparkline, in its name. Never fetches anything
 (no CDN, no fonts): the report must open offline. A chart is returned as `Markup`, so the report's
 templates insert it as it is; every text that goes into a chart (names, labels, tooltips) passes
 through `_text`, `_title` or `_open`, the only places here that escape, with the same escaping as

@@ -105,6 +105,15 @@ def test_a_percentage_is_written_one_way_per_language():
     assert "Price: 6 (31.6%)" in en_chart and ">25%</text>" in en_chart
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_catalogues_write_a_percentage_by_the_same_rule(lang):
+    """"95 % KI" in the Swedish and Norwegian texts too, with the no-break space of `percent`."""
+    from server_sync.report.i18n import REPORT_TEXTS
+    texts = [REPORT_TEXTS.text(key, lang) for key in ("ci", "band", "footer", "ranking_note")]
+    signs = [m for text in texts for m in re.findall(r"\d\D?%", text)]
+    assert signs and set(signs) == {f"5{figures.PERCENT_SPACE[lang]}%"}, signs
+
+
 def test_the_summary_card_writes_csat_as_a_percentage(report):
     for lang in LANGUAGES:
         page = html.render(report, lang)
