@@ -212,7 +212,7 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
             if dip.complaint is not None:
                 c = dip.complaint
                 message += (f"; '{c.reason}' cited in {c.count} of {c.mentions} follow-up reasons"
-                            f" (usually {100 * c.usual_share:.0f} %)")
+                            f" (usually {100 * c.usual_share:.0f}%)")
             window_from = datetime.combine(today - timedelta(days=dip.days - 1), datetime.min.time(), tz)
             alert = raise_or_extend(db, {
                 "site_id": site, "question_id": question, "kind": "realtime", "window_from": window_from,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from server_sync.report.figures import figure, p_statement
+from server_sync.report.figures import figure, p_statement, percent
 from server_sync.report.i18n import reason_labels, t
 
 DETAIL_VERSION = 1           # the shape this code reads (analysis.alerts.DETAIL_VERSION)
@@ -48,7 +48,7 @@ def _dip(d: Mapping[str, Any], lang: str) -> str:
         reason = reason_labels(lang).get(c["reason"], c["reason"])
         text += "; " + t("alert_complaint", lang, reason=t("alert_question", lang, question=reason),
                          count=figure(int(c["count"]), lang), mentions=figure(int(c["mentions"]), lang),
-                         share=figure(100 * float(c["usual_share"]), lang, 0))
+                         share=percent(100 * float(c["usual_share"]), lang, 0))
     return text
 
 

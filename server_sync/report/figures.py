@@ -4,7 +4,8 @@ mails). Swedish and Norwegian write a decimal comma ("76,5", "< 0,001"), English
 Swedish and Norwegian a count of five digits or more is grouped by thousands with a narrow
 no-break space ("12 345"; "1234" is not); English is not grouped ("12345"), so every English
 text (the webhooks' and the kiosks' included) reads exactly as before. The minus sign stays the
-hyphen-minus Python writes ("-3,5").
+hyphen-minus Python writes ("-3,5"). A percentage is one figure too (`percent`): Swedish and
+Norwegian put a no-break space before "%" ("31,6 %"), English none ("31.6%").
 
 Only for what a person reads: JSON, CSV, the API, webhooks, MQTT, `alert.message` and every value
 code reads (HTML attributes, SVG coordinates, CSS widths) keep Python's own formatting.
@@ -36,6 +37,30 @@ def figure(v: object, lang: str, digits: int = 1, *, signed: bool = False, signi
     else:
         text = f"{float(v):{sign}{group}.{digits}{'g' if significant else 'f'}}"
     return text.translate({ord("."): DECIMAL_MARK[lang], ord(","): THOUSANDS_MARK[lang]})
+
+
+# What stands between a percentage and its "%": U+00A0 NO-BREAK SPACE in Swedish and Norwegian
+# (Språkrådet's rule; it never breaks the sign onto the next line), nothing in English.
+PERCENT_SPACE = {"sv": "\u00a0", "nb": "\u00a0", "en": ""}
+
+
+def percent(v: object, lang: str, digits: int = 1) -> str:
+    """A percentage (`v` already in percent: 31.6, not 0.316) with its sign, as `lang` writes it:
+    "31,6 %" in Swedish and Norwegian, "31.6%" in English. None is a dash, without a sign."""
+    if v is None:
+        return "–"
+    return figure(v, lang, digits) + PERCENT_SPACE[lang] + "%"
+
+
+def interval(low: object, high: object, lang: str, digits: int = 1, *, signed: bool = False) -> str:
+    """A confidence interval as every page writes one: "69,1–71,9", an en dash between the bounds
+    (the report used "–" in one place and "…" in another). Where a bound carries a sign the dash is
+    spaced, "-3,1 – -1,2", so the minus is not read as part of it. A missing bound: a dash."""
+    if low is None or high is None:
+        return "–"
+    a, b = figure(low, lang, digits, signed=signed), figure(high, lang, digits, signed=signed)
+    gap = " " if a[0] in "+-" or b[0] in "+-" else ""
+    return f"{a}{gap}–{gap}{b}"
 
 
 P_FLOOR = 0.001       # below it a p-value is "< 0.001": its digits say nothing a reader can use

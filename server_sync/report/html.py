@@ -16,7 +16,7 @@ from jinja2.runtime import Context
 
 from server_sync.report import svg
 from server_sync.report.alert_text import alert_kind, alert_text
-from server_sync.report.figures import figure, p_value
+from server_sync.report.figures import figure, interval, p_value, percent
 from server_sync.report.i18n import reason_labels, t, weekdays
 
 
@@ -25,6 +25,18 @@ from server_sync.report.i18n import reason_labels, t, weekdays
 @pass_context
 def _num(ctx: Context, v: Any, digits: int = 1, signed: bool = False) -> str:
     return figure(v, ctx["lang"], digits, signed=signed)
+
+
+@pass_context
+def _percent(ctx: Context, v: Any, digits: int = 1) -> str:
+    return percent(v, ctx["lang"], digits)
+
+
+@pass_context
+def _interval(ctx: Context, e: dict | None, digits: int = 1, signed: bool = False) -> str:
+    """An estimate's (or a test's) interval, from its `low` and `high`."""
+    e = e or {}
+    return interval(e.get("low"), e.get("high"), ctx["lang"], digits, signed=signed)
 
 
 @pass_context
@@ -39,7 +51,7 @@ def tone(verdict: str) -> str:
 
 ENV = Environment(loader=PackageLoader("server_sync.report", "templates"), autoescape=True,
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-ENV.filters.update(num=_num, tone=tone, pval=_pval)
+ENV.filters.update(num=_num, percent=_percent, interval=_interval, tone=tone, pval=_pval)
 ENV.globals.update(svg=svg, alert_text=alert_text, alert_kind=alert_kind)
 
 

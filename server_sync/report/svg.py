@@ -2,7 +2,10 @@
 weekday × hour heatmap, Pareto bars with a cumulative line, a ranking with intervals, a scatter.
 
 Pure string building; every chart scales with its viewBox (phones included), carries
-`class="chart"` and a `data-chart` name, and a <title> for screen readers. Never fetches anything
+`class="chart"` and a `data-chart` name, and a <title>: its name for screen readers, which hear
+nothing of the marks' own titles (mouse tooltips), so what a chart shows is also text on the page
+(the heatmap's and trend's tables, an action's before and after: the section templates) or, for
+a sparkline, in its name. Never fetches anything
 (no CDN, no fonts): the report must open offline. A chart is returned as `Markup`, so the report's
 templates insert it as it is; every text that goes into a chart (names, labels, tooltips) passes
 through `_text`, `_title` or `_open`, the only places here that escape, with the same escaping as
@@ -19,11 +22,57 @@ from typing import Sequence
 
 from markupsafe import Markup, escape
 
-from server_sync.report.figures import figure
+from server_sync.report.figures import figure, interval, percent
+from server_sync.report.i18n import t
 
 FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
 INK, MUTED, GRID = "#1f2933", "#7b8794", "#e4e7eb"
 BLUE, BAND, ORANGE, GREEN, RED = "#2563eb", "#bfdbfe", "#f97316", "#16a34a", "#dc2626"
+WHITE = "#ffffff"
+
+
+def luminance(color: str) -> float:
+    """WCAG 2.x relative luminance of a "#rrggbb" colour."""
+    def channel(v: int) -> float:
+        c = v / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (channel(int(color[i:i + 2], 16)) for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two "#rrggbb" colours (1 to 21)."""
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+AA = 4.5                   # WCAG AA contrast of normal text
+
+
+def ink_on(fill: str) -> str:
+    """The text colour for a background `fill`: the chart's ink, or white where the ink would fall
+    under AA (the heatmap's dark red and green)."""
+    return INK if contrast(INK, fill) >= AA else WHITE
+
+
+def _mix(color: str, other: tuple[int, int, int], f: float) -> str:
+    rgb = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return "#%02x%02x%02x" % tuple(round(a + (b - a) * f) for a, b in zip(rgb, other))
+
+
+def readable(fill: str) -> str:
+    """`fill`, or where neither ink nor white text reads on it at AA (a mid-dark colour, e.g. the
+    heatmap's top green #16a34a: 4.48:1 with ink, 3.2:1 with white), the nearest lighter or darker
+    shade on which one of them does."""
+    if contrast(INK, fill) >= AA or contrast(WHITE, fill) >= AA:
+        return fill
+    for step in range(1, 101):
+        lighter, darker = _mix(fill, (255, 255, 255), step / 100), _mix(fill, (0, 0, 0), step / 100)
+        if contrast(INK, lighter) >= AA:
+            return lighter
+        if contrast(WHITE, darker) >= AA:
+            return darker
+    return WHITE
 
 
 def _open(name: str, title: str, width: int, height: int) -> str:
@@ -76,6 +125,12 @@ def _nice_range(lo: float, hi: float, bounds: tuple[float, float]) -> tuple[floa
 def _label(v: float, lang: str) -> str:
     """An axis value: whole without decimals, else one, in `lang`'s way of writing figures."""
     return figure(v, lang, 0 if float(v).is_integer() else 1)
+
+
+def _value(v: float | None, lang: str) -> str:
+    """A metric's value in a tooltip or a name: always one decimal ("75,0", never "75" beside
+    "79,0": an NPS day is a whole number now and then), a dash for none."""
+    return figure(None if v is None else float(v), lang)
 
 
 MIN_SPAN = 0.2             # a value axis spans at least a fifth of the scale: small moves look small
@@ -141,8 +196,7 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
         bh = (strip - 18) * d["n"] / most
         out.append(f'<rect x="{x(d["date"]) - bar / 2:.1f}" y="{h - bottom - bh:.1f}" width="{bar:.1f}"'
                    f' height="{bh:.1f}" fill="{MUTED}" opacity="0.6">'
-                   + _title(f'{d["date"]}: {_label(d["value"], lang) if d.get("value") is not None else "–"}'
-                            f' (n={figure(d["n"], lang)})') + "</rect>")
+                   + _title(f'{d["date"]}: {_value(d.get("value"), lang)} (n={figure(d["n"], lang)})') + "</rect>")
     out.append(_text(left + 2, plot_bottom + 14, n_label.format(n=figure(most, lang)), 11))
     for d, anchor in ((pts[0], "start"), (pts[len(pts) // 2], "middle"), (pts[-1], "end")):
         out.append(_text(x(d["date"]), h - bottom + 16, d["date"], 12, anchor))
@@ -169,7 +223,9 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
                   empty: str, n_label: str = "n", legend: str = "", *, lang: str) -> Markup:
     """Weekday × hour: each cell's colour on the metric's absolute scale (red at the bottom of the
     scale, yellow at its middle, green at the top: 75 is light green whatever the other hours
-    score), its value and its n written in it (phones have no hover), a legend of the scale."""
+    score), its value and its n written in it (phones have no hover) in ink or white, whichever
+    reads at 4.5:1 on the cell, a legend of the scale. The same figures are the section's table
+    (templates' heatmap.html), for screen readers."""
     cells = [c for c in cells if c.get("value") is not None]
     if not cells:
         return _empty(name, title, empty)
@@ -189,16 +245,18 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
         j = hours.index(c["hour"])
         t = (c["value"] - lo) / (hi - lo)
         cx, cy = left + cell_w * (j + 0.5), top + cell_h * c["weekday"]
+        fill = readable(_diverging(t))
         out.append(f'<rect x="{left + cell_w * j + 1:.1f}" y="{cy + 1:.1f}"'
-                   f' width="{cell_w - 2:.1f}" height="{cell_h - 2}" rx="3" fill="{_diverging(t)}">'
-                   + _title(f'{weekdays[c["weekday"]]} {c["hour"]:02d}: {figure(float(c["value"]), lang)}'
+                   f' width="{cell_w - 2:.1f}" height="{cell_h - 2}" rx="3" fill="{fill}">'
+                   + _title(f'{weekdays[c["weekday"]]} {c["hour"]:02d}: {_value(c["value"], lang)}'
                             f' ({n_label}={figure(c["n"], lang)})')
                    + "</rect>")
-        out.append(_text(cx, cy + 16, figure(c["value"], lang, 0), 13, "middle", INK, "bold"))
-        out.append(_text(cx, cy + 29, figure(c["n"], lang), 10, "middle", INK))
+        ink = ink_on(fill)
+        out.append(_text(cx, cy + 16, figure(c["value"], lang, 0), 13, "middle", ink, "bold"))
+        out.append(_text(cx, cy + 29, figure(c["n"], lang), 11, "middle", ink))
     # The legend: the whole scale, so a colour reads the same in every report.
     ly, lw = top + cell_h * 7 + 14, min(300.0, w - left - 8)
-    stops = "".join(f'<stop offset="{k / 10:.1f}" stop-color="{_diverging(k / 10)}"/>' for k in range(11))
+    stops = "".join(f'<stop offset="{k / 10:.1f}" stop-color="{readable(_diverging(k / 10))}"/>' for k in range(11))
     out.append(f'<defs><linearGradient id="{escape(name)}-scale">{stops}</linearGradient></defs>')
     out.append(f'<rect x="{left}" y="{ly}" width="{lw:.1f}" height="10" rx="2" fill="url(#{escape(name)}-scale)"/>')
     for k in range(5):
@@ -245,13 +303,13 @@ def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, 
         out.append(f'<line x1="{left:.1f}" x2="{w - right}" y1="{y(v, top_n):.1f}" y2="{y(v, top_n):.1f}" stroke="{GRID}"/>')
         out.append(_text(left - 6, y(v, top_n) + 4, _label(v, lang), 12, "end"))
     for k in range(5):
-        out.append(_text(w - right + 6, y(25 * k, 100) + 4, f"{25 * k}%", 12))
+        out.append(_text(w - right + 6, y(25 * k, 100) + 4, percent(25 * k, lang, 0), 12))
     pts = []
     for i, (r, label) in enumerate(zip(rows, names)):
         x0 = left + bw * i
         out.append(f'<rect x="{x0 + bw * 0.15:.1f}" y="{y(r["n"], top_n):.1f}" width="{bw * 0.7:.1f}"'
                    f' height="{h - bottom - y(r["n"], top_n):.1f}" fill="{BLUE}" rx="2">'
-                   + _title(f'{label}: {figure(r["n"], lang)} ({figure(r["share"], lang)}%)') + "</rect>")
+                   + _title(f'{label}: {figure(r["n"], lang)} ({percent(r["share"], lang)})') + "</rect>")
         out.append(_text(x0 + bw / 2 + 4, h - bottom + 14, label, size, "end", rotate=-40))
         pts.append(f"{x0 + bw / 2:.1f},{y(r['cumulative'], 100):.1f}")
     out.append(f'<polyline points="{" ".join(pts)}" fill="none" stroke="{ORANGE}" stroke-width="2"/>')
@@ -295,8 +353,8 @@ def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[flo
             out.append(f'<circle cx="{x(r["raw"]):.1f}" cy="{cy:.1f}" r="4" fill="none" stroke="{MUTED}"/>')
         color = RED if r.get("small") else BLUE
         out.append(f'<circle cx="{x(r["shrunk"]):.1f}" cy="{cy:.1f}" r="5" fill="{color}">'
-                   + _title(f'{r["name"]}: {figure(r["shrunk"], lang)} ({figure(r["low"], lang)}–'
-                            f'{figure(r["high"], lang)}), n={figure(r["n"], lang)}') + "</circle>")
+                   + _title(f'{r["name"]}: {_value(r["shrunk"], lang)} ({interval(r["low"], r["high"], lang)}),'
+                            f' n={figure(r["n"], lang)}') + "</circle>")
         out.append(_text(w - right + 8, cy + 4, f'n={figure(r["n"], lang)}', 12))
     out.append("</svg>")
     return _chart(out)
@@ -329,7 +387,7 @@ def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, st
                        ' stroke-dasharray="5 4"/>')
     for px, py, label in points:
         out.append(f'<circle cx="{x(px):.1f}" cy="{y(py):.1f}" r="4" fill="{BLUE}" opacity="0.7">'
-                   + _title(f"{label}: {figure(float(px), lang)} / {figure(float(py), lang)}") + "</circle>")
+                   + _title(f"{label}: {_value(px, lang)} / {_value(py, lang)}") + "</circle>")
     out.append(_text((left + w - right) / 2, h - 6, x_label, 13, "middle", INK))
     out.append(_text(12, (top + h - bottom) / 2, y_label, 13, "middle", INK, rotate=-90))
     out.append("</svg>")
@@ -355,7 +413,7 @@ def before_after_chart(name: str, title: str, before: dict, after: dict, labels:
             out.append(f'<line x1="{x(e["low"]):.1f}" x2="{x(e["high"]):.1f}" y1="{cy}" y2="{cy}" stroke="{color}"'
                        ' stroke-width="2"/>')
         out.append(f'<circle cx="{x(e["value"]):.1f}" cy="{cy}" r="5" fill="{color}"/>')
-        out.append(_text(w - right + 6, cy + 4, figure(float(e["value"]), lang), 12))
+        out.append(_text(w - right + 6, cy + 4, _value(e["value"], lang), 12))
     out.append("</svg>")
     return _chart(out)
 
@@ -363,7 +421,8 @@ def before_after_chart(name: str, title: str, before: dict, after: dict, labels:
 def sparkline(name: str, title: str, daily: Sequence[dict], bounds: tuple[float, float], empty: str, *,
               lang: str) -> Markup:
     """A small trend line of the daily values (no axes) for an overview card; the first and last
-    value are written at its ends, the range in its title."""
+    value are written at its ends; its name (what a screen reader says) gives the first and last
+    value with their days, and the lowest and highest."""
     pts = [d for d in daily if d.get("value") is not None]
     if not pts:
         return _empty(name, title, empty, 200, 44)
@@ -373,7 +432,10 @@ def sparkline(name: str, title: str, daily: Sequence[dict], bounds: tuple[float,
     n = len(pts)
     x = (lambda i: left + (w - left - right) * (i / max(1, n - 1)))
     y = (lambda v: top + (h - top - bottom) * (1 - (v - lo) / max(1e-9, hi - lo)))
-    label = f"{title} ({pts[0]['date']} – {pts[-1]['date']}, {_label(lo, lang)}–{_label(hi, lang)})"
+    # What a screen reader says for the line: where it starts and ends, and how low and high it goes.
+    label = t("sparkline_name", lang, title=title, first=_value(values[0], lang), first_date=pts[0]["date"],
+              last=_value(values[-1], lang), last_date=pts[-1]["date"], low=_value(min(values), lang),
+              high=_value(max(values), lang))
     out = [_open(name, label, w, h)]
     out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))}"'
                f' fill="none" stroke="{BLUE}" stroke-width="1.6" stroke-linejoin="round"/>')

@@ -22,10 +22,10 @@ from server_sync.commands.report import render
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.report import figures, html
 from server_sync.report.alert_text import alert_text
-from server_sync.report.figures import figure, p_statement
+from server_sync.report.figures import figure, p_statement, percent
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
-NNBSP = "\u202f"
+NNBSP, NBSP = "\u202f", "\u00a0"
 
 # A dip alert's and a trend alert's facts as the rules store them (analysis.alerts).
 DIP = {"message": "'visit' Happy Index 25.0 …", "detail": {
@@ -68,7 +68,8 @@ def test_the_templates_filters_take_the_language_of_the_page():
 def test_an_alert_reads_with_the_readers_decimal_mark():
     nb, en = alert_text(DIP, "nb"), alert_text(DIP, "en")
     assert "25,0 de siste 3 dagene, 52,3 poeng under butikkens vanlige 77,3" in nb
-    assert f"(n=12{NNBSP}345, p = 0,002)" in nb and "(vanligvis 30 %)" in nb
+    assert f"(n=12{NNBSP}345, p = 0,002)" in nb and f"(vanligvis 30{NBSP}%)" in nb
+    assert "(usually 30%)" in en
     assert "25.0 over the last 3 days, 52.3 points below the site's usual 77.3 (n=12345, p = 0.002)" in en
     assert "6,2 poäng" in alert_text(TREND, "sv") and "p = 0,001)" in alert_text(TREND, "sv")
     assert "6.2 points" in alert_text(TREND, "en") and "p = 0.001)" in alert_text(TREND, "en")
@@ -84,6 +85,40 @@ def test_an_alerts_p_value_is_never_zero_or_in_e_notation(p, en, sv):
         assert alert_text(alert, "en").endswith(f"{en})") or f"{en});" in alert_text(alert, "en")
         assert f"{sv})" in alert_text(alert, "sv")
     assert p_statement(p, "en") == en and p_statement(p, "nb") == sv
+
+
+def test_a_percentage_is_written_one_way_per_language():
+    """Swedish and Norwegian put a no-break space before "%", English none; the templates' filter
+    and every chart use the one helper (the report wrote "95 % KI" but "CSAT 75,0%")."""
+    assert [percent(v, "sv") for v in (31.6, 75.0, None)] == [f"31,6{NBSP}%", f"75,0{NBSP}%", "–"]
+    assert percent(25, "nb", 0) == f"25{NBSP}%" and percent(31.6, "en") == "31.6%"
+    page = html.ENV.from_string("CSAT {{ x|percent }} {{ y|percent(0) }}")
+    assert page.render(x=75.0, y=25, lang="sv") == f"CSAT 75,0{NBSP}% 25{NBSP}%"
+    assert page.render(x=75.0, y=25, lang="en") == "CSAT 75.0% 25%"
+    from server_sync.report import svg
+    rows = [{"reason": "price", "n": 6, "share": 31.6, "cumulative": 31.6},
+            {"reason": "queue", "n": 13, "share": 68.4, "cumulative": 100.0}]
+    sv_chart = str(svg.pareto_chart("p", "Pareto", rows, {"price": "Pris"}, "–", lang="sv"))
+    assert f"Pris: 6 (31,6{NBSP}%)" in sv_chart and f">25{NBSP}%</text>" in sv_chart
+    assert "%)" not in sv_chart.replace(f"{NBSP}%)", "") and not re.search(r"\d%", sv_chart)
+    en_chart = str(svg.pareto_chart("p", "Pareto", rows, {"price": "Price"}, "–", lang="en"))
+    assert "Price: 6 (31.6%)" in en_chart and ">25%</text>" in en_chart
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_catalogues_write_a_percentage_by_the_same_rule(lang):
+    """"95 % KI" in the Swedish and Norwegian texts too, with the no-break space of `percent`."""
+    from server_sync.report.i18n import REPORT_TEXTS
+    texts = [REPORT_TEXTS.text(key, lang) for key in ("ci", "band", "footer", "ranking_note")]
+    signs = [m for text in texts for m in re.findall(r"\d\D?%", text)]
+    assert signs and set(signs) == {f"5{figures.PERCENT_SPACE[lang]}%"}, signs
+
+
+def test_the_summary_card_writes_csat_as_a_percentage(report):
+    for lang in LANGUAGES:
+        page = html.render(report, lang)
+        for s in report["summary"]:
+            assert f"CSAT {percent(s['csat']['value'], lang)}</div>" in page
 
 
 def _texts(page: str) -> list[str]:

@@ -317,7 +317,7 @@ def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, centr
         "detail": FACTS}, at, cooldown_min=0)
     old = _dip(db, "s2", at)                                              # nils (nb); no facts
     swedish = "Nöjdindex 30,0 hittills i dag, 40,0 poäng under butikens vanliga 70,0"
-    complaint = "”Kö och väntetid” angavs i 9 av 11 skäl vid uppföljning (vanligen 25 %)"
+    complaint = "”Kö och väntetid” angavs i 9 av 11 skäl vid uppföljning (vanligen 25\u00a0%)"  # a no-break space before "%" (figures.percent)
     text_body, html_body = db.execute_sql("SELECT text_body, html_body FROM mail_outbox WHERE to_addr ="
                                           " 'sara@example.se'").fetchone()
     assert swedish in text_body and complaint in text_body and "below the site" not in text_body

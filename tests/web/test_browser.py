@@ -3,8 +3,10 @@ against the real server on SQLite and PostgreSQL: each role signs in through the
 visits every page of the route table it may see, at 1280 px and at 390 px (a phone), with:
 
 - no console errors (the browser's own log: CSP violations, script errors, failed loads);
-- no horizontal scroll on the phone;
-- every form control labelled, text contrast at least WCAG AA, a skip link first in tab order;
+- no horizontal scroll on the phones (390 px, and 320 px: WCAG 1.4.10's reflow width);
+- every form control labelled, text contrast at least WCAG AA (the SVG charts' text too, on the
+  shape under it), a skip link first in tab order;
+- a live update keeps the keyboard focus where it was, and the aria-live "today" node;
 - injected markup in comments inert (no script ran);
 - a screenshot of every page per role and width in tests/artifacts/web/<engine>/<role>/.
 One browser for the module (starting one is ~2 s), signed out between tests (its cookies
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -30,6 +33,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 from starlette.routing import Route
 
+from server_sync.report.svg import contrast
 from server_sync.web.app import route_table
 from tests.web.conftest import ENGINES
 from tests.web.world import PASSWORD, PEOPLE, ROOT
@@ -37,7 +41,8 @@ from tests.web.world import PASSWORD, PEOPLE, ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "web"
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-WIDTHS = (1280, 390)
+WIDTHS = (1280, 390, 320)
+PHONE = 600                  # narrower than this a page must not scroll sideways
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
          "--window-size=1280,900", "--lang=en")
@@ -51,17 +56,32 @@ function lum(c){var a=c.slice(0,3).map(function(v){v/=255;return v<=0.03928?v/12
   return 0.2126*a[0]+0.7152*a[1]+0.0722*a[2];}
 function bg(el){for(var e=el;e;e=e.parentElement){var c=rgba(getComputedStyle(e).backgroundColor); if(c[3]>0.5) return c;}
   return [255,255,255,1];}
+function ratio(f,b){var L1=lum(f), L2=lum(b); return (Math.max(L1,L2)+0.05)/(Math.min(L1,L2)+0.05);}
+// An SVG text's background: the first opaque filled shape of its chart under its middle, else
+// what is behind the chart. Chart text is held to 4.5:1 whatever its size.
+function svgBg(el){var r=el.getBoundingClientRect(), svg=el.closest('svg');
+  var under=document.elementsFromPoint(r.left+r.width/2, r.top+r.height/2);
+  for(var i=0;i<under.length;i++){var e=under[i];
+    if(e===el||!svg.contains(e)||e.tagName==='text'||e.tagName==='svg') continue;
+    var st=getComputedStyle(e), c=rgba(st.fill);
+    if(st.fill.indexOf('rgb')===0&&parseFloat(st.opacity)>=0.99&&parseFloat(st.fillOpacity)>=0.99) return c;}
+  return bg(svg);}
 var bad=[];
+document.querySelectorAll('svg text').forEach(function(el){
+  if(!el.textContent.trim()||!el.getClientRects().length) return;
+  var r=el.getBoundingClientRect(); if(r.right<0||r.bottom<0||r.width===0) return;
+  var q=ratio(rgba(getComputedStyle(el).fill), svgBg(el));
+  if(q<4.5) bad.push(['svg text', el.textContent.trim().slice(0,40), q.toFixed(2), getComputedStyle(el).fill]);
+});
 document.querySelectorAll('body *').forEach(function(el){
   if(el.closest('svg')) return;
   var own=Array.prototype.some.call(el.childNodes,function(n){return n.nodeType===3&&n.textContent.trim();});
   if(!own||!el.getClientRects().length) return;
   var st=getComputedStyle(el); if(st.visibility==='hidden') return;
   var r=el.getBoundingClientRect(); if(r.right<0||r.bottom<0) return;
-  var f=rgba(st.color), b=bg(el), L1=lum(f), L2=lum(b);
-  var ratio=(Math.max(L1,L2)+0.05)/(Math.min(L1,L2)+0.05);
+  var q=ratio(rgba(st.color), bg(el));
   var size=parseFloat(st.fontSize), large=size>=24||(size>=18.66&&parseInt(st.fontWeight)>=700);
-  if(ratio<(large?3:4.5)) bad.push([el.tagName, el.textContent.trim().slice(0,40), ratio.toFixed(2), st.color]);
+  if(q<(large?3:4.5)) bad.push([el.tagName, el.textContent.trim().slice(0,40), q.toFixed(2), st.color]);
 });
 return bad;
 """
@@ -171,11 +191,12 @@ def test_every_page_as_every_role_at_desktop_and_phone(web, chromium, name):
             driver.get(web.url + path)
             where = f"{role} {path} @{width}"
             assert "/login" not in driver.current_url, where
-            if width == 390:
+            if width < PHONE:
                 scroll, inner = driver.execute_script(
                     "return [document.documentElement.scrollWidth, window.innerWidth]")
                 if scroll > inner:
                     problems.append(f"{where}: scrolls sideways ({scroll} > {inner} px)")
+            driver.execute_script("document.querySelectorAll('details').forEach(function(d){d.open=true;})")
             problems += [f"{where}: unlabelled {c}" for c in driver.execute_script(UNLABELLED_JS)]
             problems += [f"{where}: contrast {c}" for c in driver.execute_script(CONTRAST_JS)]
             if driver.execute_script("return window.__pwned"):
@@ -203,3 +224,83 @@ def test_the_comments_page_shows_scrubbed_data_as_removed(web, chromium):
     assert badges and all(b.text == "telefonnummer borttaget" for b in badges)
     assert "[phone]" not in driver.find_element(By.CSS_SELECTOR, "ul.comments").text
     screenshot(driver, ARTIFACTS / web.engine / "scrubbed-comments-1280.png", 1280)
+
+
+# Before a live update: the focused link's text and the "today" count are made to differ from the
+# server's page (so the update has something to change around and in them), the "today" node is
+# remembered, and in the second round a sibling of the focused link's row is removed (so the
+# rows are replaced and the link's counterpart must take the focus).
+PREPARE_JS = r"""
+var link=document.querySelector(arguments[0]); link.focus(); link.textContent='stale';
+var today=document.getElementById('today'); window.__today=today;
+var big=today && today.querySelector('.bignum'); if(big){big.textContent='-1';}
+if(arguments[1]){var row=link.closest('li,tr'), other=row && (row.nextElementSibling||row.previousElementSibling);
+  if(other){other.remove();}}
+return [link.getAttribute('href'), document.body.getAttribute('data-live-updated')];
+"""
+AFTER_JS = r"""
+var a=document.activeElement, today=document.getElementById('today');
+return [a.tagName, a.getAttribute('href'), a.textContent.trim() !== 'stale', !!today && today===window.__today,
+        today ? today.querySelector('.bignum').textContent : null];
+"""
+
+
+@pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
+def test_a_live_update_keeps_the_focus_and_the_live_region(web, chromium):
+    """Every kiosk's answers refresh the live parts of a page; they held most of its links, and a
+    keyboard or screen-reader user was thrown to <body> each time, and "today" was a new node."""
+    from server_sync.central.db import connect
+    from server_sync.web import marks
+    driver = signed_out(chromium)
+    sign_in(driver, web.url, "ana-analyst")
+    cases = [("/", "#open-alerts li a[href^='/alerts/']", False), ("/", "#open-alerts li a[href^='/alerts/']", True),
+             ("/sites/s001", "#recent-comments a", False), ("/sites", "[data-live] a[href^='/sites/']", False),
+             ("/fleet", "[data-live] a", False)]
+    checked = []
+    for path, selector, reshaped in cases:
+        driver.get(web.url + path)
+        WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "live-state").text
+                                        == d.find_element(By.ID, "live-state").get_attribute("data-on"))
+        if not driver.find_elements(By.CSS_SELECTOR, selector):
+            continue                                        # nothing of that kind on the page
+        href, stamp = driver.execute_script(PREPARE_JS, selector, reshaped)
+        db = connect(web.db_url)
+        try:
+            marks.bump(db, {"s001"}, datetime.now(timezone.utc))
+        finally:
+            db.close()
+        WebDriverWait(driver, 10).until(
+            lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-live-updated") not in (None, stamp))
+        tag, focused, fresh, same_today, count = driver.execute_script(AFTER_JS)
+        where = f"{path} {selector}{' (rows replaced)' if reshaped else ''}"
+        assert (tag, focused) == ("A", href), f"{where}: focus went to {tag} {focused}"
+        assert fresh, f"{where}: the focused link was not updated"
+        if path == "/":
+            assert same_today and count != "-1", f"{where}: 'today' replaced ({same_today}) or not updated ({count})"
+        checked.append(where)
+    assert len(checked) == len(cases), checked
+
+
+FOCUS_RING = re.compile(r"([^{}]*):focus-visible\{([^}]*)\}")
+
+
+def _colour(text: str) -> str:
+    """The first "#rgb" or "#rrggbb" in a declaration, as "#rrggbb"."""
+    hex_ = re.search(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b", text).group(1).lower()
+    return "#" + (hex_ if len(hex_) == 6 else "".join(c * 2 for c in hex_))
+
+
+def test_the_focus_ring_reads_at_3_to_1_on_every_background_it_is_drawn_on():
+    """WCAG 1.4.11: the ring (#f59e0b was 2.15:1 on white) against the page, the cards and
+    sections, and, inside the header, the header's blue; read from the stylesheets themselves."""
+    static = ROOT / "server_sync" / "web" / "static" / "app.css"
+    report = ROOT / "server_sync" / "report" / "templates" / "report" / "report.css"
+    app_css, report_css = (re.sub(r"/\*.*?\*/", "", f.read_text(), flags=re.S) for f in (static, report))
+    rules = {selector.strip(): body for selector, body in FOCUS_RING.findall(app_css)}
+    ring = _colour(rules[""])
+    page = _colour(re.search(r"(?m)^body\{[^}]*background:([^;}]+)", report_css).group(1))
+    card = _colour(re.search(r"(?m)^section\{[^}]*background:([^;}]+)", report_css).group(1))
+    header = _colour(re.search(r"(?m)^header\{[^}]*background:([^;}]+)", report_css).group(1))
+    assert contrast(ring, page) >= 3 and contrast(ring, card) >= 3 and contrast(ring, "#ffffff") >= 3, ring
+    header_ring = _colour(rules["header.top"]) if "header.top" in rules else ring
+    assert contrast(header_ring, header) >= 3, header_ring

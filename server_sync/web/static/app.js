@@ -1,7 +1,9 @@
 // Live updates for the pages that show answers (overview, site, sites, fleet): a Server-Sent
 // Events stream (/live) says which of the person's sites got new answers or kiosk news; if one
 // of them is on this page (body data-live-sites, "*" for all), the page fetches itself again and
-// swaps in its parts marked data-live. Plain JS, no library, nothing loaded from elsewhere.
+// updates its parts marked data-live in place: the focused element and the live regions stay the
+// same nodes, so a keyboard or screen-reader user is not thrown to the top of the page whenever a
+// kiosk sends answers, and "today" is announced. Plain JS, no library, nothing loaded from elsewhere.
 (function () {
   "use strict";
   var body = document.body;
@@ -22,6 +24,71 @@
     return false;
   }
 
+  // Whether `el` must stay the node it is while its page is updated: it holds the keyboard focus
+  // (a replaced element takes the focus with it, to <body>), or it is or holds a live region (a
+  // screen reader announces a change of a live region's text, not a new region).
+  function kept(el) {
+    return el.contains(document.activeElement) || el.matches("[aria-live]") || !!el.querySelector("[aria-live]");
+  }
+
+  // Makes `old` show what `next` (already imported) shows, touching only what changed: an equal
+  // child stays, a changed text is changed in place, a kept element is patched inside, any other
+  // changed element is replaced. Where the children differ in shape, they are all replaced.
+  function patch(old, next) {
+    Array.prototype.slice.call(old.attributes).forEach(function (a) {
+      if (!next.hasAttribute(a.name)) { old.removeAttribute(a.name); }
+    });
+    Array.prototype.forEach.call(next.attributes, function (a) {
+      if (old.getAttribute(a.name) !== a.value) { old.setAttribute(a.name, a.value); }
+    });
+    var a = Array.prototype.slice.call(old.childNodes), b = Array.prototype.slice.call(next.childNodes);
+    var alike = a.length === b.length && a.every(function (n, i) { return n.nodeName === b[i].nodeName; });
+    if (!alike) { old.replaceChildren.apply(old, b); return; }
+    a.forEach(function (n, i) {
+      if (n.isEqualNode(b[i])) { return; }
+      if (n.nodeType === Node.TEXT_NODE) { n.data = b[i].data; }
+      else if (n.nodeType === Node.ELEMENT_NODE && kept(n)) { patch(n, b[i]); }
+      else { n.replaceWith(b[i]); }
+    });
+  }
+
+  // What finds the focused element's counterpart if it was replaced after all: its id, else its
+  // tag, link and text, else its place (child indices) in the live part.
+  function keyOf(el, root) {
+    var path = [];
+    for (var e = el; e !== root; e = e.parentElement) {
+      path.unshift(Array.prototype.indexOf.call(e.parentElement.children, e));
+    }
+    return {id: el.id, tag: el.tagName, href: el.getAttribute("href"), text: el.textContent.trim(), path: path};
+  }
+
+  function counterpart(key, root) {
+    if (key.id && document.getElementById(key.id)) { return document.getElementById(key.id); }
+    var same = Array.prototype.filter.call(root.querySelectorAll(key.tag), function (e) {
+      return e.getAttribute("href") === key.href && e.textContent.trim() === key.text;
+    });
+    if (same.length) { return same[0]; }
+    var e = root;
+    for (var i = 0; e && i < key.path.length; i++) { e = e.children[key.path[i]]; }
+    return e && e.tagName === key.tag ? e : root;
+  }
+
+  function update(old, next) {
+    var focused = old.contains(document.activeElement) ? document.activeElement : null;
+    var key = focused && keyOf(focused, old);
+    // A table the reader opened stays open.
+    old.querySelectorAll("details[open][id]").forEach(function (d) {
+      var n = next.querySelector("#" + CSS.escape(d.id));
+      if (n) { n.setAttribute("open", ""); }
+    });
+    patch(old, next);
+    if (focused && !document.contains(focused)) {
+      var target = counterpart(key, old);
+      if (target === old && !old.hasAttribute("tabindex")) { old.setAttribute("tabindex", "-1"); }
+      target.focus({preventScroll: true});
+    }
+  }
+
   function refresh() {
     if (busy) { again = true; return; }
     busy = true;
@@ -35,7 +102,7 @@
         var fresh = new DOMParser().parseFromString(html, "text/html");
         document.querySelectorAll("[data-live]").forEach(function (old) {
           var next = old.id && fresh.getElementById(old.id);
-          if (next) { old.replaceWith(document.importNode(next, true)); }
+          if (next) { update(old, document.importNode(next, true)); }
         });
         body.setAttribute("data-live-updated", String(Date.now()));
       })
