@@ -37,6 +37,7 @@ from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.web import audit, render, sessions
 from server_sync.web.filters import BadFilter, check_known, refused, refusal
 from server_sync.web.people import User, user_by_token
+from server_sync.web.queries import question_words
 from server_sync.web.scope import NotVisible, Scope, scope_of
 
 log = logging.getLogger(__name__)
@@ -377,7 +378,8 @@ def _respond(visit: Visit, result: PageResult | Response) -> Response:
                        csrf=visit.session.csrf_token if visit.session else "", title_key=result.title_key,
                        downloads=downloads,
                        live_sites=" ".join(result.live_sites) if result.live_sites is not None else None,
-                       params=visit.params, **result.context)
+                       params=visit.params, question_names=question_words(visit.db, visit.lang),
+                       **result.context)
     return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
 
