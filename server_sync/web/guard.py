@@ -169,7 +169,13 @@ def error_page(request: Request, status: int, lang: str = "en", message: str | N
     may not see reads exactly like one for a site that does not exist."""
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": message or render.text(f"error_{status}", "en")}, status_code=status)
-    body = render.page("web/error.html", lang, status=status, message=message, title_key=f"error_{status}")
+    # A signed-in person keeps the navigation (a 404 has it whatever the cause, so it tells nothing).
+    session: sessions.Session | None = getattr(request.state, "session", None)
+    person = session.user if session is not None else None
+    signed_in = {"user": person, "nav": nav_items(person), "csrf": session.csrf_token,
+                 "path": request.url.path} if person else {}
+    body = render.page("web/error.html", lang, status=status, message=message, title_key=f"error_{status}",
+                       **signed_in)
     return HTMLResponse(body, status_code=status)
 
 
@@ -225,6 +231,7 @@ def visitor_language(request: Request) -> str:
     person = None
     if request.cookies.get(COOKIE):
         session = _load_session(request, request.app.state.web, touch=False)
+        request.state.session = session                  # error_page shows the navigation
         person = session.user if session is not None else None
     return page_language(request, person)
 
@@ -284,6 +291,7 @@ def _authorise(request: Request, admin_only: bool) -> Visit | Response:
         return _login_redirect(request)
     user = session.user
     request.state.language = user.language          # what server_fault answers in, should it come to that
+    request.state.session = session                 # error_page shows the person's navigation
     if user.must_change_password and request.url.path not in MUST_CHANGE_PATHS:
         return RedirectResponse("/account", status_code=303)
     if admin_only and not user.is_admin:
