@@ -169,11 +169,11 @@ def error_page(request: Request, status: int, lang: str = "en", message: str | N
     may not see reads exactly like one for a site that does not exist."""
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": message or render.text(f"error_{status}", "en")}, status_code=status)
-    # A signed-in person keeps the navigation (a 404 has it whatever the cause, so it tells nothing).
+    # A signed-in person keeps the navigation, the same on every error page (no item marked as
+    # the current one by the address), so that a 404 reads alike whatever the cause.
     session: sessions.Session | None = getattr(request.state, "session", None)
     person = session.user if session is not None else None
-    signed_in = {"user": person, "nav": nav_items(person), "csrf": session.csrf_token,
-                 "path": request.url.path} if person else {}
+    signed_in = {"user": person, "nav": nav_items(person), "csrf": session.csrf_token, "path": ""} if person else {}
     body = render.page("web/error.html", lang, status=status, message=message, title_key=f"error_{status}",
                        **signed_in)
     return HTMLResponse(body, status_code=status)
