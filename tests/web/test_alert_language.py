@@ -212,7 +212,7 @@ def test_the_alert_page_names_its_form_its_empty_choice_and_an_empty_history(web
     page = c.get(f"/alerts/{dip}").text
     assert '<section id="act" class="forms"><h2>Behandle</h2>' in page
     assert '<option value=""></option>' not in page and '<option value="">(ingen: beskriv et nytt over)</option>' in page
-    (quiet,), = _stored(web.db_url, "SELECT id FROM alert WHERE message LIKE '%ALERT-OF-S002'")
+    (quiet,), = _stored(web.db_url, "SELECT id FROM alert WHERE message LIKE ?", "%ALERT-OF-S002")
     assert "Ingen historikk ennå." in c.get(f"/alerts/{quiet}").text
 
 
@@ -238,7 +238,7 @@ def test_the_history_says_a_closing_in_words_and_links_its_action(web, dip):
     try:
         page = html.unescape(c.get(f"/alerts/{dip}").text)
         assert re.search(r"lukket: <span class=\"detail\">ingen tiltak trengs: Queue was a one-off</span>", page)
-        (other,), = _stored(web.db_url, "SELECT id FROM alert WHERE message LIKE '%ALERT-OF-S001'")
+        (other,), = _stored(web.db_url, "SELECT id FROM alert WHERE message LIKE ?", "%ALERT-OF-S001")
         (action,), = _stored(web.db_url, "SELECT id FROM action WHERE note = 'ACTION-OF-S001'")
         r = c.post(f"/alerts/{other}/close", data={"csrf_token": csrf_of(page), "outcome": "action",
                                                    "action_id": str(action)})
