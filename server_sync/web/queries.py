@@ -150,13 +150,14 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
     out = []
     for fid, at, comment, reasons, site, name, tz, question, scale, value, language in rows[:limit]:
         stamp = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
-        local = stamp.replace(tzinfo=timezone.utc).astimezone(registry.stored_zone(site, tz))
+        zone = registry.stored_zone(site, tz)
+        local = stamp.replace(tzinfo=timezone.utc).astimezone(zone)
         try:
             codes = json.loads(reasons or "[]")
         except ValueError:
             codes = []
         out.append({"id": fid, "recorded_at": stamp.replace(tzinfo=timezone.utc).isoformat(),
-                    "local_time": local.strftime("%Y-%m-%d %H:%M"), "zone": local.tzname(),
+                    "local_time": local.strftime("%Y-%m-%d %H:%M"), "zone": local.tzname(), "timezone": zone.key,
                     "comment": comment, "reasons": codes, "site_id": site, "site_name": name,
                     "question_id": question, "scale": scale, "value": int(value), "language": language})
     return out, len(rows) > limit
