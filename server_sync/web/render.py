@@ -1,7 +1,9 @@
 """How the web app turns figures into pages and downloads: one Jinja2 environment (autoescape on)
 that finds the web's templates and the report's, so pages include the report's own sections and
-charts; the web's words in sv/nb/en (server_sync/web/locale, the one translation scheme); comment
-text with the kiosk's scrub marks shown as removed data; CSV and JSON of what a page shows.
+charts; the web's words in sv/nb/en (server_sync/web/locale, the one translation scheme); the
+filters that say what the store keeps as codes in the reader's terms (`local`: a site's time on its
+wall clock; `question`: a question's wording; `audit_detail`); comment text with the kiosk's scrub
+marks shown as removed data; CSV and JSON of what a page shows.
 
 Never queries the database; never marks text from the store as safe (only `svg` charts, which
 escape their own text, and `scrubbed`, which escapes every part it does not replace).
@@ -13,9 +15,9 @@ import csv
 import io
 import json
 import re
+from datetime import datetime
 from functools import partial
 from importlib.resources import files
-from datetime import datetime
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
@@ -23,9 +25,9 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, pa
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from server_sync.analysis.chain_report import local_time, utc_instant
 from server_sync.program.i18n import Catalogues
 from server_sync.program.spreadsheet import text_cell
-from server_sync.analysis.chain_report import local_time, utc_instant
 from server_sync.protocol.vocabulary import LANGUAGES, SCRUB_MARKS
 from server_sync.report import html as report_html
 from server_sync.report import svg
@@ -41,7 +43,6 @@ ENV = Environment(loader=ChoiceLoader([PackageLoader("server_sync.web", "templat
                   auto_reload=False)
 ENV.filters.update(report_html.ENV.filters)          # num, pval, tone: figures look as in the report
 ENV.globals.update(report_html.ENV.globals)       # svg, alert_text, alert_kind
-
 
 
 def site_time(utc: str | datetime | None, zone: str | ZoneInfo) -> Markup:
