@@ -134,7 +134,7 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     report["ranking"] = [dict(question_id=q, metric=primary_metric(keys[q][1]), **r.as_dict(names))
                          for q in wanted for r in ranking[q]]
     series_of_key = {(of[q], *keys[q]): q for q in wanted}
-    report["kiosks"] = ([dict(site_id=s, kiosk_id=k, question_id=series_of_key[(q, a, sc)], **metrics_dict(t))
+    report["kiosks"] = ([dict(site_id=s, name=names.get(s, s), kiosk_id=k, question_id=series_of_key[(q, a, sc)], **metrics_dict(t))
                          for (s, k, q, a, sc), t in sorted(queries.kiosk_tallies(db, pf).items())
                          if (q, a, sc) in series_of_key] if f.sites and not brief else [])
 
@@ -203,12 +203,19 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     return protect_employees(report, min_group)
 
 
-def local_time(utc: str | None, zone: ZoneInfo) -> str | None:
+def utc_instant(utc: str | datetime) -> datetime:
+    """A stored time as an aware UTC instant: naive ones ("2026-11-20 16:00:00", as the store
+    keeps them, or a driver's datetime) are UTC; an aware one is converted."""
+    stamp = utc if isinstance(utc, datetime) else datetime.fromisoformat(str(utc))
+    return stamp.replace(tzinfo=timezone.utc) if stamp.tzinfo is None else stamp.astimezone(timezone.utc)
+
+
+def local_time(utc: str | datetime | None, zone: ZoneInfo) -> str | None:
     """A stored UTC time ("2026-11-20 16:00:00") as the site's wall clock with its zone's
     abbreviation ("2026-11-20 17:00 CET"): what a store manager reads an alert's time as."""
     if not utc:
         return None
-    local = datetime.fromisoformat(utc).replace(tzinfo=timezone.utc).astimezone(zone)
+    local = utc_instant(utc).astimezone(zone)
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or zone.key)
 
 

@@ -65,7 +65,8 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         # Answers the centre refused for good wait on the kiosk for a person (docs/deployment.md).
         held = bool(active) and (_rejected(payload) or 0) > 0
         out.append({
-            "kiosk_id": kiosk, "site_id": site, "site_name": name or site, "active": bool(active),
+            "kiosk_id": kiosk, "site_id": site, "site_name": name or site, "timezone": zone.key,
+            "active": bool(active),
             "online": None if online is None else bool(online),
             "last_seen": _dt(last_seen).isoformat() if last_seen is not None else None,
             "outbox_depth": depth, "oldest_unacked_s": oldest,

@@ -37,6 +37,7 @@ from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.web import audit, render, sessions
 from server_sync.web.filters import BadFilter, check_known, refused, refusal
 from server_sync.web.people import User, user_by_token
+from server_sync.web.queries import question_words
 from server_sync.web.scope import NotVisible, Scope, scope_of
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,13 @@ def error_page(request: Request, status: int, lang: str = "en", message: str | N
     may not see reads exactly like one for a site that does not exist."""
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": message or render.text(f"error_{status}", "en")}, status_code=status)
-    body = render.page("web/error.html", lang, status=status, message=message, title_key=f"error_{status}")
+    # A signed-in person keeps the navigation, the same on every error page (no item marked as
+    # the current one by the address), so that a 404 reads alike whatever the cause.
+    session: sessions.Session | None = getattr(request.state, "session", None)
+    person = session.user if session is not None else None
+    signed_in = {"user": person, "nav": nav_items(person), "csrf": session.csrf_token, "path": ""} if person else {}
+    body = render.page("web/error.html", lang, status=status, message=message, title_key=f"error_{status}",
+                       **signed_in)
     return HTMLResponse(body, status_code=status)
 
 
@@ -224,6 +231,7 @@ def visitor_language(request: Request) -> str:
     person = None
     if request.cookies.get(COOKIE):
         session = _load_session(request, request.app.state.web, touch=False)
+        request.state.session = session                  # error_page shows the navigation
         person = session.user if session is not None else None
     return page_language(request, person)
 
@@ -283,6 +291,7 @@ def _authorise(request: Request, admin_only: bool) -> Visit | Response:
         return _login_redirect(request)
     user = session.user
     request.state.language = user.language          # what server_fault answers in, should it come to that
+    request.state.session = session                 # error_page shows the person's navigation
     if user.must_change_password and request.url.path not in MUST_CHANGE_PATHS:
         return RedirectResponse("/account", status_code=303)
     if admin_only and not user.is_admin:
@@ -377,7 +386,8 @@ def _respond(visit: Visit, result: PageResult | Response) -> Response:
                        csrf=visit.session.csrf_token if visit.session else "", title_key=result.title_key,
                        downloads=downloads,
                        live_sites=" ".join(result.live_sites) if result.live_sites is not None else None,
-                       params=visit.params, **result.context)
+                       params=visit.params, question_names=question_words(visit.db, visit.lang),
+                       **result.context)
     return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
 

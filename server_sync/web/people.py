@@ -122,9 +122,14 @@ class User:
     def is_admin(self) -> bool:
         return self.role == ADMIN
 
+    @property
+    def whole_chain(self) -> bool:
+        """Whether the role sees every site (then `regions` and `sites` say nothing)."""
+        return self.role in (ADMIN, ANALYST)
+
     def as_dict(self) -> dict:
         return {"name": self.name, "role": self.role, "language": self.language, "regions": list(self.regions),
-                "sites": list(self.sites), "disabled": self.disabled,
+                "sites": list(self.sites), "whole_chain": self.whole_chain, "disabled": self.disabled,
                 "must_change_password": self.must_change_password}
 
 

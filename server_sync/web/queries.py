@@ -150,13 +150,14 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
     out = []
     for fid, at, comment, reasons, site, name, tz, question, scale, value, language in rows[:limit]:
         stamp = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
-        local = stamp.replace(tzinfo=timezone.utc).astimezone(registry.stored_zone(site, tz))
+        zone = registry.stored_zone(site, tz)
+        local = stamp.replace(tzinfo=timezone.utc).astimezone(zone)
         try:
             codes = json.loads(reasons or "[]")
         except ValueError:
             codes = []
         out.append({"id": fid, "recorded_at": stamp.replace(tzinfo=timezone.utc).isoformat(),
-                    "local_time": local.strftime("%Y-%m-%d %H:%M"), "zone": local.tzname(),
+                    "local_time": local.strftime("%Y-%m-%d %H:%M"), "zone": local.tzname(), "timezone": zone.key,
                     "comment": comment, "reasons": codes, "site_id": site, "site_name": name,
                     "question_id": question, "scale": scale, "value": int(value), "language": language})
     return out, len(rows) > limit
@@ -186,3 +187,33 @@ def site_names(db: Database, sites: Sequence[str] | None) -> dict[str, str]:
         return {}
     return dict(db.execute_sql(f"SELECT id, name FROM site WHERE id IN ({placeholders(db, len(sites))})",
                                list(sites)).fetchall())
+
+
+def with_zones(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` (each naming its `site_id`), each given its site's time zone (`timezone`, the IANA
+    name): what the pages' `local` filter reads the row's stored UTC times in."""
+    zones = registry.site_zones(db, {r["site_id"] for r in rows})
+    for r in rows:
+        r["timezone"] = zones[r["site_id"]].key
+    return rows
+
+
+def question_words(db: Database, lang: str) -> dict[str, str]:
+    """id -> the question's wording in `lang` (its newest version's), for the pages' `question`
+    filter: a reader sees the question, not its id. A question with no wording in `lang` is left
+    out (the filter shows its id)."""
+    out: dict[str, str] = {}
+    for qid, text in db.execute_sql("SELECT id, text FROM question ORDER BY id, version").fetchall():
+        try:
+            wording = json.loads(text or "{}").get(lang)
+        except (ValueError, AttributeError):
+            wording = None
+        if wording:
+            out[qid] = wording
+    return out
+
+
+def scope_names(db: Database) -> dict[str, dict[str, str]]:
+    """The names a person's scope is shown in: {"regions": id -> name, "sites": id -> name}."""
+    return {"regions": dict(db.execute_sql("SELECT id, name FROM region").fetchall()),
+            "sites": site_names(db, None)}

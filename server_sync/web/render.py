@@ -1,7 +1,9 @@
 """How the web app turns figures into pages and downloads: one Jinja2 environment (autoescape on)
 that finds the web's templates and the report's, so pages include the report's own sections and
-charts; the web's words in sv/nb/en (server_sync/web/locale, the one translation scheme); comment
-text with the kiosk's scrub marks shown as removed data; CSV and JSON of what a page shows.
+charts; the web's words in sv/nb/en (server_sync/web/locale, the one translation scheme); the
+filters that say what the store keeps as codes in the reader's terms (`local`: a site's time on its
+wall clock; `question`: a question's wording; `audit_detail`); comment text with the kiosk's scrub
+marks shown as removed data; CSV and JSON of what a page shows.
 
 Never queries the database; never marks text from the store as safe (only `svg` charts, which
 escape their own text, and `scrubbed`, which escapes every part it does not replace).
@@ -13,13 +15,17 @@ import csv
 import io
 import json
 import re
+from datetime import datetime
 from functools import partial
 from importlib.resources import files
 from typing import Any, Iterable, Sequence
+from zoneinfo import ZoneInfo
 
-from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from server_sync.analysis.chain_report import local_time, utc_instant
 from server_sync.program.i18n import Catalogues
 from server_sync.program.spreadsheet import text_cell
 from server_sync.protocol.vocabulary import LANGUAGES, SCRUB_MARKS
@@ -37,6 +43,51 @@ ENV = Environment(loader=ChoiceLoader([PackageLoader("server_sync.web", "templat
                   auto_reload=False)
 ENV.filters.update(report_html.ENV.filters)          # num, pval, tone: figures look as in the report
 ENV.globals.update(report_html.ENV.globals)       # svg, alert_text, alert_kind
+
+
+def site_time(utc: str | datetime | None, zone: str | ZoneInfo) -> Markup:
+    """A stored UTC time as a `<time>` read on the site's wall clock with its zone's abbreviation
+    ("2026-12-03 18:21 CET", chain_report.local_time: as the report and the comments show it),
+    its `datetime` the UTC instant. Every time of a site on a page goes through here (the `local`
+    filter), so a manager never reads UTC as their own clock. None: empty."""
+    if not utc:
+        return Markup("")
+    zone = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    return Markup('<time datetime="{iso}">{shown}</time>').format(iso=utc_instant(utc).isoformat(),
+                                                                 shown=local_time(utc, zone))
+
+
+@pass_context
+def _question(ctx: Context, question_id: str) -> str:
+    """A question as the reader reads it: its wording in the page's language (`question_names`,
+    queries.question_words), else its id."""
+    return ctx["question_names"].get(question_id, question_id)
+
+
+# The audit detail's keys (audit.record's callers: guard.export, the comments and site pages) →
+# the web's word for each; a key not here is shown as it is stored.
+AUDIT_DETAIL_WORDS = {"filters": "detail_filters", "format": "detail_format", "page": "detail_page",
+                      "shown": "detail_shown", "site": "detail_site"}
+
+
+def _detail_value(value: Any) -> str:
+    """A detail's value as a person reads it: filters as `key=value` (as in the address, but not
+    percent- or JSON-escaped: "q=kö"), a list joined, anything else as it is."""
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items()) or "–"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+@pass_context
+def _audit_detail(ctx: Context, detail: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """An audit entry's detail as (label in the page's language, value) pairs."""
+    return [(text(AUDIT_DETAIL_WORDS[k], ctx["lang"]) if k in AUDIT_DETAIL_WORDS else k, _detail_value(v))
+            for k, v in (detail or {}).items()]
+
+
+ENV.filters.update(local=site_time, question=_question, audit_detail=_audit_detail)
 
 _MARK = re.compile("(" + "|".join(re.escape(m) for m in SCRUB_MARKS.values()) + ")")
 _KIND = {mark: kind for kind, mark in SCRUB_MARKS.items()}
@@ -65,7 +116,7 @@ def scrubbed(comment: str | None, lang: str) -> Markup:
 
 # What the base layout reads, for pages that have no person, navigation or downloads.
 _BASE_DEFAULTS = {"user": None, "nav": (), "csrf": "", "live_sites": None, "downloads": {}, "path": "/",
-                  "params": {}, "title_key": "app_name"}
+                  "params": {}, "title_key": "app_name", "question_names": {}}
 
 
 def page(template: str, lang: str, report: dict | None = None, **context: Any) -> str:

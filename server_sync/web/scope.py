@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from peewee import Database
 
-from server_sync.web.people import ADMIN, ANALYST, REGIONAL, STORE, User
+from server_sync.web.people import REGIONAL, STORE, User
 
 
 class NotVisible(LookupError):
@@ -44,7 +44,7 @@ def visible_sites(db: Database, user: User) -> frozenset[str]:
     """The ids of the sites `user` may see. The single source of every access decision."""
     if user.disabled:
         return frozenset()
-    if user.role in (ADMIN, ANALYST):
+    if user.whole_chain:
         return frozenset(r[0] for r in db.execute_sql("SELECT id FROM site"))
     p = db.param
     if user.role == REGIONAL:
@@ -59,7 +59,7 @@ def visible_sites(db: Database, user: User) -> frozenset[str]:
 
 
 def scope_of(db: Database, user: User) -> Scope:
-    return Scope(user, visible_sites(db, user), user.role in (ADMIN, ANALYST) and not user.disabled)
+    return Scope(user, visible_sites(db, user), user.whole_chain and not user.disabled)
 
 
 def visible_regions(db: Database, scope: Scope) -> list[dict]:

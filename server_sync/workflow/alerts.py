@@ -11,6 +11,7 @@ about who may see what (server_sync.web.scope does, before calling). Never raise
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
@@ -31,6 +32,29 @@ DEFAULT_DUE_DAYS = 3            # a dip is worth a look within a few days, or it
 MAX_TEXT = 2000
 WORKFLOW_COLUMNS = ("owner", "state", "due_date", "outcome", "outcome_reason", "duplicate_of", "action_id",
                     "closed_at")
+
+
+# A closing's detail in the history, as `close` writes it: the outcome, the action or alert it
+# names, the reason ("none: a one-off", "action 6", "duplicate of 5: same dip"). Kept in English
+# (the CLI shows it as it is); the web reads its parts back (closed_detail) to say it in words.
+_CLOSED = re.compile(r"(?P<outcome>none|action (?P<action>\d+)|duplicate of (?P<duplicate>\d+))"
+                     r"(?:: (?P<reason>.*))?\Z", re.DOTALL)
+
+
+def _closed_text(outcome: str, ref: int | None, reason: str | None) -> str:
+    named = {"action": f"action {ref}", "duplicate": f"duplicate of {ref}"}.get(outcome, outcome)
+    return named + (f": {reason}" if reason else "")
+
+
+def closed_detail(detail: str | None) -> dict[str, Any] | None:
+    """The parts of a "closed" event's detail (_CLOSED): outcome, action_id, duplicate_of, reason;
+    None for a detail of another form."""
+    m = _CLOSED.match(detail or "")
+    if m is None:
+        return None
+    outcome = m["outcome"].split(" ", 1)[0]
+    return {"outcome": outcome, "action_id": int(m["action"]) if m["action"] else None,
+            "duplicate_of": int(m["duplicate"]) if m["duplicate"] else None, "reason": m["reason"]}
 
 
 def _naive(dt: datetime) -> datetime:
@@ -229,7 +253,6 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
     reason = _text(reason, "--reason", "reason", required=outcome == "none") or None
     p = db.param
     with db.atomic():
-        detail = outcome
         if outcome == "action":
             if (action_id is None) == (new_action is None):
                 raise CentralConfigError("closing with --outcome action needs the action: --action ID of one "
@@ -248,7 +271,6 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
                                      owner=spec.pop("owner", None) or a["owner"] or by, alert_id=alert_id, by=by,
                                      **spec)
                 action_id = act["id"]
-            detail = f"action {action_id}"
         elif outcome == "duplicate":
             if duplicate_of is None:
                 raise FieldError("closing as a duplicate needs --duplicate-of ID", "duplicate_of", "empty")
@@ -259,9 +281,7 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
             if other is None or other["site_id"] != a["site_id"]:
                 raise FieldError(f"no other alert {duplicate_of} at site {a['site_id']}", "duplicate_of",
                                  "not_at_site", value=duplicate_of)
-            detail = f"duplicate of {duplicate_of}"
-        if reason:
-            detail += f": {reason}"
+        detail = _closed_text(outcome, action_id if outcome == "action" else duplicate_of, reason)
         db.execute_sql(f"UPDATE alert SET state = 'closed', outcome = {p}, outcome_reason = {p}, action_id = {p},"
                        f" duplicate_of = {p}, closed_at = {p}, acked_at = COALESCE(acked_at, {p}),"
                        f" ack_comment = COALESCE(ack_comment, {p}) WHERE id = {p}",

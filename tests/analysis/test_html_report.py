@@ -109,7 +109,7 @@ def test_text_from_the_store_is_escaped_in_the_page_and_in_the_charts(report):
     r["filters"]["sites"] = [evil]
     r["alerts"] = [{"raised_at": "2026-11-20 16:00:00", "site_id": evil, "kind": "trend", "message": evil,
                     "ack_comment": None, "acked_at": None}]
-    r["kiosks"] = [{"site_id": "s001", "kiosk_id": evil, "question_id": "visit", "n": 3,
+    r["kiosks"] = [{"site_id": "s001", "name": evil, "kiosk_id": evil, "question_id": "visit", "n": 3,
                     "happy_index": {"value": 50.0, "low": 10.0, "high": 90.0, "small": True}}]
     page = html.render(r, "en")
     assert "<script" not in page and "alert(1)</" not in page

@@ -12,13 +12,15 @@ import io
 import json
 import re
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from server_sync.analysis import alerts as alert_store
 from server_sync.central.db import connect
 from tests.web.conftest import ENGINES
-from tests.web.world import login
+from tests.web.world import csrf_of, login
 
 pytestmark = pytest.mark.parametrize("chain_url", ENGINES, indirect=True, scope="module")
 
@@ -118,10 +120,105 @@ def test_an_alert_raised_before_its_facts_were_kept_shows_its_stored_message(web
     assert "6 of 8 negative at s001 ALERT-OF-S001" in listed and "ALERT-OF-S002" in old
 
 
+@pytest.fixture(scope="module")
+def readers(web) -> dict[str, httpx.Client]:
+    """Signed in once for the tests below that only read: a reader of each language."""
+    clients = {name: login(web.url, name) for name in ("ana-analyst", "rolf-regional", "ada-admin")}
+    yield clients
+    for c in clients.values():
+        c.close()
+
+
+def _stored(db_url: str, sql: str, *params: object) -> list[tuple]:
+    db = connect(db_url)
+    try:
+        return db.execute_sql(sql.replace("?", db.param), params).fetchall()
+    finally:
+        db.close()
+
+
+def _site_time(utc: object, zone: str) -> str:
+    """A stored UTC time as the pages should show it: the site's wall clock and its zone's
+    abbreviation, in a <time> that carries the UTC instant."""
+    at = utc if isinstance(utc, datetime) else datetime.fromisoformat(str(utc))
+    at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+    local = at.astimezone(ZoneInfo(zone))
+    return f'<time datetime="{at.isoformat()}">{local:%Y-%m-%d %H:%M} {local.tzname()}</time>'
+
+
+def test_times_are_the_sites_wall_clock_with_its_zone(web, dip, readers):
+    """Alert times were UTC with no zone (a Stockholm manager's 18:21 read 17:21) beside the
+    comments' local "… CET" and the report's; the fleet's "Last seen (UTC)" too."""
+    zones = dict(_stored(web.db_url, "SELECT id, timezone FROM site"))
+    (raised,), = _stored(web.db_url, "SELECT raised_at FROM alert WHERE id = ?", dip)
+    history = [at for at, in _stored(web.db_url, "SELECT at FROM alert_event WHERE alert_id = ?", dip)]
+    seen = _stored(web.db_url, "SELECT k.site_id, st.last_seen FROM kiosk k JOIN kiosk_status st ON st.kiosk_id = k.id"
+                               " WHERE st.last_seen IS NOT NULL AND k.site_id IN ('s001', 's002')")
+    c = readers["rolf-regional"]
+    for path in ("/", "/alerts", "/sites/s001", f"/alerts/{dip}"):
+        page = c.get(path).text
+        assert _site_time(raised, zones["s001"]) in page, path
+        assert "<time>" not in page, path
+    alert = c.get(f"/alerts/{dip}").text
+    assert history and all(_site_time(at, zones["s001"]) in alert for at in history)
+    for path in ("/fleet", "/sites/s001"):
+        page = c.get(path).text
+        assert seen and all(_site_time(at, zones[site]) in page for site, at in seen if path == "/fleet" or
+                            site == "s001"), path
+        assert "(UTC)" not in page.split("<main", 1)[1], path
+
+
+def test_questions_are_named_in_the_readers_words(web, dip, readers):
+    """The comments' meta line, the alert's "Raised" line, /actions and an action's page showed
+    question ids ("visit")."""
+    wording = {q: json.loads(text)["sv"] for q, text in _stored(web.db_url, "SELECT id, text FROM question")}
+    c = readers["ana-analyst"]                          # sv, every site
+    metas = re.findall(r'<div class="meta">(.*?)</div>', html.unescape(c.get("/comments").text), re.S)
+    assert metas and not [m for m in metas if re.search(r"· (visit|pulse|recommend) ·", m)]
+    assert any(f"· {wording[q]} ·" in m for m in metas for q in wording)
+    alert = html.unescape(c.get(f"/alerts/{dip}").text)
+    raised = re.search(r"<dt>Larmat</dt><dd>(.*?)</dd>", alert).group(1)
+    assert f"· {wording['visit']} ·" in raised and "· visit ·" not in raised
+    actions = html.unescape(c.get("/actions").text)
+    assert "<td>visit</td>" not in actions and f"<td>{wording['visit']}</td>" in actions
+    action = html.unescape(c.get(re.findall(r'href="(/actions/\d+)"', actions)[0]).text)
+    assert re.search(r"<dd>\d{4}-\d\d-\d\d · (.*?)</dd>", action).group(1) in wording.values()
+
+
+def test_the_per_kiosk_table_names_the_site_the_question_and_each_values_metric(web, readers):
+    """It showed the site's id, the question's id, and a value column without heading that mixed
+    Happy Index and NPS."""
+    wording = {q: json.loads(text)["sv"] for q, text in _stored(web.db_url, "SELECT id, text FROM question")}
+    names = dict(_stored(web.db_url, "SELECT id, name FROM site"))
+    site = html.unescape(readers["ana-analyst"].get("/sites/s001").text)
+    kiosks = site.split('<section id="kiosks">', 1)[1].split("</section>", 1)[0]
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td class=num>.*?</td><td class=num>(.*?)</td>",
+                      kiosks)
+    assert rows and {r[0] for r in rows} == {names["s001"]}
+    assert {r[2] for r in rows} <= set(wording.values())
+    assert all(r[3].startswith(("Nöjdindex ", "NPS ")) for r in rows)
+    assert "<th class=num></th>" not in kiosks and "<th class=num>Nöjdindex / NPS (95 % KI)</th>" in kiosks
+
+
+def test_the_leaders_row_says_leader_not_the_columns_heading(readers):
+    page = readers["ana-analyst"].get("/sites").text
+    assert "<td>ledare</td>" in page and "<td>Mot ledaren</td>" not in page
+
+
+def test_the_alert_page_names_its_form_its_empty_choice_and_an_empty_history(web, dip, readers):
+    """The forms' heading repeated the page's title ("Varsel"), the existing-action choice had an
+    empty option, and an alert with no history showed an empty list."""
+    c = readers["rolf-regional"]                        # nb, acts at s001 and s002
+    page = c.get(f"/alerts/{dip}").text
+    assert '<section id="act" class="forms"><h2>Behandle</h2>' in page
+    assert '<option value=""></option>' not in page and '<option value="">(ingen: beskriv et nytt over)</option>' in page
+    (quiet,), = _stored(web.db_url, "SELECT id FROM alert WHERE message LIKE ?", "%ALERT-OF-S002")
+    assert "Ingen historikk ennå." in c.get(f"/alerts/{quiet}").text
+
+
 def test_a_close_sent_twice_lands_where_the_first_did(web, dip):
     """A double-clicked close answered the second click with "This alert is closed already" (a
-    400 page), although the first went through. (Last in the module: the alert stays closed.)"""
-    from tests.web.world import csrf_of
+    400 page), although the first went through. (Late in the module: the alert stays closed.)"""
     c = login(web.url, "rolf-regional")
     form = {"csrf_token": csrf_of(c.get("/account").text), "outcome": "none", "reason": "Queue was a one-off"}
     first, again = (c.post(f"/alerts/{dip}/close", data=form) for _ in range(2))
@@ -132,3 +229,22 @@ def test_a_close_sent_twice_lands_where_the_first_did(web, dip):
     assert first.status_code == again.status_code == 303
     assert first.headers["location"] == again.headers["location"] == f"/alerts/{dip}"
     assert late.status_code == 400                        # someone else's close is news to them
+
+
+def test_the_history_says_a_closing_in_words_and_links_its_action(web, dip):
+    """After closing, the history read "lukket: none: Queue was a one-off" and "lukket: action 6"
+    (the stored detail as it is). (After the close above.)"""
+    c = login(web.url, "rolf-regional")
+    try:
+        page = html.unescape(c.get(f"/alerts/{dip}").text)
+        assert re.search(r"lukket: <span class=\"detail\">ingen tiltak trengs: Queue was a one-off</span>", page)
+        (other,), = _stored(web.db_url, "SELECT id FROM alert WHERE message LIKE ?", "%ALERT-OF-S001")
+        (action,), = _stored(web.db_url, "SELECT id FROM action WHERE note = 'ACTION-OF-S001'")
+        r = c.post(f"/alerts/{other}/close", data={"csrf_token": csrf_of(page), "outcome": "action",
+                                                   "action_id": str(action)})
+        assert r.status_code == 303, r.text[:500]
+        page = html.unescape(c.get(f"/alerts/{other}").text)
+    finally:
+        c.close()
+    assert f'lukket: <span class="detail">tiltak gjort · <a href="/actions/{action}">tiltak #{action}</a></span>' in page
+    assert f"action {action}" not in page

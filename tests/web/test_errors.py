@@ -656,3 +656,76 @@ def test_the_audit_log_says_its_events_in_words_and_refuses_one_it_does_not_have
     r = admin.get("/admin/audit", params={"event": "nope"})
     assert r.status_code == 400 and "'Event' is not one of the choices offered: 'nope'" in html.unescape(r.text)
     assert admin.get("/admin/audit", params={"event": "login"}).status_code == 200
+
+
+def test_the_audit_log_says_its_details_in_words(web, clients):
+    """/admin/audit showed its detail's keys as stored and its filters as escaped JSON
+    (`filters: {"q": "k\\u00f6"}`)."""
+    admin = clients["ada-admin"]
+    csrf = csrf_of(admin.get("/account").text)
+    assert admin.get("/comments", params={"q": "kö"}).status_code == 200
+    english = admin.get("/admin/audit").text
+    assert "filters: q=kö · page: /comments · shown: " in html.unescape(english)
+    assert "\\u00f6" not in english and "{&#34;q&#34;" not in english and '{"q"' not in html.unescape(english)
+    assert admin.post("/account/language", data={"csrf_token": csrf, "language": "sv"}).status_code == 303
+    try:
+        swedish = html.unescape(admin.get("/admin/audit").text)
+    finally:
+        assert admin.post("/account/language", data={"csrf_token": csrf, "language": "en"}).status_code == 303
+    assert "filter: q=kö · sida: /comments · visade: " in swedish
+
+
+def test_the_users_page_says_scopes_languages_and_states_in_words(web, clients):
+    """/admin/users showed the language codes, "*" and region and site ids for scopes, and
+    nothing for an active user."""
+    admin = clients["ada-admin"]
+    db = connect(web.db_url)
+    try:
+        regions = dict(db.execute_sql("SELECT id, name FROM region").fetchall())
+        (s003,), = db.execute_sql("SELECT name FROM site WHERE id = 's003'").fetchall()
+    finally:
+        db.close()
+    users = admin.get("/admin/users").text
+    rows = dict(re.findall(r"<tr><td>([\w-]+)</td><td>[^<]*</td>(.*?)</tr>", users))
+    assert rows["ada-admin"] == "<td>all</td><td>English</td><td>active</td>"
+    assert rows["rolf-regional"] == f"<td>{html.escape(regions['north'])}</td><td>Norsk bokmål</td><td>active</td>"
+    assert rows["sara-store"] == f"<td>{html.escape(s003)}</td><td>Svenska</td><td>active</td>"
+
+
+def test_a_refused_kiosk_config_is_said_in_text_with_the_kiosks_message(web, clients):
+    """It was a red "!" with the message in a `title`: no name for a screen reader, nothing a
+    keyboard or a finger could reach."""
+    message = "question visit: wording for language se refused"
+    db = connect(web.db_url)
+    try:
+        (kiosk,), = db.execute_sql("SELECT id FROM kiosk WHERE site_id = 's003' ORDER BY id").fetchall()[:1]
+        # The outbox moves too: the fleet's figures are cached until a kiosk's status does.
+        db.execute_sql(f"UPDATE kiosk_status SET config_error = {db.param}, outbox_depth = outbox_depth + 1"
+                       f" WHERE kiosk_id = {db.param}", (message, kiosk))
+    finally:
+        db.close()
+    c = clients["sara-store"]                                  # sv, s003
+    deadline = time.monotonic() + 15
+    while "konfiguration avvisad" not in (page := html.unescape(c.get("/fleet").text)):
+        assert time.monotonic() < deadline, "the fleet never showed the refused config"
+        time.sleep(0.3)
+    assert f'title="{message}"' not in page and ">!</span>" not in page
+    assert re.search(r"<details[^>]*><summary>.*konfiguration avvisad.*</summary>\s*<p>Kioskens meddelande "
+                     rf"\(på engelska\): <span lang=\"en\">{message}</span></p></details>", page)
+
+
+def test_error_pages_keep_the_navigation_and_only_pages_with_figures_note_the_intervals(web, clients):
+    """A signed-in person's error page had no navigation (nothing but "Overview" to go on); the
+    footer's note on intervals was on the login and error pages; the login page's autofocus put
+    the first Tab past the skip link that docs/web.md promises first."""
+    c = clients["rolf-regional"]                               # nb
+    note = "intervallene er 95"
+    for path in ("/nope", "/alerts/999999", "/sites?from=tomorrow"):
+        r = c.get(path)
+        assert r.status_code in (400, 404), path
+        assert '<nav aria-label="Hovedmeny">' in r.text and 'action="/logout"' in r.text, path
+        assert note not in r.text, path
+    assert note in c.get("/").text
+    anonymous = httpx.get(f"{web.url}/login", params={"lang": "nb"})
+    assert "autofocus" not in anonymous.text and note not in anonymous.text
+    assert '<nav aria-label="Hovedmeny">' not in httpx.get(f"{web.url}/nope", params={"lang": "nb"}).text

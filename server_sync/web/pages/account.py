@@ -20,6 +20,7 @@ from server_sync.web import audit, filters, render, sessions
 from server_sync.web.guard import (COOKIE, UNSAVED, PageResult, Visit, WebState, clear_session_cookie, client_address,
                                    error_page, form, page, page_language, public, set_session_cookie)
 from server_sync.web.people import set_language, set_password, verify_password
+from server_sync.web.queries import scope_names
 
 ACCOUNT_ERRORS = ("password_wrong", "password_mismatch", "password_same", "password_short")
 ACCOUNT_DONE = ("password", "language")
@@ -107,7 +108,8 @@ def account(v: Visit) -> PageResult:
         if value is not None and value not in offered:
             raise filters.refusal("not_offered", name, value=value)
     return PageResult("web/account.html", {"user": v.user.as_dict()}, "title_account",
-                      context={"languages": LANGUAGES, "message": done, "error": error})
+                      context={"languages": LANGUAGES, "message": done, "error": error,
+                               "scope_names": scope_names(v.db)})
 
 
 @form

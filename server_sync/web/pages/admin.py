@@ -6,6 +6,7 @@ from __future__ import annotations
 from server_sync.web import audit, filters
 from server_sync.web.guard import PageResult, Visit, admin_page
 from server_sync.web.people import users as all_users
+from server_sync.web.queries import scope_names
 
 USER_COLUMNS = ["name", "role", "language", "regions", "sites", "disabled", "must_change_password"]
 AUDIT_COLUMNS = ["at", "user", "event", "address", "detail"]
@@ -15,7 +16,8 @@ AUDIT_COLUMNS = ["at", "user", "event", "address", "detail"]
 @filters.takes()
 def users(v: Visit) -> PageResult:
     rows = [u.as_dict() for u in all_users(v.db)]
-    return PageResult("web/admin_users.html", {"users": rows}, "title_users", csv=lambda d: (USER_COLUMNS, d["users"]))
+    return PageResult("web/admin_users.html", {"users": rows}, "title_users", csv=lambda d: (USER_COLUMNS, d["users"]),
+                      context={"scope_names": scope_names(v.db)})
 
 
 @admin_page

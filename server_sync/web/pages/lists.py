@@ -8,7 +8,7 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.report.alert_text import alert_text
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
-from server_sync.web.queries import site_names
+from server_sync.web.queries import site_names, with_zones
 from server_sync.workflow import actions as workflow_actions
 from server_sync.workflow import alerts as workflow_alerts
 
@@ -35,7 +35,7 @@ def alerts(v: Visit) -> PageResult:
     rows = workflow_alerts.list_alerts(v.db, state=None if state == "overdue" else state, sites=visible,
                                        overdue=state == "overdue", now=v.now)
     names = site_names(v.db, sites)
-    for r in rows:
+    for r in with_zones(v.db, rows):
         r["site_name"] = names.get(r["site_id"], r["site_id"])
         r["text"] = alert_text(r, v.lang)            # `message` is English; this, the reader's
     data = {"alerts": rows, "state": state, "site": filters.ident(v.params, "site")}

@@ -9,7 +9,7 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.report.tabular import csv_rows, CSV_COLUMNS
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
-from server_sync.web.queries import answers_today
+from server_sync.web.queries import answers_today, with_zones
 from server_sync.workflow import actions as workflow_actions
 from server_sync.workflow import alerts as workflow_alerts
 
@@ -32,7 +32,7 @@ def build(v: Visit) -> PageResult:
         "trends": [{"question_id": t["question_id"], "metric": t["metric"], "daily": t["daily"],
                     "change": t["change"]} for t in report["trends"]] if report else [],
         "today": answers_today(v.db, sites, v.now) if sites != () else {"total": 0, "by_question": {}},
-        "open_alerts": {"count": len(open_alerts), "newest": open_alerts[:OPEN_ALERTS_SHOWN]},
+        "open_alerts": {"count": len(open_alerts), "newest": with_zones(v.db, open_alerts[:OPEN_ALERTS_SHOWN])},
         "overdue": {"alerts": overdue_alerts[:OPEN_ALERTS_SHOWN], "alert_count": len(overdue_alerts),
                     "actions": overdue_actions[:OPEN_ALERTS_SHOWN], "action_count": len(overdue_actions)},
         "fleet": summary(kiosks),

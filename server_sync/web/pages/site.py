@@ -10,7 +10,7 @@ from server_sync.central.registry import site as site_row
 from server_sync.report.tabular import CSV_COLUMNS, csv_rows
 from server_sync.web import audit, filters
 from server_sync.web.guard import PageResult, Visit
-from server_sync.web.queries import CommentFilter, comments
+from server_sync.web.queries import CommentFilter, comments, with_zones
 from server_sync.workflow import actions as workflow_actions
 from server_sync.workflow import alerts as workflow_alerts
 from server_sync.workflow.people import may_act
@@ -32,7 +32,8 @@ def build(v: Visit) -> PageResult:
                      site=site_id, shown=len(recent))
     data = {"site": site_row(v.db, site_id), "period": report["period"], "summary": report["summary"],
             "trends": report["trends"], "heatmap": report["heatmap"], "drivers": report["drivers"],
-            "actions": report["actions"], "alerts": workflow_alerts.list_alerts(v.db, sites=(site_id,), now=v.now, limit=50),
+            "actions": report["actions"], "alerts": with_zones(v.db, workflow_alerts.list_alerts(v.db, sites=(site_id,), now=v.now,
+                                                                  limit=50)),
             "suggestions": workflow_actions.suggestions(v.db, site_id, v.now, visible=v.scope.sites),
             "kiosks": v.fleet((site_id,)), "kiosk_figures": report["kiosks"],
             "comments": recent, "report": report}

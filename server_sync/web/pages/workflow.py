@@ -25,7 +25,7 @@ from server_sync.protocol.vocabulary import MAX_INT64
 from server_sync.web import filters, render
 from server_sync.web.guard import PageResult, Visit, admin_page, error_page, form, page
 from server_sync.web.people import users
-from server_sync.web.queries import site_names
+from server_sync.web.queries import site_names, with_zones
 from server_sync.web.scope import NotVisible, visible_sites
 from server_sync.workflow import actions, alerts
 from server_sync.workflow.people import ACTING_ROLES, may_act
@@ -70,9 +70,11 @@ def _owners(v: Visit, site_id: str) -> list[str]:
 @page
 @filters.takes()
 def alert_page(v: Visit) -> PageResult:
-    a = _alert(v)
+    a = with_zones(v.db, [_alert(v)])[0]
     names = site_names(v.db, (a["site_id"],))
     a["site_name"] = names.get(a["site_id"], a["site_id"])
+    for e in a["history"]:               # a closing said in the reader's words, from its parts
+        e["closed"] = alerts.closed_detail(e["detail"]) if e["event"] == "closed" else None
     acting = may_act(v.db, v.user, a["site_id"])
     data = {"alert": a}
     context = {"may_act": acting, "owners": _owners(v, a["site_id"]) if acting else [],
