@@ -23,7 +23,8 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.report.alert_text import alert_text
-from server_sync.report.figures import figure
+from server_sync.report.figures import figure, interval
+from server_sync.report.html import question_text
 from server_sync.report.i18n import reason_labels
 from server_sync.report.i18n import t as report_text
 from server_sync.web import render
@@ -77,6 +78,7 @@ def figures(db: Database, user: User, now: datetime) -> dict[str, Any] | None:
     sites = () if scope.everything else tuple(sorted(scope.sites))
     report = chain_report.build(db, ReportFilter(sites, date_from=first, date_to=last), now=now)
     changes = {tr["question_id"]: tr["change"] for tr in report["trends"]}
+    series = {q["id"]: q for q in report["questions"]}
     drivers = {d["question_id"]: d for d in report["drivers"]}
     questions = []
     for s in report["summary"]:
@@ -86,7 +88,8 @@ def figures(db: Database, user: User, now: datetime) -> dict[str, Any] | None:
         metric = "nps" if s["scale"] == "nps11" else "happy_index"
         change = changes.get(q) or {}
         questions.append({
-            "question_id": q, "audience": s["audience"], "metric": metric, "n": s["n"],
+            "question_id": q, "question": series.get(q, {"id": q}), "audience": s["audience"], "metric": metric,
+            "n": s["n"],
             "value": (s.get(metric) or {}).get("value"), "low": (s.get(metric) or {}).get("low"),
             "high": (s.get(metric) or {}).get("high"),
             "change": (change.get("test") or {}).get("diff"), "change_verdict": change.get("verdict"),
@@ -120,14 +123,16 @@ def compose(db: Database, user: User, to: str, now: datetime) -> Digest | None:
     subject = tx("digest_subject", period=data["period"])
     intro = tx("digest_intro", name=user.name, period=period, sites=where)
     for q in data["questions"]:
+        q["label"] = question_text(q["question"], lang)          # its wording, as the report says it
         q["metric_label"] = report_text(q["metric"], lang)
         q["reason_labels"] = [reasons.get(r["reason"], r["reason"]) for r in q["top_reasons"]]
     for a in data["completed_actions"]:
         a["verdict_label"] = tx("verdict_" + a["verdict"])
     lines = [subject, "", intro, "", tx("digest_scores")]
     for q in data["questions"]:
-        lines.append(f"- {q['question_id']}: {q['metric_label']} {fmt(q['value'])} [{fmt(q['low'])}, "
-                     f"{fmt(q['high'])}] n={figure(q['n'], lang)}, {tx('digest_change')} {fmt(q['change'], True)}")
+        q["interval"] = interval(q["low"], q["high"], lang)     # "70,1–82,3": "[70,1, 82,3]" misread in sv/nb
+        lines.append(f"- {q['label']}: {q['metric_label']} {fmt(q['value'])} ({q['interval']})"
+                     f" n={figure(q['n'], lang)}, {tx('digest_change')} {fmt(q['change'], True)}")
         if q["reason_labels"]:
             lines.append(f"  {tx('digest_reasons')}: " + ", ".join(
                 f"{label} ({figure(r['n'], lang)})" for label, r in zip(q["reason_labels"], q["top_reasons"])))

@@ -59,7 +59,7 @@ def _bounds(metric: str) -> tuple[float, float]:
     return (-100.0, 100.0) if metric == "nps" else (0.0, 100.0)
 
 
-def _qtext(q: dict, lang: str) -> str:
+def question_text(q: dict, lang: str) -> str:
     """A question's wording; a series of an earlier scale (chain_report: a question asked on
     smiley4 and later nps11) says so, or it would read as the question's current figures."""
     text = q.get("text", {}).get(lang) or q["id"]
@@ -73,7 +73,7 @@ def context(report: dict, lang: str) -> dict[str, Any]:
         "report": report,
         "lang": lang,
         "t": partial(t, lang=lang),
-        "qtext": partial(_qtext, lang=lang),
+        "qtext": partial(question_text, lang=lang),
         "questions": {q["id"]: q for q in report["questions"]},
         "summaries": {s["question_id"]: s for s in report["summary"]},
         "changes": {tr["question_id"]: tr["change"] for tr in report["trends"]},

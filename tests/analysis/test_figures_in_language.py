@@ -11,6 +11,7 @@ import io
 import json
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -112,6 +113,20 @@ def test_the_catalogues_write_a_percentage_by_the_same_rule(lang):
     texts = [REPORT_TEXTS.text(key, lang) for key in ("ci", "band", "footer", "ranking_note")]
     signs = [m for text in texts for m in re.findall(r"\d\D?%", text)]
     assert signs and set(signs) == {f"5{figures.PERCENT_SPACE[lang]}%"}, signs
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_catalogue_text_writes_a_percentage_by_the_same_rule(lang):
+    """Every text of the report's and the web app's catalogues (footer, ranking caption, "95 %
+    interval", …): a number and its "%" as `percent` writes them."""
+    import tomllib
+    root = Path(html.__file__).resolve().parent.parent
+    signs = []
+    for catalogue in (root / "report" / "locale" / f"{lang}.toml", root / "web" / "locale" / f"{lang}.toml"):
+        texts = tomllib.loads(catalogue.read_text(encoding="utf-8"))
+        signs += [(key, m) for key, text in texts.items() if isinstance(text, str)
+                  for m in re.findall(r"\d\D?%", text)]
+    assert signs and {m[1:-1] for _key, m in signs} == {figures.PERCENT_SPACE[lang]}, signs
 
 
 def test_the_summary_card_writes_csat_as_a_percentage(report):

@@ -290,6 +290,9 @@ def test_the_weekly_digest_per_person_scope_and_language_through_real_smtp(world
     assert "<h2" in sara_html and "Nöjdindex" in sara_html and "Nöjdindex" in sara_text
     rolf_text, rolf_html = parts["rolf@example.se"]
     assert "Top reasons" in rolf_text and "Actions completed" in rolf_text
+    # A question by its wording in the reader's language (this one has only English), not its id.
+    assert "\n- How was it?: Happy Index " in rolf_text and ">How was it?</th>" in rolf_html
+    assert "- visit:" not in rolf_text and ">visit</th>" not in rolf_html
     assert f"#{act['id']} S2: Fresh bread at seven – effect shown" in rolf_text and "effect shown" in rolf_html
     assert "S3" not in rolf_text                                             # north only
     nils_text, _ = parts["nils@example.se"]
@@ -336,8 +339,8 @@ def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, centr
     assert old["message"] in dry["nils"]["text"] and "poeng under" not in dry["nils"]["text"]
     rolf = dry["rolf"]["text"]                                              # en
     assert "Happy Index 30.0 over today so far, 40.0 points below the site's usual 70.0" in rolf
-    # The week's scores: "- visit: Nöjdindex 76,5 [70,1, 82,3] n=120, förändring +1,2" (sv), points in English.
-    score = r"^- \w+: .* (-?\d+[.,]\d) \[(-?\d+[.,]\d), (-?\d+[.,]\d)\] n=\d+"
+    # The week's scores: "- visit: Nöjdindex 76,5 (70,1–82,3) n=120, förändring +1,2" (sv), points in English.
+    score = r"^- .+?: .* (-?\d+[.,]\d) \((-?\d+[.,]\d) ?– ?(-?\d+[.,]\d)\) n=\d+"
     for text, mark in ((sara, ","), (rolf, ".")):
         lines = re.findall(score, text, re.M)
         assert lines and all(mark in f for line in lines for f in line), (mark, text)

@@ -47,7 +47,7 @@ def dip(web) -> int:
 
 def _norwegian(page: str) -> bool:
     return ("25,0 de siste 3 dagene, 52,3 poeng under butikkens vanlige 77,3" in page
-            and "«Kø og ventetid» oppgitt i 12 av 15 årsaker i oppfølgingen (vanligvis 30 %)" in page)
+            and "«Kø og ventetid» oppgitt i 12 av 15 årsaker i oppfølgingen (vanligvis 30\u00a0%)" in page)
 
 
 def test_a_norwegian_reader_sees_the_alert_in_norwegian_on_every_page(web, dip):
@@ -80,7 +80,7 @@ def test_an_english_reader_sees_the_english_text(web, dip):
     page = html.unescape(c.get(f"/alerts/{dip}").text)
     c.close()
     assert "over the last 3 days, 52.3 points below the site's usual 77.3" in page
-    assert "'Queue and waiting time' cited in 12 of 15 follow-up reasons (usually 30 %)" in page
+    assert "'Queue and waiting time' cited in 12 of 15 follow-up reasons (usually 30%)" in page
 
 
 def _read(page: str) -> list[str]:
@@ -197,7 +197,7 @@ def test_the_per_kiosk_table_names_the_site_the_question_and_each_values_metric(
     assert rows and {r[0] for r in rows} == {names["s001"]}
     assert {r[2] for r in rows} <= set(wording.values())
     assert all(r[3].startswith(("Nöjdindex ", "NPS ")) for r in rows)
-    assert "<th class=num></th>" not in kiosks and "<th class=num>Nöjdindex / NPS (95 % KI)</th>" in kiosks
+    assert "<th class=num></th>" not in kiosks and "<th class=num>Nöjdindex / NPS (95\u00a0% KI)</th>" in kiosks
 
 
 def test_the_leaders_row_says_leader_not_the_columns_heading(readers):
