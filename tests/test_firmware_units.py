@@ -5,9 +5,11 @@ and say what the deployment promises: watchdog, restart, hardening, time-sync or
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,9 +115,10 @@ def test_units_are_hardened(unit):
     u = SYSTEMD / unit
     for key, value in (("User", "kundpuls"), ("ProtectSystem", "strict"), ("ProtectHome", "yes"),
                        ("PrivateTmp", "yes"), ("NoNewPrivileges", "yes"), ("CapabilityBoundingSet", ""),
-                       ("RestrictSUIDSGID", "yes"), ("ProtectKernelModules", "yes"),
-                       ("SystemCallFilter", "@system-service")):
+                       ("RestrictSUIDSGID", "yes"), ("ProtectKernelModules", "yes")):
         assert values(u, key) == [value], key
+    # The kiosk's programs add what they read the clock's state with (kiosk.clock).
+    assert values(u, "SystemCallFilter") == ["@system-service" + (" adjtimex clock_adjtime clock_adjtime64" if unit in KIOSK_SIDE else "")]
     data = "/var/lib/kundpuls-central" if unit in CENTRAL else "/var/lib/kundpuls"
     assert values(u, "ReadWritePaths") == [data]
 
@@ -193,3 +196,74 @@ def test_the_digest_goes_weekly_and_catches_up():
     assert values(timer, "OnCalendar") == ["Mon *-*-* 06:00:00"] and values(timer, "Persistent") == ["true"]
     assert values(service, "Type") == ["oneshot"]
     assert values(service, "ExecStart") == ["/opt/kundpuls/venv/bin/kiosk-central digest send"]
+
+
+def syscall_set(names: list[str]) -> set[str]:
+    """System calls of `names` (calls and @sets, nested sets included), as systemd expands them."""
+    out: set[str] = set()
+    for name in names:
+        if not name.startswith("@"):
+            out.add(name)
+            continue
+        r = subprocess.run(["systemd-analyze", "syscall-filter", name], capture_output=True, text=True, check=True)
+        members = [line.strip() for line in r.stdout.splitlines()[1:] if line.strip() and not line.strip().startswith("#")]
+        out |= syscall_set(members)
+    return out
+
+
+def allowed_syscalls(unit: Path) -> set[str]:
+    """What the unit's SystemCallFilter= lines allow, after ProtectClock= (which takes @clock out of
+    an allow-list, reading the clock's state included) and any ~ lines."""
+    allow: set[str] = set()
+    deny: set[str] = set()
+    for _section, key, value in directives(unit):
+        if key == "SystemCallFilter":
+            (deny if value.startswith("~") else allow).update(syscall_set(value.lstrip("~").split()))
+        elif key == "ProtectClock" and value == "yes":
+            deny |= syscall_set(["@clock"])
+    return allow - deny
+
+
+ALLOWED_ONLY = """
+import ctypes, ctypes.util, json, sys
+from kiosk.clock import kernel_clock_synced
+allowed = json.loads(sys.argv[1])
+seccomp = ctypes.CDLL(ctypes.util.find_library("seccomp") or "libseccomp.so.2")
+seccomp.seccomp_init.restype = ctypes.c_void_p
+seccomp.seccomp_init.argtypes = [ctypes.c_uint32]
+seccomp.seccomp_rule_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint]
+seccomp.seccomp_load.argtypes = [ctypes.c_void_p]
+seccomp.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+kernel_clock_synced()                           # libraries found and loaded before the filter
+ctx = seccomp.seccomp_init(0x00050000 | 1)     # SCMP_ACT_ERRNO(EPERM), as SystemCallErrorNumber=EPERM
+for name in allowed:
+    nr = seccomp.seccomp_syscall_resolve_name(name.encode())
+    if nr >= 0:                                  # not a call of this architecture
+        seccomp.seccomp_rule_add(ctx, 0x7fff0000, nr, 0)      # SCMP_ACT_ALLOW
+if seccomp.seccomp_load(ctx) != 0:
+    print("no-seccomp")
+    sys.exit(0)
+buf = ctypes.create_string_buffer(512)
+state = libc.adjtimex(buf)
+print(json.dumps({"state": state, "errno": ctypes.get_errno()}))
+"""
+
+
+@pytest.mark.parametrize("unit", KIOSK_SIDE)
+def test_the_kiosk_programs_can_read_whether_the_clock_is_synced_under_their_units_filter(unit):
+    """Under its unit's system-call filter (as systemd computes it from SystemCallFilter= and
+    ProtectClock=, loaded here with libseccomp in a child process) the program can still ask the
+    kernel whether NTP synced the clock. ProtectClock=yes refused that: every answer was stamped
+    clock_synced=false and acknowledged answers were never pruned."""
+    if not shutil.which("systemd-analyze"):
+        pytest.fail("systemd-analyze is required (see .ci/system-deps.sh)")
+    allowed = allowed_syscalls(SYSTEMD / unit)
+    r = subprocess.run([sys.executable, "-c", ALLOWED_ONLY, json.dumps(sorted(allowed))], capture_output=True,
+                       text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    if r.stdout.strip() == "no-seccomp":
+        pytest.skip("this machine lets no process load a seccomp filter")
+    got = json.loads(r.stdout)
+    assert got["state"] >= 0 and got["errno"] == 0, (unit, got)
+    assert "clock_settime" not in allowed and "settimeofday" not in allowed      # setting it stays refused
