@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
+import logging
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 _BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
+log = logging.getLogger(__name__)
 
 
 class Clock(Protocol):
@@ -43,13 +46,23 @@ _TIME_ERROR = 5
 
 def kernel_clock_synced() -> bool:
     """True when the kernel says its clock is synchronised (what `timedatectl` reports)."""
+    global _refusal_said
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         tx = _Timex()
         state = libc.adjtimex(ctypes.byref(tx))
     except (OSError, AttributeError):
         return False
+    if state < 0 and ctypes.get_errno() == errno.EPERM and not _refusal_said:
+        # A system-call filter (a unit's ProtectClock=) refuses even the read: every answer would
+        # be stamped unsynced and never pruned, so say it once rather than look like no NTP.
+        _refusal_said = True
+        log.error("cannot read whether the clock is synced: adjtimex refused (EPERM); is the "
+                  "unit's SystemCallFilter= missing adjtimex and clock_adjtime?")
     return state != _TIME_ERROR and state >= 0 and not (tx.status & _STA_UNSYNC)
+
+
+_refusal_said = False
 
 
 def read_boot_id() -> str:

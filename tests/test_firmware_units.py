@@ -225,7 +225,7 @@ def allowed_syscalls(unit: Path) -> set[str]:
 
 
 ALLOWED_ONLY = """
-import ctypes, ctypes.util, json, sys
+import ctypes, ctypes.util, json, logging, sys
 from kiosk.clock import kernel_clock_synced
 allowed = json.loads(sys.argv[1])
 seccomp = ctypes.CDLL(ctypes.util.find_library("seccomp") or "libseccomp.so.2")
@@ -246,7 +246,10 @@ if seccomp.seccomp_load(ctx) != 0:
     sys.exit(0)
 buf = ctypes.create_string_buffer(512)
 state = libc.adjtimex(buf)
-print(json.dumps({"state": state, "errno": ctypes.get_errno()}))
+got = {"state": state, "errno": ctypes.get_errno()}
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+kernel_clock_synced()                           # says so when the read is refused
+print(json.dumps(got))
 """
 
 
@@ -259,11 +262,18 @@ def test_the_kiosk_programs_can_read_whether_the_clock_is_synced_under_their_uni
     if not shutil.which("systemd-analyze"):
         pytest.fail("systemd-analyze is required (see .ci/system-deps.sh)")
     allowed = allowed_syscalls(SYSTEMD / unit)
-    r = subprocess.run([sys.executable, "-c", ALLOWED_ONLY, json.dumps(sorted(allowed))], capture_output=True,
-                       text=True, cwd=ROOT, timeout=60)
-    assert r.returncode == 0, r.stderr
-    if r.stdout.strip() == "no-seccomp":
-        pytest.skip("this machine lets no process load a seccomp filter")
-    got = json.loads(r.stdout)
-    assert got["state"] >= 0 and got["errno"] == 0, (unit, got)
+
+    def under(calls: set[str]) -> tuple[dict, str]:
+        r = subprocess.run([sys.executable, "-c", ALLOWED_ONLY, json.dumps(sorted(calls))], capture_output=True,
+                           text=True, cwd=ROOT, timeout=60)
+        assert r.returncode == 0, r.stderr
+        if r.stdout.strip() == "no-seccomp":
+            pytest.skip("this machine lets no process load a seccomp filter")
+        return json.loads(r.stdout), r.stderr
+
+    got, said = under(allowed)
+    assert got["state"] >= 0 and got["errno"] == 0 and "adjtimex refused" not in said, (unit, got, said)
     assert "clock_settime" not in allowed and "settimeofday" not in allowed      # setting it stays refused
+    # With ProtectClock=yes, as it was: refused, and the program says so instead of "not synced".
+    got, said = under(allowed - syscall_set(["@clock"]))
+    assert got == {"state": -1, "errno": 1} and "cannot read whether the clock is synced" in said
