@@ -19,8 +19,6 @@ import logging
 import sqlite3
 from typing import Protocol
 
-import peewee
-
 from kiosk.config import KioskConfig, Question
 from kiosk.exc import ConfigError, KioskError
 
@@ -54,6 +52,9 @@ def check_usable(cfg: KioskConfig, kind: str | None) -> None:
 def record_kind(store: MetaStore, kind: str) -> None:
     """Tell the sync agent which kind of kiosk runs on this data directory. Best effort: a card
     that cannot take the write must not stop the kiosk (the start paths check pushes anyway)."""
+    # Here, not at the top: kiosk.loading imports this module for every command, even `--help`,
+    # and peewee looks for PostgreSQL drivers as it loads. A store is open here, so it is loaded.
+    import peewee
     try:
         if store.get_meta(KIND_META) != kind:
             store.set_meta(KIND_META, kind)
