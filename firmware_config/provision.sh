@@ -34,6 +34,14 @@ HOST_RE='^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$'
 # shellcheck disable=SC2016  # the $ are the hash's own, matched literally
 PIN_HASH_RE='^pbkdf2_sha256\$([0-9]+)\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$'
 PIN_HASH_MIN_ITERATIONS=100000
+# The data partition keeps every answer until the centre has it and privacy.keep_acked_days after
+# (about 0.4 kB an answer: 256 MiB is years of a busy kiosk). Smaller is a mistake, such as a
+# partition made in the gap before the boot partition (docs/deployment.md, B2).
+DATA_MIN_BYTES=$((256 * 1024 * 1024))
+# In the system that has the device (this one, or the target's pending.sh): $1 the data device,
+# $2 the fewest bytes it must hold.
+# shellcheck disable=SC2016  # expanded by that shell, not this one
+DATA_SIZE_CHECK='s=$(lsblk -bdno SIZE "$1" 2>/dev/null | tr -dc 0-9); if [ -z "$s" ]; then echo "provision.sh: error: --data-device $1: no such block device" >&2; exit 2; fi; if [ "$s" -lt "$2" ]; then echo "provision.sh: error: --data-device $1 holds only $((s / 1048576)) MiB; the data partition keeps every answer and needs at least $(($2 / 1048576)) MiB: make it after the root partition (docs/deployment.md, B2)" >&2; exit 2; fi'
 
 usage() {
   cat <<EOF
@@ -190,6 +198,10 @@ if [ "$READ_ONLY" -eq 1 ] && [ -z "$DATA_DEVICE" ]; then
   die "--read-only-root needs --data-device: the database must not live in RAM"
 fi
 if [ -n "$DATA_DEVICE" ] && [ "$READ_ONLY" -eq 0 ]; then die "--data-device is only used with --read-only-root"; fi
+if [ "$READ_ONLY" -eq 1 ] && [ "$OFFLINE" -eq 0 ]; then
+  # Before anything is changed; under --root the target checks it (8.) before it formats.
+  sh -c "$DATA_SIZE_CHECK" sh "$DATA_DEVICE" "$DATA_MIN_BYTES" || exit 2
+fi
 [ -n "$PACKAGE" ] || PACKAGE="${REPO}[kiosk]"
 
 if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ]; then
@@ -313,8 +325,15 @@ fi
 # --system-site-packages lets gpiozero find the Pi OS lgpio module (python3-lgpio) without
 # compiling it.
 
-installed_packages() {
-  if [ -x "$VENV/bin/pip" ]; then "$VENV/bin/pip" freeze 2>/dev/null | sha256sum; fi
+installed_packages() {  # a fingerprint of what the services run: changed by an update, and only then
+  [ -x "$VENV/bin/pip" ] || return 0
+  {
+    "$VENV/bin/pip" freeze 2>/dev/null || true
+    # pip freeze names a local-directory install `kundpuls @ file:///...` whatever its code is; the
+    # RECORD of the installed package lists every file pip installed with its SHA-256.
+    find "$VENV/lib" -path '*/site-packages/kundpuls-*.dist-info/RECORD' -type f -print0 2>/dev/null \
+      | sort -z | xargs -0 -r cat || true
+  } | sha256sum
 }
 packages_before=""
 if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ]; then packages_before=$(installed_packages); fi
@@ -453,6 +472,7 @@ start_services() {
 # database moves to its own partition, mounted at /var/lib/kundpuls and left out of the overlay.
 
 if [ "$READ_ONLY" -eq 1 ]; then
+  if [ "$OFFLINE" -eq 1 ]; then run sh -c "$DATA_SIZE_CHECK" sh "$DATA_DEVICE" "$DATA_MIN_BYTES"; fi
   fstab_line="LABEL=$DATA_LABEL $DATA ext4 defaults,noatime,nofail,x-systemd.device-timeout=15s 0 2"
   fstab=$(t /etc/fstab)
   if [ "$DRY_RUN" -eq 0 ] && [ "$OFFLINE" -eq 0 ]; then

@@ -313,3 +313,104 @@ def test_every_script_passes_shellcheck(provisioned):
     pending = provisioned["roots"][0] / "var/lib/kundpuls-provision/pending.sh"
     r = subprocess.run(["shellcheck", "--shell=sh", str(pending)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
+
+
+def _pending_step(root: Path, needle: str) -> list[str]:
+    pending = (root / "var/lib/kundpuls-provision/pending.sh").read_text().splitlines()
+    return next(w for w in map(shlex.split, pending[4:]) if w[:2] == ["sh", "-c"] and needle in w[2])
+
+
+@pytest.mark.parametrize("size, message", [
+    (3 * 2**20, "--data-device /dev/mmcblk0p3 holds only 3 MiB; the data partition keeps every answer and "
+                "needs at least 256 MiB"),
+    (256 * 2**20 - 512, "holds only 255 MiB"),
+    (256 * 2**20, None),
+    (2362232832, None),
+    ("", "--data-device /dev/mmcblk0p3: no such block device"),
+])
+def test_the_target_refuses_a_data_partition_too_small_before_formatting_it(provisioned, tmp_path, size, message):
+    """A partition made in the first free gap of a Raspberry Pi OS card (before the boot partition)
+    is 3 MiB: the kiosk would stop recording once it filled. The queued check stops pending.sh
+    (set -e) before the partition is formatted or the services start on it."""
+    pending = (provisioned["roots"][0] / "var/lib/kundpuls-provision/pending.sh").read_text().splitlines()
+    lines = [shlex.split(line) for line in pending[4:]]
+    check = next(i for i, w in enumerate(lines) if w[:2] == ["sh", "-c"] and "lsblk" in w[2])
+    mkfs = next(i for i, w in enumerate(lines) if "mkfs.ext4" in " ".join(w))
+    assert check < mkfs
+    assert lines[check][3:] == ["sh", "/dev/mmcblk0p3", str(256 * 2**20)]
+    lsblk = tmp_path / "lsblk"                      # lsblk -bdno SIZE DEV, right-aligned as lsblk prints
+    lsblk.write_text(f'#!/bin/sh\n[ -n "{size}" ] || {{ echo "lsblk: $4: not a block device" >&2; exit 32; }}\n'
+                     f'printf "%12s\\n" "{size}"\n')
+    lsblk.chmod(0o755)
+    r = subprocess.run(lines[check], env=dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}"),
+                       capture_output=True, text=True, timeout=10)
+    if message is None:
+        assert (r.returncode, r.stderr) == (0, "")
+    else:
+        assert r.returncode == 2 and r.stderr.startswith("provision.sh: error: ") and message in r.stderr, r.stderr
+        assert "docs/deployment.md, B2" in r.stderr or "no such block device" in r.stderr
+
+
+def _fake_venv(venv: Path) -> Path:
+    """A venv as `pip install ~/kundpuls[kiosk]` leaves it: pip freeze names the checkout, not its code."""
+    (venv / "bin").mkdir(parents=True)
+    pip = venv / "bin/pip"
+    pip.write_text("#!/bin/sh\n[ \"$1\" = freeze ] && printf 'gpiozero==2.0.1\\nkundpuls @ file:///home/admin/kundpuls\\n'\n")
+    pip.chmod(0o755)
+    record = venv / "lib/python3.11/site-packages/kundpuls-0.2.0.dist-info/RECORD"
+    record.parent.mkdir(parents=True)
+    record.write_text("kiosk/__init__.py,sha256=mknaVqxlTvC9s3O9UpjG-sqr5M3LvFoW3ww7Q8uJkXI,295\n"
+                      "kiosk/app.py,sha256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,1200\n"
+                      "kiosk/__pycache__/app.cpython-311.pyc,,\n")
+    return record
+
+
+def _start_or_restart(venv: Path, update: str) -> str:
+    """provision.sh's own installed_packages, changed_any and start_services, as step 7 runs them on
+    a Pi: the fingerprint before pip, the `update` shell command as pip's install, then the decision."""
+    text = PROVISION.read_text()
+    functions = [re.search(rf"(?ms)^{name}\(\) {{.*?^}}$", text).group(0)
+                 for name in ("installed_packages", "changed_any", "start_services")]
+    script = "\n".join([
+        "set -euo pipefail",
+        f"VENV={shlex.quote(str(venv))} ETC=/etc/kundpuls DATA=/var/lib/kundpuls",
+        "START=1 OFFLINE=0 DRY_RUN=0 kiosk_unit=kundpuls-kiosk.service CHANGED=()",
+        "run() { echo \"$*\"; }",
+        *functions,
+        "packages_before=$(installed_packages)",
+        update,
+        "start_services",
+    ])
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+@pytest.mark.parametrize("update, expected", [
+    ("true", "systemctl start kundpuls-kiosk.service kundpuls-sync.service"),      # git pull: nothing new
+    ("touch \"$VENV\"/lib/*/site-packages/kundpuls-*.dist-info/RECORD",               # reinstalled, same code
+     "systemctl start kundpuls-kiosk.service kundpuls-sync.service"),
+    ("sed -i 's/AAAA/BBBB/' \"$VENV\"/lib/*/site-packages/kundpuls-*.dist-info/RECORD",  # app.py changed
+     "systemctl restart kundpuls-kiosk.service kundpuls-sync.service"),
+    ("echo 'kiosk/new.py,sha256=CCCC,10' >> \"$VENV\"/lib/*/site-packages/kundpuls-*.dist-info/RECORD",
+     "systemctl restart kundpuls-kiosk.service kundpuls-sync.service"),
+])
+def test_a_code_only_update_restarts_the_services_and_nothing_else_does(tmp_path, update, expected):
+    """B8 (`git pull && provision.sh`): a changed source restarts the services although pip freeze
+    prints the same `kundpuls @ file:///…` line; an unchanged one only makes sure they run."""
+    _fake_venv(tmp_path / "venv")
+    assert _start_or_restart(tmp_path / "venv", update) == expected
+
+
+def test_this_machine_refuses_a_data_partition_too_small_before_changing_anything(recorder_path, tmp_path):
+    """Provisioning the Pi itself (no --root) checks the data device first; a dry run too."""
+    env, log = recorder_path
+    lsblk = tmp_path / "lsblk"
+    lsblk.write_text(f'#!/bin/sh\necho "{3 * 2**20}"\n')
+    lsblk.chmod(0o755)
+    env = dict(env, PATH=f"{tmp_path}:{env['PATH']}")
+    r = provision(env, "--dry-run", "--kiosk-id", "k", "--site", "s", "--broker-host", "h", "--broker-password", "p",
+                  "--read-only-root", "--data-device", "/dev/sdz3", stdin="")
+    assert r.returncode == 2 and r.stdout == "", r.stdout
+    assert r.stderr.startswith("provision.sh: error: --data-device /dev/sdz3 holds only 3 MiB"), r.stderr
+    assert not log.exists() or log.read_text() == ""

@@ -19,7 +19,9 @@ SYSTEMD = ROOT / "firmware_config" / "systemd"
 UNITS = ("kundpuls-kiosk.service", "kundpuls-kiosk-headless.service", "kundpuls-sync.service",
          "kundpuls-ingest.service", "kundpuls-notify.service")
 CENTRAL = ("kundpuls-ingest.service", "kundpuls-notify.service", "kundpuls-retention.service",
-           "kundpuls-digest.service")
+           "kundpuls-digest.service", "kundpuls-web.service")
+# Not a notify service (uvicorn does not speak sd_notify): checked in tests/test_firmware_web_unit.py.
+WEB = "kundpuls-web.service"
 KIOSK_SIDE = UNITS[:3]
 # oneshots, each followed by its timer
 SCHEDULED = ("kundpuls-retention.service", "kundpuls-retention.timer", "kundpuls-digest.service",
