@@ -117,8 +117,13 @@ def export_to(cfg: KioskConfig, store: LocalStore, fmt: str, output: Path | None
         with open(output, "w", encoding="utf-8", newline="") as f:
             return writer(cfg, store, f, exported_at, since)
     tmp = output.with_name(output.name + ".part")
+    # A stale part file goes first (unlinking a symlink removes the link, not what it points to),
+    # and ours is made new: O_EXCL never opens an existing name and O_NOFOLLOW never a symlink, so
+    # a prepared stick with "k.jsonl.part -> /etc/…" cannot make the export overwrite that file.
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
+        with open(fd, "w", encoding="utf-8", newline="") as f:
             n = writer(cfg, store, f, exported_at, since)
             f.flush()
             os.fsync(f.fileno())       # a USB stick pulled right after must still hold the file

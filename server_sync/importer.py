@@ -15,7 +15,7 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable, Iterator
 
 from peewee import Database
 
@@ -53,6 +53,17 @@ class ImportSummary:
 Progress = Callable[[int, int, int], None]     # (bytes read, bytes total, events read)
 
 
+def bounded_lines(f: BinaryIO, limit: int) -> Iterator[bytes]:
+    """The lines of `f`, none longer than `limit` + 1 bytes: of a longer line only its start is
+    kept (refused for its length as before) and the rest is read in pieces and dropped, so one
+    endless line on an untrusted stick cannot fill the centre's memory."""
+    while line := f.readline(limit + 1):
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := f.readline(limit + 1)) and not rest.endswith(b"\n"):
+                pass
+        yield line
+
+
 class ExportImport:
     """One export file going into the store bound to `intake`."""
 
@@ -72,7 +83,7 @@ class ExportImport:
             raise CentralConfigError(f"cannot read {self.path}: {e.strerror}") from None
         with f:
             total = self.path.stat().st_size
-            kiosk_id = self._header(f.readline())
+            kiosk_id = self._header(f.readline(MAX_LINE + 1))
             self.summary = ImportSummary(str(self.path), kiosk_id)
             self._digest = hashlib.sha256(f"{self.path.name}:{total}".encode()).hexdigest()[:12]
             self._chunks = 0
@@ -80,7 +91,7 @@ class ExportImport:
             ids: set[str] = set()
             now = self.clock()
             lineno = 1
-            for raw in f:
+            for raw in bounded_lines(f, MAX_LINE):
                 lineno += 1
                 if not raw.strip():
                     continue

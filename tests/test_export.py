@@ -73,6 +73,21 @@ def test_export_command_writes_file_atomically(cfg, store, recorder, clock, tmp_
     assert capsys.readouterr().out.startswith("type,id,seq")
 
 
+def test_a_part_file_linked_elsewhere_is_replaced_not_written_through(cfg, store, recorder, clock, tmp_path):
+    """A stick prepared with "kiosk.jsonl.part -> some file" made the export write into that file
+    (as the kiosk's user). The link is replaced; what it pointed to is untouched."""
+    fill(recorder, clock)
+    victim = tmp_path / "kiosk.toml"
+    victim.write_text("[kiosk]\nid = 'k1'\n")
+    target = tmp_path / "usb" / "kiosk.jsonl"
+    target.parent.mkdir()
+    target.with_name("kiosk.jsonl.part").symlink_to(victim)
+    assert main(["export", "--data-dir", str(cfg.data_dir), "--output", str(target)]) == 0
+    assert victim.read_text() == "[kiosk]\nid = 'k1'\n"
+    assert not target.is_symlink() and len(target.read_text().splitlines()) == 6
+    assert not list(target.parent.glob("*.part"))
+
+
 def test_export_errors(tmp_path, capsys):
     assert main(["export", "--data-dir", str(tmp_path / "none")]) == 1
     assert "kiosk: error: no kiosk database" in capsys.readouterr().err

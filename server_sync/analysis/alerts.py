@@ -36,6 +36,7 @@ from server_sync.analysis.queries import HOURLY_STATS, json_object, tally_of
 from server_sync.central.dialect import in_list, writer_transaction
 from server_sync.central.rollups import site_timezones
 from server_sync.exc import CentralConfigError
+from server_sync.notify.http_post import open_url
 from server_sync.protocol import alerts_topic, encode_alert, iso_ms, reads_alert_text
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.report.alert_text import alert_text
@@ -366,7 +367,7 @@ def mark(db: Database, alert_ids: Iterable[int], now: datetime, webhook: dict[in
 
 
 def post_webhook(url: str, alert: dict, timeout_s: float = 5.0,
-                 opener: Callable = urllib.request.urlopen) -> str:
+                 opener: Callable = open_url) -> str:
     """POST the alert as JSON; returns "200" etc. or "error: …". Never raises."""
     # The receiver's JSON stays what it was: the facts behind `message` are the store's own.
     body = json.dumps({"type": "kundpuls.alert", **{k: v for k, v in alert.items() if k != "detail"}},

@@ -21,6 +21,7 @@ from peewee import Database
 
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue, smtp
+from server_sync.notify.http_post import open_url
 from server_sync.notify.signing import signed_headers
 
 log = logging.getLogger("kundpuls.notify")
@@ -35,7 +36,7 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float = HTTP
     try:
         request = urllib.request.Request(url, data=body, method="POST", headers={
             "Content-Type": "application/json", "User-Agent": "kundpuls-central", **headers})
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        with open_url(request, timeout=timeout_s) as response:
             return 200 <= response.status < 300, str(response.status)
     except urllib.error.HTTPError as e:
         return False, f"HTTP {e.code}"

@@ -11,6 +11,8 @@ import csv
 import io
 import json
 
+from server_sync.program.spreadsheet import text_cell
+
 CSV_COLUMNS = ("section", "question_id", "site_id", "site_name", "key", "n", "metric", "value", "low", "high",
                "p_value")
 
@@ -119,9 +121,14 @@ def csv_rows(report: dict) -> list[dict]:
     return rows
 
 
+# The columns that hold words (a site's name is typed by a person); the figures stay numbers.
+TEXT_COLUMNS = ("section", "question_id", "site_id", "site_name", "key", "metric")
+
+
 def render_csv(report: dict) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
-    w.writerows(csv_rows(report))
+    w.writerows({k: text_cell(v) if k in TEXT_COLUMNS and isinstance(v, str) else v for k, v in row.items()}
+                for row in csv_rows(report))
     return buf.getvalue()

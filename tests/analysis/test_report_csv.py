@@ -96,3 +96,16 @@ def test_every_csv_section_is_documented():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "analysis.md").read_text(encoding="utf-8")
     csv_part = doc[doc.index("## CSV"):doc.index("## HTML")]
     assert [s for s in sorted(set().union(*SECTIONS.values())) if f"`{s}`" not in csv_part] == []
+
+
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_text(reports):
+    """A site named "=HYPERLINK(…)" (names are typed by people) is a text cell in the report's CSV,
+    as in the web's downloads and the kiosk's export; the figures stay numbers ("-3.2")."""
+    whole, _ = reports
+    name, first = '=HYPERLINK("https://evil.example","Öppna")', whole["sites"][0]["site_id"]
+    sites = [dict(s, name=name) if s["site_id"] == first else s for s in whole["sites"]]
+    rows = list(csv.DictReader(io.StringIO(render_csv({**whole, "sites": sites}))))
+    named = [r for r in rows if r["site_id"] == first and r["section"] == "site"]
+    assert named and all(r["site_name"] == "'" + name for r in named)
+    assert any(r["value"].startswith("-") for r in rows)            # a negative figure is not made text
+    assert not any(r["value"].startswith("'") for r in rows)

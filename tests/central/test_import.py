@@ -166,3 +166,33 @@ def test_an_empty_file_is_said_to_be_empty(tmp_path, capsys):
     assert main(["import", str(empty), "--db", url]) == 2
     err = capsys.readouterr().err
     assert f"kiosk-central: error: {empty} is empty" in err and "not JSON" not in err, err
+
+
+def test_an_endless_line_is_refused_without_reading_it_into_memory(central, export_file, capsys, tmp_path):
+    """A 40 MB line on an untrusted stick: refused for its length (dead-lettered with its start),
+    the lines after it imported, and the import's memory stays that of one line of 64 KB (it
+    read the whole line first: a 300 MB one took 900 MB)."""
+    import tracemalloc
+    url, db = central
+    lines = export_file.read_text(encoding="utf-8").splitlines()
+    big = tmp_path / "big.jsonl"
+    with open(big, "w", encoding="utf-8") as f:
+        f.write(lines[0] + "\n")
+        f.write('{"type": "response", "note": "' + "x" * 40_000_000 + '"}\n')
+        f.write("\n".join(lines[1:]) + "\n")
+    tracemalloc.start()
+    try:
+        rc, s, _ = run_import(capsys, str(big), "--db", url, "--json")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert rc == 1 and (s["new"], s["dead_lettered"], s["complete"]) == (66, 1, True)
+    assert peak < 8_000_000, peak
+    [reason] = [r[0] for r in db.execute_sql("SELECT reason FROM dead_letter")]
+    assert reason.startswith("line 2") and "longer than 65536 bytes" in reason
+
+
+def test_bounded_lines_keep_the_start_of_a_long_line_and_every_line_after_it():
+    from server_sync.importer import bounded_lines
+    data = b"short\n" + b"y" * 10_000 + b"\n" + b"z" * 10 + b"\nlast"
+    assert list(bounded_lines(io.BytesIO(data), 100)) == [b"short\n", b"y" * 101, b"z" * 10 + b"\n", b"last"]

@@ -69,6 +69,34 @@ def test_bodies_for_slack_teams_and_json():
         bodies.body("fax", NOTICE)
 
 
+def test_what_people_wrote_reaches_slack_and_teams_as_text_not_markup():
+    """A store manager's note (or a site name) goes to the chain's channel: in Slack it must not
+    ping everyone or hide a link under other words, nor in Teams make a link."""
+    note = "Ny skylt <!channel> <https://evil.example/login|Logga in på Kundpuls igen> & [klicka](https://evil.example)"
+    notice = Notice("action.closed", "Åtgärd <!here> stängd", note, "s1", "https://kundpuls.example/actions/6",
+                    (("Vad ändrades", note),))
+    slack = json.loads(bodies.body("slack", notice))
+    shown = [slack["text"], slack["blocks"][1]["text"]["text"], slack["blocks"][2]["fields"][0]["text"]]
+    assert all("<" not in t and ">" not in t for t in shown), shown
+    assert "&lt;!channel&gt; &lt;https://evil.example/login|Logga in på Kundpuls igen&gt; &amp; [klicka]" in shown[1]
+    assert slack["blocks"][0]["text"] == {"type": "plain_text", "text": "Åtgärd <!here> stängd"}    # plain: as is
+    card = json.loads(bodies.body("teams", notice))["attachments"][0]["content"]
+    texts = [card["body"][0]["text"], card["body"][1]["text"], card["body"][2]["facts"][0]["value"]]
+    assert all("[klicka](" not in t for t in texts) and r"\[klicka\](https://evil.example)" in texts[1]
+    assert json.loads(bodies.body("json", notice))["text"] == note                   # JSON: the words as written
+
+
+def test_a_receiver_that_redirects_has_failed_and_the_notice_goes_nowhere_else(receivers):
+    """urllib follows a 303 by sending a GET, signature headers and all, wherever it points (an
+    internal address), and reported the notice delivered. A 3xx is the receiver's failure."""
+    from server_sync.analysis import alerts
+    internal = receivers()
+    bouncer = receivers(redirect_to=internal.url + "?admin=1")
+    assert sender.post(bouncer.url, b"{}", {"X-Kundpuls-Signature": "v1=x"}) == (False, "HTTP 303")
+    assert alerts.post_webhook(bouncer.url, {"id": 1, "site_id": "s1"}, timeout_s=2) == "error: HTTP 303"
+    assert len(bouncer.got) == 2 and internal.got == [] and internal.gets == []
+
+
 def test_webhooks_are_signed_retried_with_backoff_and_recover(central_db, receivers):
     db = central_db
     good, flaky = receivers(), receivers(fail_first=2)
