@@ -131,12 +131,12 @@ def _address_failures(db: Database, address: str, since: datetime) -> int:
     return int(row[0])
 
 
-def failures_left(db: Database, name: str, address: str, policy: SessionPolicy) -> int:
-    """How many more failed attempts the account and the address may have in the window (the
-    smaller of the two); 0: the limit is reached, below 0: over it. Attempts still being checked
-    by any worker count as failures."""
+def failures_left(db: Database, account: str, address: str, policy: SessionPolicy) -> int:
+    """How many more failed attempts the account (`_account_key`: a user's name is its own) and
+    the address may have in the window (the smaller of the two); 0: the limit is reached, below
+    0: over it. Attempts still being checked by any worker count as failures."""
     since = now_utc() - policy.lockout_window
-    return min(policy.max_failures_per_account - _account_failures(db, name, since),
+    return min(policy.max_failures_per_account - _account_failures(db, account, since),
                policy.max_failures_per_address - _address_failures(db, address, since))
 
 
@@ -148,9 +148,10 @@ def check_password(db: Database, name: str, password: str, *, address: str, poli
     The attempt is stored as a failure first and counted with the others, and only then checked:
     parallel attempts each see the rest, so no more than the limit are ever checked (reading the
     count before the slow argon2 check let 40 parallel guesses through 11 times)."""
-    attempt = _attempt(db, name, address)
-    if failures_left(db, name, address, policy) < 0:
-        raise LockedOut(name)
+    account = _account_key(db, name)
+    attempt = _attempt(db, account, address)
+    if failures_left(db, account, address, policy) < 0:
+        raise LockedOut()
     user = verify_password(db, name, password or "")
     if user is not None:
         db.execute_sql(f"UPDATE web_login_attempt SET success = {db.param} WHERE id = {db.param}", (True, attempt))
@@ -165,29 +166,35 @@ def _known_name(db: Database, name: str) -> str | None:
     return name if row else None
 
 
+def _account_key(db: Database, name: str) -> str:
+    """What the attempts table keeps of the name: the name of a user, a hash of anything else (so
+    a name that is no user's is counted like one, but its text is not kept)."""
+    return _known_name(db, name) or "?" + token_hash(name)[:63]
+
+
 def login(db: Database, name: str, password: str, *, address: str, user_agent: str | None,
           policy: SessionPolicy) -> Session | None:
     """Check a login; a new session for the user, None for a wrong name or password; raises
     LockedOut while the account or address is locked (nothing is checked then)."""
     name = (name or "").strip()[:64]
     address = (address or "unknown")[:64]
+    known = _known_name(db, name)          # all the audit log may say of the name
     try:
         user = check_password(db, name, password, address=address, policy=policy)
     except LockedOut:
-        audit.record(db, "login_locked", user_name=_known_name(db, name), address=address)
+        audit.record(db, "login_locked", user_name=known, address=address)
         raise
     if user is None:
-        known = _known_name(db, name)
         audit.record(db, "login_failed" if known else "login_unknown_name", user_name=known, address=address)
         return None
     audit.record(db, "login", user_name=user.name, address=address)
     return create(db, user, address=address, user_agent=user_agent)
 
 
-def _attempt(db: Database, name: str, address: str) -> int:
+def _attempt(db: Database, account: str, address: str) -> int:
     """Store an attempt as failed (until its password proves right); its id."""
     p = db.param
     with db.atomic():
         rows = db.execute_sql(f"INSERT INTO web_login_attempt (at, account, address, success)"
-                              f" VALUES ({p}, {p}, {p}, {p}) RETURNING id", (now_utc(), name, address, False)).fetchall()
+                              f" VALUES ({p}, {p}, {p}, {p}) RETURNING id", (now_utc(), account, address, False)).fetchall()
     return int(rows[0][0])

@@ -593,6 +593,12 @@ def test_a_name_that_is_no_user_is_not_recorded(web):
         assert typed not in json.dumps(audit), "the name as typed is in the audit log"
         assert audit[0]["event"] == "login_unknown_name" and audit[0]["user"] is None
         assert typed not in web.server.log()
+        db = connect(web.db_url)
+        try:                                                  # counted, but under a hash of the name
+            accounts = [r[0] for r in db.execute_sql("SELECT account FROM web_login_attempt")]
+        finally:
+            db.close()
+        assert len(accounts) == 1 and typed not in accounts[0]
         page = login(web.url, "ada-admin").get("/admin/audit").text
         assert typed not in page and "failed sign-in, unknown name" in page
     finally:
