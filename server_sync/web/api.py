@@ -75,6 +75,7 @@ def describe(app_routes: list) -> dict:
                                   "content": {"application/json": {"schema": {"type": "object"}}}},
                           "400": {"description": "a malformed filter"},
                           "401": {"description": "no valid API token"},
+                          "403": {"description": "the token's user has not yet changed their one-time password"},
                           "404": {"description": "a site or region that does not exist or is not visible"},
                           "500": {"description": "the server met an error (its log says which)"}}}}
     return {"openapi": "3.1.0",

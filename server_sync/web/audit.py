@@ -16,6 +16,7 @@ from peewee import Database
 
 from server_sync.web.people import now_utc
 from server_sync.web.vocabulary import AUDIT_EVENTS as EVENTS
+from server_sync.web.vocabulary import AUDIT_WARNINGS
 
 log = logging.getLogger("kundpuls.web.audit")
 INSERT = "INSERT INTO audit_log (at, user_name, event, address, detail) VALUES ({p}, {p}, {p}, {p}, {p})"
@@ -32,7 +33,7 @@ def record(db: Database, event: str, *, user_name: str | None, address: str | No
         writer.write(row)
     else:
         db.execute_sql(INSERT.format(p=db.param), row)
-    level = logging.WARNING if event in ("login_failed", "login_locked") else logging.INFO
+    level = logging.WARNING if event in AUDIT_WARNINGS else logging.INFO
     log.log(level, "%s user=%s address=%s %s", event, user_name, address, text)
 
 

@@ -464,6 +464,11 @@ def api(fn: Callable[[Visit], PageResult | dict]) -> Callable:
         if user is None:
             return JSONResponse({"error": "a valid API token is needed: Authorization: Bearer <token>"},
                                 status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        if user.must_change_password:
+            # A one-time password is a handed-over secret: until its owner has replaced it, someone
+            # else may know it, so nothing made with it is trusted yet (add_token refuses too).
+            return JSONResponse({"error": f"user {user.name!r} must change the one-time password first:"
+                                          " sign in to the web app and change it"}, status_code=403)
         visit = Visit(request, state, user, scope_of(state.db, user), None, _now())
 
         def answer() -> Response:

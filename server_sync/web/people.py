@@ -292,6 +292,9 @@ def add_token(db: Database, name: str, label: str = "") -> str:
     u = require_user(db, name)
     if u.disabled:
         raise CentralConfigError(f"user {name!r} is disabled")
+    if u.must_change_password:
+        raise CentralConfigError(f"user {name!r} must change the one-time password first (sign in to the web app),"
+                                 " then ask for a token")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     p = db.param
     db.execute_sql(f"INSERT INTO api_token (token_hash, user_id, label, created_at) VALUES ({p}, {p}, {p}, {p})",

@@ -6,9 +6,11 @@
   request, after `lifetime` in all, and when the user is disabled or their password changes.
 - A visitor who opens the login page gets a session without a user: it carries the login form's
   CSRF token. Signing in replaces it with a new session (a fresh token: no session fixation).
-- Throttling: failed logins are counted per account and per address over a window, in the
-  database (every web worker sees the same counts). Past the limit the account (or address) is
-  locked until the window has passed, even for the right password; every lockout is audited.
+- Throttling: failed passwords (at sign-in and at a password change) are counted per account and
+  per address over a window, in the database (every web worker sees the same counts); an attempt
+  is stored before its password is checked, so parallel ones count each other. Past the limit the
+  account (or address) is locked until the window has passed, even for the right password; every
+  lockout is audited.
 
 Never stores or logs a token or password in clear.
 """
@@ -106,17 +108,68 @@ def csrf_ok(session: Session | None, submitted: str | None) -> bool:
 
 
 class LockedOut(Exception):
-    """Too many failed logins for this account or from this address; try again later."""
+    """Too many failed attempts for this account or from this address; try again later."""
 
 
-def _failures(db: Database, column: str, value: str, since: datetime) -> int:
+def _account_failures(db: Database, name: str, since: datetime) -> int:
+    # The account's failures since its last success inside the window: signing in proves who
+    # one is, so the person's own earlier slips no longer count.
     p = db.param
-    # Failures since the last success of that account (or address) inside the window.
     row = db.execute_sql(
-        f"SELECT COUNT(*) FROM web_login_attempt WHERE {column} = {p} AND at >= {p} AND success = {p}"
-        f" AND id > COALESCE((SELECT MAX(id) FROM web_login_attempt WHERE {column} = {p} AND success = {p}), 0)",
-        (value, since, False, value, True)).fetchone()
+        f"SELECT COUNT(*) FROM web_login_attempt WHERE account = {p} AND at >= {p} AND success = {p}"
+        f" AND id > COALESCE((SELECT MAX(id) FROM web_login_attempt WHERE account = {p} AND success = {p}), 0)",
+        (name, since, False, name, True)).fetchone()
     return int(row[0])
+
+
+def _address_failures(db: Database, address: str, since: datetime) -> int:
+    # Every failure of the window, whatever succeeded in between: an insider who signs into their
+    # own account now and then must not start the count of the names they spray afresh.
+    p = db.param
+    row = db.execute_sql(f"SELECT COUNT(*) FROM web_login_attempt WHERE address = {p} AND at >= {p}"
+                         f" AND success = {p}", (address, since, False)).fetchone()
+    return int(row[0])
+
+
+def failures_left(db: Database, account: str, address: str, policy: SessionPolicy) -> int:
+    """How many more failed attempts the account (`_account_key`: a user's name is its own) and
+    the address may have in the window (the smaller of the two); 0: the limit is reached, below
+    0: over it. Attempts still being checked by any worker count as failures."""
+    since = now_utc() - policy.lockout_window
+    return min(policy.max_failures_per_account - _account_failures(db, account, since),
+               policy.max_failures_per_address - _address_failures(db, address, since))
+
+
+def check_password(db: Database, name: str, password: str, *, address: str, policy: SessionPolicy) -> User | None:
+    """The user if `password` is theirs, None if not; raises LockedOut (the password unchecked)
+    while the account or address is locked. Sign-in and the password change both come here, so
+    their failures share one count and one lockout.
+
+    The attempt is stored as a failure first and counted with the others, and only then checked:
+    parallel attempts each see the rest, so no more than the limit are ever checked (reading the
+    count before the slow argon2 check let 40 parallel guesses through 11 times)."""
+    account = _account_key(db, name)
+    attempt = _attempt(db, account, address)
+    if failures_left(db, account, address, policy) < 0:
+        raise LockedOut()
+    user = verify_password(db, name, password or "")
+    if user is not None:
+        db.execute_sql(f"UPDATE web_login_attempt SET success = {db.param} WHERE id = {db.param}", (True, attempt))
+    return user
+
+
+def _known_name(db: Database, name: str) -> str | None:
+    """The name if such a user exists: all the audit log may record of a failed attempt (a
+    password typed into the name field must not end up on /admin/audit or in the log). One
+    indexed read whether or not it exists, so the time of the answer does not tell."""
+    row = db.execute_sql(f"SELECT 1 FROM web_user WHERE name = {db.param}", (name,)).fetchone()
+    return name if row else None
+
+
+def _account_key(db: Database, name: str) -> str:
+    """What the attempts table keeps of the name: the name of a user, a hash of anything else (so
+    a name that is no user's is counted like one, but its text is not kept)."""
+    return _known_name(db, name) or "?" + token_hash(name)[:63]
 
 
 def login(db: Database, name: str, password: str, *, address: str, user_agent: str | None,
@@ -125,22 +178,23 @@ def login(db: Database, name: str, password: str, *, address: str, user_agent: s
     LockedOut while the account or address is locked (nothing is checked then)."""
     name = (name or "").strip()[:64]
     address = (address or "unknown")[:64]
-    since = now_utc() - policy.lockout_window
-    if (_failures(db, "account", name, since) >= policy.max_failures_per_account
-            or _failures(db, "address", address, since) >= policy.max_failures_per_address):
-        _attempt(db, name, address, False)
-        audit.record(db, "login_locked", user_name=name, address=address)
-        raise LockedOut(name)
-    user = verify_password(db, name, password or "")
-    _attempt(db, name, address, user is not None)
+    known = _known_name(db, name)          # all the audit log may say of the name
+    try:
+        user = check_password(db, name, password, address=address, policy=policy)
+    except LockedOut:
+        audit.record(db, "login_locked", user_name=known, address=address)
+        raise
     if user is None:
-        audit.record(db, "login_failed", user_name=name, address=address)
+        audit.record(db, "login_failed" if known else "login_unknown_name", user_name=known, address=address)
         return None
     audit.record(db, "login", user_name=user.name, address=address)
     return create(db, user, address=address, user_agent=user_agent)
 
 
-def _attempt(db: Database, name: str, address: str, success: bool) -> None:
+def _attempt(db: Database, account: str, address: str) -> int:
+    """Store an attempt as failed (until its password proves right); its id."""
     p = db.param
-    db.execute_sql(f"INSERT INTO web_login_attempt (at, account, address, success) VALUES ({p}, {p}, {p}, {p})",
-                   (now_utc(), name, address, success))
+    with db.atomic():
+        rows = db.execute_sql(f"INSERT INTO web_login_attempt (at, account, address, success)"
+                              f" VALUES ({p}, {p}, {p}, {p}) RETURNING id", (now_utc(), account, address, False)).fetchall()
+    return int(rows[0][0])

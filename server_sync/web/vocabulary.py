@@ -7,5 +7,7 @@ command's parser must not wait for.
 ADMIN, ANALYST, REGIONAL, STORE = "admin", "analyst", "regional-manager", "store-manager"
 ROLES: tuple[str, ...] = (ADMIN, ANALYST, REGIONAL, STORE)
 
-AUDIT_EVENTS = ("login", "login_failed", "login_locked", "logout", "password_changed", "export",
-                "comments_viewed", "api_export")
+AUDIT_EVENTS = ("login", "login_failed", "login_unknown_name", "login_locked", "logout", "password_changed",
+                "password_change_failed", "export", "comments_viewed", "api_export")
+# Failed and refused passwords: logged as warnings too, so a log collector sees them.
+AUDIT_WARNINGS = ("login_failed", "login_unknown_name", "login_locked", "password_change_failed")

@@ -19,7 +19,7 @@ from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.web import audit, filters, render, sessions
 from server_sync.web.guard import (COOKIE, UNSAVED, PageResult, Visit, WebState, clear_session_cookie, client_address,
                                    error_page, form, page, page_language, public, set_session_cookie)
-from server_sync.web.people import set_language, set_password, verify_password
+from server_sync.web.people import set_language, set_password
 from server_sync.web.queries import scope_names
 
 ACCOUNT_ERRORS = ("password_wrong", "password_mismatch", "password_same", "password_short")
@@ -47,6 +47,16 @@ def _login_form(request: Request, session: sessions.Session, status: int = 200, 
     return response
 
 
+LOCKED = "locked"        # the login page's parameter: signed out after too many wrong passwords
+
+
+def _login_notice(request: Request) -> str | None:
+    """What the login page tells a person sent to it: why they must sign in (again)."""
+    if request.query_params.get(LOCKED) == "1":
+        return "login_signed_out_locked"
+    return "login_unsaved" if request.query_params.get(UNSAVED) == "1" else None
+
+
 @public
 async def login_page(request: Request) -> Response:
     state: WebState = request.app.state.web
@@ -59,8 +69,7 @@ async def login_page(request: Request) -> Response:
             sessions.purge(state.db, state.policy)
             session = sessions.create(state.db, None, address=client_address(request),
                                       user_agent=request.headers.get("user-agent"))
-        unsaved = request.query_params.get(UNSAVED) == "1"
-        return _login_form(request, session, error_key="login_unsaved" if unsaved else None)
+        return _login_form(request, session, error_key=_login_notice(request))
     return await run_in_threadpool(run)
 
 
@@ -115,10 +124,12 @@ def account(v: Visit) -> PageResult:
 @form
 def change_password(v: Visit, fields: dict) -> Response:
     current, new, again = (str(fields.get(k, "")) for k in ("current", "new", "again"))
+    if not _current_password_right(v, current):
+        if sessions.failures_left(v.db, v.user.name, v.address, v.state.policy) <= 0:
+            return _signed_out_for_guessing(v)
+        return RedirectResponse("/account?error=password_wrong", status_code=303)
     problem = None
-    if verify_password(v.db, v.user.name, current) is None:
-        problem = "password_wrong"
-    elif new != again:
+    if new != again:
         problem = "password_mismatch"
     elif new == current:
         problem = "password_same"
@@ -133,6 +144,27 @@ def change_password(v: Visit, fields: dict) -> Response:
     fresh = sessions.create(v.db, v.user, address=v.address, user_agent=v.request.headers.get("user-agent"))
     response = RedirectResponse("/account?done=password", status_code=303)
     set_session_cookie(response, v.request, v.state, fresh.token)
+    return response
+
+
+def _current_password_right(v: Visit, current: str) -> bool:
+    """Whether `current` is the person's password, counted and locked out as sign-in is: a session
+    left open (or stolen) must not become a way to guess the password without limit."""
+    try:
+        right = sessions.check_password(v.db, v.user.name, current, address=v.address, policy=v.state.policy)
+    except sessions.LockedOut:
+        right = None
+    if right is None:
+        audit.record(v.db, "password_change_failed", user_name=v.user.name, address=v.address)
+    return right is not None
+
+
+def _signed_out_for_guessing(v: Visit) -> Response:
+    """The account's limit of wrong passwords is reached: the session ends, and signing in again
+    is throttled like any other."""
+    sessions.end(v.db, v.session.token)
+    response = RedirectResponse(f"/login?{LOCKED}=1", status_code=303)
+    clear_session_cookie(response, v.request, v.state)
     return response
 
 
