@@ -353,7 +353,7 @@ def _bare(out: Path, multisamples: str) -> None:
 
 def _app(mode: str, work: Path, out: Path) -> None:
     from kiosk.ui.app import run_app
-    from kiosk.ui.lean_imports import import_store
+    from kiosk.lean_imports import import_store
     import_store()                     # as `kiosk run` does: peewee without psycopg2
     from gpiozero.pins.mock import MockFactory, MockPWMPin
     from kivy.clock import Clock
@@ -585,7 +585,7 @@ def _idle_app(work: Path, out: Path, leds: bool) -> None:
     from kiosk.config import parse_config
     from kiosk.store import LocalStore
     from kiosk.ui.app import configure_kivy, run_app
-    from kiosk.ui.lean_imports import import_store
+    from kiosk.lean_imports import import_store
     from seeds.demo import demo_config_mapping
     import_store()
     m = demo_config_mapping()

@@ -12,6 +12,7 @@ from typing import Sequence
 
 import kiosk.commands
 from kiosk import __version__
+from kiosk.lean_imports import postgres_drivers_hidden
 from server_sync.program.cli import CommandLine
 
 PROG = "kiosk"
@@ -38,4 +39,6 @@ COMMAND_LINE = CommandLine(PROG, "Kundpuls kiosk: record, inspect and sync custo
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return COMMAND_LINE.main(argv)
+    # No kiosk command uses PostgreSQL: peewee is loaded without its drivers (kiosk.lean_imports).
+    with postgres_drivers_hidden():
+        return COMMAND_LINE.main(argv)

@@ -26,7 +26,7 @@ from kiosk import __version__                                   # noqa: E402
 from kiosk.clock import Clock as KioskClock, SystemClock        # noqa: E402
 from kiosk.config import KioskConfig                            # noqa: E402
 from kiosk.exc import CaptureError                              # noqa: E402
-from kiosk.ui.lean_imports import import_store                  # noqa: E402
+from kiosk.lean_imports import import_store                     # noqa: E402
 from kiosk.ui.texts import tr                                   # noqa: E402
 
 if TYPE_CHECKING:

@@ -73,11 +73,11 @@ def test_a_portrait_keyboard_halves_its_rows():
 
 
 def test_the_app_opens_its_store_without_the_postgresql_drivers(tmp_path):
-    """kiosk.ui.lean_imports: the store works, and neither driver is loaded (16-20 MB each run
+    """kiosk.lean_imports: the store works, and neither driver is loaded (16-20 MB each run
     on a machine that also has the central extra); the plain import would load them."""
     import subprocess
     import sys
-    code = ("import sys; from kiosk.ui.lean_imports import import_store; import_store();"
+    code = ("import sys; from kiosk.lean_imports import import_store; import_store();"
             "from kiosk.store import LocalStore; s = LocalStore(sys.argv[1]); s.set_meta('k', 'v');"
             "assert s.get_meta('k') == 'v'; s.close();"
             "print(','.join(m for m in ('psycopg', 'psycopg2') if m in sys.modules))")
