@@ -15,6 +15,7 @@ never a reason not to start.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -84,19 +85,16 @@ def save_pushed(data_dir: Path, pushed: dict[str, Any]) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):       # the write's own error is the one to report
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
-    try:
+    # The rename made durable too; a card that cannot fsync a directory still has the file.
+    with contextlib.suppress(OSError):
         fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-    except OSError:
-        pass
 
 
 def merged_config(base: Mapping[str, Any], pushed: Mapping[str, Any], kind: str | None,
