@@ -1,26 +1,38 @@
 """Opening hours and "silent during opening hours" for the fleet view. Pure.
 
-Opening hours are {weekday: (open_hour, close_hour)} in the site's local time (weekday
-0 = Monday), the chain default being server_sync.protocol.catalogue.OPENING_HOURS; a site may
-override them (`kiosk-central site add|update --hours SPEC`). Two forms, each read and written
-here only: the column's JSON (parse_hours, stored_hours) and the SPEC a store manager types and
-reads (parse_spec, format_hours), "mon-fri 8-21, sat 10-18, sun closed". Whole hours: the column
-holds whole numbers. Never touches the database.
+Opening hours are {weekday: Span} in the site's local time (weekday 0 = Monday), each Span the
+minutes from that day's midnight at which the store opens and closes; a store open past midnight
+closes after 24:00 (fri 18-2 is 18:00 to 26:00, as timetables write it), so a night belongs to
+the day it began. The chain default is server_sync.protocol.catalogue.OPENING_HOURS (whole
+hours); a site may override them (`kiosk-central site add|update --hours SPEC`). Two forms, each
+read and written here only: the column's JSON (parse_hours, stored_hours) and the SPEC a store
+manager types and reads (parse_spec, format_hours), "mon-fri 8-21, sat 10-18, sun closed",
+"fri-sat 9:30-2". Never touches the database.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
-from typing import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Mapping, NamedTuple
 from zoneinfo import ZoneInfo
 
 from server_sync.central.setting import stored_error
 from server_sync.exc import CentralConfigError, StoredSettingError
 from server_sync.protocol.catalogue import OPENING_HOURS
 
-Hours = Mapping[int, tuple[int, int]]
+DAY_MINUTES = 24 * 60
+
+
+class Span(NamedTuple):
+    """One day's opening: minutes from its local midnight; `closes` may pass 24:00 (at most a
+    day after `opens`), and then the hours run into the next day."""
+    opens: int
+    closes: int
+
+
+Hours = Mapping[int, Span]
 
 FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")   # weekday 0-6
 DAYS = tuple(name[:3] for name in FULL_DAYS)             # as format_hours says them: mon … sun
@@ -30,31 +42,77 @@ EXAMPLE = "mon-fri 8-21, sat 10-18, sun closed"
 HOURS_FIX = "kiosk-central site update SITE --hours SPEC"
 _PART = re.compile(r"(?P<days>[a-z]+(?:\s*-\s*[a-z]+)?)\s+(?P<hours>\S.*)")
 _DAY_RANGE = re.compile(r"\s*-\s*")
-_SPAN = re.compile(r"(?P<open>\d{1,2})(?::(?P<om>\d\d))?\s*-\s*(?P<close>\d{1,2})(?::(?P<cm>\d\d))?")
+_TIME = r"\d{1,2}(?::\d\d)?"
+_SPAN = re.compile(rf"(?P<open>{_TIME})\s*-\s*(?P<close>{_TIME})")
+_STORED_TIME = re.compile(r"(?P<h>\d{1,2}):(?P<m>\d\d)")
 
 
-def parse_hours(text: str | None, site: str | None = None) -> dict[int, tuple[int, int]]:
-    """Site `site`'s opening_hours column (JSON {"0": [8, 21], …}; a weekday not in it is closed);
-    None/empty means the default. One that is not hours by weekday was edited by hand, the store's
-    fault and not the caller's (StoredSettingError, saying which site, what is wrong and the
-    command that sets them again)."""
+def chain_hours() -> dict[int, Span]:
+    """The chain's opening hours (catalogue.OPENING_HOURS, whole hours) as Spans."""
+    return {day: Span(a * 60, b * 60) for day, (a, b) in OPENING_HOURS.items()}
+
+
+def parse_hours(text: str | None, site: str | None = None) -> dict[int, Span]:
+    """Site `site`'s opening_hours column (JSON {"0": [8, 21], "4": ["9:30", 26]}: hours since the
+    day's midnight, whole as numbers, else "H:MM"; a weekday not in it is closed); None/empty
+    means the default. One that is not hours by weekday was edited by hand, the store's fault
+    and not the caller's (StoredSettingError, saying which site, what is wrong and the command
+    that sets them again)."""
     if not text:
-        return dict(OPENING_HOURS)
+        return chain_hours()
     try:
         raw = json.loads(text)
-        hours = {int(k): (int(v[0]), int(v[1])) for k, v in raw.items()}
+        hours = {int(k): Span(_stored_minutes(v[0]), _stored_minutes(v[1])) for k, v in raw.items()}
     except (ValueError, TypeError, IndexError, AttributeError, OverflowError) as e:
         raise _stored_wrong(text, site, f"not hours by weekday ({e})") from None
-    for day, (a, b) in hours.items():
-        if not (0 <= day <= 6 and 0 <= a <= b <= 24):
-            raise _stored_wrong(text, site, f"weekday {day} is {a}-{b}")
+    for day, span in hours.items():
+        within_a_day = 0 <= span.opens < DAY_MINUTES and span.opens <= span.closes <= span.opens + DAY_MINUTES
+        if not (0 <= day <= 6 and within_a_day):
+            said = f"{_stored_value(span.opens)}-{_stored_value(span.closes)}"
+            raise _stored_wrong(text, site, f"weekday {day} is {said}")
+    overlap = _overlap(hours)
+    if overlap:
+        raise _stored_wrong(text, site, overlap[1])
     return hours
 
 
+def _stored_minutes(value: object) -> int:
+    """Minutes of a stored time: a whole number of hours, or "H:MM" (hours may pass 24)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{value!r} is not a time")
+    if isinstance(value, int):
+        return value * 60
+    if isinstance(value, float) and value.is_integer():
+        return int(value) * 60
+    match = _STORED_TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None or int(match["m"]) > 59:
+        raise ValueError(f"{value!r} is not a time (hours, or \"H:MM\")")
+    return int(match["h"]) * 60 + int(match["m"])
+
+
 def _stored_wrong(text: str, site: str | None, problem: str) -> StoredSettingError:
-    return stored_error("opening_hours", text, "JSON {\"0\": [8, 21], …} (weekday 0-6, Monday 0: its opening and "
-                        "closing hour, 0-24), or NULL for the chain default", site=site, problem=problem,
-                        fix=HOURS_FIX)
+    return stored_error("opening_hours", text, "JSON {\"0\": [8, 21], \"4\": [\"9:30\", 26], …} (weekday 0-6, Monday 0: "
+                        "when it opens and closes, in hours or \"H:MM\" from the day's midnight; past midnight "
+                        "after 24), or NULL for the chain default", site=site, problem=problem, fix=HOURS_FIX)
+
+
+def _overlap(hours: Hours) -> tuple[int, str] | None:
+    """The first weekday whose hours run past midnight into the next day's opening, and what is
+    wrong with it; None when no day does."""
+    for day, span in sorted(hours.items()):
+        after = hours.get((day + 1) % 7)
+        if span.closes > DAY_MINUTES and after and after.closes > after.opens \
+                and span.closes - DAY_MINUTES > after.opens:
+            return day, (f"{DAYS[day]} {_said(span.opens)}-{_said(span.closes)} runs past midnight into "
+                         f"{DAYS[(day + 1) % 7]}'s opening at {_said(after.opens)}")
+    return None
+
+
+def _stored_value(minutes: int) -> int | str:
+    """A time as the column keeps it: whole hours as a number (the column's form before minutes),
+    else "H:MM"."""
+    hours, rest = divmod(minutes, 60)
+    return hours if rest == 0 else f"{hours}:{rest:02d}"
 
 
 def stored_hours(hours: Hours | None) -> str | None:
@@ -62,22 +120,24 @@ def stored_hours(hours: Hours | None) -> str | None:
     open weekdays only, a day not in it being closed."""
     if hours is None:
         return None
-    return json.dumps({str(day): [a, b] for day, (a, b) in sorted(hours.items()) if b > a})
+    return json.dumps({str(day): [_stored_value(a), _stored_value(b)]
+                       for day, (a, b) in sorted(hours.items()) if b > a})
 
 
-def parse_spec(text: str) -> dict[int, tuple[int, int]] | None:
+def parse_spec(text: str) -> dict[int, Span] | None:
     """Opening hours as a store manager types them: 'default' (the chain's: None), or parts
     separated by commas, each DAYS HOURS, e.g. "mon-fri 8-21, sat 10-18, sun closed". DAYS is a day
-    (mon … sun, or more of its English name: tues, thursday), a range of them from Monday towards Sunday (mon-fri), or
-    'daily'; HOURS is OPEN-CLOSE in whole hours 0-24 (8-21, 08:00-21:00), or 'closed'. Every day
-    is given once: a day left out is a mistake, not a silent default. Else CentralConfigError
-    naming the part and what is wrong with it."""
+    (mon … sun, or more of its English name: tues, thursday), a range of them from Monday towards
+    Sunday (mon-fri), or 'daily'; HOURS is OPEN-CLOSE, each H or H:MM (8:30-21, 08:00-21:00, 0-24),
+    a CLOSE not after OPEN being the next morning's (fri 18-2), or 'closed'. Every day is given
+    once: a day left out is a mistake, not a silent default. Else CentralConfigError naming the
+    part and what is wrong with it."""
     said = " ".join(text.split()).lower()
     if not said:
         raise CentralConfigError(f"no hours: give them like {EXAMPLE!r}, or {CHAIN_DEFAULT!r} for the chain's")
     if said == CHAIN_DEFAULT:
         return None
-    hours: dict[int, tuple[int, int]] = {}
+    hours: dict[int, Span] = {}
     given: dict[int, str] = {}
     for part in (p.strip() for p in said.split(",")):
         match = _PART.fullmatch(part)
@@ -92,7 +152,12 @@ def parse_spec(text: str) -> dict[int, tuple[int, int]] | None:
     if missing:
         raise CentralConfigError(f"no hours for {', '.join(missing)}: give every day its hours or 'closed' "
                                  f"(e.g. {EXAMPLE!r}), or {CHAIN_DEFAULT!r} for the chain's")
-    return {day: span for day, span in sorted(hours.items()) if span[1] > span[0]}
+    open_days = {day: span for day, span in sorted(hours.items()) if span.closes > span.opens}
+    overlap = _overlap(open_days)
+    if overlap:
+        day, problem = overlap
+        raise CentralConfigError(f"{given[day]!r}: {problem}")
+    return open_days
 
 
 def _day(part: str, word: str) -> int:
@@ -113,37 +178,52 @@ def _days(part: str, words: str) -> range:
     return range(start, end + 1)
 
 
-def _span(part: str, words: str) -> tuple[int, int]:
-    """(open, close) of `words`; closed: (0, 0)."""
+def _span(part: str, words: str) -> Span:
+    """The Span of `words`; closed: Span(0, 0). A CLOSE not after OPEN is the next morning's."""
     if words == "closed":
-        return (0, 0)
+        return Span(0, 0)
     match = _SPAN.fullmatch(words)
     if match is None:
-        raise CentralConfigError(f"{part!r}: {words!r} is not hours: OPEN-CLOSE in whole hours (8-21) "
+        raise CentralConfigError(f"{part!r}: {words!r} is not hours: OPEN-CLOSE, each H or H:MM (8-21, 9:30-18) "
                                  "or 'closed' (and parts are separated by commas)")
-    if (match["om"] or "00") != "00" or (match["cm"] or "00") != "00":
-        raise CentralConfigError(f"{part!r}: {words} is not in whole hours (opening hours are kept in hours: 8-21)")
-    opens, closes = int(match["open"]), int(match["close"])
-    for hour in (opens, closes):
-        if hour > 24:
-            raise CentralConfigError(f"{part!r}: {hour} is not an hour 0-24")
-    if closes < opens:
-        raise CentralConfigError(f"{part!r}: closes at {closes}, before it opens at {opens} (hours past midnight "
-                                 f"cannot be kept: at most {opens}-24)")
+    opens, closes = _typed_minutes(part, match["open"]), _typed_minutes(part, match["close"])
+    if opens == DAY_MINUTES:
+        raise CentralConfigError(f"{part!r}: a day's hours cannot open at 24 (say the next day's from 0)")
     if closes == opens:
-        raise CentralConfigError(f"{part!r}: opens and closes at {opens} (a day without hours is 'closed')")
-    return (opens, closes)
+        raise CentralConfigError(f"{part!r}: opens and closes at {match['open']} (a day without hours is 'closed', "
+                                 "one open round the clock 0-24)")
+    if closes < opens:
+        closes += DAY_MINUTES            # past midnight: closes the next morning
+    return Span(opens, closes)
+
+
+def _typed_minutes(part: str, time: str) -> int:
+    """Minutes of an OPEN or CLOSE as typed: H or H:MM, 0-24."""
+    hour, _, minute = time.partition(":")
+    if int(hour) > 24 or (minute and int(minute) > 59) or (int(hour) == 24 and minute and int(minute)):
+        raise CentralConfigError(f"{part!r}: {time} is not a time of day 0-24 (H or H:MM)")
+    return int(hour) * 60 + int(minute or 0)
+
+
+def _said(minutes: int) -> str:
+    """A time as a SPEC says it: 8, 9:30; 24 is midnight at the end of the day, and a time past it
+    is the next morning's (26:00 is said 2)."""
+    if minutes > DAY_MINUTES:
+        minutes -= DAY_MINUTES
+    hours, rest = divmod(minutes, 60)
+    return f"{hours}" if rest == 0 else f"{hours}:{rest:02d}"
 
 
 def format_hours(hours: Hours) -> str:
     """`hours` as parse_spec reads them back: runs of days with the same hours, from Monday, e.g.
-    "mon-fri 8-21, sat 10-18, sun closed" ("daily 8-21": the same every day)."""
+    "mon-fri 8-21, sat 10-18, sun closed" ("daily 8-21": the same every day; "fri-sat 18-2": to
+    2 the next morning)."""
     spans = [hours.get(day) for day in range(7)]
-    spans = [f"{s[0]}-{s[1]}" if s and s[1] > s[0] else "closed" for s in spans]
+    said = [f"{_said(s[0])}-{_said(s[1])}" if s and s[1] > s[0] else "closed" for s in spans]
     parts, start = [], 0
     for day in range(1, 8):
-        if day == 7 or spans[day] != spans[start]:
-            parts.append(f"{_days_said(start, day - 1)} {spans[start]}")
+        if day == 7 or said[day] != said[start]:
+            parts.append(f"{_days_said(start, day - 1)} {said[start]}")
             start = day
     return ", ".join(parts)
 
@@ -155,18 +235,26 @@ def _days_said(first: int, last: int) -> str:
     return DAYS[first] if first == last else f"{DAYS[first]}-{DAYS[last]}"
 
 
+def _opening(day, span: Span, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """When `span` of local date `day` opens and closes, in UTC: local wall-clock times (a store
+    opens at 8 on a daylight-saving day too), compared and subtracted as instants (Python takes
+    the difference of two times in one zone by their wall clocks, an hour off on those days)."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
+    return tuple((midnight + timedelta(minutes=m)).astimezone(timezone.utc) for m in span)
+
+
 def open_seconds_between(start: datetime, end: datetime, tz: ZoneInfo, hours: Hours) -> float:
-    """Seconds of opening time between two aware datetimes (site-local opening hours)."""
+    """Seconds of opening time between two aware datetimes (site-local opening hours; a night's
+    hours past midnight count on the day they began)."""
     if end <= start:
         return 0.0
     total = 0.0
-    day = start.astimezone(tz).date() - timedelta(days=1)
+    day = start.astimezone(tz).date() - timedelta(days=1)      # yesterday's hours may run into today
     last = end.astimezone(tz).date()
     while day <= last:
         span = hours.get(day.weekday())
-        if span and span[1] > span[0]:
-            o = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(hours=span[0])
-            c = datetime(day.year, day.month, day.day, tzinfo=tz) + timedelta(hours=span[1])
+        if span and span.closes > span.opens:
+            o, c = _opening(day, span, tz)
             a, b = max(o, start), min(c, end)
             if b > a:
                 total += (b - a).total_seconds()
@@ -175,6 +263,12 @@ def open_seconds_between(start: datetime, end: datetime, tz: ZoneInfo, hours: Ho
 
 
 def is_open(at: datetime, tz: ZoneInfo, hours: Hours) -> bool:
-    local = at.astimezone(tz)
-    span = hours.get(local.weekday())
-    return bool(span) and span[0] <= local.hour + local.minute / 60 < span[1]
+    """Whether the store is open at `at` (by its own hours or the night before's past midnight)."""
+    today = at.astimezone(tz).date()
+    for day in (today - timedelta(days=1), today):
+        span = hours.get(day.weekday())
+        if span and span.closes > span.opens:
+            o, c = _opening(day, span, tz)
+            if o <= at < c:
+                return True
+    return False

@@ -124,7 +124,7 @@ def test_opening_hours_and_silence():
     since = datetime(2026, 11, 22, 17, 0, tzinfo=timezone.utc)
     assert open_seconds_between(since, monday_noon, STHLM, hours) == 4 * 3600
     assert open_seconds_between(monday_noon, since, STHLM, hours) == 0
-    assert parse_hours('{"0": [9, 17]}') == {0: (9, 17)}
+    assert parse_hours('{"0": [9, 17]}') == {0: (9 * 60, 17 * 60)}                   # minutes
     # Edited by hand (site update --hours stores none of these): the store's fault, naming the site and what is wrong.
     for text, problem in (('{"0": [18, 9]}', "weekday 0 is 18-9"), ("nonsense", "not hours by weekday"),
                           ('{"0": [1e400, 21]}', "not hours by weekday")):

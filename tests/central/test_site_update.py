@@ -145,8 +145,8 @@ def test_update_mistakes_are_error_lines(tmp_path, capsys):
                           (["s1", "--hours", "mon-fri 8-21"], "argument --hours: no hours for sat, sun: give every "
                                                               "day its hours or 'closed'"),
                           (["s1", "--hours", "daily 8-21, sun 10-18"], "argument --hours: sun is given twice"),
-                          (["s1", "--hours", "mon-sat 8-21, sun 18-10"], "argument --hours: 'sun 18-10': closes at "
-                                                                         "10, before it opens at 18"),
+                          (["s1", "--hours", "mon-sat 8-21, sun 18-10"], "argument --hours: 'sun 18-10': sun 18-10 "
+                                                                         "runs past midnight into mon's opening at 8"),
                           (["s1"], "nothing to change: give --name, --timezone or --hours")]:
         capsys.readouterr()
         assert central("--db", url, "site", "update", *argv) == 2, argv
