@@ -44,9 +44,10 @@ from server_sync.exc import ProtocolError, StoredSettingError
 
 log = logging.getLogger("kundpuls.ingest")
 
-# After a commit: (db, site_ids whose answers changed, now) -> messages to publish (topic, payload).
-# The real-time alert rule plugs in here (see server_sync/commands/ingest.py AFTER_COMMIT_HOOKS).
-AfterCommitHook = Callable[[Database, "set[str]", datetime], "Iterable[tuple[str, bytes]]"]
+# After a commit: (db, site_ids whose answers changed, now, ingest's topic prefix) -> messages to
+# publish (topic, payload; topics under that prefix). The real-time alert rule plugs in here (see
+# server_sync/commands/ingest.py AFTER_COMMIT_HOOKS).
+AfterCommitHook = Callable[[Database, "set[str]", datetime, str], "Iterable[tuple[str, bytes]]"]
 
 DATABASE_DOWN = (OperationalError, InterfaceError)    # retry the message; never dead-letter it
 
@@ -203,7 +204,7 @@ class Ingest:
         now = self.clock()
         for hook in self.hooks:
             try:
-                out.extend(hook(self.db, set(site_ids), now) or ())
+                out.extend(hook(self.db, set(site_ids), now, self.prefix) or ())
             except DATABASE_DOWN:
                 log.warning("after-commit hook %s: database unavailable", getattr(hook, "__name__", hook))
             except Exception:

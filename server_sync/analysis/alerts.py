@@ -2,10 +2,10 @@
 dip, publish it on the site's alerts topic (QoS 1, via ingest or `kiosk-central alerts check`),
 optionally POST it to a webhook, and acknowledge it with a comment.
 
-`realtime_hook(db, site_ids, now)` is the ingest after-commit hook: it checks the dip rule (kind
-"realtime") for the sites whose answers just changed, from the daily rollups that the same
+`realtime_hook(db, site_ids, now, prefix)` is the ingest after-commit hook: it checks the dip rule
+(kind "realtime") for the sites whose answers just changed, from the daily rollups that the same
 commit brought up to date (two indexed queries, a few rows per site and question), and returns the
-(topic, payload) pairs ingest publishes. `check(db, now)` is `alerts check`: the dip rule, and
+(topic, payload) pairs ingest publishes, under ingest's topic prefix. `check(db, now)` is `alerts check`: the dip rule, and
 the trend rule when asked. A new alert is handed to the workflow (server_sync.workflow: its
 owner, due date, and notices queued for the webhooks and the owner's mail, delivered by
 `kiosk-central notify run`); ingest never waits on a receiver. Nothing here may stop ingest.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
 import weakref
@@ -43,7 +42,6 @@ from server_sync.report.alert_text import alert_text
 from server_sync.report.figures import p_statement
 
 log = logging.getLogger(__name__)
-ENV_PREFIX = "KUNDPULS_TOPIC_PREFIX"
 COLUMNS = ("id", "site_id", "question_id", "kind", "raised_at", "last_seen_at", "window_from", "window_to", "n",
            "negative", "value", "baseline", "p_value", "message", "published_at", "webhook_status", "acked_at",
            "ack_comment", "detail")
@@ -425,12 +423,12 @@ def due_sites(checked: dict[str, datetime], site_ids: Iterable[str], now: dateti
     return due
 
 
-def realtime_hook(db: Database, site_ids: set[str], now: datetime) -> list[tuple[str, bytes]]:
+def realtime_hook(db: Database, site_ids: set[str], now: datetime, prefix: str = "") -> list[tuple[str, bytes]]:
     """Ingest's after-commit hook: the dip rule for the sites just written to (each at most once
-    a minute in this process)."""
+    a minute in this process); new alerts on the alerts topics under ingest's `prefix`."""
     sites = due_sites(_hook_checked.setdefault(db, {}), site_ids, now)
     raised = check_dip(db, sites, now)
     if not raised:
         return []
     # Webhooks and mail are queued by the workflow (notify queue), never POSTed from ingest.
-    return deliver(db, raised, now, prefix=os.environ.get(ENV_PREFIX, ""))
+    return deliver(db, raised, now, prefix=prefix)

@@ -30,7 +30,7 @@ def bump(db: Database, site_ids: set[str], now: datetime) -> None:
                      [(s, 1, stamp) for s in sorted(site_ids)])
 
 
-def bump_hook(db: Database, site_ids: set[str], now: datetime) -> list[tuple[str, bytes]]:
+def bump_hook(db: Database, site_ids: set[str], now: datetime, prefix: str = "") -> list[tuple[str, bytes]]:
     """Ingest's after-commit hook: bump the marks; nothing to publish on MQTT."""
     bump(db, site_ids, now)
     return []

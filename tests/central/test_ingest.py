@@ -203,17 +203,17 @@ def test_after_commit_hooks_get_changed_sites(central_db):
     register_fleet(central_db)
     calls = []
 
-    def hook(db, site_ids, now):
-        calls.append((site_ids, now))
+    def hook(db, site_ids, now, prefix):
+        calls.append((site_ids, now, prefix))
         return [("kundpuls/v1/site/s1/alerts", b"{}")]
 
-    def broken(db, site_ids, now):
+    def broken(db, site_ids, now, prefix):
         raise RuntimeError("rule bug")
 
     ingest = Ingest(central_db, clock=lambda: NOW, hooks=[broken, hook])
     out = ingest.handle(*batch([response(1)]))
     assert ingest.after_commit(out.changed_sites) == [("kundpuls/v1/site/s1/alerts", b"{}")]
-    assert calls == [({"s1"}, NOW)]
+    assert calls == [({"s1"}, NOW, "")]
     dup = ingest.handle(*batch([response(1, id=new_id())], batch_id="b2"))
     assert dup.accepted.new == 1
     assert ingest.after_commit(set()) == [] and len(calls) == 1

@@ -104,7 +104,7 @@ def test_after_commit_hook_output_is_published(broker, tmp_path):
     register_fleet(db)
     seen_at_hook = []
 
-    def hook(hdb, site_ids, now):
+    def hook(hdb, site_ids, now, prefix):
         seen_at_hook.append(count(hdb, "SELECT COUNT(*) FROM response"))    # already committed
         return [(protocol.alerts_topic(s), b'{"hello": "alert"}') for s in sorted(site_ids)]
 
@@ -137,6 +137,69 @@ def test_after_commit_hook_output_is_published(broker, tmp_path):
         listener.loop_stop()
         db.close()
     assert not runner.is_alive()
+
+
+def test_an_ingest_with_a_prefix_publishes_its_alerts_under_it(make_broker, tmp_path):
+    """`kiosk-central ingest --prefix acme/` hands its prefix to the alert hook: a dip alert goes
+    out on acme/kundpuls/v1/site/s1/alerts, the topic the site's kiosks read (the broker lets the
+    centre publish nothing outside acme/)."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from server_sync import protocol
+    from tests.analysis.seeding import add_question, answer, commit
+
+    broker = make_broker(prefix="acme/")
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = connect(url)
+    register_fleet(db)
+    # Four ordinary weeks at s1 (12% negative), then two bad days (60%): the next answers that
+    # reach s1 through ingest raise a dip alert.
+    rng = random.Random(3)
+    add_question(db, "dip")
+    noon = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0, tzinfo=None)
+    commit(db, [answer("s1", noon - timedelta(days=d, minutes=rng.randrange(300)),
+                       rng.choice((1, 2)) if rng.random() < (0.6 if d <= 2 else 0.12) else rng.choice((3, 4)),
+                       question="dip", kiosk="k1")
+                for d in range(1, 32) if d != 3 for _ in range(40)])
+    db.close()
+    assert alerts_in(url) == 0
+
+    got = []
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="k2-alerts", protocol=mqtt.MQTTv5)
+    listener.tls_set(ca_certs=broker.ca_file)
+    listener.username_pw_set("k2", broker.passwd("k2"))
+    listener.on_connect = lambda c, u, f, rc, p: c.subscribe(protocol.alerts_topic("s1", "acme/"), qos=1)
+    listener.on_message = lambda c, u, m: got.append((m.topic, m.payload))
+    listener.connect(broker.host, broker.port, keepalive=10)
+    listener.loop_start()
+    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-prefix", "--prefix", "acme/")
+    try:
+        ing.start()
+        time.sleep(0.3)                                  # the listener's subscription
+        k = make_kiosk(tmp_path, broker, "k1", "s1")
+        k.record(3)
+        assert k.agent().run(once=True, timeout=20)
+        assert wait_until(lambda: got, 15), ing.log()
+        topic, payload = got[0]
+        assert topic == "acme/kundpuls/v1/site/s1/alerts"
+        assert protocol.parse_site_topic(topic, "acme/") == "s1"
+        assert protocol.decode_alert(payload, "s1").kind == "realtime"
+        assert alerts_in(url) == 1
+    finally:
+        listener.loop_stop()
+        ing.close()
+
+
+def alerts_in(url: str) -> int:
+    db = connect(url)
+    try:
+        return count(db, "SELECT COUNT(*) FROM alert")
+    finally:
+        db.close()
 
 
 def test_unreachable_broker_is_reported_then_reached(broker, tmp_path):
