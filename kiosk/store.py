@@ -271,7 +271,14 @@ class KioskDatabase(SqliteDatabase):
     def _connect(self):
         conn = super()._connect()
         self._state.generation = self._generation     # called under self._lock, in this thread
+        for pragma, value in getattr(self._state, "own_pragmas", {}).items():
+            conn.execute(f"PRAGMA {pragma} = {value}")
         return conn
+
+    def thread_pragma(self, pragma: str, value: int | str) -> None:
+        """Set a PRAGMA on this thread's connection, kept when it is replaced (`_current`)."""
+        self._state.own_pragmas = {**getattr(self._state, "own_pragmas", {}), pragma: value}
+        self.execute_sql(f"PRAGMA {pragma} = {value}")
 
     def _busy(self) -> bool:
         """This thread's connection is inside a transaction (peewee's or the tap path's own)."""

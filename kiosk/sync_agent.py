@@ -221,7 +221,7 @@ class SyncAgent:
             # centre dedupes; sent_at is cleared at start anyway), and WAL keeps the file
             # consistent. The app's own connection stays synchronous=FULL, so taps stay durable.
             # Set in the thread that runs the loop, because peewee keeps one connection per thread.
-            self.store.db.execute_sql("PRAGMA synchronous = NORMAL")
+            self.store.db.thread_pragma("synchronous", "NORMAL")
             # A restart: whatever a previous run sent and saw no ack for goes again.
             self.outbox.requeue()
         except DiskFull as e:

@@ -218,8 +218,48 @@ def test_an_answer_the_full_disk_could_not_store_is_not_thanked_for(cfg, store, 
     stored = store.db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0]
     assert flow.answer(4, "touch") is None
     assert flow.screen == QUESTION and flashed == [3] and isinstance(flow.store_problem, DiskFull)
+    assert flow.not_stored                     # the question screen says so, calmly
     assert flow.answer(1, "button") is None and flashed == [3]
     assert store.db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] == stored
+    store.db.execute_sql("PRAGMA max_page_count = 1000000")         # space freed
+    recorder.clock.advance(10)
+    assert flow.answer(4, "touch") is not None
+    assert flow.screen == THANKS and not flow.not_stored and flashed == [3, 3]
+
+
+def test_a_store_read_as_it_stands_opens_itself_for_writing_once_there_is_room(tmp_path, monkeypatch):
+    """The one rule (kiosk.store.KioskDatabase._current): a database read as it stands on a full
+    card refuses a write as DiskFull; once the disk has room the next write goes through, in the
+    same store, and another thread's connection (the app's PIN check, the agent) sees it."""
+    import threading
+
+    from kiosk import store as kiosk_store
+    from kiosk.store import unshared_uri
+    path = tmp_path / "kiosk.db"
+    with LocalStore(path, kiosk_id=ID) as store:
+        store.set_meta("before", "1")
+    full = [True]
+    monkeypatch.setattr(kiosk_store, "disk_is_full", lambda _path: full[0])
+    store = LocalStore(path, kiosk_id=ID, unshared=unshared_uri(path))
+    try:
+        with pytest.raises(DiskFull, match="is full"):
+            store.set_meta("during", "1")
+
+        def other_thread_reads(key: str) -> str | None:
+            seen = []
+            t = threading.Thread(target=lambda: seen.append(store.get_meta(key)))
+            t.start()
+            t.join()
+            return seen[0]
+        assert store.read_only and other_thread_reads("before") == "1"
+        store.db.thread_pragma("synchronous", "NORMAL")              # as the sync agent sets it
+        full[0] = False                                              # a file was deleted
+        store.set_meta("after", "1")
+        assert not store.read_only and store.get_meta("after") == "1"
+        assert store.db.execute_sql("PRAGMA synchronous").fetchone()[0] == 1     # kept on reopening
+        assert other_thread_reads("after") == "1" and store.integrity_ok()
+    finally:
+        store.close()
 
 
 def test_the_buttons_only_kiosk_blinks_a_fault_for_a_press_it_could_not_store(cfg, store, recorder):
