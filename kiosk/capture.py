@@ -20,7 +20,7 @@ from kiosk.config import KioskConfig, Question
 from kiosk.exc import CaptureError
 from kiosk.filters import PressFilter
 from kiosk.scrub import scrub_comment
-from kiosk.store import FollowUp, LocalStore, Response, card_failure, insert_statement, row_values
+from kiosk.store import FollowUp, LocalStore, Response, insert_statement, row_values
 from server_sync.protocol import FollowUpEvent, ResponseEvent, iso_ms
 
 SOURCES = ("touch", "button", "simulate", "key")
@@ -120,7 +120,7 @@ class Recorder:
                         con.execute("ROLLBACK")
                     except sqlite3.DatabaseError:
                         pass                    # the card failed; the error below says so
-                failure = card_failure(e, self.store.path) if isinstance(e, sqlite3.DatabaseError) else None
+                failure = self.store.db.failure(e) if isinstance(e, sqlite3.DatabaseError) else None
                 if failure is not None:
                     raise failure from None     # not stored: the caller must not say thank you
                 raise

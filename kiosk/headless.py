@@ -259,7 +259,8 @@ def run_headless(cfg: KioskConfig, demo: bool = False, out: TextIO | None = None
         from gpiozero.pins.mock import MockFactory, MockPWMPin
         factory = MockFactory(pin_class=MockPWMPin)
     clock = SystemClock()
-    store = LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id)
+    # A card full at start: the buttons run all the same, a press blinks the fault until there is room.
+    store = LocalStore.even_full(cfg.db_path, kiosk_id=cfg.kiosk_id)
     panel = None
     keys = None
     previous: dict[int, object] = {}

@@ -57,6 +57,9 @@ class Outbox:
         # Every unsent event this process knows of has a seq above this (rows sent but unacked
         # are skipped without scanning them); a requeue or a rescan lowers it to 0.
         self._floor = 0
+        # While the card takes no write: the highest seq published without being marked sent
+        # (`next_batch(mark=False)`); back to 0 once a batch is marked again.
+        self._unmarked_floor = 0
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -73,18 +76,21 @@ class Outbox:
             f"SELECT COUNT(*) FROM {t} WHERE {OUTBOX} AND sent_at IS NULL").fetchone()[0]
             for t in _TABLES)
 
-    def _unsent(self, limit: int) -> list[tuple[int, str, str]]:
-        """(seq, recorded_at, event JSON) of the lowest unsent events, at most `limit`."""
+    def _unsent(self, limit: int, *, marked: bool = True) -> list[tuple[int, str, str]]:
+        """(seq, recorded_at, event JSON) of the lowest unsent events, at most `limit`; not
+        `marked`: those above what was published unmarked, whatever their sent_at says (a mark
+        from an earlier run the requeue could not clear)."""
+        floor, unsent = (self._floor, " AND sent_at IS NULL") if marked else (self._unmarked_floor, "")
         rows = self.db.execute_sql(
             f"SELECT seq, recorded_at, {_RESPONSE_JSON} FROM response"
-            f" WHERE {OUTBOX} AND sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
-            (self._floor, limit)).fetchall()
+            f" WHERE {OUTBOX}{unsent} AND seq > ? ORDER BY seq LIMIT ?",
+            (floor, limit)).fetchall()
         # Follow-ups are few: only those up to the last response taken can be in this batch.
         bound = rows[-1][0] if len(rows) == limit else P.MAX_INT64
         fus = self.db.execute_sql(
             f"SELECT seq, recorded_at, {_FOLLOWUP_JSON} FROM followup"
-            f" WHERE {OUTBOX} AND sent_at IS NULL AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-            (self._floor, bound, limit)).fetchall()
+            f" WHERE {OUTBOX}{unsent} AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            (floor, bound, limit)).fetchall()
         if fus:
             rows.extend(fus)
             rows.sort()
@@ -92,12 +98,17 @@ class Outbox:
 
     # --- writing (each a short transaction) ---------------------------------------------------
 
-    def next_batch(self, max_events: int, max_bytes: int, *, now: datetime, sent_at: str) -> OutboxBatch | None:
+    def next_batch(self, max_events: int, max_bytes: int, *, now: datetime, sent_at: str,
+                   mark: bool = True) -> OutboxBatch | None:
         """Take the lowest unsent seqs, at most `max_events` and `max_bytes` of payload, and mark
         them sent. An event that fails the protocol's own validation travels alone, so the
-        centre dead-letters it with its reason without holding back the events around it."""
-        with self.db.atomic("IMMEDIATE"):
-            events = self._unsent(max_events)
+        centre dead-letters it with its reason without holding back the events around it.
+
+        Not `mark` (the card takes no write, e.g. full): only read, the next events above those
+        published so; nothing records that they went, so once the card takes writes again they
+        go again, marked, and the centre counts each once."""
+        with self.db.atomic("IMMEDIATE" if mark else "DEFERRED"):
+            events = self._unsent(max_events, marked=mark)
             if not events:
                 return None
             batch_id = self._new_batch_id()
@@ -131,8 +142,11 @@ class Outbox:
                 events = events[:len(chosen)]
                 payload = P.encode_batch_json(self.kiosk_id, batch_id, chosen)
             seqs = [e[0] for e in events]
-            self._mark_sent(seqs, sent_at)
-            self._floor = seqs[-1]
+            if mark:
+                self._mark_sent(seqs, sent_at)
+                self._floor, self._unmarked_floor = seqs[-1], 0
+            else:
+                self._unmarked_floor = seqs[-1]
         return OutboxBatch(batch_id, tuple(seqs), payload, invalid)
 
     def _mark_sent(self, seqs: Sequence[int], sent_at: str) -> None:

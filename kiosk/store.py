@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -38,6 +40,8 @@ from msgspec.structs import astuple
 from server_sync.program.migrations import SchemaTooNew
 from server_sync.program.migrations import migrate as run_migrations
 from server_sync.protocol import FieldSpec, FollowUpEvent, ResponseEvent, field_names, fields_of
+
+log = logging.getLogger("kiosk.store")
 
 # An event is in the outbox while the centre has neither acknowledged nor refused it.
 OUTBOX = "acked_at IS NULL AND rejected_at IS NULL"
@@ -239,18 +243,96 @@ def card_failure(error: BaseException, path: Path | str) -> StoreError | None:
 class KioskDatabase(SqliteDatabase):
     """peewee's SqliteDatabase whose statements and commits turn a failed card into
     DamagedDatabase or DiskFull (see `card_failure`). `path` is the file's (the name the
-    errors give); one opened `unshared` (read only, on a full disk) refuses a write as DiskFull."""
+    errors give); one opened `unshared` (read only, on a full disk) refuses a write as DiskFull.
+
+    An unshared database opens itself as usual again (shared, WAL, writable) as soon as the
+    disk has room: see `_current`, the one rule for it. The same object stays bound to the
+    models; each thread (peewee keeps one connection per thread: the app's PIN check, the sync
+    agent) drops its read-only connection at its next statement outside a transaction."""
 
     def __init__(self, database: str, *args: Any, path: Path | str | None = None, unshared: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
         self.path = path or database
         self.unshared = unshared
+        self._generation = 0             # bumped when the file is opened another way (`_share`)
+        self._share_lock = threading.Lock()
 
-    def _failure(self, error: BaseException) -> BaseException:
+    def failure(self, error: BaseException) -> StoreError | None:
+        """`error` as the StoreError a person can act on (`card_failure`; on an unshared
+        database a refused write is the full disk), or None when it is something else."""
         if self.unshared and sqlite_error_name(error).startswith("SQLITE_READONLY"):
             return disk_full_error(self.path)
-        return card_failure(error, self.path) or error
+        return card_failure(error, self.path)
+
+    def _failure(self, error: BaseException) -> BaseException:
+        return self.failure(error) or error
+
+    def _connect(self):
+        conn = super()._connect()
+        self._state.generation = self._generation     # called under self._lock, in this thread
+        for pragma, value in getattr(self._state, "own_pragmas", {}).items():
+            conn.execute(f"PRAGMA {pragma} = {value}")
+        return conn
+
+    def thread_pragma(self, pragma: str, value: int | str) -> None:
+        """Set a PRAGMA on this thread's connection, kept when it is replaced (`_current`)."""
+        self._state.own_pragmas = {**getattr(self._state, "own_pragmas", {}), pragma: value}
+        self.execute_sql(f"PRAGMA {pragma} = {value}")
+
+    def _busy(self) -> bool:
+        """This thread's connection is inside a transaction (peewee's or the tap path's own)."""
+        return not self._state.closed and (self.in_transaction() or self._state.conn.in_transaction)
+
+    def _current(self) -> None:
+        """Before this thread's next statement (never inside a transaction): on an unshared
+        database, a disk with room again opens the file for writing (`_share`), so the next
+        answer after space was freed is stored without a restart; a connection of this thread
+        opened the old way is replaced. Checked on every use while unshared (a statvfs, cheap):
+        another process that wrote in the meantime must not be read through an immutable
+        connection for long (SQLite assumes such a file never changes)."""
+        if self.unshared and not self._busy() and not disk_is_full(self.path):
+            self._share()
+        if (not self._state.closed and getattr(self._state, "generation", self._generation) != self._generation
+                and not self._busy()):
+            self.close()
+            self.connect()
+
+    def _share(self) -> None:
+        """Open the file as usual (`PRAGMAS`, its -shm made) instead of as it stood; when the
+        card still has no room for that, stay unshared (the next use tries again)."""
+        with self._share_lock:
+            if not self.unshared:
+                return                                   # another thread did it
+            before = (self.database, self.connect_params.get("uri", False))
+            self._open_as(str(self.path), False, unshared=False)
+            try:
+                self.close()
+                self.connect()
+            except (sqlite3.DatabaseError, PeeweeDatabaseError, OSError) as e:
+                self._open_as(*before, unshared=True)
+                if not self._state.closed:
+                    self.close()
+                self.connect()
+                log.warning("the disk holding %s has room again, but the database cannot be opened for "
+                            "writing yet (%s); still read as it stands", self.path, e)
+                return
+        log.warning("the disk holding %s has room again: the kiosk database is open for writing", self.path)
+
+    def _open_as(self, database: str, uri: bool, *, unshared: bool) -> None:
+        """What new connections open from now on; under peewee's lock, which every thread's
+        `connect` holds, so each connection is stamped with the generation it was opened in."""
+        with self._lock:
+            self.database, self.connect_params["uri"], self.unshared = database, uri, unshared
+            self._generation += 1
+
+    def connection(self):
+        self._current()
+        return super().connection()
+
+    def cursor(self, *args: Any, **kwargs: Any):
+        self._current()
+        return super().cursor(*args, **kwargs)
 
     def execute_sql(self, sql, params=None, *args, **kwargs):
         try:
@@ -413,21 +495,37 @@ class LocalStore:
     def existing(cls, path: Path | str, kiosk_id: str | None = None) -> "LocalStore":
         """The database at `path` for a command that only looks at what was recorded (stats,
         export, refused): one that is not there is a mistyped --data-dir or data_dir, never a
-        fresh empty database reporting zero answers. Commands that record create it. On a disk
-        too full for SQLite to open it (no room for its -shm file) it is read as it stands
-        (`unshared_uri`): what was recorded can still be looked at; a write says the disk is full."""
+        fresh empty database reporting zero answers. Commands that record create it. On a full
+        disk it is read as it stands (`even_full`)."""
         path = Path(path)
         if not path.exists():
             in_the_way = _file_in_the_way(path.parent)
             raise StoreError(f"no kiosk database in {path.parent}{': ' + in_the_way if in_the_way else ''} "
                              "(check --data-dir or data_dir in the config)")
+        return cls.even_full(path, kiosk_id=kiosk_id)
+
+    @classmethod
+    def even_full(cls, path: Path | str, kiosk_id: str | None = None) -> "LocalStore":
+        """The database at `path` (created if missing), also on a disk too full for SQLite to
+        open it (no room for its -shm file): then it is read as it stands (`unshared_uri`), so
+        what was recorded can still be looked at and sent, and a write says the disk is full
+        until there is room again, when it opens itself for writing (`KioskDatabase._current`).
+        For the kiosk's services (app, buttons, sync agent), which must not stop over a full
+        card, and the commands that only look."""
         try:
             return cls(path, kiosk_id=kiosk_id)
         except DiskFull:
-            uri = unshared_uri(path)
+            uri = unshared_uri(path) if Path(path).exists() else None
             if uri is None:
                 raise
-            return cls(path, kiosk_id=kiosk_id, unshared=uri)
+            store = cls(path, kiosk_id=kiosk_id, unshared=uri)
+            log.info("%s; what was recorded is read as it stands until then", disk_full_error(path))
+            return store
+
+    @property
+    def read_only(self) -> bool:
+        """Opened as it stood on a full card, and no room yet to open it for writing."""
+        return bool(getattr(self.db, "unshared", False))
 
     def close(self) -> None:
         if not self.db.is_closed():

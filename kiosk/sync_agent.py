@@ -39,7 +39,7 @@ import peewee
 from kiosk import __version__
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
-from kiosk.exc import ConfigError, KioskError
+from kiosk.exc import ConfigError, DiskFull, KioskError
 from kiosk.outbox import Inflight, Outbox
 from kiosk.pushed import push_version, save_pushed, saved_push_check, validate_push
 from kiosk.retention import prune_acknowledged
@@ -192,15 +192,7 @@ class SyncAgent:
         seconds pass (raises SyncError). Always leaves the broker cleanly."""
         stop = stop or threading.Event()
         deadline = None if timeout is None else self.mono() + timeout
-        # This connection's commits need not wait for fsync: every write the agent makes can be
-        # lost in a power cut without harm (a lost acked_at means one more send, which the centre
-        # dedupes; sent_at is cleared at start anyway), and WAL keeps the file consistent. The
-        # app's own connection stays synchronous=FULL, so taps stay durable. Set in the thread
-        # that runs the loop, because peewee keeps one connection per thread.
-        self.store.db.execute_sql("PRAGMA synchronous = NORMAL")
-        # A restart: whatever a previous run sent and saw no ack for goes again.
-        self.outbox.requeue()
-        self.store.set_meta("sync.connected", "0")
+        self._start_writes()
         self.notifier.ready("starting")
         try:
             while not stop.is_set():
@@ -218,6 +210,24 @@ class SyncAgent:
             return self._drained()
         finally:
             self.close()
+
+    def _start_writes(self) -> None:
+        """What the agent writes as it starts. A card full at start does not stop it: what is
+        recorded can still be read and sent (`_pump_unmarked`); the requeue waits for the
+        outbox's next try, and nothing is marked sent before it has run. A damaged card stops it."""
+        try:
+            # This connection's commits need not wait for fsync: every write the agent makes can
+            # be lost in a power cut without harm (a lost acked_at means one more send, which the
+            # centre dedupes; sent_at is cleared at start anyway), and WAL keeps the file
+            # consistent. The app's own connection stays synchronous=FULL, so taps stay durable.
+            # Set in the thread that runs the loop, because peewee keeps one connection per thread.
+            self.store.db.thread_pragma("synchronous", "NORMAL")
+            # A restart: whatever a previous run sent and saw no ack for goes again.
+            self.outbox.requeue()
+        except DiskFull as e:
+            self._requeue_due = True
+            self._store_failed("the outbox", e)
+        self._say_connected("0")
 
     def step(self) -> None:
         """One turn of the loop: connect if due, network I/O, publish, time-outs, status; now
@@ -249,6 +259,10 @@ class SyncAgent:
                 # stays in flight. The link and the status go on; the outbox tries again soon.
                 self._store_retry_at = now + STORE_RETRY_S
                 self._store_failed("the outbox", e)
+                if isinstance(e, DiskFull):         # a full card still reads; a failing one may not
+                    self._pump_unmarked()
+            else:
+                self._store_works("the outbox")
         if self.connected and now >= self._next_status:
             self.publish_status()
 
@@ -259,7 +273,13 @@ class SyncAgent:
             self._next_prune = now + PRUNE_UNSYNCED_RETRY_S
             return
         self._next_prune = now + PRUNE_EVERY_S
-        removed = prune_acknowledged(self.store, self.cfg.privacy.keep_acked_days, self.clock.now())
+        try:
+            removed = prune_acknowledged(self.store, self.cfg.privacy.keep_acked_days, self.clock.now())
+        except DiskFull as e:
+            # A full card deletes nothing either (the WAL needs room): try again later.
+            self._next_prune = now + PRUNE_UNSYNCED_RETRY_S
+            self._store_failed("the retention pass", e)
+            return
         if removed:
             log.info("removed %d acknowledged events older than %d days", removed,
                      self.cfg.privacy.keep_acked_days)
@@ -371,7 +391,6 @@ class SyncAgent:
                                                now=self.clock.now(), sent_at=P.iso_ms(self.clock.now()))
             if batch is None:
                 return
-            self._store_works("the outbox")
             info = self.client.publish(self._events_topic, batch.payload, qos=1)
             if info.rc != 0:
                 self.outbox.requeue(batch.seqs)
@@ -383,6 +402,27 @@ class SyncAgent:
             self.counters.batches_sent += 1
             self.counters.events_sent += batch.count
             sent += 1
+
+    def _pump_unmarked(self) -> None:
+        """The outbox cannot be written (a full card): what is recorded can still be read, so
+        it is published all the same, each event once while this lasts (a few batches a turn),
+        without marking it sent and outside the in-flight count: its ack cannot be recorded
+        either. Once the card takes writes again the outbox goes as usual, marked, and the
+        centre counts each event once."""
+        try:
+            for _ in range(4):
+                batch = self.outbox.next_batch(self.cfg.sync.batch_max_events, self.cfg.sync.batch_max_bytes,
+                                               now=self.clock.now(), sent_at="", mark=False)
+                if batch is None:
+                    return
+                info = self.client.publish(self._events_topic, batch.payload, qos=1)
+                if info.rc != 0:
+                    self._lost(f"publish failed (rc {info.rc})")
+                    return
+                self.counters.batches_sent += 1
+                self.counters.events_sent += batch.count
+        except STORE_FAILURES as e:
+            self._store_failed("reading the outbox", e)
 
     def _rescan_due(self) -> bool:
         """Nothing unsent above the outbox's floor: now and then (every ack timeout) look below

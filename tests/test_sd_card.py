@@ -218,8 +218,48 @@ def test_an_answer_the_full_disk_could_not_store_is_not_thanked_for(cfg, store, 
     stored = store.db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0]
     assert flow.answer(4, "touch") is None
     assert flow.screen == QUESTION and flashed == [3] and isinstance(flow.store_problem, DiskFull)
+    assert flow.not_stored                     # the question screen says so, calmly
     assert flow.answer(1, "button") is None and flashed == [3]
     assert store.db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] == stored
+    store.db.execute_sql("PRAGMA max_page_count = 1000000")         # space freed
+    recorder.clock.advance(10)
+    assert flow.answer(4, "touch") is not None
+    assert flow.screen == THANKS and not flow.not_stored and flashed == [3, 3]
+
+
+def test_a_store_read_as_it_stands_opens_itself_for_writing_once_there_is_room(tmp_path, monkeypatch):
+    """The one rule (kiosk.store.KioskDatabase._current): a database read as it stands on a full
+    card refuses a write as DiskFull; once the disk has room the next write goes through, in the
+    same store, and another thread's connection (the app's PIN check, the agent) sees it."""
+    import threading
+
+    from kiosk import store as kiosk_store
+    from kiosk.store import unshared_uri
+    path = tmp_path / "kiosk.db"
+    with LocalStore(path, kiosk_id=ID) as store:
+        store.set_meta("before", "1")
+    full = [True]
+    monkeypatch.setattr(kiosk_store, "disk_is_full", lambda _path: full[0])
+    store = LocalStore(path, kiosk_id=ID, unshared=unshared_uri(path))
+    try:
+        with pytest.raises(DiskFull, match="is full"):
+            store.set_meta("during", "1")
+
+        def other_thread_reads(key: str) -> str | None:
+            seen = []
+            t = threading.Thread(target=lambda: seen.append(store.get_meta(key)))
+            t.start()
+            t.join()
+            return seen[0]
+        assert store.read_only and other_thread_reads("before") == "1"
+        store.db.thread_pragma("synchronous", "NORMAL")              # as the sync agent sets it
+        full[0] = False                                              # a file was deleted
+        store.set_meta("after", "1")
+        assert not store.read_only and store.get_meta("after") == "1"
+        assert store.db.execute_sql("PRAGMA synchronous").fetchone()[0] == 1     # kept on reopening
+        assert other_thread_reads("after") == "1" and store.integrity_ok()
+    finally:
+        store.close()
 
 
 def test_the_buttons_only_kiosk_blinks_a_fault_for_a_press_it_could_not_store(cfg, store, recorder):
@@ -406,12 +446,10 @@ print(json.dumps(out))
 '''
 
 
-def test_a_card_full_at_start_is_full_everywhere_never_damaged(tmp_path):
-    """A real full disk (a 2 MB tmpfs in a private mount namespace) holding a database nobody has
-    open: SQLite cannot make the -shm file a WAL database needs and says SQLITE_IOERR_SHMSIZE.
-    Every command that records says the disk is full; none sends people to `kiosk repair`, and
-    repair itself says to free space first and writes nothing; `kiosk stats` still shows what was
-    recorded (read as it stands on the card). Once space is freed every answer is there."""
+def on_a_small_card(tmp_path: Path, script: str) -> dict:
+    """Run `script` as root in a private mount namespace (argv: the card's mount point, a
+    kiosk.toml whose data_dir is on it; the script mounts a 2 MB tmpfs there); what it printed,
+    as JSON. Skips where that cannot be done."""
     import os
     import shutil
     import subprocess
@@ -423,11 +461,20 @@ def test_a_card_full_at_start_is_full_everywhere_never_damaged(tmp_path):
     toml = tmp_path / "kiosk.toml"
     toml.write_text(f'[kiosk]\nid = "{ID}"\nsite = "s1"\ndata_dir = "{card / "data"}"\n'
                     '\n[broker]\nhost = "127.0.0.1"\nport = 1\ntls = false\n', encoding="utf-8")
-    r = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c", FULL_CARD_SCRIPT,
-                        str(card), str(toml)], capture_output=True, text=True, timeout=120,
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c", script,
+                        str(card), str(toml)], capture_output=True, text=True, timeout=180,
                        cwd=Path(__file__).parent.parent)
     assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+    return json.loads(r.stdout)
+
+
+def test_a_card_full_at_start_is_full_everywhere_never_damaged(tmp_path):
+    """A real full disk (a 2 MB tmpfs in a private mount namespace) holding a database nobody has
+    open: SQLite cannot make the -shm file a WAL database needs and says SQLITE_IOERR_SHMSIZE.
+    Every command that records says the disk is full; none sends people to `kiosk repair`, and
+    repair itself says to free space first and writes nothing; `kiosk stats` still shows what was
+    recorded (read as it stands on the card). Once space is freed every answer is there."""
+    out = on_a_small_card(tmp_path, FULL_CARD_SCRIPT)
     rc, stats, err = out["stats"]                     # what was recorded can still be looked at
     assert rc == 0 and json.loads(stats)["periods"]["since"]["answers"] == 50, err
     for name in ("simulate", "sync", "retry", "repair"):
@@ -444,3 +491,138 @@ def test_a_card_full_at_start_is_full_everywhere_never_damaged(tmp_path):
     report, answers = out["freed"]
     checks = {c["name"]: c for c in json.loads(report)["checks"]}
     assert checks["database"]["status"] == "ok" and answers == 50          # nothing was damaged or lost
+
+
+# -- a card full at start: the kiosk runs all the same, and recovers without a restart ----------
+
+FULL_AT_START_SCRIPT = r'''
+import json, os, signal, sqlite3, subprocess, sys, time
+from pathlib import Path
+card, toml = Path(sys.argv[1]), sys.argv[2]
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "card", str(card)], check=True)
+kiosk = [sys.executable, "-m", "kiosk"]
+demo_env = dict(os.environ, KUNDPULS_DATA_DIR=str(card / "demo"))
+demo_env.pop("KUNDPULS_CONFIG", None)
+out = {}
+
+
+def fill() -> None:
+    """Fill the card to the last byte (a -shm file must not find 32 KiB left)."""
+    with open(card / "filler", "ab", buffering=0) as f:
+        for size in (65536, 4096, 512, 1):
+            try:
+                while True:
+                    f.write(b"\0" * size)
+            except OSError:
+                pass
+
+
+def buttons() -> subprocess.Popen:
+    """`kiosk run --headless --demo`: the buttons-only kiosk, its keys on a pipe."""
+    return subprocess.Popen(kiosk + ["run", "--headless", "--demo"], env=demo_env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def press(child: subprocess.Popen, key: str) -> str:
+    """Press a button; what the demo says of it (or EOF: the kiosk is not running)."""
+    try:
+        child.stdin.write(key)
+        child.stdin.flush()
+    except BrokenPipeError:
+        return "EOF"
+    while True:
+        line = child.stdout.readline()
+        if not line:
+            return "EOF"
+        if line.startswith(("answer ", "error: ")):
+            return line.strip()
+
+
+def quit(child: subprocess.Popen) -> list:
+    if child.poll() is None:
+        child.stdin.write("q")
+        child.stdin.flush()
+    return [child.wait(30), child.stderr.read()]
+
+
+def database(path: Path) -> list:
+    con = sqlite3.connect(path)
+    try:
+        return [con.execute("PRAGMA integrity_check").fetchone()[0],
+                con.execute("SELECT COUNT(*) FROM response").fetchone()[0]]
+    finally:
+        con.close()
+
+
+# The buttons: a database made while there was room; then a card full when the kiosk starts.
+child = buttons()
+out["made"] = press(child, "2")
+quit(child)
+fill()
+child = buttons()
+out["buttons_full"] = press(child, "3")
+(card / "filler").unlink()
+out["buttons_freed"] = press(child, "4")
+out["buttons_exit"] = quit(child)
+out["buttons_db"] = database(card / "demo" / "kiosk.db")
+
+# The app's store and flow (what `run_app` opens), on a card full at start.
+subprocess.run(kiosk + ["--config", toml, "simulate", "--taps", "20", "--seed", "7"], check=True,
+               capture_output=True)
+fill()
+sys.path.insert(0, os.getcwd())
+from kiosk.capture import Recorder
+from kiosk.clock import SystemClock
+from kiosk.loading import load
+from kiosk.store import LocalStore
+from kiosk.ui.flow import KioskFlow
+cfg = load(toml, env={})
+store = LocalStore.even_full(cfg.db_path, kiosk_id=cfg.kiosk_id)
+flashed = []
+flow = KioskFlow(cfg, Recorder(cfg, store, SystemClock()), SystemClock(), flash=flashed.append)
+refused = flow.answer(4, "touch")
+out["flow_full"] = [refused is None, flow.screen, flow.not_stored, type(flow.store_problem).__name__,
+                    list(flashed), store.read_only]
+(card / "filler").unlink()
+stored = flow.answer(4, "touch")
+out["flow_freed"] = [stored is not None, flow.screen, flow.not_stored, list(flashed), store.read_only]
+store.close()
+out["flow_db"] = database(cfg.db_path)
+
+# The sync agent (`kiosk sync`, the daemon) on a card full at start: it keeps running.
+fill()
+agent = subprocess.Popen(kiosk + ["--config", toml, "sync"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+time.sleep(4)
+out["agent_running"] = agent.poll() is None
+agent.send_signal(signal.SIGTERM)
+out["agent_exit"] = [agent.wait(30), agent.stderr.read()]
+(card / "filler").unlink()
+out["agent_db"] = database(cfg.db_path)
+print(json.dumps(out))
+'''
+
+
+def test_a_kiosk_started_on_a_full_card_runs_refuses_answers_and_stores_them_once_there_is_room(tmp_path):
+    """A real full disk (a 2 MB tmpfs in a private mount namespace) when the kiosk starts: the
+    buttons-only kiosk and the app's store and flow start all the same (the database read as it
+    stands), a press is refused (the fault blink; no thank-you, the notice on the question
+    screen), and once a file is deleted the next press is stored, without a restart, the
+    database intact. The sync agent started on the full card keeps running and says what it
+    could not write once."""
+    out = on_a_small_card(tmp_path, FULL_AT_START_SCRIPT)
+    assert out["made"].startswith("answer ")
+    assert out["buttons_full"].startswith("error: press on button 3 NOT recorded: the disk holding"), out
+    assert out["buttons_freed"].startswith("answer "), out
+    rc, err = out["buttons_exit"]
+    assert rc == 0 and "Traceback" not in err and "has room again" in err, err
+    assert out["buttons_db"] == ["ok", 2]
+
+    assert out["flow_full"] == [True, "question", True, "DiskFull", [], True]
+    assert out["flow_freed"] == [True, "thanks", False, [3], False]
+    assert out["flow_db"] == ["ok", 21]
+
+    rc, err = out["agent_exit"]
+    assert out["agent_running"] and rc == 0 and "Traceback" not in err, err
+    assert err.count("cannot write to the kiosk database") <= 2 and "in the outbox" in err, err
+    assert out["agent_db"] == ["ok", 21]

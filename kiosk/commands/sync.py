@@ -65,7 +65,10 @@ def sync_command(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
+    # The daemon keeps running on a card full at start (it still sends what is recorded);
+    # --once cannot drain there (no ack can be recorded) and says the disk is full at once.
+    with (LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id) if args.once
+          else LocalStore.even_full(cfg.db_path, kiosk_id=cfg.kiosk_id)) as store:
         agent = SyncAgent(cfg, store, base_mapping=base, notifier=SystemdNotifier())
         if not args.once:
             agent.run(stop)

@@ -140,7 +140,8 @@ def run_app(cfg: KioskConfig, *, demo: bool = False, clock: KioskClock | None = 
         from gpiozero.pins.mock import MockFactory, MockPWMPin
         pin_factory = MockFactory(pin_class=MockPWMPin)
     own_store = store is None
-    store = store or LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id)
+    # A card full at start: the app runs all the same; an answer is refused as at runtime until there is room.
+    store = store or LocalStore.even_full(cfg.db_path, kiosk_id=cfg.kiosk_id)
     from kiosk.usable import APP, record_kind
     record_kind(store, APP)           # the sync agent judges pushes for the kiosk that runs here
     clock = clock or SystemClock()

@@ -205,6 +205,12 @@ class KioskFlow:
             return None
         return values[index]
 
+    @property
+    def not_stored(self) -> bool:
+        """The question screen tells the customer their answer could not be stored: the last
+        one was refused (a full or failed card), and none has been stored since."""
+        return self.store_problem is not None
+
     def answer(self, value: int, source: str = "touch") -> Recorded | None:
         """Record an answer to the current question, then show follow-up or thank-you."""
         if self.screen in (PIN, STAFF) and source != "button":
@@ -215,7 +221,8 @@ class KioskFlow:
         try:
             rec = self.recorder.record(q.id, value, language=self.language, source=source)
         except StoreError as e:
-            # Not stored (a full or failed card): no thank-you, no LED; the staff view says why.
+            # Not stored (a full or failed card): no thank-you, no LED; a short notice on the
+            # question screen (`not_stored`) and the staff view says why.
             log.error("answer NOT recorded: %s", e)
             self.store_problem = e
             self._changed()

@@ -79,9 +79,11 @@ class QuestionScreen(KioskScreen):
     question_id = StringProperty("")
     employee = BooleanProperty(False)
     nps = BooleanProperty(False)
+    not_stored = BooleanProperty(False)      # the last answer could not be stored (KioskFlow.not_stored)
 
     def refresh(self, app: Any) -> None:
         q = app.flow.question
+        self.not_stored = app.flow.not_stored
         key = (q.id, app.landscape, app.u)
         self.employee = q.audience == "employee"
         self.nps = q.scale == "nps11"

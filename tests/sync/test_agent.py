@@ -320,6 +320,37 @@ def test_a_reconnect_while_the_database_takes_no_write_neither_stops_the_agent_n
     assert any("the connection state" in r.getMessage() for r in caplog.records)
 
 
+def test_an_agent_started_on_a_full_card_sends_what_is_recorded_and_catches_up_once_there_is_room(
+        broker, centre, make_kiosk, monkeypatch, caplog):
+    """A card full at start: the database is read as it stands (kiosk.store, unshared), no
+    write goes through. The agent still publishes every recorded event (those a previous run
+    marked sent too), logs the refused writes once, and once there is room it records the
+    acks: each event counted once at the centre."""
+    from kiosk import store as kiosk_store
+    from kiosk.store import LocalStore, unshared_uri
+    k = make_kiosk(broker, ack_timeout_s=1.0, batch_max_events=4)
+    k.record(10)
+    k.store.db.execute_sql("UPDATE response SET sent_at = 'earlier', send_count = 1 WHERE seq <= 3")
+    k.store.close()                                  # nobody holds it: its WAL is checkpointed
+    full = [True]
+    monkeypatch.setattr(kiosk_store, "disk_is_full", lambda path: full[0])
+    store = LocalStore(k.cfg.db_path, unshared=unshared_uri(k.cfg.db_path))
+    caplog.set_level(logging.INFO, logger="kundpuls.sync")
+    try:
+        with Running(SyncAgent(k.cfg, store, base_mapping=file_mapping(k.cfg), rng=random.Random(7))):
+            assert centre.wait_for(lambda c: len(c.events) == 10)           # sent, though not marked
+            time.sleep(1.5)                                                  # its acks cannot be recorded
+            assert acked(store) == 0 and store.read_only
+            full[0] = False                                                  # a file was deleted
+            assert wait_until(lambda: acked(store) == 10)
+        assert len(centre.events) == 10 and not store.read_only
+    finally:
+        store.close()
+    failures = [r.getMessage() for r in caplog.records if "cannot write to the kiosk database" in r.getMessage()]
+    assert len([m for m in failures if "in the outbox" in m]) == 1, failures
+    assert any("takes writes again, in the outbox" in r.getMessage() for r in caplog.records)
+
+
 def test_refused_retry_while_the_agent_runs_is_sent_without_a_restart(broker, centre, make_kiosk):
     k = make_kiosk(broker, ack_timeout_s=1.0)
     k.record(5)

@@ -187,6 +187,25 @@ class Scenario:
         t.touch_up()
         yield from self.frames(1)
 
+    def refused_answer(self, lang: str):
+        """A tap the card cannot store (full): no thank-you, a calm notice in the hint's place."""
+        from kiosk.exc import DiskFull
+        recorder = self.app.flow.recorder
+
+        def refuse(*_a, **_kw):
+            raise DiskFull("the disk holding kiosk.db is full")
+        recorder.record = refuse                      # this instance only, until the tap is done
+        try:
+            yield from self.gap()
+            yield from self.tap(self.find("SmileyButton")[1])
+        finally:
+            del recorder.record
+        hint = self.app.sm.current_screen.ids.hint.text
+        self.check(f"{lang}: a refused answer: no thank-you, the notice instead",
+                   self.screen() == "question" and hint == self.app.tr("answer_not_stored", lang),
+                   (self.screen(), hint))
+        yield from self.shot("question_not_stored")
+
     def double_tap(self, first, second_at: list[tuple[float, str]]) -> None:
         """A tap on `first`, then quick taps (seconds after the first, code of the reason chip
         whose place they land on) on what the first tap brought up: they must choose nothing."""
@@ -375,6 +394,7 @@ class Scenario:
             self.check("four smiley buttons", len(faces) == 4, len(faces))
             self.check(f"{lang}: the faces in one row, most negative on the left", in_one_row(faces),
                        [(round(f.x), round(f.y)) for f in faces])
+            yield from self.refused_answer(lang)
             yield from self.gap()
             from kivy.tests.common import UnitTestTouch
             touch = UnitTestTouch(*faces[-1].to_window(*faces[-1].center))
@@ -389,6 +409,9 @@ class Scenario:
             self.check(f"{lang}: thank-you still shown before {cfg.ui.thank_you_s}s", self.screen() == "thanks")
             yield from self.advance(0.6, then="question")
             self.check(f"{lang}: back to the question after thank-you", self.screen() == "question", self.screen())
+            hint = self.app.sm.current_screen.ids.hint.text
+            self.check(f"{lang}: an answer stored again: the notice is gone",
+                       hint == self.app.tr("tap_hint", lang), hint)
 
             # Negative answer: follow-up with chips; a comment, then one tap on a reason sends both.
             yield from self.gap()

@@ -24,7 +24,7 @@ SHOTS = ROOT / "tests" / "artifacts" / "screens"
 RESOLUTIONS = ("800x480", "1024x600", "1280x720", "1280x800", "480x800")
 SMILEY5_RESOLUTIONS = ("800x480", "480x800")     # the five-face kiosk, landscape and portrait
 LANGS = ("sv", "nb", "en")
-EVERY_LANGUAGE = ("question", "thanks", "followup", "comment_empty", "comment", "followup_with_comment",
+EVERY_LANGUAGE = ("question", "question_not_stored", "thanks", "followup", "comment_empty", "comment", "followup_with_comment",
                   "thanks_complaint", "question_nps", "thanks_nps", "question_pulse", "pin", "pin_locked",
                   "staff", "staff_visit", "staff_nps")
 
