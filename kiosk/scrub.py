@@ -8,11 +8,13 @@ about the store itself stays: prices, times, dates, receipt, order and store num
 and EAN codes (tests/test_scrub_corpus.py measures both on a generated corpus).
 
 How each kind is recognised:
-- identity numbers by their structure and check digits, through python-stdnum: Swedish
-  personnummer and samordningsnummer (Luhn), Norwegian fødselsnummer and D-number (two mod-11
-  digits); a number whose check digits fail is not someone's number and is kept;
+- identity numbers by their structure and check digits (kiosk.checkdigits, the same answers as
+  python-stdnum's): Swedish personnummer and samordningsnummer (Luhn), Norwegian fødselsnummer
+  and D-number (two mod-11 digits); a number whose check digits fail is not someone's number
+  and is kept;
 - card numbers: 15-19 digits (grouped or not) with a card network's first digit and a valid
-  Luhn digit; an IBAN by its mod-97 check (stdnum); an EAN-13 is neither;
+  Luhn digit; an IBAN by its mod-97 check (stdnum, imported the first time a comment holds
+  something shaped like one: stdnum costs the kiosk ~1.3 MB); an EAN-13 is neither;
 - phone numbers as Google's libphonenumber reads them for the Nordic countries, with and
   without country code, unless the words before it say it is a receipt, order, article or store
   number;
@@ -27,9 +29,8 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import phonenumbers
-from stdnum import iban, luhn
-from stdnum.no import fodselsnummer
 
+from kiosk.checkdigits import luhn_valid, norwegian_id_valid
 from server_sync.protocol.vocabulary import SCRUB_MARKS
 
 EMAIL_MARK = SCRUB_MARKS["e-mail"]
@@ -134,7 +135,7 @@ def _swedish_id(s: str) -> bool:
     """A Swedish personnummer or samordningsnummer (day + 60): a date and a Luhn digit."""
     d = _digits(s)
     ten = d[-10:]
-    if len(d) not in (10, 12) or not luhn.is_valid(ten):
+    if len(d) not in (10, 12) or not luhn_valid(ten):
         return False
     month, day = int(ten[2:4]), int(ten[4:6])
     if day > 60:
@@ -145,6 +146,7 @@ def _swedish_id(s: str) -> bool:
 def _iban_mark(m: re.Match) -> str:
     """The match with its longest leading IBAN masked (a word in capitals may follow it). An IBAN
     is known by its length and mod-97 digits; the national part's own checks are not needed."""
+    from stdnum import iban        # rare in a comment; see the module's docstring
     s = m.group(0)
     for end in range(len(s), 13, -1):
         if (end == len(s) or s[end] == " ") and iban.is_valid(s[:end], check_country=False):
@@ -153,13 +155,13 @@ def _iban_mark(m: re.Match) -> str:
 
 
 def _norwegian_id(s: str) -> bool:
-    """A Norwegian fødselsnummer or D-number (stdnum checks both check digits and the date)."""
-    return fodselsnummer.is_valid(_digits(s))
+    """A Norwegian fødselsnummer or D-number (both check digits and the date)."""
+    return norwegian_id_valid(_digits(s))
 
 
 def _card(s: str) -> bool:
     d = _digits(s)
-    return 15 <= len(d) <= 19 and d[0] in _CARD_FIRST and luhn.is_valid(d)
+    return 15 <= len(d) <= 19 and d[0] in _CARD_FIRST and luhn_valid(d)
 
 
 _DEFAULT = Scrubber()
