@@ -474,9 +474,12 @@ def _app(mode: str, work: Path, out: Path) -> None:
         """A store's day from the kiosk's start: DAY_HOURS hours, each with the customers,
         follow-ups, comments and staff visit of a realistic hour (HOUR); memory at the end."""
         yield from _settle(app, "day_start")
+        # Each customer's turn ends with the thank-you's time (advanced below), so the gap
+        # before the next one is what is left of their share of the hour: an hour is an hour.
+        gap = 3600 / HOUR["answers"] - (cfg.ui.thank_you_s + 0.1)
         for hour in range(DAY_HOURS):
             for i in range(HOUR["answers"]):
-                clock.advance(3600 / HOUR["answers"])
+                clock.advance(gap)
                 if i == HOUR["answers"] // 2:
                     yield from _staff_visit(app)
                 elif i % (HOUR["answers"] // HOUR["comments"]) == 7:
