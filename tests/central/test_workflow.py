@@ -12,7 +12,7 @@ import html
 import json
 import random
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
@@ -311,7 +311,9 @@ def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, centr
     facts were kept shows its stored message. Their figures are written as the reader's language
     writes them (a decimal comma in Swedish); the webhook's stay English."""
     db = world
-    at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+    # Midday two days ago: inside the digest's week (up to yesterday) by any clock; "a day ago"
+    # was tomorrow in Stockholm from 23:00 UTC, outside the week, and the week had no scores.
+    at = datetime.combine(datetime.now(timezone.utc).date() - timedelta(days=2), time(12), timezone.utc)
     commit(db, [answer("s1", at.replace(tzinfo=None), 1) for _ in range(4)])
     a = alert_store.raise_or_extend(db, {
         "site_id": "s1", "question_id": "visit", "kind": "realtime", "window_from": at - timedelta(hours=1),
