@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+from collections import ChainMap, Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -122,9 +122,10 @@ class Intake:
         self.db = db
         self.clock = clock
         self._ts = time_param(db)
-        # The question register as read (committed entries only), dropped whenever the centre's
-        # definitions changed (checked once per transaction): a definition is in force at once.
-        self._questions: dict[questions.Key, questions.Entry] = {}
+        # The question register as read (committed entries only, the most recently used), dropped
+        # whenever the centre's definitions changed (checked once per transaction): a definition
+        # is in force at once.
+        self._questions = questions.Cache()
         self._questions_stamp: tuple | None = None
         self._group: _Group | None = None
 
@@ -178,7 +179,7 @@ class Intake:
                                     f"{site_id!r} of kiosk {batch.kiosk_id!r} (fix kiosk.site, or the registration,"
                                     " then `kiosk refused retry`)", batch.batch_id, [e.seq for e in wrong])
             staged_questions = questions.check_answers(self.db, responses, self._known_questions(),
-                                                       received, batch.batch_id)
+                                                       received, batch.batch_id, batch.kiosk_id)
             followups, later = self._own_followups(batch, responses, followups)
 
             anchors, new_boots = self._anchors(batch.kiosk_id, batch.events)
@@ -276,7 +277,7 @@ class Intake:
             self._group.sites[kiosk_id] = row[0]
         return row[0]
 
-    def _known_questions(self) -> dict[questions.Key, questions.Entry]:
+    def _known_questions(self) -> Mapping[questions.Key, questions.Entry]:
         """The register's entries cached so far, dropped when the definitions changed."""
         if self._group is None or not self._group.questions_checked:
             stamp = questions.stamp(self.db)
@@ -285,7 +286,8 @@ class Intake:
                 self._questions_stamp = stamp
             if self._group is not None:
                 self._group.questions_checked = True
-        return self._questions if self._group is None else {**self._questions, **self._group.questions}
+        # A view, not a copy: the cache may hold thousands of entries, a batch needs a few.
+        return self._questions if self._group is None else ChainMap(self._group.questions, self._questions)
 
     def _own_followups(self, batch: Batch, responses: Sequence[ResponseEvent],
                        followups: Sequence[FollowUpEvent]) -> tuple[list[FollowUpEvent], list[tuple[Event, dict]]]:
