@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+from collections import ChainMap, Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.central import dead_letters, questions, rollups, speedups
+from server_sync.central import conflicts, dead_letters, questions, rollups, speedups
 from server_sync.central.registry import KioskDeactivated
 from server_sync.central.dialect import (StoredAlready, execute_many, group_transaction, in_list, insert_ignore,
                                          insert_new, insert_rows, placeholders, time_param, writer_transaction)
@@ -122,9 +122,10 @@ class Intake:
         self.db = db
         self.clock = clock
         self._ts = time_param(db)
-        # The question register as read (committed entries only), dropped whenever the centre's
-        # definitions changed (checked once per transaction): a definition is in force at once.
-        self._questions: dict[questions.Key, questions.Entry] = {}
+        # The question register as read (committed entries only, the most recently used), dropped
+        # whenever the centre's definitions changed (checked once per transaction): a definition
+        # is in force at once.
+        self._questions = questions.Cache()
         self._questions_stamp: tuple | None = None
         self._group: _Group | None = None
 
@@ -178,7 +179,7 @@ class Intake:
                                     f"{site_id!r} of kiosk {batch.kiosk_id!r} (fix kiosk.site, or the registration,"
                                     " then `kiosk refused retry`)", batch.batch_id, [e.seq for e in wrong])
             staged_questions = questions.check_answers(self.db, responses, self._known_questions(),
-                                                       received, batch.batch_id)
+                                                       received, batch.batch_id, batch.kiosk_id)
             followups, later = self._own_followups(batch, responses, followups)
 
             anchors, new_boots = self._anchors(batch.kiosk_id, batch.events)
@@ -229,7 +230,7 @@ class Intake:
             held = {e.id for e, _ in later}
             known = [e for e in batch.events if e.id not in inserted and e.id not in finserted and e.id not in held]
             stored = self._stored(known)
-            conflicts = list(later)
+            clashes = list(later)
             for e in known:
                 existing = stored.get(e.id)
                 if existing is None:
@@ -237,8 +238,8 @@ class Intake:
                 if existing == {"type": e.type, **wire_of(e)}:
                     result.duplicates += 1
                 else:
-                    conflicts.append((e, existing))
-            result.conflicts = self._record_conflicts(batch.kiosk_id, conflicts, received)
+                    clashes.append((e, existing))
+            result.conflicts = self._record_conflicts(batch.kiosk_id, clashes, received)
             if self._group is None:
                 rollups.write(self.db, delta)
                 rollups.write_reasons(self.db, reason_delta)
@@ -276,7 +277,7 @@ class Intake:
             self._group.sites[kiosk_id] = row[0]
         return row[0]
 
-    def _known_questions(self) -> dict[questions.Key, questions.Entry]:
+    def _known_questions(self) -> Mapping[questions.Key, questions.Entry]:
         """The register's entries cached so far, dropped when the definitions changed."""
         if self._group is None or not self._group.questions_checked:
             stamp = questions.stamp(self.db)
@@ -285,7 +286,8 @@ class Intake:
                 self._questions_stamp = stamp
             if self._group is not None:
                 self._group.questions_checked = True
-        return self._questions if self._group is None else {**self._questions, **self._group.questions}
+        # A view, not a copy: the cache may hold thousands of entries, a batch needs a few.
+        return self._questions if self._group is None else ChainMap(self._group.questions, self._questions)
 
     def _own_followups(self, batch: Batch, responses: Sequence[ResponseEvent],
                        followups: Sequence[FollowUpEvent]) -> tuple[list[FollowUpEvent], list[tuple[Event, dict]]]:
@@ -336,10 +338,11 @@ class Intake:
             return
         stored = self._stored_by_id(ids)
         answers = self._stored_by_id(sorted({f["response_id"] for f in stored.values()}))
-        rows = [(fid, f["kiosk_id"], self._ts(received), canonical(answers[f["response_id"]]), canonical(f))
-                for fid, f in stored.items()]
-        execute_many(self.db, "INSERT INTO conflict (event_id, kiosk_id, received_at, existing, incoming) VALUES "
-                     f"({placeholders(self.db, 5)})", rows)
+        by_kiosk: dict[str, list[conflicts.Row]] = {}
+        for fid, f in stored.items():        # counted (and kept within its day's room) as its kiosk's
+            by_kiosk.setdefault(f["kiosk_id"], []).append((fid, canonical(answers[f["response_id"]]), canonical(f)))
+        for other, rows in sorted(by_kiosk.items()):
+            conflicts.record(self.db, other, rows, received)
         for table, column in (("followup_reason", "followup_id"), ("followup_pending", "followup_id"),
                               ("followup", "id")):
             execute_many(self.db, f"DELETE FROM {table} WHERE {column} = {p}", [(fid,) for fid in ids])
@@ -498,27 +501,18 @@ class Intake:
         best, status, _kiosk_time = time
         return wire_row(e) + [self._ts(best), status, received]
 
-    def _record_conflicts(self, kiosk_id: str, conflicts: Sequence[tuple[Event, dict]],
+    def _record_conflicts(self, kiosk_id: str, found: Sequence[tuple[Event, dict]],
                           received: datetime) -> int:
-        """One conflict row per distinct incoming content (a kiosk re-sending adds no rows)."""
-        if not conflicts:
+        """Count the batch's conflicts and keep each distinct incoming content once, within the
+        kiosk's daily room (`central.conflicts`: re-sending its own ids with new content must not
+        fill the store). Returns how many events conflicted."""
+        if not found:
             return 0
-        where, params = in_list(self.db, "event_id", sorted({e.id for e, _ in conflicts}))
-        known = {(eid, incoming) for eid, incoming in self.db.execute_sql(
-            f"SELECT event_id, incoming FROM conflict WHERE {where}", params).fetchall()}
-        rows = []
-        for e, existing in conflicts:
-            incoming = canonical({"type": e.type, **wire_of(e)})
-            if (e.id, incoming) not in known:
-                known.add((e.id, incoming))
-                rows.append((e.id, kiosk_id, self._ts(received), canonical(existing), incoming))
-        if rows:
-            execute_many(
-                self.db, "INSERT INTO conflict (event_id, kiosk_id, received_at, existing, incoming) VALUES "
-                f"({placeholders(self.db, 5)})", rows)
-            log.warning("kiosk %s: %d events re-sent with different content; recorded as conflicts",
-                        kiosk_id, len(rows))
-        return len(conflicts)
+        rows = [(e.id, canonical(existing), canonical({"type": e.type, **wire_of(e)})) for e, existing in found]
+        kept = conflicts.record(self.db, kiosk_id, rows, received)
+        log.warning("kiosk %s: %d events re-sent with different content (%d kept as conflicts)",
+                    kiosk_id, len(rows), kept)
+        return len(found)
 
     # --- dead letters and fleet status -----------------------------------------------------------
 

@@ -10,25 +10,40 @@ with a definition is refused for its own kiosk alone (`EventsRefused`: named in 
 held and flagged there, sent again with `kiosk refused retry` once its config or the definition is
 fixed); nobody else's answers are touched.
 
+The register is shared, so no kiosk may fill it: every unknown version once went in, and every
+page of the web app and every report reads the whole table (200,000 rows made each page 0.45 s
+slower). A kiosk may bring at most `NEW_PER_DAY` versions the register does not know into it per
+UTC day (`allowance`; counted by `first_kiosk_id` and `first_seen`); the default catalogue's
+versions (`protocol.catalogue`), which every kiosk may ask unconfigured, are free. An answer to a
+further unknown version is refused for its own kiosk (`EventsRefused`: held on the kiosk, whose
+other answers go in; `kiosk refused retry` once the centre defined it, or the next day). Nothing
+acknowledged is lost. This is the one place the rule is made.
+
 Reads and writes inside the caller's transaction; never commits.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Iterator, Mapping, Sequence
 
 from peewee import Database
 
 from server_sync.central.dialect import in_list, insert_ignore, time_param
 from server_sync.exc import CentralConfigError
 from server_sync.protocol import EventsRefused, ResponseEvent
+from server_sync.protocol.catalogue import QUESTIONS as CATALOGUE
 from server_sync.protocol.scales import SCALE_NAMES
 from server_sync.protocol.vocabulary import AUDIENCES
 
 Key = tuple[str, int]                          # (question id, version)
+
+NEW_PER_DAY = 20        # unknown versions one kiosk may bring into the register per UTC day
+CACHED = 4096           # register entries an ingestor keeps in memory (the most recently used)
+FREE: frozenset[Key] = frozenset((q["id"], q["version"]) for q in CATALOGUE.values())   # need no allowance
 
 
 @dataclass(frozen=True)
@@ -43,10 +58,11 @@ class Entry:
 
 
 def check_answers(db: Database, responses: Sequence[ResponseEvent], known: Mapping[Key, Entry], received: datetime,
-                  batch_id: str) -> dict[Key, Entry]:
+                  batch_id: str, kiosk_id: str) -> dict[Key, Entry]:
     """Check a batch's answers against the register (`known`: entries read earlier, which the
-    caller may cache); note unknown questions as seen. Returns the entries read or noted here.
-    Raises EventsRefused naming the answers that disagree with the centre's definition."""
+    caller may cache); note unknown questions as seen, within the kiosk's daily allowance.
+    Returns the entries read or noted here. Raises EventsRefused naming the answers that disagree
+    with the centre's definition, or that would bring in more unknown versions than allowed."""
     distinct = {(e.question_id, e.question_version) for e in responses}
     staged: dict[Key, Entry] = {}
     missing = [k for k in distinct if k not in known]
@@ -57,11 +73,14 @@ def check_answers(db: Database, responses: Sequence[ResponseEvent], known: Mappi
             k = (e.question_id, e.question_version)
             if k in missing and k not in staged and k not in unseen:
                 unseen[k] = Entry(e.scale, e.audience, defined=False)
-        insert_ignore(db, "question", ("id", "version", "scale", "audience", "text", "first_seen"),
-                      [(q, v, entry.scale, entry.audience, "{}", time_param(db)(received))
+        allowance(db, kiosk_id, unseen, responses, received, batch_id)
+        at = time_param(db)(received)
+        insert_ignore(db, "question", ("id", "version", "scale", "audience", "text", "first_seen", "first_kiosk_id"),
+                      [(q, v, entry.scale, entry.audience, "{}", at, None if (q, v) in FREE else kiosk_id)
                        for (q, v), entry in sorted(unseen.items())])
         staged.update(unseen)
-    entries = {**known, **staged}
+    # Only this batch's keys: `known` may be a large cache, not to be copied per batch.
+    entries = {k: staged[k] if k in staged else known[k] for k in distinct}
     wrong = [e for e in responses if entries[(e.question_id, e.question_version)].refuses(e)]
     if wrong:
         e = wrong[0]
@@ -73,9 +92,74 @@ def check_answers(db: Database, responses: Sequence[ResponseEvent], known: Mappi
     return staged
 
 
+def allowance(db: Database, kiosk_id: str, unseen: Mapping[Key, Entry], responses: Sequence[ResponseEvent],
+              received: datetime, batch_id: str, per_day: int = NEW_PER_DAY) -> None:
+    """The rule: a kiosk brings at most `per_day` unknown versions (the catalogue's aside) into the
+    register per UTC day. Raises EventsRefused naming the answers to those beyond it (the first
+    versions in key order fit, so the batch sent again without the rest goes in)."""
+    counted = sorted(k for k in unseen if k not in FREE)
+    if not counted:
+        return
+    room = max(0, per_day - brought_in(db, kiosk_id, received))
+    over = set(counted[room:])
+    if not over:
+        return
+    refused = [e for e in responses if (e.question_id, e.question_version) in over]
+    q, v = min(over)
+    raise EventsRefused(
+        f"event {refused[0].id}: question {q} v{v} is not in the centre's register, and kiosk {kiosk_id} may bring "
+        f"at most {per_day} unknown question versions into it a UTC day ({len(over)} more in this batch): define it "
+        "(`kiosk-central question define` or `config push`), then `kiosk refused retry` (or retry the next day)",
+        batch_id, [e.seq for e in refused])
+
+
+def brought_in(db: Database, kiosk_id: str, received: datetime) -> int:
+    """How many versions this kiosk's answers brought into the register on `received`'s UTC day."""
+    p = db.param
+    ts = time_param(db)
+    start = datetime.combine(received.date(), datetime.min.time())
+    return int(db.execute_sql(
+        f"SELECT COUNT(*) FROM question WHERE first_kiosk_id = {p} AND first_seen >= {p} AND first_seen < {p}",
+        (kiosk_id, ts(start), ts(start + timedelta(days=1)))).fetchone()[0])
+
+
+class Cache(Mapping[Key, Entry]):
+    """An ingestor's register entries, the `size` most recently used: the register may hold many
+    versions (each kiosk's allowance, day after day) and an ingestor runs for months."""
+
+    def __init__(self, size: int = CACHED) -> None:
+        self.size = size
+        self._items: OrderedDict[Key, Entry] = OrderedDict()
+
+    def __getitem__(self, key: Key) -> Entry:
+        entry = self._items[key]
+        self._items.move_to_end(key)
+        return entry
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def update(self, entries: Mapping[Key, Entry]) -> None:
+        """Add `entries`, dropping the least recently used beyond `size`."""
+        for key, entry in entries.items():
+            self._items[key] = entry
+            self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
 def stamp(db: Database) -> tuple:
     """Changes whenever the centre defines a question (or changes a definition): a reader that
-    caches entries drops them when it does. One small query (the register holds few rows)."""
+    caches entries drops them when it does. One small query (`defined_at` is indexed: m0046)."""
     return tuple(db.execute_sql("SELECT COUNT(*), MAX(defined_at) FROM question WHERE defined_at IS NOT NULL")
                  .fetchone())
 
@@ -95,8 +179,9 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
     centre gave before is never changed silently (answers would mix scales): another one is
     refused unless `replace`. Nor is a version the kiosks have been answering otherwise: a first
     definition that most stored answers contradict (a mistyped scale would hold every kiosk's
-    answers from then on) is refused unless `force`. Returns how many stored answers of that version
-    disagree with the new definition (they stay as they are)."""
+    answers from then on) is refused unless `force`; "most" counts kiosks, and takes two (one
+    kiosk's answers to a version the centre only plans must not block its push). Returns how many
+    stored answers of that version disagree with the new definition (they stay as they are)."""
     if scale not in SCALE_NAMES:
         raise CentralConfigError(f"unknown scale {scale!r}; use {', '.join(SCALE_NAMES)}")
     if audience not in AUDIENCES:
@@ -113,12 +198,15 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
         f" GROUP BY scale, audience ORDER BY 3 DESC, 1, 2", (question_id, version)).fetchall()
     disagreeing = [(sc, au, int(n)) for sc, au, n in stored if (sc, au) != (scale, audience)]
     otherwise = sum(n for *_, n in disagreeing)
-    # Most stored answers say otherwise: the kiosks ask it so, and this is a slip (a stray
-    # answer or two on another scale is what the definition is there to hold).
-    if otherwise > sum(int(n) for *_, n in stored) - otherwise and not (replace or force or (current and current.defined)):
+    kiosks_otherwise, kiosks_agreeing = kiosks_answering(db, question_id, version, scale, audience)
+    # Most kiosks that answered it ask it otherwise: this is a slip (a stray kiosk on another
+    # scale is what the definition is there to hold). Kiosks, not answers, and more than one:
+    # a single credential answering a version ahead of the centre must not block its push.
+    if kiosks_otherwise > max(1, kiosks_agreeing) and not (replace or force or (current and current.defined)):
         seen = ", ".join(f"{n} {sc}/{au}" for sc, au, n in disagreeing)
         raise CentralConfigError(
-            f"question {question_id} v{version}: most stored answers to it are not {scale}/{audience} ({seen}); "
+            f"question {question_id} v{version}: most kiosks that answered it ({kiosks_otherwise} of "
+            f"{kiosks_otherwise + kiosks_agreeing}) ask it otherwise than {scale}/{audience} ({seen}); "
             f"so defined, the kiosks' answers to it would be held from now on. A new scale or audience is a new "
             f"version (give it version {version + 1}); --force defines it so anyway")
     wording = json.dumps(dict(text), ensure_ascii=False, sort_keys=True)
@@ -131,6 +219,18 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
                        + (f", text = {p}" if text else "") + f" WHERE id = {p} AND version = {p}",
                        (scale, audience, ts(now), *((wording,) if text else ()), question_id, version))
     return otherwise
+
+
+def kiosks_answering(db: Database, question_id: str, version: int, scale: str, audience: str) -> tuple[int, int]:
+    """(kiosks with a stored answer to the version on another scale or audience, kiosks with one
+    on `scale`/`audience`); a kiosk that answered it both ways counts in both."""
+    p = db.param
+    row = db.execute_sql(
+        f"SELECT COUNT(DISTINCT CASE WHEN scale = {p} AND audience = {p} THEN NULL ELSE kiosk_id END),"
+        f" COUNT(DISTINCT CASE WHEN scale = {p} AND audience = {p} THEN kiosk_id END)"
+        f" FROM response WHERE question_id = {p} AND question_version = {p}",
+        (scale, audience, scale, audience, question_id, version)).fetchone()
+    return int(row[0]), int(row[1])
 
 
 def register(db: Database) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
 """Retention and erasure in the central store: raw comments are removed after a period (default
 13 months) while their reasons, scores and every rollup stay, so the analysis still adds up;
-dead letters (and their daily counts) and audit entries after their own periods; `erase` removes the comments a search
+dead letters and conflicts (both hold what a kiosk sent, comments too) with their daily counts
+after `dead_letters_keep_days`, audit entries after their own period; `erase` removes the comments a search
 finds (a customer asked). Every run writes one `privacy_log` row with counts only: what kind of
 thing was removed and how many, never the content. A comment is removed by clearing its text and
 marking when (`comment_removed_at`); the follow-up row, its reasons and the answer remain.
@@ -80,6 +81,7 @@ def apply_retention(db: Database, now: datetime, *, dry_run: bool = False, actor
         where = f"FROM followup WHERE comment IS NOT NULL AND recorded_at < {p}"
         out.counts["comments"] = _count(db, where, (comments_cut,))
         out.counts["dead_letters"] = _count(db, f"FROM dead_letter WHERE received_at < {p}", (letters_cut,))
+        out.counts["conflicts"] = _count(db, f"FROM conflict WHERE received_at < {p}", (letters_cut,))
         has_audit = _table_exists(db, "audit_log")
         out.counts["audit_entries"] = _count(db, f"FROM audit_log WHERE at < {p}", (audit_cut,)) if has_audit else 0
         if not dry_run:
@@ -88,6 +90,10 @@ def apply_retention(db: Database, now: datetime, *, dry_run: bool = False, actor
             db.execute_sql(f"DELETE FROM dead_letter WHERE received_at < {p}", (letters_cut,))
             # The daily counts of refused messages (central.dead_letters) go with them.
             db.execute_sql(f"DELETE FROM dead_letter_count WHERE day < {p}", (letters_cut.date().isoformat(),))
+            # Conflicts keep both versions of an event, its comment too: personal data, kept as
+            # long as the refused messages are (central.conflicts), with their daily counts.
+            db.execute_sql(f"DELETE FROM conflict WHERE received_at < {p}", (letters_cut,))
+            db.execute_sql(f"DELETE FROM conflict_count WHERE day < {p}", (letters_cut.date().isoformat(),))
             if has_audit:
                 db.execute_sql(f"DELETE FROM audit_log WHERE at < {p}", (audit_cut,))
             _log(db, now, out, actor)

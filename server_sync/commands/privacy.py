@@ -1,6 +1,6 @@
 """`kiosk-central privacy show|set`: the centre's privacy settings, kept in the store so reports,
 BI views, the web app and retention all apply them: the minimum group for employee-pulse figures
-(never below 5) and the retention periods of comments, dead letters and audit entries
+(never below 5) and the retention periods of comments, dead letters (and conflicts) and audit entries
 (docs/privacy.md)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from server_sync.commands._argtypes import count, whole_number
 
 # option -> (the retention period it sets, what it keeps for N of what)
 PERIOD_OPTIONS = {"comments_months": ("comments_keep_months", "raw comments N months"),
-                  "dead_letters_days": ("dead_letters_keep_days", "dead letters N days"),
+                  "dead_letters_days": ("dead_letters_keep_days", "dead letters and conflicts N days"),
                   "audit_months": ("audit_keep_months", "audit entries N months")}
 
 

@@ -201,9 +201,11 @@ def with_zones(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
 def question_words(db: Database, lang: str) -> dict[str, str]:
     """id -> the question's wording in `lang` (its newest version's), for the pages' `question`
     filter: a reader sees the question, not its id. A question with no wording in `lang` is left
-    out (the filter shows its id)."""
+    out (the filter shows its id). Only rows with wording are read: those only seen in answers
+    have none (`{}`), and kiosks may have put many there."""
     out: dict[str, str] = {}
-    for qid, text in db.execute_sql("SELECT id, text FROM question ORDER BY id, version").fetchall():
+    for qid, text in db.execute_sql(
+            "SELECT id, text FROM question WHERE text <> '{}' ORDER BY id, version").fetchall():
         try:
             wording = json.loads(text or "{}").get(lang)
         except (ValueError, AttributeError):

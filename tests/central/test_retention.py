@@ -55,7 +55,7 @@ def report(db) -> dict:
 def test_retention_removes_old_comments_and_dead_letters_and_the_analysis_adds_up(store):
     before = report(store)
     removed = apply_retention(store, NOW)
-    assert removed.counts == {"comments": 2, "dead_letters": 1, "audit_entries": 0}
+    assert removed.counts == {"comments": 2, "dead_letters": 1, "conflicts": 0, "audit_entries": 0}
     comments = sorted(c or "" for (c,) in store.execute_sql("SELECT comment FROM followup").fetchall())
     assert comments == ["", "", "Bra bemötande", "Kalle Anka var här"]
     assert count(store, "SELECT COUNT(*) FROM followup WHERE comment_removed_at IS NOT NULL") == 2
@@ -65,7 +65,7 @@ def test_retention_removes_old_comments_and_dead_letters_and_the_analysis_adds_u
     assert report(store) == before                                                   # every figure the same
     log = privacy_log(store)
     assert log[0]["action"] == "retention" and log[0]["counts"] == removed.counts
-    assert apply_retention(store, NOW).counts == {"comments": 0, "dead_letters": 0, "audit_entries": 0}
+    assert apply_retention(store, NOW).counts == {"comments": 0, "dead_letters": 0, "conflicts": 0, "audit_entries": 0}
 
 
 def test_a_dry_run_counts_and_removes_nothing(store):
