@@ -36,7 +36,7 @@ from typing import Callable, Iterable, Sequence
 from peewee import Database, InterfaceError, OperationalError
 
 from server_sync import protocol
-from server_sync.protocol.codec import short
+from server_sync.protocol.codec import printable, short
 from server_sync.central.dialect import lost_race_errors
 from server_sync.central.intake import Accepted, Intake, kiosk_lock, utc_now
 from server_sync.central.registry import KioskDeactivated
@@ -87,7 +87,7 @@ class Decoded:
 
 def _for_log(topic: str) -> str:
     """A topic as a log line shows it: a hostile one (a 5000-character kiosk id) cut short."""
-    return topic if len(topic) <= 120 else short(topic)
+    return printable(topic) if len(topic) <= 120 else short(topic)
 
 
 class Ingest:
@@ -186,7 +186,7 @@ class Ingest:
             except Exception as e:      # as above: dead-letter, keep going
                 log.exception("internal error on %s", _for_log(d.topic))
                 reason = f"internal error: {type(e).__name__}: {e}"
-        log.warning("dead-lettered %s: %s", _for_log(d.topic), reason)
+        log.warning("dead-lettered %s: %s", _for_log(d.topic), printable(reason, 500))
         self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now, keep=keep)
         publish = []
         if refused is not None and refused.seqs and d.kiosk_id is not None:

@@ -23,6 +23,7 @@ from typing import Any
 from peewee import Database
 
 from server_sync.central.dialect import placeholders, time_param
+from server_sync.protocol.codec import printable
 
 KEEP_PER_DAY = 100                  # messages kept per kiosk and UTC day
 KEEP_BYTES_PER_DAY = 1024 * 1024    # of their payloads, per kiosk and day
@@ -47,7 +48,10 @@ def digest(topic: str, payload: bytes) -> str:
 
 def record(db: Database, topic: str, reason: str, payload: bytes, kiosk_id: str | None, received: datetime,
            *, keep: bool = True, limits: Limits = Limits()) -> bool:
-    """Count a refused message and keep it when its kiosk's day has room; True if kept."""
+    """Count a refused message and keep it when its kiosk's day has room; True if kept. The
+    reason and topic are stored `printable` (they may quote the kiosk: a NUL would be refused by
+    PostgreSQL, an escape sequence would act on the terminal of `kiosk list`)."""
+    reason = printable(reason, 2000)
     p = db.param
     ts = time_param(db)
     key = kiosk_id or NO_KIOSK
@@ -71,7 +75,7 @@ def record(db: Database, topic: str, reason: str, payload: bytes, kiosk_id: str 
         cursor = db.execute_sql(
             "INSERT INTO dead_letter (received_at, topic, kiosk_id, reason, payload, digest) VALUES "
             f"({placeholders(db, 6)}) ON CONFLICT (digest) DO NOTHING",
-            (ts(received), topic[:1000], kiosk_id, why[:2000], raw, name))
+            (ts(received), printable(topic, 1000), kiosk_id, why[:2000], raw, name))
         kept = cursor.rowcount == 1
         stored = len(raw) if kept else 0
     db.execute_sql(
@@ -81,7 +85,7 @@ def record(db: Database, topic: str, reason: str, payload: bytes, kiosk_id: str 
         " kept = dead_letter_count.kept + excluded.kept,"
         " kept_bytes = dead_letter_count.kept_bytes + excluded.kept_bytes,"
         " last_reason = excluded.last_reason, last_at = excluded.last_at",
-        (key, day, 1, len(payload), int(kept), stored, reason[:500], ts(received)))
+        (key, day, 1, len(payload), int(kept), stored, printable(reason, 500), ts(received)))
     return kept
 
 

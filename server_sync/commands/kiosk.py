@@ -232,6 +232,7 @@ def list_kiosks(args: argparse.Namespace) -> int:
     from server_sync.central import dead_letters, registry
     from server_sync.central.db import connect
     from server_sync.cli import existing_database_url
+    from server_sync.protocol.codec import printable
 
     db = connect(existing_database_url(args))
     try:
@@ -249,6 +250,6 @@ def list_kiosks(args: argparse.Namespace) -> int:
         state = "active" if r["active"] else "deactivated"
         ref = r["refused_7d"]
         print(f"{r['id']:<16} {r['site_id']:<18} {state:<12} {r['answers']:>8} {ref['messages']:>10}"
-              f"  {ref.get('last_reason') or ''}"[:200])
+              f"  {printable(ref.get('last_reason') or '', 120)}")
     print(f"{len(rows)} kiosks, {sum(not r['active'] for r in rows)} deactivated")
     return 0

@@ -345,3 +345,59 @@ def test_a_wrong_broker_password_with_the_real_broker(broker, tmp_path):
         assert ing.terminate() == 0
     finally:
         ing.close()
+
+
+def _publisher(broker, user: str, client_id: str):
+    """A connected paho client of `user` (a kiosk's own credential), its loop running."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    c.tls_set(ca_certs=broker.ca_file)
+    c.username_pw_set(user, broker.passwd(user))
+    c.connect(broker.host, broker.port, keepalive=10)
+    c.loop_start()
+    return c
+
+
+@pytest.mark.postgres
+def test_a_hostile_kiosk_cannot_stop_the_ingest(broker, pg_url, tmp_path):
+    """One kiosk's own credential: a RETAINED status with a field named "\\u0000" (msgspec names
+    the field in its error, PostgreSQL refuses a NUL in text) and a batch whose event has such a
+    field. Before the fix the dead-letter insert raised DataError outside any handler: the ingest
+    died, and the retained status killed every restart. Now both are dead-lettered with readable
+    reasons and another kiosk's answers are acked as before."""
+    from server_sync import protocol
+    from tests.central.wire import batch, response
+    db = connect(pg_url)
+    register_fleet(db)
+    db.close()
+    hostile = _publisher(broker, "k3", "k3-hostile")
+    status_topic = protocol.status_topic("k3")
+    hostile.publish(status_topic, b'{"schema":1,"online":true,"\\u0000\\u001b[2J":1}', qos=1,
+                    retain=True).wait_for_publish(5)
+    ing = IngestProcess(pg_url, broker, tmp_path / "ing.log", "ingest-h").start()
+    try:
+        event = dict(response(1, kiosk="k3", site="s2"), **{"\x00\x1b]0;pwned\x07": 1})
+        hostile.publish(*batch([event], kiosk="k3"), qos=1).wait_for_publish(5)
+        db = connect(pg_url)
+        try:
+            assert wait_until(lambda: count(db, "SELECT COUNT(*) FROM dead_letter") == 2, 15), ing.log()
+            reasons = sorted(r[0] for r in db.execute_sql("SELECT reason FROM dead_letter").fetchall())
+        finally:
+            db.close()
+        assert reasons == ["event 0: Object contains unknown field `\\x00\\x1b]0;pwned\\x07`",
+                           "status: Object contains unknown field `\\x00\\x1b[2J`"], reasons
+        assert ing.proc.poll() is None, ing.log()
+        k = make_kiosk(tmp_path, broker, "k1", "s1")
+        k.record(5)
+        assert k.agent().run(once=True, timeout=20), ing.log()
+        assert k.store.outbox_depth() == 0
+        assert ing.terminate() == 0
+        # A restart gets the retained status again (the broker replays it): still alive.
+        ing.start()
+        k.record(3)
+        assert k.agent().run(once=True, timeout=20), ing.log()
+        assert ing.proc.poll() is None, ing.log()
+    finally:
+        hostile.loop_stop()
+        ing.close()
