@@ -27,6 +27,7 @@ import hmac
 import logging
 import queue
 import ssl
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ COUNTERS_HEARTBEAT_S = 3600.0    # the counters are logged when they change, and
 @dataclass
 class Outcome:
     """What handling one message did and what to publish once the broker has its PUBACK."""
-    kind: str                                  # batch | status | dead_letter | ignored
+    kind: str                                  # batch | status | dead_letter | dropped | ignored
     publish: list[tuple[str, bytes]] = field(default_factory=list)
     accepted: Accepted | None = None
     reason: str | None = None
@@ -187,7 +188,17 @@ class Ingest:
                 log.exception("internal error on %s", _for_log(d.topic))
                 reason = f"internal error: {type(e).__name__}: {e}"
         log.warning("dead-lettered %s: %s", _for_log(d.topic), printable(reason, 500))
-        self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now, keep=keep)
+        try:
+            self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now, keep=keep)
+        except self.retry:
+            raise
+        except Exception:
+            # Even the dead letter failed (its savepoint is rolled back; the group goes on). The
+            # same row would fail again on every redelivery and hold up every kiosk: drop it,
+            # acked, with the message's topic and reason in the log.
+            log.exception("could not dead-letter %s (%s); acknowledged and dropped",
+                          _for_log(d.topic), printable(reason, 500))
+            return Outcome("dropped", reason=reason)
         publish = []
         if refused is not None and refused.seqs and d.kiosk_id is not None:
             # The envelope was sound, so the kiosk id is the topic's (the broker let only that
@@ -291,12 +302,15 @@ class Counters:
     dead_letters: int = 0
     rejected: int = 0               # events of dead-lettered batches named back to their kiosk
     statuses: int = 0
+    dropped: int = 0                # could not even be dead-lettered: acked, and logged
 
     def add(self, outcome: Outcome) -> None:
         if outcome.kind == "ignored":
             return
         self.messages += 1
-        if outcome.kind == "dead_letter":
+        if outcome.kind == "dropped":
+            self.dropped += 1
+        elif outcome.kind == "dead_letter":
             self.dead_letters += 1
             self.rejected += outcome.rejected
         elif outcome.kind == "status":
@@ -311,7 +325,8 @@ class Counters:
     def line(self) -> str:
         return (f"{self.messages} messages in {self.commits} commits: {self.new} new, {self.duplicates} duplicates, "
                 f"{self.conflicts} conflicts, {self.corrected} corrected, {self.dead_letters} dead-lettered"
-                f" ({self.rejected} events rejected back to their kiosk)")
+                f" ({self.rejected} events rejected back to their kiosk)"
+                + (f", {self.dropped} dropped (see the log)" if self.dropped else ""))
 
 
 class IngestService:
@@ -506,13 +521,31 @@ class IngestService:
         return generation, message, self.ingest.decode(message.topic, message.payload)
 
     def _process(self, group: list[tuple[int, object, Decoded]], stop: threading.Event) -> None:
+        try:
+            outcomes = self._commit_or_split(group, stop)
+        except _Stopping:
+            return                              # no ack, so the kiosk sends it again
+        self._acknowledge(group, outcomes)
+
+    def _commit_or_split(self, group: list[tuple[int, object, Decoded]],
+                         stop: threading.Event) -> list[Outcome]:
+        """The group's outcomes: committed as one, or, when that fails for good, one by one."""
+        try:
+            return self._commit(group, stop)
+        except _Stopping:
+            raise
+        except Exception as e:
+            return self._one_by_one(group, stop, e)
+
+    def _commit(self, group: list[tuple[int, object, Decoded]], stop: threading.Event) -> list[Outcome]:
+        """Commit the group, running it again while it loses races or the database is down;
+        raises _Stopping when `stop` is set meanwhile, and any other error as it is."""
         delay = 0.5
         races = 0
         while True:
             try:
-                outcomes = self.ingest.commit_group(
+                return self.ingest.commit_group(
                     [(decoded, message.payload, bool(message.retain)) for _g, message, decoded in group])
-                break
             except self.ingest.lost_race as e:
                 # Deadlock or serialization failure against another ingestor: the database rolled
                 # this group back; nothing was acked, so simply run it again.
@@ -521,14 +554,55 @@ class IngestService:
                             len(group), type(e).__name__, races)
                 self._rollback()
                 if stop.wait(min(0.01 * races, 0.5)):
-                    return
+                    raise _Stopping
             except DATABASE_DOWN as e:
                 log.error("database unavailable (%s); %d message(s) kept, retrying in %.1f s",
                           e, len(group), delay)
                 if stop.wait(delay):
-                    return                      # stopping: no ack, so the kiosk sends it again
+                    raise _Stopping
                 delay = min(delay * 2, 30.0)
                 self.reconnect_db()
+
+    def _one_by_one(self, group: list[tuple[int, object, Decoded]], stop: threading.Event,
+                    error: Exception) -> list[Outcome]:
+        """The group failed with an error that retrying cannot cure (a bug, a value the database
+        refuses): commit its messages one at a time, so only the one at fault is refused and the
+        others, other kiosks' answers among them, go in. Never raises but _Stopping: one message
+        must not stop the fleet's ingest (systemd would restart it into the same message)."""
+        log.error("group of %d messages failed (%s: %s); committing them one by one", len(group),
+                  type(error).__name__, printable(error, 300))
+        self._rollback()
+        outcomes = []
+        for item in group:
+            try:
+                outcomes += self._commit([item], stop)
+            except _Stopping:
+                raise
+            except Exception as e:
+                self._rollback()
+                outcomes.append(self._refuse_alone(item, e, stop))
+        return outcomes
+
+    def _refuse_alone(self, item: tuple[int, object, Decoded], error: Exception,
+                      stop: threading.Event) -> Outcome:
+        """Dead-letter the one message that failed on its own, with the error as its reason; if
+        even that fails, drop it (it is acked) with a log line."""
+        generation, message, decoded = item
+        reason = printable(f"internal error: {type(error).__name__}: {error}", 500)
+        log.error("%s failed on its own: %s", _for_log(message.topic), reason)
+        refused = dataclasses.replace(decoded, reason=reason, batch=None, status=None, refused=None,
+                                      ignored=False)
+        try:
+            return self._commit([(generation, message, refused)], stop)[0]
+        except _Stopping:
+            raise
+        except Exception:
+            self._rollback()
+            log.exception("could not dead-letter %s; acknowledged and dropped", _for_log(message.topic))
+            return Outcome("dropped", reason=reason)
+
+    def _acknowledge(self, group: list[tuple[int, object, Decoded]], outcomes: list[Outcome]) -> None:
+        """Ack the group's messages to the broker and publish what its outcomes say."""
         # Committed (or dead-lettered), all of the group at once: now, and only now, the broker
         # may forget these messages. A message from an earlier connection is not acked here: its
         # mid may name another message now; the broker redelivers it and the dedupe makes that
@@ -564,6 +638,10 @@ class IngestService:
             db.connect(reuse_if_open=True)
         except DATABASE_DOWN as e:
             log.error("database reconnect failed: %s", e)
+
+
+class _Stopping(Exception):
+    """`stop` was set while a group waited to be retried: it is left unacknowledged."""
 
 
 def _size(decoded: Decoded) -> int:
