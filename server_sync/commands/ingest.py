@@ -28,8 +28,11 @@ AFTER_COMMIT_HOOKS: tuple[str, ...] = ("server_sync.analysis.alerts:realtime_hoo
 CENTRE_PORT = 8884      # firmware_config/mosquitto/kundpuls.conf: the centre's own TLS listener
 
 
-def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False) -> None:
-    """Broker connection options shared by the commands that talk MQTT."""
+def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False,
+                       password_flag: str = "--password-file") -> None:
+    """Broker connection options shared by the commands that talk MQTT. `password_flag`: the
+    name of the broker password's option, where `--password-file` means another file already
+    (`kiosk deactivate`: the mosquitto password file)."""
     g = p.add_argument_group("broker")
     g.add_argument("--broker-host", type=broker_host, metavar="HOST", default="localhost", help="MQTT broker host (default localhost)")
     g.add_argument("--broker-port", metavar="PORT", type=int, default=None,
@@ -37,7 +40,7 @@ def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False) -
                         "config; 1883 with --no-tls)")
     g.add_argument("--ca-file", metavar="FILE", help="CA certificate of the broker (default: the system's CAs)")
     g.add_argument("--username", default="central", help="broker user name (default central)")
-    g.add_argument("--password-file", metavar="FILE", help="file holding the broker password")
+    g.add_argument(password_flag, metavar="FILE", help="file holding the broker password")
     g.add_argument("--no-tls", action="store_true", help="plain MQTT (a laptop demo only)")
     g.add_argument("--prefix", default="", metavar="P", help="topic prefix before kundpuls/v1, e.g. acme/")
     if client_id:
@@ -46,20 +49,21 @@ def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False) -
                             "(default kundpuls-ingest-HOSTNAME, -HOSTNAME-2 … for more on one host)")
 
 
-def broker_settings(args: argparse.Namespace, client_id: str):
+def broker_settings(args: argparse.Namespace, client_id: str, password_flag: str = "--password-file"):
     from server_sync.ingest import BrokerSettings, share_group
     from server_sync.protocol import PREFIX_RE
     if args.prefix and not PREFIX_RE.fullmatch(args.prefix):
         raise CentralConfigError(f"--prefix must end with '/' and contain no '+' or '#', got {args.prefix!r}")
     password = None
-    if args.password_file:
+    password_file = getattr(args, password_flag.lstrip("-").replace("-", "_"))
+    if password_file:
         try:
-            with open(args.password_file, encoding="utf-8") as f:
+            with open(password_file, encoding="utf-8") as f:
                 password = f.read().strip()
         except OSError as e:
-            raise CentralConfigError(f"cannot read --password-file {args.password_file}: {e.strerror}") from None
+            raise CentralConfigError(f"cannot read {password_flag} {password_file}: {e.strerror}") from None
         if not password:
-            raise CentralConfigError(f"--password-file {args.password_file} is empty")
+            raise CentralConfigError(f"{password_flag} {password_file} is empty")
     if args.ca_file and args.no_tls:
         raise CentralConfigError("--ca-file and --no-tls contradict each other")
     if args.ca_file:
