@@ -12,9 +12,10 @@ Two layers:
   subscription `$share/GROUP/…/kiosk/+/events` (N ingestors side by side; GROUP is derived from
   the centre's broker password, `share_group`) and to every kiosk's status; `manual_ack=True`: a message is acknowledged to the broker only AFTER its database
   commit, so a crashed ingestor leaves it with the broker (persistent session, redelivered).
-  The network thread only queues; the worker decodes everything already queued (up to
-  MAX_GROUP_EVENTS), commits it as one group, then acks every message of the group and
-  publishes each kiosk's `ack`.
+  The network thread only queues, into a bounded inbox (server_sync/ingest_inbox.py: a flood
+  makes it wait, and the broker with it, instead of growing memory); the worker decodes
+  everything already queued (up to MAX_GROUP_EVENTS), commits it as one group, then acks every
+  message of the group and publishes each kiosk's `ack`.
 
 Must never: ack a message before its commit, crash on a bad message, or let one kiosk's
 message write another kiosk's data.
@@ -25,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import queue
 import ssl
 import dataclasses
 import threading
@@ -42,6 +42,7 @@ from server_sync.central.dialect import lost_race_errors
 from server_sync.central.intake import Accepted, Intake, kiosk_lock, utc_now
 from server_sync.central.registry import KioskDeactivated
 from server_sync.exc import ProtocolError, StoredSettingError
+from server_sync.ingest_inbox import INBOX_MAX_BYTES, INBOX_MAX_MESSAGES, Inbox
 
 log = logging.getLogger("kundpuls.ingest")
 
@@ -55,6 +56,7 @@ DATABASE_DOWN = (OperationalError, InterfaceError)    # retry the message; never
 MAX_GROUP_EVENTS = 5000         # group commit: events per transaction at most (10 full batches)
 CONNECT_FAIL_LOG_EVERY_S = 10.0  # broker unreachable: a warning at most this often (paho retries 1-30 s)
 COUNTERS_HEARTBEAT_S = 3600.0    # the counters are logged when they change, and at least this often
+INBOX_FULL_LOG_EVERY_S = 60.0    # paho's thread waited for room in the inbox: a warning at most this often
 
 
 @dataclass
@@ -335,20 +337,23 @@ class IngestService:
     def __init__(self, ingest: Ingest, client, settings: BrokerSettings, *, notifier=None,
                  reconnect_db: Callable[[], None] | None = None,
                  monotonic: Callable[[], float] = time.monotonic, status_every_s: float = 10.0,
-                 max_group_events: int = MAX_GROUP_EVENTS) -> None:
+                 max_group_events: int = MAX_GROUP_EVENTS, inbox_messages: int = INBOX_MAX_MESSAGES,
+                 inbox_bytes: int = INBOX_MAX_BYTES) -> None:
         self.ingest = ingest
         self.client = client
         self.settings = settings
         self.notifier = notifier
         self.reconnect_db = reconnect_db or self._reconnect_db
         self.counters = Counters()
-        self._inbox: "queue.Queue[tuple[int, object]]" = queue.Queue()
+        # Bounded (server_sync/ingest_inbox.py): a QoS 0 flood blocks paho's thread, not memory.
+        self._inbox: Inbox[tuple[int, object]] = Inbox(inbox_messages, inbox_bytes)
         self._generation = 0                    # bumped per connection: acks never cross sessions
         self._subscribed = threading.Event()
         self._stopping = False
         self._mono = monotonic
         self._status_every = status_every_s
         self._max_group_events = max_group_events
+        self._inbox_full_logged_at: float | None = None
         self._failed_connects = 0               # in a row, since the last successful CONNACK
         self._failed_unlogged = 0
         self._fail_logged_at: float | None = None
@@ -444,7 +449,21 @@ class IngestService:
         # Hand over only. Decoding here, beside the worker's inserts, was measured slower: each
         # row sqlite3 steps releases the GIL, and getting it back from a thread busy decoding
         # costs a switch interval (a GIL convoy: measured 44 instead of 21 us per inserted row).
-        self._inbox.put((self._generation, message))
+        blocked = self._inbox.blocked
+        self._inbox.put((self._generation, message), _bytes_of(message))
+        if self._inbox.blocked != blocked:
+            self._say_inbox_full()
+
+    def _say_inbox_full(self) -> None:
+        """A warning, at most every INBOX_FULL_LOG_EVERY_S, that paho's thread had to wait for
+        room: a flood (QoS 0, or many kiosks at once) or a slow database."""
+        now = self._mono()
+        if self._inbox_full_logged_at is not None and now - self._inbox_full_logged_at < INBOX_FULL_LOG_EVERY_S:
+            return
+        self._inbox_full_logged_at = now
+        log.warning("inbox full (%d messages or %d MiB held, %d waits so far): the broker waits until the "
+                    "worker catches up", self._inbox.max_messages, self._inbox.max_bytes // (1024 * 1024),
+                    self._inbox.blocked)
 
     # the worker loop
 
@@ -470,13 +489,18 @@ class IngestService:
                 if self._mono() - last_status >= self._status_every:
                     last_status = self._mono()
                     self._report_counters(last_status)
-                try:
-                    first = self._inbox.get(timeout=0.5)
-                except queue.Empty:
+                first = self._inbox.get(timeout=0.5)
+                if first is None:
                     continue
-                self._process(self._take_group(first), stop)
+                group = self._take_group(first)
+                try:
+                    self._process(group, stop)
+                finally:
+                    # Done with them (acked, or left to the broker when stopping): room again.
+                    self._inbox.release(len(group), sum(_bytes_of(m) for _g, m, _d in group))
         finally:
             self._stopping = True
+            self._inbox.close()                 # a put blocked in paho's thread must not hold up loop_stop
             if self.notifier:
                 self.notifier.stopping()
             # A clean stop leaves the share group for good (session expiry 0 on DISCONNECT): a
@@ -500,18 +524,17 @@ class IngestService:
             log.info("%s", line)
             self._logged_line, self._logged_at = line, now
 
-    def _take_group(self, first: tuple[int, object]) -> list[tuple[int, object, Decoded]]:
+    def _take_group(self, first: tuple[tuple[int, object], int]) -> list[tuple[int, object, Decoded]]:
         """`first` and whatever else is already queued, up to `max_group_events` events: the
         messages that arrived during the last commit share the next one. No waiting for more:
-        an idle ingest commits a lone message at once (the broker's receive maximum bounds the
-        queue anyway)."""
-        group = [self._decoded(first)]
+        an idle ingest commits a lone message at once (the inbox's bounds cap the rest)."""
+        group = [self._decoded(first[0])]
         events = _size(group[0][2])
         while events < self._max_group_events:
-            try:
-                item = self._decoded(self._inbox.get_nowait())
-            except queue.Empty:
+            queued = self._inbox.get_nowait()
+            if queued is None:
                 break
+            item = self._decoded(queued[0])
             group.append(item)
             events += _size(item[2])
         return group
@@ -642,6 +665,11 @@ class IngestService:
 
 class _Stopping(Exception):
     """`stop` was set while a group waited to be retried: it is left unacknowledged."""
+
+
+def _bytes_of(message) -> int:
+    """What a message weighs in the inbox: its payload and topic."""
+    return len(message.payload) + len(message.topic)
 
 
 def _size(decoded: Decoded) -> int:

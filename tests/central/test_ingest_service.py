@@ -401,3 +401,69 @@ def test_a_hostile_kiosk_cannot_stop_the_ingest(broker, pg_url, tmp_path):
     finally:
         hostile.loop_stop()
         ing.close()
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+FLOOD_MESSAGES = 300
+FLOOD_BYTES = 1_000_000
+
+
+@pytest.mark.slow
+def test_a_qos0_flood_does_not_grow_the_ingest_without_bound(broker, tmp_path):
+    """One kiosk credential publishes 300 refused 1 MB messages at QoS 0 (the broker hands QoS 0
+    over without waiting for acks) while the ingest's database is slow (here: another writer holds
+    SQLite's write lock for a few seconds). Before, paho's thread put them all into an unbounded
+    queue: peak RSS 344 MB here from a 47 MB baseline (4.3 GB for 1,500 in the review). Now the inbox
+    holds at most 64 MiB, paho's thread waits and TCP back-pressure holds the rest at the broker:
+    the peak stays near the baseline plus that (measured 117 MB). Another kiosk's batch, sent while
+    paho's thread is blocked, is acked (the worker's PUBACKs and acks only queue in paho: no
+    deadlock), and every flood message is counted in the end."""
+    import sqlite3
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = connect(url)
+    register_fleet(db)
+    db.close()
+    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-f").start()
+    flooder = _publisher(broker, "k3", "k3-flood")
+    writer = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
+    try:
+        base = _peak_rss_mb(ing.proc.pid)
+        writer.execute("BEGIN IMMEDIATE")                # a slow database: the ingest's commit waits
+        junk = b"{" + b"x" * (FLOOD_BYTES - 1)
+        infos = [flooder.publish("kundpuls/v1/kiosk/k3/events", junk, qos=0) for _ in range(FLOOD_MESSAGES)]
+        for info in infos:
+            info.wait_for_publish(60)
+        k = make_kiosk(tmp_path, broker, "k1", "s1")
+        k.record(3)
+        agent = AgentThread(k)                           # its batch queues behind the flood
+        time.sleep(3)
+        writer.execute("COMMIT")
+        try:
+            assert wait_until(lambda: k.store.outbox_depth() == 0, 40), ing.log()
+        finally:
+            agent.stop()
+        assert "inbox full (20000 messages or 64 MiB held" in ing.log()
+        db = connect(url)
+        try:
+            refused = lambda: count(db, "SELECT COALESCE(SUM(messages), 0) FROM dead_letter_count")  # noqa: E731
+            assert wait_until(lambda: refused() >= FLOOD_MESSAGES, 120), (refused(), ing.log())
+        finally:
+            db.close()
+        peak = _peak_rss_mb(ing.proc.pid)
+        print(f"ingest RSS: {base:.0f} MB before the flood, peak {peak:.0f} MB")
+        assert peak < base + 200, (base, peak)
+        k.record(3)
+        assert k.agent().run(once=True, timeout=20), ing.log()
+        assert ing.proc.poll() is None
+    finally:
+        writer.close()
+        flooder.loop_stop()
+        ing.close()

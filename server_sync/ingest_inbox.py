@@ -1,0 +1,98 @@
+"""The ingest's inbox: what paho's network thread hands the worker, bounded.
+
+paho calls `on_message` on its network thread for every message the broker delivers. QoS 1 is
+bounded by the broker (the ingest's receive maximum: at most that many unacknowledged at once),
+but QoS 0 is not: one kiosk credential flooding 1 MiB QoS 0 messages grew an unbounded queue to
+4.3 GB. So the inbox holds at most `max_messages` messages and `max_bytes` of their payloads and
+topics, counted from `put` until the worker has finished with them (`release`, after the group's
+commit): queued and in hand together. A `put` beyond that blocks paho's network thread: it stops
+reading the socket, TCP back-pressure reaches the broker, and there the broker's own per-client
+limits apply (`max_queued_messages`, `max_queued_bytes` in kundpuls.conf; QoS 0 beyond them is
+dropped by the broker, QoS 1 is never acked by us, so the kiosk sends it again).
+
+Blocking the network thread cannot deadlock the worker: the worker never waits for that thread.
+It acks and publishes through paho, which in threaded mode only queues the packet (the network
+thread sends it once it runs again), and it releases room in the inbox after every group, which
+is what lets the network thread go on. While it is blocked, paho sends no PINGREQ either; the
+inbox is full only while the worker is busy with at most `max_bytes` of messages, far below the
+keepalive (30 s; the broker waits 45). Should the worker be held up longer (a database outage),
+the broker drops the connection and hands the unacknowledged messages over again after paho
+reconnects: nothing is lost. A single message larger than `max_bytes` is let in when the inbox is
+empty (the broker's max_packet_size bounds it).
+
+`close()` wakes a blocked `put` for good (then dropped): the ingest's shutdown joins paho's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+INBOX_MAX_MESSAGES = 20_000             # queued and in hand; a status is ~0.4 kB, a batch up to 1 MiB
+INBOX_MAX_BYTES = 64 * 1024 * 1024      # of their payloads and topics: the broker's 64 in flight at 1 MiB
+
+
+class Inbox(Generic[T]):
+    """A FIFO of (item, size) bounded by items and bytes held until `release`d."""
+
+    def __init__(self, max_messages: int = INBOX_MAX_MESSAGES, max_bytes: int = INBOX_MAX_BYTES) -> None:
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self._cond = threading.Condition()
+        self._queue: deque[tuple[T, int]] = deque()
+        self._held = 0                  # messages put and not yet released
+        self._held_bytes = 0
+        self._closed = False
+        self.blocked = 0                # puts that had to wait for room: the flood's measure
+
+    def put(self, item: T, size: int) -> bool:
+        """Queue `item`, waiting while the inbox is full; False (dropped) once closed."""
+        with self._cond:
+            if self._full(size):
+                self.blocked += 1
+                while self._full(size) and not self._closed:
+                    self._cond.wait()
+            if self._closed:
+                return False
+            self._queue.append((item, size))
+            self._held += 1
+            self._held_bytes += size
+            self._cond.notify_all()
+            return True
+
+    def _full(self, size: int) -> bool:
+        """No room for a message of `size` bytes (an empty inbox always has room)."""
+        return self._held > 0 and (self._held >= self.max_messages or self._held_bytes + size > self.max_bytes)
+
+    def get(self, timeout: float) -> tuple[T, int] | None:
+        """The oldest queued (item, size), waiting up to `timeout` s for one; None if none came."""
+        with self._cond:
+            if not self._queue and not self._cond.wait_for(lambda: self._queue or self._closed, timeout):
+                return None
+            return self._queue.popleft() if self._queue else None
+
+    def get_nowait(self) -> tuple[T, int] | None:
+        with self._cond:
+            return self._queue.popleft() if self._queue else None
+
+    def release(self, messages: int, size: int) -> None:
+        """The worker is done with `messages` taken items of `size` bytes in all: room again."""
+        with self._cond:
+            self._held -= messages
+            self._held_bytes -= size
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Wake every blocked `put` (its message is dropped: not acked, so the broker keeps it)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def held(self) -> tuple[int, int]:
+        """(messages, bytes) put and not yet released."""
+        with self._cond:
+            return self._held, self._held_bytes
