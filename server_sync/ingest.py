@@ -30,6 +30,7 @@ import ssl
 import dataclasses
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Sequence
@@ -54,6 +55,9 @@ AfterCommitHook = Callable[[Database, "set[str]", datetime, str], "Iterable[tupl
 DATABASE_DOWN = (OperationalError, InterfaceError)    # retry the message; never dead-letter it
 
 MAX_GROUP_EVENTS = 5000         # group commit: events per transaction at most (10 full batches)
+# Messages of one kiosk in one group at most: the inbox is taken round-robin across kiosks, and a
+# kiosk's flood fills a group only up to this, so another kiosk's message waits one short group.
+MAX_GROUP_PER_KIOSK = 200
 CONNECT_FAIL_LOG_EVERY_S = 10.0  # broker unreachable: a warning at most this often (paho retries 1-30 s)
 COUNTERS_HEARTBEAT_S = 3600.0    # the counters are logged when they change, and at least this often
 INBOX_FULL_LOG_EVERY_S = 60.0    # paho's thread waited for room in the inbox: a warning at most this often
@@ -88,6 +92,26 @@ class Decoded:
     ignored: bool = False                       # an empty status: a retained status cleared
 
 
+def _superseded(messages: Sequence[tuple[Decoded, bytes, bool]]) -> set[int]:
+    """The statuses of a group that a later full status of the same kiosk replaces anyway: only
+    the newest per kiosk is written (a kiosk publishing thousands of statuses would otherwise
+    update its `kiosk_status` row thousands of times in one transaction). Only a live, full
+    status replaces: a Last Will keeps what the status before it said, and a retained one (old
+    news replayed at subscribe) keeps the last-seen time; those and the ones before them are
+    written as they come."""
+    out: set[int] = set()
+    replaced: set[str] = set()                  # kiosks with a later full, live status
+    for i in range(len(messages) - 1, -1, -1):
+        d, _payload, retained = messages[i]
+        if d.status is None or d.reason is not None or d.kiosk_id is None:
+            continue
+        if d.kiosk_id in replaced:
+            out.add(i)
+        elif not retained and not (not d.status.online and d.status.ts is None):
+            replaced.add(d.kiosk_id)
+    return out
+
+
 def _for_log(topic: str) -> str:
     """A topic as a log line shows it: a hostile one (a 5000-character kiosk id) cut short."""
     return printable(topic) if len(topic) <= 120 else short(topic)
@@ -114,13 +138,16 @@ class Ingest:
         """Group commit: store several decoded messages (decoded, payload, retained) in ONE
         transaction, each in its own savepoint (a refused one is dead-lettered while the others
         go in), and commit once. Nothing of the group is committed if this raises (`retry` errors:
-        database down, deadlock), so the caller acks nothing and retries the whole group."""
+        database down, deadlock), so the caller acks nothing and retries the whole group. A status
+        that a later one of the same kiosk in the group replaces is not written (`_superseded`)."""
         locks = []
         for d, _payload, _retained in messages:
             if d.reason is None and not d.ignored and d.kiosk_id is not None:
                 locks.append(kiosk_lock(d.kiosk_id) if d.batch is not None else f"status:{d.kiosk_id}")
+        superseded = _superseded(messages)
         with self.intake.group(locks):
-            return [self.commit(d, payload, retained) for d, payload, retained in messages]
+            return [Outcome("status") if i in superseded else self.commit(d, payload, retained)
+                    for i, (d, payload, retained) in enumerate(messages)]
 
     def handle(self, topic: str, payload: bytes, retained: bool = False) -> Outcome:
         """Commit what `payload` carries. Database outages raise (the caller retries); any
@@ -338,7 +365,7 @@ class IngestService:
                  reconnect_db: Callable[[], None] | None = None,
                  monotonic: Callable[[], float] = time.monotonic, status_every_s: float = 10.0,
                  max_group_events: int = MAX_GROUP_EVENTS, inbox_messages: int = INBOX_MAX_MESSAGES,
-                 inbox_bytes: int = INBOX_MAX_BYTES) -> None:
+                 inbox_bytes: int = INBOX_MAX_BYTES, max_group_per_kiosk: int = MAX_GROUP_PER_KIOSK) -> None:
         self.ingest = ingest
         self.client = client
         self.settings = settings
@@ -353,6 +380,7 @@ class IngestService:
         self._mono = monotonic
         self._status_every = status_every_s
         self._max_group_events = max_group_events
+        self._max_group_per_kiosk = max_group_per_kiosk
         self._inbox_full_logged_at: float | None = None
         self._failed_connects = 0               # in a row, since the last successful CONNACK
         self._failed_unlogged = 0
@@ -450,9 +478,17 @@ class IngestService:
         # row sqlite3 steps releases the GIL, and getting it back from a thread busy decoding
         # costs a switch interval (a GIL convoy: measured 44 instead of 21 us per inserted row).
         blocked = self._inbox.blocked
-        self._inbox.put((self._generation, message), _bytes_of(message))
+        self._inbox.put((self._generation, message), _bytes_of(message), self._kiosk_of(message.topic))
         if self._inbox.blocked != blocked:
             self._say_inbox_full()
+
+    def _kiosk_of(self, topic: str) -> str:
+        """Whose turn a message takes in the inbox: the topic's kiosk (the broker lets a kiosk
+        publish only under its own id), or "" for a topic that names none."""
+        try:
+            return protocol.parse_kiosk_topic(topic, self.ingest.prefix)[0]
+        except ProtocolError:
+            return ""
 
     def _say_inbox_full(self) -> None:
         """A warning, at most every INBOX_FULL_LOG_EVERY_S, that paho's thread had to wait for
@@ -524,19 +560,26 @@ class IngestService:
             log.info("%s", line)
             self._logged_line, self._logged_at = line, now
 
-    def _take_group(self, first: tuple[tuple[int, object], int]) -> list[tuple[int, object, Decoded]]:
-        """`first` and whatever else is already queued, up to `max_group_events` events: the
-        messages that arrived during the last commit share the next one. No waiting for more:
-        an idle ingest commits a lone message at once (the inbox's bounds cap the rest)."""
-        group = [self._decoded(first[0])]
-        events = _size(group[0][2])
-        while events < self._max_group_events:
-            queued = self._inbox.get_nowait()
-            if queued is None:
+    def _take_group(self, first: tuple[tuple[int, object], int, str]) -> list[tuple[int, object, Decoded]]:
+        """`first` and whatever else is already queued, up to `max_group_events` events and
+        `max_group_per_kiosk` messages of each kiosk, taken round-robin across kiosks: the
+        messages that arrived during the last commit share the next one, and one kiosk's flood
+        cannot fill it. No waiting for more: an idle ingest commits a lone message at once."""
+        taken: Counter[str] = Counter()
+        full: set[str] = set()                  # kiosks whose share of this group is taken
+        queued: tuple[tuple[int, object], int, str] | None = first
+        group: list[tuple[int, object, Decoded]] = []
+        events = 0
+        while queued is not None:
+            item, _size_bytes, kiosk = queued
+            group.append(self._decoded(item))
+            events += _size(group[-1][2])
+            taken[kiosk] += 1
+            if taken[kiosk] >= self._max_group_per_kiosk:
+                full.add(kiosk)
+            if events >= self._max_group_events:
                 break
-            item = self._decoded(queued[0])
-            group.append(item)
-            events += _size(item[2])
+            queued = self._inbox.get_nowait(skip=full)
         return group
 
     def _decoded(self, item: tuple[int, object]) -> tuple[int, object, Decoded]:

@@ -20,6 +20,11 @@ the broker drops the connection and hands the unacknowledged messages over again
 reconnects: nothing is lost. A single message larger than `max_bytes` is let in when the inbox is
 empty (the broker's max_packet_size bounds it).
 
+Fair: each message is queued under its kiosk (the topic's), and taken round-robin across the
+kiosks that have messages queued, one at a time: a kiosk flooding thousands of messages delays
+another kiosk's message by one turn, not by its whole flood. `get` can skip kiosks (those that
+have used up their share of the group being taken).
+
 `close()` wakes a blocked `put` for good (then dropped): the ingest's shutdown joins paho's thread.
 """
 
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Generic, TypeVar
+from typing import Container, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -36,20 +41,23 @@ INBOX_MAX_BYTES = 64 * 1024 * 1024      # of their payloads and topics: the brok
 
 
 class Inbox(Generic[T]):
-    """A FIFO of (item, size) bounded by items and bytes held until `release`d."""
+    """(item, size) queued per key (a kiosk), taken round-robin across keys; bounded by items and
+    bytes held until `release`d."""
 
     def __init__(self, max_messages: int = INBOX_MAX_MESSAGES, max_bytes: int = INBOX_MAX_BYTES) -> None:
         self.max_messages = max_messages
         self.max_bytes = max_bytes
         self._cond = threading.Condition()
-        self._queue: deque[tuple[T, int]] = deque()
+        # Each key's FIFO; the dict's order is the turn order (a key served goes to the back).
+        self._queues: dict[str, deque[tuple[T, int]]] = {}
+        self._queued = 0
         self._held = 0                  # messages put and not yet released
         self._held_bytes = 0
         self._closed = False
         self.blocked = 0                # puts that had to wait for room: the flood's measure
 
-    def put(self, item: T, size: int) -> bool:
-        """Queue `item`, waiting while the inbox is full; False (dropped) once closed."""
+    def put(self, item: T, size: int, key: str = "") -> bool:
+        """Queue `item` under `key`, waiting while the inbox is full; False (dropped) once closed."""
         with self._cond:
             if self._full(size):
                 self.blocked += 1
@@ -57,7 +65,8 @@ class Inbox(Generic[T]):
                     self._cond.wait()
             if self._closed:
                 return False
-            self._queue.append((item, size))
+            self._queues.setdefault(key, deque()).append((item, size))
+            self._queued += 1
             self._held += 1
             self._held_bytes += size
             self._cond.notify_all()
@@ -67,16 +76,31 @@ class Inbox(Generic[T]):
         """No room for a message of `size` bytes (an empty inbox always has room)."""
         return self._held > 0 and (self._held >= self.max_messages or self._held_bytes + size > self.max_bytes)
 
-    def get(self, timeout: float) -> tuple[T, int] | None:
-        """The oldest queued (item, size), waiting up to `timeout` s for one; None if none came."""
+    def get(self, timeout: float) -> tuple[T, int, str] | None:
+        """The next (item, size, key) in turn, waiting up to `timeout` s for one; None if none came."""
         with self._cond:
-            if not self._queue and not self._cond.wait_for(lambda: self._queue or self._closed, timeout):
+            if not self._queued and not self._cond.wait_for(lambda: self._queued or self._closed, timeout):
                 return None
-            return self._queue.popleft() if self._queue else None
+            return self._next(())
 
-    def get_nowait(self) -> tuple[T, int] | None:
+    def get_nowait(self, skip: Container[str] = ()) -> tuple[T, int, str] | None:
+        """The next (item, size, key) in turn whose key is not in `skip`; None if there is none."""
         with self._cond:
-            return self._queue.popleft() if self._queue else None
+            return self._next(skip)
+
+    def _next(self, skip: Container[str]) -> tuple[T, int, str] | None:
+        """Pop the oldest item of the first key in turn not skipped; that key goes to the back."""
+        for key in self._queues:
+            if key not in skip:
+                break
+        else:
+            return None
+        queue = self._queues.pop(key)
+        item, size = queue.popleft()
+        if queue:
+            self._queues[key] = queue           # re-inserted: last in turn
+        self._queued -= 1
+        return item, size, key
 
     def release(self, messages: int, size: int) -> None:
         """The worker is done with `messages` taken items of `size` bytes in all: room again."""
