@@ -144,3 +144,15 @@ def test_kiosk_list_prints_no_terminal_escapes(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out
     assert "field `\\x1b]0;pwned\\x07\\x1b[2J`" in out
+
+
+def test_a_statuses_own_text_is_stored_printable(store):
+    """`version` and `config_error` are the kiosk's words, stored in kiosk_status: a NUL there
+    made PostgreSQL refuse the status (dead-lettered as an internal error), an ESC was kept raw."""
+    ingest = Ingest(store, clock=lambda: NOW)
+    payload = protocol.encode_status(version="1.0\x1b[2J", outbox_depth=0, oldest_unacked_s=None,
+                                     clock_synced=True, disk_free_mb=1, config_version=1,
+                                     config_error="bad\x00key\nline 2", ts=protocol.iso_ms(NOW))
+    assert ingest.handle(protocol.status_topic("k1"), payload).kind == "status"
+    row = store.execute_sql("SELECT version, config_error FROM kiosk_status WHERE kiosk_id = 'k1'").fetchone()
+    assert tuple(row) == ("1.0\\x1b[2J", "bad\\x00key\\x0aline 2")
