@@ -43,7 +43,7 @@ from server_sync.central.dialect import lost_race_errors
 from server_sync.central.intake import Accepted, Intake, kiosk_lock, utc_now
 from server_sync.central.registry import KioskDeactivated
 from server_sync.exc import ProtocolError, StoredSettingError
-from server_sync.ingest_inbox import INBOX_MAX_BYTES, INBOX_MAX_MESSAGES, Inbox
+from server_sync.ingest_inbox import INBOX_MAX_BYTES, INBOX_MAX_MESSAGES, Inbox, KioskRates
 
 log = logging.getLogger("kundpuls.ingest")
 
@@ -332,6 +332,7 @@ class Counters:
     rejected: int = 0               # events of dead-lettered batches named back to their kiosk
     statuses: int = 0
     dropped: int = 0                # could not even be dead-lettered: acked, and logged
+    over_rate: int = 0              # over their kiosk's rate, not taken (paho's thread counts them)
 
     def add(self, outcome: Outcome) -> None:
         if outcome.kind == "ignored":
@@ -355,7 +356,8 @@ class Counters:
         return (f"{self.messages} messages in {self.commits} commits: {self.new} new, {self.duplicates} duplicates, "
                 f"{self.conflicts} conflicts, {self.corrected} corrected, {self.dead_letters} dead-lettered"
                 f" ({self.rejected} events rejected back to their kiosk)"
-                + (f", {self.dropped} dropped (see the log)" if self.dropped else ""))
+                + (f", {self.dropped} dropped (see the log)" if self.dropped else "")
+                + (f", {self.over_rate} over their kiosk's rate not taken" if self.over_rate else ""))
 
 
 class IngestService:
@@ -365,7 +367,8 @@ class IngestService:
                  reconnect_db: Callable[[], None] | None = None,
                  monotonic: Callable[[], float] = time.monotonic, status_every_s: float = 10.0,
                  max_group_events: int = MAX_GROUP_EVENTS, inbox_messages: int = INBOX_MAX_MESSAGES,
-                 inbox_bytes: int = INBOX_MAX_BYTES, max_group_per_kiosk: int = MAX_GROUP_PER_KIOSK) -> None:
+                 inbox_bytes: int = INBOX_MAX_BYTES, max_group_per_kiosk: int = MAX_GROUP_PER_KIOSK,
+                 rates: KioskRates | None = None) -> None:
         self.ingest = ingest
         self.client = client
         self.settings = settings
@@ -382,6 +385,8 @@ class IngestService:
         self._max_group_events = max_group_events
         self._max_group_per_kiosk = max_group_per_kiosk
         self._inbox_full_logged_at: float | None = None
+        self._rates = rates or KioskRates(clock=monotonic)
+        self._over_rate_logged_at: float | None = None
         self._failed_connects = 0               # in a row, since the last successful CONNACK
         self._failed_unlogged = 0
         self._fail_logged_at: float | None = None
@@ -477,10 +482,28 @@ class IngestService:
         # Hand over only. Decoding here, beside the worker's inserts, was measured slower: each
         # row sqlite3 steps releases the GIL, and getting it back from a thread busy decoding
         # costs a switch interval (a GIL convoy: measured 44 instead of 21 us per inserted row).
+        kiosk = self._kiosk_of(message.topic)
+        if not self._rates.allow(kiosk):
+            self._over_rate(message, kiosk)
+            return
         blocked = self._inbox.blocked
-        self._inbox.put((self._generation, message), _bytes_of(message), self._kiosk_of(message.topic))
+        self._inbox.put((self._generation, message), _bytes_of(message), kiosk)
         if self._inbox.blocked != blocked:
             self._say_inbox_full()
+
+    def _over_rate(self, message, kiosk: str) -> None:
+        """A message over its kiosk's rate (`KioskRates`), not taken: acknowledged to the broker
+        (this is its own connection's message, in paho's thread), never to the kiosk, which sends
+        its answers again after its ack timeout. A warning at most every INBOX_FULL_LOG_EVERY_S."""
+        if message.qos > 0:
+            self.client.ack(message.mid, message.qos)
+        self.counters.over_rate += 1            # written by this thread only
+        now = self._mono()
+        if self._over_rate_logged_at is None or now - self._over_rate_logged_at >= INBOX_FULL_LOG_EVERY_S:
+            self._over_rate_logged_at = now
+            log.warning("kiosk %s sends more than %g messages a second (burst %d): %d message(s) over the "
+                        "rate not taken so far (its answers are sent again)", printable(kiosk or "?", 80),
+                        self._rates.rate_per_s, self._rates.burst, self.counters.over_rate)
 
     def _kiosk_of(self, topic: str) -> str:
         """Whose turn a message takes in the inbox: the topic's kiosk (the broker lets a kiosk

@@ -31,13 +31,18 @@ have used up their share of the group being taken).
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
-from typing import Container, Generic, TypeVar
+from typing import Callable, Container, Generic, TypeVar
 
 T = TypeVar("T")
 
 INBOX_MAX_MESSAGES = 20_000             # queued and in hand; a status is ~0.4 kB, a batch up to 1 MiB
 INBOX_MAX_BYTES = 64 * 1024 * 1024      # of their payloads and topics: the broker's 64 in flight at 1 MiB
+# Per kiosk: a status a minute, a batch per answer at most, a drain of at most 16 batches in flight
+# (kiosk/sync_agent.py) stay far below; a flood of thousands of messages does not.
+KIOSK_RATE_PER_S = 50.0
+KIOSK_BURST = 1000
 
 
 class Inbox(Generic[T]):
@@ -120,3 +125,31 @@ class Inbox(Generic[T]):
         """(messages, bytes) put and not yet released."""
         with self._cond:
             return self._held, self._held_bytes
+
+
+class KioskRates:
+    """A token bucket per kiosk, checked in paho's thread before a message is queued or decoded:
+    each kiosk may hand over `burst` messages at once and `rate_per_s` a second after that. A
+    message over its kiosk's rate is not taken (an infinite rate takes every one): the caller acknowledges it to the broker (its
+    receive maximum must not fill with messages never taken) but sends the kiosk no `ack`, so an
+    answer in it stays in the kiosk's outbox and is sent again later. Used by one thread only."""
+
+    def __init__(self, rate_per_s: float = KIOSK_RATE_PER_S, burst: int = KIOSK_BURST,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._clock = clock
+        # kiosk -> (tokens, when counted). One entry per kiosk id seen: the broker lets a
+        # credential publish only under its own id, so these are the fleet's kiosks.
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, kiosk: str) -> bool:
+        """Take a token of `kiosk`'s bucket; False when it has none."""
+        if self.rate_per_s == float("inf"):
+            return True                         # no limit (--kiosk-rate 0)
+        now = self._clock()
+        tokens, at = self._buckets.get(kiosk, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate_per_s)
+        allowed = tokens >= 1.0
+        self._buckets[kiosk] = (tokens - 1.0 if allowed else tokens, now)
+        return allowed

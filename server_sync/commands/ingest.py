@@ -131,6 +131,11 @@ def add_parser(sub, common) -> None:
     add_broker_options(p, client_id=True)
     p.add_argument("--max-bytes", type=int, default=None, metavar="N",
                    help="largest events payload accepted (default 1 MiB); bigger ones are dead-lettered")
+    p.add_argument("--kiosk-rate", type=float, default=None, metavar="N",
+                   help="messages a second one kiosk may send on average (default 50; 0: no limit); "
+                        "more are not taken, and the kiosk sends its answers again later")
+    p.add_argument("--kiosk-burst", type=int, default=None, metavar="N",
+                   help="messages one kiosk may send at once before --kiosk-rate applies (default 1000)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
 
@@ -139,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from server_sync import protocol
     from server_sync.central.db import connect
     from server_sync.ingest import Ingest, IngestService, make_client
+    from server_sync.ingest_inbox import KIOSK_BURST, KIOSK_RATE_PER_S, KioskRates
 
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -152,10 +158,15 @@ def run(args: argparse.Namespace) -> int:
     settings = broker_settings(args, client_id)
     if args.max_bytes is not None and args.max_bytes < 1024:
         raise CentralConfigError(f"--max-bytes must be at least 1024, got {args.max_bytes}")
+    rate = KIOSK_RATE_PER_S if args.kiosk_rate is None else args.kiosk_rate
+    burst = KIOSK_BURST if args.kiosk_burst is None else args.kiosk_burst
+    if not rate >= 0 or burst < 1:              # `not >=`: NaN is refused too
+        raise CentralConfigError(f"--kiosk-rate must be at least 0 and --kiosk-burst at least 1, got {rate}, {burst}")
     db = connect(database_url(args))
     ingest = Ingest(db, prefix=args.prefix, max_bytes=args.max_bytes or protocol.DEFAULT_MAX_BYTES,
                     hooks=load_hooks())
-    service = IngestService(ingest, make_client(settings), settings, notifier=SystemdNotifier())
+    service = IngestService(ingest, make_client(settings), settings, notifier=SystemdNotifier(),
+                            rates=KioskRates(rate or float("inf"), burst))
 
     stop = threading.Event()
 

@@ -316,3 +316,37 @@ def test_a_message_that_fails_for_good_never_stops_the_ingest(ingest, central_db
     assert rows == [("k4", "internal error: RuntimeError: a bug")]
     assert service.counters.dropped == 1 and "1 dropped" in service.counters.line()
     assert any("could not dead-letter kundpuls/v1/kiosk/k3/status" in r.getMessage() for r in caplog.records)
+
+
+def test_a_kiosk_over_its_rate_is_not_taken_and_others_are(central_db):
+    """Per kiosk, a token bucket before anything is queued or decoded: k3's messages beyond its
+    burst are acknowledged to the broker (its receive maximum must not fill) but never queued, so
+    k3 gets no `ack` and sends its answers again later; k1 is not held back; once the bucket
+    refills, k3 is taken again."""
+    from types import SimpleNamespace
+
+    from server_sync.ingest import BrokerSettings, IngestService
+    from server_sync.ingest_inbox import KioskRates
+    now = [0.0]
+    client = FakeClient()
+    service = IngestService(Ingest(central_db), client, BrokerSettings("mqtt.example", tls=False),
+                            monotonic=lambda: now[0], rates=KioskRates(1.0, 3, clock=lambda: now[0]))
+    mids = iter(range(1, 100))
+
+    def deliver(kiosk: str) -> int:
+        mid = next(mids)
+        topic, payload = batch([response(mid, kiosk=kiosk)], kiosk=kiosk)
+        service._on_message(client, None, SimpleNamespace(mid=mid, topic=topic, payload=payload, qos=1, retain=False))
+        return mid
+
+    k3 = [deliver("k3") for _ in range(5)]
+    k1 = deliver("k1")
+    assert client.acked == k3[3:]                               # over the rate: acked, not taken
+    queued = []
+    while (item := service._inbox.get_nowait()) is not None:
+        queued.append(item[0][1].mid)
+    assert queued == k3[:1] + [k1] + k3[1:3]
+    assert service.counters.over_rate == 2 and "2 over their kiosk's rate" in service.counters.line()
+    now[0] = 2.0                                                # two tokens back
+    later = [deliver("k3") for _ in range(3)]
+    assert client.acked == k3[3:] + later[2:]

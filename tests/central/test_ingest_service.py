@@ -489,7 +489,8 @@ def test_one_kiosks_flood_does_not_hold_up_another_kiosks_ack(broker, pg_url, tm
     db = connect(pg_url)
     register_fleet(db)
     db.close()
-    ing = IngestProcess(pg_url, broker, tmp_path / "ing.log", "ingest-fair").start()
+    # Without the per-kiosk rate limit (tested in test_ingest.py): this is about the groups.
+    ing = IngestProcess(pg_url, broker, tmp_path / "ing.log", "ingest-fair", "--kiosk-rate", "0").start()
     flooder = _publisher(broker, "k3", "k3-fair")
     k = make_kiosk(tmp_path, broker, "k1", "s1")
     k.record(1)
@@ -520,6 +521,46 @@ def test_one_kiosks_flood_does_not_hold_up_another_kiosks_ack(broker, pg_url, tm
         finally:
             db.close()
         assert delay < 5, delay
+    finally:
+        flooder.loop_stop()
+        ing.close()
+
+
+@pytest.mark.slow
+def test_a_flooding_kiosk_is_held_to_its_rate_and_its_answers_come_again(broker, tmp_path):
+    """`--kiosk-rate 5 --kiosk-burst 20`: a kiosk flooding 2,000 statuses has most of them not
+    taken (counted, said in the log); its own answers, sent by its agent meanwhile and over the
+    rate, stay in its outbox and go in once its rate allows; another kiosk is acked at once."""
+    from server_sync import protocol
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = connect(url)
+    register_fleet(db)
+    db.close()
+    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-rate", "--kiosk-rate", "5",
+                        "--kiosk-burst", "20").start()
+    flooder = _publisher(broker, "k2", "k2-flood")
+    try:
+        status = protocol.encode_status(version="1", outbox_depth=0, oldest_unacked_s=None, clock_synced=True,
+                                        disk_free_mb=1, config_version=1, ts="2026-11-23T12:00:00.000Z")
+        infos = [flooder.publish(protocol.status_topic("k2"), status, qos=1) for _ in range(2000)]
+        for info in infos:
+            info.wait_for_publish(60)
+        k1 = make_kiosk(tmp_path, broker, "k1", "s1")
+        k1.record(2)
+        assert k1.agent().run(once=True, timeout=10), ing.log()
+        assert wait_until(lambda: "kiosk k2 sends more than 5 messages a second" in ing.log(), 10), ing.log()
+        k2 = make_kiosk(tmp_path, broker, "k2", "s1", batch_max_events=1)
+        total = k2.record(30)
+        agent = AgentThread(k2)
+        try:
+            assert wait_until(lambda: k2.store.outbox_depth() == 0, 60), ing.log()
+        finally:
+            agent.stop()
+        db = connect(url)
+        try:
+            assert count(db, "SELECT COUNT(*) FROM response WHERE kiosk_id = 'k2'") == total
+        finally:
+            db.close()
     finally:
         flooder.loop_stop()
         ing.close()
