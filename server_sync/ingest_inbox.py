@@ -38,7 +38,9 @@ from typing import Callable, Container, Generic, TypeVar
 T = TypeVar("T")
 
 INBOX_MAX_MESSAGES = 20_000             # queued and in hand; a status is ~0.4 kB, a batch up to 1 MiB
-INBOX_MAX_BYTES = 64 * 1024 * 1024      # of their payloads and topics: the broker's 64 in flight at 1 MiB
+# Of their payloads and topics: above the broker's 64 QoS 1 messages in flight at 1 MiB each (plus
+# topics), so QoS 1 alone never fills it and only a QoS 0 flood (or a slow database) makes paho wait.
+INBOX_MAX_BYTES = 96 * 1024 * 1024
 # Per kiosk: a status a minute, a batch per answer at most, a drain of at most 16 batches in flight
 # (kiosk/sync_agent.py) stay far below; a flood of thousands of messages does not.
 KIOSK_RATE_PER_S = 50.0

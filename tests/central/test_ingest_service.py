@@ -422,8 +422,8 @@ def test_a_qos0_flood_does_not_grow_the_ingest_without_bound(broker, tmp_path):
     over without waiting for acks) while the ingest's database is slow (here: another writer holds
     SQLite's write lock for a few seconds). Before, paho's thread put them all into an unbounded
     queue: peak RSS 344 MB here from a 47 MB baseline (4.3 GB for 1,500 in the review). Now the inbox
-    holds at most 64 MiB, paho's thread waits and TCP back-pressure holds the rest at the broker:
-    the peak stays near the baseline plus that (measured 117 MB). Another kiosk's batch, sent while
+    holds at most 96 MiB, paho's thread waits and TCP back-pressure holds the rest at the broker:
+    the peak stays near the baseline plus that (measured 148 MB). Another kiosk's batch, sent while
     paho's thread is blocked, is acked (the worker's PUBACKs and acks only queue in paho: no
     deadlock), and every flood message is counted in the end."""
     import sqlite3
@@ -450,7 +450,7 @@ def test_a_qos0_flood_does_not_grow_the_ingest_without_bound(broker, tmp_path):
             assert wait_until(lambda: k.store.outbox_depth() == 0, 40), ing.log()
         finally:
             agent.stop()
-        assert "inbox full (20000 messages or 64 MiB held" in ing.log()
+        assert "inbox full (20000 messages or 96 MiB held" in ing.log()
         db = connect(url)
         try:
             refused = lambda: count(db, "SELECT COALESCE(SUM(messages), 0) FROM dead_letter_count")  # noqa: E731
