@@ -107,9 +107,14 @@ def _superseded(messages: Sequence[tuple[Decoded, bytes, bool]]) -> set[int]:
             continue
         if d.kiosk_id in replaced:
             out.add(i)
-        elif not retained and not (not d.status.online and d.status.ts is None):
+        elif not retained and not _is_will(d.status):
             replaced.add(d.kiosk_id)
     return out
+
+
+def _is_will(status: protocol.Status) -> bool:
+    """A Last Will: offline, with no time of its own (the broker publishes it for the kiosk)."""
+    return not status.online and status.ts is None
 
 
 def _for_log(topic: str) -> str:
