@@ -144,8 +144,10 @@ def targets(db: Database, kiosk_id: str | None, site_id: str | None) -> list[tup
     return [(k, site_id) for k in kiosks]
 
 
-def publish_retained(settings, messages: Sequence[tuple[str, bytes]], timeout_s: float = 15.0) -> None:
-    """Connect, publish each message retained at QoS 1, wait for every PUBACK, disconnect."""
+def publish_retained(settings, messages: Sequence[tuple[str, bytes]], timeout_s: float = 15.0,
+                     what: str = "config") -> None:
+    """Connect, publish each message retained at QoS 1, wait for every PUBACK, disconnect.
+    `what`: the kind of topic, as the errors name it (config, status)."""
     from server_sync.ingest import make_client
     client = make_client(settings, manual_ack=False)
     connected = threading.Event()
@@ -175,11 +177,11 @@ def publish_retained(settings, messages: Sequence[tuple[str, bytes]], timeout_s:
         for info in infos:
             info.wait_for_publish(timeout_s)
             if not info.is_published():
-                raise CentralConfigError("the broker did not confirm the config publish in time")
+                raise CentralConfigError(f"the broker did not confirm the {what} publish in time")
             rc = refused.get(info.mid)
             if rc is not None and rc.is_failure:
-                raise CentralConfigError(f"the broker refused the config publish: {rc} "
-                                         f"(does the ACL let user {settings.username!r} write config topics?)")
+                raise CentralConfigError(f"the broker refused the {what} publish: {rc} "
+                                         f"(does the ACL let user {settings.username!r} write {what} topics?)")
     finally:
         client.disconnect()
         client.loop_stop()

@@ -12,9 +12,10 @@ Two layers:
   subscription `$share/GROUP/…/kiosk/+/events` (N ingestors side by side; GROUP is derived from
   the centre's broker password, `share_group`) and to every kiosk's status; `manual_ack=True`: a message is acknowledged to the broker only AFTER its database
   commit, so a crashed ingestor leaves it with the broker (persistent session, redelivered).
-  The network thread only queues; the worker decodes everything already queued (up to
-  MAX_GROUP_EVENTS), commits it as one group, then acks every message of the group and
-  publishes each kiosk's `ack`.
+  The network thread only queues, into a bounded inbox (server_sync/ingest_inbox.py: a flood
+  makes it wait, and the broker with it, instead of growing memory); the worker decodes
+  everything already queued (up to MAX_GROUP_EVENTS), commits it as one group, then acks every
+  message of the group and publishes each kiosk's `ack`.
 
 Must never: ack a message before its commit, crash on a bad message, or let one kiosk's
 message write another kiosk's data.
@@ -25,10 +26,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import queue
 import ssl
+import dataclasses
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Sequence
@@ -36,11 +38,12 @@ from typing import Callable, Iterable, Sequence
 from peewee import Database, InterfaceError, OperationalError
 
 from server_sync import protocol
-from server_sync.protocol.codec import short
+from server_sync.protocol.codec import printable, short
 from server_sync.central.dialect import lost_race_errors
 from server_sync.central.intake import Accepted, Intake, kiosk_lock, utc_now
 from server_sync.central.registry import KioskDeactivated
 from server_sync.exc import ProtocolError, StoredSettingError
+from server_sync.ingest_inbox import INBOX_MAX_BYTES, INBOX_MAX_MESSAGES, Inbox, KioskRates
 
 log = logging.getLogger("kundpuls.ingest")
 
@@ -52,14 +55,18 @@ AfterCommitHook = Callable[[Database, "set[str]", datetime, str], "Iterable[tupl
 DATABASE_DOWN = (OperationalError, InterfaceError)    # retry the message; never dead-letter it
 
 MAX_GROUP_EVENTS = 5000         # group commit: events per transaction at most (10 full batches)
+# Messages of one kiosk in one group at most: the inbox is taken round-robin across kiosks, and a
+# kiosk's flood fills a group only up to this, so another kiosk's message waits one short group.
+MAX_GROUP_PER_KIOSK = 200
 CONNECT_FAIL_LOG_EVERY_S = 10.0  # broker unreachable: a warning at most this often (paho retries 1-30 s)
 COUNTERS_HEARTBEAT_S = 3600.0    # the counters are logged when they change, and at least this often
+INBOX_FULL_LOG_EVERY_S = 60.0    # paho's thread waited for room in the inbox: a warning at most this often
 
 
 @dataclass
 class Outcome:
     """What handling one message did and what to publish once the broker has its PUBACK."""
-    kind: str                                  # batch | status | dead_letter | ignored
+    kind: str                                  # batch | status | dead_letter | dropped | ignored
     publish: list[tuple[str, bytes]] = field(default_factory=list)
     accepted: Accepted | None = None
     reason: str | None = None
@@ -85,9 +92,34 @@ class Decoded:
     ignored: bool = False                       # an empty status: a retained status cleared
 
 
+def _superseded(messages: Sequence[tuple[Decoded, bytes, bool]]) -> set[int]:
+    """The statuses of a group that a later full status of the same kiosk replaces anyway: only
+    the newest per kiosk is written (a kiosk publishing thousands of statuses would otherwise
+    update its `kiosk_status` row thousands of times in one transaction). Only a live, full
+    status replaces: a Last Will keeps what the status before it said, and a retained one (old
+    news replayed at subscribe) keeps the last-seen time; those and the ones before them are
+    written as they come."""
+    out: set[int] = set()
+    replaced: set[str] = set()                  # kiosks with a later full, live status
+    for i in range(len(messages) - 1, -1, -1):
+        d, _payload, retained = messages[i]
+        if d.status is None or d.reason is not None or d.kiosk_id is None:
+            continue
+        if d.kiosk_id in replaced:
+            out.add(i)
+        elif not retained and not _is_will(d.status):
+            replaced.add(d.kiosk_id)
+    return out
+
+
+def _is_will(status: protocol.Status) -> bool:
+    """A Last Will: offline, with no time of its own (the broker publishes it for the kiosk)."""
+    return not status.online and status.ts is None
+
+
 def _for_log(topic: str) -> str:
     """A topic as a log line shows it: a hostile one (a 5000-character kiosk id) cut short."""
-    return topic if len(topic) <= 120 else short(topic)
+    return printable(topic) if len(topic) <= 120 else short(topic)
 
 
 class Ingest:
@@ -111,13 +143,16 @@ class Ingest:
         """Group commit: store several decoded messages (decoded, payload, retained) in ONE
         transaction, each in its own savepoint (a refused one is dead-lettered while the others
         go in), and commit once. Nothing of the group is committed if this raises (`retry` errors:
-        database down, deadlock), so the caller acks nothing and retries the whole group."""
+        database down, deadlock), so the caller acks nothing and retries the whole group. A status
+        that a later one of the same kiosk in the group replaces is not written (`_superseded`)."""
         locks = []
         for d, _payload, _retained in messages:
             if d.reason is None and not d.ignored and d.kiosk_id is not None:
                 locks.append(kiosk_lock(d.kiosk_id) if d.batch is not None else f"status:{d.kiosk_id}")
+        superseded = _superseded(messages)
         with self.intake.group(locks):
-            return [self.commit(d, payload, retained) for d, payload, retained in messages]
+            return [Outcome("status") if i in superseded else self.commit(d, payload, retained)
+                    for i, (d, payload, retained) in enumerate(messages)]
 
     def handle(self, topic: str, payload: bytes, retained: bool = False) -> Outcome:
         """Commit what `payload` carries. Database outages raise (the caller retries); any
@@ -186,8 +221,18 @@ class Ingest:
             except Exception as e:      # as above: dead-letter, keep going
                 log.exception("internal error on %s", _for_log(d.topic))
                 reason = f"internal error: {type(e).__name__}: {e}"
-        log.warning("dead-lettered %s: %s", _for_log(d.topic), reason)
-        self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now, keep=keep)
+        log.warning("dead-lettered %s: %s", _for_log(d.topic), printable(reason, 500))
+        try:
+            self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now, keep=keep)
+        except self.retry:
+            raise
+        except Exception:
+            # Even the dead letter failed (its savepoint is rolled back; the group goes on). The
+            # same row would fail again on every redelivery and hold up every kiosk: drop it,
+            # acked, with the message's topic and reason in the log.
+            log.exception("could not dead-letter %s (%s); acknowledged and dropped",
+                          _for_log(d.topic), printable(reason, 500))
+            return Outcome("dropped", reason=reason)
         publish = []
         if refused is not None and refused.seqs and d.kiosk_id is not None:
             # The envelope was sound, so the kiosk id is the topic's (the broker let only that
@@ -291,12 +336,16 @@ class Counters:
     dead_letters: int = 0
     rejected: int = 0               # events of dead-lettered batches named back to their kiosk
     statuses: int = 0
+    dropped: int = 0                # could not even be dead-lettered: acked, and logged
+    over_rate: int = 0              # over their kiosk's rate, not taken (paho's thread counts them)
 
     def add(self, outcome: Outcome) -> None:
         if outcome.kind == "ignored":
             return
         self.messages += 1
-        if outcome.kind == "dead_letter":
+        if outcome.kind == "dropped":
+            self.dropped += 1
+        elif outcome.kind == "dead_letter":
             self.dead_letters += 1
             self.rejected += outcome.rejected
         elif outcome.kind == "status":
@@ -311,7 +360,9 @@ class Counters:
     def line(self) -> str:
         return (f"{self.messages} messages in {self.commits} commits: {self.new} new, {self.duplicates} duplicates, "
                 f"{self.conflicts} conflicts, {self.corrected} corrected, {self.dead_letters} dead-lettered"
-                f" ({self.rejected} events rejected back to their kiosk)")
+                f" ({self.rejected} events rejected back to their kiosk)"
+                + (f", {self.dropped} dropped (see the log)" if self.dropped else "")
+                + (f", {self.over_rate} over their kiosk's rate not taken" if self.over_rate else ""))
 
 
 class IngestService:
@@ -320,20 +371,27 @@ class IngestService:
     def __init__(self, ingest: Ingest, client, settings: BrokerSettings, *, notifier=None,
                  reconnect_db: Callable[[], None] | None = None,
                  monotonic: Callable[[], float] = time.monotonic, status_every_s: float = 10.0,
-                 max_group_events: int = MAX_GROUP_EVENTS) -> None:
+                 max_group_events: int = MAX_GROUP_EVENTS, inbox_messages: int = INBOX_MAX_MESSAGES,
+                 inbox_bytes: int = INBOX_MAX_BYTES, max_group_per_kiosk: int = MAX_GROUP_PER_KIOSK,
+                 rates: KioskRates | None = None) -> None:
         self.ingest = ingest
         self.client = client
         self.settings = settings
         self.notifier = notifier
         self.reconnect_db = reconnect_db or self._reconnect_db
         self.counters = Counters()
-        self._inbox: "queue.Queue[tuple[int, object]]" = queue.Queue()
+        # Bounded (server_sync/ingest_inbox.py): a QoS 0 flood blocks paho's thread, not memory.
+        self._inbox: Inbox[tuple[int, object]] = Inbox(inbox_messages, inbox_bytes)
         self._generation = 0                    # bumped per connection: acks never cross sessions
         self._subscribed = threading.Event()
         self._stopping = False
         self._mono = monotonic
         self._status_every = status_every_s
         self._max_group_events = max_group_events
+        self._max_group_per_kiosk = max_group_per_kiosk
+        self._inbox_full_logged_at: float | None = None
+        self._rates = rates or KioskRates(clock=monotonic)
+        self._over_rate_logged_at: float | None = None
         self._failed_connects = 0               # in a row, since the last successful CONNACK
         self._failed_unlogged = 0
         self._fail_logged_at: float | None = None
@@ -429,7 +487,47 @@ class IngestService:
         # Hand over only. Decoding here, beside the worker's inserts, was measured slower: each
         # row sqlite3 steps releases the GIL, and getting it back from a thread busy decoding
         # costs a switch interval (a GIL convoy: measured 44 instead of 21 us per inserted row).
-        self._inbox.put((self._generation, message))
+        kiosk = self._kiosk_of(message.topic)
+        if not self._rates.allow(kiosk):
+            self._over_rate(message, kiosk)
+            return
+        blocked = self._inbox.blocked
+        self._inbox.put((self._generation, message), _bytes_of(message), kiosk)
+        if self._inbox.blocked != blocked:
+            self._say_inbox_full()
+
+    def _over_rate(self, message, kiosk: str) -> None:
+        """A message over its kiosk's rate (`KioskRates`), not taken: acknowledged to the broker
+        (this is its own connection's message, in paho's thread), never to the kiosk, which sends
+        its answers again after its ack timeout. A warning at most every INBOX_FULL_LOG_EVERY_S."""
+        if message.qos > 0:
+            self.client.ack(message.mid, message.qos)
+        self.counters.over_rate += 1            # written by this thread only
+        now = self._mono()
+        if self._over_rate_logged_at is None or now - self._over_rate_logged_at >= INBOX_FULL_LOG_EVERY_S:
+            self._over_rate_logged_at = now
+            log.warning("kiosk %s sends more than %g messages a second (burst %d): %d message(s) over the "
+                        "rate not taken so far (its answers are sent again)", printable(kiosk or "?", 80),
+                        self._rates.rate_per_s, self._rates.burst, self.counters.over_rate)
+
+    def _kiosk_of(self, topic: str) -> str:
+        """Whose turn a message takes in the inbox: the topic's kiosk (the broker lets a kiosk
+        publish only under its own id), or "" for a topic that names none."""
+        try:
+            return protocol.parse_kiosk_topic(topic, self.ingest.prefix)[0]
+        except ProtocolError:
+            return ""
+
+    def _say_inbox_full(self) -> None:
+        """A warning, at most every INBOX_FULL_LOG_EVERY_S, that paho's thread had to wait for
+        room: a flood (QoS 0, or many kiosks at once) or a slow database."""
+        now = self._mono()
+        if self._inbox_full_logged_at is not None and now - self._inbox_full_logged_at < INBOX_FULL_LOG_EVERY_S:
+            return
+        self._inbox_full_logged_at = now
+        log.warning("inbox full (%d messages or %d MiB held, %d waits so far): the broker waits until the "
+                    "worker catches up", self._inbox.max_messages, self._inbox.max_bytes // (1024 * 1024),
+                    self._inbox.blocked)
 
     # the worker loop
 
@@ -455,13 +553,18 @@ class IngestService:
                 if self._mono() - last_status >= self._status_every:
                     last_status = self._mono()
                     self._report_counters(last_status)
-                try:
-                    first = self._inbox.get(timeout=0.5)
-                except queue.Empty:
+                first = self._inbox.get(timeout=0.5)
+                if first is None:
                     continue
-                self._process(self._take_group(first), stop)
+                group = self._take_group(first)
+                try:
+                    self._process(group, stop)
+                finally:
+                    # Done with them (acked, or left to the broker when stopping): room again.
+                    self._inbox.release(len(group), sum(_bytes_of(m) for _g, m, _d in group))
         finally:
             self._stopping = True
+            self._inbox.close()                 # a put blocked in paho's thread must not hold up loop_stop
             if self.notifier:
                 self.notifier.stopping()
             # A clean stop leaves the share group for good (session expiry 0 on DISCONNECT): a
@@ -485,20 +588,26 @@ class IngestService:
             log.info("%s", line)
             self._logged_line, self._logged_at = line, now
 
-    def _take_group(self, first: tuple[int, object]) -> list[tuple[int, object, Decoded]]:
-        """`first` and whatever else is already queued, up to `max_group_events` events: the
-        messages that arrived during the last commit share the next one. No waiting for more:
-        an idle ingest commits a lone message at once (the broker's receive maximum bounds the
-        queue anyway)."""
-        group = [self._decoded(first)]
-        events = _size(group[0][2])
-        while events < self._max_group_events:
-            try:
-                item = self._decoded(self._inbox.get_nowait())
-            except queue.Empty:
+    def _take_group(self, first: tuple[tuple[int, object], int, str]) -> list[tuple[int, object, Decoded]]:
+        """`first` and whatever else is already queued, up to `max_group_events` events and
+        `max_group_per_kiosk` messages of each kiosk, taken round-robin across kiosks: the
+        messages that arrived during the last commit share the next one, and one kiosk's flood
+        cannot fill it. No waiting for more: an idle ingest commits a lone message at once."""
+        taken: Counter[str] = Counter()
+        full: set[str] = set()                  # kiosks whose share of this group is taken
+        queued: tuple[tuple[int, object], int, str] | None = first
+        group: list[tuple[int, object, Decoded]] = []
+        events = 0
+        while queued is not None:
+            item, _size_bytes, kiosk = queued
+            group.append(self._decoded(item))
+            events += _size(group[-1][2])
+            taken[kiosk] += 1
+            if taken[kiosk] >= self._max_group_per_kiosk:
+                full.add(kiosk)
+            if events >= self._max_group_events:
                 break
-            group.append(item)
-            events += _size(item[2])
+            queued = self._inbox.get_nowait(skip=full)
         return group
 
     def _decoded(self, item: tuple[int, object]) -> tuple[int, object, Decoded]:
@@ -506,13 +615,31 @@ class IngestService:
         return generation, message, self.ingest.decode(message.topic, message.payload)
 
     def _process(self, group: list[tuple[int, object, Decoded]], stop: threading.Event) -> None:
+        try:
+            outcomes = self._commit_or_split(group, stop)
+        except _Stopping:
+            return                              # no ack, so the kiosk sends it again
+        self._acknowledge(group, outcomes)
+
+    def _commit_or_split(self, group: list[tuple[int, object, Decoded]],
+                         stop: threading.Event) -> list[Outcome]:
+        """The group's outcomes: committed as one, or, when that fails for good, one by one."""
+        try:
+            return self._commit(group, stop)
+        except _Stopping:
+            raise
+        except Exception as e:
+            return self._one_by_one(group, stop, e)
+
+    def _commit(self, group: list[tuple[int, object, Decoded]], stop: threading.Event) -> list[Outcome]:
+        """Commit the group, running it again while it loses races or the database is down;
+        raises _Stopping when `stop` is set meanwhile, and any other error as it is."""
         delay = 0.5
         races = 0
         while True:
             try:
-                outcomes = self.ingest.commit_group(
+                return self.ingest.commit_group(
                     [(decoded, message.payload, bool(message.retain)) for _g, message, decoded in group])
-                break
             except self.ingest.lost_race as e:
                 # Deadlock or serialization failure against another ingestor: the database rolled
                 # this group back; nothing was acked, so simply run it again.
@@ -521,14 +648,55 @@ class IngestService:
                             len(group), type(e).__name__, races)
                 self._rollback()
                 if stop.wait(min(0.01 * races, 0.5)):
-                    return
+                    raise _Stopping
             except DATABASE_DOWN as e:
                 log.error("database unavailable (%s); %d message(s) kept, retrying in %.1f s",
                           e, len(group), delay)
                 if stop.wait(delay):
-                    return                      # stopping: no ack, so the kiosk sends it again
+                    raise _Stopping
                 delay = min(delay * 2, 30.0)
                 self.reconnect_db()
+
+    def _one_by_one(self, group: list[tuple[int, object, Decoded]], stop: threading.Event,
+                    error: Exception) -> list[Outcome]:
+        """The group failed with an error that retrying cannot cure (a bug, a value the database
+        refuses): commit its messages one at a time, so only the one at fault is refused and the
+        others, other kiosks' answers among them, go in. Never raises but _Stopping: one message
+        must not stop the fleet's ingest (systemd would restart it into the same message)."""
+        log.error("group of %d messages failed (%s: %s); committing them one by one", len(group),
+                  type(error).__name__, printable(error, 300))
+        self._rollback()
+        outcomes = []
+        for item in group:
+            try:
+                outcomes += self._commit([item], stop)
+            except _Stopping:
+                raise
+            except Exception as e:
+                self._rollback()
+                outcomes.append(self._refuse_alone(item, e, stop))
+        return outcomes
+
+    def _refuse_alone(self, item: tuple[int, object, Decoded], error: Exception,
+                      stop: threading.Event) -> Outcome:
+        """Dead-letter the one message that failed on its own, with the error as its reason; if
+        even that fails, drop it (it is acked) with a log line."""
+        generation, message, decoded = item
+        reason = printable(f"internal error: {type(error).__name__}: {error}", 500)
+        log.error("%s failed on its own: %s", _for_log(message.topic), reason)
+        refused = dataclasses.replace(decoded, reason=reason, batch=None, status=None, refused=None,
+                                      ignored=False)
+        try:
+            return self._commit([(generation, message, refused)], stop)[0]
+        except _Stopping:
+            raise
+        except Exception:
+            self._rollback()
+            log.exception("could not dead-letter %s; acknowledged and dropped", _for_log(message.topic))
+            return Outcome("dropped", reason=reason)
+
+    def _acknowledge(self, group: list[tuple[int, object, Decoded]], outcomes: list[Outcome]) -> None:
+        """Ack the group's messages to the broker and publish what its outcomes say."""
         # Committed (or dead-lettered), all of the group at once: now, and only now, the broker
         # may forget these messages. A message from an earlier connection is not acked here: its
         # mid may name another message now; the broker redelivers it and the dedupe makes that
@@ -564,6 +732,15 @@ class IngestService:
             db.connect(reuse_if_open=True)
         except DATABASE_DOWN as e:
             log.error("database reconnect failed: %s", e)
+
+
+class _Stopping(Exception):
+    """`stop` was set while a group waited to be retried: it is left unacknowledged."""
+
+
+def _bytes_of(message) -> int:
+    """What a message weighs in the inbox: its payload and topic."""
+    return len(message.payload) + len(message.topic)
 
 
 def _size(decoded: Decoded) -> int:

@@ -473,3 +473,37 @@ def test_the_broker_refuses_packets_larger_than_the_protocol_allows(peers):
     b.publish("kundpuls/v1/kiosk/kiosk-b/events", b"after")
     got = central.wait_for_payload(b"after")
     assert len(got) == 2 and got[0] == largest
+
+
+def test_deactivate_clears_a_kiosks_retained_status_through_the_shipped_acl(peers, shipped_broker, tmp_path,
+                                                                           capsys):
+    """A kiosk's retained status is handed to every ingestor at every start; a hostile one (see
+    tests/central/test_ingest_service.py) must be removable. `kiosk deactivate --clear-status`
+    publishes the empty retained message as `central`, which the shipped central ACL allows."""
+    from datetime import datetime
+
+    from server_sync.central import registry
+    from server_sync.central.db import connect
+    from server_sync.cli import main
+    topic = "kundpuls/v1/kiosk/kiosk-a/status"
+    hostile = b'{"schema":1,"online":true,"\\u0000":1}'
+    kiosk = peers("kiosk-a", PASSWORDS["kiosk-a"])
+    assert not kiosk.publish(topic, hostile, retain=True).is_failure
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = connect(url)
+    registry.add_site(db, "site-1", "Site 1", "Europe/Stockholm", datetime(2026, 11, 1))
+    registry.add_kiosk(db, "kiosk-a", "site-1", datetime(2026, 11, 1))
+    db.close()
+    # Copies of the broker's kiosk files: this broker serves the other tests of the module.
+    for name in ("kundpuls.passwd", "kundpuls.acl"):
+        shutil.copy(shipped_broker["dir"] / name, tmp_path / name)
+    (tmp_path / "central.password").write_text(PASSWORDS["central"] + "\n")
+    assert main(["--db", url, "kiosk", "deactivate", "kiosk-a", "--password-file", str(tmp_path / "kundpuls.passwd"),
+                 "--acl-file", str(tmp_path / "kundpuls.acl"), "--clear-status", "--broker-host", "localhost",
+                 "--broker-port", str(shipped_broker["central_port"]), "--ca-file", shipped_broker["ca"],
+                 "--broker-password-file", str(tmp_path / "central.password")]) == 0, capsys.readouterr()
+    assert "retained status is cleared" in capsys.readouterr().out
+    later = peers("central", PASSWORDS["central"])
+    assert not later.subscribe("kundpuls/v1/kiosk/+/status")[0].is_failure
+    time.sleep(0.5)                                      # a retained message comes with the SUBACK
+    assert [m.payload for m in later.messages if m.topic == topic] == []

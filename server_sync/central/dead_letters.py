@@ -23,6 +23,7 @@ from typing import Any
 from peewee import Database
 
 from server_sync.central.dialect import placeholders, time_param
+from server_sync.protocol.codec import printable
 
 KEEP_PER_DAY = 100                  # messages kept per kiosk and UTC day
 KEEP_BYTES_PER_DAY = 1024 * 1024    # of their payloads, per kiosk and day
@@ -45,16 +46,55 @@ def digest(topic: str, payload: bytes) -> str:
     return hashlib.sha256(topic.encode("utf-8", "replace") + b"\0" + bytes(payload)).hexdigest()
 
 
+@dataclass
+class DayCount:
+    """A kiosk's refusals of one UTC day counted in memory: what `dead_letter_count` held when
+    first read (`stored_kept`, `stored_kept_bytes`) plus what is added since."""
+    stored_kept: int = 0
+    stored_kept_bytes: int = 0
+    messages: int = 0
+    bytes: int = 0
+    kept: int = 0
+    kept_bytes: int = 0
+    last_reason: str = ""
+    last_at: datetime | None = None
+
+    def add(self, size: int, kept: bool, stored: int, reason: str, received: datetime) -> None:
+        self.messages += 1
+        self.bytes += size
+        self.kept += int(kept)
+        self.kept_bytes += stored
+        self.last_reason, self.last_at = reason, received
+
+
+# (kiosk_id or NO_KIOSK, UTC day) -> its count: a group commit's, written once at its end
+Pending = dict[tuple[str, str], DayCount]
+
+
 def record(db: Database, topic: str, reason: str, payload: bytes, kiosk_id: str | None, received: datetime,
-           *, keep: bool = True, limits: Limits = Limits()) -> bool:
-    """Count a refused message and keep it when its kiosk's day has room; True if kept."""
+           *, keep: bool = True, limits: Limits = Limits(), pending: Pending | None = None) -> bool:
+    """Count a refused message and keep it when its kiosk's day has room; True if kept. The
+    reason and topic are stored `printable` (they may quote the kiosk: a NUL would be refused by
+    PostgreSQL, an escape sequence would act on the terminal of `kiosk list`).
+
+    `pending`: a group commit's counts; the message is added there and the caller writes them
+    once (`write_counts`) before its commit. A flood of thousands of refusals in one group then
+    updates its kiosk's count row once, not thousands of times in one transaction (on PostgreSQL
+    each such update leaves a row version the next must step over). Without it the count row is
+    written at once."""
+    reason = printable(reason, 2000)
     p = db.param
     ts = time_param(db)
     key = kiosk_id or NO_KIOSK
     day = received.date().isoformat()
-    row = db.execute_sql(f"SELECT kept, kept_bytes FROM dead_letter_count WHERE kiosk_id = {p} AND day = {p}",
-                         (key, day)).fetchone()
-    kept_today, bytes_today = (int(row[0]), int(row[1])) if row else (0, 0)
+    counts = pending if pending is not None else {}
+    count = counts.get((key, day))
+    if count is None:
+        row = db.execute_sql(f"SELECT kept, kept_bytes FROM dead_letter_count WHERE kiosk_id = {p} AND day = {p}",
+                             (key, day)).fetchone()
+        count = counts[(key, day)] = DayCount(*(int(row[0]), int(row[1])) if row else ())
+    kept_today = count.stored_kept + count.kept
+    bytes_today = count.stored_kept_bytes + count.kept_bytes
     name = digest(topic, payload)
     kept = False
     stored = 0
@@ -71,18 +111,31 @@ def record(db: Database, topic: str, reason: str, payload: bytes, kiosk_id: str 
         cursor = db.execute_sql(
             "INSERT INTO dead_letter (received_at, topic, kiosk_id, reason, payload, digest) VALUES "
             f"({placeholders(db, 6)}) ON CONFLICT (digest) DO NOTHING",
-            (ts(received), topic[:1000], kiosk_id, why[:2000], raw, name))
+            (ts(received), printable(topic, 1000), kiosk_id, why[:2000], raw, name))
         kept = cursor.rowcount == 1
         stored = len(raw) if kept else 0
-    db.execute_sql(
-        "INSERT INTO dead_letter_count (kiosk_id, day, messages, bytes, kept, kept_bytes, last_reason, last_at)"
-        f" VALUES ({placeholders(db, 8)}) ON CONFLICT (kiosk_id, day) DO UPDATE SET"
-        " messages = dead_letter_count.messages + 1, bytes = dead_letter_count.bytes + excluded.bytes,"
-        " kept = dead_letter_count.kept + excluded.kept,"
-        " kept_bytes = dead_letter_count.kept_bytes + excluded.kept_bytes,"
-        " last_reason = excluded.last_reason, last_at = excluded.last_at",
-        (key, day, 1, len(payload), int(kept), stored, reason[:500], ts(received)))
+    count.add(len(payload), kept, stored, printable(reason, 500), received)
+    if pending is None:
+        write_counts(db, counts)
     return kept
+
+
+def write_counts(db: Database, pending: Pending) -> None:
+    """Add counted refusals to `dead_letter_count`, one upsert per kiosk and day, in key order
+    (two ingestors' groups lock the same rows in the same order: no deadlock)."""
+    ts = time_param(db)
+    for (key, day), c in sorted(pending.items()):
+        if not c.messages:
+            continue
+        db.execute_sql(
+            "INSERT INTO dead_letter_count (kiosk_id, day, messages, bytes, kept, kept_bytes, last_reason, last_at)"
+            f" VALUES ({placeholders(db, 8)}) ON CONFLICT (kiosk_id, day) DO UPDATE SET"
+            " messages = dead_letter_count.messages + excluded.messages,"
+            " bytes = dead_letter_count.bytes + excluded.bytes,"
+            " kept = dead_letter_count.kept + excluded.kept,"
+            " kept_bytes = dead_letter_count.kept_bytes + excluded.kept_bytes,"
+            " last_reason = excluded.last_reason, last_at = excluded.last_at",
+            (key, day, c.messages, c.bytes, c.kept, c.kept_bytes, c.last_reason, ts(c.last_at)))
 
 
 def counts(db: Database, since_day: str | None = None) -> dict[str, dict[str, Any]]:

@@ -103,6 +103,7 @@ class _Group:
     locks: frozenset[str] = frozenset()                      # writer locks held since the start
     anchors: dict[tuple[str, str], "_Anchor"] = field(default_factory=dict)   # (kiosk, boot): stored
     sites: dict[str, str] = field(default_factory=dict)      # registered, active kiosk -> its site
+    refusals: dead_letters.Pending = field(default_factory=dict)  # counted, written once at the end
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class Intake:
                 yield
                 rollups.write(self.db, group.rollup)
                 rollups.write_reasons(self.db, group.reasons)
+                dead_letters.write_counts(self.db, group.refusals)
         finally:
             self._group = None
         self._questions.update(group.questions)                  # committed: now cache them
@@ -522,8 +524,11 @@ class Intake:
         """Count a refused message and keep it with its reason, within its kiosk's daily limits
         (`central.dead_letters`: a flood must not fill the disk); True if kept."""
         received = naive_utc(received_at or self.clock())
+        # In a group, counted in memory and written once at its commit (dead_letters.record).
+        pending = self._group.refusals if self._group is not None else None
         with self.db.atomic():
-            return dead_letters.record(self.db, topic, reason, payload, kiosk_id, received, keep=keep, limits=limits)
+            return dead_letters.record(self.db, topic, reason, payload, kiosk_id, received, keep=keep,
+                                       limits=limits, pending=pending)
 
     def record_status(self, kiosk_id: str, status: Any, *, retained: bool = False,
                       received_at: datetime | None = None) -> None:

@@ -28,8 +28,11 @@ AFTER_COMMIT_HOOKS: tuple[str, ...] = ("server_sync.analysis.alerts:realtime_hoo
 CENTRE_PORT = 8884      # firmware_config/mosquitto/kundpuls.conf: the centre's own TLS listener
 
 
-def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False) -> None:
-    """Broker connection options shared by the commands that talk MQTT."""
+def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False,
+                       password_flag: str = "--password-file") -> None:
+    """Broker connection options shared by the commands that talk MQTT. `password_flag`: the
+    name of the broker password's option, where `--password-file` means another file already
+    (`kiosk deactivate`: the mosquitto password file)."""
     g = p.add_argument_group("broker")
     g.add_argument("--broker-host", type=broker_host, metavar="HOST", default="localhost", help="MQTT broker host (default localhost)")
     g.add_argument("--broker-port", metavar="PORT", type=int, default=None,
@@ -37,7 +40,7 @@ def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False) -
                         "config; 1883 with --no-tls)")
     g.add_argument("--ca-file", metavar="FILE", help="CA certificate of the broker (default: the system's CAs)")
     g.add_argument("--username", default="central", help="broker user name (default central)")
-    g.add_argument("--password-file", metavar="FILE", help="file holding the broker password")
+    g.add_argument(password_flag, metavar="FILE", help="file holding the broker password")
     g.add_argument("--no-tls", action="store_true", help="plain MQTT (a laptop demo only)")
     g.add_argument("--prefix", default="", metavar="P", help="topic prefix before kundpuls/v1, e.g. acme/")
     if client_id:
@@ -46,20 +49,21 @@ def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False) -
                             "(default kundpuls-ingest-HOSTNAME, -HOSTNAME-2 … for more on one host)")
 
 
-def broker_settings(args: argparse.Namespace, client_id: str):
+def broker_settings(args: argparse.Namespace, client_id: str, password_flag: str = "--password-file"):
     from server_sync.ingest import BrokerSettings, share_group
     from server_sync.protocol import PREFIX_RE
     if args.prefix and not PREFIX_RE.fullmatch(args.prefix):
         raise CentralConfigError(f"--prefix must end with '/' and contain no '+' or '#', got {args.prefix!r}")
     password = None
-    if args.password_file:
+    password_file = getattr(args, password_flag.lstrip("-").replace("-", "_"))
+    if password_file:
         try:
-            with open(args.password_file, encoding="utf-8") as f:
+            with open(password_file, encoding="utf-8") as f:
                 password = f.read().strip()
         except OSError as e:
-            raise CentralConfigError(f"cannot read --password-file {args.password_file}: {e.strerror}") from None
+            raise CentralConfigError(f"cannot read {password_flag} {password_file}: {e.strerror}") from None
         if not password:
-            raise CentralConfigError(f"--password-file {args.password_file} is empty")
+            raise CentralConfigError(f"{password_flag} {password_file} is empty")
     if args.ca_file and args.no_tls:
         raise CentralConfigError("--ca-file and --no-tls contradict each other")
     if args.ca_file:
@@ -127,6 +131,11 @@ def add_parser(sub, common) -> None:
     add_broker_options(p, client_id=True)
     p.add_argument("--max-bytes", type=int, default=None, metavar="N",
                    help="largest events payload accepted (default 1 MiB); bigger ones are dead-lettered")
+    p.add_argument("--kiosk-rate", type=float, default=None, metavar="N",
+                   help="messages a second one kiosk may send on average (default 50; 0: no limit); "
+                        "more are not taken, and the kiosk sends its answers again later")
+    p.add_argument("--kiosk-burst", type=int, default=None, metavar="N",
+                   help="messages one kiosk may send at once before --kiosk-rate applies (default 1000)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
 
@@ -135,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     from server_sync import protocol
     from server_sync.central.db import connect
     from server_sync.ingest import Ingest, IngestService, make_client
+    from server_sync.ingest_inbox import KIOSK_BURST, KIOSK_RATE_PER_S, KioskRates
 
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -148,10 +158,15 @@ def run(args: argparse.Namespace) -> int:
     settings = broker_settings(args, client_id)
     if args.max_bytes is not None and args.max_bytes < 1024:
         raise CentralConfigError(f"--max-bytes must be at least 1024, got {args.max_bytes}")
+    rate = KIOSK_RATE_PER_S if args.kiosk_rate is None else args.kiosk_rate
+    burst = KIOSK_BURST if args.kiosk_burst is None else args.kiosk_burst
+    if not rate >= 0 or burst < 1:              # `not >=`: NaN is refused too
+        raise CentralConfigError(f"--kiosk-rate must be at least 0 and --kiosk-burst at least 1, got {rate}, {burst}")
     db = connect(database_url(args))
     ingest = Ingest(db, prefix=args.prefix, max_bytes=args.max_bytes or protocol.DEFAULT_MAX_BYTES,
                     hooks=load_hooks())
-    service = IngestService(ingest, make_client(settings), settings, notifier=SystemdNotifier())
+    service = IngestService(ingest, make_client(settings), settings, notifier=SystemdNotifier(),
+                            rates=KioskRates(rate or float("inf"), burst))
 
     stop = threading.Event()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 from datetime import datetime, timezone
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from server_sync.cli import database_url
 from server_sync.commands._argtypes import broker_host
+from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
 
 
@@ -40,10 +42,17 @@ def add_parser(sub, common) -> None:
                                  "user from the password file and its block from the ACL. Then make the broker "
                                  "read them (systemctl reload mosquitto): the kiosk is disconnected and cannot log "
                                  "in again; whatever still arrives from it is refused and counted. "
-                                 "`kiosk add ID --site SITE --rotate-password` brings it back.")
+                                 "`kiosk add ID --site SITE --rotate-password` brings it back. With "
+                                 "--clear-status it also clears the kiosk's retained status on the broker "
+                                 "(run it again after the reload: the disconnect publishes the kiosk's Last "
+                                 "Will, retained).")
     d.add_argument("id", metavar="ID", help="kiosk id")
     _broker_files(d)
     d.add_argument("--json", action="store_true", help="print the result as JSON")
+    d.add_argument("--clear-status", action="store_true",
+                   help="clear the kiosk's retained status on the broker (an empty retained message on its "
+                        "status topic, the MQTT way), as the centre's broker user: the options below")
+    add_broker_options(d, password_flag="--broker-password-file")
     d.set_defaults(func=deactivate)
     m = s.add_parser("move", parents=[common], help="register a kiosk at another site (it moved, or was registered wrong)",
                      description="Registers the kiosk at SITE and gives its ACL block that site's alerts (then "
@@ -155,6 +164,9 @@ def deactivate(args: argparse.Namespace) -> int:
 
     registry.check_id(args.id, "kiosk id")           # the argument first, then the files it names
     _check_broker_files(args, existing=True)
+    # Read before anything changes: a wrong --broker-password-file must not leave half the work.
+    settings = (broker_settings(args, f"kundpuls-deactivate-{os.getpid()}", "--broker-password-file")
+                if args.clear_status else None)
     db = connect(database_url(args))
     try:
         with db.atomic():
@@ -179,10 +191,13 @@ def deactivate(args: argparse.Namespace) -> int:
               f"another password file, the kiosk's credential still works there (give it with --password-file)",
               file=sys.stderr)
         code = 1
+    cleared = settings is not None and _clear_status(settings, args.id, args.prefix)
+    code = code or int(settings is not None and not cleared)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "was_active": known["active"], "answers_kept": answers,
                           "password_removed": password_removed, "acl_block_removed": acl_removed,
-                          "password_file": str(args.password_file), "acl_file": str(args.acl_file)}, indent=2))
+                          "password_file": str(args.password_file), "acl_file": str(args.acl_file),
+                          "status_cleared": cleared}, indent=2))
         return code
     print(f"kiosk {args.id} {'deactivated' if known['active'] else 'was deactivated already'}; "
           f"its {answers} answer(s) stay in the central store.")
@@ -191,7 +206,28 @@ def deactivate(args: argparse.Namespace) -> int:
     print(("Removed " + " and ".join(removed) + ". " if removed else "It had no broker user or ACL block left. ")
           + "Make the broker read them: systemctl reload mosquitto (the kiosk is disconnected then).")
     print("Whatever still arrives from it (say through a store bridge) is refused and counted: kiosk-central kiosk list.")
+    if cleared:
+        print("Its retained status is cleared on the broker (after the reload, its Last Will may stand there "
+              "again: run this command with --clear-status once more).")
+    elif settings is None:
+        print("Its last status stays retained on the broker (every ingestor reads it at each start): "
+              "after the reload, clear it with --clear-status and the broker options.")
     return code
+
+
+def _clear_status(settings, kiosk_id: str, prefix: str) -> bool:
+    """Publish an empty retained message on the kiosk's status topic: the broker forgets the
+    retained status (a hostile one would otherwise be handed to every ingestor at every start;
+    the ingest ignores the empty message). False, said on stderr, when the broker refuses."""
+    from server_sync import protocol
+    from server_sync.config_push import publish_retained
+    topic = protocol.status_topic(kiosk_id, prefix)
+    try:
+        publish_retained(settings, [(topic, b"")], what="status")
+    except CentralConfigError as e:
+        print(f"kiosk-central: warning: the retained status on {topic} is not cleared: {e}", file=sys.stderr)
+        return False
+    return True
 
 
 def move(args: argparse.Namespace) -> int:
@@ -232,6 +268,7 @@ def list_kiosks(args: argparse.Namespace) -> int:
     from server_sync.central import dead_letters, registry
     from server_sync.central.db import connect
     from server_sync.cli import existing_database_url
+    from server_sync.protocol.codec import printable
 
     db = connect(existing_database_url(args))
     try:
@@ -249,6 +286,6 @@ def list_kiosks(args: argparse.Namespace) -> int:
         state = "active" if r["active"] else "deactivated"
         ref = r["refused_7d"]
         print(f"{r['id']:<16} {r['site_id']:<18} {state:<12} {r['answers']:>8} {ref['messages']:>10}"
-              f"  {ref.get('last_reason') or ''}"[:200])
+              f"  {printable(ref.get('last_reason') or '', 120)}")
     print(f"{len(rows)} kiosks, {sum(not r['active'] for r in rows)} deactivated")
     return 0

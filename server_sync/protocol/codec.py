@@ -4,6 +4,7 @@ for anything that is not JSON (`ProtocolError`, never another exception).
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, TypeVar
 
 import msgspec
@@ -62,3 +63,32 @@ def short(v: Any) -> str:
     refused message's field, an id typed or pasted on the command line)."""
     s = repr(v)
     return s if len(s) <= 80 else s[:77] + "..."
+
+
+# Code points a terminal or a log viewer acts on, or a database refuses: C0 and C1 controls (NUL,
+# ESC, BEL, newline), lone surrogates (not UTF-8 at all), line and paragraph separators, and the
+# bidirectional overrides and isolates (text that reads other than it is).
+_BIDI_CONTROLS = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A))
+_UNSAFE_CATEGORIES = frozenset(("Cc", "Cs", "Zl", "Zp"))
+
+
+def _escaped(c: str) -> str:
+    """One character as it is shown: itself, or `\\xNN` / `\\uNNNN` when it is unsafe."""
+    o = ord(c)
+    if o < 0x20 or 0x7F <= o <= 0x9F:
+        return f"\\x{o:02x}"
+    if o in _BIDI_CONTROLS or unicodedata.category(c) in _UNSAFE_CATEGORIES:
+        return f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}"
+    return c
+
+
+def printable(text: Any, limit: int = 500) -> str:
+    """Text from a kiosk (or about what a kiosk sent) made safe to store, log and print, in ONE
+    place: control characters escaped as `\\x00`, `\\x1b` (a NUL is refused by PostgreSQL, and
+    would stop the ingest; an escape sequence would act on the terminal that prints it), cut to
+    `limit` characters. Ordinary text, accents and all, is returned as it is."""
+    s = text if isinstance(text, str) else str(text)
+    if not s.isprintable():
+        # Escaping only lengthens: cut first, so a megabyte of controls costs `limit` steps.
+        s = "".join(map(_escaped, s[:limit]))
+    return s if len(s) <= limit else s[:limit - 3] + "..."

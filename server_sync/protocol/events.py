@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 import msgspec
 
-from server_sync.protocol.codec import short
+from server_sync.protocol.codec import printable, short
 from server_sync.protocol.errors import ProtocolError
 from server_sync.protocol.scales import SCALE_NAMES, SCALES
 from server_sync.protocol.timetext import EARLIEST_TEXT, ISO_MS_PATTERN, iso_ms, latest_text
@@ -167,13 +167,15 @@ _PATTERN_WORDS = {f"^{UUID_PATTERN}$": "a lowercase UUID",
 
 
 def validation_reason(error: msgspec.ValidationError, where: str) -> str:
-    """msgspec's words, as `{where}: {field}: {what was wrong}` (regexes named in words)."""
+    """msgspec's words, as `{where}: {field}: {what was wrong}` (regexes named in words). msgspec
+    quotes an unknown field's name verbatim, so the text is made `printable` (a NUL in it would
+    stop the ingest at PostgreSQL)."""
     text, _, path = str(error).partition(" - at `$")
     for pattern, words in _PATTERN_WORDS.items():
         for shown in (pattern, pattern.replace("\\", "\\\\")):    # msgspec may double a backslash
             text = text.replace(f"Expected `str` matching regex '{shown}'", f"expected {words}")
     path = path.rstrip("`").lstrip(".")
-    return (f"{where}: {path}: {text}" if path else f"{where}: {text}")[:500]
+    return printable(f"{where}: {path}: {text}" if path else f"{where}: {text}", 500)
 
 
 def validate_event(event: Any, kiosk_id: str | None = None, *, now: datetime,

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Iterable, Literal, Mapping, Sequence
 
 import msgspec
 
-from server_sync.protocol.codec import check_size, dumps, jtype, loads, short
+from server_sync.protocol.codec import check_size, dumps, jtype, loads, printable, short
 from server_sync.protocol.errors import EventsRefused, ProtocolError
 from server_sync.protocol.events import EVENT_TYPES, Event, check_event, validation_reason
 from server_sync.protocol.timetext import ISO_MS_PATTERN, latest_text
@@ -317,7 +317,13 @@ def decode_status(payload: bytes) -> Status:
             datetime.fromisoformat(msg.ts)
         except ValueError:
             raise ProtocolError(f"status: ts is not a real date and time: {msg.ts}") from None
-    return Status(**{f: getattr(msg, f) for f in Status.__struct_fields__})
+    fields = {f: getattr(msg, f) for f in Status.__struct_fields__}
+    # The kiosk's own words, stored and shown by the centre: made printable like every reason (a
+    # NUL is refused by PostgreSQL, an escape sequence acts on a terminal).
+    for f in ("version", "config_error"):
+        if fields[f] is not None:
+            fields[f] = printable(fields[f], 500)
+    return Status(**fields)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -103,3 +103,56 @@ def test_a_hostile_kiosk_id_is_cut_short_in_the_log(store, caplog):
     # peewee's queries are captured too.
     lines = [r.getMessage() for r in caplog.records if r.name == "kundpuls.ingest"]
     assert len(lines) == 3 and all(len(line) < 300 and "k" * 100 not in line for line in lines), lines
+
+
+HOSTILE_STATUS = b'{"schema":1,"online":true,"\\u0000\\u001b[2J\\u202e":1}'
+
+
+def test_a_refusal_quoting_control_characters_is_stored_escaped(store, capsys):
+    """msgspec quotes an unknown field's name verbatim: a NUL in it made PostgreSQL refuse the
+    dead-letter row (and stopped the ingest); an ESC in it cleared the terminal of whoever ran
+    `kiosk-central kiosk list`. Reasons are stored escaped, on both engines."""
+    ingest = Ingest(store, clock=lambda: NOW)
+    out = ingest.handle(protocol.status_topic("k1"), HOSTILE_STATUS)
+    want = "status: Object contains unknown field `\\x00\\x1b[2J\\u202e`"
+    assert out.kind == "dead_letter" and out.reason == want
+    assert store.execute_sql("SELECT reason FROM dead_letter").fetchone()[0] == want
+    assert dead_letters.counts(store)["k1"]["last_reason"] == want
+    # A reason handed in raw (a future caller, an internal error's text) is made safe in record.
+    with store.atomic():
+        dead_letters.record(store, protocol.status_topic("k2"), "bell\x07\x00" + "x" * 5000, b"{}", "k2",
+                            NOW.replace(tzinfo=None))
+    reason = store.execute_sql(f"SELECT reason FROM dead_letter WHERE kiosk_id = {store.param}",
+                               ("k2",)).fetchone()[0]
+    assert reason.startswith("bell\\x07\\x00x") and len(reason) <= 2000
+
+
+def test_kiosk_list_prints_no_terminal_escapes(tmp_path, capsys, monkeypatch):
+    """A reason stored raw by an older centre (SQLite keeps a NUL and an ESC) is escaped when listed."""
+    from server_sync.central.db import connect
+    from server_sync.cli import main
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = connect(url)
+    register_fleet(db)
+    db.execute_sql("INSERT INTO dead_letter_count (kiosk_id, day, messages, bytes, kept, kept_bytes, last_reason,"
+                   " last_at) VALUES ('k1', ?, 1, 2, 0, 0, ?, ?)",
+                   (NOW.date().isoformat(), "field `\x1b]0;pwned\x07\x1b[2J`", NOW.replace(tzinfo=None)))
+    db.close()
+    import server_sync.commands.kiosk as kiosk_cmd
+    monkeypatch.setattr(kiosk_cmd, "_now", lambda: NOW.replace(tzinfo=None))
+    assert main(["--db", url, "kiosk", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "field `\\x1b]0;pwned\\x07\\x1b[2J`" in out
+
+
+def test_a_statuses_own_text_is_stored_printable(store):
+    """`version` and `config_error` are the kiosk's words, stored in kiosk_status: a NUL there
+    made PostgreSQL refuse the status (dead-lettered as an internal error), an ESC was kept raw."""
+    ingest = Ingest(store, clock=lambda: NOW)
+    payload = protocol.encode_status(version="1.0\x1b[2J", outbox_depth=0, oldest_unacked_s=None,
+                                     clock_synced=True, disk_free_mb=1, config_version=1,
+                                     config_error="bad\x00key\nline 2", ts=protocol.iso_ms(NOW))
+    assert ingest.handle(protocol.status_topic("k1"), payload).kind == "status"
+    row = store.execute_sql("SELECT version, config_error FROM kiosk_status WHERE kiosk_id = 'k1'").fetchone()
+    assert tuple(row) == ("1.0\\x1b[2J", "bad\\x00key\\x0aline 2")

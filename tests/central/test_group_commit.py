@@ -216,3 +216,34 @@ def test_two_ingestors_with_crossed_groups_do_not_deadlock(pg_url):
         assert count(db0, "SELECT COUNT(*) FROM followup") == 2 * rounds * 3
     finally:
         db0.close()
+
+
+def test_a_groups_statuses_are_written_newest_per_kiosk_and_refusals_counted_once(central_db):
+    """Within one group a kiosk's full status replaces its earlier ones (written once, the newest
+    wins); a Last Will after a birth still keeps what the birth said; refusals of one kiosk are
+    counted in one row write with the right totals."""
+    from server_sync.central import dead_letters
+    register_fleet(central_db)
+    ingest = Ingest(central_db, clock=lambda: NOW)
+
+    def status(depth, online=True):
+        if not online:
+            return protocol.will_payload()
+        return protocol.encode_status(version="1", outbox_depth=depth, oldest_unacked_s=None, clock_synced=True,
+                                      disk_free_mb=1, config_version=1, ts=protocol.iso_ms(NOW))
+
+    writes = []
+    record_status = ingest.intake.record_status
+    ingest.intake.record_status = lambda k, s, **kw: (writes.append((k, s.outbox_depth)), record_status(k, s, **kw))
+    messages = [(protocol.status_topic("k1"), status(1)), (protocol.events_topic("k2"), b"{"),
+                (protocol.status_topic("k1"), status(2)), (protocol.status_topic("k3"), status(7)),
+                (protocol.events_topic("k2"), b"[1"), (protocol.status_topic("k3"), status(0, online=False)),
+                (protocol.status_topic("k1"), status(3))]
+    outcomes = ingest.commit_group([(ingest.decode(t, p), p, False) for t, p in messages])
+    assert [o.kind for o in outcomes] == ["status", "dead_letter", "status", "status", "dead_letter", "status",
+                                          "status"]
+    assert writes == [("k3", 7), ("k3", None), ("k1", 3)]
+    rows = dict(central_db.execute_sql("SELECT kiosk_id, outbox_depth FROM kiosk_status").fetchall())
+    assert rows == {"k1": 3, "k3": 7}
+    c = dead_letters.counts(central_db)["k2"]
+    assert (c["messages"], c["bytes"], c["kept"]) == (2, 3, 2) and c["last_reason"].startswith("malformed JSON")

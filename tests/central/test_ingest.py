@@ -253,3 +253,100 @@ def test_a_followup_waiting_for_another_kiosks_answer_is_never_counted(ingest, c
     assert count(db, "SELECT COUNT(*) FROM followup_pending") == 0
     kiosk, existing = db.execute_sql("SELECT kiosk_id, existing FROM conflict").fetchone()
     assert kiosk == "k2" and json.loads(existing)["id"] == a["id"]
+
+
+class FakeClient:
+    """What IngestService asks of paho after a commit: acks to the broker, publishes."""
+
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+        self.published: list[tuple[str, bytes]] = []
+
+    def reconnect(self, *args, **kwargs) -> None:
+        pass
+
+    def ack(self, mid: int, qos: int) -> None:
+        self.acked.append(mid)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> None:
+        self.published.append((topic, payload))
+
+
+def test_a_message_that_fails_for_good_never_stops_the_ingest(ingest, central_db, monkeypatch, caplog):
+    """A fault no retry cures, in one message of a group: k3's refusal whose dead letter the
+    database refuses (as PostgreSQL refused a reason holding a NUL), and k4's status that raises
+    past every handler (a bug). Before, either escaped `_process` and stopped the ingest (and
+    systemd restarted it into the same retained message). Now the group is committed message by
+    message: k4's is dead-lettered with the error as its reason, k3's is acked and dropped with a
+    log line, and k1's and k2's answers go in and are acked."""
+    import threading
+    from types import SimpleNamespace
+
+    from peewee import DataError
+
+    from server_sync.ingest import BrokerSettings, IngestService
+    client = FakeClient()
+    service = IngestService(ingest, client, BrokerSettings("mqtt.example", tls=False))
+    dead_letter, commit = ingest.intake.dead_letter, ingest.commit
+
+    def refusing_dead_letter(topic, reason, *args, **kwargs):
+        if "/k3/" in topic:
+            raise DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+        return dead_letter(topic, reason, *args, **kwargs)
+
+    def buggy_commit(d, payload, retained=False):
+        if d.kiosk_id == "k4" and d.reason is None:
+            raise RuntimeError("a bug")
+        return commit(d, payload, retained)
+
+    monkeypatch.setattr(ingest.intake, "dead_letter", refusing_dead_letter)
+    monkeypatch.setattr(ingest, "commit", buggy_commit)
+    status = protocol.encode_status(version="1", outbox_depth=0, oldest_unacked_s=None, clock_synced=True,
+                                    disk_free_mb=1, config_version=1, ts=protocol.iso_ms(T0))
+    messages = [batch([response(1)]), (protocol.status_topic("k3"), b'{"schema":1,"online":true,"x":1}'),
+                (protocol.status_topic("k4"), status), batch([response(1, kiosk="k2")], kiosk="k2")]
+    group = [service._decoded((0, SimpleNamespace(mid=i, topic=t, payload=p, qos=1, retain=False)))
+             for i, (t, p) in enumerate(messages, 1)]
+    caplog.set_level("WARNING", logger="kundpuls.ingest")
+    service._process(group, threading.Event())
+    assert client.acked == [1, 2, 3, 4]
+    assert sorted(t for t, _ in client.published) == ["kundpuls/v1/kiosk/k1/ack", "kundpuls/v1/kiosk/k2/ack"]
+    assert count(central_db, "SELECT COUNT(*) FROM response") == 2
+    rows = central_db.execute_sql("SELECT kiosk_id, reason FROM dead_letter").fetchall()
+    assert rows == [("k4", "internal error: RuntimeError: a bug")]
+    assert service.counters.dropped == 1 and "1 dropped" in service.counters.line()
+    assert any("could not dead-letter kundpuls/v1/kiosk/k3/status" in r.getMessage() for r in caplog.records)
+
+
+def test_a_kiosk_over_its_rate_is_not_taken_and_others_are(central_db):
+    """Per kiosk, a token bucket before anything is queued or decoded: k3's messages beyond its
+    burst are acknowledged to the broker (its receive maximum must not fill) but never queued, so
+    k3 gets no `ack` and sends its answers again later; k1 is not held back; once the bucket
+    refills, k3 is taken again."""
+    from types import SimpleNamespace
+
+    from server_sync.ingest import BrokerSettings, IngestService
+    from server_sync.ingest_inbox import KioskRates
+    now = [0.0]
+    client = FakeClient()
+    service = IngestService(Ingest(central_db), client, BrokerSettings("mqtt.example", tls=False),
+                            monotonic=lambda: now[0], rates=KioskRates(1.0, 3, clock=lambda: now[0]))
+    mids = iter(range(1, 100))
+
+    def deliver(kiosk: str) -> int:
+        mid = next(mids)
+        topic, payload = batch([response(mid, kiosk=kiosk)], kiosk=kiosk)
+        service._on_message(client, None, SimpleNamespace(mid=mid, topic=topic, payload=payload, qos=1, retain=False))
+        return mid
+
+    k3 = [deliver("k3") for _ in range(5)]
+    k1 = deliver("k1")
+    assert client.acked == k3[3:]                               # over the rate: acked, not taken
+    queued = []
+    while (item := service._inbox.get_nowait()) is not None:
+        queued.append(item[0][1].mid)
+    assert queued == k3[:1] + [k1] + k3[1:3]
+    assert service.counters.over_rate == 2 and "2 over their kiosk's rate" in service.counters.line()
+    now[0] = 2.0                                                # two tokens back
+    later = [deliver("k3") for _ in range(3)]
+    assert client.acked == k3[3:] + later[2:]

@@ -1,0 +1,157 @@
+"""The ingest's inbox: what paho's network thread hands the worker, bounded.
+
+paho calls `on_message` on its network thread for every message the broker delivers. QoS 1 is
+bounded by the broker (the ingest's receive maximum: at most that many unacknowledged at once),
+but QoS 0 is not: one kiosk credential flooding 1 MiB QoS 0 messages grew an unbounded queue to
+4.3 GB. So the inbox holds at most `max_messages` messages and `max_bytes` of their payloads and
+topics, counted from `put` until the worker has finished with them (`release`, after the group's
+commit): queued and in hand together. A `put` beyond that blocks paho's network thread: it stops
+reading the socket, TCP back-pressure reaches the broker, and there the broker's own per-client
+limits apply (`max_queued_messages`, `max_queued_bytes` in kundpuls.conf; QoS 0 beyond them is
+dropped by the broker, QoS 1 is never acked by us, so the kiosk sends it again).
+
+Blocking the network thread cannot deadlock the worker: the worker never waits for that thread.
+It acks and publishes through paho, which in threaded mode only queues the packet (the network
+thread sends it once it runs again), and it releases room in the inbox after every group, which
+is what lets the network thread go on. While it is blocked, paho sends no PINGREQ either; the
+inbox is full only while the worker is busy with at most `max_bytes` of messages, far below the
+keepalive (30 s; the broker waits 45). Should the worker be held up longer (a database outage),
+the broker drops the connection and hands the unacknowledged messages over again after paho
+reconnects: nothing is lost. A single message larger than `max_bytes` is let in when the inbox is
+empty (the broker's max_packet_size bounds it).
+
+Fair: each message is queued under its kiosk (the topic's), and taken round-robin across the
+kiosks that have messages queued, one at a time: a kiosk flooding thousands of messages delays
+another kiosk's message by one turn, not by its whole flood. `get` can skip kiosks (those that
+have used up their share of the group being taken).
+
+`close()` wakes a blocked `put` for good (then dropped): the ingest's shutdown joins paho's thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Callable, Container, Generic, TypeVar
+
+T = TypeVar("T")
+
+INBOX_MAX_MESSAGES = 20_000             # queued and in hand; a status is ~0.4 kB, a batch up to 1 MiB
+# Of their payloads and topics: above the broker's 64 QoS 1 messages in flight at 1 MiB each (plus
+# topics), so QoS 1 alone never fills it and only a QoS 0 flood (or a slow database) makes paho wait.
+INBOX_MAX_BYTES = 96 * 1024 * 1024
+# Per kiosk: a status a minute, a batch per answer at most, a drain of at most 16 batches in flight
+# (kiosk/sync_agent.py) stay far below; a flood of thousands of messages does not.
+KIOSK_RATE_PER_S = 50.0
+KIOSK_BURST = 1000
+
+
+class Inbox(Generic[T]):
+    """(item, size) queued per key (a kiosk), taken round-robin across keys; bounded by items and
+    bytes held until `release`d."""
+
+    def __init__(self, max_messages: int = INBOX_MAX_MESSAGES, max_bytes: int = INBOX_MAX_BYTES) -> None:
+        self.max_messages = max_messages
+        self.max_bytes = max_bytes
+        self._cond = threading.Condition()
+        # Each key's FIFO; the dict's order is the turn order (a key served goes to the back).
+        self._queues: dict[str, deque[tuple[T, int]]] = {}
+        self._queued = 0
+        self._held = 0                  # messages put and not yet released
+        self._held_bytes = 0
+        self._closed = False
+        self.blocked = 0                # puts that had to wait for room: the flood's measure
+
+    def put(self, item: T, size: int, key: str = "") -> bool:
+        """Queue `item` under `key`, waiting while the inbox is full; False (dropped) once closed."""
+        with self._cond:
+            if self._full(size):
+                self.blocked += 1
+                while self._full(size) and not self._closed:
+                    self._cond.wait()
+            if self._closed:
+                return False
+            self._queues.setdefault(key, deque()).append((item, size))
+            self._queued += 1
+            self._held += 1
+            self._held_bytes += size
+            self._cond.notify_all()
+            return True
+
+    def _full(self, size: int) -> bool:
+        """No room for a message of `size` bytes (an empty inbox always has room)."""
+        return self._held > 0 and (self._held >= self.max_messages or self._held_bytes + size > self.max_bytes)
+
+    def get(self, timeout: float) -> tuple[T, int, str] | None:
+        """The next (item, size, key) in turn, waiting up to `timeout` s for one; None if none came."""
+        with self._cond:
+            if not self._queued and not self._cond.wait_for(lambda: self._queued or self._closed, timeout):
+                return None
+            return self._next(())
+
+    def get_nowait(self, skip: Container[str] = ()) -> tuple[T, int, str] | None:
+        """The next (item, size, key) in turn whose key is not in `skip`; None if there is none."""
+        with self._cond:
+            return self._next(skip)
+
+    def _next(self, skip: Container[str]) -> tuple[T, int, str] | None:
+        """Pop the oldest item of the first key in turn not skipped; that key goes to the back."""
+        for key in self._queues:
+            if key not in skip:
+                break
+        else:
+            return None
+        queue = self._queues.pop(key)
+        item, size = queue.popleft()
+        if queue:
+            self._queues[key] = queue           # re-inserted: last in turn
+        self._queued -= 1
+        return item, size, key
+
+    def release(self, messages: int, size: int) -> None:
+        """The worker is done with `messages` taken items of `size` bytes in all: room again."""
+        with self._cond:
+            self._held -= messages
+            self._held_bytes -= size
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Wake every blocked `put` (its message is dropped: not acked, so the broker keeps it)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def held(self) -> tuple[int, int]:
+        """(messages, bytes) put and not yet released."""
+        with self._cond:
+            return self._held, self._held_bytes
+
+
+class KioskRates:
+    """A token bucket per kiosk, checked in paho's thread before a message is queued or decoded:
+    each kiosk may hand over `burst` messages at once and `rate_per_s` a second after that. A
+    message over its kiosk's rate is not taken (an infinite rate takes every one): the caller acknowledges it to the broker (its
+    receive maximum must not fill with messages never taken) but sends the kiosk no `ack`, so an
+    answer in it stays in the kiosk's outbox and is sent again later. Used by one thread only."""
+
+    def __init__(self, rate_per_s: float = KIOSK_RATE_PER_S, burst: int = KIOSK_BURST,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._clock = clock
+        # kiosk -> (tokens, when counted). One entry per kiosk id seen: the broker lets a
+        # credential publish only under its own id, so these are the fleet's kiosks.
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def allow(self, kiosk: str) -> bool:
+        """Take a token of `kiosk`'s bucket; False when it has none."""
+        if self.rate_per_s == float("inf"):
+            return True                         # no limit (--kiosk-rate 0)
+        now = self._clock()
+        tokens, at = self._buckets.get(kiosk, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate_per_s)
+        allowed = tokens >= 1.0
+        self._buckets[kiosk] = (tokens - 1.0 if allowed else tokens, now)
+        return allowed
