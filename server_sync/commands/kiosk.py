@@ -265,7 +265,7 @@ def move(args: argparse.Namespace) -> int:
 def list_kiosks(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from server_sync.central import dead_letters, registry
+    from server_sync.central import conflicts, dead_letters, registry
     from server_sync.central.db import connect
     from server_sync.cli import existing_database_url
     from server_sync.protocol.codec import printable
@@ -273,19 +273,24 @@ def list_kiosks(args: argparse.Namespace) -> int:
     db = connect(existing_database_url(args))
     try:
         rows = registry.kiosks(db)
-        refused = dead_letters.counts(db, (_now() - timedelta(days=6)).date().isoformat())
+        week = (_now() - timedelta(days=6)).date().isoformat()
+        refused = dead_letters.counts(db, week)
+        conflicted = conflicts.counts(db, week)
     finally:
         db.close()
     for r in rows:
         r["refused_7d"] = refused.get(r["id"], {"messages": 0, "bytes": 0, "kept": 0})
+        # Events whose id was already stored with other content: a kiosk re-sending ids it used.
+        r["conflicts_7d"] = conflicted.get(r["id"], conflicts.NONE)
     if args.json:
         print(json.dumps({"kiosks": rows}, indent=2, ensure_ascii=False))
         return 0
-    print(f"{'kiosk':<16} {'site':<18} {'state':<12} {'answers':>8} {'refused 7d':>10}  last refusal")
+    print(f"{'kiosk':<16} {'site':<18} {'state':<12} {'answers':>8} {'refused 7d':>10} {'conflicts 7d':>12}"
+          "  last refusal")
     for r in rows:
         state = "active" if r["active"] else "deactivated"
         ref = r["refused_7d"]
         print(f"{r['id']:<16} {r['site_id']:<18} {state:<12} {r['answers']:>8} {ref['messages']:>10}"
-              f"  {printable(ref.get('last_reason') or '', 120)}")
+              f" {r['conflicts_7d']['conflicts']:>12}  {printable(ref.get('last_reason') or '', 120)}")
     print(f"{len(rows)} kiosks, {sum(not r['active'] for r in rows)} deactivated")
     return 0

@@ -72,3 +72,21 @@ def test_retention_removes_conflicts_and_their_counts_after_the_dead_letters_per
     removed = apply_retention(store, NOW + timedelta(days=91))
     assert removed.counts["conflicts"] == 3
     assert count(store, "SELECT COUNT(*) FROM conflict") == count(store, "SELECT COUNT(*) FROM conflict_count") == 0
+
+
+def test_kiosk_list_shows_each_kiosks_conflicts_of_the_week(store, central_url, monkeypatch, capsys):
+    """The operator sees who re-sends its ids with other content: `kiosk list` counts the week's
+    conflicts per kiosk, kept or not (the clock is the ingest's day)."""
+    import json
+
+    from server_sync.cli import main
+    from server_sync.commands import kiosk as kiosk_command
+    resend_with_new_comments(Ingest(store, clock=lambda: NOW), "k1", conflicts.KEEP_PER_DAY + 5)
+    monkeypatch.setattr(kiosk_command, "_now", lambda: NOW.replace(tzinfo=None))
+    assert main(["--db", central_url, "kiosk", "list", "--json"]) == 0
+    listed = {r["id"]: r for r in json.loads(capsys.readouterr().out)["kiosks"]}
+    assert listed["k1"]["conflicts_7d"]["conflicts"] == conflicts.KEEP_PER_DAY + 5
+    assert listed["k2"]["conflicts_7d"] == conflicts.NONE
+    assert main(["--db", central_url, "kiosk", "list"]) == 0
+    head, k1 = capsys.readouterr().out.splitlines()[:2]
+    assert "conflicts 7d" in head and f" {conflicts.KEEP_PER_DAY + 5} " in k1
