@@ -56,7 +56,7 @@ def add_parser(sub, common) -> None:
 
 def run_add(args: argparse.Namespace) -> int:
     from server_sync.workflow import actions
-    from server_sync.workflow.alerts import require, today_of
+    from server_sync.workflow.alerts import require, site_today
     now = _now()
     with central_store(args, existing=True) as db:
         site, question = args.site, args.question
@@ -67,8 +67,8 @@ def run_add(args: argparse.Namespace) -> int:
             site, question = alert["site_id"], question or alert["question_id"]
         if not site or not question:
             raise CentralConfigError("name the --site and --question (or --from-alert ID)")
-        stored = actions.create(db, site, question, args.date or today_of(now), args.note, now, owner=args.owner,
-                                action_type=args.action_type, alert_id=args.from_alert, due_date=args.due)
+        stored = actions.create(db, site, question, args.date or site_today(db, site, now), args.note, now,
+                                owner=args.owner, action_type=args.action_type, alert_id=args.from_alert, due_date=args.due)
     print(json.dumps(stored, ensure_ascii=False) if args.json else
           f"action {stored['id']} logged for {stored['site_id']} from {stored['date']}: {stored['note']}")
     return 0

@@ -65,6 +65,15 @@ def today_of(now: datetime) -> str:
     return _naive(now).date().isoformat()
 
 
+def site_today(db: Database, site_id: str, now: datetime) -> str:
+    """The date at `now` where the site is (its zone): an action's first day is one of the store's
+    days, as its answers are. UTC's date (today_of) was the day before in Stockholm from midnight
+    to 01:00 (02:00 in summer), so an action logged then started the day before it was taken."""
+    from server_sync.central.registry import site_zones
+    at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    return at.astimezone(site_zones(db, [site_id])[site_id]).date().isoformat()
+
+
 def _text(value: str | None, what: str, field: str, required: bool = True) -> str:
     value = (value or "").strip()
     if required and not value:
@@ -266,8 +275,9 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
                                (alert_id, action_id))
             else:
                 spec = dict(new_action or {})
+                first = spec.pop("date", None) or site_today(db, a["site_id"], now)
                 act = actions.create(db, a["site_id"], spec.pop("question_id", None) or a["question_id"],
-                                     spec.pop("date", None) or today_of(now), spec.pop("note", ""), now,
+                                     first, spec.pop("note", ""), now,
                                      owner=spec.pop("owner", None) or a["owner"] or by, alert_id=alert_id, by=by,
                                      **spec)
                 action_id = act["id"]

@@ -129,6 +129,29 @@ def test_assign_due_comment_ack_close_keep_history(world):
         alerts.acknowledge(db, a["id"], "rolf", later)
 
 
+def test_an_action_logged_without_a_day_starts_on_the_stores_day_not_utcs(world, central_url, monkeypatch, capsys):
+    """An action's first day is one of the store's days (its answers are counted in the site's
+    zone). Closed with "action taken" at 00:30 in Stockholm (23:30 UTC the evening before), the new
+    action started on UTC's date, the day before it was taken; in New York at 21:00 it was a day
+    ahead. The clock is pinned: these hours are exactly when the default day was wrong."""
+    db = world
+    add_site(db, "ny", tz="America/New_York")
+    after_midnight_in_stockholm = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)
+    a = _dip(db)
+    closed = alerts.close(db, a["id"], "action", "sara", after_midnight_in_stockholm,
+                          new_action={"note": "Extra cashier at lunch"})
+    assert actions.get(db, closed["action_id"], after_midnight_in_stockholm, evaluate=False)["date"] == "2026-11-24"
+    # `action add` without --date: the same rule, by the site's zone.
+    import server_sync.commands.action as action_command
+    for site, at, day in (("s1", after_midnight_in_stockholm, "2026-11-24"),
+                          ("ny", datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc), "2026-11-23")):
+        monkeypatch.setattr(action_command, "_now", lambda at=at: at)
+        capsys.readouterr()
+        assert central("--db", central_url, "action", "add", "--site", site, "--question", "visit",
+                       "--note", "Queue barrier", "--json") == 0
+        assert json.loads(capsys.readouterr().out)["date"] == day, site
+
+
 def test_duplicate_and_no_action_outcomes(world):
     db = world
     first = _dip(db)

@@ -88,7 +88,14 @@ FORM_LABELS = {
 # A form's own label where it differs: the close form's note is the new action's.
 FORM_OWN_LABELS = {"close": {"note": ("New action: What changed", "Ny åtgärd: Vad som ändrades",
                                       "Nytt tiltak: Hva som ble endret")}}
-A_YEAR_AHEAD = (datetime.now(timezone.utc).date() + timedelta(days=MAX_DAYS_AHEAD)).isoformat()
+
+
+def a_year_ahead() -> str:
+    """The latest first day of an action the app takes, read when the refusal is checked: a
+    constant read at import was a day short for a run that crossed midnight UTC."""
+    return (datetime.now(timezone.utc).date() + timedelta(days=MAX_DAYS_AHEAD)).isoformat()
+
+
 REFUSALS = {
     "saved": ("That could not be saved: ", "Det gick inte att spara: ", "Det kunne ikke lagres: "),
     "bad_day": (WORDS["en"]["bad"], WORDS["sv"]["bad"], WORDS["nb"]["bad"]),
@@ -111,9 +118,8 @@ REFUSALS = {
     # the action form's day is 2026-01-05 (good["actions"]); a year ahead is the latest first day
     "before": ("'{name}' cannot be before 2026-01-05: '{value}'", "'{name}' kan inte vara före 2026-01-05: '{value}'",
                "'{name}' kan ikke være før 2026-01-05: '{value}'"),
-    "after": (f"'{{name}}' cannot be after {A_YEAR_AHEAD}: '{{value}}'",
-              f"'{{name}}' kan inte vara efter {A_YEAR_AHEAD}: '{{value}}'",
-              f"'{{name}}' kan ikke være etter {A_YEAR_AHEAD}: '{{value}}'"),
+    "after": ("'{name}' cannot be after {latest}: '{value}'", "'{name}' kan inte vara efter {latest}: '{value}'",
+              "'{name}' kan ikke være etter {latest}: '{value}'"),
     # the filters in the query string
     "param_unknown": ("This page takes no '{value}' (it takes: {allowed})",
                       "Sidan tar inte emot '{value}' (den tar: {allowed})",
@@ -356,7 +362,7 @@ def _refusal(lang: str, form: str, field: str | None, problem: str, value: str |
     at = LANGUAGE_AT[lang]
     name = {**FORM_LABELS, **FORM_OWN_LABELS.get(form, {})}[field][at] if field else ""
     return REFUSALS["saved"][at] + REFUSALS[problem][at].format(name=name, value=value, length=len(LONG),
-                                                                     most=2000)
+                                                                     most=2000, latest=a_year_ahead())
 
 
 def test_the_alert_and_action_forms_name_their_own_fields_in_the_persons_language(web, clients):
