@@ -17,6 +17,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -124,7 +125,10 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
             screenshot(driver, SHOTS / "1-alert-assigned-to-sara.png", 1280)
             driver.find_element(By.ID, "f-comment").send_keys("Två kassor stängda vid lunch")
             driver.find_element(By.CSS_SELECTOR, "form[action$='/comment'] button").click()
-            WebDriverWait(driver, 15).until(lambda d: "Två kassor" in d.find_element(By.ID, "history").text)
+            # The form posts and the page loads again: the history found on the old page can go
+            # stale before its text is read (seen once under a fake 2027-10-31 00:30 UTC): look again then.
+            WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda d: "Två kassor" in d.find_element(By.ID, "history").text)
             screenshot(driver, SHOTS / "2-commented.png", 1280)
             Select(driver.find_element(By.ID, "f-outcome")).select_by_value("action")
             driver.find_element(By.ID, "f-note").send_keys("Extra kassa öppen 11-14")
