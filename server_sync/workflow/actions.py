@@ -22,7 +22,7 @@ from server_sync.analysis import queries
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
 from server_sync.analysis.days import parse_day
-from server_sync.workflow.alerts import check_date, where_sites
+from server_sync.workflow.alerts import check_date, latest_today, site_today, site_todays, where_sites
 from server_sync.workflow.people import owner_for, store_manager_of
 
 TYPES = ("staffing", "training", "cleaning", "queue", "assortment", "layout", "opening-hours", "service", "other")
@@ -32,6 +32,7 @@ _BETTER = ("better", "improved", "effect_shown", "effect")
 _WORSE = ("worse", "worsened")
 _COLUMNS = ("id", "site_id", "question_id", "action_date", "note", "created_at", "owner", "alert_id", "action_type",
             "due_date", "closed_at", "verdict", "verdict_detail")
+_SITE = _COLUMNS.index("site_id")
 
 
 def _naive(dt: datetime) -> datetime:
@@ -102,21 +103,22 @@ def just_logged(db: Database, site_id: str, question_id: str, action_date: str, 
 
 
 def get(db: Database, action_id: int, now: datetime | None = None, evaluate: bool = True) -> dict[str, Any] | None:
-    today = _naive(now or datetime.now(timezone.utc)).date().isoformat()
     row = db.execute_sql(f"SELECT {', '.join(_COLUMNS)} FROM action WHERE id = {db.param}", (action_id,)).fetchone()
     if row is None:
         return None
+    today = site_today(db, row[_SITE], now or datetime.now(timezone.utc))
     d = _as_dict(row, today)
     if evaluate:
-        d["evaluation"] = evaluation(db, d)
+        d["evaluation"] = evaluation(db, d, today)
         d["complete"] = is_complete(d["evaluation"], today)
     return d
 
 
 def list_actions(db: Database, *, sites: Iterable[str] | None = None, state: str | None = None,
                  overdue: bool = False, now: datetime | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    """Actions newest first; `state` "open" or "closed"; `overdue`: open ones past their due date."""
-    today = _naive(now or datetime.now(timezone.utc)).date().isoformat()
+    """Actions newest first; `state` "open" or "closed"; `overdue`: open ones past their due date
+    (the site's date: site_todays)."""
+    now = now or datetime.now(timezone.utc)
     p = db.param
     clauses, params = [], []
     if state == "open" or overdue:
@@ -127,18 +129,21 @@ def list_actions(db: Database, *, sites: Iterable[str] | None = None, state: str
         raise CentralConfigError(f"--state must be open or closed, got {state!r}")
     if overdue:
         clauses.append(f"due_date < {p}")
-        params.append(today)
+        params.append(latest_today(now))
     where = where_sites(db, clauses, params, sites)
     if where is None:
         return []
     rows = db.execute_sql(f"SELECT {', '.join(_COLUMNS)} FROM action{where} ORDER BY id DESC LIMIT {int(limit)}",
-                          params)
-    return [_as_dict(r, today) for r in rows]
+                          params).fetchall()
+    todays = site_todays(db, {r[_SITE] for r in rows}, now)
+    out = [_as_dict(r, todays[r[_SITE]]) for r in rows]
+    return [a for a in out if a["overdue"]] if overdue else out
 
 
-def evaluation(db: Database, action: dict[str, Any]) -> dict[str, Any] | None:
-    """analysis.actions.evaluated's dict of this action (its before/after and verdict)."""
-    for e in action_store.evaluated(db, (action["site_id"],)):
+def evaluation(db: Database, action: dict[str, Any], today: str) -> dict[str, Any] | None:
+    """analysis.actions.evaluated's dict of this action (its before/after and verdict), with
+    `today` (the site's date) the first day not yet over."""
+    for e in action_store.evaluated(db, (action["site_id"],), today=date.fromisoformat(today)):
         if int(e["id"]) == action["id"]:
             return e
     return None
@@ -172,16 +177,19 @@ def _effect(ev: dict[str, Any]) -> dict[str, Any]:
 def close_completed(db: Database, now: datetime) -> list[dict[str, Any]]:
     """Close every open action whose after-window is complete with its verdict; queue a notice
     for each (webhooks and a mail to the owner). Returns the closed ones."""
-    today = _naive(now).date().isoformat()
     open_ = list_actions(db, state="open", now=now, limit=100000)
     if not open_:
         return []
-    evaluated = {int(e["id"]): e for e in action_store.evaluated(db, tuple(sorted({a["site_id"] for a in open_})))}
+    todays = site_todays(db, {a["site_id"] for a in open_}, now)
+    evaluated: dict[int, dict[str, Any]] = {}
+    for day in set(todays.values()):          # the sites' dates differ by a day at most
+        sites = tuple(sorted(s for s, d in todays.items() if d == day))
+        evaluated.update({int(e["id"]): e for e in action_store.evaluated(db, sites, today=date.fromisoformat(day))})
     closed = []
     p = db.param
     for a in open_:
         ev = evaluated.get(a["id"])
-        if not is_complete(ev, today):
+        if not is_complete(ev, todays[a["site_id"]]):
             continue
         verdict = closing_verdict(ev)
         with db.atomic():
@@ -213,8 +221,7 @@ def suggestions(db: Database, site_id: str, now: datetime, visible: Iterable[str
     shown" at other sites whose main complaint (before their action) was the same, with the
     evidence (sites, effect sizes). `visible`: the sites the reader may see named (others are
     counted, not named)."""
-    today = _naive(now).date().isoformat()
-    complaint = main_complaint(db, site_id, today)
+    complaint = main_complaint(db, site_id, site_today(db, site_id, now))
     out: dict[str, Any] = {"site_id": site_id, "main_complaint": complaint, "suggestions": []}
     if complaint is None:
         return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from peewee import Database
@@ -61,17 +61,27 @@ def _naive(dt: datetime) -> datetime:
     return dt.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0) if dt.tzinfo else dt.replace(microsecond=0)
 
 
-def today_of(now: datetime) -> str:
-    return _naive(now).date().isoformat()
+def site_todays(db: Database, site_ids: Iterable[str], now: datetime) -> dict[str, str]:
+    """The date at `now` where each site is (its zone): an action's first day, an alert's due
+    date and whether it is overdue are the store's days, as its answers are. UTC's date was the
+    day before in Stockholm from midnight to 01:00 (02:00 in summer), and a day ahead west of
+    UTC: an action logged then started the day before it was taken, and an alert due today
+    showed as overdue in the store's last hour."""
+    from server_sync.central.registry import site_zones
+    at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    return {site: at.astimezone(zone).date().isoformat() for site, zone in site_zones(db, site_ids).items()}
 
 
 def site_today(db: Database, site_id: str, now: datetime) -> str:
-    """The date at `now` where the site is (its zone): an action's first day is one of the store's
-    days, as its answers are. UTC's date (today_of) was the day before in Stockholm from midnight
-    to 01:00 (02:00 in summer), so an action logged then started the day before it was taken."""
-    from server_sync.central.registry import site_zones
+    """The date at `now` where site `site_id` is (site_todays)."""
+    return site_todays(db, [site_id], now)[site_id]
+
+
+def latest_today(now: datetime) -> str:
+    """The latest date anywhere at `now` (UTC+14): a due date before it may be past at some site,
+    so SQL narrows overdue rows with it and each row is then judged on its site's own date."""
     at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    return at.astimezone(site_zones(db, [site_id])[site_id]).date().isoformat()
+    return (at.astimezone(timezone.utc) + timedelta(hours=14)).date().isoformat()
 
 
 def _text(value: str | None, what: str, field: str, required: bool = True) -> str:
@@ -97,6 +107,7 @@ def _still_open(a: dict[str, Any]) -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 _SELECT = ", ".join(alert_store.COLUMNS + WORKFLOW_COLUMNS)
+COLUMN_SITE = alert_store.COLUMNS.index("site_id")
 
 
 def _row(row: tuple, today: str | None) -> dict[str, Any]:
@@ -112,7 +123,7 @@ def get(db: Database, alert_id: int, now: datetime | None = None, history: bool 
     row = db.execute_sql(f"SELECT {_SELECT} FROM alert WHERE id = {db.param}", (alert_id,)).fetchone()
     if row is None:
         return None
-    d = _row(row, today_of(now or datetime.now(timezone.utc)))
+    d = _row(row, site_today(db, row[COLUMN_SITE], now or datetime.now(timezone.utc)))
     if history:
         d["history"] = events(db, alert_id)
     return d
@@ -136,7 +147,7 @@ def list_alerts(db: Database, *, state: str | None = None, sites: Iterable[str] 
                 limit: int = 500) -> list[dict[str, Any]]:
     """Alerts newest first. `state`: one of STATES or "active" (open or acknowledged); `sites`
     narrows them (an empty collection: none); `overdue`: active ones past their due date."""
-    today = today_of(now or datetime.now(timezone.utc))
+    now = now or datetime.now(timezone.utc)
     p = db.param
     clauses: list[str] = []
     params: list[Any] = []
@@ -149,15 +160,17 @@ def list_alerts(db: Database, *, state: str | None = None, sites: Iterable[str] 
         params.append(state)
     if overdue:
         clauses.append(f"due_date < {p}")
-        params.append(today)
+        params.append(latest_today(now))
     if owner:
         clauses.append(f"owner = {p}")
         params.append(owner)
     where = where_sites(db, clauses, params, sites)
     if where is None:
         return []
-    rows = db.execute_sql(f"SELECT {_SELECT} FROM alert{where} ORDER BY id DESC LIMIT {int(limit)}", params)
-    return [_row(r, today) for r in rows]
+    rows = db.execute_sql(f"SELECT {_SELECT} FROM alert{where} ORDER BY id DESC LIMIT {int(limit)}", params).fetchall()
+    todays = site_todays(db, {r[COLUMN_SITE] for r in rows}, now)
+    out = [_row(r, todays[r[COLUMN_SITE]]) for r in rows]
+    return [a for a in out if a["overdue"]] if overdue else out
 
 
 def where_sites(db: Database, clauses: list[str], params: list[Any], sites: Iterable[str] | None) -> str | None:
@@ -185,7 +198,7 @@ def on_raised(db: Database, alert: dict[str, Any], now: datetime) -> None:
     manager), a due date, the history's first rows, and the notices (webhooks, and a mail to the
     owner) queued. Queries and INSERTs only: nothing here waits for a network."""
     owner = store_manager_of(db, alert["site_id"])
-    due = (_naive(now).date() + timedelta(days=DEFAULT_DUE_DAYS)).isoformat()
+    due = (date.fromisoformat(site_today(db, alert["site_id"], now)) + timedelta(days=DEFAULT_DUE_DAYS)).isoformat()
     p = db.param
     db.execute_sql(f"UPDATE alert SET owner = {p}, due_date = {p}, state = 'open' WHERE id = {p}",
                    (owner, due, alert["id"]))

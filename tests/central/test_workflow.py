@@ -152,6 +152,30 @@ def test_an_action_logged_without_a_day_starts_on_the_stores_day_not_utcs(world,
         assert json.loads(capsys.readouterr().out)["date"] == day, site
 
 
+def test_due_dates_and_overdue_are_the_stores_days_not_utcs(world):
+    """An alert raised at 00:30 in Stockholm (23:30 UTC) is due three of the store's days later,
+    not three of UTC's; at that hour an alert due "yesterday" by the store's calendar is overdue
+    in Stockholm and not yet in New York (18:30 there), and the overdue list says so. Actions
+    likewise. The clock is pinned at the hour UTC's date was wrong."""
+    db = world
+    add_site(db, "ny", tz="America/New_York")
+    late = datetime(2026, 12, 3, 23, 30, tzinfo=timezone.utc)            # 00:30 on the 4th in Stockholm
+    a = alerts.require(db, _dip(db, "s1", late)["id"], late)
+    assert a["due_date"] == "2026-12-07"                                # the 4th + 3
+    b = alerts.require(db, _dip(db, "ny", late)["id"], late)
+    assert b["due_date"] == "2026-12-06"                                # the 3rd + 3 in New York
+    for x in (a, b):
+        alerts.set_due(db, x["id"], "2026-12-03", "rolf", late - timedelta(days=2))
+    assert alerts.require(db, a["id"], late)["overdue"] and not alerts.require(db, b["id"], late)["overdue"]
+    assert [x["id"] for x in alerts.list_alerts(db, overdue=True, now=late)] == [a["id"]]
+    assert {x["id"]: x["overdue"] for x in alerts.list_alerts(db, now=late)} == {a["id"]: True, b["id"]: False}
+    for site, overdue in (("s1", True), ("ny", False)):
+        act = actions.create(db, site, "visit", "2026-11-20", "Queue barrier", late - timedelta(days=3),
+                             due_date="2026-12-03")
+        assert actions.get(db, act["id"], late, evaluate=False)["overdue"] is overdue, site
+    assert {x["site_id"] for x in actions.list_actions(db, overdue=True, now=late)} == {"s1"}
+
+
 def test_duplicate_and_no_action_outcomes(world):
     db = world
     first = _dip(db)
