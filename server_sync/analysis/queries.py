@@ -76,16 +76,29 @@ def data_range(db: Database, f: ReportFilter = ReportFilter(),
                  for fn in ("MIN", "MAX"))
 
 
+def _newest(key: str) -> str:
+    """The register's rows that are the newest version of their `key` ("id", or "id, scale"):
+    one row per key, grouped by the database. Kiosks' answers add a row per unknown version, so
+    the register can hold many times more rows than a report names; reading them all (and parsing
+    each one's wording) made every report slower as it filled, for rows the newest one overrides."""
+    on = " AND ".join(f"q.{k} = n.{k}" for k in key.split(", "))
+    return (f"SELECT q.id, q.version, q.scale, q.audience, q.text FROM question q"
+            f" JOIN (SELECT {key}, MAX(version) AS version FROM question GROUP BY {key}) n"
+            f" ON {on} AND q.version = n.version ORDER BY q.id, q.version")
+
+
+def _wording(text: str | None) -> dict:
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        return {}
+
+
 def questions(db: Database) -> dict[str, dict]:
     """Questions known to the store (newest version wins) and any only seen in the rollups."""
     out: dict[str, dict] = {}
-    for qid, version, scale, audience, text in db.execute_sql(
-            "SELECT id, version, scale, audience, text FROM question ORDER BY id, version"):
-        try:
-            wording = json.loads(text or "{}")
-        except ValueError:
-            wording = {}
-        out[qid] = {"id": qid, "version": version, "scale": scale, "audience": audience, "text": wording}
+    for qid, version, scale, audience, text in db.execute_sql(_newest("id")):
+        out[qid] = {"id": qid, "version": version, "scale": scale, "audience": audience, "text": _wording(text)}
     for qid, audience, scale in db.execute_sql(
             "SELECT DISTINCT question_id, audience, scale FROM rollup_monthly"):
         out.setdefault(qid, {"id": qid, "version": None, "scale": scale, "audience": audience, "text": {}})
@@ -95,15 +108,8 @@ def questions(db: Database) -> dict[str, dict]:
 def earlier_versions(db: Database) -> dict[tuple[str, str], dict]:
     """(question, scale) -> the newest version of the question on that scale (version, text):
     what a series of an earlier scale is called in a report."""
-    out: dict[tuple[str, str], dict] = {}
-    for qid, version, scale, text in db.execute_sql(
-            "SELECT id, version, scale, text FROM question ORDER BY id, version"):
-        try:
-            wording = json.loads(text or "{}")
-        except ValueError:
-            wording = {}
-        out[(qid, scale)] = {"version": version, "text": wording}
-    return out
+    return {(qid, scale): {"version": version, "text": _wording(text)}
+            for qid, version, scale, _audience, text in db.execute_sql(_newest("id, scale"))}
 
 
 def site_names(db: Database) -> dict[str, str]:

@@ -13,6 +13,10 @@ from server_sync.cli import central_store
 from server_sync.commands._argtypes import nonblank_name
 
 
+def _now() -> datetime:
+    return datetime.now(timezone.utc)            # tests pin it
+
+
 def add_parser(sub, common) -> None:
     p = sub.add_parser("digest", parents=[common], help="the weekly digest by e-mail",
                        description="Each person with an e-mail address (kiosk-central user email) gets, for "
@@ -30,11 +34,10 @@ def add_parser(sub, common) -> None:
 
 def run_send(args: argparse.Namespace) -> int:
     from server_sync.exc import CentralConfigError
-    from server_sync.notify.digest import already_sent, send, week_of
+    from server_sync.notify.digest import already_sent, send, user_week
     from server_sync.web.people import require_user
     from server_sync.workflow.people import with_email
-    now = datetime.now(timezone.utc)
-    period = week_of(now)[0]
+    now = _now()
     with central_store(args, existing=True) as db:
         readers = with_email(db)
         if args.user is not None:   # a name that is nobody's is a mistake, not "everyone"
@@ -45,8 +48,13 @@ def run_send(args: argparse.Namespace) -> int:
                                          + ("" if user.disabled else
                                             f" (set one: kiosk-central user email {user.name} ADDRESS)"))
             readers = [(u, to) for u, to in readers if u.name == user.name]
-        # Whose digest of this week went already (said below: "0 queued" alone looked like a fault).
-        went = [] if args.force or args.dry_run else [u.name for u, _to in readers if already_sent(db, u, period)]
+        # Whose digest of this week went already (said below: "0 queued" alone looked like a fault),
+        # by the week it was for: each person's week is their sites' days (digest.week_of).
+        went: dict[str, list[str]] = {}
+        for u, _to in readers if not (args.force or args.dry_run) else []:
+            period = user_week(db, u, now)
+            if already_sent(db, u, period):
+                went.setdefault(period, []).append(u.name)
         failed: list[tuple[str, str]] = []
         digests = send(db, now, dry_run=args.dry_run, only=args.user, force=args.force, failed=failed)
     if args.json:
@@ -60,8 +68,8 @@ def run_send(args: argparse.Namespace) -> int:
             print(f"digest {d.period} queued for {d.user} <{d.to}> ({len(d.sites)} site(s), {d.language})")
     if not args.dry_run:
         print(f"{len(digests)} digest(s) queued; `kiosk-central notify run` sends them")
-        if went:
-            print(f"the digest for {period} went already to {', '.join(went)}; --force queues it again")
+        for period, names in sorted(went.items()):
+            print(f"the digest for {period} went already to {', '.join(names)}; --force queues it again")
     if args.user is not None and not digests and not went and not any(
             what == f"no digest for {args.user}" for what, _why in failed):
         print(f"{args.user} sees no site: no digest to send")

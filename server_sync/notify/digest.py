@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 from peewee import Database
 
 from server_sync.analysis import chain_report
 from server_sync.analysis.queries import ReportFilter
+from server_sync.central.registry import site_zones
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.report.alert_text import alert_text
@@ -61,12 +62,33 @@ class Digest:
         return d
 
 
-def week_of(now: datetime) -> tuple[str, str, str]:
-    """(ISO week, first day, last day) of the last complete 7 days before `now` (UTC date)."""
-    last = now.astimezone(timezone.utc).date() - timedelta(days=1)
+def week_of(db: Database, sites: Iterable[str], now: datetime) -> tuple[str, str, str]:
+    """(ISO week, first day, last day) of the last 7 days complete at `now` at every one of `sites`,
+    in the sites' own days (workflow.alerts.site_todays), as the report counts their answers and
+    the workflow dates alerts and actions. UTC's date was a day behind in Stockholm from midnight
+    to 01:00: a digest sent then covered Sunday to Saturday, without the week's Sunday. Sites in
+    zones whose dates differ at `now` take the earliest: a week still running somewhere is not
+    complete."""
+    todays = workflow_alerts.site_todays(db, sites, now)
+    at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    today = date.fromisoformat(min(todays.values())) if todays else at.astimezone(timezone.utc).date()
+    last = today - timedelta(days=1)
     first = last - timedelta(days=DAYS - 1)
     y, w, _ = last.isocalendar()
     return f"{y}-W{w:02d}", first.isoformat(), last.isoformat()
+
+
+def user_week(db: Database, user: User, now: datetime) -> str:
+    """The ISO week of `user`'s digest at `now` (week_of their sites): what `digest_sent` records."""
+    return week_of(db, scope_of(db, user).sites, now)[0]
+
+
+def closed_since(db: Database, closed: list[dict[str, Any]], first: str) -> list[dict[str, Any]]:
+    """The `closed` actions closed on or after the day `first` at their site (its zone: closed_at
+    is UTC), i.e. in the week or since it ended."""
+    zones = site_zones(db, {a["site_id"] for a in closed})
+    return [a for a in closed if a["closed_at"] and chain_report.utc_instant(a["closed_at"]).astimezone(
+        zones[a["site_id"]]).date().isoformat() >= first]
 
 
 def figures(db: Database, user: User, now: datetime) -> dict[str, Any] | None:
@@ -74,7 +96,7 @@ def figures(db: Database, user: User, now: datetime) -> dict[str, Any] | None:
     scope = scope_of(db, user)
     if not scope.sites:
         return None
-    period, first, last = week_of(now)
+    period, first, last = week_of(db, scope.sites, now)
     sites = () if scope.everything else tuple(sorted(scope.sites))
     report = chain_report.build(db, ReportFilter(sites, date_from=first, date_to=last), now=now)
     changes = {tr["question_id"]: tr["change"] for tr in report["trends"]}
@@ -96,9 +118,7 @@ def figures(db: Database, user: User, now: datetime) -> dict[str, Any] | None:
             "top_reasons": [{"reason": r["reason"], "n": r["n"], "share": r["share"]}
                             for r in (drivers.get(q) or {}).get("pareto", [])[:TOP_REASONS]]})
     visible = sorted(scope.sites)
-    week_start = datetime.fromisoformat(first)
-    completed = [a for a in workflow_actions.list_actions(db, sites=visible, state="closed", now=now)
-                 if a["closed_at"] and datetime.fromisoformat(a["closed_at"]) >= week_start]
+    completed = closed_since(db, workflow_actions.list_actions(db, sites=visible, state="closed", now=now), first)
     return {
         "period": period, "from": first, "to": last, "sites": visible, "everything": scope.everything,
         "questions": questions,
@@ -197,7 +217,7 @@ def _attempt(failed: list[tuple[str, str]] | None, what: str, step: Callable[...
 def _send_one(db: Database, user: User, to: str, now: datetime, dry_run: bool, force: bool) -> Digest | None:
     """The person's digest, queued (unless `dry_run`) and recorded as sent this week; None when
     there is nothing to send or it went already."""
-    period = week_of(now)[0]
+    period = user_week(db, user, now)
     if not force and not dry_run and already_sent(db, user, period):
         return None
     digest = compose(db, user, to, now)

@@ -32,7 +32,7 @@ from server_sync.central.db import connect
 from server_sync.central.dialect import POSTGRES, SQLITE, dialect_of
 from server_sync.web import api, audit, live, render, sessions
 from server_sync.web.cache import FiguresCache
-from server_sync.web.guard import COOKIE, WebState, error_page, page, public, refusal_page, server_fault
+from server_sync.web.guard import WebState, error_page, page, public, refusal_page, server_fault, session_token
 from server_sync.web.pages import account, admin, comments, fleet, lists, overview, site, sites, workflow
 from server_sync.web.scope import scope_of
 
@@ -75,7 +75,7 @@ async def live_stream(request: Request) -> Response:
     state: WebState = request.app.state.web
     # Reading the session here is not activity: an open page must not keep it alive.
     policy = dataclasses.replace(state.policy, touch_every=state.policy.idle * 1000)
-    token = request.cookies.get(COOKIE)
+    token = session_token(request, state)
 
     def who():
         s = sessions.load(state.db, token, policy)

@@ -44,6 +44,11 @@ from server_sync.web.scope import NotVisible, Scope, scope_of
 log = logging.getLogger(__name__)
 
 COOKIE = "kp_session"
+# The session cookie's name when cookies are Secure: a `__Host-` cookie is accepted by browsers
+# only when it is Secure, has Path=/ and no Domain, so a sibling subdomain (shop.example setting
+# Domain=.example) can neither plant nor shadow it. Plain HTTP (local use, tests) keeps COOKIE:
+# browsers refuse the prefix there.
+HOST_COOKIE = "__Host-" + COOKIE
 LIVE_HEADER = "x-kundpuls-live"          # a page refreshing its live parts (not a person's click)
 EXPORT_FORMATS = ("csv", "json", "report")
 # Where a person with a one-time password may go before choosing their own.
@@ -165,12 +170,27 @@ def _secure(request: Request, state: WebState) -> bool:
     return state.secure_cookies if state.secure_cookies is not None else request.url.scheme == "https"
 
 
+def cookie_name(request: Request, state: WebState) -> str:
+    """The session cookie's name for this request: HOST_COOKIE when cookies are Secure, else COOKIE."""
+    return HOST_COOKIE if _secure(request, state) else COOKIE
+
+
+def session_token(request: Request, state: WebState | None = None) -> str | None:
+    """The session token the request carries, under the one name its security allows: over TLS
+    only the `__Host-` cookie counts (a plain-named one may have been planted by a sibling
+    subdomain), over plain HTTP only the plain one. `state`: the app's (request.app.state.web)."""
+    return request.cookies.get(cookie_name(request, state or request.app.state.web))
+
+
 def set_session_cookie(response: Response, request: Request, state: WebState, token: str) -> None:
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", secure=_secure(request, state), path="/")
+    secure = _secure(request, state)
+    # No Domain, Path=/, Secure: what a `__Host-` cookie must have.
+    response.set_cookie(cookie_name(request, state), token, httponly=True, samesite="lax", secure=secure, path="/")
 
 
 def clear_session_cookie(response: Response, request: Request, state: WebState) -> None:
-    response.delete_cookie(COOKIE, httponly=True, samesite="lax", secure=_secure(request, state), path="/")
+    response.delete_cookie(cookie_name(request, state), httponly=True, samesite="lax", secure=_secure(request, state),
+                           path="/")
 
 
 def error_page(request: Request, status: int, lang: str = "en", message: str | None = None) -> Response:
@@ -238,7 +258,7 @@ def visitor_language(request: Request) -> str:
     moving its idle clock: a mistyped address is no work). Reads the database only when there is
     a cookie."""
     person = None
-    if request.cookies.get(COOKIE):
+    if session_token(request):
         session = _load_session(request, request.app.state.web, touch=False)
         request.state.session = session                  # error_page shows the navigation
         person = session.user if session is not None else None
@@ -250,7 +270,7 @@ async def refusal_page(request: Request, status: int) -> Response:
     in English, needs no language)."""
     if request.url.path.startswith("/api/"):
         return error_page(request, status)
-    lang = await run_in_threadpool(visitor_language, request) if request.cookies.get(COOKIE) else \
+    lang = await run_in_threadpool(visitor_language, request) if session_token(request) else \
         visitor_language(request)
     return error_page(request, status, lang)
 
@@ -289,7 +309,7 @@ def _load_session(request: Request, state: WebState, touch: bool = True) -> sess
         # not a person at work, so it still expires.
         from dataclasses import replace
         policy = replace(policy, touch_every=policy.idle * 1000)
-    return sessions.load(state.db, request.cookies.get(COOKIE), policy)
+    return sessions.load(state.db, session_token(request, state), policy)
 
 
 def _authorise(request: Request, admin_only: bool) -> Visit | Response:

@@ -304,7 +304,7 @@ def test_session_cookie_flags_and_headers(web, clients):
 
 
 def test_over_tls_the_cookie_is_secure(web, broker_ca, tmp_path):
-    """`--certfile/--keyfile`: HTTPS, the session cookie Secure, HSTS (TLS is the server's, not
+    """`--certfile/--keyfile`: HTTPS, the session cookie Secure and `__Host-` prefixed, HSTS (TLS is the server's, not
     the database's: one engine is enough)."""
     if web.engine != "sqlite":
         pytest.skip("checked against the SQLite store")
@@ -315,7 +315,10 @@ def test_over_tls_the_cookie_is_secure(web, broker_ca, tmp_path):
         r = c.get("/")
         assert r.status_code == 200 and r.headers["strict-transport-security"].startswith("max-age=")
         fresh = httpx.Client(base_url=server.url, verify=ssl.create_default_context(cafile=str(broker_ca.ca_file)))
-        assert "; Secure" in fresh.get("/login").headers["set-cookie"]
+        cookie = fresh.get("/login").headers["set-cookie"]
+        # `__Host-`: Secure, Path=/, no Domain; a sibling subdomain cannot plant or shadow it.
+        assert cookie.startswith("__Host-kp_session=") and "; Secure" in cookie and "domain" not in cookie.lower()
+        assert "__Host-kp_session" in c.cookies and "kp_session" not in c.cookies    # signed in with it
     finally:
         server.stop()
 

@@ -17,8 +17,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.web import audit, filters, render, sessions
-from server_sync.web.guard import (COOKIE, UNSAVED, PageResult, Visit, WebState, clear_session_cookie, client_address,
-                                   error_page, form, page, page_language, public, set_session_cookie)
+from server_sync.web.guard import (UNSAVED, PageResult, Visit, WebState, clear_session_cookie, client_address,
+                                   error_page, form, page, page_language, public, session_token,
+                                   set_session_cookie)
 from server_sync.web.people import set_language, set_password
 from server_sync.web.queries import scope_names
 
@@ -62,7 +63,7 @@ async def login_page(request: Request) -> Response:
     state: WebState = request.app.state.web
 
     def run() -> Response:
-        session = sessions.load(state.db, request.cookies.get(COOKIE), state.policy)
+        session = sessions.load(state.db, session_token(request, state), state.policy)
         if session is not None and session.user is not None:
             return RedirectResponse("/", status_code=303)
         if session is None:
@@ -79,7 +80,7 @@ async def login_submit(request: Request) -> Response:
     fields = dict(await request.form())
 
     def run() -> Response:
-        pre = sessions.load(state.db, request.cookies.get(COOKIE), state.policy)
+        pre = sessions.load(state.db, session_token(request, state), state.policy)
         if not sessions.csrf_ok(pre, fields.get("csrf_token")):
             lang = page_language(request, pre.user if pre is not None else None)
             return error_page(request, 403, lang, render.text("csrf_refused", lang))
