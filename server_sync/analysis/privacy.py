@@ -8,6 +8,20 @@ count never shown, and any figure that would let it be worked out (a daily point
 a site's reasons) goes with it. No customer score is ever attributed to an employee: answers
 carry no person at all.
 
+Leaving the small groups out is not enough where the report also shows what they are part of:
+the chain's week minus the sites shown is the site left out, and the week minus its days shown is
+the day left out. So wherever parts of a shown total are left out, the parts left out together
+must hold at least `min_group` answers too; if they hold fewer, the smallest parts still shown
+are left out with them until they do (complementary suppression: Cox 1980, "Suppression
+methodology and statistical disclosure control", J. Amer. Statist. Assoc. 75:377-385; Hundepool
+et al. 2012, Statistical Disclosure Control, Wiley, ch. 4). The totals and their parts here:
+the chain's (or the report's sites') total and its sites, and the pulse's sites; each site and
+its kiosks; the period and its ISO weeks, each week and its days; each weekday and its hours in
+the heatmap (a weekday's total is its days'). A week-on-week change whose earlier week is left
+out goes too. What this does not cover: differences between two reports over periods a day
+apart, or between a report's site figure and the BI views' days of that site (the views leave
+out the site's small days; the figure counts them), docs/privacy.md says so.
+
 `protect_employees` applies the rule to a built report (analysis.chain_report), the one place
 every report, export and web page goes through; the BI views apply the same rule in SQL
 (migration m0012). Pure.
@@ -15,8 +29,11 @@ every report, export and web page goes through; the BI views apply the same rule
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date, timedelta
+from typing import Any, Callable, Iterable, Sequence
 
+from server_sync.analysis.pulse import correlation
+from server_sync.analysis.trends import week_start
 from server_sync.exc import CentralConfigError
 
 MIN_EMPLOYEE_GROUP = 5
@@ -51,9 +68,40 @@ def _blank(metrics: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def complementary(ns: Sequence[int | None], min_group: int, left_out: Iterable[int] = ()) -> set[int]:
+    """The positions of a shown total's parts (their answer counts `ns`, None: already left out)
+    to leave out: `left_out`, those under `min_group`, and, while the parts left out hold some
+    but fewer than `min_group` answers together, the smallest still shown (the earliest of
+    equals)."""
+    out = set(left_out) | {i for i, n in enumerate(ns) if n is not None and 0 < n < min_group}
+    shown = sorted((n, i) for i, n in enumerate(ns) if n and i not in out)
+    while 0 < sum(ns[i] or 0 for i in out) < min_group and shown:
+        out.add(shown.pop(0)[1])
+    return out
+
+
+def _left_out(rows: list[dict], min_group: int, key: Callable[[dict], Any] = lambda r: None,
+              whole: bool = False) -> list[dict]:
+    """`rows` without their left-out parts: each group of rows with the same `key` is one
+    total's parts; `whole`: all of them together are another's (a period's days, each week's
+    too). Leaving out more of one total's parts never gives away another's: every part still
+    shown holds at least `min_group` answers."""
+    ns = [row.get("n") for row in rows]
+    groups: dict[Any, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(key(row), []).append(i)
+    drop: set[int] = set()
+    for members in groups.values():
+        drop |= {members[j] for j in complementary([ns[i] for i in members], min_group)}
+    if whole:
+        drop = complementary(ns, min_group, drop)
+    return [row for i, row in enumerate(rows) if i not in drop]
+
+
 def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROUP) -> dict[str, Any]:
-    """`report` with every employee figure of a group under `min_group` answers left out (a
-    list row) or blanked (a single figure); `report["filters"]["min_employee_group"]` says so."""
+    """`report` with every employee figure of a group under `min_group` answers, or one that the
+    figures shown would give away by difference, left out (a list row) or blanked (a single
+    figure); `report["filters"]["min_employee_group"]` says so."""
     check_min_group(min_group)
     employee = {q["id"] for q in report.get("questions", []) if q.get("audience") == "employee"}
     report.setdefault("filters", {})["min_employee_group"] = min_group
@@ -64,17 +112,29 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
         return row.get("question_id") in employee
 
     report["summary"] = [_blank(r) if emp(r) and _small(r, min_group) else r for r in report.get("summary", [])]
-    for key in ("sites", "kiosks", "ranking"):
-        report[key] = [r for r in report.get(key, []) if not (emp(r) and _small(r, min_group))]
+    shown_sites = {(r["question_id"], r["site_id"]) for r in
+                   _left_out([r for r in report.get("sites", []) if emp(r)], min_group, key=lambda r: r["question_id"])}
+    for key in ("sites", "ranking"):
+        report[key] = [r for r in report.get(key, []) if not emp(r) or (r["question_id"], r["site_id"]) in shown_sites]
+    kiosks = [r for r in report.get("kiosks", []) if not emp(r) or (r["question_id"], r["site_id"]) in shown_sites]
+    kept = {id(r) for r in _left_out([r for r in kiosks if emp(r)], min_group,
+                                     key=lambda r: (r["question_id"], r["site_id"]))}
+    report["kiosks"] = [r for r in kiosks if not emp(r) or id(r) in kept]
     for trend in report.get("trends", []):
         if trend.get("question_id") in employee:
-            trend["daily"] = [d for d in trend.get("daily", []) if not _small(d, min_group)]
-            trend["weekly"] = [w for w in trend.get("weekly", []) if not _small(w, min_group)]
+            weeks = _left_out(trend.get("weekly", []), min_group)
+            shown_weeks = {w["from"] for w in weeks}
+            days = [d for d in trend.get("daily", []) if _week(d["date"]) in shown_weeks]
+            trend["daily"] = _left_out(days, min_group, key=lambda d: _week(d["date"]), whole=True)
+            for w in weeks:
+                earlier = (date.fromisoformat(w["from"]) - timedelta(days=7)).isoformat()
+                if w.get("change") is not None and earlier not in shown_weeks:
+                    w["change"] = None          # the test's figures would show the week left out
+            trend["weekly"] = weeks
             _protect_change(trend.get("change"), min_group)
     for cells in report.get("heatmap", []):
         if cells.get("question_id") in employee:
-            cells["cells"] = [c for c in cells.get("cells", []) if not _small(c, min_group)]
-    shown_sites = {(r["question_id"], r["site_id"]) for r in report.get("sites", [])}
+            cells["cells"] = _left_out(cells.get("cells", []), min_group, key=lambda c: c["weekday"], whole=True)
     chain_n = {r["question_id"]: r.get("n") for r in report.get("summary", [])}
     for drivers in report.get("drivers", []):
         q = drivers.get("question_id")
@@ -86,11 +146,25 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
         if action.get("question_id") in employee:
             _protect_change(action, min_group)
     pulse = report.get("pulse") or {}
-    for site in pulse.get("sites", []):
-        if _small(site.get("employee") or {}, min_group):
-            site["employee"] = _blank(site.get("employee") or {})
-    pulse["min_n"] = max(pulse.get("min_n") or 0, min_group)
+    sites = pulse.get("sites", [])
+    hide = complementary([(s.get("employee") or {}).get("n") for s in sites], min_group)
+    min_n = max(pulse.get("min_n") or 0, min_group)
+    # Did a site that entered the correlation (both sides from at least min_n answers) go?
+    entered = any(min((sites[i].get("employee") or {}).get("n") or 0, (sites[i].get("customer") or {}).get("n") or 0)
+                  >= min_n for i in hide)
+    for i in hide:
+        sites[i]["employee"] = _blank(sites[i].get("employee") or {})
+    if entered:
+        # Then r is of the rest, from their figures as shown (rounded as shown).
+        pulse["correlation"] = correlation(((s["employee"].get("value"), s["employee"].get("n"),
+                                             s["customer"].get("value"), s["customer"].get("n")) for s in sites),
+                                           min_n)
+    pulse["min_n"] = min_n
     return report
+
+
+def _week(day: str) -> str:
+    return week_start(date.fromisoformat(day)).isoformat()
 
 
 def _protect_change(change: dict[str, Any] | None, min_group: int) -> None:

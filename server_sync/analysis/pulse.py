@@ -7,7 +7,7 @@ employee side that of its employee questions; only sites with both enter the cor
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from server_sync.analysis.metrics import Tally, happy_index
 from server_sync.analysis.stats import pearson
@@ -15,16 +15,24 @@ from server_sync.analysis.stats import pearson
 
 def pulse(customer: Mapping[str, Tally], employee: Mapping[str, Tally], names: Mapping[str, str] | None = None,
           min_n: int = 5) -> dict:
-    sites = []
-    xs, ys = [], []
+    sites, points = [], []
     for site in sorted(set(customer) | set(employee)):
         c, e = happy_index(customer.get(site, Tally("smiley4"))), happy_index(employee.get(site, Tally("smiley4")))
         sites.append({"site_id": site, "name": (names or {}).get(site, site), "customer": c.as_dict(),
                       "employee": e.as_dict()})
-        if c.value is not None and e.value is not None and c.n >= min_n and e.n >= min_n:
-            xs.append(e.value)
-            ys.append(c.value)
+        points.append((e.value, e.n, c.value, c.n))
+    return {"sites": sites, "correlation": correlation(points, min_n), "min_n": min_n}
+
+
+def correlation(points: Iterable[tuple[float | None, int | None, float | None, int | None]], min_n: int) -> dict | None:
+    """Pearson r of the employee and the customer index over the sites' (employee value, its n,
+    customer value, its n) where both have a value from at least `min_n` answers."""
+    xs, ys = [], []
+    for e, e_n, c, c_n in points:
+        if e is not None and c is not None and (e_n or 0) >= min_n and (c_n or 0) >= min_n:
+            xs.append(e)
+            ys.append(c)
     corr = pearson(xs, ys)
     if corr:
         corr = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in corr.items()}
-    return {"sites": sites, "correlation": corr, "min_n": min_n}
+    return corr

@@ -1,16 +1,20 @@
 """The employee pulse only for groups of at least five answers (or the centre's higher setting),
 in every place employee figures appear: every section of the report and its CSV, the views for
-BI tools, on SQLite and PostgreSQL. Customer figures are untouched."""
+BI tools, on SQLite and PostgreSQL; and no small group worked out by difference from the figures
+shown (a total minus its parts shown). Customer figures are untouched."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from server_sync.analysis import chain_report
-from server_sync.analysis.privacy import check_min_group
+from server_sync.analysis.privacy import check_min_group, protect_employees
+from server_sync.analysis.pulse import correlation
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central.setting import set_setting
 from server_sync.cli import main
@@ -64,20 +68,65 @@ def employee_rows(report: dict) -> list:
     return out
 
 
+def given_away(report: dict, min_group: int = 5) -> list:
+    """What the figures shown give away by difference: for every shown total of an employee
+    question whose parts are shown too, the total minus its parts shown, where that is a group
+    of some but fewer than `min_group` answers (what an analyst with a calculator would find)."""
+    out = []
+    employee = {q["id"] for q in report["questions"] if q["audience"] == "employee"}
+
+    def check(where, total, parts):
+        if total is not None and 0 < total - sum(parts) < min_group:
+            out.append((where, total, sum(parts)))
+    for s in report["summary"]:
+        q = s["question_id"]
+        if q not in employee:
+            continue
+        total = s["n"]
+        sites = {r["site_id"]: r["n"] for r in report["sites"] if r["question_id"] == q}
+        check(("sites", q), total, sites.values())
+        check(("ranking", q), total, [r["n"] for r in report["ranking"] if r["question_id"] == q])
+        for site, n in sites.items():
+            check(("kiosks", q, site), n, [k["n"] for k in report["kiosks"] if (k["question_id"], k["site_id"]) == (q, site)])
+        trend = next(t for t in report["trends"] if t["question_id"] == q)
+        check(("weeks", q), total, [w["n"] for w in trend["weekly"]])
+        check(("days", q), total, [d["n"] for d in trend["daily"]])
+        for w in trend["weekly"]:
+            check(("days of", w["week"]), w["n"], [d["n"] for d in trend["daily"] if _week(d["date"]) == w["from"]])
+        cells = next((h["cells"] for h in report["heatmap"] if h["question_id"] == q), [])
+        check(("heatmap", q), total, [c["n"] for c in cells])
+        days = {d["date"]: d["n"] for d in trend["daily"]}
+        period = [date.fromisoformat(report["period"]["from"]) + timedelta(days=i) for i in range(report["period"]["days"])]
+        for wd in range(7):
+            dates = [d.isoformat() for d in period if d.weekday() == wd]
+            if dates and all(d in days for d in dates):          # the weekday's total is shown
+                check(("heatmap", q, wd), sum(days[d] for d in dates), [c["n"] for c in cells if c["weekday"] == wd])
+    if len(employee) == 1 and report.get("pulse"):
+        total = next(s["n"] for s in report["summary"] if s["question_id"] in employee)
+        check(("pulse",), total, [s["employee"]["n"] for s in report["pulse"]["sites"] if s["employee"]["n"]])
+    return out
+
+
+def _week(day: str) -> str:
+    d = date.fromisoformat(day)
+    return (d - timedelta(days=d.weekday())).isoformat()
+
+
 def test_every_section_of_the_report_leaves_small_employee_groups_out(chain):
     report = chain_report.build(chain, WEEK, now=NOW)
     rows = employee_rows(report)
     assert all(n is None or n >= 5 for _key, _where, n in rows), rows
-    assert ("summary", None, 11) in rows                          # the chain's week: 11 answers
-    assert ("sites", "s1", 9) in rows and not any(r[:2] == ("sites", "s2") for r in rows)
-    # The chain's Thursday: s1's six and s2's two; Wednesday's three are left out.
-    assert ("daily", "2026-11-19", 8) in rows and not any(r[:2] == ("daily", "2026-11-18") for r in rows)
-    assert ("heatmap", (3, 20), 8) in rows and not any(r[:2] == ("heatmap", (2, 20)) for r in rows)
-    assert ("drivers", "s1", None) in rows and ("drivers", "s2", None) not in rows
+    assert given_away(report) == []
+    # The chain's week: 11 answers, shown. s2's two are left out, and so is s1 (its nine would
+    # give s2's two away: 11 - 9); Wednesday's three likewise take Thursday's eight with them,
+    # in the daily trend and in the heatmap. The week's figure stays.
+    assert rows == [("summary", None, 11), ("weekly", "2026-W47", 11)]
     pulse_sites = {s["site_id"]: s["employee"] for s in report["pulse"]["sites"]}
-    assert pulse_sites["s1"]["n"] == 9 and pulse_sites["s2"] == {
+    assert pulse_sites["s2"] == {
         "n": None, "suppressed": True, "value": None, "low": None, "high": None, "small": True} | pulse_sites["s2"]
-    assert pulse_sites["s2"]["value"] is None and report["filters"]["min_employee_group"] == 5
+    assert pulse_sites["s1"]["n"] is None and pulse_sites["s1"]["value"] is None
+    assert report["filters"]["min_employee_group"] == 5
+    assert all(d["sites"] == [] for d in report["drivers"] if d["question_id"] == "pulse")
     # The customer figures of the same sites are all there.
     assert {r["site_id"] for r in report["sites"] if r["question_id"] == "visit"} == {"s1", "s2"}
     # What is left out is not in the CSV either.
@@ -109,9 +158,9 @@ def test_one_small_site_alone_shows_no_figure_at_all(chain):
 def test_a_higher_minimum_set_at_the_centre_applies_to_reports_and_views(chain):
     with chain.atomic():
         set_setting(chain, "min_employee_group", "7")
-    rows = employee_rows(chain_report.build(chain, WEEK, now=NOW))
-    assert ("daily", "2026-11-19", 8) in rows and ("sites", "s1", 9) in rows
-    assert not any(r[0] == "heatmap" and r[2] < 7 for r in rows)
+    report = chain_report.build(chain, WEEK, now=NOW)
+    rows = employee_rows(report)
+    assert rows == [("summary", None, 11), ("weekly", "2026-W47", 11)] and given_away(report, 7) == []
     assert chain.execute_sql("SELECT COUNT(*) FROM v_daily_site WHERE audience = 'employee'").fetchone()[0] == 0
     with pytest.raises(CentralConfigError, match="at least 5"):
         chain_report.build(chain, ReportFilter(min_employee_group=4), now=NOW)
@@ -196,3 +245,95 @@ def test_a_minimum_edited_by_hand_is_a_clear_error_naming_the_setting(central_ur
                               now=NOW)["filters"]["min_employee_group"] == 6
     assert main(["--db", central_url, "privacy", "set", "--min-employee-group", "6"]) == 0
     assert chain_report.build(chain, WEEK, now=NOW)["filters"]["min_employee_group"] == 6
+
+
+def test_groups_large_enough_stay_shown_and_nothing_small_can_be_worked_out(central_db):
+    """Three stores, one with two kiosks: the small groups and just enough of the others to cover
+    them are left out, the rest stays (the rule does not blank everything)."""
+    db = central_db
+    add_site(db, "s1", kiosks=2)
+    for site in ("s2", "s3"):
+        add_site(db, site)
+    add_question(db)
+    add_question(db, "pulse", audience="employee")
+    rows = (pulse("s1", 18, 19, [1, 2, 2])                                            # Wed: s1-k1 3
+            + pulse("s1", 19, 19, [4, 3, 4, 2]) + [dict(r, kiosk_id="s1-k2") for r in pulse("s1", 19, 19, [3, 3])]
+            + pulse("s2", 19, 19, [1, 1])                                               # Thu: s2 2
+            + pulse("s3", 19, 19, [4, 4, 3, 3, 4, 2, 3]) + pulse("s3", 20, 19, [3, 4, 4, 2, 3]))   # s3 7 + 5 (Fri)
+    commit(db, rows)
+    report = chain_report.build(db, ReportFilter(sites=("s1", "s2", "s3"), date_from="2026-11-16",
+                                                 date_to="2026-11-22"), now=NOW)
+    shown = employee_rows(report)
+    assert given_away(report) == [] and all(n is None or n >= 5 for *_w, n in shown)
+    # s2's two need more than s2 to hide them: s1 (the smallest shown, 9) goes with them; s3's 12
+    # stay, and the 23 - 12 = 11 they leave are two stores together. s1's kiosks go with s1.
+    assert [r for r in shown if r[0] in ("summary", "sites", "kiosks")] == [
+        ("summary", None, 23), ("sites", "s3", 12), ("kiosks", "s3", 12)]
+    # Wednesday's three take Friday's five with them (8 together); Thursday's 15 stay.
+    assert [r for r in shown if r[0] in ("daily", "heatmap")] == [("daily", "2026-11-19", 15), ("heatmap", (3, 20), 15)]
+    pulse_sites = {s["site_id"]: s["employee"]["n"] for s in report["pulse"]["sites"]}
+    assert pulse_sites == {"s1": None, "s2": None, "s3": 12}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.sampled_from(["k1", "k2"]),
+                          st.integers(0, 13), st.sampled_from([8, 12, 19]), st.integers(1, 6)), min_size=1, max_size=30),
+       st.sampled_from([5, 7]))
+def test_no_small_group_is_given_away_by_any_difference_in_any_chain(groups, min_group):
+    """Random chains (store, kiosk, day of a two-week period, hour, answers), as the report
+    shows them: after the rule, no difference between a shown total and its shown parts is a
+    group under the minimum, and every employee figure left shows at least the minimum."""
+    first = date(2026, 11, 16)
+    tally: dict = {}
+    for site, kiosk, day, hour, n in groups:
+        key = (site, kiosk, (first + timedelta(days=day)).isoformat(), hour)
+        tally[key] = tally.get(key, 0) + n
+
+    def total(pred) -> int:
+        return sum(n for k, n in tally.items() if pred(*k))
+
+    def row(n: int, **kw) -> dict:
+        return dict(kw, n=n, value=50.0, question_id="pulse")
+    sites = sorted({k[0] for k in tally})
+    days = sorted({k[2] for k in tally})
+    weeks = sorted({_week(d) for d in days})
+    report = {
+        "questions": [{"id": "pulse", "audience": "employee"}],
+        "period": {"from": first.isoformat(), "days": 14},
+        "summary": [row(total(lambda *k: True))],
+        "sites": [row(total(lambda s, *k: s == site), site_id=site) for site in sites],
+        "ranking": [row(total(lambda s, *k: s == site), site_id=site, rank=None) for site in sites],
+        "kiosks": [row(total(lambda s, k, *r: (s, k) == (site, kiosk)), site_id=site, kiosk_id=kiosk)
+                   for site in sites for kiosk in ("k1", "k2") if total(lambda s, k, *r: (s, k) == (site, kiosk))],
+        "trends": [{"question_id": "pulse", "change": None,
+                    "daily": [{"date": d, "n": total(lambda s, k, dd, h: dd == d)} for d in days],
+                    "weekly": [{"week": w, "from": w, "n": total(lambda s, k, dd, h: _week(dd) == w), "change": {}}
+                               for w in weeks]}],
+        "heatmap": [{"question_id": "pulse", "cells": [
+            {"weekday": wd, "hour": h, "n": total(lambda s, k, dd, hh: date.fromisoformat(dd).weekday() == wd and hh == h)}
+            for wd in range(7) for h in (8, 12, 19)
+            if total(lambda s, k, dd, hh: date.fromisoformat(dd).weekday() == wd and hh == h)]}],
+        "drivers": [], "actions": [],
+        "pulse": {"sites": [{"site_id": site, "customer": {"value": 60.0, "n": 50},
+                             "employee": {"value": 50.0, "n": total(lambda s, *k: s == site)}} for site in sites],
+                  "correlation": None, "min_n": 5},
+    }
+    protected = protect_employees(report, min_group)
+    assert given_away(protected, min_group) == []
+    assert all(n is None or n >= min_group for *_w, n in employee_rows(protected))
+
+
+def test_a_store_left_out_of_the_pulse_is_left_out_of_its_correlation_too():
+    """The pulse's r over stores: a store whose employee figure goes (with a small one) no longer
+    counts in r, or r and the others' figures would give its figure away."""
+    values = {"s1": (9, 40.0, 70.0), "s2": (2, 90.0, 20.0), "s3": (12, 55.0, 60.0), "s4": (20, 60.0, 66.0),
+              "s5": (30, 75.0, 81.0)}
+    sites = [{"site_id": s, "customer": {"value": c, "n": 50}, "employee": {"value": e, "n": n}}
+             for s, (n, e, c) in values.items()]
+    everything = correlation([(e, n, c, 50) for n, e, c in values.values()], 5)
+    report = {"questions": [{"id": "pulse", "audience": "employee"}], "summary": [], "sites": [],
+              "pulse": {"sites": sites, "correlation": everything, "min_n": 5}}
+    pulse = protect_employees(report, 5)["pulse"]
+    assert [s["site_id"] for s in pulse["sites"] if s["employee"]["n"]] == ["s3", "s4", "s5"]
+    assert pulse["correlation"] == correlation([(e, n, c, 50) for n, e, c in list(values.values())[2:]], 5)
+    assert pulse["correlation"] != everything and pulse["correlation"]["n"] == 3
