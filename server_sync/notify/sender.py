@@ -54,7 +54,7 @@ def deliver_webhooks(db: Database, now: datetime, *, http_post: Callable[..., tu
             queue.record_webhook(db, d, now, "endpoint removed", False, "the endpoint was removed")
             continue
         try:
-            ok, status = http_post(d.endpoint.url, d.body, signed_headers(d.endpoint.secret, int(clock()), d.body))
+            ok, status = http_post(d.endpoint.url, d.body, signed_headers(d.endpoint.secret, int(clock()), str(d.id), d.body))
         except Exception as e:  # noqa: BLE001 - whatever breaks one delivery is its failure, never the worker's
             log.exception("webhook %s: delivery %d", d.endpoint.name, d.id)
             ok, status = False, f"{type(e).__name__}: {e}"

@@ -47,8 +47,17 @@ def receivers():
 
 def test_signature_round_trip_tamper_and_replay():
     secret, body = signing.new_secret(), b'{"a":1}'
-    headers = signing.signed_headers(secret, 1_700_000_000, body)
+    headers = signing.signed_headers(secret, 1_700_000_000, "41", body)
     assert signing.verify(secret, headers, body, now=1_700_000_100)
+    assert not signing.verify(secret, {**headers, signing.DELIVERY_HEADER: "42"}, body, now=1_700_000_100)
+    assert not signing.verify(secret, {k: v for k, v in headers.items() if k != signing.DELIVERY_HEADER}, body,
+                              now=1_700_000_100)
+    # A copy sent again inside the window: refused by a receiver that keeps the ids it took.
+    seen: dict = {}
+    assert signing.verify(secret, headers, body, now=1_700_000_100, seen=seen)
+    assert not signing.verify(secret, headers, body, now=1_700_000_160, seen=seen)
+    later = signing.signed_headers(secret, 1_700_000_400, "42", body)
+    assert signing.verify(secret, later, body, now=1_700_000_420, seen=seen) and set(seen) == {"42"}
     assert not signing.verify(secret, headers, body + b" ", now=1_700_000_100)           # body changed
     assert not signing.verify("other", headers, body, now=1_700_000_100)                 # wrong secret
     assert not signing.verify(secret, headers, body, now=1_700_000_000 + 301)           # replayed later
@@ -121,6 +130,9 @@ def test_webhooks_are_signed_retried_with_backoff_and_recover(central_db, receiv
     now += timedelta(seconds=121)
     assert sender.deliver_webhooks(db, now) == 1           # third try: the receiver is back
     assert len(flaky.got) == 3 and all(signing.verify(b.secret, h, body, now=time.time()) for h, body in flaky.got)
+    # Every try of one delivery carries its id: a receiver that handled the first can tell.
+    assert len({h[signing.DELIVERY_HEADER] for h, _b in flaky.got}) == 1
+    assert flaky.got[0][0][signing.DELIVERY_HEADER] != good.got[0][0][signing.DELIVERY_HEADER]
     state = {d["to"]: (d["state"], d["attempts"]) for d in queue.deliveries(db)}
     assert state == {"slack-office": ("delivered", 1), "teams-region": ("delivered", 3), "nobody-home": ("waiting", 3)}
     for _ in range(queue.MAX_ATTEMPTS):                    # a receiver that never comes back: given up, kept
