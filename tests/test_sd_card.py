@@ -267,7 +267,8 @@ def test_a_database_not_yet_made_reads_empty_and_is_made_by_the_first_write_once
     """A card too full to make the database at all (a first start, or after `kiosk repair` moved
     a damaged one aside): the store reads as an empty kiosk database and refuses a write as
     DiskFull, making nothing; once the disk has room the next write makes it through the same
-    rule (`KioskDatabase._current`): migrated, the kiosk's identity in it, the write stored."""
+    rule (`KioskDatabase._current`): migrated, the kiosk's identity in it, the write stored. A
+    second store started on it meanwhile (the sync agent beside the app) reads that file then."""
     from kiosk import store as kiosk_store
     from kiosk.migrations import LATEST
     from kiosk.store import unshared_uri
@@ -275,6 +276,7 @@ def test_a_database_not_yet_made_reads_empty_and_is_made_by_the_first_write_once
     full = [True]
     monkeypatch.setattr(kiosk_store, "disk_is_full", lambda _path: full[0])
     store = LocalStore(path, kiosk_id=ID, unshared=unshared_uri(path))
+    agent = LocalStore(path, kiosk_id=ID, unshared=unshared_uri(path))
     try:
         assert store.read_only and store.outbox_depth() == 0 and store.get_meta("kiosk.id") is None
         with pytest.raises(DiskFull, match="is full"):
@@ -284,8 +286,29 @@ def test_a_database_not_yet_made_reads_empty_and_is_made_by_the_first_write_once
         store.set_meta("after", "1")
         assert not store.read_only and store.get_meta("after") == "1" and store.get_meta("kiosk.id") == ID
         assert store.db.execute_sql("PRAGMA user_version").fetchone()[0] == LATEST and store.integrity_ok()
+        assert agent.get_meta("after") == "1" and not agent.read_only
     finally:
         store.close()
+        agent.close()
+
+
+def test_a_data_directory_the_full_card_has_no_room_for_is_a_full_disk(tmp_path, monkeypatch):
+    """On a card with no room for a directory (ext4 fails `mkdir` with ENOSPC) the kiosk's
+    services start all the same, as on a card with the directory: the disk is full, nothing
+    damaged, and the store reads as an empty database."""
+    import errno
+    data = tmp_path / "data"
+    make_directory = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        if self == data:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return make_directory(self, *args, **kwargs)
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    with pytest.raises(DiskFull, match="is full"):
+        LocalStore(data / "kiosk.db", kiosk_id=ID)
+    with LocalStore.even_full(data / "kiosk.db", kiosk_id=ID) as store:
+        assert store.read_only and store.outbox_depth() == 0 and not data.exists()
 
 
 def test_a_database_another_kiosk_made_meanwhile_is_not_written_to(tmp_path, monkeypatch):
