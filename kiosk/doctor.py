@@ -46,6 +46,13 @@ class Check:
 def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
     path = cfg.db_path
     if not path.exists():
+        from kiosk.store import disk_is_full
+        if disk_is_full(path):
+            # Not "created when the kiosk first runs": the kiosk runs, but cannot make it yet.
+            return [Check("database", WARN, f"no database yet at {path}, and the disk is full: it cannot be created "
+                                            "until space is freed (see disk). The kiosk runs meanwhile but stores no "
+                                            "answer; the first answer after that creates it (nothing is damaged, no "
+                                            "repair needed)")]
         return [Check("database", WARN, f"no database yet at {path}; it is created when the kiosk first runs")]
     if path.stat().st_size == 0:
         return [Check("database", FAIL, f"{path} is empty (0 bytes): the card lost the database and the kiosk's "

@@ -12,9 +12,11 @@ aside and moved in whole) raises `DamagedDatabase`, a full disk `DiskFull`, with
 always SQLITE_FULL: opening a WAL database that no process holds open must create its
 shared-memory file (-shm), and on a full card that fails as an I/O error (SQLITE_IOERR_SHMSIZE);
 a write-side I/O error on a disk with no room left is taken for what it is, a full disk. The
-commands that only look (`LocalStore.existing`) then read the file as it stands, without a -shm. The kiosk's id is written into the
-database at first start (meta `kiosk.id`); a config that names another id is refused
-(`IdentityError`): answers are never recorded under a wrong identity.
+commands that only look (`LocalStore.existing`) then read the file as it stands, without a -shm;
+the kiosk's services (`LocalStore.even_full`) too, and a database the full card had no room to
+make at all reads as an empty one (`empty_database_uri`) until there is room to make it. The
+kiosk's id is written into the database at first start (meta `kiosk.id`); a config that names
+another id is refused (`IdentityError`): answers are never recorded under a wrong identity.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import shutil
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 from urllib.parse import quote
 
 from peewee import DatabaseError as PeeweeDatabaseError
@@ -218,7 +220,10 @@ def unshared_uri(path: Path | str) -> str | None:
     """A URI that reads the database as it stands on the card, without the -shm file a full
     disk has no room for (SQLite's immutable mode, read only); None when that would not show
     all of it: a WAL that holds commits (a process has the database open, or stopped before it
-    checkpointed)."""
+    checkpointed). A database not made yet (a first start on a full card, or a data directory
+    whose database was moved away) stands as an empty one (`empty_database_uri`)."""
+    if not Path(path).exists():
+        return empty_database_uri()
     wal = Path(f"{path}-wal")
     if wal.exists() and wal.stat().st_size > 0:
         return None
@@ -240,15 +245,42 @@ def card_failure(error: BaseException, path: Path | str) -> StoreError | None:
     return None
 
 
+# A new kiosk database, migrated and empty, in this process's memory (SQLite's memdb VFS: a name
+# that starts with "/" is one database for every connection of the process). It is opened read
+# only, never written, so every store that needs it shares it; `_EMPTY` is the one writable
+# connection, made once and never closed, that keeps it in memory.
+_EMPTY_NAME = f"/kundpuls-not-yet-made-{os.getpid()}"
+_EMPTY: SqliteDatabase | None = None
+_EMPTY_LOCK = threading.Lock()
+
+
+def empty_database_uri() -> str:
+    """A URI that reads as a kiosk database with no rows yet, read only: what a database the
+    full card had no room to make reads as, so the kiosk's services start and look as on a
+    first start, and a write is refused (as DiskFull, see `KioskDatabase.failure`)."""
+    global _EMPTY
+    with _EMPTY_LOCK:
+        if _EMPTY is None:
+            # thread_safe=False: one connection for all threads, not one that dies with its thread.
+            db = SqliteDatabase(f"file:{_EMPTY_NAME}?vfs=memdb", uri=True, thread_safe=False,
+                                check_same_thread=False)
+            db.connect()
+            migrate(db)
+            _EMPTY = db
+    return f"file:{_EMPTY_NAME}?vfs=memdb&mode=ro"
+
+
 class KioskDatabase(SqliteDatabase):
     """peewee's SqliteDatabase whose statements and commits turn a failed card into
     DamagedDatabase or DiskFull (see `card_failure`). `path` is the file's (the name the
     errors give); one opened `unshared` (read only, on a full disk) refuses a write as DiskFull.
 
     An unshared database opens itself as usual again (shared, WAL, writable) as soon as the
-    disk has room: see `_current`, the one rule for it. The same object stays bound to the
-    models; each thread (peewee keeps one connection per thread: the app's PIN check, the sync
-    agent) drops its read-only connection at its next statement outside a transaction."""
+    disk has room: see `_current`, the one rule for it; one not made yet is made then, as at a
+    first start (migrated; `on_writable` then writes the kiosk's identity). The same object
+    stays bound to the models; each thread (peewee keeps one connection per thread: the app's
+    PIN check, the sync agent) drops its read-only connection at its next statement outside a
+    transaction."""
 
     def __init__(self, database: str, *args: Any, path: Path | str | None = None, unshared: bool = False,
                  **kwargs: Any) -> None:
@@ -257,6 +289,8 @@ class KioskDatabase(SqliteDatabase):
         self.unshared = unshared
         self._generation = 0             # bumped when the file is opened another way (`_share`)
         self._share_lock = threading.Lock()
+        # Run once the file is open for writing (`_share`): the store's identity claim.
+        self.on_writable: Callable[[], None] | None = None
 
     def failure(self, error: BaseException) -> StoreError | None:
         """`error` as the StoreError a person can act on (`card_failure`; on an unshared
@@ -299,25 +333,38 @@ class KioskDatabase(SqliteDatabase):
             self.connect()
 
     def _share(self) -> None:
-        """Open the file as usual (`PRAGMAS`, its -shm made) instead of as it stood; when the
-        card still has no room for that, stay unshared (the next use tries again)."""
+        """Open the file as usual (`PRAGMAS`, its -shm made) instead of as it stood, making it
+        first if it is not there yet (as `open_database` does at a first start); when the card
+        still has no room for that, stay unshared (the next use tries again). A database that
+        turns out damaged or another kiosk's is not used: the statement that found it fails."""
         with self._share_lock:
             if not self.unshared:
                 return                                   # another thread did it
             before = (self.database, self.connect_params.get("uri", False))
-            self._open_as(str(self.path), False, unshared=False)
             try:
+                _prepare(Path(self.path), make=True)
+                self._open_as(str(self.path), False, unshared=False)
                 self.close()
                 self.connect()
-            except (sqlite3.DatabaseError, PeeweeDatabaseError, OSError) as e:
-                self._open_as(*before, unshared=True)
-                if not self._state.closed:
-                    self.close()
-                self.connect()
+                migrate(self)
+                if self.on_writable is not None:
+                    self.on_writable()
+            except (sqlite3.DatabaseError, PeeweeDatabaseError, OSError) as e:     # DiskFull is an OSError
+                self._unshare(*before)
                 log.warning("the disk holding %s has room again, but the database cannot be opened for "
                             "writing yet (%s); still read as it stands", self.path, e)
                 return
+            except StoreError:
+                self._unshare(*before)
+                raise
         log.warning("the disk holding %s has room again: the kiosk database is open for writing", self.path)
+
+    def _unshare(self, database: str, uri: bool) -> None:
+        """Back to reading `database` as it stood (this thread's connection too)."""
+        self._open_as(database, uri, unshared=True)
+        if not self._state.closed:
+            self.close()
+        self.connect()
 
     def _open_as(self, database: str, uri: bool, *, unshared: bool) -> None:
         """What new connections open from now on; under peewee's lock, which every thread's
@@ -351,23 +398,9 @@ def open_database(path: Path | str, *, unshared: str | None = None) -> SqliteDat
     """Open (creating if needed) and migrate the kiosk database at `path`. An existing empty file
     is refused like a damaged one: a kiosk database is never empty once made, and one that is
     has lost every seq the kiosk used (a new one would start again at 1). With `unshared` (a
-    URI from `unshared_uri`) it is opened through that, read only."""
+    URI from `unshared_uri`) it is opened through that, read only, and nothing is made."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise StoreError(f"cannot create data directory {path.parent}: "
-                         f"{_file_in_the_way(path.parent) or e.strerror}") from None
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        _create(path)
-    except OSError as e:
-        raise StoreError(f"cannot read {path}: {e.strerror}") from None
-    else:
-        if size == 0:
-            raise DamagedDatabase(f"the kiosk database {path} is empty (0 bytes): the card lost it, and with it "
-                                  f"the kiosk's sequence; {REPAIR_HINT}")
+    _prepare(path, make=not unshared)
     _refuse_foreign(unshared or f"file:{quote(str(path))}?mode=ro", path)
     db = KioskDatabase(unshared or str(path), pragmas=PRAGMAS, check_same_thread=False, uri=bool(unshared),
                        path=path, unshared=bool(unshared))
@@ -382,6 +415,30 @@ def open_database(path: Path | str, *, unshared: str | None = None) -> SqliteDat
         db.close()
         raise card_failure(e, path) or StoreError(f"cannot open database {path}: {e} (run `kiosk doctor`)") from None
     return db
+
+
+def _prepare(path: Path, *, make: bool) -> None:
+    """The file at `path` ready to open: with `make`, its data directory and the database made
+    (migrated) when missing; an existing empty file refused (see `open_database`)."""
+    if make:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):      # a full card has no room for a directory
+                raise disk_full_error(path) from None
+            raise StoreError(f"cannot create data directory {path.parent}: "
+                             f"{_file_in_the_way(path.parent) or e.strerror}") from None
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        if make:
+            _create(path)
+    except OSError as e:
+        raise StoreError(f"cannot read {path}: {e.strerror}") from None
+    else:
+        if size == 0:
+            raise DamagedDatabase(f"the kiosk database {path} is empty (0 bytes): the card lost it, and with it "
+                                  f"the kiosk's sequence; {REPAIR_HINT}")
 
 
 def _file_in_the_way(directory: Path) -> str | None:
@@ -461,6 +518,9 @@ class LocalStore:
             except StoreError:
                 self.close()
                 raise
+            # Read as it stood (a full card): once it opens for writing, the identity is written
+            # there as at a first start (a database made only then has none yet), or refused.
+            self.db.on_writable = lambda: self.claim(kiosk_id)
 
     def claim(self, kiosk_id: str) -> None:
         """Make sure this database is kiosk `kiosk_id`'s: its id is written in at the first
@@ -472,7 +532,7 @@ class LocalStore:
         if stored is None:
             row = self.db.execute_sql("SELECT kiosk_id FROM response WHERE kiosk_id <> ? LIMIT 1",
                                       (kiosk_id,)).fetchone()
-            if row is None:
+            if row is None and not self.read_only:      # read only: written once it is not (`on_writable`)
                 try:
                     with self.db.atomic("IMMEDIATE"):
                         self.db.execute_sql("INSERT OR IGNORE INTO meta (key, value) VALUES ('kiosk.id', ?)",
@@ -483,7 +543,7 @@ class LocalStore:
                     pass
                 stored = self.get_meta("kiosk.id") or kiosk_id
             else:
-                stored = row[0]
+                stored = row[0] if row else kiosk_id
         if stored != kiosk_id:
             raise IdentityError(
                 f"the kiosk database {self.path} belongs to kiosk {stored!r}, but the config says kiosk.id = {kiosk_id!r}: "
@@ -510,16 +570,19 @@ class LocalStore:
         open it (no room for its -shm file): then it is read as it stands (`unshared_uri`), so
         what was recorded can still be looked at and sent, and a write says the disk is full
         until there is room again, when it opens itself for writing (`KioskDatabase._current`).
-        For the kiosk's services (app, buttons, sync agent), which must not stop over a full
-        card, and the commands that only look."""
+        A database the full card had no room to make reads as an empty one until then, and is
+        made then. For the kiosk's services (app, buttons, sync agent), which must not stop over
+        a full card, and the commands that only look."""
         try:
             return cls(path, kiosk_id=kiosk_id)
         except DiskFull:
-            uri = unshared_uri(path) if Path(path).exists() else None
+            made = Path(path).exists()
+            uri = unshared_uri(path)
             if uri is None:
                 raise
             store = cls(path, kiosk_id=kiosk_id, unshared=uri)
-            log.info("%s; what was recorded is read as it stands until then", disk_full_error(path))
+            log.info("%s; %s", disk_full_error(path), "what was recorded is read as it stands until then" if made
+                     else "the database is made then (nothing was recorded yet)")
             return store
 
     @property

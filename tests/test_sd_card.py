@@ -262,6 +262,77 @@ def test_a_store_read_as_it_stands_opens_itself_for_writing_once_there_is_room(t
         store.close()
 
 
+def test_a_database_not_yet_made_reads_empty_and_is_made_by_the_first_write_once_there_is_room(
+        tmp_path, monkeypatch):
+    """A card too full to make the database at all (a first start, or after `kiosk repair` moved
+    a damaged one aside): the store reads as an empty kiosk database and refuses a write as
+    DiskFull, making nothing; once the disk has room the next write makes it through the same
+    rule (`KioskDatabase._current`): migrated, the kiosk's identity in it, the write stored. A
+    second store started on it meanwhile (the sync agent beside the app) reads that file then."""
+    from kiosk import store as kiosk_store
+    from kiosk.migrations import LATEST
+    from kiosk.store import unshared_uri
+    path = tmp_path / "data" / "kiosk.db"
+    full = [True]
+    monkeypatch.setattr(kiosk_store, "disk_is_full", lambda _path: full[0])
+    store = LocalStore(path, kiosk_id=ID, unshared=unshared_uri(path))
+    agent = LocalStore(path, kiosk_id=ID, unshared=unshared_uri(path))
+    try:
+        assert store.read_only and store.outbox_depth() == 0 and store.get_meta("kiosk.id") is None
+        with pytest.raises(DiskFull, match="is full"):
+            store.set_meta("during", "1")
+        assert not path.parent.exists()
+        full[0] = False                                              # a file was deleted
+        store.set_meta("after", "1")
+        assert not store.read_only and store.get_meta("after") == "1" and store.get_meta("kiosk.id") == ID
+        assert store.db.execute_sql("PRAGMA user_version").fetchone()[0] == LATEST and store.integrity_ok()
+        assert agent.get_meta("after") == "1" and not agent.read_only
+    finally:
+        store.close()
+        agent.close()
+
+
+def test_a_data_directory_the_full_card_has_no_room_for_is_a_full_disk(tmp_path, monkeypatch):
+    """On a card with no room for a directory (ext4 fails `mkdir` with ENOSPC) the kiosk's
+    services start all the same, as on a card with the directory: the disk is full, nothing
+    damaged, and the store reads as an empty database."""
+    import errno
+    data = tmp_path / "data"
+    make_directory = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        if self == data:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return make_directory(self, *args, **kwargs)
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    with pytest.raises(DiskFull, match="is full"):
+        LocalStore(data / "kiosk.db", kiosk_id=ID)
+    with LocalStore.even_full(data / "kiosk.db", kiosk_id=ID) as store:
+        assert store.read_only and store.outbox_depth() == 0 and not data.exists()
+
+
+def test_a_database_another_kiosk_made_meanwhile_is_not_written_to(tmp_path, monkeypatch):
+    """Two kiosks' configs on one data directory, the card full at start: once there is room the
+    other kiosk made the database first. A write is refused as at a normal start (IdentityError),
+    and the store goes on reading as before: nothing is recorded under another identity."""
+    from kiosk import store as kiosk_store
+    from kiosk.store import unshared_uri
+    path = tmp_path / "kiosk.db"
+    full = [True]
+    monkeypatch.setattr(kiosk_store, "disk_is_full", lambda _path: full[0])
+    store = LocalStore(path, kiosk_id=ID, unshared=unshared_uri(path))
+    try:
+        full[0] = False
+        LocalStore(path, kiosk_id="kiosk-0043").close()
+        with pytest.raises(IdentityError, match="belongs to kiosk 'kiosk-0043'"):
+            store.set_meta("after", "1")
+        assert store.read_only
+        with LocalStore(path) as other:
+            assert other.get_meta("after") is None
+    finally:
+        store.close()
+
+
 def test_the_buttons_only_kiosk_blinks_a_fault_for_a_press_it_could_not_store(cfg, store, recorder):
     from kiosk.headless import HeadlessKiosk
 
@@ -446,10 +517,10 @@ print(json.dumps(out))
 '''
 
 
-def on_a_small_card(tmp_path: Path, script: str) -> dict:
+def on_a_small_card(tmp_path: Path, script: str, env: dict[str, str] | None = None) -> dict:
     """Run `script` as root in a private mount namespace (argv: the card's mount point, a
-    kiosk.toml whose data_dir is on it; the script mounts a 2 MB tmpfs there); what it printed,
-    as JSON. Skips where that cannot be done."""
+    kiosk.toml whose data_dir is on it; the script mounts a 2 MB tmpfs there), with `env` added
+    to its environment; what it printed, as JSON. Skips where that cannot be done."""
     import os
     import shutil
     import subprocess
@@ -463,7 +534,7 @@ def on_a_small_card(tmp_path: Path, script: str) -> dict:
                     '\n[broker]\nhost = "127.0.0.1"\nport = 1\ntls = false\n', encoding="utf-8")
     r = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c", script,
                         str(card), str(toml)], capture_output=True, text=True, timeout=180,
-                       cwd=Path(__file__).parent.parent)
+                       cwd=Path(__file__).parent.parent, env={**os.environ, **(env or {})})
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
@@ -495,7 +566,8 @@ def test_a_card_full_at_start_is_full_everywhere_never_damaged(tmp_path):
 
 # -- a card full at start: the kiosk runs all the same, and recovers without a restart ----------
 
-FULL_AT_START_SCRIPT = r'''
+# What the scripts below share: the card mounted, filled, the buttons-only kiosk on a pipe.
+CARD_TOOLS = r'''
 import json, os, signal, sqlite3, subprocess, sys, time
 from pathlib import Path
 card, toml = Path(sys.argv[1]), sys.argv[2]
@@ -545,15 +617,55 @@ def quit(child: subprocess.Popen) -> list:
     return [child.wait(30), child.stderr.read()]
 
 
+def sync_agent() -> subprocess.Popen:
+    """`kiosk sync`, the daemon."""
+    return subprocess.Popen(kiosk + ["--config", toml, "sync"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def stopped(agent: subprocess.Popen) -> list:
+    """The agent stopped as systemd stops it: its exit status and what it logged."""
+    agent.send_signal(signal.SIGTERM)
+    return [agent.wait(30), agent.stderr.read()]
+
+
+def app_flow(meanwhile=lambda: None) -> Path:
+    """The app's store and flow (what `run_app` opens) on the full card: an answer refused
+    (out["flow_full"]); then `meanwhile`, the card freed (the filler deleted) and an answer
+    stored (out["flow_freed"]). Returns the database's path."""
+    sys.path.insert(0, os.getcwd())
+    from kiosk.capture import Recorder
+    from kiosk.clock import SystemClock
+    from kiosk.loading import load
+    from kiosk.store import LocalStore
+    from kiosk.ui.flow import KioskFlow
+    cfg = load(toml, env={})
+    store = LocalStore.even_full(cfg.db_path, kiosk_id=cfg.kiosk_id)
+    flashed = []
+    flow = KioskFlow(cfg, Recorder(cfg, store, SystemClock()), SystemClock(), flash=flashed.append)
+    refused = flow.answer(4, "touch")
+    out["flow_full"] = [refused is None, flow.screen, flow.not_stored, type(flow.store_problem).__name__,
+                        list(flashed), store.read_only, cfg.db_path.exists()]
+    meanwhile()
+    (card / "filler").unlink()
+    stored = flow.answer(4, "touch")
+    out["flow_freed"] = [stored is not None, flow.screen, flow.not_stored, list(flashed), store.read_only]
+    store.close()
+    return cfg.db_path
+
+
 def database(path: Path) -> list:
+    if not path.exists():                # never made: sqlite3 would make an empty file
+        return ["no database"]
     con = sqlite3.connect(path)
     try:
         return [con.execute("PRAGMA integrity_check").fetchone()[0],
                 con.execute("SELECT COUNT(*) FROM response").fetchone()[0]]
     finally:
         con.close()
+'''
 
-
+FULL_AT_START_SCRIPT = CARD_TOOLS + r'''
 # The buttons: a database made while there was room; then a card full when the kiosk starts.
 child = buttons()
 out["made"] = press(child, "2")
@@ -570,35 +682,17 @@ out["buttons_db"] = database(card / "demo" / "kiosk.db")
 subprocess.run(kiosk + ["--config", toml, "simulate", "--taps", "20", "--seed", "7"], check=True,
                capture_output=True)
 fill()
-sys.path.insert(0, os.getcwd())
-from kiosk.capture import Recorder
-from kiosk.clock import SystemClock
-from kiosk.loading import load
-from kiosk.store import LocalStore
-from kiosk.ui.flow import KioskFlow
-cfg = load(toml, env={})
-store = LocalStore.even_full(cfg.db_path, kiosk_id=cfg.kiosk_id)
-flashed = []
-flow = KioskFlow(cfg, Recorder(cfg, store, SystemClock()), SystemClock(), flash=flashed.append)
-refused = flow.answer(4, "touch")
-out["flow_full"] = [refused is None, flow.screen, flow.not_stored, type(flow.store_problem).__name__,
-                    list(flashed), store.read_only]
-(card / "filler").unlink()
-stored = flow.answer(4, "touch")
-out["flow_freed"] = [stored is not None, flow.screen, flow.not_stored, list(flashed), store.read_only]
-store.close()
-out["flow_db"] = database(cfg.db_path)
+db_path = app_flow()
+out["flow_db"] = database(db_path)
 
 # The sync agent (`kiosk sync`, the daemon) on a card full at start: it keeps running.
 fill()
-agent = subprocess.Popen(kiosk + ["--config", toml, "sync"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+agent = sync_agent()
 time.sleep(4)
 out["agent_running"] = agent.poll() is None
-agent.send_signal(signal.SIGTERM)
-out["agent_exit"] = [agent.wait(30), agent.stderr.read()]
+out["agent_exit"] = stopped(agent)
 (card / "filler").unlink()
-out["agent_db"] = database(cfg.db_path)
+out["agent_db"] = database(db_path)
 print(json.dumps(out))
 '''
 
@@ -618,7 +712,7 @@ def test_a_kiosk_started_on_a_full_card_runs_refuses_answers_and_stores_them_onc
     assert rc == 0 and "Traceback" not in err and "has room again" in err, err
     assert out["buttons_db"] == ["ok", 2]
 
-    assert out["flow_full"] == [True, "question", True, "DiskFull", [], True]
+    assert out["flow_full"] == [True, "question", True, "DiskFull", [], True, True]
     assert out["flow_freed"] == [True, "thanks", False, [3], False]
     assert out["flow_db"] == ["ok", 21]
 
@@ -626,3 +720,145 @@ def test_a_kiosk_started_on_a_full_card_runs_refuses_answers_and_stores_them_onc
     assert out["agent_running"] and rc == 0 and "Traceback" not in err, err
     assert err.count("cannot write to the kiosk database") <= 2 and "in the outbox" in err, err
     assert out["agent_db"] == ["ok", 21]
+
+
+# -- a card full before the database was ever made: the kiosk runs, and makes it once there is room
+
+FULL_BEFORE_FIRST_START_SCRIPT = CARD_TOOLS + r'''
+fill()                                   # a first boot on a full card: no data directory, no database
+r = subprocess.run(kiosk + ["--config", toml, "doctor", "--json"], capture_output=True, text=True)
+out["doctor"] = [r.returncode, r.stdout, r.stderr]
+
+# The buttons: a press is refused until there is room; then it makes the database and is stored.
+child = buttons()
+out["buttons_full"] = press(child, "3")
+(card / "filler").unlink()
+out["buttons_freed"] = press(child, "4")
+out["buttons_exit"] = quit(child)
+
+
+def made(path: Path) -> list:
+    """What the first start writes into a new database: its schema and the kiosk's identity."""
+    if not path.exists():
+        return []
+    con = sqlite3.connect(path)
+    try:
+        return [con.execute("PRAGMA user_version").fetchone()[0],
+                con.execute("SELECT value FROM meta WHERE key = 'kiosk.id'").fetchone()]
+    finally:
+        con.close()
+
+
+out["buttons_db"] = database(card / "demo" / "kiosk.db") + made(card / "demo" / "kiosk.db")
+
+# The sync agent, then the app's store and flow (what `run_app` opens), on the full card.
+fill()
+agent = sync_agent()
+
+
+def agent_runs() -> None:
+    time.sleep(2)
+    out["agent_running"] = agent.poll() is None
+
+
+db_path = app_flow(agent_runs)
+out["agent_exit"] = stopped(agent)
+out["flow_db"] = database(db_path) + made(db_path)
+print(json.dumps(out))
+'''
+
+
+def test_a_kiosk_first_started_on_a_full_card_runs_and_makes_its_database_once_there_is_room(tmp_path):
+    """A real full disk (a 2 MB tmpfs in a private mount namespace) before the kiosk database was
+    ever made (a first boot, or a data directory whose database was moved away): `kiosk doctor`
+    says the card is full and the database not yet made; the buttons-only kiosk, the app's store
+    and flow and the sync agent start all the same (an empty database, read only), a press is
+    refused (no thank-you: nothing is acknowledged that is not stored), and once a file is
+    deleted the next press makes the database, migrated and the kiosk's own, and is stored in it,
+    without a restart."""
+    from kiosk.migrations import LATEST
+    out = on_a_small_card(tmp_path, FULL_BEFORE_FIRST_START_SCRIPT)
+    rc, report, err = out["doctor"]
+    assert rc == 1, err
+    checks = {c["name"]: c for c in json.loads(report)["checks"]}
+    assert checks["disk"]["status"] == "fail", checks
+    database = checks["database"]
+    assert database["status"] == "warn" and "no database yet" in database["detail"], database
+    assert "the disk is full: it cannot be created until space is freed" in database["detail"], database
+    assert "repair" not in database["detail"].replace("no repair needed", ""), database
+
+    assert out["buttons_full"].startswith("error: press on button 3 NOT recorded: the disk holding"), out
+    assert out["buttons_freed"].startswith("answer "), out
+    rc, err = out["buttons_exit"]
+    assert rc == 0 and "Traceback" not in err, err
+    assert out["buttons_db"][:3] == ["ok", 1, LATEST] and out["buttons_db"][3], out["buttons_db"]
+
+    assert out["flow_full"] == [True, "question", True, "DiskFull", [], True, False]
+    assert out["flow_freed"] == [True, "thanks", False, [3], False]
+    assert out["flow_db"] == ["ok", 1, LATEST, [ID]]
+    rc, err = out["agent_exit"]
+    assert out["agent_running"] and rc == 0 and "Traceback" not in err, err
+    assert err.count("cannot write to the kiosk database") <= 2, err
+    assert err.count("the database is made then (nothing was recorded yet)") == 1, err
+
+
+APP_BEFORE_FIRST_START_SCRIPT = CARD_TOOLS + r'''
+fill()
+sys.path.insert(0, os.getcwd())
+from kiosk.loading import load
+import kiosk.ui.app as ui
+cfg = load(toml, env={})
+built = ui.build_app
+
+
+def build_and_drive(*args, **kwargs):
+    """The real app (`run_app`'s), driven: the happiest face tapped on the full card, then once
+    a file is deleted; then closed."""
+    app = built(*args, **kwargs)
+    from kivy.clock import Clock
+    from kivy.tests.common import UnitTestTouch
+
+    def tap(then) -> None:
+        faces = [w for w in app.sm.current_screen.walk() if type(w).__name__ == "SmileyButton"]
+        face = max(faces, key=lambda w: w.value)
+        touch = UnitTestTouch(*face.to_window(*face.center))
+        touch.touch_down()
+        Clock.schedule_once(lambda _dt: (touch.touch_up(), Clock.schedule_once(then, 0.5)), 0.1)
+
+    def refused(_dt) -> None:
+        hint = app.sm.current_screen.ids.hint.text
+        out["refused"] = [app.sm.current, hint == app.tr("answer_not_stored", app.lang), app.store.read_only,
+                          cfg.db_path.exists()]
+        (card / "filler").unlink()
+        Clock.schedule_once(lambda _dt: tap(stored), 1.0)
+
+    def stored(_dt) -> None:
+        out["stored"] = [app.sm.current, app.store.read_only]
+        app.stop()
+
+    Clock.schedule_once(lambda _dt: tap(refused), 1.5)
+    return app
+
+
+ui.build_app = build_and_drive
+try:
+    out["exit"] = ui.run_app(cfg, demo=True, size=(800, 480))
+except Exception as e:                   # the app did not start: say why (Kivy keeps stderr quiet)
+    out["exit"] = repr(e)
+out["db"] = database(cfg.db_path)
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.ui
+def test_the_app_first_started_on_a_full_card_shows_its_question_and_stores_once_there_is_room(
+        tmp_path, xvfb_display):
+    """The real app (Kivy, on Xvfb) started on a full card that holds no database yet: it shows
+    its question; a tap is refused (the question stays, with the notice in the hint's place, and
+    nothing is made on the card); once a file is deleted the next tap is stored and thanked for."""
+    out = on_a_small_card(tmp_path, APP_BEFORE_FIRST_START_SCRIPT, env={
+        "DISPLAY": xvfb_display, "KIVY_HOME": str(tmp_path / "kivy-home"), "KIVY_NO_ARGS": "1",
+        "KIVY_NO_CONSOLELOG": "1", "KIVY_NO_FILELOG": "1"})
+    assert out.get("refused") == ["question", True, True, False], out
+    assert out["stored"] == ["thanks", False], out
+    assert out["exit"] == 0 and out["db"] == ["ok", 1], out
