@@ -13,7 +13,8 @@ Two layers:
   the centre's broker password, `share_group`) and to every kiosk's status; `manual_ack=True`: a message is acknowledged to the broker only AFTER its database
   commit, so a crashed ingestor leaves it with the broker (persistent session, redelivered).
   The network thread only queues, into a bounded inbox (server_sync/ingest_inbox.py: a flood
-  makes it wait, and the broker with it, instead of growing memory); the worker decodes
+  makes it wait, and the broker with it, instead of growing memory; answers beyond a kiosk's
+  rate are not taken, its statuses are coalesced to the newest instead); the worker decodes
   everything already queued (up to MAX_GROUP_EVENTS), commits it as one group, then acks every
   message of the group and publishes each kiosk's `ack`.
 
@@ -338,6 +339,7 @@ class Counters:
     statuses: int = 0
     dropped: int = 0                # could not even be dead-lettered: acked, and logged
     over_rate: int = 0              # over their kiosk's rate, not taken (paho's thread counts them)
+    coalesced: int = 0              # statuses a newer one of their kiosk replaced before their group (paho's thread)
 
     def add(self, outcome: Outcome) -> None:
         if outcome.kind == "ignored":
@@ -362,7 +364,8 @@ class Counters:
                 f"{self.conflicts} conflicts, {self.corrected} corrected, {self.dead_letters} dead-lettered"
                 f" ({self.rejected} events rejected back to their kiosk)"
                 + (f", {self.dropped} dropped (see the log)" if self.dropped else "")
-                + (f", {self.over_rate} over their kiosk's rate not taken" if self.over_rate else ""))
+                + (f", {self.over_rate} over their kiosk's rate not taken" if self.over_rate else "")
+                + (f", {self.coalesced} statuses replaced by a newer one before written" if self.coalesced else ""))
 
 
 class IngestService:
@@ -487,14 +490,35 @@ class IngestService:
         # Hand over only. Decoding here, beside the worker's inserts, was measured slower: each
         # row sqlite3 steps releases the GIL, and getting it back from a thread busy decoding
         # costs a switch interval (a GIL convoy: measured 44 instead of 21 us per inserted row).
-        kiosk = self._kiosk_of(message.topic)
-        if not self._rates.allow(kiosk):
-            self._over_rate(message, kiosk)
-            return
+        kiosk, kind = self._route(message.topic)
         blocked = self._inbox.blocked
-        self._inbox.put((self._generation, message), _bytes_of(message), kiosk)
+        if kind == "status":
+            self._coalesce_status(message, kiosk)
+        elif self._rates.allow(kiosk):
+            self._inbox.put((self._generation, message), _bytes_of(message), kiosk)
+        else:
+            self._over_rate(message, kiosk)
         if self._inbox.blocked != blocked:
             self._say_inbox_full()
+
+    def _coalesce_status(self, message, kiosk: str) -> None:
+        """A status never meets the kiosk's rate: an over-rate answer comes again from the kiosk's
+        outbox, a status does not (the broker publishes a Last Will once, for a kiosk that is
+        gone), and dropping it left a dead kiosk shown online. Exempting statuses is safe because
+        they are coalesced instead: the inbox keeps each kiosk's newest STATUSES_KEPT_PER_KIOSK
+        (server_sync/ingest_inbox.py) and hands them to the worker once per group, so a kiosk
+        flooding statuses costs at most two status writes a group, and the ones it pushes out
+        cost an ack here (no decoding, no write); what is held counts against the inbox's
+        bounds like any message. A status pushed out is acknowledged to the broker unwritten:
+        the kiosk_status row keeps only the newest status anyway (and a will, the counts of the
+        one before it, which is why two are kept)."""
+        pushed_out = self._inbox.put_latest((self._generation, message), _bytes_of(message), kiosk)
+        for generation, old in pushed_out or ():
+            # From an earlier connection: its mid may name another message now (the broker
+            # redelivers it instead, and it is coalesced again).
+            if old.qos > 0 and generation == self._generation:
+                self.client.ack(old.mid, old.qos)
+            self.counters.coalesced += 1        # written by this thread only
 
     def _over_rate(self, message, kiosk: str) -> None:
         """A message over its kiosk's rate (`KioskRates`), not taken: acknowledged to the broker
@@ -510,13 +534,14 @@ class IngestService:
                         "rate not taken so far (its answers are sent again)", printable(kiosk or "?", 80),
                         self._rates.rate_per_s, self._rates.burst, self.counters.over_rate)
 
-    def _kiosk_of(self, topic: str) -> str:
-        """Whose turn a message takes in the inbox: the topic's kiosk (the broker lets a kiosk
-        publish only under its own id), or "" for a topic that names none."""
+    def _route(self, topic: str) -> tuple[str, str]:
+        """(kiosk, kind) of a topic: whose turn the message takes in the inbox (the broker lets a
+        kiosk publish only under its own id) and whether it is a status; ("", "") for a topic
+        that names none (it is refused by the worker)."""
         try:
-            return protocol.parse_kiosk_topic(topic, self.ingest.prefix)[0]
+            return protocol.parse_kiosk_topic(topic, self.ingest.prefix)
         except ProtocolError:
-            return ""
+            return "", ""
 
     def _say_inbox_full(self) -> None:
         """A warning, at most every INBOX_FULL_LOG_EVERY_S, that paho's thread had to wait for

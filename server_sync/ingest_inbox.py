@@ -25,6 +25,12 @@ kiosks that have messages queued, one at a time: a kiosk flooding thousands of m
 another kiosk's message by one turn, not by its whole flood. `get` can skip kiosks (those that
 have used up their share of the group being taken).
 
+Statuses are coalesced instead (`put_latest`): each kiosk's newest STATUSES_KEPT_PER_KIOSK wait
+aside, an older one is handed back to be acknowledged and forgotten, and they join their kiosk's
+queue when the worker starts a group (`get`). They never meet the rate limit (`KioskRates`): an
+over-rate answer comes again from the kiosk's outbox, but a status does not, and a Last Will is
+published by the broker once, for a kiosk that is gone.
+
 `close()` wakes a blocked `put` for good (then dropped): the ingest's shutdown joins paho's thread.
 """
 
@@ -45,18 +51,26 @@ INBOX_MAX_BYTES = 96 * 1024 * 1024
 # (kiosk/sync_agent.py) stay far below; a flood of thousands of messages does not.
 KIOSK_RATE_PER_S = 50.0
 KIOSK_BURST = 1000
+# Statuses of one kiosk held aside at once: its kiosk_status row keeps only the newest, but a Last
+# Will keeps the counts of the status before it, so that one is kept too (a full status, then
+# the will: both written, in order).
+STATUSES_KEPT_PER_KIOSK = 2
 
 
 class Inbox(Generic[T]):
     """(item, size) queued per key (a kiosk), taken round-robin across keys; bounded by items and
     bytes held until `release`d."""
 
-    def __init__(self, max_messages: int = INBOX_MAX_MESSAGES, max_bytes: int = INBOX_MAX_BYTES) -> None:
+    def __init__(self, max_messages: int = INBOX_MAX_MESSAGES, max_bytes: int = INBOX_MAX_BYTES,
+                 keep_latest: int = STATUSES_KEPT_PER_KIOSK) -> None:
         self.max_messages = max_messages
         self.max_bytes = max_bytes
+        self.keep_latest = keep_latest
         self._cond = threading.Condition()
         # Each key's FIFO; the dict's order is the turn order (a key served goes to the back).
         self._queues: dict[str, deque[tuple[T, int]]] = {}
+        # Each key's newest `keep_latest` coalesced items (`put_latest`), not yet in its FIFO.
+        self._latest: dict[str, deque[tuple[T, int]]] = {}
         self._queued = 0
         self._held = 0                  # messages put and not yet released
         self._held_bytes = 0
@@ -66,18 +80,46 @@ class Inbox(Generic[T]):
     def put(self, item: T, size: int, key: str = "") -> bool:
         """Queue `item` under `key`, waiting while the inbox is full; False (dropped) once closed."""
         with self._cond:
-            if self._full(size):
-                self.blocked += 1
-                while self._full(size) and not self._closed:
-                    self._cond.wait()
-            if self._closed:
+            if not self._wait_for_room(size):
                 return False
             self._queues.setdefault(key, deque()).append((item, size))
             self._queued += 1
-            self._held += 1
-            self._held_bytes += size
-            self._cond.notify_all()
+            self._hold(size)
             return True
+
+    def put_latest(self, item: T, size: int, key: str) -> list[T] | None:
+        """Keep `item` aside as one of `key`'s newest `keep_latest`, waiting while the inbox is
+        full (it counts like a queued message); the older items it pushes out are handed back,
+        the caller's to acknowledge (never taken). None (dropped) once closed. The items kept join
+        `key`'s queue, in order, when the worker starts a group (`get`): a kiosk sending
+        thousands of them costs at most `keep_latest` in each group."""
+        with self._cond:
+            if not self._wait_for_room(size):
+                return None
+            kept = self._latest.setdefault(key, deque())
+            kept.append((item, size))
+            self._hold(size)
+            pushed_out: list[T] = []
+            while len(kept) > self.keep_latest:
+                old, old_size = kept.popleft()
+                self._held -= 1
+                self._held_bytes -= old_size
+                pushed_out.append(old)
+            return pushed_out
+
+    def _wait_for_room(self, size: int) -> bool:
+        """Wait (the lock held) until a message of `size` bytes fits; False once closed."""
+        if self._full(size):
+            self.blocked += 1
+            while self._full(size) and not self._closed:
+                self._cond.wait()
+        return not self._closed
+
+    def _hold(self, size: int) -> None:
+        """Count one more message of `size` bytes as held and wake the worker."""
+        self._held += 1
+        self._held_bytes += size
+        self._cond.notify_all()
 
     def _full(self, size: int) -> bool:
         """No room for a message of `size` bytes (an empty inbox always has room)."""
@@ -86,9 +128,19 @@ class Inbox(Generic[T]):
     def get(self, timeout: float) -> tuple[T, int, str] | None:
         """The next (item, size, key) in turn, waiting up to `timeout` s for one; None if none came."""
         with self._cond:
-            if not self._queued and not self._cond.wait_for(lambda: self._queued or self._closed, timeout):
+            if not self._cond.wait_for(lambda: self._queued or self._latest or self._closed, timeout):
                 return None
+            self._admit_latest()
             return self._next(())
+
+    def _admit_latest(self) -> None:
+        """Move the items kept aside to the back of their keys' queues (already counted as held).
+        Only at a group's start (`get`), not in `get_nowait`: at most `keep_latest` per key and
+        group, however fast they come."""
+        for key, kept in self._latest.items():
+            self._queues.setdefault(key, deque()).extend(kept)
+            self._queued += len(kept)
+        self._latest.clear()
 
     def get_nowait(self, skip: Container[str] = ()) -> tuple[T, int, str] | None:
         """The next (item, size, key) in turn whose key is not in `skip`; None if there is none."""
@@ -134,7 +186,8 @@ class KioskRates:
     each kiosk may hand over `burst` messages at once and `rate_per_s` a second after that. A
     message over its kiosk's rate is not taken (an infinite rate takes every one): the caller acknowledges it to the broker (its
     receive maximum must not fill with messages never taken) but sends the kiosk no `ack`, so an
-    answer in it stays in the kiosk's outbox and is sent again later. Used by one thread only."""
+    answer in it stays in the kiosk's outbox and is sent again later. Not for statuses: nobody
+    sends a status again (`Inbox.put_latest` coalesces them instead). Used by one thread only."""
 
     def __init__(self, rate_per_s: float = KIOSK_RATE_PER_S, burst: int = KIOSK_BURST,
                  clock: Callable[[], float] = time.monotonic) -> None:

@@ -133,7 +133,8 @@ def add_parser(sub, common) -> None:
                    help="largest events payload accepted (default 1 MiB); bigger ones are dead-lettered")
     p.add_argument("--kiosk-rate", type=float, default=None, metavar="N",
                    help="messages a second one kiosk may send on average (default 50; 0: no limit); "
-                        "more are not taken, and the kiosk sends its answers again later")
+                        "more are not taken, and the kiosk sends its answers again later "
+                        "(statuses are not limited: each kiosk's newest are kept)")
     p.add_argument("--kiosk-burst", type=int, default=None, metavar="N",
                    help="messages one kiosk may send at once before --kiosk-rate applies (default 1000)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])

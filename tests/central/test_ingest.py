@@ -350,3 +350,40 @@ def test_a_kiosk_over_its_rate_is_not_taken_and_others_are(central_db):
     now[0] = 2.0                                                # two tokens back
     later = [deliver("k3") for _ in range(3)]
     assert client.acked == k3[3:] + later[2:]
+
+
+def test_statuses_never_meet_the_rate_and_are_coalesced_per_kiosk(central_db):
+    """A kiosk over its rate still has its statuses taken (a Last Will is published once, for a
+    kiosk that is gone: dropped, it left the kiosk online for good): the newest two per kiosk are
+    kept, the older acknowledged to the broker unwritten, none counted over the rate; the group
+    writes the last full status, then the will, which keeps that status's counts."""
+    import threading
+    from types import SimpleNamespace
+
+    from server_sync.ingest import BrokerSettings, IngestService
+    from server_sync.ingest_inbox import KioskRates
+    register_fleet(central_db)
+    client = FakeClient()
+    service = IngestService(Ingest(central_db), client, BrokerSettings("mqtt.example", tls=False),
+                            rates=KioskRates(1.0, 1, clock=lambda: 0.0))
+    topic = protocol.status_topic("k3")
+
+    def deliver(mid: int, topic: str, payload: bytes) -> None:
+        service._on_message(client, None, SimpleNamespace(mid=mid, topic=topic, payload=payload, qos=1, retain=False))
+
+    for mid in (1, 2):                                          # the bucket's one token, then over it
+        deliver(mid, *batch([response(mid, kiosk="k3")], kiosk="k3"))
+    for mid in range(3, 8):
+        deliver(mid, topic, protocol.encode_status(version="1", outbox_depth=mid, oldest_unacked_s=None,
+                                                    clock_synced=True, disk_free_mb=1, config_version=1,
+                                                    ts=protocol.iso_ms(T0)))
+    deliver(8, topic, protocol.will_payload())
+    assert client.acked == [2, 3, 4, 5, 6]                      # over the rate; pushed out by newer
+    assert service.counters.over_rate == 1 and service.counters.coalesced == 4
+    group = service._take_group(service._inbox.get(0.1))
+    assert [m.mid for _g, m, _d in group] == [1, 7, 8]
+    service._process(group, threading.Event())
+    assert client.acked[-3:] == [1, 7, 8]
+    row = central_db.execute_sql("SELECT online, outbox_depth FROM kiosk_status WHERE kiosk_id = 'k3'").fetchone()
+    assert (bool(row[0]), row[1]) == (False, 7)
+    assert "4 statuses replaced by a newer one before written" in service.counters.line()

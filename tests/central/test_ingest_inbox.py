@@ -67,3 +67,38 @@ def test_kiosks_are_served_in_turn_and_a_full_one_can_be_skipped():
     assert inbox.get_nowait(skip={"b"})[0] == "a2"      # b's turn, but b's share is taken
     assert inbox.get_nowait(skip={"b"}) is None
     assert inbox.get_nowait()[0] == "b1" and inbox.get_nowait() is None
+
+
+def test_latest_items_are_coalesced_per_key_and_join_the_queue_at_a_groups_start():
+    """`put_latest` (statuses) keeps each key's newest two, hands the older back, counts what it
+    keeps as held, and moves them behind the key's queue only when `get` starts a group."""
+    inbox: Inbox[str] = Inbox(max_messages=100, max_bytes=1000)
+    assert inbox.put("k1-batch", 10, "k1")
+    pushed_out = [inbox.put_latest(f"k1-status{i}", 5, "k1") for i in range(4)]
+    assert pushed_out == [[], [], ["k1-status0"], ["k1-status1"]]
+    assert inbox.put_latest("k2-will", 3, "k2") == []
+    assert inbox.held == (4, 23)
+    assert inbox.get_nowait() == ("k1-batch", 10, "k1")     # not in the queue yet
+    assert inbox.get_nowait() is None
+    assert inbox.get(0.1) == ("k1-status2", 5, "k1")
+    assert [inbox.get_nowait() for _ in range(3)] == [("k2-will", 3, "k2"), ("k1-status3", 5, "k1"), None]
+    inbox.release(4, 23)
+    assert inbox.held == (0, 0)
+
+
+def test_a_latest_item_wakes_the_worker_and_waits_for_room_like_any_message():
+    inbox: Inbox[str] = Inbox(max_messages=1, max_bytes=1000)
+    got: list = []
+    t = threading.Thread(target=lambda: got.append(inbox.get(5)), daemon=True)
+    t.start()
+    assert inbox.put_latest("will", 3, "k1") == []
+    t.join(2)
+    assert got == [("will", 3, "k1")]
+    done: list = []
+    t = threading.Thread(target=lambda: done.append(inbox.put_latest("status", 3, "k2")), daemon=True)
+    t.start()
+    t.join(0.2)
+    assert t.is_alive() and inbox.blocked == 1               # full: paho's thread waits
+    inbox.release(1, 3)
+    t.join(2)
+    assert done == [[]]

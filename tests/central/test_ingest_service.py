@@ -347,13 +347,18 @@ def test_a_wrong_broker_password_with_the_real_broker(broker, tmp_path):
         ing.close()
 
 
-def _publisher(broker, user: str, client_id: str):
-    """A connected paho client of `user` (a kiosk's own credential), its loop running."""
+def _publisher(broker, user: str, client_id: str, will: bool = False):
+    """A connected paho client of `user` (a kiosk's own credential), its loop running; with
+    `will`, the Last Will the kiosk agent sets (retained `online: false` on its status topic)."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
+
+    from server_sync import protocol
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     c.tls_set(ca_certs=broker.ca_file)
     c.username_pw_set(user, broker.passwd(user))
+    if will:
+        c.will_set(protocol.status_topic(user), protocol.will_payload(), qos=1, retain=True)
     c.connect(broker.host, broker.port, keepalive=10)
     c.loop_start()
     return c
@@ -528,23 +533,16 @@ def test_one_kiosks_flood_does_not_hold_up_another_kiosks_ack(broker, pg_url, tm
 
 @pytest.mark.slow
 def test_a_flooding_kiosk_is_held_to_its_rate_and_its_answers_come_again(broker, tmp_path):
-    """`--kiosk-rate 5 --kiosk-burst 20`: a kiosk flooding 2,000 statuses has most of them not
-    taken (counted, said in the log); its own answers, sent by its agent meanwhile and over the
-    rate, stay in its outbox and go in once its rate allows; another kiosk is acked at once."""
-    from server_sync import protocol
-    url = f"sqlite:///{tmp_path / 'c.db'}"
-    db = connect(url)
-    register_fleet(db)
-    db.close()
+    """`--kiosk-rate 5 --kiosk-burst 20`: a kiosk flooding 2,000 messages on its events topic has
+    most of them not taken (counted, said in the log); its own answers, sent by its agent
+    meanwhile and over the rate, stay in its outbox and go in once its rate allows; another kiosk
+    is acked at once. (Statuses never meet the rate: see the next test.)"""
+    url = _sqlite_fleet(tmp_path)
     ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-rate", "--kiosk-rate", "5",
                         "--kiosk-burst", "20").start()
     flooder = _publisher(broker, "k2", "k2-flood")
     try:
-        status = protocol.encode_status(version="1", outbox_depth=0, oldest_unacked_s=None, clock_synced=True,
-                                        disk_free_mb=1, config_version=1, ts="2026-11-23T12:00:00.000Z")
-        infos = [flooder.publish(protocol.status_topic("k2"), status, qos=1) for _ in range(2000)]
-        for info in infos:
-            info.wait_for_publish(60)
+        _flood_events(flooder, "k2", 2000)
         k1 = make_kiosk(tmp_path, broker, "k1", "s1")
         k1.record(2)
         assert k1.agent().run(once=True, timeout=10), ing.log()
@@ -563,4 +561,74 @@ def test_a_flooding_kiosk_is_held_to_its_rate_and_its_answers_come_again(broker,
             db.close()
     finally:
         flooder.loop_stop()
+        ing.close()
+
+
+def _sqlite_fleet(tmp_path) -> str:
+    """The URL of a SQLite central store with the test fleet registered."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = connect(url)
+    register_fleet(db)
+    db.close()
+    return url
+
+
+def _flood_events(client, kiosk: str, n: int) -> None:
+    """`n` malformed messages (QoS 1) on `kiosk`'s events topic, each through to the broker."""
+    from server_sync import protocol
+    infos = [client.publish(protocol.events_topic(kiosk), b'{"schema":1,' + str(i).encode(), qos=1)
+             for i in range(n)]
+    for info in infos:
+        info.wait_for_publish(60)
+
+
+def _status_of(url: str, kiosk: str) -> tuple | None:
+    """(online, last_seen, outbox_depth) of `kiosk`'s kiosk_status row, or None."""
+    db = connect(url)
+    try:
+        row = db.execute_sql("SELECT online, last_seen, outbox_depth FROM kiosk_status WHERE kiosk_id = ?",
+                             (kiosk,)).fetchone()
+    finally:
+        db.close()
+    return None if row is None else (bool(row[0]), row[1], row[2])
+
+
+def test_a_kiosk_that_floods_then_dies_is_recorded_offline(broker, tmp_path):
+    """k2 (its own credential, a Last Will on its status topic as the agent sets it) publishes a
+    live status, floods 60 malformed messages past its burst and loses its link: the broker
+    publishes its will once, while k2's bucket is empty (`--kiosk-rate 0.01 --kiosk-burst 20`:
+    one token per 100 s, so it still is). Before, the will was over the rate and dropped like an
+    answer (but nobody sends a will again): the centre showed k2 online for good. Now statuses never meet the rate limit (coalesced instead):
+    k2 is offline, with the counts of its last status. Then, with the ingest stopped, the row is
+    made stale; the restarted ingest gets the retained will from the broker and puts it right,
+    without moving last_seen (a retained status is old news)."""
+    from server_sync import protocol
+    url = _sqlite_fleet(tmp_path)
+    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-lwt", "--kiosk-rate", "0.01",
+                        "--kiosk-burst", "20").start()
+    dying = _publisher(broker, "k2", "k2-dying", will=True)
+    try:
+        status = protocol.encode_status(version="1", outbox_depth=7, oldest_unacked_s=None, clock_synced=True,
+                                        disk_free_mb=1, config_version=1, ts="2026-11-23T12:00:00.000Z")
+        dying.publish(protocol.status_topic("k2"), status, qos=1, retain=True).wait_for_publish(5)
+        assert wait_until(lambda: (_status_of(url, "k2") or (False,))[0], 10), ing.log()
+        _flood_events(dying, "k2", 60)
+        assert wait_until(lambda: "kiosk k2 sends more than 0.01 messages a second" in ing.log(), 10), ing.log()
+        dying.loop_stop()
+        dying.socket().close()                          # no DISCONNECT: the broker sends the will
+        assert wait_until(lambda: _status_of(url, "k2")[0] is False, 5), (_status_of(url, "k2"), ing.log())
+        online, last_seen, depth = _status_of(url, "k2")
+        assert depth == 7                               # the will keeps the counts of the status before it
+        assert ing.terminate() == 0
+        db = connect(url)
+        try:
+            db.execute_sql("UPDATE kiosk_status SET online = 1 WHERE kiosk_id = 'k2'")
+        finally:
+            db.close()
+        ing.start()                                     # the broker replays k2's retained will
+        assert wait_until(lambda: _status_of(url, "k2")[0] is False, 5), (_status_of(url, "k2"), ing.log())
+        assert _status_of(url, "k2")[1] == last_seen, ing.log()
+        assert ing.terminate() == 0
+    finally:
+        dying.loop_stop()
         ing.close()
