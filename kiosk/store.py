@@ -393,6 +393,14 @@ class KioskDatabase(SqliteDatabase):
         except (sqlite3.DatabaseError, PeeweeDatabaseError) as e:
             raise self._failure(e)
 
+    def rollback(self):
+        # After some errors (a full disk: SQLITE_FULL, SQLITE_IOERR) SQLite has rolled the
+        # transaction back itself; peewee's ROLLBACK would then fail ("no transaction is active")
+        # and hide the error that mattered, DiskFull, behind a raw OperationalError.
+        if not self.is_closed() and not self._state.conn.in_transaction:
+            return None
+        return super().rollback()
+
 
 def open_database(path: Path | str, *, unshared: str | None = None) -> SqliteDatabase:
     """Open (creating if needed) and migrate the kiosk database at `path`. An existing empty file

@@ -227,6 +227,40 @@ def test_an_answer_the_full_disk_could_not_store_is_not_thanked_for(cfg, store, 
     assert flow.screen == THANKS and not flow.not_stored and flashed == [3, 3]
 
 
+def test_a_follow_up_the_full_disk_could_not_store_is_not_thanked_for(cfg, store, recorder):
+    """The thank-you says the customer's why is kept: a reason (one tap) or a comment (Send) the
+    card refused gets the question screen's "not saved" notice instead, as an answer does."""
+    from kiosk.ui.flow import FOLLOWUP, QUESTION, THANKS, KioskFlow
+    flow = KioskFlow(cfg, recorder, recorder.clock)
+    others = [recorder.record("visit", 1).id for _ in range(400) if not recorder.clock.advance(7)]
+    for how in ("reason", "comment"):
+        recorder.clock.advance(10)
+        flow.tick()
+        flow.answer(1, "touch")
+        assert flow.screen == FOLLOWUP
+        # The card fills up with the follow-up pending: no page left, the follow-up table's full.
+        pages = store.db.execute_sql("PRAGMA page_count").fetchone()[0]
+        store.db.execute_sql(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(DiskFull):
+            while others:
+                recorder.record_followup(others.pop(), ["queue"])
+        kept = store.db.execute_sql("SELECT COUNT(*) FROM followup").fetchone()[0]
+        if how == "reason":
+            flow.choose_reason("queue")
+        else:
+            flow.open_comment()
+            flow.type_text("lång kö")
+            flow.send_followup()
+        assert flow.screen == QUESTION and flow.not_stored and isinstance(flow.store_problem, DiskFull)
+        assert store.db.execute_sql("SELECT COUNT(*) FROM followup").fetchone()[0] == kept
+        store.db.execute_sql("PRAGMA max_page_count = 1000000")         # space freed
+    recorder.clock.advance(10)
+    flow.tick()
+    flow.answer(1, "touch")
+    flow.choose_reason("queue")
+    assert flow.screen == THANKS and not flow.not_stored
+
+
 def test_a_store_read_as_it_stands_opens_itself_for_writing_once_there_is_room(tmp_path, monkeypatch):
     """The one rule (kiosk.store.KioskDatabase._current): a database read as it stands on a full
     card refuses a write as DiskFull; once the disk has room the next write goes through, in the

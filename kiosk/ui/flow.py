@@ -293,27 +293,37 @@ class KioskFlow:
             self._go(FOLLOWUP)
 
     def send_followup(self) -> None:
-        """Send what was chosen and typed (nothing: nothing is stored) and say thank you."""
-        self._commit_draft(sent=True)
+        """Send what was chosen and typed (nothing: nothing is stored) and say thank you; when
+        it could not be stored, no thank-you (the thank-you says it is kept): the question screen
+        with its "not saved" notice, as for an answer that could not be stored."""
+        stored = self._commit_draft(sent=True)
         self.draft = None
-        self._go(THANKS)
+        if stored:
+            self._go(THANKS)
+        else:
+            self._go(QUESTION)
 
     def skip_followup(self) -> None:
         self.draft = None
         self._go(THANKS)
 
-    def _commit_draft(self, *, sent: bool) -> None:
-        """Store the draft; `sent`: the customer pressed send (else they walked away from it)."""
+    def _commit_draft(self, *, sent: bool) -> bool:
+        """Store the draft; `sent`: the customer pressed send (else they walked away from it).
+        False when there was something to store and it was not stored."""
         d, self.draft = self.draft, None
         if d is None or not d.has_content():
-            return
+            return True
         try:
             self.recorder.record_followup(d.response_id, d.reasons, d.comment.strip() or None, unsent=not sent)
         except CaptureError:
             log.exception("follow-up not recorded")
+            return False
         except StoreError as e:
             log.error("follow-up NOT recorded: %s", e)
             self.store_problem = e
+            return False
+        self.store_problem = None
+        return True
 
     # -- staff -----------------------------------------------------------------------------
     def corner_down(self) -> None:

@@ -84,7 +84,9 @@ class QuestionScreen(KioskScreen):
     def refresh(self, app: Any) -> None:
         q = app.flow.question
         self.not_stored = app.flow.not_stored
-        key = (q.id, app.landscape, app.u)
+        # The faces depend on the scale's values, not on the question: two questions on one
+        # scale (the customers' and the closing-time employee question) share them.
+        key = (q.scale, tuple(q.values), app.landscape, app.u)
         self.employee = q.audience == "employee"
         self.nps = q.scale == "nps11"
         self.ids.question_text.text = q.text.get(app.lang, "")
@@ -258,12 +260,21 @@ class FollowupScreen(KioskScreen):
         grid = self.ids.chips
         if getattr(self, "_built", None) != key:
             self._built = key
-            grid.clear_widgets()
             grid.cols = 3 if app.landscape else 2
-            for code, label in zip(d.question.reasons, labels):
-                chip = ReasonChip(text=label, code=code, font_size=21 * app.u, radius=16 * app.u)
-                chip.bind(on_release=lambda c: app.choose_reason(c.code))
-                grid.add_widget(chip)
+            # Another question's or language's reasons relabel the chips there are; only a
+            # difference in their number adds or drops some. Chips made and dropped at every
+            # language switch or scheduled question stay behind as a fragmented heap (docs/ui.md).
+            chips = grid.children[::-1]                  # Kivy keeps children last-added first
+            for chip in chips[len(labels):]:
+                grid.remove_widget(chip)
+            for i, (code, label) in enumerate(zip(d.question.reasons, labels)):
+                if i < len(chips):
+                    chip = chips[i]
+                    chip.text, chip.code, chip.font_size, chip.radius = label, code, 21 * app.u, 16 * app.u
+                else:
+                    chip = ReasonChip(text=label, code=code, font_size=21 * app.u, radius=16 * app.u)
+                    chip.bind(on_release=lambda c: app.choose_reason(c.code))
+                    grid.add_widget(chip)
         for chip in grid.children:
             chip.selected = chip.code in d.reasons
 
