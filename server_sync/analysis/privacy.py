@@ -17,8 +17,11 @@ methodology and statistical disclosure control", J. Amer. Statist. Assoc. 75:377
 et al. 2012, Statistical Disclosure Control, Wiley, ch. 4). The totals and their parts here:
 the chain's (or the report's sites') total and its sites, and the pulse's sites; each site and
 its kiosks; the period and its ISO weeks, each week and its days; each weekday and its hours in
-the heatmap (a weekday's total is its days'). A week-on-week change whose earlier week is left
-out goes too. What this does not cover: differences between two reports over periods a day
+the heatmap (a weekday's total is its days'); a store's pulse and its employee questions' rows
+(the pulse is all of them together); the reasons of the chain and of each store, and each
+reason's mentions and complaints over the stores (`_protect_site_reasons`). A week-on-week
+change whose earlier week is left out goes too, and so does an action whose control group (the
+rest of the chain) is small or whose store is left out of the sites section. What this does not cover: differences between two reports over periods a day
 apart, or between a report's site figure and the BI views' days of that site (the views leave
 out the site's small days; the figure counts them), docs/privacy.md says so.
 
@@ -112,8 +115,10 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
         return row.get("question_id") in employee
 
     report["summary"] = [_blank(r) if emp(r) and _small(r, min_group) else r for r in report.get("summary", [])]
+    employee_sites = [r for r in report.get("sites", []) if emp(r)]
     shown_sites = {(r["question_id"], r["site_id"]) for r in
-                   _left_out([r for r in report.get("sites", []) if emp(r)], min_group, key=lambda r: r["question_id"])}
+                   _left_out(employee_sites, min_group, key=lambda r: r["question_id"])}
+    hidden_sites = {(r["question_id"], r["site_id"]) for r in employee_sites} - shown_sites
     for key in ("sites", "ranking"):
         report[key] = [r for r in report.get(key, []) if not emp(r) or (r["question_id"], r["site_id"]) in shown_sites]
     kiosks = [r for r in report.get("kiosks", []) if not emp(r) or (r["question_id"], r["site_id"]) in shown_sites]
@@ -141,13 +146,28 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
         if q in employee:
             if chain_n.get(q) is None or chain_n[q] < min_group:
                 drivers["pareto"], drivers["uplift"] = [], []
+            _protect_reasons(drivers, min_group)
             drivers["sites"] = [s for s in drivers.get("sites", []) if (q, s["site_id"]) in shown_sites]
+            _protect_site_reasons(drivers, min_group)
     for action in report.get("actions", []):
         if action.get("question_id") in employee:
-            _protect_change(action, min_group)
+            # A site left out of the sites section keeps its figures out of its actions too: an
+            # after-window that is the report's period would show the row left out.
+            _protect_change(action, min_group, hide=(action["question_id"], action.get("site_id")) in hidden_sites)
     pulse = report.get("pulse") or {}
     sites = pulse.get("sites", [])
-    hide = complementary([(s.get("employee") or {}).get("n") for s in sites], min_group)
+    # A store's pulse is all its employee smiley questions together, so it is the total of that
+    # store's rows in the sites section: those left out there must hold 0 or min_group answers
+    # between them, or the pulse goes too.
+    pulse_parts = {q["id"] for q in report.get("questions", []) if q.get("audience") == "employee"
+                   and q.get("scale") == "smiley4"}
+    shown_n: dict[str, int] = {}
+    for r in report.get("sites", []):
+        if r.get("question_id") in pulse_parts:
+            shown_n[r["site_id"]] = shown_n.get(r["site_id"], 0) + (r.get("n") or 0)
+    gives_away = {i for i, s in enumerate(sites)
+                  if 0 < ((s.get("employee") or {}).get("n") or 0) - shown_n.get(s["site_id"], 0) < min_group}
+    hide = complementary([(s.get("employee") or {}).get("n") for s in sites], min_group, gives_away)
     min_n = max(pulse.get("min_n") or 0, min_group)
     # Did a site that entered the correlation (both sides from at least min_n answers) go?
     entered = any(min((sites[i].get("employee") or {}).get("n") or 0, (sites[i].get("customer") or {}).get("n") or 0)
@@ -163,18 +183,61 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
     return report
 
 
+def _protect_site_reasons(drivers: dict[str, Any], min_group: int) -> None:
+    """The stores' reasons are parts of the chain's: for each reason the chain shows, what the
+    stores shown leave of its mentions (and of its complaints, for the uplift) must be 0 or at
+    least `min_group`, or the reason goes from every store's rows; then each store's own rows as
+    in `_protect_reasons`, again until nothing more goes."""
+    chain_n = {r["reason"]: r.get("n") or 0 for r in drivers.get("pareto") or []}
+    chain_c = {u["reason"]: u.get("complaints") or 0 for u in drivers.get("uplift") or []}
+    sites = drivers.get("sites") or []
+    while True:
+        before = sum(len(s.get("pareto") or []) + len(s.get("uplift") or []) for s in sites)
+        for site in sites:
+            _protect_reasons(site, min_group)
+        for reason, n in chain_n.items():
+            if 0 < n - sum(r.get("n") or 0 for s in sites for r in s["pareto"] if r["reason"] == reason) < min_group:
+                for site in sites:
+                    site["pareto"] = [r for r in site["pareto"] if r["reason"] != reason]
+        for reason, c in chain_c.items():
+            if 0 < c - sum(u.get("complaints") or 0 for s in sites for u in s["uplift"]
+                           if u["reason"] == reason) < min_group:
+                for site in sites:
+                    site["uplift"] = [u for u in site["uplift"] if u["reason"] != reason]
+        if sum(len(s.get("pareto") or []) + len(s.get("uplift") or []) for s in sites) == before:
+            return
+
+
 def _week(day: str) -> str:
     return week_start(date.fromisoformat(day)).isoformat()
 
 
-def _protect_change(change: dict[str, Any] | None, min_group: int) -> None:
-    """A before/after comparison in which either period is too small says only that."""
+def _protect_change(change: dict[str, Any] | None, min_group: int, hide: bool = False) -> None:
+    """A before/after comparison in which a period, or the control group's (an action's: the
+    rest of the chain), is too small, or which is to be hidden, says only that."""
     if not change:
         return
-    small = any(_small(change.get(side) or {}, min_group) for side in ("previous", "current"))
+    control = change.get("control") or {}
+    small = hide or any(_small(group or {}, min_group) for group in
+                        (change.get("previous"), change.get("current"), control.get("previous"), control.get("current")))
     if small:
         for side in ("previous", "current"):
             if side in change:
                 change[side] = _blank(change[side] or {})
+            if side in control:
+                control[side] = _blank(control[side] or {})
         change["test"] = change["csat_test"] = None
         change["verdict"] = "too_little_data"
+
+
+def _protect_reasons(drivers: dict[str, Any], min_group: int) -> None:
+    """Reasons of employee answers (the chain's or a store's Pareto and uplift): a reason cited by
+    fewer than `min_group` is a small group, and so are the reasons left out together
+    (`complementary`: their shares of the mentions shown would give their sum away). An uplift
+    ("the index without the complaints citing it") of fewer complaints gives away their answers."""
+    pareto = drivers.get("pareto") or []
+    drop = complementary([r.get("n") for r in pareto], min_group)
+    drivers["pareto"] = [r for i, r in enumerate(pareto) if i not in drop]
+    kept = {r["reason"] for r in drivers["pareto"]}
+    drivers["uplift"] = [u for u in drivers.get("uplift") or []
+                         if u["reason"] in kept and (u.get("complaints") or 0) >= min_group]

@@ -337,3 +337,115 @@ def test_a_store_left_out_of_the_pulse_is_left_out_of_its_correlation_too():
     assert [s["site_id"] for s in pulse["sites"] if s["employee"]["n"]] == ["s3", "s4", "s5"]
     assert pulse["correlation"] == correlation([(e, n, c, 50) for n, e, c in list(values.values())[2:]], 5)
     assert pulse["correlation"] != everything and pulse["correlation"]["n"] == 3
+
+
+def staff(site: str, values: list[int], question: str = "staff", start: datetime = datetime(2026, 11, 16, 10)) -> list[dict]:
+    return [answer(site, start + timedelta(days=i % 7, minutes=i), v, question=question, audience="employee")
+            for i, v in enumerate(values)]
+
+
+def test_a_stores_pulse_is_left_out_when_its_questions_rows_would_give_one_away(central_db):
+    """The pulse is a store's employee smiley questions together: 13 at x, of which the sites
+    section shows 10 ("staff"); the other 3 ("staff2") would be the pulse minus the row."""
+    db = central_db
+    for s in ("x", "y"):
+        add_site(db, s)
+    add_question(db)
+    add_question(db, "staff", audience="employee")
+    add_question(db, "staff2", audience="employee")
+    commit(db, staff("x", [4, 3] * 5) + staff("y", [3] * 10) + staff("x", [1, 1, 2], "staff2")
+           + staff("y", [4, 2] * 5, "staff2") + [answer(s, datetime(2026, 11, 16 + i % 7, 9, i), 3)
+                                                  for s in ("x", "y") for i in range(40)])
+    report = chain_report.build(db, WEEK, now=NOW)
+    rows = {(r["question_id"], r["site_id"]): r["n"] for r in report["sites"] if r["question_id"] != "visit"}
+    assert rows == {("staff", "x"): 10, ("staff", "y"): 10}           # staff2: x's 3 and y's 10 with them
+    pulse = {s["site_id"]: s["employee"]["n"] for s in report["pulse"]["sites"]}
+    # x's 13 minus its row of 10 would be the 3; y's 20 minus its 10 shown is 10, and the pulse's
+    # 33 minus y's 20 is x's 13: both whole groups.
+    assert pulse == {"x": None, "y": 20}
+    assert given_away(report) == []
+
+
+def test_reasons_of_employee_answers_are_shown_only_for_groups_of_the_minimum(central_db):
+    """One colleague's "schedule" (and the uplift without it, which gives their answer away) is
+    not shown, and neither is "workload" (5) at the chain: its share of the mentions would leave
+    the one. "rota" (6) is shown, at the chain and at y, whose own "workload" is five."""
+    db = central_db
+    for s in ("x", "y"):
+        add_site(db, s)
+    add_question(db, "staff", audience="employee")
+    lone = staff("x", [1] + [4] * 11)
+    many = staff("y", [1, 1, 2, 2, 1, 1, 2, 2, 1, 1, 2] + [3] * 5)
+    commit(db, lone + many, reasons={lone[0]["id"]: ["schedule"], **{r["id"]: ["workload"] for r in many[:5]},
+                                     **{r["id"]: ["rota"] for r in many[5:11]}})
+    drivers = chain_report.build(db, WEEK, now=NOW)["drivers"][0]
+    assert [(r["reason"], r["n"]) for r in drivers["pareto"]] == [("rota", 6)]
+    assert [(u["reason"], u["complaints"]) for u in drivers["uplift"]] == [("rota", 6)]
+    assert {s["site_id"]: sorted(r["reason"] for r in s["pareto"]) for s in drivers["sites"]} == {
+        "x": [], "y": ["rota", "workload"]}
+    assert "schedule" not in json.dumps(drivers)
+
+
+def test_an_action_on_an_employee_question_shows_no_small_control_nor_a_store_left_out(central_db):
+    """The control group is the rest of the chain (3 answers here): not shown. The store's own
+    after-window is the report's period, and the store is left out of the sites section (as the
+    complement of the small one): the action shows no figure either."""
+    from server_sync.analysis import actions
+    db = central_db
+    add_site(db, "big")
+    add_site(db, "tiny")
+    add_question(db, "staff", audience="employee")
+    rows = [answer("big", datetime(2026, 10, 1, 10) + timedelta(days=k), 3 + k % 2, question="staff",
+                   audience="employee") for k in range(-70, 28)]
+    rows += [answer("tiny", datetime(2026, 10, 1, 11) + timedelta(days=k), v, question="staff", audience="employee")
+             for k, v in [(-40, 1), (-39, 2), (-38, 1), (5, 4), (6, 4), (7, 3)]]
+    commit(db, rows)
+    actions.add(db, "big", "staff", "2026-10-01", "rota change", now=datetime(2026, 10, 1, tzinfo=timezone.utc))
+    report = chain_report.build(db, ReportFilter(date_from="2026-10-01", date_to="2026-10-28"),
+                                now=datetime(2026, 12, 1, tzinfo=timezone.utc))
+    (action,) = report["actions"]
+    assert action["verdict"] == "too_little_data" and action["test"] is None
+    assert action["current"]["n"] is None and action["control"]["current"]["n"] is None
+    assert report["sites"] == [] and next(s["n"] for s in report["summary"]) == 31
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(["queue", "rota", "tools", "pay"])),
+                       st.tuples(st.integers(1, 12), st.integers(0, 12)), min_size=1, max_size=12),
+       st.sampled_from([5, 7]))
+def test_no_reason_of_a_small_group_is_given_away_in_any_chain(counts, min_group):
+    """Random mentions and complaints per store and reason: after the rule no shown reason row
+    is of fewer than the minimum, and no total minus its shown parts (a store's or the chain's
+    mentions over its reasons, a reason's mentions or complaints over the stores) is a group
+    under the minimum."""
+    counts = {k: (n, min(c, n)) for k, (n, c) in counts.items()}
+    sites = sorted({s for s, _r in counts})
+    reasons = sorted({r for _s, r in counts})
+
+    def rows(pairs):
+        pareto = [{"reason": r, "n": n, "negative": c} for r, (n, c) in pairs.items() if n]
+        uplift = [{"reason": r, "complaints": c, "current": 70.0, "without": 75.0} for r, (n, c) in pairs.items() if c]
+        return pareto, uplift
+    chain = {r: (sum(counts.get((s, r), (0, 0))[0] for s in sites), sum(counts.get((s, r), (0, 0))[1] for s in sites))
+             for r in reasons}
+    pareto, uplift = rows(chain)
+    per_site = []
+    for s in sites:
+        p, u = rows({r: counts[(s, r)] for r in reasons if (s, r) in counts})
+        per_site.append({"site_id": s, "pareto": p, "uplift": u})
+    report = {"questions": [{"id": "staff", "audience": "employee"}],
+              "summary": [{"question_id": "staff", "n": 100}],
+              "sites": [{"question_id": "staff", "site_id": s, "n": 30} for s in sites],
+              "drivers": [{"question_id": "staff", "pareto": pareto, "uplift": uplift, "sites": per_site}]}
+    d = protect_employees(report, min_group)["drivers"][0]
+    for part in [d] + d["sites"]:
+        assert all(r["n"] >= min_group for r in part["pareto"]) and all(u["complaints"] >= min_group for u in part["uplift"])
+    site_total = {s: sum(counts[(s, r)][0] for r in reasons if (s, r) in counts) for s in sites}
+    for part, total in [(d, sum(n for n, _c in chain.values()))] + [(p, site_total[p["site_id"]]) for p in d["sites"]]:
+        if part["pareto"]:                       # the shares shown give the total of mentions
+            assert not 0 < total - sum(r["n"] for r in part["pareto"]) < min_group
+    for r in d["pareto"]:
+        assert not 0 < r["n"] - sum(x["n"] for p in d["sites"] for x in p["pareto"] if x["reason"] == r["reason"]) < min_group
+    for u in d["uplift"]:
+        assert not 0 < u["complaints"] - sum(x["complaints"] for p in d["sites"] for x in p["uplift"]
+                                             if x["reason"] == u["reason"]) < min_group
