@@ -130,7 +130,8 @@ def add_parser(sub, common) -> None:
                                    "store, then ack.")
     add_broker_options(p, client_id=True)
     p.add_argument("--max-bytes", type=int, default=None, metavar="N",
-                   help="largest events payload accepted (default 1 MiB); bigger ones are dead-lettered")
+                   help="largest events payload accepted (default and least 1 MiB: the largest batch a kiosk "
+                        "may build); bigger ones are dead-lettered")
     p.add_argument("--kiosk-rate", type=float, default=None, metavar="N",
                    help="messages a second one kiosk may send on average (default 50; 0: no limit); "
                         "more are not taken, and the kiosk sends its answers again later "
@@ -157,8 +158,12 @@ def run(args: argparse.Namespace) -> int:
     if not protocol.vocabulary.BATCH_ID_RE.fullmatch(client_id):
         raise CentralConfigError(f"--client-id must be 1-80 letters, digits or -_.:, got {client_id!r}")
     settings = broker_settings(args, client_id)
-    if args.max_bytes is not None and args.max_bytes < 1024:
-        raise CentralConfigError(f"--max-bytes must be at least 1024, got {args.max_bytes}")
+    if args.max_bytes is not None and args.max_bytes < protocol.DEFAULT_MAX_BYTES:
+        # A kiosk may build batches up to sync.batch_max_bytes, at most this much: a smaller
+        # limit dead-letters its batches unanswered, and it builds the same ones again after
+        # every ack timeout, so nothing of its backlog would ever get in.
+        raise CentralConfigError(f"--max-bytes must be at least {protocol.DEFAULT_MAX_BYTES} (the largest batch a "
+                                 f"kiosk may build, sync.batch_max_bytes), got {args.max_bytes}")
     rate = KIOSK_RATE_PER_S if args.kiosk_rate is None else args.kiosk_rate
     burst = KIOSK_BURST if args.kiosk_burst is None else args.kiosk_burst
     if not rate >= 0 or burst < 1:              # `not >=`: NaN is refused too

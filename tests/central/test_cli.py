@@ -31,7 +31,7 @@ def test_ingest_argument_mistakes_are_clear_errors(tmp_path, capsys):
                       (["--prefix", "acme"], "--prefix must end with '/'"),
                       (["--no-tls", "--ca-file", "ca.crt"], "contradict"),
                       (["--broker-port", "70000"], "--broker-port must be 1-65535"),
-                      (["--max-bytes", "10"], "--max-bytes must be at least 1024"),
+                      (["--max-bytes", "65536"], "--max-bytes must be at least 1048576 (the largest batch a kiosk"),
                       (["--client-id", "bad id!"], "--client-id must be")]:
         assert main(["ingest", *argv, *db]) == 2, argv
         err = capsys.readouterr().err

@@ -129,7 +129,7 @@ def test_a_broker_user_the_centre_never_registered_is_dead_lettered(broker, cent
 
 def test_bad_messages_are_dead_lettered_and_ingest_stays_alive(broker, central, ingestors):
     url, db = central
-    ingestors(url, broker, "ingest-1", "--max-bytes", "65536")
+    ingestors(url, broker, "ingest-1")
     k1 = client_for(broker, "k1", client_id="k1-raw")
     assert connect_result(k1, broker) == "Success"
     acks = []
@@ -140,7 +140,8 @@ def test_bad_messages_are_dead_lettered_and_ingest_stays_alive(broker, central, 
         ("malformed JSON", b'{"schema": 1, "events": ['),
         ("unsupported schema version", json.dumps({"schema": 9, "kiosk_id": "k1", "batch": "b",
                                                    "events": [good]}).encode()),
-        ("oversize payload", batch([response(i) for i in range(1, 400)])[1]),
+        # One byte over the centre's 1 MiB, within the broker's max_packet_size (1 MiB + 4 KiB).
+        ("oversize payload", batch([response(2)])[1].ljust(protocol.DEFAULT_MAX_BYTES + 1)),
         ("out of range", batch([response(1, value=9)])[1]),
         ("in the future", batch([dict(response(1), recorded_at="2099-01-01T00:00:00.000Z")])[1]),
     ]
