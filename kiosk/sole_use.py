@@ -46,7 +46,11 @@ def held_alone(path: Path, *, wait: float = 2.0) -> Iterator[None]:
     """Hold `path` so no other connection can use it until the block ends; raise InUse when one
     has it open. `wait` seconds allow for a short command (`kiosk stats`) that is about to end;
     a running service never lets go, so waiting longer would not help."""
-    fd = os.open(path, os.O_RDWR)
+    try:
+        fd = os.open(path, os.O_RDWR)         # a write lock needs a file open for writing
+    except PermissionError as e:
+        raise StoreError(f"cannot open {path} for writing ({e.strerror}): run it as the kiosk's user "
+                         "(sudo -u kundpuls /opt/kundpuls/venv/bin/kiosk …)") from None
     try:
         deadline = time.monotonic() + wait
         while not _lock(fd):

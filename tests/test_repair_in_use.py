@@ -15,6 +15,7 @@ import pytest
 
 from kiosk.capture import Recorder
 from kiosk.cli import main
+from kiosk.exc import StoreError
 from kiosk.loading import load
 from kiosk.repair import repair
 from kiosk.sole_use import InUse, held_alone
@@ -112,3 +113,16 @@ def test_a_file_sqlite_cannot_open_is_repaired_when_nothing_uses_it(kiosk_toml, 
     result = repair(cfg.db_path, now=datetime.now(timezone.utc), wait=0)
     assert result.sequence_from == "time" and Path(result.damaged_kept_as[0]).exists()
     assert answers(cfg.db_path) == set()
+
+
+
+def test_a_database_it_may_not_write_is_a_clear_error(tmp_path, monkeypatch):
+    path = tmp_path / "kiosk.db"
+    LocalStore(path).close()
+
+    def refused(*args, **kwargs):      # as for another user than the file's (the tests run as root)
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr("kiosk.sole_use.os.open", refused)
+    with pytest.raises(StoreError, match="as the kiosk's user"):
+        with held_alone(path, wait=0):
+            pass
