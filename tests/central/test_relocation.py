@@ -64,7 +64,7 @@ def test_an_answer_naming_a_site_the_kiosk_was_not_at_then_is_refused(central_db
                                response(3, site="s3", at=at + timedelta(days=5, hours=1))]))
     assert ok.kind == "batch" and ok.accepted.new == 3 and stored(db) == {"s1": 1, "s2": 1, "s3": 1}
     for seq, site, when, said in (
-            (4, "s1", at + timedelta(days=1, hours=1), "nor was it when the answer was recorded"),  # a day after it left
+            (4, "s1", at + timedelta(days=1, hours=1), "nor was it when the answer was recorded"),  # left a day before
             (5, "s2", at - timedelta(days=1, hours=1), "nor was it when the answer was recorded"),  # before it came
             (6, "s4", at, "not the registered site 's3'")):                                       # never there
         out = ingest.handle(*batch([response(seq, site=site, at=when), response(seq + 10, site="s3")]))
