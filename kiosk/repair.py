@@ -10,9 +10,12 @@ every seq the kiosk ever gave out: from the damaged file's sequence when that is
 counting one event at a time can have reached): a seq is never used twice.
 
 The database is read from a copy (with its WAL), so the damaged file is never written to. Run it
-with the kiosk's services stopped; it refuses a healthy database unless forced. It needs room for
-the copy and the fresh database: on a disk without it, it says the disk is full and changes
-nothing (a full disk damages nothing; SQLite merely cannot open a database there).
+with the kiosk's services stopped: from the copy to the swap it holds the file so that nothing else
+can use it, and refuses, naming the services to stop, when something has it open (a running app
+would go on recording, and thanking, into the file that is then renamed aside: kiosk.sole_use).
+It refuses a healthy database unless forced. It needs room for the copy and the fresh database:
+on a disk without it, it says the disk is full and changes nothing (a full disk damages nothing;
+SQLite merely cannot open a database there).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Iterator
 
 from kiosk.exc import DiskFull, StoreError
+from kiosk.sole_use import held_alone
 from kiosk.store import LocalStore, free_bytes
 
 TABLES = ("response", "followup", "meta")          # in this order: answers before their follow-ups
@@ -66,8 +70,9 @@ def healthy(path: Path) -> bool:
         con.close()
 
 
-def repair(path: Path | str, *, now: datetime, force: bool = False) -> Repaired:
-    """Salvage `path` into a fresh database that replaces it (see the module's docstring)."""
+def repair(path: Path | str, *, now: datetime, force: bool = False, wait: float = 2.0) -> Repaired:
+    """Salvage `path` into a fresh database that replaces it (see the module's docstring); `wait`
+    is how long another program's hold on the file may take to end before repair refuses."""
     path = Path(path)
     if not path.exists():
         raise StoreError(f"no database at {path}: nothing to repair (a new one is made at the first start)")
@@ -76,16 +81,19 @@ def repair(path: Path | str, *, now: datetime, force: bool = False) -> Repaired:
     _refuse_a_full_disk(path)
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     try:
-        work = Path(tempfile.mkdtemp(prefix=".repair-", dir=path.parent))
-        try:
-            rows, result = _salvage(path, work)
-            fresh = work / "fresh.db"
-            result.sequence, result.sequence_from = _write(fresh, rows, now)
-            result.path = str(path)
-            result.damaged_kept_as = _swap(path, fresh, stamp)
-            return result
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        # Held from before the copy until after the swap: nothing written meanwhile can be left
+        # behind in the file renamed aside.
+        with held_alone(path, wait=wait):
+            work = Path(tempfile.mkdtemp(prefix=".repair-", dir=path.parent))
+            try:
+                rows, result = _salvage(path, work)
+                fresh = work / "fresh.db"
+                result.sequence, result.sequence_from = _write(fresh, rows, now)
+                result.path = str(path)
+                result.damaged_kept_as = _swap(path, fresh, stamp)
+                return result
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
     except OSError as e:
         if isinstance(e, DiskFull) or e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise _full(path) from None

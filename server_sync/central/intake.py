@@ -2,7 +2,9 @@
 
 Both the MQTT ingest (`server_sync.ingest`) and `kiosk-central import` hand validated events
 (`server_sync.protocol.validate_event`) to `Intake.accept`, which inside one transaction:
-- checks the kiosk is registered and active and every answer names the kiosk's registered site;
+- checks the kiosk is registered and active and every answer names the kiosk's registered site,
+  or one it was registered at when the answer was recorded (`site_history`: a moved kiosk still
+  delivers what it recorded at the old store, counted there);
 - checks answers against the centre's question definitions (`central.questions`: a kiosk's
   answers never define a question; one that disagrees is refused for that kiosk alone);
 - takes a follow-up only for an answer of its own kiosk, and one per answer (a later one is a
@@ -40,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.central import conflicts, dead_letters, questions, rollups, speedups
+from server_sync.central import conflicts, dead_letters, questions, rollups, site_history, speedups
 from server_sync.central.registry import KioskDeactivated
 from server_sync.central.dialect import (StoredAlready, execute_many, group_transaction, in_list, insert_ignore,
                                          insert_new, insert_rows, placeholders, time_param, writer_transaction)
@@ -84,10 +86,11 @@ class Accepted:
     duplicates: int = 0
     conflicts: int = 0
     corrected: int = 0          # earlier stored events corrected by an anchor in this batch
+    former_sites: set[str] = field(default_factory=set)   # sites it has left that answers name (site_history)
 
     @property
     def changed_sites(self) -> set[str]:
-        return {self.site_id} if self.new or self.corrected else set()
+        return {self.site_id} | self.former_sites if self.new or self.corrected else set()
 
 
 @dataclass
@@ -173,13 +176,17 @@ class Intake:
             result = Accepted(batch.kiosk_id, site_id, batch.batch_id, [e.seq for e in batch.events])
             responses = [e for e in batch.events if e.type == "response"]
             followups = [e for e in batch.events if e.type == "followup"] if len(responses) < len(batch.events) else []
-            if {e.site_id for e in responses} - {site_id}:
+            wrong, former = site_history.elsewhere(self.db, batch.kiosk_id, site_id, responses)
+            if wrong:
                 # Named back to the kiosk (held and shown there, not re-sent forever): the kiosk's
-                # config names another site than its registration.
-                wrong = [e for e in responses if e.site_id != site_id]
+                # config names another site than its registration, then and now.
                 raise EventsRefused(f"event {wrong[0].id}: site_id {wrong[0].site_id!r} is not the registered site "
-                                    f"{site_id!r} of kiosk {batch.kiosk_id!r} (fix kiosk.site, or the registration,"
-                                    " then `kiosk refused retry`)", batch.batch_id, [e.seq for e in wrong])
+                                    f"{site_id!r} of kiosk {batch.kiosk_id!r}{_stayed(former, wrong[0].site_id)} "
+                                    "(fix kiosk.site, or the registration, then `kiosk refused retry`)",
+                                    batch.batch_id, [e.seq for e in wrong])
+            # Answers recorded at a site the kiosk has since left count there (site_history).
+            sites = sorted({site_id} | {e.site_id for e in responses}) if former else [site_id]
+            result.former_sites = set(sites) - {site_id}
             staged_questions = questions.check_answers(self.db, responses, self._known_questions(),
                                                        received, batch.batch_id, batch.kiosk_id)
             followups, later = self._own_followups(batch, responses, followups)
@@ -194,17 +201,19 @@ class Intake:
             # As text on both engines (what time_param writes on SQLite; PostgreSQL's COPY reads
             # it as the same TIMESTAMP): converted once, not once per row.
             received_s = received.isoformat(" ")
-            zones = rollups.site_timezones(self.db, [site_id], self._zones())
-            rows, minutes = self._response_rows(responses, zones[site_id], anchors, received, received_s,
-                                                batch.batch_id)
+            zones = rollups.site_timezones(self.db, sites, self._zones())
+            parts = self._site_rows(responses, sites, zones, anchors, received, received_s, batch.batch_id)
+            rows = [row for _, site_rows, _ in parts for row in site_rows]
             rid = R["id"]
             clash, explained = self._followup_links([r[rid] for r in rows])
             inserted = insert_new(self.db, "response", RESPONSE_COLUMNS,
                                   [r for r in rows if r[rid] not in clash] if clash else rows, "id", direct=direct)
             # The new answers in the hourly rollup (the time zone maths once per distinct key).
-            new_rows = None if len(inserted) == len(rows) else [r[rid] in inserted for r in rows]
-            rollups.count_hours(self.db, speedups.hourly_answer_counts(site_id, batch.kiosk_id, rows, minutes, new_rows),
-                                into=delta, zones=zones)
+            for at_site, site_rows, minutes in parts:
+                new_rows = None if len(inserted) == len(rows) else [r[rid] in inserted for r in site_rows]
+                rollups.count_hours(self.db, speedups.hourly_answer_counts(at_site, batch.kiosk_id, site_rows,
+                                                                           minutes, new_rows),
+                                    into=delta, zones=zones)
             # Follow-ups stored before their answer arrived count for the reasons only now.
             answered = sorted(explained & inserted)
             if answered:
@@ -473,6 +482,17 @@ class Intake:
 
     # --- rows ------------------------------------------------------------------------------------
 
+    def _site_rows(self, responses: Sequence[ResponseEvent], sites: Sequence[str], zones: Mapping[str, ZoneInfo],
+                   anchors: Mapping[str, _Anchor], received: datetime, received_s: Any,
+                   batch_id: str) -> list[tuple[str, list[list], list[str]]]:
+        """(site, its `response` rows, their minutes) for each site the batch's answers name: the
+        registered one, and a former one for answers recorded there (`_response_rows`)."""
+        if len(sites) == 1:                         # the common batch: no split
+            return [(sites[0], *self._response_rows(responses, zones[sites[0]], anchors, received, received_s,
+                                                    batch_id))]
+        return [(site, *self._response_rows([e for e in responses if e.site_id == site], zones[site], anchors,
+                                             received, received_s, batch_id)) for site in sites]
+
     def _response_rows(self, responses: Sequence[ResponseEvent], zone: ZoneInfo, anchors: Mapping[str, _Anchor],
                        received: datetime, received_s: Any, batch_id: str) -> tuple[list[list], list[str]]:
         """The `response` rows of a batch (RESPONSE_COLUMNS order) and each one's UTC minute
@@ -562,6 +582,13 @@ class Intake:
                 f"INSERT INTO kiosk_status ({', '.join(cols)}) VALUES ({placeholders(self.db, len(cols))})"
                 f" ON CONFLICT (kiosk_id) DO UPDATE SET "
                 + ", ".join(f"{c} = excluded.{c}" for c in updated), values)
+
+
+def _stayed(former: Sequence[site_history.Stay], site_id: str) -> str:
+    """What a refusal adds when the kiosk was registered at the site it names, but not then."""
+    left = [s.moved_out_at for s in former if s.site_id == site_id]
+    return (f", nor was it when the answer was recorded (it was until {max(left):%Y-%m-%d %H:%M} UTC, "
+            f"give or take {site_history.MARGIN.days} day)") if left else ""
 
 
 def _plausible(t: datetime, received: datetime) -> bool:

@@ -1,5 +1,6 @@
 """The fleet register: sites and kiosks the centre knows. Ingest accepts answers only from a
-registered, active kiosk, for its registered site. A deactivated kiosk stays registered (its
+registered, active kiosk, for its registered site (or a site it was registered at when
+the answer was recorded: `site_history`). A deactivated kiosk stays registered (its
 answers are kept); what it still sends is refused (`KioskDeactivated`) and only counted. A site's
 time zone, which its answers are counted in, has one rule for the commands that store it and for
 every reader of the store, ingest's included (`time_zone`, `check_zone`, `stored_zone`,
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
+from server_sync.central import site_history
 from server_sync.central.dialect import in_list, placeholders
 from server_sync.central.setting import stored_error
 from server_sync.exc import CentralConfigError, ProtocolError
@@ -155,12 +157,17 @@ def add_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime) -> None:
                    (kiosk_id, site_id, now))
 
 
-def move_kiosk(db: Database, kiosk_id: str, site_id: str) -> str:
-    """Register a kiosk at another site (it was moved, or registered at the wrong one); returns
-    the site it was at. Its stored answers keep the site they were recorded for."""
+def move_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime | None = None) -> str:
+    """Register a kiosk at another site (it was moved, or registered at the wrong one) as of
+    `now` (naive UTC; None: the present); returns the site it was at. Its stored answers keep
+    the site they were recorded for, and so do those it still holds: the stay it leaves is kept
+    (`site_history`), so ingest takes its answers recorded there. Call inside a transaction."""
     known = kiosk(db, kiosk_id)
     if known is None:
         raise CentralConfigError(f"no kiosk {short(kiosk_id)} is registered")
     require_site(db, site_id)
+    if known["site_id"] != site_id:
+        at = now or datetime.now(ZoneInfo("UTC")).replace(tzinfo=None)
+        site_history.record_move(db, kiosk_id, known["site_id"], at)
     db.execute_sql(f"UPDATE kiosk SET site_id = {db.param} WHERE id = {db.param}", (site_id, kiosk_id))
     return known["site_id"]

@@ -86,12 +86,13 @@ def update_site(db: Database, site_id: str, *, name: str | None = None, timezone
 
 def writer_locks(db: Database, site_id: str) -> set[str]:
     """The writer locks of every kiosk that can change the site's counted answers: those
-    registered at it (new answers) and those with answers stored for it (a kiosk moved away still
-    corrects their times and sends their follow-ups)."""
+    registered at it (new answers), those with answers stored for it (a kiosk moved away still
+    corrects their times and sends their follow-ups) and those it was registered at before (a
+    kiosk moved away still delivers what it recorded there: `site_history`)."""
     p = db.param
     return {kiosk_lock(k) for (k,) in db.execute_sql(
-        f"SELECT id FROM kiosk WHERE site_id = {p} UNION SELECT DISTINCT kiosk_id FROM response WHERE site_id = {p}",
-        (site_id, site_id)).fetchall()}
+        f"SELECT id FROM kiosk WHERE site_id = {p} UNION SELECT DISTINCT kiosk_id FROM response WHERE site_id = {p}"
+        f" UNION SELECT kiosk_id FROM kiosk_site_history WHERE site_id = {p}", (site_id, site_id, site_id)).fetchall()}
 
 
 def _apply(db: Database, site: dict[str, Any], name: str, timezone: str | None, opening_hours: str | None,

@@ -1,0 +1,75 @@
+"""The sites a kiosk stood at before its current one, and which answers they still cover.
+
+A kiosk moved to another store (`kiosk-central kiosk move`, `provision.sh --site` on the kiosk)
+often still holds answers recorded at the old one: it was offline for its last hour there, or
+carried over unplugged. Those answers name the old site, truly, and are counted there. So each
+move keeps the stay it ends (`kiosk_site_history`, m0047), and ingest takes an answer naming a
+former site if the kiosk was registered there when the answer was recorded; an answer naming a
+site the kiosk never stood at, or recorded well outside its stay there, is refused as before.
+
+The kiosk's clock and the moment of the move at the centre are both a little uncertain (the
+move is often typed before or after the kiosk is carried over), so a stay covers `MARGIN` more
+on either side: the slack ingest already allows a kiosk's clock (`FUTURE_SLACK`, a day). Times
+are the kiosk's own (`recorded_at`), naive UTC, as the store keeps them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from peewee import Database
+
+from server_sync.central.dialect import placeholders, time_param
+from server_sync.central.event_rows import as_datetime
+from server_sync.protocol import FUTURE_SLACK, ResponseEvent
+
+MARGIN: timedelta = FUTURE_SLACK
+
+
+@dataclass(frozen=True)
+class Stay:
+    """A former registration: at `site_id` from `moved_in_at` (None: its first site, where it may
+    have recorded before it was registered) until `moved_out_at`."""
+    site_id: str
+    moved_in_at: datetime | None
+    moved_out_at: datetime
+
+    def covers(self, at: datetime) -> bool:
+        """An answer recorded at `at` (naive UTC) may have been recorded during this stay."""
+        return (self.moved_in_at is None or at >= self.moved_in_at - MARGIN) and at <= self.moved_out_at + MARGIN
+
+
+def record_move(db: Database, kiosk_id: str, left_site: str, at: datetime) -> None:
+    """Keep the stay at `left_site` that a move at `at` (naive UTC) ends; call inside the move's
+    transaction. It began with the kiosk's previous move (none: its first site)."""
+    p = db.param
+    came = db.execute_sql(f"SELECT MAX(moved_out_at) FROM kiosk_site_history WHERE kiosk_id = {p}",
+                          (kiosk_id,)).fetchone()[0]
+    ts = time_param(db)
+    db.execute_sql(f"INSERT INTO kiosk_site_history (kiosk_id, site_id, moved_in_at, moved_out_at)"
+                   f" VALUES ({placeholders(db, 4)})",
+                   (kiosk_id, left_site, None if came is None else ts(as_datetime(came)), ts(at)))
+
+
+def stays(db: Database, kiosk_id: str) -> list[Stay]:
+    """The kiosk's former registrations, oldest first."""
+    return [Stay(site, None if came is None else as_datetime(came), as_datetime(left))
+            for site, came, left in db.execute_sql(
+                f"SELECT site_id, moved_in_at, moved_out_at FROM kiosk_site_history WHERE kiosk_id = {db.param}"
+                " ORDER BY moved_out_at", (kiosk_id,)).fetchall()]
+
+
+def elsewhere(db: Database, kiosk_id: str, site_id: str,
+              answers: Iterable[ResponseEvent]) -> tuple[list[ResponseEvent], list[Stay]]:
+    """Of `answers`, those naming neither the kiosk's registered site `site_id` nor a site it
+    was registered at when they were recorded; and its former stays (read only if some answer
+    names another site: the common batch costs no statement)."""
+    others = [e for e in answers if e.site_id != site_id]
+    if not others:
+        return [], []
+    former = stays(db, kiosk_id)
+    # Decoded wire times are UTC: drop the zone, as the store keeps them.
+    return [e for e in others if not any(s.site_id == e.site_id and s.covers(e.recorded.replace(tzinfo=None))
+                                         for s in former)], former
