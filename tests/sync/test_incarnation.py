@@ -2,20 +2,28 @@
 persistent session for an earlier database under the same kiosk id (one made again from seq 1
 after the card lost kiosk.db, a restored image) names seqs that now belong to other taps, and must
 not mark them acked. Through the real mosquitto (TLS, ACL, persistence) with the real agent, and
-the ack filter on its own; also a rejecting ack whose requeue the card refuses."""
+the ack filter on its own, the centre's ingest echoing the incarnation; also a rejecting ack
+whose requeue the card refuses."""
 
 from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from kiosk import loading
 from kiosk.capture import Recorder
+from kiosk.clock import FakeClock
 from kiosk.store import LocalStore
 from kiosk.sync_agent import STORE_FAILURES, SyncAgent
 from server_sync import protocol as P
+from server_sync.central.db import connect
+from server_sync.ingest import Ingest
+from tests.central.wire import register_fleet
+from tests.sync.conftest import kiosk_toml
 from tests.sync.e2e import Running
 from tests.sync.fakecentre import FakeCentre
 from tests.sync.test_agent import acked, agent_for, refuse_writes, wait_until
@@ -96,3 +104,27 @@ def test_a_rejecting_ack_whose_requeue_fails_leaves_the_rest_in_flight(cfg, stor
     store.set_meta("test.refuse_writes", "0")
     agent._expire(cfg.sync.ack_timeout_s)
     assert agent.outbox.unsent_count() == 3 and len(agent.inflight) == 0
+
+
+def test_the_centres_ingest_echoes_the_incarnation_in_acks_and_refusals(tmp_path):
+    path = tmp_path / "k1.toml"
+    path.write_text(kiosk_toml("k1", "s1", tmp_path / "k1", {"host": "localhost", "port": 1883, "tls": False}, {}))
+    cfg = loading.load(str(path), env={})
+    db = connect(f"sqlite:///{tmp_path / 'central.db'}")
+    register_fleet(db)
+    ingest = Ingest(db)
+    clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
+    acks = []
+    with LocalStore(cfg.db_path, kiosk_id="k1") as store:
+        agent = SyncAgent(cfg, store, password="")
+        recorder = Recorder(cfg, store, clock)
+        for ahead in (0, 2):                        # a synced clock two days ahead: refused for good
+            clock.advance(ahead * 86400 + 10)
+            recorder.record("visit", 3)
+            b = agent.outbox.next_batch(100, 1 << 20, now=datetime.now(timezone.utc), sent_at="x")
+            (_, payload), = ingest.handle(P.events_topic("k1"), b.payload).publish
+            acks.append(P.decode_ack(payload))
+    db.close()
+    accepted, refused = acks
+    assert accepted.ranges == ((1, 1),) and refused.ranges == () and refused.rejected
+    assert accepted.incarnation == refused.incarnation == agent.incarnation
