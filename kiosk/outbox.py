@@ -164,7 +164,9 @@ class Outbox:
         in the same transaction); return how many events.
 
         Only events that were sent at least once: an ack can never confirm an event the centre
-        was never given (e.g. a stale ack for a re-imaged kiosk whose new events reuse seqs).
+        was never given. (That alone does not stop a stale ack for a re-imaged kiosk whose new
+        events reuse seqs and were just sent: the agent applies only the acks of its own
+        incarnation, kiosk.sync_agent.)
         """
         n = 0
         with self.db.atomic("IMMEDIATE"):
@@ -260,10 +262,14 @@ class Inflight:
             if not seqs:
                 del self._batches[bid]
 
-    def pop(self, batch_id: str) -> list[int]:
-        """Forget batch `batch_id`; return its seqs still unacked (none if it is not in flight)."""
-        batch = self._batches.pop(batch_id, None)
+    def unacked(self, batch_id: str) -> list[int]:
+        """The seqs of batch `batch_id` still unacked (none if it is not in flight)."""
+        batch = self._batches.get(batch_id)
         return sorted(batch[2]) if batch else []
+
+    def forget(self, batch_id: str) -> None:
+        """Batch `batch_id` is no longer in flight (its rest was made sendable again)."""
+        self._batches.pop(batch_id, None)
 
     def expired(self, now: float, timeout: float) -> list[int]:
         """Remove and return the seqs of batches older than `timeout` still unacked."""

@@ -30,12 +30,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from kiosk.earlier import SEQUENCE_EPOCH, earlier_use, sequence_from_time
 from kiosk.exc import DiskFull, StoreError
 from kiosk.sole_use import held_alone
 from kiosk.store import LocalStore, free_bytes
 
 TABLES = ("response", "followup", "meta")          # in this order: answers before their follow-ups
-EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)  # no kiosk recorded before (the protocol's EARLIEST)
 
 
 @dataclass
@@ -75,6 +75,11 @@ def repair(path: Path | str, *, now: datetime, force: bool = False, wait: float 
     is how long another program's hold on the file may take to end before repair refuses."""
     path = Path(path)
     if not path.exists():
+        evidence = earlier_use(path)
+        if evidence:
+            raise StoreError(f"no database at {path}, though this directory held one ({', '.join(p.name for p in evidence)}): "
+                             "the card lost it, and with it whatever it had not sent to the centre. Nothing to repair: "
+                             "the next start makes a new one, whose sequence continues from the time")
         raise StoreError(f"no database at {path}: nothing to repair (a new one is made at the first start)")
     if not force and healthy(path):
         raise StoreError(f"{path} is not damaged (integrity_check ok): nothing to repair (--force rebuilds it anyway)")
@@ -209,7 +214,7 @@ def _write(fresh: Path, rows: dict[str, tuple[list[str], list[tuple]]], now: dat
                 sequence, source = max(known_seq, max_seq), "damaged file"
             else:
                 newest = max([now] + [_parse(r) for r in _times(rows)])
-                sequence = max(max_seq, int((newest - EPOCH).total_seconds() * 1000))
+                sequence = max(max_seq, sequence_from_time(newest))
                 source = "time"
             db.execute_sql("UPDATE sequence SET value = ? WHERE name = 'event'", (sequence,))
         return sequence, source
@@ -239,7 +244,7 @@ def _parse(text: str) -> datetime:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        return EPOCH
+        return SEQUENCE_EPOCH
 
 
 def _swap(path: Path, fresh: Path, stamp: str) -> list[str]:

@@ -28,6 +28,7 @@ import os
 import shutil
 import sqlite3
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 from urllib.parse import quote
@@ -35,6 +36,7 @@ from urllib.parse import quote
 from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase, TextField
 
+from kiosk.earlier import mark_made, start_sequence
 from kiosk.exc import DamagedDatabase, DiskFull, IdentityError, StoreError
 from kiosk.migrations import UserVersion, migrations, not_a_kiosk_database
 from msgspec.structs import astuple
@@ -486,6 +488,12 @@ def _create(path: Path) -> None:
     try:
         db.connect()
         migrate(db)
+        sequence = start_sequence(path, datetime.now(timezone.utc))
+        if sequence:
+            # The directory held a database before (kiosk.earlier): never its seqs again.
+            db.execute_sql("UPDATE sequence SET value = ? WHERE name = 'event'", (sequence,))
+            log.warning("%s was missing, but this directory held a kiosk database before: the new one starts "
+                        "its sequence from the time (%d); whatever the lost one had not sent is gone", path, sequence)
         db.close()                          # the last connection checkpoints and drops the WAL
         try:
             os.link(tmp, path)              # never over a database another process just made
@@ -552,6 +560,8 @@ class LocalStore:
                 stored = self.get_meta("kiosk.id") or kiosk_id
             else:
                 stored = row[0] if row else kiosk_id
+        if stored == kiosk_id and not self.read_only:
+            mark_made(self.path, datetime.now(timezone.utc))
         if stored != kiosk_id:
             raise IdentityError(
                 f"the kiosk database {self.path} belongs to kiosk {stored!r}, but the config says kiosk.id = {kiosk_id!r}: "

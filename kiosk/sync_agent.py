@@ -7,7 +7,9 @@ batches at QoS 1, reads the centre's replies, and sleeps in short steps.
 
 Guarantees it keeps (see docs/sync.md):
 - an event is marked acked only when the centre's `ack` names its seq, never on PUBACK; one the
-  ack names as rejected (refused for good) is kept, marked, and never sent again;
+  ack names as rejected (refused for good) is kept, marked, and never sent again; an ack counts
+  only when it answers a batch this run of the agent sent (its incarnation, `protocol.
+  incarnation_of`): the broker may hold acks for another database under the same kiosk id;
 - what is unacked is sent again after `sync.ack_timeout_s`, after every reconnect and after a
   restart (the outbox is the truth, nothing is kept only in memory);
 - a pushed config is applied only if it validates, the kiosk running here can use it and it is
@@ -23,6 +25,7 @@ store are injected, so tests drive it against a real broker with controlled cloc
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -31,6 +34,7 @@ import sqlite3
 import ssl
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -122,6 +126,7 @@ class SyncCounters:
     connects: int = 0
     acks: int = 0
     events_rejected: int = 0
+    acks_ignored: int = 0            # answers to another incarnation's batches (`handle_ack`)
 
 
 class SyncAgent:
@@ -135,7 +140,16 @@ class SyncAgent:
                  max_inflight_batches: int = 16) -> None:
         self.cfg = cfg
         self.store = store
-        self.outbox = Outbox(store, cfg.kiosk_id)
+        # New at each start: the seqs an ack names are this database's only when the ack answers
+        # a batch this run sent. An ack kept by the broker for an earlier run is ignored (what it
+        # named goes again, and the centre counts it once): it may be for another database under
+        # this kiosk id (made again from seq 1, restored from an image), whose seqs now name other
+        # events. Per run rather than per database, because a restored image keeps its database's
+        # id; the cost is one more send of what was in flight at a restart, sent again anyway.
+        self.incarnation = uuid.uuid4().hex
+        batch_numbers = itertools.count(1)
+        self.outbox = Outbox(store, cfg.kiosk_id, new_batch_id=lambda: P.incarnation_batch_id(
+            self.incarnation, next(batch_numbers)))
         self.inflight = Inflight()
         self.client_factory = client_factory
         self.clock = clock or SystemClock()
@@ -518,6 +532,14 @@ class SyncAgent:
 
     def handle_ack(self, payload: bytes) -> int:
         ack = P.decode_ack(payload)
+        if ack.incarnation != self.incarnation:
+            # Not an answer to this run's batches (see `incarnation`), its rejections neither. An
+            # ack without an incarnation answers a kiosk from before them: refused too, since a
+            # card re-flashed with this version under the old id meets exactly those.
+            log.info("ignored the ack of batch %s: not sent by this run of the agent (what it names goes "
+                     "again if it is still unacked here; the centre counts it once)", ack.batch_id)
+            self.counters.acks_ignored += 1
+            return 0
         at = P.iso_ms(self.clock.now())
         n = self.outbox.mark_acked(ack.ranges, at, meta={"sync.last_ack_at": at})
         if ack.rejected:
@@ -530,10 +552,12 @@ class SyncAgent:
         self.inflight.ack(ack)
         if ack.rejected:
             # The centre refused that batch as a whole: the rest of it goes again now, without
-            # the refused events, rather than after the ack timeout.
-            rest = self.inflight.pop(ack.batch_id)
+            # the refused events, rather than after the ack timeout. Made sendable first: should
+            # that write fail, the rest stays in flight and goes again after the ack timeout.
+            rest = self.inflight.unacked(ack.batch_id)
             if rest:
                 self.outbox.requeue(rest)
+            self.inflight.forget(ack.batch_id)
         self.counters.acks += 1
         self.counters.events_acked += n
         self.ack_timeout_s = self.cfg.sync.ack_timeout_s      # the centre is answering again

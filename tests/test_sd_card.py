@@ -587,7 +587,7 @@ def test_a_card_full_at_start_is_full_everywhere_never_damaged(tmp_path):
         assert rc == 1 and "Traceback" not in err, (name, err)
         assert err.startswith("kiosk: error: the disk holding") and "is full" in err, (name, err)
         assert "failed to read" not in err and "is damaged (" not in err and "and run `kiosk repair`" not in err
-    assert "free space first" in out["repair"][2] and out["files"][0] == out["files"][1] == ["kiosk.db"]
+    assert "free space first" in out["repair"][2] and out["files"][0] == out["files"][1] == ["kiosk.db", "kiosk.db.made"]
     rc, report, _ = out["doctor"]
     checks = {c["name"]: c for c in json.loads(report)["checks"]}
     assert rc == 1 and checks["disk"]["status"] == "fail"

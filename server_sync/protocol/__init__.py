@@ -15,8 +15,9 @@ from server_sync.protocol.errors import EventsRefused, KundpulsError, ProtocolEr
 from server_sync.protocol.events import (EVENT_TYPES, Event, FieldSpec, FollowUpEvent,
                                          ResponseEvent, check_event, event_json, field_names,
                                          fields_of, validate_event)
-from server_sync.protocol.messages import (ALERT_TEXT_SINCE, MAX_ALERTS_KEPT, SCHEMA, Ack, Alert,
-                                           Batch, Rejected, reads_alert_text,
+from server_sync.protocol.messages import (ALERT_TEXT_SINCE, INCARNATION_PATTERN, MAX_ALERTS_KEPT,
+                                           SCHEMA, Ack, Alert, Batch, Rejected, incarnation_batch_id,
+                                           incarnation_of, reads_alert_text,
                                            Status, decode_ack, decode_alert, decode_batch,
                                            decode_status, encode_ack, encode_alert, encode_batch,
                                            encode_batch_json, encode_status, keep_alerts,

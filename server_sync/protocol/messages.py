@@ -6,6 +6,7 @@ contract raises `ProtocolError(reason)` (never another exception; a fuzz test ho
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Iterable, Literal, Mapping, Sequence
 
@@ -56,6 +57,33 @@ class Batch(msgspec.Struct, frozen=True):
     batch_id: str
     events: tuple[Event, ...]
     size: int = 0                    # payload bytes
+
+
+# A kiosk's batch id names the incarnation that sent it: "<incarnation>.<n>", the incarnation a
+# random id each start of the kiosk's sync agent makes (32 hex digits), n counting its batches.
+# Every centre echoes the batch id in its ack (it has done since schema 1), so the kiosk applies
+# only the acks of its own incarnation: one the broker kept in the kiosk's session for an earlier
+# one can name seqs that now belong to other events (a database made again from seq 1, a card
+# image restored, a card re-flashed under the old id). In the batch id rather than a field of its
+# own, because a centre refuses a batch with a field it does not know: kiosks upgraded before
+# their centre would have every batch dead-lettered.
+INCARNATION_PATTERN = r"[0-9a-f]{32}"
+_INCARNATION_BATCH_RE = re.compile(rf"({INCARNATION_PATTERN})\.[0-9]{{1,20}}")
+
+
+def incarnation_batch_id(incarnation: str, n: int) -> str:
+    """The id of batch number `n` sent by `incarnation`."""
+    batch_id = f"{incarnation}.{n}"
+    if not _INCARNATION_BATCH_RE.fullmatch(batch_id):
+        raise ValueError(f"bad incarnation {incarnation!r} or batch number {n!r}")
+    return batch_id
+
+
+def incarnation_of(batch_id: str) -> str | None:
+    """The incarnation that sent batch `batch_id`; None for a batch id of another form (a kiosk
+    from before incarnations)."""
+    m = _INCARNATION_BATCH_RE.fullmatch(batch_id)
+    return m.group(1) if m else None
 
 
 class _Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -218,11 +246,17 @@ class Rejected(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class Ack(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """The centre's answer to a batch: the seqs now committed centrally (`ranges`), and those
-    refused for good (`rejected`). Seqs are unique per kiosk and the ack topic is the kiosk's
-    own, so ranges name exactly the committed events."""
+    refused for good (`rejected`). The ack topic is the kiosk's own and its batch id names the
+    kiosk's incarnation that sent the batch, so ranges name exactly the committed events there,
+    even when a kiosk database made again reuses seqs (`incarnation_of`)."""
     batch_id: BatchId = msgspec.field(name="batch")
     ranges: Ranges = msgspec.field(name="seqs")
     rejected: Annotated[tuple[Rejected, ...], msgspec.Meta(max_length=MAX_ACK_RANGES)] = ()
+
+    @property
+    def incarnation(self) -> str | None:
+        """The kiosk incarnation whose batch this ack answers (`incarnation_of`)."""
+        return incarnation_of(self.batch_id)
 
     def covers(self, seq: int) -> bool:
         return any(lo <= seq <= hi for lo, hi in self.ranges)
@@ -399,6 +433,7 @@ def keep_alerts(existing: Sequence[Mapping[str, Any]], alert: Alert,
 
 
 __all__ = ["SCHEMA", "Batch", "encode_batch", "encode_batch_json", "decode_batch", "seq_ranges",
+           "INCARNATION_PATTERN", "incarnation_batch_id", "incarnation_of",
            "Rejected", "Ack", "encode_ack", "decode_ack", "Status", "encode_status", "will_payload",
            "offline_payload", "decode_status", "Alert", "ALERT_TEXT_SINCE", "reads_alert_text", "encode_alert",
            "decode_alert", "keep_alerts",

@@ -3,7 +3,8 @@ as user `central`), decodes batches with the real protocol, keeps every event by
 
 It is deliberately not the central ingest (that one is tested in tests/central and by the e2e
 tests); it lets an agent test control what the centre does: `drop_next(n)` swallows the next n
-batches without an ack, `hold()` stops acking, `pushed` publishes retained configs and alerts.
+batches without an ack, `hold()` stops acking (`release_held()` then sends the acks it kept back,
+as a slow centre would), `pushed` publishes retained configs and alerts.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class FakeCentre:
         self.statuses: dict[str, list[P.Status]] = {}
         self._drop = 0
         self._holding = False
+        self._held: list[tuple[str, bytes]] = []     # acks not sent while holding
         self._lock = threading.Lock()
         self.changed = threading.Condition(self._lock)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
@@ -51,6 +53,14 @@ class FakeCentre:
         with self._lock:
             self._holding = holding
 
+    def release_held(self) -> int:
+        """Send the acks kept back while holding (each waits for its PUBACK); how many."""
+        with self._lock:
+            held, self._held = self._held, []
+        for topic, payload in held:
+            self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+        return len(held)
+
     def _on_message(self, client, userdata, msg) -> None:
         kiosk_id, kind = P.parse_kiosk_topic(msg.topic)
         if kind == "status":
@@ -73,10 +83,13 @@ class FakeCentre:
             for e in batch.events:
                 self.deliveries += 1
                 self.events.setdefault(e.id, e.as_dict())
+            ack = (P.ack_topic(kiosk_id), P.encode_ack(batch.batch_id, [e.seq for e in batch.events]))
             holding = self._holding
+            if holding:
+                self._held.append(ack)
             self.changed.notify_all()
         if not holding:
-            client.publish(P.ack_topic(kiosk_id), P.encode_ack(batch.batch_id, [e.seq for e in batch.events]), qos=1)
+            client.publish(*ack, qos=1)
 
     def wait_for(self, predicate, timeout: float = 10.0) -> bool:
         with self.changed:

@@ -477,7 +477,7 @@ def test_ack_timeout_doubles_while_the_centre_is_silent(cfg, store, recorder):
         agent.inflight.add("c", [1], at=0.0)
         agent._expire(1e9)
     assert agent.ack_timeout_s == 1800.0                 # capped
-    agent.handle_ack(P.encode_ack("c", [1]))
+    agent.handle_ack(P.encode_ack(P.incarnation_batch_id(agent.incarnation, 1), [1]))
     assert agent.ack_timeout_s == base                   # the centre answers: back to normal
 
 

@@ -135,7 +135,9 @@ def test_inflight_forgets_acked_and_expires_the_rest():
     assert f.expired(now=15.0, timeout=10.0) == [5] and len(f) == 0
     f.add("c", [6, 7, 8], at=20.0)
     f.ack(P.Ack("c", (), (P.Rejected(((7, 7),), "r"),)))    # rejected counts as settled
-    assert f.events == 2 and f.pop("c") == [6, 8] and len(f) == 0 and f.pop("c") == []
+    assert f.events == 2 and f.unacked("c") == [6, 8] and len(f) == 1      # still in flight
+    f.forget("c")
+    assert len(f) == 0 and f.unacked("c") == []
 
 
 def test_batch_events_are_exactly_the_records_to_event(cfg, store, recorder, clock):

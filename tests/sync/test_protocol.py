@@ -320,6 +320,36 @@ def test_ack_names_rejected_events_only_when_there_are_some():
     assert len(long.rejected[0].reason) == 500
 
 
+INCARNATION = "0123456789abcdef0123456789abcdef"
+
+
+def test_a_batch_id_names_the_incarnation_that_sent_it_and_the_ack_echoes_it():
+    batch_id = P.incarnation_batch_id(INCARNATION, 7)
+    assert batch_id == f"{INCARNATION}.7" and P.incarnation_of(batch_id) == INCARNATION
+    # Any centre takes it as the batch id it always was, and echoes it in its ack.
+    got = P.decode_batch(TOPIC, P.encode_batch(KIOSK, batch_id, [response_event()]), now=NOW)
+    assert got.batch_id == batch_id
+    ack = P.decode_ack(P.encode_ack(got.batch_id, [1], rejected=[([2], "r")]))
+    assert ack.incarnation == INCARNATION
+    longest = P.incarnation_batch_id(INCARNATION, 10 ** 20 - 1)
+    assert P.decode_ack(P.encode_ack(longest, [1])).incarnation == INCARNATION
+
+
+@pytest.mark.parametrize("batch_id", ["b-1", "8a1f2c3e-0000-4000-8000-000000000001", INCARNATION,
+                                      f"{INCARNATION.upper()}.1", f"{INCARNATION}.x", f"{INCARNATION[1:]}.1",
+                                      f"{INCARNATION}.1.2", f"x{INCARNATION}.1"])
+def test_a_batch_id_of_another_form_names_no_incarnation(batch_id):
+    assert P.incarnation_of(batch_id) is None
+    assert P.decode_ack(P.encode_ack(batch_id, [1])).incarnation is None
+
+
+@pytest.mark.parametrize("incarnation, n", [("k1", 1), (INCARNATION.upper(), 1), (INCARNATION, -1),
+                                            (INCARNATION, 10 ** 20)])
+def test_a_bad_incarnation_makes_no_batch_id(incarnation, n):
+    with pytest.raises(ValueError):
+        P.incarnation_batch_id(incarnation, n)
+
+
 @pytest.mark.parametrize("payload", [
     b'{"schema":1,"batch":"b","seqs":[[3,1]]}', b'{"schema":1,"batch":"b","seqs":[[0,1]]}',
     b'{"schema":1,"batch":"b","seqs":[[1]]}', b'{"schema":1,"batch":"b","seqs":"1-3"}',
