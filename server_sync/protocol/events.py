@@ -141,10 +141,12 @@ def check_event(e: Event, kiosk_id: str | None, latest: str, where: str = "event
         datetime.fromisoformat(rec)
     except ValueError:
         raise ProtocolError(f"{where} {e.id}: recorded_at is not a real date and time: {rec}") from None
-    if rec < EARLIEST_TEXT:
+    # A synced clock before 2020 or ahead of the centre's is wrong; an unsynced one may be
+    # anywhere (a Pi without RTC whose saved time was lost starts at 1970), and the centre
+    # corrects its time from the boot's synced events (or stores it flagged): refusing it would
+    # lose a tap the kiosk thanked for, since its time never changes and it cannot be retried.
+    if e.clock_synced and rec < EARLIEST_TEXT:
         raise ProtocolError(f"{where} {e.id}: recorded_at {rec} is before 2020")
-    # A synced clock ahead of the centre's is wrong; an unsynced one may be anywhere, and the
-    # centre corrects its time from the boot's synced events (or stores it flagged).
     if e.clock_synced and rec > latest:
         raise ProtocolError(f"{where} {e.id}: recorded_at {rec} is in the future (latest accepted {latest})")
     if type(e) is ResponseEvent:

@@ -102,3 +102,17 @@ def test_unsynced_times_ahead_are_corrected_not_refused(ingest, central_db):
     assert t[2] == (AHEAD.replace(tzinfo=None), "uncorrected")              # its boot never synced
     assert rollup_hours(db) == {datetime(2026, 11, 23, 9): 2, datetime(2026, 11, 23, 10): 1,
                                 datetime(2031, 5, 1, 0): 1}
+
+
+def test_an_unsynced_clock_at_1970_is_corrected_not_refused(ingest, central_db):
+    """A Pi whose saved time was lost starts at 1970 until it syncs: its taps are stored flagged
+    and moved to their real time when the boot's synced event comes (refused, they were lost)."""
+    db = central_db
+    epoch = datetime(1970, 1, 1, 0, 0, 5, tzinfo=timezone.utc)
+    early = dict(unsynced(1, 600), recorded_at=epoch.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    out = ingest.handle(*batch([early]))
+    assert out.kind == "batch" and out.accepted.new == 1
+    assert times(db) == {1: (epoch.replace(tzinfo=None), "uncorrected")}
+    ingest.handle(*batch([response(2, at=SYNCED_AT, mono=MONO_SYNC)]))
+    assert times(db)[1] == (datetime(2026, 11, 23, 9, 50), "corrected")
+    assert rollup_hours(db) == {datetime(2026, 11, 23, 9): 1, datetime(2026, 11, 23, 10): 1}

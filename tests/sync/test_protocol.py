@@ -198,8 +198,9 @@ def test_future_slack_is_one_day():
 
 
 def test_only_a_synced_clock_is_held_to_the_future_bound():
-    """An unsynced clock may run ahead (no RTC, a bad restore): the centre corrects the time
-    from the boot's synced events, so the event is not refused for it. Before 2020 still is."""
+    """An unsynced clock may run ahead or behind, to 1970 (no RTC, a bad restore): the centre
+    corrects the time from the boot's synced events, so the event is not refused for it. A
+    synced clock before 2020 still is."""
     ahead = "2027-06-01T00:00:00.000Z"
     got = decode(batch([response_event(1, recorded_at=ahead, clock_synced=False), followup_event(
         2, recorded_at=ahead, clock_synced=False)])).events
@@ -207,8 +208,10 @@ def test_only_a_synced_clock_is_held_to_the_future_bound():
     assert P.validate_event(response_event(recorded_at=ahead, clock_synced=False), KIOSK, now=NOW).seq == 1
     with pytest.raises(ProtocolError, match="in the future"):
         decode(batch([response_event(1, recorded_at=ahead)]))
+    epoch = "1970-01-01T00:00:05.000Z"
+    assert decode(batch([response_event(1, recorded_at=epoch, clock_synced=False)])).events[0].recorded_at == epoch
     with pytest.raises(ProtocolError, match="before 2020"):
-        decode(batch([response_event(1, recorded_at="2019-06-01T00:00:00.000Z", clock_synced=False)]))
+        decode(batch([response_event(1, recorded_at="2019-06-01T00:00:00.000Z")]))
 
 
 def test_refused_events_are_named_only_when_the_envelope_is_sound():
