@@ -6,6 +6,7 @@ workflow); how an effect is judged lives in `effects` (pure), the reads in `quer
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import Iterable, Mapping
 
 from peewee import Database
 
@@ -44,20 +45,32 @@ def add(db: Database, site_id: str, question_id: str, action_date: str, note: st
             "created_at": created.isoformat(sep=" ")}
 
 
-def evaluated(db: Database, site_ids: tuple[str, ...] = (), *, today: date | None = None) -> list[dict]:
+def evaluated(db: Database, site_ids: tuple[str, ...] = (), *, today: date | None = None,
+              now: datetime | None = None) -> list[dict]:
     """Logged actions (of `site_ids`, or all), each with its effect (`effects.action_effect`: the
     site against the rest of the chain, baseline before the dip, verdict `better`,
     `no_detectable_effect`, `worse`, `pending` or `too_little_data`). `today`: the first day not
-    yet over (default: today in UTC)."""
+    yet over, for every action; without it each site's own date at `now` (default: the present)."""
     from server_sync.analysis import queries
     acts = queries.actions(db, queries.ReportFilter(tuple(site_ids)))
-    return with_effects(db, acts, queries.questions(db), today or datetime.now(timezone.utc).date())
+    days = today or site_dates(db, {a["site_id"] for a in acts}, now or datetime.now(timezone.utc))
+    return with_effects(db, acts, queries.questions(db), days)
 
 
-def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict], today: date) -> list[dict]:
+def site_dates(db: Database, site_ids: Iterable[str], now: datetime) -> dict[str, date]:
+    """Each site's date at `now` in its own zone (workflow.alerts.site_todays): an action's
+    after-window ends with the site's last local day, and UTC's date is a day ahead of a store
+    west of UTC each evening, when a verdict would be given before that day's answers are in."""
+    from server_sync.workflow.alerts import site_todays
+    return {site: date.fromisoformat(day) for site, day in site_todays(db, site_ids, now).items()}
+
+
+def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict],
+                 today: date | Mapping[str, date]) -> list[dict]:
     """`acts` (rows of `queries.actions`) each with its `effects.action_effect` merged in; the one
     evaluation the report, `action list` and the web app share. All at once, by
-    `effects_batch` (the plain `action_effect` one at a time is its reference)."""
+    `effects_batch` (the plain `action_effect` one at a time is its reference). `today`: the
+    first day not yet over, one for all or per site (`site_dates`)."""
     from server_sync.analysis import queries
     from server_sync.analysis.effects import LOOKBACK_DAYS, span
     from server_sync.analysis.effects_batch import ActionDays, action_effects
@@ -66,4 +79,5 @@ def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict], tod
     alert_days = queries.action_alert_days(db, acts, LOOKBACK_DAYS)
     days = [ActionDays(catalogue.get(a["question_id"], {}).get("scale", "smiley4"), date.fromisoformat(a["date"]),
                        alert_days.get(a["id"])) for a in acts]
-    return [dict(a, **effect) for a, effect in zip(acts, action_effects(days, site, chain, today))]
+    todays = today if isinstance(today, date) else [today[a["site_id"]] for a in acts]
+    return [dict(a, **effect) for a, effect in zip(acts, action_effects(days, site, chain, todays))]

@@ -24,9 +24,11 @@ database: `analysis.alerts` reads the tallies and keeps the alerts.
     dip of the size the alert is for (10 points).
   - The same window over all the site's customer questions together (each with at least
     `combine_min_answers` answers in it, together at least the smallest minimum n among them)
-    fires on the weighted Stouffer combination Z = Σ √n_q·z_q / √Σ n_q ≤ −`z` with an answer-
-    weighted drop of at least `min_drop`: a dip lowers the mood a customer answers every
-    question in, and two questions' answers show it sooner than one alone. (This treats the
+    fires on the weighted Stouffer combination Z = Σ √n_q·z_q / √Σ n_q ≤ −`z` when each of them
+    dropped by at least `min_drop` in its own points (Happy Index or NPS points: not averaged,
+    they are different units): a dip lowers the mood a customer answers every question in, and
+    two questions' answers show it sooner than one alone. The alert's value, baseline and drop
+    are those of the question it names (the one with most answers in the window). (This treats the
     questions' answers as independent; answers of one customer to two questions are positively
     correlated, which makes Z somewhat too large; the benchmark draws answers independently
     given the day's mood, so its calibration does not cover that: docs/analysis.md.)
@@ -131,7 +133,7 @@ class Dip:
     days: int                        # the window: the last `days` site-local days (1 = today so far)
     n: int
     negative: int
-    value: float                     # the window's value (combined: the baseline minus the drop)
+    value: float                     # the window's value (combined: the named question's own)
     baseline: float
     baseline_n: int
     min_n: int
@@ -306,11 +308,13 @@ def site_dip(questions: Mapping[str, tuple[Sequence[Tally], Sequence[Tally]]],
         # Stouffer's weighted z with weights √n: the most powerful combination when the dip
         # moves each question by the same number of its answers' standard deviations.
         z = sum(math.sqrt(w.n) * w.z for _, w in found) / math.sqrt(n)
-        drop = sum(w.n * (w.baseline - w.value) for _, w in found) / n
-        if drop < rule.min_drop:
+        # `min_drop` per question, in its own points: Happy Index and NPS points are different
+        # units (NPS spans twice the range), so an average of the drops would mean neither.
+        if any(w.baseline - w.value < rule.min_drop for _, w in found):
             continue
         key, lead = max(found, key=lambda f: f[1].n)
-        tests.append((key, Dip(days, n, sum(w.negative for _, w in found), lead.baseline - drop, lead.baseline,
+        # The value and baseline are the named question's own, in its unit; n and z the test's.
+        tests.append((key, Dip(days, n, sum(w.negative for _, w in found), lead.value, lead.baseline,
                                sum(w.baseline_n for _, w in found), min(w.min_n for _, w in found), z,
                                normal_sf(-z), questions=len(found))))
     firing, spikes = [], {}

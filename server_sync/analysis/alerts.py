@@ -202,9 +202,9 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
         for site, (question, scale, dip) in sorted(found.items()):
             metric = _METRIC_LABEL[_metric_key(scale)]
             if dip.questions > 1:
-                message = (f"{dip.questions} questions together {dip.drop:.1f} points below the site's usual over"
-                           f" {_window_text(dip.days)} ('{question}' {metric} usually {dip.baseline:.1f};"
-                           f" n={dip.n}, {p_statement(dip.p_value, 'en')})")
+                message = (f"{dip.questions} questions together below the site's usual over {_window_text(dip.days)}:"
+                           f" '{question}' {metric} {dip.value:.1f}, {dip.drop:.1f} points below its usual"
+                           f" {dip.baseline:.1f} (n={dip.n} over the questions, {p_statement(dip.p_value, 'en')})")
             else:
                 message = (f"'{question}' {metric} {dip.value:.1f} over {_window_text(dip.days)}, {dip.drop:.1f}"
                            f" points below the site's usual {dip.baseline:.1f} (n={dip.n}, {p_statement(dip.p_value, 'en')})")

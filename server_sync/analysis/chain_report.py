@@ -16,7 +16,7 @@ from peewee import Database
 
 from server_sync import __version__
 from server_sync.analysis import queries
-from server_sync.analysis.actions import with_effects
+from server_sync.analysis.actions import site_dates, with_effects
 from server_sync.analysis.days import check_order, parse_day
 from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, sum_reasons, uplift
 from server_sync.analysis.effects import WINDOW_DAYS
@@ -189,7 +189,8 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     first_day = (date.fromisoformat(start) - timedelta(days=WINDOW_DAYS)).isoformat()
     acts = [a for a in queries.actions(db, f) if first_day < a["date"] <= end]
     report["actions"] = [dict(a, name=names.get(a["site_id"], a["site_id"]))
-                         for a in with_effects(db, acts, catalogue, now.date())]
+                         for a in with_effects(db, acts, catalogue,
+                                               site_dates(db, {a["site_id"] for a in acts}, now))]
 
     report["pulse"] = pulse(_by_site_scale(by_site, "customer", f), _by_site_scale(by_site, "employee", f), names,
                             min_n=min_group)

@@ -41,10 +41,13 @@ class ActionDays:
 
 
 def action_effects(actions: Sequence[ActionDays], site: np.ndarray, chain: np.ndarray | None,
-                   today: date) -> list[dict]:
+                   today: date | Sequence[date]) -> list[dict]:
     """`effects.action_effect` of each action (same order). `site[i]`, `chain[i]`: the site's and
     the whole chain's daily tallies over `span(actions[i].action)` (int arrays, shape
-    `(len(actions), SPAN_DAYS, 5)`); `chain` None: no control, a plain before/after."""
+    `(len(actions), SPAN_DAYS, 5)`); `chain` None: no control, a plain before/after. `today`:
+    the first day not yet over, one for all or each action's own (its site's date: sites in
+    different zones are in different days at the same instant)."""
+    todays = [today] * len(actions) if isinstance(today, date) else list(today)
     out: dict[int, dict] = {}
     by_scale: dict[str, list[int]] = {}
     for i, a in enumerate(actions):
@@ -52,13 +55,13 @@ def action_effects(actions: Sequence[ActionDays], site: np.ndarray, chain: np.nd
     for scale, rows in by_scale.items():
         idx = np.array(rows)
         for i, effect in zip(rows, _effects(scale, [actions[i] for i in rows], site[idx],
-                                            None if chain is None else chain[idx], today)):
+                                            None if chain is None else chain[idx], [todays[i] for i in rows])):
             out[i] = effect
     return [out[i] for i in range(len(actions))]
 
 
 def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.ndarray | None,
-             today: date) -> list[dict]:
+             todays: list[date]) -> list[dict]:
     """`action_effects` for actions of one scale: the daily gaps, the dip's start, the windows'
     tallies and means as arrays over the actions; then each action's result by `effect_dict`."""
     metric = primary_metric(scale)
@@ -105,7 +108,7 @@ def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.
         tallies = tuple(Tally(scale, *map(int, t[i])) for t in site_tallies)
         ctrl = (tuple(Tally(scale, *map(int, t[i])) for t in control_tallies)
                 if chain is not None and control[i] else None)
-        out.append(effect_dict(scale, a.action, today, day, str(source[i]) or None, WINDOW_DAYS, tallies, ctrl,
+        out.append(effect_dict(scale, a.action, todays[i], day, str(source[i]) or None, WINDOW_DAYS, tallies, ctrl,
                                lambda m, i=i: (windows[m][0].at(i), windows[m][1].at(i))))
     return out
 

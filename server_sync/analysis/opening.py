@@ -238,9 +238,33 @@ def _days_said(first: int, last: int) -> str:
 def _opening(day, span: Span, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """When `span` of local date `day` opens and closes, in UTC: local wall-clock times (a store
     opens at 8 on a daylight-saving day too), compared and subtracted as instants (Python takes
-    the difference of two times in one zone by their wall clocks, an hour off on those days)."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=tz)
-    return tuple((midnight + timedelta(minutes=m)).astimezone(timezone.utc) for m in span)
+    the difference of two times in one zone by their wall clocks, an hour off on those days).
+    Each is the first instant the store's clock reads that time or has passed it
+    (`_first_reading`)."""
+    midnight = datetime(day.year, day.month, day.day)
+    return tuple(_first_reading(midnight + timedelta(minutes=m), tz) for m in span)
+
+
+def _first_reading(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The first instant (UTC) at which a clock in `tz` reads naive `wall` or has passed it.
+    In a repeated hour (clocks back) that is the first pass, fold=0: a store opening or closing
+    at 1:30 does so the first time its clock says 1:30, not an hour later. In a skipped hour
+    (clocks forward) it is the jump itself: a store closing at 2:30 on a night the clock goes
+    from 2:00 to 3:00 is closed from 3:00, not (zoneinfo's fold=0 reading) from 3:30."""
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
+    if first.astimezone(tz).replace(tzinfo=None) == wall:
+        return first                                           # the time exists (fold 0: first pass)
+    # Skipped: fold=1 reads it with the new offset (before the jump), fold=0 with the old (after
+    # it); the jump lies between, found to the second (zones change at whole seconds).
+    before, after = wall.replace(tzinfo=tz, fold=1).astimezone(timezone.utc), first
+    while after - before > timedelta(seconds=1):
+        mid = before + (after - before) / 2
+        mid = mid.replace(microsecond=0)
+        if mid.astimezone(tz).replace(tzinfo=None) >= wall:
+            after = mid
+        else:
+            before = mid
+    return after
 
 
 def open_seconds_between(start: datetime, end: datetime, tz: ZoneInfo, hours: Hours) -> float:

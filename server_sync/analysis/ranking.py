@@ -6,12 +6,15 @@ where s² is the per-answer variance pooled over the chain and tau² the between
 estimated by the method of moments for an unbalanced one-way random-effects model. A site with
 five answers stays near the average; a site with thousands keeps its own figure.
 
-The interval of a shrunk value counts both what the site's own answers leave open and what the
-chain mean does (Morris 1983): var_i = w_i·s²/n_i + (1 - w_i)²·Var(mu), so a chain of sites that
-are all alike (tau² = 0) gets honest, non-zero intervals and one shared rank, not alphabetical
-order. Only sites with at least `min_n` answers are ranked (the rest are listed, unranked); a
-ranked site whose interval overlaps the leader's is "no detectable difference" from it; with
-the previous period's ranking each site gets its rank change. Pure.
+The interval of a shrunk value is Morris's (1983, "Parametric empirical Bayes inference: theory
+and applications", JASA 78:47-55), with B_i = 1 - w_i: var_i = w_i·s²/n_i + B_i²·Var(mu)
++ (2/(k-3))·B_i²·(m_i - mu)², the site's own answers, the chain mean's uncertainty and that of
+the estimated shrinkage itself, so a chain of sites that are all alike (tau² = 0) gets honest,
+non-zero intervals and one shared rank, not alphabetical order. Simulated coverage averaged over
+a chain's sites is 91-99 % (tests/analysis/test_ranking_coverage.py, docs/analysis.md). Only
+sites with at least `min_n` answers are ranked (the rest are listed, unranked); a ranked site
+whose interval overlaps the leader's is "no detectable difference" from it; with the previous
+period's ranking each site gets its rank change. Pure.
 """
 
 from __future__ import annotations
@@ -84,9 +87,14 @@ def rank_sites(tallies: Mapping[str, Tally], scale: str, bound: tuple[float, flo
     means = [primary(sites[s]).value for s in ids]
     ns = [sites[s].n for s in ids]
     tau2 = between_site_variance(means, ns, s2, mu)
-    # Variance of the precision-weighted chain mean the sites shrink toward.
-    precision = sum(1.0 / (tau2 + s2 / n) for n in ns if tau2 + s2 / n > 0)
-    var_mu = 1.0 / precision if precision > 0 else 0.0
+    k = len(ids)
+    # Variance of mu as computed: the answer-weighted chain mean, sum(n_j m_j) / N (not that of
+    # the precision-weighted mean, which is smaller when the sites differ).
+    total = sum(ns)
+    var_mu = sum(n * n * (tau2 + s2 / n) for n in ns) / (total * total)
+    # Morris's (1983) term for the shrinkage factor being estimated: Var(B̂) ≈ 2B²/(k-3). It is
+    # undefined below four sites; there the four-site value, 2B², stands in as a floor.
+    b_spread = 2.0 / max(k - 3, 1)
     lo_b, hi_b = bound or ((-100.0, 100.0) if scale == "nps11" else (0.0, 100.0))
     z = z_quantile(0.975)
     rows = []
@@ -94,7 +102,10 @@ def rank_sites(tallies: Mapping[str, Tally], scale: str, bound: tuple[float, flo
         v = s2 / n
         w = tau2 / (tau2 + v) if tau2 + v > 0 else 0.0
         shrunk = mu + w * (m - mu)
-        sd = math.sqrt(w * v + (1 - w) ** 2 * var_mu)
+        b = 1.0 - w
+        # Given B, the site's own noise and the chain mean's; then the error in B, which moves
+        # most the sites far from the mean. Without the last the intervals covered 89-93 %.
+        sd = math.sqrt(w * v + b * b * var_mu + b_spread * b * b * (m - mu) ** 2)
         rows.append((s, m, n, w, shrunk, max(lo_b, shrunk - z * sd), min(hi_b, shrunk + z * sd)))
     ranked = sorted((r for r in rows if r[2] >= min_n), key=lambda r: (-round(r[4], 6), r[0]))
     unranked = sorted((r for r in rows if r[2] < min_n), key=lambda r: (-r[2], r[0]))

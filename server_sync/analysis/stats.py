@@ -14,6 +14,7 @@ from statistics import NormalDist
 
 _NORMAL = NormalDist()
 CONFIDENCE = 0.95
+T_EXACT_MAX_DF = 1e7      # t_sf: the exact incomplete beta up to here, the normal tail beyond
 
 
 @lru_cache(maxsize=256)
@@ -23,8 +24,9 @@ def z_quantile(p: float) -> float:
 
 
 def normal_sf(z: float) -> float:
-    """P(Z > z)."""
-    return 1.0 - _NORMAL.cdf(z)
+    """P(Z > z), from the complementary error function: `1 - cdf(z)` cancels to exactly 0 from
+    z ≈ 8.3 (every p-value of a large change became 0), erfc keeps full relative precision."""
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
 def _betacf(a: float, b: float, x: float) -> float:
@@ -79,12 +81,14 @@ def binomial_sf(k: int, n: int, p: float) -> float:
 
 def t_sf(t: float, df: float) -> float:
     """P(T > t) for Student's t with `df` degrees of freedom."""
-    if math.isinf(df):
+    if math.isinf(df) or df > T_EXACT_MAX_DF:
+        # Beyond 10⁷ degrees of freedom the log-gamma front of the exact form loses precision,
+        # and the normal tail is within (t⁴ + 2t²) / (4 df) of the t tail: 7e-5 relative at t = 7.
         return normal_sf(t)
-    if df >= 100:
-        # Abramowitz & Stegun 26.7.8: absolute error below 1e-5 from 100 degrees of freedom,
-        # where the continued fraction converges slowly (reports run thousands of these).
-        return normal_sf(t * (1 - 1 / (4 * df)) / math.sqrt(1 + t * t / (2 * df)))
+    # The exact regularized incomplete beta for every other df. An approximation (Abramowitz &
+    # Stegun 26.7.8) was used from 100 df: its small absolute error is a large relative one in
+    # the tail, 5 % at t = 5 and 31 % at t = 7 with 100 df. The exact form agrees with scipy to
+    # 2e-8 relative up to 10⁷ df and costs some 50 µs a call.
     tail = 0.5 * incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
     return tail if t >= 0 else 1.0 - tail
 
@@ -218,7 +222,11 @@ def z_difference(est1: float, var1: float, est2: float, var2: float, confidence:
 
 
 def pearson(xs: list[float], ys: list[float], confidence: float = CONFIDENCE) -> dict | None:
-    """Pearson r with a Fisher-z confidence interval and a t-test p-value; None below 3 pairs."""
+    """Pearson r with a Fisher-z confidence interval and a t-test p-value; None below 3 pairs,
+    and None (too little data) when three pairs lie exactly on a line. Indices from a few answers
+    take few values, so three sites fall on a line by chance now and then; the t-test would then
+    call the correlation certain (p = 0, an interval of zero width) on one degree of freedom,
+    and with three pairs there is no Fisher interval to temper it."""
     n = len(xs)
     if n < 3 or n != len(ys):
         return None
@@ -229,7 +237,10 @@ def pearson(xs: list[float], ys: list[float], confidence: float = CONFIDENCE) ->
     if sxx == 0 or syy == 0:
         return None
     r = max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
-    if abs(r) == 1.0:
+    if 1.0 - abs(r) < 1e-12:                             # on a line, up to rounding
+        r = math.copysign(1.0, r)
+        if n <= 3:
+            return None
         return {"r": r, "low": r, "high": r, "n": n, "p_value": 0.0}
     t = r * math.sqrt((n - 2) / (1 - r * r))
     p_value = min(1.0, 2 * t_sf(abs(t), n - 2))

@@ -6,10 +6,12 @@ local day, an unfinished after-window is pending, and no spread (4,4 against 3,3
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from server_sync.analysis import actions
+from server_sync.analysis import actions, chain_report
+from server_sync.analysis.queries import ReportFilter
 from server_sync.central.db import connect
 from tests.analysis.seeding import add_question, add_site, answer, commit
 
@@ -91,3 +93,36 @@ def test_an_action_logged_from_an_alert_takes_that_alerts_day(db):
     db.execute_sql("UPDATE action SET alert_id = ? WHERE id = (SELECT MIN(id) FROM action)", (first,))
     (row,) = [r for r in queries.actions(db, queries.ReportFilter()) if r["alert_id"] is not None]
     assert row["alert_id"] == first
+
+
+def test_a_verdict_waits_for_the_sites_own_last_day(tmp_path):
+    # 21:00 in New York on the after-window's 28th local day is 01:00 UTC the next day: by UTC's
+    # date the window was over and the report gave a verdict on 27 of the 28 days (the reviewer's
+    # action_timing.py). Stockholm is at 02:00 of the next day then: its window is over.
+    db = connect(f"sqlite:///{tmp_path / 'zones.db'}")
+    try:
+        add_question(db)
+        zones = {"ny1": "America/New_York", "ny2": "America/New_York", "sto": "Europe/Stockholm"}
+        for s, tz in zones.items():
+            add_site(db, s, tz)
+        rows = []
+        for i in range(-70, 28):
+            for s, tz in zones.items():
+                noon = datetime.combine(ACTION + timedelta(days=i), datetime.min.time()).replace(
+                    hour=12, tzinfo=ZoneInfo(tz)).astimezone(timezone.utc).replace(tzinfo=None)
+                rows += [answer(s, noon + timedelta(minutes=k), v) for k, v in enumerate((4, 3, 3, 2, 4, 1))]
+        commit(db, rows)
+        for s in ("ny1", "sto"):
+            actions.add(db, s, "visit", ACTION.isoformat(), "Ny kassa", now=datetime(2026, 10, 1, tzinfo=timezone.utc))
+        now = datetime(2026, 10, 28, 21, 0, tzinfo=ZoneInfo("America/New_York")).astimezone(timezone.utc)
+        report = chain_report.build(db, ReportFilter(date_from="2026-10-01", date_to="2026-10-28"), now=now)
+        assert_own_days(report["actions"])
+        assert_own_days(actions.evaluated(db, now=now))       # `action list`, the web app
+    finally:
+        db.close()
+
+
+def assert_own_days(found: list[dict]) -> None:
+    by_site = {a["site_id"]: a for a in found}
+    assert (by_site["ny1"]["verdict"], by_site["ny1"]["days_observed"]) == ("pending", 27)
+    assert by_site["sto"]["days_observed"] == 28 and by_site["sto"]["verdict"] != "pending"

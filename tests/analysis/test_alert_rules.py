@@ -209,3 +209,30 @@ def test_a_mood_short_of_the_threshold_fires_when_one_complaint_dominates():
     # The usual mix of complaints, or a complaint without the mood: nothing.
     assert site_dip({"visit": visit}, reasons=(usual, [cited(10, USUAL_MIX)])) is None
     assert site_dip({"visit": (visit[0], windows(day(30)))}, reasons=dominant) is None
+
+
+def test_a_combined_alert_states_its_questions_own_value_and_drop():
+    # The statistics review's dip_mixed_units.py: Happy Index 70.7 → 58.1 (12.5 index points) on
+    # 90 answers, NPS 30 → 2.8 (27.2 NPS points) on 72. Together they fire; the alert named
+    # 'visit' with the answer-weighted mixture of the two drops, 19.05 "points", a value of 51.6
+    # that 'visit' never had.
+    hi_day = Tally.from_counts("smiley4", {1: 4, 2: 6, 3: 20, 4: 20})
+    nps_day = Tally.from_counts("nps11", {3: 8, 8: 12, 10: 20})
+    hi_win = Tally.from_counts("smiley4", {1: 27, 2: 6, 3: 20, 4: 37})
+    nps_win = Tally.from_counts("nps11", {3: 29, 8: 12, 10: 31})
+    key, dip = site_dip({"visit": ([hi_day] * 28, [hi_win]), "rec": ([nps_day] * 28, [nps_win])}, DipRule())
+    assert (key, dip.questions, dip.n) == ("visit", 2, 162)
+    assert dip.value == hi_win.happy_index() and dip.baseline == hi_day.happy_index()
+    assert math.isclose(dip.drop, 12.5185, abs_tol=1e-4)
+
+
+def test_min_drop_holds_for_each_question_in_its_own_points():
+    # The Happy Index 6.5 points down on 2000 answers (short of min_drop 7: alone it does not
+    # fire), the NPS 104 NPS points down on 38 (short of its minimum n, 40). Averaged by answers
+    # the "drop" was 8.3, over 7: the mixture fired though no question dropped 7 of its points
+    # with enough answers to say so.
+    hi_day = Tally.from_counts("smiley4", {1: 40, 2: 60, 3: 200, 4: 200})
+    nps_day = Tally.from_counts("nps11", {3: 8, 8: 12, 10: 20})
+    hi_win = Tally.from_counts("smiley4", {1: 300, 2: 250, 3: 750, 4: 700})
+    nps_win = Tally.from_counts("nps11", {3: 30, 8: 6, 10: 2})
+    assert site_dip({"visit": ([hi_day] * 28, [hi_win]), "rec": ([nps_day] * 28, [nps_win])}, DipRule()) is None

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from server_sync.analysis.metrics import Tally, csat, happy_index, metrics_dict, nps, nps_variance, primary
-from server_sync.analysis.stats import (adjusted_mean_interval, pearson, t_quantile, t_sf, two_proportion_z,
-                                        welch_t, z_difference)
+from server_sync.analysis.stats import (adjusted_mean_interval, normal_sf, pearson, t_quantile, t_sf,
+                                        two_proportion_z, welch_t, z_difference)
 from server_sync.analysis.trends import compare, compare_csat, verdict, weekly_series
 
 
@@ -24,6 +24,33 @@ def test_t_quantile_matches_the_printed_table(df, expected):
 def test_t_tail_probability():
     assert t_sf(2.0, 10) == pytest.approx(0.036694, abs=1e-6)        # table: P(T10 > 2) = 0.0367
     assert t_sf(0.0, 5) == pytest.approx(0.5)
+
+
+# Reference tails from scipy 1.x (scipy.stats.t.sf / scipy.stats.norm.sf), computed outside the
+# project. The tail must be right in relative terms: a p-value of 1e-10 reported as 1.5e-10 or 0
+# misstates the evidence however small the absolute error.
+@pytest.mark.parametrize("t, df, expected", [(5.0, 100, 1.225086706751901e-06), (7.0, 100, 1.4917833018045896e-10),
+                                             (6.0, 400, 2.211200340905735e-09), (4.0, 5000, 3.2128591533991835e-05),
+                                             (5.0, 1e6, 2.8669989354453723e-07)])
+def test_t_tail_is_relatively_exact_at_many_degrees_of_freedom(t, df, expected):
+    assert t_sf(t, df) == pytest.approx(expected, rel=1e-6)
+    assert t_sf(-t, df) == pytest.approx(1.0 - expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("z, expected", [(8.5, 9.47953482220325e-18), (9.0, 1.1285884059538324e-19),
+                                         (10.0, 7.61985302416047e-24), (20.0, 2.7536241186061556e-89),
+                                         (-1.0, 0.8413447460685429)])
+def test_normal_tail_does_not_cancel_to_zero(z, expected):
+    assert normal_sf(z) == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_large_certain_change_has_a_tiny_p_value_not_zero():
+    # The reviewer's case: 5000 answers each side, 80 % → 86 % on the 4 best-faces; Welch's p is
+    # 5.87e-18 by scipy.stats.ttest_ind(equal_var=False), far below anything but not 0.
+    before = smiley({1: 400, 2: 600, 3: 2000, 4: 2000})
+    after = smiley({1: 250, 2: 450, 3: 2000, 4: 2300})
+    p = compare(before, after).p_value
+    assert 0.0 < p and p == pytest.approx(5.867414734551164e-18, rel=1e-3)
 
 
 Z = 1.959964
@@ -157,3 +184,12 @@ def test_pearson_by_hand():
     r = pearson([1, 2, 3, 4, 5], [2, 4, 5, 4, 5])
     assert r["r"] == pytest.approx(0.7746, abs=1e-4) and r["n"] == 5
     assert pearson([1, 2], [1, 2]) is None and pearson([1, 1, 1], [1, 2, 3]) is None
+
+
+def test_three_points_on_a_line_are_too_little_data():
+    # r = ±1 from three pairs would be p = 0 with a zero-width interval: certainty from one df.
+    # The reviewer's three sites: customer Happy Index 66.7, 83.3, 100 against staff 33.3, 50, 66.7.
+    assert pearson([200 / 3, 250 / 3, 100.0], [100 / 3, 50.0, 200 / 3]) is None
+    assert pearson([1, 2, 3], [3, 2, 1]) is None
+    four = pearson([1, 2, 3, 4], [2, 4, 6, 8])                  # four on a line: the test's own answer
+    assert four is not None and four["r"] == 1.0

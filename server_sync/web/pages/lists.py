@@ -51,7 +51,7 @@ def actions(v: Visit) -> PageResult:
     workflow = {a["id"]: a for a in workflow_actions.list_actions(
         v.db, sites=visible, state=None if state == "overdue" else state, overdue=state == "overdue", now=v.now,
         limit=100000)}
-    rows = [r for r in (evaluated(v.db, sites or ()) if sites != () else []) if int(r["id"]) in workflow]
+    rows = [r for r in (evaluated(v.db, sites or (), now=v.now) if sites != () else []) if int(r["id"]) in workflow]
     names = site_names(v.db, sites)
     for r in rows:
         w = workflow[int(r["id"])]
