@@ -78,7 +78,7 @@ def sync_command(args: argparse.Namespace) -> int:
             raise SyncError(f"interrupted: {store.outbox_depth()} event(s) not yet acknowledged by the centre")
         c = agent.counters
         result = {"drained": True, "events_acked": c.events_acked, "events_sent": c.events_sent,
-                  "events_rejected": c.events_rejected,
+                  "events_rejected": c.events_rejected, "acks_ignored": c.acks_ignored,
                   "batches": c.batches_sent, "outbox_before": before, "outbox_after": store.outbox_depth()}
         refused = store.refused_by_reason()
     result["refused"] = refused
@@ -86,7 +86,8 @@ def sync_command(args: argparse.Namespace) -> int:
         print(json.dumps(result))
     else:
         print(f"synced: {c.events_acked} event(s) acknowledged by the centre in {c.batches_sent} batch(es); "
-              "outbox empty")
+              "outbox empty" + (f"; {c.acks_ignored} ack(s) for batches of an earlier run ignored (their events "
+                                "were sent again)" if c.acks_ignored else ""))
     if refused:
         # Not all is well: these answers are on this kiosk only, and re-sending cannot help until
         # the cause is fixed (docs/deployment.md, "When things go wrong").
