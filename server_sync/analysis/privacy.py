@@ -184,17 +184,23 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
 
 
 def _protect_site_reasons(drivers: dict[str, Any], min_group: int) -> None:
-    """The stores' reasons are parts of the chain's: for each reason the chain shows, what the
-    stores shown leave of its mentions (and of its complaints, for the uplift) must be 0 or at
-    least `min_group`, or the reason goes from every store's rows; then each store's own rows as
-    in `_protect_reasons`, again until nothing more goes."""
+    """The stores' reasons are parts of the chain's: a store shows only reasons the chain shows
+    (when it shows any); for each of those, what the stores shown leave of its mentions (and of
+    its complaints, for the uplift) must be 0 or at least `min_group`, or the reason goes from
+    every store's rows; then each store's own rows as in `_protect_reasons`, again until nothing
+    more goes."""
     chain_n = {r["reason"]: r.get("n") or 0 for r in drivers.get("pareto") or []}
     chain_c = {u["reason"]: u.get("complaints") or 0 for u in drivers.get("uplift") or []}
     sites = drivers.get("sites") or []
+    # The chain's shares give its total, so its reasons left out are one more group: a store
+    # showing one of them would leave the rest of that group (found by a review: chain A 20
+    # shown, X 7 and Y 2 left out; a store's X 7 then gave Y's 2 away). They go at every store,
+    # counted there among what it leaves out.
+    only = set(chain_n) if chain_n else None
     while True:
         before = sum(len(s.get("pareto") or []) + len(s.get("uplift") or []) for s in sites)
         for site in sites:
-            _protect_reasons(site, min_group)
+            _protect_reasons(site, min_group, only)
         for reason, n in chain_n.items():
             if 0 < n - sum(r.get("n") or 0 for s in sites for r in s["pareto"] if r["reason"] == reason) < min_group:
                 for site in sites:
@@ -230,13 +236,15 @@ def _protect_change(change: dict[str, Any] | None, min_group: int, hide: bool = 
         change["verdict"] = "too_little_data"
 
 
-def _protect_reasons(drivers: dict[str, Any], min_group: int) -> None:
+def _protect_reasons(drivers: dict[str, Any], min_group: int, only: set[str] | None = None) -> None:
     """Reasons of employee answers (the chain's or a store's Pareto and uplift): a reason cited by
     fewer than `min_group` is a small group, and so are the reasons left out together
     (`complementary`: their shares of the mentions shown would give their sum away). An uplift
-    ("the index without the complaints citing it") of fewer complaints gives away their answers."""
+    ("the index without the complaints citing it") of fewer complaints gives away their answers.
+    `only`: the reasons that may be shown at all; the others are left out from the start."""
     pareto = drivers.get("pareto") or []
-    drop = complementary([r.get("n") for r in pareto], min_group)
+    drop = complementary([r.get("n") for r in pareto], min_group,
+                         [i for i, r in enumerate(pareto) if only is not None and r["reason"] not in only])
     drivers["pareto"] = [r for i, r in enumerate(pareto) if i not in drop]
     kept = {r["reason"] for r in drivers["pareto"]}
     drivers["uplift"] = [u for u in drivers.get("uplift") or []

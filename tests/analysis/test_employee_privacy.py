@@ -369,7 +369,8 @@ def test_a_stores_pulse_is_left_out_when_its_questions_rows_would_give_one_away(
 def test_reasons_of_employee_answers_are_shown_only_for_groups_of_the_minimum(central_db):
     """One colleague's "schedule" (and the uplift without it, which gives their answer away) is
     not shown, and neither is "workload" (5) at the chain: its share of the mentions would leave
-    the one. "rota" (6) is shown, at the chain and at y, whose own "workload" is five."""
+    the one; nor at y, where it would leave the chain's group of the two. "rota" (6) is shown,
+    at the chain and at y."""
     db = central_db
     for s in ("x", "y"):
         add_site(db, s)
@@ -382,7 +383,7 @@ def test_reasons_of_employee_answers_are_shown_only_for_groups_of_the_minimum(ce
     assert [(r["reason"], r["n"]) for r in drivers["pareto"]] == [("rota", 6)]
     assert [(u["reason"], u["complaints"]) for u in drivers["uplift"]] == [("rota", 6)]
     assert {s["site_id"]: sorted(r["reason"] for r in s["pareto"]) for s in drivers["sites"]} == {
-        "x": [], "y": ["rota", "workload"]}
+        "x": [], "y": ["rota"]}
     assert "schedule" not in json.dumps(drivers)
 
 
@@ -444,8 +445,28 @@ def test_no_reason_of_a_small_group_is_given_away_in_any_chain(counts, min_group
     for part, total in [(d, sum(n for n, _c in chain.values()))] + [(p, site_total[p["site_id"]]) for p in d["sites"]]:
         if part["pareto"]:                       # the shares shown give the total of mentions
             assert not 0 < total - sum(r["n"] for r in part["pareto"]) < min_group
+    if d["pareto"]:                              # the chain's reasons left out are one group
+        hidden = {r for r in reasons} - {x["reason"] for x in d["pareto"]}
+        assert not any(x["reason"] in hidden for p in d["sites"] for x in p["pareto"] + p["uplift"])
     for r in d["pareto"]:
         assert not 0 < r["n"] - sum(x["n"] for p in d["sites"] for x in p["pareto"] if x["reason"] == r["reason"]) < min_group
     for u in d["uplift"]:
         assert not 0 < u["complaints"] - sum(x["complaints"] for p in d["sites"] for x in p["uplift"]
                                              if x["reason"] == u["reason"]) < min_group
+
+
+def test_a_store_shows_no_reason_the_chain_leaves_out():
+    """The review's case: the chain shows A (20 of 29 mentions), leaving X 7 and Y 2 out as one
+    group of 9; store S1's X 7 would leave Y's 2."""
+    def part(rows):
+        return {"pareto": [{"reason": r, "n": n, "negative": n} for r, n in rows],
+                "uplift": [{"reason": r, "complaints": n, "current": 70.0, "without": 75.0} for r, n in rows]}
+    report = {"questions": [{"id": "staff", "audience": "employee"}], "summary": [{"question_id": "staff", "n": 60}],
+              "sites": [{"question_id": "staff", "site_id": s, "n": 30} for s in ("S1", "S2")],
+              "drivers": [dict(part([("A", 20), ("X", 7), ("Y", 2)]), question_id="staff",
+                               sites=[dict(part([("A", 10), ("X", 7)]), site_id="S1"),
+                                      dict(part([("A", 10), ("Y", 2)]), site_id="S2")])]}
+    d = protect_employees(report, 5)["drivers"][0]
+    assert [r["reason"] for r in d["pareto"]] == ["A"]
+    # S1 leaves out X (7) and shows A; S2 would leave out only Y's 2, so its A goes too.
+    assert {s["site_id"]: [r["reason"] for r in s["pareto"]] for s in d["sites"]} == {"S1": ["A"], "S2": []}
