@@ -1,11 +1,12 @@
 """Every webhook delivery is signed so the receiver can tell it came from this centre and was not
-replayed: `X-Kundpuls-Timestamp: <unix seconds>`, `X-Kundpuls-Delivery: <id>` and
+replayed: `X-Kundpuls-Timestamp: <unix seconds>`, `X-Kundpuls-Delivery: <id>` (digits) and
 `X-Kundpuls-Signature: sha256=<hex>` where the hex is HMAC-SHA256, with the endpoint's own
-secret, of `<timestamp>.<id>.<body>`. A receiver recomputes it and refuses a timestamp older
-than a few minutes, and a delivery id it has already taken within those minutes (`verify`): a
-copy sent again inside the window would otherwise pass. The id is the delivery's own, the same
-on every retry, so the id also tells a retry of something already handled (the answer lost on
-the way back) from a new notice. Pure."""
+secret, of `<timestamp>.<id>.<body>` (both digits, so where the body begins is never in doubt).
+A receiver recomputes it and refuses a timestamp older than a few minutes (`check`). The id is
+the delivery's own, the same on every retry (they come for about 20.5 hours): a receiver that
+keeps the ids it took for a day does each delivery's work once, whether a copy is a retry (its
+2xx was lost on the way back) or a replay inside the timestamp window, and answers 2xx to both.
+Pure."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ TIMESTAMP_HEADER = "X-Kundpuls-Timestamp"
 DELIVERY_HEADER = "X-Kundpuls-Delivery"
 SIGNATURE_HEADER = "X-Kundpuls-Signature"
 REPLAY_WINDOW_S = 300
+SEEN_KEPT_S = 24 * 3600          # longer than a delivery's retries (about 20.5 hours)
 
 
 def new_secret() -> str:
@@ -34,25 +36,33 @@ def signed_headers(secret: str, timestamp: int, delivery: str, body: bytes) -> d
             SIGNATURE_HEADER: signature(secret, timestamp, delivery, body)}
 
 
-def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float,
-           window_s: float = REPLAY_WINDOW_S, seen: MutableMapping[str, float] | None = None) -> bool:
-    """What a receiver does: the signature matches, the timestamp is recent and, given `seen`
-    (the receiver's delivery ids of the last `window_s` with their timestamps, kept between
-    calls), the delivery is not one already taken; it is then added to `seen`."""
+def check(secret: str, headers: Mapping[str, str], body: bytes, now: float, seen: MutableMapping[str, float] | None = None,
+          window_s: float = REPLAY_WINDOW_S) -> str:
+    """What a receiver does with a delivery: "invalid" (refuse it: no or a wrong signature, or a
+    stale timestamp), "seen" (a delivery already taken, retried or replayed: answer 2xx and do
+    nothing) or "new" (do its work). `seen`: the receiver's delivery ids with when they were
+    taken, kept between calls; ids older than SEEN_KEPT_S are dropped (retries end before)."""
     lower = {k.lower(): v for k, v in headers.items()}
     try:
         timestamp = int(lower[TIMESTAMP_HEADER.lower()])
         delivery = lower[DELIVERY_HEADER.lower()]
     except (KeyError, ValueError):
-        return False
-    if abs(now - timestamp) > window_s:
-        return False
+        return "invalid"
+    if not delivery.isdigit() or abs(now - timestamp) > window_s:
+        return "invalid"
     if not hmac.compare_digest(lower.get(SIGNATURE_HEADER.lower(), ""), signature(secret, timestamp, delivery, body)):
-        return False
-    if seen is not None:
-        for old in [d for d, t in seen.items() if abs(now - t) > window_s]:
-            del seen[old]                # out of the window: the timestamp check refuses those
-        if delivery in seen:
-            return False
-        seen[delivery] = timestamp
-    return True
+        return "invalid"
+    if seen is None:
+        return "new"
+    for old in [d for d, t in seen.items() if now - t > SEEN_KEPT_S]:
+        del seen[old]
+    if delivery in seen:
+        return "seen"
+    seen[delivery] = now
+    return "new"
+
+
+def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float,
+           window_s: float = REPLAY_WINDOW_S, seen: MutableMapping[str, float] | None = None) -> bool:
+    """True when `check` says the delivery is new."""
+    return check(secret, headers, body, now, seen, window_s) == "new"

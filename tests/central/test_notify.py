@@ -52,12 +52,22 @@ def test_signature_round_trip_tamper_and_replay():
     assert not signing.verify(secret, {**headers, signing.DELIVERY_HEADER: "42"}, body, now=1_700_000_100)
     assert not signing.verify(secret, {k: v for k, v in headers.items() if k != signing.DELIVERY_HEADER}, body,
                               now=1_700_000_100)
-    # A copy sent again inside the window: refused by a receiver that keeps the ids it took.
+    # A receiver that keeps the ids it took does each delivery's work once: a copy replayed
+    # inside the window and the retries (a new timestamp each, the same id: 1, 3, 7 minutes
+    # later...) are "seen" (answered 2xx, nothing done), up to the last retry ~20.5 h later.
     seen: dict = {}
-    assert signing.verify(secret, headers, body, now=1_700_000_100, seen=seen)
-    assert not signing.verify(secret, headers, body, now=1_700_000_160, seen=seen)
-    later = signing.signed_headers(secret, 1_700_000_400, "42", body)
-    assert signing.verify(secret, later, body, now=1_700_000_420, seen=seen) and set(seen) == {"42"}
+    assert signing.check(secret, headers, body, now=1_700_000_100, seen=seen) == "new"
+    assert signing.check(secret, headers, body, now=1_700_000_160, seen=seen) == "seen"
+    for later in (60, 180, 420, 20 * 3600 + 1800):
+        retry = signing.signed_headers(secret, 1_700_000_000 + later, "41", body)
+        assert signing.check(secret, retry, body, now=1_700_000_000 + later + 1, seen=seen) == "seen"
+    other = signing.signed_headers(secret, 1_700_000_400, "42", body)
+    assert signing.check(secret, other, body, now=1_700_000_420, seen=seen) == "new" and set(seen) == {"41", "42"}
+    # Only digits as the id: where the body begins is never in doubt.
+    tricky = b'{"a":"x.y"}'
+    forged = dict(signing.signed_headers(secret, 1_700_000_000, "5", tricky))
+    forged[signing.DELIVERY_HEADER] = '5.{"a":"x'
+    assert signing.check(secret, forged, b'y"}', now=1_700_000_010) == "invalid"
     assert not signing.verify(secret, headers, body + b" ", now=1_700_000_100)           # body changed
     assert not signing.verify("other", headers, body, now=1_700_000_100)                 # wrong secret
     assert not signing.verify(secret, headers, body, now=1_700_000_000 + 301)           # replayed later
