@@ -70,6 +70,8 @@ def elsewhere(db: Database, kiosk_id: str, site_id: str,
     if not others:
         return [], []
     former = stays(db, kiosk_id)
-    # Decoded wire times are UTC: drop the zone, as the store keeps them.
-    return [e for e in others if not any(s.site_id == e.site_id and s.covers(e.recorded.replace(tzinfo=None))
-                                         for s in former)], former
+    # Decoded wire times are UTC: drop the zone, as the store keeps them. An unsynced clock's
+    # time says nothing of when it was recorded (a Pi without its saved time reads 1970, which
+    # every first stay would cover): refused, held at the kiosk for `kiosk refused retry`.
+    return [e for e in others if not (e.clock_synced and any(
+        s.site_id == e.site_id and s.covers(e.recorded.replace(tzinfo=None)) for s in former))], former

@@ -66,8 +66,11 @@ def test_an_answer_naming_a_site_the_kiosk_was_not_at_then_is_refused(central_db
     for seq, site, when, said in (
             (4, "s1", at + timedelta(days=1, hours=1), "nor was it when the answer was recorded"),  # left a day before
             (5, "s2", at - timedelta(days=1, hours=1), "nor was it when the answer was recorded"),  # before it came
-            (6, "s4", at, "not the registered site 's3'")):                                       # never there
-        out = ingest.handle(*batch([response(seq, site=site, at=when), response(seq + 10, site="s3")]))
+            (6, "s4", at, "not the registered site 's3'"),                                        # never there
+            (7, "s1", None, "not the registered site 's3'")):          # an unsynced clock at 1970: when?
+        answer = response(seq, site=site, at=when) if when else dict(
+            response(seq, site=site, synced=False), recorded_at="1970-01-01T00:00:05.000Z")
+        out = ingest.handle(*batch([answer, response(seq + 10, site="s3")]))
         assert out.kind == "dead_letter" and out.rejected == 1
         ranges, reason = refusal(out)
         assert ranges == [((seq, seq),)] and said in reason and f"site_id {site!r}" in reason, reason
