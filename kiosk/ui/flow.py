@@ -294,8 +294,10 @@ class KioskFlow:
 
     def send_followup(self) -> None:
         """Send what was chosen and typed (nothing: nothing is stored) and say thank you; when
-        it could not be stored, no thank-you (the thank-you says it is kept): the question screen
-        with its "not saved" notice, as for an answer that could not be stored."""
+        it could not be stored, no thank-you (the thank-you says it is kept) but the question
+        screen: with its "not saved" notice when the card refused it, as for an answer; without
+        one when the recorder refused it (a reason a config pushed meanwhile no longer has: the
+        card is fine, and the notice would send staff looking for a fault)."""
         stored = self._commit_draft(sent=True)
         self.draft = None
         if stored:
