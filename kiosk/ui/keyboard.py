@@ -22,7 +22,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.widget import Widget
 
 from kiosk.ui import palette
-from kiosk.ui.shapes import MeshBuilder
+from kiosk.ui.shapes import MeshBuilder, packed_mesh
 
 ROWS = {
     "sv": ("1234567890", "qwertyuiopå", "asdfghjklöä", "zxcvbnm,.?"),
@@ -219,7 +219,6 @@ class KeyGrid(BoxLayout):
             labels += [lx, ly, u0, v_bottom, lx + lw, ly, u1, v_bottom,
                        lx + lw, ly + lh, u1, v_top, lx, ly + lh, u0, v_top]
             idx += [base, base + 1, base + 2, base, base + 2, base + 3]
-        from kivy.graphics import Mesh
         for colour, builder in ((palette.LINE, outlines), (palette.SURFACE, faces),
                                 (tuple(c * 0.85 for c in palette.SURFACE[:3]) + (1.0,), pressed)):
             mesh = builder.mesh()
@@ -228,7 +227,7 @@ class KeyGrid(BoxLayout):
                 group.add(mesh)
         if idx:
             group.add(Color(1, 1, 1, 1))
-            group.add(Mesh(vertices=labels, indices=idx, mode="triangles", texture=self._atlas))
+            group.add(packed_mesh(labels, idx, self._atlas))
 
     def layout_problems(self) -> list[str]:
         """Keys whose label does not fit (the UI tests check every screen for these)."""

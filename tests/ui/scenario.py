@@ -173,6 +173,25 @@ class Scenario:
         out.sort(key=lambda w: (-w.to_window(*w.center)[1], w.to_window(*w.center)[0]))
         return out
 
+
+    def meshes_kept_as_lists(self) -> list[tuple[str, int]]:
+        """(widget class, vertex count) of every Mesh in the kept screens whose vertices or
+        indices are a Python list: Kivy keeps the object it was given for the mesh's life, at
+        32 bytes a number instead of 4 (docs/ui.md, memory)."""
+        from kivy.graphics import Mesh
+        from tests.ui.layoutcheck import walk
+        found: list[tuple[str, int]] = []
+
+        def visit(group, owner: str) -> None:
+            for ins in getattr(group, "children", None) or ():
+                if isinstance(ins, Mesh) and (isinstance(ins.vertices, list) or isinstance(ins.indices, list)):
+                    found.append((owner, len(ins.vertices) // 4))
+                visit(ins, owner)
+        for screen in self.app.sm.screens:
+            for w in walk(screen):
+                for canvas in (w.canvas.before, w.canvas, w.canvas.after):
+                    visit(canvas, type(w).__name__)
+        return found
     def tap(self, widget, hold_frames: int = 0):
         from kivy.tests.common import UnitTestTouch
         # A screen switch completes on the next frame; touch only what is really on screen.
@@ -468,6 +487,9 @@ class Scenario:
             yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
             self.check(f"{lang}: the comment keyboard is kept, not made again for each comment",
                        self.app.sm.has_screen("comment"), [s.name for s in self.app.sm.screens])
+            listed = self.meshes_kept_as_lists()
+            self.check(f"{lang}: the kept screens' meshes hold packed numbers, not Python lists",
+                       not listed, listed[:5])
 
             # Skip: no follow-up row (the same in every language: once is enough).
             if lang != cfg.languages[0]:
