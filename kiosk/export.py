@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from server_sync.program.spreadsheet import text_cell
 from server_sync.protocol import FieldSpec, FollowUpEvent, ResponseEvent, field_names, fields_of, iso_ms
 from kiosk.config import KioskConfig
+from kiosk.earlier import SentMark
 from kiosk.store import FollowUp, LocalStore, Response
 
 SCHEMA = 1
@@ -50,7 +51,10 @@ def since_utc(cfg: KioskConfig, since: date | None) -> str | None:
 
 
 def events(store: LocalStore, since: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every response and follow-up (recorded at or after `since`, UTC text), in seq order."""
+    """Every response and follow-up (recorded at or after `since`, UTC text), in seq order.
+    An export can reach the centre (`kiosk-central import`): the sent mark covers each seq
+    before it is written out (kiosk.earlier)."""
+    sent = SentMark(store.path)
     with store.db.bind_ctx((Response, FollowUp)):
         rq = Response.select().order_by(Response.seq)
         fq = FollowUp.select().order_by(FollowUp.seq)
@@ -58,6 +62,7 @@ def events(store: LocalStore, since: str | None = None) -> Iterator[dict[str, An
             rq = rq.where(Response.recorded_at >= since)
             fq = fq.where(FollowUp.recorded_at >= since)
         for row in heapq.merge(rq.iterator(), fq.iterator(), key=lambda r: r.seq):
+            sent.cover(row.seq)
             yield row.to_event()
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
+from kiosk.earlier import SentMark
 from kiosk.store import OUTBOX, FollowUp, LocalStore, Response, event_json_sql
 from server_sync import protocol as P
 from server_sync.protocol import ProtocolError
@@ -54,6 +55,8 @@ class Outbox:
         self.db = store.db
         self.kiosk_id = kiosk_id
         self._new_batch_id = new_batch_id
+        # Above every seq that left: a database made where this one went missing starts there.
+        self._sent = SentMark(store.path)
         # Every unsent event this process knows of has a seq above this (rows sent but unacked
         # are skipped without scanning them); a requeue or a rescan lowers it to 0.
         self._floor = 0
@@ -147,6 +150,7 @@ class Outbox:
                 self._floor, self._unmarked_floor = seqs[-1], 0
             else:
                 self._unmarked_floor = seqs[-1]
+        self._sent.cover(seqs[-1])              # before the batch can be published
         return OutboxBatch(batch_id, tuple(seqs), payload, invalid)
 
     def _mark_sent(self, seqs: Sequence[int], sent_at: str) -> None:

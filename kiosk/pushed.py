@@ -15,11 +15,9 @@ never a reason not to start.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import tempfile
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any, Mapping
 
 from kiosk.config import KioskConfig, parse_config
 from kiosk.demo import demo_config_mapping
+from kiosk.durable_file import replace_file
 from kiosk.exc import ConfigError
 from kiosk.usable import check_usable
 from server_sync.protocol import ProtocolError, decode_config, merge_pushed_config
@@ -74,27 +73,7 @@ def push_version(payload: bytes) -> int | None:
 def save_pushed(data_dir: Path, pushed: dict[str, Any]) -> None:
     """Write atomically (temp file, fsync, rename): a power cut leaves the old or the new file.
     Raises OSError when it cannot (a full or read-only card) and then leaves no temp file behind."""
-    path = pushed_path(data_dir)
-    # A temp name of its own each time: nothing already at a fixed name (a directory, a file
-    # left by a crash) can stand in the way.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
-    try:
-        with open(fd, "w", encoding="utf-8") as f:
-            json.dump(pushed, f, ensure_ascii=False, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):       # the write's own error is the one to report
-            os.unlink(tmp)
-        raise
-    # The rename made durable too; a card that cannot fsync a directory still has the file.
-    with contextlib.suppress(OSError):
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    replace_file(pushed_path(data_dir), json.dumps(pushed, ensure_ascii=False, indent=1))
 
 
 def merged_config(base: Mapping[str, Any], pushed: Mapping[str, Any], kind: str | None,

@@ -6,8 +6,9 @@ A damaged index (the usual harm a power cut or a worn card does) makes every que
 fail while each row is still readable by a scan of its table, so the scan goes row by row in
 rowid order and skips past a damaged stretch of the table itself. The sequence continues above
 every seq the kiosk ever gave out: from the damaged file's sequence when that is readable, else
-(an empty file, a lost sequence page) from the time (milliseconds since 2020, which no kiosk
-counting one event at a time can have reached): a seq is never used twice.
+(an empty file, a lost sequence page) above the sent mark and at least from the time
+(milliseconds since 2020, which no kiosk counting one event at a time can have reached;
+kiosk.earlier): a seq is never used twice.
 
 The database is read from a copy (with its WAL), so the damaged file is never written to. Run it
 with the kiosk's services stopped: from the copy to the swap it holds the file so that nothing else
@@ -30,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from kiosk.earlier import SEQUENCE_EPOCH, earlier_use, sequence_from_time
+from kiosk.earlier import SEQUENCE_EPOCH, UNKNOWN_BAND, earlier_use, read_sent, resume_sequence
 from kiosk.exc import DiskFull, StoreError
 from kiosk.sole_use import held_alone
 from kiosk.store import LocalStore, free_bytes
@@ -46,7 +47,7 @@ class Repaired:
     salvaged: dict[str, int] = field(default_factory=dict)
     unreadable: dict[str, int] = field(default_factory=dict)     # stretches of a table that could not be read
     sequence: int = 0                                            # the last seq given out; the next is above
-    sequence_from: str = ""                                      # "damaged file" or "time"
+    sequence_from: str = ""       # "damaged file", "sent mark", "time" or "unknown-time band"
 
     def as_dict(self) -> dict:
         return {"path": self.path, "damaged_kept_as": self.damaged_kept_as, "salvaged": self.salvaged,
@@ -79,7 +80,7 @@ def repair(path: Path | str, *, now: datetime, force: bool = False, wait: float 
         if evidence:
             raise StoreError(f"no database at {path}, though this directory held one ({', '.join(p.name for p in evidence)}): "
                              "the card lost it, and with it whatever it had not sent to the centre. Nothing to repair: "
-                             "the next start makes a new one, whose sequence continues from the time")
+                             "the next start makes a new one, whose sequence continues above every seq that left the kiosk")
         raise StoreError(f"no database at {path}: nothing to repair (a new one is made at the first start)")
     if not force and healthy(path):
         raise StoreError(f"{path} is not damaged (integrity_check ok): nothing to repair (--force rebuilds it anyway)")
@@ -93,7 +94,7 @@ def repair(path: Path | str, *, now: datetime, force: bool = False, wait: float 
             try:
                 rows, result = _salvage(path, work)
                 fresh = work / "fresh.db"
-                result.sequence, result.sequence_from = _write(fresh, rows, now)
+                result.sequence, result.sequence_from = _write(fresh, rows, now, read_sent(path))
                 result.path = str(path)
                 result.damaged_kept_as = _swap(path, fresh, stamp)
                 return result
@@ -187,9 +188,10 @@ def _rows(con: sqlite3.Connection, select: str, after: int) -> Iterator[tuple]:
         yield from batch
 
 
-def _write(fresh: Path, rows: dict[str, tuple[list[str], list[tuple]]], now: datetime) -> tuple[int, str]:
+def _write(fresh: Path, rows: dict[str, tuple[list[str], list[tuple]]], now: datetime,
+           sent: int) -> tuple[int, str]:
     """A new database at `fresh` (schema by the migrations) holding the salvaged rows; returns
-    the sequence it continues from and where that came from."""
+    the sequence it continues from and where that came from (`sent`: the sent mark)."""
     store = LocalStore(fresh)
     db = store.db
     try:
@@ -214,8 +216,10 @@ def _write(fresh: Path, rows: dict[str, tuple[list[str], list[tuple]]], now: dat
                 sequence, source = max(known_seq, max_seq), "damaged file"
             else:
                 newest = max([now] + [_parse(r) for r in _times(rows)])
-                sequence = max(max_seq, sequence_from_time(newest))
-                source = "time"
+                resumed = resume_sequence(newest, sent)
+                sequence = max(max_seq, resumed)
+                source = ("sent mark" if sent and resumed == sent
+                          else "unknown-time band" if resumed >= UNKNOWN_BAND else "time")
             db.execute_sql("UPDATE sequence SET value = ? WHERE name = 'event'", (sequence,))
         return sequence, source
     finally:

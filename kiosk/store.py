@@ -493,7 +493,8 @@ def _create(path: Path) -> None:
             # The directory held a database before (kiosk.earlier): never its seqs again.
             db.execute_sql("UPDATE sequence SET value = ? WHERE name = 'event'", (sequence,))
             log.warning("%s was missing, but this directory held a kiosk database before: the new one starts "
-                        "its sequence from the time (%d); whatever the lost one had not sent is gone", path, sequence)
+                        "its sequence above every seq that left the kiosk (%d); whatever the lost one had not sent is gone",
+                        path, sequence)
         db.close()                          # the last connection checkpoints and drops the WAL
         try:
             os.link(tmp, path)              # never over a database another process just made

@@ -57,3 +57,95 @@ def test_a_pushed_config_or_a_damaged_file_counts_and_a_clock_behind_them_does_n
 def test_repair_of_a_database_never_made_says_only_that(tmp_path):
     with pytest.raises(StoreError, match=r"nothing to repair \(a new one is made at the first start\)"):
         repair.repair(tmp_path / "kiosk.db", now=datetime.now(timezone.utc))
+
+
+EPOCH_1970 = datetime(1970, 1, 1, 0, 5, tzinfo=timezone.utc)
+
+
+def published_then_lost(cfg, store, recorder, clock, n: int = 30) -> list[int]:
+    """Record `n` answers, hand them all to the outbox (what the sync agent publishes), lose the
+    database; returns the seqs that left."""
+    from kiosk.outbox import Outbox
+    for i in range(n):
+        recorder.record("visit", 1 + i % 4)
+        clock.advance(10)
+    box = Outbox(store, cfg.kiosk_id)
+    left = []
+    while (b := box.next_batch(7, 1 << 20, now=clock.now(), sent_at="2026-11-23T12:00:00.000Z")) is not None:
+        left.extend(b.seqs)
+    store.close()
+    lose(cfg.db_path)
+    return left
+
+
+def test_a_lost_database_with_the_clock_in_1970_never_reuses_a_seq_that_left(cfg, store, recorder, clock, monkeypatch):
+    """A Pi has no real-time clock: the database goes missing and the kiosk starts before a time
+    server is reached. The seqs that left (published or exported) are never given out again."""
+    left = published_then_lost(cfg, store, recorder, clock)
+    # The card's files carry the 1970 clock too, as they would have if the kiosk never had the time.
+    for p in cfg.db_path.parent.iterdir():
+        os.utime(p, (EPOCH_1970.timestamp(), EPOCH_1970.timestamp()))
+    import kiosk.store as kstore
+    monkeypatch.setattr(kstore, "datetime", type("D", (), {"now": staticmethod(lambda tz=None: EPOCH_1970)}))
+    with LocalStore(cfg.db_path, kiosk_id=cfg.kiosk_id) as again:
+        assert next_seq(again) > max(left)
+
+
+def test_with_no_sent_mark_and_no_time_a_new_database_starts_in_the_unknown_band(tmp_path):
+    from kiosk.earlier import UNKNOWN_BAND, UNKNOWN_WIDTH, read_sent
+    path = tmp_path / "kiosk.db"
+    marker(path).write_text("made\n")
+    os.utime(marker(path), (EPOCH_1970.timestamp(), EPOCH_1970.timestamp()))
+    assert read_sent(path) == 0
+    starts = {start_sequence(path, EPOCH_1970) for _ in range(20)}
+    assert all(UNKNOWN_BAND <= s < UNKNOWN_BAND + UNKNOWN_WIDTH for s in starts) and len(starts) == 20
+    assert max(starts) + 10**12 < 2**63 - 1                  # room for the protocol's seqs
+    # The time known again: from the time, as before.
+    now = datetime.now(timezone.utc)
+    assert start_sequence(path, now) == sequence_from_time(now)
+
+
+def test_the_sent_mark_is_written_ahead_once_per_reserve_and_a_full_card_still_sends(tmp_path, monkeypatch):
+    from kiosk import earlier
+    path = tmp_path / "kiosk.db"
+    mark = earlier.SentMark(path, reserve=1000)
+    writes = []
+    real = earlier.replace_file
+    monkeypatch.setattr(earlier, "replace_file", lambda p, text: (writes.append(text), real(p, text)))
+    for seq in range(1, 2500):
+        mark.cover(seq)
+    assert writes == ["seq 1001\n", "seq 2002\n", "seq 3003\n"] and earlier.read_sent(path) == 3003
+
+    def full(_p, _text):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(earlier, "replace_file", full)
+    mark.cover(5000)                                          # no exception: the seq still goes
+    assert earlier.read_sent(path) == 3003 and mark.covered == 3003
+
+
+def test_an_export_moves_the_sent_mark_above_what_it_wrote(cfg, store, recorder, clock):
+    import io
+    from kiosk.earlier import read_sent
+    from kiosk.export import export_to
+    for i in range(5):
+        recorder.record("visit", 1 + i % 4)
+        clock.advance(10)
+    assert read_sent(cfg.db_path) == 0
+    export_to(cfg, store, "jsonl", None, io.StringIO(), clock.now())
+    assert read_sent(cfg.db_path) > 5
+
+
+def test_repair_continues_above_the_sent_mark_when_the_clock_is_behind(tmp_path):
+    from kiosk.earlier import SentMark
+    path = tmp_path / "kiosk.db"
+    path.write_bytes(b"")                    # nothing to read the sequence from: an emptied file
+    SentMark(path, reserve=0).cover(sequence_from_time(datetime(2031, 1, 1, tzinfo=timezone.utc)))
+    result = repair.repair(path, now=EPOCH_1970, force=True)
+    assert result.sequence_from == "sent mark"
+    assert result.sequence == sequence_from_time(datetime(2031, 1, 1, tzinfo=timezone.utc))
+    path.unlink()
+    for p in tmp_path.glob("kiosk.db.sent*"):
+        p.unlink()
+    path.write_bytes(b"")
+    result = repair.repair(path, now=EPOCH_1970 + timedelta(minutes=1), force=True)
+    assert result.sequence_from == "unknown-time band"

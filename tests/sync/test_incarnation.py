@@ -38,10 +38,13 @@ def test_an_ack_kept_for_a_lost_database_does_not_ack_the_new_ones_taps(broker, 
         assert centre.wait_for(lambda c: len(c.events) == 5)
     # The centre acks now; the agent is gone, so the broker keeps the ack in session kiosk-k1.
     assert centre.release_held() >= 1
-    # The card lost kiosk.db (fsck put it in lost+found): the services make a new one, seq from 1.
+    # The card lost kiosk.db and the files beside it that would show it was there (fsck put
+    # them in lost+found; kiosk.earlier): the services make a new one, seq from 1.
     k.store.close()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{k.cfg.db_path}{suffix}").unlink()
+    for suffix in (".made", ".sent"):
+        Path(f"{k.cfg.db_path}{suffix}").unlink(missing_ok=True)
     store = LocalStore(k.cfg.db_path, kiosk_id="k1")
     try:
         recorder = Recorder(k.cfg, store, k.clock)
