@@ -22,6 +22,7 @@ SQLite merely cannot open a database there).
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import shutil
 import sqlite3
@@ -255,8 +256,17 @@ def _swap(path: Path, fresh: Path, stamp: str) -> list[str]:
     """Put `fresh` in place of `path`; the damaged file and its WAL are kept, renamed. The old
     WAL must leave first: left beside the new file, SQLite would play it into it. Should a step
     fail (a full directory), what was moved goes back: the database is left as it was."""
-    target = path.with_name(f"{path.name}.damaged-{stamp}")
-    os.link(path, target)
+    for n in itertools.count(1):
+        # A second repair within the same second (or under a clock that stands still) keeps
+        # its damaged file beside the first one's, under a name of its own.
+        name = stamp if n == 1 else f"{stamp}-{n}"
+        target = path.with_name(f"{path.name}.damaged-{name}")
+        try:
+            os.link(path, target)
+            break
+        except FileExistsError:
+            continue
+    stamp = name
     kept = [str(target)]
     moved: list[tuple[Path, Path]] = []
     try:

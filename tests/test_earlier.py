@@ -149,3 +149,13 @@ def test_repair_continues_above_the_sent_mark_when_the_clock_is_behind(tmp_path)
     path.write_bytes(b"")
     result = repair.repair(path, now=EPOCH_1970 + timedelta(minutes=1), force=True)
     assert result.sequence_from == "unknown-time band"
+
+
+def test_two_repairs_in_the_same_second_keep_both_damaged_files(tmp_path):
+    path = tmp_path / "kiosk.db"
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    kept = []
+    for _ in range(3):
+        path.write_bytes(b"")
+        kept += repair.repair(path, now=now, force=True).damaged_kept_as
+    assert len(set(kept)) == 3 and all(Path(k).exists() for k in kept)
