@@ -286,10 +286,18 @@ def check_broker(cfg: KioskConfig) -> list[Check]:
         out.append(Check("broker password", FAIL, f"{p} is readable by every user (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it"))
     elif not os.access(p, os.R_OK):
         out.append(Check("broker password", FAIL, f"{p} is not readable by this user"))
-    elif st.st_size == 0:
-        out.append(Check("broker password", FAIL, f"{p} is empty"))
     else:
-        out.append(Check("broker password", OK, f"{p} present, mode {stat.S_IMODE(st.st_mode):o}"))
+        from kiosk.broker_password import read_password
+        from kiosk.exc import ConfigError
+        try:
+            password = read_password(cfg)             # as the sync agent reads it
+        except ConfigError as e:
+            out.append(Check("broker password", FAIL, str(e)))
+            return out
+        if not password:
+            out.append(Check("broker password", FAIL, f"{p} is empty"))
+        else:
+            out.append(Check("broker password", OK, f"{p} present, mode {stat.S_IMODE(st.st_mode):o}"))
     return out
 
 

@@ -61,7 +61,8 @@ def read_sent(path: Path) -> int:
         words = sent_file(path).read_text(encoding="utf-8").split()
     except (OSError, UnicodeDecodeError):
         return 0
-    return int(words[1]) if len(words) >= 2 and words[0] == "seq" and words[1].isdigit() else 0
+    ok = len(words) >= 2 and words[0] == "seq" and words[1].isascii() and words[1].isdigit()
+    return int(words[1]) if ok else 0
 
 
 class SentMark:

@@ -147,9 +147,12 @@ class Outbox:
             seqs = [e[0] for e in events]
             if mark:
                 self._mark_sent(seqs, sent_at)
-                self._floor, self._unmarked_floor = seqs[-1], 0
-            else:
-                self._unmarked_floor = seqs[-1]
+        # Only once the marks are committed: a commit the card refuses (full) leaves them unsent,
+        # and a floor moved past them would skip them until the next rescan.
+        if mark:
+            self._floor, self._unmarked_floor = seqs[-1], 0
+        else:
+            self._unmarked_floor = seqs[-1]
         self._sent.cover(seqs[-1])              # before the batch can be published
         return OutboxBatch(batch_id, tuple(seqs), payload, invalid)
 

@@ -152,41 +152,63 @@ def _salvage(path: Path, work: Path) -> tuple[dict[str, tuple[list[str], list[tu
 
 def _scan(con: sqlite3.Connection, table: str, columns: list[str]) -> tuple[list[tuple], int]:
     """The table's rows in rowid order, never through an index (NOT INDEXED); a damaged stretch
-    is stepped over by seeking ever further past it. Returns (rows, damaged stretches)."""
-    select = f"SELECT rowid, {', '.join(columns)} FROM {table} NOT INDEXED WHERE rowid > ? ORDER BY rowid"
+    is stepped over by seeking ever further past it, then back to the first rowid after it that
+    reads. Returns (rows, damaged stretches).
+
+    Positions are sought with `rowid >= n`: SQLite finds that row through the interior pages,
+    while `rowid > n - 1` starts in the leaf that holds n - 1 (damaged, at a stretch's end). And a
+    row is read alone (LIMIT 1) where a scan fails: Python's cursor reads one row ahead, so the
+    last readable row before a damaged page fails along with the next one in a scan."""
+    select = f"SELECT rowid, {', '.join(columns)} FROM {table} NOT INDEXED WHERE rowid >= ? ORDER BY rowid"
     try:
         top = con.execute(f"SELECT MAX(rowid) FROM {table} NOT INDEXED").fetchone()[0] or 0
     except sqlite3.DatabaseError:
         top = 2 ** 62
+
+    def first_from(position: int) -> tuple[bool, tuple | None]:
+        """(whether it reads, the first row at or after `position`, None past the end)."""
+        try:
+            got = con.execute(select + " LIMIT 1", (position,)).fetchall()
+        except sqlite3.DatabaseError:
+            return False, None
+        return True, (got[0] if got else None)
+
     rows: list[tuple] = []
-    last, stretches = 0, 0
+    last, stretches, in_stretch = 0, 0, False
     while True:
         try:
-            for row in _rows(con, select, last):
+            for row in _rows(con, select, last + 1):
                 rows.append(row[1:])
-                last = row[0]
+                last, in_stretch = row[0], False
             return rows, stretches
         except sqlite3.DatabaseError:
-            stretches += 1
-            skip = 1
-            while True:                     # find where the table can be read again
-                if last + skip > top:
-                    return rows, stretches
-                try:
-                    con.execute(select + " LIMIT 1", (last + skip - 1,)).fetchall()
-                    last += skip - 1
-                    break
-                except sqlite3.DatabaseError:
-                    skip *= 2
+            pass
+        ok, row = first_from(last + 1)
+        if ok:
+            if row is None:
+                return rows, stretches
+            rows.append(row[1:])
+            last, in_stretch = row[0], False
+            continue
+        if not in_stretch:
+            stretches, in_stretch = stretches + 1, True
+        # The row at last + 1 does not read: seek ever further, then back to the first that does.
+        failed, k = 1, 2
+        while not first_from(last + k)[0]:
+            if last + k > top:
+                return rows, stretches
+            failed, k = k, k * 2
+        while k - failed > 1:
+            mid = (failed + k) // 2
+            failed, k = (failed, mid) if first_from(last + mid)[0] else (mid, k)
+        last += k - 1                     # at least one further: the loop ends
 
 
 def _rows(con: sqlite3.Connection, select: str, after: int) -> Iterator[tuple]:
+    """One row at a time: a read that fails leaves the caller's last row the last one read."""
     cursor = con.execute(select, (after,))
-    while True:
-        batch = cursor.fetchmany(1000)
-        if not batch:
-            return
-        yield from batch
+    while (row := cursor.fetchone()) is not None:
+        yield row
 
 
 def _write(fresh: Path, rows: dict[str, tuple[list[str], list[tuple]]], now: datetime,
@@ -214,7 +236,10 @@ def _write(fresh: Path, rows: dict[str, tuple[list[str], list[tuple]]], now: dat
                     at = columns.index("seq")
                     max_seq = max([max_seq] + [r[at] for r in got if isinstance(r[at], int)])
             if known_seq is not None:
-                sequence, source = max(known_seq, max_seq), "damaged file"
+                # Above the sent mark too: a counter read from a file whose WAL the card lost is
+                # behind what was given out, and the lost seqs that left are under the mark.
+                sequence = max(known_seq, max_seq, sent)
+                source = "sent mark" if sent > max(known_seq, max_seq) else "damaged file"
             else:
                 newest = max([now] + [_parse(r) for r in _times(rows)])
                 resumed = resume_sequence(newest, sent)

@@ -41,9 +41,10 @@ from typing import Any, Callable, Mapping
 import peewee
 
 from kiosk import __version__
+from kiosk.broker_password import read_password
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
-from kiosk.exc import ConfigError, DiskFull, KioskError
+from kiosk.exc import DiskFull, KioskError
 from kiosk.outbox import Inflight, Outbox
 from kiosk.pushed import push_version, save_pushed, saved_push_check, validate_push
 from kiosk.retention import prune_acknowledged
@@ -104,17 +105,6 @@ def paho_client(client_id: str):
                     reconnect_on_failure=False)
     c.max_queued_messages_set(0)
     return c
-
-
-def read_password(cfg: KioskConfig) -> str | None:
-    path = cfg.broker.password_file
-    if not path:
-        return None
-    try:
-        return open(path, encoding="utf-8").read().strip()
-    except OSError as e:
-        raise ConfigError(f"cannot read the broker password file {path}: {e.strerror}",
-                          key="broker.password_file") from None
 
 
 @dataclass

@@ -81,6 +81,19 @@ def test_world_readable_password_and_missing_ca_fail(tmp_path):
     assert statuses(run(cfg))["broker password"] == "fail"
 
 
+def test_a_password_file_that_is_not_utf8_fails_in_doctor_and_sync_says_which_key(tmp_path, capsys):
+    """A password saved as UTF-16 (a Windows editor): doctor said "ok" while the sync agent
+    stopped with a UnicodeDecodeError traceback."""
+    from kiosk.broker_password import read_password
+    pw = secret(tmp_path, 0o600)
+    pw.write_bytes(b"\xff\xfes\x00e\x00c\x00r\x00e\x00t\x00")
+    cfg = config(tmp_path, password_file=str(pw))
+    check = next(c for c in run(cfg) if c.name == "broker password")
+    assert check.status == "fail" and "is not UTF-8 text" in check.detail
+    with pytest.raises(ConfigError, match=r"key 'broker.password_file': .* is not UTF-8 text"):
+        read_password(cfg)
+
+
 def test_a_ca_file_that_is_not_a_pem_certificate_fails_as_sync_would(tmp_path):
     ca = tmp_path / "ca.pem"
     ca.write_text("not a certificate\n")

@@ -159,3 +159,15 @@ def test_two_repairs_in_the_same_second_keep_both_damaged_files(tmp_path):
         path.write_bytes(b"")
         kept += repair.repair(path, now=now, force=True).damaged_kept_as
     assert len(set(kept)) == 3 and all(Path(k).exists() for k in kept)
+
+
+def test_repair_continues_above_the_sent_mark_when_the_damaged_files_counter_is_behind(tmp_path):
+    """The counter read from the damaged file is behind when the card lost the WAL's last
+    commits; what of them left the kiosk is under the sent mark."""
+    from kiosk.earlier import SentMark
+    path = tmp_path / "kiosk.db"
+    with LocalStore(path, kiosk_id=ID):
+        pass                                                    # its counter: 0
+    SentMark(path, reserve=100).cover(40)
+    result = repair.repair(path, now=datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc), force=True)
+    assert (result.sequence, result.sequence_from) == (140, "sent mark")
