@@ -5,8 +5,9 @@ it, renamed, never deleted.
 A damaged index (the usual harm a power cut or a worn card does) makes every query through it
 fail while each row is still readable by a scan of its table, so the scan goes row by row in
 rowid order and skips past a damaged stretch of the table itself. The sequence continues above
-every seq the kiosk ever gave out: from the damaged file's sequence when that is readable, else
-(an empty file, a lost sequence page) above the sent mark and at least from the time
+every seq the kiosk ever gave out: above the damaged file's sequence, when that is readable, and
+the sent mark (a counter read from a file whose WAL was lost is behind), else (an empty file, a
+lost sequence page) above the sent mark and at least from the time
 (milliseconds since 2020, which no kiosk counting one event at a time can have reached;
 kiosk.earlier): a seq is never used twice.
 
