@@ -21,6 +21,7 @@ from pathlib import Path
 
 from server_sync.exc import CentralConfigError
 from server_sync.protocol import ROOT
+from server_sync.protocol.topics import check_prefix
 
 DEFAULT_PASSWORD_FILE = Path("/etc/mosquitto/kundpuls.passwd")
 DEFAULT_ACL_FILE = Path("/etc/mosquitto/kundpuls.acl")
@@ -148,6 +149,7 @@ def _rewrite(path: Path, lines: list[str]) -> None:
 
 
 def alerts_acl_block(kiosk_id: str, site_id: str, prefix: str = "") -> str:
+    check_prefix(prefix)          # one rule a line: nothing typed may add a line of its own
     return f"user {kiosk_id}\ntopic read {prefix}{ROOT}/site/{site_id}/alerts\n"
 
 

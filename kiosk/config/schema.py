@@ -21,7 +21,7 @@ from typing import Any, Mapping, NamedTuple
 from kiosk.pin import FIRST_LOCK_S
 from server_sync.protocol.catalogue import REASONS, default_questions
 from server_sync.protocol.scales import SCALE_NAMES, SCALES
-from server_sync.protocol.topics import PREFIX_RE
+from server_sync.protocol.topics import PREFIX_RE, PREFIX_RULE
 from server_sync.protocol.vocabulary import (AUDIENCES, DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, FOLLOWUP_MODES,
                                              ID_PATTERN, LANGUAGES, MAX_COMMENT_CHARS, WEEKDAYS)
 
@@ -64,7 +64,7 @@ IDENTIFIER = Pattern(ID_PATTERN, "1-64 letters, digits, '-' or '_'")
 _TIME_OF_DAY = r"(?:[01]?\d|2[0-3]):[0-5]\d"
 START_TIME = Pattern(_TIME_OF_DAY, "a time HH:MM between 00:00 and 23:59")
 CLOCK_TIME = Pattern(f"{_TIME_OF_DAY}|24:00", "a time HH:MM between 00:00 and 24:00")      # 24:00: the day's end
-TOPIC_PREFIX = Pattern(PREFIX_RE.pattern, "empty, or ending with '/' without '+' or '#'")
+TOPIC_PREFIX = Pattern(PREFIX_RE.pattern, PREFIX_RULE)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,16 @@ def period(args: argparse.Namespace) -> tuple[str | None, str | None]:
     return args.date_from, args.date_to
 
 
+def topic_prefix(text: str) -> str:
+    """A topic prefix (protocol.topics.check_prefix): it goes into the broker's ACL file and a
+    kiosk.toml as typed, so it is checked before either is written."""
+    from server_sync.protocol.topics import check_prefix
+    try:
+        return check_prefix(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def whole_number(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number from `low` to `high`."""
     def parse(text: str) -> int:

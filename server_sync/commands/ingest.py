@@ -16,7 +16,7 @@ from typing import IO
 
 from server_sync.program.systemd import SystemdNotifier
 from server_sync.cli import database_url
-from server_sync.commands._argtypes import broker_host
+from server_sync.commands._argtypes import broker_host, topic_prefix
 from server_sync.exc import CentralConfigError
 
 # Callables run after each commit that changed answers: "module:function" with the signature of
@@ -42,7 +42,8 @@ def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False,
     g.add_argument("--username", default="central", help="broker user name (default central)")
     g.add_argument(password_flag, metavar="FILE", help="file holding the broker password")
     g.add_argument("--no-tls", action="store_true", help="plain MQTT (a laptop demo only)")
-    g.add_argument("--prefix", default="", metavar="P", help="topic prefix before kundpuls/v1, e.g. acme/")
+    g.add_argument("--prefix", type=topic_prefix, default="", metavar="P",
+                   help="topic prefix before kundpuls/v1, e.g. acme/")
     if client_id:
         g.add_argument("--client-id", metavar="ID", default=None,
                        help="MQTT client id; stable per ingestor so its session survives restarts "
@@ -51,9 +52,6 @@ def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False,
 
 def broker_settings(args: argparse.Namespace, client_id: str, password_flag: str = "--password-file"):
     from server_sync.ingest import BrokerSettings, share_group
-    from server_sync.protocol import PREFIX_RE
-    if args.prefix and not PREFIX_RE.fullmatch(args.prefix):
-        raise CentralConfigError(f"--prefix must end with '/' and contain no '+' or '#', got {args.prefix!r}")
     password = None
     password_file = getattr(args, password_flag.lstrip("-").replace("-", "_"))
     if password_file:

@@ -16,12 +16,18 @@ from server_sync.protocol.vocabulary import ID_RE
 
 ROOT = "kundpuls/v1"
 KINDS = ("events", "ack", "status", "config")
-PREFIX_RE = re.compile(r"(?:[^+#/\x00]+/)*")
+# Levels of visible ASCII other than the wildcards '+' and '#' and the '"' and '\\' that a TOML
+# string would have to escape: a prefix goes into topics, into the broker's ACL file (one rule a
+# line, so never a line break or a space) and into a kiosk.toml.
+PREFIX_RE = re.compile(r'(?:[!$-*,-.0-\[\]-~]+/)*')
+
+
+PREFIX_RULE = "empty, or levels ending with '/' of visible ASCII characters other than + # \" \\"
 
 
 def check_prefix(prefix: str) -> str:
     if not isinstance(prefix, str) or not PREFIX_RE.fullmatch(prefix):
-        raise ValueError(f"topic prefix must be empty or end with '/' and contain no '+' or '#', got {prefix!r}")
+        raise ValueError(f"topic prefix must be {PREFIX_RULE}; got {prefix!r}")
     return prefix
 
 

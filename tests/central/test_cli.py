@@ -28,7 +28,6 @@ def test_ingest_argument_mistakes_are_clear_errors(tmp_path, capsys):
                       (["--ca-file", str(tmp_path)], "is not a PEM CA certificate (IsADirectoryError"),
                       (["--ca-file", str(tmp_path / "empty.pem")], "is not a PEM CA certificate (SSLError"),
                       (["--password-file", str(empty)], "is empty"),
-                      (["--prefix", "acme"], "--prefix must end with '/'"),
                       (["--no-tls", "--ca-file", "ca.crt"], "contradict"),
                       (["--broker-port", "70000"], "--broker-port must be 1-65535"),
                       (["--max-bytes", "65536"], "--max-bytes must be at least 1048576 (the largest batch a kiosk"),
@@ -36,6 +35,9 @@ def test_ingest_argument_mistakes_are_clear_errors(tmp_path, capsys):
         assert main(["ingest", *argv, *db]) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("kiosk-central: error: ") and msg in err and "Traceback" not in err, err
+    with pytest.raises(SystemExit) as exit_:          # an argparse type: before anything is read
+        main(["ingest", "--prefix", "acme", *db])
+    assert exit_.value.code == 2 and said_error(capsys.readouterr().err, "argument --prefix: topic prefix must be")
     assert main(["ingest", "--db", "mysql://x/y"]) == 2
     assert "scheme must be sqlite or postgresql" in capsys.readouterr().err
 

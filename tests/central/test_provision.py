@@ -372,3 +372,23 @@ def test_a_push_is_checked_without_the_wiring_the_centre_does_not_know(tmp_path,
     assert rc == 0 and "would push config version 1 to kiosk k1" in out, err
     with pytest.raises(ConfigError, match="question 'q9' has 5 answers but 4 buttons are wired"):
         parse_text('[kiosk]\nid = "k1"\nsite = "s1"\n' + push.read_text())
+
+
+def test_a_prefix_that_would_add_a_line_to_the_acl_is_refused_by_every_command(tmp_path, capsys):
+    """`kiosk move --prefix` wrote what it was given into the ACL file: a prefix with a line
+    break gave the kiosk `topic readwrite #`, all of the broker. Every command that takes a
+    prefix refuses it before anything is written, as `kiosk add` did."""
+    db, files = kiosk_files(tmp_path, capsys)
+    acl = tmp_path / "kiosks.acl"
+    before = acl.read_text()
+    for bad in ("x/\ntopic readwrite #\n#", "x/\ntopic readwrite kundpuls/v1/x/", "a b/", "acme", 'a"/'):
+        for argv in (["move", "k1", "--site", "s2", "--acl-file", str(acl)],
+                     ["add", "k2", "--site", "s1", *files], ["deactivate", "k1", *files, "--clear-status"]):
+            with pytest.raises(SystemExit) as exit_:
+                cli(capsys, "kiosk", *argv, "--prefix", bad, "--db", db)
+            err = capsys.readouterr().err
+            assert exit_.value.code == 2 and said_error(
+                err, "argument --prefix: topic prefix must be empty, or levels ending with '/'"), (argv, bad, err)
+    assert acl.read_text() == before
+    rc, out, _ = cli(capsys, "kiosk", "list", "--json", "--db", db)
+    assert [(k["id"], k["site_id"]) for k in json.loads(out)["kiosks"]] == [("k1", "s1")]
