@@ -82,6 +82,19 @@ def _escaped(c: str) -> str:
     return c
 
 
+def unstorable(text: str) -> str | None:
+    """What in `text` no database of the centre's can store, in words, or None: a NUL
+    (PostgreSQL refuses it) or a lone surrogate (JSON's `\\ud800` escape decodes to one; UTF-8
+    cannot hold it, so both engines' drivers refuse the row)."""
+    if "\x00" in text:
+        return "a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"a lone surrogate (U+{ord(text[e.start]):04X}), which UTF-8 cannot hold"
+    return None
+
+
 def printable(text: Any, limit: int = 500) -> str:
     """Text from a kiosk (or about what a kiosk sent) made safe to store, log and print, in ONE
     place: control characters escaped as `\\x00`, `\\x1b` (a NUL is refused by PostgreSQL, and

@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 import msgspec
 
-from server_sync.protocol.codec import printable, short
+from server_sync.protocol.codec import printable, short, unstorable
 from server_sync.protocol.errors import ProtocolError
 from server_sync.protocol.scales import SCALE_NAMES, SCALES
 from server_sync.protocol.timetext import EARLIEST_TEXT, ISO_MS_PATTERN, iso_ms, latest_text
@@ -156,8 +156,8 @@ def check_event(e: Event, kiosk_id: str | None, latest: str, where: str = "event
     else:
         if len(set(e.reasons)) != len(e.reasons):
             raise ProtocolError(f"{where} {e.id}: a reason code is listed twice")
-        if e.comment is not None and "\x00" in e.comment:
-            raise ProtocolError(f"{where} {e.id}: comment contains a NUL character")
+        if e.comment is not None and (bad := unstorable(e.comment)):
+            raise ProtocolError(f"{where} {e.id}: comment contains {bad}")
         if not e.reasons and not e.comment:
             raise ProtocolError(f"{where} {e.id}: a follow-up needs a reason or a comment")
     return e

@@ -131,6 +131,31 @@ def test_bad_lines_conflicts_and_truncation_are_reported(central, export_file, c
     assert count(db, "SELECT COUNT(*) FROM conflict") == 1
 
 
+def test_a_comment_with_a_lone_surrogate_is_a_dead_letter_not_a_stopped_import(central, export_file, capsys, tmp_path):
+    """`"\\ud800"` is valid JSON and decodes to a lone surrogate, which UTF-8 cannot hold: the
+    database driver refused the row and the import (and the conflict path) stopped with a
+    traceback. Now the event is refused with its reason and the rest goes in."""
+    url, db = central
+    lines = export_file.read_text(encoding="utf-8").splitlines()
+    followups = [i for i, x in enumerate(lines[1:-1], 1) if json.loads(x)["type"] == "followup"]
+    bad = tmp_path / "surrogate.jsonl"
+    lines[followups[0]] = lines[followups[0]].replace('"comment":"k\u00f6"', '"comment":"hi \\ud800"').replace(
+        '"comment": "k\u00f6"', '"comment": "hi \\ud800"').replace('"comment":"kö"', '"comment":"hi \\ud800"')
+    assert "\\ud800" in lines[followups[0]], lines[followups[0]]
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rc, s, err = run_import(capsys, str(bad), "--db", url, "--json")
+    assert "Traceback" not in err and s["dead_lettered"] == 1 and s["new"] == len(lines) - 3, (rc, s, err)
+    reason = db.execute_sql("SELECT reason FROM dead_letter").fetchone()[0]
+    assert "comment contains a lone surrogate (U+D800)" in reason
+    # The same event again, now as a changed copy of one already stored: the conflict path.
+    stored = json.loads(lines[followups[1]])
+    lines2 = [lines[0], json.dumps(dict(stored, comment="x \ud800")), lines[-1]]
+    again = tmp_path / "surrogate2.jsonl"
+    again.write_text("\n".join(lines2) + "\n", encoding="utf-8")
+    rc, s, err = run_import(capsys, str(again), "--db", url, "--json")
+    assert "Traceback" not in err and s["dead_lettered"] == 1, (rc, s, err)
+
+
 def test_unregistered_kiosk_and_non_export_files_are_clear_errors(tmp_path, capsys, export_file):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     rc = main(["import", str(export_file), "--db", url])
