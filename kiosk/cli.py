@@ -13,7 +13,7 @@ from typing import Sequence
 import kiosk.commands
 from kiosk import __version__
 from kiosk.lean_imports import postgres_drivers_hidden
-from server_sync.program.cli import CommandLine
+from server_sync.program.cli import CommandLine, nonempty
 
 PROG = "kiosk"
 
@@ -21,9 +21,9 @@ PROG = "kiosk"
 def common_options() -> argparse.ArgumentParser:
     """--config and --data-dir, accepted before or after the subcommand."""
     p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+    p.add_argument("--config", type=nonempty, metavar="PATH", default=argparse.SUPPRESS,
                    help="kiosk.toml to use (else $KUNDPULS_CONFIG, else the default location)")
-    p.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
+    p.add_argument("--data-dir", type=nonempty, metavar="DIR", default=argparse.SUPPRESS,
                    help="data directory (else $KUNDPULS_DATA_DIR, else kiosk.data_dir)")
     return p
 

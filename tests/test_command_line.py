@@ -73,6 +73,31 @@ def test_a_dashed_value_before_the_subcommand_and_after_it():
                                                                    "duration like 7d")
 
 
+@pytest.mark.parametrize("command_line, argv, error", [
+    # Bytes that are not UTF-8 (surrogate-escaped by Python): a traceback where they reached the database.
+    (KIOSK, ["refused", "retry", "--reason", "\udcff"], "kiosk: error: argument b'\\xff' is not UTF-8 text"),
+    (CENTRAL, ["site", "add", "s9", "--name", "\udcff\udcfe"],
+     "kiosk-central: error: argument b'\\xff\\xfe' is not UTF-8 text"),
+    # An empty value (an unset shell variable) was taken as not given.
+    (KIOSK, ["--config", "", "simulate"], "kiosk: error: argument --config: must not be empty"),
+    (KIOSK, ["stats", "--question", ""], "kiosk stats: error: argument --question: must not be empty"),
+    (CENTRAL, ["report", "--site", ""], "kiosk-central report: error: argument --site: must not be empty"),
+    (CENTRAL, ["report", "--output", " "], "kiosk-central report: error: argument --output/-o: must not be empty"),
+    # nan, inf and 1e309 passed `float` and a `> 0` check: a worker's traceback, a wait for ever.
+    (CENTRAL, ["serve", "--idle-minutes", "nan"],
+     "kiosk-central serve: error: argument --idle-minutes: nan must be more than 0 and at most 10080 minutes"),
+    (CENTRAL, ["serve", "--cache-seconds", "1e309"],
+     "kiosk-central serve: error: argument --cache-seconds: 1e309 is not between 0 and 86400 seconds"),
+    (CENTRAL, ["ingest", "--kiosk-rate", "inf"],
+     "kiosk-central ingest: error: argument --kiosk-rate: inf is not between 0 and 1e+06 messages a second"),
+    (KIOSK, ["sync", "--once", "--timeout", "inf"],
+     "kiosk sync: error: argument --timeout: must be more than 0 and at most 86400 seconds, got inf"),
+])
+def test_text_that_is_not_utf8_an_empty_value_and_an_endless_number_are_said(command_line, argv, error):
+    result = outcome(command_line.build_parser(), argv)
+    assert result[:2] == ("exit", 2) and result[2].startswith(error), result
+
+
 @pytest.mark.parametrize("argv, stdin", [
     (["kiosk", "pin", "hash", "--stdin"], "7391\n"),
     (["kiosk-central", "--db", "sqlite:///{tmp}/central.db", "site", "add", "s1", "--name", "Växjö"], ""),

@@ -7,6 +7,7 @@ import sys
 
 from kiosk.commands.stats import SINCE_HELP, since_type
 from kiosk.exc import KioskError
+from server_sync.program.cli import nonempty
 
 
 def add_parser(sub, common) -> None:
@@ -16,7 +17,7 @@ def add_parser(sub, common) -> None:
                    help="jsonl (what `kiosk-central import` reads) or csv (default jsonl)")
     p.add_argument("--since", type=since_type, metavar="YYYY-MM-DD|Nd",
                    help=f"only records from this store-local date (or the last N days): {SINCE_HELP}")
-    p.add_argument("--output", "-o", metavar="FILE", help="write here (atomically) instead of stdout")
+    p.add_argument("--output", "-o", type=nonempty, metavar="FILE", help="write here (atomically) instead of stdout")
     p.set_defaults(func=export_command)
 
 

@@ -18,6 +18,7 @@ from kiosk.commands._types import argument_type
 from kiosk.durations import MAX_DAYS, examples, parse_duration
 from kiosk.simulate import DEFAULT_MIX, mix_on_scale, parse_mix, pick_values, tap_times
 from server_sync.program.progress import progress_bar
+from server_sync.program.cli import nonempty
 
 _COMMENTS = ("Lång kö i kassan", "Hittade inte det jag sökte", "Trevlig personal!",
              "Too few staff at lunch", "Smutsigt vid ingången", "Kassen var stengt")
@@ -43,7 +44,7 @@ def add_parser(sub, common) -> None:
                    help=f"spread over this period ending now: a positive duration like {examples('dhm')}, "
                         f"at most {MAX_DAYS} days (default 7d)")
     p.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (repeatable runs)")
-    p.add_argument("--question", metavar="ID", help="question answered (default: the first one)")
+    p.add_argument("--question", type=nonempty, metavar="ID", help="question answered (default: the first one)")
     p.add_argument("--followups", action="store_true",
                    help="answer the follow-up (reasons, sometimes a comment) for most negative taps")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

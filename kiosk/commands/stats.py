@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from kiosk.commands._types import argument_type
 from kiosk.stats import local_stats, local_today, parse_since, resolve_since
+from server_sync.program.cli import nonempty
 
 _BAR_WIDTH = 40
 _PERIOD_TITLES = {
@@ -27,7 +28,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--since", type=since_type, metavar="YYYY-MM-DD|Nd",
                    help=f"also a period from this date (or the last N days) to today: {SINCE_HELP}")
-    p.add_argument("--question", metavar="ID", help="only this question")
+    p.add_argument("--question", type=nonempty, metavar="ID", help="only this question")
     p.set_defaults(func=stats_command)
 
 

@@ -16,6 +16,7 @@ import signal
 import threading
 
 ONCE_TIMEOUT_S = 60.0
+MAX_TIMEOUT_S = 86400.0     # a day: --timeout bounds the wait, so it is never endless
 
 
 def positive_seconds(text: str) -> float:
@@ -23,8 +24,8 @@ def positive_seconds(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text}")
+    if not 0 < v <= MAX_TIMEOUT_S:            # False for nan; inf would wait for ever
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_TIMEOUT_S:g} seconds, got {text}")
     return v
 
 

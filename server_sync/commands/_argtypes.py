@@ -58,6 +58,24 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def number(low: float, high: float, unit: str, *, above_low: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number from `low` (or above it) to `high`, in `unit` (nan, inf
+    and 1e309 pass a plain `float` and a `> 0` check, then fail deep inside: a worker's traceback,
+    a wait for ever)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of {unit}") from None
+        inside = (low < value if above_low else low <= value) and value <= high     # False for nan
+        if not inside:
+            if above_low:
+                raise argparse.ArgumentTypeError(f"{text} must be more than {low:g} and at most {high:g} {unit}")
+            raise argparse.ArgumentTypeError(f"{text} is not between {low:g} and {high:g} {unit}")
+        return value
+    return parse
+
+
 def seconds(text: str) -> float:
     """A timeout: more than 0 and at most 600 s (nan, inf or -5 reach the socket as a crash or a
     hang)."""

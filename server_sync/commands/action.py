@@ -12,6 +12,7 @@ from server_sync.cli import central_store
 from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id
 from server_sync.exc import CentralConfigError
 from server_sync.report.figures import p_statement
+from server_sync.program.cli import nonempty
 
 TYPES_HELP = "staffing, training, cleaning, queue, assortment, layout, opening-hours, service, other"
 
@@ -27,8 +28,8 @@ def add_parser(sub, common) -> None:
                                    "after-window is complete an action closes with its verdict.")
     s = p.add_subparsers(dest="action_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="log an action")
-    a.add_argument("--site", help="site id (default: the alert's, with --from-alert)")
-    a.add_argument("--question", help="question id whose answers should move (default: the alert's)")
+    a.add_argument("--site", type=nonempty, help="site id (default: the alert's, with --from-alert)")
+    a.add_argument("--question", type=nonempty, help="question id whose answers should move (default: the alert's)")
     a.add_argument("--date", type=day, metavar="YYYY-MM-DD",
                    help=f"the day the change took effect ({DAY_FORMAT}; default today)")
     a.add_argument("--note", required=True, help="what was changed")
@@ -39,7 +40,7 @@ def add_parser(sub, common) -> None:
     a.add_argument("--json", action="store_true", help="print the stored action as JSON")
     a.set_defaults(func=run_add)
     ls = s.add_parser("list", parents=[common], help="list actions with their before/after verdict")
-    ls.add_argument("--site", action="append", default=[], help="only this site (repeatable)")
+    ls.add_argument("--site", action="append", type=nonempty, default=[], help="only this site (repeatable)")
     ls.add_argument("--state", choices=("open", "closed"), help="only open or closed actions")
     ls.add_argument("--overdue", action="store_true", help="only open actions past their due date")
     ls.add_argument("--json", action="store_true", help="print JSON")

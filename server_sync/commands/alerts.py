@@ -21,6 +21,7 @@ from server_sync.cli import central_store, existing_database_url
 from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id, seconds
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
+from server_sync.program.cli import nonempty
 
 if TYPE_CHECKING:
     from peewee import Database
@@ -39,7 +40,7 @@ def add_parser(sub, common) -> None:
                     help="only alerts in this state (active: open or acknowledged)")
     ls.add_argument("--open", action="store_true", help="the same as --state open")
     ls.add_argument("--overdue", action="store_true", help="only active alerts past their due date")
-    ls.add_argument("--site", action="append", default=[], help="only this site (repeatable)")
+    ls.add_argument("--site", action="append", type=nonempty, default=[], help="only this site (repeatable)")
     ls.add_argument("--owner", type=nonblank_name, metavar="USER", help="only alerts this person owns")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=run_list)
@@ -78,7 +79,7 @@ def add_parser(sub, common) -> None:
         sp.add_argument("--json", action="store_true", help="print the alert as JSON")
         sp.set_defaults(func=fn)
     chk = s.add_parser("check", parents=[common], help="evaluate the rules now; store, webhook, publish")
-    chk.add_argument("--site", action="append", default=[], help="only this site (repeatable)")
+    chk.add_argument("--site", action="append", type=nonempty, default=[], help="only this site (repeatable)")
     chk.add_argument("--trend", action="store_true",
                      help="also the trend rule (today against the same hours of the last 4 weeks, p < 0.01) "
                           "for sites without an open dip alert")

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from server_sync.cli import database_url
 from server_sync.commands.ingest import add_broker_options, broker_settings
+from server_sync.program.cli import nonempty
 
 
 def add_parser(sub, common) -> None:
@@ -26,7 +27,7 @@ def add_parser(sub, common) -> None:
                                     "kiosk, and published retained at QoS 1.")
     target = push.add_mutually_exclusive_group(required=True)
     target.add_argument("--kiosk", metavar="ID", help="one kiosk")
-    target.add_argument("--site", metavar="SITE", help="every active kiosk of a site")
+    target.add_argument("--site", type=nonempty, metavar="SITE", help="every active kiosk of a site")
     push.add_argument("file", metavar="FILE", help="the config fragment (TOML, or .json)")
     push.add_argument("--dry-run", action="store_true", help="validate and show the versions; publish nothing")
     push.add_argument("--force", action="store_true",

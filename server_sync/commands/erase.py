@@ -12,12 +12,13 @@ from datetime import datetime, timezone
 
 from server_sync.cli import central_store
 from server_sync.commands._argtypes import DAY_FORMAT, day, period
+from server_sync.program.cli import nonempty
 
 
 def add_parser(sub, common) -> None:
     p = sub.add_parser("erase", parents=[common], help="remove the comments that contain a text (a customer's request)")
     p.add_argument("--contains", required=True, metavar="TEXT", help="remove every comment containing TEXT (case-insensitive, at least 3 characters)")
-    p.add_argument("--site", metavar="SITE", help="only comments of this site (a registered one)")
+    p.add_argument("--site", type=nonempty, metavar="SITE", help="only comments of this site (a registered one)")
     p.add_argument("--from", dest="date_from", type=day, metavar="YYYY-MM-DD",
                    help=f"only comments recorded on or after this day (UTC; {DAY_FORMAT})")
     p.add_argument("--to", dest="date_to", type=day, metavar="YYYY-MM-DD", help="only comments recorded on or before this day (UTC)")

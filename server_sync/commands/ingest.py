@@ -16,7 +16,7 @@ from typing import IO
 
 from server_sync.program.systemd import SystemdNotifier
 from server_sync.cli import database_url
-from server_sync.commands._argtypes import broker_host, topic_prefix
+from server_sync.commands._argtypes import broker_host, number, topic_prefix
 from server_sync.exc import CentralConfigError
 
 # Callables run after each commit that changed answers: "module:function" with the signature of
@@ -130,7 +130,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("--max-bytes", type=int, default=None, metavar="N",
                    help="largest events payload accepted (default and least 1 MiB: the largest batch a kiosk "
                         "may build); bigger ones are dead-lettered")
-    p.add_argument("--kiosk-rate", type=float, default=None, metavar="N",
+    p.add_argument("--kiosk-rate", type=number(0, 1_000_000, "messages a second"), default=None, metavar="N",
                    help="messages a second one kiosk may send on average (default 50; 0: no limit); "
                         "more are not taken, and the kiosk sends its answers again later "
                         "(statuses are not limited: each kiosk's newest are kept)")

@@ -12,6 +12,7 @@ from server_sync.commands._argtypes import DAY_FORMAT, count, day, period
 from server_sync.exc import CentralConfigError
 from server_sync.program.progress import progress_callback
 from server_sync.protocol.vocabulary import LANGUAGES
+from server_sync.program.cli import nonempty
 
 FORMATS = ("json", "csv", "html")
 
@@ -22,9 +23,9 @@ def add_parser(sub, common) -> None:
                                    "site ranking, drivers, actions before/after, employee pulse, alerts. "
                                    "Reads the rollups only. Keys of the JSON: docs/analysis.md.")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default json)")
-    p.add_argument("--site", action="append", default=[], metavar="SITE",
+    p.add_argument("--site", action="append", type=nonempty, default=[], metavar="SITE",
                    help="only this site (repeat or comma-separate for several); default the whole chain")
-    p.add_argument("--question", action="append", default=[], metavar="QUESTION",
+    p.add_argument("--question", action="append", type=nonempty, default=[], metavar="QUESTION",
                    help="only this question id (repeat or comma-separate)")
     p.add_argument("--from", dest="date_from", type=day, metavar="YYYY-MM-DD",
                    help=f"first day (site-local, {DAY_FORMAT}; default: 28 days before --to)")
@@ -36,7 +37,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("--min-employee-group", type=count, default=None, metavar="N",
                    help="show employee-pulse figures only for groups of at least N answers (at least 5; "
                         "default: the centre's setting, `kiosk-central privacy`)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("--output", "-o", type=nonempty, metavar="FILE", help="write to FILE instead of standard output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     p.set_defaults(func=run)
 

@@ -10,7 +10,7 @@ import socket
 import ssl
 
 from server_sync.cli import database_url
-from server_sync.commands._argtypes import proxy_addresses
+from server_sync.commands._argtypes import number, proxy_addresses
 from server_sync.exc import CentralConfigError
 
 
@@ -28,9 +28,9 @@ def add_parser(sub, common) -> None:
     p.add_argument("--forwarded-allow-ips", type=proxy_addresses, default="127.0.0.1", metavar="IPS",
                    help="reverse proxies whose X-Forwarded-For/-Proto are believed: comma-separated IP "
                         "addresses or CIDR networks, or * for any (default 127.0.0.1)")
-    p.add_argument("--idle-minutes", type=float, default=30.0, metavar="M",
+    p.add_argument("--idle-minutes", type=number(0, 7 * 24 * 60, "minutes", above_low=True), default=30.0, metavar="M",
                    help="a session unused this long ends (default 30)")
-    p.add_argument("--cache-seconds", type=float, default=30.0, metavar="S",
+    p.add_argument("--cache-seconds", type=number(0, 86400, "seconds"), default=30.0, metavar="S",
                    help="longest a worker reuses computed figures; new answers refresh them at once "
                         "(default 30; 0: never reuse)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -54,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
             raise CentralConfigError(f"{option} {path} is not a readable file")
     if args.certfile:
         check_tls_pair(args.certfile, args.keyfile)
-    if args.idle_minutes <= 0 or args.cache_seconds < 0:
-        raise CentralConfigError("--idle-minutes must be above 0 and --cache-seconds at least 0")
     check_listen(args.host, args.port)
     url = database_url(args)
     connect(url).close()            # migrate once here, before the workers start

@@ -16,6 +16,7 @@ from server_sync.commands._argtypes import count, nonblank_name
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.web.vocabulary import AUDIT_EVENTS, ROLES
+from server_sync.program.cli import nonempty
 
 
 def add_parser(sub, common) -> None:
@@ -29,7 +30,7 @@ def add_parser(sub, common) -> None:
     a.add_argument("--role", required=True, choices=ROLES, help="what the user may do and see")
     a.add_argument("--region", action="append", default=[], metavar="REGION",
                    help="a regional-manager's region (repeatable)")
-    a.add_argument("--site", action="append", default=[], metavar="SITE",
+    a.add_argument("--site", action="append", type=nonempty, default=[], metavar="SITE",
                    help="a store-manager's site (repeatable)")
     a.add_argument("--language", choices=LANGUAGES, default="sv", help="language of the pages (default sv)")
     a.add_argument("--password-stdin", action="store_true",

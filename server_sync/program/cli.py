@@ -23,6 +23,15 @@ from server_sync.program.standard_output import READER_GONE, StandardOutput
 from server_sync.protocol.errors import KundpulsError, SettingError
 
 
+def nonempty(text: str) -> str:
+    """An argparse type for a name, an id or a path that cannot be empty: `--config ""` (an unset
+    shell variable) was taken as not given and fell back to the defaults, `--site ""` as the
+    whole chain."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 class CommandParser(argparse.ArgumentParser):
     """argparse, but a value that starts with a single '-' belongs to the option before it:
     `--since -5d` is `--since=-5d`, so the option's type says what is wrong with -5d (argparse took
@@ -38,6 +47,14 @@ class CommandParser(argparse.ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):
         args = sys.argv[1:] if args is None else list(args)
+        for arg in args:
+            # Bytes that are not UTF-8 reach Python as lone surrogates, which no database and no
+            # UTF-8 file can hold: refused here once, in words, for every command.
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                raw = arg.encode("utf-8", "surrogateescape")
+                self.error(f"argument {raw!r} is not UTF-8 text; use UTF-8 (as the terminal's locale should)")
         return super().parse_known_args(self._values_joined(args), namespace)
 
     def _values_joined(self, args: list[str]) -> list[str]:
