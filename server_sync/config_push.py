@@ -28,6 +28,7 @@ from server_sync.protocol import pushed
 from server_sync.central import questions, registry
 from server_sync.central.dialect import placeholders
 from server_sync.exc import CentralConfigError
+from server_sync.program.files import read_regular_file
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def load_push_file(path: Path) -> PushFile:
     """Read and shape-check a push file (TOML; .json also accepted)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path).decode("utf-8")
     except OSError as e:
         raise CentralConfigError(f"cannot read {path}: {e.strerror}") from None
     except UnicodeDecodeError as e:

@@ -248,6 +248,19 @@ def test_file_errors(tmp_path):
         kconfig.load_file(bad)
 
 
+def test_a_config_that_is_not_a_regular_file_is_refused_not_read(tmp_path, capsys):
+    """/dev/zero never ends (it was read until memory ran out); a FIFO waited for a writer."""
+    import os
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo), str(tmp_path)):
+        with pytest.raises(ConfigError, match="not a regular file") as e:
+            kconfig.load_file(path)
+        assert e.value.path == path
+        assert main(["config", "check", path]) == 2
+        assert capsys.readouterr().err == f"kiosk: error: {path}: cannot read: not a regular file\n"
+
+
 @pytest.mark.parametrize("host", ["localhost", "broker.example.com", "mqtt-1.kundpuls.example", "10.0.0.30",
                                   "fd00::1", "xn--mller-kva.example"])
 def test_host_names_and_ip_addresses_are_broker_hosts(host):

@@ -17,6 +17,7 @@ from kiosk.config.paths import default_data_dir
 from kiosk.config.rules import DEVICE_RULES, RULES
 from kiosk.config.settings import SECTIONS, KioskConfig, Question, ScheduleEntry
 from kiosk.exc import ConfigError
+from server_sync.program.files import read_regular_file
 
 
 def parse_config(data: Mapping[str, Any], text: str | None = None,
@@ -60,7 +61,7 @@ def load_file(path: Path | str) -> KioskConfig:
     demo-kiosk-1."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path)
     except FileNotFoundError:
         raise ConfigError("file not found", path=str(path)) from None
     except OSError as e:
