@@ -28,7 +28,7 @@ from server_sync.protocol import pushed
 from server_sync.central import questions, registry
 from server_sync.central.dialect import placeholders
 from server_sync.exc import CentralConfigError
-from server_sync.program.files import read_regular_file
+from server_sync.program.files import parse_toml, read_regular_file
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def load_push_file(path: Path) -> PushFile:
     except UnicodeDecodeError as e:
         raise CentralConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        data = json.loads(text) if path.suffix == ".json" else parse_toml(text)
     except (tomllib.TOMLDecodeError, ValueError) as e:
         raise CentralConfigError(f"{path}: syntax error: {e}") from None
     if not isinstance(data, dict):

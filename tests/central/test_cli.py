@@ -116,6 +116,15 @@ def test_config_push_refuses_a_bad_ca_file_before_publishing(tmp_path, capsys):
     assert err.startswith("kiosk-central: error: --ca-file: CA certificate file not found"), err
 
 
+def test_config_push_names_a_file_nested_too_deeply(tmp_path, capsys):
+    """tomllib recurses once per nested array: 5,000 deep was a RecursionError traceback."""
+    fragment = tmp_path / "deep.toml"
+    fragment.write_text("[ui]\nx = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert main(["config", "push", "--kiosk", "k1", str(fragment), "--dry-run", "--db", f"sqlite:///{tmp_path / 'c.db'}"]) == 2
+    assert capsys.readouterr().err == (f"kiosk-central: error: {fragment}: syntax error: nested too deeply "
+                                       "(arrays or tables within each other) to be read\n")
+
+
 def test_config_push_names_a_number_that_is_not_finite(tmp_path, capsys):
     """JSON cannot carry inf or nan; the hint about times and dates as strings was wrong for them."""
     db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
