@@ -20,8 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping
 
+from kiosk.access import database_exists, no_access
 from kiosk.config import KioskConfig, running_on_pi
-from kiosk.exc import DiskFull
+from kiosk.exc import DiskFull, StoreError
 from kiosk.migrations import LATEST, not_a_kiosk_database
 from server_sync.program.tls import check_ca_file
 from server_sync.protocol.errors import SettingError
@@ -45,7 +46,11 @@ class Check:
 
 def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
     path = cfg.db_path
-    if not path.exists():
+    try:
+        exists = database_exists(path)
+    except StoreError as e:
+        return [Check("database", FAIL, str(e))]
+    if not exists:
         from kiosk.store import disk_is_full
         if disk_is_full(path):
             # Not "created when the kiosk first runs": the kiosk runs, but cannot make it yet.
@@ -60,7 +65,7 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     except sqlite3.Error as e:
-        return [Check("database", FAIL, f"cannot open {path}: {e}")]
+        return [Check("database", FAIL, str(no_access(path) or f"cannot open {path}: {e}"))]
     full = ""
     try:
         try:
@@ -69,7 +74,9 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
         except sqlite3.DatabaseError as e:
             from kiosk.store import card_failure
             if not isinstance(card_failure(e, path), DiskFull):
-                return [Check("database", FAIL, f"{path} is not a readable SQLite database ({e}): {REPAIR}")]
+                # This user may not write beside it (SQLite must, even to read): not damage.
+                return [Check("database", FAIL, str(no_access(path) or
+                                                    f"{path} is not a readable SQLite database ({e}): {REPAIR}"))]
             # No room for the -shm file SQLite must make to open it: a full disk, not a damaged file.
             con.close()
             con = _open_unshared(path)
@@ -187,7 +194,10 @@ def check_pushed(cfg: KioskConfig) -> Check | None:
 def _stored_kind(path: Path) -> str | None:
     """Which kind of kiosk last started on this database (kiosk.usable.KIND_META), if it says."""
     from kiosk.usable import KIND_META
-    if not path.exists():
+    try:
+        if not database_exists(path):
+            return None
+    except StoreError:                            # said by the database check
         return None
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)

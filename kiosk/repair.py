@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Iterator
 
 from kiosk.earlier import SEQUENCE_EPOCH, UNKNOWN_BAND, earlier_use, read_sent, resume_sequence
+from kiosk.access import database_exists, no_access
 from kiosk.exc import DiskFull, StoreError
 from kiosk.sole_use import held_alone
 from kiosk.store import LocalStore, free_bytes
@@ -77,7 +78,7 @@ def repair(path: Path | str, *, now: datetime, force: bool = False, wait: float 
     """Salvage `path` into a fresh database that replaces it (see the module's docstring); `wait`
     is how long another program's hold on the file may take to end before repair refuses."""
     path = Path(path)
-    if not path.exists():
+    if not database_exists(path):
         evidence = earlier_use(path)
         if evidence:
             raise StoreError(f"no database at {path}, though this directory held one ({', '.join(p.name for p in evidence)}): "
@@ -105,6 +106,8 @@ def repair(path: Path | str, *, now: datetime, force: bool = False, wait: float 
     except OSError as e:
         if isinstance(e, DiskFull) or e.errno in (errno.ENOSPC, errno.EDQUOT):
             raise _full(path) from None
+        if e.errno in (errno.EACCES, errno.EPERM):
+            raise no_access(path) or StoreError(f"cannot repair {path}: {e}") from None
         raise
 
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from kiosk.access import AS_KIOSK_USER, no_access
 from kiosk.exc import StoreError
 
 # SQLite's unix locking (os_unix.c, and the lock-byte page of its file format): the PENDING byte,
@@ -49,8 +50,7 @@ def held_alone(path: Path, *, wait: float = 2.0) -> Iterator[None]:
     try:
         fd = os.open(path, os.O_RDWR)         # a write lock needs a file open for writing
     except PermissionError as e:
-        raise StoreError(f"cannot open {path} for writing ({e.strerror}): run it as the kiosk's user "
-                         "(sudo -u kundpuls /opt/kundpuls/venv/bin/kiosk …)") from None
+        raise no_access(path) or StoreError(f"cannot open {path} for writing ({e.strerror}): {AS_KIOSK_USER}") from None
     try:
         deadline = time.monotonic() + wait
         while not _lock(fd):

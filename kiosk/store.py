@@ -36,6 +36,7 @@ from urllib.parse import quote
 from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase, TextField
 
+from kiosk.access import database_exists, no_access
 from kiosk.earlier import mark_made, start_sequence
 from kiosk.exc import DamagedDatabase, DiskFull, IdentityError, StoreError
 from kiosk.migrations import UserVersion, migrations, not_a_kiosk_database
@@ -423,7 +424,8 @@ def open_database(path: Path | str, *, unshared: str | None = None) -> SqliteDat
     except (sqlite3.DatabaseError, PeeweeDatabaseError, OSError) as e:
         # peewee wraps sqlite3's errors in its own classes; both mean the file is unusable.
         db.close()
-        raise card_failure(e, path) or StoreError(f"cannot open database {path}: {e} (run `kiosk doctor`)") from None
+        raise (card_failure(e, path) or no_access(path)
+               or StoreError(f"cannot open database {path}: {e} (run `kiosk doctor`)")) from None
     return db
 
 
@@ -444,7 +446,7 @@ def _prepare(path: Path, *, make: bool) -> None:
         if make:
             _create(path)
     except OSError as e:
-        raise StoreError(f"cannot read {path}: {e.strerror}") from None
+        raise no_access(path) or StoreError(f"cannot read {path}: {e.strerror}") from None
     else:
         if size == 0:
             raise DamagedDatabase(f"the kiosk database {path} is empty (0 bytes): the card lost it, and with it "
@@ -504,7 +506,7 @@ def _create(path: Path) -> None:
             if not path.exists():
                 os.replace(tmp, path)
     except (sqlite3.DatabaseError, PeeweeDatabaseError, OSError) as e:
-        raise card_failure(e, path) or StoreError(f"cannot create database {path}: {e}") from None
+        raise card_failure(e, path) or no_access(path) or StoreError(f"cannot create database {path}: {e}") from None
     finally:
         if not db.is_closed():
             db.close()
@@ -577,7 +579,7 @@ class LocalStore:
         fresh empty database reporting zero answers. Commands that record create it. On a full
         disk it is read as it stands (`even_full`)."""
         path = Path(path)
-        if not path.exists():
+        if not database_exists(path):
             in_the_way = _file_in_the_way(path.parent)
             raise StoreError(f"no kiosk database in {path.parent}{': ' + in_the_way if in_the_way else ''} "
                              "(check --data-dir or data_dir in the config)")

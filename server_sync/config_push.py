@@ -28,6 +28,7 @@ from server_sync.protocol import pushed
 from server_sync.central import questions, registry
 from server_sync.central.dialect import placeholders
 from server_sync.exc import CentralConfigError
+from server_sync.program.files import parse_toml, read_regular_file
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,13 @@ def load_push_file(path: Path) -> PushFile:
     """Read and shape-check a push file (TOML; .json also accepted)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_file(path).decode("utf-8")
     except OSError as e:
         raise CentralConfigError(f"cannot read {path}: {e.strerror}") from None
     except UnicodeDecodeError as e:
         raise CentralConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        data = json.loads(text) if path.suffix == ".json" else parse_toml(text)
     except (tomllib.TOMLDecodeError, ValueError) as e:
         raise CentralConfigError(f"{path}: syntax error: {e}") from None
     if not isinstance(data, dict):

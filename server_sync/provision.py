@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from server_sync.exc import CentralConfigError
+from server_sync.program.files import read_regular_file
 from server_sync.protocol import ROOT
 from server_sync.protocol.topics import check_prefix
 
@@ -84,7 +85,7 @@ def _read_text(path: Path, option: str) -> str:
         what = "is a file, not a directory" if path.parent.exists() else "does not exist"
         raise CentralConfigError(f"{option} {path}: {path.parent} {what}")
     try:
-        return path.read_text(encoding="utf-8") if path.exists() else ""
+        return read_regular_file(path).decode("utf-8") if path.exists() else ""
     except OSError as e:
         raise CentralConfigError(f"{option} {path}: cannot read it: {e.strerror}") from None
     except UnicodeDecodeError as e:

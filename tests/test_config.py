@@ -12,6 +12,7 @@ import pytest
 from kiosk import config as kconfig
 from kiosk.loading import load
 from kiosk.cli import main
+from kiosk.config.schema import KEYS
 from kiosk.exc import ConfigError
 
 GOOD = textwrap.dedent("""\
@@ -246,6 +247,41 @@ def test_file_errors(tmp_path):
     bad.write_bytes(b'[kiosk]\nid = "k\xe4"\n')
     with pytest.raises(ConfigError, match="not UTF-8"):
         kconfig.load_file(bad)
+
+
+def test_a_config_that_is_not_a_regular_file_is_refused_not_read(tmp_path, capsys):
+    """/dev/zero never ends (it was read until memory ran out); a FIFO waited for a writer."""
+    import os
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo), str(tmp_path)):
+        with pytest.raises(ConfigError, match="not a regular file") as e:
+            kconfig.load_file(path)
+        assert e.value.path == path
+        assert main(["config", "check", path]) == 2
+        assert capsys.readouterr().err == f"kiosk: error: {path}: cannot read: not a regular file\n"
+
+
+def test_a_config_nested_too_deeply_is_a_config_error_naming_the_file(tmp_path, capsys):
+    """tomllib recurses once per nested array: 5,000 deep was a RecursionError traceback."""
+    deep = tmp_path / "deep.toml"
+    deep.write_text('[kiosk]\nid = "k1"\nx = ' + "[" * 5000 + "]" * 5000 + "\n")
+    for argv in (["config", "check", str(deep)], ["--config", str(deep), "stats"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err == f"kiosk: error: {deep}: TOML syntax error: nested too deeply (arrays or tables within each other) to be read\n"
+
+
+@pytest.mark.parametrize("name", [k.name for k in KEYS if k.type == "path"])
+def test_a_nul_character_in_a_path_key_is_refused_naming_the_key(name):
+    """data_dir = "a\\u0000b" passed `config check`; `kiosk sync` then failed with 'embedded null byte'."""
+    section, field = name.split(".")
+    tables = {"kiosk": {"id": "k1"}, section: {field: "a\0b"}}
+    if section == "kiosk":
+        tables["kiosk"] = {"id": "k1", field: "a\0b"}
+    with pytest.raises(ConfigError) as e:
+        kconfig.parse_config(tables)
+    assert e.value.key == name and "a NUL character cannot be in a file name" in e.value.message, e.value
 
 
 @pytest.mark.parametrize("host", ["localhost", "broker.example.com", "mqtt-1.kundpuls.example", "10.0.0.30",

@@ -17,6 +17,7 @@ from kiosk.config.paths import default_data_dir
 from kiosk.config.rules import DEVICE_RULES, RULES
 from kiosk.config.settings import SECTIONS, KioskConfig, Question, ScheduleEntry
 from kiosk.exc import ConfigError
+from server_sync.program.files import parse_toml, read_regular_file
 
 
 def parse_config(data: Mapping[str, Any], text: str | None = None,
@@ -46,7 +47,7 @@ def parse_config(data: Mapping[str, Any], text: str | None = None,
 
 def parse_text(text: str, path: Path | str | None = None) -> KioskConfig:
     try:
-        data = tomllib.loads(text)
+        data = parse_toml(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
         raise ConfigError(f"TOML syntax error: {e}", line=int(m.group(1)) if m else None,
@@ -60,7 +61,7 @@ def load_file(path: Path | str) -> KioskConfig:
     demo-kiosk-1."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path)
     except FileNotFoundError:
         raise ConfigError("file not found", path=str(path)) from None
     except OSError as e:

@@ -91,16 +91,19 @@ def _value(doc: Document, keypath: KeyPath, key: Key, node: Mapping[str, Any]) -
     _check_type(doc, keypath, key, value)
     _check_values(doc, keypath, key, value)
     if key.type == "path":
-        value = _path(doc, value)
+        value = _path(doc, keypath, value)
     if key.type == "table" and isinstance(key.default, dict):
         value = {**copy.deepcopy(key.default), **value}   # the file's entries over the built-in ones
     return held(key, value)
 
 
-def _path(doc: Document, text: str) -> str:
+def _path(doc: Document, keypath: KeyPath, text: str) -> str:
     """A path as the file means it: `~` is the home directory, and a relative path is taken from
     the config file's directory, not from wherever the command runs (a config that is no file,
-    such as the demo's, leaves it relative). Empty stays empty: the key's default."""
+    such as the demo's, leaves it relative). Empty stays empty: the key's default. A NUL
+    character is refused: no file name can hold one (the first open failed with a traceback)."""
+    if "\0" in text:
+        raise doc.fail(keypath, f"must be a path, got {text!r} (a NUL character cannot be in a file name)")
     if not text:
         return text
     path = os.path.expanduser(text)

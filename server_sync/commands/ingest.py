@@ -18,6 +18,7 @@ from server_sync.program.systemd import SystemdNotifier
 from server_sync.cli import database_url
 from server_sync.commands._argtypes import broker_host, number, topic_prefix
 from server_sync.exc import CentralConfigError
+from server_sync.program.files import read_regular_file
 
 # Callables run after each commit that changed answers: "module:function" with the signature of
 # server_sync.ingest.AfterCommitHook. Add a line here to plug a rule into ingest.
@@ -56,10 +57,11 @@ def broker_settings(args: argparse.Namespace, client_id: str, password_flag: str
     password_file = getattr(args, password_flag.lstrip("-").replace("-", "_"))
     if password_file:
         try:
-            with open(password_file, encoding="utf-8") as f:
-                password = f.read().strip()
+            password = read_regular_file(password_file).decode("utf-8").strip()
         except OSError as e:
             raise CentralConfigError(f"cannot read {password_flag} {password_file}: {e.strerror}") from None
+        except UnicodeDecodeError as e:
+            raise CentralConfigError(f"{password_flag} {password_file}: not UTF-8 text (byte {e.start})") from None
         if not password:
             raise CentralConfigError(f"{password_flag} {password_file} is empty")
     if args.ca_file and args.no_tls:

@@ -12,6 +12,7 @@ from peewee import Database
 
 from server_sync.central.setting import get_setting, set_setting, stored_error, stored_number
 from server_sync.exc import CentralConfigError
+from server_sync.program.files import read_regular_file
 
 SECURITY = ("starttls", "tls", "none")
 ENV_PASSWORD = "KUNDPULS_SMTP_PASSWORD"
@@ -47,14 +48,11 @@ def read_password_file(path: str, what: str = "the SMTP password file") -> str:
     """The password in `path`; CentralConfigError if it is not a regular file that can be read
     as text (`smtp set` checks it when it is given, the worker each time it connects). `what`:
     how the message names the file (the option, for `smtp set`)."""
-    if not os.path.isfile(path):
-        why = "no such file" if not os.path.exists(path) else "not a regular file"
-        raise CentralConfigError(f"cannot read {what} {path}: {why}")
     try:
-        with open(path, encoding="utf-8") as f:
-            password = f.read().strip()
+        password = read_regular_file(path).decode("utf-8").strip()
     except (OSError, UnicodeDecodeError) as e:
-        why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        why = ("no such file" if isinstance(e, FileNotFoundError) else e.strerror if isinstance(e, OSError)
+               else "not UTF-8 text")
         raise CentralConfigError(f"cannot read {what} {path}: {why}") from None
     return _ascii_password(password, f"{what} {path}")
 

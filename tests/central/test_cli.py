@@ -87,6 +87,24 @@ def test_a_malformed_database_url_is_a_clear_error(tmp_path, capsys):
             assert "secret" not in err
 
 
+def test_a_file_argument_that_is_not_a_regular_file_is_refused_not_read(tmp_path, capsys):
+    """/dev/zero never ends: each of these read it until memory ran out."""
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    pw, acl = ("--password-file", str(tmp_path / "pw")), ("--acl-file", str(tmp_path / "acl"))
+    assert main(["site", "add", "s1", "--name", "S", *db]) == 0
+    assert main(["site", "add", "s2", "--name", "S2", *db]) == 0
+    assert main(["kiosk", "add", "k1", "--site", "s1", *pw, *acl, *db]) == 0
+    zero_pw, zero_acl = ("--password-file", "/dev/zero"), ("--acl-file", "/dev/zero")
+    for argv in (["kiosk", "add", "k2", "--site", "s1", *zero_pw, *acl], ["kiosk", "add", "k2", "--site", "s1", *pw, *zero_acl],
+                 ["kiosk", "deactivate", "k1", *zero_pw, *acl], ["kiosk", "deactivate", "k1", *pw, *zero_acl],
+                 ["kiosk", "move", "k1", "--site", "s2", *zero_acl], ["config", "push", "--kiosk", "k1", "/dev/zero", "--dry-run"],
+                 ["ingest", *zero_pw], ["notify", "smtp", "set", "--host", "h", "--from", "a@b.se", *zero_pw]):
+        capsys.readouterr()
+        assert main([*argv, *db]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("kiosk-central: error: ") and "/dev/zero" in err and "not a regular file" in err, err
+
+
 def test_config_push_refuses_a_bad_ca_file_before_publishing(tmp_path, capsys):
     db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
     files = ["--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")]
@@ -98,6 +116,15 @@ def test_config_push_refuses_a_bad_ca_file_before_publishing(tmp_path, capsys):
     assert main(["config", "push", "--kiosk", "k1", str(fragment), "--ca-file", str(tmp_path / "nope.pem"), *db]) == 2
     err = capsys.readouterr().err
     assert err.startswith("kiosk-central: error: --ca-file: CA certificate file not found"), err
+
+
+def test_config_push_names_a_file_nested_too_deeply(tmp_path, capsys):
+    """tomllib recurses once per nested array: 5,000 deep was a RecursionError traceback."""
+    fragment = tmp_path / "deep.toml"
+    fragment.write_text("[ui]\nx = " + "[" * 5000 + "]" * 5000 + "\n")
+    assert main(["config", "push", "--kiosk", "k1", str(fragment), "--dry-run", "--db", f"sqlite:///{tmp_path / 'c.db'}"]) == 2
+    assert capsys.readouterr().err == (f"kiosk-central: error: {fragment}: syntax error: nested too deeply "
+                                       "(arrays or tables within each other) to be read\n")
 
 
 def test_config_push_names_a_number_that_is_not_finite(tmp_path, capsys):
