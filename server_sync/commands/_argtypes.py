@@ -76,16 +76,8 @@ def number(low: float, high: float, unit: str, *, above_low: bool = False) -> Ca
     return parse
 
 
-def seconds(text: str) -> float:
-    """A timeout: more than 0 and at most 600 s (nan, inf or -5 reach the socket as a crash or a
-    hang)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value <= 600:          # False for nan too
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 600 seconds")
-    return value
+# A timeout: more than 0 and at most 600 s (nan, inf or -5 reach the socket as a crash or a hang).
+seconds = number(0, 600, "seconds", above_low=True)
 
 
 record_id = whole_number(1, BIGINT_MAX)      # an alert's, an action's id

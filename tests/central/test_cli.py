@@ -267,7 +267,7 @@ def test_erase_refuses_from_after_to(shop, capsys):
     (("digest", "send", "--dry-run", "--user", ""), "argument --user: must not be empty"),     # was: everybody's
     (("user", "audit", "--user", ""), "argument --user: must not be empty"),                  # was: all entries
     (("alerts", "list", "--owner", "nobody"), "no user 'nobody'"),
-    (("alerts", "check", "--no-publish", "--webhook-timeout", "nan"), "argument --webhook-timeout: nan is not between"),
+    (("alerts", "check", "--no-publish", "--webhook-timeout", "nan"), "argument --webhook-timeout: nan must be more than 0 and at most 600 seconds"),
     (("alerts", "check", "--no-publish", "--webhook-timeout", "-5"), "argument --webhook-timeout")])
 def test_names_are_not_blank_nor_a_book(shop, capsys, argv, message):
     assert central("--db", shop, *argv) == 2
