@@ -953,7 +953,9 @@ ui.build_app = build_and_drive
 try:
     out["exit"] = ui.run_app(cfg, demo=True, size=(800, 480))
 except Exception as e:                   # the app did not start: say why (Kivy keeps stderr quiet)
+    import traceback
     out["exit"] = repr(e)
+    out["traceback"] = traceback.format_exc()[-3000:]   # where, should it happen again (it did once, under load)
 out["db"] = database(cfg.db_path)
 print(json.dumps(out))
 '''
