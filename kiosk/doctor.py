@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping
 
-from kiosk.access import database_exists, no_access
+from kiosk.access import AS_KIOSK_USER, database_exists, no_access, this_user
 from kiosk.config import KioskConfig, running_on_pi
 from kiosk.exc import DiskFull, StoreError
 from kiosk.migrations import LATEST, not_a_kiosk_database
@@ -251,7 +251,7 @@ def check_disk(data_dir: Path, disk_usage: Callable[[str], object] = shutil.disk
         probe = probe.parent
     out = []
     if probe == Path(data_dir) and not os.access(probe, os.W_OK):
-        out.append(Check("data dir", FAIL, f"{data_dir} is not writable by this user"))
+        out.append(Check("data dir", FAIL, f"{data_dir} is not writable by user {this_user()}: {AS_KIOSK_USER}"))
     elif probe != Path(data_dir) and not os.access(probe, os.W_OK):
         out.append(Check("data dir", FAIL, f"{data_dir} does not exist and {probe} is not writable"))
     free = disk_usage(str(probe)).free
@@ -295,7 +295,7 @@ def check_broker(cfg: KioskConfig) -> list[Check]:
     if st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
         out.append(Check("broker password", FAIL, f"{p} is readable by every user (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it"))
     elif not os.access(p, os.R_OK):
-        out.append(Check("broker password", FAIL, f"{p} is not readable by this user"))
+        out.append(Check("broker password", FAIL, f"{p} is not readable by user {this_user()}: {AS_KIOSK_USER}"))
     else:
         from kiosk.broker_password import read_password
         from kiosk.exc import ConfigError

@@ -66,3 +66,4 @@ def test_a_data_dir_this_user_may_not_use_is_named_with_the_user(kiosk_dir, mode
     database = checks["database"]
     assert database["status"] == "fail" and database["detail"].startswith("user nobody may not "), database
     assert "sudo -u kundpuls" in database["detail"] and "repair" not in r.stdout, r.stdout
+    assert checks["data dir"]["status"] == "fail" and "is not writable by user nobody" in checks["data dir"]["detail"]
