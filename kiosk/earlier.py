@@ -82,7 +82,9 @@ class SentMark:
     def cover(self, seq: int) -> None:
         if seq <= self.covered:
             return
-        value = seq + self.reserve
+        # Another process (an export beside the sync agent) may have moved the mark meanwhile:
+        # never write it lower than it stands.
+        value = max(seq + self.reserve, read_sent(self.path))
         try:
             replace_file(sent_file(self.path), f"seq {value}\n")
         except OSError as e:

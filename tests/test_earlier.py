@@ -171,3 +171,14 @@ def test_repair_continues_above_the_sent_mark_when_the_damaged_files_counter_is_
     SentMark(path, reserve=100).cover(40)
     result = repair.repair(path, now=datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc), force=True)
     assert (result.sequence, result.sequence_from) == (140, "sent mark")
+
+
+def test_two_writers_of_the_sent_mark_never_lower_it(tmp_path):
+    """The sync agent's outbox and an export each keep a SentMark: the one that writes later
+    must not put back a lower mark than the other wrote."""
+    from kiosk.earlier import SentMark, read_sent
+    path = tmp_path / "kiosk.db"
+    agent, export = SentMark(path, reserve=1000), SentMark(path, reserve=1000)
+    agent.cover(5000)                         # the agent published up to 5000: mark 6000
+    export.cover(10)                          # the export, which read the mark before (0)
+    assert read_sent(path) == 6000
