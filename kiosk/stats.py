@@ -193,7 +193,7 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
         "SELECT f.comment, r.local_date, r.local_hour, r.value FROM response r"
         " INDEXED BY response_stats JOIN followup f ON f.response_id = r.id"
         " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL"
-        " AND f.comment IS NOT NULL AND f.comment != ''"
+        " AND f.comment IS NOT NULL AND f.comment != '' AND r.audience = 'customer'"
         " ORDER BY f.seq DESC LIMIT ?", (*span, STAFF_COMMENTS)).fetchall()
     return {
         "from": first.isoformat(), "to": today.isoformat(), "days": days,

@@ -168,3 +168,12 @@ def test_the_web_csv_writes_yes_and_no_as_the_kiosks_export_does():
     render = pytest.importorskip("server_sync.web.render")      # not on a kiosk (no web extra)
     assert render.to_csv(["overdue", "note"], [{"overdue": True, "note": "=1"}, {"overdue": False}]) == \
         "overdue,note\n1,'=1\n0,\n"
+
+
+def test_the_web_apps_csv_escapes_joined_lists_too():
+    """The comments download joined a follow-up's reason codes into one cell unescaped: a code may
+    start with '-' (the id pattern allows it), and `-2-3` is a formula to a spreadsheet."""
+    render = pytest.importorskip("server_sync.web.render")      # not on a kiosk (no web extra)
+    text = render.to_csv(["reasons", "comment"], [{"reasons": ["-2-3", "queue"], "comment": "=1+1"}])
+    row = list(csv.reader(io.StringIO(text)))[1]
+    assert row == ["'-2-3 queue", "'=1+1"]

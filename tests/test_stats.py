@@ -206,3 +206,26 @@ def test_stats_text_shows_the_earlier_scale_apart(store, two_scales):
     text = out.getvalue()
     assert "visit@smiley4" in text and "1:10 2:0 3:0 4:0" in text
     assert "visit@smiley4: answers on an earlier scale (smiley4) of question visit, a separate series" in text
+
+
+def test_the_staff_screen_lists_no_employee_questions_comments(tmp_path, clock):
+    """A colleague's comment on the employee question, with its score, day and hour, is one
+    person's answer: the staff screen lists customers' comments only (as the web app)."""
+    from kiosk.capture import Recorder
+    from kiosk.config import parse_config
+    from kiosk.demo import demo_config_mapping
+    from kiosk.stats import staff_summary
+    from kiosk.store import LocalStore
+    mapping = demo_config_mapping()
+    for q in mapping["questions"]:
+        if q["id"] == "pulse":
+            q["comment"] = True
+    cfg = parse_config(mapping).with_data_dir(tmp_path / "data")
+    with LocalStore(cfg.db_path) as store:
+        recorder = Recorder(cfg, store, clock)
+        r = tap(recorder, clock, utc(2026, 11, 23, 19, 40), 1, qid="pulse")
+        recorder.record_followup(r.id, ["workload"], "för mycket att göra i kväll")
+        clock.set(utc(2026, 11, 23, 21, 0))
+        s = staff_summary(cfg, store, clock.now(), "pulse")
+    assert s["followups"] == 1 and s["top_reasons"] == [{"code": "workload", "n": 1}]
+    assert s["comments"] == []

@@ -505,7 +505,9 @@ def api(fn: Callable[[Visit], PageResult | dict]) -> Callable:
             data = result.data if isinstance(result, PageResult) else result
             if isinstance(result, PageResult) and request.query_params.get("format"):
                 return export(visit, result, request.query_params["format"], "api_export")
-            return JSONResponse({k: v for k, v in data.items() if k != "report"} if "report" in data else data)
+            # Like every page: answers hold customers' comments, kept by no cache.
+            return JSONResponse({k: v for k, v in data.items() if k != "report"} if "report" in data else data,
+                                headers={"Cache-Control": "no-store"})
         return _guarded(request, answer)
 
     @functools.wraps(fn)

@@ -60,9 +60,12 @@ _COMMENT_COLUMNS = ("f.id, f.recorded_at, f.comment, f.reasons, r.site_id, s.nam
 
 
 def _filters(db: Database, f: CommentFilter) -> tuple[list[str], list]:
-    """The clauses every way of reading comments shares: question, score, reason, search."""
+    """The clauses every way of reading comments shares: question, score, reason, search.
+    Customers' comments only: an employee question's comment, listed with its score and minute,
+    is one employee's (with a shift roster, a named one); employee figures are shown only for
+    groups of at least the minimum (docs/privacy.md)."""
     p = db.param
-    clauses, params = ["f.comment IS NOT NULL"], []
+    clauses, params = ["f.comment IS NOT NULL", "r.audience = 'customer'"], []
     if f.question:
         clauses.append(f"r.question_id = {p}")
         params.append(f.question)

@@ -153,7 +153,7 @@ def _cell(v: Any) -> Any:
     if isinstance(v, bool):                  # 0/1, as the kiosk's export writes them (not True/False)
         return int(v)
     if isinstance(v, (list, tuple)):
-        return " ".join(map(str, v))
+        v = " ".join(map(str, v))            # reason codes may start with '-': a formula too
     return text_cell(v) if isinstance(v, str) else v
 
 

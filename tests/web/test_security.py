@@ -621,3 +621,26 @@ def test_no_api_token_before_the_one_time_password_is_changed(web):
         assert r.status_code == 403 and "must change the one-time password first" in r.json()["error"], params
     r = kiosk_central(web.db_url, "user", "token", "tove")
     assert r.returncode == 2 and "must change the one-time password first" in r.stderr and "kp_" not in r.stdout
+
+
+def test_an_employee_questions_comments_are_not_listed_and_api_answers_are_not_cached(web, clients, tokens):
+    """The comments page, its downloads and the API listed an employee question's comments one by
+    one, with the score and the minute (the report leaves groups under the minimum out): with a
+    shift roster, one named employee's answer. And the API's JSON had no Cache-Control."""
+    db = connect(web.db_url)
+    try:
+        employee = db.execute_sql(
+            "SELECT COUNT(*) FROM followup f JOIN response r ON r.id = f.response_id"
+            " WHERE f.comment IS NOT NULL AND r.audience = 'employee' AND r.site_id = 's003'").fetchone()[0]
+    finally:
+        db.close()
+    assert employee > 0                                   # the chain has them: the test can fail
+    pulse = {"pulse"}                                     # the chain's employee question
+    page = clients["sara-store"].get("/comments", params={"question": "pulse", "format": "json"}).json()
+    assert not [c for c in page["comments"] if c["question_id"] in pulse]
+    every = clients["ada-admin"].get("/comments", params={"format": "json"}).json()["comments"]
+    assert every and not [c for c in every if c["question_id"] in pulse]
+    api = httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {tokens['sara-store']}"})
+    r = api.get("/api/v1/comments")
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    assert not [c for c in r.json()["comments"] if c["question_id"] in pulse]
