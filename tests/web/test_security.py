@@ -623,7 +623,7 @@ def test_no_api_token_before_the_one_time_password_is_changed(web):
     assert r.returncode == 2 and "must change the one-time password first" in r.stderr and "kp_" not in r.stdout
 
 
-def test_an_employee_questions_comments_are_not_listed_and_api_answers_are_not_cached(web, clients, tokens):
+def test_an_employee_questions_comments_are_not_listed_and_api_answers_are_not_cached(web, clients):
     """The comments page, its downloads and the API listed an employee question's comments one by
     one, with the score and the minute (the report leaves groups under the minimum out): with a
     shift roster, one named employee's answer. And the API's JSON had no Cache-Control."""
@@ -640,7 +640,8 @@ def test_an_employee_questions_comments_are_not_listed_and_api_answers_are_not_c
     assert not [c for c in page["comments"] if c["question_id"] in pulse]
     every = clients["ada-admin"].get("/comments", params={"format": "json"}).json()["comments"]
     assert every and not [c for c in every if c["question_id"] in pulse]
-    api = httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {tokens['sara-store']}"})
+    token = kiosk_central(web.db_url, "user", "token", "sara-store", "--label", "employee-comments").stdout.strip()
+    api = httpx.Client(base_url=web.url, headers={"Authorization": f"Bearer {token}"})
     r = api.get("/api/v1/comments")
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     assert not [c for c in r.json()["comments"] if c["question_id"] in pulse]

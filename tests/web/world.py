@@ -105,10 +105,12 @@ def build_chain(db_url: str) -> None:
 
 
 def _plant_comments(db) -> None:
-    """Per site: its secret and the two injection attempts, as follow-ups of a recent negative answer."""
+    """Per site: its secret and the two injection attempts, as follow-ups of a recent negative
+    customer answer (an employee question's comments are not listed)."""
     p = db.param
     for s in SITES:
         rows = db.execute_sql(f"SELECT id, kiosk_id, recorded_at FROM response WHERE site_id = {p} AND value = 1"
+                              " AND audience = 'customer'"
                               " ORDER BY recorded_at DESC LIMIT 3", (s,)).fetchall()
         for (rid, kiosk, at), text in zip(rows, [secret(s)] + XSS):
             db.execute_sql("INSERT INTO followup (id, response_id, kiosk_id, seq, reasons, comment, recorded_at,"
