@@ -22,6 +22,7 @@ SQLite merely cannot open a database there).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
@@ -180,13 +181,11 @@ def _scan(con: sqlite3.Connection, table: str, columns: list[str]) -> tuple[list
     rows: list[tuple] = []
     last, stretches, in_stretch = 0, 0, False
     while True:
-        try:
+        with contextlib.suppress(sqlite3.DatabaseError):      # a failed read goes on below
             for row in _rows(con, select, last + 1):
                 rows.append(row[1:])
                 last, in_stretch = row[0], False
             return rows, stretches
-        except sqlite3.DatabaseError:
-            pass
         ok, row = first_from(last + 1)
         if ok:
             if row is None:

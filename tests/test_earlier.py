@@ -105,22 +105,23 @@ def test_with_no_sent_mark_and_no_time_a_new_database_starts_in_the_unknown_band
     assert start_sequence(path, now) == sequence_from_time(now)
 
 
-def test_the_sent_mark_is_written_ahead_once_per_reserve_and_a_full_card_still_sends(tmp_path, monkeypatch):
+def test_the_sent_mark_is_written_ahead_once_per_reserve_and_a_card_that_refuses_still_sends(tmp_path):
     from kiosk import earlier
     path = tmp_path / "kiosk.db"
     mark = earlier.SentMark(path, reserve=1000)
-    writes = []
-    real = earlier.replace_file
-    monkeypatch.setattr(earlier, "replace_file", lambda p, text: (writes.append(text), real(p, text)))
+    written = []                                  # each write replaces the file: a new inode
     for seq in range(1, 2500):
         mark.cover(seq)
-    assert writes == ["seq 1001\n", "seq 2002\n", "seq 3003\n"] and earlier.read_sent(path) == 3003
-
-    def full(_p, _text):
-        raise OSError(28, "No space left on device")
-    monkeypatch.setattr(earlier, "replace_file", full)
-    mark.cover(5000)                                          # no exception: the seq still goes
-    assert earlier.read_sent(path) == 3003 and mark.covered == 3003
+        st = earlier.sent_file(path).stat()
+        if not written or written[-1][0] != st.st_ino:
+            written.append((st.st_ino, earlier.read_sent(path)))
+    assert [value for _ino, value in written] == [1001, 2002, 3003]
+    # A card that takes no write (here the mark's directory is a file: a real OSError).
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    refused = earlier.SentMark(blocked / "kiosk.db", reserve=1000)
+    refused.cover(5000)                           # no exception: the seq still goes
+    assert refused.covered == 0 and earlier.read_sent(blocked / "kiosk.db") == 0
 
 
 def test_an_export_moves_the_sent_mark_above_what_it_wrote(cfg, store, recorder, clock):
@@ -166,8 +167,7 @@ def test_repair_continues_above_the_sent_mark_when_the_damaged_files_counter_is_
     commits; what of them left the kiosk is under the sent mark."""
     from kiosk.earlier import SentMark
     path = tmp_path / "kiosk.db"
-    with LocalStore(path, kiosk_id=ID):
-        pass                                                    # its counter: 0
+    LocalStore(path, kiosk_id=ID).close()                       # its counter: 0
     SentMark(path, reserve=100).cover(40)
     result = repair.repair(path, now=datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc), force=True)
     assert (result.sequence, result.sequence_from) == (140, "sent mark")
