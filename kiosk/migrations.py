@@ -89,6 +89,12 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         # chosen or a comment typed, but never sent; the centre can tell them from sent ones.
         "ALTER TABLE followup ADD COLUMN unsent INTEGER",
     ]),
+    (5, "employee answers indexed apart", [
+        # The staff screen and `kiosk stats` show no employee question's answers (kiosk.stats
+        # `withheld_questions`); this small partial index lists those questions without reading
+        # the customers' answers.
+        "CREATE INDEX response_employee ON response (question_id) WHERE audience != 'customer'",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

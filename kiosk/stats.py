@@ -13,6 +13,11 @@ Why the queries look the way they do: the covering index `response_stats` (migra
 every column read here, in the order of the inner GROUP BY, so SQLite streams one index range
 without touching the table or sorting; the outer query folds the (small) groups. One scan of
 the last 8 days serves today, yesterday, the same weekday last week and the last 7 days.
+
+No figure here comes from an employee question (audience `employee`): its answers are those of
+the few colleagues who also open this screen, a day's figures would give single answers away,
+and the kiosk has none of the centre's minimum-group rule (docs/privacy.md). They are left out
+of every figure and named in `withheld`; the office's reports show them for groups large enough.
 """
 
 from __future__ import annotations
@@ -35,13 +40,27 @@ if TYPE_CHECKING:                   # the store (peewee) is the caller's: `kiosk
 _Row = tuple[str, str, str, int, int, int, int]
 
 
+def withheld_questions(cfg: KioskConfig, store: LocalStore) -> frozenset[str]:
+    """The questions no local figure shows: those the config asks of employees, and any the
+    database holds employee answers of (one since taken out of the config)."""
+    ids = {q.id for q in cfg.questions if q.audience != "customer"}
+    ids.update(qid for (qid,) in store.db.execute_sql(
+        "SELECT DISTINCT question_id FROM response INDEXED BY response_employee"
+        " WHERE audience != 'customer'"))
+    return frozenset(ids)
+
+
 def _grouped(store: LocalStore, first: date, last: date, question: str | None,
-             by_date: bool) -> list[_Row]:
+             by_date: bool, withheld: Iterable[str]) -> list[_Row]:
     args: list[Any] = [first.isoformat(), last.isoformat()]
     qfilter = ""
     if question:
         qfilter = " AND question_id = ?"
         args.append(question)
+    left_out = sorted(withheld)
+    if left_out:
+        qfilter += f" AND question_id NOT IN ({', '.join('?' * len(left_out))})"
+        args.extend(left_out)
     day = "local_date" if by_date else "''"
     sql = (
         f"SELECT {day}, question_id, scale, value, local_hour, flagged, SUM(n) FROM ("
@@ -132,7 +151,8 @@ def local_stats(cfg: KioskConfig, store: LocalStore, now: datetime, *,
     given), plus outbox health."""
     today = local_today(cfg, now)
     week_ago = today - timedelta(days=7)
-    rows = _grouped(store, week_ago, today, question, by_date=True)
+    withheld = withheld_questions(cfg, store)
+    rows = _grouped(store, week_ago, today, question, by_date=True, withheld=withheld)
     current = current_scales(cfg)
     periods = {
         "today": _period(rows, today, today, current),
@@ -141,11 +161,13 @@ def local_stats(cfg: KioskConfig, store: LocalStore, now: datetime, *,
         "last_7_days": _period(rows, today - timedelta(days=6), today, current),
     }
     if since:
-        periods["since"] = _period(_grouped(store, since, today, question, by_date=False), since, today, current)
+        periods["since"] = _period(_grouped(store, since, today, question, by_date=False, withheld=withheld),
+                                   since, today, current)
     return {
         "kiosk_id": cfg.kiosk_id, "site_id": cfg.site_id, "generated_at": now.isoformat(),
         "question": question,
         "periods": periods,
+        "withheld": sorted(withheld if question is None else withheld & {question}),
         "outbox": {"depth": store.outbox_depth(), "oldest_unacked": store.oldest_unacked(),
                    "rejected": store.rejected_count(),
                    "last_ack": store.get_meta("sync.last_ack_at"),
@@ -162,10 +184,16 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
     each day's answers and score on the question's current scale (the trend), the answers on
     earlier scales (`earlier_scale`: scale → n, counted apart), the most chosen reasons and the
     latest comments (scrubbed of e-mail addresses and phone numbers when they were recorded).
-    Flagged presses and their follow-ups are left out, as everywhere."""
+    Flagged presses and their follow-ups are left out, as everywhere; an employee question's
+    answers are in none of it (`withheld` is then true)."""
     today = local_today(cfg, now)
     first = today - timedelta(days=6)
-    rows = _grouped(store, first, today, question, by_date=True)
+    withheld = withheld_questions(cfg, store)
+    if question in withheld:
+        days = [{"date": (first + timedelta(days=i)).isoformat(), "n": 0, "score": None} for i in range(7)]
+        return {"from": first.isoformat(), "to": today.isoformat(), "days": days, "earlier_scale": {},
+                "followups": 0, "top_reasons": [], "comments": [], "withheld": True}
+    rows = _grouped(store, first, today, question, by_date=True, withheld=withheld)
     current = current_scales(cfg)
     days = []
     for i in range(7):
@@ -201,6 +229,7 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
         "followups": answered,
         "top_reasons": [{"code": code, "n": n} for code, n in reasons],
         "comments": [{"text": text, "date": d, "hour": h, "value": v} for text, d, h, v in comments],
+        "withheld": False,
     }
 
 

@@ -227,5 +227,56 @@ def test_the_staff_screen_lists_no_employee_questions_comments(tmp_path, clock):
         recorder.record_followup(r.id, ["workload"], "för mycket att göra i kväll")
         clock.set(utc(2026, 11, 23, 21, 0))
         s = staff_summary(cfg, store, clock.now(), "pulse")
-    assert s["followups"] == 1 and s["top_reasons"] == [{"code": "workload", "n": 1}]
-    assert s["comments"] == []
+    assert s["withheld"] is True
+    assert s["followups"] == 0 and s["top_reasons"] == [] and s["comments"] == []
+    assert [d["n"] for d in s["days"]] == [0] * 7 and all(d["score"] is None for d in s["days"])
+
+
+def _pulse_kiosk(tmp_path, clock, *, keep_pulse: bool = True):
+    """The demo config (its closing-time question `pulse` asked of employees) and a store with
+    three customer answers and two colleagues' pulse answers today; without `keep_pulse` the
+    config read afterwards has the pulse taken out."""
+    from kiosk.capture import Recorder
+    from kiosk.config import parse_config
+    from kiosk.demo import demo_config_mapping
+    mapping = demo_config_mapping()
+    cfg = parse_config(mapping).with_data_dir(tmp_path / "data")
+    store = LocalStore(cfg.db_path)
+    recorder = Recorder(cfg, store, clock)
+    for minute, value in ((0, 4), (10, 3), (20, 1)):
+        tap(recorder, clock, utc(2026, 11, 23, 12, minute), value)
+    for minute, value in ((40, 1), (50, 2)):
+        r = tap(recorder, clock, utc(2026, 11, 23, 19, minute), value, qid="pulse")
+        recorder.record_followup(r.id, ["workload"], None)
+    clock.set(utc(2026, 11, 23, 21, 0))
+    if not keep_pulse:
+        mapping["questions"] = [q for q in mapping["questions"] if q["id"] != "pulse"]
+        mapping["schedule"] = [e for e in mapping["schedule"] if e.get("question") != "pulse"]
+        cfg = parse_config(mapping).with_data_dir(tmp_path / "data")
+    return cfg, store
+
+
+@pytest.mark.parametrize("keep_pulse", [True, False], ids=["in the config", "taken out of the config"])
+def test_no_local_figure_holds_an_employee_answer(tmp_path, clock, keep_pulse):
+    """Two colleagues answered the pulse today: the staff screen and `kiosk stats` (opened by
+    those colleagues) show neither their count, their score, their hour nor their presses in any
+    period or total, and say which question is left out. A question since taken out of the
+    config is known by its stored answers' audience."""
+    from kiosk.stats import staff_summary
+    cfg, store = _pulse_kiosk(tmp_path, clock, keep_pulse=keep_pulse)
+    with store:
+        s = local_stats(cfg, store, clock.now())
+        one = local_stats(cfg, store, clock.now(), question="pulse", since=date(2026, 11, 1))
+        summary = staff_summary(cfg, store, clock.now(), "pulse")
+    assert s["withheld"] == ["pulse"] and one["withheld"] == ["pulse"]
+    for result in (s, one):
+        for period in result["periods"].values():
+            assert "pulse" not in period["questions"]
+    today = s["periods"]["today"]
+    assert today["answers"] == 3 and today["questions"]["visit"]["n"] == 3
+    assert today["by_hour"][20] == 0 and sum(today["by_hour"]) == 3
+    assert all(p["answers"] == 0 for p in one["periods"].values())
+    assert summary["withheld"] is True and summary["top_reasons"] == []
+    out = __import__("io").StringIO()
+    render_text(s, out)
+    assert "Not shown here: pulse, asked of employees" in out.getvalue()

@@ -91,6 +91,9 @@ def render_text(result: dict[str, Any], out: TextIO) -> None:
           "(never mixed with its current scale's figures)")
     if earlier:
         w("\n")
+    if result.get("withheld"):
+        w(f"\nNot shown here: {', '.join(result['withheld'])}, asked of employees; the office's reports show"
+          " their answers for groups of at least 5, so that no one's answer can be picked out\n")
     for key in ("today", "since" if "since" in result["periods"] else "last_7_days"):
         p = result["periods"][key]
         w(f"\nAnswers by hour, {_PERIOD_TITLES[key]} ({p['from']} to {p['to']}):\n")

@@ -75,7 +75,7 @@ class KioskFlow:
         self.pin_entry = ""
         self.pin_failed = False
         self.pin_checking = False                    # a PIN is being verified (PBKDF2 is slow)
-        self.staff_question_id = self.question.id
+        self.staff_question_id = self._first_staff_question()
         self.revision = 0                            # bumped on every visible change
         self.screen_serial = 0                       # bumped on every screen change
         now = self.now_s()
@@ -175,7 +175,7 @@ class KioskFlow:
         if self.language not in cfg.languages:
             self.language = cfg.default_language
         self.question = self._scheduled_question()
-        self.staff_question_id = self.question.id
+        self.staff_question_id = self._first_staff_question()
         self._changed()
 
     def _to_question(self) -> None:
@@ -388,7 +388,7 @@ class KioskFlow:
         self.pin_checking = False
         if ok and self.screen == PIN:
             self.pin_failed = False
-            self.staff_question_id = self.question.id
+            self.staff_question_id = self._first_staff_question()
             self._go(STAFF)
             return True
         self.pin_failed = self.screen == PIN and self.pin_guard.enabled and not ok
@@ -398,6 +398,13 @@ class KioskFlow:
     def cancel(self) -> None:
         """Leave the PIN pad or the staff view."""
         self._to_question()
+
+    def _first_staff_question(self) -> str:
+        """The question the staff view opens on: the one shown, unless it is asked of employees
+        (whose answers the kiosk shows no figure of, kiosk.stats): then the first customer one."""
+        if self.question.audience == "customer":
+            return self.question.id
+        return next((q.id for q in self.cfg.questions if q.audience == "customer"), self.question.id)
 
     def next_staff_question(self) -> None:
         self.touched()

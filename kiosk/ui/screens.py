@@ -348,7 +348,10 @@ def staff_table(stats: dict, qid: str, nps: bool) -> dict[str, str]:
 
 def staff_notes(stats: dict, summary: dict, lang: str) -> list[str]:
     """The lines under the trend, each only when it applies: presses the filters did not count
-    today, and answers on an earlier scale (a separate series, in none of the figures shown)."""
+    today, and answers on an earlier scale (a separate series, in none of the figures shown);
+    none for an employee question (it shows no figure)."""
+    if summary.get("withheld"):
+        return []
     notes = []
     flagged = stats["periods"]["today"]["flagged"]
     if flagged:
@@ -376,12 +379,18 @@ class StaffScreen(KioskScreen):
         nps = q.scale == "nps11"
         ids = self.ids
         ids.question_text.text = q.text.get(lang, q.id)
+        # An employee question's answers are in no figure (kiosk.stats): dashes, not zeros,
+        # and the reason in place of the scale's explanation.
+        withheld = summary.get("withheld", False)
         cells = staff_table(stats, q.id, nps)
+        if withheld:
+            cells = dict.fromkeys(cells, "–")
         self._table(app, q, cells)
-        self._faces(app, q, _period_row(stats["periods"]["today"], q.id)["counts"])
+        self._faces(app, q, _period_row(stats["periods"]["today"], q.id)["counts"], withheld)
         starred = any(v.endswith("*") for v in cells.values())
         ids.small_note.text = tr("staff_small_sample", lang) if starred else ""
-        ids.explain.text = tr("staff_nps_explain" if nps else "staff_score_explain", lang)
+        ids.explain.text = tr("staff_employee_withheld" if withheld else
+                              "staff_nps_explain" if nps else "staff_score_explain", lang)
         ids.trend_title.text = tr("staff_trend", lang)
         names = tr("weekdays_short", lang).split(",")
         days = summary["days"]
@@ -393,13 +402,13 @@ class StaffScreen(KioskScreen):
         ids.reasons_title.text = tr("staff_reasons", lang)
         ids.reasons.text = "\n".join(
             f"{i}. {reasons.get(r['code'], {}).get(lang, r['code'])}: {r['n']}"
-            for i, r in enumerate(summary["top_reasons"], 1)) or tr("staff_no_reasons", lang)
+            for i, r in enumerate(summary["top_reasons"], 1)) or ("–" if withheld else tr("staff_no_reasons", lang))
         ids.comments_title.text = tr("staff_comments", lang)
         ids.comments.text = "\n".join(
             f"“{_cut(c['text'])}” " + tr("staff_comment_when", lang,
                                          day=names[date.fromisoformat(c["date"]).weekday()],
                                          hour=f"{c['hour']:02d}")
-            for c in summary["comments"]) or tr("staff_no_comments", lang)
+            for c in summary["comments"]) or ("–" if withheld else tr("staff_no_comments", lang))
         ob = stats["outbox"]
         now = view["now"]
         state = tr("staff_connected" if ob["broker_connected"] else "staff_disconnected", lang)
@@ -453,8 +462,9 @@ class StaffScreen(KioskScreen):
         lab.bind(size=lambda w, sz: setattr(w, "text_size", sz))
         return lab
 
-    def _faces(self, app: Any, q: Any, counts: dict[str, int]) -> None:
-        """Today's answers per face (per 0-6 / 7-8 / 9-10 group for NPS), as one line."""
+    def _faces(self, app: Any, q: Any, counts: dict[str, int], withheld: bool = False) -> None:
+        """Today's answers per face (per 0-6 / 7-8 / 9-10 group for NPS), as one line; dashes
+        for a question whose answers are withheld."""
         u, nps = app.u, q.scale == "nps11"
         key = (q.id, len(q.values), nps, u)
         if getattr(self, "_faces_key", None) != key:
@@ -477,7 +487,7 @@ class StaffScreen(KioskScreen):
                 row.add_widget(cell)
         groups = NPS_GROUPS if nps else [(None, [v]) for v in q.values]
         for lab, (_name, values) in zip(self._face_counts, groups):
-            lab.text = str(sum(counts.get(str(v), 0) for v in values))
+            lab.text = "–" if withheld else str(sum(counts.get(str(v), 0) for v in values))
 
 
 def _cut(text: str) -> str:

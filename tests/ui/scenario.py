@@ -24,6 +24,7 @@ from pathlib import Path
 START = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
 NPS_AT = datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)      # 17:00 local: NPS question
 PULSE_AT = datetime(2026, 11, 23, 19, 45, tzinfo=timezone.utc)   # 20:45 local: staff pulse
+AFTER_PULSE = datetime(2026, 11, 23, 20, 35, tzinfo=timezone.utc)  # 21:35 local: 'visit' again
 STAFF_PIN = "1234"
 SEED_COMMENTS = ("Lång kö i kassan", "Trevlig personal men för få i tjänst", "Hittade inte mjölken",
                  "Kassan stängde när jag kom")
@@ -298,6 +299,25 @@ class Scenario:
         words = " ".join(w.text for w in self.find("Label", root=scr))
         self.check(f"{lang}: plain words", "Happy Index" not in words and "CSAT" not in words
                    and "Filtrerade" not in words, words[:200])
+
+    def staff_pulse_withheld(self, lang: str):
+        """The employee question in the staff view: its text and why it shows no figure; no
+        count, score, reason or comment of it (answers were given today)."""
+        scr = self.app.sm.current_screen
+        view = self.app.staff_view()
+        self.check(f"{lang}: staff view on the pulse", view["question"].id == "pulse", view["question"].id)
+        cells = {k: c.text for k, c in scr._cells.items()}
+        self.check(f"{lang}: pulse: no count or score (dashes, not zeros)",
+                   set(cells.values()) == {"–"} and all(c.text == "–" for c in scr._face_counts), cells)
+        self.check(f"{lang}: pulse: no trend", not any(s is not None for s in scr.ids.trend.scores),
+                   scr.ids.trend.scores)
+        self.check(f"{lang}: pulse: why nothing is shown", scr.ids.explain.text
+                   == self.app.tr("staff_employee_withheld", lang) and scr.ids.filtered.text == "",
+                   (scr.ids.explain.text, scr.ids.filtered.text))
+        self.check(f"{lang}: pulse: no reasons or comments",
+                   scr.ids.reasons.text == "–" and scr.ids.comments.text == "–",
+                   (scr.ids.reasons.text, scr.ids.comments.text))
+        yield from self.frames(1)
 
     def read_screen(self) -> None:
         """A person needs a moment to see a new screen before touching it."""
@@ -674,6 +694,10 @@ class Scenario:
 
         # Staff view in every language; PIN by touch, closes after idle.
         for i, lang in enumerate(cfg.languages):
+            if i == 1:
+                # Past the pulse's hour: the button pressed below answers the customers' question.
+                self.clock.set(AFTER_PULSE)
+                yield from self.until(lambda: self.app.flow.question.id == "visit")
             yield from self.choose_language(lang)
             yield from self.corner_hold()
             self.check(f"{lang}: corner -> PIN", self.screen() == "pin", self.screen())
@@ -695,10 +719,32 @@ class Scenario:
                        (alerts, ALERT_WORDING[lang]))
             yield from self.staff_readable(lang)
             if i == 0:
+                # The pulse is asked now, but its answers are a few colleagues': the view opens
+                # on the customers' question, and no figure holds an employee answer.
                 view = self.app.staff_view()
-                today = view["stats"]["periods"]["today"]["questions"].get("pulse", {})
-                self.check("staff view opens on the active question", view["question"].id == "pulse", view["question"].id)
-                self.check("staff view counts today's pulse answer", today.get("n") == 1, today)
+                self.check("staff view opens on the customers' question while the pulse is asked",
+                           self.app.flow.question.id == "pulse" and view["question"].id == "visit",
+                           view["question"].id)
+                shown = [p["questions"] for p in view["stats"]["periods"].values()]
+                self.check("staff view: the pulse in no figure", not any("pulse" in q for q in shown),
+                           [list(q) for q in shown])
+                scr = self.app.sm.current_screen
+                cells_before = {k: c.text for k, c in scr._cells.items()}
+                faces_before = [c.text for c in scr._face_counts]
+                last = self.app.flow.last_recorded
+                self.key("4")                    # a colleague answers the pulse on the buttons
+                self.clock.advance(0.2)
+                yield from self.until(lambda: self.app.flow.last_recorded is not last)
+                rec = self.app.flow.last_recorded
+                self.check("staff view: the button answered the pulse", rec.question_id == "pulse"
+                           and rec.value == 4, rec)
+                yield from self.advance(10.5)    # past the view's re-read
+                yield from self.frames(1)
+                self.check("staff view: a pulse answer given while it is open shows nowhere",
+                           {k: c.text for k, c in scr._cells.items()} == cells_before
+                           and [c.text for c in scr._face_counts] == faces_before,
+                           ({k: c.text for k, c in scr._cells.items()}, cells_before))
+                del scr, view, rec               # the view is checked to be gone once closed
             if i == 1:
                 # The sync agent (another process) reconnects and records the address it
                 # reached the broker from: the open view shows both soon.
@@ -709,13 +755,14 @@ class Scenario:
                 # same cells (today's answers: 1 -> 2, the fourth face: 0 -> 1).
                 scr = self.app.sm.current_screen
                 cells_before, faces_before = dict(scr._cells), list(scr._face_counts)
+                n_before, fourth_before = int(scr._cells["today.n"].text.rstrip("*")), int(scr._face_counts[3].text)
                 self.key("4")
                 self.clock.advance(0.2)
-                yield from self.until(lambda: scr._face_counts[3].text == "1")
+                yield from self.until(lambda: scr._face_counts[3].text == str(fourth_before + 1))
                 self.check("staff table updates in place when an answer comes in",
                            scr._cells == cells_before and scr._face_counts == faces_before
-                           and scr._cells["today.n"].text == "2*",
-                           {k: c.text for k, c in scr._cells.items()})
+                           and scr._cells["today.n"].text.rstrip("*") == str(n_before + 1),
+                           ({k: c.text for k, c in scr._cells.items()}, n_before))
                 self.app.store.set_meta("sync.connected", "1")
                 self.app.store.set_meta("net.local_ip", "10.20.30.40")
                 yield from self.advance(10.5)
@@ -745,18 +792,23 @@ class Scenario:
                 self.app.flow.store_problem = None
                 self.app.store.db.execute_sql("UPDATE response SET rejected_at = NULL, rejected_reason = NULL")
             # The customers' question: reasons, comments, today against last week.
-            yield from self.tap([b for b in self.find("PillButton")
-                                 if b.text == self.app.tr("staff_next_question", lang)][0])
-            self.check("next question", self.app.flow.staff_question_id == "visit",
+            self.check("staff view on the customers' question", self.app.flow.staff_question_id == "visit",
                        self.app.flow.staff_question_id)
-            yield from self.frames(2)
             yield from self.staff_answers_a_clerk(lang)
             yield from self.shot("staff_visit")
             yield from self.staff_readable(lang)
             yield from self.tap([b for b in self.find("PillButton")
                                  if b.text == self.app.tr("staff_next_question", lang)][0])
+            self.check("next question", self.app.flow.staff_question_id == "recommend",
+                       self.app.flow.staff_question_id)
             yield from self.frames(2)
             yield from self.shot("staff_nps")
+            yield from self.staff_readable(lang)
+            yield from self.tap([b for b in self.find("PillButton")
+                                 if b.text == self.app.tr("staff_next_question", lang)][0])
+            yield from self.frames(2)
+            yield from self.staff_pulse_withheld(lang)
+            yield from self.shot("staff_pulse")
             yield from self.staff_readable(lang)
             if i == 0:
                 yield from self.advance(cfg.staff.idle_s - 1)

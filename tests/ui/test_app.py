@@ -26,7 +26,7 @@ SMILEY5_RESOLUTIONS = ("800x480", "480x800")     # the five-face kiosk, landscap
 LANGS = ("sv", "nb", "en")
 EVERY_LANGUAGE = ("question", "question_not_stored", "thanks", "followup", "comment_empty", "comment", "followup_with_comment",
                   "thanks_complaint", "question_nps", "thanks_nps", "question_pulse", "pin", "pin_locked",
-                  "staff", "staff_visit", "staff_nps")
+                  "staff", "staff_visit", "staff_nps", "staff_pulse")
 
 
 def _run(res: str, base: Path, display: str, variant: str = "smiley4") -> dict:
@@ -151,8 +151,9 @@ def test_comments_are_kept_scrubbed(run):
 def test_buttons_answer_through_the_same_path_and_the_gesture_does_not(run):
     rows = _rows(run["db"], "SELECT question_id, value, language FROM response WHERE source = 'button' ORDER BY seq")
     # Key 3 and key 1 pressed the mock pins; the two-outer-buttons hold recorded nothing;
-    # key 4 during the (Norwegian) staff view answered the pulse question, counted there.
-    assert rows == [("visit", 3, "sv"), ("visit", 1, "sv"), ("pulse", 4, "nb")]
+    # key 4 during the (Swedish) staff view answered the pulse question, asked then, and during
+    # the Norwegian one, after the pulse's hour, the customers' question.
+    assert rows == [("visit", 3, "sv"), ("visit", 1, "sv"), ("pulse", 4, "sv"), ("visit", 4, "nb")]
 
 
 def test_kiosk_run_demo_starts_the_app_and_stops_on_sigterm(xvfb_display, tmp_path):

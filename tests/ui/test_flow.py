@@ -173,6 +173,25 @@ def test_schedule_rotates_the_question(kf, clock):
     assert kf.question.id == "pulse" and kf.question.audience == "employee"
 
 
+def test_the_staff_view_opens_on_a_customer_question_while_the_pulse_is_asked(kf, clock):
+    """The kiosk shows no figure of an employee question (kiosk.stats): opened while the pulse
+    is asked, the staff view starts on the customers' question; the pulse is still reachable,
+    to say why it shows nothing."""
+    clock.set(datetime(2026, 11, 23, 19, 45, tzinfo=timezone.utc))   # 20:45 Stockholm, Monday
+    kf.tick()
+    assert kf.question.id == "pulse"
+    kf.open_pin()
+    for d in DEMO_PIN:
+        kf.pin_digit(d)
+    assert kf.pin_submit()
+    assert kf.screen == F.STAFF and kf.staff_question_id == "visit"
+    seen = [kf.staff_question_id]
+    for _ in range(3):
+        kf.next_staff_question()
+        seen.append(kf.staff_question_id)
+    assert seen == ["visit", "recommend", "pulse", "visit"]
+
+
 def test_buttons_map_onto_smiley_scales_only(cfg, recorder, clock):
     kf = KioskFlow(cfg, recorder, clock)
     assert [kf.button_value(i) for i in range(4)] == [1, 2, 3, 4]
