@@ -927,8 +927,18 @@ def build_and_drive(*args, **kwargs):
     from kivy.clock import Clock
     from kivy.tests.common import UnitTestTouch
 
-    def tap(then) -> None:
-        faces = [w for w in app.sm.current_screen.walk() if type(w).__name__ == "SmileyButton"]
+    def tap(then, tries: int = 100) -> None:
+        # Under load the first frame can come after the first scheduled tap: wait (up to 10 s)
+        # until the question's faces are on screen, rather than tap nothing.
+        screen = app.sm.current_screen
+        faces = [w for w in screen.walk() if type(w).__name__ == "SmileyButton"] if screen else []
+        if not faces:
+            if tries:
+                Clock.schedule_once(lambda _dt: tap(then, tries - 1), 0.1)
+            else:
+                out["no_faces"] = app.sm.current
+                app.stop()
+            return
         face = max(faces, key=lambda w: w.value)
         touch = UnitTestTouch(*face.to_window(*face.center))
         touch.touch_down()
