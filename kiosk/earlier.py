@@ -18,7 +18,9 @@ incarnation, docs/sync.md).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
+import os
 import secrets
 from datetime import datetime, timezone
 from pathlib import Path
@@ -82,11 +84,12 @@ class SentMark:
     def cover(self, seq: int) -> None:
         if seq <= self.covered:
             return
-        # Another process (an export beside the sync agent) may have moved the mark meanwhile:
-        # never write it lower than it stands.
-        value = max(seq + self.reserve, read_sent(self.path))
         try:
-            replace_file(sent_file(self.path), f"seq {value}\n")
+            # Another process (an export beside the sync agent) may move the mark too: read and
+            # replace it under a lock they take as well, and never write it lower than it stands.
+            with _writers_lock(self.path.parent):
+                value = max(seq + self.reserve, read_sent(self.path))
+                replace_file(sent_file(self.path), f"seq {value}\n")
         except OSError as e:
             if not self._failing:
                 log.warning("cannot write the sent mark %s (%s): seqs go out above it", sent_file(self.path), e)
@@ -94,6 +97,19 @@ class SentMark:
             return
         self._failing = False
         self.covered = value
+
+
+@contextlib.contextmanager
+def _writers_lock(directory: Path):
+    """An exclusive lock among the sent mark's writers: flock(2) on the data directory itself,
+    so a card with no room for a lock file still serialises them (released with the fd, also
+    when the process dies)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def earlier_use(path: Path) -> list[Path]:

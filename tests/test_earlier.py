@@ -124,6 +124,32 @@ def test_the_sent_mark_is_written_ahead_once_per_reserve_and_a_card_that_refuses
     assert refused.covered == 0 and earlier.read_sent(blocked / "kiosk.db") == 0
 
 
+def test_the_sent_marks_writers_take_turns_so_none_writes_it_lower(tmp_path):
+    """Two writers (the sync agent and an export) each read the mark and replace it: one that
+    read before the other wrote would put it back lower. They take a lock on the data directory
+    in turn; while another writer holds it, `cover` waits, then writes above what it finds."""
+    import fcntl
+    import os
+    import threading
+    from kiosk import earlier
+    path = tmp_path / "kiosk.db"
+    mark = earlier.SentMark(path, reserve=1000)
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)           # another writer, between its read and its write
+        writer = threading.Thread(target=mark.cover, args=(10,))
+        writer.start()
+        writer.join(0.5)
+        waited = writer.is_alive()
+        from kiosk.durable_file import replace_file
+        replace_file(earlier.sent_file(path), "seq 500000\n")   # the other writer's mark
+    finally:
+        os.close(fd)
+    writer.join(5)
+    assert waited, "cover wrote while another writer held the lock"
+    assert earlier.read_sent(path) == 500000 and mark.covered == 500000
+
+
 def test_an_export_moves_the_sent_mark_above_what_it_wrote(cfg, store, recorder, clock):
     import io
     from kiosk.earlier import read_sent
