@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable
+from zoneinfo import ZoneInfo
 
 from peewee import Database
 
@@ -349,9 +350,7 @@ def action_alert_days(db: Database, acts: list[dict], lookback_days: int) -> dic
     for site, question, at in db.execute_sql(f"SELECT site_id, question_id, raised_at FROM alert WHERE {clause}"
                                              f" AND raised_at >= {p} AND raised_at < {p}",
                                              params + [first.isoformat(), last.isoformat()]):
-        when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
-        local = when.replace(tzinfo=timezone.utc).astimezone(zones[site]).date()
-        raised.setdefault((site, question), []).append(local)
+        raised.setdefault((site, question), []).append(_local_date(at, zones[site]))
     for a in acts:
         d = date.fromisoformat(a["date"])
         days = [r for r in raised.get((a["site_id"], a["question_id"]), ()) if d - timedelta(days=lookback_days) <= r <= d]
@@ -364,32 +363,49 @@ def action_alert_days(db: Database, acts: list[dict], lookback_days: int) -> dic
         rows = db.execute_sql(f"SELECT id, site_id, raised_at FROM alert WHERE {clause}", params).fetchall()
         zones.update(registry.site_zones(db, {site for _id, site, _at in rows} - zones.keys()))
         for alert_id, site, at in rows:
-            when = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
-            out[linked[int(alert_id)]] = when.replace(tzinfo=timezone.utc).astimezone(zones[site]).date()
+            out[linked[int(alert_id)]] = _local_date(at, zones[site])
     return out
+
+
+def _local_date(stored_utc: Any, zone: ZoneInfo) -> date:
+    """The local date in `zone` of a time the store keeps in UTC (naive, or as text)."""
+    when = stored_utc if isinstance(stored_utc, datetime) else datetime.fromisoformat(str(stored_utc))
+    return when.replace(tzinfo=timezone.utc).astimezone(zone).date()
 
 
 def _day(v: Any) -> date:
     return v if isinstance(v, date) else date.fromisoformat(v if isinstance(v, str) else str(v))
 
 
+# Every UTC offset in use lies within a day of UTC: the stored (UTC) times of a site-local date
+# range lie within this much of its ends, and the exact local date is taken per site after.
+_ZONE_SLACK = timedelta(days=1)
+
+
 def alerts(db: Database, f: ReportFilter) -> list[dict]:
+    """The alerts raised on the filter's days, each day the site's own local one (as every
+    figure of the report), on its sites and questions."""
     where, params = where_clause(db, ReportFilter(f.sites, f.questions))
     clauses = [where[7:]] if where else []
     if f.date_from:
         clauses.append(f"raised_at >= {db.param}")
-        params.append(f.date_from)
+        params.append((date.fromisoformat(f.date_from) - _ZONE_SLACK).isoformat())
     if f.date_to:
         clauses.append(f"raised_at < {db.param}")
-        params.append((date.fromisoformat(f.date_to) + timedelta(days=1)).isoformat())
+        params.append((date.fromisoformat(f.date_to) + timedelta(days=1) + _ZONE_SLACK).isoformat())
     sql = ("SELECT id, site_id, question_id, kind, raised_at, last_seen_at, n, negative, value, baseline,"
            " p_value, message, acked_at, ack_comment, detail FROM alert"
            + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY raised_at, id")
     cols = ("id", "site_id", "question_id", "kind", "raised_at", "last_seen_at", "n", "negative", "value",
             "baseline", "p_value", "message", "acked_at", "ack_comment", "detail")
+    rows = [dict(zip(cols, row)) for row in db.execute_sql(sql, params)]
+    zones = registry.site_zones(db, {d["site_id"] for d in rows})
+    lo = date.fromisoformat(f.date_from) if f.date_from else date.min
+    hi = date.fromisoformat(f.date_to) if f.date_to else date.max
     out = []
-    for row in db.execute_sql(sql, params):
-        d = dict(zip(cols, row))
+    for d in rows:
+        if not lo <= _local_date(d["raised_at"], zones[d["site_id"]]) <= hi:
+            continue
         for k in ("raised_at", "last_seen_at", "acked_at"):
             d[k] = _iso(d[k])
         d["detail"] = json_object(d["detail"])

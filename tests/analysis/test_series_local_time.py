@@ -238,3 +238,29 @@ def _tables(db) -> dict[str, list]:
                   "rollup_reason_monthly"):
         out[table] = sorted(tuple(str(v) for v in r) for r in db.execute_sql(f"SELECT * FROM {table}").fetchall())
     return out
+
+
+def test_the_reports_alerts_are_those_raised_on_its_days_in_each_sites_local_time(central_db):
+    """The report's days are each site's own (as every figure); its alerts were picked by UTC
+    date: an alert of 21:00 on 31 October in New York was in November's report, one of 00:15 on
+    1 November in Kolkata and one of 21:00 on 30 November in New York were not."""
+    from server_sync.analysis import queries
+    db = central_db
+    add_site(db, "ny", tz="America/New_York")
+    add_site(db, "kol", tz="Asia/Kolkata")
+    add_question(db, "visit", "smiley4")
+    p = db.param
+    raised = {"ny-oct31": ("ny", datetime(2026, 11, 1, 1, 0)),       # 31 Oct 21:00 EDT: October
+              "kol-nov1": ("kol", datetime(2026, 10, 31, 18, 45)),   # 1 Nov 00:15 IST: November
+              "ny-nov30": ("ny", datetime(2026, 12, 1, 2, 0)),       # 30 Nov 21:00 EST: November
+              "kol-dec1": ("kol", datetime(2026, 11, 30, 19, 0))}    # 1 Dec 00:30 IST: December
+    for message, (site, at) in raised.items():
+        db.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
+                       f" window_to, n, negative, message) VALUES ({p}, 'visit', 'trend', {p}, {p}, {p}, {p},"
+                       f" 40, 20, {p})", (site, at, at, at, at, message))
+    got = queries.alerts(db, ReportFilter(date_from="2026-11-01", date_to="2026-11-30"))
+    assert sorted(a["message"] for a in got) == ["kol-nov1", "ny-nov30"]
+    got = queries.alerts(db, ReportFilter(date_from="2026-12-01"))
+    assert [a["message"] for a in got] == ["kol-dec1"]
+    got = queries.alerts(db, ReportFilter(date_to="2026-10-31"))
+    assert [a["message"] for a in got] == ["ny-oct31"]
