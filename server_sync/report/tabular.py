@@ -15,6 +15,8 @@ from server_sync.program.spreadsheet import text_cell
 
 CSV_COLUMNS = ("section", "question_id", "site_id", "site_name", "key", "n", "metric", "value", "low", "high",
                "p_value")
+# The counts a group of answers carries beside its estimates (the NPS's two only on an NPS question).
+COUNTS = ("negative", "promoters", "detractors")
 
 
 def render_json(report: dict) -> str:
@@ -44,8 +46,11 @@ def csv_rows(report: dict) -> list[dict]:
                 name, key, r["p_value"])
 
     def metrics(section: str, q: str, head: str, m: dict, site: str = "", name: str = "", key: str = "") -> None:
+        """A group's estimates, then its counts (negative answers; NPS promoters and detractors)."""
         for k in (head, "csat"):
             add(section, q, k, m.get(k), m["n"], site, name, key)
+        for k in COUNTS:
+            add(section, q, k, {"value": m.get(k)}, m["n"], site, name, key)
 
     metric_of = {q["id"]: q["metric"] for q in report["questions"]}
     for s in report["summary"]:
@@ -56,6 +61,10 @@ def csv_rows(report: dict) -> list[dict]:
         add("ranking", r["question_id"], r["metric"] + "_shrunk",
             {"value": r["shrunk"], "low": r["low"], "high": r["high"]}, r["n"], r["site_id"], r["name"],
             "" if r["rank"] is None else str(r["rank"]))
+        for k, metric in (("raw", r["metric"] + "_raw"), ("weight", "shrinkage_weight"),
+                          ("previous_rank", "previous_rank"), ("rank_change", "rank_change")):
+            add("ranking", r["question_id"], metric, {"value": r.get(k)}, r["n"], r["site_id"], r["name"],
+                "" if r["rank"] is None else str(r["rank"]))
     for k in report.get("kiosks", []):
         metrics("kiosk", k["question_id"], metric_of.get(k["question_id"], "happy_index"), k, k["site_id"],
                 k["kiosk_id"])
@@ -63,8 +72,10 @@ def csv_rows(report: dict) -> list[dict]:
         q, m = tr["question_id"], tr["metric"]
         for d in tr["daily"]:
             add("daily", q, m, d, d["n"], key=d["date"])
+            add("daily", q, "csat", {"value": d.get("csat")}, d["n"], key=d["date"])
+            add("daily", q, "negative", {"value": d.get("negative")}, d["n"], key=d["date"])
         for w in tr["weekly"]:
-            add("weekly", q, m, w, w["n"], key=w["week"], p_value=(w["change"] or {}).get("p_value"))
+            add("weekly", q, m, w, w["n"], key=w["week"])         # its change (and p-value): weekly_change
             test("weekly_change", q, m, w["change"], w["n"], key=w["week"])
         change = tr["change"]
         test("change", q, m, change["test"], change["current"]["n"], key=change["verdict"])
@@ -75,25 +86,33 @@ def csv_rows(report: dict) -> list[dict]:
         for c in hm["cells"]:
             add("heatmap", hm["question_id"], hm["metric"], {"value": c["value"]}, c["n"],
                 key=f"{c['weekday']}-{c['hour']:02d}")
+            add("heatmap", hm["question_id"], "negative_share", {"value": c.get("negative_share")}, c["n"],
+                key=f"{c['weekday']}-{c['hour']:02d}")
     for d in report["drivers"]:
         q = d["question_id"]
         uplift_metric = metric_of[q] + "_uplift"
-        for p in d["pareto"]:
-            add("pareto", q, "share", {"value": p["share"]}, p["n"], key=p["reason"])
-        for u in d["uplift"]:
-            add("uplift", q, uplift_metric, {"value": u["uplift"]}, u["complaints"], key=u["reason"])
-        for s in d["sites"]:
+        for s in [{"site_id": "", "name": "", "pareto": d["pareto"], "uplift": d["uplift"]}, *d["sites"]]:
+            prefix = "site_" if s["site_id"] else ""
             for p in s["pareto"]:
-                add("site_pareto", q, "share", {"value": p["share"]}, p["n"], s["site_id"], s["name"], p["reason"])
+                for k, metric in (("share", "share"), ("cumulative", "cumulative_share"), ("negative", "negative")):
+                    add(prefix + "pareto", q, metric, {"value": p.get(k)}, p["n"], s["site_id"], s["name"], p["reason"])
             for u in s["uplift"]:
-                add("site_uplift", q, uplift_metric, {"value": u["uplift"]}, u["complaints"], s["site_id"],
-                    s["name"], u["reason"])
+                # uplift = without − current: the metric with the reason's complaints left out, and now.
+                for k, metric in (("uplift", uplift_metric), ("without", metric_of[q] + "_without"),
+                                  ("current", metric_of[q])):
+                    add(prefix + "uplift", q, metric, {"value": u.get(k)}, u["complaints"], s["site_id"], s["name"],
+                        u["reason"])
         bvr = d.get("best_vs_rest") or {}
         for r in bvr.get("reasons", []):
-            # value: mentions per 100 answers, best quarter minus the rest; low/high: the two rates.
-            add("best_vs_rest", q, "per_100_difference",
-                {"value": r["difference"], "low": r["rest_per_100"], "high": r["best_per_100"]},
+            # Mentions per 100 answers: the best quarter's minus the rest's (with its interval when
+            # the analysis gives one), then each group's rate.
+            add("best_vs_rest", q, "per_100_difference", {"value": r["difference"], "low": r.get("low"),
+                                                          "high": r.get("high")},
                 bvr.get("best_answers"), key=r["reason"], p_value=r["p_value"])
+            add("best_vs_rest", q, "best_per_100", {"value": r["best_per_100"]}, bvr.get("best_answers"),
+                key=r["reason"])
+            add("best_vs_rest", q, "rest_per_100", {"value": r["rest_per_100"]}, bvr.get("rest_answers"),
+                key=r["reason"])
     for a in report["actions"]:
         q, m, site, name = a["question_id"], a["metric"], a["site_id"], a.get("name", a["site_id"])
         key = f'{a["date"]} {a["verdict"]}'
@@ -103,8 +122,8 @@ def csv_rows(report: dict) -> list[dict]:
         metrics("action_before", q, m, a["previous"], site, name, key)
         metrics("action_after", q, m, a["current"], site, name, key)
         if a.get("control"):
-            metrics("control_before", q, m, a["control"]["previous"], site, name, a["date"])
-            metrics("control_after", q, m, a["control"]["current"], site, name, a["date"])
+            metrics("control_before", q, m, a["control"]["previous"], site, name, key)
+            metrics("control_after", q, m, a["control"]["current"], site, name, key)
     for s in report["pulse"]["sites"]:
         add("pulse_employee", "", "happy_index", s["employee"], s["employee"]["n"], s["site_id"], s["name"])
         add("pulse_customer", "", "happy_index", s["customer"], s["customer"]["n"], s["site_id"], s["name"])
@@ -117,6 +136,8 @@ def csv_rows(report: dict) -> list[dict]:
         add("alert", al["question_id"], al["kind"], {"value": al["value"]}, al["n"], al["site_id"],
             al.get("site_name", ""), key, al.get("p_value"))
         add("alert", al["question_id"], al["kind"] + "_baseline", {"value": al.get("baseline")}, None,
+            al["site_id"], al.get("site_name", ""), key)
+        add("alert", al["question_id"], al["kind"] + "_negative", {"value": al.get("negative")}, al["n"],
             al["site_id"], al.get("site_name", ""), key)
     return rows
 

@@ -2,9 +2,12 @@
 `action` rows had an empty value; alerts, best-vs-rest and the correlation had no rows at all).
 
 The test walks the JSON generically, so a figure added to the report later without a CSV row
-fails here: a figure is any object with a number under `value` (an estimate, a day, a cell, an
-alert), `diff` (a test), `shrunk` (a ranking), `share` (Pareto), `uplift`, `difference`
-(best-vs-rest) or `r` (a correlation)."""
+fails here: a figure is every number in the JSON (an estimate, a count, a share, a rank and its
+change, a rate) except the few that describe another (`NOT_FIGURES`: its n, its interval's ends
+and p-value, a cell's weekday and hour, ids) and the alerts' stored facts (`detail`). Until
+2026-12-04 only one number per object counted, and the CSV had no row for 29 kinds of figure
+(a ranking's raw value, a day's CSAT, a heatmap cell's negative share, Pareto's cumulative share,
+an uplift's two ends, counts of negative answers, …)."""
 
 from __future__ import annotations
 
@@ -22,7 +25,10 @@ from server_sync.central.db import connect
 from server_sync.report.tabular import render_csv
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
-FIGURE_KEYS = ("value", "diff", "shrunk", "share", "uplift", "difference", "r")
+# Numbers that describe a figure rather than being one (they sit in its row's other columns).
+NOT_FIGURES = {"n", "low", "high", "p_value", "weekday", "hour", "id", "alert_id", "rank", "complaints",
+               "best_answers", "rest_answers", "rest_sites", "window_days", "days_observed", "confidence",
+               "min_n"}
 # Which CSV sections hold the figures of each part of the JSON.
 SECTIONS = {
     "summary": {"summary"}, "sites": {"site"}, "ranking": {"ranking"}, "kiosks": {"kiosk"},
@@ -39,13 +45,13 @@ def figures(node: object) -> list[float]:
     """Every figure under `node` (see the module's docstring)."""
     out = []
     if isinstance(node, dict):
-        for key in FIGURE_KEYS:
-            v = node.get(key)
+        for key, v in node.items():
+            if key in NOT_FIGURES or key == "detail":
+                continue
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 out.append(float(v))
-                break
-        for v in node.values():
-            out += figures(v)
+            else:
+                out += figures(v)
     elif isinstance(node, list):
         for v in node:
             out += figures(v)
