@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, uplift
-from server_sync.analysis.metrics import Tally
+from server_sync.analysis.metrics import Tally, primary
 from server_sync.analysis.opening import is_open, open_seconds_between, parse_hours
 from server_sync.analysis.pulse import pulse
 from server_sync.analysis.ranking import between_site_variance, rank_sites
@@ -45,6 +45,19 @@ def test_a_chain_of_alike_sites_has_honest_intervals_and_one_shared_rank():
     assert [r.vs_leader for r in ranked] == ["leader"] * 3
     assert between_site_variance([1.0, 1.0], [10, 10], 1.0, 1.0) == 0.0
     assert rank_sites({"x": Tally("smiley4")}, "smiley4") == []
+
+
+@pytest.mark.parametrize("scale, top", [("smiley4", 4), ("nps11", 10)])
+def test_answers_without_spread_get_the_sites_own_interval_not_zero_width(scale, top):
+    # Every answer the top face (every one a promoter): the pooled within-site variance is 0, and
+    # the shrinkage interval alone was [100, 100]. The site's own interval is the reviewer's figure.
+    alike = {s: Tally.from_counts(scale, {top: 40}) for s in "ab"}
+    own = primary(alike["a"])
+    for r in rank_sites(alike, scale):
+        assert (r.shrunk, r.low, r.high) == (100.0, own.low, 100.0) and r.rank == 1
+        assert r.low == pytest.approx(89.37 if scale == "smiley4" else 78.73, abs=0.01)
+    one = rank_sites({"a": Tally.from_counts(scale, {top: 1})}, scale, min_n=1)[0]
+    assert (one.low, one.high) == ((0.0, 100.0) if scale == "smiley4" else (-100.0, 100.0))
 
 
 def test_overlap_with_the_leader_is_no_detectable_difference_and_rank_changes_are_counted():
