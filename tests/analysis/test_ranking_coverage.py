@@ -35,7 +35,8 @@ def _truth(scale: str, p: np.ndarray) -> np.ndarray:
     return 100 * (p @ np.arange(4)) / 3
 
 
-def coverage(k: int, n: int, spread: float, rng: np.random.Generator, scale: str = "smiley4") -> tuple[float, float, float]:
+def coverage(k: int, n: int, spread: float, rng: np.random.Generator,
+             scale: str = "smiley4") -> tuple[float, float, float]:
     """Shares, over CHAINS simulated chains, of intervals holding the true value: of all sites,
     of the truly best site's and of the truly worst site's."""
     base, values = BASE[scale]
