@@ -6,16 +6,24 @@
   (n - their count); NPS with those detractors removed. An answer citing two areas counts in
   both, so uplifts overlap and do not add up.
 - Best vs rest: how often each area is cited per 100 answers at the best-ranked quarter of
-  sites against the rest, with a two-proportion z-test: what the best do differently.
+  sites against the rest: what the best do differently. The p-value is a permutation test over
+  sites (`site_permutation_p`): sites differ in their reason mix for reasons of their own, so
+  their answers are not independent draws from one best rate and one rest rate, and a test that
+  took them as such (the two-proportion z) called 16-50 % of reasons significant at 5 % when the
+  reasons had nothing to do with the rank.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from server_sync.analysis.metrics import SMILEY_POINTS, Tally, happy_index_scale, primary
-from server_sync.analysis.stats import two_proportion_z
+from server_sync.analysis.stats import CONFIDENCE
+
+PERMUTATIONS = 9999        # splits drawn when the sites allow more; p's standard error near 0.05: 0.002
 
 
 @dataclass(frozen=True)
@@ -77,24 +85,59 @@ def uplift(t: Tally, reasons: Mapping[str, ReasonCount]) -> list[dict]:
     return out
 
 
+def site_permutation_p(counts: Sequence[Sequence[int]], answers: Sequence[int], k_best: int,
+                       resamples: int = PERMUTATIONS, seed: int = 0) -> list[float]:
+    """Two-sided p-values of the difference in pooled rate, counts[i][j] / answers[i] summed over
+    the first `k_best` sites against the rest, one per column j (a reason), with the sites as the
+    units: under no link between rank and rate every split of the sites into groups of these sizes
+    is as likely (Fisher's randomization test). Every split when there are at most `resamples`
+    (exact); otherwise `resamples` random ones, seeded, and p = (1 + as extreme) / (1 + resamples)
+    (Phipson & Smyth 2010). Every site needs answers."""
+    import numpy as np      # the `central` extra; imported here, as the rest of the module needs none
+
+    x, n = np.asarray(counts, dtype=float).reshape(len(answers), -1), np.asarray(answers, dtype=float)
+    k = len(n)
+
+    def differences(best: "np.ndarray") -> "np.ndarray":          # best: (splits, k) of 0/1
+        xb, nb = best @ x, best @ n
+        return xb / nb[:, None] - (x.sum(axis=0) - xb) / (n.sum() - nb)[:, None]
+
+    first = np.zeros((1, k))
+    first[0, :k_best] = 1
+    # As extreme up to rounding: the same sums added in another order may differ in the last bit.
+    edge = np.abs(differences(first)[0]) * (1 - 1e-9) - 1e-12
+    if math.comb(k, k_best) <= resamples:
+        splits = np.zeros((math.comb(k, k_best), k))
+        for row, best in enumerate(itertools.combinations(range(k), k_best)):
+            splits[row, list(best)] = 1
+        return [float(p) for p in (np.abs(differences(splits)) >= edge).mean(axis=0)]
+    rng, extreme, left = np.random.default_rng(seed), np.zeros(x.shape[1]), resamples
+    while left:                                                    # in blocks: memory stays small
+        block = min(left, 2000)
+        splits = rng.permuted(np.repeat(first, block, axis=0), axis=1)
+        extreme += (np.abs(differences(splits)) >= edge).sum(axis=0)
+        left -= block
+    return [float(p) for p in (1 + extreme) / (1 + resamples)]
+
+
 def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
                  site_reasons: Mapping[str, Mapping[str, ReasonCount]], best_share: float = 0.25) -> dict:
-    """Reasons per 100 answers: the top `best_share` of `ranked_sites` (best first) vs the rest."""
+    """Reasons per 100 answers: the top `best_share` of `ranked_sites` (best first) vs the rest,
+    with `site_permutation_p`'s p-value. Sites without answers have no rate and are left out."""
+    ranked_sites = [s for s in ranked_sites if answers.get(s, 0) > 0]
     k = max(1, int(round(len(ranked_sites) * best_share))) if len(ranked_sites) >= 2 else 0
     best, rest = ranked_sites[:k], ranked_sites[k:]
     if not best or not rest:
         return {"best_sites": best, "rest_sites": len(rest), "reasons": []}
-    nb, nr = sum(answers.get(s, 0) for s in best), sum(answers.get(s, 0) for s in rest)
-    rb = sum_reasons(site_reasons.get(s, {}) for s in best)
-    rr = sum_reasons(site_reasons.get(s, {}) for s in rest)
+    nb, nr = sum(answers[s] for s in best), sum(answers[s] for s in rest)
+    reasons = sorted({r for s in ranked_sites for r in site_reasons.get(s, {})})
+    counts = [[site_reasons.get(s, {}).get(r, ReasonCount()).n for r in reasons] for s in ranked_sites]
+    p_values = site_permutation_p(counts, [answers[s] for s in ranked_sites], k) if reasons else []
     rows = []
-    for reason in sorted(set(rb) | set(rr)):
-        xb, xr = rb.get(reason, ReasonCount()).n, rr.get(reason, ReasonCount()).n
-        test = two_proportion_z(xr, nr, xb, nb) if nb and nr else None
-        rows.append({"reason": reason, "best_per_100": round(100 * xb / nb, 2) if nb else None,
-                     "rest_per_100": round(100 * xr / nr, 2) if nr else None,
-                     "difference": round(100 * (xb / nb - xr / nr), 2) if nb and nr else None,
-                     "p_value": round(test.p_value, 4) if test else None,
-                     "significant": bool(test and test.significant())})
-    rows.sort(key=lambda r: (r["difference"] if r["difference"] is not None else 0.0, r["reason"]))
+    for j, (reason, p) in enumerate(zip(reasons, p_values)):
+        xb, xr = sum(c[j] for c in counts[:k]), sum(c[j] for c in counts[k:])
+        rows.append({"reason": reason, "best_per_100": round(100 * xb / nb, 2), "rest_per_100": round(100 * xr / nr, 2),
+                     "difference": round(100 * (xb / nb - xr / nr), 2), "p_value": round(p, 4),
+                     "significant": p < 1 - CONFIDENCE})
+    rows.sort(key=lambda r: (r["difference"], r["reason"]))
     return {"best_sites": best, "rest_sites": len(rest), "best_answers": nb, "rest_answers": nr, "reasons": rows}

@@ -3,10 +3,11 @@
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
-from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, uplift
-from server_sync.analysis.metrics import Tally
+from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, site_permutation_p, uplift
+from server_sync.analysis.metrics import Tally, primary
 from server_sync.analysis.opening import is_open, open_seconds_between, parse_hours
 from server_sync.analysis.pulse import pulse
 from server_sync.analysis.ranking import between_site_variance, rank_sites
@@ -45,6 +46,19 @@ def test_a_chain_of_alike_sites_has_honest_intervals_and_one_shared_rank():
     assert [r.vs_leader for r in ranked] == ["leader"] * 3
     assert between_site_variance([1.0, 1.0], [10, 10], 1.0, 1.0) == 0.0
     assert rank_sites({"x": Tally("smiley4")}, "smiley4") == []
+
+
+@pytest.mark.parametrize("scale, top", [("smiley4", 4), ("nps11", 10)])
+def test_answers_without_spread_get_the_sites_own_interval_not_zero_width(scale, top):
+    # Every answer the top face (every one a promoter): the pooled within-site variance is 0, and
+    # the shrinkage interval alone was [100, 100]. The site's own interval is the reviewer's figure.
+    alike = {s: Tally.from_counts(scale, {top: 40}) for s in "ab"}
+    own = primary(alike["a"])
+    for r in rank_sites(alike, scale):
+        assert (r.shrunk, r.low, r.high) == (100.0, own.low, 100.0) and r.rank == 1
+        assert r.low == pytest.approx(89.37 if scale == "smiley4" else 78.73, abs=0.01)
+    one = rank_sites({"a": Tally.from_counts(scale, {top: 1})}, scale, min_n=1)[0]
+    assert (one.low, one.high) == ((0.0, 100.0) if scale == "smiley4" else (-100.0, 100.0))
 
 
 def test_overlap_with_the_leader_is_no_detectable_difference_and_rank_changes_are_counted():
@@ -99,10 +113,46 @@ def test_best_sites_differ_in_their_reason_mix():
     assert out["best_sites"] == ["a", "b"] and out["rest_sites"] == 6
     queue = next(r for r in out["reasons"] if r["reason"] == "queue")
     assert (queue["best_per_100"], queue["rest_per_100"], queue["difference"]) == (1.0, 8.0, -7.0)
-    assert queue["significant"] and out["reasons"][0]["reason"] == "queue"
+    # Sites are the units: of the 28 ways to pick two of eight sites, only this one is as extreme.
+    assert queue["significant"] and queue["p_value"] == round(1 / 28, 4) and out["reasons"][0]["reason"] == "queue"
     price = next(r for r in out["reasons"] if r["reason"] == "price")
-    assert price["difference"] == 0.0 and not price["significant"]
+    assert price["difference"] == 0.0 and not price["significant"] and price["p_value"] == 1.0
     assert best_vs_rest(["a"], answers, reasons)["reasons"] == []
+
+
+def test_site_permutation_p_by_hand():
+    # Four sites of 10 answers citing a reason 0, 1, 2 and 3 times; the first alone against the
+    # rest: differences -0.2, -0.067, 0.067, 0.2 over the four splits, two as extreme as -0.2.
+    assert site_permutation_p([[0], [1], [2], [3]], [10, 10, 10, 10], 1) == [0.5]
+    assert site_permutation_p([[3], [0], [1], [2]], [10, 10, 10, 10], 1) == [0.5]
+    assert site_permutation_p([[1], [1], [1], [1]], [10, 10, 10, 10], 1) == [1.0]
+
+
+def _unlinked_chain(rng: np.random.Generator, k: int, n: int, link: float = 1.0) -> dict:
+    # Each site's reason rates drawn ×U(0.5, 1.5) around 4 %, as seeds/history.py draws a site's mix;
+    # the best quarter's multiplied by `link` (1: the reasons have nothing to do with the rank).
+    ranked = [f"s{i:03d}" for i in range(k)]
+    best = set(ranked[:round(k / 4)])
+    reasons = {s: {r: ReasonCount(int(rng.binomial(n, 0.04 * rng.uniform(0.5, 1.5) * (link if s in best else 1))))
+                   for r in "abcdef"} for s in ranked}
+    return best_vs_rest(ranked, {s: n for s in ranked}, reasons)
+
+
+@pytest.mark.parametrize("k, n, chains", [(20, 300, 200), (40, 1000, 100)])
+def test_best_vs_rest_calls_about_5_percent_significant_when_reasons_do_not_follow_the_rank(k, n, chains):
+    # The two-proportion z over answers called 16 % (20 sites of 300) and 36 % (40 of 1000)
+    # significant here: it took the sites' own differences for a difference between the groups.
+    rng = np.random.default_rng(k * n)
+    calls = [r["significant"] for _ in range(chains) for r in _unlinked_chain(rng, k, n)["reasons"]]
+    assert sum(calls) / len(calls) <= 0.075, sum(calls) / len(calls)        # measured 4.6 % and 4.0 %
+
+
+def test_best_vs_rest_finds_a_real_difference_across_sites():
+    # The best quarter cite each reason half as often: found in most chains of 40 sites.
+    rng = np.random.default_rng(40)
+    rows = [r for _ in range(50) for r in _unlinked_chain(rng, 40, 300, 0.5)["reasons"]]
+    found = sum(r["significant"] and r["difference"] < 0 for r in rows) / len(rows)
+    assert found >= 0.85, found                                                   # measured 97.7 %
 
 
 def test_pulse_correlation_across_sites():
