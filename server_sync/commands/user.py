@@ -8,6 +8,7 @@ read with --password-stdin is never echoed.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 
@@ -69,7 +70,17 @@ def add_parser(sub, common) -> None:
 
 
 def _read_password() -> str:
-    line = sys.stdin.readline()
+    """The password of --password-stdin: one line piped in or, from a terminal, typed without
+    echo (getpass) and typed again to confirm."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CentralConfigError("--password-stdin: the two passwords differ")
+        return password
+    try:
+        line = sys.stdin.readline()
+    except UnicodeDecodeError:
+        raise CentralConfigError("--password-stdin: standard input is not UTF-8 text") from None
     if not line:
         raise CentralConfigError("--password-stdin: nothing on standard input")
     return line.rstrip("\r\n")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -133,11 +134,21 @@ class User:
                 "must_change_password": self.must_change_password}
 
 
-def check_password(password: str) -> str:
+def check_password(password: str, name: str = "") -> str:
+    """`password` when it may be a web user's (named `name`): long enough, text without control
+    characters, and not guessable from the account alone (the user's name of 4 characters or
+    more, one character repeated, only spaces), as NIST SP 800-63B § 5.1.1.2 asks of a chosen password; no rules of
+    composition. Raises CentralConfigError saying what is wrong, never echoing it."""
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in password):
+        raise CentralConfigError("a password may not hold control characters or bytes that are not UTF-8 text")
     if len(password) < MIN_PASSWORD_CHARS:
         raise CentralConfigError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
     if len(password) > MAX_PASSWORD_CHARS:
         raise CentralConfigError(f"a password may have at most {MAX_PASSWORD_CHARS} characters")
+    if not password.strip() or len(set(password)) == 1:
+        raise CentralConfigError("a password may not be only spaces or one character repeated")
+    if len(name) >= 4 and name.casefold() in password.casefold():      # a shorter one is a syllable
+        raise CentralConfigError("a password may not contain the user name")
     return password
 
 
@@ -174,7 +185,7 @@ def add_user(db: Database, name: str, role: str, *, regions: Iterable[str] = (),
         raise CentralConfigError(f"--language must be one of {', '.join(LANGUAGES)}, got {language!r}")
     regions, sites = _check_scope(db, role, regions, sites)
     generated = password is None
-    secret = one_time_password() if generated else check_password(password)
+    secret = one_time_password() if generated else check_password(password, name)
     now = now_utc()
     p = db.param
     with db.atomic():
@@ -253,7 +264,7 @@ def set_password(db: Database, name: str, password: str | None, *, one_time: boo
     """Set a user's password: given (checked), or a generated one returned once. `one_time`: it
     must be changed at the next login. Every session of the user ends."""
     u = require_user(db, name)
-    secret = one_time_password() if password is None else check_password(password)
+    secret = one_time_password() if password is None else check_password(password, u.name)
     p = db.param
     with db.atomic():
         db.execute_sql(f"UPDATE web_user SET password_hash = {p}, must_change_password = {p},"

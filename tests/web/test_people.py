@@ -85,11 +85,11 @@ def test_user_add_prints_a_one_time_password_or_reads_one(url, capsys, monkeypat
 def test_one_function_decides_what_each_role_sees(url):
     db = connect(url)
     try:
-        admin, _ = people.add_user(db, "ad", "admin", password="x" * 12)
-        analyst, _ = people.add_user(db, "an", "analyst", password="x" * 12)
-        regional, _ = people.add_user(db, "re", "regional-manager", regions=["north"], password="x" * 12)
-        lonely, _ = people.add_user(db, "lo", "regional-manager", regions=["empty"], password="x" * 12)
-        store, _ = people.add_user(db, "st", "store-manager", sites=["c"], password="x" * 12)
+        admin, _ = people.add_user(db, "ad", "admin", password="x7-long-secret")
+        analyst, _ = people.add_user(db, "an", "analyst", password="x7-long-secret")
+        regional, _ = people.add_user(db, "re", "regional-manager", regions=["north"], password="x7-long-secret")
+        lonely, _ = people.add_user(db, "lo", "regional-manager", regions=["empty"], password="x7-long-secret")
+        store, _ = people.add_user(db, "st", "store-manager", sites=["c"], password="x7-long-secret")
         assert visible_sites(db, admin) == visible_sites(db, analyst) == {"a", "b", "c"}
         assert visible_sites(db, regional) == {"a", "b"}
         assert visible_sites(db, lonely) == frozenset()           # nothing, never "everything"
@@ -106,7 +106,7 @@ def test_one_function_decides_what_each_role_sees(url):
 def test_disable_ends_sessions_and_revokes_tokens(url, capsys):
     db = connect(url)
     try:
-        user, _ = people.add_user(db, "vera", "analyst", password="x" * 12)
+        user, _ = people.add_user(db, "vera", "analyst", password="x7-long-secret")
         s = sessions.create(db, user, address="127.0.0.1", user_agent="test")
         token = people.add_token(db, "vera", "bi")
         assert people.user_by_token(db, token).name == "vera"
@@ -121,7 +121,7 @@ def test_disable_ends_sessions_and_revokes_tokens(url, capsys):
     try:
         assert sessions.load(db, s.token, sessions.SessionPolicy()) is None
         assert people.user_by_token(db, token) is None
-        assert people.verify_password(db, "vera", "x" * 12) is None
+        assert people.verify_password(db, "vera", "x7-long-secret") is None
     finally:
         db.close()
     code, out, _ = run(url, "user", "list", "--json", capsys=capsys)
@@ -131,3 +131,68 @@ def test_disable_ends_sessions_and_revokes_tokens(url, capsys):
     assert code == 0 and "one-time password for vera" in out
     code, _, err = run(url, "user", "token", "nobody", capsys=capsys)
     assert code == 2 and "no user 'nobody'" in err
+
+
+@pytest.mark.parametrize("password, message", [
+    (" " * 12, "only spaces or one character repeated"),
+    ("a" * 12, "only spaces or one character repeated"),
+    ("my-name-is-Tove-ok", "may not contain the user name"),
+    ("long enough\x00secret", "control characters"),
+    ("long enough\x1b[2Jsecret", "control characters"),
+    ("long enough \udce9 secret", "not UTF-8 text"),
+])
+def test_a_password_guessable_from_the_account_or_not_text_is_refused(url, password, message):
+    """NIST SP 800-63B asks that a chosen password not be the account's own name or trivially
+    repetitive; one holding control characters or undecodable bytes (a paste gone wrong) is a
+    mistake, not a password. Refused with the reason, never echoed, for `user add` and the web's
+    change of password alike (both go through people.check_password)."""
+    db = connect(url)
+    try:
+        with pytest.raises(people.CentralConfigError, match=message) as refused:
+            people.add_user(db, "tove", "analyst", password=password)
+        assert password not in str(refused.value)
+        people.add_user(db, "tove", "analyst", password="a long enough secret")
+        with pytest.raises(people.CentralConfigError, match=message):
+            people.set_password(db, "tove", password, one_time=False)
+    finally:
+        db.close()
+
+
+def test_password_stdin_from_a_terminal_is_not_echoed_and_bytes_that_are_not_text_are_an_error(url, tmp_path):
+    """On a terminal --password-stdin asks twice without echo (getpass), as `kiosk pin hash`
+    does; it used to read the line with the terminal echoing it. Piped bytes that are not UTF-8
+    are a `kiosk-central: error:`, not a traceback."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+    secret = "SuperSecret-123"
+    cmd = [sys.executable, "-m", "server_sync", "--db", url, "user", "add", "tty", "--role", "analyst",
+           "--password-stdin"]
+    pid, fd = pty.fork()
+    if pid == 0:                                   # the child: the command on the pty
+        os.execvpe(sys.executable, cmd, dict(os.environ, PYTHONPATH=os.getcwd()))
+    seen = b""
+    deadline = time.monotonic() + 60
+    answered = 0
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if answered < 2 and seen.count(b": ") > answered and (b"Password:" in seen):
+            os.write(fd, (secret + "\n").encode())
+            answered += 1
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert b"Password:" in seen and b"Again:" in seen and secret.encode() not in seen, seen
+    bad = subprocess.run([*cmd[:5], "user", "add", "bytes", "--role", "analyst", "--password-stdin"],
+                         input=b"caf\xe9caf\xe9caf\xe9\n", capture_output=True, env=dict(
+                             os.environ, PYTHONPATH=os.getcwd(), LC_ALL="C.UTF-8"), timeout=60)
+    assert bad.returncode == 2 and bad.stderr.startswith(b"kiosk-central: error:"), bad.stderr
+    assert b"Traceback" not in bad.stderr
