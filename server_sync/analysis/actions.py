@@ -11,6 +11,7 @@ from typing import Iterable, Mapping
 from peewee import Database
 
 from server_sync.analysis.days import parse_day
+from server_sync.analysis.privacy import protect_action
 from server_sync.exc import CentralConfigError, FieldError
 
 MAX_NOTE = 2000
@@ -49,12 +50,23 @@ def evaluated(db: Database, site_ids: tuple[str, ...] = (), *, today: date | Non
               now: datetime | None = None) -> list[dict]:
     """Logged actions (of `site_ids`, or all), each with its effect (`effects.action_effect`: the
     site against the rest of the chain, baseline before the dip, verdict `better`,
-    `no_detectable_effect`, `worse`, `pending` or `too_little_data`). `today`: the first day not
-    yet over, for every action; without it each site's own date at `now` (default: the present)."""
+    `no_detectable_effect`, `worse`, `pending` or `too_little_data`); an employee question's as
+    a report shows it (privacy.protect_action, at the centre's minimum group). `today`: the first
+    day not yet over, for every action; without it each site's own date at `now` (default: the
+    present)."""
     from server_sync.analysis import queries
+    from server_sync.analysis.chain_report import centre_employee_group
     acts = queries.actions(db, queries.ReportFilter(tuple(site_ids)))
     days = today or site_dates(db, {a["site_id"] for a in acts}, now or datetime.now(timezone.utc))
-    return with_effects(db, acts, queries.questions(db), days)
+    catalogue = queries.questions(db)
+    out = with_effects(db, acts, catalogue, days)
+    employee = [a for a in out if catalogue.get(a["question_id"], {}).get("audience") == "employee"]
+    if employee:
+        # The web app's actions pages, `action list` and the closing notices read no report.
+        group = centre_employee_group(db)
+        for a in employee:
+            protect_action(a, group)
+    return out
 
 
 def site_dates(db: Database, site_ids: Iterable[str], now: datetime) -> dict[str, date]:

@@ -19,11 +19,18 @@ the chain's (or the report's sites') total and its sites, and the pulse's sites;
 its kiosks; the period and its ISO weeks, each week and its days; each weekday and its hours in
 the heatmap (a weekday's total is its days'); a store's pulse and its employee questions' rows
 (the pulse is all of them together); the reasons of the chain and of each store, and each
-reason's mentions and complaints over the stores (`_protect_site_reasons`). A week-on-week
-change whose earlier week is left out goes too, and so does an action whose control group (the
-rest of the chain) is small or whose store is left out of the sites section. What this does not cover: differences between two reports over periods a day
-apart, or between a report's site figure and the BI views' days of that site (the views leave
-out the site's small days; the figure counts them), docs/privacy.md says so.
+reason's mentions and complaints over the stores (`_protect_site_reasons`).
+
+Sections counting the same answers another way are tied as well. The heatmap's weekday is the
+sum of its days in the daily trend, so a weekday with a day left out there loses all its cells:
+its total is then known nowhere, and the heatmap says nothing of the days left out (those of a
+weekday still shown are all shown, and its cells left out are one group of at least
+`min_group`). An action's windows are 28 days from its date, not the report's period, weeks or
+days: an employee action shows its verdict and effect, never its windows' figures
+(`protect_action`, also for the actions read without a report). The web overview's answers today
+keep to the same page's report (`protect_today`). A week-on-week change whose earlier week is
+left out goes too. What this does not cover (differences between two reports, or a report and
+the BI views, and an action's effect set against the figures) docs/privacy.md says.
 
 `protect_employees` applies the rule to a built report (analysis.chain_report), the one place
 every report, export and web page goes through; the BI views apply the same rule in SQL
@@ -33,7 +40,7 @@ every report, export and web page goes through; the BI views apply the same rule
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from server_sync.analysis.pulse import correlation
 from server_sync.analysis.trends import week_start
@@ -64,7 +71,7 @@ def _blank(metrics: dict[str, Any]) -> dict[str, Any]:
     for key, value in metrics.items():
         if isinstance(value, dict) and "value" in value:
             out[key] = {k: None for k in value} | {"small": True}
-        elif key not in ("n", "question_id", "audience", "scale", "site_id", "name", "metric"):
+        elif key not in ("n", "question_id", "audience", "scale", "site_id", "name", "metric", "suppressed"):
             out[key] = None
         else:
             out.setdefault(key, value)
@@ -84,18 +91,19 @@ def complementary(ns: Sequence[int | None], min_group: int, left_out: Iterable[i
 
 
 def _left_out(rows: list[dict], min_group: int, key: Callable[[dict], Any] = lambda r: None,
-              whole: bool = False) -> list[dict]:
+              whole: bool = False, gone: Callable[[dict], bool] = lambda r: False) -> list[dict]:
     """`rows` without their left-out parts: each group of rows with the same `key` is one
     total's parts; `whole`: all of them together are another's (a period's days, each week's
-    too). Leaving out more of one total's parts never gives away another's: every part still
-    shown holds at least `min_group` answers."""
+    too); `gone`: rows left out whatever their size. Leaving out more of one total's parts never
+    gives away another's: every part still shown holds at least `min_group` answers."""
     ns = [row.get("n") for row in rows]
     groups: dict[Any, list[int]] = {}
     for i, row in enumerate(rows):
         groups.setdefault(key(row), []).append(i)
     drop: set[int] = set()
     for members in groups.values():
-        drop |= {members[j] for j in complementary([ns[i] for i in members], min_group)}
+        drop |= {members[j] for j in complementary([ns[i] for i in members], min_group,
+                                                   [j for j, i in enumerate(members) if gone(rows[i])])}
     if whole:
         drop = complementary(ns, min_group, drop)
     return [row for i, row in enumerate(rows) if i not in drop]
@@ -125,12 +133,17 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
     kept = {id(r) for r in _left_out([r for r in kiosks if emp(r)], min_group,
                                      key=lambda r: (r["question_id"], r["site_id"]))}
     report["kiosks"] = [r for r in kiosks if not emp(r) or id(r) in kept]
+    days_out: dict[str, set[int]] = {}          # question -> weekdays of its days left out
     for trend in report.get("trends", []):
         if trend.get("question_id") in employee:
             weeks = _left_out(trend.get("weekly", []), min_group)
             shown_weeks = {w["from"] for w in weeks}
-            days = [d for d in trend.get("daily", []) if _week(d["date"]) in shown_weeks]
+            every_day = trend.get("daily", [])
+            days = [d for d in every_day if _week(d["date"]) in shown_weeks]
             trend["daily"] = _left_out(days, min_group, key=lambda d: _week(d["date"]), whole=True)
+            shown_days = {d["date"] for d in trend["daily"]}
+            days_out[trend["question_id"]] = {date.fromisoformat(d["date"]).weekday() for d in every_day
+                                              if d.get("n") and d["date"] not in shown_days}
             for w in weeks:
                 earlier = (date.fromisoformat(w["from"]) - timedelta(days=7)).isoformat()
                 if w.get("change") is not None and earlier not in shown_weeks:
@@ -138,8 +151,15 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
             trend["weekly"] = weeks
             _protect_change(trend.get("change"), min_group)
     for cells in report.get("heatmap", []):
-        if cells.get("question_id") in employee:
-            cells["cells"] = _left_out(cells.get("cells", []), min_group, key=lambda c: c["weekday"], whole=True)
+        q = cells.get("question_id")
+        if q in employee:
+            # A weekday's cells add up to its days in the daily trend: with one of those days left
+            # out, the cells minus the days shown would be the days left out (the review's case:
+            # Mondays 13, one Monday shown 10, the other 3). Its cells all go, so its total is
+            # known nowhere and its days left out stay as hidden as the daily trend leaves them.
+            out = days_out.get(q, set())
+            cells["cells"] = _left_out(cells.get("cells", []), min_group, key=lambda c: c["weekday"], whole=True,
+                                       gone=lambda c: c["weekday"] in out)
     chain_n = {r["question_id"]: r.get("n") for r in report.get("summary", [])}
     for drivers in report.get("drivers", []):
         q = drivers.get("question_id")
@@ -151,9 +171,8 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
             _protect_site_reasons(drivers, min_group)
     for action in report.get("actions", []):
         if action.get("question_id") in employee:
-            # A site left out of the sites section keeps its figures out of its actions too: an
-            # after-window that is the report's period would show the row left out.
-            _protect_change(action, min_group, hide=(action["question_id"], action.get("site_id")) in hidden_sites)
+            # A site left out of the sites section keeps its verdict out of its actions too.
+            protect_action(action, min_group, hide=(action["question_id"], action.get("site_id")) in hidden_sites)
     pulse = report.get("pulse") or {}
     sites = pulse.get("sites", [])
     # A store's pulse is all its employee smiley questions together, so it is the total of that
@@ -181,6 +200,34 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
                                            min_n)
     pulse["min_n"] = min_n
     return report
+
+
+def protect_today(counts: Mapping[tuple[str, str], int], days: Iterable[str], min_group: int,
+                  report: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The web overview's answers so far today, {"total", "by_question"}, from the count of each
+    (question, audience) on the sites' own todays `days` (one per zone). An employee question's
+    answers are counted only when they are at least `min_group` and `report` (the same page's,
+    of the same sites), if its daily trend of the question has `days` in its period, shows that
+    one day: a day it left out (to cover a smaller one of the same week) would be shown here, and
+    while the sites' zones lie either side of midnight the count is only some sites' day, which
+    the report's day less it would give away for the others. What is not shown is not in the
+    total either: the total minus the questions shown would be it."""
+    period = (report or {}).get("period") or {}
+    inside = sorted({d for d in days if period and period["from"] <= d <= period["to"]})
+    trend_days = {t["question_id"]: {d["date"] for d in t.get("daily", [])} for t in (report or {}).get("trends", [])}
+
+    def left_out(q: str, n: int) -> bool:
+        if n < min_group:
+            return True
+        if q not in trend_days or not inside:
+            return False                    # the report shows no day of it today
+        return len(inside) > 1 or inside[0] not in trend_days[q]
+    by_question: dict[str, int] = {}
+    for (q, audience), n in counts.items():
+        if audience == "employee" and left_out(q, n):
+            continue
+        by_question[q] = by_question.get(q, 0) + n
+    return {"total": sum(by_question.values()), "by_question": dict(sorted(by_question.items()))}
 
 
 def _protect_site_reasons(drivers: dict[str, Any], min_group: int) -> None:
@@ -234,6 +281,24 @@ def _protect_change(change: dict[str, Any] | None, min_group: int, hide: bool = 
                 control[side] = _blank(control[side] or {})
         change["test"] = change["csat_test"] = None
         change["verdict"] = "too_little_data"
+
+
+def protect_action(action: dict[str, Any], min_group: int, hide: bool = False) -> dict[str, Any]:
+    """An evaluated action on an employee question (analysis.actions), as it may be shown: its
+    verdict and effect only when the store's and the control's windows all hold at least
+    `min_group` answers (and it is not to be hidden), and never the windows' own figures (counts,
+    values, intervals). Its windows are 28 days from the action's date, not the report's period,
+    weeks or days: the store's period in the sites section minus its after-window was the
+    store's days before the action (two answers, found by a review), and the store's and the
+    control's windows together are the chain's days, to set against the daily trend."""
+    _protect_change(action, min_group, hide)
+    control = action.get("control") or {}
+    for side in ("previous", "current"):
+        if side in action:
+            action[side] = _blank(action[side] or {})
+        if side in control:
+            control[side] = _blank(control[side] or {})
+    return action
 
 
 def _protect_reasons(drivers: dict[str, Any], min_group: int, only: set[str] | None = None) -> None:

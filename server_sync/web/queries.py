@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
+from server_sync.analysis.chain_report import centre_employee_group
+from server_sync.analysis.privacy import protect_today
 from server_sync.central import registry
 from server_sync.central.dialect import placeholders
 
@@ -166,20 +168,26 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
     return out, len(rows) > limit
 
 
-def answers_today(db: Database, sites: Sequence[str] | None, now: datetime) -> dict[str, Any]:
+def answers_today(db: Database, sites: Sequence[str] | None, now: datetime,
+                  report: dict[str, Any] | None = None) -> dict[str, Any]:
     """Answers so far on each site's own today (site-local date), from the daily rollup:
-    {"total", "by_question": {question: n}}."""
-    by_q: dict[str, int] = defaultdict(int)
+    {"total", "by_question": {question: n}}, an employee question's only as privacy.protect_today
+    lets them be shown (`report`: the same page's, whose minimum group and days it keeps to; else
+    the centre's minimum)."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    days: set[str] = set()
     p = db.param
     for zone, zone_sites in _zones(db, sites).items():
         today = now.astimezone(zone).date().isoformat()
+        days.add(today)
         rows = db.execute_sql(
-            f"SELECT question_id, SUM(n) FROM rollup_daily WHERE local_date = {p}"
-            f" AND site_id IN ({placeholders(db, len(zone_sites))}) GROUP BY question_id",
+            f"SELECT question_id, audience, SUM(n) FROM rollup_daily WHERE local_date = {p}"
+            f" AND site_id IN ({placeholders(db, len(zone_sites))}) GROUP BY question_id, audience",
             [today] + zone_sites).fetchall()
-        for q, n in rows:
-            by_q[q] += int(n or 0)
-    return {"total": sum(by_q.values()), "by_question": dict(sorted(by_q.items()))}
+        for q, audience, n in rows:
+            counts[(q, audience)] += int(n or 0)
+    group = (report or {}).get("filters", {}).get("min_employee_group") or centre_employee_group(db)
+    return protect_today(counts, days, group, report)
 
 
 def site_names(db: Database, sites: Sequence[str] | None) -> dict[str, str]:

@@ -31,7 +31,7 @@ def build(v: Visit) -> PageResult:
         "summary": report["summary"] if report else [],
         "trends": [{"question_id": t["question_id"], "metric": t["metric"], "daily": t["daily"],
                     "change": t["change"]} for t in report["trends"]] if report else [],
-        "today": answers_today(v.db, sites, v.now) if sites != () else {"total": 0, "by_question": {}},
+        "today": answers_today(v.db, sites, v.now, report) if sites != () else {"total": 0, "by_question": {}},
         "open_alerts": {"count": len(open_alerts), "newest": with_zones(v.db, open_alerts[:OPEN_ALERTS_SHOWN])},
         "overdue": {"alerts": overdue_alerts[:OPEN_ALERTS_SHOWN], "alert_count": len(overdue_alerts),
                     "actions": overdue_actions[:OPEN_ALERTS_SHOWN], "action_count": len(overdue_actions)},

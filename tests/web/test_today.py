@@ -1,0 +1,80 @@
+"""The overview's "today" (answers so far on each site's today) keeps to the minimum employee
+group, as the report beside it does: an employee question's count is shown only when it holds at
+least the minimum and the page's report shows that day of the question, and the total counts
+only what is shown. In process (no server), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+from server_sync.web import guard
+from server_sync.web.cache import FiguresCache
+from server_sync.web.pages import overview
+from tests.analysis.seeding import add_question, add_site, answer, commit
+
+NOW = datetime(2026, 3, 10, 18, 0, tzinfo=timezone.utc)       # a Tuesday evening
+
+
+def overview_of(db, now: datetime = NOW) -> dict:
+    """The overview page's figures for a person who sees the whole chain, at `now`."""
+    live = SimpleNamespace(version_of=lambda sites, marks=None: 0, fleet_version_of=lambda sites, marks=None: 0)
+    v = guard.Visit(request=SimpleNamespace(query_params={}, headers={}),
+                    state=SimpleNamespace(db=db, cache=FiguresCache(seconds=300), live=live),
+                    user=SimpleNamespace(language="en"), scope=SimpleNamespace(everything=True, sites=frozenset()),
+                    session=None, now=now)
+    return overview.build(v).data
+
+
+def pulse(day: int, hour: int, values: list[int]) -> list[dict]:
+    return [answer("s1", datetime(2026, 3, day, hour, i), v, question="pulse", audience="employee")
+            for i, v in enumerate(values)]
+
+
+def chain(db, rows: list[dict]) -> None:
+    add_site(db, "s1", "UTC")
+    add_question(db)
+    add_question(db, "pulse", audience="employee")
+    commit(db, [answer("s1", datetime(2026, 3, 10, 9, i), 4) for i in range(20)] + rows)
+
+
+def test_an_employee_count_under_the_minimum_is_not_shown_nor_in_the_total(central_db):
+    """The review's case: two colleagues' answers today were shown ("pulse: 2") while the same
+    page's report left them out."""
+    chain(central_db, pulse(10, 17, [1, 1]))
+    data = overview_of(central_db)
+    assert data["today"] == {"total": 20, "by_question": {"visit": 20}}
+    assert next(s for s in data["summary"] if s["question_id"] == "pulse")["n"] is None
+
+
+def test_an_employee_count_the_report_leaves_out_to_cover_a_smaller_day_is_not_shown(central_db):
+    """Monday's three are left out of the report's days and today's ten with them (the week's
+    13 is shown): today's count of ten would give Monday's three away."""
+    chain(central_db, pulse(9, 17, [1, 1, 1]) + pulse(10, 17, [3] * 10))
+    data = overview_of(central_db)
+    (trend,) = [t for t in data["trends"] if t["question_id"] == "pulse"]
+    assert trend["daily"] == []
+    assert data["today"] == {"total": 20, "by_question": {"visit": 20}}
+
+
+def test_an_employee_count_the_report_shows_is_shown(central_db):
+    chain(central_db, pulse(9, 17, [2] * 6) + pulse(10, 17, [3] * 6))
+    data = overview_of(central_db)
+    (trend,) = [t for t in data["trends"] if t["question_id"] == "pulse"]
+    assert [(d["date"], d["n"]) for d in trend["daily"]] == [("2026-03-09", 6), ("2026-03-10", 6)]
+    assert data["today"] == {"total": 26, "by_question": {"pulse": 6, "visit": 20}}
+
+
+def test_an_employee_count_over_two_dates_is_not_shown(central_db):
+    """At 23:00 UTC a store in Helsinki is on Wednesday while one in UTC is still on Tuesday:
+    today's count (6 + 6) less the report's Wednesday (Helsinki's 6) is the UTC store's Tuesday,
+    and the report's Tuesday (12) less that is Helsinki's Tuesday, groups the report never shows."""
+    db = central_db
+    add_site(db, "s2", "Europe/Helsinki")
+    chain(db, pulse(10, 17, [3] * 6) + [dict(r, site_id="s2", kiosk_id="s2-k1") for r in
+                                         pulse(10, 12, [2] * 6) + pulse(10, 22, [4] * 6)])
+    late = datetime(2026, 3, 10, 23, 0, tzinfo=timezone.utc)
+    data = overview_of(db, late)
+    (trend,) = [t for t in data["trends"] if t["question_id"] == "pulse"]
+    assert [(d["date"], d["n"]) for d in trend["daily"]] == [("2026-03-10", 12), ("2026-03-11", 6)]
+    assert data["today"] == {"total": 20, "by_question": {"visit": 20}}
