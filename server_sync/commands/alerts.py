@@ -22,6 +22,7 @@ from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, recor
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
 from server_sync.program.cli import nonempty
+from server_sync.protocol.codec import printable
 
 if TYPE_CHECKING:
     from peewee import Database
@@ -94,17 +95,25 @@ def add_parser(sub, common) -> None:
 def _print(alerts: list[dict]) -> None:
     for a in alerts:
         due = f" due {a['due_date']}" + (" OVERDUE" if a.get("overdue") else "") if a.get("due_date") else ""
-        print(f"{a['id']:>5} {a['raised_at'][:16]} {a['site_id']:<16} {a['kind']:<8} {a['state']:<12}"
-              f" {a.get('owner') or '-':<16}{due}  {a['message']}")
+        # Texts people and kiosks wrote go through printable: an escape sequence in a comment
+        # would act on the terminal that lists it.
+        print(f"{a['id']:>5} {a['raised_at'][:16]} {printable(a['site_id']):<16} {a['kind']:<8} {a['state']:<12}"
+              f" {printable(a.get('owner') or '-'):<16}{due}  {printable(a['message'])}")
 
 
 def _by(args: argparse.Namespace, db: Database | None = None) -> str:
-    """Who does it, for the history: --by (a web app user: a typo would put nobody's name in the
-    history), else cli:<login>."""
+    """Who does it, for the history: --by (a web app user who may act on the alert's site, as in
+    the web app: a typo would put nobody's name in the history, an analyst's or a disabled
+    user's a hand that could not have done it), else cli:<login>."""
     if args.by:
         if db is not None:
             from server_sync.web.people import require_user
-            require_user(db, args.by)
+            from server_sync.workflow.alerts import require
+            from server_sync.workflow.people import may_act, may_not_act
+            user = require_user(db, args.by)
+            site = require(db, args.id, _now())["site_id"]
+            if not may_act(db, user, site):
+                raise CentralConfigError(f"--by: {may_not_act(args.by, site)}")
         return args.by
     import getpass
     try:
@@ -156,7 +165,8 @@ def run_show(args: argparse.Namespace) -> int:
         return 0
     _print([a])
     for e in a["history"]:
-        print(f"      {e['at'][:16]} {e['user'] or 'kundpuls':<16} {e['event']:<12} {e['detail']}")
+        print(f"      {e['at'][:16]} {printable(e['user'] or 'kundpuls'):<16} {e['event']:<12}"
+              f" {printable(e['detail'] if e['detail'] is not None else '', 10_000)}")
     return 0
 
 

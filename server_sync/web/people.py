@@ -189,8 +189,11 @@ def add_user(db: Database, name: str, role: str, *, regions: Iterable[str] = (),
     now = now_utc()
     p = db.param
     with db.atomic():
-        if db.execute_sql(f"SELECT 1 FROM web_user WHERE name = {p}", (name,)).fetchone():
-            raise CentralConfigError(f"user {name!r} already exists")
+        # Names differ by more than case: "Sara" and "sara" would be two accounts of one person.
+        same = db.execute_sql(f"SELECT name FROM web_user WHERE LOWER(name) = LOWER({p})", (name,)).fetchone()
+        if same:
+            raise CentralConfigError(f"user {name!r} already exists" if same[0] == name
+                                     else f"user {same[0]!r} already exists (names differ by more than case)")
         db.execute_sql("INSERT INTO web_user (name, role, language, password_hash, must_change_password, created_at,"
                        f" password_changed_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
                        (name, role, language, HASHER.hash(secret), generated, now, now))
@@ -280,11 +283,17 @@ def set_language(db: Database, user_id: int, language: str) -> None:
 
 
 def set_disabled(db: Database, name: str, disabled: bool) -> User:
-    """Disable (sessions end, tokens are revoked) or enable a user."""
+    """Disable (sessions end, tokens are revoked) or enable a user. The last active admin is not
+    disabled: nobody would be left to manage users in the web app."""
     u = require_user(db, name)
     p = db.param
     now = now_utc()
     with db.atomic():
+        if disabled and u.is_admin and not u.disabled:
+            others = db.execute_sql(f"SELECT COUNT(*) FROM web_user WHERE role = {p} AND disabled_at IS NULL"
+                                    f" AND id != {p}", (ADMIN, u.id)).fetchone()[0]
+            if not others:
+                raise CentralConfigError(f"{name} is the last active admin: add or enable another admin first")
         db.execute_sql(f"UPDATE web_user SET disabled_at = {p} WHERE id = {p}", (now if disabled else None, u.id))
         if disabled:
             db.execute_sql(f"DELETE FROM web_session WHERE user_id = {p}", (u.id,))

@@ -46,9 +46,14 @@ def owner_for(db: Database, name: str, site_id: str) -> User:
     except CentralConfigError as e:
         raise FieldError(e.message, "owner", "not_offered", value=name) from None
     if not may_act(db, u, site_id):
-        raise FieldError(f"{name} may not act on site {site_id} (a store manager of it, its regional "
-                         "manager or an admin may)", "owner", "may_not_act", value=name)
+        raise FieldError(may_not_act(name, site_id), "owner", "may_not_act", value=name)
     return u
+
+
+def may_not_act(name: str, site_id: str) -> str:
+    """Why `name` may not own or handle something at `site_id`."""
+    return (f"{name} may not act on site {site_id} (a store manager of it, its regional manager or an admin "
+            "may; an analyst only reads, a disabled user nothing)")
 
 
 def set_email(db: Database, name: str, email: str | None) -> None:

@@ -246,7 +246,7 @@ def test_the_commands_with_json_and_errors(world, central_url, capsys):
     assert run("alerts", "list", "--state", "open", "--site", "s1", "--json") == 0
     listed = json.loads(capsys.readouterr().out)
     assert [x["id"] for x in listed] == [a["id"]] and listed[0]["owner"] == "sara"
-    assert run("alerts", "assign", str(a["id"]), "rolf", "--by", "ana", "--json") == 0
+    assert run("alerts", "assign", str(a["id"]), "rolf", "--by", "rolf", "--json") == 0
     assert json.loads(capsys.readouterr().out)["owner"] == "rolf"
     assert run("alerts", "comment", str(a["id"]), "Looking at the rota") == 0
     assert run("alerts", "ack", str(a["id"])) == 0
@@ -259,7 +259,7 @@ def test_the_commands_with_json_and_errors(world, central_url, capsys):
     assert run("alerts", "show", str(a["id"]), "--json") == 0
     hist = json.loads(capsys.readouterr().out)["history"]
     assert [e["event"] for e in hist][-4:] == ["comment", "acknowledged", "due", "closed"]
-    assert hist[2]["user"] == "ana" and hist[3]["user"].startswith("cli")
+    assert hist[2]["user"] == "rolf" and hist[3]["user"].startswith("cli")
     assert run("action", "list", "--site", "s1", "--json") == 0
     [act] = json.loads(capsys.readouterr().out)
     assert act["alert_id"] == a["id"] and act["action_type"] == "staffing" and "previous" in act
@@ -284,6 +284,9 @@ def test_the_commands_with_json_and_errors(world, central_url, capsys):
             # Accepted before and stored: a made-up actor in the history, a due date before the
             # alert, a closed alert reassigned, options the command ignored.
             (("alerts", "ack", str(b["id"]), "--by", "nobody"), "no user 'nobody'"),
+            # As in the web app: an analyst reads only, another store's manager may not act here.
+            (("alerts", "ack", str(b["id"]), "--by", "ana"), "--by: ana may not act on site s1"),
+            (("alerts", "comment", str(b["id"]), "x", "--by", "nils"), "--by: nils may not act on site s1"),
             (("alerts", "due", str(b["id"]), "2020-01-01"), "due date 2020-01-01 is before the alert was raised (2026-11-23)"),
             (("alerts", "assign", str(a["id"]), "sara"), f"alert {a['id']} is closed already"),
             (("alerts", "due", str(a["id"]), "2026-12-24"), f"alert {a['id']} is closed already"),
@@ -475,3 +478,15 @@ def test_an_empty_listing_says_so(world, central_url, capsys):
         assert run(*argv) == 0
         assert capsys.readouterr().out == said + "\n"
         assert run(*argv, "--json") == 0 and json.loads(capsys.readouterr().out) == []
+
+
+def test_a_comment_that_holds_terminal_escapes_is_shown_escaped(world, central_url, capsys):
+    """Comments are typed by people (the web app too): one holding an escape sequence was printed
+    raw by `alerts show` and acted on the terminal (a title, a cleared screen)."""
+    a = _dip(world)
+    hostile = "\x1b]0;pwned\x07\x1b[2J\x1b[31mRED"
+    assert central("--db", central_url, "alerts", "comment", str(a["id"]), hostile, "--by", "sara") == 0
+    capsys.readouterr()
+    assert central("--db", central_url, "alerts", "show", str(a["id"])) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned\\x07" in out

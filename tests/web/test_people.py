@@ -196,3 +196,15 @@ def test_password_stdin_from_a_terminal_is_not_echoed_and_bytes_that_are_not_tex
                              os.environ, PYTHONPATH=os.getcwd(), LC_ALL="C.UTF-8"), timeout=60)
     assert bad.returncode == 2 and bad.stderr.startswith(b"kiosk-central: error:"), bad.stderr
     assert b"Traceback" not in bad.stderr
+
+
+def test_the_last_active_admin_is_not_disabled_and_names_differ_by_more_than_case(url, capsys):
+    assert main(["--db", url, "user", "add", "boss", "--role", "admin"]) == 0
+    code, _, err = run(url, "user", "disable", "boss", capsys=capsys)
+    assert code == 2 and "boss is the last active admin" in err
+    assert main(["--db", url, "user", "add", "deputy", "--role", "admin"]) == 0
+    assert main(["--db", url, "user", "disable", "boss"]) == 0          # another admin is left
+    code, _, err = run(url, "user", "disable", "deputy", capsys=capsys)
+    assert code == 2 and "last active admin" in err
+    code, _, err = run(url, "user", "add", "BOSS", "--role", "analyst", capsys=capsys)
+    assert code == 2 and "user 'boss' already exists (names differ by more than case)" in err
