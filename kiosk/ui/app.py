@@ -46,7 +46,9 @@ STARTUP_SCREENS = ("question", "thanks", "followup", "comment")
 # Seldom shown: dropped again once the question screen is back, so a staff visit does not keep
 # their widgets (the statistics) for months.
 TRANSIENT_SCREENS = ("pin", "staff")
-SCREEN_OF_TOUCH = "kiosk.screen"   # touch.ud key: the screen a touch began on (flow.screen_serial)
+SEEN_BY_TOUCH = "kiosk.seen"      # touch.ud key: what a touch began on (flow.Seen)
+ANSWER_TOUCH = "kiosk.answer"     # touch.ud key: the touch pressed an answer key (a face, an NPS key)
+VOID_TOUCH = "kiosk.void"         # touch.ud key: the touch acts on nothing (answer keys pressed together)
 TICK_S = 0.1              # how often timeouts are checked (they are timed by the kiosk clock)
 STAFF_REFRESH_S = 10.0    # the staff view re-reads stats and sync health this often
 TRIM_FIRST_S = 5.0        # give the free heap back once start-up (kv parsing, shader JIT) is over...
@@ -169,13 +171,35 @@ def _stop_on_sigterm(app: Any) -> None:
     signal.signal(signal.SIGTERM, lambda *_a: Clock.schedule_once(lambda _dt: app.stop(), 0))
 
 
-def _flow_action(name: str):
-    """An app method that runs `KioskFlow.<name>(*args)` and re-renders."""
-    def action(self, *args: Any) -> None:
-        getattr(self.flow, name)(*args)
+def _flow_action(name: str, *, for_touch: bool = False):
+    """An app method that runs `KioskFlow.<name>(*args)` and re-renders. `for_touch`: the
+    control passes the touch that pressed it (`touch=self.last_touch`), and the flow acts only
+    if what that touch began on is still shown."""
+    def action(self, *args: Any, touch: Any = None) -> None:
+        kw = {"seen": seen_by(touch)} if for_touch and touch is not None else {}
+        getattr(self.flow, name)(*args, **kw)
         self.sync()
     action.__name__ = name
     return action
+
+
+def seen_by(touch: Any) -> Any:
+    """What `touch` began on (flow.Seen), kept by KioskRoot when it came down."""
+    return touch.ud.get(SEEN_BY_TOUCH)
+
+
+def let_go(touch: Any) -> None:
+    """The controls holding `touch` let go of it without acting: a pressed face or button springs
+    back, and the lift reaches none of them (Kivy hands a held touch's lift to whoever holds it,
+    past every screen check). The staff corner keeps its touch: its lift only ends the hold."""
+    from kivy.uix.behaviors import ButtonBehavior
+    for ref in touch.grab_list[:]:
+        widget = ref()
+        if widget is None or getattr(widget, "outlives_screens", False):
+            continue
+        touch.ungrab(widget)
+        if isinstance(widget, ButtonBehavior) and widget.state == "down":
+            widget._do_release()
 
 
 def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: Any = None,
@@ -202,7 +226,9 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
     class KioskRoot(FloatLayout):
         """Touches reach the screen only when they began on it, and not in the moment it
         appeared (kiosk.ui.flow.TOUCH_GUARD_S): the second tap of a double tap on a face never
-        chooses a reason on the follow-up that the first tap opened."""
+        chooses a reason on the follow-up that the first tap opened. A touch held while the
+        screen changes (a panel button answered, the schedule moved on) is let go of: its lift
+        acts on nothing. Two answer keys pressed at once count neither, as two panel buttons."""
 
         def on_touch_down(self, touch) -> bool:
             app = App.get_running_app()
@@ -212,21 +238,53 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             app.flow.touched()
             if not app.flow.accepts_touch():
                 return True                       # swallowed, moves and lift included
-            touch.ud[SCREEN_OF_TOUCH] = app.flow.screen_serial
-            return super().on_touch_down(touch)
+            touch.ud[SEEN_BY_TOUCH] = app.flow.seen()
+            handled = super().on_touch_down(touch)
+            if any(getattr(ref(), "answers", False) for ref in touch.grab_list):
+                touch.ud[ANSWER_TOUCH] = True
+                others = [t for t in self.touches_here() if t is not touch and t.ud.get(ANSWER_TOUCH)]
+                if others:
+                    # Two fingers on the scale (a palm, two children): which one is meant is
+                    # anybody's guess. None of them counts, nor any further one until all are lifted.
+                    for t in (touch, *others):
+                        t.ud[VOID_TOUCH] = True
+                        let_go(t)
+            return handled
+
+        def touches_here(self) -> list:
+            """The touches down now that began on the screen shown."""
+            from kivy.base import EventLoop
+            serial = App.get_running_app().flow.screen_serial
+            return [t for t in EventLoop.me_list
+                    if getattr(t.ud.get(SEEN_BY_TOUCH), "serial", None) == serial]
+
+        def let_go_of_stale_touches(self) -> None:
+            """The screen changed: the touches down that began on another one act on nothing."""
+            from kivy.base import EventLoop
+            serial = App.get_running_app().flow.screen_serial
+            for t in EventLoop.me_list:
+                seen = t.ud.get(SEEN_BY_TOUCH)
+                if seen is not None and seen.serial != serial:
+                    let_go(t)
 
         def _began_here(self, touch) -> bool:
             app = App.get_running_app()
-            return (app is None or app.flow is None
-                    or touch.ud.get(SCREEN_OF_TOUCH) == app.flow.screen_serial)
+            if app is None or app.flow is None:
+                return True
+            seen = touch.ud.get(SEEN_BY_TOUCH)
+            return (seen is not None and seen.serial == app.flow.screen_serial
+                    and not touch.ud.get(VOID_TOUCH))
 
         def on_touch_move(self, touch) -> bool:
             return super().on_touch_move(touch) if self._began_here(touch) else True
 
         def on_touch_up(self, touch) -> bool:
-            # A widget that took the touch (a pressed face) still hears its lift through Kivy's
-            # grab; only the screen that came up meanwhile does not.
-            return super().on_touch_up(touch) if self._began_here(touch) else True
+            # Kivy hands the lift to the controls holding the touch after this, whatever screen
+            # is shown: a touch from another screen is let go of here first.
+            if self._began_here(touch):
+                return super().on_touch_up(touch)
+            let_go(touch)
+            return True
 
     class KioskApp(App):
         title = "Kundpuls"
@@ -246,6 +304,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             self.notifier = SystemdNotifier()
             self.first_frame_at: float | None = None
             self._rev = -1
+            self._serial = -1                     # the flow's screen_serial last rendered
             self._staff_cache: dict | None = None
             self._staff_key: Any = None
             self._ip: str | None = None           # local_ip(), when the agent has not said
@@ -370,6 +429,10 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                 return
             self._rev = f.revision
             self.wake()                           # something is shown anew
+            if f.screen_serial != self._serial:
+                self._serial = f.screen_serial
+                if self.root is not None:
+                    self.root.let_go_of_stale_touches()
             self.lang = f.language
             if f.screen != flowmod.STAFF:
                 self._staff_cache = None
@@ -416,6 +479,8 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             return self._staff_cache
 
         def _tick(self, _dt) -> None:
+            # A finger on the question screen holds its question (and a pushed config) back.
+            self.flow.hold(self.root is not None and bool(self.root.touches_here()))
             self.flow.tick()
             stale = (self.flow.screen == flowmod.STAFF and self._staff_key is not None
                      and self._staff_key[2] != int(self.flow.now_s() // STAFF_REFRESH_S))
@@ -446,9 +511,10 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             self.sync(force=True)
 
         # -- input -----------------------------------------------------------------------
-        def answer_touch(self, value: int) -> None:
+        def answer_touch(self, value: int, touch: Any = None) -> None:
+            """An answer key released: recorded on the question its touch began on, or not at all."""
             try:
-                self.flow.answer(value, "touch")
+                self.flow.answer(value, "touch", seen=None if touch is None else seen_by(touch))
             except CaptureError:
                 log.exception("answer not recorded")
             self.sync()
@@ -527,21 +593,22 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
 
         # Screen controls (kv `on_release`) call the flow and re-render.
         choose_language = _flow_action("set_language")
-        choose_reason = _flow_action("choose_reason")
-        open_comment = _flow_action("open_comment")
-        close_comment = _flow_action("close_comment")
-        send_followup = _flow_action("send_followup")
-        skip_followup = _flow_action("skip_followup")
+        choose_reason = _flow_action("choose_reason", for_touch=True)
+        open_comment = _flow_action("open_comment", for_touch=True)
+        close_comment = _flow_action("close_comment", for_touch=True)
+        send_followup = _flow_action("send_followup", for_touch=True)
+        skip_followup = _flow_action("skip_followup", for_touch=True)
         pin_clear = _flow_action("pin_clear")
         cancel = _flow_action("cancel")
         next_staff_question = _flow_action("next_staff_question")
 
-        def comment_key(self, value: str) -> None:
+        def comment_key(self, value: str, touch: Any = None) -> None:
             from kiosk.ui.keyboard import BACKSPACE
+            kw = {} if touch is None else {"seen": seen_by(touch)}
             if value == BACKSPACE:
-                self.flow.backspace()
+                self.flow.backspace(**kw)
             else:
-                self.flow.type_text(value)
+                self.flow.type_text(value, **kw)
             self.sync()
 
         def pin_submit(self) -> None:

@@ -128,12 +128,16 @@ class ReasonChip(PillButton):
 class NpsButton(PillButton):
     """A number key 0-10 for an NPS question; every key looks the same."""
 
+    answers = True          # an answer key: two pressed at once count neither (KioskRoot)
     value = NumericProperty(0)
 
 
 class CornerZone(ButtonBehavior, Widget):
     """The invisible top-left corner: holding it opens the staff PIN pad (timed by the flow)."""
 
+    # Above the screens: a hold begun on the thank-you goes on when the question is back, and
+    # its lift (which only ends the hold) must reach it (KioskRoot lets go of other touches).
+    outlives_screens = True
     flow_owner = ObjectProperty(None, allownone=True)
 
     def on_touch_down(self, touch) -> bool:

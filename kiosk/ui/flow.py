@@ -34,6 +34,11 @@ _MAX_PIN_DIGITS = 12
 # lands 150-250 ms after the first, on whatever the first one brought up (a reason chip where the
 # face was). Nobody reads a new screen and chooses on it this fast.
 TOUCH_GUARD_S = 0.4
+# A touch held on the question screen keeps its question there (no scheduled switch, no pushed
+# config) for this long at most: a finger resting on a face is still choosing, a touch held longer
+# is a stuck or leaning one, and must not keep the schedule waiting. When the question changes
+# after all, the touch no longer acts (`Seen`).
+HELD_TOUCH_MAX_S = 10.0
 # The PIN pad gives the question back this soon when no PIN is being typed (a corner held by
 # chance, a locked pad): the staff gesture must not keep customers from answering.
 PIN_UNTOUCHED_S = 8.0
@@ -51,6 +56,16 @@ class FollowUpDraft:
 
     def has_content(self) -> bool:
         return bool(self.reasons or self.comment.strip())
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a touch beginning now is on (`KioskFlow.seen`): the screen (its `screen_serial`),
+    the question shown and the follow-up open. The actions a touch asks for take it, and do
+    nothing when the kiosk has moved on meanwhile: a touch acts on what it began on, or not at all."""
+    serial: int
+    question_id: str
+    response_id: str | None
 
 
 class KioskFlow:
@@ -77,11 +92,12 @@ class KioskFlow:
         self.pin_checking = False                    # a PIN is being verified (PBKDF2 is slow)
         self.staff_question_id = self._first_staff_question()
         self.revision = 0                            # bumped on every visible change
-        self.screen_serial = 0                       # bumped on every screen change
+        self.screen_serial = 0                       # bumped on every screen change, and a new question
         now = self.now_s()
         self._screen_since = now
         self._last_touch = now
         self._corner_since: float | None = None
+        self._held_since: float | None = None        # a touch on this screen is down (`hold`)
 
     # -- time ------------------------------------------------------------------------------
     def now_s(self) -> float:
@@ -104,6 +120,30 @@ class KioskFlow:
     def touched(self) -> None:
         """Any touch on the screen: idle timers start again."""
         self._last_touch = self.now_s()
+
+    def seen(self) -> Seen:
+        """What a touch beginning now would act on (the app keeps it with the touch)."""
+        return Seen(self.screen_serial, self.question.id, self.draft.response_id if self.draft else None)
+
+    def _stale(self, seen: Seen | None, action: str) -> bool:
+        """True (and nothing is to be done) when `seen`, what the asking touch began on, is no
+        longer shown; None: not asked by a touch (a physical button, a test)."""
+        if seen is None or seen == self.seen():
+            return False
+        log.info("%s from a touch that began on %s, now %s: ignored", action, seen, self.seen())
+        return True
+
+    def hold(self, held: bool) -> None:
+        """Whether a touch that began on the current screen is down now (the app says so before
+        every `tick`): the question screen keeps its question meanwhile (HELD_TOUCH_MAX_S)."""
+        if not held:
+            self._held_since = None
+        elif self._held_since is None:
+            self._held_since = self.now_s()
+
+    def held(self) -> bool:
+        """A touch is down on this screen, and not for longer than HELD_TOUCH_MAX_S."""
+        return self._held_since is not None and self.now_s() - self._held_since < HELD_TOUCH_MAX_S
 
     def quiet_for(self) -> float:
         """Seconds since the screen was last touched."""
@@ -157,13 +197,15 @@ class KioskFlow:
                 self.language = self.cfg.default_language
                 self._changed()
             q = self._scheduled_question()
-            if q.id != self.question.id:
+            # Not under a finger: the answer being given is to the question it is touching.
+            if q.id != self.question.id and not self.held():
                 self.question = q
-                self._changed()
+                self._go(QUESTION)                   # another question: a touch on the last one no longer acts
 
     def idle(self) -> bool:
-        """On the question screen with nobody mid-gesture: a safe moment to change the config."""
-        return self.screen == QUESTION and self._corner_since is None
+        """On the question screen with nobody mid-gesture (a corner held, a finger on a face):
+        a safe moment to change the config."""
+        return self.screen == QUESTION and self._corner_since is None and not self.held()
 
     def reconfigure(self, cfg: KioskConfig, recorder: Recorder) -> None:
         """Switch to a new config (a push from the centre); call only when `idle()`."""
@@ -176,7 +218,7 @@ class KioskFlow:
             self.language = cfg.default_language
         self.question = self._scheduled_question()
         self.staff_question_id = self._first_staff_question()
-        self._changed()
+        self._go(self.screen)                        # new faces, new question: anew for touches
 
     def _to_question(self) -> None:
         self.draft = None
@@ -211,9 +253,13 @@ class KioskFlow:
         one was refused (a full or failed card), and none has been stored since."""
         return self.store_problem is not None
 
-    def answer(self, value: int, source: str = "touch") -> Recorded | None:
-        """Record an answer to the current question, then show follow-up or thank-you."""
+    def answer(self, value: int, source: str = "touch", *, seen: Seen | None = None) -> Recorded | None:
+        """Record an answer to the current question, then show follow-up or thank-you.
+        `seen`: what the touch that gives it began on; nothing is recorded when that question
+        (or that screen) is no longer the one shown."""
         if self.screen in (PIN, STAFF) and source != "button":
+            return None
+        if self._stale(seen, f"answer {value}"):
             return None
         if self.screen in (FOLLOWUP, COMMENT):
             self._commit_draft(sent=False)           # a new answer ends the previous follow-up
@@ -249,12 +295,13 @@ class KioskFlow:
             self._go(THANKS)
         return rec
 
-    def choose_reason(self, code: str) -> None:
+    def choose_reason(self, code: str, *, seen: Seen | None = None) -> None:
         """One tap: the reason (with a comment typed so far) is sent and the customer thanked.
         Where the question takes several (`max_reasons` > 1) a tap toggles the reason instead,
-        up to that many, and Send sends them."""
+        up to that many, and Send sends them. `seen` (the follow-up the touch began on), here and
+        in every follow-up action: a touch acts on that follow-up only."""
         d = self.draft
-        if d is None or code not in d.question.reasons:
+        if d is None or code not in d.question.reasons or self._stale(seen, f"reason {code}"):
             return
         self.touched()
         if d.question.max_reasons <= 1:
@@ -267,13 +314,13 @@ class KioskFlow:
             d.reasons.append(code)
             self._changed()
 
-    def open_comment(self) -> None:
-        if self.draft is not None and self.draft.question.comment:
+    def open_comment(self, *, seen: Seen | None = None) -> None:
+        if self.draft is not None and self.draft.question.comment and not self._stale(seen, "comment"):
             self.touched()
             self._go(COMMENT)
 
-    def type_text(self, text: str) -> None:
-        if self.draft is None:
+    def type_text(self, text: str, *, seen: Seen | None = None) -> None:
+        if self.draft is None or self._stale(seen, "typing"):
             return
         self.touched()
         room = self.cfg.followup.max_comment_chars - len(self.draft.comment)
@@ -281,33 +328,37 @@ class KioskFlow:
             self.draft.comment += text[:room]
             self._changed()
 
-    def backspace(self) -> None:
-        if self.draft is not None and self.draft.comment:
+    def backspace(self, *, seen: Seen | None = None) -> None:
+        if self.draft is not None and self.draft.comment and not self._stale(seen, "delete"):
             self.touched()
             self.draft.comment = self.draft.comment[:-1]
             self._changed()
 
-    def close_comment(self) -> None:
-        if self.screen == COMMENT:
+    def close_comment(self, *, seen: Seen | None = None) -> None:
+        if self.screen == COMMENT and not self._stale(seen, "back"):
             self.touched()
             self._go(FOLLOWUP)
 
-    def send_followup(self) -> None:
+    def send_followup(self, *, seen: Seen | None = None) -> None:
         """Send what was chosen and typed (nothing: nothing is stored) and say thank you; when
         it could not be stored, no thank-you (the thank-you says it is kept) but the question
         screen: with its "not saved" notice when the card refused it, as for an answer; without
         one when the recorder refused it (a reason a config pushed meanwhile no longer has: the
         card is fine, and the notice would send staff looking for a fault)."""
-        stored = self._commit_draft(sent=True)
-        self.draft = None
-        if stored:
-            self._go(THANKS)
-        else:
-            self._go(QUESTION)
+        if not self._stale(seen, "send"):
+            self._end_followup(sent=True)
 
-    def skip_followup(self) -> None:
+    def skip_followup(self, *, seen: Seen | None = None) -> None:
+        """No more questions, thank you. Only Send sends: what was already chosen or written is
+        kept, marked not sent, exactly as when the customer walks away (docs/ui.md); with nothing
+        chosen or written nothing is stored."""
+        if not self._stale(seen, "skip"):
+            self._end_followup(sent=False)
+
+    def _end_followup(self, *, sent: bool) -> None:
+        stored = self._commit_draft(sent=sent)
         self.draft = None
-        self._go(THANKS)
+        self._go(THANKS if stored else QUESTION)
 
     def _commit_draft(self, *, sent: bool) -> bool:
         """Store the draft; `sent`: the customer pressed send (else they walked away from it).

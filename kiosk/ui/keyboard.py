@@ -110,7 +110,8 @@ def compose_atlas(images: list[tuple[int, int, bytes]], width: int) -> tuple[byt
 
 
 class KeyGrid(BoxLayout):
-    """Rows of keys; dispatches on_key(text) with a character, " " or BACKSPACE."""
+    """Rows of keys; dispatches on_key(text, touch) with a character, " " or BACKSPACE, and the
+    touch that pressed the key."""
 
     language = StringProperty("en")
     space_label = StringProperty("space")
@@ -167,13 +168,13 @@ class KeyGrid(BoxLayout):
 
     def _key(self, label: str, value: str, **kw) -> Key:
         key = Key(text=label, key_value=value, **kw)
-        key.bind(on_release=lambda k: self.dispatch("on_key", k.key_value),
+        key.bind(on_release=lambda k: self.dispatch("on_key", k.key_value, k.last_touch),
                  pos=self._redraw_soon, size=self._redraw_soon)
         key.bind(state=self.redraw)          # a pressed key darkens in the same frame
         self._keys.append(key)
         return key
 
-    def on_key(self, value: str) -> None:
+    def on_key(self, value: str, touch: object = None) -> None:
         pass
 
     # -- drawing -------------------------------------------------------------------------

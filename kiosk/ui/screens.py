@@ -110,7 +110,7 @@ class QuestionScreen(KioskScreen):
                 row = BoxLayout(spacing=gap, size_hint=(None, None), pos_hint={"center_x": 0.5})
                 for i, v in (next(faces) for _ in range(n)):
                     b = SmileyButton(index=i, points=len(q.values), value=v)
-                    b.bind(on_release=lambda btn: app.answer_touch(int(btn.value)))
+                    b.bind(on_release=lambda btn: app.answer_touch(int(btn.value), btn.last_touch))
                     row.add_widget(b)
                 rows.append(row)
                 box.add_widget(row)
@@ -146,7 +146,7 @@ class QuestionScreen(KioskScreen):
             # Every key alike: a tinted detractor / promoter band would nudge the answer.
             b = NpsButton(text=str(v), value=v, font_size=26 * u, bold=True, bg=palette.SURFACE,
                           fg=palette.INK, outline=palette.LINE, radius=12 * u, **kw)
-            b.bind(on_release=lambda btn: app.answer_touch(int(btn.value)))
+            b.bind(on_release=lambda btn: app.answer_touch(int(btn.value), btn.last_touch))
             return b
 
         if app.landscape:
@@ -273,7 +273,7 @@ class FollowupScreen(KioskScreen):
                     chip.text, chip.code, chip.font_size, chip.radius = label, code, 21 * app.u, 16 * app.u
                 else:
                     chip = ReasonChip(text=label, code=code, font_size=21 * app.u, radius=16 * app.u)
-                    chip.bind(on_release=lambda c: app.choose_reason(c.code))
+                    chip.bind(on_release=lambda c: app.choose_reason(c.code, touch=c.last_touch))
                     grid.add_widget(chip)
         for chip in grid.children:
             chip.selected = chip.code in d.reasons

@@ -134,6 +134,7 @@ def face_meshes(cx: float, cy: float, r: float, shape: FaceShape, rim_colour, fi
 class SmileyButton(ButtonBehavior, SmileyFace):
     """A face that is also a big touch target; the app binds `on_release` to record the answer."""
 
+    answers = True          # an answer key: two pressed at once count neither (KioskRoot)
     value = NumericProperty(0)
 
     def on_state(self, _w, state: str) -> None:

@@ -977,7 +977,9 @@ class Driver:
         App.get_running_app().stop()
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, scenario_class: type[Scenario] = Scenario,
+         mapping=None, seed: bool = True) -> int:
+    """Run the app driven by a scenario (another file's: its class, config and no seeded history)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", required=True)
     ap.add_argument("--data", required=True)
@@ -995,14 +997,15 @@ def main(argv: list[str] | None = None) -> int:
     from kiosk.store import LocalStore
     from kiosk.ui.app import run_app
 
-    mapping = smiley5_config_mapping if a.variant == "smiley5" else scenario_config_mapping
+    mapping = mapping or (smiley5_config_mapping if a.variant == "smiley5" else scenario_config_mapping)
     cfg = parse_config(mapping()).with_data_dir(Path(a.data))
     store = LocalStore(cfg.db_path)
-    seed_history(cfg, store)
+    if seed:
+        seed_history(cfg, store)
     clock = FakeClock(START)
     pins = MockFactory(pin_class=MockPWMPin)
     size = tuple(int(x) for x in a.size.split("x"))
-    sc = Scenario(size, Path(a.shots), clock, pins, cfg, variant=a.variant)
+    sc = scenario_class(size, Path(a.shots), clock, pins, cfg, variant=a.variant)
     driver = Driver(sc, Path(a.report))
     from kivy.clock import Clock
     Clock._max_fps = 0                       # frames as fast as they render: the test waits for frames

@@ -130,14 +130,21 @@ def test_comment_is_capped_scrubbed_and_sent(kf, cfg, store):
     assert "070" not in comment and comment.startswith("ring")
 
 
-def test_skip_records_no_followup(kf, store):
-    kf.answer(1)
+def test_skip_keeps_what_was_written_marked_not_sent(kf, store, clock):
+    """Only Send sends: Skip after a comment keeps it, marked not sent, as walking away does;
+    Skip with nothing chosen or written stores nothing."""
+    rec = kf.answer(1)
     kf.open_comment()
     kf.type_text("hm")
     kf.close_comment()
     kf.skip_followup()
     assert kf.screen == F.THANKS
-    assert rows(store, "SELECT COUNT(*) FROM followup") == [(0,)]
+    assert rows(store, "SELECT response_id, reasons, comment, unsent FROM followup") == [(rec.id, "[]", "hm", 1)]
+    clock.advance(6)
+    kf.answer(2)
+    kf.skip_followup()
+    assert kf.screen == F.THANKS
+    assert rows(store, "SELECT COUNT(*) FROM followup") == [(1,)]
 
 
 def test_new_answer_during_followup_keeps_the_previous_choice(kf, store, clock):
