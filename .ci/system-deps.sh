@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo need, if any is missing.
 # Used by `make test` and by .ci/run; `--demo` (used by `make demo`) installs only what the demo
-# chain needs: the kiosk app's window, the broker and openssl for its demo CA. Safe to run again (it only installs what is absent).
+# chain needs: the kiosk app's window, the broker (and what builds its rate limit plugin) and openssl
+# for its demo CA. Safe to run again (it only installs what is absent).
 set -euo pipefail
 
-demo_packages=(libgl1 libegl1 libmtdev1 libsdl2-2.0-0 mosquitto mosquitto-clients openssl)
+demo_packages=(libgl1 libegl1 libmtdev1 libsdl2-2.0-0 mosquitto mosquitto-clients openssl
+               gcc make libc6-dev mosquitto-dev libmosquitto-dev)
 
 packages=(
   mosquitto mosquitto-clients          # the MQTT broker the tests start for real
+  gcc make libc6-dev                   # build the broker's rate limit plugin ...
+  mosquitto-dev libmosquitto-dev       # ... against mosquitto's plugin headers
   postgresql                           # the central database server the tests start for real
   xvfb xauth libgl1 libegl1 libmtdev1  # Kivy on a virtual display
   libsdl2-2.0-0                        # Kivy window provider

@@ -68,6 +68,7 @@ PRUNE_UNSYNCED_RETRY_S = 60.0      # while the clock is not synced, look again t
 # What a write to the kiosk database can raise: a failed or full card (kiosk.store's StoreError)
 # or what SQLite itself refuses (a locked database, a constraint).
 STORE_FAILURES = (KioskError, sqlite3.Error, peewee.PeeweeException)
+REFUSED_LOG_EVERY_S = 600.0        # a broker refusing our publishes is logged at most this often
 STORE_RETRY_S = 1.0                # after a failed outbox write, try again this soon
 # Refusals that retrying cannot fix: `kiosk sync --once` stops at once with the broker's words.
 PERMANENT_REFUSALS = ("Bad user name or password", "Not authorized", "Client identifier not valid",
@@ -117,6 +118,7 @@ class SyncCounters:
     acks: int = 0
     events_rejected: int = 0
     acks_ignored: int = 0            # answers to another incarnation's batches (`handle_ack`)
+    refused: int = 0                 # publishes the broker refused (`_on_publish`)
 
 
 class SyncAgent:
@@ -170,6 +172,8 @@ class SyncAgent:
         self._store_failing: dict[str, tuple[str, int]] = {}
         self._store_retry_at = 0.0
         self._requeue_due = False           # a (re)connect: what was sent goes again, once written
+        self._refused_logged_at: float | None = None   # the last "broker refused" warning
+        self._refused_unlogged = 0                      # refusals since that warning
         self.last_error: str | None = None
         self.permanent_error: str | None = None
 
@@ -302,6 +306,7 @@ class SyncAgent:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
+        c.on_publish = self._on_publish
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         self.client = c
@@ -384,6 +389,24 @@ class SyncAgent:
             self._store_failed("the connection state", e)
 
     # --- publishing ---------------------------------------------------------------------------
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        """A PUBACK. The broker refuses a publish (0x87 Not authorized) when this kiosk is over its
+        rate (firmware_config/mosquitto/ratelimit/) and drops it: for a batch that is just no ack,
+        so its events stay in flight and go again after the ack timeout, like any batch the
+        centre never answered; a status goes with the next one. Logged once, then at most every
+        REFUSED_LOG_EVERY_S with the count (a refused drain alternates refusals and acks)."""
+        if not getattr(reason_code, "is_failure", False):
+            return
+        self.counters.refused += 1
+        self._refused_unlogged += 1
+        now = self.mono()
+        if self._refused_logged_at is None or now - self._refused_logged_at >= REFUSED_LOG_EVERY_S:
+            log.warning("the broker refused %d message(s) (%s): this kiosk is over the broker's rate limit; "
+                        "what they carried is sent again after the ack timeout (%.0f s)",
+                        self._refused_unlogged, reason_code, self.ack_timeout_s)
+            self._refused_logged_at = now
+            self._refused_unlogged = 0
 
     def _pump(self) -> None:
         sent = 0

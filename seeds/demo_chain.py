@@ -5,7 +5,8 @@
    admin and a store manager, and the demo kiosk registered through `kiosk-central kiosk add`
    (its broker password and ACL block written into the broker's files, as in production);
 3. mosquitto with the shipped configuration (firmware_config/mosquitto/kundpuls.conf: TLS on both
-   listeners, per-listener password files and ACLs), its paths and ports pointed at this run;
+   listeners, per-listener password files and ACLs, the per-kiosk rate limit plugin built from
+   firmware_config/mosquitto/ratelimit/), its paths and ports pointed at this run;
 4. `kiosk-central ingest` on the centre's listener, `kiosk-central serve` (two workers);
 5. the kiosk's sync agent (`kiosk sync`) and the kiosk (`kiosk run --demo`, or `--headless`) on
    the kiosk listener, with a kiosk.toml made from the demo config.
@@ -32,6 +33,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+
+from seeds.broker_plugin import with_built_plugin
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "firmware_config" / "mosquitto"
@@ -76,7 +79,7 @@ def make_ca(d: Path) -> None:
 def broker_config(d: Path, certs: Path, kiosk_port: int, centre_port: int) -> Path:
     """The shipped kundpuls.conf with this run's files and ports (loopback only); everything else
     (TLS on both listeners, per-listener users and ACLs, queue limits) as shipped."""
-    text = (SHIPPED / "kundpuls.conf").read_text(encoding="utf-8")
+    text = with_built_plugin((SHIPPED / "kundpuls.conf").read_text(encoding="utf-8"))
     text = text.replace("/etc/mosquitto/certs/", f"{certs}/").replace("/etc/mosquitto/", f"{d}/")
     text = re.sub(r"^listener 8883$", f"listener {kiosk_port} 127.0.0.1", text, flags=re.M)
     text = re.sub(r"^listener 8884$", f"listener {centre_port} 127.0.0.1", text, flags=re.M)

@@ -21,6 +21,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.reasoncodes import ReasonCode
 
+from seeds.broker_plugin import with_built_plugin
 from server_sync import provision
 from tests.fixtures.broker import TestCA, free_tcp_port
 
@@ -64,7 +65,7 @@ def shipped_config_for_test(d: Path, ca: TestCA, port: int, central_port: int | 
     for old, new in subs.items():
         assert old in text, f"shipped kundpuls.conf no longer contains {old!r}"
         text = text.replace(old, new)
-    (conf_d / "kundpuls.conf").write_text(text)
+    (conf_d / "kundpuls.conf").write_text(with_built_plugin(text))
     # The centre's listener: its own password file (mosquitto_passwd, as the guide says) and ACL.
     shutil.copy(MOSQ / "kundpuls-central.acl", d / "kundpuls-central.acl")
     (d / "kundpuls-central.passwd").touch()

@@ -1,0 +1,232 @@
+/* kundpuls_ratelimit: a mosquitto 2.0 plugin (plugin API 5) that limits how fast each kiosk may
+ * publish, so that one kiosk's flood is refused by the broker before it is queued for the ingest
+ * (where it would sit, first in, first out, in front of every other kiosk's answers).
+ *
+ * One token bucket per kiosk: a kiosk may publish `burst` messages at once and `rate` a second
+ * after that. The kiosk is the <id> of the topic kundpuls/v1/kiosk/<id>/..., so a store bridge
+ * that carries several kiosks gives each of them its own bucket; any other topic counts against
+ * the publishing client's id. It runs on MOSQ_EVT_MESSAGE, which mosquitto 2.0 calls for a client's
+ * PUBLISH after the listener's acl_file allowed it and before anything is queued: a refused
+ * message is dropped there and a QoS 1 publisher gets PUBACK 0x87 (not authorized). Wills never
+ * pass through this event. Under `per_listener_settings true` it applies to the listener whose
+ * block loads it (the kiosks' one) and to no other. See docs/deployment.md.
+ *
+ * Options (kundpuls.conf): plugin_opt_rate (messages a second, > 0), plugin_opt_burst (>= 1).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#define KIOSK_TOPIC "kundpuls/v1/kiosk/"
+#define LOG_EVERY_S 60.0   /* a kiosk over its rate is logged at most this often */
+
+struct bucket {
+	struct bucket *next;
+	double tokens;
+	double at;             /* when `tokens` was counted (CLOCK_MONOTONIC, s) */
+	double logged_at;      /* last log line about this kiosk, or -1 */
+	unsigned long refused; /* refused since that line */
+	char key[];
+};
+
+struct limiter {
+	double rate;
+	double burst;
+	size_t nslots;
+	size_t count;
+	struct bucket **slots;
+};
+
+static mosquitto_plugin_id_t *plugin_id;
+static struct limiter limiter;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t hash(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;  /* FNV-1a */
+	for(size_t i = 0; i < len; i++){
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	}
+	return h;
+}
+
+/* The bucket's key: the kiosk id of a kiosk topic, else the client id. */
+static const char *bucket_key(const char *topic, const char *client_id, size_t *len)
+{
+	size_t plen = strlen(KIOSK_TOPIC);
+	if(topic && strncmp(topic, KIOSK_TOPIC, plen) == 0){
+		const char *id = topic + plen;
+		const char *end = strchr(id, '/');
+		if(end && end > id){
+			*len = (size_t)(end - id);
+			return id;
+		}
+	}
+	*len = client_id ? strlen(client_id) : 0;
+	return client_id ? client_id : "";
+}
+
+static int grow(struct limiter *l)
+{
+	size_t n = l->nslots ? l->nslots * 2 : 1024;
+	struct bucket **slots = mosquitto_calloc(n, sizeof(*slots));
+	if(!slots) return MOSQ_ERR_NOMEM;
+	for(size_t i = 0; i < l->nslots; i++){
+		struct bucket *b = l->slots[i];
+		while(b){
+			struct bucket *next = b->next;
+			size_t j = hash(b->key, strlen(b->key)) % n;
+			b->next = slots[j];
+			slots[j] = b;
+			b = next;
+		}
+	}
+	mosquitto_free(l->slots);
+	l->slots = slots;
+	l->nslots = n;
+	return MOSQ_ERR_SUCCESS;
+}
+
+/* The bucket for `key` (made full on first sight), or NULL when out of memory. One per kiosk:
+ * the ACL lets a client write only its own (or, for a store bridge, its store's) kiosk topics,
+ * and mosquitto calls this only for publishes the ACL allowed, so the table stays the fleet's size. */
+static struct bucket *find(struct limiter *l, const char *key, size_t len, double now)
+{
+	if(l->count >= l->nslots && grow(l) != MOSQ_ERR_SUCCESS) return NULL;
+	size_t i = hash(key, len) % l->nslots;
+	for(struct bucket *b = l->slots[i]; b; b = b->next){
+		if(strlen(b->key) == len && memcmp(b->key, key, len) == 0) return b;
+	}
+	struct bucket *b = mosquitto_calloc(1, sizeof(*b) + len + 1);
+	if(!b) return NULL;
+	memcpy(b->key, key, len);
+	b->tokens = l->burst;
+	b->at = now;
+	b->logged_at = -1.0;
+	b->next = l->slots[i];
+	l->slots[i] = b;
+	l->count++;
+	return b;
+}
+
+/* Take a token; false when the bucket has none. */
+static int take(struct limiter *l, struct bucket *b, double now)
+{
+	b->tokens = fmin(l->burst, b->tokens + (now - b->at) * l->rate);
+	b->at = now;
+	if(b->tokens < 1.0) return 0;
+	b->tokens -= 1.0;
+	return 1;
+}
+
+static int on_message(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_message *ed = event_data;
+	struct limiter *l = userdata;
+	(void)event;
+	size_t len;
+	const char *key = bucket_key(ed->topic, mosquitto_client_id(ed->client), &len);
+	double now = now_s();
+	struct bucket *b = find(l, key, len, now);
+	if(!b) return MOSQ_ERR_SUCCESS;        /* no memory for a bucket: never refuse for that */
+	if(take(l, b, now)){
+		if(b->refused && now - b->logged_at >= LOG_EVERY_S){
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "kundpuls_ratelimit: kiosk %s is under its rate again "
+					"(%lu messages refused)", b->key, b->refused);
+			b->refused = 0;
+			b->logged_at = now;
+		}
+		return MOSQ_ERR_SUCCESS;
+	}
+	b->refused++;
+	if(b->logged_at < 0 || now - b->logged_at >= LOG_EVERY_S){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "kundpuls_ratelimit: kiosk %s (client %s) is over its rate "
+				"of %g messages a second after a burst of %g: %lu refused (logged at most every %.0f s)",
+				b->key, mosquitto_client_id(ed->client), l->rate, l->burst, b->refused, LOG_EVERY_S);
+		b->refused = 0;
+		b->logged_at = now;
+	}
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+/* A positive number from an option's text, or -1. */
+static double positive(const char *text)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if(errno || end == text || *end != '\0' || !isfinite(v) || v <= 0) return -1;
+	return v;
+}
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+	for(int i = 0; i < supported_version_count; i++){
+		if(supported_versions[i] == 5) return 5;
+	}
+	return -1;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+		struct mosquitto_opt *options, int option_count)
+{
+	limiter.rate = -1;
+	limiter.burst = -1;
+	for(int i = 0; i < option_count; i++){
+		if(strcmp(options[i].key, "rate") == 0){
+			limiter.rate = positive(options[i].value);
+		}else if(strcmp(options[i].key, "burst") == 0){
+			limiter.burst = positive(options[i].value);
+			if(limiter.burst < 1) limiter.burst = -1;
+		}else{
+			mosquitto_log_printf(MOSQ_LOG_ERR, "kundpuls_ratelimit: unknown option plugin_opt_%s", options[i].key);
+			return MOSQ_ERR_INVAL;
+		}
+	}
+	/* No default here: kundpuls.conf is where the numbers are. */
+	if(limiter.rate <= 0 || limiter.burst < 1){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "kundpuls_ratelimit: needs plugin_opt_rate (> 0, messages a second) "
+				"and plugin_opt_burst (>= 1, messages)");
+		return MOSQ_ERR_INVAL;
+	}
+	if(grow(&limiter) != MOSQ_ERR_SUCCESS) return MOSQ_ERR_NOMEM;
+	plugin_id = identifier;
+	*userdata = &limiter;
+	mosquitto_log_printf(MOSQ_LOG_INFO, "kundpuls_ratelimit: %g messages a second per kiosk after a burst of %g",
+			limiter.rate, limiter.burst);
+	return mosquitto_callback_register(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL, &limiter);
+}
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
+{
+	struct limiter *l = userdata;
+	(void)options;
+	(void)option_count;
+	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL);
+	for(size_t i = 0; i < l->nslots; i++){
+		struct bucket *b = l->slots[i];
+		while(b){
+			struct bucket *next = b->next;
+			mosquitto_free(b);
+			b = next;
+		}
+	}
+	mosquitto_free(l->slots);
+	l->slots = NULL;
+	l->nslots = l->count = 0;
+	return MOSQ_ERR_SUCCESS;
+}

@@ -1,0 +1,208 @@
+"""The broker's per-kiosk rate limit (firmware_config/mosquitto/ratelimit/, loaded by the shipped
+kundpuls.conf on the kiosks' listener) on a real mosquitto with the shipped config: one kiosk's
+flood is refused at the broker, before it is queued in front of the other kiosks' messages for
+the centre; a kiosk's real bursts pass; and a kiosk whose publishes are refused sends them again,
+so every answer reaches the centre exactly once."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.broker import free_tcp_port
+from tests.test_firmware_mosquitto import MOSQ, PASSWORDS, Mosquitto, Peer, shipped_config_for_test
+
+pytestmark = pytest.mark.broker
+
+KIOSK_TOPIC = "kundpuls/v1/kiosk/{}/{}"
+# What the centre does per message it takes (decode, queue, a share of a commit): the broker
+# queues whatever a slower subscriber has not taken yet, in arrival order.
+CENTRE_COST_S = 0.0005
+FLOOD = 30_000
+# The most a flood may add to another kiosk's delivery: its burst at CENTRE_COST_S (0.5 s) and
+# room for a loaded test machine (2.8 s seen). Without the limit 20,000 added 9 s (events), 6 s (status).
+FLOOD_DELAY_BOUND_S = 3.0
+
+
+def shipped_limits() -> tuple[float, int]:
+    text = (MOSQ / "kundpuls.conf").read_text()
+    return (float(re.search(r"^plugin_opt_rate (\S+)$", text, re.M).group(1)),
+            int(re.search(r"^plugin_opt_burst (\S+)$", text, re.M).group(1)))
+
+
+def start_shipped(d: Path, ca, rate: float | None = None, burst: int | None = None) -> tuple[Mosquitto, dict]:
+    """The shipped broker, its limits replaced when given (a test that needs refusals soon)."""
+    d.mkdir(parents=True, exist_ok=True)
+    port, central_port = free_tcp_port(), free_tcp_port()
+    main = shipped_config_for_test(d, ca, port, central_port)
+    conf = d / "conf.d" / "kundpuls.conf"
+    text = conf.read_text()
+    if rate is not None:
+        text = re.sub(r"^plugin_opt_rate .*$", f"plugin_opt_rate {rate}", text, flags=re.M)
+    if burst is not None:
+        text = re.sub(r"^plugin_opt_burst .*$", f"plugin_opt_burst {burst}", text, flags=re.M)
+    conf.write_text(text)
+    with open(main, "a") as f:
+        f.write("log_type subscribe\n")           # lets a test wait for the ingest's subscription
+    server = Mosquitto(main, port)
+    deadline = time.monotonic() + 10
+    while True:                                   # the centre's listener opens just after
+        try:
+            socket.create_connection(("127.0.0.1", central_port), timeout=0.2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "the centre's listener did not open"
+            time.sleep(0.05)
+    return server, {"port": port, "central_port": central_port, "ca": str(ca.ca_file), "dir": d}
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory, broker_ca):
+    server, broker = start_shipped(tmp_path_factory.mktemp("mosq-rate"), broker_ca)
+    try:
+        yield broker
+    finally:
+        server.stop()
+
+
+class SlowCentre:
+    """Subscribed like the ingest (events through the share group, statuses plainly) on the
+    centre's listener, spending CENTRE_COST_S on each message; records when each arrived."""
+
+    def __init__(self, broker: dict) -> None:
+        self.arrived: dict[bytes, float] = {}
+        self.count = 0
+        self.peer = Peer(broker, "central", PASSWORDS["central"], broker["central_port"])
+        self.peer.c.on_message = self._on_message
+        self.peer.subscribe("$share/ingest/kundpuls/v1/kiosk/+/events")
+        self.peer.subscribe("kundpuls/v1/kiosk/+/status")
+
+    def _on_message(self, c, userdata, msg) -> None:
+        end = time.perf_counter() + CENTRE_COST_S
+        while time.perf_counter() < end:
+            pass
+        self.count += 1
+        if msg.payload.startswith(b"probe"):
+            self.arrived[msg.payload] = time.monotonic()
+
+    def latency(self, sender: Peer, topic: str, payload: bytes, timeout: float = 60.0) -> float:
+        """Seconds from `sender`'s publish of `payload` until it reached the centre."""
+        t0 = time.monotonic()
+        sender.c.publish(topic, payload, qos=1)
+        deadline = t0 + timeout
+        while payload not in self.arrived:
+            assert time.monotonic() < deadline, f"{payload!r} never reached the centre"
+            time.sleep(0.002)
+        return self.arrived[payload] - t0
+
+
+def flood(broker: dict, topic: str, n: int, log: Path) -> subprocess.Popen:
+    """The reviewer's one stock command: kiosk-a, with its own credential, publishes `n` QoS 1
+    messages on `topic` back to back (mosquitto_pub goes on past each refusal, warning in `log`)."""
+    with open(log, "w") as err:
+        return subprocess.Popen(["mosquitto_pub", "-h", "localhost", "-p", str(broker["port"]), "--cafile",
+                                 broker["ca"], "-u", "kiosk-a", "-P", PASSWORDS["kiosk-a"], "-V", "mqttv5", "-q", "1",
+                                 "-t", topic, "-m", "x", "--repeat", str(n)], stdout=subprocess.DEVNULL, stderr=err)
+
+
+@pytest.mark.parametrize("leaf", ["events", "status"])
+def test_one_kiosks_flood_does_not_delay_another_kiosk(limited, leaf, tmp_path):
+    """kiosk-a floods its own topic with 30,000 QoS 1 messages: the broker passes its burst and
+    rate and refuses the rest, and kiosk-b's messages reach the centre within
+    FLOOD_DELAY_BOUND_S of the no-flood baseline all the while."""
+    centre = SlowCentre(limited)
+    b = Peer(limited, "kiosk-b", PASSWORDS["kiosk-b"])
+    proc = None
+    try:
+        topic_b = KIOSK_TOPIC.format("kiosk-b", leaf)
+        baseline = max(centre.latency(b, topic_b, b"probe-base-%d" % i) for i in range(5))
+        proc = flood(limited, KIOSK_TOPIC.format("kiosk-a", leaf), FLOOD, tmp_path / "flood.err")
+        t0, during = time.monotonic(), []
+        while proc.poll() is None:
+            during.append(centre.latency(b, topic_b, b"probe-%d" % len(during)))
+            time.sleep(0.1)
+        flood_s = time.monotonic() - t0
+        refused = (tmp_path / "flood.err").read_text().count("failed: Not authorized")   # PUBACK 0x87
+        during.append(centre.latency(b, topic_b, b"probe-after"))
+        rate, burst = shipped_limits()
+        passed = centre.count - len(during) - 5
+        assert passed <= burst + rate * (flood_s + 1) and refused == FLOOD - passed, (passed, refused, flood_s)
+        assert len(during) >= 3
+        assert max(during) <= baseline + FLOOD_DELAY_BOUND_S, (baseline, during)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        b.close()
+        centre.peer.close()
+
+
+def test_a_kiosks_real_bursts_pass_untouched(limited):
+    """The sync agent's most: at every (re)connect a status and 16 batches in flight at once
+    (kiosk/sync_agent.py), then one batch per ack; three reconnects back to back all pass."""
+    from kiosk.sync_agent import SyncAgent
+    import inspect
+    in_flight = inspect.signature(SyncAgent).parameters["max_inflight_batches"].default
+    centre = SlowCentre(limited)
+    b = Peer(limited, "kiosk-b", PASSWORDS["kiosk-b"])
+    try:
+        codes = []
+        for burst in range(3):
+            codes.append(b.publish("kundpuls/v1/kiosk/kiosk-b/status", b"probe-status-%d" % burst))
+            infos = [b.c.publish("kundpuls/v1/kiosk/kiosk-b/events", b"probe-batch-%d-%d" % (burst, i), qos=1)
+                     for i in range(in_flight)]
+            with b.arrived:
+                assert b.arrived.wait_for(lambda: all(i.mid in b.pubacks for i in infos), 10)
+            codes += [b.pubacks[i.mid] for i in infos]
+        assert [str(c) for c in codes if c.is_failure] == []
+        deadline = time.monotonic() + 10
+        while len(centre.arrived) < 3 * (in_flight + 1) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(centre.arrived) == 3 * (in_flight + 1)
+    finally:
+        b.close()
+        centre.peer.close()
+
+
+def test_the_limit_is_the_ingests_and_only_on_the_kiosk_listener():
+    """One pair of numbers: the broker's (kundpuls.conf) are the ingest's own defaults; and the
+    plugin is loaded in the kiosks' listener block only (per_listener_settings: not the centre's)."""
+    from server_sync.ingest_inbox import KIOSK_BURST, KIOSK_RATE_PER_S
+    assert shipped_limits() == (KIOSK_RATE_PER_S, KIOSK_BURST)
+    text = (MOSQ / "kundpuls.conf").read_text()
+    kiosk_block, centre_block = text.split("\nlistener 8884\n")
+    assert "\nplugin " in kiosk_block.split("\nlistener 8883\n")[1] and "plugin" not in centre_block
+    assert re.search(r"^per_listener_settings true$", text, re.M)
+
+
+class ShippedAsFixture:
+    """The shipped broker seen as tests/fixtures/broker.py's `Broker` by the end-to-end helpers
+    (tests/sync/): the centre on its own listener, kiosks on theirs."""
+
+    def __init__(self, broker: dict) -> None:
+        self.host, self.port, self.ca_file = "localhost", broker["central_port"], broker["ca"]
+        self.kiosk_port = broker["port"]
+        self.dir = Path(broker["dir"])
+
+    def password_file_for(self, user: str) -> Path:
+        path = self.dir / f"{user}.password"
+        path.write_text(PASSWORDS[user] + "\n")
+        path.chmod(0o600)
+        return path
+
+    def kiosk_broker_mapping(self, user: str) -> dict:
+        return {"host": self.host, "port": self.kiosk_port, "tls": True, "ca_file": self.ca_file,
+                "username": user, "password_file": str(self.password_file_for(user)), "keepalive_s": 5,
+                "topic_prefix": ""}
+
+    def wait_for_log(self, text: str, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in (self.dir / "mosquitto.log").read_text(errors="replace"):
+                return True
+            time.sleep(0.05)
+        return False
