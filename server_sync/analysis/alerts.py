@@ -20,11 +20,10 @@ from __future__ import annotations
 import json
 import logging
 import urllib.error
-import urllib.request
 import weakref
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Iterable
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from peewee import Database
@@ -35,7 +34,7 @@ from server_sync.analysis.queries import HOURLY_STATS, json_object, tally_of
 from server_sync.central.dialect import in_list, writer_transaction
 from server_sync.central.rollups import site_timezones
 from server_sync.exc import CentralConfigError
-from server_sync.notify.http_post import open_url
+from server_sync.notify.http_post import hide_address, post_json, redacted
 from server_sync.protocol import alerts_topic, encode_alert, iso_ms, reads_alert_text
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.report.alert_text import alert_text
@@ -364,23 +363,21 @@ def mark(db: Database, alert_ids: Iterable[int], now: datetime, webhook: dict[in
                            (_naive(now), (webhook or {}).get(i), i))
 
 
-def post_webhook(url: str, alert: dict, timeout_s: float = 5.0,
-                 opener: Callable = open_url) -> str:
-    """POST the alert as JSON; returns "200" etc. or "error: …". Never raises."""
+def post_webhook(url: str, alert: dict, timeout_s: float = 5.0) -> str:
+    """POST the alert as JSON (the whole exchange within `timeout_s`); returns "200" etc. or
+    "error: …" (the address redacted in it and in the log). Never raises."""
     # The receiver's JSON stays what it was: the facts behind `message` are the store's own.
     body = json.dumps({"type": "kundpuls.alert", **{k: v for k, v in alert.items() if k != "detail"}},
                       default=str).encode("utf-8")
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", "User-Agent": "kundpuls-central"})
     try:
-        with opener(request, timeout=timeout_s) as response:
-            return str(response.status)
+        return str(post_json(url, body, {}, timeout_s))
     except urllib.error.HTTPError as e:
-        log.warning("alert webhook %s answered %s for alert %s", url, e.code, alert.get("id"))
+        log.warning("alert webhook %s answered %s for alert %s", redacted(url), e.code, alert.get("id"))
         return f"error: HTTP {e.code}"
     except (urllib.error.URLError, OSError, ValueError) as e:
-        log.warning("alert webhook %s failed for alert %s: %s", url, alert.get("id"), e)
-        return f"error: {getattr(e, 'reason', e)}"
+        error = hide_address(str(getattr(e, "reason", e)), url)
+        log.warning("alert webhook %s failed for alert %s: %s", redacted(url), alert.get("id"), error)
+        return f"error: {error}"
 
 
 def deliver(db: Database, alerts: list[dict], now: datetime, *, prefix: str = "",

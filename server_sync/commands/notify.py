@@ -1,5 +1,6 @@
 """`kiosk-central notify`: where notices go and the worker that sends them.
-`webhook add|list|remove` (Slack, Teams or JSON endpoints, each with its own signing secret),
+`webhook add|list|update|remove` (Slack, Teams or JSON endpoints, each with its own signing
+secret; addresses are printed redacted),
 `smtp set|show` (the mail server), `web-url` (the web app's address for links), `test` (queue a
 test notice for every endpoint), `run` (the worker: deliver what is due, retry with backoff, and
 close completed actions hourly; systemd runs it as kundpuls-notify.service) and `deliveries` (what
@@ -36,7 +37,12 @@ def add_parser(sub, common) -> None:
     ls = ws.add_parser("list", parents=[common], help="the endpoints")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=webhook_list)
-    rm = ws.add_parser("remove", parents=[common], help="stop sending to an endpoint (its history stays)")
+    up = ws.add_parser("update", parents=[common], help="a new address for an endpoint (its secret stays)")
+    up.add_argument("name", metavar="NAME")
+    up.add_argument("--url", required=True, help="where to POST from now on, what waits too (https://…)")
+    up.set_defaults(func=webhook_update)
+    rm = ws.add_parser("remove", parents=[common],
+                       help="stop sending to an endpoint (its history stays; its name may be added again)")
     rm.add_argument("name", metavar="NAME")
     rm.set_defaults(func=webhook_remove)
     m = s.add_parser("smtp", parents=[common], help="the mail server")
@@ -72,17 +78,28 @@ def add_parser(sub, common) -> None:
 
 def webhook_add(args: argparse.Namespace) -> int:
     from server_sync.notify import queue
+    from server_sync.notify.http_post import redacted
     with central_store(args) as db:
         e = queue.add_endpoint(db, args.name, args.url, args.format, _now())
-    print(f"webhook {e.name} ({e.format}) -> {e.url}\nsigning secret (shown once; the receiver checks "
+    print(f"webhook {e.name} ({e.format}) -> {redacted(e.url)}\nsigning secret (shown once; the receiver checks "
           f"X-Kundpuls-Signature with it, see docs/notifications.md):\n{e.secret}")
+    return 0
+
+
+def webhook_update(args: argparse.Namespace) -> int:
+    from server_sync.notify import queue
+    from server_sync.notify.http_post import redacted
+    with central_store(args, existing=True) as db:
+        e = queue.update_endpoint(db, args.name, args.url)
+    print(f"webhook {e.name} ({e.format}) -> {redacted(e.url)}; what waits for it goes there, signed as before")
     return 0
 
 
 def webhook_list(args: argparse.Namespace) -> int:
     from server_sync.notify import queue
+    from server_sync.notify.http_post import redacted
     with central_store(args, existing=True) as db:
-        rows = [{"name": e.name, "url": e.url, "format": e.format, "active": e.active}
+        rows = [{"name": e.name, "url": redacted(e.url), "format": e.format, "active": e.active}
                 for e in queue.endpoints(db, active_only=False)]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -166,20 +183,25 @@ def run(args: argparse.Namespace) -> int:
         notifier.ready("delivering notices")
         closed_at = float("-inf")
         try:
-            while True:
+            while not stop.is_set():
                 if args.close_every and time.monotonic() - closed_at >= args.close_every:
                     # Actions whose after-window completed close here (their notices go out in
                     # this same round), so no separate timer is needed for them.
                     closed_at = time.monotonic()
                     close_what_completed(db)
-                hooks = sender.deliver_webhooks(db, _now())
-                mails = sender.deliver_mail(db, _now())
+                # The watchdog is fed from here only, after each finished exchange (each within
+                # its deadline): never from a thread that would keep a stuck worker alive.
+                hooks = sender.deliver_webhooks(db, _now(), stop=stop, progress=notifier.ping)
+                mails = sender.deliver_mail(db, _now(), stop=stop, progress=notifier.ping)
                 if args.once:
-                    print(f"delivered {hooks} webhook(s) and {mails} mail(s)")
+                    print(f"delivered {hooks} webhook(s) and {mails} mail(s)" + ("; stopped" if stop.is_set() else ""))
+                    return 0
+                if stop.is_set():
                     return 0
                 notifier.ping()
                 if notifier.wait(stop, args.interval):     # up to an hour, the watchdog fed meanwhile
                     return 0
+            return 0
         finally:
             notifier.stopping()
 

@@ -4,6 +4,7 @@ run`), retried with backoff, failures kept visible. Whoever raises a notice (an 
 only adds rows in its own transaction: delivery never blocks ingest.
 
 Modules: `signing` (HMAC-SHA256 over timestamp and body, and its check), `bodies` (the JSON of
-each webhook format), `queue` (what is due, what happened, backoff), `sender` (the HTTP and SMTP
-I/O), `smtp` (the centre's SMTP settings).
+each webhook format), `queue` (what is due, what happened, backoff; what an e-mail address is),
+`sender` (the HTTP and SMTP I/O), `http_post` (how a POST goes, and how an address is shown),
+`deadline` (one exchange within a total deadline, stoppable), `smtp` (the centre's SMTP settings).
 """

@@ -1,12 +1,67 @@
-"""How the centre POSTs to a receiver (webhooks, `alerts check --webhook`): never following a
-redirect. urllib follows a 302/303 by turning the POST into a GET to wherever it points, any
-internal address included, with the signature headers, and the receiver's "200" then reads as a
-delivered notice that never arrived. A 3xx is the receiver's failure, kept and tried again.
+"""How the centre POSTs JSON to a receiver (webhooks, `alerts check --webhook`), and how it shows
+a receiver's address.
+
+- Never following a redirect. urllib follows a 302/303 by turning the POST into a GET to wherever
+  it points, any internal address included, with the signature headers, and the receiver's "200"
+  then reads as a delivered notice that never arrived. A 3xx is the receiver's failure, kept and
+  tried again.
+- Within a total deadline (`deadline.bounded`): connecting, sending and the answer's status and
+  headers, not each read; and given up at once when the worker is told to stop.
+- A user and password in the address (`https://user:password@host/…`) go as HTTP Basic
+  authentication, never to urllib in the address (it read "password@host" as the port).
+- An address is shown redacted (`redacted`): it may carry a password or a token.
 """
 
 from __future__ import annotations
 
+import base64
+import re
+import threading
 import urllib.request
+from typing import Any, Callable
+from urllib.parse import unquote
+
+from server_sync.notify.deadline import Sockets, bounded
+
+# [scheme:]//userinfo@ : the userinfo runs to the last '@' before the path, query or fragment,
+# as urlsplit reads it. Text, not urlsplit: an address it refuses (stored before check_url) is
+# redacted too.
+_USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)([^/?#]*)@")
+_QUERY_ITEM = re.compile(r"([?&;])([^&;#=]*)(=?)([^&;#]*)")
+
+
+def redacted(url: str) -> str:
+    """The address as it may be printed or logged: a user and password as `***`, every value of
+    the query string as `***` (an item without a value, all of it: it may be a token)."""
+    url = _USERINFO.sub(r"\1***@", url, count=1)
+    base, query_mark, rest = url.partition("?")
+    if not query_mark:
+        return url
+    query, hash_mark, fragment = rest.partition("#")
+
+    def masked(m: re.Match[str]) -> str:
+        sep, key, eq, value = m.groups()
+        if not eq:
+            return f"{sep}***" if key else sep
+        return f"{sep}{key}={'***' if value else ''}"
+    return base + _QUERY_ITEM.sub(masked, "?" + query) + hash_mark + fragment
+
+
+def hide_address(text: str, url: str) -> str:
+    """`text` (an error, which may quote the address as given or as sent) with it redacted."""
+    for address in {url, without_credentials(url)[0]} - {""}:
+        text = text.replace(address, redacted(address))
+    return text
+
+
+def without_credentials(url: str) -> tuple[str, dict[str, str]]:
+    """(the address without its user and password, the Authorization header they make, if any)."""
+    m = _USERINFO.match(url)
+    if not m:
+        return url, {}
+    user, _, password = m.group(2).partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode("utf-8")).decode("ascii")
+    return m.group(1) + url[m.end():], {"Authorization": f"Basic {token}"}
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -14,9 +69,43 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None          # urllib then raises HTTPError(3xx) for the answer as it came
 
 
-OPENER = urllib.request.build_opener(_NoRedirects())
+class _KeepsSockets:
+    """A urllib handler whose connections open their sockets through `sockets` (so the deadline
+    can shut them down)."""
+
+    def __init__(self, sockets: Sockets) -> None:
+        super().__init__()
+        self.sockets = sockets
+
+    def do_open(self, http_class: Callable[..., Any], req: urllib.request.Request, **kw: Any) -> Any:
+        def connection(*args: Any, **kwargs: Any) -> Any:
+            conn = http_class(*args, **kwargs)
+            conn._create_connection = self.sockets.connect      # how http.client opens its socket
+            return conn
+        return super().do_open(connection, req, **kw)
 
 
-def open_url(request: urllib.request.Request, timeout: float):
-    """`urllib.request.urlopen(request, timeout=…)` without following redirects."""
-    return OPENER.open(request, timeout=timeout)
+class _Http(_KeepsSockets, urllib.request.HTTPHandler):
+    pass
+
+
+class _Https(_KeepsSockets, urllib.request.HTTPSHandler):
+    pass
+
+
+def post_json(url: str, body: bytes, headers: dict[str, str], timeout_s: float,
+              stop: threading.Event | None = None) -> int:
+    """POST `body` as JSON to `url`: the answer's status (1xx, 2xx). urllib's HTTPError for a
+    3xx-5xx, URLError or OSError for a receiver that cannot be reached, TimeoutError when the
+    whole exchange took longer than `timeout_s`, `deadline.Stopped` when `stop` was set meanwhile;
+    ValueError or http.client's errors for an address stored before `check_url`."""
+    address, auth = without_credentials(url)
+    request = urllib.request.Request(address, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "kundpuls-central", **headers, **auth})
+    with Sockets() as sockets:
+        opener = urllib.request.build_opener(_NoRedirects(), _Http(sockets), _Https(sockets))
+
+        def exchange() -> int:
+            with opener.open(request, timeout=timeout_s) as response:
+                return response.status
+        return bounded(exchange, timeout_s, sockets, stop)

@@ -10,6 +10,7 @@ on the admin page). Never sends anything itself.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,6 +21,7 @@ from peewee import Database
 from server_sync.exc import CentralConfigError
 from server_sync.notify.bodies import FORMATS, Notice, body
 from server_sync.notify.signing import new_secret
+from server_sync.protocol.codec import short
 from server_sync.protocol.vocabulary import ID_RE
 
 MAX_ATTEMPTS = 12
@@ -67,6 +69,9 @@ def check_url(url: str, what: str) -> None:
 
 
 def add_endpoint(db: Database, name: str, url: str, fmt: str, now: datetime, secret: str | None = None) -> Endpoint:
+    """A new endpoint. The name of a removed one may be given again: that is a new endpoint (its
+    own id, address and secret); the removed one's deliveries stay with it, and none of them goes
+    to the new address."""
     if not ID_RE.fullmatch(name):
         raise CentralConfigError(f"webhook name must be 1-64 letters, digits, '-' or '_', got {name!r}")
     check_url(url, "--url")
@@ -74,31 +79,53 @@ def add_endpoint(db: Database, name: str, url: str, fmt: str, now: datetime, sec
         raise CentralConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     p = db.param
     with db.atomic():
-        if db.execute_sql(f"SELECT 1 FROM webhook_endpoint WHERE name = {p}", (name,)).fetchone():
-            raise CentralConfigError(f"a webhook named {name!r} exists already")
+        if db.execute_sql(f"SELECT 1 FROM webhook_endpoint WHERE name = {p} AND active = {p}", (name, True)).fetchone():
+            raise CentralConfigError(f"a webhook named {name!r} exists already (`kiosk-central notify webhook "
+                                     f"update {name} --url URL` changes its address)")
         db.execute_sql(f"INSERT INTO webhook_endpoint (name, url, format, secret, active, created_at)"
                        f" VALUES ({p}, {p}, {p}, {p}, {p}, {p})",
                        (name, url, fmt, secret or new_secret(), True, _naive(now)))
     return endpoint(db, name)
 
 
+_COLUMNS = "id, name, url, format, secret, active"
+
+
 def endpoint(db: Database, name: str) -> Endpoint:
-    row = db.execute_sql(f"SELECT id, name, url, format, secret, active FROM webhook_endpoint WHERE name = {db.param}",
-                         (name,)).fetchone()
+    """The endpoint of that name: the active one, else the one removed last."""
+    row = db.execute_sql(f"SELECT {_COLUMNS} FROM webhook_endpoint WHERE name = {db.param}"
+                         " ORDER BY active DESC, id DESC LIMIT 1", (name,)).fetchone()
     if row is None:
         raise CentralConfigError(f"no webhook named {name!r} (kiosk-central notify webhook list)")
     return Endpoint(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
 
 
+def active_endpoint(db: Database, name: str) -> Endpoint:
+    e = endpoint(db, name)
+    if not e.active:
+        raise CentralConfigError(f"the webhook {name!r} was removed (`kiosk-central notify webhook add {name} "
+                                 "--url URL` makes a new one)")
+    return e
+
+
 def endpoints(db: Database, active_only: bool = True) -> list[Endpoint]:
     where = f" WHERE active = {db.param}" if active_only else ""
-    rows = db.execute_sql(f"SELECT id, name, url, format, secret, active FROM webhook_endpoint{where} ORDER BY name",
+    rows = db.execute_sql(f"SELECT {_COLUMNS} FROM webhook_endpoint{where} ORDER BY name, id",
                           (True,) if active_only else ()).fetchall()
     return [Endpoint(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in rows]
 
 
+def update_endpoint(db: Database, name: str, url: str) -> Endpoint:
+    """A new address for an active endpoint, its secret kept: what waits for it goes there."""
+    check_url(url, "--url")
+    e = active_endpoint(db, name)
+    with db.atomic():
+        db.execute_sql(f"UPDATE webhook_endpoint SET url = {db.param} WHERE id = {db.param}", (url, e.id))
+    return endpoint(db, name)
+
+
 def remove_endpoint(db: Database, name: str) -> None:
-    e = endpoint(db, name)
+    e = active_endpoint(db, name)
     with db.atomic():
         db.execute_sql(f"UPDATE webhook_endpoint SET active = {db.param} WHERE id = {db.param}", (False, e.id))
 
@@ -114,9 +141,25 @@ def enqueue_webhooks(db: Database, notice: Notice, now: datetime) -> int:
     return len(rows)
 
 
+# local@domain.tld without spaces, and none of the characters that would make one header carry
+# another address or a display name (<>,;") or break it (controls: checked by isprintable).
+_ADDRESS = re.compile(r'[^@\s<>,;"]+@[^@\s<>,;"]+\.[^@\s<>,;"]+')
+
+
+def is_address(text: str) -> bool:
+    """The one rule for an e-mail address the centre takes: a person's (`user email`, `user add
+    --email`), `notify test --mail`, `notify smtp set --from`, and every mail queued."""
+    return bool(_ADDRESS.fullmatch(text)) and text.isprintable()
+
+
+def check_address(text: str) -> str:
+    if not is_address(text):
+        raise CentralConfigError(f"not an e-mail address: {short(text)}")
+    return text
+
+
 def enqueue_mail(db: Database, to_addr: str, subject: str, text_body: str, html_body: str, now: datetime) -> None:
-    if "@" not in to_addr or any(c in to_addr for c in "\r\n"):
-        raise CentralConfigError(f"not an e-mail address: {to_addr!r}")
+    check_address(to_addr)
     p = db.param
     db.execute_sql(f"INSERT INTO mail_outbox (to_addr, subject, text_body, html_body, created_at, next_attempt_at)"
                    f" VALUES ({p}, {p}, {p}, {p}, {p}, {p})",

@@ -1,7 +1,10 @@
 """The notification worker's I/O: POST each due webhook delivery (signed), send each due mail
 over SMTP (a plain-text and an HTML part), and report every outcome to the queue. One failure
-never stops the others; nothing here raises for a receiver that is down. The HTTP and SMTP
-clients are injected, so tests use real local servers."""
+never stops the others; nothing here raises for a receiver that is down. Every exchange has a
+total deadline (`deadline.bounded`): a receiver or mail server that answers too slowly fails that
+delivery like one that is down, and the worker goes on. `stop` (set by SIGTERM) ends a round at
+once, mid-send too; `progress` is called after each finished exchange (the worker pings the
+systemd watchdog there). The HTTP and SMTP clients are injected, so tests use real local servers."""
 
 from __future__ import annotations
 
@@ -9,9 +12,10 @@ import http.client
 import logging
 import smtplib
 import ssl
+import threading
 import time
+import traceback
 import urllib.error
-import urllib.request
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -21,44 +25,67 @@ from peewee import Database
 
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue, smtp
-from server_sync.notify.http_post import open_url
+from server_sync.notify.deadline import Sockets, Stopped, bounded, stopping
+from server_sync.notify.http_post import hide_address, post_json
 from server_sync.notify.signing import signed_headers
 
 log = logging.getLogger("kundpuls.notify")
 
+# Total deadlines of one exchange. Both are at most half of the notify unit's WatchdogSec=60
+# (tests/central/test_notify_slow.py checks): the worker pings after each exchange, so however many
+# receivers are slow, pings never pause long enough for systemd to take a working worker for a
+# hung one.
 HTTP_TIMEOUT_S = 10.0
+SMTP_TIMEOUT_S = 30.0
+STOPPED = "not finished: the worker was stopped during the send"
 
 
-def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float = HTTP_TIMEOUT_S) -> tuple[bool, str]:
-    """(delivered, status or error): 2xx is delivered; anything else is tried again later.
-    Building the request is inside the `try`: an address stored before `check_url` existed
-    (bad port, spaces, broken IPv6) fails this delivery like a receiver that is down."""
+def _nothing() -> None:
+    """No progress report (outside the worker)."""
+
+
+def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float | None = None,
+         stop: threading.Event | None = None) -> tuple[bool, str]:
+    """(delivered, status or error): 2xx is delivered; anything else is tried again later: a
+    receiver that has not answered within `timeout_s` (default HTTP_TIMEOUT_S) too. Building the
+    request is inside the `try`: an address stored before `check_url` existed (bad port, spaces,
+    broken IPv6) fails this delivery like a receiver that is down. The error never shows the
+    address's password or query values. `deadline.Stopped` when `stop` is set meanwhile."""
     try:
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "User-Agent": "kundpuls-central", **headers})
-        with open_url(request, timeout=timeout_s) as response:
-            return 200 <= response.status < 300, str(response.status)
+        status = post_json(url, body, headers, HTTP_TIMEOUT_S if timeout_s is None else timeout_s, stop)
+        return 200 <= status < 300, str(status)
     except urllib.error.HTTPError as e:
         return False, f"HTTP {e.code}"
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
         # HTTPException: InvalidURL (a bad port or control characters), a broken response
-        return False, f"{type(e).__name__}: {getattr(e, 'reason', e)}"
+        return False, hide_address(f"{type(e).__name__}: {getattr(e, 'reason', e)}", url)
 
 
 def deliver_webhooks(db: Database, now: datetime, *, http_post: Callable[..., tuple[bool, str]] = post,
-                     clock: Callable[[], float] = time.time) -> int:
-    """Send every due webhook delivery; returns how many were delivered now."""
+                     clock: Callable[[], float] = time.time, stop: threading.Event | None = None,
+                     progress: Callable[[], None] = _nothing) -> int:
+    """Send every due webhook delivery, until `stop` is set; returns how many were delivered now."""
     delivered = 0
     for d in queue.due_webhooks(db, now):
+        if stopping(stop):
+            break
         if not d.endpoint.active:
             queue.record_webhook(db, d, now, "endpoint removed", False, "the endpoint was removed")
             continue
+        url = d.endpoint.url
         try:
-            ok, status = http_post(d.endpoint.url, d.body, signed_headers(d.endpoint.secret, int(clock()), str(d.id), d.body))
+            ok, status = http_post(url, d.body, signed_headers(d.endpoint.secret, int(clock()), str(d.id), d.body),
+                                   stop=stop)
+        except Stopped:
+            # The receiver may have it or not: a failed try, like any other (the same delivery
+            # id comes again, so a receiver that got it does its work once).
+            queue.record_webhook(db, d, now, "stopped", False, STOPPED)
+            break
         except Exception as e:  # noqa: BLE001 - whatever breaks one delivery is its failure, never the worker's
-            log.exception("webhook %s: delivery %d", d.endpoint.name, d.id)
-            ok, status = False, f"{type(e).__name__}: {e}"
+            log.error("webhook %s: delivery %d\n%s", d.endpoint.name, d.id, hide_address(traceback.format_exc(), url))
+            ok, status = False, hide_address(f"{type(e).__name__}: {e}", url)
         queue.record_webhook(db, d, now, status, ok, None if ok else status)
+        progress()
         if ok:
             delivered += 1
         else:
@@ -78,18 +105,50 @@ def message(settings: smtp.SmtpSettings, mail: queue.DueMail) -> EmailMessage:
     return msg
 
 
-def smtp_connection(settings: smtp.SmtpSettings, timeout_s: float = 30.0) -> Any:
+class _SMTP(smtplib.SMTP):
+    """smtplib.SMTP, connected at once, whose socket goes into `sockets` before anything is read
+    from it (and before TLS)."""
+
+    def __init__(self, sockets: Sockets, host: str, port: int, timeout_s: float) -> None:
+        self.sockets = sockets
+        super().__init__(host, port, timeout=timeout_s)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> Any:
+        return self.sockets.add(super()._get_socket(host, port, timeout))
+
+
+class _SMTPS(smtplib.SMTP_SSL, _SMTP):
+    """smtplib.SMTP_SSL, its socket kept like _SMTP's (SMTP_SSL wraps what _SMTP's gave)."""
+
+    def __init__(self, sockets: Sockets, host: str, port: int, timeout_s: float) -> None:
+        self.sockets = sockets
+        smtplib.SMTP_SSL.__init__(self, host, port, timeout=timeout_s, context=ssl.create_default_context())
+
+
+def smtp_connection(settings: smtp.SmtpSettings, sockets: Sockets, timeout_s: float = SMTP_TIMEOUT_S) -> Any:
+    """A logged-in SMTP connection whose socket is in `sockets` (so a deadline can end it)."""
     password = settings.password()          # first: a password that cannot be read opens no connection
-    if settings.security == "tls":
-        conn: Any = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout_s,
-                                     context=ssl.create_default_context())
-    else:
-        conn = smtplib.SMTP(settings.host, settings.port, timeout=timeout_s)
+    conn: Any = (_SMTPS if settings.security == "tls" else _SMTP)(sockets, settings.host, settings.port, timeout_s)
+    try:
         if settings.security == "starttls":
             conn.starttls(context=ssl.create_default_context())
-    if settings.username and password:
-        conn.login(settings.username, password)
+        if settings.username and password:
+            conn.login(settings.username, password)
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _close(conn: Any, sockets: Sockets, stop: threading.Event | None, broken: bool) -> None:
+    """QUIT (within the deadline) unless the connection is broken; closed either way."""
+    if not broken:
+        try:
+            bounded(conn.quit, SMTP_TIMEOUT_S, sockets, stop)
+            return
+        except (Stopped, OSError, smtplib.SMTPException):
+            pass
+    conn.close()
 
 
 def _all_wait(db: Database, due: list[queue.DueMail], now: datetime, why: str) -> int:
@@ -103,10 +162,13 @@ def _all_wait(db: Database, due: list[queue.DueMail], now: datetime, why: str) -
     return 0
 
 
-def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSettings], Any] = smtp_connection) -> int:
-    """Send every due mail over one SMTP connection; returns how many went. Without SMTP
-    settings mail waits in its queue (said once per run in the log)."""
-    due = queue.due_mail(db, now)
+def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSettings, Sockets], Any] = smtp_connection,
+                 stop: threading.Event | None = None, progress: Callable[[], None] = _nothing) -> int:
+    """Send every due mail over one SMTP connection, until `stop` is set; returns how many went.
+    Without SMTP settings mail waits in its queue (said once per run in the log). A mail the
+    server has not taken within SMTP_TIMEOUT_S fails (and the connection with it): the mails
+    after it wait for the next round."""
+    due = [] if stopping(stop) else queue.due_mail(db, now)
     if not due:
         return 0
     try:
@@ -116,26 +178,39 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
     if settings is None:
         log.warning("%d mail(s) wait: no SMTP server is set (kiosk-central notify smtp set)", len(due))
         return 0
-    try:
-        conn = connect(settings)
-    except Exception as e:  # noqa: BLE001 - e.g. OSError, SMTPException, CentralConfigError
-        return _all_wait(db, due, now, str(e) if isinstance(e, CentralConfigError) else
-                         f"cannot reach {settings.host}:{settings.port}: {e}" if isinstance(e, OSError) else
-                         f"cannot connect to {settings.host}:{settings.port}: {type(e).__name__}: {e}")
-    sent = 0
-    try:
-        for mail in due:
-            try:
-                conn.send_message(message(settings, mail))
-            except Exception as e:  # noqa: BLE001 - a mail that cannot be built or sent fails alone
-                log.warning("mail %d to %s: %s: %s", mail.id, mail.to_addr, type(e).__name__, e)
-                queue.record_mail(db, mail, now, False, f"{type(e).__name__}: {e}")
-                continue
-            queue.record_mail(db, mail, now, True, None)
-            sent += 1
-    finally:
+    with Sockets() as sockets:
         try:
-            conn.quit()
-        except (OSError, smtplib.SMTPException):
-            pass
+            conn = bounded(lambda: connect(settings, sockets), SMTP_TIMEOUT_S, sockets, stop)
+        except Stopped:
+            return 0                        # none was tried: all stay due
+        except Exception as e:  # noqa: BLE001 - e.g. OSError (a timeout too), SMTPException, CentralConfigError
+            return _all_wait(db, due, now, str(e) if isinstance(e, CentralConfigError) else
+                             f"cannot reach {settings.host}:{settings.port}: {e}" if isinstance(e, OSError) else
+                             f"cannot connect to {settings.host}:{settings.port}: {type(e).__name__}: {e}")
+        progress()
+        sent, broken = 0, False
+        try:
+            for mail in due:
+                if stopping(stop):
+                    break
+                try:
+                    msg = message(settings, mail)
+                    bounded(lambda: conn.send_message(msg), SMTP_TIMEOUT_S, sockets, stop)
+                except (Stopped, TimeoutError) as e:
+                    broken = True
+                    error = STOPPED if isinstance(e, Stopped) else f"TimeoutError: {e}"
+                    log.warning("mail %d to %s: %s", mail.id, mail.to_addr, error)
+                    queue.record_mail(db, mail, now, False, error)
+                    progress()
+                    break
+                except Exception as e:  # noqa: BLE001 - a mail that cannot be built or sent fails alone
+                    log.warning("mail %d to %s: %s: %s", mail.id, mail.to_addr, type(e).__name__, e)
+                    queue.record_mail(db, mail, now, False, f"{type(e).__name__}: {e}")
+                    progress()
+                    continue
+                queue.record_mail(db, mail, now, True, None)
+                progress()
+                sent += 1
+        finally:
+            _close(conn, sockets, stop, broken)
     return sent

@@ -12,6 +12,7 @@ from peewee import Database
 
 from server_sync.central.setting import get_setting, set_setting, stored_error, stored_number
 from server_sync.exc import CentralConfigError
+from server_sync.notify.queue import is_address
 from server_sync.program.files import read_regular_file
 
 SECURITY = ("starttls", "tls", "none")
@@ -74,8 +75,7 @@ def load(db: Database) -> SmtpSettings | None:
 
 
 def _one_word(value: str) -> bool:
-    """Not empty, and no space or control character (a line break in --from would break the
-    header of every mail; a host with a space is never reachable)."""
+    """Not empty, and no space or control character (a host with a space is never reachable)."""
     return bool(value) and all(c.isprintable() and not c.isspace() for c in value)
 
 
@@ -84,7 +84,7 @@ def save(db: Database, settings: SmtpSettings) -> None:
         raise CentralConfigError(f"--host must be a host name or address, got {settings.host!r}")
     if not 1 <= settings.port <= 65535:
         raise CentralConfigError(f"--port must be 1-65535, got {settings.port}")
-    if "@" not in settings.sender or not _one_word(settings.sender):
+    if not is_address(settings.sender):
         raise CentralConfigError(f"--from must be an e-mail address, got {settings.sender!r}")
     if settings.security not in SECURITY:
         raise CentralConfigError(f"--security must be one of {', '.join(SECURITY)}")

@@ -8,17 +8,14 @@ who reads).
 
 from __future__ import annotations
 
-import re
-
 from peewee import Database
 
 from server_sync.exc import CentralConfigError, FieldError
-from server_sync.protocol.codec import short
+from server_sync.notify.queue import check_address
 from server_sync.web.people import ADMIN, REGIONAL, STORE, User, require_user, user_by_name, users
 from server_sync.web.scope import visible_sites
 
 ACTING_ROLES = (ADMIN, REGIONAL, STORE)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def store_manager_of(db: Database, site_id: str) -> str | None:
@@ -60,8 +57,7 @@ def set_email(db: Database, name: str, email: str | None) -> None:
     require_user(db, name)
     if email:
         email = email.strip()
-        if not _EMAIL.match(email) or any(c in email for c in "\r\n<>,;"):
-            raise CentralConfigError(f"not an e-mail address: {short(email)}")
+        check_address(email)
     with db.atomic():
         db.execute_sql(f"UPDATE web_user SET email = {db.param} WHERE name = {db.param}", (email or None, name))
 

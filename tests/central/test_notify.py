@@ -19,6 +19,7 @@ import pytest
 
 from server_sync.central.setting import set_setting
 from server_sync.cli import main
+from server_sync.exc import CentralConfigError
 from server_sync.notify import bodies, queue, sender, signing, smtp
 from server_sync.notify.bodies import Notice
 from tests.fixtures.broker import free_tcp_port
@@ -234,7 +235,7 @@ def test_a_delivery_that_breaks_in_an_unforeseen_way_fails_alone(central_db, rec
         queue.enqueue_webhooks(db, NOTICE, NOW)
     calls: list[str] = []
 
-    def post_that_breaks_once(url, body, headers):
+    def post_that_breaks_once(url, body, headers, stop=None):
         calls.append(url)
         if len(calls) == 1:
             raise RuntimeError("a bug")
@@ -438,7 +439,7 @@ def test_anything_that_breaks_connecting_fails_the_mails_not_the_worker(central_
     with db.atomic():
         queue.enqueue_mail(db, "anna@example.se", "s", "t", "<p>t</p>", NOW)
 
-    def connect(settings):
+    def connect(settings, sockets):
         raise UnicodeEncodeError("ascii", "ü", 0, 1, "ordinal not in range(128)")
     assert sender.deliver_mail(db, NOW, connect=connect) == 0
     [d] = queue.deliveries(db, failed_only=True)
@@ -500,3 +501,153 @@ def test_digest_send_for_one_person_says_why_nothing_went(central_url, central_d
     assert main(["--db", central_url, "digest", "send", "--user", "sm", "--force"]) == 0
     out = capsys.readouterr().out
     assert "1 digest(s) queued" in out and "went already" not in out
+
+
+SECRET_URL = "https://u:Pa55word@h.example/x?token=s3cr3tt0ken&v=2"
+
+
+def test_redacted_hides_the_user_password_and_every_query_value():
+    from server_sync.notify.http_post import redacted
+    assert redacted(SECRET_URL) == "https://***@h.example/x?token=***&v=***"
+    assert redacted("https://h.example/services/T1/B2?a=&flag#frag") == "https://h.example/services/T1/B2?a=&***#frag"
+    assert redacted("https://u:p@ss@h.example:8443/x") == "https://***@h.example:8443/x"    # to the last '@'
+    assert redacted("ftp://u:p@h/x?k=v") == "ftp://***@h/x?k=***"     # ones check_url refuses, stored long ago
+    assert redacted("//u:p@h/x?k=v") == "//***@h/x?k=***"
+    assert redacted("https://h.example/x") == "https://h.example/x"
+
+
+def test_webhook_addresses_are_printed_redacted(central_url, capsys):
+    assert main(["--db", central_url, "notify", "webhook", "add", "office", "--url", SECRET_URL]) == 0
+    assert main(["--db", central_url, "notify", "webhook", "list"]) == 0
+    assert main(["--db", central_url, "notify", "webhook", "list", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "Pa55word" not in out and "s3cr3tt0ken" not in out
+    assert out.count("https://***@h.example/x?token=***&v=***") == 3
+    assert central("--db", central_url, "notify", "webhook", "update", "office", "--url", SECRET_URL + "&x=1") == 0
+    out = capsys.readouterr().out
+    assert "Pa55word" not in out and "https://***@h.example/x?token=***&v=***&x=***" in out
+
+
+def test_the_worker_never_shows_a_webhooks_password_or_token(central_url, central_db, receivers, caplog, capsys):
+    """A user and password in the address go as HTTP Basic authentication (urllib took
+    "password@host" for the port, and said so in the error); an error quoting the address, in
+    `deliveries`, on the admin page and in the log, has it redacted."""
+    import base64
+    db, r = central_db, receivers()
+    queue.add_endpoint(db, "basic", r.url.replace("http://", "http://u%40x:Pa55word@") + "?token=s3cr3tt0ken",
+                       "json", NOW)
+    queue.add_endpoint(db, "old", "https://h.example/x", "json", NOW)
+    db.execute_sql(f"UPDATE webhook_endpoint SET url = {db.param} WHERE name = {db.param}",   # as an older version let in
+                   ("//u:Pa55word@h.example/x?token=s3cr3tt0ken", "old"))
+    with db.atomic():
+        queue.enqueue_webhooks(db, NOTICE, NOW)
+    assert main(["--db", central_url, "notify", "run", "--once", "--close-every", "0"]) == 0
+    said = capsys.readouterr()
+    [(headers, _body)] = r.got
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"u@x:Pa55word").decode()
+    assert main(["--db", central_url, "notify", "deliveries", "--json"]) == 0
+    out = capsys.readouterr().out
+    [old] = [d for d in json.loads(out) if d["to"] == "old"]
+    assert old["last_error"] == "ValueError: unknown url type: '//h.example/x?token=***'"
+    for text in (out, said.out, said.err, caplog.text):
+        assert "Pa55word" not in text and "s3cr3tt0ken" not in text
+
+
+def test_a_removed_webhooks_name_can_be_used_again_and_its_history_stays(central_url, central_db, receivers, capsys):
+    db, first, second = central_db, receivers(), receivers()
+    hook = ["--db", central_url, "notify", "webhook"]
+    assert main([*hook, "add", "office", "--url", first.url]) == 0
+    with db.atomic():
+        queue.enqueue_webhooks(db, NOTICE, NOW)
+    assert sender.deliver_webhooks(db, NOW) == 1
+    with db.atomic():
+        queue.enqueue_webhooks(db, NOTICE, NOW)               # waits for the endpoint about to go
+    assert main([*hook, "remove", "office"]) == 0
+    assert main([*hook, "add", "office", "--url", second.url, "--format", "slack"]) == 0     # "exists already"
+    secret = capsys.readouterr().out.strip().splitlines()[-1]
+    assert central(*hook, "add", "office", "--url", second.url) == 2
+    assert said_error(capsys.readouterr().err, "a webhook named 'office' exists already")
+    with db.atomic():
+        queue.enqueue_webhooks(db, NOTICE, NOW)
+    assert sender.deliver_webhooks(db, NOW) == 1
+    assert len(first.got) == 1                                 # what waited for the removed one never
+    [(headers, body)] = second.got                             # goes to the new address
+    assert signing.verify(secret, headers, body, now=time.time()) and "blocks" in json.loads(body)
+    history = sorted((d["id"], d["state"], d["last_error"]) for d in queue.deliveries(db))
+    assert [(s, e) for _i, s, e in history] == [("delivered", None), ("waiting", "the endpoint was removed"),
+                                                ("delivered", None)]
+    assert main([*hook, "list", "--json"]) == 0
+    assert [(e["name"], e["format"], e["active"]) for e in json.loads(capsys.readouterr().out)] == [
+        ("office", "json", False), ("office", "slack", True)]
+
+
+def test_webhook_update_gives_an_endpoint_a_new_address_and_what_waits_goes_there(central_url, central_db,
+                                                                                   receivers, capsys):
+    db, before, after = central_db, receivers(), receivers()
+    hook = ["--db", central_url, "notify", "webhook"]
+    assert main([*hook, "add", "office", "--url", before.url]) == 0
+    secret = capsys.readouterr().out.strip().splitlines()[-1]
+    with db.atomic():
+        queue.enqueue_webhooks(db, NOTICE, NOW)
+    assert main([*hook, "update", "office", "--url", after.url]) == 0
+    assert sender.deliver_webhooks(db, NOW) == 1 and before.got == []
+    [(headers, body)] = after.got
+    assert signing.verify(secret, headers, body, now=time.time())       # the secret stays
+    assert central(*hook, "update", "office", "--url", "ftp://x") == 2
+    assert said_error(capsys.readouterr().err, "--url must be an http(s) address")
+    assert central(*hook, "update", "nobody", "--url", after.url) == 2
+    assert said_error(capsys.readouterr().err, "no webhook named 'nobody'")
+    assert main([*hook, "remove", "office"]) == 0
+    assert central(*hook, "update", "office", "--url", after.url) == 2
+    assert said_error(capsys.readouterr().err, "the webhook 'office' was removed")
+
+
+def test_the_migration_frees_removed_names_and_keeps_every_endpoint(central_url):
+    """m0048 on a store that has endpoints and deliveries: the rows, their ids and the id
+    sequence stay; a removed name can be added again, an active one cannot."""
+    from server_sync.central.db import connect
+    from server_sync.central.migrations import SchemaMigration, migrations
+    from server_sync.program.migrations import migrate
+    db = connect(central_url, migrate_schema=False)
+    try:
+        migrate(SchemaMigration(db), [m for m in migrations(db) if m.number < 48])
+        for name, active in (("office", False), ("bi", True), ("gone", True)):
+            queue.add_endpoint(db, name, "https://h.example/x", "json", NOW)
+            db.execute_sql(f"UPDATE webhook_endpoint SET active = {db.param} WHERE name = {db.param}", (active, name))
+        with db.atomic():
+            queue.enqueue_webhooks(db, NOTICE, NOW)
+        db.execute_sql("DELETE FROM webhook_endpoint WHERE name = 'gone'")    # its id is never given again
+        before = [(e.id, e.name, e.active) for e in queue.endpoints(db, active_only=False)]
+        migrate(SchemaMigration(db), migrations(db))
+        assert [(e.id, e.name, e.active) for e in queue.endpoints(db, active_only=False)] == before
+        assert queue.add_endpoint(db, "office", "https://h.example/y", "json", NOW).id == 4
+        with pytest.raises(CentralConfigError, match="exists already"):
+            queue.add_endpoint(db, "bi", "https://h.example/y", "json", NOW)
+        assert [d["to"] for d in queue.deliveries(db)] == ["bi"]
+    finally:
+        db.close()
+
+
+NOT_ADDRESSES = ("@", "a b@c d", "anna@example", "anna@example.se\nBcc: x@y.z", "<anna@example.se>",
+                 "anna@example.se, bo@example.se", "anna@exam\x00ple.se")
+
+
+@pytest.mark.parametrize("address", NOT_ADDRESSES)
+def test_one_rule_says_what_an_address_is(central_url, central_db, address, capsys):
+    """`notify test --mail` queued '@' and 'a b@c d' that `user email` refused."""
+    from server_sync.web.people import add_user
+    add_user(central_db, "sara", "analyst", language="en", password="a long enough password 1")
+    assert central("--db", central_url, "notify", "test", "--mail", address) == 2
+    assert said_error(capsys.readouterr().err, "not an e-mail address")
+    assert central("--db", central_url, "user", "email", "sara", address) == 2
+    assert said_error(capsys.readouterr().err, "not an e-mail address")
+    assert central("--db", central_url, "notify", "smtp", "set", "--host", "h", "--from", address) == 2
+    assert said_error(capsys.readouterr().err, "--from must be an e-mail address")
+    assert queue.deliveries(central_db) == []
+
+
+def test_an_address_every_command_takes(central_url, central_db, capsys):
+    from server_sync.web.people import add_user
+    add_user(central_db, "sara", "analyst", language="en", password="a long enough password 1")
+    for command in (("notify", "test", "--mail"), ("user", "email", "sara"), ("notify", "smtp", "set", "--host", "h", "--from")):
+        assert central("--db", central_url, *command, "sara.lind+kundpuls@exempel.se") == 0
