@@ -178,7 +178,7 @@ def test_period_comparisons_pick_the_right_test():
 def test_weekly_series_groups_iso_weeks_and_tests_each_change():
     rows = [("2026-11-16", smiley({4: 10, 1: 2})), ("2026-11-22", smiley({4: 1})),      # W47 Mon + Sun
             ("2026-11-23", smiley({1: 10, 4: 2}))]                                       # W48
-    weeks = weekly_series(rows, "smiley4")
+    weeks = weekly_series(rows, "smiley4", ("2026-11-16", "2026-11-29"))
     assert [(w["week"], w["n"]) for w in weeks] == [("2026-W47", 13), ("2026-W48", 12)]
     assert weeks[0]["change"] is None and weeks[1]["change"]["diff"] < 0 and weeks[1]["change"]["significant"]
 
