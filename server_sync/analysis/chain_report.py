@@ -145,10 +145,10 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
         a, sc = keys[q]
         rows = [(d, t) for (qq, aa, ss, d), t in daily.items() if (qq, aa, ss) == (of[q], a, sc)]
         current = [(d, t) for d, t in rows if d >= start]
-        before = sum_tallies((t for d, t in rows if d < start), sc)
-        now_t = sum_tallies((t for _d, t in current), sc)
+        before = {date.fromisoformat(d): t for d, t in rows if d < start}
         report["trends"].append({"question_id": q, "metric": primary_metric(sc), "daily": daily_series(current),
-                                 "weekly": weekly_series(current, sc), "change": change_dict(before, now_t)})
+                                 "weekly": weekly_series(current, sc, period),
+                                 "change": change_dict(before, {date.fromisoformat(d): t for d, t in current}, sc)})
     if brief:
         # The web app's overview and ranking: the same rule for small employee groups as the rest.
         report.update(heatmap=[], drivers=[], actions=[], pulse=pulse({}, {}, min_n=min_group), alerts=[])

@@ -137,7 +137,7 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
     for j, (reason, p) in enumerate(zip(reasons, p_values)):
         xb, xr = sum(c[j] for c in counts[:k]), sum(c[j] for c in counts[k:])
         rows.append({"reason": reason, "best_per_100": round(100 * xb / nb, 2), "rest_per_100": round(100 * xr / nr, 2),
-                     "difference": round(100 * (xb / nb - xr / nr), 2), "p_value": round(p, 4),
+                     "difference": round(100 * (xb / nb - xr / nr), 2), "p_value": p,
                      "significant": p < 1 - CONFIDENCE})
     rows.sort(key=lambda r: (r["difference"], r["reason"]))
     return {"best_sites": best, "rest_sites": len(rest), "best_answers": nb, "rest_answers": nr, "reasons": rows}

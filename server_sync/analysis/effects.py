@@ -120,9 +120,11 @@ def window_mean(gaps: Mapping[date, tuple[int, float]], first: date, days: int) 
     return WindowMean(mean, spread * d / (d - 1) if d > 1 else math.inf, d, total)
 
 
-def difference(before: WindowMean, after: WindowMean, confidence: float = 1 - ALPHA) -> TestResult:
-    """after - before with a Welch-Satterthwaite t test over days; with no spread between days in
-    either window, the exact permutation test over days (never p = 0 from a division)."""
+def difference(before: WindowMean, after: WindowMean, confidence: float = 1 - ALPHA,
+               test: str = "difference-in-differences t") -> TestResult:
+    """after - before with a Welch-Satterthwaite t test over days (named `test`: the report's
+    period change uses it too, on the site's own days); with no spread between days in either
+    window, the exact permutation test over days (never p = 0 from a division)."""
     diff = after.mean - before.mean
     a, b = before.variance, after.variance
     se = math.sqrt(a + b)
@@ -131,7 +133,7 @@ def difference(before: WindowMean, after: WindowMean, confidence: float = 1 - AL
     df = (a + b) ** 2 / ((a * a / (before.days - 1) if a else 0) + (b * b / (after.days - 1) if b else 0))
     t = diff / se
     q = t_quantile(0.5 + confidence / 2, df)
-    return TestResult(diff, diff - q * se, diff + q * se, min(1.0, 2 * t_sf(abs(t), df)), "difference-in-differences t")
+    return TestResult(diff, diff - q * se, diff + q * se, min(1.0, 2 * t_sf(abs(t), df)), test)
 
 
 def dip_start(gaps: Mapping[date, tuple[int, float]], action: date, alert_day: date | None = None,

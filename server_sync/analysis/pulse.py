@@ -34,5 +34,6 @@ def correlation(points: Iterable[tuple[float | None, int | None, float | None, i
             ys.append(c)
     corr = pearson(xs, ys)
     if corr:
-        corr = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in corr.items()}
+        # r and its interval to 4 decimals; the p-value as it is (4 decimals made 2.6e-6 a 0).
+        corr = {k: (round(v, 4) if isinstance(v, float) and k != "p_value" else v) for k, v in corr.items()}
     return corr

@@ -210,15 +210,33 @@ def constant_groups_test(diff: float, n1: int, n2: int) -> TestResult:
     return TestResult(diff, min(0.0, diff), max(0.0, diff), p_value, "exact permutation")
 
 
-def z_difference(est1: float, var1: float, est2: float, var2: float, confidence: float = CONFIDENCE,
-                 test: str = "z") -> TestResult | None:
-    """Difference of two independent estimates with known (estimated) variances."""
-    se = math.sqrt(var1 + var2)
-    diff = est2 - est1
-    if se == 0:
-        return None
-    z = z_quantile(0.5 + confidence / 2.0)
-    return TestResult(diff, diff - z * se, diff + z * se, min(1.0, 2 * normal_sf(abs(diff) / se)), test)
+Signs = tuple[int, int, int]     # a group's answers scored +1, 0 and -1: how many of each
+
+
+def signs_permutation_p(first: Signs, second: Signs) -> float:
+    """Exact two-sided permutation p-value of the difference in means of two groups of answers
+    scored +1, 0, -1 (NPS: promoter, passive, detractor), from their counts.
+
+    Under no change every split of the pooled answers into groups of the two sizes is equally
+    likely: the smaller group's (plus, minus) counts are multivariate hypergeometric, and the
+    difference in means falls as the smaller group's sum s = plus - minus grows, so |difference| is
+    at least the observed one exactly when |N·s - S·m| is (S: the pooled sum, N: all answers,
+    m: the smaller group's size), compared in integers. (m + 1)² terms: for small groups.
+    Good (2005), Permutation, Parametric and Bootstrap Tests of Hypotheses, ch. 3."""
+    small, other = (first, second) if sum(first) <= sum(second) else (second, first)
+    plus, zero, minus = (a + b for a, b in zip(small, other))
+    m, total = sum(small), plus + zero + minus
+    pooled_sum = plus - minus
+    observed = abs(total * (small[0] - small[2]) - pooled_sum * m)
+    log_choose = (lambda k: [math.lgamma(k + 1) - math.lgamma(i + 1) - math.lgamma(k - i + 1) for i in range(k + 1)])
+    c_plus, c_zero, c_minus = log_choose(plus), log_choose(zero), log_choose(minus)
+    log_all = math.lgamma(total + 1) - math.lgamma(m + 1) - math.lgamma(total - m + 1)
+    p_value = 0.0
+    for p in range(max(0, m - zero - minus), min(m, plus) + 1):
+        for d in range(max(0, m - p - zero), min(m - p, minus) + 1):
+            if abs(total * (p - d) - pooled_sum * m) >= observed:
+                p_value += math.exp(c_plus[p] + c_minus[d] + c_zero[m - p - d] - log_all)
+    return min(1.0, p_value)
 
 
 def pearson(xs: list[float], ys: list[float], confidence: float = CONFIDENCE) -> dict | None:

@@ -13,6 +13,7 @@ code reads (HTML attributes, SVG coordinates, CSS widths) keep Python's own form
 
 from __future__ import annotations
 
+from decimal import ROUND_FLOOR, Decimal
 from numbers import Integral, Real
 
 # One entry per language of server_sync.protocol.vocabulary.LANGUAGES (a test checks).
@@ -64,14 +65,24 @@ def interval(low: object, high: object, lang: str, digits: int = 1, *, signed: b
 
 
 P_FLOOR = 0.001       # below it a p-value is "< 0.001": its digits say nothing a reader can use
+P_DIGITS = 3          # significant digits of a p-value shown
 
 
 def p_value(p: float | None, lang: str) -> str:
     """A p-value as a reader takes it: "< 0.001" below P_FLOOR (never "0", "0.000" or "1.8e-06"),
-    else three decimals; with `lang`'s decimal mark."""
+    else P_DIGITS significant digits, cut rather than rounded and without trailing zeros
+    ("0.00996", "0.0499", "0.05", "1"); with `lang`'s decimal mark. Cut, so a shown p is never on
+    the other side of a verdict's threshold of at most P_DIGITS digits (0.05, 0.01): three decimals
+    rounded showed an action "better" at p < 0.01 as "p-value 0.010"."""
     if p is None:
         return "–"
-    return "< " + figure(P_FLOOR, lang, 3) if p < P_FLOOR else figure(p, lang, 3)
+    if p < P_FLOOR:
+        return "< " + figure(P_FLOOR, lang, 3)
+    # The float's shortest decimal (0.0496, not its binary 0.049599…): it is below a threshold's
+    # float exactly when the float is, and so is what is cut from it.
+    shortest = Decimal(repr(float(p)))
+    cut = shortest.quantize(Decimal(1).scaleb(shortest.adjusted() - P_DIGITS + 1), rounding=ROUND_FLOOR)
+    return format(cut.normalize(), "f").replace(".", DECIMAL_MARK[lang])
 
 
 def p_statement(p: float, lang: str) -> str:

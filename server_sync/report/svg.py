@@ -183,9 +183,9 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     out.append(f'<polygon points="{" ".join(band)}" fill="{BAND}" opacity="0.55"/>')
     line = " ".join(f"{x(d['date']):.1f},{y(d['value']):.1f}" for d in pts)
     out.append(f'<polyline points="{line}" fill="none" stroke="{BLUE}" stroke-width="1.2"/>')
-    # A week's value belongs to its middle (Thursday), not to its Monday.
-    wk = [(x((date.fromisoformat(r["from"]) + timedelta(days=3)).isoformat()), r["value"])
-          for r in weekly if r.get("value") is not None]
+    # A week's value belongs to the middle of its days (Thursday of a whole week), not to its
+    # Monday: a partial week's to the middle of its days in the period.
+    wk = [(x(_middle(r)), r["value"]) for r in weekly if r.get("value") is not None]
     wk = [(min(w - right, max(left, px)), v) for px, v in wk]
     if len(wk) > 1:
         out.append(f'<polyline points="{" ".join(f"{px:.1f},{y(v):.1f}" for px, v in wk)}" fill="none"'
@@ -207,6 +207,13 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
         lx += 26 + 7.0 * len(label)
     out.append("</svg>")
     return _chart(out)
+
+
+def _middle(week: dict) -> str:
+    """The middle day of a weekly row's days (`first_day`…`last_day`; a whole week without them)."""
+    first = date.fromisoformat(week.get("first_day", week["from"]))
+    last = date.fromisoformat(week["last_day"]) if "last_day" in week else first + timedelta(days=6)
+    return (first + (last - first) / 2).isoformat()
 
 
 def _ticks_between(lo: float, hi: float) -> list[float]:

@@ -75,8 +75,10 @@ def csv_rows(report: dict) -> list[dict]:
             add("daily", q, "csat", {"value": d.get("csat")}, d["n"], key=d["date"])
             add("daily", q, "negative", {"value": d.get("negative")}, d["n"], key=d["date"])
         for w in tr["weekly"]:
-            add("weekly", q, m, w, w["n"], key=w["week"])         # its change (and p-value): weekly_change
-            test("weekly_change", q, m, w["change"], w["n"], key=w["week"])
+            # A week the period cuts: "2026-W44 partial 2026-10-31/2026-11-01" (its days in the period).
+            week = f'{w["week"]} partial {w["first_day"]}/{w["last_day"]}' if w.get("partial") else w["week"]
+            add("weekly", q, m, w, w["n"], key=week)         # its change (and p-value): weekly_change
+            test("weekly_change", q, m, w["change"], w["n"], key=week)
         change = tr["change"]
         test("change", q, m, change["test"], change["current"]["n"], key=change["verdict"])
         test("change", q, "csat", change.get("csat_test"), change["current"]["n"], key=change["verdict"])

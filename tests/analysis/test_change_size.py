@@ -1,15 +1,22 @@
-"""The period tests of trends (`trends.compare`, `compare_csat`) keep their promised size: with no
-change between the periods, "significant at 5 %" comes up in at most 6.5 % of simulated pairs
-(about 5 %; fewer near the edge of the scale, where the CSAT z-test is conservative), for the Happy Index (Welch t), NPS (normal test of the difference) and CSAT
-(two-proportion z), at n = 30 and 300 a side, in the middle and near the top of the scale."""
+"""The period tests of trends (`trends.compare`, `compare_csat`, `change_tests`) keep their promised
+size: with no change between the periods, "significant at 5 %" comes up in at most 6.5 % of
+simulated pairs (about 5 %; fewer near the edge of the scale, where the CSAT z-test is
+conservative), for the Happy Index (Welch t), NPS (the permutation test: exact up to 30 answers on
+the smaller side, its pooled normal form above) and CSAT (two-proportion z), at n = 30 and 300 a
+side, in the middle and near the top of the scale. NPS at 2-10 answers a side, and with sides of
+unequal size, is checked exactly (every pair of samples enumerated), and the period change with
+days that differ (a busy site's day-to-day swing) by simulation."""
 
 from __future__ import annotations
+
+import math
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
 
-from server_sync.analysis.trends import compare, compare_csat
-from server_sync.protocol.tally import Tally
+from server_sync.analysis.trends import MIN_DAYS_AS_UNITS, change_dict, change_tests, compare, compare_csat
+from server_sync.protocol.tally import Tally, sum_tallies
 
 REPS = 2000
 CASES = [("smiley4", [0.1, 0.2, 0.4, 0.3]), ("smiley4", [0.01, 0.02, 0.12, 0.85]),
@@ -32,3 +39,99 @@ def test_no_change_is_significant_in_at_most_6_5_percent(scale, p, n):
         rate = sum(1 for r in results if r is not None and r.significant()) / REPS
         print(test.__name__, scale, p[-1], n, rate)
         assert rate <= 0.065, (test.__name__, scale, n, rate)
+
+
+# NPS answers as (promoters, passives, detractors); every sample of n answers is one such count.
+NPS_MIXES = [(0.5, 0.3, 0.2), (0.3, 0.4, 0.3), (0.6, 0.1, 0.3), (0.9, 0.07, 0.03)]
+
+
+def nps_samples(n: int, mix: tuple[float, float, float]) -> list[tuple[Tally, float]]:
+    """Every sample of `n` NPS answers from `mix`, with its probability."""
+    out = []
+    for plus in range(n + 1):
+        for minus in range(n - plus + 1):
+            zero = n - plus - minus
+            ways = math.factorial(n) // (math.factorial(plus) * math.factorial(zero) * math.factorial(minus))
+            out.append((Tally.from_counts("nps11", {10: plus, 8: zero, 0: minus}),
+                        ways * mix[0] ** plus * mix[1] ** zero * mix[2] ** minus))
+    return out
+
+
+@pytest.mark.parametrize("mix", NPS_MIXES)
+@pytest.mark.parametrize("n1, n2", [(2, 2), (3, 3), (5, 5), (8, 8), (2, 10), (3, 30)])
+def test_the_nps_change_holds_its_size_at_small_and_unequal_n(mix, n1, n2):
+    """The exact chance of "better/worse" without a change, summed over every pair of samples:
+    at most 5 %. The normal test with each side's plug-in variance said so in 15-20 % at 2-3
+    answers a side, and Welch's t on the answers' scores in up to 40 % with sides of unequal size."""
+    size = sum(pb * pa for b, pb in nps_samples(n1, mix) for a, pa in nps_samples(n2, mix)
+               if compare(b, a).significant())
+    print(mix, n1, n2, size)
+    assert size <= 0.05, (mix, n1, n2, size)
+
+
+@pytest.mark.parametrize("n1, n2", [(31, 31), (40, 1000)])
+def test_the_nps_change_holds_its_size_above_the_exact_range(n1, n2):
+    """Above 30 answers on the smaller side the permutation test's normal form (the pooled
+    variance): near the top of the scale, where a small side often has no detractor, Welch's t
+    called 9-13 % of unchanged pairs a change at 30-50 against 1,000."""
+    rng = np.random.default_rng(n1 + n2)
+    top = [0.03] + [0] * 7 + [0.07, 0, 0.9]                 # 90 % promoters, 3 % detractors
+    before, after = tallies(rng, "nps11", top, n1), tallies(rng, "nps11", top, n2)
+    rate = sum(compare(b, a).significant() for b, a in zip(before, after)) / REPS
+    print(n1, n2, rate)
+    assert rate <= 0.065, (n1, n2, rate)
+
+
+def test_four_nps_answers_are_no_change():
+    """The reviewer's case: 10 and 8 before (NPS +50), 0 and 8 after (-50). Four of the six ways
+    to split the four answers into two pairs differ as much: p = 2/3, not the 0.046 ("worse") of
+    the normal test."""
+    r = compare(Tally.from_counts("nps11", {10: 1, 8: 1}), Tally.from_counts("nps11", {0: 1, 8: 1}))
+    assert r.test == "exact permutation" and r.diff == pytest.approx(-100)
+    assert r.p_value == pytest.approx(4 / 6) and not r.significant()
+
+
+LOGIT_CUTS = np.array([-2.6, -1.6, 0.2])         # smiley4 faces 1-4 at a Happy Index near 73
+
+
+def days_with_swings(rng: np.random.Generator, first: date, days: int, per_day: int, swing: float) -> dict:
+    """`days` days of `per_day` smiley4 answers each, every day's faces shifted on the logit scale
+    by a normal day effect of SD `swing` (0.2: a day-to-day SD of about 3 Happy Index points, what
+    the docs cite for a busy site) around the same mean: no change between any two periods."""
+    shift = rng.normal(0.0, swing, days)[:, None]
+    below = 1 / (1 + np.exp(-(LOGIT_CUTS[None, :] - shift)))
+    probs = np.diff(np.concatenate([np.zeros((days, 1)), below, np.ones((days, 1))], axis=1), axis=1)
+    counts = rng.multinomial(per_day, probs)
+    return {first + timedelta(days=i): Tally.from_counts("smiley4", {v + 1: int(c) for v, c in enumerate(row) if c})
+            for i, row in enumerate(counts)}
+
+
+def test_the_period_change_holds_its_size_when_days_differ():
+    """Two 28-day periods of 400 answers a day with the same mean and days that differ by about
+    3 index points: days are the test's units, and "better/worse" comes up in about 5 %; answer by
+    answer (as the report did) the same pairs were a change in about a third of them."""
+    rng = np.random.default_rng(28)
+    reps, days_test, by_answer = 1000, 0, 0
+    for _ in range(reps):
+        before = days_with_swings(rng, date(2026, 1, 1), 28, 400, 0.2)
+        after = days_with_swings(rng, date(2026, 1, 29), 28, 400, 0.2)
+        test, csat_test = change_tests(before, after, "smiley4")
+        assert test.test == csat_test.test == "days t"
+        days_test += test.significant()
+        by_answer += compare(*(sum_tallies(side.values(), "smiley4") for side in (before, after))).significant()
+    print("days as units", days_test / reps, "answer by answer", by_answer / reps)
+    assert days_test / reps <= 0.07
+    assert by_answer / reps >= 0.2                # what the clustering costs an answer-level test
+
+
+def test_days_are_the_units_from_enough_days_a_side():
+    """Below MIN_DAYS_AS_UNITS days with answers on a side the change is tested answer by answer
+    (a day's mean from a handful of days says little about the spread between days)."""
+    rng = np.random.default_rng(3)
+    before = days_with_swings(rng, date(2026, 1, 1), MIN_DAYS_AS_UNITS, 30, 0.0)
+    after = days_with_swings(rng, date(2026, 2, 1), MIN_DAYS_AS_UNITS, 30, 0.0)
+    assert change_dict(before, after, "smiley4")["test"]["test"] == "days t"
+    short = dict(list(after.items())[:-1])
+    r = change_dict(before, short, "smiley4")
+    assert r["test"]["test"] == "welch t" and r["csat_test"]["test"] == "two-proportion z"
+    assert r["current"]["n"] == 30 * (MIN_DAYS_AS_UNITS - 1)

@@ -14,6 +14,7 @@ import pytest
 
 from server_sync.analysis import effects
 from server_sync.analysis.effects import action_effect, daily_gaps, dip_start, span
+from server_sync.analysis import trends
 from server_sync.analysis.trends import change_dict
 from server_sync.protocol.tally import Tally, sum_tallies
 
@@ -74,10 +75,11 @@ def run(effect: float, seed0: int) -> dict[str, int]:
 
 
 def naive(site: dict[date, Tally]) -> dict:
-    """Today's report before this module: the 28 days before against the 28 from the action."""
+    """Today's report before this module: the 28 days before against the 28 from the action, answer by
+    answer."""
     before = sum_tallies((t for d, t in site.items() if ACTION - timedelta(days=28) <= d < ACTION), "smiley4")
     after = sum_tallies((t for d, t in site.items() if ACTION <= d < ACTION + timedelta(days=28)), "smiley4")
-    return change_dict(before, after)
+    return {"verdict": trends.verdict(trends.compare(before, after))}
 
 
 def test_an_action_without_effect_after_a_dip_is_no_detectable_effect_in_95_percent():
@@ -147,9 +149,11 @@ def test_no_spread_is_too_little_data_or_an_exact_test_never_worse_p_zero():
 
 def test_no_spread_on_the_trend_path_is_never_worse_p_zero():
     """Defect 3 on the trend path (trends.change_dict): previous 4,4 against current 3,3."""
-    r = change_dict(Tally.from_counts("smiley4", {4: 2}), Tally.from_counts("smiley4", {3: 2}))
+    r = change_dict({ACTION - timedelta(days=1): Tally.from_counts("smiley4", {4: 2})},
+                    {ACTION: Tally.from_counts("smiley4", {3: 2})}, "smiley4")
     assert r["test"]["test"] == "exact permutation" and r["test"]["p_value"] == pytest.approx(1 / 3)
     assert r["verdict"] == "no_significant_change"
-    r = change_dict(Tally.from_counts("nps11", {10: 2}), Tally.from_counts("nps11", {3: 2}))
+    r = change_dict({ACTION - timedelta(days=1): Tally.from_counts("nps11", {10: 2})},
+                    {ACTION: Tally.from_counts("nps11", {3: 2})}, "nps11")
     assert r["verdict"] != "worse" or r["test"]["p_value"] > 0
     assert r["test"] is None or r["test"]["p_value"] > 0

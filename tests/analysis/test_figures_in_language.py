@@ -69,15 +69,16 @@ def test_the_templates_filters_take_the_language_of_the_page():
 def test_an_alert_reads_with_the_readers_decimal_mark():
     nb, en = alert_text(DIP, "nb"), alert_text(DIP, "en")
     assert "25,0 de siste 3 dagene, 52,3 poeng under butikkens vanlige 77,3" in nb
-    assert f"(n=12{NNBSP}345, p = 0,002)" in nb and f"(vanligvis 30{NBSP}%)" in nb
+    assert f"(n=12{NNBSP}345, p = 0,0024)" in nb and f"(vanligvis 30{NBSP}%)" in nb
     assert "(usually 30%)" in en
-    assert "25.0 over the last 3 days, 52.3 points below the site's usual 77.3 (n=12345, p = 0.002)" in en
-    assert "6,2 poäng" in alert_text(TREND, "sv") and "p = 0,001)" in alert_text(TREND, "sv")
-    assert "6.2 points" in alert_text(TREND, "en") and "p = 0.001)" in alert_text(TREND, "en")
+    assert "25.0 over the last 3 days, 52.3 points below the site's usual 77.3 (n=12345, p = 0.0024)" in en
+    assert "6,2 poäng" in alert_text(TREND, "sv") and "p = 0,00123)" in alert_text(TREND, "sv")
+    assert "6.2 points" in alert_text(TREND, "en") and "p = 0.00123)" in alert_text(TREND, "en")
 
 
 @pytest.mark.parametrize("p, en, sv", [(0.0, "p < 0.001", "p < 0,001"), (2e-06, "p < 0.001", "p < 0,001"),
-                                       (0.001, "p = 0.001", "p = 0,001"), (0.0449, "p = 0.045", "p = 0,045")])
+                                       (0.001, "p = 0.001", "p = 0,001"), (0.0449, "p = 0.0449", "p = 0,0449"),
+                                       (0.04996, "p = 0.0499", "p = 0,0499")])
 def test_an_alerts_p_value_is_never_zero_or_in_e_notation(p, en, sv):
     """A p-value is said as the report says it: below 0.001 as "< 0.001" (an alert read "p=0" or
     "p=2e-06"), in the alert's text for every language and in its English message alike."""

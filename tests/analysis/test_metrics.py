@@ -6,7 +6,7 @@ import pytest
 
 from server_sync.analysis.metrics import Tally, csat, happy_index, metrics_dict, nps, nps_variance, primary
 from server_sync.analysis.stats import (adjusted_mean_interval, normal_sf, pearson, t_quantile, t_sf,
-                                        two_proportion_z, welch_t, z_difference)
+                                        two_proportion_z, welch_t)
 from server_sync.analysis.trends import compare, compare_csat, verdict, weekly_series
 
 
@@ -167,15 +167,18 @@ def test_period_comparisons_pick_the_right_test():
     n1 = Tally.from_counts("nps11", {10: 30, 9: 20, 8: 30, 3: 20})
     n2 = Tally.from_counts("nps11", {10: 20, 9: 10, 8: 30, 3: 40})
     r = compare(n1, n2)
-    expected = z_difference(30.0, nps_variance(n1) * 1e4, -10.0, nps_variance(n2) * 1e4)
-    assert r.test == "nps z" and r.diff == pytest.approx(-40) and r.p_value == pytest.approx(expected.p_value)
+    # 100 answers a side: the permutation test's normal form, the scores' pooled variance
+    # (Σs² = 10⁴·140 promoters and detractors, Σs = 100·20, N = 200) over both sides' sizes.
+    pooled = (1e4 * 140 - (100 * 20) ** 2 / 200) / 199
+    assert r.test == "nps pooled z" and r.diff == pytest.approx(-40)
+    assert r.p_value == pytest.approx(2 * normal_sf(40 / math.sqrt(pooled * (1 / 100 + 1 / 100))))
     assert verdict(compare(Tally("smiley4"), after)) == "too_little_data"
 
 
 def test_weekly_series_groups_iso_weeks_and_tests_each_change():
     rows = [("2026-11-16", smiley({4: 10, 1: 2})), ("2026-11-22", smiley({4: 1})),      # W47 Mon + Sun
             ("2026-11-23", smiley({1: 10, 4: 2}))]                                       # W48
-    weeks = weekly_series(rows, "smiley4")
+    weeks = weekly_series(rows, "smiley4", ("2026-11-16", "2026-11-29"))
     assert [(w["week"], w["n"]) for w in weeks] == [("2026-W47", 13), ("2026-W48", 12)]
     assert weeks[0]["change"] is None and weeks[1]["change"]["diff"] < 0 and weeks[1]["change"]["significant"]
 

@@ -114,7 +114,7 @@ def test_best_sites_differ_in_their_reason_mix():
     queue = next(r for r in out["reasons"] if r["reason"] == "queue")
     assert (queue["best_per_100"], queue["rest_per_100"], queue["difference"]) == (1.0, 8.0, -7.0)
     # Sites are the units: of the 28 ways to pick two of eight sites, only this one is as extreme.
-    assert queue["significant"] and queue["p_value"] == round(1 / 28, 4) and out["reasons"][0]["reason"] == "queue"
+    assert queue["significant"] and queue["p_value"] == pytest.approx(1 / 28) and out["reasons"][0]["reason"] == "queue"
     price = next(r for r in out["reasons"] if r["reason"] == "price")
     assert price["difference"] == 0.0 and not price["significant"] and price["p_value"] == 1.0
     assert best_vs_rest(["a"], answers, reasons)["reasons"] == []

@@ -1,16 +1,22 @@
 """The HTML report reads right, checked on its parts: heatmap colours on the scale's absolute
 position with a legend and n in every cell; a trend's axis that does not blow up small moves, states
 its range, puts a week's value at its centre and shows n per day; Pareto labels inside the chart;
-p-values as "< 0.001" ("< 0,001" in Swedish); alerts with the site's name and local time; cut lists
+p-values as "< 0.001" ("< 0,001" in Swedish), else to three significant digits cut (never across a
+verdict's threshold), unrounded in the JSON; alerts with the site's name and local time; cut lists
 say so."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from server_sync.analysis.chain_report import local_time
+from server_sync.analysis.drivers import ReasonCount, best_vs_rest
+from server_sync.analysis.pulse import correlation
 from server_sync.report import svg
 from server_sync.report.html import p_value
 
@@ -60,10 +66,33 @@ def test_pareto_labels_fit_inside_the_chart():
         assert label in [r["reason"] for r in rows]             # whole, never cut to 16 characters
 
 
+@pytest.mark.parametrize("threshold", [0.05, 0.01, 0.001])
+def test_a_shown_p_value_is_on_the_side_of_a_threshold_the_p_value_is(threshold):
+    """Three significant digits, cut: an action "better" at p = 0.00996 (< 0.01) read "p-value
+    0.010" and a change "worse" at p = 0.0496 read "0.050" with three decimals rounded."""
+    near = [threshold * (1 + k * 1e-5) for k in range(-300, 301)] + [math.nextafter(threshold, 0.0), threshold]
+    for p in near + [0.00996, 0.0496, 0.04996, 0.0099999, 0.0009999]:
+        shown = p_value(p, "en")
+        below = shown.startswith("<") or float(shown) < threshold
+        assert below == (p < threshold), (p, shown)
+    assert [p_value(p, "en") for p in (0.00996, 0.0496, 0.04996, 0.5, 1.0)] == ["0.00996", "0.0496", "0.0499", "0.5", "1"]
+
+
+def test_p_values_in_json_are_not_rounded_to_zero():
+    """The JSON and CSV keep a p-value as computed: to 4 decimals the pulse correlation's tiny p
+    read 0.0, and best-vs-rest's exact 1/1820 read 0.0005."""
+    sites = [f"s{i:02d}" for i in range(16)]            # the best four never cite the queue
+    counts = {s: {"queue": ReasonCount(0 if i < 4 else 20)} for i, s in enumerate(sites)}
+    (row,) = best_vs_rest(sites, {s: 100 for s in sites}, counts)["reasons"]
+    assert row["p_value"] == pytest.approx(1 / math.comb(16, 4), rel=1e-12)
+    corr = correlation([(40.0 + i, 30, 50.0 + 2 * i + (i % 2) * 0.1, 30) for i in range(12)], 5)
+    assert 0 < corr["p_value"] < 1e-8
+
+
 def test_p_values_and_local_times_read_plainly():
     ps = (1.8e-6, 0.0004, 0.001, 0.0234, None)
-    assert [p_value(x, "en") for x in ps] == ["< 0.001", "< 0.001", "0.001", "0.023", "–"]
-    assert [p_value(x, "sv") for x in ps] == [p_value(x, "nb") for x in ps] == ["< 0,001", "< 0,001", "0,001", "0,023",
+    assert [p_value(x, "en") for x in ps] == ["< 0.001", "< 0.001", "0.001", "0.0234", "–"]
+    assert [p_value(x, "sv") for x in ps] == [p_value(x, "nb") for x in ps] == ["< 0,001", "< 0,001", "0,001", "0,0234",
                                                                                "–"]
     assert local_time("2026-11-20 16:00:00", ZoneInfo("Europe/Stockholm")) == "2026-11-20 17:00 CET"
     assert local_time("2026-07-20 16:00:00", ZoneInfo("Europe/Oslo")) == "2026-07-20 18:00 CEST"
