@@ -37,9 +37,9 @@ def database_url(args: argparse.Namespace) -> str:
 
 
 def existing_database_url(args: argparse.Namespace) -> str:
-    """The database URL for a command that only reads or annotates what ingest stored: a SQLite
-    file that is not there is a mistyped path (or the wrong directory), so say so rather than
-    create an empty database and report nothing."""
+    """The database URL for a command that works on what is stored (every one but the services
+    and a chain's first registrations, docs/central.md): a SQLite file that is not there is a
+    mistyped path (or the wrong directory), so say so rather than create an empty database."""
     from urllib.parse import unquote
 
     from server_sync.central.db import parse_url
@@ -61,7 +61,7 @@ COMMAND_LINE = CommandLine(PROG, "Kundpuls centre: ingest, fleet, analysis and r
 @contextmanager
 def central_store(args: argparse.Namespace, *, existing: bool = False) -> Iterator[Any]:
     """The central database of a command (`--db`), closed afterwards. `existing`: a command that
-    only reads or annotates what ingest stored (see existing_database_url)."""
+    works on what is stored, which does not create a store (see existing_database_url)."""
     from server_sync.central.db import connect
     db = connect(existing_database_url(args) if existing else database_url(args))
     try:

@@ -14,6 +14,7 @@ import copy
 import json
 import math
 import threading
+import time
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,7 @@ from server_sync.protocol import pushed
 from server_sync.central import questions, registry
 from server_sync.central.dialect import placeholders
 from server_sync.exc import CentralConfigError
-from server_sync.program.files import parse_toml, read_regular_file
+from server_sync.program.files import parse_json, parse_toml, read_regular_file
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def load_push_file(path: Path) -> PushFile:
     except UnicodeDecodeError as e:
         raise CentralConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else parse_toml(text)
+        data = parse_json(text) if path.suffix == ".json" else parse_toml(text)
     except (tomllib.TOMLDecodeError, ValueError) as e:
         raise CentralConfigError(f"{path}: syntax error: {e}") from None
     if not isinstance(data, dict):
@@ -136,6 +137,9 @@ def targets(db: Database, kiosk_id: str | None, site_id: str | None) -> list[tup
         k = registry.kiosk(db, kiosk_id)
         if k is None:
             raise CentralConfigError(f"unknown kiosk {kiosk_id!r} (kiosk-central kiosk add)")
+        if not k["active"]:         # as --site leaves it out: its broker user is gone, the config would wait unread
+            raise CentralConfigError(f"kiosk {kiosk_id!r} is deactivated (kiosk-central kiosk add {kiosk_id} "
+                                     "--rotate-password brings it back)")
         return [(kiosk_id, k["site_id"])]
     if registry.site(db, site_id) is None:
         raise CentralConfigError(f"unknown site {site_id!r} (kiosk-central site add)")
@@ -145,10 +149,22 @@ def targets(db: Database, kiosk_id: str | None, site_id: str | None) -> list[tup
     return [(k, site_id) for k in kiosks]
 
 
-def publish_retained(settings, messages: Sequence[tuple[str, bytes]], timeout_s: float = 15.0,
-                     what: str = "config") -> None:
-    """Connect, publish each message retained at QoS 1, wait for every PUBACK, disconnect.
-    `what`: the kind of topic, as the errors name it (config, status)."""
+@dataclass(frozen=True)
+class Publication:
+    """What became of one retained publish. `problem`: None when the broker confirmed it, else
+    what went wrong; `taken`: whether the broker may hold it now. Only a refusal (a PUBACK with a
+    failure reason code) says it does not: a message whose PUBACK did not come, or that paho
+    could not send when it was published, may still have reached it or go out on a reconnect."""
+    topic: str
+    problem: str | None = None
+    taken: bool = True
+
+
+def publish_each_retained(settings, messages: Sequence[tuple[str, bytes]],
+                          timeout_s: float = 15.0) -> list[Publication]:
+    """Connect, publish each message retained at QoS 1, wait (`timeout_s` in all) for every
+    PUBACK, disconnect; what became of each message, in order. CentralConfigError, with nothing
+    published, when the broker cannot be reached or refuses the connection."""
     from server_sync.ingest import make_client
     client = make_client(settings, manual_ack=False)
     connected = threading.Event()
@@ -159,9 +175,9 @@ def publish_retained(settings, messages: Sequence[tuple[str, bytes]], timeout_s:
         connected.set()
 
     def on_publish(c, userdata, mid, reason_code, properties) -> None:
-        refused[mid] = reason_code
+        acked[mid] = reason_code
 
-    refused: dict[int, Any] = {}
+    acked: dict[int, Any] = {}
     client.on_connect = on_connect
     client.on_publish = on_publish
     try:
@@ -175,17 +191,68 @@ def publish_retained(settings, messages: Sequence[tuple[str, bytes]], timeout_s:
         if result["rc"].is_failure:
             raise CentralConfigError(f"the broker refused the connection: {result['rc']}")
         infos = [client.publish(topic, payload, qos=1, retain=True) for topic, payload in messages]
-        for info in infos:
-            info.wait_for_publish(timeout_s)
-            if not info.is_published():
-                raise CentralConfigError(f"the broker did not confirm the {what} publish in time")
-            rc = refused.get(info.mid)
-            if rc is not None and rc.is_failure:
-                raise CentralConfigError(f"the broker refused the {what} publish: {rc} "
-                                         f"(does the ACL let user {settings.username!r} write {what} topics?)")
+        deadline = time.monotonic() + timeout_s
+        return [_publication(topic, info, acked, deadline) for (topic, _p), info in zip(messages, infos)]
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def _publication(topic: str, info, acked: Mapping[int, Any], deadline: float) -> Publication:
+    try:
+        info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+    except (RuntimeError, ValueError) as e:         # the connection was lost (paho's words)
+        return Publication(topic, f"not confirmed: {e}")
+    if not info.is_published():
+        return Publication(topic, "not confirmed in time")
+    rc = acked.get(info.mid)
+    if rc is not None and rc.is_failure:
+        return Publication(topic, f"refused: {rc}", taken=False)
+    return Publication(topic)
+
+
+def publish_retained(settings, messages: Sequence[tuple[str, bytes]], timeout_s: float = 15.0,
+                     what: str = "config") -> None:
+    """publish_each_retained, raising CentralConfigError for the first message the broker did
+    not confirm. `what`: the kind of topic, as the errors name it (config, status)."""
+    for p in publish_each_retained(settings, messages, timeout_s):
+        if p.problem:
+            raise CentralConfigError(f"the {what} publish on {p.topic} was {p.problem}"
+                                     f"{acl_hint(settings, p)}")
+
+
+def acl_hint(settings, publication: Publication) -> str:
+    """What to check when the broker refused a publish."""
+    if not (publication.problem or "").startswith("refused"):
+        return ""
+    return f" (does the broker's ACL let user {settings.username!r} write {publication.topic}?)"
+
+
+def failed_push(settings, messages: Sequence[tuple[str, str, int, bytes]],
+                publications: Sequence[Publication]) -> str | None:
+    """What an operator must know of a push the broker did not wholly confirm: which kiosks did
+    not get it (and why), which got it, and how to finish; None when it confirmed all."""
+    failed = [(k, v, p) for (k, _t, v, _b), p in zip(messages, publications) if p.problem]
+    if not failed:
+        return None
+    said = "; ".join(f"config version {v} to kiosk {k} was {p.problem}{acl_hint(settings, p)}" for k, v, p in failed)
+    missed = [k for k, _v, p in failed if not p.taken]
+    unsure = [k for k, _v, p in failed if p.taken]
+    got = [k for (k, *_), p in zip(messages, publications) if p.problem is None]
+    if len(missed) == len(messages):
+        return f"{said}. Nothing was pushed or recorded."
+    parts = [said + "."]
+    if got:
+        parts.append(f"{_kiosks(got, 'Kiosk')} got it: recorded.")
+    if unsure:
+        parts.append(f"{_kiosks(unsure, 'Kiosk')} may have it: recorded, so the next push goes above that version.")
+    if missed:
+        parts.append(f"Once that is fixed, push again to {_kiosks(missed)} (config push --kiosk ID FILE).")
+    return " ".join(parts)
+
+
+def _kiosks(ids: Sequence[str], word: str = "kiosk") -> str:
+    return f"{word}{'' if len(ids) == 1 else 's'} {', '.join(ids)}"
 
 
 def config_messages(push: PushFile, versions: Mapping[str, int], prefix: str = "") -> list[tuple[str, str, int, bytes]]:

@@ -23,7 +23,8 @@ from server_sync.protocol.catalogue import REASONS, default_questions
 from server_sync.protocol.scales import SCALE_NAMES, SCALES
 from server_sync.protocol.topics import PREFIX_RE, PREFIX_RULE
 from server_sync.protocol.vocabulary import (AUDIENCES, DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, FOLLOWUP_MODES,
-                                             ID_PATTERN, LANGUAGES, MAX_COMMENT_CHARS, WEEKDAYS)
+                                             ID_PATTERN, LANGUAGES, MAX_COMMENT_CHARS, MAX_QUESTION_VERSION,
+                                             WEEKDAYS)
 
 REASONS_OFFERED = (4, 6)            # a follow-up screen offers none, or 4 to 6 reasons
 
@@ -209,7 +210,8 @@ KEYS: tuple[Key, ...] = (
     Key("questions", "array of tables", tuple(default_questions()), "The questions this kiosk can ask; see questions[].*.",
         item="question", min_items=1, shown_default="(one smiley4 question)"),
     Key("questions[].id", "str", None, "Question id.", pattern=IDENTIFIER, required=True),
-    Key("questions[].version", "int", 1, "Bump when the wording changes meaning; answers carry it.", minimum=1),
+    Key("questions[].version", "int", 1, "Bump when the wording changes meaning; answers carry it.", minimum=1,
+        maximum=MAX_QUESTION_VERSION),
     Key("questions[].scale", "str", "smiley4", "How it is answered: faces (one button each) or 0-10.", choices=SCALE_NAMES),
     Key("questions[].audience", "str", "customer", "Who answers: customers, or employees for a staff pulse question.",
         choices=AUDIENCES),

@@ -8,8 +8,9 @@ import json
 import os
 from datetime import datetime, timezone
 
-from server_sync.cli import database_url
+from server_sync.cli import existing_database_url
 from server_sync.commands.ingest import add_broker_options, broker_settings
+from server_sync.exc import CentralConfigError
 from server_sync.program.cli import nonempty
 
 
@@ -26,7 +27,7 @@ def add_parser(sub, common) -> None:
                                     "checks on receipt), given a version higher than any pushed before to each "
                                     "kiosk, and published retained at QoS 1.")
     target = push.add_mutually_exclusive_group(required=True)
-    target.add_argument("--kiosk", metavar="ID", help="one kiosk")
+    target.add_argument("--kiosk", type=nonempty, metavar="ID", help="one active kiosk")
     target.add_argument("--site", type=nonempty, metavar="SITE", help="every active kiosk of a site")
     push.add_argument("file", metavar="FILE", help="the config fragment (TOML, or .json)")
     push.add_argument("--dry-run", action="store_true", help="validate and show the versions; publish nothing")
@@ -41,12 +42,15 @@ def add_parser(sub, common) -> None:
 def push_config(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
     from server_sync.central.dialect import placeholders
-    from server_sync.config_push import (config_messages, define_questions, load_push_file, next_versions,
-                                         publish_retained, targets, validate_for)
+    from server_sync.config_push import (Publication, config_messages, define_questions, failed_push,
+                                         load_push_file, next_versions, publish_each_retained, targets,
+                                         validate_for)
 
     push = load_push_file(args.file)
     settings = None if args.dry_run else broker_settings(args, f"kundpuls-config-push-{os.getpid()}")
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
+    publications: list[Publication] = []         # none for --dry-run
+    missed: dict[str, int] = {}                   # kiosk: version, refused by the broker
     try:
         with db.atomic() as txn:
             kiosks = targets(db, args.kiosk, args.site)
@@ -58,17 +62,30 @@ def push_config(args: argparse.Namespace) -> int:
             db.cursor().executemany(
                 f"INSERT INTO config_push (kiosk_id, version, payload, pushed_at) VALUES ({placeholders(db, 4)})",
                 [(k, v, payload.decode(), now) for k, _t, v, payload in messages])
-            if not args.dry_run:
-                # Published before the commit: a failed publish leaves no pushed version behind.
-                publish_retained(settings, [(t, payload) for _k, t, _v, payload in messages])
-            else:
+            if args.dry_run:
                 txn.rollback()
+            else:
+                # Published before the commit, the versions still held: the store then keeps the
+                # push to each kiosk the broker may hold it for, and to none if it holds it for
+                # none. A retained config cannot be taken back from a kiosk that applied it at once,
+                # so one that got it is recorded, not cleared (docs/central.md, Config push).
+                publications = publish_each_retained(settings, [(t, payload) for _k, t, _v, payload in messages])
+                missed = {k: v for (k, _t, v, _b), p in zip(messages, publications) if not p.taken}
+                if len(missed) == len(messages):
+                    raise CentralConfigError(failed_push(settings, messages, publications))
+                for kiosk_id, version in missed.items():
+                    db.execute_sql(f"DELETE FROM config_push WHERE kiosk_id = {db.param} AND version = {db.param}",
+                                   (kiosk_id, version))
     finally:
         db.close()
-    result = [{"kiosk_id": k, "version": v, "topic": t} for k, t, v, _p in messages]
+    result = [{"kiosk_id": k, "version": v, "topic": t} for k, t, v, _b in messages if k not in missed]
     if args.json:
-        print(json.dumps({"dry_run": bool(args.dry_run), "pushed": result, "questions_defined": sorted(disagreeing),
-                          "stored_answers_otherwise": {q: n for q, n in disagreeing.items() if n}}, indent=2))
+        out = {"dry_run": bool(args.dry_run), "pushed": result, "questions_defined": sorted(disagreeing),
+               "stored_answers_otherwise": {q: n for q, n in disagreeing.items() if n}}
+        if any(p.problem for p in publications):
+            out["not_confirmed"] = [{"kiosk_id": k, "version": v, "topic": t, "problem": p.problem, "recorded": p.taken}
+                                    for (k, t, v, _b), p in zip(messages, publications) if p.problem]
+        print(json.dumps(out, indent=2))
     else:
         verb = "would push" if args.dry_run else "pushed"
         for r in result:
@@ -81,4 +98,7 @@ def push_config(args: argparse.Namespace) -> int:
                 print(f"note: {n} answer(s) stored before for {q} have another scale or audience; they stay as they are")
         if not args.dry_run:
             print("Each kiosk applies it on receipt, or refuses it and says why: kiosk-central fleet")
+    failure = failed_push(settings, messages, publications)
+    if failure:
+        raise CentralConfigError(failure)
     return 0

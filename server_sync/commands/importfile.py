@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from server_sync.cli import database_url
+from server_sync.cli import existing_database_url
 from server_sync.program.progress import progress_callback
 
 
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from server_sync.importer import ExportImport
 
     path = Path(args.file)
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         progress = progress_callback(unit="B", desc=path.name, enabled=not (args.no_progress or args.json),
                                      detail=lambda events: f"{events:,} events")

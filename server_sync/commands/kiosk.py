@@ -12,7 +12,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from server_sync.cli import database_url
+from server_sync.cli import existing_database_url
 from server_sync.commands._argtypes import broker_host, topic_prefix
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
@@ -94,7 +94,7 @@ def add(args: argparse.Namespace) -> int:
         raise CentralConfigError(f"--broker-port must be 1-65535, got {args.broker_port}")
     host = args.broker_host or socket.getfqdn()
     _check_broker_files(args)
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     password = provision.new_password()
     try:
         with db.atomic():
@@ -166,7 +166,7 @@ def deactivate(args: argparse.Namespace) -> int:
     # Read before anything changes: a wrong --broker-password-file must not leave half the work.
     settings = (broker_settings(args, f"kundpuls-deactivate-{os.getpid()}", "--broker-password-file")
                 if args.clear_status else None)
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         with db.atomic():
             known = registry.kiosk(db, registry.check_id(args.id, "kiosk id"))
@@ -237,7 +237,7 @@ def move(args: argparse.Namespace) -> int:
     acl_file = args.acl_file
     registry.check_id(args.id, "kiosk id")
     provision.check_broker_file(acl_file, "--acl-file", existing=True)
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         with db.atomic():       # if the ACL cannot be written, the kiosk stays where it was
             before = registry.move_kiosk(db, registry.check_id(args.id, "kiosk id"), args.site)
@@ -266,7 +266,6 @@ def list_kiosks(args: argparse.Namespace) -> int:
 
     from server_sync.central import conflicts, dead_letters, registry
     from server_sync.central.db import connect
-    from server_sync.cli import existing_database_url
     from server_sync.protocol.codec import printable
 
     db = connect(existing_database_url(args))

@@ -79,7 +79,7 @@ def add_parser(sub, common) -> None:
 def webhook_add(args: argparse.Namespace) -> int:
     from server_sync.notify import queue
     from server_sync.notify.http_post import redacted
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         e = queue.add_endpoint(db, args.name, args.url, args.format, _now())
     print(f"webhook {e.name} ({e.format}) -> {redacted(e.url)}\nsigning secret (shown once; the receiver checks "
           f"X-Kundpuls-Signature with it, see docs/notifications.md):\n{e.secret}")
@@ -121,7 +121,7 @@ def webhook_remove(args: argparse.Namespace) -> int:
 
 def smtp_set(args: argparse.Namespace) -> int:
     from server_sync.notify import smtp
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         smtp.save(db, smtp.SmtpSettings(args.host, args.port, args.sender, args.security, args.username,
                                         args.password_file))
     print(f"mail goes through {args.host}:{args.port} ({args.security}) from {args.sender}")
@@ -141,7 +141,7 @@ def send_test(args: argparse.Namespace) -> int:
     from server_sync.notify import queue
     from server_sync.notify.bodies import Notice
     notice = Notice("test", "Kundpuls test", "A test notice from kiosk-central notify test.")
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         with db.atomic():
             n = queue.enqueue_webhooks(db, notice, _now())
             if args.mail is not None:           # an empty --mail is a mistake (enqueue_mail says so)
@@ -210,7 +210,7 @@ def web_url(args: argparse.Namespace) -> int:
     from server_sync.central.setting import get_setting, set_setting
     from server_sync.notify.queue import check_url
     from server_sync.workflow.notices import WEB_URL_SETTING
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         if args.url is None:
             print(get_setting(db, WEB_URL_SETTING, "") or "no web address is set: notices carry no links")
             return 0

@@ -75,7 +75,7 @@ def set_settings(args: argparse.Namespace) -> int:
     if not changes:
         raise CentralConfigError("nothing to set: give --min-employee-group, --comments-months, "
                                  "--dead-letters-days or --audit-months")
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         with db.atomic():
             for name, value in changes.items():
                 set_setting(db, name, str(value))

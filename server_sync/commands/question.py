@@ -8,7 +8,7 @@ import argparse
 import json
 from datetime import datetime, timezone
 
-from server_sync.cli import database_url, existing_database_url
+from server_sync.cli import existing_database_url
 from server_sync.commands._argtypes import count
 
 
@@ -61,7 +61,7 @@ def define(args: argparse.Namespace) -> int:
     from server_sync.central import questions, registry
     from server_sync.central.db import connect
     registry.check_id(args.id, "question id")
-    db = connect(database_url(args))
+    db = connect(existing_database_url(args))
     try:
         with db.atomic():
             otherwise = questions.define(db, args.id, args.version, args.scale, args.audience, {},

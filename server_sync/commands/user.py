@@ -89,7 +89,7 @@ def _read_password() -> str:
 def run_add(args: argparse.Namespace) -> int:
     from server_sync.web.people import add_user
     password = _read_password() if args.password_stdin else None
-    with central_store(args) as db:
+    with central_store(args, existing=True) as db:
         with db.atomic():
             user, secret = add_user(db, args.name, args.role, regions=args.region, sites=args.site,
                                     language=args.language, password=password)

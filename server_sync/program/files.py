@@ -1,12 +1,14 @@
 """Reading a file a person names (a config, a password or ACL file, a push): only a regular file
-is read, and TOML in it is parsed without a traceback however deeply it nests. A character device such as /dev/zero never ends and was read until memory ran out; a
-FIFO waits for a writer that may never come. No command documents reading these from standard
-input or a pipe, so anything else is refused with the OSError every reader already reports.
+is read, and TOML or JSON in it is parsed without a traceback however deeply it nests. A
+character device such as /dev/zero never ends and was read until memory ran out; a FIFO waits
+for a writer that may never come. No command documents reading these from standard input or a
+pipe, so anything else is refused with the OSError every reader already reports.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import tomllib
@@ -32,10 +34,46 @@ def read_regular_file(path: Path | str) -> bytes:
         return f.read()
 
 
+NESTED_TOO_DEEPLY = "nested too deeply (arrays or tables within each other) to be read"
+# A kiosk.toml nests 4 deep (the file, [[questions]], one question, its text). What reads a
+# parsed file after the parser (copy.deepcopy, the config checks, json.dumps) recurses once or
+# twice a level, so a document the parser still read (tomllib about 480 deep, json about 990)
+# could end in a RecursionError there: refused here, far below either.
+MAX_NESTING = 64
+
+
 def parse_toml(text: str) -> dict[str, Any]:
-    """`tomllib.loads`, with a document nested too deeply for Python's recursion limit (arrays
-    within arrays, thousands deep) raised as the TOMLDecodeError a syntax error is."""
+    """`tomllib.loads`, with a document nested more than MAX_NESTING deep (arrays within arrays)
+    raised as the TOMLDecodeError a syntax error is."""
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except RecursionError:
-        raise tomllib.TOMLDecodeError("nested too deeply (arrays or tables within each other) to be read") from None
+        raise tomllib.TOMLDecodeError(NESTED_TOO_DEEPLY) from None
+    if _too_deep(data):
+        raise tomllib.TOMLDecodeError(NESTED_TOO_DEEPLY)
+    return data
+
+
+def parse_json(text: str) -> Any:
+    """`json.loads`, with a document nested more than MAX_NESTING deep raised as the ValueError
+    a syntax error is."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError(NESTED_TOO_DEEPLY) from None
+    if _too_deep(data):
+        raise ValueError(NESTED_TOO_DEEPLY)
+    return data
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether arrays and tables nest more than MAX_NESTING deep in `value` (the document itself
+    is level 1); walked without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            if level > MAX_NESTING:
+                return True
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False

@@ -22,7 +22,7 @@ from server_sync.protocol.errors import ProtocolError
 from server_sync.protocol.scales import SCALE_NAMES, SCALES
 from server_sync.protocol.timetext import EARLIEST_TEXT, ISO_MS_PATTERN, iso_ms, latest_text
 from server_sync.protocol.vocabulary import (AUDIENCES, FILTER_FLAGS, ID_PATTERN, LANGUAGES,
-                                             MAX_COMMENT_CHARS, MAX_INT32, MAX_INT64, MAX_REASONS,
+                                             MAX_COMMENT_CHARS, MAX_INT64, MAX_QUESTION_VERSION, MAX_REASONS,
                                              UUID_PATTERN)
 
 Uuid = Annotated[str, msgspec.Meta(pattern=f"^{UUID_PATTERN}$")]
@@ -62,7 +62,7 @@ class ResponseEvent(_Stamp, kw_only=True, tag="response"):
     type: ClassVar[str] = "response"
     site_id: Ident
     question_id: Ident
-    question_version: Annotated[int, msgspec.Meta(ge=1, le=MAX_INT32)]
+    question_version: Annotated[int, msgspec.Meta(ge=1, le=MAX_QUESTION_VERSION)]
     scale: Literal[SCALE_NAMES]                # type: ignore[valid-type]
     value: int                                 # on the event's scale: check_event
     audience: Literal[AUDIENCES]               # type: ignore[valid-type]

@@ -476,3 +476,218 @@ def test_serve_checks_forwarded_allow_ips(tmp_path, capsys, monkeypatch):
     for good, passed in (("*", "*"), ("10.0.0.1, 10.0.0.0/8", "10.0.0.1,10.0.0.0/8"), ("::1,fd00::/8", "::1,fd00::/8")):
         assert central("serve", "--forwarded-allow-ips", good, "--port", port, *db) == 0, capsys.readouterr().err
         assert started.pop()["forwarded_allow_ips"] == passed
+
+
+# --- which commands may make the central store ---------------------------------------------------
+
+# The services (their units run as the service user, who must own a SQLite store they make) and
+# the first registrations of a chain. Every other command works on what these stored: where --db
+# names a SQLite file that is not there, it is a mistyped path, and an empty store made there
+# would take the settings, people or pushes meant for the real one.
+MAY_CREATE_THE_STORE = {"ingest", "serve", "notify run", "site add", "region add"}
+
+
+def needs_a_store(tmp_path: Path) -> dict[str, list[str]]:
+    """For every other subcommand, a command line that would work on a store with its things."""
+    for name in ("pw", "acl", "export.jsonl"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "push.toml").write_text("[ui]\nthank_you_s = 5\n")
+    files = ["--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")]
+    return {
+        "action add": ["--site", "s1", "--note", "moved the kiosk"], "action list": [], "action show": ["1"],
+        "action close-completed": [],
+        "alerts list": [], "alerts show": ["1"], "alerts assign": ["1", "bob"], "alerts due": ["1", "2026-12-01"],
+        "alerts comment": ["1", "on it"], "alerts ack": ["1"], "alerts close": ["1", "--outcome", "none", "--reason", "x"],
+        "alerts check": ["--no-publish"],
+        "config push": ["--kiosk", "k1", str(tmp_path / "push.toml"), "--no-tls", "--broker-host", "127.0.0.1",
+                        "--broker-port", "1"],
+        "digest send": [], "erase": ["--contains", "x"], "fleet": [], "import": [str(tmp_path / "export.jsonl")],
+        "kiosk add": ["k1", "--site", "s1", *files], "kiosk deactivate": ["k1", *files],
+        "kiosk move": ["k1", "--site", "s2", "--acl-file", str(tmp_path / "acl")], "kiosk list": [],
+        "notify webhook add": ["ops", "--url", "https://example.com/hook"], "notify webhook list": [],
+        "notify webhook remove": ["ops"], "notify smtp set": ["--host", "mail.example.com", "--from", "a@example.com"],
+        "notify smtp show": [], "notify test": [], "notify web-url": ["https://kundpuls.example.com"],
+        "notify deliveries": [],
+        "privacy show": [], "privacy set": ["--comments-months", "6"],
+        "question list": [], "question define": ["visit", "2", "--scale", "smiley4", "--audience", "customer"],
+        "region list": [], "region assign": ["north", "s1"],
+        "report": [], "retention run": [], "retention log": [],
+        "site update": ["s1", "--name", "x"], "site list": [],
+        "user add": ["bob", "--role", "analyst"], "user email": ["bob", "bob@example.com"], "user list": [],
+        "user disable": ["bob"], "user enable": ["bob"], "user password": ["bob"], "user token": ["bob"],
+        "user audit": [],
+    }
+
+
+def subcommands() -> set[str]:
+    """Every subcommand of kiosk-central, as typed ('notify webhook add')."""
+    import argparse
+
+    from server_sync.cli import COMMAND_LINE
+
+    def leaves(parser: argparse.ArgumentParser, path: tuple[str, ...]):
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield " ".join(path)
+        for name, child in (subs[0].choices.items() if subs else ()):
+            yield from leaves(child, (*path, name))
+    return set(leaves(COMMAND_LINE.build_parser(), ()))
+
+
+def test_every_subcommand_either_may_create_the_store_or_needs_one(tmp_path):
+    """A new command is put on one side or the other here (and tested below), not left to the
+    default of connect(), which makes any SQLite file it is given."""
+    assert subcommands() == MAY_CREATE_THE_STORE | set(needs_a_store(tmp_path))
+
+
+def test_a_command_that_needs_a_store_refuses_a_missing_sqlite_path_and_makes_nothing(tmp_path, capsys):
+    """`privacy set`, `user add`, `notify webhook add|smtp set|test|web-url`, `question define`,
+    `kiosk add|deactivate|move`, `import` and `config push` made an empty store at a mistyped
+    path (and some then said it had worked)."""
+    missing = tmp_path / "typo" / "centarl.db"
+    for command, argv in needs_a_store(tmp_path).items():
+        before = sorted(tmp_path.rglob("*"))
+        rc = central("--db", f"sqlite:///{missing}", *command.split(), *argv)
+        err = capsys.readouterr().err
+        assert rc == 2 and said_error(err, f"no central database at {missing}"), (command, err)
+        assert sorted(tmp_path.rglob("*")) == before, command
+
+
+@pytest.mark.parametrize("command", [["site", "add", "s1", "--name", "S"], ["region", "add", "north", "--name", "N"]])
+def test_a_first_registration_makes_the_store(tmp_path, capsys, command):
+    made = tmp_path / "new" / "central.db"
+    assert central("--db", f"sqlite:///{made}", *command) == 0, capsys.readouterr().err
+    assert made.is_file()
+
+
+def store_with_kiosks(tmp_path: Path) -> list[str]:
+    """--db of a store with site s1 and its kiosks k1 and k2."""
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    files = ["--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")]
+    assert main(["site", "add", "s1", "--name", "S", *db]) == 0
+    for kiosk in ("k1", "k2"):
+        assert main(["kiosk", "add", kiosk, "--site", "s1", *files, *db]) == 0
+    return db
+
+
+def test_config_push_refuses_a_question_version_the_protocol_does_not_carry(tmp_path, capsys):
+    """An answer's question_version is at most 2^31-1 (the centre's INTEGER column); a push passed
+    2^31 (every answer to it would be refused) and 2^63 ended in an OverflowError traceback."""
+    db = store_with_kiosks(tmp_path)
+    fragment = tmp_path / "q.toml"
+    for version in (2 ** 31, 2 ** 63, 10 ** 23):
+        fragment.write_text(f'[[questions]]\nid = "visit"\nversion = {version}\nscale = "smiley4"\n'
+                            'text = {sv = "a", nb = "b", en = "c"}\n')
+        capsys.readouterr()
+        assert main(["config", "push", "--kiosk", "k1", str(fragment), "--dry-run", *db]) == 2, version
+        assert said_error(capsys.readouterr().err, f"key 'questions[0].version': must be at most 2147483647, got {version}")
+    fragment.write_text(fragment.read_text().replace(str(10 ** 23), str(2 ** 31 - 1)))
+    assert main(["config", "push", "--kiosk", "k1", str(fragment), "--dry-run", *db]) == 0
+    assert "to be defined by the centre: visit v2147483647" in capsys.readouterr().out
+
+
+def test_config_push_names_a_json_file_nested_too_deeply(tmp_path, capsys):
+    """json reads twice as deep as tomllib: 500 arrays deep was a RecursionError traceback (from
+    copying the file), 1,000 one from json itself. Refused as the TOML file is, 64 deep at most."""
+    db = store_with_kiosks(tmp_path)
+    fragment = tmp_path / "deep.json"
+    for depth in (62, 500, 1000, 100_000):        # the file and [ui] are two levels: 64 in all
+        fragment.write_text('{"ui": {"x": ' + "[" * depth + "]" * depth + "}}")
+        capsys.readouterr()
+        assert main(["config", "push", "--kiosk", "k1", str(fragment), "--dry-run", *db]) == 2, depth
+        err = capsys.readouterr().err
+        if depth == 62:                            # read: then the kiosk's rules speak
+            assert said_error(err, "key 'ui.x': unknown key"), err
+        else:
+            assert err == (f"kiosk-central: error: {fragment}: syntax error: nested too deeply "
+                           "(arrays or tables within each other) to be read\n"), err
+
+
+def test_config_push_to_one_kiosk_refuses_a_deactivated_kiosk_and_an_empty_id(tmp_path, capsys):
+    """`--site` leaves a deactivated kiosk out; `--kiosk` published to it (a retained config for a
+    broker user that is gone) and recorded version 1. `--kiosk ""` said `unknown site None`."""
+    db = store_with_kiosks(tmp_path)
+    files = ["--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")]
+    assert main(["kiosk", "deactivate", "k1", *files, *db]) == 0
+    fragment = tmp_path / "frag.toml"
+    fragment.write_text("[ui]\nthank_you_s = 5\n")
+    capsys.readouterr()
+    for dry_run in (["--dry-run"], ["--no-tls", "--broker-host", "127.0.0.1", "--broker-port", "1"]):
+        assert main(["config", "push", "--kiosk", "k1", str(fragment), *dry_run, *db]) == 2
+        assert said_error(capsys.readouterr().err, "kiosk 'k1' is deactivated (kiosk-central kiosk add k1 "
+                                                    "--rotate-password brings it back)")
+    assert main(["config", "push", "--site", "s1", str(fragment), "--dry-run", *db]) == 0
+    assert capsys.readouterr().out.startswith("would push config version 1 to kiosk k2 ")
+    assert central("config", "push", "--kiosk", "", str(fragment), "--dry-run", *db) == 2
+    assert said_error(capsys.readouterr().err, "argument --kiosk: must not be empty")
+    store = connect(db[1])
+    try:
+        assert store.execute_sql("SELECT COUNT(*) FROM config_push").fetchone()[0] == 0
+    finally:
+        store.close()
+
+
+def test_a_publish_the_broker_does_not_confirm_may_have_reached_it(tmp_path):
+    """A broker that takes the connection and then never answers: the message may be retained
+    (its PUBACK may be what was lost), which a push must not forget (the next push to that kiosk
+    would reuse the version, and the kiosk refuses a version it has)."""
+    import socket
+    import threading
+
+    from server_sync.config_push import Publication, publish_each_retained, publish_retained
+    from server_sync.exc import CentralConfigError
+    from server_sync.ingest import BrokerSettings
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+
+        def silent_broker() -> None:
+            for _ in range(2):
+                conn, _ = server.accept()
+                with conn:
+                    conn.recv(65536)                          # CONNECT
+                    conn.sendall(b"\x20\x03\x00\x00\x00")     # CONNACK, MQTT 5: accepted, no properties
+                    while conn.recv(65536):                   # PUBLISH, never acknowledged
+                        pass
+
+        threading.Thread(target=silent_broker, daemon=True).start()
+        settings = BrokerSettings(host="127.0.0.1", port=server.getsockname()[1], tls=False, client_id="t")
+        assert publish_each_retained(settings, [("a/config", b"{}")], timeout_s=0.5) == [
+            Publication("a/config", "not confirmed in time", taken=True)]
+        with pytest.raises(CentralConfigError, match="^the status publish on a/config was not confirmed in time$"):
+            publish_retained(settings, [("a/config", b"")], timeout_s=0.5, what="status")
+
+
+def test_a_push_records_each_kiosk_the_broker_may_hold_it_for(central, tmp_path, capsys, monkeypatch):
+    """Confirmed, unconfirmed and refused in one push: the first two are recorded (with the
+    questions), the refused one is not, and the command says so and fails."""
+    from datetime import datetime
+
+    from server_sync import config_push
+    from server_sync.central import registry
+    from server_sync.config_push import Publication
+    url, db = central
+    with db.atomic():
+        registry.add_kiosk(db, "k5", "s1", datetime(2026, 11, 1))
+    said = {"kundpuls/v1/kiosk/k1/config": Publication("kundpuls/v1/kiosk/k1/config"),
+            "kundpuls/v1/kiosk/k2/config": Publication("kundpuls/v1/kiosk/k2/config", "not confirmed in time"),
+            "kundpuls/v1/kiosk/k5/config": Publication("kundpuls/v1/kiosk/k5/config", "refused: Not authorized",
+                                                       taken=False)}
+    monkeypatch.setattr(config_push, "publish_each_retained", lambda settings, messages: [said[t] for t, _ in messages])
+    fragment = tmp_path / "q.toml"
+    fragment.write_text('[[questions]]\nid = "visit"\nversion = 3\nscale = "smiley4"\ntext = {sv = "a", nb = "b", en = "c"}\n')
+    assert main(["config", "push", "--site", "s1", str(fragment), "--no-tls", "--broker-host", "127.0.0.1", "--db", url]) == 2
+    out, err = capsys.readouterr()
+    assert "pushed config version 1 to kiosk k1" in out and "pushed config version 1 to kiosk k2" in out
+    assert "kiosk k5" not in out
+    assert said_error(err, "config version 1 to kiosk k2 was not confirmed in time; config version 1 to kiosk k5 "
+                           "was refused: Not authorized (does the broker's ACL let user 'central' write "
+                           "kundpuls/v1/kiosk/k5/config?). Kiosk k1 got it: recorded. "
+                           "Kiosk k2 may have it: recorded, so the next push goes above that version. Once that is "
+                           "fixed, push again to kiosk k5 (config push --kiosk ID FILE)."), err
+    assert db.execute_sql("SELECT kiosk_id, version FROM config_push ORDER BY kiosk_id").fetchall() == [
+        ("k1", 1), ("k2", 1)]
+    assert main(["question", "list", "--json", "--db", url]) == 0
+    assert {(q["id"], q["version"]) for q in json.loads(capsys.readouterr().out)["questions"] if q["defined"]} == {
+        ("visit", 3)}

@@ -158,6 +158,7 @@ def test_a_comment_with_a_lone_surrogate_is_a_dead_letter_not_a_stopped_import(c
 
 def test_unregistered_kiosk_and_non_export_files_are_clear_errors(tmp_path, capsys, export_file):
     url = f"sqlite:///{tmp_path / 'c.db'}"
+    assert main(["site", "add", "s1", "--name", "S", "--db", url]) == 0      # import makes no store
     rc = main(["import", str(export_file), "--db", url])
     err = capsys.readouterr().err
     assert rc == 2 and "kiosk-central: error: kiosk 'k1'" in err and "kiosk-central kiosk add k1" in err
@@ -186,6 +187,7 @@ def test_a_deactivated_kiosks_file_is_refused_up_front_and_nothing_written(centr
 
 def test_an_empty_file_is_said_to_be_empty(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'c.db'}"
+    assert main(["site", "add", "s1", "--name", "S", "--db", url]) == 0
     empty = tmp_path / "k1.jsonl"
     empty.write_bytes(b"")
     assert main(["import", str(empty), "--db", url]) == 2

@@ -185,7 +185,7 @@ def test_mail_waits_when_no_server_is_set_or_the_server_is_down(central_db):
     assert d["state"] == "waiting" and "cannot reach" in d["last_error"]
 
 
-def test_the_commands(central_url, receivers, capsys):
+def test_the_commands(central_url, central_db, receivers, capsys):
     r = receivers()
     assert main(["--db", central_url, "notify", "webhook", "add", "office", "--url", r.url, "--format", "slack"]) == 0
     secret = capsys.readouterr().out.strip().splitlines()[-1]
@@ -205,7 +205,7 @@ BAD_URLS = ("https://example.com:abc/hook", "https://exa mple.com/hook", "https:
 
 
 @pytest.mark.parametrize("url", BAD_URLS)
-def test_webhook_add_refuses_an_address_it_could_not_post_to(central_url, url, capsys):
+def test_webhook_add_refuses_an_address_it_could_not_post_to(central_url, central_db, url, capsys):
     assert main(["--db", central_url, "notify", "webhook", "add", "w2", "--url", url]) == 2
     err = capsys.readouterr().err
     assert err.startswith("kiosk-central: error: --url ") and "Traceback" not in err
@@ -246,7 +246,7 @@ def test_a_delivery_that_breaks_in_an_unforeseen_way_fails_alone(central_db, rec
 
 
 @pytest.mark.parametrize("kind", ["missing", "directory", "not-text"])
-def test_smtp_set_refuses_a_password_file_it_cannot_read(central_url, tmp_path, kind, capsys):
+def test_smtp_set_refuses_a_password_file_it_cannot_read(central_url, central_db, tmp_path, kind, capsys):
     path = tmp_path / "pw"
     if kind == "directory":
         path.mkdir()
@@ -268,7 +268,7 @@ def test_smtp_set_keeps_the_password_file_as_an_absolute_path(central_db, tmp_pa
     assert settings.password_file == str(tmp_path / "pw") and settings.password() == "secret"
 
 
-def test_smtp_set_refuses_a_sender_with_a_line_break(central_url, capsys):
+def test_smtp_set_refuses_a_sender_with_a_line_break(central_url, central_db, capsys):
     assert main(["--db", central_url, "notify", "smtp", "set", "--host", "h", "--from", "a@b.c\nBcc: x@y.z"]) == 2
     assert capsys.readouterr().err.startswith("kiosk-central: error: --from must be an e-mail address")
 
@@ -446,7 +446,8 @@ def test_anything_that_breaks_connecting_fails_the_mails_not_the_worker(central_
     assert d["state"] == "waiting" and d["last_error"].startswith("cannot connect to 127.0.0.1:25: UnicodeEncodeError")
 
 
-def test_the_worker_delivers_even_when_closing_completed_actions_fails(central_url, receivers, monkeypatch, capsys):
+def test_the_worker_delivers_even_when_closing_completed_actions_fails(central_url, central_db, receivers, monkeypatch,
+                                                                        capsys):
     from server_sync.workflow import actions
 
     def broken(db, now):

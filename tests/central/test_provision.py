@@ -193,6 +193,68 @@ def test_config_push_validates_versions_and_publishes_retained(broker, tmp_path,
     assert connect(db).execute_sql("SELECT COUNT(*) FROM config_push").fetchone()[0] == 3
 
 
+def central_writes_only(broker, *kiosks: str) -> None:
+    """The broker's ACL, but the centre may write only these kiosks' config topics (it reads all)."""
+    from tests.fixtures.broker import acl_text
+    writes = "".join(f"topic readwrite kundpuls/v1/kiosk/{k}/config\n" for k in kiosks)
+    broker.acl_file.write_text(acl_text().replace("topic readwrite kundpuls/v1/#\n", "topic read kundpuls/v1/#\n" + writes))
+    broker.reload()
+
+
+def test_a_push_the_broker_refuses_for_some_kiosks_is_recorded_for_the_others(broker, tmp_path, capsys):
+    """`config push --site` published to each kiosk before the commit and rolled everything back
+    when one was refused: the kiosk that got it kept a retained config (and asked its questions)
+    that the store had no version or definition of. A retained config cannot be taken back from a
+    kiosk that applied it at once, so the store records the push to each kiosk the broker took it
+    for, says which did not get it, and exits non-zero; refused for all, nothing is kept."""
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)
+    store = connect(db)
+    store.execute_sql("INSERT INTO kiosk (id, site_id, registered_at) VALUES ('k1', 's1', '2026-01-01'),"
+                      " ('k2', 's1', '2026-01-01')")
+    store.close()
+    frag = tmp_path / "visit2.toml"
+    frag.write_text(FRAGMENT, encoding="utf-8")
+    mqtt_args = ["--broker-host", broker.host, "--broker-port", str(broker.port), "--ca-file", broker.ca_file,
+                 "--username", "central", "--password-file", str(broker.password_file_for("central")), "--db", db]
+
+    def recorded() -> list[tuple[str, int]]:
+        store = connect(db)
+        try:
+            return store.execute_sql("SELECT kiosk_id, version FROM config_push ORDER BY kiosk_id, version").fetchall()
+        finally:
+            store.close()
+
+    def defined() -> set[tuple[str, int]]:
+        rows = json.loads(cli(capsys, "question", "list", "--json", "--db", db)[1])["questions"]
+        return {(q["id"], q["version"]) for q in rows if q["defined"]}
+
+    central_writes_only(broker)                       # refused for every kiosk: nothing anywhere
+    rc, out, err = cli(capsys, "config", "push", "--site", "s1", str(frag), *mqtt_args)
+    assert rc == 2 and out == "" and said_error(err, "config version 1 to kiosk k1 was refused: Not authorized"), err
+    assert "config version 1 to kiosk k2 was refused" in err and "Nothing was pushed or recorded" in err
+    assert recorded() == [] and ("visit", 2) not in defined()
+    assert retained(broker, "central", protocol.config_topic("k1"), timeout=1.0) is None
+
+    central_writes_only(broker, "k1")                 # refused for k2 only
+    rc, out, err = cli(capsys, "config", "push", "--site", "s1", str(frag), *mqtt_args, "--json")
+    assert rc == 2 and said_error(err, "config version 1 to kiosk k2 was refused: Not authorized "
+                                       "(does the broker's ACL let user 'central' write kundpuls/v1/kiosk/k2/config?)")
+    assert "Kiosk k1 got it" in err and "push again to kiosk k2 (config push --kiosk ID FILE)" in err
+    said = json.loads(out)
+    assert said["pushed"] == [{"kiosk_id": "k1", "version": 1, "topic": "kundpuls/v1/kiosk/k1/config"}]
+    assert said["not_confirmed"] == [{"kiosk_id": "k2", "version": 1, "topic": "kundpuls/v1/kiosk/k2/config",
+                                      "problem": "refused: Not authorized", "recorded": False}]
+    assert recorded() == [("k1", 1)] and ("visit", 2) in defined()
+    assert protocol.decode_config(retained(broker, "central", protocol.config_topic("k1")))["version"] == 1
+    assert retained(broker, "central", protocol.config_topic("k2"), timeout=1.0) is None
+
+    central_writes_only(broker, "k1", "k2")           # fixed: the rest follows
+    rc, out, err = cli(capsys, "config", "push", "--kiosk", "k2", str(frag), *mqtt_args)
+    assert rc == 0 and "pushed config version 1 to kiosk k2" in out, err
+    assert recorded() == [("k1", 1), ("k2", 1)]
+
+
 def test_password_hash_is_mosquittos_own_and_no_password_is_on_a_command_line(tmp_path):
     import base64
     import subprocess
