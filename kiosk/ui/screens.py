@@ -20,6 +20,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.ui import palette
 from kiosk.ui.controls import NpsButton, PillButton, ReasonChip
+from kiosk.ui.fit import TextBox, fit_tail
 from kiosk.ui.smiley import SmileyButton, SmileyFace
 from kiosk.ui.texts import age_text, alert_text, tr
 
@@ -279,15 +280,40 @@ class FollowupScreen(KioskScreen):
             chip.selected = chip.code in d.reasons
 
 
+COMMENT_LEFT_FROM = 30     # the comment screen counts the characters left from this many
+
+
 class CommentScreen(KioskScreen):
+    """The typed comment in a box of a few lines: its end and the cursor stay in view (its
+    beginning gives way to "…"), and near the limit the characters left are counted, to 0."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._typed = ""
+        self.ids.comment_text.bind(text_size=self._show_typed, font_size=self._show_typed)
+
     def refresh(self, app: Any) -> None:
         d = app.flow.draft
         text = d.comment if d else ""
         box = self.ids.comment_text
+        self._typed = text + "|" if text else ""
         if text:
-            box.text, box.color = text + "|", palette.INK
+            box.color = palette.INK
+            self._show_typed()
         else:
             box.text, box.color = tr("comment_placeholder", app.lang), palette.INK_MUTED
+        left = max(0, app.flow.cfg.followup.max_comment_chars - len(text))
+        counter = self.ids.comment_left
+        counter.text = tr("comment_left", app.lang, n=left) if left <= COMMENT_LEFT_FROM else ""
+        counter.color = palette.WARNING if left == 0 else palette.INK_MUTED
+
+    def _show_typed(self, *_a) -> None:
+        box = self.ids.comment_text
+        if not self._typed or not box.text_size[0] or box.text_size[0] < 10:
+            return
+        width, height = box.text_size
+        fits = TextBox(box, width)
+        box.text = fit_tail(self._typed, lambda t: fits.fits(t, height))
 
 
 class PinScreen(KioskScreen):
