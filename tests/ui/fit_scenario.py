@@ -1,8 +1,11 @@
-"""A scenario of text that must fit its box, on the real app: a comment typed past its limit.
+"""A scenario of text that must fit its box, on the real app: a comment typed past its limit,
+and the staff view full of what it can hold (the longest comments, two site alerts, answers
+not saved and not accepted).
 
 Run as `python -m tests.ui.fit_scenario --size 800x480 --data DIR --shots DIR --report FILE`
 (tests/ui/test_fit.py starts it under Xvfb). The machinery is tests/ui/scenario.py's: its
-`main` runs this walk in place of its own.
+`main` runs this walk in place of its own; its seeding (two long site alerts, an unconnected
+sync with answers waiting) and `seed_long_comments` are the content.
 """
 
 from __future__ import annotations
@@ -23,9 +26,33 @@ class FitScenario(S.Scenario):
     def run(self):
         yield from self.until(lambda: self.app is not None and self.app.sm.current == "question")
         yield from self.frames(3)
+        yield from self.layout_check_sees_a_child_outside_its_container()
         for lang in self.cfg.languages:
             yield from self.choose_language(lang)
             yield from self.long_comment(lang)
+        S.seed_long_comments(self.cfg, self.app.store, self.clock.now())
+        for lang in self.cfg.languages:
+            yield from self.choose_language(lang)
+            yield from self.full_staff_view(lang)
+
+    def layout_check_sees_a_child_outside_its_container(self):
+        """Plant a panel with more lines than it holds: each line fits its own box and the
+        window, but the first ones are drawn above the panel."""
+        from kivy.core.window import Window
+        from kivy.uix.boxlayout import BoxLayout
+        from kivy.uix.label import Label
+
+        from tests.ui.layoutcheck import layout_problems
+        panel = BoxLayout(orientation="vertical", size_hint=(None, None), size=(200, 90), pos=(100, 100))
+        for i in range(5):
+            panel.add_widget(Label(text=f"line {i}", size_hint_y=None, height=30))
+        self.app.root.add_widget(panel)
+        yield from self.frames(2)
+        found = layout_problems(self.app.root, Window.size)
+        self.app.root.remove_widget(panel)
+        outside = [p for p in found if p.startswith("outside its container: Label('line")]
+        self.check("layout check sees lines drawn outside their panel", len(outside) == 2, found)
+        yield from self.frames(1)
 
     def long_comment(self, lang: str):
         """Typed past the limit: the box shows the end of the text and the cursor, whole lines;
@@ -84,6 +111,57 @@ class FitScenario(S.Scenario):
             " WHERE r.source = 'touch' ORDER BY f.seq DESC LIMIT 1").fetchone()[0]
         self.check(f"{lang}: stored as typed, cut at the limit", stored == text[:limit].strip(), stored)
         yield from self.advance(self.cfg.ui.thank_you_s + 0.1, then="question")
+
+    def full_staff_view(self, lang: str):
+        """The longest comments, two long site alerts, then the two problems staff must act on:
+        every line inside its panel, the latest three comments, both alerts or both problems."""
+        from kiosk.exc import DiskFull
+        yield from self.corner_hold()
+        for d in S.STAFF_PIN:
+            yield from self.pin_key(d)
+        yield from self.pin_ok()
+        self.check(f"{lang}: staff view", self.screen() == "staff", self.screen())
+        yield from self.frames(2)
+        scr = self.app.sm.current_screen
+        comments = scr.ids.comments.text.splitlines()
+        self.check(f"{lang}: the three latest comments, the long ones cut to fit",
+                   len(comments) == 3 and sum(c.count("…") for c in comments) >= 2, comments)
+        alerts = scr.ids.alerts.text.splitlines()
+        self.check(f"{lang}: both site alerts, cut to fit", len(alerts) == 2
+                   and all(a.startswith("• ") and a.endswith("…") for a in alerts), alerts)
+        yield from self.inside_the_panels(lang, "staff_full")
+        # What staff must act on comes in full, in place of the alerts.
+        self.app.flow.store_problem = DiskFull("the disk is full")
+        db = self.app.store.db
+        db.execute_sql("UPDATE response SET send_count = 1, rejected_at = ?, rejected_reason = ?"
+                       " WHERE seq = (SELECT MIN(seq) FROM response)", ("2026-11-23T12:00:00.000Z", "refused"))
+        yield from self.advance(10.5)
+        yield from self.frames(2)
+        notices = scr.ids.alerts.text.splitlines()
+        want = ["• " + self.app.tr("staff_disk_full", lang), "• " + self.app.tr("staff_refused", lang, n=1)]
+        self.check(f"{lang}: answers not saved and not accepted, in full", notices == want, notices)
+        yield from self.inside_the_panels(lang, "staff_full_problems")
+        self.app.flow.store_problem = None
+        db.execute_sql("UPDATE response SET rejected_at = NULL, rejected_reason = NULL")
+        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
+        self.check(f"{lang}: staff view closed", self.screen() == "question", self.screen())
+
+    def inside_the_panels(self, lang: str, shot: str):
+        from kivy.uix.label import Label
+
+        from tests.ui.layoutcheck import walk, window_box
+        scr = self.app.sm.current_screen
+        out = []
+        for panel in self.find("Panel", root=scr):
+            box = window_box(panel)
+            out += [(w.text[:30], [round(v) for v in window_box(w)], [round(v) for v in box])
+                    for w in walk(panel) if isinstance(w, Label) and w.text
+                    and (window_box(w)[3] > box[3] + 1 or window_box(w)[1] < box[1] - 1)]
+        self.check(f"{lang}: {shot}: every line inside its panel", not out, out)
+        yield from self.staff_readable(lang)
+        yield from self.shot(shot)
+        bad = self.layout[-1]["problems"]
+        self.check(f"{lang}: {shot}: no clipped, cut or broken text, nothing outside its container", not bad, bad)
 
 
 def main(argv: list[str] | None = None) -> int:

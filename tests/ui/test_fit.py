@@ -1,6 +1,7 @@
 """Text cut to fit its box (kiosk/ui/fit.py), and on the real app: the comment being typed past
-its limit, at 800x480 and 480x800 in every language (tests/ui/fit_scenario.py; screenshot
-`comment_limit`)."""
+its limit, and the staff view with the longest comments, two alerts and both problems, at
+800x480 and 480x800 in every language (tests/ui/fit_scenario.py; screenshots `comment_limit`,
+`staff_full`, `staff_full_problems`)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,14 @@ def test_the_head_of_one_long_word_is_cut_inside_it():
     assert lines_of(20, 2)(shown)
 
 
+def test_a_comment_is_cut_after_a_word_for_the_staff_view():
+    from kiosk.ui.screens import COMMENT_CHARS, _cut
+    text = "Personalen var trevlig men alldeles för få i tjänst på lördagseftermiddagen när det var"
+    cut = _cut(text)
+    assert len(cut) <= COMMENT_CHARS and cut.endswith(" i tjänst på" + ELLIPSIS)
+    assert _cut("kort  och\nbra") == "kort och bra"
+
+
 @pytest.fixture(scope="module")
 def fit_runs(xvfb_display, tmp_path_factory) -> dict:
     """One app at a time: test_app.py's apps run beside these (pytest -n 2)."""
@@ -69,12 +78,12 @@ def fit_runs(xvfb_display, tmp_path_factory) -> dict:
 
 @pytest.mark.ui
 @pytest.mark.parametrize("res", SIZES)
-def test_a_long_comment_fits_its_box(fit_runs, res):
+def test_long_comments_and_a_full_staff_view_fit_their_boxes(fit_runs, res):
     run = fit_runs[res]
     assert run["report"] is not None, f"the app did not finish at {res}:\n{run['stderr']}"
-    rep = assert_clean_run(run, 40)
+    rep = assert_clean_run(run, 100)
     bad = [entry for entry in rep["layout"] if entry["problems"]]
     assert not bad, bad
     shots = [SHOTS / res / lang / f"{name}.png" for lang in LANGS
-             for name in ("comment_limit",)]
+             for name in ("comment_limit", "staff_full", "staff_full_problems")]
     assert all(p.exists() and p.stat().st_size > 2000 for p in shots), shots
