@@ -12,6 +12,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
@@ -20,6 +21,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.ui import palette
 from kiosk.ui.controls import NpsButton, PillButton, ReasonChip
+from kiosk.ui.fit import TextBox, fit_head, fit_tail
 from kiosk.ui.smiley import SmileyButton, SmileyFace
 from kiosk.ui.texts import age_text, alert_text, tr
 
@@ -279,15 +281,40 @@ class FollowupScreen(KioskScreen):
             chip.selected = chip.code in d.reasons
 
 
+COMMENT_LEFT_FROM = 30     # the comment screen counts the characters left from this many
+
+
 class CommentScreen(KioskScreen):
+    """The typed comment in a box of a few lines: its end and the cursor stay in view (its
+    beginning gives way to "…"), and near the limit the characters left are counted, to 0."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._typed = ""
+        self.ids.comment_text.bind(text_size=self._show_typed, font_size=self._show_typed)
+
     def refresh(self, app: Any) -> None:
         d = app.flow.draft
         text = d.comment if d else ""
         box = self.ids.comment_text
+        self._typed = text + "|" if text else ""
         if text:
-            box.text, box.color = text + "|", palette.INK
+            box.color = palette.INK
+            self._show_typed()
         else:
             box.text, box.color = tr("comment_placeholder", app.lang), palette.INK_MUTED
+        left = max(0, app.flow.cfg.followup.max_comment_chars - len(text))
+        counter = self.ids.comment_left
+        counter.text = tr("comment_left", app.lang, n=left) if left <= COMMENT_LEFT_FROM else ""
+        counter.color = palette.WARNING if left == 0 else palette.INK_MUTED
+
+    def _show_typed(self, *_a) -> None:
+        box = self.ids.comment_text
+        if not self._typed or not box.text_size[0] or box.text_size[0] < 10:
+            return
+        width, height = box.text_size
+        fits = TextBox(box, width)
+        box.text = fit_tail(self._typed, lambda t: fits.fits(t, height))
 
 
 class PinScreen(KioskScreen):
@@ -324,6 +351,8 @@ def _period_row(period: dict, qid: str) -> dict:
 
 SMALL_SAMPLE = 30          # fewer answers than this are starred as a small sample
 COMMENT_CHARS = 70         # a comment on the staff screen is cut after this many characters
+STAFF_COMMENT_LINES = 2    # ... and to the lines it may take there (fewer when room is short)
+STAFF_ALERT_LINES = 2      # a site alert on the staff screen is cut to this many lines
 NPS_GROUPS = (("0–6", range(0, 7)), ("7–8", range(7, 9)), ("9–10", range(9, 11)))
 
 
@@ -369,11 +398,18 @@ def store_problem_key(problem: Exception) -> str:
 
 
 class StaffScreen(KioskScreen):
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._side: dict | None = None
+        self._lang = ""
+        # The panel is laid out after the first refresh (and again on a new size): cut anew.
+        self.ids.side.bind(size=Clock.create_trigger(self.fit_side, -1))
+
     def refresh(self, app: Any) -> None:
         view = app.staff_view()
         if view is None:
             return
-        lang = app.lang
+        lang = self._lang = app.lang
         q = view["question"]
         stats, summary = view["stats"], view["summary"]
         nps = q.scale == "nps11"
@@ -403,12 +439,9 @@ class StaffScreen(KioskScreen):
         ids.reasons.text = "\n".join(
             f"{i}. {reasons.get(r['code'], {}).get(lang, r['code'])}: {r['n']}"
             for i, r in enumerate(summary["top_reasons"], 1)) or ("–" if withheld else tr("staff_no_reasons", lang))
-        ids.comments_title.text = tr("staff_comments", lang)
-        ids.comments.text = "\n".join(
-            f"“{_cut(c['text'])}” " + tr("staff_comment_when", lang,
-                                         day=names[date.fromisoformat(c["date"]).weekday()],
-                                         hour=f"{c['hour']:02d}")
-            for c in summary["comments"]) or ("–" if withheld else tr("staff_no_comments", lang))
+        comments = [(_cut(c["text"]), tr("staff_comment_when", lang, hour=f"{c['hour']:02d}",
+                                         day=names[date.fromisoformat(c["date"]).weekday()]))
+                    for c in summary["comments"]]
         ob = stats["outbox"]
         now = view["now"]
         state = tr("staff_connected" if ob["broker_connected"] else "staff_disconnected", lang)
@@ -423,11 +456,60 @@ class StaffScreen(KioskScreen):
         problems = [tr(store_problem_key(app.flow.store_problem), lang)] if app.flow.store_problem else []
         if ob.get("rejected"):
             problems.append(tr("staff_refused", lang, n=ob["rejected"]))
-        lines = problems + [alert_text(a, lang, ZoneInfo(app.flow.cfg.timezone), now) for a in alerts[:2]]
-        ids.alerts.text = "\n".join("• " + line for line in lines[:2])
+        notices = [(line, False) for line in problems]
+        notices += [(alert_text(a, lang, ZoneInfo(app.flow.cfg.timezone), now), True) for a in alerts[:2]]
         ids.alerts.color = palette.WARNING
         ids.kiosk_line.text = tr("staff_kiosk", lang, id=view["kiosk_id"], ip=view["ip"],
                                  version=view["version"])
+        self._side = {"comments": comments, "notices": notices[:2],
+                      "no_comments": "–" if withheld else tr("staff_no_comments", lang)}
+        self.fit_side()
+
+    def fit_side(self, *_a) -> None:
+        """The right panel's lines, cut to fit it (nothing drawn past its edge, at any size):
+        what staff must act on in full; each site alert in at most `STAFF_ALERT_LINES` lines
+        (one, if no comment would fit otherwise); then the latest comments, newest first, each
+        in at most `STAFF_COMMENT_LINES` lines, as many of them as the room left holds (a line
+        each when it is short). A cut ends in "…"."""
+        side = self._side
+        ids = self.ids
+        panel = ids.side
+        width = panel.width - panel.padding[0] - panel.padding[2]
+        if side is None or width < 10:
+            return
+        ids.comments_title.text = tr("staff_comments", self._lang)
+        notices = TextBox(ids.alerts, width)
+        if not side["comments"]:
+            ids.comments.text = side["no_comments"]
+            ids.alerts.text = "\n".join(self._notices(notices, STAFF_ALERT_LINES))
+            return
+        room = (panel.height - panel.padding[1] - panel.padding[3]
+                - panel.spacing * (len(panel.children) - 1))
+        for lab in (ids.reasons_title, ids.reasons, ids.comments_title, ids.sync_state, ids.sync_detail,
+                    ids.kiosk_line):
+            room -= TextBox(lab, width).height(lab.text)
+        comments = TextBox(ids.comments, width)
+        line = comments.line_height()
+        for cap in (STAFF_ALERT_LINES, 1):
+            ids.alerts.text = "\n".join(self._notices(notices, cap))
+            left = int((room - notices.height(ids.alerts.text)) // line)
+            if left >= 1:
+                break
+        shown = []
+        for i, (body, when) in enumerate(side["comments"]):
+            if left < 1:
+                break
+            # Each older comment keeps a line, if there is one: three short beat two long.
+            n = min(STAFF_COMMENT_LINES, max(1, left - (len(side["comments"]) - i - 1)))
+            shown.append(fit_head(body, comments.lines(n), prefix="“", suffix="” " + when))
+            left -= round(comments.height(shown[-1]) / line)
+        ids.comments.text = "\n".join(shown)
+        if not shown:                    # not one line of room: no heading over nothing
+            ids.comments_title.text = ""
+
+    def _notices(self, box: TextBox, lines: int) -> list[str]:
+        return [fit_head(text, box.lines(lines), prefix="• ") if cut else "• " + text
+                for text, cut in self._side["notices"]]
 
     def _table(self, app: Any, q: Any, cells: dict[str, str]) -> None:
         """The labels are made once per language and size; the view's re-reads (every
@@ -491,8 +573,8 @@ class StaffScreen(KioskScreen):
 
 
 def _cut(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= COMMENT_CHARS else text[:COMMENT_CHARS - 1].rstrip() + "…"
+    """A comment as one paragraph of at most COMMENT_CHARS characters, cut after a word."""
+    return fit_head(" ".join(text.split()), lambda t: len(t) <= COMMENT_CHARS)
 
 
 def _age(iso: str | None, now: datetime) -> float | None:

@@ -1,8 +1,12 @@
-"""Layout checks on a live Kivy widget tree: clipped labels and overlapping touch targets.
+"""Layout checks on a live Kivy widget tree: clipped labels, widgets outside their container
+and overlapping touch targets.
 
 Used by the UI scenario at every resolution, language and screen. A label is clipped when its
-rendered texture is larger than its box (or its box leaves the window); two enabled buttons
-overlap when their boxes intersect (one inside the other, e.g. nested, is not counted).
+rendered texture is larger than its box (or its box leaves the window); a widget is outside
+its container when its box reaches past its parent's (a panel's lines pushed over its edge by
+more than it holds: each label may fit its own box and the window, and still be drawn on
+another panel or a button); two enabled buttons overlap when their boxes intersect (one inside
+the other, e.g. nested, is not counted).
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ def layout_problems(root: Widget, window_size: tuple[float, float]) -> list[str]
         if not _visible(w):
             continue
         x0, y0, x1, y1 = window_box(w)
+        parent = w.parent
+        if isinstance(parent, Widget) and parent is not w and _visible(parent):
+            px0, py0, px1, py1 = window_box(parent)
+            if x0 < px0 - TOLERANCE or y0 < py0 - TOLERANCE or x1 > px1 + TOLERANCE or y1 > py1 + TOLERANCE:
+                problems.append(f"outside its container: {describe(w)} at {x0:.0f},{y0:.0f}-{x1:.0f},{y1:.0f},"
+                                f" {describe(parent)} at {px0:.0f},{py0:.0f}-{px1:.0f},{py1:.0f}")
         if isinstance(w, Label) and w.text.strip():
             tw, th = w.texture_size
             if tw > w.width + TOLERANCE or th > w.height + TOLERANCE:

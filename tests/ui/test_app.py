@@ -29,14 +29,14 @@ EVERY_LANGUAGE = ("question", "question_not_stored", "thanks", "followup", "comm
                   "staff", "staff_visit", "staff_nps", "staff_pulse")
 
 
-def _run(res: str, base: Path, display: str, variant: str = "smiley4") -> dict:
+def _run(res: str, base: Path, display: str, variant: str = "smiley4", module: str = "tests.ui.scenario") -> dict:
     work = base / f"{res}-{variant}"
     work.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, DISPLAY=display, KIVY_HOME=str(work / "kivy-home"), KIVY_NO_ARGS="1",
                KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", PYTHONPATH=str(ROOT))
     report = work / "report.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.ui.scenario", "--size", res, "--data", str(work / "data"),
+        [sys.executable, "-m", module, "--size", res, "--data", str(work / "data"),
          "--shots", str(SHOTS), "--report", str(report), "--variant", variant],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=150)
     out = {"returncode": proc.returncode, "stderr": proc.stderr[-4000:], "db": work / "data" / "kiosk.db"}

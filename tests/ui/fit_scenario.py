@@ -1,0 +1,173 @@
+"""A scenario of text that must fit its box, on the real app: a comment typed past its limit,
+and the staff view full of what it can hold (the longest comments, two site alerts, answers
+not saved and not accepted).
+
+Run as `python -m tests.ui.fit_scenario --size 800x480 --data DIR --shots DIR --report FILE`
+(tests/ui/test_fit.py starts it under Xvfb). The machinery is tests/ui/scenario.py's: its
+`main` runs this walk in place of its own; its seeding (two long site alerts, an unconnected
+sync with answers waiting) and `seed_long_comments` are the content.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from tests.ui import scenario as S
+
+# Typed on the on-screen keyboard, with each language's letters; longer than the 200 allowed.
+TYPED = {"sv": "kön var lång och ingen kom fast jag väntade länge vid disken, ",
+         "nb": "køen var lang og ingen kom selv om jeg ventet lenge ved disken, ",
+         "en": "the queue was long and nobody came though i waited at the desk, "}
+TYPED_CHARS = 215
+LOOK_AT = (140, 175, 200, TYPED_CHARS)       # typed so far, where the box is looked at
+
+
+class FitScenario(S.Scenario):
+    def run(self):
+        yield from self.until(lambda: self.app is not None and self.app.sm.current == "question")
+        yield from self.frames(3)
+        yield from self.layout_check_sees_a_child_outside_its_container()
+        for lang in self.cfg.languages:
+            yield from self.choose_language(lang)
+            yield from self.long_comment(lang)
+        S.seed_long_comments(self.cfg, self.app.store, self.clock.now())
+        for lang in self.cfg.languages:
+            yield from self.choose_language(lang)
+            yield from self.full_staff_view(lang)
+
+    def layout_check_sees_a_child_outside_its_container(self):
+        """Plant a panel with more lines than it holds: each line fits its own box and the
+        window, but the first ones are drawn above the panel."""
+        from kivy.core.window import Window
+        from kivy.uix.boxlayout import BoxLayout
+        from kivy.uix.label import Label
+
+        from tests.ui.layoutcheck import layout_problems
+        panel = BoxLayout(orientation="vertical", size_hint=(None, None), size=(200, 90), pos=(100, 100))
+        for i in range(5):
+            panel.add_widget(Label(text=f"line {i}", size_hint_y=None, height=30))
+        self.app.root.add_widget(panel)
+        yield from self.frames(2)
+        found = layout_problems(self.app.root, Window.size)
+        self.app.root.remove_widget(panel)
+        outside = [p for p in found if p.startswith("outside its container: Label('line")]
+        self.check("layout check sees lines drawn outside their panel", len(outside) == 2, found)
+        yield from self.frames(1)
+
+    def long_comment(self, lang: str):
+        """Typed past the limit: the box shows the end of the text and the cursor, whole lines;
+        the characters left are counted near the limit, to 0 in the warning colour; what is
+        stored is what was typed, cut at the limit."""
+        from kivy.core.window import Window
+
+        from kiosk.ui import palette
+        from kiosk.ui.screens import COMMENT_LEFT_FROM
+        from tests.ui.layoutcheck import layout_problems
+        limit = self.cfg.followup.max_comment_chars
+        text = (TYPED[lang] * 4)[:TYPED_CHARS]
+        yield from self.gap()
+        yield from self.tap(self.find("SmileyButton")[0])
+        yield from self.tap(self.app.sm.current_screen.ids.comment_button)
+        scr = self.app.sm.current_screen
+        box, counter = scr.ids.comment_text, scr.ids.comment_left
+        # The text is filled the keys' way (the app's key handler) up to where the box is about
+        # to fill (the first language) or the count to start (the others); the rest is typed
+        # with touches on the keys, up to the limit and past it.
+        quick = 100 if lang == self.cfg.languages[0] else 165
+        for ch in text[:quick]:
+            self.app.comment_key(ch)
+        keys = {k.key_value: k for k in self.find("Key")}
+        for n, ch in enumerate(text[quick:], quick + 1):
+            yield from self.tap(keys[ch])
+            if n not in LOOK_AT and n != quick + 1:
+                continue
+            yield from self.frames(2)
+            draft = self.app.flow.draft.comment
+            self.check(f"{lang}: {n} typed, {len(draft)} kept", draft == text[:min(n, limit)], draft)
+            shown = box.text
+            end = shown.removeprefix("…").removesuffix("|")
+            # What the label drew: the lines its text box holds.
+            drawn = "".join(word.text for line in box._label._cached_lines for word in line.words)
+            self.check(f"{lang}: {n} typed: the end of the text and the cursor in view",
+                       drawn.rstrip().endswith("|") and shown.endswith("|") and draft.endswith(end)
+                       and len(end) >= min(len(draft), 40) and (shown == draft + "|" or shown.startswith("…")),
+                       (shown, drawn[-40:], draft))
+            left = limit - len(draft)
+            want = self.app.tr("comment_left", lang, n=left) if left <= COMMENT_LEFT_FROM else ""
+            self.check(f"{lang}: {n} typed: characters left shown near the limit", counter.text == want,
+                       (counter.text, want))
+            if left == 0:
+                self.check(f"{lang}: the limit reached, in the warning colour",
+                           tuple(counter.color) == tuple(palette.WARNING), counter.color)
+            problems = layout_problems(self.app.root, Window.size)
+            self.check(f"{lang}: {n} typed: the comment screen's layout", not problems, problems)
+            if n == limit:
+                yield from self.shot("comment_limit")
+        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("comment_done", lang)][0])
+        yield from self.tap([c for c in self.find("ReasonChip") if c.code == "queue"][0])
+        self.check(f"{lang}: sent with a reason", self.screen() == "thanks", self.screen())
+        stored = self.app.store.db.execute_sql(
+            "SELECT f.comment FROM followup f JOIN response r ON r.id = f.response_id"
+            " WHERE r.source = 'touch' ORDER BY f.seq DESC LIMIT 1").fetchone()[0]
+        self.check(f"{lang}: stored as typed, cut at the limit", stored == text[:limit].strip(), stored)
+        yield from self.advance(self.cfg.ui.thank_you_s + 0.1, then="question")
+
+    def full_staff_view(self, lang: str):
+        """The longest comments, two long site alerts, then the two problems staff must act on:
+        every line inside its panel, the latest three comments, both alerts or both problems."""
+        from kiosk.exc import DiskFull
+        yield from self.corner_hold()
+        for d in S.STAFF_PIN:
+            yield from self.pin_key(d)
+        yield from self.pin_ok()
+        self.check(f"{lang}: staff view", self.screen() == "staff", self.screen())
+        yield from self.frames(2)
+        scr = self.app.sm.current_screen
+        comments = scr.ids.comments.text.splitlines()
+        self.check(f"{lang}: the three latest comments, the long ones cut to fit",
+                   len(comments) == 3 and sum(c.count("…") for c in comments) >= 2, comments)
+        alerts = scr.ids.alerts.text.splitlines()
+        self.check(f"{lang}: both site alerts, cut to fit", len(alerts) == 2
+                   and all(a.startswith("• ") and a.endswith("…") for a in alerts), alerts)
+        yield from self.inside_the_panels(lang, "staff_full")
+        # What staff must act on comes in full, in place of the alerts.
+        self.app.flow.store_problem = DiskFull("the disk is full")
+        db = self.app.store.db
+        db.execute_sql("UPDATE response SET send_count = 1, rejected_at = ?, rejected_reason = ?"
+                       " WHERE seq = (SELECT MIN(seq) FROM response)", ("2026-11-23T12:00:00.000Z", "refused"))
+        yield from self.advance(10.5)
+        yield from self.frames(2)
+        notices = scr.ids.alerts.text.splitlines()
+        want = ["• " + self.app.tr("staff_disk_full", lang), "• " + self.app.tr("staff_refused", lang, n=1)]
+        self.check(f"{lang}: answers not saved and not accepted, in full", notices == want, notices)
+        yield from self.inside_the_panels(lang, "staff_full_problems")
+        self.app.flow.store_problem = None
+        db.execute_sql("UPDATE response SET rejected_at = NULL, rejected_reason = NULL")
+        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
+        self.check(f"{lang}: staff view closed", self.screen() == "question", self.screen())
+
+    def inside_the_panels(self, lang: str, shot: str):
+        from kivy.uix.label import Label
+
+        from tests.ui.layoutcheck import walk, window_box
+        scr = self.app.sm.current_screen
+        out = []
+        for panel in self.find("Panel", root=scr):
+            box = window_box(panel)
+            out += [(w.text[:30], [round(v) for v in window_box(w)], [round(v) for v in box])
+                    for w in walk(panel) if isinstance(w, Label) and w.text
+                    and (window_box(w)[3] > box[3] + 1 or window_box(w)[1] < box[1] - 1)]
+        self.check(f"{lang}: {shot}: every line inside its panel", not out, out)
+        yield from self.staff_readable(lang)
+        yield from self.shot(shot)
+        bad = self.layout[-1]["problems"]
+        self.check(f"{lang}: {shot}: no clipped, cut or broken text, nothing outside its container", not bad, bad)
+
+
+def main(argv: list[str] | None = None) -> int:
+    S.Scenario = FitScenario              # scenario.main's machinery, this walk
+    return S.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
