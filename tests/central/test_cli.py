@@ -505,7 +505,7 @@ def needs_a_store(tmp_path: Path) -> dict[str, list[str]]:
         "kiosk add": ["k1", "--site", "s1", *files], "kiosk deactivate": ["k1", *files],
         "kiosk move": ["k1", "--site", "s2", "--acl-file", str(tmp_path / "acl")], "kiosk list": [],
         "notify webhook add": ["ops", "--url", "https://example.com/hook"], "notify webhook list": [],
-        "notify webhook remove": ["ops"], "notify smtp set": ["--host", "mail.example.com", "--from", "a@example.com"],
+        "notify webhook remove": ["ops"], "notify webhook update": ["ops", "--url", "https://example.com/hook2"], "notify smtp set": ["--host", "mail.example.com", "--from", "a@example.com"],
         "notify smtp show": [], "notify test": [], "notify web-url": ["https://kundpuls.example.com"],
         "notify deliveries": [],
         "privacy show": [], "privacy set": ["--comments-months", "6"],

@@ -165,8 +165,7 @@ class FitScenario(S.Scenario):
 
 
 def main(argv: list[str] | None = None) -> int:
-    S.Scenario = FitScenario              # scenario.main's machinery, this walk
-    return S.main(argv)
+    return S.main(argv, scenario_class=FitScenario)      # scenario.main's machinery, this walk
 
 
 if __name__ == "__main__":
