@@ -140,6 +140,11 @@ def _bad_messages():
     yield "out of range", *batch([response(1, value=7), response(2)]), True
     yield "unknown kiosk 'k9'", *batch([response(1, kiosk="k9")], kiosk="k9"), False
     yield "in the future", *batch([response(1, at=datetime(2099, 1, 1, tzinfo=timezone.utc)), response(2)]), True
+    # An unsynced clock no site's local day holds, of a boot without a synced event: it was an
+    # internal OverflowError, the batch dead-lettered with nothing named (sent again forever).
+    for at in (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc), datetime(1, 1, 1, tzinfo=timezone.utc)):
+        yield f"recorded_at {protocol.iso_ms(at)} of a clock not synced is outside", *batch(
+            [response(1, at=at, synced=False, boot=new_id()), response(2)]), True
     yield "does not match topic", protocol.events_topic("k2"), batch([good])[1], False
     yield "not the registered site", *batch([response(1, site="s2"), response(2)]), True
     yield "question visit v1 is defined by the centre as smiley4", *batch([response(1, scale="smiley5"),
