@@ -179,6 +179,28 @@ def test_bad_message_is_dead_lettered_and_ingest_goes_on(ingest, central_db, rea
     assert out.kind == "batch" and count(db, "SELECT COUNT(*) FROM response") == 2
 
 
+def test_a_status_holds_what_its_columns_hold(ingest, central_db):
+    """Review (PostgreSQL): a status counter of 2^63-1 passed the decoder (MAX_INT64) but
+    kiosk_status keeps INTEGER columns, so the insert failed: dead-lettered as "internal error:
+    DataError: integer out of range". Now every counter the columns keep is stored at their
+    largest value, and one above is refused by the decoder with the field named."""
+    from server_sync.protocol.vocabulary import MAX_INT32
+    topic = protocol.status_topic("k1")
+    counters = ("outbox_depth", "oldest_unacked_s", "disk_free_mb", "config_version")
+    status = {"schema": 1, "online": True, "version": "0.1.0", "clock_synced": True, "ts": "2026-11-23T11:59:00.000Z"}
+    largest = json.dumps({**status, **{c: MAX_INT32 for c in counters}, "rejected": MAX_INT32}).encode()
+    assert ingest.handle(topic, largest).kind == "status"
+    db = central_db
+    assert db.execute_sql(f"SELECT {', '.join(counters)} FROM kiosk_status").fetchone() == (MAX_INT32,) * 4
+    for field in counters + ("rejected",):
+        for too_large in (MAX_INT32 + 1, 2 ** 63 - 1):
+            out = ingest.handle(topic, json.dumps({**status, field: too_large}).encode())
+            assert out.kind == "dead_letter"
+            reason = db.execute_sql("SELECT reason FROM dead_letter ORDER BY id DESC").fetchone()[0]
+            assert field in reason and str(MAX_INT32) in reason and "internal error" not in reason, reason
+    assert ingest.handle(*batch([response(1)])).kind == "batch"          # ingest goes on
+
+
 def test_status_birth_will_and_retained_replay(ingest, central_db):
     topic = protocol.status_topic("k1")
     birth = protocol.encode_status(version="0.1.0", outbox_depth=12, oldest_unacked_s=30, clock_synced=True,
