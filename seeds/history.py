@@ -702,9 +702,10 @@ def _write_master_data(db: Database, plans: list[SitePlan], spec: HistorySpec, s
                  [(p.id, p.name, p.timezone, created) for p in plans])
     _bulk_insert(db, "kiosk", ("id", "site_id", "registered_at", "active"),
                  [(k, p.id, created, True) for p in plans for k in p.kiosks])
-    _bulk_insert(db, "question", ("id", "version", "scale", "audience", "text", "first_seen"),
-                 [(q["id"], q["version"], q["scale"], q["audience"], json.dumps(q["text"], ensure_ascii=False), created)
-                  for q in (QUESTIONS[q] for q in QUESTION_IDS)])
+    # The centre's definitions (as `config push` records them): what its reports name the questions by.
+    _bulk_insert(db, "question", ("id", "version", "scale", "audience", "text", "first_seen", "defined_at"),
+                 [(q["id"], q["version"], q["scale"], q["audience"], json.dumps(q["text"], ensure_ascii=False), created,
+                   created) for q in (QUESTIONS[q] for q in QUESTION_IDS)])
     rng = random.Random(spec.seed + 1)
     status = []
     for p in plans:

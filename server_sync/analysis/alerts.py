@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
+from server_sync.analysis import queries
 from server_sync.analysis.alert_rules import Dip, DipRule, TrendRule, site_dip, trend_breach
 from server_sync.analysis.metrics import Tally
 from server_sync.analysis.queries import HOURLY_STATS, json_object, tally_of
@@ -123,11 +124,12 @@ def _metric_key(scale: str) -> str:
 
 
 def _wording(db: Database, question_id: str) -> dict[str, str]:
-    """The question's wording per language (its newest version's), {} when the centre has none;
-    kept in the alert's detail so a reader sees the question asked when it was raised."""
-    row = db.execute_sql(f"SELECT text FROM question WHERE id = {db.param} AND text IS NOT NULL"
-                         " ORDER BY version DESC LIMIT 1", (question_id,)).fetchone()
-    wording = json_object(row[0] if row else None) or {}
+    """The question's wording per language (as the report names it, queries.question: the
+    centre's newest definition, never a version only a kiosk's answer brought in), {} when the
+    centre has none; kept in the alert's detail so a reader sees the question asked when it was
+    raised."""
+    named = queries.question(db, question_id)
+    wording = named["text"] if named and isinstance(named["text"], dict) else {}
     return {str(k): v for k, v in wording.items() if isinstance(v, str) and v.strip()}
 
 

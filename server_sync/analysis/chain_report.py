@@ -97,8 +97,8 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     asked = sorted((q for q in catalogue if not f.questions or q in f.questions),
                    key=lambda q: (catalogue[q]["audience"] != "customer", q))
     if period is None:
-        report["questions"] = [dict(catalogue[q], metric=primary_metric(catalogue[q]["scale"]), series_of=q)
-                               for q in asked]
+        report["questions"] = list(_defined_first(
+            {q: dict(catalogue[q], metric=primary_metric(catalogue[q]["scale"]), series_of=q) for q in asked}).values())
         report.update(period=None, summary=[], sites=[], ranking=[], kiosks=[], trends=[], heatmap=[],
                       drivers=[], actions=[], pulse=pulse({}, {}, min_n=min_group), alerts=[])
         return protect_employees(report, min_group)
@@ -221,12 +221,13 @@ def local_time(utc: str | datetime | None, zone: ZoneInfo) -> str | None:
 
 
 def _series(catalogue: dict[str, dict], asked: list[str], seen: set[tuple[str, str, str, str]],
-            versions: dict[tuple[str, str], dict]) -> dict[str, dict]:
+            versions: dict[tuple[str, str, str], dict]) -> dict[str, dict]:
     """The report's series, keyed by the id its sections use: each asked question on its current
     scale (its own id), then, for each other (audience, scale) it has answers on in the period or
     the previous one, a series `question@scale` (`@audience` too if that differs) marked
-    `earlier_scale`, with `series_of` naming the question and the wording of its newest version
-    on that scale (`versions`: queries.earlier_versions)."""
+    `earlier_scale`, with `series_of` naming the question and the version naming it (`versions`:
+    queries.earlier_versions: the centre's definition of that audience and scale, else the
+    newest version seen on it). Those the centre defined first (`_defined_first`)."""
     out: dict[str, dict] = {}
     for q in asked:
         current = (catalogue[q]["audience"], catalogue[q]["scale"])
@@ -234,11 +235,20 @@ def _series(catalogue: dict[str, dict], asked: list[str], seen: set[tuple[str, s
         others = {f"{q}{SERIES_MARK}{sc}" + (f"{SERIES_MARK}{a}" if a != current[0] else ""): (a, sc)
                   for a, sc in sorted({(a, sc) for (_s, qq, a, sc) in seen if qq == q and (a, sc) != current})}
         for sid, (a, sc) in others.items():
-            out[sid] = dict(catalogue[q], **versions.get((q, sc), {"version": None}), id=sid, audience=a,
-                            scale=sc, series_of=q, earlier_scale=True)
+            # No register row of that audience and scale (only in the rollups): nobody defined it.
+            named = versions.get((q, a, sc), {"version": None, "defined": False})
+            out[sid] = {**catalogue[q], **named, "id": sid, "audience": a, "scale": sc, "series_of": q,
+                        "earlier_scale": True}
         if others:
             out[q]["other_series"] = list(others)
-    return out
+    return _defined_first(out)
+
+
+def _defined_first(series: dict[str, dict]) -> dict[str, dict]:
+    """`series` in their order, those the centre defined before those only seen in answers: a
+    question a kiosk made up (or a version of a defined one on a scale the centre never gave it)
+    is its own series, shown after the chain's own questions, never among or before them."""
+    return dict(sorted(series.items(), key=lambda item: not item[1]["defined"]))
 
 
 def employee_group(db: Database, f: ReportFilter) -> int:

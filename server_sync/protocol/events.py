@@ -20,7 +20,7 @@ import msgspec
 from server_sync.protocol.codec import printable, short, unstorable
 from server_sync.protocol.errors import ProtocolError
 from server_sync.protocol.scales import SCALE_NAMES, SCALES
-from server_sync.protocol.timetext import EARLIEST_TEXT, ISO_MS_PATTERN, iso_ms, latest_text
+from server_sync.protocol.timetext import EARLIEST_TEXT, ISO_MS_PATTERN, UNSYNCED_RANGE, iso_ms, latest_text
 from server_sync.protocol.vocabulary import (AUDIENCES, FILTER_FLAGS, ID_PATTERN, LANGUAGES,
                                              MAX_COMMENT_CHARS, MAX_INT64, MAX_QUESTION_VERSION, MAX_REASONS,
                                              UUID_PATTERN)
@@ -142,13 +142,19 @@ def check_event(e: Event, kiosk_id: str | None, latest: str, where: str = "event
     except ValueError:
         raise ProtocolError(f"{where} {e.id}: recorded_at is not a real date and time: {rec}") from None
     # A synced clock before 2020 or ahead of the centre's is wrong; an unsynced one may be
-    # anywhere (a Pi without RTC whose saved time was lost starts at 1970), and the centre
-    # corrects its time from the boot's synced events (or stores it flagged): refusing it would
-    # lose a tap the kiosk thanked for, since its time never changes and it cannot be retried.
+    # anywhere a clock can read (a Pi without RTC whose saved time was lost starts at 1970), and
+    # the centre corrects its time from the boot's synced events (or stores it flagged): refusing
+    # it would lose a tap the kiosk thanked for, since its time never changes and it cannot be
+    # retried. Only a reading no clock gives, or one no site's local day holds (UNSYNCED_RANGE),
+    # is refused: the centre could not place it (it ended as an internal error, no `rejected`).
     if e.clock_synced and rec < EARLIEST_TEXT:
         raise ProtocolError(f"{where} {e.id}: recorded_at {rec} is before 2020")
     if e.clock_synced and rec > latest:
         raise ProtocolError(f"{where} {e.id}: recorded_at {rec} is in the future (latest accepted {latest})")
+    if not e.clock_synced and not UNSYNCED_RANGE[0] <= rec <= UNSYNCED_RANGE[1]:
+        raise ProtocolError(f"{where} {e.id}: recorded_at {rec} of a clock not synced is outside "
+                            f"{UNSYNCED_RANGE[0]} … {UNSYNCED_RANGE[1]}, where a kiosk's clock can read (from the "
+                            "Unix epoch on) and every site's local day exists")
     if type(e) is ResponseEvent:
         s = SCALES[e.scale]
         if not s.lowest <= e.value <= s.highest:

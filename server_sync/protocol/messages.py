@@ -18,13 +18,16 @@ from server_sync.protocol.events import EVENT_TYPES, Event, check_event, validat
 from server_sync.protocol.timetext import ISO_MS_PATTERN, latest_text
 from server_sync.protocol.topics import parse_kiosk_topic
 from server_sync.protocol.vocabulary import (BATCH_ID_PATTERN, BATCH_ID_RE, DEFAULT_MAX_BYTES,
-                                             DEFAULT_MAX_EVENTS, ID_PATTERN, LANGUAGES, MAX_INT64)
+                                             DEFAULT_MAX_EVENTS, ID_PATTERN, LANGUAGES, MAX_INT32,
+                                             MAX_INT64)
 
 SCHEMA = 1
 BatchId = Annotated[str, msgspec.Meta(pattern=f"^{BATCH_ID_PATTERN}$")]
 Ident = Annotated[str, msgspec.Meta(pattern=f"^{ID_PATTERN}$")]
 WireTime = Annotated[str, msgspec.Meta(pattern=f"^{ISO_MS_PATTERN}$")]
-Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)]
+# A status's counters are kept in INTEGER columns (kiosk_status, m0001: 32 bits on PostgreSQL):
+# the decoder refuses what the store cannot hold, with its reason, not an insert's DataError.
+Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT32)]
 
 
 def _check_schema(obj: Any, what: str) -> None:

@@ -15,6 +15,12 @@ ISO_MS_RE = re.compile(ISO_MS_PATTERN)
 EARLIEST = datetime(2020, 1, 1, tzinfo=timezone.utc)     # no Kundpuls answer is older
 EARLIEST_TEXT = "2020-01-01T00:00:00.000Z"
 FUTURE_SLACK = timedelta(days=1)                          # how far ahead a synced clock may be
+# An unsynced clock may read far off (docs/sync.md, Time), but not off the calendar the centre
+# places answers on: nothing before the Unix epoch (where a Pi that lost its saved time starts;
+# no kiosk clock reads earlier), nothing in the last day `datetime` holds (every zone lies
+# within a day of UTC: later, a site's local hour and day would not exist).
+UNSYNCED_EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+UNSYNCED_LATEST = datetime.max.replace(tzinfo=timezone.utc) - timedelta(days=1)
 
 
 def iso_ms(dt: datetime) -> str:
@@ -34,6 +40,9 @@ def parse_iso_ms(s: Any, what: str = "time") -> datetime:
         return datetime.fromisoformat(s)       # 3.11 reads the Z as UTC: an aware datetime
     except ValueError:
         raise ProtocolError(f"{what} is not a real date and time: {s}") from None
+
+
+UNSYNCED_RANGE = (iso_ms(UNSYNCED_EARLIEST), iso_ms(UNSYNCED_LATEST))     # as wire text, which sorts
 
 
 def latest_text(now: datetime) -> str:

@@ -19,6 +19,9 @@ UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 BATCH_ID_PATTERN = r"[A-Za-z0-9_.:-]{1,80}"
 BATCH_ID_RE = re.compile(BATCH_ID_PATTERN)
 
+# The largest value the centre's columns hold: BIGINT (seq, monotonic_ns) and INTEGER (a
+# question's version, a status's counters: 32 bits on PostgreSQL). A field the centre stores is
+# bounded by its column's, or a message would pass the decoder and fail at the insert.
 MAX_INT64 = 2 ** 63 - 1
 MAX_INT32 = 2 ** 31 - 1
 MAX_QUESTION_VERSION = MAX_INT32       # an answer's question_version: the centre keeps it in a 4-byte INTEGER

@@ -60,9 +60,12 @@ def _bounds(metric: str) -> tuple[float, float]:
 
 
 def question_text(q: dict, lang: str) -> str:
-    """A question's wording; a series of an earlier scale (chain_report: a question asked on
-    smiley4 and later nps11) says so, or it would read as the question's current figures."""
+    """A question's wording; a series the centre never defined (only seen in answers: a kiosk
+    may have made it up) says so, and so does a series of an earlier scale (chain_report: a
+    question asked on smiley4 and later nps11), or each would read as the question's figures."""
     text = q.get("text", {}).get(lang) or q["id"]
+    if q.get("defined", True) is False:
+        return f"{text} ({t('not_defined', lang, scale=q['scale'])})"
     return f"{text} ({t('earlier_scale', lang, scale=q['scale'])})" if q.get("earlier_scale") else text
 
 

@@ -21,10 +21,14 @@ def add_site(db, site_id: str, tz: str = "Europe/Stockholm", kiosks: int = 1) ->
                        (f"{site_id}-k{k + 1}", site_id, datetime(2025, 1, 1), True))
 
 
-def add_question(db, qid: str = "visit", scale: str = "smiley4", audience: str = "customer") -> None:
+def add_question(db, qid: str = "visit", scale: str = "smiley4", audience: str = "customer",
+                 defined: bool = True) -> None:
+    """Version 1 of `qid` as the centre defines it (`question define`: `defined_at`), or as only
+    seen in answers (not `defined`)."""
     p = db.param
-    db.execute_sql(f"INSERT INTO question (id, version, scale, audience, text, first_seen) VALUES"
-                   f" ({p}, 1, {p}, {p}, '{{\"en\": \"How was it?\"}}', {p})", (qid, scale, audience, datetime(2025, 1, 1)))
+    db.execute_sql(f"INSERT INTO question (id, version, scale, audience, text, first_seen, defined_at) VALUES"
+                   f" ({p}, 1, {p}, {p}, '{{\"en\": \"How was it?\"}}', {p}, {p})",
+                   (qid, scale, audience, datetime(2025, 1, 1), datetime(2025, 1, 1) if defined else None))
 
 
 def answer(site: str, at: datetime, value: int, question: str = "visit", scale: str = "smiley4",

@@ -1,7 +1,8 @@
 """The report names its questions from the register (queries.questions, queries.earlier_versions),
 which kiosks' answers fill with a row per unknown (question, version). It read every row, each
 report (`kiosk-central report`, the web app's pages and downloads, the digest): now one row per
-question (and per question and scale), the newest, with the same report. On SQLite and a real
+question (and per question, audience and scale), the centre's newest definition (else the newest
+seen), with the same report. On SQLite and a real
 PostgreSQL; rows counted, not seconds."""
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ PADDING = 50_000
 
 
 def _register(db, qid: str, version: int, scale: str, words: dict | None, audience: str = "customer") -> None:
+    """A version the centre defined (`defined_at`)."""
     p = db.param
-    db.execute_sql(f"INSERT INTO question (id, version, scale, audience, text, first_seen) VALUES"
-                   f" ({p}, {p}, {p}, {p}, {p}, {p})",
+    db.execute_sql(f"INSERT INTO question (id, version, scale, audience, text, first_seen, defined_at) VALUES"
+                   f" ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
                    (qid, version, scale, audience, json.dumps(words) if words is not None else "{}",
-                    datetime(2025, 1, 1)))
+                    datetime(2025, 1, 1), datetime(2025, 1, 1)))
 
 
 def _chain(db) -> None:
@@ -64,20 +66,25 @@ def _pad(db, n: int) -> None:
 
 
 def _whole_register(db, with_audience: bool) -> dict:
-    """What the two functions returned when they read every row (the newest wins): the reference."""
+    """What the two functions return, read from every row: per question (and per question,
+    audience and scale) the newest version the centre defined, else the newest seen. The reference."""
     questions_out, versions_out = {}, {}
-    for qid, version, scale, audience, text in db.execute_sql(
-            "SELECT id, version, scale, audience, text FROM question ORDER BY id, version"):
+    for qid, version, scale, audience, text, defined in db.execute_sql(
+            "SELECT id, version, scale, audience, text, defined_at IS NOT NULL FROM question"
+            " ORDER BY defined_at IS NOT NULL, id, version"):
         try:
             wording = json.loads(text or "{}")
         except ValueError:
             wording = {}
-        questions_out[qid] = {"id": qid, "version": version, "scale": scale, "audience": audience, "text": wording}
-        versions_out[(qid, scale)] = {"version": version, "text": wording}
+        named = {"id": qid, "version": version, "scale": scale, "audience": audience, "text": wording,
+                 "defined": bool(defined)}
+        questions_out[qid] = named
+        versions_out[(qid, audience, scale)] = named
     if not with_audience:
         return versions_out
     for qid, audience, scale in db.execute_sql("SELECT DISTINCT question_id, audience, scale FROM rollup_monthly"):
-        questions_out.setdefault(qid, {"id": qid, "version": None, "scale": scale, "audience": audience, "text": {}})
+        questions_out.setdefault(qid, {"id": qid, "version": None, "scale": scale, "audience": audience, "text": {},
+                                       "defined": False})
     return questions_out
 
 
@@ -126,5 +133,5 @@ def test_reading_the_register_does_not_grow_with_old_versions(central_db, monkey
     after = chain_report.build(db, ReportFilter(sites=("s1",)), now=NOW)
     assert after == before
     # One row per registered question (visit, pulse, staff, broken), then one per question and
-    # scale (pulse twice): 4 and 5, whatever the padding.
-    assert sorted(fetched.values()) == [4, 5], fetched
+    # scale (pulse twice): 4 and 5, each with the centre's 7 definitions, whatever the padding.
+    assert sorted(fetched.values()) == [4 + 7, 5 + 7], fetched

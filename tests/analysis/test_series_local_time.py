@@ -39,9 +39,9 @@ def _two_scales(db) -> None:
     add_site(db, "s1")
     add_question(db, "visit", "smiley4")
     p = db.param
-    db.execute_sql(f"INSERT INTO question (id, version, scale, audience, text, first_seen) VALUES"
-                   f" ({p}, 2, {p}, {p}, '{{\"en\": \"Would you recommend us?\"}}', {p})",
-                   ("visit", "nps11", "customer", datetime(2026, 1, 20)))
+    db.execute_sql(f"INSERT INTO question (id, version, scale, audience, text, first_seen, defined_at) VALUES"
+                   f" ({p}, 2, {p}, {p}, '{{\"en\": \"Would you recommend us?\"}}', {p}, {p})",
+                   ("visit", "nps11", "customer", datetime(2026, 1, 20), datetime(2026, 1, 20)))
     rows = [answer("s1", HOUR + timedelta(minutes=i), 3) for i in range(12)]
     rows += [answer("s1", HOUR + timedelta(minutes=20 + i), v, scale="nps11")
              for i, v in enumerate([10] * 4 + [8] * 4 + [3] * 6)]

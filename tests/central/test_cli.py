@@ -392,7 +392,7 @@ def test_a_first_definition_that_stored_answers_contradict_needs_force(tmp_path,
     db = connect(url)
     try:
         add_site(db, "s1", kiosks=2)
-        add_question(db, "visit")                       # seen in answers, not defined by the centre
+        add_question(db, "visit", defined=False)        # seen in answers, not defined by the centre
         commit(db, [answer("s1", datetime(2026, 11, 2, 10, i), 4, kiosk=f"s1-k{i % 2 + 1}") for i in range(12)])
     finally:
         db.close()

@@ -140,6 +140,11 @@ def _bad_messages():
     yield "out of range", *batch([response(1, value=7), response(2)]), True
     yield "unknown kiosk 'k9'", *batch([response(1, kiosk="k9")], kiosk="k9"), False
     yield "in the future", *batch([response(1, at=datetime(2099, 1, 1, tzinfo=timezone.utc)), response(2)]), True
+    # An unsynced clock no site's local day holds, of a boot without a synced event: it was an
+    # internal OverflowError, the batch dead-lettered with nothing named (sent again forever).
+    for at in (datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc), datetime(1, 1, 1, tzinfo=timezone.utc)):
+        yield f"recorded_at {protocol.iso_ms(at)} of a clock not synced is outside", *batch(
+            [response(1, at=at, synced=False, boot=new_id()), response(2)]), True
     yield "does not match topic", protocol.events_topic("k2"), batch([good])[1], False
     yield "not the registered site", *batch([response(1, site="s2"), response(2)]), True
     yield "question visit v1 is defined by the centre as smiley4", *batch([response(1, scale="smiley5"),
@@ -172,6 +177,28 @@ def test_bad_message_is_dead_lettered_and_ingest_goes_on(ingest, central_db, rea
     assert count(db, "SELECT COUNT(*) FROM response") == 1
     out = ingest.handle(*batch([response(11)]))     # still alive: the next good batch goes in
     assert out.kind == "batch" and count(db, "SELECT COUNT(*) FROM response") == 2
+
+
+def test_a_status_holds_what_its_columns_hold(ingest, central_db):
+    """Review (PostgreSQL): a status counter of 2^63-1 passed the decoder (MAX_INT64) but
+    kiosk_status keeps INTEGER columns, so the insert failed: dead-lettered as "internal error:
+    DataError: integer out of range". Now every counter the columns keep is stored at their
+    largest value, and one above is refused by the decoder with the field named."""
+    from server_sync.protocol.vocabulary import MAX_INT32
+    topic = protocol.status_topic("k1")
+    counters = ("outbox_depth", "oldest_unacked_s", "disk_free_mb", "config_version")
+    status = {"schema": 1, "online": True, "version": "0.1.0", "clock_synced": True, "ts": "2026-11-23T11:59:00.000Z"}
+    largest = json.dumps({**status, **{c: MAX_INT32 for c in counters}, "rejected": MAX_INT32}).encode()
+    assert ingest.handle(topic, largest).kind == "status"
+    db = central_db
+    assert db.execute_sql(f"SELECT {', '.join(counters)} FROM kiosk_status").fetchone() == (MAX_INT32,) * 4
+    for field in counters + ("rejected",):
+        for too_large in (MAX_INT32 + 1, 2 ** 63 - 1):
+            out = ingest.handle(topic, json.dumps({**status, field: too_large}).encode())
+            assert out.kind == "dead_letter"
+            reason = db.execute_sql("SELECT reason FROM dead_letter ORDER BY id DESC").fetchone()[0]
+            assert field in reason and str(MAX_INT32) in reason and "internal error" not in reason, reason
+    assert ingest.handle(*batch([response(1)])).kind == "batch"          # ingest goes on
 
 
 def test_status_birth_will_and_retained_replay(ingest, central_db):

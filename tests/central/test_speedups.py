@@ -15,6 +15,7 @@ from server_sync.central import rollups, speedups
 from server_sync.central.dialect import POSTGRES
 from server_sync.central.event_rows import R
 from server_sync.protocol import iso_ms
+from server_sync.protocol.timetext import UNSYNCED_EARLIEST, UNSYNCED_LATEST
 
 _cells = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 63, 2 ** 63 - 1), st.floats(allow_nan=False),
                    st.text(alphabet=st.sampled_from("a'\"\\\x00é;-) "), max_size=6), st.binary(max_size=3))
@@ -99,6 +100,22 @@ def test_local_hour_minutes_bucket_as_the_minutes_themselves(zone, first, minute
     assert rollups.count_hours(None, fast, zones={"s": tz}) == rollups.count_hours(None, plain, zones={"s": tz})
     # At most two keys a UTC hour, but for an hour with a transition inside.
     assert len({k[6][:13] for k in fast}) * 2 >= len(fast) or None in splits.values()
+
+
+@pytest.mark.parametrize("zone", sorted(available_timezones()))
+def test_local_hours_exist_at_the_ends_of_an_unsynced_clocks_range(zone):
+    """An unsynced answer is stored at the kiosk's time when nothing corrects it: at the ends of
+    what the decoder lets such a clock read (protocol.timetext.UNSYNCED_*), both the speed trick
+    and the plain way place it in every zone (9999-12-31 overflowed `datetime` in both: an
+    internal error that dead-lettered the batch, nothing named to the kiosk)."""
+    tz = ZoneInfo(zone)
+    first, last = UNSYNCED_EARLIEST.replace(tzinfo=None), UNSYNCED_LATEST.replace(tzinfo=None, second=0, microsecond=0)
+    at = [first + timedelta(minutes=m) for m in range(0, 120, 7)] + [last - timedelta(minutes=m) for m in range(0, 120, 7)]
+    splits: dict = {}
+    fast = Counter(("s", "k", "q", "customer", "smiley4", 1, speedups.local_hour_minute(rollups.minute_key(t), tz, splits))
+                   for t in at)
+    plain = Counter(("s", "k", "q", "customer", "smiley4", 1, rollups.minute_key(t)) for t in at)
+    assert rollups.count_hours(None, fast, zones={"s": tz}) == rollups.count_hours(None, plain, zones={"s": tz})
 
 
 _key_text = st.text(alphabet=st.sampled_from("ab,é 'x\\\"{}"), max_size=4)

@@ -16,6 +16,7 @@ from kiosk.pushed import validate_push
 from kiosk.store import FollowUp, Response
 from server_sync import protocol as P
 from server_sync.exc import ProtocolError
+from server_sync.protocol.timetext import UNSYNCED_RANGE
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 KIOSK = "demo-kiosk-1"
@@ -212,6 +213,23 @@ def test_only_a_synced_clock_is_held_to_the_future_bound():
     assert decode(batch([response_event(1, recorded_at=epoch, clock_synced=False)])).events[0].recorded_at == epoch
     with pytest.raises(ProtocolError, match="before 2020"):
         decode(batch([response_event(1, recorded_at="2019-06-01T00:00:00.000Z")]))
+
+
+def test_an_unsynced_clock_reads_within_the_calendar_the_centre_places_answers_on():
+    """Review: an unsynced answer at 9999-12-31 (or 0001-01-01 at a New York site) passed the
+    decoder and ended as `internal error: OverflowError` at the centre (its local hour does not
+    exist), the whole batch dead-lettered and nothing named, so the kiosk sent it forever. Now
+    refused for good: from the Unix epoch to a day before the calendar's end, bounds included."""
+    first, last = UNSYNCED_RANGE
+    assert (first, last) == ("1970-01-01T00:00:00.000Z", "9999-12-30T23:59:59.999Z")
+    for ok in (first, last):
+        assert decode(batch([response_event(1, recorded_at=ok, clock_synced=False)])).events[0].recorded_at == ok
+    for bad in ("9999-12-31T00:00:00.000Z", "9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00.000Z",
+                "1969-12-31T23:59:59.999Z"):
+        with pytest.raises(P.EventsRefused) as e:
+            decode(batch([response_event(1), followup_event(2, recorded_at=bad, clock_synced=False),
+                          response_event(3, recorded_at=bad, clock_synced=False)]))
+        assert e.value.seqs == (2, 3) and f"recorded_at {bad} of a clock not synced is outside" in e.value.reason
 
 
 def test_refused_events_are_named_only_when_the_envelope_is_sound():
