@@ -71,9 +71,12 @@ def test_a_comment_is_cut_after_a_word_for_the_staff_view():
 
 @pytest.fixture(scope="module")
 def fit_runs(xvfb_display, tmp_path_factory) -> dict:
-    """One app at a time: test_app.py's apps run beside these (pytest -n 2)."""
+    """Both sizes at once, as test_app.py and test_touches.py run theirs (the suite's time)."""
+    from concurrent.futures import ThreadPoolExecutor
     base = tmp_path_factory.mktemp("fit")
-    return {res: _run(res, base, xvfb_display, module="tests.ui.fit_scenario") for res in SIZES}
+    with ThreadPoolExecutor(max_workers=len(SIZES)) as pool:
+        futures = {res: pool.submit(_run, res, base, xvfb_display, module="tests.ui.fit_scenario") for res in SIZES}
+        return {res: f.result() for res, f in futures.items()}
 
 
 @pytest.mark.ui
