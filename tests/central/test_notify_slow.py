@@ -51,6 +51,13 @@ def _url(server: SlowServer) -> str:
     return f"http://127.0.0.1:{server.port}/hook"
 
 
+@pytest.fixture
+def central_url(tmp_path):
+    """The deadlines are the worker's and the sockets', not the engine's: on SQLite only (both
+    engines' notify paths are tested in test_notify.py), for the suite's time."""
+    return f"sqlite:///{tmp_path / 'central.db'}"
+
+
 def test_a_trickling_receiver_fails_at_the_deadline_and_the_next_delivery_goes(central_db, servers):
     db = central_db
     slow, good = servers(SlowServer, http_trickling_headers), servers(Receiver)
