@@ -4,43 +4,23 @@ two faces touched at once count neither; Skip keeps a written comment, marked no
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from tests.ui.test_app import _rows, assert_clean_run
+from tests.ui.test_app import SHOTS, _rows, _run, assert_clean_run
 
 pytestmark = pytest.mark.ui
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "tests" / "artifacts" / "screens"
 RESOLUTIONS = ("800x480", "480x800")
-
-
-def _run(res: str, base: Path, display: str) -> dict:
-    work = base / res
-    work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, DISPLAY=display, KIVY_HOME=str(work / "kivy-home"), KIVY_NO_ARGS="1",
-               KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1", PYTHONPATH=str(ROOT))
-    report = work / "report.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "tests.ui.touches", "--size", res, "--data", str(work / "data"),
-         "--shots", str(SHOTS), "--report", str(report)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=150)
-    return {"returncode": proc.returncode, "stderr": proc.stderr[-4000:], "db": work / "data" / "kiosk.db",
-            "report": json.loads(report.read_text()) if report.exists() else None}
 
 
 @pytest.fixture(scope="module")
 def runs(xvfb_display, tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("touches")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {res: pool.submit(_run, res, base, xvfb_display) for res in RESOLUTIONS}
+        futures = {res: pool.submit(_run, res, base, xvfb_display, module="tests.ui.touches")
+                   for res in RESOLUTIONS}
         return {res: f.result() for res, f in futures.items()}
 
 
