@@ -8,11 +8,10 @@ Tests used (docs/analysis.md#trends-and-change):
   count, sets the noise. The site's daily values, weighted by their answers, with the cluster-robust
   variance over days and a Welch-Satterthwaite t: the action effects' method (`effects`), on the
   site's own days, for the headline metric and CSAT alike.
-- Else answer by answer: Welch's t on the Happy Index; on NPS the exact permutation test of the
-  answers' scores (+100, 0, -100) while the smaller side has at most `NPS_EXACT_MAX_N` answers,
-  the pooled-variance normal test (its large-sample form) above; a two-proportion z-test on CSAT.
-  When neither side varies inside itself (all 4s against all 3s) the exact permutation test, never
-  a division by zero.
+- Else answer by answer: on the Happy Index and NPS the permutation test of the answers' scores
+  (the faces' values; NPS +1, 0, -1), exact while the smaller side has at most `EXACT_MAX_N`
+  answers, the pooled-variance normal test (its large-sample form) above, never a division by
+  zero (all 4s against all 3s: p = 1/3 at two a side); a two-proportion z-test on CSAT.
 """
 
 from __future__ import annotations
@@ -23,60 +22,51 @@ from datetime import date, timedelta
 from typing import Iterable, Mapping
 
 from server_sync.analysis.effects import daily_gaps, difference, window_mean
-from server_sync.analysis.metrics import (SMILEY_POINTS, Tally, csat, happy_index_scale, metrics_dict,
+from server_sync.analysis.metrics import (Tally, csat, happy_index_scale, metrics_dict,
                                           primary, primary_metric, sum_tallies)
-from server_sync.analysis.stats import (CONFIDENCE, TestResult, normal_sf, signs_permutation_p,
+from server_sync.analysis.stats import (CONFIDENCE, TestResult, pooled_normal_p, scores_permutation_p,
                                         two_proportion_z, welch_t)
+from server_sync.protocol.scales import SCALES
 
 MIN_DAYS_AS_UNITS = 5      # days with answers each side needs for days to be the test's units
-NPS_EXACT_MAX_N = 30       # NPS: the exact permutation test up to this many answers on the smaller side
+EXACT_MAX_N = 30           # the exact permutation test up to this many answers on the smaller side
 Days = Mapping[date, Tally]
 
 
 def compare(before: Tally, after: Tally) -> TestResult | None:
     """Change of the headline metric from `before` to `after` (after - before), in its points,
-    answer by answer."""
-    if before.scale == "nps11":
-        return compare_nps(before, after)
-    if before.scale not in SMILEY_POINTS:
+    answer by answer. The p-value is the permutation test's of the answers' scores (the faces'
+    values; NPS: +1, 0, -1 for promoter, passive, detractor, whose mean NPS is): exact while the
+    smaller side has at most `EXACT_MAX_N` answers, its normal form with the pooled variance above.
+    Welch's t, and a normal test with each side's own variance, call a change that is not there
+    in up to 40 % of periods with sides of unequal size near the top of the scale (3 answers
+    against 30: a small side often has no low answer, so its variance reads as nil), and the
+    plug-in NPS test said "worse, p = 0.046" for 10, 8 against 0, 8 (exact: 0.67). The interval
+    is Welch's. None below two answers a side."""
+    if before.scale not in SCALES or before.n < 2 or after.n < 2:
         return None
-    vb, va = before.value_variance(), after.value_variance()
-    if vb is None or va is None:
-        return None
-    k = happy_index_scale(before.scale)
-    return welch_t(primary(before).value, vb * k * k, before.n, primary(after).value, va * k * k, after.n)
+    k = 100.0 if before.scale == "nps11" else happy_index_scale(before.scale)
+    (counts_b, sum_b, squares_b), scores = _scores(before)
+    (counts_a, sum_a, squares_a), _ = _scores(after)
+    interval = welch_t(k * sum_b / before.n, k * k * _variance(before.n, sum_b, squares_b), before.n,
+                       k * sum_a / after.n, k * k * _variance(after.n, sum_a, squares_a), after.n)
+    if min(before.n, after.n) <= EXACT_MAX_N:
+        return replace(interval, p_value=scores_permutation_p(counts_b, counts_a, scores), test="exact permutation")
+    return replace(interval, p_value=pooled_normal_p(before.n, sum_b, squares_b, after.n, sum_a, squares_a),
+                   test="pooled z")
 
 
-def compare_nps(before: Tally, after: Tally) -> TestResult | None:
-    """The NPS change, answer by answer: each answer scores +100, 0 or -100 and NPS is their mean.
-    The p-value is the permutation test's: exact while the smaller side has at most
-    `NPS_EXACT_MAX_N` answers, its normal form with the pooled variance (what the groups share under
-    no change, as the two-proportion z pools) above. A normal test with each side's own plug-in
-    variance said "worse, p = 0.046" for 10, 8 against 0, 8 (exact: 0.67), and it and Welch's t
-    call a change that is not there in up to 20 % and 40 % of small or unequal periods. The
-    interval is Welch's. None below two answers a side."""
-    if before.n < 2 or after.n < 2:
-        return None
-    interval = welch_t(*_nps_scores(before), before.n, *_nps_scores(after), after.n)
-    if min(before.n, after.n) <= NPS_EXACT_MAX_N:
-        return replace(interval, p_value=signs_permutation_p(_signs(before), _signs(after)), test="exact permutation")
-    n = before.n + after.n
-    plus_minus = before.promoters + before.detractors + after.promoters + after.detractors
-    total = before.promoters - before.detractors + after.promoters - after.detractors
-    pooled = 1e4 * (plus_minus - total * total / n) / (n - 1)
-    se = math.sqrt(max(0.0, pooled) * (1 / before.n + 1 / after.n))
-    p_value = 1.0 if se == 0 else min(1.0, 2 * normal_sf(abs(interval.diff) / se))
-    return replace(interval, p_value=p_value, test="nps pooled z")
+def _scores(t: Tally) -> tuple[tuple[tuple[int, ...], int, int], tuple[int, ...]]:
+    """((answers per score, sum of scores, sum of squared scores), scores) of a Tally's answers:
+    faces by their value, NPS answers +1, 0, -1."""
+    if t.scale == "nps11":
+        return ((t.promoters, t.n - t.promoters - t.detractors, t.detractors), t.promoters - t.detractors,
+                t.promoters + t.detractors), (1, 0, -1)
+    return (t.value_counts(), t.sum_v, t.sum_v2), SCALES[t.scale].values
 
 
-def _nps_scores(t: Tally) -> tuple[float, float]:
-    """Mean and sample variance of the answers' NPS scores (+100, 0, -100); n >= 2."""
-    total, squares = 100 * (t.promoters - t.detractors), 1e4 * (t.promoters + t.detractors)
-    return total / t.n, max(0.0, (squares - total * total / t.n) / (t.n - 1))
-
-
-def _signs(t: Tally) -> tuple[int, int, int]:
-    return t.promoters, t.n - t.promoters - t.detractors, t.detractors
+def _variance(n: int, total: int, squares: int) -> float:
+    return max(0.0, (squares - total * total / n) / (n - 1))
 
 
 def compare_csat(before: Tally, after: Tally) -> TestResult | None:

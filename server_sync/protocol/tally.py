@@ -10,6 +10,7 @@ Point values only; the centre adds intervals and tests (server_sync.analysis.met
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Iterable, Mapping
 
 from server_sync.protocol.scales import SCALES, is_negative, is_top2
@@ -56,6 +57,33 @@ class Tally:
         if self.n < 2:
             return None
         return max(0.0, (self.sum_v2 - self.sum_v * self.sum_v / self.n) / (self.n - 1))
+
+    def value_counts(self) -> tuple[int, ...]:
+        """How many answers had each of the scale's values (`Scale.values` order), recovered from
+        the sufficient statistics: on the smiley scales n, Σv, Σv², the negative and the top-two
+        counts have one solution (at most five faces, five equations). ValueError on nps11
+        (eleven values; its groups are `promoters`, `detractors` and the rest) or when the
+        statistics are not those of any answers."""
+        scale = SCALES[self.scale]
+        if not scale.smiley:
+            raise ValueError(f"{self.scale}: the values' counts are not in its statistics")
+        values = scale.values
+        rows = [[Fraction(1)] * len(values) + [Fraction(self.n)],
+                [Fraction(v) for v in values] + [Fraction(self.sum_v)],
+                [Fraction(v * v) for v in values] + [Fraction(self.sum_v2)],
+                [Fraction(int(scale.is_negative(v))) for v in values] + [Fraction(self.negative)],
+                [Fraction(int(scale.is_top2(v))) for v in values] + [Fraction(self.top2)]]
+        for col in range(len(values)):                   # Gauss-Jordan, exact
+            pivot = next(r for r in range(col, len(rows)) if rows[r][col] != 0)
+            rows[col], rows[pivot] = rows[pivot], rows[col]
+            rows[col] = [x / rows[col][col] for x in rows[col]]
+            for r in range(len(rows)):
+                if r != col and rows[r][col] != 0:
+                    rows[r] = [x - rows[r][col] * y for x, y in zip(rows[r], rows[col])]
+        counts = [row[-1] for row in rows[:len(values)]]
+        if any(row[-1] != 0 for row in rows[len(values):]) or any(c < 0 or c.denominator != 1 for c in counts):
+            raise ValueError(f"no answers on {self.scale} have these statistics: {self}")
+        return tuple(int(c) for c in counts)
 
     def happy_index(self) -> float | None:
         """The Happy Index (smiley scales; None without answers or on nps11)."""
