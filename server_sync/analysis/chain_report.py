@@ -16,10 +16,11 @@ from peewee import Database
 
 from server_sync import __version__
 from server_sync.analysis import queries
-from server_sync.analysis.actions import site_dates, with_effects
+from server_sync.analysis.actions import action_days, site_dates, with_effects
 from server_sync.analysis.days import check_order, parse_day
 from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, sum_reasons, uplift
 from server_sync.analysis.effects import WINDOW_DAYS
+from server_sync.analysis.gc_pause import gc_paused
 from server_sync.analysis.metrics import Tally, metrics_dict, primary_metric, sum_tallies
 from server_sync.analysis.privacy import MAX_EMPLOYEE_GROUP, MIN_EMPLOYEE_GROUP, check_min_group, protect_employees
 from server_sync.analysis.pulse import pulse
@@ -27,6 +28,7 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.analysis.ranking import rank_sites
 from server_sync.analysis.trends import change_dict, daily_series, heatmap, weekly_series
 from server_sync.central import registry
+from server_sync.central.read_ahead import ReadAhead
 from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import FieldError
 from server_sync.protocol.codec import short
@@ -108,7 +110,26 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     prev_start = (date.fromisoformat(start) - timedelta(days=days)).isoformat()
     report["period"] = {"from": start, "to": end, "days": days, "previous_from": prev_start, "previous_to": prev_end}
     pf = f.period(start, end)
+    # The actions whose after-window overlaps the period: what the period's figures can show.
+    # (Every action with its verdict: `kiosk-central action list`, the web app's actions page.)
+    first_day = (date.fromisoformat(start) - timedelta(days=WINDOW_DAYS)).isoformat()
+    acts = [] if brief else [a for a in queries.actions(db, f) if first_day < a["date"] <= end]
+    # The later sections' reads, on a connection of their own while this thread computes.
+    later: dict[str, Callable] = {"daily": lambda: queries.daily_tallies(db, f.period(prev_start, end))}
+    if not brief:
+        later.update(heatmap=lambda: queries.heatmap_tallies(db, pf), reasons=lambda: queries.reason_counts(db, pf),
+                     actions=lambda: action_days(db, acts, catalogue), alerts=lambda: queries.alerts(db, pf))
+    with ReadAhead(db, later) as reads, gc_paused():
+        return _build(db, f, report, reads, step, catalogue, asked, names, min_group, period, prev_start,
+                      prev_end, pf, acts, now, brief)
 
+
+def _build(db: Database, f: ReportFilter, report: dict, reads: ReadAhead, step: Callable[[str], None],
+           catalogue: dict[str, dict], asked: list[str], names: dict[str, str], min_group: int,
+           period: tuple[str, str], prev_start: str, prev_end: str, pf: ReportFilter, acts: list[dict],
+           now: datetime, brief: bool) -> dict:
+    """`build`'s sections, from its period on; `reads` has the later sections' queries under way."""
+    start, end = period
     step("sites")
     by_site = queries.site_tallies(db, pf)
     previous_sites = queries.site_tallies(db, f.period(prev_start, prev_end))
@@ -139,7 +160,7 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
                          if (q, a, sc) in series_of_key] if f.sites and not brief else [])
 
     step("trends")
-    daily = queries.daily_tallies(db, f.period(prev_start, end))
+    daily = reads.get("daily")
     report["trends"] = []
     for q in wanted:
         a, sc = keys[q]
@@ -155,13 +176,13 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
         return protect_employees(report, min_group)
 
     step("heatmap")
-    cells = queries.heatmap_tallies(db, pf)
+    cells = reads.get("heatmap")
     report["heatmap"] = [{"question_id": q, "metric": primary_metric(keys[q][1]),
                           "cells": heatmap({(wd, h): t for (qq, a, sc, wd, h), t in cells.items()
                                             if qq == of[q] and (a, sc) == keys[q]})} for q in wanted]
 
     step("drivers")
-    reasons = queries.reason_counts(db, pf)
+    reasons = reads.get("reasons")
     report["drivers"] = []
     for q in wanted:
         a, sc = keys[q]
@@ -184,19 +205,15 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
         })
 
     step("actions")
-    # The actions whose after-window overlaps the period: what the period's figures can show.
-    # (Every action with its verdict: `kiosk-central action list`, the web app's actions page.)
-    first_day = (date.fromisoformat(start) - timedelta(days=WINDOW_DAYS)).isoformat()
-    acts = [a for a in queries.actions(db, f) if first_day < a["date"] <= end]
     report["actions"] = [dict(a, name=names.get(a["site_id"], a["site_id"]))
-                         for a in with_effects(db, acts, catalogue,
-                                               site_dates(db, {a["site_id"] for a in acts}, now))]
+                         for a in with_effects(db, acts, catalogue, site_dates(db, {a["site_id"] for a in acts}, now),
+                                               reads.get("actions"))]
 
     report["pulse"] = pulse(_by_site_scale(by_site, "customer", f), _by_site_scale(by_site, "employee", f), names,
                             min_n=min_group)
 
     step("alerts")
-    raised = queries.alerts(db, pf)
+    raised = reads.get("alerts")
     zones = registry.site_zones(db, {a["site_id"] for a in raised})
     report["alerts"] = [dict(a, site_name=names.get(a["site_id"], a["site_id"]), timezone=zones[a["site_id"]].key,
                              raised_local=local_time(a["raised_at"], zones[a["site_id"]]))

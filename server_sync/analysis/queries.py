@@ -20,7 +20,7 @@ from peewee import Database
 from server_sync.analysis.drivers import ReasonCount
 from server_sync.analysis.metrics import Tally
 from server_sync.central import registry, rollups
-from server_sync.central.dialect import dialect_of, in_list
+from server_sync.central.dialect import dialect_of, fetch_numbers, in_list
 from server_sync.exc import CentralConfigError
 from server_sync.protocol.codec import short
 
@@ -323,7 +323,7 @@ def action_arrays(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
     columns = f"w.action_id, {offset}, {', '.join(f'd.{c}' for c in rollups.STATS)}"
     # The windows are keyed by the action's row here (not its id), so each row gets its own days.
     for sql, params in _site_windows(db, known, rows, kinds, spans, columns, ""):
-        values = np.array(db.execute_sql(sql, params).fetchall(), dtype=np.int64).reshape(-1, 7)
+        values = np.array(fetch_numbers(db, sql, params), dtype=np.int64).reshape(-1, 7)
         site[values[:, 0], values[:, 1]] = values[:, 2:]
     for group, days in _chain_days(db, known, kinds, spans):
         starts = [spans[known[i]["id"]][0] for i in group]
