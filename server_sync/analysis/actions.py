@@ -77,25 +77,17 @@ def site_dates(db: Database, site_ids: Iterable[str], now: datetime) -> dict[str
     return {site: date.fromisoformat(day) for site, day in site_todays(db, site_ids, now).items()}
 
 
-def action_days(db: Database, acts: list[dict], catalogue: dict[str, dict]) -> tuple:
-    """The daily tallies `with_effects` evaluates `acts` on: `queries.action_arrays` over each
-    action's `effects.span`, site and chain."""
-    from server_sync.analysis import queries
-    from server_sync.analysis.effects import span
-    return queries.action_arrays(db, acts, {q: (c["audience"], c["scale"]) for q, c in catalogue.items()}, span)
-
-
 def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict],
-                 today: date | Mapping[str, date], days_read: tuple | None = None) -> list[dict]:
+                 today: date | Mapping[str, date]) -> list[dict]:
     """`acts` (rows of `queries.actions`) each with its `effects.action_effect` merged in; the one
     evaluation the report, `action list` and the web app share. All at once, by
     `effects_batch` (the plain `action_effect` one at a time is its reference). `today`: the
-    first day not yet over, one for all or per site (`site_dates`). `days_read`: `action_days`
-    of `acts`, when read already."""
+    first day not yet over, one for all or per site (`site_dates`)."""
     from server_sync.analysis import queries
-    from server_sync.analysis.effects import LOOKBACK_DAYS
+    from server_sync.analysis.effects import LOOKBACK_DAYS, span
     from server_sync.analysis.effects_batch import ActionDays, action_effects
-    site, chain = days_read if days_read is not None else action_days(db, acts, catalogue)
+    kinds = {q: (c["audience"], c["scale"]) for q, c in catalogue.items()}
+    site, chain = queries.action_arrays(db, acts, kinds, span)
     alert_days = queries.action_alert_days(db, acts, LOOKBACK_DAYS)
     days = [ActionDays(catalogue.get(a["question_id"], {}).get("scale", "smiley4"), date.fromisoformat(a["date"]),
                        alert_days.get(a["id"])) for a in acts]

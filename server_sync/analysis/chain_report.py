@@ -16,7 +16,7 @@ from peewee import Database
 
 from server_sync import __version__
 from server_sync.analysis import queries
-from server_sync.analysis.actions import action_days, site_dates, with_effects
+from server_sync.analysis.actions import site_dates, with_effects
 from server_sync.analysis.days import check_order, parse_day
 from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, sum_reasons, uplift
 from server_sync.analysis.effects import WINDOW_DAYS
@@ -28,7 +28,6 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.analysis.ranking import rank_sites
 from server_sync.analysis.trends import change_dict, daily_series, heatmap, weekly_series
 from server_sync.central import registry
-from server_sync.central.read_ahead import ReadAhead
 from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import FieldError
 from server_sync.protocol.codec import short
@@ -109,27 +108,17 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     prev_end = (date.fromisoformat(start) - timedelta(days=1)).isoformat()
     prev_start = (date.fromisoformat(start) - timedelta(days=days)).isoformat()
     report["period"] = {"from": start, "to": end, "days": days, "previous_from": prev_start, "previous_to": prev_end}
-    pf = f.period(start, end)
-    # The actions whose after-window overlaps the period: what the period's figures can show.
-    # (Every action with its verdict: `kiosk-central action list`, the web app's actions page.)
-    first_day = (date.fromisoformat(start) - timedelta(days=WINDOW_DAYS)).isoformat()
-    acts = [] if brief else [a for a in queries.actions(db, f) if first_day < a["date"] <= end]
-    # The later sections' reads, on a connection of their own while this thread computes.
-    later: dict[str, Callable] = {"daily": lambda: queries.daily_tallies(db, f.period(prev_start, end))}
-    if not brief:
-        later.update(heatmap=lambda: queries.heatmap_tallies(db, pf), reasons=lambda: queries.reason_counts(db, pf),
-                     actions=lambda: action_days(db, acts, catalogue), alerts=lambda: queries.alerts(db, pf))
-    with ReadAhead(db, later) as reads, gc_paused():
-        return _build(db, f, report, reads, step, catalogue, asked, names, min_group, period, prev_start,
-                      prev_end, pf, acts, now, brief)
+    with gc_paused():
+        return _build(db, f, report, step, catalogue, asked, names, min_group, period, prev_start, prev_end, now,
+                      brief)
 
 
-def _build(db: Database, f: ReportFilter, report: dict, reads: ReadAhead, step: Callable[[str], None],
-           catalogue: dict[str, dict], asked: list[str], names: dict[str, str], min_group: int,
-           period: tuple[str, str], prev_start: str, prev_end: str, pf: ReportFilter, acts: list[dict],
-           now: datetime, brief: bool) -> dict:
-    """`build`'s sections, from its period on; `reads` has the later sections' queries under way."""
+def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], None], catalogue: dict[str, dict],
+           asked: list[str], names: dict[str, str], min_group: int, period: tuple[str, str], prev_start: str,
+           prev_end: str, now: datetime, brief: bool) -> dict:
+    """`build`'s sections, from its period on."""
     start, end = period
+    pf = f.period(start, end)
     step("sites")
     by_site = queries.site_tallies(db, pf)
     previous_sites = queries.site_tallies(db, f.period(prev_start, prev_end))
@@ -160,7 +149,7 @@ def _build(db: Database, f: ReportFilter, report: dict, reads: ReadAhead, step: 
                          if (q, a, sc) in series_of_key] if f.sites and not brief else [])
 
     step("trends")
-    daily = reads.get("daily")
+    daily = queries.daily_tallies(db, f.period(prev_start, end))
     report["trends"] = []
     for q in wanted:
         a, sc = keys[q]
@@ -176,13 +165,13 @@ def _build(db: Database, f: ReportFilter, report: dict, reads: ReadAhead, step: 
         return protect_employees(report, min_group)
 
     step("heatmap")
-    cells = reads.get("heatmap")
+    cells = queries.heatmap_tallies(db, pf)
     report["heatmap"] = [{"question_id": q, "metric": primary_metric(keys[q][1]),
                           "cells": heatmap({(wd, h): t for (qq, a, sc, wd, h), t in cells.items()
                                             if qq == of[q] and (a, sc) == keys[q]})} for q in wanted]
 
     step("drivers")
-    reasons = reads.get("reasons")
+    reasons = queries.reason_counts(db, pf)
     report["drivers"] = []
     for q in wanted:
         a, sc = keys[q]
@@ -205,15 +194,19 @@ def _build(db: Database, f: ReportFilter, report: dict, reads: ReadAhead, step: 
         })
 
     step("actions")
+    # The actions whose after-window overlaps the period: what the period's figures can show.
+    # (Every action with its verdict: `kiosk-central action list`, the web app's actions page.)
+    first_day = (date.fromisoformat(start) - timedelta(days=WINDOW_DAYS)).isoformat()
+    acts = [a for a in queries.actions(db, f) if first_day < a["date"] <= end]
     report["actions"] = [dict(a, name=names.get(a["site_id"], a["site_id"]))
-                         for a in with_effects(db, acts, catalogue, site_dates(db, {a["site_id"] for a in acts}, now),
-                                               reads.get("actions"))]
+                         for a in with_effects(db, acts, catalogue,
+                                               site_dates(db, {a["site_id"] for a in acts}, now))]
 
     report["pulse"] = pulse(_by_site_scale(by_site, "customer", f), _by_site_scale(by_site, "employee", f), names,
                             min_n=min_group)
 
     step("alerts")
-    raised = reads.get("alerts")
+    raised = queries.alerts(db, pf)
     zones = registry.site_zones(db, {a["site_id"] for a in raised})
     report["alerts"] = [dict(a, site_name=names.get(a["site_id"], a["site_id"]), timezone=zones[a["site_id"]].key,
                              raised_local=local_time(a["raised_at"], zones[a["site_id"]]))

@@ -147,12 +147,6 @@ def time_param(db: Database) -> Callable[[datetime], Any]:
     return lambda dt: dt.isoformat(" ")
 
 
-def shared_between_connections(db: Database) -> bool:
-    """Whether another connection to `db` sees the same data (committed): not an in-memory
-    SQLite database, which each connection has its own of."""
-    return dialect_of(db) is POSTGRES or db.database not in ("", ":memory:") and "mode=memory" not in str(db.database)
-
-
 def fetch_numbers(db: Database, sql: str, params: Sequence[Any]) -> list[tuple]:
     """Every row of a query whose columns are all numbers. PostgreSQL sends them in its binary
     format (psycopg's binary cursor): no text to parse, 30-45 ms less of 100 for the 25,000 rows
