@@ -124,8 +124,15 @@ def test_sync_agent_sigkilled_at_random_points(broker, central, make_kiosk, tmp_
     log = tmp_path / "sync.log"
     mid_drain = []
     for round_ in range(5):
+        before = k.store.outbox_depth()
         proc = start_sync(k.path, log)
-        time.sleep(rng.uniform(0.4, 1.6))                    # python start-up is ~0.4 s of that
+        if round_ % 2:
+            # At a random point of the drain: once it has begun (on a loaded machine python's
+            # start-up alone can outlast a fixed delay), then up to 0.8 s into it.
+            assert wait_until(lambda: k.store.outbox_depth() < before, timeout=60, every=0.02)
+            time.sleep(rng.uniform(0.0, 0.8))
+        else:
+            time.sleep(rng.uniform(0.4, 1.6))                # anywhere: start-up (~0.4 s) or the drain
         proc.kill()
         proc.wait()
         depth = k.store.outbox_depth()
