@@ -29,7 +29,8 @@ demo-headless: demo-deps $(STAMP)
 
 # Both cores: each worker takes whole test files (their module-scoped servers and chains stay
 # with one worker). PYTEST_ARGS="-n 0 …" runs in one process. (Three workers were tried: 9:09
-# once, 9:50 the next time, and the sync agent's SIGKILL test then saw no kill land mid-drain.)
+# once, 9:50 the next time, and the sync agent's SIGKILL test then saw no kill land mid-drain;
+# on 2026-12-04, 11:37 against two workers' 11:22 the same hour, the demo tests failing.)
 PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 test: system-deps $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
