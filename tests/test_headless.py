@@ -136,7 +136,7 @@ def test_demo_process_keys_and_sigterm(tmp_path):
             assert line, child.stderr.read()
             if line.startswith("answer"):
                 answers.append(line.split()[1])
-    # The question follows the schedule (the demo asks staff "pulse" at closing time).
+    # The keys pressed, in order (the question: the customers', start_demo leaves out the pulse hour).
     assert [a.split("=")[1] for a in answers] == ["2", "3"]
     con = sqlite3.connect(tmp_path / "kiosk.db")
     assert con.execute("SELECT COUNT(*), MIN(source) FROM response").fetchone() == (2, "button")
