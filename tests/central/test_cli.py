@@ -14,6 +14,7 @@ from server_sync.cli import main
 from tests.analysis.seeding import add_question, add_site
 from tests.fixtures.cli import central, said_error
 from tests.fixtures.cli import central as central_cli
+from tests.fixtures.postgres import copy_sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,7 +147,10 @@ H = "99999999999999999999999"           # overflows SQLite's and PostgreSQL's in
 
 
 @pytest.fixture
-def shop(tmp_path) -> str:
+def shop(tmp_path, migrated_sqlite) -> str:
+    """A store with site s1 and its question: a copy of the session's migrated store (a new one
+    migrated per test was 0.18 s, 118 times)."""
+    copy_sqlite(migrated_sqlite, tmp_path / "c.db")
     url = f"sqlite:///{tmp_path / 'c.db'}"
     db = connect(url)
     add_site(db, "s1")
