@@ -51,6 +51,8 @@ def test_each_command_runs(data, tmp_path, capsys):
     (["export", "--format", "xml"], "argument --format: invalid choice"),
     (["simulate"], "the following arguments are required: --taps"),
     (["simulate", "--taps", "many"], "argument --taps"),
+    (["simulate", "--taps", "1_000"], "argument --taps: '1_000' is not a whole number"),
+    (["simulate", "--taps", "5", "--seed", "x"], "argument --seed: 'x' is not a whole number"),
     (["simulate", "--taps", "5", "--over", "forever"], "argument --over"),
     (["run", "--fast"], "unrecognized arguments: --fast"),
     (["sync", "--timeout", "5"], "kiosk sync: error: --timeout needs --once"),     # the daemon would ignore them

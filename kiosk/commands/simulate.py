@@ -18,17 +18,14 @@ from kiosk.commands._types import argument_type
 from kiosk.durations import MAX_DAYS, examples, parse_duration
 from kiosk.simulate import DEFAULT_MIX, mix_on_scale, parse_mix, pick_values, tap_times
 from server_sync.program.progress import progress_bar
-from server_sync.program.cli import nonempty
+from server_sync.program.cli import nonempty, whole_number
 
 _COMMENTS = ("Lång kö i kassan", "Hittade inte det jag sökte", "Trevlig personal!",
              "Too few staff at lunch", "Smutsigt vid ingången", "Kassen var stengt")
 
 
 def _taps(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    n = whole_number(text)
     if not 1 <= n <= 10_000_000:
         raise argparse.ArgumentTypeError("must be between 1 and 10000000")
     return n
@@ -43,7 +40,7 @@ def add_parser(sub, common) -> None:
     p.add_argument("--over", type=argument_type(parse_duration), default=timedelta(days=7), metavar="PERIOD",
                    help=f"spread over this period ending now: a positive duration like {examples('dhm')}, "
                         f"at most {MAX_DAYS} days (default 7d)")
-    p.add_argument("--seed", type=int, default=None, metavar="S", help="random seed (repeatable runs)")
+    p.add_argument("--seed", type=whole_number, default=None, metavar="S", help="random seed (repeatable runs)")
     p.add_argument("--question", type=nonempty, metavar="ID", help="question answered (default: the first one)")
     p.add_argument("--followups", action="store_true",
                    help="answer the follow-up (reasons, sometimes a comment) for most negative taps")

@@ -14,6 +14,7 @@ from typing import Callable
 
 from server_sync.analysis.days import DAY_FORMAT, check_order, parse_day  # DAY_FORMAT: for the commands' help
 from server_sync.exc import CentralConfigError
+from server_sync.program.cli import whole_number as whole_number_text
 
 BIGINT_MAX = 2 ** 63 - 1       # ids: SQLite's INTEGER, PostgreSQL's BIGSERIAL
 INT_MAX = 2 ** 31 - 1          # versions, counts: PostgreSQL's INTEGER columns
@@ -48,10 +49,7 @@ def topic_prefix(text: str) -> str:
 def whole_number(low: int, high: int) -> Callable[[str], int]:
     """An argparse type: a whole number from `low` to `high`."""
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        value = whole_number_text(text)
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
         return value

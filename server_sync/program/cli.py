@@ -32,6 +32,16 @@ def nonempty(text: str) -> str:
     return text
 
 
+def whole_number(text: str) -> int:
+    """A whole number as a person types it: ASCII digits, a '-' before them at most. `int()` also
+    takes '1_000', ' 5', '+5' and other scripts' digits ('٢'), which no help text promises, and
+    fails on more than 4,300 digits with its own words. ArgumentTypeError otherwise."""
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 40:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(text)
+
+
 class CommandParser(argparse.ArgumentParser):
     """argparse, but a value that starts with a single '-' belongs to the option before it:
     `--since -5d` is `--since=-5d`, so the option's type says what is wrong with -5d (argparse took

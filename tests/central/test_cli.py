@@ -190,6 +190,12 @@ def test_a_good_date_is_stored_as_given(shop, capsys):
     (("alerts", "show", H), f"argument ID: {H} is not between 1 and {2 ** 63 - 1}"),
     (("alerts", "show", "0"), "argument ID: 0 is not between"),
     (("alerts", "ack", "x1"), "argument ID: 'x1' is not a whole number"),
+    # int() takes these; no help text promises them.
+    (("alerts", "show", "1_000"), "argument ID: '1_000' is not a whole number"),
+    (("alerts", "show", " 5"), "argument ID: ' 5' is not a whole number"),
+    (("alerts", "show", "+5"), "argument ID: '+5' is not a whole number"),
+    (("report", "--min-ranked-n", "٣٠"), "argument --min-ranked-n: '٣٠' is not a whole number"),
+    (("alerts", "show", "9" * 5000), "is not a whole number"),
     (("action", "show", H), "argument ID"),
     (("alerts", "assign", H, "sara"), "argument ID"),
     (("alerts", "close", "1", "--outcome", "duplicate", "--duplicate-of", H), "argument --duplicate-of"),
