@@ -9,7 +9,9 @@ a receiver's address.
   headers, not each read; and given up at once when the worker is told to stop.
 - A user and password in the address (`https://user:password@host/…`) go as HTTP Basic
   authentication, never to urllib in the address (it read "password@host" as the port).
-- An address is shown redacted (`redacted`): it may carry a password or a token.
+- An address is shown redacted (`redacted`): it may carry a password or a token, in its user
+  part, its query or its path (Slack's, Teams' and Discord's incoming webhooks are a secret path
+  on a public host: `/services/T…/B…/<token>`).
 """
 
 from __future__ import annotations
@@ -28,12 +30,20 @@ from server_sync.notify.deadline import Sockets, bounded
 # redacted too.
 _USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)([^/?#]*)@")
 _QUERY_ITEM = re.compile(r"([?&;])([^&;#=]*)(=?)([^&;#]*)")
+# [scheme:]//authority/first-segment, then the rest of the path (up to the query or fragment).
+_PATH = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*/[^/?#]*/)([^?#]+)")
+SHOWN_TAIL = 4            # characters of a masked path's end still shown: enough to tell two apart
 
 
 def redacted(url: str) -> str:
-    """The address as it may be printed or logged: a user and password as `***`, every value of
-    the query string as `***` (an item without a value, all of it: it may be a token)."""
+    """The address as it may be printed or logged: a user and password as `***`; the path after
+    its first segment as `***` and its last `SHOWN_TAIL` characters (when there are more than
+    twice that many; the host and the first segment say which service it is, the tail which of
+    its addresses); every value of the query string as `***` (an item without a value, all of
+    it: it may be a token)."""
     url = _USERINFO.sub(r"\1***@", url, count=1)
+    url = _PATH.sub(lambda m: m.group(1) + "***" + (m.group(2)[-SHOWN_TAIL:] if len(m.group(2)) > 2 * SHOWN_TAIL
+                                                      else ""), url, count=1)
     base, query_mark, rest = url.partition("?")
     if not query_mark:
         return url

@@ -507,10 +507,15 @@ def test_digest_send_for_one_person_says_why_nothing_went(central_url, central_d
 SECRET_URL = "https://u:Pa55word@h.example/x?token=s3cr3tt0ken&v=2"
 
 
-def test_redacted_hides_the_user_password_and_every_query_value():
+def test_redacted_hides_the_user_password_the_path_and_every_query_value():
     from server_sync.notify.http_post import redacted
     assert redacted(SECRET_URL) == "https://***@h.example/x?token=***&v=***"
-    assert redacted("https://h.example/services/T1/B2?a=&flag#frag") == "https://h.example/services/T1/B2?a=&***#frag"
+    assert redacted("https://h.example/services/T1/B2?a=&flag#frag") == "https://h.example/services/***?a=&***#frag"
+    # Slack's and Discord's incoming webhooks: the path is the secret; its last four characters tell two apart.
+    assert (redacted("https://hooks.slack.com/services/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")
+            == "https://hooks.slack.com/services/***a1S2")
+    assert redacted("https://discord.com/api/webhooks/112233/aBcDeFgHiJkL") == "https://discord.com/api/***iJkL"
+    assert redacted("https://h.example/hook/") == "https://h.example/hook/"
     assert redacted("https://u:p@ss@h.example:8443/x") == "https://***@h.example:8443/x"    # to the last '@'
     assert redacted("ftp://u:p@h/x?k=v") == "ftp://***@h/x?k=***"     # ones check_url refuses, stored long ago
     assert redacted("//u:p@h/x?k=v") == "//***@h/x?k=***"
