@@ -66,8 +66,7 @@ def test_acl_keeps_kiosks_in_their_own_topics(broker):
     k1.subscribe(P.ack_topic("k2"), qos=1)           # reading another kiosk's acks is refused
     k1.publish(P.events_topic("k1"), b"mine", qos=1).wait_for_publish(5)
     assert central.messages.get(timeout=5) == (P.events_topic("k1"), b"mine")
-    # mosquitto answers a refused QoS 1 publish with PUBACK "Not authorized" (and the
-    # connection then drops), so the spoof goes last.
+    # mosquitto answers a refused QoS 1 publish with PUBACK "Not authorized".
     refused: queue.Queue = queue.Queue()
     k1.on_publish = lambda cl, u, mid, rc, props: refused.put(rc)
     k1.publish(P.events_topic("k2"), b"spoof", qos=1)
@@ -78,6 +77,27 @@ def test_acl_keeps_kiosks_in_their_own_topics(broker):
     with pytest.raises(queue.Empty):
         k1.messages.get(timeout=0.1)
     close(central, k1)
+
+
+def test_a_refused_publish_is_answered_and_the_connection_stays(broker):
+    """As on the production broker (kundpuls.conf's queue limits): a PUBLISH the ACL refuses gets
+    PUBACK "Not authorized" and the client stays connected, so what it publishes next is answered
+    on the same connection (with `max_queued_messages 0` this mosquitto closed the connection after
+    each refusal: a `config push` to several refused kiosks then saw some publishes fail as "not
+    currently connected", or wait for paho's reconnect)."""
+    k1 = connect(broker, "k1")
+    acked: queue.Queue = queue.Queue()
+    lost: queue.Queue = queue.Queue()
+    k1.on_publish = lambda cl, u, mid, rc, props: acked.put((mid, rc))
+    k1.on_disconnect = lambda cl, u, flags, rc, props: lost.put(rc)
+    for topic in (P.config_topic("k1"), P.config_topic("k2"), P.events_topic("k1")):
+        info = k1.publish(topic, b"x", qos=1)
+        mid, rc = acked.get(timeout=5)
+        assert mid == info.mid
+        assert rc.is_failure == (topic != P.events_topic("k1")), (topic, rc)
+    assert lost.empty() and k1.is_connected()
+    assert "Bad socket read/write" not in broker.log() and broker.log().count("New client connected") == 1
+    close(k1)
 
 
 def test_restart_keeps_queued_qos1_messages(broker):
