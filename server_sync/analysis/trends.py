@@ -78,13 +78,20 @@ def compare_csat(before: Tally, after: Tally) -> TestResult | None:
 
 def change_tests(before: Days, after: Days, scale: str) -> tuple[TestResult | None, TestResult | None]:
     """The tests of the headline metric and of CSAT from `before`'s days to `after`'s
-    ({day: Tally}): with days as the units when each side has answers on `MIN_DAYS_AS_UNITS` days,
-    else answer by answer (`compare`, `compare_csat`)."""
-    gaps = [daily_gaps(side, None, scale, primary_metric(scale), "csat") for side in (before, after)]
-    if min(len(g[0]) for g in gaps) >= MIN_DAYS_AS_UNITS:
-        return _days_test(gaps[0][0], gaps[1][0]), _days_test(gaps[0][1], gaps[1][1])
+    ({day: Tally}): `change_test` of each."""
+    return change_test(before, after, scale, primary_metric(scale)), change_test(before, after, scale, "csat")
+
+
+def change_test(before: Days, after: Days, scale: str, metric: str) -> TestResult | None:
+    """The test of `metric` (the headline metric or "csat") from `before`'s days to `after`'s:
+    with days as the units when each side has answers on `MIN_DAYS_AS_UNITS` days, else answer
+    by answer (`compare`, `compare_csat`). (The weekly series tests only the headline metric:
+    one test a week, not two.)"""
+    gaps = [daily_gaps(side, None, scale, metric)[0] for side in (before, after)]
+    if min(len(g) for g in gaps) >= MIN_DAYS_AS_UNITS:
+        return _days_test(*gaps)
     b, a = sum_tallies(before.values(), scale), sum_tallies(after.values(), scale)
-    return compare(b, a), compare_csat(b, a)
+    return compare_csat(b, a) if metric == "csat" else compare(b, a)
 
 
 def _days_test(before: Mapping[date, tuple[int, float]], after: Mapping[date, tuple[int, float]]) -> TestResult:
@@ -134,7 +141,7 @@ def weekly_series(rows: Iterable[tuple[str, Tally]], scale: str, period: tuple[s
     """Daily tallies of `period` (first, last day) summed into ISO weeks (Monday first). `from` is
     the week's Monday, `first_day`/`last_day` its days in the period; a week the period cuts is
     `partial` and has no `change`: its days are not the week's (a weekend against a whole week).
-    A whole week has the change against the whole week before (`change_tests`)."""
+    A whole week has the change against the whole week before (`change_test`)."""
     first, last = (date.fromisoformat(d) for d in period)
     weeks: dict[date, dict[date, Tally]] = {}
     for day, t in rows:
@@ -150,7 +157,7 @@ def weekly_series(rows: Iterable[tuple[str, Tally]], scale: str, period: tuple[s
                "n": t.n, "value": _round(e.value), "low": _round(e.low), "high": _round(e.high), "change": None}
         earlier = start - timedelta(days=7)
         if earlier in weeks and not row["partial"] and not _partial(earlier, first, last):
-            test = change_tests(weeks[earlier], days, scale)[0]
+            test = change_test(weeks[earlier], days, scale, primary_metric(scale))
             row["change"] = test.as_dict() if test else None
         out.append(row)
     return out
