@@ -105,3 +105,16 @@ def test_the_brief_report_reads_no_kiosks(chain):
     brief = chain_report.build(chain, f, now=NOW, brief=True)
     assert full["kiosks"] and brief["kiosks"] == []
     assert brief["summary"] == full["summary"] and brief["ranking"] == full["ranking"]
+
+
+def test_the_question_filter_says_which_questions_the_centre_never_defined():
+    """A question only seen in answers (a kiosk may have made it up) was listed by its id alone,
+    as if it were one of the chain's; it is named as the report names it, in each language."""
+    from server_sync.web.pages.comments import question_choices
+    catalogue = {"visit": {"id": "visit", "scale": "smiley4", "defined": True,
+                           "text": {"sv": "Hur var ditt besök?", "en": "How was your visit?"}},
+                 "zz": {"id": "zz", "scale": "nps11", "defined": False, "text": {}}}
+    assert question_choices(catalogue, "en") == [
+        ("visit", "How was your visit?"), ("zz", "zz (not defined by the centre: nps11, a separate series)")]
+    assert question_choices(catalogue, "sv")[1] == ("zz", "zz (inte definierad av centralen: nps11, en egen serie)")
+    assert question_choices(catalogue, "nb")[0] == ("visit", "visit")      # no Norwegian wording: its id

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from server_sync.analysis.queries import ReportFilter, questions
 from server_sync.protocol.catalogue import REASONS
 from server_sync.protocol.scales import SCALES
+from server_sync.report.html import question_text
 from server_sync.web import audit, filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import CommentFilter, comments, site_names
@@ -51,11 +52,17 @@ def build(v: Visit) -> PageResult:
     return PageResult("web/comments.html", data, "title_comments", csv=lambda d: (COLUMNS, d["comments"]),
                       report_filter=ReportFilter(sites or (), (), period.date_from, period.date_to),
                       context={"region_choices": [(r["id"], r["name"]) for r in visible_regions(v.db, v.scope)],
-                               "site_choices": _site_choices(v), "question_choices": sorted(((q, c["text"].get(v.lang) or q) for q, c in catalogue.items()),
-                                                          key=lambda x: (x[1], x[0])),
+                               "site_choices": _site_choices(v), "question_choices": question_choices(catalogue, v.lang),
                                "reason_choices": sorted(((r, labels.get(v.lang, r)) for r, labels in REASONS.items()),
                                                         key=lambda x: x[1]),
                                "score_choices": [(n, n) for n in range(11)], "page_links": _pages(v, f.page)})
+
+
+def question_choices(catalogue: dict[str, dict], lang: str) -> list[tuple[str, str]]:
+    """The question filter's (id, label) pairs, by label: each question in the report's words
+    (`report.html.question_text`: one the centre never defined, only seen in answers, says so,
+    as everywhere else, or its id would read as a question of the chain's)."""
+    return sorted(((q, question_text(c, lang)) for q, c in catalogue.items()), key=lambda x: (x[1], x[0]))
 
 
 def _site_choices(v: Visit) -> list[tuple[str, str]]:
