@@ -23,6 +23,9 @@ def store(pg_server, migrated_postgres):
         s.drop()
 
 
+OID = "SELECT oid FROM pg_database WHERE datname = current_database()"     # a new copy has a new one
+
+
 def rows(url: str, sql: str):
     with psycopg.connect(url) as conn:
         return conn.execute(sql).fetchall()
@@ -56,16 +59,29 @@ def _is_cut(conn) -> bool:
     return False
 
 
-def test_a_changed_schema_or_migration_record_gives_a_new_copy(store):
+def test_a_changed_schema_gives_a_new_copy(store):
     url = store.checkout()
+    before = rows(url, OID)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ALTER TABLE site ADD COLUMN left_behind integer")
     url = store.checkout()
     assert rows(url, "SELECT count(*) FROM information_schema.columns"
                      " WHERE table_name = 'site' AND column_name = 'left_behind'") == [(0,)]
+    assert rows(url, OID) != before
 
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("DELETE FROM schema_migration WHERE number = (SELECT max(number) FROM schema_migration)")
-    before = rows(url, "SELECT count(*) FROM schema_migration")
+
+def test_the_rows_the_migrations_wrote_are_put_back(store):
     url = store.checkout()
-    assert rows(url, "SELECT count(*) FROM schema_migration")[0][0] == before[0][0] + 1
+    settings = rows(url, "SELECT name, value FROM central_setting ORDER BY name")
+    migrations = rows(url, "SELECT * FROM schema_migration ORDER BY number")
+    assert settings and migrations
+    before = rows(url, OID)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE central_setting SET value = '1' WHERE name = %s", (settings[0][0],))
+        conn.execute("INSERT INTO central_setting (name, value) VALUES ('smtp_host', 'h')")
+        conn.execute("DELETE FROM schema_migration WHERE number = (SELECT max(number) FROM schema_migration)")
+        conn.execute("CREATE TEMP TABLE staging (x integer)")     # a temporary schema stays: not the store's
+    url = store.checkout()
+    assert rows(url, "SELECT name, value FROM central_setting ORDER BY name") == settings
+    assert rows(url, "SELECT * FROM schema_migration ORDER BY number") == migrations
+    assert rows(url, OID) == before              # put back in place, not copied again
