@@ -10,6 +10,7 @@ from __future__ import annotations
 from peewee import Database
 
 from server_sync.exc import StoredSettingError
+from server_sync.program.numbers import plain_whole_number
 from server_sync.protocol.codec import short
 
 
@@ -29,9 +30,8 @@ def stored_number(name: str, text: str, low: int, high: int, *, kind: str, fix: 
     """The stored setting `name`'s `text` as a whole number from `low` to `high`; anything else
     is stored_error(). int() alone gave a traceback for 'abc' (and its own ValueError for more
     than 4300 digits), and let a value no command would store through."""
-    # ASCII digits, no more than `high` has: int() would also take ' 25', '+5', '2_5' or
-    # another script's digits.
-    value = int(text) if text.isascii() and text.isdigit() and len(text) <= len(str(high)) else None
+    # No more digits than `high` has: int() would also take ' 25', '+5', '2_5' or another script's digits.
+    value = plain_whole_number(text, len(str(high)))
     if value is None or not low <= value <= high:
         raise stored_error(name, text, expected or f"a whole number {low}-{high}", kind=kind, fix=fix)
     return value

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Callable, Sequence
 
 from server_sync.program.standard_output import READER_GONE, StandardOutput
+from server_sync.program.numbers import plain_whole_number
 from server_sync.protocol.errors import KundpulsError, SettingError
 
 
@@ -33,13 +34,12 @@ def nonempty(text: str) -> str:
 
 
 def whole_number(text: str) -> int:
-    """A whole number as a person types it: ASCII digits, a '-' before them at most. `int()` also
-    takes '1_000', ' 5', '+5' and other scripts' digits ('٢'), which no help text promises, and
-    fails on more than 4,300 digits with its own words. ArgumentTypeError otherwise."""
-    digits = text[1:] if text.startswith("-") else text
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 40:
+    """An argparse type: a whole number as a person types it (`numbers.plain_whole_number`, a '-'
+    allowed); the command's own type bounds it."""
+    value = plain_whole_number(text, 40, signed=True)
+    if value is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-    return int(text)
+    return value
 
 
 class CommandParser(argparse.ArgumentParser):

@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 
 from server_sync.analysis.days import check_order, parse_day
 from server_sync.exc import CentralConfigError, FieldError
+from server_sync.program.numbers import plain_whole_number
 from server_sync.protocol.vocabulary import ID_RE
 from server_sync.web import render
 
@@ -144,7 +145,7 @@ def integer(params: Mapping[str, str], key: str, low: int, high: int) -> int | N
     value = _one(params, key)
     if value is None:
         return None
-    n = int(value) if value.isascii() and value.isdigit() and len(value) <= len(str(high)) else None
+    n = plain_whole_number(value, len(str(high)))
     if n is None or not low <= n <= high:
         raise refusal("bad_number", key, value=value, low=low, high=high)
     return n

@@ -21,6 +21,7 @@ from starlette.responses import RedirectResponse, Response
 
 from server_sync.exc import FieldError
 from server_sync.notify import queue
+from server_sync.program.numbers import plain_whole_number
 from server_sync.protocol.vocabulary import MAX_INT64
 from server_sync.web import filters, render
 from server_sync.web.guard import PageResult, Visit, admin_page, error_page, form, page
@@ -121,11 +122,12 @@ def _int(fields: dict, name: str) -> int | None:
     value = str(fields.get(name, "")).strip()
     if not value:
         return None
-    if not (value.isascii() and value.isdigit()):
+    number = plain_whole_number(value, 40)
+    if number is None:
         raise _refused(name, "not_a_number", value=value)
-    if int(value) > MAX_INT64:
+    if number > MAX_INT64:
         raise _refused(name, "not_at_site", value=value)
-    return int(value)
+    return number
 
 
 def _alert_form(act: Callable[[Visit, dict[str, Any], dict], Response | None] | None = None, *,
