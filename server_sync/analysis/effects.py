@@ -181,16 +181,18 @@ def action_effect(site: Series, chain: Series | None, scale: str, action: date, 
     site_before, site_after = _sum(site, before_days, scale), _sum(site, after_days, scale)
     control = None if chain is None else (_sum(chain, before_days, scale) - site_before,
                                           _sum(chain, after_days, scale) - site_after)
-    return effect_dict(scale, action, today, start, source, window, (site_before, site_after), control,
+    return effect_dict(scale, action, today, start, source, window, (metrics_dict(site_before), metrics_dict(site_after)),
+                       None if control is None else (metrics_dict(control[0]), metrics_dict(control[1])),
                        lambda m: (window_mean(gaps[m], first, window), window_mean(gaps[m], action, window)))
 
 
 def effect_dict(scale: str, action: date, today: date, start: date, source: str | None, window: int,
-                site: tuple[Tally, Tally], control: tuple[Tally, Tally] | None,
+                site: tuple[dict, dict], control: tuple[dict, dict] | None,
                 windows: Callable[[str], tuple[WindowMean | None, WindowMean | None]]) -> dict:
     """`action_effect`'s result from what it found: the dip's `start` (and `source`), the site's
-    and the control's tallies over the baseline and the after-window, and `windows(metric)`, the
-    daily gaps' means over the two. Only called once the windows are over does it test."""
+    and the control's metrics (`metrics_dict` of their tallies) over the baseline and the
+    after-window, and `windows(metric)`, the daily gaps' means over the two. Only called once the
+    windows are over does it test."""
     metric = primary_metric(scale)
     first = start - timedelta(days=window)
     observed = min(window, max(0, (today - action).days))
@@ -201,9 +203,8 @@ def effect_dict(scale: str, action: date, today: date, start: date, source: str 
         "dip": {"start": start.isoformat() if source else None, "source": source},
         "method": "difference-in-differences" if control is not None else "before-after",
         "confidence": 1 - ALPHA,
-        "previous": metrics_dict(site[0]), "current": metrics_dict(site[1]),
-        "control": None if control is None else {"previous": metrics_dict(control[0]),
-                                                 "current": metrics_dict(control[1])},
+        "previous": site[0], "current": site[1],
+        "control": None if control is None else {"previous": control[0], "current": control[1]},
         "metric": metric, "test": None, "csat_test": None}
     if observed < window:
         out["verdict"] = "pending"

@@ -10,8 +10,9 @@ in one array, `(actions, SPAN_DAYS, 5)`: column 0 is the first day `effects.span
 `ACTION_AT` the action's own day; the five fields are a Tally's (n, Σv, Σv², top two, negative).
 Each window is a fixed number of days from a per-action offset, summed day by day across all
 actions in the plain version's order and with the same operations (products, not powers), so
-the results are the same floats, bit for bit; what is left per action is the metrics and the t
-test, the same functions as the plain version's.
+the results are the same floats, bit for bit. The windows' metrics come from
+`metrics_batch` (held to `metrics_dict` the same way); what is left per action is the t test,
+the plain version's function.
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ import numpy as np
 from server_sync.analysis.effects import (DIP_T, GUARD_DAYS, LOOKBACK_DAYS, MIN_WEEK_DAYS, WEEK, WINDOW_DAYS,
                                           WindowMean, effect_dict, metric_value)
 from server_sync.analysis.metrics import primary_metric
-from server_sync.protocol.tally import Tally
+from server_sync.analysis.metrics_batch import N, NEGATIVE, SUM_V, TOP2, metrics_dicts
 
 ACTION_AT = LOOKBACK_DAYS + WEEK + WINDOW_DAYS     # the action's day, as an offset from span()'s first
 SPAN_DAYS = ACTION_AT + WINDOW_DAYS                 # span()'s days
-N, SUM_V, SUM_V2, TOP2, NEGATIVE = range(5)
 
 
 @dataclass(frozen=True)
@@ -102,14 +102,16 @@ def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.
         control_tallies = (_window_sums(chain_sums, first) - site_tallies[0],
                            _window_sums(chain_sums, after) - site_tallies[1])
     windows = {m: (mean(m, first, WINDOW_DAYS), mean(m, after, WINDOW_DAYS)) for m in gaps}
+    groups = site_tallies + (control_tallies if chain is not None else ())
+    # Every group's metrics in one pass: site before, site after (control before, control after).
+    shown = metrics_dicts(scale, np.concatenate(groups))
     out = []
     for i, a in enumerate(actions):
         day = a.action + timedelta(days=int(start[i]) - ACTION_AT)
-        tallies = tuple(Tally(scale, *map(int, t[i])) for t in site_tallies)
-        ctrl = (tuple(Tally(scale, *map(int, t[i])) for t in control_tallies)
-                if chain is not None and control[i] else None)
-        out.append(effect_dict(scale, a.action, todays[i], day, str(source[i]) or None, WINDOW_DAYS, tallies, ctrl,
-                               lambda m, i=i: (windows[m][0].at(i), windows[m][1].at(i))))
+        site_metrics = (shown[i], shown[count + i])
+        ctrl = (shown[2 * count + i], shown[3 * count + i]) if chain is not None and control[i] else None
+        out.append(effect_dict(scale, a.action, todays[i], day, str(source[i]) or None, WINDOW_DAYS, site_metrics,
+                               ctrl, lambda m, i=i: (windows[m][0].at(i), windows[m][1].at(i))))
     return out
 
 
