@@ -114,10 +114,32 @@ def site_permutation_p(counts: Sequence[Sequence[int]], answers: Sequence[int], 
     rng, extreme, left = np.random.default_rng(seed), np.zeros(x.shape[1]), resamples
     while left:                                                    # in blocks: memory stays small
         block = min(left, 2000)
-        splits = rng.permuted(np.repeat(first, block, axis=0), axis=1)
-        extreme += (np.abs(differences(splits)) >= edge).sum(axis=0)
+        extreme += (np.abs(differences(_random_splits(rng, block, k, k_best))) >= edge).sum(axis=0)
         left -= block
     return [float(p) for p in (1 + extreme) / (1 + resamples)]
+
+
+def _random_splits(rng: "np.random.Generator", rows: int, k: int, k_best: int) -> "np.ndarray":
+    """`rows` random splits of `k` sites, each a row of 0/1 with `k_best` ones, every split equally
+    likely: the first m places of a Fisher-Yates shuffle of each row (m the smaller group, the
+    other group its complement), all rows a step at a time. Over a chain's 200 sites, a quarter
+    of them best, a fifth of the time of shuffling whole rows (`Generator.permuted`)."""
+    import numpy as np
+    m = min(k_best, k - k_best)
+    order = np.tile(np.arange(k, dtype=np.int16 if k < 2 ** 15 else np.int64), rows)    # the rows, end to end
+    row_start = np.arange(rows) * k
+    # Step j swaps place j with a place drawn from j … k-1 of the same row (⌊U·(k - j)⌋: uniform
+    # up to rounding in the 16th digit), all steps' draws at once.
+    picks = (rng.random((m, rows)) * (k - np.arange(m))[:, None]).astype(np.intp) + np.arange(m)[:, None] + row_start
+    for j in range(m):
+        here, there = row_start + j, picks[j]
+        drawn = order[there]
+        order[there] = order[here]
+        order[here] = drawn
+    splits = np.zeros(rows * k)
+    splits[(row_start[:, None] + order.reshape(rows, k)[:, :m]).ravel()] = 1
+    splits = splits.reshape(rows, k)
+    return splits if m == k_best else 1 - splits
 
 
 def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],

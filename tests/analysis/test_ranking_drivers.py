@@ -1,5 +1,6 @@
 """Site ranking with shrinkage, drivers (Pareto, uplift, best vs rest), pulse, opening hours."""
 
+import math
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -126,6 +127,20 @@ def test_site_permutation_p_by_hand():
     assert site_permutation_p([[0], [1], [2], [3]], [10, 10, 10, 10], 1) == [0.5]
     assert site_permutation_p([[3], [0], [1], [2]], [10, 10, 10, 10], 1) == [0.5]
     assert site_permutation_p([[1], [1], [1], [1]], [10, 10, 10, 10], 1) == [1.0]
+
+
+@pytest.mark.parametrize("k, k_best", [(5, 2), (5, 3), (6, 1), (6, 5)])
+def test_random_splits_draw_every_split_alike(k, k_best):
+    # Each row has exactly k_best sites in the best group, and each of the C(k, k_best) splits
+    # comes up equally often (within 5 standard errors over 60,000 draws).
+    from collections import Counter
+    from server_sync.analysis.drivers import _random_splits
+    splits = _random_splits(np.random.default_rng(k * 10 + k_best), 60_000, k, k_best)
+    assert set(splits.sum(axis=1).tolist()) == {k_best} and set(np.unique(splits).tolist()) == {0.0, 1.0}
+    seen = Counter(map(tuple, splits.astype(int).tolist()))
+    expected = 60_000 / math.comb(k, k_best)
+    assert len(seen) == math.comb(k, k_best)
+    assert max(abs(c - expected) for c in seen.values()) < 5 * math.sqrt(expected), seen
 
 
 def _unlinked_chain(rng: np.random.Generator, k: int, n: int, link: float = 1.0) -> dict:
