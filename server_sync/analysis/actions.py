@@ -70,10 +70,10 @@ def evaluated(db: Database, site_ids: tuple[str, ...] = (), *, today: date | Non
 
 
 def site_dates(db: Database, site_ids: Iterable[str], now: datetime) -> dict[str, date]:
-    """Each site's date at `now` in its own zone (workflow.alerts.site_todays): an action's
+    """Each site's date at `now` in its own zone (registry.site_todays): an action's
     after-window ends with the site's last local day, and UTC's date is a day ahead of a store
     west of UTC each evening, when a verdict would be given before that day's answers are in."""
-    from server_sync.workflow.alerts import site_todays
+    from server_sync.central.registry import site_todays
     return {site: date.fromisoformat(day) for site, day in site_todays(db, site_ids, now).items()}
 
 

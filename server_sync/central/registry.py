@@ -11,7 +11,7 @@ Pure database work; broker credentials are `server_sync.provision`'s job.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
@@ -97,6 +97,21 @@ def site_zones(db: Database, site_ids: Iterable[str] | None = None) -> dict[str,
     where, params = in_list(db, "id", ids)
     stored = dict(db.execute_sql(f"SELECT id, timezone FROM site WHERE {where}", params).fetchall())
     return {sid: stored_zone(sid, stored.get(sid)) for sid in ids}
+
+
+def site_todays(db: Database, site_ids: Iterable[str], now: datetime) -> dict[str, str]:
+    """The date at `now` where each site is (its zone): an action's first day, an alert's due
+    date and whether it is overdue are the store's days, as its answers are. UTC's date was the
+    day before in Stockholm from midnight to 01:00 (02:00 in summer), and a day ahead west of
+    UTC: an action logged then started the day before it was taken, and an alert due today
+    showed as overdue in the store's last hour."""
+    at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    return {site: at.astimezone(zone).date().isoformat() for site, zone in site_zones(db, site_ids).items()}
+
+
+def site_today(db: Database, site_id: str, now: datetime) -> str:
+    """The date at `now` where site `site_id` is (site_todays)."""
+    return site_todays(db, [site_id], now)[site_id]
 
 
 def site(db: Database, site_id: str) -> dict[str, Any] | None:

@@ -57,7 +57,8 @@ def add_parser(sub, common) -> None:
 
 def run_add(args: argparse.Namespace) -> int:
     from server_sync.workflow import actions
-    from server_sync.workflow.alerts import require, site_today
+    from server_sync.central.registry import site_today
+    from server_sync.workflow.alerts import require
     now = _now()
     with central_store(args, existing=True) as db:
         site, question = args.site, args.question

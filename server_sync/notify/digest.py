@@ -20,6 +20,7 @@ from peewee import Database
 
 from server_sync.analysis import chain_report
 from server_sync.analysis.queries import ReportFilter
+from server_sync.central import registry
 from server_sync.central.registry import site_zones
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
@@ -64,12 +65,12 @@ class Digest:
 
 def week_of(db: Database, sites: Iterable[str], now: datetime) -> tuple[str, str, str]:
     """(ISO week, first day, last day) of the last 7 days complete at `now` at every one of `sites`,
-    in the sites' own days (workflow.alerts.site_todays), as the report counts their answers and
+    in the sites' own days (registry.site_todays), as the report counts their answers and
     the workflow dates alerts and actions. UTC's date was a day behind in Stockholm from midnight
     to 01:00: a digest sent then covered Sunday to Saturday, without the week's Sunday. Sites in
     zones whose dates differ at `now` take the earliest: a week still running somewhere is not
     complete."""
-    todays = workflow_alerts.site_todays(db, sites, now)
+    todays = registry.site_todays(db, sites, now)
     at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
     today = date.fromisoformat(min(todays.values())) if todays else at.astimezone(timezone.utc).date()
     last = today - timedelta(days=1)

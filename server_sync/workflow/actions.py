@@ -19,10 +19,11 @@ from peewee import Database
 
 from server_sync.analysis import actions as action_store
 from server_sync.analysis import queries
+from server_sync.analysis.days import parse_day
+from server_sync.central.registry import site_today, site_todays
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
-from server_sync.analysis.days import parse_day
-from server_sync.workflow.alerts import check_date, latest_today, site_today, site_todays, where_sites
+from server_sync.workflow.alerts import check_date, latest_today, where_sites
 from server_sync.workflow.people import owner_for, store_manager_of
 
 TYPES = ("staffing", "training", "cleaning", "queue", "assortment", "layout", "opening-hours", "service", "other")

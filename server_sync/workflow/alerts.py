@@ -19,6 +19,7 @@ from peewee import Database
 
 from server_sync.analysis import alerts as alert_store
 from server_sync.analysis.days import parse_day
+from server_sync.central.registry import site_today, site_todays
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
 from server_sync.workflow.people import owner_for, store_manager_of
@@ -59,22 +60,6 @@ def closed_detail(detail: str | None) -> dict[str, Any] | None:
 
 def _naive(dt: datetime) -> datetime:
     return dt.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0) if dt.tzinfo else dt.replace(microsecond=0)
-
-
-def site_todays(db: Database, site_ids: Iterable[str], now: datetime) -> dict[str, str]:
-    """The date at `now` where each site is (its zone): an action's first day, an alert's due
-    date and whether it is overdue are the store's days, as its answers are. UTC's date was the
-    day before in Stockholm from midnight to 01:00 (02:00 in summer), and a day ahead west of
-    UTC: an action logged then started the day before it was taken, and an alert due today
-    showed as overdue in the store's last hour."""
-    from server_sync.central.registry import site_zones
-    at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    return {site: at.astimezone(zone).date().isoformat() for site, zone in site_zones(db, site_ids).items()}
-
-
-def site_today(db: Database, site_id: str, now: datetime) -> str:
-    """The date at `now` where site `site_id` is (site_todays)."""
-    return site_todays(db, [site_id], now)[site_id]
 
 
 def latest_today(now: datetime) -> str:
