@@ -58,8 +58,12 @@ function bg(el){for(var e=el;e;e=e.parentElement){var c=rgba(getComputedStyle(e)
   return [255,255,255,1];}
 function ratio(f,b){var L1=lum(f), L2=lum(b); return (Math.max(L1,L2)+0.05)/(Math.min(L1,L2)+0.05);}
 // An SVG text's background: the first opaque filled shape of its chart under its middle, else
-// what is behind the chart. Chart text is held to 4.5:1 whatever its size.
+// what is behind the chart. Chart text is held to 4.5:1 whatever its size. elementsFromPoint
+// sees only the viewport: a text outside it is scrolled to first (else a white label on a red
+// heatmap cell below the fold read as white on the page).
 function svgBg(el){var r=el.getBoundingClientRect(), svg=el.closest('svg');
+  if(r.top<0||r.left<0||r.bottom>window.innerHeight||r.right>window.innerWidth){
+    el.scrollIntoView({block:'center',inline:'center'}); r=el.getBoundingClientRect();}
   var under=document.elementsFromPoint(r.left+r.width/2, r.top+r.height/2);
   for(var i=0;i<under.length;i++){var e=under[i];
     if(e===el||!svg.contains(e)||e.tagName==='text'||e.tagName==='svg') continue;
@@ -69,10 +73,12 @@ function svgBg(el){var r=el.getBoundingClientRect(), svg=el.closest('svg');
 var bad=[];
 document.querySelectorAll('svg text').forEach(function(el){
   if(!el.textContent.trim()||!el.getClientRects().length) return;
-  var r=el.getBoundingClientRect(); if(r.right<0||r.bottom<0||r.width===0) return;
+  var r=el.getBoundingClientRect();
+  if(r.right+window.scrollX<0||r.bottom+window.scrollY<0||r.width===0) return;      // off the page
   var q=ratio(rgba(getComputedStyle(el).fill), svgBg(el));
   if(q<4.5) bad.push(['svg text', el.textContent.trim().slice(0,40), q.toFixed(2), getComputedStyle(el).fill]);
 });
+window.scrollTo(0, 0);
 document.querySelectorAll('body *').forEach(function(el){
   if(el.closest('svg')) return;
   var own=Array.prototype.some.call(el.childNodes,function(n){return n.nodeType===3&&n.textContent.trim();});
