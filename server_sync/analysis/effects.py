@@ -47,6 +47,7 @@ ALPHA = 0.01              # an action's verdict: two-sided p below this
 DIP_T = -2.0              # a week this far below the site's normal (t) belongs to the dip
 WEEK = 7                  # the dip is followed back a week at a time…
 MIN_WEEK_DAYS = 3         # …through weeks with answers on at least this many days
+DIFFERENCE_TEST = "difference-in-differences t"
 VERDICTS = ("better", "no_detectable_effect", "worse", "pending", "too_little_data")
 
 Series = Mapping[date, Tally]
@@ -121,7 +122,7 @@ def window_mean(gaps: Mapping[date, tuple[int, float]], first: date, days: int) 
 
 
 def difference(before: WindowMean, after: WindowMean, confidence: float = 1 - ALPHA,
-               test: str = "difference-in-differences t") -> TestResult:
+               test: str = DIFFERENCE_TEST) -> TestResult:
     """after - before with a Welch-Satterthwaite t test over days (named `test`: the report's
     period change uses it too, on the site's own days); with no spread between days in either
     window, the exact permutation test over days (never p = 0 from a division)."""
@@ -134,6 +135,16 @@ def difference(before: WindowMean, after: WindowMean, confidence: float = 1 - AL
     t = diff / se
     q = t_quantile(0.5 + confidence / 2, df)
     return TestResult(diff, diff - q * se, diff + q * se, min(1.0, 2 * t_sf(abs(t), df)), test)
+
+
+def testable(before: WindowMean | None, after: WindowMean | None) -> bool:
+    """Do two windows allow a verdict: both with answers on at least `MIN_DAYS` days?"""
+    return before is not None and after is not None and min(before.days, after.days) >= MIN_DAYS
+
+
+def window_test(before: WindowMean | None, after: WindowMean | None) -> TestResult | None:
+    """`difference` of two windows (at 1 - ALPHA) when they allow a verdict (`testable`), else None."""
+    return difference(before, after) if testable(before, after) else None
 
 
 def dip_start(gaps: Mapping[date, tuple[int, float]], action: date, alert_day: date | None = None,
@@ -183,16 +194,16 @@ def action_effect(site: Series, chain: Series | None, scale: str, action: date, 
                                           _sum(chain, after_days, scale) - site_after)
     return effect_dict(scale, action, today, start, source, window, (metrics_dict(site_before), metrics_dict(site_after)),
                        None if control is None else (metrics_dict(control[0]), metrics_dict(control[1])),
-                       lambda m: (window_mean(gaps[m], first, window), window_mean(gaps[m], action, window)))
+                       lambda m: window_test(window_mean(gaps[m], first, window), window_mean(gaps[m], action, window)))
 
 
 def effect_dict(scale: str, action: date, today: date, start: date, source: str | None, window: int,
                 site: tuple[dict, dict], control: tuple[dict, dict] | None,
-                windows: Callable[[str], tuple[WindowMean | None, WindowMean | None]]) -> dict:
+                test_of: Callable[[str], TestResult | None]) -> dict:
     """`action_effect`'s result from what it found: the dip's `start` (and `source`), the site's
     and the control's metrics (`metrics_dict` of their tallies) over the baseline and the
-    after-window, and `windows(metric)`, the daily gaps' means over the two. Only called once the
-    windows are over does it test."""
+    after-window, and `test_of(metric)`, the `window_test` of the daily gaps' means over the two
+    (read only once the windows are over)."""
     metric = primary_metric(scale)
     first = start - timedelta(days=window)
     observed = min(window, max(0, (today - action).days))
@@ -211,10 +222,10 @@ def effect_dict(scale: str, action: date, today: date, start: date, source: str 
         return out
     tests = {}
     for key, m in (("test", metric), ("csat_test", "csat")):
-        b, a = windows(m)
-        if b is not None and a is not None and min(b.days, a.days) >= MIN_DAYS:
-            tests[key] = difference(b, a)
-            out[key] = dict(tests[key].as_dict(), significant=tests[key].p_value < ALPHA)
+        found = test_of(m)
+        if found is not None:
+            tests[key] = found
+            out[key] = dict(found.as_dict(), significant=found.p_value < ALPHA)
     out["verdict"] = verdict(tests.get("test"))
     return out
 

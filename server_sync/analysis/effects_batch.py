@@ -23,10 +23,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from server_sync.analysis.effects import (DIP_T, GUARD_DAYS, LOOKBACK_DAYS, MIN_WEEK_DAYS, WEEK, WINDOW_DAYS,
-                                          WindowMean, effect_dict, metric_value)
+from server_sync.analysis import stats_batch
+from server_sync.analysis.effects import (ALPHA, DIFFERENCE_TEST, DIP_T, GUARD_DAYS, LOOKBACK_DAYS, MIN_WEEK_DAYS,
+                                          WEEK, WINDOW_DAYS, WindowMean, effect_dict, metric_value, testable)
 from server_sync.analysis.metrics import primary_metric
 from server_sync.analysis.metrics_batch import N, NEGATIVE, SUM_V, TOP2, metrics_dicts
+from server_sync.analysis.stats import TestResult, constant_groups_test, t_quantile
 
 ACTION_AT = LOOKBACK_DAYS + WEEK + WINDOW_DAYS     # the action's day, as an offset from span()'s first
 SPAN_DAYS = ACTION_AT + WINDOW_DAYS                 # span()'s days
@@ -101,7 +103,7 @@ def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.
         chain_sums = np.concatenate([np.zeros((count, 1, 5), dtype=np.int64), np.cumsum(chain, axis=1)], axis=1)
         control_tallies = (_window_sums(chain_sums, first) - site_tallies[0],
                            _window_sums(chain_sums, after) - site_tallies[1])
-    windows = {m: (mean(m, first, WINDOW_DAYS), mean(m, after, WINDOW_DAYS)) for m in gaps}
+    tests = {m: _window_tests(mean(m, first, WINDOW_DAYS), mean(m, after, WINDOW_DAYS)) for m in gaps}
     groups = site_tallies + (control_tallies if chain is not None else ())
     # Every group's metrics in one pass: site before, site after (control before, control after).
     shown = metrics_dicts(scale, np.concatenate(groups))
@@ -111,7 +113,40 @@ def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.
         site_metrics = (shown[i], shown[count + i])
         ctrl = (shown[2 * count + i], shown[3 * count + i]) if chain is not None and control[i] else None
         out.append(effect_dict(scale, a.action, todays[i], day, str(source[i]) or None, WINDOW_DAYS, site_metrics,
-                               ctrl, lambda m, i=i: (windows[m][0].at(i), windows[m][1].at(i))))
+                               ctrl, lambda m, i=i: tests[m].get(i)))
+    return out
+
+
+def _window_tests(before: "_Windows", after: "_Windows") -> dict[int, TestResult]:
+    """`effects.window_test` of each action's two windows, {action: test} for those that allow
+    one: `effects.difference` over arrays, its t tails by `stats_batch`."""
+    pairs = {i: (b, a) for i in range(len(before.days))
+             if testable(b := before.at(i), a := after.at(i))}
+    if not pairs:
+        return {}
+    rows = list(pairs)
+    field = (lambda side, name: np.array([getattr(pairs[i][side], name) for i in rows], dtype=float))
+    b_var, a_var = field(0, "variance"), field(1, "variance")
+    b_days, a_days = field(0, "days"), field(1, "days")
+    diff = field(1, "mean") - field(0, "mean")
+    se = np.sqrt(b_var + a_var)
+    # (a + b) ** 2 is C's pow() in the plain version, which need not round as a product does.
+    squared = np.array([v ** 2 for v in (b_var + a_var).tolist()])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = squared / (np.where(b_var != 0, b_var * b_var / (b_days - 1), 0.0)
+                        + np.where(a_var != 0, a_var * a_var / (a_days - 1), 0.0))
+        t = diff / se
+        tails = 2 * stats_batch.t_sf(np.abs(t), df)
+    p_values = np.where(tails < 1.0, tails, 1.0)
+    confidence = 1 - ALPHA
+    out = {}
+    for k, i in enumerate(rows):
+        b, a = pairs[i]
+        if se[k] == 0:
+            out[i] = constant_groups_test(float(diff[k]), b.days, a.days)
+            continue
+        q, d, s = t_quantile(0.5 + confidence / 2, float(df[k])), float(diff[k]), float(se[k])
+        out[i] = TestResult(d, d - q * s, d + q * s, float(p_values[k]), DIFFERENCE_TEST)
     return out
 
 
