@@ -352,11 +352,10 @@ def _bare(out: Path, multisamples: str) -> None:
 
 
 def _app(mode: str, work: Path, out: Path) -> None:
-    from kiosk.ui.app import run_app
+    from kiosk.ui.app import configure_kivy, run_app
     from kiosk.lean_imports import import_store
     import_store()                     # as `kiosk run` does: peewee without psycopg2
     from gpiozero.pins.mock import MockFactory, MockPWMPin
-    from kivy.clock import Clock
 
     from kiosk.clock import FakeClock
     from kiosk.config import parse_config
@@ -373,6 +372,10 @@ def _app(mode: str, work: Path, out: Path) -> None:
             return changed
 
     cfg = parse_config(demo_config_mapping()).with_data_dir(work / f"data-{mode}-{os.getpid()}")
+    # Kivy's clock is made by the app's own settings, as in `kiosk run` (run_app does this too,
+    # but the steps below are scheduled on the clock before the app runs).
+    configure_kivy(cfg, demo=False, size=None)
+    from kivy.clock import Clock
     store = LocalStore(cfg.db_path)
     clock = FakeClock()
     result: dict = {}

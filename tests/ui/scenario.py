@@ -734,6 +734,8 @@ class Scenario:
                 yield from self.pin_key(d)
             yield from self.pin_ok()
             self.check(f"{lang}: right PIN -> staff view", self.screen() == "staff", self.screen())
+            self.check(f"{lang}: the PIN pad is dropped once the staff view is shown",
+                       not self.app.sm.has_screen("pin"), [s.name for s in self.app.sm.screens])
             yield from self.frames(2)
             yield from self.shot("staff")
             alerts = self.app.sm.current_screen.ids.alerts.text

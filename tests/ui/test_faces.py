@@ -89,3 +89,33 @@ def test_the_app_opens_its_store_without_the_postgresql_drivers(tmp_path):
         plain = subprocess.run([sys.executable, "-c", "import sys, kiosk.capture; print('psycopg' in sys.modules)"],
                                capture_output=True, text=True, timeout=60)
         assert plain.stdout.strip() == "True"
+
+
+def test_the_app_makes_kivys_clock_without_asyncio():
+    """kiosk.lean_imports.import_kivy_clock: Kivy's clock (the shipped interrupt clock) runs its
+    events, asyncio (and ssl) are not loaded (~3.5 MB of the app's memory), and Kivy's async
+    mode is still there for whoever asks for it as Kivy documents (init_async_lib)."""
+    import os
+    import subprocess
+    import sys
+    code = (
+        "import sys\n"
+        "from kiosk.lean_imports import import_kivy_clock\n"
+        "import_kivy_clock()\n"
+        "from kivy.clock import Clock\n"
+        "left_out = [m for m in ('asyncio', 'ssl') if m in sys.modules]\n"
+        "seen = []\n"
+        "Clock.schedule_once(lambda dt: seen.append(dt), 0)\n"
+        "Clock.tick(); Clock.tick()\n"
+        "assert seen, 'the clock ran no event'\n"
+        "assert Clock._async_lib is None and Clock._async_event is None\n"
+        "Clock.init_async_lib('asyncio')\n"
+        "import asyncio\n"
+        "assert Clock._async_lib is asyncio and isinstance(Clock._async_event, asyncio.Event)\n"
+        "import kivy.clock\n"
+        "print(kivy.clock._clk, ','.join(left_out))\n")
+    env = dict(os.environ, KIVY_NO_ARGS="1", KIVY_NO_CONSOLELOG="1", KIVY_NO_FILELOG="1",
+               KCFG_KIVY_KIVY_CLOCK="interrupt")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["interrupt"], out.stdout
