@@ -13,6 +13,7 @@ from server_sync.exc import CentralConfigError
 from server_sync.program.progress import progress_callback
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.program.cli import nonempty
+from server_sync.program.files import write_output
 
 FORMATS = ("json", "csv", "html")
 
@@ -37,7 +38,8 @@ def add_parser(sub, common) -> None:
     p.add_argument("--min-employee-group", type=count, default=None, metavar="N",
                    help="show employee-pulse figures only for groups of at least N answers (at least 5; "
                         "default: the centre's setting, `kiosk-central privacy`)")
-    p.add_argument("--output", "-o", type=nonempty, metavar="FILE", help="write to FILE instead of standard output")
+    p.add_argument("--output", "-o", type=nonempty, metavar="FILE",
+                   help="write to FILE instead of standard output (whole or not at all: a reader never sees half of it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     p.set_defaults(func=run)
 
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     text = render(report, args.format, args.lang)
     if args.output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            write_output(args.output, text)
         except OSError as e:
             raise CentralConfigError(f"cannot write --output {args.output}: {e.strerror}") from None
     else:

@@ -1,8 +1,9 @@
-"""Reading a file a person names (a config, a password or ACL file, a push): only a regular file
-is read, and TOML or JSON in it is parsed without a traceback however deeply it nests. A
-character device such as /dev/zero never ends and was read until memory ran out; a FIFO waits
-for a writer that may never come. No command documents reading these from standard input or a
-pipe, so anything else is refused with the OSError every reader already reports.
+"""Reading and writing a file a person names. Reading (a config, a password or ACL file, a
+push): only a regular file is read, and TOML or JSON in it is parsed without a traceback however
+deeply it nests. A character device such as /dev/zero never ends and was read until memory ran
+out; a FIFO waits for a writer that may never come. No command documents reading these from
+standard input or a pipe, so anything else is refused with the OSError every reader already
+reports. Writing (`write_output`: a report's --output): whole or not at all.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import errno
 import json
 import os
 import stat
+import secrets
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,47 @@ def read_regular_file(path: Path | str) -> bytes:
         raise
     with f:
         return f.read()
+
+
+def write_output(path: Path | str, text: str) -> None:
+    """Write `text` to the file a person named, so that a reader of it (a web server publishing
+    the weekly report, a mail job attaching it) finds the old file or the new one, never half of
+    it, also when the writer is killed or the disk fills: a temp file of its own beside the file,
+    fsynced, renamed over it. A symlink's target is what gets replaced (as a plain write would
+    write through the link); an existing file keeps its mode, a new one gets what the umask gives.
+    A device or a FIFO (`-o /dev/stdout`) is written into: renaming over it would replace the
+    device itself. Where no file can be made beside it (a directory the person may not write),
+    the file is written in place, as before. Raises OSError; leaves no temp file behind."""
+    target = Path(os.path.realpath(path))
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    # A name of its own (O_EXCL, never through a symlink), made with 0666 so the umask applies.
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    except PermissionError:
+        target.write_text(text, encoding="utf-8")
+        return
+    try:
+        with open(fd, "w", encoding="utf-8") as f:
+            if st is not None:
+                os.fchmod(f.fileno(), stat.S_IMODE(st.st_mode))
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass                                # the write's own error is the one to report
+        raise
 
 
 NESTED_TOO_DEEPLY = "nested too deeply (arrays or tables within each other) to be read"
