@@ -375,7 +375,9 @@ class Scenario:
         lang = self.app.lang
         target = self.shots / self.res / lang / f"{name}.png"
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Window.screenshot(name=str(target.with_suffix("")) + "-tmp.png")
+        # The temp name is this process's own: two test workers that each run the same
+        # resolution (test_app.py split across workers) took each other's temp file.
+        tmp = Window.screenshot(name=f"{target.with_suffix('')}-{os.getpid()}-tmp.png")
         os.replace(tmp, target)
         self.screens.append(str(target))
         problems = layout_problems(self.app.root, Window.size)
