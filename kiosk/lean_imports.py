@@ -51,7 +51,7 @@ class _NoEvent:
     dropped again before the clock is used."""
 
     def set(self) -> None:
-        pass
+        """Nothing waits on it: the kiosk never runs Kivy's async mode."""
 
 
 def import_kivy_clock() -> None:

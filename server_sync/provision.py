@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from server_sync.exc import CentralConfigError
-from server_sync.program.files import read_regular_file
+from server_sync.program.files import read_regular_file, write_output
 from server_sync.protocol import ROOT
 from server_sync.protocol.topics import check_prefix
 
@@ -118,34 +118,16 @@ def check_broker_file(path: Path, option: str, *, existing: bool = False) -> Non
 
 
 def _rewrite(path: Path, lines: list[str]) -> None:
-    """Replace `path` with these lines: a temp file, fsynced, renamed over it (the broker never
-    reads half a file). An existing file keeps its mode and owner; a new one is 0640 and, as
-    root, group `mosquitto`."""
+    """Replace `path` with these lines, whole (`write_output`: the broker never reads half a
+    file). An existing file keeps its mode and owner; a new one is 0640 and, as root, group
+    `mosquitto`."""
     try:
-        st = path.stat() if path.exists() else None
-    except OSError as e:
-        raise CentralConfigError(f"cannot read {path}: {e.strerror}") from None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        group = grp.getgrnam("mosquitto").gr_gid
+    except KeyError:
+        group = None
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n" if lines else "")
-            f.flush()
-            os.fsync(f.fileno())
-        if st is not None:
-            os.chmod(tmp, st.st_mode & 0o777)
-            if os.geteuid() == 0:
-                os.chown(tmp, st.st_uid, st.st_gid)
-        else:
-            os.chmod(tmp, 0o640)
-            if os.geteuid() == 0:
-                try:
-                    os.chown(tmp, 0, grp.getgrnam("mosquitto").gr_gid)
-                except KeyError:
-                    pass
-        os.replace(tmp, path)
+        write_output(path, "\n".join(lines) + "\n" if lines else "", new_mode=0o640, new_group=group)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise CentralConfigError(f"cannot write {path}: {e.strerror}") from None
 
 

@@ -8,6 +8,7 @@ reports. Writing (`write_output`: a report's --output): whole or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -36,15 +37,17 @@ def read_regular_file(path: Path | str) -> bytes:
         return f.read()
 
 
-def write_output(path: Path | str, text: str) -> None:
+def write_output(path: Path | str, text: str, *, new_mode: int | None = None, new_group: int | None = None) -> None:
     """Write `text` to the file a person named, so that a reader of it (a web server publishing
-    the weekly report, a mail job attaching it) finds the old file or the new one, never half of
-    it, also when the writer is killed or the disk fills: a temp file of its own beside the file,
-    fsynced, renamed over it. A symlink's target is what gets replaced (as a plain write would
-    write through the link); an existing file keeps its mode, a new one gets what the umask gives.
-    A device or a FIFO (`-o /dev/stdout`) is written into: renaming over it would replace the
-    device itself. Where no file can be made beside it (a directory the person may not write),
-    the file is written in place, as before. Raises OSError; leaves no temp file behind."""
+    the weekly report, a mail job attaching it, the broker reading its password file) finds the
+    old file or the new one, never half of it, also when the writer is killed or the disk fills:
+    a temp file of its own beside the file, fsynced, renamed over it. A symlink's target is what
+    gets replaced (as a plain write would write through the link); an existing file keeps its
+    mode (and, written as root, its owner); a new one gets `new_mode` exactly, else what the
+    umask gives, and as root the group `new_group`. A device or a FIFO (`-o /dev/stdout`) is
+    written into: renaming over it would replace the device itself. Where no file can be made
+    beside it (a directory the person may not write), the file is written in place. Raises
+    OSError; leaves no temp file behind."""
     target = Path(os.path.realpath(path))
     try:
         st = os.stat(target)
@@ -63,18 +66,30 @@ def write_output(path: Path | str, text: str) -> None:
         return
     try:
         with open(fd, "w", encoding="utf-8") as f:
-            if st is not None:
-                os.fchmod(f.fileno(), stat.S_IMODE(st.st_mode))
+            _take_over(f.fileno(), st, new_mode, new_group)
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):      # the write's own error is the one to report
             os.unlink(tmp)
-        except OSError:
-            pass                                # the write's own error is the one to report
         raise
+
+
+def _take_over(fd: int, existing: os.stat_result | None, new_mode: int | None, new_group: int | None) -> None:
+    """Give the temp file the mode (and, as root, the owner) of the file it replaces, or a new
+    file's."""
+    root = os.geteuid() == 0
+    if existing is not None:
+        os.fchmod(fd, stat.S_IMODE(existing.st_mode))
+        if root:
+            os.fchown(fd, existing.st_uid, existing.st_gid)
+        return
+    if new_mode is not None:
+        os.fchmod(fd, new_mode)
+    if root and new_group is not None:
+        os.fchown(fd, -1, new_group)
 
 
 NESTED_TOO_DEEPLY = "nested too deeply (arrays or tables within each other) to be read"
