@@ -50,6 +50,9 @@ AFTER_STAFF = 100       # answers after the staff visit that follows the 10,000t
 # A realistic hour in a busy store (issue 15), and a day of them from the kiosk's start.
 HOUR = {"answers": 330, "followups": 30, "comments": 5, "staff_visits": 1}
 DAY_HOURS = 12
+# Every child runs Python as the kiosk's systemd unit does (PYTHONOPTIMIZE=2, i.e. -OO), the
+# floors included, with what it imports compiled for that beforehand (_precompile).
+OPTIMIZE = ("-OO",)
 BARE_RUNS = 3
 IDLE_SETTLE_S = 7.0     # after start: first frames, the start-up heap trim (5 s), falling asleep
 IDLE_MEASURE_S = 10.0   # then nothing happens for this long; wake-ups and CPU are counted
@@ -191,7 +194,7 @@ def _child_env(display: str, home: Path) -> dict:
 def _spawn(mode: str, display: str, work: Path, *extra: str) -> dict:
     out = work / f"{mode}.json"
     t0 = time.time()
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.ui_frames", mode, str(work), str(out), *extra],
+    proc = subprocess.run([sys.executable, *OPTIMIZE, "-m", "benchmarks.ui_frames", mode, str(work), str(out), *extra],
                           cwd=ROOT, env=_child_env(display, work / f"kivy-{mode}"),
                           capture_output=True, text=True, timeout=900)
     if proc.returncode != 0 or not out.exists():
@@ -211,8 +214,18 @@ def _median_mem(runs: list[dict]) -> dict:
     return {k: statistics.median(r["mem"][k] for r in runs) for k in runs[0]["mem"]}
 
 
+def _precompile() -> None:
+    """As provision.sh does for the service: the installed Python compiled for -OO (else every
+    child would compile it in memory at start); here also this directory and the seeds."""
+    subprocess.run([sys.executable, *OPTIMIZE, "-m", "kiosk.precompile"], cwd=ROOT, check=True,
+                   capture_output=True)
+    subprocess.run([sys.executable, *OPTIMIZE, "-m", "compileall", "-q", "benchmarks", "seeds", "tests/fixtures"],
+                   cwd=ROOT, check=True, capture_output=True)
+
+
 def run() -> dict:
     from tests.fixtures.display import start_xvfb
+    _precompile()
     load_before = os.getloadavg()
     xvfb, display = start_xvfb("1024x768x24")
     try:
@@ -278,6 +291,7 @@ def run() -> dict:
                     " driver of Debian 12's Mesa brings, the Pi's v3d included (one file for"
                     " every driver, which needs libLLVM-15); the rest is llvmpipe compiling shaders",
         },
+        "python": "-OO in every child, as the kiosk's unit (PYTHONOPTIMIZE=2), compiled for it first",
         "window": "800x480 (Xvfb, Mesa llvmpipe software GL), no multisampling",
         "load_average_1min": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "start_to_first_frame_s": {"median": round(first, 3), "runs": [round(s, 3) for s in starts],
@@ -361,6 +375,7 @@ def _app(mode: str, work: Path, out: Path) -> None:
     from kiosk.config import parse_config
     from kiosk.store import LocalStore
     from seeds.demo import DEMO_PIN, demo_config_mapping
+    from tests.fixtures.app_driver import staff_visit, step_each_frame, typed_comment
 
     class Pin(MockPWMPin):
         """gpiozero's mock pin keeps every state it was in, for test assertions: each LED
@@ -368,7 +383,7 @@ def _app(mode: str, work: Path, out: Path) -> None:
 
         def _change_state(self, value):
             changed = super()._change_state(value)
-            del self.states[:-1]
+            self.states.clear()
             return changed
 
     cfg = parse_config(demo_config_mapping()).with_data_dir(work / f"data-{mode}-{os.getpid()}")
@@ -445,7 +460,7 @@ def _app(mode: str, work: Path, out: Path) -> None:
         while done < ANSWERS:
             clock.advance(7)
             if done == COMMENT_AT:
-                yield from _comment(app)
+                yield from typed_comment(app)
             else:
                 _answer(app, done)
             clock.advance(cfg.ui.thank_you_s + 0.1)
@@ -457,7 +472,8 @@ def _app(mode: str, work: Path, out: Path) -> None:
                 yield from _settle(app, "1000")
         yield from _settle(app, "10000")
         result["answers_per_s"] = (ANSWERS - 1000) / (time.perf_counter() - t0)
-        yield from _staff_visit(app)
+        yield from staff_visit(app, DEMO_PIN)
+        yield
         for i in range(AFTER_STAFF):
             clock.advance(7)
             _answer(app, i)
@@ -484,9 +500,10 @@ def _app(mode: str, work: Path, out: Path) -> None:
             for i in range(HOUR["answers"]):
                 clock.advance(gap)
                 if i == HOUR["answers"] // 2:
-                    yield from _staff_visit(app)
+                    yield from staff_visit(app, DEMO_PIN)
+                    yield
                 elif i % (HOUR["answers"] // HOUR["comments"]) == 7:
-                    yield from _comment(app)
+                    yield from typed_comment(app)
                 elif i % (HOUR["answers"] // HOUR["followups"]) == 3:
                     app.answer_touch(1)
                     app.choose_reason("queue")
@@ -499,35 +516,6 @@ def _app(mode: str, work: Path, out: Path) -> None:
             yield from _settle(app, f"hour{hour}")
         yield from _settle(app, "day")
 
-    def _comment(app):
-        """A customer answers unhappily, writes a comment on the keyboard and sends it."""
-        app.answer_touch(1)
-        assert app.flow.screen == "followup", app.flow.screen
-        app.open_comment()
-        yield
-        for ch in "ok":
-            app.comment_key(ch)
-        yield
-        app.close_comment()
-        app.send_followup()
-        assert app.flow.screen == "thanks", app.flow.screen
-
-    def _staff_visit(app):
-        """Staff open the PIN pad, type the PIN, look at the staff view and close it."""
-        app.flow.open_pin()
-        app.sync()
-        yield
-        for d in DEMO_PIN:
-            app.pin_key(d)
-        app.pin_submit()
-        while app.flow.screen != "staff":                 # verified on a worker thread
-            yield
-        for _ in range(3):
-            yield
-        app.cancel()
-        assert app.flow.screen == "question", app.flow.screen
-        yield
-
     def _settle(app, n: str):
         """Memory after a few frames on the question screen, and again after the heap trim
         the app does there every TRIM_EVERY_S (the benchmark is faster than that timer)."""
@@ -538,22 +526,13 @@ def _app(mode: str, work: Path, out: Path) -> None:
         release_free_memory()
         result[f"mem_{n}"] = memory()
 
-    gen = steps()
-
-    def step(_dt):
-        from kivy.app import App
-        if App.get_running_app().first_frame_at is None:
-            Clock.schedule_once(step, 0)
-            return
-        try:
-            next(gen)
-            Clock.schedule_once(step, 0)
-        except StopIteration:
-            out.write_text(json.dumps(result))
-            App.get_running_app().stop()
+    def done(error: BaseException | None) -> None:
+        if error is not None:
+            raise error
+        out.write_text(json.dumps(result))
 
     Clock._max_fps = 0
-    Clock.schedule_once(step, 0)
+    step_each_frame(steps(), done)
     try:
         run_app(cfg, clock=clock, pin_factory=MockFactory(pin_class=Pin), store=store)
     finally:

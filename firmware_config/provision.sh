@@ -341,6 +341,9 @@ if [ "$OFFLINE" -eq 1 ] || [ "$DRY_RUN" -eq 1 ] || [ ! -x "$VENV/bin/python" ]; 
   run python3 -m venv --system-site-packages "$VENV"
 fi
 run "$VENV/bin/pip" install --quiet --upgrade "$PACKAGE"
+# The kiosk app runs with PYTHONOPTIMIZE=2 (kundpuls-kiosk.service): compile its Python for that
+# level now, as root, or every start compiles it again (kiosk/precompile.py).
+run "$VENV/bin/python" -OO -m kiosk.precompile
 
 # ------------------------------------------------------------------------------------------------
 # 4. Configuration: /etc/kundpuls/kiosk.toml from the installed one (operator edits are kept) or

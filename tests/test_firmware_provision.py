@@ -180,6 +180,7 @@ def test_pending_commands_finish_the_system(provisioned):
     for expected in ("apt-get install -y --no-install-recommends python3-venv",
                      "python3 -m venv --system-site-packages /opt/kundpuls/venv",
                      "/opt/kundpuls/venv/bin/pip install --quiet --upgrade",
+                     "/opt/kundpuls/venv/bin/python -OO -m kiosk.precompile",
                      "chown kundpuls:kundpuls /etc/kundpuls/broker.pass",
                      "systemctl enable kundpuls-kiosk.service kundpuls-sync.service systemd-time-wait-sync.service",
                      "systemctl disable --now kundpuls-kiosk-headless.service",

@@ -36,16 +36,17 @@ log = logging.getLogger(__name__)
 
 UI_DIR = Path(__file__).resolve().parent
 KV_FILES = ("theme.kv", "question.kv", "thanks.kv", "followup.kv", "comment.kv", "pin.kv", "staff.kv")
-# The customer's screens exist from the start, the comment keyboard among them: made and
-# dropped for every comment, its 45 keys and label atlas left Python's memory arenas and the
-# heap fragmented (two simulated hours with ten comments and no staff visit: 158 MB resident
-# with the comment screen made on use, 146 MB with it made once, 3 MB of it for good). All kv rules and modules are loaded
-# at start-up all the same: loaded later, they would land in the middle of a screen's
-# short-lived objects and keep those arenas from being handed back.
-STARTUP_SCREENS = ("question", "thanks", "followup", "comment")
-# Seldom shown: dropped again once the question screen is back, so a staff visit does not keep
-# their widgets (the statistics) for months; the PIN pad already when the staff view opens.
-TRANSIENT_SCREENS = ("pin", "staff")
+# The customer's everyday screens exist from the start. All kv rules and modules are loaded at
+# start-up all the same: loaded later, they would land in the middle of a screen's short-lived
+# objects and keep those arenas from being handed back.
+STARTUP_SCREENS = ("question", "thanks", "followup")
+# Seldom shown (a staff visit, a typed comment): made on use and dropped again before the
+# question screen is refreshed (App.sync), so neither keeps its widgets for months; the PIN pad
+# already when the staff view opens. Dropped at that point, with the garbage collected before the
+# question screen makes anything new, their memory is handed back whole: the simulated day of
+# benchmarks/ui_frames.py ends ~3 MB lower than with the comment keyboard kept from start-up
+# and the seldom screens dropped after the refresh (docs/ui.md).
+TRANSIENT_SCREENS = ("pin", "staff", "comment")
 SEEN_BY_TOUCH = "kiosk.seen"      # touch.ud key: what a touch began on (flow.Seen)
 ANSWER_TOUCH = "kiosk.answer"     # touch.ud key: the touch pressed an answer key (a face, an NPS key)
 VOID_TOUCH = "kiosk.void"         # touch.ud key: the touch acts on nothing (answer keys pressed together)
@@ -54,6 +55,7 @@ STAFF_REFRESH_S = 10.0    # the staff view re-reads stats and sync health this o
 TRIM_FIRST_S = 5.0        # give the free heap back once start-up (kv parsing, shader JIT) is over...
 TRIM_EVERY_S = 600.0      # ...and then now and then, while the question screen is idle
 TRIM_AFTER_DROP_S = 2.0   # ...and soon after a staff visit or a comment (their screens go)
+M_MMAP_THRESHOLD = -3     # glibc's mallopt parameter (malloc.h)
 
 
 def _load_kv(name: str) -> None:
@@ -63,6 +65,37 @@ def _load_kv(name: str) -> None:
         Builder.load_file(path)
 
 
+def collect_garbage() -> None:
+    """A full garbage collection that also frees what the dropped widgets leave in Kivy.
+
+    Every Kivy numeric property of a widget puts an observer in Kivy's process-wide list of
+    pixel-scale observers (kivy._metrics); a dead widget's observers are freed only by the
+    collection after the one that frees the widget (measured: 1,115 left after a staff visit's
+    collection, none after the next). Left until some later collection, they sit in the memory
+    the dropped screen used, and everything the app allocates meanwhile lands beside them, so
+    that memory is never handed back whole (tests/ui/test_memory_hygiene.py).
+    """
+    gc.collect()
+    gc.collect()
+
+
+def tune_malloc() -> None:
+    """Blocks of 64 KiB and more get their own mappings from glibc (M_MMAP_THRESHOLD).
+
+    glibc raises that threshold by itself up to 32 MiB once a large block is freed (start-up
+    frees several), and from then on label textures and pixel buffers of tens to hundreds of KiB
+    come from the heap, where they leave holes that malloc_trim cannot return. Fixed at 64 KiB
+    they are unmapped when freed: the heap is ~3 MB smaller at start and ~0.5 MB at the end of
+    the simulated day (docs/ui.md). A no-op on a C library without mallopt.
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024)
+
+
 def release_free_memory() -> None:
     """Hand the heap's free pages back to the system (glibc `malloc_trim`).
 
@@ -70,7 +103,7 @@ def release_free_memory() -> None:
     mapped; a kiosk runs for months, so that slack is returned instead of kept. Cheap (a few
     ms); a no-op on a C library without malloc_trim.
     """
-    gc.collect()
+    collect_garbage()
     try:
         trim = ctypes.CDLL(None).malloc_trim
     except (AttributeError, OSError):
@@ -135,6 +168,7 @@ def run_app(cfg: KioskConfig, *, demo: bool = False, clock: KioskClock | None = 
     press them. clock/pin_factory/store are injected by tests and benchmarks; config_base is
     the mapping a pushed config is laid over (default: the config file, or the demo config).
     """
+    tune_malloc()
     configure_kivy(cfg, demo, size)
     import_store()
     # peewee logs every statement at DEBUG, and under Kivy the root logger lets DEBUG through:
@@ -412,7 +446,21 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             self.sm.current = flowmod.QUESTION
             self.sm.transition.stop()
             self._drop_transient_screens()
-            gc.collect()                          # the pad's widgets are in reference cycles
+            collect_garbage()                     # the pad's widgets are in reference cycles
+
+        def _leave_seldom_screens(self) -> None:
+            """Before the question screen is refreshed on the way back: the seldom screens go,
+            and their garbage with them, so the question screen's new texts, the next customers'
+            answers and SQLite's pages are not made beside their dead widgets (which would keep
+            that memory from being handed back whole; docs/ui.md). No frame is drawn in between:
+            the question screen is shown, refreshed, in this same call."""
+            if not any(self.sm.has_screen(name) for name in TRANSIENT_SCREENS):
+                return
+            if self.sm.current in TRANSIENT_SCREENS:
+                self.sm.current = flowmod.QUESTION
+                self.sm.transition.stop()
+            self._drop_transient_screens()
+            collect_garbage()
 
         def _first_frame(self, *_args) -> None:
             Window.unbind(on_flip=self._first_frame)
@@ -454,6 +502,11 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                 self._staff_cache = None
             elif self.sm.current == flowmod.PIN:
                 self._leave_pin_pad()
+                # The figures first, then the view's widgets: what reading them keeps (SQLite's
+                # prepared statements) is made before the visit's peak, not in its midst.
+                self.staff_view()
+            if f.screen == flowmod.QUESTION:
+                self._leave_seldom_screens()
             screen = self.screen(f.screen)
             screen.refresh(self)
             if self.sm.current != f.screen:
@@ -464,7 +517,6 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             self.screen_name = f.screen
             if f.screen == flowmod.QUESTION:
                 screen.on_lang(self)
-                self._drop_transient_screens()
 
         def staff_view(self) -> dict | None:
             from kiosk.stats import local_stats, staff_summary

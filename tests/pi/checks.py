@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -88,15 +89,22 @@ def check_headless_demo(env: dict[str, str], data: Path) -> None:
     print("  " + "  ".join(l for l in lines if l.startswith("answer")).strip())
 
 
+def unit_python_settings(src: Path) -> dict[str, str]:
+    """The PYTHON* Environment= settings of the kiosk app's shipped systemd unit."""
+    unit = src / "firmware_config" / "systemd" / "kundpuls-kiosk.service"
+    return dict(re.findall(r"^Environment=(PYTHON\w*)=(.*)$", unit.read_text(), re.MULTILINE))
+
+
 def check_window(env: dict[str, str], ini: Path, work: Path) -> str:
-    """`kiosk run --demo` with one shipped Kivy ini installed as $KIVY_HOME/config.ini: READY
-    (sd_notify) once the question screen is drawn, then a clean stop on SIGTERM."""
+    """`kiosk run --demo` with one shipped Kivy ini installed as $KIVY_HOME/config.ini and the
+    shipped unit's Python settings (PYTHONOPTIMIZE): READY (sd_notify) once the question screen
+    is drawn, then a clean stop on SIGTERM."""
     home = work / "kivy"
     home.mkdir(parents=True)
     (home / "config.ini").write_bytes(ini.read_bytes())
     sock_path = str(work / "notify.sock")
     env = dict(env, KIVY_HOME=str(home), KIVY_NO_ARGS="1", NOTIFY_SOCKET=sock_path,
-               KUNDPULS_DATA_DIR=str(work / "data"))
+               KUNDPULS_DATA_DIR=str(work / "data"), **unit_python_settings(ini.parents[2]))
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(sock_path)
         sock.settimeout(1.0)

@@ -80,6 +80,8 @@ rm -rf "$ROOT/opt/kundpuls/src"
 mkdir -p "$ROOT/opt/kundpuls/src"
 tar -xf "$WORK/src.tar" -C "$ROOT/opt/kundpuls/src"
 guest pip install -q --no-build-isolation "/opt/kundpuls/src[kiosk,test]" || die "the project did not install on arm64"
+# As provision.sh does: the kiosk's service runs Python at -OO, compiled for it beforehand.
+guest python -OO -m kiosk.precompile || die "kiosk.precompile failed on arm64"
 guest env KIVY_NO_CONSOLELOG=1 KIVY_NO_ARGS=1 python -c 'import platform, sqlite3, kivy, gpiozero, lgpio, msgspec, peewee, stdnum, phonenumbers
 from importlib.metadata import version as v
 print("pi-check:", platform.machine(), "Python", platform.python_version(), "glibc", platform.libc_ver()[1],

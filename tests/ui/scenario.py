@@ -532,8 +532,8 @@ class Scenario:
             self.check(f"{lang}: one tap on a reason -> thank-you", self.screen() == "thanks", self.screen())
             yield from self.complaint_thanks(lang)
             yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
-            self.check(f"{lang}: the comment keyboard is kept, not made again for each comment",
-                       self.app.sm.has_screen("comment"), [s.name for s in self.app.sm.screens])
+            self.check(f"{lang}: the comment keyboard is dropped once the question is back (made on use)",
+                       not self.app.sm.has_screen("comment"), [s.name for s in self.app.sm.screens])
             listed = self.meshes_kept_as_lists()
             self.check(f"{lang}: the kept screens' meshes hold packed numbers, not Python lists",
                        not listed, listed[:5])

@@ -69,7 +69,8 @@ def start_kiosk(ini: Path, work: Path, display: str,
     sock.settimeout(0.5)
     unit = unit_environment()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIVY_", "KCFG_", "KUNDPULS_"))}
-    env.update({k: v for k, v in unit.items() if k in ("KIVY_NO_ARGS", "LANG", "PYTHONUNBUFFERED")})
+    # The unit's Python settings too: the app must start at PYTHONOPTIMIZE=2 (-OO).
+    env.update({k: v for k, v in unit.items() if k in ("KIVY_NO_ARGS", "LANG") or k.startswith("PYTHON")})
     assert unit["KIVY_HOME"] == "/var/lib/kundpuls/kivy" and unit["KUNDPULS_DATA_DIR"] == "/var/lib/kundpuls"
     env.update({
         "KIVY_HOME": str(home), "KUNDPULS_DATA_DIR": str(data),
@@ -154,6 +155,8 @@ def test_kiosk_run_reaches_the_question_screen_with_the_shipped_ini(ini, device_
     assert run["returncode"] == 0, run["stderr"]
     assert "Traceback" not in run["stderr"], run["stderr"]
     assert run["config_after"], "Kivy rewrote the installed config.ini"
+    # ... and it ran as the unit runs it: Python at -OO (docs/ui.md, "Memory").
+    assert unit_environment()["PYTHONOPTIMIZE"] == "2"
 
 
 KIVY_SETTINGS = """
