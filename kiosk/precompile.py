@@ -38,7 +38,7 @@ def directories() -> list[str]:
     found = [paths["stdlib"], paths["purelib"], paths["platlib"], *site.getsitepackages()]
     found += [str(Path(pkg.__file__).parent) for pkg in (kiosk, program, protocol)
               if not any(Path(pkg.__file__).is_relative_to(d) for d in found)]
-    return [d for i, d in enumerate(found) if d not in found[:i]]
+    return [d for i, d in enumerate(found) if d not in found[:i] and Path(d).is_dir()]
 
 
 def main(argv: list[str] | None = None) -> int:
