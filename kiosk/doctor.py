@@ -238,6 +238,40 @@ def check_gpio(env: Mapping[str, str], on_pi: bool,
     return Check("gpio", OK, f"pin factory {type(factory).__name__}")
 
 
+def compiled_for(source: Path, level: int) -> bool:
+    """Whether `source` has a bytecode file for optimization `level` that Python will use (it
+    names this version's magic number and the source's current modification time and size)."""
+    import importlib.util
+    try:
+        cached = Path(importlib.util.cache_from_source(str(source), optimization=level or ""))
+        head = cached.read_bytes()[:16]
+        st = source.stat()
+    except (OSError, ValueError):
+        return False
+    return (head[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(head[4:8], "little") == 0
+            and int.from_bytes(head[8:12], "little") == int(st.st_mtime) & 0xFFFFFFFF
+            and int.from_bytes(head[12:16], "little") == st.st_size & 0xFFFFFFFF)
+
+
+def check_compiled(on_pi: bool, sources: tuple[Path, ...] | None = None) -> Check | None:
+    """On a Pi: the kiosk app's service runs Python at PYTHONOPTIMIZE=2, and the code it imports
+    (its own and the standard library's) should be compiled for that (kiosk.precompile), or
+    every start compiles it again. None elsewhere (a laptop runs Python as it is)."""
+    if not on_pi:
+        return None
+    if sources is None:
+        import json
+        import kiosk
+        sources = (Path(kiosk.__file__).parent / "ui" / "app.py", Path(json.__file__))
+    missing = [str(s) for s in sources if not compiled_for(s, 2)]
+    if missing:
+        return Check("compiled", WARN, f"not compiled for the app service's PYTHONOPTIMIZE=2: {', '.join(missing)}; "
+                                        "every start compiles it again (slower start, more memory). Run "
+                                        "`sudo /opt/kundpuls/venv/bin/python -OO -m kiosk.precompile` "
+                                        "(provision.sh does)")
+    return Check("compiled", OK, "the kiosk's code and the standard library are compiled for PYTHONOPTIMIZE=2")
+
+
 def check_clock(synced: bool) -> Check:
     if synced:
         return Check("clock", OK, "synchronised (NTP)")
@@ -333,7 +367,10 @@ def run_checks(load_config: Callable[[], KioskConfig], env: Mapping[str, str] | 
         pushed = check_pushed(cfg)
         checks += [pushed] if pushed else []
         checks += check_database(cfg, now)
-    checks.append(check_gpio(env, running_on_pi() if on_pi is None else on_pi))
+    on_pi = running_on_pi() if on_pi is None else on_pi
+    checks.append(check_gpio(env, on_pi))
+    compiled = check_compiled(on_pi)
+    checks += [compiled] if compiled else []
     checks.append(check_clock(clock_synced()))
     if cfg is not None:
         checks += check_disk(cfg.data_dir)

@@ -212,3 +212,20 @@ def test_a_push_the_kiosk_leaves_out_is_named_with_why(tmp_path, capsys):
     check = pushed_check()
     assert check == {"name": "pushed config", "status": "ok",
                      "detail": f"version 7 from the centre, laid over {toml}"}
+
+
+def test_on_a_pi_doctor_says_whether_the_code_is_compiled_for_the_services_optimize(tmp_path):
+    """The kiosk app's service runs Python at -OO: without kiosk.precompile every start compiles
+    everything again. Checked for real with py_compile's own files."""
+    import py_compile
+    src = tmp_path / "mod.py"
+    src.write_text("X = 1\n")
+    assert doctor.check_compiled(on_pi=False, sources=(src,)) is None
+    missing = doctor.check_compiled(on_pi=True, sources=(src,))
+    assert missing.status == "warn" and "kiosk.precompile" in missing.detail and str(src) in missing.detail
+    py_compile.compile(str(src), optimize=1)                  # the wrong level does not count
+    assert doctor.check_compiled(on_pi=True, sources=(src,)).status == "warn"
+    py_compile.compile(str(src), optimize=2)
+    assert doctor.check_compiled(on_pi=True, sources=(src,)).status == "ok"
+    src.write_text("X = 22\n")                                # changed since: Python would not use it
+    assert doctor.check_compiled(on_pi=True, sources=(src,)).status == "warn"
