@@ -435,25 +435,17 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                     # Hand their memory back soon, not at the next periodic trim.
                     self._next_trim = min(self._next_trim, time.monotonic() + TRIM_AFTER_DROP_S)
 
-        def _leave_pin_pad(self) -> None:
-            """The right PIN: the pad goes before the staff view is made, not with it when the
-            question is back. Made with the pad still there, the staff view's widgets and label
-            textures came on top of the pad's, and glibc's heap and Python's arenas keep most of
-            such a peak resident once it is freed (fragmentation): the benchmark's day ended at
-            158.2 MB with the pad kept, 154.5 MB without (docs/ui.md). No frame is drawn in
-            between: the question screen is current only until the staff view is shown, in this
-            same call."""
-            self.sm.current = flowmod.QUESTION
-            self.sm.transition.stop()
-            self._drop_transient_screens()
-            collect_garbage()                     # the pad's widgets are in reference cycles
-
         def _leave_seldom_screens(self) -> None:
-            """Before the question screen is refreshed on the way back: the seldom screens go,
-            and their garbage with them, so the question screen's new texts, the next customers'
-            answers and SQLite's pages are not made beside their dead widgets (which would keep
-            that memory from being handed back whole; docs/ui.md). No frame is drawn in between:
-            the question screen is shown, refreshed, in this same call."""
+            """The seldom screens go, and their garbage with them (their widgets are in
+            reference cycles), the question screen being current meanwhile; no frame is drawn
+            in between, the caller shows the next screen in the same call.
+
+            On the way back to the question, before it is refreshed: so the question screen's
+            new texts, the next customers' answers and SQLite's pages are not made beside their
+            dead widgets (which would keep that memory from being handed back whole). And on
+            the right PIN, before the staff view is made: made with the pad still there, the
+            staff view's widgets and label textures came on top of the pad's, and the day ended
+            3.7 MB higher (docs/ui.md)."""
             if not any(self.sm.has_screen(name) for name in TRANSIENT_SCREENS):
                 return
             if self.sm.current in TRANSIENT_SCREENS:
@@ -501,7 +493,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             if f.screen != flowmod.STAFF:
                 self._staff_cache = None
             elif self.sm.current == flowmod.PIN:
-                self._leave_pin_pad()
+                self._leave_seldom_screens()
                 # The figures first, then the view's widgets: what reading them keeps (SQLite's
                 # prepared statements) is made before the visit's peak, not in its midst.
                 self.staff_view()
