@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from server_sync.program.files import replace_with_temp
+
 
 def replace_file(path: Path, text: str) -> None:
     """Write `text` to `path` atomically and durably. Raises OSError when it cannot (a full or
@@ -15,16 +17,7 @@ def replace_file(path: Path, text: str) -> None:
     # A temp name of its own each time: nothing already at a fixed name (a directory, a file
     # left by a crash) can stand in the way.
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem + ".", suffix=".tmp")
-    try:
-        with open(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):       # the write's own error is the one to report
-            os.unlink(tmp)
-        raise
+    replace_with_temp(fd, tmp, path, text)
     # The rename made durable too; a card that cannot fsync a directory still has the file.
     with contextlib.suppress(OSError):
         fd = os.open(path.parent, os.O_RDONLY)

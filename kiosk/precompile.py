@@ -51,10 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     if level != 2:
         print(f"note: optimization level {level}; the kiosk's service runs at 2 (python -OO)",
               file=sys.stderr)
-    for path in directories():
+    paths = directories()
+    for path in paths:
         # quiet=2: a file that does not compile is skipped without a word (see the docstring).
         compileall.compile_dir(path, quiet=2, workers=0, rx=SKIP)
-    print(f"compiled for optimization level {level}: {', '.join(directories())}")
+    print(f"compiled for optimization level {level}: {', '.join(paths)}")
     return 0
 
 

@@ -16,7 +16,7 @@ import stat
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 NOT_REGULAR = "not a regular file"
 
@@ -64,9 +64,18 @@ def write_output(path: Path | str, text: str, *, new_mode: int | None = None, ne
     except PermissionError:
         target.write_text(text, encoding="utf-8")
         return
+    replace_with_temp(fd, tmp, target, text, before_write=lambda f: _take_over(f, st, new_mode, new_group))
+
+
+def replace_with_temp(fd: int, tmp: Path | str, target: Path | str, text: str,
+                      before_write: Callable[[int], None] | None = None) -> None:
+    """Write `text` into the new temp file `tmp` (open as `fd`), fsync it and rename it over
+    `target`; on any failure the temp file is removed and the error raised. `before_write` gets
+    the descriptor first (a mode or owner to set)."""
     try:
         with open(fd, "w", encoding="utf-8") as f:
-            _take_over(f.fileno(), st, new_mode, new_group)
+            if before_write is not None:
+                before_write(f.fileno())
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
