@@ -27,7 +27,8 @@ The candidate rule knows no ground truth. Per site, at each answer, over the sit
 
 Alerts are timed at the end of the 10-minute step the answer falls in (the benchmark's replay
 step). Usage: `python -m benchmarks._alert_cusum_trial --seeds 3,41 --thresholds 3.5,4,4.5`
-(generates each chain once into `--cache`, about 20 s a chain; a rule over one chain: 20-40 s).
+(generates each chain once into `--cache`, about 20 s a chain; a rule over one chain: 20-40 s;
+`--drops 12,20,32`: a mixture over alternatives of those drops instead of one).
 What was tried, with every number: the commit that added this file.
 """
 
@@ -66,6 +67,7 @@ class TrialRule:
     reason_boost: float = 6.0      # 0: no reasons
     prior_mentions: float = 20.0
     cooldown_h: float = 24.0
+    drops: tuple[float, ...] = ()  # a mixture over these drops (equal weights) instead of drop_points
 
 
 def ordered_shift(p: np.ndarray, d: float) -> np.ndarray:
@@ -193,8 +195,10 @@ def statistic(chain: dict, rule: TrialRule) -> dict[str, list[tuple[float, float
                 usual.append((site_n + rule.prior_answers * chain_p / chain_p.sum())
                              / (site_n.sum() + rule.prior_answers))
                 kept.append(keep)
-            d_alt, d_null = shift_for_drop(usual[0], rule.drop_points), shift_for_drop(usual[0], rule.margin_points)
-            value_llr = [np.log(ordered_shift(p, d_alt) / ordered_shift(p, d_null)) for p in usual]
+            d_null = shift_for_drop(usual[0], rule.margin_points)
+            alts = [shift_for_drop(usual[0], d) for d in (rule.drops or (rule.drop_points,))]
+            value_llr = [np.stack([np.log(ordered_shift(p, d) / ordered_shift(p, d_null)) for d in alts], -1)
+                         for p in usual]                          # per question: value x alternative
             reason_llr = []                                      # per question: mention x dip reason
             for q in range(2):
                 names = chain["reasons"][QUESTIONS[q]]
@@ -209,7 +213,7 @@ def statistic(chain: dict, rule: TrialRule) -> dict[str, list[tuple[float, float
                         table[:, u] = np.log(raised / raised.sum() / p)
                 reason_llr.append(table)
             window = np.flatnonzero((s["day"] > today - rule.lookback_days) & (s["day"] <= today))
-            llr = np.array([value_llr[s["q"][i]][s["v"][i]] for i in window])
+            llr = np.array([value_llr[s["q"][i]][s["v"][i]] for i in window]).reshape(len(window), len(alts))
             mentions = np.zeros((len(window), len(union)))
             for k, i in enumerate(window):
                 for r in s["cited"][i]:
@@ -219,7 +223,9 @@ def statistic(chain: dict, rule: TrialRule) -> dict[str, list[tuple[float, float
             best = np.full(is_today.sum(), -np.inf)
             for start in range(today - rule.lookback_days + 1, today + 1):
                 before = (day_of >= start) & ~is_today
-                values = llr[before].sum() + np.cumsum(llr[is_today])
+                v = llr[before].sum(0)[None, :] + np.cumsum(llr[is_today], axis=0)
+                top = v.max(1)
+                values = top + np.log(np.exp(v - top[:, None]).mean(1))
                 if rule.reason_boost > 0:
                     r = mentions[before].sum(0)[None, :] + np.cumsum(mentions[is_today], axis=0)
                     top = r.max(1)
@@ -267,9 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--thresholds", default=str(TrialRule().threshold))
     p.add_argument("--drop", type=float, default=TrialRule().drop_points)
     p.add_argument("--margin", type=float, default=TrialRule().margin_points)
+    p.add_argument("--drops", default="", help="a mixture over these drops, e.g. 12,20,32")
     p.add_argument("--cache", default=tempfile.gettempdir())
     args = p.parse_args(argv)
-    rule = TrialRule(drop_points=args.drop, margin_points=args.margin)
+    rule = TrialRule(drop_points=args.drop, margin_points=args.margin,
+                     drops=tuple(float(x) for x in args.drops.split(",") if x))
     for seed in (int(s) for s in args.seeds.split(",")):
         chain = load_chain(seed, Path(args.cache))
         series = statistic(chain, rule)
