@@ -163,6 +163,22 @@ def adjusted_mean_interval(n: int, total: float, total_sq: float,
     return max(0.0, mean - half), min(1.0, mean + half)
 
 
+def difference_interval(before: tuple[float, float, float],
+                        after: tuple[float, float, float]) -> tuple[float, float]:
+    """Confidence interval of after - before from each side's (estimate, low, high): the method
+    of variance estimates recovery (MOVER, Zou & Donner 2008, "Construction of confidence limits
+    about effect measures: a general approach", Statistics in Medicine 27:1693-1702; for two
+    proportions with Wilson's limits it is Newcombe's 1998 hybrid score interval, Statistics in
+    Medicine 17:873-890). Each side's distances to its own limits stand in for its spread, so a
+    difference inherits the coverage of the `adjusted_mean_interval`s it is built from: never
+    zero-width, never beyond the scale's span, asymmetric near its edges, where a small side's
+    plug-in variance (Welch, Wald) reads a sample without a low answer as certain."""
+    (b, lb, ub), (a, la, ua) = before, after
+    d = a - b
+    return (d - math.hypot(max(0.0, a - la), max(0.0, ub - b)),
+            d + math.hypot(max(0.0, ua - a), max(0.0, b - lb)))
+
+
 @dataclass(frozen=True)
 class TestResult:
     """A two-sample comparison: difference (b - a), its CI, the two-sided p-value, which test."""
@@ -280,10 +296,10 @@ def pooled_normal_p(n1: int, sum1: float, squares1: float, n2: int, sum2: float,
 
 def pearson(xs: list[float], ys: list[float], confidence: float = CONFIDENCE) -> dict | None:
     """Pearson r with a Fisher-z confidence interval and a t-test p-value; None below 3 pairs,
-    and None (too little data) when three pairs lie exactly on a line. Indices from a few answers
-    take few values, so three sites fall on a line by chance now and then; the t-test would then
-    call the correlation certain (p = 0, an interval of zero width) on one degree of freedom,
-    and with three pairs there is no Fisher interval to temper it."""
+    and None (too little data) when the pairs lie exactly on a line. Indices from a few answers
+    take few values, so a few sites fall on a line by chance now and then; the t-test would then
+    call the correlation certain (p = 0) and Fisher's interval would have zero width (atanh(±1) is
+    infinite), while each index still carries its answers' sampling error: no figure claims that."""
     n = len(xs)
     if n < 3 or n != len(ys):
         return None
@@ -295,10 +311,7 @@ def pearson(xs: list[float], ys: list[float], confidence: float = CONFIDENCE) ->
         return None
     r = max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
     if 1.0 - abs(r) < 1e-12:                             # on a line, up to rounding
-        r = math.copysign(1.0, r)
-        if n <= 3:
-            return None
-        return {"r": r, "low": r, "high": r, "n": n, "p_value": 0.0}
+        return None
     t = r * math.sqrt((n - 2) / (1 - r * r))
     p_value = min(1.0, 2 * t_sf(abs(t), n - 2))
     if n > 3:

@@ -203,10 +203,13 @@ def test_pearson_by_hand():
     assert pearson([1, 2], [1, 2]) is None and pearson([1, 1, 1], [1, 2, 3]) is None
 
 
-def test_three_points_on_a_line_are_too_little_data():
-    # r = ±1 from three pairs would be p = 0 with a zero-width interval: certainty from one df.
-    # The reviewer's three sites: customer Happy Index 66.7, 83.3, 100 against staff 33.3, 50, 66.7.
+def test_points_on_a_line_are_too_little_data():
+    # r = ±1 would be p = 0 with a zero-width interval: certainty from indices that carry their
+    # answers' sampling error. The reviewer's three sites: customer Happy Index 66.7, 83.3, 100
+    # against staff 33.3, 50, 66.7; then four (p = 0.0, low = high = 1 before) and six sites.
     assert pearson([200 / 3, 250 / 3, 100.0], [100 / 3, 50.0, 200 / 3]) is None
     assert pearson([1, 2, 3], [3, 2, 1]) is None
-    four = pearson([1, 2, 3, 4], [2, 4, 6, 8])                  # four on a line: the test's own answer
-    assert four is not None and four["r"] == 1.0
+    assert pearson([60, 70, 80, 90], [65, 70, 75, 80]) is None
+    assert pearson([1, 2, 3, 4, 5, 6], [12, 10, 8, 6, 4, 2]) is None
+    near = pearson([60, 70, 80, 90], [65, 70, 75, 81])          # nearly on a line: a real, narrow interval
+    assert near["low"] < near["r"] < near["high"] < 1 and near["p_value"] > 0
