@@ -67,14 +67,18 @@ def raise_or_extend(db: Database, candidate: dict, now: datetime, cooldown_min: 
     with writer_transaction(db, f"alert:{candidate['site_id']}"):
         p = db.param
         question = "" if any_question else f" AND question_id = {p}"
+        # The same alert when `now` lies within the cooldown of its span on either side: checks
+        # need not come in time order (ingest workers commit side by side, a check re-run over
+        # past days), and one that comes late never moves the span back nor makes a second alert.
+        cooldown = timedelta(minutes=cooldown_min)
         row = db.execute_sql(
             f"SELECT id FROM alert WHERE site_id = {p}{question} AND kind = {p} AND last_seen_at >= {p}"
-            " ORDER BY id DESC LIMIT 1",
+            f" AND raised_at <= {p} ORDER BY id DESC LIMIT 1",
             [candidate["site_id"]] + ([] if any_question else [candidate["question_id"]])
-            + [candidate["kind"], now_n - timedelta(minutes=cooldown_min)]).fetchone()
+            + [candidate["kind"], now_n - cooldown, now_n + cooldown]).fetchone()
         if row:
-            db.execute_sql(f"UPDATE alert SET last_seen_at = {p}, window_to = {p} WHERE id = {p}",
-                           (now_n, _naive(candidate["window_to"]), row[0]))
+            db.execute_sql(f"UPDATE alert SET last_seen_at = {p}, window_to = {p} WHERE id = {p} AND last_seen_at < {p}",
+                           (now_n, _naive(candidate["window_to"]), row[0], now_n))
             return None
         if isinstance(candidate.get("detail"), dict):     # the wording read only for a new alert
             detail = dict(candidate["detail"], question_text=_wording(db, candidate["question_id"]))

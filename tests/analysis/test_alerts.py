@@ -178,6 +178,11 @@ def test_trend_rule_fires_once_for_a_bad_morning_against_the_baseline(db):
     assert raised[0]["value"] < -5 and raised[0]["p_value"] < 0.01
     assert alerts.check_trend(db, now + timedelta(minutes=30)) == []          # the same dip: no second alert
     assert len(alerts.list_alerts(db)) == 1
+    # A check that comes late (another worker, a re-run over the morning) is the same alert and
+    # never moves its span back: before, last_seen_at went to 11:29, before raised_at.
+    assert alerts.check_trend(db, now - timedelta(minutes=30)) == []
+    [alert] = alerts.list_alerts(db)
+    assert alert["raised_at"] == "2026-11-23 11:59:00" and alert["last_seen_at"] == "2026-11-23 12:29:00"
 
 
 def test_webhook_post_and_a_dead_webhook_is_not_fatal(db):
