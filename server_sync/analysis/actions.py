@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 from peewee import Database
 
@@ -60,7 +61,7 @@ def evaluated(db: Database, site_ids: tuple[str, ...] = (), *, today: date | Non
     days = today or site_dates(db, {a["site_id"] for a in acts}, now or datetime.now(timezone.utc))
     catalogue = queries.questions(db)
     out = with_effects(db, acts, catalogue, days)
-    employee = [a for a in out if catalogue.get(a["question_id"], {}).get("audience") == "employee"]
+    employee = [a for a in out if a.get("audience", catalogue.get(a["question_id"], {}).get("audience")) == "employee"]
     if employee:
         # The web app's actions pages, `action list` and the closing notices read no report.
         group = centre_employee_group(db)
@@ -82,14 +83,57 @@ def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict],
     """`acts` (rows of `queries.actions`) each with its `effects.action_effect` merged in; the one
     evaluation the report, `action list` and the web app share. All at once, by
     `effects_batch` (the plain `action_effect` one at a time is its reference). `today`: the
-    first day not yet over, one for all or per site (`site_dates`)."""
+    first day not yet over, one for all or per site (`site_dates`).
+
+    Each action is judged on the series (question, audience, scale) of the question's version in
+    force on its day (`kind_on`), not on the question's current one: a question asked on another
+    scale since (a new version) leaves its earlier actions on the scale they were taken on, and
+    their windows count only that scale's answers. `scale`, `audience` and `series_id` (the
+    report's name of that series, chain_report.series_id) say which."""
     from server_sync.analysis import queries
+    from server_sync.analysis.chain_report import series_id
     from server_sync.analysis.effects import LOOKBACK_DAYS, span
     from server_sync.analysis.effects_batch import ActionDays, action_effects
-    kinds = {q: (c["audience"], c["scale"]) for q, c in catalogue.items()}
+    from server_sync.central.registry import site_zones
+    versions = queries.question_versions(db, {a["question_id"] for a in acts})
+    zones = site_zones(db, {a["site_id"] for a in acts})
+    kinds = {}
+    for a in acts:
+        current = catalogue.get(a["question_id"])
+        found = kind_on(versions.get(a["question_id"], []), date.fromisoformat(a["date"]), zones[a["site_id"]])
+        if found or current:
+            kinds[a["id"]] = found or (current["audience"], current["scale"])
     site, chain = queries.action_arrays(db, acts, kinds, span)
     alert_days = queries.action_alert_days(db, acts, LOOKBACK_DAYS)
-    days = [ActionDays(catalogue.get(a["question_id"], {}).get("scale", "smiley4"), date.fromisoformat(a["date"]),
+    days = [ActionDays(kinds.get(a["id"], ("", "smiley4"))[1], date.fromisoformat(a["date"]),
                        alert_days.get(a["id"])) for a in acts]
     todays = today if isinstance(today, date) else [today[a["site_id"]] for a in acts]
-    return [dict(a, **effect) for a, effect in zip(acts, action_effects(days, site, chain, todays))]
+    out = []
+    for a, effect in zip(acts, action_effects(days, site, chain, todays)):
+        kind = kinds.get(a["id"])
+        current = catalogue.get(a["question_id"])
+        now_kind = (current["audience"], current["scale"]) if current else kind
+        named = {} if kind is None else {"audience": kind[0], "scale": kind[1],
+                                         "series_id": series_id(a["question_id"], kind, now_kind)}
+        out.append(dict(a, **named, **effect))
+    return out
+
+
+def kind_on(versions: list[dict], day: date, zone: ZoneInfo) -> tuple[str, str] | None:
+    """(audience, scale) of the question's version in force on `day` (site-local), from its
+    register rows (`queries.question_versions`): among the versions the register held by the
+    end of that day (`first_seen`, in the site's zone), the one that names the question as
+    `queries._naming` does (one the centre defined before one only seen in answers, then the
+    newest); an action older than every version takes the first the centre defined (else the
+    first seen). None without versions (a question only in the rollups)."""
+    from server_sync.analysis.queries import local_date
+    if not versions:
+        return None
+    seen = [(v, local_date(v["first_seen"], zone)) for v in versions]
+    by_then = [v for v, first in seen if first <= day]
+    if by_then:
+        chosen = max(by_then, key=lambda v: (v["defined"], v["version"]))
+    else:
+        chosen = min(versions, key=lambda v: (not v["defined"], v["version"]))
+    return chosen["audience"], chosen["scale"]
+

@@ -242,7 +242,7 @@ def _series(catalogue: dict[str, dict], asked: list[str], seen: set[tuple[str, s
     for q in asked:
         current = (catalogue[q]["audience"], catalogue[q]["scale"])
         out[q] = dict(catalogue[q], series_of=q)
-        others = {f"{q}{SERIES_MARK}{sc}" + (f"{SERIES_MARK}{a}" if a != current[0] else ""): (a, sc)
+        others = {series_id(q, (a, sc), current): (a, sc)
                   for a, sc in sorted({(a, sc) for (_s, qq, a, sc) in seen if qq == q and (a, sc) != current})}
         for sid, (a, sc) in others.items():
             # No register row of that audience and scale (only in the rollups): nobody defined it.
@@ -252,6 +252,16 @@ def _series(catalogue: dict[str, dict], asked: list[str], seen: set[tuple[str, s
         if others:
             out[q]["other_series"] = list(others)
     return _defined_first(out)
+
+
+def series_id(question_id: str, kind: tuple[str, str], current: tuple[str, str]) -> str:
+    """The report's id of `question_id`'s series of `kind` (audience, scale), the question's
+    `current` one being the question's own id: `question@scale`, `@audience` too if that
+    differs (`_series`; an action names the series it was judged on by it)."""
+    if kind == current:
+        return question_id
+    audience, scale = kind
+    return f"{question_id}{SERIES_MARK}{scale}" + (f"{SERIES_MARK}{audience}" if audience != current[0] else "")
 
 
 def _defined_first(series: dict[str, dict]) -> dict[str, dict]:

@@ -170,9 +170,12 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
             drivers["sites"] = [s for s in drivers.get("sites", []) if (q, s["site_id"]) in shown_sites]
             _protect_site_reasons(drivers, min_group)
     for action in report.get("actions", []):
-        if action.get("question_id") in employee:
+        # Judged on the series of its day (actions.with_effects), whose audience may not be the
+        # question's current one.
+        series = action.get("series_id", action.get("question_id"))
+        if series in employee or action.get("audience") == "employee":
             # A site left out of the sites section keeps its verdict out of its actions too.
-            protect_action(action, min_group, hide=(action["question_id"], action.get("site_id")) in hidden_sites)
+            protect_action(action, min_group, hide=(series, action.get("site_id")) in hidden_sites)
     pulse = report.get("pulse") or {}
     sites = pulse.get("sites", [])
     # A store's pulse is all its employee smiley questions together, so it is the total of that

@@ -13,7 +13,7 @@ import itertools
 import json
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from peewee import Database
@@ -156,6 +156,24 @@ def earlier_versions(db: Database) -> dict[tuple[str, str, str], dict]:
     return {key: _named(row) for key, row in _naming(db, "id, audience, scale").items()}
 
 
+def question_versions(db: Database, question_ids: Iterable[str]) -> dict[str, list[dict]]:
+    """Each question's versions in the register: `version`, `scale`, `audience`, `first_seen`
+    (when the register first held it, UTC: a definition's `defined_at` moves with every push,
+    `first_seen` never), `defined` (by the centre). For the version in force on an action's
+    day (actions.kind_on)."""
+    ids = sorted(set(question_ids))
+    out: dict[str, list[dict]] = {}
+    if not ids:
+        return out
+    where, params = in_list(db, "id", ids)
+    for qid, version, scale, audience, first_seen, defined in db.execute_sql(
+            f"SELECT id, version, scale, audience, first_seen, defined_at IS NOT NULL FROM question WHERE {where}",
+            params):
+        out.setdefault(qid, []).append({"version": int(version), "scale": scale, "audience": audience,
+                                        "first_seen": first_seen, "defined": bool(defined)})
+    return out
+
+
 def site_names(db: Database) -> dict[str, str]:
     return {sid: name for sid, name in db.execute_sql("SELECT id, name FROM site")}
 
@@ -280,21 +298,23 @@ def actions(db: Database, f: ReportFilter) -> list[dict]:
             for i, s, q, d, note, c, alert in rows]
 
 
-def action_series(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
+def action_series(db: Database, acts: list[dict], kinds: Mapping[int, tuple[str, str]],
                   span: Callable[[date], tuple[date, date]]) -> dict[int, dict[str, dict[date, Tally]]]:
     """For each action: {"site": its site's daily tallies, "chain": the whole chain's} of its
-    question (`kinds`: question -> (audience, scale)) over `span(action_date)` (first, last day;
-    the chain's dict is shared by the actions of a question and covers all their spans).
+    series (`kinds`: action id -> the (audience, scale) it is judged on, the question's version
+    in force on its day: a series never mixes scales) over `span(action_date)` (first, last day;
+    the chain's dict is shared by the actions of a series and covers all their spans).
     The site's days: one query per 300 actions, the windows a VALUES list joined on the whole
     primary-key prefix of rollup_daily, so each is an index range. The chain's days: one query per
-    question over the union of the spans, from the small chain-wide table. (`action_arrays`: the
+    series over the union of the spans, from the small chain-wide table. (`action_arrays`: the
     same as arrays, for many actions at once.)"""
     out: dict[int, dict[str, dict[date, Tally]]] = {}
-    acts = [a for a in acts if a["question_id"] in kinds]
+    acts = [a for a in acts if a["id"] in kinds]
     spans = {a["id"]: span(date.fromisoformat(a["date"])) for a in acts}
     # Plain integer columns (no SUM): the rows become Tallies directly, thousands per report.
     columns = f"w.action_id, d.scale, d.local_date, {', '.join(f'd.{c}' for c in rollups.STATS)}"
-    for sql, params in _site_windows(db, acts, [a["id"] for a in acts], kinds, spans, columns, ""):
+    windows = [dict(a, audience=kinds[a["id"]][0], scale=kinds[a["id"]][1]) for a in acts]
+    for sql, params in _site_windows(db, windows, [a["id"] for a in acts], spans, columns, ""):
         for action_id, scale, day, n, sum_v, sum_v2, top2, negative in db.execute_sql(sql, params):
             out.setdefault(int(action_id), {"site": {}, "chain": {}})["site"][_day(day)] = \
                 Tally(scale, n, sum_v, sum_v2, top2, negative)
@@ -304,11 +324,11 @@ def action_series(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
     return out
 
 
-def action_arrays(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
+def action_arrays(db: Database, acts: list[dict], kinds: Mapping[int, tuple[str, str]],
                   span: Callable[[date], tuple[date, date]]) -> "tuple[numpy.ndarray, numpy.ndarray]":
     """`action_series` as two int arrays (numpy), `(len(acts), days, 5)`: per action (in order),
     the site's and the chain's tallies (n, Σv, Σv², top two, negative) on each day of its span,
-    zero where there were no answers (or the question is not in `kinds`); every span has as many
+    zero where there were no answers (or the action is not in `kinds`); every span has as many
     days as the first. For `effects_batch`. The site's days come back as plain integer rows
     (the run of spans and the day's offset in it as one number, the tally) that numpy places in
     one step: over the benchmark chain's 84k site-days, half the time of having the engine join
@@ -318,11 +338,11 @@ def action_arrays(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
     length = (span(date(2000, 1, 1))[1] - span(date(2000, 1, 1))[0]).days + 1
     site = np.zeros((len(acts), length, 5), dtype=np.int64)
     chain = np.zeros((len(acts), length, 5), dtype=np.int64)
-    rows = [i for i, a in enumerate(acts) if a["question_id"] in kinds]
+    rows = [i for i, a in enumerate(acts) if a["id"] in kinds]
     known = [acts[i] for i in rows]
-    # The site's days: each run of overlapping spans of one site and question read once (the
+    # The site's days: each run of overlapping spans of one site and series read once (the
     # benchmark chain's 87k action-days are 68k site-days), into one table of all the runs' days.
-    runs, run_of = _span_runs(known, spans)
+    runs, run_of = _span_runs(known, kinds, spans)
     run_days = [(last - first).days + 1 for _key, first, last in runs]
     run_start = np.concatenate([[0], np.cumsum(run_days)]).astype(np.int64)
     table = np.zeros((int(run_start[-1]), 5), dtype=np.int64)
@@ -330,8 +350,9 @@ def action_arrays(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
     offset = dialect_of(db).days_between.format(later="d.local_date", earlier="w.first_day")
     # One number for the run and the day (run · stride + day): a column less to fetch per row.
     columns = f"w.action_id * {stride} + {offset}, {', '.join(f'd.{c}' for c in rollups.STATS)}"
-    windows = [{"id": r, "site_id": key[0], "question_id": key[1]} for r, (key, _f, _l) in enumerate(runs)]
-    for sql, params in _site_windows(db, windows, list(range(len(runs))), kinds,
+    windows = [{"id": r, "site_id": key[0], "question_id": key[1], "audience": key[2], "scale": key[3]}
+               for r, (key, _f, _l) in enumerate(runs)]
+    for sql, params in _site_windows(db, windows, list(range(len(runs))),
                                      {r: (first, last) for r, (_k, first, last) in enumerate(runs)}, columns, ""):
         rows_of = fetch_numbers(db, sql, params)
         # fromiter over the flattened rows: half the time of np.array(list of tuples) (~30 of 60 ms).
@@ -352,15 +373,15 @@ def action_arrays(db: Database, acts: list[dict], kinds: dict[str, tuple[str, st
     return site, chain
 
 
-def _span_runs(acts: list[dict], spans: dict[int, tuple[date, date]],
-               ) -> tuple[list[tuple[tuple[str, str], date, date]], list[tuple[int, int]]]:
-    """The spans of `acts` merged per (site, question) where they overlap or touch: the runs
-    ((site, question), first, last day), and for each action (in order) its run and the offset of
-    its span's first day in it."""
-    by_key: dict[tuple[str, str], list[int]] = {}
+def _span_runs(acts: list[dict], kinds: Mapping[int, tuple[str, str]], spans: dict[int, tuple[date, date]],
+               ) -> tuple[list[tuple[tuple[str, str, str, str], date, date]], list[tuple[int, int]]]:
+    """The spans of `acts` merged per (site, question, audience, scale) where they overlap or
+    touch: the runs ((site, question, audience, scale), first, last day), and for each action (in
+    order) its run and the offset of its span's first day in it."""
+    by_key: dict[tuple[str, str, str, str], list[int]] = {}
     for i, a in enumerate(acts):
-        by_key.setdefault((a["site_id"], a["question_id"]), []).append(i)
-    runs: list[tuple[tuple[str, str], date, date]] = []
+        by_key.setdefault((a["site_id"], a["question_id"], *kinds[a["id"]]), []).append(i)
+    runs: list[tuple[tuple[str, str, str, str], date, date]] = []
     run_of: list[tuple[int, int]] = [(0, 0)] * len(acts)
     for key, members in by_key.items():
         members.sort(key=lambda i: spans[acts[i]["id"]][0])
@@ -374,16 +395,16 @@ def _span_runs(acts: list[dict], spans: dict[int, tuple[date, date]],
     return runs, run_of
 
 
-def _site_windows(db: Database, acts: list[dict], keys: list[int], kinds: dict[str, tuple[str, str]],
-                  spans: dict[int, tuple[date, date]], columns: str, tail: str) -> Iterable[tuple[str, list]]:
+def _site_windows(db: Database, acts: list[dict], keys: list[int], spans: dict[int, tuple[date, date]],
+                  columns: str, tail: str) -> Iterable[tuple[str, list]]:
     """The queries of the actions' site days, 300 actions each: `columns` of the windows `w`
-    (`w.action_id`: the action's entry in `keys`) joined to their rollup_daily rows `d`, then
-    `tail`."""
+    (`w.action_id`: the action's entry in `keys`; each of `acts` names its site, question,
+    audience and scale) joined to their rollup_daily rows `d`, then `tail`."""
     p = db.param
     for i in range(0, len(acts), 300):
         values, params = [], []
         for a, key in zip(acts[i:i + 300], keys[i:i + 300]):
-            audience, scale = kinds[a["question_id"]]
+            audience, scale = a["audience"], a["scale"]
             first, last = spans[a["id"]]
             values.append(f"({p}, {p}, {p}, {p}, {p}, {p}, {p})")
             params += [key, a["site_id"], a["question_id"], audience, scale, first.isoformat(), last.isoformat()]
@@ -395,16 +416,15 @@ def _site_windows(db: Database, acts: list[dict], keys: list[int], kinds: dict[s
                f" AND d.local_date >= w.first_day AND d.local_date <= w.last_day{tail}"), params
 
 
-def _chain_days(db: Database, acts: list[dict], kinds: dict[str, tuple[str, str]],
+def _chain_days(db: Database, acts: list[dict], kinds: Mapping[int, tuple[str, str]],
                 spans: dict[int, tuple[date, date]]) -> Iterable[tuple[list[int], dict[date, Tally]]]:
-    """Per question of `acts`: its actions (positions in `acts`) and the chain's daily tallies
-    over all their spans."""
+    """Per series (question, audience, scale) of `acts`: its actions (positions in `acts`) and
+    the chain's daily tallies over all their spans."""
     p = db.param
-    by_question: dict[str, list[int]] = {}
+    by_series: dict[tuple[str, str, str], list[int]] = {}
     for i, a in enumerate(acts):
-        by_question.setdefault(a["question_id"], []).append(i)
-    for q, group in by_question.items():
-        audience, scale = kinds[q]
+        by_series.setdefault((a["question_id"], *kinds[a["id"]]), []).append(i)
+    for (q, audience, scale), group in by_series.items():
         first = min(spans[acts[i]["id"]][0] for i in group).isoformat()
         last = max(spans[acts[i]["id"]][1] for i in group).isoformat()
         rows = db.execute_sql(f"SELECT local_date, {STATS} FROM rollup_chain_hourly WHERE question_id = {p}"
@@ -430,7 +450,7 @@ def action_alert_days(db: Database, acts: list[dict], lookback_days: int) -> dic
     for site, question, at in db.execute_sql(f"SELECT site_id, question_id, raised_at FROM alert WHERE {clause}"
                                              f" AND raised_at >= {p} AND raised_at < {p}",
                                              params + [first.isoformat(), last.isoformat()]):
-        raised.setdefault((site, question), []).append(_local_date(at, zones[site]))
+        raised.setdefault((site, question), []).append(local_date(at, zones[site]))
     for a in acts:
         d = date.fromisoformat(a["date"])
         days = [r for r in raised.get((a["site_id"], a["question_id"]), ()) if d - timedelta(days=lookback_days) <= r <= d]
@@ -443,11 +463,11 @@ def action_alert_days(db: Database, acts: list[dict], lookback_days: int) -> dic
         rows = db.execute_sql(f"SELECT id, site_id, raised_at FROM alert WHERE {clause}", params).fetchall()
         zones.update(registry.site_zones(db, {site for _id, site, _at in rows} - zones.keys()))
         for alert_id, site, at in rows:
-            out[linked[int(alert_id)]] = _local_date(at, zones[site])
+            out[linked[int(alert_id)]] = local_date(at, zones[site])
     return out
 
 
-def _local_date(stored_utc: Any, zone: ZoneInfo) -> date:
+def local_date(stored_utc: Any, zone: ZoneInfo) -> date:
     """The local date in `zone` of a time the store keeps in UTC (naive, or as text)."""
     when = stored_utc if isinstance(stored_utc, datetime) else datetime.fromisoformat(str(stored_utc))
     return when.replace(tzinfo=timezone.utc).astimezone(zone).date()
@@ -484,7 +504,7 @@ def alerts(db: Database, f: ReportFilter) -> list[dict]:
     hi = date.fromisoformat(f.date_to) if f.date_to else date.max
     out = []
     for d in rows:
-        if not lo <= _local_date(d["raised_at"], zones[d["site_id"]]) <= hi:
+        if not lo <= local_date(d["raised_at"], zones[d["site_id"]]) <= hi:
             continue
         for k in ("raised_at", "last_seen_at", "acked_at"):
             d[k] = _iso(d[k])

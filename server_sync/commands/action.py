@@ -101,7 +101,9 @@ def run_list(args: argparse.Namespace) -> int:
         closed = f" closed: {a['closing_verdict']}" if a["closing_verdict"] else ""
         verdict = a.get("verdict", "-") + (f" {a['days_observed']}/{a['window_days']}"
                                            if a.get("verdict") == "pending" else "")
-        print(f"{a['id']:>5} {a['site_id']:<16} {a['question_id']:<10} {a['date']}  {verdict:<22} {diff}"
+        # The series it was judged on: `visit@smiley4` once the question is asked on another scale.
+        series = a.get("series_id", a["question_id"])
+        print(f"{a['id']:>5} {a['site_id']:<16} {series:<10} {a['date']}  {verdict:<22} {diff}"
               f"  n {a['previous']['n']}->{a['current']['n']}{closed}  {a['note']}")
     if not out:                 # silence would read as a failed command
         print("no actions" + (" matching these filters" if args.site or args.state or args.overdue else

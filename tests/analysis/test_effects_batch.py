@@ -142,7 +142,7 @@ def test_a_generated_chains_actions_read_from_the_store_give_the_plain_result(ce
                                " 8, 6, 'dip')", (a["site_id"], a["question_id"], raised, raised, raised, raised))
     assert len(acts) >= 10
     catalogue = queries.questions(central_db)
-    kinds = {q: (c["audience"], c["scale"]) for q, c in catalogue.items()}
+    kinds = {a["id"]: (catalogue[a["question_id"]]["audience"], catalogue[a["question_id"]]["scale"]) for a in acts}
     today = date(2026, 11, 1)
     series = queries.action_series(central_db, acts, kinds, span)
     site, whole = queries.action_arrays(central_db, acts, kinds, span)
@@ -155,6 +155,7 @@ def test_a_generated_chains_actions_read_from_the_store_give_the_plain_result(ce
         assert (site[i] == as_array(s["site"], action)).all() and (whole[i] == as_array(s["chain"], action)).all()
         plain = action_effect(s["site"], s["chain"], catalogue[a["question_id"]]["scale"], action, today,
                               alert_day=alert_days.get(a["id"]))
-        same(dict(a, **plain), batch[i], a["id"])
+        same(dict(a, audience=kinds[a["id"]][0], scale=kinds[a["id"]][1], series_id=a["question_id"], **plain),
+             batch[i], a["id"])
     assert {b["dip"]["source"] for b in batch} >= {"alert", None}
     assert {b["verdict"] for b in batch} >= {"pending", "no_detectable_effect"}

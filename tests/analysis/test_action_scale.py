@@ -1,0 +1,134 @@
+"""An action is judged on the scale its question had on the action's day, not on the question's
+current one (the statistician's defect 1): once `visit` got version 2 on nps11, every earlier
+action read its windows on nps11, found no answers there and turned `too_little_data` with n = 0
+before and after, while the report still showed the smiley4 series it was taken on. A series is
+(question, scale) and never mixes scales; the after-window counts only the answers on the
+action's scale, so a scale change inside it leaves the days that exist on that scale."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from server_sync.analysis import actions, chain_report
+from server_sync.analysis.actions import kind_on
+from server_sync.analysis.queries import ReportFilter
+from server_sync.central.db import connect
+from tests.analysis.seeding import add_question, add_site, answer, commit
+
+ACTION = date(2026, 10, 1)
+SITES = ("s1", "s2", "s3")
+SMILEYS = (4, 3, 3, 2, 4, 1, 4, 3)
+NPS = (9, 10, 7, 3, 8, 6, 10, 9)
+
+
+def new_version(db, first_seen: date, scale: str = "nps11") -> None:
+    """Version 2 of `visit` on `scale`, defined by the centre on `first_seen` (as the reviewer's
+    repro inserts it)."""
+    at = datetime.combine(first_seen, datetime.min.time()) + timedelta(hours=6)
+    db.execute_sql("INSERT INTO question (id, version, scale, audience, text, first_seen, defined_at)"
+                   " VALUES ('visit', 2, ?, 'customer', '{}', ?, ?)", (scale, at, at))
+
+
+def store(tmp_path, switch: int | None) -> object:
+    """Three sites answering `visit` every day from 70 days before ACTION to 40 after: on
+    smiley4, from ACTION + `switch` days (None: never) on nps11."""
+    db = connect(f"sqlite:///{tmp_path / 'central.db'}")
+    add_question(db)
+    for s in SITES:
+        add_site(db, s)
+    rows = []
+    for i in range(-70, 40):
+        day = datetime.combine(ACTION + timedelta(days=i), datetime.min.time()) + timedelta(hours=10)
+        nps = switch is not None and i >= switch
+        for s in SITES:
+            rows += [answer(s, day + timedelta(minutes=k), v, scale="nps11" if nps else "smiley4")
+                     for k, v in enumerate(NPS if nps else SMILEYS)]
+    commit(db, rows)
+    return db
+
+
+@pytest.fixture
+def renamed(tmp_path):
+    """The reviewer's case: every answer on smiley4, then `visit` version 2 on nps11 defined
+    after the actions' windows."""
+    db = store(tmp_path, None)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def test_an_action_keeps_the_scale_it_was_taken_on(renamed):
+    actions.add(renamed, "s1", "visit", ACTION.isoformat(), "Ny kassa")
+    new_version(renamed, date(2026, 11, 23))
+    (a,) = actions.evaluated(renamed, ("s1",), today=ACTION + timedelta(days=35))
+    assert (a["scale"], a["series_id"], a["metric"]) == ("smiley4", "visit@smiley4", "happy_index")
+    assert a["previous"]["n"] == a["current"]["n"] == 8 * 28
+    assert a["verdict"] == "no_detectable_effect" and a["test"]["diff"] == pytest.approx(0)
+
+
+def test_the_report_judges_it_on_the_series_it_shows(renamed):
+    actions.add(renamed, "s1", "visit", ACTION.isoformat(), "Ny kassa")
+    new_version(renamed, date(2026, 11, 23))
+    now = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
+    report = chain_report.build(renamed, ReportFilter(date_from="2026-10-01", date_to="2026-10-28"), now=now)
+    assert "visit@smiley4" in {q["id"] for q in report["questions"]}
+    (a,) = report["actions"]
+    assert (a["series_id"], a["scale"], a["verdict"]) == ("visit@smiley4", "smiley4", "no_detectable_effect")
+    from server_sync.report.html import render
+    section = render(report, "en").split('<section id="actions">')[1].split("</section>")[0]
+    assert "earlier scale: smiley4, a separate series" in section
+
+
+def test_a_scale_change_inside_the_after_window_leaves_the_days_on_its_scale(tmp_path):
+    db = store(tmp_path, 14)
+    try:
+        new_version(db, ACTION + timedelta(days=14))
+        actions.add(db, "s1", "visit", ACTION.isoformat(), "Ny kassa")
+        actions.add(db, "s2", "visit", (ACTION + timedelta(days=21)).isoformat(), "Ny skylt")
+        before, after = actions.evaluated(db, today=ACTION + timedelta(days=60))
+        # Judged on smiley4 over the 14 days of the after-window it was still asked on (at least
+        # MIN_DAYS: a verdict); the nps11 days are not that series' days.
+        assert (before["scale"], before["series_id"]) == ("smiley4", "visit@smiley4")
+        assert before["previous"]["n"] == 8 * 28 and before["current"]["n"] == 8 * 14
+        assert before["verdict"] == "no_detectable_effect" and before["days_observed"] == 28
+        # Taken on nps11: its baseline has no nps11 answers, and no smiley4 answer counts in it.
+        assert (after["scale"], after["series_id"], after["metric"]) == ("nps11", "visit", "nps")
+        assert after["previous"]["n"] == 0 and after["current"]["n"] == 8 * 19
+        assert after["verdict"] == "too_little_data"
+    finally:
+        db.close()
+
+
+def test_the_version_in_force_is_the_centres_of_that_day():
+    zone = ZoneInfo("Europe/Stockholm")
+    v1 = {"version": 1, "scale": "smiley4", "audience": "customer", "first_seen": "2026-01-01 08:00:00",
+          "defined": True}
+    v2 = dict(v1, version=2, scale="nps11", first_seen="2026-11-22 23:30:00")      # 00:30 on the 23rd there
+    stray = dict(v1, version=9, scale="smiley5", first_seen="2026-03-01 08:00:00", defined=False)
+    assert kind_on([v1, v2, stray], date(2026, 11, 22), zone) == ("customer", "smiley4")
+    assert kind_on([v1, v2, stray], date(2026, 11, 23), zone) == ("customer", "nps11")
+    assert kind_on([v1, v2], date(2025, 6, 1), zone) == ("customer", "smiley4")    # older than every version
+    assert kind_on([stray], date(2026, 4, 1), zone) == ("customer", "smiley5")     # only seen in answers
+    assert kind_on([], date(2026, 4, 1), zone) is None
+
+
+def test_action_list_names_the_series_and_judges_on_it(tmp_path, capsys):
+    from server_sync.cli import main
+    db = store(tmp_path, None)
+    try:
+        actions.add(db, "s1", "visit", ACTION.isoformat(), "Ny kassa")
+        new_version(db, date(2026, 11, 23))
+    finally:
+        db.close()
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    assert main(["--db", url, "action", "list", "--json"]) == 0
+    (a,) = json.loads(capsys.readouterr().out)
+    assert (a["series_id"], a["scale"], a["previous"]["n"]) == ("visit@smiley4", "smiley4", 8 * 28)
+    assert a["verdict"] != "too_little_data"
+    assert main(["--db", url, "action", "list"]) == 0
+    assert " visit@smiley4 " in capsys.readouterr().out
