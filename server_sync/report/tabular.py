@@ -2,7 +2,8 @@
 
 JSON is the dict itself (stable keys, docs/analysis.md). CSV is one tidy table for
 spreadsheets and pivot tables: one row per figure with its section, question, site, time key,
-n, metric, value, interval and p-value.
+n, metric, value, interval and p-value. A figure that is a word or a date (a ranking's
+`vs_leader`, an action's windows) has its row too, the word or date in `value`.
 """
 
 from __future__ import annotations
@@ -61,8 +62,10 @@ def csv_rows(report: dict) -> list[dict]:
         add("ranking", r["question_id"], r["metric"] + "_shrunk",
             {"value": r["shrunk"], "low": r["low"], "high": r["high"]}, r["n"], r["site_id"], r["name"],
             "" if r["rank"] is None else str(r["rank"]))
+        # vs_leader: `leader`, `no_detectable_difference`, `below_leader` or `not_ranked` (a word).
         for k, metric in (("raw", r["metric"] + "_raw"), ("weight", "shrinkage_weight"),
-                          ("previous_rank", "previous_rank"), ("rank_change", "rank_change")):
+                          ("previous_rank", "previous_rank"), ("rank_change", "rank_change"),
+                          ("vs_leader", "vs_leader")):
             add("ranking", r["question_id"], metric, {"value": r.get(k)}, r["n"], r["site_id"], r["name"],
                 "" if r["rank"] is None else str(r["rank"]))
     for k in report.get("kiosks", []):
@@ -116,10 +119,23 @@ def csv_rows(report: dict) -> list[dict]:
             add("best_vs_rest", q, "rest_per_100", {"value": r["rest_per_100"]}, bvr.get("rest_answers"),
                 key=r["reason"])
     for a in report["actions"]:
-        q, m, site, name = a["question_id"], a["metric"], a["site_id"], a.get("name", a["site_id"])
+        # The series it was judged on (`visit@smiley4` once the question is asked on another scale).
+        q, m, site, name = a.get("series_id", a["question_id"]), a["metric"], a["site_id"], a.get("name", a["site_id"])
         key = f'{a["date"]} {a["verdict"]}'
         test("action", q, m, a["test"], a["current"]["n"], site, name, key)
         test("action", q, "csat", a.get("csat_test"), a["current"]["n"], site, name, key)
+        # "pending, 23 of 28 days": the days of the after-window over, and its length.
+        for k in ("days_observed", "window_days"):
+            add("action", q, k, {"value": a.get(k)}, a["current"]["n"], site, name, key)
+        # Which days were compared: the baseline's and the after-window's first and last day, and
+        # where the dip that made the site act began (and what found it: `alert` or `series`).
+        dip = a.get("dip") or {}
+        for metric, value in (("baseline_from", (a.get("baseline") or {}).get("from")),
+                              ("baseline_to", (a.get("baseline") or {}).get("to")),
+                              ("after_from", (a.get("after") or {}).get("from")),
+                              ("after_to", (a.get("after") or {}).get("to")),
+                              ("dip_start", dip.get("start")), ("dip_source", dip.get("source"))):
+            add("action_window", q, metric, {"value": value}, None, site, name, key)
         # Pending or too little data has no test row; the verdict is in the key of the windows' rows.
         metrics("action_before", q, m, a["previous"], site, name, key)
         metrics("action_after", q, m, a["current"], site, name, key)
@@ -144,14 +160,12 @@ def csv_rows(report: dict) -> list[dict]:
     return rows
 
 
-# The columns that hold words (a site's name is typed by a person); the figures stay numbers.
-TEXT_COLUMNS = ("section", "question_id", "site_id", "site_name", "key", "metric")
-
-
 def render_csv(report: dict) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     w.writeheader()
-    w.writerows({k: text_cell(v) if k in TEXT_COLUMNS and isinstance(v, str) else v for k, v in row.items()}
+    # Every text cell as text (a site's name is typed by a person; a word or date in `value`
+    # too); the figures stay numbers.
+    w.writerows({k: text_cell(v) if isinstance(v, str) else v for k, v in row.items()}
                 for row in csv_rows(report))
     return buf.getvalue()

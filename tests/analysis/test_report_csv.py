@@ -7,7 +7,11 @@ change, a rate) except the few that describe another (`NOT_FIGURES`: its n, its 
 and p-value, a cell's weekday and hour, ids) and the alerts' stored facts (`detail`). Until
 2026-12-04 only one number per object counted, and the CSV had no row for 29 kinds of figure
 (a ranking's raw value, a day's CSAT, a heatmap cell's negative share, Pareto's cumulative share,
-an uplift's two ends, counts of negative answers, …)."""
+an uplift's two ends, counts of negative answers, …). Until 2026-12-06 only numbers counted, and
+the words and dates a reader needs had none either (a ranking's `vs_leader`, a pending action's
+`days_observed`, an action's baseline, after-window and dip start): a figure is now also every
+word and date in the JSON (`text_figures`) except the labels (`LABELS`: ids, names, notes, the
+metric, and those in a row's key: a day, a verdict, a week and its days, an alert's time)."""
 
 from __future__ import annotations
 
@@ -27,18 +31,51 @@ from server_sync.report.tabular import render_csv
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 # Numbers that describe a figure rather than being one (they sit in its row's other columns).
 NOT_FIGURES = {"n", "low", "high", "p_value", "weekday", "hour", "id", "alert_id", "rank", "complaints",
-               "best_answers", "rest_answers", "rest_sites", "window_days", "days_observed", "confidence",
-               "min_n"}
+               "best_answers", "rest_answers", "rest_sites", "confidence", "min_n"}
+# Words and dates that label a figure rather than being one: ids and names (their own columns), a
+# note, a message, the metric and the scale (the `metric` column), the test's and the method's
+# names, times kept as stamps, and those in a row's key (a daily row's date, an action's date and
+# verdict, a week, a partial week's days, an alert's raise). Per part: a week's Monday (`from`,
+# named by its ISO week in the key), where an action's `from` is its window's first day, a figure.
+LABELS = {"question_id", "series_id", "site_id", "name", "site_name", "kiosk_id", "reason", "note", "message",
+          "metric", "scale", "audience", "kind", "test", "method", "timezone", "created_at", "raised_at",
+          "raised_local", "last_seen_at", "acked_at", "ack_comment", "date", "verdict", "week", "first_day",
+          "last_day"}
+PART_LABELS = {"trends": {"from"}}
 # Which CSV sections hold the figures of each part of the JSON.
 SECTIONS = {
     "summary": {"summary"}, "sites": {"site"}, "ranking": {"ranking"}, "kiosks": {"kiosk"},
     "trends": {"daily", "weekly", "weekly_change", "change", "change_previous", "change_current"},
     "heatmap": {"heatmap"},
     "drivers": {"pareto", "uplift", "site_pareto", "site_uplift", "best_vs_rest"},
-    "actions": {"action", "action_before", "action_after", "control_before", "control_after"},
+    "actions": {"action", "action_window", "action_before", "action_after", "control_before", "control_after"},
     "pulse": {"pulse_employee", "pulse_customer", "correlation"},
     "alerts": {"alert"},
 }
+
+
+def text_figures(node: object, labels: set[str]) -> list[str]:
+    """Every word and date under `node` that is a figure (see the module's docstring)."""
+    out = []
+    if isinstance(node, dict):
+        for key, v in node.items():
+            if key in labels or key == "detail":
+                continue
+            if isinstance(v, str):
+                out.append(v)
+            else:
+                out += text_figures(v, labels)
+    elif isinstance(node, list):
+        for v in node:
+            out += text_figures(v, labels)
+    return out
+
+
+def number(cell: str) -> float | None:
+    try:
+        return float(cell)
+    except ValueError:
+        return None
 
 
 def figures(node: object) -> list[float]:
@@ -78,6 +115,9 @@ def reports(tmp_path_factory):
 def test_the_report_has_every_kind_of_figure(reports):
     whole, one = reports
     assert whole["alerts"] and whole["pulse"]["correlation"] and whole["actions"]
+    assert {r["vs_leader"] for r in whole["ranking"]} >= {"leader", "no_detectable_difference", "below_leader"}
+    assert {a["verdict"] for a in whole["actions"]} >= {"pending", "no_detectable_effect"}
+    assert {a["dip"]["source"] for a in whole["actions"]} >= {"alert", "series"}
     assert any(d["best_vs_rest"] and d["best_vs_rest"]["reasons"] for d in whole["drivers"])
     assert any(tr["change"]["test"] for tr in whole["trends"]) and one["kiosks"]
 
@@ -88,11 +128,17 @@ def test_every_figure_of_the_json_has_a_csv_row_with_its_value(reports, which):
     rows = list(csv.DictReader(io.StringIO(render_csv(report))))
     assert {r["section"] for r in rows} <= set().union(*SECTIONS.values())
     for part, sections in SECTIONS.items():
-        have = Counter(round(float(r["value"]), 6) for r in rows if r["section"] in sections and r["value"] != "")
+        values = [r["value"] for r in rows if r["section"] in sections and r["value"] != ""]
+        have = Counter(round(number(v), 6) for v in values if number(v) is not None)
         want = Counter(round(v, 6) for v in figures(report[part]))
         missing = want - have
         assert not missing, f"{part}: {sum(missing.values())} of {sum(want.values())} figures have no CSV row" \
                             f" (e.g. {list(missing)[:5]})"
+        have_text = Counter(v for v in values if number(v) is None)
+        want_text = Counter(text_figures(report[part], LABELS | PART_LABELS.get(part, set())))
+        missing_text = want_text - have_text
+        assert not missing_text, f"{part}: {sum(missing_text.values())} of {sum(want_text.values())} words and" \
+                                 f" dates have no CSV row (e.g. {list(missing_text)[:5]})"
     empty = [r for r in rows if r["value"] == ""]
     assert empty == [], f"{len(empty)} CSV rows without a value, e.g. {empty[:3]}"
 
