@@ -140,3 +140,35 @@ def test_the_page_names_sites_shows_local_times_and_says_when_a_list_is_cut(repo
     many = copy.deepcopy(report)
     many["actions"] = [dict(report["actions"][-1], id=i) for i in range(26)]
     assert "Showing 12 of 26." in html.render(many, "en")
+
+
+def test_the_key_columns_of_the_tables_are_on_a_phone_screen(report, tmp_path):
+    """"On a phone the Δ and p columns are visible": the weekly change with its p-value, the
+    alerts' message, the uplift and best-against-rest figures sat beyond a 390 px screen's edge in
+    boxes with no hint that they scroll. Each row is a card there now, every cell named by its
+    column; at desktop width the tables are as they were (their headers in view)."""
+    from server_sync.report.i18n import t
+    from tests.web.test_browser import browser, key_columns_on_a_phone
+    keys = ("week_change", "message", "p_value", "difference", "uplift_gain", "uplift_without", "complaints")
+    driver = browser()
+    try:
+        for lang in LANGUAGES:
+            page = tmp_path / f"report-{lang}.html"
+            page.write_text(html.render(report, lang), encoding="utf-8")
+            for width in (390, 1280):
+                driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                       {"width": width, "height": 844, "deviceScaleFactor": 1, "mobile": width < 600})
+                driver.get(page.as_uri())
+                driver.execute_script("document.querySelectorAll('details').forEach(function(d){d.open=true;})")
+                seen, bad = key_columns_on_a_phone(driver, [t(k, lang) for k in keys])
+                assert seen > 50 and bad == [], (lang, width, seen, bad)
+                assert driver.execute_script("return document.documentElement.scrollWidth") <= width
+                if lang == "sv":
+                    height = driver.execute_script("return document.documentElement.scrollHeight")
+                    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                           {"width": width, "height": min(height, 16000), "deviceScaleFactor": 1,
+                                            "mobile": width < 600})
+                    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                    driver.save_screenshot(str(ARTIFACTS / f"report-tables-{width}.png"))
+    finally:
+        driver.quit()

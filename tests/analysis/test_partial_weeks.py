@@ -58,6 +58,6 @@ def test_the_report_shows_partial_weeks_in_json_csv_and_html(tmp_path):
     assert "weekly,visit,,,2026-W44 partial 2026-10-31/2026-11-01,12," in csv_text
     assert "weekly,visit,,,2026-W45,42," in csv_text
     page = html.render(report, "en")
-    assert '<th scope="row">2026-W44</th><td>2026-10-31–2026-11-01 <span class="small">partial week</span></td>' in page
-    assert '<th scope="row">2026-W46</th><td>2026-11-09–2026-11-15</td>' in page
+    assert '<th scope="row">2026-W44</th><td data-label="Days">2026-10-31–2026-11-01 <span class="small">partial week</span></td>' in page
+    assert '<th scope="row">2026-W46</th><td data-label="Days">2026-11-09–2026-11-15</td>' in page
     assert "del av vecka" in html.render(report, "sv") and "del av uke" in html.render(report, "nb")

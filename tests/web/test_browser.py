@@ -92,6 +92,36 @@ document.querySelectorAll('body *').forEach(function(el){
 return bad;
 """
 
+# The key columns of a page's tables on a phone (tables.stacked in report.css): for every table
+# column whose header is one of arguments[0] (exactly, or followed by " " or "("), each non-empty
+# body cell must lie inside the viewport (getBoundingClientRect) and say what it is: its header in
+# view, or its data-label drawn by the cell's ::before. Returns [cells checked, problems].
+PHONE_COLUMNS_JS = r"""
+var want=arguments[0], bad=[], seen=0, W=document.documentElement.clientWidth;
+function inside(r){return r.width>0&&r.height>0&&r.left>=0&&r.right<=W+0.5;}
+document.querySelectorAll('table').forEach(function(t){
+  var head=t.tHead?t.tHead.rows[0]:t.rows[0]; if(!head||!t.getClientRects().length) return;
+  [].forEach.call(head.cells,function(th,i){
+    var name=th.textContent.trim();
+    if(!want.some(function(w){return name===w||name.indexOf(w+' ')===0||name.indexOf(w+'(')===0;})) return;
+    var headShown=inside(th.getBoundingClientRect())&&th.getBoundingClientRect().width>2;
+    [].forEach.call(t.tBodies.length?t.tBodies[0].rows:[].slice.call(t.rows,1),function(tr){
+      var td=tr.cells[i]; if(!td||!td.textContent.trim()) return; seen++;
+      var label=getComputedStyle(td,'::before').content;
+      var labelled=headShown||(td.dataset.label&&label.indexOf(td.dataset.label)>=0);
+      if(!inside(td.getBoundingClientRect())||!labelled)
+        bad.push([(t.closest('section')||{}).id||'', name, td.textContent.trim().slice(0,30),
+                  Math.round(td.getBoundingClientRect().right), W, labelled]);});});});
+return [seen, bad.slice(0,20)];
+"""
+
+
+def key_columns_on_a_phone(driver, headers: list[str]) -> tuple[int, list]:
+    """PHONE_COLUMNS_JS on the page open in `driver`: (cells checked, cells hidden or unnamed)."""
+    seen, bad = driver.execute_script(PHONE_COLUMNS_JS, headers)
+    return seen, bad
+
+
 UNLABELLED_JS = r"""
 return Array.prototype.filter.call(document.querySelectorAll('input,select,textarea'), function(el){
   return el.type !== 'hidden' && !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
@@ -310,3 +340,31 @@ def test_the_focus_ring_reads_at_3_to_1_on_every_background_it_is_drawn_on():
     assert contrast(ring, page) >= 3 and contrast(ring, card) >= 3 and contrast(ring, "#ffffff") >= 3, ring
     header_ring = _colour(rules["header.top"]) if "header.top" in rules else ring
     assert contrast(header_ring, header) >= 3, header_ring
+
+
+# The pages whose tables hold the figures a reader came for, and those tables' key columns.
+KEY_COLUMNS = {"/actions": ("note", "verdict", "difference", "interval"), "/alerts": ("message", "state"),
+               "/sites": ("raw", "vs_leader_heading", "interval"), "/fleet": ("last_seen", "outbox", "flag"),
+               "/sites/s001": ("message", "last_seen", "outbox")}
+
+
+@pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
+def test_the_key_columns_of_every_list_are_on_a_phone_screen(web, chromium):
+    """"On a phone the Δ and p columns are visible": the lists' tables were wider than a 390 px
+    screen, their change, interval and message columns beyond its edge in a box with no hint that
+    it scrolls. Now each row is a card there, every cell named by its column."""
+    from server_sync.web.render import text
+    driver = signed_out(chromium)
+    sign_in(driver, web.url, "ana-analyst")
+    lang = PEOPLE["ana-analyst"][3]
+    driver.set_window_size(390, 900)
+    problems = []
+    for path, keys in KEY_COLUMNS.items():
+        driver.get(web.url + path)
+        headers = [text(k, lang) for k in keys] + (["Δ"] if "difference" in keys else [])
+        seen, bad = key_columns_on_a_phone(driver, headers)
+        problems += [f"{path}: no cell of {headers}"] if not seen else []
+        problems += [f"{path}: {b}" for b in bad]
+        screenshot(driver, ARTIFACTS / web.engine / "phone-columns" / f"{path.strip('/').replace('/', '-')}-390.png", 390)
+    driver.set_window_size(1280, 900)
+    assert problems == []
