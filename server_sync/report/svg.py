@@ -288,29 +288,44 @@ def _diverging(t: float) -> str:
 
 
 def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, str], empty: str, *,
-                 lang: str) -> Markup:
+                 lang: str, axis_titles: tuple[str, str] = ("", "")) -> Markup:
     """Bars of the reasons' answers, the cumulative share as a line. Labels are written whole,
-    slanted; the margins grow with the longest label so none is ever cut off at the edge."""
+    slanted; the margins grow with the longest label so none is ever cut off at the edge.
+    `axis_titles`: the left axis's (the bars: complaints) and the right one's (the cumulative
+    share), each written upright along its axis."""
     if not rows:
         return _empty(name, title, empty)
     names = [labels.get(r["reason"], r["reason"]) for r in rows]
-    w, right, top, size = 480, 40, 14, 12
+    ticks = _ticks(0, max(r["n"] for r in rows), (0, float("inf")))
+    shares = [percent(25 * k, lang, 0) for k in range(5)]
+    # The right margin holds the widest share label ("100 %", drawn from w - right + 6) and the
+    # axis title beside it: a fixed 40 cut "100 %" off at the chart's edge. The left one likewise
+    # holds the counts' labels and the left title.
+    title_room = 18 if any(axis_titles) else 0
+    right = 6 + max(_text_width(v, 12) for v in shares) + 4 + title_room
+    w, top, size = 480, 14, 12
     longest = max(_text_width(n, size) for n in names)
     slant = math.radians(40)
     bw = (w - 40 - right) / len(rows)
-    left = max(40.0, longest * math.cos(slant) - bw / 2 + 8)
+    left = max(40.0, 6 + max(_text_width(_label(v, lang), 12) for v in ticks) + 4 + title_room,
+               longest * math.cos(slant) - bw / 2 + 8)
     bw = (w - left - right) / len(rows)
     bottom = longest * math.sin(slant) + 24
     h = int(top + 170 + bottom)
-    ticks = _ticks(0, max(r["n"] for r in rows), (0, float("inf")))
     top_n = ticks[-1]
     y = (lambda v, m: top + (h - top - bottom) * (1 - v / m))
     out = [_open(name, title, w, h)]
     for v in ticks:
-        out.append(f'<line x1="{left:.1f}" x2="{w - right}" y1="{y(v, top_n):.1f}" y2="{y(v, top_n):.1f}" stroke="{GRID}"/>')
+        out.append(f'<line x1="{left:.1f}" x2="{w - right:.1f}" y1="{y(v, top_n):.1f}" y2="{y(v, top_n):.1f}" stroke="{GRID}"/>')
         out.append(_text(left - 6, y(v, top_n) + 4, _label(v, lang), 12, "end"))
-    for k in range(5):
-        out.append(_text(w - right + 6, y(25 * k, 100) + 4, percent(25 * k, lang, 0), 12))
+    for k, share in enumerate(shares):
+        out.append(_text(w - right + 6, y(25 * k, 100) + 4, share, 12))
+    middle = (top + h - bottom) / 2
+    if axis_titles[0]:
+        out.append(_text(12, middle, axis_titles[0], 12, "middle", INK, rotate=-90))
+    if axis_titles[1]:
+        # turned clockwise its letters' tops face right: 14 keeps them off the edge
+        out.append(_text(w - 14, middle, axis_titles[1], 12, "middle", INK, rotate=90))
     pts = []
     for i, (r, label) in enumerate(zip(rows, names)):
         x0 = left + bw * i

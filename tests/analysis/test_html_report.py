@@ -5,6 +5,7 @@ Text from the store cannot break out of the page; every language renders."""
 from __future__ import annotations
 
 import copy
+from html import unescape as html_unescape
 import re
 import shutil
 import subprocess
@@ -142,6 +143,40 @@ def test_the_page_names_sites_shows_local_times_and_says_when_a_list_is_cut(repo
     assert "Showing 12 of 26." in html.render(many, "en")
 
 
+# Every text of the Pareto charts whose drawn box (getBoundingClientRect, rotation and the font's
+# real widths included) reaches outside its chart's; and whether the charts have both axis titles.
+PARETO_TEXT_JS = r"""
+var bad=[];
+document.querySelectorAll('svg[data-chart^=pareto]').forEach(function(svg){
+  var c=svg.getBoundingClientRect(), titles=0;
+  svg.querySelectorAll('text').forEach(function(el){var r=el.getBoundingClientRect();
+    if(/rotate\((-)?90 /.test(el.getAttribute('transform')||'')) titles++;
+    if(r.left<c.left-0.5||r.right>c.right+0.5||r.top<c.top-0.5||r.bottom>c.bottom+0.5)
+      bad.push([svg.dataset.chart, el.textContent, Math.round(r.right-c.right)]);});
+  if(titles!==2) bad.push([svg.dataset.chart, 'axis titles', titles]);});
+return bad;
+"""
+
+
+def test_the_pareto_chart_has_room_for_its_share_labels_and_names_both_axes(report):
+    """The right axis's labels were drawn from 6 px inside a fixed 40 px margin: "100 %" ran off
+    the chart. By the same width estimate that sizes the margins, each label ends inside it."""
+    from server_sync.report import svg
+    from server_sync.report.i18n import reason_labels, t
+    rows = next(d["pareto"] for d in report["drivers"] if d["pareto"])
+    for lang in LANGUAGES:
+        chart = str(svg.pareto_chart("p", "P", rows, reason_labels(lang), "-", lang=lang,
+                                     axis_titles=(t("complaints", lang), t("cumulative_share", lang))))
+        width = float(re.search(r'viewBox="0 0 ([\d.]+) ', chart).group(1))
+        upright = re.findall(r'<text x="([\d.]+)" [^>]*text-anchor="(start|end)"[^>]*weight="\w+">([^<]*)<', chart)
+        assert len(upright) > 8, upright                # the counts' and the shares' labels
+        for x, anchor, text in upright:
+            extent = svg._text_width(html_unescape(text), 12)
+            assert (float(x) + extent <= width) if anchor == "start" else (float(x) - extent >= 0), (lang, text, x)
+        assert "100\u00a0%" in chart or "100%" in chart
+        assert f">{t('cumulative_share', lang)}<" in chart and f">{t('complaints', lang)}<" in chart
+
+
 def test_the_key_columns_of_the_tables_are_on_a_phone_screen(report, tmp_path):
     """"On a phone the Δ and p columns are visible": the weekly change with its p-value, the
     alerts' message, the uplift and best-against-rest figures sat beyond a 390 px screen's edge in
@@ -161,6 +196,9 @@ def test_the_key_columns_of_the_tables_are_on_a_phone_screen(report, tmp_path):
                 driver.get(page.as_uri())
                 driver.execute_script("document.querySelectorAll('details').forEach(function(d){d.open=true;})")
                 seen, bad = key_columns_on_a_phone(driver, [t(k, lang) for k in keys])
+                # The Pareto charts' texts (the right axis's "100 %" was cut off) inside their chart.
+                cut = driver.execute_script(PARETO_TEXT_JS)
+                assert cut == [], (lang, width, cut)
                 assert seen > 50 and bad == [], (lang, width, seen, bad)
                 assert driver.execute_script("return document.documentElement.scrollWidth") <= width
                 if lang == "sv":
