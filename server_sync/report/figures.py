@@ -66,10 +66,13 @@ def interval(low: object, high: object, lang: str, digits: int = 1, *, signed: b
 
 P_FLOOR = 0.001       # below it a p-value is "< 0.001": its digits say nothing a reader can use
 P_DIGITS = 3          # significant digits of a p-value shown
+# Between "<" and the floor: U+00A0 NO-BREAK SPACE, so a narrow cell or line never leaves the "<"
+# at a line's end and the number on the next (a phone's table showed "<" over "0,001").
+P_BELOW = "<\u00a0"
 
 
 def p_value(p: float | None, lang: str) -> str:
-    """A p-value as a reader takes it: "< 0.001" below P_FLOOR (never "0", "0.000" or "1.8e-06"),
+    """A p-value as a reader takes it: "< 0.001" (a no-break space, P_BELOW) below P_FLOOR (never "0", "0.000" or "1.8e-06"),
     else P_DIGITS significant digits, cut rather than rounded and without trailing zeros
     ("0.00996", "0.0499", "0.05", "1"); with `lang`'s decimal mark. Cut, so a shown p is never on
     the other side of a verdict's threshold of at most P_DIGITS digits (0.05, 0.01): three decimals
@@ -77,7 +80,7 @@ def p_value(p: float | None, lang: str) -> str:
     if p is None:
         return "–"
     if p < P_FLOOR:
-        return "< " + figure(P_FLOOR, lang, 3)
+        return P_BELOW + figure(P_FLOOR, lang, 3)
     # The float's shortest decimal (0.0496, not its binary 0.049599…): it is below a threshold's
     # float exactly when the float is, and so is what is cut from it.
     shortest = Decimal(repr(float(p)))

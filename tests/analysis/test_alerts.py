@@ -230,7 +230,7 @@ def test_an_alert_is_worded_in_every_language_only_for_a_site_whose_kiosks_all_r
     assert out["s1"].text["sv"] != out["s1"].text["en"] != out["s1"].message
     assert "poäng under" in out["s1"].text["sv"] and "poeng under" in out["s1"].text["nb"]
     # Its p-value as the report says it, in the message too (it read "p=0").
-    assert out["s1"].message.endswith("(n=30, p < 0.001)") and out["s1"].text["sv"].endswith("(n=30, p < 0,001)")
+    assert out["s1"].message.endswith("(n=30, p <\u00a00.001)") and out["s1"].text["sv"].endswith("(n=30, p <\u00a00,001)")
     # The old kiosk upgraded, the other deactivated: both sites worded.
     _says(db, "s3-k2", "0.10.1")
     assert all(a.text is not None for a in delivered().values())

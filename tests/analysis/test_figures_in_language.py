@@ -61,9 +61,9 @@ def test_each_language_has_its_marks_and_a_figure_is_written_with_them():
 def test_the_templates_filters_take_the_language_of_the_page():
     page = html.ENV.from_string("{{ x|num }} {{ d|num(signed=True) }} {{ r|num(2) }} {{ n|num }} p {{ p|pval }}")
     values = dict(x=76.5, d=-3.25, r=0.456, n=12345, p=0.0004)
-    assert page.render(values, lang="sv") == f"76,5 -3,2 0,46 12{NNBSP}345 p &lt; 0,001"
-    assert page.render(values, lang="nb") == f"76,5 -3,2 0,46 12{NNBSP}345 p &lt; 0,001"
-    assert page.render(values, lang="en") == "76.5 -3.2 0.46 12345 p &lt; 0.001"
+    assert page.render(values, lang="sv") == f"76,5 -3,2 0,46 12{NNBSP}345 p &lt;\u00a00,001"
+    assert page.render(values, lang="nb") == f"76,5 -3,2 0,46 12{NNBSP}345 p &lt;\u00a00,001"
+    assert page.render(values, lang="en") == "76.5 -3.2 0.46 12345 p &lt;\u00a00.001"
 
 
 def test_an_alert_reads_with_the_readers_decimal_mark():
@@ -76,7 +76,7 @@ def test_an_alert_reads_with_the_readers_decimal_mark():
     assert "6.2 points" in alert_text(TREND, "en") and "p = 0.00123)" in alert_text(TREND, "en")
 
 
-@pytest.mark.parametrize("p, en, sv", [(0.0, "p < 0.001", "p < 0,001"), (2e-06, "p < 0.001", "p < 0,001"),
+@pytest.mark.parametrize("p, en, sv", [(0.0, "p <\u00a00.001", "p <\u00a00,001"), (2e-06, "p <\u00a00.001", "p <\u00a00,001"),
                                        (0.001, "p = 0.001", "p = 0,001"), (0.0449, "p = 0.0449", "p = 0,0449"),
                                        (0.04996, "p = 0.0499", "p = 0,0499")])
 def test_an_alerts_p_value_is_never_zero_or_in_e_notation(p, en, sv):

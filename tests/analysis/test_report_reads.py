@@ -91,8 +91,8 @@ def test_p_values_in_json_are_not_rounded_to_zero():
 
 def test_p_values_and_local_times_read_plainly():
     ps = (1.8e-6, 0.0004, 0.001, 0.0234, None)
-    assert [p_value(x, "en") for x in ps] == ["< 0.001", "< 0.001", "0.001", "0.0234", "–"]
-    assert [p_value(x, "sv") for x in ps] == [p_value(x, "nb") for x in ps] == ["< 0,001", "< 0,001", "0,001", "0,0234",
+    assert [p_value(x, "en") for x in ps] == ["<\u00a00.001", "<\u00a00.001", "0.001", "0.0234", "–"]
+    assert [p_value(x, "sv") for x in ps] == [p_value(x, "nb") for x in ps] == ["<\u00a00,001", "<\u00a00,001", "0,001", "0,0234",
                                                                                "–"]
     assert local_time("2026-11-20 16:00:00", ZoneInfo("Europe/Stockholm")) == "2026-11-20 17:00 CET"
     assert local_time("2026-07-20 16:00:00", ZoneInfo("Europe/Oslo")) == "2026-07-20 18:00 CEST"
