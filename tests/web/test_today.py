@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
+import pytest
+
 from server_sync.web import guard
 from server_sync.web.cache import FiguresCache
 from server_sync.web.pages import overview
@@ -78,3 +80,19 @@ def test_an_employee_count_over_two_dates_is_not_shown(central_db):
     (trend,) = [t for t in data["trends"] if t["question_id"] == "pulse"]
     assert [(d["date"], d["n"]) for d in trend["daily"]] == [("2026-03-10", 12), ("2026-03-11", 6)]
     assert data["today"] == {"total": 20, "by_question": {"visit": 20}}
+
+
+@pytest.mark.parametrize(("lang", "said"), [("sv", "Visar 5 av 31."), ("nb", "Viser 5 av 31."), ("en", "Showing 5 of 31.")])
+def test_the_overview_says_when_it_shows_only_the_newest_open_alerts(lang, said):
+    """"Open alerts (31)" over five alerts read as if the five were all; the report says so of
+    every list it cuts, and so does the overview now (not when it shows them all)."""
+    from server_sync.web import render
+    alert = {"id": 7, "site_id": "s001", "raised_at": "2026-11-20 16:00:00", "timezone": "Europe/Stockholm",
+             "message": "dip", "overdue": False}
+    data = {"period": None, "today": {"total": 0, "by_question": {}}, "report": None, "trends": [],
+            "overdue": {"alerts": [], "alert_count": 0, "actions": [], "action_count": 0},
+            "fleet": {"online": 1, "kiosks": 1, "flagged": 0}}
+    for count, shown in ((31, 5), (5, 5)):
+        page = render.page("web/overview.html", lang, data=dict(data, open_alerts={
+            "count": count, "newest": [dict(alert, id=i) for i in range(shown)]}), site_names={})
+        assert (said in page) is (count == 31), (count, shown)
