@@ -210,3 +210,17 @@ def test_the_key_columns_of_the_tables_are_on_a_phone_screen(report, tmp_path):
                     driver.save_screenshot(str(ARTIFACTS / f"report-tables-{width}.png"))
     finally:
         driver.quit()
+
+
+def test_a_change_and_an_effect_say_they_are_points(report):
+    """The summary's change ("+2,7") and an action's effect ("-0,7") were bare numbers, where the
+    rest of the report says points."""
+    words = {"sv": ("Förändring mot föregående period", "Effekt", "poäng"), "nb": (None, "Effekt", "poeng"),
+             "en": ("Change vs previous period", "Effect", "points")}
+    for lang, (change, effect, points) in words.items():
+        page = html.render(report, lang)
+        number = r"[+-]\d+[.,]\d"
+        if change:
+            assert re.search(f"{change}: {number}\u00a0{points} ·", page), lang
+        assert re.search(f"{effect} {number}\u00a0{points} \\(", page), lang
+        assert not re.search(f"{effect} {number} \\(", page), lang
