@@ -8,12 +8,16 @@ template, so the web app renders the same sections by including them with `conte
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
+from server_sync.analysis.chain_report import local_time
+from server_sync.central.registry import DEFAULT_ZONE
 from server_sync.report import svg
 from server_sync.report.alert_text import alert_kind, alert_text
 from server_sync.report.figures import figure, interval, p_value, percent
@@ -69,6 +73,16 @@ def question_text(q: dict, lang: str) -> str:
     return f"{text} ({t('earlier_scale', lang, scale=q['scale'])})" if q.get("earlier_scale") else text
 
 
+def generated(report: dict) -> str:
+    """When the report was made, as a reader reads a time: on a wall clock with its zone
+    ("2026-12-05 05:49 CET", as the alerts are shown), not the stored UTC ISO stamp. The clock is
+    the zone most of the report's alerts' sites keep (a chain keeps one or a few of the same
+    offset), else the site table's default zone: the report itself names no zone."""
+    zones = Counter(a["timezone"] for a in report.get("alerts") or () if a.get("timezone"))
+    zone = zones.most_common(1)[0][0] if zones else DEFAULT_ZONE
+    return local_time(report["generated_at"], ZoneInfo(zone)) or "–"
+
+
 def context(report: dict, lang: str) -> dict[str, Any]:
     """What the report's templates read: the report, its language, the language's words, and the
     report's rows indexed by question."""
@@ -83,6 +97,7 @@ def context(report: dict, lang: str) -> dict[str, Any]:
         "reasons": reason_labels(lang),
         "weekdays": weekdays(lang),
         "bounds": _bounds,
+        "generated": generated(report),
         "pulse_points": [(s["employee"]["value"], s["customer"]["value"], s["name"]) for s in report["pulse"]["sites"]
                          if s["employee"]["value"] is not None and s["customer"]["value"] is not None],
     }

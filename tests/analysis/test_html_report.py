@@ -224,3 +224,13 @@ def test_a_change_and_an_effect_say_they_are_points(report):
             assert re.search(f"{change}: {number}\u00a0{points} ·", page), lang
         assert re.search(f"{effect} {number}\u00a0{points} \\(", page), lang
         assert not re.search(f"{effect} {number} \\(", page), lang
+
+
+def test_the_header_says_when_the_report_was_made_on_a_wall_clock(report):
+    """It read "Skapad 2026-12-05T04:49:40+00:00", the stored UTC stamp; now a local time with its
+    zone, as the alerts' times are shown."""
+    r = dict(report, generated_at="2026-12-05T04:49:40+00:00")
+    header = html.render(r, "sv").split("</header>", 1)[0]
+    assert "Skapad 2026-12-05 05:49 CET" in header and "T04:49" not in header
+    summer = dict(r, generated_at="2026-07-01T10:00:00+00:00", alerts=[])     # no alerts: the default zone
+    assert "Generated 2026-07-01 12:00 CEST" in html.render(summer, "en").split("</header>", 1)[0]
