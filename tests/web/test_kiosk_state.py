@@ -1,0 +1,35 @@
+"""The kiosk table's state: a kiosk whose last status said online but that nobody heard from for
+hours of opening time (fleet's `silent`) read "ansluten" in green beside "tyst under öppettid" and
+a last-seen 13 days back. fleet.summary already does not count it as reporting; the row now says
+it is unknown and since when it has not been heard, in the page's language and not green."""
+
+from __future__ import annotations
+
+import pytest
+
+from server_sync.web import render
+
+
+def _kiosk(online: bool | None, silent: bool, last_seen: str | None = "2026-11-20T09:00:00+00:00") -> dict:
+    return {"kiosk_id": "k1", "site_id": "s1", "site_name": "Malmö 1", "timezone": "Europe/Stockholm",
+            "online": online, "silent": silent, "flagged": silent, "last_seen": last_seen,
+            "flag": "silent during opening hours" if silent else None, "outbox_depth": 0,
+            "clock_synced": True, "config_version": 3, "config_error": None, "rejected": None}
+
+
+def _state_cell(html: str) -> str:
+    start = html.index('<td data-label="', html.index("</a></td>") + 1)
+    return html[start:html.index("</td>", start)]
+
+
+@pytest.mark.parametrize("lang, said", [("sv", "okänd – inte hörd sedan"), ("nb", "ukjent – ikke hørt siden"),
+                                        ("en", "unknown – not heard since")])
+def test_a_silent_kiosk_whose_status_said_online_is_not_shown_as_connected(lang, said):
+    cell = _state_cell(render.page("web/kiosk_table.html", lang, kiosks=[_kiosk(True, True)]))
+    assert said in cell and "2026-11-20 10:00 CET" in cell
+    assert render.text("online", lang) not in cell and 'class="ok"' not in cell
+
+
+def test_a_kiosk_heard_from_still_reads_online_in_green():
+    cell = _state_cell(render.page("web/kiosk_table.html", "sv", kiosks=[_kiosk(True, False)]))
+    assert '<span class="ok">ansluten</span>' in cell
