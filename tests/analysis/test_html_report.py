@@ -234,3 +234,19 @@ def test_the_header_says_when_the_report_was_made_on_a_wall_clock(report):
     assert "Skapad 2026-12-05 05:49 CET" in header and "T04:49" not in header
     summer = dict(r, generated_at="2026-07-01T10:00:00+00:00", alerts=[])     # no alerts: the default zone
     assert "Generated 2026-07-01 12:00 CEST" in html.render(summer, "en").split("</header>", 1)[0]
+
+
+def test_an_actions_effect_names_its_99_percent_interval_and_the_footer_says_95_unless_marked(report):
+    """The footer said every interval was a 95 % one; an action's effect is judged at 99 %
+    (effects.ALPHA) and its interval stood beside it unlabelled."""
+    from server_sync.analysis.effects import ALPHA
+    from server_sync.report.figures import percent
+    from server_sync.report.i18n import REPORT_TEXTS
+    assert any(a.get("test") for a in report["actions"])
+    for lang in LANGUAGES:
+        page = html_unescape(html.render(report, lang))
+        section = page.split('<section id="actions"', 1)[1].split("</section>", 1)[0]
+        label = REPORT_TEXTS.text("ci_at", lang, level=percent((1 - ALPHA) * 100, lang, 0))
+        assert label.startswith("99") and f"({label} " in section, lang
+        assert REPORT_TEXTS.text("footer", lang) in page
+        assert ("anges" if lang == "sv" else "oppgitt" if lang == "nb" else "unless marked") in page, lang

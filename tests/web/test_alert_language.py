@@ -251,3 +251,20 @@ def test_the_history_says_a_closing_in_words_and_links_its_action(web, dip):
         c.close()
     assert f'lukket: <span class="detail">tiltak gjort · <a href="/actions/{action}">tiltak #{action}</a></span>' in page
     assert f"action {action}" not in page
+
+
+def test_the_action_effects_interval_is_labelled_with_its_own_level(web, readers):
+    """The footer said every interval was a 95 % one and /actions headed its effect column
+    "95 %-intervall", but an action's effect is judged at 99 % (effects.ALPHA, docs/analysis.md)."""
+    from server_sync.analysis.effects import ALPHA
+    from server_sync.report.figures import percent
+    from server_sync.web.render import text
+    for name, lang in (("ana-analyst", "sv"), ("rolf-regional", "nb"), ("ada-admin", "en")):
+        page = html.unescape(readers[name].get("/actions").text)
+        head = page.split("<thead>", 1)[1].split("</thead>", 1)[0]
+        level = percent((1 - ALPHA) * 100, lang, 0)
+        assert text("interval_at", lang, level=level) in head and text("interval", lang) not in head, lang
+        assert level.startswith("99")
+        footer = page.split("<footer>", 1)[1].split("</footer>", 1)[0]
+        assert text("footer", lang) in footer and ("anges" if lang == "sv" else "oppgitt" if lang == "nb"
+                                                   else "unless marked") in footer, lang

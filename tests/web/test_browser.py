@@ -343,7 +343,7 @@ def test_the_focus_ring_reads_at_3_to_1_on_every_background_it_is_drawn_on():
 
 
 # The pages whose tables hold the figures a reader came for, and those tables' key columns.
-KEY_COLUMNS = {"/actions": ("note", "verdict", "difference", "interval"), "/alerts": ("message", "state"),
+KEY_COLUMNS = {"/actions": ("note", "verdict", "difference", "interval_at"), "/alerts": ("message", "state"),
                "/sites": ("raw", "vs_leader_heading", "interval"), "/fleet": ("last_seen", "outbox", "flag"),
                "/sites/s001": ("message", "last_seen", "outbox")}
 
@@ -353,6 +353,7 @@ def test_the_key_columns_of_every_list_are_on_a_phone_screen(web, chromium):
     """"On a phone the Δ and p columns are visible": the lists' tables were wider than a 390 px
     screen, their change, interval and message columns beyond its edge in a box with no hint that
     it scrolls. Now each row is a card there, every cell named by its column."""
+    from server_sync.report.figures import percent
     from server_sync.web.render import text
     driver = signed_out(chromium)
     sign_in(driver, web.url, "ana-analyst")
@@ -361,7 +362,9 @@ def test_the_key_columns_of_every_list_are_on_a_phone_screen(web, chromium):
     problems = []
     for path, keys in KEY_COLUMNS.items():
         driver.get(web.url + path)
-        headers = [text(k, lang) for k in keys] + (["Δ"] if "difference" in keys else [])
+        # The effect's interval names its level (effects.ALPHA: 99 %).
+        headers = [text(k, lang, level=percent(99, lang, 0)) if k == "interval_at" else text(k, lang)
+                   for k in keys] + (["Δ"] if "difference" in keys else [])
         seen, bad = key_columns_on_a_phone(driver, headers)
         problems += [f"{path}: no cell of {headers}"] if not seen else []
         problems += [f"{path}: {b}" for b in bad]

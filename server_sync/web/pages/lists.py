@@ -4,6 +4,7 @@ its own page (pages/workflow.py: where they are acted on) and its site."""
 from __future__ import annotations
 
 from server_sync.analysis.actions import evaluated
+from server_sync.analysis.effects import ALPHA
 from server_sync.analysis.queries import ReportFilter
 from server_sync.report.alert_text import alert_text
 from server_sync.web import filters
@@ -62,7 +63,8 @@ def actions(v: Visit) -> PageResult:
                  alert_id=w["alert_id"], due_date=w["due_date"], overdue=w["overdue"], closed_at=w["closed_at"],
                  closing_verdict=w["verdict"])
     rows.reverse()                          # newest first
-    data = {"actions": rows, "site": filters.ident(v.params, "site"), "state": state}
+    # The effect's interval is the verdict's (effects.ALPHA), not the 95 % of the other figures.
+    data = {"actions": rows, "site": filters.ident(v.params, "site"), "state": state, "confidence": 1 - ALPHA}
     return PageResult("web/actions.html", data, "title_actions", csv=lambda d: (ACTION_COLUMNS, d["actions"]),
                       report_filter=ReportFilter(sites or ()), context={"site_choices": _choices(names)})
 
