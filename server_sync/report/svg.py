@@ -75,9 +75,12 @@ def readable(fill: str) -> str:
     return WHITE
 
 
-def _open(name: str, title: str, width: int, height: int) -> str:
+def _open(name: str, title: str, width: int, height: int, *, keep_width: bool = False) -> str:
+    """`keep_width`: never drawn narrower than `width` px (its box scrolls instead), for a chart
+    whose small text would shrink below legibility on a phone (the heatmap's n: 7 px at 390)."""
+    style = FONT + (f";min-width:{width}px" if keep_width else "")
     return (f'<svg class="chart" data-chart="{escape(name)}" viewBox="0 0 {width} {height}" role="img"'
-            f' preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg" style="{FONT}">'
+            f' preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg" style="{style}">'
             + _title(title))
 
 
@@ -243,7 +246,7 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
     cell_w = (w - left - 8) / len(hours)
     h = top + cell_h * 7 + 8 + legend_h
     lo, hi = bounds
-    out = [_open(name, title, int(w), h)]
+    out = [_open(name, title, int(w), h, keep_width=True)]
     for j, hour in enumerate(hours):
         out.append(_text(left + cell_w * (j + 0.5), top - 7, f"{hour:02d}", 12, "middle"))
     for d in range(7):

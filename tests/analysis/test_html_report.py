@@ -250,3 +250,37 @@ def test_an_actions_effect_names_its_99_percent_interval_and_the_footer_says_95_
         assert label.startswith("99") and f"({label} " in section, lang
         assert REPORT_TEXTS.text("footer", lang) in page
         assert ("anges" if lang == "sv" else "oppgitt" if lang == "nb" else "unless marked") in page, lang
+
+
+# The heatmap cells' n (the 11 px text under each cell's bold value): its rendered heights, the
+# scroll hint's display, and whether the page itself stays within the screen.
+HEATMAP_N_JS = """
+const heights = [];
+document.querySelectorAll('svg[data-chart^="heatmap-"] text[font-size="11"]').forEach(function(t) {
+  const before = t.previousElementSibling;
+  if (before && before.tagName === 'text' && before.getAttribute('font-weight') === 'bold')
+    heights.push(t.getBoundingClientRect().height);
+});
+const hint = document.querySelector('#heatmap .scroll-hint');
+return [heights, hint ? getComputedStyle(hint).display : null, document.documentElement.scrollWidth];
+"""
+
+
+def test_the_heatmaps_n_stays_legible_on_a_phone(report, tmp_path):
+    """At 390 px `svg.chart{width:100%}` scaled the 566 px heatmap to 358 px and each cell's n to
+    about 7 px. It keeps its width now in a box that scrolls sideways, with a hint shown only
+    on a narrow screen."""
+    from tests.web.test_browser import browser
+    page = tmp_path / "report-sv.html"
+    page.write_text(html.render(report, "sv"), encoding="utf-8")
+    driver = browser()
+    try:
+        for width in (390, 1280):
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                   {"width": width, "height": 844, "deviceScaleFactor": 1, "mobile": width < 600})
+            driver.get(page.as_uri())
+            heights, hint, page_width = driver.execute_script(HEATMAP_N_JS)
+            assert len(heights) > 50 and min(heights) >= 10, (width, min(heights))
+            assert hint == ("block" if width < 600 else "none") and page_width <= width, (width, hint, page_width)
+    finally:
+        driver.quit()
