@@ -420,15 +420,24 @@ def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, st
 
 
 def before_after_chart(name: str, title: str, before: dict, after: dict, labels: tuple[str, str],
-                       bounds: tuple[float, float], *, lang: str) -> Markup:
-    """Two estimates with intervals side by side (an action's before and after)."""
+                       bounds: tuple[float, float], axis_note: str = "", *, lang: str) -> Markup:
+    """Two estimates with intervals side by side (an action's before and after), on an axis of at
+    least MIN_SPAN of the scale as the trend's (zoomed to the figures, a 0.9-point move filled the
+    chart); its ends are drawn and labelled, and `axis_note` (with {lo} and {hi}) states it."""
     vals = [v for e in (before, after) for v in (e.get("low"), e.get("high"), e.get("value")) if v is not None]
     if not vals:
         return _empty(name, title, "–", 300, 60)
-    w, h, left, right = 300, 70, 70, 40
-    lo, hi = _nice_range(min(vals), max(vals), bounds)
-    x = (lambda v: left + (w - left - right) * (v - lo) / max(1e-9, hi - lo))
+    w, h, left, right = 300, 100 if axis_note else 84, 70, 40
+    lo, hi = value_range(max(bounds[0], min(vals)), min(bounds[1], max(vals)), bounds)
+    x = (lambda v: left + (w - left - right) * (min(hi, max(lo, v)) - lo) / max(1e-9, hi - lo))
     out = [_open(name, title, w, h)]
+    axis_y = 66
+    out.append(f'<line x1="{x(lo):.1f}" x2="{x(hi):.1f}" y1="{axis_y}" y2="{axis_y}" stroke="{GRID}"/>')
+    for v, anchor in ((lo, "start"), (hi, "end")):
+        out.append(f'<line x1="{x(v):.1f}" x2="{x(v):.1f}" y1="{axis_y - 3}" y2="{axis_y + 3}" stroke="{MUTED}"/>')
+        out.append(_text(x(v), axis_y + 14, _label(v, lang), 11, anchor))
+    if axis_note:
+        out.append(_text(w - right, h - 4, axis_note.format(lo=_label(lo, lang), hi=_label(hi, lang)), 11, "end"))
     for i, (e, label, color) in enumerate(((before, labels[0], MUTED), (after, labels[1], BLUE))):
         cy = 20 + 28 * i
         out.append(_text(left - 8, cy + 4, label, 13, "end", INK))
@@ -453,7 +462,8 @@ def sparkline(name: str, title: str, daily: Sequence[dict], bounds: tuple[float,
         return _empty(name, title, empty, 200, 44)
     w, h, left, right, top, bottom = 200, 44, 30, 30, 6, 6
     values = [d["value"] for d in pts]
-    lo, hi = _nice_range(min(values), max(values), bounds)
+    # At least MIN_SPAN of the scale, as the trend's axis: a 3-point move filled its height.
+    lo, hi = value_range(min(values), max(values), bounds)
     n = len(pts)
     x = (lambda i: left + (w - left - right) * (i / max(1, n - 1)))
     y = (lambda v: top + (h - top - bottom) * (1 - (v - lo) / max(1e-9, hi - lo)))

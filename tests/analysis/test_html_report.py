@@ -284,3 +284,13 @@ def test_the_heatmaps_n_stays_legible_on_a_phone(report, tmp_path):
             assert hint == ("block" if width < 600 else "none") and page_width <= width, (width, hint, page_width)
     finally:
         driver.quit()
+
+
+def test_every_action_chart_states_its_range(report):
+    """An action's before/after mini-chart had no axis; it states its range ("Skala 60–90 av 0–100")."""
+    from server_sync.report.i18n import t
+    for lang in LANGUAGES:
+        page = html_unescape(html.render(report, lang))
+        charts = re.findall(r'<svg class="chart" data-chart="action-.*?</svg>', page, flags=re.S)
+        prefix = t("scale_range", lang, lo="{lo}", hi="{hi}", min=0, max=100).split("{lo}")[0]
+        assert charts and all(f">{prefix}" in c for c in charts), lang
