@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -156,12 +156,14 @@ def value_range(lo: float, hi: float, bounds: tuple[float, float]) -> tuple[floa
 
 def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[dict], bounds: tuple[float, float],
                 empty: str, legend: tuple[str, str, str], axis_note: str = "", n_label: str = "n ≤ {n}", *,
-                lang: str) -> Markup:
+                lang: str, break_gaps: bool = False) -> Markup:
     """Daily values (thin line) with their 95% band, weekly values (thick line, each at its week's
     centre), and the answers per day as bars under the chart (every day's n in its tooltip;
     `n_label` with {n}, the tallest bar, names them). The value axis spans at least MIN_SPAN of
     the scale; `axis_note` (with {lo} and {hi}) states it. Every figure a reader sees is written
-    as `lang` writes it; coordinates keep a point."""
+    as `lang` writes it; coordinates keep a point. `break_gaps`: no line or band is drawn across a
+    day (or a week) missing from the series, as the employee days privacy leaves out are; a day
+    alone between gaps is a dot."""
     pts = [d for d in daily if d.get("value") is not None]
     if not pts:
         return _empty(name, title, empty)
@@ -181,18 +183,26 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     for v in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{GRID}"/>')
         out.append(_text(left - 6, y(v) + 4, _label(v, lang), 12, "end"))
-    band = [f"{x(d['date']):.1f},{y(v):.1f}" for d, v in zip(pts, highs)] + \
-           [f"{x(d['date']):.1f},{y(v):.1f}" for d, v in reversed(list(zip(pts, lows)))]
-    out.append(f'<polygon points="{" ".join(band)}" fill="{BAND}" opacity="0.55"/>')
-    line = " ".join(f"{x(d['date']):.1f},{y(d['value']):.1f}" for d in pts)
-    out.append(f'<polyline points="{line}" fill="none" stroke="{BLUE}" stroke-width="1.2"/>')
+    runs = _runs(list(zip(pts, lows, highs)), lambda r: r[0]["date"], 1) if break_gaps else [list(zip(pts, lows, highs))]
+    for run in runs:
+        band = [f"{x(d['date']):.1f},{y(v):.1f}" for d, _low, v in run] + \
+               [f"{x(d['date']):.1f},{y(v):.1f}" for d, v, _high in reversed(run)]
+        out.append(f'<polygon points="{" ".join(band)}" fill="{BAND}" opacity="0.55"/>')
+    for run in runs:
+        if len(run) == 1:
+            d = run[0][0]
+            out.append(f'<circle cx="{x(d["date"]):.1f}" cy="{y(d["value"]):.1f}" r="1.8" fill="{BLUE}"/>')
+            continue
+        line = " ".join(f"{x(d['date']):.1f},{y(d['value']):.1f}" for d, _low, _high in run)
+        out.append(f'<polyline points="{line}" fill="none" stroke="{BLUE}" stroke-width="1.2"/>')
     # A week's value belongs to the middle of its days (Thursday of a whole week), not to its
     # Monday: a partial week's to the middle of its days in the period.
-    wk = [(x(_middle(r)), r["value"]) for r in weekly if r.get("value") is not None]
-    wk = [(min(w - right, max(left, px)), v) for px, v in wk]
-    if len(wk) > 1:
-        out.append(f'<polyline points="{" ".join(f"{px:.1f},{y(v):.1f}" for px, v in wk)}" fill="none"'
-                   f' stroke="{ORANGE}" stroke-width="2.6" stroke-linejoin="round"/>')
+    shown = [r for r in weekly if r.get("value") is not None]
+    for run in (_runs(shown, lambda r: r.get("first_day", r["from"]), 7) if break_gaps else [shown]):
+        wk = [(min(w - right, max(left, x(_middle(r)))), r["value"]) for r in run]
+        if len(wk) > 1:
+            out.append(f'<polyline points="{" ".join(f"{px:.1f},{y(v):.1f}" for px, v in wk)}" fill="none"'
+                       f' stroke="{ORANGE}" stroke-width="2.6" stroke-linejoin="round"/>')
     most = max(d["n"] for d in daily) or 1
     bar = max(1.0, (w - left - right) / (days + 1) * 0.7)
     for d in daily:
@@ -210,6 +220,17 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
         lx += 26 + 7.0 * len(label)
     out.append("</svg>")
     return _chart(out)
+
+
+def _runs(rows: list, day: Callable[[Any], str], step: int) -> list[list]:
+    """`rows` (in date order) cut wherever the next one's `day` is more than `step` days on."""
+    runs: list[list] = []
+    for r in rows:
+        if runs and (date.fromisoformat(day(r)) - date.fromisoformat(day(runs[-1][-1]))).days <= step:
+            runs[-1].append(r)
+        else:
+            runs.append([r])
+    return runs
 
 
 def _middle(week: dict) -> str:
