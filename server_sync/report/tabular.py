@@ -83,6 +83,8 @@ def csv_rows(report: dict) -> list[dict]:
             add("weekly", q, m, w, w["n"], key=week)         # its change (and p-value): weekly_change
             test("weekly_change", q, m, w["change"], w["n"], key=week)
         change = tr["change"]
+        # The verdict has its own row: `too_little_data` has no test row to carry it in its key.
+        add("change", q, "verdict", {"value": change["verdict"]}, change["current"]["n"], key=change["verdict"])
         test("change", q, m, change["test"], change["current"]["n"], key=change["verdict"])
         test("change", q, "csat", change.get("csat_test"), change["current"]["n"], key=change["verdict"])
         metrics("change_previous", q, m, change["previous"])
@@ -108,6 +110,8 @@ def csv_rows(report: dict) -> list[dict]:
                     add(prefix + "uplift", q, metric, {"value": u.get(k)}, u["complaints"], s["site_id"], s["name"],
                         u["reason"])
         bvr = d.get("best_vs_rest") or {}
+        for site in bvr.get("best_sites", []):         # which sites are "best" (the rest: all others)
+            add("best_vs_rest", q, "best_site", {"value": site}, None, site, key="best")
         for r in bvr.get("reasons", []):
             # Mentions per 100 answers: the best quarter's minus the rest's (with its interval when
             # the analysis gives one), then each group's rate.
@@ -122,6 +126,9 @@ def csv_rows(report: dict) -> list[dict]:
         # The series it was judged on (`visit@smiley4` once the question is asked on another scale).
         q, m, site, name = a.get("series_id", a["question_id"]), a["metric"], a["site_id"], a.get("name", a["site_id"])
         key = f'{a["date"]} {a["verdict"]}'
+        # The verdict, and the level of the effect's interval (99 %: every other interval is 95 %).
+        for k in ("verdict", "confidence"):
+            add("action", q, k, {"value": a.get(k)}, a["current"]["n"], site, name, key)
         test("action", q, m, a["test"], a["current"]["n"], site, name, key)
         test("action", q, "csat", a.get("csat_test"), a["current"]["n"], site, name, key)
         # "pending, 23 of 28 days": the days of the after-window over, and its length.
@@ -145,6 +152,8 @@ def csv_rows(report: dict) -> list[dict]:
     for s in report["pulse"]["sites"]:
         add("pulse_employee", "", "happy_index", s["employee"], s["employee"]["n"], s["site_id"], s["name"])
         add("pulse_customer", "", "happy_index", s["customer"], s["customer"]["n"], s["site_id"], s["name"])
+    # The least answers a site needs on each side to count in the correlation.
+    add("correlation", "", "min_answers", {"value": report["pulse"].get("min_n")}, None, key="employee-customer")
     corr = report["pulse"].get("correlation")
     if corr:
         add("correlation", "", "pearson_r", {"value": corr["r"], "low": corr["low"], "high": corr["high"]},

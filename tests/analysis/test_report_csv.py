@@ -31,7 +31,7 @@ from server_sync.report.tabular import render_csv
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 # Numbers that describe a figure rather than being one (they sit in its row's other columns).
 NOT_FIGURES = {"n", "low", "high", "p_value", "weekday", "hour", "id", "alert_id", "rank", "complaints",
-               "best_answers", "rest_answers", "rest_sites", "confidence", "min_n"}
+               "best_answers", "rest_answers", "rest_sites"}
 # Words and dates that label a figure rather than being one: ids and names (their own columns), a
 # note, a message, the metric and the scale (the `metric` column), the test's and the method's
 # names, times kept as stamps, and those in a row's key (a daily row's date, an action's date and
@@ -39,7 +39,7 @@ NOT_FIGURES = {"n", "low", "high", "p_value", "weekday", "hour", "id", "alert_id
 # named by its ISO week in the key), where an action's `from` is its window's first day, a figure.
 LABELS = {"question_id", "series_id", "site_id", "name", "site_name", "kiosk_id", "reason", "note", "message",
           "metric", "scale", "audience", "kind", "test", "method", "timezone", "created_at", "raised_at",
-          "raised_local", "last_seen_at", "acked_at", "ack_comment", "date", "verdict", "week", "first_day",
+          "raised_local", "last_seen_at", "acked_at", "ack_comment", "date", "week", "first_day",
           "last_day"}
 PART_LABELS = {"trends": {"from"}}
 # Which CSV sections hold the figures of each part of the JSON.
@@ -67,7 +67,7 @@ def text_figures(node: object, labels: set[str]) -> list[str]:
                 out += text_figures(v, labels)
     elif isinstance(node, list):
         for v in node:
-            out += text_figures(v, labels)
+            out += [v] if isinstance(v, str) else text_figures(v, labels)
     return out
 
 
