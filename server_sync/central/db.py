@@ -8,6 +8,7 @@ psycopg 3). The centre talks to it through `central.dialect`; there are no model
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 
@@ -27,6 +28,12 @@ SQLITE_PRAGMAS = {"busy_timeout": 10000, "journal_mode": "wal", "synchronous": 2
                   # a backlog drain. Durability is unchanged (synchronous=FULL fsyncs each commit).
                   "cache_size": -65536, "wal_autocheckpoint": 16384}
 
+# How long a process opening a SQLite store waits while others hold it locked: switching the file
+# to WAL takes a lock that a process migrating it holds for the whole migration, longer than
+# busy_timeout's 10 s when several processes (the web app's workers, ingest) start together on a
+# loaded machine (test_concurrent_migrate_is_safe failed so once in CI, "database is locked").
+OPEN_LOCKED_FOR = 120.0
+
 # psycopg 3 prepares a statement run five times; PostgreSQL then may switch to a generic plan,
 # which cannot hash a key list passed as one array parameter (`= ANY(%s)`) and compares every
 # row with every key: ingest's id look-ups took 26 instead of 3 ms a batch. Plans stay custom.
@@ -36,10 +43,16 @@ PG_CONNECT = {"options": "-c plan_cache_mode=force_custom_plan"}
 def connect(url: str, *, migrate_schema: bool = True) -> Database:
     """Connect to the database named by `url` and migrate it."""
     db = database_from_url(url)
-    try:
-        db.connect(reuse_if_open=True)
-    except Exception as e:            # driver errors differ per engine; all mean "cannot connect"
-        raise CentralConfigError(f"cannot connect to {redact(url)}: {e}".strip()) from None
+    deadline = time.monotonic() + OPEN_LOCKED_FOR
+    while True:
+        try:
+            db.connect(reuse_if_open=True)
+            break
+        except Exception as e:        # driver errors differ per engine; all mean "cannot connect"
+            if isinstance(db, SqliteDatabase) and "locked" in str(e) and time.monotonic() < deadline:
+                time.sleep(0.2)       # another process is migrating the file (below): wait it out
+                continue
+            raise CentralConfigError(f"cannot connect to {redact(url)}: {e}".strip()) from None
     if migrate_schema:
         try:
             _refuse_another_apps_file(db)
