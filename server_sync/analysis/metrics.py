@@ -58,28 +58,12 @@ def happy_index(t: Tally, confidence: float = CONFIDENCE) -> Estimate:
     """The mean face on the 0-100 line; interval: `adjusted_mean_interval` of the scaled faces."""
     if t.scale not in SMILEY_POINTS or t.n == 0:
         return Estimate(None, None, None, t.n)
-    low, high = adjusted_mean_interval(*unit_sums(t, "happy_index"), confidence)
-    return Estimate(t.happy_index(), low * 100, high * 100, t.n)
-
-
-# Points of each metric per unit of the [0, 1] line its answers are placed on (`unit_sums`), and
-# the metric's value at 0: the Happy Index 0-100, CSAT 0-100 %, NPS -100..100.
-UNIT_POINTS = {"happy_index": (100.0, 0.0), "csat": (100.0, 0.0), "nps": (200.0, -100.0)}
-
-
-def unit_sums(t: Tally, metric: str) -> tuple[int, float, float]:
-    """(n, Σx, Σx²) of the answers placed on [0, 1] for `metric`: the faces linearly (the Happy
-    Index), top two 1 else 0 (CSAT), detractor 0, passive ½, promoter 1 (NPS). Every interval and
-    comparison of a metric works on these (`stats.adjusted_mean_interval`, `adjusted_difference`)."""
-    if metric == "csat":
-        return t.n, float(t.top2), float(t.top2)
-    if metric == "nps":
-        passives = t.n - t.promoters - t.detractors
-        return t.n, t.promoters + passives / 2, t.promoters + passives / 4
     scale = SCALES[t.scale]
     span = scale.highest - scale.lowest
-    return (t.n, (t.sum_v - t.n * scale.lowest) / span,
-            (t.sum_v2 - 2 * scale.lowest * t.sum_v + t.n * scale.lowest ** 2) / span ** 2)
+    total = (t.sum_v - t.n * scale.lowest) / span
+    total_sq = (t.sum_v2 - 2 * scale.lowest * t.sum_v + t.n * scale.lowest ** 2) / span ** 2
+    low, high = adjusted_mean_interval(t.n, total, total_sq, confidence)
+    return Estimate(t.happy_index(), low * 100, high * 100, t.n)
 
 
 def happy_index_variance(t: Tally) -> float | None:
@@ -94,7 +78,7 @@ def csat(t: Tally, confidence: float = CONFIDENCE) -> Estimate:
     """Share of the top two answers; interval: `adjusted_mean_interval` of 0/1."""
     if t.n == 0:
         return EMPTY
-    low, high = adjusted_mean_interval(*unit_sums(t, "csat"), confidence)
+    low, high = adjusted_mean_interval(t.n, t.top2, t.top2, confidence)
     return Estimate(t.csat(), low * 100, high * 100, t.n)
 
 
@@ -111,7 +95,8 @@ def nps(t: Tally, confidence: float = CONFIDENCE) -> Estimate:
     promoter 1, mapped back to -100..100."""
     if t.scale != "nps11" or t.n == 0:
         return Estimate(None, None, None, t.n)
-    low, high = adjusted_mean_interval(*unit_sums(t, "nps"), confidence)
+    passives = t.n - t.promoters - t.detractors
+    low, high = adjusted_mean_interval(t.n, t.promoters + passives / 2, t.promoters + passives / 4, confidence)
     return Estimate(t.nps(), low * 200 - 100, high * 200 - 100, t.n)
 
 

@@ -1,4 +1,4 @@
-"""Distribution functions and tests the metrics need: Student t and normal, the adjusted interval of a mean, the adjusted Welch test of a difference, Pearson r.
+"""Distribution functions and tests the metrics need: Student t, normal, Wilson, z and Welch tests.
 
 Pure functions on numbers, standard library only: the reference for every figure (the one numpy
 speed trick, `effects_batch`, calls these for its tests and is held to the plain version).
@@ -163,6 +163,22 @@ def adjusted_mean_interval(n: int, total: float, total_sq: float,
     return max(0.0, mean - half), min(1.0, mean + half)
 
 
+def difference_interval(before: tuple[float, float, float],
+                        after: tuple[float, float, float]) -> tuple[float, float]:
+    """Confidence interval of after - before from each side's (estimate, low, high): the method
+    of variance estimates recovery (MOVER, Zou & Donner 2008, "Construction of confidence limits
+    about effect measures: a general approach", Statistics in Medicine 27:1693-1702; for two
+    proportions with Wilson's limits it is Newcombe's 1998 hybrid score interval, Statistics in
+    Medicine 17:873-890). Each side's distances to its own limits stand in for its spread, so a
+    difference inherits the coverage of the `adjusted_mean_interval`s it is built from: never
+    zero-width, never beyond the scale's span, asymmetric near its edges, where a small side's
+    plug-in variance (Welch, Wald) reads a sample without a low answer as certain."""
+    (b, lb, ub), (a, la, ua) = before, after
+    d = a - b
+    return (d - math.hypot(max(0.0, a - la), max(0.0, ub - b)),
+            d + math.hypot(max(0.0, ua - a), max(0.0, b - lb)))
+
+
 @dataclass(frozen=True)
 class TestResult:
     """A two-sample comparison: difference (b - a), its CI, the two-sided p-value, which test."""
@@ -180,44 +196,37 @@ class TestResult:
                 "test": self.test, "significant": self.significant()}
 
 
-# Pseudo-answers added at each end of the [0, 1] line to each side of a comparison. Agresti &
-# Caffo (2000) add one success and one failure to each group for a difference of proportions; half
-# of one at each end (chosen by simulation, docs/analysis.md#trends-and-change) keeps a small side
-# without a low answer from reading as certain and the coverage at 95-98 % where a quarter fell to
-# 93.5 % (NPS near the top, 31 against 1,000 answers), and costs less power near the top of the
-# scale than one at each end (a 4.7-point drop at 31 against 1,000 answers: found in 20 % of
-# pairs, 6 % with one; the exact permutation test it replaced: 19 %).
-ADJUST = 0.5
-
-
-def adjusted_difference(before: tuple[int, float, float], after: tuple[int, float, float], points: float = 1.0,
-                        confidence: float = CONFIDENCE) -> TestResult | None:
-    """after − before of the means of two groups of answers on [0, 1], each given as (n, Σx, Σx²),
-    in `points` per unit: Welch's t (Welch 1947, Biometrika 34:28–35) with `ADJUST` pseudo-answers
-    at 0 and at 1 added to each group (the adjustment Agresti & Caffo 2000, The American
-    Statistician 54:280–288, made to the difference of two proportions, on a bounded mean). The
-    interval and the p-value come from the same statistic, so the interval leaves out 0 exactly
-    when p < 1 − confidence, and a group whose answers are all alike still has a spread: never a
-    division by zero, never a zero-width interval. `diff` is the plain difference of the means.
-    None below two answers a side."""
-    (n1, s1, q1), (n2, s2, q2) = before, after
+def two_proportion_z(x1: int, n1: int, x2: int, n2: int, confidence: float = CONFIDENCE) -> TestResult | None:
+    """Compare proportions x2/n2 against x1/n1: pooled z for the p-value, unpooled CI."""
     if n1 < 2 or n2 < 2:
         return None
-    sides = []
-    for n, total, squares in ((n1, s1, q1), (n2, s2, q2)):
-        size = n + 2 * ADJUST
-        mean = (total + ADJUST) / size
-        var = max(0.0, (squares + ADJUST - size * mean * mean) / (size - 1))
-        sides.append((mean, var / size, size))
-    (m1, v1, k1), (m2, v2, k2) = sides
-    se = math.sqrt(v1 + v2)
-    df = (v1 + v2) ** 2 / (v1 * v1 / (k1 - 1) + v2 * v2 / (k2 - 1))
-    d = m2 - m1
+    p1, p2 = x1 / n1, x2 / n2
+    if p1 in (0.0, 1.0) and p2 in (0.0, 1.0):          # no spread inside either group
+        return constant_groups_test(p2 - p1, n1, n2)
+    pooled = (x1 + x2) / (n1 + n2)
+    se0 = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    diff = p2 - p1
+    p_value = 1.0 if se0 == 0 else min(1.0, 2 * normal_sf(abs(diff) / se0))
+    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    z = z_quantile(0.5 + confidence / 2.0)
+    return TestResult(diff, diff - z * se, diff + z * se, p_value, "two-proportion z")
+
+
+def welch_t(mean1: float, var1: float, n1: int, mean2: float, var2: float, n2: int,
+            confidence: float = CONFIDENCE) -> TestResult | None:
+    """Welch's t-test of mean2 - mean1 with sample variances; None below two answers a side."""
+    if n1 < 2 or n2 < 2:
+        return None
+    a, b = var1 / n1, var2 / n2
+    se = math.sqrt(a + b)
+    diff = mean2 - mean1
+    if se == 0:
+        return constant_groups_test(diff, n1, n2)
+    df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1)) if (a > 0 or b > 0) else n1 + n2 - 2
+    t = diff / se
+    p_value = min(1.0, 2 * t_sf(abs(t), df))
     q = t_quantile(0.5 + confidence / 2.0, df)
-    # Clipped to the line's span (a difference of two means in [0, 1] lies in [-1, 1]): 0 stays
-    # inside or outside as it was, so the interval and the p-value still agree.
-    return TestResult(points * (s2 / n2 - s1 / n1), points * max(-1.0, d - q * se), points * min(1.0, d + q * se),
-                      min(1.0, 2 * t_sf(abs(d) / se, df)), "adjusted welch t")
+    return TestResult(diff, diff - q * se, diff + q * se, p_value, "welch t")
 
 
 def constant_groups_test(diff: float, n1: int, n2: int) -> TestResult:
@@ -228,6 +237,61 @@ def constant_groups_test(diff: float, n1: int, n2: int) -> TestResult:
     the same. Two 4s against two 3s: p = 1/3, not the 0 a division by zero would claim."""
     p_value = 1.0 if diff == 0 else min(1.0, 2.0 / math.comb(n1 + n2, n1))
     return TestResult(diff, min(0.0, diff), max(0.0, diff), p_value, "exact permutation")
+
+
+def scores_permutation_p(first: Sequence[int], second: Sequence[int], scores: Sequence[int]) -> float:
+    """Exact two-sided permutation p-value of the difference in means of two groups of answers,
+    from how many answers of each group have each score (`first[i]` answers scored `scores[i]`):
+    NPS answers scored +1, 0, -1; faces scored by their value.
+
+    Under no change every split of the pooled answers into groups of the two sizes is equally
+    likely: the smaller group's counts are multivariate hypergeometric, and the difference in
+    means falls as the smaller group's score sum s grows, so |difference| is at least the observed
+    one exactly when |N·s - S·m| is (S: the pooled sum, N: all answers, m: the smaller group's
+    size), compared in integers. The weights of s are built score by score (choose i of a score's
+    K pooled answers: C(K, i) ways), the last score filling the group: some 10⁴ terms at m = 30 on
+    four faces. For small groups. Good (2005), Permutation, Parametric and Bootstrap Tests of
+    Hypotheses, ch. 3."""
+    small, other = (first, second) if sum(first) <= sum(second) else (second, first)
+    pooled = [a + b for a, b in zip(small, other)]
+    m, total = sum(small), sum(pooled)
+    pooled_sum = sum(s * k for s, k in zip(scores, pooled))
+    observed = abs(total * sum(s * k for s, k in zip(scores, small)) - pooled_sum * m)
+    # ways[c]: {score sum: ways} of taking c answers from the scores done so far
+    ways: list[dict[int, float]] = [{0: 1.0}] + [{} for _ in range(m)]
+    for score, k in zip(scores[:-1], pooled[:-1]):
+        choose = [float(math.comb(k, i)) for i in range(min(k, m) + 1)]
+        nxt: list[dict[int, float]] = [{} for _ in range(m + 1)]
+        for c, row in enumerate(ways):
+            for i, w in enumerate(choose[:m - c + 1]):
+                cell = nxt[c + i]
+                for t, v in row.items():
+                    key = t + score * i
+                    cell[key] = cell.get(key, 0.0) + v * w
+        ways = nxt
+    last_score, last_k = scores[-1], pooled[-1]
+    extreme = 0.0
+    for c, row in enumerate(ways):
+        if m - c > last_k:
+            continue
+        fill = float(math.comb(last_k, m - c))
+        for t, v in row.items():
+            if abs(total * (t + last_score * (m - c)) - pooled_sum * m) >= observed:
+                extreme += v * fill
+    return min(1.0, extreme / float(math.comb(total, m)))
+
+
+def pooled_normal_p(n1: int, sum1: float, squares1: float, n2: int, sum2: float, squares2: float) -> float:
+    """Two-sided p-value of the difference in means of two groups of answers, from each group's
+    n, sum and sum of squares: the permutation test's large-sample form, the normal test with the
+    pooled variance (what the groups share under no change, as the two-proportion z pools). Each
+    side's own variance (Welch) misjudges a small side near the top of a scale, which often
+    shows no low answer at all. 1 when nothing varies."""
+    n, total = n1 + n2, sum1 + sum2
+    pooled = (squares1 + squares2 - total * total / n) / (n - 1)
+    se = math.sqrt(max(0.0, pooled) * (1 / n1 + 1 / n2))
+    diff = sum2 / n2 - sum1 / n1
+    return 1.0 if se == 0 else min(1.0, 2 * normal_sf(abs(diff) / se))
 
 
 def pearson(xs: list[float], ys: list[float], confidence: float = CONFIDENCE) -> dict | None:

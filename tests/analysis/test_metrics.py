@@ -5,7 +5,8 @@ import math
 import pytest
 
 from server_sync.analysis.metrics import Tally, csat, happy_index, metrics_dict, nps, nps_variance, primary
-from server_sync.analysis.stats import adjusted_mean_interval, normal_sf, pearson, t_quantile, t_sf
+from server_sync.analysis.stats import (adjusted_mean_interval, normal_sf, pearson, t_quantile, t_sf,
+                                        two_proportion_z, welch_t)
 from server_sync.analysis.trends import compare, compare_csat, verdict, weekly_series
 
 
@@ -134,47 +135,57 @@ def test_nps_and_its_interval_by_hand():
     assert nps(all_promoters).value == 100 and nps(all_promoters).low < 100
 
 
-def test_adjusted_difference_by_hand():
-    # Faces 4, 4, 3 before and 2, 1, 1 after, on [0, 1]: (n, Σx, Σx²) = (3, 8/3, 22/9), (3, 1/3, 1/9).
-    # Half a pseudo-answer at 0 and at 1 on each side: size 4, means (8/3 + ½)/4 = 19/24 and
-    # (1/3 + ½)/4 = 5/24; variances ((22/9 + ½) − 4·(19/24)²)/3 and ((1/9 + ½) − 4·(5/24)²)/3.
-    size, m1, m2 = 4, 19 / 24, 5 / 24
-    v1, v2 = ((22 / 9 + 0.5) - size * m1 ** 2) / 3 / size, ((1 / 9 + 0.5) - size * m2 ** 2) / 3 / size
-    se, df = math.sqrt(v1 + v2), (v1 + v2) ** 2 / (v1 ** 2 / 3 + v2 ** 2 / 3)
-    r = compare(smiley({4: 2, 3: 1}), smiley({2: 1, 1: 2}))
-    assert r.test == "adjusted welch t" and r.diff == pytest.approx(-700 / 9)     # 100·(1/9 − 8/9)
-    assert r.p_value == pytest.approx(2 * t_sf((m1 - m2) / se, df))
-    half = t_quantile(0.975, df) * se
-    assert (r.low, r.high) == (pytest.approx(100 * max(-1, m2 - m1 - half)), pytest.approx(100 * (m2 - m1 + half)))
-    assert compare(smiley({4: 1}), smiley({4: 5})) is None                      # below two answers a side
+def test_welch_t_by_hand():
+    # se = √(4/20 + 9/25) = 0.7483; t = 2.673; Welch df = 41.78; two-sided p ≈ 0.0107.
+    r = welch_t(10, 4, 20, 12, 9, 25)
+    assert r.diff == 2 and r.p_value == pytest.approx(0.0107, abs=3e-4)
+    half = t_quantile(0.975, 41.784) * math.sqrt(0.56)
+    assert (r.low, r.high) == (pytest.approx(2 - half, abs=1e-3), pytest.approx(2 + half, abs=1e-3))
+    assert welch_t(1, 1, 1, 2, 1, 5) is None
 
 
-@pytest.mark.parametrize("before, after", [({4: 2}, {3: 2}), ({4: 10}, {3: 10}), ({3: 5}, {3: 5})])
-def test_no_spread_is_never_p_zero_nor_a_zero_width_interval(before, after):
-    # All 4s against all 3s: each side keeps the spread of its pseudo-answers, so no division by
-    # zero; the interval and p-value are one statistic's.
+def test_two_proportion_z_by_hand():
+    # 40/100 vs 55/100: pooled 0.475, se0 = √(0.475·0.525·0.02) = 0.07062, z = 2.124, p = 0.0337.
+    r = two_proportion_z(40, 100, 55, 100)
+    assert r.diff == pytest.approx(0.15) and r.p_value == pytest.approx(0.0337, abs=2e-4)
+    assert two_proportion_z(0, 0, 1, 2) is None and two_proportion_z(1, 1, 1, 2) is None
+
+
+@pytest.mark.parametrize("before, after, expected_p", [
+    ({4: 2}, {3: 2}, 2 / 6),              # two 4s against two 3s: 1 split of 6 each way
+    ({4: 10}, {3: 10}, 2 / math.comb(20, 10)),
+    ({3: 5}, {3: 5}, 1.0),                # identical groups
+])
+def test_no_spread_is_an_exact_test_never_p_zero(before, after, expected_p):
     r = compare(smiley(before), smiley(after))
-    assert r.p_value > 0 and r.low < r.high and r.low <= r.diff <= r.high
-    assert (r.low > 0 or r.high < 0) == r.significant()
+    assert r.test == "exact permutation" and r.p_value == pytest.approx(expected_p)
+    assert r.p_value > 0 and r.low <= r.diff <= r.high
     assert verdict(compare(smiley({4: 2}), smiley({3: 2}))) == "no_significant_change"
-    assert verdict(compare(smiley({4: 10}), smiley({3: 10}))) == "worse"        # ten a side say it
-    assert not compare(Tally.from_counts("nps11", {10: 3}), Tally.from_counts("nps11", {0: 3})).low == 0
+    nps_r = compare(Tally.from_counts("nps11", {10: 3}), Tally.from_counts("nps11", {0: 3}))
+    assert nps_r.test == "exact permutation" and nps_r.p_value == pytest.approx(2 / 20)
     csat_r = compare_csat(smiley({4: 2}), smiley({1: 2}))
-    assert csat_r.p_value > 0.05 and csat_r.low < 0 < csat_r.high
+    assert csat_r.test == "exact permutation" and csat_r.p_value == pytest.approx(1 / 3)
 
 
-def test_period_comparisons_on_every_metric():
+def test_period_comparisons_pick_the_right_test():
     before = smiley({4: 40, 3: 40, 2: 10, 1: 10})
     after = smiley({4: 70, 3: 20, 2: 5, 1: 5})
     r = compare(before, after)
-    assert r.test == "adjusted welch t" and r.diff == pytest.approx(100 * (0.85 - 0.7) / 1) and r.significant()
-    assert verdict(r) == "better" and r.low > 0
-    c = compare_csat(before, after)
-    assert c.test == "adjusted welch t" and c.diff == pytest.approx(10) and c.low < c.diff < c.high
+    # 100 answers a side: the permutation test's normal form, the faces' pooled variance.
+    assert r.test == "pooled z" and r.diff > 0 and r.significant() and verdict(r) == "better"
+    sums = [sum(v * c for v, c in side.items()) for side in ({4: 40, 3: 40, 2: 10, 1: 10}, {4: 70, 3: 20, 2: 5, 1: 5})]
+    squares = [sum(v * v * c for v, c in side.items()) for side in ({4: 40, 3: 40, 2: 10, 1: 10}, {4: 70, 3: 20, 2: 5, 1: 5})]
+    pooled_faces = (sum(squares) - sum(sums) ** 2 / 200) / 199
+    assert r.p_value == pytest.approx(2 * normal_sf((sums[1] - sums[0]) / 100 / math.sqrt(pooled_faces * 2 / 100)))
+    assert compare_csat(before, after).test == "two-proportion z"
     n1 = Tally.from_counts("nps11", {10: 30, 9: 20, 8: 30, 3: 20})
     n2 = Tally.from_counts("nps11", {10: 20, 9: 10, 8: 30, 3: 40})
     r = compare(n1, n2)
-    assert r.diff == pytest.approx(-40) and r.significant() and -200 <= r.low < r.high < 0
+    # 100 answers a side: the permutation test's normal form, the scores' pooled variance
+    # (Σs² = 10⁴·140 promoters and detractors, Σs = 100·20, N = 200) over both sides' sizes.
+    pooled = (1e4 * 140 - (100 * 20) ** 2 / 200) / 199
+    assert r.test == "pooled z" and r.diff == pytest.approx(-40)
+    assert r.p_value == pytest.approx(2 * normal_sf(40 / math.sqrt(pooled * (1 / 100 + 1 / 100))))
     assert verdict(compare(Tally("smiley4"), after)) == "too_little_data"
 
 
