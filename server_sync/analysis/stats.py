@@ -163,22 +163,6 @@ def adjusted_mean_interval(n: int, total: float, total_sq: float,
     return max(0.0, mean - half), min(1.0, mean + half)
 
 
-def difference_interval(before: tuple[float, float, float],
-                        after: tuple[float, float, float]) -> tuple[float, float]:
-    """Confidence interval of after - before from each side's (estimate, low, high): the method
-    of variance estimates recovery (MOVER, Zou & Donner 2008, "Construction of confidence limits
-    about effect measures: a general approach", Statistics in Medicine 27:1693-1702; for two
-    proportions with Wilson's limits it is Newcombe's 1998 hybrid score interval, Statistics in
-    Medicine 17:873-890). Each side's distances to its own limits stand in for its spread, so a
-    difference inherits the coverage of the `adjusted_mean_interval`s it is built from: never
-    zero-width, never beyond the scale's span, asymmetric near its edges, where a small side's
-    plug-in variance (Welch, Wald) reads a sample without a low answer as certain."""
-    (b, lb, ub), (a, la, ua) = before, after
-    d = a - b
-    return (d - math.hypot(max(0.0, a - la), max(0.0, ub - b)),
-            d + math.hypot(max(0.0, ua - a), max(0.0, b - lb)))
-
-
 @dataclass(frozen=True)
 class TestResult:
     """A two-sample comparison: difference (b - a), its CI, the two-sided p-value, which test."""
@@ -196,39 +180,6 @@ class TestResult:
                 "test": self.test, "significant": self.significant()}
 
 
-def two_proportion_z(x1: int, n1: int, x2: int, n2: int, confidence: float = CONFIDENCE) -> TestResult | None:
-    """Compare proportions x2/n2 against x1/n1: pooled z for the p-value, unpooled CI."""
-    if n1 < 2 or n2 < 2:
-        return None
-    p1, p2 = x1 / n1, x2 / n2
-    if p1 in (0.0, 1.0) and p2 in (0.0, 1.0):          # no spread inside either group
-        return constant_groups_test(p2 - p1, n1, n2)
-    pooled = (x1 + x2) / (n1 + n2)
-    se0 = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    diff = p2 - p1
-    p_value = 1.0 if se0 == 0 else min(1.0, 2 * normal_sf(abs(diff) / se0))
-    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
-    z = z_quantile(0.5 + confidence / 2.0)
-    return TestResult(diff, diff - z * se, diff + z * se, p_value, "two-proportion z")
-
-
-def welch_t(mean1: float, var1: float, n1: int, mean2: float, var2: float, n2: int,
-            confidence: float = CONFIDENCE) -> TestResult | None:
-    """Welch's t-test of mean2 - mean1 with sample variances; None below two answers a side."""
-    if n1 < 2 or n2 < 2:
-        return None
-    a, b = var1 / n1, var2 / n2
-    se = math.sqrt(a + b)
-    diff = mean2 - mean1
-    if se == 0:
-        return constant_groups_test(diff, n1, n2)
-    df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1)) if (a > 0 or b > 0) else n1 + n2 - 2
-    t = diff / se
-    p_value = min(1.0, 2 * t_sf(abs(t), df))
-    q = t_quantile(0.5 + confidence / 2.0, df)
-    return TestResult(diff, diff - q * se, diff + q * se, p_value, "welch t")
-
-
 def constant_groups_test(diff: float, n1: int, n2: int) -> TestResult:
     """Two groups whose answers do not vary inside each group (all 4s before, all 3s after):
     no variance to divide by, so the exact permutation test. Every split of the n1 + n2 answers
@@ -239,10 +190,15 @@ def constant_groups_test(diff: float, n1: int, n2: int) -> TestResult:
     return TestResult(diff, min(0.0, diff), max(0.0, diff), p_value, "exact permutation")
 
 
-def scores_permutation_p(first: Sequence[int], second: Sequence[int], scores: Sequence[int]) -> float:
-    """Exact two-sided permutation p-value of the difference in means of two groups of answers,
-    from how many answers of each group have each score (`first[i]` answers scored `scores[i]`):
-    NPS answers scored +1, 0, -1; faces scored by their value.
+def scores_permutation(first: Sequence[int], second: Sequence[int], scores: Sequence[int],
+                       alpha: float = 1 - CONFIDENCE) -> tuple[float, float]:
+    """(p, critical): the exact two-sided permutation p-value of the difference in means of two
+    groups of answers, from how many answers of each group have each score (`first[i]` answers
+    scored `scores[i]`: NPS answers scored +1, 0, -1; faces scored by their value), and the test's
+    critical |difference in means| at `alpha`: halfway between the largest difference its splits
+    do not call significant and the smallest they do (inf when no split is significant), so that
+    an interval built on it falls on the same side of 0 as p falls of alpha
+    (`change_interval.inverted_interval`).
 
     Under no change every split of the pooled answers into groups of the two sizes is equally
     likely: the smaller group's counts are multivariate hypergeometric, and the difference in
@@ -270,15 +226,32 @@ def scores_permutation_p(first: Sequence[int], second: Sequence[int], scores: Se
                     cell[key] = cell.get(key, 0.0) + v * w
         ways = nxt
     last_score, last_k = scores[-1], pooled[-1]
-    extreme = 0.0
+    weights: dict[int, float] = {}                      # {|N·s - S·m|: ways}
     for c, row in enumerate(ways):
         if m - c > last_k:
             continue
         fill = float(math.comb(last_k, m - c))
         for t, v in row.items():
-            if abs(total * (t + last_score * (m - c)) - pooled_sum * m) >= observed:
-                extreme += v * fill
-    return min(1.0, extreme / float(math.comb(total, m)))
+            key = abs(total * (t + last_score * (m - c)) - pooled_sum * m)
+            weights[key] = weights.get(key, 0.0) + v * fill
+    splits = float(math.comb(total, m))
+    p_value = min(1.0, sum(v for key, v in weights.items() if key >= observed) / splits)
+    critical, tail = math.inf, 0.0
+    for key in sorted(weights, reverse=True):
+        tail += weights[key]
+        if tail / splits >= alpha:
+            if critical < math.inf:
+                critical = (critical + key) / 2.0
+            break
+        critical = key
+    return p_value, critical / (m * (total - m)) if m and total > m else math.inf
+
+
+def pooled_variance(n1: int, sum1: float, squares1: float, n2: int, sum2: float, squares2: float) -> float:
+    """The variance of two groups' answers taken together (n - 1 in the denominator), from each
+    group's n, sum and sum of squares: what the groups share under no change."""
+    n, total = n1 + n2, sum1 + sum2
+    return max(0.0, (squares1 + squares2 - total * total / n) / (n - 1))
 
 
 def pooled_normal_p(n1: int, sum1: float, squares1: float, n2: int, sum2: float, squares2: float) -> float:
@@ -287,9 +260,7 @@ def pooled_normal_p(n1: int, sum1: float, squares1: float, n2: int, sum2: float,
     pooled variance (what the groups share under no change, as the two-proportion z pools). Each
     side's own variance (Welch) misjudges a small side near the top of a scale, which often
     shows no low answer at all. 1 when nothing varies."""
-    n, total = n1 + n2, sum1 + sum2
-    pooled = (squares1 + squares2 - total * total / n) / (n - 1)
-    se = math.sqrt(max(0.0, pooled) * (1 / n1 + 1 / n2))
+    se = math.sqrt(pooled_variance(n1, sum1, squares1, n2, sum2, squares2) * (1 / n1 + 1 / n2))
     diff = sum2 / n2 - sum1 / n1
     return 1.0 if se == 0 else min(1.0, 2 * normal_sf(abs(diff) / se))
 

@@ -8,11 +8,11 @@ Tests used (docs/analysis.md#trends-and-change):
   count, sets the noise. The site's daily values, weighted by their answers, with the cluster-robust
   variance over days and a Welch-Satterthwaite t: the action effects' method (`effects`), on the
   site's own days, for the headline metric and CSAT alike.
-- Else answer by answer: on the Happy Index and NPS the permutation test of the answers' scores
-  (the faces' values; NPS +1, 0, -1), exact while the smaller side has at most `EXACT_MAX_N`
-  answers, the pooled-variance normal test (its large-sample form) above, never a division by
-  zero (all 4s against all 3s: p = 1/3 at two a side); a two-proportion z-test on CSAT. The
-  interval: each side's own interval combined (`stats.difference_interval`, MOVER).
+- Else answer by answer (`_answer_test`): the permutation test of the answers' scores (the faces'
+  values; NPS +1, 0, -1; CSAT 1 in the top two, else 0), exact while the smaller side has at most
+  `EXACT_MAX_N` answers, the pooled-variance normal test (its large-sample form) above, never a
+  division by zero (all 4s against all 3s: p = 1/3 at two a side). The interval inverts the same
+  test (`change_interval`): it leaves out 0 exactly when the test calls the change significant.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import date, timedelta
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from server_sync.analysis.effects import daily_gaps, difference, window_mean
 from server_sync.analysis.metrics import (Estimate, Tally, csat, metrics_dict, primary, primary_metric,
                                           sum_tallies)
-from server_sync.analysis.stats import (CONFIDENCE, TestResult, difference_interval, pooled_normal_p,
-                                        scores_permutation_p, two_proportion_z)
+from server_sync.analysis.change_interval import adjusted_dispersion, inverted_interval
+from server_sync.analysis.stats import (CONFIDENCE, TestResult, pooled_normal_p, pooled_variance,
+                                        scores_permutation, z_quantile)
 from server_sync.protocol.scales import SCALES
 
 MIN_DAYS_AS_UNITS = 5      # days with answers each side needs for days to be the test's units
@@ -36,49 +37,65 @@ Days = Mapping[date, Tally]
 
 def compare(before: Tally, after: Tally) -> TestResult | None:
     """Change of the headline metric from `before` to `after` (after - before), in its points,
-    answer by answer. The p-value is the permutation test's of the answers' scores (the faces'
-    values; NPS: +1, 0, -1 for promoter, passive, detractor, whose mean NPS is): exact while the
-    smaller side has at most `EXACT_MAX_N` answers, its normal form with the pooled variance above.
-    Welch's t, and a normal test with each side's own variance, call a change that is not there
-    in up to 40 % of periods with sides of unequal size near the top of the scale (3 answers
-    against 30: a small side often has no low answer, so its variance reads as nil), and the
-    plug-in NPS test said "worse, p = 0.046" for 10, 8 against 0, 8 (exact: 0.67). For the same
-    reason the interval is not Welch's (it covered 61 % at 5 against 50 near the top) but
-    `stats.difference_interval` of the two sides' own intervals. None below two answers a side."""
+    answer by answer (`_answer_test` of the answers' scores: the faces' values; NPS: +1, 0, -1 for
+    promoter, passive, detractor, whose mean NPS is). None below two answers a side."""
     if before.scale not in SCALES or before.n < 2 or after.n < 2:
         return None
-    (counts_b, sum_b, squares_b), scores = _scores(before)
-    (counts_a, sum_a, squares_a), _ = _scores(after)
-    if min(before.n, after.n) <= EXACT_MAX_N:
-        p_value, test = scores_permutation_p(counts_b, counts_a, scores), "exact permutation"
-    else:
-        p_value, test = pooled_normal_p(before.n, sum_b, squares_b, after.n, sum_a, squares_a), "pooled z"
-    return _with_interval(primary(before), primary(after), p_value, test)
-
-
-def _with_interval(before: Estimate, after: Estimate, p_value: float, test: str) -> TestResult:
-    low, high = difference_interval((before.value, before.low, before.high), (after.value, after.low, after.high))
-    return TestResult(after.value - before.value, low, high, p_value, test)
-
-
-def _scores(t: Tally) -> tuple[tuple[tuple[int, ...], int, int], tuple[int, ...]]:
-    """((answers per score, sum of scores, sum of squared scores), scores) of a Tally's answers:
-    faces by their value, NPS answers +1, 0, -1."""
-    if t.scale == "nps11":
-        return ((t.promoters, t.n - t.promoters - t.detractors, t.detractors), t.promoters - t.detractors,
-                t.promoters + t.detractors), (1, 0, -1)
-    return (t.value_counts(), t.sum_v, t.sum_v2), SCALES[t.scale].values
+    scores, points = _scores(before.scale)
+    return _answer_test(_counts(before), _counts(after), scores, points, (primary(before), primary(after)))
 
 
 def compare_csat(before: Tally, after: Tally) -> TestResult | None:
-    """Change of CSAT (percentage points) answer by answer: the two-proportion z's p-value (the
-    exact permutation test when neither side varies), the interval `stats.difference_interval` of
-    the two sides' CSAT intervals (the unpooled Wald interval covered 55 % at 5 against 50 answers
-    near the top)."""
-    r = two_proportion_z(before.top2, before.n, after.top2, after.n)
-    if r is None:
+    """Change of CSAT (percentage points) answer by answer: `_answer_test` of the answers scored 1
+    in the top two, else 0. (The two-proportion z it replaces, at 5 answers against 50 near the
+    top, called 8.2 % of unchanged pairs significant at 5 %.) None below two answers a side."""
+    if before.n < 2 or after.n < 2:
         return None
-    return _with_interval(csat(before), csat(after), r.p_value, r.test)
+    return _answer_test((before.n - before.top2, before.top2), (after.n - after.top2, after.top2), (0, 1),
+                        100.0, (csat(before), csat(after)))
+
+
+def _answer_test(before: Sequence[int], after: Sequence[int], scores: Sequence[int], points: float,
+                 estimates: tuple[Estimate, Estimate]) -> TestResult:
+    """The test of a change in the mean score, answer by answer, from how many answers of each
+    side have each score, and its interval, in the metric's points (`points` per unit of the
+    scores scaled to [0, 1]) beside the two `estimates`' difference.
+
+    The p-value is the permutation test's: exact while the smaller side has at most `EXACT_MAX_N`
+    answers, its normal form with the pooled variance above. Welch's t, and a normal test with
+    each side's own variance, call a change that is not there in up to 40 % of periods with sides
+    of unequal size near the top of the scale (3 answers against 30: a small side often has no
+    low answer, so its variance reads as nil), and the plug-in NPS test said "worse, p = 0.046"
+    for 10, 8 against 0, 8 (exact: 0.67). The interval inverts the same test
+    (`change_interval.inverted_interval`): it leaves out 0 exactly when p < alpha."""
+    low, span = min(scores), max(scores) - min(scores)
+    sums = [(sum(side), sum(k * s for k, s in zip(side, scores)), sum(k * s * s for k, s in zip(side, scores)))
+            for side in (before, after)]
+    if min(sum(before), sum(after)) <= EXACT_MAX_N:
+        p_value, critical = scores_permutation(before, after, scores)
+        test = "exact permutation"
+    else:
+        p_value, test = pooled_normal_p(*sums[0], *sums[1]), "pooled z"
+        se = math.sqrt(pooled_variance(*sums[0], *sums[1]) * (1 / sums[0][0] + 1 / sums[1][0]))
+        critical = z_quantile(0.5 + CONFIDENCE / 2.0) * se if se > 0 else math.inf
+    sides = [(n, (total / n - low) / span) for n, total, _ in sums]
+    pooled = [b + a for b, a in zip(before, after)]
+    dispersion = adjusted_dispersion(pooled, [(s - low) / span for s in scores])
+    ends = inverted_interval(sides[0], sides[1], dispersion, critical / span, p_value < 1 - CONFIDENCE)
+    return TestResult(estimates[1].value - estimates[0].value, ends[0] * points, ends[1] * points, p_value, test)
+
+
+def _counts(t: Tally) -> tuple[int, ...]:
+    """How many of a Tally's answers have each score of `_scores`."""
+    if t.scale == "nps11":
+        return t.promoters, t.n - t.promoters - t.detractors, t.detractors
+    return t.value_counts()
+
+
+def _scores(scale: str) -> tuple[tuple[int, ...], float]:
+    """(scores, points per unit of the scores scaled to [0, 1]) of a scale's answers: faces by
+    their value (the Happy Index's 100), NPS answers +1, 0, -1 (NPS's 200)."""
+    return ((1, 0, -1), 200.0) if scale == "nps11" else (SCALES[scale].values, 100.0)
 
 
 def change_tests(before: Days, after: Days, scale: str) -> tuple[TestResult | None, TestResult | None]:
