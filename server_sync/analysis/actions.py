@@ -88,7 +88,8 @@ def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict],
     Each action is judged on the series (question, audience, scale) of the question's version in
     force on its day (`kind_on`), not on the question's current one: a question asked on another
     scale since (a new version) leaves its earlier actions on the scale they were taken on, and
-    their windows count only that scale's answers. `scale`, `audience` and `series_id` (the
+    their windows count only that scale's answers (a change inside the after-window ends it,
+    `kind_until`). `scale`, `audience` and `series_id` (the
     report's name of that series, chain_report.series_id) say which."""
     from server_sync.analysis import queries
     from server_sync.analysis.chain_report import series_id
@@ -106,7 +107,9 @@ def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict],
     site, chain = queries.action_arrays(db, acts, kinds, span)
     alert_days = queries.action_alert_days(db, acts, LOOKBACK_DAYS)
     days = [ActionDays(kinds.get(a["id"], ("", "smiley4"))[1], date.fromisoformat(a["date"]),
-                       alert_days.get(a["id"])) for a in acts]
+                       alert_days.get(a["id"]),
+                       kind_until(versions.get(a["question_id"], []), date.fromisoformat(a["date"]), zones[a["site_id"]]))
+            for a in acts]
     todays = today if isinstance(today, date) else [today[a["site_id"]] for a in acts]
     out = []
     for a, effect in zip(acts, action_effects(days, site, chain, todays)):
@@ -137,3 +140,14 @@ def kind_on(versions: list[dict], day: date, zone: ZoneInfo) -> tuple[str, str] 
         chosen = min(versions, key=lambda v: (not v["defined"], v["version"]))
     return chosen["audience"], chosen["scale"]
 
+
+
+def kind_until(versions: list[dict], day: date, zone: ZoneInfo) -> date | None:
+    """The first site-local day after `day` on which another (audience, scale) is in force
+    (`kind_on`): where an action's series ends. None while it is still the one asked."""
+    from server_sync.analysis.queries import local_date
+    kind = kind_on(versions, day, zone)
+    for start in sorted({local_date(v["first_seen"], zone) for v in versions}):
+        if start > day and kind_on(versions, start, zone) != kind:
+            return start
+    return None

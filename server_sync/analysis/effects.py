@@ -173,13 +173,14 @@ def dip_start(gaps: Mapping[date, tuple[int, float]], action: date, alert_day: d
 
 
 def action_effect(site: Series, chain: Series | None, scale: str, action: date, today: date, *,
-                  alert_day: date | None = None, window: int = WINDOW_DAYS) -> dict:
+                  alert_day: date | None = None, window: int = WINDOW_DAYS, scale_until: date | None = None) -> dict:
     """The before/after of one action as the report shows it (keys documented in docs/analysis.md):
     `previous`/`current` (the site's metrics over the baseline and the after-window), `control`
     (the rest of the chain's, over the same days), `test` (the difference-in-differences of the
     headline metric, in its points, at 1 - ALPHA confidence), `csat_test`, `verdict` and the
     windows. `chain`: the whole chain's daily tallies of the question, the site's own included
-    (None: no control, a plain before/after). `today`: the first day not yet over.
+    (None: no control, a plain before/after). `today`: the first day not yet over. `scale_until`:
+    the first day the question was asked on another scale (its answers on `scale` end there).
     (`effects_batch.action_effects`: the same for many actions at once, tested against this.)"""
     metric = primary_metric(scale)
     gaps = dict(zip((metric, "csat"), daily_gaps(site, chain, scale, metric, "csat")))
@@ -194,30 +195,37 @@ def action_effect(site: Series, chain: Series | None, scale: str, action: date, 
                                           _sum(chain, after_days, scale) - site_after)
     return effect_dict(scale, action, today, start, source, window, (metrics_dict(site_before), metrics_dict(site_after)),
                        None if control is None else (metrics_dict(control[0]), metrics_dict(control[1])),
-                       lambda m: window_test(window_mean(gaps[m], first, window), window_mean(gaps[m], action, window)))
+                       lambda m: window_test(window_mean(gaps[m], first, window), window_mean(gaps[m], action, window)),
+                       scale_until)
 
 
 def effect_dict(scale: str, action: date, today: date, start: date, source: str | None, window: int,
                 site: tuple[dict, dict], control: tuple[dict, dict] | None,
-                test_of: Callable[[str], TestResult | None]) -> dict:
+                test_of: Callable[[str], TestResult | None], scale_until: date | None = None) -> dict:
     """`action_effect`'s result from what it found: the dip's `start` (and `source`), the site's
     and the control's metrics (`metrics_dict` of their tallies) over the baseline and the
     after-window, and `test_of(metric)`, the `window_test` of the daily gaps' means over the two
-    (read only once the windows are over)."""
+    (read only once the windows are over).
+
+    A question asked on another scale from `scale_until` on has no more answers on `scale`: the
+    after-window ends the day before (`scale_ended`: that day; `after.to` moves back), and
+    `days_observed` counts its days on `scale`, so "14 of 28 days" says what the verdict rests on."""
     metric = primary_metric(scale)
     first = start - timedelta(days=window)
-    observed = min(window, max(0, (today - action).days))
+    length = window if scale_until is None else max(1, min(window, (scale_until - action).days))
+    observed = min(length, max(0, (today - action).days))
     out: dict = {
         "window_days": window, "days_observed": observed,
+        "scale_ended": scale_until.isoformat() if length < window else None,
         "baseline": {"from": first.isoformat(), "to": (start - timedelta(days=1)).isoformat()},
-        "after": {"from": action.isoformat(), "to": (action + timedelta(days=window - 1)).isoformat()},
+        "after": {"from": action.isoformat(), "to": (action + timedelta(days=length - 1)).isoformat()},
         "dip": {"start": start.isoformat() if source else None, "source": source},
         "method": "difference-in-differences" if control is not None else "before-after",
         "confidence": 1 - ALPHA,
         "previous": site[0], "current": site[1],
         "control": None if control is None else {"previous": control[0], "current": control[1]},
         "metric": metric, "test": None, "csat_test": None}
-    if observed < window:
+    if observed < length:
         out["verdict"] = "pending"
         return out
     tests = {}

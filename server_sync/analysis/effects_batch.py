@@ -36,10 +36,12 @@ SPAN_DAYS = ACTION_AT + WINDOW_DAYS                 # span()'s days
 
 @dataclass(frozen=True)
 class ActionDays:
-    """One action as the batch reads it: its question's scale, its day, the linked alert's day."""
+    """One action as the batch reads it: its question's scale, its day, the linked alert's day,
+    the first day its question was asked on another scale (None: still on this one)."""
     scale: str
     action: date
     alert_day: date | None = None
+    scale_until: date | None = None
 
 
 def action_effects(actions: Sequence[ActionDays], site: np.ndarray, chain: np.ndarray | None,
@@ -113,7 +115,7 @@ def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.
         site_metrics = (shown[i], shown[count + i])
         ctrl = (shown[2 * count + i], shown[3 * count + i]) if chain is not None and control[i] else None
         out.append(effect_dict(scale, a.action, todays[i], day, str(source[i]) or None, WINDOW_DAYS, site_metrics,
-                               ctrl, lambda m, i=i: tests[m].get(i)))
+                               ctrl, lambda m, i=i: tests[m].get(i), a.scale_until))
     return out
 
 

@@ -100,7 +100,7 @@ def run_list(args: argparse.Namespace) -> int:
         diff = f"{test['diff']:+.1f} [{test['low']:+.1f}, {test['high']:+.1f}] {p_statement(test['p_value'], 'en')}" if test else "-"
         closed = f" closed: {a['closing_verdict']}" if a["closing_verdict"] else ""
         verdict = a.get("verdict", "-") + (f" {a['days_observed']}/{a['window_days']}"
-                                           if a.get("verdict") == "pending" else "")
+                                           if a.get("verdict") == "pending" or a.get("scale_ended") else "")
         # The series it was judged on: `visit@smiley4` once the question is asked on another scale.
         series = a.get("series_id", a["question_id"])
         print(f"{a['id']:>5} {a['site_id']:<16} {series:<10} {a['date']}  {verdict:<22} {diff}"

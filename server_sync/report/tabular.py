@@ -134,14 +134,16 @@ def csv_rows(report: dict) -> list[dict]:
         # "pending, 23 of 28 days": the days of the after-window over, and its length.
         for k in ("days_observed", "window_days"):
             add("action", q, k, {"value": a.get(k)}, a["current"]["n"], site, name, key)
-        # Which days were compared: the baseline's and the after-window's first and last day, and
-        # where the dip that made the site act began (and what found it: `alert` or `series`).
+        # Which days were compared: the baseline's and the after-window's first and last day,
+        # where the dip that made the site act began (and what found it: `alert` or `series`), and
+        # the day its question moved to another scale when that cut the after-window short.
         dip = a.get("dip") or {}
         for metric, value in (("baseline_from", (a.get("baseline") or {}).get("from")),
                               ("baseline_to", (a.get("baseline") or {}).get("to")),
                               ("after_from", (a.get("after") or {}).get("from")),
                               ("after_to", (a.get("after") or {}).get("to")),
-                              ("dip_start", dip.get("start")), ("dip_source", dip.get("source"))):
+                              ("dip_start", dip.get("start")), ("dip_source", dip.get("source")),
+                              ("scale_ended", a.get("scale_ended"))):
             add("action_window", q, metric, {"value": value}, None, site, name, key)
         # Pending or too little data has no test row; the verdict is in the key of the windows' rows.
         metrics("action_before", q, m, a["previous"], site, name, key)

@@ -151,11 +151,15 @@ def evaluation(db: Database, action: dict[str, Any], today: str) -> dict[str, An
 
 
 def is_complete(ev: dict[str, Any] | None, today: str) -> bool:
-    """The after-window is over (and the analysis does not call it pending)."""
+    """The after-window is over (and the analysis does not call it pending): its last day
+    (`after.to`, earlier when its question moved to another scale) is before `today`."""
     if ev is None or ev.get("verdict") == "pending":
         return False
-    days = int(ev.get("window_days") or 28)
-    return (date.fromisoformat(ev["date"]) + timedelta(days=days)).isoformat() <= today
+    last = (ev.get("after") or {}).get("to")
+    if last is None:
+        days = int(ev.get("window_days") or 28)
+        last = (date.fromisoformat(ev["date"]) + timedelta(days=days - 1)).isoformat()
+    return last < today
 
 
 def closing_verdict(ev: dict[str, Any]) -> str:

@@ -95,11 +95,52 @@ def test_a_scale_change_inside_the_after_window_leaves_the_days_on_its_scale(tmp
         # MIN_DAYS: a verdict); the nps11 days are not that series' days.
         assert (before["scale"], before["series_id"]) == ("smiley4", "visit@smiley4")
         assert before["previous"]["n"] == 8 * 28 and before["current"]["n"] == 8 * 14
-        assert before["verdict"] == "no_detectable_effect" and before["days_observed"] == 28
+        assert before["verdict"] == "no_detectable_effect"
+        # ... and says so: 14 of the 28 days, the window ending the day before the new scale.
+        assert (before["days_observed"], before["window_days"]) == (14, 28)
+        assert before["scale_ended"] == (ACTION + timedelta(days=14)).isoformat()
+        assert before["after"]["to"] == (ACTION + timedelta(days=13)).isoformat()
         # Taken on nps11: its baseline has no nps11 answers, and no smiley4 answer counts in it.
         assert (after["scale"], after["series_id"], after["metric"]) == ("nps11", "visit", "nps")
         assert after["previous"]["n"] == 0 and after["current"]["n"] == 8 * 19
         assert after["verdict"] == "too_little_data"
+    finally:
+        db.close()
+
+
+def test_a_window_a_scale_change_cuts_is_over_when_its_scale_is(tmp_path, capsys):
+    """Pending while days on its scale are still to come; a verdict once the last one is over
+    (no more answers will ever come on it), shown as "14 of 28 days" in the report, the web
+    app's action page and `action list`."""
+    db = store(tmp_path, 14)
+    try:
+        new_version(db, ACTION + timedelta(days=14))
+        actions.add(db, "s1", "visit", ACTION.isoformat(), "Ny kassa")
+        (early,) = actions.evaluated(db, today=ACTION + timedelta(days=10))
+        assert (early["verdict"], early["days_observed"]) == ("pending", 10)
+        (done,) = actions.evaluated(db, today=ACTION + timedelta(days=14))
+        assert done["verdict"] == "no_detectable_effect" and done["days_observed"] == 14
+        from server_sync.workflow.actions import is_complete
+        assert is_complete(done, (ACTION + timedelta(days=14)).isoformat())
+        assert not is_complete(done, (ACTION + timedelta(days=13)).isoformat())
+        now = datetime.combine(ACTION + timedelta(days=20), datetime.min.time(), tzinfo=timezone.utc)
+        report = chain_report.build(db, ReportFilter(date_from="2026-10-01", date_to="2026-10-20"), now=now)
+        from server_sync.report.html import render
+        for lang, words in (("en", "14 of 28 days: from 2026-10-15 the question is asked on another scale"),
+                            ("sv", "14 av 28 dagar: från 2026-10-15 ställs frågan på en annan skala"),
+                            ("nb", "14 av 28 dager: fra 2026-10-15 stilles spørsmålet på en annen skala")):
+            section = render(report, lang).split('<section id="actions">')[1].split("</section>")[0]
+            assert words in section, lang
+        from server_sync.report.tabular import csv_rows
+        assert any(r["metric"] == "scale_ended" and r["value"] == "2026-10-15" for r in csv_rows(report))
+        from server_sync.web import render as web
+        page = web.page("web/action.html", "sv", data={"suggestions": {"main_complaint": None, "suggestions": []}, "action": dict(
+            done, site_name="Butik 1", owner=None, action_type=None, due_date=None, alert_id=None, verdict=None,
+            complete=True, evaluation=done)})
+        assert '<span id="scale-cut">14 av 28 dagar: från 2026-10-15 ställs frågan på en annan skala</span>' in page
+        from server_sync.cli import main
+        assert main(["--db", f"sqlite:///{tmp_path / 'central.db'}", "action", "list"]) == 0
+        assert " no_detectable_effect 14/28 " in capsys.readouterr().out
     finally:
         db.close()
 

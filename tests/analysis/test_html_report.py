@@ -252,6 +252,10 @@ def test_a_change_and_an_effect_say_they_are_points(report):
             assert re.search(f"{change}: {number}\u00a0{points} ·", page), lang
         assert re.search(f"{effect} {number}\u00a0{points} \\(", page), lang
         assert not re.search(f"{effect} {number} \\(", page), lang
+        # The weekly table's change against the week before, too.
+        cells = re.findall(r'<td class=num data-label="[^"]+">([^<]*\(\[?[^<]*)</td>', page.split('<section id="trends">')[1])
+        changes = [c for c in cells if re.match(number, c)]
+        assert changes and all(re.match(f"{number}\u00a0{points} \\(", c) for c in changes), (lang, changes[:3])
 
 
 def test_the_header_says_when_the_report_was_made_on_a_wall_clock(report):

@@ -1,0 +1,37 @@
+"""A change on the web app's pages says it is points, as the report's cards do ("+2,7 poäng"):
+the actions list's Δ column and an action's difference were bare numbers."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from server_sync.web import render
+
+ACTION = {"id": 7, "date": "2026-10-01", "site_id": "s1", "site_name": "Butik 1", "question_id": "visit",
+          "note": "Ny kassa", "action_type": None, "owner": None, "overdue": False, "verdict": "better",
+          "diff": 4.26, "low": 1.5, "high": 7.0, "n_before": 200, "n_after": 210, "closing_verdict": None}
+WORDS = {"sv": "+4,3\u00a0poäng", "nb": "+4,3\u00a0poeng", "en": "+4.3\u00a0points"}
+
+
+@pytest.mark.parametrize("lang", WORDS)
+def test_the_actions_list_says_its_difference_is_points(lang):
+    page = html.unescape(render.page("web/actions.html", lang, site_choices=[], downloads={},
+                                     data={"actions": [ACTION, dict(ACTION, id=8, diff=None, verdict="pending")],
+                                           "site": None, "state": None, "confidence": 0.99}))
+    cells = re.findall(r'<td class="num" data-label="Δ [^"]*">([^<]*)</td>', page)
+    assert cells == [WORDS[lang], "–"]
+
+
+@pytest.mark.parametrize("lang", WORDS)
+def test_an_actions_page_says_its_difference_is_points(lang):
+    side = {"n": 200, "happy_index": {"value": 70.0, "low": 66.0, "high": 74.0}}
+    evaluation = {"window_days": 28, "verdict": "better", "metric": "happy_index", "confidence": 0.99,
+                  "previous": side, "current": side, "scale_ended": None,
+                  "test": {"diff": 4.26, "low": 1.5, "high": 7.0, "p_value": 0.004}}
+    page = html.unescape(render.page("web/action.html", lang, data={
+        "suggestions": {"main_complaint": None, "suggestions": []},
+        "action": dict(ACTION, due_date=None, alert_id=None, verdict=None, complete=True, evaluation=evaluation)}))
+    assert f'<td class="num">{WORDS[lang]}</td>' in page
