@@ -108,7 +108,8 @@ def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict],
     alert_days = queries.action_alert_days(db, acts, LOOKBACK_DAYS)
     days = [ActionDays(kinds.get(a["id"], ("", "smiley4"))[1], date.fromisoformat(a["date"]),
                        alert_days.get(a["id"]),
-                       kind_until(versions.get(a["question_id"], []), date.fromisoformat(a["date"]), zones[a["site_id"]]))
+                       kind_until(versions.get(a["question_id"], []), date.fromisoformat(a["date"]),
+                                  zones[a["site_id"]]))
             for a in acts]
     todays = today if isinstance(today, date) else [today[a["site_id"]] for a in acts]
     out = []

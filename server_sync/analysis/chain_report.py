@@ -8,6 +8,7 @@ HTML) take the dict and never query the database themselves.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -91,6 +92,7 @@ def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | Non
     min_group = employee_group(db, f)
     report: dict = {"schema": SCHEMA, "generator": f"kundpuls {__version__}",
                     "generated_at": now.astimezone(timezone.utc).replace(microsecond=0).isoformat(),
+                    "timezone": report_zone(db, f.sites),
                     "filters": {"sites": list(f.sites), "questions": list(f.questions),
                                 "from": f.date_from, "to": f.date_to, "min_ranked_n": f.min_ranked_n},
                     "questions": []}           # the series, once the period says which scales were asked
@@ -262,6 +264,16 @@ def series_id(question_id: str, kind: tuple[str, str], current: tuple[str, str])
         return question_id
     audience, scale = kind
     return f"{question_id}{SERIES_MARK}{scale}" + (f"{SERIES_MARK}{audience}" if audience != current[0] else "")
+
+
+def report_zone(db: Database, sites: tuple[str, ...] | list[str]) -> str:
+    """The zone a report's own times are read in (when it was made): the one most of its sites
+    keep (`sites`, or every site), the alphabetically first of equally many; the sites' default
+    (registry.DEFAULT_ZONE) for a chain without sites. Its days are each site's own."""
+    zones = Counter(str(z) for z in registry.site_zones(db, sites or None).values())
+    if not zones:
+        return registry.DEFAULT_ZONE
+    return min(zones, key=lambda z: (-zones[z], z))
 
 
 def _defined_first(series: dict[str, dict]) -> dict[str, dict]:

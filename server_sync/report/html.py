@@ -76,10 +76,10 @@ def question_text(q: dict, lang: str) -> str:
 def generated(report: dict) -> str:
     """When the report was made, as a reader reads a time: on a wall clock with its zone
     ("2026-12-05 05:49 CET", as the alerts are shown), not the stored UTC ISO stamp. The clock is
-    the zone most of the report's alerts' sites keep (a chain keeps one or a few of the same
-    offset), else the site table's default zone: the report itself names no zone."""
+    the report's `timezone` (its sites'); a report saved before it named one: the zone most of
+    its alerts' sites keep, else the site table's default zone."""
     zones = Counter(a["timezone"] for a in report.get("alerts") or () if a.get("timezone"))
-    zone = zones.most_common(1)[0][0] if zones else DEFAULT_ZONE
+    zone = report.get("timezone") or (zones.most_common(1)[0][0] if zones else DEFAULT_ZONE)
     return local_time(report["generated_at"], ZoneInfo(zone)) or "–"
 
 

@@ -134,7 +134,8 @@ def test_a_window_a_scale_change_cuts_is_over_when_its_scale_is(tmp_path, capsys
         from server_sync.report.tabular import csv_rows
         assert any(r["metric"] == "scale_ended" and r["value"] == "2026-10-15" for r in csv_rows(report))
         from server_sync.web import render as web
-        page = web.page("web/action.html", "sv", data={"suggestions": {"main_complaint": None, "suggestions": []}, "action": dict(
+        page = web.page("web/action.html", "sv", data={
+            "suggestions": {"main_complaint": None, "suggestions": []}, "action": dict(
             done, site_name="Butik 1", owner=None, action_type=None, due_date=None, alert_id=None, verdict=None,
             complete=True, evaluation=done)})
         assert '<span id="scale-cut">14 av 28 dagar: från 2026-10-15 ställs frågan på en annan skala</span>' in page

@@ -32,8 +32,9 @@ def url(tmp_path_factory):
 def test_report_json_has_the_documented_keys(url, capsys):
     assert main(["--db", url, "report", "--format", "json", "--from", "2026-10-01", "--to", "2026-11-22"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert list(report) == ["schema", "generator", "generated_at", "filters", "questions", "period", "summary",
-                            "sites", "ranking", "kiosks", "trends", "heatmap", "drivers", "actions", "pulse", "alerts"]
+    assert list(report) == ["schema", "generator", "generated_at", "timezone", "filters", "questions", "period",
+                            "summary", "sites", "ranking", "kiosks", "trends", "heatmap", "drivers", "actions", "pulse",
+                            "alerts"]
     assert report["schema"] == 1 and report["period"]["days"] == 53
     assert [q["id"] for q in report["questions"]] == ["recommend", "visit", "pulse"]
 

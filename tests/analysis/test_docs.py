@@ -37,7 +37,7 @@ def test_every_analysis_command_and_option_is_in_the_readme():
 
 
 def test_docs_name_every_report_key_csv_column_and_view():
-    keys = ["schema", "generator", "generated_at", "filters", "questions", "period", "summary", "sites", "ranking",
+    keys = ["schema", "generator", "generated_at", "timezone", "filters", "questions", "period", "summary", "sites", "ranking",
             "kiosks", "trends", "heatmap", "drivers", "actions", "pulse", "alerts"]
     assert not [k for k in keys if f"`{k}" not in DOC]
     assert ", ".join(CSV_COLUMNS) in DOC.replace("\n", " ")

@@ -253,7 +253,8 @@ def test_a_change_and_an_effect_say_they_are_points(report):
         assert re.search(f"{effect} {number}\u00a0{points} \\(", page), lang
         assert not re.search(f"{effect} {number} \\(", page), lang
         # The weekly table's change against the week before, too.
-        cells = re.findall(r'<td class=num data-label="[^"]+">([^<]*\(\[?[^<]*)</td>', page.split('<section id="trends">')[1])
+        trends = page.split('<section id="trends">')[1]
+        cells = re.findall(r'<td class=num data-label="[^"]+">([^<]*\(\[?[^<]*)</td>', trends)
         changes = [c for c in cells if re.match(number, c)]
         assert changes and all(re.match(f"{number}\u00a0{points} \\(", c) for c in changes), (lang, changes[:3])
 
@@ -264,8 +265,27 @@ def test_the_header_says_when_the_report_was_made_on_a_wall_clock(report):
     r = dict(report, generated_at="2026-12-05T04:49:40+00:00")
     header = html.render(r, "sv").split("</header>", 1)[0]
     assert "Skapad 2026-12-05 05:49 CET" in header and "T04:49" not in header
-    summer = dict(r, generated_at="2026-07-01T10:00:00+00:00", alerts=[])     # no alerts: the default zone
+    assert r["timezone"] == "Europe/Stockholm"                                  # its sites' zone
+    summer = dict(r, generated_at="2026-07-01T10:00:00+00:00", alerts=[])
     assert "Generated 2026-07-01 12:00 CEST" in html.render(summer, "en").split("</header>", 1)[0]
+    # A chain in India without an alert: its own clock, not the site table's default.
+    kolkata = dict(r, generated_at="2026-07-01T10:00:00+00:00", alerts=[], timezone="Asia/Kolkata")
+    assert "Generated 2026-07-01 15:30 IST" in html.render(kolkata, "en").split("</header>", 1)[0]
+
+
+def test_the_report_names_the_zone_most_of_its_sites_keep(tmp_path):
+    from tests.analysis.seeding import add_site
+    db = connect(f"sqlite:///{tmp_path / 'central.db'}")
+    try:
+        assert chain_report.report_zone(db, ()) == "Europe/Stockholm"               # no sites yet
+        for sid, zone in (("s1", "Asia/Kolkata"), ("s2", "Asia/Kolkata"), ("s3", "Europe/Oslo")):
+            add_site(db, sid, zone)
+        assert chain_report.report_zone(db, ()) == "Asia/Kolkata"
+        assert chain_report.report_zone(db, ("s3",)) == "Europe/Oslo"
+        assert chain_report.report_zone(db, ("s1", "s3")) == "Asia/Kolkata"        # a tie: the first by name
+        assert chain_report.build(db, ReportFilter(sites=("s3",)), now=NOW)["timezone"] == "Europe/Oslo"
+    finally:
+        db.close()
 
 
 def test_an_actions_effect_names_its_99_percent_interval_and_the_footer_says_95_unless_marked(report):
