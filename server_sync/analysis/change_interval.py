@@ -11,17 +11,21 @@ Statistics in Medicine 4:213-226; Farrington & Manning 1990, Statistics in Medic
 
 where μ_b, μ_a are the two means fitted under μ_a - μ_b = δ (the restricted maximum of the
 binomial likelihood, Farrington & Manning's closed form; a quasi-likelihood for answers between 0
-and 1, Wedderburn 1974) and φ the dispersion: 1 for CSAT's 0/1 answers, where this is the score
-interval of two proportions, and for the faces and NPS what makes z(0) the test's own statistic
-(the pooled variance over x̄(1 - x̄)). Fitting both means under each δ is what keeps the interval
-honest near the top of a scale: a small side without a low answer is not read as certain, as the
-plug-in (Welch, Wald) variance reads it.
+and 1, Wedderburn 1974) and φ a dispersion common to both sides. Fitting both means under each δ
+is what keeps the interval honest near the top of a scale: a small side without a low answer is
+not read as certain, as the plug-in (Welch, Wald) variance reads it.
 
-The critical value is the test's: the normal quantile for the pooled z, and for the exact
-permutation test the |z(0)| halfway between the largest difference its permutations do not call
+The critical value is the test's smallest significant difference, as a z at δ = 0: for the pooled
+z its normal quantile (so φ cancels: on CSAT this is Miettinen & Nurminen's interval), for the
+exact permutation test the difference halfway between the largest its splits do not call
 significant and the smallest they do, so that z(0) falls on the same side of it as the exact
-p-value falls of alpha. Where no outcome at the sides' sizes is significant, the normal quantile,
-widened to reach 0 if it does not.
+p-value falls of alpha. Where no outcome at the sides' sizes is significant, or nothing varies,
+the normal quantile with φ from the answers and the z²/2 pseudo-answers at each end
+(`adjusted_dispersion`), widened to reach 0 if it does not.
+
+What it shares with its test: one spread for both periods. Where a period's answers spread much
+more than the other's (a bad day of 40 answers against a calm baseline of 1,120), the interval
+is too narrow (docs/analysis.md#trends-and-change has the numbers).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from server_sync.analysis.metrics import SMILEY_POINTS, Tally, happy_index_scale, primary
-from server_sync.analysis.stats import CONFIDENCE
+from server_sync.analysis.stats import ALPHA
 
 PERMUTATIONS = 9999        # splits drawn when the sites allow more; p's standard error near 0.05: 0.002
 
@@ -160,6 +160,6 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
         xb, xr = sum(c[j] for c in counts[:k]), sum(c[j] for c in counts[k:])
         rows.append({"reason": reason, "best_per_100": round(100 * xb / nb, 2), "rest_per_100": round(100 * xr / nr, 2),
                      "difference": round(100 * (xb / nb - xr / nr), 2), "p_value": p,
-                     "significant": p < 1 - CONFIDENCE})
+                     "significant": p < ALPHA})
     rows.sort(key=lambda r: (r["difference"], r["reason"]))
     return {"best_sites": best, "rest_sites": len(rest), "best_answers": nb, "rest_answers": nr, "reasons": rows}

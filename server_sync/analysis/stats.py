@@ -14,7 +14,8 @@ from statistics import NormalDist
 from typing import Sequence
 
 _NORMAL = NormalDist()
-CONFIDENCE = 0.95
+ALPHA = 0.05                # two-sided p below this is significant (1 - 0.95 is 0.05000000000000004)
+CONFIDENCE = 1 - ALPHA
 T_EXACT_MAX_DF = 1e7      # t_sf: the exact incomplete beta up to here, the normal tail beyond
 
 
@@ -172,7 +173,7 @@ class TestResult:
     p_value: float
     test: str
 
-    def significant(self, alpha: float = 1 - CONFIDENCE) -> bool:
+    def significant(self, alpha: float = ALPHA) -> bool:
         return self.p_value < alpha
 
     def as_dict(self) -> dict:
@@ -191,14 +192,16 @@ def constant_groups_test(diff: float, n1: int, n2: int) -> TestResult:
 
 
 def scores_permutation(first: Sequence[int], second: Sequence[int], scores: Sequence[int],
-                       alpha: float = 1 - CONFIDENCE) -> tuple[float, float]:
+                       alpha: float = ALPHA, mid_p: bool = False) -> tuple[float, float]:
     """(p, critical): the exact two-sided permutation p-value of the difference in means of two
     groups of answers, from how many answers of each group have each score (`first[i]` answers
     scored `scores[i]`: NPS answers scored +1, 0, -1; faces scored by their value), and the test's
     critical |difference in means| at `alpha`: halfway between the largest difference its splits
     do not call significant and the smallest they do (inf when no split is significant), so that
     an interval built on it falls on the same side of 0 as p falls of alpha
-    (`change_interval.inverted_interval`).
+    (`change_interval.inverted_interval`). `mid_p`: the splits exactly as extreme as the observed
+    one count half (Lancaster 1961), for answers of two values only, whose few attainable
+    differences make the exact test keep far below its level (CSAT, `trends.compare_csat`).
 
     Under no change every split of the pooled answers into groups of the two sizes is equally
     likely: the smaller group's counts are multivariate hypergeometric, and the difference in
@@ -235,15 +238,17 @@ def scores_permutation(first: Sequence[int], second: Sequence[int], scores: Sequ
             key = abs(total * (t + last_score * (m - c)) - pooled_sum * m)
             weights[key] = weights.get(key, 0.0) + v * fill
     splits = float(math.comb(total, m))
-    p_value = min(1.0, sum(v for key, v in weights.items() if key >= observed) / splits)
-    critical, tail = math.inf, 0.0
+    half = 0.5 if mid_p else 1.0
+    p_value = min(1.0, (sum(v for key, v in weights.items() if key > observed)
+                        + half * weights.get(observed, 0.0)) / splits)
+    critical, beyond = math.inf, 0.0                   # beyond: the weight of the splits further out
     for key in sorted(weights, reverse=True):
-        tail += weights[key]
-        if tail / splits >= alpha:
+        if (beyond + half * weights[key]) / splits >= alpha:
             if critical < math.inf:
                 critical = (critical + key) / 2.0
             break
         critical = key
+        beyond += weights[key]
     return p_value, critical / (m * (total - m)) if m and total > m else math.inf
 
 

@@ -109,16 +109,31 @@ def csat_tally(n: int, top: int) -> Tally:
     return Tally.from_counts("smiley4", {v: c for v, c in ((4, top), (1, n - top)) if c})
 
 
-@pytest.mark.parametrize("p", [0.97, 0.55])
-@pytest.mark.parametrize("n1, n2", [(5, 50), (3, 30), (10, 10), (2, 40)])
+@pytest.mark.parametrize("p", [0.97, 0.9, 0.55])
+@pytest.mark.parametrize("n1, n2", [(5, 50), (3, 30), (10, 10), (2, 40), (30, 30), (30, 1000)])
 def test_the_csat_change_holds_its_size_at_small_and_unequal_n(p, n1, n2):
-    """The exact chance of "better/worse" without a change, summed over every pair of counts: at
-    most 5 %. The two-proportion z it replaced called 8.2 % of unchanged pairs a change at 5
-    against 50 answers with 97 % in the top two."""
+    """The exact chance of "better/worse" without a change, summed over every pair of counts:
+    about 5 % at most (the mid-p promises no bound: 5.2 % at 30 against 1,000 with 90 % in the
+    top two is the most). The two-proportion z it replaced called 8.2 % of unchanged pairs a
+    change at 5 against 50 answers with 97 % in the top two and 8.6 % at 2 against 40 with 90 %;
+    the exact test's own p kept to 0.7 % and 1.2 %."""
     size = sum(w1 * w2 for k1, w1 in binomial(n1, p) for k2, w2 in binomial(n2, p)
-               if compare_csat(csat_tally(n1, k1), csat_tally(n2, k2)).significant())
+               if w1 * w2 > 1e-13 and compare_csat(csat_tally(n1, k1), csat_tally(n2, k2)).significant())
     print(p, n1, n2, size)
-    assert size <= 0.05, (p, n1, n2, size)
+    assert size <= 0.055, (p, n1, n2, size)
+
+
+@pytest.mark.parametrize("n1, n2, before, after, at_least", [
+    (30, 30, 0.97, 0.80, 0.48), (10, 10, 0.90, 0.50, 0.47), (1000, 10, 0.95, 0.70, 0.72), (50, 5, 0.97, 0.50, 0.84)])
+def test_the_csat_change_keeps_its_power(n1, n2, before, after, at_least):
+    """The exact chance of finding a real drop, summed over every pair of counts. With the exact
+    test's own p (which an independent review measured) it was 34.1 %, 29.5 %, 62.1 % and 75.3 %
+    in these cases; the two-proportion z found 60.8 %, 47.1 %, 80.2 % and 89.4 %, at the price of
+    its size."""
+    power = sum(w1 * w2 for k1, w1 in binomial(n1, before) for k2, w2 in binomial(n2, after)
+                if w1 * w2 > 1e-13 and compare_csat(csat_tally(n1, k1), csat_tally(n2, k2)).significant())
+    print(n1, n2, before, after, power)
+    assert power >= at_least, power
 
 
 def test_four_nps_answers_are_no_change():
