@@ -1,47 +1,48 @@
-"""The confidence interval of a period's change (after - before) that inverts the change's own test,
-so that a verdict and its interval never disagree: the interval leaves out 0 exactly when the test
-calls the change significant.
+"""A period's change (after - before) as one family of score tests: the test's statistic is its
+z at a true difference of 0, its interval the differences it does not reject, so a verdict and its
+interval never disagree: the interval leaves out 0 exactly when the test calls the change
+significant.
 
 Every metric of a change is a mean of answers scaled to [0, 1] (CSAT: 0 or 1; the Happy Index: the
-faces; NPS: detractor 0, passive ½, promoter 1). The interval is the set of differences δ that a
-score test does not reject (Miettinen & Nurminen 1985, "Comparative analysis of two rates",
-Statistics in Medicine 4:213-226; Farrington & Manning 1990, Statistics in Medicine 9:1447-1454):
+faces; NPS: detractor 0, passive ½, promoter 1). Against a true difference δ:
 
-    z(δ) = (observed difference - δ) / sqrt(φ · (μ_b(1 - μ_b) / n_b + μ_a(1 - μ_a) / n_a))
+    z(δ) = (observed difference - δ) / sqrt(φ_b μ_b(1 - μ_b) / n_b + φ_a μ_a(1 - μ_a) / n_a)
 
-where μ_b, μ_a are the two means fitted under μ_a - μ_b = δ (the restricted maximum of the
-binomial likelihood, Farrington & Manning's closed form; a quasi-likelihood for answers between 0
-and 1, Wedderburn 1974) and φ a dispersion common to both sides. Fitting both means under each δ
-is what keeps the interval honest near the top of a scale: a small side without a low answer is
-not read as certain, as the plug-in (Welch, Wald) variance reads it.
+with μ_b, μ_a the two means fitted under μ_a - μ_b = δ (the restricted maximum of the binomial
+quasi-likelihood, Farrington & Manning 1990, Statistics in Medicine 9:1447-1454, closed form;
+Wedderburn 1974, Biometrika 61:439-447) and φ_b, φ_a each period's own dispersion (its variance
+over x̄(1 - x̄): 1 for CSAT's 0/1 answers, where this is the score interval of two proportions,
+Miettinen & Nurminen 1985, Statistics in Medicine 4:213-226), moderated towards the pooled
+answers' by the weight of `PRIOR_ANSWERS` answers (Smyth 2004, Statistical Applications in
+Genetics and Molecular Biology 3:3): a small period near the top of the scale without a low answer
+does not read as certain, and a period whose answers spread more than the other's (a bad day
+against a calm baseline) keeps its own spread. Fitting both means under each δ keeps the interval
+off the edges of the scale.
 
-The critical value is the test's smallest significant difference, as a z at δ = 0: for the pooled
-z its normal quantile (so φ cancels: on CSAT this is Miettinen & Nurminen's interval), for the
-exact permutation test the difference halfway between the largest its splits do not call
-significant and the smallest they do, so that z(0) falls on the same side of it as the exact
-p-value falls of alpha. Where no outcome at the sides' sizes is significant, or nothing varies,
-the normal quantile with φ from the answers and the z²/2 pseudo-answers at each end
-(`adjusted_dispersion`), widened to reach 0 if it does not.
-
-What it shares with its test: one spread for both periods. Where a period's answers spread much
-more than the other's (a bad day of 40 answers against a calm baseline of 1,120), the interval
-is too narrow (docs/analysis.md#trends-and-change has the numbers).
+The critical value is the test's (`trends._answer_test`): the normal quantile, or for the exact
+permutation test of z(0) (`studentized`) the |z| halfway between the largest outcome it does not
+call significant and the smallest it does. Where no outcome at the sides' sizes is significant,
+the normal quantile, widened to reach 0 if it does not.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
+
+import numpy as np
 
 from server_sync.analysis.stats import CONFIDENCE, z_quantile
 
-Side = tuple[int, float]        # (answers, their mean on [0, 1])
+Side = tuple[float, float, float]      # (answers, their mean on [0, 1], their moderated dispersion φ)
 BISECTIONS = 42                 # halvings of an end's bracket: within 1e-12 of the scale
+PRIOR_ANSWERS = 10              # the pooled dispersion's weight in a period's own, in answers
 
 
-def fitted_means(before: Side, after: Side, delta: float) -> tuple[float, float]:
-    """(μ_b, μ_a): the restricted maximum-likelihood means under μ_a - μ_b = δ (|δ| < 1), the
-    closed form of Farrington & Manning (1990), solving the likelihood equations' cubic."""
+def fitted_means(before: tuple[float, float], after: tuple[float, float], delta: float) -> tuple[float, float]:
+    """(μ_b, μ_a): the restricted maximum-likelihood means under μ_a - μ_b = δ (|δ| < 1) of two
+    sides of (size, mean), the closed form of Farrington & Manning (1990), solving the likelihood
+    equations' cubic. With dispersions the sizes are n / φ (the quasi-likelihood's weights)."""
     (n_b, x_b), (n_a, x_a) = before, after
     theta = n_b / n_a
     a = 1.0 + theta
@@ -63,8 +64,8 @@ def adjusted_dispersion(counts: Sequence[int], values: Sequence[float],
                         confidence: float = CONFIDENCE) -> float:
     """φ of answers on [0, 1] (`counts[i]` answers at `values[i]`): their variance over x̄(1 - x̄),
     with the z²/2 pseudo-answers at each end of `stats.adjusted_mean_interval`, so that it is
-    above 0 when every answer is the same. 1 for answers of 0 and 1 only. For the interval's
-    normal fallback (`inverted_interval`); the test's own critical value makes it cancel."""
+    above 0 when every answer is the same. 1 for answers of 0 and 1 only. The pooled answers'
+    dispersion each period's own is moderated towards (`sides`)."""
     pseudo = z_quantile(0.5 + confidence / 2.0) ** 2 / 2.0
     size = sum(counts) + 2 * pseudo
     mean = (sum(k * v for k, v in zip(counts, values)) + pseudo) / size
@@ -72,52 +73,96 @@ def adjusted_dispersion(counts: Sequence[int], values: Sequence[float],
     return max(0.0, var) / (mean * (1.0 - mean))
 
 
-def _variance(before: Side, after: Side, delta: float) -> float:
-    """μ_b(1 - μ_b) / n_b + μ_a(1 - μ_a) / n_a at the means fitted under δ (before the dispersion)."""
-    mu_b, mu_a = fitted_means(before, after, delta)
-    return mu_b * (1.0 - mu_b) / before[0] + mu_a * (1.0 - mu_a) / after[0]
+def sides(before: Sequence[int], after: Sequence[int], values: Sequence[float]) -> tuple[Side, Side]:
+    """Each period's (answers, mean, moderated φ) from its answers per value (`values` on [0, 1]):
+    the scalar form of `statistic`'s."""
+    pooled = adjusted_dispersion([b + a for b, a in zip(before, after)], values)
+    out = []
+    for counts in (before, after):
+        n = sum(counts)
+        mean = sum(k * v for k, v in zip(counts, values)) / n
+        spread = mean * (1.0 - mean)
+        own = (max(0.0, sum(k * v * v for k, v in zip(counts, values)) / n - mean * mean) / spread
+               if spread > 0 else pooled)
+        out.append((float(n), mean, (n * own + PRIOR_ANSWERS * pooled) / (n + PRIOR_ANSWERS)))
+    return out[0], out[1]
 
 
-def score_z(before: Side, after: Side, dispersion: float, delta: float) -> float:
+def statistic(values: Sequence[float], pooled: Sequence[int]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """z(0) of many pairs of periods at once, for the permutation test (`studentized`): a function
+    of the two periods' answers per value (arrays, one pair a row) whose pooled answers are
+    `pooled`. The same figures as `sides` and `score_z` at δ = 0, where the fitted means are the
+    periods' means weighted by n / φ."""
+    vals = np.asarray(values, dtype=float)
+    prior = adjusted_dispersion(list(pooled), list(values))
+
+    def side(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = counts.sum(axis=1).astype(float)
+        mean = counts @ vals / n
+        spread = mean * (1.0 - mean)
+        var = np.maximum(0.0, counts @ (vals * vals) / n - mean * mean)
+        own = np.where(spread > 0, var / np.where(spread > 0, spread, 1.0), prior)
+        return n, mean, (n * own + PRIOR_ANSWERS * prior) / (n + PRIOR_ANSWERS)
+
+    def z(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+        (n_b, x_b, f_b), (n_a, x_a, f_a) = side(before), side(after)
+        w_b, w_a = n_b / f_b, n_a / f_a
+        mu = (w_b * x_b + w_a * x_a) / (w_b + w_a)
+        var = mu * (1.0 - mu) * (f_b / n_b + f_a / n_a)
+        return np.where(var > 0, (x_a - x_b) / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
+    return z
+
+
+def degrees_of_freedom(before: Side, after: Side) -> float:
+    """The Welch-Satterthwaite degrees of freedom of z's variance at δ = 0, each side's worth its
+    answers less one plus the pooled dispersion's `PRIOR_ANSWERS` (Smyth 2004): a small side's own
+    spread is itself uncertain, and its t quantile says so."""
+    (n_b, x_b, f_b), (n_a, x_a, f_a) = before, after
+    mu = (n_b / f_b * x_b + n_a / f_a * x_a) / (n_b / f_b + n_a / f_a)
+    parts = [(f * mu * (1.0 - mu) / n, n - 1 + PRIOR_ANSWERS) for n, f in ((n_b, f_b), (n_a, f_a))]
+    total = sum(v for v, _ in parts)
+    if total <= 0.0:
+        return n_b + n_a - 2 + 2 * PRIOR_ANSWERS
+    return total * total / sum(v * v / df for v, df in parts)
+
+
+def score_z(before: Side, after: Side, delta: float) -> float:
     """The score statistic z(δ) of the observed difference against a true difference δ."""
-    var = dispersion * _variance(before, after, delta)
-    gap = after[1] - before[1] - delta
+    (n_b, x_b, f_b), (n_a, x_a, f_a) = before, after
+    mu_b, mu_a = fitted_means((n_b / f_b, x_b), (n_a / f_a, x_a), delta)
+    var = f_b * mu_b * (1.0 - mu_b) / n_b + f_a * mu_a * (1.0 - mu_a) / n_a
+    gap = x_a - x_b - delta
     if var <= 0.0:
         return 0.0 if gap == 0.0 else math.copysign(math.inf, gap)
     return gap / math.sqrt(var)
 
 
-def inverted_interval(before: Side, after: Side, dispersion: float, critical: float | None,
-                      significant: bool, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The differences δ (on [0, 1]) whose |z(δ)| is below the test's critical value. `critical` is
-    the smallest |difference| the test calls significant, on [0, 1] (None when no outcome at these
-    sizes is, or nothing varies): its z(0) is the critical value, so the dispersion cancels, else
-    the normal quantile with `dispersion`. Moved by at most the rounding of the last digit so that
-    0 is outside exactly when the test said `significant`."""
-    spread = math.sqrt(dispersion * _variance(before, after, 0.0))
-    if critical is not None and math.isfinite(critical) and spread > 0.0:
-        c = critical / spread
-    else:
-        c = z_quantile(0.5 + confidence / 2.0)
-    z0 = abs(score_z(before, after, dispersion, 0.0))
+def inverted_interval(before: Side, after: Side, critical: float | None, significant: bool,
+                      confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The differences δ (on [0, 1]) whose |z(δ)| is below `critical` (the test's, on z's
+    scale; None: the normal quantile), moved by at most the rounding of the last digit so that 0
+    is outside exactly when the test said `significant` (and, with no critical value of its own,
+    widened to reach 0 when the test cannot call any outcome significant)."""
+    c = critical if critical is not None else z_quantile(0.5 + confidence / 2.0)
+    z0 = abs(score_z(before, after, 0.0))
     if significant and z0 <= c:
         c = z0 * (1.0 - 1e-9)
     elif not significant and z0 >= c:
         c = z0 * (1.0 + 1e-9)
     diff = after[1] - before[1]
-    return _end(before, after, dispersion, c, diff, -1.0), _end(before, after, dispersion, c, diff, 1.0)
+    return _end(before, after, c, diff, -1.0), _end(before, after, c, diff, 1.0)
 
 
-def _end(before: Side, after: Side, dispersion: float, c: float, diff: float, way: float) -> float:
+def _end(before: Side, after: Side, c: float, diff: float, way: float) -> float:
     """The end of the interval on `way`'s side of the observed difference: the δ where |z(δ)|
     reaches c, by bisection between the difference (z = 0) and the edge of the scale (|δ| = 1,
     where a fitted mean reaches 0 or 1 and |z| grows without bound)."""
     inside, outside = diff, way * 1.0
-    if abs(score_z(before, after, dispersion, outside * (1.0 - 1e-12))) < c:
+    if abs(score_z(before, after, outside * (1.0 - 1e-12))) < c:
         return outside
     for _ in range(BISECTIONS):
         mid = (inside + outside) / 2.0
-        if abs(score_z(before, after, dispersion, mid)) < c:
+        if abs(score_z(before, after, mid)) < c:
             inside = mid
         else:
             outside = mid

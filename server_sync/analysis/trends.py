@@ -8,11 +8,12 @@ Tests used (docs/analysis.md#trends-and-change):
   count, sets the noise. The site's daily values, weighted by their answers, with the cluster-robust
   variance over days and a Welch-Satterthwaite t: the action effects' method (`effects`), on the
   site's own days, for the headline metric and CSAT alike.
-- Else answer by answer (`_answer_test`): the permutation test of the answers' scores (the faces'
-  values; NPS +1, 0, -1; CSAT 1 in the top two, else 0), exact while the smaller side has at most
-  `EXACT_MAX_N` answers, the pooled-variance normal test (its large-sample form) above, never a
-  division by zero (all 4s against all 3s: p = 1/3 at two a side). The interval inverts the same
-  test (`change_interval`): it leaves out 0 exactly when the test calls the change significant.
+- Else answer by answer (`_answer_test`): the score z of the difference in the answers' mean
+  scores (the faces' values; NPS +1, 0, -1; CSAT 1 in the top two, else 0), each side with its own
+  spread moderated towards the pooled one; exact by permutation for small sides, its normal tail
+  above, never a division by zero (all 4s against all 3s: p = 1/3 at two a side). The interval
+  inverts the same test (`change_interval`): it leaves out 0 exactly when the test calls the
+  change significant.
 """
 
 from __future__ import annotations
@@ -25,13 +26,12 @@ from typing import Iterable, Mapping, Sequence
 from server_sync.analysis.effects import daily_gaps, difference, window_mean
 from server_sync.analysis.metrics import (Estimate, Tally, csat, metrics_dict, primary, primary_metric,
                                           sum_tallies)
-from server_sync.analysis.change_interval import adjusted_dispersion, inverted_interval
-from server_sync.analysis.stats import (ALPHA, CONFIDENCE, TestResult, pooled_normal_p, pooled_variance,
-                                        scores_permutation, z_quantile)
+from server_sync.analysis.change_interval import degrees_of_freedom, inverted_interval, score_z, sides, statistic
+from server_sync.analysis.stats import ALPHA, CONFIDENCE, TestResult, t_quantile, t_sf
+from server_sync.analysis.studentized import exact_fits, permutation_test
 from server_sync.protocol.scales import SCALES
 
 MIN_DAYS_AS_UNITS = 5      # days with answers each side needs for days to be the test's units
-EXACT_MAX_N = 30           # the exact permutation test up to this many answers on the smaller side
 Days = Mapping[date, Tally]
 
 
@@ -65,28 +65,32 @@ def _answer_test(before: Sequence[int], after: Sequence[int], scores: Sequence[i
     side have each score, and its interval, in the metric's points (`points` per unit of the
     scores scaled to [0, 1]) beside the two `estimates`' difference.
 
-    The p-value is the permutation test's: exact while the smaller side has at most `EXACT_MAX_N`
-    answers, its normal form with the pooled variance above. Welch's t, and a normal test with
-    each side's own variance, call a change that is not there in up to 40 % of periods with sides
-    of unequal size near the top of the scale (3 answers against 30: a small side often has no
-    low answer, so its variance reads as nil), and the plug-in NPS test said "worse, p = 0.046"
-    for 10, 8 against 0, 8 (exact: 0.67). `mid_p`: the exact test's mid-p (for CSAT's two
-    values, `stats.scores_permutation`). The interval inverts the same test
-    (`change_interval.inverted_interval`): it leaves out 0 exactly when p < alpha."""
+    One statistic for both (`change_interval`): the score z of the difference, each side with its
+    own spread moderated towards the pooled one. The p-value: its exact permutation test
+    (`studentized`) while the smaller side's splits are few enough (`studentized.exact_fits`: up
+    to 68 answers on four faces, 32 on five, some 340 on NPS), its normal tail above; `mid_p`: the
+    exact test's mid-p (CSAT's two values). The interval: the differences the same test does not
+    reject, so it leaves out 0 exactly when p < alpha.
+
+    Why not the others: a plain difference in means, permuted (the test before 2026-12-05), asks
+    whether the answers changed, not only their mean: with equal means and very different spreads
+    it called 65 % of pairs a change, and the interval that shared its pooled spread covered a
+    bad day against a calm baseline in 84-89 %. Welch's t reads a small side near the top of the
+    scale without a low answer as certain (31-40 % of unchanged pairs at 3 against 30)."""
     low, span = min(scores), max(scores) - min(scores)
-    sums = [(sum(side), sum(k * s for k, s in zip(side, scores)), sum(k * s * s for k, s in zip(side, scores)))
-            for side in (before, after)]
-    if min(sum(before), sum(after)) <= EXACT_MAX_N:
-        p_value, critical = scores_permutation(before, after, scores, mid_p=mid_p)
-        test = "exact permutation"
+    values = [(s - low) / span for s in scores]
+    b, a = sides(before, after, values)
+    pooled = [x + y for x, y in zip(before, after)]
+    df = degrees_of_freedom(b, a)
+    quantile = t_quantile(0.5 + CONFIDENCE / 2, df)
+    if exact_fits(min(sum(before), sum(after)), len(scores)):
+        p_value, critical = permutation_test(before, after, statistic(values, pooled), mid_p=mid_p)
+        # Never narrower than the t quantile: the splits are drawn from the pooled answers, while
+        # away from no change the two sides' answers differ (a bad day against a calm baseline).
+        critical, test = quantile if critical is None else max(critical, quantile), "exact permutation"
     else:
-        p_value, test = pooled_normal_p(*sums[0], *sums[1]), "pooled z"
-        se = math.sqrt(pooled_variance(*sums[0], *sums[1]) * (1 / sums[0][0] + 1 / sums[1][0]))
-        critical = z_quantile(0.5 + CONFIDENCE / 2.0) * se if se > 0 else math.inf
-    sides = [(n, (total / n - low) / span) for n, total, _ in sums]
-    pooled = [b + a for b, a in zip(before, after)]
-    dispersion = adjusted_dispersion(pooled, [(s - low) / span for s in scores])
-    ends = inverted_interval(sides[0], sides[1], dispersion, critical / span, p_value < ALPHA)
+        p_value, critical, test = min(1.0, 2 * t_sf(abs(score_z(b, a, 0.0)), df)), quantile, "score t"
+    ends = inverted_interval(b, a, critical, p_value < ALPHA)
     return TestResult(estimates[1].value - estimates[0].value, ends[0] * points, ends[1] * points, p_value, test)
 
 

@@ -1,9 +1,9 @@
 """The period tests of trends (`trends.compare`, `compare_csat`, `change_tests`) keep their promised
 size: with no change between the periods, "significant at 5 %" comes up in at most 6.5 % of
-simulated pairs (about 5 %; fewer near the edge of the scale, where the CSAT z-test is
-conservative), for the Happy Index and NPS (the permutation test of the answers' scores: exact up
-to 30 answers on the smaller side, its pooled normal form above) and CSAT (the same test of answers
-scored 1 in the top two, else 0), at n = 30 and 300 a side, in the middle and near the top of the scale, and with sides of unequal size.
+simulated pairs (about 5 %; fewer near the edge of the scale, where the exact tests are
+conservative), for the Happy Index, NPS and CSAT (the score statistic with each side's own spread:
+exact by permutation while the smaller side's splits are few, a t above; CSAT's mid-p), at n = 30
+and 300 a side, in the middle and near the top of the scale, and with sides of unequal size.
 NPS at 2-10 answers a side is checked exactly (every pair of samples enumerated), and the period
 change with days that differ (a busy site's day-to-day swing) by simulation."""
 
@@ -69,11 +69,11 @@ def test_the_nps_change_holds_its_size_at_small_and_unequal_n(mix, n1, n2):
     assert size <= 0.05, (mix, n1, n2, size)
 
 
-@pytest.mark.parametrize("n1, n2", [(31, 31), (40, 1000)])
+@pytest.mark.parametrize("n1, n2", [(31, 31), (40, 1000), (250, 3000)])
 def test_the_nps_change_holds_its_size_above_the_exact_range(n1, n2):
-    """Above 30 answers on the smaller side the permutation test's normal form (the pooled
-    variance): near the top of the scale, where a small side often has no detractor, Welch's t
-    called 9-13 % of unchanged pairs a change at 30-50 against 1,000."""
+    """Near the top of the scale, where a small side often has no detractor, Welch's t called
+    9-13 % of unchanged pairs a change at 30-50 against 1,000. The exact test up to 198 answers on
+    the smaller side, the score t above (250 against 3,000)."""
     rng = np.random.default_rng(n1 + n2)
     top = [0.03] + [0] * 7 + [0.07, 0, 0.9]                 # 90 % promoters, 3 % detractors
     before, after = tallies(rng, "nps11", top, n1), tallies(rng, "nps11", top, n2)
@@ -85,13 +85,13 @@ def test_the_nps_change_holds_its_size_above_the_exact_range(n1, n2):
 TOP_FACES = [0.01, 0.02, 0.12, 0.85]              # smiley4 near the top of the scale: Happy Index 94
 
 
-@pytest.mark.parametrize("n1, n2", [(3, 30), (5, 50), (31, 1000)])
+@pytest.mark.parametrize("n1, n2", [(3, 30), (5, 50), (31, 1000), (60, 1000)])
 def test_the_happy_index_change_holds_its_size_with_sides_of_unequal_size(n1, n2):
     """Near the top of the scale a small side often has no low face, so its own variance reads
     as nil: Welch's t called 31-40 % of unchanged pairs a change at 3 against 30 and 5 against 50,
-    11 % at 31 against 1,000. The permutation test of the faces (exact up to 30 answers on the
-    smaller side, its pooled normal form above) holds its 5 % (exactly over every pair of samples:
-    2.0 % at 3 against 30)."""
+    11 % at 31 against 1,000. The score statistic, each side's spread moderated towards the pooled
+    one, holds its 5 %: exact by permutation up to 47 answers on the smaller side, the score t
+    above (60 against 1,000)."""
     rng = np.random.default_rng(n1 * n2)
     reps = 1000
     before = tallies(rng, "smiley4", TOP_FACES, n1)[:reps]
@@ -187,5 +187,5 @@ def test_days_are_the_units_from_enough_days_a_side():
     assert change_dict(before, after, "smiley4")["test"]["test"] == "days t"
     short = dict(list(after.items())[:-1])
     r = change_dict(before, short, "smiley4")
-    assert r["test"]["test"] == r["csat_test"]["test"] == "pooled z"
+    assert (r["test"]["test"], r["csat_test"]["test"]) == ("score t", "exact permutation")
     assert r["current"]["n"] == 30 * (MIN_DAYS_AS_UNITS - 1)

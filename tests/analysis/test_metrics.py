@@ -135,14 +135,16 @@ def test_nps_and_its_interval_by_hand():
 
 
 def test_csat_change_by_hand():
-    """40 of 100 against 55 of 100: the pooled z (pooled 0.475, variance 0.475·0.525·200/199,
-    z = 2.1187, p = 0.0341) and Miettinen & Nurminen's score interval [1.12, 28.31] (statsmodels
-    0.15's `confint_proportions_2indep(method="score")` gives 1.12 but 28.25: its cubic has
-    count0 where Miettinen & Nurminen have nobs0; with that fixed it gives 28.31, and so does the
-    plain maximisation in test_change_interval)."""
+    """40 of 100 against 55 of 100: CSAT's exact test is cheap at any size (its splits are the
+    101 counts of the smaller side), so it is the exact mid-p, 0.0352 (the pooled z: 0.0341). Its
+    critical |z| is above 1.96 here, so the interval holds Miettinen & Nurminen's [1.12, 28.31]
+    (statsmodels 0.15's `confint_proportions_2indep(method="score")` gives 1.12 but 28.25: its
+    cubic has count0 where Miettinen & Nurminen have nobs0; with that fixed it gives 28.31)."""
     r = compare_csat(csat_tally(100, 40), csat_tally(100, 55))
-    assert r.diff == pytest.approx(15) and r.p_value == pytest.approx(0.0341, abs=1e-4)
-    assert (r.low, r.high) == (pytest.approx(1.1246, abs=1e-3), pytest.approx(28.310, abs=1e-3))
+    assert r.test == "exact permutation" and r.diff == pytest.approx(15)
+    assert r.p_value == pytest.approx(0.0352, abs=1e-4) and r.significant()
+    assert r.low <= 1.1246 and r.high >= 28.310 and (r.low, r.high) == (pytest.approx(1.0, abs=0.1),
+                                                                        pytest.approx(28.42, abs=0.1))
     assert compare_csat(csat_tally(1, 1), csat_tally(2, 1)) is None
 
 
@@ -171,21 +173,33 @@ def test_period_comparisons_pick_the_right_test():
     before = smiley({4: 40, 3: 40, 2: 10, 1: 10})
     after = smiley({4: 70, 3: 20, 2: 5, 1: 5})
     r = compare(before, after)
-    # 100 answers a side: the permutation test's normal form, the faces' pooled variance.
-    assert r.test == "pooled z" and r.diff > 0 and r.significant() and verdict(r) == "better"
-    sums = [sum(v * c for v, c in side.items()) for side in ({4: 40, 3: 40, 2: 10, 1: 10}, {4: 70, 3: 20, 2: 5, 1: 5})]
-    squares = [sum(v * v * c for v, c in side.items()) for side in ({4: 40, 3: 40, 2: 10, 1: 10}, {4: 70, 3: 20, 2: 5, 1: 5})]
-    pooled_faces = (sum(squares) - sum(sums) ** 2 / 200) / 199
-    assert r.p_value == pytest.approx(2 * normal_sf((sums[1] - sums[0]) / 100 / math.sqrt(pooled_faces * 2 / 100)))
-    assert compare_csat(before, after).test == "pooled z"
+    # 100 answers a side on four faces: too many splits for the exact test; the score t, each
+    # side's dispersion (variance over x̄(1 - x̄)) moderated towards the pooled answers' (with the
+    # z²/2 pseudo-answers at each end) by the weight of 10 answers, the means weighted by n / φ.
+    assert r.test == "score t" and r.diff > 0 and r.significant() and verdict(r) == "better"
+    faces = [0, 1 / 3, 2 / 3, 1]
+    sides = [[10, 10, 40, 40], [5, 5, 20, 70]]
+    pseudo = 1.959964 ** 2 / 2
+    pooled = [b + a for b, a in zip(*sides)]
+    m = (sum(k * v for k, v in zip(pooled, faces)) + pseudo) / (200 + 2 * pseudo)
+    prior = ((sum(k * v * v for k, v in zip(pooled, faces)) + pseudo) / (200 + 2 * pseudo) - m * m) / (m * (1 - m))
+    xs, phis = [], []
+    for side in sides:
+        x = sum(k * v for k, v in zip(side, faces)) / 100
+        own = (sum(k * v * v for k, v in zip(side, faces)) / 100 - x * x) / (x * (1 - x))
+        xs.append(x)
+        phis.append((100 * own + 10 * prior) / 110)
+    mu = (xs[0] / phis[0] + xs[1] / phis[1]) / (1 / phis[0] + 1 / phis[1])
+    parts = [phi * mu * (1 - mu) / 100 for phi in phis]
+    z = (xs[1] - xs[0]) / math.sqrt(sum(parts))
+    df = sum(parts) ** 2 / sum(v * v / (99 + 10) for v in parts)       # Welch-Satterthwaite, 10 prior answers
+    assert r.p_value == pytest.approx(2 * t_sf(z, df), rel=1e-5)
+    assert compare_csat(before, after).test == "exact permutation"
     n1 = Tally.from_counts("nps11", {10: 30, 9: 20, 8: 30, 3: 20})
     n2 = Tally.from_counts("nps11", {10: 20, 9: 10, 8: 30, 3: 40})
     r = compare(n1, n2)
-    # 100 answers a side: the permutation test's normal form, the scores' pooled variance
-    # (Σs² = 10⁴·140 promoters and detractors, Σs = 100·20, N = 200) over both sides' sizes.
-    pooled = (1e4 * 140 - (100 * 20) ** 2 / 200) / 199
-    assert r.test == "pooled z" and r.diff == pytest.approx(-40)
-    assert r.p_value == pytest.approx(2 * normal_sf(40 / math.sqrt(pooled * (1 / 100 + 1 / 100))))
+    # NPS has three scores: 100 answers have 5,151 splits, few enough for the exact test.
+    assert r.test == "exact permutation" and r.diff == pytest.approx(-40) and verdict(r) == "worse"
     assert verdict(compare(Tally("smiley4"), after)) == "too_little_data"
 
 
