@@ -62,8 +62,8 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 from server_sync.analysis.metrics import Tally, sum_tallies, unit_variance
-from server_sync.analysis.stats import TestResult, binomial_sf, normal_sf
-from server_sync.analysis.trends import compare
+from server_sync.analysis.stats import binomial_sf, normal_sf
+from server_sync.analysis.trends import Shift, shift
 
 
 @dataclass(frozen=True)
@@ -340,11 +340,12 @@ class TrendRule:
     cooldown_min: int = 24 * 60
 
 
-def trend_breach(baseline: Tally, current: Tally, rule: TrendRule = TrendRule()) -> TestResult | None:
-    """The test result when today is significantly and materially below the baseline, else None."""
+def trend_breach(baseline: Tally, current: Tally, rule: TrendRule = TrendRule()) -> Shift | None:
+    """The shift when today is significantly (`trends.shift`) and materially below the baseline,
+    else None."""
     if current.n < rule.min_answers or baseline.n < rule.min_answers:
         return None
-    test = compare(baseline, current)
+    test = shift(baseline, current)
     if test is None or test.p_value >= rule.alpha or test.diff > -rule.min_drop:
         return None
     return test

@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from server_sync.analysis.stats import CONFIDENCE, z_quantile
+from server_sync.analysis.stats import CONFIDENCE, normal_sf, z_quantile
 
 Side = tuple[float, float, float]      # (answers, their mean on [0, 1], their moderated dispersion φ)
 BISECTIONS = 42                 # halvings of an end's bracket: within 1e-12 of the scale
@@ -124,6 +124,29 @@ def degrees_of_freedom(before: Side, after: Side) -> float:
     if total <= 0.0:
         return n_b + n_a - 2 + 2 * PRIOR_ANSWERS
     return total * total / sum(v * v / df for v, df in parts)
+
+
+def pooled_statistic(values: Sequence[float]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The difference in means over the pooled answers' spread, of many pairs at once (for
+    `studentized.permutation_test`): the permutation test of the plain difference in means (the
+    pooled spread is the same in every split), the trend alert's test (`trends.shift`)."""
+    vals = np.asarray(values, dtype=float)
+
+    def z(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+        n_b, n_a = before.sum(axis=1).astype(float), after.sum(axis=1).astype(float)
+        s_b, s_a = before @ vals, after @ vals
+        q = before @ (vals * vals) + after @ (vals * vals)
+        n = n_b + n_a
+        var = np.maximum(0.0, (q - (s_b + s_a) ** 2 / n) / (n - 1)) * (1 / n_b + 1 / n_a)
+        diff = s_a / n_a - s_b / n_b
+        return np.where(var > 0, diff / np.sqrt(np.where(var > 0, var, 1.0)), 0.0)
+    return z
+
+
+def pooled_p(before: Sequence[int], after: Sequence[int], values: Sequence[float]) -> float:
+    """The two-sided normal p of `pooled_statistic` (1 when nothing varies): its large-sample form."""
+    z = float(pooled_statistic(values)(np.array([before]), np.array([after]))[0])
+    return min(1.0, 2 * normal_sf(abs(z))) if z else 1.0
 
 
 def score_z(before: Side, after: Side, delta: float) -> float:
