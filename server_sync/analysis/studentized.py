@@ -65,18 +65,27 @@ def permutation_test(first: Sequence[int], second: Sequence[int], statistic: Sta
 
 def _splits(pooled: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Every count vector of m answers drawn from `pooled` (answers per value), and its chance
-    Π C(pooled_j, c_j) / C(N, m)."""
-    ranges = [np.arange(min(int(p), m) + 1) for p in pooled[:-1]]
-    grid = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, len(ranges))
-    last = m - grid.sum(axis=1)
-    keep = (last >= 0) & (last <= pooled[-1])
-    splits = np.concatenate([grid[keep], last[keep, None]], axis=1)
+    Π C(pooled_j, c_j) / C(N, m). Built value by value, each partial vector extended by every
+    count that still leaves the later values room for the rest, so no vector is made and thrown
+    away (a grid over the values' ranges is 19 times larger at 23 answers on five faces)."""
+    room_after = np.concatenate([np.cumsum(pooled[::-1])[::-1][1:], [0]])     # answers the later values hold
+    rows = np.zeros((1, 0), dtype=np.int64)
+    used = np.zeros(1, dtype=np.int64)
+    for j, p in enumerate(pooled):
+        low = np.maximum(0, m - used - room_after[j])
+        high = np.minimum(int(p), m - used)
+        widths = np.maximum(0, high - low + 1)
+        parent = np.repeat(np.arange(len(rows)), widths)
+        offset = np.arange(len(parent)) - np.repeat(np.cumsum(widths) - widths, widths)
+        count = low[parent] + offset
+        rows = np.concatenate([rows[parent], count[:, None]], axis=1)
+        used = used[parent] + count
     total = int(pooled.sum())
-    log_weight = np.full(len(splits), -_log_choose(total, m))
+    log_weight = np.full(len(rows), -_log_choose(total, m))
     for j, p in enumerate(pooled):
         table = np.array([_log_choose(int(p), i) for i in range(m + 1)])
-        log_weight += table[splits[:, j]]
-    return splits, np.exp(log_weight)
+        log_weight += table[rows[:, j]]
+    return rows, np.exp(log_weight)
 
 
 def _log_choose(n: int, k: int) -> float:
