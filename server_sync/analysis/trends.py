@@ -10,10 +10,10 @@ Tests used (docs/analysis.md#trends-and-change):
   site's own days, for the headline metric and CSAT alike.
 - Else answer by answer (`_answer_test`): the score z of the difference in the answers' mean
   scores (the faces' values; NPS +1, 0, -1; CSAT 1 in the top two, else 0), each side with its own
-  spread moderated towards the pooled one; exact by permutation for small sides, its normal tail
-  above, never a division by zero (all 4s against all 3s: p = 1/3 at two a side). The interval
-  inverts the same test (`change_interval`): it leaves out 0 exactly when the test calls the
-  change significant.
+  spread moderated towards the pooled one; exact by permutation for small sides, a t above,
+  never a division by zero (all 4s against all 3s: p = 1/3 at two a side). The interval inverts
+  the same test (`change_interval`): it leaves out 0 exactly when the test calls the change
+  significant.
 - The trend alert's own question, whether today's answers moved from the baseline's (`shift`): the
   permuted difference in means with the pooled spread.
 """
