@@ -75,17 +75,23 @@ def adjusted_dispersion(counts: Sequence[int], values: Sequence[float],
 
 def sides(before: Sequence[int], after: Sequence[int], values: Sequence[float]) -> tuple[Side, Side]:
     """Each period's (answers, mean, moderated φ) from its answers per value (`values` on [0, 1]):
-    the scalar form of `statistic`'s."""
-    pooled = adjusted_dispersion([b + a for b, a in zip(before, after)], values)
-    out = []
-    for counts in (before, after):
-        n = sum(counts)
-        mean = sum(k * v for k, v in zip(counts, values)) / n
-        spread = mean * (1.0 - mean)
-        own = (max(0.0, sum(k * v * v for k, v in zip(counts, values)) / n - mean * mean) / spread
-               if spread > 0 else pooled)
-        out.append((float(n), mean, (n * own + PRIOR_ANSWERS * pooled) / (n + PRIOR_ANSWERS)))
-    return out[0], out[1]
+    `_side`'s figures of the one pair."""
+    vals = np.asarray(values, dtype=float)
+    prior = adjusted_dispersion([b + a for b, a in zip(before, after)], values)
+    figures = [_side(np.asarray([counts]), vals, prior) for counts in (before, after)]
+    return tuple((float(n[0]), float(mean[0]), float(phi[0])) for n, mean, phi in figures)   # type: ignore[return-value]
+
+
+def _side(counts: np.ndarray, vals: np.ndarray, prior: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(answers, mean, φ) of periods (one a row of answers per value): the variance over
+    x̄(1 - x̄) (`prior` where the mean sits at an end), moderated towards `prior` by the weight of
+    `PRIOR_ANSWERS` answers."""
+    n = counts.sum(axis=1).astype(float)
+    mean = counts @ vals / n
+    spread = mean * (1.0 - mean)
+    var = np.maximum(0.0, counts @ (vals * vals) / n - mean * mean)
+    own = np.where(spread > 0, var / np.where(spread > 0, spread, 1.0), prior)
+    return n, mean, (n * own + PRIOR_ANSWERS * prior) / (n + PRIOR_ANSWERS)
 
 
 def statistic(values: Sequence[float], pooled: Sequence[int]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
@@ -96,16 +102,8 @@ def statistic(values: Sequence[float], pooled: Sequence[int]) -> Callable[[np.nd
     vals = np.asarray(values, dtype=float)
     prior = adjusted_dispersion(list(pooled), list(values))
 
-    def side(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        n = counts.sum(axis=1).astype(float)
-        mean = counts @ vals / n
-        spread = mean * (1.0 - mean)
-        var = np.maximum(0.0, counts @ (vals * vals) / n - mean * mean)
-        own = np.where(spread > 0, var / np.where(spread > 0, spread, 1.0), prior)
-        return n, mean, (n * own + PRIOR_ANSWERS * prior) / (n + PRIOR_ANSWERS)
-
     def z(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        (n_b, x_b, f_b), (n_a, x_a, f_a) = side(before), side(after)
+        (n_b, x_b, f_b), (n_a, x_a, f_a) = _side(before, vals, prior), _side(after, vals, prior)
         w_b, w_a = n_b / f_b, n_a / f_a
         mu = (w_b * x_b + w_a * x_a) / (w_b + w_a)
         var = mu * (1.0 - mu) * (f_b / n_b + f_a / n_a)

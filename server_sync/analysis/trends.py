@@ -81,8 +81,7 @@ def _answer_test(before: Sequence[int], after: Sequence[int], scores: Sequence[i
     it called 65 % of pairs a change, and the interval that shared its pooled spread covered a
     bad day against a calm baseline in 84-89 %. Welch's t reads a small side near the top of the
     scale without a low answer as certain (31-40 % of unchanged pairs at 3 against 30)."""
-    low, span = min(scores), max(scores) - min(scores)
-    values = [(s - low) / span for s in scores]
+    values = _unit(scores)
     b, a = sides(before, after, values)
     pooled = [x + y for x, y in zip(before, after)]
     df = degrees_of_freedom(b, a)
@@ -110,23 +109,27 @@ def shift(before: Tally, after: Tally) -> Shift | None:
     """Did the answers move from `before`'s to `after`'s: the trend alert's question (today against
     its baseline), not the report's. The permutation test of the difference in mean scores with
     the pooled spread, exact up to `SHIFT_EXACT_MAX_N` answers on the smaller side (`studentized`),
-    the normal test with the pooled variance above (as exact at 31-47 answers near the top of
-    the scale it found 4-5 points fewer drops at the same false-alarm rate): exact when the answers are alike, and quick to see a day
-    whose drop comes as a few very unhappy answers, which also spreads today's answers (the
-    report's `compare`, which keeps each side's own spread, found a 9.7-point drop of that kind
+    the normal test with the pooled variance above (exact at 31-47 answers near the top of the
+    scale, it found 4-5 points fewer drops at the same false-alarm rate). Exact when the answers
+    are alike, and quick to see a day whose drop comes as a few very unhappy answers, which also
+    spreads today's answers (the report's `compare`, which keeps each side's own spread, found a 9.7-point drop of that kind
     at 40 answers on 58 % of days, this test on 70 %). The alert asks for a material drop of the
     mean besides (`alert_rules.TrendRule.min_drop`). None below two answers a side."""
     if before.scale not in SCALES or before.n < 2 or after.n < 2:
         return None
-    scores, points = _scores(before.scale)
+    values = _unit(_scores(before.scale)[0])
     counts = _counts(before), _counts(after)
-    low, span = min(scores), max(scores) - min(scores)
-    values = [(s - low) / span for s in scores]
     if min(before.n, after.n) <= SHIFT_EXACT_MAX_N:
         p_value, _ = permutation_test(*counts, pooled_statistic(values))
     else:
         p_value = pooled_p(*counts, values)
     return Shift(primary(after).value - primary(before).value, p_value)
+
+
+def _unit(scores: Sequence[int]) -> list[float]:
+    """The scores scaled to [0, 1] (lowest 0, highest 1), where every change test works."""
+    low, span = min(scores), max(scores) - min(scores)
+    return [(s - low) / span for s in scores]
 
 
 def _counts(t: Tally) -> tuple[int, ...]:
