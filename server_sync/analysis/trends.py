@@ -10,7 +10,8 @@ Tests used (docs/analysis.md#trends-and-change):
   site's own days, for the headline metric and CSAT alike.
 - Else answer by answer (`_answer_test`): the score z of the difference in the answers' mean
   scores (the faces' values; NPS +1, 0, -1; CSAT 1 in the top two, else 0), each side with its own
-  spread moderated towards the pooled one; exact by permutation for small sides, a t above,
+  spread, moderated up towards the pooled one where below it; exact by permutation for small
+  sides (and the t besides where the smaller side spreads more than the pooled answers), a t above,
   never a division by zero (all 4s against all 3s: p = 1/3 at two a side). The interval inverts
   the same test (`change_interval`): it leaves out 0 exactly when the test calls the change
   significant.
@@ -70,11 +71,12 @@ def _answer_test(before: Sequence[int], after: Sequence[int], scores: Sequence[i
     scores scaled to [0, 1]) beside the two `estimates`' difference.
 
     One statistic for both (`change_interval`): the score z of the difference, each side with its
-    own spread moderated towards the pooled one. The p-value: its exact permutation test
-    (`studentized`) while the smaller side's splits are few enough (`studentized.exact_fits`: up
-    to 47 answers on four faces, 23 on five, 198 on NPS), a t above; `mid_p`: the
-    exact test's mid-p (CSAT's two values). The interval: the differences the same test does not
-    reject, so it leaves out 0 exactly when p < alpha.
+    own spread, moderated up towards the pooled one where below it. The p-value: its exact
+    permutation test (`studentized`) while the smaller side's splits are few enough
+    (`studentized.exact_fits`: up to 47 answers on four faces, 23 on five, 198 on NPS), the larger
+    of it and the t's where the smaller side spreads more than the pooled answers, a t above;
+    `mid_p`: the exact test's mid-p (CSAT's two values). The interval: the differences the same
+    test does not reject, so it leaves out 0 exactly when p < alpha.
 
     Why not the others: a plain difference in means, permuted (the test before 2026-12-05), asks
     whether the answers changed, not only their mean: with equal means and very different spreads
@@ -86,13 +88,20 @@ def _answer_test(before: Sequence[int], after: Sequence[int], scores: Sequence[i
     pooled = [x + y for x, y in zip(before, after)]
     df = degrees_of_freedom(b, a)
     quantile = t_quantile(0.5 + CONFIDENCE / 2, df)
+    t_p = min(1.0, 2 * t_sf(abs(score_z(b, a, 0.0)), df))
     if exact_fits(min(sum(before), sum(after)), len(scores)):
         p_value, critical = permutation_test(before, after, statistic(values, pooled), mid_p=mid_p)
         # Never narrower than the t quantile: the splits are drawn from the pooled answers, while
         # away from no change the two sides' answers differ (a bad day against a calm baseline).
         critical, test = quantile if critical is None else max(critical, quantile), "exact permutation"
+        if (b if b.n <= a.n else a).own:
+            # The smaller side spreads more than the pooled answers its splits are drawn from, so
+            # the splits understate how far its mean wanders (15 answers split between the two ends
+            # against 1,000 in the middle at the same mean: 13.5 % called a change): it must
+            # pass the t of the same statistic too, which holds its level there.
+            p_value, test = max(p_value, t_p), "exact permutation and score t"
     else:
-        p_value, critical, test = min(1.0, 2 * t_sf(abs(score_z(b, a, 0.0)), df)), quantile, "score t"
+        p_value, critical, test = t_p, quantile, "score t"
     ends = inverted_interval(b, a, critical, p_value < ALPHA)
     return TestResult(estimates[1].value - estimates[0].value, ends[0] * points, ends[1] * points, p_value, test)
 

@@ -89,8 +89,8 @@ TOP_FACES = [0.01, 0.02, 0.12, 0.85]              # smiley4 near the top of the 
 def test_the_happy_index_change_holds_its_size_with_sides_of_unequal_size(n1, n2):
     """Near the top of the scale a small side often has no low face, so its own variance reads
     as nil: Welch's t called 31-40 % of unchanged pairs a change at 3 against 30 and 5 against 50,
-    11 % at 31 against 1,000. The score statistic, each side's spread moderated towards the pooled
-    one, holds its 5 %: exact by permutation up to 47 answers on the smaller side, the score t
+    11 % at 31 against 1,000. The score statistic, each side's spread moderated up towards the
+    pooled one where below it, holds its 5 %: exact by permutation up to 47 answers on the smaller side, the score t
     above (60 against 1,000)."""
     rng = np.random.default_rng(n1 * n2)
     reps = 1000

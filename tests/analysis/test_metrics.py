@@ -174,8 +174,9 @@ def test_period_comparisons_pick_the_right_test():
     after = smiley({4: 70, 3: 20, 2: 5, 1: 5})
     r = compare(before, after)
     # 100 answers a side on four faces: too many splits for the exact test; the score t, each
-    # side's dispersion (variance over x̄(1 - x̄)) moderated towards the pooled answers' (with the
-    # z²/2 pseudo-answers at each end) by the weight of 10 answers, the means weighted by n / φ.
+    # side's dispersion (variance over x̄(1 - x̄)) moderated up towards the pooled answers' (with
+    # the z²/2 pseudo-answers at each end) by the weight of 10 answers where it is below it, its
+    # own where above, the means weighted by n / φ.
     assert r.test == "score t" and r.diff > 0 and r.significant() and verdict(r) == "better"
     faces = [0, 1 / 3, 2 / 3, 1]
     sides = [[10, 10, 40, 40], [5, 5, 20, 70]]
@@ -183,16 +184,18 @@ def test_period_comparisons_pick_the_right_test():
     pooled = [b + a for b, a in zip(*sides)]
     m = (sum(k * v for k, v in zip(pooled, faces)) + pseudo) / (200 + 2 * pseudo)
     prior = ((sum(k * v * v for k, v in zip(pooled, faces)) + pseudo) / (200 + 2 * pseudo) - m * m) / (m * (1 - m))
-    xs, phis = [], []
+    xs, phis, dfs = [], [], []
     for side in sides:
         x = sum(k * v for k, v in zip(side, faces)) / 100
         own = (sum(k * v * v for k, v in zip(side, faces)) / 100 - x * x) / (x * (1 - x))
         xs.append(x)
-        phis.append((100 * own + 10 * prior) / 110)
+        phis.append(own if own > prior else (100 * own + 10 * prior) / 110)
+        dfs.append(99 if own > prior else 99 + 10)            # its answers less one, the 10 prior ones
+    assert phis[0] != phis[1] and dfs == [109, 99]      # the first side's own spread is below the pooled, the second's above
     mu = (xs[0] / phis[0] + xs[1] / phis[1]) / (1 / phis[0] + 1 / phis[1])
     parts = [phi * mu * (1 - mu) / 100 for phi in phis]
     z = (xs[1] - xs[0]) / math.sqrt(sum(parts))
-    df = sum(parts) ** 2 / sum(v * v / (99 + 10) for v in parts)       # Welch-Satterthwaite, 10 prior answers
+    df = sum(parts) ** 2 / sum(v * v / d for v, d in zip(parts, dfs))       # Welch-Satterthwaite
     assert r.p_value == pytest.approx(2 * t_sf(z, df), rel=1e-5)
     assert compare_csat(before, after).test == "exact permutation"
     n1 = Tally.from_counts("nps11", {10: 30, 9: 20, 8: 30, 3: 20})
