@@ -95,17 +95,18 @@ def sides(before: Sequence[int], after: Sequence[int], values: Sequence[float]) 
 def _side(counts: np.ndarray, vals: np.ndarray, prior: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(answers, mean, φ, own) of periods (one a row of answers per value): φ the variance over
     x̄(1 - x̄) (`prior` where the mean sits at an end); where that is below `prior`, moderated up
-    towards it by the weight of `PRIOR_ANSWERS` answers; where above (`own`), kept: pulling a
-    period that spreads more than the pooled answers down towards them made a side of 15 answers
-    split between the two ends against 1,000 in the middle, at the same mean, a change in 20 % of
-    pairs."""
+    towards it by the weight of `PRIOR_ANSWERS` answers; where above (`own`), kept, with the
+    variance over n - 1 (its degrees of freedom): pulling a period that spreads more than the
+    pooled answers down towards them made a side of 15 answers split between the two ends against
+    1,000 in the middle, at the same mean, a change in 20 % of pairs."""
     n = counts.sum(axis=1).astype(float)
     mean = counts @ vals / n
     spread = mean * (1.0 - mean)
     var = np.maximum(0.0, counts @ (vals * vals) / n - mean * mean)
     dispersion = np.where(spread > 0, var / np.where(spread > 0, spread, 1.0), prior)
     own = dispersion > prior * (1.0 + WIDER)
-    return n, mean, np.where(own, dispersion, (n * dispersion + PRIOR_ANSWERS * prior) / (n + PRIOR_ANSWERS)), own
+    unbiased = dispersion * n / np.maximum(n - 1.0, 1.0)
+    return n, mean, np.where(own, unbiased, (n * dispersion + PRIOR_ANSWERS * prior) / (n + PRIOR_ANSWERS)), own
 
 
 def statistic(values: Sequence[float], pooled: Sequence[int]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:

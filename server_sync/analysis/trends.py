@@ -94,9 +94,10 @@ def _answer_test(before: Sequence[int], after: Sequence[int], scores: Sequence[i
         # Never narrower than the t quantile: the splits are drawn from the pooled answers, while
         # away from no change the two sides' answers differ (a bad day against a calm baseline).
         critical, test = quantile if critical is None else max(critical, quantile), "exact permutation"
-        if (b if b.n <= a.n else a).own:
-            # The smaller side spreads more than the pooled answers its splits are drawn from, so
-            # the splits understate how far its mean wanders (15 answers split between the two ends
+        if any(side.own for side in (b, a) if side.n == min(b.n, a.n)):
+            # The smaller side (either, at equal sizes: the verdict must not depend on which period
+            # is first) spreads more than the pooled answers its splits are drawn from, so the
+            # splits understate how far its mean wanders (15 answers split between the two ends
             # against 1,000 in the middle at the same mean: 13.5 % called a change): it must
             # pass the t of the same statistic too, which holds its level there.
             p_value, test = max(p_value, t_p), "exact permutation and score t"

@@ -189,7 +189,7 @@ def test_period_comparisons_pick_the_right_test():
         x = sum(k * v for k, v in zip(side, faces)) / 100
         own = (sum(k * v * v for k, v in zip(side, faces)) / 100 - x * x) / (x * (1 - x))
         xs.append(x)
-        phis.append(own if own > prior else (100 * own + 10 * prior) / 110)
+        phis.append(own * 100 / 99 if own > prior else (100 * own + 10 * prior) / 110)     # its own over n - 1
         dfs.append(99 if own > prior else 99 + 10)            # its answers less one, the 10 prior ones
     assert phis[0] != phis[1] and dfs == [109, 99]      # the first side's own spread is below the pooled, the second's above
     mu = (xs[0] / phis[0] + xs[1] / phis[1]) / (1 / phis[0] + 1 / phis[1])
