@@ -6,7 +6,10 @@
   (n - their count); NPS with those detractors removed. An answer citing two areas counts in
   both, so uplifts overlap and do not add up.
 - Best vs rest: how often each area is cited per 100 answers at the best-ranked quarter of
-  sites against the rest: what the best do differently. The p-value is a permutation test over
+  sites against the rest, and what share of each group's reasons it is (the mix): what the best
+  do differently. Reasons come with unhappy answers, and the best sites are best because they
+  have fewer of those, so they cite nearly every area less per 100 answers; the mix says which
+  areas they get relatively fewer complaints about. Each p-value is a permutation test over
   sites (`site_permutation_p`): sites differ in their reason mix for reasons of their own, so
   their answers are not independent draws from one best rate and one rest rate, and a test that
   took them as such (the two-proportion z) called 16-50 % of reasons significant at 5 % when the
@@ -92,15 +95,43 @@ def site_permutation_p(counts: Sequence[Sequence[int]], answers: Sequence[int], 
     units: under no link between rank and rate every split of the sites into groups of these sizes
     is as likely (Fisher's randomization test). Every split when there are at most `resamples`
     (exact); otherwise `resamples` random ones, seeded, and p = (1 + as extreme) / (1 + resamples)
-    (Phipson & Smyth 2010). Every site needs answers."""
+    (Phipson & Smyth 2010). Every site needs answers.
+
+    With at least two sites in each group, the difference is studentized, over its standard error
+    with the sites as clusters (each group's pooled rate's, Σ(x_i - rate·n_i)² / (Σn)² · k/(k - 1)):
+    the permutation test of a studentized statistic stays right when the groups' sites spread
+    differently (Janssen 1997; Chung & Romano 2013), as a reason's share of the mentions does when
+    the best sites have fewer complaints to share out (the plain difference called 7.7 % of
+    reasons significant at 5 % there, the studentized one 4.2 %)."""
     import numpy as np      # the `central` extra; imported here, as the rest of the module needs none
 
     x, n = np.asarray(counts, dtype=float).reshape(len(answers), -1), np.asarray(answers, dtype=float)
     k = len(n)
 
+    studentize = min(k_best, k - k_best) >= 2
+    columns = np.concatenate([x, x * x, x * n[:, None]], axis=1)       # per site: x, x², x·n per reason
+    per_site = np.stack([n, n * n], axis=1)
+    totals, site_totals = columns.sum(axis=0), per_site.sum(axis=0)
+    j = x.shape[1]
+
+    def rate_and_variance(sums: "np.ndarray", site_sums: "np.ndarray", size: int) -> tuple["np.ndarray", "np.ndarray"]:
+        """A group's pooled rate per split, and its variance with the sites as clusters:
+        Σ(x_i - rate·n_i)² / (Σn)² · size / (size - 1), from the group's sums of x, x², x·n, n, n²."""
+        sx, sxx, sxn = sums[:, :j], sums[:, j:2 * j], sums[:, 2 * j:]
+        sn, snn = site_sums[:, :1], site_sums[:, 1:]
+        rate = sx / sn
+        resid = np.maximum(0.0, sxx - 2 * rate * sxn + rate * rate * snn)
+        return rate, resid / (sn * sn) * size / max(size - 1, 1)
+
     def differences(best: "np.ndarray") -> "np.ndarray":          # best: (splits, k) of 0/1
-        xb, nb = best @ x, best @ n
-        return xb / nb[:, None] - (x.sum(axis=0) - xb) / (n.sum() - nb)[:, None]
+        sums, site_sums = best @ columns, best @ per_site        # the rest's: the totals less these
+        (rb, vb), (rr, vr) = (rate_and_variance(sums, site_sums, k_best),
+                              rate_and_variance(totals - sums, site_totals - site_sums, k - k_best))
+        if not studentize:
+            return rb - rr
+        se = np.sqrt(vb + vr)
+        infinite = np.where(rb == rr, 0.0, np.copysign(np.inf, rb - rr))       # no spread inside either group
+        return np.where(se > 0, (rb - rr) / np.where(se > 0, se, 1.0), infinite)
 
     first = np.zeros((1, k))
     first[0, :k_best] = 1
@@ -144,22 +175,47 @@ def _random_splits(rng: "np.random.Generator", rows: int, k: int, k_best: int) -
 
 def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
                  site_reasons: Mapping[str, Mapping[str, ReasonCount]], best_share: float = 0.25) -> dict:
-    """Reasons per 100 answers: the top `best_share` of `ranked_sites` (best first) vs the rest,
-    with `site_permutation_p`'s p-value. Sites without answers have no rate and are left out."""
+    """Each reason at the top `best_share` of `ranked_sites` (best first) against the rest: its
+    mentions per 100 answers, and its share of the group's reason mentions (the mix; sites that
+    mention none are left out of it), each with `site_permutation_p`'s p-value. Sites without
+    answers have no rate and are left out."""
     ranked_sites = [s for s in ranked_sites if answers.get(s, 0) > 0]
     k = max(1, int(round(len(ranked_sites) * best_share))) if len(ranked_sites) >= 2 else 0
     best, rest = ranked_sites[:k], ranked_sites[k:]
     if not best or not rest:
         return {"best_sites": best, "rest_sites": len(rest), "reasons": []}
-    nb, nr = sum(answers[s] for s in best), sum(answers[s] for s in rest)
     reasons = sorted({r for s in ranked_sites for r in site_reasons.get(s, {})})
-    counts = [[site_reasons.get(s, {}).get(r, ReasonCount()).n for r in reasons] for s in ranked_sites]
-    p_values = site_permutation_p(counts, [answers[s] for s in ranked_sites], k) if reasons else []
+    counts = {s: [site_reasons.get(s, {}).get(r, ReasonCount()).n for r in reasons] for s in ranked_sites}
+    per_answer = _compare_groups(best, rest, counts, answers, len(reasons))
+    mentions = {s: sum(counts[s]) for s in ranked_sites}
+    mix = _compare_groups([s for s in best if mentions[s]], [s for s in rest if mentions[s]], counts, mentions,
+                          len(reasons))
     rows = []
-    for j, (reason, p) in enumerate(zip(reasons, p_values)):
-        xb, xr = sum(c[j] for c in counts[:k]), sum(c[j] for c in counts[k:])
-        rows.append({"reason": reason, "best_per_100": round(100 * xb / nb, 2), "rest_per_100": round(100 * xr / nr, 2),
-                     "difference": round(100 * (xb / nb - xr / nr), 2), "p_value": p,
-                     "significant": p < ALPHA})
+    for j, reason in enumerate(reasons):
+        (b, r, p), shares = per_answer["rates"][j], (mix["rates"][j] if mix else None)   # type: ignore[index]
+        rows.append({"reason": reason, "best_per_100": round(100 * b, 2), "rest_per_100": round(100 * r, 2),
+                     "difference": round(100 * (b - r), 2), "p_value": p, "significant": p < ALPHA,
+                     "best_share": round(100 * shares[0], 2) if shares else None,
+                     "rest_share": round(100 * shares[1], 2) if shares else None,
+                     "share_difference": round(100 * (shares[0] - shares[1]), 2) if shares else None,
+                     "share_p_value": shares[2] if shares else None,
+                     "share_significant": shares[2] < ALPHA if shares else None})
     rows.sort(key=lambda r: (r["difference"], r["reason"]))
-    return {"best_sites": best, "rest_sites": len(rest), "best_answers": nb, "rest_answers": nr, "reasons": rows}
+    return {"best_sites": best, "rest_sites": len(rest), "best_answers": sum(answers[s] for s in best),
+            "rest_answers": sum(answers[s] for s in rest), "best_mentions": sum(mentions[s] for s in best),
+            "rest_mentions": sum(mentions[s] for s in rest), "reasons": rows}
+
+
+def _compare_groups(best: Sequence[str], rest: Sequence[str], counts: Mapping[str, Sequence[int]],
+                    totals: Mapping[str, int], columns: int) -> dict | None:
+    """Each column's pooled rate, counts over `totals`, in the `best` sites and the `rest`, with
+    `site_permutation_p`'s p-value: {"best": total, "rest": total, "rates": [(best, rest, p)]}.
+    None when either group is empty."""
+    if not best or not rest or not columns:
+        return None
+    sites = [*best, *rest]
+    p_values = site_permutation_p([counts[s] for s in sites], [totals[s] for s in sites], len(best))
+    nb, nr = sum(totals[s] for s in best), sum(totals[s] for s in rest)
+    rates = [(sum(counts[s][j] for s in best) / nb, sum(counts[s][j] for s in rest) / nr, p)
+             for j, p in enumerate(p_values)]
+    return {"best": nb, "rest": nr, "rates": rates}

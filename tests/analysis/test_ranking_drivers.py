@@ -1,5 +1,6 @@
 """Site ranking with shrinkage, drivers (Pareto, uplift, best vs rest), pulse, opening hours."""
 
+import itertools
 import math
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -118,7 +119,20 @@ def test_best_sites_differ_in_their_reason_mix():
     assert queue["significant"] and queue["p_value"] == pytest.approx(1 / 28) and out["reasons"][0]["reason"] == "queue"
     price = next(r for r in out["reasons"] if r["reason"] == "price")
     assert price["difference"] == 0.0 and not price["significant"] and price["p_value"] == 1.0
+    # The mix: queue is 10 of the best sites' 30 mentions each, 80 of the rest's 100.
+    assert (out["best_mentions"], out["rest_mentions"]) == (60, 600)
+    assert (queue["best_share"], queue["rest_share"], queue["share_difference"]) == (33.33, 80.0, -46.67)
+    assert queue["share_significant"] and queue["share_p_value"] == pytest.approx(1 / 28)
+    assert (price["best_share"], price["rest_share"], price["share_difference"]) == (66.67, 20.0, 46.67)
+    assert price["share_significant"] and price["share_p_value"] == pytest.approx(1 / 28)
     assert best_vs_rest(["a"], answers, reasons)["reasons"] == []
+    # A site that mentions no reason has no mix: left out of it, not of the rate per 100 answers.
+    quiet = {**reasons, "a": {}}
+    out = best_vs_rest(ranked, answers, quiet)
+    queue = next(r for r in out["reasons"] if r["reason"] == "queue")
+    assert queue["best_per_100"] == 0.5 and queue["best_share"] == 33.33 and out["best_mentions"] == 30
+    alone = best_vs_rest(ranked, answers, {"b": reasons["b"]})
+    assert alone["reasons"][0]["share_p_value"] is None and alone["reasons"][0]["best_per_100"] > 0
 
 
 def test_site_permutation_p_by_hand():
@@ -127,6 +141,29 @@ def test_site_permutation_p_by_hand():
     assert site_permutation_p([[0], [1], [2], [3]], [10, 10, 10, 10], 1) == [0.5]
     assert site_permutation_p([[3], [0], [1], [2]], [10, 10, 10, 10], 1) == [0.5]
     assert site_permutation_p([[1], [1], [1], [1]], [10, 10, 10, 10], 1) == [1.0]
+
+
+def test_site_permutation_p_studentized_by_hand():
+    # Two sites or more in each group: the difference in pooled rates over its standard error with
+    # the sites as clusters, Σ(x_i - rate·n_i)² / (Σn)² · k/(k - 1) per group, computed split by
+    # split with plain loops; p = the share of the 15 splits of six sites into 2 + 4 at least as far out.
+    counts = [[3, 9], [5, 1], [9, 4], [2, 2], [12, 0], [4, 7]]
+    answers = [40, 55, 80, 30, 90, 60]
+
+    def t(best: tuple[int, ...], j: int) -> float:
+        parts = []
+        for group in (best, [i for i in range(6) if i not in best]):
+            sx, sn = sum(counts[i][j] for i in group), sum(answers[i] for i in group)
+            rate = sx / sn
+            var = sum((counts[i][j] - rate * answers[i]) ** 2 for i in group) / sn ** 2 * len(group) / (len(group) - 1)
+            parts.append((rate, var))
+        return (parts[0][0] - parts[1][0]) / math.sqrt(parts[0][1] + parts[1][1])
+
+    splits = list(itertools.combinations(range(6), 2))
+    for j in range(2):
+        observed = abs(t((0, 1), j))
+        expected = sum(abs(t(split, j)) >= observed * (1 - 1e-9) for split in splits) / len(splits)
+        assert site_permutation_p(counts, answers, 2)[j] == pytest.approx(expected), j
 
 
 @pytest.mark.parametrize("k, k_best", [(5, 2), (5, 3), (6, 1), (6, 5)])
@@ -168,6 +205,38 @@ def test_best_vs_rest_finds_a_real_difference_across_sites():
     rows = [r for _ in range(50) for r in _unlinked_chain(rng, 40, 300, 0.5)["reasons"]]
     found = sum(r["significant"] and r["difference"] < 0 for r in rows) / len(rows)
     assert found >= 0.85, found                                                   # measured 97.7 %
+
+
+def _ranked_chain(rng: np.random.Generator, k: int, n: int, link: float = 1.0) -> dict:
+    # Reasons come with unhappy answers, and the best quarter have fewer of those (5 % of their
+    # answers against 12 %), as on a real chain; each unhappy answer cites reasons a-f with
+    # chances drawn ×U(0.5, 1.5) per site around 20 %, reason a's at the best sites × `link`.
+    ranked = [f"s{i:03d}" for i in range(k)]
+    best = set(ranked[:round(k / 4)])
+    reasons = {}
+    for s in ranked:
+        unhappy = int(rng.binomial(n, 0.05 if s in best else 0.12))
+        reasons[s] = {r: ReasonCount(int(rng.binomial(unhappy, min(1.0, 0.2 * rng.uniform(0.5, 1.5) * (
+            link if s in best and r == "a" else 1.0))))) for r in "abcdef"}
+    return best_vs_rest(ranked, {s: n for s in ranked}, reasons)
+
+
+def test_the_mix_says_what_the_best_do_differently_when_they_are_best_by_having_fewer_complaints():
+    """The best sites cite every area less per 100 answers because they have fewer unhappy
+    answers: the rate per 100 answers calls nearly every reason a difference (it is one, but not
+    what the best do differently). The mix (each reason's share of the group's mentions) holds its
+    5 % when the reasons come in the same proportions, and finds a reason the best cite half as
+    often among their complaints."""
+    rng = np.random.default_rng(7)
+    rows = [r for _ in range(100) for r in _ranked_chain(rng, 40, 600)["reasons"]]
+    per_100 = sum(r["significant"] and r["difference"] < 0 for r in rows) / len(rows)
+    mix = sum(r["share_significant"] for r in rows) / len(rows)
+    print(per_100, mix)
+    assert per_100 >= 0.9 and mix <= 0.075, (per_100, mix)
+    rows = [r for _ in range(100) for r in _ranked_chain(rng, 40, 600, 0.5)["reasons"] if r["reason"] == "a"]
+    found = sum(r["share_significant"] and r["share_difference"] < 0 for r in rows) / len(rows)
+    print(found)
+    assert found >= 0.8, found
 
 
 def test_pulse_correlation_across_sites():
