@@ -166,6 +166,29 @@ def test_site_permutation_p_studentized_by_hand():
         assert site_permutation_p(counts, answers, 2)[j] == pytest.approx(expected), j
 
 
+def test_a_reason_few_sites_cite_is_not_read_from_the_sites_sizes():
+    """Cited at a handful of the sites, a reason's studentized difference is set by which sites
+    those are and how large, not by the counts (one citing site: |t| depends on the sizes alone):
+    with the best being the largest sites it called 29-55 % of such reasons significant (an
+    independent review: p = 0.0001 for the one site of 40 that cites it). Such a reason is tested
+    by the plain difference: at most 5 % here."""
+    answers = list(range(139, 99, -1))                        # the best (first) are the largest
+    counts = [[0, 3 + i % 4] for i in range(40)]
+    counts[0][0] = 4
+    assert site_permutation_p(counts, answers, 10)[0] > 0.05
+    rng = np.random.default_rng(9)
+    calls = 0
+    for m in (1, 2, 4, 8):
+        for _ in range(60):
+            sizes = np.sort(rng.integers(100, 3000, 20))[::-1]
+            cited = np.zeros((20, 2), dtype=int)
+            cited[:, 1] = rng.binomial(sizes, 0.02)
+            where = rng.choice(20, m, replace=False)
+            cited[where, 0] = np.maximum(1, rng.poisson(sizes[where] * 0.003))
+            calls += site_permutation_p(cited, sizes, 5, resamples=999)[0] < 0.05
+    assert calls / 240 <= 0.05, calls / 240
+
+
 @pytest.mark.parametrize("k, k_best", [(5, 2), (5, 3), (6, 1), (6, 5)])
 def test_random_splits_draw_every_split_alike(k, k_best):
     # Each row has exactly k_best sites in the best group, and each of the C(k, k_best) splits
@@ -196,7 +219,7 @@ def test_best_vs_rest_calls_about_5_percent_significant_when_reasons_do_not_foll
     # significant here: it took the sites' own differences for a difference between the groups.
     rng = np.random.default_rng(k * n)
     calls = [r["significant"] for _ in range(chains) for r in _unlinked_chain(rng, k, n)["reasons"]]
-    assert sum(calls) / len(calls) <= 0.075, sum(calls) / len(calls)        # measured 4.6 % and 4.0 %
+    assert sum(calls) / len(calls) <= 0.075, sum(calls) / len(calls)        # measured 4.8 % and 4.5 %
 
 
 def test_best_vs_rest_finds_a_real_difference_across_sites():
