@@ -9,11 +9,11 @@
   sites against the rest, and what share of each group's reasons it is (the mix): what the best
   do differently. Reasons come with unhappy answers, and the best sites are best because they
   have fewer of those, so they cite nearly every area less per 100 answers; the mix says which
-  areas make up less (or more: the shares add up to 1) of their complaints. Each p-value is a permutation test over
-  sites (`site_permutation_p`): sites differ in their reason mix for reasons of their own, so
-  their answers are not independent draws from one best rate and one rest rate, and a test that
-  took them as such (the two-proportion z) called 16-50 % of reasons significant at 5 % when the
-  reasons had nothing to do with the rank.
+  areas make up less (or more: the shares add up to 1) of their complaints. Each p-value is a
+  permutation test over sites (`site_permutation_p`): sites differ in their reason mix for
+  reasons of their own, so their answers are not independent draws from one best rate and one
+  rest rate, and a test that took them as such (the two-proportion z) called 16-50 % of reasons
+  significant at 5 % when the reasons had nothing to do with the rank.
 """
 
 from __future__ import annotations
