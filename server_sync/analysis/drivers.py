@@ -195,16 +195,19 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
     mentions = {s: sum(counts[s]) for s in ranked_sites}
     mix = _compare_groups([s for s in best if mentions[s]], [s for s in rest if mentions[s]], counts, mentions,
                           len(reasons))
+    share_keys = ("best_share", "rest_share", "share_difference", "share_p_value", "share_significant")
     rows = []
     for j, reason in enumerate(reasons):
         (b, r, p), shares = per_answer["rates"][j], (mix["rates"][j] if mix else None)   # type: ignore[index]
-        rows.append({"reason": reason, "best_per_100": round(100 * b, 2), "rest_per_100": round(100 * r, 2),
-                     "difference": round(100 * (b - r), 2), "p_value": p, "significant": p < ALPHA,
-                     "best_share": round(100 * shares[0], 2) if shares else None,
-                     "rest_share": round(100 * shares[1], 2) if shares else None,
-                     "share_difference": round(100 * (shares[0] - shares[1]), 2) if shares else None,
-                     "share_p_value": shares[2] if shares else None,
-                     "share_significant": shares[2] < ALPHA if shares else None})
+        row = {"reason": reason, "best_per_100": round(100 * b, 2), "rest_per_100": round(100 * r, 2),
+               "difference": round(100 * (b - r), 2), "p_value": p, "significant": p < ALPHA}
+        if shares:
+            sb, sr, sp = shares
+            row.update(zip(share_keys, (round(100 * sb, 2), round(100 * sr, 2), round(100 * (sb - sr), 2), sp,
+                                        sp < ALPHA)))
+        else:                                   # a group mentions no reason: no mix
+            row.update(dict.fromkeys(share_keys))
+        rows.append(row)
     rows.sort(key=lambda r: (r["difference"], r["reason"]))
     return {"best_sites": best, "rest_sites": len(rest), "best_answers": sum(answers[s] for s in best),
             "rest_answers": sum(answers[s] for s in rest), "best_mentions": sum(mentions[s] for s in best),

@@ -122,14 +122,14 @@ def csv_rows(report: dict) -> list[dict]:
                 key=r["reason"])
             add("best_vs_rest", q, "rest_per_100", {"value": r["rest_per_100"]}, bvr.get("rest_answers"),
                 key=r["reason"])
-            if r.get("share_difference") is not None:
-                # The mix: its share of each group's reason mentions, best minus rest, then each.
-                add("best_vs_rest", q, "share_difference", {"value": r["share_difference"]}, bvr.get("best_mentions"),
-                    key=r["reason"], p_value=r["share_p_value"])
-                add("best_vs_rest", q, "best_share", {"value": r["best_share"]}, bvr.get("best_mentions"),
-                    key=r["reason"])
-                add("best_vs_rest", q, "rest_share", {"value": r["rest_share"]}, bvr.get("rest_mentions"),
-                    key=r["reason"])
+            # The mix: its share of each group's reason mentions, best minus rest, then each (no
+            # rows when a group mentions no reason: its shares are None).
+            add("best_vs_rest", q, "share_difference", {"value": r.get("share_difference")}, bvr.get("best_mentions"),
+                key=r["reason"], p_value=r.get("share_p_value"))
+            add("best_vs_rest", q, "best_share", {"value": r.get("best_share")}, bvr.get("best_mentions"),
+                key=r["reason"])
+            add("best_vs_rest", q, "rest_share", {"value": r.get("rest_share")}, bvr.get("rest_mentions"),
+                key=r["reason"])
     for a in report["actions"]:
         # The series it was judged on (`visit@smiley4` once the question is asked on another scale).
         q, m, site, name = a.get("series_id", a["question_id"]), a["metric"], a["site_id"], a.get("name", a["site_id"])
