@@ -1,0 +1,150 @@
+"""Live pages: from a kiosk's answers reaching the broker to an open page showing them, without a
+reload. Target: p95 < 2 s.
+
+End to end, as in production: a kiosk publishes through mosquitto (TLS, password, ACL) at QoS 1;
+two `kiosk-central ingest` processes share the subscription and commit; the web app
+(`kiosk-central serve`, two workers) polls the database's marks and pushes to the page, which
+fetches its new figures; the page is the store manager's overview (today's answers) and a site
+page (its summary cards) in headless Chromium. The chain is tests/web/world.py's.
+
+Measured, per engine (SQLite, PostgreSQL), ROUNDS rounds each, in one run:
+- `page_s`: from the broker's acknowledgement of the publish to the page showing the answers;
+- the floor, `commit_s`: from the same moment to the answers being committed in the central
+  database, seen by a reader polling it every 5 ms (what ingest alone takes; no page can be
+  faster), and the live path's own part (`page_s - commit_s`: the marks' poll, the push, the
+  page's fetch and render);
+p50, p95 and the largest of each, and the ratio of the p50s. Rounds start at random moments
+(seeded) so they do not fall in step with the workers' 0.25 s poll.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROUNDS = 30                 # per page and engine
+TARGET_P95_S = 2.0
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _summary(values: list[float]) -> dict:
+    return {"p50": round(statistics.median(values), 3), "p95": round(_percentile(values, 0.95), 3),
+            "max": round(max(values), 3), "n": len(values)}
+
+
+class _Committed:
+    """Polls the central database for the kiosk's answer count, every 5 ms, in a thread: the
+    moment a count is first reached."""
+
+    def __init__(self, db_url: str) -> None:
+        from server_sync.central.db import connect
+        from tests.web.test_live import KIOSK
+        self.db, self.kiosk = connect(db_url, migrate_schema=False), KIOSK
+
+    def count(self) -> int:
+        return self.db.execute_sql("SELECT count(*) FROM response WHERE kiosk_id = %s" % self.db.param,
+                                   (self.kiosk,)).fetchone()[0]
+
+    def wait_in_thread(self, expected: int, timeout: float = 15.0) -> tuple[threading.Thread, list]:
+        seen: list = []
+
+        def poll() -> None:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.count() >= expected:
+                    seen.append(time.monotonic())
+                    return
+                time.sleep(0.005)
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        return thread, seen
+
+
+def _engine(db_url: str, broker, tmp: Path, rng: random.Random) -> dict:
+    from tests.web.test_live import LIVE_STATE, SITE, SITE_CARDS, TODAY, LiveRig, changed, wait_for
+    from tests.web.world import WebServer, build_chain
+
+    build_chain(db_url)
+    server = WebServer(db_url, tmp / "serve.log").start()
+    committed = _Committed(db_url)
+    try:
+        with LiveRig(db_url, broker, server.url, tmp) as rig:
+            out: dict = {}
+            for page, path, figure in (("overview", "/", TODAY), ("site", f"/sites/{SITE}", SITE_CARDS)):
+                rig.driver.get(server.url + path)
+                if not wait_for(rig.driver, LIVE_STATE, "live", 15):
+                    raise RuntimeError(f"the {page} page never went live")
+                page_s, commit_s = [], []
+                for _ in range(ROUNDS):
+                    time.sleep(rng.uniform(0.3, 1.0))
+                    n = rng.randint(1, 3)
+                    before = rig.driver.execute_script(figure)
+                    thread, seen_committed = committed.wait_in_thread(committed.count() + n)
+                    sent = rig.answers(n)
+                    shown = wait_for(rig.driver, changed(figure, before), True, 15)
+                    thread.join(15)
+                    if shown is None or not seen_committed:
+                        raise RuntimeError(f"{page}: answers not shown (page {shown}, committed {seen_committed})")
+                    page_s.append(shown - sent)
+                    commit_s.append(seen_committed[0] - sent)
+                out[page] = {"page_s": _summary(page_s), "commit_s": _summary(commit_s),
+                             "live_path_s": _summary([p - c for p, c in zip(page_s, commit_s)]),
+                             "ratio_p50_page_vs_commit": round(statistics.median(page_s) / statistics.median(commit_s),
+                                                               1)}
+            return out
+    finally:
+        server.stop()
+        committed.db.close()
+
+
+def run() -> dict:
+    from tests.fixtures.broker import Broker, TestCA
+    from tests.web.test_live import KIOSK
+    load_before = os.getloadavg()
+    rng = random.Random(20261205)
+    result: dict = {"setup": "mosquitto (TLS, ACL), two ingest processes (shared subscription), serve with "
+                             "two workers (marks polled every 0.25 s), headless Chromium; the store "
+                             "manager's overview and site page"}
+    with tempfile.TemporaryDirectory(prefix="kundpuls-bench-live-") as d:
+        tmp = Path(d)
+        with Broker(tmp / "broker", TestCA(tmp / "ca"), (KIOSK, "central")) as broker:
+            (tmp / "sqlite").mkdir()
+            result["sqlite"] = _engine(f"sqlite:///{tmp / 'sqlite' / 'central.db'}", broker, tmp / "sqlite", rng)
+            result["postgresql"] = _postgres(broker, tmp / "pg", rng)
+    targets = {}
+    for engine in ("sqlite", "postgresql"):
+        for page, figures in (result[engine].items() if "skipped" not in result[engine] else ()):
+            targets[f"{engine}_{page}_p95_under_{TARGET_P95_S:g}_s"] = figures["page_s"]["p95"] < TARGET_P95_S
+    result["targets_met"] = targets
+    result["load_average_1m"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)}
+    return result
+
+
+def _postgres(broker, tmp: Path, rng: random.Random) -> dict:
+    from tests.fixtures.postgres import LocalPostgres, admin_execute, with_database
+    tmp.mkdir()
+    server = LocalPostgres()
+    try:
+        server.start()
+    except RuntimeError as e:
+        return {"skipped": str(e)[:300]}
+    try:
+        admin_execute(server.url, "CREATE DATABASE live TEMPLATE template0 ENCODING 'UTF8'")
+        return _engine(with_database(server.url, "live"), broker, tmp, rng)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    import json
+    print(json.dumps(run(), indent=2))
