@@ -10,10 +10,11 @@
   do differently. Reasons come with unhappy answers, and the best sites are best because they
   have fewer of those, so they cite nearly every area less per 100 answers; the mix says which
   areas make up less (or more: the shares add up to 1) of their complaints. Each p-value is a
-  permutation test over sites (`site_permutation_p`): sites differ in their reason mix for
+  permutation test over sites (`site_permutation_test`): sites differ in their reason mix for
   reasons of their own, so their answers are not independent draws from one best rate and one
   rest rate, and a test that took them as such (the two-proportion z) called 16-50 % of reasons
-  significant at 5 % when the reasons had nothing to do with the rank.
+  significant at 5 % when the reasons had nothing to do with the rank. A reason is called
+  significant by its p adjusted across the question's reasons (`step_down_min_p`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from server_sync.analysis.metrics import SMILEY_POINTS, Tally, happy_index_scale, primary
 from server_sync.analysis.stats import ALPHA
@@ -89,8 +90,15 @@ def uplift(t: Tally, reasons: Mapping[str, ReasonCount]) -> list[dict]:
     return out
 
 
-def site_permutation_p(counts: Sequence[Sequence[int]], answers: Sequence[int], k_best: int,
-                       resamples: int = PERMUTATIONS, seed: int = 0) -> list[float]:
+class SiteTest(NamedTuple):
+    """`site_permutation_test`'s p-values, one per reason: each on its own, and adjusted for
+    testing a question's reasons together."""
+    p_values: list[float]
+    adjusted: list[float]
+
+
+def site_permutation_test(counts: Sequence[Sequence[int]], answers: Sequence[int], k_best: int,
+                          resamples: int = PERMUTATIONS, seed: int = 0) -> SiteTest:
     """Two-sided p-values of the difference in pooled rate, counts[i][j] / answers[i] summed over
     the first `k_best` sites against the rest, one per column j (a reason), with the sites as the
     units: under no link between rank and rate every split of the sites into groups of these sizes
@@ -104,7 +112,11 @@ def site_permutation_p(counts: Sequence[Sequence[int]], answers: Sequence[int], 
     studentized statistic stays about right, with enough sites, when the groups' sites spread
     differently (Janssen 1997; Chung & Romano 2013), as a reason's share of the mentions does when
     the best sites have fewer complaints to share out (the plain difference called 7.7 % of
-    reasons significant at 5 % there, the studentized one 4.2 %)."""
+    reasons significant at 5 % there, the studentized one 4.2 %).
+
+    `adjusted`: the same splits read for all the reasons at once (`step_down_min_p`), so that a
+    chain where no reason follows the rank shows a significant one in at most 5 % of chains, not
+    in one of four (six reasons)."""
     import numpy as np      # the `central` extra; imported here, as the rest of the module needs none
 
     x, n = np.asarray(counts, dtype=float).reshape(len(answers), -1), np.asarray(answers, dtype=float)
@@ -130,29 +142,61 @@ def site_permutation_p(counts: Sequence[Sequence[int]], answers: Sequence[int], 
         resid = np.maximum(0.0, sxx - 2 * rate * sxn + rate * rate * snn)
         return rate, resid / (sn * sn) * size / max(size - 1, 1)
 
-    def differences(best: "np.ndarray") -> "np.ndarray":          # best: (splits, k) of 0/1
+    def distances(best: "np.ndarray") -> "np.ndarray":            # best: (splits, k) of 0/1
         sums, site_sums = best @ columns, best @ per_site        # the rest's: the totals less these
         (rb, vb), (rr, vr) = (rate_and_variance(sums, site_sums, k_best),
                               rate_and_variance(totals - sums, site_totals - site_sums, k - k_best))
         se = np.sqrt(vb + vr)
-        infinite = np.where(rb == rr, 0.0, np.copysign(np.inf, rb - rr))       # no spread inside either group
-        return np.where(studentize, np.where(se > 0, (rb - rr) / np.where(se > 0, se, 1.0), infinite), rb - rr)
+        infinite = np.where(rb == rr, 0.0, np.inf)                   # no spread inside either group
+        return np.abs(np.where(studentize, np.where(se > 0, (rb - rr) / np.where(se > 0, se, 1.0), infinite),
+                               rb - rr))
 
     first = np.zeros((1, k))
     first[0, :k_best] = 1
-    # As extreme up to rounding: the same sums added in another order may differ in the last bit.
-    edge = np.abs(differences(first)[0]) * (1 - 1e-9) - 1e-12
-    if math.comb(k, k_best) <= resamples:
+    if math.comb(k, k_best) <= resamples:           # every split, the observed one among them
         splits = np.zeros((math.comb(k, k_best), k))
         for row, best in enumerate(itertools.combinations(range(k), k_best)):
             splits[row, list(best)] = 1
-        return [float(p) for p in (np.abs(differences(splits)) >= edge).mean(axis=0)]
-    rng, extreme, left = np.random.default_rng(seed), np.zeros(x.shape[1]), resamples
-    while left:                                                    # in blocks: memory stays small
-        block = min(left, 2000)
-        extreme += (np.abs(differences(_random_splits(rng, block, k, k_best))) >= edge).sum(axis=0)
-        left -= block
-    return [float(p) for p in (1 + extreme) / (1 + resamples)]
+        pool = distances(splits)
+    else:                                           # the observed split, then random ones in blocks
+        rng, blocks, left = np.random.default_rng(seed), [distances(first)], resamples
+        while left:                                 # in blocks: memory stays small
+            block = min(left, 2000)
+            blocks.append(distances(_random_splits(rng, block, k, k_best)))
+            left -= block
+        pool = np.concatenate(blocks)
+    p = as_far_out(pool, distances(first))[0]
+    return SiteTest([float(v) for v in p], [float(v) for v in step_down_min_p(p, as_far_out(pool, pool))])
+
+
+def as_far_out(pool: "np.ndarray", values: "np.ndarray") -> "np.ndarray":
+    """For each row of `values` and each column, the share of `pool`'s rows in that column at
+    least as far out: a p-value from the permutation distribution `pool` (a split per row, a
+    reason per column, the observed split among them). As far out up to rounding: the same sums
+    added in another order may differ in the last bit."""
+    import numpy as np
+    out = np.empty(values.shape)
+    for c in range(pool.shape[1]):
+        ordered = np.sort(pool[:, c])
+        out[:, c] = len(ordered) - np.searchsorted(ordered, values[:, c] * (1 - 1e-9) - 1e-12, side="left")
+    return out / len(pool)
+
+
+def step_down_min_p(p: "np.ndarray", pool_p: "np.ndarray") -> "np.ndarray":
+    """Westfall and Young's (1993, algorithm 2.8) step-down min-p adjustment of the p-values `p`,
+    one per column, given every split's p-values `pool_p` (a row per split, the observed one among
+    them): the r-th smallest p is adjusted to the share of splits whose smallest p among the
+    reasons from the r-th on is at most it, made non-decreasing. It holds the chance of any false
+    "significant" among the reasons at the level (strong control), and by reading the reasons'
+    joint distribution off the same splits it spends nothing on their dependence: reasons that
+    move together (the shares of a mix add up to 1) are not counted twice, as Holm's would be."""
+    import numpy as np
+    order = np.argsort(p, kind="stable")
+    smallest_from = np.minimum.accumulate(pool_p[:, order][:, ::-1], axis=1)[:, ::-1]
+    adjusted = np.maximum.accumulate((smallest_from <= p[order] * (1 + 1e-9)).mean(axis=0))
+    out = np.empty(len(p))
+    out[order] = np.maximum(adjusted, p[order])            # never below its own p (rounding)
+    return out
 
 
 def _random_splits(rng: "np.random.Generator", rows: int, k: int, k_best: int) -> "np.ndarray":
@@ -182,8 +226,8 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
                  site_reasons: Mapping[str, Mapping[str, ReasonCount]], best_share: float = 0.25) -> dict:
     """Each reason at the top `best_share` of `ranked_sites` (best first) against the rest: its
     mentions per 100 answers, and its share of the group's reason mentions (the mix; sites that
-    mention none are left out of it), each with `site_permutation_p`'s p-value. Sites without
-    answers have no rate and are left out."""
+    mention none are left out of it), each with `site_permutation_test`'s p-value and adjusted
+    p-value, significant by the adjusted one. Sites without answers have no rate and are left out."""
     ranked_sites = [s for s in ranked_sites if answers.get(s, 0) > 0]
     k = max(1, int(round(len(ranked_sites) * best_share))) if len(ranked_sites) >= 2 else 0
     best, rest = ranked_sites[:k], ranked_sites[k:]
@@ -195,16 +239,18 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
     mentions = {s: sum(counts[s]) for s in ranked_sites}
     mix = _compare_groups([s for s in best if mentions[s]], [s for s in rest if mentions[s]], counts, mentions,
                           len(reasons))
-    share_keys = ("best_share", "rest_share", "share_difference", "share_p_value", "share_significant")
+    share_keys = ("best_share", "rest_share", "share_difference", "share_p_value", "share_p_adjusted",
+                  "share_significant")
     rows = []
     for j, reason in enumerate(reasons):
-        (b, r, p), shares = per_answer["rates"][j], (mix["rates"][j] if mix else None)   # type: ignore[index]
+        (b, r, p, adjusted), shares = per_answer["rates"][j], (mix["rates"][j] if mix else None)   # type: ignore[index]
         row = {"reason": reason, "best_per_100": round(100 * b, 2), "rest_per_100": round(100 * r, 2),
-               "difference": round(100 * (b - r), 2), "p_value": p, "significant": p < ALPHA}
+               "difference": round(100 * (b - r), 2), "p_value": p, "p_adjusted": adjusted,
+               "significant": adjusted < ALPHA}
         if shares:
-            sb, sr, sp = shares
-            row.update(zip(share_keys, (round(100 * sb, 2), round(100 * sr, 2), round(100 * (sb - sr), 2), sp,
-                                        sp < ALPHA)))
+            sb, sr, sp, sa = shares
+            row.update(zip(share_keys, (round(100 * sb, 2), round(100 * sr, 2), round(100 * (sb - sr), 2), sp, sa,
+                                        sa < ALPHA)))
         else:                                   # a group mentions no reason: no mix
             row.update(dict.fromkeys(share_keys))
         rows.append(row)
@@ -219,13 +265,13 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
 def _compare_groups(best: Sequence[str], rest: Sequence[str], counts: Mapping[str, Sequence[int]],
                     totals: Mapping[str, int], columns: int) -> dict | None:
     """Each column's pooled rate, counts over `totals`, in the `best` sites and the `rest`, with
-    `site_permutation_p`'s p-value: {"best": total, "rest": total, "rates": [(best, rest, p)]}.
-    None when either group is empty."""
+    `site_permutation_test`'s p-value and adjusted p-value: {"best": total, "rest": total,
+    "rates": [(best, rest, p, adjusted)]}. None when either group is empty."""
     if not best or not rest or not columns:
         return None
     sites = [*best, *rest]
-    p_values = site_permutation_p([counts[s] for s in sites], [totals[s] for s in sites], len(best))
+    test = site_permutation_test([counts[s] for s in sites], [totals[s] for s in sites], len(best))
     nb, nr = sum(totals[s] for s in best), sum(totals[s] for s in rest)
-    rates = [(sum(counts[s][j] for s in best) / nb, sum(counts[s][j] for s in rest) / nr, p)
-             for j, p in enumerate(p_values)]
+    rates = [(sum(counts[s][j] for s in best) / nb, sum(counts[s][j] for s in rest) / nr, p, adjusted)
+             for j, (p, adjusted) in enumerate(zip(test.p_values, test.adjusted))]
     return {"best": nb, "rest": nr, "rates": rates}

@@ -118,6 +118,9 @@ def csv_rows(report: dict) -> list[dict]:
             add("best_vs_rest", q, "per_100_difference", {"value": r["difference"], "low": r.get("low"),
                                                           "high": r.get("high")},
                 bvr.get("best_answers"), key=r["reason"], p_value=r["p_value"])
+            # Its p-value adjusted across the question's reasons, which decides "significant".
+            add("best_vs_rest", q, "per_100_p_adjusted", {"value": r["p_adjusted"]}, bvr.get("best_answers"),
+                key=r["reason"])
             add("best_vs_rest", q, "best_per_100", {"value": r["best_per_100"]}, bvr.get("best_answers"),
                 key=r["reason"])
             add("best_vs_rest", q, "rest_per_100", {"value": r["rest_per_100"]}, bvr.get("rest_answers"),
@@ -126,6 +129,8 @@ def csv_rows(report: dict) -> list[dict]:
             # rows when a group mentions no reason: its shares are None).
             add("best_vs_rest", q, "share_difference", {"value": r.get("share_difference")}, bvr.get("best_mentions"),
                 key=r["reason"], p_value=r.get("share_p_value"))
+            add("best_vs_rest", q, "share_p_adjusted", {"value": r.get("share_p_adjusted")}, bvr.get("best_mentions"),
+                key=r["reason"])
             add("best_vs_rest", q, "best_share", {"value": r.get("best_share")}, bvr.get("best_mentions"),
                 key=r["reason"])
             add("best_vs_rest", q, "rest_share", {"value": r.get("rest_share")}, bvr.get("rest_mentions"),

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, site_permutation_p, uplift
+from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, site_permutation_test, step_down_min_p, uplift
 from server_sync.analysis.metrics import Tally, primary
 from server_sync.analysis.opening import is_open, open_seconds_between, parse_hours
 from server_sync.analysis.pulse import pulse
@@ -125,6 +125,10 @@ def test_best_sites_differ_in_their_reason_mix():
     assert queue["share_significant"] and queue["share_p_value"] == pytest.approx(1 / 28)
     assert (price["best_share"], price["rest_share"], price["share_difference"]) == (66.67, 20.0, 46.67)
     assert price["share_significant"] and price["share_p_value"] == pytest.approx(1 / 28)
+    # Two reasons' shares add up to 1: one moves as the other does, so reading them together costs
+    # nothing (Holm would double both p-values), nor does a reason that is alike everywhere.
+    assert queue["p_adjusted"] == queue["share_p_adjusted"] == price["share_p_adjusted"] == pytest.approx(1 / 28)
+    assert price["p_adjusted"] == 1.0
     assert best_vs_rest(["a"], answers, reasons)["reasons"] == []
     # A site that mentions no reason has no mix: left out of it, not of the rate per 100 answers.
     quiet = {**reasons, "a": {}}
@@ -138,32 +142,66 @@ def test_best_sites_differ_in_their_reason_mix():
 def test_site_permutation_p_by_hand():
     # Four sites of 10 answers citing a reason 0, 1, 2 and 3 times; the first alone against the
     # rest: differences -0.2, -0.067, 0.067, 0.2 over the four splits, two as extreme as -0.2.
-    assert site_permutation_p([[0], [1], [2], [3]], [10, 10, 10, 10], 1) == [0.5]
-    assert site_permutation_p([[3], [0], [1], [2]], [10, 10, 10, 10], 1) == [0.5]
-    assert site_permutation_p([[1], [1], [1], [1]], [10, 10, 10, 10], 1) == [1.0]
+    assert site_permutation_test([[0], [1], [2], [3]], [10, 10, 10, 10], 1).p_values == [0.5]
+    assert site_permutation_test([[3], [0], [1], [2]], [10, 10, 10, 10], 1).p_values == [0.5]
+    assert site_permutation_test([[1], [1], [1], [1]], [10, 10, 10, 10], 1).p_values == [1.0]
+
+
+def _studentized(counts: list[list[int]], answers: list[int], best: tuple[int, ...], j: int) -> float:
+    """The difference in pooled rates over its standard error with the sites as clusters,
+    Σ(x_i - rate·n_i)² / (Σn)² · k/(k - 1) per group, with plain loops."""
+    parts = []
+    for group in (best, [i for i in range(len(answers)) if i not in best]):
+        sx, sn = sum(counts[i][j] for i in group), sum(answers[i] for i in group)
+        rate = sx / sn
+        var = sum((counts[i][j] - rate * answers[i]) ** 2 for i in group) / sn ** 2 * len(group) / (len(group) - 1)
+        parts.append((rate, var))
+    return (parts[0][0] - parts[1][0]) / math.sqrt(parts[0][1] + parts[1][1])
 
 
 def test_site_permutation_p_studentized_by_hand():
-    # Two sites or more in each group: the difference in pooled rates over its standard error with
-    # the sites as clusters, Σ(x_i - rate·n_i)² / (Σn)² · k/(k - 1) per group, computed split by
-    # split with plain loops; p = the share of the 15 splits of six sites into 2 + 4 at least as far out.
+    # Two sites or more in each group: the studentized difference computed split by split;
+    # p = the share of the 15 splits of six sites into 2 + 4 at least as far out.
     counts = [[3, 9], [5, 1], [9, 4], [2, 2], [12, 0], [4, 7]]
     answers = [40, 55, 80, 30, 90, 60]
-
-    def t(best: tuple[int, ...], j: int) -> float:
-        parts = []
-        for group in (best, [i for i in range(6) if i not in best]):
-            sx, sn = sum(counts[i][j] for i in group), sum(answers[i] for i in group)
-            rate = sx / sn
-            var = sum((counts[i][j] - rate * answers[i]) ** 2 for i in group) / sn ** 2 * len(group) / (len(group) - 1)
-            parts.append((rate, var))
-        return (parts[0][0] - parts[1][0]) / math.sqrt(parts[0][1] + parts[1][1])
-
     splits = list(itertools.combinations(range(6), 2))
     for j in range(2):
-        observed = abs(t((0, 1), j))
-        expected = sum(abs(t(split, j)) >= observed * (1 - 1e-9) for split in splits) / len(splits)
-        assert site_permutation_p(counts, answers, 2)[j] == pytest.approx(expected), j
+        observed = abs(_studentized(counts, answers, (0, 1), j))
+        expected = sum(abs(_studentized(counts, answers, split, j)) >= observed * (1 - 1e-9)
+                       for split in splits) / len(splits)
+        assert site_permutation_test(counts, answers, 2).p_values[j] == pytest.approx(expected), j
+
+
+def test_step_down_min_p_by_hand():
+    """Westfall and Young's step-down min-p over every split of seven sites into 2 + 5, computed
+    with plain loops: each split's p-value per reason (the share of splits at least as far out),
+    then for the r-th smallest observed p the share of splits whose smallest p among the reasons
+    from the r-th on is at most it, made non-decreasing."""
+    counts = [[1, 9, 4], [2, 8, 5], [9, 1, 4], [7, 3, 6], [8, 2, 5], [6, 4, 5], [9, 2, 3]]
+    answers = [100, 90, 120, 80, 110, 100, 95]
+    splits = list(itertools.combinations(range(7), 2))
+    table = [[abs(_studentized(counts, answers, split, j)) for j in range(3)] for split in splits]
+    p_of = [[sum(other[j] >= row[j] * (1 - 1e-9) for other in table) / len(splits) for j in range(3)]
+            for row in table]
+    observed = p_of[0]                                                # (0, 1) is the first split
+    order = sorted(range(3), key=lambda j: observed[j])
+    expected, running = [0.0] * 3, 0.0
+    for r, j in enumerate(order):
+        share = sum(min(row[i] for i in order[r:]) <= observed[j] for row in p_of) / len(splits)
+        running = max(running, share)
+        expected[j] = running
+    test = site_permutation_test(counts, answers, 2)
+    assert test.p_values == pytest.approx(observed) and test.adjusted == pytest.approx(expected)
+    assert observed[0] < expected[0] < 3 * observed[0]               # dearer than alone, cheaper than Bonferroni
+    # Never below the p alone, never above Holm's.
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        p = rng.uniform(0, 1, 4)
+        pool = np.vstack([p, rng.uniform(0, 1, (999, 4))])
+        adjusted = step_down_min_p(p, pool)
+        ordered = np.sort(p)
+        holm = np.maximum.accumulate(np.minimum(1, ordered * np.arange(4, 0, -1)))
+        assert np.all(adjusted >= p) and np.all(np.sort(adjusted) <= holm + 0.06)
 
 
 def test_a_reason_few_sites_cite_is_not_read_from_the_sites_sizes():
@@ -175,7 +213,7 @@ def test_a_reason_few_sites_cite_is_not_read_from_the_sites_sizes():
     answers = list(range(139, 99, -1))                        # the best (first) are the largest
     counts = [[0, 3 + i % 4] for i in range(40)]
     counts[0][0] = 4
-    assert site_permutation_p(counts, answers, 10)[0] > 0.05
+    assert site_permutation_test(counts, answers, 10).p_values[0] > 0.05
     rng = np.random.default_rng(9)
     calls = 0
     for m in (1, 2, 4, 8):
@@ -185,7 +223,7 @@ def test_a_reason_few_sites_cite_is_not_read_from_the_sites_sizes():
             cited[:, 1] = rng.binomial(sizes, 0.02)
             where = rng.choice(20, m, replace=False)
             cited[where, 0] = np.maximum(1, rng.poisson(sizes[where] * 0.003))
-            calls += site_permutation_p(cited, sizes, 5, resamples=999)[0] < 0.05
+            calls += site_permutation_test(cited, sizes, 5, resamples=999).p_values[0] < 0.05
     assert calls / 240 <= 0.05, calls / 240
 
 
@@ -215,11 +253,19 @@ def _unlinked_chain(rng: np.random.Generator, k: int, n: int, link: float = 1.0)
 
 @pytest.mark.parametrize("k, n, chains", [(20, 300, 200), (40, 1000, 100)])
 def test_best_vs_rest_calls_about_5_percent_significant_when_reasons_do_not_follow_the_rank(k, n, chains):
-    # The two-proportion z over answers called 16 % (20 sites of 300) and 36 % (40 of 1000)
-    # significant here: it took the sites' own differences for a difference between the groups.
+    """Each reason's own p-value: about 5 % of reasons under 0.05 (the two-proportion z over
+    answers called 16 % (20 sites of 300) and 36 % (40 of 1000) significant here: it took the
+    sites' own differences for a difference between the groups). Six reasons a question: by their
+    own p-values a quarter of chains show a reason under 0.05; a reason is called significant by
+    its adjusted p, so at most about 5 % of chains show one."""
     rng = np.random.default_rng(k * n)
-    calls = [r["significant"] for _ in range(chains) for r in _unlinked_chain(rng, k, n)["reasons"]]
-    assert sum(calls) / len(calls) <= 0.075, sum(calls) / len(calls)        # measured 4.8 % and 4.5 %
+    chains_rows = [_unlinked_chain(rng, k, n)["reasons"] for _ in range(chains)]
+    alone = [r["p_value"] < 0.05 for rows in chains_rows for r in rows]
+    assert sum(alone) / len(alone) <= 0.075, sum(alone) / len(alone)        # measured 4.8 % and 4.5 %
+    any_alone = sum(any(r["p_value"] < 0.05 for r in rows) for rows in chains_rows) / chains
+    any_called = sum(any(r["significant"] for r in rows) for rows in chains_rows) / chains
+    print(any_alone, any_called)
+    assert any_alone >= 0.15 and any_called <= 0.075, (any_alone, any_called)
 
 
 def test_best_vs_rest_finds_a_real_difference_across_sites():
@@ -251,15 +297,20 @@ def test_the_mix_says_what_the_best_do_differently_when_they_are_best_by_having_
     5 % when the reasons come in the same proportions, and finds a reason the best cite half as
     often among their complaints."""
     rng = np.random.default_rng(7)
-    rows = [r for _ in range(100) for r in _ranked_chain(rng, 40, 600)["reasons"]]
+    chains_rows = [_ranked_chain(rng, 40, 600)["reasons"] for _ in range(100)]
+    rows = [r for rows in chains_rows for r in rows]
     per_100 = sum(r["significant"] and r["difference"] < 0 for r in rows) / len(rows)
-    mix = sum(r["share_significant"] for r in rows) / len(rows)
-    print(per_100, mix)
-    assert per_100 >= 0.9 and mix <= 0.075, (per_100, mix)
+    mix = sum(r["share_p_value"] < 0.05 for r in rows) / len(rows)
+    mix_chains = sum(any(r["share_significant"] for r in rows) for rows in chains_rows) / len(chains_rows)
+    print(per_100, mix, mix_chains)
+    assert per_100 >= 0.9 and mix <= 0.075 and mix_chains <= 0.075, (per_100, mix, mix_chains)
     rows = [r for _ in range(100) for r in _ranked_chain(rng, 40, 600, 0.5)["reasons"] if r["reason"] == "a"]
+    alone = sum(r["share_p_value"] < 0.05 and r["share_difference"] < 0 for r in rows) / len(rows)
     found = sum(r["share_significant"] and r["share_difference"] < 0 for r in rows) / len(rows)
-    print(found)
-    assert found >= 0.8, found
+    print(alone, found)
+    # Adjusted across the six reasons, the mix finds it in fewer chains: the price of a "significant"
+    # that 19 chains of 20 without any such reason do not show.
+    assert alone >= 0.8 and found >= 0.55, (alone, found)
 
 
 def test_pulse_correlation_across_sites():
