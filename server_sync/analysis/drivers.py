@@ -255,18 +255,33 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
             row.update(dict.fromkeys(share_keys))
         rows.append(row)
     rows.sort(key=lambda r: (r["difference"], r["reason"]))
+    share_splits = mix["splits"] if mix else None
     return {"best_sites": best, "rest_sites": len(rest), "best_answers": sum(answers[s] for s in best),
             "rest_answers": sum(answers[s] for s in rest), "best_mentions": sum(mentions[s] for s in best),
             "rest_mentions": sum(mentions[s] for s in rest),
             "best_sites_with_reasons": sum(1 for s in best if mentions[s]),
-            "rest_sites_with_reasons": sum(1 for s in rest if mentions[s]), "reasons": rows}
+            "rest_sites_with_reasons": sum(1 for s in rest if mentions[s]),
+            "splits": per_answer["splits"], "few_splits": too_few_splits(per_answer["splits"], len(reasons)),
+            "share_splits": share_splits,
+            "share_few_splits": None if share_splits is None else too_few_splits(share_splits, len(reasons)),
+            "reasons": rows}
+
+
+def too_few_splits(splits: int, reasons: int) -> bool:
+    """Whether `splits` ways to choose the best group are too few to call one of `reasons`
+    reasons significant, short of the observed split being the most extreme for nearly every
+    reason at once: the smallest adjusted p is the share of splits on which some reason is at its
+    most extreme, about reasons / splits when those are different splits (an independent review:
+    one chain in 1,000 at eight sites and six reasons, where 28 splits give 6/28)."""
+    return splits * ALPHA < reasons
 
 
 def _compare_groups(best: Sequence[str], rest: Sequence[str], counts: Mapping[str, Sequence[int]],
                     totals: Mapping[str, int], columns: int) -> dict | None:
     """Each column's pooled rate, counts over `totals`, in the `best` sites and the `rest`, with
     `site_permutation_test`'s p-value and adjusted p-value: {"best": total, "rest": total,
-    "rates": [(best, rest, p, adjusted)]}. None when either group is empty."""
+    "splits": ways to choose the best group, "rates": [(best, rest, p, adjusted)]}. None when
+    either group is empty."""
     if not best or not rest or not columns:
         return None
     sites = [*best, *rest]
@@ -274,4 +289,4 @@ def _compare_groups(best: Sequence[str], rest: Sequence[str], counts: Mapping[st
     nb, nr = sum(totals[s] for s in best), sum(totals[s] for s in rest)
     rates = [(sum(counts[s][j] for s in best) / nb, sum(counts[s][j] for s in rest) / nr, p, adjusted)
              for j, (p, adjusted) in enumerate(zip(test.p_values, test.adjusted))]
-    return {"best": nb, "rest": nr, "rates": rates}
+    return {"best": nb, "rest": nr, "splits": math.comb(len(sites), len(best)), "rates": rates}

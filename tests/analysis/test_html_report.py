@@ -18,6 +18,7 @@ import pytest
 
 from seeds.history import HistorySpec, generate
 from server_sync.analysis import actions, alerts, chain_report
+from server_sync.analysis.drivers import ReasonCount, best_vs_rest
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central.db import connect
 from server_sync.protocol.vocabulary import LANGUAGES
@@ -346,3 +347,21 @@ def test_every_action_chart_states_its_range(report):
         charts = re.findall(r'<svg class="chart" data-chart="action-.*?</svg>', page, flags=re.S)
         prefix = t("scale_range", lang, lo="{lo}", hi="{hi}", min=0, max=100).split("{lo}")[0]
         assert charts and all(f">{prefix}" in c for c in charts), lang
+
+
+def test_best_vs_rest_says_when_its_sites_are_too_few_to_single_out_an_area(report):
+    """Eight sites give 28 ways to choose the best two: with six areas an adjusted p under 0.05
+    needs the best sites to be the most extreme on nearly every area at once (an independent
+    review: one chain in 1,000), so the table says so rather than show a column of p >= 0.07."""
+    few = copy.deepcopy(report)
+    sites = [f"s{i}" for i in range(8)]
+    reasons = {s: {r: ReasonCount(5 + (i * 7 + j * 3) % 11) for j, r in enumerate("abcdef")}
+               for i, s in enumerate(sites)}
+    drivers = next(d for d in few["drivers"] if d.get("best_vs_rest"))
+    drivers["best_vs_rest"] = best_vs_rest(sites, {s: 300 for s in sites}, reasons)
+    assert drivers["best_vs_rest"]["few_splits"] and drivers["best_vs_rest"]["splits"] == 28
+    text = html_unescape(html.render(few, "en"))
+    assert text.count("Only 28 ways to choose the best group among these 8 sites: too few to single out one "
+                      "of 6 areas.") == 2                                  # per 100 answers, and the mix
+    assert "ways to choose the best group" not in html_unescape(html.render(report, "en"))
+    assert not any(d["best_vs_rest"]["few_splits"] for d in report["drivers"] if d.get("best_vs_rest"))

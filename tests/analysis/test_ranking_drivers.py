@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from server_sync.analysis.drivers import ReasonCount, best_vs_rest, pareto, site_permutation_test, step_down_min_p, uplift
+from server_sync.analysis.drivers import (ReasonCount, as_far_out, best_vs_rest, pareto, site_permutation_test,
+                                          step_down_min_p, uplift)
 from server_sync.analysis.metrics import Tally, primary
 from server_sync.analysis.opening import is_open, open_seconds_between, parse_hours
 from server_sync.analysis.pulse import pulse
@@ -129,6 +130,9 @@ def test_best_sites_differ_in_their_reason_mix():
     # nothing (Holm would double both p-values), nor does a reason that is alike everywhere.
     assert queue["p_adjusted"] == queue["share_p_adjusted"] == price["share_p_adjusted"] == pytest.approx(1 / 28)
     assert price["p_adjusted"] == 1.0
+    # 28 splits are few for two reasons (28 · 0.05 < 2): a reason is significant here only because
+    # the best pair is the most extreme split for both at once, as the report's note says.
+    assert out["splits"] == out["share_splits"] == 28 and out["few_splits"] and out["share_few_splits"]
     assert best_vs_rest(["a"], answers, reasons)["reasons"] == []
     # A site that mentions no reason has no mix: left out of it, not of the rate per 100 answers.
     quiet = {**reasons, "a": {}}
@@ -193,15 +197,21 @@ def test_step_down_min_p_by_hand():
     test = site_permutation_test(counts, answers, 2)
     assert test.p_values == pytest.approx(observed) and test.adjusted == pytest.approx(expected)
     assert observed[0] < expected[0] < 3 * observed[0]               # dearer than alone, cheaper than Bonferroni
-    # Never below the p alone, never above Holm's.
+    # Never below the p alone, never above Holm's: each column of a pool's own p-values has at most
+    # t·N splits with p <= t, so the smallest of the r-th and later ones is at most t in at most
+    # (J - r + 1)·t·N of them. Pools with ties and infinite distances, and columns that move as one.
     rng = np.random.default_rng(3)
     for _ in range(200):
-        p = rng.uniform(0, 1, 4)
-        pool = np.vstack([p, rng.uniform(0, 1, (999, 4))])
-        adjusted = step_down_min_p(p, pool)
-        ordered = np.sort(p)
-        holm = np.maximum.accumulate(np.minimum(1, ordered * np.arange(4, 0, -1)))
-        assert np.all(adjusted >= p) and np.all(np.sort(adjusted) <= holm + 0.06)
+        pool = np.floor(rng.exponential(1.0, (400, 4)) * rng.choice([2, 50]))
+        pool[:, 3] = pool[:, 0] if rng.random() < 0.5 else pool[:, 3]
+        pool[rng.random((400, 4)) < 0.01] = np.inf
+        p = as_far_out(pool, pool[:1])[0]
+        adjusted = step_down_min_p(p, as_far_out(pool, pool))
+        order = np.argsort(p, kind="stable")
+        holm = np.empty(4)
+        holm[order] = np.maximum.accumulate(np.minimum(1, p[order] * np.arange(4, 0, -1)))
+        assert np.all(adjusted >= p) and np.all(adjusted <= holm * (1 + 1e-12)), (p, adjusted, holm)
+        assert np.all(np.diff(adjusted[order]) >= 0)
 
 
 def test_a_reason_few_sites_cite_is_not_read_from_the_sites_sizes():
