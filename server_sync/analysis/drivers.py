@@ -282,10 +282,11 @@ def _compare_groups(best: Sequence[str], rest: Sequence[str], counts: Mapping[st
     `site_permutation_test`'s p-value and adjusted p-value: {"best": total, "rest": total,
     "splits": ways to choose the best group, "rates": [(best, rest, p, adjusted)]}. None when
     either group is empty."""
-    if not best or not rest or not columns:
+    if not best or not rest:
         return None
     sites = [*best, *rest]
-    test = site_permutation_test([counts[s] for s in sites], [totals[s] for s in sites], len(best))
+    test = (site_permutation_test([counts[s] for s in sites], [totals[s] for s in sites], len(best)) if columns
+            else SiteTest([], []))
     nb, nr = sum(totals[s] for s in best), sum(totals[s] for s in rest)
     rates = [(sum(counts[s][j] for s in best) / nb, sum(counts[s][j] for s in rest) / nr, p, adjusted)
              for j, (p, adjusted) in enumerate(zip(test.p_values, test.adjusted))]

@@ -141,6 +141,10 @@ def test_best_sites_differ_in_their_reason_mix():
     assert queue["best_per_100"] == 0.5 and queue["best_share"] == 33.33 and out["best_mentions"] == 30
     alone = best_vs_rest(ranked, answers, {"b": reasons["b"]})
     assert alone["reasons"][0]["share_p_value"] is None and alone["reasons"][0]["best_per_100"] > 0
+    # No site mentions any reason (a chain whose follow-ups are off): no rows, and no mix.
+    silent = best_vs_rest(ranked, answers, {})
+    assert silent["reasons"] == [] and silent["splits"] == 28 and silent["share_splits"] is None
+    assert silent["best_mentions"] == 0 and silent["share_few_splits"] is None
 
 
 def test_site_permutation_p_by_hand():
