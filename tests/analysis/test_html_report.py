@@ -364,4 +364,21 @@ def test_best_vs_rest_says_when_its_sites_are_too_few_to_single_out_an_area(repo
     assert text.count("Only 28 ways to choose the best group among these 8 sites: too few to single out one "
                       "of 6 areas.") == 2                                  # per 100 answers, and the mix
     assert "ways to choose the best group" not in html_unescape(html.render(report, "en"))
+
+
+def test_best_vs_rest_says_what_each_table_can_tell(report):
+    """Per 100 answers the best get fewer complaints about nearly every area for having fewer
+    unhappy customers (and by chance, being chosen by the same answers): the table said "What the
+    best do differently", which only the mix can tell. Each table says what it shows."""
+    for lang, per_100, mix in (("en", "Complaints per 100 answers", "Mix of complaints"),
+                               ("sv", "Klagomål per 100 svar", "Klagomålens fördelning"),
+                               ("nb", "Klager per 100 svar", "Klagenes fordeling")):
+        text = html_unescape(html.render(report, lang))
+        notes = re.findall(r"<h3>([^<]*)</h3><p class=note>([^<]*)</p>", text)
+        per_100_notes = [note for title, note in notes if title.startswith(per_100)]
+        mix_notes = [note for title, note in notes if title.startswith(mix)]
+        assert per_100_notes and len(per_100_notes) == len(mix_notes), lang
+        assert all(("chance" in n if lang == "en" else "slump" in n if lang == "sv" else "tilfeldighet" in n)
+                   for n in per_100_notes), lang
+        assert "What the best do differently" not in text and "gör annorlunda" not in text
     assert not any(d["best_vs_rest"]["few_splits"] for d in report["drivers"] if d.get("best_vs_rest"))
