@@ -65,11 +65,14 @@ class _Committed:
 
         def poll() -> None:
             deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if self.count() >= expected:
-                    seen.append(time.monotonic())
-                    return
-                time.sleep(0.005)
+            try:
+                while time.monotonic() < deadline:
+                    if self.count() >= expected:
+                        seen.append(time.monotonic())
+                        return
+                    time.sleep(0.005)
+            finally:
+                self.db.close()             # this thread's connection (peewee keeps one per thread)
 
         thread = threading.Thread(target=poll, daemon=True)
         thread.start()
