@@ -33,9 +33,9 @@ from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
+from server_sync.analysis.roots import false_position
 from server_sync.analysis.stats import CONFIDENCE, normal_sf, z_quantile
 
-BISECTIONS = 42                 # halvings of an end's bracket: within 1e-12 of the scale
 PRIOR_ANSWERS = 10              # the pooled dispersion's weight in a period's own, in answers
 WIDER = 1e-9                    # a period's own dispersion above the pooled one by more than rounding
 
@@ -190,15 +190,10 @@ def inverted_interval(before: Side, after: Side, critical: float | None, signifi
 
 def _end(before: Side, after: Side, c: float, diff: float, way: float) -> float:
     """The end of the interval on `way`'s side of the observed difference: the δ where |z(δ)|
-    reaches c, by bisection between the difference (z = 0) and the edge of the scale (|δ| = 1,
-    where a fitted mean reaches 0 or 1 and |z| grows without bound)."""
-    inside, outside = diff, way * 1.0
-    if abs(score_z(before, after, outside * (1.0 - 1e-12))) < c:
-        return outside
-    for _ in range(BISECTIONS):
-        mid = (inside + outside) / 2.0
-        if abs(score_z(before, after, mid)) < c:
-            inside = mid
-        else:
-            outside = mid
-    return inside
+    reaches c, between the difference (z = 0) and the edge of the scale (|δ| = 1, where a fitted
+    mean reaches 0 or 1 and |z| grows without bound); found by `roots.false_position`, within 1e-12
+    of the scale, on the side the test does not reject."""
+    edge = way * (1.0 - 1e-12)
+    if abs(score_z(before, after, edge)) < c:
+        return way * 1.0
+    return false_position(lambda delta: abs(score_z(before, after, delta)) - c, diff, edge)
