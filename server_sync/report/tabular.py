@@ -113,20 +113,17 @@ def csv_rows(report: dict) -> list[dict]:
         for site in bvr.get("best_sites", []):         # which sites are "best" (the rest: all others)
             add("best_vs_rest", q, "best_site", {"value": site}, None, site, key="best")
         for r in bvr.get("reasons", []):
-            # Mentions per 100 answers: the best quarter's minus the rest's (with its interval when
-            # the analysis gives one), then each group's rate.
-            add("best_vs_rest", q, "per_100_difference", {"value": r["difference"], "low": r.get("low"),
-                                                          "high": r.get("high")},
-                bvr.get("best_answers"), key=r["reason"], p_value=r["p_value"])
-            # Its p-value adjusted across the question's reasons, which decides "significant".
-            add("best_vs_rest", q, "per_100_p_adjusted", {"value": r["p_adjusted"]}, bvr.get("best_answers"),
+            # Mentions per 100 answers: the best quarter's minus the rest's (described, not
+            # tested: drivers.py says why), then each group's rate.
+            add("best_vs_rest", q, "per_100_difference", {"value": r["difference"]}, bvr.get("best_answers"),
                 key=r["reason"])
             add("best_vs_rest", q, "best_per_100", {"value": r["best_per_100"]}, bvr.get("best_answers"),
                 key=r["reason"])
             add("best_vs_rest", q, "rest_per_100", {"value": r["rest_per_100"]}, bvr.get("rest_answers"),
                 key=r["reason"])
-            # The mix: its share of each group's reason mentions, best minus rest, then each (no
-            # rows when a group mentions no reason: its shares are None).
+            # The mix: its share of each group's reason mentions, best minus rest, with its p-value
+            # and the p adjusted across the question's reasons (which decides "significant"), then
+            # each group's share (no rows when a group mentions no reason: its shares are None).
             add("best_vs_rest", q, "share_difference", {"value": r.get("share_difference")}, bvr.get("best_mentions"),
                 key=r["reason"], p_value=r.get("share_p_value"))
             add("best_vs_rest", q, "share_p_adjusted", {"value": r.get("share_p_adjusted")}, bvr.get("best_mentions"),

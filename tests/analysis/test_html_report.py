@@ -359,10 +359,10 @@ def test_best_vs_rest_says_when_its_sites_are_too_few_to_single_out_an_area(repo
                for i, s in enumerate(sites)}
     drivers = next(d for d in few["drivers"] if d.get("best_vs_rest"))
     drivers["best_vs_rest"] = best_vs_rest(sites, {s: 300 for s in sites}, reasons)
-    assert drivers["best_vs_rest"]["few_splits"] and drivers["best_vs_rest"]["splits"] == 28
+    assert drivers["best_vs_rest"]["share_few_splits"] and drivers["best_vs_rest"]["share_splits"] == 28
     text = html_unescape(html.render(few, "en"))
     assert text.count("Only 28 ways to choose the best group among these 8 sites: too few to single out one "
-                      "of 6 areas.") == 2                                  # per 100 answers, and the mix
+                      "of 6 areas.") == 1                                  # the mix (per 100 answers: no test)
     assert "ways to choose the best group" not in html_unescape(html.render(report, "en"))
 
 
@@ -381,4 +381,11 @@ def test_best_vs_rest_says_what_each_table_can_tell(report):
         assert all(("chance" in n if lang == "en" else "slump" in n if lang == "sv" else "tilfeldighet" in n)
                    for n in per_100_notes), lang
         assert "What the best do differently" not in text and "gör annorlunda" not in text
-    assert not any(d["best_vs_rest"]["few_splits"] for d in report["drivers"] if d.get("best_vs_rest"))
+        # Per 100 answers no p-value (no null it could hold); the mix's p adjusted across its reasons.
+        from server_sync.report.i18n import t
+        p_head = t("p_adjusted", lang)
+        assert all(p_head not in body for title, body in re.findall(r"<h3>([^<]*)</h3>(.*?)</table>", text, flags=re.S)
+                   if title.startswith(per_100)), lang
+        assert all(p_head in body for title, body in re.findall(r"<h3>([^<]*)</h3>(.*?)</table>", text, flags=re.S)
+                   if title.startswith(mix)), lang
+    assert not any(d["best_vs_rest"]["share_few_splits"] for d in report["drivers"] if d.get("best_vs_rest"))

@@ -116,35 +116,24 @@ def test_best_sites_differ_in_their_reason_mix():
     assert out["best_sites"] == ["a", "b"] and out["rest_sites"] == 6
     queue = next(r for r in out["reasons"] if r["reason"] == "queue")
     assert (queue["best_per_100"], queue["rest_per_100"], queue["difference"]) == (1.0, 8.0, -7.0)
-    # Sites are the units: of the 28 ways to pick two of eight sites, only this one is as extreme.
-    assert queue["significant"] and queue["p_value"] == pytest.approx(1 / 28) and out["reasons"][0]["reason"] == "queue"
+    assert out["reasons"][0]["reason"] == "queue"
+    # Per 100 answers: described, not tested (the best are chosen by the answers the reasons come with).
+    assert not {"p_value", "p_adjusted", "significant", "splits", "few_splits"} & (set(queue) | set(out))
     price = next(r for r in out["reasons"] if r["reason"] == "price")
-    assert price["difference"] == 0.0 and not price["significant"] and price["p_value"] == 1.0
+    assert price["difference"] == 0.0
     # The mix: queue is 10 of the best sites' 30 mentions each, 80 of the rest's 100.
     assert (out["best_mentions"], out["rest_mentions"]) == (60, 600)
     assert (queue["best_share"], queue["rest_share"], queue["share_difference"]) == (33.33, 80.0, -46.67)
+    # Sites are the units: of the 28 ways to pick two of eight sites, only this one is as extreme.
     assert queue["share_significant"] and queue["share_p_value"] == pytest.approx(1 / 28)
     assert (price["best_share"], price["rest_share"], price["share_difference"]) == (66.67, 20.0, 46.67)
     assert price["share_significant"] and price["share_p_value"] == pytest.approx(1 / 28)
     # Two reasons' shares add up to 1: one moves as the other does, so reading them together costs
-    # nothing (Holm would double both p-values), nor does a reason that is alike everywhere.
-    assert queue["p_adjusted"] == queue["share_p_adjusted"] == price["share_p_adjusted"] == pytest.approx(1 / 28)
-    assert price["p_adjusted"] == 1.0
+    # nothing (Holm would double both p-values).
+    assert queue["share_p_adjusted"] == price["share_p_adjusted"] == pytest.approx(1 / 28)
     # 28 splits are few for two reasons (28 · 0.05 < 2): a reason is significant here only because
     # the best pair is the most extreme split for both at once, as the report's note says.
-    assert out["splits"] == out["share_splits"] == 28 and out["few_splits"] and out["share_few_splits"]
-    assert best_vs_rest(["a"], answers, reasons)["reasons"] == []
-    # A site that mentions no reason has no mix: left out of it, not of the rate per 100 answers.
-    quiet = {**reasons, "a": {}}
-    out = best_vs_rest(ranked, answers, quiet)
-    queue = next(r for r in out["reasons"] if r["reason"] == "queue")
-    assert queue["best_per_100"] == 0.5 and queue["best_share"] == 33.33 and out["best_mentions"] == 30
-    alone = best_vs_rest(ranked, answers, {"b": reasons["b"]})
-    assert alone["reasons"][0]["share_p_value"] is None and alone["reasons"][0]["best_per_100"] > 0
-    # No site mentions any reason (a chain whose follow-ups are off): no rows, and no mix.
-    silent = best_vs_rest(ranked, answers, {})
-    assert silent["reasons"] == [] and silent["splits"] == 28 and silent["share_splits"] is None
-    assert silent["best_mentions"] == 0 and silent["share_few_splits"] is None
+    assert out["share_splits"] == 28 and out["share_few_splits"]
 
 
 def test_site_permutation_p_by_hand():
@@ -257,37 +246,39 @@ def test_random_splits_draw_every_split_alike(k, k_best):
 
 def _unlinked_chain(rng: np.random.Generator, k: int, n: int, link: float = 1.0) -> dict:
     # Each site's reason rates drawn ×U(0.5, 1.5) around 4 %, as seeds/history.py draws a site's mix;
-    # the best quarter's multiplied by `link` (1: the reasons have nothing to do with the rank).
+    # reason a's at the best quarter multiplied by `link` (1: the reasons have nothing to do with the rank).
     ranked = [f"s{i:03d}" for i in range(k)]
     best = set(ranked[:round(k / 4)])
-    reasons = {s: {r: ReasonCount(int(rng.binomial(n, 0.04 * rng.uniform(0.5, 1.5) * (link if s in best else 1))))
+    reasons = {s: {r: ReasonCount(int(rng.binomial(n, 0.04 * rng.uniform(0.5, 1.5) * (
+                   link if s in best and r == "a" else 1))))
                    for r in "abcdef"} for s in ranked}
     return best_vs_rest(ranked, {s: n for s in ranked}, reasons)
 
 
 @pytest.mark.parametrize("k, n, chains", [(20, 300, 200), (40, 1000, 100)])
 def test_best_vs_rest_calls_about_5_percent_significant_when_reasons_do_not_follow_the_rank(k, n, chains):
-    """Each reason's own p-value: about 5 % of reasons under 0.05 (the two-proportion z over
-    answers called 16 % (20 sites of 300) and 36 % (40 of 1000) significant here: it took the
-    sites' own differences for a difference between the groups). Six reasons a question: by their
-    own p-values a quarter of chains show a reason under 0.05; a reason is called significant by
-    its adjusted p, so at most about 5 % of chains show one."""
+    """Each reason's own p-value in the mix: about 5 % of reasons under 0.05 (the two-proportion z
+    over answers called 16 % (20 sites of 300) and 36 % (40 of 1000) of rates per 100 answers
+    significant here: it took the sites' own differences for a difference between the groups).
+    Six reasons a question: by their own p-values a fifth of chains show a reason under 0.05; a
+    reason is called significant by its adjusted p, so at most about 5 % of chains show one."""
     rng = np.random.default_rng(k * n)
     chains_rows = [_unlinked_chain(rng, k, n)["reasons"] for _ in range(chains)]
-    alone = [r["p_value"] < 0.05 for rows in chains_rows for r in rows]
-    assert sum(alone) / len(alone) <= 0.075, sum(alone) / len(alone)        # measured 4.8 % and 4.5 %
-    any_alone = sum(any(r["p_value"] < 0.05 for r in rows) for rows in chains_rows) / chains
-    any_called = sum(any(r["significant"] for r in rows) for rows in chains_rows) / chains
-    print(any_alone, any_called)
-    assert any_alone >= 0.15 and any_called <= 0.075, (any_alone, any_called)
+    alone = [r["share_p_value"] < 0.05 for rows in chains_rows for r in rows]
+    assert sum(alone) / len(alone) <= 0.075, sum(alone) / len(alone)
+    any_alone = sum(any(r["share_p_value"] < 0.05 for r in rows) for rows in chains_rows) / chains
+    any_called = sum(any(r["share_significant"] for r in rows) for rows in chains_rows) / chains
+    print(sum(alone) / len(alone), any_alone, any_called)     # measured 5.0 / 26 / 5.5 % and 4.5 / 24 / 4.0 %
+    assert any_alone >= 0.12 and any_called <= 0.075, (any_alone, any_called)
 
 
 def test_best_vs_rest_finds_a_real_difference_across_sites():
-    # The best quarter cite each reason half as often: found in most chains of 40 sites.
+    # The best quarter cite one reason half as often: its share found in most chains of 40 sites.
     rng = np.random.default_rng(40)
-    rows = [r for _ in range(50) for r in _unlinked_chain(rng, 40, 300, 0.5)["reasons"]]
-    found = sum(r["significant"] and r["difference"] < 0 for r in rows) / len(rows)
-    assert found >= 0.85, found                                                   # measured 97.7 %
+    rows = [r for _ in range(50) for r in _unlinked_chain(rng, 40, 300, 0.5)["reasons"] if r["reason"] == "a"]
+    found = sum(r["share_significant"] and r["share_difference"] < 0 for r in rows) / len(rows)
+    print(found)
+    assert found >= 0.7, found                                                    # measured 78 %
 
 
 def _ranked_chain(rng: np.random.Generator, k: int, n: int, link: float = 1.0) -> dict:
@@ -306,14 +297,14 @@ def _ranked_chain(rng: np.random.Generator, k: int, n: int, link: float = 1.0) -
 
 def test_the_mix_says_what_the_best_do_differently_when_they_are_best_by_having_fewer_complaints():
     """The best sites cite every area less per 100 answers because they have fewer unhappy
-    answers: the rate per 100 answers calls nearly every reason a difference (it is one, but not
-    what the best do differently). The mix (each reason's share of the group's mentions) holds its
+    answers: they cite nearly every reason less per 100 answers (a difference, but not what the
+    best do differently, and the report gives it no test). The mix (each reason's share of the group's mentions) holds its
     5 % when the reasons come in the same proportions, and finds a reason the best cite half as
     often among their complaints."""
     rng = np.random.default_rng(7)
     chains_rows = [_ranked_chain(rng, 40, 600)["reasons"] for _ in range(100)]
     rows = [r for rows in chains_rows for r in rows]
-    per_100 = sum(r["significant"] and r["difference"] < 0 for r in rows) / len(rows)
+    per_100 = sum(r["difference"] < 0 for r in rows) / len(rows)
     mix = sum(r["share_p_value"] < 0.05 for r in rows) / len(rows)
     mix_chains = sum(any(r["share_significant"] for r in rows) for rows in chains_rows) / len(chains_rows)
     print(per_100, mix, mix_chains)

@@ -32,7 +32,7 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 # Numbers that describe a figure rather than being one (they sit in its row's other columns).
 NOT_FIGURES = {"n", "low", "high", "p_value", "weekday", "hour", "id", "alert_id", "rank", "complaints",
                "best_answers", "rest_answers", "rest_sites", "best_mentions", "rest_mentions", "share_p_value",
-               "best_sites_with_reasons", "rest_sites_with_reasons", "splits", "share_splits"}
+               "best_sites_with_reasons", "rest_sites_with_reasons", "share_splits"}
 # Words and dates that label a figure rather than being one: ids and names (their own columns), a
 # note, a message, the metric and the scale (the `metric` column), the test's and the method's
 # names, times kept as stamps, and those in a row's key (a daily row's date, an action's date and
