@@ -185,14 +185,23 @@ def inverted_interval(before: Side, after: Side, critical: float | None, signifi
     elif not significant and z0 >= c:
         c = z0 * (1.0 + 1e-9)
     diff = after.mean - before.mean
-    return _end(before, after, c, diff, -1.0), _end(before, after, c, diff, 1.0)
+    low, high = _end(before, after, c, diff, -1.0), _end(before, after, c, diff, 1.0)
+    # The nudged c puts the crossing within about 1e-9 * |diff| of 0, closer than the ends are
+    # found where |diff| is tiny (millions of answers): there the verdict places 0.
+    if not significant:
+        return min(low, 0.0), max(high, 0.0)
+    if low <= 0.0 <= high:
+        return (math.nextafter(0.0, 1.0), high) if diff > 0 else (low, math.nextafter(0.0, -1.0))
+    return low, high
 
 
 def _end(before: Side, after: Side, c: float, diff: float, way: float) -> float:
     """The end of the interval on `way`'s side of the observed difference: the δ where |z(δ)|
     reaches c, between the difference (z = 0) and the edge of the scale (|δ| = 1, where a fitted
-    mean reaches 0 or 1 and |z| grows without bound); found by `roots.false_position`, within 1e-12
-    of the scale, on the side the test does not reject."""
+    mean reaches 0 or 1 and |z| grows without bound); found by `roots.false_position` within 2^-41
+    of where the computed |z| crosses c, on the side it does not reject (the computed z's own
+    round-off, up to about 1e-8 where a fitted mean nears 0 or 1, bounds how near that is to
+    the exact crossing)."""
     edge = way * (1.0 - 1e-12)
     if abs(score_z(before, after, edge)) < c:
         return way * 1.0

@@ -229,17 +229,23 @@ def _random_splits(rng: "np.random.Generator", rows: int, k: int, k_best: int) -
 
 
 def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
-                 site_reasons: Mapping[str, Mapping[str, ReasonCount]], best_share: float = 0.25) -> dict:
+                 site_reasons: Mapping[str, Mapping[str, ReasonCount]], best_share: float = 0.25,
+                 ranks: Mapping[str, int] | None = None) -> dict:
     """Each reason at the top `best_share` of `ranked_sites` (best first) against the rest: its
     mentions per 100 answers (described, not tested: the module's docstring says why), and its
     share of the group's reason mentions (the mix; sites that mention none are left out of it),
     with `site_permutation_test`'s p-value and adjusted p-value, significant by the adjusted one.
-    Sites without answers have no rate and are left out."""
+    Sites without answers have no rate and are left out. `ranks` (site -> rank, equal ranks tied):
+    where the last of the best shares its rank with the first of the rest, the ranking cannot
+    tell the groups apart (on a chain whose sites the shrinkage finds alike every site is
+    first, and the "best" would be the first sites by name), so there is no comparison: `tied`."""
     ranked_sites = [s for s in ranked_sites if answers.get(s, 0) > 0]
     k = max(1, int(round(len(ranked_sites) * best_share))) if len(ranked_sites) >= 2 else 0
     best, rest = ranked_sites[:k], ranked_sites[k:]
+    if best and rest and ranks is not None and ranks[best[-1]] == ranks[rest[0]]:
+        return {"best_sites": [], "rest_sites": 0, "tied": True, "reasons": []}
     if not best or not rest:
-        return {"best_sites": best, "rest_sites": len(rest), "reasons": []}
+        return {"best_sites": best, "rest_sites": len(rest), "tied": False, "reasons": []}
     reasons = sorted({r for s in ranked_sites for r in site_reasons.get(s, {})})
     counts = {s: [site_reasons.get(s, {}).get(r, ReasonCount()).n for r in reasons] for s in ranked_sites}
     per_answer = _compare_groups(best, rest, counts, answers, len(reasons), tested=False)
@@ -262,7 +268,7 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
         rows.append(row)
     rows.sort(key=lambda r: (r["difference"], r["reason"]))
     share_splits = mix["splits"] if mix else None
-    return {"best_sites": best, "rest_sites": len(rest), "best_answers": sum(answers[s] for s in best),
+    return {"best_sites": best, "rest_sites": len(rest), "tied": False, "best_answers": sum(answers[s] for s in best),
             "rest_answers": sum(answers[s] for s in rest), "best_mentions": sum(mentions[s] for s in best),
             "rest_mentions": sum(mentions[s] for s in rest),
             "best_sites_with_reasons": sum(1 for s in best if mentions[s]),

@@ -366,6 +366,29 @@ def test_best_vs_rest_says_when_its_sites_are_too_few_to_single_out_an_area(repo
     assert "ways to choose the best group" not in html_unescape(html.render(report, "en"))
 
 
+def test_best_vs_rest_says_when_there_is_no_best_group_or_no_mix(report):
+    """A ranking that ties the best quarter with the rest has no comparison, and the page says so
+    in each language; where the best sites mention no reason there is no mix, and the per-100
+    note no longer points to one (it said "the mix below" over nothing)."""
+    from server_sync.report.i18n import t
+    tied, no_mix = copy.deepcopy(report), copy.deepcopy(report)
+    sites = [f"s{i}" for i in range(8)]
+    drivers = next(d for d in tied["drivers"] if d.get("best_vs_rest"))
+    drivers["best_vs_rest"] = best_vs_rest(sites, {s: 300 for s in sites}, {s: {"queue": ReasonCount(4)} for s in sites},
+                                           ranks={s: 1 for s in sites})
+    reasons = {s: ({} if i < 2 else {"queue": ReasonCount(4 + i), "price": ReasonCount(3)}) for i, s in enumerate(sites)}
+    drivers = next(d for d in no_mix["drivers"] if d.get("best_vs_rest"))
+    drivers["best_vs_rest"] = best_vs_rest(sites, {s: 300 for s in sites}, reasons)
+    assert all(r["share_difference"] is None for r in drivers["best_vs_rest"]["reasons"])
+    for lang in LANGUAGES:
+        text = html_unescape(html.render(tied, lang))
+        assert text.count(t("best_vs_rest_tied", lang)) == 1, lang
+        text = html_unescape(html.render(no_mix, lang))
+        assert t("best_vs_rest_note", lang) in text and t("best_vs_rest_see_mix", lang) not in text.split(
+            t("best_vs_rest_note", lang))[1][:400], lang
+        assert t("best_vs_rest_mix", lang) not in text.split(t("best_vs_rest_note", lang))[1][:3000], lang
+
+
 def test_best_vs_rest_says_what_each_table_can_tell(report):
     """Per 100 answers the best get fewer complaints about nearly every area for having fewer
     unhappy customers (and by chance, being chosen by the same answers): the table said "What the

@@ -136,6 +136,21 @@ def test_best_sites_differ_in_their_reason_mix():
     assert out["share_splits"] == 28 and out["share_few_splits"]
 
 
+def test_a_ranking_that_ties_the_best_with_the_rest_gives_no_comparison():
+    """Where the shrinkage finds the sites alike every site shares rank 1, and the "best quarter"
+    was the first sites by name (an independent review: about half of the chains whose sites are
+    alike in truth). A tie across the cut between the best and the rest: no comparison."""
+    ranked = [f"s{i}" for i in range(8)]
+    answers = {s: 100 for s in ranked}
+    reasons = {s: {"queue": ReasonCount(5 + i), "price": ReasonCount(3)} for i, s in enumerate(ranked)}
+    tied = best_vs_rest(ranked, answers, reasons, ranks={s: 1 for s in ranked})
+    assert tied == {"best_sites": [], "rest_sites": 0, "tied": True, "reasons": []}
+    across = best_vs_rest(ranked, answers, reasons, ranks={s: 1 if i < 3 else 4 for i, s in enumerate(ranked)})
+    assert across["tied"]                                      # the best two and the third share rank 1
+    apart = best_vs_rest(ranked, answers, reasons, ranks={s: 1 if i < 2 else 3 for i, s in enumerate(ranked)})
+    assert not apart["tied"] and apart["best_sites"] == ["s0", "s1"] and apart["reasons"]
+
+
 def test_site_permutation_p_by_hand():
     # Four sites of 10 answers citing a reason 0, 1, 2 and 3 times; the first alone against the
     # rest: differences -0.2, -0.067, 0.067, 0.2 over the four splits, two as extreme as -0.2.

@@ -1,7 +1,9 @@
 """The change interval's ends found by false position (`roots.false_position`, the speed trick)
-are the plain bisection's (`roots.bisection`) within 1e-11 of the scale, on the side the test does
-not reject, in about a third of the evaluations; and both find the crossing of functions that are
-steep, flat, curved or infinite at the far end."""
+are the plain bisection's (`roots.bisection`) within 1e-11 of the scale here, on the side the test
+does not reject, in about a third of the evaluations; and both find the crossing of functions that
+are steep, flat, curved or infinite at the far end. (Where the statistic's own round-off is larger,
+a fitted mean next to 0 or 1 at a crossing, the two can land up to some 1e-9 apart, both inside:
+an independent review found 4e-9 at one answer against two, c = 1, of 101,078 ends.)"""
 
 from __future__ import annotations
 
