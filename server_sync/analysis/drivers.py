@@ -248,7 +248,7 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
         return {"best_sites": best, "rest_sites": len(rest), "tied": False, "reasons": []}
     reasons = sorted({r for s in ranked_sites for r in site_reasons.get(s, {})})
     counts = {s: [site_reasons.get(s, {}).get(r, ReasonCount()).n for r in reasons] for s in ranked_sites}
-    per_answer = _compare_groups(best, rest, counts, answers, len(reasons), tested=False)
+    per_answer = [_pooled_rates(group, counts, answers, len(reasons)) for group in (best, rest)]
     mentions = {s: sum(counts[s]) for s in ranked_sites}
     mix = _compare_groups([s for s in best if mentions[s]], [s for s in rest if mentions[s]], counts, mentions,
                           len(reasons))
@@ -256,7 +256,7 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
                   "share_significant")
     rows = []
     for j, reason in enumerate(reasons):
-        (b, r, _, _), shares = per_answer["rates"][j], (mix["rates"][j] if mix else None)   # type: ignore[index]
+        (b, r), shares = (per_answer[0][j], per_answer[1][j]), (mix["rates"][j] if mix else None)
         row = {"reason": reason, "best_per_100": round(100 * b, 2), "rest_per_100": round(100 * r, 2),
                "difference": round(100 * (b - r), 2)}
         if shares:
@@ -288,19 +288,24 @@ def too_few_splits(splits: int, reasons: int) -> bool:
 
 
 def _compare_groups(best: Sequence[str], rest: Sequence[str], counts: Mapping[str, Sequence[int]],
-                    totals: Mapping[str, int], columns: int, tested: bool = True) -> dict | None:
-    """Each column's pooled rate, counts over `totals`, in the `best` sites and the `rest`, with
-    `site_permutation_test`'s p-value and adjusted p-value (None, None unless `tested`):
-    {"best": total, "rest": total, "splits": ways to choose the best group, "rates": [(best, rest,
-    p, adjusted)]}. None when either group is empty."""
+                    totals: Mapping[str, int], columns: int) -> dict | None:
+    """Each column's pooled rate (`_pooled_rates`) in the `best` sites and the `rest`, with
+    `site_permutation_test`'s p-value and adjusted p-value: {"best": total, "rest": total,
+    "splits": ways to choose the best group, "rates": [(best, rest, p, adjusted)]}. None when
+    either group is empty."""
     if not best or not rest:
         return None
     sites = [*best, *rest]
-    tests: list[tuple[float | None, float | None]] = [(None, None)] * columns
-    if columns and tested:
-        test = site_permutation_test([counts[s] for s in sites], [totals[s] for s in sites], len(best))
-        tests = list(zip(test.p_values, test.adjusted))
-    nb, nr = sum(totals[s] for s in best), sum(totals[s] for s in rest)
-    rates = [(sum(counts[s][j] for s in best) / nb, sum(counts[s][j] for s in rest) / nr, p, adjusted)
-             for j, (p, adjusted) in enumerate(tests)]
-    return {"best": nb, "rest": nr, "splits": math.comb(len(sites), len(best)), "rates": rates}
+    test = (site_permutation_test([counts[s] for s in sites], [totals[s] for s in sites], len(best)) if columns
+            else SiteTest([], []))
+    rates = zip(_pooled_rates(best, counts, totals, columns), _pooled_rates(rest, counts, totals, columns),
+                test.p_values, test.adjusted)
+    return {"best": sum(totals[s] for s in best), "rest": sum(totals[s] for s in rest),
+            "splits": math.comb(len(sites), len(best)), "rates": list(rates)}
+
+
+def _pooled_rates(group: Sequence[str], counts: Mapping[str, Sequence[int]], totals: Mapping[str, int],
+                  columns: int) -> list[float]:
+    """Each column's counts over `totals`, pooled over the sites of `group`."""
+    total = sum(totals[s] for s in group)
+    return [sum(counts[s][j] for s in group) / total for j in range(columns)]
