@@ -192,7 +192,8 @@ def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], No
                        "uplift": uplift(per_q_site[q].get(s, Tally(sc)), site_reasons[s])}
                       for s in sorted(site_reasons)],
             "best_vs_rest": best_vs_rest(ranked, {s: t.n for s, t in per_q_site[q].items()}, site_reasons,
-                                         ranks={r.site_id: r.rank for r in ranking[q] if r.rank is not None})
+                                         ranks={r.site_id: r.rank for r in ranking[q] if r.rank is not None},
+                                         scale=sc)
             if a == "customer" else None,
         })
 

@@ -411,4 +411,12 @@ def test_best_vs_rest_says_what_each_table_can_tell(report):
                    if title.startswith(per_100)), lang
         assert all(p_head in body for title, body in re.findall(r"<h3>([^<]*)</h3>(.*?)</table>", text, flags=re.S)
                    if title.startswith(mix)), lang
+        # The mix's test is like for like (each face apart): its difference has a column, and
+        # the note names the levels held apart, the faces on a smiley question.
+        like = t("difference_like_for_like", lang)
+        assert all(like in body and like not in t("difference", lang)
+                   for title, body in re.findall(r"<h3>([^<]*)</h3>(.*?)</table>", text, flags=re.S)
+                   if title.startswith(mix)), lang
+        faces = t("best_vs_rest_like_for_like_note", lang, levels=t("best_vs_rest_levels_faces", lang))
+        assert faces in text, lang
     assert not any(d["best_vs_rest"]["share_few_splits"] for d in report["drivers"] if d.get("best_vs_rest"))
