@@ -123,18 +123,18 @@ def csv_rows(report: dict) -> list[dict]:
                 key=r["reason"])
             add("best_vs_rest", q, "rest_per_100", {"value": r["rest_per_100"]}, bvr.get("rest_answers"),
                 key=r["reason"])
-            # The mix: its share of each group's reason mentions, best minus rest, with the p-value
-            # of its like-for-like difference and that p adjusted across the question's reasons
-            # (which decides "significant"), then the like-for-like difference itself, then
+            # The mix: its share of each group's reason mentions, best minus rest; the like-for-like
+            # difference with its p-value, and that p adjusted across the question's reasons
+            # (which decides "significant"); then
             # each group's share (no rows when a group mentions no reason: its shares are None).
             add("best_vs_rest", q, "share_difference", {"value": r.get("share_difference")}, bvr.get("best_mentions"),
-                key=r["reason"], p_value=r.get("share_p_value"))
+                key=r["reason"])
+            # What the test is of, with its p: the difference left when each group's reasons are set
+            # against those its answers' unhappiness leads one to expect (drivers.expected_by_face).
+            add("best_vs_rest", q, "share_difference_adjusted", {"value": r.get("share_difference_adjusted")},
+                bvr.get("best_mentions"), key=r["reason"], p_value=r.get("share_p_value"))
             add("best_vs_rest", q, "share_p_adjusted", {"value": r.get("share_p_adjusted")}, bvr.get("best_mentions"),
                 key=r["reason"])
-            # What the test is of: the difference left when each group's reasons are set against
-            # those its answers' unhappiness leads one to expect (drivers.expected_by_face).
-            add("best_vs_rest", q, "share_difference_adjusted", {"value": r.get("share_difference_adjusted")},
-                bvr.get("best_mentions"), key=r["reason"])
             add("best_vs_rest", q, "best_share", {"value": r.get("best_share")}, bvr.get("best_mentions"),
                 key=r["reason"])
             add("best_vs_rest", q, "rest_share", {"value": r.get("rest_share")}, bvr.get("rest_mentions"),

@@ -418,5 +418,8 @@ def test_best_vs_rest_says_what_each_table_can_tell(report):
                    for title, body in re.findall(r"<h3>([^<]*)</h3>(.*?)</table>", text, flags=re.S)
                    if title.startswith(mix)), lang
         faces = t("best_vs_rest_like_for_like_note", lang, levels=t("best_vs_rest_levels_faces", lang))
-        assert faces in text, lang
+        assert faces + " " + t("best_vs_rest_like_for_like_faces", lang) in text, lang
+        # On nps11 (the fixture's recommend question) the detractors are one level, and it says so.
+        negative = t("best_vs_rest_like_for_like_note", lang, levels=t("best_vs_rest_levels_negative", lang))
+        assert negative + "</p>" in text, lang
     assert not any(d["best_vs_rest"]["share_few_splits"] for d in report["drivers"] if d.get("best_vs_rest"))
