@@ -160,7 +160,7 @@ def site_permutation_test(counts: Sequence[Sequence[int]], answers: Sequence[int
     binomial around its expected one (Σ e_i(1 - e_i/n_i) / (Σn)² per group): set by the group's
     mentions, not by which sites cite. The plain difference, unscaled, read the best group's few
     mentions (the best have fewer complaints) as the rest's: at about 4 mentions a site it called
-    a reason in 15-20 % of chains of 40-200 sites whose reasons had nothing to do with the rank
+    a reason in 14-20 % of chains of 40-200 sites whose reasons had nothing to do with the rank
     (scaled: 2-6 %, about the same power).
 
     `adjusted`: the same splits read for all the reasons at once (`step_down_min_p`), so that
@@ -302,7 +302,9 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
     Sites without answers have no rate and are left out. `ranks` (site -> rank, equal ranks tied):
     where the last of the best shares its rank with the first of the rest, the ranking cannot
     tell the groups apart (on a chain whose sites the shrinkage finds alike every site is
-    first, and the "best" would be the first sites by name), so there is no comparison: `tied`."""
+    first, and the "best" would be the first sites by name), so there is no comparison: `tied`.
+    `scale`: the question's, whose levels of unhappiness the mix's test holds apart
+    (`mentions_by_face`; `adjusted_by` names them: "faces" or "negative")."""
     ranked_sites = [s for s in ranked_sites if answers.get(s, 0) > 0]
     k = max(1, int(round(len(ranked_sites) * best_share))) if len(ranked_sites) >= 2 else 0
     best, rest = ranked_sites[:k], ranked_sites[k:]
