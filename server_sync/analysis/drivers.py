@@ -21,7 +21,7 @@
   significant by its p adjusted across the question's reasons (`step_down_min_p`). The test is
   like for like: the very unhappy may cite other areas than the merely unhappy, and the best have
   relatively fewer of the very unhappy, so each site's mentions are set against those its levels
-  of unhappiness lead one to expect at the chain's mix (`mentions_by_face`, `expected_by_face`);
+  of unhappiness lead one to expect at the chain's mix (`complaints_by_face`, `expected_by_face`);
   otherwise the test called a reason in 71 % of chains of 200 sites whose customers cite alike at
   each face.
 """
@@ -72,17 +72,17 @@ def pareto(reasons: Mapping[str, ReasonCount]) -> list[dict]:
     return out
 
 
-def mentions_by_face(c: ReasonCount, scale: str | None) -> tuple[int, ...]:
-    """A reason's mentions by how unhappy the answers citing it were. On a scale whose negative
-    answers are two faces (smiley4, smiley5): the lowest face's, the next face's (from the count
-    and value sum of the negative ones: values lo and lo + 1 sum to lo·negative + the second's
-    count), and the rest's; otherwise the negative answers' and the rest's (nps11's seven detractor
+def complaints_by_face(c: ReasonCount, scale: str | None) -> tuple[int, ...]:
+    """A reason's complaints (its mentions by negative answers) by how unhappy those were. On a
+    scale whose negative answers are two faces (smiley4, smiley5): the lowest face's and the next
+    face's (from the count and value sum of the negative ones: values lo and lo + 1 sum to
+    lo·negative + the second's count); otherwise all of them as one (nps11's seven detractor
     values are not kept apart by the rollups)."""
     s = SCALES.get(scale) if scale else None
     if s is not None and s.negative_up_to - s.lowest == 1:
         second = c.negative_sum_v - s.lowest * c.negative
-        return (c.negative - second, second, c.n - c.negative)
-    return (c.negative, c.n - c.negative)
+        return (c.negative - second, second)
+    return (c.negative,)
 
 
 def expected_by_face(mentions: Mapping[str, Sequence[Sequence[int]]]) -> dict[str, list[float]]:
@@ -296,15 +296,16 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
                  site_reasons: Mapping[str, Mapping[str, ReasonCount]], best_share: float = 0.25,
                  ranks: Mapping[str, int] | None = None, scale: str | None = None) -> dict:
     """Each reason at the top `best_share` of `ranked_sites` (best first) against the rest: its
-    mentions per 100 answers (described, not tested: the module's docstring says why), and its
-    share of the group's reason mentions (the mix; sites that mention none are left out of it),
+    complaints (mentions by negative answers: `ReasonCount.negative`) per 100 answers (described,
+    not tested: the module's docstring says why), and its share of the group's complaints (the
+    mix; sites without complaints are left out of it),
     with `site_permutation_test`'s p-value and adjusted p-value, significant by the adjusted one.
     Sites without answers have no rate and are left out. `ranks` (site -> rank, equal ranks tied):
     where the last of the best shares its rank with the first of the rest, the ranking cannot
     tell the groups apart (on a chain whose sites the shrinkage finds alike every site is
     first, and the "best" would be the first sites by name), so there is no comparison: `tied`.
     `scale`: the question's, whose levels of unhappiness the mix's test holds apart
-    (`mentions_by_face`; `adjusted_by` names them: "faces" or "negative")."""
+    (`complaints_by_face`; `adjusted_by` names them: "faces" or "negative")."""
     ranked_sites = [s for s in ranked_sites if answers.get(s, 0) > 0]
     k = max(1, int(round(len(ranked_sites) * best_share))) if len(ranked_sites) >= 2 else 0
     best, rest = ranked_sites[:k], ranked_sites[k:]
@@ -312,12 +313,14 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
         return {"best_sites": [], "rest_sites": 0, "tied": True, "reasons": []}
     if not best or not rest:
         return {"best_sites": best, "rest_sites": len(rest), "tied": False, "reasons": []}
-    reasons = sorted({r for s in ranked_sites for r in site_reasons.get(s, {})})
-    counts = {s: [site_reasons.get(s, {}).get(r, ReasonCount()).n for r in reasons] for s in ranked_sites}
+    # Complaints: the reasons of negative answers. Where the kiosk asks why after every answer, a
+    # happy customer's reasons are what went well ("What did we do well?"), not complaints.
+    reasons = sorted({r for s in ranked_sites for r, c in site_reasons.get(s, {}).items() if c.negative})
+    counts = {s: [site_reasons.get(s, {}).get(r, ReasonCount()).negative for r in reasons] for s in ranked_sites}
     per_answer = [_pooled_rates(group, counts, answers, len(reasons)) for group in (best, rest)]
     mentions = {s: sum(counts[s]) for s in ranked_sites}
     citing = [s for s in ranked_sites if mentions[s]]
-    by_face = expected_by_face({s: [mentions_by_face(site_reasons[s].get(r, ReasonCount()), scale) for r in reasons]
+    by_face = expected_by_face({s: [complaints_by_face(site_reasons[s].get(r, ReasonCount()), scale) for r in reasons]
                                 for s in citing})
     mix = _compare_groups([s for s in best if mentions[s]], [s for s in rest if mentions[s]], counts, mentions,
                           len(reasons), by_face)
@@ -337,7 +340,7 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
         rows.append(row)
     rows.sort(key=lambda r: (r["difference"], r["reason"]))
     share_splits = mix["splits"] if mix else None
-    adjusted_by = "faces" if len(mentions_by_face(ReasonCount(), scale)) == 3 else "negative"
+    adjusted_by = "faces" if len(complaints_by_face(ReasonCount(), scale)) == 2 else "negative"
     return {"best_sites": best, "rest_sites": len(rest), "tied": False, "adjusted_by": adjusted_by,
             "best_answers": sum(answers[s] for s in best),
             "rest_answers": sum(answers[s] for s in rest), "best_mentions": sum(mentions[s] for s in best),

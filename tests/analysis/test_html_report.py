@@ -355,7 +355,7 @@ def test_best_vs_rest_says_when_its_sites_are_too_few_to_single_out_an_area(repo
     review: one chain in 1,000), so the table says so rather than show a column of p >= 0.07."""
     few = copy.deepcopy(report)
     sites = [f"s{i}" for i in range(8)]
-    reasons = {s: {r: ReasonCount(5 + (i * 7 + j * 3) % 11) for j, r in enumerate("abcdef")}
+    reasons = {s: {r: ReasonCount(*[5 + (i * 7 + j * 3) % 11] * 3) for j, r in enumerate("abcdef")}
                for i, s in enumerate(sites)}
     drivers = next(d for d in few["drivers"] if d.get("best_vs_rest"))
     drivers["best_vs_rest"] = best_vs_rest(sites, {s: 300 for s in sites}, reasons)
@@ -374,9 +374,9 @@ def test_best_vs_rest_says_when_there_is_no_best_group_or_no_mix(report):
     tied, no_mix = copy.deepcopy(report), copy.deepcopy(report)
     sites = [f"s{i}" for i in range(8)]
     drivers = next(d for d in tied["drivers"] if d.get("best_vs_rest"))
-    drivers["best_vs_rest"] = best_vs_rest(sites, {s: 300 for s in sites}, {s: {"queue": ReasonCount(4)} for s in sites},
+    drivers["best_vs_rest"] = best_vs_rest(sites, {s: 300 for s in sites}, {s: {"queue": ReasonCount(4, 4, 4)} for s in sites},
                                            ranks={s: 1 for s in sites})
-    reasons = {s: ({} if i < 2 else {"queue": ReasonCount(4 + i), "price": ReasonCount(3)}) for i, s in enumerate(sites)}
+    reasons = {s: ({} if i < 2 else {"queue": ReasonCount(4 + i, 4 + i, 4 + i), "price": ReasonCount(3, 3, 3)}) for i, s in enumerate(sites)}
     drivers = next(d for d in no_mix["drivers"] if d.get("best_vs_rest"))
     drivers["best_vs_rest"] = best_vs_rest(sites, {s: 300 for s in sites}, reasons)
     assert all(r["share_difference"] is None for r in drivers["best_vs_rest"]["reasons"])

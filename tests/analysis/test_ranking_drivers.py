@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from server_sync.analysis.drivers import (ReasonCount, as_far_out, best_vs_rest, expected_by_face, mentions_by_face,
+from server_sync.analysis.drivers import (ReasonCount, as_far_out, best_vs_rest, expected_by_face, complaints_by_face,
                                           pareto, site_permutation_test, step_down_min_p, uplift)
 from server_sync.analysis.metrics import Tally, primary
 from server_sync.analysis.opening import is_open, open_seconds_between, parse_hours
@@ -17,6 +17,11 @@ from server_sync.analysis.ranking import between_site_variance, rank_sites
 from server_sync.exc import StoredSettingError
 
 STHLM = ZoneInfo("Europe/Stockholm")
+
+
+def _complaints(n: int) -> ReasonCount:
+    """n mentions of a reason by answers at the lowest face: complaints."""
+    return ReasonCount(n, n, n)
 
 
 def test_five_perfect_answers_do_not_top_the_ranking():
@@ -110,7 +115,7 @@ def test_uplift_by_hand():
 def test_best_sites_differ_in_their_reason_mix():
     ranked = ["a", "b", "c", "d", "e", "f", "g", "h"]                        # best first
     answers = {s: 1000 for s in ranked}
-    reasons = {s: {"queue": ReasonCount(10 if s in "ab" else 80, 0, 0), "price": ReasonCount(20, 0, 0)}
+    reasons = {s: {"queue": _complaints(10 if s in "ab" else 80), "price": _complaints(20)}
                for s in ranked}
     out = best_vs_rest(ranked, answers, reasons)
     assert out["best_sites"] == ["a", "b"] and out["rest_sites"] == 6
@@ -136,13 +141,28 @@ def test_best_sites_differ_in_their_reason_mix():
     assert out["share_splits"] == 28 and out["share_few_splits"]
 
 
+def test_best_vs_rest_counts_complaints_not_praise():
+    """Where the kiosk asks why after every answer, a happy customer's reasons say what went well:
+    the best sites' praise for their staff is no complaint about it."""
+    ranked = ["a", "b", "c", "d", "e", "f", "g", "h"]
+    reasons = {s: {"queue": _complaints(10), "staff": ReasonCount(40 if s in "ab" else 5, 2, 4)} for s in ranked}
+    out = best_vs_rest(ranked, {s: 1000 for s in ranked}, reasons, scale="smiley4")
+    staff = next(r for r in out["reasons"] if r["reason"] == "staff")
+    assert (staff["best_per_100"], staff["rest_per_100"]) == (0.2, 0.2)
+    assert (out["best_mentions"], out["rest_mentions"]) == (24, 72)
+    assert staff["best_share"] == staff["rest_share"] == pytest.approx(16.67)
+    # A reason only ever given with praise is no complaint at all.
+    reasons["a"]["price"] = ReasonCount(7, 0, 0)
+    assert "price" not in {r["reason"] for r in best_vs_rest(ranked, {s: 1000 for s in ranked}, reasons)["reasons"]}
+
+
 def test_a_ranking_that_ties_the_best_with_the_rest_gives_no_comparison():
     """Where the shrinkage finds the sites alike every site shares rank 1, and the "best quarter"
     was the first sites by name (an independent review: about half of the chains whose sites are
     alike in truth). A tie across the cut between the best and the rest: no comparison."""
     ranked = [f"s{i}" for i in range(8)]
     answers = {s: 100 for s in ranked}
-    reasons = {s: {"queue": ReasonCount(5 + i), "price": ReasonCount(3)} for i, s in enumerate(ranked)}
+    reasons = {s: {"queue": _complaints(5 + i), "price": _complaints(3)} for i, s in enumerate(ranked)}
     tied = best_vs_rest(ranked, answers, reasons, ranks={s: 1 for s in ranked})
     assert tied == {"best_sites": [], "rest_sites": 0, "tied": True, "reasons": []}
     across = best_vs_rest(ranked, answers, reasons, ranks={s: 1 if i < 3 else 4 for i, s in enumerate(ranked)})
@@ -264,7 +284,7 @@ def _unlinked_chain(rng: np.random.Generator, k: int, n: int, link: float = 1.0)
     # reason a's at the best quarter multiplied by `link` (1: the reasons have nothing to do with the rank).
     ranked = [f"s{i:03d}" for i in range(k)]
     best = set(ranked[:round(k / 4)])
-    reasons = {s: {r: ReasonCount(int(rng.binomial(n, 0.04 * rng.uniform(0.5, 1.5) * (
+    reasons = {s: {r: _complaints(int(rng.binomial(n, 0.04 * rng.uniform(0.5, 1.5) * (
                    link if s in best and r == "a" else 1))))
                    for r in "abcdef"} for s in ranked}
     return best_vs_rest(ranked, {s: n for s in ranked}, reasons)
@@ -305,7 +325,7 @@ def _ranked_chain(rng: np.random.Generator, k: int, n: int, link: float = 1.0) -
     reasons = {}
     for s in ranked:
         unhappy = int(rng.binomial(n, 0.05 if s in best else 0.12))
-        reasons[s] = {r: ReasonCount(int(rng.binomial(unhappy, min(1.0, 0.2 * rng.uniform(0.5, 1.5) * (
+        reasons[s] = {r: _complaints(int(rng.binomial(unhappy, min(1.0, 0.2 * rng.uniform(0.5, 1.5) * (
             link if s in best and r == "a" else 1.0))))) for r in "abcdef"}
     return best_vs_rest(ranked, {s: n for s in ranked}, reasons)
 
@@ -333,13 +353,14 @@ def test_the_mix_says_what_the_best_do_differently_when_they_are_best_by_having_
     assert alone >= 0.8 and found >= 0.55, (alone, found)
 
 
-def test_mentions_by_face_by_hand():
-    # 7 negative mentions whose values sum to 11: 3 at face 1 and 4 at face 2 (3 + 2·4); 3 others.
-    assert mentions_by_face(ReasonCount(10, 7, 11), "smiley4") == (3, 4, 3)
-    assert mentions_by_face(ReasonCount(10, 7, 11), "smiley5") == (3, 4, 3)
+def test_complaints_by_face_by_hand():
+    # 7 negative mentions whose values sum to 11: 3 at face 1 and 4 at face 2 (3 + 2·4); the 3
+    # others are no complaints (praise, where the kiosk asks why after every answer).
+    assert complaints_by_face(ReasonCount(10, 7, 11), "smiley4") == (3, 4)
+    assert complaints_by_face(ReasonCount(10, 7, 11), "smiley5") == (3, 4)
     # nps11's detractors are seven values the rollups do not keep apart; no scale: one level.
-    assert mentions_by_face(ReasonCount(10, 7, 11), "nps11") == (7, 3)
-    assert mentions_by_face(ReasonCount(10, 7, 11), None) == (7, 3)
+    assert complaints_by_face(ReasonCount(10, 7, 11), "nps11") == (7,)
+    assert complaints_by_face(ReasonCount(10, 7, 11), None) == (7,)
 
 
 def test_expected_by_face_by_hand():

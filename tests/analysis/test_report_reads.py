@@ -82,7 +82,7 @@ def test_p_values_in_json_are_not_rounded_to_zero():
     """The JSON and CSV keep a p-value as computed: to 4 decimals the pulse correlation's tiny p
     read 0.0, and best-vs-rest's exact 1/1820 read 0.0005."""
     sites = [f"s{i:02d}" for i in range(16)]            # the best four never cite the queue, only the price
-    counts = {s: {"queue": ReasonCount(0 if i < 4 else 20), "price": ReasonCount(20)} for i, s in enumerate(sites)}
+    counts = {s: {"queue": ReasonCount(*[0 if i < 4 else 20] * 3), "price": ReasonCount(20, 20, 20)} for i, s in enumerate(sites)}
     row = next(r for r in best_vs_rest(sites, {s: 100 for s in sites}, counts)["reasons"] if r["reason"] == "queue")
     assert row["share_p_value"] == pytest.approx(1 / math.comb(16, 4), rel=1e-12)
     corr = correlation([(40.0 + i, 30, 50.0 + 2 * i + (i % 2) * 0.1, 30) for i in range(12)], 5)
