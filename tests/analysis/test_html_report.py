@@ -195,7 +195,7 @@ def test_the_pareto_chart_has_room_for_its_share_labels_and_names_both_axes(repo
     rows = next(d["pareto"] for d in report["drivers"] if d["pareto"])
     for lang in LANGUAGES:
         chart = str(svg.pareto_chart("p", "P", rows, reason_labels(lang), "-", lang=lang,
-                                     axis_titles=(t("complaints", lang), t("cumulative_share", lang))))
+                                     axis_titles=(t("pareto_axis", lang), t("cumulative_share", lang))))
         width = float(re.search(r'viewBox="0 0 ([\d.]+) ', chart).group(1))
         upright = re.findall(r'<text x="([\d.]+)" [^>]*text-anchor="(start|end)"[^>]*weight="\w+">([^<]*)<', chart)
         assert len(upright) > 8, upright                # the counts' and the shares' labels
@@ -203,7 +203,7 @@ def test_the_pareto_chart_has_room_for_its_share_labels_and_names_both_axes(repo
             extent = svg._text_width(html_unescape(text), 12)
             assert (float(x) + extent <= width) if anchor == "start" else (float(x) - extent >= 0), (lang, text, x)
         assert "100\u00a0%" in chart or "100%" in chart
-        assert f">{t('cumulative_share', lang)}<" in chart and f">{t('complaints', lang)}<" in chart
+        assert f">{t('cumulative_share', lang)}<" in chart and f">{t('pareto_axis', lang)}<" in chart
 
 
 def test_the_key_columns_of_the_tables_are_on_a_phone_screen(report, tmp_path):
