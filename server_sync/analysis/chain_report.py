@@ -187,6 +187,7 @@ def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], No
         report["drivers"].append({
             "question_id": q,
             "pareto": pareto(chain_reasons),
+            "praise": pareto(chain_reasons, "praise"),
             "uplift": uplift(total, chain_reasons),
             "sites": [{"site_id": s, "name": names.get(s, s), "pareto": pareto(site_reasons[s]),
                        "uplift": uplift(per_q_site[q].get(s, Tally(sc)), site_reasons[s])}

@@ -1,6 +1,7 @@
 """Drivers of satisfaction from follow-up reasons (performance areas). Pure.
 
-- Pareto: reasons by how many answers cite them, with share and cumulative share.
+- Pareto: reasons by how many negative answers cite them (complaints), with share and cumulative
+  share; and, where happy customers are asked too, by how many of the other answers do (praise).
 - Uplift: for each area, how much the headline metric would rise if its complaints went away,
   i.e. the negative answers citing it were not there: Happy Index from (sum - their values) /
   (n - their count); NPS with those detractors removed. An answer citing two areas counts in
@@ -60,14 +61,21 @@ def sum_reasons(maps: Iterable[Mapping[str, ReasonCount]]) -> dict[str, ReasonCo
     return out
 
 
-def pareto(reasons: Mapping[str, ReasonCount]) -> list[dict]:
-    total = sum(c.n for c in reasons.values())
+def pareto(reasons: Mapping[str, ReasonCount], part: str = "complaints") -> list[dict]:
+    """The reasons by how many answers cite them, with share and cumulative share: by the negative
+    answers (`complaints`, what drives dissatisfaction) or by the others (`praise`). Where the kiosk
+    asks why after every answer (`followup.mode = "every"`) a happy customer is asked what went
+    well, and one Pareto of both read praise as complaints; with follow-ups after negative answers
+    only (the default) the praise Pareto is empty."""
+    count = {"complaints": lambda c: c.negative, "praise": lambda c: c.n - c.negative}[part]
+    counts = {reason: count(c) for reason, c in reasons.items()}
+    total = sum(counts.values())
     out, cum = [], 0
-    for reason, c in sorted(reasons.items(), key=lambda kv: (-kv[1].n, kv[0])):
-        if c.n <= 0:
+    for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        if n <= 0:
             continue
-        cum += c.n
-        out.append({"reason": reason, "n": c.n, "negative": c.negative, "share": round(100 * c.n / total, 2),
+        cum += n
+        out.append({"reason": reason, "n": n, "share": round(100 * n / total, 2),
                     "cumulative": round(100 * cum / total, 2)})
     return out
 

@@ -165,8 +165,12 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
         q = drivers.get("question_id")
         if q in employee:
             if chain_n.get(q) is None or chain_n[q] < min_group:
-                drivers["pareto"], drivers["uplift"] = [], []
+                drivers["pareto"], drivers["praise"], drivers["uplift"] = [], [], []
             _protect_reasons(drivers, min_group)
+            # The praise is of other answers than the complaints: a total of its own.
+            praise = drivers.get("praise") or []
+            drop = complementary([r.get("n") for r in praise], min_group)
+            drivers["praise"] = [r for i, r in enumerate(praise) if i not in drop]
             drivers["sites"] = [s for s in drivers.get("sites", []) if (q, s["site_id"]) in shown_sites]
             _protect_site_reasons(drivers, min_group)
     for action in report.get("actions", []):

@@ -98,11 +98,14 @@ def csv_rows(report: dict) -> list[dict]:
     for d in report["drivers"]:
         q = d["question_id"]
         uplift_metric = metric_of[q] + "_uplift"
-        for s in [{"site_id": "", "name": "", "pareto": d["pareto"], "uplift": d["uplift"]}, *d["sites"]]:
+        chain = {"site_id": "", "name": "", "pareto": d["pareto"], "praise": d.get("praise") or [], "uplift": d["uplift"]}
+        for s in [chain, *d["sites"]]:
             prefix = "site_" if s["site_id"] else ""
-            for p in s["pareto"]:
-                for k, metric in (("share", "share"), ("cumulative", "cumulative_share"), ("negative", "negative")):
-                    add(prefix + "pareto", q, metric, {"value": p.get(k)}, p["n"], s["site_id"], s["name"], p["reason"])
+            for section in ("pareto", "praise"):
+                for p in s.get(section) or []:
+                    for k, metric in (("share", "share"), ("cumulative", "cumulative_share")):
+                        add(prefix + section, q, metric, {"value": p.get(k)}, p["n"], s["site_id"], s["name"],
+                            p["reason"])
             for u in s["uplift"]:
                 # uplift = without − current: the metric with the reason's complaints left out, and now.
                 for k, metric in (("uplift", uplift_metric), ("without", metric_of[q] + "_without"),

@@ -492,6 +492,22 @@ def test_reasons_of_employee_answers_are_shown_only_for_groups_of_the_minimum(ce
     assert "schedule" not in json.dumps(drivers)
 
 
+def test_praise_of_employee_answers_is_shown_only_for_groups_of_the_minimum(central_db):
+    """Asked why after every answer, colleagues praise "team" (6), "tools" (5) and "rota" (1): the
+    one is left out, and with it "tools", the smallest shown, as the praise's shares would give the
+    one away; the complaints are a total of their own ("workload" 5, shown)."""
+    db = central_db
+    add_site(db, "x")
+    add_question(db, "staff", audience="employee")
+    rows = staff("x", [4] * 12 + [1] * 5)
+    commit(db, rows, reasons={**{r["id"]: ["team"] for r in rows[:6]}, **{r["id"]: ["tools"] for r in rows[6:11]},
+                              rows[11]["id"]: ["rota"], **{r["id"]: ["workload"] for r in rows[12:]}})
+    drivers = chain_report.build(db, WEEK, now=NOW)["drivers"][0]
+    assert [(r["reason"], r["n"]) for r in drivers["praise"]] == [("team", 6)]
+    assert [(r["reason"], r["n"]) for r in drivers["pareto"]] == [("workload", 5)]
+    assert "rota" not in json.dumps(drivers) and "tools" not in json.dumps(drivers)
+
+
 def test_an_action_on_an_employee_question_shows_no_small_control_nor_a_store_left_out(central_db):
     """The control group is the rest of the chain (3 answers here): not shown. The store's own
     after-window is the report's period, and the store is left out of the sites section (as the

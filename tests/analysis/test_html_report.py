@@ -23,6 +23,7 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.central.db import connect
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.report import html
+from tests.analysis.seeding import answer, commit
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "report"
@@ -37,6 +38,11 @@ def report(tmp_path_factory):
     try:
         result = generate(db, HistorySpec(sites=12, days=120, answers_per_day=35, dips_per_year=4, seed=11))
         actions.add(db, "s003", "visit", "2026-10-01", "Självscanning i kassan", now=NOW)
+        # A week of asking why after every answer (`followup.mode = "every"`): praise, charted apart.
+        happy = [answer(f"s{1 + i % 12:03d}", datetime(2026, 11, 10 + i % 7, 9 + i % 8, i % 60), 3 + i % 2)
+                 for i in range(90)]
+        commit(db, happy, reasons={r["id"]: [("staff", "cleanliness", "staff", "availability", "queue")[i % 5]]
+                                   for i, r in enumerate(happy)})
         alerts.check_trend(db, datetime(2026, 11, 20, 16, 0, tzinfo=timezone.utc))
         for dip in result.dips:                         # alerts on the seeded dips, for the alerts table
             if dip["to"] >= "2026-08-25":
@@ -62,6 +68,7 @@ def expected_charts(report: dict) -> list[str]:
               if questions[h["question_id"]]["audience"] == "customer"]
     names += [f"ranking-{q}" for q, v in questions.items() if v["audience"] == "customer"]
     names += [f"pareto-{d['question_id']}" for d in report["drivers"] if d["pareto"]]
+    names += [f"praise-{d['question_id']}" for d in report["drivers"] if d["praise"]]
     names += [f"action-{a['id']}" for a in report["actions"][-12:]]
     names.append("pulse-scatter")
     return names
@@ -84,7 +91,7 @@ def test_html_report_in_headless_chromium(report, tmp_path):
     charts = set(re.findall(r'<svg class="chart" data-chart="([^"]+)"', dom.stdout))
     expected = set(expected_charts(report))
     assert expected <= charts
-    assert {"trend-visit", "heatmap-visit", "ranking-visit", "pareto-visit", "pulse-scatter"} <= charts
+    assert {"trend-visit", "heatmap-visit", "ranking-visit", "pareto-visit", "praise-visit", "pulse-scatter"} <= charts
     assert any(c.startswith("action-") for c in charts)
     assert "Självscanning i kassan" in dom.stdout and "Nöjdindex" in dom.stdout
 
@@ -195,7 +202,7 @@ def test_the_pareto_chart_has_room_for_its_share_labels_and_names_both_axes(repo
     rows = next(d["pareto"] for d in report["drivers"] if d["pareto"])
     for lang in LANGUAGES:
         chart = str(svg.pareto_chart("p", "P", rows, reason_labels(lang), "-", lang=lang,
-                                     axis_titles=(t("pareto_axis", lang), t("cumulative_share", lang))))
+                                     axis_titles=(t("praise_axis", lang), t("cumulative_share", lang))))
         width = float(re.search(r'viewBox="0 0 ([\d.]+) ', chart).group(1))
         upright = re.findall(r'<text x="([\d.]+)" [^>]*text-anchor="(start|end)"[^>]*weight="\w+">([^<]*)<', chart)
         assert len(upright) > 8, upright                # the counts' and the shares' labels
@@ -203,7 +210,7 @@ def test_the_pareto_chart_has_room_for_its_share_labels_and_names_both_axes(repo
             extent = svg._text_width(html_unescape(text), 12)
             assert (float(x) + extent <= width) if anchor == "start" else (float(x) - extent >= 0), (lang, text, x)
         assert "100\u00a0%" in chart or "100%" in chart
-        assert f">{t('cumulative_share', lang)}<" in chart and f">{t('pareto_axis', lang)}<" in chart
+        assert f">{t('cumulative_share', lang)}<" in chart and f">{t('praise_axis', lang)}<" in chart
 
 
 def test_the_key_columns_of_the_tables_are_on_a_phone_screen(report, tmp_path):

@@ -91,11 +91,22 @@ def test_nps_ranking_stays_in_bounds():
 
 
 def test_pareto_shares_and_cumulative():
-    rows = pareto({"queue": ReasonCount(6, 6, 6), "staff": ReasonCount(3, 3, 4), "price": ReasonCount(1, 0, 0),
+    rows = pareto({"queue": ReasonCount(6, 6, 6), "staff": ReasonCount(3, 3, 4), "price": ReasonCount(1, 1, 2),
                    "none": ReasonCount(0, 0, 0)})
-    assert [(r["reason"], r["share"], r["cumulative"]) for r in rows] == [
-        ("queue", 60.0, 60.0), ("staff", 30.0, 90.0), ("price", 10.0, 100.0)]
-    assert pareto({}) == []
+    assert [(r["reason"], r["n"], r["share"], r["cumulative"]) for r in rows] == [
+        ("queue", 6, 60.0, 60.0), ("staff", 3, 30.0, 90.0), ("price", 1, 10.0, 100.0)]
+    assert pareto({}) == [] and pareto({}, "praise") == []
+
+
+def test_the_pareto_of_complaints_leaves_praise_to_a_pareto_of_its_own():
+    """Where the kiosk asks why after every answer, a happy customer says what went well: the
+    staff praised 40 times and blamed twice are no top complaint; with follow-ups after negative
+    answers only there is no praise."""
+    reasons = {"queue": ReasonCount(10, 9, 12), "staff": ReasonCount(42, 2, 3), "price": ReasonCount(5, 0, 0)}
+    assert [(r["reason"], r["n"], r["share"]) for r in pareto(reasons)] == [("queue", 9, 81.82), ("staff", 2, 18.18)]
+    assert [(r["reason"], r["n"], r["cumulative"]) for r in pareto(reasons, "praise")] == [
+        ("staff", 40, 86.96), ("price", 5, 97.83), ("queue", 1, 100.0)]
+    assert pareto({"queue": ReasonCount(4, 4, 5)}, "praise") == []
 
 
 def test_uplift_by_hand():

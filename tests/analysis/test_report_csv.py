@@ -26,6 +26,7 @@ from seeds.history import HistorySpec, generate
 from server_sync.analysis import actions, alerts, chain_report
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central.db import connect
+from server_sync.report import tabular
 from server_sync.report.tabular import render_csv
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
@@ -48,7 +49,7 @@ SECTIONS = {
     "summary": {"summary"}, "sites": {"site"}, "ranking": {"ranking"}, "kiosks": {"kiosk"},
     "trends": {"daily", "weekly", "weekly_change", "change", "change_previous", "change_current"},
     "heatmap": {"heatmap"},
-    "drivers": {"pareto", "uplift", "site_pareto", "site_uplift", "best_vs_rest"},
+    "drivers": {"pareto", "praise", "uplift", "site_pareto", "site_uplift", "best_vs_rest"},
     "actions": {"action", "action_window", "action_before", "action_after", "control_before", "control_after"},
     "pulse": {"pulse_employee", "pulse_customer", "correlation"},
     "alerts": {"alert"},
@@ -162,3 +163,29 @@ def test_a_name_a_spreadsheet_would_run_as_a_formula_is_text(reports):
     assert named and all(r["site_name"] == "'" + name for r in named)
     assert any(r["value"].startswith("-") for r in rows)            # a negative figure is not made text
     assert not any(r["value"].startswith("'") for r in rows)
+
+
+def test_praise_has_a_pareto_of_its_own_in_the_json_the_csv_and_the_page(central_db):
+    """A question asked why after every answer (`followup.mode = "every"`): the happy customers'
+    reasons are praise, in a Pareto, CSV rows and a chart of their own; the Pareto of complaints
+    (and the CSV's `pareto` rows) count only the unhappy ones."""
+    from server_sync.report import html
+    from tests.analysis.seeding import add_question, add_site, answer, commit
+    db = central_db
+    add_site(db, "s1")
+    add_question(db)
+    rows = [answer("s1", datetime(2026, 11, 20, 10, m), v) for m, v in enumerate([1, 2, 2] + [4] * 8)]
+    commit(db, rows, reasons={**{r["id"]: ["queue"] for r in rows[:3]}, **{r["id"]: ["staff"] for r in rows[3:]},
+                              rows[3]["id"]: ["staff", "queue"]})
+    report = chain_report.build(db, ReportFilter(date_from="2026-11-16", date_to="2026-11-22"), now=NOW)
+    d = report["drivers"][0]
+    assert [(r["reason"], r["n"]) for r in d["pareto"]] == [("queue", 3)]
+    assert [(r["reason"], r["n"], r["share"]) for r in d["praise"]] == [("staff", 8, 88.89), ("queue", 1, 11.11)]
+    rows_csv = [r for r in tabular.csv_rows(report) if r["section"] in ("pareto", "praise")]
+    assert {(r["section"], r["key"], r["metric"], r["n"]) for r in rows_csv} == {
+        ("pareto", "queue", "share", 3), ("pareto", "queue", "cumulative_share", 3),
+        ("praise", "staff", "share", 8), ("praise", "staff", "cumulative_share", 8),
+        ("praise", "queue", "share", 1), ("praise", "queue", "cumulative_share", 1)}
+    page = html.render(report, "sv")
+    assert 'data-chart="pareto-visit"' in page and 'data-chart="praise-visit"' in page
+    assert "Beröm per skäl (Pareto)" in page and "Klagomål per skäl (Pareto)" in page

@@ -335,11 +335,11 @@ def test_the_weekly_digest_per_person_scope_and_language_through_real_smtp(world
     parts = {to: (m.get_body(("plain",)).get_content(), m.get_body(("html",)).get_content()) for to, m in mails.items()}
     sara_text, sara_html = parts["sara@example.se"]
     assert mails["sara@example.se"]["Subject"].startswith("Kundpuls veckobrev")
-    assert "Vanligaste skälen" in sara_text and "Försenade larm" in sara_text and f"#{a1['id']} S1" in sara_text
+    assert "Vanligaste klagomålen" in sara_text and "Försenade larm" in sara_text and f"#{a1['id']} S1" in sara_text
     assert "S2" not in sara_text and "S3" not in sara_text and "S3" not in sara_html
     assert "<h2" in sara_html and "Nöjdindex" in sara_html and "Nöjdindex" in sara_text
     rolf_text, rolf_html = parts["rolf@example.se"]
-    assert "Top reasons" in rolf_text and "Actions completed" in rolf_text
+    assert "Top complaints" in rolf_text and "Actions completed" in rolf_text
     # A question by its wording in the reader's language (this one has only English), not its id.
     assert "\n- How was it?: Happy Index " in rolf_text and ">How was it?</th>" in rolf_html
     assert "- visit:" not in rolf_text and ">visit</th>" not in rolf_html
