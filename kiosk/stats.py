@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from kiosk.config import KioskConfig
 from kiosk.durations import is_duration, parse_duration
 from kiosk.exc import CaptureError
-from server_sync.protocol.scales import SCALES
+from server_sync.protocol.scales import SCALES, sql_rule
 from server_sync.protocol.tally import Tally
 
 if TYPE_CHECKING:                   # the store (peewee) is the caller's: `kiosk --help` builds no database
@@ -179,12 +179,19 @@ STAFF_COMMENTS = 3          # latest comments on the staff screen
 TOP_REASONS = 3
 
 
+def _top(counts: Mapping[str, int]) -> list[dict[str, Any]]:
+    """The `TOP_REASONS` most cited reasons, most first (ties by code)."""
+    ranked = sorted(((-n, code) for code, n in counts.items() if n > 0))[:TOP_REASONS]
+    return [{"code": code, "n": -n} for n, code in ranked]
+
+
 def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: str) -> dict[str, Any]:
     """What the staff screen adds to `local_stats` for one question, over the last 7 days:
     each day's answers and score on the question's current scale (the trend), the answers on
-    earlier scales (`earlier_scale`: scale → n, counted apart), the most chosen reasons and the
-    latest comments (scrubbed of e-mail addresses and phone numbers when they were recorded).
-    Flagged presses and their follow-ups are left out, as everywhere; an employee question's
+    earlier scales (`earlier_scale`: scale → n, counted apart), the reasons most chosen with a
+    negative answer (`top_complaints`) and with another (`top_praise`: only where the kiosk asks
+    why after every answer), and the latest comments (scrubbed of e-mail addresses and phone
+    numbers when they were recorded). Flagged presses and their follow-ups are left out, as everywhere; an employee question's
     answers are in none of it (`withheld` is then true)."""
     today = local_today(cfg, now)
     first = today - timedelta(days=6)
@@ -192,7 +199,7 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
     if question in withheld:
         days = [{"date": (first + timedelta(days=i)).isoformat(), "n": 0, "score": None} for i in range(7)]
         return {"from": first.isoformat(), "to": today.isoformat(), "days": days, "earlier_scale": {},
-                "followups": 0, "top_reasons": [], "comments": [], "withheld": True}
+                "followups": 0, "top_complaints": [], "top_praise": [], "comments": [], "withheld": True}
     rows = _grouped(store, first, today, question, by_date=True, withheld=withheld)
     current = current_scales(cfg)
     days = []
@@ -208,11 +215,14 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
     # Driven by the answers of the week (the local_date index), then their follow-ups by
     # response id: the cost follows a week's answers, not the whole history.
     span = (first.isoformat(), today.isoformat(), question)
+    # Each reason's mentions by negative answers and by all: where the kiosk asks why after every
+    # answer (followup "every") a happy customer says what went well, which is no complaint.
     reasons = store.db.execute_sql(
-        "SELECT j.value, COUNT(*) FROM response r INDEXED BY response_stats"
+        f"SELECT j.value, SUM({sql_rule('negative', 'r.scale', 'r.value')}), COUNT(*)"
+        " FROM response r INDEXED BY response_stats"
         " JOIN followup f ON f.response_id = r.id, json_each(f.reasons) j"
         " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL"
-        " GROUP BY j.value ORDER BY COUNT(*) DESC, j.value LIMIT ?", (*span, TOP_REASONS)).fetchall()
+        " GROUP BY j.value", span).fetchall()
     answered = store.db.execute_sql(
         "SELECT COUNT(*) FROM response r INDEXED BY response_stats"
         " JOIN followup f ON f.response_id = r.id"
@@ -227,7 +237,8 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
         "from": first.isoformat(), "to": today.isoformat(), "days": days,
         "earlier_scale": earlier,
         "followups": answered,
-        "top_reasons": [{"code": code, "n": n} for code, n in reasons],
+        "top_complaints": _top({code: negative for code, negative, _n in reasons}),
+        "top_praise": _top({code: n - negative for code, negative, n in reasons}),
         "comments": [{"text": text, "date": d, "hour": h, "value": v} for text, d, h, v in comments],
         "withheld": False,
     }

@@ -141,10 +141,25 @@ def test_staff_summary_trend_top_reasons_and_latest_comments(cfg, store, recorde
     assert s["days"][0] == {"date": "2026-11-17", "n": 1, "score": 100.0}
     assert s["days"][1]["n"] == 0 and s["days"][1]["score"] is None
     assert s["days"][-1]["n"] == 7                    # six follow-ups' answers and the first repeat
-    assert s["top_reasons"] == [{"code": "queue", "n": 3}, {"code": "checkout", "n": 1}, {"code": "price", "n": 1}]
+    assert s["top_complaints"] == [{"code": "queue", "n": 3}, {"code": "checkout", "n": 1}, {"code": "price", "n": 1}]
+    assert s["top_praise"] == []
     texts = [c["text"] for c in s["comments"]]
     assert len(texts) == 2 and texts[1] == "Lång kö" and "070" not in texts[0]
     assert s["followups"] == 6
+
+
+def test_staff_summary_keeps_praise_apart_from_the_complaints(cfg, store, recorder, clock):
+    """Asked why after every answer, a happy customer says what went well: the staff praised
+    four times and blamed once are not the top complaint; each list ranks its own mentions."""
+    from kiosk.stats import staff_summary
+    for i, (value, why) in enumerate([(4, ["staff"]), (4, ["staff", "queue"]), (3, ["staff"]), (4, ["staff"]),
+                                      (1, ["queue"]), (2, ["queue", "staff"]), (1, ["price"])]):
+        r = tap(recorder, clock, utc(2026, 11, 23, 8, 0) + timedelta(minutes=10 * i), value)
+        recorder.record_followup(r.id, why, None)
+    clock.set(utc(2026, 11, 23, 11, 0))
+    s = staff_summary(cfg, store, clock.now(), "visit")
+    assert s["top_complaints"] == [{"code": "queue", "n": 2}, {"code": "price", "n": 1}, {"code": "staff", "n": 1}]
+    assert s["top_praise"] == [{"code": "staff", "n": 4}, {"code": "queue", "n": 1}]
 
 
 def test_change_is_known_only_when_both_are():
@@ -228,7 +243,7 @@ def test_the_staff_screen_lists_no_employee_questions_comments(tmp_path, clock):
         clock.set(utc(2026, 11, 23, 21, 0))
         s = staff_summary(cfg, store, clock.now(), "pulse")
     assert s["withheld"] is True
-    assert s["followups"] == 0 and s["top_reasons"] == [] and s["comments"] == []
+    assert s["followups"] == 0 and s["top_complaints"] == s["top_praise"] == [] and s["comments"] == []
     assert [d["n"] for d in s["days"]] == [0] * 7 and all(d["score"] is None for d in s["days"])
 
 
@@ -276,7 +291,7 @@ def test_no_local_figure_holds_an_employee_answer(tmp_path, clock, keep_pulse):
     assert today["answers"] == 3 and today["questions"]["visit"]["n"] == 3
     assert today["by_hour"][20] == 0 and sum(today["by_hour"]) == 3
     assert all(p["answers"] == 0 for p in one["periods"].values())
-    assert summary["withheld"] is True and summary["top_reasons"] == []
+    assert summary["withheld"] is True and summary["top_complaints"] == summary["top_praise"] == []
     out = __import__("io").StringIO()
     render_text(s, out)
     assert "Not shown here: pulse, asked of employees" in out.getvalue()

@@ -435,10 +435,16 @@ class StaffScreen(KioskScreen):
         ids.trend.scores = [d["score"] for d in days]
         ids.filtered.text = "\n".join(staff_notes(stats, summary, lang))
         reasons = app.flow.cfg.reasons
+        label = (lambda code: reasons.get(code, {}).get(lang, code))
         ids.reasons_title.text = tr("staff_reasons", lang)
-        ids.reasons.text = "\n".join(
-            f"{i}. {reasons.get(r['code'], {}).get(lang, r['code'])}: {r['n']}"
-            for i, r in enumerate(summary["top_reasons"], 1)) or ("–" if withheld else tr("staff_no_reasons", lang))
+        lines = [f"{i}. {label(r['code'])}: {r['n']}" for i, r in enumerate(summary["top_complaints"], 1)]
+        lines = lines or ["–" if withheld else tr("staff_no_reasons", lang)]
+        # Asked why after every answer, happy customers say what went well: apart, on one line
+        # (cut to fit in fit_side), so that the complaints keep the lines above it.
+        praise = (tr("staff_praise", lang, reasons=", ".join(f"{label(r['code'])} {r['n']}"
+                                                             for r in summary["top_praise"]))
+                  if summary["top_praise"] else None)
+        ids.reasons.text = "\n".join(lines)
         comments = [(_cut(c["text"]), tr("staff_comment_when", lang, hour=f"{c['hour']:02d}",
                                          day=names[date.fromisoformat(c["date"]).weekday()]))
                     for c in summary["comments"]]
@@ -461,13 +467,13 @@ class StaffScreen(KioskScreen):
         ids.alerts.color = palette.WARNING
         ids.kiosk_line.text = tr("staff_kiosk", lang, id=view["kiosk_id"], ip=view["ip"],
                                  version=view["version"])
-        self._side = {"comments": comments, "notices": notices[:2],
+        self._side = {"comments": comments, "notices": notices[:2], "reasons": lines, "praise": praise,
                       "no_comments": "–" if withheld else tr("staff_no_comments", lang)}
         self.fit_side()
 
     def fit_side(self, *_a) -> None:
         """The right panel's lines, cut to fit it (nothing drawn past its edge, at any size):
-        what staff must act on in full; each site alert in at most `STAFF_ALERT_LINES` lines
+        what staff must act on in full; the praise in one line; each site alert in at most `STAFF_ALERT_LINES` lines
         (one, if no comment would fit otherwise); then the latest comments, newest first, each
         in at most `STAFF_COMMENT_LINES` lines, as many of them as the room left holds (a line
         each when it is short). A cut ends in "…"."""
@@ -478,6 +484,8 @@ class StaffScreen(KioskScreen):
         if side is None or width < 10:
             return
         ids.comments_title.text = tr("staff_comments", self._lang)
+        if side["praise"]:
+            ids.reasons.text = "\n".join(side["reasons"] + [fit_head(side["praise"], TextBox(ids.reasons, width).lines(1))])
         notices = TextBox(ids.alerts, width)
         if not side["comments"]:
             ids.comments.text = side["no_comments"]

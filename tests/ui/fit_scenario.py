@@ -1,6 +1,6 @@
 """A scenario of text that must fit its box, on the real app: a comment typed past its limit,
-and the staff view full of what it can hold (the longest comments, two site alerts, answers
-not saved and not accepted).
+and the staff view full of what it can hold (the longest comments, praise beside the complaints,
+two site alerts, answers not saved and not accepted).
 
 Run as `python -m tests.ui.fit_scenario --size 800x480 --data DIR --shots DIR --report FILE`
 (tests/ui/test_fit.py starts it under Xvfb). The machinery is tests/ui/scenario.py's: its
@@ -22,6 +22,23 @@ TYPED_CHARS = 215
 LOOK_AT = (140, 175, 200, TYPED_CHARS)       # typed so far, where the box is looked at
 
 
+def seed_praise(cfg, store, now) -> None:
+    """Happy answers asked why (a question set to ask after every answer): three reasons of
+    praise, the longest labels, beside the complaints."""
+    from datetime import timedelta
+
+    from kiosk.capture import Recorder
+    from kiosk.clock import FakeClock
+    q = cfg.questions[0]
+    longest = sorted(q.reasons, key=lambda code: -max(len(t) for t in cfg.reasons[code].values()))[:3]
+    c = FakeClock(now - timedelta(hours=4), boot_id="33333333-3333-4333-8333-333333333333")
+    rec = Recorder(cfg, store, c)
+    for i, code in enumerate(longest * 2 + longest[:1]):
+        c.advance(60)
+        r = rec.record(q.id, q.values[-1], language="sv", source="simulate")
+        rec.record_followup(r.id, [code], None)
+
+
 class FitScenario(S.Scenario):
     def run(self):
         yield from self.until(lambda: self.app is not None and self.app.sm.current == "question")
@@ -31,6 +48,7 @@ class FitScenario(S.Scenario):
             yield from self.choose_language(lang)
             yield from self.long_comment(lang)
         S.seed_long_comments(self.cfg, self.app.store, self.clock.now())
+        seed_praise(self.cfg, self.app.store, self.clock.now())
         for lang in self.cfg.languages:
             yield from self.choose_language(lang)
             yield from self.full_staff_view(lang)
@@ -116,6 +134,7 @@ class FitScenario(S.Scenario):
         """The longest comments, two long site alerts, then the two problems staff must act on:
         every line inside its panel, the latest three comments, both alerts or both problems."""
         from kiosk.exc import DiskFull
+        from kiosk.ui.fit import TextBox
         yield from self.corner_hold()
         for d in S.STAFF_PIN:
             yield from self.pin_key(d)
@@ -124,8 +143,16 @@ class FitScenario(S.Scenario):
         yield from self.frames(2)
         scr = self.app.sm.current_screen
         comments = scr.ids.comments.text.splitlines()
-        self.check(f"{lang}: the three latest comments, the long ones cut to fit",
-                   len(comments) == 3 and sum(c.count("…") for c in comments) >= 2, comments)
+        # The praise's line leaves two or three of the latest comments room (by the language's
+        # lengths), a line each.
+        self.check(f"{lang}: the latest comments that fit beside the praise, the long ones cut",
+                   len(comments) in (2, 3) and sum(c.count("…") for c in comments) >= 2, comments)
+        praise = scr.ids.reasons.text.splitlines()[-1]
+        self.check(f"{lang}: the praise beside the complaints, in one line",
+                   praise.startswith(self.app.tr("staff_praise", lang, reasons=""))
+                   and len(scr.ids.reasons.text.splitlines()) == 4
+                   and TextBox(scr.ids.reasons, scr.ids.reasons.width).height(praise)
+                   <= TextBox(scr.ids.reasons, scr.ids.reasons.width).line_height(), praise)
         alerts = scr.ids.alerts.text.splitlines()
         self.check(f"{lang}: both site alerts, cut to fit", len(alerts) == 2
                    and all(a.startswith("• ") and a.endswith("…") for a in alerts), alerts)

@@ -310,7 +310,7 @@ class Scenario:
                    want["change.n"] not in ("", "–"), (shown, want))
         self.check(f"{lang}: a 7-day trend", len(scr.ids.trend.scores) == 7
                    and scr.ids.trend.scores[-1] == view["summary"]["days"][-1]["score"], scr.ids.trend.scores)
-        top = view["summary"]["top_reasons"]
+        top = view["summary"]["top_complaints"]
         lines = scr.ids.reasons.text.splitlines()
         self.check(f"{lang}: the top three reasons, most chosen first", len(top) == 3 and len(lines) == 3
                    and lines[0] == f"1. {self.cfg.reasons[top[0]['code']][lang]}: {top[0]['n']}", lines)
