@@ -215,6 +215,8 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
     # Driven by the answers of the week (the local_date index), then their follow-ups by
     # response id: the cost follows a week's answers, not the whole history.
     span = (first.isoformat(), today.isoformat(), question)
+    # The reasons are figures too: of the current scale's answers only, as the trend's.
+    scale = current.get(question)
     # Each reason's mentions by negative answers and by all: where the kiosk asks why after every
     # answer (followup "every") a happy customer says what went well, which is no complaint.
     reasons = store.db.execute_sql(
@@ -222,11 +224,12 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
         " FROM response r INDEXED BY response_stats"
         " JOIN followup f ON f.response_id = r.id, json_each(f.reasons) j"
         " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL"
-        " GROUP BY j.value", span).fetchall()
+        " AND (? IS NULL OR r.scale = ?) GROUP BY j.value", (*span, scale, scale)).fetchall()
     answered = store.db.execute_sql(
         "SELECT COUNT(*) FROM response r INDEXED BY response_stats"
         " JOIN followup f ON f.response_id = r.id"
-        " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL", span).fetchone()[0]
+        " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL"
+        " AND (? IS NULL OR r.scale = ?)", (*span, scale, scale)).fetchone()[0]
     comments = store.db.execute_sql(
         "SELECT f.comment, r.local_date, r.local_hour, r.value FROM response r"
         " INDEXED BY response_stats JOIN followup f ON f.response_id = r.id"

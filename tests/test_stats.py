@@ -191,6 +191,18 @@ def two_scales(cfg, store, clock, config_mapping):
     return cfg5, clock.now()
 
 
+def test_the_staff_reasons_are_of_the_current_scale_only(store, recorder, two_scales):
+    """The reasons are figures like the trend's: the morning's smiley4 answers and their
+    follow-ups are counted apart (in `earlier_scale`), not among the smiley5 complaints."""
+    from kiosk.stats import staff_summary
+    cfg5, now = two_scales
+    for rid, scale in store.db.execute_sql("SELECT id, scale FROM response WHERE local_date = '2026-11-23'"):
+        recorder.record_followup(rid, ["queue" if scale == "smiley4" else "staff"])
+    s = staff_summary(cfg5, store, now, "visit")
+    assert s["top_complaints"] == [] and s["top_praise"] == [{"code": "staff", "n": 3}]
+    assert s["followups"] == 3 and s["earlier_scale"] == {"smiley4": 10}
+
+
 def test_a_question_on_two_scales_is_two_series_and_no_answer_is_lost(store, two_scales):
     """A series is (question, scale), as at the centre: the current scale keeps the question's
     id, the earlier one is `visit@smiley4`, counted apart; nothing is overwritten."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from kivy.clock import Clock
@@ -21,7 +21,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.ui import palette
 from kiosk.ui.controls import NpsButton, PillButton, ReasonChip
-from kiosk.ui.fit import TextBox, fit_head, fit_tail
+from kiosk.ui.fit import ELLIPSIS, TextBox, fit_head, fit_tail
 from kiosk.ui.smiley import SmileyButton, SmileyFace
 from kiosk.ui.texts import age_text, alert_text, tr
 
@@ -353,6 +353,21 @@ SMALL_SAMPLE = 30          # fewer answers than this are starred as a small samp
 COMMENT_CHARS = 70         # a comment on the staff screen is cut after this many characters
 STAFF_COMMENT_LINES = 2    # ... and to the lines it may take there (fewer when room is short)
 STAFF_ALERT_LINES = 2      # a site alert on the staff screen is cut to this many lines
+
+
+def praise_line(items: list[tuple[str, int]], fits: Callable[[str], bool], lang: str) -> str:
+    """The staff screen's praise, (label, count) most first: as many reasons, each whole with its
+    count, as `fits` takes, then "…" if some are left out; the first alone, its label cut, if
+    not even it fits whole. A count is never cut off its reason."""
+    more = ", " + ELLIPSIS
+    for k in range(len(items), 0, -1):
+        text = tr("staff_praise", lang, reasons=", ".join(f"{name} {n}" for name, n in items[:k])
+                  + (more if k < len(items) else ""))
+        if fits(text):
+            return text
+    name, n = items[0]
+    return fit_head(name, fits, prefix=tr("staff_praise", lang, reasons=""),
+                    suffix=f" {n}" + (more if len(items) > 1 else ""))
 NPS_GROUPS = (("0–6", range(0, 7)), ("7–8", range(7, 9)), ("9–10", range(9, 11)))
 
 
@@ -439,11 +454,9 @@ class StaffScreen(KioskScreen):
         ids.reasons_title.text = tr("staff_reasons", lang)
         lines = [f"{i}. {label(r['code'])}: {r['n']}" for i, r in enumerate(summary["top_complaints"], 1)]
         lines = lines or ["–" if withheld else tr("staff_no_reasons", lang)]
-        # Asked why after every answer, happy customers say what went well: apart, on one line
-        # (cut to fit in fit_side), so that the complaints keep the lines above it.
-        praise = (tr("staff_praise", lang, reasons=", ".join(f"{label(r['code'])} {r['n']}"
-                                                             for r in summary["top_praise"]))
-                  if summary["top_praise"] else None)
+        # Asked why after every answer, the answers that were not negative say what went well:
+        # apart, on one line (cut to fit in fit_side), so that the complaints keep theirs.
+        praise = [(label(r["code"]), r["n"]) for r in summary["top_praise"]]
         ids.reasons.text = "\n".join(lines)
         comments = [(_cut(c["text"]), tr("staff_comment_when", lang, hour=f"{c['hour']:02d}",
                                          day=names[date.fromisoformat(c["date"]).weekday()]))
@@ -485,7 +498,8 @@ class StaffScreen(KioskScreen):
             return
         ids.comments_title.text = tr("staff_comments", self._lang)
         if side["praise"]:
-            ids.reasons.text = "\n".join(side["reasons"] + [fit_head(side["praise"], TextBox(ids.reasons, width).lines(1))])
+            praise = praise_line(side["praise"], TextBox(ids.reasons, width).lines(1), self._lang)
+            ids.reasons.text = "\n".join(side["reasons"] + [praise])
         notices = TextBox(ids.alerts, width)
         if not side["comments"]:
             ids.comments.text = side["no_comments"]

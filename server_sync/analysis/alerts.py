@@ -172,12 +172,15 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
         tallies: dict[tuple[str, str, str], dict[str, Tally]] = defaultdict(dict)
         for site, question, scale, day, *stats in rows:
             tallies[(site, question, scale)][day] = tally_of(scale, stats)
-        # The follow-up reasons cited at each site over the same days, all customer questions
-        # together: the baseline's, and each window's (a dip makes one complaint dominate).
+        # The follow-up reasons cited at each site over the same days by negative answers (the
+        # complaints), all customer questions together: the baseline's, and each window's (a dip
+        # makes one complaint dominate). Not praise: where happy customers are asked why too, a
+        # dip's fewer happy answers would raise every complaint's share of all the mentions.
         reasons: dict[str, tuple[Counter, list[Counter]]] = defaultdict(
             lambda: (Counter(), [Counter() for _ in range(rule.window_days)]))
         for site, day, reason, n in db.execute_sql(
-                f"SELECT site_id, CASE WHEN local_date < {p} THEN NULL ELSE local_date END AS day, reason, SUM(n)"
+                f"SELECT site_id, CASE WHEN local_date < {p} THEN NULL ELSE local_date END AS day, reason,"
+                f" SUM(negative)"
                 f" FROM rollup_reason_daily WHERE {where} AND audience = 'customer' AND local_date >= {p}"
                 f" AND local_date <= {p} GROUP BY site_id, day, reason",     # the baseline's days as one
                 [window_first.isoformat()] + params + [first.isoformat(), today.isoformat()]):

@@ -166,13 +166,14 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
         if q in employee:
             if chain_n.get(q) is None or chain_n[q] < min_group:
                 drivers["pareto"], drivers["praise"], drivers["uplift"] = [], [], []
+            chain_total = sum(r.get("n") or 0 for r in drivers.get("pareto") or [])   # its shares give it
             _protect_reasons(drivers, min_group)
             # The praise is of other answers than the complaints: a total of its own.
             praise = drivers.get("praise") or []
             drop = complementary([r.get("n") for r in praise], min_group)
             drivers["praise"] = [r for i, r in enumerate(praise) if i not in drop]
             drivers["sites"] = [s for s in drivers.get("sites", []) if (q, s["site_id"]) in shown_sites]
-            _protect_site_reasons(drivers, min_group)
+            _protect_site_reasons(drivers, min_group, chain_total)
     for action in report.get("actions", []):
         # Judged on the series of its day (actions.with_effects), whose audience may not be the
         # question's current one.
@@ -237,15 +238,16 @@ def protect_today(counts: Mapping[tuple[str, str], int], days: Iterable[str], mi
     return {"total": sum(by_question.values()), "by_question": dict(sorted(by_question.items()))}
 
 
-def _protect_site_reasons(drivers: dict[str, Any], min_group: int) -> None:
+def _protect_site_reasons(drivers: dict[str, Any], min_group: int, chain_total: int = 0) -> None:
     """The stores' reasons are parts of the chain's: a store shows only reasons the chain shows
     (when it shows any); for each of those, what the stores shown leave of its mentions (and of
     its complaints, for the uplift) must be 0 or at least `min_group`, or the reason goes from
-    every store's rows; then each store's own rows as in `_protect_reasons`, again until nothing
-    more goes."""
+    every store's rows; then each store's own rows as in `_protect_reasons`; and the stores'
+    totals are parts of the chain's (`chain_total`): again until nothing more goes."""
     chain_n = {r["reason"]: r.get("n") or 0 for r in drivers.get("pareto") or []}
     chain_c = {u["reason"]: u.get("complaints") or 0 for u in drivers.get("uplift") or []}
     sites = drivers.get("sites") or []
+    site_total = {s["site_id"]: sum(r.get("n") or 0 for r in s.get("pareto") or []) for s in sites}
     # The chain's shares give its total, so its reasons left out are one more group: a store
     # showing one of them would leave the rest of that group (found by a review: chain A 20
     # shown, X 7 and Y 2 left out; a store's X 7 then gave Y's 2 away). They go at every store,
@@ -264,6 +266,12 @@ def _protect_site_reasons(drivers: dict[str, Any], min_group: int) -> None:
                            if u["reason"] == reason) < min_group:
                 for site in sites:
                     site["uplift"] = [u for u in site["uplift"] if u["reason"] != reason]
+        # A store's shares give its total as the chain's give the chain's: the stores showing
+        # none hold the rest (a review's case: chain 12, store a 11 by its team's 45.45 %, the
+        # other store's lone complaint). The smallest shown store's go with them.
+        shown = [s for s in sites if s["pareto"]]
+        if chain_n and shown and 0 < chain_total - sum(site_total[s["site_id"]] for s in shown) < min_group:
+            min(shown, key=lambda s: (site_total[s["site_id"]], s["site_id"]))["pareto"] = []
         if sum(len(s.get("pareto") or []) + len(s.get("uplift") or []) for s in sites) == before:
             return
 

@@ -137,6 +137,24 @@ def test_a_morning_short_of_the_threshold_alerts_when_one_complaint_dominates(db
     assert "'cleanliness' cited in 7 of 9 follow-up reasons" in raised[0]["message"]
 
 
+def test_praise_is_no_complaint_to_the_dip_rule(db):
+    """Where happy customers are asked why too ("what went well?"), a morning with fewer of them
+    has less praise: counted among the mentions, the usual complaint's share of them rose (12 %
+    of the mentions on ordinary days, 38 % this morning) and the dip rule read the site's usual
+    complaint as one that dominates (a review's case). Its share of the complaints is as ever:
+    the morning, short of the threshold on the mood, raises nothing."""
+    rng = random.Random(12)
+    rows = [answer("s1", (MONDAY_10 - timedelta(days=d)).replace(tzinfo=None, hour=8 + k % 10, minute=k),
+                   rng.choice((1, 2)) if rng.random() < 0.12 else rng.choice((3, 3, 4, 4, 4)))
+            for d in range(1, 29) for k in range(40)]
+    rows += [answer("s1", (MONDAY_10 + timedelta(minutes=5 * k)).replace(tzinfo=None), v)
+             for k, v in enumerate([1] * 4 + [2] * 5 + [3] * 8 + [4] * 7)]     # Happy Index 58 (usually 78)
+    commit(db, rows, {r["id"]: ["queue" if r["value"] <= 2 else "staff"] for r in rows})
+    now = MONDAY_10 + timedelta(hours=2)
+    assert alerts.check_dip(db, {"s1"}, now, DipRule(complaint_z=DipRule().z)) == []   # the mood alone: no
+    assert alerts.check_dip(db, {"s1"}, now) == []
+
+
 def test_filtered_presses_a_handful_of_answers_and_a_site_without_history_do_not_alert(db):
     rng = random.Random(7)
     ordinary_weeks(db, "s1", MONDAY_10, rng)

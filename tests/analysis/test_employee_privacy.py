@@ -474,8 +474,9 @@ def test_a_stores_pulse_is_left_out_when_its_questions_rows_would_give_one_away(
 def test_reasons_of_employee_answers_are_shown_only_for_groups_of_the_minimum(central_db):
     """One colleague's "schedule" (and the uplift without it, which gives their answer away) is
     not shown, and neither is "workload" (5) at the chain: its share of the mentions would leave
-    the one; nor at y, where it would leave the chain's group of the two. "rota" (6) is shown,
-    at the chain and at y."""
+    the one; nor at y, where it would leave the chain's group of the two. "rota" (6) is shown at
+    the chain, not at y: y's share of it (6 of 11) would give y's total, and the chain's (6 of 12)
+    the chain's, and the difference is x's one."""
     db = central_db
     for s in ("x", "y"):
         add_site(db, s)
@@ -487,8 +488,7 @@ def test_reasons_of_employee_answers_are_shown_only_for_groups_of_the_minimum(ce
     drivers = chain_report.build(db, WEEK, now=NOW)["drivers"][0]
     assert [(r["reason"], r["n"]) for r in drivers["pareto"]] == [("rota", 6)]
     assert [(u["reason"], u["complaints"]) for u in drivers["uplift"]] == [("rota", 6)]
-    assert {s["site_id"]: sorted(r["reason"] for r in s["pareto"]) for s in drivers["sites"]} == {
-        "x": [], "y": ["rota"]}
+    assert {s["site_id"]: sorted(r["reason"] for r in s["pareto"]) for s in drivers["sites"]} == {"x": [], "y": []}
     assert "schedule" not in json.dumps(drivers)
 
 
@@ -587,8 +587,8 @@ def test_an_employee_action_outside_a_report_keeps_to_the_minimum_too(central_db
 def test_no_reason_of_a_small_group_is_given_away_in_any_chain(counts, min_group):
     """Random mentions and complaints per store and reason: after the rule no shown reason row
     is of fewer than the minimum, and no total minus its shown parts (a store's or the chain's
-    mentions over its reasons, a reason's mentions or complaints over the stores) is a group
-    under the minimum."""
+    mentions over its reasons, a reason's mentions or complaints over the stores, the chain's
+    mentions over the stores whose shares give theirs) is a group under the minimum."""
     counts = {k: (n, min(c, n)) for k, (n, c) in counts.items()}
     sites = sorted({s for s, _r in counts})
     reasons = sorted({r for _s, r in counts})
@@ -615,6 +615,9 @@ def test_no_reason_of_a_small_group_is_given_away_in_any_chain(counts, min_group
     for part, total in [(d, sum(n for n, _c in chain.values()))] + [(p, site_total[p["site_id"]]) for p in d["sites"]]:
         if part["pareto"]:                       # the shares shown give the total of mentions
             assert not 0 < total - sum(r["n"] for r in part["pareto"]) < min_group
+    if d["pareto"]:                              # the stores not showing their total hold the rest
+        assert not 0 < sum(n for n, _c in chain.values()) - sum(site_total[p["site_id"]] for p in d["sites"]
+                                                                 if p["pareto"]) < min_group
     if d["pareto"]:                              # the chain's reasons left out are one group
         hidden = {r for r in reasons} - {x["reason"] for x in d["pareto"]}
         assert not any(x["reason"] in hidden for p in d["sites"] for x in p["pareto"] + p["uplift"])
@@ -623,6 +626,23 @@ def test_no_reason_of_a_small_group_is_given_away_in_any_chain(counts, min_group
     for u in d["uplift"]:
         assert not 0 < u["complaints"] - sum(x["complaints"] for p in d["sites"] for x in p["uplift"]
                                              if x["reason"] == u["reason"]) < min_group
+
+
+def test_a_stores_shares_do_not_give_the_other_stores_complaints_away():
+    """A review's case: the chain's shares give its 12 complaints, store a's its 11 (team 5 is
+    45.45 % of them, once workload goes for the one at b): 12 - 11 would be b's lone complaint.
+    a's shares go; so would the smallest shown store's, of several, until the rest is a group."""
+    def part(rows):
+        return {"pareto": [{"reason": r, "n": n} for r, n in rows],
+                "uplift": [{"reason": r, "complaints": n, "current": 70.0, "without": 75.0} for r, n in rows]}
+    report = {"questions": [{"id": "staff", "audience": "employee"}], "summary": [{"question_id": "staff", "n": 22}],
+              "sites": [{"question_id": "staff", "site_id": s, "n": n} for s, n in (("a", 13), ("b", 6))],
+              "drivers": [dict(part([("workload", 7), ("team", 5)]), question_id="staff",
+                               sites=[dict(part([("workload", 6), ("team", 5)]), site_id="a"),
+                                      dict(part([("workload", 1)]), site_id="b")])]}
+    d = protect_employees(report, 5)["drivers"][0]
+    assert [(r["reason"], r["n"]) for r in d["pareto"]] == [("workload", 7), ("team", 5)]
+    assert {s["site_id"]: s["pareto"] for s in d["sites"]} == {"a": [], "b": []}
 
 
 def test_a_store_shows_no_reason_the_chain_leaves_out():

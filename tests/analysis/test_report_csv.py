@@ -186,6 +186,9 @@ def test_praise_has_a_pareto_of_its_own_in_the_json_the_csv_and_the_page(central
         ("pareto", "queue", "share", 3), ("pareto", "queue", "cumulative_share", 3),
         ("praise", "staff", "share", 8), ("praise", "staff", "cumulative_share", 8),
         ("praise", "queue", "share", 1), ("praise", "queue", "cumulative_share", 1)}
+    # The web app's site page draws the drivers section: its CSV download has the praise too.
+    from server_sync.web.pages import site
+    assert {"pareto", "praise"} <= {r["section"] for r in site.table({"report": report})[1]}
     page = html.render(report, "sv")
     assert 'data-chart="pareto-visit"' in page and 'data-chart="praise-visit"' in page
     assert "Beröm per skäl (Pareto)" in page and "Klagomål per skäl (Pareto)" in page

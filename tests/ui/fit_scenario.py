@@ -148,8 +148,9 @@ class FitScenario(S.Scenario):
         self.check(f"{lang}: the latest comments that fit beside the praise, the long ones cut",
                    len(comments) in (2, 3) and sum(c.count("…") for c in comments) >= 2, comments)
         praise = scr.ids.reasons.text.splitlines()[-1]
-        self.check(f"{lang}: the praise beside the complaints, in one line",
+        self.check(f"{lang}: the praise beside the complaints, in one line, whole reasons",
                    praise.startswith(self.app.tr("staff_praise", lang, reasons=""))
+                   and (praise.endswith(", …") or praise[-1].isdigit())      # no count cut off
                    and len(scr.ids.reasons.text.splitlines()) == 4
                    and TextBox(scr.ids.reasons, scr.ids.reasons.width).height(praise)
                    <= TextBox(scr.ids.reasons, scr.ids.reasons.width).line_height(), praise)

@@ -69,6 +69,18 @@ def test_a_comment_is_cut_after_a_word_for_the_staff_view():
     assert _cut("kort  och\nbra") == "kort och bra"
 
 
+def test_the_praise_line_keeps_each_count_with_its_reason():
+    """The staff screen's one line of praise: whole reasons with their counts, "…" for those left
+    out; only where not even the first fits is its label cut, its count kept."""
+    from kiosk.ui.screens import praise_line
+    items = [("Personalens bemötande", 12), ("Renlighet", 5), ("Kö och väntetid", 2)]
+    assert praise_line(items, lines_of(63, 1), "sv") == "Beröm: Personalens bemötande 12, Renlighet 5, Kö och väntetid 2"
+    assert praise_line(items, lines_of(62, 1), "sv") == "Beröm: Personalens bemötande 12, Renlighet 5, …"
+    assert praise_line(items, lines_of(46, 1), "sv") == "Beröm: Personalens bemötande 12, …"
+    assert praise_line(items, lines_of(33, 1), "sv") == "Beröm: Personalens… 12, …"
+    assert praise_line(items[:1], lines_of(40, 1), "en") == "Praised: Personalens bemötande 12"
+
+
 @pytest.fixture(scope="module")
 def fit_runs(xvfb_display, tmp_path_factory) -> dict:
     """Both sizes at once, as test_app.py and test_touches.py run theirs (the suite's time)."""

@@ -16,7 +16,8 @@ from server_sync.workflow import alerts as workflow_alerts
 from server_sync.workflow.people import may_act
 
 RECENT_COMMENTS = 10
-SECTIONS = ("summary", "site", "daily", "weekly", "change", "heatmap", "pareto", "uplift", "site_pareto", "action")
+SECTIONS = ("summary", "site", "daily", "weekly", "change", "heatmap", "pareto", "praise", "uplift", "site_pareto",
+            "action")
 
 
 @filters.takes("from", "to", "question")
