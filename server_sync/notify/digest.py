@@ -64,16 +64,18 @@ class Digest:
 
 
 def week_of(db: Database, sites: Iterable[str], now: datetime) -> tuple[str, str, str]:
-    """(ISO week, first day, last day) of the last 7 days complete at `now` at every one of `sites`,
-    in the sites' own days (registry.site_todays), as the report counts their answers and
-    the workflow dates alerts and actions. UTC's date was a day behind in Stockholm from midnight
-    to 01:00: a digest sent then covered Sunday to Saturday, without the week's Sunday. Sites in
-    zones whose dates differ at `now` take the earliest: a week still running somewhere is not
-    complete."""
+    """(ISO week, its Monday, its Sunday) of the last ISO week complete at `now` at every one of
+    `sites`, in the sites' own days (registry.site_todays), as the report counts their answers
+    and the workflow dates alerts and actions. UTC's date was a day behind in Stockholm from
+    midnight to 01:00: a digest sent then covered Sunday to Saturday, without the week's Sunday.
+    Sites in zones whose dates differ at `now` take the earliest: a week still running somewhere
+    is not complete. The week, not the 7 days before the run: a run made up on Tuesday (the
+    timer catching up) covered Tuesday to Monday under the new week's name, and that week's own
+    digest was then never sent (a review)."""
     todays = registry.site_todays(db, sites, now)
     at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
     today = date.fromisoformat(min(todays.values())) if todays else at.astimezone(timezone.utc).date()
-    last = today - timedelta(days=1)
+    last = today - timedelta(days=today.isoweekday())          # the Sunday before today
     first = last - timedelta(days=DAYS - 1)
     y, w, _ = last.isocalendar()
     return f"{y}-W{w:02d}", first.isoformat(), last.isoformat()
@@ -226,8 +228,16 @@ def _send_one(db: Database, user: User, to: str, now: datetime, dry_run: bool, f
         return digest
     p = db.param
     with db.atomic():
+        # The week is claimed before the mail is queued, in one transaction: of two runs at once
+        # (the timer and a hand-made `digest send`) one claims it and the other queues nothing;
+        # checked and recorded apart, both queued it (a review).
+        if force:
+            db.execute_sql(f"DELETE FROM digest_sent WHERE user_id = {p} AND period = {p}", (user.id, period))
+        claimed = db.execute_sql(
+            f"INSERT INTO digest_sent (user_id, period, sent_at) VALUES ({p}, {p}, {p})"
+            " ON CONFLICT (user_id, period) DO NOTHING",
+            (user.id, period, now.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0))).rowcount
+        if claimed != 1:
+            return None
         queue.enqueue_mail(db, to, digest.subject, digest.text, digest.html, now)
-        db.execute_sql(f"DELETE FROM digest_sent WHERE user_id = {p} AND period = {p}", (user.id, period))
-        db.execute_sql(f"INSERT INTO digest_sent (user_id, period, sent_at) VALUES ({p}, {p}, {p})",
-                       (user.id, period, now.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)))
     return digest

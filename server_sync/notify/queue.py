@@ -5,7 +5,8 @@ Adding to a queue is a plain INSERT in the caller's transaction (an alert and it
 together; nothing waits for a network). The worker (`sender`) takes what is due, and reports
 each outcome here: delivered, or tried again after a growing pause (1 min, 2, 4, … 6 h), or
 given up after `MAX_ATTEMPTS` (kept, visible in `kiosk-central notify deliveries --failed` and
-on the admin page). Never sends anything itself.
+on the admin page); mail the SMTP server itself held up waits, its tries not counted
+(`mail_waits`). Never sends anything itself.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from server_sync.protocol.vocabulary import ID_RE
 MAX_ATTEMPTS = 12
 FIRST_DELAY_S = 60.0
 LONGEST_DELAY_S = 6 * 3600.0
+SERVER_DOWN_DELAY_S = 300.0     # mail waiting on the SMTP server itself: looked at again this often
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -210,6 +212,16 @@ def record_webhook(db: Database, delivery: DueWebhook, now: datetime, status: st
 
 def record_mail(db: Database, mail: DueMail, now: datetime, ok: bool, error: str | None) -> None:
     _record(db, "mail_outbox", "sent_at", mail.id, mail.attempts, now, ok, error, None)
+
+
+def mail_waits(db: Database, mail: DueMail, now: datetime, why: str) -> None:
+    """`mail` was not tried: the SMTP server is down, refuses the login or its settings cannot be
+    read. That is no try of the mail's own, so it is never given up for it: a weekend's outage
+    used up the 12 tries (about 20½ hours) and lost the week's digest, recorded as sent (a
+    review). It waits, the reason shown, and is looked at again after SERVER_DOWN_DELAY_S."""
+    p = db.param
+    db.execute_sql(f"UPDATE mail_outbox SET next_attempt_at = {p}, last_error = {p} WHERE id = {p}",
+                   (_naive(now + timedelta(seconds=SERVER_DOWN_DELAY_S)), why[:1000], mail.id))
 
 
 def _record(db: Database, table: str, done_column: str, row_id: int, attempts: int, now: datetime, ok: bool,

@@ -153,12 +153,13 @@ def _close(conn: Any, sockets: Sockets, stop: threading.Event | None, broken: bo
 
 def _all_wait(db: Database, due: list[queue.DueMail], now: datetime, why: str) -> int:
     """A problem of every mail (the server is down, the password file is unreadable, a stored
-    setting is wrong) is recorded on each, like any failed try: it shows in `notify deliveries
-    --failed` where the operator looks, the mails are tried again with backoff (so fixing it lets
-    them go) and webhooks go on; said once per round in the log, not once per mail. None went: 0."""
+    setting is wrong) is recorded on each: it shows in `notify deliveries --failed` where the
+    operator looks, the mails wait and are looked at again every few minutes (so fixing it lets
+    them go), never given up for it (`queue.mail_waits`: not a try of the mail's own), and
+    webhooks go on; said once per round in the log, not once per mail. None went: 0."""
     log.warning("%d mail(s) wait: %s", len(due), why)
     for mail in due:
-        queue.record_mail(db, mail, now, False, why)
+        queue.mail_waits(db, mail, now, why)
     return 0
 
 

@@ -198,9 +198,11 @@ def close_completed(db: Database, now: datetime) -> list[dict[str, Any]]:
             continue
         verdict = closing_verdict(ev)
         with db.atomic():
-            db.execute_sql(f"UPDATE action SET closed_at = {p}, verdict = {p}, verdict_detail = {p}"
-                           f" WHERE id = {p} AND closed_at IS NULL",
-                           (_naive(now), verdict, json.dumps(_effect(ev)), a["id"]))
+            changed = db.execute_sql(f"UPDATE action SET closed_at = {p}, verdict = {p}, verdict_detail = {p}"
+                                     f" WHERE id = {p} AND closed_at IS NULL",
+                                     (_naive(now), verdict, json.dumps(_effect(ev)), a["id"])).rowcount
+            if changed != 1:            # another run (the digest's, the worker's) closed it first
+                continue
             done = dict(a, verdict=verdict, verdict_detail=_effect(ev), closed_at=str(_naive(now)))
             notices.action_closed(db, done, now)
         closed.append(done)

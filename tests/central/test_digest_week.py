@@ -1,7 +1,8 @@
 """The weekly digest's week is the store's days (notify.digest.week_of), as its answers are counted
 and its alerts and actions dated: sent at Monday 00:30 in Stockholm (Sunday 23:30 UTC) it covers
 Monday to the Sunday just ended, not UTC's Sunday to Saturday, which left the week's Sunday out
-and took the Sunday before. On SQLite and PostgreSQL, with the clock pinned."""
+and took the Sunday before; made up later in the week, the same ISO week. On SQLite and
+PostgreSQL, with the clock pinned."""
 
 from __future__ import annotations
 
@@ -44,8 +45,8 @@ def test_the_digest_week_is_the_stores_days(central_db, central_url, quick_passw
     assert [(q["question_id"], q["n"]) for q in data["questions"]] == [("visit", 5)]      # Sunday's, not last week's
     assert [a["note"] for a in data["completed_actions"]] == ["closed Monday 00:30 in Stockholm"]
     # A week still running at a site west of UTC is not complete: sites whose dates differ take
-    # the earliest (New York is at Sunday 18:30).
-    assert digest.week_of(db, ["s1", "ny"], NOW) == ("2026-W48", "2026-11-22", "2026-11-28")
+    # the earliest (New York is at Sunday 18:30), and its last complete week is the one before.
+    assert digest.week_of(db, ["s1", "ny"], NOW) == ("2026-W47", "2026-11-16", "2026-11-22")
 
     monkeypatch.setattr(digest_command, "_now", lambda: NOW)
     capsys.readouterr()
@@ -55,3 +56,31 @@ def test_the_digest_week_is_the_stores_days(central_db, central_url, quick_passw
     assert main(["--db", central_url, "digest", "send"]) == 0
     assert main(["--db", central_url, "digest", "send"]) == 0
     assert "the digest for 2026-W48 went already to sara" in capsys.readouterr().out
+
+
+def test_a_run_made_up_later_in_the_week_sends_the_week_just_ended_once(central_db, quick_password_hashes,
+                                                                         monkeypatch):
+    """The timer catches up a missed Monday on Tuesday: the digest is of the ISO week just ended,
+    under its name, and next Monday's is of the next week. (A run on Tuesday took the 7 days up to
+    Monday under the new week's name, and that week's own digest was then never sent: a review.)
+    Two runs at once, both past the check that it went already, queue it once."""
+    db = central_db
+    add_site(db, "s1")
+    add_question(db)
+    add_user(db, "sara", "store-manager", sites=["s1"], language="en", password="correct horse battery")
+    set_email(db, "sara", "sara@example.se")
+    commit(db, [answer("s1", SUNDAY_EVENING, 4) for _ in range(5)])
+    tuesday, sunday = datetime(2026, 12, 1, 6, 0, tzinfo=timezone.utc), datetime(2026, 12, 6, 20, 0, tzinfo=timezone.utc)
+    monday = datetime(2026, 12, 7, 5, 0, tzinfo=timezone.utc)
+    assert digest.week_of(db, ["s1"], tuesday) == digest.week_of(db, ["s1"], sunday) == \
+        ("2026-W48", "2026-11-23", "2026-11-29")
+    assert digest.week_of(db, ["s1"], monday) == ("2026-W49", "2026-11-30", "2026-12-06")
+    assert [d.period for d in digest.send(db, tuesday)] == ["2026-W48"]
+    assert digest.send(db, sunday) == []
+    # The other run read "not sent yet" before this one recorded it: its claim finds the week taken.
+    monkeypatch.setattr(digest, "already_sent", lambda *_a: False)
+    assert digest.send(db, sunday) == []
+    monkeypatch.undo()
+    assert [d.period for d in digest.send(db, monday)] == ["2026-W49"]
+    subjects = [r[0] for r in db.execute_sql("SELECT subject FROM mail_outbox ORDER BY id")]
+    assert [s.split(": ")[-1] for s in subjects if "W4" in s] == ["2026-W48", "2026-W49"], subjects

@@ -239,6 +239,29 @@ def test_actions_close_with_their_verdict_and_what_worked_is_suggested(world):
     assert actions.suggestions(db, "s1", done)["suggestions"] == []    # s1 tried it itself
 
 
+def test_an_action_another_run_closed_meanwhile_sends_no_second_notice(world, monkeypatch):
+    """The digest, the worker's hourly round and `action close-completed` may close completed
+    actions at the same time: the run whose update finds the action closed already queues no
+    notice (a review: two processes each sent "action closed" by mail and webhook)."""
+    db = world
+    rng = random.Random(7)
+    day = date(2026, 9, 1)
+    _days(db, "s1", day - timedelta(days=28), 28, 0.6, rng, "queue")
+    _days(db, "s1", day, 28, 0.1, rng, "queue")
+    a = actions.create(db, "s1", "visit", day.isoformat(), "Second checkout at lunch", MONDAY_10)
+    done = datetime(2026, 9, 29, 12, tzinfo=timezone.utc)
+    complete, p = actions.is_complete, db.param
+
+    def the_other_run_closes_it_first(ev, today):
+        db.execute_sql(f"UPDATE action SET closed_at = {p}, verdict = 'effect_shown' WHERE id = {p}",
+                       (datetime(2026, 9, 29, 11, 59), a["id"]))
+        return complete(ev, today)
+    monkeypatch.setattr(actions, "is_complete", the_other_run_closes_it_first)
+    assert actions.close_completed(db, done) == []
+    assert db.execute_sql("SELECT COUNT(*) FROM webhook_delivery WHERE event = 'action.closed'").fetchone()[0] == 0
+    assert db.execute_sql("SELECT COUNT(*) FROM mail_outbox").fetchone()[0] == 0
+
+
 def test_the_commands_with_json_and_errors(world, central_url, capsys):
     db = world
     a = _dip(db)
@@ -361,9 +384,10 @@ def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, centr
     facts were kept shows its stored message. Their figures are written as the reader's language
     writes them (a decimal comma in Swedish); the webhook's stay English."""
     db = world
-    # Midday two days ago: inside the digest's week (up to yesterday) by any clock; "a day ago"
-    # was tomorrow in Stockholm from 23:00 UTC, outside the week, and the week had no scores.
-    at = datetime.combine(datetime.now(timezone.utc).date() - timedelta(days=2), time(12), timezone.utc)
+    # Wednesday midday of the last complete ISO week: inside the digest's week by any clock ("a day
+    # ago" was tomorrow in Stockholm from 23:00 UTC, outside the week, and the week had no scores).
+    today = datetime.now(timezone.utc).date()
+    at = datetime.combine(today - timedelta(days=today.isoweekday() + 4), time(12), timezone.utc)
     commit(db, [answer("s1", at.replace(tzinfo=None), 1) for _ in range(4)])
     a = alert_store.raise_or_extend(db, {
         "site_id": "s1", "question_id": "visit", "kind": "realtime", "window_from": at - timedelta(hours=1),
