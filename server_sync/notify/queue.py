@@ -206,6 +206,23 @@ def due_mail(db: Database, now: datetime, limit: int = 100) -> list[DueMail]:
     return [DueMail(*r) for r in rows]
 
 
+CLAIM_S = 300.0     # a claimed delivery or mail is another worker's for this long (each try: 10 s or 30 s)
+_DONE = {"webhook_delivery": "delivered_at", "mail_outbox": "sent_at"}
+
+
+def claim(db: Database, table: str, row_id: int, now: datetime) -> bool:
+    """Take one due delivery (`webhook_delivery`) or mail (`mail_outbox`) for this worker, right
+    before trying it: False if another worker took it first. Two workers (the service and a
+    hand-run `notify run --once`) each sent every due mail and notice (a review). What a worker
+    took and never recorded (it was killed) is due again after CLAIM_S."""
+    p = db.param
+    with db.atomic():
+        return db.execute_sql(
+            f"UPDATE {table} SET next_attempt_at = {p} WHERE id = {p} AND {_DONE[table]} IS NULL"
+            f" AND gave_up_at IS NULL AND next_attempt_at <= {p}",
+            (_naive(now + timedelta(seconds=CLAIM_S)), row_id, _naive(now))).rowcount == 1
+
+
 def record_webhook(db: Database, delivery: DueWebhook, now: datetime, status: str, ok: bool, error: str | None) -> None:
     _record(db, "webhook_delivery", "delivered_at", delivery.id, delivery.attempts, now, ok, error, status)
 

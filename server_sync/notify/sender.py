@@ -69,6 +69,8 @@ def deliver_webhooks(db: Database, now: datetime, *, http_post: Callable[..., tu
     for d in queue.due_webhooks(db, now):
         if stopping(stop):
             break
+        if not queue.claim(db, "webhook_delivery", d.id, now):
+            continue                        # another worker has it
         if not d.endpoint.active:
             queue.record_webhook(db, d, now, "endpoint removed", False, "the endpoint was removed")
             continue
@@ -194,6 +196,8 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
             for mail in due:
                 if stopping(stop):
                     break
+                if not queue.claim(db, "mail_outbox", mail.id, now):
+                    continue                # another worker has it
                 try:
                     msg = message(settings, mail)
                     bounded(lambda: conn.send_message(msg), SMTP_TIMEOUT_S, sockets, stop)

@@ -239,6 +239,30 @@ def test_a_bad_address_stored_before_the_check_fails_its_delivery_not_the_worker
     assert "nonnumeric port" in failed["old0"]["last_error"] and "IPv6" in failed["old2"]["last_error"]
 
 
+def test_what_another_worker_took_is_not_sent_again(central_db, receivers):
+    """Two workers at once (the service and a hand-run `notify run --once`): each delivery and
+    mail goes from the one that took it (`queue.claim`), not from both (a review: each sent every
+    one). Taken and never recorded (its worker was killed), it is due again after the claim."""
+    db, good = central_db, receivers()
+    queue.add_endpoint(db, "a", good.url, "json", NOW)
+    with db.atomic():
+        queue.enqueue_webhooks(db, NOTICE, NOW)
+        queue.enqueue_webhooks(db, NOTICE, NOW)
+        queue.enqueue_mail(db, "anna@example.se", "one", "t", "<p>t</p>", NOW)
+        queue.enqueue_mail(db, "anna@example.se", "two", "t", "<p>t</p>", NOW)
+    hooks = [d.id for d in queue.due_webhooks(db, NOW)]
+    mails = [m.id for m in queue.due_mail(db, NOW)]
+    assert queue.claim(db, "webhook_delivery", hooks[0], NOW) and queue.claim(db, "mail_outbox", mails[0], NOW)
+    assert not queue.claim(db, "webhook_delivery", hooks[0], NOW)            # one worker each
+    assert sender.deliver_webhooks(db, NOW) == 1 and len(good.got) == 1
+    with LocalSmtp() as server:
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
+        assert sender.deliver_mail(db, NOW) == 1
+        later = NOW + timedelta(seconds=queue.CLAIM_S)
+        assert sender.deliver_webhooks(db, later) == 1 and sender.deliver_mail(db, later) == 1
+    assert len(good.got) == 2 and sorted(m["Subject"] for m in server.messages) == ["one", "two"]
+
+
 def test_a_delivery_that_breaks_in_an_unforeseen_way_fails_alone(central_db, receivers):
     db, good = central_db, receivers()
     queue.add_endpoint(db, "a", good.url, "json", NOW)
