@@ -122,11 +122,14 @@ def figures(db: Database, user: User, now: datetime) -> dict[str, Any] | None:
                             for r in (drivers.get(q) or {}).get("pareto", [])[:TOP_REASONS]]})
     visible = sorted(scope.sites)
     completed = closed_since(db, workflow_actions.list_actions(db, sites=visible, state="closed", now=now), first)
+    overdue = workflow_alerts.list_alerts(db, overdue=True, sites=visible, now=now)
+    late = {a["id"] for a in overdue}           # listed once: under overdue, not under open too
     return {
         "period": period, "from": first, "to": last, "sites": visible, "everything": scope.everything,
         "questions": questions,
-        "open_alerts": workflow_alerts.list_alerts(db, state="active", sites=visible, now=now),
-        "overdue_alerts": workflow_alerts.list_alerts(db, overdue=True, sites=visible, now=now),
+        "open_alerts": [a for a in workflow_alerts.list_alerts(db, state="active", sites=visible, now=now)
+                        if a["id"] not in late],
+        "overdue_alerts": overdue,
         "overdue_actions": workflow_actions.list_actions(db, overdue=True, sites=visible, now=now),
         "completed_actions": completed,
     }
@@ -151,19 +154,30 @@ def compose(db: Database, user: User, to: str, now: datetime) -> Digest | None:
         q["reason_labels"] = [reasons.get(r["reason"], r["reason"]) for r in q["top_reasons"]]
     for a in data["completed_actions"]:
         a["verdict_label"] = tx("verdict_" + a["verdict"])
+    zones = site_zones(db, {a["site_id"] for a in data["open_alerts"] + data["overdue_alerts"]})
+    for a in data["open_alerts"] + data["overdue_alerts"]:
+        # When it was raised, on the site's clock with its zone: an alert's text says "so far
+        # today", which a Monday's digest would read as Monday (a review).
+        a["raised_local"] = chain_report.local_time(a["raised_at"], zones[a["site_id"]])
+    for q in data["questions"]:
+        # The change with what the test says of it: a drop of 25 points on 7 answers is no news.
+        q["change_label"] = (report_text(q["change_verdict"], lang) if q.get("change_verdict") else None)
     lines = [subject, "", intro, "", tx("digest_scores")]
     for q in data["questions"]:
         q["interval"] = interval(q["low"], q["high"], lang)     # "70,1–82,3": "[70,1, 82,3]" misread in sv/nb
         lines.append(f"- {q['label']}: {q['metric_label']} {fmt(q['value'])} ({q['interval']})"
-                     f" n={figure(q['n'], lang)}, {tx('digest_change')} {fmt(q['change'], True)}")
+                     f" n={figure(q['n'], lang)}, {tx('digest_change')} {fmt(q['change'], True)}"
+                     + (f" ({q['change_label']})" if q["change_label"] else ""))
         if q["reason_labels"]:
             lines.append(f"  {tx('digest_reasons')}: " + ", ".join(
                 f"{label} ({figure(r['n'], lang)})" for label, r in zip(q["reason_labels"], q["top_reasons"])))
     for key, rows, show in (
-            ("digest_open_alerts", data["open_alerts"], lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])}: "
-                                                                   f"{alert_text(a, lang)} ({a['owner'] or '-'})"),
-            ("digest_overdue_alerts", data["overdue_alerts"], lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])}"
-                                                                         f" {tx('due_date')} {a['due_date']}"),
+            ("digest_open_alerts", data["open_alerts"],
+             lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])} {a['raised_local']}: "
+                       f"{alert_text(a, lang)} ({a['owner'] or '-'})"),
+            ("digest_overdue_alerts", data["overdue_alerts"],
+             lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])} {a['raised_local']}: "
+                       f"{alert_text(a, lang)} ({tx('due_date')} {a['due_date']})"),
             ("digest_overdue_actions", data["overdue_actions"], lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])}:"
                                                                            f" {a['note']} ({a['due_date']})"),
             ("digest_completed_actions", data["completed_actions"],
