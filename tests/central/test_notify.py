@@ -263,6 +263,28 @@ def test_what_another_worker_took_is_not_sent_again(central_db, receivers):
     assert len(good.got) == 2 and sorted(m["Subject"] for m in server.messages) == ["one", "two"]
 
 
+def test_a_receiver_that_does_not_answer_holds_up_only_one_delivery_a_round(central_db, receivers):
+    """Three notices for a silent receiver and three for a good one: the silent one costs one try
+    (its deadline) a round, its other deliveries wait for the next round with no try counted, and
+    the good one's all go (a review: each of a silent receiver's deliveries cost its 10 s in turn,
+    up to 17 minutes before anything else went)."""
+    db, good = central_db, receivers()
+    queue.add_endpoint(db, "silent", f"http://127.0.0.1:{free_tcp_port()}/hook", "json", NOW)
+    queue.add_endpoint(db, "good", good.url, "json", NOW)
+    with db.atomic():
+        for _ in range(3):
+            queue.enqueue_webhooks(db, NOTICE, NOW)
+    calls: list[str] = []
+
+    def post(url, body, headers, stop=None):
+        calls.append(url)
+        return sender.post(url, body, headers, stop=stop)
+    assert sender.deliver_webhooks(db, NOW, http_post=post) == 3 and len(good.got) == 3
+    assert sum(1 for url in calls if url != good.url) == 1
+    silent = [d for d in queue.deliveries(db) if d["to"] == "silent"]
+    assert sorted(d["attempts"] for d in silent) == [0, 0, 1] and all(d["state"] == "waiting" for d in silent)
+
+
 def test_a_delivery_that_breaks_in_an_unforeseen_way_fails_alone(central_db, receivers):
     db, good = central_db, receivers()
     queue.add_endpoint(db, "a", good.url, "json", NOW)
