@@ -40,6 +40,8 @@ from server_sync.workflow.people import with_email
 T = TypeVar("T")
 
 DAYS = 7
+SHOWN = 20          # items a list of the digest shows; the rest are counted, the web app lists them
+EVERY = 100_000     # read them all, to count them (the workflow lists stop at 500 by default)
 TOP_REASONS = 3
 
 
@@ -121,16 +123,17 @@ def figures(db: Database, user: User, now: datetime) -> dict[str, Any] | None:
             "top_reasons": [{"reason": r["reason"], "n": r["n"], "share": r["share"]}
                             for r in (drivers.get(q) or {}).get("pareto", [])[:TOP_REASONS]]})
     visible = sorted(scope.sites)
-    completed = closed_since(db, workflow_actions.list_actions(db, sites=visible, state="closed", now=now), first)
-    overdue = workflow_alerts.list_alerts(db, overdue=True, sites=visible, now=now)
+    completed = closed_since(db, workflow_actions.list_actions(db, sites=visible, state="closed", now=now,
+                                                               limit=EVERY), first)
+    overdue = workflow_alerts.list_alerts(db, overdue=True, sites=visible, now=now, limit=EVERY)
     late = {a["id"] for a in overdue}           # listed once: under overdue, not under open too
     return {
         "period": period, "from": first, "to": last, "sites": visible, "everything": scope.everything,
         "questions": questions,
-        "open_alerts": [a for a in workflow_alerts.list_alerts(db, state="active", sites=visible, now=now)
-                        if a["id"] not in late],
+        "open_alerts": [a for a in workflow_alerts.list_alerts(db, state="active", sites=visible, now=now,
+                                                               limit=EVERY) if a["id"] not in late],
         "overdue_alerts": overdue,
-        "overdue_actions": workflow_actions.list_actions(db, overdue=True, sites=visible, now=now),
+        "overdue_actions": workflow_actions.list_actions(db, overdue=True, sites=visible, now=now, limit=EVERY),
         "completed_actions": completed,
     }
 
@@ -182,13 +185,15 @@ def compose(db: Database, user: User, to: str, now: datetime) -> Digest | None:
                                                                            f" {a['note']} ({a['due_date']})"),
             ("digest_completed_actions", data["completed_actions"],
              lambda a: f"#{a['id']} {names.get(a['site_id'], a['site_id'])}: {a['note']} – {a['verdict_label']}")):
-        lines += ["", tx(key)] + ([f"- {show(r)}" for r in rows] or [f"- {tx('digest_none')}"])
+        lines += ["", tx(key)] + ([f"- {show(r)}" for r in rows[:SHOWN]] or [f"- {tx('digest_none')}"])
+        if len(rows) > SHOWN:              # a mail of 300 alerts is read by nobody: the rest counted
+            lines.append(f"- {tx('digest_more', n=figure(len(rows) - SHOWN, lang))}")
     url = web_url(db, "/")
     if url:
         lines += ["", f"{tx('mail_open_link')}: {url}"]
     lines += ["", "-- ", tx("mail_footer")]
     html = render.ENV.get_template("mail/digest.html").render(
-        lang=lang, subject=subject, intro=intro, data=data, names=names, url=url, text=tx, fmt=fmt)
+        lang=lang, subject=subject, intro=intro, data=data, names=names, url=url, text=tx, fmt=fmt, shown=SHOWN)
     return Digest(user.name, to, lang, data["period"], tuple(data["sites"]), subject, "\n".join(lines) + "\n", html,
                   data)
 

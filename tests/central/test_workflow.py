@@ -377,6 +377,21 @@ def test_the_weekly_digest_per_person_scope_and_language_through_real_smtp(world
     assert "S1" not in nils_text
 
 
+def test_a_long_list_in_the_digest_shows_twenty_and_counts_the_rest(world, monkeypatch):
+    """A regional manager with 25 open alerts: a mail listing them all is read by nobody (the
+    lists stopped at 500 without saying so: a review); 20, and the rest counted."""
+    from server_sync.notify import digest
+    from server_sync.web.people import user_by_name
+    db = world
+    _dip(db, "s1", MONDAY_10)
+    [one] = alerts.list_alerts(db, state="active", now=MONDAY_10)
+    many = [dict(one, id=1000 + i) for i in range(25)]
+    monkeypatch.setattr(digest.workflow_alerts, "list_alerts", lambda _db, **kw: [] if kw.get("overdue") else many)
+    d = digest.compose(db, user_by_name(db, "sara"), "sara@example.se", MONDAY_10 + timedelta(days=1))
+    assert d.text.count("\n- #10") == 20 and "\n- … och 5 till: webbappen visar alla\n" in d.text
+    assert d.html.count("<li>#10") == 20 and "… och 5 till: webbappen visar alla" in d.html
+
+
 FACTS = {"v": 1, "rule": "dip", "question": "visit", "metric": "happy_index", "days": 1, "questions": 1,
          "value": 30.0, "baseline": 70.0, "drop": 40.0, "n": 24, "p_value": 1e-6,
          "complaint": {"reason": "queue", "count": 9, "mentions": 11, "usual_share": 0.25}}
