@@ -157,7 +157,7 @@ KEYS: tuple[Key, ...] = (
         minimum=0, maximum=3600),
     Key("filters.burst_per_minute", "int", 10, "More than this many answers within a minute are flagged 'burst'. 0 disables.",
         minimum=0, maximum=10000),
-    Key("followup.mode", "str", "negative", f"When to ask why: after a negative answer ({_NEGATIVE}), after every answer, or never.",
+    Key("followup.mode", "str", "negative", f"When to ask why: after a negative answer ({_NEGATIVE}), after every answer (the others are asked what went well: praise, counted apart from the complaints), or never.",
         choices=FOLLOWUP_MODES),
     Key("followup.idle_timeout_s", "float", 10.0, "Idle seconds on the follow-up screen before returning to the question (what was chosen is kept).",
         minimum=1, maximum=600),

@@ -1,8 +1,10 @@
-"""Fleet status: every registered kiosk with online state, last seen, outbox depth, clock state
-and config version (and how many of its events the centre refused for good); a kiosk silent for more than `silent_after` of its site's opening hours is
-flagged (a closed shop's kiosk may sleep; an open one must not), and so is one that holds answers
-the centre refused for good (they wait there for a person). Reads kiosk, site and
-kiosk_status; never writes.
+"""Fleet status: every registered kiosk with online state, last seen, outbox depth, clock state,
+free disk and config version (and how many of its events the centre refused for good); a kiosk
+silent for more than `silent_after` of its site's opening hours is flagged (a closed shop's kiosk
+may sleep; an open one must not), and so is one whose card is nearly full, one that holds answers
+the centre refused for good (they wait there for a person), and one whose answers do not reach
+the centre while it reports (`_flag`). Deactivated kiosks are listed, never flagged nor counted in
+the summary. Reads kiosk, site and kiosk_status; never writes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from server_sync.analysis.opening import open_seconds_between, parse_hours
 from server_sync.central.registry import stored_zone
 
 SILENT_AFTER = timedelta(hours=2)
+DISK_LOW_MB = 50                    # `kiosk doctor` fails under it; at about 1 MB every tap is refused
+BACKLOG_AFTER = timedelta(hours=2)  # a kiosk that reports, with answers unacknowledged this long
 
 
 def _dt(v) -> datetime | None:
@@ -50,12 +54,12 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
     rows = db.execute_sql(
         "SELECT k.id, k.site_id, s.name, s.timezone, s.opening_hours, k.registered_at, k.active, st.online,"
         " st.last_seen, st.outbox_depth, st.oldest_unacked_s, st.clock_synced, st.config_version,"
-        " st.config_error, st.version, st.payload FROM kiosk k LEFT JOIN site s ON s.id = k.site_id"
+        " st.config_error, st.version, st.payload, st.disk_free_mb FROM kiosk k LEFT JOIN site s ON s.id = k.site_id"
         f" LEFT JOIN kiosk_status st ON st.kiosk_id = k.id{where} ORDER BY k.site_id, k.id", params).fetchall()
     hours_cache: dict[str | None, dict] = {}
     out = []
     for (kiosk, site, name, tz, opening, registered, active, online, last_seen, depth, oldest, synced,
-         config_version, config_error, version, payload) in rows:
+         config_version, config_error, version, payload, disk_free_mb) in rows:
         zone = stored_zone(site, tz)
         if opening not in hours_cache:
             hours_cache[opening] = parse_hours(opening, site)
@@ -64,6 +68,8 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         silent = bool(active) and silent_open > silent_after.total_seconds()
         # Answers the centre refused for good wait on the kiosk for a person (docs/deployment.md).
         held = bool(active) and (_rejected(payload) or 0) > 0
+        kind, text = _flag(bool(active), silent, last_seen is None, held, _rejected(payload), online, disk_free_mb,
+                           oldest, synced)
         out.append({
             "kiosk_id": kiosk, "site_id": site, "site_name": name or site, "timezone": zone.key,
             "active": bool(active),
@@ -73,17 +79,40 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             "clock_synced": None if synced is None else bool(synced),
             "config_version": config_version, "config_error": config_error, "version": version,
             "rejected": _rejected(payload),
-            "silent_open_hours": round(silent_open / 3600, 2), "silent": silent, "flagged": silent or held,
-            "flag": ("never seen" if last_seen is None else "silent during opening hours") if silent else
-                    f"holds {_rejected(payload)} answers the centre refused" if held else None,
+            "disk_free_mb": disk_free_mb,
+            "silent_open_hours": round(silent_open / 3600, 2), "silent": silent, "flagged": kind is not None,
+            "flag_kind": kind, "flag": text,
         })
     return out
+
+
+def _flag(active: bool, silent: bool, never: bool, held: bool, rejected: int | None, online: object,
+          disk_free_mb: int | None, oldest_unacked_s: int | None, clock_synced: object) -> tuple[str | None, str | None]:
+    """What a person must look at on an active kiosk, the most urgent first, as (kind, the CLI's
+    words): silent during opening hours (or never seen); its card (nearly) full, so every tap is
+    refused while it reports (it showed green: a review); answers the centre refused for good;
+    answers that do not reach the centre while it reports (an ACL, a setting the ingest refuses),
+    by the kiosk's clock, so only when that is synced. The web page words each kind."""
+    if not active:
+        return None, None
+    if silent:
+        return ("never", "never seen") if never else ("silent", "silent during opening hours")
+    if disk_free_mb is not None and disk_free_mb < DISK_LOW_MB:
+        return "disk", f"disk nearly full: {disk_free_mb} MB free"
+    if held:
+        return "held", f"holds {rejected} answers the centre refused"
+    if online and clock_synced and (oldest_unacked_s or 0) > BACKLOG_AFTER.total_seconds():
+        return "backlog", f"answers unacknowledged for {oldest_unacked_s / 3600:.1f} h"
+    return None, None
 
 
 def summary(rows: list[dict]) -> dict:
     # Online as its last status said, and heard from since: a kiosk silent for hours of opening
     # time whose status still says online is a status nobody replaced (its will lost with the
-    # broker's restart, ingest down), not a kiosk that reports.
+    # broker's restart, ingest down), not a kiosk that reports. Deactivated kiosks are not the
+    # fleet's: a replaced one's last "online" (its will refused once it was deactivated) counted
+    # as reporting for good (a review).
+    rows = [r for r in rows if r.get("active", True)]
     return {"kiosks": len(rows), "online": sum(1 for r in rows if r["online"] and not r.get("silent")),
             "flagged": sum(1 for r in rows if r["flagged"]),
             "unsynced_clock": sum(1 for r in rows if r["clock_synced"] is False),

@@ -37,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'kiosk':<16} {'site':<18} {'state':<8} {'last seen (UTC)':<20} {'outbox':>6} {'clock':<6}"
               f" {'config':>6}  flag")
         for r in rows:
-            state = ("deactiv." if not r["active"] else "online" if r["online"] else
-                     "offline" if r["online"] is False else "unknown")
+            # "stale": its last status said online, but nothing was heard since for hours of
+            # opening time (the web page: "unknown – not heard since").
+            state = ("deactiv." if not r["active"] else "stale" if r["online"] and r["silent"] else
+                     "online" if r["online"] else "offline" if r["online"] is False else "unknown")
             seen = (r["last_seen"] or "never")[:19].replace("T", " ")
             clock = {True: "synced", False: "UNSYNC", None: "?"}[r["clock_synced"]]
             print(f"{r['kiosk_id']:<16} {r['site_id']:<18} {state:<8} {seen:<20} {r['outbox_depth'] or 0:>6}"

@@ -16,3 +16,34 @@ def test_a_silent_kiosk_is_not_counted_as_reporting_whatever_its_last_status_sai
     rows = [_row(True, False), _row(True, True), _row(False, False), _row(None, True)]
     said = summary(rows)
     assert (said["kiosks"], said["online"], said["flagged"]) == (4, 1, 2)
+
+
+def test_what_a_person_must_look_at_on_a_kiosk_that_reports_is_flagged_and_a_deactivated_one_is_not(tmp_path):
+    """A review found these green: a card nearly full (every tap refused while the kiosk reports),
+    answers not reaching the centre for hours while it reports, and a deactivated kiosk whose
+    last status said online (its will refused once it was deactivated), counted as reporting for
+    good. Held answers keep their flag."""
+    from server_sync.analysis.fleet import fleet
+    from server_sync.central.db import connect
+    from server_sync.central.registry import set_active
+    from tests.central.wire import NOW, register_fleet
+    db = connect(f"sqlite:///{tmp_path / 'central.db'}")
+    try:
+        register_fleet(db, kiosks=(("k1", "s1"), ("k2", "s1"), ("k3", "s2"), ("k4", "s2"), ("k5", "s2")))
+        seen = NOW.replace(tzinfo=None)
+        for kiosk, disk, payload, oldest in (("k1", 12, "{}", 0), ("k2", 900, '{"rejected": 3}', 0),
+                                             ("k3", 900, "{}", 3 * 3600), ("k4", 900, "{}", 0), ("k5", 900, "{}", 60)):
+            db.execute_sql("INSERT INTO kiosk_status (kiosk_id, online, last_seen, disk_free_mb, clock_synced,"
+                           " oldest_unacked_s, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (kiosk, True, seen, disk, True, oldest, payload))
+        set_active(db, "k4", False, NOW)
+        rows = {r["kiosk_id"]: r for r in fleet(db, NOW)}
+        assert {k: (r["flag_kind"], r["flag"]) for k, r in rows.items()} == {
+            "k1": ("disk", "disk nearly full: 12 MB free"),
+            "k2": ("held", "holds 3 answers the centre refused"),
+            "k3": ("backlog", "answers unacknowledged for 3.0 h"),
+            "k4": (None, None), "k5": (None, None)}
+        said = summary(list(rows.values()))
+        assert (said["kiosks"], said["online"], said["flagged"]) == (4, 4, 3)
+    finally:
+        db.close()
