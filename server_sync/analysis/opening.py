@@ -3,8 +3,10 @@
 Opening hours are {weekday: Span} in the site's local time (weekday 0 = Monday), each Span the
 minutes from that day's midnight at which the store opens and closes; a store open past midnight
 closes after 24:00 (fri 18-2 is 18:00 to 26:00, as timetables write it), so a night belongs to
-the day it began. The chain default is server_sync.protocol.catalogue.OPENING_HOURS (whole
-hours); a site may override them (`kiosk-central site add|update --hours SPEC`). Two forms, each
+the day it began. Dates may be kept apart, {date: Span}, before the weekdays: a holiday closed
+(Span(0, 0)) or with short hours ("2026-12-24 8-13, 2026-12-25 closed"), within that date. The
+chain default is server_sync.protocol.catalogue.OPENING_HOURS (whole hours, no dates); a site may
+override them (`kiosk-central site add|update --hours SPEC`). Two forms, each
 read and written here only: the column's JSON (parse_hours, stored_hours) and the SPEC a store
 manager types and reads (parse_spec, format_hours), "mon-fri 8-21, sat 10-18, sun closed",
 "fri-sat 9:30-2". Never touches the database.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Mapping, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -32,7 +34,7 @@ class Span(NamedTuple):
     closes: int
 
 
-Hours = Mapping[int, Span]
+Hours = Mapping["int | date", Span]      # weekday 0-6, or a date kept apart (a holiday)
 
 FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")   # weekday 0-6
 DAYS = tuple(name[:3] for name in FULL_DAYS)             # as format_hours says them: mon … sun
@@ -40,7 +42,8 @@ CHAIN_DEFAULT = "default"             # the SPEC that gives a site the chain's h
 EXAMPLE = "mon-fri 8-21, sat 10-18, sun closed"
 # The fix of hours edited by hand; it names no site: a page shows it to people who may not see it.
 HOURS_FIX = "kiosk-central site update SITE --hours SPEC"
-_PART = re.compile(r"(?P<days>[a-z]+(?:\s*-\s*[a-z]+)?)\s+(?P<hours>\S.*)")
+_PART = re.compile(r"(?P<days>\d{4}-\d\d-\d\d|[a-z]+(?:\s*-\s*[a-z]+)?)\s+(?P<hours>\S.*)")
+_DATE = re.compile(r"\d{4}-\d\d-\d\d")
 _DAY_RANGE = re.compile(r"\s*-\s*")
 _TIME = r"\d{1,2}(?::\d\d)?"
 _SPAN = re.compile(rf"(?P<open>{_TIME})\s*-\s*(?P<close>{_TIME})")
@@ -52,7 +55,7 @@ def chain_hours() -> dict[int, Span]:
     return {day: Span(a * 60, b * 60) for day, (a, b) in OPENING_HOURS.items()}
 
 
-def parse_hours(text: str | None, site: str | None = None) -> dict[int, Span]:
+def parse_hours(text: str | None, site: str | None = None) -> dict[int | date, Span]:
     """Site `site`'s opening_hours column (JSON {"0": [8, 21], "4": ["9:30", 26]}: hours since the
     day's midnight, whole as numbers, else "H:MM"; a weekday not in it is closed); None/empty
     means the default. One that is not hours by weekday was edited by hand, the store's fault
@@ -62,18 +65,31 @@ def parse_hours(text: str | None, site: str | None = None) -> dict[int, Span]:
         return chain_hours()
     try:
         raw = json.loads(text)
-        hours = {int(k): Span(_stored_minutes(v[0]), _stored_minutes(v[1])) for k, v in raw.items()}
+        hours = {_stored_key(k): Span(_stored_minutes(v[0]), _stored_minutes(v[1])) for k, v in raw.items()}
     except (ValueError, TypeError, IndexError, AttributeError, OverflowError) as e:
         raise _stored_wrong(text, site, f"not hours by weekday ({e})") from None
     for day, span in hours.items():
         within_a_day = 0 <= span.opens < DAY_MINUTES and span.opens <= span.closes <= span.opens + DAY_MINUTES
-        if not (0 <= day <= 6 and within_a_day):
-            said = f"{_stored_value(span.opens)}-{_stored_value(span.closes)}"
+        said = f"{_stored_value(span.opens)}-{_stored_value(span.closes)}"
+        if isinstance(day, date):
+            if not (0 <= span.opens <= span.closes <= DAY_MINUTES):
+                raise _stored_wrong(text, site, f"{day} is {said} (a date's hours end by 24)")
+        elif not (0 <= day <= 6 and within_a_day):
             raise _stored_wrong(text, site, f"weekday {day} is {said}")
     overlap = _overlap(hours)
     if overlap:
         raise _stored_wrong(text, site, overlap[1])
     return hours
+
+
+def _stored_key(key: str) -> "int | date":
+    """A weekday ("0"-"6") or a date kept apart ("2026-12-25") of the column."""
+    return date.fromisoformat(key) if _DATE.fullmatch(key) else int(key)
+
+
+def span_of(hours: Hours, day: date) -> Span | None:
+    """The hours of local date `day`: its own, if it is kept apart (a holiday), else its weekday's."""
+    return hours[day] if day in hours else hours.get(day.weekday())
 
 
 def _stored_minutes(value: object) -> int:
@@ -93,13 +109,14 @@ def _stored_minutes(value: object) -> int:
 def _stored_wrong(text: str, site: str | None, problem: str) -> StoredSettingError:
     return stored_error("opening_hours", text, "JSON {\"0\": [8, 21], \"4\": [\"9:30\", 26], …} (weekday 0-6, Monday 0: "
                         "when it opens and closes, in hours or \"H:MM\" from the day's midnight; past midnight "
-                        "after 24), or NULL for the chain default", site=site, problem=problem, fix=HOURS_FIX)
+                        "after 24; a date kept apart, \"2026-12-25\": [0, 0], within it), or NULL for the chain "
+                        "default", site=site, problem=problem, fix=HOURS_FIX)
 
 
 def _overlap(hours: Hours) -> tuple[int, str] | None:
     """The first weekday whose hours run past midnight into the next day's opening, and what is
     wrong with it; None when no day does."""
-    for day, span in sorted(hours.items()):
+    for day, span in sorted((d, sp) for d, sp in hours.items() if isinstance(d, int)):
         after = hours.get((day + 1) % 7)
         if span.closes > DAY_MINUTES and after and after.closes > after.opens \
                 and span.closes - DAY_MINUTES > after.opens:
@@ -120,11 +137,14 @@ def stored_hours(hours: Hours | None) -> str | None:
     open weekdays only, a day not in it being closed."""
     if hours is None:
         return None
-    return json.dumps({str(day): [_stored_value(a), _stored_value(b)]
-                       for day, (a, b) in sorted(hours.items()) if b > a})
+    weekdays = {str(day): [_stored_value(a), _stored_value(b)]
+                for day, (a, b) in sorted((d, sp) for d, sp in hours.items() if isinstance(d, int)) if b > a}
+    dates = {day.isoformat(): [_stored_value(a), _stored_value(b)]     # closed ones too: [0, 0]
+             for day, (a, b) in sorted((d, sp) for d, sp in hours.items() if isinstance(d, date))}
+    return json.dumps({**weekdays, **dates})
 
 
-def parse_spec(text: str) -> dict[int, Span] | None:
+def parse_spec(text: str) -> dict[int | date, Span] | None:
     """Opening hours as a store manager types them: 'default' (the chain's: None), or parts
     separated by commas, each DAYS HOURS, e.g. "mon-fri 8-21, sat 10-18, sun closed". DAYS is a day
     (mon … sun, or more of its English name: tues, thursday), a range of them from Monday towards
@@ -139,11 +159,15 @@ def parse_spec(text: str) -> dict[int, Span] | None:
         return None
     hours: dict[int, Span] = {}
     given: dict[int, str] = {}
+    dates: dict[date, Span] = {}
     for part in (p.strip() for p in said.split(",")):
         match = _PART.fullmatch(part)
         if match is None:
             raise CentralConfigError(f"{part!r} is not DAYS HOURS (e.g. 'mon-fri 8-21' or 'sun closed')")
         span = _span(part, match["hours"])
+        if _DATE.fullmatch(match["days"]):
+            dates[_date(part, match["days"], dates)] = _within_the_date(part, span)
+            continue
         for day in _days(part, match["days"]):
             if day in hours:
                 raise CentralConfigError(f"{DAYS[day]} is given twice: in {given[day]!r} and in {part!r}")
@@ -157,7 +181,25 @@ def parse_spec(text: str) -> dict[int, Span] | None:
     if overlap:
         day, problem = overlap
         raise CentralConfigError(f"{given[day]!r}: {problem}")
-    return open_days
+    return {**open_days, **dict(sorted(dates.items()))}
+
+
+def _date(part: str, text: str, dates: Mapping[date, Span]) -> date:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise CentralConfigError(f"{part!r}: {text} is not a date (YYYY-MM-DD)") from None
+    if day in dates:
+        raise CentralConfigError(f"{text} is given twice")
+    return day
+
+
+def _within_the_date(part: str, span: Span) -> Span:
+    """A date's hours end by its midnight: one past it would overlap the next day's, which its
+    weekday's hours already count."""
+    if span.closes > DAY_MINUTES:
+        raise CentralConfigError(f"{part!r}: a date's hours end by 24 (give the next date its own)")
+    return span
 
 
 def _day(part: str, word: str) -> int:
@@ -219,13 +261,19 @@ def format_hours(hours: Hours) -> str:
     "mon-fri 8-21, sat 10-18, sun closed" ("daily 8-21": the same every day; "fri-sat 18-2": to
     2 the next morning)."""
     spans = [hours.get(day) for day in range(7)]
-    said = [f"{_said(s[0])}-{_said(s[1])}" if s and s[1] > s[0] else "closed" for s in spans]
+    said = [_hours_said(s) for s in spans]
     parts, start = [], 0
     for day in range(1, 8):
         if day == 7 or said[day] != said[start]:
             parts.append(f"{_days_said(start, day - 1)} {said[start]}")
             start = day
+    parts += [f"{day.isoformat()} {_hours_said(span)}"
+              for day, span in sorted((d, sp) for d, sp in hours.items() if isinstance(d, date))]
     return ", ".join(parts)
+
+
+def _hours_said(span: Span | None) -> str:
+    return f"{_said(span[0])}-{_said(span[1])}" if span and span[1] > span[0] else "closed"
 
 
 def _days_said(first: int, last: int) -> str:
@@ -276,7 +324,7 @@ def open_seconds_between(start: datetime, end: datetime, tz: ZoneInfo, hours: Ho
     day = start.astimezone(tz).date() - timedelta(days=1)      # yesterday's hours may run into today
     last = end.astimezone(tz).date()
     while day <= last:
-        span = hours.get(day.weekday())
+        span = span_of(hours, day)
         if span and span.closes > span.opens:
             o, c = _opening(day, span, tz)
             a, b = max(o, start), min(c, end)
@@ -290,7 +338,7 @@ def is_open(at: datetime, tz: ZoneInfo, hours: Hours) -> bool:
     """Whether the store is open at `at` (by its own hours or the night before's past midnight)."""
     today = at.astimezone(tz).date()
     for day in (today - timedelta(days=1), today):
-        span = hours.get(day.weekday())
+        span = span_of(hours, day)
         if span and span.closes > span.opens:
             o, c = _opening(day, span, tz)
             if o <= at < c:

@@ -16,8 +16,8 @@ from server_sync.program.progress import progress_callback
 
 
 HOURS_HELP = ("opening hours, e.g. 'mon-fri 8-21, sat 10-18, sun closed': every day, H or H:MM 0-24, a close "
-              "before the opening the next morning's (fri 18-2); 'default': the chain's. The fleet flags a kiosk "
-              "silent for over 2 of them")
+              "before the opening the next morning's (fri 18-2); holidays after the week (2026-12-24 8-13, "
+              "2026-12-25 closed); 'default': the chain's. The fleet flags a kiosk silent for over 2 of them")
 
 
 def add_parser(sub, common) -> None:

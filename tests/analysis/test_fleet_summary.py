@@ -47,3 +47,28 @@ def test_what_a_person_must_look_at_on_a_kiosk_that_reports_is_flagged_and_a_dea
         assert (said["kiosks"], said["online"], said["flagged"]) == (4, 4, 3)
     finally:
         db.close()
+
+
+def test_a_store_closed_for_a_holiday_does_not_flag_its_kiosks(tmp_path):
+    """Its kiosk switched off at 13:05 on Christmas Eve: with the holidays kept apart in the site's
+    hours (short on the 24th, closed on the 25th) nothing is flagged on Christmas Day; with the
+    weekdays' hours alone it was, as every kiosk of the chain on every holiday (a review)."""
+    from datetime import datetime, timezone
+
+    from server_sync.analysis.fleet import fleet
+    from server_sync.analysis.opening import parse_spec, stored_hours
+    from server_sync.central.db import connect
+    from tests.central.wire import register_fleet
+    db = connect(f"sqlite:///{tmp_path / 'central.db'}")
+    try:
+        register_fleet(db, sites=("s1",), kiosks=(("k1", "s1"),))
+        db.execute_sql("INSERT INTO kiosk_status (kiosk_id, online, last_seen, payload) VALUES (?, ?, ?, ?)",
+                       ("k1", False, datetime(2026, 12, 24, 12, 5), "{}"))            # 13:05 in Stockholm
+        christmas_day = datetime(2026, 12, 25, 11, 0, tzinfo=timezone.utc)
+        weekly = "mon-fri 8-21, sat 10-18, sun closed"
+        for spec, flagged in ((weekly, True), (weekly + ", 2026-12-24 8-13, 2026-12-25 closed", False)):
+            db.execute_sql("UPDATE site SET opening_hours = ? WHERE id = 's1'", (stored_hours(parse_spec(spec)),))
+            [row] = fleet(db, christmas_day)
+            assert row["flagged"] is flagged, (spec, row)
+    finally:
+        db.close()

@@ -2,11 +2,13 @@
 format_hours says, parse_spec reads back to the same hours and the column keeps as before (whole
 hours as numbers; minutes and nights past midnight added); a mistake names the part and what is
 wrong with it; a store open past midnight is open then, and silent time is counted in instants
-across a change of daylight-saving time."""
+across a change of daylight-saving time; dates kept apart (holidays closed or short) count as
+their own hours, not their weekday's."""
 
 import json
 import random
-from datetime import datetime, timezone
+import re
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -123,6 +125,8 @@ def test_open_time_is_counted_in_instants_on_daylight_saving_days():
 
 @pytest.mark.parametrize("column, problem", [
     ('{"4": [18, 26], "5": [1, 9]}', "fri 18-2 runs past midnight into sat's opening at 1"),
+    ('{"0": [8, 21], "2026-12-24": [20, 26]}', "2026-12-24 is 20-26 [(]a date's hours end by 24[)]"),
+    ('{"0": [8, 21], "2026-13-01": [0, 0]}', "not hours by weekday"),
     ('{"0": [8, 33]}', "weekday 0 is 8-33"),                          # more than a day after it opens
     ('{"0": ["8:75", 21]}', "not hours by weekday"),
     ('{"0": [true, 21]}', "not hours by weekday"),
@@ -130,3 +134,23 @@ def test_open_time_is_counted_in_instants_on_daylight_saving_days():
 def test_hours_edited_by_hand_into_what_no_spec_gives_are_the_stores_fault(column, problem):
     with pytest.raises(StoredSettingError, match=f"opening_hours of site s1 is .*: {problem}"):
         parse_hours(column, "s1")
+
+
+def test_holidays_kept_apart_count_their_own_hours_not_their_weekdays():
+    """Christmas Eve short (8-13), Christmas Day closed: a kiosk switched off at 13:05 on the 24th
+    has been silent for no opening time by noon on the 25th (with the weekdays' hours alone:
+    eleven hours, and the whole fleet flagged on every holiday: a review)."""
+    spec = "mon-fri 8-21, sat 10-18, sun closed, 2026-12-24 8-13, 2026-12-25 closed"
+    hours = parse_spec(spec)
+    assert hours[date(2026, 12, 24)] == h(8, 13) and hours[date(2026, 12, 25)] == Span(0, 0)
+    assert format_hours(hours) == spec and parse_hours(stored_hours(hours)) == hours
+    assert json.loads(stored_hours(hours))["2026-12-25"] == [0, 0]
+    assert open_seconds_between(at(2026, 12, 24, 13, 5), at(2026, 12, 25, 12), STHLM, hours) == 0
+    assert not is_open(at(2026, 12, 25, 10), STHLM, hours) and is_open(at(2026, 12, 24, 12, 59), STHLM, hours)
+    assert open_seconds_between(at(2026, 12, 24, 7), at(2026, 12, 24, 23), STHLM, hours) == 5 * 3600
+    assert open_seconds_between(at(2026, 12, 28, 7), at(2026, 12, 28, 23), STHLM, hours) == 13 * 3600  # a Monday
+    for bad, error in (("daily 8-21, 2026-02-30 closed", "'2026-02-30 closed': 2026-02-30 is not a date (YYYY-MM-DD)"),
+                       ("daily 8-21, 2026-12-24 20-2", "'2026-12-24 20-2': a date's hours end by 24"),
+                       ("daily 8-21, 2026-12-25 closed, 2026-12-25 10-14", "2026-12-25 is given twice")):
+        with pytest.raises(CentralConfigError, match=re.escape(error)):
+            parse_spec(bad)
