@@ -198,6 +198,18 @@ def compose(db: Database, user: User, to: str, now: datetime) -> Digest | None:
                   data)
 
 
+def claim_week(db: Database, user: User, period: str, now: datetime, force: bool = False) -> bool:
+    """Record `user`'s digest of `period` as sent, in the caller's transaction: False when it went
+    already (another run claimed it first: the primary key decides), unless `force`."""
+    p = db.param
+    if force:
+        db.execute_sql(f"DELETE FROM digest_sent WHERE user_id = {p} AND period = {p}", (user.id, period))
+    return db.execute_sql(
+        f"INSERT INTO digest_sent (user_id, period, sent_at) VALUES ({p}, {p}, {p})"
+        " ON CONFLICT (user_id, period) DO NOTHING",
+        (user.id, period, now.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0))).rowcount == 1
+
+
 def already_sent(db: Database, user: User, period: str) -> bool:
     p = db.param
     return db.execute_sql(f"SELECT 1 FROM digest_sent WHERE user_id = {p} AND period = {p}",
@@ -245,18 +257,11 @@ def _send_one(db: Database, user: User, to: str, now: datetime, dry_run: bool, f
     digest = compose(db, user, to, now)
     if digest is None or dry_run:
         return digest
-    p = db.param
     with db.atomic():
         # The week is claimed before the mail is queued, in one transaction: of two runs at once
         # (the timer and a hand-made `digest send`) one claims it and the other queues nothing;
         # checked and recorded apart, both queued it (a review).
-        if force:
-            db.execute_sql(f"DELETE FROM digest_sent WHERE user_id = {p} AND period = {p}", (user.id, period))
-        claimed = db.execute_sql(
-            f"INSERT INTO digest_sent (user_id, period, sent_at) VALUES ({p}, {p}, {p})"
-            " ON CONFLICT (user_id, period) DO NOTHING",
-            (user.id, period, now.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0))).rowcount
-        if claimed != 1:
+        if not claim_week(db, user, period, now, force):
             return None
         queue.enqueue_mail(db, to, digest.subject, digest.text, digest.html, now)
     return digest

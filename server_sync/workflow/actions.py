@@ -191,22 +191,31 @@ def close_completed(db: Database, now: datetime) -> list[dict[str, Any]]:
         sites = tuple(sorted(s for s, d in todays.items() if d == day))
         evaluated.update({int(e["id"]): e for e in action_store.evaluated(db, sites, today=date.fromisoformat(day))})
     closed = []
-    p = db.param
     for a in open_:
         ev = evaluated.get(a["id"])
         if not is_complete(ev, todays[a["site_id"]]):
             continue
-        verdict = closing_verdict(ev)
-        with db.atomic():
-            changed = db.execute_sql(f"UPDATE action SET closed_at = {p}, verdict = {p}, verdict_detail = {p}"
-                                     f" WHERE id = {p} AND closed_at IS NULL",
-                                     (_naive(now), verdict, json.dumps(_effect(ev)), a["id"])).rowcount
-            if changed != 1:            # another run (the digest's, the worker's) closed it first
-                continue
-            done = dict(a, verdict=verdict, verdict_detail=_effect(ev), closed_at=str(_naive(now)))
-            notices.action_closed(db, done, now)
-        closed.append(done)
+        done = close_one(db, a, ev, now)
+        if done is not None:
+            closed.append(done)
     return closed
+
+
+def close_one(db: Database, action: dict[str, Any], ev: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """Close `action` with the verdict of its finished evaluation `ev` and queue its notices, in one
+    transaction; None when another run (the digest's, the worker's) closed it first: its notices
+    went from that run (two processes each sent them: a review)."""
+    verdict = closing_verdict(ev)
+    p = db.param
+    with db.atomic():
+        changed = db.execute_sql(f"UPDATE action SET closed_at = {p}, verdict = {p}, verdict_detail = {p}"
+                                 f" WHERE id = {p} AND closed_at IS NULL",
+                                 (_naive(now), verdict, json.dumps(_effect(ev)), action["id"])).rowcount
+        if changed != 1:
+            return None
+        done = dict(action, verdict=verdict, verdict_detail=_effect(ev), closed_at=str(_naive(now)))
+        notices.action_closed(db, done, now)
+    return done
 
 
 # --- learning from the best units ---------------------------------------------------------------

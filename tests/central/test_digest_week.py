@@ -58,8 +58,7 @@ def test_the_digest_week_is_the_stores_days(central_db, central_url, quick_passw
     assert "the digest for 2026-W48 went already to sara" in capsys.readouterr().out
 
 
-def test_a_run_made_up_later_in_the_week_sends_the_week_just_ended_once(central_db, quick_password_hashes,
-                                                                         monkeypatch):
+def test_a_run_made_up_later_in_the_week_sends_the_week_just_ended_once(central_db, quick_password_hashes):
     """The timer catches up a missed Monday on Tuesday: the digest is of the ISO week just ended,
     under its name, and next Monday's is of the next week. (A run on Tuesday took the 7 days up to
     Monday under the new week's name, and that week's own digest was then never sent: a review.)
@@ -77,10 +76,11 @@ def test_a_run_made_up_later_in_the_week_sends_the_week_just_ended_once(central_
     assert digest.week_of(db, ["s1"], monday) == ("2026-W49", "2026-11-30", "2026-12-06")
     assert [d.period for d in digest.send(db, tuesday)] == ["2026-W48"]
     assert digest.send(db, sunday) == []
-    # The other run read "not sent yet" before this one recorded it: its claim finds the week taken.
-    monkeypatch.setattr(digest, "already_sent", lambda *_a: False)
-    assert digest.send(db, sunday) == []
-    monkeypatch.undo()
+    # A run that read "not sent yet" before this one recorded it claims a week already taken.
+    sara = user_by_name(db, "sara")
+    with db.atomic():
+        assert not digest.claim_week(db, sara, "2026-W48", sunday)
+        assert digest.claim_week(db, sara, "2026-W48", sunday, force=True)       # --force sends it again
     assert [d.period for d in digest.send(db, monday)] == ["2026-W49"]
     subjects = [r[0] for r in db.execute_sql("SELECT subject FROM mail_outbox ORDER BY id")]
     assert [s.split(": ")[-1] for s in subjects if "W4" in s] == ["2026-W48", "2026-W49"], subjects

@@ -240,10 +240,12 @@ def test_actions_close_with_their_verdict_and_what_worked_is_suggested(world):
     assert actions.suggestions(db, "s1", done)["suggestions"] == []    # s1 tried it itself
 
 
-def test_an_action_another_run_closed_meanwhile_sends_no_second_notice(world, monkeypatch):
+def test_an_action_another_run_closed_meanwhile_sends_no_second_notice(world):
     """The digest, the worker's hourly round and `action close-completed` may close completed
-    actions at the same time: the run whose update finds the action closed already queues no
-    notice (a review: two processes each sent "action closed" by mail and webhook)."""
+    actions at the same time: both read it open and evaluated, and the run whose update finds the
+    action closed already queues no notice (a review: two processes each sent "action closed" by
+    mail and webhook)."""
+    from server_sync.analysis import actions as action_store
     db = world
     rng = random.Random(7)
     day = date(2026, 9, 1)
@@ -251,16 +253,12 @@ def test_an_action_another_run_closed_meanwhile_sends_no_second_notice(world, mo
     _days(db, "s1", day, 28, 0.1, rng, "queue")
     a = actions.create(db, "s1", "visit", day.isoformat(), "Second checkout at lunch", MONDAY_10)
     done = datetime(2026, 9, 29, 12, tzinfo=timezone.utc)
-    complete, p = actions.is_complete, db.param
-
-    def the_other_run_closes_it_first(ev, today):
-        db.execute_sql(f"UPDATE action SET closed_at = {p}, verdict = 'effect_shown' WHERE id = {p}",
-                       (datetime(2026, 9, 29, 11, 59), a["id"]))
-        return complete(ev, today)
-    monkeypatch.setattr(actions, "is_complete", the_other_run_closes_it_first)
-    assert actions.close_completed(db, done) == []
-    assert db.execute_sql("SELECT COUNT(*) FROM webhook_delivery WHERE event = 'action.closed'").fetchone()[0] == 0
-    assert db.execute_sql("SELECT COUNT(*) FROM mail_outbox").fetchone()[0] == 0
+    [ev] = action_store.evaluated(db, ("s1",), today=date(2026, 9, 29))
+    seen_by_both = actions.get(db, a["id"], done)                  # each run read it open
+    assert actions.close_one(db, seen_by_both, ev, done)["verdict"] == "effect_shown"
+    assert actions.close_one(db, seen_by_both, ev, done) is None
+    assert db.execute_sql("SELECT COUNT(*) FROM webhook_delivery WHERE event = 'action.closed'").fetchone()[0] == 1
+    assert db.execute_sql("SELECT COUNT(*) FROM mail_outbox").fetchone()[0] == 1
 
 
 def test_the_commands_with_json_and_errors(world, central_url, capsys):
@@ -377,19 +375,18 @@ def test_the_weekly_digest_per_person_scope_and_language_through_real_smtp(world
     assert "S1" not in nils_text
 
 
-def test_a_long_list_in_the_digest_shows_twenty_and_counts_the_rest(world, monkeypatch):
-    """A regional manager with 25 open alerts: a mail listing them all is read by nobody (the
+def test_a_long_list_in_the_digest_shows_twenty_and_counts_the_rest(world):
+    """A chain-wide reader with 25 open alerts: a mail listing them all is read by nobody (the
     lists stopped at 500 without saying so: a review); 20, and the rest counted."""
     from server_sync.notify import digest
     from server_sync.web.people import user_by_name
     db = world
-    _dip(db, "s1", MONDAY_10)
-    [one] = alerts.list_alerts(db, state="active", now=MONDAY_10)
-    many = [dict(one, id=1000 + i) for i in range(25)]
-    monkeypatch.setattr(digest.workflow_alerts, "list_alerts", lambda _db, **kw: [] if kw.get("overdue") else many)
-    d = digest.compose(db, user_by_name(db, "sara"), "sara@example.se", MONDAY_10 + timedelta(days=1))
-    assert d.text.count("\n- #10") == 20 and "\n- … och 5 till: webbappen visar alla\n" in d.text
-    assert d.html.count("<li>#10") == 20 and "… och 5 till: webbappen visar alla" in d.html
+    for i in range(25):
+        add_site(db, f"x{i:02d}")
+        _dip(db, f"x{i:02d}", MONDAY_10)
+    d = digest.compose(db, user_by_name(db, "ana"), "ana@example.se", MONDAY_10 + timedelta(hours=2))
+    assert d.text.count("\n- #") == 20 and "\n- … and 5 more: the web app lists them all\n" in d.text
+    assert d.html.count("<li>#") == 20 and "… and 5 more: the web app lists them all" in d.html
 
 
 FACTS = {"v": 1, "rule": "dip", "question": "visit", "metric": "happy_index", "days": 1, "questions": 1,
