@@ -87,6 +87,14 @@ def _stored_key(key: str) -> "int | date":
     return date.fromisoformat(key) if _DATE.fullmatch(key) else int(key)
 
 
+def _weekdays(hours: Hours) -> list[tuple[int, Span]]:
+    return sorted((d, span) for d, span in hours.items() if isinstance(d, int))
+
+
+def _dates(hours: Hours) -> list[tuple[date, Span]]:
+    return sorted((d, span) for d, span in hours.items() if isinstance(d, date))
+
+
 def span_of(hours: Hours, day: date) -> Span | None:
     """The hours of local date `day`: its own, if it is kept apart (a holiday), else its weekday's."""
     return hours[day] if day in hours else hours.get(day.weekday())
@@ -116,7 +124,7 @@ def _stored_wrong(text: str, site: str | None, problem: str) -> StoredSettingErr
 def _overlap(hours: Hours) -> tuple[int, str] | None:
     """The first weekday whose hours run past midnight into the next day's opening, and what is
     wrong with it; None when no day does."""
-    for day, span in sorted((d, sp) for d, sp in hours.items() if isinstance(d, int)):
+    for day, span in _weekdays(hours):
         after = hours.get((day + 1) % 7)
         if span.closes > DAY_MINUTES and after and after.closes > after.opens \
                 and span.closes - DAY_MINUTES > after.opens:
@@ -138,9 +146,9 @@ def stored_hours(hours: Hours | None) -> str | None:
     if hours is None:
         return None
     weekdays = {str(day): [_stored_value(a), _stored_value(b)]
-                for day, (a, b) in sorted((d, sp) for d, sp in hours.items() if isinstance(d, int)) if b > a}
+                for day, (a, b) in _weekdays(hours) if b > a}
     dates = {day.isoformat(): [_stored_value(a), _stored_value(b)]     # closed ones too: [0, 0]
-             for day, (a, b) in sorted((d, sp) for d, sp in hours.items() if isinstance(d, date))}
+             for day, (a, b) in _dates(hours)}
     return json.dumps({**weekdays, **dates})
 
 
@@ -268,7 +276,7 @@ def format_hours(hours: Hours) -> str:
             parts.append(f"{_days_said(start, day - 1)} {said[start]}")
             start = day
     parts += [f"{day.isoformat()} {_hours_said(span)}"
-              for day, span in sorted((d, sp) for d, sp in hours.items() if isinstance(d, date))]
+              for day, span in _dates(hours)]
     return ", ".join(parts)
 
 
