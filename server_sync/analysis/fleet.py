@@ -15,7 +15,7 @@ from typing import Sequence
 
 from peewee import Database
 
-from server_sync.analysis.opening import open_seconds_between, parse_hours
+from server_sync.analysis.opening import is_open, open_seconds_between, parse_hours
 from server_sync.central.registry import stored_zone
 
 SILENT_AFTER = timedelta(hours=2)
@@ -80,6 +80,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             "config_version": config_version, "config_error": config_error, "version": version,
             "rejected": _rejected(payload),
             "disk_free_mb": disk_free_mb,
+            "open": is_open(now, zone, hours_cache[opening]),
             "silent_open_hours": round(silent_open / 3600, 2), "silent": silent, "flagged": kind is not None,
             "flag_kind": kind, "flag": text,
         })

@@ -2,8 +2,8 @@
 `webhook add|list|update|remove` (Slack, Teams or JSON endpoints, each with its own signing
 secret; addresses are printed redacted),
 `smtp set|show` (the mail server), `web-url` (the web app's address for links), `test` (queue a
-test notice for every endpoint), `run` (the worker: deliver what is due, retry with backoff, and
-close completed actions hourly; systemd runs it as kundpuls-notify.service) and `deliveries` (what
+test notice for every endpoint), `run` (the worker: deliver what is due, retry with backoff,
+close completed actions hourly, and tell people of kiosks that need a person; systemd runs it as kundpuls-notify.service) and `deliveries` (what
 went, what waits, what failed)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from datetime import datetime, timezone
+from typing import Any, Callable
 
 from server_sync.cli import central_store
 
@@ -66,6 +67,9 @@ def add_parser(sub, common) -> None:
     r.add_argument("--interval", type=float, default=10.0, metavar="S", help="seconds between rounds (default 10, at most 3600)")
     r.add_argument("--close-every", type=float, default=3600.0, metavar="S",
                    help="seconds between closing completed actions (default 3600; 0: never)")
+    r.add_argument("--watch-every", type=float, default=300.0, metavar="S",
+                   help="seconds between looks at the fleet, to tell of kiosks flagged or well again "
+                        "(default 300; 0: never)")
     r.set_defaults(func=run)
     u = s.add_parser("web-url", parents=[common], help="the web app's address, for links in notices and digests")
     u.add_argument("url", metavar="URL", nargs="?", help="e.g. https://kundpuls.example (none: print it)")
@@ -159,14 +163,31 @@ def check_seconds(value: float, option: str, lowest: float, highest: float) -> N
         raise CentralConfigError(f"{option} must be {lowest:g}-{highest:g} seconds, got {value}")
 
 
-def close_what_completed(db) -> None:
-    """Close the actions whose after-window completed. A side job of the worker: if it fails (a
-    row it cannot handle) that is logged and delivery goes on; it is tried again next time."""
-    from server_sync.workflow.actions import close_completed
+def side_job(db, what: str, job: Callable[[Any, datetime], Any]) -> Any:
+    """`job(db, now)`, a side job of the worker (closing completed actions, looking at the fleet):
+    if it fails (a row it cannot handle) that is logged and delivery goes on; it is done again
+    next time. Its result, or None when it failed."""
     try:
-        close_completed(db, _now())
+        return job(db, _now())
     except Exception:  # noqa: BLE001 - never stop delivering for it
-        logging.getLogger("kundpuls.notify").exception("closing completed actions failed; delivering anyway")
+        logging.getLogger("kundpuls.notify").exception("%s failed; delivering anyway", what)
+        return None
+
+
+def close_what_completed(db) -> None:
+    """Close the actions whose after-window completed."""
+    from server_sync.workflow import actions
+    side_job(db, "closing completed actions", lambda db, now: actions.close_completed(db, now))
+
+
+def watch_fleet(db) -> None:
+    """Tell of kiosks flagged or well again, and of a centre that hears no kiosk
+    (workflow.kiosk_watch); the next look tells what a failed one could not."""
+    from server_sync.workflow import kiosk_watch
+    told = side_job(db, "looking at the fleet", kiosk_watch.watch)
+    if told and (told.flagged or told.recovered or told.centre):
+        logging.getLogger("kundpuls.notify").info("fleet: %d kiosk(s) flagged, %d well again%s", told.flagged,
+                                                  told.recovered, f", {told.centre}" if told.centre else "")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -174,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     from server_sync.program.systemd import SystemdNotifier
     check_seconds(args.interval, "--interval", 0.1, 3600.0)
     check_seconds(args.close_every, "--close-every", 0.0, 7 * 86400.0)
+    check_seconds(args.watch_every, "--watch-every", 0.0, 86400.0)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     notifier = SystemdNotifier()
     stop = threading.Event()
@@ -181,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     with central_store(args) as db:
         notifier.ready("delivering notices")
-        closed_at = float("-inf")
+        closed_at = watched_at = float("-inf")
         try:
             while not stop.is_set():
                 if args.close_every and time.monotonic() - closed_at >= args.close_every:
@@ -189,6 +211,10 @@ def run(args: argparse.Namespace) -> int:
                     # this same round), so no separate timer is needed for them.
                     closed_at = time.monotonic()
                     close_what_completed(db)
+                if args.watch_every and time.monotonic() - watched_at >= args.watch_every:
+                    # Before delivering, so what it queues goes out in this same round.
+                    watched_at = time.monotonic()
+                    watch_fleet(db)
                 # The watchdog is fed from here only, after each finished exchange (each within
                 # its deadline): never from a thread that would keep a stuck worker alive.
                 hooks = sender.deliver_webhooks(db, _now(), stop=stop, progress=notifier.ping)

@@ -31,6 +31,7 @@ from server_sync.program.spreadsheet import text_cell
 from server_sync.protocol.vocabulary import LANGUAGES, SCRUB_MARKS
 from server_sync.report import html as report_html
 from server_sync.report import svg
+from server_sync.report.figures import figure
 
 WEB_TEXTS = Catalogues(files(__package__) / "locale", LANGUAGES, what="web")
 
@@ -98,6 +99,22 @@ def text(key: str, lang: str, **values: object) -> str:
     return WEB_TEXTS.text(key, lang, **values)
 
 
+def flag_words(kiosk: dict[str, Any], lang: str) -> str:
+    """What a flagged kiosk (a row of `analysis.fleet`) needs, in `lang`: the fleet page's flag
+    column and the notices about a kiosk (`workflow.kiosk_watch`) say it alike. "" for a kiosk
+    with no flag."""
+    kind = kiosk.get("flag_kind")
+    if kind in ("never", "silent"):
+        return text("flag_" + kind, lang)
+    if kind == "disk":
+        return text("flag_disk", lang, mb=figure(kiosk["disk_free_mb"], lang))
+    if kind == "held":
+        return text("flag_held", lang, n=figure(kiosk["rejected"], lang))
+    if kind == "backlog":
+        return text("flag_backlog", lang, h=figure((kiosk["oldest_unacked_s"] or 0) / 3600, lang))
+    return ""
+
+
 def scrubbed(comment: str | None, lang: str) -> Markup:
     """A comment with each scrub mark (`[phone]`, …) shown as a labelled "removed" badge and
     every other character escaped."""
@@ -125,7 +142,8 @@ def page(template: str, lang: str, report: dict | None = None, **context: Any) -
     ctx: dict[str, Any] = report_html.context(report, lang) if report is not None else {
         "t": partial(report_html.t, lang=lang), "reasons": report_html.reason_labels(lang), "lang": lang}
     ctx.update(_BASE_DEFAULTS)
-    ctx.update(context, lang=lang, text=partial(text, lang=lang), scrubbed=partial(scrubbed, lang=lang))
+    ctx.update(context, lang=lang, text=partial(text, lang=lang), scrubbed=partial(scrubbed, lang=lang),
+               flag_words=partial(flag_words, lang=lang))
     return ENV.get_template(template).render(ctx)
 
 

@@ -1,6 +1,8 @@
 """The notices each step of the workflow queues: an alert raised (every webhook, and a mail to its
 owner), an alert reassigned (every webhook, and a mail to the new owner), an action closed with its
-verdict (every webhook, and a mail to its owner). Mails are in the recipient's language (sv, nb, en), with a
+verdict (every webhook, and a mail to its owner); a kiosk flagged or well again (every webhook, and
+a mail to its site's store manager); the centre deaf to the fleet or hearing it again (every
+webhook, and a mail to each admin: `workflow.kiosk_watch` decides when). Mails are in the recipient's language (sv, nb, en), with a
 plain-text and an HTML part; webhooks get English (a channel has no one language).
 
 Only ever INSERTs into the notify queue, in the caller's transaction (server_sync.notify.queue):
@@ -11,10 +13,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from peewee import Database
 
+from server_sync.analysis.chain_report import local_time
 from server_sync.central.setting import get_setting
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
@@ -22,7 +27,8 @@ from server_sync.notify.bodies import Notice
 from server_sync.report.alert_text import alert_text
 from server_sync.report.figures import figure
 from server_sync.web import render
-from server_sync.workflow.people import email_of, language_of
+from server_sync.web.people import ADMIN
+from server_sync.workflow.people import email_of, language_of, store_manager_of, with_email
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +69,17 @@ def _alert_facts(db: Database, alert: dict[str, Any], lang: str) -> list[tuple[s
 
 
 def _mail(db: Database, to_user: str | None, subject_key: str, intro_key: str, facts_of, url: str | None,
-          now: datetime, alert: dict[str, Any] | None = None, **values: Any) -> bool:
+          now: datetime, after_of: Callable[[str], str] | None = None, **values: Any) -> bool:
+    """Mail `to_user` (if they have an address) in their language; `after_of(lang)`: a paragraph
+    after the facts. A value given as a function of the language is said in theirs."""
     address = email_of(db, to_user)
     if not address:
         return False
     lang = language_of(db, to_user)
+    values = {k: v(lang) if callable(v) else v for k, v in values.items()}
     subject = render.text(subject_key, lang, **values)
     text_body, html_body = mail_bodies(lang, subject, render.text(intro_key, lang, **values), facts_of(lang), url,
-                                       alert_text(alert, lang) if alert is not None else "")
+                                       after_of(lang) if after_of is not None else "")
     try:
         queue.enqueue_mail(db, address, subject, text_body, html_body, now)
     except CentralConfigError as e:
@@ -91,7 +100,7 @@ def alert_raised(db: Database, alert: dict[str, Any], now: datetime) -> None:
                                       alert.get("message", ""), alert["site_id"], url,
                                       tuple(_alert_facts(db, alert, lang))), now)
     _mail(db, alert.get("owner"), "mail_alert_raised_subject", "mail_alert_raised_intro",
-          lambda lg: _alert_facts(db, alert, lg), url, now, alert, site=site, id=alert["id"])
+          lambda lg: _alert_facts(db, alert, lg), url, now, partial(alert_text, alert), site=site, id=alert["id"])
 
 
 def alert_assigned(db: Database, alert: dict[str, Any], by: str | None, now: datetime) -> None:
@@ -106,7 +115,7 @@ def alert_assigned(db: Database, alert: dict[str, Any], by: str | None, now: dat
                                       alert.get("message", ""), alert["site_id"], url,
                                       tuple(_alert_facts(db, alert, lang))), now)
     _mail(db, alert.get("owner"), "mail_alert_assigned_subject", "mail_alert_assigned_intro",
-          lambda lg: _alert_facts(db, alert, lg), url, now, alert, site=site,
+          lambda lg: _alert_facts(db, alert, lg), url, now, partial(alert_text, alert), site=site,
           id=alert["id"], by=by or "Kundpuls")
 
 
@@ -131,9 +140,73 @@ def action_closed(db: Database, action: dict[str, Any], now: datetime) -> None:
                                                                                         lang), **values),
                                       action["note"], action["site_id"], url,
                                       tuple(_action_facts(db, action, lang))), now)
-    owner = action.get("owner")
-    if email_of(db, owner):
-        olang = language_of(db, owner)
-        _mail(db, owner, "mail_action_closed_subject", "mail_action_closed_intro",
-              lambda lg: _action_facts(db, action, lg), url, now,
-              verdict=render.text("verdict_" + action["verdict"], olang), **values)
+    _mail(db, action.get("owner"), "mail_action_closed_subject", "mail_action_closed_intro",
+          lambda lg: _action_facts(db, action, lg), url, now,
+          verdict=lambda lg: render.text("verdict_" + action["verdict"], lg), **values)
+
+
+def _kiosk_facts(kiosk: dict[str, Any], lang: str, since: object = None) -> list[tuple[str, str]]:
+    """A kiosk's facts, its times on its site's clock."""
+    t = lambda key: render.text(key, lang)      # noqa: E731
+    zone = ZoneInfo(kiosk["timezone"])
+    facts = [(t("site"), kiosk["site_name"]), (t("kiosk"), kiosk["kiosk_id"]),
+             (t("last_seen"), local_time(kiosk["last_seen"], zone) or t("never"))]
+    if since is not None:
+        facts.append((t("kiosk_flagged_since"), local_time(since, zone) or "-"))
+    return facts
+
+
+def _kiosk_notice(db: Database, event: str, kiosk: dict[str, Any], subject_key: str, intro_key: str,
+                  what: Callable[[str], str], after_of: Callable[[str], str], since: object, now: datetime) -> None:
+    url = web_url(db, f"/fleet?site={kiosk['site_id']}")
+    lang = WEBHOOK_LANGUAGE
+    values = dict(kiosk=kiosk["kiosk_id"], site=kiosk["site_name"])
+    intro = render.text(intro_key, lang, what=what(lang), **values)
+    queue.enqueue_webhooks(db, Notice(event, render.text(subject_key, lang, what=what(lang), **values),
+                                      f"{intro} {after_of(lang)}".strip(), kiosk["site_id"], url,
+                                      tuple(_kiosk_facts(kiosk, lang, since))), now)
+    _mail(db, store_manager_of(db, kiosk["site_id"]), subject_key, intro_key,
+          lambda lg: _kiosk_facts(kiosk, lg, since), url, now, after_of, what=what, **values)
+
+
+def kiosk_flagged(db: Database, kiosk: dict[str, Any], now: datetime) -> None:
+    """A kiosk (its `analysis.fleet` row) needs a person: what, and what to do about it."""
+    _kiosk_notice(db, "kiosk.flagged", kiosk, "kiosk_flagged_subject", "kiosk_flagged_intro",
+                  lambda lg: render.flag_words(kiosk, lg), lambda lg: render.text("kiosk_hint_" + kiosk["flag_kind"], lg),
+                  None, now)
+
+
+def kiosk_recovered(db: Database, kiosk: dict[str, Any], was: str, since: object, now: datetime) -> None:
+    """A kiosk told as flagged (`was`, since `since`) is well again."""
+    _kiosk_notice(db, "kiosk.recovered", kiosk, "kiosk_recovered_subject", "kiosk_recovered_intro",
+                  lambda lg: render.text("flag_kind_" + was, lg), lambda lg: "", since, now)
+
+
+def _admins(db: Database) -> list[str]:
+    return [u.name for u, _address in with_email(db) if u.role == ADMIN]
+
+
+def _utc_said(at: datetime) -> str:
+    return local_time(at, ZoneInfo("UTC")) or "-"
+
+
+def centre_deaf(db: Database, last_heard: datetime, expected: int, now: datetime) -> None:
+    """No kiosk heard since `last_heard` while `expected` kiosks' stores are open: ingest or the
+    broker, not the kiosks (which keep their answers meanwhile)."""
+    url = web_url(db, "/fleet")
+    values = dict(since=_utc_said(last_heard), n=expected)
+    lang = WEBHOOK_LANGUAGE
+    queue.enqueue_webhooks(db, Notice("centre.deaf", render.text("centre_deaf_subject", lang, **values),
+                                      render.text("centre_deaf_intro", lang, **values), None, url), now)
+    for name in _admins(db):
+        _mail(db, name, "centre_deaf_subject", "centre_deaf_intro", lambda lg: [], url, now, **values)
+
+
+def centre_hearing(db: Database, deaf_since: datetime, now: datetime) -> None:
+    url = web_url(db, "/fleet")
+    values = dict(since=_utc_said(deaf_since), at=_utc_said(now))
+    lang = WEBHOOK_LANGUAGE
+    queue.enqueue_webhooks(db, Notice("centre.hearing", render.text("centre_hearing_subject", lang, **values),
+                                      render.text("centre_hearing_intro", lang, **values), None, url), now)
+    for name in _admins(db):
+        _mail(db, name, "centre_hearing_subject", "centre_hearing_intro", lambda lg: [], url, now, **values)

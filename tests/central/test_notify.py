@@ -404,7 +404,8 @@ def test_an_empty_name_or_address_is_a_mistake_not_everyone_or_no_one(central_ur
 
 @pytest.mark.parametrize("option, value", [("--interval", "-1"), ("--interval", "0"), ("--interval", "nan"),
                                            ("--interval", "1e308"), ("--close-every", "-5"),
-                                           ("--close-every", "nan")])
+                                           ("--close-every", "nan"), ("--watch-every", "-1"),
+                                           ("--watch-every", "1e9")])
 def test_the_worker_refuses_a_span_that_would_spin_or_overflow(central_url, option, value, capsys):
     assert main(["--db", central_url, "notify", "run", "--once", option, value]) == 2
     assert capsys.readouterr().err.startswith(f"kiosk-central: error: {option} must be ")
