@@ -17,6 +17,7 @@ from peewee import Database
 
 from server_sync.analysis.opening import is_open, open_seconds_between, parse_hours
 from server_sync.central.registry import stored_zone
+from server_sync.exc import StoredSettingError
 
 SILENT_AFTER = timedelta(hours=2)
 DISK_LOW_MB = 50                    # `kiosk doctor` fails under it; at about 1 MB every tap is refused
@@ -43,8 +44,10 @@ def _rejected(payload: str | None) -> int | None:
 
 
 def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
-          site_ids: Sequence[str] | None = None) -> list[dict]:
-    """Every kiosk, or those of `site_ids` (an empty list: none)."""
+          site_ids: Sequence[str] | None = None, unreadable: list[tuple[str, str]] | None = None) -> list[dict]:
+    """Every kiosk, or those of `site_ids` (an empty list: none). A site whose stored opening hours
+    cannot be read raises StoredSettingError; with an `unreadable` list, its kiosks are left out
+    and (site, why) is added to it instead, so one site edited by hand does not hide the rest."""
     where, params = "", []
     if site_ids is not None:
         if not site_ids:
@@ -52,18 +55,26 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         where = f" WHERE k.site_id IN ({', '.join([db.param] * len(site_ids))})"
         params = list(site_ids)
     rows = db.execute_sql(
-        "SELECT k.id, k.site_id, s.name, s.timezone, s.opening_hours, k.registered_at, k.active, st.online,"
+        "SELECT k.id, k.site_id, s.name, s.timezone, s.opening_hours, k.registered_at, k.placed_at, k.active, st.online,"
         " st.last_seen, st.outbox_depth, st.oldest_unacked_s, st.clock_synced, st.config_version,"
         " st.config_error, st.version, st.payload, st.disk_free_mb FROM kiosk k LEFT JOIN site s ON s.id = k.site_id"
         f" LEFT JOIN kiosk_status st ON st.kiosk_id = k.id{where} ORDER BY k.site_id, k.id", params).fetchall()
     hours_cache: dict[str | None, dict] = {}
     out = []
-    for (kiosk, site, name, tz, opening, registered, active, online, last_seen, depth, oldest, synced,
+    for (kiosk, site, name, tz, opening, registered, placed, active, online, last_seen, depth, oldest, synced,
          config_version, config_error, version, payload, disk_free_mb) in rows:
-        zone = stored_zone(site, tz)
-        if opening not in hours_cache:
-            hours_cache[opening] = parse_hours(opening, site)
-        since = _dt(last_seen) or _dt(registered)
+        try:
+            zone = stored_zone(site, tz)
+            if opening not in hours_cache:
+                hours_cache[opening] = parse_hours(opening, site)
+        except StoredSettingError as e:
+            if unreadable is None:
+                raise
+            if site not in {s for s, _why in unreadable}:
+                unreadable.append((site, str(e)))
+            continue
+        # Silent since its last status, or since it was brought back or moved if that is later.
+        since = max(filter(None, (_dt(last_seen), _dt(placed))), default=None) or _dt(registered)
         silent_open = open_seconds_between(since, now, zone, hours_cache[opening]) if since else 0.0
         silent = bool(active) and silent_open > silent_after.total_seconds()
         # Answers the centre refused for good wait on the kiosk for a person (docs/deployment.md).

@@ -150,6 +150,8 @@ def set_active(db: Database, kiosk_id: str, active: bool, now: datetime) -> None
     p = db.param
     db.execute_sql(f"UPDATE kiosk SET active = {p}, deactivated_at = {p} WHERE id = {p}",
                    (active, None if active else now, kiosk_id))
+    if active:                      # its silence counts from here (analysis.fleet)
+        db.execute_sql(f"UPDATE kiosk SET placed_at = {p} WHERE id = {p}", (now, kiosk_id))
 
 
 def kiosks_of_site(db: Database, site_id: str) -> list[str]:
@@ -184,5 +186,7 @@ def move_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime | None =
     if known["site_id"] != site_id:
         at = now or datetime.now(ZoneInfo("UTC")).replace(tzinfo=None)
         site_history.record_move(db, kiosk_id, known["site_id"], at)
+        # Its silence counts from here (analysis.fleet): it may have been in a box meanwhile.
+        db.execute_sql(f"UPDATE kiosk SET placed_at = {db.param} WHERE id = {db.param}", (at, kiosk_id))
     db.execute_sql(f"UPDATE kiosk SET site_id = {db.param} WHERE id = {db.param}", (site_id, kiosk_id))
     return known["site_id"]

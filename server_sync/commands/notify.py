@@ -181,13 +181,13 @@ def close_what_completed(db) -> None:
 
 
 def watch_fleet(db) -> None:
-    """Tell of kiosks flagged or well again, and of a centre that hears no kiosk
-    (workflow.kiosk_watch); the next look tells what a failed one could not."""
+    """Tell of kiosks flagged or well again (workflow.kiosk_watch); the next look tells what a
+    failed one could not."""
     from server_sync.workflow import kiosk_watch
     told = side_job(db, "looking at the fleet", kiosk_watch.watch)
-    if told and (told.flagged or told.recovered or told.centre):
-        logging.getLogger("kundpuls.notify").info("fleet: %d kiosk(s) flagged, %d well again%s", told.flagged,
-                                                  told.recovered, f", {told.centre}" if told.centre else "")
+    if told and (told.flagged or told.recovered or told.to_admins):
+        logging.getLogger("kundpuls.notify").info("fleet: %d kiosk(s) told flagged, %d well again; to the admins: %s",
+                                                  told.flagged, told.recovered, ", ".join(told.to_admins) or "-")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,187 +1,222 @@
-"""Telling people when a kiosk needs a person, and when the centre hears no kiosk at all.
+"""Telling people when a kiosk needs a person, and when it is well again.
 
-The notify worker looks at the fleet every few minutes (`watch`). For each kiosk whose flag
-(`analysis.fleet`: silent in opening hours, never seen, card nearly full, answers held, answers
-not reaching the centre) appeared, changed or cleared since the last look, it queues a notice:
-`kiosk.flagged` or `kiosk.recovered`, to every webhook and by mail to the site's store manager.
-The recovery is told too, so nobody drives to a store for a kiosk that came back by itself.
+The notify worker looks at the fleet every few minutes (`watch`). A kiosk's flag (`analysis.fleet`:
+silent in opening hours, never heard from, card nearly full, answers held, answers not reaching
+the centre) is told once it has lasted `FLAG_AFTER`: `kiosk.flagged`, to every webhook and by mail
+to the site's store manager, with what to do. Its return is told once the flag has been gone for
+`CLEAR_AFTER` (`kiosk.recovered`, to the same people), so nobody drives to a store for a kiosk that
+came back by itself. Both waits keep a flag that comes and goes (a card at 49 and 51 MB, a kiosk on
+flaky Wi-Fi) from mailing a store every few minutes: it is told once, when it has lasted with gaps
+shorter than `CLEAR_AFTER`, and its return when it has been gone that long. A flag seen at one look
+only (the backlog a reconnecting kiosk reports for a moment) is never told.
 
-Silence is judged only while the centre hears the fleet. When ingest or the broker is down, every
-kiosk falls silent at once, and a store manager can do nothing about it. So while no kiosk has
-been heard for `CENTRE_QUIET` and at least `DEAF_AT` kiosks of open stores are expected, the
-centre is *deaf*: one `centre.deaf` notice goes to the webhooks and the admins, and no kiosk's
-silence is announced. When the kiosks are heard again, `centre.hearing` follows. Silence is judged
-again `CENTRE_QUIET` after the centre started hearing, by when every live kiosk has reported.
+Many kiosks silent since about the same time have one cause the stores cannot fix: ingest, the
+broker, a network, the central server itself. So a silent kiosk whose silence began within
+`TOGETHER` of that of `SHARED_AT` or more kiosks of open stores (itself counted) is told to the
+admins and the webhooks, in one notice per look (`fleet.silent`), not to its store; when that
+shared silence is over and the kiosk is still silent, it is told to its store then. A kiosk never
+heard from since it was registered is an installation's matter: told to the admins
+(`fleet.never`), as are the returns of both (`fleet.heard`).
 
-What was last told is kept in the store: a `kiosk_flag` row per kiosk whose flag was announced,
-and the centre's hearing in the `fleet_hearing` setting. Each change is claimed by a conditional
-write in the transaction that queues its notices, so two workers at once tell it once. A
-deactivated kiosk's flag goes quietly. The decisions (`changes`, `hearing`) are pure.
+What was told is kept per kiosk in `kiosk_flag`. Each step is a conditional write in the
+transaction that queues its notices, so two workers at once tell it once. A deactivated kiosk's
+flag, a moved kiosk's and one never told go quietly. The decisions (`plan`) are pure.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
 from peewee import Database
 
 from server_sync.analysis.fleet import fleet
-from server_sync.central.setting import get_setting
 from server_sync.workflow import notices
 
-CENTRE_QUIET = timedelta(minutes=30)   # no status from any kiosk this long: the centre may be deaf
-DEAF_AT = 3                            # kiosks of open stores that must have gone quiet for that
-HEARING_SETTING = "fleet_hearing"
-SILENCE = ("never", "silent")          # the flags the centre's own deafness would raise
+log = logging.getLogger(__name__)
+
+FLAG_AFTER = timedelta(minutes=10)     # a flag is told once it has lasted this long
+CLEAR_AFTER = timedelta(minutes=30)    # a told flag's return is told once it has been gone this long
+TOGETHER = timedelta(minutes=10)       # silences that began this close have one cause
+SHARED_AT = 3                          # … when this many kiosks of open stores share it
+STORE, ADMINS = "store", "admins"
+
+
+def _utc(v: Any) -> datetime | None:
+    """A stored or ISO time as aware UTC (SQLite gives text, PostgreSQL a naive datetime)."""
+    if v is None:
+        return None
+    at = datetime.fromisoformat(v) if isinstance(v, str) else v
+    return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
 
 
 @dataclass(frozen=True)
-class Change:
-    """A kiosk whose flag differs from the one last told: `before` (None: none was told) and
-    `after` (None: well again, deactivated or no longer registered). `kiosk` is its fleet row."""
+class Flag:
+    """A `kiosk_flag` row."""
     kiosk_id: str
-    before: str | None
-    after: str | None
-    kiosk: dict[str, Any] | None
-
-    @property
-    def told(self) -> bool:
-        """Whether people hear of it: not of a kiosk that was deactivated or removed."""
-        return self.kiosk is not None and self.kiosk["active"]
+    site_id: str
+    kind: str
+    seen_since: datetime
+    told_at: datetime | None = None
+    audience: str | None = None
+    clear_since: datetime | None = None
 
 
-def changes(announced: Mapping[str, str], kiosks: Iterable[dict[str, Any]]) -> list[Change]:
-    """The kiosks whose flag now (fleet rows) is not the one `announced` (kiosk → kind)."""
-    out, seen = [], set()
+@dataclass(frozen=True)
+class Step:
+    """One change to `kiosk_flag`: `op` is start, rekind, back, clearing, drop, tell, recover or
+    unshare; `flag` the row it was decided on (its claim's condition), `kiosk` the fleet row."""
+    op: str
+    kiosk_id: str
+    flag: Flag | None
+    kiosk: dict[str, Any] | None = None
+    audience: str | None = None
+
+
+def _quiet(kiosks: Iterable[dict[str, Any]], now: datetime, open_only: bool) -> list[datetime]:
+    """When each active kiosk not heard for `TOGETHER` was last heard (of open stores only, or all)."""
+    out = []
     for k in kiosks:
-        seen.add(k["kiosk_id"])
-        now = k["flag_kind"] if k["active"] else None
-        before = announced.get(k["kiosk_id"])
-        if now != before:
-            out.append(Change(k["kiosk_id"], before, now, k))
-    out += [Change(kiosk, kind, None, None) for kiosk, kind in announced.items() if kiosk not in seen]
+        seen = _utc(k["last_seen"])
+        if k["active"] and seen is not None and now - seen >= TOGETHER and (k["open"] or not open_only):
+            out.append(seen)
     return out
 
 
-@dataclass(frozen=True)
-class Hearing:
-    """Whether the centre hears the fleet: `hearing` since it started to, `quiet` (nobody heard,
-    but too few kiosks expected to tell: a night, a small chain) or `deaf` (nobody heard while
-    stores are open), each since when."""
-    state: str
-    since: datetime
-
-    def stored(self) -> str:
-        return f"{self.state} {self.since.astimezone(timezone.utc).isoformat()}"
-
-    @classmethod
-    def read(cls, text: str | None) -> "Hearing | None":
-        """The stored value; None for none, or one that cannot be read (then the centre starts
-        hearing afresh, which only delays the silence notices by `CENTRE_QUIET`)."""
-        state, _, since = (text or "").partition(" ")
-        try:
-            at = datetime.fromisoformat(since)
-        except ValueError:
-            return None
-        return cls(state, at if at.tzinfo else at.replace(tzinfo=timezone.utc)) if state in (
-            "hearing", "quiet", "deaf") else None
-
-    def judges_silence(self, now: datetime) -> bool:
-        """Whether a kiosk's silence is its own: the centre has heard the fleet long enough for
-        every live kiosk to have reported."""
-        return self.state == "hearing" and now - self.since >= CENTRE_QUIET
+def _shared(kiosk: dict[str, Any], quiet: list[datetime]) -> bool:
+    """Whether the kiosk's silence began within `TOGETHER` of that of `SHARED_AT` or more kiosks."""
+    seen = _utc(kiosk["last_seen"])
+    return seen is not None and sum(1 for q in quiet if abs(q - seen) <= TOGETHER) >= SHARED_AT
 
 
-def _utc(text: str) -> datetime:
-    at = datetime.fromisoformat(text)
-    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) -> list[Step]:
+    """What to change in `kiosk_flag` (`told`, by kiosk) from the fleet's rows at `now`, in order."""
+    by_id = {k["kiosk_id"]: k for k in kiosks}
+    steps = [Step("drop", kid, f, by_id.get(kid)) for kid, f in told.items()
+             if kid not in by_id or not by_id[kid]["active"] or by_id[kid]["site_id"] != f.site_id]
+    gone = {s.kiosk_id for s in steps}
+    quiet_open, quiet_all = _quiet(kiosks, now, True), _quiet(kiosks, now, False)
+    for k in kiosks:
+        kid, kind = k["kiosk_id"], k["flag_kind"] if k["active"] else None
+        f = None if kid in gone else told.get(kid)
+        if kind is None:
+            # Gone: told to be back once that has lasted; one not told yet is forgotten then (a
+            # flag that comes and goes between looks is still told once it has lasted in all).
+            if f is None:
+                continue
+            if f.clear_since is None:
+                steps.append(Step("clearing", kid, f, k))
+            elif now - f.clear_since >= CLEAR_AFTER:
+                steps.append(Step("recover" if f.told_at is not None else "drop", kid, f, k))
+        elif f is None:
+            steps.append(Step("start", kid, None, k))
+        elif f.kind != kind:
+            steps.append(Step("rekind", kid, f, k))
+        else:
+            if f.clear_since is not None:
+                steps.append(Step("back", kid, f, k))
+            if f.told_at is None and now - f.seen_since >= FLAG_AFTER:
+                admins = kind == "never" or (kind == "silent" and _shared(k, quiet_open))
+                steps.append(Step("tell", kid, f, k, ADMINS if admins else STORE))
+            elif f.told_at is not None and f.audience == ADMINS and kind == "silent" and not _shared(k, quiet_all):
+                # The shared silence is over (the others are heard again), this kiosk's is not:
+                # its own, to be told to its store once it has lasted.
+                steps.append(Step("unshare", kid, f, k))
+    return steps
 
 
-def hearing(previous: Hearing | None, kiosks: Iterable[dict[str, Any]], now: datetime) -> Hearing:
-    """The centre's hearing after `previous`, from the fleet rows. Deaf stays deaf until a kiosk
-    is heard (a store closing meanwhile does not end it)."""
-    seen = [k for k in kiosks if k["active"] and k["last_seen"]]
-    latest = max((_utc(k["last_seen"]) for k in seen), default=None)
-    if latest is not None and now - latest <= CENTRE_QUIET:
-        return previous if previous and previous.state == "hearing" else Hearing("hearing", now)
-    if previous and previous.state == "deaf":
-        return previous
-    if sum(1 for k in seen if k["open"]) >= DEAF_AT:
-        return Hearing("deaf", latest or now)
-    return previous if previous and previous.state == "quiet" else Hearing("quiet", latest or now)
+def _ts(at: datetime) -> datetime:
+    return at.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
 
 
-def claim_hearing(db: Database, previous: Hearing | None, new: Hearing) -> bool:
-    """Store `new` in place of `previous`, in the caller's transaction: False when another worker
-    changed it first."""
-    p = db.param
-    if previous is None:
-        return db.execute_sql(f"INSERT INTO central_setting (name, value) VALUES ({p}, {p})"
-                              " ON CONFLICT (name) DO NOTHING", (HEARING_SETTING, new.stored())).rowcount == 1
-    return db.execute_sql(f"UPDATE central_setting SET value = {p} WHERE name = {p} AND value = {p}",
-                          (new.stored(), HEARING_SETTING, previous.stored())).rowcount == 1
-
-
-def claim(db: Database, change: Change, now: datetime) -> bool:
-    """Record `change` as told, in the caller's transaction: False when another worker told it
-    first (the row is no longer what `before` says)."""
-    p = db.param
-    at = now.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
-    if change.before is None:
-        sql = (f"INSERT INTO kiosk_flag (kiosk_id, kind, since) VALUES ({p}, {p}, {p})"
-               " ON CONFLICT (kiosk_id) DO NOTHING", (change.kiosk_id, change.after, at))
-    elif change.after is None:
-        sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND kind = {p}", (change.kiosk_id, change.before))
+def claim(db: Database, step: Step, now: datetime) -> bool:
+    """Make `step`'s change, in the caller's transaction, if the row is still what it was decided
+    on: False when another worker changed it first (then this one tells nothing)."""
+    p, f, k = db.param, step.flag, step.kiosk
+    at = _ts(now)
+    sql: tuple[str, tuple[Any, ...]]
+    if step.op == "start":
+        sql = (f"INSERT INTO kiosk_flag (kiosk_id, site_id, kind, seen_since) VALUES ({p}, {p}, {p}, {p})"
+               " ON CONFLICT (kiosk_id) DO NOTHING", (step.kiosk_id, k["site_id"], k["flag_kind"], at))
+    elif step.op == "rekind":
+        sql = (f"UPDATE kiosk_flag SET kind = {p}, seen_since = {p}, told_at = NULL, audience = NULL,"
+               f" clear_since = NULL WHERE kiosk_id = {p} AND kind = {p}", (k["flag_kind"], at, step.kiosk_id, f.kind))
+    elif step.op == "back":
+        sql = (f"UPDATE kiosk_flag SET clear_since = NULL WHERE kiosk_id = {p} AND kind = {p}"
+               " AND clear_since IS NOT NULL", (step.kiosk_id, f.kind))
+    elif step.op == "clearing":
+        sql = (f"UPDATE kiosk_flag SET clear_since = {p} WHERE kiosk_id = {p} AND kind = {p}"
+               " AND clear_since IS NULL", (at, step.kiosk_id, f.kind))
+    elif step.op == "drop":
+        sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND kind = {p} AND site_id = {p}",
+               (step.kiosk_id, f.kind, f.site_id))
+    elif step.op == "tell":
+        sql = (f"UPDATE kiosk_flag SET told_at = {p}, audience = {p} WHERE kiosk_id = {p} AND kind = {p}"
+               " AND told_at IS NULL", (at, step.audience, step.kiosk_id, f.kind))
+    elif step.op == "recover":
+        sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND kind = {p} AND told_at IS NOT NULL"
+               " AND clear_since IS NOT NULL", (step.kiosk_id, f.kind))
+    elif step.op == "unshare":
+        sql = (f"UPDATE kiosk_flag SET told_at = NULL, audience = NULL, seen_since = {p} WHERE kiosk_id = {p}"
+               f" AND kind = {p} AND audience = {p}", (at, step.kiosk_id, f.kind, ADMINS))
     else:
-        sql = (f"UPDATE kiosk_flag SET kind = {p}, since = {p} WHERE kiosk_id = {p} AND kind = {p}",
-               (change.after, at, change.kiosk_id, change.before))
+        raise ValueError(f"unknown step {step.op!r}")
     return db.execute_sql(*sql).rowcount == 1
 
 
-def announced(db: Database) -> dict[str, tuple[str, Any]]:
-    """kiosk → (kind, since) of every flag told and not yet cleared."""
-    return {r[0]: (r[1], r[2]) for r in db.execute_sql("SELECT kiosk_id, kind, since FROM kiosk_flag")}
+def flags(db: Database) -> dict[str, Flag]:
+    """Every `kiosk_flag` row, by kiosk."""
+    rows = db.execute_sql("SELECT kiosk_id, site_id, kind, seen_since, told_at, audience, clear_since FROM kiosk_flag")
+    return {r[0]: Flag(r[0], r[1], r[2], _utc(r[3]), _utc(r[4]), r[5], _utc(r[6])) for r in rows}
 
 
 @dataclass
 class Told:
-    """What one look told: kiosks flagged and recovered, and the centre's change (if any)."""
+    """What one look told: kiosks flagged and well again (to their stores or, grouped, to the
+    admins), and the sites whose opening hours could not be read (left out of the look)."""
     flagged: int = 0
     recovered: int = 0
-    centre: str | None = None
+    to_admins: list[str] = field(default_factory=list)     # the admins' notices' events
+    unreadable: list[str] = field(default_factory=list)
+
+
+def _for_admins(step: Step) -> bool:
+    return (step.op == "tell" and step.audience == ADMINS) or (step.op == "recover" and step.flag.audience == ADMINS)
 
 
 def watch(db: Database, now: datetime) -> Told:
-    """One look at the fleet: queue the notices of what changed since the last, each with its claim."""
-    kiosks = fleet(db, now)
-    told = Told()
-    with db.atomic():
-        previous = Hearing.read(get_setting(db, HEARING_SETTING))
-        heard = hearing(previous, kiosks, now)
-        if heard != previous:
-            if claim_hearing(db, previous, heard):
-                if heard.state == "deaf" and (previous is None or previous.state != "deaf"):
-                    told.centre = "centre.deaf"
-                    notices.centre_deaf(db, heard.since, sum(1 for k in kiosks if k["active"] and k["open"]), now)
-                elif previous is not None and previous.state == "deaf" and heard.state == "hearing":
-                    told.centre = "centre.hearing"
-                    notices.centre_hearing(db, previous.since, now)
-            else:
-                heard = Hearing.read(get_setting(db, HEARING_SETTING)) or heard
-    judge_silence = heard.judges_silence(now)
-    told_before = announced(db)
-    for change in changes({k: kind for k, (kind, _since) in told_before.items()}, kiosks):
-        if change.after in SILENCE and not judge_silence:
-            continue                    # the centre's deafness, or too soon after it to tell
+    """One look at the fleet: make each step of `plan`, with its claim, and queue what it tells."""
+    unreadable: list[tuple[str, str]] = []
+    kiosks = fleet(db, now, unreadable=unreadable)
+    told = Told(unreadable=[site for site, _why in unreadable])
+    for site, why in unreadable:
+        log.error("kiosks of site %s not watched: %s", site, why)
+    # A site left out is not a site whose kiosks went away: its flags stay as they are.
+    current = {kid: f for kid, f in flags(db).items() if f.site_id not in told.unreadable}
+    steps = plan(current, kiosks, now)
+    grouped: dict[str, list[dict[str, Any]]] = {"fleet.silent": [], "fleet.never": [], "fleet.heard": []}
+    with db.atomic():                  # the admins' steps, claimed with their one notice per kind
+        for step in filter(_for_admins, steps):
+            if claim(db, step, now):
+                event = "fleet.heard" if step.op == "recover" else (
+                    "fleet.never" if step.flag.kind == "never" else "fleet.silent")
+                grouped[event].append(step.kiosk)
+        for event, kiosks_told in grouped.items():
+            if kiosks_told:
+                notices.fleet_notice(db, event, kiosks_told, now)
+                told.to_admins.append(event)
+    for step in steps:
+        if _for_admins(step):
+            continue
         with db.atomic():
-            if not claim(db, change, now) or not change.told:
+            if not claim(db, step, now):
                 continue
-            if change.after is not None:
+            if step.op == "tell":
                 told.flagged += 1
-                notices.kiosk_flagged(db, change.kiosk, now)
-            else:
+                notices.kiosk_flagged(db, step.kiosk, now)
+            elif step.op == "recover":
                 told.recovered += 1
-                notices.kiosk_recovered(db, change.kiosk, change.before, told_before[change.kiosk_id][1], now)
+                notices.kiosk_recovered(db, step.kiosk, step.flag.kind, step.flag.told_at, now)
     return told

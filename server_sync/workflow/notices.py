@@ -1,9 +1,10 @@
 """The notices each step of the workflow queues: an alert raised (every webhook, and a mail to its
 owner), an alert reassigned (every webhook, and a mail to the new owner), an action closed with its
 verdict (every webhook, and a mail to its owner); a kiosk flagged or well again (every webhook, and
-a mail to its site's store manager); the centre deaf to the fleet or hearing it again (every
-webhook, and a mail to each admin: `workflow.kiosk_watch` decides when). Mails are in the recipient's language (sv, nb, en), with a
-plain-text and an HTML part; webhooks get English (a channel has no one language).
+a mail to its site's store manager); several kiosks silent at once, never heard from or heard
+again (every webhook, and one mail to each admin: `workflow.kiosk_watch` decides when). Mails are
+in the recipient's language (sv, nb, en), with a plain-text and an HTML part; webhooks get English
+(a channel has no one language).
 
 Only ever INSERTs into the notify queue, in the caller's transaction (server_sync.notify.queue):
 never a network call, so raising an alert in ingest cannot wait on a receiver.
@@ -156,6 +157,14 @@ def _kiosk_facts(kiosk: dict[str, Any], lang: str, since: object = None) -> list
     return facts
 
 
+def kiosk_what(kiosk: dict[str, Any], lang: str) -> str:
+    """What a flagged kiosk needs, in a notice's words (the fleet page's flag column adds what
+    the technician does, `render.flag_words`)."""
+    kind = kiosk["flag_kind"]
+    return render.text("kiosk_what_" + kind, lang, mb=figure(kiosk["disk_free_mb"], lang),
+                       n=figure(kiosk["rejected"], lang), h=figure((kiosk["oldest_unacked_s"] or 0) / 3600, lang))
+
+
 def _kiosk_notice(db: Database, event: str, kiosk: dict[str, Any], subject_key: str, intro_key: str,
                   what: Callable[[str], str], after_of: Callable[[str], str], since: object, now: datetime) -> None:
     url = web_url(db, f"/fleet?site={kiosk['site_id']}")
@@ -172,7 +181,7 @@ def _kiosk_notice(db: Database, event: str, kiosk: dict[str, Any], subject_key: 
 def kiosk_flagged(db: Database, kiosk: dict[str, Any], now: datetime) -> None:
     """A kiosk (its `analysis.fleet` row) needs a person: what, and what to do about it."""
     _kiosk_notice(db, "kiosk.flagged", kiosk, "kiosk_flagged_subject", "kiosk_flagged_intro",
-                  lambda lg: render.flag_words(kiosk, lg), lambda lg: render.text("kiosk_hint_" + kiosk["flag_kind"], lg),
+                  partial(kiosk_what, kiosk), lambda lg: render.text("kiosk_hint_" + kiosk["flag_kind"], lg),
                   None, now)
 
 
@@ -182,31 +191,29 @@ def kiosk_recovered(db: Database, kiosk: dict[str, Any], was: str, since: object
                   lambda lg: render.text("flag_kind_" + was, lg), lambda lg: "", since, now)
 
 
-def _admins(db: Database) -> list[str]:
-    return [u.name for u, _address in with_email(db) if u.role == ADMIN]
+FLEET_LISTED = 20          # kiosks named in one notice to the admins; the rest are counted
 
 
-def _utc_said(at: datetime) -> str:
-    return local_time(at, ZoneInfo("UTC")) or "-"
+def _kiosk_list(kiosks: list[dict[str, Any]], lang: str) -> str:
+    """"k1 (Store 1, last heard 2026-11-23 13:00 CET), …": the first FLEET_LISTED, then how many more."""
+    said = [f"{k['kiosk_id']} ({k['site_name']}, {render.text('last_seen', lang).lower()} "
+            f"{local_time(k['last_seen'], ZoneInfo(k['timezone'])) or render.text('never', lang)})"
+            for k in sorted(kiosks, key=lambda k: (k["site_name"], k["kiosk_id"]))[:FLEET_LISTED]]
+    more = len(kiosks) - FLEET_LISTED
+    return "\n".join(said + ([render.text("digest_more", lang, n=figure(more, lang))] if more > 0 else []))
 
 
-def centre_deaf(db: Database, last_heard: datetime, expected: int, now: datetime) -> None:
-    """No kiosk heard since `last_heard` while `expected` kiosks' stores are open: ingest or the
-    broker, not the kiosks (which keep their answers meanwhile)."""
-    url = web_url(db, "/fleet")
-    values = dict(since=_utc_said(last_heard), n=expected)
+def fleet_notice(db: Database, event: str, kiosks: list[dict[str, Any]], now: datetime) -> None:
+    """One notice to the webhooks and each admin about several kiosks at once: `fleet.silent`
+    (silent since about the same time: one cause the stores cannot fix), `fleet.never` (never
+    heard from since registered) or `fleet.heard` (those heard again)."""
+    url = web_url(db, "/fleet?flagged=1")
+    key = event.replace(".", "_")
+    values = dict(n=len(kiosks), sites=len({k["site_id"] for k in kiosks}))
     lang = WEBHOOK_LANGUAGE
-    queue.enqueue_webhooks(db, Notice("centre.deaf", render.text("centre_deaf_subject", lang, **values),
-                                      render.text("centre_deaf_intro", lang, **values), None, url), now)
-    for name in _admins(db):
-        _mail(db, name, "centre_deaf_subject", "centre_deaf_intro", lambda lg: [], url, now, **values)
-
-
-def centre_hearing(db: Database, deaf_since: datetime, now: datetime) -> None:
-    url = web_url(db, "/fleet")
-    values = dict(since=_utc_said(deaf_since), at=_utc_said(now))
-    lang = WEBHOOK_LANGUAGE
-    queue.enqueue_webhooks(db, Notice("centre.hearing", render.text("centre_hearing_subject", lang, **values),
-                                      render.text("centre_hearing_intro", lang, **values), None, url), now)
-    for name in _admins(db):
-        _mail(db, name, "centre_hearing_subject", "centre_hearing_intro", lambda lg: [], url, now, **values)
+    queue.enqueue_webhooks(db, Notice(event, render.text(key + "_subject", lang, **values),
+                                      render.text(key + "_intro", lang, **values) + "\n" + _kiosk_list(kiosks, lang),
+                                      None, url), now)
+    for name in (u.name for u, _address in with_email(db) if u.role == ADMIN):
+        _mail(db, name, key + "_subject", key + "_intro", lambda lg: [], url, now,
+              partial(_kiosk_list, kiosks), **values)
