@@ -91,11 +91,22 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             "config_version": config_version, "config_error": config_error, "version": version,
             "rejected": _rejected(payload),
             "disk_free_mb": disk_free_mb,
-            "open": is_open(now, zone, hours_cache[opening]),
+            # Last heard about when its store closed: perhaps switched off for the night, so its
+            # silence is not one with the other kiosks heard last at that hour (kiosk_watch).
+            "heard_at_closing": _at_closing(_dt(last_seen), zone, hours_cache[opening]),
             "silent_open_hours": round(silent_open / 3600, 2), "silent": silent, "flagged": kind is not None,
             "flag_kind": kind, "flag": text,
         })
     return out
+
+
+AROUND_CLOSING = timedelta(hours=1)
+
+
+def _at_closing(at: datetime | None, zone, hours) -> bool:
+    """Whether the store was open an hour before `at` and is closed an hour after it."""
+    return at is not None and is_open(at - AROUND_CLOSING, zone, hours) and not is_open(at + AROUND_CLOSING, zone,
+                                                                                          hours)
 
 
 def _flag(active: bool, silent: bool, never: bool, held: bool, rejected: int | None, online: object,

@@ -1,22 +1,26 @@
 """Telling people when a kiosk needs a person, and when it is well again.
 
-The notify worker looks at the fleet every few minutes (`watch`). A kiosk's flag (`analysis.fleet`:
-silent in opening hours, never heard from, card nearly full, answers held, answers not reaching
-the centre) is told once it has lasted `FLAG_AFTER`: `kiosk.flagged`, to every webhook and by mail
-to the site's store manager, with what to do. Its return is told once the flag has been gone for
-`CLEAR_AFTER` (`kiosk.recovered`, to the same people), so nobody drives to a store for a kiosk that
-came back by itself. Both waits keep a flag that comes and goes (a card at 49 and 51 MB, a kiosk on
-flaky Wi-Fi) from mailing a store every few minutes: it is told once, when it has lasted with gaps
-shorter than `CLEAR_AFTER`, and its return when it has been gone that long. A flag seen at one look
-only (the backlog a reconnecting kiosk reports for a moment) is never told.
+The notify worker looks at the fleet every few minutes (`watch`). Once a kiosk has had a flag
+(`analysis.fleet`: silent in opening hours, never heard from, card nearly full, answers held,
+answers not reaching the centre) for `FLAG_AFTER`, it is told: `kiosk.flagged`, to every webhook
+and by mail to the site's store manager, with what to do. Its return is told once the kiosk has
+had no flag for `CLEAR_AFTER` and is heard (`kiosk.recovered`, to the same people), so nobody
+drives to a store for a kiosk that came back by itself, and a single status from a dying kiosk is
+no return. A flag lasts while its gaps are shorter than `CLEAR_AFTER`, whatever its kind: one that
+comes and goes (a card at 49 and 51 MB, flaky Wi-Fi, a card and held answers in turn) is told once,
+and a flag seen at one look only (the backlog a kiosk reports for a moment after an outage) never.
+A told flag that turns into another kind for `FLAG_AFTER` is told again, as that.
 
-Many kiosks silent since about the same time have one cause the stores cannot fix: ingest, the
-broker, a network, the central server itself. So a silent kiosk whose silence began within
-`TOGETHER` of that of `SHARED_AT` or more kiosks of open stores (itself counted) is told to the
-admins and the webhooks, in one notice per look (`fleet.silent`), not to its store; when that
-shared silence is over and the kiosk is still silent, it is told to its store then. A kiosk never
-heard from since it was registered is an installation's matter: told to the admins
-(`fleet.never`), as are the returns of both (`fleet.heard`).
+Many kiosks silent since the same moment have one cause their stores cannot fix: ingest, the
+broker, a region's network, the central server. So a silent kiosk is told to the admins and the
+webhooks, in one `fleet.silent` notice per look, not to its store, when its silence began within
+`TOGETHER` of that of `SHARED_AT` or more kiosks (itself counted) at two or more sites (one store's
+kiosks all silent: its own router or power, for its manager). A kiosk last heard around its store's
+closing may have been switched off for the night, and is never counted so. Once most of a group
+told to the admins is heard again, a kiosk of it still silent is its store's to hear of, after
+`FLAG_AFTER`. A kiosk never heard from since it was registered is an installation's matter
+(`fleet.never`, to the admins); the returns of kiosks told to the admins go to them
+(`fleet.heard`).
 
 What was told is kept per kiosk in `kiosk_flag`. Each step is a conditional write in the
 transaction that queues its notices, so two workers at once tell it once. A deactivated kiosk's
@@ -26,6 +30,7 @@ flag, a moved kiosk's and one never told go quietly. The decisions (`plan`) are 
 from __future__ import annotations
 
 import logging
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
@@ -33,14 +38,16 @@ from typing import Any, Iterable, Mapping
 from peewee import Database
 
 from server_sync.analysis.fleet import fleet
+from server_sync.central.dialect import time_param
 from server_sync.workflow import notices
 
 log = logging.getLogger(__name__)
 
-FLAG_AFTER = timedelta(minutes=10)     # a flag is told once it has lasted this long
-CLEAR_AFTER = timedelta(minutes=30)    # a told flag's return is told once it has been gone this long
-TOGETHER = timedelta(minutes=10)       # silences that began this close have one cause
-SHARED_AT = 3                          # … when this many kiosks of open stores share it
+FLAG_AFTER = timedelta(minutes=10)     # a flag is told once the kiosk has had one this long
+CLEAR_AFTER = timedelta(minutes=30)    # its return once it has had none this long, and is heard
+TOGETHER = timedelta(minutes=10)       # silences that began this close have one cause …
+SHARED_AT = 3                          # … when this many kiosks share it,
+SHARED_SITES = 2                       # at this many sites
 STORE, ADMINS = "store", "admins"
 
 
@@ -58,9 +65,13 @@ class Flag:
     kiosk_id: str
     site_id: str
     kind: str
+    kind_since: datetime
     seen_since: datetime
+    due_at: datetime
+    told_kind: str | None = None
     told_at: datetime | None = None
     audience: str | None = None
+    quiet_since: datetime | None = None
     clear_since: datetime | None = None
 
 
@@ -75,20 +86,39 @@ class Step:
     audience: str | None = None
 
 
-def _quiet(kiosks: Iterable[dict[str, Any]], now: datetime, open_only: bool) -> list[datetime]:
-    """When each active kiosk not heard for `TOGETHER` was last heard (of open stores only, or all)."""
-    out = []
-    for k in kiosks:
-        seen = _utc(k["last_seen"])
-        if k["active"] and seen is not None and now - seen >= TOGETHER and (k["open"] or not open_only):
-            out.append(seen)
-    return out
-
-
-def _shared(kiosk: dict[str, Any], quiet: list[datetime]) -> bool:
-    """Whether the kiosk's silence began within `TOGETHER` of that of `SHARED_AT` or more kiosks."""
+def heard(kiosk: dict[str, Any], now: datetime) -> bool:
+    """Whether the kiosk was heard in the last `TOGETHER` (a working one reports every minute)."""
     seen = _utc(kiosk["last_seen"])
-    return seen is not None and sum(1 for q in quiet if abs(q - seen) <= TOGETHER) >= SHARED_AT
+    return seen is not None and now - seen < TOGETHER
+
+
+class Silences:
+    """When each quiet kiosk (active, heard once, not in the last `TOGETHER`, not last heard around
+    its store's closing) was last heard, sorted, with its site: who fell silent with whom."""
+
+    def __init__(self, kiosks: Iterable[dict[str, Any]], now: datetime) -> None:
+        quiet = sorted((_utc(k["last_seen"]), k["site_id"]) for k in kiosks
+                       if k["active"] and k["last_seen"] and not heard(k, now) and not k["heard_at_closing"])
+        self.times = [t for t, _site in quiet]
+        self.sites = [site for _t, site in quiet]
+
+    def shared(self, kiosk: dict[str, Any]) -> bool:
+        """Whether the kiosk's silence began within `TOGETHER` of that of `SHARED_AT` or more
+        quiet kiosks (itself counted) at `SHARED_SITES` or more sites."""
+        seen = _utc(kiosk["last_seen"])
+        if seen is None or kiosk["heard_at_closing"]:
+            return False
+        lo, hi = bisect_left(self.times, seen - TOGETHER), bisect_right(self.times, seen + TOGETHER)
+        return hi - lo >= SHARED_AT and len(set(self.sites[lo:hi])) >= SHARED_SITES
+
+
+def _unshared(f: Flag, told: Mapping[str, Flag], by_id: Mapping[str, dict[str, Any]], now: datetime) -> bool:
+    """Whether a silence told to the admins is now its store's: most of the kiosks told with it
+    (their silences began within `TOGETHER` of its own) are heard again, and it is not."""
+    group = [g for g in told.values() if g.audience == ADMINS and g.told_kind == "silent" and g.quiet_since
+             and f.quiet_since and abs(g.quiet_since - f.quiet_since) <= TOGETHER and g.kiosk_id in by_id]
+    back = sum(1 for g in group if heard(by_id[g.kiosk_id], now))
+    return 2 * back >= len(group)
 
 
 def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) -> list[Step]:
@@ -97,33 +127,37 @@ def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) 
     steps = [Step("drop", kid, f, by_id.get(kid)) for kid, f in told.items()
              if kid not in by_id or not by_id[kid]["active"] or by_id[kid]["site_id"] != f.site_id]
     gone = {s.kiosk_id for s in steps}
-    quiet_open, quiet_all = _quiet(kiosks, now, True), _quiet(kiosks, now, False)
+    silences = Silences(kiosks, now)
     for k in kiosks:
         kid, kind = k["kiosk_id"], k["flag_kind"] if k["active"] else None
         f = None if kid in gone else told.get(kid)
         if kind is None:
-            # Gone: told to be back once that has lasted; one not told yet is forgotten then (a
-            # flag that comes and goes between looks is still told once it has lasted in all).
+            # No flag: its return is told once that has lasted and the kiosk is heard (one status
+            # of a dying kiosk clears its silence for 2 open hours, and is no return); one not
+            # told yet is forgotten then.
             if f is None:
                 continue
             if f.clear_since is None:
                 steps.append(Step("clearing", kid, f, k))
-            elif now - f.clear_since >= CLEAR_AFTER:
-                steps.append(Step("recover" if f.told_at is not None else "drop", kid, f, k))
-        elif f is None:
+            elif now - f.clear_since >= CLEAR_AFTER and heard(k, now):
+                steps.append(Step("recover" if f.told_kind else "drop", kid, f, k))
+            continue
+        if f is None:
             steps.append(Step("start", kid, None, k))
-        elif f.kind != kind:
+            continue
+        if f.kind != kind:
             steps.append(Step("rekind", kid, f, k))
-        else:
-            if f.clear_since is not None:
-                steps.append(Step("back", kid, f, k))
-            if f.told_at is None and now - f.seen_since >= FLAG_AFTER:
-                admins = kind == "never" or (kind == "silent" and _shared(k, quiet_open))
-                steps.append(Step("tell", kid, f, k, ADMINS if admins else STORE))
-            elif f.told_at is not None and f.audience == ADMINS and kind == "silent" and not _shared(k, quiet_all):
-                # The shared silence is over (the others are heard again), this kiosk's is not:
-                # its own, to be told to its store once it has lasted.
-                steps.append(Step("unshare", kid, f, k))
+        if f.clear_since is not None:
+            steps.append(Step("back", kid, f, k))
+        if f.told_kind is None and now >= f.due_at:
+            # Told as what it is now, however its kind came and went meanwhile.
+            admins = kind == "never" or (kind == "silent" and silences.shared(k))
+            steps.append(Step("tell", kid, f, k, ADMINS if admins else STORE))
+        elif f.told_kind not in (None, kind) and f.kind == kind and now - f.kind_since >= FLAG_AFTER:
+            steps.append(Step("tell", kid, f, k, STORE))          # another problem now: its store's
+        elif (f.audience == ADMINS and f.told_kind == "silent" == f.kind == kind and not heard(k, now)
+              and _unshared(f, told, by_id, now)):
+            steps.append(Step("unshare", kid, f, k))
     return steps
 
 
@@ -134,42 +168,53 @@ def _ts(at: datetime) -> datetime:
 def claim(db: Database, step: Step, now: datetime) -> bool:
     """Make `step`'s change, in the caller's transaction, if the row is still what it was decided
     on: False when another worker changed it first (then this one tells nothing)."""
-    p, f, k = db.param, step.flag, step.kiosk
-    at = _ts(now)
+    p, f, k, ts = db.param, step.flag, step.kiosk, time_param(db)
+    at = ts(_ts(now))
     sql: tuple[str, tuple[Any, ...]]
     if step.op == "start":
-        sql = (f"INSERT INTO kiosk_flag (kiosk_id, site_id, kind, seen_since) VALUES ({p}, {p}, {p}, {p})"
-               " ON CONFLICT (kiosk_id) DO NOTHING", (step.kiosk_id, k["site_id"], k["flag_kind"], at))
+        sql = (f"INSERT INTO kiosk_flag (kiosk_id, site_id, kind, kind_since, seen_since, due_at)"
+               f" VALUES ({p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT (kiosk_id) DO NOTHING",
+               (step.kiosk_id, k["site_id"], k["flag_kind"], at, at, ts(_ts(now + FLAG_AFTER))))
     elif step.op == "rekind":
-        sql = (f"UPDATE kiosk_flag SET kind = {p}, seen_since = {p}, told_at = NULL, audience = NULL,"
-               f" clear_since = NULL WHERE kiosk_id = {p} AND kind = {p}", (k["flag_kind"], at, step.kiosk_id, f.kind))
+        sql = (f"UPDATE kiosk_flag SET kind = {p}, kind_since = {p} WHERE kiosk_id = {p} AND kind = {p}",
+               (k["flag_kind"], at, step.kiosk_id, f.kind))
     elif step.op == "back":
-        sql = (f"UPDATE kiosk_flag SET clear_since = NULL WHERE kiosk_id = {p} AND kind = {p}"
-               " AND clear_since IS NOT NULL", (step.kiosk_id, f.kind))
+        sql = (f"UPDATE kiosk_flag SET clear_since = NULL WHERE kiosk_id = {p} AND clear_since IS NOT NULL",
+               (step.kiosk_id,))
     elif step.op == "clearing":
-        sql = (f"UPDATE kiosk_flag SET clear_since = {p} WHERE kiosk_id = {p} AND kind = {p}"
-               " AND clear_since IS NULL", (at, step.kiosk_id, f.kind))
+        sql = (f"UPDATE kiosk_flag SET clear_since = {p} WHERE kiosk_id = {p} AND clear_since IS NULL",
+               (at, step.kiosk_id))
     elif step.op == "drop":
-        sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND kind = {p} AND site_id = {p}",
-               (step.kiosk_id, f.kind, f.site_id))
+        sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND site_id = {p} AND told_kind {_is(f.told_kind, p)}",
+               (step.kiosk_id, f.site_id) + ((f.told_kind,) if f.told_kind else ()))
     elif step.op == "tell":
-        sql = (f"UPDATE kiosk_flag SET told_at = {p}, audience = {p} WHERE kiosk_id = {p} AND kind = {p}"
-               " AND told_at IS NULL", (at, step.audience, step.kiosk_id, f.kind))
+        quiet = ts(_ts(_utc(k["last_seen"]))) if step.audience == ADMINS and k["last_seen"] else None
+        kind = k["flag_kind"]
+        sql = (f"UPDATE kiosk_flag SET told_kind = {p}, told_at = {p}, audience = {p}, quiet_since = {p}"
+               f" WHERE kiosk_id = {p} AND kind = {p} AND told_kind {_is(f.told_kind, p)} AND clear_since IS NULL",
+               (kind, at, step.audience, quiet, step.kiosk_id, kind) + ((f.told_kind,) if f.told_kind else ()))
     elif step.op == "recover":
-        sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND kind = {p} AND told_at IS NOT NULL"
-               " AND clear_since IS NOT NULL", (step.kiosk_id, f.kind))
+        sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND told_kind = {p} AND clear_since IS NOT NULL",
+               (step.kiosk_id, f.told_kind))
     elif step.op == "unshare":
-        sql = (f"UPDATE kiosk_flag SET told_at = NULL, audience = NULL, seen_since = {p} WHERE kiosk_id = {p}"
-               f" AND kind = {p} AND audience = {p}", (at, step.kiosk_id, f.kind, ADMINS))
+        sql = (f"UPDATE kiosk_flag SET told_kind = NULL, told_at = NULL, audience = NULL, quiet_since = NULL,"
+               f" due_at = {p} WHERE kiosk_id = {p} AND audience = {p}", (ts(_ts(now + FLAG_AFTER)), step.kiosk_id, ADMINS))
     else:
         raise ValueError(f"unknown step {step.op!r}")
     return db.execute_sql(*sql).rowcount == 1
 
 
+def _is(value: object, param: str) -> str:
+    """SQL's test of a column against `value`, NULL included."""
+    return "IS NULL" if value is None else f"= {param}"
+
+
 def flags(db: Database) -> dict[str, Flag]:
     """Every `kiosk_flag` row, by kiosk."""
-    rows = db.execute_sql("SELECT kiosk_id, site_id, kind, seen_since, told_at, audience, clear_since FROM kiosk_flag")
-    return {r[0]: Flag(r[0], r[1], r[2], _utc(r[3]), _utc(r[4]), r[5], _utc(r[6])) for r in rows}
+    rows = db.execute_sql("SELECT kiosk_id, site_id, kind, kind_since, seen_since, due_at, told_kind, told_at,"
+                          " audience, quiet_since, clear_since FROM kiosk_flag")
+    return {r[0]: Flag(r[0], r[1], r[2], _utc(r[3]), _utc(r[4]), _utc(r[5]), r[6], _utc(r[7]), r[8], _utc(r[9]),
+                       _utc(r[10])) for r in rows}
 
 
 @dataclass
@@ -196,20 +241,9 @@ def watch(db: Database, now: datetime) -> Told:
     # A site left out is not a site whose kiosks went away: its flags stay as they are.
     current = {kid: f for kid, f in flags(db).items() if f.site_id not in told.unreadable}
     steps = plan(current, kiosks, now)
-    grouped: dict[str, list[dict[str, Any]]] = {"fleet.silent": [], "fleet.never": [], "fleet.heard": []}
-    with db.atomic():                  # the admins' steps, claimed with their one notice per kind
-        for step in filter(_for_admins, steps):
-            if claim(db, step, now):
-                event = "fleet.heard" if step.op == "recover" else (
-                    "fleet.never" if step.flag.kind == "never" else "fleet.silent")
-                grouped[event].append(step.kiosk)
-        for event, kiosks_told in grouped.items():
-            if kiosks_told:
-                notices.fleet_notice(db, event, kiosks_told, now)
-                told.to_admins.append(event)
     for step in steps:
         if _for_admins(step):
-            continue
+            continue                   # below, after the steps that make their rows what they decided on
         with db.atomic():
             if not claim(db, step, now):
                 continue
@@ -218,5 +252,15 @@ def watch(db: Database, now: datetime) -> Told:
                 notices.kiosk_flagged(db, step.kiosk, now)
             elif step.op == "recover":
                 told.recovered += 1
-                notices.kiosk_recovered(db, step.kiosk, step.flag.kind, step.flag.told_at, now)
+                notices.kiosk_recovered(db, step.kiosk, step.flag.told_kind, step.flag.seen_since, now)
+    grouped: dict[str, list[dict[str, Any]]] = {"fleet.silent": [], "fleet.never": [], "fleet.heard": []}
+    with db.atomic():                  # the admins' steps, claimed with their one notice per kind
+        for step in filter(_for_admins, steps):
+            if claim(db, step, now):
+                event = "fleet.heard" if step.op == "recover" else f"fleet.{step.kiosk['flag_kind']}"
+                grouped[event].append(step.kiosk)
+        for event, kiosks_told in grouped.items():
+            if kiosks_told:
+                notices.fleet_notice(db, event, kiosks_told, now)
+                told.to_admins.append(event)
     return told

@@ -13,6 +13,7 @@ never a network call, so raising an alert in ingest cannot wait on a receiver.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from functools import partial
 from typing import Any, Callable
@@ -51,7 +52,7 @@ def mail_bodies(lang: str, title: str, intro: str, facts: list[tuple[str, str]],
                 text_after: str = "") -> tuple[str, str]:
     """(plain text, HTML) of a notice mail."""
     t = lambda key, **v: render.text(key, lang, **v)      # noqa: E731
-    lines = [title, "", intro, ""] + [f"{k}: {v}" for k, v in facts]
+    lines = [title, "", intro] + ([""] + [f"{k}: {v}" for k, v in facts] if facts else [])
     if text_after:
         lines += ["", text_after]
     if url:
@@ -194,13 +195,22 @@ def kiosk_recovered(db: Database, kiosk: dict[str, Any], was: str, since: object
 FLEET_LISTED = 20          # kiosks named in one notice to the admins; the rest are counted
 
 
+def _natural(text: str) -> tuple:
+    """A sort key that puts "Store 2" before "Store 10"."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+
 def _kiosk_list(kiosks: list[dict[str, Any]], lang: str) -> str:
-    """"k1 (Store 1, last heard 2026-11-23 13:00 CET), …": the first FLEET_LISTED, then how many more."""
-    said = [f"{k['kiosk_id']} ({k['site_name']}, {render.text('last_seen', lang).lower()} "
-            f"{local_time(k['last_seen'], ZoneInfo(k['timezone'])) or render.text('never', lang)})"
-            for k in sorted(kiosks, key=lambda k: (k["site_name"], k["kiosk_id"]))[:FLEET_LISTED]]
+    """"k1 (Store 1, last seen 2026-11-23 13:00 CET)", one a line: the first FLEET_LISTED, then
+    how many more."""
+    def said(k: dict[str, Any]) -> str:
+        seen = local_time(k["last_seen"], ZoneInfo(k["timezone"]))
+        return f"{k['kiosk_id']} ({k['site_name']}" + (f", {render.text('last_seen', lang).lower()} {seen})"
+                                                        if seen else ")")
+    shown = sorted(kiosks, key=lambda k: (_natural(k["site_name"]), _natural(k["kiosk_id"])))[:FLEET_LISTED]
     more = len(kiosks) - FLEET_LISTED
-    return "\n".join(said + ([render.text("digest_more", lang, n=figure(more, lang))] if more > 0 else []))
+    return "\n".join([said(k) for k in shown] + ([render.text("digest_more", lang, n=figure(more, lang))]
+                                                  if more > 0 else []))
 
 
 def fleet_notice(db: Database, event: str, kiosks: list[dict[str, Any]], now: datetime) -> None:
@@ -211,9 +221,12 @@ def fleet_notice(db: Database, event: str, kiosks: list[dict[str, Any]], now: da
     key = event.replace(".", "_")
     values = dict(n=len(kiosks), sites=len({k["site_id"] for k in kiosks}))
     lang = WEBHOOK_LANGUAGE
-    queue.enqueue_webhooks(db, Notice(event, render.text(key + "_subject", lang, **values),
-                                      render.text(key + "_intro", lang, **values) + "\n" + _kiosk_list(kiosks, lang),
-                                      None, url), now)
-    for name in (u.name for u, _address in with_email(db) if u.role == ADMIN):
-        _mail(db, name, key + "_subject", key + "_intro", lambda lg: [], url, now,
-              partial(_kiosk_list, kiosks), **values)
+    hooks = queue.enqueue_webhooks(db, Notice(event, render.text(key + "_subject", lang, **values),
+                                              render.text(key + "_intro", lang, **values) + "\n"
+                                              + _kiosk_list(kiosks, lang), None, url), now)
+    mailed = [_mail(db, name, key + "_subject", key + "_intro", lambda lg: [], url, now, partial(_kiosk_list, kiosks),
+                    **values) for name in (u.name for u, _address in with_email(db) if u.role == ADMIN)]
+    if not hooks and not any(mailed):
+        # Nobody hears of it, and no store is told these instead: say so where someone may look.
+        log.warning("%s about %d kiosk(s) reaches nobody: no webhook, and no admin with an e-mail address",
+                    event, len(kiosks))

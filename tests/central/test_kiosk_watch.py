@@ -27,70 +27,93 @@ LOOK = timedelta(minutes=5)
 
 
 def _row(kiosk: str, kind: str | None, *, site: str = "s1", active: bool = True, seen: datetime | None = T0,
-         open_: bool = True) -> dict:
-    return {"kiosk_id": kiosk, "site_id": site, "flag_kind": kind, "active": active, "open": open_,
+         closing: bool = False) -> dict:
+    return {"kiosk_id": kiosk, "site_id": site, "flag_kind": kind, "active": active, "heard_at_closing": closing,
             "last_seen": seen.isoformat() if seen else None}
+
+
+def _flag(kiosk: str, kind: str, since: datetime, *, site: str = "s1", told: str | None = None,
+          audience: str | None = STORE, quiet: datetime | None = None, clear: datetime | None = None) -> Flag:
+    return Flag(kiosk, site, kind, since, since, since + FLAG_AFTER, told, since if told else None,
+                audience if told else None, quiet, clear)
 
 
 def _ops(steps: list[Step]) -> dict[str, tuple[str, str | None]]:
     return {s.kiosk_id: (s.op, s.audience) for s in steps}
 
 
-def test_a_flag_is_told_once_it_has_lasted_and_its_return_once_that_has():
+def test_a_flag_is_told_once_it_has_lasted_and_its_return_once_that_has_and_the_kiosk_is_heard():
     now = T0 + timedelta(hours=3)
-    new = Flag("k1", "s1", "disk", now - FLAG_AFTER + timedelta(minutes=1))
-    due = Flag("k2", "s1", "disk", now - FLAG_AFTER)
-    told = Flag("k3", "s1", "disk", T0, told_at=T0, audience=STORE)
-    clearing = Flag("k4", "s1", "disk", T0, told_at=T0, audience=STORE, clear_since=now - CLEAR_AFTER + timedelta(minutes=1))
-    cleared = Flag("k5", "s1", "disk", T0, told_at=T0, audience=STORE, clear_since=now - CLEAR_AFTER)
-    untold_gone = Flag("k6", "s1", "disk", T0, clear_since=now - CLEAR_AFTER)
-    rekind = Flag("k7", "s1", "disk", T0, told_at=T0, audience=STORE)
-    back = Flag("k8", "s1", "disk", T0, told_at=T0, audience=STORE, clear_since=now - timedelta(minutes=5))
-    moved = Flag("k9", "s1", "disk", T0, told_at=T0, audience=STORE)
-    off = Flag("k10", "s1", "disk", T0, told_at=T0, audience=STORE)
-    removed = Flag("gone", "s1", "disk", T0, told_at=T0, audience=STORE)
-    state = {f.kiosk_id: f for f in (new, due, told, clearing, cleared, untold_gone, rekind, back, moved, off, removed)}
-    rows = [_row("k1", "disk"), _row("k2", "disk"), _row("k3", "disk"), _row("k4", None), _row("k5", None),
-            _row("k6", None), _row("k7", "held"), _row("k8", "disk"), _row("k9", "disk", site="s2"),
-            _row("k10", "disk", active=False), _row("k11", "backlog")]
-    steps = plan(state, rows, now)
-    assert _ops(steps) == {"k2": ("tell", STORE), "k5": ("recover", None), "k6": ("drop", None), "k7": ("rekind", None),
-                           "k8": ("back", None), "k9": ("start", None), "k10": ("drop", None),
-                           "gone": ("drop", None), "k11": ("start", None)}
-    assert "k1" not in _ops(steps) and "k3" not in _ops(steps) and "k4" not in _ops(steps)
-    # The moved kiosk's flag at its old site goes first; its new site's starts afresh.
-    assert [s.op for s in steps if s.kiosk_id == "k9"] == ["drop", "start"]
-    assert _ops(plan({"k3": told}, [_row("k3", None)], now)) == {"k3": ("clearing", None)}
-    # Not told yet and gone: forgotten once that lasts; back before, it keeps its first sight.
-    blip = Flag("k1", "s1", "backlog", now - timedelta(minutes=5))
-    assert _ops(plan({"k1": blip}, [_row("k1", None)], now)) == {"k1": ("clearing", None)}
-    gap = Flag("k1", "s1", "disk", now - FLAG_AFTER, clear_since=now - timedelta(minutes=5))
-    assert [s.op for s in plan({"k1": gap}, [_row("k1", "disk")], now)] == ["back", "tell"]
+    heard, unheard = now - timedelta(minutes=1), now - timedelta(minutes=40)
+    state = [_flag("new", "disk", now - FLAG_AFTER + timedelta(minutes=1)),
+             _flag("due", "disk", now - FLAG_AFTER),
+             _flag("told", "disk", T0, told="disk"),
+             _flag("clearing", "disk", T0, told="disk", clear=now - CLEAR_AFTER + timedelta(minutes=1)),
+             _flag("cleared", "disk", T0, told="disk", clear=now - CLEAR_AFTER),
+             _flag("one-status", "silent", T0, told="silent", clear=now - CLEAR_AFTER),
+             _flag("blip", "backlog", now - timedelta(minutes=40), clear=now - CLEAR_AFTER),
+             _flag("other-kind", "disk", T0, told="disk"),
+             _flag("other-kind-lasted", "held", T0, told="disk"),
+             _flag("back", "disk", T0, told="disk", clear=now - timedelta(minutes=5)),
+             _flag("moved", "disk", T0, told="disk"),
+             _flag("off", "disk", T0, told="disk"),
+             _flag("removed", "disk", T0, told="disk"),
+             _flag("in-turn", "disk", now - FLAG_AFTER)]
+    rows = [_row("new", "disk"), _row("due", "disk"), _row("told", "disk"), _row("clearing", None, seen=heard),
+            _row("cleared", None, seen=heard), _row("one-status", None, seen=unheard), _row("blip", None, seen=heard),
+            _row("other-kind", "held"), _row("other-kind-lasted", "held"), _row("back", "disk"),
+            _row("moved", "disk", site="s2"), _row("off", "disk", active=False), _row("fresh", "backlog"),
+            _row("in-turn", "held")]
+    steps = plan({f.kiosk_id: f for f in state}, rows, now)
+    assert [(s.kiosk_id, s.op, s.audience) for s in steps] == [
+        ("moved", "drop", None), ("off", "drop", None), ("removed", "drop", None),
+        ("due", "tell", STORE), ("cleared", "recover", None), ("blip", "drop", None),
+        ("other-kind", "rekind", None),                   # a new kind is told once it has lasted
+        ("other-kind-lasted", "tell", STORE), ("back", "back", None), ("moved", "start", None),
+        ("fresh", "start", None),
+        ("in-turn", "rekind", None), ("in-turn", "tell", STORE)]   # kinds in turn: told as it is now
+    # One status of a dying kiosk is no return: "one-status" waits until it is heard.
+    assert _ops(plan({"told": state[2]}, [_row("told", None)], now)) == {"told": ("clearing", None)}
 
 
-def test_many_kiosks_silent_since_the_same_moment_go_to_the_admins_and_a_lone_one_to_its_store():
+def test_many_kiosks_silent_since_the_same_moment_at_several_stores_go_to_the_admins():
     now = T0 + timedelta(hours=3)
-    waited = {k: Flag(k, "s1", "silent", now - FLAG_AFTER) for k in ("k1", "k2", "k3")}
-    outage = [_row("k1", "silent", seen=T0), _row("k2", "silent", seen=T0 + timedelta(minutes=4)),
+    waited = {k: _flag(k, "silent", now - FLAG_AFTER, site="s2" if k == "k2" else "s1") for k in ("k1", "k2", "k3")}
+    outage = [_row("k1", "silent", seen=T0), _row("k2", "silent", seen=T0 + timedelta(minutes=4), site="s2"),
               _row("k3", "silent", seen=T0 + timedelta(minutes=9)), _row("k4", None, seen=now)]
-    assert {k: a for k, (_op, a) in _ops(plan(waited, outage, now)).items()} == {"k1": ADMINS, "k2": ADMINS, "k3": ADMINS}
-    # Two cannot tell a shared cause; nor do kiosks asleep in closed stores since that time.
+    assert _ops(plan(waited, outage, now)) == {"k1": ("tell", ADMINS), "k2": ("tell", ADMINS), "k3": ("tell", ADMINS)}
+    # One store's kiosks all silent: its own router or power, for its manager.
+    one_store = [dict(r, site_id="s1") for r in outage]
+    alone = {k: f if f.site_id == "s1" else _flag(k, "silent", now - FLAG_AFTER) for k, f in waited.items()}
+    assert {a for _op, a in _ops(plan(alone, one_store, now)).values()} == {STORE}
+    # Two cannot tell a shared cause.
     two = {k: waited[k] for k in ("k1", "k2")}
     assert _ops(plan(two, outage[:2] + [_row("k3", None, seen=now)], now)) == {"k1": ("tell", STORE),
                                                                                 "k2": ("tell", STORE)}
-    asleep = [_row(f"z{i}", None, seen=T0, open_=False) for i in range(5)]
-    assert _ops(plan({"k1": waited["k1"]}, [outage[0]] + asleep, now)) == {"k1": ("tell", STORE)}
+    # Kiosks switched off at closing last night are not silent together with one that was.
+    closing = [dict(r, heard_at_closing=True) for r in outage[:3]]
+    assert {a for _op, a in _ops(plan(waited, closing, now)).values()} == {STORE}
+    # … but kiosks awake at night in closed stores are, when their silence began at 03:00.
+    night = [dict(r, last_seen=(T0 - timedelta(hours=9)).isoformat()) for r in outage[:3]]
+    assert {a for _op, a in _ops(plan(waited, night, now)).values()} == {ADMINS}
     # Never heard from since registered: the admins' matter.
-    never = {"k5": Flag("k5", "s1", "never", now - FLAG_AFTER)}
-    assert _ops(plan(never, [_row("k5", "never", seen=None)], now)) == {"k5": ("tell", ADMINS)}
-    # The others heard again, k1 still silent: its own silence now, to be told to its store.
-    shared = {"k1": Flag("k1", "s1", "silent", T0, told_at=now, audience=ADMINS)}
-    later = now + timedelta(minutes=20)
-    assert _ops(plan(shared, [outage[0], _row("k2", None, seen=later), _row("k3", None, seen=later)],
-                     later)) == {"k1": ("unshare", None)}
-    # … but not while the others sleep, still unheard, in stores that have closed meanwhile.
-    closed = [dict(r, open=False) for r in outage[:3]]
-    assert "k1" not in _ops(plan(shared, closed, later))
+    assert _ops(plan({"k5": _flag("k5", "never", now - FLAG_AFTER)}, [_row("k5", "never", seen=None)], now)) == {
+        "k5": ("tell", ADMINS)}
+
+
+def test_a_silence_told_to_the_admins_goes_to_its_store_once_most_of_its_group_is_heard_again():
+    now = T0 + timedelta(hours=4)
+    group = {k: _flag(k, "silent", T0, told="silent", audience=ADMINS, quiet=T0) for k in ("k1", "k2", "k3")}
+    heard, quiet = now - timedelta(minutes=1), T0
+
+    def rows(k2: datetime, k3: datetime) -> list[dict]:
+        return [_row("k1", "silent", seen=quiet), _row("k2", "silent" if k2 == quiet else None, seen=k2, site="s2"),
+                _row("k3", "silent" if k3 == quiet else None, seen=k3)]
+    assert _ops(plan(group, rows(heard, heard), now))["k1"] == ("unshare", None)
+    assert "k1" not in _ops(plan(group, rows(heard, quiet), now))        # one of three back: still shared
+    # A moment's connection during the outage (heard 13 minutes ago, silent again) is no return.
+    blip = now - timedelta(minutes=13)
+    assert "k1" not in _ops(plan(group, [dict(r, flag_kind="silent") for r in rows(blip, blip)], now))
 
 
 @pytest.fixture
@@ -165,7 +188,7 @@ def test_a_silent_kiosk_is_told_to_its_store_manager_once_and_again_when_it_has_
     assert at == back + CLEAR_AFTER
     [(to, subject, text)] = mails
     assert (to, subject) == ("sara@example.se", "Kundpuls: kiosk k2 i Store s1 fungerar igen")
-    assert "den var flaggad: tyst under öppettid" in text and "Flaggad sedan: 2026-11-23 15:15 CET" in text
+    assert "den var flaggad: tyst under öppettid" in text and "Flaggad sedan: 2026-11-23 15:05 CET" in text
     assert [h["event"] for h in hooks] == ["kiosk.recovered"] and flags(db) == {}
 
 
@@ -253,18 +276,32 @@ def test_two_workers_at_once_tell_each_change_once(chain):
     """Each step two workers race on, done twice on the real store: the second finds the row no
     longer what it decided on, and tells nothing."""
     db = chain
-    k = {"kiosk_id": "k2", "site_id": "s1", "flag_kind": "silent"}
-    start = Step("start", "k2", None, k)
-    pending = Flag("k2", "s1", "silent", T0)
-    told = Flag("k2", "s1", "silent", T0, told_at=T0, audience=STORE)
-    clearing = Flag("k2", "s1", "silent", T0, told_at=T0, audience=STORE, clear_since=T0)
-    for step in (start, Step("tell", "k2", pending, k, STORE), Step("clearing", "k2", told, k),
+    k = {"kiosk_id": "k2", "site_id": "s1", "flag_kind": "silent", "last_seen": T0.isoformat()}
+    pending = _flag("k2", "silent", T0)
+    told = _flag("k2", "silent", T0, told="silent")
+    clearing = _flag("k2", "silent", T0, told="silent", clear=T0)
+    for step in (Step("start", "k2", None, k), Step("tell", "k2", pending, k, STORE), Step("clearing", "k2", told, k),
                  Step("back", "k2", clearing, k), Step("clearing", "k2", told, k), Step("recover", "k2", clearing, k)):
         with db.atomic():
             assert claim(db, step, T0) is True, step.op
         with db.atomic():
             assert claim(db, step, T0) is False, step.op
     assert flags(db) == {}
+
+
+def test_a_kiosk_back_with_a_moments_backlog_is_told_well_again(chain):
+    """Told silent, it reconnects reporting its backlog for a look (its outbox not sent yet):
+    its return is still told, once it has lasted."""
+    db = chain
+    _looks(db, T0, T0 + timedelta(hours=2, minutes=15), alive=("k1", "k3", "k4"))   # k2 told to sara
+    _told(db)
+    back = T0 + timedelta(hours=2, minutes=20)
+    _heard(db, back, "k1", "k2", "k3", "k4")
+    db.execute_sql("UPDATE kiosk_status SET oldest_unacked_s = 8000 WHERE kiosk_id = 'k2'")
+    watch(db, back)
+    looks = _looks(db, back + LOOK, back + timedelta(hours=1))
+    assert [(when - back, [m[1] for m in mails]) for when, (mails, _h) in looks] == [
+        (CLEAR_AFTER + LOOK, ["Kundpuls: kiosk k2 i Store s1 fungerar igen"])]
 
 
 def test_the_worker_looks_at_the_fleet_and_delivers_what_it_found_in_the_same_round(central_url, chain, capsys):
