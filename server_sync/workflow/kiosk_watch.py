@@ -16,11 +16,12 @@ broker, a region's network, the central server. So a silent kiosk is told to the
 webhooks, in one `fleet.silent` notice per look, not to its store, when its silence began within
 `TOGETHER` of that of `SHARED_AT` or more kiosks (itself counted) at two or more sites (one store's
 kiosks all silent: its own router or power, for its manager). A kiosk last heard around its store's
-closing may have been switched off for the night, and is never counted so. Once most of a group
-told to the admins is heard again, a kiosk of it still silent is its store's to hear of, after
-`FLAG_AFTER`. A kiosk never heard from since it was registered is an installation's matter
-(`fleet.never`, to the admins); the returns of kiosks told to the admins go to them
-(`fleet.heard`).
+closing and gone with its Last Will may have been switched off for the night, and is never counted
+so (an outage leaves the statuses "online": no will reaches a centre that is down). Once at least
+half of the kiosks that had fallen silent with it are back (not quiet since then, not just
+reconnecting for a moment), a kiosk still silent is its store's to hear of, after `FLAG_AFTER`.
+A kiosk never heard from since it was registered is an installation's matter (`fleet.never`, to
+the admins); the returns of kiosks told to the admins go to them (`fleet.heard`).
 
 What was told is kept per kiosk in `kiosk_flag`. Each step is a conditional write in the
 transaction that queues its notices, so two workers at once tell it once. A deactivated kiosk's
@@ -72,6 +73,7 @@ class Flag:
     told_at: datetime | None = None
     audience: str | None = None
     quiet_since: datetime | None = None
+    group_size: int | None = None
     clear_since: datetime | None = None
 
 
@@ -84,6 +86,7 @@ class Step:
     flag: Flag | None
     kiosk: dict[str, Any] | None = None
     audience: str | None = None
+    group: int | None = None          # a silence told to the admins: how many fell silent with it
 
 
 def heard(kiosk: dict[str, Any], now: datetime) -> bool:
@@ -92,33 +95,60 @@ def heard(kiosk: dict[str, Any], now: datetime) -> bool:
     return seen is not None and now - seen < TOGETHER
 
 
+def asleep(kiosk: dict[str, Any]) -> bool:
+    """Perhaps switched off for the night: last heard around its store's closing, and gone with its
+    Last Will or a clean stop. An ingest, broker or server down leaves the last status's "online"
+    (no will reaches the centre), so an outage near closing is still one."""
+    return bool(kiosk["heard_at_closing"]) and kiosk["online"] is False
+
+
 class Silences:
-    """When each quiet kiosk (active, heard once, not in the last `TOGETHER`, not last heard around
-    its store's closing) was last heard, sorted, with its site: who fell silent with whom."""
+    """When each quiet kiosk (active, heard once, not in the last `TOGETHER`, not `asleep`) was
+    last heard, sorted, with its site: who fell silent with whom."""
 
     def __init__(self, kiosks: Iterable[dict[str, Any]], now: datetime) -> None:
         quiet = sorted((_utc(k["last_seen"]), k["site_id"]) for k in kiosks
-                       if k["active"] and k["last_seen"] and not heard(k, now) and not k["heard_at_closing"])
+                       if k["active"] and k["last_seen"] and not heard(k, now) and not asleep(k))
         self.times = [t for t, _site in quiet]
         self.sites = [site for _t, site in quiet]
+
+    def _around(self, kiosk: dict[str, Any]) -> tuple[int, int]:
+        seen = _utc(kiosk["last_seen"])
+        if seen is None or asleep(kiosk):
+            return 0, 0
+        return bisect_left(self.times, seen - TOGETHER), bisect_right(self.times, seen + TOGETHER)
+
+    def group(self, kiosk: dict[str, Any]) -> int:
+        """How many quiet kiosks (itself counted) fell silent within `TOGETHER` of it."""
+        lo, hi = self._around(kiosk)
+        return hi - lo
 
     def shared(self, kiosk: dict[str, Any]) -> bool:
         """Whether the kiosk's silence began within `TOGETHER` of that of `SHARED_AT` or more
         quiet kiosks (itself counted) at `SHARED_SITES` or more sites."""
-        seen = _utc(kiosk["last_seen"])
-        if seen is None or kiosk["heard_at_closing"]:
-            return False
-        lo, hi = bisect_left(self.times, seen - TOGETHER), bisect_right(self.times, seen + TOGETHER)
+        lo, hi = self._around(kiosk)
         return hi - lo >= SHARED_AT and len(set(self.sites[lo:hi])) >= SHARED_SITES
 
+    def since(self, at: datetime) -> int:
+        """How many quiet kiosks were last heard at `at` or later."""
+        return len(self.times) - bisect_left(self.times, at)
 
-def _unshared(f: Flag, told: Mapping[str, Flag], by_id: Mapping[str, dict[str, Any]], now: datetime) -> bool:
-    """Whether a silence told to the admins is now its store's: most of the kiosks told with it
-    (their silences began within `TOGETHER` of its own) are heard again, and it is not."""
-    group = [g for g in told.values() if g.audience == ADMINS and g.told_kind == "silent" and g.quiet_since
-             and f.quiet_since and abs(g.quiet_since - f.quiet_since) <= TOGETHER and g.kiosk_id in by_id]
-    back = sum(1 for g in group if heard(by_id[g.kiosk_id], now))
-    return 2 * back >= len(group)
+
+def _reconnecting(told: Mapping[str, Flag], by_id: Mapping[str, dict[str, Any]], now: datetime) -> int:
+    """Kiosks with a silence kept that are heard again, but for less than `FLAG_AFTER`: a moment's
+    connection during an outage is no return yet."""
+    return sum(1 for f in told.values() if f.kind == "silent" and f.kiosk_id in by_id and heard(by_id[f.kiosk_id], now)
+               and (f.clear_since is None or now - f.clear_since < FLAG_AFTER))
+
+
+def _unshared(f: Flag, silences: Silences, reconnecting: int) -> bool:
+    """Whether a silence told to the admins is now its store's: of the `group_size` kiosks that
+    had fallen silent with it, at least half are back (neither quiet since about then nor just
+    reconnecting). Counted from the fleet as it is, so a kiosk whose return was told already, or
+    one never told, counts as back as much as any."""
+    size = f.group_size or 1
+    down = (silences.since(f.quiet_since - TOGETHER) if f.quiet_since else 1) + reconnecting
+    return 2 * (size - down) >= size
 
 
 def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) -> list[Step]:
@@ -128,6 +158,7 @@ def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) 
              if kid not in by_id or not by_id[kid]["active"] or by_id[kid]["site_id"] != f.site_id]
     gone = {s.kiosk_id for s in steps}
     silences = Silences(kiosks, now)
+    reconnecting = _reconnecting(told, by_id, now)
     for k in kiosks:
         kid, kind = k["kiosk_id"], k["flag_kind"] if k["active"] else None
         f = None if kid in gone else told.get(kid)
@@ -149,14 +180,15 @@ def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) 
             steps.append(Step("rekind", kid, f, k))
         if f.clear_since is not None:
             steps.append(Step("back", kid, f, k))
-        if f.told_kind is None and now >= f.due_at:
-            # Told as what it is now, however its kind came and went meanwhile.
-            admins = kind == "never" or (kind == "silent" and silences.shared(k))
-            steps.append(Step("tell", kid, f, k, ADMINS if admins else STORE))
-        elif f.told_kind not in (None, kind) and f.kind == kind and now - f.kind_since >= FLAG_AFTER:
-            steps.append(Step("tell", kid, f, k, STORE))          # another problem now: its store's
+        if (f.told_kind is None and now >= f.due_at) or (
+                f.told_kind not in (None, kind) and f.kind == kind and now - f.kind_since >= FLAG_AFTER):
+            # Told as what it is now, however its kind came and went meanwhile; told again when it
+            # is another problem now (silent, then back with a full card; or silent in an outage).
+            shared = kind == "silent" and silences.shared(k)
+            steps.append(Step("tell", kid, f, k, ADMINS if kind == "never" or shared else STORE,
+                              silences.group(k) if shared else None))
         elif (f.audience == ADMINS and f.told_kind == "silent" == f.kind == kind and not heard(k, now)
-              and _unshared(f, told, by_id, now)):
+              and _unshared(f, silences, reconnecting)):
             steps.append(Step("unshare", kid, f, k))
     return steps
 
@@ -188,17 +220,18 @@ def claim(db: Database, step: Step, now: datetime) -> bool:
         sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND site_id = {p} AND told_kind {_is(f.told_kind, p)}",
                (step.kiosk_id, f.site_id) + ((f.told_kind,) if f.told_kind else ()))
     elif step.op == "tell":
-        quiet = ts(_ts(_utc(k["last_seen"]))) if step.audience == ADMINS and k["last_seen"] else None
+        quiet = ts(_ts(_utc(k["last_seen"]))) if step.group and k["last_seen"] else None
         kind = k["flag_kind"]
-        sql = (f"UPDATE kiosk_flag SET told_kind = {p}, told_at = {p}, audience = {p}, quiet_since = {p}"
-               f" WHERE kiosk_id = {p} AND kind = {p} AND told_kind {_is(f.told_kind, p)} AND clear_since IS NULL",
-               (kind, at, step.audience, quiet, step.kiosk_id, kind) + ((f.told_kind,) if f.told_kind else ()))
+        sql = (f"UPDATE kiosk_flag SET told_kind = {p}, told_at = {p}, audience = {p}, quiet_since = {p},"
+               f" group_size = {p} WHERE kiosk_id = {p} AND kind = {p} AND told_kind {_is(f.told_kind, p)}"
+               " AND clear_since IS NULL",
+               (kind, at, step.audience, quiet, step.group, step.kiosk_id, kind) + ((f.told_kind,) if f.told_kind else ()))
     elif step.op == "recover":
         sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND told_kind = {p} AND clear_since IS NOT NULL",
                (step.kiosk_id, f.told_kind))
     elif step.op == "unshare":
         sql = (f"UPDATE kiosk_flag SET told_kind = NULL, told_at = NULL, audience = NULL, quiet_since = NULL,"
-               f" due_at = {p} WHERE kiosk_id = {p} AND audience = {p}", (ts(_ts(now + FLAG_AFTER)), step.kiosk_id, ADMINS))
+               f" group_size = NULL, due_at = {p} WHERE kiosk_id = {p} AND audience = {p}", (ts(_ts(now + FLAG_AFTER)), step.kiosk_id, ADMINS))
     else:
         raise ValueError(f"unknown step {step.op!r}")
     return db.execute_sql(*sql).rowcount == 1
@@ -212,9 +245,9 @@ def _is(value: object, param: str) -> str:
 def flags(db: Database) -> dict[str, Flag]:
     """Every `kiosk_flag` row, by kiosk."""
     rows = db.execute_sql("SELECT kiosk_id, site_id, kind, kind_since, seen_since, due_at, told_kind, told_at,"
-                          " audience, quiet_since, clear_since FROM kiosk_flag")
+                          " audience, quiet_since, group_size, clear_since FROM kiosk_flag")
     return {r[0]: Flag(r[0], r[1], r[2], _utc(r[3]), _utc(r[4]), _utc(r[5]), r[6], _utc(r[7]), r[8], _utc(r[9]),
-                       _utc(r[10])) for r in rows}
+                       r[10], _utc(r[11])) for r in rows}
 
 
 @dataclass
@@ -238,8 +271,10 @@ def watch(db: Database, now: datetime) -> Told:
     told = Told(unreadable=[site for site, _why in unreadable])
     for site, why in unreadable:
         log.error("kiosks of site %s not watched: %s", site, why)
-    # A site left out is not a site whose kiosks went away: its flags stay as they are.
-    current = {kid: f for kid, f in flags(db).items() if f.site_id not in told.unreadable}
+    # A site left out is not a site whose kiosks went away: the flags of its kiosks stay as they
+    # are (one moved from it to a readable site is there, and starts afresh).
+    present = {k["kiosk_id"] for k in kiosks}
+    current = {kid: f for kid, f in flags(db).items() if kid in present or f.site_id not in told.unreadable}
     steps = plan(current, kiosks, now)
     for step in steps:
         if _for_admins(step):

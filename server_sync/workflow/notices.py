@@ -197,7 +197,7 @@ FLEET_LISTED = 20          # kiosks named in one notice to the admins; the rest 
 
 def _natural(text: str) -> tuple:
     """A sort key that puts "Store 2" before "Store 10"."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text.casefold()))
 
 
 def _kiosk_list(kiosks: list[dict[str, Any]], lang: str) -> str:

@@ -4,8 +4,8 @@
 since when it has had one (`seen_since`), when it may be told (`due_at`), what was told
 (`told_kind`, NULL: nothing yet), when and to whom (`told_at`, `audience`: `store`, the site's
 manager, or `admins`), for a silence told to the admins when its kiosk was last heard
-(`quiet_since`: it groups the kiosks silent since the same moment), and since when a told flag
-has been gone (`clear_since`). The row goes when the return is told, or quietly for a flag never
+(`quiet_since`) and how many kiosks had fallen silent with it then (`group_size`), and since when
+a told flag has been gone (`clear_since`). The row goes when the return is told, or quietly for a flag never
 told, a deactivated or moved kiosk. Kept apart from `kiosk_status`, which ingest writes from the
 kiosk's own reports.
 
@@ -30,6 +30,7 @@ STATEMENTS = [
         told_at {ts},
         audience VARCHAR(8),
         quiet_since {ts},
+        group_size INTEGER,
         clear_since {ts})""",
     "ALTER TABLE kiosk ADD COLUMN placed_at {ts}",
 ]
