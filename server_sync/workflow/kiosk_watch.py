@@ -103,52 +103,74 @@ def asleep(kiosk: dict[str, Any]) -> bool:
 
 
 class Silences:
-    """When each quiet kiosk (active, heard once, not in the last `TOGETHER`, not `asleep`) was
-    last heard, sorted, with its site: who fell silent with whom."""
+    """When each quiet kiosk (active, heard once, not in the last `TOGETHER`, not `asleep`, not one
+    of `leaving_out`) was last heard, sorted, with its site: who fell silent with whom."""
 
-    def __init__(self, kiosks: Iterable[dict[str, Any]], now: datetime) -> None:
+    def __init__(self, kiosks: Iterable[dict[str, Any]], now: datetime, leaving_out: Iterable[str] = ()) -> None:
+        out = set(leaving_out)
         quiet = sorted((_utc(k["last_seen"]), k["site_id"]) for k in kiosks
-                       if k["active"] and k["last_seen"] and not heard(k, now) and not asleep(k))
+                       if k["active"] and k["last_seen"] and not heard(k, now) and not asleep(k)
+                       and k["kiosk_id"] not in out)
         self.times = [t for t, _site in quiet]
         self.sites = [site for _t, site in quiet]
 
-    def _around(self, kiosk: dict[str, Any]) -> tuple[int, int]:
-        seen = _utc(kiosk["last_seen"])
-        if seen is None or asleep(kiosk):
-            return 0, 0
-        return bisect_left(self.times, seen - TOGETHER), bisect_right(self.times, seen + TOGETHER)
+    def _around(self, at: datetime) -> tuple[int, int]:
+        return bisect_left(self.times, at - TOGETHER), bisect_right(self.times, at + TOGETHER)
 
     def group(self, kiosk: dict[str, Any]) -> int:
         """How many quiet kiosks (itself counted) fell silent within `TOGETHER` of it."""
-        lo, hi = self._around(kiosk)
+        if kiosk["last_seen"] is None or asleep(kiosk):
+            return 0
+        lo, hi = self._around(_utc(kiosk["last_seen"]))
         return hi - lo
 
     def shared(self, kiosk: dict[str, Any]) -> bool:
         """Whether the kiosk's silence began within `TOGETHER` of that of `SHARED_AT` or more
         quiet kiosks (itself counted) at `SHARED_SITES` or more sites."""
-        lo, hi = self._around(kiosk)
+        if kiosk["last_seen"] is None or asleep(kiosk):
+            return False
+        lo, hi = self._around(_utc(kiosk["last_seen"]))
         return hi - lo >= SHARED_AT and len(set(self.sites[lo:hi])) >= SHARED_SITES
 
-    def since(self, at: datetime) -> int:
-        """How many quiet kiosks were last heard at `at` or later."""
-        return len(self.times) - bisect_left(self.times, at)
+    def around(self, at: datetime) -> int:
+        """How many quiet kiosks fell silent within `TOGETHER` of `at`."""
+        lo, hi = self._around(at)
+        return hi - lo
 
 
-def _reconnecting(told: Mapping[str, Flag], by_id: Mapping[str, dict[str, Any]], now: datetime) -> int:
-    """Kiosks with a silence kept that are heard again, but for less than `FLAG_AFTER`: a moment's
-    connection during an outage is no return yet."""
-    return sum(1 for f in told.values() if f.kind == "silent" and f.kiosk_id in by_id and heard(by_id[f.kiosk_id], now)
-               and (f.clear_since is None or now - f.clear_since < FLAG_AFTER))
+def _back(f: Flag, kiosk: dict[str, Any] | None, now: datetime) -> bool:
+    """Whether a kiosk whose silence was told is back: heard, with no flag for `FLAG_AFTER` (a
+    moment's connection during an outage is no return)."""
+    return (kiosk is not None and heard(kiosk, now) and f.clear_since is not None
+            and now - f.clear_since >= FLAG_AFTER)
 
 
-def _unshared(f: Flag, silences: Silences, reconnecting: int) -> bool:
-    """Whether a silence told to the admins is now its store's: of the `group_size` kiosks that
-    had fallen silent with it, at least half are back (neither quiet since about then nor just
-    reconnecting). Counted from the fleet as it is, so a kiosk whose return was told already, or
-    one never told, counts as back as much as any."""
-    size = f.group_size or 1
-    down = (silences.since(f.quiet_since - TOGETHER) if f.quiet_since else 1) + reconnecting
-    return 2 * (size - down) >= size
+class Outages:
+    """The silences told to the admins, by when their kiosks were last heard then, and whether each
+    kiosk is still down; with the other kiosks quiet now (`Silences`, those left out). Says when a
+    kiosk of such a group is its store's (`unshared`)."""
+
+    def __init__(self, told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) -> None:
+        by_id = {k["kiosk_id"]: k for k in kiosks}
+        rows = sorted((f.quiet_since, not _back(f, by_id.get(f.kiosk_id), now), f.kiosk_id) for f in told.values()
+                      if f.audience == ADMINS and f.told_kind == "silent" and f.quiet_since)
+        self.times = [t for t, _down, _k in rows]
+        self.down_before = [0]
+        for _t, down, _k in rows:
+            self.down_before.append(self.down_before[-1] + down)
+        self.untold = Silences(kiosks, now, leaving_out=[k for _t, _down, k in rows])
+
+    def down(self, at: datetime) -> int:
+        """Kiosks silent since within `TOGETHER` of `at` and not back: told ones, and quiet others."""
+        lo, hi = bisect_left(self.times, at - TOGETHER), bisect_right(self.times, at + TOGETHER)
+        return self.down_before[hi] - self.down_before[lo] + self.untold.around(at)
+
+    def unshared(self, f: Flag) -> bool:
+        """Whether at least half of the `group_size` kiosks that had fallen silent with `f`'s are
+        back. Counted from what is down now, so a kiosk whose return was told already, or one never
+        told, counts as back as much as any; kiosks that fell silent at other times do not count."""
+        size = f.group_size or 1
+        return f.quiet_since is not None and 2 * (size - self.down(f.quiet_since)) >= size
 
 
 def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) -> list[Step]:
@@ -158,7 +180,7 @@ def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) 
              if kid not in by_id or not by_id[kid]["active"] or by_id[kid]["site_id"] != f.site_id]
     gone = {s.kiosk_id for s in steps}
     silences = Silences(kiosks, now)
-    reconnecting = _reconnecting(told, by_id, now)
+    outages = Outages({kid: f for kid, f in told.items() if kid not in gone}, kiosks, now)
     for k in kiosks:
         kid, kind = k["kiosk_id"], k["flag_kind"] if k["active"] else None
         f = None if kid in gone else told.get(kid)
@@ -188,7 +210,7 @@ def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) 
             steps.append(Step("tell", kid, f, k, ADMINS if kind == "never" or shared else STORE,
                               silences.group(k) if shared else None))
         elif (f.audience == ADMINS and f.told_kind == "silent" == f.kind == kind and not heard(k, now)
-              and _unshared(f, silences, reconnecting)):
+              and outages.unshared(f)):
             steps.append(Step("unshare", kid, f, k))
     return steps
 

@@ -114,7 +114,8 @@ def test_a_silence_told_to_the_admins_goes_to_its_store_once_half_of_its_group_i
     k1 = _flag("k1", "silent", T0, told="silent", audience=ADMINS, quiet=T0, group=3)
     awhile, moment = now - timedelta(minutes=15), now - timedelta(minutes=2)
 
-    def look(k2: datetime, k3: datetime, cleared: datetime | None = awhile, rows_kept: bool = True) -> bool:
+    def look(k2: datetime, k3: datetime, cleared: datetime | None = awhile, rows_kept: bool = True,
+             others: tuple[dict, ...] = ()) -> bool:
         """Whether k1 is handed to its store, k2 and k3 last heard then (T0: silent since k1's
         silence began), their silences kept and gone since `cleared`."""
         told = {"k1": k1}
@@ -122,7 +123,7 @@ def test_a_silence_told_to_the_admins_goes_to_its_store_once_half_of_its_group_i
             told |= {k: _flag(k, "silent", T0, told="silent", audience=ADMINS, quiet=T0, group=3, site=site,
                               clear=None if seen == T0 else cleared) for k, seen, site in (("k2", k2, "s2"), ("k3", k3, "s1"))}
         rows = [_row("k1", "silent", seen=T0), _row("k2", "silent" if k2 == T0 else None, seen=k2, site="s2"),
-                _row("k3", "silent" if k3 == T0 else None, seen=k3)]
+                _row("k3", "silent" if k3 == T0 else None, seen=k3), *others]
         return ("k1", "unshare") in [(s.kiosk_id, s.op) for s in plan(told, rows, now)]
     heard = now - timedelta(minutes=1)
     assert look(heard, heard)                                    # two of three back a while: its store's
@@ -131,6 +132,9 @@ def test_a_silence_told_to_the_admins_goes_to_its_store_once_half_of_its_group_i
     blip = now - timedelta(minutes=13)                            # a moment's connection, then silent again
     assert not look(blip, blip)
     assert look(heard, heard, rows_kept=False)                    # their returns told already: back all the same
+    # Kiosks that died on their own at other times are not its group's.
+    assert look(heard, heard, others=(_row("k9", "silent", seen=T0 + timedelta(hours=1), site="s9"),
+                                      _row("k10", "silent", seen=T0 + timedelta(hours=3), site="s10")))
     # Told alone, as the first of six silent since 03:00 (its store opened first); the others,
     # never told, report again: its store's.
     alone = _flag("k1", "silent", T0, told="silent", audience=ADMINS, quiet=T0, group=6)
