@@ -557,14 +557,16 @@ class Intake:
         p = self.db.param
         with self._writer(f"status:{kiosk_id}"):
             self._registered_site(kiosk_id)
-            last_seen = received
+            last_seen = status_time(status, received)
             said = status.as_dict()
             will = not status.online and status.ts is None
             if retained or will:
                 row = self.db.execute_sql(f"SELECT last_seen, payload FROM kiosk_status WHERE kiosk_id = {p}",
                                           (kiosk_id,)).fetchone()
-                if row and retained:
-                    # A retained status replayed at ingest start is old news: keep the last-seen time.
+                if row:
+                    # A retained status replayed at ingest start is old news, and a Last Will is
+                    # the broker's word that the kiosk is gone, not the kiosk heard: both keep
+                    # the last-seen time (the will arrives late after an outage of the ingest).
                     last_seen = as_datetime(row[0])
                 if row and will:
                     # The Last Will says only "offline": what the kiosk last told (its outbox, the
@@ -578,10 +580,29 @@ class Intake:
                       status.config_version, status.config_error, payload)
             # A Last Will says only "offline": keep what the last birth told (depth, versions).
             updated = cols[1:] if status.online else ("online", "last_seen", "payload")
+            # Never back in time: a status said earlier than the last one heard (kept by the
+            # broker while another ingestor took a newer one) does not make the kiosk silent longer.
+            sets = [f"{c} = excluded.{c}" if c != "last_seen" else
+                    "last_seen = CASE WHEN excluded.last_seen > kiosk_status.last_seen THEN excluded.last_seen"
+                    " ELSE kiosk_status.last_seen END" for c in updated]
             self.db.execute_sql(
                 f"INSERT INTO kiosk_status ({', '.join(cols)}) VALUES ({placeholders(self.db, len(cols))})"
-                f" ON CONFLICT (kiosk_id) DO UPDATE SET "
-                + ", ".join(f"{c} = excluded.{c}" for c in updated), values)
+                f" ON CONFLICT (kiosk_id) DO UPDATE SET " + ", ".join(sets), values)
+
+
+QUEUED_AT_MOST = timedelta(days=1)     # a status said longer ago than this is dated by its arrival
+
+
+def status_time(status: Any, received: datetime) -> datetime:
+    """When a status was said (naive UTC): by the kiosk's own synced clock when it said so in the
+    last `QUEUED_AT_MOST` before it arrived, else when it arrived. The broker keeps a stopped
+    ingest's statuses (its session persists) and hands them over at its restart: dated by their
+    arrival, every kiosk that died meanwhile looked heard at the restart, and was flagged silent
+    only 2 open hours after it (a review)."""
+    if status.ts is None or not status.clock_synced:
+        return received
+    said = naive_utc(datetime.fromisoformat(status.ts.replace("Z", "+00:00")))
+    return said if received - QUEUED_AT_MOST <= said <= received else received
 
 
 def _stayed(former: Sequence[site_history.Stay], site_id: str) -> str:

@@ -414,3 +414,41 @@ def test_statuses_never_meet_the_rate_and_are_coalesced_per_kiosk(central_db):
     row = central_db.execute_sql("SELECT online, outbox_depth FROM kiosk_status WHERE kiosk_id = 'k3'").fetchone()
     assert (bool(row[0]), row[1]) == (False, 7)
     assert "4 statuses replaced by a newer one before written" in service.counters.line()
+
+
+def test_a_status_is_dated_when_the_kiosk_said_it_and_a_will_does_not_make_a_kiosk_heard(central_db):
+    """The broker keeps a stopped ingest's statuses and hands them over at its restart: dated by
+    their arrival, a kiosk that died during the outage looked heard at the restart (its will
+    arriving then too), and its silence was flagged 2 open hours late (a review). A status is
+    dated by the kiosk's synced clock, within a day before it arrived; a will keeps the time the
+    kiosk was last heard; last_seen never goes back."""
+    register_fleet(central_db)
+    db, topic = central_db, protocol.status_topic("k1")
+
+    def status(said: datetime, synced: bool = True) -> bytes:
+        return protocol.encode_status(version="0.1.0", outbox_depth=0, oldest_unacked_s=None, clock_synced=synced,
+                                      disk_free_mb=900, config_version=1, ts=protocol.iso_ms(said))
+
+    def seen() -> datetime:
+        v = db.execute_sql("SELECT last_seen FROM kiosk_status WHERE kiosk_id = 'k1'").fetchone()[0]
+        return (datetime.fromisoformat(v) if isinstance(v, str) else v).replace(tzinfo=timezone.utc)
+
+    restart = NOW + timedelta(hours=3)
+    at_restart = Ingest(db, clock=lambda: restart)
+    assert at_restart.handle(topic, status(NOW)).kind == "status"
+    assert seen() == NOW                                            # said at noon, kept by the broker
+    at_restart.handle(topic, protocol.will_payload())               # the broker's will, handed over too
+    assert seen() == NOW
+    at_restart.handle(topic, status(NOW - timedelta(minutes=5)))    # an older one after a newer: no step back
+    assert seen() == NOW
+    for said, synced in ((NOW + timedelta(hours=1), False),          # an unsynced clock: its arrival
+                         (restart - timedelta(days=2), True),         # longer ago than a day: its arrival
+                         (restart + timedelta(minutes=1), True)):     # ahead of the centre: its arrival
+        db.execute_sql("DELETE FROM kiosk_status")
+        at_restart.handle(topic, status(said, synced))
+        assert seen() == restart, (said, synced)
+    db.execute_sql("DELETE FROM kiosk_status")
+    at_restart.handle(topic, protocol.will_payload())               # a will first: heard when it came
+    assert seen() == restart
+
+

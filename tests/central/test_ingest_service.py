@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -628,6 +629,35 @@ def test_a_kiosk_that_floods_then_dies_is_recorded_offline(broker, tmp_path):
         ing.start()                                     # the broker replays k2's retained will
         assert wait_until(lambda: _status_of(url, "k2")[0] is False, 5), (_status_of(url, "k2"), ing.log())
         assert _status_of(url, "k2")[1] == last_seen, ing.log()
+        assert ing.terminate() == 0
+    finally:
+        dying.loop_stop()
+        ing.close()
+
+
+def test_a_kiosk_that_died_while_ingest_was_down_is_last_seen_when_it_spoke(broker, tmp_path):
+    """Ingest killed (the broker keeps its session, and queues what comes for it); k2 says its
+    status (its synced clock reads an hour ago, as a kiosk's would had the outage lasted that
+    long) and dies. The restarted ingest gets the queued status and the will: k2 is offline, last
+    seen when it spoke, not at the restart (which put its silence flag 2 open hours late: a
+    review)."""
+    from server_sync import protocol
+    url = _sqlite_fleet(tmp_path)
+    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-outage").start()
+    ing.close()                                         # SIGKILL: its session, with its subscriptions, stays
+    spoke = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    dying = _publisher(broker, "k2", "k2-dying", will=True)
+    try:
+        status = protocol.encode_status(version="1", outbox_depth=0, oldest_unacked_s=None, clock_synced=True,
+                                        disk_free_mb=900, config_version=1, ts=protocol.iso_ms(spoke))
+        dying.publish(protocol.status_topic("k2"), status, qos=1, retain=True).wait_for_publish(5)
+        dying.loop_stop()
+        dying.socket().close()                          # no DISCONNECT: the broker keeps the will for the ingest
+        time.sleep(0.5)
+        ing.start()
+        assert wait_until(lambda: (_status_of(url, "k2") or (None,))[0] is False, 20), ing.log()
+        last_seen = _status_of(url, "k2")[1]
+        assert datetime.fromisoformat(str(last_seen)).replace(tzinfo=timezone.utc) == spoke, (last_seen, ing.log())
         assert ing.terminate() == 0
     finally:
         dying.loop_stop()
