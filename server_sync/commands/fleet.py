@@ -12,8 +12,9 @@ from server_sync.cli import existing_database_url
 def add_parser(sub, common) -> None:
     p = sub.add_parser("fleet", parents=[common], help="kiosk health: online, last seen, outbox, clock, config",
                        description="Every registered kiosk with online state, last seen, outbox depth, clock "
-                                   "state and config version. A kiosk silent for over 2 hours of its site's "
-                                   "opening hours is flagged. Exit 1 when any kiosk is flagged.")
+                                   "state and config version (and a config the kiosk refused, with its reason). A "
+                                   "kiosk silent for over 2 hours of its site's opening hours is flagged. Exit 1 "
+                                   "when any kiosk is flagged.")
     p.add_argument("--json", action="store_true", help="print JSON (a list of kiosks and a summary)")
     p.add_argument("--flagged", action="store_true", help="only flagged kiosks")
     p.set_defaults(func=run)
@@ -46,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r['kiosk_id']:<16} {r['site_id']:<18} {state:<8} {seen:<20} {r['outbox_depth'] or 0:>6}"
                   f" {clock:<6} {r['config_version'] if r['config_version'] is not None else '-':>6}  {r['flag'] or ''}")
         print(f"{total['kiosks']} kiosks, {total['online']} online, {total['flagged']} flagged")
+        for r in rows:
+            if r["config_error"]:
+                # The kiosk runs its last good config; its own words say why it refused the new one.
+                print(f"{r['kiosk_id']}: config refused: {r['config_error']}")
         if total["rejected_total"]:
             refused = ", ".join(f"{r['kiosk_id']} {r['rejected']}" for r in rows if r["rejected"])
             print(f"events refused for good (kept on the kiosk, see dead_letter): {refused}")

@@ -183,10 +183,15 @@ def test_fleet_names_the_events_a_kiosk_holds_as_refused(tmp_path, capsys):
                            ("k3", '{"rejected": "many"}')):
         db.execute_sql("INSERT INTO kiosk_status (kiosk_id, online, last_seen, payload) VALUES (?, ?, ?, ?)",
                        (kiosk, True, now, payload))
+    db.execute_sql("UPDATE kiosk_status SET config_error = 'config version 4 refused: bad schedule'"
+                   " WHERE kiosk_id = 'k2'")
     db.close()
     main(["--db", url, "fleet", "--json"])
     fleet = json.loads(capsys.readouterr().out)
     assert {k["kiosk_id"]: k["rejected"] for k in fleet["kiosks"]} == {"k1": 3, "k2": None, "k3": None, "k4": None}
     assert fleet["summary"]["rejected_total"] == 3
     main(["--db", url, "fleet"])
-    assert "events refused for good (kept on the kiosk, see dead_letter): k1 3" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "events refused for good (kept on the kiosk, see dead_letter): k1 3" in out
+    # The table has no room for a refused config's reason: a line of its own says it (a review).
+    assert "k2: config refused: config version 4 refused: bad schedule" in out
