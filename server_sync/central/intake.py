@@ -568,6 +568,8 @@ class Intake:
                     # the broker's word that the kiosk is gone, not the kiosk heard: both keep
                     # the last-seen time (the will arrives late after an outage of the ingest).
                     last_seen = as_datetime(row[0])
+                elif retained:
+                    last_seen = status_time(status, received, replayed=True)
                 if row and will:
                     # The Last Will says only "offline": what the kiosk last told (its outbox, the
                     # answers it holds) stays in the payload the fleet view reads.
@@ -580,29 +582,34 @@ class Intake:
                       status.config_version, status.config_error, payload)
             # A Last Will says only "offline": keep what the last birth told (depth, versions).
             updated = cols[1:] if status.online else ("online", "last_seen", "payload")
-            # Never back in time: a status said earlier than the last one heard (kept by the
-            # broker while another ingestor took a newer one) does not make the kiosk silent longer.
-            sets = [f"{c} = excluded.{c}" if c != "last_seen" else
-                    "last_seen = CASE WHEN excluded.last_seen > kiosk_status.last_seen THEN excluded.last_seen"
-                    " ELSE kiosk_status.last_seen END" for c in updated]
+            # Never back in time: a status said before the last one heard (kept by the broker
+            # while another ingestor took a newer one) changes nothing: neither when the kiosk was
+            # last heard nor what it said then (a dead kiosk read online with an old backlog).
             self.db.execute_sql(
                 f"INSERT INTO kiosk_status ({', '.join(cols)}) VALUES ({placeholders(self.db, len(cols))})"
-                f" ON CONFLICT (kiosk_id) DO UPDATE SET " + ", ".join(sets), values)
+                f" ON CONFLICT (kiosk_id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in updated)
+                + " WHERE excluded.last_seen >= kiosk_status.last_seen", values)
 
 
-QUEUED_AT_MOST = timedelta(days=1)     # a status said longer ago than this is dated by its arrival
+LIVE = timedelta(minutes=5)            # a status this fresh came as it was said: dated by its arrival
+# The broker keeps a crashed ingest's session an hour (ingest.BrokerSettings.session_expiry_s): no
+# status it hands over is older. A synced clock that reads further back is wrong, not queued.
+QUEUED_AT_MOST = timedelta(hours=2)
 
 
-def status_time(status: Any, received: datetime) -> datetime:
-    """When a status was said (naive UTC): by the kiosk's own synced clock when it said so in the
-    last `QUEUED_AT_MOST` before it arrived, else when it arrived. The broker keeps a stopped
-    ingest's statuses (its session persists) and hands them over at its restart: dated by their
-    arrival, every kiosk that died meanwhile looked heard at the restart, and was flagged silent
-    only 2 open hours after it (a review)."""
+def status_time(status: Any, received: datetime, *, replayed: bool = False) -> datetime:
+    """When a status was said (naive UTC). The broker keeps a crashed ingest's statuses (its
+    session persists) and hands them over at its restart: dated by their arrival, every kiosk that
+    died meanwhile looked heard at the restart, and was flagged silent only 2 open hours after it
+    (a review). So one that arrives between `LIVE` and `QUEUED_AT_MOST` after the kiosk's synced
+    clock said it is dated by that clock; a retained one `replayed` with nothing known of the kiosk
+    before, however long ago; any other by its arrival."""
     if status.ts is None or not status.clock_synced:
         return received
     said = naive_utc(datetime.fromisoformat(status.ts.replace("Z", "+00:00")))
-    return said if received - QUEUED_AT_MOST <= said <= received else received
+    if said > received:
+        return received
+    return said if replayed or LIVE <= received - said <= QUEUED_AT_MOST else received
 
 
 def _stayed(former: Sequence[site_history.Stay], site_id: str) -> str:

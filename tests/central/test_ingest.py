@@ -433,7 +433,7 @@ def test_a_status_is_dated_when_the_kiosk_said_it_and_a_will_does_not_make_a_kio
         v = db.execute_sql("SELECT last_seen FROM kiosk_status WHERE kiosk_id = 'k1'").fetchone()[0]
         return (datetime.fromisoformat(v) if isinstance(v, str) else v).replace(tzinfo=timezone.utc)
 
-    restart = NOW + timedelta(hours=3)
+    restart = NOW + timedelta(minutes=50)                           # the broker keeps a session an hour
     at_restart = Ingest(db, clock=lambda: restart)
     assert at_restart.handle(topic, status(NOW)).kind == "status"
     assert seen() == NOW                                            # said at noon, kept by the broker
@@ -442,7 +442,8 @@ def test_a_status_is_dated_when_the_kiosk_said_it_and_a_will_does_not_make_a_kio
     at_restart.handle(topic, status(NOW - timedelta(minutes=5)))    # an older one after a newer: no step back
     assert seen() == NOW
     for said, synced in ((NOW + timedelta(hours=1), False),          # an unsynced clock: its arrival
-                         (restart - timedelta(days=2), True),         # longer ago than a day: its arrival
+                         (restart - timedelta(days=2), True),         # older than the broker keeps one
+                         (restart - timedelta(minutes=1), True),      # as live as statuses come
                          (restart + timedelta(minutes=1), True)):     # ahead of the centre: its arrival
         db.execute_sql("DELETE FROM kiosk_status")
         at_restart.handle(topic, status(said, synced))
@@ -450,5 +451,14 @@ def test_a_status_is_dated_when_the_kiosk_said_it_and_a_will_does_not_make_a_kio
     db.execute_sql("DELETE FROM kiosk_status")
     at_restart.handle(topic, protocol.will_payload())               # a will first: heard when it came
     assert seen() == restart
+    db.execute_sql("DELETE FROM kiosk_status")                      # a retained status, nothing known before:
+    at_restart.handle(topic, status(restart - timedelta(days=3)), retained=True)
+    assert seen() == restart - timedelta(days=3)                    # when it was said, however long ago
+    # A status said before the last one heard changes nothing (it read a dead kiosk online).
+    db.execute_sql("DELETE FROM kiosk_status")
+    at_restart.handle(topic, status(NOW))
+    at_restart.handle(topic, protocol.will_payload())
+    at_restart.handle(topic, status(NOW - timedelta(minutes=10)))
+    assert db.execute_sql("SELECT online FROM kiosk_status").fetchone()[0] in (False, 0) and seen() == NOW
 
 
