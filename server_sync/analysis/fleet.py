@@ -15,8 +15,10 @@ from typing import Sequence
 
 from peewee import Database
 
-from server_sync.analysis.opening import is_open, open_seconds_between, parse_hours
+from server_sync.analysis.opening import (HOLIDAYS_SETTING, is_open, open_seconds_between, parse_hours, read_holidays,
+                                          with_holidays)
 from server_sync.central.registry import stored_zone
+from server_sync.central.setting import get_setting
 from server_sync.exc import StoredSettingError
 
 SILENT_AFTER = timedelta(hours=2)
@@ -60,13 +62,14 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         " st.config_error, st.version, st.payload, st.disk_free_mb FROM kiosk k LEFT JOIN site s ON s.id = k.site_id"
         f" LEFT JOIN kiosk_status st ON st.kiosk_id = k.id{where} ORDER BY k.site_id, k.id", params).fetchall()
     hours_cache: dict[str | None, dict] = {}
+    holidays = read_holidays(get_setting(db, HOLIDAYS_SETTING))
     out = []
     for (kiosk, site, name, tz, opening, registered, placed, active, online, last_seen, depth, oldest, synced,
          config_version, config_error, version, payload, disk_free_mb) in rows:
         try:
             zone = stored_zone(site, tz)
             if opening not in hours_cache:
-                hours_cache[opening] = parse_hours(opening, site)
+                hours_cache[opening] = with_holidays(parse_hours(opening, site), holidays)
         except StoredSettingError as e:
             if unreadable is None:
                 raise

@@ -9,7 +9,9 @@ chain default is server_sync.protocol.catalogue.OPENING_HOURS (whole hours, no d
 override them (`kiosk-central site add|update --hours SPEC`). Two forms, each
 read and written here only: the column's JSON (parse_hours, stored_hours) and the SPEC a store
 manager types and reads (parse_spec, format_hours), "mon-fri 8-21, sat 10-18, sun closed",
-"fri-sat 9:30-2". Never touches the database.
+"fri-sat 9:30-2". The chain's holidays (`kiosk-central site holidays SPEC`: dates only, kept in
+the `chain_holidays` setting) count at every site that does not give that date its own hours
+(`with_holidays`). Never touches the database.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ CHAIN_DEFAULT = "default"             # the SPEC that gives a site the chain's h
 EXAMPLE = "mon-fri 8-21, sat 10-18, sun closed"
 # The fix of hours edited by hand; it names no site: a page shows it to people who may not see it.
 HOURS_FIX = "kiosk-central site update SITE --hours SPEC"
+HOLIDAYS_SETTING = "chain_holidays"    # central_setting: the chain's holidays, as stored_hours keeps dates
+HOLIDAYS_FIX = "kiosk-central site holidays SPEC"
+NO_HOLIDAYS = "none"
+HOLIDAYS_EXAMPLE = "2026-12-24 8-13, 2026-12-25 closed"
 _PART = re.compile(r"(?P<days>\d{4}-\d\d-\d\d|[a-z]+(?:\s*-\s*[a-z]+)?)\s+(?P<hours>\S.*)")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d")
 _DAY_RANGE = re.compile(r"\s*-\s*")
@@ -190,6 +196,64 @@ def parse_spec(text: str) -> dict[int | date, Span] | None:
         day, problem = overlap
         raise CentralConfigError(f"{given[day]!r}: {problem}")
     return {**open_days, **dict(sorted(dates.items()))}
+
+
+def parse_holidays(text: str) -> dict[date, Span]:
+    """The chain's holidays as typed: dates only, each with its HOURS as in a SPEC
+    ("2026-12-24 8-13, 2026-12-25 closed"), or 'none'. Else CentralConfigError naming the part."""
+    said = " ".join(text.split()).lower()
+    if not said:
+        raise CentralConfigError(f"no holidays: give them like {HOLIDAYS_EXAMPLE!r}, or {NO_HOLIDAYS!r}")
+    if said == NO_HOLIDAYS:
+        return {}
+    dates: dict[date, Span] = {}
+    for part in (p.strip() for p in said.split(",")):
+        match = _PART.fullmatch(part)
+        if match is None or not _DATE.fullmatch(match["days"]):
+            raise CentralConfigError(f"{part!r} is not DATE HOURS (e.g. '2026-12-25 closed' or '2026-12-24 8-13'): "
+                                     f"the chain's holidays are dates; a week's hours are each site's ({HOURS_FIX})")
+        dates[_date(part, match["days"], dates)] = _within_the_date(part, _span(part, match["hours"]))
+    return dict(sorted(dates.items()))
+
+
+def stored_holidays(dates: Mapping[date, Span]) -> str:
+    """The `chain_holidays` setting for `dates`: as the opening_hours column keeps dates."""
+    return json.dumps({day.isoformat(): [_stored_value(a), _stored_value(b)] for day, (a, b) in sorted(dates.items())})
+
+
+def read_holidays(text: str | None) -> dict[date, Span]:
+    """The `chain_holidays` setting ({} when none is set); one edited by hand into something else
+    is a StoredSettingError saying what is wrong and the command that sets it again."""
+    if not text:
+        return {}
+    try:
+        raw = json.loads(text)
+        dates = {date.fromisoformat(k): Span(_stored_minutes(v[0]), _stored_minutes(v[1])) for k, v in raw.items()}
+    except (ValueError, TypeError, IndexError, AttributeError, OverflowError) as e:
+        dates, problem = {}, f"not hours by date ({e})"
+    else:
+        problem = next((f"{day} is {_stored_value(a)}-{_stored_value(b)} (a date's hours end by 24)"
+                        for day, (a, b) in dates.items() if not 0 <= a <= b <= DAY_MINUTES), None)
+    if problem:
+        raise stored_error(HOLIDAYS_SETTING, text, "JSON {\"2026-12-25\": [0, 0], \"2026-12-24\": [8, 13]} (a date's "
+                           "hours from its midnight, in hours or \"H:MM\"; [0, 0] closed)", problem=problem,
+                           fix=HOLIDAYS_FIX)
+    return dates
+
+
+def holidays_said(dates: Mapping[date, Span]) -> list[tuple[str, str]]:
+    """Each date, in order, with its hours as a SPEC says them ("8-13", "closed")."""
+    return [(day.isoformat(), _hours_said(span)) for day, span in sorted(dates.items())]
+
+
+def format_holidays(dates: Mapping[date, Span]) -> str:
+    """The chain's holidays as parse_holidays reads them back ('none' for none)."""
+    return ", ".join(f"{day} {hours}" for day, hours in holidays_said(dates)) or NO_HOLIDAYS
+
+
+def with_holidays(hours: Hours, holidays: Mapping[date, Span]) -> dict[int | date, Span]:
+    """A site's hours with the chain's holidays, the site's own dates first."""
+    return {**holidays, **hours}
 
 
 def _date(part: str, text: str, dates: Mapping[date, Span]) -> date:

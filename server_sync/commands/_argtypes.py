@@ -103,6 +103,15 @@ def time_zone_name(text: str) -> str:
         raise argparse.ArgumentTypeError(e.message) from None
 
 
+def holidays_spec(text: str):
+    """`site holidays`' SPEC: dates and their hours, as analysis.opening.parse_holidays reads them."""
+    from server_sync.analysis.opening import parse_holidays
+    try:
+        return parse_holidays(text)
+    except CentralConfigError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
+
+
 def opening_hours(text: str) -> str:
     """A site's --hours: a SPEC as analysis.opening.parse_spec reads it ('mon-fri 8-21, sat 10-18,
     sun closed', or 'default'), given as the text of the site's opening_hours column (stored_hours),

@@ -1,6 +1,7 @@
 """`kiosk-central site add ID --name NAME [--timezone TZ] [--hours SPEC]`, `site update ID [--name
-NAME] [--timezone TZ] [--hours SPEC]` and `site list`: the stores. Opening hours are said as a
-store manager types them (analysis.opening: parse_spec, format_hours)."""
+NAME] [--timezone TZ] [--hours SPEC]` and `site list`: the stores; `site holidays [SPEC]`: the
+chain's holidays. Opening hours are said as a store manager types them (analysis.opening:
+parse_spec, format_hours; parse_holidays, format_holidays)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from server_sync.cli import database_url, existing_database_url
-from server_sync.commands._argtypes import nonblank_name, opening_hours, time_zone_name
+from server_sync.cli import central_store, database_url, existing_database_url
+from server_sync.commands._argtypes import holidays_spec, nonblank_name, opening_hours, time_zone_name
 from server_sync.exc import CentralConfigError, StoredSettingError
 from server_sync.program.progress import progress_callback
 
@@ -46,6 +47,15 @@ def add_parser(sub, common) -> None:
     u.add_argument("--json", action="store_true", help="print JSON")
     u.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     u.set_defaults(func=update)
+    h = s.add_parser("holidays", parents=[common], help="the chain's holidays: dates closed or with short hours",
+                     description="The chain's holidays, for every site: dates closed or with short hours, e.g. "
+                                 "'2026-12-24 8-13, 2026-12-25 closed' ('none': no holidays). A site that gives a "
+                                 "date its own hours (site update --hours) keeps them. The fleet does not flag a "
+                                 "kiosk silent on a day its store is closed. Without SPEC: print them.")
+    h.add_argument("spec", metavar="SPEC", nargs="?", type=holidays_spec,
+                   help="dates and their hours: DATE HOURS, comma-separated (HOURS as in --hours, or 'closed')")
+    h.add_argument("--json", action="store_true", help="print JSON")
+    h.set_defaults(func=holidays)
     ls = s.add_parser("list", parents=[common], help="list sites with their kiosk counts")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=list_sites)
@@ -103,6 +113,24 @@ def update(args: argparse.Namespace) -> int:
               f"the chain's with them), {r.reasons:,} daily reason rows")
     if not done.changed:
         print(f"site {done.site_id}: nothing changed (it is {done.name!r}, in {done.timezone}, open {hours['said']})")
+    return 0
+
+
+def holidays(args: argparse.Namespace) -> int:
+    from server_sync.analysis.opening import (HOLIDAYS_SETTING, format_holidays, holidays_said, read_holidays,
+                                              stored_holidays)
+    from server_sync.central.setting import get_setting, set_setting
+    with central_store(args, existing=True) as db:
+        if args.spec is not None:
+            with db.atomic():
+                set_setting(db, HOLIDAYS_SETTING, stored_holidays(args.spec))
+        dates = read_holidays(get_setting(db, HOLIDAYS_SETTING))
+    if args.json:
+        print(json.dumps({"holidays": [{"date": day, "hours": hours} for day, hours in holidays_said(dates)]},
+                         indent=2))
+    else:
+        print(f"the chain's holidays: {format_holidays(dates)}"
+              + (" (a site's own hours for a date come first)" if dates else ""))
     return 0
 
 

@@ -4,6 +4,8 @@ for hours of opening time is not counted as reporting (the web said "2 of 2 kios
 
 from __future__ import annotations
 
+import pytest
+
 from server_sync.analysis.fleet import summary
 
 
@@ -70,5 +72,39 @@ def test_a_store_closed_for_a_holiday_does_not_flag_its_kiosks(tmp_path):
             db.execute_sql("UPDATE site SET opening_hours = ? WHERE id = 's1'", (stored_hours(parse_spec(spec)),))
             [row] = fleet(db, christmas_day)
             assert row["flagged"] is flagged, (spec, row)
+    finally:
+        db.close()
+
+
+def test_the_chains_holidays_keep_every_store_quiet_and_a_store_open_on_one_is_watched(tmp_path, capsys):
+    """`site holidays` gives the whole chain its holidays at once; a site that opens on one
+    (its own hours for the date) is watched that day."""
+    from datetime import datetime, timezone
+
+    from server_sync.analysis.fleet import fleet
+    from server_sync.analysis.opening import parse_spec, stored_hours
+    from server_sync.central.db import connect
+    from server_sync.cli import main
+    from tests.central.wire import register_fleet
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    db = connect(url)
+    try:
+        register_fleet(db, sites=("s1", "s2"), kiosks=(("k1", "s1"), ("k2", "s2")))
+        for k in ("k1", "k2"):
+            db.execute_sql("INSERT INTO kiosk_status (kiosk_id, online, last_seen, payload) VALUES (?, ?, ?, ?)",
+                           (k, False, datetime(2026, 12, 24, 12, 5), "{}"))             # 13:05 in Stockholm
+        db.execute_sql("UPDATE site SET opening_hours = ? WHERE id = 's2'",
+                       (stored_hours(parse_spec("mon-fri 8-21, sat 10-18, sun closed, 2026-12-25 10-16")),))
+        christmas_day = datetime(2026, 12, 25, 15, 0, tzinfo=timezone.utc)
+        assert {r["kiosk_id"]: r["flagged"] for r in fleet(db, christmas_day)} == {"k1": True, "k2": True}
+        assert main(["--db", url, "site", "holidays", "2026-12-24 8-13, 2026-12-25 closed"]) == 0
+        assert "the chain's holidays: 2026-12-24 8-13, 2026-12-25 closed" in capsys.readouterr().out
+        assert {r["kiosk_id"]: r["flagged"] for r in fleet(db, christmas_day)} == {"k1": False, "k2": True}
+        with pytest.raises(SystemExit) as e:
+            main(["--db", url, "site", "holidays", "mon closed"])
+        assert e.value.code == 2 and "error: argument SPEC: 'mon closed' is not DATE HOURS" in capsys.readouterr().err
+        db.execute_sql("UPDATE central_setting SET value = 'xmas' WHERE name = 'chain_holidays'")
+        assert main(["--db", url, "fleet"]) == 2
+        assert "chain_holidays" in capsys.readouterr().err
     finally:
         db.close()

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from server_sync.analysis.opening import (Span, chain_hours, format_hours, is_open, open_seconds_between,
-                                          parse_hours, parse_spec, stored_hours)
+from server_sync.analysis.opening import (Span, chain_hours, format_hours, format_holidays, is_open,
+                                          open_seconds_between, parse_holidays, parse_hours, parse_spec,
+                                          read_holidays, stored_holidays, stored_hours, with_holidays)
 from server_sync.exc import CentralConfigError, StoredSettingError
 
 
@@ -154,3 +155,27 @@ def test_holidays_kept_apart_count_their_own_hours_not_their_weekdays():
                        ("daily 8-21, 2026-12-25 closed, 2026-12-25 10-14", "2026-12-25 is given twice")):
         with pytest.raises(CentralConfigError, match=re.escape(error)):
             parse_spec(bad)
+
+
+def test_the_chains_holidays_count_at_every_site_that_does_not_give_the_date_its_own_hours():
+    """One list for the chain ('site holidays'), not the same dates typed into every site's week:
+    a site's own hours for a date come first."""
+    holidays = parse_holidays("2026-12-25 closed, 2026-12-24 8-13")
+    assert format_holidays(holidays) == "2026-12-24 8-13, 2026-12-25 closed"
+    assert read_holidays(stored_holidays(holidays)) == holidays and read_holidays(None) == {} == parse_holidays("none")
+    plain = with_holidays(chain_hours(), holidays)
+    assert not is_open(at(2026, 12, 25, 10), STHLM, plain) and not is_open(at(2026, 12, 24, 13, 30), STHLM, plain)
+    own = with_holidays(parse_spec("daily 8-21, 2026-12-25 10-16"), holidays)
+    assert is_open(at(2026, 12, 25, 10), STHLM, own)                # the site opens on Christmas Day
+    assert not is_open(at(2026, 12, 24, 13, 30), STHLM, own)        # and keeps the chain's short Eve
+    for bad, error in (("mon closed", "'mon closed' is not DATE HOURS"),
+                       ("2026-12-24 20-2", "'2026-12-24 20-2': a date's hours end by 24"),
+                       ("2026-12-25 closed, 2026-12-25 10-14", "2026-12-25 is given twice"),
+                       (" ", "no holidays")):
+        with pytest.raises(CentralConfigError, match=re.escape(error)):
+            parse_holidays(bad)
+    for stored, problem in (('{"2026-12-25": [0]}', "not hours by date"), ('{"xmas": [0, 0]}', "not hours by date"),
+                            ('{"2026-12-24": [20, 26]}', "2026-12-24 is 20-26")):
+        with pytest.raises(StoredSettingError, match="chain_holidays") as e:
+            read_holidays(stored)
+        assert problem in str(e.value) and "kiosk-central site holidays SPEC" in str(e.value)

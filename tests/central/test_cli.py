@@ -522,7 +522,7 @@ def needs_a_store(tmp_path: Path) -> dict[str, list[str]]:
         "question list": [], "question define": ["visit", "2", "--scale", "smiley4", "--audience", "customer"],
         "region list": [], "region assign": ["north", "s1"],
         "report": [], "retention run": [], "retention log": [],
-        "site update": ["s1", "--name", "x"], "site list": [],
+        "site update": ["s1", "--name", "x"], "site list": [], "site holidays": ["2026-12-25 closed"],
         "user add": ["bob", "--role", "analyst"], "user email": ["bob", "bob@example.com"], "user list": [],
         "user disable": ["bob"], "user enable": ["bob"], "user password": ["bob"], "user token": ["bob"],
         "user audit": [],
