@@ -49,7 +49,8 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
           site_ids: Sequence[str] | None = None, unreadable: list[tuple[str, str]] | None = None) -> list[dict]:
     """Every kiosk, or those of `site_ids` (an empty list: none). A site whose stored opening hours
     cannot be read raises StoredSettingError; with an `unreadable` list, its kiosks are left out
-    and (site, why) is added to it instead, so one site edited by hand does not hide the rest."""
+    and (site, why) is added to it instead, so one site edited by hand does not hide the rest (the
+    chain's holidays edited by hand: ('chain_holidays', why), and every site without them)."""
     where, params = "", []
     if site_ids is not None:
         if not site_ids:
@@ -62,7 +63,13 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         " st.config_error, st.version, st.payload, st.disk_free_mb FROM kiosk k LEFT JOIN site s ON s.id = k.site_id"
         f" LEFT JOIN kiosk_status st ON st.kiosk_id = k.id{where} ORDER BY k.site_id, k.id", params).fetchall()
     hours_cache: dict[str | None, dict] = {}
-    holidays = read_holidays(get_setting(db, HOLIDAYS_SETTING))
+    try:
+        holidays = read_holidays(get_setting(db, HOLIDAYS_SETTING))
+    except StoredSettingError as e:
+        if unreadable is None:
+            raise
+        unreadable.append((HOLIDAYS_SETTING, str(e)))       # every site watched without them
+        holidays = {}
     out = []
     for (kiosk, site, name, tz, opening, registered, placed, active, online, last_seen, depth, oldest, synced,
          config_version, config_error, version, payload, disk_free_mb) in rows:

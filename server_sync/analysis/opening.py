@@ -208,6 +208,8 @@ def parse_holidays(text: str) -> dict[date, Span]:
         return {}
     dates: dict[date, Span] = {}
     for part in (p.strip() for p in said.split(",")):
+        if not part:
+            raise CentralConfigError(f"{text.strip()!r} has an empty part: a comma too many?")
         match = _PART.fullmatch(part)
         if match is None or not _DATE.fullmatch(match["days"]):
             raise CentralConfigError(f"{part!r} is not DATE HOURS (e.g. '2026-12-25 closed' or '2026-12-24 8-13'): "
@@ -252,8 +254,17 @@ def format_holidays(dates: Mapping[date, Span]) -> str:
 
 
 def with_holidays(hours: Hours, holidays: Mapping[date, Span]) -> dict[int | date, Span]:
-    """A site's hours with the chain's holidays, the site's own dates first."""
-    return {**holidays, **hours}
+    """A site's hours with the chain's holidays. A holiday can only shorten a store's day: its hours
+    within the weekday's (a store closed on Sundays stays closed on a Sunday holiday "10-16"); a
+    date the site gives its own hours keeps them."""
+    out: dict[int | date, Span] = dict(hours)
+    for day, span in holidays.items():
+        if day in hours:
+            continue
+        usual = hours.get(day.weekday())
+        opens, closes = (max(span.opens, usual.opens), min(span.closes, usual.closes)) if usual else (0, 0)
+        out[day] = Span(opens, closes) if closes > opens else Span(0, 0)
+    return out
 
 
 def _date(part: str, text: str, dates: Mapping[date, Span]) -> date:
@@ -393,15 +404,17 @@ def open_seconds_between(start: datetime, end: datetime, tz: ZoneInfo, hours: Ho
     if end <= start:
         return 0.0
     total = 0.0
-    day = start.astimezone(tz).date() - timedelta(days=1)      # yesterday's hours may run into today
+    counted = start                     # open time before this is counted: a night past midnight and
+    day = start.astimezone(tz).date() - timedelta(days=1)      # the next date's own hours overlap
     last = end.astimezone(tz).date()
     while day <= last:
         span = span_of(hours, day)
         if span and span.closes > span.opens:
             o, c = _opening(day, span, tz)
-            a, b = max(o, start), min(c, end)
+            a, b = max(o, counted), min(c, end)
             if b > a:
                 total += (b - a).total_seconds()
+                counted = b
         day += timedelta(days=1)
     return total
 

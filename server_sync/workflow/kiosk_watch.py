@@ -39,6 +39,7 @@ from typing import Any, Iterable, Mapping
 from peewee import Database
 
 from server_sync.analysis.fleet import fleet
+from server_sync.analysis.opening import HOLIDAYS_SETTING
 from server_sync.central.dialect import time_param
 from server_sync.workflow import notices
 
@@ -292,7 +293,10 @@ def watch(db: Database, now: datetime) -> Told:
     kiosks = fleet(db, now, unreadable=unreadable)
     told = Told(unreadable=[site for site, _why in unreadable])
     for site, why in unreadable:
-        log.error("kiosks of site %s not watched: %s", site, why)
+        if site == HOLIDAYS_SETTING:
+            log.error("the chain's holidays left out of the look: %s", why)
+        else:
+            log.error("kiosks of site %s not watched: %s", site, why)
     # A site left out is not a site whose kiosks went away: the flags of its kiosks stay as they
     # are (one moved from it to a readable site is there, and starts afresh).
     present = {k["kiosk_id"] for k in kiosks}

@@ -106,5 +106,10 @@ def test_the_chains_holidays_keep_every_store_quiet_and_a_store_open_on_one_is_w
         db.execute_sql("UPDATE central_setting SET value = 'xmas' WHERE name = 'chain_holidays'")
         assert main(["--db", url, "fleet"]) == 2
         assert "chain_holidays" in capsys.readouterr().err
+        # The notify worker's look still watches every site, without them.
+        unreadable: list = []
+        assert {r["kiosk_id"]: r["flagged"] for r in fleet(db, christmas_day, unreadable=unreadable)} == {
+            "k1": True, "k2": True}
+        assert [what for what, _why in unreadable] == ["chain_holidays"]
     finally:
         db.close()

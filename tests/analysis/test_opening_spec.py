@@ -165,13 +165,17 @@ def test_the_chains_holidays_count_at_every_site_that_does_not_give_the_date_its
     assert read_holidays(stored_holidays(holidays)) == holidays and read_holidays(None) == {} == parse_holidays("none")
     plain = with_holidays(chain_hours(), holidays)
     assert not is_open(at(2026, 12, 25, 10), STHLM, plain) and not is_open(at(2026, 12, 24, 13, 30), STHLM, plain)
+    # A holiday only shortens a store's day: one closed on Sundays stays closed on a Sunday
+    # holiday, and one opening at 10 opens at 10 on a holiday 8-13.
+    sunday = with_holidays(parse_spec("mon-sat 10-21, sun closed"), parse_holidays("2026-12-27 10-16, 2026-12-24 8-13"))
+    assert sunday[date(2026, 12, 27)] == Span(0, 0) and sunday[date(2026, 12, 24)] == h(10, 13)
     own = with_holidays(parse_spec("daily 8-21, 2026-12-25 10-16"), holidays)
     assert is_open(at(2026, 12, 25, 10), STHLM, own)                # the site opens on Christmas Day
     assert not is_open(at(2026, 12, 24, 13, 30), STHLM, own)        # and keeps the chain's short Eve
     for bad, error in (("mon closed", "'mon closed' is not DATE HOURS"),
                        ("2026-12-24 20-2", "'2026-12-24 20-2': a date's hours end by 24"),
                        ("2026-12-25 closed, 2026-12-25 10-14", "2026-12-25 is given twice"),
-                       (" ", "no holidays")):
+                       (" ", "no holidays"), ("2026-12-25 closed,", "has an empty part: a comma too many?")):
         with pytest.raises(CentralConfigError, match=re.escape(error)):
             parse_holidays(bad)
     for stored, problem in (('{"2026-12-25": [0]}', "not hours by date"), ('{"xmas": [0, 0]}', "not hours by date"),
@@ -179,3 +183,10 @@ def test_the_chains_holidays_count_at_every_site_that_does_not_give_the_date_its
         with pytest.raises(StoredSettingError, match="chain_holidays") as e:
             read_holidays(stored)
         assert problem in str(e.value) and "kiosk-central site holidays SPEC" in str(e.value)
+
+
+def test_a_night_past_midnight_and_the_next_dates_own_hours_are_counted_once():
+    """'daily 18-2' and a date open from 0: 00:00-02:00 was counted twice (a review), so a kiosk was
+    flagged silent after one hour instead of two."""
+    hours = parse_spec("daily 18-2, 2026-12-24 0-13")
+    assert open_seconds_between(at(2026, 12, 23, 23), at(2026, 12, 24, 3), STHLM, hours) == 4 * 3600
