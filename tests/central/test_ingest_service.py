@@ -636,28 +636,42 @@ def test_a_kiosk_that_floods_then_dies_is_recorded_offline(broker, tmp_path):
 
 
 def test_a_kiosk_that_died_while_ingest_was_down_is_last_seen_when_it_spoke(broker, tmp_path):
-    """Ingest killed (the broker keeps its session, and queues what comes for it); k2 says its
-    status (its synced clock reads an hour ago, as a kiosk's would had the outage lasted that
-    long) and dies. The restarted ingest gets the queued status and the will: k2 is offline, last
-    seen when it spoke, not at the restart (which put its silence flag 2 open hours late: a
-    review)."""
+    """k2 reports (its row, dated 2 hours back as a kiosk's would be in a long outage); the ingest is
+    killed (the broker keeps its session, and queues what comes for it); k2 says its status (its
+    synced clock reads an hour ago) and dies. The restarted ingest gets the queued status and will
+    (and the retained will, which may push the status out of the inbox: statuses are coalesced):
+    k2 is offline and last seen when it spoke, or when it was heard before, never at the restart
+    (which put its silence flag 2 open hours late: a review)."""
     from server_sync import protocol
     url = _sqlite_fleet(tmp_path)
     ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-outage").start()
-    ing.close()                                         # SIGKILL: its session, with its subscriptions, stays
-    spoke = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    before, spoke = now - timedelta(hours=2), now - timedelta(hours=1)
+
+    def status(at: datetime) -> bytes:
+        return protocol.encode_status(version="1", outbox_depth=0, oldest_unacked_s=None, clock_synced=True,
+                                      disk_free_mb=900, config_version=1, ts=protocol.iso_ms(at))
     dying = _publisher(broker, "k2", "k2-dying", will=True)
     try:
-        status = protocol.encode_status(version="1", outbox_depth=0, oldest_unacked_s=None, clock_synced=True,
-                                        disk_free_mb=900, config_version=1, ts=protocol.iso_ms(spoke))
-        dying.publish(protocol.status_topic("k2"), status, qos=1, retain=True).wait_for_publish(5)
+        dying.publish(protocol.status_topic("k2"), status(now), qos=1, retain=True).wait_for_publish(5)
+        assert wait_until(lambda: _status_of(url, "k2") is not None, 10), ing.log()
+        db = connect(url)
+        try:
+            db.execute_sql("UPDATE kiosk_status SET last_seen = ? WHERE kiosk_id = 'k2'", (before.replace(tzinfo=None),))
+        finally:
+            db.close()
+        ing.close()                                     # SIGKILL: its session, with its subscriptions, stays
+        dying.publish(protocol.status_topic("k2"), status(spoke), qos=1, retain=True).wait_for_publish(5)
         dying.loop_stop()
         dying.socket().close()                          # no DISCONNECT: the broker keeps the will for the ingest
         time.sleep(0.5)
+        restart = datetime.now(timezone.utc)
         ing.start()
-        assert wait_until(lambda: (_status_of(url, "k2") or (None,))[0] is False, 20), ing.log()
-        last_seen = _status_of(url, "k2")[1]
-        assert datetime.fromisoformat(str(last_seen)).replace(tzinfo=timezone.utc) == spoke, (last_seen, ing.log())
+        assert wait_until(lambda: _status_of(url, "k2")[0] is False, 20), ing.log()
+        time.sleep(0.5)                                 # the retained will too
+        online, last_seen, _depth = _status_of(url, "k2")
+        seen = datetime.fromisoformat(str(last_seen)).replace(tzinfo=timezone.utc)
+        assert online is False and seen in (before, spoke) and seen < restart, (last_seen, ing.log())
         assert ing.terminate() == 0
     finally:
         dying.loop_stop()
