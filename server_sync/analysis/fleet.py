@@ -1,10 +1,11 @@
 """Fleet status: every registered kiosk with online state, last seen, outbox depth, clock state,
 free disk and config version (and how many of its events the centre refused for good); a kiosk
 silent for more than `silent_after` of its site's opening hours is flagged (a closed shop's kiosk
-may sleep; an open one must not), and so is one whose card is nearly full, one that holds answers
-the centre refused for good (they wait there for a person), and one whose answers do not reach
-the centre while it reports (`_flag`). Deactivated kiosks are listed, never flagged nor counted in
-the summary. Reads kiosk, site and kiosk_status; never writes.
+may sleep; an open one must not), and so is one two devices answer as (a copied card), one whose
+card is nearly full, one that holds answers the centre refused for good (they wait there for a
+person), and one whose answers do not reach the centre while it reports (`_flag`). Deactivated
+kiosks are listed, never flagged nor counted in the summary. Reads kiosk, site, kiosk_status and
+kiosk_twin; never writes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from peewee import Database
 
 from server_sync.analysis.opening import (HOLIDAYS_SETTING, is_open, open_seconds_between, parse_hours, read_holidays,
                                           with_holidays)
+from server_sync.central import twins
 from server_sync.central.registry import stored_zone
 from server_sync.central.setting import get_setting
 from server_sync.exc import StoredSettingError
@@ -24,6 +26,7 @@ from server_sync.exc import StoredSettingError
 SILENT_AFTER = timedelta(hours=2)
 DISK_LOW_MB = 50                    # `kiosk doctor` fails under it; at about 1 MB every tap is refused
 BACKLOG_AFTER = timedelta(hours=2)  # a kiosk that reports, with answers unacknowledged this long
+TWIN_FLAGGED_FOR = twins.WITHIN     # a kiosk two devices answered as, this long after the last sign
 
 
 def _dt(v) -> datetime | None:
@@ -60,8 +63,9 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
     rows = db.execute_sql(
         "SELECT k.id, k.site_id, s.name, s.timezone, s.opening_hours, k.registered_at, k.placed_at, k.active, st.online,"
         " st.last_seen, st.outbox_depth, st.oldest_unacked_s, st.clock_synced, st.config_version,"
-        " st.config_error, st.version, st.payload, st.disk_free_mb FROM kiosk k LEFT JOIN site s ON s.id = k.site_id"
-        f" LEFT JOIN kiosk_status st ON st.kiosk_id = k.id{where} ORDER BY k.site_id, k.id", params).fetchall()
+        " st.config_error, st.version, st.payload, st.disk_free_mb, tw.last_seen_at FROM kiosk k"
+        " LEFT JOIN site s ON s.id = k.site_id LEFT JOIN kiosk_status st ON st.kiosk_id = k.id"
+        f" LEFT JOIN kiosk_twin tw ON tw.kiosk_id = k.id{where} ORDER BY k.site_id, k.id", params).fetchall()
     hours_cache: dict[str | None, dict] = {}
     try:
         holidays = read_holidays(get_setting(db, HOLIDAYS_SETTING))
@@ -72,7 +76,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         holidays = {}
     out = []
     for (kiosk, site, name, tz, opening, registered, placed, active, online, last_seen, depth, oldest, synced,
-         config_version, config_error, version, payload, disk_free_mb) in rows:
+         config_version, config_error, version, payload, disk_free_mb, twin_seen) in rows:
         try:
             zone = stored_zone(site, tz)
             if opening not in hours_cache:
@@ -89,8 +93,9 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         silent = bool(active) and silent_open > silent_after.total_seconds()
         # Answers the centre refused for good wait on the kiosk for a person (docs/deployment.md).
         held = bool(active) and (_rejected(payload) or 0) > 0
+        twin = _dt(twin_seen) is not None and now - _dt(twin_seen) < TWIN_FLAGGED_FOR
         kind, text = _flag(bool(active), silent, last_seen is None, held, _rejected(payload), online, disk_free_mb,
-                           oldest, synced)
+                           oldest, synced, twin)
         out.append({
             "kiosk_id": kiosk, "site_id": site, "site_name": name or site, "timezone": zone.key,
             "active": bool(active),
@@ -101,6 +106,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             "config_version": config_version, "config_error": config_error, "version": version,
             "rejected": _rejected(payload),
             "disk_free_mb": disk_free_mb,
+            "twin_seen_at": _dt(twin_seen).isoformat() if twin_seen is not None else None,
             # Last heard about when its store closed: perhaps switched off for the night, so its
             # silence is not one with the other kiosks heard last at that hour (kiosk_watch).
             "heard_at_closing": _at_closing(_dt(last_seen), zone, hours_cache[opening]),
@@ -120,16 +126,20 @@ def _at_closing(at: datetime | None, zone, hours) -> bool:
 
 
 def _flag(active: bool, silent: bool, never: bool, held: bool, rejected: int | None, online: object,
-          disk_free_mb: int | None, oldest_unacked_s: int | None, clock_synced: object) -> tuple[str | None, str | None]:
+          disk_free_mb: int | None, oldest_unacked_s: int | None, clock_synced: object,
+          twin: bool = False) -> tuple[str | None, str | None]:
     """What a person must look at on an active kiosk, the most urgent first, as (kind, the CLI's
-    words): silent during opening hours (or never seen); its card (nearly) full, so every tap is
-    refused while it reports (it showed green: a review); answers the centre refused for good;
-    answers that do not reach the centre while it reports (an ACL, a setting the ingest refuses),
-    by the kiosk's clock, so only when that is synced. The web page words each kind."""
+    words): silent during opening hours (or never seen); two devices answering as it (a copied
+    card: central.twins); its card (nearly) full, so every tap is refused while it reports (it
+    showed green: a review); answers the centre refused for good; answers that do not reach the
+    centre while it reports (an ACL, a setting the ingest refuses), by the kiosk's clock, so only
+    when that is synced. The web page words each kind."""
     if not active:
         return None, None
     if silent:
         return ("never", "never seen") if never else ("silent", "silent during opening hours")
+    if twin:
+        return "twin", "two devices answer as this kiosk (a copied card?)"
     if disk_free_mb is not None and disk_free_mb < DISK_LOW_MB:
         return "disk", f"disk nearly full: {disk_free_mb} MB free"
     if held:

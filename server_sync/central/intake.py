@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.central import conflicts, dead_letters, questions, rollups, site_history, speedups
+from server_sync.central import conflicts, dead_letters, questions, rollups, site_history, speedups, twins
 from server_sync.central.registry import KioskDeactivated
 from server_sync.central.dialect import (StoredAlready, execute_many, group_transaction, in_list, insert_ignore,
                                          insert_new, insert_rows, placeholders, time_param, writer_transaction)
@@ -208,6 +208,9 @@ class Intake:
             clash, explained = self._followup_links([r[rid] for r in rows])
             inserted = insert_new(self.db, "response", RESPONSE_COLUMNS,
                                   [r for r in rows if r[rid] not in clash] if clash else rows, "id", direct=direct)
+            # Two devices answering as this kiosk (a copied card): the fleet flags it (twins).
+            twins.record(self.db, batch.kiosk_id, [(r[R["seq"]], r[R["boot_id"]]) for r in rows if r[rid] in inserted],
+                         len(rows), received, self._ts)
             # The new answers in the hourly rollup (the time zone maths once per distinct key).
             for at_site, site_rows, minutes in parts:
                 new_rows = None if len(inserted) == len(rows) else [r[rid] in inserted for r in site_rows]
