@@ -129,21 +129,21 @@ def _flag(active: bool, silent: bool, never: bool, held: bool, rejected: int | N
           disk_free_mb: int | None, oldest_unacked_s: int | None, clock_synced: object,
           twin: bool = False) -> tuple[str | None, str | None]:
     """What a person must look at on an active kiosk, the most urgent first, as (kind, the CLI's
-    words): silent during opening hours (or never seen); two devices answering as it (a copied
-    card: central.twins); its card (nearly) full, so every tap is refused while it reports (it
-    showed green: a review); answers the centre refused for good; answers that do not reach the
-    centre while it reports (an ACL, a setting the ingest refuses), by the kiosk's clock, so only
+    words): silent during opening hours (or never seen); its card (nearly) full, so every tap is
+    refused while it reports (it showed green: a review); answers the centre refused for good; two
+    devices answering as it (a copied card: central.twins); answers that do not reach the centre
+    while it reports (an ACL, a setting the ingest refuses), by the kiosk's clock, so only
     when that is synced. The web page words each kind."""
     if not active:
         return None, None
     if silent:
         return ("never", "never seen") if never else ("silent", "silent during opening hours")
-    if twin:
-        return "twin", "two devices answer as this kiosk (a copied card?)"
     if disk_free_mb is not None and disk_free_mb < DISK_LOW_MB:
         return "disk", f"disk nearly full: {disk_free_mb} MB free"
     if held:
         return "held", f"holds {rejected} answers the centre refused"
+    if twin:
+        return "twin", "two devices answer as this kiosk (a copied card?)"
     if online and clock_synced and (oldest_unacked_s or 0) > BACKLOG_AFTER.total_seconds():
         return "backlog", f"answers unacknowledged for {oldest_unacked_s / 3600:.1f} h"
     return None, None

@@ -210,7 +210,7 @@ class Intake:
                                   [r for r in rows if r[rid] not in clash] if clash else rows, "id", direct=direct)
             # Two devices answering as this kiosk (a copied card): the fleet flags it (twins).
             twins.record(self.db, batch.kiosk_id, [(r[R["seq"]], r[R["boot_id"]]) for r in rows if r[rid] in inserted],
-                         len(rows), received, self._ts)
+                         [r[R["seq"]] for r in rows if r[rid] not in clash], received, self._ts)
             # The new answers in the hourly rollup (the time zone maths once per distinct key).
             for at_site, site_rows, minutes in parts:
                 new_rows = None if len(inserted) == len(rows) else [r[rid] in inserted for r in site_rows]

@@ -1,6 +1,6 @@
 """`kiosk_flag`: the notify worker's memory of each kiosk that needs a person
 (`server_sync.workflow.kiosk_watch`). A row per kiosk with a flag seen (`analysis.fleet`: `never`,
-`silent`, `disk`, `held`, `backlog`) at its `site_id`: the flag now (`kind`, since `kind_since`),
+`silent`, `disk`, `held`, `twin`, `backlog`) at its `site_id`: the flag now (`kind`, since `kind_since`),
 since when it has had one (`seen_since`), when it may be told (`due_at`), what was told
 (`told_kind`, NULL: nothing yet), when and to whom (`told_at`, `audience`: `store`, the site's
 manager, or `admins`), for a silence told to the admins when its kiosk was last heard
