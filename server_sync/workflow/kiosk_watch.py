@@ -38,6 +38,7 @@ from typing import Any, Iterable, Mapping
 
 from peewee import Database
 
+from server_sync.analysis.chain_report import utc_instant
 from server_sync.analysis.fleet import fleet
 from server_sync.analysis.opening import HOLIDAYS_SETTING
 from server_sync.central.dialect import time_param
@@ -54,11 +55,8 @@ STORE, ADMINS = "store", "admins"
 
 
 def _utc(v: Any) -> datetime | None:
-    """A stored or ISO time as aware UTC (SQLite gives text, PostgreSQL a naive datetime)."""
-    if v is None:
-        return None
-    at = datetime.fromisoformat(v) if isinstance(v, str) else v
-    return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
+    """A stored or ISO time as aware UTC (None stays None): `chain_report.utc_instant`."""
+    return None if v is None else utc_instant(v)
 
 
 @dataclass(frozen=True)
