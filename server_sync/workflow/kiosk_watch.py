@@ -21,7 +21,9 @@ so (an outage leaves the statuses "online": no will reaches a centre that is dow
 half of the kiosks that had fallen silent with it are back (not quiet since then, not just
 reconnecting for a moment), a kiosk still silent is its store's to hear of, after `FLAG_AFTER`.
 A kiosk never heard from since it was registered is an installation's matter (`fleet.never`, to
-the admins); the returns of kiosks told to the admins go to them (`fleet.heard`).
+the admins), and one two devices answer as (a copied card) is a credential's (`fleet.twin`, to the
+admins: a new password, and the copy is shut out; the store can do neither). The returns of
+kiosks told to the admins go to them (`fleet.heard`; `fleet.twin_ended` for a twin's).
 
 What was told is kept per kiosk in `kiosk_flag`. Each step is a conditional write in the
 transaction that queues its notices, so two workers at once tell it once. A deactivated kiosk's
@@ -52,6 +54,7 @@ TOGETHER = timedelta(minutes=10)       # silences that began this close have one
 SHARED_AT = 3                          # … when this many kiosks share it,
 SHARED_SITES = 2                       # at this many sites
 STORE, ADMINS = "store", "admins"
+ADMIN_KINDS = ("never", "twin")        # flags only the admins can act on, told to them however many
 
 
 def _utc(v: Any) -> datetime | None:
@@ -206,7 +209,7 @@ def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) 
             # Told as what it is now, however its kind came and went meanwhile; told again when it
             # is another problem now (silent, then back with a full card; or silent in an outage).
             shared = kind == "silent" and silences.shared(k)
-            steps.append(Step("tell", kid, f, k, ADMINS if kind == "never" or shared else STORE,
+            steps.append(Step("tell", kid, f, k, ADMINS if kind in ADMIN_KINDS or shared else STORE,
                               silences.group(k) if shared else None))
         elif (f.audience == ADMINS and f.told_kind == "silent" == f.kind == kind and not heard(k, now)
               and outages.unshared(f)):
@@ -285,6 +288,14 @@ def _for_admins(step: Step) -> bool:
     return (step.op == "tell" and step.audience == ADMINS) or (step.op == "recover" and step.flag.audience == ADMINS)
 
 
+def _admin_event(step: Step) -> str:
+    """The admins' notice a step of theirs goes in: `fleet.<kind>` for a flag, `fleet.heard` for
+    a return (`fleet.twin_ended` when the flag was two devices answering: it is no return)."""
+    if step.op == "recover":
+        return "fleet.twin_ended" if step.flag.told_kind == "twin" else "fleet.heard"
+    return f"fleet.{step.kiosk['flag_kind']}"
+
+
 def watch(db: Database, now: datetime) -> Told:
     """One look at the fleet: make each step of `plan`, with its claim, and queue what it tells."""
     unreadable: list[tuple[str, str]] = []
@@ -312,12 +323,11 @@ def watch(db: Database, now: datetime) -> Told:
             elif step.op == "recover":
                 told.recovered += 1
                 notices.kiosk_recovered(db, step.kiosk, step.flag.told_kind, step.flag.seen_since, now)
-    grouped: dict[str, list[dict[str, Any]]] = {"fleet.silent": [], "fleet.never": [], "fleet.heard": []}
+    grouped: dict[str, list[dict[str, Any]]] = {}
     with db.atomic():                  # the admins' steps, claimed with their one notice per kind
         for step in filter(_for_admins, steps):
             if claim(db, step, now):
-                event = "fleet.heard" if step.op == "recover" else f"fleet.{step.kiosk['flag_kind']}"
-                grouped[event].append(step.kiosk)
+                grouped.setdefault(_admin_event(step), []).append(step.kiosk)
         for event, kiosks_told in grouped.items():
             if kiosks_told:
                 notices.fleet_notice(db, event, kiosks_told, now)

@@ -216,7 +216,8 @@ def _kiosk_list(kiosks: list[dict[str, Any]], lang: str) -> str:
 def fleet_notice(db: Database, event: str, kiosks: list[dict[str, Any]], now: datetime) -> None:
     """One notice to the webhooks and each admin about several kiosks at once: `fleet.silent`
     (silent since about the same time: one cause the stores cannot fix), `fleet.never` (never
-    heard from since registered) or `fleet.heard` (those heard again)."""
+    heard from since registered), `fleet.twin` (two devices answer as each), `fleet.heard` (those
+    heard again) or `fleet.twin_ended` (one device again)."""
     url = web_url(db, "/fleet?flagged=1")
     key = event.replace(".", "_")
     values = dict(n=len(kiosks), sites=len({k["site_id"] for k in kiosks}))

@@ -107,6 +107,9 @@ def test_many_kiosks_silent_since_the_same_moment_at_several_stores_go_to_the_ad
     # Never heard from since registered: the admins' matter.
     assert _ops(plan({"k5": _flag("k5", "never", now - FLAG_AFTER)}, [_row("k5", "never", seen=None)], now)) == {
         "k5": ("tell", ADMINS)}
+    # Two devices answering as one kiosk: its password is on both, which only the admins can change.
+    assert _ops(plan({"k6": _flag("k6", "twin", now - FLAG_AFTER)}, [_row("k6", "twin")], now)) == {
+        "k6": ("tell", ADMINS)}
 
 
 def test_a_silence_told_to_the_admins_goes_to_its_store_once_half_of_its_group_is_back():
@@ -258,6 +261,29 @@ def test_an_outage_is_told_to_the_admins_once_and_a_kiosk_still_silent_after_it_
         # the others back for 10 minutes, then k4 still silent 10 minutes on
         (2 * FLAG_AFTER, [("nils@example.se", "Kundpuls: kiosk k4 i Store s2: stille i åpningstiden")]),
         (CLEAR_AFTER, [("anna@example.se", "Kundpuls: kiosks heard again: 3 (stores: 2)")])]
+
+
+def test_a_kiosk_two_devices_answer_as_is_told_to_the_admins_and_so_is_its_end(chain):
+    """A copied card: both devices have the kiosk's password, so its store cannot end it; the
+    admins hear of it (a new password shuts the copy out), and again once a day has passed without
+    a second device (`fleet.twin_ended`, not "heard again": it never was silent)."""
+    db = chain
+    p = db.param
+    db.execute_sql(f"INSERT INTO kiosk_twin (kiosk_id, first_seen_at, last_seen_at, seq, boot_id, other_boot_id)"
+                   f" VALUES ({p}, {p}, {p}, 41, 'b2', 'b1')", ("k3", T0.replace(tzinfo=None), T0.replace(tzinfo=None)))
+    [(at, (mails, hooks))] = _looks(db, T0, T0 + timedelta(hours=1))
+    assert at == T0 + FLAG_AFTER
+    [(to, subject, text)] = mails                            # to anna, in English; not to nils, k3's manager
+    assert (to, subject) == ("anna@example.se", "Kundpuls: kiosks answered as by two devices: 1 (stores: 1)")
+    assert "--rotate-password" in text and "k3 (Store s2, last seen 2026-11-23 13:" in text
+    assert [h["event"] for h in hooks] == ["fleet.twin"]
+    # No sign of a second device for a day: the flag ends, and is told ended once that has lasted.
+    later = T0 + timedelta(days=1)
+    [(at, (mails, hooks))] = _looks(db, later, later + timedelta(hours=1))
+    assert at == later + CLEAR_AFTER
+    assert [(m[0], m[1]) for m in mails] == [("anna@example.se",
+                                              "Kundpuls: kiosks answered as by one device again: 1 (stores: 1)")]
+    assert [h["event"] for h in hooks] == ["fleet.twin_ended"] and flags(db) == {}
 
 
 def test_the_central_server_down_tells_nobody_when_the_kiosks_come_back_within_minutes(chain):
