@@ -4,14 +4,15 @@ silent for more than `silent_after` of its site's opening hours is flagged (a cl
 may sleep; an open one must not), and so is one two devices answer as (a copied card), one whose
 card is nearly full, one that holds answers the centre refused for good (they wait there for a
 person), and one whose answers do not reach the centre while it reports (`_flag`). Deactivated
-kiosks are listed, never flagged nor counted in the summary. Reads kiosk, site, kiosk_status and
-kiosk_twin; never writes.
+kiosks are listed, never flagged nor counted in the summary; so is a kiosk awaited (registered
+ahead of a rollout, to be installed on a later day, and not heard from yet). Reads kiosk, site,
+kiosk_status and kiosk_twin; never writes.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Sequence
 
 from peewee import Database
@@ -61,7 +62,8 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         where = f" WHERE k.site_id IN ({', '.join([db.param] * len(site_ids))})"
         params = list(site_ids)
     rows = db.execute_sql(
-        "SELECT k.id, k.site_id, s.name, s.timezone, s.opening_hours, k.registered_at, k.placed_at, k.active, st.online,"
+        "SELECT k.id, k.site_id, s.name, s.timezone, s.opening_hours, k.registered_at, k.placed_at, k.installs_on,"
+        " k.active, st.online,"
         " st.last_seen, st.outbox_depth, st.oldest_unacked_s, st.clock_synced, st.config_version,"
         " st.config_error, st.version, st.payload, st.disk_free_mb, tw.last_seen_at FROM kiosk k"
         " LEFT JOIN site s ON s.id = k.site_id LEFT JOIN kiosk_status st ON st.kiosk_id = k.id"
@@ -75,8 +77,8 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         unreadable.append((HOLIDAYS_SETTING, str(e)))       # every site watched without them
         holidays = {}
     out = []
-    for (kiosk, site, name, tz, opening, registered, placed, active, online, last_seen, depth, oldest, synced,
-         config_version, config_error, version, payload, disk_free_mb, twin_seen) in rows:
+    for (kiosk, site, name, tz, opening, registered, placed, installs_on, active, online, last_seen, depth, oldest,
+         synced, config_version, config_error, version, payload, disk_free_mb, twin_seen) in rows:
         try:
             zone = stored_zone(site, tz)
             if opening not in hours_cache:
@@ -89,6 +91,12 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             continue
         # Silent since its last status, or since it was brought back or moved if that is later.
         since = max(filter(None, (_dt(last_seen), _dt(placed))), default=None) or _dt(registered)
+        # Not heard from yet and to be installed on a later day: awaited until that day begins
+        # at the site, silent only after 2 open hours of it. Once heard, the day says nothing.
+        due = _day_start(installs_on, zone) if last_seen is None else None
+        awaited = bool(active) and due is not None and now < due
+        if due is not None and since is not None and due > since:
+            since = due
         silent_open = open_seconds_between(since, now, zone, hours_cache[opening]) if since else 0.0
         silent = bool(active) and silent_open > silent_after.total_seconds()
         # Answers the centre refused for good wait on the kiosk for a person (docs/deployment.md).
@@ -98,7 +106,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
                            oldest, synced, twin)
         out.append({
             "kiosk_id": kiosk, "site_id": site, "site_name": name or site, "timezone": zone.key,
-            "active": bool(active),
+            "active": bool(active), "installs_on": installs_on if due else None, "awaited": awaited,
             "online": None if online is None else bool(online),
             "last_seen": _dt(last_seen).isoformat() if last_seen is not None else None,
             "outbox_depth": depth, "oldest_unacked_s": oldest,
@@ -114,6 +122,16 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             "flag_kind": kind, "flag": text,
         })
     return out
+
+
+def _day_start(day: str | None, zone) -> datetime | None:
+    """Midnight of `day` (YYYY-MM-DD) at the site, or None for no day. One that cannot be read (the
+    column edited by hand) is none: the kiosk is then expected as if no day were given, so a
+    broken date never hides a silent kiosk."""
+    try:
+        return datetime.combine(date.fromisoformat(day), time(), zone) if day else None
+    except (TypeError, ValueError):
+        return None
 
 
 AROUND_CLOSING = timedelta(hours=1)
@@ -155,8 +173,10 @@ def summary(rows: list[dict]) -> dict:
     # broker's restart, ingest down), not a kiosk that reports. Deactivated kiosks are not the
     # fleet's: a replaced one's last "online" (its will refused once it was deactivated) counted
     # as reporting for good (a review).
-    rows = [r for r in rows if r.get("active", True)]
-    return {"kiosks": len(rows), "online": sum(1 for r in rows if r["online"] and not r.get("silent")),
+    # An awaited kiosk (registered ahead of its installation) is not the fleet's yet either.
+    awaited = sum(1 for r in rows if r.get("awaited"))
+    rows = [r for r in rows if r.get("active", True) and not r.get("awaited")]
+    return {"kiosks": len(rows), "awaited": awaited, "online": sum(1 for r in rows if r["online"] and not r.get("silent")),
             "flagged": sum(1 for r in rows if r["flagged"]),
             "unsynced_clock": sum(1 for r in rows if r["clock_synced"] is False),
             "outbox_total": sum(r["outbox_depth"] or 0 for r in rows),

@@ -137,11 +137,21 @@ def kiosk(db: Database, kiosk_id: str) -> dict[str, Any] | None:
 def kiosks(db: Database) -> list[dict[str, Any]]:
     """Every registered kiosk, active or not, with how many answers the centre keeps of it."""
     rows = db.execute_sql(
-        "SELECT k.id, k.site_id, k.active, k.registered_at, k.deactivated_at,"
+        "SELECT k.id, k.site_id, k.active, k.registered_at, k.deactivated_at, k.installs_on,"
         " (SELECT COUNT(*) FROM response r WHERE r.kiosk_id = k.id) FROM kiosk k ORDER BY k.site_id, k.id").fetchall()
     return [{"id": kid, "site_id": site, "active": bool(active), "registered_at": str(registered),
-             "deactivated_at": None if deactivated is None else str(deactivated), "answers": int(answers)}
-            for kid, site, active, registered, deactivated, answers in rows]
+             "deactivated_at": None if deactivated is None else str(deactivated), "installs_on": installs_on,
+             "answers": int(answers)}
+            for kid, site, active, registered, deactivated, installs_on, answers in rows]
+
+
+def set_installs_on(db: Database, kiosk_id: str, day: str | None) -> None:
+    """The day (the site's, YYYY-MM-DD: `commands._argtypes.day`) the kiosk is to be installed, or
+    None for none: until then, not heard from yet, it is awaited rather than silent
+    (analysis.fleet)."""
+    if kiosk(db, kiosk_id) is None:
+        raise CentralConfigError(f"no kiosk {short(kiosk_id)} is registered")
+    db.execute_sql(f"UPDATE kiosk SET installs_on = {db.param} WHERE id = {db.param}", (day, kiosk_id))
 
 
 def set_active(db: Database, kiosk_id: str, active: bool, now: datetime) -> None:

@@ -1,6 +1,6 @@
-"""`kiosk-central kiosk add|deactivate|list`: register a kiosk and give it a broker credential,
-take both away again (its answers stay), list the register with what each kiosk had refused.
-(The fleet's health is `kiosk-central fleet`.)"""
+"""`kiosk-central kiosk add|deactivate|move|installs-on|list`: register a kiosk and give it a broker
+credential, take both away again (its answers stay), move it, say the day it is to be installed,
+list the register with what each kiosk had refused. (The fleet's health is `kiosk-central fleet`.)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from server_sync.cli import existing_database_url
-from server_sync.commands._argtypes import broker_host, topic_prefix
+from server_sync.commands._argtypes import DAY_FORMAT, broker_host, day, topic_prefix
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
 
@@ -36,6 +36,9 @@ def add_parser(sub, common) -> None:
     a.add_argument("--rotate-password", action="store_true",
                    help="the kiosk exists: issue a new broker password (the old one stops working on reload); "
                         "a deactivated kiosk is active again")
+    a.add_argument("--installs-on", type=day, metavar="DAY",
+                   help=f"the day ({DAY_FORMAT}, the site's) it is to be installed: until then, not heard from yet, "
+                        "it is awaited, not flagged (default: it is expected now)")
     a.add_argument("--json", action="store_true", help="print the result as JSON (includes the password)")
     a.set_defaults(func=add)
     d = s.add_parser("deactivate", parents=[common], help="revoke a kiosk: broker user and ACL block removed, answers kept",
@@ -68,6 +71,17 @@ def add_parser(sub, common) -> None:
                    help="topic prefix before kundpuls/v1, if the fleet uses one")
     m.add_argument("--json", action="store_true", help="print the result as JSON")
     m.set_defaults(func=move)
+    i = s.add_parser("installs-on", parents=[common], help="the day a kiosk is to be installed (a rollout's kiosks "
+                                                           "registered ahead)",
+                     description="Until DAY begins at its site, a kiosk not heard from yet is awaited: listed by "
+                                 "`fleet` (and the web app) with the day, never flagged, not counted, and nobody is "
+                                 "told of it. From then, if it is still not heard from after 2 hours of the site's "
+                                 "opening hours, it is flagged as never seen. Once the kiosk has reported, the day "
+                                 "says nothing.")
+    i.add_argument("id", metavar="ID", help="kiosk id")
+    i.add_argument("day", type=_day_or_none, metavar="DAY", help=f"{DAY_FORMAT}, or none (expected now)")
+    i.add_argument("--json", action="store_true", help="print the result as JSON")
+    i.set_defaults(func=installs_on)
     ls = s.add_parser("list", parents=[common], help="registered kiosks, active or not, and what each had refused",
                       description="Every registered kiosk: site, active or deactivated (and when), answers kept, "
                                   "and the messages the centre refused from it in the last 7 days (dead letters, "
@@ -112,6 +126,8 @@ def add(args: argparse.Namespace) -> int:
                     reactivated = True
             else:
                 registry.add_kiosk(db, args.id, args.site, _now())
+            if args.installs_on:
+                registry.set_installs_on(db, args.id, args.installs_on)
             # Inside the transaction: if the broker files cannot be written, the kiosk is not
             # registered. Both files were checked before; the password is written last, so a
             # refusal never leaves a new password in force that nobody was shown (an ACL block
@@ -124,6 +140,7 @@ def add(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "site_id": args.site, "password": password,
                           "rotated": bool(args.rotate_password), "reactivated": reactivated,
+                          "installs_on": args.installs_on,
                           "acl_appended": appended,
                           "password_file": str(args.password_file), "acl_file": str(args.acl_file),
                           "broker_toml": toml}, indent=2))
@@ -131,6 +148,8 @@ def add(args: argparse.Namespace) -> int:
     print(f"kiosk {args.id} reactivated at site {args.site}, with a new broker password." if reactivated else
           f"kiosk {args.id} at site {args.site} has a new broker password." if args.rotate_password else
           f"kiosk {args.id} registered at site {args.site}.")
+    if args.installs_on:
+        print(f"It is awaited until {args.installs_on} (the site's day), not flagged before.")
     print(f"Broker user written to {args.password_file}"
           + (f", ACL block appended to {args.acl_file}" if appended else "")
           + ". Make the broker read them: systemctl reload mosquitto")
@@ -258,6 +277,31 @@ def move(args: argparse.Namespace) -> int:
     if before != args.site and not had_block:
         print(f"kiosk-central: warning: {acl_file} had no ACL block for {args.id} (one for {args.site} was added): "
               f"check that this is the file the broker reads", file=sys.stderr)
+    return 0
+
+
+def _day_or_none(text: str) -> str | None:
+    return None if text.strip().lower() == "none" else day(text)
+
+
+def installs_on(args: argparse.Namespace) -> int:
+    from server_sync.central import registry
+    from server_sync.central.db import connect
+
+    registry.check_id(args.id, "kiosk id")
+    db = connect(existing_database_url(args))
+    try:
+        with db.atomic():
+            registry.set_installs_on(db, args.id, args.day)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps({"kiosk_id": args.id, "installs_on": args.day}))
+    elif args.day:
+        print(f"kiosk {args.id} is to be installed on {args.day} (the site's day): until then, not heard from yet, "
+              f"it is awaited, not flagged.")
+    else:
+        print(f"kiosk {args.id} has no installation day: not heard from, it is flagged after 2 open hours.")
     return 0
 
 

@@ -514,6 +514,7 @@ def needs_a_store(tmp_path: Path) -> dict[str, list[str]]:
         "digest send": [], "erase": ["--contains", "x"], "fleet": [], "import": [str(tmp_path / "export.jsonl")],
         "kiosk add": ["k1", "--site", "s1", *files], "kiosk deactivate": ["k1", *files],
         "kiosk move": ["k1", "--site", "s2", "--acl-file", str(tmp_path / "acl")], "kiosk list": [],
+        "kiosk installs-on": ["k1", "2027-01-11"],
         "notify webhook add": ["ops", "--url", "https://example.com/hook"], "notify webhook list": [],
         "notify webhook remove": ["ops"], "notify webhook update": ["ops", "--url", "https://example.com/hook2"], "notify smtp set": ["--host", "mail.example.com", "--from", "a@example.com"],
         "notify smtp show": [], "notify test": [], "notify web-url": ["https://kundpuls.example.com"],

@@ -12,7 +12,7 @@ from server_sync.web import render
 
 def _kiosk(online: bool | None, silent: bool, last_seen: str | None = "2026-11-20T09:00:00+00:00") -> dict:
     return {"kiosk_id": "k1", "site_id": "s1", "site_name": "Malmö 1", "timezone": "Europe/Stockholm",
-            "active": True, "online": online, "silent": silent, "flagged": silent, "last_seen": last_seen,
+            "active": True, "awaited": False, "installs_on": None, "online": online, "silent": silent, "flagged": silent, "last_seen": last_seen,
             "flag_kind": "silent" if silent else None, "flag": "silent during opening hours" if silent else None,
             "outbox_depth": 0, "clock_synced": True, "config_version": 3, "config_error": None, "rejected": None,
             "disk_free_mb": 900, "oldest_unacked_s": 0}
@@ -53,3 +53,11 @@ def test_each_flag_is_worded_for_what_it_is_and_a_deactivated_kiosk_says_so():
         assert said in cell, (kind, cell)
     gone = _state_cell(render.page("web/kiosk_table.html", "sv", kiosks=[dict(_kiosk(True, False), active=False)]))
     assert "avaktiverad" in gone and "ansluten" not in gone
+
+
+@pytest.mark.parametrize("lang, said", [("sv", "installeras 2026-12-14"), ("nb", "installeres 2026-12-14"),
+                                        ("en", "to be installed 2026-12-14")])
+def test_a_kiosk_awaited_until_its_installation_day_says_so_and_is_not_flagged(lang, said):
+    awaited = dict(_kiosk(None, False, last_seen=None), awaited=True, installs_on="2026-12-14")
+    html = render.page("web/kiosk_table.html", lang, kiosks=[awaited])
+    assert said in _state_cell(html) and 'class="flagged"' not in html
