@@ -5,7 +5,7 @@ may sleep; an open one must not), and so is one two devices answer as (a copied 
 card is nearly full, one that holds answers the centre refused for good (they wait there for a
 person), and one whose answers do not reach the centre while it reports (`_flag`). Deactivated
 kiosks are listed, never flagged nor counted in the summary; so is a kiosk awaited (registered
-ahead of a rollout, to be installed on a later day, and not heard from yet). Reads kiosk, site,
+ahead of a rollout, to be installed on a later day, and not reporting). Reads kiosk, site,
 kiosk_status and kiosk_twin; never writes.
 """
 
@@ -91,12 +91,13 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             continue
         # Silent since its last status, or since it was brought back or moved if that is later.
         since = max(filter(None, (_dt(last_seen), _dt(placed))), default=None) or _dt(registered)
-        # Not heard from yet and to be installed on a later day: awaited until that day begins
-        # at the site, silent only after 2 open hours of it. Once heard, the day says nothing.
-        due = _day_start(installs_on, zone) if last_seen is None else None
-        awaited = bool(active) and due is not None and now < due
+        # To be installed on a later day: not silent before it (a Pi prepared and tried out ahead,
+        # then boxed, included), and silent from INSTALL_HOUR of it if not heard since; awaited
+        # while it is not reporting.
+        due = _install_start(installs_on, zone)
         if due is not None and since is not None and due > since:
             since = due
+        awaited = bool(active) and due is not None and now < due and not online
         silent_open = open_seconds_between(since, now, zone, hours_cache[opening]) if since else 0.0
         silent = bool(active) and silent_open > silent_after.total_seconds()
         # Answers the centre refused for good wait on the kiosk for a person (docs/deployment.md).
@@ -124,12 +125,16 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
     return out
 
 
-def _day_start(day: str | None, zone) -> datetime | None:
-    """Midnight of `day` (YYYY-MM-DD) at the site, or None for no day. One that cannot be read (the
-    column edited by hand) is none: the kiosk is then expected as if no day were given, so a
+INSTALL_HOUR = 8       # an installation day counts from 08:00 at the site: installers work days, so a
+                       # store open all night is not flagged at 02:00 for a kiosk due that day
+
+
+def _install_start(day: str | None, zone) -> datetime | None:
+    """INSTALL_HOUR on `day` (YYYY-MM-DD) at the site, or None for no day. One that cannot be read
+    (the column edited by hand) is none: the kiosk is then expected as if no day were given, so a
     broken date never hides a silent kiosk."""
     try:
-        return datetime.combine(date.fromisoformat(day), time(), zone) if day else None
+        return datetime.combine(date.fromisoformat(day), time(INSTALL_HOUR), zone) if day else None
     except (TypeError, ValueError):
         return None
 

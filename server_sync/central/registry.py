@@ -145,12 +145,20 @@ def kiosks(db: Database) -> list[dict[str, Any]]:
             for kid, site, active, registered, deactivated, installs_on, answers in rows]
 
 
-def set_installs_on(db: Database, kiosk_id: str, day: str | None) -> None:
+def set_installs_on(db: Database, kiosk_id: str, day: str | None, now: datetime) -> None:
     """The day (the site's, YYYY-MM-DD: `commands._argtypes.day`) the kiosk is to be installed, or
-    None for none: until then, not heard from yet, it is awaited rather than silent
-    (analysis.fleet)."""
-    if kiosk(db, kiosk_id) is None:
+    None for none: until then it is not silent, and not reporting it is awaited (analysis.fleet).
+    A day already past at the site (`now`, naive UTC) is refused: it would say nothing."""
+    known = kiosk(db, kiosk_id)
+    if known is None:
         raise CentralConfigError(f"no kiosk {short(kiosk_id)} is registered")
+    if day is not None:
+        place = site(db, known["site_id"])
+        today = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(
+            stored_zone(known["site_id"], place["timezone"] if place else None)).date().isoformat()
+        if day < today:
+            raise CentralConfigError(f"installation day {day} is past at site {known['site_id']} (today there: "
+                                     f"{today}); give a day to come, or none")
     db.execute_sql(f"UPDATE kiosk SET installs_on = {db.param} WHERE id = {db.param}", (day, kiosk_id))
 
 

@@ -37,8 +37,8 @@ def add_parser(sub, common) -> None:
                    help="the kiosk exists: issue a new broker password (the old one stops working on reload); "
                         "a deactivated kiosk is active again")
     a.add_argument("--installs-on", type=day, metavar="DAY",
-                   help=f"the day ({DAY_FORMAT}, the site's) it is to be installed: until then, not heard from yet, "
-                        "it is awaited, not flagged (default: it is expected now)")
+                   help=f"the day ({DAY_FORMAT}, the site's, today or later) it is to be installed: not flagged for "
+                        "silence before it, and awaited while it does not report (default: it is expected now)")
     a.add_argument("--json", action="store_true", help="print the result as JSON (includes the password)")
     a.set_defaults(func=add)
     d = s.add_parser("deactivate", parents=[common], help="revoke a kiosk: broker user and ACL block removed, answers kept",
@@ -73,11 +73,11 @@ def add_parser(sub, common) -> None:
     m.set_defaults(func=move)
     i = s.add_parser("installs-on", parents=[common], help="the day a kiosk is to be installed (a rollout's kiosks "
                                                            "registered ahead)",
-                     description="Until DAY begins at its site, a kiosk not heard from yet is awaited: listed by "
-                                 "`fleet` (and the web app) with the day, never flagged, not counted, and nobody is "
-                                 "told of it. From then, if it is still not heard from after 2 hours of the site's "
-                                 "opening hours, it is flagged as never seen. Once the kiosk has reported, the day "
-                                 "says nothing.")
+                     description="Until 08:00 on DAY at its site, a kiosk is never flagged for silence, and "
+                                 "one that does not report (not installed yet, or prepared, tried out and boxed) is "
+                                 "awaited: listed by `fleet` (and the web app) with the day, not counted, and "
+                                 "nobody is told of it. From then its silence counts: not heard from for 2 hours "
+                                 "of the site's opening hours, it is flagged. DAY is today or later at the site.")
     i.add_argument("id", metavar="ID", help="kiosk id")
     i.add_argument("day", type=_day_or_none, metavar="DAY", help=f"{DAY_FORMAT}, or none (expected now)")
     i.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -127,7 +127,7 @@ def add(args: argparse.Namespace) -> int:
             else:
                 registry.add_kiosk(db, args.id, args.site, _now())
             if args.installs_on:
-                registry.set_installs_on(db, args.id, args.installs_on)
+                registry.set_installs_on(db, args.id, args.installs_on, _now())
             # Inside the transaction: if the broker files cannot be written, the kiosk is not
             # registered. Both files were checked before; the password is written last, so a
             # refusal never leaves a new password in force that nobody was shown (an ACL block
@@ -149,7 +149,7 @@ def add(args: argparse.Namespace) -> int:
           f"kiosk {args.id} at site {args.site} has a new broker password." if args.rotate_password else
           f"kiosk {args.id} registered at site {args.site}.")
     if args.installs_on:
-        print(f"It is awaited until {args.installs_on} (the site's day), not flagged before.")
+        print(f"It is to be installed on {args.installs_on} (the site's day): not flagged for silence before.")
     print(f"Broker user written to {args.password_file}"
           + (f", ACL block appended to {args.acl_file}" if appended else "")
           + ". Make the broker read them: systemctl reload mosquitto")
@@ -285,6 +285,7 @@ def _day_or_none(text: str) -> str | None:
 
 
 def installs_on(args: argparse.Namespace) -> int:
+    from server_sync.analysis.fleet import INSTALL_HOUR
     from server_sync.central import registry
     from server_sync.central.db import connect
 
@@ -292,16 +293,16 @@ def installs_on(args: argparse.Namespace) -> int:
     db = connect(existing_database_url(args))
     try:
         with db.atomic():
-            registry.set_installs_on(db, args.id, args.day)
+            registry.set_installs_on(db, args.id, args.day, _now())
     finally:
         db.close()
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "installs_on": args.day}))
     elif args.day:
-        print(f"kiosk {args.id} is to be installed on {args.day} (the site's day): until then, not heard from yet, "
-              f"it is awaited, not flagged.")
+        print(f"kiosk {args.id} is to be installed on {args.day} (the site's day): not flagged for silence before "
+              f"{INSTALL_HOUR:02d}:00 that day.")
     else:
-        print(f"kiosk {args.id} has no installation day: not heard from, it is flagged after 2 open hours.")
+        print(f"kiosk {args.id} has no installation day: silent for 2 open hours, it is flagged.")
     return 0
 
 

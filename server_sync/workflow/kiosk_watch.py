@@ -21,9 +21,16 @@ so (an outage leaves the statuses "online": no will reaches a centre that is dow
 half of the kiosks that had fallen silent with it are back (not quiet since then, not just
 reconnecting for a moment), a kiosk still silent is its store's to hear of, after `FLAG_AFTER`.
 A kiosk never heard from since it was registered is an installation's matter (`fleet.never`, to
-the admins), and one two devices answer as (a copied card) is a credential's (`fleet.twin`, to the
-admins: a new password, and the copy is shut out; the store can do neither). The returns of
-kiosks told to the admins go to them (`fleet.heard`; `fleet.twin_ended` for a twin's).
+the admins); the returns of kiosks told to the admins go to them (`fleet.heard`). A kiosk awaited
+(to be installed on a later day, `analysis.fleet`) has no flag, and one it had goes quietly.
+
+A kiosk two devices answer as (a copied card: `central.twins`) is a credential's matter, which
+only the admins can end (a new password shuts the copy out) and the store can do nothing about.
+It is told on a track of its own (`twin_plan`, state in `kiosk_twin.told_at` / `ended_at`): to the
+admins and the webhooks as `fleet.twin` at the first look after it is found, and as
+`fleet.twin_ended` once a day has passed without a sign; once per episode, whatever the store's
+own notices about the kiosk meanwhile (its silence while the password is changed, say), which
+go on as for any kiosk.
 
 What was told is kept per kiosk in `kiosk_flag`. Each step is a conditional write in the
 transaction that queues its notices, so two workers at once tell it once. A deactivated kiosk's
@@ -44,6 +51,7 @@ from server_sync.analysis.chain_report import utc_instant
 from server_sync.analysis.fleet import fleet
 from server_sync.analysis.opening import HOLIDAYS_SETTING
 from server_sync.central.dialect import time_param
+from server_sync.central.twins import WITHIN as TWIN_WITHIN
 from server_sync.workflow import notices
 
 log = logging.getLogger(__name__)
@@ -54,7 +62,7 @@ TOGETHER = timedelta(minutes=10)       # silences that began this close have one
 SHARED_AT = 3                          # … when this many kiosks share it,
 SHARED_SITES = 2                       # at this many sites
 STORE, ADMINS = "store", "admins"
-ADMIN_KINDS = ("never", "twin")        # flags only the admins can act on, told to them however many
+ADMIN_KINDS = ("never",)               # flags only the admins can act on, told to them however many
 
 
 def _utc(v: Any) -> datetime | None:
@@ -179,12 +187,14 @@ def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) 
     """What to change in `kiosk_flag` (`told`, by kiosk) from the fleet's rows at `now`, in order."""
     by_id = {k["kiosk_id"]: k for k in kiosks}
     steps = [Step("drop", kid, f, by_id.get(kid)) for kid, f in told.items()
-             if kid not in by_id or not by_id[kid]["active"] or by_id[kid]["site_id"] != f.site_id]
+             if kid not in by_id or not by_id[kid]["active"] or by_id[kid]["site_id"] != f.site_id
+             or by_id[kid].get("awaited")]
     gone = {s.kiosk_id for s in steps}
     silences = Silences(kiosks, now)
     outages = Outages({kid: f for kid, f in told.items() if kid not in gone}, kiosks, now)
     for k in kiosks:
-        kid, kind = k["kiosk_id"], k["flag_kind"] if k["active"] else None
+        # A twin is told on its own track (twin_plan); to the store the kiosk is as if unflagged.
+        kid, kind = k["kiosk_id"], k["flag_kind"] if k["active"] and k["flag_kind"] != "twin" else None
         f = None if kid in gone else told.get(kid)
         if kind is None:
             # No flag: its return is told once that has lasted and the kiosk is heard (one status
@@ -290,10 +300,52 @@ def _for_admins(step: Step) -> bool:
 
 def _admin_event(step: Step) -> str:
     """The admins' notice a step of theirs goes in: `fleet.<kind>` for a flag, `fleet.heard` for
-    a return (`fleet.twin_ended` when the flag was two devices answering: it is no return)."""
-    if step.op == "recover":
-        return "fleet.twin_ended" if step.flag.told_kind == "twin" else "fleet.heard"
-    return f"fleet.{step.kiosk['flag_kind']}"
+    a return."""
+    return "fleet.heard" if step.op == "recover" else f"fleet.{step.kiosk['flag_kind']}"
+
+
+@dataclass(frozen=True)
+class Twin:
+    """A `kiosk_twin` row as the watch reads it: when a second device was last found answering as
+    the kiosk, and when that was told and its end told (naive UTC, None: not)."""
+    kiosk_id: str
+    last_seen_at: datetime
+    told_at: datetime | None
+    ended_at: datetime | None
+
+
+def twin_plan(twins: Iterable[Twin], kiosks: list[dict[str, Any]], now: datetime) -> list[tuple[str, str]]:
+    """(kiosk, what) to do about copied cards: `tell` one found within `twins.WITHIN` and not told
+    in this episode (never, or its end told since), `end` a told one with no sign for that long
+    (`quiet` for a kiosk deactivated meanwhile: the admins shut it out themselves)."""
+    active = {k["kiosk_id"]: bool(k["active"]) for k in kiosks}
+    out = []
+    for t in twins:
+        if t.kiosk_id not in active:
+            continue                  # its site left out of this look (hours unreadable): as it was
+        recent = now - t.last_seen_at < TWIN_WITHIN
+        open_episode = t.told_at is not None and t.ended_at is None
+        if recent and not open_episode and active[t.kiosk_id]:
+            out.append((t.kiosk_id, "tell"))
+        elif open_episode and (not recent or not active[t.kiosk_id]):
+            out.append((t.kiosk_id, "end" if active[t.kiosk_id] else "quiet"))
+    return out
+
+
+def _twins(db: Database) -> list[Twin]:
+    return [Twin(r[0], _utc(r[1]), _utc(r[2]), _utc(r[3])) for r in
+            db.execute_sql("SELECT kiosk_id, last_seen_at, told_at, ended_at FROM kiosk_twin").fetchall()]
+
+
+def _claim_twin(db: Database, kiosk_id: str, what: str, now: datetime) -> bool:
+    """`twin_plan`'s step, if the row is still as it was decided on (two workers tell it once)."""
+    p, at = db.param, time_param(db)(_ts(now))
+    if what == "tell":
+        sql = (f"UPDATE kiosk_twin SET told_at = {p}, ended_at = NULL WHERE kiosk_id = {p}"
+               " AND (told_at IS NULL OR ended_at IS NOT NULL)")
+    else:
+        sql = f"UPDATE kiosk_twin SET ended_at = {p} WHERE kiosk_id = {p} AND told_at IS NOT NULL AND ended_at IS NULL"
+    return db.execute_sql(sql, (at, kiosk_id)).rowcount == 1
 
 
 def watch(db: Database, now: datetime) -> Told:
@@ -328,6 +380,10 @@ def watch(db: Database, now: datetime) -> Told:
         for step in filter(_for_admins, steps):
             if claim(db, step, now):
                 grouped.setdefault(_admin_event(step), []).append(step.kiosk)
+        by_id = {k["kiosk_id"]: k for k in kiosks}
+        for kid, what in twin_plan(_twins(db), kiosks, now):
+            if _claim_twin(db, kid, what, now) and what != "quiet":
+                grouped.setdefault("fleet.twin" if what == "tell" else "fleet.twin_ended", []).append(by_id[kid])
         for event, kiosks_told in grouped.items():
             if kiosks_told:
                 notices.fleet_notice(db, event, kiosks_told, now)

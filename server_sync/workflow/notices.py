@@ -200,13 +200,17 @@ def _natural(text: str) -> tuple:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text.casefold()))
 
 
-def _kiosk_list(kiosks: list[dict[str, Any]], lang: str) -> str:
-    """"k1 (Store 1, last seen 2026-11-23 13:00 CET)", one a line: the first FLEET_LISTED, then
-    how many more."""
+ROTATE = "kiosk-central kiosk add {kiosk} --site {site} --rotate-password"     # a copied card's remedy
+
+
+def _kiosk_list(kiosks: list[dict[str, Any]], lang: str, rotate: bool = False) -> str:
+    """"k1 (Store 1, last seen 2026-11-23 13:00 CET)", one a line (with `rotate`, the command that
+    gives it a new password under it): the first FLEET_LISTED, then how many more."""
     def said(k: dict[str, Any]) -> str:
         seen = local_time(k["last_seen"], ZoneInfo(k["timezone"]))
-        return f"{k['kiosk_id']} ({k['site_name']}" + (f", {render.text('last_seen', lang).lower()} {seen})"
+        line = f"{k['kiosk_id']} ({k['site_name']}" + (f", {render.text('last_seen', lang).lower()} {seen})"
                                                         if seen else ")")
+        return line + ("\n    " + ROTATE.format(kiosk=k["kiosk_id"], site=k["site_id"]) if rotate else "")
     shown = sorted(kiosks, key=lambda k: (_natural(k["site_name"]), _natural(k["kiosk_id"])))[:FLEET_LISTED]
     more = len(kiosks) - FLEET_LISTED
     return "\n".join([said(k) for k in shown] + ([render.text("digest_more", lang, n=figure(more, lang))]
@@ -221,11 +225,11 @@ def fleet_notice(db: Database, event: str, kiosks: list[dict[str, Any]], now: da
     url = web_url(db, "/fleet?flagged=1")
     key = event.replace(".", "_")
     values = dict(n=len(kiosks), sites=len({k["site_id"] for k in kiosks}))
-    lang = WEBHOOK_LANGUAGE
+    lang, listed = WEBHOOK_LANGUAGE, partial(_kiosk_list, kiosks, rotate=event == "fleet.twin")
     hooks = queue.enqueue_webhooks(db, Notice(event, render.text(key + "_subject", lang, **values),
                                               render.text(key + "_intro", lang, **values) + "\n"
-                                              + _kiosk_list(kiosks, lang), None, url), now)
-    mailed = [_mail(db, name, key + "_subject", key + "_intro", lambda lg: [], url, now, partial(_kiosk_list, kiosks),
+                                              + listed(lang), None, url), now)
+    mailed = [_mail(db, name, key + "_subject", key + "_intro", lambda lg: [], url, now, listed,
                     **values) for name in (u.name for u, _address in with_email(db) if u.role == ADMIN)]
     if not hooks and not any(mailed):
         # Nobody hears of it, and no store is told these instead: say so where someone may look.

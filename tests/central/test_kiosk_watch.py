@@ -107,9 +107,9 @@ def test_many_kiosks_silent_since_the_same_moment_at_several_stores_go_to_the_ad
     # Never heard from since registered: the admins' matter.
     assert _ops(plan({"k5": _flag("k5", "never", now - FLAG_AFTER)}, [_row("k5", "never", seen=None)], now)) == {
         "k5": ("tell", ADMINS)}
-    # Two devices answering as one kiosk: its password is on both, which only the admins can change.
-    assert _ops(plan({"k6": _flag("k6", "twin", now - FLAG_AFTER)}, [_row("k6", "twin")], now)) == {
-        "k6": ("tell", ADMINS)}
+    # A kiosk awaited (to be installed on a later day) loses the flag it had, quietly.
+    assert _ops(plan({"k5": _flag("k5", "never", now - FLAG_AFTER, told="never", audience=ADMINS)},
+                     [dict(_row("k5", None, seen=None), awaited=True)], now)) == {"k5": ("drop", None)}
 
 
 def test_a_silence_told_to_the_admins_goes_to_its_store_once_half_of_its_group_is_back():
@@ -263,27 +263,57 @@ def test_an_outage_is_told_to_the_admins_once_and_a_kiosk_still_silent_after_it_
         (CLEAR_AFTER, [("anna@example.se", "Kundpuls: kiosks heard again: 3 (stores: 2)")])]
 
 
-def test_a_kiosk_two_devices_answer_as_is_told_to_the_admins_and_so_is_its_end(chain):
-    """A copied card: both devices have the kiosk's password, so its store cannot end it; the
-    admins hear of it (a new password shuts the copy out), and again once a day has passed without
-    a second device (`fleet.twin_ended`, not "heard again": it never was silent)."""
-    db = chain
+def _twin(db, kiosk: str, at: datetime) -> None:
+    """Ingest found a second device answering as `kiosk` at `at` (central.twins)."""
     p = db.param
     db.execute_sql(f"INSERT INTO kiosk_twin (kiosk_id, first_seen_at, last_seen_at, seq, boot_id, other_boot_id)"
-                   f" VALUES ({p}, {p}, {p}, 41, 'b2', 'b1')", ("k3", T0.replace(tzinfo=None), T0.replace(tzinfo=None)))
+                   f" VALUES ({p}, {p}, {p}, 41, 'b2', 'b1') ON CONFLICT (kiosk_id) DO UPDATE SET"
+                   " last_seen_at = excluded.last_seen_at", (kiosk, at.replace(tzinfo=None), at.replace(tzinfo=None)))
+
+
+def test_a_kiosk_two_devices_answer_as_is_told_to_the_admins_and_so_is_its_end(chain):
+    """A copied card: both devices have the kiosk's password, so its store cannot end it; the
+    admins hear of it at once, with the command that gives the kiosk a new password (the copy is
+    then shut out), and again once a day has passed without a second device (`fleet.twin_ended`,
+    not "heard again": it never was silent). A sign after that is a new episode."""
+    db = chain
+    _twin(db, "k3", T0)
     [(at, (mails, hooks))] = _looks(db, T0, T0 + timedelta(hours=1))
-    assert at == T0 + FLAG_AFTER
+    assert at == T0
     [(to, subject, text)] = mails                            # to anna, in English; not to nils, k3's manager
-    assert (to, subject) == ("anna@example.se", "Kundpuls: kiosks answered as by two devices: 1 (stores: 1)")
-    assert "--rotate-password" in text and "k3 (Store s2, last seen 2026-11-23 13:" in text
+    assert (to, subject) == ("anna@example.se", "Kundpuls: kiosks with two devices answering as one: 1 (stores: 1)")
+    assert "k3 (Store s2, last seen 2026-11-23 12:59 CET)" in text, text
+    assert "\n    kiosk-central kiosk add k3 --site s2 --rotate-password" in text
     assert [h["event"] for h in hooks] == ["fleet.twin"]
-    # No sign of a second device for a day: the flag ends, and is told ended once that has lasted.
+    # No sign of a second device for a day: its end is told.
     later = T0 + timedelta(days=1)
-    [(at, (mails, hooks))] = _looks(db, later, later + timedelta(hours=1))
-    assert at == later + CLEAR_AFTER
-    assert [(m[0], m[1]) for m in mails] == [("anna@example.se",
-                                              "Kundpuls: kiosks answered as by one device again: 1 (stores: 1)")]
+    [(at, (mails, hooks))] = _looks(db, later - LOOK, later + timedelta(hours=1))
+    assert at == later
+    assert [(m[0], m[1]) for m in mails] == [("anna@example.se", "Kundpuls: kiosks answered by one device again: 1"
+                                                                 " (stores: 1)")]
     assert [h["event"] for h in hooks] == ["fleet.twin_ended"] and flags(db) == {}
+    # The copy back a week later: told again.
+    again = T0 + timedelta(days=7)
+    _twin(db, "k3", again)
+    [(at, (_mails, hooks))] = _looks(db, again, again + timedelta(minutes=30))
+    assert at == again and [h["event"] for h in hooks] == ["fleet.twin"]
+
+
+def test_a_copied_card_is_the_admins_once_and_the_kiosks_silence_meanwhile_its_stores(chain):
+    """The admins change k3's password on hearing of its copy; the kiosk is silent for 4 hours
+    until the new one is on it, with the sign of the copy not yet a day old. Its store hears of
+    the silence and of its end, once each; the admins hear of the copy once, and of its end."""
+    db = chain
+    _twin(db, "k3", T0)
+    told = _looks(db, T0, T0 + timedelta(hours=4), alive=("k1", "k2", "k4"))
+    told += _looks(db, T0 + timedelta(hours=4, minutes=5), T0 + timedelta(days=1, hours=1))
+    said = [(m[0], m[1]) for _at, (mails, _hooks) in told for m in mails]
+    assert said == [("anna@example.se", "Kundpuls: kiosks with two devices answering as one: 1 (stores: 1)"),
+                    ("nils@example.se", "Kundpuls: kiosk k3 i Store s2: stille i åpningstiden"),
+                    ("nils@example.se", "Kundpuls: kiosk k3 i Store s2 virker igjen"),
+                    ("anna@example.se", "Kundpuls: kiosks answered by one device again: 1 (stores: 1)")], said
+    events = [h["event"] for _at, (_mails, hooks) in told for h in hooks]
+    assert events == ["fleet.twin", "kiosk.flagged", "kiosk.recovered", "fleet.twin_ended"]
 
 
 def test_the_central_server_down_tells_nobody_when_the_kiosks_come_back_within_minutes(chain):

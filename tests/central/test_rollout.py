@@ -1,8 +1,9 @@
 """A rollout's kiosks registered ahead of it: given the day each is to be installed (`kiosk add
---installs-on`, `kiosk installs-on`), a kiosk not heard from yet is awaited until that day begins
-at its site (listed, never flagged nor counted, `fleet` exits 0, the notify worker tells nobody),
-and flagged as never seen 2 open hours into it; once heard, the day says nothing. On SQLite and
-PostgreSQL, through the commands and the real fleet view."""
+--installs-on`, `kiosk installs-on`), a kiosk is not silent before 08:00 that day at its site, and
+one not reporting is awaited (listed, never flagged nor counted, `fleet` exits 0, the notify worker
+tells nobody, and a flag told before the day was set goes); 2 open hours into the day, not heard,
+it is flagged. A Pi prepared and tried out ahead, then boxed, is awaited the same. On SQLite and
+PostgreSQL, through the commands, the real fleet view and the notify worker's look."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def _kiosks(url: str, tmp_path) -> tuple[str, datetime]:
                            (datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=3),))
     finally:
         db.close()
-    return day, datetime.combine(date.fromisoformat(day), time(), ZONE)
+    return day, datetime.combine(date.fromisoformat(day), time(), ZONE)      # its midnight
 
 
 def test_a_kiosk_awaited_until_its_day_is_listed_never_flagged_and_expected_from_then(central_url, tmp_path, capsys):
@@ -58,21 +59,26 @@ def test_a_kiosk_awaited_until_its_day_is_listed_never_flagged_and_expected_from
     try:
         now = datetime.now(timezone.utc)
         assert watch(db, now).flagged == watch(db, now + timedelta(minutes=15)).flagged == 0 and flags(db) == {}
-        # The day comes (08:00 is its opening): not heard from after 2 open hours, k1 is never seen.
+        # The day comes (08:00, its opening too): not heard from for 2 open hours, k1 is never seen.
         assert [r["flagged"] for r in fleet(db, midnight + timedelta(hours=9, minutes=55))] == [False, False]
         rows = fleet(db, midnight + timedelta(hours=10, minutes=5))
         assert [(r["awaited"], r["flag_kind"]) for r in rows] == [(False, "never"), (False, "never")]
         assert summary(rows)["awaited"] == 0
-        # Heard before its day, then silent: the day says nothing once it has reported.
-        heard = now - timedelta(hours=1)
+        # Prepared and tried out before its day, then boxed: reporting, it is online; gone (its
+        # Last Will), it is awaited again and not silent; from its day, silent from 08:00.
+        heard = now - timedelta(minutes=1)
         p = db.param
         with db.atomic():
             db.execute_sql(f"INSERT INTO kiosk_status (kiosk_id, online, last_seen, payload) VALUES ({p}, {p}, {p}, '{{}}')",
                            ("k1", True, heard.replace(tzinfo=None)))
         (k1, _k2) = fleet(db, now)
-        assert (k1["awaited"], k1["installs_on"]) == (False, None)
+        assert (k1["awaited"], k1["online"], k1["flagged"]) == (False, True, False)
+        with db.atomic():
+            db.execute_sql(f"UPDATE kiosk_status SET online = {p} WHERE kiosk_id = 'k1'", (False,))
         (k1, _k2) = fleet(db, heard + timedelta(days=2))
-        assert k1["flag_kind"] == "silent"
+        assert (k1["awaited"], k1["flagged"]) == (True, False)
+        (k1, _k2) = fleet(db, midnight + timedelta(hours=10, minutes=5))
+        assert (k1["awaited"], k1["flag_kind"], k1["silent_open_hours"]) == (False, "silent", 2.08)
     finally:
         db.close()
     # No day again: expected from its registration, three days ago.
@@ -85,12 +91,41 @@ def test_a_kiosk_awaited_until_its_day_is_listed_never_flagged_and_expected_from
 def test_installs_on_mistakes_are_error_lines(central_url, tmp_path, capsys):
     _kiosks(central_url, tmp_path)
     capsys.readouterr()
+    yesterday = (datetime.now(ZONE).date() - timedelta(days=1)).isoformat()
     for argv, message in ((("kiosk", "installs-on", "k9", "2027-01-11"), "no kiosk 'k9' is registered"),
                           (("kiosk", "installs-on", "k1", "2027-02-30"), "'2027-02-30' is not a date"),
                           (("kiosk", "installs-on", "k1", "next week"), "'next week' is not a date"),
                           (("kiosk", "add", "k3", "--site", "s1", "--installs-on", "1999-01-01",
                             "--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")),
-                           "1999-01-01")):
+                           "1999-01-01"),
+                          (("kiosk", "installs-on", "k1", yesterday), f"installation day {yesterday} is past at site s1"),
+                          (("kiosk", "add", "k3", "--site", "s1", "--installs-on", yesterday,
+                            "--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")),
+                           f"installation day {yesterday} is past at site s1")):
         assert central("--db", central_url, *argv) == 2, argv
         err = capsys.readouterr().err
         assert said_error(err, message), (argv, err)
+
+
+def test_a_never_seen_kiosk_told_to_the_admins_and_then_put_off_is_told_again_when_its_new_day_comes(
+        central_url, tmp_path, capsys):
+    """Told as never seen, then given a later day: its flag goes quietly, and on that day, still not
+    heard from, it is a new flag, told once it has lasted (a review: the old told flag kept it
+    untold for good)."""
+    day, midnight = _kiosks(central_url, tmp_path)
+    assert central("--db", central_url, "notify", "webhook", "add", "ops", "--url", "http://127.0.0.1:9/hook") == 0
+    db = connect(central_url)
+    try:
+        def told(at: datetime) -> list[str]:
+            watch(db, at)
+            events = [json.loads(r[0])["event"] for r in db.execute_sql("SELECT body FROM webhook_delivery ORDER BY id")]
+            db.execute_sql("DELETE FROM webhook_delivery")
+            return events
+        now = datetime.now(timezone.utc)
+        assert told(now) == [] and told(now + timedelta(minutes=10)) == ["fleet.never"]          # k2
+        assert central("--db", central_url, "kiosk", "installs-on", "k2", day) == 0
+        assert told(now + timedelta(minutes=15)) == [] and flags(db) == {}
+        on_the_day = midnight + timedelta(hours=10, minutes=5)
+        assert told(on_the_day) == [] and told(on_the_day + timedelta(minutes=10)) == ["fleet.never"]
+    finally:
+        db.close()
