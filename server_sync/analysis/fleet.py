@@ -105,6 +105,10 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         twin = _dt(twin_seen) is not None and now - _dt(twin_seen) < TWIN_FLAGGED_FOR
         kind, text = _flag(bool(active), silent, last_seen is None, held, _rejected(payload), online, disk_free_mb,
                            oldest, synced, twin)
+        # A copied card is the admins' (kiosk_watch tells it apart); what its store can act on is
+        # the flag it would have without it (a backlog the twin ranks before, say).
+        store_kind = kind if kind != "twin" else _flag(bool(active), silent, last_seen is None, held,
+                                                       _rejected(payload), online, disk_free_mb, oldest, synced)[0]
         out.append({
             "kiosk_id": kiosk, "site_id": site, "site_name": name or site, "timezone": zone.key,
             "active": bool(active), "installs_on": installs_on if due else None, "awaited": awaited,
@@ -120,7 +124,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             # silence is not one with the other kiosks heard last at that hour (kiosk_watch).
             "heard_at_closing": _at_closing(_dt(last_seen), zone, hours_cache[opening]),
             "silent_open_hours": round(silent_open / 3600, 2), "silent": silent, "flagged": kind is not None,
-            "flag_kind": kind, "flag": text,
+            "flag_kind": kind, "flag": text, "store_flag_kind": store_kind,
         })
     return out
 

@@ -193,8 +193,11 @@ def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) 
     silences = Silences(kiosks, now)
     outages = Outages({kid: f for kid, f in told.items() if kid not in gone}, kiosks, now)
     for k in kiosks:
-        # A twin is told on its own track (twin_plan); to the store the kiosk is as if unflagged.
-        kid, kind = k["kiosk_id"], k["flag_kind"] if k["active"] and k["flag_kind"] != "twin" else None
+        if k["flag_kind"] == "twin":
+            # A copied card is told on its own track (twin_plan); to its store the kiosk has the
+            # flag it would have without it, told in that flag's words.
+            k = dict(k, flag_kind=k.get("store_flag_kind"))
+        kid, kind = k["kiosk_id"], k["flag_kind"] if k["active"] else None
         f = None if kid in gone else told.get(kid)
         if kind is None:
             # No flag: its return is told once that has lasted and the kiosk is heard (one status

@@ -107,6 +107,14 @@ def test_many_kiosks_silent_since_the_same_moment_at_several_stores_go_to_the_ad
     # Never heard from since registered: the admins' matter.
     assert _ops(plan({"k5": _flag("k5", "never", now - FLAG_AFTER)}, [_row("k5", "never", seen=None)], now)) == {
         "k5": ("tell", ADMINS)}
+    # A backlog told to its store, then a copied card found (which the fleet ranks first): the
+    # store's flag goes on as a backlog, not as over, nor as a twin.
+    backlog = {"k6": _flag("k6", "backlog", now - timedelta(hours=1), told="backlog")}
+    twin = dict(_row("k6", "twin"), store_flag_kind="backlog")
+    assert plan(backlog, [twin], now) == []
+    assert _ops(plan({}, [twin], now)) == {"k6": ("start", None)}
+    assert [s.kiosk["flag_kind"] for s in plan({}, [twin], now)] == ["backlog"]
+    assert plan({}, [dict(twin, store_flag_kind=None)], now) == []
     # A kiosk awaited (to be installed on a later day) loses the flag it had, quietly.
     assert _ops(plan({"k5": _flag("k5", "never", now - FLAG_AFTER, told="never", audience=ADMINS)},
                      [dict(_row("k5", None, seen=None), awaited=True)], now)) == {"k5": ("drop", None)}

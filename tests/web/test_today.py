@@ -91,7 +91,7 @@ def test_the_overview_says_when_it_shows_only_the_newest_open_alerts(lang, said)
              "message": "dip", "overdue": False}
     data = {"period": None, "today": {"total": 0, "by_question": {}}, "report": None, "trends": [],
             "overdue": {"alerts": [], "alert_count": 0, "actions": [], "action_count": 0},
-            "fleet": {"online": 1, "kiosks": 1, "flagged": 0}}
+            "fleet": {"online": 1, "kiosks": 1, "flagged": 0, "awaited": 0}}
     for count, shown in ((31, 5), (5, 5)):
         page = render.page("web/overview.html", lang, data=dict(data, open_alerts={
             "count": count, "newest": [dict(alert, id=i) for i in range(shown)]}), site_names={})
