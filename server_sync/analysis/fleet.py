@@ -92,23 +92,32 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         # Silent since its last status, or since it was brought back or moved if that is later.
         since = max(filter(None, (_dt(last_seen), _dt(placed))), default=None) or _dt(registered)
         # To be installed on a later day: not silent before it (a Pi prepared and tried out ahead,
-        # then boxed, included), and silent from INSTALL_HOUR of it if not heard since; awaited
-        # while it is not reporting.
+        # then boxed, included), and silent from INSTALL_HOUR of it if not heard since; awaited,
+        # and never flagged, while it is not reporting (its status may still say online: a will
+        # the broker lost).
         due = _install_start(installs_on, zone)
         if due is not None and since is not None and due > since:
             since = due
-        awaited = bool(active) and due is not None and now < due and not online
+        seen = _dt(last_seen)
+        awaited = (bool(active) and due is not None and now < due
+                   and (seen is None or now - seen > REPORTING_WITHIN))
         silent_open = open_seconds_between(since, now, zone, hours_cache[opening]) if since else 0.0
         silent = bool(active) and silent_open > silent_after.total_seconds()
+        # What its status says of its card, held answers and backlog is only news if said since
+        # its installation day began: a tryout's weeks-old status is no flag on the day.
+        tryout = due is not None and seen is not None and seen < due <= now
+        status = {} if tryout else {"rejected": _rejected(payload), "disk_free_mb": disk_free_mb, "oldest": oldest}
         # Answers the centre refused for good wait on the kiosk for a person (docs/deployment.md).
-        held = bool(active) and (_rejected(payload) or 0) > 0
+        held = bool(active) and (status.get("rejected") or 0) > 0
         twin = _dt(twin_seen) is not None and now - _dt(twin_seen) < TWIN_FLAGGED_FOR
-        kind, text = _flag(bool(active), silent, last_seen is None, held, _rejected(payload), online, disk_free_mb,
-                           oldest, synced, twin)
+
+        def flag(twin: bool) -> tuple[str | None, str | None]:
+            return _flag(bool(active) and not awaited, silent, last_seen is None, held, status.get("rejected"), online,
+                         status.get("disk_free_mb"), status.get("oldest"), synced, twin)
+        kind, text = flag(twin)
         # A copied card is the admins' (kiosk_watch tells it apart); what its store can act on is
         # the flag it would have without it (a backlog the twin ranks before, say).
-        store_kind = kind if kind != "twin" else _flag(bool(active), silent, last_seen is None, held,
-                                                       _rejected(payload), online, disk_free_mb, oldest, synced)[0]
+        store_kind = kind if kind != "twin" else flag(False)[0]
         out.append({
             "kiosk_id": kiosk, "site_id": site, "site_name": name or site, "timezone": zone.key,
             "active": bool(active), "installs_on": installs_on if due else None, "awaited": awaited,
@@ -129,6 +138,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
     return out
 
 
+REPORTING_WITHIN = timedelta(minutes=10)   # a kiosk reports every minute: heard this recently, it reports
 INSTALL_HOUR = 8       # an installation day counts from 08:00 at the site: installers work days, so a
                        # store open all night is not flagged at 02:00 for a kiosk due that day
 

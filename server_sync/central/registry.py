@@ -145,13 +145,18 @@ def kiosks(db: Database) -> list[dict[str, Any]]:
             for kid, site, active, registered, deactivated, installs_on, answers in rows]
 
 
-def set_installs_on(db: Database, kiosk_id: str, day: str | None, now: datetime) -> None:
+def set_installs_on(db: Database, kiosk_id: str, day: str | None, now: datetime) -> str | None:
     """The day (the site's, YYYY-MM-DD: `commands._argtypes.day`) the kiosk is to be installed, or
     None for none: until then it is not silent, and not reporting it is awaited (analysis.fleet).
-    A day already past at the site (`now`, naive UTC) is refused: it would say nothing."""
+    A day already past at the site (`now`, naive UTC) is refused: it would say nothing. A silence
+    flag the notify worker kept for it starts afresh (`kiosk_flag`: told as never seen before the
+    day was set, it is told again if it is still not heard from once the day has come). Returns
+    when the kiosk was last heard (None: never), for the caller to warn that a day hides the
+    silence of a kiosk in service."""
     known = kiosk(db, kiosk_id)
     if known is None:
         raise CentralConfigError(f"no kiosk {short(kiosk_id)} is registered")
+    p = db.param
     if day is not None:
         place = site(db, known["site_id"])
         today = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(
@@ -159,7 +164,10 @@ def set_installs_on(db: Database, kiosk_id: str, day: str | None, now: datetime)
         if day < today:
             raise CentralConfigError(f"installation day {day} is past at site {known['site_id']} (today there: "
                                      f"{today}); give a day to come, or none")
-    db.execute_sql(f"UPDATE kiosk SET installs_on = {db.param} WHERE id = {db.param}", (day, kiosk_id))
+    db.execute_sql(f"UPDATE kiosk SET installs_on = {p} WHERE id = {p}", (day, kiosk_id))
+    db.execute_sql(f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND kind IN ('never', 'silent')", (kiosk_id,))
+    seen = db.execute_sql(f"SELECT last_seen FROM kiosk_status WHERE kiosk_id = {p}", (kiosk_id,)).fetchone()
+    return None if seen is None or seen[0] is None else str(seen[0])[:16]
 
 
 def set_active(db: Database, kiosk_id: str, active: bool, now: datetime) -> None:
@@ -204,7 +212,9 @@ def move_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime | None =
     if known["site_id"] != site_id:
         at = now or datetime.now(ZoneInfo("UTC")).replace(tzinfo=None)
         site_history.record_move(db, kiosk_id, known["site_id"], at)
-        # Its silence counts from here (analysis.fleet): it may have been in a box meanwhile.
-        db.execute_sql(f"UPDATE kiosk SET placed_at = {db.param} WHERE id = {db.param}", (at, kiosk_id))
+        # Its silence counts from here (analysis.fleet): it may have been in a box meanwhile. A
+        # day it was to be installed on was the old site's.
+        db.execute_sql(f"UPDATE kiosk SET placed_at = {db.param}, installs_on = NULL WHERE id = {db.param}",
+                       (at, kiosk_id))
     db.execute_sql(f"UPDATE kiosk SET site_id = {db.param} WHERE id = {db.param}", (site_id, kiosk_id))
     return known["site_id"]

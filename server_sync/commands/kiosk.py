@@ -293,9 +293,13 @@ def installs_on(args: argparse.Namespace) -> int:
     db = connect(existing_database_url(args))
     try:
         with db.atomic():
-            registry.set_installs_on(db, args.id, args.day, _now())
+            seen = registry.set_installs_on(db, args.id, args.day, _now())
     finally:
         db.close()
+    if args.day and seen:
+        # A day on a kiosk in service (a mistyped id?) would hide its silence until then.
+        print(f"kiosk-central: warning: kiosk {args.id} has reported (last heard {seen} UTC): until {args.day} "
+              f"{INSTALL_HOUR:02d}:00 its silence is not flagged; if it is in service, give none", file=sys.stderr)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "installs_on": args.day}))
     elif args.day:

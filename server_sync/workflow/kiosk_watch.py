@@ -319,8 +319,9 @@ class Twin:
 
 def twin_plan(twins: Iterable[Twin], kiosks: list[dict[str, Any]], now: datetime) -> list[tuple[str, str]]:
     """(kiosk, what) to do about copied cards: `tell` one found within `twins.WITHIN` and not told
-    in this episode (never, or its end told since), `end` a told one with no sign for that long
-    (`quiet` for a kiosk deactivated meanwhile: the admins shut it out themselves)."""
+    in this episode (never told, or found again after its end was told), `end` a told one with no
+    sign for that long (`quiet` for a kiosk deactivated meanwhile: the admins shut it out
+    themselves)."""
     active = {k["kiosk_id"]: bool(k["active"]) for k in kiosks}
     out = []
     for t in twins:
@@ -328,7 +329,10 @@ def twin_plan(twins: Iterable[Twin], kiosks: list[dict[str, Any]], now: datetime
             continue                  # its site left out of this look (hours unreadable): as it was
         recent = now - t.last_seen_at < TWIN_WITHIN
         open_episode = t.told_at is not None and t.ended_at is None
-        if recent and not open_episode and active[t.kiosk_id]:
+        # A new episode is a sign after the last one's end (not a kiosk brought back after the
+        # admins shut it out: its old sign was told).
+        new_sign = t.told_at is None or (t.ended_at is not None and t.last_seen_at > t.ended_at)
+        if recent and new_sign and active[t.kiosk_id]:
             out.append((t.kiosk_id, "tell"))
         elif open_episode and (not recent or not active[t.kiosk_id]):
             out.append((t.kiosk_id, "end" if active[t.kiosk_id] else "quiet"))
@@ -345,7 +349,7 @@ def _claim_twin(db: Database, kiosk_id: str, what: str, now: datetime) -> bool:
     p, at = db.param, time_param(db)(_ts(now))
     if what == "tell":
         sql = (f"UPDATE kiosk_twin SET told_at = {p}, ended_at = NULL WHERE kiosk_id = {p}"
-               " AND (told_at IS NULL OR ended_at IS NOT NULL)")
+               " AND (told_at IS NULL OR (ended_at IS NOT NULL AND last_seen_at > ended_at))")
     else:
         sql = f"UPDATE kiosk_twin SET ended_at = {p} WHERE kiosk_id = {p} AND told_at IS NOT NULL AND ended_at IS NULL"
     return db.execute_sql(sql, (at, kiosk_id)).rowcount == 1

@@ -211,8 +211,10 @@ def _kiosk_list(kiosks: list[dict[str, Any]], lang: str, rotate: bool = False) -
         line = f"{k['kiosk_id']} ({k['site_name']}" + (f", {render.text('last_seen', lang).lower()} {seen})"
                                                         if seen else ")")
         return line + ("\n    " + ROTATE.format(kiosk=k["kiosk_id"], site=k["site_id"]) if rotate else "")
-    shown = sorted(kiosks, key=lambda k: (_natural(k["site_name"]), _natural(k["kiosk_id"])))[:FLEET_LISTED]
-    more = len(kiosks) - FLEET_LISTED
+    # Each copied card's command is given, however many: the remedy is in the notice.
+    listed = len(kiosks) if rotate else FLEET_LISTED
+    shown = sorted(kiosks, key=lambda k: (_natural(k["site_name"]), _natural(k["kiosk_id"])))[:listed]
+    more = len(kiosks) - listed
     return "\n".join([said(k) for k in shown] + ([render.text("digest_more", lang, n=figure(more, lang))]
                                                   if more > 0 else []))
 

@@ -414,3 +414,33 @@ def test_the_worker_looks_at_the_fleet_and_delivers_what_it_found_in_the_same_ro
         assert json.loads(body)["event"] == "kiosk.flagged"
     finally:
         receiver.close()
+
+
+def test_an_upgraded_centre_keeps_what_it_told_of_a_copied_card(chain):
+    """m0052 moves a twin told on the store's track (before it, `kiosk_flag`) to `kiosk_twin`: the
+    next look tells the admins nothing again and nobody that the kiosk is well (a review)."""
+    from server_sync.central.dialect import dialect_of
+    from server_sync.central.migrations import m0052_kiosk_twin_told
+    db = chain
+    p = db.param
+    _twin(db, "k3", T0)
+    at = T0.replace(tzinfo=None)
+    db.execute_sql(f"INSERT INTO kiosk_flag (kiosk_id, site_id, kind, kind_since, seen_since, due_at, told_kind,"
+                   f" told_at, audience) VALUES ('k3', 's2', 'twin', {p}, {p}, {p}, 'twin', {p}, 'admins')", (at,) * 4)
+    for sql in m0052_kiosk_twin_told.STATEMENTS[2:]:
+        db.execute_sql(dialect_of(db).ddl(sql))
+    assert flags(db) == {}
+    assert [str(r[0])[:16] for r in db.execute_sql("SELECT told_at FROM kiosk_twin")] == ["2026-11-23 12:00"]
+    assert _looks(db, T0 + LOOK, T0 + timedelta(hours=2)) == []
+
+
+def test_a_copied_card_shut_out_by_deactivating_the_kiosk_is_not_told_again_when_it_is_back(chain):
+    """The admins deactivate k3 on hearing of its copy and bring it back with a new password an
+    hour later, the sign of the copy not a day old: nothing more is told (a review: told again)."""
+    db = chain
+    _twin(db, "k3", T0)
+    assert [h["event"] for _at, (_m, hooks) in _looks(db, T0, T0 + LOOK) for h in hooks] == ["fleet.twin"]
+    set_active(db, "k3", False, (T0 + timedelta(hours=1)).replace(tzinfo=None))
+    assert _looks(db, T0 + timedelta(hours=1), T0 + timedelta(hours=2)) == []
+    set_active(db, "k3", True, (T0 + timedelta(hours=2)).replace(tzinfo=None))
+    assert _looks(db, T0 + timedelta(hours=2, minutes=5), T0 + timedelta(hours=3)) == []

@@ -64,28 +64,32 @@ def test_a_kiosk_awaited_until_its_day_is_listed_never_flagged_and_expected_from
         rows = fleet(db, midnight + timedelta(hours=10, minutes=5))
         assert [(r["awaited"], r["flag_kind"]) for r in rows] == [(False, "never"), (False, "never")]
         assert summary(rows)["awaited"] == 0
-        # Prepared and tried out before its day, then boxed: reporting, it is online; gone (its
-        # Last Will), it is awaited again and not silent; from its day, silent from 08:00.
+        # Prepared and tried out before its day on a card nearly full, then boxed: reporting, it
+        # is online and its card flagged; gone (its Last Will lost: the status still says online),
+        # it is awaited and flags nothing; on its day its old status is no news (the card was
+        # replaced since, say), and its silence counts from 08:00.
         heard = now - timedelta(minutes=1)
         p = db.param
         with db.atomic():
-            db.execute_sql(f"INSERT INTO kiosk_status (kiosk_id, online, last_seen, payload) VALUES ({p}, {p}, {p}, '{{}}')",
-                           ("k1", True, heard.replace(tzinfo=None)))
+            db.execute_sql(f"INSERT INTO kiosk_status (kiosk_id, online, last_seen, disk_free_mb, payload)"
+                           f" VALUES ({p}, {p}, {p}, 12, '{{\"rejected\": 3}}')", ("k1", True, heard.replace(tzinfo=None)))
         (k1, _k2) = fleet(db, now)
-        assert (k1["awaited"], k1["online"], k1["flagged"]) == (False, True, False)
-        with db.atomic():
-            db.execute_sql(f"UPDATE kiosk_status SET online = {p} WHERE kiosk_id = 'k1'", (False,))
+        assert (k1["awaited"], k1["online"], k1["flag_kind"]) == (False, True, "disk")
         (k1, _k2) = fleet(db, heard + timedelta(days=2))
         assert (k1["awaited"], k1["flagged"]) == (True, False)
+        assert summary([k1])["awaited"] == 1
+        (k1, _k2) = fleet(db, midnight + timedelta(hours=9))
+        assert (k1["awaited"], k1["flagged"]) == (False, False)
         (k1, _k2) = fleet(db, midnight + timedelta(hours=10, minutes=5))
-        assert (k1["awaited"], k1["flag_kind"], k1["silent_open_hours"]) == (False, "silent", 2.08)
+        assert (k1["flag_kind"], k1["silent_open_hours"]) == ("silent", 2.08)
     finally:
         db.close()
     # No day again: expected from its registration, three days ago.
     assert central("--db", central_url, "kiosk", "installs-on", "k2", "none", "--json") == 0
     assert json.loads(capsys.readouterr().out) == {"kiosk_id": "k2", "installs_on": None}
     assert central("--db", central_url, "fleet", "--flagged", "--json") == 1
-    assert [k["kiosk_id"] for k in json.loads(capsys.readouterr().out)["kiosks"]] == ["k2"]
+    flagged = {k["kiosk_id"]: k["flag_kind"] for k in json.loads(capsys.readouterr().out)["kiosks"]}
+    assert flagged == {"k1": "disk", "k2": "never"}          # k1 reports, on its nearly full card
 
 
 def test_installs_on_mistakes_are_error_lines(central_url, tmp_path, capsys):
@@ -129,3 +133,24 @@ def test_a_never_seen_kiosk_told_to_the_admins_and_then_put_off_is_told_again_wh
         assert told(on_the_day) == [] and told(on_the_day + timedelta(minutes=10)) == ["fleet.never"]
     finally:
         db.close()
+
+
+def test_a_day_on_a_kiosk_in_service_is_warned_of_and_a_move_forgets_it(central_url, tmp_path, capsys):
+    day, _midnight = _kiosks(central_url, tmp_path)
+    assert central("--db", central_url, "site", "add", "s2", "--name", "Malmö") == 0
+    db = connect(central_url)
+    try:
+        with db.atomic():
+            db.execute_sql(f"INSERT INTO kiosk_status (kiosk_id, online, last_seen, payload) VALUES"
+                           f" ('k2', {db.param}, '2026-12-01 10:00:00', '{{}}')", (True,))
+    finally:
+        db.close()
+    capsys.readouterr()
+    assert central("--db", central_url, "kiosk", "installs-on", "k2", day) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("kiosk-central: warning: kiosk k2 has reported (last heard 2026-12-01 10:00 UTC)"), err
+    # Moved to another store: the day was the old store's.
+    assert central("--db", central_url, "kiosk", "move", "k1", "--site", "s2", "--acl-file", str(tmp_path / "acl")) == 0
+    assert central("--db", central_url, "kiosk", "list", "--json") == 0
+    listed = {k["id"]: k["installs_on"] for k in json.loads(capsys.readouterr().out.split("\n", 2)[-1])["kiosks"]}
+    assert listed == {"k1": None, "k2": day}

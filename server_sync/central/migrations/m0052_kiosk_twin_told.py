@@ -2,13 +2,23 @@
 answer as the kiosk (`fleet.twin`), and when it told them that had ended (`fleet.twin_ended`, a day
 without a sign); a sign after the end is a new episode, told again
 (`server_sync.workflow.kiosk_watch.twin_plan`). Kept apart from `kiosk_flag`, the store's track,
-so a copied card is told once per episode whatever the store is told meanwhile."""
+so a copied card is told once per episode whatever the store is told meanwhile.
+
+A centre that told copied cards on the store's track (`kiosk_flag` rows of kind or told kind
+`twin`) keeps what it told: the told time moves to `kiosk_twin`, and those rows go, so the upgrade
+neither tells the admins again nor tells anyone the kiosk is well while the copy is live."""
 
 from peewee import Database
 
 from server_sync.central.dialect import Dialect
 
-STATEMENTS = ["ALTER TABLE kiosk_twin ADD COLUMN told_at {ts}", "ALTER TABLE kiosk_twin ADD COLUMN ended_at {ts}"]
+STATEMENTS = [
+    "ALTER TABLE kiosk_twin ADD COLUMN told_at {ts}",
+    "ALTER TABLE kiosk_twin ADD COLUMN ended_at {ts}",
+    """UPDATE kiosk_twin SET told_at = (SELECT f.told_at FROM kiosk_flag f WHERE f.kiosk_id = kiosk_twin.kiosk_id)
+       WHERE kiosk_id IN (SELECT kiosk_id FROM kiosk_flag WHERE told_kind = 'twin')""",
+    "DELETE FROM kiosk_flag WHERE kind = 'twin' OR told_kind = 'twin'",
+]
 
 
 def up(db: Database, dialect: Dialect) -> None:
