@@ -91,29 +91,31 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             continue
         # Silent since its last status, or since it was brought back or moved if that is later.
         since = max(filter(None, (_dt(last_seen), _dt(placed))), default=None) or _dt(registered)
-        # To be installed on a later day: not silent before it (a Pi prepared and tried out ahead,
-        # then boxed, included), and silent from INSTALL_HOUR of it if not heard since; awaited,
-        # and never flagged, while it is not reporting (its status may still say online: a will
-        # the broker lost).
+        # To be installed on a later day: never flagged before it (a Pi prepared and tried out
+        # ahead is the installer's, not yet its store's), awaited while it is not reporting (its
+        # status may still say online: a will the broker lost), and silent from INSTALL_HOUR of
+        # the day if not heard since.
         due = _install_start(installs_on, zone)
         if due is not None and since is not None and due > since:
             since = due
         seen = _dt(last_seen)
-        awaited = (bool(active) and due is not None and now < due
-                   and (seen is None or now - seen > REPORTING_WITHIN))
+        before_day = due is not None and now < due
+        awaited = bool(active) and before_day and (seen is None or now - seen > REPORTING_WITHIN)
         silent_open = open_seconds_between(since, now, zone, hours_cache[opening]) if since else 0.0
         silent = bool(active) and silent_open > silent_after.total_seconds()
-        # What its status says of its card, held answers and backlog is only news if said since
-        # its installation day began: a tryout's weeks-old status is no flag on the day.
+        # Heard only before its day: what that tryout's status said (online, its card, held answers,
+        # backlog) is no news on the day, and not heard since it is never seen, not silent.
         tryout = due is not None and seen is not None and seen < due <= now
+        if tryout:
+            online = None
         status = {} if tryout else {"rejected": _rejected(payload), "disk_free_mb": disk_free_mb, "oldest": oldest}
         # Answers the centre refused for good wait on the kiosk for a person (docs/deployment.md).
         held = bool(active) and (status.get("rejected") or 0) > 0
         twin = _dt(twin_seen) is not None and now - _dt(twin_seen) < TWIN_FLAGGED_FOR
 
         def flag(twin: bool) -> tuple[str | None, str | None]:
-            return _flag(bool(active) and not awaited, silent, last_seen is None, held, status.get("rejected"), online,
-                         status.get("disk_free_mb"), status.get("oldest"), synced, twin)
+            return _flag(bool(active) and not before_day, silent, last_seen is None or tryout, held,
+                         status.get("rejected"), online, status.get("disk_free_mb"), status.get("oldest"), synced, twin)
         kind, text = flag(twin)
         # A copied card is the admins' (kiosk_watch tells it apart); what its store can act on is
         # the flag it would have without it (a backlog the twin ranks before, say).

@@ -148,9 +148,9 @@ def kiosks(db: Database) -> list[dict[str, Any]]:
 def set_installs_on(db: Database, kiosk_id: str, day: str | None, now: datetime) -> str | None:
     """The day (the site's, YYYY-MM-DD: `commands._argtypes.day`) the kiosk is to be installed, or
     None for none: until then it is not silent, and not reporting it is awaited (analysis.fleet).
-    A day already past at the site (`now`, naive UTC) is refused: it would say nothing. A silence
-    flag the notify worker kept for it starts afresh (`kiosk_flag`: told as never seen before the
-    day was set, it is told again if it is still not heard from once the day has come). Returns
+    A day already past at the site (`now`, naive UTC) is refused: it would say nothing. A new day
+    starts afresh a silence flag the notify worker kept untold or told as never seen (`kiosk_flag`:
+    it is told again if the kiosk is still not heard from once the day has come). Returns
     when the kiosk was last heard (None: never), for the caller to warn that a day hides the
     silence of a kiosk in service."""
     known = kiosk(db, kiosk_id)
@@ -164,8 +164,13 @@ def set_installs_on(db: Database, kiosk_id: str, day: str | None, now: datetime)
         if day < today:
             raise CentralConfigError(f"installation day {day} is past at site {known['site_id']} (today there: "
                                      f"{today}); give a day to come, or none")
-    db.execute_sql(f"UPDATE kiosk SET installs_on = {p} WHERE id = {p}", (day, kiosk_id))
-    db.execute_sql(f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND kind IN ('never', 'silent')", (kiosk_id,))
+    before = db.execute_sql(f"SELECT installs_on FROM kiosk WHERE id = {p}", (kiosk_id,)).fetchone()[0]
+    if before != day:
+        db.execute_sql(f"UPDATE kiosk SET installs_on = {p} WHERE id = {p}", (day, kiosk_id))
+        # A silence untold, or told as never seen (an installation's, the admins'), starts afresh.
+        # One told to the store stays: its return is told when the kiosk is heard.
+        db.execute_sql(f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND kind IN ('never', 'silent')"
+                       " AND (told_kind IS NULL OR told_kind = 'never')", (kiosk_id,))
     seen = db.execute_sql(f"SELECT last_seen FROM kiosk_status WHERE kiosk_id = {p}", (kiosk_id,)).fetchone()
     return None if seen is None or seen[0] is None else str(seen[0])[:16]
 

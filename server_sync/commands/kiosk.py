@@ -37,8 +37,8 @@ def add_parser(sub, common) -> None:
                    help="the kiosk exists: issue a new broker password (the old one stops working on reload); "
                         "a deactivated kiosk is active again")
     a.add_argument("--installs-on", type=day, metavar="DAY",
-                   help=f"the day ({DAY_FORMAT}, the site's, today or later) it is to be installed: not flagged for "
-                        "silence before it, and awaited while it does not report (default: it is expected now)")
+                   help=f"the day ({DAY_FORMAT}, the site's, today or later) it is to be installed: not flagged "
+                        "before it, and awaited while it does not report (default: it is expected now)")
     a.add_argument("--json", action="store_true", help="print the result as JSON (includes the password)")
     a.set_defaults(func=add)
     d = s.add_parser("deactivate", parents=[common], help="revoke a kiosk: broker user and ACL block removed, answers kept",
@@ -73,10 +73,10 @@ def add_parser(sub, common) -> None:
     m.set_defaults(func=move)
     i = s.add_parser("installs-on", parents=[common], help="the day a kiosk is to be installed (a rollout's kiosks "
                                                            "registered ahead)",
-                     description="Until 08:00 on DAY at its site, a kiosk is never flagged for silence, and "
-                                 "one that does not report (not installed yet, or prepared, tried out and boxed) is "
-                                 "awaited: listed by `fleet` (and the web app) with the day, not counted, and "
-                                 "nobody is told of it. From then its silence counts: not heard from for 2 hours "
+                     description="Until 08:00 on DAY at its site, a kiosk is never flagged (a Pi tried out "
+                                 "ahead is the installer's), and one that does not report (not installed yet, or "
+                                 "prepared, tried out and boxed) is awaited: listed by `fleet` (and the web app) "
+                                 "with the day, not counted, and nobody is told of it. From then its silence counts: not heard from for 2 hours "
                                  "of the site's opening hours, it is flagged. DAY is today or later at the site.")
     i.add_argument("id", metavar="ID", help="kiosk id")
     i.add_argument("day", type=_day_or_none, metavar="DAY", help=f"{DAY_FORMAT}, or none (expected now)")
@@ -126,8 +126,7 @@ def add(args: argparse.Namespace) -> int:
                     reactivated = True
             else:
                 registry.add_kiosk(db, args.id, args.site, _now())
-            if args.installs_on:
-                registry.set_installs_on(db, args.id, args.installs_on, _now())
+            seen = registry.set_installs_on(db, args.id, args.installs_on, _now()) if args.installs_on else None
             # Inside the transaction: if the broker files cannot be written, the kiosk is not
             # registered. Both files were checked before; the password is written last, so a
             # refusal never leaves a new password in force that nobody was shown (an ACL block
@@ -136,6 +135,7 @@ def add(args: argparse.Namespace) -> int:
             provision.set_password(args.password_file, args.id, password)
     finally:
         db.close()
+    _warn_in_service(args.id, args.installs_on, seen)
     toml = provision.kiosk_broker_toml(args.id, host, args.broker_port, args.prefix)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "site_id": args.site, "password": password,
@@ -149,7 +149,7 @@ def add(args: argparse.Namespace) -> int:
           f"kiosk {args.id} at site {args.site} has a new broker password." if args.rotate_password else
           f"kiosk {args.id} registered at site {args.site}.")
     if args.installs_on:
-        print(f"It is to be installed on {args.installs_on} (the site's day): not flagged for silence before.")
+        print(f"It is to be installed on {args.installs_on} (the site's day): not flagged before.")
     print(f"Broker user written to {args.password_file}"
           + (f", ACL block appended to {args.acl_file}" if appended else "")
           + ". Make the broker read them: systemctl reload mosquitto")
@@ -280,6 +280,15 @@ def move(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn_in_service(kiosk_id: str, day: str | None, seen: str | None) -> None:
+    """A day on a kiosk that has reported (a mistyped id? one brought back in service?) hides its
+    silence until then: said on stderr."""
+    from server_sync.analysis.fleet import INSTALL_HOUR
+    if day and seen:
+        print(f"kiosk-central: warning: kiosk {kiosk_id} has reported (last heard {seen} UTC): until {day} "
+              f"{INSTALL_HOUR:02d}:00 it is not flagged; if it is in service, give none", file=sys.stderr)
+
+
 def _day_or_none(text: str) -> str | None:
     return None if text.strip().lower() == "none" else day(text)
 
@@ -296,14 +305,11 @@ def installs_on(args: argparse.Namespace) -> int:
             seen = registry.set_installs_on(db, args.id, args.day, _now())
     finally:
         db.close()
-    if args.day and seen:
-        # A day on a kiosk in service (a mistyped id?) would hide its silence until then.
-        print(f"kiosk-central: warning: kiosk {args.id} has reported (last heard {seen} UTC): until {args.day} "
-              f"{INSTALL_HOUR:02d}:00 its silence is not flagged; if it is in service, give none", file=sys.stderr)
+    _warn_in_service(args.id, args.day, seen)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "installs_on": args.day}))
     elif args.day:
-        print(f"kiosk {args.id} is to be installed on {args.day} (the site's day): not flagged for silence before "
+        print(f"kiosk {args.id} is to be installed on {args.day} (the site's day): not flagged before "
               f"{INSTALL_HOUR:02d}:00 that day.")
     else:
         print(f"kiosk {args.id} has no installation day: silent for 2 open hours, it is flagged.")

@@ -22,7 +22,8 @@ half of the kiosks that had fallen silent with it are back (not quiet since then
 reconnecting for a moment), a kiosk still silent is its store's to hear of, after `FLAG_AFTER`.
 A kiosk never heard from since it was registered is an installation's matter (`fleet.never`, to
 the admins); the returns of kiosks told to the admins go to them (`fleet.heard`). A kiosk awaited
-(to be installed on a later day, `analysis.fleet`) has no flag, and one it had goes quietly.
+(to be installed on a later day, `analysis.fleet`) has no flag; one it had goes quietly if it was
+untold or told as never seen, and one told to its store is told over when the kiosk is heard.
 
 A kiosk two devices answer as (a copied card: `central.twins`) is a credential's matter, which
 only the admins can end (a new password shuts the copy out) and the store can do nothing about.
@@ -188,7 +189,7 @@ def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) 
     by_id = {k["kiosk_id"]: k for k in kiosks}
     steps = [Step("drop", kid, f, by_id.get(kid)) for kid, f in told.items()
              if kid not in by_id or not by_id[kid]["active"] or by_id[kid]["site_id"] != f.site_id
-             or by_id[kid].get("awaited")]
+             or (by_id[kid].get("awaited") and f.told_kind in (None, "never"))]
     gone = {s.kiosk_id for s in steps}
     silences = Silences(kiosks, now)
     outages = Outages({kid: f for kid, f in told.items() if kid not in gone}, kiosks, now)

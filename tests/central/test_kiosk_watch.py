@@ -118,6 +118,9 @@ def test_many_kiosks_silent_since_the_same_moment_at_several_stores_go_to_the_ad
     # A kiosk awaited (to be installed on a later day) loses the flag it had, quietly.
     assert _ops(plan({"k5": _flag("k5", "never", now - FLAG_AFTER, told="never", audience=ADMINS)},
                      [dict(_row("k5", None, seen=None), awaited=True)], now)) == {"k5": ("drop", None)}
+    # … but one told to its store as silent is told over when the kiosk is heard.
+    assert _ops(plan({"k5": _flag("k5", "silent", now - FLAG_AFTER, told="silent")},
+                     [dict(_row("k5", None), awaited=True)], now)) == {"k5": ("clearing", None)}
 
 
 def test_a_silence_told_to_the_admins_goes_to_its_store_once_half_of_its_group_is_back():
@@ -427,11 +430,16 @@ def test_an_upgraded_centre_keeps_what_it_told_of_a_copied_card(chain):
     at = T0.replace(tzinfo=None)
     db.execute_sql(f"INSERT INTO kiosk_flag (kiosk_id, site_id, kind, kind_since, seen_since, due_at, told_kind,"
                    f" told_at, audience) VALUES ('k3', 's2', 'twin', {p}, {p}, {p}, 'twin', {p}, 'admins')", (at,) * 4)
+    # k1's silence was told to its store, and a copy of its card found since (kind twin, not told yet).
+    db.execute_sql(f"INSERT INTO kiosk_flag (kiosk_id, site_id, kind, kind_since, seen_since, due_at, told_kind,"
+                   f" told_at, audience) VALUES ('k1', 's1', 'twin', {p}, {p}, {p}, 'silent', {p}, 'store')", (at,) * 4)
     for sql in m0052_kiosk_twin_told.STATEMENTS[2:]:
         db.execute_sql(dialect_of(db).ddl(sql))
-    assert flags(db) == {}
+    assert set(flags(db)) == {"k1"}
     assert [str(r[0])[:16] for r in db.execute_sql("SELECT told_at FROM kiosk_twin")] == ["2026-11-23 12:00"]
-    assert _looks(db, T0 + LOOK, T0 + timedelta(hours=2)) == []
+    # No second fleet.twin; the store that was told of k1's silence hears of its return.
+    told = _looks(db, T0 + LOOK, T0 + timedelta(hours=2))
+    assert [(h["event"], h["title"]) for _at, (_m, hooks) in told for h in hooks] == [("kiosk.recovered", "Kundpuls: kiosk k1 at Store s1 is working again")]
 
 
 def test_a_copied_card_shut_out_by_deactivating_the_kiosk_is_not_told_again_when_it_is_back(chain):

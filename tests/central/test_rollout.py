@@ -65,23 +65,25 @@ def test_a_kiosk_awaited_until_its_day_is_listed_never_flagged_and_expected_from
         assert [(r["awaited"], r["flag_kind"]) for r in rows] == [(False, "never"), (False, "never")]
         assert summary(rows)["awaited"] == 0
         # Prepared and tried out before its day on a card nearly full, then boxed: reporting, it
-        # is online and its card flagged; gone (its Last Will lost: the status still says online),
-        # it is awaited and flags nothing; on its day its old status is no news (the card was
-        # replaced since, say), and its silence counts from 08:00.
+        # is online and flags nothing (the installer's, not yet its store's); gone (its Last Will
+        # lost: the status still says online), it is awaited; on its day its tryout's status is no
+        # news (not online, the card replaced since, say), and not heard from 2 open hours into
+        # the day it is never seen (an installation's matter), not silent.
         heard = now - timedelta(minutes=1)
         p = db.param
         with db.atomic():
             db.execute_sql(f"INSERT INTO kiosk_status (kiosk_id, online, last_seen, disk_free_mb, payload)"
                            f" VALUES ({p}, {p}, {p}, 12, '{{\"rejected\": 3}}')", ("k1", True, heard.replace(tzinfo=None)))
         (k1, _k2) = fleet(db, now)
-        assert (k1["awaited"], k1["online"], k1["flag_kind"]) == (False, True, "disk")
+        assert (k1["awaited"], k1["online"], k1["flag_kind"]) == (False, True, None)
         (k1, _k2) = fleet(db, heard + timedelta(days=2))
         assert (k1["awaited"], k1["flagged"]) == (True, False)
         assert summary([k1])["awaited"] == 1
-        (k1, _k2) = fleet(db, midnight + timedelta(hours=9))
-        assert (k1["awaited"], k1["flagged"]) == (False, False)
+        rows = fleet(db, midnight + timedelta(hours=8, minutes=30))
+        assert (rows[0]["awaited"], rows[0]["flagged"], rows[0]["online"]) == (False, False, None)
+        assert summary(rows)["online"] == 0
         (k1, _k2) = fleet(db, midnight + timedelta(hours=10, minutes=5))
-        assert (k1["flag_kind"], k1["silent_open_hours"]) == ("silent", 2.08)
+        assert (k1["flag_kind"], k1["silent_open_hours"]) == ("never", 2.08)
     finally:
         db.close()
     # No day again: expected from its registration, three days ago.
@@ -89,7 +91,7 @@ def test_a_kiosk_awaited_until_its_day_is_listed_never_flagged_and_expected_from
     assert json.loads(capsys.readouterr().out) == {"kiosk_id": "k2", "installs_on": None}
     assert central("--db", central_url, "fleet", "--flagged", "--json") == 1
     flagged = {k["kiosk_id"]: k["flag_kind"] for k in json.loads(capsys.readouterr().out)["kiosks"]}
-    assert flagged == {"k1": "disk", "k2": "never"}          # k1 reports, on its nearly full card
+    assert flagged == {"k2": "never"}          # k1 reports on its nearly full card: not its store's yet
 
 
 def test_installs_on_mistakes_are_error_lines(central_url, tmp_path, capsys):
@@ -145,10 +147,32 @@ def test_a_day_on_a_kiosk_in_service_is_warned_of_and_a_move_forgets_it(central_
                            f" ('k2', {db.param}, '2026-12-01 10:00:00', '{{}}')", (True,))
     finally:
         db.close()
+    db = connect(central_url)
+    try:
+        # k2's silence was told to its store; k1's was about to be told, as never seen.
+        p = db.param
+        for kiosk, told in (("k2", "silent"), ("k1", None)):
+            db.execute_sql(f"INSERT INTO kiosk_flag (kiosk_id, site_id, kind, kind_since, seen_since, due_at,"
+                           f" told_kind, audience) VALUES ({p}, 's1', {p}, '2026-12-01 13:00:00', '2026-12-01 13:00:00',"
+                           f" '2026-12-01 13:10:00', {p}, {p})", (kiosk, told or "never", told, told and "store"))
+    finally:
+        db.close()
     capsys.readouterr()
     assert central("--db", central_url, "kiosk", "installs-on", "k2", day) == 0
     err = capsys.readouterr().err
     assert err.startswith("kiosk-central: warning: kiosk k2 has reported (last heard 2026-12-01 10:00 UTC)"), err
+    assert central("--db", central_url, "kiosk", "installs-on", "k1", day) == 0   # its day already: no change
+    assert central("--db", central_url, "kiosk", "installs-on", "k1", "none") == 0
+    db = connect(central_url)
+    try:
+        # The store told of k2's silence hears of its return when it is heard; k1 starts afresh.
+        assert set(flags(db)) == {"k2"}
+    finally:
+        db.close()
+    # Brought back with a new password and a day: warned the same.
+    assert central("--db", central_url, "kiosk", "add", "k2", "--site", "s1", "--rotate-password", "--installs-on",
+                   day, "--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")) == 0
+    assert "kiosk-central: warning: kiosk k2 has reported" in capsys.readouterr().err
     # Moved to another store: the day was the old store's.
     assert central("--db", central_url, "kiosk", "move", "k1", "--site", "s2", "--acl-file", str(tmp_path / "acl")) == 0
     assert central("--db", central_url, "kiosk", "list", "--json") == 0
