@@ -3,8 +3,9 @@ to a reader (the HTML report, the web pages, the SVG charts' labels and tooltips
 mails). Swedish and Norwegian write a decimal comma ("76,5", "< 0,001"), English a point. In
 Swedish and Norwegian a count of five digits or more is grouped by thousands with a narrow
 no-break space ("12 345"; "1234" is not); English is not grouped ("12345"), so every English
-text (the webhooks' and the kiosks' included) reads exactly as before. The minus sign stays the
-hyphen-minus Python writes ("-3,5"). A percentage is one figure too (`percent`): Swedish and
+text (the webhooks' and the kiosks' included) reads exactly as before. Swedish and Norwegian write
+the minus sign U+2212 ("−3,5", as CLDR and Språkrådet have it, and as the kiosk's staff view does);
+English keeps the hyphen-minus Python writes ("-3.5"). A percentage is one figure too (`percent`): Swedish and
 Norwegian put a no-break space before "%" ("31,6 %"), English none ("31.6%").
 
 Only for what a person reads: JSON, CSV, the API, webhooks, MQTT, `alert.message` and every value
@@ -19,6 +20,7 @@ from numbers import Integral, Real
 # One entry per language of server_sync.protocol.vocabulary.LANGUAGES (a test checks).
 DECIMAL_MARK = {"sv": ",", "nb": ",", "en": "."}
 THOUSANDS_MARK = {"sv": "\u202f", "nb": "\u202f", "en": ""}     # U+202F NARROW NO-BREAK SPACE; en: none
+MINUS = {"sv": "\u2212", "nb": "\u2212", "en": "-"}             # U+2212 MINUS SIGN; en: the hyphen-minus
 GROUP_FROM = 10_000          # 1234 stays as it is, 12345 is grouped (Språkrådet's and the SI's rule)
 
 
@@ -37,7 +39,7 @@ def figure(v: object, lang: str, digits: int = 1, *, signed: bool = False, signi
         text = f"{int(v):{sign}{group}d}"
     else:
         text = f"{float(v):{sign}{group}.{digits}{'g' if significant else 'f'}}"
-    return text.translate({ord("."): DECIMAL_MARK[lang], ord(","): THOUSANDS_MARK[lang]})
+    return text.translate({ord("."): DECIMAL_MARK[lang], ord(","): THOUSANDS_MARK[lang], ord("-"): MINUS[lang]})
 
 
 # What stands between a percentage and its "%": U+00A0 NO-BREAK SPACE in Swedish and Norwegian
@@ -56,11 +58,11 @@ def percent(v: object, lang: str, digits: int = 1) -> str:
 def interval(low: object, high: object, lang: str, digits: int = 1, *, signed: bool = False) -> str:
     """A confidence interval as every page writes one: "69,1–71,9", an en dash between the bounds
     (the report used "–" in one place and "…" in another). Where a bound carries a sign the dash is
-    spaced, "-3,1 – -1,2", so the minus is not read as part of it. A missing bound: a dash."""
+    spaced, "−3,1 – −1,2", so the minus is not read as part of it. A missing bound: a dash."""
     if low is None or high is None:
         return "–"
     a, b = figure(low, lang, digits, signed=signed), figure(high, lang, digits, signed=signed)
-    gap = " " if a[0] in "+-" or b[0] in "+-" else ""
+    gap = " " if a[0] in "+-\u2212" or b[0] in "+-\u2212" else ""
     return f"{a}{gap}–{gap}{b}"
 
 

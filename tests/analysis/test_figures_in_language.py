@@ -50,10 +50,11 @@ def report(tmp_path_factory):
 
 
 def test_each_language_has_its_marks_and_a_figure_is_written_with_them():
-    assert set(figures.DECIMAL_MARK) == set(figures.THOUSANDS_MARK) == set(LANGUAGES)
-    assert [figure(v, "sv") for v in (76.5, -14.25, 3.0, 12345, 1234, None, "s001")] == \
-        ["76,5", "-14,2", "3,0", f"12{NNBSP}345", "1234", "–", "s001"]
-    assert figure(-14.25, "nb", signed=True) == "-14,2" and figure(2.5, "nb", signed=True) == "+2,5"
+    assert set(figures.DECIMAL_MARK) == set(figures.THOUSANDS_MARK) == set(figures.MINUS) == set(LANGUAGES)
+    assert [figure(v, "sv") for v in (76.5, -14.25, 3.0, 12345, 1234, None, "s001", -3)] == \
+        ["76,5", "\u221214,2", "3,0", f"12{NNBSP}345", "1234", "–", "s001", "\u22123"]
+    assert figure(-14.25, "nb", signed=True) == "\u221214,2" and figure(2.5, "nb", signed=True) == "+2,5"
+    assert figure(-14.25, "en") == "-14.2"                  # English: the hyphen-minus, as before
     assert figure(12345.67, "nb", 2) == f"12{NNBSP}345,67" and figure(0.0024, "sv", 1, significant=True) == "0,002"
     assert [figure(v, "en") for v in (76.5, 3.0, 12345, 1234)] == ["76.5", "3.0", "12345", "1234"]
 
@@ -61,8 +62,8 @@ def test_each_language_has_its_marks_and_a_figure_is_written_with_them():
 def test_the_templates_filters_take_the_language_of_the_page():
     page = html.ENV.from_string("{{ x|num }} {{ d|num(signed=True) }} {{ r|num(2) }} {{ n|num }} p {{ p|pval }}")
     values = dict(x=76.5, d=-3.25, r=0.456, n=12345, p=0.0004)
-    assert page.render(values, lang="sv") == f"76,5 -3,2 0,46 12{NNBSP}345 p &lt;\u00a00,001"
-    assert page.render(values, lang="nb") == f"76,5 -3,2 0,46 12{NNBSP}345 p &lt;\u00a00,001"
+    assert page.render(values, lang="sv") == f"76,5 \u22123,2 0,46 12{NNBSP}345 p &lt;\u00a00,001"
+    assert page.render(values, lang="nb") == f"76,5 \u22123,2 0,46 12{NNBSP}345 p &lt;\u00a00,001"
     assert page.render(values, lang="en") == "76.5 -3.2 0.46 12345 p &lt;\u00a00.001"
 
 

@@ -126,7 +126,8 @@ def test_an_interval_is_written_one_way_everywhere(report):
     """The effect read "(+1,2…+3,4)", the estimates "(69,4–73,8)": one en dash, spaced where a
     bound carries a sign."""
     assert interval(69.12, 71.9, "sv") == "69,1–71,9" and interval(69.12, 71.9, "en") == "69.1–71.9"
-    assert interval(-3.14, -1.2, "nb") == "-3,1 – -1,2" and interval(0.4, 2, "sv", signed=True) == "+0,4 – +2"
+    assert interval(-3.14, -1.2, "nb") == "\u22123,1 – \u22121,2" and interval(0.4, 2, "sv", signed=True) == "+0,4 – +2"
+    assert interval(-3.14, -1.2, "en") == "-3.1 – -1.2"
     assert interval(None, 3.0, "en") == "–"
     for lang in LANGUAGES:
         page = html.render(report, lang)
