@@ -684,15 +684,22 @@ def quit(child: subprocess.Popen) -> list:
 
 
 def sync_agent() -> subprocess.Popen:
-    """`kiosk sync`, the daemon."""
+    """`kiosk sync`, the daemon (with Python's fault handler on: see `stopped`)."""
     return subprocess.Popen(kiosk + ["--config", toml, "sync"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, env={**os.environ, "PYTHONFAULTHANDLER": "1"})
 
 
 def stopped(agent: subprocess.Popen) -> list:
-    """The agent stopped as systemd stops it: its exit status and what it logged."""
+    """The agent stopped as systemd stops it: its exit status and what it logged. One that has
+    not stopped 30 s after SIGTERM is aborted, so its fault handler prints where each of its
+    threads was (once, under a loaded machine, it did not stop: the test then says where)."""
     agent.send_signal(signal.SIGTERM)
-    return [agent.wait(30), agent.stderr.read()]
+    try:
+        return [agent.wait(30), agent.stderr.read()]
+    except subprocess.TimeoutExpired:
+        agent.send_signal(signal.SIGABRT)
+        agent.wait(30)
+        return ["not stopped 30 s after SIGTERM", agent.stderr.read()]
 
 
 def app_flow(meanwhile=lambda: None) -> Path:
