@@ -108,14 +108,14 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         tryout = due is not None and seen is not None and seen < due <= now
         if tryout:
             online = None
-        status = {} if tryout else {"rejected": _rejected(payload), "disk_free_mb": disk_free_mb, "oldest": oldest}
+        rejected, disk, backlog = (None, None, None) if tryout else (_rejected(payload), disk_free_mb, oldest)
         # Answers the centre refused for good wait on the kiosk for a person (docs/deployment.md).
-        held = bool(active) and (status.get("rejected") or 0) > 0
+        held = bool(active) and (rejected or 0) > 0
         twin = _dt(twin_seen) is not None and now - _dt(twin_seen) < TWIN_FLAGGED_FOR
 
         def flag(twin: bool) -> tuple[str | None, str | None]:
-            return _flag(bool(active) and not before_day, silent, last_seen is None or tryout, held,
-                         status.get("rejected"), online, status.get("disk_free_mb"), status.get("oldest"), synced, twin)
+            return _flag(bool(active) and not before_day, silent, last_seen is None or tryout, held, rejected, online,
+                         disk, backlog, synced, twin)
         kind, text = flag(twin)
         # A copied card is the admins' (kiosk_watch tells it apart); what its store can act on is
         # the flag it would have without it (a backlog the twin ranks before, say).
