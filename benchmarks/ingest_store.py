@@ -103,7 +103,8 @@ def measure(url_for, tag: str, events: list[dict]) -> dict:
     # Floor: the same response rows, bulk-inserted, one transaction per batch.
     db = _store(url_for("floor"))
     ts = now.replace(tzinfo=None)
-    stored = {"kiosk_recorded_at": ts, "recorded_at": ts, "time_status": "synced", "received_at": ts, "batch": "b"}
+    stored = {"kiosk_recorded_at": ts, "recorded_at": ts, "time_status": "synced", "received_at": ts, "batch": "b",
+              "excluded": None}
     rows = [tuple({**e, **stored}[c] for c in RESPONSE_COLUMNS) for e in events if e["type"] == "response"]
 
     def floor():

@@ -12,7 +12,7 @@ kiosk_status and kiosk_twin; never writes.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
 from peewee import Database
@@ -20,6 +20,7 @@ from peewee import Database
 from server_sync.analysis.opening import (HOLIDAYS_SETTING, is_open, open_seconds_between, parse_hours, read_holidays,
                                           with_holidays)
 from server_sync.central import twins
+from server_sync.central.installation import install_start
 from server_sync.central.registry import stored_zone
 from server_sync.central.setting import get_setting
 from server_sync.exc import StoredSettingError
@@ -95,7 +96,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         # ahead is the installer's, not yet its store's), awaited while it is not reporting (its
         # status may still say online: a will the broker lost), and silent from INSTALL_HOUR of
         # the day if not heard since.
-        due = _install_start(installs_on, zone)
+        due = install_start(installs_on, zone)
         if due is not None and since is not None and due > since:
             since = due
         seen = _dt(last_seen)
@@ -141,20 +142,6 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
 
 
 REPORTING_WITHIN = timedelta(minutes=10)   # a kiosk reports every minute: heard this recently, it reports
-INSTALL_HOUR = 8       # an installation day counts from 08:00 at the site: installers work days, so a
-                       # store open all night is not flagged at 02:00 for a kiosk due that day
-
-
-def _install_start(day: str | None, zone) -> datetime | None:
-    """INSTALL_HOUR on `day` (YYYY-MM-DD) at the site, or None for no day. One that cannot be read
-    (the column edited by hand) is none: the kiosk is then expected as if no day were given, so a
-    broken date never hides a silent kiosk."""
-    try:
-        return datetime.combine(date.fromisoformat(day), time(INSTALL_HOUR), zone) if day else None
-    except (TypeError, ValueError):
-        return None
-
-
 AROUND_CLOSING = timedelta(hours=1)
 
 

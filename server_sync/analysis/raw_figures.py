@@ -28,7 +28,7 @@ def _utc_bounds(f: ReportFilter, tz: ZoneInfo) -> tuple[datetime, datetime]:
 def _raw_where(db: Database, f: ReportFilter, tz: ZoneInfo) -> tuple[str, list]:
     where, params = where_clause(db, ReportFilter(f.sites, f.questions))
     start, end = _utc_bounds(f, tz)
-    where += (" AND " if where else " WHERE ") + f"filtered IS NULL AND recorded_at >= {db.param} AND recorded_at < {db.param}"
+    where += (" AND " if where else " WHERE ") + f"{rollups.COUNTED_SQL} AND recorded_at >= {db.param} AND recorded_at < {db.param}"
     return where, params + [start, end]
 
 

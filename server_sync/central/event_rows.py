@@ -5,7 +5,8 @@ column here without another edit (its migration adds the column).
 Every wire field is stored under its own name, except the kiosk's clock reading `recorded_at`,
 kept as `kiosk_recorded_at`; the centre's own columns follow: the best known time
 (`recorded_at`, corrected when the kiosk's clock was not synced), `time_status`, `received_at`,
-and for answers the batch they came in.
+and for answers the batch they came in and `excluded`: the centre's reason not to count an answer
+the kiosk counted (`central.installation`: a tryout), NULL for one that counts.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def wire_columns(event_type: type) -> tuple[str, ...]:
 
 RESPONSE_WIRE = wire_columns(ResponseEvent)
 FOLLOWUP_WIRE = wire_columns(FollowUpEvent)
-RESPONSE_COLUMNS = RESPONSE_WIRE + ("recorded_at", "time_status", "received_at", "batch")
+RESPONSE_COLUMNS = RESPONSE_WIRE + ("recorded_at", "time_status", "received_at", "batch", "excluded")
+EXCLUDED = RESPONSE_COLUMNS.index("excluded")       # its position in a stored row
 FOLLOWUP_COLUMNS = FOLLOWUP_WIRE + ("recorded_at", "time_status", "received_at")
 
 # Positions in a wire row, for the few fields the centre reads while it stores.

@@ -13,6 +13,8 @@ Both the MQTT ingest (`server_sync.ingest`) and `kiosk-central import` hand vali
   is recorded in `conflict` (once per distinct content), never an overwrite;
 - corrects times recorded before the kiosk's clock synced from a synced event of the same boot
   (`clock_anchor`), in both directions, moving rollup counts along;
+- sets aside (`response.excluded`, stored, not counted) an answer recorded at the kiosk's site
+  before its installation day (`central.installation`: a tryout), by the best known time;
 - inserts new answers and follow-ups in bulk and updates the rollups in the same transaction.
 
 Group commit: inside `Intake.group(lock_names)` several batches share ONE transaction (one
@@ -42,7 +44,7 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.central import conflicts, dead_letters, questions, rollups, site_history, speedups, twins
+from server_sync.central import conflicts, dead_letters, installation, questions, rollups, site_history, speedups, twins
 from server_sync.central.registry import KioskDeactivated
 from server_sync.central.dialect import (StoredAlready, execute_many, group_transaction, in_list, insert_ignore,
                                          insert_new, insert_rows, placeholders, time_param, writer_transaction)
@@ -105,7 +107,7 @@ class _Group:
     zones: dict[str, ZoneInfo] = field(default_factory=dict)
     locks: frozenset[str] = frozenset()                      # writer locks held since the start
     anchors: dict[tuple[str, str], "_Anchor"] = field(default_factory=dict)   # (kiosk, boot): stored
-    sites: dict[str, str] = field(default_factory=dict)      # registered, active kiosk -> its site
+    sites: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # active kiosk -> site, installs_on
     refusals: dead_letters.Pending = field(default_factory=dict)  # counted, written once at the end
 
 
@@ -172,7 +174,7 @@ class Intake:
         delta: Counter = Counter()                  # this batch's hourly rollup changes
         reason_delta: dict[tuple, list[int]] = {}   # and its reason rollup changes
         with self._writer(kiosk_lock(batch.kiosk_id)):
-            site_id = self._registered_site(batch.kiosk_id)
+            site_id, installs_on = self._registration(batch.kiosk_id)
             result = Accepted(batch.kiosk_id, site_id, batch.batch_id, [e.seq for e in batch.events])
             responses = [e for e in batch.events if e.type == "response"]
             followups = [e for e in batch.events if e.type == "followup"] if len(responses) < len(batch.events) else []
@@ -191,10 +193,13 @@ class Intake:
                                                        received, batch.batch_id, batch.kiosk_id)
             followups, later = self._own_followups(batch, responses, followups)
 
+            # Before this (naive UTC) an answer at its site is a tryout; None: none is.
+            until = installation.tryout_until(installs_on, rollups.site_timezones(
+                self.db, [site_id], self._zones())[site_id]) if installs_on else None
             anchors, new_boots = self._anchors(batch.kiosk_id, batch.events)
             if new_boots:
                 result.corrected = self._correct_stored(batch.kiosk_id, new_boots, anchors, received, delta,
-                                                        reason_delta)
+                                                        reason_delta, (site_id, until))
 
             # Insert first (ids already stored, in either table, are skipped by the database);
             # only what did not go in is read back and compared: duplicate or conflict.
@@ -202,7 +207,8 @@ class Intake:
             # it as the same TIMESTAMP): converted once, not once per row.
             received_s = received.isoformat(" ")
             zones = rollups.site_timezones(self.db, sites, self._zones())
-            parts = self._site_rows(responses, sites, zones, anchors, received, received_s, batch.batch_id)
+            parts = self._site_rows(responses, sites, zones, anchors, received, received_s, batch.batch_id,
+                                    (site_id, until))
             rows = [row for _, site_rows, _ in parts for row in site_rows]
             rid = R["id"]
             clash, explained = self._followup_links([r[rid] for r in rows])
@@ -277,19 +283,20 @@ class Intake:
             return self.db.atomic()
         return writer_transaction(self.db, lock_name)
 
-    def _registered_site(self, kiosk_id: str) -> str:
-        """The site of a registered, active kiosk (read once per group transaction)."""
+    def _registration(self, kiosk_id: str) -> tuple[str, str | None]:
+        """The site of a registered, active kiosk and its installation day (read once per group
+        transaction, under the kiosk's writer lock, which a change of the day takes too)."""
         if self._group is not None and kiosk_id in self._group.sites:
             return self._group.sites[kiosk_id]
-        row = self.db.execute_sql(f"SELECT site_id, active FROM kiosk WHERE id = {self.db.param}",
+        row = self.db.execute_sql(f"SELECT site_id, active, installs_on FROM kiosk WHERE id = {self.db.param}",
                                   (kiosk_id,)).fetchone()
         if row is None:
             raise ProtocolError(f"unknown kiosk {kiosk_id!r}: not registered (kiosk-central kiosk add)")
         if not row[1]:
             raise KioskDeactivated(f"kiosk {kiosk_id!r} is deactivated (kiosk-central kiosk deactivate)")
         if self._group is not None:
-            self._group.sites[kiosk_id] = row[0]
-        return row[0]
+            self._group.sites[kiosk_id] = (row[0], row[2])
+        return row[0], row[2]
 
     def _known_questions(self) -> Mapping[questions.Key, questions.Entry]:
         """The register's entries cached so far, dropped when the definitions changed."""
@@ -420,13 +427,17 @@ class Intake:
         return kiosk_time, UNCORRECTED, kiosk_time
 
     def _correct_stored(self, kiosk_id: str, boots: Sequence[str], anchors: Mapping[str, _Anchor],
-                        received: datetime, delta: Counter, reason_delta: dict) -> int:
-        """Correct stored uncorrected events of these boots; move their rollup counts along."""
+                        received: datetime, delta: Counter, reason_delta: dict,
+                        tryouts: tuple[str, datetime | None]) -> int:
+        """Correct stored uncorrected events of these boots; move their rollup counts along. An
+        answer at the site of `tryouts` (site, `installation.tryout_until`) is a tryout or not by
+        its corrected time."""
+        tryout_site, until = tryouts
         p = self.db.param
         in_boots, boot_params = in_list(self.db, "boot_id", boots)
         where = f"kiosk_id = {p} AND {in_boots} AND time_status = {p}"
         params = [kiosk_id, *boot_params, UNCORRECTED]
-        cols = ("id", "site_id", "kiosk_id", "question_id", "audience", "scale", "value", "filtered",
+        cols = ("id", "site_id", "kiosk_id", "question_id", "audience", "scale", "value", "filtered", "excluded",
                 "recorded_at", "boot_id", "monotonic_ns")
         old = [dict(zip(cols, r)) for r in self.db.execute_sql(
             f"SELECT {', '.join(cols)} FROM response WHERE {where}", params).fetchall()]
@@ -435,14 +446,16 @@ class Intake:
             r["recorded_at"] = as_datetime(r["recorded_at"])
             t = anchors[r["boot_id"]].correct(r["monotonic_ns"])
             if _plausible(t, received):
-                moved.append((r, dict(r, recorded_at=t)))
+                excluded = installation.excluded(t, until) if r["site_id"] == tryout_site else r["excluded"]
+                moved.append((r, dict(r, recorded_at=t, excluded=excluded)))
         if moved:
             ids = [r["id"] for r, _ in moved]
             reasons = self._followup_reasons(ids)
             rollups.count(self.db, [r for r, _ in moved], sign=-1, into=delta, zones=self._zones())
             rollups.count_reasons(self.db, reasons, sign=-1, into=reason_delta, zones=self._zones())
-            execute_many(self.db, f"UPDATE response SET recorded_at = {p}, time_status = {p} WHERE id = {p}",
-                         [(self._ts(new["recorded_at"]), CORRECTED, new["id"]) for _, new in moved])
+            execute_many(self.db, f"UPDATE response SET recorded_at = {p}, time_status = {p}, excluded = {p}"
+                         f" WHERE id = {p}",
+                         [(self._ts(new["recorded_at"]), CORRECTED, new["excluded"], new["id"]) for _, new in moved])
             rollups.count(self.db, [new for _, new in moved], into=delta, zones=self._zones())
             rollups.count_reasons(self.db, reasons, into=reason_delta, zones=self._zones())
         fold = [(fid, at, boot, mono) for fid, at, boot, mono in self.db.execute_sql(
@@ -473,51 +486,52 @@ class Intake:
         return clash, explained
 
     def _followup_reasons(self, response_ids: Sequence[str]) -> list[dict[str, Any]]:
-        if not response_ids:
-            return []
-        by_response: dict[str, list[str]] = {}
-        for i in range(0, len(response_ids), 500):
-            where, params = in_list(self.db, "response_id", response_ids[i:i + 500])
-            for rid, reason in self.db.execute_sql(
-                    f"SELECT response_id, reason FROM followup_reason WHERE {where}", params).fetchall():
-                by_response.setdefault(rid, []).append(reason)
-        return [{"response_id": rid, "reasons": rs} for rid, rs in by_response.items()]
+        return rollups.followup_reasons(self.db, response_ids)
 
     # --- rows ------------------------------------------------------------------------------------
 
     def _site_rows(self, responses: Sequence[ResponseEvent], sites: Sequence[str], zones: Mapping[str, ZoneInfo],
                    anchors: Mapping[str, _Anchor], received: datetime, received_s: Any,
-                   batch_id: str) -> list[tuple[str, list[list], list[str]]]:
+                   batch_id: str, tryouts: tuple[str, datetime | None]) -> list[tuple[str, list[list], list[str]]]:
         """(site, its `response` rows, their minutes) for each site the batch's answers name: the
-        registered one, and a former one for answers recorded there (`_response_rows`)."""
+        registered one, and a former one for answers recorded there (`_response_rows`). Tryouts
+        (`_correct_stored`) only at the registered site: a former site's day was forgotten."""
+        tryout_site, until = tryouts
         if len(sites) == 1:                         # the common batch: no split
             return [(sites[0], *self._response_rows(responses, zones[sites[0]], anchors, received, received_s,
-                                                    batch_id))]
+                                                    batch_id, until if sites[0] == tryout_site else None))]
         return [(site, *self._response_rows([e for e in responses if e.site_id == site], zones[site], anchors,
-                                             received, received_s, batch_id)) for site in sites]
+                                             received, received_s, batch_id, until if site == tryout_site else None))
+                for site in sites]
 
     def _response_rows(self, responses: Sequence[ResponseEvent], zone: ZoneInfo, anchors: Mapping[str, _Anchor],
-                       received: datetime, received_s: Any, batch_id: str) -> tuple[list[list], list[str]]:
+                       received: datetime, received_s: Any, batch_id: str,
+                       until: datetime | None) -> tuple[list[list], list[str]]:
         """The `response` rows of a batch (RESPONSE_COLUMNS order) and each one's UTC minute
         ("YYYY-MM-DDTHH:MM", `rollups.minute_key`, which the rollups bucket by the site-local
         hour in `zone`), as the first minute of its local hour inside its UTC hour
         (`speedups.local_hour_minute`: the count keeps at most two keys an hour). Runs once per
         answer at the centre, so the common case, a synced clock, takes its times straight from
-        the wire text."""
+        the wire text. An answer recorded before `until` (naive UTC) is a tryout
+        (`installation.excluded`)."""
         rows: list[list] = []
         minutes: list[str] = []
         kiosk_time = R["recorded_at"]
         splits: dict[str, int | None] = {}
         for e in responses:
             row = wire_row(e)
+            excluded = None
             if e.clock_synced:
                 best, status = row[kiosk_time], SYNCED
                 minute = speedups.local_hour_minute(e.recorded_at[:16], zone, splits)
+                if until is not None:
+                    excluded = installation.excluded(naive_utc(e.recorded), until)
             else:
                 best_t, status, kiosk_t = self._time(e, anchors, received)
                 best = row[kiosk_time] if best_t is kiosk_t else self._ts(best_t)
                 minute = speedups.local_hour_minute(rollups.minute_key(best_t), zone, splits)
-            row += (best, status, received_s, batch_id)
+                excluded = installation.excluded(best_t, until)
+            row += (best, status, received_s, batch_id, excluded)
             rows.append(row)
             minutes.append(minute)
         return rows, minutes
@@ -559,7 +573,7 @@ class Intake:
         received = naive_utc(received_at or self.clock())
         p = self.db.param
         with self._writer(f"status:{kiosk_id}"):
-            self._registered_site(kiosk_id)
+            self._registration(kiosk_id)
             last_seen = status_time(status, received)
             said = status.as_dict()
             will = not status.online and status.ts is None

@@ -3,7 +3,7 @@ them. The one place that says so on the centre: ingest (`central.intake`), the m
 back-fill and the history generator (`seeds/history.py`, whose vectorised counts a test holds to
 this module's) all count through here; the scale rules come from `server_sync.protocol.scales`.
 
-Tables (migrations m0001, m0002, m0020), unfiltered answers only:
+Tables (migrations m0001, m0002, m0020), answers that count only (`counts`):
 - rollup_hourly: answers per site, kiosk, question, audience, scale, value and site-local hour
   (`hour`: the UTC instant that local hour starts at), with its site-local date, hour and weekday;
 - rollup_daily / rollup_monthly: the sufficient statistics (`STATS`: n, Σv, Σv², top-two and
@@ -159,11 +159,37 @@ def _as_datetime(v: Any) -> datetime:
 
 # --- answers ------------------------------------------------------------------------------------
 
+# An answer that counts: its kiosk did not flag the press (`filtered`, a repeat or a burst) and the
+# centre did not set it aside (`excluded`, a tryout: central.installation). Both are kept.
+def counted_sql(alias: str = "") -> str:
+    """The condition on the response table (under `alias`, "r") that an answer counts."""
+    a = f"{alias}." if alias else ""
+    return f"{a}filtered IS NULL AND {a}excluded IS NULL"
+
+
+COUNTED_SQL = counted_sql()
+
+
+def _stored_counted_sql(db: Database, alias: str = "") -> str:
+    """`counted_sql` for the recounts from the raw rows, which the migrations m0002 and m0020 run
+    too, on a response table without `excluded` (m0053): only `filtered` then."""
+    if "excluded" in {c.name for c in db.get_columns("response")}:
+        return counted_sql(alias)
+    return f"{alias + '.' if alias else ''}filtered IS NULL"
+
+
+def counts(filtered: str | None, excluded: str | None) -> bool:
+    """`COUNTED_SQL` of one answer's two columns."""
+    return filtered is None and excluded is None
+
+
 def answer_counts(rows: Iterable[Mapping]) -> Counter:
-    """Unfiltered answers per (site, kiosk, question, audience, scale, value, `minute_key`), from
-    mappings with those fields, `recorded_at` (naive UTC) and `filtered`."""
+    """Answers that count (`counts`) per (site, kiosk, question, audience, scale, value,
+    `minute_key`), from mappings with those fields, `recorded_at` (naive UTC), `filtered` and
+    `excluded` (absent: None)."""
     return Counter((r["site_id"], r["kiosk_id"], r["question_id"], r["audience"], r["scale"], r["value"],
-                    minute_key(_as_datetime(r["recorded_at"]))) for r in rows if r["filtered"] is None)
+                    minute_key(_as_datetime(r["recorded_at"]))) for r in rows
+                   if counts(r["filtered"], r.get("excluded")))
 
 
 def count(db: Database, rows: Iterable[Mapping], sign: int = 1, into: Counter | None = None,
@@ -268,8 +294,8 @@ def count_reasons(db: Database, followup_rows: Iterable[Mapping], sign: int = 1,
                   zones: dict[str, ZoneInfo] | None = None, found: set | None = None) -> dict[tuple, list[int]]:
     """The signed rollup_reason_daily deltas (keyed REASON_DAILY_KEY) of follow-ups (mappings
     with response_id and reasons), added to `into`, without writing. Reads the answers they
-    explain: a follow-up whose answer is filtered or not stored counts nothing; `found`
-    receives the ids of the answers that are stored (filtered or not)."""
+    explain: a follow-up whose answer does not count (`counts`) or is not stored counts nothing;
+    `found` receives the ids of the answers that are stored (counted or not)."""
     deltas: dict[tuple, list[int]] = {} if into is None else into
     wanted = {r["response_id"]: _reason_codes(r) for r in followup_rows}
     if found is None:
@@ -280,14 +306,26 @@ def count_reasons(db: Database, followup_rows: Iterable[Mapping], sign: int = 1,
     ids = sorted(wanted)
     for i in range(0, len(ids), 500):
         where, params = in_list(db, "id", ids[i:i + 500])
-        for *answer, filtered in db.execute_sql(
-                "SELECT id, site_id, question_id, audience, scale, value, recorded_at, filtered FROM response"
-                f" WHERE {where}", params).fetchall():
+        for *answer, filtered, excluded in db.execute_sql(
+                "SELECT id, site_id, question_id, audience, scale, value, recorded_at, filtered, excluded"
+                f" FROM response WHERE {where}", params).fetchall():
             if found is not None:
                 found.add(answer[0])
-            if filtered is None and wanted[answer[0]]:
+            if counts(filtered, excluded) and wanted[answer[0]]:
                 answers.append((tuple(answer), wanted[answer[0]]))
     return _count_reasons_of(db, answers, sign, deltas, zones)
+
+
+def followup_reasons(db: Database, response_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The stored follow-up reasons of these answers, as `count_reasons` takes them (to count
+    them out and in again when their answers change)."""
+    by_response: dict[str, list[str]] = {}
+    for i in range(0, len(response_ids), 500):
+        where, params = in_list(db, "response_id", response_ids[i:i + 500])
+        for rid, reason in db.execute_sql(
+                f"SELECT response_id, reason FROM followup_reason WHERE {where}", params).fetchall():
+            by_response.setdefault(rid, []).append(reason)
+    return [{"response_id": rid, "reasons": rs} for rid, rs in by_response.items()]
 
 
 def _count_reasons_of(db: Database, answers: list[tuple[tuple, list[str]]], sign: int, acc: dict[tuple, list[int]],
@@ -337,7 +375,7 @@ def rebuild_reasons(db: Database, site_id: str | None = None) -> int:
     by_answer: dict[tuple, list[str]] = {}
     for *answer, reason in db.execute_sql(
             "SELECT r.id, r.site_id, r.question_id, r.audience, r.scale, r.value, r.recorded_at, fr.reason"
-            " FROM followup_reason fr JOIN response r ON r.id = fr.response_id WHERE r.filtered IS NULL"
+            f" FROM followup_reason fr JOIN response r ON r.id = fr.response_id WHERE {_stored_counted_sql(db, 'r')}"
             f"{' AND r.' + site if site else ''}", params).fetchall():
         by_answer.setdefault(tuple(answer), []).append(reason)
     if not by_answer:
@@ -379,7 +417,7 @@ def rebuild(db: Database) -> int:
 
 
 def _site_hours(db: Database, site_id: str, zones: dict[str, ZoneInfo]) -> Counter:
-    """The rollup_hourly counts (`count_hours`) of every stored unfiltered answer of one site, in
+    """The rollup_hourly counts (`count_hours`) of every stored answer of one site that counts, in
     the zone its row holds (`zones`: the cache of site_timezones)."""
     zone = site_timezones(db, [site_id], zones)[site_id]
     splits: dict[str, int | None] = {}
@@ -387,7 +425,7 @@ def _site_hours(db: Database, site_id: str, zones: dict[str, ZoneInfo]) -> Count
     for *key, minute, n in db.execute_sql(
             "SELECT site_id, kiosk_id, question_id, audience, scale, value,"
             " SUBSTR(CAST(recorded_at AS TEXT), 1, 16) AS minute, COUNT(*) FROM response"
-            f" WHERE site_id = {placeholders(db, 1)} AND filtered IS NULL"
+            f" WHERE site_id = {placeholders(db, 1)} AND {_stored_counted_sql(db)}"
             " GROUP BY site_id, kiosk_id, question_id, audience, scale, value, minute", (site_id,)).fetchall():
         counts[tuple(key) + (speedups.local_hour_minute(minute, zone, splits),)] += int(n)
     return count_hours(db, counts, zones=zones)
@@ -395,7 +433,7 @@ def _site_hours(db: Database, site_id: str, zones: dict[str, ZoneInfo]) -> Count
 
 @dataclass(frozen=True)
 class SiteRebuild:
-    """What `rebuild_site` did: the unfiltered answers it counted, the site's rollup_hourly rows
+    """What `rebuild_site` did: the answers it counted, the site's rollup_hourly rows
     before and after, and its rollup_reason_daily rows after."""
     answers: int
     hourly_before: int

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from server_sync.central.event_rows import R
+from server_sync.central.event_rows import EXCLUDED, R
 
 
 def plain_values(rows: Sequence[Sequence]) -> tuple[str, Sequence[Sequence]]:
@@ -64,15 +64,15 @@ def sqlite_constant_columns(connection: Any, rows: Sequence[Sequence]) -> tuple[
 
 def hourly_answer_counts(site_id: str, kiosk_id: str, rows: Sequence[Sequence], minutes: Sequence[str],
                          counted: Iterable[bool] | None = None) -> Counter:
-    """Unfiltered answers per (site, kiosk, question, audience, scale, value, UTC minute key) from
-    `response` rows of one kiosk (`event_rows.R` positions) and each row's `rollups.minute_key`; `counted`,
+    """Answers that count per (site, kiosk, question, audience, scale, value, UTC minute key) from
+    `response` rows of one kiosk (RESPONSE_COLUMNS order: `event_rows.R` positions) and each row's `rollups.minute_key`; `counted`,
     if given, says which rows to count (the ones really inserted). Equals
     `rollups.answer_counts` of the same answers as mappings."""
-    q, aud, sc, val, flt = R["question_id"], R["audience"], R["scale"], R["value"], R["filtered"]
+    q, aud, sc, val, flt, exc = R["question_id"], R["audience"], R["scale"], R["value"], R["filtered"], EXCLUDED
     pairs: Iterable = zip(rows, minutes) if counted is None else \
         (pair for pair, keep in zip(zip(rows, minutes), counted) if keep)
     return Counter((site_id, kiosk_id, r[q], r[aud], r[sc], r[val], minute)
-                   for r, minute in pairs if r[flt] is None)
+                   for r, minute in pairs if r[flt] is None and r[exc] is None)
 
 
 def local_hour_minute(minute: str, tz: ZoneInfo, splits: dict[str, int | None]) -> str:

@@ -11,9 +11,13 @@ import socket
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from server_sync.cli import existing_database_url
 from server_sync.commands._argtypes import DAY_FORMAT, broker_host, day, topic_prefix
+
+if TYPE_CHECKING:
+    from server_sync.central.tryouts import Recount
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
 
@@ -77,7 +81,9 @@ def add_parser(sub, common) -> None:
                                  "ahead is the installer's), and one that does not report (not installed yet, or "
                                  "prepared, tried out and boxed) is awaited: listed by `fleet` (and the web app) "
                                  "with the day, not counted, and nobody is told of it. From then its silence counts: not heard from for 2 hours "
-                                 "of the site's opening hours, it is flagged. DAY is today or later at the site.")
+                                 "of the site's opening hours, it is flagged. What it recorded at its site before then is a "
+                                 "tryout, kept but counted in no figure (answers stored already are decided "
+                                 "again: how many is said on stderr). DAY is today or later at the site.")
     i.add_argument("id", metavar="ID", help="kiosk id")
     i.add_argument("day", type=_day_or_none, metavar="DAY", help=f"{DAY_FORMAT}, or none (expected now)")
     i.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -126,7 +132,7 @@ def add(args: argparse.Namespace) -> int:
                     reactivated = True
             else:
                 registry.add_kiosk(db, args.id, args.site, _now())
-            seen = registry.set_installs_on(db, args.id, args.installs_on, _now()) if args.installs_on else None
+            seen, tried = _set_day(db, args.id, args.installs_on) if args.installs_on else (None, None)
             # Inside the transaction: if the broker files cannot be written, the kiosk is not
             # registered. Both files were checked before; the password is written last, so a
             # refusal never leaves a new password in force that nobody was shown (an ACL block
@@ -136,11 +142,13 @@ def add(args: argparse.Namespace) -> int:
     finally:
         db.close()
     _warn_in_service(args.id, args.installs_on, seen)
+    _tell_recount(args.id, args.installs_on, tried)
     toml = provision.kiosk_broker_toml(args.id, host, args.broker_port, args.prefix)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "site_id": args.site, "password": password,
                           "rotated": bool(args.rotate_password), "reactivated": reactivated,
                           "installs_on": args.installs_on,
+                          "tryouts_set_aside": tried.set_aside if tried else 0,
                           "acl_appended": appended,
                           "password_file": str(args.password_file), "acl_file": str(args.acl_file),
                           "broker_toml": toml}, indent=2))
@@ -280,10 +288,39 @@ def move(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_day(db, kiosk_id: str, day: str | None) -> tuple[str | None, Recount]:
+    """Give the kiosk its installation day (None: none) and re-decide which of its stored answers
+    are tryouts (`central.tryouts`), under its writer lock: no batch of it is stored meanwhile.
+    Returns when it was last heard (`registry.set_installs_on`) and the recount."""
+    from server_sync.central import registry, tryouts
+    from server_sync.central.dialect import writer_transaction
+    from server_sync.central.intake import kiosk_lock
+
+    with writer_transaction(db, kiosk_lock(kiosk_id)):
+        seen = registry.set_installs_on(db, kiosk_id, day, _now())
+        return seen, tryouts.recount(db, kiosk_id)
+
+
+def _tell_recount(kiosk_id: str, day: str | None, tried: Recount | None) -> None:
+    """Say on stderr (read beside JSON too) how many stored answers the day set aside or counted
+    again: figures already read change."""
+    from server_sync.central.installation import INSTALL_HOUR
+
+    if tried is None:
+        return
+    if tried.set_aside:
+        print(f"kiosk-central: {tried.set_aside} answer(s) kiosk {kiosk_id} recorded before {day} "
+              f"{INSTALL_HOUR:02d}:00 are set aside as a tryout: kept, not counted in its site's figures",
+              file=sys.stderr)
+    if tried.counted_again:
+        print(f"kiosk-central: {tried.counted_again} answer(s) of kiosk {kiosk_id} set aside as a tryout "
+              "count again in its site's figures", file=sys.stderr)
+
+
 def _warn_in_service(kiosk_id: str, day: str | None, seen: str | None) -> None:
     """A day on a kiosk that has reported (a mistyped id? one brought back in service?) hides its
     silence until then: said on stderr."""
-    from server_sync.analysis.fleet import INSTALL_HOUR
+    from server_sync.central.installation import INSTALL_HOUR
     if day and seen:
         print(f"kiosk-central: warning: kiosk {kiosk_id} has reported (last heard {seen} UTC): until {day} "
               f"{INSTALL_HOUR:02d}:00 it is not flagged; if it is in service, give none", file=sys.stderr)
@@ -294,20 +331,21 @@ def _day_or_none(text: str) -> str | None:
 
 
 def installs_on(args: argparse.Namespace) -> int:
-    from server_sync.analysis.fleet import INSTALL_HOUR
     from server_sync.central import registry
     from server_sync.central.db import connect
+    from server_sync.central.installation import INSTALL_HOUR
 
     registry.check_id(args.id, "kiosk id")
     db = connect(existing_database_url(args))
     try:
-        with db.atomic():
-            seen = registry.set_installs_on(db, args.id, args.day, _now())
+        seen, tried = _set_day(db, args.id, args.day)
     finally:
         db.close()
     _warn_in_service(args.id, args.day, seen)
+    _tell_recount(args.id, args.day, tried)
     if args.json:
-        print(json.dumps({"kiosk_id": args.id, "installs_on": args.day}))
+        print(json.dumps({"kiosk_id": args.id, "installs_on": args.day, "tryouts_set_aside": tried.set_aside,
+                          "tryouts_counted_again": tried.counted_again}))
     elif args.day:
         print(f"kiosk {args.id} is to be installed on {args.day} (the site's day): not flagged before "
               f"{INSTALL_HOUR:02d}:00 that day.")

@@ -65,9 +65,11 @@ def _filters(db: Database, f: CommentFilter) -> tuple[list[str], list]:
     """The clauses every way of reading comments shares: question, score, reason, search.
     Customers' comments only: an employee question's comment, listed with its score and minute,
     is one employee's (with a shift roster, a named one); employee figures are shown only for
-    groups of at least the minimum (docs/privacy.md)."""
+    groups of at least the minimum (docs/privacy.md). Not a tryout's ("test", typed by the
+    installer before the kiosk was the store's: central.installation); a flagged press's comment
+    is still a customer's words."""
     p = db.param
-    clauses, params = ["f.comment IS NOT NULL", "r.audience = 'customer'"], []
+    clauses, params = ["f.comment IS NOT NULL", "r.audience = 'customer'", "r.excluded IS NULL"], []
     if f.question:
         clauses.append(f"r.question_id = {p}")
         params.append(f.question)

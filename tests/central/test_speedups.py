@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from server_sync.central import rollups, speedups
 from server_sync.central.dialect import POSTGRES
-from server_sync.central.event_rows import R
+from server_sync.central.event_rows import EXCLUDED, RESPONSE_COLUMNS, R
 from server_sync.protocol import iso_ms
 from server_sync.protocol.timetext import UNSYNCED_EARLIEST, UNSYNCED_LATEST
 
@@ -59,7 +59,7 @@ _START = datetime(2026, 3, 28, 22, 0)
 _answers = st.lists(st.fixed_dictionaries({
     "question_id": st.sampled_from(["visit", "recommend"]), "audience": st.sampled_from(["customer", "employee"]),
     "scale": st.sampled_from(["smiley4", "nps11"]), "value": st.integers(0, 10),
-    "filtered": st.sampled_from([None, None, "repeat", "burst"]),
+    "filtered": st.sampled_from([None, None, "repeat", "burst"]), "excluded": st.sampled_from([None, None, "tryout"]),
     "recorded_at": st.integers(0, 3 * 24 * 3600 * 1000).map(lambda ms: _START + timedelta(milliseconds=ms)),
     "inserted": st.booleans()}), max_size=40)
 
@@ -68,12 +68,14 @@ _answers = st.lists(st.fixed_dictionaries({
 @given(_answers, st.booleans())
 def test_hourly_counts_by_position_equal_the_plain_count(answers, all_inserted):
     """Ingest counts a batch's answers per hourly bucket from its `response` rows by position,
-    the minute cut from the wire text; the plain count reads the same answers by name."""
+    the minute cut from the wire text; the plain count reads the same answers by name. Neither
+    counts a flagged press or a tryout."""
     rows, hours = [], []
     for a in answers:
-        row = [None] * len(R)
+        row = [None] * len(RESPONSE_COLUMNS)
         for name in ("question_id", "audience", "scale", "value", "filtered"):
             row[R[name]] = a[name]
+        row[EXCLUDED] = a["excluded"]
         rows.append(row)
         hours.append(iso_ms(a["recorded_at"].replace(tzinfo=timezone.utc))[:16])
     counted = None if all_inserted else [a["inserted"] for a in answers]
