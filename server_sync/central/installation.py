@@ -2,9 +2,11 @@
 kiosk is its store's.
 
 Until INSTALL_HOUR that day a kiosk is the installer's. The fleet does not flag it
-(`analysis.fleet`), and what it records then (a Pi prepared and tried out ahead, a smiley tapped to
-check it) is a tryout: stored, never lost, but not counted in its store's figures
-(`response.excluded`). Without a day, everything a kiosk records counts.
+(`analysis.fleet`), and what it records then at its site (a Pi prepared and tried out ahead, a
+smiley tapped to check it) is a tryout: stored, never lost, but not counted in its store's figures
+(`response.excluded`). Only since the kiosk was placed there (`kiosk.placed_at`: moved there or
+brought back; never either: from the start): what it recorded at a stay before, or before it was
+deactivated, was its store's. Without a day, everything a kiosk records counts.
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ def install_start(day: str | None, zone: ZoneInfo) -> datetime | None:
 
 
 def tryout_until(day: str | None, zone: ZoneInfo) -> datetime | None:
-    """`install_start` as naive UTC, the form the store keeps times in: an answer its kiosk recorded
-    at its registered site before it is a tryout. None: nothing is."""
+    """`install_start` as naive UTC, the form the store keeps times in. None: no tryouts."""
     start = install_start(day, zone)
     return None if start is None else start.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def excluded(recorded_at: datetime, until: datetime | None) -> str | None:
+def excluded(recorded_at: datetime, since: datetime | None, until: datetime | None) -> str | None:
     """`response.excluded` of an answer recorded at `recorded_at` (naive UTC, the best known time)
-    at its kiosk's registered site, whose installation makes answers before `until` tryouts."""
-    return TRYOUT if until is not None and recorded_at < until else None
+    at its kiosk's site: a tryout between its placement there (`since`, None: from the start) and
+    `tryout_until`."""
+    if until is None or recorded_at >= until or (since is not None and recorded_at < since):
+        return None
+    return TRYOUT

@@ -14,7 +14,8 @@ Both the MQTT ingest (`server_sync.ingest`) and `kiosk-central import` hand vali
 - corrects times recorded before the kiosk's clock synced from a synced event of the same boot
   (`clock_anchor`), in both directions, moving rollup counts along;
 - sets aside (`response.excluded`, stored, not counted) an answer recorded at the kiosk's site
-  before its installation day (`central.installation`: a tryout), by the best known time;
+  since it was placed there and before its installation day (`central.installation`: a tryout),
+  by the best known time;
 - inserts new answers and follow-ups in bulk and updates the rollups in the same transaction.
 
 Group commit: inside `Intake.group(lock_names)` several batches share ONE transaction (one
@@ -107,8 +108,39 @@ class _Group:
     zones: dict[str, ZoneInfo] = field(default_factory=dict)
     locks: frozenset[str] = frozenset()                      # writer locks held since the start
     anchors: dict[tuple[str, str], "_Anchor"] = field(default_factory=dict)   # (kiosk, boot): stored
-    sites: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # active kiosk -> site, installs_on
+    sites: dict[str, "_Registration"] = field(default_factory=dict)      # registered, active kiosk -> it
     refusals: dead_letters.Pending = field(default_factory=dict)  # counted, written once at the end
+
+
+@dataclass(frozen=True)
+class _Registration:
+    """What ingest reads of a registered, active kiosk: its site and when answers there are
+    tryouts (`installation.excluded`: placed there `since`, installed from `until`; naive UTC)."""
+    site_id: str
+    installs_on: str | None
+    since: datetime | None
+
+
+@dataclass(frozen=True)
+class _Tryouts:
+    """When an answer of the batch's kiosk is a tryout: at its registered site, recorded between
+    `since` and `until` (`installation.excluded`); at a site it has left, never (that stay's day
+    was forgotten with it)."""
+    site_id: str
+    since: datetime | None
+    until: datetime | None
+
+    def at(self, site_id: str) -> "_Tryouts | None":
+        """Self for answers at `site_id` that can be tryouts; None when none can."""
+        return self if site_id == self.site_id and self.until is not None else None
+
+    def excluded(self, site_id: str, recorded_at: datetime, stored: str | None = None) -> str | None:
+        """`response.excluded` of an answer at `site_id` recorded at `recorded_at` (naive UTC); at
+        a site it has left, or with no day (a tryout stays one when the day is cleared after it
+        came: `central.tryouts`), what was `stored`."""
+        if site_id != self.site_id or self.until is None:
+            return stored
+        return installation.excluded(recorded_at, self.since, self.until)
 
 
 @dataclass(frozen=True)
@@ -174,7 +206,8 @@ class Intake:
         delta: Counter = Counter()                  # this batch's hourly rollup changes
         reason_delta: dict[tuple, list[int]] = {}   # and its reason rollup changes
         with self._writer(kiosk_lock(batch.kiosk_id)):
-            site_id, installs_on = self._registration(batch.kiosk_id)
+            kiosk = self._registration(batch.kiosk_id)
+            site_id = kiosk.site_id
             result = Accepted(batch.kiosk_id, site_id, batch.batch_id, [e.seq for e in batch.events])
             responses = [e for e in batch.events if e.type == "response"]
             followups = [e for e in batch.events if e.type == "followup"] if len(responses) < len(batch.events) else []
@@ -193,13 +226,13 @@ class Intake:
                                                        received, batch.batch_id, batch.kiosk_id)
             followups, later = self._own_followups(batch, responses, followups)
 
-            # Before this (naive UTC) an answer at its site is a tryout; None: none is.
-            until = installation.tryout_until(installs_on, rollups.site_timezones(
-                self.db, [site_id], self._zones())[site_id]) if installs_on else None
+            until = installation.tryout_until(kiosk.installs_on, rollups.site_timezones(
+                self.db, [site_id], self._zones())[site_id]) if kiosk.installs_on else None
+            tryouts = _Tryouts(site_id, kiosk.since, until)
             anchors, new_boots = self._anchors(batch.kiosk_id, batch.events)
             if new_boots:
                 result.corrected = self._correct_stored(batch.kiosk_id, new_boots, anchors, received, delta,
-                                                        reason_delta, (site_id, until))
+                                                        reason_delta, tryouts)
 
             # Insert first (ids already stored, in either table, are skipped by the database);
             # only what did not go in is read back and compared: duplicate or conflict.
@@ -207,8 +240,7 @@ class Intake:
             # it as the same TIMESTAMP): converted once, not once per row.
             received_s = received.isoformat(" ")
             zones = rollups.site_timezones(self.db, sites, self._zones())
-            parts = self._site_rows(responses, sites, zones, anchors, received, received_s, batch.batch_id,
-                                    (site_id, until))
+            parts = self._site_rows(responses, sites, zones, anchors, received, received_s, batch.batch_id, tryouts)
             rows = [row for _, site_rows, _ in parts for row in site_rows]
             rid = R["id"]
             clash, explained = self._followup_links([r[rid] for r in rows])
@@ -283,20 +315,21 @@ class Intake:
             return self.db.atomic()
         return writer_transaction(self.db, lock_name)
 
-    def _registration(self, kiosk_id: str) -> tuple[str, str | None]:
-        """The site of a registered, active kiosk and its installation day (read once per group
-        transaction, under the kiosk's writer lock, which a change of the day takes too)."""
+    def _registration(self, kiosk_id: str) -> _Registration:
+        """A registered, active kiosk (read once per group transaction, under the kiosk's writer
+        lock, which a change of its day or placement takes too)."""
         if self._group is not None and kiosk_id in self._group.sites:
             return self._group.sites[kiosk_id]
-        row = self.db.execute_sql(f"SELECT site_id, active, installs_on FROM kiosk WHERE id = {self.db.param}",
-                                  (kiosk_id,)).fetchone()
+        row = self.db.execute_sql("SELECT site_id, active, installs_on, placed_at FROM kiosk"
+                                  f" WHERE id = {self.db.param}", (kiosk_id,)).fetchone()
         if row is None:
             raise ProtocolError(f"unknown kiosk {kiosk_id!r}: not registered (kiosk-central kiosk add)")
         if not row[1]:
             raise KioskDeactivated(f"kiosk {kiosk_id!r} is deactivated (kiosk-central kiosk deactivate)")
+        found = _Registration(row[0], row[2], None if row[3] is None else as_datetime(row[3]))
         if self._group is not None:
-            self._group.sites[kiosk_id] = (row[0], row[2])
-        return row[0], row[2]
+            self._group.sites[kiosk_id] = found
+        return found
 
     def _known_questions(self) -> Mapping[questions.Key, questions.Entry]:
         """The register's entries cached so far, dropped when the definitions changed."""
@@ -427,12 +460,9 @@ class Intake:
         return kiosk_time, UNCORRECTED, kiosk_time
 
     def _correct_stored(self, kiosk_id: str, boots: Sequence[str], anchors: Mapping[str, _Anchor],
-                        received: datetime, delta: Counter, reason_delta: dict,
-                        tryouts: tuple[str, datetime | None]) -> int:
+                        received: datetime, delta: Counter, reason_delta: dict, tryouts: _Tryouts) -> int:
         """Correct stored uncorrected events of these boots; move their rollup counts along. An
-        answer at the site of `tryouts` (site, `installation.tryout_until`) is a tryout or not by
-        its corrected time."""
-        tryout_site, until = tryouts
+        answer is a tryout or not by its corrected time (`tryouts`)."""
         p = self.db.param
         in_boots, boot_params = in_list(self.db, "boot_id", boots)
         where = f"kiosk_id = {p} AND {in_boots} AND time_status = {p}"
@@ -446,8 +476,7 @@ class Intake:
             r["recorded_at"] = as_datetime(r["recorded_at"])
             t = anchors[r["boot_id"]].correct(r["monotonic_ns"])
             if _plausible(t, received):
-                excluded = installation.excluded(t, until) if r["site_id"] == tryout_site else r["excluded"]
-                moved.append((r, dict(r, recorded_at=t, excluded=excluded)))
+                moved.append((r, dict(r, recorded_at=t, excluded=tryouts.excluded(r["site_id"], t, r["excluded"]))))
         if moved:
             ids = [r["id"] for r, _ in moved]
             reasons = self._followup_reasons(ids)
@@ -492,28 +521,25 @@ class Intake:
 
     def _site_rows(self, responses: Sequence[ResponseEvent], sites: Sequence[str], zones: Mapping[str, ZoneInfo],
                    anchors: Mapping[str, _Anchor], received: datetime, received_s: Any,
-                   batch_id: str, tryouts: tuple[str, datetime | None]) -> list[tuple[str, list[list], list[str]]]:
+                   batch_id: str, tryouts: _Tryouts) -> list[tuple[str, list[list], list[str]]]:
         """(site, its `response` rows, their minutes) for each site the batch's answers name: the
-        registered one, and a former one for answers recorded there (`_response_rows`). Tryouts
-        (`_correct_stored`) only at the registered site: a former site's day was forgotten."""
-        tryout_site, until = tryouts
+        registered one, and a former one for answers recorded there (`_response_rows`)."""
         if len(sites) == 1:                         # the common batch: no split
             return [(sites[0], *self._response_rows(responses, zones[sites[0]], anchors, received, received_s,
-                                                    batch_id, until if sites[0] == tryout_site else None))]
+                                                    batch_id, tryouts.at(sites[0])))]
         return [(site, *self._response_rows([e for e in responses if e.site_id == site], zones[site], anchors,
-                                             received, received_s, batch_id, until if site == tryout_site else None))
+                                             received, received_s, batch_id, tryouts.at(site)))
                 for site in sites]
 
     def _response_rows(self, responses: Sequence[ResponseEvent], zone: ZoneInfo, anchors: Mapping[str, _Anchor],
                        received: datetime, received_s: Any, batch_id: str,
-                       until: datetime | None) -> tuple[list[list], list[str]]:
+                       tryouts: "_Tryouts | None") -> tuple[list[list], list[str]]:
         """The `response` rows of a batch (RESPONSE_COLUMNS order) and each one's UTC minute
         ("YYYY-MM-DDTHH:MM", `rollups.minute_key`, which the rollups bucket by the site-local
         hour in `zone`), as the first minute of its local hour inside its UTC hour
         (`speedups.local_hour_minute`: the count keeps at most two keys an hour). Runs once per
         answer at the centre, so the common case, a synced clock, takes its times straight from
-        the wire text. An answer recorded before `until` (naive UTC) is a tryout
-        (`installation.excluded`)."""
+        the wire text. `tryouts`: when answers at this site are tryouts (None: never)."""
         rows: list[list] = []
         minutes: list[str] = []
         kiosk_time = R["recorded_at"]
@@ -524,13 +550,14 @@ class Intake:
             if e.clock_synced:
                 best, status = row[kiosk_time], SYNCED
                 minute = speedups.local_hour_minute(e.recorded_at[:16], zone, splits)
-                if until is not None:
-                    excluded = installation.excluded(naive_utc(e.recorded), until)
+                if tryouts is not None:
+                    excluded = tryouts.excluded(tryouts.site_id, naive_utc(e.recorded))
             else:
                 best_t, status, kiosk_t = self._time(e, anchors, received)
                 best = row[kiosk_time] if best_t is kiosk_t else self._ts(best_t)
                 minute = speedups.local_hour_minute(rollups.minute_key(best_t), zone, splits)
-                excluded = installation.excluded(best_t, until)
+                if tryouts is not None:
+                    excluded = tryouts.excluded(tryouts.site_id, best_t)
             row += (best, status, received_s, batch_id, excluded)
             rows.append(row)
             minutes.append(minute)

@@ -2,7 +2,8 @@
 time zone together with every rollup counted in it. A site's answers are counted into its local
 days, hours and months (`central.rollups`), so a new zone recounts the site's rollups from its
 stored answers and follow-up reasons, in the transaction that stores the zone: afterwards they are
-what they would be had the site been registered in that zone from the start.
+what they would be had the site been registered in that zone from the start. Its kiosks' tryouts
+are decided again first (`central.tryouts`): an installation day starts at 08:00 in the new zone.
 
 Must never store a new zone without that recount, nor recount without the writer locks of every
 kiosk that writes the site's answers (ingest's `intake.kiosk_lock`): a batch stored meanwhile
@@ -14,14 +15,17 @@ Pure database work; the command prints.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone as utc_zone
 from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.central import registry, rollups
+from server_sync.central import registry, rollups, tryouts
 from server_sync.central.dialect import group_transaction
 from server_sync.central.intake import kiosk_lock
-from server_sync.exc import CentralConfigError
+from server_sync.exc import CentralConfigError, StoredSettingError
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,16 @@ def _apply(db: Database, site: dict[str, Any], name: str, timezone: str | None, 
         db.execute_sql(f"UPDATE site SET opening_hours = {p} WHERE id = {p}", (hours, site["id"]))
     rebuilt = None
     if timezone is not None:
+        # Marks only: the recount below counts them. A zone edited by hand (unreadable) settles nothing.
+        now = datetime.now(utc_zone.utc).replace(tzinfo=None)
+        try:
+            old: ZoneInfo | None = registry.stored_zone(site["id"], site["timezone"])
+        except StoredSettingError:
+            old = None
+        for (kiosk,) in db.execute_sql(f"SELECT id FROM kiosk WHERE site_id = {p} AND installs_on IS NOT NULL"
+                                       " ORDER BY id", (site["id"],)).fetchall():
+            settled = tryouts.settled_until(db, kiosk, now, old) if old else None
+            tryouts.recount(db, kiosk, settled, ZoneInfo(timezone), counts=False)
         db.execute_sql(f"UPDATE site SET timezone = {p} WHERE id = {p}", (timezone, site["id"]))
         rebuilt = rollups.rebuild_site(db, site["id"], progress)
     return SiteUpdate(site["id"], site["name"], name, site["timezone"], timezone or site["timezone"], was_hours, hours,

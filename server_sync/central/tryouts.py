@@ -1,67 +1,117 @@
-"""A kiosk's stored answers set aside as tryouts, or counted again, when its installation day
-changes (`kiosk-central kiosk installs-on`, `kiosk add --installs-on`): ingest decides by the day
-it knows when an answer arrives (`central.intake`), so a day given or changed later re-decides what
-is stored. The rule is `central.installation`'s; its answers at the kiosk's registered site only,
-as at ingest."""
+"""A kiosk's stored answers set aside as tryouts, or counted again, when its installation day or
+its site's time zone changes (`kiosk-central kiosk installs-on`, `kiosk add --installs-on`,
+`site update --timezone`): ingest decides by the day it knows when an answer arrives
+(`central.intake`), so a day given or changed later decides again for what is stored. The rule is
+`central.installation`'s, for answers at the kiosk's site since it was placed there, as at ingest.
+
+A day that has come is settled: what was recorded before it stays as it was decided (clearing the
+day once the kiosk is installed does not count its tryouts), and a new day decides only from there.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from peewee import Database
 
 from server_sync.central import installation, rollups
-from server_sync.central.dialect import execute_many, time_param
+from server_sync.central.dialect import time_param
 from server_sync.central.event_rows import as_datetime
 
 
 @dataclass(frozen=True)
 class Recount:
-    """How many of the kiosk's answers a new day set aside and counted again."""
+    """How many of the kiosk's answers (flagged presses, never counted, left out) were set aside
+    and counted again, and its site."""
+    site_id: str
     set_aside: int
     counted_again: int
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.set_aside or self.counted_again)
 
 
 _COLUMNS = ("id", "site_id", "kiosk_id", "question_id", "audience", "scale", "value", "filtered", "excluded",
             "recorded_at")
 
 
-def recount(db: Database, kiosk_id: str) -> Recount:
-    """Mark the kiosk's answers at its registered site by its installation day as it is now, and
-    move the rollup counts along (hourly and reasons: as a time correction does, the old rows
-    with sign -1, the new ones +1). Call inside the transaction that changed the day, holding the
-    kiosk's writer lock (`intake.kiosk_lock`), so no batch of it is stored meanwhile."""
+def settled_until(db: Database, kiosk_id: str, now: datetime, zone: ZoneInfo | None = None) -> datetime | None:
+    """The start (naive UTC) of the kiosk's installation day as stored, if it has come by `now`
+    (naive UTC): answers recorded before it are settled. None: nothing is. `zone`: the site's
+    (default: its stored one)."""
+    row = db.execute_sql(f"SELECT site_id, installs_on FROM kiosk WHERE id = {db.param}", (kiosk_id,)).fetchone()
+    if row is None or not row[1]:
+        return None
+    site_id, day = row
+    until = installation.tryout_until(day, zone or rollups.site_timezones(db, [site_id])[site_id])
+    return until if until is not None and until <= now else None
+
+
+def recount(db: Database, kiosk_id: str, settled: datetime | None = None, zone: ZoneInfo | None = None,
+            counts: bool = True) -> Recount:
+    """Decide again, by the kiosk's day as stored now (read in `zone`, default the site's stored
+    one), for its answers at its site recorded since it was placed there and not before `settled`
+    (`settled_until`, taken before the day or zone changed), and move the rollup counts along
+    (hourly and reasons, as a time correction does: the old rows with sign -1, the new ones +1,
+    in the zone stored now; `counts` False: the marks only, for a caller that recounts the site's
+    rollups from the raw rows). Call inside the transaction of the change, holding the kiosk's writer
+    lock (`intake.kiosk_lock`), so no batch of it is stored meanwhile."""
     p = db.param
-    site_id, day = db.execute_sql(f"SELECT site_id, installs_on FROM kiosk WHERE id = {p}", (kiosk_id,)).fetchone()
+    ts = time_param(db)
+    site_id, day, placed = db.execute_sql(f"SELECT site_id, installs_on, placed_at FROM kiosk WHERE id = {p}",
+                                          (kiosk_id,)).fetchone()
     zones: dict = {}
-    until = installation.tryout_until(day, rollups.site_timezones(db, [site_id], zones)[site_id]) if day else None
-    # Only those that change: set aside before the day, counted again from it.
+    until = installation.tryout_until(day, zone or rollups.site_timezones(db, [site_id], zones)[site_id]) \
+        if day else None
+    since = max(filter(None, (None if placed is None else as_datetime(placed), settled)), default=None)
+    where, params = f"kiosk_id = {p} AND site_id = {p}", [kiosk_id, site_id]
+    if since is not None:
+        where, params = where + f" AND recorded_at >= {p}", params + [ts(since)]
+    # Only what changes: set aside before the day, counted again from it (or all, with no day).
     if until is None:
-        which, params = f"excluded = {p}", [installation.TRYOUT]
+        aside, again = None, (f"excluded = {p}", [installation.TRYOUT])
     else:
-        ts = time_param(db)(until)
-        which = f"(excluded IS NULL AND recorded_at < {p}) OR (excluded = {p} AND recorded_at >= {p})"
-        params = [ts, installation.TRYOUT, ts]
+        aside = (f"excluded IS NULL AND recorded_at < {p}", [ts(until)])
+        again = (f"excluded = {p} AND recorded_at >= {p}", [installation.TRYOUT, ts(until)])
     changed = []
-    for r in db.execute_sql(f"SELECT {', '.join(_COLUMNS)} FROM response WHERE kiosk_id = {p} AND site_id = {p}"
-                            f" AND ({which})", [kiosk_id, site_id, *params]).fetchall():
-        old = dict(zip(_COLUMNS, r), recorded_at=as_datetime(r[-1]))
-        changed.append((old, dict(old, excluded=installation.excluded(old["recorded_at"], until))))
+    for part, new in ((aside, installation.TRYOUT), (again, None)):
+        if part is None:
+            continue
+        for r in db.execute_sql(f"SELECT {', '.join(_COLUMNS)} FROM response WHERE {where} AND {part[0]}",
+                                params + part[1]).fetchall():
+            old = dict(zip(_COLUMNS, r), recorded_at=as_datetime(r[-1]))
+            changed.append((old, dict(old, excluded=new)))
     if not changed:
-        return Recount(0, 0)
+        return Recount(site_id, 0, 0)
+    if not counts:
+        _mark(db, where, params, aside, again)
+        return _said(site_id, changed)
     delta: Counter = Counter()
     reason_delta: dict = {}
-    ids = [r["id"] for r, _ in changed]
-    reasons = rollups.followup_reasons(db, ids)
+    reasons = rollups.followup_reasons(db, [r["id"] for r, _ in changed])
     rollups.count(db, [old for old, _ in changed], sign=-1, into=delta, zones=zones)
     rollups.count_reasons(db, reasons, sign=-1, into=reason_delta, zones=zones)     # as stored
-    execute_many(db, f"UPDATE response SET excluded = {p} WHERE id = {p}",
-                 [(new["excluded"], new["id"]) for _, new in changed])
+    _mark(db, where, params, aside, again)
     rollups.count(db, [new for _, new in changed], into=delta, zones=zones)
-    rollups.count_reasons(db, reasons, into=reason_delta, zones=zones)              # as now marked
+    rollups.count_reasons(db, reasons, into=reason_delta, zones=zones)              # as now decided
     rollups.write(db, delta)
     rollups.write_reasons(db, reason_delta)
-    aside = sum(1 for _, new in changed if new["excluded"] is not None)
-    return Recount(aside, len(changed) - aside)
+    return _said(site_id, changed)
 
+
+def _mark(db: Database, where: str, params: list, aside: tuple | None, again: tuple) -> None:
+    """The rows `recount` read, marked in SQL by the same conditions (under the kiosk's lock)."""
+    for part, new in ((aside, installation.TRYOUT), (again, None)):
+        if part is not None:
+            db.execute_sql(f"UPDATE response SET excluded = {db.param} WHERE {where} AND {part[0]}",
+                           [new, *params, *part[1]])
+
+
+def _said(site_id: str, changed: list[tuple[dict, dict]]) -> Recount:
+    counted = [new for _, new in changed if new["filtered"] is None]     # a flagged press never counted
+    aside = sum(1 for new in counted if new["excluded"] is not None)
+    return Recount(site_id, aside, len(counted) - aside)

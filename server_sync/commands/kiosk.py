@@ -117,7 +117,7 @@ def add(args: argparse.Namespace) -> int:
     db = connect(existing_database_url(args))
     password = provision.new_password()
     try:
-        with db.atomic():
+        with _kiosk_transaction(db, args.id):
             reactivated = False
             if args.rotate_password:
                 registry.check_id(args.id, "kiosk id")
@@ -149,6 +149,7 @@ def add(args: argparse.Namespace) -> int:
                           "rotated": bool(args.rotate_password), "reactivated": reactivated,
                           "installs_on": args.installs_on,
                           "tryouts_set_aside": tried.set_aside if tried else 0,
+                          "tryouts_counted_again": tried.counted_again if tried else 0,
                           "acl_appended": appended,
                           "password_file": str(args.password_file), "acl_file": str(args.acl_file),
                           "broker_toml": toml}, indent=2))
@@ -289,16 +290,29 @@ def move(args: argparse.Namespace) -> int:
 
 
 def _set_day(db, kiosk_id: str, day: str | None) -> tuple[str | None, Recount]:
-    """Give the kiosk its installation day (None: none) and re-decide which of its stored answers
-    are tryouts (`central.tryouts`), under its writer lock: no batch of it is stored meanwhile.
+    """Give the kiosk its installation day (None: none) and decide again which of its stored
+    answers are tryouts (`central.tryouts`); call holding its writer lock (`_kiosk_transaction`):
+    no batch of it is stored meanwhile. Open web pages show the figures that changed at once.
     Returns when it was last heard (`registry.set_installs_on`) and the recount."""
     from server_sync.central import registry, tryouts
+    from server_sync.web.marks import bump
+
+    now = _now()
+    settled = tryouts.settled_until(db, kiosk_id, now)          # the day as it was
+    seen = registry.set_installs_on(db, kiosk_id, day, now)
+    counted = tryouts.recount(db, kiosk_id, settled)
+    if counted.changed:
+        bump(db, {counted.site_id}, now.replace(tzinfo=timezone.utc))
+    return seen, counted
+
+
+def _kiosk_transaction(db, kiosk_id: str):
+    """A transaction holding the kiosk's writer lock from its start (ingest's: `intake.kiosk_lock`;
+    on SQLite the write lock at once, so a read before a write cannot fail busy)."""
     from server_sync.central.dialect import writer_transaction
     from server_sync.central.intake import kiosk_lock
 
-    with writer_transaction(db, kiosk_lock(kiosk_id)):
-        seen = registry.set_installs_on(db, kiosk_id, day, _now())
-        return seen, tryouts.recount(db, kiosk_id)
+    return writer_transaction(db, kiosk_lock(kiosk_id))
 
 
 def _tell_recount(kiosk_id: str, day: str | None, tried: Recount | None) -> None:
@@ -338,7 +352,8 @@ def installs_on(args: argparse.Namespace) -> int:
     registry.check_id(args.id, "kiosk id")
     db = connect(existing_database_url(args))
     try:
-        seen, tried = _set_day(db, args.id, args.day)
+        with _kiosk_transaction(db, args.id):
+            seen, tried = _set_day(db, args.id, args.day)
     finally:
         db.close()
     _warn_in_service(args.id, args.day, seen)

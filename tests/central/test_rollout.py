@@ -88,7 +88,8 @@ def test_a_kiosk_awaited_until_its_day_is_listed_never_flagged_and_expected_from
         db.close()
     # No day again: expected from its registration, three days ago.
     assert central("--db", central_url, "kiosk", "installs-on", "k2", "none", "--json") == 0
-    assert json.loads(capsys.readouterr().out) == {"kiosk_id": "k2", "installs_on": None}
+    assert json.loads(capsys.readouterr().out) == {"kiosk_id": "k2", "installs_on": None, "tryouts_set_aside": 0,
+                                                   "tryouts_counted_again": 0}
     assert central("--db", central_url, "fleet", "--flagged", "--json") == 1
     flagged = {k["kiosk_id"]: k["flag_kind"] for k in json.loads(capsys.readouterr().out)["kiosks"]}
     assert flagged == {"k2": "never"}          # k1 reports on its nearly full card: not its store's yet

@@ -3,8 +3,10 @@ tapped to check it) are a tryout: stored and kept, but not counted in its store'
 the rollups (hourly, daily, reasons), the BI views, the raw figures nor the comments. Ingest decides
 by the day it knows, by the best known time (an unsynced answer again once its time is corrected);
 a day given or changed later re-decides what is stored (`kiosk installs-on`, which says how many
-answers it set aside or counted again). Every count equals a recount from the stored rows. On
-SQLite and PostgreSQL, through the real ingest and commands."""
+answers it set aside or counted again), and so does a new time zone of the site; a day that has
+come is settled. Only since the kiosk was placed at its site: what it recorded at a stay before
+counts. Every count equals a recount from the stored rows. On SQLite and PostgreSQL, through the
+real ingest and commands."""
 
 from __future__ import annotations
 
@@ -172,4 +174,76 @@ def test_a_moved_kiosks_answers_from_its_former_site_are_not_its_new_sites_tryou
     assert central("--db", central_url, "kiosk", "installs-on", "k1", (day + timedelta(days=1)).isoformat()) == 0
     assert _excluded(db) == {1: None} and "answer(s)" not in capsys.readouterr().err
     assert db.execute_sql("SELECT site_id, SUM(n) FROM rollup_daily GROUP BY site_id").fetchall() == [("s1", 1)]
+    _recounted_alike(db)
+
+
+def test_only_answers_since_the_kiosk_was_placed_there_and_a_day_come_is_settled(central_db, central_url, chain,
+                                                                                 capsys):
+    """k1 served s1, was moved to s2 and back: what it recorded at s1 before it came back counts
+    whatever day it gets. Its day comes (given ahead: the CLI takes no past day); clearing it
+    then, the installation done, leaves its tryouts set aside."""
+    db = central_db
+    day, ingest = chain
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    served = response(1, at=datetime.now(timezone.utc) - timedelta(days=30), value=4)
+    with db.atomic():
+        registry.set_installs_on(db, "k1", None, now)
+    ingest.handle(*batch([served]))
+    with db.atomic():
+        registry.move_kiosk(db, "k1", "s2", now - timedelta(days=20))
+        registry.move_kiosk(db, "k1", "s1", now - timedelta(days=10))      # placed at s1 again
+    tried = response(2, at=datetime.now(timezone.utc) - timedelta(days=5), value=1)
+    ingest.handle(*batch([tried]))
+    assert central("--db", central_url, "kiosk", "installs-on", "k1", day.isoformat()) == 0
+    assert "1 answer(s) kiosk k1 recorded before" in capsys.readouterr().err
+    assert _excluded(db) == {1: None, 2: "tryout"}
+    # The day came (as if given ahead); an answer on it counts; clearing the day settles nothing
+    # anew: the tryout stays one.
+    came = (datetime.now(ZONE).date() - timedelta(days=1)).isoformat()
+    with db.atomic():
+        db.execute_sql(f"UPDATE kiosk SET installs_on = {db.param} WHERE id = 'k1'", (came,))
+    ingest.handle(*batch([response(3, at=_utc(date.fromisoformat(came), 9), value=3)]))
+    assert central("--db", central_url, "kiosk", "installs-on", "k1", "none") == 0
+    assert "answer(s)" not in capsys.readouterr().err
+    assert _excluded(db) == {1: None, 2: "tryout", 3: None}
+    assert db.execute_sql("SELECT SUM(n) FROM rollup_daily").fetchone()[0] == 2
+    _recounted_alike(db)
+
+
+def test_a_sites_new_time_zone_moves_its_kiosks_installation_hour(central_db, central_url, chain, capsys):
+    """s1 registered in UTC by mistake: 08:00 on k1's day was 08:00 UTC, so an answer at 07:30
+    UTC was a tryout; in Stockholm the day began at 07:00 UTC and it counts."""
+    db = central_db
+    day, ingest = chain
+    assert central("--db", central_url, "site", "update", "s1", "--timezone", "UTC", "--no-progress") == 0
+    early = response(1, at=datetime.combine(day, time(7, 30), timezone.utc), value=2)
+    earlier = response(2, at=datetime.combine(day, time(6, 30), timezone.utc), value=1)
+    ingest.handle(*batch([early, earlier]))
+    ingest.handle(*batch([followup(3, early["id"], reasons=("queue",))]))
+    assert _excluded(db) == {1: "tryout", 2: "tryout"}
+    assert central("--db", central_url, "site", "update", "s1", "--timezone", "Europe/Stockholm",
+                   "--no-progress") == 0
+    assert _excluded(db) == {1: None, 2: "tryout"}
+    assert db.execute_sql("SELECT reason, n FROM rollup_reason_daily").fetchall() == [("queue", 1)]
+    _recounted_alike(db)
+
+
+def test_an_upgraded_centre_sets_aside_the_tryouts_it_stored_before(central_db, chain):
+    """Before m0053 every answer counted, a day given or not: the migration decides for what is
+    stored and counts the sites again (its data step, on a store as it was)."""
+    from server_sync.central.migrations import m0053_response_excluded
+    db = central_db
+    day, ingest = chain
+    ingest.handle(*batch([response(1, at=_utc(day - timedelta(days=1), 15), value=1),
+                          response(2, at=_utc(day, 9), value=4)]))
+    ingest.handle(*batch([response(3, at=_utc(day - timedelta(days=1), 15), value=2, kiosk="k2")], kiosk="k2"))
+    with writer_transaction(db, "kiosk:k1"):
+        db.execute_sql("UPDATE response SET excluded = NULL")         # as stored before the upgrade
+        rollups.rebuild_site(db, "s1")
+    assert db.execute_sql("SELECT SUM(n) FROM rollup_daily").fetchone()[0] == 3
+    with writer_transaction(db, "kiosk:k1"):
+        assert m0053_response_excluded.backfill(db) == {"s1"}
+        rollups.rebuild_site(db, "s1")
+    assert _excluded(db) == {1: "tryout", 2: None}
+    assert db.execute_sql("SELECT SUM(n) FROM rollup_daily").fetchone()[0] == 2
     _recounted_alike(db)

@@ -155,10 +155,19 @@ class WebServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"serve exited {self.proc.returncode}:\n{self.log()}")
-            if self.log().count("Application startup complete") >= self.workers:
+            # Uvicorn with one worker says its app has started before it binds the port (seen once
+            # under load: the first request refused), so the port must take a connection too.
+            if self.log().count("Application startup complete") >= self.workers and self._listening():
                 return self
             time.sleep(0.1)
         raise AssertionError(f"serve did not start:\n{self.log()}")
+
+    def _listening(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
 
     def log(self) -> str:
         return self.log_path.read_bytes()[getattr(self, "_offset", 0):].decode(errors="replace")

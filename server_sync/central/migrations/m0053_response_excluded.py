@@ -1,12 +1,20 @@
 """`response.excluded`: the centre's reason not to count an answer its kiosk counted, NULL for one
-that counts. The one reason so far is `tryout` (`central.installation`): recorded before 08:00 of its
-kiosk's installation day at that site. Such answers are kept, like a kiosk's flagged presses
-(`filtered`), and left out wherever those are: the rollups and the BI views of raw answers and
-reasons (same columns)."""
+that counts. The one reason so far is `tryout` (`central.installation`): recorded at its kiosk's
+site, since the kiosk was placed there, before 08:00 of its installation day. Such answers are
+kept, like a kiosk's flagged presses (`filtered`), and left out wherever those are: the rollups
+and the BI views of raw answers and reasons (same columns).
+
+Kiosks given a day before this migration (m0051) have their answers stored since decided here
+(`backfill`), and their sites' rollups counted again, so an upgraded centre reports as if the rule
+had always been there."""
+
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.central.dialect import Dialect
+from server_sync.central import rollups
+from server_sync.central.dialect import Dialect, time_param
 from server_sync.central.migrations.m0012_employee_privacy import VIEWS as BEFORE
 
 COUNTED = "r.filtered IS NULL AND r.excluded IS NULL"
@@ -15,6 +23,30 @@ VIEWS = {name: BEFORE[name].replace("r.filtered IS NULL", COUNTED) for name in (
 
 STATEMENTS = ["ALTER TABLE response ADD COLUMN excluded VARCHAR(16)"]
 
+# installation.INSTALL_HOUR as this migration was written (a migration is frozen).
+INSTALL_HOUR = 8
+
+
+def backfill(db: Database) -> set[str]:
+    """Set aside the stored tryouts of every kiosk with a day; returns the sites that had any. A
+    day or zone that cannot be read (edited by hand) sets nothing aside, as the rule reads it."""
+    p, ts = db.param, time_param(db)
+    sites = set()
+    for kiosk, site, day, placed, zone in db.execute_sql(
+            "SELECT k.id, k.site_id, k.installs_on, k.placed_at, s.timezone FROM kiosk k JOIN site s ON s.id = k.site_id"
+            " WHERE k.installs_on IS NOT NULL ORDER BY k.id").fetchall():
+        try:
+            start = datetime.combine(date.fromisoformat(day), time(INSTALL_HOUR), ZoneInfo(zone))
+        except (TypeError, ValueError, KeyError):
+            continue
+        until = start.astimezone(timezone.utc).replace(tzinfo=None)
+        where, params = f"kiosk_id = {p} AND site_id = {p} AND recorded_at < {p}", [kiosk, site, ts(until)]
+        if placed is not None:
+            where, params = where + f" AND recorded_at >= {p}", params + [placed]
+        if db.execute_sql(f"UPDATE response SET excluded = 'tryout' WHERE {where}", params).rowcount:
+            sites.add(site)
+    return sites
+
 
 def up(db: Database, dialect: Dialect) -> None:
     for sql in STATEMENTS:
@@ -22,3 +54,5 @@ def up(db: Database, dialect: Dialect) -> None:
     for name, body in VIEWS.items():
         db.execute_sql(f"DROP VIEW {name}")
         db.execute_sql(f"CREATE VIEW {name} AS {body}")
+    for site in sorted(backfill(db)):
+        rollups.rebuild_site(db, site)
