@@ -114,8 +114,8 @@ class _Group:
 
 @dataclass(frozen=True)
 class _Registration:
-    """What ingest reads of a registered, active kiosk: its site and when answers there are
-    tryouts (`installation.excluded`: placed there `since`, installed from `until`; naive UTC)."""
+    """What ingest reads of a registered, active kiosk: its site, its installation day, and since
+    when it stands there (`installation.PLACED_SQL`, naive UTC)."""
     site_id: str
     installs_on: str | None
     since: datetime | None
@@ -123,9 +123,9 @@ class _Registration:
 
 @dataclass(frozen=True)
 class _Tryouts:
-    """When an answer of the batch's kiosk is a tryout: at its registered site, recorded between
-    `since` and `until` (`installation.excluded`); at a site it has left, never (that stay's day
-    was forgotten with it)."""
+    """When an answer of the batch's kiosk is a tryout (`central.installation`): at its registered
+    site, recorded since it was placed there (`since`) and before `until`. At a site it has left,
+    or before its placement, what was decided then stays (a new answer: none)."""
     site_id: str
     since: datetime | None
     until: datetime | None
@@ -135,12 +135,11 @@ class _Tryouts:
         return self if site_id == self.site_id and self.until is not None else None
 
     def excluded(self, site_id: str, recorded_at: datetime, stored: str | None = None) -> str | None:
-        """`response.excluded` of an answer at `site_id` recorded at `recorded_at` (naive UTC); at
-        a site it has left, or with no day (a tryout stays one when the day is cleared after it
-        came: `central.tryouts`), what was `stored`."""
-        if site_id != self.site_id or self.until is None:
+        """`response.excluded` of an answer at `site_id` recorded at `recorded_at` (naive UTC), as
+        `central.tryouts` decides it; `stored`: what it was."""
+        if site_id != self.site_id or not installation.decides(recorded_at, self.since):
             return stored
-        return installation.excluded(recorded_at, self.since, self.until)
+        return installation.excluded(recorded_at, self.until)
 
 
 @dataclass(frozen=True)
@@ -320,8 +319,8 @@ class Intake:
         lock, which a change of its day or placement takes too)."""
         if self._group is not None and kiosk_id in self._group.sites:
             return self._group.sites[kiosk_id]
-        row = self.db.execute_sql("SELECT site_id, active, installs_on, placed_at FROM kiosk"
-                                  f" WHERE id = {self.db.param}", (kiosk_id,)).fetchone()
+        row = self.db.execute_sql(f"SELECT k.site_id, k.active, k.installs_on, {installation.PLACED_SQL}"
+                                  f" FROM kiosk k WHERE k.id = {self.db.param}", (kiosk_id,)).fetchone()
         if row is None:
             raise ProtocolError(f"unknown kiosk {kiosk_id!r}: not registered (kiosk-central kiosk add)")
         if not row[1]:

@@ -145,10 +145,12 @@ def kiosks(db: Database) -> list[dict[str, Any]]:
             for kid, site, active, registered, deactivated, installs_on, answers in rows]
 
 
-def set_installs_on(db: Database, kiosk_id: str, day: str | None, now: datetime) -> str | None:
+def set_installs_on(db: Database, kiosk_id: str, day: str | None) -> str | None:
     """The day (the site's, YYYY-MM-DD: `commands._argtypes.day`) the kiosk is to be installed, or
-    None for none: until then it is not silent, and not reporting it is awaited (analysis.fleet).
-    A day already past at the site (`now`, naive UTC) is refused: it would say nothing. A new day
+    None for none: until then it is not silent, and not reporting it is awaited (analysis.fleet),
+    and what it records at its site is a tryout (central.installation). A day already past at the
+    site is taken: it sets aside the answers recorded before it (a day cleared once the kiosk was
+    installed, given back). A new day
     starts afresh a silence flag the notify worker kept untold or told as never seen (`kiosk_flag`:
     it is told again if the kiosk is still not heard from once the day has come). Returns
     when the kiosk was last heard (None: never), for the caller to warn that a day hides the
@@ -157,13 +159,6 @@ def set_installs_on(db: Database, kiosk_id: str, day: str | None, now: datetime)
     if known is None:
         raise CentralConfigError(f"no kiosk {short(kiosk_id)} is registered")
     p = db.param
-    if day is not None:
-        place = site(db, known["site_id"])
-        today = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(
-            stored_zone(known["site_id"], place["timezone"] if place else None)).date().isoformat()
-        if day < today:
-            raise CentralConfigError(f"installation day {day} is past at site {known['site_id']} (today there: "
-                                     f"{today}); give a day to come, or none")
     before = db.execute_sql(f"SELECT installs_on FROM kiosk WHERE id = {p}", (kiosk_id,)).fetchone()[0]
     if before != day:
         db.execute_sql(f"UPDATE kiosk SET installs_on = {p} WHERE id = {p}", (day, kiosk_id))

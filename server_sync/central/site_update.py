@@ -15,8 +15,6 @@ Pure database work; the command prints.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import timezone as utc_zone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
@@ -25,7 +23,7 @@ from peewee import Database
 from server_sync.central import registry, rollups, tryouts
 from server_sync.central.dialect import group_transaction
 from server_sync.central.intake import kiosk_lock
-from server_sync.exc import CentralConfigError, StoredSettingError
+from server_sync.exc import CentralConfigError
 
 
 @dataclass(frozen=True)
@@ -110,16 +108,10 @@ def _apply(db: Database, site: dict[str, Any], name: str, timezone: str | None, 
         db.execute_sql(f"UPDATE site SET opening_hours = {p} WHERE id = {p}", (hours, site["id"]))
     rebuilt = None
     if timezone is not None:
-        # Marks only: the recount below counts them. A zone edited by hand (unreadable) settles nothing.
-        now = datetime.now(utc_zone.utc).replace(tzinfo=None)
-        try:
-            old: ZoneInfo | None = registry.stored_zone(site["id"], site["timezone"])
-        except StoredSettingError:
-            old = None
+        # Marks only, by the day's 08:00 in the new zone: the recount below counts them.
         for (kiosk,) in db.execute_sql(f"SELECT id FROM kiosk WHERE site_id = {p} AND installs_on IS NOT NULL"
                                        " ORDER BY id", (site["id"],)).fetchall():
-            settled = tryouts.settled_until(db, kiosk, now, old) if old else None
-            tryouts.recount(db, kiosk, settled, ZoneInfo(timezone), counts=False)
+            tryouts.recount(db, kiosk, ZoneInfo(timezone), counts=False)
         db.execute_sql(f"UPDATE site SET timezone = {p} WHERE id = {p}", (timezone, site["id"]))
         rebuilt = rollups.rebuild_site(db, site["id"], progress)
     return SiteUpdate(site["id"], site["name"], name, site["timezone"], timezone or site["timezone"], was_hours, hours,

@@ -1,18 +1,15 @@
 """A kiosk's stored answers set aside as tryouts, or counted again, when its installation day or
 its site's time zone changes (`kiosk-central kiosk installs-on`, `kiosk add --installs-on`,
 `site update --timezone`): ingest decides by the day it knows when an answer arrives
-(`central.intake`), so a day given or changed later decides again for what is stored. The rule is
-`central.installation`'s, for answers at the kiosk's site since it was placed there, as at ingest.
-
-A day that has come is settled: what was recorded before it stays as it was decided (clearing the
-day once the kiosk is installed does not count its tryouts), and a new day decides only from there.
+(`central.intake`), so a day given, changed or cleared later decides again for what is stored, by
+the same rule (`central.installation`): what the kiosk recorded at its site since it was placed
+there follows its day as it stands; what it recorded before keeps what was decided then.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from peewee import Database
@@ -39,38 +36,24 @@ _COLUMNS = ("id", "site_id", "kiosk_id", "question_id", "audience", "scale", "va
             "recorded_at")
 
 
-def settled_until(db: Database, kiosk_id: str, now: datetime, zone: ZoneInfo | None = None) -> datetime | None:
-    """The start (naive UTC) of the kiosk's installation day as stored, if it has come by `now`
-    (naive UTC): answers recorded before it are settled. None: nothing is. `zone`: the site's
-    (default: its stored one)."""
-    row = db.execute_sql(f"SELECT site_id, installs_on FROM kiosk WHERE id = {db.param}", (kiosk_id,)).fetchone()
-    if row is None or not row[1]:
-        return None
-    site_id, day = row
-    until = installation.tryout_until(day, zone or rollups.site_timezones(db, [site_id])[site_id])
-    return until if until is not None and until <= now else None
-
-
-def recount(db: Database, kiosk_id: str, settled: datetime | None = None, zone: ZoneInfo | None = None,
-            counts: bool = True) -> Recount:
+def recount(db: Database, kiosk_id: str, zone: ZoneInfo | None = None, counts: bool = True) -> Recount:
     """Decide again, by the kiosk's day as stored now (read in `zone`, default the site's stored
-    one), for its answers at its site recorded since it was placed there and not before `settled`
-    (`settled_until`, taken before the day or zone changed), and move the rollup counts along
-    (hourly and reasons, as a time correction does: the old rows with sign -1, the new ones +1,
-    in the zone stored now; `counts` False: the marks only, for a caller that recounts the site's
-    rollups from the raw rows). Call inside the transaction of the change, holding the kiosk's writer
-    lock (`intake.kiosk_lock`), so no batch of it is stored meanwhile."""
+    one), for its answers at its site recorded since it was placed there, and move the rollup
+    counts along (hourly and reasons, as a time correction does: the old rows with sign -1, the
+    new ones +1, in the zone stored now; `counts` False: the marks only, for a caller that counts
+    the site's rollups again from the raw rows). Call inside the transaction of the change,
+    holding the kiosk's writer lock (`intake.kiosk_lock`), so no batch of it is stored meanwhile."""
     p = db.param
     ts = time_param(db)
-    site_id, day, placed = db.execute_sql(f"SELECT site_id, installs_on, placed_at FROM kiosk WHERE id = {p}",
-                                          (kiosk_id,)).fetchone()
+    site_id, day, placed = db.execute_sql(
+        f"SELECT k.site_id, k.installs_on, {installation.PLACED_SQL} FROM kiosk k WHERE k.id = {p}",
+        (kiosk_id,)).fetchone()
     zones: dict = {}
     until = installation.tryout_until(day, zone or rollups.site_timezones(db, [site_id], zones)[site_id]) \
         if day else None
-    since = max(filter(None, (None if placed is None else as_datetime(placed), settled)), default=None)
     where, params = f"kiosk_id = {p} AND site_id = {p}", [kiosk_id, site_id]
-    if since is not None:
-        where, params = where + f" AND recorded_at >= {p}", params + [ts(since)]
+    if placed is not None:
+        where, params = where + f" AND recorded_at >= {p}", params + [ts(as_datetime(placed))]
     # Only what changes: set aside before the day, counted again from it (or all, with no day).
     if until is None:
         aside, again = None, (f"excluded = {p}", [installation.TRYOUT])

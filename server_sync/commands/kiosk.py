@@ -41,7 +41,7 @@ def add_parser(sub, common) -> None:
                    help="the kiosk exists: issue a new broker password (the old one stops working on reload); "
                         "a deactivated kiosk is active again")
     a.add_argument("--installs-on", type=day, metavar="DAY",
-                   help=f"the day ({DAY_FORMAT}, the site's, today or later) it is to be installed: not flagged "
+                   help=f"the day ({DAY_FORMAT}, the site's) it is to be installed: not flagged "
                         "before it, and awaited while it does not report (default: it is expected now)")
     a.add_argument("--json", action="store_true", help="print the result as JSON (includes the password)")
     a.set_defaults(func=add)
@@ -83,7 +83,8 @@ def add_parser(sub, common) -> None:
                                  "with the day, not counted, and nobody is told of it. From then its silence counts: not heard from for 2 hours "
                                  "of the site's opening hours, it is flagged. What it recorded at its site before then is a "
                                  "tryout, kept but counted in no figure (answers stored already are decided "
-                                 "again: how many is said on stderr). DAY is today or later at the site.")
+                                 "again: how many is said on stderr). A past DAY only sets aside what was recorded "
+                                 "before it (a day cleared once the kiosk was installed, given back).")
     i.add_argument("id", metavar="ID", help="kiosk id")
     i.add_argument("day", type=_day_or_none, metavar="DAY", help=f"{DAY_FORMAT}, or none (expected now)")
     i.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -132,7 +133,7 @@ def add(args: argparse.Namespace) -> int:
                     reactivated = True
             else:
                 registry.add_kiosk(db, args.id, args.site, _now())
-            seen, tried = _set_day(db, args.id, args.installs_on) if args.installs_on else (None, None)
+            seen, tried, to_come = _set_day(db, args.id, args.installs_on) if args.installs_on else (None, None, False)
             # Inside the transaction: if the broker files cannot be written, the kiosk is not
             # registered. Both files were checked before; the password is written last, so a
             # refusal never leaves a new password in force that nobody was shown (an ACL block
@@ -158,7 +159,7 @@ def add(args: argparse.Namespace) -> int:
           f"kiosk {args.id} at site {args.site} has a new broker password." if args.rotate_password else
           f"kiosk {args.id} registered at site {args.site}.")
     if args.installs_on:
-        print(f"It is to be installed on {args.installs_on} (the site's day): not flagged before.")
+        print(_day_said(args.id, args.installs_on, to_come))
     print(f"Broker user written to {args.password_file}"
           + (f", ACL block appended to {args.acl_file}" if appended else "")
           + ". Make the broker read them: systemctl reload mosquitto")
@@ -289,21 +290,35 @@ def move(args: argparse.Namespace) -> int:
     return 0
 
 
-def _set_day(db, kiosk_id: str, day: str | None) -> tuple[str | None, Recount]:
+def _set_day(db, kiosk_id: str, day: str | None) -> tuple[str | None, Recount, bool]:
     """Give the kiosk its installation day (None: none) and decide again which of its stored
     answers are tryouts (`central.tryouts`); call holding its writer lock (`_kiosk_transaction`):
     no batch of it is stored meanwhile. Open web pages show the figures that changed at once.
-    Returns when it was last heard (`registry.set_installs_on`) and the recount."""
+    Returns when it was last heard if the day, still to come, hides its silence (None: it does
+    not, or it was never heard: `registry.set_installs_on`), the recount, and whether the day is
+    to come (its 08:00 at the site)."""
     from server_sync.central import registry, tryouts
+    from server_sync.central.installation import install_start
     from server_sync.web.marks import bump
 
-    now = _now()
-    settled = tryouts.settled_until(db, kiosk_id, now)          # the day as it was
-    seen = registry.set_installs_on(db, kiosk_id, day, now)
-    counted = tryouts.recount(db, kiosk_id, settled)
+    now = datetime.now(timezone.utc)
+    seen = registry.set_installs_on(db, kiosk_id, day)
+    counted = tryouts.recount(db, kiosk_id)
     if counted.changed:
-        bump(db, {counted.site_id}, now.replace(tzinfo=timezone.utc))
-    return seen, counted
+        bump(db, {counted.site_id}, now)
+    start = install_start(day, registry.site_zones(db, [counted.site_id])[counted.site_id])
+    to_come = start is not None and start > now
+    return (seen if to_come else None), counted, to_come
+
+
+def _day_said(kiosk_id: str, day: str, to_come: bool) -> str:
+    from server_sync.central.installation import INSTALL_HOUR
+
+    if to_come:
+        return (f"kiosk {kiosk_id} is to be installed on {day} (the site's day): not flagged before "
+                f"{INSTALL_HOUR:02d}:00 that day, and what it records at its site until then is a tryout.")
+    return (f"kiosk {kiosk_id} was installed on {day} (the site's day, past): what it recorded at its site "
+            f"before {INSTALL_HOUR:02d}:00 that day is a tryout.")
 
 
 def _kiosk_transaction(db, kiosk_id: str):
@@ -337,7 +352,8 @@ def _warn_in_service(kiosk_id: str, day: str | None, seen: str | None) -> None:
     from server_sync.central.installation import INSTALL_HOUR
     if day and seen:
         print(f"kiosk-central: warning: kiosk {kiosk_id} has reported (last heard {seen} UTC): until {day} "
-              f"{INSTALL_HOUR:02d}:00 it is not flagged; if it is in service, give none", file=sys.stderr)
+              f"{INSTALL_HOUR:02d}:00 it is not flagged and its answers are tryouts; if it is in service, give none",
+              file=sys.stderr)
 
 
 def _day_or_none(text: str) -> str | None:
@@ -347,13 +363,12 @@ def _day_or_none(text: str) -> str | None:
 def installs_on(args: argparse.Namespace) -> int:
     from server_sync.central import registry
     from server_sync.central.db import connect
-    from server_sync.central.installation import INSTALL_HOUR
 
     registry.check_id(args.id, "kiosk id")
     db = connect(existing_database_url(args))
     try:
         with _kiosk_transaction(db, args.id):
-            seen, tried = _set_day(db, args.id, args.day)
+            seen, tried, to_come = _set_day(db, args.id, args.day)
     finally:
         db.close()
     _warn_in_service(args.id, args.day, seen)
@@ -362,8 +377,7 @@ def installs_on(args: argparse.Namespace) -> int:
         print(json.dumps({"kiosk_id": args.id, "installs_on": args.day, "tryouts_set_aside": tried.set_aside,
                           "tryouts_counted_again": tried.counted_again}))
     elif args.day:
-        print(f"kiosk {args.id} is to be installed on {args.day} (the site's day): not flagged before "
-              f"{INSTALL_HOUR:02d}:00 that day.")
+        print(_day_said(args.id, args.day, to_come))
     else:
         print(f"kiosk {args.id} has no installation day: silent for 2 open hours, it is flagged.")
     return 0

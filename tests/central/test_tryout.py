@@ -3,9 +3,8 @@ tapped to check it) are a tryout: stored and kept, but not counted in its store'
 the rollups (hourly, daily, reasons), the BI views, the raw figures nor the comments. Ingest decides
 by the day it knows, by the best known time (an unsynced answer again once its time is corrected);
 a day given or changed later re-decides what is stored (`kiosk installs-on`, which says how many
-answers it set aside or counted again), and so does a new time zone of the site; a day that has
-come is settled. Only since the kiosk was placed at its site: what it recorded at a stay before
-counts. Every count equals a recount from the stored rows. On SQLite and PostgreSQL, through the
+answers it set aside or counted again; a day past is taken), and so does a new time zone of the
+site. Only since the kiosk was placed at its site: what it recorded at a stay before counts. Every count equals a recount from the stored rows. On SQLite and PostgreSQL, through the
 real ingest and commands."""
 
 from __future__ import annotations
@@ -47,7 +46,7 @@ def chain(central_db, tmp_path):
         with db.atomic():
             registry.add_kiosk(db, k, "s1", now)
     with db.atomic():
-        registry.set_installs_on(db, "k1", day.isoformat(), now)
+        registry.set_installs_on(db, "k1", day.isoformat())
     return day, Ingest(db, clock=lambda: datetime.now(timezone.utc) + timedelta(days=7))
 
 
@@ -105,7 +104,7 @@ def test_a_day_given_or_changed_later_re_decides_what_is_stored(central_db, cent
     db = central_db
     day, ingest = chain
     with db.atomic():
-        registry.set_installs_on(db, "k1", None, datetime.now(timezone.utc).replace(tzinfo=None))
+        registry.set_installs_on(db, "k1", None)
     answers = [response(1, at=_utc(day - timedelta(days=1), 15), value=1),
                response(2, at=_utc(day, 12), value=3),
                response(3, at=_utc(day + timedelta(days=1), 9), value=4)]
@@ -165,7 +164,7 @@ def test_a_moved_kiosks_answers_from_its_former_site_are_not_its_new_sites_tryou
     day, ingest = chain
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     with db.atomic():
-        registry.set_installs_on(db, "k1", None, now)
+        registry.set_installs_on(db, "k1", None)
         registry.move_kiosk(db, "k1", "s2", now + timedelta(days=5))     # after the answers below
     assert central("--db", central_url, "kiosk", "installs-on", "k1", day.isoformat()) == 0
     held = response(1, at=_utc(day - timedelta(days=1), 15), value=1)    # recorded at s1, sent late
@@ -177,17 +176,18 @@ def test_a_moved_kiosks_answers_from_its_former_site_are_not_its_new_sites_tryou
     _recounted_alike(db)
 
 
-def test_only_answers_since_the_kiosk_was_placed_there_and_a_day_come_is_settled(central_db, central_url, chain,
-                                                                                 capsys):
+def test_only_answers_since_the_kiosk_was_placed_there_follow_its_day_as_it_stands(central_db, central_url, chain,
+                                                                                   capsys):
     """k1 served s1, was moved to s2 and back: what it recorded at s1 before it came back counts
-    whatever day it gets. Its day comes (given ahead: the CLI takes no past day); clearing it
-    then, the installation done, leaves its tryouts set aside."""
+    whatever day it gets. Cleared once it is installed, the day's tryouts count again (said); the
+    day given back, past now, sets them aside again, and an answer of the tryout that arrives late
+    is decided as the stored ones."""
     db = central_db
     day, ingest = chain
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     served = response(1, at=datetime.now(timezone.utc) - timedelta(days=30), value=4)
     with db.atomic():
-        registry.set_installs_on(db, "k1", None, now)
+        registry.set_installs_on(db, "k1", None)
     ingest.handle(*batch([served]))
     with db.atomic():
         registry.move_kiosk(db, "k1", "s2", now - timedelta(days=20))
@@ -197,15 +197,15 @@ def test_only_answers_since_the_kiosk_was_placed_there_and_a_day_come_is_settled
     assert central("--db", central_url, "kiosk", "installs-on", "k1", day.isoformat()) == 0
     assert "1 answer(s) kiosk k1 recorded before" in capsys.readouterr().err
     assert _excluded(db) == {1: None, 2: "tryout"}
-    # The day came (as if given ahead); an answer on it counts; clearing the day settles nothing
-    # anew: the tryout stays one.
-    came = (datetime.now(ZONE).date() - timedelta(days=1)).isoformat()
-    with db.atomic():
-        db.execute_sql(f"UPDATE kiosk SET installs_on = {db.param} WHERE id = 'k1'", (came,))
-    ingest.handle(*batch([response(3, at=_utc(date.fromisoformat(came), 9), value=3)]))
     assert central("--db", central_url, "kiosk", "installs-on", "k1", "none") == 0
-    assert "answer(s)" not in capsys.readouterr().err
-    assert _excluded(db) == {1: None, 2: "tryout", 3: None}
+    assert "1 answer(s) of kiosk k1 set aside as a tryout count again" in capsys.readouterr().err
+    assert _excluded(db) == {1: None, 2: None}
+    yesterday = (datetime.now(ZONE).date() - timedelta(days=1)).isoformat()
+    assert central("--db", central_url, "kiosk", "installs-on", "k1", yesterday) == 0
+    assert "1 answer(s) kiosk k1 recorded before" in capsys.readouterr().err
+    ingest.handle(*batch([response(3, at=datetime.now(timezone.utc) - timedelta(days=4), value=1),
+                          response(4, at=datetime.now(timezone.utc), value=3)]))
+    assert _excluded(db) == {1: None, 2: "tryout", 3: "tryout", 4: None}
     assert db.execute_sql("SELECT SUM(n) FROM rollup_daily").fetchone()[0] == 2
     _recounted_alike(db)
 
