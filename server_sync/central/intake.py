@@ -134,12 +134,18 @@ class _Tryouts:
         """Self for answers at `site_id` that can be tryouts; None when none can."""
         return self if site_id == self.site_id and self.until is not None else None
 
-    def excluded(self, site_id: str, recorded_at: datetime, stored: str | None = None) -> str | None:
+    def excluded(self, site_id: str, recorded_at: datetime, stored: str | None = None,
+                 was_at: datetime | None = None) -> str | None:
         """`response.excluded` of an answer at `site_id` recorded at `recorded_at` (naive UTC), as
-        `central.tryouts` decides it; `stored`: what it was."""
-        if site_id != self.site_id or not installation.decides(recorded_at, self.since):
+        `central.tryouts` decides it; `stored`: what it was, when it was stored as recorded at
+        `was_at` (a time correction)."""
+        if site_id != self.site_id:
             return stored
-        return installation.excluded(recorded_at, self.until)
+        if installation.decides(recorded_at, self.since):
+            return installation.excluded(recorded_at, self.until)
+        # Before the placement: what was decided then stays, but one the day decided by a time it
+        # was wrongly stored at is decided as a new answer at its true time would be: it counts.
+        return None if was_at is not None and installation.decides(was_at, self.since) else stored
 
 
 @dataclass(frozen=True)
@@ -475,7 +481,8 @@ class Intake:
             r["recorded_at"] = as_datetime(r["recorded_at"])
             t = anchors[r["boot_id"]].correct(r["monotonic_ns"])
             if _plausible(t, received):
-                moved.append((r, dict(r, recorded_at=t, excluded=tryouts.excluded(r["site_id"], t, r["excluded"]))))
+                moved.append((r, dict(r, recorded_at=t,
+                                      excluded=tryouts.excluded(r["site_id"], t, r["excluded"], r["recorded_at"]))))
         if moved:
             ids = [r["id"] for r, _ in moved]
             reasons = self._followup_reasons(ids)

@@ -19,6 +19,8 @@ from peewee import Database
 
 from server_sync.central import site_history
 from server_sync.central.dialect import in_list, placeholders
+from server_sync.central.event_rows import as_datetime
+from server_sync.central.installation import tryout_until
 from server_sync.central.setting import stored_error
 from server_sync.exc import CentralConfigError, ProtocolError
 from server_sync.program.zones import iana_zone
@@ -145,12 +147,13 @@ def kiosks(db: Database) -> list[dict[str, Any]]:
             for kid, site, active, registered, deactivated, installs_on, answers in rows]
 
 
-def set_installs_on(db: Database, kiosk_id: str, day: str | None) -> str | None:
+def set_installs_on(db: Database, kiosk_id: str, day: str | None, now: datetime) -> str | None:
     """The day (the site's, YYYY-MM-DD: `commands._argtypes.day`) the kiosk is to be installed, or
     None for none: until then it is not silent, and not reporting it is awaited (analysis.fleet),
     and what it records at its site is a tryout (central.installation). A day already past at the
-    site is taken: it sets aside the answers recorded before it (a day cleared once the kiosk was
-    installed, given back). A new day
+    site (`now`, naive UTC) is taken for a kiosk that has reported since its 08:00 (a day cleared
+    once the kiosk was installed, given back: it sets aside the answers recorded before it); for
+    one that has not, it is refused: it would make a kiosk in service never seen. A new day
     starts afresh a silence flag the notify worker kept untold or told as never seen (`kiosk_flag`:
     it is told again if the kiosk is still not heard from once the day has come). Returns
     when the kiosk was last heard (None: never), for the caller to warn that a day hides the
@@ -159,6 +162,17 @@ def set_installs_on(db: Database, kiosk_id: str, day: str | None) -> str | None:
     if known is None:
         raise CentralConfigError(f"no kiosk {short(kiosk_id)} is registered")
     p = db.param
+    seen = db.execute_sql(f"SELECT last_seen FROM kiosk_status WHERE kiosk_id = {p}", (kiosk_id,)).fetchone()
+    last_seen = None if seen is None or seen[0] is None else as_datetime(seen[0])
+    if day is not None:
+        place = site(db, known["site_id"])
+        zone = stored_zone(known["site_id"], place["timezone"] if place else None)
+        today = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date().isoformat()
+        start = tryout_until(day, zone)
+        if day < today and (last_seen is None or start is None or last_seen < start):
+            raise CentralConfigError(f"installation day {day} is past at site {known['site_id']} (today there: "
+                                     f"{today}) and kiosk {kiosk_id} has not reported since: give a day to come, "
+                                     "or none")
     before = db.execute_sql(f"SELECT installs_on FROM kiosk WHERE id = {p}", (kiosk_id,)).fetchone()[0]
     if before != day:
         db.execute_sql(f"UPDATE kiosk SET installs_on = {p} WHERE id = {p}", (day, kiosk_id))
@@ -166,8 +180,7 @@ def set_installs_on(db: Database, kiosk_id: str, day: str | None) -> str | None:
         # One told to the store stays: its return is told when the kiosk is heard.
         db.execute_sql(f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND kind IN ('never', 'silent')"
                        " AND (told_kind IS NULL OR told_kind = 'never')", (kiosk_id,))
-    seen = db.execute_sql(f"SELECT last_seen FROM kiosk_status WHERE kiosk_id = {p}", (kiosk_id,)).fetchone()
-    return None if seen is None or seen[0] is None else str(seen[0])[:16]
+    return None if last_seen is None else str(seen[0])[:16]
 
 
 def set_active(db: Database, kiosk_id: str, active: bool, now: datetime) -> None:

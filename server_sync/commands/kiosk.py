@@ -133,7 +133,7 @@ def add(args: argparse.Namespace) -> int:
                     reactivated = True
             else:
                 registry.add_kiosk(db, args.id, args.site, _now())
-            seen, tried, to_come = _set_day(db, args.id, args.installs_on) if args.installs_on else (None, None, False)
+            seen, tried, when = _set_day(db, args.id, args.installs_on) if args.installs_on else (None, None, "")
             # Inside the transaction: if the broker files cannot be written, the kiosk is not
             # registered. Both files were checked before; the password is written last, so a
             # refusal never leaves a new password in force that nobody was shown (an ACL block
@@ -159,7 +159,7 @@ def add(args: argparse.Namespace) -> int:
           f"kiosk {args.id} at site {args.site} has a new broker password." if args.rotate_password else
           f"kiosk {args.id} registered at site {args.site}.")
     if args.installs_on:
-        print(_day_said(args.id, args.installs_on, to_come))
+        print(_day_said(args.id, args.installs_on, when))
     print(f"Broker user written to {args.password_file}"
           + (f", ACL block appended to {args.acl_file}" if appended else "")
           + ". Make the broker read them: systemctl reload mosquitto")
@@ -290,35 +290,40 @@ def move(args: argparse.Namespace) -> int:
     return 0
 
 
-def _set_day(db, kiosk_id: str, day: str | None) -> tuple[str | None, Recount, bool]:
+def _set_day(db, kiosk_id: str, day: str | None) -> tuple[str | None, Recount, str]:
     """Give the kiosk its installation day (None: none) and decide again which of its stored
     answers are tryouts (`central.tryouts`); call holding its writer lock (`_kiosk_transaction`):
     no batch of it is stored meanwhile. Open web pages show the figures that changed at once.
     Returns when it was last heard if the day, still to come, hides its silence (None: it does
-    not, or it was never heard: `registry.set_installs_on`), the recount, and whether the day is
-    to come (its 08:00 at the site)."""
+    not, or it was never heard: `registry.set_installs_on`), the recount, and when the day is:
+    `to come` (its 08:00 at the site), `today` (its 08:00 passed) or `past`."""
     from server_sync.central import registry, tryouts
     from server_sync.central.installation import install_start
     from server_sync.web.marks import bump
 
     now = datetime.now(timezone.utc)
-    seen = registry.set_installs_on(db, kiosk_id, day)
+    seen = registry.set_installs_on(db, kiosk_id, day, now.replace(tzinfo=None))
     counted = tryouts.recount(db, kiosk_id)
     if counted.changed:
         bump(db, {counted.site_id}, now)
-    start = install_start(day, registry.site_zones(db, [counted.site_id])[counted.site_id])
-    to_come = start is not None and start > now
-    return (seen if to_come else None), counted, to_come
+    zone = registry.site_zones(db, [counted.site_id])[counted.site_id]
+    start = install_start(day, zone)
+    when = "to come" if start is not None and start > now else \
+        "today" if day == now.astimezone(zone).date().isoformat() else "past"
+    return (seen if when == "to come" else None), counted, when
 
 
-def _day_said(kiosk_id: str, day: str, to_come: bool) -> str:
+def _day_said(kiosk_id: str, day: str, when: str) -> str:
+    """What the day means, by when it is (`_set_day`)."""
     from server_sync.central.installation import INSTALL_HOUR
 
-    if to_come:
-        return (f"kiosk {kiosk_id} is to be installed on {day} (the site's day): not flagged before "
-                f"{INSTALL_HOUR:02d}:00 that day, and what it records at its site until then is a tryout.")
-    return (f"kiosk {kiosk_id} was installed on {day} (the site's day, past): what it recorded at its site "
-            f"before {INSTALL_HOUR:02d}:00 that day is a tryout.")
+    hour = f"{INSTALL_HOUR:02d}:00"
+    if when == "to come":
+        return (f"kiosk {kiosk_id} is to be installed on {day} (the site's day): not flagged before {hour} "
+                "that day, and what it records at its site until then is a tryout.")
+    return (f"kiosk {kiosk_id} is installed {'today, ' if when == 'today' else 'on '}{day} (the site's day"
+            f"{'' if when == 'today' else ', past'}): what it recorded at its site since it was placed there "
+            f"and before {hour} that day is a tryout.")
 
 
 def _kiosk_transaction(db, kiosk_id: str):
@@ -368,7 +373,7 @@ def installs_on(args: argparse.Namespace) -> int:
     db = connect(existing_database_url(args))
     try:
         with _kiosk_transaction(db, args.id):
-            seen, tried, to_come = _set_day(db, args.id, args.day)
+            seen, tried, when = _set_day(db, args.id, args.day)
     finally:
         db.close()
     _warn_in_service(args.id, args.day, seen)
@@ -377,7 +382,7 @@ def installs_on(args: argparse.Namespace) -> int:
         print(json.dumps({"kiosk_id": args.id, "installs_on": args.day, "tryouts_set_aside": tried.set_aside,
                           "tryouts_counted_again": tried.counted_again}))
     elif args.day:
-        print(_day_said(args.id, args.day, to_come))
+        print(_day_said(args.id, args.day, when))
     else:
         print(f"kiosk {args.id} has no installation day: silent for 2 open hours, it is flagged.")
     return 0

@@ -104,15 +104,27 @@ def test_installs_on_mistakes_are_error_lines_and_a_past_day_is_taken(central_ur
                           (("kiosk", "installs-on", "k1", "next week"), "'next week' is not a date"),
                           (("kiosk", "add", "k3", "--site", "s1", "--installs-on", "1999-01-01",
                             "--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")),
-                           "1999-01-01")):
+                           "1999-01-01"),
+                          # Past, and it has not reported since: it would be never seen.
+                          (("kiosk", "installs-on", "k1", yesterday), f"installation day {yesterday} is past at site s1"),
+                          (("kiosk", "add", "k3", "--site", "s1", "--installs-on", yesterday,
+                            "--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")),
+                           f"installation day {yesterday} is past at site s1")):
         assert central("--db", central_url, *argv) == 2, argv
         err = capsys.readouterr().err
         assert said_error(err, message), (argv, err)
-    # A day past is taken (a day cleared once the kiosk was installed, given back): it says so,
-    # and it hides no silence, so it warns of none.
+    # A day past is taken for a kiosk that has reported since (a day cleared once the kiosk was
+    # installed, given back): it says so, and it hides no silence, so it warns of none.
+    db = connect(central_url)
+    try:
+        with db.atomic():
+            db.execute_sql(f"INSERT INTO kiosk_status (kiosk_id, online, last_seen, payload) VALUES ('k1', {db.param},"
+                           f" {db.param}, '{{}}')", (True, datetime.now(timezone.utc).replace(tzinfo=None)))
+    finally:
+        db.close()
     assert central("--db", central_url, "kiosk", "installs-on", "k1", yesterday) == 0
     said = capsys.readouterr()
-    assert f"kiosk k1 was installed on {yesterday} (the site's day, past)" in said.out and said.err == ""
+    assert f"kiosk k1 is installed on {yesterday} (the site's day, past)" in said.out and said.err == ""
 
 
 def test_a_never_seen_kiosk_told_to_the_admins_and_then_put_off_is_told_again_when_its_new_day_comes(

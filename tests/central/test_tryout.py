@@ -34,8 +34,9 @@ def _utc(day: date, hour: int, minute: int = 0) -> datetime:
 
 @pytest.fixture
 def chain(central_db, tmp_path):
-    """s1 and s2 in Stockholm; k1 at s1 to be installed in three days (the CLI refuses a past day,
-    so the days are real ones), k2 at s1 with none; an ingest whose clock is a week ahead."""
+    """s1 and s2 in Stockholm; k1 at s1 to be installed in three days (the CLI takes a past day
+    only for a kiosk that has reported since, so the days are real ones), k2 at s1 with none; an
+    ingest whose clock is a week ahead."""
     db = central_db
     today = datetime.now(ZONE).date()
     day = today + timedelta(days=3)
@@ -46,8 +47,12 @@ def chain(central_db, tmp_path):
         with db.atomic():
             registry.add_kiosk(db, k, "s1", now)
     with db.atomic():
-        registry.set_installs_on(db, "k1", day.isoformat())
+        registry.set_installs_on(db, "k1", day.isoformat(), now)
     return day, Ingest(db, clock=lambda: datetime.now(timezone.utc) + timedelta(days=7))
+
+
+def _naive_now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _excluded(db) -> dict[int, str | None]:
@@ -104,7 +109,7 @@ def test_a_day_given_or_changed_later_re_decides_what_is_stored(central_db, cent
     db = central_db
     day, ingest = chain
     with db.atomic():
-        registry.set_installs_on(db, "k1", None)
+        registry.set_installs_on(db, "k1", None, _naive_now())
     answers = [response(1, at=_utc(day - timedelta(days=1), 15), value=1),
                response(2, at=_utc(day, 12), value=3),
                response(3, at=_utc(day + timedelta(days=1), 9), value=4)]
@@ -164,7 +169,7 @@ def test_a_moved_kiosks_answers_from_its_former_site_are_not_its_new_sites_tryou
     day, ingest = chain
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     with db.atomic():
-        registry.set_installs_on(db, "k1", None)
+        registry.set_installs_on(db, "k1", None, _naive_now())
         registry.move_kiosk(db, "k1", "s2", now + timedelta(days=5))     # after the answers below
     assert central("--db", central_url, "kiosk", "installs-on", "k1", day.isoformat()) == 0
     held = response(1, at=_utc(day - timedelta(days=1), 15), value=1)    # recorded at s1, sent late
@@ -187,7 +192,7 @@ def test_only_answers_since_the_kiosk_was_placed_there_follow_its_day_as_it_stan
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     served = response(1, at=datetime.now(timezone.utc) - timedelta(days=30), value=4)
     with db.atomic():
-        registry.set_installs_on(db, "k1", None)
+        registry.set_installs_on(db, "k1", None, _naive_now())
     ingest.handle(*batch([served]))
     with db.atomic():
         registry.move_kiosk(db, "k1", "s2", now - timedelta(days=20))
@@ -201,12 +206,16 @@ def test_only_answers_since_the_kiosk_was_placed_there_follow_its_day_as_it_stan
     assert "1 answer(s) of kiosk k1 set aside as a tryout count again" in capsys.readouterr().err
     assert _excluded(db) == {1: None, 2: None}
     yesterday = (datetime.now(ZONE).date() - timedelta(days=1)).isoformat()
+    with db.atomic():                                     # it has reported since (installed)
+        db.execute_sql(f"INSERT INTO kiosk_status (kiosk_id, online, last_seen, payload) VALUES ('k1', {db.param},"
+                       f" {db.param}, '{{}}')", (True, _naive_now()))
     assert central("--db", central_url, "kiosk", "installs-on", "k1", yesterday) == 0
     assert "1 answer(s) kiosk k1 recorded before" in capsys.readouterr().err
     ingest.handle(*batch([response(3, at=datetime.now(timezone.utc) - timedelta(days=4), value=1),
-                          response(4, at=datetime.now(timezone.utc), value=3)]))
-    assert _excluded(db) == {1: None, 2: "tryout", 3: "tryout", 4: None}
-    assert db.execute_sql("SELECT SUM(n) FROM rollup_daily").fetchone()[0] == 2
+                          response(4, at=datetime.now(timezone.utc), value=3),
+                          response(5, at=datetime.now(timezone.utc) - timedelta(days=25), value=2)]))  # 1st stay
+    assert _excluded(db) == {1: None, 2: "tryout", 3: "tryout", 4: None, 5: None}
+    assert db.execute_sql("SELECT SUM(n) FROM rollup_daily").fetchone()[0] == 3
     _recounted_alike(db)
 
 
@@ -245,5 +254,28 @@ def test_an_upgraded_centre_sets_aside_the_tryouts_it_stored_before(central_db, 
         assert m0053_response_excluded.backfill(db) == {"s1"}
         rollups.rebuild_site(db, "s1")
     assert _excluded(db) == {1: "tryout", 2: None}
+    assert db.execute_sql("SELECT SUM(n) FROM rollup_daily").fetchone()[0] == 2
+    _recounted_alike(db)
+
+
+def test_a_time_correction_across_the_placement_decides_as_a_new_answer_would(central_db, chain):
+    """k1 was brought back a day ago, its day to come. An answer recorded six days ago by a clock
+    that had not synced, reading 12 hours ago: stored as a tryout; the boot's synced event places
+    it before the placement, where the day decides nothing: it counts, as it would had the synced
+    event come first (a review: it stayed a tryout)."""
+    from server_sync.central.registry import set_active
+    db = central_db
+    _day, ingest = chain
+    now = _naive_now()
+    set_active(db, "k1", False, now - timedelta(days=2))
+    set_active(db, "k1", True, now - timedelta(days=1))
+    mono_sync = 10_000_000_000_000
+    synced_at = datetime.now(timezone.utc) - timedelta(days=6) + timedelta(hours=1)
+    wrong = response(1, at=datetime.now(timezone.utc) - timedelta(hours=12), synced=False, value=1,
+                     mono=mono_sync - 3600 * 10**9)
+    ingest.handle(*batch([wrong]))
+    assert _excluded(db) == {1: "tryout"}
+    ingest.handle(*batch([response(2, at=synced_at, mono=mono_sync, value=4)]))
+    assert _excluded(db) == {1: None, 2: None}
     assert db.execute_sql("SELECT SUM(n) FROM rollup_daily").fetchone()[0] == 2
     _recounted_alike(db)
