@@ -6,7 +6,7 @@ Until INSTALL_HOUR that day a kiosk is the installer's. The fleet does not flag 
 smiley tapped to check it) is a tryout: stored, never lost, but not counted in its store's figures
 (`response.excluded`). The day decides for what the kiosk recorded since it was placed at its site
 (`PLACED_SQL`: moved there or brought back; never either, from the start): what it recorded at a
-stay before, or before it was deactivated, keeps what was decided then. Without a day, everything
+stay before, or before it was last brought back, keeps what was decided then. Without a day, everything
 a kiosk records counts. The figures follow the day as it stands: given, changed or cleared, the
 stored answers are decided again (`central.tryouts`).
 """

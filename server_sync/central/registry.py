@@ -20,7 +20,7 @@ from peewee import Database
 from server_sync.central import site_history
 from server_sync.central.dialect import in_list, placeholders
 from server_sync.central.event_rows import as_datetime
-from server_sync.central.installation import tryout_until
+from server_sync.central.installation import INSTALL_HOUR, tryout_until
 from server_sync.central.setting import stored_error
 from server_sync.exc import CentralConfigError, ProtocolError
 from server_sync.program.zones import iana_zone
@@ -131,9 +131,10 @@ def require_site(db: Database, site_id: str) -> dict[str, Any]:
 
 
 def kiosk(db: Database, kiosk_id: str) -> dict[str, Any] | None:
-    row = db.execute_sql(f"SELECT id, site_id, active, deactivated_at FROM kiosk WHERE id = {db.param}",
+    row = db.execute_sql(f"SELECT id, site_id, active, deactivated_at, installs_on FROM kiosk WHERE id = {db.param}",
                          (kiosk_id,)).fetchone()
-    return {"id": row[0], "site_id": row[1], "active": bool(row[2]), "deactivated_at": row[3]} if row else None
+    return {"id": row[0], "site_id": row[1], "active": bool(row[2]), "deactivated_at": row[3],
+            "installs_on": row[4]} if row else None
 
 
 def kiosks(db: Database) -> list[dict[str, Any]]:
@@ -150,10 +151,11 @@ def kiosks(db: Database) -> list[dict[str, Any]]:
 def set_installs_on(db: Database, kiosk_id: str, day: str | None, now: datetime) -> str | None:
     """The day (the site's, YYYY-MM-DD: `commands._argtypes.day`) the kiosk is to be installed, or
     None for none: until then it is not silent, and not reporting it is awaited (analysis.fleet),
-    and what it records at its site is a tryout (central.installation). A day already past at the
-    site (`now`, naive UTC) is taken for a kiosk that has reported since its 08:00 (a day cleared
-    once the kiosk was installed, given back: it sets aside the answers recorded before it); for
-    one that has not, it is refused: it would make a kiosk in service never seen. A new day
+    and what it records at its site is a tryout (central.installation). A day whose 08:00 has
+    passed at the site (`now`, naive UTC) is taken for a kiosk that has reported since then (a day
+    cleared once the kiosk was installed, given back: it sets aside the answers recorded before
+    it); for one that has not, a new such day is refused: it would make a kiosk in service never
+    seen. A new day
     starts afresh a silence flag the notify worker kept untold or told as never seen (`kiosk_flag`:
     it is told again if the kiosk is still not heard from once the day has come). Returns
     when the kiosk was last heard (None: never), for the caller to warn that a day hides the
@@ -164,16 +166,17 @@ def set_installs_on(db: Database, kiosk_id: str, day: str | None, now: datetime)
     p = db.param
     seen = db.execute_sql(f"SELECT last_seen FROM kiosk_status WHERE kiosk_id = {p}", (kiosk_id,)).fetchone()
     last_seen = None if seen is None or seen[0] is None else as_datetime(seen[0])
-    if day is not None:
+    before = db.execute_sql(f"SELECT installs_on FROM kiosk WHERE id = {p}", (kiosk_id,)).fetchone()[0]
+    if day is not None and day != before:
         place = site(db, known["site_id"])
         zone = stored_zone(known["site_id"], place["timezone"] if place else None)
-        today = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date().isoformat()
         start = tryout_until(day, zone)
-        if day < today and (last_seen is None or start is None or last_seen < start):
-            raise CentralConfigError(f"installation day {day} is past at site {known['site_id']} (today there: "
-                                     f"{today}) and kiosk {kiosk_id} has not reported since: give a day to come, "
-                                     "or none")
-    before = db.execute_sql(f"SELECT installs_on FROM kiosk WHERE id = {p}", (kiosk_id,)).fetchone()[0]
+        if start is not None and start <= now and (last_seen is None or last_seen < start):
+            today = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date().isoformat()
+            heard = "has never reported" if last_seen is None else f"was last heard {str(seen[0])[:16]} UTC"
+            raise CentralConfigError(f"installation day {day} has begun at site {known['site_id']} "
+                                     f"({INSTALL_HOUR:02d}:00; today there: {today}) and kiosk {kiosk_id} {heard}, "
+                                     "before it: give a day to come, or none")
     if before != day:
         db.execute_sql(f"UPDATE kiosk SET installs_on = {p} WHERE id = {p}", (day, kiosk_id))
         # A silence untold, or told as never seen (an installation's, the admins'), starts afresh.

@@ -83,8 +83,9 @@ def add_parser(sub, common) -> None:
                                  "with the day, not counted, and nobody is told of it. From then its silence counts: not heard from for 2 hours "
                                  "of the site's opening hours, it is flagged. What it recorded at its site before then is a "
                                  "tryout, kept but counted in no figure (answers stored already are decided "
-                                 "again: how many is said on stderr). A past DAY only sets aside what was recorded "
-                                 "before it (a day cleared once the kiosk was installed, given back).")
+                                 "again: how many is said on stderr). A DAY whose 08:00 has passed (a day cleared once "
+                                 "the kiosk was installed, given back) is taken only for a kiosk heard since then, "
+                                 "and sets aside what it recorded there before it.")
     i.add_argument("id", metavar="ID", help="kiosk id")
     i.add_argument("day", type=_day_or_none, metavar="DAY", help=f"{DAY_FORMAT}, or none (expected now)")
     i.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -143,7 +144,7 @@ def add(args: argparse.Namespace) -> int:
     finally:
         db.close()
     _warn_in_service(args.id, args.installs_on, seen)
-    _tell_recount(args.id, args.installs_on, tried)
+    _tell_recount(args.id, args.installs_on, tried, when)
     toml = provision.kiosk_broker_toml(args.id, host, args.broker_port, args.prefix)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "site_id": args.site, "password": password,
@@ -268,7 +269,11 @@ def move(args: argparse.Namespace) -> int:
     provision.check_broker_file(acl_file, "--acl-file", existing=True)
     db = connect(existing_database_url(args))
     try:
-        with db.atomic():       # if the ACL cannot be written, the kiosk stays where it was
+        # Under the kiosk's writer lock (its placement changes); if the ACL cannot be written, the
+        # kiosk stays where it was.
+        with _kiosk_transaction(db, args.id):
+            known = registry.kiosk(db, args.id)
+            forgotten = known["installs_on"] if known and known["site_id"] != args.site else None
             before = registry.move_kiosk(db, registry.check_id(args.id, "kiosk id"), args.site)
             had_block = before != args.site and provision.remove_acl(acl_file, args.id)
             if before != args.site:
@@ -284,6 +289,9 @@ def move(args: argparse.Namespace) -> int:
         print(f"kiosk {args.id} moved from site {before} to {args.site}; its ACL block in {acl_file} now reads "
               f"{args.site}'s alerts: systemctl reload mosquitto.")
         print("Answers the kiosk holds because they named this site go in after `kiosk refused retry` on the kiosk.")
+        if forgotten:
+            print(f"Its installation day {forgotten} was {before}'s and is forgotten: give one for {args.site} with "
+                  f"`kiosk installs-on {args.id} DAY` if it is still to be installed.")
     if before != args.site and not had_block:
         print(f"kiosk-central: warning: {acl_file} had no ACL block for {args.id} (one for {args.site} was added): "
               f"check that this is the file the broker reads", file=sys.stderr)
@@ -335,15 +343,17 @@ def _kiosk_transaction(db, kiosk_id: str):
     return writer_transaction(db, kiosk_lock(kiosk_id))
 
 
-def _tell_recount(kiosk_id: str, day: str | None, tried: Recount | None) -> None:
+def _tell_recount(kiosk_id: str, day: str | None, tried: Recount | None, when: str) -> None:
     """Say on stderr (read beside JSON too) how many stored answers the day set aside or counted
-    again: figures already read change."""
+    again: figures already read change. A day begun (`_set_day`'s `when`) that sets answers aside
+    is given a warning: the kiosk was in service (a mistyped id would hide a store's figures)."""
     from server_sync.central.installation import INSTALL_HOUR
 
     if tried is None:
         return
     if tried.set_aside:
-        print(f"kiosk-central: {tried.set_aside} answer(s) kiosk {kiosk_id} recorded before {day} "
+        print(f"kiosk-central: {'' if when == 'to come' else 'warning: '}{tried.set_aside} answer(s) kiosk "
+              f"{kiosk_id} recorded before {day} "
               f"{INSTALL_HOUR:02d}:00 are set aside as a tryout: kept, not counted in its site's figures",
               file=sys.stderr)
     if tried.counted_again:
@@ -377,7 +387,7 @@ def installs_on(args: argparse.Namespace) -> int:
     finally:
         db.close()
     _warn_in_service(args.id, args.day, seen)
-    _tell_recount(args.id, args.day, tried)
+    _tell_recount(args.id, args.day, tried, when)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "installs_on": args.day, "tryouts_set_aside": tried.set_aside,
                           "tryouts_counted_again": tried.counted_again}))

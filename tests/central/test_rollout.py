@@ -105,11 +105,11 @@ def test_installs_on_mistakes_are_error_lines_and_a_past_day_is_taken(central_ur
                           (("kiosk", "add", "k3", "--site", "s1", "--installs-on", "1999-01-01",
                             "--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")),
                            "1999-01-01"),
-                          # Past, and it has not reported since: it would be never seen.
-                          (("kiosk", "installs-on", "k1", yesterday), f"installation day {yesterday} is past at site s1"),
+                          # Begun, and it has not reported since: it would be never seen.
+                          (("kiosk", "installs-on", "k1", yesterday), f"installation day {yesterday} has begun at site s1"),
                           (("kiosk", "add", "k3", "--site", "s1", "--installs-on", yesterday,
                             "--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")),
-                           f"installation day {yesterday} is past at site s1")):
+                           f"installation day {yesterday} has begun at site s1")):
         assert central("--db", central_url, *argv) == 2, argv
         err = capsys.readouterr().err
         assert said_error(err, message), (argv, err)
@@ -192,3 +192,36 @@ def test_a_day_on_a_kiosk_in_service_is_warned_of_and_a_move_forgets_it(central_
     assert central("--db", central_url, "kiosk", "list", "--json") == 0
     listed = {k["id"]: k["installs_on"] for k in json.loads(capsys.readouterr().out.split("\n", 2)[-1])["kiosks"]}
     assert listed == {"k1": None, "k2": day}
+
+
+def test_a_day_begun_is_taken_only_for_a_kiosk_heard_since_its_0800(central_url, tmp_path):
+    """Today at 10:00 at the site, today's day has begun: for a kiosk last heard yesterday (in
+    service: it would become never seen, told to the admins, and its answers set aside) it is
+    refused, naming when it was heard; heard at 09:00 (installed this morning), it is taken, and
+    giving it again later is no change, never refused."""
+    from server_sync.central import registry
+    from server_sync.exc import CentralConfigError
+    _kiosks(central_url, tmp_path)
+    today = datetime.now(ZONE).date()
+    at = lambda h: datetime.combine(today, time(h), ZONE).astimezone(timezone.utc).replace(tzinfo=None)  # noqa: E731
+    db = connect(central_url)
+    try:
+        p = db.param
+        with db.atomic():
+            db.execute_sql(f"INSERT INTO kiosk_status (kiosk_id, online, last_seen, payload) VALUES ('k2', {p}, {p},"
+                           " '{}')", (True, at(9) - timedelta(days=1)))
+        try:
+            with db.atomic():
+                registry.set_installs_on(db, "k2", today.isoformat(), at(10))
+            raise AssertionError("a day begun was taken for a kiosk not heard since")
+        except CentralConfigError as e:
+            assert f"installation day {today} has begun at site s1 (08:00; today there: {today})" in str(e)
+            assert "was last heard" in str(e)
+        with db.atomic():
+            db.execute_sql(f"UPDATE kiosk_status SET last_seen = {p} WHERE kiosk_id = 'k2'", (at(9),))
+            registry.set_installs_on(db, "k2", today.isoformat(), at(10))
+            db.execute_sql(f"UPDATE kiosk_status SET last_seen = {p} WHERE kiosk_id = 'k2'", (at(9) - timedelta(days=1),))
+            registry.set_installs_on(db, "k2", today.isoformat(), at(11))          # the same day: no change
+        assert db.execute_sql("SELECT installs_on FROM kiosk WHERE id = 'k2'").fetchone()[0] == today.isoformat()
+    finally:
+        db.close()
