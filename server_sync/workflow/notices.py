@@ -13,7 +13,6 @@ never a network call, so raising an alert in ingest cannot wait on a receiver.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from functools import partial
 from typing import Any, Callable
@@ -26,6 +25,7 @@ from server_sync.central.setting import get_setting
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.notify.bodies import Notice
+from server_sync.program.collation import sort_key
 from server_sync.report.alert_text import alert_text
 from server_sync.report.figures import figure
 from server_sync.web import render
@@ -195,11 +195,6 @@ def kiosk_recovered(db: Database, kiosk: dict[str, Any], was: str, since: object
 FLEET_LISTED = 20          # kiosks named in one notice to the admins; the rest are counted
 
 
-def _natural(text: str) -> tuple:
-    """A sort key that puts "Store 2" before "Store 10"."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text.casefold()))
-
-
 ROTATE = "kiosk-central kiosk add {kiosk} --site {site} --rotate-password"     # a copied card's remedy
 
 
@@ -213,7 +208,7 @@ def _kiosk_list(kiosks: list[dict[str, Any]], lang: str, rotate: bool = False) -
         return line + ("\n    " + ROTATE.format(kiosk=k["kiosk_id"], site=k["site_id"]) if rotate else "")
     # Each copied card's command is given, however many: the remedy is in the notice.
     listed = len(kiosks) if rotate else FLEET_LISTED
-    shown = sorted(kiosks, key=lambda k: (_natural(k["site_name"]), _natural(k["kiosk_id"])))[:listed]
+    shown = sorted(kiosks, key=lambda k: (sort_key(k["site_name"], lang), sort_key(k["kiosk_id"], lang)))[:listed]
     more = len(kiosks) - listed
     return "\n".join([said(k) for k in shown] + ([render.text("digest_more", lang, n=figure(more, lang))]
                                                   if more > 0 else []))

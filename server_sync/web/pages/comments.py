@@ -6,13 +6,14 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from server_sync.analysis.queries import ReportFilter, questions
+from server_sync.program.collation import sorted_names
 from server_sync.protocol.catalogue import REASONS
 from server_sync.protocol.scales import SCALES
 from server_sync.report.html import question_text
 from server_sync.web import audit, filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import CommentFilter, comments, site_names
-from server_sync.web.scope import sites_of_region, visible_regions
+from server_sync.web.scope import region_choices, site_choices, sites_of_region
 
 COLUMNS = ["recorded_at", "local_time", "zone", "site_id", "site_name", "question_id", "scale", "value", "reasons",
            "language", "comment"]
@@ -51,10 +52,11 @@ def build(v: Visit) -> PageResult:
                         "score": f.score, "from": f.date_from, "to": f.date_to, "q": f.search}}
     return PageResult("web/comments.html", data, "title_comments", csv=lambda d: (COLUMNS, d["comments"]),
                       report_filter=ReportFilter(sites or (), (), period.date_from, period.date_to),
-                      context={"region_choices": [(r["id"], r["name"]) for r in visible_regions(v.db, v.scope)],
+                      context={"region_choices": region_choices(v.db, v.scope, v.lang),
                                "site_choices": _site_choices(v), "question_choices": question_choices(catalogue, v.lang),
-                               "reason_choices": sorted(((r, labels.get(v.lang, r)) for r, labels in REASONS.items()),
-                                                        key=lambda x: x[1]),
+                               "reason_choices": sorted_names(((r, labels.get(v.lang, r))
+                                                               for r, labels in REASONS.items()), v.lang,
+                                                              lambda x: x[1]),
                                "score_choices": [(n, n) for n in range(11)], "page_links": _pages(v, f.page)})
 
 
@@ -62,11 +64,11 @@ def question_choices(catalogue: dict[str, dict], lang: str) -> list[tuple[str, s
     """The question filter's (id, label) pairs, by label: each question in the report's words
     (`report.html.question_text`: one the centre never defined, only seen in answers, says so,
     as everywhere else, or its id would read as a question of the chain's)."""
-    return sorted(((q, question_text(c, lang)) for q, c in catalogue.items()), key=lambda x: (x[1], x[0]))
+    return sorted_names(((q, question_text(c, lang)) for q, c in catalogue.items()), lang, lambda x: x[1])
 
 
 def _site_choices(v: Visit) -> list[tuple[str, str]]:
-    return sorted(site_names(v.db, v.sites_or_chain()).items(), key=lambda x: (x[1], x[0]))
+    return site_choices(site_names(v.db, v.sites_or_chain()), v.lang)
 
 
 def _pages(v: Visit, page: int) -> dict[str, str]:

@@ -10,6 +10,7 @@ from server_sync.report.alert_text import alert_text
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import site_names, with_zones
+from server_sync.web.scope import site_choices
 from server_sync.workflow import actions as workflow_actions
 from server_sync.workflow import alerts as workflow_alerts
 
@@ -41,7 +42,7 @@ def alerts(v: Visit) -> PageResult:
         r["text"] = alert_text(r, v.lang)            # `message` is English; this, the reader's
     data = {"alerts": rows, "state": state, "site": filters.ident(v.params, "site")}
     return PageResult("web/alerts.html", data, "title_alerts", csv=lambda d: (ALERT_COLUMNS, d["alerts"]),
-                      report_filter=ReportFilter(sites or ()), context={"site_choices": _choices(names)})
+                      report_filter=ReportFilter(sites or ()), context={"site_choices": site_choices(names, v.lang)})
 
 
 @filters.takes("site", "state")
@@ -66,8 +67,5 @@ def actions(v: Visit) -> PageResult:
     # The effect's interval is the verdict's (effects.ALPHA), not the 95 % of the other figures.
     data = {"actions": rows, "site": filters.ident(v.params, "site"), "state": state, "confidence": 1 - ALPHA}
     return PageResult("web/actions.html", data, "title_actions", csv=lambda d: (ACTION_COLUMNS, d["actions"]),
-                      report_filter=ReportFilter(sites or ()), context={"site_choices": _choices(names)})
+                      report_filter=ReportFilter(sites or ()), context={"site_choices": site_choices(names, v.lang)})
 
-
-def _choices(names: dict[str, str]) -> list[tuple[str, str]]:
-    return sorted(names.items(), key=lambda x: (x[1], x[0]))

@@ -7,7 +7,7 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.report.tabular import CSV_COLUMNS, csv_rows
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
-from server_sync.web.scope import sites_of_region, visible_regions
+from server_sync.web.scope import region_choices, sites_of_region
 
 
 @filters.takes("from", "to", "question", "region")
@@ -22,7 +22,7 @@ def build(v: Visit) -> PageResult:
             "report": report}
     return PageResult("web/sites.html", data, "title_sites", csv=table,
                       report_filter=ReportFilter(sites or (), f.questions, f.date_from, f.date_to),
-                      context={"region_choices": [(r["id"], r["name"]) for r in visible_regions(v.db, v.scope)]},
+                      context={"region_choices": region_choices(v.db, v.scope, v.lang)},
                       live_sites=sites if sites is not None else ("*",))
 
 
