@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from peewee import Database
 
-from server_sync.program.collation import sorted_names
+from server_sync.report.collation import sorted_choices
 from server_sync.web.people import REGIONAL, STORE, User
 
 
@@ -78,12 +78,12 @@ def visible_regions(db: Database, scope: Scope) -> list[dict]:
 
 def region_choices(db: Database, scope: Scope, lang: str) -> list[tuple[str, str]]:
     """The region filter's (id, name) pairs, by name in the reader's language."""
-    return [(r["id"], r["name"]) for r in sorted_names(visible_regions(db, scope), lang, lambda r: r["name"])]
+    return sorted_choices(((r["id"], r["name"]) for r in visible_regions(db, scope)), lang)
 
 
 def site_choices(names: dict[str, str], lang: str) -> list[tuple[str, str]]:
     """The site filter's (id, name) pairs (`names`: id -> name), by name in the reader's language."""
-    return sorted_names(names.items(), lang, lambda x: x[1])
+    return sorted_choices(names.items(), lang)
 
 
 def sites_of_region(db: Database, scope: Scope, region_id: str) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from server_sync.central.setting import get_setting
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.notify.bodies import Notice
-from server_sync.program.collation import sort_key
+from server_sync.report.collation import sort_key
 from server_sync.report.alert_text import alert_text
 from server_sync.report.figures import figure
 from server_sync.web import render

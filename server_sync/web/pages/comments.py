@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from server_sync.analysis.queries import ReportFilter, questions
-from server_sync.program.collation import sorted_names
+from server_sync.report.collation import sorted_choices
 from server_sync.protocol.catalogue import REASONS
 from server_sync.protocol.scales import SCALES
 from server_sync.report.html import question_text
@@ -54,9 +54,8 @@ def build(v: Visit) -> PageResult:
                       report_filter=ReportFilter(sites or (), (), period.date_from, period.date_to),
                       context={"region_choices": region_choices(v.db, v.scope, v.lang),
                                "site_choices": _site_choices(v), "question_choices": question_choices(catalogue, v.lang),
-                               "reason_choices": sorted_names(((r, labels.get(v.lang, r))
-                                                               for r, labels in REASONS.items()), v.lang,
-                                                              lambda x: x[1]),
+                               "reason_choices": sorted_choices(((r, labels.get(v.lang, r))
+                                                                 for r, labels in REASONS.items()), v.lang),
                                "score_choices": [(n, n) for n in range(11)], "page_links": _pages(v, f.page)})
 
 
@@ -64,7 +63,7 @@ def question_choices(catalogue: dict[str, dict], lang: str) -> list[tuple[str, s
     """The question filter's (id, label) pairs, by label: each question in the report's words
     (`report.html.question_text`: one the centre never defined, only seen in answers, says so,
     as everywhere else, or its id would read as a question of the chain's)."""
-    return sorted_names(((q, question_text(c, lang)) for q, c in catalogue.items()), lang, lambda x: x[1])
+    return sorted_choices(((q, question_text(c, lang)) for q, c in catalogue.items()), lang)
 
 
 def _site_choices(v: Visit) -> list[tuple[str, str]]:

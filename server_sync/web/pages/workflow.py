@@ -23,6 +23,7 @@ from server_sync.exc import FieldError
 from server_sync.notify import queue
 from server_sync.program.numbers import plain_whole_number
 from server_sync.protocol.vocabulary import MAX_INT64
+from server_sync.report.collation import sorted_names
 from server_sync.web import filters, render
 from server_sync.web.guard import PageResult, Visit, admin_page, error_page, form, page
 from server_sync.web.people import users
@@ -64,8 +65,8 @@ def _alert(v: Visit) -> dict[str, Any]:
 
 def _owners(v: Visit, site_id: str) -> list[str]:
     """Who the alert may be given to: the people who may act at its site."""
-    return [u.name for u in users(v.db) if u.role in ACTING_ROLES and not u.disabled
-            and site_id in visible_sites(v.db, u)]
+    return sorted_names([u.name for u in users(v.db) if u.role in ACTING_ROLES and not u.disabled
+                         and site_id in visible_sites(v.db, u)], v.lang)
 
 
 @page
