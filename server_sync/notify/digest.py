@@ -25,6 +25,7 @@ from server_sync.central.registry import site_zones
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.report.alert_text import alert_text
+from server_sync.report.collation import sorted_names
 from server_sync.report.figures import figure, interval
 from server_sync.report.html import question_text
 from server_sync.report.i18n import reason_labels
@@ -147,7 +148,7 @@ def compose(db: Database, user: User, to: str, now: datetime) -> Digest | None:
     fmt = lambda v, signed=False: figure(float(v) if v is not None else None, lang, signed=signed)  # noqa: E731
     reasons = reason_labels(lang)
     names = {s: site_name(db, s) for s in data["sites"]}
-    where = tx("digest_all_sites") if data["everything"] else ", ".join(names[s] for s in data["sites"])
+    where = tx("digest_all_sites") if data["everything"] else ", ".join(sorted_names(names.values(), lang))
     period = f"{data['from']} – {data['to']}"
     subject = tx("digest_subject", period=data["period"])
     intro = tx("digest_intro", name=user.name, period=period, sites=where)

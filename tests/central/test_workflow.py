@@ -534,3 +534,18 @@ def test_a_comment_that_holds_terminal_escapes_is_shown_escaped(world, central_u
     assert central("--db", central_url, "alerts", "show", str(a["id"])) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned\\x07" in out
+
+
+def test_the_digest_names_a_readers_stores_in_her_alphabet(world):
+    """A store manager of Örebro, Åre and Älmhult (site ids in another order) reads them in the
+    Swedish order in her digest's first line; Python's order put Älmhult before Åre."""
+    from server_sync.notify import digest
+    from server_sync.web.people import user_by_name
+    db = world
+    for site_id, name in (("a1", "Örebro"), ("b2", "Åre"), ("c3", "Älmhult")):
+        add_site(db, site_id)
+        db.execute_sql(f"UPDATE site SET name = {db.param} WHERE id = {db.param}", (name, site_id))
+        _dip(db, site_id, MONDAY_10)
+    add_user(db, "maja", "store-manager", sites=["a1", "b2", "c3"], language="sv", password=PASSWORD)
+    d = digest.compose(db, user_by_name(db, "maja"), "maja@example.se", MONDAY_10 + timedelta(hours=2))
+    assert "Åre, Älmhult, Örebro" in d.text, d.text[:300]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from server_sync.report.collation import sorted_names
 from server_sync.web import audit, filters
 from server_sync.web.guard import PageResult, Visit, admin_page
 from server_sync.web.people import users as all_users
@@ -15,7 +16,7 @@ AUDIT_COLUMNS = ["at", "user", "event", "address", "detail"]
 @admin_page
 @filters.takes()
 def users(v: Visit) -> PageResult:
-    rows = [u.as_dict() for u in all_users(v.db)]
+    rows = [u.as_dict() for u in sorted_names(all_users(v.db), v.lang, lambda u: u.name)]
     return PageResult("web/admin_users.html", {"users": rows}, "title_users", csv=lambda d: (USER_COLUMNS, d["users"]),
                       context={"scope_names": scope_names(v.db)})
 
