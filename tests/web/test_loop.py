@@ -17,7 +17,7 @@ import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -51,6 +51,20 @@ def _seed_days(db, site: str, first: date, days: int, negative: float, rng: rand
             if neg:
                 reasons[r["id"]] = ["queue"]
     commit(db, rows, reasons)
+
+
+def _shows(driver, element_id: str, text: str) -> bool:
+    """Whether the page's element `element_id` holds `text`; False while the page is being
+    replaced: the element found on the old page goes stale, or Chromium says its node is no longer
+    in the document (seen under load: a WebDriverException, not a StaleElementReferenceException)."""
+    try:
+        return text in driver.find_element(By.ID, element_id).text
+    except StaleElementReferenceException:
+        return False
+    except WebDriverException as e:
+        if "does not belong to the document" in str(e):
+            return False
+        raise
 
 
 def _wait(predicate, timeout: float = 20.0) -> bool:
@@ -126,9 +140,9 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
             driver.find_element(By.ID, "f-comment").send_keys("Två kassor stängda vid lunch")
             driver.find_element(By.CSS_SELECTOR, "form[action$='/comment'] button").click()
             # The form posts and the page loads again: the history found on the old page can go
-            # stale before its text is read (seen once under a fake 2027-10-31 00:30 UTC): look again then.
-            WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,)).until(
-                lambda d: "Två kassor" in d.find_element(By.ID, "history").text)
+            # stale before its text is read (seen under a fake 2027-10-31 00:30 UTC, and under
+            # load): look again then.
+            WebDriverWait(driver, 15).until(lambda d: _shows(d, "history", "Två kassor"))
             screenshot(driver, SHOTS / "2-commented.png", 1280)
             Select(driver.find_element(By.ID, "f-outcome")).select_by_value("action")
             driver.find_element(By.ID, "f-note").send_keys("Extra kassa öppen 11-14")
