@@ -180,7 +180,7 @@ def set_installs_on(db: Database, kiosk_id: str, day: str | None, now: datetime)
     if before != day:
         db.execute_sql(f"UPDATE kiosk SET installs_on = {p} WHERE id = {p}", (day, kiosk_id))
         # A silence untold, or told as never seen (an installation's, the admins'), starts afresh.
-        # One told to the store stays: its return is told when the kiosk is heard.
+        # One told otherwise stays: the notify worker tells it over (kiosk.awaited, or its return).
         db.execute_sql(f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND kind IN ('never', 'silent')"
                        " AND (told_kind IS NULL OR told_kind = 'never')", (kiosk_id,))
     return None if last_seen is None else str(seen[0])[:16]

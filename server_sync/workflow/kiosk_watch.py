@@ -23,7 +23,8 @@ reconnecting for a moment), a kiosk still silent is its store's to hear of, afte
 A kiosk never heard from since it was registered is an installation's matter (`fleet.never`, to
 the admins); the returns of kiosks told to the admins go to them (`fleet.heard`). A kiosk awaited
 (to be installed on a later day, `analysis.fleet`) has no flag; one it had goes quietly if it was
-untold or told as never seen, and one told to its store is told over when the kiosk is heard.
+untold or told as never seen, and one told otherwise is told over at once, to those who were told
+(`kiosk.awaited` to its store, `fleet.awaited` to the admins): it is not expected before its day.
 
 A kiosk two devices answer as (a copied card: `central.twins`) is a credential's matter, which
 only the admins can end (a new password shuts the copy out) and the store can do nothing about.
@@ -200,6 +201,11 @@ def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) 
             k = dict(k, flag_kind=k.get("store_flag_kind"))
         kid, kind = k["kiosk_id"], k["flag_kind"] if k["active"] else None
         f = None if kid in gone else told.get(kid)
+        if f is not None and f.told_kind and k.get("awaited"):
+            # Put off to a later day: not expected before it, so what was told is over now (not
+            # once it is heard, maybe days later); what it had untold went above.
+            steps.append(Step("await", kid, f, k))
+            continue
         if kind is None:
             # No flag: its return is told once that has lasted and the kiosk is heard (one status
             # of a dying kiosk clears its silence for 2 open hours, and is no return); one not
@@ -267,6 +273,8 @@ def claim(db: Database, step: Step, now: datetime) -> bool:
     elif step.op == "recover":
         sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND told_kind = {p} AND clear_since IS NOT NULL",
                (step.kiosk_id, f.told_kind))
+    elif step.op == "await":
+        sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND told_kind = {p}", (step.kiosk_id, f.told_kind))
     elif step.op == "unshare":
         sql = (f"UPDATE kiosk_flag SET told_kind = NULL, told_at = NULL, audience = NULL, quiet_since = NULL,"
                f" group_size = NULL, due_at = {p} WHERE kiosk_id = {p} AND audience = {p}", (ts(_ts(now + FLAG_AFTER)), step.kiosk_id, ADMINS))
@@ -299,13 +307,14 @@ class Told:
 
 
 def _for_admins(step: Step) -> bool:
-    return (step.op == "tell" and step.audience == ADMINS) or (step.op == "recover" and step.flag.audience == ADMINS)
+    return (step.op == "tell" and step.audience == ADMINS) or (
+        step.op in ("recover", "await") and step.flag.audience == ADMINS)
 
 
 def _admin_event(step: Step) -> str:
     """The admins' notice a step of theirs goes in: `fleet.<kind>` for a flag, `fleet.heard` for
-    a return."""
-    return "fleet.heard" if step.op == "recover" else f"fleet.{step.kiosk['flag_kind']}"
+    a return, `fleet.awaited` for one put off to a later day."""
+    return {"recover": "fleet.heard", "await": "fleet.awaited"}.get(step.op) or f"fleet.{step.kiosk['flag_kind']}"
 
 
 @dataclass(frozen=True)
@@ -383,6 +392,8 @@ def watch(db: Database, now: datetime) -> Told:
             elif step.op == "recover":
                 told.recovered += 1
                 notices.kiosk_recovered(db, step.kiosk, step.flag.told_kind, step.flag.seen_since, now)
+            elif step.op == "await":
+                notices.kiosk_awaited(db, step.kiosk, step.flag.told_kind, step.flag.seen_since, now)
     grouped: dict[str, list[dict[str, Any]]] = {}
     with db.atomic():                  # the admins' steps, claimed with their one notice per kind
         for step in filter(_for_admins, steps):

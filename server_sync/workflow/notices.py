@@ -167,10 +167,11 @@ def kiosk_what(kiosk: dict[str, Any], lang: str) -> str:
 
 
 def _kiosk_notice(db: Database, event: str, kiosk: dict[str, Any], subject_key: str, intro_key: str,
-                  what: Callable[[str], str], after_of: Callable[[str], str], since: object, now: datetime) -> None:
+                  what: Callable[[str], str], after_of: Callable[[str], str], since: object, now: datetime,
+                  **more: str) -> None:
     url = web_url(db, f"/fleet?site={kiosk['site_id']}")
     lang = WEBHOOK_LANGUAGE
-    values = dict(kiosk=kiosk["kiosk_id"], site=kiosk["site_name"])
+    values = dict(kiosk=kiosk["kiosk_id"], site=kiosk["site_name"], **more)
     intro = render.text(intro_key, lang, what=what(lang), **values)
     queue.enqueue_webhooks(db, Notice(event, render.text(subject_key, lang, what=what(lang), **values),
                                       f"{intro} {after_of(lang)}".strip(), kiosk["site_id"], url,
@@ -190,6 +191,13 @@ def kiosk_recovered(db: Database, kiosk: dict[str, Any], was: str, since: object
     """A kiosk told as flagged (`was`, since `since`) is well again."""
     _kiosk_notice(db, "kiosk.recovered", kiosk, "kiosk_recovered_subject", "kiosk_recovered_intro",
                   lambda lg: render.text("flag_kind_" + was, lg), lambda lg: "", since, now)
+
+
+def kiosk_awaited(db: Database, kiosk: dict[str, Any], was: str, since: object, now: datetime) -> None:
+    """A kiosk told as flagged (`was`, since `since`) is put off to a later installation day: not
+    expected before it, so what was told is over."""
+    _kiosk_notice(db, "kiosk.awaited", kiosk, "kiosk_awaited_subject", "kiosk_awaited_intro",
+                  lambda lg: render.text("flag_kind_" + was, lg), lambda lg: "", since, now, day=kiosk["installs_on"])
 
 
 FLEET_LISTED = 20          # kiosks named in one notice to the admins; the rest are counted
@@ -218,7 +226,8 @@ def fleet_notice(db: Database, event: str, kiosks: list[dict[str, Any]], now: da
     """One notice to the webhooks and each admin about several kiosks at once: `fleet.silent`
     (silent since about the same time: one cause the stores cannot fix), `fleet.never` (never
     heard from since registered), `fleet.twin` (two devices answer as each), `fleet.heard` (those
-    heard again) or `fleet.twin_ended` (one device again)."""
+    heard again), `fleet.awaited` (put off to a later installation day) or `fleet.twin_ended`
+    (one device again)."""
     url = web_url(db, "/fleet?flagged=1")
     key = event.replace(".", "_")
     values = dict(n=len(kiosks), sites=len({k["site_id"] for k in kiosks}))

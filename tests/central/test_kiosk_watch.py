@@ -16,8 +16,8 @@ from server_sync.central.registry import move_kiosk, set_active
 from server_sync.cli import main
 from server_sync.notify import queue
 from server_sync.web.people import add_user
-from server_sync.workflow.kiosk_watch import (ADMINS, CLEAR_AFTER, FLAG_AFTER, STORE, Flag, Step, claim, flags, plan,
-                                              watch)
+from server_sync.workflow.kiosk_watch import (ADMINS, CLEAR_AFTER, FLAG_AFTER, STORE, Flag, Step, _admin_event,
+                                              _for_admins, claim, flags, plan, watch)
 from server_sync.workflow.people import set_email
 from tests.central.wire import register_fleet
 
@@ -118,9 +118,13 @@ def test_many_kiosks_silent_since_the_same_moment_at_several_stores_go_to_the_ad
     # A kiosk awaited (to be installed on a later day) loses the flag it had, quietly.
     assert _ops(plan({"k5": _flag("k5", "never", now - FLAG_AFTER, told="never", audience=ADMINS)},
                      [dict(_row("k5", None, seen=None), awaited=True)], now)) == {"k5": ("drop", None)}
-    # … but one told to its store as silent is told over when the kiosk is heard.
-    assert _ops(plan({"k5": _flag("k5", "silent", now - FLAG_AFTER, told="silent")},
-                     [dict(_row("k5", None), awaited=True)], now)) == {"k5": ("clearing", None)}
+    # … but one told as silent is told over at once, to whom it was told: not expected before its
+    # day (it was told over only once heard, maybe days later).
+    awaited = [dict(_row("k5", None), awaited=True)]
+    steps = plan({"k5": _flag("k5", "silent", now - FLAG_AFTER, told="silent")}, awaited, now)
+    assert _ops(steps) == {"k5": ("await", None)} and not _for_admins(steps[0])
+    steps = plan({"k5": _flag("k5", "silent", now - FLAG_AFTER, told="silent", audience=ADMINS)}, awaited, now)
+    assert _ops(steps) == {"k5": ("await", None)} and _admin_event(steps[0]) == "fleet.awaited"
 
 
 def test_a_silence_told_to_the_admins_goes_to_its_store_once_half_of_its_group_is_back():

@@ -177,10 +177,17 @@ def test_a_day_on_a_kiosk_in_service_is_warned_of_and_a_move_forgets_it(central_
     assert err.startswith("kiosk-central: warning: kiosk k2 has reported (last heard 2026-12-01 10:00 UTC)"), err
     assert central("--db", central_url, "kiosk", "installs-on", "k1", day) == 0   # its day already: no change
     assert central("--db", central_url, "kiosk", "installs-on", "k1", "none") == 0
+    assert central("--db", central_url, "notify", "webhook", "add", "ops", "--url", "http://127.0.0.1:9/hook") == 0
     db = connect(central_url)
     try:
-        # The store told of k2's silence hears of its return when it is heard; k1 starts afresh.
+        # k1 starts afresh; the store told of k2's silence hears at the next look that it is not
+        # expected before its day, and its flag is over (it was told only once k2 was heard).
         assert set(flags(db)) == {"k2"}
+        watch(db, datetime.now(timezone.utc))
+        bodies = [json.loads(r[0]) for r in db.execute_sql("SELECT body FROM webhook_delivery ORDER BY id")]
+        assert [(b["event"], b["title"]) for b in bodies if b["event"].startswith("kiosk.")] == [
+            ("kiosk.awaited", f"Kundpuls: kiosk k2 at Södermalm is to be installed on {day}")]
+        assert "k2" not in flags(db)
     finally:
         db.close()
     # Brought back with a new password and a day: warned the same.
