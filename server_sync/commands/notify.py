@@ -185,9 +185,10 @@ def watch_fleet(db) -> None:
     failed one could not."""
     from server_sync.workflow import kiosk_watch
     told = side_job(db, "looking at the fleet", kiosk_watch.watch)
-    if told and (told.flagged or told.recovered or told.to_admins):
-        logging.getLogger("kundpuls.notify").info("fleet: %d kiosk(s) told flagged, %d well again; to the admins: %s",
-                                                  told.flagged, told.recovered, ", ".join(told.to_admins) or "-")
+    if told and (told.flagged or told.recovered or told.awaited or told.to_admins):
+        logging.getLogger("kundpuls.notify").info(
+            "fleet: %d kiosk(s) told flagged, %d well again, %d put off to a later day; to the admins: %s",
+            told.flagged, told.recovered, told.awaited, ", ".join(told.to_admins) or "-")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -91,8 +91,8 @@ class Flag:
 
 @dataclass(frozen=True)
 class Step:
-    """One change to `kiosk_flag`: `op` is start, rekind, back, clearing, drop, tell, recover or
-    unshare; `flag` the row it was decided on (its claim's condition), `kiosk` the fleet row."""
+    """One change to `kiosk_flag`: `op` is start, rekind, back, clearing, drop, tell, recover,
+    await or unshare; `flag` the row it was decided on (its claim's condition), `kiosk` the fleet row."""
     op: str
     kiosk_id: str
     flag: Flag | None
@@ -192,8 +192,12 @@ def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) 
              if kid not in by_id or not by_id[kid]["active"] or by_id[kid]["site_id"] != f.site_id
              or (by_id[kid].get("awaited") and f.told_kind in (None, "never"))]
     gone = {s.kiosk_id for s in steps}
-    silences = Silences(kiosks, now)
-    outages = Outages({kid: f for kid, f in told.items() if kid not in gone}, kiosks, now)
+    # A kiosk awaited is not expected: its silence is no part of an outage (nor keeps one going:
+    # it counts as back for the group it fell silent with).
+    expected = [k for k in kiosks if not k.get("awaited")]
+    awaited = {k["kiosk_id"] for k in kiosks if k.get("awaited")}
+    silences = Silences(expected, now)
+    outages = Outages({kid: f for kid, f in told.items() if kid not in gone and kid not in awaited}, expected, now)
     for k in kiosks:
         if k["flag_kind"] == "twin":
             # A copied card is told on its own track (twin_plan); to its store the kiosk has the
@@ -274,7 +278,8 @@ def claim(db: Database, step: Step, now: datetime) -> bool:
         sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND told_kind = {p} AND clear_since IS NOT NULL",
                (step.kiosk_id, f.told_kind))
     elif step.op == "await":
-        sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND told_kind = {p}", (step.kiosk_id, f.told_kind))
+        sql = (f"DELETE FROM kiosk_flag WHERE kiosk_id = {p} AND told_kind = {p} AND audience {_is(f.audience, p)}",
+               (step.kiosk_id, f.told_kind) + ((f.audience,) if f.audience else ()))
     elif step.op == "unshare":
         sql = (f"UPDATE kiosk_flag SET told_kind = NULL, told_at = NULL, audience = NULL, quiet_since = NULL,"
                f" group_size = NULL, due_at = {p} WHERE kiosk_id = {p} AND audience = {p}", (ts(_ts(now + FLAG_AFTER)), step.kiosk_id, ADMINS))
@@ -302,6 +307,7 @@ class Told:
     admins), and the sites whose opening hours could not be read (left out of the look)."""
     flagged: int = 0
     recovered: int = 0
+    awaited: int = 0                                       # told over: put off to a later day
     to_admins: list[str] = field(default_factory=list)     # the admins' notices' events
     unreadable: list[str] = field(default_factory=list)
 
@@ -393,6 +399,7 @@ def watch(db: Database, now: datetime) -> Told:
                 told.recovered += 1
                 notices.kiosk_recovered(db, step.kiosk, step.flag.told_kind, step.flag.seen_since, now)
             elif step.op == "await":
+                told.awaited += 1
                 notices.kiosk_awaited(db, step.kiosk, step.flag.told_kind, step.flag.seen_since, now)
     grouped: dict[str, list[dict[str, Any]]] = {}
     with db.atomic():                  # the admins' steps, claimed with their one notice per kind

@@ -206,13 +206,14 @@ FLEET_LISTED = 20          # kiosks named in one notice to the admins; the rest 
 ROTATE = "kiosk-central kiosk add {kiosk} --site {site} --rotate-password"     # a copied card's remedy
 
 
-def _kiosk_list(kiosks: list[dict[str, Any]], lang: str, rotate: bool = False) -> str:
+def _kiosk_list(kiosks: list[dict[str, Any]], lang: str, rotate: bool = False, day: bool = False) -> str:
     """"k1 (Store 1, last seen 2026-11-23 13:00 CET)", one a line (with `rotate`, the command that
     gives it a new password under it): the first FLEET_LISTED, then how many more."""
     def said(k: dict[str, Any]) -> str:
         seen = local_time(k["last_seen"], ZoneInfo(k["timezone"]))
-        line = f"{k['kiosk_id']} ({k['site_name']}" + (f", {render.text('last_seen', lang).lower()} {seen})"
-                                                        if seen else ")")
+        line = f"{k['kiosk_id']} ({k['site_name']}" + (f", {render.text('last_seen', lang).lower()} {seen}"
+                                                        if seen else "") + (
+            f", {render.text('awaited_until', lang, day=k['installs_on'])})" if day else ")")
         return line + ("\n    " + ROTATE.format(kiosk=k["kiosk_id"], site=k["site_id"]) if rotate else "")
     # Each copied card's command is given, however many: the remedy is in the notice.
     listed = len(kiosks) if rotate else FLEET_LISTED
@@ -231,7 +232,8 @@ def fleet_notice(db: Database, event: str, kiosks: list[dict[str, Any]], now: da
     url = web_url(db, "/fleet?flagged=1")
     key = event.replace(".", "_")
     values = dict(n=len(kiosks), sites=len({k["site_id"] for k in kiosks}))
-    lang, listed = WEBHOOK_LANGUAGE, partial(_kiosk_list, kiosks, rotate=event == "fleet.twin")
+    lang, listed = WEBHOOK_LANGUAGE, partial(_kiosk_list, kiosks, rotate=event == "fleet.twin",
+                                             day=event == "fleet.awaited")
     hooks = queue.enqueue_webhooks(db, Notice(event, render.text(key + "_subject", lang, **values),
                                               render.text(key + "_intro", lang, **values) + "\n"
                                               + listed(lang), None, url), now)

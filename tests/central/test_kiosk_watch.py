@@ -150,6 +150,13 @@ def test_a_silence_told_to_the_admins_goes_to_its_store_once_half_of_its_group_i
     blip = now - timedelta(minutes=13)                            # a moment's connection, then silent again
     assert not look(blip, blip)
     assert look(heard, heard, rows_kept=False)                    # their returns told already: back all the same
+    # One of the group put off to a later installation day is not expected: as good as back (its
+    # own flag is told over: `await`).
+    awaited = dict(_row("k3", None, seen=T0), awaited=True)
+    told = {k: _flag(k, "silent", T0, told="silent", audience=ADMINS, quiet=T0, group=3, site=site)
+            for k, site in (("k1", "s1"), ("k3", "s1"))}
+    steps = plan(told, [_row("k1", "silent", seen=T0), _row("k2", None, seen=heard, site="s2"), awaited], now)
+    assert _ops(steps) == {"k1": ("unshare", None), "k3": ("await", None)}
     # Kiosks that died on their own at other times are not its group's.
     assert look(heard, heard, others=(_row("k9", "silent", seen=T0 + timedelta(hours=1), site="s9"),
                                       _row("k10", "silent", seen=T0 + timedelta(hours=3), site="s10")))
@@ -456,3 +463,12 @@ def test_a_copied_card_shut_out_by_deactivating_the_kiosk_is_not_told_again_when
     assert _looks(db, T0 + timedelta(hours=1), T0 + timedelta(hours=2)) == []
     set_active(db, "k3", True, (T0 + timedelta(hours=2)).replace(tzinfo=None))
     assert _looks(db, T0 + timedelta(hours=2, minutes=5), T0 + timedelta(hours=3)) == []
+
+
+def test_the_admins_list_of_kiosks_put_off_says_each_ones_day():
+    """`fleet.awaited` lists each kiosk with the day it is to be installed, in the reader's words."""
+    from server_sync.workflow.notices import _kiosk_list
+    k = {"kiosk_id": "k3", "site_id": "s1", "site_name": "Åre", "last_seen": "2026-12-01T10:00:00",
+         "timezone": "Europe/Stockholm", "installs_on": "2027-01-11"}
+    assert _kiosk_list([k], "sv", day=True) == "k3 (Åre, senast hörd 2026-12-01 11:00 CET, installeras 2027-01-11)"
+    assert _kiosk_list([k], "en").endswith("11:00 CET)")

@@ -1,7 +1,8 @@
 """A rollout's kiosks registered ahead of it: given the day each is to be installed (`kiosk add
 --installs-on`, `kiosk installs-on`), a kiosk is not silent before 08:00 that day at its site, and
 one not reporting is awaited (listed, never flagged nor counted, `fleet` exits 0, the notify worker
-tells nobody, and a flag told before the day was set goes); 2 open hours into the day, not heard,
+tells nobody of it, a flag untold or told as never seen goes, and one told otherwise is told over
+to those who were told); 2 open hours into the day, not heard,
 it is flagged. A Pi prepared and tried out ahead, then boxed, is awaited the same. On SQLite and
 PostgreSQL, through the commands, the real fleet view and the notify worker's look."""
 
