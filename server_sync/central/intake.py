@@ -264,7 +264,7 @@ class Intake:
             answered = sorted(explained & inserted)
             if answered:
                 self._evict_foreign_pending(batch.kiosk_id, answered, received)
-                rollups.count_reasons(self.db, self._followup_reasons(answered), into=reason_delta,
+                rollups.count_reasons(self.db, rollups.followup_reasons(self.db, answered), into=reason_delta,
                                       zones=self._zones())
                 execute_many(self.db, f"DELETE FROM followup_pending WHERE response_id = {self.db.param}",
                              [(a,) for a in answered])
@@ -485,7 +485,7 @@ class Intake:
                                       excluded=tryouts.excluded(r["site_id"], t, r["excluded"], r["recorded_at"]))))
         if moved:
             ids = [r["id"] for r, _ in moved]
-            reasons = self._followup_reasons(ids)
+            reasons = rollups.followup_reasons(self.db, ids)
             rollups.count(self.db, [r for r, _ in moved], sign=-1, into=delta, zones=self._zones())
             rollups.count_reasons(self.db, reasons, sign=-1, into=reason_delta, zones=self._zones())
             execute_many(self.db, f"UPDATE response SET recorded_at = {p}, time_status = {p}, excluded = {p}"
@@ -519,9 +519,6 @@ class Intake:
                     f" SELECT 'p', response_id FROM followup_pending WHERE {by_answer}", params + params).fetchall():
                 (clash if kind == "f" else explained).add(eid)
         return clash, explained
-
-    def _followup_reasons(self, response_ids: Sequence[str]) -> list[dict[str, Any]]:
-        return rollups.followup_reasons(self.db, response_ids)
 
     # --- rows ------------------------------------------------------------------------------------
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 from server_sync.cli import existing_database_url
 from server_sync.commands._argtypes import DAY_FORMAT, broker_host, day, topic_prefix
+from server_sync.commands.ingest import add_broker_options, broker_settings
+from server_sync.exc import CentralConfigError
 
 if TYPE_CHECKING:
     from server_sync.central.tryouts import Recount
-from server_sync.commands.ingest import add_broker_options, broker_settings
-from server_sync.exc import CentralConfigError
 
 
 def add_parser(sub, common) -> None:
