@@ -19,7 +19,7 @@ _PERIOD_TITLES = {
 
 
 since_type = argument_type(parse_since)
-SINCE_HELP = "a date YYYY-MM-DD, or a positive number of days like 7d (at most 3660)"
+SINCE_HELP = "a date YYYY-MM-DD, or a positive number of days like 7d: the last 7 days, today included (at most 3660)"
 
 
 def add_parser(sub, common) -> None:

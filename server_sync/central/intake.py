@@ -55,6 +55,9 @@ from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, EventsRe
                                   ProtocolError, ResponseEvent)
 
 log = logging.getLogger("kundpuls.intake")
+# A stored follow-up's comment the centre removed (an erasure, or retention), in the wire form the
+# comparison and `conflict` read: the removed text is never compared, nor kept again.
+REMOVED = "(removed at the centre)"
 
 SYNCED, CORRECTED, UNCORRECTED = "synced", "corrected", "uncorrected"
 
@@ -292,7 +295,7 @@ class Intake:
                 existing = stored.get(e.id)
                 if existing is None:
                     raise RuntimeError(f"event {e.id} neither inserted nor found")
-                if existing == {"type": e.type, **wire_of(e)}:
+                if existing == self._as_stored(e, existing):
                     result.duplicates += 1
                 else:
                     clashes.append((e, existing))
@@ -413,16 +416,33 @@ class Intake:
         return self._stored_by_id(sorted({e.id for e in events}))
 
     def _stored_by_id(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored events by id, in wire form; a follow-up whose comment the centre removed
+        (an erasure, or retention: `comment_removed_at`) carries REMOVED under its `comment`."""
         if not ids:
             return {}
         out: dict[str, dict[str, Any]] = {}
         where, params = in_list(self.db, "id", ids)
-        for table, event_type, columns in (("response", ResponseEvent, RESPONSE_WIRE),
-                                           ("followup", FollowUpEvent, FOLLOWUP_WIRE)):
-            for row in self.db.execute_sql(f"SELECT {', '.join(columns)} FROM {table} WHERE {where}",
-                                           params).fetchall():
-                out[row[0]] = {"type": event_type.type, **stored_wire(event_type, row)}
+        for row in self.db.execute_sql(f"SELECT {', '.join(RESPONSE_WIRE)} FROM response WHERE {where}",
+                                       params).fetchall():
+            out[row[0]] = {"type": ResponseEvent.type, **stored_wire(ResponseEvent, row)}
+        for *row, removed_at in self.db.execute_sql(
+                f"SELECT {', '.join(FOLLOWUP_WIRE)}, comment_removed_at FROM followup WHERE {where}",
+                params).fetchall():
+            wire = {"type": FollowUpEvent.type, **stored_wire(FollowUpEvent, row)}
+            if removed_at is not None:
+                wire["comment"] = REMOVED
+            out[row[0]] = wire
         return out
+
+    @staticmethod
+    def _as_stored(e: Event, existing: Mapping[str, Any]) -> dict[str, Any]:
+        """`e` in wire form, as the store would hold it beside `existing`: a comment the centre
+        removed stays removed, so a kiosk (or an import of its export) sending it again is a
+        duplicate if nothing else differs, and a conflict never keeps the removed text."""
+        wire = {"type": e.type, **wire_of(e)}
+        if existing.get("comment") == REMOVED and "comment" in wire:
+            wire["comment"] = REMOVED
+        return wire
 
     # --- time correction -----------------------------------------------------------------------
 
@@ -577,7 +597,7 @@ class Intake:
         fill the store). Returns how many events conflicted."""
         if not found:
             return 0
-        rows = [(e.id, canonical(existing), canonical({"type": e.type, **wire_of(e)})) for e, existing in found]
+        rows = [(e.id, canonical(existing), canonical(self._as_stored(e, existing))) for e, existing in found]
         kept = conflicts.record(self.db, kiosk_id, rows, received)
         log.warning("kiosk %s: %d events re-sent with different content (%d kept as conflicts)",
                     kiosk_id, len(rows), kept)

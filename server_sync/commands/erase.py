@@ -39,8 +39,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(removed.as_dict(), indent=2))
     else:
         n = removed.counts["comments"]
+        copies = removed.counts["conflicts"] + removed.counts["dead_letters"]
         print(f"{'would remove' if args.dry_run else 'removed'} {n} comment{'s' if n != 1 else ''}"
+              + (f" and {copies} kept cop{'ies' if copies != 1 else 'y'} of what kiosks sent (conflicts, refused"
+                 " messages) holding the text" if copies else "")
               + ("" if args.dry_run else "; the privacy log records the erasure (not its content)"))
-    if not removed.counts["comments"]:
+    if not any(removed.counts.values()):
         print("kiosk-central: warning: no comment matched", file=sys.stderr)
     return 0

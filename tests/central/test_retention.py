@@ -76,7 +76,7 @@ def test_a_dry_run_counts_and_removes_nothing(store):
 
 def test_erasure_removes_what_the_search_finds_and_logs_that_it_happened_not_what(store):
     removed = erase_comments(store, "kalle", NOW)
-    assert removed.counts == {"comments": 2}
+    assert removed.counts == {"comments": 2, "conflicts": 0, "dead_letters": 0}
     left = sorted(c for (c,) in store.execute_sql("SELECT comment FROM followup WHERE comment IS NOT NULL").fetchall())
     assert left == ["Bra bemötande", "Kön var lång"]
     log = json.dumps(privacy_log(store))
@@ -85,11 +85,48 @@ def test_erasure_removes_what_the_search_finds_and_logs_that_it_happened_not_wha
 
 def test_erasure_can_be_narrowed_and_refuses_a_search_that_matches_everything(store):
     from server_sync.exc import CentralConfigError
-    assert erase_comments(store, "kalle", NOW, date_from="2026-01-01").counts == {"comments": 1}
-    assert erase_comments(store, "kalle", NOW, site="s2").counts == {"comments": 0}
+    assert erase_comments(store, "kalle", NOW, date_from="2026-01-01").counts["comments"] == 1
+    assert erase_comments(store, "kalle", NOW, site="s2").counts["comments"] == 0
     with pytest.raises(CentralConfigError, match="at least 3"):
         erase_comments(store, "a", NOW)
-    assert erase_comments(store, "100%_", NOW).counts == {"comments": 0}             # LIKE characters are text
+    assert erase_comments(store, "100%_", NOW).counts["comments"] == 0             # LIKE characters are text
+
+
+def test_a_comment_removed_at_the_centre_sent_again_stays_removed_and_is_kept_nowhere(central_db):
+    """A kiosk re-sending a follow-up (a lost ack) or an operator importing a kiosk's export
+    (docs/deployment.md A10) carries the comment the centre erased, or removed when its time was
+    up: the same event, a duplicate, not a conflict that keeps the text again for 90 days."""
+    db = central_db
+    register_fleet(db)
+    ingest = Ingest(db, clock=lambda: NOW)
+    r1, r2, r3 = (response(i, value=1, at=RECENT) for i in (1, 2, 3))
+    f1 = followup(4, r1["id"], comment=SECRET, at=RECENT)
+    f2 = followup(5, r2["id"], comment="Kalle Anka var här", at=RECENT)
+    f3 = followup(6, r3["id"], comment="Bra bemötande", at=OLD)
+    ingest.handle(*batch([r1, r2, r3, f1, f2, f3]))
+    # Copies kept before the erasure, for the operator: a conflict (the comment sent again,
+    # changed) and a refused message that writes the name with JSON escapes.
+    assert ingest.handle(*batch([{**f2, "comment": "Kalle Anka var här igen"}])).accepted.conflicts == 1
+    p = db.param
+    db.execute_sql(f"INSERT INTO dead_letter (received_at, topic, kiosk_id, reason, payload) VALUES ({p}, {p}, {p}, {p}, {p})",
+                   (NOW.replace(tzinfo=None), "t", "k1", "bad", b'{"comment": "\\u004b\\u0041LLE ringde"}'))
+    assert erase_comments(db, "kalle", NOW, dry_run=True).counts == {"comments": 2, "conflicts": 1, "dead_letters": 1}
+    assert erase_comments(db, "kalle", NOW).counts == {"comments": 2, "conflicts": 1, "dead_letters": 1}
+    assert count(db, "SELECT COUNT(*) FROM conflict") == 0 and count(db, "SELECT COUNT(*) FROM dead_letter") == 0
+    assert apply_retention(db, NOW).counts["comments"] == 1                    # f3 was recorded 14 months ago
+    again = ingest.handle(*batch([r1, r2, r3, f1, f2, f3])).accepted
+    assert (again.new, again.duplicates, again.conflicts) == (0, 6, 0)
+    # The same follow-up with another reason is a conflict: kept, but never with the removed text.
+    other = ingest.handle(*batch([{**f1, "reasons": ["staff"]}])).accepted
+    assert other.conflicts == 1
+    kept = " ".join(e + i for e, i in db.execute_sql("SELECT existing, incoming FROM conflict").fetchall())
+    assert "staff" in kept and "Kalle" not in kept and "0701" not in kept
+    assert count(db, "SELECT COUNT(*) FROM followup WHERE comment IS NULL AND comment_removed_at IS NOT NULL") == 3
+    # A comment not removed still conflicts when it comes back changed.
+    r4 = response(7, value=2, at=RECENT)
+    f4 = followup(8, r4["id"], comment="Kön var lång", at=RECENT)
+    ingest.handle(*batch([r4, f4]))
+    assert ingest.handle(*batch([{**f4, "comment": "Kön var kort"}])).accepted.conflicts == 1
 
 
 def test_the_commands(central_url, store, capsys):
@@ -99,7 +136,7 @@ def test_the_commands(central_url, store, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["dry_run"] and out["counts"]["comments"] == 4          # now every comment is older than 6 months
     assert main(["--db", central_url, "erase", "--contains", "Kalle", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["counts"] == {"comments": 2}
+    assert json.loads(capsys.readouterr().out)["counts"] == {"comments": 2, "conflicts": 0, "dead_letters": 0}
     assert main(["--db", central_url, "retention", "log", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["action"] == "erasure"
     assert central("--db", central_url, "privacy", "set", "--comments-months", "0") == 2
