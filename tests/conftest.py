@@ -26,12 +26,15 @@ LONGEST_FILES = (
     "tests/web/test_browser.py",                # 76 s* (100 before)
     "tests/sync/test_e2e_sync.py",              # 64 s
     "tests/analysis/test_alert_quality.py",     # 59 s
+    "tests/analysis/test_change_size.py",       # 59 s (2026-12-06, a slow stretch: 1316 s in all)
     "tests/web/test_errors.py",                 # 52 s* (101 before)
     "tests/central/test_notify.py",             # 44 s* (70 before)
     "tests/web/test_demo.py",                   # 44 s
     "tests/web/test_loop.py",                   # 37 s* (44 before)
     "tests/web/test_live.py",                   # 36 s
     "tests/ui/test_device_settings.py",         # 36 s
+    "tests/analysis/test_ranking_drivers.py",   # 37 s (2026-12-06, as above)
+    "tests/analysis/test_change_interval.py",   # 28 s (2026-12-06, as above)
     "tests/central/test_cli.py",                # 26 s
     "tests/central/test_ingest_service.py",     # 24 s
     "tests/central/test_one_kiosk.py",          # 21 s
