@@ -647,8 +647,10 @@ class Intake:
             values = (kiosk_id, status.online, self._ts(last_seen), status.version, status.outbox_depth,
                       status.oldest_unacked_s, status.clock_synced, status.disk_free_mb,
                       status.config_version, status.config_error, payload)
-            # A Last Will says only "offline": keep what the last birth told (depth, versions).
-            updated = cols[1:] if status.online else ("online", "last_seen", "payload")
+            # A Last Will says only "offline": keep what the last birth told (depth, versions). A
+            # kiosk stopping cleanly says offline with what it holds then (an outbox it just
+            # drained): that is what the fleet shows while it is away.
+            updated = ("online", "last_seen", "payload") if will else cols[1:]
             # Never back in time: a status said before the last one heard (kept by the broker
             # while another ingestor took a newer one) changes nothing: neither when the kiosk was
             # last heard nor what it said then (a dead kiosk read online with an old backlog).

@@ -226,6 +226,23 @@ def test_status_birth_will_and_retained_replay(ingest, central_db):
     assert ingest.handle(topic, b"not json").kind == "dead_letter"
 
 
+def test_a_kiosk_stopping_cleanly_leaves_what_it_holds_then_not_what_it_held_at_birth(ingest, central_db):
+    """`kiosk sync --once` (or a stop) drains the outbox and says offline with its counts: the
+    fleet shows an empty outbox, not the 1,639 events of its last periodic status; a Last Will
+    after that (never sent on a clean stop, but a broker may hold an old one) keeps them."""
+    topic = protocol.status_topic("k1")
+    said = dict(version="0.1.0", clock_synced=True, disk_free_mb=900, config_version=3)
+    ingest.handle(topic, protocol.encode_status(outbox_depth=1639, oldest_unacked_s=167328,
+                                                ts="2026-11-23T11:58:00.000Z", **said))
+    ingest.handle(topic, protocol.encode_status(online=False, outbox_depth=0, oldest_unacked_s=None,
+                                                ts="2026-11-23T11:59:00.000Z", **said))
+    cols = "online, outbox_depth, oldest_unacked_s, last_seen"
+    online, depth, oldest, seen = central_db.execute_sql(f"SELECT {cols} FROM kiosk_status").fetchone()
+    assert (bool(online), depth, oldest) == (False, 0, None)
+    Ingest(central_db, clock=lambda: NOW + timedelta(minutes=5)).handle(topic, protocol.will_payload())
+    assert central_db.execute_sql(f"SELECT {cols} FROM kiosk_status").fetchone()[1:] == (0, None, seen)
+
+
 def test_after_commit_hooks_get_changed_sites(central_db):
     register_fleet(central_db)
     calls = []
