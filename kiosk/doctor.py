@@ -149,16 +149,17 @@ def _identity(con: sqlite3.Connection, kiosk_id: str) -> Check:
 
 def _outbox(con: sqlite3.Connection, now: datetime, version: int) -> Check:
     # Schema 3 keeps events the centre refused for good (rejected_at): out of the outbox.
-    from kiosk.store import OUTBOX
+    from kiosk.store import HELD, OUTBOX
     pending = OUTBOX if version >= 3 else "acked_at IS NULL"
     depth, oldest = con.execute(
         f"SELECT (SELECT COUNT(*) FROM response WHERE {pending})"
         f" + (SELECT COUNT(*) FROM followup WHERE {pending}),"
         f" (SELECT MIN(t) FROM (SELECT MIN(recorded_at) AS t FROM response WHERE {pending}"
         f"  UNION ALL SELECT MIN(recorded_at) FROM followup WHERE {pending}))").fetchone()
+    held = HELD if version >= 6 else "rejected_at IS NOT NULL"     # schema 6: some set aside
     rejected = con.execute(
-        "SELECT (SELECT COUNT(*) FROM response WHERE rejected_at IS NOT NULL)"
-        " + (SELECT COUNT(*) FROM followup WHERE rejected_at IS NOT NULL)").fetchone()[0] if version >= 3 else 0
+        f"SELECT (SELECT COUNT(*) FROM response WHERE {held})"
+        f" + (SELECT COUNT(*) FROM followup WHERE {held})").fetchone()[0] if version >= 3 else 0
     refused = (f"; {rejected} records refused by the centre for good (kept here, not sent again;"
                " the sync log says why)") if rejected else ""
     if not depth:

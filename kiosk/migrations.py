@@ -95,6 +95,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         # the customers' answers.
         "CREATE INDEX response_employee ON response (question_id) WHERE audience != 'customer'",
     ]),
+    (6, "refused events set aside", [
+        # `kiosk refused set-aside`: a person decided that events the centre refused for good
+        # will never go (they name a site the kiosk never stood at, say). They stay on the card
+        # (the staff view and `kiosk export` still have them) until retention removes them as it
+        # removes acknowledged ones, and no longer keep the kiosk flagged as holding answers.
+        "ALTER TABLE response ADD COLUMN set_aside_at TEXT",
+        "ALTER TABLE followup ADD COLUMN set_aside_at TEXT",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

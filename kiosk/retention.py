@@ -18,7 +18,8 @@ from kiosk.store import LocalStore
 from server_sync.protocol import iso_ms
 
 CHUNK = 1000
-_ACKED_BEFORE = "acked_at IS NOT NULL AND recorded_at < ?"
+# Acknowledged, or refused for good and set aside by a person (`kiosk refused set-aside`).
+_ACKED_BEFORE = "(acked_at IS NOT NULL OR set_aside_at IS NOT NULL) AND recorded_at < ?"
 
 
 def prune_acknowledged(store: LocalStore, keep_days: int, now: datetime, *, chunk: int = CHUNK) -> int:

@@ -25,6 +25,7 @@ import errno
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -50,6 +51,10 @@ log = logging.getLogger("kiosk.store")
 
 # An event is in the outbox while the centre has neither acknowledged nor refused it.
 OUTBOX = "acked_at IS NULL AND rejected_at IS NULL"
+# Refused for good and held here for a person to decide (retry, or set aside: schema 6).
+HELD = "rejected_at IS NOT NULL AND set_aside_at IS NULL"
+# A refusal names the event it found first ("event 3f2a…: site_id …"): grouped without it.
+_FIRST_EVENT = re.compile(r"^event \S+: ")
 
 PRAGMAS = {
     # First: peewee applies these in order, and switching a new file to WAL needs a lock that a
@@ -85,6 +90,7 @@ class _EventRow(_Base):
     acked_at = TextField(null=True)              # the centre committed it
     rejected_at = TextField(null=True)           # the centre refused it for good (never re-sent)
     rejected_reason = TextField(null=True)
+    set_aside_at = TextField(null=True)          # refused, and a person set it aside (never sent)
 
     EVENT: ClassVar[type]
 
@@ -640,35 +646,51 @@ class LocalStore:
         return row[0]
 
     def rejected_count(self) -> int:
-        """Events the centre refused for good: kept here, never sent again."""
+        """Events the centre refused for good and held here (not set aside), never sent again."""
         row = self.db.execute_sql(
-            "SELECT (SELECT COUNT(*) FROM response WHERE rejected_at IS NOT NULL)"
-            " + (SELECT COUNT(*) FROM followup WHERE rejected_at IS NOT NULL)").fetchone()
+            f"SELECT (SELECT COUNT(*) FROM response WHERE {HELD})"
+            f" + (SELECT COUNT(*) FROM followup WHERE {HELD})").fetchone()
         return int(row[0])
 
     def refused_by_reason(self) -> dict[str, int]:
-        """Events the centre refused for good, counted by its reason (most first)."""
+        """Events the centre refused for good and held here, counted by its reason (most first;
+        a reason without the event it names first, so one cause reads as one line)."""
         rows = self.db.execute_sql(
-            "SELECT reason, SUM(n) FROM (SELECT rejected_reason AS reason, COUNT(*) AS n FROM response"
-            " WHERE rejected_at IS NOT NULL GROUP BY rejected_reason UNION ALL SELECT rejected_reason, COUNT(*)"
-            " FROM followup WHERE rejected_at IS NOT NULL GROUP BY rejected_reason) GROUP BY reason"
-            " ORDER BY 2 DESC, 1").fetchall()
-        return {reason or "(no reason given)": int(n) for reason, n in rows}
+            f"SELECT rejected_reason, COUNT(*) FROM response WHERE {HELD} GROUP BY rejected_reason UNION ALL"
+            f" SELECT rejected_reason, COUNT(*) FROM followup WHERE {HELD} GROUP BY rejected_reason").fetchall()
+        counted: dict[str, int] = {}
+        for reason, n in rows:
+            key = _FIRST_EVENT.sub("", reason) if reason else "(no reason given)"
+            counted[key] = counted.get(key, 0) + int(n)
+        return dict(sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def _held_where(self, reason_contains: str | None) -> tuple[str, tuple]:
+        if reason_contains:
+            return f"{HELD} AND instr(lower(rejected_reason), lower(?)) > 0", (reason_contains,)
+        return HELD, ()
 
     def retry_refused(self, reason_contains: str | None = None) -> int:
         """Put events the centre refused back into the outbox (after the cause was fixed: the
         question registered, the kiosk moved to its site); returns how many. They are sent again
         as they were: the same ids and seqs, so the centre still counts each once."""
-        where = "rejected_at IS NOT NULL"
-        params: tuple = ()
-        if reason_contains:
-            where += " AND instr(lower(rejected_reason), lower(?)) > 0"
-            params = (reason_contains,)
+        where, params = self._held_where(reason_contains)
         n = 0
         with self.db.atomic("IMMEDIATE"):
             for table in ("response", "followup"):
                 n += self.db.execute_sql(f"UPDATE {table} SET rejected_at = NULL, rejected_reason = NULL,"
                                          f" sent_at = NULL WHERE {where}", params).rowcount
+        return n
+
+    def set_aside_refused(self, reason_contains: str | None, at: str) -> int:
+        """Set aside events the centre refused for good (all, or those whose reason contains
+        the text): a person decided they will never go. They stay (the staff view counts them,
+        `kiosk export` has them) until retention removes them as acknowledged ones; returns how
+        many."""
+        where, params = self._held_where(reason_contains)
+        n = 0
+        with self.db.atomic("IMMEDIATE"):
+            for table in ("response", "followup"):
+                n += self.db.execute_sql(f"UPDATE {table} SET set_aside_at = ? WHERE {where}", (at, *params)).rowcount
         return n
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:

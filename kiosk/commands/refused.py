@@ -1,12 +1,16 @@
-"""`kiosk refused list|retry`: the events the centre refused for good. They stay on the kiosk
-(never lost), out of the outbox; once the cause is fixed at the centre (a question registered,
-the kiosk registered at its site) `retry` puts them back in the outbox, to be sent as they were."""
+"""`kiosk refused list|retry|set-aside`: the events the centre refused for good. They stay on the
+kiosk (never lost), out of the outbox; once the cause is fixed at the centre (a question
+registered, the kiosk registered at its site) `retry` puts them back in the outbox, to be sent as
+they were. When no fix can make the centre take them (answers recorded under a site the kiosk
+never stood at: its config was wrong), `set-aside` is a person's decision that they will not go:
+they no longer keep the kiosk flagged, and stay on the card until retention removes them."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from typing import Any, Callable
 
 from server_sync.protocol.codec import short
 
@@ -20,6 +24,13 @@ def add_parser(sub, common) -> None:
     rt = s.add_parser("retry", parents=[common], help="put them back in the outbox (the sync agent sends them)")
     rt.add_argument("--reason", metavar="TEXT", help="only those whose reason contains TEXT")
     rt.set_defaults(func=retry_refused)
+    sa = s.add_parser("set-aside", parents=[common],
+                      help="decide that they will never go: no longer held for the centre (kept on the card until "
+                           "retention removes them, as acknowledged ones)")
+    which = sa.add_mutually_exclusive_group(required=True)
+    which.add_argument("--reason", metavar="TEXT", help="those whose reason contains TEXT")
+    which.add_argument("--all", action="store_true", help="every one")
+    sa.set_defaults(func=set_aside_refused)
 
 
 def list_refused(args: argparse.Namespace) -> int:
@@ -39,11 +50,32 @@ def list_refused(args: argparse.Namespace) -> int:
 
 
 def retry_refused(args: argparse.Namespace) -> int:
+    n, cfg = _decide(args, lambda store: store.retry_refused(args.reason), "nothing to put back in the outbox")
+    if n > 0:
+        print(f"{n} event(s) back in the outbox; the sync agent sends them again (`kiosk sync --once` to wait for it)")
+    return 2 if n < 0 else 0
+
+
+def set_aside_refused(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+    from server_sync.protocol import iso_ms
+    at = iso_ms(datetime.now(timezone.utc))
+    n, cfg = _decide(args, lambda store: store.set_aside_refused(args.reason, at), "nothing to set aside")
+    if n > 0:
+        print(f"{n} event(s) set aside: the centre will never have them, and they no longer keep this kiosk "
+              f"flagged; they stay on the card (the staff view counts them, `kiosk export` has them) until they "
+              f"are {cfg.privacy.keep_acked_days} days old (privacy.keep_acked_days), as acknowledged ones")
+    return 2 if n < 0 else 0
+
+
+def _decide(args: argparse.Namespace, act: Callable[[Any], int], nothing: str) -> tuple[int, Any]:
+    """Run `act` on the store: how many events it took (-1, the error said, when a --reason
+    matched none of those held), and the config."""
     from kiosk.loading import load_config
     from kiosk.store import LocalStore
     cfg = load_config(args)
     with LocalStore.existing(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
-        n = store.retry_refused(args.reason)
+        n = act(store)
         refused = store.refused_by_reason() if n == 0 else {}
     if n == 0 and args.reason and refused:
         # A --reason that matches nothing is a mistake (a typo), not "nothing to do": say what
@@ -51,9 +83,7 @@ def retry_refused(args: argparse.Namespace) -> int:
         print(f"kiosk: error: no refused event's reason contains {short(args.reason)}; the reasons are: "
               + "; ".join(f"{reason} ({k})" for reason, k in refused.items())
               + " (`kiosk refused list`)", file=sys.stderr)
-        return 2
+        return -1, cfg
     if n == 0:
-        print("no events refused by the centre: nothing to put back in the outbox")
-        return 0
-    print(f"{n} event(s) back in the outbox; the sync agent sends them again (`kiosk sync --once` to wait for it)")
-    return 0
+        print(f"no events refused by the centre: {nothing}")
+    return n, cfg
