@@ -1,6 +1,6 @@
 """Config push: a kiosk.toml fragment (questions, languages, schedule, filters, follow-up, UI,
-reasons) validated with the kiosk's own rules, given a version higher than any pushed before to
-that kiosk, and published retained (QoS 1) on each target kiosk's config topic.
+reasons) validated with the kiosk's own rules, given a version higher than any that kiosk may run
+(`next_versions`), and published retained (QoS 1) on each target kiosk's config topic.
 
 Only the sections `protocol.PUSHABLE` names may be pushed: never identity, broker, data dir,
 GPIO wiring or the staff PIN (a push must not be able to move a kiosk to another broker or site).
@@ -122,13 +122,15 @@ def define_questions(db: Database, push: PushFile, cfg: KioskConfig, now: dateti
 
 
 def next_versions(db: Database, kiosk_ids: Sequence[str]) -> dict[str, int]:
-    """Per kiosk: one more than the highest version pushed or reported applied."""
+    """Per kiosk: one more than the highest version it may run: pushed to it, reported applied
+    by it, or the shipped kiosk.toml's (a kiosk that never reported runs that one, and would take
+    a push at its version for the config it already has)."""
     marks = placeholders(db, len(kiosk_ids))
     pushed = dict(db.execute_sql(f"SELECT kiosk_id, MAX(version) FROM config_push WHERE kiosk_id IN ({marks})"
                                  " GROUP BY kiosk_id", list(kiosk_ids)).fetchall())
     applied = dict(db.execute_sql(f"SELECT kiosk_id, config_version FROM kiosk_status WHERE kiosk_id IN ({marks})",
                                   list(kiosk_ids)).fetchall())
-    return {k: max(pushed.get(k) or 0, applied.get(k) or 0) + 1 for k in kiosk_ids}
+    return {k: max(pushed.get(k) or 0, applied.get(k) or 0, protocol.SHIPPED_CONFIG_VERSION) + 1 for k in kiosk_ids}
 
 
 def targets(db: Database, kiosk_id: str | None, site_id: str | None) -> list[tuple[str, str]]:

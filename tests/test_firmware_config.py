@@ -59,6 +59,14 @@ def test_reference_loads_with_the_kiosk_loader():
     assert [q.id for q in cfg.questions] == ["visit", "pulse"]
 
 
+def test_the_centre_knows_the_reference_config_version():
+    """A kiosk provisioned from the reference runs its config_version before it ever reports: the
+    centre's first push must go above it (config_push.next_versions), or the kiosk takes the push
+    for the config it has."""
+    from server_sync.protocol import SHIPPED_CONFIG_VERSION
+    assert load_file(REFERENCE).config_version == SHIPPED_CONFIG_VERSION
+
+
 def test_every_loader_key_is_in_the_reference_with_a_comment():
     found = documented_keys(REFERENCE.read_text())
     missing = [k.name for k in KEYS if k.name not in found]

@@ -24,8 +24,9 @@ def add_parser(sub, common) -> None:
     push = s.add_parser("push", parents=[common], help="validate FILE and publish it (retained) to kiosks",
                         description=f"FILE is a kiosk.toml fragment with only pushable sections: {sections}. It is "
                                     "validated with the kiosk's own rules (all but its wiring's, which the kiosk "
-                                    "checks on receipt), given a version higher than any pushed before to each "
-                                    "kiosk, and published retained at QoS 1.")
+                                    "checks on receipt), given each kiosk a version higher than any it may run "
+                                    "(pushed before, reported by it, or the shipped kiosk.toml's), and published "
+                                    "retained at QoS 1.")
     target = push.add_mutually_exclusive_group(required=True)
     target.add_argument("--kiosk", type=nonempty, metavar="ID", help="one active kiosk")
     target.add_argument("--site", type=nonempty, metavar="SITE", help="every active kiosk of a site")

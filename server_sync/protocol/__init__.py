@@ -22,8 +22,8 @@ from server_sync.protocol.messages import (ALERT_TEXT_SINCE, INCARNATION_PATTERN
                                            decode_status, encode_ack, encode_alert, encode_batch,
                                            encode_batch_json, encode_status, keep_alerts,
                                            offline_payload, seq_ranges, will_payload)
-from server_sync.protocol.pushed import (PUSHABLE, decode_config, encode_config,
-                                         merge_pushed_config)
+from server_sync.protocol.pushed import (PUSHABLE, SHIPPED_CONFIG_VERSION, decode_config,
+                                         encode_config, merge_pushed_config)
 from server_sync.protocol.timetext import (EARLIEST, EARLIEST_TEXT, FUTURE_SLACK, iso_ms,
                                            latest_text, parse_iso_ms)
 from server_sync.protocol.topics import (PREFIX_RE, ROOT, SHARED_EVENTS_SUBSCRIPTION,

@@ -18,6 +18,10 @@ PUSHABLE_TABLES = ("filters", "followup", "ui", "privacy")   # merged key by key
 PUSHABLE_WHOLE = ("questions", "schedule", "reasons")  # replaced as a whole
 PUSHABLE_KIOSK = ("languages", "default_language")    # top-level in the push, [kiosk] in the file
 PUSHABLE = ("version",) + PUSHABLE_TABLES + PUSHABLE_WHOLE + PUSHABLE_KIOSK
+# The config_version of the kiosk.toml every kiosk is provisioned with (firmware_config/kiosk.toml).
+# A kiosk takes a push only above the version it runs, so the centre never pushes at or below it,
+# even to a kiosk that has not reported yet: version 1 would be taken for the file's own.
+SHIPPED_CONFIG_VERSION = 1
 
 
 def encode_config(version: int, body: Mapping[str, Any]) -> bytes:

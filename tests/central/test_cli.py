@@ -628,7 +628,7 @@ def test_config_push_to_one_kiosk_refuses_a_deactivated_kiosk_and_an_empty_id(tm
         assert said_error(capsys.readouterr().err, "kiosk 'k1' is deactivated (kiosk-central kiosk add k1 "
                                                     "--rotate-password brings it back)")
     assert main(["config", "push", "--site", "s1", str(fragment), "--dry-run", *db]) == 0
-    assert capsys.readouterr().out.startswith("would push config version 1 to kiosk k2 ")
+    assert capsys.readouterr().out.startswith("would push config version 2 to kiosk k2 ")
     assert central("config", "push", "--kiosk", "", str(fragment), "--dry-run", *db) == 2
     assert said_error(capsys.readouterr().err, "argument --kiosk: must not be empty")
     store = connect(db[1])
@@ -690,15 +690,15 @@ def test_a_push_records_each_kiosk_the_broker_may_hold_it_for(central, tmp_path,
     fragment.write_text('[[questions]]\nid = "visit"\nversion = 3\nscale = "smiley4"\ntext = {sv = "a", nb = "b", en = "c"}\n')
     assert main(["config", "push", "--site", "s1", str(fragment), "--no-tls", "--broker-host", "127.0.0.1", "--db", url]) == 2
     out, err = capsys.readouterr()
-    assert "pushed config version 1 to kiosk k1" in out and "pushed config version 1 to kiosk k2" in out
+    assert "pushed config version 2 to kiosk k1" in out and "pushed config version 2 to kiosk k2" in out
     assert "kiosk k5" not in out
-    assert said_error(err, "config version 1 to kiosk k2 was not confirmed in time; config version 1 to kiosk k5 "
+    assert said_error(err, "config version 2 to kiosk k2 was not confirmed in time; config version 2 to kiosk k5 "
                            "was refused: Not authorized (does the broker's ACL let user 'central' write "
                            "kundpuls/v1/kiosk/k5/config?). Kiosk k1 got it: recorded. "
                            "Kiosk k2 may have it: recorded, so the next push goes above that version. Once that is "
                            "fixed, push again to kiosk k5 (config push --kiosk ID FILE)."), err
     assert db.execute_sql("SELECT kiosk_id, version FROM config_push ORDER BY kiosk_id").fetchall() == [
-        ("k1", 1), ("k2", 1)]
+        ("k1", 2), ("k2", 2)]
     assert main(["question", "list", "--json", "--db", url]) == 0
     assert {(q["id"], q["version"]) for q in json.loads(capsys.readouterr().out)["questions"] if q["defined"]} == {
         ("visit", 3)}

@@ -162,9 +162,10 @@ def test_config_push_validates_versions_and_publishes_retained(broker, tmp_path,
                  "--username", "central", "--password-file", str(broker.password_file_for("central"))]
     rc, out, err = cli(capsys, "config", "push", "--kiosk", "k1", str(frag), *mqtt_args, "--json", "--db", db)
     assert rc == 0, err
-    assert json.loads(out)["pushed"] == [{"kiosk_id": "k1", "version": 1, "topic": "kundpuls/v1/kiosk/k1/config"}]
+    # Above the shipped kiosk.toml's config_version 1, which a kiosk that never reported runs.
+    assert json.loads(out)["pushed"] == [{"kiosk_id": "k1", "version": 2, "topic": "kundpuls/v1/kiosk/k1/config"}]
     cfg = protocol.decode_config(retained(broker, "k1", protocol.config_topic("k1")))
-    assert cfg["version"] == 1 and cfg["languages"] == ["sv", "en"] and cfg["questions"][0]["version"] == 2
+    assert cfg["version"] == 2 and cfg["languages"] == ["sv", "en"] and cfg["questions"][0]["version"] == 2
     assert retained(broker, "k1", protocol.config_topic("k2"), timeout=1.0) is None    # ACL: not k1's to read
 
     # k2 reports (status) that it runs config version 7 from its own file: a push must go above it.
@@ -174,7 +175,7 @@ def test_config_push_validates_versions_and_publishes_retained(broker, tmp_path,
     store.close()
     rc, out, _ = cli(capsys, "config", "push", "--site", "s1", str(frag), *mqtt_args, "--json", "--db", db)
     assert rc == 0
-    assert {(p["kiosk_id"], p["version"]) for p in json.loads(out)["pushed"]} == {("k1", 2), ("k2", 8)}
+    assert {(p["kiosk_id"], p["version"]) for p in json.loads(out)["pushed"]} == {("k1", 3), ("k2", 8)}
     assert protocol.decode_config(retained(broker, "k2", protocol.config_topic("k2")))["version"] == 8
 
     bad = tmp_path / "bad.toml"
@@ -231,28 +232,28 @@ def test_a_push_the_broker_refuses_for_some_kiosks_is_recorded_for_the_others(br
 
     central_writes_only(broker)                       # refused for every kiosk: nothing anywhere
     rc, out, err = cli(capsys, "config", "push", "--site", "s1", str(frag), *mqtt_args)
-    assert rc == 2 and out == "" and said_error(err, "config version 1 to kiosk k1 was refused: Not authorized"), err
-    assert "config version 1 to kiosk k2 was refused" in err and "Nothing was pushed or recorded" in err
+    assert rc == 2 and out == "" and said_error(err, "config version 2 to kiosk k1 was refused: Not authorized"), err
+    assert "config version 2 to kiosk k2 was refused" in err and "Nothing was pushed or recorded" in err
     assert recorded() == [] and ("visit", 2) not in defined()
     assert retained(broker, "central", protocol.config_topic("k1"), timeout=1.0) is None
 
     central_writes_only(broker, "k1")                 # refused for k2 only
     rc, out, err = cli(capsys, "config", "push", "--site", "s1", str(frag), *mqtt_args, "--json")
-    assert rc == 2 and said_error(err, "config version 1 to kiosk k2 was refused: Not authorized "
+    assert rc == 2 and said_error(err, "config version 2 to kiosk k2 was refused: Not authorized "
                                        "(does the broker's ACL let user 'central' write kundpuls/v1/kiosk/k2/config?)")
     assert "Kiosk k1 got it" in err and "push again to kiosk k2 (config push --kiosk ID FILE)" in err
     said = json.loads(out)
-    assert said["pushed"] == [{"kiosk_id": "k1", "version": 1, "topic": "kundpuls/v1/kiosk/k1/config"}]
-    assert said["not_confirmed"] == [{"kiosk_id": "k2", "version": 1, "topic": "kundpuls/v1/kiosk/k2/config",
+    assert said["pushed"] == [{"kiosk_id": "k1", "version": 2, "topic": "kundpuls/v1/kiosk/k1/config"}]
+    assert said["not_confirmed"] == [{"kiosk_id": "k2", "version": 2, "topic": "kundpuls/v1/kiosk/k2/config",
                                       "problem": "refused: Not authorized", "recorded": False}]
-    assert recorded() == [("k1", 1)] and ("visit", 2) in defined()
-    assert protocol.decode_config(retained(broker, "central", protocol.config_topic("k1")))["version"] == 1
+    assert recorded() == [("k1", 2)] and ("visit", 2) in defined()
+    assert protocol.decode_config(retained(broker, "central", protocol.config_topic("k1")))["version"] == 2
     assert retained(broker, "central", protocol.config_topic("k2"), timeout=1.0) is None
 
     central_writes_only(broker, "k1", "k2")           # fixed: the rest follows
     rc, out, err = cli(capsys, "config", "push", "--kiosk", "k2", str(frag), *mqtt_args)
-    assert rc == 0 and "pushed config version 1 to kiosk k2" in out, err
-    assert recorded() == [("k1", 1), ("k2", 1)]
+    assert rc == 0 and "pushed config version 2 to kiosk k2" in out, err
+    assert recorded() == [("k1", 2), ("k2", 2)]
 
 
 def test_password_hash_is_mosquittos_own_and_no_password_is_on_a_command_line(tmp_path):
@@ -431,7 +432,7 @@ def test_a_push_is_checked_without_the_wiring_the_centre_does_not_know(tmp_path,
     push = tmp_path / "q5.toml"
     push.write_text('[[questions]]\nid = "q9"\nscale = "smiley5"\ntext = { sv = "a", nb = "b", en = "c" }\n')
     rc, out, err = cli(capsys, "config", "push", "--kiosk", "k1", str(push), "--dry-run", "--db", db)
-    assert rc == 0 and "would push config version 1 to kiosk k1" in out, err
+    assert rc == 0 and "would push config version 2 to kiosk k1" in out, err
     with pytest.raises(ConfigError, match="question 'q9' has 5 answers but 4 buttons are wired"):
         parse_text('[kiosk]\nid = "k1"\nsite = "s1"\n' + push.read_text())
 

@@ -171,6 +171,32 @@ def test_connection_cut_mid_stream(broker, central, make_kiosk):
     assert assert_same_everywhere(central, "k1", k.store) == total
 
 
+def test_a_first_push_before_the_kiosk_ever_reported_is_applied(broker, central, make_kiosk, tmp_path, capsys):
+    """docs/deployment.md walked through: `kiosk add`, then `config push` before the kiosk ever
+    reported. The push went out as version 1, which the kiosk, at the shipped kiosk.toml's
+    config_version 1, took for the config it already ran and dropped without a word, while
+    `fleet` showed config 1 and the centre had defined the pushed questions as asked."""
+    import json
+
+    from kiosk import loading
+    from server_sync.cli import main as central_main
+    k = make_kiosk(broker, "k1")
+    assert k.cfg.config_version == 1
+    push = tmp_path / "push.toml"
+    push.write_text('[ui]\nthank_you_s = 4.0\n')
+    rc = central_main(["config", "push", "--db", central.url, "--kiosk", "k1", str(push), "--json",
+                       "--broker-host", broker.host, "--broker-port", str(broker.port),
+                       "--ca-file", broker.ca_file, "--password-file", str(central.password_file)])
+    assert rc == 0 and json.loads(capsys.readouterr().out)["pushed"][0]["version"] == 2
+    assert central.query("SELECT COUNT(*) FROM kiosk_status")[0][0] == 0          # never reported
+    with Running(agent_for(k)):
+        assert wait_until(lambda: k.store.get_meta("config.applied_version") == "2")
+        assert wait_until(lambda: central.query(
+            "SELECT config_version, config_error FROM kiosk_status WHERE kiosk_id = 'k1'") == [(2, None)])
+    cfg = loading.load(str(k.path), env={})
+    assert cfg.config_version == 2 and cfg.ui.thank_you_s == 4.0
+
+
 def test_config_pushed_by_the_centre_reaches_the_kiosk(broker, central, make_kiosk, tmp_path, capsys):
     from kiosk import loading
     from server_sync.cli import main as central_main
