@@ -5,7 +5,9 @@ The sync agent validates a push (`validate_push`) and, when it is valid and newe
 atomically (`save_pushed`); `overlay` lays it over the file for every command, and a running
 program notices a newer one with `PushedConfigWatch` (one `stat` every few seconds while nothing
 changed) and decides itself when it is safe to switch. The file's own `config_version` wins when
-it is at least the pushed one (a technician's newer edit on the device).
+it is at least the pushed one (a technician's newer edit on the device). A push at or below the
+version running is refused aloud (status `config_error`), unless it makes the very config that
+runs (`runs_already`: the retained push delivered again): never taken silently for what runs.
 
 Whether a push can be used is decided in one place, `merged_config` (valid as a config and usable
 by the kind of kiosk running here, `kiosk.usable`), on receipt, at every start and on a switch.
@@ -106,14 +108,36 @@ def validate_push(base: Mapping[str, Any], payload: bytes, current_version: int,
     return pushed, cfg
 
 
+def file_version(base: Mapping[str, Any]) -> int:
+    """The config_version of the file's mapping `base` (0 when it has none that is a number)."""
+    version = base.get("config_version", 0)
+    return version if type(version) is int else 0
+
+
+def runs_already(base: Mapping[str, Any], payload: bytes, data_dir: Path, version: int) -> bool:
+    """Whether the push `payload` makes the very config this kiosk runs at `version`: the file
+    `base`, or the saved push laid over it when that is what runs. True for a retained push
+    delivered again, which is let be. A push at the version the kiosk runs that would change
+    anything is not (a first push at 1 to a kiosk whose file is at 1): the caller refuses it
+    aloud rather than take it for the config it has."""
+    try:
+        pushed = decode_config(payload)
+    except ProtocolError:
+        return False
+    saved = read_pushed(data_dir)
+    # The file wins when its version is at least the saved push's (a technician's edit).
+    runs_saved = saved is not None and saved["version"] == version > file_version(base)
+    running = merge_pushed_config(base, saved) if runs_saved else base
+    return merge_pushed_config(base, pushed) == running
+
+
 def saved_push_check(base: Mapping[str, Any], data_dir: Path, kind: str | None) -> tuple[int, str | None] | None:
     """The saved push against the file `base`: None when there is none newer than the file;
     else (its version, None) when a kiosk of `kind` can use it, or (its version, the reason)
     when it no longer can (the file changed since it was accepted, or the kiosk here is another
     kind)."""
     pushed = read_pushed(data_dir)
-    file_version = base.get("config_version", 0)
-    if pushed is None or pushed["version"] <= (file_version if type(file_version) is int else 0):
+    if pushed is None or pushed["version"] <= file_version(base):
         return None
     try:
         merged_config(base, pushed, kind)

@@ -13,7 +13,9 @@ Guarantees it keeps (see docs/sync.md):
 - what is unacked is sent again after `sync.ack_timeout_s`, after every reconnect and after a
   restart (the outbox is the truth, nothing is kept only in memory);
 - a pushed config is applied only if it validates, the kiosk running here can use it and it is
-  newer; a refusal (or a push it could not save) is reported in status;
+  newer; a refusal (or a push it could not save) is reported in status, and so is a push at the
+  version running that is not the config running (only the retained push it applied, delivered
+  again, is let be);
 - no message from the centre can stop the loop; a database write that fails while handling one
   is logged (once per run of failures) and not recorded: an ack that could not be recorded
   leaves its batch in flight, so it goes again after the ack timeout and the centre dedups it;
@@ -46,7 +48,7 @@ from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
 from kiosk.exc import DiskFull, KioskError
 from kiosk.outbox import Inflight, Outbox
-from kiosk.pushed import push_version, save_pushed, saved_push_check, validate_push
+from kiosk.pushed import file_version, push_version, runs_already, save_pushed, saved_push_check, validate_push
 from kiosk.retention import prune_acknowledged
 from kiosk.store import LocalStore
 from kiosk.usable import recorded_kind
@@ -587,8 +589,11 @@ class SyncAgent:
             pushed, _ = validate_push(self.base_mapping, payload, self.applied_version, kind=self.kind)
         except ProtocolError as e:
             version = push_version(payload)
-            if version == self.applied_version:
+            if version == self.applied_version and runs_already(self.base_mapping, payload, self.cfg.data_dir,
+                                                                 version):
                 return False            # the retained config we already run, delivered again
+            # Anything else at or below the version it runs is said: a push taken silently for
+            # the config the kiosk has looks applied in `fleet` and never is.
             self._refuse(version, e.reason)
             return False
         try:
@@ -628,8 +633,7 @@ class SyncAgent:
             if (self.config_error or "").startswith(f"saved push v{version} "):
                 self.applied_version, self.config_error = version, None
             return
-        file_version = self.base_mapping.get("config_version", 0)
-        self.applied_version = file_version if type(file_version) is int else 0
+        self.applied_version = file_version(self.base_mapping)
         where = self.cfg.source.name if self.cfg.source is not None else "this kiosk's config"
         self.config_error = f"saved push v{version} no longer valid with {where}: {reason}"[:500]
         log.error("%s", self.config_error)

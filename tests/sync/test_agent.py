@@ -157,6 +157,49 @@ def test_config_push_applied_then_a_bad_one_refused(broker, centre, make_kiosk):
     assert json.loads(pushed_path(k.cfg.data_dir).read_text())["version"] == 5
 
 
+def test_a_push_at_the_version_the_kiosk_runs_is_refused_aloud_unless_it_makes_what_runs(broker, centre, make_kiosk,
+                                                                                          caplog):
+    """A first push at version 1 to a kiosk whose kiosk.toml is at 1 (the shipped file's) was
+    taken for the retained config it already runs and dropped: no pushed-config.json, no log, no
+    config_error, and `fleet` showed config 1 as if applied. Now such a push is refused aloud,
+    naming both versions; the push it applied, delivered again (a reconnect, a restart), is let
+    be, and so is one that changes nothing. The file still wins at the pushed version (a
+    technician's edit on the device), and a push it overrules that way is said too."""
+    k = make_kiosk(broker)
+    caplog.set_level(logging.INFO, logger="kundpuls.sync")
+    with Running(agent_for(k)) as agent:
+        centre.publish(P.config_topic("k1"), P.encode_config(1, {"ui": {"thank_you_s": 3.5}}), retain=True)
+        assert centre.wait_for(lambda c: config_error(c).startswith("config 1 refused"))
+        assert config_error(centre) == "config 1 refused: config version 1 is not newer than the applied 1"
+        assert centre.statuses["k1"][-1].config_version == 1 and agent.applied_version == 1
+        assert not pushed_path(k.cfg.data_dir).exists()
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
+        "config 1 refused: config version 1 is not newer than the applied 1"]
+    assert json.loads(k.store.get_meta("config.refused"))["version"] == 1
+
+    applied = P.encode_config(2, {"ui": {"thank_you_s": 3.5}})
+    assert agent_for(k).handle_config(applied) is True
+    caplog.clear()
+    again = agent_for(k)                            # restarted: the retained push comes again
+    assert again.handle_config(applied) is False
+    assert again.handle_config(P.encode_config(2, {"ui": {"thank_you_s": 3.5, "fullscreen": False}})) is False
+    assert again.config_error is None and k.store.get_meta("config.refused") is None
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert again.handle_config(P.encode_config(2, {"ui": {"thank_you_s": 5.0}})) is False
+    assert again.config_error == "config 2 refused: config version 2 is not newer than the applied 2"
+    assert json.loads(pushed_path(k.cfg.data_dir).read_text())["ui"] == {"thank_you_s": 3.5}
+
+    # A technician sets the file's own version to 2 with a change of their own: the file wins,
+    # so the retained push 2 is not what runs, and that is said.
+    k.path.write_text(k.path.read_text().replace("config_version = 1", "config_version = 2")
+                      .replace("[ui]\n", "[ui]\nthank_you_s = 6.0\n"))
+    cfg = loading.load(str(k.path), env={})
+    assert cfg.config_version == 2 and cfg.ui.thank_you_s == 6.0
+    edited = SyncAgent(cfg, k.store, base_mapping=file_mapping(cfg))
+    assert edited.handle_config(applied) is False
+    assert edited.config_error == "config 2 refused: config version 2 is not newer than the applied 2"
+
+
 def test_a_push_the_kiosk_running_here_cannot_ask_is_refused(broker, centre, make_kiosk):
     """A buttons-only kiosk cannot ask an NPS question: the agent refuses such a push on receipt
     (saving it would stop the buttons at the next start), a touchscreen kiosk takes it."""
