@@ -117,6 +117,14 @@ def check_broker_file(path: Path, option: str, *, existing: bool = False) -> Non
         raise CentralConfigError(f"{option} {path}: cannot create files in {path.parent}: {e.strerror}") from None
 
 
+def check_acl_file(acl_file: Path) -> None:
+    """check_broker_file for the ACL, which must be there for every command that writes it: it
+    holds the shipped `pattern` lines every kiosk's own topics rest on, so one made anew with only
+    a kiosk's `user` block would have the broker deny every kiosk. (A password file may be new:
+    a fresh broker's first kiosk is its first line, written 0640 by _rewrite.)"""
+    check_broker_file(acl_file, "--acl-file", existing=True)
+
+
 def _rewrite(path: Path, lines: list[str]) -> None:
     """Replace `path` with these lines, whole (`write_output`: the broker never reads half a
     file). An existing file keeps its mode and owner; a new one is 0640 and, as root, group

@@ -27,8 +27,10 @@ def add_parser(sub, common) -> None:
     s = p.add_subparsers(dest="kiosk_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="register a kiosk and create its broker credential",
                      description="Registers the kiosk, writes its broker user to the mosquitto password file "
-                                 "(a strong random password, printed once), appends its ACL block (its "
-                                 "site's alerts), and prints the [broker] settings for its kiosk.toml.")
+                                 "(a strong random password, printed once; a new file is made 0640), appends its "
+                                 "ACL block (its site's alerts) to the ACL file, which must exist (it holds the "
+                                 "shipped patterns every kiosk needs), and prints the [broker] settings for its "
+                                 "kiosk.toml.")
     a.add_argument("id", metavar="ID", help="kiosk id (also its broker user name)")
     a.add_argument("--site", required=True, help="the site it stands in (kiosk-central site add first)")
     _broker_files(a)
@@ -175,11 +177,12 @@ def add(args: argparse.Namespace) -> int:
 
 
 def _check_broker_files(args: argparse.Namespace, *, existing: bool = False) -> None:
-    """Refuse before anything changes when a broker file cannot be read or written (or, with
-    `existing`, is not there)."""
+    """Refuse before anything changes when a broker file cannot be read or written, or is not
+    there: the ACL always (provision.check_acl_file), the password file with `existing` (a
+    command that takes a kiosk out of it)."""
     from server_sync import provision
     provision.check_broker_file(args.password_file, "--password-file", existing=existing)
-    provision.check_broker_file(args.acl_file, "--acl-file", existing=existing)
+    provision.check_acl_file(args.acl_file)
 
 
 def _now() -> datetime:
@@ -266,7 +269,7 @@ def move(args: argparse.Namespace) -> int:
 
     acl_file = args.acl_file
     registry.check_id(args.id, "kiosk id")
-    provision.check_broker_file(acl_file, "--acl-file", existing=True)
+    provision.check_acl_file(acl_file)
     db = connect(existing_database_url(args))
     try:
         # Under the kiosk's writer lock (its placement changes); if the ACL cannot be written, the

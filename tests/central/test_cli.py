@@ -12,7 +12,7 @@ import pytest
 from server_sync.central.db import connect
 from server_sync.cli import main
 from tests.analysis.seeding import add_question, add_site
-from tests.fixtures.cli import central, said_error
+from tests.fixtures.cli import broker_files, central, said_error
 from tests.fixtures.cli import central as central_cli
 from tests.fixtures.postgres import copy_sqlite
 
@@ -91,7 +91,8 @@ def test_a_malformed_database_url_is_a_clear_error(tmp_path, capsys):
 def test_a_file_argument_that_is_not_a_regular_file_is_refused_not_read(tmp_path, capsys):
     """/dev/zero never ends: each of these read it until memory ran out."""
     db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
-    pw, acl = ("--password-file", str(tmp_path / "pw")), ("--acl-file", str(tmp_path / "acl"))
+    files = broker_files(tmp_path)
+    pw, acl = files[:2], files[2:]
     assert main(["site", "add", "s1", "--name", "S", *db]) == 0
     assert main(["site", "add", "s2", "--name", "S2", *db]) == 0
     assert main(["kiosk", "add", "k1", "--site", "s1", *pw, *acl, *db]) == 0
@@ -108,7 +109,7 @@ def test_a_file_argument_that_is_not_a_regular_file_is_refused_not_read(tmp_path
 
 def test_config_push_refuses_a_bad_ca_file_before_publishing(tmp_path, capsys):
     db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
-    files = ["--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")]
+    files = broker_files(tmp_path)
     assert main(["site", "add", "s1", "--name", "S", *db]) == 0
     assert main(["kiosk", "add", "k1", "--site", "s1", *files, *db]) == 0
     fragment = tmp_path / "frag.toml"
@@ -309,8 +310,8 @@ CUT = repr(L)[:77] + "..."              # protocol.codec.short: what an error ec
 def test_an_id_too_long_is_echoed_cut(shop, tmp_path, capsys, argv, message):
     """The registry's and the people commands' errors echoed a 10,000-character id in full (twice
     in 'add it first: …'); an id no site or region can have gets that said, not the hint."""
-    acl = ("--acl-file", str(tmp_path / "acl"))                 # the kiosk commands' broker files
-    files = {"add": ("--password-file", str(tmp_path / "pw"), *acl), "move": acl}
+    add = broker_files(tmp_path)                                # the kiosk commands' broker files
+    files = {"add": add, "move": add[2:]}
     files["deactivate"] = files["add"]
     assert central("--db", shop, *argv, *(files.get(argv[1], ()) if argv[0] == "kiosk" else ())) == 2
     err = capsys.readouterr().err
@@ -502,7 +503,7 @@ def needs_a_store(tmp_path: Path) -> dict[str, list[str]]:
     for name in ("pw", "acl", "export.jsonl"):
         (tmp_path / name).write_text("")
     (tmp_path / "push.toml").write_text("[ui]\nthank_you_s = 5\n")
-    files = ["--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")]
+    files = broker_files(tmp_path)
     return {
         "action add": ["--site", "s1", "--note", "moved the kiosk"], "action list": [], "action show": ["1"],
         "action close-completed": [],
@@ -574,7 +575,7 @@ def test_a_first_registration_makes_the_store(tmp_path, capsys, command):
 def store_with_kiosks(tmp_path: Path) -> list[str]:
     """--db of a store with site s1 and its kiosks k1 and k2."""
     db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
-    files = ["--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")]
+    files = broker_files(tmp_path)
     assert main(["site", "add", "s1", "--name", "S", *db]) == 0
     for kiosk in ("k1", "k2"):
         assert main(["kiosk", "add", kiosk, "--site", "s1", *files, *db]) == 0
@@ -618,7 +619,7 @@ def test_config_push_to_one_kiosk_refuses_a_deactivated_kiosk_and_an_empty_id(tm
     """`--site` leaves a deactivated kiosk out; `--kiosk` published to it (a retained config for a
     broker user that is gone) and recorded version 1. `--kiosk ""` said `unknown site None`."""
     db = store_with_kiosks(tmp_path)
-    files = ["--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")]
+    files = broker_files(tmp_path)
     assert main(["kiosk", "deactivate", "k1", *files, *db]) == 0
     fragment = tmp_path / "frag.toml"
     fragment.write_text("[ui]\nthank_you_s = 5\n")

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from server_sync import protocol
 from server_sync.central.db import connect
 from server_sync.cli import main
-from tests.fixtures.cli import central, said_error
+from tests.fixtures.cli import broker_files, central, said_error
 
 pytestmark = pytest.mark.broker
 
@@ -282,7 +282,7 @@ def test_password_hash_is_mosquittos_own_and_no_password_is_on_a_command_line(tm
 def test_a_refused_rotation_leaves_the_old_password_in_force(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'c.db'}"
     pw, acl = tmp_path / "kiosks.passwd", tmp_path / "kiosks.acl"
-    files = ["--password-file", str(pw), "--acl-file", str(acl)]
+    files = broker_files(tmp_path, pw.name, acl.name)
     assert cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)[0] == 0
     assert cli(capsys, "kiosk", "add", "k7", "--site", "s1", *files, "--db", db)[0] == 0
     before = pw.read_text()
@@ -295,7 +295,7 @@ def test_a_refused_rotation_leaves_the_old_password_in_force(tmp_path, capsys):
 def kiosk_files(tmp_path, capsys) -> tuple[str, list[str]]:
     """A database with site s1 and kiosk k1, and the broker files of its registration."""
     db = f"sqlite:///{tmp_path / 'c.db'}"
-    files = ["--password-file", str(tmp_path / "kiosks.passwd"), "--acl-file", str(tmp_path / "kiosks.acl")]
+    files = broker_files(tmp_path, "kiosks.passwd", "kiosks.acl")
     assert cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)[0] == 0
     assert cli(capsys, "site", "add", "s2", "--name", "Store 2", "--db", db)[0] == 0
     assert cli(capsys, "kiosk", "add", "k1", "--site", "s1", *files, "--db", db)[0] == 0
@@ -411,6 +411,34 @@ def test_deactivate_and_move_with_the_wrong_broker_files_say_so(tmp_path, capsys
     assert err.startswith(f"kiosk-central: warning: no broker user k1 in {elsewhere[0]}: if the broker reads "
                           f"another password file, the kiosk's credential still works there")
     assert "k1:" in pw.read_text()                       # untouched: that file was not named
+
+
+def test_kiosk_add_refuses_a_missing_acl_file_and_makes_a_password_file_for_root_and_mosquitto(tmp_path, capsys):
+    """`kiosk add` against an ACL file that was not there made it, mode 0644, with only the new
+    kiosk's `user` block and none of the shipped `pattern` lines: a broker reading it would deny
+    every kiosk. It is refused now, before any change, as `kiosk move` refuses it. A password
+    file not there yet is made (a fresh broker's first kiosk), readable by root and mosquitto."""
+    import grp
+    import os
+    import stat
+
+    from tests.fixtures.cli import SHIPPED_ACL
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    assert cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)[0] == 0
+    pw, acl = tmp_path / "kundpuls.passwd", tmp_path / "kundpuls.acl"
+    rc, out, err = cli(capsys, "kiosk", "add", "k1", "--site", "s1", "--password-file", str(pw),
+                       "--acl-file", str(acl), "--db", db)
+    assert rc == 2 and out == "" and err == (f"kiosk-central: error: --acl-file {acl}: no such file (give the file "
+                                             "the broker reads, as in its mosquitto.conf)\n")
+    assert not acl.exists() and not pw.exists()
+    assert json.loads(cli(capsys, "kiosk", "list", "--json", "--db", db)[1])["kiosks"] == []
+
+    files = broker_files(tmp_path, pw.name, acl.name)               # the shipped ACL installed
+    assert cli(capsys, "kiosk", "add", "k1", "--site", "s1", *files, "--db", db)[0] == 0
+    assert acl.read_text() == SHIPPED_ACL.read_text() + "\nuser k1\ntopic read kundpuls/v1/site/s1/alerts\n"
+    assert stat.S_IMODE(pw.stat().st_mode) == 0o640 and pw.read_text().startswith("k1:$7$")
+    if os.geteuid() == 0 and "mosquitto" in {g.gr_name for g in grp.getgrall()}:
+        assert grp.getgrgid(pw.stat().st_gid).gr_name == "mosquitto"
 
 
 def test_a_broker_file_under_a_file_is_said_to_be_under_a_file(tmp_path, capsys):

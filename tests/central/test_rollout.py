@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from server_sync.analysis.fleet import fleet, summary
 from server_sync.central.db import connect
 from server_sync.workflow.kiosk_watch import flags, watch
-from tests.fixtures.cli import central, said_error
+from tests.fixtures.cli import broker_files, central, said_error
 
 ZONE = ZoneInfo("Europe/Stockholm")
 
@@ -23,7 +23,7 @@ ZONE = ZoneInfo("Europe/Stockholm")
 def _kiosks(url: str, tmp_path) -> tuple[str, datetime]:
     """s1 (open daily 8-20 in Stockholm) with k1 to be installed in a week and k2 with no day,
     both registered three days ago; the day and its midnight at the site."""
-    files = ["--password-file", str(tmp_path / "pw"), "--acl-file", str(tmp_path / "acl")]
+    files = broker_files(tmp_path)
     day = (datetime.now(ZONE).date() + timedelta(days=7)).isoformat()
     assert central("--db", url, "site", "add", "s1", "--name", "Södermalm", "--hours", "daily 8-20") == 0
     assert central("--db", url, "kiosk", "add", "k1", "--site", "s1", "--installs-on", day, *files) == 0
