@@ -137,6 +137,8 @@ def add(args: argparse.Namespace) -> int:
             else:
                 registry.add_kiosk(db, args.id, args.site, _now())
             seen, tried, when = _set_day(db, args.id, args.installs_on) if args.installs_on else (None, None, "")
+            # The day it keeps, given now or before (a kiosk brought back keeps its day).
+            installs_on = registry.kiosk(db, args.id)["installs_on"]
             # Inside the transaction: if the broker files cannot be written, the kiosk is not
             # registered. Both files were checked before; the password is written last, so a
             # refusal never leaves a new password in force that nobody was shown (an ACL block
@@ -151,7 +153,7 @@ def add(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "site_id": args.site, "password": password,
                           "rotated": bool(args.rotate_password), "reactivated": reactivated,
-                          "installs_on": args.installs_on,
+                          "installs_on": installs_on,
                           "tryouts_set_aside": tried.set_aside if tried else 0,
                           "tryouts_counted_again": tried.counted_again if tried else 0,
                           "acl_appended": appended,

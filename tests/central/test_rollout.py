@@ -202,6 +202,22 @@ def test_a_day_on_a_kiosk_in_service_is_warned_of_and_a_move_forgets_it(central_
     assert listed == {"k1": None, "k2": day}
 
 
+def test_a_new_password_says_the_day_the_kiosk_keeps(central_url, tmp_path, capsys):
+    """`kiosk add --rotate-password --json` said `"installs_on": null` for a kiosk with a day (a
+    deactivated one brought back, or an active one), though the store keeps the day."""
+    day, _midnight = _kiosks(central_url, tmp_path)
+    files = broker_files(tmp_path)
+    assert central("--db", central_url, "kiosk", "deactivate", "k1", *files) == 0
+    capsys.readouterr()
+    for kiosk, reactivated, kept in (("k1", True, day), ("k1", False, day), ("k2", False, None)):
+        assert central("--db", central_url, "kiosk", "add", kiosk, "--site", "s1", "--rotate-password", "--json",
+                       *files) == 0
+        said = json.loads(capsys.readouterr().out)
+        assert (said["reactivated"], said["installs_on"]) == (reactivated, kept), kiosk
+    assert central("--db", central_url, "kiosk", "list", "--json") == 0
+    assert {k["id"]: k["installs_on"] for k in json.loads(capsys.readouterr().out)["kiosks"]} == {"k1": day, "k2": None}
+
+
 def test_a_day_begun_is_taken_only_for_a_kiosk_heard_since_its_0800(central_url, tmp_path):
     """Today at 10:00 at the site, today's day has begun: for a kiosk last heard yesterday (in
     service: it would become never seen, told to the admins, and its answers set aside) it is
