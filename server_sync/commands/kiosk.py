@@ -237,15 +237,21 @@ def deactivate(args: argparse.Namespace) -> int:
           f"its {answers} answer(s) stay in the central store.")
     removed = [f"its broker user from {args.password_file}"] if password_removed else []
     removed += [f"its ACL block from {args.acl_file}"] if acl_removed else []
-    print(("Removed " + " and ".join(removed) + ". " if removed else "It had no broker user or ACL block left. ")
-          + "Make the broker read them: systemctl reload mosquitto (the kiosk is disconnected then).")
+    # Only a change asks for a reload, and so for the clearing after it (the reload disconnects
+    # the kiosk, whose Last Will then stands retained again): run again, this command would
+    # otherwise ask for both again, though nothing changed.
+    if removed:
+        print("Removed " + " and ".join(removed) + ". Make the broker read them: systemctl reload mosquitto "
+              "(the kiosk is disconnected then).")
+    else:
+        print("It had no broker user or ACL block left: nothing changed in the broker's files.")
     print("Whatever still arrives from it (say through a store bridge) is refused and counted: kiosk-central kiosk list.")
     if cleared:
-        print("Its retained status is cleared on the broker (after the reload, its Last Will may stand there "
-              "again: run this command with --clear-status once more).")
+        print("Its retained status is cleared on the broker" + (" (after the reload, its Last Will may stand there "
+              "again: run this command with --clear-status once more)." if removed else "."))
     elif settings is None:
         print("Its last status stays retained on the broker (every ingestor reads it at each start): "
-              "after the reload, clear it with --clear-status and the broker options.")
+              + ("after the reload, " if removed else "") + "clear it with --clear-status and the broker options.")
     return code
 
 

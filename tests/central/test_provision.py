@@ -149,6 +149,29 @@ def test_deactivate_removes_only_that_kiosks_credential_and_rotation_brings_it_b
     assert connect(db).execute_sql("SELECT id, active FROM kiosk ORDER BY id").fetchall() == [("k7", 1), ("k8", 1)]
 
 
+def test_deactivate_asks_for_a_reload_and_a_second_clearing_only_after_a_change(broker, tmp_path, capsys):
+    """A second `kiosk deactivate K --clear-status`, nothing left to remove, said "It had no broker
+    user or ACL block left. Make the broker read them: systemctl reload mosquitto" and "after the
+    reload, its Last Will may stand there again: run this command with --clear-status once more":
+    advice that loops, though nothing changed."""
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    files = ["--password-file", str(broker.password_file), "--acl-file", str(broker.acl_file)]
+    clear = ["--clear-status", "--broker-host", broker.host, "--broker-port", str(broker.port), "--ca-file",
+             broker.ca_file, "--broker-password-file", str(broker.password_file_for("central"))]
+    cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)
+    assert cli(capsys, "kiosk", "add", "k7", "--site", "s1", *files, "--db", db)[0] == 0
+    rc, out, _ = cli(capsys, "kiosk", "deactivate", "k7", *files, *clear, "--db", db)
+    assert rc == 0 and "Make the broker read them: systemctl reload mosquitto" in out
+    assert "after the reload, its Last Will may stand there again: run this command with --clear-status once more" in out
+    broker.reload()
+    rc, out, _ = cli(capsys, "kiosk", "deactivate", "k7", *files, *clear, "--db", db)
+    assert rc == 0 and "It had no broker user or ACL block left: nothing changed in the broker's files." in out
+    assert "Its retained status is cleared on the broker.\n" in out
+    assert "reload" not in out and "once more" not in out, out
+    rc, out, _ = cli(capsys, "kiosk", "deactivate", "k7", *files, "--db", db)
+    assert rc == 0 and "reload" not in out and "clear it with --clear-status and the broker options" in out, out
+
+
 def test_config_push_validates_versions_and_publishes_retained(broker, tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'c.db'}"
     cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)
