@@ -431,6 +431,9 @@ def list_kiosks(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"kiosks": rows}, indent=2, ensure_ascii=False))
         return 0
+    if not rows:
+        print("no kiosks yet: kiosk-central kiosk add ID --site SITE")
+        return 0
     print(f"{'kiosk':<16} {'site':<18} {'state':<12} {'answers':>8} {'refused 7d':>10} {'conflicts 7d':>12}"
           "  last refusal")
     for r in rows:

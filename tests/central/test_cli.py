@@ -437,6 +437,15 @@ def test_an_empty_list_says_so_in_text_and_is_an_empty_list_in_json(central_url,
     assert json.loads(capsys.readouterr().out) == []
 
 
+def test_an_empty_kiosk_list_says_so_and_how_to_add_the_first(central_url, capsys):
+    """It printed only its header and "0 kiosks, 0 deactivated"; its JSON is an object."""
+    connect(central_url).close()
+    assert central("--db", central_url, "kiosk", "list") == 0
+    assert capsys.readouterr().out == "no kiosks yet: kiosk-central kiosk add ID --site SITE\n"
+    assert central("--db", central_url, "kiosk", "list", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == {"kiosks": []}
+
+
 def test_site_list_shows_the_region_and_region_list_the_sites(central, capsys):
     url, _db = central
     assert central_cli("--db", url, "region", "add", "north", "--name", "North") == 0
