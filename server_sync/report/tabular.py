@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Iterable
 
 from server_sync.program.spreadsheet import text_cell
 
@@ -18,6 +19,19 @@ CSV_COLUMNS = ("section", "question_id", "site_id", "site_name", "key", "n", "me
                "p_value")
 # The counts a group of answers carries beside its estimates (the NPS's two only on an NPS question).
 COUNTS = ("negative", "promoters", "detractors")
+# Which CSV sections carry the figures of each part of the report's JSON (a part is also the id
+# of the report's HTML section that shows it, `section("trends", …)`). Said once: the web app's
+# pages download the rows of the parts they show (`rows_of`), and
+# tests/analysis/test_report_csv.py checks every figure of each part against these sections.
+PART_SECTIONS: dict[str, tuple[str, ...]] = {
+    "summary": ("summary",), "sites": ("site",), "ranking": ("ranking",), "kiosks": ("kiosk",),
+    "trends": ("daily", "weekly", "weekly_change", "change", "change_previous", "change_current"),
+    "heatmap": ("heatmap",),
+    "drivers": ("pareto", "praise", "uplift", "site_pareto", "site_uplift", "best_vs_rest"),
+    "actions": ("action", "action_window", "action_before", "action_after", "control_before", "control_after"),
+    "pulse": ("pulse_employee", "pulse_customer", "correlation"),
+    "alerts": ("alert",),
+}
 
 
 def render_json(report: dict) -> str:
@@ -189,6 +203,15 @@ def csv_rows(report: dict) -> list[dict]:
         add("alert", al["question_id"], al["kind"] + "_negative", {"value": al.get("negative")}, al["n"],
             al["site_id"], al.get("site_name", ""), key)
     return rows
+
+
+def rows_of(report: dict | None, parts: Iterable[str]) -> list[dict]:
+    """The CSV rows of the report's `parts` (PART_SECTIONS' keys), in csv_rows' order: what a
+    page that shows those parts downloads."""
+    if report is None:
+        return []
+    sections = {s for part in parts for s in PART_SECTIONS[part]}
+    return [r for r in csv_rows(report) if r["section"] in sections]
 
 
 def render_csv(report: dict) -> str:

@@ -9,9 +9,11 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
 
-COLUMNS = ["kiosk_id", "site_id", "site_name", "active", "awaited", "installs_on", "online", "last_seen", "outbox_depth", "oldest_unacked_s",
-           "clock_synced", "disk_free_mb", "config_version", "config_error", "version", "rejected", "silent_open_hours",
-           "flagged", "flag_kind", "flag"]
+# `silent` beside `online`: the page shows a kiosk whose last status says online but that has not
+# been heard for hours of opening time as "not heard since …", and does not count it as reporting.
+COLUMNS = ["kiosk_id", "site_id", "site_name", "active", "awaited", "installs_on", "online", "silent", "last_seen",
+           "outbox_depth", "oldest_unacked_s", "clock_synced", "disk_free_mb", "config_version", "config_error",
+           "version", "rejected", "silent_open_hours", "flagged", "flag_kind", "flag"]
 
 
 @filters.takes("site", "flagged")

@@ -17,9 +17,10 @@ from server_sync.workflow import alerts as workflow_alerts
 ALERT_COLUMNS = ["id", "state", "site_id", "site_name", "question_id", "kind", "raised_at", "last_seen_at", "n",
                  "negative", "value", "p_value", "message", "text", "owner", "due_date", "overdue", "outcome",
                  "outcome_reason", "action_id", "duplicate_of", "closed_at", "acked_at", "ack_comment"]
+# `confidence`: the level of the effect's interval (0.99), which the page's heading states.
 ACTION_COLUMNS = ["id", "site_id", "site_name", "question_id", "date", "note", "verdict", "diff", "low", "high",
-                  "p_value", "n_before", "n_after", "owner", "action_type", "alert_id", "due_date", "overdue",
-                  "closed_at", "closing_verdict"]
+                  "confidence", "p_value", "n_before", "n_after", "owner", "action_type", "alert_id", "due_date",
+                  "overdue", "closed_at", "closing_verdict"]
 ALERT_STATES = ("open", "acknowledged", "closed", "overdue")
 ACTION_STATES = ("open", "closed", "overdue")
 

@@ -47,8 +47,26 @@ def _names(report: dict | None) -> dict[str, str]:
     return {s["site_id"]: s["name"] for s in report["sites"]} if report else {}
 
 
+# The report's CSV sections the overview shows: the summary cards (with the change of each, from
+# the two periods' figures) and the sparklines' days (the trend's weekly figures are not shown).
+SECTIONS = ("summary", "daily", "change", "change_previous", "change_current")
+
+
 def table(data: dict) -> tuple[list[str], list]:
-    """The report's CSV rows of what the overview shows: summary, daily values and the change."""
+    """The report's CSV rows of what the overview shows, then the overview's own counts in the
+    same columns: today's answers so far (per question, and in all), the open and overdue
+    alerts and actions, and the fleet line's kiosks (the download once lacked them)."""
     report = data["report"]
-    rows = [r for r in csv_rows(report) if r["section"] in ("summary", "daily", "change")] if report else []
+    rows = [r for r in csv_rows(report) if r["section"] in SECTIONS] if report else []
+
+    def count(section: str, metric: str, value: int, question: str = "") -> None:
+        rows.append({"section": section, "question_id": question, "metric": metric, "value": value})
+    for q, n in data["today"]["by_question"].items():
+        count("today", "answers", n, q)
+    count("today", "answers", data["today"]["total"])
+    count("open_alerts", "alerts", data["open_alerts"]["count"])
+    count("overdue", "alerts", data["overdue"]["alert_count"])
+    count("overdue", "actions", data["overdue"]["action_count"])
+    for metric in ("kiosks", "online", "flagged", "awaited"):
+        count("fleet", metric, data["fleet"][metric])
     return list(CSV_COLUMNS), rows

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central.registry import site as site_row
-from server_sync.report.tabular import CSV_COLUMNS, csv_rows
+from server_sync.report.tabular import CSV_COLUMNS, rows_of
 from server_sync.web import audit, filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import CommentFilter, comments, with_zones
@@ -16,8 +16,11 @@ from server_sync.workflow import alerts as workflow_alerts
 from server_sync.workflow.people import may_act
 
 RECENT_COMMENTS = 10
-SECTIONS = ("summary", "site", "daily", "weekly", "change", "heatmap", "pareto", "praise", "uplift", "site_pareto",
-            "action")
+# The parts of the report the page shows (site.html includes their sections; the summary's change
+# is the trend's; `sites` is the site's own figures, the summary's): its CSV has every row of these
+# that `kiosk-central report --site` writes (tabular.PART_SECTIONS). A list of CSV sections kept
+# here by hand left out the kiosks, the weekly changes, the actions' windows and more.
+PARTS = ("summary", "sites", "trends", "heatmap", "drivers", "kiosks", "actions")
 
 
 @filters.takes("from", "to", "question")
@@ -43,4 +46,4 @@ def build(v: Visit) -> PageResult:
 
 
 def table(data: dict) -> tuple[list[str], list]:
-    return list(CSV_COLUMNS), [r for r in csv_rows(data["report"]) if r["section"] in SECTIONS]
+    return list(CSV_COLUMNS), rows_of(data["report"], PARTS)

@@ -4,7 +4,7 @@ chart and the full list), filtered by region, question and period."""
 from __future__ import annotations
 
 from server_sync.analysis.queries import ReportFilter
-from server_sync.report.tabular import CSV_COLUMNS, csv_rows
+from server_sync.report.tabular import CSV_COLUMNS, rows_of
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.scope import region_choices, sites_of_region
@@ -26,6 +26,8 @@ def build(v: Visit) -> PageResult:
                       live_sites=sites if sites is not None else ("*",))
 
 
+PARTS = ("ranking", "sites")         # the report's parts the page shows (its list: the ranking's rows)
+
+
 def table(data: dict) -> tuple[list[str], list]:
-    report = data["report"]
-    return list(CSV_COLUMNS), [r for r in csv_rows(report) if r["section"] in ("ranking", "site")] if report else []
+    return list(CSV_COLUMNS), rows_of(data["report"], PARTS)

@@ -1,0 +1,130 @@
+"""A page's CSV download carries the figures the page shows ("downloaded as it is shown",
+docs/web.md). The site page's download kept a hand-made list of the report's CSV sections and had
+no rows for the kiosks' figures, the weekly changes, the change's two periods, the store's uplift,
+or the actions' windows and before/after, all on the page; the overview's had none for today's
+answers so far, the open and overdue counts or the fleet line; the fleet's no `silent` beside an
+`online` the page reads as "not heard since"; the actions' not the level of the effect's interval.
+
+Which of the report's parts a page shows is read from the page as rendered (each `<section id>`
+that is one of the report's sections, server_sync/report/templates/report/sections/), not from a
+list kept here: a report section added to a page without its rows fails here. Its figures are
+checked as the report's CSV test checks the report's (test_report_csv.rowless). In process: the
+page functions, then guard's own rendering and export, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime, timezone
+from importlib.resources import files
+from types import SimpleNamespace
+
+import pytest
+from starlette.requests import Request
+
+from seeds.history import HistorySpec, generate
+from server_sync.analysis import actions as analysis_actions
+from server_sync.web import guard, render
+from server_sync.web.cache import FiguresCache
+from server_sync.web.pages import fleet, lists, overview, site, sites
+from server_sync.web.people import User
+from server_sync.web.scope import Scope
+from tests.analysis.test_report_csv import rowless
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)      # the day after the generated chain's last
+# The report's sections, by the ids their templates give them (`section("trends", …)`): the same
+# names as the report's JSON parts they show.
+REPORT_SECTIONS = {p.name.removesuffix(".html") for p in (files("server_sync.report") / "templates" / "report"
+                                                          / "sections").iterdir() if p.name.endswith(".html")}
+
+
+@pytest.fixture
+def chain(central_db):
+    generate(central_db, HistorySpec(sites=4, days=60, answers_per_day=30, dips_per_year=5, seed=5),
+             progress=lambda *a: None)
+    analysis_actions.add(central_db, "s002", "visit", "2026-10-20", "Ny skylt", now=NOW)     # judged
+    analysis_actions.add(central_db, "s002", "visit", "2026-11-10", "Ny kassa", now=NOW)     # pending
+    return central_db
+
+
+def visit(db, path: str, query: str = "", **path_params: str) -> guard.Visit:
+    """A request of an admin (who sees the whole chain), as guard makes it for a page."""
+    request = Request({"type": "http", "method": "GET", "path": path, "query_string": query.encode(),
+                       "headers": [], "path_params": path_params, "client": ("127.0.0.1", 50000),
+                       "scheme": "http", "server": ("testserver", 80)})
+    live = SimpleNamespace(version_of=lambda sites, marks=None: 0, fleet_version_of=lambda sites, marks=None: 0)
+    user = User(1, "ada-admin", "admin", "en")
+    everything = frozenset(r[0] for r in db.execute_sql("SELECT id FROM site"))
+    return guard.Visit(request, SimpleNamespace(db=db, cache=FiguresCache(seconds=300), live=live), user,
+                       Scope(user, everything, True), None, NOW)
+
+
+def shown(build, db, path: str, **path_params: str) -> tuple[str, list[dict], guard.PageResult]:
+    """The page as guard renders it, its CSV download read back, and the page's figures."""
+    v = visit(db, path, **path_params)
+    result = build(v)
+    page = guard._respond(v, result).body.decode()
+    download = guard.export(visit(db, path, "format=csv", **path_params), result, "csv").body.decode()
+    return page, list(csv.DictReader(io.StringIO(download))), result
+
+
+PAGES = {"/": (overview.build, {}), "/sites": (sites.build, {}), "/sites/s002": (site.build, {"site_id": "s002"})}
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_report_section_a_page_shows_has_all_its_figures_in_the_pages_csv(chain, path):
+    build, params = PAGES[path]
+    page, rows, result = shown(build, chain, path, **params)
+    parts = set(re.findall(r'<section id="([a-z_]+)"', page)) & REPORT_SECTIONS
+    assert parts, "the page shows none of the report's sections"
+    report = result.data["report"]
+    missing = [m for m in (rowless(report, rows, part) for part in sorted(parts)) if m]
+    assert not missing, f"{path} shows {sorted(parts)}; its CSV lacks: {missing}"
+
+
+def test_the_site_pages_csv_has_the_rows_the_report_of_the_site_has_for_what_it_shows(chain):
+    """The sections the statistician found missing, with the report's own rows (not made again)."""
+    from server_sync.report.tabular import csv_rows
+    page, rows, result = shown(site.build, chain, "/sites/s002", site_id="s002")
+    assert {"kiosk", "weekly_change", "site_uplift", "change_previous", "change_current", "action_window",
+            "action_before", "action_after"} <= {r["section"] for r in rows}
+    kiosk = next(r for r in rows if r["section"] == "kiosk")
+    assert kiosk["site_name"] in page                          # the kiosk's id, shown in the page's kiosk table
+    report_rows = [{k: "" if v is None else str(v) for k, v in r.items()} for r in csv_rows(result.data["report"])]
+    assert all(r in report_rows for r in rows)
+    # Not what the page does not show: one site's "ranking" (rank 1 of 1), its pulse, the period's alerts.
+    assert not {r["section"] for r in rows} & {"ranking", "pulse_employee", "pulse_customer", "correlation", "alert"}
+
+
+def test_the_overviews_csv_has_todays_answers_and_the_alerts_and_fleet_counts_it_shows(chain):
+    page, rows, result = shown(overview.build, chain, "/")
+    data = result.data
+    counts = {(r["section"], r["question_id"], r["metric"]): int(r["value"]) for r in rows
+              if r["section"] in ("today", "open_alerts", "overdue", "fleet")}
+    assert counts == {("today", q, "answers"): n for q, n in data["today"]["by_question"].items()} | {
+        ("today", "", "answers"): data["today"]["total"], ("open_alerts", "", "alerts"): data["open_alerts"]["count"],
+        ("overdue", "", "alerts"): data["overdue"]["alert_count"],
+        ("overdue", "", "actions"): data["overdue"]["action_count"],
+        ("fleet", "", "kiosks"): data["fleet"]["kiosks"], ("fleet", "", "online"): data["fleet"]["online"],
+        ("fleet", "", "flagged"): data["fleet"]["flagged"], ("fleet", "", "awaited"): data["fleet"]["awaited"]}
+    assert f'data-today="{data["today"]["total"]}"' in page
+    # The summary card's change, and the two periods it is the difference of.
+    assert {"summary", "daily", "change", "change_previous", "change_current"} <= {r["section"] for r in rows}
+    assert "weekly" not in {r["section"] for r in rows}       # the overview draws no weekly figures
+
+
+def test_the_actions_csv_says_the_level_of_the_effects_interval_the_page_heads_it_with(chain):
+    page, rows, result = shown(lists.actions, chain, "/actions")
+    assert "99% interval" in page
+    assert rows and {r["confidence"] for r in rows} == {"0.99"}
+
+
+def test_the_fleet_csv_says_a_kiosk_whose_status_says_online_was_not_heard_from():
+    """The page reads such a kiosk as "unknown – not heard since …" and does not count it as
+    reporting; the CSV said only `online` 1."""
+    kiosk = {"kiosk_id": "k1", "site_id": "s1", "site_name": "Malmö 1", "active": True, "awaited": False,
+             "online": True, "silent": True, "flagged": True, "flag_kind": "silent"}
+    columns, rows = fleet.COLUMNS, [kiosk]
+    [row] = list(csv.DictReader(io.StringIO(render.to_csv(columns, rows))))
+    assert (row["online"], row["silent"]) == ("1", "1")
