@@ -142,7 +142,7 @@ def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], No
         before = rank_sites({s: t for (s, qq, a, sc), t in previous_sites.items()
                              if qq == of[q] and (a, sc) == keys[q]}, keys[q][1], min_n=f.min_ranked_n)
         ranking[q] = rank_sites(per_q_site[q], keys[q][1], min_n=f.min_ranked_n,
-                                previous={r.site_id: r.rank for r in before if r.rank is not None})
+                                previous={r.site_id: r for r in before})
     report["ranking"] = [dict(question_id=q, metric=primary_metric(keys[q][1]), **r.as_dict(names))
                          for q in wanted for r in ranking[q]]
     series_of_key = {(of[q], *keys[q]): q for q in wanted}

@@ -19,7 +19,10 @@ at the edges of the scale too, and is never zero-width, so the union does as wel
 the shrunk value. Simulated coverage: docs/analysis.md, tests/analysis/test_ranking_coverage.py.
 Only sites with at least `min_n` answers are ranked (the rest are listed, unranked); a ranked
 site whose interval overlaps the leader's is "no detectable difference" from it; with the
-previous period's ranking each site gets its rank change. Pure.
+previous period's ranking each site gets its rank change, and whether the intervals can tell
+that move from chance (`rank_change_verdict`): where every site is within the leader's
+intervals, places swap from period to period by chance alone (a review found ranks moving by 9
+places in a chain of 14 sites that no interval could tell apart). Pure.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from server_sync.analysis.stats import z_quantile
 
 MIN_RANKED_N = SMALL_SAMPLE        # default: fewer answers than this are listed, not ranked
 LEADER, SAME_AS_LEADER, BELOW_LEADER, NOT_RANKED = "leader", "no_detectable_difference", "below_leader", "not_ranked"
+# What a rank change says (SiteRank.rank_change_verdict); NOT_RANKED when the site is not ranked now.
+MOVED, WITHIN_NOISE, KEPT, NOT_RANKED_BEFORE = "moved", "within_noise", "kept_place", "not_ranked_before"
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,11 @@ class SiteRank:
     high: float
     weight: float
     vs_leader: str = NOT_RANKED      # LEADER, SAME_AS_LEADER, BELOW_LEADER or NOT_RANKED
-    previous_rank: int | None = None
+    previous: SiteRank | None = None   # the site in the previous period's ranking (ranked or not)
+
+    @property
+    def previous_rank(self) -> int | None:
+        return self.previous.rank if self.previous is not None else None
 
     @property
     def rank_change(self) -> int | None:
@@ -55,12 +64,37 @@ class SiteRank:
             return None
         return self.previous_rank - self.rank
 
+    @property
+    def rank_change_verdict(self) -> str:
+        """MOVED when the intervals back the move: the site moved up into the leader's group (from
+        below the leader) or down out of it, or its own interval lies wholly above last period's
+        as it moved up (below as it moved down), by the same overlap rule as `vs_leader`. Any
+        other move is WITHIN_NOISE: the places of sites the intervals cannot tell apart swap by
+        chance. KEPT for no move; NOT_RANKED_BEFORE, NOT_RANKED when there is no rank to compare."""
+        if self.rank is None:
+            return NOT_RANKED
+        change, before = self.rank_change, self.previous
+        if change is None or before is None:
+            return NOT_RANKED_BEFORE
+        if change == 0:
+            return KEPT
+        was_below, is_below = before.vs_leader == BELOW_LEADER, self.vs_leader == BELOW_LEADER
+        crossed = (was_below and not is_below) if change > 0 else (is_below and not was_below)
+        own = self.low > before.high if change > 0 else self.high < before.low
+        return MOVED if crossed or own else WITHIN_NOISE
+
     def as_dict(self, names: Mapping[str, str] | None = None) -> dict:
+        before = self.previous if self.previous_rank is not None else None
         return {"rank": self.rank, "site_id": self.site_id, "name": (names or {}).get(self.site_id, self.site_id),
                 "n": self.n, "raw": _r(self.raw), "shrunk": _r(self.shrunk), "low": _r(self.low),
                 "high": _r(self.high), "weight": _r(self.weight, 3), "small": self.n < SMALL_SAMPLE,
                 "vs_leader": self.vs_leader, "previous_rank": self.previous_rank,
-                "rank_change": self.rank_change}
+                # What rank_change_verdict was decided on: last period's group and interval.
+                "previous_vs_leader": before.vs_leader if before else None,
+                "previous_shrunk": _r(before.shrunk) if before else None,
+                "previous_low": _r(before.low) if before else None,
+                "previous_high": _r(before.high) if before else None,
+                "rank_change": self.rank_change, "rank_change_verdict": self.rank_change_verdict}
 
 
 def _r(x: float | None, d: int = 2) -> float | None:
@@ -78,10 +112,10 @@ def between_site_variance(means: list[float], ns: list[int], s2: float, mu: floa
 
 
 def rank_sites(tallies: Mapping[str, Tally], scale: str, bound: tuple[float, float] | None = None, *,
-               min_n: int = MIN_RANKED_N, previous: Mapping[str, int] | None = None) -> list[SiteRank]:
+               min_n: int = MIN_RANKED_N, previous: Mapping[str, SiteRank] | None = None) -> list[SiteRank]:
     """Rank sites by the shrunk headline metric (best first; equal values share a rank); sites
-    with answers but fewer than `min_n` come last, unranked. `previous`: site -> rank in the
-    previous period. Sites without answers are left out."""
+    with answers but fewer than `min_n` come last, unranked. `previous`: site -> its row of the
+    previous period's ranking. Sites without answers are left out."""
     sites = {s: t for s, t in tallies.items() if t.n > 0}
     if not sites:
         return []

@@ -76,12 +76,18 @@ def csv_rows(report: dict) -> list[dict]:
         add("ranking", r["question_id"], r["metric"] + "_shrunk",
             {"value": r["shrunk"], "low": r["low"], "high": r["high"]}, r["n"], r["site_id"], r["name"],
             "" if r["rank"] is None else str(r["rank"]))
-        # vs_leader: `leader`, `no_detectable_difference`, `below_leader` or `not_ranked` (a word).
+        # vs_leader: `leader`, `no_detectable_difference`, `below_leader` or `not_ranked` (a word);
+        # rank_change_verdict, whether the intervals back the move (`moved`, `within_noise`, …), and
+        # what it was decided on: last period's group and its shrunk value with interval.
         for k, metric in (("raw", r["metric"] + "_raw"), ("weight", "shrinkage_weight"),
                           ("previous_rank", "previous_rank"), ("rank_change", "rank_change"),
-                          ("vs_leader", "vs_leader")):
+                          ("rank_change_verdict", "rank_change_verdict"), ("vs_leader", "vs_leader"),
+                          ("previous_vs_leader", "previous_vs_leader")):
             add("ranking", r["question_id"], metric, {"value": r.get(k)}, r["n"], r["site_id"], r["name"],
                 "" if r["rank"] is None else str(r["rank"]))
+        add("ranking", r["question_id"], r["metric"] + "_previous_shrunk",
+            {"value": r.get("previous_shrunk"), "low": r.get("previous_low"), "high": r.get("previous_high")},
+            None, r["site_id"], r["name"], "" if r["rank"] is None else str(r["rank"]))
     for k in report.get("kiosks", []):
         metrics("kiosk", k["question_id"], metric_of.get(k["question_id"], "happy_index"), k, k["site_id"],
                 k["kiosk_id"])

@@ -73,11 +73,56 @@ def test_overlap_with_the_leader_is_no_detectable_difference_and_rank_changes_ar
     t = {"top": Tally.from_counts("smiley4", {4: 900, 3: 100}),
          "close": Tally.from_counts("smiley4", {4: 880, 3: 120}),
          "far": Tally.from_counts("smiley4", {4: 300, 3: 300, 2: 200, 1: 200})}
-    ranked = {r.site_id: r for r in rank_sites(t, "smiley4", previous={"top": 2, "close": 1, "far": 3})}
+    before = rank_sites({"top": t["close"], "close": t["top"], "far": t["far"]}, "smiley4")     # close led
+    ranked = {r.site_id: r for r in rank_sites(t, "smiley4", previous={r.site_id: r for r in before})}
     assert ranked["top"].vs_leader == "leader" and ranked["close"].vs_leader == "no_detectable_difference"
     assert ranked["far"].vs_leader == "below_leader"
     assert (ranked["top"].rank_change, ranked["close"].rank_change, ranked["far"].rank_change) == (1, -1, 0)
     assert ranked["close"].as_dict()["rank_change"] == -1
+
+
+def _tally(**faces: int) -> Tally:
+    return Tally.from_counts("smiley4", {int(face[1:]): n for face, n in faces.items()})
+
+
+def test_places_swapped_among_sites_the_intervals_cannot_tell_apart_are_within_noise():
+    """The review's chain: 14 sites, every one within the leader's interval, whose order turned
+    over from one period to the next; the page printed +13, +11, −13 as if they had moved."""
+    sites = [_tally(f4=100 + 6 * k, f3=60, f2=25, f1=15) for k in range(14)]
+    before = rank_sites({f"s{i:02d}": sites[13 - i] for i in range(14)}, "smiley4")
+    ranked = rank_sites({f"s{i:02d}": sites[i] for i in range(14)}, "smiley4",
+                        previous={r.site_id: r for r in before})
+    assert {r.vs_leader for r in ranked} == {r.vs_leader for r in before} == {"leader", "no_detectable_difference"}
+    assert max(abs(r.rank_change) for r in ranked) == 13
+    assert {r.rank_change_verdict for r in ranked} == {"within_noise"}
+    row = ranked[0].as_dict()
+    assert (row["rank_change"], row["rank_change_verdict"], row["previous_vs_leader"]) == \
+           (13, "within_noise", "no_detectable_difference")
+
+
+def test_a_move_into_or_out_of_the_leaders_group_or_clear_of_its_own_last_interval_is_a_move():
+    before = rank_sites({"top": _tally(f4=300, f3=300, f2=200, f1=200), "close": _tally(f4=880, f3=120),
+                         "far": _tally(f4=900, f3=100), "riser": _tally(f4=200, f3=300, f2=300, f1=200),
+                         "steady": _tally(f4=600, f3=300, f2=60, f1=40), "new": _tally(f4=5),
+                         "tiny": _tally(f4=40)}, "smiley4")
+    ranked = {r.site_id: r for r in rank_sites(
+        {"top": _tally(f4=900, f3=100), "close": _tally(f4=880, f3=120),
+         "far": _tally(f4=300, f3=300, f2=200, f1=200), "riser": _tally(f4=560, f3=320, f2=70, f1=50),
+         "steady": _tally(f4=600, f3=300, f2=60, f1=40), "new": _tally(f4=30, f3=10), "tiny": _tally(f4=5)},
+        "smiley4", previous={r.site_id: r for r in before})}
+    said = {s: (r.rank_change, r.rank_change_verdict) for s, r in ranked.items()}
+    assert said == {
+        "top": (4, "moved"),                 # from below the leader to leading
+        "far": (-4, "moved"),                # out of the leader's group
+        "riser": (1, "moved"),               # below the leader both times, its own interval clear of last time's
+        "close": (1, "within_noise"),        # in the leader's group both times, its interval as it was
+        "steady": (0, "kept_place"),
+        "new": (None, "not_ranked_before"),  # too few answers to rank last period
+        "tiny": (None, "not_ranked")}
+    assert ranked["riser"].vs_leader == ranked["riser"].previous.vs_leader == "below_leader"
+    row = ranked["riser"].as_dict()
+    assert row["previous_high"] < row["low"] and row["previous_low"] <= row["previous_shrunk"] <= row["previous_high"]
+    assert ranked["new"].as_dict()["previous_shrunk"] is None       # last period's figures only for a rank
 
 
 def test_nps_ranking_stays_in_bounds():

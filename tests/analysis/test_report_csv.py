@@ -31,9 +31,9 @@ from server_sync.report.tabular import render_csv
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 # Numbers that describe a figure rather than being one (they sit in its row's other columns).
-NOT_FIGURES = {"n", "low", "high", "p_value", "weekday", "hour", "id", "alert_id", "rank", "complaints",
-               "best_answers", "rest_answers", "rest_sites", "best_mentions", "rest_mentions", "share_p_value",
-               "best_sites_with_reasons", "rest_sites_with_reasons", "share_splits"}
+NOT_FIGURES = {"n", "low", "high", "previous_low", "previous_high", "p_value", "weekday", "hour", "id", "alert_id",
+               "rank", "complaints", "best_answers", "rest_answers", "rest_sites", "best_mentions", "rest_mentions",
+               "share_p_value", "best_sites_with_reasons", "rest_sites_with_reasons", "share_splits"}
 # Words and dates that label a figure rather than being one: ids and names (their own columns), a
 # note, a message, the metric and the scale (the `metric` column), the test's and the method's
 # names, times kept as stamps, and those in a row's key (a daily row's date, an action's date and
@@ -111,6 +111,7 @@ def test_the_report_has_every_kind_of_figure(reports):
     whole, one = reports
     assert whole["alerts"] and whole["pulse"]["correlation"] and whole["actions"]
     assert {r["vs_leader"] for r in whole["ranking"]} >= {"leader", "no_detectable_difference", "below_leader"}
+    assert {r["rank_change_verdict"] for r in whole["ranking"]} >= {"moved", "within_noise"}
     assert {a["verdict"] for a in whole["actions"]} >= {"pending", "no_detectable_effect"}
     assert {a["dip"]["source"] for a in whole["actions"]} >= {"alert", "series"}
     assert any(d["best_vs_rest"] and d["best_vs_rest"]["reasons"] for d in whole["drivers"])

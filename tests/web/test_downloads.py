@@ -18,19 +18,15 @@ import io
 import re
 from datetime import datetime, timezone
 from importlib.resources import files
-from types import SimpleNamespace
 
 import pytest
-from starlette.requests import Request
 
 from seeds.history import HistorySpec, generate
 from server_sync.analysis import actions as analysis_actions
 from server_sync.web import guard, render
-from server_sync.web.cache import FiguresCache
 from server_sync.web.pages import fleet, lists, overview, site, sites
-from server_sync.web.people import User
-from server_sync.web.scope import Scope
 from tests.analysis.test_report_csv import rowless
+from tests.web import in_process
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)      # the day after the generated chain's last
 # The report's sections, by the ids their templates give them (`section("trends", …)`): the same
@@ -48,25 +44,8 @@ def chain(central_db):
     return central_db
 
 
-def visit(db, path: str, query: str = "", **path_params: str) -> guard.Visit:
-    """A request of an admin (who sees the whole chain), as guard makes it for a page."""
-    request = Request({"type": "http", "method": "GET", "path": path, "query_string": query.encode(),
-                       "headers": [], "path_params": path_params, "client": ("127.0.0.1", 50000),
-                       "scheme": "http", "server": ("testserver", 80)})
-    live = SimpleNamespace(version_of=lambda sites, marks=None: 0, fleet_version_of=lambda sites, marks=None: 0)
-    user = User(1, "ada-admin", "admin", "en")
-    everything = frozenset(r[0] for r in db.execute_sql("SELECT id FROM site"))
-    return guard.Visit(request, SimpleNamespace(db=db, cache=FiguresCache(seconds=300), live=live), user,
-                       Scope(user, everything, True), None, NOW)
-
-
 def shown(build, db, path: str, **path_params: str) -> tuple[str, list[dict], guard.PageResult]:
-    """The page as guard renders it, its CSV download read back, and the page's figures."""
-    v = visit(db, path, **path_params)
-    result = build(v)
-    page = guard._respond(v, result).body.decode()
-    download = guard.export(visit(db, path, "format=csv", **path_params), result, "csv").body.decode()
-    return page, list(csv.DictReader(io.StringIO(download))), result
+    return in_process.shown(build, db, NOW, path, **path_params)
 
 
 PAGES = {"/": (overview.build, {}), "/sites": (sites.build, {}), "/sites/s002": (site.build, {"site_id": "s002"})}
