@@ -474,29 +474,49 @@ def before_after_chart(name: str, title: str, before: dict, after: dict, labels:
 
 
 def sparkline(name: str, title: str, daily: Sequence[dict], bounds: tuple[float, float], empty: str, *,
-              lang: str) -> Markup:
-    """A small trend line of the daily values (no axes) for an overview card; the first and last
-    value are written at its ends; its name (what a screen reader says) gives the first and last
-    value with their days, and the lowest and highest."""
-    pts = [d for d in daily if d.get("value") is not None]
+              lang: str, until: str | None = None) -> Markup:
+    """A small trend line of the daily values (no axes) for an overview card. Each day stands at
+    its date, so a day without answers is a gap in the line (a day alone between gaps is a dot):
+    placed by position in the list, a closed week read as a continuous line. `until`: the last
+    day to draw, the last whole one (the overview's: today is not over at every site); a partial
+    day's few answers (n = 2, NPS 100 beside a series around 65) were the dot and the value written
+    at the end. The line then runs to that day, so a last whole day without answers is a gap too.
+    The first and last value drawn are written at their ends; the name (what a screen reader says)
+    gives them with their days, the lowest and highest, the days without answers and whether
+    today's answers so far were left out."""
+    pts = [d for d in daily if d.get("value") is not None and (until is None or d["date"] <= until)]
     if not pts:
         return _empty(name, title, empty, 200, 44)
     w, h, left, right, top, bottom = 200, 44, 30, 30, 6, 6
     values = [d["value"] for d in pts]
     # At least MIN_SPAN of the scale, as the trend's axis: a 3-point move filled its height.
     lo, hi = value_range(min(values), max(values), bounds)
-    n = len(pts)
-    x = (lambda i: left + (w - left - right) * (i / max(1, n - 1)))
+    first = date.fromisoformat(pts[0]["date"])
+    last = max(date.fromisoformat(pts[-1]["date"]), date.fromisoformat(until) if until else first)
+    days = max(1, (last - first).days)
+    x = (lambda day: left + (w - left - right) * ((date.fromisoformat(day) - first).days / days))
     y = (lambda v: top + (h - top - bottom) * (1 - (v - lo) / max(1e-9, hi - lo)))
-    # What a screen reader says for the line: where it starts and ends, and how low and high it goes.
+    # What a screen reader says for the line: where it starts and ends, how low and high it goes,
+    # the days it has no value for, and that today's answers so far are not in it.
+    missing = (last - first).days + 1 - len(pts)
     label = t("sparkline_name", lang, title=title, first=_value(values[0], lang), first_date=pts[0]["date"],
               last=_value(values[-1], lang), last_date=pts[-1]["date"], low=_value(min(values), lang),
               high=_value(max(values), lang))
+    if missing:
+        label += "; " + t("sparkline_gaps", lang, days=figure(missing, lang))
+    if until is not None and any(d["date"] > until and d.get("value") is not None for d in daily):
+        label += "; " + t("sparkline_partial_left_out", lang)
     out = [_open(name, label, w, h)]
-    out.append(f'<polyline points="{" ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))}"'
-               f' fill="none" stroke="{BLUE}" stroke-width="1.6" stroke-linejoin="round"/>')
-    out.append(f'<circle cx="{x(n - 1):.1f}" cy="{y(values[-1]):.1f}" r="2.5" fill="{BLUE}"/>')
+    for run in _runs(pts, lambda d: d["date"], 1):
+        if len(run) == 1:
+            out.append(f'<circle cx="{x(run[0]["date"]):.1f}" cy="{y(run[0]["value"]):.1f}" r="1.6" fill="{BLUE}"/>')
+            continue
+        line = " ".join(f"{x(d['date']):.1f},{y(d['value']):.1f}" for d in run)
+        out.append(f'<polyline points="{line}" fill="none" stroke="{BLUE}" stroke-width="1.6"'
+                   ' stroke-linejoin="round"/>')
+    end = x(pts[-1]["date"])
+    out.append(f'<circle cx="{end:.1f}" cy="{y(values[-1]):.1f}" r="2.5" fill="{BLUE}"/>')
     out.append(_text(left - 4, y(values[0]) + 4, figure(values[0], lang, 0), 11, "end"))
-    out.append(_text(w - right + 4, y(values[-1]) + 4, figure(values[-1], lang, 0), 11, "start", INK))
+    out.append(_text(end + 4, y(values[-1]) + 4, figure(values[-1], lang, 0), 11, "start", INK))
     out.append("</svg>")
     return _chart(out)

@@ -192,6 +192,13 @@ def answers_today(db: Database, sites: Sequence[str] | None, now: datetime,
     return protect_today(counts, days, group, report)
 
 
+def last_whole_day(db: Database, sites: Sequence[str] | None, now: datetime) -> str | None:
+    """The last site-local day that is over at every one of `sites` (None: every site) at `now`:
+    the day before the earliest of their todays. None without sites."""
+    todays = registry.site_todays(db, sites, now).values() if sites is None or sites else ()
+    return (date.fromisoformat(min(todays)) - timedelta(days=1)).isoformat() if todays else None
+
+
 def site_names(db: Database, sites: Sequence[str] | None) -> dict[str, str]:
     """id -> name of `sites` (None: every site)."""
     if sites is None:

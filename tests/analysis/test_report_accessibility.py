@@ -83,9 +83,11 @@ def test_a_sparklines_name_gives_its_first_and_last_values_and_its_range():
              {"date": "2026-11-03", "value": 61.0}, {"date": "2026-11-04", "value": 67.4}]
     chart = str(svg.sparkline("s", "Trend: Besök", daily, (0, 100), "–", lang="sv"))
     name = re.search(r"<title>(.*?)</title>", chart).group(1)
-    assert name == "Trend: Besök: 70,1 den 2026-11-01, 67,4 den 2026-11-04; lägst 61,0, högst 70,1"
+    # The 2nd has no value: a gap in the line, and said (tests/web/test_sparkline.py).
+    assert name == ("Trend: Besök: 70,1 den 2026-11-01, 67,4 den 2026-11-04; lägst 61,0, högst 70,1;"
+                    " dagar utan värde: 1")
     en = re.search(r"<title>(.*?)</title>", str(svg.sparkline("s", "Trend", daily, (0, 100), "–", lang="en"))).group(1)
-    assert en == "Trend: 70.1 on 2026-11-01, 67.4 on 2026-11-04; lowest 61.0, highest 70.1"
+    assert en == "Trend: 70.1 on 2026-11-01, 67.4 on 2026-11-04; lowest 61.0, highest 70.1; days without a value: 1"
 
 
 def test_every_heatmap_cells_text_reads_at_aa_on_its_cell():

@@ -9,7 +9,7 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.report.tabular import csv_rows, CSV_COLUMNS
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
-from server_sync.web.queries import answers_today, with_zones
+from server_sync.web.queries import answers_today, last_whole_day, with_zones
 from server_sync.workflow import actions as workflow_actions
 from server_sync.workflow import alerts as workflow_alerts
 
@@ -26,11 +26,16 @@ def build(v: Visit) -> PageResult:
     overdue_alerts = workflow_alerts.list_alerts(v.db, overdue=True, sites=sites, now=v.now, limit=1000)
     overdue_actions = workflow_actions.list_actions(v.db, overdue=True, sites=sites, now=v.now, limit=1000)
     kiosks = v.fleet(sites)
+    # The sparklines end with the last day over at every site: today's few answers so far were
+    # their end value (n = 2, NPS 100 beside a series around 65).
+    whole = last_whole_day(v.db, sites, v.now)
+    period = report["period"] if report else None
     data = {
-        "period": report["period"] if report else None,
+        "period": period,
         "summary": report["summary"] if report else [],
         "trends": [{"question_id": t["question_id"], "metric": t["metric"], "daily": t["daily"],
                     "change": t["change"]} for t in report["trends"]] if report else [],
+        "sparkline_until": min(period["to"], whole) if period and whole else None,
         "today": answers_today(v.db, sites, v.now, report) if sites != () else {"total": 0, "by_question": {}},
         "open_alerts": {"count": len(open_alerts), "newest": with_zones(v.db, open_alerts[:OPEN_ALERTS_SHOWN])},
         "overdue": {"alerts": overdue_alerts[:OPEN_ALERTS_SHOWN], "alert_count": len(overdue_alerts),

@@ -1,0 +1,92 @@
+"""The overview's sparklines: each day at its date, and today's answers so far not their end.
+A review found the last point, the one with the dot and the value written beside it, was today's
+unfinished day (n = 2, NPS 100 against a series around 65), and the points placed by their
+position in the list, so days without answers were squeezed out and a gap read as a continuous
+line."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from server_sync.report import svg
+from server_sync.web.pages import overview
+from tests.analysis.seeding import add_question, add_site, answer, commit
+from tests.web import in_process
+
+W, LEFT, RIGHT = 200, 30, 30                          # the sparkline's width and side margins
+
+
+def _day(d: int, value: float, n: int = 40) -> dict:
+    return {"date": f"2026-11-{d:02d}", "value": value, "n": n}
+
+
+def _points(chart: str) -> list[list[tuple[float, float]]]:
+    """Each polyline's points."""
+    return [[tuple(map(float, p.split(","))) for p in line.split()]
+            for line in re.findall(r'<polyline points="([^"]+)"', chart)]
+
+
+def test_days_stand_at_their_dates_and_a_day_without_answers_is_a_gap():
+    # 1–3 November, nothing on the 4th and 5th (a closed store), then the 6th and 7th.
+    daily = [_day(1, 60.0), _day(2, 62.0), _day(3, 61.0), _day(6, 66.0), _day(7, 64.0)]
+    chart = str(svg.sparkline("s", "Trend", daily, (0, 100), "–", lang="en"))
+    lines = _points(chart)
+    assert len(lines) == 2, "the line runs on across the days without answers"
+    step = (W - LEFT - RIGHT) / 6                     # six days from the 1st to the 7th
+    assert [round(x, 1) for x, _y in lines[0] + lines[1]] == [round(LEFT + step * d, 1) for d in (0, 1, 2, 5, 6)]
+    name = re.search(r"<title>(.*?)</title>", chart).group(1)
+    assert name.endswith("; days without a value: 2")
+
+
+def test_a_day_alone_between_gaps_is_a_dot():
+    chart = str(svg.sparkline("s", "Trend", [_day(1, 60.0), _day(3, 62.0), _day(5, 61.0), _day(6, 63.0)], (0, 100),
+                              "–", lang="en"))
+    assert len(_points(chart)) == 1 and len(re.findall(r'<circle [^>]*r="1.6"', chart)) == 2
+
+
+def test_todays_partial_day_is_neither_the_end_value_nor_its_dot():
+    daily = [_day(d, 64.0 + d % 3) for d in range(1, 8)] + [_day(8, 100.0, n=2)]       # the 8th: today
+    chart = str(svg.sparkline("s", "Trend", daily, (-100, 100), "–", lang="en", until="2026-11-07"))
+    ends = re.findall(r'<text [^>]*>([^<]+)</text>', chart)
+    assert ends == ["65", "65"]                       # the 1st and the 7th; never "100"
+    dot = re.search(r'<circle cx="([\d.]+)" cy="[\d.]+" r="2.5"', chart)
+    assert float(dot.group(1)) == W - RIGHT           # the 7th, at the end of the line
+    name = html.unescape(re.search(r"<title>(.*?)</title>", chart).group(1))
+    assert name == ("Trend: 65.0 on 2026-11-01, 65.0 on 2026-11-07; lowest 64.0, highest 66.0;"
+                    " today's answers so far are not drawn")
+
+
+def test_a_last_whole_day_without_answers_is_a_gap_at_the_end():
+    chart = str(svg.sparkline("s", "Trend", [_day(d, 70.0) for d in range(1, 6)], (0, 100), "–", lang="en",
+                              until="2026-11-07"))
+    (line,) = _points(chart)
+    assert line[-1][0] == pytest.approx(LEFT + (W - LEFT - RIGHT) * 4 / 6, abs=0.05)
+
+
+NOW = datetime(2026, 11, 29, 9, 30, tzinfo=timezone.utc)          # a Sunday morning
+
+
+def test_the_overviews_sparkline_ends_with_yesterday_and_says_so(central_db):
+    """Two promoters this morning after four weeks around NPS 65: the card's line ends on
+    yesterday's value, the page says up to which day, and today's two answers are counted above."""
+    add_site(central_db, "s1", "UTC")
+    add_question(central_db, "recommend", scale="nps11")
+    rows = []
+    for d in range(1, 29):
+        day = datetime(2026, 11, 1, 10) + timedelta(days=d - 1)
+        rows += [answer("s1", day + timedelta(minutes=i), v, question="recommend", scale="nps11")
+                 for i, v in enumerate([10] * 14 + [8] * 4 + [3] * 2)]        # NPS 60 every day
+    rows += [answer("s1", datetime(2026, 11, 29, 8, i), 10, question="recommend", scale="nps11") for i in range(2)]
+    commit(central_db, rows)
+    page, rows, result = in_process.shown(overview.build, central_db, NOW, "/")
+    assert result.data["period"]["to"] == "2026-11-29" and result.data["sparkline_until"] == "2026-11-28"
+    start = page.index('data-chart="spark-recommend"')
+    card = page[start:page.index("</svg>", start)]
+    assert re.findall(r'<text [^>]*>([^<]+)</text>', card) == ["60", "60"]
+    assert "60.0 on 2026-11-28" in html.unescape(card)
+    assert "The lines end on 2026-11-28, the last whole day" in html.unescape(page)
+    assert result.data["today"]["total"] == 2
