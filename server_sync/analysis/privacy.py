@@ -129,6 +129,11 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
     hidden_sites = {(r["question_id"], r["site_id"]) for r in employee_sites} - shown_sites
     for key in ("sites", "ranking"):
         report[key] = [r for r in report.get(key, []) if not emp(r) or (r["question_id"], r["site_id"]) in shown_sites]
+    # A ranking row's previous period (what its rank change's verdict was decided on) is a group
+    # this rule never saw: ranked from `min_ranked_n` answers (30), below a higher minimum.
+    for r in report["ranking"]:
+        if emp(r):
+            r.update(previous_shrunk=None, previous_low=None, previous_high=None)
     kiosks = [r for r in report.get("kiosks", []) if not emp(r) or (r["question_id"], r["site_id"]) in shown_sites]
     kept = {id(r) for r in _left_out([r for r in kiosks if emp(r)], min_group,
                                      key=lambda r: (r["question_id"], r["site_id"]))}

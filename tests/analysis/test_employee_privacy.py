@@ -170,6 +170,24 @@ def test_a_higher_minimum_set_at_the_centre_applies_to_reports_and_views(chain):
         check_min_group(3)
 
 
+def test_a_ranked_stores_previous_period_is_not_shown_under_a_higher_minimum(central_db):
+    """A store's 40 pulse answers of the week before are ranked (30 make a rank), and a ranking
+    row carries last period's value and interval beside its rank change: under a minimum of 50
+    they are not shown, the store's 60 of this week are."""
+    add_site(central_db, "s1")
+    add_question(central_db, "pulse", audience="employee")
+    commit(central_db, [answer("s1", datetime(2026, 11, 9 + i % 7, 15, i % 60), 1 + i % 4, question="pulse",
+                               audience="employee") for i in range(40)]
+           + [answer("s1", datetime(2026, 11, 16 + i % 7, 15, i % 60), 1 + i % 4, question="pulse",
+                     audience="employee") for i in range(60)])
+    report = chain_report.build(central_db, ReportFilter(date_from="2026-11-16", date_to="2026-11-22",
+                                                         min_employee_group=50), now=NOW)
+    (row,) = report["ranking"]
+    assert (row["n"], row["previous_rank"]) == (60, 1)
+    assert (row["previous_shrunk"], row["previous_low"], row["previous_high"]) == (None, None, None)
+    assert not [r for r in tabular.csv_rows(report) if r["metric"].endswith("_previous_shrunk")]
+
+
 def test_the_bi_views_never_show_an_employee_answer_or_a_small_group(chain):
     q = lambda sql: chain.execute_sql(sql).fetchall()      # noqa: E731
     assert q("SELECT COUNT(*) FROM v_answers WHERE audience = 'employee'") == [(0,)]
