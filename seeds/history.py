@@ -497,8 +497,8 @@ def chunk_tables(chain: Chain, draws: list[Draws], numbering: Numbering, totals:
     followup = Table("followup", {
         "id": Chars(fids), "response_id": Chars(ids[f]), "kiosk_id": Text(kiosk[f], chain.kiosk_ids),
         "seq": Int(seq[f] + 1), "reasons": Text(mask_index.ravel(), reason_json), "comment": Const(None),
-        "recorded_at": fstamp, "received_at": fstamp, "kiosk_recorded_at": fstamp, "clock_synced": Const(True),
-        "time_status": Const("synced"), "boot_id": Text(day[f], chain.boots),
+        "recorded_at": fstamp, "received_at": fstamp, "kiosk_recorded_at": fstamp, "answered_at": fstamp,
+        "clock_synced": Const(True), "time_status": Const("synced"), "boot_id": Text(day[f], chain.boots),
         "monotonic_ns": Int(local_second[f] * 1_000_000_000)}, len(f))
     which = np.concatenate([np.flatnonzero(reasons[f] >> b & 1) for b in range(len(REASON_CODES))])
     reason = np.concatenate([np.full(int((reasons[f] >> b & 1).sum()), b) for b in range(len(REASON_CODES))])

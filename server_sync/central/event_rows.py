@@ -35,7 +35,8 @@ RESPONSE_WIRE = wire_columns(ResponseEvent)
 FOLLOWUP_WIRE = wire_columns(FollowUpEvent)
 RESPONSE_COLUMNS = RESPONSE_WIRE + ("recorded_at", "time_status", "received_at", "batch", "excluded")
 EXCLUDED = RESPONSE_COLUMNS.index("excluded")       # its position in a stored row
-FOLLOWUP_COLUMNS = FOLLOWUP_WIRE + ("recorded_at", "time_status", "received_at")
+# answered_at: the answer's recorded_at, copied for the comments' index (migration m0054).
+FOLLOWUP_COLUMNS = FOLLOWUP_WIRE + ("recorded_at", "time_status", "received_at", "answered_at")
 
 # Positions in a wire row, for the few fields the centre reads while it stores.
 R = {name: i for i, name in enumerate(field_names(ResponseEvent))}

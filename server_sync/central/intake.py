@@ -271,8 +271,11 @@ class Intake:
                                       zones=self._zones())
                 execute_many(self.db, f"DELETE FROM followup_pending WHERE response_id = {self.db.param}",
                              [(a,) for a in answered])
+                self._copy_answer_times(answered)
 
-            frows = [self._followup_row(e, self._time(e, anchors, received), received_s) for e in followups]
+            answered_at = self._answer_times(sorted({e.response_id for e in followups}))
+            frows = [self._followup_row(e, self._time(e, anchors, received), received_s, answered_at.get(e.response_id))
+                     for e in followups]
             finserted = insert_new(self.db, "followup", FOLLOWUP_COLUMNS, frows, "id", ("response",), direct=direct)
             new_followups = [e for e in followups if e.id in finserted]
             insert_rows(self.db, "followup_reason", ("followup_id", "response_id", "reason"),
@@ -511,6 +514,7 @@ class Intake:
             execute_many(self.db, f"UPDATE response SET recorded_at = {p}, time_status = {p}, excluded = {p}"
                          f" WHERE id = {p}",
                          [(self._ts(new["recorded_at"]), CORRECTED, new["excluded"], new["id"]) for _, new in moved])
+            self._copy_answer_times(ids)
             rollups.count(self.db, [new for _, new in moved], into=delta, zones=self._zones())
             rollups.count_reasons(self.db, reasons, into=reason_delta, zones=self._zones())
         fold = [(fid, at, boot, mono) for fid, at, boot, mono in self.db.execute_sql(
@@ -586,9 +590,26 @@ class Intake:
             minutes.append(minute)
         return rows, minutes
 
-    def _followup_row(self, e: FollowUpEvent, time: tuple[datetime, str, datetime], received: Any) -> list:
+    def _followup_row(self, e: FollowUpEvent, time: tuple[datetime, str, datetime], received: Any,
+                      answered_at: Any) -> list:
         best, status, _kiosk_time = time
-        return wire_row(e) + [self._ts(best), status, received]
+        return wire_row(e) + [self._ts(best), status, received, answered_at]
+
+    def _answer_times(self, response_ids: Sequence[str]) -> dict[str, Any]:
+        """The stored answers' `recorded_at` as stored, by id: what their follow-ups' `answered_at`
+        copies (m0054: the comments page reads a comment's day and order by it)."""
+        out: dict[str, Any] = {}
+        for i in range(0, len(response_ids), 500):
+            where, params = in_list(self.db, "id", response_ids[i:i + 500])
+            out.update(self.db.execute_sql(f"SELECT id, recorded_at FROM response WHERE {where}", params).fetchall())
+        return out
+
+    def _copy_answer_times(self, response_ids: Sequence[str]) -> None:
+        """Copy these answers' `recorded_at` to their follow-ups' `answered_at` again: the answer
+        came after its follow-up, or its time was corrected."""
+        execute_many(self.db, "UPDATE followup SET answered_at = (SELECT r.recorded_at FROM response r"
+                     f" WHERE r.id = followup.response_id) WHERE response_id = {self.db.param}",
+                     [(a,) for a in response_ids])
 
     def _record_conflicts(self, kiosk_id: str, found: Sequence[tuple[Event, dict]],
                           received: datetime) -> int:

@@ -57,7 +57,9 @@ def like_pattern(text: str) -> str:
 
 PER_SITE_UP_TO = 40        # sites queried one by one (each newest first through its own index)
 
-_COMMENT_COLUMNS = ("f.id, f.recorded_at, f.comment, f.reasons, r.site_id, s.name, s.timezone, r.question_id,"
+# A comment's time is its answer's (`r.recorded_at`): its day in the filter, its place in the
+# list and the time shown, on every path (the reason figures count it on that day too).
+_COMMENT_COLUMNS = ("f.id, r.recorded_at, f.comment, f.reasons, r.site_id, s.name, s.timezone, r.question_id,"
                     " r.scale, r.value, r.language")
 
 
@@ -85,27 +87,31 @@ def _filters(db: Database, f: CommentFilter) -> tuple[list[str], list]:
     return clauses, params
 
 
-def _days(db: Database, f: CommentFilter, zone: ZoneInfo, column: str) -> tuple[list[str], list]:
-    """`column` inside the site-local days f.date_from..f.date_to of `zone`, as UTC bounds."""
+def _days(db: Database, f: CommentFilter, zones: Sequence[ZoneInfo], column: str) -> tuple[list[str], list]:
+    """`column` inside the site-local days f.date_from..f.date_to of any of `zones` (from the
+    earliest start to the latest end), as UTC bounds."""
     p = db.param
     clauses, params = [], []
     if f.date_from:
         clauses.append(f"{column} >= {p}")
-        params.append(_utc(date.fromisoformat(f.date_from), zone))
+        params.append(min(_utc(date.fromisoformat(f.date_from), zone) for zone in zones))
     if f.date_to:
         clauses.append(f"{column} < {p}")
-        params.append(_utc(date.fromisoformat(f.date_to) + timedelta(days=1), zone))
+        params.append(max(_utc(date.fromisoformat(f.date_to) + timedelta(days=1), zone) for zone in zones))
     return clauses, params
 
 
 def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
-    """Comments newest first, one page of them, and whether there are more.
+    """Comments newest first, one page of them, and whether there are more. A comment's day,
+    order and time are its answer's, on both paths below.
 
     Few sites (a store or a region): each site's answers newest first through its own index,
     their follow-ups with a comment, the sites merged; a site's comments are a small share of
     all, so walking every comment and looking its answer up (measured: 3.4 s on PostgreSQL for
     one of 200 sites) would be far slower. Many sites: every comment newest first through the
-    comments' own index, its answer looked up."""
+    comments' own index, its answer looked up; that index is on the answer's time copied to
+    the follow-up (`answered_at`, migration m0054), since the follow-up's own time may fall on
+    another day (an answer at 23:59:50, its comment sent at 00:00:10)."""
     limit = COMMENTS_PER_PAGE
     offset = (max(1, f.page) - 1) * limit
     if f.sites is not None and not f.sites:
@@ -118,11 +124,14 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
         parts = []
         for zone, zone_sites in sorted(zones.items(), key=lambda z: z[0].key):
             for site in sorted(zone_sites):
-                days, day_params = _days(db, f, zone, "r.recorded_at")
+                days, day_params = _days(db, f, [zone], "r.recorded_at")
                 where = " AND ".join([f"r.site_id = {p}"] + days + common)
+                # Ordered as the merge below orders (f.id breaks ties), or a page's cut could
+                # keep another comment of the same second than the merge would show.
                 parts.append(f"SELECT * FROM (SELECT {_COMMENT_COLUMNS} FROM response r"
                              " JOIN followup f ON f.response_id = r.id JOIN site s ON s.id = r.site_id"
-                             f" WHERE {where} ORDER BY r.recorded_at DESC LIMIT {offset + limit + 1}) part{len(parts)}")
+                             f" WHERE {where} ORDER BY r.recorded_at DESC, f.id DESC"
+                             f" LIMIT {offset + limit + 1}) part{len(parts)}")
                 params += [site] + day_params + common_params
         if not parts:
             return [], False
@@ -139,20 +148,26 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
         if f.date_from or f.date_to:
             ranges = []
             for zone, zone_sites in sorted(zones.items(), key=lambda z: z[0].key):
-                days, day_params = _days(db, f, zone, "f.recorded_at")
+                days, day_params = _days(db, f, [zone], "f.answered_at")
                 ranges.append("(" + " AND ".join([f"r.site_id IN ({placeholders(db, len(zone_sites))})"] + days) + ")")
                 params += zone_sites + day_params
             clauses.append("(" + (" OR ".join(ranges) or "1 = 0") + ")")
+            if zones:
+                # The zones' days together, as one range of the index to read: their own
+                # ranges, ORed, are only checked row by row.
+                days, day_params = _days(db, f, list(zones), "f.answered_at")
+                clauses += days
+                params += day_params
         clauses += common
         params += common_params
         # CROSS JOIN: SQLite then keeps followup the outer table (it never reorders a CROSS JOIN)
-        # and walks the comments' index newest first. Left to itself, without ANALYZE statistics,
-        # it took response_site_time for a site list and sorted every answer of those sites
-        # (measured: 8.4 s for a region of 65 of 200 sites, 10 M answers). PostgreSQL plans a
-        # CROSS JOIN with its WHERE like the inner join it is.
+        # and walks the comments' index (followup_comment_answered) newest first. Left to itself,
+        # without ANALYZE statistics, it took response_site_time for a site list and sorted every
+        # answer of those sites (measured: 8.4 s for a region of 65 of 200 sites, 10 M answers).
+        # PostgreSQL plans a CROSS JOIN with its WHERE like the inner join it is.
         sql = (f"SELECT {_COMMENT_COLUMNS} FROM followup f CROSS JOIN response r CROSS JOIN site s"
                f" WHERE {' AND '.join(clauses)}"
-               f" ORDER BY f.recorded_at DESC, f.id DESC LIMIT {limit + 1} OFFSET {offset}")
+               f" ORDER BY f.answered_at DESC, f.id DESC LIMIT {limit + 1} OFFSET {offset}")
     rows = db.execute_sql(sql, params).fetchall()
     out = []
     for fid, at, comment, reasons, site, name, tz, question, scale, value, language in rows[:limit]:

@@ -4,7 +4,8 @@ wrong under 50 users (benchmarks/README.md, web_pages)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -86,14 +87,91 @@ def test_sqlite_walks_the_comments_newest_first_for_many_sites(sqlite_chain):
     def spy(sql, params=None, *a, **k):
         seen.append((sql, params))
         return execute(sql, params, *a, **k)
+    day = every_comment(chain)[0]["local_time"][:10]
     chain.execute_sql = spy
     try:
         comments(chain, CommentFilter(sites=sites))
+        undated = seen[-1]
+        comments(chain, CommentFilter(sites=sites, date_from=day, date_to=day))
+        dated = seen[-1]
     finally:
         chain.execute_sql = execute
-    sql, params = seen[-1]
-    plan = [row[3] for row in chain.execute_sql("EXPLAIN QUERY PLAN " + sql, params)]
-    assert plan[0].startswith("SCAN f USING INDEX followup_comment_time"), plan
+    plan = [row[3] for row in chain.execute_sql("EXPLAIN QUERY PLAN " + undated[0], undated[1])]
+    assert plan[0].startswith("SCAN f USING INDEX followup_comment_answered"), plan
+    # With days, only the index's range of them is read (the zones' days together).
+    plan = [row[3] for row in chain.execute_sql("EXPLAIN QUERY PLAN " + dated[0], dated[1])]
+    assert plan[0].startswith("SEARCH f USING INDEX followup_comment_answered (answered_at>? AND answered_at<?)"), plan
+
+
+# Two stores in zones six hours apart, each with an answer at 23:59:50 on 30 November whose comment
+# was sent at 00:00:10 on 1 December, its own time; beside them more stores than are read one by one.
+EDGE = {"edge-sthlm": "Europe/Stockholm", "edge-ny": "America/New_York"}
+LOCAL_TIMES = [(datetime(2026, 11, 30, 12, 0), 20), (datetime(2026, 11, 30, 23, 59, 50), 20),
+               (datetime(2026, 12, 1, 10, 0), 20)]       # (the answer's local time, seconds to its comment)
+
+
+STORED_AT = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
+
+
+def store_comments(db, site: str, zone: str, comments_at: list[tuple[datetime, int, str]]) -> None:
+    """A site with a kiosk, and through ingest an answer (1, the lowest face) at each local time
+    with a follow-up saying its text so many seconds later."""
+    from server_sync.central import registry
+    from server_sync.ingest import Ingest
+    from tests.central.wire import batch, followup, response
+    registry.add_site(db, site, site.title(), zone, STORED_AT.replace(tzinfo=None))
+    with db.atomic():
+        registry.add_kiosk(db, f"k-{site}", site, STORED_AT.replace(tzinfo=None))
+    events = []
+    for i, (local, delay, text) in enumerate(comments_at):
+        at = local.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+        answer = response(2 * i + 1, kiosk=f"k-{site}", site=site, value=1, at=at)
+        events += [answer, followup(2 * i + 2, answer["id"], kiosk=f"k-{site}", comment=text,
+                                    at=at + timedelta(seconds=delay))]
+    Ingest(db, clock=lambda: STORED_AT).handle(*batch(events, kiosk=f"k-{site}"))
+
+
+@pytest.fixture
+def midnight(central_db):
+    from server_sync.central import registry
+    db = central_db
+    for i in range(PER_SITE_UP_TO):
+        registry.add_site(db, f"quiet-{i:02d}", f"Quiet {i}", "Europe/Stockholm", STORED_AT.replace(tzinfo=None))
+    for site, zone in EDGE.items():
+        store_comments(db, site, zone, [(local, delay, f"{site} {i}") for i, (local, delay) in enumerate(LOCAL_TIMES)])
+    return db
+
+
+def test_a_comment_is_on_its_answers_day_whoever_looks(midnight):
+    """The review's case: the chain's comments (an admin, no site filter) were filtered by the
+    comment's own time, a store's or a region's by the answer's, so 1 December listed the comment
+    of 23:59:50 for the admin and not for its store, and its store's 30 November showed it at
+    "2026-12-01 00:00". One rule now, the answer's site-local day and time, on every path."""
+    db = midnight
+    every_site = tuple(r[0] for r in db.execute_sql("SELECT id FROM site ORDER BY id"))
+    assert len(every_site) > PER_SITE_UP_TO
+    for day, expected in (("2026-11-30", {"0", "1"}), ("2026-12-01", {"2"})):
+        lists = {}
+        for who, sites in (("admin", None), ("many sites", every_site), ("region", tuple(EDGE)),
+                           ("store edge-sthlm", ("edge-sthlm",)), ("store edge-ny", ("edge-ny",))):
+            rows, more = comments(db, CommentFilter(sites=sites, date_from=day, date_to=day))
+            assert not more
+            for c in rows:
+                assert c["local_time"][:10] == day, (who, c)
+                assert c["local_time"][11:] in {t.strftime("%H:%M") for t, _ in LOCAL_TIMES}, (who, c)
+            lists[who] = [(c["site_id"], c["comment"]) for c in rows]
+        for site in EDGE:
+            assert [c for s, c in lists[f"store {site}"]] == [f"{site} {i}" for i in sorted(expected, reverse=True)]
+        assert lists["admin"] == lists["many sites"] == lists["region"], (day, lists)
+        assert sorted(lists["admin"]) == sorted(lists["store edge-sthlm"] + lists["store edge-ny"]), (day, lists)
+    rows, _ = comments(db, CommentFilter(sites=("edge-sthlm",), date_from="2026-11-30", date_to="2026-11-30"))
+    edge = next(c for c in rows if c["comment"] == "edge-sthlm 1")
+    assert (edge["recorded_at"], edge["local_time"], edge["zone"]) == \
+        ("2026-11-30T22:59:50+00:00", "2026-11-30 23:59", "CET")
+    # Without dates, newest first by the answer's time, the same for everyone.
+    assert [c["id"] for c in comments(db, CommentFilter())[0]] == \
+        [c["id"] for c in comments(db, CommentFilter(sites=tuple(EDGE)))[0]] == \
+        [c["id"] for c in comments(db, CommentFilter(sites=every_site))[0]]
 
 
 def test_the_brief_report_reads_no_kiosks(chain):

@@ -114,8 +114,8 @@ def _plant_comments(db) -> None:
                               " ORDER BY recorded_at DESC LIMIT 3", (s,)).fetchall()
         for (rid, kiosk, at), text in zip(rows, [secret(s)] + XSS):
             db.execute_sql("INSERT INTO followup (id, response_id, kiosk_id, seq, reasons, comment, recorded_at,"
-                           f" received_at) VALUES ({p}, {p}, {p}, {p}, '[\"queue\"]', {p}, {p}, {p})",
-                           (str(uuid.uuid4()), rid, kiosk, 10 ** 9 + len(text), text, at, at))
+                           f" received_at, answered_at) VALUES ({p}, {p}, {p}, {p}, '[\"queue\"]', {p}, {p}, {p}, {p})",
+                           (str(uuid.uuid4()), rid, kiosk, 10 ** 9 + len(text), text, at, at, at))
 
 
 def free_port() -> int:
