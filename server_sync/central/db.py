@@ -112,7 +112,10 @@ def database_from_url(url: str) -> Database:
                                      f"(?{u.query or u.params}); the centre sets its own pragmas")
         if path != ":memory:":
             _make_directory(Path(path).parent)
-        return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        db = SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        # dialect.SQLITE.lower: on every connection peewee opens (a web worker opens one a thread).
+        db.register_function(lower_text, "kp_lower", 1, deterministic=True)
+        return db
     if u.scheme in ("postgres", "postgresql"):
         if not u.path.strip("/"):
             raise CentralConfigError(f"bad database URL {redact(url)!r}: no database name")
@@ -122,6 +125,11 @@ def database_from_url(url: str) -> Database:
             password=unquote(u.password) if u.password else None, host=u.hostname or None,
             port=u.port or None, prefer_psycopg3=True, **{**PG_CONNECT, **params})
     raise CentralConfigError(f"bad database URL {url!r}: scheme must be sqlite or postgresql")
+
+
+def lower_text(text: str | None) -> str | None:
+    """SQLite's `kp_lower`: every letter in lower case (SQLite's own LOWER folds only A-Z)."""
+    return text.lower() if isinstance(text, str) else text
 
 
 def parse_url(url: str) -> ParseResult:

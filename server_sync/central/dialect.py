@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterator, Sequence
 
-from peewee import Database, PostgresqlDatabase
+from peewee import Database, DatabaseError, PostgresqlDatabase
 
 from server_sync.central import speedups
+from server_sync.exc import CentralConfigError
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,13 @@ class Dialect:
     begin: str | None                # peewee `atomic` lock type that starts a writer transaction
     copy: bool                       # bulk inserts by COPY (else executemany)
     days_between: str                # whole days from {earlier} to {later}, two 'YYYY-MM-DD' texts
+    # {text} in lower case, every letter's (Å, Ö, Æ, Ø as much as A-Z), whatever the database's
+    # locale: the engines' own LOWER folds only A-Z on SQLite, and on PostgreSQL only what the
+    # database's LC_CTYPE knows (A-Z under the C locale the tests' cluster uses, and a database
+    # made without a locale may have). SQLite: the centre's function, Python's str.lower, that
+    # db.database_from_url gives every connection. PostgreSQL: ICU's root locale (initdb makes
+    # `und-x-icu` on a server built with ICU, as Debian's is; the web app checks it at start).
+    lower: str
 
     def ddl(self, sql: str) -> str:
         return sql.format(serial_pk=self.serial_pk, ts=self.timestamp, bool=self.boolean,
@@ -55,7 +63,8 @@ SQLITE = Dialect("sqlite", "INTEGER PRIMARY KEY AUTOINCREMENT", "TIMESTAMP", "IN
                  # SQLite has one writer: BEGIN IMMEDIATE takes its lock at the start, not at the
                  # first write, so a check-then-insert inside cannot race.
                  begin="IMMEDIATE", copy=False,
-                 days_between="CAST(julianday({later}) - julianday({earlier}) AS INTEGER)")
+                 days_between="CAST(julianday({later}) - julianday({earlier}) AS INTEGER)",
+                 lower="kp_lower({text})")
 POSTGRES = Dialect("postgresql", "BIGSERIAL PRIMARY KEY", "TIMESTAMP", "BOOLEAN", "BYTEA", "BIGINT",
                    "TRUE", "FALSE", param="%s",
                    # One array parameter, whatever the number of keys, sent in binary (%b): psycopg
@@ -64,11 +73,27 @@ POSTGRES = Dialect("postgresql", "BIGSERIAL PRIMARY KEY", "TIMESTAMP", "BOOLEAN"
                    any_of="{column} = ANY(%b)",
                    lock_sql="SELECT pg_advisory_xact_lock(%s)",
                    lock_key_sql="SELECT pg_advisory_xact_lock(%s, %s)", begin=None, copy=True,
-                   days_between="(CAST({later} AS DATE) - CAST({earlier} AS DATE))")
+                   days_between="(CAST({later} AS DATE) - CAST({earlier} AS DATE))",
+                   lower='lower(({text}) COLLATE "und-x-icu")')
 
 
 def dialect_of(db: Database) -> Dialect:
     return POSTGRES if isinstance(db, PostgresqlDatabase) else SQLITE
+
+
+def check_lower(db: Database) -> None:
+    """Refuse a database on which the dialect's `lower` does not fold every letter: a PostgreSQL
+    server built without ICU has no `und-x-icu`, and every search of the comments would fail."""
+    letters = "ÅÄÖÆØ"
+    try:
+        with db.atomic():
+            got = db.execute_sql(f"SELECT {dialect_of(db).lower.format(text=repr(letters))}").fetchone()[0]
+    except DatabaseError as e:
+        got = f"({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})"
+    if got != letters.lower():
+        raise CentralConfigError(f"the database does not put {letters} in lower case: {got} (PostgreSQL must be"
+                                 " built with ICU, as Debian's and the PostgreSQL project's packages are: the"
+                                 " comments' search needs its collation und-x-icu)")
 
 
 def lost_race_errors(db: Database) -> tuple[type[BaseException], ...]:

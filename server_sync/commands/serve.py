@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server_sync.central.db import connect
+    from server_sync.central.dialect import check_lower
     from server_sync.web.app import ENV_SETTINGS, WebSettings
 
     if not 1 <= args.port <= 65535:
@@ -56,7 +57,11 @@ def run(args: argparse.Namespace) -> int:
         check_tls_pair(args.certfile, args.keyfile)
     check_listen(args.host, args.port)
     url = database_url(args)
-    connect(url).close()            # migrate once here, before the workers start
+    db = connect(url)               # migrate once here, before the workers start
+    try:
+        check_lower(db)             # the comments' search: refused here, not on each search
+    finally:
+        db.close()
     os.environ[ENV_SETTINGS] = WebSettings(url, args.idle_minutes, args.cache_seconds).encode()
     scheme = "https" if args.certfile else "http"
     print(f"kiosk-central serve: {scheme}://{args.host}:{args.port}/ ({args.workers} worker{'s' if args.workers != 1 else ''})", flush=True)

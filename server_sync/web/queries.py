@@ -20,7 +20,7 @@ from peewee import Database
 from server_sync.analysis.chain_report import centre_employee_group
 from server_sync.analysis.privacy import protect_today
 from server_sync.central import registry
-from server_sync.central.dialect import placeholders
+from server_sync.central.dialect import dialect_of, placeholders
 
 COMMENTS_PER_PAGE = 50
 
@@ -82,8 +82,11 @@ def _filters(db: Database, f: CommentFilter) -> tuple[list[str], list]:
         clauses.append(f"EXISTS (SELECT 1 FROM followup_reason fr WHERE fr.followup_id = f.id AND fr.reason = {p})")
         params.append(f.reason)
     if f.search:
-        clauses.append(f"LOWER(f.comment) LIKE LOWER({p}) ESCAPE '\\'")
-        params.append(like_pattern(f.search))
+        # Both sides in lower case, every letter's ("öppna" finds "Öppna"): the text here by
+        # Python's str.lower, the comment by the dialect's, which is the same on SQLite and
+        # ICU's on PostgreSQL, neither the database's locale.
+        clauses.append(f"{dialect_of(db).lower.format(text='f.comment')} LIKE {p} ESCAPE '\\'")
+        params.append(like_pattern(f.search.lower()))
     return clauses, params
 
 

@@ -174,6 +174,46 @@ def test_a_comment_is_on_its_answers_day_whoever_looks(midnight):
         [c["id"] for c in comments(db, CommentFilter(sites=every_site))[0]]
 
 
+WORDS = ["Öppna fler kassor", "kön var lång", "KÖN VAR LÅNG IGEN", "Ærlig talt for dyrt", "Øl var utsolgt",
+         "ÅTTA minuter i kön", "Äpplen ruttna", "ost, å ja", "50% rabatt lovad", "500 kr för mycket", "kod a_b fel",
+         "kod axb fel"]
+
+
+@pytest.mark.parametrize("query, found", [
+    ("öppna", ["Öppna fler kassor"]), ("KÖN", ["kön var lång", "KÖN VAR LÅNG IGEN", "ÅTTA minuter i kön"]),
+    ("æRLIG", ["Ærlig talt for dyrt"]), ("ØL", ["Øl var utsolgt"]), ("åtta", ["ÅTTA minuter i kön"]),
+    ("ÄPPLEN", ["Äpplen ruttna"]), ("Å", ["kön var lång", "KÖN VAR LÅNG IGEN", "ÅTTA minuter i kön", "ost, å ja"]),
+    ("50%", ["50% rabatt lovad"]), ("a_b", ["kod a_b fel"]), ("%", ["50% rabatt lovad"]), ("_", ["kod a_b fel"])])
+def test_the_search_finds_every_letter_in_either_case(central_db, query, found):
+    """SQLite's LOWER folds only A-Z, PostgreSQL's only what the database's locale knows (A-Z under
+    the C locale of the tests' cluster): "öppna" missed "Öppna fler kassor", "KÖN" every "kön".
+    A store's comments (read through its answers) and the chain's (through the comments' index)
+    alike; % and _ are only themselves."""
+    store_comments(central_db, "s1", "Europe/Stockholm",
+                   [(datetime(2026, 11, 30, 9, i), 20, text) for i, text in enumerate(WORDS)])
+    for sites in (("s1",), None):
+        rows, _more = comments(central_db, CommentFilter(sites=sites, search=query))
+        assert sorted(c["comment"] for c in rows) == sorted(found), (sites, query)
+
+
+def test_the_database_puts_every_letter_in_lower_case(central_db):
+    """What `kiosk-central serve` checks before it starts (PostgreSQL: ICU's collation)."""
+    from server_sync.central.dialect import check_lower, dialect_of
+    check_lower(central_db)
+    lower = dialect_of(central_db).lower.format(text="'ÅÄÖÆØ ÉÜ ABC'")
+    assert central_db.execute_sql(f"SELECT {lower}").fetchone()[0] == "åäöæø éü abc"
+
+
+def test_a_database_that_does_not_lower_every_letter_is_refused():
+    """As `serve` refuses a PostgreSQL server without ICU: here an SQLite connection without the
+    centre's function."""
+    from peewee import SqliteDatabase
+    from server_sync.central.dialect import check_lower
+    from server_sync.exc import CentralConfigError
+    with pytest.raises(CentralConfigError, match="does not put ÅÄÖÆØ in lower case"):
+        check_lower(SqliteDatabase(":memory:"))
+
+
 def test_the_brief_report_reads_no_kiosks(chain):
     """The overview and the ranking show no kiosks; reading them from the hourly rollup was most
     of a region's brief report."""
