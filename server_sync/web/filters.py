@@ -77,7 +77,8 @@ PARAMETERS: dict[str, str] = {
     "region": "only the sites of this region",
     "site": "only this site",
     "reason": "only comments citing this reason code",
-    "score": "only comments on answers with this value (smiley 1-4/1-5, NPS 0-10)",
+    "score": "only comments on answers with this value (smiley 1-4/1-5, NPS 0-10); with `question`, a value of its"
+             " current scale (its answers on an earlier scale are another series), without, of any scale",
     "q": f"search text in comments (at most {MAX_SEARCH_CHARS} characters)",
     "page": "page number, from 1",
     "state": "alerts: open, acknowledged, closed or overdue; actions: open, closed or overdue",

@@ -32,6 +32,7 @@ class CommentFilter:
     question: str | None = None
     reason: str | None = None
     score: int | None = None
+    scale: str | None = None                  # only answers on this scale (the page: a question's series)
     date_from: str | None = None              # site-local dates
     date_to: str | None = None
     search: str | None = None
@@ -78,6 +79,9 @@ def _filters(db: Database, f: CommentFilter) -> tuple[list[str], list]:
     if f.score is not None:
         clauses.append(f"r.value = {p}")
         params.append(f.score)
+    if f.scale:
+        clauses.append(f"r.scale = {p}")
+        params.append(f.scale)
     if f.reason:
         clauses.append(f"EXISTS (SELECT 1 FROM followup_reason fr WHERE fr.followup_id = f.id AND fr.reason = {p})")
         params.append(f.reason)

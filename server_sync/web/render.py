@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 from server_sync.analysis.chain_report import local_time, utc_instant
 from server_sync.program.i18n import Catalogues
 from server_sync.program.spreadsheet import text_cell
+from server_sync.protocol.scales import SCALES
 from server_sync.protocol.vocabulary import LANGUAGES, SCRUB_MARKS
 from server_sync.report import html as report_html
 from server_sync.report import svg
@@ -89,6 +90,9 @@ def _audit_detail(ctx: Context, detail: dict[str, Any] | None) -> list[tuple[str
 
 
 ENV.filters.update(local=site_time, question=_question, audit_detail=_audit_detail)
+# A comment's score is said with its scale's top ("4 of 5"): the same number is another face on
+# another scale, and a question may have been asked on two.
+ENV.globals["scale_top"] = {name: s.highest for name, s in SCALES.items()}
 
 _MARK = re.compile("(" + "|".join(re.escape(m) for m in SCRUB_MARKS.values()) + ")")
 _KIND = {mark: kind for kind, mark in SCRUB_MARKS.items()}

@@ -39,8 +39,12 @@ def build(v: Visit) -> PageResult:
     # A score the question's scale does not have would list nothing, as if nobody gave it.
     scale = SCALES.get(catalogue[period.question]["scale"]) if period.question else None
     low, high = (scale.lowest, scale.highest) if scale else (0, 10)
-    f = CommentFilter(sites=sites, question=period.question, reason=reason,
-                      score=filters.integer(v.params, "score", low, high), date_from=period.date_from,
+    score = filters.integer(v.params, "score", low, high)
+    # With a question, a score is a face of its current scale, the one it was checked against:
+    # its series (question, scale), as every figure keeps one. On an earlier scale the same
+    # number is another face (4 is the top of smiley4, the second of smiley5): not matched.
+    f = CommentFilter(sites=sites, question=period.question, reason=reason, score=score,
+                      scale=scale.name if scale and score is not None else None, date_from=period.date_from,
                       date_to=period.date_to, search=filters.search(v.params), page=filters.integer(
                           v.params, "page", 1, 100_000) or 1)
     rows, more = comments(v.db, f)
@@ -49,14 +53,15 @@ def build(v: Visit) -> PageResult:
                      filters={k: val for k, val in v.params.items() if k != "format"}, shown=len(rows))
     data = {"comments": rows, "page": f.page, "more": more,
             "filters": {"site": site, "region": region, "question": f.question, "reason": f.reason,
-                        "score": f.score, "from": f.date_from, "to": f.date_to, "q": f.search}}
+                        "score": f.score, "scale": f.scale, "from": f.date_from, "to": f.date_to, "q": f.search}}
     return PageResult("web/comments.html", data, "title_comments", csv=lambda d: (COLUMNS, d["comments"]),
                       report_filter=ReportFilter(sites or (), (), period.date_from, period.date_to),
                       context={"region_choices": region_choices(v.db, v.scope, v.lang),
                                "site_choices": _site_choices(v), "question_choices": question_choices(catalogue, v.lang),
                                "reason_choices": sorted_choices(((r, labels.get(v.lang, r))
                                                                  for r, labels in REASONS.items()), v.lang),
-                               "score_choices": [(n, n) for n in range(11)], "page_links": _pages(v, f.page)})
+                               "score_choices": [(n, n) for n in range(low, high + 1)],
+                               "page_links": _pages(v, f.page)})
 
 
 def question_choices(catalogue: dict[str, dict], lang: str) -> list[tuple[str, str]]:
