@@ -218,7 +218,8 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
 def protect_today(counts: Mapping[tuple[str, str], int], days: Iterable[str], min_group: int,
                   report: dict[str, Any] | None = None) -> dict[str, Any]:
     """The web overview's answers so far today, {"total", "by_question"}, from the count of each
-    (question, audience) on the sites' own todays `days` (one per zone). An employee question's
+    (series, audience) on the sites' own todays `days` (one per zone); a series as the report
+    keys it (`question`, or `question@scale` on an earlier scale). An employee question's
     answers are counted only when they are at least `min_group` and `report` (the same page's,
     of the same sites), if its daily trend of the question has `days` in its period, shows that
     one day: a day it left out (to cover a smaller one of the same week) would be shown here, and

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 from peewee import Database
 
-from server_sync.analysis.chain_report import centre_employee_group
+from server_sync.analysis.chain_report import centre_employee_group, series_id
 from server_sync.analysis.privacy import protect_today
+from server_sync.analysis.queries import questions
 from server_sync.central import registry
 from server_sync.central.dialect import dialect_of, placeholders
 
@@ -193,23 +194,35 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
 
 
 def answers_today(db: Database, sites: Sequence[str] | None, now: datetime,
-                  report: dict[str, Any] | None = None) -> dict[str, Any]:
+                  report: dict[str, Any] | None = None, question: str | None = None,
+                  date_from: str | None = None, date_to: str | None = None) -> dict[str, Any] | None:
     """Answers so far on each site's own today (site-local date), from the daily rollup:
-    {"total", "by_question": {question: n}}, an employee question's only as privacy.protect_today
-    lets them be shown (`report`: the same page's, whose minimum group and days it keeps to; else
-    the centre's minimum)."""
+    {"total", "by_question": {series: n}}, as the page beside it filters and names them: of
+    `question` only, if given; each series apart, keyed by the report's id (`question`, or
+    `question@scale` for its answers on another scale than its current one, chain_report.series_id:
+    smiley4's 4s are not smiley5's); only the sites whose today lies within `date_from`..`date_to`,
+    and None when no site's does (the page's period is another one). An employee question's only
+    as privacy.protect_today lets them be shown (`report`: the same page's, whose minimum group
+    and days it keeps to; else the centre's minimum)."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
     days: set[str] = set()
     p = db.param
+    catalogue = questions(db)
     for zone, zone_sites in _zones(db, sites).items():
         today = now.astimezone(zone).date().isoformat()
+        if (date_from and today < date_from) or (date_to and today > date_to):
+            continue
         days.add(today)
+        only = f" AND question_id = {p}" if question else ""
         rows = db.execute_sql(
-            f"SELECT question_id, audience, SUM(n) FROM rollup_daily WHERE local_date = {p}"
-            f" AND site_id IN ({placeholders(db, len(zone_sites))}) GROUP BY question_id, audience",
-            [today] + zone_sites).fetchall()
-        for q, audience, n in rows:
-            counts[(q, audience)] += int(n or 0)
+            f"SELECT question_id, audience, scale, SUM(n) FROM rollup_daily WHERE local_date = {p}"
+            f" AND site_id IN ({placeholders(db, len(zone_sites))}){only} GROUP BY question_id, audience, scale",
+            [today] + zone_sites + ([question] if question else [])).fetchall()
+        for q, audience, scale, n in rows:
+            current = (catalogue[q]["audience"], catalogue[q]["scale"]) if q in catalogue else (audience, scale)
+            counts[(series_id(q, (audience, scale), current), audience)] += int(n or 0)
+    if not days:
+        return None
     group = (report or {}).get("filters", {}).get("min_employee_group") or centre_employee_group(db)
     return protect_today(counts, days, group, report)
 

@@ -18,14 +18,25 @@ from tests.analysis.seeding import add_question, add_site, answer, commit
 NOW = datetime(2026, 3, 10, 18, 0, tzinfo=timezone.utc)       # a Tuesday evening
 
 
-def overview_of(db, now: datetime = NOW) -> dict:
-    """The overview page's figures for a person who sees the whole chain, at `now`."""
+def overview_page(db, now: datetime = NOW, **params: str) -> guard.PageResult:
+    """The overview page for a person who sees the whole chain, at `now`, with these filters."""
     live = SimpleNamespace(version_of=lambda sites, marks=None: 0, fleet_version_of=lambda sites, marks=None: 0)
-    v = guard.Visit(request=SimpleNamespace(query_params={}, headers={}),
+    v = guard.Visit(request=SimpleNamespace(query_params=params, headers={}),
                     state=SimpleNamespace(db=db, cache=FiguresCache(seconds=300), live=live),
                     user=SimpleNamespace(language="en"), scope=SimpleNamespace(everything=True, sites=frozenset()),
                     session=None, now=now)
-    return overview.build(v).data
+    return overview.build(v)
+
+
+def overview_of(db, now: datetime = NOW, **params: str) -> dict:
+    """The overview page's figures (overview_page)."""
+    return overview_page(db, now, **params).data
+
+
+def shown(result: guard.PageResult) -> str:
+    """The overview as its page shows it, in English."""
+    from server_sync.web import render
+    return render.page(result.template, "en", report=result.data["report"], data=result.data, **result.context)
 
 
 def pulse(day: int, hour: int, values: list[int]) -> list[dict]:
@@ -96,3 +107,42 @@ def test_the_overview_says_when_it_shows_only_the_newest_open_alerts(lang, said)
         page = render.page("web/overview.html", lang, data=dict(data, open_alerts={
             "count": count, "newest": [dict(alert, id=i) for i in range(shown)]}), site_names={})
         assert (said in page) is (count == 31), (count, shown)
+
+
+def test_today_follows_the_question_filter(central_db):
+    """The review's case: with question=recommend the overview still said "visit: 2" today."""
+    chain(central_db, [])
+    add_question(central_db, "recommend", scale="nps11")
+    commit(central_db, [answer("s1", datetime(2026, 3, 10, 10, i), 9, question="recommend", scale="nps11")
+                        for i in range(3)])
+    assert overview_of(central_db)["today"] == {"total": 23, "by_question": {"recommend": 3, "visit": 20}}
+    assert overview_of(central_db, question="recommend")["today"] == {"total": 3, "by_question": {"recommend": 3}}
+    assert overview_of(central_db, question="visit")["today"] == {"total": 20, "by_question": {"visit": 20}}
+
+
+def test_today_keeps_a_questions_scales_apart(central_db):
+    """Two smiley4 answers were counted as `visit`, whose current scale is smiley5: as in the
+    report beside it, its answers on the earlier scale are a series of their own."""
+    from server_sync.central import questions
+    add_site(central_db, "s1", "UTC")
+    add_question(central_db)                                        # visit 1: smiley4
+    with central_db.atomic():
+        questions.define(central_db, "visit", 2, "smiley5", "customer", {"en": "How was it?"}, datetime(2026, 3, 1))
+    commit(central_db, [answer("s1", datetime(2026, 3, 10, 9, i), 5, scale="smiley5") for i in range(20)]
+           + [answer("s1", datetime(2026, 3, 10, 11, i), 4) for i in range(2)])
+    result = overview_page(central_db)
+    assert result.data["today"] == {"total": 22, "by_question": {"visit": 20, "visit@smiley4": 2}}
+    assert "How was it?: 20 · How was it? (earlier scale: smiley4, a separate series): 2" in shown(result)
+
+
+def test_today_is_shown_only_when_the_period_holds_it(central_db):
+    """A period that ends before today (or starts after it) is another time: its overview does
+    not count today's answers beside it."""
+    chain(central_db, [])
+    for params in ({"to": "2026-03-09"}, {"from": "2026-03-01", "to": "2026-03-09"}):
+        result = overview_page(central_db, **params)
+        assert result.data["today"] is None and 'id="today"' not in shown(result), params
+    for params in ({}, {"to": "2026-03-10"}, {"from": "2026-03-10"}, {"from": "2026-03-01", "to": "2026-03-31"}):
+        result = overview_page(central_db, **params)
+        assert result.data["today"] == {"total": 20, "by_question": {"visit": 20}}, params
+        assert 'id="today"' in shown(result), params

@@ -29,14 +29,16 @@ def build(v: Visit) -> PageResult:
     # The sparklines end with the last day over at every site: today's few answers so far were
     # their end value (n = 2, NPS 100 beside a series around 65).
     whole = last_whole_day(v.db, sites, v.now)
-    period = report["period"] if report else None
+    shown = report["period"] if report else None
     data = {
-        "period": period,
+        "period": shown,
         "summary": report["summary"] if report else [],
         "trends": [{"question_id": t["question_id"], "metric": t["metric"], "daily": t["daily"],
                     "change": t["change"]} for t in report["trends"]] if report else [],
-        "sparkline_until": min(period["to"], whole) if period and whole else None,
-        "today": answers_today(v.db, sites, v.now, report) if sites != () else {"total": 0, "by_question": {}},
+        "sparkline_until": min(shown["to"], whole) if shown and whole else None,
+        # None (not shown) when the period asked for holds no site's today.
+        "today": answers_today(v.db, sites, v.now, report, period.question, period.date_from, period.date_to)
+        if sites != () else {"total": 0, "by_question": {}},
         "open_alerts": {"count": len(open_alerts), "newest": with_zones(v.db, open_alerts[:OPEN_ALERTS_SHOWN])},
         "overdue": {"alerts": overdue_alerts[:OPEN_ALERTS_SHOWN], "alert_count": len(overdue_alerts),
                     "actions": overdue_actions[:OPEN_ALERTS_SHOWN], "action_count": len(overdue_actions)},
@@ -66,9 +68,10 @@ def table(data: dict) -> tuple[list[str], list]:
 
     def count(section: str, metric: str, value: int, question: str = "") -> None:
         rows.append({"section": section, "question_id": question, "metric": metric, "value": value})
-    for q, n in data["today"]["by_question"].items():
-        count("today", "answers", n, q)
-    count("today", "answers", data["today"]["total"])
+    if data["today"] is not None:                # None: the period holds no site's today
+        for q, n in data["today"]["by_question"].items():
+            count("today", "answers", n, q)
+        count("today", "answers", data["today"]["total"])
     count("open_alerts", "alerts", data["open_alerts"]["count"])
     count("overdue", "alerts", data["overdue"]["alert_count"])
     count("overdue", "actions", data["overdue"]["action_count"])
