@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 from peewee import Database
 
+from server_sync.central.dialect import dialect_of
 from server_sync.central.retention_periods import PERIODS
 from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import CentralConfigError
@@ -110,7 +111,8 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
     if len(needle) < 3:
         raise CentralConfigError("--contains needs at least 3 characters (it would match too much)")
     p = db.param
-    clauses = ["f.comment IS NOT NULL", f"LOWER(f.comment) LIKE {p} ESCAPE '!'"]
+    # Every letter's case ("öberg" finds "ÖBERG"), on both engines, whatever the database's locale.
+    clauses = ["f.comment IS NOT NULL", f"{dialect_of(db).lower.format(text='f.comment')} LIKE {p} ESCAPE '!'"]
     params: list[Any] = ["%" + _like_escape(needle.lower()) + "%"]
     if site:
         clauses.append(f"f.response_id IN (SELECT id FROM response WHERE site_id = {p})")

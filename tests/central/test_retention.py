@@ -92,6 +92,19 @@ def test_erasure_can_be_narrowed_and_refuses_a_search_that_matches_everything(st
     assert erase_comments(store, "100%_", NOW).counts["comments"] == 0             # LIKE characters are text
 
 
+def test_erasure_finds_the_words_in_any_case_of_every_alphabet(store):
+    """"Kön" asked in lower case must not miss "KÖN": SQLite's LOWER and a C-locale PostgreSQL's
+    fold only A-Z, and a comment left behind is a request not met."""
+    ingest = Ingest(store, clock=lambda: NOW)
+    r = response(20, value=1, at=RECENT)
+    ingest.handle(*batch([r, followup(21, r["id"], comment="ÖBERG OCH ÆRLIG ØSTEN", at=RECENT)]))
+    assert erase_comments(store, "öberg", NOW).counts["comments"] == 1
+    assert erase_comments(store, "kön var", NOW).counts["comments"] == 1           # "Kön var lång"
+    p = store.param
+    assert count(store, f"SELECT COUNT(*) FROM followup WHERE comment LIKE {p} OR comment LIKE {p}",
+                 ("%BERG%", "K%n var%")) == 0
+
+
 def test_a_comment_removed_at_the_centre_sent_again_stays_removed_and_is_kept_nowhere(central_db):
     """A kiosk re-sending a follow-up (a lost ack) or an operator importing a kiosk's export
     (docs/deployment.md A10) carries the comment the centre erased, or removed when its time was
