@@ -664,6 +664,15 @@ class LocalStore:
             counted[key] = counted.get(key, 0) + int(n)
         return dict(sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
 
+    def set_aside_count(self, reason_contains: str | None = None) -> int:
+        """Refused events a person set aside (all, or those whose reason contains the text)."""
+        where, params = "set_aside_at IS NOT NULL", ()
+        if reason_contains:
+            where, params = f"{where} AND instr(lower(rejected_reason), lower(?)) > 0", (reason_contains,)
+        row = self.db.execute_sql(f"SELECT (SELECT COUNT(*) FROM response WHERE {where})"
+                                  f" + (SELECT COUNT(*) FROM followup WHERE {where})", params * 2).fetchone()
+        return int(row[0])
+
     def _held_where(self, reason_contains: str | None) -> tuple[str, tuple]:
         if reason_contains:
             return f"{HELD} AND instr(lower(rejected_reason), lower(?)) > 0", (reason_contains,)

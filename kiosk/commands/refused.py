@@ -63,8 +63,8 @@ def set_aside_refused(args: argparse.Namespace) -> int:
     n, cfg = _decide(args, lambda store: store.set_aside_refused(args.reason, at), "nothing to set aside")
     if n > 0:
         print(f"{n} event(s) set aside: the centre will never have them, and they no longer keep this kiosk "
-              f"flagged; they stay on the card (the staff view counts them, `kiosk export` has them) until they "
-              f"are {cfg.privacy.keep_acked_days} days old (privacy.keep_acked_days), as acknowledged ones")
+              f"flagged; they stay on the card (the staff view counts them, `kiosk export` has them) for "
+              f"{cfg.privacy.keep_acked_days} more days (privacy.keep_acked_days), then retention removes them")
     return 2 if n < 0 else 0
 
 
@@ -77,6 +77,14 @@ def _decide(args: argparse.Namespace, act: Callable[[Any], int], nothing: str) -
     with LocalStore.existing(cfg.db_path, kiosk_id=cfg.kiosk_id) as store:
         n = act(store)
         refused = store.refused_by_reason() if n == 0 else {}
+        aside = store.set_aside_count(args.reason) if n == 0 else 0
+    if aside:
+        # Not a typo: they were set aside (by `set-aside`), and are no longer held for the centre.
+        print(f"kiosk: error: the {aside} refused event(s)" + (f" whose reason contains {short(args.reason)}"
+              if args.reason else "") + " were set aside (`kiosk refused set-aside`): never sent, no longer held"
+              + (f"; held: {'; '.join(f'{reason} ({k})' for reason, k in refused.items())}" if refused else ""),
+              file=sys.stderr)
+        return -1, cfg
     if n == 0 and args.reason and refused:
         # A --reason that matches nothing is a mistake (a typo), not "nothing to do": say what
         # the reasons are.

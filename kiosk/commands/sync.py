@@ -94,5 +94,6 @@ def sync_command(args: argparse.Namespace) -> int:
         # the cause is fixed (docs/deployment.md, "When things go wrong").
         reasons = "; ".join(f"{n} × {reason}" for reason, n in refused.items())
         raise SyncError(f"{sum(refused.values())} event(s) refused by the centre for good, kept here: {reasons}. "
-                        "Fix the cause, then `kiosk refused retry`")
+                        "Fix the cause, then `kiosk refused retry`; if no fix can make the centre take them, "
+                        "`kiosk refused set-aside`")
     return 0

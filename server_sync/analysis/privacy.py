@@ -133,7 +133,8 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
     # this rule never saw: ranked from `min_ranked_n` answers (30), below a higher minimum.
     for r in report["ranking"]:
         if emp(r):
-            r.update(previous_shrunk=None, previous_low=None, previous_high=None)
+            r.update(previous_shrunk=None, previous_low=None, previous_high=None, previous_vs_leader=None,
+                     rank_change_verdict=None)
     kiosks = [r for r in report.get("kiosks", []) if not emp(r) or (r["question_id"], r["site_id"]) in shown_sites]
     kept = {id(r) for r in _left_out([r for r in kiosks if emp(r)], min_group,
                                      key=lambda r: (r["question_id"], r["site_id"]))}

@@ -55,9 +55,10 @@ from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, EventsRe
                                   ProtocolError, ResponseEvent)
 
 log = logging.getLogger("kundpuls.intake")
-# A stored follow-up's comment the centre removed (an erasure, or retention), in the wire form the
-# comparison and `conflict` read: the removed text is never compared, nor kept again.
-REMOVED = "(removed at the centre)"
+# Beside a stored follow-up's wire form when the centre removed its comment (an erasure, or
+# retention): when. A re-send of that follow-up is compared, and kept as a conflict, without the
+# removed text (`_as_stored`).
+REMOVED = "comment_removed_at"
 
 SYNCED, CORRECTED, UNCORRECTED = "synced", "corrected", "uncorrected"
 
@@ -420,7 +421,7 @@ class Intake:
 
     def _stored_by_id(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The stored events by id, in wire form; a follow-up whose comment the centre removed
-        (an erasure, or retention: `comment_removed_at`) carries REMOVED under its `comment`."""
+        (an erasure, or retention) also says when, under REMOVED."""
         if not ids:
             return {}
         out: dict[str, dict[str, Any]] = {}
@@ -433,7 +434,7 @@ class Intake:
                 params).fetchall():
             wire = {"type": FollowUpEvent.type, **stored_wire(FollowUpEvent, row)}
             if removed_at is not None:
-                wire["comment"] = REMOVED
+                wire[REMOVED] = str(removed_at)
             out[row[0]] = wire
         return out
 
@@ -443,8 +444,8 @@ class Intake:
         removed stays removed, so a kiosk (or an import of its export) sending it again is a
         duplicate if nothing else differs, and a conflict never keeps the removed text."""
         wire = {"type": e.type, **wire_of(e)}
-        if existing.get("comment") == REMOVED and "comment" in wire:
-            wire["comment"] = REMOVED
+        if REMOVED in existing and existing.get("id") == e.id:      # the same follow-up, not a later one
+            wire.update(comment=existing["comment"], **{REMOVED: existing[REMOVED]})
         return wire
 
     # --- time correction -----------------------------------------------------------------------
@@ -670,8 +671,10 @@ class Intake:
                       status.config_version, status.config_error, payload)
             # A Last Will says only "offline": keep what the last birth told (depth, versions). A
             # kiosk stopping cleanly says offline with what it holds then (an outbox it just
-            # drained): that is what the fleet shows while it is away.
-            updated = ("online", "last_seen", "payload") if will else cols[1:]
+            # drained): that is what the fleet shows while it is away. One of a kiosk from before
+            # that (software 0.1.0: `offline_payload`, a time and no counts) keeps them as a will.
+            told = status.online or status.outbox_depth is not None
+            updated = cols[1:] if told else ("online", "last_seen", "payload")
             # Never back in time: a status said before the last one heard (kept by the broker
             # while another ingestor took a newer one) changes nothing: neither when the kiosk was
             # last heard nor what it said then (a dead kiosk read online with an old backlog).

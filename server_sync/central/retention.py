@@ -149,10 +149,10 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
 
 
 def _holding(db: Database, table: str, columns: str, needle: str) -> list[int]:
-    """The ids of the rows of `table` whose `columns` hold `needle`, case-insensitive in every
-    alphabet, as sent or with the JSON's escapes read. In Python: a hostile message may escape
+    """The ids of the rows of `table` whose `columns` hold `needle`, in lower case as the comments
+    are searched (str.lower, every alphabet's), as sent or with the JSON's escapes read. In Python: a hostile message may escape
     what SQL's LIKE would look for, and there are few such rows (each kept within a daily room)."""
-    wanted = unicodedata.normalize("NFC", needle).casefold()
+    wanted = unicodedata.normalize("NFC", needle).lower()
     found: list[int] = []
     last = 0
     while True:
@@ -166,13 +166,13 @@ def _holding(db: Database, table: str, columns: str, needle: str) -> list[int]:
 
 def _holds(raw: Any, wanted: str) -> bool:
     text = bytes(raw).decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray, memoryview)) else str(raw)
-    if wanted in unicodedata.normalize("NFC", text).casefold():
+    if wanted in unicodedata.normalize("NFC", text).lower():
         return True
     try:
         data = json.loads(text)
     except ValueError:
         return False
-    return any(wanted in unicodedata.normalize("NFC", s).casefold() for s in _strings(data))
+    return any(wanted in unicodedata.normalize("NFC", s).lower() for s in _strings(data))
 
 
 def _strings(data: Any) -> Iterator[str]:

@@ -241,6 +241,13 @@ def test_a_kiosk_stopping_cleanly_leaves_what_it_holds_then_not_what_it_held_at_
     assert (bool(online), depth, oldest) == (False, 0, None)
     Ingest(central_db, clock=lambda: NOW + timedelta(minutes=5)).handle(topic, protocol.will_payload())
     assert central_db.execute_sql(f"SELECT {cols} FROM kiosk_status").fetchone()[1:] == (0, None, seen)
+    # A kiosk from before (0.1.0) said offline on a clean stop with a time and no counts: kept.
+    ingest.handle(topic, protocol.encode_status(outbox_depth=7, oldest_unacked_s=60, ts="2026-11-23T11:59:30.000Z",
+                                                **said))
+    Ingest(central_db, clock=lambda: NOW + timedelta(minutes=6)).handle(
+        topic, protocol.offline_payload("2026-11-23T12:05:59.000Z"))
+    row = central_db.execute_sql("SELECT online, outbox_depth, config_version, version FROM kiosk_status").fetchone()
+    assert (bool(row[0]), *row[1:]) == (False, 7, 3, "0.1.0")
 
 
 def test_after_commit_hooks_get_changed_sites(central_db):

@@ -135,6 +135,12 @@ def test_a_comment_removed_at_the_centre_sent_again_stays_removed_and_is_kept_no
     kept = " ".join(e + i for e, i in db.execute_sql("SELECT existing, incoming FROM conflict").fetchall())
     assert "staff" in kept and "Kalle" not in kept and "0701" not in kept
     assert count(db, "SELECT COUNT(*) FROM followup WHERE comment IS NULL AND comment_removed_at IS NOT NULL") == 3
+    # A second follow-up to the answer whose first one's comment was erased: a conflict that keeps
+    # its own comment (never removed), beside the first one as stored.
+    second = followup(9, r2["id"], comment="Andra gången", at=RECENT)
+    assert ingest.handle(*batch([second])).accepted.conflicts == 1
+    incoming, = db.execute_sql(f"SELECT incoming FROM conflict WHERE event_id = {p}", (second["id"],)).fetchone()
+    assert json.loads(incoming)["comment"] == "Andra gången"
     # A comment not removed still conflicts when it comes back changed.
     r4 = response(7, value=2, at=RECENT)
     f4 = followup(8, r4["id"], comment="Kön var lång", at=RECENT)

@@ -119,7 +119,7 @@ def test_refused_events_a_person_sets_aside_no_longer_keep_the_kiosk_flagged_and
     """Answers recorded under a site the kiosk never stood at (its config was wrong) can never be
     taken: `set-aside` is the way out of a flag nobody could clear. They stay on the card (the
     staff view counts them) until retention removes them as acknowledged ones."""
-    from datetime import timedelta
+    from datetime import datetime, timedelta
     from kiosk.cli import main
     from kiosk.retention import prune_acknowledged
     from kiosk.outbox import Outbox
@@ -147,7 +147,9 @@ def test_refused_events_a_person_sets_aside_no_longer_keep_the_kiosk_flagged_and
     assert main([*args, "refused", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"total": 1, "by_reason": {"value 9 out of range": 1}}
     assert main([*args, "refused", "retry", "--reason", "gbg"]) == 2        # set aside: not held any more
-    capsys.readouterr()
+    assert capsys.readouterr().err == ("kiosk: error: the 3 refused event(s) whose reason contains 'gbg' were set "
+                                       "aside (`kiosk refused set-aside`): never sent, no longer held; held: "
+                                       "value 9 out of range (1)\n")
     from kiosk.store import LocalStore
     with LocalStore.existing(cfg.db_path, kiosk_id=cfg.kiosk_id) as again:
         assert again.rejected_count() == 1 and again.outbox_depth() == 2
@@ -155,10 +157,15 @@ def test_refused_events_a_person_sets_aside_no_longer_keep_the_kiosk_flagged_and
         assert local_stats(cfg, again, now)["outbox"]["rejected"] == 1
         check, = [c for c in doctor.check_database(cfg, now) if c.name == "outbox"]
         assert "1 records refused by the centre for good" in check.detail
-        # Retention: the set-aside ones go once old enough; the held one and the outbox stay.
-        assert prune_acknowledged(again, 90, now + timedelta(days=91)) == 3
+        # Retention: the set-aside ones go the whole period after the decision, however old they
+        # were then; the held one and the outbox stay.
+        decided = datetime.fromisoformat(again.db.execute_sql(
+            "SELECT MAX(set_aside_at) FROM response").fetchone()[0].replace("Z", "+00:00"))
+        assert decided - now > timedelta(days=5)                           # recorded long before
+        assert prune_acknowledged(again, 90, decided + timedelta(days=89)) == 0
+        assert prune_acknowledged(again, 90, decided + timedelta(days=91)) == 3
         assert again.rejected_count() == 1 and again.outbox_depth() == 2
     assert main([*args, "refused", "set-aside", "--all"]) == 0
     assert capsys.readouterr().out.startswith("1 event(s) set aside")
-    assert main([*args, "refused", "set-aside", "--all"]) == 0
-    assert capsys.readouterr().out == "no events refused by the centre: nothing to set aside\n"
+    assert main([*args, "refused", "set-aside", "--all"]) == 2
+    assert "the 1 refused event(s) were set aside" in capsys.readouterr().err

@@ -99,11 +99,17 @@ def test_the_actions_csv_says_the_level_of_the_effects_interval_the_page_heads_i
     assert rows and {r["confidence"] for r in rows} == {"0.99"}
 
 
-def test_the_fleet_csv_says_a_kiosk_whose_status_says_online_was_not_heard_from():
+def test_the_fleet_csv_says_a_kiosk_whose_status_says_online_was_not_heard_from(central_db):
     """The page reads such a kiosk as "unknown – not heard since …" and does not count it as
-    reporting; the CSV said only `online` 1."""
-    kiosk = {"kiosk_id": "k1", "site_id": "s1", "site_name": "Malmö 1", "active": True, "awaited": False,
-             "online": True, "silent": True, "flagged": True, "flag_kind": "silent"}
-    columns, rows = fleet.COLUMNS, [kiosk]
-    [row] = list(csv.DictReader(io.StringIO(render.to_csv(columns, rows))))
-    assert (row["online"], row["silent"]) == ("1", "1")
+    reporting; the CSV said only `online` 1. Through the real page: its status said online a day
+    ago and nothing since."""
+    from datetime import timedelta
+    from tests.central.wire import NOW as WIRE_NOW, register_fleet
+    register_fleet(central_db, kiosks=(("k1", "s1"), ("k2", "s1")))
+    p = central_db.param
+    for kiosk, seen in (("k1", WIRE_NOW - timedelta(days=1)), ("k2", WIRE_NOW)):
+        central_db.execute_sql(f"INSERT INTO kiosk_status (kiosk_id, online, last_seen, clock_synced, payload)"
+                               f" VALUES ({p}, {p}, {p}, {p}, {p})", (kiosk, True, seen.replace(tzinfo=None), True, "{}"))
+    _page, rows, _result = in_process.shown(fleet.build, central_db, WIRE_NOW, "/fleet")
+    said = {r["kiosk_id"]: (r["online"], r["silent"]) for r in rows}
+    assert said == {"k1": ("1", "1"), "k2": ("1", "0")}

@@ -90,3 +90,17 @@ def test_the_overviews_sparkline_ends_with_yesterday_and_says_so(central_db):
     assert "60.0 on 2026-11-28" in html.unescape(card)
     assert "The lines end on 2026-11-28, the last whole day" in html.unescape(page)
     assert result.data["today"]["total"] == 2
+
+
+def test_a_period_of_only_today_says_no_day_is_over_yet_not_that_there_are_no_answers(central_db):
+    """`/?from=today&to=today` (or a new chain's first day): the cards count today's answers, and
+    the trend says no day of the period is over yet, not "no answers in the period"."""
+    add_site(central_db, "s1", "UTC")
+    add_question(central_db, "recommend", scale="nps11")
+    commit(central_db, [answer("s1", datetime(2026, 11, 29, 8, i), 10, question="recommend", scale="nps11")
+                        for i in range(3)])
+    page, _rows, result = in_process.shown(overview.build, central_db, NOW, "/?from=2026-11-29&to=2026-11-29")
+    assert result.data["sparkline_until"] == "2026-11-28" and result.data["today"]["total"] == 3
+    shown = html.unescape(page)
+    assert "No day of the period is over yet" in shown
+    assert 'data-chart="spark-recommend"' not in page and "The lines end on" not in shown

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from server_sync.analysis.fleet import summary
 from server_sync.analysis.queries import ReportFilter
-from server_sync.report.tabular import csv_rows, CSV_COLUMNS
+from server_sync.report.tabular import CSV_COLUMNS, PART_SECTIONS, csv_rows
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import answers_today, last_whole_day, with_zones
@@ -56,7 +56,7 @@ def _names(report: dict | None) -> dict[str, str]:
 
 # The report's CSV sections the overview shows: the summary cards (with the change of each, from
 # the two periods' figures) and the sparklines' days (the trend's weekly figures are not shown).
-SECTIONS = ("summary", "daily", "change", "change_previous", "change_current")
+SECTIONS = PART_SECTIONS["summary"] + tuple(s for s in PART_SECTIONS["trends"] if s not in ("weekly", "weekly_change"))
 
 
 def table(data: dict) -> tuple[list[str], list]:
