@@ -93,7 +93,7 @@ def check_lower(db: Database) -> None:
     if got != letters.lower():
         raise CentralConfigError(f"the database does not put {letters} in lower case: {got} (PostgreSQL must be"
                                  " built with ICU, as Debian's and the PostgreSQL project's packages are: the"
-                                 " comments' search needs its collation und-x-icu)")
+                                 " comments' search and erasure need its collation und-x-icu)")
 
 
 def lost_race_errors(db: Database) -> tuple[type[BaseException], ...]:

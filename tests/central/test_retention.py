@@ -193,3 +193,15 @@ def test_a_period_edited_by_hand_is_a_clear_error_naming_it(central_url, store, 
 def test_months_before(day, months, expected):
     from datetime import date
     assert months_before(date.fromisoformat(day), months) == date.fromisoformat(expected)
+
+
+def test_erase_on_a_database_that_cannot_lower_every_letter_is_a_clear_error(central_url, store, capsys, monkeypatch):
+    """A PostgreSQL built without ICU has no `und-x-icu`: `erase` says so and what to do, as
+    `serve` does, and removes nothing (here: the store's lower case made ASCII-only)."""
+    from dataclasses import replace
+    from server_sync.central import dialect
+    monkeypatch.setattr(dialect, "SQLITE", replace(dialect.SQLITE, lower="lower({text})"))
+    monkeypatch.setattr(dialect, "POSTGRES", replace(dialect.POSTGRES, lower="lower({text})"))
+    assert central("--db", central_url, "erase", "--contains", "Kalle") == 2
+    assert said_error(capsys.readouterr().err, "the database does not put ÅÄÖÆØ in lower case")
+    assert count(store, "SELECT COUNT(*) FROM followup WHERE comment IS NULL") == 0
