@@ -89,12 +89,27 @@ def user_week(db: Database, user: User, now: datetime) -> str:
     return week_of(db, scope_of(db, user).sites, now)[0]
 
 
-def closed_since(db: Database, closed: list[dict[str, Any]], first: str) -> list[dict[str, Any]]:
-    """The `closed` actions closed on or after the day `first` at their site (its zone: closed_at
-    is UTC), i.e. in the week or since it ended."""
+def closed_since(db: Database, closed: list[dict[str, Any]], first: str,
+                 after: datetime | None = None) -> list[dict[str, Any]]:
+    """The `closed` actions the person has not been told of: closed since their last digest went
+    (`after`, UTC), or, before their first, on or after the day `first` at their site (its zone:
+    closed_at is UTC), i.e. in the week or since it ended (`digest send` closes completed
+    actions first). Each is in one digest: bounded by the week's days alone, one closed on a
+    Monday before the run was in that week's digest and the next."""
+    if after is not None:                   # sent_at is kept to the second, as the digest was made
+        return [a for a in closed if a["closed_at"]
+                and chain_report.utc_instant(a["closed_at"]).replace(microsecond=0) > after]
     zones = site_zones(db, {a["site_id"] for a in closed})
     return [a for a in closed if a["closed_at"] and chain_report.utc_instant(a["closed_at"]).astimezone(
         zones[a["site_id"]]).date().isoformat() >= first]
+
+
+def last_sent(db: Database, user: User, period: str) -> datetime | None:
+    """When the person's last digest before the one of `period` went (aware UTC), or None."""
+    p = db.param
+    row = db.execute_sql(f"SELECT MAX(sent_at) FROM digest_sent WHERE user_id = {p} AND period <> {p}",
+                         (user.id, period)).fetchone()
+    return chain_report.utc_instant(row[0]) if row and row[0] is not None else None
 
 
 def figures(db: Database, user: User, now: datetime) -> dict[str, Any] | None:
@@ -125,7 +140,7 @@ def figures(db: Database, user: User, now: datetime) -> dict[str, Any] | None:
                             for r in (drivers.get(q) or {}).get("pareto", [])[:TOP_REASONS]]})
     visible = sorted(scope.sites)
     completed = closed_since(db, workflow_actions.list_actions(db, sites=visible, state="closed", now=now,
-                                                               limit=EVERY), first)
+                                                               limit=EVERY), first, last_sent(db, user, period))
     overdue = workflow_alerts.list_alerts(db, overdue=True, sites=visible, now=now, limit=EVERY)
     late = {a["id"] for a in overdue}           # listed once: under overdue, not under open too
     return {

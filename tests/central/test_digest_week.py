@@ -84,3 +84,22 @@ def test_a_run_made_up_later_in_the_week_sends_the_week_just_ended_once(central_
     assert [d.period for d in digest.send(db, monday)] == ["2026-W49"]
     subjects = [r[0] for r in db.execute_sql("SELECT subject FROM mail_outbox ORDER BY id")]
     assert [s.split(": ")[-1] for s in subjects if "W4" in s] == ["2026-W48", "2026-W49"], subjects
+
+
+def test_an_action_is_in_one_digest_only(central_db, quick_password_hashes):
+    """Closed on the Monday before the run (`digest send` closes completed actions first), it was
+    in that week's digest and the next one's too (a review): the next lists what closed since."""
+    db = central_db
+    add_site(db, "s1")
+    add_question(db)
+    add_user(db, "sara", "store-manager", sites=["s1"], language="en", password="correct horse battery")
+    sara = user_by_name(db, "sara")
+    _closed(db, "closed Sunday", datetime(2026, 11, 29, 20, 0))
+    _closed(db, "closed Monday before the run", datetime(2026, 11, 29, 23, 10))
+    first = digest.figures(db, sara, NOW)
+    assert sorted(a["note"] for a in first["completed_actions"]) == ["closed Monday before the run", "closed Sunday"]
+    assert digest.claim_week(db, sara, first["period"], NOW)
+    _closed(db, "closed Wednesday", datetime(2026, 12, 2, 10, 0))
+    second = digest.figures(db, sara, datetime(2026, 12, 6, 23, 30, tzinfo=timezone.utc))   # a week on
+    assert second["period"] == "2026-W49"
+    assert [a["note"] for a in second["completed_actions"]] == ["closed Wednesday"]
