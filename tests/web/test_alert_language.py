@@ -225,12 +225,16 @@ def test_a_close_sent_twice_lands_where_the_first_did(web, dip):
     c = login(web.url, "rolf-regional")
     form = {"csrf_token": csrf_of(c.get("/account").text), "outcome": "none", "reason": "Queue was a one-off"}
     first, again = (c.post(f"/alerts/{dip}/close", data=form) for _ in range(2))
+    # Second thoughts are not a double click: another outcome is told the alert is closed (it
+    # was taken as the first close again and silently dropped, a review).
+    changed = c.post(f"/alerts/{dip}/close", data={**form, "outcome": "duplicate", "duplicate_of": "1"})
     other = login(web.url, "ada-admin")
     late = other.post(f"/alerts/{dip}/close", data={**form, "csrf_token": csrf_of(other.get("/account").text)})
     c.close()
     other.close()
     assert first.status_code == again.status_code == 303
     assert first.headers["location"] == again.headers["location"] == f"/alerts/{dip}"
+    assert changed.status_code == 400 and "Varselet er allerede lukket." in changed.text
     assert late.status_code == 400                        # someone else's close is news to them
 
 

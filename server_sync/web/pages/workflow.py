@@ -169,18 +169,22 @@ def alert_ack(v: Visit, a: dict[str, Any], fields: dict) -> None:
     alerts.acknowledge(v.db, a["id"], v.user.name, v.now, str(fields.get("comment", "")) or None)
 
 
-def _just_closed_by(a: dict[str, Any], user: str, now: datetime) -> bool:
-    """Whether `user` closed the alert within actions.RESENT_WITHIN: the same close sent again (a
-    double click), which answered "closed already" although the first one went through."""
+def _just_closed_by(a: dict[str, Any], user: str, now: datetime, fields: dict) -> bool:
+    """Whether `user` closed the alert within actions.RESENT_WITHIN as these fields say: the same
+    close sent again (a double click), which answered "closed already" although the first one
+    went through. Another outcome (second thoughts) is not that: it is told the alert is closed."""
     last = (a.get("history") or [None])[-1]
     if not last or last["event"] != "closed" or last["user"] != user:
+        return False
+    outcome = str(fields.get("outcome", ""))
+    if outcome != a.get("outcome") or (outcome == "duplicate" and _int(fields, "duplicate_of") != a.get("duplicate_of")):
         return False
     return now - datetime.fromisoformat(last["at"]).replace(tzinfo=timezone.utc) <= actions.RESENT_WITHIN
 
 
 @_alert_form(labels=CLOSE_LABELS)
 def alert_close(v: Visit, a: dict[str, Any], fields: dict) -> Response | None:
-    if a["state"] == "closed" and _just_closed_by(a, v.user.name, v.now):
+    if a["state"] == "closed" and _just_closed_by(a, v.user.name, v.now, fields):
         return RedirectResponse(f"/actions/{a['action_id']}" if a["action_id"] else f"/alerts/{a['id']}",
                                 status_code=303)
     outcome = str(fields.get("outcome", ""))
