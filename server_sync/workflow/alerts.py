@@ -209,7 +209,10 @@ def set_due(db: Database, alert_id: int, due: str, by: str | None, now: datetime
     a = require(db, alert_id, now)
     _still_open(a)
     due = check_date(due)
-    raised = str(a["raised_at"])[:10]
+    # The day it was raised at its site (raised_at is UTC): a Kolkata alert raised at 19:00 UTC
+    # was raised on the next day there; west of UTC, on the day before.
+    at = datetime.fromisoformat(str(a["raised_at"]))
+    raised = site_today(db, a["site_id"], at if at.tzinfo else at.replace(tzinfo=timezone.utc))
     if due < raised:
         raise FieldError(f"due date {due} is before the alert was raised ({raised})", "due_date", "before",
                          value=due, first=raised)

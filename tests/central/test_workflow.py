@@ -19,7 +19,7 @@ import pytest
 
 from server_sync.analysis import alerts as alert_store
 from server_sync.cli import main
-from server_sync.exc import CentralConfigError
+from server_sync.exc import CentralConfigError, FieldError
 from server_sync.notify import queue
 from server_sync.web.people import add_region, add_user, assign_region
 from server_sync.workflow import actions, alerts
@@ -165,8 +165,13 @@ def test_due_dates_and_overdue_are_the_stores_days_not_utcs(world):
     assert a["due_date"] == "2026-12-07"                                # the 4th + 3
     b = alerts.require(db, _dip(db, "ny", late)["id"], late)
     assert b["due_date"] == "2026-12-06"                                # the 3rd + 3 in New York
-    for x in (a, b):
-        alerts.set_due(db, x["id"], "2026-12-03", "rolf", late - timedelta(days=2))
+    # The earliest due day is the day it was raised at its site: the 4th in Stockholm (it was the
+    # 3rd by UTC, and a due day the store had never seen was taken), the 3rd in New York.
+    with pytest.raises(FieldError, match=r"before the alert was raised \(2026-12-04\)"):
+        alerts.set_due(db, a["id"], "2026-12-03", "rolf", late)
+    alerts.set_due(db, b["id"], "2026-12-03", "rolf", late)
+    p = db.param
+    db.execute_sql(f"UPDATE alert SET due_date = {p} WHERE id = {p}", ("2026-12-03", a["id"]))   # as if set earlier
     assert alerts.require(db, a["id"], late)["overdue"] and not alerts.require(db, b["id"], late)["overdue"]
     assert [x["id"] for x in alerts.list_alerts(db, overdue=True, now=late)] == [a["id"]]
     assert {x["id"]: x["overdue"] for x in alerts.list_alerts(db, now=late)} == {a["id"]: True, b["id"]: False}
