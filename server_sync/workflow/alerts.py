@@ -197,6 +197,8 @@ def assign(db: Database, alert_id: int, owner: str, by: str | None, now: datetim
     a = require(db, alert_id, now)
     _still_open(a)                        # a closed alert is nobody's to see through any more
     owner_for(db, owner, a["site_id"])
+    if owner == a["owner"]:               # theirs already: no history row, no "now yours" notice
+        return a
     with db.atomic():
         db.execute_sql(f"UPDATE alert SET owner = {db.param} WHERE id = {db.param}", (owner, alert_id))
         _event(db, alert_id, now, by, "assigned", owner)

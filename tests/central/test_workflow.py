@@ -102,6 +102,10 @@ def test_assign_due_comment_ack_close_keep_history(world):
     hooks = db.execute_sql("SELECT event, body FROM webhook_delivery ORDER BY id").fetchall()
     assert [h[0] for h in hooks] == ["alert.raised", "alert.assigned"]
     assert f"alert {a['id']} at S1 assigned to rolf by sara" in json.loads(hooks[1][1])["text"]
+    # Given again to its owner: no news (it wrote a history row and told rolf "now yours" again).
+    history = alerts.require(db, a["id"], later)["history"]
+    assert alerts.assign(db, a["id"], "rolf", "sara", later)["history"] == history
+    assert db.execute_sql("SELECT COUNT(*) FROM webhook_delivery").fetchone()[0] == 2
     alerts.set_due(db, a["id"], "2026-11-24", "rolf", later)
     with pytest.raises(CentralConfigError, match="not a date"):
         alerts.set_due(db, a["id"], "tomorrow", "rolf", later)
