@@ -19,6 +19,7 @@ from peewee import Database
 
 from server_sync.analysis import alerts as alert_store
 from server_sync.analysis.days import parse_day
+from server_sync.analysis.effects import WINDOW_DAYS
 from server_sync.central.registry import site_today, site_todays
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
@@ -207,14 +208,18 @@ def assign(db: Database, alert_id: int, owner: str, by: str | None, now: datetim
     return require(db, alert_id, now)
 
 
+def _raised_day(db: Database, a: dict[str, Any]) -> str:
+    """The day the alert was raised at its site (raised_at is UTC): a Kolkata alert raised at
+    19:00 UTC was raised on the next day there; west of UTC, on the day before."""
+    at = datetime.fromisoformat(str(a["raised_at"]))
+    return site_today(db, a["site_id"], at if at.tzinfo else at.replace(tzinfo=timezone.utc))
+
+
 def set_due(db: Database, alert_id: int, due: str, by: str | None, now: datetime) -> dict[str, Any]:
     a = require(db, alert_id, now)
     _still_open(a)
     due = check_date(due)
-    # The day it was raised at its site (raised_at is UTC): a Kolkata alert raised at 19:00 UTC
-    # was raised on the next day there; west of UTC, on the day before.
-    at = datetime.fromisoformat(str(a["raised_at"]))
-    raised = site_today(db, a["site_id"], at if at.tzinfo else at.replace(tzinfo=timezone.utc))
+    raised = _raised_day(db, a)
     if due < raised:
         raise FieldError(f"due date {due} is before the alert was raised ({raised})", "due_date", "before",
                          value=due, first=raised)
@@ -279,6 +284,13 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
             else:
                 spec = dict(new_action or {})
                 first = spec.pop("date", None) or site_today(db, a["site_id"], now)
+                # What answers this alert began at most a before-window before it (a fix already
+                # under way); a day far earlier (2016 typed for 2026) compared nothing and closed
+                # at once with "no detectable effect".
+                earliest = (date.fromisoformat(_raised_day(db, a)) - timedelta(days=WINDOW_DAYS)).isoformat()
+                if parse_day(first, "--date", "date") < earliest:
+                    raise FieldError(f"the action's first day {first} is more than {WINDOW_DAYS} days before the "
+                                     f"alert was raised", "date", "before", value=first, first=earliest)
                 act = actions.create(db, a["site_id"], spec.pop("question_id", None) or a["question_id"],
                                      first, spec.pop("note", ""), now,
                                      owner=spec.pop("owner", None) or a["owner"] or by, alert_id=alert_id, by=by,

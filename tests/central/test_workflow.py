@@ -121,6 +121,12 @@ def test_assign_due_comment_ack_close_keep_history(world):
         alerts.close(db, a["id"], "none", "rolf", later)
     with pytest.raises(CentralConfigError, match="needs the action"):
         alerts.close(db, a["id"], "action", "rolf", later)
+    # A first day far before the alert (2016 typed for 2026) compared nothing and closed at once
+    # with "no detectable effect": refused, the alert still open.
+    with pytest.raises(FieldError, match="more than 28 days before the alert was raised") as said:
+        alerts.close(db, a["id"], "action", "rolf", later, new_action={"note": "Extra cashier", "date": "2016-11-23"})
+    assert (said.value.field, said.value.problem, said.value.values["first"]) == ("date", "before", "2026-10-26")
+    assert alerts.require(db, a["id"], later)["state"] == "acknowledged"
     closed = alerts.close(db, a["id"], "action", "rolf", later,
                           new_action={"note": "Extra cashier at lunch", "action_type": "staffing"})
     assert closed["state"] == "closed" and closed["outcome"] == "action" and not closed["overdue"]
