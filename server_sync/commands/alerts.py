@@ -97,7 +97,7 @@ def _print(alerts: list[dict]) -> None:
         due = f" due {a['due_date']}" + (" OVERDUE" if a.get("overdue") else "") if a.get("due_date") else ""
         # Texts people and kiosks wrote go through printable: an escape sequence in a comment
         # would act on the terminal that lists it.
-        print(f"{a['id']:>5} {a['raised_at'][:16]} {printable(a['site_id']):<16} {a['kind']:<8} {a['state']:<12}"
+        print(f"{a['id']:>5} {a['raised_at'][:16]} UTC {printable(a['site_id']):<16} {a['kind']:<8} {a['state']:<12}"
               f" {printable(a.get('owner') or '-'):<16}{due}  {printable(a['message'])}")
 
 
@@ -165,7 +165,7 @@ def run_show(args: argparse.Namespace) -> int:
         return 0
     _print([a])
     for e in a["history"]:
-        print(f"      {e['at'][:16]} {printable(e['user'] or 'kundpuls'):<16} {e['event']:<12}"
+        print(f"      {e['at'][:16]} UTC {printable(e['user'] or 'kundpuls'):<16} {e['event']:<12}"
               f" {printable(e['detail'] if e['detail'] is not None else '', 10_000)}")
     return 0
 

@@ -297,6 +297,10 @@ def test_the_commands_with_json_and_errors(world, central_url, capsys):
     hist = json.loads(capsys.readouterr().out)["history"]
     assert [e["event"] for e in hist][-4:] == ["comment", "acknowledged", "due", "closed"]
     assert hist[2]["user"] == "rolf" and hist[3]["user"].startswith("cli")
+    # In words, every time says its zone (it read as the store's clock, hours off in Kolkata).
+    assert run("alerts", "show", str(a["id"])) == 0
+    said = capsys.readouterr().out
+    assert " 2026-11-23 09:00 UTC " in said and said.count(" UTC ") == 1 + len(hist)
     assert run("action", "list", "--site", "s1", "--json") == 0
     [act] = json.loads(capsys.readouterr().out)
     assert act["alert_id"] == a["id"] and act["action_type"] == "staffing" and "previous" in act
