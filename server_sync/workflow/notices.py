@@ -26,10 +26,11 @@ from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.notify.bodies import Notice
 from server_sync.report.collation import sort_key
-from server_sync.report.alert_text import alert_text
+from server_sync.report.alert_text import alert_kind, alert_text
 from server_sync.report.figures import figure
 from server_sync.web import render
 from server_sync.web.people import ADMIN
+from server_sync.web.queries import question_words
 from server_sync.workflow.people import email_of, language_of, store_manager_of, with_email
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,11 @@ def mail_bodies(lang: str, title: str, intro: str, facts: list[tuple[str, str]],
 
 def _alert_facts(db: Database, alert: dict[str, Any], lang: str) -> list[tuple[str, str]]:
     t = lambda key: render.text(key, lang)      # noqa: E731
-    return [(t("site"), site_name(db, alert["site_id"])), (t("question"), alert["question_id"]),
-            (t("kind"), alert["kind"]), (t("owner"), alert.get("owner") or "-"),
+    # The question by its wording and the kind in words, as the alert's page says them (the
+    # Swedish mail read "Typ: realtime", "Fråga: visit").
+    question = question_words(db, lang).get(alert["question_id"], alert["question_id"])
+    return [(t("site"), site_name(db, alert["site_id"])), (t("question"), question),
+            (t("kind"), alert_kind(alert["kind"], lang)), (t("owner"), alert.get("owner") or "-"),
             (t("due_date"), alert.get("due_date") or "-")]
 
 

@@ -435,6 +435,7 @@ def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, centr
     text_body, html_body = db.execute_sql("SELECT text_body, html_body FROM mail_outbox WHERE to_addr ="
                                           " 'sara@example.se'").fetchone()
     assert swedish in text_body and complaint in text_body and "below the site" not in text_body
+    assert "Typ: nedgång" in text_body and "realtime" not in text_body           # the kind in words
     assert "Nöjdindex 30,0 hittills i dag" in html_body and "below the site" not in html_body
     hook = json.loads(db.execute_sql("SELECT body FROM webhook_delivery ORDER BY id").fetchone()[0])
     assert "40.0 points below the site's usual 70.0" in json.dumps(hook)                # channels: English
