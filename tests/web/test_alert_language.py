@@ -179,6 +179,8 @@ def test_questions_are_named_in_the_readers_words(web, dip, readers):
     alert = html.unescape(c.get(f"/alerts/{dip}").text)
     raised = re.search(r"<dt>Larmat</dt><dd>(.*?)</dd>", alert).group(1)
     assert f"· {wording['visit']} ·" in raised and "· visit ·" not in raised
+    # Who acts, for a reader: every store manager of the site may (it named only "ansvarig").
+    assert "Du kan läsa detta; butikens butikschefer, regionchefen eller en admin hanterar det." in alert
     actions = html.unescape(c.get("/actions").text)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", actions)
     assert "visit" not in cells and wording["visit"] in cells
