@@ -13,14 +13,13 @@ run`, started daily by a systemd timer, applies them. Never deletes an answer or
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterator
 
 from peewee import Database
 
-from server_sync.central.dialect import dialect_of
+from server_sync.central.dialect import dialect_of, fold
 from server_sync.central.retention_periods import PERIODS
 from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import CentralConfigError
@@ -113,7 +112,7 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
     p = db.param
     # Every letter's case ("öberg" finds "ÖBERG"), on both engines, whatever the database's locale.
     clauses = ["f.comment IS NOT NULL", f"{dialect_of(db).lower.format(text='f.comment')} LIKE {p} ESCAPE '!'"]
-    params: list[Any] = ["%" + _like_escape(needle.lower()) + "%"]
+    params: list[Any] = ["%" + _like_escape(fold(needle)) + "%"]
     if site:
         clauses.append(f"f.response_id IN (SELECT id FROM response WHERE site_id = {p})")
         params.append(site)
@@ -150,9 +149,9 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
 
 def _holding(db: Database, table: str, columns: str, needle: str) -> list[int]:
     """The ids of the rows of `table` whose `columns` hold `needle`, in lower case as the comments
-    are searched (str.lower, every alphabet's), as sent or with the JSON's escapes read. In Python: a hostile message may escape
+    are searched (dialect.fold, every alphabet's), as sent or with the JSON's escapes read. In Python: a hostile message may escape
     what SQL's LIKE would look for, and there are few such rows (each kept within a daily room)."""
-    wanted = unicodedata.normalize("NFC", needle).lower()
+    wanted = fold(needle)
     found: list[int] = []
     last = 0
     while True:
@@ -166,13 +165,13 @@ def _holding(db: Database, table: str, columns: str, needle: str) -> list[int]:
 
 def _holds(raw: Any, wanted: str) -> bool:
     text = bytes(raw).decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray, memoryview)) else str(raw)
-    if wanted in unicodedata.normalize("NFC", text).lower():
+    if wanted in fold(text):
         return True
     try:
         data = json.loads(text)
     except ValueError:
         return False
-    return any(wanted in unicodedata.normalize("NFC", s).lower() for s in _strings(data))
+    return any(wanted in fold(s) for s in _strings(data))
 
 
 def _strings(data: Any) -> Iterator[str]:

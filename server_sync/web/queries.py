@@ -21,7 +21,7 @@ from server_sync.analysis.chain_report import centre_employee_group, series_id
 from server_sync.analysis.privacy import protect_today
 from server_sync.analysis.queries import questions
 from server_sync.central import registry
-from server_sync.central.dialect import dialect_of, placeholders
+from server_sync.central.dialect import dialect_of, fold, placeholders
 
 COMMENTS_PER_PAGE = 50
 
@@ -87,11 +87,11 @@ def _filters(db: Database, f: CommentFilter) -> tuple[list[str], list]:
         clauses.append(f"EXISTS (SELECT 1 FROM followup_reason fr WHERE fr.followup_id = f.id AND fr.reason = {p})")
         params.append(f.reason)
     if f.search:
-        # Both sides in lower case, every letter's ("öppna" finds "Öppna"): the text here by
-        # Python's str.lower, the comment by the dialect's, which is the same on SQLite and
-        # ICU's on PostgreSQL, neither the database's locale.
+        # Both sides composed and in lower case, every letter's ("öppna" finds "Öppna"): the
+        # text here by dialect.fold, the comment by the dialect's `lower`, which is the same on
+        # SQLite and ICU's on PostgreSQL, neither the database's locale.
         clauses.append(f"{dialect_of(db).lower.format(text='f.comment')} LIKE {p} ESCAPE '\\'")
-        params.append(like_pattern(f.search.lower()))
+        params.append(like_pattern(fold(f.search)))
     return clauses, params
 
 
@@ -225,13 +225,6 @@ def answers_today(db: Database, sites: Sequence[str] | None, now: datetime,
         return None
     group = (report or {}).get("filters", {}).get("min_employee_group") or centre_employee_group(db)
     return protect_today(counts, days, group, report)
-
-
-def last_whole_day(db: Database, sites: Sequence[str] | None, now: datetime) -> str | None:
-    """The last site-local day that is over at every one of `sites` (None: every site) at `now`:
-    the day before the earliest of their todays. None without sites."""
-    todays = registry.site_todays(db, sites, now).values() if sites is None or sites else ()
-    return (date.fromisoformat(min(todays)) - timedelta(days=1)).isoformat() if todays else None
 
 
 def site_names(db: Database, sites: Sequence[str] | None) -> dict[str, str]:

@@ -29,7 +29,11 @@ SECRET = "ring Kalle på 0701234567"        # what must never end up in a log
 
 @pytest.fixture
 def store(central_db):
-    db = central_db
+    return fill(central_db)
+
+
+def fill(db):
+    """Two old and two recent answers with comments, and two dead letters."""
     register_fleet(db)
     ingest = Ingest(db, clock=lambda: NOW)
     events, seq = [], 0
@@ -100,6 +104,9 @@ def test_erasure_finds_the_words_in_any_case_of_every_alphabet(store):
     ingest.handle(*batch([r, followup(21, r["id"], comment="ÖBERG OCH ÆRLIG ØSTEN", at=RECENT)]))
     assert erase_comments(store, "öberg", NOW).counts["comments"] == 1
     assert erase_comments(store, "kön var", NOW).counts["comments"] == 1           # "Kön var lång"
+    r = response(22, value=1, at=RECENT)            # "Märta" with its ä written decomposed
+    ingest.handle(*batch([r, followup(23, r["id"], comment="ring MA\u0308RTA", at=RECENT)]))
+    assert erase_comments(store, "märta", NOW).counts["comments"] == 1
     p = store.param
     assert count(store, f"SELECT COUNT(*) FROM followup WHERE comment LIKE {p} OR comment LIKE {p}",
                  ("%BERG%", "K%n var%")) == 0
@@ -195,13 +202,25 @@ def test_months_before(day, months, expected):
     assert months_before(date.fromisoformat(day), months) == date.fromisoformat(expected)
 
 
-def test_erase_on_a_database_that_cannot_lower_every_letter_is_a_clear_error(central_url, store, capsys, monkeypatch):
+@pytest.mark.postgres
+def test_erase_and_serve_on_a_postgresql_without_icu_are_a_clear_error(pg_url, capsys):
     """A PostgreSQL built without ICU has no `und-x-icu`: `erase` says so and what to do, as
-    `serve` does, and removes nothing (here: the store's lower case made ASCII-only)."""
-    from dataclasses import replace
-    from server_sync.central import dialect
-    monkeypatch.setattr(dialect, "SQLITE", replace(dialect.SQLITE, lower="lower({text})"))
-    monkeypatch.setattr(dialect, "POSTGRES", replace(dialect.POSTGRES, lower="lower({text})"))
-    assert central("--db", central_url, "erase", "--contains", "Kalle") == 2
+    `serve` does, and removes nothing. Here a real database whose ICU root collation was dropped
+    (a server built without ICU has none), so the check meets the error such a server gives."""
+    from server_sync.central.db import connect
+    from tests.fixtures.postgres import admin_execute, free_port
+    db = connect(pg_url)
+    try:
+        fill(db)
+    finally:
+        db.close()
+    admin_execute(pg_url, 'DROP COLLATION pg_catalog."und-x-icu"')
+    assert central("--db", pg_url, "erase", "--contains", "Kalle") == 2
     assert said_error(capsys.readouterr().err, "the database does not put ÅÄÖÆØ in lower case")
-    assert count(store, "SELECT COUNT(*) FROM followup WHERE comment IS NULL") == 0
+    assert central("--db", pg_url, "serve", "--port", str(free_port())) == 2
+    assert said_error(capsys.readouterr().err, "PostgreSQL must be built with ICU")
+    db = connect(pg_url)
+    try:
+        assert count(db, "SELECT COUNT(*) FROM followup WHERE comment IS NULL") == 0
+    finally:
+        db.close()
