@@ -129,12 +129,13 @@ def protect_employees(report: dict[str, Any], min_group: int = MIN_EMPLOYEE_GROU
     hidden_sites = {(r["question_id"], r["site_id"]) for r in employee_sites} - shown_sites
     for key in ("sites", "ranking"):
         report[key] = [r for r in report.get(key, []) if not emp(r) or (r["question_id"], r["site_id"]) in shown_sites]
-    # A ranking row's previous period (what its rank change's verdict was decided on) is a group
-    # this rule never saw: ranked from `min_ranked_n` answers (30), below a higher minimum.
+    # A ranking row's previous period (its rank, and what its rank change's verdict was decided
+    # on) is a group this rule never saw: ranked from `min_ranked_n` answers (30), below a higher
+    # minimum. Its rank says where that group stood against the others, so it goes too.
     for r in report["ranking"]:
         if emp(r):
-            r.update(previous_shrunk=None, previous_low=None, previous_high=None, previous_vs_leader=None,
-                     rank_change_verdict=None)
+            r.update(previous_rank=None, rank_change=None, previous_shrunk=None, previous_low=None,
+                     previous_high=None, previous_vs_leader=None, rank_change_verdict=None)
     kiosks = [r for r in report.get("kiosks", []) if not emp(r) or (r["question_id"], r["site_id"]) in shown_sites]
     kept = {id(r) for r in _left_out([r for r in kiosks if emp(r)], min_group,
                                      key=lambda r: (r["question_id"], r["site_id"]))}

@@ -183,10 +183,12 @@ def test_a_ranked_stores_previous_period_is_not_shown_under_a_higher_minimum(cen
     report = chain_report.build(central_db, ReportFilter(date_from="2026-11-16", date_to="2026-11-22",
                                                          min_employee_group=50), now=NOW)
     (row,) = report["ranking"]
-    assert (row["n"], row["previous_rank"]) == (60, 1)
+    assert (row["n"], row["rank"]) == (60, 1)
+    assert (row["previous_rank"], row["rank_change"]) == (None, None)        # where that group stood
     assert (row["previous_shrunk"], row["previous_low"], row["previous_high"]) == (None, None, None)
     assert (row["previous_vs_leader"], row["rank_change_verdict"]) == (None, None)    # decided on that group
-    assert not [r for r in tabular.csv_rows(report) if r["metric"].endswith(("_previous_shrunk", "_previous_vs_leader"))]
+    assert not [r for r in tabular.csv_rows(report)
+                if r["metric"].endswith(("_previous_rank", "_rank_change", "_previous_shrunk", "_previous_vs_leader"))]
 
 
 def test_the_bi_views_never_show_an_employee_answer_or_a_small_group(chain):
