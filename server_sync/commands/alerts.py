@@ -25,6 +25,8 @@ from server_sync.program.cli import nonempty
 from server_sync.protocol.codec import printable
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from peewee import Database
 
 
@@ -92,13 +94,16 @@ def add_parser(sub, common) -> None:
     chk.set_defaults(func=run_check)
 
 
-def _print(alerts: list[dict]) -> None:
+def _print(alerts: list[dict], zones: dict[str, ZoneInfo]) -> None:
+    """One line an alert; times on its site's clock with the zone's abbreviation, as the web app
+    and the mails give them (`zones`: registry.site_zones of the alerts' sites)."""
+    from server_sync.analysis.chain_report import local_time
     for a in alerts:
         due = f" due {a['due_date']}" + (" OVERDUE" if a.get("overdue") else "") if a.get("due_date") else ""
         # Texts people and kiosks wrote go through printable: an escape sequence in a comment
         # would act on the terminal that lists it.
-        print(f"{a['id']:>5} {a['raised_at'][:16]} UTC {printable(a['site_id']):<16} {a['kind']:<8} {a['state']:<12}"
-              f" {printable(a.get('owner') or '-'):<16}{due}  {printable(a['message'])}")
+        print(f"{a['id']:>5} {local_time(a['raised_at'], zones[a['site_id']])} {printable(a['site_id']):<16}"
+              f" {a['kind']:<8} {a['state']:<12} {printable(a.get('owner') or '-'):<16}{due}  {printable(a['message'])}")
 
 
 def _by(args: argparse.Namespace, db: Database | None = None) -> str:
@@ -136,6 +141,7 @@ def _show(args: argparse.Namespace, alert: dict, said: str) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     from server_sync.analysis.queries import require_sites
+    from server_sync.central.registry import site_zones
     from server_sync.web.people import require_user
     from server_sync.workflow.alerts import list_alerts
     if args.open and args.state not in (None, "open"):
@@ -146,10 +152,11 @@ def run_list(args: argparse.Namespace) -> int:
             require_user(db, args.owner)          # a typo would list nothing, as if all were done
         alerts = list_alerts(db, state="open" if args.open else args.state, sites=args.site or None,
                              owner=args.owner, overdue=args.overdue, now=_now())
+        zones = site_zones(db, {a["site_id"] for a in alerts})
     if args.json:
         print(json.dumps(alerts, indent=2, ensure_ascii=False))
     elif alerts:
-        _print(alerts)
+        _print(alerts, zones)
     else:                       # silence would read as a failed command
         filtered = args.state or args.open or args.overdue or args.site or args.owner
         print("no alerts" + (" matching these filters" if filtered else " raised yet"))
@@ -157,15 +164,18 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from server_sync.analysis.chain_report import local_time
+    from server_sync.central.registry import site_zones
     from server_sync.workflow.alerts import require
     with central_store(args, existing=True) as db:
         a = require(db, args.id, _now())
+        zones = site_zones(db, [a["site_id"]])
     if args.json:
         print(json.dumps(a, indent=2, ensure_ascii=False))
         return 0
-    _print([a])
+    _print([a], zones)
     for e in a["history"]:
-        print(f"      {e['at'][:16]} UTC {printable(e['user'] or 'kundpuls'):<16} {e['event']:<12}"
+        print(f"      {local_time(e['at'], zones[a['site_id']])} {printable(e['user'] or 'kundpuls'):<16} {e['event']:<12}"
               f" {printable(e['detail'] if e['detail'] is not None else '', 10_000)}")
     return 0
 
@@ -257,6 +267,7 @@ def run_check(args: argparse.Namespace) -> int:
     from server_sync.analysis.alerts import check, deliver
     from server_sync.analysis.queries import require_sites
     from server_sync.central.db import connect
+    from server_sync.central.registry import site_zones
     from server_sync.workflow.alerts import require
     if args.webhook:
         from server_sync.notify.queue import check_url
@@ -272,6 +283,7 @@ def run_check(args: argparse.Namespace) -> int:
         # As stored, with the owner and state the workflow gave them: the rule's own records have
         # neither, and the listing shows both.
         stored = [require(db, a["id"], now) for a in raised]
+        zones = site_zones(db, {a["site_id"] for a in stored})
     finally:
         db.close()
     if messages and settings is not None:
@@ -279,6 +291,6 @@ def run_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(stored, indent=2, ensure_ascii=False))
     else:
-        _print(stored)
+        _print(stored, zones)
         print(f"{len(stored)} new alert(s)")
     return 0

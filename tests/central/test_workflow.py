@@ -297,10 +297,17 @@ def test_the_commands_with_json_and_errors(world, central_url, capsys):
     hist = json.loads(capsys.readouterr().out)["history"]
     assert [e["event"] for e in hist][-4:] == ["comment", "acknowledged", "due", "closed"]
     assert hist[2]["user"] == "rolf" and hist[3]["user"].startswith("cli")
-    # In words, every time says its zone (it read as the store's clock, hours off in Kolkata).
+    # In words, every time is on the site's clock and says its zone (UTC read as the store's
+    # clock, hours off in Kolkata), as the web app and the mails give it.
     assert run("alerts", "show", str(a["id"])) == 0
     said = capsys.readouterr().out
-    assert " 2026-11-23 09:00 UTC " in said and said.count(" UTC ") == 1 + len(hist)
+    assert " 2026-11-23 10:00 CET " in said and said.count(" CET ") == 1 + len(hist)
+    db.execute_sql(f"UPDATE site SET timezone = {db.param} WHERE id = 's1'", ("Asia/Kolkata",))
+    assert run("alerts", "show", str(a["id"])) == 0
+    said = capsys.readouterr().out
+    assert " 2026-11-23 14:30 IST " in said and said.count(" IST ") == 1 + len(hist) and " UTC " not in said
+    assert run("alerts", "list", "--site", "s1") == 0
+    assert capsys.readouterr().out.startswith(f"{a['id']:>5} 2026-11-23 14:30 IST s1 ")
     assert run("action", "list", "--site", "s1", "--json") == 0
     [act] = json.loads(capsys.readouterr().out)
     assert act["alert_id"] == a["id"] and act["action_type"] == "staffing" and "previous" in act
