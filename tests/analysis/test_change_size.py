@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -57,14 +58,20 @@ def nps_samples(n: int, mix: tuple[float, float, float]) -> list[tuple[Tally, fl
     return out
 
 
+@lru_cache(maxsize=None)
+def significant(before: Tally, after: Tally) -> bool:
+    """`compare`'s verdict on a pair of samples, which does not depend on the mix they were drawn
+    from: worked out once for all the mixes (and CSAT's chances) that weigh the same pair."""
+    return compare(before, after).significant()
+
+
 @pytest.mark.parametrize("mix", NPS_MIXES)
 @pytest.mark.parametrize("n1, n2", [(2, 2), (3, 3), (5, 5), (8, 8), (2, 10), (3, 30)])
 def test_the_nps_change_holds_its_size_at_small_and_unequal_n(mix, n1, n2):
     """The exact chance of "better/worse" without a change, summed over every pair of samples:
     at most 5 %. The normal test with each side's plug-in variance said so in 15-20 % at 2-3
     answers a side, and Welch's t on the answers' scores in up to 40 % with sides of unequal size."""
-    size = sum(pb * pa for b, pb in nps_samples(n1, mix) for a, pa in nps_samples(n2, mix)
-               if compare(b, a).significant())
+    size = sum(pb * pa for b, pb in nps_samples(n1, mix) for a, pa in nps_samples(n2, mix) if significant(b, a))
     print(mix, n1, n2, size)
     assert size <= 0.05, (mix, n1, n2, size)
 
@@ -109,6 +116,13 @@ def csat_tally(n: int, top: int) -> Tally:
     return Tally.from_counts("smiley4", {v: c for v, c in ((4, top), (1, n - top)) if c})
 
 
+@lru_cache(maxsize=None)
+def csat_significant(n1: int, k1: int, n2: int, k2: int) -> bool:
+    """`compare_csat`'s verdict on k1 of n1 against k2 of n2 in the top two (whatever the chance
+    that weighs it: worked out once for every chance and the power's cases)."""
+    return compare_csat(csat_tally(n1, k1), csat_tally(n2, k2)).significant()
+
+
 @pytest.mark.parametrize("p", [0.97, 0.9, 0.55])
 @pytest.mark.parametrize("n1, n2", [(5, 50), (3, 30), (10, 10), (2, 40), (30, 30), (30, 1000)])
 def test_the_csat_change_holds_its_size_at_small_and_unequal_n(p, n1, n2):
@@ -118,7 +132,7 @@ def test_the_csat_change_holds_its_size_at_small_and_unequal_n(p, n1, n2):
     change at 5 against 50 answers with 97 % in the top two and 8.6 % at 2 against 40 with 90 %;
     the exact test's own p kept to 0.7 % and 1.2 %."""
     size = sum(w1 * w2 for k1, w1 in binomial(n1, p) for k2, w2 in binomial(n2, p)
-               if w1 * w2 > 1e-13 and compare_csat(csat_tally(n1, k1), csat_tally(n2, k2)).significant())
+               if w1 * w2 > 1e-13 and csat_significant(n1, k1, n2, k2))
     print(p, n1, n2, size)
     assert size <= 0.055, (p, n1, n2, size)
 
@@ -131,7 +145,7 @@ def test_the_csat_change_keeps_its_power(n1, n2, before, after, at_least):
     in these cases; the two-proportion z found 60.8 %, 47.1 %, 80.2 % and 89.4 %, at the price of
     its size."""
     power = sum(w1 * w2 for k1, w1 in binomial(n1, before) for k2, w2 in binomial(n2, after)
-                if w1 * w2 > 1e-13 and compare_csat(csat_tally(n1, k1), csat_tally(n2, k2)).significant())
+                if w1 * w2 > 1e-13 and csat_significant(n1, k1, n2, k2))
     print(n1, n2, before, after, power)
     assert power >= at_least, power
 
