@@ -73,6 +73,15 @@ def centre_today(db: Database, now: datetime, sites: tuple[str, ...] = ()) -> st
     return max(days).isoformat()
 
 
+def last_whole_day(db: Database, now: datetime, sites: tuple[str, ...] = ()) -> str:
+    """The last site-local day that is over at every one of `sites` (empty: every site; UTC's
+    date's eve when there are none) at `now`: the day before the earliest of their todays. A
+    later day's figures are its answers so far."""
+    at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    zones = set(registry.site_zones(db, sites or None).values()) or {timezone.utc}
+    return (min(at.astimezone(zone).date() for zone in zones) - timedelta(days=1)).isoformat()
+
+
 def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | None = None,
           progress: Progress | None = None, brief: bool = False) -> dict:
     """The report; `brief`: only its summary, sites, ranking and trends (what an overview and a
@@ -161,6 +170,13 @@ def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], No
         report["trends"].append({"question_id": q, "metric": primary_metric(sc), "daily": daily_series(current),
                                  "weekly": weekly_series(current, sc, period),
                                  "change": change_dict(before, {date.fromisoformat(d): t for d, t in current}, sc)})
+    # A day not over at every site yet (today, where the period holds it) is its answers so far:
+    # `partial`, so that a chart does not join a few answers (n = 2, NPS 100 beside a series
+    # around 65) to the line as if they were a day's. Without `now`, no day is known to be open.
+    whole = last_whole_day(db, now, f.sites) if now is not None else None
+    for trend in report["trends"]:
+        for day in trend["daily"]:
+            day["partial"] = whole is not None and day["date"] > whole
     if brief:
         # The web app's overview and ranking: the same rule for small employee groups as the rest.
         report.update(heatmap=[], drivers=[], actions=[], pulse=pulse({}, {}, min_n=min_group), alerts=[])

@@ -156,24 +156,27 @@ def value_range(lo: float, hi: float, bounds: tuple[float, float]) -> tuple[floa
 
 def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[dict], bounds: tuple[float, float],
                 empty: str, legend: tuple[str, str, str], axis_note: str = "", n_label: str = "n ≤ {n}", *,
-                lang: str, break_gaps: bool = False) -> Markup:
+                lang: str) -> Markup:
     """Daily values (thin line) with their 95% band, weekly values (thick line, each at its week's
     centre), and the answers per day as bars under the chart (every day's n in its tooltip;
     `n_label` with {n}, the tallest bar, names them). The value axis spans at least MIN_SPAN of
     the scale; `axis_note` (with {lo} and {hi}) states it. Every figure a reader sees is written
-    as `lang` writes it; coordinates keep a point. `break_gaps`: no line or band is drawn across a
-    day (or a week) missing from the series, as the employee days privacy leaves out are; a day
-    alone between gaps is a dot."""
-    pts = [d for d in daily if d.get("value") is not None]
-    if not pts:
+    as `lang` writes it; coordinates keep a point. No line or band is drawn across a day (or a
+    week) missing from the series (a closed day, or an employee day privacy leaves out): a line
+    straight across read as answers that day; a day alone between gaps is a dot. A day not over
+    yet (`partial`: its answers so far) is an open circle, joined to nothing and left out of the
+    axis's range: its few answers (n = 2, NPS 100 beside a series around 65) were the line's end."""
+    drawn = [d for d in daily if d.get("value") is not None]
+    pts = [d for d in drawn if not d.get("partial")]
+    if not drawn:
         return _empty(name, title, empty)
     w, h, left, right, top, bottom, strip = 480, 290, 34, 10, 22, 44, 36
-    lows = [d["low"] if d.get("low") is not None else d["value"] for d in pts]
-    highs = [d["high"] if d.get("high") is not None else d["value"] for d in pts]
+    lows = [d["low"] if d.get("low") is not None else d["value"] for d in pts or drawn]
+    highs = [d["high"] if d.get("high") is not None else d["value"] for d in pts or drawn]
     lo, hi = value_range(max(bounds[0], min(lows)), min(bounds[1], max(highs)), bounds)
     ticks = _ticks_between(lo, hi)
-    first = date.fromisoformat(pts[0]["date"])
-    days = max(1, (date.fromisoformat(pts[-1]["date"]) - first).days)
+    first = date.fromisoformat(drawn[0]["date"])
+    days = max(1, (date.fromisoformat(drawn[-1]["date"]) - first).days)
     plot_bottom = h - bottom - strip
     x = (lambda day: left + (w - left - right) * ((date.fromisoformat(day) - first).days / days))
     y = (lambda v: top + (plot_bottom - top) * (1 - (min(hi, max(lo, v)) - lo) / max(1e-9, hi - lo)))
@@ -183,7 +186,7 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     for v in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{GRID}"/>')
         out.append(_text(left - 6, y(v) + 4, _label(v, lang), 12, "end"))
-    runs = _runs(list(zip(pts, lows, highs)), lambda r: r[0]["date"], 1) if break_gaps else [list(zip(pts, lows, highs))]
+    runs = _runs(list(zip(pts, lows, highs)), lambda r: r[0]["date"], 1) if pts else []
     for run in runs:
         band = [f"{x(d['date']):.1f},{y(v):.1f}" for d, _low, v in run] + \
                [f"{x(d['date']):.1f},{y(v):.1f}" for d, v, _high in reversed(run)]
@@ -195,10 +198,14 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
             continue
         line = " ".join(f"{x(d['date']):.1f},{y(d['value']):.1f}" for d, _low, _high in run)
         out.append(f'<polyline points="{line}" fill="none" stroke="{BLUE}" stroke-width="1.2"/>')
+    for d in drawn:
+        if d.get("partial"):
+            out.append(f'<circle cx="{x(d["date"]):.1f}" cy="{y(d["value"]):.1f}" r="3" fill="{WHITE}" stroke="{BLUE}"'
+                       f' stroke-width="1.2" class="partial-day"/>')
     # A week's value belongs to the middle of its days (Thursday of a whole week), not to its
     # Monday: a partial week's to the middle of its days in the period.
     shown = [r for r in weekly if r.get("value") is not None]
-    for run in (_runs(shown, lambda r: r.get("first_day", r["from"]), 7) if break_gaps else [shown]):
+    for run in _runs(shown, lambda r: r.get("first_day", r["from"]), 7):
         wk = [(min(w - right, max(left, x(_middle(r)))), r["value"]) for r in run]
         if len(wk) > 1:
             out.append(f'<polyline points="{" ".join(f"{px:.1f},{y(v):.1f}" for px, v in wk)}" fill="none"'
@@ -209,9 +216,10 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
         bh = (strip - 18) * d["n"] / most
         out.append(f'<rect x="{x(d["date"]) - bar / 2:.1f}" y="{h - bottom - bh:.1f}" width="{bar:.1f}"'
                    f' height="{bh:.1f}" fill="{MUTED}" opacity="0.6">'
-                   + _title(f'{d["date"]}: {_value(d.get("value"), lang)} (n={figure(d["n"], lang)})') + "</rect>")
+                   + _title(f'{d["date"]}{" (" + t("day_not_over", lang) + ")" if d.get("partial") else ""}:'
+                            f' {_value(d.get("value"), lang)} (n={figure(d["n"], lang)})') + "</rect>")
     out.append(_text(left + 2, plot_bottom + 14, n_label.format(n=figure(most, lang)), 11))
-    for d, anchor in ((pts[0], "start"), (pts[len(pts) // 2], "middle"), (pts[-1], "end")):
+    for d, anchor in ((drawn[0], "start"), (drawn[len(drawn) // 2], "middle"), (drawn[-1], "end")):
         out.append(_text(x(d["date"]), h - bottom + 16, d["date"], 12, anchor))
     lx = left
     for color, label in zip((BLUE, ORANGE, BAND), legend):

@@ -94,9 +94,11 @@ def csv_rows(report: dict) -> list[dict]:
     for tr in report["trends"]:
         q, m = tr["question_id"], tr["metric"]
         for d in tr["daily"]:
-            add("daily", q, m, d, d["n"], key=d["date"])
-            add("daily", q, "csat", {"value": d.get("csat")}, d["n"], key=d["date"])
-            add("daily", q, "negative", {"value": d.get("negative")}, d["n"], key=d["date"])
+            # A day not over yet (chain_report: `partial`), its answers so far: "2026-12-06 partial".
+            day = f'{d["date"]} partial' if d.get("partial") else d["date"]
+            add("daily", q, m, d, d["n"], key=day)
+            add("daily", q, "csat", {"value": d.get("csat")}, d["n"], key=day)
+            add("daily", q, "negative", {"value": d.get("negative")}, d["n"], key=day)
         for w in tr["weekly"]:
             # A week the period cuts: "2026-W44 partial 2026-10-31/2026-11-01" (its days in the period).
             week = f'{w["week"]} partial {w["first_day"]}/{w["last_day"]}' if w.get("partial") else w["week"]

@@ -104,3 +104,50 @@ def test_a_period_of_only_today_says_no_day_is_over_yet_not_that_there_are_no_an
     shown = html.unescape(page)
     assert "No day of the period is over yet" in shown
     assert 'data-chart="spark-recommend"' not in page and "The lines end on" not in shown
+
+
+def test_the_reports_trend_marks_todays_partial_day_and_breaks_where_a_day_has_no_answers(central_db):
+    """The report's trend chart (the HTML report and a site's page) drew today's two answers as
+    the line's end and joined the days on either side of a closed day. Today is now `partial` in
+    the JSON, "… partial" in the CSV (the overview's download too), an open circle joined to
+    nothing in the chart, and named in a note and in the table; a day without answers breaks
+    the line."""
+    from server_sync.analysis import chain_report
+    from server_sync.analysis.queries import ReportFilter
+    from server_sync.report import html as report_html
+    from server_sync.report import tabular
+    add_site(central_db, "s1", "UTC")
+    add_question(central_db, "recommend", scale="nps11")
+    rows = []
+    for d in range(1, 29):
+        if d == 10:                                    # closed on the 10th
+            continue
+        day = datetime(2026, 11, 1, 10) + timedelta(days=d - 1)
+        rows += [answer("s1", day + timedelta(minutes=i), v, question="recommend", scale="nps11")
+                 for i, v in enumerate([10] * 14 + [8] * 4 + [3] * 2)]
+    rows += [answer("s1", datetime(2026, 11, 29, 8, i), 10, question="recommend", scale="nps11") for i in range(2)]
+    commit(central_db, rows)
+    report = chain_report.build(central_db, ReportFilter(date_from="2026-11-01", date_to="2026-11-29"), now=NOW)
+    (trend,) = report["trends"]
+    assert [d["date"] for d in trend["daily"] if d["partial"]] == ["2026-11-29"]
+    assert len(trend["daily"]) == 28 and not any(d["partial"] for d in trend["daily"][:-1])
+    keys = [r["key"] for r in tabular.csv_rows(report) if r["section"] == "daily" and r["metric"] == "nps"]
+    assert keys[-2:] == ["2026-11-28", "2026-11-29 partial"]
+    page = report_html.render(report, "en")
+    start = page.index('data-chart="trend-recommend"')
+    chart = page[start:page.index("</svg>", start)]
+    lines = [[float(p.split(",")[0]) for p in line.split()]
+             for line in re.findall(r'<polyline points="([^"]+)" fill="none" stroke="[^"]+" stroke-width="1.2"', chart)]
+    left, right = 34, 480 - 10
+    step = (right - left) / 28                         # 1–29 November
+    assert len(lines) == 2, "the line runs across the closed 10th"
+    assert lines[0][-1] == pytest.approx(left + 8 * step, abs=0.05)          # the 9th
+    assert lines[1][0] == pytest.approx(left + 10 * step, abs=0.05)          # the 11th
+    assert lines[1][-1] == pytest.approx(left + 27 * step, abs=0.05)         # the 28th, not today
+    (circle,) = re.findall(r'<circle cx="([\d.]+)" cy="[\d.]+" r="3" [^>]*class="partial-day"', chart)
+    assert float(circle) == pytest.approx(right, abs=0.05)
+    shown = html.unescape(page)
+    assert "Not over yet: 2026-11-29." in shown and '2026-11-29 <span class="small">not over yet</span>' in shown
+    # The overview's download of the same days.
+    _page, downloaded, _result = in_process.shown(overview.build, central_db, NOW, "/")
+    assert "2026-11-29 partial" in {r["key"] for r in downloaded if r["section"] == "daily"}

@@ -4,12 +4,13 @@ alerts and actions; fleet health in one line. All of it for the sites the person
 
 from __future__ import annotations
 
+from server_sync.analysis import chain_report
 from server_sync.analysis.fleet import summary
 from server_sync.analysis.queries import ReportFilter
 from server_sync.report.tabular import CSV_COLUMNS, PART_SECTIONS, csv_rows
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
-from server_sync.web.queries import answers_today, last_whole_day, with_zones
+from server_sync.web.queries import answers_today, with_zones
 from server_sync.workflow import actions as workflow_actions
 from server_sync.workflow import alerts as workflow_alerts
 
@@ -28,7 +29,7 @@ def build(v: Visit) -> PageResult:
     kiosks = v.fleet(sites)
     # The sparklines end with the last day over at every site: today's few answers so far were
     # their end value (n = 2, NPS 100 beside a series around 65).
-    whole = last_whole_day(v.db, sites, v.now)
+    whole = chain_report.last_whole_day(v.db, v.now, sites or ()) if sites != () else None
     shown = report["period"] if report else None
     data = {
         "period": shown,
