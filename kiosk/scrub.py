@@ -25,6 +25,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -72,7 +73,7 @@ class Scrubber:
     _names_re: re.Pattern | None = field(init=False, default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        entries = {n.strip() for n in self.names if n and n.strip()}
+        entries = {unicodedata.normalize("NFC", n.strip()) for n in self.names if n and n.strip()}
         names = sorted(entries | {part for n in entries for part in n.split() if len(part) > 1},
                        key=len, reverse=True)
         if names:
@@ -83,9 +84,11 @@ class Scrubber:
                 rf"(?<![\w-])(?:\w+-)*(?:{alts})(?:-\w+)*(?:'?s)?(?![\w-])", re.IGNORECASE))
 
     def scrub(self, text: str, max_chars: int = 200) -> str:
-        """The comment as stored: personal data replaced, control characters and runs of
-        white space folded, cut to `max_chars`."""
-        text = _CONTROL.sub(" ", text)
+        """The comment as stored: composed (NFC, as the centre stores it), personal data
+        replaced, control characters and runs of white space folded, cut to `max_chars`."""
+        # Composed first: a name typed as "a" and a combining diaeresis ("Ma\u0308rta") is the
+        # roster's "Märta" and must be masked as such.
+        text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text))
         text = _EMAIL.sub(EMAIL_MARK, text)
         text = _IBAN.sub(_iban_mark, text)
         text = _SE_ID.sub(lambda m: ID_MARK if _swedish_id(m.group(0)) else m.group(0), text)

@@ -60,6 +60,15 @@ def test_names_from_the_roster_are_masked_whole_words_only():
     assert scrub_comment("Anna var snäll") == "Anna var snäll"                    # no roster, no names
 
 
+def test_a_name_written_decomposed_is_masked_and_the_comment_is_stored_composed():
+    """"Märta" typed as an "a" and a combining diaeresis (some keyboards, a paste) is the roster's
+    "Märta": it reached the centre unmasked. The comment is kept composed, as the centre stores it."""
+    scrubber = Scrubber(names=("Märta", "Jo\u0308rgen"))
+    assert scrubber.scrub("Tack Ma\u0308rta!") == scrubber.scrub("Tack Märta!") == f"Tack {NAME_MARK}!"
+    assert scrubber.scrub("Jörgen var snabb") == f"{NAME_MARK} var snabb"
+    assert scrubber.scrub("ko\u0308n var la\u030ang") == "kön var lång"
+
+
 @pytest.mark.parametrize("text, kept", [
     ("skriv till märta.öberg@gmail.com", "skriv till [e-mail]"),
     ("åsa@telia.com tack", "[e-mail] tack"),

@@ -14,7 +14,6 @@ from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 
 from peewee import Database, DatabaseError, PostgresqlDatabase, SqliteDatabase
 
-from server_sync.central.dialect import fold
 from server_sync.central.migrations import migrate
 from server_sync.exc import CentralConfigError
 
@@ -129,9 +128,8 @@ def database_from_url(url: str) -> Database:
 
 
 def lower_text(text: str | None) -> str | None:
-    """SQLite's `kp_lower`: dialect.fold, every letter in lower case (SQLite's own LOWER folds
-    only A-Z)."""
-    return fold(text) if isinstance(text, str) else text
+    """SQLite's `kp_lower`: every letter in lower case (SQLite's own LOWER folds only A-Z)."""
+    return text.lower() if isinstance(text, str) else text
 
 
 def parse_url(url: str) -> ParseResult:

@@ -11,6 +11,7 @@ within the centre's bounds, a follow-up with a reason or a comment.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Union
@@ -133,7 +134,8 @@ def field_names(event_type: type) -> tuple[str, ...]:
 
 def check_event(e: Event, kiosk_id: str | None, latest: str, where: str = "event") -> Event:
     """What the declaration cannot say. `latest`: `latest_text(now)`, the newest time a synced
-    clock may report. Returns `e`, or raises ProtocolError with the reason."""
+    clock may report. Returns `e` (a follow-up's comment composed, NFC), or raises
+    ProtocolError with the reason."""
     if kiosk_id is not None and e.kiosk_id != kiosk_id:
         raise ProtocolError(f"{where} {e.id}: kiosk_id {e.kiosk_id!r} does not match {kiosk_id!r}")
     rec = e.recorded_at
@@ -164,6 +166,11 @@ def check_event(e: Event, kiosk_id: str | None, latest: str, where: str = "event
             raise ProtocolError(f"{where} {e.id}: a reason code is listed twice")
         if e.comment is not None and (bad := unstorable(e.comment)):
             raise ProtocolError(f"{where} {e.id}: comment contains {bad}")
+        if e.comment is not None and not unicodedata.is_normalized("NFC", e.comment):
+            # One way to write each letter ("a" and a combining diaeresis is "ä"), as the search
+            # and erasure read them: stored composed, the database's lower() needs nothing more
+            # (PostgreSQL's normalize() on every comment searched made a search 5.5 times slower).
+            e = msgspec.structs.replace(e, comment=unicodedata.normalize("NFC", e.comment))
         if not e.reasons and not e.comment:
             raise ProtocolError(f"{where} {e.id}: a follow-up needs a reason or a comment")
     return e

@@ -150,13 +150,12 @@ def decode_batch(topic: str, payload: bytes, *, now: datetime, max_bytes: int = 
         raise _refusal(payload, topic_kiosk, max_events, latest) from None
     _check_envelope(env.schema, env.kiosk_id, env.batch, env.events, topic_kiosk, max_events)
     try:
-        for i, e in enumerate(env.events):
-            check_event(e, topic_kiosk, latest, f"event {i}")
-        _check_unique(env.batch, env.events)
+        events = tuple(check_event(e, topic_kiosk, latest, f"event {i}") for i, e in enumerate(env.events))
+        _check_unique(env.batch, events)
     except ProtocolError as err:
         raise EventsRefused(err.reason, env.batch, _refused_seqs(
             [e.as_dict() for e in env.events], topic_kiosk, latest)) from None
-    return Batch(env.kiosk_id, env.batch, tuple(env.events), len(payload))
+    return Batch(env.kiosk_id, env.batch, events, len(payload))
 
 
 def _check_unique(batch_id: str, events: Sequence[Event]) -> None:

@@ -38,6 +38,7 @@ class CommentFilter:
     date_to: str | None = None
     search: str | None = None
     page: int = 1
+    per_page: int = COMMENTS_PER_PAGE
 
 
 def _zones(db: Database, sites: Sequence[str] | None) -> dict[ZoneInfo, list[str]]:
@@ -120,7 +121,7 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
     comments' own index, its answer looked up; that index is on the answer's time copied to
     the follow-up (`answered_at`, migration m0054), since the follow-up's own time may fall on
     another day (an answer at 23:59:50, its comment sent at 00:00:10)."""
-    limit = COMMENTS_PER_PAGE
+    limit = f.per_page
     offset = (max(1, f.page) - 1) * limit
     if f.sites is not None and not f.sites:
         return [], False

@@ -3,6 +3,7 @@ score and date. Personal data the kiosk scrubbed shows as removed. Every view is
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from server_sync.analysis.queries import ReportFilter, questions
@@ -17,6 +18,9 @@ from server_sync.web.scope import region_choices, site_choices, sites_of_region
 
 COLUMNS = ["recorded_at", "local_time", "zone", "site_id", "site_name", "question_id", "scale", "value", "reasons",
            "language", "comment"]
+# The CSV download holds every comment the filters find, not the page's 50 (a spreadsheet has no
+# "next page"); more than this is refused, naming how many, rather than cut without a word.
+CSV_MOST = 100_000
 
 
 @filters.takes("from", "to", "question", "site", "region", "reason", "score", "q", "page")
@@ -43,11 +47,16 @@ def build(v: Visit) -> PageResult:
     # With a question, a score is a face of its current scale, the one it was checked against:
     # its series (question, scale), as every figure keeps one. On an earlier scale the same
     # number is another face (4 is the top of smiley4, the second of smiley5): not matched.
+    download = v.params.get("format") == "csv"
     f = CommentFilter(sites=sites, question=period.question, reason=reason, score=score,
                       scale=scale.name if scale and score is not None else None, date_from=period.date_from,
                       date_to=period.date_to, search=filters.search(v.params), page=filters.integer(
                           v.params, "page", 1, 100_000) or 1)
+    if download:
+        f = replace(f, page=1, per_page=CSV_MOST)
     rows, more = comments(v.db, f)
+    if download and more:
+        raise filters.refusal("too_many_comments", most=f"{CSV_MOST:,}".replace(",", " "))
     if not v.live:
         audit.record(v.db, "comments_viewed", user_name=v.user.name, address=v.address, page=v.request.url.path,
                      filters={k: val for k, val in v.params.items() if k != "format"}, shown=len(rows))
