@@ -161,6 +161,10 @@ def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], No
 
     step("trends")
     daily = queries.daily_tallies(db, f.period(prev_start, end))
+    # A day not over at every site yet (today, where the period holds it) is its answers so far:
+    # a daily row is `partial`, so that a chart does not join a few answers (n = 2, NPS 100
+    # beside a series around 65) to the line as if they were a day's, and so is its week.
+    whole = last_whole_day(db, now, f.sites)
     report["trends"] = []
     for q in wanted:
         a, sc = keys[q]
@@ -168,15 +172,11 @@ def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], No
         current = [(d, t) for d, t in rows if d >= start]
         before = {date.fromisoformat(d): t for d, t in rows if d < start}
         report["trends"].append({"question_id": q, "metric": primary_metric(sc), "daily": daily_series(current),
-                                 "weekly": weekly_series(current, sc, period),
+                                 "weekly": weekly_series(current, sc, period, whole),
                                  "change": change_dict(before, {date.fromisoformat(d): t for d, t in current}, sc)})
-    # A day not over at every site yet (today, where the period holds it) is its answers so far:
-    # `partial`, so that a chart does not join a few answers (n = 2, NPS 100 beside a series
-    # around 65) to the line as if they were a day's. Without `now`, no day is known to be open.
-    whole = last_whole_day(db, now, f.sites) if now is not None else None
     for trend in report["trends"]:
         for day in trend["daily"]:
-            day["partial"] = whole is not None and day["date"] > whole
+            day["partial"] = day["date"] > whole
     if brief:
         # The web app's overview and ranking: the same rule for small employee groups as the rest.
         report.update(heatmap=[], drivers=[], actions=[], pulse=pulse({}, {}, min_n=min_group), alerts=[])

@@ -216,12 +216,15 @@ def daily_series(rows: Iterable[tuple[str, Tally]]) -> list[dict]:
     return out
 
 
-def weekly_series(rows: Iterable[tuple[str, Tally]], scale: str, period: tuple[str, str]) -> list[dict]:
+def weekly_series(rows: Iterable[tuple[str, Tally]], scale: str, period: tuple[str, str],
+                  last_whole_day: str | None = None) -> list[dict]:
     """Daily tallies of `period` (first, last day) summed into ISO weeks (Monday first). `from` is
-    the week's Monday, `first_day`/`last_day` its days in the period; a week the period cuts is
-    `partial` and has no `change`: its days are not the week's (a weekend against a whole week).
-    A whole week has the change against the whole week before (`change_test`)."""
+    the week's Monday, `first_day`/`last_day` its days in the period; a week the period cuts, or
+    one with a day after `last_whole_day` (not over yet: its answers so far), is `partial` and
+    has no `change`: its days are not the week's (a weekend against a whole week). A whole week
+    has the change against the whole week before (`change_test`)."""
     first, last = (date.fromisoformat(d) for d in period)
+    over = min(last, date.fromisoformat(last_whole_day)) if last_whole_day else last
     weeks: dict[date, dict[date, Tally]] = {}
     for day, t in rows:
         d = date.fromisoformat(day)
@@ -232,10 +235,10 @@ def weekly_series(rows: Iterable[tuple[str, Tally]], scale: str, period: tuple[s
         t = sum_tallies(days.values(), scale)
         e = primary(t)
         row = {"week": iso_week(start), "from": start.isoformat(), "first_day": max(start, first).isoformat(),
-               "last_day": min(start + timedelta(days=6), last).isoformat(), "partial": _partial(start, first, last),
+               "last_day": min(start + timedelta(days=6), last).isoformat(), "partial": _partial(start, first, over),
                "n": t.n, "value": _round(e.value), "low": _round(e.low), "high": _round(e.high), "change": None}
         earlier = start - timedelta(days=7)
-        if earlier in weeks and not row["partial"] and not _partial(earlier, first, last):
+        if earlier in weeks and not row["partial"] and not _partial(earlier, first, over):
             test = change_test(weeks[earlier], days, scale, primary_metric(scale))
             row["change"] = test.as_dict() if test else None
         out.append(row)

@@ -200,14 +200,22 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
         out.append(f'<polyline points="{line}" fill="none" stroke="{BLUE}" stroke-width="1.2"/>')
     for d in drawn:
         if d.get("partial"):
-            out.append(f'<circle cx="{x(d["date"]):.1f}" cy="{y(d["value"]):.1f}" r="3" fill="{WHITE}" stroke="{BLUE}"'
+            cx, cy = x(d["date"]), y(d["value"])
+            out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3" fill="{WHITE}" stroke="{BLUE}"'
                        f' stroke-width="1.2" class="partial-day"/>')
+            if not lo <= d["value"] <= hi:
+                # Beyond the axis, which spans the whole days: held at its edge, with its value
+                # written beside it, so that the edge is not read as its value.
+                out.append(_text(cx - 5, cy - 6 if d["value"] < lo else cy + 14, figure(d["value"], lang, 0), 11,
+                                 "end", INK))
     # A week's value belongs to the middle of its days (Thursday of a whole week), not to its
     # Monday: a partial week's to the middle of its days in the period.
     shown = [r for r in weekly if r.get("value") is not None]
     for run in _runs(shown, lambda r: r.get("first_day", r["from"]), 7):
         wk = [(min(w - right, max(left, x(_middle(r)))), r["value"]) for r in run]
-        if len(wk) > 1:
+        if len(wk) == 1:                        # a week alone between gaps is a dot
+            out.append(f'<circle cx="{wk[0][0]:.1f}" cy="{y(wk[0][1]):.1f}" r="2.6" fill="{ORANGE}"/>')
+        else:
             out.append(f'<polyline points="{" ".join(f"{px:.1f},{y(v):.1f}" for px, v in wk)}" fill="none"'
                        f' stroke="{ORANGE}" stroke-width="2.6" stroke-linejoin="round"/>')
     most = max(d["n"] for d in daily) or 1

@@ -139,6 +139,11 @@ def csv_rows(report: dict) -> list[dict]:
             add("best_vs_rest", q, "best_site", {"value": site}, None, site, key="best")
         if bvr.get("adjusted_by"):                    # the levels of unhappiness the mix's test holds apart
             add("best_vs_rest", q, "adjusted_by", {"value": bvr["adjusted_by"]}, None)
+        # Too few ways to choose the best group to single out a reason (the HTML says so beside
+        # the mix), or no best quarter to tell apart: a reader of the rows' p-values must know.
+        for flag in ("share_few_splits", "tied"):
+            if flag in bvr:
+                add("best_vs_rest", q, flag, {"value": "true" if bvr[flag] else "false"}, None)
         for r in bvr.get("reasons", []):
             # Mentions per 100 answers: the best quarter's minus the rest's (described, not
             # tested: drivers.py says why), then each group's rate.

@@ -371,6 +371,11 @@ def test_best_vs_rest_says_when_its_sites_are_too_few_to_single_out_an_area(repo
     assert text.count("Only 28 ways to choose the best group among these 8 sites: too few to single out one "
                       "of 6 areas.") == 1                                  # the mix (per 100 answers: no test)
     assert "ways to choose the best group" not in html_unescape(html.render(report, "en"))
+    # And the CSV, whose per-reason p-values a reader would otherwise take at face value.
+    from server_sync.report import tabular
+    flags = {r["metric"]: r["value"] for r in tabular.csv_rows(few) if r["section"] == "best_vs_rest"
+             and r["question_id"] == drivers["question_id"] and r["metric"] in ("share_few_splits", "tied")}
+    assert flags == {"share_few_splits": "true", "tied": "false"}
 
 
 def test_best_vs_rest_says_when_there_is_no_best_group_or_no_mix(report):

@@ -35,8 +35,9 @@ def test_the_line_and_the_band_break_at_a_missing_day():
     assert all(b - a <= day + 0.2 for p in lines for a, b in zip(_xs(p), _xs(p)[1:]))
     assert len(re.findall(rf'<circle [^>]*fill="{svg.BLUE}"', chart)) == 1
     assert len(re.findall(r"<polygon ", chart)) == 3
-    # The weeks 45 and 47 with week 46 left out: no weekly line across it.
+    # The weeks 45 and 47 with week 46 left out: no weekly line across it, each week a dot.
     assert not re.search(rf'stroke="{svg.ORANGE}"', chart)
+    assert len(re.findall(rf'<circle [^>]*fill="{svg.ORANGE}"', chart)) == 2
 
 
 def test_an_employee_trend_says_its_small_days_are_hidden():

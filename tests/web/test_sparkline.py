@@ -146,6 +146,8 @@ def test_the_reports_trend_marks_todays_partial_day_and_breaks_where_a_day_has_n
     assert lines[1][-1] == pytest.approx(left + 27 * step, abs=0.05)         # the 28th, not today
     (circle,) = re.findall(r'<circle cx="([\d.]+)" cy="[\d.]+" r="3" [^>]*class="partial-day"', chart)
     assert float(circle) == pytest.approx(right, abs=0.05)
+    # NPS 100 lies above the axis (the whole days' range): held at its edge, its value beside it.
+    assert re.search(r'<text [^>]*text-anchor="end"[^>]*>100</text>', chart)
     shown = html.unescape(page)
     assert "Not over yet: 2026-11-29." in shown and '2026-11-29 <span class="small">not over yet</span>' in shown
     # The overview's download of the same days.
