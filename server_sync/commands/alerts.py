@@ -102,7 +102,8 @@ def _print(alerts: list[dict], zones: dict[str, ZoneInfo]) -> None:
         due = f" due {a['due_date']}" + (" OVERDUE" if a.get("overdue") else "") if a.get("due_date") else ""
         # Texts people and kiosks wrote go through printable: an escape sequence in a comment
         # would act on the terminal that lists it.
-        print(f"{a['id']:>5} {local_time(a['raised_at'], zones[a['site_id']])} {printable(a['site_id']):<16}"
+        # 22: the longest a zone's abbreviation makes it ("2026-11-23 14:45 +0545"), so columns line up.
+        print(f"{a['id']:>5} {local_time(a['raised_at'], zones[a['site_id']]):<22} {printable(a['site_id']):<16}"
               f" {a['kind']:<8} {a['state']:<12} {printable(a.get('owner') or '-'):<16}{due}  {printable(a['message'])}")
 
 
@@ -175,7 +176,7 @@ def run_show(args: argparse.Namespace) -> int:
         return 0
     _print([a], zones)
     for e in a["history"]:
-        print(f"      {local_time(e['at'], zones[a['site_id']])} {printable(e['user'] or 'kundpuls'):<16} {e['event']:<12}"
+        print(f"      {local_time(e['at'], zones[a['site_id']]):<22} {printable(e['user'] or 'kundpuls'):<16} {e['event']:<12}"
               f" {printable(e['detail'] if e['detail'] is not None else '', 10_000)}")
     return 0
 

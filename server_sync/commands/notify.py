@@ -260,5 +260,5 @@ def list_deliveries(args: argparse.Namespace) -> int:
     else:
         for r in rows:
             err = f"  {r['last_error']}" if r["last_error"] else ""
-            print(f"{r['created_at'][:19]}  {r['channel']:<7} {r['state']:<9} {r['attempts']:>2}× {r['to']}: {r['what']}{err}")
+            print(f"{r['created_at'][:19]} UTC  {r['channel']:<7} {r['state']:<9} {r['attempts']:>2}× {r['to']}: {r['what']}{err}")
     return 0

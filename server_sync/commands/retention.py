@@ -49,5 +49,5 @@ def show_log(args: argparse.Namespace) -> int:
             counts = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in r["counts"].items())
             # The actor is the action's own name unless someone else did it: say it only then.
             by = f" (by {r['actor']})" if r["actor"] != r["action"] else ""
-            print(f"{r['at'][:19]}  {r['action']}{by}: removed {counts}")
+            print(f"{r['at'][:19]} UTC  {r['action']}{by}: removed {counts}")
     return 0

@@ -472,6 +472,7 @@ def test_retention_log_says_each_run_without_doubled_words(central, capsys):
     assert central_cli("--db", url, "retention", "log") == 0
     out = capsys.readouterr().out
     assert "retention retention" not in out and "retention: removed 0 audit entries" in out, out
+    assert out.split("  ")[0].endswith(" UTC"), out              # its time says its zone
 
 
 def test_serve_checks_forwarded_allow_ips(tmp_path, capsys, monkeypatch):

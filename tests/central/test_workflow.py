@@ -307,7 +307,7 @@ def test_the_commands_with_json_and_errors(world, central_url, capsys):
     said = capsys.readouterr().out
     assert " 2026-11-23 14:30 IST " in said and said.count(" IST ") == 1 + len(hist) and " UTC " not in said
     assert run("alerts", "list", "--site", "s1") == 0
-    assert capsys.readouterr().out.startswith(f"{a['id']:>5} 2026-11-23 14:30 IST s1 ")
+    assert capsys.readouterr().out.startswith(f"{a['id']:>5} {'2026-11-23 14:30 IST':<22} s1 ")   # columns line up
     assert run("action", "list", "--site", "s1", "--json") == 0
     [act] = json.loads(capsys.readouterr().out)
     assert act["alert_id"] == a["id"] and act["action_type"] == "staffing" and "previous" in act

@@ -72,6 +72,11 @@ def test_a_norwegian_reader_sees_the_alert_in_norwegian_on_every_page(web, dip):
     rows = list(csv.DictReader(io.StringIO(c.get("/alerts?format=csv").text)))
     row = next(r for r in rows if r["id"] == str(dip))
     assert row["message"] == ENGLISH and _norwegian(row["text"])
+    # Its time in UTC (the column says so in docs/web.md) and on the site's clock with its zone.
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+    local = datetime.fromisoformat(row["raised_at"]).replace(tzinfo=timezone.utc).astimezone(ZoneInfo(row["timezone"]))
+    assert row["timezone"] == "Europe/Stockholm" and row["raised_local"] == local.strftime("%Y-%m-%d %H:%M %Z")
     c.close()
 
 

@@ -3,7 +3,10 @@ its own page (pages/workflow.py: where they are acted on) and its site."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from server_sync.analysis.actions import evaluated
+from server_sync.analysis.chain_report import local_time
 from server_sync.analysis.effects import ALPHA
 from server_sync.analysis.queries import ReportFilter
 from server_sync.report.alert_text import alert_text
@@ -14,7 +17,10 @@ from server_sync.web.scope import site_choices
 from server_sync.workflow import actions as workflow_actions
 from server_sync.workflow import alerts as workflow_alerts
 
-ALERT_COLUMNS = ["id", "state", "site_id", "site_name", "question_id", "kind", "raised_at", "last_seen_at", "n",
+# `raised_at` and the other times are UTC; `raised_local` the site's clock with its zone's
+# abbreviation (`timezone`: the IANA name), as the page shows it.
+ALERT_COLUMNS = ["id", "state", "site_id", "site_name", "question_id", "kind", "raised_at", "raised_local", "timezone",
+                 "last_seen_at", "n",
                  "negative", "value", "p_value", "message", "text", "owner", "due_date", "overdue", "outcome",
                  "outcome_reason", "action_id", "duplicate_of", "closed_at", "acked_at", "ack_comment"]
 # `confidence`: the level of the effect's interval (0.99), which the page's heading states.
@@ -41,6 +47,7 @@ def alerts(v: Visit) -> PageResult:
     for r in with_zones(v.db, rows):
         r["site_name"] = names.get(r["site_id"], r["site_id"])
         r["text"] = alert_text(r, v.lang)            # `message` is English; this, the reader's
+        r["raised_local"] = local_time(r["raised_at"], ZoneInfo(r["timezone"]))
     data = {"alerts": rows, "state": state, "site": filters.ident(v.params, "site")}
     return PageResult("web/alerts.html", data, "title_alerts", csv=lambda d: (ALERT_COLUMNS, d["alerts"]),
                       report_filter=ReportFilter(sites or ()), context={"site_choices": site_choices(names, v.lang)})
