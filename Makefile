@@ -32,8 +32,11 @@ demo-headless: demo-deps $(STAMP)
 # once, 9:50 the next time, and the sync agent's SIGKILL test then saw no kill land mid-drain;
 # on 2026-12-04, 11:37 against two workers' 11:22 the same hour, the demo tests failing.)
 PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
+# Bytecode kept (an environment may say PYTHONDONTWRITEBYTECODE): the tests start hundreds of
+# Python processes (kiosk-central, ingest, the web app, the kiosk), and each compiled the
+# project's modules again (0.35 s of CPU for the web app's).
 test: system-deps $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: system-deps $(STAMP)
 	$(BIN)/python -m benchmarks
