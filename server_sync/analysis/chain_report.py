@@ -9,6 +9,7 @@ HTML) take the dict and never query the database themselves.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -80,6 +81,38 @@ def last_whole_day(db: Database, now: datetime, sites: tuple[str, ...] = ()) -> 
     at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
     zones = set(registry.site_zones(db, sites or None).values()) or {timezone.utc}
     return (min(at.astimezone(zone).date() for zone in zones) - timedelta(days=1)).isoformat()
+
+
+def _same_sites_change(db: Database, f: ReportFilter, question: str, key: tuple[str, str],
+                       by_site: dict, previous_sites: dict, names: dict[str, str], span: tuple[str, str],
+                       start: str) -> dict | None:
+    """The period change over the sites that answered in both periods, when some answered in one
+    only (None otherwise, and for an employee question, whose small groups it would show). The
+    chain's change sums whichever sites answered: a store that opened in the period (72 answers
+    before, 824 now, at NPS 29) moved a chain whose every store held still by 9.6 points, a
+    change of the mix, not of any store. `only_now` and `only_before` name those sites with their
+    answers; `change` is `change_dict` over the others' days."""
+    audience, scale = key
+    if audience != "customer":
+        return None
+
+    def answered(tallies: dict) -> dict[str, int]:
+        return {s: t.n for (s, q, a, sc), t in tallies.items() if (q, a, sc) == (question, audience, scale) and t.n}
+
+    now_sites, before_sites = answered(by_site), answered(previous_sites)
+    both = sorted(set(now_sites) & set(before_sites))
+    if not both or len(both) == len(now_sites) == len(before_sites):
+        return None
+    daily = queries.daily_tallies(db, replace(f, sites=tuple(both)).period(*span))
+    days = [(d, t) for (q, a, sc, d), t in daily.items() if (q, a, sc) == (question, audience, scale)]
+
+    def listed(counts: dict[str, int], other: dict[str, int]) -> list[dict]:
+        return [{"site_id": s, "name": names.get(s, s), "n": counts[s]} for s in sorted(set(counts) - set(other))]
+
+    return {"sites": len(both), "only_now": listed(now_sites, before_sites),
+            "only_before": listed(before_sites, now_sites),
+            "change": change_dict({date.fromisoformat(d): t for d, t in days if d < start},
+                                  {date.fromisoformat(d): t for d, t in days if d >= start}, scale)}
 
 
 def build(db: Database, f: ReportFilter = ReportFilter(), *, now: datetime | None = None,
@@ -177,6 +210,10 @@ def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], No
     for trend in report["trends"]:
         for day in trend["daily"]:
             day["partial"] = day["date"] > whole
+    for trend in report["trends"]:
+        q = trend["question_id"]
+        trend["change_same_sites"] = _same_sites_change(db, f, of[q], keys[q], by_site, previous_sites, names,
+                                                        (prev_start, end), start)
     if brief:
         # The web app's overview and ranking: the same rule for small employee groups as the rest.
         report.update(heatmap=[], drivers=[], actions=[], pulse=pulse({}, {}, min_n=min_group), alerts=[])

@@ -94,6 +94,7 @@ def context(report: dict, lang: str) -> dict[str, Any]:
         "questions": {q["id"]: q for q in report["questions"]},
         "summaries": {s["question_id"]: s for s in report["summary"]},
         "changes": {tr["question_id"]: tr["change"] for tr in report["trends"]},
+        "same_sites": {tr["question_id"]: tr.get("change_same_sites") for tr in report["trends"]},
         "reasons": reason_labels(lang),
         "weekdays": weekdays(lang),
         "bounds": _bounds,

@@ -25,7 +25,8 @@ COUNTS = ("negative", "promoters", "detractors")
 # tests/analysis/test_report_csv.py checks every figure of each part against these sections.
 PART_SECTIONS: dict[str, tuple[str, ...]] = {
     "summary": ("summary",), "sites": ("site",), "ranking": ("ranking",), "kiosks": ("kiosk",),
-    "trends": ("daily", "weekly", "weekly_change", "change", "change_previous", "change_current"),
+    "trends": ("daily", "weekly", "weekly_change", "change", "change_previous", "change_current", "change_same_sites",
+               "change_same_sites_previous", "change_same_sites_current"),
     "heatmap": ("heatmap",),
     "drivers": ("pareto", "praise", "uplift", "site_pareto", "site_uplift", "best_vs_rest"),
     "actions": ("action", "action_window", "action_before", "action_after", "control_before", "control_after"),
@@ -111,6 +112,18 @@ def csv_rows(report: dict) -> list[dict]:
         test("change", q, "csat", change.get("csat_test"), change["current"]["n"], key=change["verdict"])
         metrics("change_previous", q, m, change["previous"])
         metrics("change_current", q, m, change["current"])
+        same = tr.get("change_same_sites")
+        if same:                 # where some sites answered in one period only: the others' change
+            c = same["change"]
+            add("change_same_sites", q, "sites", {"value": same["sites"]}, None, key=c["verdict"])
+            for side in ("only_now", "only_before"):
+                for site in same[side]:
+                    add("change_same_sites", q, side, {"value": site["n"]}, site["n"], site["site_id"], site["name"])
+            add("change_same_sites", q, "verdict", {"value": c["verdict"]}, c["current"]["n"], key=c["verdict"])
+            test("change_same_sites", q, m, c["test"], c["current"]["n"], key=c["verdict"])
+            test("change_same_sites", q, "csat", c.get("csat_test"), c["current"]["n"], key=c["verdict"])
+            metrics("change_same_sites_previous", q, m, c["previous"])
+            metrics("change_same_sites_current", q, m, c["current"])
     for hm in report["heatmap"]:
         for c in hm["cells"]:
             add("heatmap", hm["question_id"], hm["metric"], {"value": c["value"]}, c["n"],
