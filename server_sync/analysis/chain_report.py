@@ -103,7 +103,7 @@ def _same_sites_change(db: Database, f: ReportFilter, question: str, key: tuple[
     both = sorted(set(now_sites) & set(before_sites))
     if not both or len(both) == len(now_sites) == len(before_sites):
         return None
-    daily = queries.daily_tallies(db, replace(f, sites=tuple(both)).period(*span))
+    daily = queries.daily_tallies(db, replace(f, sites=tuple(both), questions=(question,)).period(*span))
     days = [(d, t) for (q, a, sc, d), t in daily.items() if (q, a, sc) == (question, audience, scale)]
 
     def listed(counts: dict[str, int], other: dict[str, int]) -> list[dict]:
@@ -212,8 +212,9 @@ def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], No
             day["partial"] = day["date"] > whole
     for trend in report["trends"]:
         q = trend["question_id"]
-        trend["change_same_sites"] = _same_sites_change(db, f, of[q], keys[q], by_site, previous_sites, names,
-                                                        (prev_start, end), start)
+        # A series of an earlier scale: its sites stopped answering on it when the scale changed.
+        trend["change_same_sites"] = None if series[q].get("earlier_scale") else _same_sites_change(
+            db, f, of[q], keys[q], by_site, previous_sites, names, (prev_start, end), start)
     if brief:
         # The web app's overview and ranking: the same rule for small employee groups as the rest.
         report.update(heatmap=[], drivers=[], actions=[], pulse=pulse({}, {}, min_n=min_group), alerts=[])

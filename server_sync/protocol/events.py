@@ -170,7 +170,10 @@ def check_event(e: Event, kiosk_id: str | None, latest: str, where: str = "event
             # One way to write each letter ("a" and a combining diaeresis is "ä"), as the search
             # and erasure read them: stored composed, the database's lower() needs nothing more
             # (PostgreSQL's normalize() on every comment searched made a search 5.5 times slower).
-            e = msgspec.structs.replace(e, comment=unicodedata.normalize("NFC", e.comment))
+            # A few letters grow when composed (U+FB2C: 3); past a comment's length, kept as sent.
+            composed = unicodedata.normalize("NFC", e.comment)
+            if len(composed) <= MAX_COMMENT_CHARS:
+                e = msgspec.structs.replace(e, comment=composed)
         if not e.reasons and not e.comment:
             raise ProtocolError(f"{where} {e.id}: a follow-up needs a reason or a comment")
     return e

@@ -37,6 +37,20 @@ def test_a_week_the_period_cuts_is_partial_and_never_compared():
     assert weeks[2]["change"]["test"] == "days t"                # seven days a side: days are the units
 
 
+def test_a_week_not_over_yet_is_partial_and_never_compared():
+    """The week holding today (its Sunday not over yet) was a whole week with a change test on
+    today's answers so far, beside the daily row that said the day is not final."""
+    rows = day_rows(date(2026, 11, 2), date(2026, 11, 22))
+    period = ("2026-11-02", "2026-11-22")
+    whole = weekly_series(rows, "smiley4", period, last_whole_day="2026-11-22")
+    today = weekly_series(rows, "smiley4", period, last_whole_day="2026-11-21")
+    assert [(w["week"], w["partial"], w["change"] is not None) for w in whole] == \
+        [("2026-W45", False, False), ("2026-W46", False, True), ("2026-W47", False, True)]
+    assert [(w["week"], w["last_day"], w["partial"], w["change"] is not None) for w in today] == \
+        [("2026-W45", "2026-11-08", False, False), ("2026-W46", "2026-11-15", False, True),
+         ("2026-W47", "2026-11-22", True, False)]
+
+
 def test_the_report_shows_partial_weeks_in_json_csv_and_html(tmp_path):
     from server_sync.central.db import connect
     db = connect(f"sqlite:///{tmp_path / 'central.db'}")

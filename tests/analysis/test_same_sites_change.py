@@ -50,7 +50,7 @@ def test_a_store_new_in_the_period_is_named_and_the_others_change_is_given(centr
     assert said[("change_same_sites", "happy_index_diff")]["p_value"] == same["change"]["test"]["p_value"]
     assert said[("change_same_sites_current", "happy_index")]["n"] == 840
     page = html.unescape(report_html.render(report, "en"))
-    assert "Over the 3 sites that answered in both periods: " in page
+    assert "Sites that answered in both periods (3): " in page
     assert "Answered in one period only: S4 (n=420 this period)" in page
     # Every site in both periods: nothing more to say.
     again = chain_report.build(db, ReportFilter(sites=("s1", "s2", "s3"), date_from="2026-11-09",

@@ -42,7 +42,18 @@ def test_an_imported_comment_is_composed_too():
     assert validate_event(f, f["kiosk_id"], now=NOW).comment == COMPOSED
 
 
-def test_the_migration_composes_the_comments_stored_before(central_db):
+def test_a_comment_that_grows_past_its_length_when_composed_is_kept_as_sent():
+    """A few letters grow when composed (U+FB2C is three code points): a comment at the most a
+    comment may hold stays as sent, which the protocol would refuse to read back otherwise."""
+    from server_sync.protocol.vocabulary import MAX_COMMENT_CHARS
+    f = followup(2, response(1, value=1)["id"], comment="\ufb2c" * MAX_COMMENT_CHARS)
+    assert validate_event(f, f["kiosk_id"], now=NOW).comment == "\ufb2c" * MAX_COMMENT_CHARS
+    short = followup(4, response(3, value=1)["id"], comment="\ufb2c")
+    assert validate_event(short, short["kiosk_id"], now=NOW).comment == "\u05e9\u05bc\u05c1"
+
+
+def test_the_migration_composes_the_comments_stored_before(central_db, monkeypatch):
+    monkeypatch.setattr(m0055, "PAGE", 2)                        # its pages' seams, not only the first
     db = central_db
     register_fleet(db)
     ingest = Ingest(db, clock=lambda: NOW)
