@@ -204,17 +204,13 @@ def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], No
         rows = [(d, t) for (qq, aa, ss, d), t in daily.items() if (qq, aa, ss) == (of[q], a, sc)]
         current = [(d, t) for d, t in rows if d >= start]
         before = {date.fromisoformat(d): t for d, t in rows if d < start}
-        report["trends"].append({"question_id": q, "metric": primary_metric(sc), "daily": daily_series(current),
-                                 "weekly": weekly_series(current, sc, period, whole),
-                                 "change": change_dict(before, {date.fromisoformat(d): t for d, t in current}, sc)})
-    for trend in report["trends"]:
-        for day in trend["daily"]:
-            day["partial"] = day["date"] > whole
-    for trend in report["trends"]:
-        q = trend["question_id"]
         # A series of an earlier scale: its sites stopped answering on it when the scale changed.
-        trend["change_same_sites"] = None if series[q].get("earlier_scale") else _same_sites_change(
+        same_sites = None if series[q].get("earlier_scale") else _same_sites_change(
             db, f, of[q], keys[q], by_site, previous_sites, names, (prev_start, end), start)
+        report["trends"].append({"question_id": q, "metric": primary_metric(sc),
+                                 "daily": daily_series(current, whole), "weekly": weekly_series(current, sc, period, whole),
+                                 "change": change_dict(before, {date.fromisoformat(d): t for d, t in current}, sc),
+                                 "change_same_sites": same_sites})
     if brief:
         # The web app's overview and ranking: the same rule for small employee groups as the rest.
         report.update(heatmap=[], drivers=[], actions=[], pulse=pulse({}, {}, min_n=min_group), alerts=[])

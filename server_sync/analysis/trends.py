@@ -206,13 +206,15 @@ def week_start(d: date) -> date:
     return d - timedelta(days=d.weekday())
 
 
-def daily_series(rows: Iterable[tuple[str, Tally]]) -> list[dict]:
-    """[(local_date, Tally)] -> [{date, n, value, low, high, negative}] in date order."""
+def daily_series(rows: Iterable[tuple[str, Tally]], last_whole_day: str | None = None) -> list[dict]:
+    """[(local_date, Tally)] -> [{date, n, value, low, high, negative, partial}] in date order; a
+    day after `last_whole_day` is `partial` (not over yet: its answers so far)."""
     out = []
     for day, t in sorted(rows, key=lambda r: r[0]):
         e = primary(t)
         out.append({"date": day, "n": t.n, "value": _round(e.value), "low": _round(e.low),
-                    "high": _round(e.high), "csat": _round(csat(t).value), "negative": t.negative})
+                    "high": _round(e.high), "csat": _round(csat(t).value), "negative": t.negative,
+                    "partial": last_whole_day is not None and day > last_whole_day})
     return out
 
 

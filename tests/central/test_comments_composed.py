@@ -7,6 +7,8 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
+
 from server_sync.central.dialect import dialect_of
 from server_sync.central.migrations import m0055_comments_composed as m0055
 from server_sync.ingest import Ingest
@@ -52,8 +54,8 @@ def test_a_comment_that_grows_past_its_length_when_composed_is_kept_as_sent():
     assert validate_event(short, short["kiosk_id"], now=NOW).comment == "\u05e9\u05bc\u05c1"
 
 
-def test_the_migration_composes_the_comments_stored_before(central_db, monkeypatch):
-    monkeypatch.setattr(m0055, "PAGE", 2)                        # its pages' seams, not only the first
+@pytest.mark.parametrize("page", [m0055.PAGE, 2])          # 2: across its pages' seams too
+def test_the_migration_composes_the_comments_stored_before(central_db, page):
     db = central_db
     register_fleet(db)
     ingest = Ingest(db, clock=lambda: NOW)
@@ -65,5 +67,8 @@ def test_the_migration_composes_the_comments_stored_before(central_db, monkeypat
     p = db.param
     for seq in (2, 6):                                          # as a centre before m0055 stored them
         db.execute_sql(f"UPDATE followup SET comment = {p} WHERE seq = {p}", (f"{seq} {DECOMPOSED}", seq))
-    m0055.up(db, dialect_of(db))
+    if page == m0055.PAGE:
+        m0055.up(db, dialect_of(db))
+    else:
+        m0055.compose(db, page)
     assert comments(db) == [f"2 {COMPOSED}", "1 Kalle", f"6 {COMPOSED}"]

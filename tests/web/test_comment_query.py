@@ -242,11 +242,12 @@ def test_the_question_filter_says_which_questions_the_centre_never_defined():
     assert question_choices(catalogue, "nb")[0] == ("visit", "visit")      # no Norwegian wording: its id
 
 
-def test_the_csv_download_holds_every_comment_found_not_one_page(central_db, monkeypatch):
+def test_the_csv_download_holds_every_comment_found_not_one_page(central_db):
     """A spreadsheet has no next page: the download held the page's 50 of 60 comments and nothing
     said so. It holds all 60 now; over its most (100 000) it is refused, saying so, not cut."""
     import csv
     import io
+    from dataclasses import replace
     from server_sync.web import guard
     from server_sync.web.filters import BadFilter
     from server_sync.web.pages import comments as page
@@ -260,8 +261,8 @@ def test_the_csv_download_holds_every_comment_found_not_one_page(central_db, mon
 
     assert len(download("format=csv")) == 60 and len(download("page=2&format=csv")) == 60
     assert len(page.build(in_process.visit(central_db, STORED_AT, "/comments", "format=json")).data["comments"]) == 50
-    monkeypatch.setattr(page, "CSV_MOST", 55)
+    every = CommentFilter(sites=("s1",))
     with pytest.raises(BadFilter) as refused:
-        download("format=csv")
+        page.download_rows(central_db, every, most=55)
     assert refused.value.said_in("sv").startswith("Fler än 55 kommentarer matchar")
-    assert len(download("q=kommentar 5&format=csv")) == 11          # 5 and 50-59: within the most
+    assert len(page.download_rows(central_db, replace(every, search="kommentar 5"), most=55)[0]) == 11   # 5, 50-59

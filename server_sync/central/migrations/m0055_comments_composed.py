@@ -18,10 +18,15 @@ PAGE = 5000
 
 
 def up(db: Database, dialect: Dialect) -> None:
+    compose(db)
+
+
+def compose(db: Database, page: int = PAGE) -> None:
+    """Every stored comment not composed, composed; `page` comments read at a time."""
     p, last = db.param, ""
     while True:
         rows = db.execute_sql(f"SELECT id, comment FROM followup WHERE comment IS NOT NULL AND id > {p}"
-                              f" ORDER BY id LIMIT {PAGE}", (last,)).fetchall()
+                              f" ORDER BY id LIMIT {int(page)}", (last,)).fetchall()
         if not rows:
             return
         for row_id, text in rows:

@@ -4,6 +4,7 @@ score and date. Personal data the kiosk scrubbed shows as removed. Every view is
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from server_sync.analysis.queries import ReportFilter, questions
@@ -15,6 +16,9 @@ from server_sync.web import audit, filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import CommentFilter, comments, site_names
 from server_sync.web.scope import region_choices, site_choices, sites_of_region
+
+if TYPE_CHECKING:
+    from peewee import Database
 
 COLUMNS = ["recorded_at", "local_time", "zone", "site_id", "site_name", "question_id", "scale", "value", "reasons",
            "language", "comment"]
@@ -52,11 +56,7 @@ def build(v: Visit) -> PageResult:
                       scale=scale.name if scale and score is not None else None, date_from=period.date_from,
                       date_to=period.date_to, search=filters.search(v.params), page=filters.integer(
                           v.params, "page", 1, 100_000) or 1)
-    if download:
-        f = replace(f, page=1, per_page=CSV_MOST)
-    rows, more = comments(v.db, f)
-    if download and more:
-        raise filters.refusal("too_many_comments", most=f"{CSV_MOST:,}".replace(",", " "))
+    rows, more = download_rows(v.db, f) if download else comments(v.db, f)
     if not v.live:
         audit.record(v.db, "comments_viewed", user_name=v.user.name, address=v.address, page=v.request.url.path,
                      filters={k: val for k, val in v.params.items() if k != "format"}, shown=len(rows))
@@ -71,6 +71,15 @@ def build(v: Visit) -> PageResult:
                                                                  for r, labels in REASONS.items()), v.lang),
                                "score_choices": [(n, n) for n in range(low, high + 1)],
                                "page_links": _pages(v, f.page)})
+
+
+def download_rows(db: Database, f: CommentFilter, most: int = CSV_MOST) -> tuple[list[dict], bool]:
+    """Every comment `f` finds, whatever its page, for the CSV download; more than `most` is
+    refused (BadFilter), saying so."""
+    rows, more = comments(db, replace(f, page=1, per_page=most))
+    if more:
+        raise filters.refusal("too_many_comments", most=f"{most:,}".replace(",", " "))
+    return rows, more
 
 
 def question_choices(catalogue: dict[str, dict], lang: str) -> list[tuple[str, str]]:
