@@ -130,12 +130,16 @@ return Array.prototype.filter.call(document.querySelectorAll('input,select,texta
 """
 
 
+# Every browser's profile lives under one directory that goes when the test process ends.
+PROFILES = tempfile.TemporaryDirectory(prefix="kundpuls-chromium-")
+
+
 def browser() -> webdriver.Chrome:
     options = Options()
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='kundpuls-chromium-')}")
+    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(dir=PROFILES.name)}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(DRIVER), options=options)
 
