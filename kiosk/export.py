@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 from zoneinfo import ZoneInfo
 
-from server_sync.program.spreadsheet import text_cell
+from server_sync.program.spreadsheet import list_cell, text_cell
 from server_sync.protocol import FieldSpec, FollowUpEvent, ResponseEvent, field_names, fields_of, iso_ms
 from kiosk.config import KioskConfig
 from kiosk.earlier import SentMark
@@ -105,7 +105,7 @@ def csv_cell(spec: FieldSpec, value: Any) -> Any:
     if spec.kind == "bool":
         return int(value)
     if spec.kind == "list":
-        value = ";".join(value)
+        return list_cell(value)
     return text_cell(value) if isinstance(value, str) else value
 
 

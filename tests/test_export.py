@@ -176,4 +176,4 @@ def test_the_web_apps_csv_escapes_joined_lists_too():
     render = pytest.importorskip("server_sync.web.render")      # not on a kiosk (no web extra)
     text = render.to_csv(["reasons", "comment"], [{"reasons": ["-2-3", "queue"], "comment": "=1+1"}])
     row = list(csv.reader(io.StringIO(text)))[1]
-    assert row == ["'-2-3 queue", "'=1+1"]
+    assert row == ["'-2-3;queue", "'=1+1"]

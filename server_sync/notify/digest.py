@@ -166,7 +166,7 @@ def compose(db: Database, user: User, to: str, now: datetime) -> Digest | None:
     where = tx("digest_all_sites") if data["everything"] else ", ".join(sorted_names(names.values(), lang))
     period = f"{data['from']} – {data['to']}"
     subject = tx("digest_subject", period=data["period"])
-    intro = tx("digest_intro", name=user.name, period=period, sites=where)
+    intro = tx("digest_intro", period=period, sites=where)   # the login name is no greeting
     for q in data["questions"]:
         q["label"] = question_text(q["question"], lang)          # its wording, as the report says it
         q["metric_label"] = report_text(q["metric"], lang)

@@ -17,6 +17,8 @@ from server_sync.program.spreadsheet import text_cell
 
 CSV_COLUMNS = ("section", "question_id", "site_id", "site_name", "key", "n", "metric", "value", "low", "high",
                "p_value")
+# A heatmap cell's weekday (0 = Monday) in its row's key, in every language.
+WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # The counts a group of answers carries beside its estimates (the NPS's two only on an NPS question).
 COUNTS = ("negative", "promoters", "detractors")
 # Which CSV sections carry the figures of each part of the report's JSON (a part is also the id
@@ -126,10 +128,10 @@ def csv_rows(report: dict) -> list[dict]:
             metrics("change_same_sites_current", q, m, c["current"])
     for hm in report["heatmap"]:
         for c in hm["cells"]:
-            add("heatmap", hm["question_id"], hm["metric"], {"value": c["value"]}, c["n"],
-                key=f"{c['weekday']}-{c['hour']:02d}")
-            add("heatmap", hm["question_id"], "negative_share", {"value": c.get("negative_share")}, c["n"],
-                key=f"{c['weekday']}-{c['hour']:02d}")
+            # "mon 08", not "0-08": a spreadsheet reads "1-08" as the 8th of January.
+            cell = f"{WEEKDAY_KEYS[c['weekday']]} {c['hour']:02d}"
+            add("heatmap", hm["question_id"], hm["metric"], {"value": c["value"]}, c["n"], key=cell)
+            add("heatmap", hm["question_id"], "negative_share", {"value": c.get("negative_share")}, c["n"], key=cell)
     for d in report["drivers"]:
         q = d["question_id"]
         uplift_metric = metric_of[q] + "_uplift"

@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 
 from server_sync.analysis.chain_report import local_time, utc_instant
 from server_sync.program.i18n import Catalogues
-from server_sync.program.spreadsheet import text_cell
+from server_sync.program.spreadsheet import list_cell, text_cell
 from server_sync.protocol.scales import SCALES
 from server_sync.protocol.vocabulary import LANGUAGES, SCRUB_MARKS
 from server_sync.report import html as report_html
@@ -175,7 +175,7 @@ def _cell(v: Any) -> Any:
     if isinstance(v, bool):                  # 0/1, as the kiosk's export writes them (not True/False)
         return int(v)
     if isinstance(v, (list, tuple)):
-        v = " ".join(map(str, v))            # reason codes may start with '-': a formula too
+        return list_cell(v)
     return text_cell(v) if isinstance(v, str) else v
 
 

@@ -196,3 +196,14 @@ def test_praise_has_a_pareto_of_its_own_in_the_json_the_csv_and_the_page(central
     page = html.render(report, "sv")
     assert 'data-chart="pareto-visit"' in page and 'data-chart="praise-visit"' in page
     assert "Beröm per skäl (Pareto)" in page and "Klagomål per skäl (Pareto)" in page
+
+
+def test_a_heatmap_cells_key_is_not_read_as_a_date(reports):
+    """The key was "1-08" (weekday 1, 08:00), which a spreadsheet turns into the 8th of January;
+    it is "tue 08", one row per cell of the JSON, each weekday by its own code."""
+    whole, _ = reports
+    cells = {(hm["question_id"], c["weekday"], c["hour"]) for hm in whole["heatmap"] for c in hm["cells"]}
+    rows = [r for r in tabular.csv_rows(whole) if r["section"] == "heatmap"]
+    keys = {(r["question_id"], r["key"]) for r in rows}
+    assert keys == {(q, f"{('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun')[w]} {h:02d}") for q, w, h in cells}
+    assert {k.split()[0] for _, k in keys} == {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}

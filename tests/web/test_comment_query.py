@@ -113,9 +113,10 @@ LOCAL_TIMES = [(datetime(2026, 11, 30, 12, 0), 20), (datetime(2026, 11, 30, 23, 
 STORED_AT = datetime(2026, 12, 2, 12, 0, tzinfo=timezone.utc)
 
 
-def store_comments(db, site: str, zone: str, comments_at: list[tuple[datetime, int, str]]) -> None:
+def store_comments(db, site: str, zone: str, comments_at: list[tuple[datetime, int, str]],
+                   reasons: tuple[str, ...] = ("queue",)) -> None:
     """A site with a kiosk, and through ingest an answer (1, the lowest face) at each local time
-    with a follow-up saying its text so many seconds later."""
+    with a follow-up citing `reasons` and saying its text so many seconds later."""
     from server_sync.central import registry
     from server_sync.ingest import Ingest
     from tests.central.wire import batch, followup, response
@@ -126,7 +127,7 @@ def store_comments(db, site: str, zone: str, comments_at: list[tuple[datetime, i
     for i, (local, delay, text) in enumerate(comments_at):
         at = local.replace(tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
         answer = response(2 * i + 1, kiosk=f"k-{site}", site=site, value=1, at=at)
-        events += [answer, followup(2 * i + 2, answer["id"], kiosk=f"k-{site}", comment=text,
+        events += [answer, followup(2 * i + 2, answer["id"], kiosk=f"k-{site}", comment=text, reasons=reasons,
                                     at=at + timedelta(seconds=delay))]
     Ingest(db, clock=lambda: STORED_AT).handle(*batch(events, kiosk=f"k-{site}"))
 
@@ -266,3 +267,23 @@ def test_the_csv_download_holds_every_comment_found_not_one_page(central_db):
         page.download_rows(central_db, every, most=55)
     assert refused.value.said_in("sv").startswith("Fler än 55 kommentarer matchar")
     assert len(page.download_rows(central_db, replace(every, search="kommentar 5"), most=55)[0]) == 11   # 5, 50-59
+
+
+def test_the_csv_download_joins_an_answers_reasons_as_the_kiosks_export_does(central_db):
+    """The web's CSV joined the reason codes with a space and `kiosk export --format csv` with
+    ';': one spreadsheet recipe for both files. A code list that would start a formula is text."""
+    import csv
+    import io
+    from kiosk.export import csv_cell
+    from server_sync.protocol import FollowUpEvent, fields_of
+    from server_sync.web import guard
+    from server_sync.web.pages import comments as page
+    from tests.web import in_process
+    store_comments(central_db, "s1", "Europe/Stockholm", [(datetime(2026, 11, 30, 9, 0), 20, "kön")],
+                   reasons=("queue", "staff"))
+    v = in_process.visit(central_db, STORED_AT, "/comments", "format=csv")
+    row, = csv.DictReader(io.StringIO(guard.export(v, page.build(v), "csv").body.decode()))
+    reasons, = (spec for spec in fields_of(FollowUpEvent) if spec.name == "reasons")
+    assert row["reasons"] == "queue;staff" == csv_cell(reasons, ["queue", "staff"])
+    from server_sync.web.render import _cell
+    assert _cell(["-x", "y"]) == "'-x;y" == csv_cell(reasons, ["-x", "y"])

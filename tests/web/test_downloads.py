@@ -44,8 +44,8 @@ def chain(central_db):
     return central_db
 
 
-def shown(build, db, path: str, **path_params: str) -> tuple[str, list[dict], guard.PageResult]:
-    return in_process.shown(build, db, NOW, path, **path_params)
+def shown(build, db, path: str, query: str = "", **path_params: str) -> tuple[str, list[dict], guard.PageResult]:
+    return in_process.shown(build, db, NOW, path, query, **path_params)
 
 
 PAGES = {"/": (overview.build, {}), "/sites": (sites.build, {}), "/sites/s002": (site.build, {"site_id": "s002"})}
@@ -113,3 +113,27 @@ def test_the_fleet_csv_says_a_kiosk_whose_status_says_online_was_not_heard_from(
     _page, rows, _result = in_process.shown(fleet.build, central_db, WIRE_NOW, "/fleet")
     said = {r["kiosk_id"]: (r["online"], r["silent"]) for r in rows}
     assert said == {"k1": ("1", "1"), "k2": ("1", "0")}
+
+def test_the_site_pages_comments_kiosks_and_alerts_link_to_their_own_csv_of_that_site(chain):
+    """The site page's CSV is the report's rows; its comments, kiosks' health and alerts were in no
+    download. Each section links to its list page's CSV for the site, which holds that site's rows
+    (every alert, not the page's 50; every comment, not the last ten)."""
+    from seeds.comments import add_comments
+    from server_sync.web.pages import comments
+    add_comments(chain, share=0.5)
+    p = chain.param
+    for s in ("s001", "s002", "s002"):
+        chain.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
+                          f" window_to, n, negative, message) VALUES ({p}, 'visit', 'realtime', {p}, {p}, {p}, {p},"
+                          f" 8, 6, 'six of eight')", (s, *[NOW.replace(tzinfo=None)] * 4))
+    page, _rows, result = shown(site.build, chain, "/sites/s002", site_id="s002")
+    data = result.data
+    assert len(data["comments"]) == 10 and len(data["kiosks"]) == 2 and len(data["alerts"]) == 2
+    for path, build, key in (("/comments", comments.build, "comments"), ("/fleet", fleet.build, "kiosks"),
+                             ("/alerts", lists.alerts, "alerts")):
+        assert f'href="{path}?site=s002&amp;format=csv" download' in page, path
+        _page, rows, listed = shown(build, chain, path, "site=s002")
+        assert rows and {r["site_id"] for r in rows} == {"s002"}, path
+        assert len(rows) == len(listed.data[key]) >= len(data[key]), path
+    alert_ids = {str(a["id"]) for a in data["alerts"]}
+    assert alert_ids <= {r["id"] for r in shown(lists.alerts, chain, "/alerts", "site=s002")[1]}
