@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import server_sync.analysis  # noqa: F401  (its BLAS thread setting, before a test file imports numpy first)
+from server_sync.program import blas
+
+blas.one_thread_unless_set()        # as the programs do, before a test file imports numpy first
 
 pytest_plugins = [f"tests.fixtures.{m.name}"
                   for m in pkgutil.iter_modules([str(Path(__file__).parent / "fixtures")])

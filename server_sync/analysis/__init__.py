@@ -5,11 +5,6 @@ Pure statistics (`stats`, `metrics`, `trends`, `ranking`, `drivers`, `pulse`, `a
 `chain_report`, `alerts`, `fleet`), so every figure can be tested against hand-computed examples.
 """
 
-import os
+from server_sync.program import blas
 
-# The figures' matrices are small (a few answer values by at most 20,000 splits): OpenBLAS's
-# threads gain nothing on them and spin a second core while they wait (measured: the ranking and
-# drivers tests took 19 s with 38 s of CPU at two threads, 19 s with 19 s at one), a core a web
-# request or another process needed. Read once, when numpy is first imported (the modules here
-# import it); an operator's own setting is kept.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+blas.one_thread_unless_set()            # before the modules here import numpy

@@ -82,8 +82,7 @@ def run_list(args: argparse.Namespace) -> int:
     from server_sync.workflow import actions
     with central_store(args, existing=True) as db:
         require_sites(db, args.site)
-        rows = actions.list_actions(db, sites=args.site or None, state=args.state, overdue=args.overdue, now=_now(),
-                                    limit=100000)
+        rows = actions.list_actions(db, sites=args.site or None, state=args.state, overdue=args.overdue, now=_now())
         wanted = {r["id"]: r for r in rows}
         out = []
         for e in evaluated(db, tuple(args.site)):

@@ -42,7 +42,6 @@ T = TypeVar("T")
 
 DAYS = 7
 SHOWN = 20          # items a list of the digest shows; the rest are counted, the web app lists them
-EVERY = 100_000     # read them all, to count them (the workflow lists stop at 500 by default)
 TOP_REASONS = 3
 
 
@@ -139,17 +138,18 @@ def figures(db: Database, user: User, now: datetime) -> dict[str, Any] | None:
             "top_reasons": [{"reason": r["reason"], "n": r["n"], "share": r["share"]}
                             for r in (drivers.get(q) or {}).get("pareto", [])[:TOP_REASONS]]})
     visible = sorted(scope.sites)
-    completed = closed_since(db, workflow_actions.list_actions(db, sites=visible, state="closed", now=now,
-                                                               limit=EVERY), first, last_sent(db, user, period))
-    overdue = workflow_alerts.list_alerts(db, overdue=True, sites=visible, now=now, limit=EVERY)
+    # The workflow lists give every row: the digest counts them all and shows SHOWN.
+    completed = closed_since(db, workflow_actions.list_actions(db, sites=visible, state="closed", now=now),
+                             first, last_sent(db, user, period))
+    overdue = workflow_alerts.list_alerts(db, overdue=True, sites=visible, now=now)
     late = {a["id"] for a in overdue}           # listed once: under overdue, not under open too
     return {
         "period": period, "from": first, "to": last, "sites": visible, "everything": scope.everything,
         "questions": questions,
-        "open_alerts": [a for a in workflow_alerts.list_alerts(db, state="active", sites=visible, now=now,
-                                                               limit=EVERY) if a["id"] not in late],
+        "open_alerts": [a for a in workflow_alerts.list_alerts(db, state="active", sites=visible, now=now)
+                        if a["id"] not in late],
         "overdue_alerts": overdue,
-        "overdue_actions": workflow_actions.list_actions(db, overdue=True, sites=visible, now=now, limit=EVERY),
+        "overdue_actions": workflow_actions.list_actions(db, overdue=True, sites=visible, now=now),
         "completed_actions": completed,
     }
 

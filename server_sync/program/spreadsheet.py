@@ -16,4 +16,5 @@ def text_cell(value: str) -> str:
 
 
 def list_cell(items: Sequence[object]) -> str:
-    return text_cell(";".join(map(str, items)))
+    # Each item, not only the first: a reader who splits the cell at ';' gets text, not formulas.
+    return ";".join(text_cell(str(item)) for item in items)

@@ -14,11 +14,10 @@ import json
 from typing import Iterable
 
 from server_sync.program.spreadsheet import text_cell
+from server_sync.protocol.vocabulary import WEEKDAYS
 
 CSV_COLUMNS = ("section", "question_id", "site_id", "site_name", "key", "n", "metric", "value", "low", "high",
                "p_value")
-# A heatmap cell's weekday (0 = Monday) in its row's key, in every language.
-WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # The counts a group of answers carries beside its estimates (the NPS's two only on an NPS question).
 COUNTS = ("negative", "promoters", "detractors")
 # Which CSV sections carry the figures of each part of the report's JSON (a part is also the id
@@ -128,8 +127,9 @@ def csv_rows(report: dict) -> list[dict]:
             metrics("change_same_sites_current", q, m, c["current"])
     for hm in report["heatmap"]:
         for c in hm["cells"]:
-            # "mon 08", not "0-08": a spreadsheet reads "1-08" as the 8th of January.
-            cell = f"{WEEKDAY_KEYS[c['weekday']]} {c['hour']:02d}"
+            # "mon 08" (the weekday's code, 0 = Monday, as opening hours name it), not "0-08": a
+            # spreadsheet reads "1-08" as the 8th of January.
+            cell = f"{WEEKDAYS[c['weekday']]} {c['hour']:02d}"
             add("heatmap", hm["question_id"], hm["metric"], {"value": c["value"]}, c["n"], key=cell)
             add("heatmap", hm["question_id"], "negative_share", {"value": c.get("negative_share")}, c["n"], key=cell)
     for d in report["drivers"]:

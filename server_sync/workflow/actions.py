@@ -116,9 +116,9 @@ def get(db: Database, action_id: int, now: datetime | None = None, evaluate: boo
 
 
 def list_actions(db: Database, *, sites: Iterable[str] | None = None, state: str | None = None,
-                 overdue: bool = False, now: datetime | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    """Actions newest first; `state` "open" or "closed"; `overdue`: open ones past their due date
-    (the site's date: site_todays)."""
+                 overdue: bool = False, now: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Actions newest first, every one (`limit`: the newest so many); `state` "open" or "closed";
+    `overdue`: open ones past their due date (the site's date: site_todays)."""
     now = now or datetime.now(timezone.utc)
     p = db.param
     clauses, params = [], []
@@ -134,8 +134,8 @@ def list_actions(db: Database, *, sites: Iterable[str] | None = None, state: str
     where = where_sites(db, clauses, params, sites)
     if where is None:
         return []
-    rows = db.execute_sql(f"SELECT {', '.join(_COLUMNS)} FROM action{where} ORDER BY id DESC LIMIT {int(limit)}",
-                          params).fetchall()
+    cut = "" if limit is None else f" LIMIT {int(limit)}"
+    rows = db.execute_sql(f"SELECT {', '.join(_COLUMNS)} FROM action{where} ORDER BY id DESC{cut}", params).fetchall()
     todays = site_todays(db, {r[_SITE] for r in rows}, now)
     out = [_as_dict(r, todays[r[_SITE]]) for r in rows]
     return [a for a in out if a["overdue"]] if overdue else out
@@ -182,7 +182,7 @@ def _effect(ev: dict[str, Any]) -> dict[str, Any]:
 def close_completed(db: Database, now: datetime) -> list[dict[str, Any]]:
     """Close every open action whose after-window is complete with its verdict; queue a notice
     for each (webhooks and a mail to the owner). Returns the closed ones."""
-    open_ = list_actions(db, state="open", now=now, limit=100000)
+    open_ = list_actions(db, state="open", now=now)
     if not open_:
         return []
     todays = site_todays(db, {a["site_id"] for a in open_}, now)

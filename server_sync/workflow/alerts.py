@@ -130,9 +130,10 @@ def events(db: Database, alert_id: int) -> list[dict[str, Any]]:
 
 def list_alerts(db: Database, *, state: str | None = None, sites: Iterable[str] | None = None,
                 owner: str | None = None, overdue: bool = False, now: datetime | None = None,
-                limit: int = 500) -> list[dict[str, Any]]:
-    """Alerts newest first. `state`: one of STATES or "active" (open or acknowledged); `sites`
-    narrows them (an empty collection: none); `overdue`: active ones past their due date."""
+                limit: int | None = None) -> list[dict[str, Any]]:
+    """Alerts newest first, every one (`limit`: the newest so many). `state`: one of STATES or
+    "active" (open or acknowledged); `sites` narrows them (an empty collection: none); `overdue`:
+    active ones past their due date."""
     now = now or datetime.now(timezone.utc)
     p = db.param
     clauses: list[str] = []
@@ -153,7 +154,8 @@ def list_alerts(db: Database, *, state: str | None = None, sites: Iterable[str] 
     where = where_sites(db, clauses, params, sites)
     if where is None:
         return []
-    rows = db.execute_sql(f"SELECT {_SELECT} FROM alert{where} ORDER BY id DESC LIMIT {int(limit)}", params).fetchall()
+    cut = "" if limit is None else f" LIMIT {int(limit)}"
+    rows = db.execute_sql(f"SELECT {_SELECT} FROM alert{where} ORDER BY id DESC{cut}", params).fetchall()
     todays = site_todays(db, {r[COLUMN_SITE] for r in rows}, now)
     out = [_row(r, todays[r[COLUMN_SITE]]) for r in rows]
     return [a for a in out if a["overdue"]] if overdue else out

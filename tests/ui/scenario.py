@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 import traceback
 from datetime import datetime, timedelta, timezone
@@ -1026,7 +1027,8 @@ def main(argv: list[str] | None = None, *, scenario_class: type[Scenario] = Scen
     ap.add_argument("--variant", choices=("smiley4", "smiley5"), default="smiley4")
     a = ap.parse_args(argv)
     if "KIVY_HOME" not in os.environ:          # not setdefault: its argument would make a directory each run
-        os.environ["KIVY_HOME"] = str(Path(a.data).parent / "kivy-home")
+        home = tempfile.TemporaryDirectory(prefix="kivy-home-")      # removed when this process ends
+        os.environ["KIVY_HOME"] = home.name
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     os.environ["KIVY_NO_ARGS"] = "1"
     from gpiozero.pins.mock import MockFactory, MockPWMPin

@@ -114,10 +114,11 @@ def test_the_fleet_csv_says_a_kiosk_whose_status_says_online_was_not_heard_from(
     said = {r["kiosk_id"]: (r["online"], r["silent"]) for r in rows}
     assert said == {"k1": ("1", "1"), "k2": ("1", "0")}
 
-def test_the_site_pages_comments_kiosks_and_alerts_link_to_their_own_csv_of_that_site(chain):
-    """The site page's CSV is the report's rows; its comments, kiosks' health and alerts were in no
-    download. Each section links to its list page's CSV for the site, which holds that site's rows
-    (every alert, not the page's 50; every comment, not the last ten)."""
+
+def test_the_site_pages_comments_kiosks_and_alerts_link_to_their_list_pages_for_the_site(chain):
+    """The site page's CSV is the report's rows; its comments, kiosks' health and alerts are lists
+    of their own (docs/web.md): each section links to its list page for the site, whose download
+    holds every row of the site the section shows (and more: every comment, not the last ten)."""
     from seeds.comments import add_comments
     from server_sync.web.pages import comments
     add_comments(chain, share=0.5)
@@ -129,11 +130,37 @@ def test_the_site_pages_comments_kiosks_and_alerts_link_to_their_own_csv_of_that
     page, _rows, result = shown(site.build, chain, "/sites/s002", site_id="s002")
     data = result.data
     assert len(data["comments"]) == 10 and len(data["kiosks"]) == 2 and len(data["alerts"]) == 2
-    for path, build, key in (("/comments", comments.build, "comments"), ("/fleet", fleet.build, "kiosks"),
-                             ("/alerts", lists.alerts, "alerts")):
-        assert f'href="{path}?site=s002&amp;format=csv" download' in page, path
-        _page, rows, listed = shown(build, chain, path, "site=s002")
-        assert rows and {r["site_id"] for r in rows} == {"s002"}, path
-        assert len(rows) == len(listed.data[key]) >= len(data[key]), path
-    alert_ids = {str(a["id"]) for a in data["alerts"]}
-    assert alert_ids <= {r["id"] for r in shown(lists.alerts, chain, "/alerts", "site=s002")[1]}
+    for path, build, key, ident in (("/comments", comments.build, "comments", "id"),
+                                    ("/fleet", fleet.build, "kiosks", "kiosk_id"), ("/alerts", lists.alerts, "alerts", "id")):
+        assert f'href="{path}?site=s002"' in page, path
+        _page, rows, _listed = shown(build, chain, path, "site=s002")
+        assert {r["site_id"] for r in rows} == {"s002"}, path
+        if key != "comments":                  # the comments' CSV has no id column: by their text and time
+            assert {str(x[ident]) for x in data[key]} <= {r[ident] for r in rows}, path
+        else:
+            assert {(c["local_time"], c["comment"]) for c in data[key]} <= {(r["local_time"], r["comment"]) for r in rows}
+            assert len(rows) > len(data[key])
+
+
+def test_a_long_alert_list_says_it_is_cut_and_its_download_and_counts_hold_every_alert(chain):
+    """The alerts page, its download and `alerts list` stopped at the newest 500 without a word,
+    and the overview counted open alerts up to 1,000. The page lists the newest 500 and says how
+    many there are; the download and the overview's count have them all."""
+    from server_sync.workflow.alerts import list_alerts
+    p, at = chain.param, NOW.replace(tzinfo=None)
+    chain.execute_sql("DELETE FROM alert")
+    with chain.atomic():
+        for s in ("s002", "s003"):
+            for _ in range(501):
+                chain.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
+                                  f" window_to, n, negative, message) VALUES ({p}, 'visit', 'realtime', {p}, {p}, {p},"
+                                  f" {p}, 8, 6, 'six of eight')", (s, at, at, at, at))
+    page, rows, result = shown(lists.alerts, chain, "/alerts", "site=s002")
+    assert len(rows) == 501 and page.count('<tr id="alert-') == lists.ALERTS_LISTED == 500
+    assert "Showing the newest 500 of 501; the downloads hold them all." in page
+    page, rows, _ = shown(lists.alerts, chain, "/alerts", "site=s003&state=closed")
+    assert rows == [] and "Showing the newest" not in page
+    assert len(list_alerts(chain, sites=("s002", "s003"))) == 1002
+    _page, rows, result = shown(overview.build, chain, "/")
+    assert result.data["open_alerts"]["count"] == 1002
+    assert {(r["section"], r["value"]) for r in rows if r["section"] == "open_alerts"} == {("open_alerts", "1002")}

@@ -28,6 +28,9 @@ ACTION_COLUMNS = ["id", "site_id", "site_name", "question_id", "date", "note", "
                   "confidence", "p_value", "n_before", "n_after", "owner", "action_type", "alert_id", "due_date",
                   "overdue", "closed_at", "closing_verdict"]
 ALERT_STATES = ("open", "acknowledged", "closed", "overdue")
+# The newest alerts the page lists; its downloads hold every one the filters find, and the page
+# says when it shows fewer.
+ALERTS_LISTED = 500
 ACTION_STATES = ("open", "closed", "overdue")
 
 
@@ -48,7 +51,7 @@ def alerts(v: Visit) -> PageResult:
         r["site_name"] = names.get(r["site_id"], r["site_id"])
         r["text"] = alert_text(r, v.lang)            # `message` is English; this, the reader's
         r["raised_local"] = local_time(r["raised_at"], ZoneInfo(r["timezone"]))
-    data = {"alerts": rows, "state": state, "site": filters.ident(v.params, "site")}
+    data = {"alerts": rows, "listed": ALERTS_LISTED, "state": state, "site": filters.ident(v.params, "site")}
     return PageResult("web/alerts.html", data, "title_alerts", csv=lambda d: (ALERT_COLUMNS, d["alerts"]),
                       report_filter=ReportFilter(sites or ()), context={"site_choices": site_choices(names, v.lang)})
 
@@ -59,8 +62,7 @@ def actions(v: Visit) -> PageResult:
     state = filters.choice(v.params, "state", ACTION_STATES)
     visible = sorted(v.scope.sites) if sites is None else sites
     workflow = {a["id"]: a for a in workflow_actions.list_actions(
-        v.db, sites=visible, state=None if state == "overdue" else state, overdue=state == "overdue", now=v.now,
-        limit=100000)}
+        v.db, sites=visible, state=None if state == "overdue" else state, overdue=state == "overdue", now=v.now)}
     rows = [r for r in (evaluated(v.db, sites or (), now=v.now) if sites != () else []) if int(r["id"]) in workflow]
     names = site_names(v.db, sites)
     for r in rows:

@@ -23,9 +23,10 @@ def build(v: Visit) -> PageResult:
     sites = v.sites_or_chain()
     f = ReportFilter((), (period.question,) if period.question else (), period.date_from, period.date_to)
     report = v.report(sites, f, brief=True)
-    open_alerts = workflow_alerts.list_alerts(v.db, state="active", sites=sites, now=v.now, limit=1000)
-    overdue_alerts = workflow_alerts.list_alerts(v.db, overdue=True, sites=sites, now=v.now, limit=1000)
-    overdue_actions = workflow_actions.list_actions(v.db, overdue=True, sites=sites, now=v.now, limit=1000)
+    # Every one, to count them (a count that stopped at 1,000 would say 1,000).
+    open_alerts = workflow_alerts.list_alerts(v.db, state="active", sites=sites, now=v.now)
+    overdue_alerts = workflow_alerts.list_alerts(v.db, overdue=True, sites=sites, now=v.now)
+    overdue_actions = workflow_actions.list_actions(v.db, overdue=True, sites=sites, now=v.now)
     kiosks = v.fleet(sites)
     # The sparklines end with the last day over at every site: today's few answers so far were
     # their end value (n = 2, NPS 100 beside a series around 65).
