@@ -46,6 +46,7 @@ COLUMNS = ("id", "site_id", "question_id", "kind", "raised_at", "last_seen_at", 
            "negative", "value", "baseline", "p_value", "message", "published_at", "webhook_status", "acked_at",
            "ack_comment", "detail")
 DETAIL_VERSION = 1        # the shape of `alert.detail` (server_sync.report.alert_text reads it)
+DETAIL_DIGITS = 6         # its figures: a reader's one decimal is rounded once, from these
 
 
 def _naive(dt: datetime) -> datetime:
@@ -139,12 +140,14 @@ def _wording(db: Database, question_id: str) -> dict[str, str]:
 
 def _dip_detail(question: str, scale: str, dip: Dip) -> dict:
     """The facts the dip rule found, as `alert.detail` holds them (DETAIL_VERSION; the question's
-    wording is added when the alert is stored)."""
+    wording is added when the alert is stored). The figures to DETAIL_DIGITS, not to the stored
+    columns' 2: rounded again to the one decimal a reader sees, 51.9499 kept as 51.95 read 52.0 on
+    the web beside the message's 51.9."""
     c = dip.complaint
     return {"v": DETAIL_VERSION, "rule": "dip", "question": question,
             "metric": _metric_key(scale), "days": dip.days, "questions": dip.questions,
-            "value": round(dip.value, 2), "baseline": round(dip.baseline, 2), "drop": round(dip.drop, 2),
-            "n": dip.n, "p_value": dip.p_value,
+            "value": round(dip.value, DETAIL_DIGITS), "baseline": round(dip.baseline, DETAIL_DIGITS),
+            "drop": round(dip.drop, DETAIL_DIGITS), "n": dip.n, "p_value": dip.p_value,
             "complaint": None if c is None else {"reason": c.reason, "count": c.count, "mentions": c.mentions,
                                                  "usual_share": c.usual_share}}
 
@@ -273,7 +276,7 @@ def check_trend(db: Database, now: datetime, rule: TrendRule = TrendRule(),
                 "negative": cur.negative, "value": round(test.diff, 2), "baseline": None,
                 "p_value": test.p_value, "message": message,
                 "detail": {"v": DETAIL_VERSION, "rule": "trend", "question": question,
-                           "metric": _metric_key(scale), "drop": round(-test.diff, 2),
+                           "metric": _metric_key(scale), "drop": round(-test.diff, DETAIL_DIGITS),
                            "baseline_days": rule.baseline_days, "n": cur.n, "p_value": test.p_value}},
                 now, rule.cooldown_min)
             if alert:

@@ -12,7 +12,7 @@ from typing import Any
 
 REASONS: dict[str, dict[str, str]] = {
     "queue": {"sv": "Kö och väntetid", "nb": "Kø og ventetid", "en": "Queue and waiting time"},
-    "staff": {"sv": "Personalens bemötande", "nb": "Personalens vennlighet", "en": "Staff friendliness"},
+    "staff": {"sv": "Personalens bemötande", "nb": "Personalets vennlighet", "en": "Staff friendliness"},
     "availability": {"sv": "Varor i lager", "nb": "Varer på lager", "en": "Product availability"},
     "price": {"sv": "Pris", "nb": "Pris", "en": "Price"},
     "cleanliness": {"sv": "Renlighet", "nb": "Renhold", "en": "Cleanliness"},

@@ -65,7 +65,9 @@ def create(db: Database, site_id: str, question_id: str, action_date: str, note:
            owner: str | None = None, action_type: str | None = None, alert_id: int | None = None,
            due_date: str | None = None, by: str | None = None) -> dict[str, Any]:
     """Log an action (analysis.actions.add checks site, question, date and note) with its owner
-    (default: the site's store manager), type, due date and the alert it answers."""
+    (default: the site's store manager; at a site without one, `by`, the person logging it on the
+    web, who may act there: an action logged from a site page was nobody's), type, due date and
+    the alert it answers."""
     action_type = check_type(action_type)
     due_date = check_date(due_date, "--due") if due_date else None
     first = parse_day(action_date, "--date", "date")
@@ -75,7 +77,7 @@ def create(db: Database, site_id: str, question_id: str, action_date: str, note:
     if owner:
         owner_for(db, owner, site_id)
     else:
-        owner = store_manager_of(db, site_id)
+        owner = store_manager_of(db, site_id) or by
     if alert_id is not None:
         row = db.execute_sql(f"SELECT site_id FROM alert WHERE id = {db.param}", (alert_id,)).fetchone()
         if row is None or row[0] != site_id:

@@ -60,7 +60,8 @@ def test_a_dip_alert_keeps_its_facts_and_reads_in_each_language(db):
     d = a["detail"]
     assert d["rule"] == "dip" and d["question"] == "visit" and d["metric"] == "happy_index" and d["days"] == 1
     assert d["question_text"] == WORDING and d["complaint"]["reason"] == "cleanliness"
-    assert d["n"] == a["n"] and d["value"] == a["value"] and d["baseline"] == a["baseline"]
+    # The stored columns to two decimals, the detail's figures to six (rounded once for a reader).
+    assert d["n"] == a["n"] and round(d["value"], 2) == a["value"] and round(d["baseline"], 2) == a["baseline"]
     # The English catalogue says what the stored message says (the question by id when unworded),
     # the complaint by its label.
     assert alert_text(_without_wording(a), "en") == a["message"].replace("'cleanliness'", "'Cleanliness'")

@@ -173,6 +173,9 @@ def test_the_html_report_writes_figures_as_the_readers_language_does(report):
         # No figure with a decimal point anywhere a person reads (the generator's version aside).
         pointed = [t for t in _texts(pages[lang]) if re.search(r"\d\.\d", t.replace(version, ""))]
         assert pointed == [], (lang, pointed[:5])
+        # Nor a figure with a hyphen for its minus (the NPS trend's axis note said "av -100–100").
+        hyphened = [t for t in _texts(pages[lang]) if re.search(r"(?<![\w-])-\d", t)]
+        assert hyphened == [], (lang, hyphened[:5])
         assert re.search(r"<text [^>]*>-?\d+,\d</text>", pages[lang])              # a chart's label
         # The charts still draw: their coordinates and sizes are Python's numbers in every language.
         assert _attributes_read_as_numbers(pages[lang]) > 100
@@ -187,3 +190,15 @@ def test_the_json_and_csv_report_keep_points_in_every_language(report):
     cells = [c for row in rows[1:] for c in row]
     assert any(re.fullmatch(r"-?\d+\.\d+", c) for c in cells)
     assert not any(re.fullmatch(r"-?\d+,\d+", c) for c in cells)
+
+
+def test_an_alerts_figures_are_rounded_once_for_the_reader():
+    """The detail kept two decimals and the page rounded them again: a value of 51.9499 was
+    51.95 in the detail, "52.0" on the web and "51.9" in the message `alerts show` prints."""
+    from server_sync.analysis.alert_rules import Dip
+    from server_sync.analysis.alerts import _dip_detail
+    dip = Dip(1, 40, 12, 51.9499, 78.0, 900, 20, -4.2, 1e-5)
+    detail = _dip_detail("visit", "smiley4", dip)
+    text = alert_text({"message": "…", "detail": detail}, "en")
+    assert "51.9 over today so far" in text and "26.1 points below" in text and "78.0" in text, text
+    assert "51,9" in alert_text({"message": "…", "detail": detail}, "sv")

@@ -576,3 +576,12 @@ def test_the_digest_names_a_readers_stores_in_her_alphabet(world):
     add_user(db, "maja", "store-manager", sites=["a1", "b2", "c3"], language="sv", password=PASSWORD)
     d = digest.compose(db, user_by_name(db, "maja"), "maja@example.se", MONDAY_10 + timedelta(hours=2))
     assert "Åre, Älmhult, Örebro" in d.text, d.text[:300]
+
+
+def test_an_action_logged_on_the_web_at_a_site_without_a_store_manager_is_the_loggers(world):
+    """A regional manager logging an action from a site page at a store without a store manager
+    left it with no owner; it is hers. Where the store has one, it is the store manager's."""
+    add_user(world, "ada", "admin", language="en", password=PASSWORD)
+    assert actions.create(world, "s3", "visit", "2026-11-20", "New rota", MONDAY_10, by="ada")["owner"] == "ada"
+    assert actions.create(world, "s1", "visit", "2026-11-20", "New rota", MONDAY_10, by="rolf")["owner"] == "sara"
+    assert actions.create(world, "s3", "visit", "2026-11-20", "Signs", MONDAY_10)["owner"] is None   # the CLI: no one

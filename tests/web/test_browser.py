@@ -122,6 +122,18 @@ def key_columns_on_a_phone(driver, headers: list[str]) -> tuple[int, list]:
     return seen, bad
 
 
+# Tables on a desktop screen that need a sideways scroll to be read (the alerts' text kept on one
+# line pushed the owner and due date off the page at 1280 px).
+WIDE_TABLES_JS = r"""
+return Array.prototype.filter.call(document.querySelectorAll('.scroll > table'), function(t){
+  return t.scrollWidth > t.parentElement.clientWidth + 1;
+}).map(function(t){
+  var s = t.closest('section'); var h = t.querySelector('thead');
+  return (s ? s.id : '') + ' ' + t.scrollWidth + ' > ' + t.parentElement.clientWidth + ' ' + (h ? h.textContent.slice(0, 60) : '');
+});
+"""
+
+
 UNLABELLED_JS = r"""
 return Array.prototype.filter.call(document.querySelectorAll('input,select,textarea'), function(el){
   return el.type !== 'hidden' && !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
@@ -236,6 +248,8 @@ def test_every_page_as_every_role_at_desktop_and_phone(web, chromium, name):
                     "return [document.documentElement.scrollWidth, window.innerWidth]")
                 if scroll > inner:
                     problems.append(f"{where}: scrolls sideways ({scroll} > {inner} px)")
+            else:
+                problems += [f"{where}: a table wider than its box: {t}" for t in driver.execute_script(WIDE_TABLES_JS)]
             driver.execute_script("document.querySelectorAll('details').forEach(function(d){d.open=true;})")
             problems += [f"{where}: unlabelled {c}" for c in driver.execute_script(UNLABELLED_JS)]
             problems += [f"{where}: contrast {c}" for c in driver.execute_script(CONTRAST_JS)]

@@ -37,7 +37,7 @@ def test_a_kiosk_heard_from_still_reads_online_in_green():
 
 
 def _flag_cell(html: str) -> str:
-    start = html.index('<td data-label="Flagga">')
+    start = html.index('<td data-label="Flagga"')
     return html[start:html.index("</td>", start)]
 
 
