@@ -34,7 +34,7 @@ from server_sync.analysis.fleet import fleet as fleet_rows
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central import questions
 from server_sync.exc import CentralConfigError, FieldError, StoredSettingError
-from server_sync.protocol.vocabulary import LANGUAGES
+from server_sync.protocol.vocabulary import ID_RE, LANGUAGES
 from server_sync.web import audit, render, sessions
 from server_sync.web.filters import BadFilter, check_known, refused, refusal
 from server_sync.web.people import User, user_by_token
@@ -430,17 +430,16 @@ def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") ->
     filters = {k: v for k, v in visit.params.items() if k != "format"}
     audit.record(visit.db, event, user_name=visit.user.name, address=visit.address, page=visit.request.url.path,
                  format=fmt, filters=filters)
-    stamp = visit.now.strftime("%Y%m%d-%H%M")
+    base = file_name(name, visit.request.path_params, filters, visit.now)
     if fmt == "json":
         data = {k: v for k, v in result.data.items() if k != "report"}
-        return Response(render.to_json(data), media_type="application/json",
-                        headers=_attachment(f"kundpuls-{name}-{stamp}.json"))
+        return Response(render.to_json(data), media_type="application/json", headers=_attachment(f"{base}.json"))
     if fmt == "csv":
         if result.csv is None:
             raise refusal("no_download", value=fmt)
         columns, rows = result.csv(result.data)
         return Response(render.to_csv(columns, rows), media_type="text/csv; charset=utf-8",
-                        headers=_attachment(f"kundpuls-{name}-{stamp}.csv"))
+                        headers=_attachment(f"{base}.csv"))
     if result.report_filter is None:
         raise refusal("no_download", value=fmt)
     f = result.report_filter
@@ -449,7 +448,17 @@ def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") ->
     if report is None:
         raise NotVisible("no sites")
     from server_sync.report import html as report_html
-    return HTMLResponse(report_html.render(report, visit.lang), headers=_attachment(f"kundpuls-report-{stamp}.html"))
+    return HTMLResponse(report_html.render(report, visit.lang),
+                        headers=_attachment(f"{file_name('report', visit.request.path_params, filters, visit.now)}.html"))
+
+
+def file_name(page: str, path_params: dict[str, Any], filters: dict[str, str], now: datetime) -> str:
+    """A download's name without its extension: the page, what it is of (its site, alert or
+    action; the site or region filtered on) and when, in UTC (`Z`): two stores' downloads were
+    told apart by their minute alone."""
+    of = [str(v) for v in path_params.values()] + [filters[k] for k in ("site", "region") if filters.get(k)]
+    stamp = now.astimezone(timezone.utc).strftime("%Y%m%d-%H%MZ")
+    return "-".join(["kundpuls", page, *(part for part in of if ID_RE.fullmatch(part)), stamp])
 
 
 def _attachment(filename: str) -> dict[str, str]:

@@ -240,7 +240,8 @@ def suggestions(db: Database, site_id: str, now: datetime, visible: Iterable[str
     evidence (sites, effect sizes). `visible`: the sites the reader may see named (others are
     counted, not named)."""
     complaint = main_complaint(db, site_id, site_today(db, site_id, now))
-    out: dict[str, Any] = {"site_id": site_id, "main_complaint": complaint, "suggestions": []}
+    out: dict[str, Any] = {"site_id": site_id, "main_complaint": complaint, "complaint_days": COMPLAINT_DAYS,
+                           "suggestions": []}
     if complaint is None:
         return out
     p = db.param

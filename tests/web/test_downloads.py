@@ -130,6 +130,7 @@ def test_the_site_pages_comments_kiosks_and_alerts_link_to_their_list_pages_for_
     page, _rows, result = shown(site.build, chain, "/sites/s002", site_id="s002")
     data = result.data
     assert len(data["comments"]) == 10 and len(data["kiosks"]) == 2 and len(data["alerts"]) == 2
+    assert 'href="/actions?site=s002"' in page                # the period's actions above, every one there
     for path, build, key, ident in (("/comments", comments.build, "comments", "id"),
                                     ("/fleet", fleet.build, "kiosks", "kiosk_id"), ("/alerts", lists.alerts, "alerts", "id")):
         assert f'href="{path}?site=s002"' in page, path
@@ -164,3 +165,19 @@ def test_a_long_alert_list_says_it_is_cut_and_its_download_and_counts_hold_every
     _page, rows, result = shown(overview.build, chain, "/")
     assert result.data["open_alerts"]["count"] == 1002
     assert {(r["section"], r["value"]) for r in rows if r["section"] == "open_alerts"} == {("open_alerts", "1002")}
+
+
+def test_a_downloads_name_says_what_it_is_of_and_its_time_in_utc(chain):
+    """`kundpuls-site-20261206-1236.csv` for every store: two stores' downloads were told apart by
+    their minute alone, and the minute was UTC without saying so."""
+    for build, path, query, params, want in (
+            (site.build, "/sites/s002", "", {"site_id": "s002"}, "kundpuls-site-s002-20261123-1200Z"),
+            (lists.alerts, "/alerts", "site=s003", {}, "kundpuls-alerts-s003-20261123-1200Z"),
+            (overview.build, "/", "", {}, "kundpuls-overview-20261123-1200Z")):
+        v = in_process.visit(chain, NOW, path, query, **params)
+        result = build(v)
+        for fmt, ext in (("csv", "csv"), ("json", "json"), ("report", "html")):
+            got = guard.export(in_process.visit(chain, NOW, path, "&".join(q for q in (query, f"format={fmt}") if q),
+                                                **params), result, fmt).headers["content-disposition"]
+            name = want.replace(want.split("-")[1], "report") if fmt == "report" else want
+            assert got == f'attachment; filename="{name}.{ext}"', (path, fmt, got)
