@@ -181,3 +181,35 @@ def test_a_downloads_name_says_what_it_is_of_and_its_time_in_utc(chain):
                                                 **params), result, fmt).headers["content-disposition"]
             name = want.replace(want.split("-")[1], "report") if fmt == "report" else want
             assert got == f'attachment; filename="{name}.{ext}"', (path, fmt, got)
+
+
+def test_the_sites_pages_downloads_hold_the_customer_questions_it_shows_not_the_pulse(chain):
+    """/sites draws the ranking of the customer questions; its CSV and JSON also held the employee
+    pulse's ranking, which the page never shows."""
+    import json
+    page, rows, result = shown(sites.build, chain, "/sites")
+    employee = {q["id"] for q in result.data["report"]["questions"] if q["audience"] == "employee"}
+    assert employee, "the chain asks its staff the pulse"
+    assert {r["question_id"] for r in rows if r["section"] in ("ranking", "site")} and \
+        not {r["question_id"] for r in rows} & employee
+    v = in_process.visit(chain, NOW, "/sites", "format=json")
+    data = json.loads(guard.export(v, sites.build(v), "json").body)
+    assert not {r["question_id"] for r in data["ranking"] + data["sites"]} & employee
+
+
+def test_an_alerts_page_downloads_its_text_in_the_readers_language(chain):
+    """The alert page's JSON had the English message and the rule's facts, not the text the page
+    shows; it has it now, and the time on the site's clock, as the alerts list's download has."""
+    import json
+    from server_sync.web.pages import workflow
+    p, at = chain.param, NOW.replace(tzinfo=None)
+    detail = json.dumps({"v": 1, "rule": "trend", "question": "visit", "metric": "happy_index", "drop": 6.25,
+                         "baseline_days": 28, "n": 410, "p_value": 0.00123})
+    chain.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from, window_to,"
+                      f" n, negative, message, detail) VALUES ('s002', 'visit', 'trend', {p}, {p}, {p}, {p}, 410, 90,"
+                      f" 'English words', {p})", (at, at, at, at, detail))
+    alert_id = chain.execute_sql("SELECT MAX(id) FROM alert").fetchone()[0]
+    v = in_process.visit(chain, NOW, f"/alerts/{alert_id}", "format=json", "sv", alert_id=alert_id)
+    data = json.loads(guard.export(v, workflow.alert_page.page(v), "json").body)["alert"]
+    assert "6,2 poäng" in data["text"] and data["message"] == "English words"
+    assert data["raised_local"].startswith("2026-11-23 13:00")

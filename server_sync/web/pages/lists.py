@@ -34,6 +34,14 @@ ALERTS_LISTED = 500
 ACTION_STATES = ("open", "closed", "overdue")
 
 
+def in_readers_words(alert: dict, lang: str) -> dict:
+    """An alert row (with its `timezone`) given `text` in the reader's language (`message` is
+    English) and `raised_local`, its time on the site's clock, for the pages and their downloads."""
+    alert["text"] = alert_text(alert, lang)
+    alert["raised_local"] = local_time(alert["raised_at"], ZoneInfo(alert["timezone"]))
+    return alert
+
+
 def _sites(v: Visit) -> tuple[str, ...] | None:
     site = filters.ident(v.params, "site")
     return (v.scope.require_site(site),) if site else v.sites_or_chain()
@@ -49,8 +57,7 @@ def alerts(v: Visit) -> PageResult:
     names = site_names(v.db, sites)
     for r in with_zones(v.db, rows):
         r["site_name"] = names.get(r["site_id"], r["site_id"])
-        r["text"] = alert_text(r, v.lang)            # `message` is English; this, the reader's
-        r["raised_local"] = local_time(r["raised_at"], ZoneInfo(r["timezone"]))
+        in_readers_words(r, v.lang)
     data = {"alerts": rows, "listed": ALERTS_LISTED, "state": state, "site": filters.ident(v.params, "site")}
     return PageResult("web/alerts.html", data, "title_alerts", csv=lambda d: (ALERT_COLUMNS, d["alerts"]),
                       report_filter=ReportFilter(sites or ()), context={"site_choices": site_choices(names, v.lang)})

@@ -26,6 +26,7 @@ from server_sync.protocol.vocabulary import MAX_INT64
 from server_sync.report.collation import sorted_names
 from server_sync.web import filters, render
 from server_sync.web.guard import PageResult, Visit, admin_page, error_page, form, page
+from server_sync.web.pages.lists import in_readers_words
 from server_sync.web.people import users
 from server_sync.web.queries import site_names, with_zones
 from server_sync.web.scope import NotVisible, visible_sites
@@ -72,7 +73,7 @@ def _owners(v: Visit, site_id: str) -> list[str]:
 @page
 @filters.takes()
 def alert_page(v: Visit) -> PageResult:
-    a = with_zones(v.db, [_alert(v)])[0]
+    a = in_readers_words(with_zones(v.db, [_alert(v)])[0], v.lang)
     names = site_names(v.db, (a["site_id"],))
     a["site_name"] = names.get(a["site_id"], a["site_id"])
     for e in a["history"]:               # a closing said in the reader's words, from its parts
