@@ -117,7 +117,9 @@ def _by_zone(db: Database, site_ids: Iterable[str]) -> dict[str, tuple[ZoneInfo,
 
 
 def _window_text(days: int) -> str:
-    return "today so far" if days == 1 else f"the last {days} days"
+    # Up to the alert, not "today so far": the text is read for weeks after, beside the time it
+    # was raised (the catalogue's alert_window_* say the same in each language).
+    return "the day up to the alert" if days == 1 else f"the {days} days up to the alert"
 
 
 _METRIC_LABEL = {"nps": "NPS", "happy_index": "Happy Index"}      # the English message's

@@ -67,13 +67,13 @@ def test_a_dip_alert_keeps_its_facts_and_reads_in_each_language(db):
     assert alert_text(_without_wording(a), "en") == a["message"].replace("'cleanliness'", "'Cleanliness'")
     assert alert_text(a, "en").startswith("'How was your visit?' Happy Index")
     sv = alert_text(a, "sv")
-    assert sv.startswith("”Hur var ditt besök?”: Nöjdindex ") and " hittills i dag, " in sv
+    assert sv.startswith("”Hur var ditt besök?”: Nöjdindex ") and " på dagen fram till larmet, " in sv
     assert "poäng under butikens vanliga" in sv and "”Renlighet” angavs i 7 av 9 skäl vid uppföljning" in sv
     nb = alert_text(a, "nb")
-    assert nb.startswith("«visit»: Fornøydindeks ") and " så langt i dag, " in nb      # no Norwegian wording
+    assert nb.startswith("«visit»: Fornøydindeks ") and " på dagen fram til varselet, " in nb      # no Norwegian wording
     assert "poeng under butikkens vanlige" in nb and "«Renhold» oppgitt i 7 av 9 årsaker" in nb
     for text in (sv, nb):
-        assert "below" not in text and "today so far" not in text and "cleanliness" not in text
+        assert "below" not in text and "up to the alert" not in text and "cleanliness" not in text
     # Every reader of the store sees the same facts.
     assert alerts.get(db, a["id"])["detail"] == d
 

@@ -69,10 +69,10 @@ def test_the_templates_filters_take_the_language_of_the_page():
 
 def test_an_alert_reads_with_the_readers_decimal_mark():
     nb, en = alert_text(DIP, "nb"), alert_text(DIP, "en")
-    assert "25,0 de siste 3 dagene, 52,3 poeng under butikkens vanlige 77,3" in nb
+    assert "25,0 de 3 dagene fram til varselet, 52,3 poeng under butikkens vanlige 77,3" in nb
     assert f"(n=12{NNBSP}345, p = 0,0024)" in nb and f"(vanligvis 30{NBSP}%)" in nb
     assert "(usually 30%)" in en
-    assert "25.0 over the last 3 days, 52.3 points below the site's usual 77.3 (n=12345, p = 0.0024)" in en
+    assert "25.0 over the 3 days up to the alert, 52.3 points below the site's usual 77.3 (n=12345, p = 0.0024)" in en
     assert "6,2 poäng" in alert_text(TREND, "sv") and "p = 0,00123)" in alert_text(TREND, "sv")
     assert "6.2 points" in alert_text(TREND, "en") and "p = 0.00123)" in alert_text(TREND, "en")
 
@@ -200,5 +200,5 @@ def test_an_alerts_figures_are_rounded_once_for_the_reader():
     dip = Dip(1, 40, 12, 51.9499, 78.0, 900, 20, -4.2, 1e-5)
     detail = _dip_detail("visit", "smiley4", dip)
     text = alert_text({"message": "…", "detail": detail}, "en")
-    assert "51.9 over today so far" in text and "26.1 points below" in text and "78.0" in text, text
+    assert "51.9 over the day up to the alert" in text and "26.1 points below" in text and "78.0" in text, text
     assert "51,9" in alert_text({"message": "…", "detail": detail}, "sv")

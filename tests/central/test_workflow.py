@@ -56,7 +56,7 @@ def _dip(db, site: str = "s1", at: datetime = MONDAY_10) -> dict:
     a = alert_store.raise_or_extend(db, {
         "site_id": site, "question_id": "visit", "kind": "realtime", "window_from": at - timedelta(hours=1),
         "window_to": at, "n": 24, "negative": 18, "value": 30.0, "baseline": 70.0, "p_value": 1e-6,
-        "message": "'visit' Happy Index 30.0 over today so far, 40.0 points below the site's usual 70.0"},
+        "message": "'visit' Happy Index 30.0 over the day up to the alert, 40.0 points below the site's usual 70.0"},
         at, cooldown_min=0)
     assert a is not None
     return a
@@ -434,16 +434,16 @@ def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, centr
     a = alert_store.raise_or_extend(db, {
         "site_id": "s1", "question_id": "visit", "kind": "realtime", "window_from": at - timedelta(hours=1),
         "window_to": at, "n": 24, "negative": 18, "value": 30.0, "baseline": 70.0, "p_value": 1e-6,
-        "message": "'visit' Happy Index 30.0 over today so far, 40.0 points below the site's usual 70.0",
+        "message": "'visit' Happy Index 30.0 over the day up to the alert, 40.0 points below the site's usual 70.0",
         "detail": FACTS}, at, cooldown_min=0)
     old = _dip(db, "s2", at)                                              # nils (nb); no facts
-    swedish = "Nöjdindex 30,0 hittills i dag, 40,0 poäng under butikens vanliga 70,0"
+    swedish = "Nöjdindex 30,0 på dagen fram till larmet, 40,0 poäng under butikens vanliga 70,0"
     complaint = "”Kö och väntetid” angavs i 9 av 11 skäl vid uppföljning (vanligen 25\u00a0%)"  # a no-break space before "%" (figures.percent)
     text_body, html_body = db.execute_sql("SELECT text_body, html_body FROM mail_outbox WHERE to_addr ="
                                           " 'sara@example.se'").fetchone()
     assert swedish in text_body and complaint in text_body and "below the site" not in text_body
     assert "Typ: nedgång" in text_body and "realtime" not in text_body           # the kind in words
-    assert "Nöjdindex 30,0 hittills i dag" in html_body and "below the site" not in html_body
+    assert "Nöjdindex 30,0 på dagen fram till larmet" in html_body and "below the site" not in html_body
     hook = json.loads(db.execute_sql("SELECT body FROM webhook_delivery ORDER BY id").fetchone()[0])
     assert "40.0 points below the site's usual 70.0" in json.dumps(hook)                # channels: English
     assert old["message"] in db.execute_sql("SELECT text_body FROM mail_outbox WHERE to_addr ="
@@ -461,7 +461,7 @@ def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, centr
     assert "below the site" not in sara and swedish in html.unescape(dry["sara"]["html"])
     assert old["message"] in dry["nils"]["text"] and "poeng under" not in dry["nils"]["text"]
     rolf = dry["rolf"]["text"]                                              # en
-    assert "Happy Index 30.0 over today so far, 40.0 points below the site's usual 70.0" in rolf
+    assert "Happy Index 30.0 over the day up to the alert, 40.0 points below the site's usual 70.0" in rolf
     # The week's scores: "- visit: Nöjdindex 76,5 (70,1–82,3) n=120, förändring +1,2" (sv), points in English.
     score = r"^- .+?: .* (-?\d+[.,]\d) \((-?\d+[.,]\d) ?– ?(-?\d+[.,]\d)\) n=\d+"
     for text, mark in ((sara, ","), (rolf, ".")):

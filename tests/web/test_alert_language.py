@@ -24,7 +24,7 @@ from tests.web.world import csrf_of, login
 
 pytestmark = pytest.mark.parametrize("chain_url", ENGINES, indirect=True, scope="module")
 
-ENGLISH = "'visit' Happy Index 25.0 over the last 3 days, 52.3 points below the site's usual 77.3 (n=41, p=2e-06)"
+ENGLISH = "'visit' Happy Index 25.0 over the 3 days up to the alert, 52.3 points below the site's usual 77.3 (n=41, p=2e-06)"
 FACTS = {"v": 1, "rule": "dip", "question": "visit", "metric": "happy_index", "days": 3, "questions": 1,
          "value": 25.0, "baseline": 77.3, "drop": 52.3, "n": 41, "p_value": 2e-06,
          "complaint": {"reason": "queue", "count": 12, "mentions": 15, "usual_share": 0.3}}
@@ -46,7 +46,7 @@ def dip(web) -> int:
 
 
 def _norwegian(page: str) -> bool:
-    return ("25,0 de siste 3 dagene, 52,3 poeng under butikkens vanlige 77,3" in page
+    return ("25,0 de 3 dagene fram til varselet, 52,3 poeng under butikkens vanlige 77,3" in page
             and "«Kø og ventetid» oppgitt i 12 av 15 årsaker i oppfølgingen (vanligvis 30\u00a0%)" in page)
 
 
@@ -57,7 +57,7 @@ def test_a_norwegian_reader_sees_the_alert_in_norwegian_on_every_page(web, dip):
         assert r.status_code == 200, path
         page = html.unescape(r.text)
         assert _norwegian(page), path
-        assert "points below the site's usual" not in page and "over the last 3 days" not in page, path
+        assert "points below the site's usual" not in page and "over the 3 days up to the alert" not in page, path
         if path.startswith("/alerts"):                     # its kind in words, not the rule's code
             assert re.search(r"<td[^>]*>fall</td>", page) or "· fall ·" in page, path
             assert "realtime" not in page.split("<main", 1)[1].split("</main>")[0], path
@@ -84,7 +84,7 @@ def test_an_english_reader_sees_the_english_text(web, dip):
     c = login(web.url, "ada-admin")
     page = html.unescape(c.get(f"/alerts/{dip}").text)
     c.close()
-    assert "over the last 3 days, 52.3 points below the site's usual 77.3" in page
+    assert "over the 3 days up to the alert, 52.3 points below the site's usual 77.3" in page
     assert "'Queue and waiting time' cited in 12 of 15 follow-up reasons (usually 30%)" in page
 
 
