@@ -135,30 +135,53 @@ def list_alerts(db: Database, *, state: str | None = None, sites: Iterable[str] 
     "active" (open or acknowledged); `sites` narrows them (an empty collection: none); `overdue`:
     active ones past their due date."""
     now = now or datetime.now(timezone.utc)
+    found = _where(db, state, sites, owner, latest_today(now) if overdue else None)
+    if found is None:
+        return []
+    where, params = found
+    # Overdue is each site's own date (below), so the newest so many are cut after it.
+    cut = "" if limit is None or overdue else f" LIMIT {int(limit)}"
+    rows = db.execute_sql(f"SELECT {_SELECT} FROM alert{where} ORDER BY id DESC{cut}", params).fetchall()
+    todays = site_todays(db, {r[COLUMN_SITE] for r in rows}, now)
+    out = [_row(r, todays[r[COLUMN_SITE]]) for r in rows]
+    if overdue:
+        out = [a for a in out if a["overdue"]][:limit]
+    return out
+
+
+def count_alerts(db: Database, *, state: str | None = None, sites: Iterable[str] | None = None,
+                 owner: str | None = None) -> int:
+    """How many alerts `list_alerts` would list (not overdue ones: those are each site's date), by
+    one COUNT: a page that shows the newest few says how many there are without reading them all."""
+    found = _where(db, state, sites, owner, None)
+    if found is None:
+        return 0
+    where, params = found
+    return int(db.execute_sql(f"SELECT COUNT(*) FROM alert{where}", params).fetchone()[0])
+
+
+def _where(db: Database, state: str | None, sites: Iterable[str] | None, owner: str | None,
+           due_before: str | None) -> tuple[str, list[Any]] | None:
+    """The WHERE of `list_alerts` and `count_alerts` and its parameters; None when `sites` is
+    empty. `due_before`: active alerts due before that date (the latest of the sites' todays)."""
     p = db.param
     clauses: list[str] = []
     params: list[Any] = []
-    if state == "active" or overdue:
+    if state == "active" or due_before:
         clauses.append("state <> 'closed'")
     elif state:
         if state not in STATES:
             raise CentralConfigError(f"--state must be one of {', '.join(STATES)}, got {state!r}")
         clauses.append(f"state = {p}")
         params.append(state)
-    if overdue:
+    if due_before:
         clauses.append(f"due_date < {p}")
-        params.append(latest_today(now))
+        params.append(due_before)
     if owner:
         clauses.append(f"owner = {p}")
         params.append(owner)
     where = where_sites(db, clauses, params, sites)
-    if where is None:
-        return []
-    cut = "" if limit is None else f" LIMIT {int(limit)}"
-    rows = db.execute_sql(f"SELECT {_SELECT} FROM alert{where} ORDER BY id DESC{cut}", params).fetchall()
-    todays = site_todays(db, {r[COLUMN_SITE] for r in rows}, now)
-    out = [_row(r, todays[r[COLUMN_SITE]]) for r in rows]
-    return [a for a in out if a["overdue"]] if overdue else out
+    return None if where is None else (where, params)
 
 
 def where_sites(db: Database, clauses: list[str], params: list[Any], sites: Iterable[str] | None) -> str | None:

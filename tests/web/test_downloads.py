@@ -147,7 +147,8 @@ def test_a_long_alert_list_says_it_is_cut_and_its_download_and_counts_hold_every
     """The alerts page, its download and `alerts list` stopped at the newest 500 without a word,
     and the overview counted open alerts up to 1,000. The page lists the newest 500 and says how
     many there are; the download and the overview's count have them all."""
-    from server_sync.workflow.alerts import list_alerts
+    import json
+    from server_sync.workflow.alerts import count_alerts, list_alerts
     p, at = chain.param, NOW.replace(tzinfo=None)
     chain.execute_sql("DELETE FROM alert")
     with chain.atomic():
@@ -156,12 +157,18 @@ def test_a_long_alert_list_says_it_is_cut_and_its_download_and_counts_hold_every
                 chain.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
                                   f" window_to, n, negative, message) VALUES ({p}, 'visit', 'realtime', {p}, {p}, {p},"
                                   f" {p}, 8, 6, 'six of eight')", (s, at, at, at, at))
-    page, rows, result = shown(lists.alerts, chain, "/alerts", "site=s002")
-    assert len(rows) == 501 and page.count('<tr id="alert-') == lists.ALERTS_LISTED == 500
+    page, _rows, result = shown(lists.alerts, chain, "/alerts", "site=s002")
+    assert page.count('<tr id="alert-') == lists.ALERTS_LISTED == 500
+    for fmt in ("csv", "json"):                # a download is built for its format: every alert
+        v = in_process.visit(chain, NOW, "/alerts", f"site=s002&format={fmt}")
+        body = guard.export(v, lists.alerts(v), fmt).body.decode()
+        assert (len(list(csv.DictReader(io.StringIO(body)))) if fmt == "csv"
+                else len(json.loads(body)["alerts"])) == 501, fmt
     assert "Showing the newest 500 of 501; the downloads hold them all." in page
     page, rows, _ = shown(lists.alerts, chain, "/alerts", "site=s003&state=closed")
     assert rows == [] and "Showing the newest" not in page
-    assert len(list_alerts(chain, sites=("s002", "s003"))) == 1002
+    assert len(list_alerts(chain, sites=("s002", "s003"))) == 1002 == count_alerts(chain, state="active")
+    assert len(list_alerts(chain, sites=("s003",), limit=7)) == 7 and count_alerts(chain, sites=()) == 0
     _page, rows, result = shown(overview.build, chain, "/")
     assert result.data["open_alerts"]["count"] == 1002
     assert {(r["section"], r["value"]) for r in rows if r["section"] == "open_alerts"} == {("open_alerts", "1002")}
