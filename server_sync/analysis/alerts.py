@@ -46,7 +46,6 @@ COLUMNS = ("id", "site_id", "question_id", "kind", "raised_at", "last_seen_at", 
            "negative", "value", "baseline", "p_value", "message", "published_at", "webhook_status", "acked_at",
            "ack_comment", "detail")
 DETAIL_VERSION = 1        # the shape of `alert.detail` (server_sync.report.alert_text reads it)
-DETAIL_DIGITS = 6         # its figures: a reader's one decimal is rounded once, from these
 
 
 def _naive(dt: datetime) -> datetime:
@@ -142,14 +141,13 @@ def _wording(db: Database, question_id: str) -> dict[str, str]:
 
 def _dip_detail(question: str, scale: str, dip: Dip) -> dict:
     """The facts the dip rule found, as `alert.detail` holds them (DETAIL_VERSION; the question's
-    wording is added when the alert is stored). The figures to DETAIL_DIGITS, not to the stored
-    columns' 2: rounded again to the one decimal a reader sees, 51.9499 kept as 51.95 read 52.0 on
-    the web beside the message's 51.9."""
+    wording is added when the alert is stored). The figures as computed, not to the stored columns'
+    2: rounded again to the one decimal a reader sees, 51.9499 kept as 51.95 read 52.0 on the web
+    beside the message's 51.9; unrounded, a reader's decimal is the message's."""
     c = dip.complaint
     return {"v": DETAIL_VERSION, "rule": "dip", "question": question,
             "metric": _metric_key(scale), "days": dip.days, "questions": dip.questions,
-            "value": round(dip.value, DETAIL_DIGITS), "baseline": round(dip.baseline, DETAIL_DIGITS),
-            "drop": round(dip.drop, DETAIL_DIGITS), "n": dip.n, "p_value": dip.p_value,
+            "value": dip.value, "baseline": dip.baseline, "drop": dip.drop, "n": dip.n, "p_value": dip.p_value,
             "complaint": None if c is None else {"reason": c.reason, "count": c.count, "mentions": c.mentions,
                                                  "usual_share": c.usual_share}}
 
@@ -270,15 +268,16 @@ def check_trend(db: Database, now: datetime, rule: TrendRule = TrendRule(),
             if test is None:
                 continue
             metric = _METRIC_LABEL[_metric_key(scale)]
-            message = (f"'{question}' {metric} down {-test.diff:.1f} points today against the last "
-                       f"{rule.baseline_days} days over the same hours (n={cur.n}, {p_statement(test.p_value, 'en')})")
+            message = (f"'{question}' {metric} down {-test.diff:.1f} points over the day up to the alert against"
+                       f" the {rule.baseline_days} days before, over the same hours"
+                       f" (n={cur.n}, {p_statement(test.p_value, 'en')})")
             alert = raise_or_extend(db, {
                 "site_id": site, "question_id": question, "kind": "trend",
                 "window_from": datetime.fromisoformat(today), "window_to": _naive(now), "n": cur.n,
                 "negative": cur.negative, "value": round(test.diff, 2), "baseline": None,
                 "p_value": test.p_value, "message": message,
                 "detail": {"v": DETAIL_VERSION, "rule": "trend", "question": question,
-                           "metric": _metric_key(scale), "drop": round(-test.diff, DETAIL_DIGITS),
+                           "metric": _metric_key(scale), "drop": -test.diff,
                            "baseline_days": rule.baseline_days, "n": cur.n, "p_value": test.p_value}},
                 now, rule.cooldown_min)
             if alert:

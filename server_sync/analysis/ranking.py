@@ -1,4 +1,5 @@
-"""Site ranking with empirical-Bayes shrinkage toward the chain average (a SiteRanking).
+"""Site ranking with empirical-Bayes shrinkage toward the chain average, the answer-weighted mean
+of the sites ranked (a SiteRanking).
 
 A site's headline metric m_i (Happy Index or NPS, n_i answers) is pulled toward the chain mean
 mu in proportion to how noisy it is:  shrunk_i = mu + w_i (m_i - mu),  w_i = tau² / (tau² + s²/n_i),

@@ -60,17 +60,17 @@ def test_a_dip_alert_keeps_its_facts_and_reads_in_each_language(db):
     d = a["detail"]
     assert d["rule"] == "dip" and d["question"] == "visit" and d["metric"] == "happy_index" and d["days"] == 1
     assert d["question_text"] == WORDING and d["complaint"]["reason"] == "cleanliness"
-    # The stored columns to two decimals, the detail's figures to six (rounded once for a reader).
+    # The stored columns to two decimals, the detail's figures unrounded (rounded once for a reader).
     assert d["n"] == a["n"] and round(d["value"], 2) == a["value"] and round(d["baseline"], 2) == a["baseline"]
     # The English catalogue says what the stored message says (the question by id when unworded),
     # the complaint by its label.
     assert alert_text(_without_wording(a), "en") == a["message"].replace("'cleanliness'", "'Cleanliness'")
     assert alert_text(a, "en").startswith("'How was your visit?' Happy Index")
     sv = alert_text(a, "sv")
-    assert sv.startswith("”Hur var ditt besök?”: Nöjdindex ") and " på dagen fram till larmet, " in sv
+    assert sv.startswith("”Hur var ditt besök?”: Nöjdindex ") and " under dagen fram till larmet, " in sv
     assert "poäng under butikens vanliga" in sv and "”Renlighet” angavs i 7 av 9 skäl vid uppföljning" in sv
     nb = alert_text(a, "nb")
-    assert nb.startswith("«visit»: Fornøydindeks ") and " på dagen fram til varselet, " in nb      # no Norwegian wording
+    assert nb.startswith("«visit»: Fornøydindeks ") and " i løpet av dagen fram til varselet, " in nb      # no Norwegian wording
     assert "poeng under butikkens vanlige" in nb and "«Renhold» oppgitt i 7 av 9 årsaker" in nb
     for text in (sv, nb):
         assert "below" not in text and "up to the alert" not in text and "cleanliness" not in text
@@ -91,8 +91,8 @@ def test_a_trend_alert_reads_in_each_language(db):
     a = raised[0]
     assert a["detail"]["rule"] == "trend" and a["detail"]["baseline_days"] == 28
     assert alert_text(_without_wording(a), "en") == a["message"]
-    assert "poäng lägre i dag än de senaste 28 dagarna under samma timmar" in alert_text(a, "sv")
-    assert "poeng lavere i dag enn de siste 28 dagene i de samme timene" in alert_text(a, "nb")
+    assert "poäng lägre under dagen fram till larmet än de 28 dagarna före, under samma timmar" in alert_text(a, "sv")
+    assert "poeng lavere i løpet av dagen fram til varselet enn de 28 dagene før, i de samme timene" in alert_text(a, "nb")
 
 
 def test_an_alert_without_readable_facts_shows_its_stored_message():

@@ -69,7 +69,7 @@ def test_the_templates_filters_take_the_language_of_the_page():
 
 def test_an_alert_reads_with_the_readers_decimal_mark():
     nb, en = alert_text(DIP, "nb"), alert_text(DIP, "en")
-    assert "25,0 de 3 dagene fram til varselet, 52,3 poeng under butikkens vanlige 77,3" in nb
+    assert "25,0 i løpet av de 3 dagene fram til varselet, 52,3 poeng under butikkens vanlige 77,3" in nb
     assert f"(n=12{NNBSP}345, p = 0,0024)" in nb and f"(vanligvis 30{NBSP}%)" in nb
     assert "(usually 30%)" in en
     assert "25.0 over the 3 days up to the alert, 52.3 points below the site's usual 77.3 (n=12345, p = 0.0024)" in en

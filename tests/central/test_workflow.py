@@ -437,13 +437,13 @@ def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, centr
         "message": "'visit' Happy Index 30.0 over the day up to the alert, 40.0 points below the site's usual 70.0",
         "detail": FACTS}, at, cooldown_min=0)
     old = _dip(db, "s2", at)                                              # nils (nb); no facts
-    swedish = "Nöjdindex 30,0 på dagen fram till larmet, 40,0 poäng under butikens vanliga 70,0"
+    swedish = "Nöjdindex 30,0 under dagen fram till larmet, 40,0 poäng under butikens vanliga 70,0"
     complaint = "”Kö och väntetid” angavs i 9 av 11 skäl vid uppföljning (vanligen 25\u00a0%)"  # a no-break space before "%" (figures.percent)
     text_body, html_body = db.execute_sql("SELECT text_body, html_body FROM mail_outbox WHERE to_addr ="
                                           " 'sara@example.se'").fetchone()
     assert swedish in text_body and complaint in text_body and "below the site" not in text_body
     assert "Typ: nedgång" in text_body and "realtime" not in text_body           # the kind in words
-    assert "Nöjdindex 30,0 på dagen fram till larmet" in html_body and "below the site" not in html_body
+    assert "Nöjdindex 30,0 under dagen fram till larmet" in html_body and "below the site" not in html_body
     hook = json.loads(db.execute_sql("SELECT body FROM webhook_delivery ORDER BY id").fetchone()[0])
     assert "40.0 points below the site's usual 70.0" in json.dumps(hook)                # channels: English
     assert old["message"] in db.execute_sql("SELECT text_body FROM mail_outbox WHERE to_addr ="

@@ -70,19 +70,19 @@ def test_alert_text_names_the_kind_in_the_language_and_the_local_time():
     tz = ZoneInfo("Europe/Oslo")
     now = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)
     trend = {"kind": "trend", "raised_at": "2026-11-23T09:05:00Z", "message": "'visit' down 12 points"}
-    assert alert_text(trend, "nb", tz, now) == "Resultatet faller i dag kl. 10:05: 'visit' down 12 points"
-    assert alert_text(trend, "sv", tz, now).startswith("Resultatet sjunker i dag kl. 10:05")
+    assert alert_text(trend, "nb", tz, now) == "Resultatet faller kl. 10:05: 'visit' down 12 points"
+    assert alert_text(trend, "sv", tz, now).startswith("Resultatet sjunker kl. 10:05")
     old = dict(trend, kind="realtime", raised_at="2026-11-20T22:30:00+00:00", message="")
-    assert alert_text(old, "en", tz, now) == "Many unhappy answers right now 20/11 at 23:30"
+    assert alert_text(old, "en", tz, now) == "Many unhappy answers 20/11 at 23:30"
     assert alert_text(dict(old, raised_at="2026-11-20T23:30:00+00:00"), "nb", tz, now) == \
-        "Mange misfornøyde svar akkurat nå 21.11. kl. 00:30"
+        "Mange misfornøyde svar 21.11. kl. 00:30"
     # A kind this kiosk does not know, or a time it cannot read: still a translated line.
     odd = {"kind": "something-new", "raised_at": "yesterday", "message": "details"}
     assert alert_text(odd, "sv", tz, now) == "Larm från kontoret: details"
     # The centre's wording in the kiosk's language when it sent it (protocol.ALERT_TEXT_SINCE);
     # a language it lacks, or a malformed `text`, falls back to the English message.
     worded = dict(trend, text={"sv": "”visit” Nöjdindex ned 12,0 poäng", "nb": "«visit» ned 12,0 poeng"})
-    assert alert_text(worded, "sv", tz, now) == "Resultatet sjunker i dag kl. 10:05: ”visit” Nöjdindex ned 12,0 poäng"
+    assert alert_text(worded, "sv", tz, now) == "Resultatet sjunker kl. 10:05: ”visit” Nöjdindex ned 12,0 poäng"
     assert alert_text(worded, "nb", tz, now).endswith(": «visit» ned 12,0 poeng")
     assert alert_text(worded, "en", tz, now).endswith(": 'visit' down 12 points")
     for broken in ("sv text", ["sv"], {"sv": None}):

@@ -46,7 +46,7 @@ def dip(web) -> int:
 
 
 def _norwegian(page: str) -> bool:
-    return ("25,0 de 3 dagene fram til varselet, 52,3 poeng under butikkens vanlige 77,3" in page
+    return ("25,0 i løpet av de 3 dagene fram til varselet, 52,3 poeng under butikkens vanlige 77,3" in page
             and "«Kø og ventetid» oppgitt i 12 av 15 årsaker i oppfølgingen (vanligvis 30\u00a0%)" in page)
 
 
