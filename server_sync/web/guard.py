@@ -430,16 +430,17 @@ def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") ->
     filters = {k: v for k, v in visit.params.items() if k != "format"}
     audit.record(visit.db, event, user_name=visit.user.name, address=visit.address, page=visit.request.url.path,
                  format=fmt, filters=filters)
-    base = file_name(name, visit.request.path_params, filters, visit.now)
+    def named(page: str, ext: str) -> dict[str, str]:
+        return _attachment(f"{file_name(page, visit.request.path_params, filters, visit.now)}.{ext}")
     if fmt == "json":
         data = {k: v for k, v in result.data.items() if k != "report"}
-        return Response(render.to_json(data), media_type="application/json", headers=_attachment(f"{base}.json"))
+        return Response(render.to_json(data), media_type="application/json", headers=named(name, "json"))
     if fmt == "csv":
         if result.csv is None:
             raise refusal("no_download", value=fmt)
         columns, rows = result.csv(result.data)
         return Response(render.to_csv(columns, rows), media_type="text/csv; charset=utf-8",
-                        headers=_attachment(f"{base}.csv"))
+                        headers=named(name, "csv"))
     if result.report_filter is None:
         raise refusal("no_download", value=fmt)
     f = result.report_filter
@@ -448,8 +449,7 @@ def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") ->
     if report is None:
         raise NotVisible("no sites")
     from server_sync.report import html as report_html
-    return HTMLResponse(report_html.render(report, visit.lang),
-                        headers=_attachment(f"{file_name('report', visit.request.path_params, filters, visit.now)}.html"))
+    return HTMLResponse(report_html.render(report, visit.lang), headers=named("report", "html"))
 
 
 def file_name(page: str, path_params: dict[str, Any], filters: dict[str, str], now: datetime) -> str:

@@ -136,11 +136,12 @@ def list_actions(db: Database, *, sites: Iterable[str] | None = None, state: str
     where = where_sites(db, clauses, params, sites)
     if where is None:
         return []
-    cut = "" if limit is None else f" LIMIT {int(limit)}"
+    # Overdue is each site's own date (below), so the newest so many are cut after it, as alerts are.
+    cut = "" if limit is None or overdue else f" LIMIT {int(limit)}"
     rows = db.execute_sql(f"SELECT {', '.join(_COLUMNS)} FROM action{where} ORDER BY id DESC{cut}", params).fetchall()
     todays = site_todays(db, {r[_SITE] for r in rows}, now)
     out = [_as_dict(r, todays[r[_SITE]]) for r in rows]
-    return [a for a in out if a["overdue"]] if overdue else out
+    return [a for a in out if a["overdue"]][:limit] if overdue else out
 
 
 def evaluation(db: Database, action: dict[str, Any], today: str) -> dict[str, Any] | None:
