@@ -29,6 +29,10 @@ FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
 INK, MUTED, GRID = "#1f2933", "#7b8794", "#e4e7eb"
 BLUE, BAND, ORANGE, GREEN, RED = "#2563eb", "#bfdbfe", "#f97316", "#16a34a", "#dc2626"
 WHITE = "#ffffff"
+# The width (user units) a chart is laid out for. A phone's box is about 340 px wide at 390 and
+# the charts shrink to it: laid out for 480, a 12-unit label read 8 px there. At 400 it is 10 px;
+# report.css caps a chart at 600 px, so that on a desktop a label is 18 px, as it was.
+WIDTH = 400
 
 
 def luminance(color: str) -> float:
@@ -100,7 +104,7 @@ def _chart(parts: list[str]) -> Markup:
     return Markup("".join(parts))
 
 
-def _empty(name: str, title: str, message: str, width: int = 480, height: int = 80) -> Markup:
+def _empty(name: str, title: str, message: str, width: int = WIDTH, height: int = 80) -> Markup:
     return _chart([_open(name, title, width, height), _text(width / 2, height / 2, message, 13, "middle"), "</svg>"])
 
 
@@ -170,19 +174,22 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     pts = [d for d in drawn if not d.get("partial")]
     if not drawn:
         return _empty(name, title, empty)
-    w, h, left, right, top, bottom, strip = 480, 290, 34, 10, 22, 44, 36
+    w, h, left, right, top, bottom, strip = WIDTH, 290, 34, 10, 22, 44, 36
     lows = [d["low"] if d.get("low") is not None else d["value"] for d in pts or drawn]
     highs = [d["high"] if d.get("high") is not None else d["value"] for d in pts or drawn]
     lo, hi = value_range(max(bounds[0], min(lows)), min(bounds[1], max(highs)), bounds)
     ticks = _ticks_between(lo, hi)
-    first = date.fromisoformat(drawn[0]["date"])
-    days = max(1, (date.fromisoformat(drawn[-1]["date"]) - first).days)
+    # The axis spans every day with answers, drawn or not: a day too thin to draw still has its
+    # bar (a staff question answered by a few: bars of days before the first drawn one fell off
+    # the chart's left edge). One day sits in the middle.
+    first = date.fromisoformat(min(d["date"] for d in daily))
+    days = (date.fromisoformat(max(d["date"] for d in daily)) - first).days
     plot_bottom = h - bottom - strip
-    x = (lambda day: left + (w - left - right) * ((date.fromisoformat(day) - first).days / days))
+    x = (lambda day: left + (w - left - right) * ((date.fromisoformat(day) - first).days / days if days else 0.5))
     y = (lambda v: top + (plot_bottom - top) * (1 - (min(hi, max(lo, v)) - lo) / max(1e-9, hi - lo)))
     out = [_open(name, title, w, h)]
     if axis_note:
-        out.append(_text(w - right, 12, axis_note.format(lo=_label(lo, lang), hi=_label(hi, lang)), 11, "end"))
+        out.append(_text(w - right, 12, axis_note.format(lo=_label(lo, lang), hi=_label(hi, lang)), 12, "end"))
     for v in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{GRID}"/>')
         out.append(_text(left - 6, y(v) + 4, _label(v, lang), 12, "end"))
@@ -206,7 +213,7 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
             if not lo <= d["value"] <= hi:
                 # Beyond the axis, which spans the whole days: held at its edge, with its value
                 # written beside it, so that the edge is not read as its value.
-                out.append(_text(cx - 5, cy - 6 if d["value"] < lo else cy + 14, figure(d["value"], lang, 0), 11,
+                out.append(_text(cx - 5, cy - 6 if d["value"] < lo else cy + 14, figure(d["value"], lang, 0), 12,
                                  "end", INK))
     # A week's value belongs to the middle of its days (Thursday of a whole week), not to its
     # Monday: a partial week's to the middle of its days in the period.
@@ -219,16 +226,23 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
             out.append(f'<polyline points="{" ".join(f"{px:.1f},{y(v):.1f}" for px, v in wk)}" fill="none"'
                        f' stroke="{ORANGE}" stroke-width="2.6" stroke-linejoin="round"/>')
     most = max(d["n"] for d in daily) or 1
-    bar = max(1.0, (w - left - right) / (days + 1) * 0.7)
+    bar = min(24.0, max(1.0, (w - left - right) / (days + 1) * 0.7))
     for d in daily:
         bh = (strip - 18) * d["n"] / most
-        out.append(f'<rect x="{x(d["date"]) - bar / 2:.1f}" y="{h - bottom - bh:.1f}" width="{bar:.1f}"'
+        # Within the plot's width: the first and last day's bars were half beyond its edges.
+        x0, x1 = max(left, x(d["date"]) - bar / 2), min(w - right, x(d["date"]) + bar / 2)
+        out.append(f'<rect x="{x0:.1f}" y="{h - bottom - bh:.1f}" width="{x1 - x0:.1f}"'
                    f' height="{bh:.1f}" fill="{MUTED}" opacity="0.6">'
                    + _title(f'{d["date"]}{" (" + t("day_not_over", lang) + ")" if d.get("partial") else ""}:'
                             f' {_value(d.get("value"), lang)} (n={figure(d["n"], lang)})') + "</rect>")
-    out.append(_text(left + 2, plot_bottom + 14, n_label.format(n=figure(most, lang)), 11))
-    for d, anchor in ((drawn[0], "start"), (drawn[len(drawn) // 2], "middle"), (drawn[-1], "end")):
-        out.append(_text(x(d["date"]), h - bottom + 16, d["date"], 12, anchor))
+    out.append(_text(left + 2, plot_bottom + 14, n_label.format(n=figure(most, lang)), 12))
+    # The axis's first, middle and last day, each once (two days' labels were written on top of
+    # each other when the drawn days were few).
+    marks = ({0: "middle"} if not days else {0: "start", days // 2: "middle", days: "end"} if days >= 2
+             else {0: "start", days: "end"})
+    for k, anchor in marks.items():
+        day = (first + timedelta(days=k)).isoformat()
+        out.append(_text(x(day), h - bottom + 16, day, 12, anchor))
     lx = left
     for color, label in zip((BLUE, ORANGE, BAND), legend):
         out.append(f'<rect x="{lx}" y="{h - 14}" width="12" height="8" fill="{color}"/>')
@@ -279,7 +293,7 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
     hours = sorted({c["hour"] for c in cells})
     left, top, cell_h, legend_h = 38, 22, 36, 40
     cell_w = 40.0
-    w = max(480.0, left + cell_w * len(hours) + 8)
+    w = max(float(WIDTH), left + cell_w * len(hours) + 8)
     cell_w = (w - left - 8) / len(hours)
     h = top + cell_h * 7 + 8 + legend_h
     lo, hi = bounds
@@ -343,12 +357,16 @@ def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, 
     # holds the counts' labels and the left title.
     title_room = 18 if any(axis_titles) else 0
     right = 6 + max(_text_width(v, 12) for v in shares) + 4 + title_room
-    w, top, size = 480, 14, 12
+    w, top, size = WIDTH, 14, 12
     longest = max(_text_width(n, size) for n in names)
     slant = math.radians(40)
-    bw = (w - 40 - right) / len(rows)
+    # The first label ends at its bar's middle (left + bw / 2 + 4) and reaches back longest·cos;
+    # bw = (w - left - right) / n shrinks as left grows, so left is solved for, with 12 to spare
+    # (the estimate is short of DejaVu Sans, a Linux browser's sans-serif, by about 8):
+    # left + (w - left - right) / 2n + 4 - longest·cos >= 12.
+    half = 1 / (2 * len(rows))
     left = max(40.0, 6 + max(_text_width(_label(v, lang), 12) for v in ticks) + 4 + title_room,
-               longest * math.cos(slant) - bw / 2 + 8)
+               (longest * math.cos(slant) + 8 - (w - right) * half) / (1 - half))
     bw = (w - left - right) / len(rows)
     bottom = longest * math.sin(slant) + 24
     h = int(top + 170 + bottom)
@@ -391,7 +409,7 @@ def ranking_chart(name: str, title: str, rows: Sequence[dict], bounds: tuple[flo
     if not rows:
         return _empty(name, title, empty)
     row_h, left, right, top = 22, 128, 58, 20
-    w, h = 480, top + row_h * len(rows) + 10
+    w, h = WIDTH, top + row_h * len(rows) + 10
     values = [v for r in rows for v in (r["low"], r["high"], r["raw"]) if v is not None]
     ticks = _ticks(min(values), max(values), bounds)
     lo, hi = ticks[0], ticks[-1]
@@ -426,7 +444,7 @@ def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, st
                   empty: str, *, lang: str) -> Markup:
     if not points:
         return _empty(name, title, empty)
-    w, h, left, right, top, bottom = 480, 320, 44, 12, 14, 44
+    w, h, left, right, top, bottom = WIDTH, 320, 44, 12, 14, 44
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     xt, yt = _ticks(min(xs), max(xs), (0, 100)), _ticks(min(ys), max(ys), (0, 100))
     xlo, xhi, ylo, yhi = xt[0], xt[-1], yt[0], yt[-1]

@@ -99,24 +99,29 @@ def test_html_report_in_headless_chromium(report, tmp_path):
     shutil.copy(page, ARTIFACTS / "report-sv.html")
     (ARTIFACTS / "report-en.html").write_text(html.render(report, "en"), encoding="utf-8")
     # The whole page, top to bottom: a fixed 1100x3200 window stopped partway down the report.
-    from tests.web.test_browser import browser
+    from tests.web.test_browser import LEGIBLE_PX, SMALL_CHART_TEXT_JS, browser
     driver = browser()
+    small = []
     try:
         for name, width in (("phone", 412), ("desktop", 1100)):
             shot = ARTIFACTS / f"report-{name}.png"
             shot.unlink(missing_ok=True)
-            height = full_page_screenshot(driver, page.as_uri(), shot, width)
+            height = full_page_screenshot(driver, page.as_uri(), shot, width, lambda: small.extend(
+                f"{name}: {c}" for c in driver.execute_script(SMALL_CHART_TEXT_JS, LEGIBLE_PX)))
             assert shot.stat().st_size > 20_000 and png_size(shot) == (width, height), (name, png_size(shot), height)
     finally:
         driver.quit()
+    assert small == []          # every chart's text legible on a phone, not only on a desktop
 
 
-def full_page_screenshot(driver, uri: str, path: Path, width: int) -> int:
+def full_page_screenshot(driver, uri: str, path: Path, width: int, inspect=lambda: None) -> int:
     """`uri` at `width` CSS px (a phone's viewport under 600) saved whole as a PNG, however long,
-    through the DevTools' capture beyond the viewport; returns the page's height."""
+    through the DevTools' capture beyond the viewport; returns the page's height. `inspect` is
+    called with the page open at that width."""
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
     driver.get(uri)
+    inspect()
     height = driver.execute_script("return document.documentElement.scrollHeight")
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
         "format": "png", "captureBeyondViewport": True,

@@ -48,11 +48,30 @@ def test_trend_axis_spans_at_least_a_fifth_and_says_so_weeks_at_their_centre_n_p
     assert "n per day (max 23)" in chart and chart.count("(n=") == len(DAYS)
     week = re.search(r'<polyline points="([^"]+)" fill="none" stroke="#f97316"', chart).group(1).split()
     first_x = float(week[0].split(",")[0])
-    left, right = 34, 480 - 10
+    left, right = 34, svg.WIDTH - 10
     thursday = left + (right - left) * 3 / 13                  # 2026-11-05 on a 13-day axis
     assert abs(first_x - thursday) < 0.5
     assert svg.value_range(74, 76, (0, 100))[1] - svg.value_range(74, 76, (0, 100))[0] >= 20
     assert svg.value_range(95, 99, (0, 100))[1] == 100 and svg.value_range(-100, -95, (-100, 100))[0] == -100
+
+
+def test_a_trend_of_few_drawn_days_keeps_its_bars_and_dates_on_the_chart():
+    """A staff question answered by a few: most days too thin to draw. The axis spanned the drawn
+    days only, so the other days' bars fell off the left edge, the first and last bars hung half
+    beyond the plot, and the middle and last dates were written on top of each other."""
+    daily = [{"date": f"2026-11-{d:02d}", "n": 2, "value": None, "low": None, "high": None} for d in range(1, 18)]
+    for d in (daily[9], daily[15]):
+        d.update(n=6, value=70.0, low=60.0, high=80.0)
+    weekly = [{"week": "2026-W46", "from": "2026-11-09", "value": 72.0}, {"week": "2026-W47", "from": "2026-11-16",
+                                                                          "value": 80.0}]
+    for days in (daily, daily[9:11], daily[9:10]):
+        chart = str(svg.trend_chart("t", "t", days, weekly, (0, 100), "-", ("d", "w", "b"), "", "n {n}", lang="en"))
+        left, right = 34, svg.WIDTH - 10
+        bars = [(float(x), float(x) + float(width)) for x, width in
+                re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="[\d.]+" fill="#7b8794"', chart)]
+        assert len(bars) == len(days) and all(left <= a and b <= right + 1e-6 for a, b in bars), bars
+        dates = re.findall(r">(2026-11-\d\d)</text>", chart)
+        assert dates[0] == days[0]["date"] and dates[-1] == days[-1]["date"] and len(set(dates)) == len(dates)
 
 
 def test_pareto_labels_fit_inside_the_chart():

@@ -134,6 +134,26 @@ return Array.prototype.filter.call(document.querySelectorAll('.scroll > table'),
 """
 
 
+# Chart text as drawn: an SVG chart shrinks to its box, its labels with it (laid out 480 wide, a
+# ranking's labels read 8 px on a 390 px phone). Each text's size in px: its font size times
+# the chart's scale; what is under `least` is listed (a chart that keeps its width scrolls).
+SMALL_CHART_TEXT_JS = r"""
+var least = arguments[0], out = [];
+document.querySelectorAll('svg.chart').forEach(function(svg){
+  var vb = svg.viewBox.baseVal, box = svg.getBoundingClientRect();
+  if (!vb || !vb.width || !box.width) return;
+  var scale = box.width / vb.width, worst = null;
+  svg.querySelectorAll('text').forEach(function(t){
+    var px = parseFloat(getComputedStyle(t).fontSize) * scale;
+    if (px < least && (worst === null || px < worst[0])) worst = [px, t.textContent.slice(0, 30)];
+  });
+  if (worst) out.push(svg.getAttribute('data-chart') + ': ' + worst[0].toFixed(1) + ' px "' + worst[1] + '"');
+});
+return out;
+"""
+LEGIBLE_PX = 10             # chart text at least this on a 390 px phone and wider
+
+
 UNLABELLED_JS = r"""
 return Array.prototype.filter.call(document.querySelectorAll('input,select,textarea'), function(el){
   return el.type !== 'hidden' && !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
@@ -251,6 +271,9 @@ def test_every_page_as_every_role_at_desktop_and_phone(web, chromium, name):
             driver.execute_script("document.querySelectorAll('details').forEach(function(d){d.open=true;})")
             if width >= PHONE:
                 problems += [f"{where}: a table wider than its box: {t}" for t in driver.execute_script(WIDE_TABLES_JS)]
+            if width >= 390:
+                problems += [f"{where}: chart text too small: {c}"
+                             for c in driver.execute_script(SMALL_CHART_TEXT_JS, LEGIBLE_PX)]
             problems += [f"{where}: unlabelled {c}" for c in driver.execute_script(UNLABELLED_JS)]
             problems += [f"{where}: contrast {c}" for c in driver.execute_script(CONTRAST_JS)]
             if driver.execute_script("return window.__pwned"):

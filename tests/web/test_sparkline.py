@@ -139,7 +139,7 @@ def test_the_reports_trend_marks_todays_partial_day_and_breaks_where_a_day_has_n
     chart = page[start:page.index("</svg>", start)]
     lines = [[float(p.split(",")[0]) for p in line.split()]
              for line in re.findall(r'<polyline points="([^"]+)" fill="none" stroke="[^"]+" stroke-width="1.2"', chart)]
-    left, right = 34, 480 - 10
+    left, right = 34, svg.WIDTH - 10
     step = (right - left) / 28                         # 1–29 November
     assert len(lines) == 2, "the line runs across the closed 10th"
     assert lines[0][-1] == pytest.approx(left + 8 * step, abs=0.05)          # the 9th
@@ -150,7 +150,7 @@ def test_the_reports_trend_marks_todays_partial_day_and_breaks_where_a_day_has_n
     # NPS 100 lies above the axis (the whole days' range): held at its edge, its value beside it.
     top = re.search(r'Y axis \d+–(\d+)', html.unescape(chart))
     assert top and int(top.group(1)) < 100, "the test needs an axis that stops below today's value"
-    assert re.search(r'<text x="465\.0" y="[\d.]+" font-size="11" text-anchor="end"[^>]*>100</text>', chart)
+    assert re.search(rf'<text x="{svg.WIDTH - 15}\.0" y="[\d.]+" font-size="12" text-anchor="end"[^>]*>100</text>', chart)
     shown = html.unescape(page)
     assert "Not over yet: 2026-11-29." in shown and '2026-11-29 <span class="small">not over yet</span>' in shown
     # The overview's download of the same days.
