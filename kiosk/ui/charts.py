@@ -1,7 +1,10 @@
 """The staff screen's small trend: one bar per day, its score above it, the weekday below.
 
-`bar_heights` (pure) turns scores into bar heights; `TrendChart` draws them with canvas
-instructions and a label per bar. Today's bar is the accent colour, the others a quieter one.
+`bar_span` (pure) turns a score into where its bar starts and ends; `TrendChart` draws them with
+canvas instructions and a label per bar. Today's bar is the accent colour, the others a quieter
+one. A 0-100 score stands on the bottom; an NPS (-100..100) grows from a zero line in the middle,
+up when positive and down when negative: drawn from -100, an NPS of -88 was a short bar and -23
+a taller one, read as the better day and the worse.
 """
 
 from __future__ import annotations
@@ -15,19 +18,23 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from kiosk.ui import palette
+from kiosk.ui.texts import whole
+
+LEAST = 0.02               # a bar this much of the plot at least, so that a day of 0 still shows
 
 
-def bar_heights(scores: Sequence[float | None], nps: bool) -> list[float]:
-    """Each day's bar as a share of the plot height: a 0-100 score as it is, an NPS
-    (-100..100) from its bottom; a day without answers has no bar (0)."""
-    out = []
-    for s in scores:
-        if s is None:
-            out.append(0.0)
-        else:
-            share = (s + 100) / 200 if nps else s / 100
-            out.append(min(1.0, max(0.02, share)))
-    return out
+def bar_span(score: float | None, nps: bool) -> tuple[float, float] | None:
+    """Where a day's bar starts and ends, as shares of the plot height from its bottom: a 0-100
+    score from 0 to score/100; an NPS from the zero line (0.5) to (score + 100) / 200, either
+    way; a day without answers has no bar (None)."""
+    if score is None:
+        return None
+    if not nps:
+        return 0.0, min(1.0, max(LEAST, score / 100))
+    end = min(1.0, max(0.0, (score + 100) / 200))
+    if abs(end - 0.5) < LEAST:
+        end = 0.5 + (LEAST if score >= 0 else -LEAST)
+    return min(0.5, end), max(0.5, end)
 
 
 class TrendChart(Widget):
@@ -55,22 +62,32 @@ class TrendChart(Widget):
         if not n or self.width < 10 or self.height < 10:
             return
         text_h = self.font_size * 1.35
-        plot_h = max(1.0, self.height - 2 * text_h)
+        # An NPS keeps a line of room under the plot too: a negative day's score is written
+        # under its bar.
+        plot_h = max(1.0, self.height - (3 if self.nps else 2) * text_h)
         slot = self.width / n
-        base = self.y + text_h
+        base = self.y + text_h * (2 if self.nps else 1)
+        spans = [bar_span(s, self.nps) for s in self.scores]
+        zero = base + plot_h * (0.5 if self.nps else 0.0)
         with self.canvas.before:
             Color(*palette.LINE)
-            Line(points=[self.x, base, self.right, base], width=1)
-            for i, h in enumerate(bar_heights(self.scores, self.nps)):
-                if h:
+            Line(points=[self.x, zero, self.right, zero], width=1)
+            for i, span in enumerate(spans):
+                if span:
                     Color(*(palette.ACCENT if i == n - 1 else palette.CHART))
-                    Rectangle(pos=(self.x + i * slot + slot * 0.2, base), size=(slot * 0.6, plot_h * h))
-        heights = bar_heights(self.scores, self.nps)
-        for i, score in enumerate(self.scores):
+                    Rectangle(pos=(self.x + i * slot + slot * 0.2, base + plot_h * span[0]),
+                              size=(slot * 0.6, plot_h * (span[1] - span[0])))
+        for i, (score, span) in enumerate(zip(self.scores, spans)):
             cx = self.x + i * slot + slot / 2
             if i < len(self.labels):
                 self._add_label(self.labels[i], cx, self.y, text_h, slot)
-            self._add_label("–" if score is None else f"{score:.0f}", cx, base + plot_h * heights[i], text_h, slot)
+            if span is None:
+                at = zero
+            elif self.nps and score < 0:
+                at = base + plot_h * span[0] - text_h          # under a bar that goes down
+            else:
+                at = base + plot_h * span[1]
+            self._add_label(whole(score), cx, at, text_h, slot)
 
     def _add_label(self, text: str, cx: float, y: float, h: float, w: float) -> None:
         lab = Label(text=text, font_size=self.font_size, color=palette.INK_MUTED,

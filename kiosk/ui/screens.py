@@ -23,7 +23,7 @@ from kiosk.ui import palette
 from kiosk.ui.controls import NpsButton, PillButton, ReasonChip
 from kiosk.ui.fit import ELLIPSIS, TextBox, fit_head, fit_tail
 from kiosk.ui.smiley import SmileyButton, SmileyFace
-from kiosk.ui.texts import age_text, alert_text, tr
+from kiosk.ui.texts import age_text, alert_text, comment_text, tr, whole
 
 
 class Caption(Label):
@@ -337,14 +337,6 @@ class PinScreen(KioskScreen):
             key.disabled = locked > 0 or not f.pin_guard.enabled or f.pin_checking
 
 
-def _fmt(x: float | None, suffix: str = "") -> str:
-    return "–" if x is None else f"{x:.0f}{suffix}"
-
-
-def _signed(x: float | None, suffix: str = "") -> str:
-    return "–" if x is None else f"{x:+.0f}{suffix}".replace("-", "−")
-
-
 def _period_row(period: dict, qid: str) -> dict:
     return period["questions"].get(qid, {"n": 0, "counts": {}, "csat": None})
 
@@ -382,11 +374,11 @@ def staff_table(stats: dict, qid: str, nps: bool) -> dict[str, str]:
     for name, row in (("today", today), ("before", before)):
         small = 0 < row["n"] < SMALL_SAMPLE
         cells[f"{name}.n"] = str(row["n"]) + ("*" if small else "")
-        cells[f"{name}.score"] = _fmt(row.get(score))
-        cells[f"{name}.csat"] = _fmt(row.get("csat"), " %")
-    cells["change.n"] = _signed(today["n"] - before["n"])
-    cells["change.score"] = _signed(change(today.get(score), before.get(score)))
-    cells["change.csat"] = _signed(change(today.get("csat"), before.get("csat")))
+        cells[f"{name}.score"] = whole(row.get(score))
+        cells[f"{name}.csat"] = whole(row.get("csat"), " %")
+    cells["change.n"] = whole(today["n"] - before["n"], signed=True)
+    cells["change.score"] = whole(change(today.get(score), before.get(score)), signed=True)
+    cells["change.csat"] = whole(change(today.get("csat"), before.get("csat")), signed=True)
     return cells
 
 
@@ -442,7 +434,7 @@ class StaffScreen(KioskScreen):
         ids.small_note.text = tr("staff_small_sample", lang) if starred else ""
         ids.explain.text = tr("staff_employee_withheld" if withheld else
                               "staff_nps_explain" if nps else "staff_score_explain", lang)
-        ids.trend_title.text = tr("staff_trend", lang)
+        ids.trend_title.text = tr("staff_trend_nps" if nps else "staff_trend", lang)
         names = tr("weekdays_short", lang).split(",")
         days = summary["days"]
         ids.trend.nps = nps
@@ -458,7 +450,7 @@ class StaffScreen(KioskScreen):
         # apart, on one line (cut to fit in fit_side), so that the complaints keep theirs.
         praise = [(label(r["code"]), r["n"]) for r in summary["top_praise"]]
         ids.reasons.text = "\n".join(lines)
-        comments = [(_cut(c["text"]), tr("staff_comment_when", lang, hour=f"{c['hour']:02d}",
+        comments = [(_cut(comment_text(c["text"], lang)), tr("staff_comment_when", lang, hour=f"{c['hour']:02d}",
                                          day=names[date.fromisoformat(c["date"]).weekday()]))
                     for c in summary["comments"]]
         ob = stats["outbox"]

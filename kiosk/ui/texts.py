@@ -12,16 +12,22 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from server_sync.program.i18n import Catalogues, placeholders
-from server_sync.protocol.vocabulary import LANGUAGES
+from server_sync.protocol.vocabulary import LANGUAGES, SCRUB_MARKS
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 UI_LANGUAGES = LANGUAGES
 # The kinds of site alert the centre raises (server_sync.analysis.alerts), as UI strings.
 ALERT_KINDS = {"realtime": "alert_realtime", "trend": "alert_trend"}
 UI_TEXTS = Catalogues(LOCALE_DIR, UI_LANGUAGES, what="UI")
+# Each mark the kiosk scrubs a comment with (kiosk.scrub), as the staff screen says it.
+SCRUBBED = {SCRUB_MARKS["e-mail"]: "scrubbed_e_mail", SCRUB_MARKS["phone"]: "scrubbed_phone",
+            SCRUB_MARKS["id-number"]: "scrubbed_id_number", SCRUB_MARKS["card"]: "scrubbed_card",
+            SCRUB_MARKS["iban"]: "scrubbed_iban", SCRUB_MARKS["name"]: "scrubbed_name"}
+assert set(SCRUBBED) == set(SCRUB_MARKS.values())
+MINUS = "\u2212"
 
-__all__ = ["ALERT_KINDS", "LOCALE_DIR", "UI_LANGUAGES", "UI_TEXTS", "age_text", "alert_text", "catalogue",
-           "placeholders", "tr"]
+__all__ = ["ALERT_KINDS", "LOCALE_DIR", "MINUS", "SCRUBBED", "UI_LANGUAGES", "UI_TEXTS", "age_text", "alert_text",
+           "catalogue", "comment_text", "placeholders", "tr", "whole"]
 
 
 def catalogue(language: str) -> Mapping[str, str]:
@@ -32,6 +38,25 @@ def catalogue(language: str) -> Mapping[str, str]:
 def tr(key: str, language: str, **values: object) -> str:
     """The string `key` in `language`, with {placeholders} filled from `values`."""
     return UI_TEXTS.text(key, language, **values)
+
+
+def whole(x: float | None, suffix: str = "", signed: bool = False) -> str:
+    """A figure of the staff screen: whole, "–" when there is none, a negative one with a true
+    minus sign ("−23", as the office's report writes it; a hyphen read as a dash), `signed` with
+    "+" too."""
+    if x is None:
+        return "–"
+    x = round(x) + 0.0                      # -0.3 is "0", not "−0"
+    return (f"{x:+.0f}" if signed else f"{x:.0f}").replace("-", MINUS) + suffix
+
+
+def comment_text(text: str, language: str) -> str:
+    """A stored comment as staff read it: each scrub mark ("[phone]") in `language`'s words
+    ("[telefonnummer borttaget]"), not an English code inside a Swedish sentence."""
+    for mark, key in SCRUBBED.items():
+        if mark in text:
+            text = text.replace(mark, "[" + tr(key, language) + "]")
+    return text
 
 
 def age_text(seconds: float | None, language: str) -> str:

@@ -378,7 +378,13 @@ class Scenario:
 
     def shot(self, name: str):
         from kivy.core.window import Window
-        from tests.ui.layoutcheck import layout_problems
+        from tests.ui.layoutcheck import layout_problems, walk
+        # A tapped key stays "down" for Kivy's min_state_time (35 ms, real time) after the finger
+        # lifts, and frames here come faster: the PIN pad's screenshot showed the keys just
+        # pressed, which a person at the kiosk never sees. A finger still held keeps its key down.
+        end = time.perf_counter() + 0.2
+        while time.perf_counter() < end and any(getattr(w, "state", None) == "down" for w in walk(self.app.root)):
+            yield "frame"
         yield from self.frames(2)
         lang = self.app.lang
         target = self.shots / self.res / lang / f"{name}.png"

@@ -24,3 +24,26 @@ def test_the_staff_view_compares_within_one_scale_and_names_the_earlier_one(stor
     assert staff_notes(stats, summary, "en") == [
         "Answers on an earlier scale in the last 7 days, counted separately (not in the figures above): 10"]
     assert staff_notes(stats, summary, "sv")[0].endswith(": 10")
+
+
+def test_an_nps_bar_grows_from_zero_up_or_down_and_a_score_from_the_bottom():
+    """Drawn from -100, an NPS of -88 was a short bar and -23 a taller one: read as the better
+    day and the worse. From a zero line, the worse day's bar goes further down."""
+    from kiosk.ui.charts import LEAST, bar_span
+    worse, better, good = bar_span(-88, nps=True), bar_span(-23, nps=True), bar_span(40, nps=True)
+    assert worse[1] == better[1] == good[0] == 0.5                  # all on the zero line
+    assert worse[0] < better[0] < 0.5 < good[1]
+    assert 0.5 - worse[0] > 0.5 - better[0]                         # -88 the longer bar
+    assert bar_span(0, nps=True) == (0.5, 0.5 + LEAST)              # a zero day still shows
+    assert bar_span(100, nps=True) == (0.5, 1.0) and bar_span(-100, nps=True) == (0.0, 0.5)
+    assert bar_span(75, nps=False) == (0.0, 0.75) and bar_span(None, nps=True) is None
+
+
+def test_staff_figures_have_a_true_minus_and_comments_say_what_was_removed():
+    from kiosk.ui.texts import comment_text, whole
+    assert whole(-50) == "\u221250" and whole(-7, signed=True) == "\u22127" and whole(3, signed=True) == "+3"
+    assert whole(-0.3) == "0" and whole(None) == "–" and whole(74.4, " %") == "74 %"
+    stored = "Ring mig på [phone], fråga efter [name]"
+    assert comment_text(stored, "sv") == "Ring mig på [telefonnummer borttaget], fråga efter [namn borttaget]"
+    assert comment_text(stored, "en") == "Ring mig på [phone number removed], fråga efter [name removed]"
+    assert comment_text("[phone]", "nb") == "[telefonnummer fjernet]"
