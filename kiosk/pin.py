@@ -43,8 +43,9 @@ def pin_weakness(pin: str) -> str | None:
 
 
 def hash_pin(pin: str, iterations: int = _ITERATIONS, salt: bytes | None = None) -> str:
-    if not re.fullmatch(r"\d{4,12}", pin):
-        raise ValueError("a PIN is 4 to 12 digits")
+    # 0-9 only: \d takes any script's digits ("５８２９"), whose hash the keypad can never match.
+    if not re.fullmatch(r"[0-9]{4,12}", pin):
+        raise ValueError("a PIN is 4 to 12 digits 0-9")
     salt = salt or os.urandom(16)
     dk = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, iterations)
     return "pbkdf2_sha256${}${}${}".format(iterations, base64.b64encode(salt).decode(),

@@ -22,6 +22,7 @@ of every figure and named in `withheld`; the office's reports show them for grou
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -261,6 +262,8 @@ def parse_since(text: str) -> date | int:
     try:
         return date.fromisoformat(text)
     except ValueError:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):     # the shape of a date, but no day
+            raise ValueError(f"{text!r} is not a date: no such day") from None
         raise ValueError(f"{text!r} is neither a date YYYY-MM-DD nor a number of days like 7d") from None
 
 

@@ -412,3 +412,14 @@ def test_the_demo_pin_hash_is_the_hash_of_the_demo_pin():
     from kiosk.demo import DEMO_PIN, DEMO_PIN_HASH
     from kiosk.pin import MIN_ITERATIONS, hash_iterations, verify_pin
     assert verify_pin(DEMO_PIN, DEMO_PIN_HASH) and hash_iterations(DEMO_PIN_HASH) >= MIN_ITERATIONS
+
+
+def test_a_config_version_the_centre_cannot_store_is_refused_here():
+    """3000000000 passed `kiosk config check`, and every status the kiosk then sent was refused
+    at the centre (its 4-byte INTEGER): the kiosk vanished from the fleet while it synced."""
+    from server_sync.protocol.vocabulary import MAX_INT32
+    assert kconfig.parse_text(GOOD.replace("config_version = 3", f"config_version = {MAX_INT32}"),
+                              "kiosk.toml").config_version == MAX_INT32
+    with pytest.raises(ConfigError, match="config_version") as e:
+        kconfig.parse_text(GOOD.replace("config_version = 3", f"config_version = {MAX_INT32 + 1}"), "kiosk.toml")
+    assert "2147483647" in str(e.value)

@@ -50,9 +50,11 @@ def test_pin_hash_reads_stdin_and_explains_mistakes(monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("4817\n"))
     assert kiosk_main(["pin", "hash", "--stdin"]) == 0
     assert verify_pin("4817", capsys.readouterr().out.strip())
-    monkeypatch.setattr("sys.stdin", io.StringIO("12\n"))
-    assert kiosk_main(["pin", "hash", "--stdin"]) == 2
-    assert capsys.readouterr().err == "kiosk: error: a PIN is 4 to 12 digits\n"
+    # Too short; and digits of another script, whose hash the keypad's 0-9 could never match.
+    for typed in ("12", "\uff15\uff18\uff12\uff19", "\u0665\u0668\u0662\u0669"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(typed + "\n"))
+        assert kiosk_main(["pin", "hash", "--stdin"]) == 2
+        assert capsys.readouterr().err == "kiosk: error: a PIN is 4 to 12 digits 0-9\n"
 
 
 @pytest.mark.parametrize("pin, why", [("0000", "one digit repeated"), ("1234", "straight run"), ("4321", "straight run"),

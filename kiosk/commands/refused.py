@@ -12,7 +12,17 @@ import json
 import sys
 from typing import Any, Callable
 
+from kiosk.commands._types import argument_type
 from server_sync.protocol.codec import short
+
+
+@argument_type
+def reason_text(text: str) -> str:
+    """A --reason to match: some text. An empty one (an unset $REASON) matched every reason, so
+    `set-aside --reason ""` set aside everything as --all does, and that cannot be undone."""
+    if not text.strip():
+        raise ValueError("must not be empty: give some text of the reason (`kiosk refused list` shows them)")
+    return text
 
 
 def add_parser(sub, common) -> None:
@@ -22,13 +32,13 @@ def add_parser(sub, common) -> None:
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=list_refused)
     rt = s.add_parser("retry", parents=[common], help="put them back in the outbox (the sync agent sends them)")
-    rt.add_argument("--reason", metavar="TEXT", help="only those whose reason contains TEXT")
+    rt.add_argument("--reason", metavar="TEXT", type=reason_text, help="only those whose reason contains TEXT")
     rt.set_defaults(func=retry_refused)
     sa = s.add_parser("set-aside", parents=[common],
                       help="decide that they will never go: no longer held for the centre (kept on the card until "
                            "retention removes them, as acknowledged ones)")
     which = sa.add_mutually_exclusive_group(required=True)
-    which.add_argument("--reason", metavar="TEXT", help="those whose reason contains TEXT")
+    which.add_argument("--reason", metavar="TEXT", type=reason_text, help="those whose reason contains TEXT")
     which.add_argument("--all", action="store_true", help="every one")
     sa.set_defaults(func=set_aside_refused)
 

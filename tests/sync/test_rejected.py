@@ -140,6 +140,12 @@ def test_refused_events_a_person_sets_aside_no_longer_keep_the_kiosk_flagged_and
         main([*args, "refused", "set-aside"])
     assert said.value.code == 2
     assert "one of the arguments --reason --all is required" in capsys.readouterr().err
+    for empty in ("", "  "):                # an unset $REASON matched every reason: --all, for good
+        for action in ("set-aside", "retry"):
+            with pytest.raises(SystemExit) as said:
+                main([*args, "refused", action, "--reason", empty])
+            assert said.value.code == 2
+            assert "argument --reason: must not be empty" in capsys.readouterr().err
     assert main([*args, "refused", "set-aside", "--reason", "no such thing"]) == 2
     assert "the reasons are: site_id 'gbg'" in capsys.readouterr().err
     assert main([*args, "refused", "set-aside", "--reason", "gbg"]) == 0
