@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
@@ -33,24 +34,51 @@ def database_url(args: argparse.Namespace) -> str:
         from server_sync.exc import CentralConfigError
         raise CentralConfigError("--db is empty: give the central database's URL (sqlite:///PATH or "
                                  "postgresql://USER@HOST:PORT/NAME)")
-    return given or os.environ.get(ENV_DB) or "sqlite:///central.db"
+    url = given or os.environ.get(ENV_DB) or "sqlite:///central.db"
+    if _sqlite_path(url) == ":memory:":       # what a command stored there was gone when it ended
+        from server_sync.exc import CentralConfigError
+        raise CentralConfigError("a store in memory (sqlite:///:memory:) is lost when the command ends: "
+                                 "give a file (sqlite:///PATH) or a PostgreSQL URL")
+    return url
+
+
+def _sqlite_path(url: str) -> str | None:
+    """The file of a sqlite:///PATH URL (":memory:" too), or None for any other URL."""
+    from urllib.parse import unquote, urlparse
+    try:
+        u = urlparse(url)
+    except ValueError:
+        return None                        # parse_url says what is wrong with it
+    return unquote(u.path[1:]) if u.scheme == "sqlite" and not u.netloc else None
+
+
+def connect_new_store(args: argparse.Namespace) -> Any:
+    """The central database of a command that may make the store (the services and a chain's
+    first registrations), connected: a SQLite file that is not there is made, and where is said on
+    stderr as an absolute path (`sqlite:///tmp/c.db` is tmp/c.db under the current directory, a
+    slip for sqlite:////tmp/c.db that otherwise went unseen)."""
+    from server_sync.central.db import connect
+    url = database_url(args)
+    path = _sqlite_path(url)
+    new = bool(path) and not os.path.exists(path)
+    db = connect(url)
+    if new:
+        print(f"{PROG}: no central database was at {os.path.abspath(path)}: made a new one", file=sys.stderr)
+    return db
 
 
 def existing_database_url(args: argparse.Namespace) -> str:
     """The database URL for a command that works on what is stored (every one but the services
     and a chain's first registrations, docs/central.md): a SQLite file that is not there is a
     mistyped path (or the wrong directory), so say so rather than create an empty database."""
-    from urllib.parse import unquote
-
     from server_sync.central.db import parse_url
     from server_sync.exc import CentralConfigError
     url = database_url(args)
-    u = parse_url(url)                   # a bad port or [IPv6] is a bad URL, not urllib's ValueError
-    if u.scheme == "sqlite" and not u.netloc:
-        path = unquote(u.path[1:])
-        if path and path != ":memory:" and not os.path.exists(path):
-            raise CentralConfigError(f"no central database at {path} (check --db or ${ENV_DB}; "
-                                     f"`{PROG} ingest` or `{PROG} site add` creates it)")
+    parse_url(url)                       # a bad port or [IPv6] is a bad URL, not urllib's ValueError
+    path = _sqlite_path(url)
+    if path and not os.path.exists(path):
+        raise CentralConfigError(f"no central database at {os.path.abspath(path)} (check --db or ${ENV_DB}; "
+                                 f"`{PROG} ingest` or `{PROG} site add` creates it)")
     return url
 
 
@@ -63,7 +91,7 @@ def central_store(args: argparse.Namespace, *, existing: bool = False) -> Iterat
     """The central database of a command (`--db`), closed afterwards. `existing`: a command that
     works on what is stored, which does not create a store (see existing_database_url)."""
     from server_sync.central.db import connect
-    db = connect(existing_database_url(args) if existing else database_url(args))
+    db = connect(existing_database_url(args)) if existing else connect_new_store(args)
     try:
         yield db
     finally:

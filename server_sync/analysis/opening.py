@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Mapping, NamedTuple
 from zoneinfo import ZoneInfo
 
+from server_sync.analysis.days import parse_day
 from server_sync.central.setting import stored_error
 from server_sync.exc import CentralConfigError, StoredSettingError
 from server_sync.protocol.catalogue import OPENING_HOURS
@@ -269,9 +270,9 @@ def with_holidays(hours: Hours, holidays: Mapping[date, Span]) -> dict[int | dat
 
 def _date(part: str, text: str, dates: Mapping[date, Span]) -> date:
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise CentralConfigError(f"{part!r}: {text} is not a date (YYYY-MM-DD)") from None
+        day = date.fromisoformat(parse_day(text))       # the range every date of the centre keeps to
+    except CentralConfigError as e:
+        raise CentralConfigError(f"{part!r}: {e}") from None
     if day in dates:
         raise CentralConfigError(f"{text} is given twice")
     return day

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from server_sync.program.systemd import SystemdNotifier
-from server_sync.cli import database_url
+from server_sync.cli import connect_new_store
 from server_sync.commands._argtypes import broker_host, number, topic_prefix
 from server_sync.exc import CentralConfigError
 from server_sync.program.files import read_regular_file
@@ -144,7 +144,6 @@ def add_parser(sub, common) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from server_sync import protocol
-    from server_sync.central.db import connect
     from server_sync.ingest import Ingest, IngestService, make_client
     from server_sync.ingest_inbox import KIOSK_BURST, KIOSK_RATE_PER_S, KioskRates
 
@@ -168,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     burst = KIOSK_BURST if args.kiosk_burst is None else args.kiosk_burst
     if not rate >= 0 or burst < 1:              # `not >=`: NaN is refused too
         raise CentralConfigError(f"--kiosk-rate must be at least 0 and --kiosk-burst at least 1, got {rate}, {burst}")
-    db = connect(database_url(args))
+    db = connect_new_store(args)
     ingest = Ingest(db, prefix=args.prefix, max_bytes=args.max_bytes or protocol.DEFAULT_MAX_BYTES,
                     hooks=load_hooks())
     service = IngestService(ingest, make_client(settings), settings, notifier=SystemdNotifier(),

@@ -9,7 +9,7 @@ import os
 import socket
 import ssl
 
-from server_sync.cli import database_url
+from server_sync.cli import connect_new_store, database_url
 from server_sync.commands._argtypes import number, proxy_addresses
 from server_sync.exc import CentralConfigError
 
@@ -40,7 +40,6 @@ def add_parser(sub, common) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server_sync.central.db import connect
     from server_sync.central.dialect import check_lower
     from server_sync.web.app import ENV_SETTINGS, WebSettings
 
@@ -57,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         check_tls_pair(args.certfile, args.keyfile)
     check_listen(args.host, args.port)
     url = database_url(args)
-    db = connect(url)               # migrate once here, before the workers start
+    db = connect_new_store(args)              # migrate once here, before the workers start
     try:
         check_lower(db)             # the comments' search: refused here, not on each search
     finally:

@@ -10,7 +10,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from server_sync.cli import central_store, database_url, existing_database_url
+from server_sync.cli import central_store, connect_new_store, existing_database_url
 from server_sync.commands._argtypes import holidays_spec, nonblank_name, opening_hours, time_zone_name
 from server_sync.exc import CentralConfigError, StoredSettingError
 from server_sync.program.progress import progress_callback
@@ -63,9 +63,8 @@ def add_parser(sub, common) -> None:
 
 def add(args: argparse.Namespace) -> int:
     from server_sync.central import registry
-    from server_sync.central.db import connect
     from server_sync.web.people import assign_region, require_region
-    db = connect(database_url(args))
+    db = connect_new_store(args)
     try:
         if args.region:
             require_region(db, args.region)
@@ -121,16 +120,22 @@ def holidays(args: argparse.Namespace) -> int:
                                               stored_holidays)
     from server_sync.central.setting import get_setting, set_setting
     with central_store(args, existing=True) as db:
+        before = read_holidays(get_setting(db, HOLIDAYS_SETTING))
         if args.spec is not None:
             with db.atomic():
                 set_setting(db, HOLIDAYS_SETTING, stored_holidays(args.spec))
         dates = read_holidays(get_setting(db, HOLIDAYS_SETTING))
+    # SPEC is the whole list: dates it leaves out are no longer holidays, said, not dropped unseen.
+    dropped = {day: span for day, span in before.items() if day not in dates}
     if args.json:
-        print(json.dumps({"holidays": [{"date": day, "hours": hours} for day, hours in holidays_said(dates)]},
+        print(json.dumps({"holidays": [{"date": day, "hours": hours} for day, hours in holidays_said(dates)],
+                          "removed": [{"date": day, "hours": hours} for day, hours in holidays_said(dropped)]},
                          indent=2))
     else:
         print(f"the chain's holidays: {format_holidays(dates)}"
               + (" (a site's own hours for a date come first)" if dates else ""))
+        if dropped:
+            print(f"no longer holidays (SPEC is the whole list): {format_holidays(dropped)}")
     return 0
 
 

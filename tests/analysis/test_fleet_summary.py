@@ -4,6 +4,8 @@ for hours of opening time is not counted as reporting (the web said "2 of 2 kios
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from server_sync.analysis.fleet import summary
@@ -103,6 +105,15 @@ def test_the_chains_holidays_keep_every_store_quiet_and_a_store_open_on_one_is_w
         with pytest.raises(SystemExit) as e:
             main(["--db", url, "site", "holidays", "mon closed"])
         assert e.value.code == 2 and "error: argument SPEC: 'mon closed' is not DATE HOURS" in capsys.readouterr().err
+        with pytest.raises(SystemExit) as e:                        # the centre's dates: 2000-2099
+            main(["--db", url, "site", "holidays", "1999-12-24 closed"])
+        assert "'1999-12-24 closed': 1999-12-24 is outside 2000-01-01 … 2099-12-31" in capsys.readouterr().err
+        # SPEC is the whole list: the dates it leaves out are said to be gone, not dropped unseen.
+        assert main(["--db", url, "site", "holidays", "2026-12-25 closed, 2026-12-31 10-15"]) == 0
+        out = capsys.readouterr().out
+        assert out.endswith("no longer holidays (SPEC is the whole list): 2026-12-24 8-13\n")
+        assert main(["--db", url, "site", "holidays", "2026-12-24 8-13, 2026-12-25 closed", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["removed"] == [{"date": "2026-12-31", "hours": "10-15"}]
         db.execute_sql("UPDATE central_setting SET value = 'xmas' WHERE name = 'chain_holidays'")
         assert main(["--db", url, "fleet"]) == 2
         assert "chain_holidays" in capsys.readouterr().err

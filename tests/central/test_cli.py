@@ -88,6 +88,25 @@ def test_a_malformed_database_url_is_a_clear_error(tmp_path, capsys):
             assert "secret" not in err
 
 
+def test_a_store_in_memory_is_refused_and_a_new_store_says_where_it_is(tmp_path, capsys, monkeypatch):
+    """`--db sqlite:///:memory:` printed a new user's one-time password and lost the user at exit;
+    `sqlite:///tmp/c.db` (a slip for sqlite:////tmp/c.db) made tmp/c.db under the current
+    directory without a word."""
+    for command in (["user", "add", "admin1", "--role", "admin"], ["site", "add", "s1", "--name", "S"]):
+        assert main(["--db", "sqlite:///:memory:", *command]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.startswith("kiosk-central: error: a store in memory (sqlite:///:memory:) is lost")
+    monkeypatch.chdir(tmp_path)
+    slip = ["--db", "sqlite:///srv/kundpuls/c.db"]
+    assert main([*slip, "site", "add", "s1", "--name", "S"]) == 0
+    made = tmp_path / "srv" / "kundpuls" / "c.db"
+    assert capsys.readouterr().err == f"kiosk-central: no central database was at {made}: made a new one\n"
+    assert main([*slip, "site", "add", "s2", "--name", "S2"]) == 0
+    assert capsys.readouterr().err == ""                          # there now: nothing to say
+    assert main(["--db", "sqlite:///elsewhere.db", "site", "list"]) == 2
+    assert f"no central database at {tmp_path / 'elsewhere.db'} " in capsys.readouterr().err
+
+
 def test_a_file_argument_that_is_not_a_regular_file_is_refused_not_read(tmp_path, capsys):
     """/dev/zero never ends: each of these read it until memory ran out."""
     db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
