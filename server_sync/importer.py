@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -28,6 +28,7 @@ from server_sync.exc import CentralConfigError, ProtocolError
 EXPORT_SCHEMA = 1
 CHUNK = 1000                 # events per transaction: big enough for bulk inserts, small in memory
 MAX_LINE = 64 * 1024
+SHOWN_REFUSED = 10           # reasons of dead-lettered lines the summary keeps (all are in dead_letter)
 
 
 @dataclass
@@ -41,10 +42,13 @@ class ImportSummary:
     corrected: int = 0
     dead_lettered: int = 0
     declared: int | None = None      # what the end line says; None = no end line (truncated)
+    refused: list[str] = field(default_factory=list)    # why lines were dead-lettered, the first SHOWN_REFUSED
 
     @property
     def complete(self) -> bool:
-        return self.declared is not None and self.declared == self.events
+        """Every event the end line counts was read (damaged lines too: read, then refused); more
+        is not less: a line added to the file is refused on its own."""
+        return self.declared is not None and self.events >= self.declared
 
     def as_dict(self) -> dict:
         return {**asdict(self), "complete": self.complete}
@@ -147,10 +151,14 @@ class ExportImport:
     def _event(self, lineno: int, raw: bytes, kiosk_id: str, now: datetime) -> protocol.Event | None:
         try:
             if len(raw) > MAX_LINE:
+                self.summary.events += 1
                 raise ProtocolError(f"line {lineno}: longer than {MAX_LINE} bytes")
             try:
                 obj = json.loads(raw)
             except ValueError as e:
+                # An event line damaged on the stick: counted as read, so that a whole file with
+                # one bad line is not taken for a truncated one.
+                self.summary.events += 1
                 raise ProtocolError(f"line {lineno}: malformed JSON: {str(e)[:200]}") from None
             if isinstance(obj, dict) and obj.get("type") == "end":
                 n = obj.get("events")
@@ -193,6 +201,8 @@ class ExportImport:
 
     def _dead(self, lineno: int, raw: bytes, reason: str) -> None:
         self.summary.dead_lettered += 1
+        if len(self.summary.refused) < SHOWN_REFUSED:
+            self.summary.refused.append(reason)
         # An operator's file, not a flood: every refused line is kept (each once).
         self.intake.dead_letter(f"import:{self.path.name}:{lineno}", reason, raw.rstrip(b"\n"),
                                 self.summary.kiosk_id, limits=UNLIMITED)

@@ -41,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
               f"{summary.dead_lettered} dead-lettered")
         if summary.corrected:
             print(f"  {summary.corrected} earlier answers had their time corrected")
+        # Which lines and why, not only how many (the `dead_letter` table has every one, whole).
+        for reason in summary.refused:
+            print(f"kiosk-central: refused {reason}", file=sys.stderr)
+        if summary.dead_lettered > len(summary.refused):
+            print(f"kiosk-central: … and {summary.dead_lettered - len(summary.refused)} more "
+                  "(every one is in the dead_letter table)", file=sys.stderr)
     if not summary.complete:
         said = "no end line" if summary.declared is None else f"the end line says {summary.declared} events"
         print(f"kiosk-central: warning: {path} looks truncated ({said}, {summary.events} read); "

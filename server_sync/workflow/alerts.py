@@ -296,7 +296,10 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
     p = db.param
     with db.atomic():
         if outcome == "action":
-            if (action_id is None) == (new_action is None):
+            if action_id is not None and new_action is not None:
+                raise CentralConfigError("--action ID (one already logged) and a new one described (--note …) "
+                                         "contradict: give one")
+            if action_id is None and new_action is None:
                 raise CentralConfigError("closing with --outcome action needs the action: --action ID of one "
                                          "already logged, or a new one described (--note)")
             if action_id is not None:

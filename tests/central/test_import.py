@@ -129,6 +129,17 @@ def test_bad_lines_conflicts_and_truncation_are_reported(central, export_file, c
     assert "line 4" in reasons[1] and "does not match 'k1'" in reasons[1]
     assert "line 5: malformed JSON" in reasons[2]
     assert count(db, "SELECT COUNT(*) FROM conflict") == 1
+    # A whole file with one line damaged (not JSON, not UTF-8): that line refused, with its
+    # number and why; not "looks truncated", which the count of read lines said.
+    for damage in (b"not json at all", b'{"type": "response", "comment": "\xff\xfe"}'):
+        raw = export_file.read_bytes().split(b"\n")
+        raw[6] = damage
+        mid = tmp_path / "mid.jsonl"
+        mid.write_bytes(b"\n".join(raw))
+        assert main(["import", str(mid), "--db", url, "--no-progress"]) == 1
+        out, err = capsys.readouterr()
+        assert "truncated" not in err and "1 dead-lettered" in out
+        assert err == "kiosk-central: refused line 7: malformed JSON: " + err.split("malformed JSON: ", 1)[1]
 
 
 def test_a_comment_with_a_lone_surrogate_is_a_dead_letter_not_a_stopped_import(central, export_file, capsys, tmp_path):

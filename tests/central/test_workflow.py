@@ -121,6 +121,8 @@ def test_assign_due_comment_ack_close_keep_history(world):
         alerts.close(db, a["id"], "none", "rolf", later)
     with pytest.raises(CentralConfigError, match="needs the action"):
         alerts.close(db, a["id"], "action", "rolf", later)
+    with pytest.raises(CentralConfigError, match="contradict: give one"):      # both given: not "needs"
+        alerts.close(db, a["id"], "action", "rolf", later, action_id=1, new_action={"note": "x"})
     # A first day far before the alert (2016 typed for 2026) compared nothing and closed at once
     # with "no detectable effect": refused, the alert still open.
     with pytest.raises(FieldError, match="more than 28 days before the alert was raised") as said:
