@@ -391,11 +391,15 @@ def admin_page(fn: Callable[[Visit], PageResult | Response]) -> Callable:
     return _page_endpoint(fn, admin_only=True)
 
 
-def nav_items(user: User) -> list[tuple[str, str]]:
-    items = [("/", "nav_overview"), ("/sites", "nav_sites"), ("/comments", "nav_comments"),
-             ("/alerts", "nav_alerts"), ("/actions", "nav_actions"), ("/fleet", "nav_fleet")]
+def nav_items(user: User) -> list[tuple[str, str, str]]:
+    """The navigation: (address, its text, the part of the site it stands for: the pages whose
+    address starts with it are marked as current under it; "/" only itself)."""
+    items = [("/", "nav_overview", "/"), ("/sites", "nav_sites", "/sites"), ("/comments", "nav_comments", "/comments"),
+             ("/alerts", "nav_alerts", "/alerts"), ("/actions", "nav_actions", "/actions"),
+             ("/fleet", "nav_fleet", "/fleet")]
     if user.is_admin:
-        items.append(("/admin/users", "nav_admin"))
+        # Users, deliveries and the audit log are one part: Admin was marked on Users only.
+        items.append(("/admin/users", "nav_admin", "/admin/"))
     return items
 
 

@@ -175,6 +175,10 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
             assert done["id"] == action_id and done["verdict"] == "effect_shown"
             driver.refresh()
             assert driver.find_element(By.ID, "closing-verdict").text.startswith("effekt påvisad")
+            # Each interval says its level: the difference's is the action test's 99 %, not under a
+            # column headed "95 %-intervall" (a review of this screenshot).
+            table = driver.find_element(By.CSS_SELECTOR, "#before-after table").text
+            assert "95 %-intervall" not in table and table.count("(95 %)") == 2 and "(99 %, p" in table
             screenshot(driver, SHOTS / "5-action-effect-shown.png", 1280)
 
             # 5. The regional manager's digest lists it; the webhook heard of it too.
