@@ -228,7 +228,7 @@ def test_a_silent_kiosk_is_told_to_its_store_manager_once_and_again_when_it_has_
     [(at, (mails, hooks))] = _looks(db, T0, T0 + timedelta(hours=3), alive=("k1", "k3", "k4"))
     assert at == T0 + timedelta(hours=2, minutes=15)
     [(to, subject, text)] = mails
-    assert to == "sara@example.se" and subject == "Kundpuls: kiosk k2 i Store s1: tyst under öppettid"
+    assert to == "sara@example.se" and subject == "Kundpuls: kiosk k2 i Store s1: tyst under öppettiden"
     assert "Senast hörd: 2026-11-23 13:00 CET" in text and "ström och nätverk" in text
     [hook] = hooks
     assert (hook["event"], hook["site_id"], hook["title"]) == ("kiosk.flagged", "s1",
@@ -239,7 +239,7 @@ def test_a_silent_kiosk_is_told_to_its_store_manager_once_and_again_when_it_has_
     assert at == back + CLEAR_AFTER
     [(to, subject, text)] = mails
     assert (to, subject) == ("sara@example.se", "Kundpuls: kiosk k2 i Store s1 fungerar igen")
-    assert "den var flaggad: tyst under öppettid" in text and "Flaggad sedan: 2026-11-23 15:05 CET" in text
+    assert "den var flaggad: tyst under öppettiden" in text and "Flaggad sedan: 2026-11-23 15:05 CET" in text
     assert [h["event"] for h in hooks] == ["kiosk.recovered"] and flags(db) == {}
 
 

@@ -76,7 +76,7 @@ ONE_OF_EACH_LANGUAGE = ("ada-admin", "ana-analyst", "rolf-regional")      # en, 
 # sv, nb (LANGUAGE_AT).
 ACTING = {"en": ("ada-admin", "s001"), "sv": ("sara-store", "s003"), "nb": ("rolf-regional", "s002")}
 FORM_LABELS = {
-    "due_date": ("Due", "Senast", "Frist"), "comment": ("Comment", "Kommentar", "Kommentar"),
+    "due_date": ("Due", "Klart senast", "Frist"), "comment": ("Comment", "Kommentar", "Kommentar"),
     "owner": ("Assign to", "Tilldela", "Tildel til"), "outcome": ("Outcome", "Utfall", "Utfall"),
     "reason": ("Reason (no action needed)", "Skäl (ingen åtgärd behövs)", "Begrunnelse (ingen tiltak trengs)"),
     "duplicate_of": ("Duplicate of alert (id)", "Dubblett av larm (id)", "Duplikat av varsel (id)"),
