@@ -73,7 +73,7 @@ NPS_PORTRAIT_ROW = 6       # keys per row of the 0-10 scale on a portrait screen
 def face_rows(count: int, landscape: bool) -> list[int]:
     """How many faces each row of the question screen holds: all in one row, left to right,
     in either orientation. A scale is read along a line; in a 2x2 block its order is lost
-    (four faces across a 480 px portrait panel are still about 100 px each)."""
+    (four faces across a 480 px portrait panel are still about 97 px each)."""
     return [count]
 
 
@@ -104,7 +104,9 @@ class QuestionScreen(KioskScreen):
             area.add_widget(self._nps_grid(app, q))
         else:
             counts = face_rows(len(q.values), app.landscape)
-            cols, gap = max(counts), 16 * app.u
+            # Upright, the faces' row is the panel's narrow side: half the gap, so that each face
+            # gets the width (four across 480 px were 86 px with 450 px of empty height).
+            cols, gap = max(counts), (16 if app.landscape else 8) * app.u
             box = BoxLayout(orientation="vertical", spacing=gap, size_hint=(None, None))
             rows = []
             faces = iter(enumerate(q.values))
