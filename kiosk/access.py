@@ -1,45 +1,25 @@
 """Whether this user may use the kiosk's data directory: the one message for a command run as
 another user than the kiosk's (a permissions mistake, never damage: `kiosk repair` cannot help).
-
-SQLite writes beside the database even to read it (its -wal and -shm files), so the directory
-must be writable as well as searchable. The check is made only once opening or examining the
-database failed, to say why; root passes every check, as it passes every file mode.
+What the user may not do is server_sync.program.file_access's (the centre says it too).
 """
 
 from __future__ import annotations
 
-import os
-import pwd
 from pathlib import Path
 
 from kiosk.exc import StoreError
+from server_sync.program.file_access import denied, this_user
 
 AS_KIOSK_USER = "run it as the kiosk's user (sudo -u kundpuls /opt/kundpuls/venv/bin/kiosk …)"
 
-
-def this_user() -> str:
-    """The name of the user this process runs as (its uid when it has no name)."""
-    uid = os.geteuid()
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"
+__all__ = ["AS_KIOSK_USER", "database_exists", "no_access", "this_user"]
 
 
 def no_access(path: Path | str) -> StoreError | None:
     """The error to give when this user may not use the database at `path` (enter its
     directory, read it, or write beside it); None when permissions are not what is wrong."""
-    path = Path(path)
-    directory = path.parent
-    if not os.access(directory, os.X_OK):
-        what = "enter"
-    elif path.exists() and not os.access(path, os.R_OK):
-        what = "read the kiosk database in"
-    elif not os.access(directory, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        what = "write to"
-    else:
-        return None
-    return StoreError(f"user {this_user()} may not {what} {directory}: {AS_KIOSK_USER}")
+    why = denied(path, "kiosk database")
+    return StoreError(f"{why}: {AS_KIOSK_USER}") if why else None
 
 
 def database_exists(path: Path | str) -> bool:

@@ -93,7 +93,7 @@ def test_syntax_error_names_the_line():
     ("[gpio]", "[sync]\nack_timeout_s = inf\n\n[gpio]", "sync.ack_timeout_s", "ack_timeout_s",
      "must be a finite number, got inf"),
     ("repeat_window_s = 4", "repeat_window = 4", "filters.repeat_window", "repeat_window", "unknown key"),
-    ('id = "kiosk-7"', 'id = "kiosk 7"', "kiosk.id", 'id = "kiosk 7"', "letters, digits"),
+    ('id = "kiosk-7"', 'id = "kiosk 7"', "kiosk.id", 'id = "kiosk 7"', "letters a-z or A-Z, digits"),
     ('scale = "smiley4"', 'scale = "smiley7"', "questions[0].scale", "smiley7", "must be one of smiley4"),
     ('buttons = [5, 6, 13, 19]', 'buttons = [5, 6, 13, 14]', "gpio.buttons", "buttons =", "reserved"),
     ('buttons = [5, 6, 13, 19]', 'buttons = [5, 6, 13, 13]', "gpio.buttons", "buttons =", "used twice"),

@@ -23,7 +23,7 @@ from server_sync.protocol.catalogue import REASONS, default_questions
 from server_sync.protocol.scales import SCALE_NAMES, SCALES
 from server_sync.protocol.topics import PREFIX_RE, PREFIX_RULE
 from server_sync.protocol.vocabulary import (AUDIENCES, DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, FOLLOWUP_MODES,
-                                             ID_PATTERN, LANGUAGES, MAX_COMMENT_CHARS, MAX_INT32,
+                                             ID_PATTERN, ID_RULE, LANGUAGES, MAX_COMMENT_CHARS, MAX_INT32,
                                              MAX_QUESTION_VERSION, WEEKDAYS)
 
 REASONS_OFFERED = (4, 6)            # a follow-up screen offers none, or 4 to 6 reasons
@@ -61,7 +61,7 @@ class Pattern:
         return re.fullmatch(self.regex, value) is not None
 
 
-IDENTIFIER = Pattern(ID_PATTERN, "1-64 letters, digits, '-' or '_'")
+IDENTIFIER = Pattern(ID_PATTERN, ID_RULE)
 _TIME_OF_DAY = r"(?:[01]?\d|2[0-3]):[0-5]\d"
 START_TIME = Pattern(_TIME_OF_DAY, "a time HH:MM between 00:00 and 23:59")
 CLOCK_TIME = Pattern(f"{_TIME_OF_DAY}|24:00", "a time HH:MM between 00:00 and 24:00")      # 24:00: the day's end

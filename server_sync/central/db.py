@@ -16,6 +16,7 @@ from peewee import Database, DatabaseError, PostgresqlDatabase, SqliteDatabase
 
 from server_sync.central.migrations import migrate
 from server_sync.exc import CentralConfigError
+from server_sync.program.file_access import denied
 
 # busy_timeout first: peewee applies these in order, and switching a new file to WAL needs a lock
 # that another process opening or migrating it at the same moment may hold; before this pragma
@@ -52,7 +53,7 @@ def connect(url: str, *, migrate_schema: bool = True) -> Database:
             if isinstance(db, SqliteDatabase) and "locked" in str(e) and time.monotonic() < deadline:
                 time.sleep(0.2)       # another process is migrating the file (below): wait it out
                 continue
-            raise CentralConfigError(f"cannot connect to {redact(url)}: {e}".strip()) from None
+            raise CentralConfigError(_sqlite_denied(db) or f"cannot connect to {redact(url)}: {e}".strip()) from None
     if migrate_schema:
         try:
             _refuse_another_apps_file(db)
@@ -64,10 +65,23 @@ def connect(url: str, *, migrate_schema: bool = True) -> Database:
             db.close()
             if not _not_permitted(e):
                 raise                      # a bug in a migration: let it be seen
-            raise CentralConfigError(f"{redact(url)}: the database refuses this user ({_first_line(e)}); "
+            raise CentralConfigError(_sqlite_denied(db) or
+                                     f"{redact(url)}: the database refuses this user ({_first_line(e)}); "
                                      f"the centre's user must own the store or be allowed to create "
                                      f"tables in it") from None
     return db
+
+
+def _sqlite_denied(db: Database) -> str | None:
+    """For a SQLite store this user may not use (a directory it may not enter or write, where
+    SQLite keeps its -wal and -shm files even to read; a file it may not read or write): which,
+    naming the user and the directory. "unable to open database file" and "attempt to write a
+    readonly database" named neither, and blamed the file for its directory."""
+    if not isinstance(db, SqliteDatabase):
+        return None
+    why = denied(db.database, "central store")
+    return (f"{why} (SQLite writes its -wal and -shm files beside {db.database}, even to read it): run "
+            "kiosk-central as the centre's user, or give that user the directory") if why else None
 
 
 def _refuse_another_apps_file(db: Database) -> None:
@@ -79,7 +93,8 @@ def _refuse_another_apps_file(db: Database) -> None:
     try:
         tables = {r[0] for r in db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except DatabaseError as e:               # "file is not a database", "database disk image is malformed"
-        raise CentralConfigError(f"{db.database} is not a usable SQLite database ({_first_line(e)}; check --db)") from None
+        raise CentralConfigError(_sqlite_denied(db) or
+                                 f"{db.database} is not a usable SQLite database ({_first_line(e)}; check --db)") from None
     # An empty ledger beside other tables: such a file as an earlier version left it.
     ledger = "schema_migration" in tables and db.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0]
     if tables - {"schema_migration"} and not ledger:

@@ -26,6 +26,7 @@ from server_sync.exc import CentralConfigError, ProtocolError
 from server_sync.program.zones import iana_zone
 from server_sync.protocol import ID_RE
 from server_sync.protocol.codec import short
+from server_sync.protocol.vocabulary import ID_RULE
 
 RESERVED_IDS = frozenset({"central"})          # the ingest's broker user; never a kiosk
 DEFAULT_ZONE = "Europe/Stockholm"               # the site table's default (m0001) and `site add`'s
@@ -39,7 +40,7 @@ class KioskDeactivated(ProtocolError):
 
 def check_id(value: str, what: str) -> str:
     if not isinstance(value, str) or not ID_RE.fullmatch(value):
-        raise CentralConfigError(f"{what} must be 1-64 letters, digits, '-' or '_', got {short(value)}")
+        raise CentralConfigError(f"{what} must be {ID_RULE}, got {short(value)}")
     return value
 
 

@@ -16,6 +16,7 @@ from typing import IO
 
 from server_sync.program.systemd import SystemdNotifier
 from server_sync.cli import connect_new_store
+from server_sync.program.file_access import this_user
 from server_sync.commands._argtypes import broker_host, number, topic_prefix
 from server_sync.exc import CentralConfigError
 from server_sync.program.files import read_regular_file
@@ -96,15 +97,32 @@ def default_client_id(hostname: str, slots: Path) -> tuple[str, IO]:
     minutes, measured). Each takes the lowest free slot, a lock file in `slots` held while it
     runs (the kernel lets go of it when the process ends, even by SIGKILL), so a restarted
     ingestor gets its id, and its broker session, back. Returns the id and the open lock file."""
-    slots.mkdir(parents=True, exist_ok=True)
+    denied = 0
+    try:
+        slots.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CentralConfigError(f"cannot make {slots} for the ingestors' slots ({e.strerror}); "
+                                 "give this one --client-id") from None
     for n in range(1, MAX_INGESTORS_PER_HOST + 1):
-        lock = open(slots / f"kundpuls-ingest-{n}.lock", "a")
+        try:
+            lock = open(slots / f"kundpuls-ingest-{n}.lock", "a")
+        except PermissionError:
+            # Another user's slot (the temporary directory is everyone's): taken, for this user.
+            # Opening it was a PermissionError traceback.
+            denied += 1
+            continue
+        except OSError as e:
+            raise CentralConfigError(f"cannot take an ingestor slot in {slots} ({e.strerror}); "
+                                     "give this one --client-id") from None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.close()
             continue
         return (f"kundpuls-ingest-{hostname}" if n == 1 else f"kundpuls-ingest-{hostname}-{n}"), lock
+    if denied == MAX_INGESTORS_PER_HOST:
+        raise CentralConfigError(f"user {this_user()} may not make the ingestors' slots in {slots}; give this "
+                                 "one --client-id (or run it as the centre's user)")
     raise CentralConfigError(f"{MAX_INGESTORS_PER_HOST} ingestors already run on this host (slots in {slots}); "
                              "give this one --client-id")
 
@@ -130,8 +148,8 @@ def add_parser(sub, common) -> None:
                                    "store, then ack.")
     add_broker_options(p, client_id=True)
     p.add_argument("--max-bytes", type=int, default=None, metavar="N",
-                   help="largest events payload accepted (default and least 1 MiB: the largest batch a kiosk "
-                        "may build); bigger ones are dead-lettered")
+                   help="largest events payload accepted, in bytes (default 1 MiB, and no less: the largest batch a "
+                        "kiosk may build); bigger ones are dead-lettered")
     p.add_argument("--kiosk-rate", type=number(0, 1_000_000, "messages a second"), default=None, metavar="N",
                    help="messages a second one kiosk may send on average (default 50; 0: no limit); "
                         "more are not taken, and the kiosk sends its answers again later "

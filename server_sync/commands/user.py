@@ -172,6 +172,10 @@ def run_audit(args: argparse.Namespace) -> int:
         rows = entries(db, limit=args.limit, event=args.event, user_name=args.user)
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif not rows:                  # nothing printed read as a command that did nothing
+        narrowed = [f"{what} {value}" for what, value in (("--event", args.event), ("--user", args.user)) if value]
+        print("no audit entries" + (f" for {' and '.join(narrowed)}" if narrowed else " yet: sign-ins, "
+                                    "exports and comment views are logged as the web app is used"))
     else:
         for r in rows:
             print(f"{r['at']:<20} {r['event']:<16} {r['user'] or '-':<20} {r['address'] or '-':<16} "

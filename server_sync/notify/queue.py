@@ -23,7 +23,7 @@ from server_sync.exc import CentralConfigError
 from server_sync.notify.bodies import FORMATS, Notice, body
 from server_sync.notify.signing import new_secret
 from server_sync.protocol.codec import short
-from server_sync.protocol.vocabulary import ID_RE
+from server_sync.protocol.vocabulary import ID_RE, ID_RULE
 
 MAX_ATTEMPTS = 12
 FIRST_DELAY_S = 60.0
@@ -75,7 +75,7 @@ def add_endpoint(db: Database, name: str, url: str, fmt: str, now: datetime, sec
     own id, address and secret); the removed one's deliveries stay with it, and none of them goes
     to the new address."""
     if not ID_RE.fullmatch(name):
-        raise CentralConfigError(f"webhook name must be 1-64 letters, digits, '-' or '_', got {name!r}")
+        raise CentralConfigError(f"webhook name must be {ID_RULE}, got {name!r}")
     check_url(url, "--url")
     if fmt not in FORMATS:
         raise CentralConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")

@@ -22,7 +22,7 @@ from server_sync.protocol.codec import printable, short, unstorable
 from server_sync.protocol.errors import ProtocolError
 from server_sync.protocol.scales import SCALE_NAMES, SCALES
 from server_sync.protocol.timetext import EARLIEST_TEXT, ISO_MS_PATTERN, UNSYNCED_RANGE, iso_ms, latest_text
-from server_sync.protocol.vocabulary import (AUDIENCES, FILTER_FLAGS, ID_PATTERN, LANGUAGES,
+from server_sync.protocol.vocabulary import (AUDIENCES, FILTER_FLAGS, ID_PATTERN, ID_RULE, LANGUAGES,
                                              MAX_COMMENT_CHARS, MAX_INT64, MAX_QUESTION_VERSION, MAX_REASONS,
                                              UUID_PATTERN)
 
@@ -180,7 +180,7 @@ def check_event(e: Event, kiosk_id: str | None, latest: str, where: str = "event
 
 
 _PATTERN_WORDS = {f"^{UUID_PATTERN}$": "a lowercase UUID",
-                  f"^{ID_PATTERN}$": "an identifier (1-64 letters, digits, '-' or '_')",
+                  f"^{ID_PATTERN}$": f"an identifier ({ID_RULE})",
                   f"^{ISO_MS_PATTERN}$": "UTC with milliseconds like 2026-11-23T12:00:00.123Z"}
 
 

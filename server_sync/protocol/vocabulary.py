@@ -13,6 +13,7 @@ FOLLOWUP_MODES: tuple[str, ...] = ("negative", "every", "never")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"                      # kiosk, site, question and reason ids
+ID_RULE = "1-64 letters a-z or A-Z, digits, '-' or '_'"   # ID_PATTERN said to a person: no å, ä, ö
 ID_RE = re.compile(ID_PATTERN)
 # Canonical lowercase UUID text, as str(uuid.uuid4()) writes it.
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"

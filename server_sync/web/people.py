@@ -193,7 +193,7 @@ def add_user(db: Database, name: str, role: str, *, regions: Iterable[str] = (),
         same = db.execute_sql(f"SELECT name FROM web_user WHERE LOWER(name) = LOWER({p})", (name,)).fetchone()
         if same:
             raise CentralConfigError(f"user {name!r} already exists" if same[0] == name
-                                     else f"user {same[0]!r} already exists (names differ by more than case)")
+                                     else f"user {same[0]!r} already exists (names that differ only in case are one user)")
         db.execute_sql("INSERT INTO web_user (name, role, language, password_hash, must_change_password, created_at,"
                        f" password_changed_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
                        (name, role, language, HASHER.hash(secret), generated, now, now))

@@ -207,4 +207,16 @@ def test_the_last_active_admin_is_not_disabled_and_names_differ_by_more_than_cas
     code, _, err = run(url, "user", "disable", "deputy", capsys=capsys)
     assert code == 2 and "last active admin" in err
     code, _, err = run(url, "user", "add", "BOSS", "--role", "analyst", capsys=capsys)
-    assert code == 2 and "user 'boss' already exists (names differ by more than case)" in err
+    assert code == 2 and "user 'boss' already exists (names that differ only in case are one user)" in err
+
+
+def test_an_empty_audit_log_says_so(url, capsys):
+    """It printed nothing, for an empty log and for a user with no entries alike."""
+    assert main(["--db", url, "user", "add", "boss", "--role", "admin"]) == 0
+    capsys.readouterr()
+    code, out, _ = run(url, "user", "audit", "--user", "nobody", capsys=capsys)
+    assert code == 0 and out == "no audit entries for --user nobody\n"
+    code, out, _ = run(url, "user", "audit", "--event", "login", capsys=capsys)
+    assert code == 0 and out == "no audit entries for --event login\n"
+    code, out, _ = run(url, "user", "audit", "--json", "--user", "nobody", capsys=capsys)
+    assert code == 0 and out == "[]\n"
