@@ -102,6 +102,8 @@ def parse_mix(text: str) -> dict[int, float]:
             raise ValueError(f"{part!r}: write VALUE=WEIGHT, e.g. 4=30") from None
         if not sep or not math.isfinite(weight) or weight < 0:
             raise ValueError(f"{part!r}: write VALUE=WEIGHT with a finite weight of 0 or more")
+        if value in mix:                    # the later one silently won
+            raise ValueError(f"{part!r}: value {value} is given twice")
         mix[value] = weight
     total = sum(mix.values())
     if not mix or total <= 0:

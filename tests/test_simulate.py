@@ -53,6 +53,8 @@ def test_parse_mix_and_period():
     for bad in ("1=x", "1", "1=-1", "1=0", "", "1=nan", "1=inf", "1=1e400", "1=1e308,2=1e308"):
         with pytest.raises(ValueError):
             parse_mix(bad)
+    with pytest.raises(ValueError, match="'1=20': value 1 is given twice"):      # one weight was dropped
+        parse_mix("1=10,1=20")
     mix_on_scale({1: 1, 4: 2}, (1, 2, 3, 4))
     with pytest.raises(ValueError, match="value 5 is not on the scale"):
         mix_on_scale({5: 1}, (1, 2, 3, 4))

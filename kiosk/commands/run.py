@@ -14,8 +14,9 @@ def add_parser(sub, common) -> None:
     p.add_argument("--headless", action="store_true",
                    help="buttons-only kiosk with no screen (LEDs give the feedback)")
     p.add_argument("--demo", action="store_true",
-                   help="mock GPIO, demo config and data dir; keys 1-4 press the buttons, "
-                        "g the staff gesture (the two outer buttons held), q quits")
+                   help="mock GPIO, demo config and data dir (a --config given is used instead: your config "
+                        "on mock GPIO); keys 1-4 press the buttons, g the staff gesture (the two outer buttons "
+                        "held), q quits")
     p.set_defaults(func=run)
 
 

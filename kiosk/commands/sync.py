@@ -36,7 +36,8 @@ def add_parser(sub, common) -> None:
                    help="drain the outbox, wait for the centre's acks, then exit (0: all acknowledged)")
     p.add_argument("--timeout", type=positive_seconds, metavar="S",
                    help=f"with --once: give up after S seconds (default {ONCE_TIMEOUT_S:g})")
-    p.add_argument("--demo", action="store_true", help="use the demo configuration")
+    p.add_argument("--demo", action="store_true",
+                   help="use the demo configuration (a --config given is used instead)")
     p.add_argument("--json", action="store_true", help="with --once: print the result as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="log every connection event")
     p.set_defaults(func=sync_command, usage_error=p.error)

@@ -55,6 +55,8 @@ def read_password_file(path: str, what: str = "the SMTP password file") -> str:
         why = ("no such file" if isinstance(e, FileNotFoundError) else e.strerror if isinstance(e, OSError)
                else "not UTF-8 text")
         raise CentralConfigError(f"cannot read {what} {path}: {why}") from None
+    if not password:        # accepted by `smtp set`, it failed only at the first mail
+        raise CentralConfigError(f"{what} {path} is empty")
     return _ascii_password(password, f"{what} {path}")
 
 

@@ -478,6 +478,10 @@ def test_a_password_smtp_login_cannot_send_is_refused_and_fails_the_mails_not_th
     assert main(["--db", central_url, "notify", "smtp", "set", "--host", "127.0.0.1", "--from", "a@b.c",
                  "--username", "u", "--password-file", str(pw)]) == 2
     assert "must be ASCII" in capsys.readouterr().err
+    pw.write_text("\n")                                # accepted, it failed only at the first mail
+    assert main(["--db", central_url, "notify", "smtp", "set", "--host", "127.0.0.1", "--from", "a@b.c",
+                 "--username", "u", "--password-file", str(pw)]) == 2
+    assert capsys.readouterr().err == f"kiosk-central: error: --password-file {pw} is empty\n"
     assert main(["--db", central_url, "notify", "smtp", "set", "--host", "127.0.0.1", "--from", "a@b.c",
                  "--username", "ü"]) == 2
     assert "--username must be ASCII" in capsys.readouterr().err
