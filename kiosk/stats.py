@@ -263,7 +263,7 @@ def parse_since(text: str) -> date | int:
         return date.fromisoformat(text)
     except ValueError:
         if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):     # the shape of a date, but no day
-            raise ValueError(f"{text!r} is not a date: no such day") from None
+            raise ValueError(f"{text!r} is not a date: no such date in the calendar") from None
         raise ValueError(f"{text!r} is neither a date YYYY-MM-DD nor a number of days like 7d") from None
 
 

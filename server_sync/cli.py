@@ -77,7 +77,10 @@ def existing_database_url(args: argparse.Namespace) -> str:
     parse_url(url)                       # a bad port or [IPv6] is a bad URL, not urllib's ValueError
     path = _sqlite_path(url)
     if path and not os.path.exists(path):
-        raise CentralConfigError(f"no central database at {os.path.abspath(path)} (check --db or ${ENV_DB}; "
+        from server_sync.program.file_access import denied
+        # A directory this user may not enter hides the file: that, not "no database".
+        raise CentralConfigError(denied(os.path.abspath(path), "central store") or
+                                 f"no central database at {os.path.abspath(path)} (check --db or ${ENV_DB}; "
                                  f"`{PROG} ingest` or `{PROG} site add` creates it)")
     return url
 

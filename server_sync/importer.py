@@ -42,6 +42,7 @@ class ImportSummary:
     corrected: int = 0
     dead_lettered: int = 0
     declared: int | None = None      # what the end line says; None = no end line (truncated)
+    end_damaged: bool = False        # the last line was not JSON: the end line, damaged (not counted)
     refused: list[str] = field(default_factory=list)    # why lines were dead-lettered, the first SHOWN_REFUSED
 
     @property
@@ -95,13 +96,15 @@ class ExportImport:
             ids: set[str] = set()
             now = self.clock()
             lineno = 1
+            self._last_damaged = False
             for raw in bounded_lines(f, MAX_LINE):
                 lineno += 1
                 if not raw.strip():
                     continue
                 if self.summary.declared is not None:
-                    self._dead(lineno, raw, "a line after the end line")
+                    self._dead(lineno, raw, f"line {lineno}: a line after the end line")
                     continue
+                self._last_damaged = False
                 event = self._event(lineno, raw, kiosk_id, now)
                 if event is None:
                     continue
@@ -113,6 +116,11 @@ class ExportImport:
                 if self.progress and lineno % 1000 == 0:
                     self.progress(f.tell(), total, self.summary.events)
             self._flush(kiosk_id, pending)
+            if self._last_damaged and self.summary.declared is None:
+                # The file's last line is no JSON: its end line, damaged, not an event (a damaged
+                # line in the middle is one: read, and refused).
+                self.summary.events -= 1
+                self.summary.end_damaged = True
             if self.progress:
                 self.progress(total, total, self.summary.events)
         return self.summary
@@ -157,9 +165,12 @@ class ExportImport:
                 obj = json.loads(raw)
             except ValueError as e:
                 # An event line damaged on the stick: counted as read, so that a whole file with
-                # one bad line is not taken for a truncated one.
+                # one bad line is not taken for a truncated one (unless it is the last: run).
                 self.summary.events += 1
-                raise ProtocolError(f"line {lineno}: malformed JSON: {str(e)[:200]}") from None
+                self._last_damaged = True
+                why = ("not UTF-8 text" if isinstance(e, UnicodeDecodeError) else
+                       f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else str(e)[:200])
+                raise ProtocolError(f"line {lineno}: malformed JSON: {why}") from None
             if isinstance(obj, dict) and obj.get("type") == "end":
                 n = obj.get("events")
                 if type(n) is not int or n < 0:

@@ -80,7 +80,7 @@ def test_parse_since():
         with pytest.raises(ValueError):
             parse_since(bad)
     for no_day in ("2026-02-30", "2026-13-01"):           # the shape of a date: said so, not "neither"
-        with pytest.raises(ValueError, match=f"'{no_day}' is not a date: no such day"):
+        with pytest.raises(ValueError, match=f"'{no_day}' is not a date: no such date in the calendar"):
             parse_since(no_day)
     with pytest.raises(ValueError, match="'-5d': must be a positive duration like 7d"):
         parse_since("-5d")

@@ -21,7 +21,7 @@ def reason_text(text: str) -> str:
     """A --reason to match: some text. An empty one (an unset $REASON) matched every reason, so
     `set-aside --reason ""` set aside everything as --all does, and that cannot be undone."""
     if not text.strip():
-        raise ValueError("must not be empty: give some text of the reason (`kiosk refused list` shows them)")
+        raise ValueError("must not be empty: give a word or phrase from the reason (`kiosk refused list` shows them)")
     return text
 
 

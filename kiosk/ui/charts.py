@@ -29,6 +29,7 @@ def bar_span(score: float | None, nps: bool) -> tuple[float, float] | None:
     way; a day without answers has no bar (None)."""
     if score is None:
         return None
+    score = round(score)                    # as its label (texts.whole) says it: -0.4 is a 0 day
     if not nps:
         return 0.0, min(1.0, max(LEAST, score / 100))
     end = min(1.0, max(0.0, (score + 100) / 200))
@@ -83,7 +84,7 @@ class TrendChart(Widget):
                 self._add_label(self.labels[i], cx, self.y, text_h, slot)
             if span is None:
                 at = zero
-            elif self.nps and score < 0:
+            elif self.nps and round(score) < 0:
                 at = base + plot_h * span[0] - text_h          # under a bar that goes down
             else:
                 at = base + plot_h * span[1]

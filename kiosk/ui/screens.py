@@ -136,7 +136,7 @@ class QuestionScreen(KioskScreen):
             area.add_widget(box)
 
     def _nps_grid(self, app: Any, q: Any) -> Widget:
-        """0-10 in one row (landscape) or in rows of four, 0 top left (portrait)."""
+        """0-10 in one row (landscape) or in two ordered rows, 0-5 over 6-10 (portrait: NPS_PORTRAIT_ROW)."""
         u = app.u
         low = Label(text=tr("nps_low", app.lang), color=palette.INK_MUTED, font_size=17 * u,
                     valign="middle")
@@ -212,6 +212,7 @@ class QuestionScreen(KioskScreen):
 
 class ThanksScreen(KioskScreen):
     number_colour = ListProperty([0, 0, 0, 0])
+    echo = BooleanProperty(True)        # the answer is shown again (its face or number) above the thanks
 
     def refresh(self, app: Any) -> None:
         face, number = self.ids.face, self.ids.number
@@ -222,7 +223,10 @@ class ThanksScreen(KioskScreen):
         # After a complaint: the promise that it is heard, and not the unhappy face once more.
         complaint = app.flow.last_negative
         self.ids.body.opacity, self.ids.passed_on.opacity = (0, 1) if complaint else (1, 0)
-        if complaint or value is None or value not in q.values:
+        # Nothing to echo: the thanks in the middle, not under an empty half (it read as a
+        # picture that failed to load).
+        self.echo = not (complaint or value is None or value not in q.values)
+        if not self.echo:
             return
         if q.scale == "nps11":
             number.opacity = 1

@@ -19,7 +19,8 @@ UI_LANGUAGES = LANGUAGES
 # The kinds of site alert the centre raises (server_sync.analysis.alerts), as UI strings.
 ALERT_KINDS = {"realtime": "alert_realtime", "trend": "alert_trend"}
 UI_TEXTS = Catalogues(LOCALE_DIR, UI_LANGUAGES, what="UI")
-# Each mark the kiosk scrubs a comment with (kiosk.scrub), as the staff screen says it.
+# Each mark the kiosk scrubs a comment with (kiosk.scrub), as the staff screen says it: written
+# out, so that the catalogue's test sees each key asked for.
 SCRUBBED = {SCRUB_MARKS["e-mail"]: "scrubbed_e_mail", SCRUB_MARKS["phone"]: "scrubbed_phone",
             SCRUB_MARKS["id-number"]: "scrubbed_id_number", SCRUB_MARKS["card"]: "scrubbed_card",
             SCRUB_MARKS["iban"]: "scrubbed_iban", SCRUB_MARKS["name"]: "scrubbed_name"}
@@ -43,11 +44,11 @@ def tr(key: str, language: str, **values: object) -> str:
 def whole(x: float | None, suffix: str = "", signed: bool = False) -> str:
     """A figure of the staff screen: whole, "–" when there is none, a negative one with a true
     minus sign ("−23", as the office's report writes it; a hyphen read as a dash), `signed` with
-    "+" too."""
+    "+" too (a zero without one)."""
     if x is None:
         return "–"
     x = round(x) + 0.0                      # -0.3 is "0", not "−0"
-    return (f"{x:+.0f}" if signed else f"{x:.0f}").replace("-", MINUS) + suffix
+    return (f"{x:+.0f}" if signed and x else f"{x:.0f}").replace("-", MINUS) + suffix   # no change: "0"
 
 
 def comment_text(text: str, language: str) -> str:

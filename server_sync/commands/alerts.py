@@ -232,6 +232,9 @@ def run_close(args: argparse.Namespace) -> int:
     if wrong:
         raise CentralConfigError(f"{wrong[0]} does not go with --outcome {args.outcome} (it is for --outcome "
                                  f"{'duplicate' if wrong[0] == '--duplicate-of' else 'action'})")
+    if args.note is not None and args.action is not None:     # before the owner is looked for
+        from server_sync.workflow.alerts import BOTH_ACTIONS
+        raise CentralConfigError(BOTH_ACTIONS)
     if args.note is not None:
         new_action = {"note": args.note, "action_type": args.action_type, "date": args.date}
     elif args.action_type or args.date or args.owner:

@@ -47,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
         if summary.dead_lettered > len(summary.refused):
             print(f"kiosk-central: … and {summary.dead_lettered - len(summary.refused)} more "
                   "(every one is in the dead_letter table)", file=sys.stderr)
+    if summary.end_damaged:
+        print(f"kiosk-central: warning: the last line of {path} is damaged (its end line, with the count of "
+              f"events): {summary.events} events read, whether that is all cannot be told; import the kiosk's "
+              "export again to be sure (what is stored is skipped)", file=sys.stderr)
+        return 1
     if not summary.complete:
         said = "no end line" if summary.declared is None else f"the end line says {summary.declared} events"
         print(f"kiosk-central: warning: {path} looks truncated ({said}, {summary.events} read); "

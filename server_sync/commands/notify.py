@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from server_sync.cli import central_store
+from server_sync.protocol.vocabulary import ID_RULE
 
 
 def _now() -> datetime:
@@ -30,7 +31,7 @@ def add_parser(sub, common) -> None:
     w = s.add_parser("webhook", parents=[common], help="webhook endpoints")
     ws = w.add_subparsers(dest="webhook_command", metavar="ACTION", required=True)
     add = ws.add_parser("add", parents=[common], help="add an endpoint; prints its signing secret once")
-    add.add_argument("name", metavar="NAME", help="a name for it: letters, digits, '-' and '_'")
+    add.add_argument("name", metavar="NAME", help=f"a name for it: {ID_RULE}")
     add.add_argument("--url", required=True, help="where to POST (https://…)")
     add.add_argument("--format", choices=("slack", "teams", "json"), default="json",
                      help="the body: Slack incoming webhook, Teams (Adaptive Card) or plain JSON (default)")

@@ -8,6 +8,7 @@ import json
 
 from server_sync.cli import central_store
 from server_sync.commands._argtypes import nonblank_name
+from server_sync.protocol.vocabulary import ID_RULE
 
 
 def add_parser(sub, common) -> None:
@@ -16,7 +17,7 @@ def add_parser(sub, common) -> None:
                                    "of their regions.")
     s = p.add_subparsers(dest="region_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="add a region")
-    a.add_argument("id", metavar="ID", help="region id: letters, digits, '-' and '_'")
+    a.add_argument("id", metavar="ID", help=f"region id: {ID_RULE}")
     a.add_argument("--name", type=nonblank_name, required=True, help="display name, e.g. 'Stockholm city'")
     a.set_defaults(func=run_add)
     ls = s.add_parser("list", parents=[common], help="regions with their sites")

@@ -14,6 +14,7 @@ from server_sync.cli import central_store, connect_new_store, existing_database_
 from server_sync.commands._argtypes import holidays_spec, nonblank_name, opening_hours, time_zone_name
 from server_sync.exc import CentralConfigError, StoredSettingError
 from server_sync.program.progress import progress_callback
+from server_sync.protocol.vocabulary import ID_RULE
 
 
 HOURS_HELP = ("opening hours, e.g. 'mon-fri 8-21, sat 10-18, sun closed': every day, H or H:MM 0-24, a close "
@@ -25,7 +26,7 @@ def add_parser(sub, common) -> None:
     p = sub.add_parser("site", parents=[common], help="register, change and list sites (stores)")
     s = p.add_subparsers(dest="site_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="register a site")
-    a.add_argument("id", metavar="ID", help="site id: letters, digits, '-' and '_' (used in MQTT topics)")
+    a.add_argument("id", metavar="ID", help=f"site id: {ID_RULE} (used in MQTT topics)")
     a.add_argument("--name", type=nonblank_name, required=True, help="display name, e.g. 'Stockholm Södermalm'")
     a.add_argument("--timezone", type=time_zone_name, default="Europe/Stockholm",
                    help="IANA time zone of the store (default Europe/Stockholm): local days and hours")
@@ -120,7 +121,12 @@ def holidays(args: argparse.Namespace) -> int:
                                               stored_holidays)
     from server_sync.central.setting import get_setting, set_setting
     with central_store(args, existing=True) as db:
-        before = read_holidays(get_setting(db, HOLIDAYS_SETTING))
+        try:
+            before = read_holidays(get_setting(db, HOLIDAYS_SETTING))
+        except StoredSettingError:
+            if args.spec is None:
+                raise
+            before = {}             # a damaged setting: SPEC is its repair (the error says so)
         if args.spec is not None:
             with db.atomic():
                 set_setting(db, HOLIDAYS_SETTING, stored_holidays(args.spec))

@@ -15,7 +15,7 @@ import sys
 from server_sync.cli import central_store
 from server_sync.commands._argtypes import count, nonblank_name
 from server_sync.exc import CentralConfigError
-from server_sync.protocol.vocabulary import LANGUAGES
+from server_sync.protocol.vocabulary import ID_RULE, LANGUAGES
 from server_sync.web.vocabulary import AUDIT_EVENTS, ROLES
 from server_sync.program.cli import nonempty
 
@@ -27,7 +27,7 @@ def add_parser(sub, common) -> None:
                                    "store-manager (their sites).")
     s = p.add_subparsers(dest="user_command", metavar="ACTION", required=True)
     a = s.add_parser("add", parents=[common], help="add a user; prints a one-time password")
-    a.add_argument("name", metavar="NAME", help="user name (letters, digits, '-' and '_')")
+    a.add_argument("name", metavar="NAME", help=f"user name ({ID_RULE})")
     a.add_argument("--role", required=True, choices=ROLES, help="what the user may do and see")
     a.add_argument("--region", action="append", default=[], metavar="REGION",
                    help="a regional-manager's region (repeatable)")

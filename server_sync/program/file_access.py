@@ -28,6 +28,13 @@ def denied(path: Path | str, what: str = "database") -> str | None:
     names the file in the sentence ("read the kiosk database in /d")."""
     path = Path(path)
     directory = path.parent
+    if not os.path.exists(directory):
+        # Not there, or hidden by a directory above that this user may not enter: the nearest
+        # one this user can see says which.
+        up = directory.parent
+        while up != up.parent and not os.path.exists(up):
+            up = up.parent
+        return None if os.access(up, os.X_OK) else f"user {this_user()} may not enter {up}"
     if not os.access(directory, os.X_OK):
         doing = "enter"
     elif path.exists() and not os.access(path, os.R_OK):

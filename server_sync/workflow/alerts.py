@@ -280,6 +280,9 @@ def acknowledge(db: Database, alert_id: int, by: str | None, now: datetime, text
     return require(db, alert_id, now)
 
 
+BOTH_ACTIONS = "--action ID (one already logged) and a new one described (--note …) contradict: give one"
+
+
 def close(db: Database, alert_id: int, outcome: str, by: str | None, now: datetime, *, reason: str | None = None,
           action_id: int | None = None, duplicate_of: int | None = None,
           new_action: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -297,8 +300,7 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
     with db.atomic():
         if outcome == "action":
             if action_id is not None and new_action is not None:
-                raise CentralConfigError("--action ID (one already logged) and a new one described (--note …) "
-                                         "contradict: give one")
+                raise CentralConfigError(BOTH_ACTIONS)
             if action_id is None and new_action is None:
                 raise CentralConfigError("closing with --outcome action needs the action: --action ID of one "
                                          "already logged, or a new one described (--note)")

@@ -122,5 +122,8 @@ def test_the_chains_holidays_keep_every_store_quiet_and_a_store_open_on_one_is_w
         assert {r["kiosk_id"]: r["flagged"] for r in fleet(db, christmas_day, unreadable=unreadable)} == {
             "k1": True, "k2": True}
         assert [what for what, _why in unreadable] == ["chain_holidays"]
+        # The repair the error names: SPEC sets them anew (reading the damaged list first stopped it).
+        assert main(["--db", url, "site", "holidays", "2026-12-25 closed"]) == 0
+        assert capsys.readouterr().out == "the chain's holidays: 2026-12-25 closed (a site's own hours for a date come first)\n"
     finally:
         db.close()

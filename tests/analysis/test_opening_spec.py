@@ -150,7 +150,8 @@ def test_holidays_kept_apart_count_their_own_hours_not_their_weekdays():
     assert not is_open(at(2026, 12, 25, 10), STHLM, hours) and is_open(at(2026, 12, 24, 12, 59), STHLM, hours)
     assert open_seconds_between(at(2026, 12, 24, 7), at(2026, 12, 24, 23), STHLM, hours) == 5 * 3600
     assert open_seconds_between(at(2026, 12, 28, 7), at(2026, 12, 28, 23), STHLM, hours) == 13 * 3600  # a Monday
-    for bad, error in (("daily 8-21, 2026-02-30 closed", "'2026-02-30 closed': 2026-02-30 is not a date (YYYY-MM-DD)"),
+    for bad, error in (("daily 8-21, 2026-02-30 closed", "'2026-02-30 closed': '2026-02-30' is not a date (YYYY-MM-DD)"),
+                       ("daily 8-21, 1999-12-24 closed", "'1999-12-24 closed': 1999-12-24 is outside 2000-01-01 … 2099-12-31"),
                        ("daily 8-21, 2026-12-24 20-2", "'2026-12-24 20-2': a date's hours end by 24"),
                        ("daily 8-21, 2026-12-25 closed, 2026-12-25 10-14", "2026-12-25 is given twice")):
         with pytest.raises(CentralConfigError, match=re.escape(error)):

@@ -220,6 +220,8 @@ def test_a_good_date_is_stored_as_given(shop, capsys):
     (("alerts", "assign", H, "sara"), "argument ID"),
     (("alerts", "close", "1", "--outcome", "duplicate", "--duplicate-of", H), "argument --duplicate-of"),
     (("alerts", "close", "1", "--outcome", "action", "--action", H), "argument --action"),
+    # Both: said before the owner of a new action is looked for ("has no owner" came first).
+    (("alerts", "close", "1", "--outcome", "action", "--action", "2", "--note", "x"), "contradict: give one"),
     (("action", "add", "--from-alert", H, "--note", "x"), "argument --from-alert"),
     (("question", "define", "visit", H, "--scale", "smiley4", "--audience", "customer"),
      f"argument VERSION: {H} is not between 1 and {2 ** 31 - 1}"),

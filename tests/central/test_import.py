@@ -131,15 +131,31 @@ def test_bad_lines_conflicts_and_truncation_are_reported(central, export_file, c
     assert count(db, "SELECT COUNT(*) FROM conflict") == 1
     # A whole file with one line damaged (not JSON, not UTF-8): that line refused, with its
     # number and why; not "looks truncated", which the count of read lines said.
-    for damage in (b"not json at all", b'{"type": "response", "comment": "\xff\xfe"}'):
+    for damage, why in ((b"not json at all", "Expecting value at column 1"),
+                        (b'{"type": "response", "comment": "\xff\xfe"}', "not UTF-8 text")):
         raw = export_file.read_bytes().split(b"\n")
         raw[6] = damage
         mid = tmp_path / "mid.jsonl"
         mid.write_bytes(b"\n".join(raw))
         assert main(["import", str(mid), "--db", url, "--no-progress"]) == 1
         out, err = capsys.readouterr()
-        assert "truncated" not in err and "1 dead-lettered" in out
-        assert err == "kiosk-central: refused line 7: malformed JSON: " + err.split("malformed JSON: ", 1)[1]
+        assert "1 dead-lettered" in out
+        assert err.splitlines() == [f"kiosk-central: refused line 7: malformed JSON: {why}"]
+    # The end line damaged (the last line no JSON): every event is in, and the count cannot be
+    # checked; said so, not "truncated" with the damaged line counted as an event.
+    raw = export_file.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    events = len(raw) - 2
+    end = tmp_path / "end.jsonl"
+    end.write_text("\n".join([*raw[:-1], raw[-1][:-5]]) + "\n", encoding="utf-8")
+    assert main(["import", str(end), "--db", url, "--no-progress"]) == 1
+    out, err = capsys.readouterr()
+    assert f"{events} events" in out and "truncated" not in err, (out, err)
+    assert f"the last line of {end} is damaged (its end line" in err and f"{events} events read" in err
+    # A line after the end line is refused with its number too.
+    after = tmp_path / "after.jsonl"
+    after.write_text("\n".join([*raw, raw[1]]) + "\n", encoding="utf-8")
+    assert main(["import", str(after), "--db", url, "--no-progress"]) == 1
+    assert f"kiosk-central: refused line {len(raw) + 1}: a line after the end line" in capsys.readouterr().err
 
 
 def test_a_comment_with_a_lone_surrogate_is_a_dead_letter_not_a_stopped_import(central, export_file, capsys, tmp_path):

@@ -291,6 +291,11 @@ class Scenario:
         self.check(f"{lang}: after a complaint the thank-you says it is passed on",
                    self.screen() == "thanks" and said == [self.app.tr("thanks_passed_on", lang)], said)
         self.check(f"{lang}: after a complaint no face is echoed", scr.ids.face.opacity == 0)
+        yield from self.frames(2)
+        # The thanks in the middle, not under the empty half where a face would be.
+        middle = (scr.ids.title.top + scr.ids.passed_on.y) / 2
+        self.check(f"{lang}: the thanks after a complaint is in the middle of the screen",
+                   abs(middle - scr.height / 2) < 0.1 * scr.height, (middle, scr.height))
         yield from self.shot(shot)
 
     def staff_readable(self, lang: str):
@@ -795,7 +800,7 @@ class Scenario:
                 # reached the broker from: the open view shows both soon.
                 line = self.app.sm.current_screen.ids.kiosk_line.text
                 self.check("staff view: the address from the route look-up while the agent"
-                           " has recorded none", "10.20.30.40" not in line and "IP " in line, line)
+                           " has recorded none", "10.20.30.40" not in line and "IP\u00a0" in line, line)
                 # A physical button pressed while the view is open: counted at once, in the
                 # same cells (today's answers: 1 -> 2, the fourth face: 0 -> 1).
                 scr = self.app.sm.current_screen

@@ -54,12 +54,14 @@ def test_languages_name_themselves():
 
 
 def test_age_text():
+    # A no-break space: the staff screen broke "9 / tim" over two lines.
     assert age_text(None, "en") == "never"
-    assert age_text(42, "sv") == "42 s"
-    assert age_text(125, "en") == "2 min"
-    assert age_text(3 * 3600 + 5, "sv") == "3 tim"
-    assert age_text(3 * 3600 + 5, "nb") == "3 t"
-    assert age_text(2 * 86400, "en") == "2 d"
+    assert age_text(42, "sv") == "42\u00a0s"
+    assert age_text(125, "en") == "2\u00a0min"
+    assert age_text(3 * 3600 + 5, "sv") == "3\u00a0tim"
+    assert age_text(3 * 3600 + 5, "nb") == "3\u00a0t"
+    assert age_text(2 * 86400, "en") == "2\u00a0d"
+    assert "version\u00a0{version}" in tr("staff_kiosk", "sv", id="{id}", ip="{ip}", version="{version}")
 
 
 def test_alert_text_names_the_kind_in_the_language_and_the_local_time():

@@ -40,9 +40,12 @@ def test_an_nps_bar_grows_from_zero_up_or_down_and_a_score_from_the_bottom():
 
 
 def test_staff_figures_have_a_true_minus_and_comments_say_what_was_removed():
+    from kiosk.ui.charts import bar_span
     from kiosk.ui.texts import comment_text, whole
     assert whole(-50) == "\u221250" and whole(-7, signed=True) == "\u22127" and whole(3, signed=True) == "+3"
     assert whole(-0.3) == "0" and whole(None) == "–" and whole(74.4, " %") == "74 %"
+    assert whole(0, signed=True) == whole(-0.4, signed=True) == "0"          # no change, no sign
+    assert bar_span(-0.4, nps=True) == bar_span(0, nps=True)                   # drawn as its label says
     stored = "Ring mig på [phone], fråga efter [name]"
     assert comment_text(stored, "sv") == "Ring mig på [telefonnummer borttaget], fråga efter [namn borttaget]"
     assert comment_text(stored, "en") == "Ring mig på [phone number removed], fråga efter [name removed]"

@@ -23,4 +23,4 @@ def test_admin_is_the_current_part_on_every_admin_page_and_says_when_nothing_fai
         page, _rows, _result = in_process.shown(build, central_db, NOW, path)
         assert current(page) == ["/admin/users"], (path, current(page))
     page, _rows, _result = in_process.shown(deliveries.page, central_db, NOW, "/admin/deliveries", lang="sv")
-    assert "Inga misslyckade leveranser" in page and '<p class="note">Inga</p>' not in page
+    assert "Inga misslyckade leveranser." in page and '<p class="note">Inga</p>' not in page
