@@ -26,6 +26,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
 from server_sync.analysis.chain_report import local_time, utc_instant
+from server_sync.analysis.stats import CONFIDENCE
 from server_sync.program.i18n import Catalogues
 from server_sync.program.spreadsheet import list_cell, text_cell
 from server_sync.protocol.scales import SCALES
@@ -93,6 +94,9 @@ ENV.filters.update(local=site_time, question=_question, audit_detail=_audit_deta
 # A comment's score is said with its scale's top ("4 of 5"): the same number is another face on
 # another scale, and a question may have been asked on two.
 ENV.globals["scale_top"] = {name: s.highest for name, s in SCALES.items()}
+# The level of every interval shown without its own (an action's before and after; an effect
+# has its evaluation's `confidence`).
+ENV.globals["interval_level"] = CONFIDENCE
 
 _MARK = re.compile("(" + "|".join(re.escape(m) for m in SCRUB_MARKS.values()) + ")")
 _KIND = {mark: kind for kind, mark in SCRUB_MARKS.items()}

@@ -291,3 +291,16 @@ def test_the_action_effects_interval_is_labelled_with_its_own_level(web, readers
             levels.append([c.split("(")[-1][:2] for c in cells])
         # (the difference's cell, when the action is judged, says its own 99 %: test_loop's screenshot)
         assert levels and all(x in (["95", "95"], ["95", "95", "99"]) for x in levels), levels
+
+
+def test_the_region_filter_is_offered_only_with_regions_to_choose_from(web):
+    """A store manager (one store) and a regional manager (one region) were offered a region
+    filter of one region, their own; the analyst sees the whole chain's."""
+    for name, offered in (("sara-store", False), ("rolf-regional", False), ("ana-analyst", True)):
+        c = login(web.url, name)
+        try:
+            for path in ("/sites", "/comments"):
+                page = c.get(path).text
+                assert ('id="f-region"' in page) is offered, (name, path)
+        finally:
+            c.close()

@@ -19,7 +19,6 @@ from typing import Any, Callable, Mapping
 
 from starlette.responses import RedirectResponse, Response
 
-from server_sync.analysis.stats import CONFIDENCE
 from server_sync.exc import FieldError
 from server_sync.notify import queue
 from server_sync.program.numbers import plain_whole_number
@@ -232,8 +231,7 @@ def action_page(v: Visit) -> PageResult:
     v.scope.require_site(act["site_id"])
     act["site_name"] = site_names(v.db, (act["site_id"],)).get(act["site_id"], act["site_id"])
     data = {"action": act, "suggestions": actions.suggestions(v.db, act["site_id"], v.now, visible=v.scope.sites)}
-    # The level of the before and after intervals (the difference's is the evaluation's own).
-    return PageResult("web/action.html", data, "title_action", context={"interval_level": CONFIDENCE})
+    return PageResult("web/action.html", data, "title_action", context={})
 
 
 @admin_page
