@@ -160,7 +160,7 @@ def value_range(lo: float, hi: float, bounds: tuple[float, float]) -> tuple[floa
 
 def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[dict], bounds: tuple[float, float],
                 empty: str, legend: tuple[str, str, str], axis_note: str = "", n_label: str = "n ≤ {n}", *,
-                lang: str) -> Markup:
+                lang: str, span: tuple[str, str] | None = None) -> Markup:
     """Daily values (thin line) with their 95% band, weekly values (thick line, each at its week's
     centre), and the answers per day as bars under the chart (every day's n in its tooltip;
     `n_label` with {n}, the tallest bar, names them). The value axis spans at least MIN_SPAN of
@@ -179,13 +179,19 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     highs = [d["high"] if d.get("high") is not None else d["value"] for d in pts or drawn]
     lo, hi = value_range(max(bounds[0], min(lows)), min(bounds[1], max(highs)), bounds)
     ticks = _ticks_between(lo, hi)
-    # The axis spans every day with answers, drawn or not: a day too thin to draw still has its
-    # bar (a staff question answered by a few: bars of days before the first drawn one fell off
-    # the chart's left edge). One day sits in the middle.
-    first = date.fromisoformat(min(d["date"] for d in daily))
-    days = (date.fromisoformat(max(d["date"] for d in daily)) - first).days
+    # The axis spans the period (`span`, its first and last day) and every day with answers, drawn
+    # or not: a day too thin to draw still has its bar (a staff question answered by a few: bars
+    # of days before the first drawn one fell off the chart's left edge, and two charts of one page
+    # covered different dates). One day sits in the middle. The days are inset by half a bar, so
+    # that the first and last bars stand whole inside the plot.
+    ends = [d["date"] for d in daily] + list(span or ())
+    first = date.fromisoformat(min(ends))
+    days = (date.fromisoformat(max(ends)) - first).days
     plot_bottom = h - bottom - strip
-    x = (lambda day: left + (w - left - right) * ((date.fromisoformat(day) - first).days / days if days else 0.5))
+    bar = min(24.0, max(1.0, (w - left - right) / (days + 1) * 0.7))
+    inset = bar / 2
+    x = (lambda day: left + inset + (w - left - right - 2 * inset)
+         * ((date.fromisoformat(day) - first).days / days if days else 0.5))
     y = (lambda v: top + (plot_bottom - top) * (1 - (min(hi, max(lo, v)) - lo) / max(1e-9, hi - lo)))
     out = [_open(name, title, w, h)]
     if axis_note:
@@ -226,12 +232,9 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
             out.append(f'<polyline points="{" ".join(f"{px:.1f},{y(v):.1f}" for px, v in wk)}" fill="none"'
                        f' stroke="{ORANGE}" stroke-width="2.6" stroke-linejoin="round"/>')
     most = max(d["n"] for d in daily) or 1
-    bar = min(24.0, max(1.0, (w - left - right) / (days + 1) * 0.7))
     for d in daily:
         bh = (strip - 18) * d["n"] / most
-        # Within the plot's width: the first and last day's bars were half beyond its edges.
-        x0, x1 = max(left, x(d["date"]) - bar / 2), min(w - right, x(d["date"]) + bar / 2)
-        out.append(f'<rect x="{x0:.1f}" y="{h - bottom - bh:.1f}" width="{x1 - x0:.1f}"'
+        out.append(f'<rect x="{x(d["date"]) - bar / 2:.1f}" y="{h - bottom - bh:.1f}" width="{bar:.1f}"'
                    f' height="{bh:.1f}" fill="{MUTED}" opacity="0.6">'
                    + _title(f'{d["date"]}{" (" + t("day_not_over", lang) + ")" if d.get("partial") else ""}:'
                             f' {_value(d.get("value"), lang)} (n={figure(d["n"], lang)})') + "</rect>")

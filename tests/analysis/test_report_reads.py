@@ -48,7 +48,8 @@ def test_trend_axis_spans_at_least_a_fifth_and_says_so_weeks_at_their_centre_n_p
     assert "n per day (max 23)" in chart and chart.count("(n=") == len(DAYS)
     week = re.search(r'<polyline points="([^"]+)" fill="none" stroke="#f97316"', chart).group(1).split()
     first_x = float(week[0].split(",")[0])
-    left, right = 34, svg.WIDTH - 10
+    left = float(re.search(r'<text x="([\d.]+)"[^>]*text-anchor="start"[^>]*>2026-11-02<', chart).group(1))
+    right = float(re.search(r'<text x="([\d.]+)"[^>]*text-anchor="end"[^>]*>2026-11-15<', chart).group(1))
     thursday = left + (right - left) * 3 / 13                  # 2026-11-05 on a 13-day axis
     assert abs(first_x - thursday) < 0.5
     assert svg.value_range(74, 76, (0, 100))[1] - svg.value_range(74, 76, (0, 100))[0] >= 20
@@ -70,8 +71,13 @@ def test_a_trend_of_few_drawn_days_keeps_its_bars_and_dates_on_the_chart():
         bars = [(float(x), float(x) + float(width)) for x, width in
                 re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="[\d.]+" fill="#7b8794"', chart)]
         assert len(bars) == len(days) and all(left <= a and b <= right + 1e-6 for a, b in bars), bars
+        assert len({round(b - a, 3) for a, b in bars}) == 1, bars             # whole, none cut at an edge
         dates = re.findall(r">(2026-11-\d\d)</text>", chart)
         assert dates[0] == days[0]["date"] and dates[-1] == days[-1]["date"] and len(set(dates)) == len(dates)
+    # The period's days, with or without answers: the axis of every chart of a page is the same.
+    chart = str(svg.trend_chart("t", "t", daily[9:11], weekly, (0, 100), "-", ("d", "w", "b"), "", "n {n}",
+                                lang="en", span=("2026-11-01", "2026-11-30")))
+    assert re.findall(r">(2026-11-\d\d)</text>", chart) == ["2026-11-01", "2026-11-15", "2026-11-30"]
 
 
 def test_pareto_labels_fit_inside_the_chart():

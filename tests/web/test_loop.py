@@ -178,7 +178,8 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
             # Each interval says its level: the difference's is the action test's 99 %, not under a
             # column headed "95 %-intervall" (a review of this screenshot).
             table = driver.find_element(By.CSS_SELECTOR, "#before-after table").text
-            assert "95 %-intervall" not in table and table.count("(95 %)") == 2 and "(99 %, p" in table
+            levels = driver.find_element(By.ID, "interval-levels").text
+            assert "95 %-intervall" not in table and "(99 %, p" in table and levels.startswith("Före och efter: 95")
             screenshot(driver, SHOTS / "5-action-effect-shown.png", 1280)
 
             # 5. The regional manager's digest lists it; the webhook heard of it too.

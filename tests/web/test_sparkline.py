@@ -139,7 +139,10 @@ def test_the_reports_trend_marks_todays_partial_day_and_breaks_where_a_day_has_n
     chart = page[start:page.index("</svg>", start)]
     lines = [[float(p.split(",")[0]) for p in line.split()]
              for line in re.findall(r'<polyline points="([^"]+)" fill="none" stroke="[^"]+" stroke-width="1.2"', chart)]
-    left, right = 34, svg.WIDTH - 10
+    # The days' places: the first (2026-11-01) and the last (the 29th) day's labels stand at them.
+    left = float(re.search(r'<text x="([\d.]+)"[^>]*text-anchor="start"[^>]*>2026-11-01<', chart).group(1))
+    right = float(re.search(r'<text x="([\d.]+)"[^>]*text-anchor="end"[^>]*>2026-11-29<', chart).group(1))
+    assert 34 < left < 34 + 12 and svg.WIDTH - 10 - 12 < right < svg.WIDTH - 10   # inset by half a bar
     step = (right - left) / 28                         # 1–29 November
     assert len(lines) == 2, "the line runs across the closed 10th"
     assert lines[0][-1] == pytest.approx(left + 8 * step, abs=0.05)          # the 9th
@@ -150,7 +153,7 @@ def test_the_reports_trend_marks_todays_partial_day_and_breaks_where_a_day_has_n
     # NPS 100 lies above the axis (the whole days' range): held at its edge, its value beside it.
     top = re.search(r'Y axis \d+–(\d+)', html.unescape(chart))
     assert top and int(top.group(1)) < 100, "the test needs an axis that stops below today's value"
-    assert re.search(rf'<text x="{svg.WIDTH - 15}\.0" y="[\d.]+" font-size="12" text-anchor="end"[^>]*>100</text>', chart)
+    assert re.search(rf'<text x="{right - 5:.1f}" y="[\d.]+" font-size="12" text-anchor="end"[^>]*>100</text>', chart)
     shown = html.unescape(page)
     assert "Not over yet: 2026-11-29." in shown and '2026-11-29 <span class="small">not over yet</span>' in shown
     # The overview's download of the same days.
