@@ -108,11 +108,12 @@ def _empty(name: str, title: str, message: str, width: int = WIDTH, height: int 
     return _chart([_open(name, title, width, height), _text(width / 2, height / 2, message, 13, "middle"), "</svg>"])
 
 
-def _ticks(lo: float, hi: float, bounds: tuple[float, float]) -> list[float]:
-    """Round grid values covering [lo, hi] (padded a little, kept inside `bounds`): 3-6 steps."""
+def _ticks(lo: float, hi: float, bounds: tuple[float, float], whole: bool = False) -> list[float]:
+    """Round grid values covering [lo, hi] (padded a little, kept inside `bounds`): 3-6 steps.
+    `whole`: counts, so no step of 2.5 (a Pareto's axis read "7,5 complaints")."""
     pad = max(1.0, (hi - lo) * 0.08)
     lo, hi = max(bounds[0], lo - pad), min(bounds[1], hi + pad)
-    steps = [m * 10 ** e for e in range(0, 8) for m in (1, 2, 2.5, 5)]
+    steps = [m * 10 ** e for e in range(0, 8) for m in (1, 2, 2.5, 5) if not (whole and e == 0 and m == 2.5)]
     step = next((s for s in steps if (hi - lo) / s <= 6), steps[-1])
     first = max(bounds[0], step * math.floor(lo / step))
     last = min(bounds[1], step * math.ceil(hi / step))
@@ -353,7 +354,7 @@ def pareto_chart(name: str, title: str, rows: Sequence[dict], labels: dict[str, 
     if not rows:
         return _empty(name, title, empty)
     names = [labels.get(r["reason"], r["reason"]) for r in rows]
-    ticks = _ticks(0, max(r["n"] for r in rows), (0, float("inf")))
+    ticks = _ticks(0, max(r["n"] for r in rows), (0, float("inf")), whole=True)
     shares = [percent(25 * k, lang, 0) for k in range(5)]
     # The right margin holds the widest share label ("100 %", drawn from w - right + 6) and the
     # axis title beside it: a fixed 40 cut "100 %" off at the chart's edge. The left one likewise
@@ -456,7 +457,8 @@ def scatter_chart(name: str, title: str, points: Sequence[tuple[float, float, st
     out = [_open(name, title, w, h)]
     for vx in xt:
         out.append(f'<line x1="{x(vx):.1f}" x2="{x(vx):.1f}" y1="{top}" y2="{h - bottom}" stroke="{GRID}"/>')
-        out.append(_text(x(vx), h - bottom + 14, _label(vx, lang), 12, "middle"))
+        # The first from the corner rightwards: centred on it, it touched the y axis's lowest label.
+        out.append(_text(x(vx), h - bottom + 14, _label(vx, lang), 12, "start" if vx == xt[0] else "middle"))
     for vy in yt:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(vy):.1f}" y2="{y(vy):.1f}" stroke="{GRID}"/>')
         out.append(_text(left - 6, y(vy) + 4, _label(vy, lang), 12, "end"))

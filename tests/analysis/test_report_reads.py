@@ -80,6 +80,15 @@ def test_a_trend_of_few_drawn_days_keeps_its_bars_and_dates_on_the_chart():
     assert re.findall(r">(2026-11-\d\d)</text>", chart) == ["2026-11-01", "2026-11-15", "2026-11-30"]
 
 
+def test_a_paretos_count_axis_has_whole_numbers():
+    """Twelve complaints drew an axis of 2,5, 5, 7,5 …: half a complaint."""
+    rows = [{"reason": r, "n": n, "share": 10, "cumulative": 10 * (i + 1)}
+            for i, (r, n) in enumerate((("queue", 12), ("staff", 7), ("price", 3)))]
+    chart = str(svg.pareto_chart("p", "t", rows, {}, "-", lang="sv"))
+    counts = [c for c in re.findall(r'text-anchor="end"[^>]*>([^<]+)</text>', chart) if re.fullmatch(r"[\d,.]+", c)]
+    assert counts == ["0", "5", "10", "15"], counts
+
+
 def test_pareto_labels_fit_inside_the_chart():
     rows = [{"reason": r, "n": 10 - i, "share": 10, "cumulative": 10 * (i + 1)}
             for i, r in enumerate(["Personalens bemötande och service", "Kö", "Varor i lager"])]
@@ -122,3 +131,13 @@ def test_p_values_and_local_times_read_plainly():
     assert local_time("2026-11-20 16:00:00", ZoneInfo("Europe/Stockholm")) == "2026-11-20 17:00 CET"
     assert local_time("2026-07-20 16:00:00", ZoneInfo("Europe/Oslo")) == "2026-07-20 18:00 CEST"
     assert local_time("2026-01-20 18:45:00", ZoneInfo("Asia/Kolkata")) == "2026-01-21 00:15 IST"
+
+
+def test_the_scatters_corner_labels_do_not_touch():
+    """The x axis's first value, centred on the corner, touched the y axis's lowest ("50" "55")."""
+    chart = str(svg.scatter_chart("s", "t", [(57.5, 60.7, "a"), (81.2, 84.8, "b")], "x", "y", "-", lang="sv"))
+    below = re.findall(r'<text x="([\d.]+)" y="([\d.]+)" font-size="12" text-anchor="(\w+)"[^>]*>(\d+)</text>', chart)
+    xs = [(float(x), anchor) for x, y, anchor, _v in below if float(y) > 270 and anchor != "end"]
+    ys = [float(x) for x, y, anchor, _v in below if anchor == "end"]
+    first_x, anchor = min(xs)
+    assert anchor == "start" and first_x > max(ys) + 4, (xs, ys)
