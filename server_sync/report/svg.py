@@ -555,7 +555,8 @@ def sparkline(name: str, title: str, daily: Sequence[dict], bounds: tuple[float,
                    ' stroke-linejoin="round"/>')
     end = x(pts[-1]["date"])
     out.append(f'<circle cx="{end:.1f}" cy="{y(values[-1]):.1f}" r="2.5" fill="{BLUE}"/>')
-    out.append(_text(left - 4, y(values[0]) + 4, figure(values[0], lang, 0), 11, "end"))
+    if len(pts) > 1:                        # one day is its value once, not "67 ●67"
+        out.append(_text(left - 4, y(values[0]) + 4, figure(values[0], lang, 0), 11, "end"))
     out.append(_text(end + 4, y(values[-1]) + 4, figure(values[-1], lang, 0), 11, "start", INK))
     out.append("</svg>")
     return _chart(out)

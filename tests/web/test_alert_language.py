@@ -301,3 +301,17 @@ def test_the_region_filter_is_offered_only_with_regions_to_choose_from(web):
                 assert ('id="f-region"' in page) is offered, (name, path)
         finally:
             c.close()
+
+
+def test_an_alert_without_owner_offers_the_reader_as_its_owner_first(web):
+    """The assign form chose the first name of the list (the admin) for a store manager's alert."""
+    c = login(web.url, "sara-store")
+    try:
+        alerts = c.get("/alerts?format=json").json()
+        unowned = [a for a in alerts["alerts"] if not a.get("owner")]
+        assert unowned, "the world's alerts have no owner"
+        page = c.get(f"/alerts/{unowned[0]['id']}").text
+        chosen = re.findall(r'<option value="([^"]+)" selected>', page.split('id="f-owner"', 1)[1].split("</select>", 1)[0])
+        assert chosen == ["sara-store"], chosen
+    finally:
+        c.close()

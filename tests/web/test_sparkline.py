@@ -48,6 +48,12 @@ def test_a_day_alone_between_gaps_is_a_dot():
     assert len(_points(chart)) == 1 and len(re.findall(r'<circle [^>]*r="1.6"', chart)) == 2
 
 
+def test_one_day_is_its_value_once():
+    """A staff question answered on one day of the period read "67 ●67"."""
+    chart = str(svg.sparkline("s", "Trend", [_day(3, 67.0)], (0, 100), "–", lang="en"))
+    assert re.findall(r">(\d+)</text>", chart) == ["67"]
+
+
 def test_todays_partial_day_is_neither_the_end_value_nor_its_dot():
     daily = [_day(d, 64.0 + d % 3) for d in range(1, 8)] + [_day(8, 100.0, n=2)]       # the 8th: today
     chart = str(svg.sparkline("s", "Trend", daily, (-100, 100), "–", lang="en", until="2026-11-07"))
