@@ -235,6 +235,9 @@ def sign_in(driver, base: str, name: str) -> None:
 
 
 def screenshot(driver, path: Path, width: int) -> None:
+    # The contrast check scrolls what it measures into view, a wide heatmap's box sideways with it:
+    # the screenshot showed its weekdays cut off, which a person opening the page never sees.
+    driver.execute_script("document.querySelectorAll('.scroll').forEach(function(b){b.scrollLeft=0;});")
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(width, min(max(height, 700), 7000))
     path.parent.mkdir(parents=True, exist_ok=True)

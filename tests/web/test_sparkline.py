@@ -161,7 +161,7 @@ def test_the_reports_trend_marks_todays_partial_day_and_breaks_where_a_day_has_n
     assert top and int(top.group(1)) < 100, "the test needs an axis that stops below today's value"
     assert re.search(rf'<text x="{right - 5:.1f}" y="[\d.]+" font-size="12" text-anchor="end"[^>]*>100</text>', chart)
     shown = html.unescape(page)
-    assert "Not over yet: 2026-11-29." in shown and '2026-11-29 <span class="small">not over yet</span>' in shown
+    assert "Not over yet: 2026-11-29." in shown and '2026-11-29</span> <span class="small">not over yet</span>' in shown
     # The overview's download of the same days.
     _page, downloaded, _result = in_process.shown(overview.build, central_db, NOW, "/")
     assert "2026-11-29 partial" in {r["key"] for r in downloaded if r["section"] == "daily"}
