@@ -62,7 +62,7 @@ def test_the_heatmap_and_the_trend_are_also_tables_and_the_report_has_no_script(
     for tr in report["trends"]:
         table = trends[f"trend-table-{tr['question_id']}"]
         for d in tr["daily"]:
-            cells = re.search(rf'<th scope="row">{d["date"]}</th>(.*?)</tr>', table).group(1)
+            cells = re.search(rf'<th scope="row"><span class="nowrap">{d["date"]}</span></th>(.*?)</tr>', table).group(1)
             assert f'<td class=num>{figure(d["n"], lang)}</td>' in cells
             if d["value"] is not None:
                 assert f'{figure(d["value"], lang)} ({interval(d["low"], d["high"], lang)})' in cells
