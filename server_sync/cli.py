@@ -35,6 +35,14 @@ def database_url(args: argparse.Namespace) -> str:
         raise CentralConfigError("--db is empty: give the central database's URL (sqlite:///PATH or "
                                  "postgresql://USER@HOST:PORT/NAME)")
     url = given or os.environ.get(ENV_DB) or "sqlite:///central.db"
+    if not given and os.environ.get(ENV_DB):
+        # A URL nobody typed on this command line: the error names where it came from.
+        from server_sync.central.db import check_url
+        from server_sync.exc import CentralConfigError
+        try:
+            check_url(url)
+        except CentralConfigError as e:
+            raise CentralConfigError(f"${ENV_DB}: {e}") from None
     if _sqlite_path(url) == ":memory:":       # what a command stored there was gone when it ended
         from server_sync.exc import CentralConfigError
         raise CentralConfigError("a store in memory (sqlite:///:memory:) is lost when the command ends: "

@@ -114,32 +114,40 @@ def _first_line(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
-def database_from_url(url: str) -> Database:
+def check_url(url: str) -> ParseResult:
+    """`url` parsed, or CentralConfigError saying what is wrong with it; makes and opens nothing."""
     u = parse_url(url)
     if u.scheme == "sqlite":
-        path = unquote(u.path[1:])               # sqlite:///rel.db -> rel.db, sqlite:////abs.db -> /abs.db
         if u.netloc:                                  # sqlite://relative/path is a common slip
             raise CentralConfigError(f"bad database URL {url!r}: use sqlite:///relative.db or sqlite:////abs/path.db")
-        if not path:
+        if not unquote(u.path[1:]):
             raise CentralConfigError(f"bad database URL {url!r}: no file path")
         if u.query or u.params:                       # SQLite takes no options here; do not drop them unseen
             raise CentralConfigError(f"bad database URL {url!r}: a sqlite URL takes no options "
                                      f"(?{u.query or u.params}); the centre sets its own pragmas")
+        return u
+    if u.scheme in ("postgres", "postgresql"):
+        if not u.path.strip("/"):
+            raise CentralConfigError(f"bad database URL {redact(url)!r}: no database name")
+        return u
+    raise CentralConfigError(f"bad database URL {redact(url)!r}: scheme must be sqlite or postgresql")
+
+
+def database_from_url(url: str) -> Database:
+    u = check_url(url)
+    if u.scheme == "sqlite":
+        path = unquote(u.path[1:])               # sqlite:///rel.db -> rel.db, sqlite:////abs.db -> /abs.db
         if path != ":memory:":
             _make_directory(Path(path).parent)
         db = SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
         # dialect.SQLITE.lower: on every connection peewee opens (a web worker opens one a thread).
         db.register_function(lower_text, "kp_lower", 1, deterministic=True)
         return db
-    if u.scheme in ("postgres", "postgresql"):
-        if not u.path.strip("/"):
-            raise CentralConfigError(f"bad database URL {redact(url)!r}: no database name")
-        params = {k: v[-1] for k, v in parse_qs(u.query).items()}
-        return PostgresqlDatabase(
-            u.path.strip("/"), user=unquote(u.username) if u.username else None,
-            password=unquote(u.password) if u.password else None, host=u.hostname or None,
-            port=u.port or None, prefer_psycopg3=True, **{**PG_CONNECT, **params})
-    raise CentralConfigError(f"bad database URL {url!r}: scheme must be sqlite or postgresql")
+    params = {k: v[-1] for k, v in parse_qs(u.query).items()}
+    return PostgresqlDatabase(
+        u.path.strip("/"), user=unquote(u.username) if u.username else None,
+        password=unquote(u.password) if u.password else None, host=u.hostname or None,
+        port=u.port or None, prefer_psycopg3=True, **{**PG_CONNECT, **params})
 
 
 def lower_text(text: str | None) -> str | None:

@@ -43,6 +43,18 @@ def test_ingest_argument_mistakes_are_clear_errors(tmp_path, capsys):
     assert "scheme must be sqlite or postgresql" in capsys.readouterr().err
 
 
+def test_a_bad_url_in_the_environment_names_the_variable(monkeypatch, capsys):
+    """`KUNDPULS_CENTRAL_DB=foo kiosk-central site list` said "bad database URL 'foo'", which no
+    one had typed on that command line; the password of one never shows."""
+    for url, said in (("foo", "scheme must be sqlite or postgresql"), ("sqlite://rel/c.db", "use sqlite:///"),
+                      ("mysql://u:secret@h/c", "scheme must be")):
+        monkeypatch.setenv("KUNDPULS_CENTRAL_DB", url)
+        assert main(["site", "list"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("kiosk-central: error: $KUNDPULS_CENTRAL_DB: bad database URL") and said in err, err
+        assert "secret" not in err
+
+
 def test_serve_refuses_a_bad_certificate_or_address_before_starting_workers(tmp_path, capsys, monkeypatch):
     """uvicorn restarted a worker that could not load the pair for ever; a bad --host or a port
     in use was uvicorn's own log line and exit 3."""
