@@ -29,35 +29,32 @@ def common_options() -> argparse.ArgumentParser:
 
 
 def database_url(args: argparse.Namespace) -> str:
+    """The central database's URL of a command (`--db`, else $KUNDPULS_CENTRAL_DB, else the
+    default), checked (central.db.check_url): a bad one in the environment is said to be its."""
+    from server_sync.central.db import check_url
+    from server_sync.exc import CentralConfigError
     given = getattr(args, "db", None)
     if given is not None and not given.strip():       # `--db "$UNSET"`: not the default, a slip
-        from server_sync.exc import CentralConfigError
         raise CentralConfigError("--db is empty: give the central database's URL (sqlite:///PATH or "
                                  "postgresql://USER@HOST:PORT/NAME)")
+    from_env = not given and bool(os.environ.get(ENV_DB))
     url = given or os.environ.get(ENV_DB) or "sqlite:///central.db"
-    if not given and os.environ.get(ENV_DB):
+    try:
+        check_url(url)
+    except CentralConfigError as e:
         # A URL nobody typed on this command line: the error names where it came from.
-        from server_sync.central.db import check_url
-        from server_sync.exc import CentralConfigError
-        try:
-            check_url(url)
-        except CentralConfigError as e:
-            raise CentralConfigError(f"${ENV_DB}: {e}") from None
+        raise CentralConfigError(f"${ENV_DB}: {e}") if from_env else e from None
     if _sqlite_path(url) == ":memory:":       # what a command stored there was gone when it ended
-        from server_sync.exc import CentralConfigError
         raise CentralConfigError("a store in memory (sqlite:///:memory:) is lost when the command ends: "
                                  "give a file (sqlite:///PATH) or a PostgreSQL URL")
     return url
 
 
 def _sqlite_path(url: str) -> str | None:
-    """The file of a sqlite:///PATH URL (":memory:" too), or None for any other URL."""
+    """The file of a checked sqlite:///PATH URL (":memory:" too), or None for any other URL."""
     from urllib.parse import unquote, urlparse
-    try:
-        u = urlparse(url)
-    except ValueError:
-        return None                        # parse_url says what is wrong with it
-    return unquote(u.path[1:]) if u.scheme == "sqlite" and not u.netloc else None
+    u = urlparse(url)
+    return unquote(u.path[1:]) if u.scheme == "sqlite" else None
 
 
 def connect_new_store(args: argparse.Namespace) -> Any:
@@ -79,10 +76,8 @@ def existing_database_url(args: argparse.Namespace) -> str:
     """The database URL for a command that works on what is stored (every one but the services
     and a chain's first registrations, docs/central.md): a SQLite file that is not there is a
     mistyped path (or the wrong directory), so say so rather than create an empty database."""
-    from server_sync.central.db import parse_url
     from server_sync.exc import CentralConfigError
     url = database_url(args)
-    parse_url(url)                       # a bad port or [IPv6] is a bad URL, not urllib's ValueError
     path = _sqlite_path(url)
     if path and not os.path.exists(path):
         from server_sync.program.file_access import denied
