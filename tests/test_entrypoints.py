@@ -42,19 +42,21 @@ def test_a_corrupt_database_is_an_error_not_a_traceback(command, tmp_path, capsy
     assert "Traceback" not in err
 
 
-def test_pin_hash_reads_stdin_and_explains_mistakes(monkeypatch, capsys):
-    import io
-
+def test_pin_hash_reads_stdin_and_explains_mistakes():
+    """`kiosk pin hash --stdin` as a person pipes a PIN to it: a real process, its real stdin."""
     from kiosk.pin import verify_pin
 
-    monkeypatch.setattr("sys.stdin", io.StringIO("4817\n"))
-    assert kiosk_main(["pin", "hash", "--stdin"]) == 0
-    assert verify_pin("4817", capsys.readouterr().out.strip())
+    def hashed(typed: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "kiosk", "pin", "hash", "--stdin"], input=typed + "\n",
+                              capture_output=True, text=True, encoding="utf-8", timeout=60,
+                              cwd=Path(__file__).resolve().parent.parent)
+
+    done = hashed("4817")
+    assert done.returncode == 0 and verify_pin("4817", done.stdout.strip())
     # Too short; and digits of another script, whose hash the keypad's 0-9 could never match.
     for typed in ("12", "\uff15\uff18\uff12\uff19", "\u0665\u0668\u0662\u0669"):
-        monkeypatch.setattr("sys.stdin", io.StringIO(typed + "\n"))
-        assert kiosk_main(["pin", "hash", "--stdin"]) == 2
-        assert capsys.readouterr().err == "kiosk: error: a PIN is 4 to 12 digits 0-9\n"
+        done = hashed(typed)
+        assert done.returncode == 2 and done.stderr == "kiosk: error: a PIN is 4 to 12 digits 0-9\n", done.stderr
 
 
 @pytest.mark.parametrize("pin, why", [("0000", "one digit repeated"), ("1234", "straight run"), ("4321", "straight run"),
