@@ -226,6 +226,10 @@ def test_missing_question_id_is_required():
 def test_wrong_type_for_table():
     e = error_of('kiosk = "x"\n')
     assert e.key == "kiosk" and "must be a table" in e.message and e.line == 1
+    # [[sync]] for [sync]: the array of tables is on the line of its first header.
+    text = GOOD + '\n[[sync]]\nack_timeout_s = 5\n'
+    e = error_of(text)
+    assert e.key == "sync" and "must be a table" in e.message and e.line == line_no(text, "[[sync]]")
 
 
 def test_unknown_top_level_key():

@@ -38,6 +38,7 @@ def key_lines(text: str) -> dict[tuple, int]:
                 idx = array_counts.get(base, -1) + 1
                 array_counts[base] = idx
                 current = base + (idx,)
+                found.setdefault(base, lineno)         # the array itself: its first entry's header
             else:
                 current = _resolve(names, array_counts)
             found.setdefault(current, lineno)

@@ -9,7 +9,7 @@ import json
 import os
 import socket
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,8 @@ from server_sync.exc import CentralConfigError
 
 if TYPE_CHECKING:
     from server_sync.central.tryouts import Recount
+
+FAR_DAYS = 366          # an installation day further off than this is said to be far (`_warn_far`)
 
 
 def add_parser(sub, common) -> None:
@@ -147,8 +149,7 @@ def add(args: argparse.Namespace) -> int:
             provision.set_password(args.password_file, args.id, password)
     finally:
         db.close()
-    _warn_in_service(args.id, args.installs_on, seen)
-    _tell_recount(args.id, args.installs_on, tried, when)
+    _tell_day(args.id, args.installs_on, seen, tried, when)
     toml = provision.kiosk_broker_toml(args.id, host, args.broker_port, args.prefix)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "site_id": args.site, "password": password,
@@ -372,6 +373,25 @@ def _tell_recount(kiosk_id: str, day: str | None, tried: Recount | None, when: s
               "count again in its site's figures", file=sys.stderr)
 
 
+def _tell_day(kiosk_id: str, day: str | None, seen: str | None, tried: Recount | None, when: str) -> None:
+    """Say on stderr what a new installation day changes (`_set_day`'s figures): a day on a kiosk
+    in service, a day far off, the answers decided again."""
+    _warn_in_service(kiosk_id, day, seen)
+    _warn_far(kiosk_id, day, when)
+    _tell_recount(kiosk_id, day, tried, when)
+
+
+def _warn_far(kiosk_id: str, day: str | None, when: str) -> None:
+    """A day more than FAR_DAYS away (2062 for 2026?) keeps the kiosk unwatched and its answers out
+    of every figure until then: said on stderr, with how far it is."""
+    if not day or when != "to come":
+        return
+    away = (date.fromisoformat(day) - datetime.now(timezone.utc).date()).days
+    if away > FAR_DAYS:
+        print(f"kiosk-central: warning: {day} is {away} days away: until then kiosk {kiosk_id} is not flagged "
+              "and what it records is counted in no figure (a mistyped year?)", file=sys.stderr)
+
+
 def _warn_in_service(kiosk_id: str, day: str | None, seen: str | None) -> None:
     """A day on a kiosk that has reported (a mistyped id? one brought back in service?) hides its
     silence until then: said on stderr."""
@@ -397,8 +417,7 @@ def installs_on(args: argparse.Namespace) -> int:
             seen, tried, when = _set_day(db, args.id, args.day)
     finally:
         db.close()
-    _warn_in_service(args.id, args.day, seen)
-    _tell_recount(args.id, args.day, tried, when)
+    _tell_day(args.id, args.day, seen, tried, when)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "installs_on": args.day, "tryouts_set_aside": tried.set_aside,
                           "tryouts_counted_again": tried.counted_again}))

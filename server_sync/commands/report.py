@@ -60,9 +60,20 @@ def render(report: dict, fmt: str, lang: str) -> str:
     return tabular.render_json(report)
 
 
+def _say_empty(period: dict | None, answered: tuple[str | None, str | None]) -> None:
+    """A period without answers gives a report of empty sections; said on standard error, with
+    where the answers are, so a mistyped year is not read as a quiet chain."""
+    first, last = answered
+    if period is None or not first:
+        said = "no answers yet"
+    else:
+        said = f"no answers from {period['from']} to {period['to']}; the answers run from {first} to {last}"
+    print(f"kiosk-central: warning: {said}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from server_sync.analysis.chain_report import build
-    from server_sync.analysis.queries import ReportFilter
+    from server_sync.analysis.queries import ReportFilter, data_range
     from server_sync.central.db import connect
 
     from server_sync.analysis.privacy import check_min_group
@@ -76,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     db = connect(existing_database_url(args))
     try:
         report = build(db, f, progress=progress)
+        if not any(s["n"] for s in report["summary"]):
+            _say_empty(report["period"], data_range(db, ReportFilter(f.sites, f.questions)))
     finally:
         db.close()
     text = render(report, args.format, args.lang)

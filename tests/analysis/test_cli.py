@@ -12,7 +12,7 @@ import pytest
 
 from seeds.history import HistorySpec, generate
 from server_sync.analysis import chain_report
-from server_sync.analysis.queries import ReportFilter
+from server_sync.analysis.queries import ReportFilter, data_range
 from server_sync.cli import main
 from server_sync.central.db import connect
 from server_sync.exc import CentralConfigError
@@ -126,9 +126,24 @@ def test_alerts_check_without_broker_and_fleet(url, capsys):
 
 def test_a_period_after_the_last_answer_is_empty_not_an_error(url, capsys):
     assert main(["--db", url, "report", "--from", "2030-01-01"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr()
+    report = json.loads(out.out)
     assert report["period"]["from"] == report["period"]["to"] == "2030-01-01"
     assert all(s["n"] == 0 for s in report["summary"]) and report["ranking"] == []
+    # Said, with where the answers are: a mistyped year is not read as a quiet chain.
+    db = connect(url)
+    first, last = data_range(db)
+    db.close()
+    assert out.err == (f"kiosk-central: warning: no answers from 2030-01-01 to 2030-01-01; "
+                       f"the answers run from {first} to {last}\n")
+    assert main(["--db", url, "report", "--to", "2026-11-22"]) == 0 and capsys.readouterr().err == ""
+
+
+def test_a_report_of_a_store_without_answers_says_so(tmp_path, capsys):
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    connect(empty).close()
+    assert main(["--db", empty, "report", "--format", "csv"]) == 0
+    assert capsys.readouterr().err == "kiosk-central: warning: no answers yet\n"
 
 
 class Terminal(io.StringIO):

@@ -53,7 +53,8 @@ def test_a_kiosk_awaited_until_its_day_is_listed_never_flagged_and_expected_from
     assert f"awaited  due {day}" in out and "1 kiosks, 0 online, 1 flagged, 1 awaited (to be installed)" in out
     # k2's installation put off too: nothing is flagged, `fleet` exits 0, and nobody is told.
     assert central("--db", central_url, "kiosk", "installs-on", "k2", day) == 0
-    assert f"kiosk k2 is to be installed on {day}" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert f"kiosk k2 is to be installed on {day}" in said.out and said.err == ""
     assert central("--db", central_url, "fleet") == 0
     assert "0 kiosks, 0 online, 0 flagged, 2 awaited (to be installed)" in capsys.readouterr().out
     db = connect(central_url)
@@ -87,6 +88,12 @@ def test_a_kiosk_awaited_until_its_day_is_listed_never_flagged_and_expected_from
         assert (k1["flag_kind"], k1["silent_open_hours"]) == ("never", 2.08)
     finally:
         db.close()
+    # A day years off (a mistyped year) keeps it unwatched and uncounted: said, with how far.
+    far = (datetime.now(ZONE).date() + timedelta(days=3 * 365)).isoformat()
+    assert central("--db", central_url, "kiosk", "installs-on", "k2", far) == 0
+    away = (date.fromisoformat(far) - datetime.now(timezone.utc).date()).days
+    assert capsys.readouterr().err == (f"kiosk-central: warning: {far} is {away} days away: until then kiosk k2 is "
+                                       "not flagged and what it records is counted in no figure (a mistyped year?)\n")
     # No day again: expected from its registration, three days ago.
     assert central("--db", central_url, "kiosk", "installs-on", "k2", "none", "--json") == 0
     assert json.loads(capsys.readouterr().out) == {"kiosk_id": "k2", "installs_on": None, "tryouts_set_aside": 0,
