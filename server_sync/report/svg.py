@@ -284,13 +284,18 @@ def _ticks_between(lo: float, hi: float) -> list[float]:
     return ticks
 
 
+FEW_ANSWERS = 10               # a heatmap cell of fewer answers is drawn pale (its interval spans about ±20 points)
+
+
 def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequence[str], bounds: tuple[float, float],
-                  empty: str, n_label: str = "n", legend: str = "", *, lang: str) -> Markup:
+                  empty: str, n_label: str = "n", legend: str = "", few_label: str = "", *, lang: str) -> Markup:
     """Weekday × hour: each cell's colour on the metric's absolute scale (red at the bottom of the
     scale, yellow at its middle, green at the top: 75 is light green whatever the other hours
     score), its value and its n written in it (phones have no hover) in ink or white, whichever
-    reads at 4.5:1 on the cell, a legend of the scale. The same figures are the section's table
-    (templates' heatmap.html), for screen readers."""
+    reads at 4.5:1 on the cell, a legend of the scale. A cell of fewer than `FEW_ANSWERS` answers
+    is pale with a dashed edge, and `few_label` (naming the threshold) says so under the
+    legend: one answer of 0 painted the full red of a bad hour. The same figures are the
+    section's table (templates' heatmap.html), for screen readers."""
     cells = [c for c in cells if c.get("value") is not None]
     if not cells:
         return _empty(name, title, empty)
@@ -299,7 +304,8 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
     cell_w = 40.0
     w = max(float(WIDTH), left + cell_w * len(hours) + 8)
     cell_w = (w - left - 8) / len(hours)
-    h = top + cell_h * 7 + 8 + legend_h
+    few = any(c["n"] < FEW_ANSWERS for c in cells) and bool(few_label)
+    h = top + cell_h * 7 + 8 + legend_h + (18 if few else 0)
     lo, hi = bounds
     out = [_open(name, title, int(w), h, keep_width=True)]
     for j, hour in enumerate(hours):
@@ -310,9 +316,10 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
         j = hours.index(c["hour"])
         t = (c["value"] - lo) / (hi - lo)
         cx, cy = left + cell_w * (j + 0.5), top + cell_h * c["weekday"]
-        fill = readable(_diverging(t))
+        thin = few and c["n"] < FEW_ANSWERS
+        fill = _pale(_diverging(t)) if thin else readable(_diverging(t))
         out.append(f'<rect x="{left + cell_w * j + 1:.1f}" y="{cy + 1:.1f}"'
-                   f' width="{cell_w - 2:.1f}" height="{cell_h - 2}" rx="3" fill="{fill}">'
+                   f' width="{cell_w - 2:.1f}" height="{cell_h - 2}" rx="3" fill="{fill}"{_DASHED if thin else ""}>'
                    + _title(f'{weekdays[c["weekday"]]} {c["hour"]:02d}: {_value(c["value"], lang)}'
                             f' ({n_label}={figure(c["n"], lang)})')
                    + "</rect>")
@@ -330,8 +337,20 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
         out.append(_text(left + lw * k / 4, ly + 23, _label(v, lang), 11, anchor))
     if legend:
         out.append(_text(left + lw + 10, ly + 9, legend, 11))
+    if few:
+        out.append(f'<rect x="{left}" y="{ly + 32}" width="16" height="10" rx="2" fill="{_pale(_diverging(0.5))}"{_DASHED}/>')
+        out.append(_text(left + 22, ly + 41, few_label, 11))
     out.append("</svg>")
     return _chart(out)
+
+
+_DASHED = f' stroke="{MUTED}" stroke-width="1" stroke-dasharray="3 2"'
+
+
+def _pale(fill: str) -> str:
+    """A heatmap cell's colour washed towards white (`heatmap_chart`'s cells of few answers): still
+    its side of the scale, plainly not a full reading."""
+    return _mix(fill, (255, 255, 255), 0.6)
 
 
 def _diverging(t: float) -> str:

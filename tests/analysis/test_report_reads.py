@@ -40,6 +40,32 @@ def test_heatmap_colour_is_absolute_with_a_legend_and_n_in_each_cell():
     assert "linearGradient" in str(a) and ">100</text>" in str(a) and ">0</text>" in str(a)
 
 
+def test_a_heatmap_cell_of_few_answers_is_pale_and_the_legend_says_why():
+    """One answer of 0 was painted the full red of a bad hour: a cell of fewer than FEW_ANSWERS
+    answers is the same side of the scale, pale and dashed, its text still at AA, and the legend
+    names the threshold."""
+    few = svg.FEW_ANSWERS
+    cells = [{"weekday": 0, "hour": 9, "n": 40, "value": 0.0}, {"weekday": 1, "hour": 9, "n": 1, "value": 0.0},
+             {"weekday": 2, "hour": 9, "n": few, "value": 0.0}, {"weekday": 3, "hour": 9, "n": few - 1, "value": 100.0}]
+    chart = str(svg.heatmap_chart("h", "t", cells, list("MTWTFSS"), (0, 100), "-", "svar", "Nöjdindex",
+                                  f"Blek: färre än {few} svar", lang="sv"))
+    rects = re.findall(r'<rect x="[^"]+" y="[^"]+" width="[^"]+" height="[^"]+" rx="3" fill="(#\w+)"([^>]*)>'
+                       r'<title>.*?</title></rect><text [^>]*fill="(#\w+)"', chart)
+    (full, plain, ink0), (pale, dashed, ink1), (full2, plain2, _), (pale_green, dashed2, ink3) = rects
+    assert full == full2 == svg.readable(svg._diverging(0.0)) and plain == plain2 == ""
+    assert pale == svg._pale(svg._diverging(0.0)) != full and "stroke-dasharray" in dashed and dashed == dashed2
+    assert int(pale[3:5], 16) < int(pale[1:3], 16) and int(pale_green[3:5], 16) > int(pale_green[1:3], 16)
+    assert min(svg.contrast(pale, ink1), svg.contrast(pale_green, ink3), svg.contrast(full, ink0)) >= 4.5
+    assert f">Blek: färre än {few} svar</text>" in chart
+    # No cell of few answers: no such legend line, and the chart no taller.
+    many = [c | {"n": 40} for c in cells]
+    plain_chart = str(svg.heatmap_chart("h", "t", many, list("MTWTFSS"), (0, 100), "-", "svar", "Nöjdindex",
+                                        "Blek", lang="sv"))
+    assert "stroke-dasharray" not in plain_chart and ">Blek</text>" not in plain_chart
+    height = (lambda c: float(re.search(r'viewBox="0 0 [\d.]+ ([\d.]+)"', c).group(1)))
+    assert height(chart) == height(plain_chart) + 18
+
+
 def test_trend_axis_spans_at_least_a_fifth_and_says_so_weeks_at_their_centre_n_per_day():
     chart = str(svg.trend_chart("t", "t", DAYS, WEEKS, (0, 100), "-", ("d", "w", "b"), "Y {lo}–{hi} of 0–100",
                                 "n per day (max {n})", lang="en"))

@@ -23,7 +23,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from server_sync.central.db import connect
 from server_sync.notify import signing
-from server_sync.web.people import add_region, add_user, assign_region
+from server_sync.web.people import add_region, add_user, assign_region, cheap_hashes_said
 from server_sync.workflow.people import set_email
 from tests.analysis.seeding import add_question, add_site, answer, commit
 from tests.fixtures.mail import LocalSmtp
@@ -98,6 +98,16 @@ def loop_world(tmp_path):
     db.close()
 
 
+def _close_fields(driver) -> set[str]:
+    """The ids of the close form's fields a person sees, each enabled exactly when shown."""
+    shown = set()
+    for el in driver.find_elements(By.CSS_SELECTOR, "#close-form input:not([type=hidden]), #close-form select"):
+        assert el.is_displayed() == el.is_enabled(), el.get_attribute("id")
+        if el.is_displayed():
+            shown.add(el.get_attribute("id"))
+    return shown
+
+
 def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_path):
     url, db, rng = loop_world
     hook, server, driver = Receiver(), WebServer(url, tmp_path / "serve.log").start(), None
@@ -132,6 +142,7 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
 
             # 3. Sara opens the alert from her mail, comments, closes it with "action taken".
             driver = browser()
+            assert cheap_hashes_said() in server.log()      # a server hashing for tests says so
             SHOTS.mkdir(parents=True, exist_ok=True)
             sign_in(driver, server.url, "sara")
             driver.get(link)
@@ -144,7 +155,12 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
             # load): look again then.
             WebDriverWait(driver, 15).until(lambda d: _shows(d, "history", "Två kassor"))
             screenshot(driver, SHOTS / "2-commented.png", 1280)
-            Select(driver.find_element(By.ID, "f-outcome")).select_by_value("action")
+            # The close form shows the chosen outcome's fields only; those hidden are not sent.
+            outcome = Select(driver.find_element(By.ID, "f-outcome"))
+            for choice, fields in (("none", {"f-reason"}), ("duplicate", {"f-reason", "f-duplicate"}),
+                                   ("action", {"f-reason", "f-note", "f-type", "f-date", "f-action"})):
+                outcome.select_by_value(choice)
+                assert _close_fields(driver) == fields | {"f-outcome"}, choice
             driver.find_element(By.ID, "f-note").send_keys("Extra kassa öppen 11-14")
             Select(driver.find_element(By.ID, "f-type")).select_by_value("queue")
             screenshot(driver, SHOTS / "3-closing-with-action.png", 1280)

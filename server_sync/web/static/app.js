@@ -126,3 +126,23 @@
     });
   });
 })();
+
+// The alert's close form: only the fields of the outcome chosen (an action's note, type, day or
+// one already logged; a duplicate's alert), the others hidden and disabled, so a value typed and
+// then left behind by another choice is not sent. Without script every field shows and the
+// server says which do not go together.
+(function () {
+  "use strict";
+  var outcome = document.getElementById("f-outcome");
+  if (!outcome) { return; }
+  var fields = outcome.form.querySelectorAll("[data-outcome]");
+  function show() {
+    fields.forEach(function (field) {
+      var off = field.getAttribute("data-outcome") !== outcome.value;
+      field.hidden = off;
+      field.querySelectorAll("input, select").forEach(function (el) { el.disabled = off; });
+    });
+  }
+  outcome.addEventListener("change", show);
+  show();
+})();
