@@ -1,8 +1,14 @@
 """Shared pytest set-up. Fixtures live in tests/fixtures/<area>.py and are loaded by name, so
 each area (core, broker, postgres, display) owns its own file."""
 
+import os
 import pkgutil
 from pathlib import Path
+
+# Passwords hashed with argon2-cffi's profile for tests in this process and every server it starts
+# (server_sync.web.people.CHEAP_HASH_ENV): 0.2 s of CPU a login otherwise, a few hundred times.
+# tests/web/test_people.py checks the servers' own profile without it.
+os.environ.setdefault("KUNDPULS_TEST_CHEAP_PASSWORD_HASH", "1")
 
 import pytest
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server_sync.central.db import connect
 from server_sync.central.dialect import POSTGRES, SQLITE, dialect_of
-from server_sync.web import api, audit, live, render, sessions
+from server_sync.web import api, audit, live, people, render, sessions
 from server_sync.web.cache import FiguresCache
 from server_sync.web.guard import WebState, error_page, page, public, refusal_page, server_fault, session_token
 from server_sync.web.pages import account, admin, comments, fleet, lists, overview, site, sites, workflow
@@ -238,6 +239,8 @@ def create_app(settings: WebSettings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        if said := people.cheap_hashes_said():
+            logging.getLogger(__name__).warning(said)
         db = await anyio.to_thread.run_sync(lambda: _connect(settings.database_url))
         await anyio.to_thread.run_sync(render.compile_templates)
         if dialect_of(db) is SQLITE:

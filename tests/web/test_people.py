@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, extract_parameters, profiles
 
 from server_sync.central.db import connect
 from server_sync.cli import main
@@ -24,6 +29,9 @@ def url(tmp_path):
     assert main(["--db", u, "site", "add", "c", "--name", "C"]) == 0
     assert main(["--db", u, "region", "assign", "north", "b"]) == 0
     return u
+
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(url, *args, stdin: str | None = None, capsys=None, monkeypatch=None) -> tuple[int, str, str]:
@@ -220,3 +228,32 @@ def test_an_empty_audit_log_says_so(url, capsys):
     assert code == 0 and out == "no audit entries for --event login\n"
     code, out, _ = run(url, "user", "audit", "--json", "--user", "nobody", capsys=capsys)
     assert code == 0 and out == "[]\n"
+
+
+def test_passwords_are_hashed_at_full_cost_unless_the_test_profile_is_asked_for(url, capsys, monkeypatch):
+    """The suite hashes with argon2-cffi's profile for tests (tests/conftest.py); a server does not:
+    `kiosk-central user add` in a process without the variable stores RFC 9106's second
+    recommended profile, and a hash made cheap is made again at full cost at its user's next
+    login without it."""
+    def profile(name: str):
+        db = connect(url)
+        try:
+            stored = db.execute_sql("SELECT password_hash FROM web_user WHERE name = ?", (name,)).fetchone()[0]
+        finally:
+            db.close()
+        return extract_parameters(stored)
+
+    env = {k: v for k, v in os.environ.items() if k != people.CHEAP_HASH_ENV} | {"PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-m", "server_sync", "--db", url, "user", "add", "full", "--role", "analyst"],
+                   env=env, check=True, capture_output=True, cwd=ROOT, timeout=60)
+    assert profile("full") == profiles.RFC_9106_LOW_MEMORY
+    assert people.CHEAP_HASHES and people.cheap_hashes_said().startswith(f"${people.CHEAP_HASH_ENV}=1")
+    code, out, _ = run(url, "user", "add", "cheap", "--role", "analyst", capsys=capsys)
+    assert code == 0 and profile("cheap") == profiles.CHEAPEST
+    monkeypatch.setattr(people, "HASHER", PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY))
+    db = connect(url)
+    try:
+        assert people.verify_password(db, "cheap", out.split(": ")[-1].strip()) is not None
+    finally:
+        db.close()
+    assert profile("cheap") == profiles.RFC_9106_LOW_MEMORY
