@@ -157,8 +157,8 @@ def test_a_dip_becomes_an_owned_alert_an_action_and_a_verdict(loop_world, tmp_pa
             screenshot(driver, SHOTS / "2-commented.png", 1280)
             # The close form shows the chosen outcome's fields only; those hidden are not sent.
             outcome = Select(driver.find_element(By.ID, "f-outcome"))
-            for choice, fields in (("none", {"f-reason"}), ("duplicate", {"f-reason", "f-duplicate"}),
-                                   ("action", {"f-reason", "f-note", "f-type", "f-date", "f-action"})):
+            for choice, fields in (("none", {"f-reason"}), ("duplicate", {"f-duplicate"}),
+                                   ("action", {"f-note", "f-type", "f-date", "f-action"})):
                 outcome.select_by_value(choice)
                 assert _close_fields(driver) == fields | {"f-outcome"}, choice
             driver.find_element(By.ID, "f-note").send_keys("Extra kassa öppen 11-14")

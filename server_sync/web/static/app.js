@@ -128,7 +128,7 @@
 })();
 
 // The alert's close form: only the fields of the outcome chosen (an action's note, type, day or
-// one already logged; a duplicate's alert), the others hidden and disabled, so a value typed and
+// one already logged; why none was needed; a duplicate's alert), the others hidden and disabled, so a value typed and
 // then left behind by another choice is not sent. Without script every field shows and the
 // server says which do not go together.
 (function () {
