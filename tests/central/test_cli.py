@@ -12,7 +12,7 @@ import pytest
 from server_sync.central.db import connect
 from server_sync.cli import main
 from tests.analysis.seeding import add_question, add_site
-from tests.fixtures.cli import broker_files, central, said_error
+from tests.fixtures.cli import broker_files, central, fresh_parser, said_error
 from tests.fixtures.cli import central as central_cli
 from tests.fixtures.postgres import copy_sqlite
 
@@ -268,6 +268,7 @@ def test_privacy_set_takes_the_bounds_retention_applies(shop, capsys, monkeypatc
     from server_sync.central import retention
     default, minimum, _maximum = retention.PERIODS[name]
     monkeypatch.setitem(retention.PERIODS, name, (default, minimum, 50))
+    fresh_parser(monkeypatch)
     assert central("--db", shop, "privacy", "set", option, "51") == 2
     assert said_error(capsys.readouterr().err, f"argument {option}: 51 is not between {minimum} and 50")
     assert central("--db", shop, "privacy", "set", option, "50") == 0
