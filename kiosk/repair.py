@@ -33,12 +33,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import quote
 
 from kiosk.earlier import SEQUENCE_EPOCH, UNKNOWN_BAND, earlier_use, read_sent, resume_sequence
 from kiosk.access import database_exists, no_access
 from kiosk.exc import DiskFull, StoreError
 from kiosk.sole_use import held_alone
-from kiosk.store import LocalStore, free_bytes
+from kiosk.store import LocalStore, free_bytes, refuse_foreign
 
 TABLES = ("response", "followup", "meta")          # in this order: answers before their follow-ups
 
@@ -86,8 +87,12 @@ def repair(path: Path | str, *, now: datetime, force: bool = False, wait: float 
                              "the card lost it, and with it whatever it had not sent to the centre. Nothing to repair: "
                              "the next start makes a new one, whose sequence continues above every seq that left the kiosk")
         raise StoreError(f"no database at {path}: nothing to repair (a new one is made at the first start)")
-    if not force and healthy(path):
-        raise StoreError(f"{path} is not damaged (integrity_check ok): nothing to repair (--force rebuilds it anyway)")
+    if healthy(path):
+        # Whole, it can be read for what it is: another program's (the centre's store) is not
+        # rebuilt as a kiosk's, --force or not. A damaged file is salvaged for what it holds.
+        refuse_foreign(f"file:{quote(str(path))}?mode=ro", path)
+        if not force:
+            raise StoreError(f"{path} is not damaged (integrity_check ok): nothing to repair (--force rebuilds it anyway)")
     _refuse_a_full_disk(path)
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     try:

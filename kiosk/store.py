@@ -423,7 +423,7 @@ def open_database(path: Path | str, *, unshared: str | None = None) -> SqliteDat
     URI from `unshared_uri`) it is opened through that, read only, and nothing is made."""
     path = Path(path)
     _prepare(path, make=not unshared)
-    _refuse_foreign(unshared or f"file:{quote(str(path))}?mode=ro", path)
+    refuse_foreign(unshared or f"file:{quote(str(path))}?mode=ro", path)
     db = KioskDatabase(unshared or str(path), pragmas=PRAGMAS, check_same_thread=False, uri=bool(unshared),
                        path=path, unshared=bool(unshared))
     try:
@@ -473,7 +473,7 @@ def _file_in_the_way(directory: Path) -> str | None:
     return None
 
 
-def _refuse_foreign(uri: str, path: Path) -> None:
+def refuse_foreign(uri: str, path: Path) -> None:
     """Refuse another program's database before anything is done to it (even our pragmas switch
     its journal to WAL): looked at read-only, through `uri`. One that cannot be read so is left
     to the open that follows, which says what is wrong with it."""

@@ -84,7 +84,8 @@ def existing_database_url(args: argparse.Namespace) -> str:
         # A directory this user may not enter hides the file: that, not "no database".
         raise CentralConfigError(denied(os.path.abspath(path), "central store") or
                                  f"no central database at {os.path.abspath(path)} (check --db or ${ENV_DB}; "
-                                 f"`{PROG} ingest` or `{PROG} site add` creates it)")
+                                 f"the services, `{PROG} ingest`, `serve` and `notify run`, and `site add` and "
+                                 f"`region add` create it)")
     return url
 
 

@@ -141,7 +141,7 @@ def targets(db: Database, kiosk_id: str | None, site_id: str | None) -> list[tup
             raise CentralConfigError(f"unknown kiosk {kiosk_id!r} (kiosk-central kiosk add)")
         if not k["active"]:         # as --site leaves it out: its broker user is gone, the config would wait unread
             raise CentralConfigError(f"kiosk {kiosk_id!r} is deactivated (kiosk-central kiosk add {kiosk_id} "
-                                     "--rotate-password brings it back)")
+                                     f"--site {k['site_id']} --rotate-password brings it back)")
         return [(kiosk_id, k["site_id"])]
     if registry.site(db, site_id) is None:
         raise CentralConfigError(f"unknown site {site_id!r} (kiosk-central site add)")

@@ -105,7 +105,8 @@ def test_commands_that_only_read_refuse_a_missing_database(command, tmp_path, ca
     assert not data.exists()
 
 
-@pytest.mark.parametrize("command", [["stats"], ["export"], ["refused", "list"], ["simulate", "--taps", "1"]])
+@pytest.mark.parametrize("command", [["stats"], ["export"], ["refused", "list"], ["simulate", "--taps", "1"],
+                                     ["repair"], ["repair", "--force"]])
 def test_another_programs_database_is_refused_and_left_as_it_is(command, tmp_path, capsys):
     """The centre's store where the kiosk's database should be: named, never migrated (which would
     fail half way with 'table response already exists', or add our tables to it)."""

@@ -21,7 +21,7 @@ from server_sync.exc import CentralConfigError
 if TYPE_CHECKING:
     from server_sync.central.tryouts import Recount
 
-FAR_DAYS = 366          # an installation day further off than this is said to be far (`_warn_far`)
+FAR_DAYS = 300          # an installation day further off is said to be far (`_warn_far`): a year mistyped
 
 
 def add_parser(sub, common) -> None:
@@ -138,7 +138,8 @@ def add(args: argparse.Namespace) -> int:
                     reactivated = True
             else:
                 registry.add_kiosk(db, args.id, args.site, _now())
-            seen, tried, when = _set_day(db, args.id, args.installs_on) if args.installs_on else (None, None, "")
+            seen, tried, when, away = (_set_day(db, args.id, args.installs_on) if args.installs_on
+                                       else (None, None, "", 0))
             # The day it keeps, given now or before (a kiosk brought back keeps its day).
             installs_on = registry.kiosk(db, args.id)["installs_on"]
             # Inside the transaction: if the broker files cannot be written, the kiosk is not
@@ -149,7 +150,7 @@ def add(args: argparse.Namespace) -> int:
             provision.set_password(args.password_file, args.id, password)
     finally:
         db.close()
-    _tell_day(args.id, args.installs_on, seen, tried, when)
+    _tell_day(args.id, args.installs_on, seen, tried, when, away)
     toml = provision.kiosk_broker_toml(args.id, host, args.broker_port, args.prefix)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "site_id": args.site, "password": password,
@@ -310,13 +311,14 @@ def move(args: argparse.Namespace) -> int:
     return 0
 
 
-def _set_day(db, kiosk_id: str, day: str | None) -> tuple[str | None, Recount, str]:
+def _set_day(db, kiosk_id: str, day: str | None) -> tuple[str | None, Recount, str, int]:
     """Give the kiosk its installation day (None: none) and decide again which of its stored
     answers are tryouts (`central.tryouts`); call holding its writer lock (`_kiosk_transaction`):
     no batch of it is stored meanwhile. Open web pages show the figures that changed at once.
     Returns when it was last heard if the day, still to come, hides its silence (None: it does
     not, or it was never heard: `registry.set_installs_on`), the recount, and when the day is:
-    `to come` (its 08:00 at the site), `today` (its 08:00 passed) or `past`."""
+    `to come` (its 08:00 at the site), `today` (its 08:00 passed) or `past`, and how many days
+    from the site's today it is."""
     from server_sync.central import registry, tryouts
     from server_sync.central.installation import install_start
     from server_sync.web.marks import bump
@@ -330,7 +332,8 @@ def _set_day(db, kiosk_id: str, day: str | None) -> tuple[str | None, Recount, s
     start = install_start(day, zone)
     when = "to come" if start is not None and start > now else \
         "today" if day == now.astimezone(zone).date().isoformat() else "past"
-    return (seen if when == "to come" else None), counted, when
+    away = (date.fromisoformat(day) - now.astimezone(zone).date()).days if day else 0
+    return (seen if when == "to come" else None), counted, when, away
 
 
 def _day_said(kiosk_id: str, day: str, when: str) -> str:
@@ -373,21 +376,19 @@ def _tell_recount(kiosk_id: str, day: str | None, tried: Recount | None, when: s
               "count again in its site's figures", file=sys.stderr)
 
 
-def _tell_day(kiosk_id: str, day: str | None, seen: str | None, tried: Recount | None, when: str) -> None:
+def _tell_day(kiosk_id: str, day: str | None, seen: str | None, tried: Recount | None, when: str,
+              away: int) -> None:
     """Say on stderr what a new installation day changes (`_set_day`'s figures): a day on a kiosk
     in service, a day far off, the answers decided again."""
     _warn_in_service(kiosk_id, day, seen)
-    _warn_far(kiosk_id, day, when)
+    _warn_far(kiosk_id, day, away)
     _tell_recount(kiosk_id, day, tried, when)
 
 
-def _warn_far(kiosk_id: str, day: str | None, when: str) -> None:
-    """A day more than FAR_DAYS away (2062 for 2026?) keeps the kiosk unwatched and its answers out
-    of every figure until then: said on stderr, with how far it is."""
-    if not day or when != "to come":
-        return
-    away = (date.fromisoformat(day) - datetime.now(timezone.utc).date()).days
-    if away > FAR_DAYS:
+def _warn_far(kiosk_id: str, day: str | None, away: int) -> None:
+    """A day more than FAR_DAYS from the site's today (2027 typed for 2026?) keeps the kiosk
+    unwatched and its answers out of every figure until then: said on stderr, with how far."""
+    if day and away > FAR_DAYS:
         print(f"kiosk-central: warning: {day} is {away} days away: until then kiosk {kiosk_id} is not flagged "
               "and what it records is counted in no figure (a mistyped year?)", file=sys.stderr)
 
@@ -414,10 +415,10 @@ def installs_on(args: argparse.Namespace) -> int:
     db = connect(existing_database_url(args))
     try:
         with _kiosk_transaction(db, args.id):
-            seen, tried, when = _set_day(db, args.id, args.day)
+            seen, tried, when, away = _set_day(db, args.id, args.day)
     finally:
         db.close()
-    _tell_day(args.id, args.day, seen, tried, when)
+    _tell_day(args.id, args.day, seen, tried, when, away)
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "installs_on": args.day, "tryouts_set_aside": tried.set_aside,
                           "tryouts_counted_again": tried.counted_again}))

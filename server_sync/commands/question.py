@@ -50,6 +50,9 @@ def list_questions(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"questions": rows}, indent=2))
         return 0
+    if not rows:
+        print("no questions yet: kiosks' answers register theirs (or kiosk-central question define)")
+        return 0
     print(f"{'question':<20} {'version':>7} {'scale':<8} {'audience':<9} {'defined':<8} {'answers':>8}  otherwise")
     for r in rows:
         print(f"{r['id']:<20} {r['version']:>7} {r['scale']:<8} {r['audience']:<9} {'centre' if r['defined'] else 'seen':<8}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from server_sync.cli import existing_database_url
@@ -29,7 +30,8 @@ def add_parser(sub, common) -> None:
     p.add_argument("--question", action="append", type=nonempty, default=[], metavar="QUESTION",
                    help="only this question id (repeat or comma-separate)")
     p.add_argument("--from", dest="date_from", type=day, metavar="YYYY-MM-DD",
-                   help=f"first day (site-local, {DAY_FORMAT}; default: 28 days before --to)")
+                   help=f"first day (site-local, {DAY_FORMAT}; default: the 28 days up to --to, from the first "
+                        "day with answers if that is later)")
     p.add_argument("--to", dest="date_to", type=day, metavar="YYYY-MM-DD",
                    help="last day (default: the last day with answers)")
     p.add_argument("--lang", choices=LANGUAGES, default="sv", help="language of the HTML/CSV text (default sv)")
@@ -60,20 +62,33 @@ def render(report: dict, fmt: str, lang: str) -> str:
     return tabular.render_json(report)
 
 
-def _say_empty(period: dict | None, answered: tuple[str | None, str | None]) -> None:
-    """A period without answers gives a report of empty sections; said on standard error, with
-    where the answers are, so a mistyped year is not read as a quiet chain."""
-    first, last = answered
-    if period is None or not first:
-        said = "no answers yet"
-    else:
-        said = f"no answers from {period['from']} to {period['to']}; the answers run from {first} to {last}"
-    print(f"kiosk-central: warning: {said}", file=sys.stderr)
+def _empty_said(db, f, period: dict | None, now: datetime) -> str | None:
+    """The warning for a report without answers in its period (of the filter's sites and
+    questions), None when it has some (an employee group's figures left out for privacy are
+    answers). It says where the customers' answers are, up to the centre's today, so a mistyped
+    year is not read as a quiet chain; never an employee question's days (privacy)."""
+    from server_sync.analysis.chain_report import centre_today
+    from server_sync.analysis.queries import ReportFilter, data_range, questions
+    if period is not None:
+        _first, last = data_range(db, ReportFilter(f.sites, f.questions), until=period["to"])
+        if last is not None and last >= period["from"]:
+            return None
+    catalogue = questions(db)
+    customer = tuple(q for q in (f.questions or sorted(catalogue)) if catalogue[q]["audience"] == "customer")
+    first, last = (data_range(db, ReportFilter(f.sites, customer), until=centre_today(db, now, f.sites))
+                   if customer else (None, None))
+    parts = [f"{what}{'s' if len(ids) > 1 else ''} {', '.join(ids)}"
+             for what, ids in (("site", f.sites), ("question", f.questions)) if ids]
+    scope = f" ({'; '.join(parts)})" if parts else ""
+    if period is None:
+        return f"no answers{scope} yet"
+    return (f"no answers{scope} from {period['from']} to {period['to']}"
+            + (f"; the customers' answers run from {first} to {last}" if first else ""))
 
 
 def run(args: argparse.Namespace) -> int:
     from server_sync.analysis.chain_report import build
-    from server_sync.analysis.queries import ReportFilter, data_range
+    from server_sync.analysis.queries import ReportFilter
     from server_sync.central.db import connect
 
     from server_sync.analysis.privacy import check_min_group
@@ -86,9 +101,10 @@ def run(args: argparse.Namespace) -> int:
     progress = progress_callback(unit="step", desc="report", enabled=not args.no_progress, detail=str)
     db = connect(existing_database_url(args))
     try:
-        report = build(db, f, progress=progress)
-        if not any(s["n"] for s in report["summary"]):
-            _say_empty(report["period"], data_range(db, ReportFilter(f.sites, f.questions)))
+        now = datetime.now(timezone.utc)
+        report = build(db, f, now=now, progress=progress)
+        if said := _empty_said(db, f, report["period"], now):
+            print(f"kiosk-central: warning: {said}", file=sys.stderr)
     finally:
         db.close()
     text = render(report, args.format, args.lang)

@@ -86,6 +86,13 @@ def _read_password() -> str:
     return line.rstrip("\r\n")
 
 
+def _warn_cheap() -> None:
+    """A password just hashed with the test suite's profile (people.cheap_hashes_said) is said."""
+    from server_sync.web.people import cheap_hashes_said
+    if said := cheap_hashes_said():
+        print(f"kiosk-central: warning: {said}", file=sys.stderr)
+
+
 def run_add(args: argparse.Namespace) -> int:
     from server_sync.web.people import add_user
     password = _read_password() if args.password_stdin else None
@@ -96,6 +103,7 @@ def run_add(args: argparse.Namespace) -> int:
             if args.email:
                 from server_sync.workflow.people import set_email
                 set_email(db, user.name, args.email)
+    _warn_cheap()
     if args.json:
         print(json.dumps(dict(user.as_dict(), one_time_password=secret), ensure_ascii=False))
     else:
@@ -145,6 +153,7 @@ def run_password(args: argparse.Namespace) -> int:
     password = _read_password() if args.password_stdin else None
     with central_store(args, existing=True) as db:
         secret = set_password(db, args.name, password, one_time=password is None)
+    _warn_cheap()
     if secret:
         print(f"one-time password for {args.name} (shown once; it must be changed at the next login): {secret}")
     else:

@@ -30,7 +30,8 @@ LABELS = {"from": "from", "to": "to", "question": "question", "region": "region"
 PROBLEMS = {"bad_day": "bad_day", "empty": "field_empty", "too_long": "field_too_long", "not_offered": "not_offered",
             "not_a_number": "field_not_a_number", "not_at_site": "field_not_at_site",
             "may_not_act": "field_may_not_act", "closed": "alert_closed", "before": "field_before",
-            "after": "field_after", "itself": "field_itself"}
+            "after": "field_after", "itself": "field_itself", "not_for_outcome": "field_not_for_outcome",
+            "both_actions": "field_both_actions"}
 
 
 class BadFilter(ValueError):

@@ -32,18 +32,22 @@ MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1024          # argon2 takes any length; a megabyte "password" is an attack
 # argon2id with RFC 9106's second recommended profile (t=3, 64 MiB, p=4): 0.2 s of CPU a check.
 # With $KUNDPULS_TEST_CHEAP_PASSWORD_HASH=1 (the test suite's, never a server's: `cheap_hashes_said`)
-# argon2-cffi's profile for tests (t=1, 8 KiB): the suite signs in a few hundred times, and each
-# login cost 0.2 s of CPU that tested nothing of the login. A hash of either profile verifies under
-# the other, and one made cheap is made again at full cost at its user's next login without it.
+# argon2-cffi's profile for tests (t=1, 8 KiB, a 4-byte hash): the suite signs in a few hundred
+# times, and each login cost 0.2 s of CPU that tested nothing of the login. A hash of either
+# profile verifies under the other, and one made cheap is made again at full cost at its user's
+# next login without it.
 CHEAP_HASH_ENV = "KUNDPULS_TEST_CHEAP_PASSWORD_HASH"
 CHEAP_HASHES = os.environ.get(CHEAP_HASH_ENV) == "1"
 HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST if CHEAP_HASHES else profiles.RFC_9106_LOW_MEMORY)
 
 
 def cheap_hashes_said() -> str | None:
-    """The warning a server gives at start when passwords are hashed for tests, else None."""
-    return (f"${CHEAP_HASH_ENV}=1: passwords are hashed with the test profile (argon2id t=1, 8 KiB), "
-            "which a stolen database gives up at once; unset it on a server") if CHEAP_HASHES else None
+    """The warning a server gives at start (and `user add|password`) when passwords are hashed for
+    tests, else None."""
+    if not CHEAP_HASHES:
+        return None
+    return (f"${CHEAP_HASH_ENV}=1: passwords are hashed with the test profile (argon2id t=1, 8 KiB, "
+            "a 4-byte hash), which a stolen database gives up at once; unset it on a server")
 
 
 def now_utc() -> datetime:

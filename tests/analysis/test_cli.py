@@ -130,12 +130,12 @@ def test_a_period_after_the_last_answer_is_empty_not_an_error(url, capsys):
     report = json.loads(out.out)
     assert report["period"]["from"] == report["period"]["to"] == "2030-01-01"
     assert all(s["n"] == 0 for s in report["summary"]) and report["ranking"] == []
-    # Said, with where the answers are: a mistyped year is not read as a quiet chain.
+    # Said, with where the customers' answers are: a mistyped year is not read as a quiet chain.
     db = connect(url)
-    first, last = data_range(db)
+    first, last = data_range(db, ReportFilter(questions=("recommend", "visit")))
     db.close()
     assert out.err == (f"kiosk-central: warning: no answers from 2030-01-01 to 2030-01-01; "
-                       f"the answers run from {first} to {last}\n")
+                       f"the customers' answers run from {first} to {last}\n")
     assert main(["--db", url, "report", "--to", "2026-11-22"]) == 0 and capsys.readouterr().err == ""
 
 
@@ -144,6 +144,32 @@ def test_a_report_of_a_store_without_answers_says_so(tmp_path, capsys):
     connect(empty).close()
     assert main(["--db", empty, "report", "--format", "csv"]) == 0
     assert capsys.readouterr().err == "kiosk-central: warning: no answers yet\n"
+
+
+def test_an_empty_report_names_its_filter_and_never_an_employee_questions_days(tmp_path, capsys):
+    """An employee group's figures left out for privacy are answers, not an empty period (the
+    warning said "no answers" and then the very day of the group's three answers); a site without
+    answers is named, not "no answers yet" of a chain that has them."""
+    from tests.analysis.seeding import add_question, add_site, answer, commit
+    u = f"sqlite:///{tmp_path / 'c.db'}"
+    db = connect(u)
+    add_site(db, "s1"), add_site(db, "s2")
+    add_question(db, "visit"), add_question(db, "staff", audience="employee")
+    commit(db, [answer("s1", datetime(2026, 11, d, 10), 3) for d in range(1, 20)]
+           + [answer("s1", datetime(2026, 11, 5, 10), 1, question="staff", audience="employee") for _ in range(3)])
+    db.close()
+    period = ["--from", "2026-11-01", "--to", "2026-11-28"]
+    assert main(["--db", u, "report", "--question", "staff", *period]) == 0
+    assert capsys.readouterr().err == ""
+    assert main(["--db", u, "report", "--question", "staff", "--from", "2026-11-06", "--to", "2026-11-28"]) == 0
+    assert capsys.readouterr().err == ("kiosk-central: warning: no answers (question staff) "
+                                       "from 2026-11-06 to 2026-11-28\n")
+    assert main(["--db", u, "report", "--site", "s2"]) == 0
+    assert capsys.readouterr().err == "kiosk-central: warning: no answers (site s2) yet\n"
+    assert main(["--db", u, "report", "--site", "s2,s1", "--question", "visit", "--from", "2026-11-25"]) == 0
+    assert capsys.readouterr().err == ("kiosk-central: warning: no answers (sites s2, s1; question visit) from "
+                                       "2026-11-25 to 2026-11-25; the customers' answers run from 2026-11-01 to "
+                                       "2026-11-19\n")
 
 
 class Terminal(io.StringIO):

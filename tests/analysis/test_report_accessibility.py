@@ -94,15 +94,16 @@ def test_a_sparklines_name_gives_its_first_and_last_values_and_its_range():
 def test_every_heatmap_cells_text_reads_at_aa_on_its_cell():
     """Ink on the scale's top green was 4.48:1: the text is white where the ink falls short, and a
     cell on which neither would do is shaded just enough."""
-    cells = [{"weekday": d, "hour": h, "value": float(v), "n": 12}
+    cells = [{"weekday": d, "hour": h, "value": float(v), "n": 12 if d % 2 else 3}      # n 3: a pale cell
              for d in range(7) for h, v in enumerate(range(d, 101, 7))]
     inks = set()
     for bounds in ((0.0, 100.0), (-100.0, 100.0)):
-        chart = str(svg.heatmap_chart("h", "Heatmap", cells, weekdays("sv"), bounds, "–", lang="sv"))
-        pairs = re.findall(r'<rect [^>]*fill="(#[0-9a-f]{6})"><title>.*?</title></rect>'
+        chart = str(svg.heatmap_chart("h", "Heatmap", cells, weekdays("sv"), bounds, "–", few_label="few",
+                                      lang="sv"))
+        pairs = re.findall(r'<rect [^>]*fill="(#[0-9a-f]{6})"[^>]*><title>.*?</title></rect>'
                            r'<text [^>]*fill="(#[0-9a-f]{6})"[^>]*>[^<]+</text>'
                            r'<text [^>]*font-size="(\d+)"[^>]*fill="(#[0-9a-f]{6})"', chart)
-        assert len(pairs) == len(cells)
+        assert len(pairs) == len(cells) and chart.count("stroke-dasharray") == 1 + sum(c["n"] == 3 for c in cells)
         assert min(min(svg.contrast(fill, value), svg.contrast(fill, n)) for fill, value, _size, n in pairs) >= 4.5
         assert {int(size) for *_, size, _n in pairs} == {11}       # the counts were 10 px
         inks |= {value for _f, value, *_ in pairs}

@@ -471,6 +471,16 @@ def test_an_empty_list_says_so_in_text_and_is_an_empty_list_in_json(central_url,
     assert json.loads(capsys.readouterr().out) == []
 
 
+def test_an_empty_question_list_says_so_and_its_json_is_an_object(central_url, capsys):
+    """It printed only its header."""
+    connect(central_url).close()
+    assert central("--db", central_url, "question", "list") == 0
+    assert capsys.readouterr().out == ("no questions yet: kiosks' answers register theirs "
+                                       "(or kiosk-central question define)\n")
+    assert central("--db", central_url, "question", "list", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == {"questions": []}
+
+
 def test_an_empty_kiosk_list_says_so_and_how_to_add_the_first(central_url, capsys):
     """It printed only its header and "0 kiosks, 0 deactivated"; its JSON is an object."""
     connect(central_url).close()
@@ -671,7 +681,7 @@ def test_config_push_to_one_kiosk_refuses_a_deactivated_kiosk_and_an_empty_id(tm
     for dry_run in (["--dry-run"], ["--no-tls", "--broker-host", "127.0.0.1", "--broker-port", "1"]):
         assert main(["config", "push", "--kiosk", "k1", str(fragment), *dry_run, *db]) == 2
         assert said_error(capsys.readouterr().err, "kiosk 'k1' is deactivated (kiosk-central kiosk add k1 "
-                                                    "--rotate-password brings it back)")
+                                                    "--site s1 --rotate-password brings it back)")
     assert main(["config", "push", "--site", "s1", str(fragment), "--dry-run", *db]) == 0
     assert capsys.readouterr().out.startswith("would push config version 2 to kiosk k2 ")
     assert central("config", "push", "--kiosk", "", str(fragment), "--dry-run", *db) == 2

@@ -226,6 +226,27 @@ def test_the_alert_page_names_its_form_its_empty_choice_and_an_empty_history(web
     assert "Ingen historikk ennå." in c.get(f"/alerts/{quiet}").text
 
 
+def test_a_close_with_another_outcomes_field_filled_is_refused_naming_it(web, dip):
+    """Without script the close form shows every field: a note typed, then "no action needed"
+    chosen, lost the note unsaid; an action chosen from the list beside a new one described
+    logged neither the description nor a word. (Before the close below: the alert is open.)"""
+    c = login(web.url, "rolf-regional")
+    try:
+        token = csrf_of(c.get("/account").text)
+        (action,), = _stored(web.db_url, "SELECT id FROM action WHERE note = 'ACTION-OF-S001'")
+        said = [html.unescape(r.text) if r.status_code == 400 else r.status_code for r in (
+            c.post(f"/alerts/{dip}/close", data={"csrf_token": token, "outcome": "none", "reason": "x",
+                                                 "note": "Extra kassa"}),
+            c.post(f"/alerts/{dip}/close", data={"csrf_token": token, "outcome": "action", "note": "Extra kassa",
+                                                 "action_id": str(action)}))]
+        (state,), = _stored(web.db_url, "SELECT state FROM alert WHERE id = ?", dip)
+    finally:
+        c.close()
+    assert "Det kunne ikke lagres: 'Nytt tiltak: Hva som ble endret' hører ikke til det valgte utfallet" in said[0]
+    assert "Det kunne ikke lagres: 'Eller et tiltak som alt er logget (id)' og et nytt tiltak beskrevet" in said[1]
+    assert state != "closed"
+
+
 def test_a_close_sent_twice_lands_where_the_first_did(web, dip):
     """A double-clicked close answered the second click with "This alert is closed already" (a
     400 page), although the first went through. (Late in the module: the alert stays closed.)"""

@@ -244,12 +244,14 @@ def test_passwords_are_hashed_at_full_cost_unless_the_test_profile_is_asked_for(
         return extract_parameters(stored)
 
     env = {k: v for k, v in os.environ.items() if k != people.CHEAP_HASH_ENV} | {"PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "server_sync", "--db", url, "user", "add", "full", "--role", "analyst"],
-                   env=env, check=True, capture_output=True, cwd=ROOT, timeout=60)
+    made = subprocess.run([sys.executable, "-m", "server_sync", "--db", url, "user", "add", "full", "--role",
+                           "analyst"], env=env, check=True, capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert made.stderr == ""
     assert profile("full") == profiles.RFC_9106_LOW_MEMORY
     assert people.CHEAP_HASHES and people.cheap_hashes_said().startswith(f"${people.CHEAP_HASH_ENV}=1")
-    code, out, _ = run(url, "user", "add", "cheap", "--role", "analyst", capsys=capsys)
+    code, out, err = run(url, "user", "add", "cheap", "--role", "analyst", capsys=capsys)
     assert code == 0 and profile("cheap") == profiles.CHEAPEST
+    assert err == f"kiosk-central: warning: {people.cheap_hashes_said()}\n"           # said where it is made
     monkeypatch.setattr(people, "HASHER", PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY))
     db = connect(url)
     try:

@@ -42,6 +42,10 @@ LABELS = {"owner": "assign_to", "due_date": "due_date", "comment": "comment_labe
 # The close form's note describes the action the closing logs: labelled so there ("New action: What
 # changed"), and named so when refused, not by the action form's "What changed".
 CLOSE_LABELS = {**LABELS, "note": "close_note"}
+# The close form's fields of each outcome (alerts.OUTCOMES): the page shows only the chosen one's
+# (static/app.js); a field of another outcome filled in is refused, not dropped unsaid.
+OUTCOME_FIELDS = {"action": ("note", "action_type", "date", "action_id"), "none": ("reason",),
+                  "duplicate": ("duplicate_of",)}
 
 
 def _path_id(v: Visit, name: str) -> int:
@@ -82,6 +86,7 @@ def alert_page(v: Visit) -> PageResult:
     data = {"alert": a}
     context = {"may_act": acting, "owners": _owners(v, a["site_id"]) if acting else [],
                "types": actions.TYPES, "outcomes": alerts.OUTCOMES,
+               "outcome_of": {name: o for o, names in OUTCOME_FIELDS.items() for name in names},
                "site_actions": actions.list_actions(v.db, sites=(a["site_id"],), state="open", now=v.now)}
     return PageResult("web/alert.html", data, "title_alert", csv=lambda d: (["at", "user", "event", "detail"],
                                                                             d["alert"]["history"]),
@@ -189,8 +194,14 @@ def alert_close(v: Visit, a: dict[str, Any], fields: dict) -> Response | None:
         return RedirectResponse(f"/actions/{a['action_id']}" if a["action_id"] else f"/alerts/{a['id']}",
                                 status_code=303)
     outcome = str(fields.get("outcome", ""))
+    filled = [name for o, names in OUTCOME_FIELDS.items() if o != outcome for name in names
+              if str(fields.get(name, "")).strip()]
+    if outcome in OUTCOME_FIELDS and filled and a["state"] != "closed":     # closed: said so first
+        raise _refused(filled[0], "not_for_outcome", CLOSE_LABELS)
     new_action = None
     action_id = _int(fields, "action_id") if outcome == "action" else None
+    if action_id is not None and any(str(fields.get(name, "")).strip() for name in ("note", "action_type", "date")):
+        raise _refused("action_id", "both_actions", CLOSE_LABELS)
     if outcome == "action" and action_id is None:
         new_action = {"note": str(fields.get("note", "")).strip(),
                       "action_type": str(fields.get("action_type", "")) or None,
