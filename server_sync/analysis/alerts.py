@@ -39,7 +39,7 @@ from server_sync.notify.http_post import hide_address, post_json, redacted
 from server_sync.protocol import alerts_topic, encode_alert, iso_ms, reads_alert_text
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.report.alert_text import alert_text
-from server_sync.report.figures import p_statement
+from server_sync.report.alert_text import alert_text
 
 log = logging.getLogger(__name__)
 COLUMNS = ("id", "site_id", "question_id", "kind", "raised_at", "last_seen_at", "window_from", "window_to", "n",
@@ -115,13 +115,11 @@ def _by_zone(db: Database, site_ids: Iterable[str]) -> dict[str, tuple[ZoneInfo,
     return by_zone
 
 
-def _window_text(days: int) -> str:
-    # Up to the alert, not "today so far": the text is read for weeks after, beside the time it
-    # was raised (the catalogue's alert_window_* say the same in each language).
-    return "the day up to the alert" if days == 1 else f"the {days} days up to the alert"
-
-
-_METRIC_LABEL = {"nps": "NPS", "happy_index": "Happy Index"}      # the English message's
+def _english(detail: dict) -> str:
+    """The alert's `message`: its facts in the report's English catalogue (report.alert_text), the
+    text of a webhook, of the kiosks' staff screen and of a reader whose language has no catalogue;
+    the question by its id, the wording added later being each reader's."""
+    return alert_text({"detail": detail}, "en")
 
 
 def _metric_key(scale: str) -> str:
@@ -211,24 +209,13 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
                 (question, scale), dip = hit
                 found[site] = (question, scale, dip)
         for site, (question, scale, dip) in sorted(found.items()):
-            metric = _METRIC_LABEL[_metric_key(scale)]
-            if dip.questions > 1:
-                message = (f"{dip.questions} questions together below the site's usual over {_window_text(dip.days)}:"
-                           f" '{question}' {metric} {dip.value:.1f}, {dip.drop:.1f} points below its usual"
-                           f" {dip.baseline:.1f} (n={dip.n} over the questions, {p_statement(dip.p_value, 'en')})")
-            else:
-                message = (f"'{question}' {metric} {dip.value:.1f} over {_window_text(dip.days)}, {dip.drop:.1f}"
-                           f" points below the site's usual {dip.baseline:.1f} (n={dip.n}, {p_statement(dip.p_value, 'en')})")
-            if dip.complaint is not None:
-                c = dip.complaint
-                message += (f"; '{c.reason}' cited in {c.count} of {c.mentions} follow-up reasons"
-                            f" (usually {100 * c.usual_share:.0f}%)")
+            detail = _dip_detail(question, scale, dip)
             window_from = datetime.combine(today - timedelta(days=dip.days - 1), datetime.min.time(), tz)
             alert = raise_or_extend(db, {
                 "site_id": site, "question_id": question, "kind": "realtime", "window_from": window_from,
                 "window_to": now, "n": dip.n, "negative": dip.negative, "value": round(dip.value, 2),
-                "baseline": round(dip.baseline, 2), "p_value": dip.p_value, "message": message,
-                "detail": _dip_detail(question, scale, dip)},
+                "baseline": round(dip.baseline, 2), "p_value": dip.p_value, "message": _english(detail),
+                "detail": detail},
                 # A window reaching back over earlier days still sees the dip those days held:
                 # the same dip, however long ago the alert was last extended within them.
                 now, rule.cooldown_min + (dip.days - 1) * 24 * 60, any_question=True)
@@ -267,18 +254,13 @@ def check_trend(db: Database, now: datetime, rule: TrendRule = TrendRule(),
             test = trend_breach(base, cur, rule)
             if test is None:
                 continue
-            metric = _METRIC_LABEL[_metric_key(scale)]
-            message = (f"'{question}' {metric} down {-test.diff:.1f} points over the day up to the alert against"
-                       f" the {rule.baseline_days} days before, over the same hours"
-                       f" (n={cur.n}, {p_statement(test.p_value, 'en')})")
+            detail = {"v": DETAIL_VERSION, "rule": "trend", "question": question, "metric": _metric_key(scale),
+                      "drop": -test.diff, "baseline_days": rule.baseline_days, "n": cur.n, "p_value": test.p_value}
             alert = raise_or_extend(db, {
                 "site_id": site, "question_id": question, "kind": "trend",
                 "window_from": datetime.fromisoformat(today), "window_to": _naive(now), "n": cur.n,
                 "negative": cur.negative, "value": round(test.diff, 2), "baseline": None,
-                "p_value": test.p_value, "message": message,
-                "detail": {"v": DETAIL_VERSION, "rule": "trend", "question": question,
-                           "metric": _metric_key(scale), "drop": -test.diff,
-                           "baseline_days": rule.baseline_days, "n": cur.n, "p_value": test.p_value}},
+                "p_value": test.p_value, "message": _english(detail), "detail": detail},
                 now, rule.cooldown_min)
             if alert:
                 raised.append(alert)

@@ -62,9 +62,10 @@ def test_a_dip_alert_keeps_its_facts_and_reads_in_each_language(db):
     assert d["question_text"] == WORDING and d["complaint"]["reason"] == "cleanliness"
     # The stored columns to two decimals, the detail's figures unrounded (rounded once for a reader).
     assert d["n"] == a["n"] and round(d["value"], 2) == a["value"] and round(d["baseline"], 2) == a["baseline"]
-    # The English catalogue says what the stored message says (the question by id when unworded),
-    # the complaint by its label.
-    assert alert_text(_without_wording(a), "en") == a["message"].replace("'cleanliness'", "'Cleanliness'")
+    # The stored message is the English catalogue's text of the facts (the question by its id, the
+    # wording being each reader's; the complaint by its label): webhooks and kiosks show it.
+    assert alert_text(_without_wording(a), "en") == a["message"]
+    assert a["message"].startswith("'visit' Happy Index ") and "; 'Cleanliness' cited in " in a["message"]
     assert alert_text(a, "en").startswith("'How was your visit?' Happy Index")
     sv = alert_text(a, "sv")
     assert sv.startswith("”Hur var ditt besök?”: Nöjdindex ") and " under dagen fram till larmet, " in sv
@@ -91,6 +92,7 @@ def test_a_trend_alert_reads_in_each_language(db):
     a = raised[0]
     assert a["detail"]["rule"] == "trend" and a["detail"]["baseline_days"] == 28
     assert alert_text(_without_wording(a), "en") == a["message"]
+    assert a["message"].startswith("'visit' Happy Index down ") and " against the 28 days before" in a["message"]
     assert "poäng lägre under dagen fram till larmet än de 28 dagarna före, under samma timmar" in alert_text(a, "sv")
     assert "poeng lavere i løpet av dagen fram til varselet enn de 28 dagene før, i de samme timene" in alert_text(a, "nb")
 
