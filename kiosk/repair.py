@@ -39,9 +39,12 @@ from kiosk.earlier import SEQUENCE_EPOCH, UNKNOWN_BAND, earlier_use, read_sent, 
 from kiosk.access import database_exists, no_access
 from kiosk.exc import DiskFull, StoreError
 from kiosk.sole_use import held_alone
-from kiosk.store import LocalStore, free_bytes, refuse_foreign
+from kiosk.migrations import KIOSK_TABLES
+from kiosk.store import LocalStore, free_bytes, not_ours
 
 TABLES = ("response", "followup", "meta")          # in this order: answers before their follow-ups
+
+OWN_TABLES = KIOSK_TABLES - {"response", "followup"}     # the kiosk's ledgers: the centre's store has those two
 
 
 @dataclass
@@ -60,12 +63,34 @@ class Repaired:
                 "sequence_from": self.sequence_from}
 
 
+def _refuse_foreign_tables(path: Path) -> None:
+    """Another program's database (the centre's store in the kiosk's data directory) is not
+    rebuilt as a kiosk's, damaged or not, --force or not: its tables that can be read hold none of
+    the kiosk's own ledgers (`sequence`, `meta`). Judged by the tables, not the schema version: a
+    kiosk's file whose header lost its version is still salvaged, and one whose schema cannot be
+    read at all is salvaged for what it holds."""
+    try:
+        con = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return
+    try:
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                  if not row[0].startswith("sqlite_")}
+    except sqlite3.Error:
+        return
+    finally:
+        con.close()
+    if tables and not tables & OWN_TABLES:
+        shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+        raise not_ours(path, f"it holds tables but none of the kiosk's own ledgers ({shown})")
+
+
 def healthy(path: Path) -> bool:
     """The file is a non-empty SQLite database whose integrity_check says ok."""
     if not path.exists() or path.stat().st_size == 0:
         return False
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        con = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=5)
     except sqlite3.Error:
         return False
     try:
@@ -87,12 +112,9 @@ def repair(path: Path | str, *, now: datetime, force: bool = False, wait: float 
                              "the card lost it, and with it whatever it had not sent to the centre. Nothing to repair: "
                              "the next start makes a new one, whose sequence continues above every seq that left the kiosk")
         raise StoreError(f"no database at {path}: nothing to repair (a new one is made at the first start)")
-    if healthy(path):
-        # Whole, it can be read for what it is: another program's (the centre's store) is not
-        # rebuilt as a kiosk's, --force or not. A damaged file is salvaged for what it holds.
-        refuse_foreign(f"file:{quote(str(path))}?mode=ro", path)
-        if not force:
-            raise StoreError(f"{path} is not damaged (integrity_check ok): nothing to repair (--force rebuilds it anyway)")
+    _refuse_foreign_tables(path)
+    if not force and healthy(path):
+        raise StoreError(f"{path} is not damaged (integrity_check ok): nothing to repair (--force rebuilds it anyway)")
     _refuse_a_full_disk(path)
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     try:

@@ -423,7 +423,7 @@ def open_database(path: Path | str, *, unshared: str | None = None) -> SqliteDat
     URI from `unshared_uri`) it is opened through that, read only, and nothing is made."""
     path = Path(path)
     _prepare(path, make=not unshared)
-    refuse_foreign(unshared or f"file:{quote(str(path))}?mode=ro", path)
+    _refuse_foreign(unshared or f"file:{quote(str(path))}?mode=ro", path)
     db = KioskDatabase(unshared or str(path), pragmas=PRAGMAS, check_same_thread=False, uri=bool(unshared),
                        path=path, unshared=bool(unshared))
     try:
@@ -473,7 +473,7 @@ def _file_in_the_way(directory: Path) -> str | None:
     return None
 
 
-def refuse_foreign(uri: str, path: Path) -> None:
+def _refuse_foreign(uri: str, path: Path) -> None:
     """Refuse another program's database before anything is done to it (even our pragmas switch
     its journal to WAL): looked at read-only, through `uri`. One that cannot be read so is left
     to the open that follows, which says what is wrong with it."""
@@ -488,8 +488,13 @@ def refuse_foreign(uri: str, path: Path) -> None:
     finally:
         con.close()
     if why:
-        raise StoreError(f"{path} is not a kiosk database: {why}. It was left as it is; point --data-dir "
-                         "or kiosk.data_dir at the kiosk's own data directory")
+        raise not_ours(path, why)
+
+
+def not_ours(path: Path, why: str) -> StoreError:
+    """The error for another program's database where the kiosk's should be (`why`: what shows it)."""
+    return StoreError(f"{path} is not a kiosk database: {why}. It was left as it is; point --data-dir "
+                      "or kiosk.data_dir at the kiosk's own data directory")
 
 
 def _create(path: Path) -> None:

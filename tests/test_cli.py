@@ -105,8 +105,7 @@ def test_commands_that_only_read_refuse_a_missing_database(command, tmp_path, ca
     assert not data.exists()
 
 
-@pytest.mark.parametrize("command", [["stats"], ["export"], ["refused", "list"], ["simulate", "--taps", "1"],
-                                     ["repair"], ["repair", "--force"]])
+@pytest.mark.parametrize("command", [["stats"], ["export"], ["refused", "list"], ["simulate", "--taps", "1"]])
 def test_another_programs_database_is_refused_and_left_as_it_is(command, tmp_path, capsys):
     """The centre's store where the kiosk's database should be: named, never migrated (which would
     fail half way with 'table response already exists', or add our tables to it)."""
@@ -118,6 +117,68 @@ def test_another_programs_database_is_refused_and_left_as_it_is(command, tmp_pat
     assert capsys.readouterr().err.startswith(f"kiosk: error: {db} is not a kiosk database: it holds tables but no "
                                               "kiosk schema version (dead_letter, response, schema_migration)")
     assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["kiosk.db"]
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_repair_refuses_another_programs_database_whole_or_damaged(damaged, force, tmp_path, capsys):
+    """The centre's store in the kiosk's data directory crashed `repair --force` with a traceback,
+    and a damaged one was "repaired": renamed aside and a kiosk's database put in its place."""
+    import sqlite3
+    from tests.test_doctor import central_store
+    db = tmp_path / "kiosk.db"
+    central_store(db)
+    con = sqlite3.connect(db)
+    con.execute("CREATE INDEX response_id ON response (id)")
+    con.executemany("INSERT INTO response (id) VALUES (?)", [(i,) for i in range(1, 3000)])
+    con.commit()
+    con.close()
+    if damaged:                                   # a page of the table's tree overwritten
+        with db.open("r+b") as f:
+            f.seek(3 * 4096)
+            f.write(b"\xff" * 4096)
+    before = db.read_bytes()
+    assert main(["--data-dir", str(tmp_path), "repair", *force]) == 1
+    assert capsys.readouterr().err == (f"kiosk: error: {db} is not a kiosk database: it holds tables but none of the "
+                                       "kiosk's own ledgers (dead_letter, response, schema_migration). It was left "
+                                       "as it is; point --data-dir or kiosk.data_dir at the kiosk's own data directory\n")
+    assert db.read_bytes() == before and not list(tmp_path.glob("kiosk.db.damaged*"))
+
+
+def test_repair_rebuilds_a_kiosks_database_whose_header_lost_its_version(tmp_path, capsys):
+    """Judged by its tables, not its schema version: a kiosk's file at version 0 is still its own."""
+    import sqlite3
+    from kiosk.store import LocalStore
+    db = tmp_path / "kiosk.db"
+    with LocalStore(db, kiosk_id="k1"):
+        pass
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA user_version = 0")
+    con.commit()
+    con.close()
+    assert main(["--data-dir", str(tmp_path), "repair", "--force"]) == 0, capsys.readouterr().err
+
+
+def test_repair_reads_a_path_with_a_hash_in_it(tmp_path, capsys):
+    """A '#' in the data directory cut the path short in healthy()'s URI: a damaged database read as
+    "not damaged", and an empty file appeared in the current directory."""
+    import sqlite3
+    from kiosk.store import LocalStore
+    data = tmp_path / "g#1"
+    data.mkdir()
+    with LocalStore(data / "kiosk.db", kiosk_id="k1"):
+        pass
+    assert main(["--data-dir", str(data), "repair"]) == 1
+    assert "is not damaged (integrity_check ok)" in capsys.readouterr().err
+    con = sqlite3.connect(data / "kiosk.db")
+    con.execute("PRAGMA journal_mode = DELETE")
+    size = con.execute("PRAGMA page_size").fetchone()[0] * con.execute("PRAGMA page_count").fetchone()[0]
+    con.close()
+    with (data / "kiosk.db").open("r+b") as f:       # the last page overwritten
+        f.seek(size - 4096)
+        f.write(b"\xff" * 4096)
+    from kiosk.repair import healthy
+    assert not healthy(data / "kiosk.db") and not (tmp_path / "g").exists()
 
 
 @pytest.mark.parametrize("command", [["simulate", "--taps", "1"], ["stats"]])

@@ -59,7 +59,11 @@ def resolve_period(db: Database, f: ReportFilter, now: datetime | None = None) -
     if last is None and not f.date_to:
         return None
     to = f.date_to or max(last, f.date_from or last)       # --from after the last answer: an empty period
-    start = f.date_from or max(first or to, (date.fromisoformat(to) - timedelta(days=DEFAULT_DAYS - 1)).isoformat())
+    earliest = (date.fromisoformat(to) - timedelta(days=DEFAULT_DAYS - 1)).isoformat()
+    # From the first answer when it is later, but never after `to` (--to before the first answer:
+    # the period ran backwards, from the first answer's day, which an employee question's is not
+    # to be shown).
+    start = f.date_from or (max(first, earliest) if first and first <= to else earliest)
     return start, to
 
 

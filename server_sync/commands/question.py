@@ -51,7 +51,7 @@ def list_questions(args: argparse.Namespace) -> int:
         print(json.dumps({"questions": rows}, indent=2))
         return 0
     if not rows:
-        print("no questions yet: kiosks' answers register theirs (or kiosk-central question define)")
+        print("no questions yet: kiosk-central config push defines them, kiosks' answers register theirs")
         return 0
     print(f"{'question':<20} {'version':>7} {'scale':<8} {'audience':<9} {'defined':<8} {'answers':>8}  otherwise")
     for r in rows:

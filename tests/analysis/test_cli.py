@@ -164,6 +164,12 @@ def test_an_empty_report_names_its_filter_and_never_an_employee_questions_days(t
     assert main(["--db", u, "report", "--question", "staff", "--from", "2026-11-06", "--to", "2026-11-28"]) == 0
     assert capsys.readouterr().err == ("kiosk-central: warning: no answers (question staff) "
                                        "from 2026-11-06 to 2026-11-28\n")
+    # --to before the first answer: the 28 days up to it (the period ran backwards from the first
+    # answer's day, the employee question's in its JSON and warning).
+    assert main(["--db", u, "report", "--question", "staff", "--to", "2026-11-01"]) == 0
+    said = capsys.readouterr()
+    assert json.loads(said.out)["period"]["from"] == "2026-10-05"
+    assert said.err == "kiosk-central: warning: no answers (question staff) from 2026-10-05 to 2026-11-01\n"
     assert main(["--db", u, "report", "--site", "s2"]) == 0
     assert capsys.readouterr().err == "kiosk-central: warning: no answers (site s2) yet\n"
     assert main(["--db", u, "report", "--site", "s2,s1", "--question", "visit", "--from", "2026-11-25"]) == 0

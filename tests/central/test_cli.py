@@ -475,8 +475,8 @@ def test_an_empty_question_list_says_so_and_its_json_is_an_object(central_url, c
     """It printed only its header."""
     connect(central_url).close()
     assert central("--db", central_url, "question", "list") == 0
-    assert capsys.readouterr().out == ("no questions yet: kiosks' answers register theirs "
-                                       "(or kiosk-central question define)\n")
+    assert capsys.readouterr().out == ("no questions yet: kiosk-central config push defines them, kiosks' answers "
+                                       "register theirs\n")
     assert central("--db", central_url, "question", "list", "--json") == 0
     assert json.loads(capsys.readouterr().out) == {"questions": []}
 

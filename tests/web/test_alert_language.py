@@ -243,7 +243,7 @@ def test_a_close_with_another_outcomes_field_filled_is_refused_naming_it(web, di
     finally:
         c.close()
     assert "Det kunne ikke lagres: 'Nytt tiltak: Hva som ble endret' hører ikke til det valgte utfallet" in said[0]
-    assert "Det kunne ikke lagres: 'Eller et tiltak som alt er logget (id)' og et nytt tiltak beskrevet" in said[1]
+    assert "Det kunne ikke lagres: 'Eller et tiltak som alt er logget (id)' kan ikke kombineres med et nytt tiltak" in said[1]
     assert state != "closed"
 
 

@@ -196,12 +196,13 @@ def alert_close(v: Visit, a: dict[str, Any], fields: dict) -> Response | None:
     outcome = str(fields.get("outcome", ""))
     filled = [name for o, names in OUTCOME_FIELDS.items() if o != outcome for name in names
               if str(fields.get(name, "")).strip()]
-    if outcome in OUTCOME_FIELDS and filled and a["state"] != "closed":     # closed: said so first
-        raise _refused(filled[0], "not_for_outcome", CLOSE_LABELS)
     new_action = None
     action_id = _int(fields, "action_id") if outcome == "action" else None
-    if action_id is not None and any(str(fields.get(name, "")).strip() for name in ("note", "action_type", "date")):
-        raise _refused("action_id", "both_actions", CLOSE_LABELS)
+    if a["state"] != "closed":             # closed: alerts.close says so, before what was filled in
+        if outcome in OUTCOME_FIELDS and filled:
+            raise _refused(filled[0], "not_for_outcome", CLOSE_LABELS)
+        if action_id is not None and any(str(fields.get(name, "")).strip() for name in ("note", "action_type", "date")):
+            raise _refused("action_id", "both_actions", CLOSE_LABELS)
     if outcome == "action" and action_id is None:
         new_action = {"note": str(fields.get("note", "")).strip(),
                       "action_type": str(fields.get("action_type", "")) or None,
