@@ -40,7 +40,7 @@ from kiosk.access import database_exists, no_access
 from kiosk.exc import DiskFull, StoreError
 from kiosk.sole_use import held_alone
 from kiosk.migrations import KIOSK_TABLES
-from kiosk.store import LocalStore, free_bytes, not_ours
+from kiosk.store import LocalStore, free_bytes, look_uri, not_ours
 
 TABLES = ("response", "followup", "meta")          # in this order: answers before their follow-ups
 
@@ -70,7 +70,7 @@ def _refuse_foreign_tables(path: Path) -> None:
     kiosk's file whose header lost its version is still salvaged, and one whose schema cannot be
     read at all is salvaged for what it holds."""
     try:
-        con = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=5)
+        con = sqlite3.connect(look_uri(path), uri=True, timeout=5)
     except sqlite3.Error:
         return
     try:

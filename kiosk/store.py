@@ -244,6 +244,13 @@ def unshared_uri(path: Path | str) -> str | None:
     return f"file:{quote(str(path))}?immutable=1"
 
 
+def look_uri(path: Path) -> str:
+    """A URI to look at a database that may be another program's, leaving nothing beside it: read
+    only, and immutable while no WAL holds commits (a plain read-only open of a database in WAL
+    mode makes its -wal and -shm files, beside a refused central store too)."""
+    return unshared_uri(path) or f"file:{quote(str(path))}?mode=ro"
+
+
 def card_failure(error: BaseException, path: Path | str) -> StoreError | None:
     """A database error that means the SD card failed or is full, as the error a person can act
     on (None for anything else: a locked database, a bug)."""
@@ -423,7 +430,7 @@ def open_database(path: Path | str, *, unshared: str | None = None) -> SqliteDat
     URI from `unshared_uri`) it is opened through that, read only, and nothing is made."""
     path = Path(path)
     _prepare(path, make=not unshared)
-    _refuse_foreign(unshared or f"file:{quote(str(path))}?mode=ro", path)
+    _refuse_foreign(unshared or look_uri(path), path)
     db = KioskDatabase(unshared or str(path), pragmas=PRAGMAS, check_same_thread=False, uri=bool(unshared),
                        path=path, unshared=bool(unshared))
     try:

@@ -105,17 +105,26 @@ def test_commands_that_only_read_refuse_a_missing_database(command, tmp_path, ca
     assert not data.exists()
 
 
-@pytest.mark.parametrize("command", [["stats"], ["export"], ["refused", "list"], ["simulate", "--taps", "1"]])
-def test_another_programs_database_is_refused_and_left_as_it_is(command, tmp_path, capsys):
+@pytest.mark.parametrize("wal", [False, True])
+@pytest.mark.parametrize("command", [["stats"], ["export"], ["refused", "list"], ["simulate", "--taps", "1"],
+                                     ["repair", "--force"]])
+def test_another_programs_database_is_refused_and_left_as_it_is(command, wal, tmp_path, capsys):
     """The centre's store where the kiosk's database should be: named, never migrated (which would
-    fail half way with 'table response already exists', or add our tables to it)."""
+    fail half way with 'table response already exists', or add our tables to it). In WAL mode, as
+    the centre keeps it, the look left empty -wal and -shm files beside it."""
+    import sqlite3
     from tests.test_doctor import central_store
     db = tmp_path / "kiosk.db"
     central_store(db)
+    if wal:
+        con = sqlite3.connect(db)
+        con.execute("PRAGMA journal_mode = WAL")
+        con.close()
     before = db.read_bytes()
     assert main(["--data-dir", str(tmp_path), *command]) == 1
-    assert capsys.readouterr().err.startswith(f"kiosk: error: {db} is not a kiosk database: it holds tables but no "
-                                              "kiosk schema version (dead_letter, response, schema_migration)")
+    err = capsys.readouterr().err
+    assert err.startswith(f"kiosk: error: {db} is not a kiosk database: it holds tables but ")
+    assert "(dead_letter, response, schema_migration)" in err
     assert db.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["kiosk.db"]
 
 
