@@ -110,14 +110,19 @@ LATEST = MIGRATIONS[-1][0]
 KIOSK_TABLES = frozenset({"sequence", "response", "followup", "meta"})
 
 
+def user_tables(con: Any) -> set[str]:
+    """The tables of the SQLite database on `con` (a sqlite3 connection), SQLite's own left out."""
+    return {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if not row[0].startswith("sqlite_")}
+
+
 def not_a_kiosk_database(con: Any) -> str | None:
     """Why the SQLite database on `con` (a sqlite3 connection) is not a kiosk's, or None. Another
     program's database (the centre's store in the kiosk's data directory, say) has tables but
     user_version 0, or lacks the kiosk's tables: migrating it would add ours to it, or fail half
     way. A new, empty database (version 0, no tables) is a kiosk's to be."""
     version = con.execute("PRAGMA user_version").fetchone()[0]
-    tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-              if not row[0].startswith("sqlite_")}
+    tables = user_tables(con)
     if version == 0 and tables:
         shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
         return f"it holds tables but no kiosk schema version ({shown})"

@@ -39,7 +39,7 @@ from kiosk.earlier import SEQUENCE_EPOCH, UNKNOWN_BAND, earlier_use, read_sent, 
 from kiosk.access import database_exists, no_access
 from kiosk.exc import DiskFull, StoreError
 from kiosk.sole_use import held_alone
-from kiosk.migrations import KIOSK_TABLES
+from kiosk.migrations import KIOSK_TABLES, user_tables
 from kiosk.store import LocalStore, free_bytes, look_uri, not_ours
 
 TABLES = ("response", "followup", "meta")          # in this order: answers before their follow-ups
@@ -74,8 +74,7 @@ def _refuse_foreign_tables(path: Path) -> None:
     except sqlite3.Error:
         return
     try:
-        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-                  if not row[0].startswith("sqlite_")}
+        tables = user_tables(con)
     except sqlite3.Error:
         return
     finally:

@@ -159,8 +159,7 @@ def test_repair_rebuilds_a_kiosks_database_whose_header_lost_its_version(tmp_pat
     import sqlite3
     from kiosk.store import LocalStore
     db = tmp_path / "kiosk.db"
-    with LocalStore(db, kiosk_id="k1"):
-        pass
+    LocalStore(db, kiosk_id="k1").close()              # a kiosk's database, made and let go
     con = sqlite3.connect(db)
     con.execute("PRAGMA user_version = 0")
     con.commit()
@@ -175,8 +174,7 @@ def test_repair_reads_a_path_with_a_hash_in_it(tmp_path, capsys):
     from kiosk.store import LocalStore
     data = tmp_path / "g#1"
     data.mkdir()
-    with LocalStore(data / "kiosk.db", kiosk_id="k1"):
-        pass
+    LocalStore(data / "kiosk.db", kiosk_id="k1").close()
     assert main(["--data-dir", str(data), "repair"]) == 1
     assert "is not damaged (integrity_check ok)" in capsys.readouterr().err
     con = sqlite3.connect(data / "kiosk.db")

@@ -39,7 +39,6 @@ from server_sync.notify.http_post import hide_address, post_json, redacted
 from server_sync.protocol import alerts_topic, encode_alert, iso_ms, reads_alert_text
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.report.alert_text import alert_text
-from server_sync.report.alert_text import alert_text
 
 log = logging.getLogger(__name__)
 COLUMNS = ("id", "site_id", "question_id", "kind", "raised_at", "last_seen_at", "window_from", "window_to", "n",
