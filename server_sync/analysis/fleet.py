@@ -23,6 +23,7 @@ from server_sync.central import twins
 from server_sync.central.installation import install_start
 from server_sync.central.registry import stored_zone
 from server_sync.central.setting import get_setting
+from server_sync.protocol import EARLIEST
 from server_sync.exc import StoredSettingError
 
 SILENT_AFTER = timedelta(hours=2)
@@ -91,7 +92,10 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
                 unreadable.append((site, str(e)))
             continue
         # Silent since its last status, or since it was brought back or moved if that is later.
-        since = max(filter(None, (_dt(last_seen), _dt(placed))), default=None) or _dt(registered)
+        # No Kundpuls time is older than EARLIEST: a status stored dated year 1 (by a centre from
+        # before ingest refused one) made every view of the fleet fail, and year 2 took 17 s a look.
+        last_seen = None if last_seen is None else max(_dt(last_seen), EARLIEST)
+        since = max(filter(None, (last_seen, _dt(placed))), default=None) or _dt(registered)
         # To be installed on a later day: never flagged before it (a Pi prepared and tried out
         # ahead is the installer's, not yet its store's), awaited while it is not reporting (its
         # status may still say online: a will the broker lost), and silent from INSTALL_HOUR of
@@ -99,7 +103,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         due = install_start(installs_on, zone)
         if due is not None and since is not None and due > since:
             since = due
-        seen = _dt(last_seen)
+        seen = last_seen
         before_day = due is not None and now < due
         awaited = bool(active) and before_day and (seen is None or now - seen > REPORTING_WITHIN)
         silent_open = open_seconds_between(since, now, zone, hours_cache[opening]) if since else 0.0
@@ -125,7 +129,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             "kiosk_id": kiosk, "site_id": site, "site_name": name or site, "timezone": zone.key,
             "active": bool(active), "installs_on": installs_on if due else None, "awaited": awaited,
             "online": None if online is None else bool(online),
-            "last_seen": _dt(last_seen).isoformat() if last_seen is not None else None,
+            "last_seen": last_seen.isoformat() if last_seen is not None else None,
             "outbox_depth": depth, "oldest_unacked_s": oldest,
             "clock_synced": None if synced is None else bool(synced),
             "config_version": config_version, "config_error": config_error, "version": version,
@@ -134,7 +138,7 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             "twin_seen_at": _dt(twin_seen).isoformat() if twin_seen is not None else None,
             # Last heard about when its store closed: perhaps switched off for the night, so its
             # silence is not one with the other kiosks heard last at that hour (kiosk_watch).
-            "heard_at_closing": _at_closing(_dt(last_seen), zone, hours_cache[opening]),
+            "heard_at_closing": _at_closing(last_seen, zone, hours_cache[opening]),
             "silent_open_hours": round(silent_open / 3600, 2), "silent": silent, "flagged": kind is not None,
             "flag_kind": kind, "flag": text, "store_flag_kind": store_kind,
         })

@@ -696,11 +696,13 @@ def status_time(status: Any, received: datetime, *, replayed: bool = False) -> d
     died meanwhile looked heard at the restart, and was flagged silent only 2 open hours after it
     (a review). So one that arrives between `LIVE` and `QUEUED_AT_MOST` after the kiosk's synced
     clock said it is dated by that clock; a retained one `replayed` with nothing known of the kiosk
-    before, however long ago; any other by its arrival."""
+    before, however long ago, but not before 2020 (`EARLIEST`: no Kundpuls clock that is synced
+    reads earlier; a status dated year 1 made every view of the fleet fail); any other by its
+    arrival."""
     if status.ts is None or not status.clock_synced:
         return received
     said = naive_utc(datetime.fromisoformat(status.ts.replace("Z", "+00:00")))
-    if said > received:
+    if not _plausible(said, received) or said > received:
         return received
     return said if replayed or LIVE <= received - said <= QUEUED_AT_MOST else received
 

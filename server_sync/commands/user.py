@@ -149,15 +149,21 @@ def run_disable(args: argparse.Namespace) -> int:
 
 
 def run_password(args: argparse.Namespace) -> int:
-    from server_sync.web.people import set_password
+    from server_sync.web.people import revoke_tokens, set_password
     password = _read_password() if args.password_stdin else None
     with central_store(args, existing=True) as db:
         secret = set_password(db, args.name, password, one_time=password is None)
+        # A reset is what an admin does for an account someone else may have used: a token made
+        # with it worked again once the new password was set (a security review).
+        revoked = revoke_tokens(db, args.name)
     _warn_cheap()
+    ended = f"their sessions ended, {revoked} API token(s) revoked" + (" (make new ones with 'user token')"
+                                                                         if revoked else "")
     if secret:
         print(f"one-time password for {args.name} (shown once; it must be changed at the next login): {secret}")
+        print(ended, file=sys.stderr)
     else:
-        print(f"password of {args.name} set; their sessions ended")
+        print(f"password of {args.name} set; {ended}")
     return 0
 
 

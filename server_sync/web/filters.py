@@ -27,9 +27,12 @@ MAX_SEARCH_CHARS = 200
 LABELS = {"from": "from", "to": "to", "question": "question", "region": "region", "site": "site",
           "reason": "reason", "score": "score", "q": "search", "state": "state", "event": "event"}
 # What the library found wrong with a value (exc.FieldError.problem) -> the web's text saying it.
+# A person who may not act at the site is not one of the owners a form offers, and is said as any
+# name not offered: told apart, a store manager could learn which names have an account (which the
+# sign-in page does not tell) by assigning an alert to them (a security review).
 PROBLEMS = {"bad_day": "bad_day", "empty": "field_empty", "too_long": "field_too_long", "not_offered": "not_offered",
             "not_a_number": "field_not_a_number", "not_at_site": "field_not_at_site",
-            "may_not_act": "field_may_not_act", "closed": "alert_closed", "before": "field_before",
+            "may_not_act": "not_offered", "closed": "alert_closed", "before": "field_before",
             "after": "field_after", "itself": "field_itself", "not_for_outcome": "field_not_for_outcome",
             "both_actions": "field_both_actions"}
 

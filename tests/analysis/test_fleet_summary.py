@@ -127,3 +127,25 @@ def test_the_chains_holidays_keep_every_store_quiet_and_a_store_open_on_one_is_w
         assert capsys.readouterr().out == "the chain's holidays: 2026-12-25 closed (a site's own hours for a date come first)\n"
     finally:
         db.close()
+
+
+def test_a_status_stored_dated_year_1_is_read_as_silent_since_2020_not_a_failure(tmp_path):
+    """A centre from before ingest refused it stored a retained status dated 0001-01-01 (a kiosk's
+    credential can publish one): every view of the fleet failed with OverflowError (a security
+    review), and a status dated year 2 took 17 s a look. Both read as silent since 2020."""
+    from datetime import datetime, timezone
+
+    from server_sync.analysis.fleet import fleet
+    from server_sync.central.db import connect
+    from tests.central.wire import NOW, register_fleet
+    db = connect(f"sqlite:///{tmp_path / 'central.db'}")
+    try:
+        register_fleet(db, sites=("s1",), kiosks=(("k1", "s1"), ("k2", "s1")))
+        for kiosk, seen in (("k1", datetime(1, 1, 1)), ("k2", datetime(2, 1, 1))):
+            db.execute_sql("INSERT INTO kiosk_status (kiosk_id, online, last_seen, clock_synced, payload)"
+                           " VALUES (?, ?, ?, ?, ?)", (kiosk, True, seen, True, "{}"))
+        rows = fleet(db, NOW.astimezone(timezone.utc))
+        assert [(r["kiosk_id"], r["flag_kind"]) for r in rows] == [("k1", "silent"), ("k2", "silent")]
+        assert rows[0]["silent_open_hours"] == rows[1]["silent_open_hours"] > 6 * 365 * 8
+    finally:
+        db.close()

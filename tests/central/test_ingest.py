@@ -478,6 +478,10 @@ def test_a_status_is_dated_when_the_kiosk_said_it_and_a_will_does_not_make_a_kio
     db.execute_sql("DELETE FROM kiosk_status")                      # a retained status, nothing known before:
     at_restart.handle(topic, status(restart - timedelta(days=3)), retained=True)
     assert seen() == restart - timedelta(days=3)                    # when it was said, however long ago
+    for said in (datetime(1, 1, 1, tzinfo=timezone.utc), datetime(2019, 12, 31, 23, 59, tzinfo=timezone.utc)):
+        db.execute_sql("DELETE FROM kiosk_status")                  # but no synced clock reads before 2020
+        at_restart.handle(topic, status(said), retained=True)
+        assert seen() == restart, said
     # A status said before the last one heard changes nothing (it read a dead kiosk online).
     db.execute_sql("DELETE FROM kiosk_status")
     at_restart.handle(topic, status(NOW))
