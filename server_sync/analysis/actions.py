@@ -97,6 +97,7 @@ def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict],
     from server_sync.analysis.effects_batch import ActionDays, action_effects
     from server_sync.central.registry import site_zones
     versions = queries.question_versions(db, {a["question_id"] for a in acts})
+    began = queries.kinds_began(db, {(a["site_id"], a["question_id"]) for a in acts})
     zones = site_zones(db, {a["site_id"] for a in acts})
     kinds = {}
     for a in acts:
@@ -109,7 +110,7 @@ def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict],
     days = [ActionDays(kinds.get(a["id"], ("", "smiley4"))[1], date.fromisoformat(a["date"]),
                        alert_days.get(a["id"]),
                        kind_until(versions.get(a["question_id"], []), date.fromisoformat(a["date"]),
-                                  zones[a["site_id"]]))
+                                  zones[a["site_id"]], began.get((a["site_id"], a["question_id"]))))
             for a in acts]
     todays = today if isinstance(today, date) else [today[a["site_id"]] for a in acts]
     out = []
@@ -143,12 +144,16 @@ def kind_on(versions: list[dict], day: date, zone: ZoneInfo) -> tuple[str, str] 
 
 
 
-def kind_until(versions: list[dict], day: date, zone: ZoneInfo) -> date | None:
+def kind_until(versions: list[dict], day: date, zone: ZoneInfo,
+               began: Mapping[tuple[str, str], date] | None = None) -> date | None:
     """The first site-local day after `day` on which another (audience, scale) is in force
-    (`kind_on`): where an action's series ends. None while it is still the one asked."""
+    (`kind_on`), or on which the site's answers on another one began (`began`,
+    `queries.kinds_began`: answers recorded before the register held their version, as a
+    backlog brings them, ended the series on the day the centre got them; a review): where an
+    action's series ends. None while it is still the one asked."""
     from server_sync.analysis.queries import local_date
     kind = kind_on(versions, day, zone)
-    for start in sorted({local_date(v["first_seen"], zone) for v in versions}):
-        if start > day and kind_on(versions, start, zone) != kind:
-            return start
-    return None
+    starts = [start for start in {local_date(v["first_seen"], zone) for v in versions}
+              if start > day and kind_on(versions, start, zone) != kind]
+    starts += [start for other, start in (began or {}).items() if other != kind and start > day]
+    return min(starts, default=None)

@@ -20,7 +20,7 @@ whose answers spread more than the pooled ones (a bad day against a calm baselin
 spread in full, worth its answers less one in degrees of freedom (`Side.own`). Fitting both means
 under each δ keeps the interval off the edges of the scale.
 
-The critical value is the test's (`trends._answer_test`): the normal quantile, or for the exact
+The critical value is the test's (`answer_change.answer_test`): the normal quantile, or for the exact
 permutation test of z(0) (`studentized`) the |z| halfway between the largest outcome it does not
 call significant and the smallest it does. Where no outcome at the sides' sizes is significant,
 the normal quantile, widened to reach 0 if it does not.

@@ -35,7 +35,8 @@ from datetime import date, timedelta
 from typing import Callable, Mapping
 
 from server_sync.analysis.metrics import metrics_dict, primary_metric
-from server_sync.analysis.stats import TestResult, constant_groups_test, t_quantile, t_sf
+from server_sync.analysis.answer_change import compare, compare_csat
+from server_sync.analysis.stats import TestResult, t_quantile, t_sf
 from server_sync.protocol.scales import SCALES
 from server_sync.protocol.tally import Tally
 
@@ -44,7 +45,8 @@ GUARD_DAYS = 7            # the week before an action made the site act: never i
 LOOKBACK_DAYS = 28        # how far back a dip that triggered the action is looked for
 MIN_DAYS = 7              # days with answers a window needs for a verdict
 ALPHA = 0.01              # an action's verdict: two-sided p below this
-DIP_T = -2.0              # a week this far below the site's normal (t) belongs to the dip
+DIP_T = -2.0              # a week this far below the site's normal (t) belongs to the dip…
+DIP_T_APART = -2.5        # …and one with a normal week between it and the action, this far
 WEEK = 7                  # the dip is followed back a week at a time…
 MIN_WEEK_DAYS = 3         # …through weeks with answers on at least this many days
 DIFFERENCE_TEST = "difference-in-differences t"
@@ -122,29 +124,39 @@ def window_mean(gaps: Mapping[date, tuple[int, float]], first: date, days: int) 
 
 
 def difference(before: WindowMean, after: WindowMean, confidence: float = 1 - ALPHA,
-               test: str = DIFFERENCE_TEST) -> TestResult:
+               test: str = DIFFERENCE_TEST) -> TestResult | None:
     """after - before with a Welch-Satterthwaite t test over days (named `test`: the report's
-    period change uses it too, on the site's own days); with no spread between days in either
-    window, the exact permutation test over days (never p = 0 from a division)."""
+    period change uses it too, on the site's own days). None when neither window has any spread
+    between its days: they cannot say how much days vary (a test over them has no variance to
+    divide by, and an exact one over the days gave p without an interval: [-33.3, 0] beside
+    "worse", [0, 0] for all 4s; a review), so `window_test` goes answer by answer."""
     diff = after.mean - before.mean
     a, b = before.variance, after.variance
     se = math.sqrt(a + b)
     if se == 0:
-        return constant_groups_test(diff, before.days, after.days)
+        return None
     df = (a + b) ** 2 / ((a * a / (before.days - 1) if a else 0) + (b * b / (after.days - 1) if b else 0))
     t = diff / se
     q = t_quantile(0.5 + confidence / 2, df)
     return TestResult(diff, diff - q * se, diff + q * se, min(1.0, 2 * t_sf(abs(t), df)), test)
 
 
-def testable(before: WindowMean | None, after: WindowMean | None) -> bool:
-    """Do two windows allow a verdict: both with answers on at least `MIN_DAYS` days?"""
-    return before is not None and after is not None and min(before.days, after.days) >= MIN_DAYS
+def testable(before: WindowMean | None, after: WindowMean | None, min_days: int = MIN_DAYS) -> bool:
+    """Do two windows allow a verdict: both with answers on at least `min_days` days?"""
+    return before is not None and after is not None and min(before.days, after.days) >= min_days
 
 
-def window_test(before: WindowMean | None, after: WindowMean | None) -> TestResult | None:
-    """`difference` of two windows (at 1 - ALPHA) when they allow a verdict (`testable`), else None."""
-    return difference(before, after) if testable(before, after) else None
+def window_test(before: WindowMean | None, after: WindowMean | None,
+                by_answers: Callable[[], TestResult | None] | None = None, confidence: float = 1 - ALPHA, *,
+                min_days: int = MIN_DAYS, test: str = DIFFERENCE_TEST) -> TestResult | None:
+    """`difference` of two windows (at `confidence`) when they allow a verdict (`testable`), else
+    None; where no day differs from another in either window, `by_answers()`: the test answer by
+    answer of the same change (`answer_change`), whose interval is never of zero width, or None
+    when there is none to give."""
+    if not testable(before, after, min_days):
+        return None
+    found = difference(before, after, confidence, test)
+    return found if found is not None or by_answers is None else by_answers()
 
 
 def dip_start(gaps: Mapping[date, tuple[int, float]], action: date, alert_day: date | None = None,
@@ -154,19 +166,27 @@ def dip_start(gaps: Mapping[date, tuple[int, float]], action: date, alert_day: d
 
     At least `GUARD_DAYS` before the action. Going back a week at a time (up to `LOOKBACK_DAYS`),
     a week whose gap to the control is clearly below the site's normal (t < `DIP_T` against the
-    `window` days before the look-back) belongs to the dip too. A linked alert raised earlier moves
-    the start back to its day. Returns (start, source): source `alert`, `series` or None (only the
-    guard)."""
+    `window` days before the look-back) belongs to the dip too; so does an earlier one with a week
+    not below normal between it and the action, if further below (t < `DIP_T_APART`): a dip over
+    a week or two before the action made the site act as well (the search stopped at the first
+    week back that was not below normal, left such a dip in the baseline, and called an action
+    without effect better in 3-14 % of chains at a 1 % test; a review), while a week below normal
+    by chance among three moves the baseline back in 5 % of chains (8 % at `DIP_T` for every
+    week). The earliest such week starts the dip. A linked alert raised earlier moves the start back to its day.
+    Returns (start, source): source `alert`, `series` or None (only the guard)."""
     start, source = action - timedelta(days=GUARD_DAYS), None
     normal = window_mean(gaps, action - timedelta(days=LOOKBACK_DAYS + window), window)
-    while normal is not None and start - timedelta(days=WEEK) >= action - timedelta(days=LOOKBACK_DAYS):
-        week = window_mean(gaps, start - timedelta(days=WEEK), WEEK)
-        if week is None or week.days < MIN_WEEK_DAYS:
-            break
-        se = math.sqrt(week.variance + normal.variance)
-        if not se > 0 or math.isinf(se) or (week.mean - normal.mean) / se >= DIP_T:
-            break
-        start, source = start - timedelta(days=WEEK), "series"
+    week_start, joined = start, True
+    while normal is not None and week_start - timedelta(days=WEEK) >= action - timedelta(days=LOOKBACK_DAYS):
+        week_start -= timedelta(days=WEEK)
+        week, t = window_mean(gaps, week_start, WEEK), None
+        if week is not None and week.days >= MIN_WEEK_DAYS:
+            se = math.sqrt(week.variance + normal.variance)
+            if se > 0 and not math.isinf(se):
+                t = (week.mean - normal.mean) / se
+        joined = joined and t is not None and t < DIP_T
+        if joined or (t is not None and t < DIP_T_APART):
+            start, source = week_start, "series"
     if alert_day is not None and action - timedelta(days=LOOKBACK_DAYS + WEEK) <= alert_day < start:
         start, source = alert_day, "alert"
     return start, source
@@ -195,8 +215,24 @@ def action_effect(site: Series, chain: Series | None, scale: str, action: date, 
                                           _sum(chain, after_days, scale) - site_after)
     return effect_dict(scale, action, today, start, source, window, (metrics_dict(site_before), metrics_dict(site_after)),
                        None if control is None else (metrics_dict(control[0]), metrics_dict(control[1])),
-                       lambda m: window_test(window_mean(gaps[m], first, window), window_mean(gaps[m], action, window)),
+                       lambda m: window_test(window_mean(gaps[m], first, window), window_mean(gaps[m], action, window),
+                                             lambda: by_answers(m, (site_before, site_after), control)),
                        scale_until)
+
+
+def by_answers(metric: str, site: tuple[Tally, Tally], control: tuple[Tally, Tally] | None) -> TestResult | None:
+    """An action's test answer by answer, at 1 - ALPHA, for windows whose days have no spread: the
+    site's own before and after, when the control did not move (or there is none), so that the
+    site's change is the difference in differences; else None (too little data: no spread to
+    measure a difference in differences by)."""
+    if control is not None and metric_value_of(metric, control[0]) != metric_value_of(metric, control[1]):
+        return None
+    return (compare_csat if metric == "csat" else compare)(*site, confidence=1 - ALPHA)
+
+
+def metric_value_of(metric: str, t: Tally) -> float | None:
+    """`metric_value` of a Tally (None without answers)."""
+    return metric_value(metric, t.scale)(t.n, t.sum_v, t.top2, t.negative) if t.n else None
 
 
 def effect_dict(scale: str, action: date, today: date, start: date, source: str | None, window: int,

@@ -24,11 +24,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from server_sync.analysis import stats_batch
-from server_sync.analysis.effects import (ALPHA, DIFFERENCE_TEST, DIP_T, GUARD_DAYS, LOOKBACK_DAYS, MIN_WEEK_DAYS,
-                                          WEEK, WINDOW_DAYS, WindowMean, effect_dict, metric_value, testable)
-from server_sync.analysis.metrics import primary_metric
+from server_sync.analysis.effects import (ALPHA, DIFFERENCE_TEST, DIP_T, DIP_T_APART, GUARD_DAYS, LOOKBACK_DAYS, MIN_WEEK_DAYS,
+                                          WEEK, WINDOW_DAYS, WindowMean, by_answers, effect_dict, metric_value,
+                                          testable)
+from server_sync.analysis.metrics import Tally, primary_metric
 from server_sync.analysis.metrics_batch import N, NEGATIVE, SUM_V, TOP2, metrics_dicts
-from server_sync.analysis.stats import TestResult, constant_groups_test, t_quantile
+from server_sync.analysis.stats import TestResult, t_quantile
 
 ACTION_AT = LOOKBACK_DAYS + WEEK + WINDOW_DAYS     # the action's day, as an offset from span()'s first
 SPAN_DAYS = ACTION_AT + WINDOW_DAYS                 # span()'s days
@@ -105,7 +106,15 @@ def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.
         chain_sums = np.concatenate([np.zeros((count, 1, 5), dtype=np.int64), np.cumsum(chain, axis=1)], axis=1)
         control_tallies = (_window_sums(chain_sums, first) - site_tallies[0],
                            _window_sums(chain_sums, after) - site_tallies[1])
-    tests = {m: _window_tests(mean(m, first, WINDOW_DAYS), mean(m, after, WINDOW_DAYS)) for m in gaps}
+    def tally(rows: np.ndarray, i: int) -> Tally:
+        return Tally(scale, *(int(v) for v in rows[i]))
+
+    def answers_test(m: str, i: int) -> TestResult | None:       # effects.action_effect's by_answers
+        ctrl = (tally(control_tallies[0], i), tally(control_tallies[1], i)) if chain is not None and control[i] else None
+        return by_answers(m, (tally(site_tallies[0], i), tally(site_tallies[1], i)), ctrl)
+
+    tests = {m: _window_tests(mean(m, first, WINDOW_DAYS), mean(m, after, WINDOW_DAYS),
+                              lambda i, m=m: answers_test(m, i)) for m in gaps}
     groups = site_tallies + (control_tallies if chain is not None else ())
     # Every group's metrics in one pass: site before, site after (control before, control after).
     shown = metrics_dicts(scale, np.concatenate(groups))
@@ -119,9 +128,11 @@ def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.
     return out
 
 
-def _window_tests(before: "_Windows", after: "_Windows") -> dict[int, TestResult]:
+def _window_tests(before: "_Windows", after: "_Windows",
+                  answers_test: Callable[[int], TestResult | None]) -> dict[int, TestResult]:
     """`effects.window_test` of each action's two windows, {action: test} for those that allow
-    one: `effects.difference` over arrays, its t tails by `stats_batch`."""
+    one: `effects.difference` over arrays, its t tails by `stats_batch`; `answers_test(action)`
+    where neither window's days differ (few: each alone)."""
     pairs = {i: (b, a) for i in range(len(before.days))
              if testable(b := before.at(i), a := after.at(i))}
     if not pairs:
@@ -145,7 +156,8 @@ def _window_tests(before: "_Windows", after: "_Windows") -> dict[int, TestResult
     for k, i in enumerate(rows):
         b, a = pairs[i]
         if se[k] == 0:
-            out[i] = constant_groups_test(float(diff[k]), b.days, a.days)
+            if (found := answers_test(i)) is not None:
+                out[i] = found
             continue
         q, d, s = t_quantile(0.5 + confidence / 2, float(df[k])), float(diff[k]), float(se[k])
         out[i] = TestResult(d, d - q * s, d + q * s, float(p_values[k]), DIFFERENCE_TEST)
@@ -166,19 +178,21 @@ def _window_sums(sums: np.ndarray, first: np.ndarray) -> np.ndarray:
 
 def _dip_start(mean: Callable[[str, np.ndarray, int], "_Windows"], metric: str, count: int) -> np.ndarray:
     """`effects.dip_start` without the alert: the start offset, `GUARD_DAYS` before the action,
-    moved back a week for each week before it clearly below the site's normal, up to the
-    look-back."""
+    moved back to the earliest week before it, up to the look-back, below the site's normal
+    (joined to the guard by weeks below it, or further below)."""
     normal = mean(metric, np.full(count, ACTION_AT - LOOKBACK_DAYS - WINDOW_DAYS), WINDOW_DAYS)
     start = np.full(count, ACTION_AT - GUARD_DAYS)
-    going = normal.days > 0
-    # The plain version steps back while start - WEEK >= action - LOOKBACK_DAYS: that many weeks.
-    for _week in range((LOOKBACK_DAYS - GUARD_DAYS) // WEEK):
-        week = mean(metric, start - WEEK, WEEK)
+    joined = normal.days > 0
+    # The plain version looks back while week_start - WEEK >= action - LOOKBACK_DAYS: that many weeks.
+    for k in range(1, (LOOKBACK_DAYS - GUARD_DAYS) // WEEK + 1):
+        first = np.full(count, ACTION_AT - GUARD_DAYS - k * WEEK)
+        week = mean(metric, first, WEEK)
         with np.errstate(invalid="ignore", divide="ignore"):
             se = np.sqrt(week.variance + normal.variance)
-            below = (week.mean - normal.mean) / np.where(se > 0, se, 1) < DIP_T
-        going &= (week.days >= MIN_WEEK_DAYS) & (se > 0) & np.isfinite(se) & below
-        start = np.where(going, start - WEEK, start)
+            t = (week.mean - normal.mean) / np.where(se > 0, se, 1)
+        known = (normal.days > 0) & (week.days >= MIN_WEEK_DAYS) & (se > 0) & np.isfinite(se)
+        joined &= known & (t < DIP_T)
+        start = np.where(joined | (known & (t < DIP_T_APART)), first, start)
     return start
 
 

@@ -174,6 +174,22 @@ def question_versions(db: Database, question_ids: Iterable[str]) -> dict[str, li
     return out
 
 
+def kinds_began(db: Database, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[tuple[str, str], date]]:
+    """(site, question) -> {(audience, scale): the site-local day of the site's first answer on
+    it}: when a site began answering a question on a scale, from its answers (the register's
+    `first_seen` is when the centre first held the version, days later for answers that came on
+    a USB stick or after an outage). For where an action's series ends (actions.kind_until)."""
+    wanted = sorted(set(pairs))
+    out: dict[tuple[str, str], dict[tuple[str, str], date]] = {}
+    for site in sorted({s for s, _q in wanted}):
+        where, params = in_list(db, "question_id", sorted({q for s, q in wanted if s == site}))
+        for question, audience, scale, first in db.execute_sql(
+                f"SELECT question_id, audience, scale, MIN(local_date) FROM rollup_daily WHERE site_id = {db.param}"
+                f" AND {where} GROUP BY question_id, audience, scale", [site, *params]):
+            out.setdefault((site, question), {})[(audience, scale)] = date.fromisoformat(first)
+    return out
+
+
 def site_names(db: Database) -> dict[str, str]:
     return {sid: name for sid, name in db.execute_sql("SELECT id, name FROM site")}
 

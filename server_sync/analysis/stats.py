@@ -1,4 +1,5 @@
-"""Distribution functions and tests the metrics need: Student t, normal, Wilson, z and Welch tests.
+"""Distribution functions the metrics need (Student t, normal, binomial), the adjusted-mean interval
+of a bounded mean (Happy Index, CSAT, NPS), a test's result, and Pearson's r.
 
 Pure functions on numbers, standard library only: the reference for every figure (the one numpy
 speed trick, `effects_batch`, calls these for its tests and is held to the plain version).
@@ -11,7 +12,6 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from statistics import NormalDist
-from typing import Sequence
 
 _NORMAL = NormalDist()
 ALPHA = 0.05                # two-sided p below this is significant (1 - 0.95 is 0.05000000000000004)
@@ -179,16 +179,6 @@ class TestResult:
     def as_dict(self) -> dict:
         return {"diff": self.diff, "low": self.low, "high": self.high, "p_value": self.p_value,
                 "test": self.test, "significant": self.significant()}
-
-
-def constant_groups_test(diff: float, n1: int, n2: int) -> TestResult:
-    """Two groups whose answers do not vary inside each group (all 4s before, all 3s after):
-    no variance to divide by, so the exact permutation test. Every split of the n1 + n2 answers
-    into groups of n1 and n2 is equally likely under no change; only the observed split (and its
-    mirror) is as extreme, so p = 2 / C(n1 + n2, n1) when the groups differ and 1 when they are
-    the same. Two 4s against two 3s: p = 1/3, not the 0 a division by zero would claim."""
-    p_value = 1.0 if diff == 0 else min(1.0, 2.0 / math.comb(n1 + n2, n1))
-    return TestResult(diff, min(0.0, diff), max(0.0, diff), p_value, "exact permutation")
 
 
 def pearson(xs: list[float], ys: list[float], confidence: float = CONFIDENCE) -> dict | None:

@@ -8,7 +8,8 @@ Tests used (docs/analysis.md#trends-and-change):
   count, sets the noise. The site's daily values, weighted by their answers, with the cluster-robust
   variance over days and a Welch-Satterthwaite t: the action effects' method (`effects`), on the
   site's own days, for the headline metric and CSAT alike.
-- Else answer by answer (`_answer_test`): the score z of the difference in the answers' mean
+- Else answer by answer (`answer_change`), as also where no day differs from another on either
+  side (the days cannot say how much days vary): the score z of the difference in the answers' mean
   scores (the faces' values; NPS +1, 0, -1; CSAT 1 in the top two, else 0), each side with its own
   spread, moderated up towards the pooled one where below it; exact by permutation for small
   sides (and the t besides where the smaller side spreads more than the pooled answers), a t above,
@@ -24,87 +25,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping
 
-from server_sync.analysis.effects import daily_gaps, difference, window_mean
-from server_sync.analysis.metrics import (Estimate, Tally, csat, metrics_dict, primary, primary_metric,
-                                          sum_tallies)
-from server_sync.analysis.change_interval import (degrees_of_freedom, inverted_interval, pooled_p, pooled_statistic,
-                                                   score_z, sides, statistic)
-from server_sync.analysis.stats import ALPHA, CONFIDENCE, TestResult, t_quantile, t_sf
-from server_sync.analysis.studentized import exact_fits, permutation_test
+from server_sync.analysis.answer_change import compare, compare_csat, counts_of, scores_of, unit
+from server_sync.analysis.change_interval import pooled_p, pooled_statistic
+from server_sync.analysis.effects import daily_gaps, window_mean, window_test
+from server_sync.analysis.metrics import Tally, csat, metrics_dict, primary, primary_metric, sum_tallies
+from server_sync.analysis.stats import CONFIDENCE, TestResult
+from server_sync.analysis.studentized import permutation_test
 from server_sync.protocol.scales import SCALES
+
+__all__ = ["compare", "compare_csat"]        # the answer-by-answer tests, where their readers look
 
 SHIFT_EXACT_MAX_N = 30     # the trend alert's exact test up to this many answers on the smaller side
 MIN_DAYS_AS_UNITS = 5      # days with answers each side needs for days to be the test's units
 Days = Mapping[date, Tally]
-
-
-def compare(before: Tally, after: Tally) -> TestResult | None:
-    """Change of the headline metric from `before` to `after` (after - before), in its points,
-    answer by answer (`_answer_test` of the answers' scores: the faces' values; NPS: +1, 0, -1 for
-    promoter, passive, detractor, whose mean NPS is). None below two answers a side."""
-    if before.scale not in SCALES or before.n < 2 or after.n < 2:
-        return None
-    scores, points = _scores(before.scale)
-    return _answer_test(_counts(before), _counts(after), scores, points, (primary(before), primary(after)))
-
-
-def compare_csat(before: Tally, after: Tally) -> TestResult | None:
-    """Change of CSAT (percentage points) answer by answer: `_answer_test` of the answers scored 1
-    in the top two, else 0, with the exact test's mid-p: two values leave few attainable
-    differences, and the exact p itself kept far below its level (0.7 % at 5 against 50 answers
-    near the top) at half the power of the two-proportion z (Lydersen, Fagerland & Laake 2009,
-    Statistics in Medicine 28:1159-1175, recommend the mid-p for two proportions). The
-    two-proportion z it replaces called 8.2 % of unchanged pairs significant at 5 against 50
-    near the top. None below two answers a side."""
-    if before.n < 2 or after.n < 2:
-        return None
-    return _answer_test((before.n - before.top2, before.top2), (after.n - after.top2, after.top2), (0, 1),
-                        100.0, (csat(before), csat(after)), mid_p=True)
-
-
-def _answer_test(before: Sequence[int], after: Sequence[int], scores: Sequence[int], points: float,
-                 estimates: tuple[Estimate, Estimate], mid_p: bool = False) -> TestResult:
-    """The test of a change in the mean score, answer by answer, from how many answers of each
-    side have each score, and its interval, in the metric's points (`points` per unit of the
-    scores scaled to [0, 1]) beside the two `estimates`' difference.
-
-    One statistic for both (`change_interval`): the score z of the difference, each side with its
-    own spread, moderated up towards the pooled one where below it. The p-value: its exact
-    permutation test (`studentized`) while the smaller side's splits are few enough
-    (`studentized.exact_fits`: up to 47 answers on four faces, 23 on five, 198 on NPS), the larger
-    of it and the t's where the smaller side spreads more than the pooled answers, a t above;
-    `mid_p`: the exact test's mid-p (CSAT's two values). The interval: the differences the same
-    test does not reject, so it leaves out 0 exactly when p < alpha.
-
-    Why not the others: a plain difference in means, permuted (the test before 2026-12-05), asks
-    whether the answers changed, not only their mean: with equal means and very different spreads
-    it called 65 % of pairs a change, and the interval that shared its pooled spread covered a
-    bad day against a calm baseline in 84-89 %. Welch's t reads a small side near the top of the
-    scale without a low answer as certain (31-40 % of unchanged pairs at 3 against 30)."""
-    values = _unit(scores)
-    b, a = sides(before, after, values)
-    pooled = [x + y for x, y in zip(before, after)]
-    df = degrees_of_freedom(b, a)
-    quantile = t_quantile(0.5 + CONFIDENCE / 2, df)
-    t_p = min(1.0, 2 * t_sf(abs(score_z(b, a, 0.0)), df))
-    if exact_fits(min(sum(before), sum(after)), len(scores)):
-        p_value, critical = permutation_test(before, after, statistic(values, pooled), mid_p=mid_p)
-        # Never narrower than the t quantile: the splits are drawn from the pooled answers, while
-        # away from no change the two sides' answers differ (a bad day against a calm baseline).
-        critical, test = quantile if critical is None else max(critical, quantile), "exact permutation"
-        if any(side.own for side in (b, a) if side.n == min(b.n, a.n)):
-            # The smaller side (either, at equal sizes: the verdict must not depend on which period
-            # is first) spreads more than the pooled answers its splits are drawn from, so the
-            # splits understate how far its mean wanders (15 answers split between the two ends
-            # against 1,000 in the middle at the same mean: 13.5 % called a change): it must
-            # pass the t of the same statistic too, which holds its level there.
-            p_value, test = max(p_value, t_p), "exact permutation and score t"
-    else:
-        p_value, critical, test = t_p, quantile, "score t"
-    ends = inverted_interval(b, a, critical, p_value < ALPHA)
-    return TestResult(estimates[1].value - estimates[0].value, ends[0] * points, ends[1] * points, p_value, test)
 
 
 @dataclass(frozen=True)
@@ -127,32 +62,13 @@ def shift(before: Tally, after: Tally) -> Shift | None:
     mean besides (`alert_rules.TrendRule.min_drop`). None below two answers a side."""
     if before.scale not in SCALES or before.n < 2 or after.n < 2:
         return None
-    values = _unit(_scores(before.scale)[0])
-    counts = _counts(before), _counts(after)
+    values = unit(scores_of(before.scale)[0])
+    counts = counts_of(before), counts_of(after)
     if min(before.n, after.n) <= SHIFT_EXACT_MAX_N:
         p_value, _ = permutation_test(*counts, pooled_statistic(values))
     else:
         p_value = pooled_p(*counts, values)
     return Shift(primary(after).value - primary(before).value, p_value)
-
-
-def _unit(scores: Sequence[int]) -> list[float]:
-    """The scores scaled to [0, 1] (lowest 0, highest 1), where every change test works."""
-    low, span = min(scores), max(scores) - min(scores)
-    return [(s - low) / span for s in scores]
-
-
-def _counts(t: Tally) -> tuple[int, ...]:
-    """How many of a Tally's answers have each score of `_scores`."""
-    if t.scale == "nps11":
-        return t.promoters, t.n - t.promoters - t.detractors, t.detractors
-    return t.value_counts()
-
-
-def _scores(scale: str) -> tuple[tuple[int, ...], float]:
-    """(scores, points per unit of the scores scaled to [0, 1]) of a scale's answers: faces by
-    their value (the Happy Index's 100), NPS answers +1, 0, -1 (NPS's 200)."""
-    return ((1, 0, -1), 200.0) if scale == "nps11" else (SCALES[scale].values, 100.0)
 
 
 def change_tests(before: Days, after: Days, scale: str) -> tuple[TestResult | None, TestResult | None]:
@@ -164,19 +80,16 @@ def change_tests(before: Days, after: Days, scale: str) -> tuple[TestResult | No
 def change_test(before: Days, after: Days, scale: str, metric: str) -> TestResult | None:
     """The test of `metric` (the headline metric or "csat") from `before`'s days to `after`'s:
     with days as the units when each side has answers on `MIN_DAYS_AS_UNITS` days, else answer
-    by answer (`compare`, `compare_csat`). (The weekly series tests only the headline metric:
-    one test a week, not two.)"""
+    by answer (`compare`, `compare_csat`), as also where no day differs from another on either
+    side (the days cannot say how much days vary). (The weekly series tests only the headline
+    metric: one test a week, not two.)"""
     gaps = [daily_gaps(side, None, scale, metric)[0] for side in (before, after)]
-    if min(len(g) for g in gaps) >= MIN_DAYS_AS_UNITS:
-        return _days_test(*gaps)
     b, a = sum_tallies(before.values(), scale), sum_tallies(after.values(), scale)
-    return compare_csat(b, a) if metric == "csat" else compare(b, a)
-
-
-def _days_test(before: Mapping[date, tuple[int, float]], after: Mapping[date, tuple[int, float]]) -> TestResult:
-    """`effects.difference` of the two sides' days ({day: (answers, value)}) at the report's confidence."""
-    b, a = (window_mean(g, min(g), (max(g) - min(g)).days + 1) for g in (before, after))
-    return difference(b, a, CONFIDENCE, test="days t")
+    by_answers = (lambda: compare_csat(b, a) if metric == "csat" else compare(b, a))
+    if min(len(g) for g in gaps) >= MIN_DAYS_AS_UNITS:
+        b_days, a_days = (window_mean(g, min(g), (max(g) - min(g)).days + 1) for g in gaps)
+        return window_test(b_days, a_days, by_answers, CONFIDENCE, min_days=MIN_DAYS_AS_UNITS, test="days t")
+    return by_answers()
 
 
 def change_dict(before: Days, after: Days, scale: str) -> dict:

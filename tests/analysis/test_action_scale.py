@@ -108,6 +108,22 @@ def test_a_scale_change_inside_the_after_window_leaves_the_days_on_its_scale(tmp
         db.close()
 
 
+def test_a_scale_change_the_register_learnt_late_ends_the_window_on_the_answers_day(tmp_path):
+    """The new scale's answers came before the register held its version (a backlog on a USB
+    stick, days of a kiosk offline): the series was read as going on until the centre got them,
+    "28 of 28 days" over 14 days with answers on its scale (a review). It ends on the site's first
+    answer on the other scale."""
+    db = store(tmp_path, 14)
+    try:
+        new_version(db, ACTION + timedelta(days=30))               # registered 16 days after its answers began
+        actions.add(db, "s1", "visit", ACTION.isoformat(), "Ny kassa")
+        (a,) = actions.evaluated(db, today=ACTION + timedelta(days=60))
+        assert (a["scale"], a["days_observed"], a["scale_ended"]) == ("smiley4", 14, (ACTION + timedelta(days=14)).isoformat())
+        assert a["current"]["n"] == 8 * 14 and a["verdict"] == "no_detectable_effect"
+    finally:
+        db.close()
+
+
 def test_a_window_a_scale_change_cuts_is_over_when_its_scale_is(tmp_path, capsys):
     """Pending while days on its scale are still to come; a verdict once the last one is over
     (no more answers will ever come on it), shown as "14 of 28 days" in the report, the web
