@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Callable, Mapping
 
-from server_sync.analysis.metrics import metrics_dict, primary_metric
 from server_sync.analysis.answer_change import compare, compare_csat
+from server_sync.analysis.metrics import metrics_dict, primary_metric
 from server_sync.analysis.stats import TestResult, t_quantile, t_sf
 from server_sync.protocol.scales import SCALES
 from server_sync.protocol.tally import Tally
@@ -49,6 +49,7 @@ DIP_T = -2.0              # a week this far below the site's normal (t) belongs 
 DIP_T_APART = -2.5        # …and one with a normal week between it and the action, this far
 WEEK = 7                  # the dip is followed back a week at a time…
 MIN_WEEK_DAYS = 3         # …through weeks with answers on at least this many days
+SAME_GAP = 1e-9           # daily gaps this close (relative) are equal: no spread between days
 DIFFERENCE_TEST = "difference-in-differences t"
 VERDICTS = ("better", "no_detectable_effect", "worse", "pending", "too_little_data")
 
@@ -115,7 +116,10 @@ def window_mean(gaps: Mapping[date, tuple[int, float]], first: date, days: int) 
         return None
     mean = sum(n * g for n, g in picked) / total
     d = len(picked)
-    if all(g == picked[0][1] for _n, g in picked):        # exactly no spread, not a rounding residue
+    # No spread: every gap equal, up to the last bits a difference of two means leaves (a site one
+    # face above the chain every day made gaps of 33.333333333333336 and ...33, "worse" at p 5e-6
+    # with an interval 1e-14 wide; a review).
+    if all(abs(g - picked[0][1]) <= SAME_GAP * max(1.0, abs(picked[0][1])) for _n, g in picked):
         return WindowMean(picked[0][1], 0.0 if d > 1 else math.inf, d, total)
     # Squares as products: what numpy computes (effects_batch), where `** 2` here is C's pow(),
     # which differs from x * x in the last bit for about one value in a thousand.
@@ -170,7 +174,8 @@ def dip_start(gaps: Mapping[date, tuple[int, float]], action: date, alert_day: d
     not below normal between it and the action, if further below (t < `DIP_T_APART`): a dip over
     a week or two before the action made the site act as well (the search stopped at the first
     week back that was not below normal, left such a dip in the baseline, and called an action
-    without effect better in 3-14 % of chains at a 1 % test; a review), while a week below normal
+    without effect better in 2.5-6.5 % of chains at a 1 % test, 7.5-14 % in a review's own
+    simulation; now 0-2.5 %: docs/analysis.md), while a week below normal
     by chance among three moves the baseline back in 5 % of chains (8 % at `DIP_T` for every
     week). The earliest such week starts the dip. A linked alert raised earlier moves the start back to its day.
     Returns (start, source): source `alert`, `series` or None (only the guard)."""
@@ -197,7 +202,8 @@ def action_effect(site: Series, chain: Series | None, scale: str, action: date, 
     """The before/after of one action as the report shows it (keys documented in docs/analysis.md):
     `previous`/`current` (the site's metrics over the baseline and the after-window), `control`
     (the rest of the chain's, over the same days), `test` (the difference-in-differences of the
-    headline metric, in its points, at 1 - ALPHA confidence), `csat_test`, `verdict` and the
+    headline metric, in its points, at 1 - ALPHA confidence; without a control the site's own
+    change; by answers where no day differs from another, `by_answers`), `csat_test`, `verdict` and the
     windows. `chain`: the whole chain's daily tallies of the question, the site's own included
     (None: no control, a plain before/after). `today`: the first day not yet over. `scale_until`:
     the first day the question was asked on another scale (its answers on `scale` end there).
@@ -216,23 +222,19 @@ def action_effect(site: Series, chain: Series | None, scale: str, action: date, 
     return effect_dict(scale, action, today, start, source, window, (metrics_dict(site_before), metrics_dict(site_after)),
                        None if control is None else (metrics_dict(control[0]), metrics_dict(control[1])),
                        lambda m: window_test(window_mean(gaps[m], first, window), window_mean(gaps[m], action, window),
-                                             lambda: by_answers(m, (site_before, site_after), control)),
+                                             lambda: by_answers(m, (site_before, site_after), control is not None)),
                        scale_until)
 
 
-def by_answers(metric: str, site: tuple[Tally, Tally], control: tuple[Tally, Tally] | None) -> TestResult | None:
+def by_answers(metric: str, site: tuple[Tally, Tally], controlled: bool) -> TestResult | None:
     """An action's test answer by answer, at 1 - ALPHA, for windows whose days have no spread: the
-    site's own before and after, when the control did not move (or there is none), so that the
-    site's change is the difference in differences; else None (too little data: no spread to
-    measure a difference in differences by)."""
-    if control is not None and metric_value_of(metric, control[0]) != metric_value_of(metric, control[1]):
+    site's own before and after where there is no control (a plain before-after); `controlled`, None
+    (too little data): no test of the answers measures a difference in differences, and the
+    site's own change is not it (an unchanged gap read as +54.5 where the site's answers moved
+    between days the control was like it; a review)."""
+    if controlled:
         return None
     return (compare_csat if metric == "csat" else compare)(*site, confidence=1 - ALPHA)
-
-
-def metric_value_of(metric: str, t: Tally) -> float | None:
-    """`metric_value` of a Tally (None without answers)."""
-    return metric_value(metric, t.scale)(t.n, t.sum_v, t.top2, t.negative) if t.n else None
 
 
 def effect_dict(scale: str, action: date, today: date, start: date, source: str | None, window: int,

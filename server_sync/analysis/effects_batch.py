@@ -12,7 +12,8 @@ Each window is a fixed number of days from a per-action offset, summed day by da
 actions in the plain version's order and with the same operations (products, not powers), so
 the results are the same floats, bit for bit. The windows' metrics come from
 `metrics_batch` (held to `metrics_dict` the same way); what is left per action is the t test,
-the plain version's function.
+the plain version's function (and, where no day differs from another, its test by answers,
+`effects.by_answers`).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import numpy as np
 
 from server_sync.analysis import stats_batch
 from server_sync.analysis.effects import (ALPHA, DIFFERENCE_TEST, DIP_T, DIP_T_APART, GUARD_DAYS, LOOKBACK_DAYS, MIN_WEEK_DAYS,
-                                          WEEK, WINDOW_DAYS, WindowMean, by_answers, effect_dict, metric_value,
-                                          testable)
+                                          SAME_GAP, WEEK, WINDOW_DAYS, WindowMean, by_answers, effect_dict,
+                                          metric_value, testable)
 from server_sync.analysis.metrics import Tally, primary_metric
 from server_sync.analysis.metrics_batch import N, NEGATIVE, SUM_V, TOP2, metrics_dicts
 from server_sync.analysis.stats import TestResult, t_quantile
@@ -106,12 +107,10 @@ def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.
         chain_sums = np.concatenate([np.zeros((count, 1, 5), dtype=np.int64), np.cumsum(chain, axis=1)], axis=1)
         control_tallies = (_window_sums(chain_sums, first) - site_tallies[0],
                            _window_sums(chain_sums, after) - site_tallies[1])
-    def tally(rows: np.ndarray, i: int) -> Tally:
-        return Tally(scale, *(int(v) for v in rows[i]))
 
     def answers_test(m: str, i: int) -> TestResult | None:       # effects.action_effect's by_answers
-        ctrl = (tally(control_tallies[0], i), tally(control_tallies[1], i)) if chain is not None and control[i] else None
-        return by_answers(m, (tally(site_tallies[0], i), tally(site_tallies[1], i)), ctrl)
+        site_i = tuple(Tally(scale, *(int(v) for v in rows[i])) for rows in site_tallies)
+        return by_answers(m, site_i, chain is not None and bool(control[i]))
 
     tests = {m: _window_tests(mean(m, first, WINDOW_DAYS), mean(m, after, WINDOW_DAYS),
                               lambda i, m=m: answers_test(m, i)) for m in gaps}
@@ -218,7 +217,8 @@ class _Windows:
             weighted = weighted + w[:, j] * g[:, j]
         mean = weighted / safe_total
         first_gap = g[np.arange(len(first)), ok.argmax(axis=1)]
-        same = np.all(~ok | (g == first_gap[:, None]), axis=1)
+        same = np.all(~ok | (np.abs(g - first_gap[:, None]) <= SAME_GAP * np.maximum(1.0, np.abs(first_gap))[:, None]),
+                      axis=1)
         spread = np.zeros(len(first))
         for j in range(days):
             share, off = w[:, j] / safe_total, g[:, j] - mean

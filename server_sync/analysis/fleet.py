@@ -23,8 +23,8 @@ from server_sync.central import twins
 from server_sync.central.installation import install_start
 from server_sync.central.registry import stored_zone
 from server_sync.central.setting import get_setting
-from server_sync.protocol import EARLIEST
 from server_sync.exc import StoredSettingError
+from server_sync.protocol import EARLIEST
 
 SILENT_AFTER = timedelta(hours=2)
 DISK_LOW_MB = 50                    # `kiosk doctor` fails under it; at about 1 MB every tap is refused

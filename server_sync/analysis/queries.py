@@ -179,13 +179,16 @@ def kinds_began(db: Database, pairs: Iterable[tuple[str, str]]) -> dict[tuple[st
     it}: when a site began answering a question on a scale, from its answers (the register's
     `first_seen` is when the centre first held the version, days later for answers that came on
     a USB stick or after an outage). For where an action's series ends (actions.kind_until)."""
-    wanted = sorted(set(pairs))
+    wanted = set(pairs)
     out: dict[tuple[str, str], dict[tuple[str, str], date]] = {}
-    for site in sorted({s for s, _q in wanted}):
-        where, params = in_list(db, "question_id", sorted({q for s, q in wanted if s == site}))
-        for question, audience, scale, first in db.execute_sql(
-                f"SELECT question_id, audience, scale, MIN(local_date) FROM rollup_daily WHERE site_id = {db.param}"
-                f" AND {where} GROUP BY question_id, audience, scale", [site, *params]):
+    if not wanted:
+        return out
+    sites, site_params = in_list(db, "site_id", sorted({s for s, _q in wanted}))
+    questions, question_params = in_list(db, "question_id", sorted({q for _s, q in wanted}))
+    for site, question, audience, scale, first in db.execute_sql(
+            f"SELECT site_id, question_id, audience, scale, MIN(local_date) FROM rollup_daily WHERE {sites}"
+            f" AND {questions} GROUP BY site_id, question_id, audience, scale", site_params + question_params):
+        if (site, question) in wanted:
             out.setdefault((site, question), {})[(audience, scale)] = date.fromisoformat(first)
     return out
 

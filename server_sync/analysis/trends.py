@@ -35,8 +35,6 @@ from server_sync.analysis.stats import CONFIDENCE, TestResult
 from server_sync.analysis.studentized import permutation_test
 from server_sync.protocol.scales import SCALES
 
-__all__ = ["compare", "compare_csat"]        # the answer-by-answer tests, where their readers look
-
 SHIFT_EXACT_MAX_N = 30     # the trend alert's exact test up to this many answers on the smaller side
 MIN_DAYS_AS_UNITS = 5      # days with answers each side needs for days to be the test's units
 Days = Mapping[date, Tally]

@@ -15,6 +15,7 @@ from typing import Callable
 from server_sync.analysis.days import DAY_FORMAT, check_order, parse_day  # DAY_FORMAT: for the commands' help
 from server_sync.exc import CentralConfigError
 from server_sync.program.cli import whole_number as whole_number_text
+from server_sync.protocol.codec import unsafe_character
 
 BIGINT_MAX = 2 ** 63 - 1       # ids: SQLite's INTEGER, PostgreSQL's BIGSERIAL
 INT_MAX = 2 ** 31 - 1          # versions, counts: PostgreSQL's INTEGER columns
@@ -82,24 +83,17 @@ record_id = whole_number(1, BIGINT_MAX)      # an alert's, an action's id
 count = whole_number(1, INT_MAX)             # a version, a limit, a number of answers
 
 
-# Characters a name has no use for and a reader is misled by: the direction overrides and isolates
-# (a name shown right to left from there on, in the web and the report).
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def nonblank_name(text: str) -> str:
     """A user's, a site's or a region's name: not blank (an empty --by would sign the history
     with nobody), at most MAX_NAME characters, no control character (an escape sequence in a
     site's name reached every terminal that printed it: a review); stripped."""
-    import unicodedata
     value = text.strip()
     if not value:
         raise argparse.ArgumentTypeError("must not be empty")
     if len(value) > MAX_NAME:
         raise argparse.ArgumentTypeError(f"is {len(value)} characters; at most {MAX_NAME}")
-    control = next((c for c in value if unicodedata.category(c) == "Cc" or c in _BIDI_CONTROLS), None)
-    if control is not None:
-        raise argparse.ArgumentTypeError(f"contains a control character (U+{ord(control):04X})")
+    if bad := unsafe_character(value):
+        raise argparse.ArgumentTypeError(f"contains a control character ({bad})")
     return value
 
 

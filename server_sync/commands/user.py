@@ -52,7 +52,8 @@ def add_parser(sub, common) -> None:
         d = s.add_parser(verb, parents=[common], help=helptext)
         d.add_argument("name", metavar="NAME")
         d.set_defaults(func=run_disable, disable=verb == "disable")
-    pw = s.add_parser("password", parents=[common], help="reset a password (prints a one-time one)")
+    pw = s.add_parser("password", parents=[common],
+                      help="reset a password (prints a one-time one): sessions end, API tokens are revoked")
     pw.add_argument("name", metavar="NAME")
     pw.add_argument("--password-stdin", action="store_true", help="read the new password from standard input")
     pw.set_defaults(func=run_password)
@@ -149,21 +150,17 @@ def run_disable(args: argparse.Namespace) -> int:
 
 
 def run_password(args: argparse.Namespace) -> int:
-    from server_sync.web.people import revoke_tokens, set_password
+    from server_sync.web.people import reset_password
     password = _read_password() if args.password_stdin else None
     with central_store(args, existing=True) as db:
-        secret = set_password(db, args.name, password, one_time=password is None)
-        # A reset is what an admin does for an account someone else may have used: a token made
-        # with it worked again once the new password was set (a security review).
-        revoked = revoke_tokens(db, args.name)
+        secret, revoked = reset_password(db, args.name, password)
     _warn_cheap()
-    ended = f"their sessions ended, {revoked} API token(s) revoked" + (" (make new ones with 'user token')"
-                                                                         if revoked else "")
+    ended = f"their sessions ended, {revoked} API token(s) revoked"
     if secret:
         print(f"one-time password for {args.name} (shown once; it must be changed at the next login): {secret}")
-        print(ended, file=sys.stderr)
+        print(ended + (" (new ones once they have changed it: 'user token')" if revoked else ""), file=sys.stderr)
     else:
-        print(f"password of {args.name} set; {ended}")
+        print(f"password of {args.name} set; {ended}" + (" (make new ones with 'user token')" if revoked else ""))
     return 0
 
 

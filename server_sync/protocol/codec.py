@@ -72,12 +72,23 @@ _BIDI_CONTROLS = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x20
 _UNSAFE_CATEGORIES = frozenset(("Cc", "Cs", "Zl", "Zp"))
 
 
+def _unsafe(c: str) -> bool:
+    return ord(c) in _BIDI_CONTROLS or unicodedata.category(c) in _UNSAFE_CATEGORIES
+
+
+def unsafe_character(text: str) -> str | None:
+    """The first character of `text` that `printable` would escape, as "U+XXXX", or None: for
+    what a person names (a site, a region, a user), which is refused rather than escaped."""
+    found = next((c for c in text if _unsafe(c)), None)
+    return None if found is None else f"U+{ord(found):04X}"
+
+
 def _escaped(c: str) -> str:
     """One character as it is shown: itself, or `\\xNN` / `\\uNNNN` when it is unsafe."""
     o = ord(c)
     if o < 0x20 or 0x7F <= o <= 0x9F:
         return f"\\x{o:02x}"
-    if o in _BIDI_CONTROLS or unicodedata.category(c) in _UNSAFE_CATEGORIES:
+    if _unsafe(c):
         return f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}"
     return c
 

@@ -293,6 +293,16 @@ def set_password(db: Database, name: str, password: str | None, *, one_time: boo
     return secret if password is None else None
 
 
+def reset_password(db: Database, name: str, password: str | None) -> tuple[str | None, int]:
+    """An admin's reset of a user's password (`set_password`: a one-time one unless given), and
+    their API tokens revoked with it, in one transaction: a reset is for an account someone else
+    may have used, and a token made with it worked again once the new password was set (a
+    review). (The generated password, or None; how many tokens were revoked.)"""
+    with db.atomic():
+        secret = set_password(db, name, password, one_time=password is None)
+        return secret, revoke_tokens(db, name)
+
+
 def set_language(db: Database, user_id: int, language: str) -> None:
     if language not in LANGUAGES:
         raise CentralConfigError(f"language must be one of {', '.join(LANGUAGES)}")

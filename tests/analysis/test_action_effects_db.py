@@ -30,8 +30,9 @@ def db(tmp_path):
         rows = []
         for i in range(-70, 40):
             day = datetime.combine(ACTION + timedelta(days=i), datetime.min.time()) + timedelta(hours=10)
-            for s in ("s1", "s2", "s3"):
-                rows += [answer(s, day + timedelta(minutes=k), v) for k, v in enumerate((4, 3, 3, 2, 4, 1, 4, 3))]
+            for j, s in enumerate(("s1", "s2", "s3")):      # a last 4 every other day, each site on its own days
+                last = 4 if (i + j) % 2 else 3
+                rows += [answer(s, day + timedelta(minutes=k), v) for k, v in enumerate((4, 3, 3, 2, 4, 1, 4, last))]
         commit(db, rows)
         yield db
     finally:

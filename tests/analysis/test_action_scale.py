@@ -35,7 +35,8 @@ def new_version(db, first_seen: date, scale: str = "nps11") -> None:
 
 def store(tmp_path, switch: int | None) -> object:
     """Three sites answering `visit` every day from 70 days before ACTION to 40 after: on
-    smiley4, from ACTION + `switch` days (None: never) on nps11."""
+    smiley4, from ACTION + `switch` days (None: never) on nps11; each site's days differ (sites
+    alike every day leave a difference in differences without any spread to measure it by)."""
     db = connect(f"sqlite:///{tmp_path / 'central.db'}")
     add_question(db)
     for s in SITES:
@@ -44,9 +45,10 @@ def store(tmp_path, switch: int | None) -> object:
     for i in range(-70, 40):
         day = datetime.combine(ACTION + timedelta(days=i), datetime.min.time()) + timedelta(hours=10)
         nps = switch is not None and i >= switch
-        for s in SITES:
+        for j, s in enumerate(SITES):            # the last answer one higher every other day, each site on its own
+            values = (NPS if nps else SMILEYS)[:-1] + ((NPS if nps else SMILEYS)[-1] + (i + j) % 2,)
             rows += [answer(s, day + timedelta(minutes=k), v, scale="nps11" if nps else "smiley4")
-                     for k, v in enumerate(NPS if nps else SMILEYS)]
+                     for k, v in enumerate(values)]
     commit(db, rows)
     return db
 

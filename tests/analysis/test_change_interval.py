@@ -1,4 +1,4 @@
-"""The answer-by-answer change intervals of trends (`trends.compare`, `compare_csat`) cover the
+"""The answer-by-answer change intervals (`answer_change.compare`, `compare_csat`) cover the
 true change as promised and agree with their own test both ways: the interval leaves out 0 exactly
 when the test calls the change significant (one statistic for both, `change_interval`). Simulated
 at sides of 5 against 50, 3 against 30, 10 against 10, 31 against 1,000 and 100 against 100, near
@@ -25,7 +25,7 @@ import pytest
 
 from server_sync.analysis.change_interval import (Side, adjusted_dispersion, degrees_of_freedom, fitted_means,
                                                    inverted_interval, score_z, sides, statistic)
-from server_sync.analysis.trends import compare, compare_csat
+from server_sync.analysis.answer_change import compare, compare_csat
 from server_sync.protocol.scales import SCALE_NAMES, SCALES
 from server_sync.protocol.tally import Tally
 

@@ -1,4 +1,4 @@
-"""The period tests of trends (`trends.compare`, `compare_csat`, `change_tests`) keep their promised
+"""The period tests of trends (`answer_change.compare`, `compare_csat`, `trends.change_tests`) keep their promised
 size: with no change between the periods, "significant at 5 %" comes up in at most 6.5 % of
 simulated pairs (about 5 %; fewer near the edge of the scale, where the exact tests are
 conservative), for the Happy Index, NPS and CSAT (the score statistic with each side's own spread:
@@ -16,7 +16,8 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from server_sync.analysis.trends import MIN_DAYS_AS_UNITS, change_dict, change_tests, compare, compare_csat, shift
+from server_sync.analysis.answer_change import compare, compare_csat
+from server_sync.analysis.trends import MIN_DAYS_AS_UNITS, change_dict, change_tests, shift
 from server_sync.protocol.tally import Tally, sum_tallies
 
 REPS = 2000

@@ -159,3 +159,29 @@ def test_a_generated_chains_actions_read_from_the_store_give_the_plain_result(ce
              batch[i], a["id"])
     assert {b["dip"]["source"] for b in batch} >= {"alert", None}
     assert {b["verdict"] for b in batch} >= {"pending", "no_detectable_effect"}
+
+
+def test_gaps_without_spread_beside_a_control_are_too_little_data_plain_and_batch():
+    """Two reviews' cases of a control whose gap to the site never varies: the site one face above
+    the rest every day (gaps 33.333333333333336 and ...33: "worse", p 5e-6, an interval 1e-14
+    wide), and the site like the rest every day while its answers move between days of 2s and of
+    4s (its own change, +54.5, p 1e-35, read as the action's). No test measures that difference
+    in differences: too little data, in both versions."""
+    action = date(2026, 6, 1)
+    first, last = span(action)
+    rng = random.Random(3)
+    above, alike = ({}, {}), ({}, {})
+    for i in range((last - first).days + 1):
+        day = first + timedelta(days=i)
+        face = rng.choice([1, 2, 3])
+        own = Tally.from_counts("smiley4", {face + 1: rng.randint(1, 5)})
+        above[0][day], above[1][day] = own, own + Tally.from_counts("smiley4", {face: rng.randint(1, 9)})
+        low = (day < action) == (i % 2 == 1)                # many answers on the 2-days before, few after
+        face, n = (2, 10) if i % 2 else (4, 10)
+        own = Tally.from_counts("smiley4", {face: 10 if low else 1})
+        alike[0][day], alike[1][day] = own, own + Tally.from_counts("smiley4", {face: n})
+    cases = [(site, whole, "smiley4", action, None) for site, whole in (above, alike)]
+    assert both(cases, action + timedelta(days=40)) == 2
+    for site, whole in (above, alike):
+        r = action_effect(site, whole, "smiley4", action, action + timedelta(days=40))
+        assert (r["method"], r["verdict"], r["test"]) == ("difference-in-differences", "too_little_data", None)

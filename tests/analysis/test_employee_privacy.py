@@ -553,9 +553,13 @@ def test_an_action_on_an_employee_question_shows_no_small_control_nor_a_store_le
 
 
 def staff_days(site: str, first: int, last: int, per_day: int = 2, skip: tuple[int, ...] = ()) -> list[dict]:
-    """`per_day` staff answers a day at `site`, days `first`..`last` from 1 October 2026 (less `skip`)."""
-    return [answer(site, datetime(2026, 10, 1, 10, i) + timedelta(days=k), 3 + (k + i) % 2, question="staff",
-                   audience="employee") for k in range(first, last + 1) if k not in skip for i in range(per_day)]
+    """`per_day` staff answers a day at `site`, days `first`..`last` from 1 October 2026 (less `skip`):
+    3s and 4s, a day of more 4s at one site a day of fewer at the other (sites alike every day
+    leave an action's difference in differences without any spread to measure it by)."""
+    lean = ord(site[-1]) % 2
+    return [answer(site, datetime(2026, 10, 1, 10, i) + timedelta(days=k), 3 + (i == 0 or (k + lean) % 2 == 0),
+                   question="staff", audience="employee")
+            for k in range(first, last + 1) if k not in skip for i in range(per_day)]
 
 
 def test_an_action_on_an_employee_question_shows_its_verdict_but_no_window_figures(central_db):

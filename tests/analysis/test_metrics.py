@@ -6,7 +6,8 @@ import pytest
 
 from server_sync.analysis.metrics import Tally, csat, happy_index, metrics_dict, nps, nps_variance, primary
 from server_sync.analysis.stats import adjusted_mean_interval, normal_sf, pearson, t_quantile, t_sf
-from server_sync.analysis.trends import compare, compare_csat, verdict, weekly_series
+from server_sync.analysis.answer_change import compare, compare_csat
+from server_sync.analysis.trends import verdict, weekly_series
 
 
 def smiley(counts, scale="smiley4"):
