@@ -215,13 +215,14 @@ def action_effect(site: Series, chain: Series | None, scale: str, action: date, 
         gaps = dict(zip((metric, "csat"), daily_gaps(site, None, scale, metric, "csat")))
     start, source = dip_start(gaps[metric], action, alert_day, window)
     first = start - timedelta(days=window)
-    before_days, after_days = _days(first, window), _days(action, window)
+    length = after_length(action, window, scale_until)
+    before_days, after_days = _days(first, window), _days(action, length)
     site_before, site_after = _sum(site, before_days, scale), _sum(site, after_days, scale)
     control = None if chain is None else (_sum(chain, before_days, scale) - site_before,
                                           _sum(chain, after_days, scale) - site_after)
     return effect_dict(scale, action, today, start, source, window, (metrics_dict(site_before), metrics_dict(site_after)),
                        None if control is None else (metrics_dict(control[0]), metrics_dict(control[1])),
-                       lambda m: window_test(window_mean(gaps[m], first, window), window_mean(gaps[m], action, window),
+                       lambda m: window_test(window_mean(gaps[m], first, window), window_mean(gaps[m], action, length),
                                              lambda: by_answers(m, (site_before, site_after), control is not None)),
                        scale_until)
 
@@ -250,7 +251,7 @@ def effect_dict(scale: str, action: date, today: date, start: date, source: str 
     `days_observed` counts its days on `scale`, so "14 of 28 days" says what the verdict rests on."""
     metric = primary_metric(scale)
     first = start - timedelta(days=window)
-    length = window if scale_until is None else max(1, min(window, (scale_until - action).days))
+    length = after_length(action, window, scale_until)
     observed = min(length, max(0, (today - action).days))
     out: dict = {
         "window_days": window, "days_observed": observed,
@@ -274,6 +275,14 @@ def effect_dict(scale: str, action: date, today: date, start: date, source: str 
             out[key] = dict(found.as_dict(), significant=found.p_value < ALPHA)
     out["verdict"] = verdict(tests.get("test"))
     return out
+
+
+def after_length(action: date, window: int, scale_until: date | None) -> int:
+    """The after-window's days: `window`, or up to the day before `scale_until` (the question
+    asked on another scale from then on), at least the action's own day. Its tallies and test
+    read those days only: answers on the old scale after it (a kiosk of the site still asking it)
+    would move a verdict already given."""
+    return window if scale_until is None else max(1, min(window, (scale_until - action).days))
 
 
 def verdict(test: TestResult | None) -> str:

@@ -26,8 +26,8 @@ import numpy as np
 
 from server_sync.analysis import stats_batch
 from server_sync.analysis.effects import (ALPHA, DIFFERENCE_TEST, DIP_T, DIP_T_APART, GUARD_DAYS, LOOKBACK_DAYS, MIN_WEEK_DAYS,
-                                          SAME_GAP, WEEK, WINDOW_DAYS, WindowMean, by_answers, effect_dict,
-                                          metric_value, testable)
+                                          SAME_GAP, WEEK, WINDOW_DAYS, WindowMean, after_length, by_answers,
+                                          effect_dict, metric_value, testable)
 from server_sync.analysis.metrics import Tally, primary_metric
 from server_sync.analysis.metrics_batch import N, NEGATIVE, SUM_V, TOP2, metrics_dicts
 from server_sync.analysis.stats import TestResult, t_quantile
@@ -90,8 +90,8 @@ def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.
         gaps[m] = np.where(valid, own, 0.0)
     weights = np.where(valid, n, 0)
 
-    def mean(m: str, first: np.ndarray, days: int) -> "_Windows":
-        return _Windows.over(gaps[m], valid, weights, first, days)
+    def mean(m: str, first: np.ndarray, days: int, length: np.ndarray | None = None) -> "_Windows":
+        return _Windows.over(gaps[m], valid, weights, first, days, length)
 
     start = _dip_start(mean, metric, count)
     alert = np.array([(a.alert_day - a.action).days + ACTION_AT if a.alert_day is not None else -1
@@ -101,18 +101,20 @@ def _effects(scale: str, actions: list[ActionDays], site: np.ndarray, chain: np.
     start = np.where(from_alert, alert, start)
     first = start - WINDOW_DAYS
     after = np.full(count, ACTION_AT)
+    full = np.full(count, WINDOW_DAYS)
+    length = np.array([after_length(a.action, WINDOW_DAYS, a.scale_until) for a in actions])
     sums = np.concatenate([np.zeros((count, 1, 5), dtype=np.int64), np.cumsum(site, axis=1)], axis=1)
-    site_tallies = (_window_sums(sums, first), _window_sums(sums, after))
+    site_tallies = (_window_sums(sums, first, full), _window_sums(sums, after, length))
     if chain is not None:
         chain_sums = np.concatenate([np.zeros((count, 1, 5), dtype=np.int64), np.cumsum(chain, axis=1)], axis=1)
-        control_tallies = (_window_sums(chain_sums, first) - site_tallies[0],
-                           _window_sums(chain_sums, after) - site_tallies[1])
+        control_tallies = (_window_sums(chain_sums, first, full) - site_tallies[0],
+                           _window_sums(chain_sums, after, length) - site_tallies[1])
 
     def answers_test(m: str, i: int) -> TestResult | None:       # effects.action_effect's by_answers
         site_i = tuple(Tally(scale, *(int(v) for v in rows[i])) for rows in site_tallies)
         return by_answers(m, site_i, chain is not None and bool(control[i]))
 
-    tests = {m: _window_tests(mean(m, first, WINDOW_DAYS), mean(m, after, WINDOW_DAYS),
+    tests = {m: _window_tests(mean(m, first, WINDOW_DAYS), mean(m, after, WINDOW_DAYS, length),
                               lambda i, m=m: answers_test(m, i)) for m in gaps}
     groups = site_tallies + (control_tallies if chain is not None else ())
     # Every group's metrics in one pass: site before, site after (control before, control after).
@@ -170,9 +172,9 @@ def _value(metric: str, scale: str, t: np.ndarray) -> np.ndarray:
     return metric_value(metric, scale)(safe, t[:, :, SUM_V], t[:, :, TOP2], t[:, :, NEGATIVE])
 
 
-def _window_sums(sums: np.ndarray, first: np.ndarray) -> np.ndarray:
+def _window_sums(sums: np.ndarray, first: np.ndarray, days: np.ndarray) -> np.ndarray:
     rows = np.arange(len(first))
-    return sums[rows, first + WINDOW_DAYS] - sums[rows, first]
+    return sums[rows, first + days] - sums[rows, first]
 
 
 def _dip_start(mean: Callable[[str, np.ndarray, int], "_Windows"], metric: str, count: int) -> np.ndarray:
@@ -205,10 +207,14 @@ class _Windows:
 
     @classmethod
     def over(cls, gaps: np.ndarray, valid: np.ndarray, weights: np.ndarray, first: np.ndarray,
-             days: int) -> "_Windows":
+             days: int, length: np.ndarray | None = None) -> "_Windows":
+        """The windows of `days` days from `first` (per action: the first `length` of them)."""
         rows = np.arange(len(first))[:, None]
         cols = first[:, None] + np.arange(days)
         g, ok, w = gaps[rows, cols], valid[rows, cols], weights[rows, cols]
+        if length is not None:
+            inside = np.arange(days)[None, :] < length[:, None]
+            ok, w = ok & inside, np.where(inside, w, 0)
         count = ok.sum(axis=1)
         total = w.sum(axis=1)
         safe_total = np.where(total > 0, total, 1)

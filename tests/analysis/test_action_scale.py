@@ -126,6 +126,29 @@ def test_a_scale_change_the_register_learnt_late_ends_the_window_on_the_answers_
         db.close()
 
 
+def test_a_kiosk_still_on_the_old_scale_after_the_cut_does_not_move_the_verdict(tmp_path):
+    """One kiosk of the site switched on day 14, another still asked on smiley4 for two weeks: the
+    window said "14 of 28 days" and gave its verdict on day 14, while its tallies and test read
+    every smiley4 answer of the 28 days, so the verdict given moved as the other kiosk's answers
+    came (a review). The after-window is its 14 days, for the label, the figures and the test."""
+    db = store(tmp_path, 14)
+    try:
+        late = [answer("s1", datetime.combine(ACTION + timedelta(days=i), datetime.min.time()) + timedelta(hours=15),
+                       1, kiosk="s1-k2") for i in range(14, 28)]
+        commit(db, late)
+        actions.add(db, "s1", "visit", ACTION.isoformat(), "Ny kassa")
+        new_version(db, ACTION + timedelta(days=14))
+        verdicts = []
+        for today in (ACTION + timedelta(days=14), ACTION + timedelta(days=60)):
+            (a,) = actions.evaluated(db, today=today)
+            assert (a["days_observed"], a["scale_ended"]) == (14, (ACTION + timedelta(days=14)).isoformat())
+            assert a["current"]["n"] == 8 * 14, today
+            verdicts.append((a["verdict"], a["test"]))
+        assert verdicts[0] == verdicts[1] and verdicts[0][0] == "no_detectable_effect"
+    finally:
+        db.close()
+
+
 def test_a_window_a_scale_change_cuts_is_over_when_its_scale_is(tmp_path, capsys):
     """Pending while days on its scale are still to come; a verdict once the last one is over
     (no more answers will ever come on it), shown as "14 of 28 days" in the report, the web

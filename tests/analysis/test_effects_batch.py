@@ -41,13 +41,16 @@ def as_array(series: dict[date, Tally] | None, action: date) -> np.ndarray:
 
 
 def both(cases: list[tuple], today_of, control: bool = True) -> int:
-    """Run plain and batch over `cases` (site, chain, scale, action, alert_day); the number compared."""
-    actions = [ActionDays(scale, action, alert) for _s, _c, scale, action, alert in cases]
-    site = np.stack([as_array(s, action) for s, _c, _sc, action, _a in cases])
-    whole = np.stack([as_array(c, action) for _s, c, _sc, action, _a in cases]) if control else None
+    """Run plain and batch over `cases` (site, chain, scale, action, alert_day[, scale_until]); the
+    number compared."""
+    cases = [c if len(c) == 6 else (*c, None) for c in cases]
+    actions = [ActionDays(scale, action, alert, until) for _s, _c, scale, action, alert, until in cases]
+    site = np.stack([as_array(s, action) for s, _c, _sc, action, _a, _u in cases])
+    whole = np.stack([as_array(c, action) for _s, c, _sc, action, _a, _u in cases]) if control else None
     batch = action_effects(actions, site, whole, today_of)
-    for i, (s, c, scale, action, alert) in enumerate(cases):
-        same(action_effect(s, c if control else None, scale, action, today_of, alert_day=alert), batch[i], f"[{i}]")
+    for i, (s, c, scale, action, alert, until) in enumerate(cases):
+        same(action_effect(s, c if control else None, scale, action, today_of, alert_day=alert, scale_until=until),
+             batch[i], f"[{i}]")
     return len(cases)
 
 
@@ -95,7 +98,10 @@ def test_awkward_series_give_the_plain_result(scale):
         action = date(2026, 3, 1) + timedelta(days=i)
         site, whole = awkward(rng, scale, action)
         alert = rng.choice([None, None, action - timedelta(days=rng.randint(0, 40))])
-        cases.append((site, whole, scale, action, alert))
+        # Now and then the question asked on another scale from a day of the after-window (or
+        # before the action, or long after it): the window ends there, in both versions.
+        until = rng.choice([None, None, None, action + timedelta(days=rng.randint(-3, 40))])
+        cases.append((site, whole, scale, action, alert, until))
     cases.append(({}, {}, scale, date(2026, 3, 1), None))                     # nothing at all
     for today in (date(2026, 3, 1), date(2026, 4, 15), date(2026, 9, 1)):     # running, some over, all over
         both(cases, today)
