@@ -102,7 +102,8 @@ def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict],
     kinds = {}
     for a in acts:
         current = catalogue.get(a["question_id"])
-        found = kind_on(versions.get(a["question_id"], []), date.fromisoformat(a["date"]), zones[a["site_id"]])
+        found = kind_on(versions.get(a["question_id"], []), date.fromisoformat(a["date"]), zones[a["site_id"]],
+                        began.get((a["site_id"], a["question_id"])))
         if found or current:
             kinds[a["id"]] = found or (current["audience"], current["scale"])
     site, chain = queries.action_arrays(db, acts, kinds, span)
@@ -124,18 +125,33 @@ def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict],
     return out
 
 
-def kind_on(versions: list[dict], day: date, zone: ZoneInfo) -> tuple[str, str] | None:
-    """(audience, scale) of the question's version in force on `day` (site-local), from its
-    register rows (`queries.question_versions`): among the versions the register held by the
-    end of that day (`first_seen`, in the site's zone), the one that names the question as
-    `queries._naming` does (one the centre defined before one only seen in answers, then the
-    newest); an action older than every version takes the first the centre defined (else the
-    first seen). None without versions (a question only in the rollups)."""
+Began = Mapping[tuple[str, str], date]       # (audience, scale) -> the site's first answer on it
+
+
+def _starts(versions: list[dict], zone: ZoneInfo, began: Began | None) -> list[tuple[dict, date]]:
+    """Each version with the site-local day it came into force at the site: when the register
+    first held it (`first_seen`), or the site's first answer on its (audience, scale) if that was
+    earlier (`began`, `queries.kinds_began`: answers a backlog brought after the register learnt
+    the version from another site, or days after they were recorded; a review)."""
     from server_sync.analysis.queries import local_date
+    out = []
+    for v in versions:
+        start = local_date(v["first_seen"], zone)
+        answered = (began or {}).get((v["audience"], v["scale"]))
+        out.append((v, min(start, answered) if answered else start))
+    return out
+
+
+def kind_on(versions: list[dict], day: date, zone: ZoneInfo, began: Began | None = None) -> tuple[str, str] | None:
+    """(audience, scale) of the question's version in force on `day` (site-local), from its
+    register rows (`queries.question_versions`): among the versions in force at the site by the
+    end of that day (`_starts`), the one that names the question as `queries._naming` does (one
+    the centre defined before one only seen in answers, then the newest); an action older than
+    every version takes the first the centre defined (else the first seen). None without
+    versions (a question only in the rollups)."""
     if not versions:
         return None
-    seen = [(v, local_date(v["first_seen"], zone)) for v in versions]
-    by_then = [v for v, first in seen if first <= day]
+    by_then = [v for v, start in _starts(versions, zone, began) if start <= day]
     if by_then:
         chosen = max(by_then, key=lambda v: (v["defined"], v["version"]))
     else:
@@ -143,17 +159,11 @@ def kind_on(versions: list[dict], day: date, zone: ZoneInfo) -> tuple[str, str] 
     return chosen["audience"], chosen["scale"]
 
 
-
-def kind_until(versions: list[dict], day: date, zone: ZoneInfo,
-               began: Mapping[tuple[str, str], date] | None = None) -> date | None:
+def kind_until(versions: list[dict], day: date, zone: ZoneInfo, began: Began | None = None) -> date | None:
     """The first site-local day after `day` on which another (audience, scale) is in force
-    (`kind_on`), or on which the site's answers on another one began (`began`,
-    `queries.kinds_began`: answers recorded before the register held their version, as a
-    backlog brings them, ended the series on the day the centre got them; a review): where an
-    action's series ends. None while it is still the one asked."""
-    from server_sync.analysis.queries import local_date
-    kind = kind_on(versions, day, zone)
-    starts = [start for start in {local_date(v["first_seen"], zone) for v in versions}
-              if start > day and kind_on(versions, start, zone) != kind]
-    starts += [start for other, start in (began or {}).items() if other != kind and start > day]
-    return min(starts, default=None)
+    (`kind_on`, with the same `began`): where an action's series ends. None while it is still
+    the one asked."""
+    kind = kind_on(versions, day, zone, began)
+    starts = {start for _v, start in _starts(versions, zone, began)}
+    return min((start for start in starts if start > day and kind_on(versions, start, zone, began) != kind),
+               default=None)

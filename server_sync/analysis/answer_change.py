@@ -1,9 +1,9 @@
 """A change in a metric answer by answer: the test of the difference in the answers' mean scores
 (the faces' values; NPS +1, 0, -1; CSAT 1 in the top two, else 0) between two groups of answers,
 with the interval that inverts it. Pure. The report's period change uses it where a side has
-answers on too few days to be the test's units (`trends.change_test`), and both the period change
-and an action's effect where the days have no spread to estimate how much days vary (every day
-the same value: `effects.window_test`); docs/analysis.md#trends-and-change states the method.
+answers on too few days to be the test's units, or where no day's value differs from another's
+(`trends.change_test`: the days cannot say how much days vary); an action without a control in
+the same case (`effects.by_answers`). docs/analysis.md#trends-and-change states the method.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Sequence
 
 from server_sync.analysis.change_interval import degrees_of_freedom, inverted_interval, score_z, sides, statistic
 from server_sync.analysis.metrics import Estimate, Tally, csat, primary
-from server_sync.analysis.stats import CONFIDENCE, TestResult, t_quantile, t_sf
+from server_sync.analysis.stats import ALPHA, TestResult, t_quantile, t_sf
 from server_sync.analysis.studentized import exact_fits, permutation_test
 from server_sync.protocol.scales import SCALES
 
 
-def compare(before: Tally, after: Tally, confidence: float = CONFIDENCE) -> TestResult | None:
+def compare(before: Tally, after: Tally, alpha: float = ALPHA) -> TestResult | None:
     """Change of the headline metric from `before` to `after` (after - before), in its points,
     answer by answer (`answer_test` of the answers' scores: the faces' values; NPS: +1, 0, -1 for
     promoter, passive, detractor, whose mean NPS is). None below two answers a side."""
@@ -25,10 +25,10 @@ def compare(before: Tally, after: Tally, confidence: float = CONFIDENCE) -> Test
         return None
     scores, points = scores_of(before.scale)
     return answer_test(counts_of(before), counts_of(after), scores, points, (primary(before), primary(after)),
-                       confidence=confidence)
+                       alpha=alpha)
 
 
-def compare_csat(before: Tally, after: Tally, confidence: float = CONFIDENCE) -> TestResult | None:
+def compare_csat(before: Tally, after: Tally, alpha: float = ALPHA) -> TestResult | None:
     """Change of CSAT (percentage points) answer by answer: `answer_test` of the answers scored 1
     in the top two, else 0, with the exact test's mid-p: two values leave few attainable
     differences, and the exact p itself kept far below its level (0.7 % at 5 against 50 answers
@@ -39,12 +39,11 @@ def compare_csat(before: Tally, after: Tally, confidence: float = CONFIDENCE) ->
     if before.n < 2 or after.n < 2:
         return None
     return answer_test((before.n - before.top2, before.top2), (after.n - after.top2, after.top2), (0, 1),
-                       100.0, (csat(before), csat(after)), mid_p=True, confidence=confidence)
+                       100.0, (csat(before), csat(after)), mid_p=True, alpha=alpha)
 
 
 def answer_test(before: Sequence[int], after: Sequence[int], scores: Sequence[int], points: float,
-                estimates: tuple[Estimate, Estimate], mid_p: bool = False,
-                confidence: float = CONFIDENCE) -> TestResult:
+                estimates: tuple[Estimate, Estimate], mid_p: bool = False, alpha: float = ALPHA) -> TestResult:
     """The test of a change in the mean score, answer by answer, from how many answers of each
     side have each score, and its interval, in the metric's points (`points` per unit of the
     scores scaled to [0, 1]) beside the two `estimates`' difference.
@@ -55,7 +54,9 @@ def answer_test(before: Sequence[int], after: Sequence[int], scores: Sequence[in
     (`studentized.exact_fits`: up to 47 answers on four faces, 23 on five, 198 on NPS), the larger
     of it and the t's where the smaller side spreads more than the pooled answers, a t above;
     `mid_p`: the exact test's mid-p (CSAT's two values). The interval: the differences the same
-    test does not reject, so it leaves out 0 exactly when p < 1 - `confidence`.
+    test does not reject at `alpha` (its confidence 1 - alpha), so it leaves out 0 exactly when
+    p < alpha: the level the verdict reads (`ALPHA`, `effects.ALPHA`), not 1 - (1 - alpha), which
+    is 4.4e-17 more.
 
     Why not the others: a plain difference in means, permuted (the test before 2026-12-05), asks
     whether the answers changed, not only their mean: with equal means and very different spreads
@@ -66,7 +67,7 @@ def answer_test(before: Sequence[int], after: Sequence[int], scores: Sequence[in
     b, a = sides(before, after, values)
     pooled = [x + y for x, y in zip(before, after)]
     df = degrees_of_freedom(b, a)
-    alpha = 1 - confidence
+    confidence = 1 - alpha
     quantile = t_quantile(0.5 + confidence / 2, df)
     t_p = min(1.0, 2 * t_sf(abs(score_z(b, a, 0.0)), df))
     if exact_fits(min(sum(before), sum(after)), len(scores)):

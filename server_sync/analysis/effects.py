@@ -203,7 +203,8 @@ def action_effect(site: Series, chain: Series | None, scale: str, action: date, 
     `previous`/`current` (the site's metrics over the baseline and the after-window), `control`
     (the rest of the chain's, over the same days), `test` (the difference-in-differences of the
     headline metric, in its points, at 1 - ALPHA confidence; without a control the site's own
-    change; by answers where no day differs from another, `by_answers`), `csat_test`, `verdict` and the
+    change, by answers where no day differs from another, `by_answers`; None beside a control
+    whose gaps do not vary: too little data), `csat_test`, `verdict` and the
     windows. `chain`: the whole chain's daily tallies of the question, the site's own included
     (None: no control, a plain before/after). `today`: the first day not yet over. `scale_until`:
     the first day the question was asked on another scale (its answers on `scale` end there).
@@ -235,7 +236,7 @@ def by_answers(metric: str, site: tuple[Tally, Tally], controlled: bool) -> Test
     between days the control was like it; a review)."""
     if controlled:
         return None
-    return (compare_csat if metric == "csat" else compare)(*site, confidence=1 - ALPHA)
+    return (compare_csat if metric == "csat" else compare)(*site, alpha=ALPHA)
 
 
 def effect_dict(scale: str, action: date, today: date, start: date, source: str | None, window: int,

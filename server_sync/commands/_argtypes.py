@@ -93,7 +93,7 @@ def nonblank_name(text: str) -> str:
     if len(value) > MAX_NAME:
         raise argparse.ArgumentTypeError(f"is {len(value)} characters; at most {MAX_NAME}")
     if bad := unsafe_character(value):
-        raise argparse.ArgumentTypeError(f"contains a control character ({bad})")
+        raise argparse.ArgumentTypeError(f"contains a control or formatting character ({bad})")
     return value
 
 

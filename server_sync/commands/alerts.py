@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from server_sync.cli import central_store, existing_database_url
-from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id, seconds
+from server_sync.commands._argtypes import DAY_FORMAT, MAX_NAME, day, nonblank_name, record_id, seconds
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
 from server_sync.program.cli import nonempty
@@ -122,8 +122,12 @@ def _by(args: argparse.Namespace, db: Database | None = None) -> str:
                 raise CentralConfigError(f"--by: {may_not_act(args.by, site)}")
         return args.by
     import getpass
+
+    from server_sync.protocol.codec import printable
     try:
-        return f"cli:{getpass.getuser()}"
+        # From the environment (LOGNAME, USER): what a terminal would act on escaped, as any name
+        # is kept free of it (_argtypes.nonblank_name), and no longer than a name.
+        return f"cli:{printable(getpass.getuser(), MAX_NAME - 4)}"
     except (KeyError, OSError):
         return "cli"
 

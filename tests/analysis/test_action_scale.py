@@ -126,6 +126,21 @@ def test_a_scale_change_the_register_learnt_late_ends_the_window_on_the_answers_
         db.close()
 
 
+def test_an_action_on_a_day_the_site_already_answered_the_new_scale_is_judged_on_it(tmp_path):
+    """The other side of a register that learnt the version late: the site answered nps11 from 5
+    days before the action, the register held it 30 days after. The action was judged on smiley4,
+    "28 of 28 days" with no answer on it after the action (a review); it is the site's nps11."""
+    db = store(tmp_path, -5)
+    try:
+        new_version(db, ACTION + timedelta(days=30))
+        actions.add(db, "s1", "visit", ACTION.isoformat(), "Ny kassa")
+        (a,) = actions.evaluated(db, today=ACTION + timedelta(days=60))
+        assert (a["scale"], a["series_id"], a["scale_ended"], a["days_observed"]) == ("nps11", "visit", None, 28)
+        assert a["current"]["n"] == 8 * 28
+    finally:
+        db.close()
+
+
 def test_a_kiosk_still_on_the_old_scale_after_the_cut_does_not_move_the_verdict(tmp_path):
     """One kiosk of the site switched on day 14, another still asked on smiley4 for two weeks: the
     window said "14 of 28 days" and gave its verdict on day 14, while its tallies and test read

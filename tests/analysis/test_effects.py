@@ -171,7 +171,8 @@ def test_no_spread_is_too_little_data_or_a_test_by_answers_never_worse_p_zero():
     test = r["test"]
     assert test["p_value"] == 1.0 and r["verdict"] == "no_detectable_effect"
     assert test["low"] < 0 == test["diff"] < test["high"] and test["high"] - test["low"] > 1
-    # With a control that moved, no test by answers measures the difference in differences.
+    # Beside a control (here one that moved), no test by answers measures the difference in
+    # differences: too little data.
     control = {d: t + Tally.from_counts("smiley4", {4 if d < ACTION else 2: 3}) for d, t in flat.items()}
     moved = {d: t + Tally.from_counts("smiley4", {4 if d < ACTION else 2: 1}) for d, t in flat.items()}
     r = action_effect(moved, control, "smiley4", ACTION, ACTION + timedelta(days=28))

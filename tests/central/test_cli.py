@@ -311,9 +311,9 @@ def test_erase_refuses_from_after_to(shop, capsys):
     (("region", "add", "r1", "--name", "  "), "argument --name: must not be empty"),
     # An escape sequence in a name reached every terminal that printed it; a direction override
     # turned the rest of a page around (a review).
-    (("site", "add", "s2", "--name", "a\x1b[2Jb"), "argument --name: contains a control character (U+001B)"),
-    (("site", "update", "s1", "--name", "Lager\u202eN"), "argument --name: contains a control character (U+202E)"),
-    (("region", "add", "r1", "--name", "a\u2028b"), "argument --name: contains a control character (U+2028)"),
+    (("site", "add", "s2", "--name", "a\x1b[2Jb"), "argument --name: contains a control or formatting character (U+001B)"),
+    (("site", "update", "s1", "--name", "Lager\u202eN"), "argument --name: contains a control or formatting character (U+202E)"),
+    (("region", "add", "r1", "--name", "a\u2028b"), "argument --name: contains a control or formatting character (U+2028)"),
     (("digest", "send", "--dry-run", "--user", ""), "argument --user: must not be empty"),     # was: everybody's
     (("user", "audit", "--user", ""), "argument --user: must not be empty"),                  # was: all entries
     (("alerts", "list", "--owner", "nobody"), "no user 'nobody'"),
