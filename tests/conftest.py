@@ -21,39 +21,41 @@ pytest_plugins = [f"tests.fixtures.{m.name}"
                   if not m.name.startswith("_")]
 
 
-# The files that take longest, longest first (seconds of their tests with two workers on 2
-# cores, from `--durations=0`, 2026-12-03 13:22, a slow stretch of the VM: 1341 s in all, 11:31 for
-# the suite, which read 9:22 at 12:04 with nearly the same tests); the files marked * were
-# re-measured at 14:20-15:00 after their set-up changed: the old and the new file run back to
-# back with `-n 0`, the figure here scaled by the ratio. `make test` hands whole files to the
-# workers (`--dist loadfile --no-loadscope-reorder`) in collection order: starting with the long
-# ones keeps one worker from finishing a long file alone at the end (xdist's own order, by number
-# of tests, ran the one-test alert simulation last). Files not listed keep their order after these.
+# The files that take longest, longest first (seconds of their tests' set-up, call and tear-down
+# with two workers on 2 cores, from `--durations=0` on 2026-12-06 at 21:41: 1157 s in all, 10:00
+# for the suite). `make test` hands whole files to the workers (`--dist loadfile
+# --no-loadscope-reorder`) in collection order: starting with the long ones keeps one worker from
+# finishing a long file alone at the end (xdist's own order, by number of tests, ran the one-test
+# alert simulation last). Files not listed keep their order after these.
 LONGEST_FILES = (
-    "tests/ui/test_app.py",                     # 109 s: seven app processes in the fixture
-    "tests/central/test_ingest_mqtt.py",        # 88 s
-    "tests/web/test_security.py",               # 77 s* (131 before; 151 before the address lock-out took copies)
-    "tests/web/test_browser.py",                # 76 s* (100 before)
-    "tests/sync/test_e2e_sync.py",              # 64 s
-    "tests/analysis/test_alert_quality.py",     # 59 s
-    "tests/analysis/test_change_size.py",       # 59 s (2026-12-06, a slow stretch: 1316 s in all)
-    "tests/web/test_errors.py",                 # 52 s* (101 before)
-    "tests/central/test_notify.py",             # 44 s* (70 before)
-    "tests/web/test_demo.py",                   # 44 s
-    "tests/web/test_loop.py",                   # 37 s* (44 before)
-    "tests/web/test_live.py",                   # 36 s
-    "tests/ui/test_device_settings.py",         # 36 s
-    "tests/analysis/test_ranking_drivers.py",   # 37 s (2026-12-06, as above)
-    "tests/analysis/test_change_interval.py",   # 28 s (2026-12-06, as above)
-    "tests/central/test_cli.py",                # 26 s
-    "tests/central/test_ingest_service.py",     # 24 s
-    "tests/central/test_one_kiosk.py",          # 21 s
-    "tests/analysis/test_history.py",           # 21 s
-    "tests/test_crash.py",                      # 20 s
-    "tests/central/test_workflow.py",           # 19 s* (23 before)
-    "tests/analysis/test_series_local_time.py", # 17 s* (24 before)
-    "tests/analysis/test_employee_privacy.py",  # 15 s* (29 before)
-    "tests/central/test_ingest.py",             # 13 s* (22 before)
+    "tests/web/test_browser.py",                # 93 s
+    "tests/ui/test_app.py",                     # 73 s
+    "tests/central/test_ingest_mqtt.py",        # 67 s
+    "tests/central/test_ingest_service.py",     # 63 s
+    "tests/web/test_security.py",               # 59 s
+    "tests/analysis/test_change_size.py",       # 47 s
+    "tests/sync/test_e2e_sync.py",              # 45 s
+    "tests/analysis/test_change_interval.py",   # 33 s
+    "tests/web/test_errors.py",                 # 33 s
+    "tests/analysis/test_alert_quality.py",     # 28 s
+    "tests/ui/test_fit.py",                     # 25 s
+    "tests/ui/test_device_settings.py",         # 24 s
+    "tests/analysis/test_html_report.py",       # 23 s
+    "tests/test_sd_card.py",                    # 21 s
+    "tests/web/test_demo.py",                   # 19 s
+    "tests/analysis/test_ranking_drivers.py",   # 19 s
+    "tests/sync/test_agent.py",                 # 18 s
+    "tests/central/test_notify.py",             # 17 s
+    "tests/web/test_alert_language.py",         # 16 s
+    "tests/web/test_downloads.py",              # 15 s
+    "tests/web/test_loop.py",                   # 15 s
+    "tests/central/test_cli.py",                # 15 s
+    "tests/central/test_kiosk_watch.py",        # 15 s
+    "tests/web/test_live.py",                   # 14 s
+    "tests/analysis/test_history.py",           # 14 s
+    "tests/analysis/test_series_local_time.py", # 13 s
+    "tests/test_crash.py",                      # 13 s
+    "tests/central/test_provision.py",          # 12 s
 )
 
 
