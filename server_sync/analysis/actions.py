@@ -71,11 +71,17 @@ def evaluated(db: Database, site_ids: tuple[str, ...] = (), *, today: date | Non
 
 
 def site_dates(db: Database, site_ids: Iterable[str], now: datetime) -> dict[str, date]:
-    """Each site's date at `now` in its own zone (registry.site_todays): an action's
-    after-window ends with the site's last local day, and UTC's date is a day ahead of a store
-    west of UTC each evening, when a verdict would be given before that day's answers are in."""
+    """Each site's first day not yet over for its actions, at `now`: its own date in its zone
+    (registry.site_todays: an action's after-window ends with the site's last local day, and
+    UTC's date is a day ahead of a store west of UTC each evening, when a verdict would be given
+    before that day's answers are in), but no later than the chain's earliest, since the control
+    is the rest of the chain: a day still going on at a site further west had answers to come
+    that would move a verdict already given (a review)."""
+    from server_sync.analysis.queries import site_names
     from server_sync.central.registry import site_todays
-    return {site: date.fromisoformat(day) for site, day in site_todays(db, site_ids, now).items()}
+    every = {site: date.fromisoformat(day) for site, day in site_todays(db, site_names(db), now).items()}
+    earliest, wanted = min(every.values(), default=None), set(site_ids)
+    return {site: min(day, earliest) for site, day in every.items() if site in wanted}
 
 
 def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict],

@@ -109,12 +109,19 @@ def get(db: Database, action_id: int, now: datetime | None = None, evaluate: boo
     row = db.execute_sql(f"SELECT {', '.join(_COLUMNS)} FROM action WHERE id = {db.param}", (action_id,)).fetchone()
     if row is None:
         return None
-    today = site_today(db, row[_SITE], now or datetime.now(timezone.utc))
-    d = _as_dict(row, today)
+    now = now or datetime.now(timezone.utc)
+    d = _as_dict(row, site_today(db, row[_SITE], now))
     if evaluate:
-        d["evaluation"] = evaluation(db, d, today)
-        d["complete"] = is_complete(d["evaluation"], today)
+        judged = _judged_todays(db, (row[_SITE],), now)[row[_SITE]]
+        d["evaluation"] = evaluation(db, d, judged)
+        d["complete"] = is_complete(d["evaluation"], judged)
     return d
+
+
+def _judged_todays(db: Database, sites: Iterable[str], now: datetime) -> dict[str, str]:
+    """The first day not yet over for each site's actions (analysis.actions.site_dates: its own,
+    but no later than the chain's, whose days the control reads)."""
+    return {site: day.isoformat() for site, day in action_store.site_dates(db, sites, now).items()}
 
 
 def list_actions(db: Database, *, sites: Iterable[str] | None = None, state: str | None = None,
@@ -146,7 +153,7 @@ def list_actions(db: Database, *, sites: Iterable[str] | None = None, state: str
 
 def evaluation(db: Database, action: dict[str, Any], today: str) -> dict[str, Any] | None:
     """analysis.actions.evaluated's dict of this action (its before/after and verdict), with
-    `today` (the site's date) the first day not yet over."""
+    `today` the first day not yet over for its comparison (`_judged_todays`)."""
     for e in action_store.evaluated(db, (action["site_id"],), today=date.fromisoformat(today)):
         if int(e["id"]) == action["id"]:
             return e
@@ -188,7 +195,7 @@ def close_completed(db: Database, now: datetime) -> list[dict[str, Any]]:
     open_ = list_actions(db, state="open", now=now)
     if not open_:
         return []
-    todays = site_todays(db, {a["site_id"] for a in open_}, now)
+    todays = _judged_todays(db, {a["site_id"] for a in open_}, now)
     evaluated: dict[int, dict[str, Any]] = {}
     for day in set(todays.values()):          # the sites' dates differ by a day at most
         sites = tuple(sorted(s for s, d in todays.items() if d == day))

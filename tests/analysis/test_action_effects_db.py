@@ -96,10 +96,12 @@ def test_an_action_logged_from_an_alert_takes_that_alerts_day(db):
     assert row["alert_id"] == first
 
 
-def test_a_verdict_waits_for_the_sites_own_last_day(tmp_path):
+def test_a_verdict_waits_for_the_sites_own_last_day_and_the_controls(tmp_path):
     # 21:00 in New York on the after-window's 28th local day is 01:00 UTC the next day: by UTC's
     # date the window was over and the report gave a verdict on 27 of the 28 days (the reviewer's
-    # action_timing.py). Stockholm is at 02:00 of the next day then: its window is over.
+    # action_timing.py). Stockholm is at 02:00 of the next day then: its own window is over, but
+    # its control, the rest of the chain, has New York's 28th day still going on, whose answers
+    # would move a verdict already given (a review): both wait until it is over.
     db = connect(f"sqlite:///{tmp_path / 'zones.db'}")
     try:
         add_question(db)
@@ -115,15 +117,19 @@ def test_a_verdict_waits_for_the_sites_own_last_day(tmp_path):
         commit(db, rows)
         for s in ("ny1", "sto"):
             actions.add(db, s, "visit", ACTION.isoformat(), "Ny kassa", now=datetime(2026, 10, 1, tzinfo=timezone.utc))
-        now = datetime(2026, 10, 28, 21, 0, tzinfo=ZoneInfo("America/New_York")).astimezone(timezone.utc)
-        report = chain_report.build(db, ReportFilter(date_from="2026-10-01", date_to="2026-10-28"), now=now)
-        assert_own_days(report["actions"])
-        assert_own_days(actions.evaluated(db, now=now))       # `action list`, the web app
+        for hour, over in ((21, False), (25, True)):                     # 01:00 the next day in New York
+            now = (datetime(2026, 10, 28, tzinfo=ZoneInfo("America/New_York")) + timedelta(hours=hour)).astimezone(
+                timezone.utc)
+            report = chain_report.build(db, ReportFilter(date_from="2026-10-01", date_to="2026-10-28"), now=now)
+            assert_days(report["actions"], over)
+            assert_days(actions.evaluated(db, now=now), over)       # `action list`, the web app
+            from server_sync.workflow.actions import close_completed
+            closed = {a["site_id"] for a in close_completed(db, now)}   # the workflow closes on the same day
+            assert closed == ({"ny1", "sto"} if over else set()), (hour, closed)
     finally:
         db.close()
 
 
-def assert_own_days(found: list[dict]) -> None:
-    by_site = {a["site_id"]: a for a in found}
-    assert (by_site["ny1"]["verdict"], by_site["ny1"]["days_observed"]) == ("pending", 27)
-    assert by_site["sto"]["days_observed"] == 28 and by_site["sto"]["verdict"] != "pending"
+def assert_days(found: list[dict], over: bool) -> None:
+    for a in found:
+        assert (a["verdict"] != "pending", a["days_observed"]) == (over, 28 if over else 27), a["site_id"]
