@@ -77,11 +77,13 @@ def site_dates(db: Database, site_ids: Iterable[str], now: datetime) -> dict[str
     before that day's answers are in), but no later than the chain's earliest, since the control
     is the rest of the chain: a day still going on at a site further west had answers to come
     that would move a verdict already given (a review)."""
-    from server_sync.analysis.queries import site_names
-    from server_sync.central.registry import site_todays
-    every = {site: date.fromisoformat(day) for site, day in site_todays(db, site_names(db), now).items()}
-    earliest, wanted = min(every.values(), default=None), set(site_ids)
-    return {site: min(day, earliest) for site, day in every.items() if site in wanted}
+    from server_sync.central.registry import site_todays, time_zone
+    own = {site: date.fromisoformat(day) for site, day in site_todays(db, site_ids, now).items()}
+    at = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    # The chain's zones; one stored wrong is said on its own site's pages, and holds up no other.
+    zones = [time_zone(name) for (name,) in db.execute_sql("SELECT DISTINCT timezone FROM site") if name]
+    earliest = min((at.astimezone(zone).date() for zone in zones if zone is not None), default=None)
+    return {site: day if earliest is None else min(day, earliest) for site, day in own.items()}
 
 
 def with_effects(db: Database, acts: list[dict], catalogue: dict[str, dict],
