@@ -175,10 +175,10 @@ def dip_start(gaps: Mapping[date, tuple[int, float]], action: date, alert_day: d
     a week or two before the action made the site act as well (the search stopped at the first
     week back that was not below normal, left such a dip in the baseline, and called an action
     without effect better in 2.5-6.5 % of chains at a 1 % test, 7.5-14 % in a review's own
-    simulation; now 0-2.5 %: docs/analysis.md), while a week below normal
-    by chance among three moves the baseline back in 5 % of chains (8 % at `DIP_T` for every
-    week). The earliest such week starts the dip. A linked alert raised earlier moves the start back to its day.
-    Returns (start, source): source `alert`, `series` or None (only the guard)."""
+    simulation; now 0-2.5 %: docs/analysis.md), while a week below normal by chance among three
+    moves the baseline back in 5 % of chains (8 % at `DIP_T` for every week). The earliest such
+    week starts the dip. A linked alert raised earlier moves the start back to its day. Returns
+    (start, source): source `alert`, `series` or None (only the guard)."""
     start, source = action - timedelta(days=GUARD_DAYS), None
     normal = window_mean(gaps, action - timedelta(days=LOOKBACK_DAYS + window), window)
     week_start, joined = start, True

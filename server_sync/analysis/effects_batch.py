@@ -25,9 +25,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from server_sync.analysis import stats_batch
-from server_sync.analysis.effects import (ALPHA, DIFFERENCE_TEST, DIP_T, DIP_T_APART, GUARD_DAYS, LOOKBACK_DAYS, MIN_WEEK_DAYS,
-                                          SAME_GAP, WEEK, WINDOW_DAYS, WindowMean, after_length, by_answers,
-                                          effect_dict, metric_value, testable)
+from server_sync.analysis.effects import (ALPHA, DIFFERENCE_TEST, DIP_T, DIP_T_APART, GUARD_DAYS, LOOKBACK_DAYS,
+                                          MIN_WEEK_DAYS, SAME_GAP, WEEK, WINDOW_DAYS, WindowMean, after_length,
+                                          by_answers, effect_dict, metric_value, testable)
 from server_sync.analysis.metrics import Tally, primary_metric
 from server_sync.analysis.metrics_batch import N, NEGATIVE, SUM_V, TOP2, metrics_dicts
 from server_sync.analysis.stats import TestResult, t_quantile
