@@ -20,7 +20,7 @@ import pytest
 from server_sync.analysis import alerts as alert_store
 from server_sync.cli import main
 from server_sync.exc import CentralConfigError, FieldError
-from server_sync.notify import queue
+from server_sync.notify import digest, queue
 from server_sync.web.people import add_region, add_user, assign_region
 from server_sync.workflow import actions, alerts
 from server_sync.workflow.people import set_email
@@ -356,7 +356,7 @@ def test_the_commands_with_json_and_errors(world, central_url, capsys):
 
 
 def test_the_weekly_digest_per_person_scope_and_language_through_real_smtp(world, central_url, capsys):
-    from server_sync.notify import digest, sender, smtp
+    from server_sync.notify import sender, smtp
     from tests.fixtures.mail import LocalSmtp
     db = world
     rng = random.Random(11)
@@ -406,7 +406,6 @@ def test_the_weekly_digest_per_person_scope_and_language_through_real_smtp(world
 def test_a_long_list_in_the_digest_shows_twenty_and_counts_the_rest(world):
     """A chain-wide reader with 25 open alerts: a mail listing them all is read by nobody (the
     lists stopped at 500 without saying so: a review); 20, and the rest counted."""
-    from server_sync.notify import digest
     from server_sync.web.people import user_by_name
     db = world
     for i in range(25):
@@ -428,10 +427,11 @@ def test_mails_and_the_digest_say_the_alert_in_the_readers_language(world, centr
     facts were kept shows its stored message. Their figures are written as the reader's language
     writes them (a decimal comma in Swedish); the webhook's stay English."""
     db = world
-    # Wednesday midday of the last complete ISO week: inside the digest's week by any clock ("a day
-    # ago" was tomorrow in Stockholm from 23:00 UTC, outside the week, and the week had no scores).
-    today = datetime.now(timezone.utc).date()
-    at = datetime.combine(today - timedelta(days=today.isoweekday() + 4), time(12), timezone.utc)
+    # Wednesday midday of the digest's own week (the last ISO week complete at the sites): "a day
+    # ago" was tomorrow in Stockholm from 23:00 UTC, and the last week complete by UTC's date was
+    # the week before the digest's from Sunday 23:00 UTC to midnight; both weeks had no scores.
+    _, monday, _ = digest.week_of(db, ["s1", "s2", "s3"], datetime.now(timezone.utc))
+    at = datetime.combine(date.fromisoformat(monday) + timedelta(days=2), time(12), timezone.utc)
     commit(db, [answer("s1", at.replace(tzinfo=None), 1) for _ in range(4)])
     a = alert_store.raise_or_extend(db, {
         "site_id": "s1", "question_id": "visit", "kind": "realtime", "window_from": at - timedelta(hours=1),
