@@ -18,6 +18,7 @@ were a sixth of the suite's time.
 
 from __future__ import annotations
 
+import base64
 import re
 import tempfile
 from datetime import datetime, timezone
@@ -238,11 +239,15 @@ def screenshot(driver, path: Path, width: int) -> None:
     # The contrast check scrolls what it measures into view, a wide heatmap's box sideways with it:
     # the screenshot showed its weekdays cut off, which a person opening the page never sees.
     driver.execute_script("document.querySelectorAll('.scroll').forEach(function(b){b.scrollLeft=0;});")
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(max(height, 700), 7000))
+    # The whole page through the DevTools' capture beyond the viewport: resizing the window to the
+    # page's height and back (as before) took 40 % of the browser walk's time.
+    inner, height = driver.execute_script(
+        "return [document.documentElement.clientWidth, document.documentElement.scrollHeight]")
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True, "optimizeForSpeed": True,
+        "clip": {"x": 0, "y": 0, "width": inner, "height": min(max(height, 700), 7000), "scale": 1}})
     path.parent.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(path))
-    driver.set_window_size(width, 900)
+    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 # The engine each role's walk runs on: the widest scopes (admin pages, a region) on PostgreSQL.
