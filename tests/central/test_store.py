@@ -4,12 +4,13 @@ at the same moment), and rollups upsert and retract."""
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from datetime import datetime
 
 import pytest
 
 from server_sync.central import registry, rollups
-from server_sync.central.db import connect
+from server_sync.central.db import connect, database_from_url
 from server_sync.central.migrations import available, migrate
 
 
@@ -52,6 +53,34 @@ def test_concurrent_migrate_is_safe(central_url):
 def _row(value: int, at: datetime, filtered=None) -> dict:
     return {"site_id": "s1", "kiosk_id": "k1", "question_id": "visit", "audience": "customer",
             "scale": "smiley4", "value": value, "recorded_at": at, "filtered": filtered}
+
+
+def test_a_transaction_that_reads_then_writes_waits_for_another_writer_on_sqlite(tmp_path):
+    """A transaction that reads and then writes while another connection commits in between: a
+    deferred one (SQLite's default) failed at once with "database is locked", as `config push` did
+    beside a running ingestor; the centre's take the write lock at BEGIN, so the other waits."""
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    connect(url).close()                                        # migrated
+    mine, other = database_from_url(url), database_from_url(url)
+    failed: list[Exception] = []
+
+    def other_writes() -> None:
+        try:
+            registry.add_site(other, "s2", "S2", "UTC", datetime(2026, 1, 1))
+        except Exception as e:              # reported to the test, not lost in the thread
+            failed.append(e)
+
+    with mine.atomic():
+        mine.execute_sql("SELECT COUNT(*) FROM site").fetchone()
+        writer = threading.Thread(target=other_writes)
+        writer.start()
+        writer.join(0.5)                                         # it waits for this transaction
+        registry.add_site(mine, "s1", "S1", "UTC", datetime(2026, 1, 1))
+    writer.join()
+    assert failed == []
+    assert [r[0] for r in mine.execute_sql("SELECT id FROM site ORDER BY id").fetchall()] == ["s1", "s2"]
+    mine.close()
+    other.close()
 
 
 def test_rollup_apply_upserts_and_retracts(central_db):
