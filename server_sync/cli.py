@@ -89,8 +89,14 @@ def existing_database_url(args: argparse.Namespace) -> str:
     return url
 
 
+def store_failure(error: BaseException) -> Any:
+    """A failed store met while a command ran (central.db.store_failure), imported when met."""
+    from server_sync.central.db import store_failure as failure
+    return failure(error)
+
+
 COMMAND_LINE = CommandLine(PROG, "Kundpuls centre: ingest, fleet, analysis and reports.",
-                           __version__, server_sync.commands, common_options)
+                           __version__, server_sync.commands, common_options, translate=store_failure)
 
 
 @contextmanager

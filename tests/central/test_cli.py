@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from peewee import OperationalError
 
-from server_sync.central.db import connect
+from server_sync.central.db import SQLITE_PRAGMAS, connect, store_failure
 from server_sync.cli import main
 from tests.analysis.seeding import add_question, add_site
 from tests.fixtures.cli import broker_files, central, fresh_parser, said_error
@@ -80,6 +82,40 @@ def test_serve_refuses_a_bad_certificate_or_address_before_starting_workers(tmp_
             err = capsys.readouterr().err
             assert err.startswith("kiosk-central: error: ") and msg in err and "Traceback" not in err, err
     assert started == []
+
+
+def test_a_store_locked_past_the_wait_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    """Another process holds the SQLite store's write lock past busy_timeout (a long purge, a
+    backup): the command says so in one line and exits 1; it printed peewee's traceback."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    connect(url).close()
+    monkeypatch.setitem(SQLITE_PRAGMAS, "busy_timeout", 200)          # the wait, not the real 10 s
+    holder = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert main(["--db", url, "site", "add", "s1", "--name", "S1", "--timezone", "UTC"]) == 1
+    finally:
+        holder.rollback()
+        holder.close()
+    assert said_error(capsys.readouterr().err, "the central store failed: database is locked: another "
+                                               "process has held it locked for more than 10 s")
+    assert main(["--db", url, "site", "add", "s1", "--name", "S1", "--timezone", "UTC"]) == 0   # free again
+
+
+@pytest.mark.postgres
+def test_a_database_gone_while_a_command_runs_is_said_and_a_bug_is_not_hidden(pg_url, tmp_path):
+    """PostgreSQL ending the command's session (a restart, an admin) is said in a line; a
+    statement that is wrong (no such table: a bug) is not dressed up as the store's failure."""
+    db = connect(pg_url)
+    with pytest.raises(OperationalError) as gone:
+        db.execute_sql("SELECT pg_terminate_backend(pg_backend_pid())")
+    said = str(store_failure(gone.value))
+    assert said.startswith("the central database failed while the command ran: terminating connection"), said
+    lite = connect(f"sqlite:///{tmp_path / 'c.db'}")
+    with pytest.raises(OperationalError) as bug:
+        lite.execute_sql("SELECT * FROM no_such_table")
+    assert store_failure(bug.value) is None
+    lite.close()
 
 
 def test_a_malformed_database_url_is_a_clear_error(tmp_path, capsys):
