@@ -30,7 +30,9 @@ def table(marker: str) -> tuple[str, dict[str, str]]:
     assert m, f"README has no {marker} section"
     rows: dict[str, str] = {}
     for line in m.group(1).splitlines():
-        for found in re.finditer(r"`kiosk-central ([a-z][a-z -]*?)(?: [\[\-A-Z(]|`)", line):
+        cells = re.split(r"(?<!\\)\|", line)          # a row's first cell names its commands; the
+        first = cells[1] if line.startswith("|") and len(cells) > 2 else ""   # rest may mention others
+        for found in re.finditer(r"`kiosk-central ([a-z][a-z -]*?)(?: [\[\-A-Z(]|`)", first):
             rows.setdefault(found.group(1).strip(), line)
     return m.group(1), rows
 
