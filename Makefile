@@ -27,11 +27,15 @@ demo: demo-deps $(STAMP)
 demo-headless: demo-deps $(STAMP)
 	$(BIN)/python -m seeds.demo_chain --headless
 
-# Both cores: each worker takes whole test files (their module-scoped servers and chains stay
-# with one worker). PYTEST_ARGS="-n 0 …" runs in one process. (Three workers were tried: 9:09
-# once, 9:50 the next time, and the sync agent's SIGKILL test then saw no kill land mid-drain;
-# on 2026-12-04, 11:37 against two workers' 11:22 the same hour, the demo tests failing.)
-PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
+# Three workers on the two cores: each takes whole test files (their module-scoped servers and
+# chains stay with one worker); the tests wait on brokers, servers, app frames and child
+# processes, so even three keep the cores busy only part of the time (user+sys CPU averaged
+# 1.57 of the 2 cores). On 2026-12-06/07: 8:26, 8:35 and 8:27 (a fresh clone's CI) against two
+# workers' 9:32-10:09 the same evening, all passing but one test that waited 0.5 s for a frame
+# (fixed). Tried before on 2026-12-04: 9:09, 9:50, and 11:37 against 11:22, with the sync
+# agent's SIGKILL test (since made to wait for the drain) and the demo tests failing then; a
+# test that fails only under load is a test to fix. PYTEST_ARGS="-n 0 …" runs in one process.
+PYTEST_ARGS ?= -n 3 --dist loadfile --no-loadscope-reorder
 # Bytecode kept (an environment may say PYTHONDONTWRITEBYTECODE): the tests start hundreds of
 # Python processes (kiosk-central, ingest, the web app, the kiosk), and each compiled the
 # project's modules again (0.35 s of CPU for the web app's).
