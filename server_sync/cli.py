@@ -90,9 +90,10 @@ def existing_database_url(args: argparse.Namespace) -> str:
 
 
 def store_failure(error: BaseException) -> Any:
-    """A failed store met while a command ran (central.db.store_failure), imported when met."""
-    from server_sync.central.db import store_failure as failure
-    return failure(error)
+    """A failed store met while a command ran (central.dialect.store_failure), imported when met."""
+    from server_sync.central.db import SQLITE_PRAGMAS
+    from server_sync.central.dialect import store_failure as failure
+    return failure(error, SQLITE_PRAGMAS["busy_timeout"])
 
 
 COMMAND_LINE = CommandLine(PROG, "Kundpuls centre: ingest, fleet, analysis and reports.",

@@ -107,8 +107,17 @@ def validate_for(push: PushFile, kiosk_id: str, site_id: str) -> KioskConfig:
     return parse_config(mapping, text=push.text, path=push.path, on_device=False)
 
 
+def answered_questions(db: Database, push: PushFile, cfg: KioskConfig) -> dict[tuple[str, int], questions.Answered]:
+    """`questions.answered` for each question the push defines: read before the push's
+    transaction, so the scans of the answers do not hold SQLite's write lock."""
+    if "questions" not in push.body:
+        return {}
+    return {(q.id, q.version): questions.answered(db, q.id, q.version, q.scale, q.audience) for q in cfg.questions}
+
+
 def define_questions(db: Database, push: PushFile, cfg: KioskConfig, now: datetime,
-                     force: bool = False) -> dict[str, int]:
+                     force: bool = False, seen: Mapping[tuple[str, int], questions.Answered] | None = None,
+                     ) -> dict[str, int]:
     """The questions a push carries become the centre's definitions (central.questions): from
     now on an answer to one of them that disagrees is held on its kiosk. A version the centre
     defined before with another scale or audience refuses the push, and so does a first
@@ -117,7 +126,7 @@ def define_questions(db: Database, push: PushFile, cfg: KioskConfig, now: dateti
     if "questions" not in push.body:
         return {}
     return {f"{q.id} v{q.version}": questions.define(db, q.id, q.version, q.scale, q.audience, dict(q.text), now,
-                                                     force=force)
+                                                     force=force, seen=(seen or {}).get((q.id, q.version)))
             for q in cfg.questions}
 
 

@@ -8,15 +8,14 @@ psycopg 3). The centre talks to it through `central.dialect`; there are no model
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 from pathlib import Path
 from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 
-from peewee import Database, DatabaseError, OperationalError, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, DatabaseError, PostgresqlDatabase, SqliteDatabase
 
 from server_sync.central.migrations import migrate
-from server_sync.exc import CentralConfigError, CentralError
+from server_sync.exc import CentralConfigError
 from server_sync.program.file_access import denied
 
 # busy_timeout first: peewee applies these in order, and switching a new file to WAL needs a lock
@@ -109,38 +108,6 @@ def _not_permitted(e: DatabaseError) -> bool:
     cause = e.args[0] if e.args else e
     return (getattr(cause, "sqlstate", None) == "42501"
             or "readonly database" in str(cause) or "permission denied" in str(cause).lower())
-
-
-# SQLite's own words for a store a person can do something about: held by another process past
-# busy_timeout, a full disk, a file made read-only, a failing or damaged card. Any other error of
-# SQLite's (no such table, a syntax error) is a bug, to be seen.
-_SQLITE_FAILURES = {
-    "database is locked": f"another process has held it locked for more than {SQLITE_PRAGMAS['busy_timeout'] // 1000} s"
-                          " (a long purge, a backup, a migration); try again when it is done",
-    "database table is locked": "another process holds it; try again when it is done",
-    "database or disk is full": "free space on its disk",
-    "readonly database": "the centre's user must be able to write the file and its directory",
-    "disk I/O error": "check the disk it is on",
-    "unable to open database file": "check the file, its directory and their permissions",
-    "malformed": "the file is damaged: restore it from a backup",
-}
-
-
-def store_failure(error: BaseException) -> CentralError | None:
-    """The failure of a running command's store that a person can act on, as the error to print
-    (the CLI's `translate`): SQLite's operational failures listed above; any operational error of
-    PostgreSQL's (psycopg.OperationalError: the server went away or restarted, a statement
-    cancelled, a full disk), whose syntax and schema errors are of other classes. None: a bug."""
-    origin = error.__context__
-    if not isinstance(error, OperationalError) or origin is None:
-        return None
-    text = _first_line(origin)
-    if isinstance(origin, sqlite3.Error):
-        fix = next((fix for words, fix in _SQLITE_FAILURES.items() if words in text), None)
-        return CentralError(f"the central store failed: {text}: {fix}") if fix else None
-    if type(origin).__module__.partition(".")[0] == "psycopg":
-        return CentralError(f"the central database failed while the command ran: {text}")
-    return None
 
 
 def _first_line(e: BaseException) -> str:

@@ -14,9 +14,10 @@ SQLite path uses live in `speedups`, each beside its plain version.
 
 from __future__ import annotations
 
+import sqlite3
 import unicodedata
 import zlib
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterator, Sequence
@@ -24,7 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 from peewee import Database, DatabaseError, PostgresqlDatabase
 
 from server_sync.central import speedups
-from server_sync.exc import CentralConfigError
+from server_sync.exc import CentralConfigError, CentralError
 
 
 @dataclass(frozen=True)
@@ -94,15 +95,28 @@ def check_lower(db: Database) -> None:
     """Refuse a database on which the dialect's `lower` does not fold every letter: a PostgreSQL
     server built without ICU has no `und-x-icu`, and every search of the comments would fail."""
     letters = "ÅÄÖÆØ"
+    sql = f"SELECT {dialect_of(db).lower.format(text=repr(letters))}"
     try:
-        with db.atomic():
-            got = db.execute_sql(f"SELECT {dialect_of(db).lower.format(text=repr(letters))}").fetchone()[0]
+        # PostgreSQL: in a transaction of its own, so a refused statement leaves the session
+        # usable. SQLite: none (each transaction begins IMMEDIATE: a store another process held
+        # locked read as a server without ICU).
+        with db.atomic() if dialect_of(db) is POSTGRES else nullcontext():
+            got = db.execute_sql(sql).fetchone()[0]
     except DatabaseError as e:
+        if store_failure(e):
+            raise                           # the store failing, not its collation: said as such
         got = f"({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})"
     if got != letters.lower():
         raise CentralConfigError(f"the database does not put {letters} in lower case: {got} (PostgreSQL must be"
                                  " built with ICU, as Debian's and the PostgreSQL project's packages are: the"
                                  " comments' search and erasure need its collation und-x-icu)")
+
+
+def reading_transaction(db: Database) -> Any:
+    """A transaction that only reads, for one consistent look (a dry run's counts): on SQLite a
+    deferred one, which takes no write lock (the centre's connections begin IMMEDIATE, and a
+    long scan would hold ingest up)."""
+    return db.atomic("DEFERRED") if dialect_of(db) is SQLITE else db.atomic()
 
 
 def lost_race_errors(db: Database) -> tuple[type[BaseException], ...]:
@@ -113,6 +127,51 @@ def lost_race_errors(db: Database) -> tuple[type[BaseException], ...]:
         from psycopg.errors import TransactionRollback
         return (TransactionRollback,)
     return ()
+
+
+# What a person can do about a store that fails while a command runs, by SQLite's primary result
+# code; any other (SQLITE_ERROR: no such table, a syntax error; a misuse) is a bug, to be seen.
+_SQLITE_FAILURES = {
+    "SQLITE_BUSY": "another process has held it locked for more than {wait} s (a long purge, a backup,"
+                   " a migration); try again when it is done",
+    "SQLITE_LOCKED": "another connection holds it; try again when it is done",
+    "SQLITE_FULL": "free space on its disk",
+    "SQLITE_READONLY": "the centre's user must be able to write the file and its directory",
+    "SQLITE_IOERR": "check the disk it is on",
+    "SQLITE_CANTOPEN": "check the file, its directory and their permissions",
+    "SQLITE_CORRUPT": "the file is damaged: restore it from a backup",
+    "SQLITE_NOTADB": "the file is not a SQLite database: check --db",
+}
+# PostgreSQL's SQLSTATEs a person can act on: the connection (08), resources such as a full disk
+# (53), an operator or a shutdown (57), the server's system (58), a lock not granted (55P03), a
+# read-only server (25006, a standby), privileges taken away (42501). Other operational classes
+# (a savepoint or routine misused, a program limit) are bugs.
+_PG_CLASSES = ("08", "53", "57", "58")
+_PG_STATES = ("55P03", "25006", "42501")
+
+
+def store_failure(error: BaseException, busy_timeout_ms: int = 10_000) -> CentralError | None:
+    """The failure of a store a person can act on, as the error to print (the CLI's `translate`),
+    from the driver's own error beneath peewee's: SQLite's by result code; PostgreSQL's by
+    SQLSTATE, or a connection the client saw go (psycopg.OperationalError without one). None: a
+    bug. `busy_timeout_ms`: how long SQLite waited (central.db.SQLITE_PRAGMAS)."""
+    origin = error.__context__
+    if not isinstance(error, DatabaseError) or origin is None:
+        return None
+    text = str(origin).strip().splitlines()[0] if str(origin).strip() else type(origin).__name__
+    if isinstance(origin, sqlite3.Error):
+        name = (getattr(origin, "sqlite_errorname", None) or "").split("_")
+        fix = _SQLITE_FAILURES.get("_".join(name[:2]))
+        return CentralError(f"the central store failed: {text}: {fix.format(wait=busy_timeout_ms // 1000)}") \
+            if fix else None
+    if type(origin).__module__.partition(".")[0] != "psycopg":
+        return None
+    import psycopg
+    state = getattr(origin, "sqlstate", None)
+    if (state is None and isinstance(origin, psycopg.OperationalError)) or \
+            (state and (state[:2] in _PG_CLASSES or state in _PG_STATES)):
+        return CentralError(f"the central database failed while the command ran: {text}")
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -173,15 +173,37 @@ def read(db: Database, question_ids: Sequence[str]) -> dict[Key, Entry]:
         f"SELECT id, version, scale, audience, defined_at FROM question WHERE {where}", params).fetchall()}
 
 
+@dataclass(frozen=True)
+class Answered:
+    """What the stored answers to a question version say against a definition: the (scale,
+    audience, answers) that disagree, and the kiosks that answered it otherwise and as defined."""
+    disagreeing: tuple[tuple[str, str, int], ...]
+    kiosks_otherwise: int
+    kiosks_agreeing: int
+
+
+def answered(db: Database, question_id: str, version: int, scale: str, audience: str) -> Answered:
+    """The stored answers to (question, version) against `scale`/`audience`: two scans of the
+    answers, which a caller runs before its transaction (on SQLite every transaction holds the
+    single write lock from its BEGIN: 0.8 s a million answers that ingest would wait)."""
+    p = db.param
+    stored = db.execute_sql(
+        f"SELECT scale, audience, COUNT(*) FROM response WHERE question_id = {p} AND question_version = {p}"
+        f" GROUP BY scale, audience ORDER BY 3 DESC, 1, 2", (question_id, version)).fetchall()
+    return Answered(tuple((sc, au, int(n)) for sc, au, n in stored if (sc, au) != (scale, audience)),
+                    *kiosks_answering(db, question_id, version, scale, audience))
+
+
 def define(db: Database, question_id: str, version: int, scale: str, audience: str, text: Mapping[str, str],
-           now: datetime, *, replace: bool = False, force: bool = False) -> int:
+           now: datetime, *, replace: bool = False, force: bool = False, seen: Answered | None = None) -> int:
     """Make (question, version) mean `scale`/`audience` for the whole chain. A definition the
     centre gave before is never changed silently (answers would mix scales): another one is
     refused unless `replace`. Nor is a version the kiosks have been answering otherwise: a first
     definition that most stored answers contradict (a mistyped scale would hold every kiosk's
     answers from then on) is refused unless `force`; "most" counts kiosks, and takes two (one
     kiosk's answers to a version the centre only plans must not block its push). Returns how many
-    stored answers of that version disagree with the new definition (they stay as they are)."""
+    stored answers of that version disagree with the new definition (they stay as they are).
+    `seen`: `answered` for this definition, read before the caller's transaction (else here)."""
     if scale not in SCALE_NAMES:
         raise CentralConfigError(f"unknown scale {scale!r}; use {', '.join(SCALE_NAMES)}")
     if audience not in AUDIENCES:
@@ -193,12 +215,10 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
         raise CentralConfigError(
             f"question {question_id} v{version} is defined as {current.scale}/{current.audience}; a defined "
             f"version keeps its meaning: give the new wording version {version + 1} (or question define --replace)")
-    stored = db.execute_sql(
-        f"SELECT scale, audience, COUNT(*) FROM response WHERE question_id = {p} AND question_version = {p}"
-        f" GROUP BY scale, audience ORDER BY 3 DESC, 1, 2", (question_id, version)).fetchall()
-    disagreeing = [(sc, au, int(n)) for sc, au, n in stored if (sc, au) != (scale, audience)]
+    seen = seen or answered(db, question_id, version, scale, audience)
+    disagreeing = seen.disagreeing
     otherwise = sum(n for *_, n in disagreeing)
-    kiosks_otherwise, kiosks_agreeing = kiosks_answering(db, question_id, version, scale, audience)
+    kiosks_otherwise, kiosks_agreeing = seen.kiosks_otherwise, seen.kiosks_agreeing
     # Most kiosks that answered it ask it otherwise: this is a slip (a stray kiosk on another
     # scale is what the definition is there to hold). Kiosks, not answers, and more than one:
     # a single credential answering a version ahead of the centre must not block its push.

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from peewee import Database
 
-from server_sync.central.dialect import dialect_of, fold
+from server_sync.central.dialect import dialect_of, fold, reading_transaction
 from server_sync.central.retention_periods import PERIODS
 from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import CentralConfigError
@@ -78,7 +78,7 @@ def apply_retention(db: Database, now: datetime, *, dry_run: bool = False, actor
     out = Removed("retention", dry_run=dry_run, cutoffs={
         "comments_before": comments_cut.date().isoformat(), "dead_letters_before": letters_cut.isoformat(" ", "seconds"),
         "audit_before": audit_cut.date().isoformat()})
-    with db.atomic():
+    with reading_transaction(db) if dry_run else db.atomic():
         where = f"FROM followup WHERE comment IS NOT NULL AND recorded_at < {p}"
         out.counts["comments"] = _count(db, where, (comments_cut,))
         out.counts["dead_letters"] = _count(db, f"FROM dead_letter WHERE received_at < {p}", (letters_cut,))
@@ -124,7 +124,7 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
         params.append(datetime.fromisoformat(date_to) + timedelta(days=1))
     where = " AND ".join(clauses)
     out = Removed("erasure", dry_run=dry_run)
-    with db.atomic():
+    with reading_transaction(db) if dry_run else db.atomic():
         ids = [r[0] for r in db.execute_sql(f"SELECT f.id FROM followup f WHERE {where}", params).fetchall()]
         out.counts["comments"] = len(ids)
         if ids and not dry_run:

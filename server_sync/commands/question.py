@@ -66,10 +66,11 @@ def define(args: argparse.Namespace) -> int:
     registry.check_id(args.id, "question id")
     db = connect(existing_database_url(args))
     try:
+        seen = questions.answered(db, args.id, args.version, args.scale, args.audience)   # not under the lock
         with db.atomic():
             otherwise = questions.define(db, args.id, args.version, args.scale, args.audience, {},
                                          datetime.now(timezone.utc).replace(tzinfo=None), replace=args.replace,
-                                         force=args.force)
+                                         force=args.force, seen=seen)
     finally:
         db.close()
     if args.json:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from peewee import OperationalError
+from peewee import DatabaseError, OperationalError
 
-from server_sync.central.db import SQLITE_PRAGMAS, connect, store_failure
+from server_sync.central.db import SQLITE_PRAGMAS, connect
+from server_sync.central.dialect import store_failure
 from server_sync.cli import main
 from tests.analysis.seeding import add_question, add_site
 from tests.fixtures.cli import broker_files, central, fresh_parser, said_error
@@ -98,8 +100,29 @@ def test_a_store_locked_past_the_wait_is_a_clear_error(tmp_path, capsys, monkeyp
         holder.rollback()
         holder.close()
     assert said_error(capsys.readouterr().err, "the central store failed: database is locked: another "
-                                               "process has held it locked for more than 10 s")
+                                               "process has held it locked for more than 0 s")
     assert main(["--db", url, "site", "add", "s1", "--name", "S1", "--timezone", "UTC"]) == 0   # free again
+
+
+def test_a_damaged_store_is_a_clear_error(tmp_path, capsys):
+    """A SQLite file whose site table's root page was overwritten (a failing card): SQLite says
+    it is malformed once a command reads it, as a DatabaseError, not an OperationalError; one
+    line, exit 1 (it was a traceback)."""
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = connect(url)
+    with db.atomic():
+        for i in range(300):
+            add_site(db, f"s{i:03d}")
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    root = db.execute_sql("SELECT rootpage FROM sqlite_master WHERE name = 'site'").fetchone()[0]
+    size = db.execute_sql("PRAGMA page_size").fetchone()[0]
+    db.close()
+    with open(tmp_path / "c.db", "r+b") as f:
+        f.seek((root - 1) * size + 8)
+        f.write(random.Random(7).randbytes(size - 8))
+    assert main(["--db", url, "site", "list"]) == 1
+    assert said_error(capsys.readouterr().err, "the central store failed: database disk image is malformed:"
+                                               " the file is damaged: restore it from a backup")
 
 
 @pytest.mark.postgres
@@ -111,6 +134,12 @@ def test_a_database_gone_while_a_command_runs_is_said_and_a_bug_is_not_hidden(pg
         db.execute_sql("SELECT pg_terminate_backend(pg_backend_pid())")
     said = str(store_failure(gone.value))
     assert said.startswith("the central database failed while the command ran: terminating connection"), said
+    db = connect(pg_url)
+    with db.atomic():
+        with pytest.raises(DatabaseError) as bug:      # an operational class, but a misuse: a bug
+            db.execute_sql("RELEASE SAVEPOINT no_such_savepoint")
+    assert store_failure(bug.value) is None
+    db.close()
     lite = connect(f"sqlite:///{tmp_path / 'c.db'}")
     with pytest.raises(OperationalError) as bug:
         lite.execute_sql("SELECT * FROM no_such_table")

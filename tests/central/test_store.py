@@ -4,6 +4,7 @@ at the same moment), and rollups upsert and retract."""
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 from datetime import datetime
 
@@ -11,6 +12,7 @@ import pytest
 
 from server_sync.central import registry, rollups
 from server_sync.central.db import connect, database_from_url
+from server_sync.central.dialect import check_lower, reading_transaction
 from server_sync.central.migrations import available, migrate
 
 
@@ -81,6 +83,27 @@ def test_a_transaction_that_reads_then_writes_waits_for_another_writer_on_sqlite
     assert [r[0] for r in mine.execute_sql("SELECT id FROM site ORDER BY id").fetchall()] == ["s1", "s2"]
     mine.close()
     other.close()
+
+
+def test_a_reading_transaction_and_the_collation_check_take_no_write_lock_on_sqlite(tmp_path):
+    """A dry run's counts (reading_transaction) leave the write lock to others, and so does the
+    check of the collation `serve` and `erase` make at start: in a transaction of its own it
+    waited for a store another process held and said "does not put ÅÄÖÆØ in lower case: (database
+    is locked)" once every transaction began IMMEDIATE (a review)."""
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    db = connect(url)
+    other = sqlite3.connect(tmp_path / "central.db", timeout=0.1, isolation_level=None)
+    with reading_transaction(db):
+        db.execute_sql("SELECT COUNT(*) FROM site").fetchone()
+        other.execute("BEGIN IMMEDIATE")                 # would raise "database is locked"
+        other.execute("ROLLBACK")
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        check_lower(db)                                  # reads only: WAL lets it past the writer
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    db.close()
 
 
 def test_rollup_apply_upserts_and_retracts(central_db):
