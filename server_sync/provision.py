@@ -123,6 +123,21 @@ def check_acl_file(acl_file: Path) -> None:
     a kiosk's `user` block would have the broker deny every kiosk. (A password file may be new:
     a fresh broker's first kiosk is its first line, written 0640 by _rewrite.)"""
     check_broker_file(acl_file, "--acl-file", existing=True)
+    if not re.search(r"^\s*pattern\s", _read_text(Path(acl_file), "--acl-file"), re.M):
+        raise CentralConfigError(f"--acl-file {acl_file}: holds no `pattern` line, as the shipped ACL"
+                                 f" (firmware_config/mosquitto/kundpuls.acl) does: install that first, or give"
+                                 f" the file the broker reads (not its password file)")
+
+
+def check_password_file(password_file: Path, *, existing: bool = False) -> None:
+    """check_broker_file for the password file, whose every line must be mosquitto's `user:hash`:
+    given the ACL (or a kiosk.toml) by mistake, `kiosk add` appended a password line to it and
+    the ACL block to the real password file, and the broker took neither (a review)."""
+    check_broker_file(password_file, "--password-file", existing=existing)
+    for number, line in enumerate(_read_lines(Path(password_file), "--password-file"), 1):
+        if line.strip() and not line.lstrip().startswith("#") and not re.fullmatch(r"[^:\s]+:\$\d+\$\S+", line):
+            raise CentralConfigError(f"--password-file {password_file}: line {number} is not a mosquitto password"
+                                     f" line (user:$7$…): give the broker's password file (not its ACL)")
 
 
 def _rewrite(path: Path, lines: list[str]) -> None:

@@ -35,6 +35,17 @@ SQLITE_PRAGMAS = {"busy_timeout": 10000, "journal_mode": "wal", "synchronous": 2
 # loaded machine (test_concurrent_migrate_is_safe failed so once in CI, "database is locked").
 OPEN_LOCKED_FOR = 120.0
 
+# What a postgresql:// URL's query may set: libpq's connection parameters (PostgreSQL 15-17's
+# documentation, "Parameter Key Words"); anything else went to peewee as a keyword and failed
+# there with a traceback (`?host=` twice, `?field_types=`).
+LIBPQ_PARAMETERS = frozenset((
+    "host hostaddr port dbname user password passfile require_auth channel_binding connect_timeout "
+    "client_encoding options application_name fallback_application_name keepalives keepalives_idle "
+    "keepalives_interval keepalives_count tcp_user_timeout replication gssencmode sslmode sslnegotiation "
+    "requiressl sslcompression sslcert sslkey sslkeylogfile sslpassword sslcertmode sslrootcert sslcrl sslcrldir "
+    "sslsni requirepeer ssl_min_protocol_version ssl_max_protocol_version krbsrvname gsslib gssdelegation "
+    "service target_session_attrs load_balance_hosts").split())
+
 # psycopg 3 prepares a statement run five times; PostgreSQL then may switch to a generic plan,
 # which cannot hash a key list passed as one array parameter (`= ANY(%s)`) and compares every
 # row with every key: ingest's id look-ups took 26 instead of 3 ms a batch. Plans stay custom.
@@ -127,7 +138,12 @@ def check_url(url: str) -> ParseResult:
                                      f"(?{u.query or u.params}); the centre sets its own pragmas")
         return u
     if u.scheme in ("postgres", "postgresql"):
-        if not u.path.strip("/"):
+        params = parse_qs(u.query, keep_blank_values=True)
+        unknown = sorted(set(params) - LIBPQ_PARAMETERS)
+        if unknown:
+            raise CentralConfigError(f"bad database URL {redact(url)!r}: {', '.join(unknown)} is not a connection"
+                                     f" parameter of PostgreSQL's (libpq's: host, port, dbname, sslmode, …)")
+        if not u.path.strip("/") and not params.get("dbname", [""])[-1]:
             raise CentralConfigError(f"bad database URL {redact(url)!r}: no database name")
         return u
     raise CentralConfigError(f"bad database URL {redact(url)!r}: scheme must be sqlite or postgresql")
@@ -146,11 +162,16 @@ def database_from_url(url: str) -> Database:
         # dialect.SQLITE.lower: on every connection peewee opens (a web worker opens one a thread).
         db.register_function(lower_text, "kp_lower", 1, deterministic=True)
         return db
-    params = {k: v[-1] for k, v in parse_qs(u.query).items()}
-    return PostgresqlDatabase(
-        u.path.strip("/"), user=unquote(u.username) if u.username else None,
-        password=unquote(u.password) if u.password else None, host=u.hostname or None,
-        port=u.port or None, prefer_psycopg3=True, **{**PG_CONNECT, **params})
+    # The URL's parts, then its query (libpq's own rule: `?host=/var/run/postgresql` is a Unix
+    # socket, and a parameter given in both is the query's); the centre's own options last.
+    given = {"user": unquote(u.username) if u.username else None,
+             "password": unquote(u.password) if u.password else None, "host": u.hostname or None,
+             "port": u.port or None}
+    params = {k: v[-1] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
+    name = params.pop("dbname", "") or u.path.strip("/")
+    options = " ".join(filter(None, (params.pop("options", ""), PG_CONNECT["options"])))
+    kwargs = {k: v for k, v in {**given, **params}.items() if v is not None}
+    return PostgresqlDatabase(name, prefer_psycopg3=True, **kwargs, options=options)
 
 
 def lower_text(text: str | None) -> str | None:
@@ -182,7 +203,8 @@ def _make_directory(directory: Path) -> None:
 def redact(url: str) -> str:
     """The URL with its password as ***. Text, not urlparse: it also redacts a URL urlparse
     refuses. The password runs to the last '@' before the path, as urlparse reads it."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)[^/]*@", r"\1***@", url, count=1)
+    url = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)[^/]*@", r"\1***@", url, count=1)
+    return re.sub(r"([?&](?:ssl)?password=)[^&#]*", r"\1***", url)       # and in the query
 
 
 __all__ = ["connect", "database_from_url"]

@@ -23,6 +23,7 @@ from server_sync.central.dialect import dialect_of, fold, reading_transaction
 from server_sync.central.retention_periods import PERIODS
 from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import CentralConfigError
+from server_sync.protocol.vocabulary import MAX_COMMENT_CHARS
 
 
 def period(db: Database, name: str) -> int:
@@ -109,6 +110,9 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
     needle = contains.strip()
     if len(needle) < 3:
         raise CentralConfigError("--contains needs at least 3 characters (it would match too much)")
+    if len(needle) > MAX_COMMENT_CHARS:      # no comment holds it (and SQLite refused the pattern)
+        raise CentralConfigError(f"--contains is {len(needle)} characters; a comment holds at most "
+                                 f"{MAX_COMMENT_CHARS}")
     p = db.param
     # Every letter's case ("öberg" finds "ÖBERG"), on both engines, whatever the database's locale.
     clauses = ["f.comment IS NOT NULL", f"{dialect_of(db).lower.format(text='f.comment')} LIKE {p} ESCAPE '!'"]

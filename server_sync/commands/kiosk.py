@@ -185,7 +185,7 @@ def _check_broker_files(args: argparse.Namespace, *, existing: bool = False) -> 
     there: the ACL always (provision.check_acl_file), the password file with `existing` (a
     command that takes a kiosk out of it)."""
     from server_sync import provision
-    provision.check_broker_file(args.password_file, "--password-file", existing=existing)
+    provision.check_password_file(args.password_file, existing=existing)
     provision.check_acl_file(args.acl_file)
 
 

@@ -126,6 +126,26 @@ def test_a_damaged_store_is_a_clear_error(tmp_path, capsys):
 
 
 @pytest.mark.postgres
+def test_a_postgresql_url_takes_libpqs_parameters_in_its_query(pg_url, capsys):
+    """libpq's own URL form: the host, port and database name as query parameters (the form of a
+    Unix socket, `?host=/var/run/postgresql`) reach the same database as the URL's parts."""
+    from urllib.parse import urlparse
+    u = urlparse(pg_url)
+    query_form = f"postgresql://{u.username}@/?host={u.hostname}&port={u.port}&dbname={u.path.strip('/')}" \
+                 f"&application_name=kundpuls-test&options=-c%20statement_timeout%3D60000"
+    assert main(["--db", pg_url, "site", "add", "s1", "--name", "S1", "--timezone", "UTC"]) == 0
+    capsys.readouterr()
+    assert main(["--db", query_form, "site", "list", "--json"]) == 0
+    assert [s["id"] for s in json.loads(capsys.readouterr().out)] == ["s1"]
+    db = connect(query_form)
+    try:       # both the person's options and the centre's own
+        assert db.execute_sql("SHOW statement_timeout").fetchone()[0] == "1min"
+        assert db.execute_sql("SHOW plan_cache_mode").fetchone()[0] == "force_custom_plan"
+    finally:
+        db.close()
+
+
+@pytest.mark.postgres
 def test_a_database_gone_while_a_command_runs_is_said_and_a_bug_is_not_hidden(pg_url, tmp_path):
     """PostgreSQL ending the command's session (a restart, an admin) is said in a line; a
     statement that is wrong (no such table: a bug) is not dressed up as the store's failure."""
@@ -155,7 +175,13 @@ def test_a_malformed_database_url_is_a_clear_error(tmp_path, capsys):
                      ("postgresql://u:secret@127.0.0.1:99999/x", "port must be 1-65535"),
                      ("postgresql://u:secret@[::1/x", "unbalanced [ ] around an IPv6 address"),
                      (f"sqlite:///{tmp_path}/file/x.db", f"cannot create directory {tmp_path}/file for the database"),
-                     (f"sqlite:///{tmp_path}/x.db?mode=ro", "a sqlite URL takes no options (?mode=ro)")]:
+                     (f"sqlite:///{tmp_path}/x.db?mode=ro", "a sqlite URL takes no options (?mode=ro)"),
+                     # peewee's keywords were taken as the query's (a traceback): libpq's only.
+                     ("postgresql://u@127.0.0.1/x?field_types=1", "field_types is not a connection parameter"),
+                     ("postgresql://u@127.0.0.1/x?prefer_psycopg3=0", "prefer_psycopg3 is not a connection"),
+                     ("postgresql://u@127.0.0.1/?sslmode=disable", "no database name"),
+                     # The Unix-socket form (a traceback: host given twice); no server there.
+                     (f"postgresql://u@/x?host={tmp_path}&sslpassword=secret", f'"{tmp_path}/.s.PGSQL.5432"')]:
         # A command that creates the store, and one that reads what exists (for a SQLite file
         # that is not there that one says so: tests of existing_database_url).
         for command in (["site", "add", "s1", "--name", "S"], ["kiosk", "list"])[:1 if url.startswith("sqlite") else 2]:
@@ -366,6 +392,9 @@ def test_an_unknown_site_is_an_error_as_in_report(shop, capsys, argv):
 def test_erase_refuses_from_after_to(shop, capsys):
     assert central("--db", shop, "erase", "--contains", "abc", "--from", "2026-11-10", "--to", "2026-11-01") == 2
     assert said_error(capsys.readouterr().err, "--from 2026-11-10 is after --to 2026-11-01")
+    # Longer than any comment: SQLite refused the pattern past 50,000 bytes (a traceback).
+    assert central("--db", shop, "erase", "--contains", "ö" * 30_000, "--dry-run") == 2
+    assert said_error(capsys.readouterr().err, "--contains is 30000 characters; a comment holds at most 2000")
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -624,8 +653,9 @@ MAY_CREATE_THE_STORE = {"ingest", "serve", "notify run", "site add", "region add
 
 def needs_a_store(tmp_path: Path) -> dict[str, list[str]]:
     """For every other subcommand, a command line that would work on a store with its things."""
-    for name in ("pw", "acl", "export.jsonl"):
+    for name in ("pw", "export.jsonl"):
         (tmp_path / name).write_text("")
+    broker_files(tmp_path)                             # the shipped ACL, as `acl`
     (tmp_path / "push.toml").write_text("[ui]\nthank_you_s = 5\n")
     files = broker_files(tmp_path)
     return {

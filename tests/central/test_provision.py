@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from server_sync import protocol
 from server_sync.central.db import connect
 from server_sync.cli import main
-from tests.fixtures.cli import broker_files, central, said_error
+from tests.fixtures.cli import SHIPPED_ACL, broker_files, central, said_error
 
 pytestmark = pytest.mark.broker
 
@@ -309,7 +309,7 @@ def test_a_refused_rotation_leaves_the_old_password_in_force(tmp_path, capsys):
     assert cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)[0] == 0
     assert cli(capsys, "kiosk", "add", "k7", "--site", "s1", *files, "--db", db)[0] == 0
     before = pw.read_text()
-    acl.write_text("user k7\ntopic read somewhere/else\n")        # a hand-edited block
+    acl.write_text(SHIPPED_ACL.read_text() + "user k7\ntopic read somewhere/else\n")   # a hand-edited block
     rc, _, err = cli(capsys, "kiosk", "add", "k7", "--site", "s1", *files, "--rotate-password", "--db", db)
     assert rc == 2 and "fix it by hand" in err
     assert pw.read_text() == before                                # no unseen new password
@@ -424,8 +424,8 @@ def test_deactivate_and_move_with_the_wrong_broker_files_say_so(tmp_path, capsys
     rc, out, err = cli(capsys, "kiosk", "move", "k1", "--site", "s1", "--acl-file", str(acl), "--db", db)
     assert rc == 0 and out.startswith("kiosk k1 is at site s1 already; nothing changed.") and not err
 
-    for f in elsewhere:
-        f.write_text("# another broker's file\n")
+    elsewhere[0].write_text("# another broker's file\n")
+    elsewhere[1].write_text("# another broker's file\n" + SHIPPED_ACL.read_text())
     rc, out, err = cli(capsys, "kiosk", "move", "k1", "--site", "s2", "--acl-file", str(elsewhere[1]), "--db", db)
     assert rc == 0 and f"{elsewhere[1]} had no ACL block for k1 (one for s2 was added)" in err
     rc, out, err = cli(capsys, "kiosk", "deactivate", "k1", "--password-file", str(elsewhere[0]),
@@ -434,6 +434,24 @@ def test_deactivate_and_move_with_the_wrong_broker_files_say_so(tmp_path, capsys
     assert err.startswith(f"kiosk-central: warning: no broker user k1 in {elsewhere[0]}: if the broker reads "
                           f"another password file, the kiosk's credential still works there")
     assert "k1:" in pw.read_text()                       # untouched: that file was not named
+
+
+def test_kiosk_add_with_the_broker_files_swapped_changes_neither(tmp_path, capsys):
+    """The ACL given as --password-file and the password file as --acl-file (or a kiosk.toml as
+    either): `kiosk add` appended a password line to the ACL and the ACL block to the password
+    file, exit 0, and the broker took neither (a review). Each file is checked for what it holds."""
+    db, _files = kiosk_files(tmp_path, capsys)
+    pw, acl = tmp_path / "kiosks.passwd", tmp_path / "kiosks.acl"
+    before = pw.read_text(), acl.read_text()
+    toml = tmp_path / "kiosk.toml"
+    toml.write_text('[kiosk]\nid = "k9"\n')
+    for files, message in (((acl, pw), f"--password-file {acl}: line 13 is not a mosquitto password line"),
+                           ((toml, acl), f"--password-file {toml}: line 1 is not a mosquitto password line"),
+                           ((pw, toml), f"--acl-file {toml}: holds no `pattern` line")):
+        rc, _, err = cli(capsys, "kiosk", "add", "k2", "--site", "s1", "--password-file", str(files[0]),
+                         "--acl-file", str(files[1]), "--db", db)
+        assert rc == 2 and said_error(err, message), err
+    assert (pw.read_text(), acl.read_text()) == before and toml.read_text() == '[kiosk]\nid = "k9"\n'
 
 
 def test_kiosk_add_refuses_a_missing_acl_file_and_makes_a_password_file_for_root_and_mosquitto(tmp_path, capsys):
@@ -445,7 +463,6 @@ def test_kiosk_add_refuses_a_missing_acl_file_and_makes_a_password_file_for_root
     import os
     import stat
 
-    from tests.fixtures.cli import SHIPPED_ACL
     db = f"sqlite:///{tmp_path / 'c.db'}"
     assert cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)[0] == 0
     pw, acl = tmp_path / "kundpuls.passwd", tmp_path / "kundpuls.acl"
