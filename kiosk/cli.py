@@ -29,8 +29,14 @@ def common_options() -> argparse.ArgumentParser:
 
 
 def card_failure_anywhere(error: BaseException):
-    """A failed SD card met outside the store's own statements (a row read while scanning)."""
-    from kiosk.store import card_failure
+    """A failed SD card met outside the store's own statements (a row read while scanning), or
+    the database held by another program past busy_timeout (a sqlite3 shell, a backup: the kiosk's
+    own services hold it for milliseconds), as the error to print; None: a bug."""
+    from kiosk.exc import StoreError
+    from kiosk.store import PRAGMAS, card_failure, sqlite_error_name
+    if sqlite_error_name(error) in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        return StoreError(f"the kiosk database is held by another program for more than "
+                          f"{PRAGMAS['busy_timeout'] // 1000} s (a sqlite3 shell, a backup?); try again when it is done")
     return card_failure(error, "in the data directory")
 
 

@@ -220,3 +220,25 @@ def test_python_dash_m_kiosk(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["periods"]["today"]["answers"] == 0
+
+
+def test_a_database_held_by_another_program_is_a_clear_error(data, tmp_path, capsys, monkeypatch):
+    """A sqlite3 shell or a backup holding the kiosk database past busy_timeout: the commands that
+    write say so in a line and exit 1 (they printed peewee's traceback: a review)."""
+    import sqlite3
+
+    from kiosk import store
+    assert main(["simulate", "--taps", "3", "--seed", "1", *data]) == 0
+    monkeypatch.setitem(store.PRAGMAS, "busy_timeout", 200)          # the wait, not the real 5 s
+    holder = sqlite3.connect(tmp_path / "data" / "kiosk.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        for command in (["refused", "retry"], ["simulate", "--taps", "1"]):
+            capsys.readouterr()
+            assert main([*command, *data]) == 1, command
+            err = capsys.readouterr().err
+            assert ERROR.search(err) and "the kiosk database is held by another program for more than" in err \
+                and "Traceback" not in err, (command, err)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
