@@ -57,6 +57,7 @@ def test_each_command_runs(data, tmp_path, capsys):
     (["run", "--fast"], "unrecognized arguments: --fast"),
     (["sync", "--timeout", "5"], "kiosk sync: error: --timeout needs --once"),     # the daemon would ignore them
     (["sync", "--json"], "kiosk sync: error: --json needs --once"),
+    (["config", "check", ""], "argument path: must not be empty"),       # an unset $CFG: it said ok
 ])
 def test_bad_arguments(argv, fragment, capsys):
     with pytest.raises(SystemExit) as e:

@@ -8,13 +8,15 @@ import json
 
 from kiosk.config import KEYS, load_file
 from kiosk.loading import effective_data_dir, load_config
+from server_sync.program.cli import nonempty
 
 
 def add_parser(sub, common) -> None:
     p = sub.add_parser("config", parents=[common], help="check a kiosk.toml or list its keys")
     csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     c = csub.add_parser("check", parents=[common], help="validate a config file (exit 2 when broken)")
-    c.add_argument("path", nargs="?", help="file to check (default: the effective config)")
+    # Not empty: `config check ""` (an unset $CFG) checked the built-in defaults and said ok.
+    c.add_argument("path", nargs="?", type=nonempty, help="file to check (default: the effective config)")
     c.add_argument("--json", action="store_true", help="print the effective config as JSON")
     c.set_defaults(func=check)
     k = csub.add_parser("keys", parents=[common], help="list every config key with its default")

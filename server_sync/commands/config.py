@@ -30,7 +30,7 @@ def add_parser(sub, common) -> None:
     target = push.add_mutually_exclusive_group(required=True)
     target.add_argument("--kiosk", type=nonempty, metavar="ID", help="one active kiosk")
     target.add_argument("--site", type=nonempty, metavar="SITE", help="every active kiosk of a site")
-    push.add_argument("file", metavar="FILE", help="the config fragment (TOML, or .json)")
+    push.add_argument("file", metavar="FILE", type=nonempty, help="the config fragment (TOML, or .json)")
     push.add_argument("--dry-run", action="store_true", help="validate and show the versions; publish nothing")
     push.add_argument("--force", action="store_true",
                       help="define its questions even where stored answers to that version have another scale or "

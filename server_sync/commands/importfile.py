@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from server_sync.cli import existing_database_url
+from server_sync.program.cli import nonempty
 from server_sync.program.progress import progress_callback
 
 
@@ -15,7 +16,7 @@ def add_parser(sub, common) -> None:
     p = sub.add_parser("import", parents=[common], help="import a kiosk export file (JSONL) into the central store",
                        description="Load a `kiosk export --format jsonl` file through the same validation and "
                                    "dedupe as MQTT ingest. Safe to repeat: what is already stored is skipped.")
-    p.add_argument("file", metavar="FILE", help="the export file")
+    p.add_argument("file", metavar="FILE", type=nonempty, help="the export file")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     p.set_defaults(func=run)

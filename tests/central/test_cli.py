@@ -310,6 +310,9 @@ def test_a_good_date_is_stored_as_given(shop, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
+    # An unset shell variable: "cannot read .: not a regular file" named the current directory.
+    (("import", ""), "argument FILE: must not be empty"),
+    (("config", "push", "--site", "s1", "--dry-run", ""), "argument FILE: must not be empty"),
     (("alerts", "show", H), f"argument ID: {H} is not between 1 and {2 ** 63 - 1}"),
     (("alerts", "show", "0"), "argument ID: 0 is not between"),
     (("alerts", "ack", "x1"), "argument ID: 'x1' is not a whole number"),
