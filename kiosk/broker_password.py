@@ -14,7 +14,9 @@ def read_password(cfg: KioskConfig) -> str | None:
     if not path:
         return None
     try:
-        with open(path, encoding="utf-8") as f:
+        # utf-8-sig: a leading byte-order mark (Windows' editors write one) is no part of the
+        # password; kept, the broker refused the login with nothing to say why (a review).
+        with open(path, encoding="utf-8-sig") as f:
             return f.read().strip()
     except OSError as e:
         raise ConfigError(f"cannot read the broker password file {path}: {e.strerror}",

@@ -94,6 +94,15 @@ def test_a_password_file_that_is_not_utf8_fails_in_doctor_and_sync_says_which_ke
         read_password(cfg)
 
 
+def test_a_password_file_with_a_byte_order_mark_is_read_without_it(tmp_path):
+    """Saved as "UTF-8 with BOM" (Notepad's UTF-8): the mark became the password's first
+    character and the broker refused the login with nothing to say why (a review)."""
+    from kiosk.broker_password import read_password
+    pw = secret(tmp_path, 0o600)
+    pw.write_bytes("\ufeffsecret\r\n".encode("utf-8"))
+    assert read_password(config(tmp_path, password_file=str(pw))) == "secret"
+
+
 def test_a_ca_file_that_is_not_a_pem_certificate_fails_as_sync_would(tmp_path):
     ca = tmp_path / "ca.pem"
     ca.write_text("not a certificate\n")

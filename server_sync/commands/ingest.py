@@ -58,7 +58,7 @@ def broker_settings(args: argparse.Namespace, client_id: str, password_flag: str
     password_file = getattr(args, password_flag.lstrip("-").replace("-", "_"))
     if password_file:
         try:
-            password = read_regular_file(password_file).decode("utf-8").strip()
+            password = read_regular_file(password_file).decode("utf-8-sig").strip()   # without a byte-order mark
         except OSError as e:
             raise CentralConfigError(f"cannot read {password_flag} {password_file}: {e.strerror}") from None
         except UnicodeDecodeError as e:

@@ -84,7 +84,7 @@ def _read_password() -> str:
         raise CentralConfigError("--password-stdin: standard input is not UTF-8 text") from None
     if not line:
         raise CentralConfigError("--password-stdin: nothing on standard input")
-    return line.rstrip("\r\n")
+    return line.rstrip("\r\n").removeprefix("\ufeff")        # a file's byte-order mark is no part of it
 
 
 def _warn_cheap() -> None:

@@ -50,7 +50,7 @@ def read_password_file(path: str, what: str = "the SMTP password file") -> str:
     as text (`smtp set` checks it when it is given, the worker each time it connects). `what`:
     how the message names the file (the option, for `smtp set`)."""
     try:
-        password = read_regular_file(path).decode("utf-8").strip()
+        password = read_regular_file(path).decode("utf-8-sig").strip()     # a byte-order mark is no part of it
     except (OSError, UnicodeDecodeError) as e:
         why = ("no such file" if isinstance(e, FileNotFoundError) else e.strerror if isinstance(e, OSError)
                else "not UTF-8 text")

@@ -860,3 +860,21 @@ def test_a_push_records_each_kiosk_the_broker_may_hold_it_for(central, tmp_path,
     assert main(["question", "list", "--json", "--db", url]) == 0
     assert {(q["id"], q["version"]) for q in json.loads(capsys.readouterr().out)["questions"] if q["defined"]} == {
         ("visit", 3)}
+
+
+def test_a_password_on_standard_input_is_read_without_a_byte_order_mark(tmp_path, capsys, monkeypatch,
+                                                                        quick_password_hashes):
+    """`user add --password-stdin < file` with a file saved as "UTF-8 with BOM": the mark was
+    stored as the password's first character, and the person could never sign in (a review)."""
+    import io
+
+    from server_sync.web.people import verify_password
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    assert main(["--db", url, "site", "add", "s1", "--name", "S1"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("\ufeffa long password\n"))
+    assert main(["--db", url, "user", "add", "eva", "--role", "analyst", "--password-stdin"]) == 0
+    db = connect(url)
+    try:
+        assert verify_password(db, "eva", "a long password") is not None
+    finally:
+        db.close()
