@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from kiosk.config import KioskConfig
 from kiosk.exc import ConfigError
+from server_sync.program.files import read_regular_file
 
 
 def read_password(cfg: KioskConfig) -> str | None:
@@ -14,10 +15,10 @@ def read_password(cfg: KioskConfig) -> str | None:
     if not path:
         return None
     try:
+        # A regular file only: a FIFO there held `kiosk sync` for ever, deaf to SIGTERM (a review).
         # utf-8-sig: a leading byte-order mark (Windows' editors write one) is no part of the
         # password; kept, the broker refused the login with nothing to say why (a review).
-        with open(path, encoding="utf-8-sig") as f:
-            return f.read().strip()
+        return read_regular_file(path).decode("utf-8-sig").strip()
     except OSError as e:
         raise ConfigError(f"cannot read the broker password file {path}: {e.strerror}",
                           key="broker.password_file") from None

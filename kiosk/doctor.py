@@ -327,7 +327,9 @@ def check_broker(cfg: KioskConfig) -> list[Check]:
     except OSError as e:
         out.append(Check("broker password", FAIL, f"broker.password_file {p}: {e.strerror}"))
         return out
-    if st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
+    if not stat.S_ISREG(st.st_mode):         # a directory's mode 755 read as "chmod 600 it" (a review)
+        out.append(Check("broker password", FAIL, f"broker.password_file {p}: not a regular file"))
+    elif st.st_mode & (stat.S_IROTH | stat.S_IWOTH):
         out.append(Check("broker password", FAIL, f"{p} is readable by every user (mode {stat.S_IMODE(st.st_mode):o}); chmod 600 it"))
     elif not os.access(p, os.R_OK):
         out.append(Check("broker password", FAIL, f"{p} is not readable by user {this_user()}: {AS_KIOSK_USER}"))

@@ -103,6 +103,20 @@ def test_a_password_file_with_a_byte_order_mark_is_read_without_it(tmp_path):
     assert read_password(config(tmp_path, password_file=str(pw))) == "secret"
 
 
+def test_a_password_file_that_is_a_directory_or_a_fifo_is_said_so(tmp_path):
+    """A FIFO held `kiosk sync --once` and doctor for ever (sync deaf to SIGTERM); a directory
+    read as "readable by every user (mode 755); chmod 600 it" (a review)."""
+    from kiosk.broker_password import read_password
+    (tmp_path / "dir").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    for path in (tmp_path / "dir", tmp_path / "fifo"):
+        cfg = config(tmp_path, password_file=str(path))
+        check = next(c for c in run(cfg) if c.name == "broker password")
+        assert check.status == "fail" and check.detail.endswith(": not a regular file"), check.detail
+        with pytest.raises(ConfigError, match="not a regular file"):
+            read_password(cfg)
+
+
 def test_a_ca_file_that_is_not_a_pem_certificate_fails_as_sync_would(tmp_path):
     ca = tmp_path / "ca.pem"
     ca.write_text("not a certificate\n")
