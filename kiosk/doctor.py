@@ -281,6 +281,9 @@ def check_clock(synced: bool) -> Check:
 
 
 def check_disk(data_dir: Path, disk_usage: Callable[[str], object] = shutil.disk_usage) -> list[Check]:
+    from server_sync.program.file_access import too_long
+    if why := too_long(data_dir):
+        return [Check("data dir", FAIL, why)]
     probe = Path(data_dir)
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent

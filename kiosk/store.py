@@ -43,6 +43,7 @@ from kiosk.exc import DamagedDatabase, DiskFull, IdentityError, StoreError
 from kiosk.migrations import UserVersion, migrations, not_a_kiosk_database
 from msgspec.structs import astuple
 
+from server_sync.program.file_access import too_long
 from server_sync.program.migrations import SchemaTooNew
 from server_sync.program.migrations import migrate as run_migrations
 from server_sync.protocol import FieldSpec, FollowUpEvent, ResponseEvent, field_names, fields_of
@@ -473,7 +474,9 @@ def _prepare(path: Path, *, make: bool) -> None:
 
 def _file_in_the_way(directory: Path) -> str | None:
     """What stands where `directory` (or one above it) must be: a file (mkdir says only 'File
-    exists' or 'Not a directory'), or None."""
+    exists' or 'Not a directory'), or a name no directory can have (file_access.too_long), or None."""
+    if why := too_long(directory):
+        return why
     for p in (directory, *directory.parents):
         if p.exists():
             return None if p.is_dir() else f"{p} is a file, not a directory"

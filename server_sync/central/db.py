@@ -16,7 +16,7 @@ from peewee import Database, DatabaseError, PostgresqlDatabase, SqliteDatabase
 
 from server_sync.central.migrations import migrate
 from server_sync.exc import CentralConfigError
-from server_sync.program.file_access import denied
+from server_sync.program.file_access import denied, too_long
 
 # busy_timeout first: peewee applies these in order, and switching a new file to WAL needs a lock
 # that another process opening or migrating it at the same moment may hold; before this pragma
@@ -90,6 +90,8 @@ def _sqlite_denied(db: Database) -> str | None:
     readonly database" named neither, and blamed the file for its directory."""
     if not isinstance(db, SqliteDatabase):
         return None
+    if long := too_long(db.database):
+        return long
     why = denied(db.database, "central store")
     return (f"{why} (SQLite writes its -wal and -shm files beside {db.database}, even to read it): run "
             "kiosk-central as the centre's user, or give that user the directory") if why else None

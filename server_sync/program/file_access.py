@@ -22,10 +22,30 @@ def this_user() -> str:
         return f"uid {uid}"
 
 
+# Linux's limits (NAME_MAX, PATH_MAX): past them os.stat and Path.exists raise ENAMETOOLONG
+# instead of saying "not there", a traceback wherever a person's path was first looked at.
+NAME_MAX, PATH_MAX = 255, 4095
+
+
+def too_long(path: Path | str) -> str | None:
+    """Why no file can have the name `path` (a part longer than NAME_MAX bytes, or the whole
+    longer than PATH_MAX), or None."""
+    raw = os.fsencode(str(path))
+    if len(raw) > PATH_MAX:
+        return f"the path {str(path)[:40]}… is {len(raw)} bytes; a path has at most {PATH_MAX}"
+    part = max(raw.split(b"/"), key=len)
+    if len(part) > NAME_MAX:
+        return f"a part of the path {str(path)[:40]}… is {len(part)} bytes; a file name has at most {NAME_MAX}"
+    return None
+
+
 def denied(path: Path | str, what: str = "database") -> str | None:
     """What this user may not do with the SQLite file at `path` ("may not enter /d", "may not
     write to /d", …, naming the user), or None when permissions are not what is wrong. `what`
-    names the file in the sentence ("read the kiosk database in /d")."""
+    names the file in the sentence ("read the kiosk database in /d"). A name no file can have is
+    said too (too_long)."""
+    if why := too_long(path):
+        return why
     path = Path(path)
     directory = path.parent
     if not os.path.exists(directory):
