@@ -57,6 +57,23 @@ def _row(value: int, at: datetime, filtered=None) -> dict:
             "scale": "smiley4", "value": value, "recorded_at": at, "filtered": filtered}
 
 
+def test_a_store_a_newer_centre_migrated_is_refused_untouched(central_url, capsys):
+    """A migration number beyond this software's: the store is refused before anything is done
+    to it (it was used as it was: a review)."""
+    from server_sync.cli import main
+    from server_sync.exc import CentralConfigError
+    db = connect(central_url)
+    newest = available()[-1][0]
+    db.execute_sql(f"INSERT INTO schema_migration (number, name, applied_at) VALUES ({newest + 44}, 'm_future',"
+                   " CURRENT_TIMESTAMP)")
+    db.close()
+    with pytest.raises(CentralConfigError, match=f"database schema {newest + 44} is newer than this software"
+                                                 f" \\({newest}\\): a newer kiosk-central upgraded it"):
+        connect(central_url)
+    assert main(["--db", central_url, "site", "list"]) == 2
+    assert "upgrade this one" in capsys.readouterr().err
+
+
 def test_a_transaction_that_reads_then_writes_waits_for_another_writer_on_sqlite(tmp_path):
     """A transaction that reads and then writes while another connection commits in between: a
     deferred one (SQLite's default) failed at once with "database is locked", as `config push` did

@@ -17,7 +17,8 @@ from typing import Iterator
 from peewee import Database
 
 from server_sync.central.dialect import dialect_of, placeholders
-from server_sync.program.migrations import Migration, check_numbers
+from server_sync.exc import CentralConfigError
+from server_sync.program.migrations import Migration, SchemaTooNew, check_numbers
 from server_sync.program.migrations import migrate as run_migrations
 
 _NAME = re.compile(r"^m(\d{4})_\w+$")
@@ -84,5 +85,11 @@ def migrations(db: Database) -> list[Migration]:
 
 
 def migrate(db: Database) -> int:
-    """Apply what is pending; return the number of the newest applied migration."""
-    return run_migrations(SchemaMigration(db), migrations(db))
+    """Apply what is pending; return the number of the newest applied migration. A store that a
+    newer kiosk-central migrated is refused before anything is done to it: this one would read
+    and write tables it does not know the meaning of (it was used as it was: a review)."""
+    try:
+        return run_migrations(SchemaMigration(db), migrations(db), refuse_newer=True)
+    except SchemaTooNew as e:
+        raise CentralConfigError(f"the central store's {e}: a newer kiosk-central upgraded it; upgrade this one"
+                                 f" (every process of the centre runs the same version)") from None
