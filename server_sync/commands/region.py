@@ -54,8 +54,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_assign(args: argparse.Namespace) -> int:
-    from server_sync.web.people import assign_region
-    region = None if args.region == "-" else args.region
+    from server_sync.web.people import NO_REGION, assign_region
+    region = None if args.region == NO_REGION else args.region
     sites = list(dict.fromkeys(args.sites))          # a site named twice is one site
     with central_store(args, existing=True) as db:
         assign_region(db, region, sites)

@@ -68,8 +68,16 @@ def token_hash(token: str) -> str:
 
 # --- regions ----------------------------------------------------------------------------------
 
+# `region assign - SITE…` takes sites out of every region: a region with this id could be made,
+# and no site could then be assigned to it (a review).
+NO_REGION = "-"
+
+
 def add_region(db: Database, region_id: str, name: str) -> dict:
     check_id(region_id, "region id")
+    if region_id == NO_REGION:
+        raise CentralConfigError(f"region id {NO_REGION!r} means no region (region assign {NO_REGION} SITE…);"
+                                 f" choose another id")
     if not name.strip():
         raise CentralConfigError("--name must not be empty")
     p = db.param

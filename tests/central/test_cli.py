@@ -458,6 +458,9 @@ def test_region_assign_counts_a_site_named_twice_once(shop, capsys):
     assert central("--db", shop, "region", "add", "r1", "--name", "North") == 0
     assert central("--db", shop, "region", "assign", "r1", "s1", "s1") == 0
     assert capsys.readouterr().out.splitlines()[-1] == "1 site(s) now in region r1"
+    # "-" is no region to `assign`: a region of that id could be made, and no site put in it.
+    assert central("--db", shop, "region", "add", "-", "--name", "Dash") == 2
+    assert said_error(capsys.readouterr().err, "region id '-' means no region")
 
 
 def test_report_help_says_95_percent(capsys):
