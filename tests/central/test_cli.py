@@ -881,3 +881,12 @@ def test_a_password_on_standard_input_is_read_without_a_byte_order_mark(tmp_path
         assert verify_password(db, "eva", "a long password") is not None
     finally:
         db.close()
+
+
+def test_a_store_path_no_file_can_have_is_a_clear_error(tmp_path, capsys):
+    """A part of the store's path longer than 255 bytes: `site add` and `site list` printed the
+    ENAMETOOLONG traceback (a review; the kiosk's commands: tests/test_cli.py)."""
+    long_dir = str(tmp_path / ("d" * 300))
+    for command in (["site", "add", "s1", "--name", "S"], ["site", "list"]):
+        assert main(["--db", f"sqlite:///{long_dir}", *command]) == 2
+        assert said_error(capsys.readouterr().err, "is 300 bytes; a file name has at most 255")
