@@ -14,6 +14,7 @@ from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 
 from peewee import Database, DatabaseError, PostgresqlDatabase, SqliteDatabase
 
+from server_sync.central.dialect import first_line
 from server_sync.central.migrations import migrate
 from server_sync.exc import CentralConfigError
 from server_sync.program.file_access import denied, too_long
@@ -77,7 +78,7 @@ def connect(url: str, *, migrate_schema: bool = True) -> Database:
             if not _not_permitted(e):
                 raise                      # a bug in a migration: let it be seen
             raise CentralConfigError(_sqlite_denied(db) or
-                                     f"{redact(url)}: the database refuses this user ({_first_line(e)}); "
+                                     f"{redact(url)}: the database refuses this user ({first_line(e)}); "
                                      f"the centre's user must own the store or be allowed to create "
                                      f"tables in it") from None
     return db
@@ -107,7 +108,7 @@ def _refuse_another_apps_file(db: Database) -> None:
         tables = {r[0] for r in db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except DatabaseError as e:               # "file is not a database", "database disk image is malformed"
         raise CentralConfigError(_sqlite_denied(db) or
-                                 f"{db.database} is not a usable SQLite database ({_first_line(e)}; check --db)") from None
+                                 f"{db.database} is not a usable SQLite database ({first_line(e)}; check --db)") from None
     # An empty ledger beside other tables: such a file as an earlier version left it.
     ledger = "schema_migration" in tables and db.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0]
     if tables - {"schema_migration"} and not ledger:
@@ -121,10 +122,6 @@ def _not_permitted(e: DatabaseError) -> bool:
     cause = e.args[0] if e.args else e
     return (getattr(cause, "sqlstate", None) == "42501"
             or "readonly database" in str(cause) or "permission denied" in str(cause).lower())
-
-
-def _first_line(e: BaseException) -> str:
-    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def check_url(url: str) -> ParseResult:

@@ -105,11 +105,16 @@ def check_lower(db: Database) -> None:
     except DatabaseError as e:
         if store_failure(e):
             raise                           # the store failing, not its collation: said as such
-        got = f"({str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})"
+        got = f"({first_line(e)})"
     if got != letters.lower():
         raise CentralConfigError(f"the database does not put {letters} in lower case: {got} (PostgreSQL must be"
                                  " built with ICU, as Debian's and the PostgreSQL project's packages are: the"
                                  " comments' search and erasure need its collation und-x-icu)")
+
+
+def first_line(error: BaseException) -> str:
+    """A driver's error in one line (psycopg adds hints on lines of their own), or its class."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def reading_transaction(db: Database) -> Any:
@@ -158,7 +163,7 @@ def store_failure(error: BaseException, busy_timeout_ms: int = 10_000) -> Centra
     origin = error.__context__
     if not isinstance(error, DatabaseError) or origin is None:
         return None
-    text = str(origin).strip().splitlines()[0] if str(origin).strip() else type(origin).__name__
+    text = first_line(origin)
     if isinstance(origin, sqlite3.Error):
         name = (getattr(origin, "sqlite_errorname", None) or "").split("_")
         fix = _SQLITE_FAILURES.get("_".join(name[:2]))

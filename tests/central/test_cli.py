@@ -865,17 +865,17 @@ def test_a_push_records_each_kiosk_the_broker_may_hold_it_for(central, tmp_path,
         ("visit", 3)}
 
 
-def test_a_password_on_standard_input_is_read_without_a_byte_order_mark(tmp_path, capsys, monkeypatch,
-                                                                        quick_password_hashes):
+def test_a_password_on_standard_input_is_read_without_a_byte_order_mark(tmp_path):
     """`user add --password-stdin < file` with a file saved as "UTF-8 with BOM": the mark was
-    stored as the password's first character, and the person could never sign in (a review)."""
-    import io
-
+    stored as the password's first character, and the person could never sign in (a review).
+    A process of its own, its standard input the file's bytes."""
     from server_sync.web.people import verify_password
+    from tests.web.world import kiosk_central_process
     url = f"sqlite:///{tmp_path / 'c.db'}"
     assert main(["--db", url, "site", "add", "s1", "--name", "S1"]) == 0
-    monkeypatch.setattr("sys.stdin", io.StringIO("\ufeffa long password\n"))
-    assert main(["--db", url, "user", "add", "eva", "--role", "analyst", "--password-stdin"]) == 0
+    done = kiosk_central_process(url, "user", "add", "eva", "--role", "analyst", "--password-stdin",
+                                 stdin="\ufeffa long password\n")
+    assert done.returncode == 0, done.stderr
     db = connect(url)
     try:
         assert verify_password(db, "eva", "a long password") is not None
