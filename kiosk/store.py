@@ -37,13 +37,12 @@ from urllib.parse import quote
 from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase, TextField
 
-from kiosk.access import database_exists, no_access
+from kiosk.access import database_exists, file_in_the_way, no_access
 from kiosk.earlier import mark_made, start_sequence
 from kiosk.exc import DamagedDatabase, DiskFull, IdentityError, StoreError
 from kiosk.migrations import UserVersion, migrations, not_a_kiosk_database
 from msgspec.structs import astuple
 
-from server_sync.program.file_access import too_long
 from server_sync.program.migrations import SchemaTooNew
 from server_sync.program.migrations import migrate as run_migrations
 from server_sync.protocol import FieldSpec, FollowUpEvent, ResponseEvent, field_names, fields_of
@@ -458,29 +457,19 @@ def _prepare(path: Path, *, make: bool) -> None:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):      # a full card has no room for a directory
                 raise disk_full_error(path) from None
             raise StoreError(f"cannot create data directory {path.parent}: "
-                             f"{_file_in_the_way(path.parent) or e.strerror}") from None
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
+                             f"{file_in_the_way(path.parent) or e.strerror}") from None
+    if not database_exists(path):
         if make:
             _create(path)
+        return
+    try:
+        size = path.stat().st_size
     except OSError as e:
         raise no_access(path) or StoreError(f"cannot read {path}: {e.strerror}") from None
     else:
         if size == 0:
             raise DamagedDatabase(f"the kiosk database {path} is empty (0 bytes): the card lost it, and with it "
                                   f"the kiosk's sequence; {REPAIR_HINT}")
-
-
-def _file_in_the_way(directory: Path) -> str | None:
-    """What stands where `directory` (or one above it) must be: a file (mkdir says only 'File
-    exists' or 'Not a directory'), or a name no directory can have (file_access.too_long), or None."""
-    if why := too_long(directory):
-        return why
-    for p in (directory, *directory.parents):
-        if p.exists():
-            return None if p.is_dir() else f"{p} is a file, not a directory"
-    return None
 
 
 def _refuse_foreign(uri: str, path: Path) -> None:
@@ -605,10 +594,8 @@ class LocalStore:
         fresh empty database reporting zero answers. Commands that record create it. On a full
         disk it is read as it stands (`even_full`)."""
         path = Path(path)
-        if not database_exists(path):
-            in_the_way = _file_in_the_way(path.parent)
-            raise StoreError(f"no kiosk database in {path.parent}{': ' + in_the_way if in_the_way else ''} "
-                             "(check --data-dir or data_dir in the config)")
+        if not database_exists(path):         # which says a file where the directory belongs
+            raise StoreError(f"no kiosk database in {path.parent} (check --data-dir or data_dir in the config)")
         return cls.even_full(path, kiosk_id=kiosk_id)
 
     @classmethod

@@ -199,6 +199,35 @@ def test_a_file_where_the_data_directory_should_be_is_named(command, below, tmp_
     assert f"{tmp_path / 't'} is a file, not a directory" in err and "File exists" not in err, err
 
 
+@pytest.mark.parametrize("command", [["repair"], ["repair", "--force"], ["stats"], ["export"], ["doctor"],
+                                     ["sync", "--once"], ["simulate", "--taps", "1"]])
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_something_else_where_the_database_belongs_is_named(command, kind, tmp_path, capsys):
+    """A directory or a FIFO named kiosk.db: repair printed a traceback for either, stats read the
+    FIFO as an empty (lost) database and told the user to repair it, doctor called the directory a
+    disk I/O error. Each command now names what stands there, and leaves it as it is."""
+    import os
+    data = tmp_path / "data"
+    data.mkdir()
+    made = {"directory": os.mkdir, "fifo": os.mkfifo}[kind]
+    made(data / "kiosk.db")
+    assert main(["--data-dir", str(data), *command]) == 1
+    err = capsys.readouterr()
+    said = {"directory": "a directory", "fifo": "a named pipe (FIFO)"}[kind]
+    assert f"{data / 'kiosk.db'} is {said}, not a database file" in err.err + err.out, err
+    assert "Traceback" not in err.err and "repair" not in err.err
+    assert sorted(p.name for p in data.iterdir()) == ["kiosk.db"]
+
+
+def test_doctor_on_a_file_given_as_the_data_directory_fails(tmp_path, capsys):
+    """`kiosk doctor --data-dir FILE` said "no database yet; it is created when the kiosk first
+    runs" and passed: none can be made there."""
+    (tmp_path / "t").write_text("")
+    assert main(["--data-dir", str(tmp_path / "t"), "doctor"]) == 1
+    out = capsys.readouterr().out
+    assert f"there can be no kiosk database in {tmp_path / 't'}: {tmp_path / 't'} is a file, not a directory" in out
+
+
 def test_an_unknown_option_shows_the_subcommands_usage(capsys):
     with pytest.raises(SystemExit):
         main(["pin", "hash", "--pin", "1234"])

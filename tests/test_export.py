@@ -136,6 +136,17 @@ def test_export_into_a_pipe_writes_into_it_and_leaves_it_a_pipe(cfg, store, reco
     assert got and got[0].splitlines()[-1] == '{"type": "end", "events": 4}'
 
 
+@pytest.mark.parametrize("given", [[], ["--output", "-"], ["-o", "-"]])
+def test_output_dash_is_standard_output(given, cfg, store, recorder, clock, tmp_path, capsys, monkeypatch):
+    """`-o -` is standard output, as Unix tools read it: it wrote a file named '-'."""
+    fill(recorder, clock)
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--data-dir", str(cfg.data_dir), *given]) == 0
+    out = capsys.readouterr()
+    assert out.out.splitlines()[-1] == '{"type": "end", "events": 4}' and "exported" not in out.err
+    assert not (tmp_path / "-").exists()
+
+
 # A comment's leading tab or CR never reaches the store (kiosk.scrub trims it): the last two are
 # for the cell guard itself.
 FORMULAS = ['=HYPERLINK("http://evil.example","click")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\r=1"]

@@ -7,7 +7,7 @@ import sys
 
 from kiosk.commands.stats import SINCE_HELP, since_type
 from kiosk.exc import KioskError
-from server_sync.program.cli import nonempty
+from server_sync.program.cli import output_file
 
 
 def add_parser(sub, common) -> None:
@@ -17,7 +17,8 @@ def add_parser(sub, common) -> None:
                    help="jsonl (what `kiosk-central import` reads) or csv (default jsonl)")
     p.add_argument("--since", type=since_type, metavar="YYYY-MM-DD|Nd",
                    help=f"only records from this store-local date (or the last N days): {SINCE_HELP}")
-    p.add_argument("--output", "-o", type=nonempty, metavar="FILE", help="write here (atomically) instead of stdout")
+    p.add_argument("--output", "-o", type=output_file, metavar="FILE",
+                   help="write here (atomically) instead of stdout ('-' is stdout)")
     p.set_defaults(func=export_command)
 
 

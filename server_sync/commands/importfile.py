@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from server_sync.cli import existing_database_url
-from server_sync.program.cli import nonempty
+from server_sync.program.cli import STANDARD_STREAM, nonempty
 from server_sync.program.progress import progress_callback
 
 
@@ -16,7 +16,8 @@ def add_parser(sub, common) -> None:
     p = sub.add_parser("import", parents=[common], help="import a kiosk export file (JSONL) into the central store",
                        description="Load a `kiosk export --format jsonl` file through the same validation and "
                                    "dedupe as MQTT ingest. Safe to repeat: what is already stored is skipped.")
-    p.add_argument("file", metavar="FILE", type=nonempty, help="the export file")
+    p.add_argument("file", metavar="FILE", type=nonempty,
+                   help="the export file; '-' reads standard input (ssh kiosk kiosk export | kiosk-central import -)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     p.set_defaults(func=run)
@@ -26,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
     from server_sync.importer import ExportImport
 
-    path = Path(args.file)
+    # A pipe is read as it comes, like any file (a FIFO waits for its writer, as `cat` does).
+    path = Path("/dev/stdin" if args.file == STANDARD_STREAM else args.file)
     db = connect(existing_database_url(args))
     try:
         progress = progress_callback(unit="B", desc=path.name, enabled=not (args.no_progress or args.json),

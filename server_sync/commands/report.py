@@ -13,7 +13,7 @@ from server_sync.commands._argtypes import DAY_FORMAT, count, day, period
 from server_sync.exc import CentralConfigError
 from server_sync.program.progress import progress_callback
 from server_sync.protocol.vocabulary import LANGUAGES
-from server_sync.program.cli import nonempty
+from server_sync.program.cli import nonempty, output_file
 from server_sync.program.files import write_output
 
 FORMATS = ("json", "csv", "html")
@@ -40,8 +40,8 @@ def add_parser(sub, common) -> None:
     p.add_argument("--min-employee-group", type=count, default=None, metavar="N",
                    help="show employee-pulse figures only for groups of at least N answers (at least 5; "
                         "default: the centre's setting, `kiosk-central privacy`)")
-    p.add_argument("--output", "-o", type=nonempty, metavar="FILE",
-                   help="write to FILE instead of standard output (whole or not at all: a reader never sees half of it)")
+    p.add_argument("--output", "-o", type=output_file, metavar="FILE",
+                   help="write to FILE instead of standard output, '-' (whole or not at all: a reader never sees half of it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
     p.set_defaults(func=run)
 

@@ -12,6 +12,7 @@ import ssl
 from server_sync.cli import connect_new_store, database_url
 from server_sync.commands._argtypes import number, proxy_addresses
 from server_sync.exc import CentralConfigError
+from server_sync.program.files import not_a_file
 
 
 def add_parser(sub, common) -> None:
@@ -50,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.certfile) != bool(args.keyfile):
         raise CentralConfigError("--certfile and --keyfile go together")
     for option, path in (("--certfile", args.certfile), ("--keyfile", args.keyfile)):
+        if path and (kind := not_a_file(path)):           # a FIFO's open waits for a writer for ever
+            raise CentralConfigError(f"{option} {path} is {kind}, not a file")
         if path and not os.access(path, os.R_OK):
             raise CentralConfigError(f"{option} {path} is not a readable file")
     if args.certfile:

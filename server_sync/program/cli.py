@@ -34,6 +34,16 @@ def nonempty(text: str) -> str:
     return text
 
 
+STANDARD_STREAM = "-"             # standard output as a FILE to write, standard input as one to read
+
+
+def output_file(text: str) -> str | None:
+    """An argparse type for `--output FILE`: a path that cannot be empty, or '-' for standard
+    output (None, as when the option is not given), as Unix tools read it: `-o -` wrote a file
+    named '-'."""
+    return None if text == STANDARD_STREAM else nonempty(text)
+
+
 def whole_number(text: str) -> int:
     """An argparse type: a whole number as a person types it (`numbers.plain_whole_number`, a '-'
     allowed); the command's own type bounds it."""

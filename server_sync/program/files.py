@@ -20,6 +20,20 @@ from typing import Any, Callable
 
 NOT_REGULAR = "not a regular file"
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def not_a_file(path: Path | str) -> str | None:
+    """What stands at `path` when it is there but not a regular file ("a directory", "a named pipe
+    (FIFO)", …), following symlinks; None for a regular file or nothing there. For a path that
+    must be a file before anything opens it (a FIFO's open waits for a writer)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), None)
+
 
 def read_regular_file(path: Path | str) -> bytes:
     """The bytes of the regular file at `path`; OSError (strerror NOT_REGULAR) when it is a

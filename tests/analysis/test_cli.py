@@ -52,6 +52,14 @@ def test_report_csv_and_html_to_a_file(url, tmp_path, capsys):
     assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") and capsys.readouterr().out == ""
 
 
+def test_report_output_dash_is_standard_output(url, tmp_path, capsys, monkeypatch):
+    """`-o -` is standard output, as Unix tools read it: it wrote a file named '-'."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["--db", url, "report", "--format", "csv", "--site", "s001", "-o", "-"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert tuple(rows[0]) == CSV_COLUMNS and not (tmp_path / "-").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--site", "nowhere"], "unknown site 'nowhere'"),
     (["--question", "colour"], "unknown question 'colour'"),

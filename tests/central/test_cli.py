@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 import subprocess
@@ -70,6 +71,8 @@ def test_serve_refuses_a_bad_certificate_or_address_before_starting_workers(tmp_
     db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
     garbage = tmp_path / "bad.pem"
     garbage.write_text("garbage\n")
+    fifo = tmp_path / "cert.pem"
+    os.mkfifo(fifo)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -77,7 +80,10 @@ def test_serve_refuses_a_bad_certificate_or_address_before_starting_workers(tmp_
         for argv, msg in [(["--certfile", str(garbage), "--keyfile", str(garbage)],
                            "--certfile/--keyfile: not a PEM certificate and matching key ([SSL] PEM lib"),
                           (["--certfile", str(tmp_path), "--keyfile", str(tmp_path)],
-                           "not a PEM certificate and matching key ([Errno 21] Is a directory)"),
+                           f"--certfile {tmp_path} is a directory, not a file"),
+                          # ssl's open of a FIFO waited for a writer for ever
+                          (["--certfile", str(fifo), "--keyfile", str(fifo)],
+                           f"--certfile {fifo} is a named pipe (FIFO), not a file"),
                           (["--host", "999.1.1.1"], "cannot listen on 999.1.1.1:"),
                           (["--port", port], f"cannot listen on 127.0.0.1:{port}: Address already in use")]:
             assert main(["serve", *argv, *db]) == 2, argv

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -65,6 +67,16 @@ def test_import_twice_adds_nothing_the_second_time(central, export_file, capsys)
         count(db, "SELECT COUNT(*) FROM response WHERE filtered IS NULL")
     rc, text, _ = run_import(capsys, str(export_file), "--db", url)
     assert "66 events: 0 new, 66 duplicates, 0 conflicts, 0 dead-lettered" in text
+
+
+def test_import_dash_reads_standard_input(central, export_file):
+    """`ssh kiosk kiosk export | kiosk-central import -`: read as it comes, like a file."""
+    url, db = central
+    with open(export_file, "rb") as f:
+        r = subprocess.run([sys.executable, "-m", "server_sync", "import", "-", "--db", url, "--json"],
+                           stdin=f, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["new"] == 66 and count(db, "SELECT COUNT(*) FROM response") == 60
 
 
 class Terminal(io.StringIO):
