@@ -36,10 +36,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Sequence
 
-from peewee import Database, InterfaceError, OperationalError
+from peewee import Database
 
 from server_sync import protocol
 from server_sync.protocol.codec import printable, short
+from server_sync.central.db import DATABASE_DOWN, reconnect
 from server_sync.central.dialect import lost_race_errors
 from server_sync.central.intake import Accepted, Intake, kiosk_lock, utc_now
 from server_sync.central.registry import KioskDeactivated
@@ -53,7 +54,6 @@ log = logging.getLogger("kundpuls.ingest")
 # server_sync/commands/ingest.py AFTER_COMMIT_HOOKS).
 AfterCommitHook = Callable[[Database, "set[str]", datetime, str], "Iterable[tuple[str, bytes]]"]
 
-DATABASE_DOWN = (OperationalError, InterfaceError)    # retry the message; never dead-letter it
 
 MAX_GROUP_EVENTS = 5000         # group commit: events per transaction at most (10 full batches)
 # Messages of one kiosk in one group at most: the inbox is taken round-robin across kiosks, and a
@@ -747,15 +747,7 @@ class IngestService:
             pass
 
     def _reconnect_db(self) -> None:
-        db = self.ingest.db
-        try:
-            if not db.is_closed():
-                db.close()
-        except Exception:               # a dead connection may fail to close; it is gone anyway
-            pass
-        try:
-            db.connect(reuse_if_open=True)
-        except DATABASE_DOWN as e:
+        if (e := reconnect(self.ingest.db)) is not None:
             log.error("database reconnect failed: %s", e)
 
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 
-from peewee import Database, DatabaseError, PostgresqlDatabase, SqliteDatabase
+from peewee import Database, DatabaseError, InterfaceError, OperationalError, PostgresqlDatabase, SqliteDatabase
 
 from server_sync.central.dialect import first_line
 from server_sync.central.migrations import migrate
@@ -82,6 +82,24 @@ def connect(url: str, *, migrate_schema: bool = True) -> Database:
                                      f"the centre's user must own the store or be allowed to create "
                                      f"tables in it") from None
     return db
+
+
+DATABASE_DOWN = (OperationalError, InterfaceError)    # what a long-running service waits out and retries
+
+
+def reconnect(db: Database) -> DatabaseError | None:
+    """Drop `db`'s connection and open a new one, for a service going on after the database
+    failed under it; the error when it cannot yet (still down), else None."""
+    try:
+        if not db.is_closed():
+            db.close()
+    except Exception:  # noqa: BLE001 - a dead connection may fail to close; it is gone anyway
+        pass
+    try:
+        db.connect(reuse_if_open=True)
+    except DATABASE_DOWN as e:
+        return e
+    return None
 
 
 def _sqlite_denied(db: Database) -> str | None:

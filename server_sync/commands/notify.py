@@ -20,6 +20,8 @@ from typing import Any, Callable
 from server_sync.cli import central_store
 from server_sync.protocol.vocabulary import ID_RULE
 
+log = logging.getLogger("kundpuls.notify")
+
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
@@ -167,11 +169,15 @@ def check_seconds(value: float, option: str, lowest: float, highest: float) -> N
 def side_job(db, what: str, job: Callable[[Any, datetime], Any]) -> Any:
     """`job(db, now)`, a side job of the worker (closing completed actions, looking at the fleet):
     if it fails (a row it cannot handle) that is logged and delivery goes on; it is done again
-    next time. Its result, or None when it failed."""
+    next time. Its result, or None when it failed. A failing store is raised: nothing of the round
+    can go on without it."""
+    from server_sync.central.dialect import store_failure
     try:
         return job(db, _now())
-    except Exception:  # noqa: BLE001 - never stop delivering for it
-        logging.getLogger("kundpuls.notify").exception("%s failed; delivering anyway", what)
+    except Exception as e:  # noqa: BLE001 - never stop delivering for it
+        if store_failure(e):
+            raise                   # the store, not the job: the round waits for it (run)
+        log.exception("%s failed; delivering anyway", what)
         return None
 
 
@@ -187,13 +193,16 @@ def watch_fleet(db) -> None:
     from server_sync.workflow import kiosk_watch
     told = side_job(db, "looking at the fleet", kiosk_watch.watch)
     if told and (told.flagged or told.recovered or told.awaited or told.to_admins):
-        logging.getLogger("kundpuls.notify").info(
+        log.info(
             "fleet: %d kiosk(s) told flagged, %d well again, %d put off to a later day; to the admins: %s",
             told.flagged, told.recovered, told.awaited, ", ".join(told.to_admins) or "-")
 
 
 def run(args: argparse.Namespace) -> int:
-    from server_sync.notify import sender
+    from peewee import DatabaseError
+
+    from server_sync.central.db import reconnect
+    from server_sync.central.dialect import first_line, store_failure
     from server_sync.program.systemd import SystemdNotifier
     check_seconds(args.interval, "--interval", 0.1, 3600.0)
     check_seconds(args.close_every, "--close-every", 0.0, 7 * 86400.0)
@@ -205,23 +214,26 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     with central_store(args) as db:
         notifier.ready("delivering notices")
-        closed_at = watched_at = float("-inf")
+        rounds = Rounds(args)
         try:
             while not stop.is_set():
-                if args.close_every and time.monotonic() - closed_at >= args.close_every:
-                    # Actions whose after-window completed close here (their notices go out in
-                    # this same round), so no separate timer is needed for them.
-                    closed_at = time.monotonic()
-                    close_what_completed(db)
-                if args.watch_every and time.monotonic() - watched_at >= args.watch_every:
-                    # Before delivering, so what it queues goes out in this same round.
-                    watched_at = time.monotonic()
-                    watch_fleet(db)
-                # The watchdog is fed from here only, after each finished exchange (each within
-                # its deadline): never from a thread that would keep a stuck worker alive.
-                hooks = sender.deliver_webhooks(db, _now(), stop=stop, progress=notifier.ping)
-                mails = sender.deliver_mail(db, _now(), stop=stop, progress=notifier.ping)
+                try:
+                    delivered = rounds.one(db, stop, notifier)
+                except DatabaseError as e:
+                    why = store_failure(e)
+                    if why is None or args.once:
+                        raise                       # a bug; or one round asked for: the CLI says it
+                    log.error("%s; nothing is lost (what is queued stays queued), trying again in %.0f s",
+                              why, rounds.delay)
+                    if notifier.wait(stop, rounds.delay):
+                        return 0
+                    rounds.failed()
+                    if (still := reconnect(db)) is not None:
+                        log.error("the central store cannot be reached yet: %s", first_line(still))
+                    continue
+                rounds.delay = FIRST_RETRY_S
                 if args.once:
+                    hooks, mails = delivered
                     print(f"delivered {hooks} webhook(s) and {mails} mail(s)" + ("; stopped" if stop.is_set() else ""))
                     return 0
                 if stop.is_set():
@@ -232,6 +244,42 @@ def run(args: argparse.Namespace) -> int:
             return 0
         finally:
             notifier.stopping()
+
+
+FIRST_RETRY_S, LAST_RETRY_S = 1.0, 60.0      # the wait after a store failure, doubled up to the last
+
+
+class Rounds:
+    """The worker's rounds: side jobs when they are due, then every due delivery. A round the
+    store failed under is run again whole after `delay` (doubling), as ingest retries a group:
+    the worker waits out a database restart instead of exiting into systemd's restart loop."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.closed_at = self.watched_at = float("-inf")
+        self.delay = FIRST_RETRY_S
+
+    def failed(self) -> None:
+        self.delay = min(self.delay * 2, LAST_RETRY_S)
+
+    def one(self, db, stop: threading.Event, notifier) -> tuple[int, int]:
+        """One round: (webhooks delivered, mails delivered)."""
+        from server_sync.notify import sender
+        args = self.args
+        if args.close_every and time.monotonic() - self.closed_at >= args.close_every:
+            # Actions whose after-window completed close here (their notices go out in this same
+            # round), so no separate timer is needed for them.
+            close_what_completed(db)
+            self.closed_at = time.monotonic()
+        if args.watch_every and time.monotonic() - self.watched_at >= args.watch_every:
+            # Before delivering, so what it queues goes out in this same round.
+            watch_fleet(db)
+            self.watched_at = time.monotonic()
+        # The watchdog is fed from here only, after each finished exchange (each within its
+        # deadline): never from a thread that would keep a stuck worker alive.
+        hooks = sender.deliver_webhooks(db, _now(), stop=stop, progress=notifier.ping)
+        mails = sender.deliver_mail(db, _now(), stop=stop, progress=notifier.ping)
+        return hooks, mails
 
 
 def web_url(args: argparse.Namespace) -> int:

@@ -723,3 +723,47 @@ def test_an_address_every_command_takes(central_url, central_db, capsys):
     add_user(central_db, "sara", "analyst", language="en", password="a long enough password 1")
     for command in (("notify", "test", "--mail"), ("user", "email", "sara"), ("notify", "smtp", "set", "--host", "h", "--from")):
         assert central("--db", central_url, *command, "sara.lind+kundpuls@exempel.se") == 0
+
+
+def test_the_worker_waits_out_a_store_that_fails_and_then_delivers(tmp_path, receivers, monkeypatch, caplog):
+    """The store held by another process past busy_timeout (a long purge, a backup): the worker
+    logged a side job's traceback and exited, for systemd to restart it into the same wait. Now
+    the round is tried again after a growing wait, and what was queued goes once the store is
+    back (a side job's store failure is the round's, not its own: no traceback)."""
+    import logging
+    import sqlite3
+    import threading
+
+    from server_sync.central.db import SQLITE_PRAGMAS
+    from server_sync.central.db import connect
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    connect(url).close()
+    r = receivers()
+    assert main(["--db", url, "notify", "webhook", "add", "office", "--url", r.url]) == 0
+    assert main(["--db", url, "notify", "test"]) == 0
+    monkeypatch.setitem(SQLITE_PRAGMAS, "busy_timeout", 100)           # the wait, not the real 10 s
+    handlers = {}
+    monkeypatch.setattr(signal, "signal", lambda sig, handler: handlers.setdefault(sig, handler))
+    holder = sqlite3.connect(tmp_path / "c.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    failed_rounds = []
+
+    def release_then_stop():
+        deadline = time.monotonic() + 60
+        while not [m for m in caplog.messages if "database is locked" in m] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        failed_rounds.append(len(r.got))         # nothing went while the store was held
+        holder.execute("COMMIT")
+        while not r.got and time.monotonic() < deadline:
+            time.sleep(0.05)
+        handlers[signal.SIGTERM](signal.SIGTERM, None)
+    helper = threading.Thread(target=release_then_stop, daemon=True)
+    caplog.set_level(logging.INFO, logger="kundpuls.notify")
+    helper.start()
+    assert main(["--db", url, "notify", "run", "--interval", "0.1", "--watch-every", "0.2"]) == 0
+    helper.join(10)
+    holder.close()
+    assert failed_rounds == [0] and len(r.got) == 1
+    locked = [rec for rec in caplog.records if "database is locked" in rec.getMessage()]
+    assert locked and all(rec.exc_info is None for rec in caplog.records), caplog.text
+    assert "trying again in 1 s" in locked[0].getMessage()
