@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
@@ -30,6 +29,7 @@ from kiosk.demo import demo_config_mapping
 from kiosk.durable_file import replace_file
 from kiosk.exc import ConfigError
 from kiosk.usable import check_usable
+from server_sync.program.files import parse_toml, read_text
 from server_sync.protocol import ProtocolError, decode_config, merge_pushed_config
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def pushed_path(data_dir: Path) -> Path:
 def file_mapping(cfg: KioskConfig, demo: bool = False) -> dict[str, Any]:
     """The kiosk.toml mapping `cfg` was parsed from (demo mapping, file, or built-in defaults)."""
     if cfg.source is not None:
-        return tomllib.loads(Path(cfg.source).read_text(encoding="utf-8"))
+        return parse_toml(read_text(cfg.source))          # as kiosk.config.parse read it
     if demo:
         return demo_config_mapping()
     return {}

@@ -29,7 +29,7 @@ from server_sync.protocol import pushed
 from server_sync.central import questions, registry
 from server_sync.central.dialect import placeholders
 from server_sync.exc import CentralConfigError
-from server_sync.program.files import parse_json, parse_toml, read_regular_file
+from server_sync.program.files import parse_json, parse_toml, read_text
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def load_push_file(path: Path) -> PushFile:
     """Read and shape-check a push file (TOML; .json also accepted)."""
     path = Path(path)
     try:
-        text = read_regular_file(path).decode("utf-8")
+        text = read_text(path)
     except OSError as e:
         raise CentralConfigError(f"cannot read {path}: {e.strerror}") from None
     except UnicodeDecodeError as e:

@@ -148,6 +148,9 @@ def test_syntax_error_names_the_line():
      "timezone", "unknown time zone"),
     # 24:00 ends a day; as a start it read as 00:00, and 24:00-24:00 then held all day.
     ('from = "08:00"', 'from = "24:00"', "schedule[0].from", "from =", "between 00:00 and 23:59, got '24:00'"),
+    # A TOML time, not the text: shown as written, with the fix (it read "datetime.time(8, 0)").
+    ('from = "08:00"', 'from = 08:00:00', "schedule[0].from", "from =",
+     'must be a string, got a time 08:00 (a TOML time: write it in quotes, "08:00")'),
     ('from = "08:00"\nto = "12:00"', 'from = "22:00"\nto = "02:00"', "schedule[0].to", "to =",
      "over midnight it is two entries: 22:00-24:00 and 00:00-02:00"),
     ('[[schedule]]', 'comment = true\n\n[followup]\nmax_comment_chars = 0\n\n[[schedule]]', "followup.max_comment_chars",
@@ -251,6 +254,21 @@ def test_file_errors(tmp_path):
     bad.write_bytes(b'[kiosk]\nid = "k\xe4"\n')
     with pytest.raises(ConfigError, match="not UTF-8"):
         kconfig.load_file(bad)
+
+
+def test_a_config_that_starts_with_a_byte_order_mark_is_read(tmp_path, capsys):
+    """Windows' editors write a byte-order mark first; tomllib refused it as "Invalid statement (at
+    line 1, column 1)", a syntax error nobody could see. What the pushed config is merged over
+    (pushed.file_mapping) reads the file the same way."""
+    from kiosk.pushed import file_mapping
+    plain, marked = tmp_path / "plain.toml", tmp_path / "marked.toml"
+    plain.write_text(GOOD, encoding="utf-8")
+    marked.write_bytes(b"\xef\xbb\xbf" + GOOD.encode("utf-8"))
+    got, want = kconfig.load_file(marked), kconfig.load_file(plain)
+    assert got.kiosk_id == want.kiosk_id and got.questions == want.questions
+    assert file_mapping(got) == file_mapping(want)
+    assert main(["config", "check", str(marked)]) == 0
+    assert capsys.readouterr().out.startswith(f"{marked}: ok (kiosk ")
 
 
 def test_a_config_that_is_not_a_regular_file_is_refused_not_read(tmp_path, capsys):

@@ -17,7 +17,7 @@ from kiosk.config.paths import default_data_dir
 from kiosk.config.rules import DEVICE_RULES, RULES
 from kiosk.config.settings import SECTIONS, KioskConfig, Question, ScheduleEntry
 from kiosk.exc import ConfigError
-from server_sync.program.files import parse_toml, read_regular_file
+from server_sync.program.files import parse_toml, read_text
 
 
 def parse_config(data: Mapping[str, Any], text: str | None = None,
@@ -61,13 +61,11 @@ def load_file(path: Path | str) -> KioskConfig:
     demo-kiosk-1."""
     path = Path(path)
     try:
-        raw = read_regular_file(path)
+        text = read_text(path)
     except FileNotFoundError:
         raise ConfigError("file not found", path=str(path)) from None
     except OSError as e:
         raise ConfigError(f"cannot read: {e.strerror}", path=str(path)) from None
-    try:
-        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(f"not UTF-8 text (byte {e.start})", path=str(path)) from None
     cfg = parse_text(text, path)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import math
 import os
+from datetime import date, datetime
+from datetime import time as dtime
 from typing import Any, Mapping
 
 from kiosk.config.schema import KEYS, TYPES, Key, children, held
@@ -187,9 +189,17 @@ def _tables_of(values: dict[str, Any], key: Key) -> list[dict[str, Any]]:
 def _wrong_type(what: str, value: Any) -> str:
     if isinstance(value, bool):
         return f"must be {what}, got a boolean"
+    if isinstance(value, (date, dtime)):
+        # `from = 07:00` is a TOML time, not the text "07:00": shown as written, not as Python's
+        # datetime.time(7, 0), with the fix.
+        shown = value.isoformat("minutes") if isinstance(value, dtime) and not (value.second or value.microsecond) \
+            else value.isoformat()
+        quoted = "" if what != "a string" else f' (a TOML {_toml_name(value)[2:]}: write it in quotes, "{shown}")'
+        return f"must be {what}, got {_toml_name(value)} {shown}{quoted}"
     return f"must be {what}, got {_toml_name(value)} {value!r}"
 
 
 def _toml_name(value: Any) -> str:
     return {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
-            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+            list: "an array", dict: "a table", date: "a date", dtime: "a time",
+            datetime: "a date-time"}.get(type(value), type(value).__name__)

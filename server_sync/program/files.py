@@ -51,6 +51,14 @@ def read_regular_file(path: Path | str) -> bytes:
         return f.read()
 
 
+def read_text(path: Path | str) -> str:
+    """The UTF-8 text of the regular file at `path` (read_regular_file), without a leading
+    byte-order mark: Windows' editors write one, which TOML and JSON parsers refuse as a syntax
+    error at line 1, column 1, naming nothing a person can see. UnicodeDecodeError for other
+    bytes."""
+    return read_regular_file(path).decode("utf-8-sig")
+
+
 def write_output(path: Path | str, text: str, *, new_mode: int | None = None, new_group: int | None = None) -> None:
     """Write `text` to the file a person named, so that a reader of it (a web server publishing
     the weekly report, a mail job attaching it, the broker reading its password file) finds the

@@ -248,6 +248,17 @@ def test_config_push_refuses_a_bad_ca_file_before_publishing(tmp_path, capsys):
     assert err.startswith("kiosk-central: error: --ca-file: CA certificate file not found"), err
 
 
+@pytest.mark.parametrize("name, text", [("f.toml", '[ui]\nthanks_s = 5\n'), ("f.json", '{"ui": {"thanks_s": 5}}')])
+def test_config_push_reads_a_file_that_starts_with_a_byte_order_mark(name, text, tmp_path):
+    """Windows' editors write one: a TOML file was "syntax error: Invalid statement (at line 1,
+    column 1)", a JSON file Python's advice to "decode using utf-8-sig"."""
+    from server_sync.config_push import load_push_file
+    plain, marked = tmp_path / name, tmp_path / f"marked-{name}"
+    plain.write_text(text, encoding="utf-8")
+    marked.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert load_push_file(marked).body == load_push_file(plain).body == {"ui": {"thanks_s": 5}}
+
+
 def test_config_push_names_a_file_nested_too_deeply(tmp_path, capsys):
     """tomllib recurses once per nested array: 5,000 deep was a RecursionError traceback."""
     fragment = tmp_path / "deep.toml"
