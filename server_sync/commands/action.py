@@ -80,6 +80,9 @@ def run_list(args: argparse.Namespace) -> int:
     from server_sync.analysis.actions import evaluated
     from server_sync.analysis.queries import require_sites
     from server_sync.workflow import actions
+    if args.overdue and args.state == "closed":
+        raise CentralConfigError("--overdue lists open actions past their due date: with --state closed it "
+                                 "could list none")
     with central_store(args, existing=True) as db:
         require_sites(db, args.site)
         rows = actions.list_actions(db, sites=args.site or None, state=args.state, overdue=args.overdue, now=_now())

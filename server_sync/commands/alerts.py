@@ -86,7 +86,7 @@ def add_parser(sub, common) -> None:
     chk.add_argument("--trend", action="store_true",
                      help="also the trend rule (today against the same hours of the last 4 weeks, p < 0.01) "
                           "for sites without an open dip alert")
-    chk.add_argument("--webhook", metavar="URL", help="POST each new alert as JSON to URL (failures are logged)")
+    chk.add_argument("--webhook", type=nonempty, metavar="URL", help="POST each new alert as JSON to URL (failures are logged)")
     chk.add_argument("--webhook-timeout", type=seconds, default=5.0, metavar="S", help="webhook timeout (more than 0, at most 600 s; default 5 s)")
     chk.add_argument("--no-publish", action="store_true", help="do not publish on the MQTT alerts topics")
     chk.add_argument("--json", action="store_true", help="print the new alerts as JSON")

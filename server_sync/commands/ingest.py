@@ -19,6 +19,7 @@ from server_sync.cli import connect_new_store
 from server_sync.program.file_access import this_user
 from server_sync.commands._argtypes import broker_host, number, topic_prefix
 from server_sync.exc import CentralConfigError
+from server_sync.program.cli import nonempty
 from server_sync.program.files import read_regular_file
 
 # Callables run after each commit that changed answers: "module:function" with the signature of
@@ -47,7 +48,7 @@ def add_broker_options(p: argparse.ArgumentParser, *, client_id: bool = False,
     g.add_argument("--prefix", type=topic_prefix, default="", metavar="P",
                    help="topic prefix before kundpuls/v1, e.g. acme/")
     if client_id:
-        g.add_argument("--client-id", metavar="ID", default=None,
+        g.add_argument("--client-id", type=nonempty, metavar="ID", default=None,
                        help="MQTT client id; stable per ingestor so its session survives restarts "
                             "(default kundpuls-ingest-HOSTNAME, -HOSTNAME-2 … for more on one host)")
 

@@ -13,6 +13,7 @@ from typing import Any
 from server_sync.cli import central_store, connect_new_store, existing_database_url
 from server_sync.commands._argtypes import holidays_spec, nonblank_name, opening_hours, time_zone_name
 from server_sync.exc import CentralConfigError, StoredSettingError
+from server_sync.program.cli import nonempty
 from server_sync.program.progress import progress_callback
 from server_sync.protocol.vocabulary import ID_RULE
 
@@ -31,7 +32,7 @@ def add_parser(sub, common) -> None:
     a.add_argument("--timezone", type=time_zone_name, default="Europe/Stockholm",
                    help="IANA time zone of the store (default Europe/Stockholm): local days and hours")
     a.add_argument("--hours", type=opening_hours, metavar="SPEC", help=HOURS_HELP + " (default: the chain's)")
-    a.add_argument("--region", metavar="REGION", help="the region the site belongs to (kiosk-central region add); "
+    a.add_argument("--region", type=nonempty, metavar="REGION", help="the region the site belongs to (kiosk-central region add); "
                                                       "change it later with kiosk-central region assign")
     a.set_defaults(func=add)
     u = s.add_parser("update", parents=[common], help="rename a site, change its time zone or opening hours",

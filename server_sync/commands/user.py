@@ -29,14 +29,14 @@ def add_parser(sub, common) -> None:
     a = s.add_parser("add", parents=[common], help="add a user; prints a one-time password")
     a.add_argument("name", metavar="NAME", help=f"user name ({ID_RULE})")
     a.add_argument("--role", required=True, choices=ROLES, help="what the user may do and see")
-    a.add_argument("--region", action="append", default=[], metavar="REGION",
+    a.add_argument("--region", action="append", type=nonempty, default=[], metavar="REGION",
                    help="a regional-manager's region (repeatable)")
     a.add_argument("--site", action="append", type=nonempty, default=[], metavar="SITE",
                    help="a store-manager's site (repeatable)")
     a.add_argument("--language", choices=LANGUAGES, default="sv", help="language of the pages (default sv)")
     a.add_argument("--password-stdin", action="store_true",
                    help="read the password from standard input instead of printing a one-time one")
-    a.add_argument("--email", metavar="ADDRESS", help="where alert notices and the weekly digest go")
+    a.add_argument("--email", type=nonempty, metavar="ADDRESS", help="where alert notices and the weekly digest go")
     a.add_argument("--json", action="store_true", help="print JSON")
     a.set_defaults(func=run_add)
     em = s.add_parser("email", parents=[common], help="set (or with --clear remove) a user's e-mail address")
@@ -59,8 +59,9 @@ def add_parser(sub, common) -> None:
     pw.set_defaults(func=run_password)
     t = s.add_parser("token", parents=[common], help="make an API token for /api/v1 (printed once)")
     t.add_argument("name", metavar="NAME")
-    t.add_argument("--label", default="", help="what the token is for, e.g. 'power-bi'")
-    t.add_argument("--revoke", action="store_true", help="revoke every token of the user instead")
+    t.add_argument("--label", default=None, help="what the token is for, e.g. 'power-bi'; with --revoke, "
+                                                 "only the tokens of that label")
+    t.add_argument("--revoke", action="store_true", help="revoke every token of the user (or of --label) instead")
     t.set_defaults(func=run_token)
     au = s.add_parser("audit", parents=[common], help="the audit log: logins, exports, comment views")
     au.add_argument("--limit", type=count, default=50, help="newest N entries (default 50)")
@@ -117,7 +118,9 @@ def run_add(args: argparse.Namespace) -> int:
 
 def run_email(args: argparse.Namespace) -> int:
     from server_sync.workflow.people import set_email
-    if bool(args.address) == args.clear:
+    if args.address and args.clear:
+        raise CentralConfigError("give an ADDRESS to set, or --clear to remove the address: not both")
+    if not args.address and not args.clear:
         raise CentralConfigError("give the ADDRESS, or --clear to remove it")
     with central_store(args, existing=True) as db:
         set_email(db, args.name, None if args.clear else args.address)
@@ -168,10 +171,11 @@ def run_token(args: argparse.Namespace) -> int:
     from server_sync.web.people import add_token, revoke_tokens
     with central_store(args, existing=True) as db:
         if args.revoke:
-            n = revoke_tokens(db, args.name)
-            print(f"{n} token(s) of {args.name} revoked")
+            n = revoke_tokens(db, args.name, args.label)
+            print(f"{n} token(s) of {args.name}" + (f" labelled {args.label.strip()!r}" if args.label is not None else "")
+                  + " revoked")
             return 0
-        token = add_token(db, args.name, args.label)
+        token = add_token(db, args.name, args.label or "")
     print(token)
     print(f"(API token for {args.name}, shown once: send it as 'Authorization: Bearer …' to /api/v1)",
           file=sys.stderr)

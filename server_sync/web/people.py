@@ -353,7 +353,7 @@ def add_token(db: Database, name: str, label: str = "") -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     p = db.param
     db.execute_sql(f"INSERT INTO api_token (token_hash, user_id, label, created_at) VALUES ({p}, {p}, {p}, {p})",
-                   (token_hash(token), u.id, label.strip()[:200] or "api", now_utc()))
+                   (token_hash(token), u.id, token_label(label), now_utc()))
     return token
 
 
@@ -375,12 +375,25 @@ def user_by_token(db: Database, token: str) -> User | None:
     return user_by_id(db, int(row[0]))
 
 
-def revoke_tokens(db: Database, name: str) -> int:
+def revoke_tokens(db: Database, name: str, label: str | None = None) -> int:
+    """Revoke the user's live API tokens, or only those labelled `label` (CentralConfigError,
+    naming the labels there are, when none is): how many were revoked."""
     u = require_user(db, name)
     p = db.param
-    cur = db.execute_sql(f"UPDATE api_token SET revoked_at = {p} WHERE user_id = {p} AND revoked_at IS NULL",
-                         (now_utc(), u.id))
-    return cur.rowcount or 0
+    only, params = ("", ()) if label is None else (f" AND label = {p}", (token_label(label),))
+    cur = db.execute_sql(f"UPDATE api_token SET revoked_at = {p} WHERE user_id = {p} AND revoked_at IS NULL{only}",
+                         (now_utc(), u.id, *params))
+    n = cur.rowcount or 0
+    if label is not None and not n:
+        live = sorted({t["label"] for t in tokens(db, name) if not t["revoked"]})
+        raise CentralConfigError(f"user {name!r} has no live API token labelled {token_label(label)!r} "
+                                 + (f"(their labels: {', '.join(live)})" if live else "(they have none)"))
+    return n
+
+
+def token_label(label: str) -> str:
+    """A token's label as stored: trimmed, at most 200 characters, "api" when none was given."""
+    return label.strip()[:200] or "api"
 
 
 def tokens(db: Database, name: str) -> list[dict]:

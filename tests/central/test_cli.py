@@ -430,6 +430,15 @@ def test_erase_refuses_from_after_to(shop, capsys):
     (("region", "add", "r1", "--name", "a\u2028b"), "argument --name: contains a control or formatting character (U+2028)"),
     (("digest", "send", "--dry-run", "--user", ""), "argument --user: must not be empty"),     # was: everybody's
     (("user", "audit", "--user", ""), "argument --user: must not be empty"),                  # was: all entries
+    # Each was taken as not given: a site in no region, a user without an address, no webhook, the
+    # default client id (a review).
+    (("site", "add", "s2", "--name", "S2", "--region", ""), "argument --region: must not be empty"),
+    (("user", "add", "u2", "--role", "regional-manager", "--region", ""), "argument --region: must not be empty"),
+    (("user", "add", "u2", "--role", "analyst", "--email", ""), "argument --email: must not be empty"),
+    (("alerts", "check", "--no-publish", "--webhook", ""), "argument --webhook: must not be empty"),
+    (("ingest", "--client-id", ""), "argument --client-id: must not be empty"),
+    # It listed nothing, silently: no closed action is overdue.
+    (("action", "list", "--overdue", "--state", "closed"), "--overdue lists open actions past their due date"),
     (("alerts", "list", "--owner", "nobody"), "no user 'nobody'"),
     (("alerts", "check", "--no-publish", "--webhook-timeout", "nan"), "argument --webhook-timeout: nan must be more than 0 and at most 600 seconds"),
     (("alerts", "check", "--no-publish", "--webhook-timeout", "-5"), "argument --webhook-timeout")])

@@ -259,3 +259,31 @@ def test_passwords_are_hashed_at_full_cost_unless_the_test_profile_is_asked_for(
     subprocess.run([sys.executable, "-c", login, url, out.split(": ")[-1].strip()], env=env, check=True, cwd=ROOT,
                    timeout=60)
     assert profile("cheap") == profiles.RFC_9106_LOW_MEMORY
+
+
+def test_revoke_with_a_label_revokes_only_that_labels_tokens(url, capsys):
+    """`user token NAME --revoke --label power-bi` revoked every token of the user, the label
+    ignored: the dashboard's and the script's went together."""
+    db = connect(url)
+    try:
+        people.add_user(db, "vera", "analyst", password="x7-long-secret")
+        bi, script = people.add_token(db, "vera", "power-bi"), people.add_token(db, "vera", "script")
+    finally:
+        db.close()
+    code, out, _ = run(url, "user", "token", "vera", "--revoke", "--label", "power-bi", capsys=capsys)
+    assert code == 0 and out.strip() == "1 token(s) of vera labelled 'power-bi' revoked"
+    code, _, err = run(url, "user", "token", "vera", "--revoke", "--label", "power-bi", capsys=capsys)
+    assert code == 2 and "user 'vera' has no live API token labelled 'power-bi' (their labels: script)" in err
+    db = connect(url)
+    try:
+        assert people.user_by_token(db, bi) is None and people.user_by_token(db, script).name == "vera"
+    finally:
+        db.close()
+    assert run(url, "user", "token", "vera", "--revoke", capsys=capsys)[1].strip() == "1 token(s) of vera revoked"
+
+
+def test_email_with_an_address_and_clear_says_they_do_not_go_together(url, capsys):
+    """It said "give the ADDRESS, or --clear", both given."""
+    code, _, err = run(url, "user", "add", "vera", "--role", "analyst", capsys=capsys)
+    code, _, err = run(url, "user", "email", "vera", "v@example.com", "--clear", capsys=capsys)
+    assert code == 2 and "give an ADDRESS to set, or --clear to remove the address: not both" in err
