@@ -28,6 +28,15 @@ from server_sync.exc import CentralConfigError, ProtocolError
 EXPORT_SCHEMA = 1
 CHUNK = 1000                 # events per transaction: big enough for bulk inserts, small in memory
 MAX_LINE = 64 * 1024
+MAX_DIGITS = 40            # no field of an event is a longer whole number (a seq is at most 2^63)
+
+
+def _whole_number(text: str) -> int:
+    """json's parse_int: a number of thousands of digits is refused as what it is, not with
+    Python's advice to raise sys.set_int_max_str_digits (or converted in quadratic time below it)."""
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise ValueError(f"a whole number of {len(text.lstrip('-'))} digits (an event has none over {MAX_DIGITS})")
+    return int(text)
 SHOWN_REFUSED = 10           # reasons of dead-lettered lines the summary keeps (all are in dead_letter)
 
 
@@ -132,7 +141,7 @@ class ExportImport:
                                      "`kiosk export --format jsonl` file") if raw else CentralConfigError(
                 f"{self.path} is empty: export the kiosk's answers again (kiosk export --format jsonl)")
         try:
-            head = json.loads(raw)
+            head = json.loads(raw, parse_int=_whole_number)
         except ValueError:
             raise CentralConfigError(f"{where} is not JSON: not a `kiosk export --format jsonl` file") from None
         if not isinstance(head, dict) or head.get("type") != "export":
@@ -162,7 +171,7 @@ class ExportImport:
                 self.summary.events += 1
                 raise ProtocolError(f"line {lineno}: longer than {MAX_LINE} bytes")
             try:
-                obj = json.loads(raw)
+                obj = json.loads(raw, parse_int=_whole_number)
             except ValueError as e:
                 # An event line damaged on the stick: counted as read, so that a whole file with
                 # one bad line is not taken for a truncated one (unless it is the last: run).

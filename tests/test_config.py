@@ -345,6 +345,19 @@ def write(path: Path, kiosk_id: str, data_dir: str | None = None) -> Path:
     return path
 
 
+@pytest.mark.parametrize("value", ["", "relative/dir", "."])
+def test_an_empty_or_relative_xdg_directory_is_ignored(value, tmp_path, monkeypatch):
+    """The XDG spec calls a relative path invalid: taken as it was, the kiosk's database and
+    config moved with the directory a command was started in."""
+    from kiosk.config.paths import default_config_path, default_data_dir
+    monkeypatch.setattr("kiosk.config.paths.running_on_pi", lambda: False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", value)
+    monkeypatch.setenv("XDG_CONFIG_HOME", value)
+    assert default_data_dir() == tmp_path / ".local" / "share" / "kundpuls"
+    assert default_config_path() == tmp_path / ".config" / "kundpuls" / "kiosk.toml"
+
+
 def test_precedence_cli_over_env_over_file_over_defaults(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))     # no default file
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdgdata"))

@@ -21,12 +21,18 @@ def running_on_pi() -> bool:
 def default_data_dir() -> Path:
     if running_on_pi():
         return Path(PI_DATA_DIR)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "kundpuls"
+    return xdg_base("XDG_DATA_HOME", Path.home() / ".local" / "share") / "kundpuls"
 
 
 def default_config_path() -> Path:
     if running_on_pi():
         return Path(PI_CONFIG_FILE)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "kundpuls" / "kiosk.toml"
+    return xdg_base("XDG_CONFIG_HOME", Path.home() / ".config") / "kundpuls" / "kiosk.toml"
+
+
+def xdg_base(variable: str, default: Path) -> Path:
+    """The XDG base directory `variable` names, or `default` when it is unset, empty or relative:
+    the XDG spec calls a relative path invalid, to be ignored (taken as it was, the kiosk's
+    database moved with the directory a command was started in)."""
+    value = os.environ.get(variable, "")
+    return Path(value) if os.path.isabs(value) else default

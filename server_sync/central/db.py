@@ -14,7 +14,7 @@ from urllib.parse import ParseResult, parse_qs, unquote, urlparse
 
 from peewee import Database, DatabaseError, InterfaceError, OperationalError, PostgresqlDatabase, SqliteDatabase
 
-from server_sync.central.dialect import first_line
+from server_sync.central.dialect import first_line, in_one_line
 from server_sync.central.migrations import migrate
 from server_sync.exc import CentralConfigError
 from server_sync.program.file_access import denied, too_long
@@ -65,7 +65,7 @@ def connect(url: str, *, migrate_schema: bool = True) -> Database:
             if isinstance(db, SqliteDatabase) and "locked" in str(e) and time.monotonic() < deadline:
                 time.sleep(0.2)       # another process is migrating the file (below): wait it out
                 continue
-            raise CentralConfigError(_sqlite_denied(db) or f"cannot connect to {redact(url)}: {e}".strip()) from None
+            raise CentralConfigError(_sqlite_denied(db) or f"cannot connect to {redact(url)}: {in_one_line(e)}") from None
     if migrate_schema:
         try:
             _refuse_another_apps_file(db)

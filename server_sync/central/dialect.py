@@ -117,6 +117,13 @@ def first_line(error: BaseException) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
+def in_one_line(error: BaseException) -> str:
+    """A driver's error with each of its lines (psycopg's hint on a tab-indented line of its own,
+    one failure per address tried) joined into one, or its class."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return "; ".join(lines) or type(error).__name__
+
+
 def reading_transaction(db: Database) -> Any:
     """A transaction that only reads, for one consistent look (a dry run's counts): on SQLite a
     deferred one, which takes no write lock (the centre's connections begin IMMEDIATE, and a

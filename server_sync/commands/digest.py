@@ -66,6 +66,9 @@ def run_send(args: argparse.Namespace) -> int:
             print(f"To: {d.to}\nSubject: {d.subject}\n\n{d.text}")
         else:
             print(f"digest {d.period} queued for {d.user} <{d.to}> ({len(d.sites)} site(s), {d.language})")
+    if not readers:
+        # "0 digest(s) queued", or nothing at all for a dry run, looked like a fault.
+        print("nobody gets a digest: no enabled user has an e-mail address (kiosk-central user email NAME ADDRESS)")
     if not args.dry_run:
         print(f"{len(digests)} digest(s) queued; `kiosk-central notify run` sends them")
         for period, names in sorted(went.items()):

@@ -68,6 +68,15 @@ def check_url(url: str, what: str) -> None:
         raise CentralConfigError(f"{what} must be an http(s) address with a host, got {url!r}")
     if port == 0:
         raise CentralConfigError(f"{what} port must be 1-65535, got {url!r}")
+    host = parts.hostname
+    if not host.startswith("[") and ":" not in host:
+        # What the resolver must encode (idna): an empty label or one over 63 characters can never
+        # be looked up ("a..b", a pasted token), and failed only at each delivery.
+        try:
+            host.encode("idna")
+        except UnicodeError:
+            raise CentralConfigError(f"{what} host {host!r} is not a host name (a part between dots is empty "
+                                     f"or longer than 63 characters), got {url!r}") from None
 
 
 def add_endpoint(db: Database, name: str, url: str, fmt: str, now: datetime, secret: str | None = None) -> Endpoint:

@@ -151,6 +151,14 @@ def test_a_postgresql_url_takes_libpqs_parameters_in_its_query(pg_url, capsys):
         db.close()
 
 
+def test_a_database_that_cannot_be_reached_is_said_in_one_line(capsys):
+    """psycopg's hint comes on a tab-indented line of its own: the error was two lines."""
+    from tests.fixtures.broker import free_tcp_port
+    assert main(["--db", f"postgresql://nobody@127.0.0.1:{free_tcp_port()}/x", "site", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\t" not in err and "Connection refused; Is the server running" in err, err
+
+
 @pytest.mark.postgres
 def test_a_database_gone_while_a_command_runs_is_said_and_a_bug_is_not_hidden(pg_url, tmp_path):
     """PostgreSQL ending the command's session (a restart, an admin) is said in a line; a

@@ -195,6 +195,22 @@ def test_a_comment_with_a_lone_surrogate_is_a_dead_letter_not_a_stopped_import(c
     assert "Traceback" not in err and s["dead_lettered"] == 1, (rc, s, err)
 
 
+def test_a_number_of_thousands_of_digits_is_refused_as_what_it_is(central, export_file, capsys, tmp_path):
+    """Python refused 5,000 digits with advice to raise sys.set_int_max_str_digits, and read 4,000
+    in quadratic time: a line's number is refused past 40 digits, naming them."""
+    url, db = central
+    lines = export_file.read_text(encoding="utf-8").splitlines()
+    event = json.loads(lines[1])
+    lines[1] = json.dumps(event).replace(f'"seq": {event["seq"]}', '"seq": ' + "9" * 5000)
+    assert "9" * 5000 in lines[1]
+    bad = tmp_path / "digits.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rc, s, err = run_import(capsys, str(bad), "--db", url, "--json")
+    assert rc == 1 and s["dead_lettered"] == 1 and s["new"] == len(lines) - 3, (rc, s, err)
+    reason = db.execute_sql("SELECT reason FROM dead_letter").fetchone()[0]
+    assert reason == "line 2: malformed JSON: a whole number of 5000 digits (an event has none over 40)"
+
+
 def test_unregistered_kiosk_and_non_export_files_are_clear_errors(tmp_path, capsys, export_file):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     assert main(["site", "add", "s1", "--name", "S", "--db", url]) == 0      # import makes no store
