@@ -10,6 +10,7 @@ import logging
 import queue
 import threading
 import weakref
+from collections import OrderedDict
 from typing import Any
 
 from peewee import Database
@@ -50,6 +51,36 @@ def entries(db: Database, *, limit: int = 200, event: str | None = None, user_na
                           f" ORDER BY id DESC LIMIT {int(limit)}", params).fetchall()
     return [{"at": str(at), "user": u, "event": e, "address": a, "detail": json.loads(d or "{}")}
             for at, u, e, a, d in rows]
+
+
+class ViewLedger:
+    """The comment views this web worker audited, by session and page (path and query): a page
+    that refreshes itself when answers arrive (a live refresh, several a minute) is not audited
+    again for a view already audited here. Anything else is audited, whatever the request's
+    headers say: the live header alone (which a client can send itself) skipped the audit of
+    every view (a review). A refresh that reaches another worker is audited there once more:
+    more rows, never fewer. Holds at most `size` views, the oldest forgotten first."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def audit_due(self, session_token: str | None, view: str, live: bool) -> bool:
+        """Whether this view is to be audited; remembered as audited when it is. Without a
+        session (an API call: no page refreshes itself there) always."""
+        if session_token is None:
+            return True
+        key = (session_token, view)
+        with self._lock:
+            if live and key in self._seen:
+                self._seen.move_to_end(key)
+                return False
+            self._seen[key] = None
+            self._seen.move_to_end(key)
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+        return True
 
 
 class GroupWriter:

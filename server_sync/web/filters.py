@@ -11,7 +11,7 @@ Values are only ever passed on as query parameters, never written into SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from server_sync.analysis.days import check_order, parse_day
 from server_sync.exc import CentralConfigError, FieldError
@@ -107,10 +107,29 @@ def takes(*names: str):
     return mark
 
 
+def control_character(text: str, allowed: str = "") -> str | None:
+    """The first C0 or C1 control character of `text` not in `allowed`, as "U+XXXX", or None. A
+    NUL is what no PostgreSQL text can hold (the query failed: a 500, even at sign-in); an escape
+    sequence acts on the terminal of whoever lists what was saved (`kiosk-central alerts list`)."""
+    found = next((c for c in text if (ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F) and c not in allowed), None)
+    return None if found is None else f"U+{ord(found):04X}"
+
+
+def check_text(fields: Iterable[tuple[str, Any]], allowed: str = "") -> None:
+    """Every (name, value) is text (a form's field may be a file) without a control character
+    outside `allowed`; refused (400) naming the first that is not."""
+    for name, value in fields:
+        if not isinstance(value, str):
+            raise refusal("field_not_text", name)
+        if code := control_character(value, allowed):
+            raise refusal("field_control", name, code=code)
+
+
 def check_known(params: Mapping[str, str], allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(params) - set(allowed) - {"format"})
     if unknown:
         raise refusal("param_unknown" if allowed else "param_none", value=unknown[0], allowed=", ".join(allowed))
+    check_text(params.multi_items() if hasattr(params, "multi_items") else params.items())
     # Every parameter takes one value: a second one was read as the last (the first silently
     # dropped, and which site a store manager saw depended on the order).
     keys = [k for k, _v in params.multi_items()] if hasattr(params, "multi_items") else list(params)

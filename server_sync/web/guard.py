@@ -36,7 +36,7 @@ from server_sync.central import questions
 from server_sync.exc import CentralConfigError, FieldError, StoredSettingError
 from server_sync.protocol.vocabulary import ID_RE, LANGUAGES
 from server_sync.web import audit, render, sessions
-from server_sync.web.filters import BadFilter, check_known, refused, refusal
+from server_sync.web.filters import BadFilter, check_known, check_text, refused, refusal
 from server_sync.web.people import User, user_by_token
 from server_sync.web.queries import question_words
 from server_sync.web.scope import NotVisible, Scope, scope_of
@@ -64,6 +64,7 @@ class WebState:
     cache: Any
     live: Any
     secure_cookies: bool | None = None       # None: when the request came over TLS
+    views: audit.ViewLedger = field(default_factory=audit.ViewLedger)
 
 
 @dataclass
@@ -109,6 +110,15 @@ class Visit:
     @property
     def address(self) -> str:
         return client_address(self.request)
+
+    def comments_viewed(self, **detail: Any) -> None:
+        """Audit that this person was shown comments on this page, unless it is a live refresh of
+        a view this worker audited already for the session (audit.ViewLedger)."""
+        url = self.request.url
+        view = url.path + "?" + "&".join(sorted(f"{k}={val}" for k, val in self.params.multi_items() if k != "format"))
+        if self.state.views.audit_due(self.session.token if self.session else None, view, self.live):
+            audit.record(self.db, "comments_viewed", user_name=self.user.name, address=self.address,
+                         page=url.path, **detail)
 
     def _marks(self) -> tuple[dict | None, dict | None]:
         """The live marks to key cached figures by. A live refresh reads them from the database:
@@ -471,11 +481,30 @@ def _attachment(filename: str) -> dict[str, str]:
 
 # --- forms ------------------------------------------------------------------------------------
 
+# What a form's text may hold besides printable characters: a textarea's line breaks and tabs.
+FORM_WHITESPACE = "\t\n\r"
+
+
+async def read_form(request: Request) -> tuple[dict[str, str], BadFilter | None]:
+    """A posted form's text fields, and the refusal of the first field that is not text (a file
+    sent as a field: its object reached the CSRF check, a 500, and was saved as a comment's text)
+    or holds a control character (filters.check_text). The CSRF token is checked before the
+    refusal is given: a forged post is a 403 whatever its fields."""
+    fields = list((await request.form()).multi_items())
+    try:
+        check_text(fields, FORM_WHITESPACE)
+        problem = None
+    except BadFilter as e:
+        problem = e
+    return {k: v for k, v in fields if isinstance(v, str)}, problem
+
+
 def form(fn: Callable[[Visit, dict], Response]) -> Callable:
-    """A POST from a signed-in person; refused (403) without the session's CSRF token."""
+    """A POST from a signed-in person; refused (403) without the session's CSRF token, and (400)
+    with a field that is not plain text (read_form)."""
     @functools.wraps(fn)
     async def endpoint(request: Request) -> Response:
-        fields = dict(await request.form())
+        fields, problem = await read_form(request)
 
         def run() -> Response:
             visit = _authorise(request, admin_only=False)
@@ -483,6 +512,8 @@ def form(fn: Callable[[Visit, dict], Response]) -> Callable:
                 return visit
             if not sessions.csrf_ok(visit.session, fields.get("csrf_token")):
                 return error_page(request, 403, visit.lang, render.text("csrf_refused", visit.lang))
+            if problem is not None:
+                return error_page(request, 400, visit.lang, problem.said_in(visit.lang))
             return _guarded(request, lambda: fn(visit, fields), visit.lang)
         return await run_in_threadpool(run)
     endpoint.access = "form"

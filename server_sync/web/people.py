@@ -159,21 +159,40 @@ class User:
                 "must_change_password": self.must_change_password}
 
 
-def check_password(password: str, name: str = "") -> str:
-    """`password` when it may be a web user's (named `name`): long enough, text without control
-    characters, and not guessable from the account alone (the user's name of 4 characters or
-    more, one character repeated, only spaces), as NIST SP 800-63B § 5.1.1.2 asks of a chosen password; no rules of
-    composition. Raises CentralConfigError saying what is wrong, never echoing it."""
+# What may be wrong with a chosen password: its code (the web's text is "password_" + code, in
+# the reader's language) and the command line's words.
+PASSWORD_PROBLEMS = {
+    "control": "a password may not hold control characters or bytes that are not UTF-8 text",
+    "short": f"a password needs at least {MIN_PASSWORD_CHARS} characters",
+    "long": f"a password may have at most {MAX_PASSWORD_CHARS} characters",
+    "trivial": "a password may not be only spaces or one character repeated",
+    "has_name": "a password may not contain the user name",
+}
+
+
+def password_problem(password: str, name: str = "") -> str | None:
+    """What is wrong with `password` as a web user's (named `name`), as a PASSWORD_PROBLEMS code,
+    or None: long enough, text without control characters, and not guessable from the account
+    alone (the user's name of 4 characters or more, one character repeated, only spaces), as
+    NIST SP 800-63B § 5.1.1.2 asks of a chosen password; no rules of composition."""
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in password):
-        raise CentralConfigError("a password may not hold control characters or bytes that are not UTF-8 text")
+        return "control"
     if len(password) < MIN_PASSWORD_CHARS:
-        raise CentralConfigError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+        return "short"
     if len(password) > MAX_PASSWORD_CHARS:
-        raise CentralConfigError(f"a password may have at most {MAX_PASSWORD_CHARS} characters")
+        return "long"
     if not password.strip() or len(set(password)) == 1:
-        raise CentralConfigError("a password may not be only spaces or one character repeated")
+        return "trivial"
     if len(name) >= 4 and name.casefold() in password.casefold():      # a shorter one is a syllable
-        raise CentralConfigError("a password may not contain the user name")
+        return "has_name"
+    return None
+
+
+def check_password(password: str, name: str = "") -> str:
+    """`password` when it may be a web user's (password_problem); else CentralConfigError saying
+    what is wrong, never echoing it."""
+    if problem := password_problem(password, name):
+        raise CentralConfigError(PASSWORD_PROBLEMS[problem])
     return password
 
 

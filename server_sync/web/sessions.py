@@ -102,9 +102,9 @@ def purge(db: Database, policy: SessionPolicy) -> None:
 
 def csrf_ok(session: Session | None, submitted: str | None) -> bool:
     """The synchronizer-token check of a form post (constant-time compare)."""
-    if session is None or not submitted:
+    if session is None or not submitted or not isinstance(submitted, str):
         return False
-    return hmac.compare_digest(session.csrf_token.encode(), submitted.encode())
+    return hmac.compare_digest(session.csrf_token.encode(), submitted.encode("utf-8", "surrogatepass"))
 
 
 class LockedOut(Exception):

@@ -12,6 +12,7 @@ from typing import Callable
 from starlette.requests import Request
 
 from server_sync.web import guard
+from server_sync.web.audit import ViewLedger
 from server_sync.web.cache import FiguresCache
 from server_sync.web.people import User
 from server_sync.web.scope import Scope
@@ -25,7 +26,7 @@ def visit(db, now: datetime, path: str, query: str = "", lang: str = "en", **pat
     live = SimpleNamespace(version_of=lambda sites, marks=None: 0, fleet_version_of=lambda sites, marks=None: 0)
     user = User(1, "ada-admin", "admin", lang)
     everything = frozenset(r[0] for r in db.execute_sql("SELECT id FROM site"))
-    return guard.Visit(request, SimpleNamespace(db=db, cache=FiguresCache(seconds=300), live=live), user,
+    return guard.Visit(request, SimpleNamespace(db=db, cache=FiguresCache(seconds=300), live=live, views=ViewLedger()), user,
                        Scope(user, everything, True), None, now)
 
 

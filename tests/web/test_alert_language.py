@@ -256,6 +256,9 @@ def test_a_close_sent_twice_lands_where_the_first_did(web, dip):
     # Second thoughts are not a double click: another outcome is told the alert is closed (it
     # was taken as the first close again and silently dropped, a review).
     changed = c.post(f"/alerts/{dip}/close", data={**form, "outcome": "duplicate", "duplicate_of": "1"})
+    # Nor is another reason for the same outcome (dropped the same way).
+    reason_changed = c.post(f"/alerts/{dip}/close", data={**form, "reason": "Staff were ill"})
+    spaced = c.post(f"/alerts/{dip}/close", data={**form, "reason": " Queue was a one-off "})   # as stored: the same
     other = login(web.url, "ada-admin")
     late = other.post(f"/alerts/{dip}/close", data={**form, "csrf_token": csrf_of(other.get("/account").text)})
     c.close()
@@ -263,6 +266,10 @@ def test_a_close_sent_twice_lands_where_the_first_did(web, dip):
     assert first.status_code == again.status_code == 303
     assert first.headers["location"] == again.headers["location"] == f"/alerts/{dip}"
     assert changed.status_code == 400 and "Varselet er allerede lukket." in changed.text
+    assert reason_changed.status_code == 400 and "Varselet er allerede lukket." in reason_changed.text
+    assert spaced.status_code == 303
+    (reason,), = _stored(web.db_url, "SELECT outcome_reason FROM alert WHERE id = ?", dip)
+    assert reason == "Queue was a one-off"
     assert late.status_code == 400                        # someone else's close is news to them
 
 

@@ -12,6 +12,7 @@ from starlette.datastructures import QueryParams
 
 from server_sync.central import questions
 from server_sync.web import guard, render
+from server_sync.web.audit import ViewLedger
 from server_sync.web.cache import FiguresCache
 from server_sync.web.guard import PageResult
 from server_sync.web.pages import comments
@@ -23,10 +24,11 @@ ANSWERS = [("smiley4", 4, "top face of four"), ("smiley5", 4, "second face of fi
 
 
 def comments_page(db, **params: str) -> PageResult:
-    """The comments page for a person who sees the whole chain (a live refresh: not audited)."""
-    request = SimpleNamespace(query_params=QueryParams(params), headers={guard.LIVE_HEADER: "1"},
+    """The comments page for a person who sees the whole chain (audited as any view)."""
+    request = SimpleNamespace(query_params=QueryParams(params), headers={},
                               url=SimpleNamespace(path="/comments"), client=None)
-    v = guard.Visit(request=request, state=SimpleNamespace(db=db, cache=FiguresCache(seconds=300), live=None),
+    v = guard.Visit(request=request, state=SimpleNamespace(db=db, cache=FiguresCache(seconds=300), live=None,
+                                                           views=ViewLedger()),
                     user=SimpleNamespace(language="en", name="ada"),
                     scope=SimpleNamespace(everything=True, sites=frozenset()), session=None, now=NOW)
     return comments.build(v)

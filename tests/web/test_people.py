@@ -287,3 +287,15 @@ def test_email_with_an_address_and_clear_says_they_do_not_go_together(url, capsy
     code, _, err = run(url, "user", "add", "vera", "--role", "analyst", capsys=capsys)
     code, _, err = run(url, "user", "email", "vera", "v@example.com", "--clear", capsys=capsys)
     assert code == 2 and "give an ADDRESS to set, or --clear to remove the address: not both" in err
+
+
+def test_the_password_refusals_say_the_limits_the_rule_holds():
+    """The web's texts write the limits out: they are the rule's (people.MIN/MAX_PASSWORD_CHARS)."""
+    from server_sync.web import render
+    from server_sync.web.people import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PASSWORD_PROBLEMS
+    for lang in ("sv", "nb", "en"):
+        assert f" {MIN_PASSWORD_CHARS} " in render.text("password_short", lang)
+        assert f" {MIN_PASSWORD_CHARS} " in render.text("password_new", lang)
+        assert f" {MAX_PASSWORD_CHARS} " in render.text("password_long", lang)
+        for problem in PASSWORD_PROBLEMS:
+            assert render.text(f"password_{problem}", lang) != f"password_{problem}"

@@ -14,16 +14,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from server_sync.exc import CentralConfigError
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.web import audit, filters, render, sessions
 from server_sync.web.guard import (UNSAVED, PageResult, Visit, WebState, clear_session_cookie, client_address,
-                                   error_page, form, page, page_language, public, session_token,
+                                   error_page, form, page, page_language, public, read_form, session_token,
                                    set_session_cookie)
-from server_sync.web.people import set_language, set_password
+from server_sync.web.people import PASSWORD_PROBLEMS, password_problem, set_language, set_password
 from server_sync.web.queries import scope_names
 
-ACCOUNT_ERRORS = ("password_wrong", "password_mismatch", "password_same", "password_short")
+ACCOUNT_ERRORS = ("password_wrong", "password_mismatch", "password_same",
+                  *(f"password_{problem}" for problem in PASSWORD_PROBLEMS))
 ACCOUNT_DONE = ("password", "language")
 
 
@@ -77,13 +77,16 @@ async def login_page(request: Request) -> Response:
 @public
 async def login_submit(request: Request) -> Response:
     state: WebState = request.app.state.web
-    fields = dict(await request.form())
+    fields, problem = await read_form(request)
 
     def run() -> Response:
         pre = sessions.load(state.db, session_token(request, state), state.policy)
         if not sessions.csrf_ok(pre, fields.get("csrf_token")):
             lang = page_language(request, pre.user if pre is not None else None)
             return error_page(request, 403, lang, render.text("csrf_refused", lang))
+        if problem is not None:
+            lang = page_language(request, pre.user)
+            return error_page(request, 400, lang, problem.said_in(lang))
         name = str(fields.get("name", ""))[:64]
         try:
             session = sessions.login(state.db, name, str(fields.get("password", "")), address=client_address(request),
@@ -134,11 +137,10 @@ def change_password(v: Visit, fields: dict) -> Response:
         problem = "password_mismatch"
     elif new == current:
         problem = "password_same"
-    if problem is None:
-        try:
-            set_password(v.db, v.user.name, new, one_time=False)      # ends every session of the user
-        except CentralConfigError:
-            problem = "password_short"
+    elif why := password_problem(new, v.user.name):
+        problem = f"password_{why}"               # what is wrong with it: every refusal read "too short"
+    else:
+        set_password(v.db, v.user.name, new, one_time=False)      # ends every session of the user
     if problem:
         return RedirectResponse(f"/account?error={problem}", status_code=303)
     audit.record(v.db, "password_changed", user_name=v.user.name, address=v.address)

@@ -12,7 +12,7 @@ from server_sync.report.collation import sorted_choices
 from server_sync.protocol.catalogue import REASONS
 from server_sync.protocol.scales import SCALES
 from server_sync.report.html import question_text
-from server_sync.web import audit, filters
+from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import CommentFilter, comments, site_names
 from server_sync.web.scope import region_choices, site_choices, sites_of_region
@@ -57,9 +57,7 @@ def build(v: Visit) -> PageResult:
                       date_to=period.date_to, search=filters.search(v.params), page=filters.integer(
                           v.params, "page", 1, 100_000) or 1)
     rows, more = download_rows(v.db, f) if download else comments(v.db, f)
-    if not v.live:
-        audit.record(v.db, "comments_viewed", user_name=v.user.name, address=v.address, page=v.request.url.path,
-                     filters={k: val for k, val in v.params.items() if k != "format"}, shown=len(rows))
+    v.comments_viewed(filters={k: val for k, val in v.params.items() if k != "format"}, shown=len(rows))
     data = {"comments": rows, "page": f.page, "more": more,
             "filters": {"site": site, "region": region, "question": f.question, "reason": f.reason,
                         "score": f.score, "scale": f.scale, "from": f.date_from, "to": f.date_to, "q": f.search}}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central.registry import site as site_row
 from server_sync.report.tabular import CSV_COLUMNS, rows_of
-from server_sync.web import audit, filters
+from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import CommentFilter, comments, with_zones
 from server_sync.workflow import actions as workflow_actions
@@ -31,9 +31,8 @@ def build(v: Visit) -> PageResult:
     report = v.report((site_id,), f)
     recent, _more = comments(v.db, CommentFilter(sites=(site_id,), page=1))
     recent = recent[:RECENT_COMMENTS]
-    if recent and not v.live:
-        audit.record(v.db, "comments_viewed", user_name=v.user.name, address=v.address, page=v.request.url.path,
-                     site=site_id, shown=len(recent))
+    if recent:
+        v.comments_viewed(site=site_id, shown=len(recent))
     data = {"site": site_row(v.db, site_id), "period": report["period"], "summary": report["summary"],
             "trends": report["trends"], "heatmap": report["heatmap"], "drivers": report["drivers"],
             "actions": report["actions"], "alerts": with_zones(v.db, workflow_alerts.list_alerts(v.db, sites=(site_id,), now=v.now,

@@ -175,22 +175,33 @@ def alert_ack(v: Visit, a: dict[str, Any], fields: dict) -> None:
     alerts.acknowledge(v.db, a["id"], v.user.name, v.now, str(fields.get("comment", "")) or None)
 
 
-def _just_closed_by(a: dict[str, Any], user: str, now: datetime, fields: dict) -> bool:
-    """Whether `user` closed the alert within actions.RESENT_WITHIN as these fields say: the same
-    close sent again (a double click), which answered "closed already" although the first one
-    went through. Another outcome (second thoughts) is not that: it is told the alert is closed."""
+def _just_closed_by(v: Visit, a: dict[str, Any], fields: dict) -> bool:
+    """Whether this person closed the alert within actions.RESENT_WITHIN as these fields say: the
+    same close sent again (a double click), which answered "closed already" although the first one
+    went through. Anything else sent (another outcome, reason, action or alert it duplicates:
+    second thoughts) is not that: it is told the alert is closed, never silently dropped."""
     last = (a.get("history") or [None])[-1]
-    if not last or last["event"] != "closed" or last["user"] != user:
+    if not last or last["event"] != "closed" or last["user"] != v.user.name:
+        return False
+    if v.now - datetime.fromisoformat(last["at"]).replace(tzinfo=timezone.utc) > actions.RESENT_WITHIN:
         return False
     outcome = str(fields.get("outcome", ""))
-    if outcome != a.get("outcome") or (outcome == "duplicate" and _int(fields, "duplicate_of") != a.get("duplicate_of")):
+    if outcome != a.get("outcome"):
         return False
-    return now - datetime.fromisoformat(last["at"]).replace(tzinfo=timezone.utc) <= actions.RESENT_WITHIN
+    if outcome == "duplicate":
+        return _int(fields, "duplicate_of") == a.get("duplicate_of")
+    if outcome == "none":
+        return str(fields.get("reason", "")).strip() == (a.get("outcome_reason") or "")
+    # "action": the action it linked, or the one it created from the same note.
+    if (action_id := _int(fields, "action_id")) is not None:
+        return action_id == a.get("action_id")
+    made = actions.get(v.db, a["action_id"], evaluate=False) if a.get("action_id") else None
+    return made is not None and made["note"] == str(fields.get("note", "")).strip()
 
 
 @_alert_form(labels=CLOSE_LABELS)
 def alert_close(v: Visit, a: dict[str, Any], fields: dict) -> Response | None:
-    if a["state"] == "closed" and _just_closed_by(a, v.user.name, v.now, fields):
+    if a["state"] == "closed" and _just_closed_by(v, a, fields):
         return RedirectResponse(f"/actions/{a['action_id']}" if a["action_id"] else f"/alerts/{a['id']}",
                                 status_code=303)
     outcome = str(fields.get("outcome", ""))
