@@ -80,7 +80,8 @@ async def live_stream(request: Request) -> Response:
 
     def who():
         s = sessions.load(state.db, token, policy)
-        return None if s is None or s.user is None else scope_of(state.db, s.user)
+        # One who must still change a one-time password sees no page but /account: no page's news.
+        return None if s is None or s.user is None or s.user.must_change_password else scope_of(state.db, s.user)
     scope = await anyio.to_thread.run_sync(who)
     if scope is None:
         return error_page(request, 404)

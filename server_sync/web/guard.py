@@ -420,8 +420,10 @@ def _respond(visit: Visit, result: PageResult | Response) -> Response:
     if fmt is not None:
         return export(visit, result, fmt)
     query = [(k, v) for k, v in visit.params.multi_items() if k != "format"]
+    # A report of no sites (a region manager whose region has none yet) is a 404: not offered.
+    reportable = result.report_filter is not None and bool(result.report_filter.sites or visit.sites_or_chain() != ())
     offered = [f for f, ok in (("csv", result.csv), ("json", result.csv or result.report_filter),
-                               ("report", result.report_filter)) if ok]
+                               ("report", reportable)) if ok]
     downloads = {f: visit.request.url.path + "?" + urlencode(query + [("format", f)]) for f in offered}
     report = result.data.get("report")
     body = render.page(result.template, visit.lang, report=report, data=result.data, user=visit.user,
@@ -547,8 +549,11 @@ def api(fn: Callable[[Visit], PageResult | dict]) -> Callable:
         def answer() -> Response:
             result = _call(fn, visit)
             data = result.data if isinstance(result, PageResult) else result
-            if isinstance(result, PageResult) and request.query_params.get("format"):
-                return export(visit, result, request.query_params["format"], "api_export")
+            fmt = request.query_params.get("format")
+            if fmt is not None:           # as on the pages: an empty or unknown format is a 400, never ignored
+                if not isinstance(result, PageResult):
+                    raise refusal("no_download", value=fmt)
+                return export(visit, result, fmt, "api_export")
             # Like every page: answers hold customers' comments, kept by no cache.
             return JSONResponse({k: v for k, v in data.items() if k != "report"} if "report" in data else data,
                                 headers={"Cache-Control": "no-store"})

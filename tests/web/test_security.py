@@ -391,6 +391,7 @@ def test_a_one_time_password_must_be_changed_first(web):
     r = c.post("/login", data={"name": "olle", "password": one_time, "csrf_token": csrf_of(c.get("/login").text)})
     assert r.headers["location"] == "/account"
     assert c.get("/").headers["location"] == "/account"
+    assert c.get("/live").status_code == 404          # no page's live news either (it streamed)
     token = csrf_of(c.get("/account").text)
     r = c.post("/account/password", data={"csrf_token": token, "current": one_time, "new": "short", "again": "short"})
     assert r.headers["location"] == "/account?error=password_short"
@@ -463,6 +464,8 @@ def test_api_tokens_and_openapi(web, tokens):
         {r["site_id"] for r in api.get("/api/v1/fleet").json()["kiosks"]} == {"s003"}
     assert api.get("/api/v1/sites/s001").status_code == 404
     assert api.get("/api/v1/comments", params={"format": "csv"}).text.startswith("recorded_at,")
+    # An empty or unknown format is a 400, as on the pages (the API answered JSON as if none were asked).
+    assert [api.get("/api/v1/fleet", params={"format": f}).status_code for f in ("", "xlsx")] == [400, 400]
     bad = httpx.Client(base_url=web.url, headers={"Authorization": "Bearer kp_not-a-token"})
     assert bad.get("/api/v1/overview").status_code == 401
     kiosk_central(web.db_url, "user", "token", "sara-store", "--revoke")
@@ -721,3 +724,17 @@ def test_an_employee_questions_comments_are_not_listed_and_api_answers_are_not_c
     r = api.get("/api/v1/comments")
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
     assert not [c for c in r.json()["comments"] if c["question_id"] in pulse]
+
+
+def test_a_manager_of_a_region_without_sites_is_offered_no_report_that_would_be_a_404(web):
+    """The pages offered the HTML report download, which answered 404 (a review)."""
+    assert kiosk_central(web.db_url, "region", "add", "far-north", "--name", "Långt norrut").returncode == 0
+    assert kiosk_central(web.db_url, "user", "add", "rita", "--role", "regional-manager", "--region", "far-north",
+                         "--password-stdin", stdin=PASSWORD + "\n").returncode == 0
+    c = login(web.url, "rita")
+    for path in ("/", "/sites", "/comments"):
+        page = c.get(path)
+        assert page.status_code == 200 and "format=report" not in page.text, path
+        assert "format=csv" in page.text or "format=json" in page.text, path
+    assert c.get("/?format=report").status_code == 404
+    assert "format=report" in login(web.url, "ana-analyst").get("/").text        # what the others are offered
