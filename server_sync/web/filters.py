@@ -87,7 +87,7 @@ PARAMETERS: dict[str, str] = {
     "page": "page number, from 1",
     "state": "alerts: open, acknowledged, closed or overdue; actions: open, closed or overdue",
     "flagged": "fleet: 1 for silent kiosks only",
-    "format": "download what the page shows: csv, json or report (the HTML report for the same filters)",
+    "format": "download what the page shows: csv, xlsx (the same table as an Excel workbook), json or report (the HTML report for the same filters)",
     "done": "account: what was just changed",
     "error": "account: what went wrong",
     "event": "audit log: only this event",

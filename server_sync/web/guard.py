@@ -40,6 +40,7 @@ from server_sync.web.filters import BadFilter, check_known, check_text, refused,
 from server_sync.web.people import User, user_by_token
 from server_sync.web.queries import question_words
 from server_sync.web.scope import NotVisible, Scope, scope_of
+from server_sync.web.workbook import to_xlsx
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ COOKIE = "kp_session"
 # browsers refuse the prefix there.
 HOST_COOKIE = "__Host-" + COOKIE
 LIVE_HEADER = "x-kundpuls-live"          # a page refreshing its live parts (not a person's click)
-EXPORT_FORMATS = ("csv", "json", "report")
+EXPORT_FORMATS = ("csv", "xlsx", "json", "report")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Where a person with a one-time password may go before choosing their own.
 MUST_CHANGE_PATHS = ("/account", "/account/password", "/logout")
 
@@ -422,7 +424,7 @@ def _respond(visit: Visit, result: PageResult | Response) -> Response:
     query = [(k, v) for k, v in visit.params.multi_items() if k != "format"]
     # A report of no sites (a region manager whose region has none yet) is a 404: not offered.
     reportable = result.report_filter is not None and bool(result.report_filter.sites or visit.sites_or_chain() != ())
-    offered = [f for f, ok in (("csv", result.csv), ("json", result.csv or result.report_filter),
+    offered = [f for f, ok in (("csv", result.csv), ("xlsx", result.csv), ("json", result.csv or result.report_filter),
                                ("report", reportable)) if ok]
     downloads = {f: visit.request.url.path + "?" + urlencode(query + [("format", f)]) for f in offered}
     report = result.data.get("report")
@@ -451,10 +453,13 @@ def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") ->
     if fmt == "json":
         data = {k: v for k, v in result.data.items() if k != "report"}
         return Response(render.to_json(data), media_type="application/json", headers=named(name, "json"))
-    if fmt == "csv":
+    if fmt in ("csv", "xlsx"):
         if result.csv is None:
             raise refusal("no_download", value=fmt)
         columns, rows = result.csv(result.data)
+        if fmt == "xlsx":         # the same table for Excel (workbook.py: why)
+            return Response(to_xlsx(columns, rows, sheet=render.text(result.title_key, visit.lang)),
+                            media_type=XLSX_TYPE, headers=named(name, "xlsx"))
         return Response(render.to_csv(columns, rows), media_type="text/csv; charset=utf-8",
                         headers=named(name, "csv"))
     if result.report_filter is None:

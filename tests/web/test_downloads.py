@@ -183,7 +183,7 @@ def test_a_downloads_name_says_what_it_is_of_and_its_time_in_utc(chain):
             (overview.build, "/", "", {}, "kundpuls-overview-20261123-1200Z")):
         v = in_process.visit(chain, NOW, path, query, **params)
         result = build(v)
-        for fmt, ext in (("csv", "csv"), ("json", "json"), ("report", "html")):
+        for fmt, ext in (("csv", "csv"), ("xlsx", "xlsx"), ("json", "json"), ("report", "html")):
             got = guard.export(in_process.visit(chain, NOW, path, "&".join(q for q in (query, f"format={fmt}") if q),
                                                 **params), result, fmt).headers["content-disposition"]
             name = want.replace(want.split("-")[1], "report") if fmt == "report" else want
@@ -220,3 +220,36 @@ def test_an_alerts_page_downloads_its_text_in_the_readers_language(chain):
     data = json.loads(guard.export(v, workflow.alert_page.page(v), "json").body)["alert"]
     assert "6,2 poäng" in data["text"] and data["message"] == "English words"
     assert data["raised_local"].startswith("2026-11-23 13:00")
+
+
+@pytest.mark.parametrize("path", ["/", "/sites", "/sites/s002"])
+def test_the_excel_download_is_the_csvs_table_with_numbers_as_numbers_and_text_as_text(chain, path):
+    """A CSV opened in a Swedish Excel lands in one column and reads "SÃ¶dermalm": the workbook
+    holds the same table, its numbers as numbers, a formula-like text as text (no apostrophe)."""
+    from openpyxl import load_workbook
+    chain.execute_sql("UPDATE site SET name = '=HYPERLINK(\"http://x\")Söder' WHERE id = 's002'")
+    build = {"/": overview.build, "/sites": sites.build, "/sites/s002": site.build}[path]
+    params = {"site_id": "s002"} if path == "/sites/s002" else {}
+    v = in_process.visit(chain, NOW, path, **params)
+    result = build(v)
+    columns, rows = result.csv(result.data)
+    want = list(csv.reader(io.StringIO(render.to_csv(columns, rows))))
+    response = guard.export(in_process.visit(chain, NOW, path, "format=xlsx", **params), result, "xlsx")
+    assert response.media_type == guard.XLSX_TYPE
+    sheet = load_workbook(io.BytesIO(response.body)).active
+    got = [[c for c in row] for row in sheet.iter_rows()]
+    assert [c.value for c in got[0]] == want[0] and len(got) == len(want) > 1
+    numbers = texts = 0
+    for cells, line in zip(got[1:], want[1:]):
+        for cell, text in zip(cells, line):
+            if cell.value is None:
+                assert text == ""
+            elif cell.data_type == "n":
+                assert float(text) == pytest.approx(cell.value, rel=1e-14)     # the CSV's number (Excel keeps 15 digits)
+                numbers += 1
+            else:
+                assert cell.data_type == "s" and text in (cell.value, "'" + cell.value), (cell.value, text)
+                texts += 1
+    assert numbers and texts
+    if path != "/":
+        assert any(c.value == '=HYPERLINK("http://x")Söder' and c.data_type == "s" for row in got for c in row)

@@ -428,7 +428,7 @@ FILTER_CASES = [
     ("/comments", {"reason": "nope"}, "not_offered", "reason", {}),
     ("/alerts", {"state": "maybe"}, "bad_choice", "state", {"allowed": "open, acknowledged, closed, overdue"}),
     ("/fleet", {"flagged": "2"}, "bad_choice", "flagged", {"allowed": "1, 0"}),
-    ("/comments", {"format": "pdf"}, "bad_choice", "format", {"allowed": "csv, json, report"}),
+    ("/comments", {"format": "pdf"}, "bad_choice", "format", {"allowed": "csv, xlsx, json, report"}),
     ("/alerts/{alert}", {"format": "report"}, "no_download", None, {"value": "report"}),
     ("/actions/{action}", {"format": "csv"}, "no_download", None, {"value": "csv"}),
 ]
