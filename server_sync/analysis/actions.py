@@ -137,31 +137,40 @@ Began = Mapping[tuple[str, str], date]       # (audience, scale) -> the site's f
 
 
 def _starts(versions: list[dict], zone: ZoneInfo, began: Began | None) -> list[tuple[dict, date]]:
-    """Each version with the site-local day it came into force at the site: when the register
-    first held it (`first_seen`), or the site's first answer on its (audience, scale) if that was
-    earlier (`began`, `queries.kinds_began`: answers a backlog brought after the register learnt
-    the version from another site, or days after they were recorded; a review)."""
+    """Each version in force at the site with the site-local day it came into force there. With
+    the site's answers (`began`, `queries.kinds_began`: its first answer on each (audience,
+    scale)), from them alone: a version none of the site's answers is on is not in force there,
+    whatever the register holds. Defining a version at the centre changes nothing a kiosk asks
+    until a config carrying it reaches the kiosk; taken as in force from its `first_seen`, a hand
+    `question define` cut every running action of the question short, at every site, and judged
+    the day's new actions on a scale nobody answered (a review). And answers a backlog brought
+    after the register learnt the version count from their own day. At a site without answers on
+    the question (`began` empty or None), from when the register first held each version
+    (`first_seen`): the best guess of what it will be asked."""
     from server_sync.analysis.queries import local_date
-    out = []
-    for v in versions:
-        start = local_date(v["first_seen"], zone)
-        answered = (began or {}).get((v["audience"], v["scale"]))
-        out.append((v, min(start, answered) if answered else start))
-    return out
+    if not began:
+        return [(v, local_date(v["first_seen"], zone)) for v in versions]
+    return [(v, began[(v["audience"], v["scale"])]) for v in versions if (v["audience"], v["scale"]) in began]
 
 
 def kind_on(versions: list[dict], day: date, zone: ZoneInfo, began: Began | None = None) -> tuple[str, str] | None:
     """(audience, scale) of the question's version in force on `day` (site-local), from its
     register rows (`queries.question_versions`): among the versions in force at the site by the
     end of that day (`_starts`), the one that names the question as `queries._naming` does (one
-    the centre defined before one only seen in answers, then the newest); an action older than
-    every version takes the first the centre defined (else the first seen). None without
-    versions (a question only in the rollups)."""
+    the centre defined before one only seen in answers, then the newest). An action older than
+    every version in force at the site takes the first of them (the scale the site's answers
+    began on, or the register's first).
+    None without versions (a question only in the rollups)."""
     if not versions:
         return None
-    by_then = [v for v, start in _starts(versions, zone, began) if start <= day]
+    starts = _starts(versions, zone, began)
+    naming = lambda v: (v["defined"], v["version"])       # noqa: E731 - the one rule, twice below
+    by_then = [v for v, start in starts if start <= day]
     if by_then:
-        chosen = max(by_then, key=lambda v: (v["defined"], v["version"]))
+        chosen = max(by_then, key=naming)
+    elif starts:
+        first = min(start for _v, start in starts)
+        chosen = max((v for v, start in starts if start == first), key=naming)
     else:
         chosen = min(versions, key=lambda v: (not v["defined"], v["version"]))
     return chosen["audience"], chosen["scale"]

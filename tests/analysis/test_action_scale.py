@@ -230,3 +230,31 @@ def test_action_list_names_the_series_and_judges_on_it(tmp_path, capsys):
     assert a["verdict"] != "too_little_data"
     assert main(["--db", url, "action", "list"]) == 0
     assert " visit@smiley4 " in capsys.readouterr().out
+
+
+def test_a_version_only_defined_at_the_centre_ends_no_series(renamed):
+    """`question define visit 2 --scale smiley5` by hand, with no kiosk asking it: every running
+    action of `visit` was cut at the definition's day at every site (14 of 28 days, then closed for
+    good by close-completed), and the day's new actions were judged on smiley5, which nobody
+    answered (n 0). A version is in force at a site from the site's first answer on it."""
+    actions.add(renamed, "s1", "visit", ACTION.isoformat(), "Ny kassa")
+    actions.add(renamed, "s2", "visit", (ACTION + timedelta(days=14)).isoformat(), "Ny skylt")
+    new_version(renamed, ACTION + timedelta(days=14), scale="smiley5")
+    running, later = actions.evaluated(renamed, today=ACTION + timedelta(days=20))
+    assert (running["scale"], running["scale_ended"], running["days_observed"]) == ("smiley4", None, 20)
+    assert running["verdict"] == "pending"
+    assert (later["scale"], later["scale_ended"]) == ("smiley4", None) and later["previous"]["n"] == 8 * 28
+    done, _later = actions.evaluated(renamed, today=ACTION + timedelta(days=35))
+    assert (done["days_observed"], done["verdict"]) == (28, "no_detectable_effect")
+
+
+def test_a_site_that_began_on_the_new_version_is_judged_on_it_before_its_first_answer():
+    """An action older than every answer of its site takes the scale the site's answers began on."""
+    zone = ZoneInfo("Europe/Stockholm")
+    v1 = {"version": 1, "scale": "smiley4", "audience": "customer", "first_seen": "2026-01-01 08:00:00",
+          "defined": True}
+    v2 = dict(v1, version=2, scale="nps11", first_seen="2026-06-01 08:00:00")
+    began = {("customer", "nps11"): date(2026, 9, 1)}                 # a site opened on nps11
+    assert kind_on([v1, v2], date(2026, 8, 20), zone, began) == ("customer", "nps11")
+    assert kind_on([v1, v2], date(2026, 9, 20), zone, began) == ("customer", "nps11")
+    assert kind_on([v1, v2], date(2026, 8, 20), zone, {}) == ("customer", "nps11")     # no answers: the register's
