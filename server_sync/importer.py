@@ -24,10 +24,12 @@ from server_sync.central import registry
 from server_sync.central.dead_letters import UNLIMITED
 from server_sync.central.intake import Accepted, Intake, utc_now
 from server_sync.exc import CentralConfigError, ProtocolError
+from server_sync.protocol.errors import KIOSK_RETRY
 
 EXPORT_SCHEMA = 1
 CHUNK = 1000                 # events per transaction: big enough for bulk inserts, small in memory
 MAX_LINE = 64 * 1024
+IMPORT_AGAIN = "import the file again (what is stored already is skipped)"
 MAX_DIGITS = 40            # no field of an event is a longer whole number (a seq is at most 2^63)
 
 
@@ -220,6 +222,8 @@ class ExportImport:
         s.corrected += a.corrected
 
     def _dead(self, lineno: int, raw: bytes, reason: str) -> None:
+        # A refusal's remedy names the kiosk's command; for a file it is the import again.
+        reason = reason.replace(KIOSK_RETRY, IMPORT_AGAIN)
         self.summary.dead_lettered += 1
         if len(self.summary.refused) < SHOWN_REFUSED:
             self.summary.refused.append(reason)

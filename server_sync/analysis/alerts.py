@@ -349,12 +349,27 @@ def payload(alert: dict, prefix: str = "", *, worded: bool = False) -> tuple[str
         kind=alert["kind"], message=alert["message"], text=wording(alert) if worded else None)
 
 
-def mark(db: Database, alert_ids: Iterable[int], now: datetime, webhook: dict[int, str] | None = None) -> None:
+def mark(db: Database, alert_ids: Iterable[int], now: datetime, webhook: dict[int, str] | None = None,
+         *, published: bool = True) -> None:
+    """Store each alert's webhook status and, when `published`, that it was published now
+    (`published_at`): said only of what was handed to the broker, never of alerts kept back
+    (`alerts check --no-publish`) or that a broker away never took."""
     p = db.param
     with db.atomic():
         for i in alert_ids:
-            db.execute_sql(f"UPDATE alert SET published_at = {p}, webhook_status = {p} WHERE id = {p}",
-                           (_naive(now), (webhook or {}).get(i), i))
+            if published:
+                db.execute_sql(f"UPDATE alert SET published_at = {p}, webhook_status = {p} WHERE id = {p}",
+                               (_naive(now), (webhook or {}).get(i), i))
+            else:
+                db.execute_sql(f"UPDATE alert SET webhook_status = {p} WHERE id = {p}", ((webhook or {}).get(i), i))
+
+
+def mark_published(db: Database, alert_ids: Iterable[int], now: datetime) -> None:
+    """The alerts' messages were taken by the broker (its PUBACK) now."""
+    p = db.param
+    with db.atomic():
+        for i in alert_ids:
+            db.execute_sql(f"UPDATE alert SET published_at = {p} WHERE id = {p}", (_naive(now), i))
 
 
 def post_webhook(url: str, alert: dict, timeout_s: float = 5.0) -> str:
@@ -375,10 +390,12 @@ def post_webhook(url: str, alert: dict, timeout_s: float = 5.0) -> str:
 
 
 def deliver(db: Database, alerts: list[dict], now: datetime, *, prefix: str = "",
-            webhook_url: str | None = None, timeout_s: float = 5.0) -> list[tuple[str, bytes]]:
-    """Webhook each alert (if configured), mark them published, return what to publish."""
+            webhook_url: str | None = None, timeout_s: float = 5.0, published: bool = True) -> list[tuple[str, bytes]]:
+    """Webhook each alert (if configured), mark them published (`published`: the caller hands
+    what this returns to a publisher that will send it, as the ingest does; else it marks them
+    itself once the broker took them, mark_published), return what to publish."""
     statuses = {a["id"]: post_webhook(webhook_url, a, timeout_s) for a in alerts} if webhook_url else {}
-    mark(db, [a["id"] for a in alerts], now, statuses)
+    mark(db, [a["id"] for a in alerts], now, statuses, published=published)
     worded = sites_reading_wording(db, {a["site_id"] for a in alerts})
     return [payload(a, prefix, worded=a["site_id"] in worded) for a in alerts]
 

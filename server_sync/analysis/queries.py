@@ -110,12 +110,20 @@ def _naming(db: Database, key: str, condition: str = "", params: tuple = ()) -> 
     past any version the centre could give."""
     columns = key.split(", ")
     chosen: dict[tuple, dict] = {}
+    worded: dict[tuple, dict] = {}          # per key, the version that names it among those with wording
     for qid, version, scale, audience, text, defined in db.execute_sql(_candidates(key, condition), params):
         row = {"id": qid, "version": version, "scale": scale, "audience": audience, "text": text,
                "defined": bool(defined)}
         k = tuple(row[c] for c in columns)
         if k not in chosen or (row["defined"], version) > (chosen[k]["defined"], chosen[k]["version"]):
             chosen[k] = row
+        if _wording(text) and (k not in worded or (row["defined"], version) > (worded[k]["defined"], worded[k]["version"])):
+            worded[k] = row
+    # A version defined by hand (`question define`) carries no wording: the question keeps the
+    # words of its newest version that has some (the report and the digest named it by its id).
+    for k, row in chosen.items():
+        if not _wording(row["text"]) and k in worded:
+            chosen[k] = dict(row, text=worded[k]["text"])
     return chosen
 
 

@@ -53,6 +53,7 @@ from server_sync.central.event_rows import (FOLLOWUP_COLUMNS, FOLLOWUP_WIRE, RES
                                             R, as_datetime, canonical, stored_wire, wire_of, wire_row)
 from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, EventsRefused, FollowUpEvent,
                                   ProtocolError, ResponseEvent)
+from server_sync.protocol.errors import KIOSK_RETRY
 
 log = logging.getLogger("kundpuls.intake")
 # Beside a stored follow-up's wire form when the centre removed its comment (an erasure, or
@@ -226,7 +227,7 @@ class Intake:
                 # config names another site than its registration, then and now.
                 raise EventsRefused(f"event {wrong[0].id}: site_id {wrong[0].site_id!r} is not the registered site "
                                     f"{site_id!r} of kiosk {batch.kiosk_id!r}{_stayed(former, wrong[0].site_id)} "
-                                    "(fix kiosk.site, or the registration, then `kiosk refused retry`)",
+                                    f"(fix kiosk.site, or the registration, then {KIOSK_RETRY})",
                                     batch.batch_id, [e.seq for e in wrong])
             # Answers recorded at a site the kiosk has since left count there (site_history).
             sites = sorted({site_id} | {e.site_id for e in responses}) if former else [site_id]

@@ -35,6 +35,7 @@ from peewee import Database
 from server_sync.central.dialect import in_list, insert_ignore, time_param
 from server_sync.exc import CentralConfigError
 from server_sync.protocol import EventsRefused, ResponseEvent
+from server_sync.protocol.errors import KIOSK_RETRY
 from server_sync.protocol.catalogue import QUESTIONS as CATALOGUE
 from server_sync.protocol.scales import SCALE_NAMES
 from server_sync.protocol.vocabulary import AUDIENCES
@@ -88,7 +89,7 @@ def check_answers(db: Database, responses: Sequence[ResponseEvent], known: Mappi
         raise EventsRefused(
             f"event {e.id}: question {e.question_id} v{e.question_version} is defined by the centre as "
             f"{d.scale}/{d.audience}, this kiosk's answer says {e.scale}/{e.audience} (its config disagrees: "
-            "fix it, or the definition, then `kiosk refused retry`)", batch_id, [w.seq for w in wrong])
+            f"fix it, or the definition, then {KIOSK_RETRY})", batch_id, [w.seq for w in wrong])
     return staged
 
 
@@ -109,7 +110,7 @@ def allowance(db: Database, kiosk_id: str, unseen: Mapping[Key, Entry], response
     raise EventsRefused(
         f"event {refused[0].id}: question {q} v{v} is not in the centre's register, and kiosk {kiosk_id} may bring "
         f"at most {per_day} unknown question versions into it a UTC day ({len(over)} more in this batch): define it "
-        "(`kiosk-central question define` or `config push`), then `kiosk refused retry` (or retry the next day)",
+        f"(`kiosk-central question define` or `config push`), then {KIOSK_RETRY} (or retry the next day)",
         batch_id, [e.seq for e in refused])
 
 
@@ -210,11 +211,15 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
         raise CentralConfigError(f"unknown audience {audience!r}; use {', '.join(AUDIENCES)}")
     p = db.param
     ts = time_param(db)
-    current = read(db, [question_id]).get((question_id, version))
+    register = read(db, [question_id])
+    current = register.get((question_id, version))
+    # The version to suggest for a new meaning: above every one the centre defined (v + 1 may be
+    # taken: define v2, then v1 otherwise, was told "give it version 2"; a review).
+    free = 1 + max([version, *(v for (_q, v), entry in register.items() if entry.defined)])
     if current and current.defined and (current.scale, current.audience) != (scale, audience) and not replace:
         raise CentralConfigError(
             f"question {question_id} v{version} is defined as {current.scale}/{current.audience}; a defined "
-            f"version keeps its meaning: give the new wording version {version + 1} (or question define --replace)")
+            f"version keeps its meaning: give the new wording version {free} (or question define --replace)")
     seen = seen or answered(db, question_id, version, scale, audience)
     disagreeing = seen.disagreeing
     otherwise = sum(n for *_, n in disagreeing)
@@ -228,7 +233,7 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
             f"question {question_id} v{version}: most kiosks that answered it ({kiosks_otherwise} of "
             f"{kiosks_otherwise + kiosks_agreeing}) ask it otherwise than {scale}/{audience} ({seen}); "
             f"so defined, the kiosks' answers to it would be held from now on. A new scale or audience is a new "
-            f"version (give it version {version + 1}); --force defines it so anyway")
+            f"version (give it version {free}); --force defines it so anyway")
     wording = json.dumps(dict(text), ensure_ascii=False, sort_keys=True)
     if current is None:
         db.execute_sql(f"INSERT INTO question (id, version, scale, audience, text, first_seen, defined_at)"

@@ -262,7 +262,11 @@ def publish(settings, messages: list[tuple[str, bytes]], timeout_s: float = 10.0
         infos = [client.publish(topic, body, qos=1) for topic, body in messages]
         for info in infos:
             info.wait_for_publish(timeout_s)
-        return all(info.is_published() for info in infos)
+        taken = sum(info.is_published() for info in infos)
+        if taken < len(infos):         # connected, but no PUBACK in time: said, as a refusal is
+            print(f"kiosk-central: warning: alerts not published (the broker took {taken} of {len(infos)} within "
+                  f"{timeout_s:g} s); they stay stored", file=sys.stderr)
+        return taken == len(infos)
     except (OSError, ValueError, RuntimeError) as e:
         print(f"kiosk-central: warning: alerts not published ({e}); they stay stored", file=sys.stderr)
         return False
@@ -272,7 +276,7 @@ def publish(settings, messages: list[tuple[str, bytes]], timeout_s: float = 10.0
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from server_sync.analysis.alerts import check, deliver
+    from server_sync.analysis.alerts import check, deliver, mark_published
     from server_sync.analysis.queries import require_sites
     from server_sync.central.db import connect
     from server_sync.central.registry import site_zones
@@ -287,15 +291,17 @@ def run_check(args: argparse.Namespace) -> int:
         require_sites(db, args.site)
         raised = check(db, now, site_ids=args.site or None, trend=args.trend)
         messages = deliver(db, raised, now, prefix=args.prefix, webhook_url=args.webhook,
-                           timeout_s=args.webhook_timeout)
+                           timeout_s=args.webhook_timeout, published=False)
+        # Marked published only once the broker took them (it said so of alerts kept back by
+        # --no-publish, and of those a broker away never got: a review).
+        if messages and settings is not None and publish(settings, messages):
+            mark_published(db, [a["id"] for a in raised], now)
         # As stored, with the owner and state the workflow gave them: the rule's own records have
         # neither, and the listing shows both.
         stored = [require(db, a["id"], now) for a in raised]
         zones = site_zones(db, {a["site_id"] for a in stored})
     finally:
         db.close()
-    if messages and settings is not None:
-        publish(settings, messages)
     if args.json:
         print(json.dumps(stored, indent=2, ensure_ascii=False))
     else:

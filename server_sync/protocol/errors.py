@@ -46,6 +46,11 @@ class ProtocolError(KundpulsError, ValueError):
         super().__init__(reason)
 
 
+# How a kiosk sends the events the centre refused again once the cause is fixed: named in the
+# remedy of a refusal's reason. An import's reasons name its own remedy instead (importer.py).
+KIOSK_RETRY = "`kiosk refused retry`"
+
+
 class EventsRefused(ProtocolError):
     """A batch whose envelope is sound (its kiosk id is the topic's, its batch id valid) but that
     holds events refused for good: re-sending them cannot help. `seqs` names those events (the

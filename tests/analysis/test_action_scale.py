@@ -258,3 +258,20 @@ def test_a_site_that_began_on_the_new_version_is_judged_on_it_before_its_first_a
     assert kind_on([v1, v2], date(2026, 8, 20), zone, began) == ("customer", "nps11")
     assert kind_on([v1, v2], date(2026, 9, 20), zone, began) == ("customer", "nps11")
     assert kind_on([v1, v2], date(2026, 8, 20), zone, {}) == ("customer", "nps11")     # no answers: the register's
+
+
+def test_a_version_defined_without_wording_keeps_the_questions_words(tmp_path, capsys):
+    """`question define visit 2 …` stores no wording: the report's `questions[].text` became {} and
+    the digest named the question by its id. The newest version with words names it."""
+    from server_sync.analysis import queries
+    from server_sync.cli import main
+    db = store(tmp_path, None)
+    try:
+        assert main(["--db", f"sqlite:///{tmp_path / 'central.db'}", "question", "define", "visit", "2",
+                     "--scale", "smiley4", "--audience", "customer"]) == 0
+        named = queries.question(db, "visit")
+        assert (named["version"], named["text"]) == (2, {"en": "How was it?"})
+        assert queries.questions(db)["visit"]["text"] == {"en": "How was it?"}
+    finally:
+        db.close()
+

@@ -107,6 +107,7 @@ def test_alerts_check_publishes_what_it_raises(broker, tmp_path, capsys):
         raised = json.loads(capsys.readouterr().out)
         assert [(a["site_id"], a["kind"]) for a in raised] == [("s2", "realtime")]
         assert wait_until(lambda: len(got) == 1, 10) and got[0].id == f"alert-{raised[0]['id']}"
+        assert raised[0]["published_at"] is not None                               # the broker took it
         assert main(args) == 0 and json.loads(capsys.readouterr().out) == []       # same dip: nothing new
     finally:
         staff.loop_stop()
@@ -128,6 +129,31 @@ def test_alerts_check_lists_what_it_raised_with_owner_and_state(tmp_path, capsys
     assert main(["--db", url, "alerts", "check", "--no-publish"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "1 new alert(s)"
+    # Kept back, so not published: it said published all the same (a review).
+    db = connect(url)
+    try:
+        assert db.execute_sql("SELECT published_at FROM alert").fetchall() == [(None,)]
+    finally:
+        db.close()
     assert main(["--db", url, "alerts", "list"]) == 0
     assert out[:-1] == capsys.readouterr().out.splitlines()
     assert " s2 " in out[0] and " open " in out[0]
+
+
+def test_alerts_check_with_the_broker_away_keeps_them_unpublished(tmp_path, capsys):
+    """No broker: "alerts not published … they stay stored", and they were stored as published."""
+    from tests.fixtures.broker import free_tcp_port
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    db = connect(url)
+    try:
+        register_fleet(db)
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        ordinary_weeks(db, "s2", now, random.Random(2), kiosk="k4")
+        commit(db, [answer("s2", now - timedelta(minutes=i), 1, kiosk="k3") for i in range(24)])
+        assert main(["--db", url, "alerts", "check", "--no-tls", "--broker-host", "127.0.0.1",
+                     "--broker-port", str(free_tcp_port()), "--json"]) == 0
+        out = capsys.readouterr()
+        assert "alerts not published" in out.err and len(json.loads(out.out)) == 1
+        assert db.execute_sql("SELECT published_at FROM alert").fetchall() == [(None,)]
+    finally:
+        db.close()

@@ -211,6 +211,26 @@ def test_a_number_of_thousands_of_digits_is_refused_as_what_it_is(central, expor
     assert reason == "line 2: malformed JSON: a whole number of 5000 digits (an event has none over 40)"
 
 
+def test_an_import_refusal_names_the_import_as_its_remedy(central, export_file, capsys, tmp_path):
+    """An import's refused line said "… then `kiosk refused retry`", which on the kiosk finds
+    nothing to retry (the file was never sent over MQTT): the remedy of a file is to import it again."""
+    url, db = central
+    lines = []
+    for line in export_file.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if "kiosk_id" in record:
+            record["kiosk_id"] = "k3"                     # registered at s2; its answers say s1
+        lines.append(json.dumps(record))
+    moved = tmp_path / "k3.jsonl"
+    moved.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rc, s, err = run_import(capsys, str(moved), "--db", url)
+    assert rc == 1 and "is not the registered site 's2' of kiosk 'k3'" in err, err
+    assert "(fix kiosk.site, or the registration, then import the file again (what is stored already is skipped))" in err
+    assert "kiosk refused retry" not in err
+    reason = db.execute_sql("SELECT reason FROM dead_letter").fetchone()[0]
+    assert "then import the file again" in reason
+
+
 def test_unregistered_kiosk_and_non_export_files_are_clear_errors(tmp_path, capsys, export_file):
     url = f"sqlite:///{tmp_path / 'c.db'}"
     assert main(["site", "add", "s1", "--name", "S", "--db", url]) == 0      # import makes no store

@@ -102,3 +102,16 @@ def test_one_kiosks_answers_ahead_of_a_planned_version_do_not_block_its_push(sto
     with pytest.raises(CentralConfigError, match=r"most kiosks that answered it \(2 of 2\) ask it otherwise"):
         with store.atomic():
             questions.define(store, "checkout", 3, "nps11", "customer", {}, at)
+
+
+def test_a_redefinition_is_told_a_version_that_is_free(tmp_path, capsys):
+    """Define v2, then v1 otherwise: it said "give the new wording version 2", which was taken."""
+    from server_sync.cli import main
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    assert main([*db, "site", "add", "s1", "--name", "S1"]) == 0
+    for version, scale in (("1", "smiley4"), ("2", "smiley5")):
+        assert main([*db, "question", "define", "visit", version, "--scale", scale, "--audience", "customer"]) == 0
+    capsys.readouterr()
+    assert main([*db, "question", "define", "visit", "1", "--scale", "nps11", "--audience", "customer"]) == 2
+    assert "give the new wording version 3 (or question define --replace)" in capsys.readouterr().err
+    assert main([*db, "question", "define", "visit", "3", "--scale", "nps11", "--audience", "customer"]) == 0
