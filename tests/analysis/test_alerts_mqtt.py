@@ -115,8 +115,8 @@ def test_alerts_check_publishes_what_it_raises(broker, tmp_path, capsys):
         db.close()
 
 
-def test_alerts_check_lists_what_it_raised_with_owner_and_state(tmp_path, capsys):
-    """The text listing of `alerts check` is that of `alerts list`: the stored alert, owned."""
+def dipped_store(tmp_path) -> str:
+    """A store whose site s2 had ordinary weeks and now 24 unhappy answers in a row (a dip)."""
     url = f"sqlite:///{tmp_path / 'central.db'}"
     db = connect(url)
     try:
@@ -126,6 +126,12 @@ def test_alerts_check_lists_what_it_raised_with_owner_and_state(tmp_path, capsys
         commit(db, [answer("s2", now - timedelta(minutes=i), 1, kiosk="k3") for i in range(24)])
     finally:
         db.close()
+    return url
+
+
+def test_alerts_check_lists_what_it_raised_with_owner_and_state(tmp_path, capsys):
+    """The text listing of `alerts check` is that of `alerts list`: the stored alert, owned."""
+    url = dipped_store(tmp_path)
     assert main(["--db", url, "alerts", "check", "--no-publish"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1] == "1 new alert(s)"
@@ -143,13 +149,9 @@ def test_alerts_check_lists_what_it_raised_with_owner_and_state(tmp_path, capsys
 def test_alerts_check_with_the_broker_away_keeps_them_unpublished(tmp_path, capsys):
     """No broker: "alerts not published … they stay stored", and they were stored as published."""
     from tests.fixtures.broker import free_tcp_port
-    url = f"sqlite:///{tmp_path / 'central.db'}"
+    url = dipped_store(tmp_path)
     db = connect(url)
     try:
-        register_fleet(db)
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
-        ordinary_weeks(db, "s2", now, random.Random(2), kiosk="k4")
-        commit(db, [answer("s2", now - timedelta(minutes=i), 1, kiosk="k3") for i in range(24)])
         assert main(["--db", url, "alerts", "check", "--no-tls", "--broker-host", "127.0.0.1",
                      "--broker-port", str(free_tcp_port()), "--json"]) == 0
         out = capsys.readouterr()
