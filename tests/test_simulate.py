@@ -79,6 +79,19 @@ def test_simulate_command_records_through_the_capture_path(tmp_path, capsys):
     assert len(rows) == 300 and {r[0] for r in rows} == {1, 4} and {r[1] for r in rows} == {"simulate"}
     assert fus == summary["followups"] > 0
     assert seqs == list(range(1, 300 + fus + 1))
+    assert (summary["first_seq"], summary["last_seq"]) == (1, seqs[-1])
+
+
+def test_simulate_says_the_seqs_it_used_to_the_last_follow_up(tmp_path, capsys):
+    """It said "seq 1-457" when a follow-up after the last answer had 458 (a review). Seed 1's
+    last event is a follow-up."""
+    d = tmp_path / "d"
+    assert main(["simulate", "--taps", "40", "--seed", "1", "--mix", "1=100", "--followups", "--data-dir", str(d)]) == 0
+    con = sqlite3.connect(d / "kiosk.db")
+    last_answer, last_event = con.execute("SELECT (SELECT MAX(seq) FROM response), (SELECT MAX(seq) FROM followup)").fetchone()
+    con.close()
+    assert last_event > last_answer
+    assert f", seq 1-{last_event}, " in capsys.readouterr().out
     assert times == sorted(times)
     assert summary["flagged"] == sum(1 for r in rows if r[2])
 

@@ -115,7 +115,7 @@ def simulate_command(args: argparse.Namespace) -> int:
                 reasons = rng.sample(q.reasons, k=min(len(q.reasons), rng.choice((1, 1, 2)))) if q.reasons else []
                 comment = rng.choice(_COMMENTS) if (q.comment and (not reasons or rng.random() < 0.2)) else None
                 if reasons or comment:
-                    recorder.record_followup(rec.id, reasons, comment)
+                    last_seq = recorder.record_followup(rec.id, reasons, comment).seq     # a follow-up is an event too
                     followups += 1
             progress.update(1)
     summary = {"question": q.id, "taps": len(times), "flagged": flagged, "followups": followups,

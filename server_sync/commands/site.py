@@ -150,9 +150,11 @@ def list_sites(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
     db = connect(existing_database_url(args))
     try:
+        # Active kiosks, as the fleet counts them (a deactivated one was counted here).
         rows = db.execute_sql("SELECT s.id, s.name, s.timezone, s.opening_hours, s.region_id, COUNT(k.id) FROM site s"
-                              " LEFT JOIN kiosk k ON k.site_id = s.id"
-                              " GROUP BY s.id, s.name, s.timezone, s.opening_hours, s.region_id ORDER BY s.id").fetchall()
+                              f" LEFT JOIN kiosk k ON k.site_id = s.id AND k.active = {db.param}"
+                              " GROUP BY s.id, s.name, s.timezone, s.opening_hours, s.region_id ORDER BY s.id",
+                              (True,)).fetchall()
     finally:
         db.close()
     sites = [{"id": i, "name": n, "timezone": tz, "region": region, "kiosks": k, **_hours(i, stored)}

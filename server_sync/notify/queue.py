@@ -232,8 +232,11 @@ def claim(db: Database, table: str, row_id: int, now: datetime) -> bool:
             (_naive(now + timedelta(seconds=CLAIM_S)), row_id, _naive(now))).rowcount == 1
 
 
-def record_webhook(db: Database, delivery: DueWebhook, now: datetime, status: str, ok: bool, error: str | None) -> None:
-    _record(db, "webhook_delivery", "delivered_at", delivery.id, delivery.attempts, now, ok, error, status)
+def record_webhook(db: Database, delivery: DueWebhook, now: datetime, status: str, ok: bool, error: str | None,
+                   *, final: bool = False) -> None:
+    """A try of `delivery`; `final`: a failure no retry can cure (its endpoint was removed), given
+    up at once instead of tried again for the whole backoff."""
+    _record(db, "webhook_delivery", "delivered_at", delivery.id, delivery.attempts, now, ok, error, status, final)
 
 
 def record_mail(db: Database, mail: DueMail, now: datetime, ok: bool, error: str | None) -> None:
@@ -251,7 +254,7 @@ def mail_waits(db: Database, mail: DueMail, now: datetime, why: str) -> None:
 
 
 def _record(db: Database, table: str, done_column: str, row_id: int, attempts: int, now: datetime, ok: bool,
-            error: str | None, status: str | None) -> None:
+            error: str | None, status: str | None, final: bool = False) -> None:
     p = db.param
     attempts += 1
     status_sql, status_params = ((", last_status = " + p), (status,)) if table == "webhook_delivery" else ("", ())
@@ -259,7 +262,7 @@ def _record(db: Database, table: str, done_column: str, row_id: int, attempts: i
         if ok:
             db.execute_sql(f"UPDATE {table} SET attempts = {p}, {done_column} = {p}, last_error = NULL{status_sql}"
                            f" WHERE id = {p}", (attempts, _naive(now), *status_params, row_id))
-        elif attempts >= MAX_ATTEMPTS:
+        elif attempts >= MAX_ATTEMPTS or final:
             db.execute_sql(f"UPDATE {table} SET attempts = {p}, gave_up_at = {p}, last_error = {p}{status_sql}"
                            f" WHERE id = {p}", (attempts, _naive(now), (error or "")[:1000], *status_params, row_id))
         else:

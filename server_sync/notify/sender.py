@@ -78,7 +78,7 @@ def deliver_webhooks(db: Database, now: datetime, *, http_post: Callable[..., tu
         if not queue.claim(db, "webhook_delivery", d.id, now):
             continue                        # another worker has it
         if not d.endpoint.active:
-            queue.record_webhook(db, d, now, "endpoint removed", False, "the endpoint was removed")
+            queue.record_webhook(db, d, now, "endpoint removed", False, "the endpoint was removed", final=True)
             continue
         url = d.endpoint.url
         try:

@@ -924,3 +924,16 @@ def test_a_store_path_no_file_can_have_is_a_clear_error(tmp_path, capsys):
     for command in (["site", "add", "s1", "--name", "S"], ["site", "list"]):
         assert main(["--db", f"sqlite:///{long_dir}", *command]) == 2
         assert said_error(capsys.readouterr().err, "is 300 bytes; a file name has at most 255")
+
+
+def test_site_list_counts_the_active_kiosks_as_the_fleet_does(central_url, capsys):
+    """A deactivated kiosk was still counted: "s005 2 kiosks" where the fleet has one (a review)."""
+    from tests.central.wire import register_fleet
+    db = connect(central_url)
+    try:
+        register_fleet(db)                                  # k1, k2 at s1; k3, k4 at s2
+        db.execute_sql(f"UPDATE kiosk SET active = {db.param} WHERE id = 'k2'", (False,))
+    finally:
+        db.close()
+    assert main(["--db", central_url, "site", "list", "--json"]) == 0
+    assert {s["id"]: s["kiosks"] for s in json.loads(capsys.readouterr().out)} == {"s1": 1, "s2": 2}

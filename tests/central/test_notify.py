@@ -656,7 +656,7 @@ def test_a_removed_webhooks_name_can_be_used_again_and_its_history_stays(central
     [(headers, body)] = second.got                             # goes to the new address
     assert signing.verify(secret, headers, body, now=time.time()) and "blocks" in json.loads(body)
     history = sorted((d["id"], d["state"], d["last_error"]) for d in queue.deliveries(db))
-    assert [(s, e) for _i, s, e in history] == [("delivered", None), ("waiting", "the endpoint was removed"),
+    assert [(s, e) for _i, s, e in history] == [("delivered", None), ("failed", "the endpoint was removed"),
                                                 ("delivered", None)]
     assert main([*hook, "list", "--json"]) == 0
     assert [(e["name"], e["format"], e["active"]) for e in json.loads(capsys.readouterr().out)] == [
