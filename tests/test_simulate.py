@@ -80,6 +80,8 @@ def test_simulate_command_records_through_the_capture_path(tmp_path, capsys):
     assert fus == summary["followups"] > 0
     assert seqs == list(range(1, 300 + fus + 1))
     assert (summary["first_seq"], summary["last_seq"]) == (1, seqs[-1])
+    assert times == sorted(times)
+    assert summary["flagged"] == sum(1 for r in rows if r[2])
 
 
 def test_simulate_says_the_seqs_it_used_to_the_last_follow_up(tmp_path, capsys):
@@ -92,8 +94,6 @@ def test_simulate_says_the_seqs_it_used_to_the_last_follow_up(tmp_path, capsys):
     con.close()
     assert last_event > last_answer
     assert f", seq 1-{last_event}, " in capsys.readouterr().out
-    assert times == sorted(times)
-    assert summary["flagged"] == sum(1 for r in rows if r[2])
 
 
 class Terminal(io.StringIO):
