@@ -39,6 +39,8 @@ def figure(v: object, lang: str, digits: int = 1, *, signed: bool = False, signi
         text = f"{int(v):{sign}{group}d}"
     else:
         text = f"{float(v):{sign}{group}.{digits}{'g' if significant else 'f'}}"
+        if text[:1] in "+-" and not any(c in "123456789" for c in text):
+            text = text[1:]              # -0.04 at one decimal is "0,0", not "−0,0" (nor +0.04 "+0,0")
     return text.translate({ord("."): DECIMAL_MARK[lang], ord(","): THOUSANDS_MARK[lang], ord("-"): MINUS[lang]})
 
 

@@ -202,3 +202,12 @@ def test_an_alerts_figures_are_rounded_once_for_the_reader():
     text = alert_text({"message": "…", "detail": detail}, "en")
     assert "51.9 over the day up to the alert" in text and "26.1 points below" in text and "78.0" in text, text
     assert "51,9" in alert_text({"message": "…", "detail": detail}, "sv")
+
+
+def test_a_figure_that_rounds_to_zero_has_no_sign():
+    """"−0,0 poäng" on a site's page (a change of -0.04 points): a zero carries no sign."""
+    from server_sync.report.figures import figure
+    for lang in ("sv", "nb", "en"):
+        assert {figure(v, lang, signed=s) for v in (-0.04, -0.0, 0.04) for s in (False, True)} == \
+            {"0,0" if lang != "en" else "0.0"}
+    assert figure(-0.06, "sv") == "\u22120,1" and figure(0.06, "sv", signed=True) == "+0,1"

@@ -39,3 +39,13 @@ def test_a_page_reads_the_question_words_once_per_change_of_the_definitions(cent
         questions.define(db, "checkout", 1, "smiley4", "customer", {"en": "The checkout?"}, AT)
     assert v.question_names() == {"visit": "How was your visit?", "checkout": "The checkout?"}
     assert reads == ["en", "en"]
+
+
+def test_a_question_not_worded_in_the_readers_language_is_named_in_the_nearest(central_db):
+    """A Norwegian reader of a question worded in Swedish and English saw its id ("visit")."""
+    with central_db.atomic():
+        questions.define(central_db, "visit", 1, "smiley4", "customer",
+                         {"sv": "Hur var besöket?", "en": "How was your visit?"}, AT)
+        questions.define(central_db, "pulse", 1, "smiley4", "employee", {"en": "Your day?"}, AT)
+    assert question_words(central_db, "nb") == {"visit": "Hur var besöket?", "pulse": "Your day?"}
+    assert question_words(central_db, "en") == {"visit": "How was your visit?", "pulse": "Your day?"}
