@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -66,7 +68,7 @@ class ImportSummary:
         return {**asdict(self), "complete": self.complete}
 
 
-Progress = Callable[[int, int, int], None]     # (bytes read, bytes total, events read)
+Progress = Callable[[int, "int | None", int], None]     # (bytes read, bytes total (None: a pipe), events read)
 
 
 def bounded_lines(f: BinaryIO, limit: int) -> Iterator[bytes]:
@@ -78,6 +80,21 @@ def bounded_lines(f: BinaryIO, limit: int) -> Iterator[bytes]:
             while (rest := f.readline(limit + 1)) and not rest.endswith(b"\n"):
                 pass
         yield line
+
+
+class _Counting:
+    """A binary file read line by line, counting the bytes read: how far an import is, also of a
+    pipe (`import -`), whose position cannot be asked (f.tell(): "Illegal seek", a traceback after
+    the first 1,000 lines; a review)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        self.read = 0
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self.f.readline(limit)
+        self.read += len(line)
+        return line
 
 
 class ExportImport:
@@ -98,10 +115,14 @@ class ExportImport:
         except OSError as e:
             raise CentralConfigError(f"cannot read {self.path}: {e.strerror}") from None
         with f:
-            total = self.path.stat().st_size
-            kiosk_id = self._header(f.readline(MAX_LINE + 1))
+            st = os.fstat(f.fileno())
+            total = st.st_size if stat.S_ISREG(st.st_mode) else None       # a pipe's size is not known
+            f = _Counting(f)
+            head = f.readline(MAX_LINE + 1)
+            kiosk_id = self._header(head)
             self.summary = ImportSummary(str(self.path), kiosk_id)
-            self._digest = hashlib.sha256(f"{self.path.name}:{total}".encode()).hexdigest()[:12]
+            # The header names the export's time: two exports piped in are told apart.
+            self._digest = hashlib.sha256(f"{self.path.name}:{total}:".encode() + head).hexdigest()[:12]
             self._chunks = 0
             pending: list[tuple[int, bytes, protocol.Event]] = []
             ids: set[str] = set()
@@ -125,7 +146,7 @@ class ExportImport:
                 pending.append((lineno, raw, event))
                 ids.add(event.id)
                 if self.progress and lineno % 1000 == 0:
-                    self.progress(f.tell(), total, self.summary.events)
+                    self.progress(f.read, total, self.summary.events)
             self._flush(kiosk_id, pending)
             if self._last_damaged and self.summary.declared is None:
                 # The file's last line is no JSON: its end line, damaged, not an event (a damaged
@@ -133,7 +154,7 @@ class ExportImport:
                 self.summary.events -= 1
                 self.summary.end_damaged = True
             if self.progress:
-                self.progress(total, total, self.summary.events)
+                self.progress(f.read, f.read if total is None else total, self.summary.events)
         return self.summary
 
     def _header(self, raw: bytes) -> str:

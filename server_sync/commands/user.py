@@ -59,7 +59,7 @@ def add_parser(sub, common) -> None:
     pw.set_defaults(func=run_password)
     t = s.add_parser("token", parents=[common], help="make an API token for /api/v1 (printed once)")
     t.add_argument("name", metavar="NAME")
-    t.add_argument("--label", default=None, help="what the token is for, e.g. 'power-bi'; with --revoke, "
+    t.add_argument("--label", type=nonempty, default=None, help="what the token is for, e.g. 'power-bi'; with --revoke, "
                                                  "only the tokens of that label")
     t.add_argument("--revoke", action="store_true", help="revoke every token of the user (or of --label) instead")
     t.set_defaults(func=run_token)
@@ -168,11 +168,11 @@ def run_password(args: argparse.Namespace) -> int:
 
 
 def run_token(args: argparse.Namespace) -> int:
-    from server_sync.web.people import add_token, revoke_tokens
+    from server_sync.web.people import add_token, revoke_tokens, token_label
     with central_store(args, existing=True) as db:
         if args.revoke:
             n = revoke_tokens(db, args.name, args.label)
-            print(f"{n} token(s) of {args.name}" + (f" labelled {args.label.strip()!r}" if args.label is not None else "")
+            print(f"{n} token(s) of {args.name}" + (f" labelled {token_label(args.label)!r}" if args.label is not None else "")
                   + " revoked")
             return 0
         token = add_token(db, args.name, args.label or "")

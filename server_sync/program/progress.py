@@ -33,14 +33,14 @@ def progress_callback(*, unit: str, desc: str | None = None, enabled: bool = Tru
     it; `detail(*more)` is shown after the bar."""
     bar = None
 
-    def report(done: int, total: int, *more: Any) -> None:
+    def report(done: int, total: int | None, *more: Any) -> None:
         nonlocal bar
-        if bar is None:
+        if bar is None:     # a total not known (a pipe's size): a counter, closed when told done == total
             bar = progress_bar(total, unit=unit, desc=desc, enabled=enabled, stream=stream)
         if detail is not None:
             bar.set_postfix_str(detail(*more), refresh=False)
         bar.update(done - bar.n)
-        if done >= total:
+        if total is not None and done >= total:
             bar.close()
             bar = None
     return report

@@ -8,6 +8,17 @@ import re
 
 AUDIENCES: tuple[str, ...] = ("customer", "employee")
 LANGUAGES: tuple[str, ...] = ("sv", "nb", "en")
+# Whose words stand in for a language a text (a question's wording) was not written in: the
+# nearest first (a Norwegian reader reads Swedish), English last.
+STAND_INS: dict[str, tuple[str, ...]] = {"sv": ("nb", "en"), "nb": ("sv", "en"), "en": ("sv", "nb")}
+
+
+def in_nearest(words: object, lang: str) -> str | None:
+    """The text of `words` (language -> text) in `lang`, else in the nearest language it has
+    (STAND_INS); None when it has none (or is not such a mapping)."""
+    if not isinstance(words, dict):
+        return None
+    return next((w for k in (lang, *STAND_INS.get(lang, ())) if isinstance(w := words.get(k), str) and w.strip()), None)
 FILTER_FLAGS: tuple[str, ...] = ("repeat", "burst")      # why a press was flagged (kept, not counted)
 FOLLOWUP_MODES: tuple[str, ...] = ("negative", "every", "never")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

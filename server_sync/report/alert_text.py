@@ -16,6 +16,7 @@ import json
 from typing import Any, Mapping
 
 from server_sync.report.figures import figure, p_statement, percent
+from server_sync.protocol.vocabulary import in_nearest
 from server_sync.report.i18n import reason_labels, t
 
 DETAIL_VERSION = 1           # the shape this code reads (analysis.alerts.DETAIL_VERSION)
@@ -26,9 +27,8 @@ def _one(v: Any, lang: str) -> str:
 
 
 def _question(detail: Mapping[str, Any], lang: str) -> str:
-    wording = detail.get("question_text")
-    text = wording.get(lang) if isinstance(wording, Mapping) else None
-    return t("alert_question", lang, question=text if isinstance(text, str) and text.strip() else detail["question"])
+    text = in_nearest(detail.get("question_text"), lang)       # as the pages name a question
+    return t("alert_question", lang, question=text or detail["question"])
 
 
 def _window(days: int, lang: str) -> str:

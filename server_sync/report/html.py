@@ -18,6 +18,7 @@ from jinja2.runtime import Context
 
 from server_sync.analysis.chain_report import local_time
 from server_sync.central.registry import DEFAULT_ZONE
+from server_sync.protocol.vocabulary import in_nearest
 from server_sync.report import svg
 from server_sync.report.alert_text import alert_kind, alert_text
 from server_sync.report.figures import figure, interval, p_value, percent
@@ -67,7 +68,7 @@ def question_text(q: dict, lang: str) -> str:
     """A question's wording; a series the centre never defined (only seen in answers: a kiosk
     may have made it up) says so, and so does a series of an earlier scale (chain_report: a
     question asked on smiley4 and later nps11), or each would read as the question's figures."""
-    text = q.get("text", {}).get(lang) or q["id"]
+    text = in_nearest(q.get("text"), lang) or q["id"]        # as the pages and alerts name it
     if q.get("defined", True) is False:
         return f"{text} ({t('not_defined', lang, scale=q['scale'])})"
     return f"{text} ({t('earlier_scale', lang, scale=q['scale'])})" if q.get("earlier_scale") else text

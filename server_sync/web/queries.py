@@ -22,6 +22,7 @@ from server_sync.analysis.privacy import protect_today
 from server_sync.analysis.queries import questions
 from server_sync.central import registry
 from server_sync.central.dialect import dialect_of, fold, placeholders
+from server_sync.protocol.vocabulary import in_nearest
 
 COMMENTS_PER_PAGE = 50
 
@@ -247,24 +248,18 @@ def with_zones(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     return rows
 
 
-# Whose words stand in for a language the question was not worded in: the nearest first (a
-# Norwegian reader reads Swedish), English last.
-STAND_INS = {"sv": ("nb", "en"), "nb": ("sv", "en"), "en": ("sv", "nb")}
-
-
 def question_words(db: Database, lang: str) -> dict[str, str]:
     """id -> the question's wording in `lang` (its newest version's), for the pages' `question`
     filter: a reader sees the question, not its id. A question not worded in `lang` is named in
-    the nearest language it is worded in (STAND_INS), and left out (the filter shows its id) only
+    the nearest language it is worded in (vocabulary.in_nearest), and left out (the filter shows its id) only
     without any. Only rows with wording are read: those only seen in answers have none (`{}`),
     and kiosks may have put many there."""
     out: dict[str, str] = {}
     for qid, text in db.execute_sql(
             "SELECT id, text FROM question WHERE text <> '{}' ORDER BY id, version").fetchall():
         try:
-            words = json.loads(text or "{}")
-            wording = next((words[k] for k in (lang, *STAND_INS.get(lang, ())) if words.get(k)), None)
-        except (ValueError, AttributeError, TypeError):
+            wording = in_nearest(json.loads(text or "{}"), lang)
+        except ValueError:
             wording = None
         if wording:
             out[qid] = wording

@@ -71,7 +71,7 @@ def test_a_dip_alert_keeps_its_facts_and_reads_in_each_language(db):
     assert sv.startswith("”Hur var ditt besök?”: Nöjdindex ") and " under dagen fram till larmet, " in sv
     assert "poäng under butikens vanliga" in sv and "”Renlighet” angavs i 7 av 9 skäl vid uppföljning" in sv
     nb = alert_text(a, "nb")
-    assert nb.startswith("«visit»: Fornøydindeks ") and " i løpet av dagen fram til varselet, " in nb      # no Norwegian wording
+    assert nb.startswith("«Hur var ditt besök?»: Fornøydindeks ") and " i løpet av dagen fram til varselet, " in nb   # no Norwegian wording: the Swedish (vocabulary.in_nearest)
     assert "poeng under butikkens vanlige" in nb and "«Renhold» oppgitt i 7 av 9 årsaker" in nb
     for text in (sv, nb):
         assert "below" not in text and "up to the alert" not in text and "cleanliness" not in text

@@ -240,7 +240,7 @@ def test_the_question_filter_says_which_questions_the_centre_never_defined():
     assert question_choices(catalogue, "en") == [
         ("visit", "How was your visit?"), ("zz", "zz (not defined by the centre: nps11, a separate series)")]
     assert question_choices(catalogue, "sv")[1] == ("zz", "zz (inte definierad av centralen: nps11, en egen serie)")
-    assert question_choices(catalogue, "nb")[0] == ("visit", "visit")      # no Norwegian wording: its id
+    assert question_choices(catalogue, "nb")[0] == ("visit", "Hur var ditt besök?")    # no Norwegian wording: the Swedish
 
 
 def test_the_csv_download_holds_every_comment_found_not_one_page(central_db):

@@ -10,6 +10,7 @@ people who may see the site may ever read; an open alert and an action per site.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import signal
@@ -25,6 +26,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
+
+from server_sync.report.alert_text import alert_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SITES = ("s001", "s002", "s003", "s004")
@@ -82,6 +85,15 @@ LONG_ALERT = ("visit 25 / 77 路 n 41 路 p 4e-4 路 queue 12 / 15 路 2026-11-20 鈥
               " rule dip 路 complaint spike 路 questions 1 路 site's own words next 路 ")
 
 
+# The first sites' alerts are such old ones; the others' are as the dip rule stores them (their
+# facts, `detail`, worded in each reader's language: what a person sees on today's pages), their
+# English message ending in the site's own words.
+OLD_ALERTS = ("s001", "s002")
+DIP = {"v": 1, "rule": "dip", "question": "visit", "metric": "happy_index", "days": 3, "questions": 1,
+       "value": 41.3, "baseline": 71.6, "drop": 30.3, "n": 41, "p_value": 4e-4,
+       "complaint": {"reason": "queue", "count": 12, "mentions": 15, "usual_share": 0.25}}
+
+
 def build_chain(db_url: str) -> None:
     from seeds.comments import add_comments
     from seeds.history import HistorySpec, generate
@@ -94,10 +106,21 @@ def build_chain(db_url: str) -> None:
         _plant_comments(db)
         now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
         p = db.param
+        from server_sync.analysis.queries import question
+        facts = dict(DIP, question_text=question(db, "visit")["text"])       # as the rule stores them
         for s in SITES:
-            db.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
-                           f" window_to, n, negative, message) VALUES ({p}, 'visit', 'realtime', {p}, {p}, {p}, {p},"
-                           f" 8, 6, {p})", (s, now, now, now, now, LONG_ALERT + f"6 of 8 negative at {s} ALERT-OF-{s.upper()}"))
+            if s in OLD_ALERTS:
+                db.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
+                               f" window_to, n, negative, message) VALUES ({p}, 'visit', 'realtime', {p}, {p}, {p},"
+                               f" {p}, 8, 6, {p})",
+                               (s, now, now, now, now, LONG_ALERT + f"6 of 8 negative at {s} ALERT-OF-{s.upper()}"))
+            else:
+                db.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
+                               f" window_to, n, negative, value, baseline, p_value, message, detail) VALUES ({p},"
+                               f" 'visit', 'realtime', {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                               (s, now, now, now - timedelta(days=2), now, DIP["n"], 30, DIP["value"], DIP["baseline"],
+                                DIP["p_value"], alert_text({"detail": facts}, "en") + f" ALERT-OF-{s.upper()}",
+                                json.dumps(facts)))
             db.execute_sql("INSERT INTO action (site_id, question_id, action_date, note, created_at) VALUES"
                            f" ({p}, 'visit', {p}, {p}, {p})",
                            (s, (date.today() - timedelta(days=10)).isoformat(), f"ACTION-OF-{s.upper()}", now))
