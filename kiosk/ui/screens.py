@@ -196,6 +196,10 @@ class QuestionScreen(KioskScreen):
             for row in rows:
                 n = len(row.children)
                 row.size = (side * n + gap * (n - 1), side)
+                # A shorter row (6-10 under 0-5) ends where the full one does: 10 under 5, above
+                # the "very likely" label at the right (centred, the label stood under nothing).
+                shift = (cols - n) * (side + gap) / 2
+                row.pos_hint = {"center_x": 0.5 + (shift / box.width if box.width else 0)}
             # The end labels line up with the keys' outer edges.
             for lab in (low, high):
                 lab.size_hint_x, lab.width = None, side * cols + gap * (cols - 1)
@@ -250,7 +254,10 @@ class FollowupScreen(KioskScreen):
         title = "followup_title_negative" if d.negative else "followup_title_positive"
         self.ids.title.text = tr(title, app.lang)
         several = d.question.max_reasons > 1
+        # With a comment written, Send is there too: the hint says what it does (it read "tap the
+        # one that fits best" beside a Send button; a visual review).
         self.ids.hint.text = (tr("followup_hint_several", app.lang, n=d.question.max_reasons) if several
+                              else tr("followup_hint_or_send", app.lang) if d.comment
                               else tr("followup_hint", app.lang))
         self.ids.comment_button.opacity = 1 if d.question.comment else 0
         self.ids.comment_button.disabled = not d.question.comment

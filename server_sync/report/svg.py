@@ -161,11 +161,12 @@ def value_range(lo: float, hi: float, bounds: tuple[float, float]) -> tuple[floa
 
 def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[dict], bounds: tuple[float, float],
                 empty: str, legend: tuple[str, str, str], axis_note: str = "", n_label: str = "n ≤ {n}", *,
-                lang: str, span: tuple[str, str] | None = None) -> Markup:
+                lang: str, span: tuple[str, str] | None = None, whole_scale: str = "") -> Markup:
     """Daily values (thin line) with their 95% band, weekly values (thick line, each at its week's
     centre), and the answers per day as bars under the chart (every day's n in its tooltip;
     `n_label` with {n}, the tallest bar, names them). The value axis spans at least MIN_SPAN of
-    the scale; `axis_note` (with {lo} and {hi}) states it. Every figure a reader sees is written
+    the scale; `axis_note` (with {lo} and {hi}) states it, `whole_scale` when it is the whole scale
+    ("Y axis −100–100 of −100–100" read as a riddle). Every figure a reader sees is written
     as `lang` writes it; coordinates keep a point. No line or band is drawn across a day (or a
     week) missing from the series (a closed day, or an employee day privacy leaves out): a line
     straight across read as answers that day; a day alone between gaps is a dot. A day not over
@@ -195,8 +196,9 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
          * ((date.fromisoformat(day) - first).days / days if days else 0.5))
     y = (lambda v: top + (plot_bottom - top) * (1 - (min(hi, max(lo, v)) - lo) / max(1e-9, hi - lo)))
     out = [_open(name, title, w, h)]
-    if axis_note:
-        out.append(_text(w - right, 12, axis_note.format(lo=_label(lo, lang), hi=_label(hi, lang)), 12, "end"))
+    note = whole_scale if whole_scale and (lo, hi) == tuple(bounds) else axis_note
+    if note:
+        out.append(_text(w - right, 12, note.format(lo=_label(lo, lang), hi=_label(hi, lang)), 12, "end"))
     for v in ticks:
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="{GRID}"/>')
         out.append(_text(left - 6, y(v) + 4, _label(v, lang), 12, "end"))

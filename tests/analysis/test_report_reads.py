@@ -82,6 +82,17 @@ def test_trend_axis_spans_at_least_a_fifth_and_says_so_weeks_at_their_centre_n_p
     assert svg.value_range(95, 99, (0, 100))[1] == 100 and svg.value_range(-100, -95, (-100, 100))[0] == -100
 
 
+def test_a_trend_axis_over_the_whole_scale_says_so_in_words():
+    """"Y-axel −100–100 av −100–100" read as a riddle (a visual review): the whole scale is said so."""
+    days = [dict(d, value=-90.0 if i % 2 else 95.0, low=-100.0, high=100.0) for i, d in enumerate(DAYS)]
+    chart = str(svg.trend_chart("t", "t", days, WEEKS, (-100, 100), "-", ("d", "w", "b"), "Y {lo}–{hi} of -100–100",
+                                "n {n}", lang="en", whole_scale="Y axis: the whole scale"))
+    assert "Y axis: the whole scale" in chart and "of -100–100" not in chart
+    narrow = str(svg.trend_chart("t", "t", DAYS, WEEKS, (0, 100), "-", ("d", "w", "b"), "Y {lo}–{hi} of 0–100",
+                                 "n {n}", lang="en", whole_scale="Y axis: the whole scale"))
+    assert "the whole scale" not in narrow and re.search(r"Y \d+–\d+ of 0–100", narrow)
+
+
 def test_a_trend_of_few_drawn_days_keeps_its_bars_and_dates_on_the_chart():
     """A staff question answered by a few: most days too thin to draw. The axis spanned the drawn
     days only, so the other days' bars fell off the left edge, the first and last bars hung half
