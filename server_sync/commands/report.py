@@ -16,7 +16,7 @@ from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.program.cli import nonempty, output_file
 from server_sync.program.files import write_output
 
-FORMATS = ("json", "csv", "html")
+FORMATS = ("json", "csv", "xlsx", "html")
 
 
 def add_parser(sub, common) -> None:
@@ -24,7 +24,8 @@ def add_parser(sub, common) -> None:
                        description="Happy Index, CSAT and NPS with 95% confidence intervals; trends, heatmap, "
                                    "site ranking, drivers, actions before/after, employee pulse, alerts. "
                                    "Reads the rollups only. Keys of the JSON: docs/analysis.md.")
-    p.add_argument("--format", choices=FORMATS, default="json", help="output format (default json)")
+    p.add_argument("--format", choices=FORMATS, default="json",
+                   help="output format (default json); xlsx: the CSV's rows as an Excel workbook, a sheet per section")
     p.add_argument("--site", action="append", type=nonempty, default=[], metavar="SITE",
                    help="only this site (repeat or comma-separate for several); default the whole chain")
     p.add_argument("--question", action="append", type=nonempty, default=[], metavar="QUESTION",
@@ -53,12 +54,14 @@ def _split(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def render(report: dict, fmt: str, lang: str) -> str:
+def render(report: dict, fmt: str, lang: str) -> str | bytes:
     from server_sync.report import html, tabular
     if fmt == "html":
         return html.render(report, lang)
     if fmt == "csv":
         return tabular.render_csv(report)
+    if fmt == "xlsx":
+        return tabular.render_xlsx(report)
     return tabular.render_json(report)
 
 
@@ -98,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
                      min_ranked_n=args.min_ranked_n, min_employee_group=args.min_employee_group)
     if args.output and Path(args.output).is_dir():
         raise CentralConfigError(f"--output {args.output} is a directory")
+    if args.format == "xlsx" and not args.output and sys.stdout.isatty():
+        raise CentralConfigError("--format xlsx is a binary file: give --output FILE (or send it to a pipe)")
     progress = progress_callback(unit="step", desc="report", enabled=not args.no_progress, detail=str)
     db = connect(existing_database_url(args))
     try:
@@ -113,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
             write_output(args.output, text)
         except OSError as e:
             raise CentralConfigError(f"cannot write --output {args.output}: {e.strerror}") from None
+    elif isinstance(text, bytes):
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text)
+        sys.stdout.buffer.flush()
     else:
         sys.stdout.write(text)
     return 0

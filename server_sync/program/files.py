@@ -59,8 +59,9 @@ def read_text(path: Path | str) -> str:
     return read_regular_file(path).decode("utf-8-sig")
 
 
-def write_output(path: Path | str, text: str, *, new_mode: int | None = None, new_group: int | None = None) -> None:
-    """Write `text` to the file a person named, so that a reader of it (a web server publishing
+def write_output(path: Path | str, text: str | bytes, *, new_mode: int | None = None,
+                 new_group: int | None = None) -> None:
+    """Write `text` (UTF-8; or bytes as they are: a workbook) to the file a person named, so that a reader of it (a web server publishing
     the weekly report, a mail job attaching it, the broker reading its password file) finds the
     old file or the new one, never half of it, also when the writer is killed or the disk fills:
     a temp file of its own beside the file, fsynced, renamed over it. A symlink's target is what
@@ -75,30 +76,32 @@ def write_output(path: Path | str, text: str, *, new_mode: int | None = None, ne
         st = os.stat(target)
     except FileNotFoundError:
         st = None
+    data = text.encode("utf-8") if isinstance(text, str) else text
     if st is not None and not stat.S_ISREG(st.st_mode):
-        with open(target, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(target, "wb") as f:
+            f.write(data)
         return
     # A name of its own (O_EXCL, never through a symlink), made with 0666 so the umask applies.
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
     except PermissionError:
-        target.write_text(text, encoding="utf-8")
+        target.write_bytes(data)
         return
-    replace_with_temp(fd, tmp, target, text, before_write=lambda f: _take_over(f, st, new_mode, new_group))
+    replace_with_temp(fd, tmp, target, data, before_write=lambda f: _take_over(f, st, new_mode, new_group))
 
 
-def replace_with_temp(fd: int, tmp: Path | str, target: Path | str, text: str,
+def replace_with_temp(fd: int, tmp: Path | str, target: Path | str, text: str | bytes,
                       before_write: Callable[[int], None] | None = None) -> None:
-    """Write `text` into the new temp file `tmp` (open as `fd`), fsync it and rename it over
-    `target`; on any failure the temp file is removed and the error raised. `before_write` gets
-    the descriptor first (a mode or owner to set)."""
+    """Write `text` (UTF-8, or bytes as they are) into the new temp file `tmp` (open as `fd`),
+    fsync it and rename it over `target`; on any failure the temp file is removed and the error
+    raised. `before_write` gets the descriptor first (a mode or owner to set)."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
     try:
-        with open(fd, "w", encoding="utf-8") as f:
+        with open(fd, "wb") as f:
             if before_write is not None:
                 before_write(f.fileno())
-            f.write(text)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)

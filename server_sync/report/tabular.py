@@ -242,6 +242,17 @@ def rows_of(report: dict | None, parts: Iterable[str]) -> list[dict]:
     return [r for r in csv_rows(report) if r["section"] in sections]
 
 
+def render_xlsx(report: dict) -> bytes:
+    """The CSV's rows as an Excel workbook, a sheet per section in the CSV's order (each with the
+    CSV's columns but `section`): numbers as numbers, text as text (report.workbook)."""
+    from server_sync.report.workbook import to_workbook
+    sections: dict[str, list[dict]] = {}
+    for row in csv_rows(report):
+        sections.setdefault(row["section"], []).append(row)
+    columns = [c for c in CSV_COLUMNS if c != "section"]
+    return to_workbook([(name, columns, rows) for name, rows in sections.items()] or [("report", columns, [])])
+
+
 def render_csv(report: dict) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")

@@ -40,7 +40,7 @@ from server_sync.web.filters import BadFilter, check_known, check_text, refused,
 from server_sync.web.people import User, user_by_token
 from server_sync.web.queries import question_words
 from server_sync.web.scope import NotVisible, Scope, scope_of
-from server_sync.web.workbook import to_xlsx
+from server_sync.report.workbook import to_xlsx
 
 log = logging.getLogger(__name__)
 

@@ -52,6 +52,38 @@ def test_report_csv_and_html_to_a_file(url, tmp_path, capsys):
     assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") and capsys.readouterr().out == ""
 
 
+def test_report_as_an_excel_workbook_has_the_csvs_rows_a_sheet_per_section(url, tmp_path, capsys, monkeypatch):
+    """For an analyst's Excel: the CSV in a Swedish Excel lands in one column. Each section a
+    sheet, its rows the CSV's, numbers as numbers; to a terminal it is refused (binary)."""
+    from openpyxl import load_workbook
+    args = ["--db", url, "report", "--site", "s001,s002", "--no-progress"]
+    assert main([*args, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    out = tmp_path / "r.xlsx"
+    assert main([*args, "--format", "xlsx", "-o", str(out)]) == 0
+    book = load_workbook(out)
+    sections = list(dict.fromkeys(r["section"] for r in rows))
+    assert book.sheetnames == sections
+    for name in sections:
+        sheet = [list(r) for r in book[name].iter_rows(values_only=True)]
+        want = [r for r in rows if r["section"] == name]
+        assert sheet[0] == [c for c in CSV_COLUMNS if c != "section"] and len(sheet) == len(want) + 1, name
+        for got, row in zip(sheet[1:], want):
+            for column, value in zip(sheet[0], got):
+                text = row[column]
+                if isinstance(value, (int, float)):
+                    assert float(text) == pytest.approx(value, rel=1e-12), (name, column)
+                else:
+                    assert (value or "") == text.removeprefix("'") or text == "'" + (value or ""), (name, column)
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+    monkeypatch.setattr("sys.stdout", Terminal())
+    assert central(*args, "--format", "xlsx") == 2
+    assert "--format xlsx is a binary file: give --output FILE" in capsys.readouterr().err
+
+
 def test_report_output_dash_is_standard_output(url, tmp_path, capsys, monkeypatch):
     """`-o -` is standard output, as Unix tools read it: it wrote a file named '-'."""
     monkeypatch.chdir(tmp_path)

@@ -1,4 +1,5 @@
-"""A page's table as an Excel workbook (the `xlsx` download), beside its CSV.
+"""Tables as an Excel workbook, beside their CSV: a web page's table (its `xlsx` download) and
+the report's rows, a sheet per section (`kiosk-central report --format xlsx`).
 
 A CSV opened in a Swedish or Norwegian Excel lands in one column (the list separator there is ';')
 and, without a byte-order mark, reads "SÃ¶dermalm"; a workbook has neither problem. Every cell is
@@ -29,7 +30,20 @@ _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 def to_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any] | dict], sheet: str = "Kundpuls") -> bytes:
     """The table (`columns`, then each row: a sequence in column order or a dict by column) as the
     bytes of an .xlsx file with one sheet named `sheet`: a bold, frozen header with a filter."""
+    return to_workbook([(sheet, columns, rows)])
+
+
+def to_workbook(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence[Any] | dict]]]) -> bytes:
+    """Each (name, columns, rows) as a sheet of one .xlsx file, in order (see to_xlsx)."""
     book = Workbook(write_only=True)
+    for sheet, columns, rows in sheets:
+        _write_sheet(book, sheet, columns, rows)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _write_sheet(book: Workbook, sheet: str, columns: Sequence[str], rows: Iterable[Sequence[Any] | dict]) -> None:
     ws = book.create_sheet(_SHEET_FORBIDDEN.sub(" ", sheet)[:SHEET_TITLE_MAX] or "Kundpuls")
     ws.freeze_panes = "A2"
     header = []
@@ -44,9 +58,6 @@ def to_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any] | dict], sheet:
         ws.append([_cell(ws, v) for v in values])
         n += 1
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{n + 1}" if columns else None
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def _cell(ws: Any, value: Any) -> Any:
