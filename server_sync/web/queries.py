@@ -38,6 +38,7 @@ class CommentFilter:
     date_from: str | None = None              # site-local dates
     date_to: str | None = None
     search: str | None = None
+    also_marks: tuple[str, ...] = ()          # scrub marks the search words name (render.marks_named)
     page: int = 1
     per_page: int = COMMENTS_PER_PAGE
 
@@ -92,8 +93,12 @@ def _filters(db: Database, f: CommentFilter) -> tuple[list[str], list]:
         # Both sides composed and in lower case, every letter's ("öppna" finds "Öppna"): the
         # text here by dialect.fold, the comment by the dialect's `lower`, which is the same on
         # SQLite and ICU's on PostgreSQL, neither the database's locale.
-        clauses.append(f"{dialect_of(db).lower.format(text='f.comment')} LIKE {p} ESCAPE '\\'")
+        found = [f"{dialect_of(db).lower.format(text='f.comment')} LIKE {p} ESCAPE '\\'"]
         params.append(like_pattern(fold(f.search)))
+        for mark in f.also_marks:             # the badge's words find the stored mark too
+            found.append(f"f.comment LIKE {p} ESCAPE '\\'")
+            params.append(like_pattern(mark))
+        clauses.append("(" + " OR ".join(found) + ")")
     return clauses, params
 
 

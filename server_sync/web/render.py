@@ -123,6 +123,17 @@ def flag_words(kiosk: dict[str, Any], lang: str) -> str:
     return ""
 
 
+def marks_named(words: str | None, lang: str) -> tuple[str, ...]:
+    """The scrub marks (`[phone]`, …) whose badge, as `lang` reads it, holds `words` ("telefon"
+    finds "telefonnummer borttaget"): a comment search finds those too, since a reader searches
+    for what the page shows, not for the stored mark."""
+    if not words or not words.strip():
+        return ()
+    wanted = words.strip().casefold()
+    return tuple(mark for mark, kind in _KIND.items()
+                 if wanted in text("scrubbed_" + kind.replace("-", "_"), lang).casefold())
+
+
 def scrubbed(comment: str | None, lang: str) -> Markup:
     """A comment with each scrub mark (`[phone]`, …) shown as a labelled "removed" badge and
     every other character escaped."""

@@ -261,6 +261,11 @@ def test_the_csv_download_holds_every_comment_found_not_one_page(central_db):
         return list(csv.DictReader(io.StringIO(guard.export(v, page.build(v), "csv").body.decode())))
 
     assert len(download("format=csv")) == 60 and len(download("page=2&format=csv")) == 60
+    # The Excel download too (it held the page's 50).
+    from openpyxl import load_workbook
+    v = in_process.visit(central_db, STORED_AT, "/comments", "format=xlsx")
+    book = load_workbook(io.BytesIO(guard.export(v, page.build(v), "xlsx").body))
+    assert book.active.max_row == 60 + 1
     assert len(page.build(in_process.visit(central_db, STORED_AT, "/comments", "format=json")).data["comments"]) == 50
     every = CommentFilter(sites=("s1",))
     with pytest.raises(BadFilter) as refused:
@@ -288,3 +293,21 @@ def test_the_csv_download_joins_an_answers_reasons_as_the_kiosks_export_does(cen
     from server_sync.web.render import _cell
     # Every item: a reader who splits the cell at ';' gets text, not a formula.
     assert _cell(["-x", "y", "-A1"]) == "'-x;y;'-A1" == csv_cell(reasons, ["-x", "y", "-A1"])
+
+
+def test_a_search_for_the_words_of_a_removed_datas_badge_finds_its_mark(central_db):
+    """A removed phone number is stored as `[phone]` and shown as "telefonnummer borttaget": a
+    search for "telefonnummer" found nothing, one for "[phone]" everything (a visual review)."""
+    from server_sync.web.pages import comments as page
+    from tests.web import in_process
+    store_comments(central_db, "s1", "Europe/Stockholm",
+                   [(datetime(2026, 11, 30, 9, 0), 20, "ring mig på [phone] tack"),
+                    (datetime(2026, 11, 30, 9, 5), 20, "telefonen i kassan var trasig"),
+                    (datetime(2026, 11, 30, 9, 10), 20, "bra service")])
+
+    def found(q: str, lang: str) -> list[str]:
+        v = in_process.visit(central_db, STORED_AT, "/comments", f"q={q}&format=json", lang)
+        return sorted(c["comment"] for c in page.build(v).data["comments"])
+    assert found("telefon", "sv") == ["ring mig på [phone] tack", "telefonen i kassan var trasig"]
+    assert found("phone number", "en") == ["ring mig på [phone] tack"]
+    assert found("service", "sv") == ["bra service"]

@@ -15,6 +15,7 @@ from server_sync.report.html import question_text
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
 from server_sync.web.queries import CommentFilter, comments, site_names
+from server_sync.web.render import marks_named
 from server_sync.web.scope import region_choices, site_choices, sites_of_region
 
 if TYPE_CHECKING:
@@ -51,11 +52,12 @@ def build(v: Visit) -> PageResult:
     # With a question, a score is a face of its current scale, the one it was checked against:
     # its series (question, scale), as every figure keeps one. On an earlier scale the same
     # number is another face (4 is the top of smiley4, the second of smiley5): not matched.
-    download = v.params.get("format") == "csv"
+    download = v.params.get("format") in ("csv", "xlsx")        # a spreadsheet holds every one found
+    search = filters.search(v.params)
     f = CommentFilter(sites=sites, question=period.question, reason=reason, score=score,
                       scale=scale.name if scale and score is not None else None, date_from=period.date_from,
-                      date_to=period.date_to, search=filters.search(v.params), page=filters.integer(
-                          v.params, "page", 1, 100_000) or 1)
+                      date_to=period.date_to, search=search, also_marks=marks_named(search, v.lang),
+                      page=filters.integer(v.params, "page", 1, 100_000) or 1)
     rows, more = download_rows(v.db, f) if download else comments(v.db, f)
     v.comments_viewed(filters={k: val for k, val in v.params.items() if k != "format"}, shown=len(rows))
     data = {"comments": rows, "page": f.page, "more": more,
