@@ -52,6 +52,7 @@ COOKIE = "kp_session"
 HOST_COOKIE = "__Host-" + COOKIE
 LIVE_HEADER = "x-kundpuls-live"          # a page refreshing its live parts (not a person's click)
 EXPORT_FORMATS = ("csv", "xlsx", "json", "report")
+SPREADSHEETS = ("csv", "xlsx")       # a table a person downloads: every row the filters find, never a page
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Where a person with a one-time password may go before choosing their own.
 MUST_CHANGE_PATHS = ("/account", "/account/password", "/logout")
@@ -453,7 +454,7 @@ def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") ->
     if fmt == "json":
         data = {k: v for k, v in result.data.items() if k != "report"}
         return Response(render.to_json(data), media_type="application/json", headers=named(name, "json"))
-    if fmt in ("csv", "xlsx"):
+    if fmt in SPREADSHEETS:
         if result.csv is None:
             raise refusal("no_download", value=fmt)
         columns, rows = result.csv(result.data)

@@ -13,7 +13,7 @@ from server_sync.protocol.catalogue import REASONS
 from server_sync.protocol.scales import SCALES
 from server_sync.report.html import question_text
 from server_sync.web import filters
-from server_sync.web.guard import PageResult, Visit
+from server_sync.web.guard import SPREADSHEETS, PageResult, Visit
 from server_sync.web.queries import CommentFilter, comments, site_names
 from server_sync.web.render import marks_named
 from server_sync.web.scope import region_choices, site_choices, sites_of_region
@@ -52,7 +52,7 @@ def build(v: Visit) -> PageResult:
     # With a question, a score is a face of its current scale, the one it was checked against:
     # its series (question, scale), as every figure keeps one. On an earlier scale the same
     # number is another face (4 is the top of smiley4, the second of smiley5): not matched.
-    download = v.params.get("format") in ("csv", "xlsx")        # a spreadsheet holds every one found
+    download = v.params.get("format") in SPREADSHEETS          # every one found, not the page
     search = filters.search(v.params)
     f = CommentFilter(sites=sites, question=period.question, reason=reason, score=score,
                       scale=scale.name if scale and score is not None else None, date_from=period.date_from,

@@ -11,7 +11,7 @@ from server_sync.analysis.effects import ALPHA
 from server_sync.analysis.queries import ReportFilter
 from server_sync.report.alert_text import alert_text
 from server_sync.web import filters
-from server_sync.web.guard import PageResult, Visit
+from server_sync.web.guard import SPREADSHEETS, PageResult, Visit
 from server_sync.web.queries import site_names, with_zones
 from server_sync.web.scope import site_choices
 from server_sync.workflow import actions as workflow_actions
@@ -55,7 +55,7 @@ def alerts(v: Visit) -> PageResult:
     which = {"state": None if state == "overdue" else state, "sites": visible}
     # The page reads the newest ALERTS_LISTED and counts the rest; a download reads every one.
     # Overdue is each site's own date: those are read whole (they are the few still open).
-    whole = v.params.get("format") in ("csv", "json") or state == "overdue"
+    whole = v.params.get("format") in (*SPREADSHEETS, "json") or state == "overdue"
     rows = workflow_alerts.list_alerts(v.db, **which, overdue=state == "overdue", now=v.now,
                                        limit=None if whole else ALERTS_LISTED)
     total = len(rows) if whole or len(rows) < ALERTS_LISTED else workflow_alerts.count_alerts(v.db, **which)
