@@ -85,7 +85,7 @@ PARAMETERS: dict[str, str] = {
              " current scale (its answers on an earlier scale are another series), without, of any scale",
     "q": f"search text in comments (at most {MAX_SEARCH_CHARS} characters)",
     "page": "page number, from 1",
-    "state": "alerts: open, acknowledged, closed or overdue; actions: open, closed or overdue",
+    "state": "alerts: active (open or acknowledged), open, acknowledged, closed or overdue; actions: open, closed or overdue",
     "flagged": "fleet: 1 for silent kiosks only",
     "format": "download what the page shows: csv, xlsx (the same table as an Excel workbook), json or report (the HTML report for the same filters)",
     "done": "account: what was just changed",

@@ -23,7 +23,7 @@ from server_sync.analysis.days import parse_day
 from server_sync.central.registry import site_today, site_todays
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
-from server_sync.workflow.alerts import check_date, latest_today, where_sites
+from server_sync.workflow.alerts import check_answering, check_date, history_event, latest_today, where_sites
 from server_sync.workflow.people import owner_for, store_manager_of
 
 TYPES = ("staffing", "training", "cleaning", "queue", "assortment", "layout", "opening-hours", "service", "other")
@@ -63,11 +63,12 @@ def check_type(action_type: str | None) -> str | None:
 
 def create(db: Database, site_id: str, question_id: str, action_date: str, note: str, now: datetime, *,
            owner: str | None = None, action_type: str | None = None, alert_id: int | None = None,
-           due_date: str | None = None, by: str | None = None) -> dict[str, Any]:
+           due_date: str | None = None, by: str | None = None, history: bool = True) -> dict[str, Any]:
     """Log an action (analysis.actions.add checks site, question, date and note) with its owner
     (default: the site's store manager; at a site without one, `by`, the person logging it on the
     web, who may act there: an action logged from a site page was nobody's), type, due date and
-    the alert it answers."""
+    the alert it answers (check_answering; a row of its history unless `history` is False: a close
+    that creates it writes its own)."""
     action_type = check_type(action_type)
     due_date = check_date(due_date, "--due") if due_date else None
     first = parse_day(action_date, "--date", "date")
@@ -79,14 +80,14 @@ def create(db: Database, site_id: str, question_id: str, action_date: str, note:
     else:
         owner = store_manager_of(db, site_id) or by
     if alert_id is not None:
-        row = db.execute_sql(f"SELECT site_id FROM alert WHERE id = {db.param}", (alert_id,)).fetchone()
-        if row is None or row[0] != site_id:
-            raise CentralConfigError(f"no alert {alert_id} at site {site_id}")
+        check_answering(db, alert_id, site_id, first)
     with db.atomic():
         stored = action_store.add(db, site_id, question_id, action_date, note, now)
         p = db.param
         db.execute_sql(f"UPDATE action SET owner = {p}, alert_id = {p}, action_type = {p}, due_date = {p}"
                        f" WHERE id = {p}", (owner, alert_id, action_type, due_date, stored["id"]))
+        if alert_id is not None and history:    # the alert's history says what answered it
+            history_event(db, alert_id, now, by, "action_logged", str(stored["id"]))
     return get(db, stored["id"], now, evaluate=False)
 
 

@@ -23,13 +23,13 @@ from server_sync.analysis.effects import WINDOW_DAYS
 from server_sync.central.registry import site_today, site_todays
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
-from server_sync.workflow.people import owner_for, store_manager_of
+from server_sync.workflow.people import owner_for, still_may_own, store_manager_of
 
 log = logging.getLogger(__name__)
 
 STATES = ("open", "acknowledged", "closed")
 OUTCOMES = ("action", "none", "duplicate")
-EVENTS = ("raised", "assigned", "due", "comment", "acknowledged", "closed")
+EVENTS = ("raised", "assigned", "due", "comment", "acknowledged", "closed", "action_logged")
 DEFAULT_DUE_DAYS = 3            # a dip is worth a look within a few days, or it is history
 MAX_TEXT = 2000
 WORKFLOW_COLUMNS = ("owner", "state", "due_date", "outcome", "outcome_reason", "duplicate_of", "action_id",
@@ -198,7 +198,8 @@ def where_sites(db: Database, clauses: list[str], params: list[Any], sites: Iter
 
 # --- changing ---------------------------------------------------------------------------------
 
-def _event(db: Database, alert_id: int, now: datetime, by: str | None, event: str, detail: str = "") -> None:
+def history_event(db: Database, alert_id: int, now: datetime, by: str | None, event: str, detail: str = "") -> None:
+    """A row of the alert's history (`alert_event`): what happened, by whom, when."""
     p = db.param
     db.execute_sql(f"INSERT INTO alert_event (alert_id, at, user_name, event, detail) VALUES ({p}, {p}, {p}, {p}, {p})",
                    (alert_id, _naive(now), by, event, detail[:MAX_TEXT]))
@@ -213,9 +214,9 @@ def on_raised(db: Database, alert: dict[str, Any], now: datetime) -> None:
     p = db.param
     db.execute_sql(f"UPDATE alert SET owner = {p}, due_date = {p}, state = 'open' WHERE id = {p}",
                    (owner, due, alert["id"]))
-    _event(db, alert["id"], now, None, "raised", alert.get("message", ""))
+    history_event(db, alert["id"], now, None, "raised", alert.get("message", ""))
     if owner:
-        _event(db, alert["id"], now, None, "assigned", owner)
+        history_event(db, alert["id"], now, None, "assigned", owner)
     notices.alert_raised(db, dict(alert, owner=owner, due_date=due), now)
 
 
@@ -225,11 +226,16 @@ def assign(db: Database, alert_id: int, owner: str, by: str | None, now: datetim
     owner_for(db, owner, a["site_id"])
     if owner == a["owner"]:               # theirs already: no history row, no "now yours" notice
         return a
+    p = db.param
     with db.atomic():
-        db.execute_sql(f"UPDATE alert SET owner = {db.param} WHERE id = {db.param}", (owner, alert_id))
-        _event(db, alert_id, now, by, "assigned", owner)
-        if owner != by:
-            notices.alert_assigned(db, dict(a, owner=owner), by, now)
+        # Guarded: two assigns sent at once (a double click) both read the old owner above; the
+        # second finds it theirs already here and writes no second row nor a second mail.
+        changed = db.execute_sql(f"UPDATE alert SET owner = {p} WHERE id = {p} AND state <> 'closed'"
+                                 f" AND (owner IS NULL OR owner <> {p})", (owner, alert_id, owner)).rowcount
+        if changed:
+            history_event(db, alert_id, now, by, "assigned", owner)
+            if owner != by:
+                notices.alert_assigned(db, dict(a, owner=owner), by, now)
     return require(db, alert_id, now)
 
 
@@ -250,7 +256,7 @@ def set_due(db: Database, alert_id: int, due: str, by: str | None, now: datetime
                          value=due, first=raised)
     with db.atomic():
         db.execute_sql(f"UPDATE alert SET due_date = {db.param} WHERE id = {db.param}", (due, alert_id))
-        _event(db, alert_id, now, by, "due", due)
+        history_event(db, alert_id, now, by, "due", due)
     return require(db, alert_id, now)
 
 
@@ -258,7 +264,7 @@ def comment(db: Database, alert_id: int, text: str, by: str | None, now: datetim
     require(db, alert_id, now)
     text = _text(text, "the comment", "comment")
     with db.atomic():
-        _event(db, alert_id, now, by, "comment", text)
+        history_event(db, alert_id, now, by, "comment", text)
     return require(db, alert_id, now)
 
 
@@ -273,11 +279,33 @@ def acknowledge(db: Database, alert_id: int, by: str | None, now: datetime, text
         return comment(db, alert_id, text, by, now) if text else a
     p = db.param
     with db.atomic():
-        db.execute_sql(f"UPDATE alert SET state = 'acknowledged', acked_at = COALESCE(acked_at, {p}),"
-                       f" ack_comment = COALESCE({p}, ack_comment) WHERE id = {p}",
-                       (_naive(now), text or None, alert_id))
-        _event(db, alert_id, now, by, "acknowledged", text)
+        seen = db.execute_sql(f"UPDATE alert SET state = 'acknowledged', acked_at = COALESCE(acked_at, {p}),"
+                              f" ack_comment = COALESCE({p}, ack_comment) WHERE id = {p} AND state = 'open'",
+                              (_naive(now), text or None, alert_id)).rowcount
+        if seen:                          # else another request got there first (acknowledged or closed it)
+            history_event(db, alert_id, now, by, "acknowledged", text)
+        elif text:
+            history_event(db, alert_id, now, by, "comment", text)
     return require(db, alert_id, now)
+
+
+def check_answering(db: Database, alert_id: int, site_id: str, first: str) -> None:
+    """An action logged as answering alert `alert_id` (`action add --from-alert`, a close with a
+    new action): the alert is of the action's site and not closed with another outcome (an action
+    "from alert 7", closed as needing none, contradicted it), and the action's first day is at
+    most a before-window before the alert was raised (a fix already under way): a day far
+    earlier (2016 typed for 2026) compared nothing and closed at once with "no detectable
+    effect"."""
+    a = get(db, alert_id, history=False)
+    if a is None or a["site_id"] != site_id:
+        raise CentralConfigError(f"no alert {alert_id} at site {site_id}")
+    if a["state"] == "closed" and a.get("outcome") != "action":
+        raise FieldError(f"alert {alert_id} is closed ({a.get('outcome')}): an action from it would contradict "
+                         "that; log the action on its own", None, "closed")
+    earliest = (date.fromisoformat(_raised_day(db, a)) - timedelta(days=WINDOW_DAYS)).isoformat()
+    if parse_day(first, "--date", "date") < earliest:
+        raise FieldError(f"the action's first day {first} is more than {WINDOW_DAYS} days before the "
+                         f"alert was raised", "date", "before", value=first, first=earliest)
 
 
 BOTH_ACTIONS = "--action ID (one already logged) and a new one described (--note …) contradict: give one"
@@ -298,6 +326,12 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
     reason = _text(reason, "--reason", "reason", required=outcome == "none") or None
     p = db.param
     with db.atomic():
+        # Claimed first, in the transaction: two closes sent at once (a double click) both found
+        # it open above and each logged an action and a history row. The second waits for the
+        # first's row lock (PostgreSQL) or its write lock (SQLite), then finds it closed here.
+        if not db.execute_sql(f"UPDATE alert SET state = 'closed', outcome = {p} WHERE id = {p} AND state <> 'closed'",
+                              (outcome, alert_id)).rowcount:
+            raise FieldError(f"alert {alert_id} is closed already", None, "closed")
         if outcome == "action":
             if action_id is not None and new_action is not None:
                 raise CentralConfigError(BOTH_ACTIONS)
@@ -314,17 +348,11 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
             else:
                 spec = dict(new_action or {})
                 first = spec.pop("date", None) or site_today(db, a["site_id"], now)
-                # What answers this alert began at most a before-window before it (a fix already
-                # under way); a day far earlier (2016 typed for 2026) compared nothing and closed
-                # at once with "no detectable effect".
-                earliest = (date.fromisoformat(_raised_day(db, a)) - timedelta(days=WINDOW_DAYS)).isoformat()
-                if parse_day(first, "--date", "date") < earliest:
-                    raise FieldError(f"the action's first day {first} is more than {WINDOW_DAYS} days before the "
-                                     f"alert was raised", "date", "before", value=first, first=earliest)
                 act = actions.create(db, a["site_id"], spec.pop("question_id", None) or a["question_id"],
                                      first, spec.pop("note", ""), now,
-                                     owner=spec.pop("owner", None) or a["owner"] or by, alert_id=alert_id, by=by,
-                                     **spec)
+                                     owner=spec.pop("owner", None) or still_may_own(db, a["owner"], a["site_id"]),
+                                     alert_id=alert_id, by=by,
+                                     history=False, **spec)      # the close's own row names it
                 action_id = act["id"]
         elif outcome == "duplicate":
             if duplicate_of is None:
@@ -336,11 +364,20 @@ def close(db: Database, alert_id: int, outcome: str, by: str | None, now: dateti
             if other is None or other["site_id"] != a["site_id"]:
                 raise FieldError(f"no other alert {duplicate_of} at site {a['site_id']}", "duplicate_of",
                                  "not_at_site", value=duplicate_of)
+            # Two alerts each the other's duplicate closed a dip with no outcome anywhere: the
+            # chain of duplicates from the other one must not lead back to this one.
+            seen = {alert_id}
+            while other is not None and other.get("outcome") == "duplicate" and other.get("duplicate_of"):
+                if other["duplicate_of"] in seen:
+                    raise FieldError(f"alert {duplicate_of} is closed as a duplicate of this one: close it as the "
+                                     "one the other was a duplicate of", "duplicate_of", "itself", value=duplicate_of)
+                seen.add(other["id"])
+                other = get(db, other["duplicate_of"], now, history=False)
         detail = _closed_text(outcome, action_id if outcome == "action" else duplicate_of, reason)
         db.execute_sql(f"UPDATE alert SET state = 'closed', outcome = {p}, outcome_reason = {p}, action_id = {p},"
                        f" duplicate_of = {p}, closed_at = {p}, acked_at = COALESCE(acked_at, {p}),"
                        f" ack_comment = COALESCE(ack_comment, {p}) WHERE id = {p}",
                        (outcome, reason, action_id if outcome == "action" else None,
                         duplicate_of if outcome == "duplicate" else None, _naive(now), _naive(now), detail, alert_id))
-        _event(db, alert_id, now, by, "closed", detail)
+        history_event(db, alert_id, now, by, "closed", detail)
     return require(db, alert_id, now)

@@ -131,7 +131,8 @@ def _action_facts(db: Database, action: dict[str, Any], lang: str) -> list[tuple
     diff = effect.get("diff")
     signed = lambda v: figure(float(v), lang, signed=True)      # noqa: E731
     figures = "-" if diff is None else f"{signed(diff)} [{signed(effect.get('low'))}, {signed(effect.get('high'))}]"
-    return [(t("site"), site_name(db, action["site_id"])), (t("question"), action["question_id"]),
+    question = question_words(db, lang).get(action["question_id"], action["question_id"])    # its words, as an alert's
+    return [(t("site"), site_name(db, action["site_id"])), (t("question"), question),
             (t("action_note"), action["note"]), (t("action_date"), action["date"]),
             (t("verdict"), t("verdict_" + action["verdict"])), (t("effect"), figures)]
 

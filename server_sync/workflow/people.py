@@ -47,6 +47,18 @@ def owner_for(db: Database, name: str, site_id: str) -> User:
     return u
 
 
+def still_may_own(db: Database, name: str | None, site_id: str) -> str | None:
+    """`name` when that person may still own something at `site_id` (an alert's owner, since
+    disabled or moved to other sites, may not), else None: for a default owner that falls back
+    (the site's store manager, or whoever acts) instead of refusing a form with no owner field."""
+    if not name:
+        return None
+    try:
+        return name if may_act(db, require_user(db, name), site_id) else None
+    except CentralConfigError:
+        return None
+
+
 def may_not_act(name: str, site_id: str) -> str:
     """Why `name` may not own or handle something at `site_id`."""
     return (f"{name} may not act on site {site_id} (a store manager of it, its regional manager or an admin "

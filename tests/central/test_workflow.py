@@ -248,6 +248,10 @@ def test_actions_close_with_their_verdict_and_what_worked_is_suggested(world):
     notices = db.execute_sql("SELECT event FROM webhook_delivery WHERE event = 'action.closed'").fetchall()
     mails = db.execute_sql("SELECT to_addr, subject FROM mail_outbox ORDER BY id").fetchall()
     assert len(notices) == 2 and ("nils@example.se", f"Kundpuls: tiltak {a2['id']} i S2: dårligere") in mails
+    # The question by its words, as an alert's mail names it (it was "Spørsmål: visit"; a review).
+    body = db.execute_sql("SELECT text_body FROM mail_outbox WHERE to_addr = 'nils@example.se' ORDER BY id DESC"
+                          ).fetchone()[0]
+    assert "How was it?" in body and ": visit\n" not in body
     s3 = actions.suggestions(db, "s3", done)
     assert s3["main_complaint"] == "queue"
     assert [(s["type"], s["sites"]) for s in s3["suggestions"]] == [("queue", ["s1"])]
@@ -593,3 +597,65 @@ def test_an_action_logged_on_the_web_at_a_site_without_a_store_manager_is_the_lo
     assert actions.create(world, "s3", "visit", "2026-11-20", "New rota", MONDAY_10, by="ada")["owner"] == "ada"
     assert actions.create(world, "s1", "visit", "2026-11-20", "New rota", MONDAY_10, by="rolf")["owner"] == "sara"
     assert actions.create(world, "s3", "visit", "2026-11-20", "Signs", MONDAY_10)["owner"] is None   # the CLI: no one
+
+
+def test_two_closes_or_assigns_sent_at_once_take_effect_once(world, monkeypatch):
+    """Two submits of one form at once both read the alert open (a double click): each close logged
+    an action and a history row, each assign a row and a mail (a review). The second now finds the
+    first's write in its own transaction. Here the second reads the stale alert the first one read."""
+    db = world
+    a = _dip(db)
+    stale = alerts.require(db, a["id"], MONDAY_10)
+    monkeypatch.setattr(alerts, "require", lambda db_, alert_id, now=None: stale if alert_id == a["id"] else None)
+    mails = lambda: db.execute_sql("SELECT COUNT(*) FROM mail_outbox WHERE to_addr = 'rolf@example.se'").fetchone()[0]  # noqa: E731
+    alerts.assign(db, a["id"], "rolf", "sara", MONDAY_10)
+    alerts.assign(db, a["id"], "rolf", "sara", MONDAY_10)            # read the owner as sara, too
+    assert mails() == 1
+    alerts.close(db, a["id"], "action", "rolf", MONDAY_10, new_action={"note": "Extra kassa"})
+    with pytest.raises(FieldError, match="is closed already"):
+        alerts.close(db, a["id"], "action", "rolf", MONDAY_10, new_action={"note": "Extra kassa"})
+    monkeypatch.undo()
+    history = [e["event"] for e in alerts.require(db, a["id"], MONDAY_10)["history"]]
+    assert history.count("assigned") == 2 and history.count("closed") == 1          # sara at raise, rolf once
+    assert db.execute_sql("SELECT COUNT(*) FROM action").fetchone()[0] == 1
+
+
+def test_two_alerts_cannot_be_each_others_duplicates(world):
+    """Both closed as the other's duplicate: the dip closed with no outcome anywhere (a review)."""
+    db = world
+    first, second, third = (_dip(db, at=MONDAY_10 + timedelta(hours=h)) for h in (0, 3, 6))
+    alerts.close(db, second["id"], "duplicate", "sara", MONDAY_10, duplicate_of=first["id"])
+    alerts.close(db, third["id"], "duplicate", "sara", MONDAY_10, duplicate_of=second["id"])
+    with pytest.raises(FieldError, match="is closed as a duplicate of this one"):
+        alerts.close(db, first["id"], "duplicate", "sara", MONDAY_10, duplicate_of=third["id"])
+    assert alerts.require(db, first["id"], MONDAY_10)["state"] == "open"
+
+
+def test_an_action_from_an_alert_is_checked_against_it_on_every_path(world, central_url, capsys):
+    """`action add --from-alert` skipped what closing with an action checks: a first day years
+    before the alert (then closed at once, "no detectable effect"), an alert closed as needing no
+    action; and the alert's history said nothing of it (a review)."""
+    db = world
+    a, closed = _dip(db), _dip(db, "s2")
+    alerts.close(db, closed["id"], "none", "nils", MONDAY_10, reason="A one-off")
+    base = ["--db", central_url, "action", "add", "--note", "Extra kassa"]
+    assert main([*base, "--from-alert", str(a["id"]), "--date", "2024-01-01"]) == 2
+    assert "more than 28 days before the alert was raised" in capsys.readouterr().err
+    assert main([*base, "--from-alert", str(closed["id"])]) == 2
+    assert "is closed (none): an action from it would contradict that" in capsys.readouterr().err
+    assert main([*base, "--from-alert", str(a["id"]), "--date", "2026-11-20"]) == 0
+    history = alerts.require(db, a["id"], MONDAY_10)["history"]
+    assert history[-1]["event"] == "action_logged" and history[-1]["detail"] == str(actions.list_actions(db)[0]["id"])
+
+
+def test_closing_with_a_new_action_when_the_owner_may_no_longer_act(world):
+    """The alert's owner since disabled: closing it with a new action said "'Assign to' is not one
+    of the choices offered" on a form with no owner field (a review). The action falls back to the
+    site's store manager, or whoever closes it."""
+    from server_sync.web.people import set_disabled
+    db = world
+    a = _dip(db)
+    alerts.assign(db, a["id"], "rolf", "sara", MONDAY_10)
+    set_disabled(db, "rolf", True)
+    closed = alerts.close(db, a["id"], "action", "sara", MONDAY_10, new_action={"note": "Extra kassa"})
+    assert actions.get(db, closed["action_id"], MONDAY_10, evaluate=False)["owner"] == "sara"

@@ -255,3 +255,31 @@ def test_the_excel_download_is_the_csvs_table_with_numbers_as_numbers_and_text_a
     assert numbers and texts
     if path != "/":
         assert any(c.value == '=HYPERLINK("http://x")Söder' and c.data_type == "s" for row in got for c in row)
+
+
+def test_the_overviews_open_alerts_link_lists_what_it_counts(chain):
+    """"Open alerts (10)" counted the acknowledged ones too, and its link listed the 9 open ones
+    (a review): it links to the list of open or acknowledged alerts, the same count."""
+    from server_sync.workflow import alerts as workflow_alerts
+    p, at = chain.param, NOW.replace(tzinfo=None)
+    for state in ("open", "acknowledged", "closed"):
+        chain.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from,"
+                          f" window_to, n, negative, message, state) VALUES ('s002', 'visit', 'realtime', {p}, {p},"
+                          f" {p}, {p}, 8, 6, 'six of eight', {p})", (at, at, at, at, state))
+    page, _rows, result = shown(overview.build, chain, "/")
+    assert '<a href="/alerts?state=active">' in page
+    count = result.data["open_alerts"]["count"]
+    listed, _rows, _ = shown(lists.alerts, chain, "/alerts", "state=active")
+    assert count == listed.count('<tr id="alert-') == workflow_alerts.count_alerts(chain, state="active") >= 2
+
+
+def test_an_actions_closing_is_shown_on_the_stores_clock(chain):
+    """"(2026-12-07)", UTC's date, for an action closed at 19:32 the 6th in Los Angeles (a review)."""
+    from server_sync.web.pages import workflow
+    chain.execute_sql("UPDATE site SET timezone = 'America/Los_Angeles' WHERE id = 's002'")
+    (action_id,) = chain.execute_sql("SELECT MIN(id) FROM action WHERE site_id = 's002'").fetchone()
+    chain.execute_sql(f"UPDATE action SET closed_at = {chain.param}, verdict = 'worse' WHERE id = {chain.param}",
+                      (datetime(2026, 12, 7, 3, 32), action_id))
+    v = in_process.visit(chain, NOW, f"/actions/{action_id}", action_id=str(action_id))
+    page = guard._respond(v, workflow.action_page.page(v)).body.decode()
+    assert ">2026-12-06 19:32 PST</time>)" in page

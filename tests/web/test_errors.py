@@ -426,7 +426,7 @@ FILTER_CASES = [
     ("/", {"question": "nope"}, "not_offered", "question", {}),
     ("/sites/s001", {"question": "nope"}, "not_offered", "question", {}),
     ("/comments", {"reason": "nope"}, "not_offered", "reason", {}),
-    ("/alerts", {"state": "maybe"}, "bad_choice", "state", {"allowed": "open, acknowledged, closed, overdue"}),
+    ("/alerts", {"state": "maybe"}, "bad_choice", "state", {"allowed": "active, open, acknowledged, closed, overdue"}),
     ("/fleet", {"flagged": "2"}, "bad_choice", "flagged", {"allowed": "1, 0"}),
     ("/comments", {"format": "pdf"}, "bad_choice", "format", {"allowed": "csv, xlsx, json, report"}),
     ("/alerts/{alert}", {"format": "report"}, "no_download", None, {"value": "report"}),

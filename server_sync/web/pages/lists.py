@@ -27,7 +27,7 @@ ALERT_COLUMNS = ["id", "state", "site_id", "site_name", "question_id", "kind", "
 ACTION_COLUMNS = ["id", "site_id", "site_name", "question_id", "date", "note", "verdict", "diff", "low", "high",
                   "confidence", "p_value", "n_before", "n_after", "owner", "action_type", "alert_id", "due_date",
                   "overdue", "closed_at", "closing_verdict"]
-ALERT_STATES = ("open", "acknowledged", "closed", "overdue")
+ALERT_STATES = ("active", "open", "acknowledged", "closed", "overdue")       # active: open or acknowledged
 # The newest alerts the page lists; its downloads hold every one the filters find, and the page
 # says when it shows fewer.
 ALERTS_LISTED = 500

@@ -253,6 +253,7 @@ def action_page(v: Visit) -> PageResult:
         raise NotVisible("action")
     v.scope.require_site(act["site_id"])
     act["site_name"] = site_names(v.db, (act["site_id"],)).get(act["site_id"], act["site_id"])
+    with_zones(v.db, [act])               # its closing time on the store's clock, not UTC's date
     data = {"action": act, "suggestions": actions.suggestions(v.db, act["site_id"], v.now, visible=v.scope.sites)}
     return PageResult("web/action.html", data, "title_action", context={})
 
