@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from server_sync.analysis.metrics import SMALL_SAMPLE
-from server_sync.analysis.stats import CONFIDENCE, t_quantile, z_quantile
+from server_sync.analysis.stats import CONFIDENCE, KEPT_DIGITS, t_quantile, z_quantile
 from server_sync.protocol.scales import SCALES
 
 N, SUM_V, SUM_V2, TOP2, NEGATIVE = range(5)       # a row's fields: a Tally's, in its order
@@ -73,6 +73,7 @@ def _estimates(n: np.ndarray, value: np.ndarray, low: np.ndarray, high: np.ndarr
     None without answers."""
     low, high = (low * scale, high * scale) if not shift else (low * scale + shift, high * scale + shift)
     rows = zip(n.tolist(), value.tolist(), low.tolist(), high.tolist())
-    return [{"value": round(v, 2), "low": round(lo, 2), "high": round(hi, 2), "n": k, "small": k < SMALL_SAMPLE}
+    return [{"value": round(v, KEPT_DIGITS), "low": round(lo, KEPT_DIGITS), "high": round(hi, KEPT_DIGITS), "n": k,
+             "small": k < SMALL_SAMPLE}
             if k > 0 else {"value": None, "low": None, "high": None, "n": k, "small": k < SMALL_SAMPLE}
             for k, v, lo, hi in rows]

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from server_sync.analysis.metrics import SMALL_SAMPLE, Tally, primary, sum_tallies, unit_variance
-from server_sync.analysis.stats import z_quantile
+from server_sync.analysis.stats import KEPT_DIGITS, z_quantile
 
 MIN_RANKED_N = SMALL_SAMPLE        # default: fewer answers than this are listed, not ranked
 LEADER, SAME_AS_LEADER, BELOW_LEADER, NOT_RANKED = "leader", "no_detectable_difference", "below_leader", "not_ranked"
@@ -98,7 +98,7 @@ class SiteRank:
                 "rank_change": self.rank_change, "rank_change_verdict": self.rank_change_verdict}
 
 
-def _r(x: float | None, d: int = 2) -> float | None:
+def _r(x: float | None, d: int = KEPT_DIGITS) -> float | None:
     return None if x is None else round(x, d)
 
 

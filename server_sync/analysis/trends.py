@@ -31,7 +31,7 @@ from server_sync.analysis.answer_change import compare, compare_csat, counts_of,
 from server_sync.analysis.change_interval import pooled_p, pooled_statistic
 from server_sync.analysis.effects import daily_gaps, window_mean, window_test
 from server_sync.analysis.metrics import Tally, csat, metrics_dict, primary, primary_metric, sum_tallies
-from server_sync.analysis.stats import CONFIDENCE, TestResult
+from server_sync.analysis.stats import CONFIDENCE, KEPT_DIGITS, TestResult
 from server_sync.analysis.studentized import permutation_test
 from server_sync.protocol.scales import SCALES
 
@@ -173,5 +173,5 @@ def heatmap(cells: Mapping[tuple[int, int], Tally]) -> list[dict]:
     return out
 
 
-def _round(x: float | None, digits: int = 2) -> float | None:
+def _round(x: float | None, digits: int = KEPT_DIGITS) -> float | None:
     return None if x is None or math.isnan(x) else round(x, digits)

@@ -148,9 +148,9 @@ def test_the_pareto_of_complaints_leaves_praise_to_a_pareto_of_its_own():
     staff praised 40 times and blamed twice are no top complaint; with follow-ups after negative
     answers only there is no praise."""
     reasons = {"queue": ReasonCount(10, 9, 12), "staff": ReasonCount(42, 2, 3), "price": ReasonCount(5, 0, 0)}
-    assert [(r["reason"], r["n"], r["share"]) for r in pareto(reasons)] == [("queue", 9, 81.82), ("staff", 2, 18.18)]
+    assert [(r["reason"], r["n"], r["share"]) for r in pareto(reasons)] == [("queue", 9, 81.8182), ("staff", 2, 18.1818)]
     assert [(r["reason"], r["n"], r["cumulative"]) for r in pareto(reasons, "praise")] == [
-        ("staff", 40, 86.96), ("price", 5, 97.83), ("queue", 1, 100.0)]
+        ("staff", 40, 86.9565), ("price", 5, 97.8261), ("queue", 1, 100.0)]
     assert pareto({"queue": ReasonCount(4, 4, 5)}, "praise") == []
 
 
@@ -160,7 +160,7 @@ def test_uplift_by_hand():
     t = Tally.from_counts("smiley4", {4: 5, 3: 3, 1: 2})
     rows = uplift(t, {"queue": ReasonCount(2, 2, 2), "staff": ReasonCount(1, 1, 1), "price": ReasonCount(1, 0, 0)})
     assert rows[0] == {"reason": "queue", "complaints": 2, "current": 70.0, "without": 87.5, "uplift": 17.5}
-    assert rows[1]["reason"] == "staff" and rows[1]["without"] == pytest.approx(round((30 / 9 - 1) * 100 / 3, 2))
+    assert rows[1]["reason"] == "staff" and rows[1]["without"] == pytest.approx(round((30 / 9 - 1) * 100 / 3, 4))
     assert [r["reason"] for r in rows] == ["queue", "staff"]           # no complaints, no uplift
     # NPS: 50 promoters, 20 detractors of 100; 10 detractors cite "queue": (50 - 10) / 90.
     n = Tally.from_counts("nps11", {10: 50, 8: 30, 2: 20})
@@ -184,10 +184,10 @@ def test_best_sites_differ_in_their_reason_mix():
     assert price["difference"] == 0.0
     # The mix: queue is 10 of the best sites' 30 mentions each, 80 of the rest's 100.
     assert (out["best_mentions"], out["rest_mentions"]) == (60, 600)
-    assert (queue["best_share"], queue["rest_share"], queue["share_difference"]) == (33.33, 80.0, -46.67)
+    assert (queue["best_share"], queue["rest_share"], queue["share_difference"]) == (33.3333, 80.0, -46.6667)
     # Sites are the units: of the 28 ways to pick two of eight sites, only this one is as extreme.
     assert queue["share_significant"] and queue["share_p_value"] == pytest.approx(1 / 28)
-    assert (price["best_share"], price["rest_share"], price["share_difference"]) == (66.67, 20.0, 46.67)
+    assert (price["best_share"], price["rest_share"], price["share_difference"]) == (66.6667, 20.0, 46.6667)
     assert price["share_significant"] and price["share_p_value"] == pytest.approx(1 / 28)
     # Two reasons' shares add up to 1: one moves as the other does, so reading them together costs
     # nothing (Holm would double both p-values).
@@ -206,7 +206,7 @@ def test_best_vs_rest_counts_complaints_not_praise():
     staff = next(r for r in out["reasons"] if r["reason"] == "staff")
     assert (staff["best_per_100"], staff["rest_per_100"]) == (0.2, 0.2)
     assert (out["best_mentions"], out["rest_mentions"]) == (24, 72)
-    assert staff["best_share"] == staff["rest_share"] == pytest.approx(16.67)
+    assert staff["best_share"] == staff["rest_share"] == pytest.approx(16.6667)
     # A reason only ever given with praise is no complaint at all.
     reasons["a"]["price"] = ReasonCount(7, 0, 0)
     assert "price" not in {r["reason"] for r in best_vs_rest(ranked, {s: 1000 for s in ranked}, reasons)["reasons"]}

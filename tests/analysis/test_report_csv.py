@@ -184,7 +184,7 @@ def test_praise_has_a_pareto_of_its_own_in_the_json_the_csv_and_the_page(central
     report = chain_report.build(db, ReportFilter(date_from="2026-11-16", date_to="2026-11-22"), now=NOW)
     d = report["drivers"][0]
     assert [(r["reason"], r["n"]) for r in d["pareto"]] == [("queue", 3)]
-    assert [(r["reason"], r["n"], r["share"]) for r in d["praise"]] == [("staff", 8, 88.89), ("queue", 1, 11.11)]
+    assert [(r["reason"], r["n"], r["share"]) for r in d["praise"]] == [("staff", 8, 88.8889), ("queue", 1, 11.1111)]
     rows_csv = [r for r in tabular.csv_rows(report) if r["section"] in ("pareto", "praise")]
     assert {(r["section"], r["key"], r["metric"], r["n"]) for r in rows_csv} == {
         ("pareto", "queue", "share", 3), ("pareto", "queue", "cumulative_share", 3),
