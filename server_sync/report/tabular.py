@@ -25,7 +25,7 @@ COUNTS = ("negative", "promoters", "detractors")
 # pages download the rows of the parts they show (`rows_of`), and
 # tests/analysis/test_report_csv.py checks every figure of each part against these sections.
 PART_SECTIONS: dict[str, tuple[str, ...]] = {
-    "summary": ("summary",), "sites": ("site",), "ranking": ("ranking",), "kiosks": ("kiosk",),
+    "period": ("period",), "summary": ("summary",), "sites": ("site",), "ranking": ("ranking",), "kiosks": ("kiosk",),
     "trends": ("daily", "weekly", "weekly_change", "change", "change_previous", "change_current", "change_same_sites",
                "change_same_sites_previous", "change_same_sites_current"),
     "heatmap": ("heatmap",),
@@ -69,6 +69,10 @@ def csv_rows(report: dict) -> list[dict]:
         for k in COUNTS:
             add(section, q, k, {"value": m.get(k)}, m["n"], site, name, key)
 
+    # The period and the one it is compared with: a file of changes that never named the earlier
+    # period compared with an unnamed one (an independent check).
+    for key in ("from", "to", "days", "previous_from", "previous_to"):
+        add("period", "", key, {"value": (report.get("period") or {}).get(key)}, None)
     metric_of = {q["id"]: q["metric"] for q in report["questions"]}
     for s in report["summary"]:
         metrics("summary", s["question_id"], metric_of[s["question_id"]], s)
@@ -238,7 +242,7 @@ def rows_of(report: dict | None, parts: Iterable[str]) -> list[dict]:
     page that shows those parts downloads."""
     if report is None:
         return []
-    sections = {s for part in parts for s in PART_SECTIONS[part]}
+    sections = {s for part in ("period", *parts) for s in PART_SECTIONS[part]}      # every page says its period
     return [r for r in csv_rows(report) if r["section"] in sections]
 
 

@@ -58,9 +58,10 @@ def _names(report: dict | None) -> dict[str, str]:
     return {s["site_id"]: s["name"] for s in report["sites"]} if report else {}
 
 
-# The report's CSV sections the overview shows: the summary cards (with the change of each, from
-# the two periods' figures) and the sparklines' days (the trend's weekly figures are not shown).
-SECTIONS = PART_SECTIONS["summary"] + tuple(s for s in PART_SECTIONS["trends"] if s not in ("weekly", "weekly_change"))
+# The report's CSV sections the overview shows: its period and the one compared with, the summary
+# cards (with the change of each, from the two periods' figures) and the sparklines' days (the trend's weekly figures are not shown).
+SECTIONS = PART_SECTIONS["period"] + PART_SECTIONS["summary"] + tuple(
+    s for s in PART_SECTIONS["trends"] if s not in ("weekly", "weekly_change"))
 
 
 def table(data: dict) -> tuple[list[str], list]:
