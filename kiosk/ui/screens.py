@@ -257,7 +257,7 @@ class FollowupScreen(KioskScreen):
         # With a comment written, Send is there too: the hint says what it does (it read "tap the
         # one that fits best" beside a Send button; a visual review).
         self.ids.hint.text = (tr("followup_hint_several", app.lang, n=d.question.max_reasons) if several
-                              else tr("followup_hint_or_send", app.lang) if d.comment
+                              else tr("followup_hint_or_send", app.lang) if d.has_content()     # Send is shown
                               else tr("followup_hint", app.lang))
         self.ids.comment_button.opacity = 1 if d.question.comment else 0
         self.ids.comment_button.disabled = not d.question.comment

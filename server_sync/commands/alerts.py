@@ -216,10 +216,15 @@ def run_ack(args: argparse.Namespace) -> int:
 
 
 def _action_owner(db: Database, args: argparse.Namespace) -> str:
-    """Who sees a new action through: --owner, else the alert's owner, else --by when given. Not
-    the default --by (cli:<login>): that is nobody's user name, and 'no user' would not say why."""
+    """Who sees a new action through: --owner, else the alert's owner while they may still act at
+    its site (one since disabled was refused, naming them, with no word of --owner), else the
+    site's store manager, else --by when given. Not the default --by (cli:<login>): that is
+    nobody's user name, and 'no user' would not say why."""
     from server_sync.workflow.alerts import require
-    owner = args.owner or require(db, args.id, _now())["owner"] or args.by
+    from server_sync.workflow.people import still_may_own, store_manager_of
+    a = require(db, args.id, _now())
+    owner = (args.owner or still_may_own(db, a["owner"], a["site_id"]) or store_manager_of(db, a["site_id"])
+             or args.by)
     if not owner:
         raise CentralConfigError(f"alert {args.id} has no owner to see the new action through: assign it first "
                                  f"(kiosk-central alerts assign {args.id} USER) or name one with --owner USER")
@@ -252,8 +257,9 @@ def run_close(args: argparse.Namespace) -> int:
     return _show(args, a, f"alert {a['id']} closed: {a['outcome']}{extra}")
 
 
-def publish(settings, messages: list[tuple[str, bytes]], timeout_s: float = 10.0) -> bool:
-    """Publish QoS 1 and wait for the broker's PUBACKs; False (logged) when the broker is away."""
+def publish(settings, messages: list[tuple[str, bytes]], timeout_s: float = 10.0) -> list[bool]:
+    """Publish QoS 1 and wait for the broker's PUBACKs: per message, whether the broker took it
+    (all False, said, when the broker is away)."""
     from server_sync.ingest import make_client, connect_properties
     client = make_client(settings, manual_ack=False)
     try:
@@ -262,14 +268,14 @@ def publish(settings, messages: list[tuple[str, bytes]], timeout_s: float = 10.0
         infos = [client.publish(topic, body, qos=1) for topic, body in messages]
         for info in infos:
             info.wait_for_publish(timeout_s)
-        taken = sum(info.is_published() for info in infos)
-        if taken < len(infos):         # connected, but no PUBACK in time: said, as a refusal is
-            print(f"kiosk-central: warning: alerts not published (the broker took {taken} of {len(infos)} within "
-                  f"{timeout_s:g} s); they stay stored", file=sys.stderr)
-        return taken == len(infos)
+        taken = [info.is_published() for info in infos]
+        if not all(taken):             # connected, but no PUBACK in time: said, as a refusal is
+            print(f"kiosk-central: warning: alerts not published (the broker took {sum(taken)} of {len(infos)} "
+                  f"within {timeout_s:g} s); they stay stored", file=sys.stderr)
+        return taken
     except (OSError, ValueError, RuntimeError) as e:
         print(f"kiosk-central: warning: alerts not published ({e}); they stay stored", file=sys.stderr)
-        return False
+        return [False] * len(messages)
     finally:
         client.loop_stop()
         client.disconnect()
@@ -294,8 +300,9 @@ def run_check(args: argparse.Namespace) -> int:
                            timeout_s=args.webhook_timeout, published=False)
         # Marked published only once the broker took them (it said so of alerts kept back by
         # --no-publish, and of those a broker away never got: a review).
-        if messages and settings is not None and publish(settings, messages):
-            mark_published(db, [a["id"] for a in raised], now)
+        if messages and settings is not None:     # each alert's message is its own (deliver's order)
+            taken = publish(settings, messages)
+            mark_published(db, [a["id"] for a, took in zip(raised, taken) if took], now)
         # As stored, with the owner and state the workflow gave them: the rule's own records have
         # neither, and the listing shows both.
         stored = [require(db, a["id"], now) for a in raised]

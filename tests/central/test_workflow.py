@@ -659,3 +659,17 @@ def test_closing_with_a_new_action_when_the_owner_may_no_longer_act(world):
     set_disabled(db, "rolf", True)
     closed = alerts.close(db, a["id"], "action", "sara", MONDAY_10, new_action={"note": "Extra kassa"})
     assert actions.get(db, closed["action_id"], MONDAY_10, evaluate=False)["owner"] == "sara"
+
+
+def test_the_cli_close_with_a_new_action_falls_back_from_an_owner_who_may_no_longer_act(world, central_url, capsys):
+    """`alerts close --outcome action --note …` named the alert's disabled owner as the action's
+    and refused, naming them, with no word of --owner (a review)."""
+    from server_sync.web.people import set_disabled
+    db = world
+    a = _dip(db)
+    alerts.assign(db, a["id"], "rolf", "sara", MONDAY_10)
+    set_disabled(db, "rolf", True)
+    assert main(["--db", central_url, "alerts", "close", str(a["id"]), "--outcome", "action", "--note", "Extra kassa",
+                 "--by", "sara"]) == 0, capsys.readouterr().err
+    closed = alerts.require(db, a["id"], MONDAY_10)
+    assert actions.get(db, closed["action_id"], MONDAY_10, evaluate=False)["owner"] == "sara"

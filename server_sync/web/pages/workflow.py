@@ -199,11 +199,15 @@ def _just_closed_by(v: Visit, a: dict[str, Any], fields: dict) -> bool:
     return made is not None and made["note"] == str(fields.get("note", "")).strip()
 
 
+def _where_closed(a: dict[str, Any]) -> Response:
+    """Where a close lands: its action's page, else the alert's."""
+    return RedirectResponse(f"/actions/{a['action_id']}" if a["action_id"] else f"/alerts/{a['id']}", status_code=303)
+
+
 @_alert_form(labels=CLOSE_LABELS)
 def alert_close(v: Visit, a: dict[str, Any], fields: dict) -> Response | None:
     if a["state"] == "closed" and _just_closed_by(v, a, fields):
-        return RedirectResponse(f"/actions/{a['action_id']}" if a["action_id"] else f"/alerts/{a['id']}",
-                                status_code=303)
+        return _where_closed(a)
     outcome = str(fields.get("outcome", ""))
     filled = [name for o, names in OUTCOME_FIELDS.items() if o != outcome for name in names
               if str(fields.get(name, "")).strip()]
@@ -218,10 +222,18 @@ def alert_close(v: Visit, a: dict[str, Any], fields: dict) -> Response | None:
         new_action = {"note": str(fields.get("note", "")).strip(),
                       "action_type": str(fields.get("action_type", "")) or None,
                       "date": str(fields.get("date", "")) or None}
-    closed = alerts.close(v.db, a["id"], outcome, v.user.name, v.now, reason=str(fields.get("reason", "")) or None,
-                          action_id=action_id,
-                          duplicate_of=_int(fields, "duplicate_of") if outcome == "duplicate" else None,
-                          new_action=new_action)
+    try:
+        closed = alerts.close(v.db, a["id"], outcome, v.user.name, v.now, reason=str(fields.get("reason", "")) or None,
+                              action_id=action_id,
+                              duplicate_of=_int(fields, "duplicate_of") if outcome == "duplicate" else None,
+                              new_action=new_action)
+    except FieldError as e:
+        # Sent twice at once (a double click): this one read it open, the first closed it meanwhile.
+        # The same close lands where the first did, as one sent again later does.
+        fresh = alerts.require(v.db, a["id"], v.now)
+        if e.problem == "closed" and _just_closed_by(v, fresh, fields):
+            return _where_closed(fresh)
+        raise
     if closed["action_id"]:
         return RedirectResponse(f"/actions/{closed['action_id']}", status_code=303)
     return None
