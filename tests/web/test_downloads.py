@@ -283,3 +283,26 @@ def test_an_actions_closing_is_shown_on_the_stores_clock(chain):
     v = in_process.visit(chain, NOW, f"/actions/{action_id}", action_id=str(action_id))
     page = guard._respond(v, workflow.action_page.page(v)).body.decode()
     assert ">2026-12-06 19:32 PST</time>)" in page
+
+
+def test_a_close_whose_second_sending_read_the_alert_open_lands_where_the_first_did(chain):
+    """A double click sends the close twice at once: the second read the alert open, the first
+    closed it meanwhile, and the second answered "could not be saved" (400) of a close that went
+    through (a review). It lands where the first did; another close is still refused."""
+    import pytest
+    from server_sync.exc import FieldError
+    from server_sync.web.pages import workflow
+    from server_sync.workflow import alerts as workflow_alerts
+    p, at = chain.param, NOW.replace(tzinfo=None)
+    chain.execute_sql("INSERT INTO alert (site_id, question_id, kind, raised_at, last_seen_at, window_from, window_to,"
+                      f" n, negative, message, state) VALUES ('s002', 'visit', 'realtime', {p}, {p}, {p}, {p}, 8, 6,"
+                      " 'TWICE', 'open')", (at, at, at, at))
+    (alert_id,), = chain.execute_sql("SELECT id FROM alert WHERE message = 'TWICE'").fetchall()
+    read_open = workflow_alerts.require(chain, alert_id, NOW)
+    workflow_alerts.close(chain, alert_id, "none", "ada-admin", NOW, reason="A one-off")     # the first sending
+    close = workflow.alert_close.__wrapped__.__wrapped__      # the form's own step, after scope and CSRF
+    v = in_process.visit(chain, NOW, f"/alerts/{alert_id}/close", alert_id=str(alert_id))
+    landed = close(v, read_open, {"outcome": "none", "reason": "A one-off"})
+    assert landed.status_code == 303 and landed.headers["location"] == f"/alerts/{alert_id}"
+    with pytest.raises(FieldError, match="closed already"):
+        close(v, read_open, {"outcome": "none", "reason": "Another reason"})
