@@ -533,6 +533,19 @@ class Scenario:
             narrow = [(k.text, round(k.width)) for k in self.find("Key") if k.width < 48]
             self.check(f"{lang}: keyboard keys at least 48 px wide", not narrow, narrow)
             if lang == cfg.languages[0]:
+                # A comment of spaces is nothing to send: no Send, and the hint does not offer it.
+                yield from self.tap([k for k in self.find("Key") if k.key_value == " "][0])
+                yield from self.tap([b for b in self.find("PillButton")
+                                     if b.text == self.app.tr("comment_done", lang)][0])
+                hint = self.app.sm.current_screen.ids.hint.text
+                self.check(f"{lang}: a comment of spaces: no Send, none offered",
+                           self.app.sm.current_screen._send.parent is None
+                           and hint == self.app.tr("followup_hint", lang), hint)
+                yield from self.tap(self.app.sm.current_screen.ids.comment_button)
+                yield from self.tap([k for k in self.find("Key") if k.key_value == "\b"][0])
+                self.check(f"{lang}: the space deleted", self.app.flow.draft.comment == "",
+                           self.app.flow.draft.comment)
+            if lang == cfg.languages[0]:
                 # Advance the kiosk clock part of the idle time: typing keeps the screen alive.
                 yield from self.advance(cfg.followup.idle_timeout_s - 2)
             for ch in COMMENT[lang]:
