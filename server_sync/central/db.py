@@ -7,6 +7,7 @@ psycopg 3). The centre talks to it through `central.dialect`; there are no model
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -90,11 +91,9 @@ DATABASE_DOWN = (OperationalError, InterfaceError)    # what a long-running serv
 def reconnect(db: Database) -> DatabaseError | None:
     """Drop `db`'s connection and open a new one, for a service going on after the database
     failed under it; the error when it cannot yet (still down), else None."""
-    try:
+    with contextlib.suppress(Exception):       # a dead connection may fail to close; it is gone anyway
         if not db.is_closed():
             db.close()
-    except Exception:  # noqa: BLE001 - a dead connection may fail to close; it is gone anyway
-        pass
     try:
         db.connect(reuse_if_open=True)
     except DATABASE_DOWN as e:

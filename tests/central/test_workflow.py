@@ -599,22 +599,51 @@ def test_an_action_logged_on_the_web_at_a_site_without_a_store_manager_is_the_lo
     assert actions.create(world, "s3", "visit", "2026-11-20", "Signs", MONDAY_10)["owner"] is None   # the CLI: no one
 
 
-def test_two_closes_or_assigns_sent_at_once_take_effect_once(world, monkeypatch):
+def test_two_closes_or_assigns_sent_at_once_take_effect_once(world, central_url):
     """Two submits of one form at once both read the alert open (a double click): each close logged
-    an action and a history row, each assign a row and a mail (a review). The second now finds the
-    first's write in its own transaction. Here the second reads the stale alert the first one read."""
+    an action and a history row, each assign a row and a mail (a review). Here two real requests
+    on connections of their own both read it while another transaction holds the alert table,
+    then write one after the other: the second finds the first's write in its own transaction."""
+    import threading
+    import time as clock
+    from server_sync.central.db import connect
+    from server_sync.central.dialect import SQLITE, dialect_of
     db = world
     a = _dip(db)
-    stale = alerts.require(db, a["id"], MONDAY_10)
-    monkeypatch.setattr(alerts, "require", lambda db_, alert_id, now=None: stale if alert_id == a["id"] else None)
     mails = lambda: db.execute_sql("SELECT COUNT(*) FROM mail_outbox WHERE to_addr = 'rolf@example.se'").fetchone()[0]  # noqa: E731
-    alerts.assign(db, a["id"], "rolf", "sara", MONDAY_10)
-    alerts.assign(db, a["id"], "rolf", "sara", MONDAY_10)            # read the owner as sara, too
+
+    def at_once(step) -> list[object]:
+        holder = connect(central_url)
+        if dialect_of(holder) is SQLITE:
+            holder.execute_sql("BEGIN IMMEDIATE")
+        else:
+            holder.execute_sql("BEGIN")
+            holder.execute_sql("LOCK TABLE alert IN EXCLUSIVE MODE")      # reads go on, writes wait
+        results: list[object] = []
+
+        def send() -> None:
+            own = connect(central_url)
+            try:
+                results.append(step(own))
+            except FieldError as e:
+                results.append(e)
+            finally:
+                own.close()
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for t in threads:
+            t.start()
+        clock.sleep(1.0)                  # both have read the alert and wait to write
+        holder.execute_sql("COMMIT")
+        holder.close()
+        for t in threads:
+            t.join(30)
+        return results
+
+    at_once(lambda own: alerts.assign(own, a["id"], "rolf", "sara", MONDAY_10))
     assert mails() == 1
-    alerts.close(db, a["id"], "action", "rolf", MONDAY_10, new_action={"note": "Extra kassa"})
-    with pytest.raises(FieldError, match="is closed already"):
-        alerts.close(db, a["id"], "action", "rolf", MONDAY_10, new_action={"note": "Extra kassa"})
-    monkeypatch.undo()
+    results = at_once(lambda own: alerts.close(own, a["id"], "action", "rolf", MONDAY_10,
+                                               new_action={"note": "Extra kassa"}))
+    assert sum(isinstance(r, FieldError) and "is closed already" in str(r) for r in results) == 1, results
     history = [e["event"] for e in alerts.require(db, a["id"], MONDAY_10)["history"]]
     assert history.count("assigned") == 2 and history.count("closed") == 1          # sara at raise, rolf once
     assert db.execute_sql("SELECT COUNT(*) FROM action").fetchone()[0] == 1
