@@ -191,7 +191,9 @@ def csv_rows(report: dict) -> list[dict]:
     for a in report["actions"]:
         # The series it was judged on (`visit@smiley4` once the question is asked on another scale).
         q, m, site, name = a.get("series_id", a["question_id"]), a["metric"], a["site_id"], a.get("name", a["site_id"])
-        key = f'{a["date"]} {a["verdict"]}'
+        # Its date, verdict and id: two actions of a site on one day are told apart by their id,
+        # as an alert's rows are.
+        key = f'{a["date"]} {a["verdict"]} #{a["id"]}'
         # The verdict, and the level of the effect's interval (99 %: every other interval is 95 %).
         for k in ("verdict", "confidence"):
             add("action", q, k, {"value": a.get(k)}, a["current"]["n"], site, name, key)

@@ -96,6 +96,7 @@ def reports(tmp_path_factory):
     try:
         result = generate(db, HistorySpec(sites=6, days=120, answers_per_day=30, dips_per_year=5, seed=5))
         actions.add(db, "s002", "visit", "2026-10-01", "Självscanning", now=NOW)
+        actions.add(db, "s002", "visit", "2026-10-01", "Ny kassa", now=NOW)          # the same site and day
         actions.add(db, "s003", "visit", "2026-11-10", "Ny skylt", now=NOW)          # still pending
         for dip in result.dips:                                   # alerts on the seeded dips' days
             if dip["to"] >= "2026-09-24":
@@ -147,6 +148,22 @@ def test_every_figure_of_the_json_has_a_csv_row_with_its_value(reports, which):
         assert not rowless(report, rows, part)
     empty = [r for r in rows if r["value"] == ""]
     assert empty == [], f"{len(empty)} CSV rows without a value, e.g. {empty[:3]}"
+
+
+def test_each_action_has_rows_of_its_own(reports):
+    """Two actions of one site and day (the same date and verdict) are told apart by their rows'
+    key, which carries the action's id as an alert's does: keyed by date and verdict their rows
+    interleaved, one verdict row per key for two actions."""
+    whole, _ = reports
+    rows = tabular.csv_rows(whole)
+    verdicts = [r["key"] for r in rows if r["section"] == "action" and r["metric"] == "verdict"]
+    assert len(verdicts) == len(set(verdicts)) == len(whole["actions"])
+    same_day = [a for a in whole["actions"] if (a["site_id"], a["date"]) == ("s002", "2026-10-01")]
+    assert len(same_day) == 2
+    for a in same_day:
+        mine = [r for r in rows if r["section"].startswith(("action", "control")) and r["key"].endswith(f"#{a['id']}")]
+        assert {r["section"] for r in mine} >= {"action", "action_window", "action_before", "action_after"}
+        assert {r["value"] for r in mine if r["metric"] == "verdict"} == {a["verdict"]}
 
 
 def test_every_csv_section_is_documented():
