@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from server_sync.analysis import alerts
+from server_sync.analysis.stats import KEPT_DIGITS
 from server_sync.central.db import connect
 from server_sync.cli import main
 from server_sync.report.alert_text import alert_text
@@ -60,8 +61,9 @@ def test_a_dip_alert_keeps_its_facts_and_reads_in_each_language(db):
     d = a["detail"]
     assert d["rule"] == "dip" and d["question"] == "visit" and d["metric"] == "happy_index" and d["days"] == 1
     assert d["question_text"] == WORDING and d["complaint"]["reason"] == "cleanliness"
-    # The stored columns to two decimals, the detail's figures unrounded (rounded once for a reader).
-    assert d["n"] == a["n"] and round(d["value"], 2) == a["value"] and round(d["baseline"], 2) == a["baseline"]
+    # The stored columns to `KEPT_DIGITS` (they kept two: 82.3529 as 82.35), the detail's figures unrounded (rounded once for a reader).
+    assert d["n"] == a["n"]
+    assert (round(d["value"], KEPT_DIGITS), round(d["baseline"], KEPT_DIGITS)) == (a["value"], a["baseline"])
     # The stored message is the English catalogue's text of the facts (the question by its id, the
     # wording being each reader's; the complaint by its label): webhooks and kiosks show it.
     assert alert_text(_without_wording(a), "en") == a["message"]
