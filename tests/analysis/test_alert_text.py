@@ -61,7 +61,8 @@ def test_a_dip_alert_keeps_its_facts_and_reads_in_each_language(db):
     d = a["detail"]
     assert d["rule"] == "dip" and d["question"] == "visit" and d["metric"] == "happy_index" and d["days"] == 1
     assert d["question_text"] == WORDING and d["complaint"]["reason"] == "cleanliness"
-    # The stored columns to `KEPT_DIGITS` (they kept two: 82.3529 as 82.35), the detail's figures unrounded (rounded once for a reader).
+    # The stored columns to `KEPT_DIGITS` (they kept two: 82.3529 as 82.35), the detail's figures
+    # unrounded (rounded once for a reader).
     assert d["n"] == a["n"]
     assert (round(d["value"], KEPT_DIGITS), round(d["baseline"], KEPT_DIGITS)) == (a["value"], a["baseline"])
     # The stored message is the English catalogue's text of the facts (the question by its id, the
