@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from kiosk.config import KioskConfig
 from kiosk.durations import is_duration, parse_duration
 from kiosk.exc import CaptureError
+from server_sync.protocol.rounding import rounded
 from server_sync.protocol.scales import SCALES, sql_rule
 from server_sync.protocol.tally import Tally
 
@@ -139,7 +140,9 @@ def current_scales(cfg: KioskConfig) -> dict[str, str]:
 
 
 def _round(x: float | None) -> float | None:
-    return None if x is None else round(x, 1)
+    """To the one decimal the staff view shows, a half away from zero as the centre's pages round
+    (`protocol.rounding`): 56.25 is 56.3 on both."""
+    return None if x is None else float(rounded(x, 1))
 
 
 def local_today(cfg: KioskConfig, now: datetime) -> date:
@@ -250,7 +253,7 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
 
 def change(now: float | None, before: float | None) -> float | None:
     """now - before, when both are known."""
-    return None if now is None or before is None else round(now - before, 1)
+    return None if now is None or before is None else float(rounded(now - before, 1))
 
 
 def parse_since(text: str) -> date | int:

@@ -14,8 +14,11 @@ code reads (HTML attributes, SVG coordinates, CSS widths) keep Python's own form
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_FLOOR, Decimal
 from numbers import Integral, Real
+
+from server_sync.protocol.rounding import rounded
 
 # One entry per language of server_sync.protocol.vocabulary.LANGUAGES (a test checks).
 DECIMAL_MARK = {"sv": ",", "nb": ",", "en": "."}
@@ -26,8 +29,8 @@ GROUP_FROM = 10_000          # 1234 stays as it is, 12345 is grouped (Språkråd
 
 def figure(v: object, lang: str, digits: int = 1, *, signed: bool = False, significant: bool = False) -> str:
     """`v` written for a reader of `lang`: a whole number (an int, a count) as it is, any other
-    real number to `digits` decimals (`significant`: to `digits` significant digits, as "%g"
-    does); `signed` writes a "+" before a positive one. None is a dash; anything else (a text)
+    real number to `digits` decimals, a half away from zero (`protocol.rounding`; `significant`:
+    to `digits` significant digits, as "%g" does); `signed` writes a "+" before a positive one. None is a dash; anything else (a text)
     is shown as it is."""
     if v is None:
         return "–"
@@ -38,7 +41,9 @@ def figure(v: object, lang: str, digits: int = 1, *, signed: bool = False, signi
     if isinstance(v, Integral):
         text = f"{int(v):{sign}{group}d}"
     else:
-        text = f"{float(v):{sign}{group}.{digits}{'g' if significant else 'f'}}"
+        # To `digits` decimals a half away from zero; significant digits (and inf) as Python writes them.
+        shown = float(v) if significant or not math.isfinite(v) else rounded(float(v), digits)
+        text = f"{shown:{sign}{group}.{digits}{'g' if significant else 'f'}}"
         if text[:1] in "+-" and not any(c in "123456789" for c in text):
             text = text[1:]              # -0.04 at one decimal is "0,0", not "−0,0" (nor +0.04 "+0,0")
     return text.translate({ord("."): DECIMAL_MARK[lang], ord(","): THOUSANDS_MARK[lang], ord("-"): MINUS[lang]})

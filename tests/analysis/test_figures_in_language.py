@@ -49,12 +49,22 @@ def report(tmp_path_factory):
         db.close()
 
 
+def test_a_half_is_rounded_away_from_zero_as_written():
+    """A figure exactly between two is rounded as a person and a spreadsheet round it, not to
+    the even neighbour of its binary value: a site's Happy Index of 56.25 (9 of 16) was "56,2"
+    on its page while Excel shows the download's 56.25 as 56.3 (an independent check)."""
+    assert [figure(v, "sv") for v in (56.25, 43.75, 31.25, -43.75, 0.05, -0.05)] == \
+        ["56,3", "43,8", "31,3", "\u221243,8", "0,1", "\u22120,1"]
+    assert figure(2.675, "en", 2) == "2.68" and percent(56.25, "en") == "56.3%"     # 2.675 as written
+    assert figure(-0.04, "sv") == "0,0" and figure(12344.95, "en") == "12345.0"
+
+
 def test_each_language_has_its_marks_and_a_figure_is_written_with_them():
     assert set(figures.DECIMAL_MARK) == set(figures.THOUSANDS_MARK) == set(figures.MINUS) == set(LANGUAGES)
     assert [figure(v, "sv") for v in (76.5, -14.25, 3.0, 12345, 1234, None, "s001", -3)] == \
-        ["76,5", "\u221214,2", "3,0", f"12{NNBSP}345", "1234", "–", "s001", "\u22123"]
-    assert figure(-14.25, "nb", signed=True) == "\u221214,2" and figure(2.5, "nb", signed=True) == "+2,5"
-    assert figure(-14.25, "en") == "-14.2"                  # English: the hyphen-minus, as before
+        ["76,5", "\u221214,3", "3,0", f"12{NNBSP}345", "1234", "–", "s001", "\u22123"]
+    assert figure(-14.25, "nb", signed=True) == "\u221214,3" and figure(2.5, "nb", signed=True) == "+2,5"
+    assert figure(-14.25, "en") == "-14.3"                  # English: the hyphen-minus, as before
     assert figure(12345.67, "nb", 2) == f"12{NNBSP}345,67" and figure(0.0024, "sv", 1, significant=True) == "0,002"
     assert [figure(v, "en") for v in (76.5, 3.0, 12345, 1234)] == ["76.5", "3.0", "12345", "1234"]
 
@@ -62,9 +72,9 @@ def test_each_language_has_its_marks_and_a_figure_is_written_with_them():
 def test_the_templates_filters_take_the_language_of_the_page():
     page = html.ENV.from_string("{{ x|num }} {{ d|num(signed=True) }} {{ r|num(2) }} {{ n|num }} p {{ p|pval }}")
     values = dict(x=76.5, d=-3.25, r=0.456, n=12345, p=0.0004)
-    assert page.render(values, lang="sv") == f"76,5 \u22123,2 0,46 12{NNBSP}345 p &lt;\u00a00,001"
-    assert page.render(values, lang="nb") == f"76,5 \u22123,2 0,46 12{NNBSP}345 p &lt;\u00a00,001"
-    assert page.render(values, lang="en") == "76.5 -3.2 0.46 12345 p &lt;\u00a00.001"
+    assert page.render(values, lang="sv") == f"76,5 \u22123,3 0,46 12{NNBSP}345 p &lt;\u00a00,001"
+    assert page.render(values, lang="nb") == f"76,5 \u22123,3 0,46 12{NNBSP}345 p &lt;\u00a00,001"
+    assert page.render(values, lang="en") == "76.5 -3.3 0.46 12345 p &lt;\u00a00.001"
 
 
 def test_an_alert_reads_with_the_readers_decimal_mark():
@@ -73,8 +83,8 @@ def test_an_alert_reads_with_the_readers_decimal_mark():
     assert f"(n=12{NNBSP}345, p = 0,0024)" in nb and f"(vanligvis 30{NBSP}%)" in nb
     assert "(usually 30%)" in en
     assert "25.0 over the 3 days up to the alert, 52.3 points below the site's usual 77.3 (n=12345, p = 0.0024)" in en
-    assert "6,2 poäng" in alert_text(TREND, "sv") and "p = 0,00123)" in alert_text(TREND, "sv")
-    assert "6.2 points" in alert_text(TREND, "en") and "p = 0.00123)" in alert_text(TREND, "en")
+    assert "6,3 poäng" in alert_text(TREND, "sv") and "p = 0,00123)" in alert_text(TREND, "sv")
+    assert "6.3 points" in alert_text(TREND, "en") and "p = 0.00123)" in alert_text(TREND, "en")
 
 
 @pytest.mark.parametrize("p, en, sv", [(0.0, "p <\u00a00.001", "p <\u00a00,001"), (2e-06, "p <\u00a00.001", "p <\u00a00,001"),
