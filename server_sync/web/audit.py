@@ -21,13 +21,37 @@ from server_sync.web.vocabulary import AUDIT_WARNINGS
 
 log = logging.getLogger("kundpuls.web.audit")
 INSERT = "INSERT INTO audit_log (at, user_name, event, address, detail) VALUES ({p}, {p}, {p}, {p}, {p})"
+DETAIL_MOST = 4000      # characters of an event's detail (JSON) kept
+TEXT_MOST = 200         # characters of one text in it (a search is at most filters.MAX_SEARCH_CHARS)
+
+
+def _bounded(value: Any, most: int) -> Any:
+    """`value` with every text in it (keys too) cut to `most` characters, marked "…"."""
+    if isinstance(value, str):
+        return value if len(value) <= most else value[:most] + "…"
+    if isinstance(value, dict):
+        return {_bounded(str(k), most): _bounded(v, most) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_bounded(v, most) for v in value]
+    return value
+
+
+def detail_text(detail: dict) -> str:
+    """The detail as the JSON stored, always whole: its texts cut until it fits `DETAIL_MOST`.
+    Cut as text, a query of 4,500 spaces (which the search strips) left JSON no reader could
+    parse: the admins' audit page and `user audit` failed, and every key after it was lost."""
+    for most in (TEXT_MOST, 40, 8):
+        text = json.dumps(_bounded(detail, most), ensure_ascii=False, sort_keys=True, default=str)
+        if len(text) <= DETAIL_MOST:
+            return text
+    return json.dumps({"cut": len(detail)})             # more keys than fit: how many there were
 
 
 def record(db: Database, event: str, *, user_name: str | None, address: str | None, **detail: Any) -> None:
     """Store one audit event (and log it, so a log collector sees lockouts too)."""
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
-    text = json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str)[:4000]
+    text = detail_text(detail)
     row = (now_utc(), (user_name or "")[:64] or None, event, (address or "")[:64] or None, text)
     writer = _writers.get(db)
     if writer is not None:
@@ -49,8 +73,17 @@ def entries(db: Database, *, limit: int = 200, event: str | None = None, user_na
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     rows = db.execute_sql(f"SELECT at, user_name, event, address, detail FROM audit_log{where}"
                           f" ORDER BY id DESC LIMIT {int(limit)}", params).fetchall()
-    return [{"at": str(at), "user": u, "event": e, "address": a, "detail": json.loads(d or "{}")}
-            for at, u, e, a, d in rows]
+    return [{"at": str(at), "user": u, "event": e, "address": a, "detail": _read(d)} for at, u, e, a, d in rows]
+
+
+def _read(stored: str | None) -> dict:
+    """An event's detail as stored; one stored cut by an earlier version (not JSON any more) is
+    shown as the text it is rather than failing the whole log."""
+    try:
+        detail = json.loads(stored or "{}")
+    except ValueError:
+        return {"unreadable": stored}
+    return detail if isinstance(detail, dict) else {"unreadable": stored}
 
 
 class ViewLedger:

@@ -70,7 +70,9 @@ def _question(ctx: Context, question_id: str) -> str:
 # The audit detail's keys (audit.record's callers: guard.export, the comments and site pages) →
 # the web's word for each; a key not here is shown as it is stored.
 AUDIT_DETAIL_WORDS = {"filters": "detail_filters", "format": "detail_format", "page": "detail_page",
-                      "shown": "detail_shown", "site": "detail_site"}
+                      "shown": "detail_shown", "site": "detail_site",
+                      # audit.detail_text / audit._read: a detail too long to keep, one stored cut
+                      "cut": "detail_cut", "unreadable": "detail_unreadable"}
 
 
 def _detail_value(value: Any) -> str:

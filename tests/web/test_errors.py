@@ -10,6 +10,7 @@ traceback, on a connection that goes on serving.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 import threading
@@ -679,6 +680,40 @@ def test_the_audit_log_says_its_details_in_words(web, clients):
     finally:
         assert admin.post("/account/language", data={"csrf_token": csrf, "language": "en"}).status_code == 303
     assert "filter: q=kö · sida: /comments · visade: " in swedish
+
+
+def test_a_long_search_keeps_the_audit_log_readable_and_whole(web, clients):
+    """A search of "kassa" and 4,500 spaces (which the search strips: a 200) was stored cut at
+    4,000 characters, JSON no reader could parse: /admin/audit and its CSV were 500s, `user
+    audit` a traceback, and what was read (`shown`) was lost. Now every text is cut, never the
+    JSON; an entry an earlier version stored cut is shown as it is, not a failure of the log."""
+    admin = clients["ada-admin"]
+    cut_short = '{"filters": {"q": "kassa   '       # as an earlier version stored it
+    assert admin.get("/comments", params={"q": "kassa" + " " * 4500}).status_code == 200
+    db = connect(web.db_url)
+    try:
+        (stored,), = db.execute_sql("SELECT detail FROM audit_log WHERE event = 'comments_viewed'"
+                                    " ORDER BY id DESC LIMIT 1").fetchall()
+        db.execute_sql("INSERT INTO audit_log (at, user_name, event, address, detail) VALUES"
+                       f" ({db.param}, 'ada-admin', 'export', NULL, {db.param})",
+                       (datetime.now(timezone.utc).replace(tzinfo=None), cut_short))
+    finally:
+        db.close()
+    detail = json.loads(stored)
+    assert detail["page"] == "/comments" and "shown" in detail and detail["filters"]["q"].endswith("…")
+    try:
+        for url in ("/admin/audit", "/admin/audit?format=csv", "/admin/audit?event=comments_viewed"):
+            assert admin.get(url).status_code == 200, url
+        assert 'stored cut short: {"filters": {"q": "kassa' in html.unescape(admin.get("/admin/audit").text)
+        r = kiosk_central(web.db_url, "user", "audit", "--event", "export")
+        assert r.returncode == 0 and '"unreadable"' in r.stdout and "Traceback" not in r.stderr, r.stderr
+    finally:
+        db = connect(web.db_url)
+        try:
+            db.execute_sql("DELETE FROM audit_log WHERE detail LIKE '{\"filters\": {\"q\": \"kassa   '"
+                           " AND event = 'export'")
+        finally:
+            db.close()
 
 
 def test_the_users_page_says_scopes_languages_and_states_in_words(web, clients):
