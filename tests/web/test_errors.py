@@ -464,16 +464,19 @@ def test_a_bad_filter_is_said_in_the_persons_language_naming_the_field(web, clie
 
 def _a_site_setting_edited_by_hand(people: tuple[dict[str, httpx.Client], httpx.Client], db_url: str, caplog,
                                    column: str, value: str, restore: str, paths: tuple[str, ...],
-                                   fix: str) -> list[tuple[str, str]]:
+                                   fix: str, hidden: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """Site s001's `column` set to `value` by hand: each of `paths` ({site}: the site in the path) is,
     for each person who sees s001, the stored-setting 500 page with its fix (`fix`), naming neither
     the site nor the value, and so is the API's fleet (JSON); sara-store, who sees s003
-    only, is served her pages; `restore` serves them all again. Returns (the path asked, the line
-    logged at ERROR) for each refusal, having checked that none logged a traceback."""
+    only, is served her pages, and each of `hidden` ({alert}, {action}: s001's) exactly as an
+    unknown id; `restore` serves them all again. Returns (the path asked, the line logged at
+    ERROR) for each refusal, having checked that none logged a traceback."""
     clients, api = people
     db = connect(db_url)
     caplog.set_level(logging.INFO)
     asked = []
+    ids = {table: db.execute_sql(f"SELECT MIN(id) FROM {table} WHERE site_id = 's001'").fetchone()[0]
+           for table in ("alert", "action")}
     try:
         with db.atomic():
             db.execute_sql(f"UPDATE site SET {column} = {db.param} WHERE id = 's001'", (value,))
@@ -491,6 +494,10 @@ def _a_site_setting_edited_by_hand(people: tuple[dict[str, httpx.Client], httpx.
         assert r.status_code == 500 and r.json() == {"error": SETTING_BROKEN["en"].format(fix=fix)}, r.text
         for path in (p.format(site="s003") for p in paths):
             assert clients["sara-store"].get(path).status_code == 200, f"sara-store {path}: hurt by another site"
+        unknown = clients["sara-store"].get("/alerts/999999").text
+        for path in (p.format(**ids) for p in hidden):
+            r = clients["sara-store"].get(path)
+            assert (r.status_code, r.text) == (404, unknown), f"sara-store {path}: {r.status_code}, not as unknown"
     finally:
         with db.atomic():
             db.execute_sql(f"UPDATE site SET {column} = {restore} WHERE id = 's001'")
@@ -520,14 +527,15 @@ def test_a_sites_time_zone_edited_by_hand_is_an_error_page_and_a_log_line(in_pro
                                                                            zone):
     """ZoneInfo raised on a zone no IANA name has: the general 500 with a traceback in the log, on the
     pages that read local days; '' was read as Stockholm by some pages and as UTC by the report's
-    alerts. Now every reader takes registry.stored_zone's rule: the stored-setting page with the
+    alerts. An alert or action of the site was a 500 for a person who may not see it (so told from
+    an unknown id's 404): it was read before its site's scope was checked. Now every reader takes registry.stored_zone's rule: the stored-setting page with the
     fix that fits, one log line naming the site and the value; a person who cannot see the site
     is not hurt by it. The fix is `kiosk-central site update`, which recounts the site's rollups in
     the zone it sets (a column to correct by hand before there was one)."""
     logged = _a_site_setting_edited_by_hand(in_process_people, chain_url, caplog, "timezone", zone,
                                             "'Europe/Stockholm'",
                                             ("/", "/sites", "/sites/{site}", "/comments?from=2026-01-01", "/fleet"),
-                                            ZONE_FIX)
+                                            ZONE_FIX, hidden=("/alerts/{alert}", "/actions/{action}"))
     line = (f"the stored timezone of site s001 is {zone!r}, not an IANA time zone such as Europe/Stockholm, which the "
             f"site's answers are counted in (set it again: {ZONE_FIX})")
     assert [said for _path, said in logged] == [f"GET {path}: {line}" for path, _said in logged], logged
