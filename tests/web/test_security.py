@@ -188,6 +188,19 @@ def test_pages_without_a_session_send_to_login_and_api_without_token_is_401(web)
     assert anon.get("/live").status_code == 404
 
 
+def test_a_region_beside_a_site_is_checked_and_must_hold_the_site(web, clients):
+    """/comments with both a site and a region read the site alone: the region was neither checked
+    against the person's scope nor applied (a filter silently ignored)."""
+    sara, ana = clients["sara-store"], clients["ana-analyst"]
+    unknown = sara.get("/sites/no-such-site")
+    r = sara.get("/comments", params={"site": "s003", "region": "north"})        # a region she cannot see
+    assert (r.status_code, r.text) == (404, unknown.text)
+    r = ana.get("/comments", params={"site": "s001", "region": "south"})          # s001 is in north
+    assert r.status_code == 400 and "'Butik' ligger inte i den valda regionen: 's001'" in html.unescape(r.text)
+    assert ana.get("/comments", params={"site": "s001", "region": "north"}).status_code == 200
+    assert sara.get("/comments", params={"site": "s003", "region": "south"}).status_code == 200
+
+
 def test_live_stream_is_scoped(web, clients):
     """The store manager's stream names her site's new answers and never another site's."""
     from server_sync.web.marks import bump

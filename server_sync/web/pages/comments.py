@@ -33,12 +33,15 @@ def build(v: Visit) -> PageResult:
     period = filters.period(v.params)
     site = filters.ident(v.params, "site")
     region = filters.ident(v.params, "region")
+    # A region is checked against the person's scope whether or not a site is chosen too, and a
+    # site outside it is refused: the region was ignored beside a site, unchecked (a review).
+    in_region = sites_of_region(v.db, v.scope, region) if region else None
     if site:
         sites = (v.scope.require_site(site),)
-    elif region:
-        sites = sites_of_region(v.db, v.scope, region)
+        if in_region is not None and site not in in_region:
+            raise filters.refusal("site_not_in_region", "site", value=site)
     else:
-        sites = v.sites_or_chain()
+        sites = in_region if in_region is not None else v.sites_or_chain()
     catalogue = questions(v.db)
     if period.question and period.question not in catalogue:
         raise filters.refusal("not_offered", "question", value=period.question)
