@@ -152,7 +152,11 @@ class Visit:
                          min_employee_group=chain_report.employee_group(self.db, f))
         version = self.state.live.version_of(sites, self._marks()[0])
         key = ("report", f, brief, version)
-        return self.state.cache.get(key, lambda: chain_report.build(self.db, f, now=self.now, brief=brief))
+        report = self.state.cache.get(key, lambda: chain_report.build(self.db, f, now=self.now, brief=brief))
+        if self.scope.everything or not report.get("actions"):
+            return report
+        # The cached report is everyone's: a copy, its actions as this person may read them.
+        return dict(report, actions=[self.scope.readable_action(a) for a in report["actions"]])
 
 
     def fleet(self, sites: tuple[str, ...] | None) -> list[dict]:

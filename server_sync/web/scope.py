@@ -33,6 +33,17 @@ class Scope:
             raise NotVisible(site_id)
         return site_id
 
+    def readable_action(self, action: dict) -> dict:
+        """An evaluated action (analysis.actions) as this person may read it: its `control`, the
+        rest of the chain's n, negative answers and metrics over the two windows, only for one
+        who sees the whole chain. Shown to a regional manager, it less their own sites' figures
+        gave the other regions' exact totals, and in a chain of two stores one store manager
+        read the other's (a security review). The effect, its interval and verdict stay: they
+        are the site's, measured against the rest."""
+        if self.everything or not action.get("control"):
+            return action
+        return dict(action, control=None)
+
     def narrow(self, site_ids: tuple[str, ...] = ()) -> tuple[str, ...]:
         """The visible sites among `site_ids` (all visible ones when none are named); a named site
         that is not visible raises NotVisible."""

@@ -220,7 +220,7 @@ def test_an_alerts_page_downloads_its_text_in_the_readers_language(chain):
     alert_id = chain.execute_sql("SELECT MAX(id) FROM alert").fetchone()[0]
     v = in_process.visit(chain, NOW, f"/alerts/{alert_id}", "format=json", "sv", alert_id=alert_id)
     data = json.loads(guard.export(v, workflow.alert_page.page(v), "json").body)["alert"]
-    assert "6,2 poäng" in data["text"] and data["message"] == "English words"
+    assert "6,3 poäng" in data["text"] and data["message"] == "English words"
     assert data["raised_local"].startswith("2026-11-23 13:00")
 
 

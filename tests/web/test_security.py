@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import csv
 import html
 import io
 import json
@@ -186,6 +187,35 @@ def test_pages_without_a_session_send_to_login_and_api_without_token_is_401(web)
         if access == "token":
             assert anon.get(_fill(route.path, "s001")).status_code == 401, route.path
     assert anon.get("/live").status_code == 404
+
+
+def test_the_rest_of_the_chains_figures_are_shown_only_to_who_sees_the_whole_chain(web, clients, tokens, item_ids):
+    """An action is judged against the rest of the chain (its `control`): its n, negative answers
+    and metrics went to every role, on the site's page and its downloads, the actions list and the
+    API; a regional manager, less his own sites, read the other region's exact totals, and in a
+    chain of two stores a store manager the other's. The effect and verdict are the site's."""
+    action = item_ids["action_id"]["s003"]
+    ada, sara = clients["ada-admin"], clients["sara-store"]
+    api = httpx.Client(base_url=web.url, headers={"authorization": f"Bearer {tokens['sara-store']}"})
+    try:
+        whole = ada.get("/actions?format=json").json()["actions"]
+        assert any(a["control"] for a in whole), "the world's actions are judged against the chain"
+        seen = {"list": sara.get("/actions?format=json").json()["actions"],
+                "site": sara.get("/sites/s003?format=json").json()["actions"],
+                "api": api.get("/api/v1/actions").json()["actions"]}
+    finally:
+        api.close()
+    for where, acts in seen.items():
+        assert acts and all(a["control"] is None for a in acts), where
+        assert all(a["method"] == "difference-in-differences" for a in acts if a["verdict"] != "too_little_data"), where
+    rows = list(csv.DictReader(io.StringIO(sara.get("/sites/s003?format=csv").text)))
+    assert {r["section"] for r in rows} >= {"action", "action_before"}
+    assert not {r["section"] for r in rows} & {"control_before", "control_after"}
+    # The action's page: which days each row is of, the rest of the chain's rows for the admin only.
+    mine, all_of_it = (html.unescape(c.get(f"/actions/{action}").text) for c in (sara, ada))
+    assert 'id="row-control-before"' in all_of_it and 'id="row-control-before"' not in mine
+    assert "Before, 20" in all_of_it and "Rest of the chain, after" in all_of_it
+    assert "Resten av kedjans egna siffror visas för den som ser hela kedjan." in mine
 
 
 def test_a_region_beside_a_site_is_checked_and_must_hold_the_site(web, clients):

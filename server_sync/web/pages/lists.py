@@ -24,9 +24,9 @@ ALERT_COLUMNS = ["id", "state", "site_id", "site_name", "question_id", "kind", "
                  "negative", "value", "p_value", "message", "text", "owner", "due_date", "overdue", "outcome",
                  "outcome_reason", "action_id", "duplicate_of", "closed_at", "acked_at", "ack_comment"]
 # `confidence`: the level of the effect's interval (0.99), which the page's heading states.
-ACTION_COLUMNS = ["id", "site_id", "site_name", "question_id", "date", "note", "verdict", "diff", "low", "high",
-                  "confidence", "p_value", "n_before", "n_after", "owner", "action_type", "alert_id", "due_date",
-                  "overdue", "closed_at", "closing_verdict"]
+ACTION_COLUMNS = ["id", "site_id", "site_name", "question_id", "date", "note", "verdict", "method", "metric", "diff",
+                  "low", "high", "confidence", "p_value", "n_before", "n_after", "owner", "action_type", "alert_id",
+                  "due_date", "overdue", "closed_at", "closing_verdict"]
 ALERT_STATES = ("active", "open", "acknowledged", "closed", "overdue")       # active: open or acknowledged
 # The newest alerts the page lists; its downloads hold every one the filters find, and the page
 # says when it shows fewer.
@@ -76,7 +76,8 @@ def actions(v: Visit) -> PageResult:
     visible = sorted(v.scope.sites) if sites is None else sites
     workflow = {a["id"]: a for a in workflow_actions.list_actions(
         v.db, sites=visible, state=None if state == "overdue" else state, overdue=state == "overdue", now=v.now)}
-    rows = [r for r in (evaluated(v.db, sites or (), now=v.now) if sites != () else []) if int(r["id"]) in workflow]
+    rows = [v.scope.readable_action(r) for r in (evaluated(v.db, sites or (), now=v.now) if sites != () else [])
+            if int(r["id"]) in workflow]
     names = site_names(v.db, sites)
     for r in rows:
         w = workflow[int(r["id"])]

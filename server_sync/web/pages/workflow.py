@@ -276,6 +276,8 @@ def action_page(v: Visit) -> PageResult:
     act = actions.get(v.db, _visible_id(v, "action"), v.now)
     if act is None:                       # gone since its site was read
         raise NotVisible("action")
+    if act.get("evaluation"):
+        act["evaluation"] = v.scope.readable_action(act["evaluation"])
     act["site_name"] = site_names(v.db, (act["site_id"],)).get(act["site_id"], act["site_id"])
     with_zones(v.db, [act])               # its closing time on the store's clock, not UTC's date
     data = {"action": act, "suggestions": actions.suggestions(v.db, act["site_id"], v.now, visible=v.scope.sites)}
