@@ -11,6 +11,7 @@ within the centre's bounds, a follow-up with a reason or a comment.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,6 +115,10 @@ def _kind(t: Any) -> tuple[str, bool]:
     raise TypeError(f"no storage kind for {t!r}")
 
 
+# Read once per type: msgspec's inspection evaluates every annotation again (0.5–2 ms a call),
+# and the centre reads a stored event back through this for each event a kiosk sends again (a
+# re-sent batch of 500 cost 18 times a new one, holding up every other kiosk's answers).
+@functools.cache
 def fields_of(event_type: type) -> tuple[FieldSpec, ...]:
     """The wire fields of an event type in declaration order (the `type` tag not included)."""
     out = []
