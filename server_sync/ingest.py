@@ -55,6 +55,9 @@ log = logging.getLogger("kundpuls.ingest")
 AfterCommitHook = Callable[[Database, "set[str]", datetime, str], "Iterable[tuple[str, bytes]]"]
 
 
+RETAINED_EVENTS = ("retained events message: answers are never published retained (the broker would hand them "
+                   "to every ingest start again); cleared on the broker")
+
 MAX_GROUP_EVENTS = 5000         # group commit: events per transaction at most (10 full batches)
 # Messages of one kiosk in one group at most: the inbox is taken round-robin across kiosks, and a
 # kiosk's flood fills a group only up to this, so another kiosk's message waits one short group.
@@ -72,6 +75,7 @@ class Outcome:
     accepted: Accepted | None = None
     reason: str | None = None
     rejected: int = 0                          # events named back to their kiosk as refused
+    clear_retained: str | None = None          # a topic whose retained message the broker must forget
 
     @property
     def changed_sites(self) -> set[str]:
@@ -90,7 +94,8 @@ class Decoded:
     status: protocol.Status | None = None
     reason: str | None = None
     refused: protocol.EventsRefused | None = None
-    ignored: bool = False                       # an empty status: a retained status cleared
+    ignored: bool = False                       # an empty message: a retained message cleared
+    clear_retained: bool = False                # a retained events message: refused, and cleared
 
 
 def _superseded(messages: Sequence[tuple[Decoded, bytes, bool]]) -> set[int]:
@@ -158,22 +163,29 @@ class Ingest:
     def handle(self, topic: str, payload: bytes, retained: bool = False) -> Outcome:
         """Commit what `payload` carries. Database outages raise (the caller retries); any
         other fault ends in the dead-letter table with its reason."""
-        return self.commit(self.decode(topic, payload), payload, retained)
+        return self.commit(self.decode(topic, payload, retained), payload, retained)
 
-    def decode(self, topic: str, payload: bytes) -> Decoded:
+    def decode(self, topic: str, payload: bytes, retained: bool = False) -> Decoded:
         """Check a message against the contract, without the database. Never raises."""
         now = self.clock()
         kiosk_id = None
         try:
             kiosk_id, kind = protocol.parse_kiosk_topic(topic, self.prefix)
+            if kind in ("events", "status") and not payload:
+                # `mosquitto_pub -r -n`: the standard way to clear a retained message (a status,
+                # or the events the ingest clears below); the broker passes the empty message
+                # on. Not an error, and not the kiosk's.
+                return Decoded(topic, now, kiosk_id, ignored=True)
+            if kind == "events" and retained:
+                # A kiosk may publish its events retained (the ACL cannot refuse the flag): the
+                # broker would hand the batch to the ingest again at every start. Its answers
+                # went in when it was published, if an ingest ran; else the kiosk, never acked,
+                # sends them again. Refused, and cleared on the broker.
+                return Decoded(topic, now, kiosk_id, reason=RETAINED_EVENTS, clear_retained=True)
             if kind == "events":
                 return Decoded(topic, now, kiosk_id, batch=protocol.decode_batch(
                     topic, payload, now=now, max_bytes=self.max_bytes, prefix=self.prefix))
             if kind == "status":
-                if not payload:
-                    # `mosquitto_pub -r -n`: the standard way to clear a retained status; the
-                    # broker passes the empty message on. Not an error, and not the kiosk's.
-                    return Decoded(topic, now, kiosk_id, ignored=True)
                 return Decoded(topic, now, kiosk_id, status=protocol.decode_status(payload))
             raise ProtocolError(f"ingest does not take {kind!r} messages (topic {topic[:200]!r})")
         except protocol.EventsRefused as e:
@@ -190,9 +202,10 @@ class Ingest:
         any other refusal gets no ack (the kiosk sends it again later: fixing the registration,
         say, lets it through)."""
         if d.ignored:
-            log.debug("ignored an empty status on %s (a retained status cleared)", _for_log(d.topic))
+            log.debug("ignored an empty message on %s (a retained message cleared)", _for_log(d.topic))
             return Outcome("ignored")
         reason, refused = d.reason, d.refused
+        clear = d.topic if d.clear_retained else None
         keep = True                     # a deactivated kiosk's messages are only counted
         if reason is None:
             try:
@@ -233,14 +246,15 @@ class Ingest:
             # acked, with the message's topic and reason in the log.
             log.exception("could not dead-letter %s (%s); acknowledged and dropped",
                           _for_log(d.topic), printable(reason, 500))
-            return Outcome("dropped", reason=reason)
+            return Outcome("dropped", reason=reason, clear_retained=clear)
         publish = []
         if refused is not None and refused.seqs and d.kiosk_id is not None:
             # The envelope was sound, so the kiosk id is the topic's (the broker let only that
             # kiosk publish there): its ack topic is the one to tell.
             publish.append((protocol.ack_topic(d.kiosk_id, self.prefix),
                             protocol.encode_ack(refused.batch_id, (), rejected=[(refused.seqs, reason)])))
-        return Outcome("dead_letter", publish, reason=reason, rejected=len(refused.seqs) if publish else 0)
+        return Outcome("dead_letter", publish, reason=reason, rejected=len(refused.seqs) if publish else 0,
+                       clear_retained=clear)
 
     def after_commit(self, site_ids: set[str]) -> list[tuple[str, bytes]]:
         """Run the hooks for sites whose answers changed; a failing hook is logged, not fatal."""
@@ -637,7 +651,7 @@ class IngestService:
 
     def _decoded(self, item: tuple[int, object]) -> tuple[int, object, Decoded]:
         generation, message = item
-        return generation, message, self.ingest.decode(message.topic, message.payload)
+        return generation, message, self.ingest.decode(message.topic, message.payload, bool(message.retain))
 
     def _process(self, group: list[tuple[int, object, Decoded]], stop: threading.Event) -> None:
         try:
@@ -733,6 +747,10 @@ class IngestService:
                 self.client.ack(message.mid, message.qos)
             for topic, payload in outcome.publish:
                 self.client.publish(topic, payload, qos=1)
+            if outcome.clear_retained:
+                # An empty retained message makes the broker forget the retained one (it passes
+                # the empty one on to us, and `decode` ignores it).
+                self.client.publish(outcome.clear_retained, b"", qos=1, retain=True)
             self.counters.add(outcome)
             changed |= outcome.changed_sites
         for topic, payload in self.ingest.after_commit(changed):

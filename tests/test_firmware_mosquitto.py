@@ -508,3 +508,18 @@ def test_deactivate_clears_a_kiosks_retained_status_through_the_shipped_acl(peer
     assert not later.subscribe("kundpuls/v1/kiosk/+/status")[0].is_failure
     time.sleep(0.5)                                      # a retained message comes with the SUBACK
     assert [m.payload for m in later.messages if m.topic == topic] == []
+
+
+def test_the_shipped_central_acl_lets_the_ingest_clear_a_retained_batch(peers):
+    """A kiosk may publish its events retained; the ingest refuses the batch the broker hands it
+    at each start and clears it with an empty retained message as `central` (server_sync/ingest.py)."""
+    topic = "kundpuls/v1/kiosk/kiosk-a/events"
+    kiosk = peers("kiosk-a", PASSWORDS["kiosk-a"])
+    assert not kiosk.publish(topic, b"retained-batch", retain=True).is_failure
+    central = peers("central", PASSWORDS["central"])
+    assert not central.publish(topic, b"", retain=True).is_failure
+    later = peers("central", PASSWORDS["central"])
+    assert not later.subscribe(topic)[0].is_failure
+    kiosk.publish(topic, b"after")
+    # A retained message comes with the subscription, before anything published after it.
+    assert later.wait_for_payload(b"after") == [b"after"]

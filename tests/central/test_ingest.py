@@ -247,6 +247,22 @@ def test_status_birth_will_and_retained_replay(ingest, central_db):
     assert ingest.handle(topic, b"not json").kind == "dead_letter"
 
 
+def test_a_retained_batch_is_refused_and_cleared_and_the_clearing_ignored(ingest, central_db):
+    """The broker hands a retained events message to the ingest at every start: refused (no ack,
+    its answers not stored again) and cleared by an empty retained message, whose echo is ignored."""
+    topic, payload = batch([response(1)])
+    out = ingest.handle(topic, payload, retained=True)
+    assert out.kind == "dead_letter" and out.publish == [] and out.clear_retained == topic
+    assert "retained events message" in out.reason
+    db = central_db
+    assert count(db, "SELECT COUNT(*) FROM response") == 0
+    assert db.execute_sql("SELECT topic, reason FROM dead_letter").fetchall() == [(topic, out.reason)]
+    assert ingest.handle(topic, b"").kind == "ignored"                     # the broker passes the clearing on
+    assert count(db, "SELECT COUNT(*) FROM dead_letter") == 1
+    assert ingest.handle(topic, payload).clear_retained is None            # the same batch live goes in
+    assert count(db, "SELECT COUNT(*) FROM response") == 1
+
+
 def test_a_kiosk_stopping_cleanly_leaves_what_it_holds_then_not_what_it_held_at_birth(ingest, central_db):
     """`kiosk sync --once` (or a stop) drains the outbox and says offline with its counts: the
     fleet shows an empty outbox, not the 1,639 events of its last periodic status; a Last Will

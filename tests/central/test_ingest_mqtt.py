@@ -286,6 +286,38 @@ def test_a_bad_retained_status_is_dead_lettered_once(broker, central, ingestors)
     assert count(db, "SELECT COUNT(*) FROM dead_letter") == 1
 
 
+def test_a_retained_batch_is_stored_once_then_refused_and_cleared_from_the_broker(broker, central, ingestors):
+    """A kiosk may publish its events retained (the ACL cannot refuse the flag). Its answers go in
+    when it is published; the broker hands it to the ingest again at the next start, where it is
+    dead-lettered and cleared on the broker, so the start after that does not get it again."""
+    from server_sync.central import dead_letters
+    url, db = central
+    topic, payload = batch([response(1)], batch_id="retained")
+    probe = client_for(broker, "central", client_id="probe")          # sees the retained message go
+    seen = []
+    probe.on_message = lambda c, u, m: seen.append((bytes(m.payload), bool(m.retain)))
+    assert connect_result(probe, broker) == "Success"
+    k1 = client_for(broker, "k1", client_id="k1-raw")
+    assert connect_result(k1, broker) == "Success"
+    a = ingestors(url, broker, "ingest-a")
+    k1.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
+    assert wait_until(lambda: count(db, "SELECT COUNT(*) FROM response") == 1, 10)
+    assert a.terminate() == 0
+    probe.subscribe(topic, qos=1)
+    assert wait_until(lambda: (payload, True) in seen, 10)           # the broker holds it
+    a = ingestors(url, broker, "ingest-a")                            # ... and hands it over again
+    assert wait_until(lambda: (b"", False) in seen, 10), "not cleared"
+    reason, = db.execute_sql("SELECT reason FROM dead_letter").fetchone()
+    assert "retained events message" in reason
+    assert a.terminate() == 0
+    ingestors(url, broker, "ingest-a")                                # nothing retained any more
+    k1.publish(*batch([response(2)], batch_id="after"), qos=1).wait_for_publish(5)
+    assert wait_until(lambda: count(db, "SELECT COUNT(*) FROM response") == 2, 10)
+    assert dead_letters.counts(db)["k1"]["messages"] == 1
+    k1.loop_stop()
+    probe.loop_stop()
+
+
 def test_a_deactivated_kiosk_is_cut_off_and_its_answers_kept(broker, central, ingestors, tmp_path, capsys):
     """`kiosk-central kiosk deactivate`: the broker user goes (after the broker's reload the
     kiosk is disconnected and refused), its answers stay, and what still arrives from it is
