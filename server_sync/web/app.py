@@ -85,8 +85,8 @@ async def live_stream(request: Request) -> Response:
     scope = await anyio.to_thread.run_sync(who)
     if scope is None:
         return error_page(request, 404)
-    return await live.stream(request, scope.sites, state.live,
-                             still_valid=lambda: anyio.to_thread.run_sync(lambda: who() is not None))
+    return await live.stream(request, scope.sites, state.live, scope_now=lambda: anyio.to_thread.run_sync(
+        lambda: None if (now := who()) is None else now.sites))
 live_stream.access = "user"
 
 

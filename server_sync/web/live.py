@@ -28,6 +28,9 @@ from server_sync.web import marks
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 15.0
 SESSION_CHECK_S = 30.0        # how often an open stream asks whether its session still lives
+# How long a stream names sites on the scope it last read: one small query a second at most per
+# open page while answers arrive, not one per poll (four a second).
+RESCOPE_S = 1.0
 
 
 class LiveMarks:
@@ -103,10 +106,15 @@ def changed_sites(before: dict, after: dict, visible: frozenset[str]) -> list[st
 
 
 async def stream(request: Request, visible: frozenset[str], live: LiveMarks,
-                 still_valid: Callable[[], Awaitable[bool]]) -> Response:
+                 scope_now: Callable[[], Awaitable[frozenset[str] | None]]) -> Response:
     """The Server-Sent Events stream of one open page: `event: answers` / `event: fleet` with the
-    visible sites whose marks moved. Ends once `still_valid()` (the session) says no."""
+    visible sites whose marks moved. `scope_now()` reads the session again: the sites its person
+    may see now, None once it has ended (logout, expiry, a disabled user). It is asked before
+    sites are named (at most every `RESCOPE_S`) and every `SESSION_CHECK_S` when nothing moves:
+    a stream kept the sites it began with, naming a site moved out of a regional manager's
+    region, and went on for up to 30 s after a logout (a review)."""
     async def events() -> AsyncIterator[str]:
+        nonlocal visible
         answers, fleet = dict(live.answers), dict(live.fleet)
         checked = time.monotonic()
         yield "retry: 2000\nevent: hello\ndata: {}\n\n"
@@ -114,11 +122,15 @@ async def stream(request: Request, visible: frozenset[str], live: LiveMarks,
             await live.wait(HEARTBEAT_S)
             if await request.is_disconnected():
                 return
-            if time.monotonic() - checked > SESSION_CHECK_S:
-                if not await still_valid():
+            moved = any(changed_sites(before, after, visible)
+                        for before, after in ((answers, live.answers), (fleet, live.fleet)))
+            since = time.monotonic() - checked
+            if since > SESSION_CHECK_S or (moved and since > RESCOPE_S):
+                now_visible = await scope_now()
+                if now_visible is None:
                     yield "event: ended\ndata: {}\n\n"
                     return
-                checked = time.monotonic()
+                visible, checked = now_visible, time.monotonic()
             sent = False
             for name, before, after in (("answers", answers, live.answers), ("fleet", fleet, live.fleet)):
                 sites = changed_sites(before, after, visible)

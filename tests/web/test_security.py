@@ -18,6 +18,7 @@ import io
 import json
 import re
 import ssl
+import time
 import zipfile
 from datetime import datetime, timedelta, timezone
 
@@ -251,6 +252,46 @@ def test_live_stream_is_scoped(web, clients):
             assert '"sites": ["s003"]' in text and "s001" not in text and "s002" not in text
     finally:
         db.close()
+
+
+def _next_event(lines) -> str:
+    """The stream's next event (its `event:` and `data:` lines), pings skipped."""
+    got = []
+    for line in lines:
+        if line.startswith(("event:", "data:")):
+            got.append(line)
+        elif not line and got:
+            return "\n".join(got)
+    return "\n".join(got)
+
+
+def test_live_stream_follows_the_scope_and_ends_with_the_session(web):
+    """A stream kept the sites it began with: s002 moved out of the regional manager's region was
+    still named in it (his page of s002 a 404); and it went on naming sites for up to 30 s after
+    he signed out. Now the scope is read again before sites are named."""
+    from server_sync.web.marks import bump
+    rolf = login(web.url, "rolf-regional")
+    db = connect(web.db_url)
+    try:
+        with rolf.stream("GET", "/live", timeout=20) as r:
+            lines = r.iter_lines()
+            assert next(lines).startswith("retry:") and _next_event(lines) == "event: hello\ndata: {}"
+            assert kiosk_central(web.db_url, "region", "assign", "south", "s002").returncode == 0
+            assert rolf.get("/sites/s002").status_code == 404
+            time.sleep(1.2)                                   # past live.RESCOPE_S since the stream began
+            bump(db, {"s002"}, datetime.now(timezone.utc))
+            bump(db, {"s001"}, datetime.now(timezone.utc))
+            event = _next_event(lines)
+            assert '"sites": ["s001"]' in event and "s002" not in event, event
+            token = csrf_of(rolf.get("/account").text)
+            assert rolf.post("/logout", data={"csrf_token": token}).status_code in (200, 303)
+            time.sleep(1.2)
+            bump(db, {"s001"}, datetime.now(timezone.utc))
+            assert _next_event(lines) == "event: ended\ndata: {}"
+    finally:
+        assert kiosk_central(web.db_url, "region", "assign", "north", "s002").returncode == 0
+        db.close()
+        rolf.close()
 
 
 def test_forms_need_the_csrf_token(web):
