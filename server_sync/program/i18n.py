@@ -3,6 +3,10 @@ language (`<folder>/<lang>.toml`, `key = "text"`, `{name}` placeholders filled b
 The kiosk's touchscreen (kiosk/locale) and the centre's reports (server_sync/report/locale) both
 load theirs through `Catalogues`.
 
+A text about a number of things has, where the one thing is worded otherwise ("1 site", not "1
+sites"), a sibling `<key>_one` taken when the caller says the number is one (`count=`); every
+language has it, the same word or not ("1 svar").
+
 A missing key or language is a KeyError naming both, never a blank on a screen or in a report;
 `Catalogues.problems()` lists what a test must find empty (a key missing in one language, an extra
 one, placeholders that differ, an empty or non-text value). Reads files only; knows no language
@@ -17,6 +21,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping, Sequence
+
+
+ONE = "_one"            # the suffix of a text's wording for one thing (Catalogues.text's `count`)
 
 
 def placeholders(text: str) -> set[str]:
@@ -49,9 +56,12 @@ class Catalogues:
         self._loaded[language] = loaded
         return loaded
 
-    def text(self, key: str, language: str, **values: object) -> str:
-        """The string `key` in `language`, with its {placeholders} filled from `values`."""
+    def text(self, key: str, language: str, *, count: int | None = None, **values: object) -> str:
+        """The string `key` in `language`, with its {placeholders} filled from `values`; `count`:
+        the number it is about, for its `<key>_one` when that is one."""
         strings = self.strings(language)
+        if count == 1 and f"{key}{ONE}" in strings:
+            key += ONE
         try:
             text = strings[key]
         except KeyError:
@@ -67,6 +77,8 @@ class Catalogues:
             cat = self.strings(lang)
             found += [f"{lang} lacks {key!r}" for key in sorted(set(ref) - set(cat))]
             found += [f"{lang} has {key!r}, {ref_lang} has not" for key in sorted(set(cat) - set(ref))]
+            found += [f"{lang} has {key!r} but not {key.removesuffix(ONE)!r}" for key in sorted(cat)
+                      if key.endswith(ONE) and key.removesuffix(ONE) not in cat]
             for key, text in cat.items():
                 if not isinstance(text, str) or not text.strip():
                     found.append(f"{lang}.{key} is not a non-empty text: {text!r}")

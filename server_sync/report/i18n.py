@@ -17,9 +17,10 @@ from server_sync.protocol.vocabulary import LANGUAGES
 REPORT_TEXTS = Catalogues(files(__package__) / "locale", LANGUAGES, what="report")
 
 
-def t(key: str, lang: str, **values: object) -> str:
-    """The report's text `key` in `lang`, with its {placeholders} filled from `values`."""
-    return REPORT_TEXTS.text(key, lang, **values)
+def t(key: str, lang: str, *, count: int | None = None, **values: object) -> str:
+    """The report's text `key` in `lang`, with its {placeholders} filled from `values` (`count`:
+    the number it is about, program.i18n)."""
+    return REPORT_TEXTS.text(key, lang, count=count, **values)
 
 
 def reason_labels(lang: str) -> dict[str, str]:

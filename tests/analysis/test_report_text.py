@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server_sync.program.i18n import Catalogues, placeholders
+from server_sync.program.i18n import ONE, Catalogues, placeholders
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.report.i18n import REPORT_TEXTS, t, weekdays
 
@@ -34,7 +34,8 @@ def test_every_key_asked_for_exists_and_every_key_is_asked_for():
     assert len(asked) > 30
     for lang in LANGUAGES:
         assert sorted(asked - set(REPORT_TEXTS.strings(lang))) == [], lang
-    assert sorted(set(REPORT_TEXTS.strings("en")) - asked - BY_DATA) == []
+    # A key's wording for one thing (`_one`) is asked for with the key.
+    assert sorted(set(REPORT_TEXTS.strings("en")) - asked - {key + ONE for key in asked} - BY_DATA) == []
 
 
 def test_texts_with_values():
@@ -66,4 +67,20 @@ def test_problems_names_what_differs(tmp_path):
     found = Catalogues(tmp_path, ("sv", "en"), what="test").problems()
     assert found == ["en lacks 'c'", "en has 'd', sv has not",
                      "en.a has placeholders ['who'], sv ['name']", "en.b is not a non-empty text: ''"]
+    (tmp_path / "en.toml").write_text('a = "Hello {name}"\nb = "B"\nc = "C"\nc_one = "C1"\nd_one = "D1"\n',
+                                      encoding="utf-8")
+    (tmp_path / "sv.toml").write_text('a = "Hej {name}"\nb = "B"\nc = "C"\nc_one = "C1"\nd_one = "D1"\n',
+                                      encoding="utf-8")
+    assert Catalogues(tmp_path, ("sv", "en"), what="test").problems() == ["sv has 'd_one' but not 'd'",
+                                                                          "en has 'd_one' but not 'd'"]
+
+
+def test_a_text_about_one_thing_has_its_own_wording():
+    """"1 sites with fewer than 30 answers … are not ranked" (an independent check): a text with
+    a `_one` sibling takes it when the number it is about is one."""
+    assert t("ranking_unranked", "en", sites=1, n=30, count=1) == \
+        "1 site with fewer than 30 answers in the period is not ranked."
+    assert t("ranking_unranked", "sv", sites=2, n=30, count=2).startswith("2 butiker med färre än 30 svar")
+    assert t("ranking_unranked", "nb", sites=1, n=30, count=1).startswith("1 butikk med færre enn 30 svar")
+    assert t("title", "en", count=1) == t("title", "en")            # no `_one`: the text as it is
     assert placeholders("{n} of {total:,} ({share:.1f} %)") == {"n", "total", "share"}

@@ -35,3 +35,14 @@ def test_an_actions_page_says_its_difference_is_points(lang):
         "suggestions": {"main_complaint": None, "suggestions": []},
         "action": dict(ACTION, due_date=None, alert_id=None, verdict=None, complete=True, evaluation=evaluation)}))
     assert f'<td class="num">{WORDS[lang]}</td>' in page
+
+
+@pytest.mark.parametrize("lang", WORDS)
+def test_a_kiosk_holding_one_refused_answer_says_it_in_the_singular(lang):
+    """"holds 1 answers the centre refused", "1 events refused for good": a text about one thing
+    takes its wording for one (program.i18n's `_one`)."""
+    one, two = (render.flag_words({"flag_kind": "held", "rejected": n}, lang) for n in (1, 2))
+    said = {"en": ("holds 1 answer the centre", "holds 2 answers the centre"), "sv": ("har 1 svar", "har 2 svar"),
+            "nb": ("har 1 svar", "har 2 svar")}[lang]
+    assert one.startswith(said[0]) and two.startswith(said[1])
+    assert render.text("fleet_rejected", lang, n="1", count=1) != render.text("fleet_rejected", lang, n="1", count=2)
