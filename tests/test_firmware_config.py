@@ -25,13 +25,21 @@ DISPLAYS = ("dsi7", "hdmi")
 ROTATIONS = (0, 90, 180, 270)
 
 
+# The reference's commented-out example (a staff pulse and its schedule): its TOML lines start "# ",
+# its comments "# # ".
+EXAMPLE_LINE = re.compile(r"# (\[\[\w+\]\]|\[\w+\]|\w+ = .+|# .*)")
+
+
 def documented_keys(text: str) -> dict[str, bool]:
-    """Dotted key name (as in KEYS) -> whether a comment sits right above it (or its table)."""
+    """Dotted key name (as in KEYS) -> whether a comment sits right above it (or its table), in
+    the file or in its commented-out example."""
     found: dict[str, bool] = {}
     section = ""
     comment_above = False
     for line in text.splitlines():
         s = line.strip()
+        example = EXAMPLE_LINE.fullmatch(s)
+        s = example.group(1) if example else s
         if not s:
             comment_above = False
             continue
@@ -56,7 +64,27 @@ def test_reference_loads_with_the_kiosk_loader():
     cfg = load_file(REFERENCE)
     assert cfg.broker.tls and cfg.broker.port == 8883
     assert cfg.broker.password_file == "/etc/kundpuls/broker.pass"
-    assert [q.id for q in cfg.questions] == ["visit", "pulse"]
+    assert [q.id for q in cfg.questions] == ["visit"]
+
+
+def test_the_reference_asks_customers_only_and_has_no_schedule():
+    """provision.sh installs the reference on every store's kiosk: it must never ask customers a
+    staff question (it did: "How was your working day?" on weekdays 20:30-21:30), and a push of
+    questions alone must not meet a schedule naming a question the push does not carry."""
+    cfg = load_file(REFERENCE)
+    assert {q.audience for q in cfg.questions} == {"customer"} and cfg.schedule == ()
+
+
+def test_the_references_example_loads_once_uncommented(tmp_path):
+    """The commented-out staff pulse is what docs/deployment.md tells an operator to enable."""
+    lines = REFERENCE.read_text().splitlines()
+    start = lines.index("# [[questions]]")
+    uncommented = [line.removeprefix("# ") for line in lines[start:]]
+    path = tmp_path / "kiosk.toml"
+    path.write_text("\n".join(lines[:start] + uncommented) + "\n")
+    cfg = load_file(path)
+    assert [(q.id, q.audience) for q in cfg.questions] == [("visit", "customer"), ("pulse", "employee")]
+    assert [e.question for e in cfg.schedule] == ["pulse", "visit"]
 
 
 def test_the_centre_knows_the_reference_config_version():

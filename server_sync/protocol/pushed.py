@@ -58,8 +58,8 @@ def merge_pushed_config(base: Mapping[str, Any], pushed: Mapping[str, Any]) -> d
     """The kiosk.toml mapping that results from applying `pushed` over the file's `base`.
 
     Tables in PUSHABLE_TABLES merge key by key; questions, schedule and reasons replace the
-    file's; languages and default_language go to [kiosk]; `version` becomes config_version.
-    Neither argument is modified.
+    file's (questions without a schedule replace the file's schedule with none); languages and
+    default_language go to [kiosk]; `version` becomes config_version. Neither argument is modified.
     """
     out = copy.deepcopy(dict(base))
     for k in PUSHABLE_TABLES:
@@ -70,6 +70,11 @@ def merge_pushed_config(base: Mapping[str, Any], pushed: Mapping[str, Any]) -> d
     for k in PUSHABLE_WHOLE:
         if k in pushed:
             out[k] = copy.deepcopy(pushed[k])
+    if "questions" in pushed and "schedule" not in pushed:
+        # A schedule names questions: the file's may name one the push does not carry (every
+        # kiosk refused a push of questions alone over a file scheduling its 'pulse'), and the
+        # centre checks the push alone (`config push --dry-run`). None: the first question all day.
+        out["schedule"] = []
     for k in PUSHABLE_KIOSK:
         if k in pushed:
             kiosk = dict(out.get("kiosk") or {})

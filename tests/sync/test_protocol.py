@@ -424,6 +424,22 @@ def test_merge_pushed_config_changes_only_pushable_parts(config_mapping):
     assert config_mapping["config_version"] == 1          # the base is not modified
 
 
+def test_a_push_of_questions_replaces_the_files_schedule_with_them(config_mapping):
+    """The file schedules 'pulse' (as the reference kiosk.toml once did on every kiosk): a push of
+    questions alone, which `config push --dry-run` accepts, was refused by the kiosk ("no question
+    with id 'pulse'"). Questions and their schedule go together; a push without questions keeps
+    the file's schedule."""
+    assert [e["question"] for e in config_mapping["schedule"]] == ["pulse", "visit"]
+    visit = config_mapping["questions"][0]
+    pushed, cfg = validate_push(config_mapping, P.encode_config(5, {"questions": [visit]}), current_version=1)
+    assert [q.id for q in cfg.questions] == ["visit"] and cfg.schedule == ()
+    scheduled = {"questions": config_mapping["questions"], "schedule": [{"question": "pulse", "from": "07:00", "to": "08:00"}]}
+    _, cfg = validate_push(config_mapping, P.encode_config(6, scheduled), current_version=1)
+    assert [(e.question, e.start.hour) for e in cfg.schedule] == [("pulse", 7)]
+    _, cfg = validate_push(config_mapping, P.encode_config(7, {"ui": {"thank_you_s": 3.0}}), current_version=1)
+    assert [e.question for e in cfg.schedule] == ["pulse", "visit"]
+
+
 def test_validate_pushed_config(config_mapping):
     ok = P.encode_config(5, {"ui": {"thank_you_s": 3.0}})
     pushed, cfg = validate_push(config_mapping, ok, current_version=1)
