@@ -27,7 +27,9 @@ BOOT=/boot/firmware
 PENDING_FILE=/var/lib/kundpuls-provision/pending.sh
 DATA_LABEL=kundpuls-data
 ID_RE='^[A-Za-z0-9_-]{1,64}$'
-HOST_RE='^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$'
+# The system's own Python (3.11 on Bookworm: tomllib), never a venv's or another found on PATH: it
+# answers what the kiosk would say of a host and of the kiosk.toml rendered (kiosk_toml.py).
+SYSTEM_PYTHON=/usr/bin/python3
 # What 'kiosk pin hash' prints, and the fewest PBKDF2 iterations the kiosk accepts (kiosk/pin.py:
 # _HASH_RE, MIN_ITERATIONS; tests/test_firmware_provision.py checks they agree). The kiosk is
 # installed only later in this script (or in the target system), so it cannot check this itself.
@@ -169,11 +171,15 @@ if [ "$READ_ONLY" -eq 1 ] && [ -z "$DATA_DEVICE" ]; then DATA_DEVICE=$(state_val
 [ "$KIOSK_ID" != central ] || die "--kiosk-id 'central' is reserved for the central ingest's broker user"
 [ -n "$SITE" ] || die "--site is required"
 [[ $SITE =~ $ID_RE ]] || die "--site must be 1-64 letters, digits, '-' or '_', got '$SITE'"
+[ -x "$SYSTEM_PYTHON" ] || die "$SYSTEM_PYTHON not found: Raspberry Pi OS Bookworm has it (apt-get install python3)"
+kiosk_toml() { "$SYSTEM_PYTHON" "$HERE/kiosk_toml.py" "$@"; }
 [ -n "$BROKER_HOST" ] || die "--broker-host is required"
-[[ $BROKER_HOST =~ $HOST_RE ]] || die "--broker-host must be a host name or IP address, got '$BROKER_HOST'"
-if ! [[ $BROKER_PORT =~ ^[0-9]{1,5}$ ]] || [ "$BROKER_PORT" -lt 1 ] || [ "$BROKER_PORT" -gt 65535 ]; then
+# The kiosk's own rule (999.1.1.1, mqtt..example.com and a-.b are refused there; 2001:db8::1 is not).
+kiosk_toml host "$BROKER_HOST" 2>/dev/null || die "--broker-host must be a host name or IP address, got '$BROKER_HOST'"
+if ! [[ $BROKER_PORT =~ ^[0-9]{1,5}$ ]] || [ "$((10#$BROKER_PORT))" -lt 1 ] || [ "$((10#$BROKER_PORT))" -gt 65535 ]; then
   die "--broker-port must be 1-65535, got '$BROKER_PORT'"
 fi
+BROKER_PORT=$((10#$BROKER_PORT))     # 08883 would be written as is: not a TOML integer
 case $DISPLAY_KIND in dsi7|hdmi|none) ;; *) die "--display must be dsi7, hdmi or none, got '$DISPLAY_KIND'" ;; esac
 case $ROTATION in 0|90|180|270) ;; *) die "--rotation must be 0, 90, 180 or 270, got '$ROTATION'" ;; esac
 if [ "$DISPLAY_KIND" = none ] && [ "$ROTATION" != 0 ]; then die "--rotation needs a display (--display none has none)"; fi
@@ -204,6 +210,42 @@ if [ "$READ_ONLY" -eq 1 ] && [ "$OFFLINE" -eq 0 ]; then
 fi
 [ -n "$PACKAGE" ] || PACKAGE="${REPO}[kiosk]"
 
+# The kiosk.toml this run installs (step 4): the installed one (operator edits are kept) or the
+# reference, with the id, site and broker settings of this command line. Rendered and read back
+# before anything is changed, so a value the kiosk would refuse stops here.
+ca_path=""
+if [ -n "$CA_FILE" ] || [ -f "$(t "$ETC/ca.crt")" ]; then ca_path=$ETC/ca.crt; fi
+toml_source=$HERE/kiosk.toml
+[ -f "$existing_toml" ] && toml_source=$existing_toml
+rendered=$(awk -v id="$KIOSK_ID" -v site="$SITE" -v host="$BROKER_HOST" -v port="$BROKER_PORT" \
+               -v ca="$ca_path" -v pw="$ETC/broker.pass" -v pin="$STAFF_PIN_HASH" '
+  function set(line) { print line; done[sec "." key] = 1; handled = 1 }
+  /^[[:space:]]*\[/ { sec = $0; gsub(/[[:space:]]/, "", sec) }
+  {
+    handled = 0
+    key = $0; sub(/[[:space:]]*=.*/, "", key)
+    if (sec == "[kiosk]" && key == "id") set("id = \"" id "\"")
+    else if (sec == "[kiosk]" && key == "site") set("site = \"" site "\"")
+    else if (sec == "[broker]" && key == "host") set("host = \"" host "\"")
+    else if (sec == "[broker]" && key == "port") set("port = " port)
+    else if (sec == "[broker]" && key == "tls") set("tls = true")
+    else if (sec == "[broker]" && key == "ca_file") set("ca_file = \"" ca "\"")
+    else if (sec == "[broker]" && key == "password_file") set("password_file = \"" pw "\"")
+    else if (sec == "[staff]" && key == "pin_hash" && pin != "") set("pin_hash = \"" pin "\"")
+    if (!handled) print
+  }
+  END {
+    n = split("[kiosk].id [kiosk].site [broker].host [broker].port [broker].tls [broker].ca_file [broker].password_file", need, " ")
+    for (i = 1; i <= n; i++) if (!(need[i] in done)) { print need[i] > "/dev/stderr"; bad = 1 }
+    exit bad
+  }' "$toml_source") \
+  || die "$toml_source lacks the keys above (one 'key = value' line each); add them or start from firmware_config/kiosk.toml"
+rendered_file=$(mktemp)
+trap 'rm -f "$rendered_file"' EXIT
+printf '%s\n' "$rendered" >"$rendered_file"
+problem=$(kiosk_toml check "$rendered_file" --kiosk-id kiosk.id "$KIOSK_ID" --site kiosk.site "$SITE" \
+            --broker-host broker.host "$BROKER_HOST" --broker-port broker.port "$BROKER_PORT" 2>&1) \
+  || die "the kiosk.toml made from $toml_source is not what the kiosk would read: $problem"
 if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ]; then
   [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 ...), or try --dry-run first"
   [ -f "$BOOT/config.txt" ] || die "$BOOT/config.txt not found: this is not Raspberry Pi OS Bookworm"
@@ -349,44 +391,18 @@ run "$VENV/bin/python" -OO -m kiosk.precompile
 # 4. Configuration: /etc/kundpuls/kiosk.toml from the installed one (operator edits are kept) or
 # the reference, with the id, site and broker settings of this command line.
 
-ca_path=""
-if [ -n "$CA_FILE" ]; then
-  put 0644 "$ETC/ca.crt" <"$CA_FILE"
-  ca_path=$ETC/ca.crt
-elif [ -f "$(t "$ETC/ca.crt")" ]; then
-  ca_path=$ETC/ca.crt
-fi
+if [ -n "$CA_FILE" ]; then put 0644 "$ETC/ca.crt" <"$CA_FILE"; fi
 if [ "$PASSWORD_GIVEN" -eq 1 ]; then
   put 0600 "$ETC/broker.pass" < <(printf '%s' "$PASSWORD")
 fi
 own kundpuls:kundpuls "$ETC/broker.pass"
 
-toml_source=$HERE/kiosk.toml
-[ -f "$existing_toml" ] && toml_source=$existing_toml
-rendered=$(awk -v id="$KIOSK_ID" -v site="$SITE" -v host="$BROKER_HOST" -v port="$BROKER_PORT" \
-               -v ca="$ca_path" -v pw="$ETC/broker.pass" -v pin="$STAFF_PIN_HASH" '
-  function set(line) { print line; done[sec "." key] = 1; handled = 1 }
-  /^[[:space:]]*\[/ { sec = $0; gsub(/[[:space:]]/, "", sec) }
-  {
-    handled = 0
-    key = $0; sub(/[[:space:]]*=.*/, "", key)
-    if (sec == "[kiosk]" && key == "id") set("id = \"" id "\"")
-    else if (sec == "[kiosk]" && key == "site") set("site = \"" site "\"")
-    else if (sec == "[broker]" && key == "host") set("host = \"" host "\"")
-    else if (sec == "[broker]" && key == "port") set("port = " port)
-    else if (sec == "[broker]" && key == "tls") set("tls = true")
-    else if (sec == "[broker]" && key == "ca_file") set("ca_file = \"" ca "\"")
-    else if (sec == "[broker]" && key == "password_file") set("password_file = \"" pw "\"")
-    else if (sec == "[staff]" && key == "pin_hash" && pin != "") set("pin_hash = \"" pin "\"")
-    if (!handled) print
-  }
-  END {
-    n = split("[kiosk].id [kiosk].site [broker].host [broker].port [broker].tls [broker].ca_file [broker].password_file", need, " ")
-    for (i = 1; i <= n; i++) if (!(need[i] in done)) { print need[i] > "/dev/stderr"; bad = 1 }
-    exit bad
-  }' "$toml_source") \
-  || die "$toml_source lacks the keys above (one 'key = value' line each); add them or start from firmware_config/kiosk.toml"
-put 0640 "$ETC/kiosk.toml" < <(printf '%s\n' "$rendered")
+if [ "$OFFLINE" -eq 0 ] && [ -x "$VENV/bin/kiosk" ]; then
+  # The installed kiosk's whole validation (the rules above are only those provision.sh can know).
+  "$VENV/bin/kiosk" config check "$rendered_file" >/dev/null \
+    || die "the kiosk refuses the kiosk.toml this run would install (above); $ETC/kiosk.toml is unchanged"
+fi
+put 0640 "$ETC/kiosk.toml" <"$rendered_file"
 own root:kundpuls "$ETC/kiosk.toml"
 put 0644 "$ETC/provision.conf" < <(
   echo "# Written by $PROG: the choices of the last run, used again when an option is not given."

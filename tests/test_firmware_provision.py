@@ -415,3 +415,44 @@ def test_this_machine_refuses_a_data_partition_too_small_before_changing_anythin
     assert r.returncode == 2 and r.stdout == "", r.stdout
     assert r.stderr.startswith("provision.sh: error: --data-device /dev/sdz3 holds only 3 MiB"), r.stderr
     assert not log.exists() or log.read_text() == ""
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "mqtt..example.com", "a-.b", "x.-y.com", "10.0.0.300"])
+def test_a_broker_host_the_kiosk_refuses_is_refused_by_name(recorder_path, tmp_path, host):
+    """provision.sh used a looser pattern of its own: these were written, and the kiosk then
+    refused its config. It now asks the kiosk's rule (server_sync/program/hosts.py)."""
+    env, _ = recorder_path
+    seed(tmp_path)
+    before = snapshot(tmp_path)
+    r = provision(env, "--root", str(tmp_path), *ARGS[:4], "--broker-host", host, "--broker-password", "p", stdin="")
+    assert r.returncode == 2 and "provisioned" not in r.stdout
+    assert r.stderr == f"provision.sh: error: --broker-host must be a host name or IP address, got '{host}'\n"
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("option, value, key, expected", [
+    ("--broker-host", "2001:db8::1", "host", "2001:db8::1"),      # the kiosk takes IPv6; provision.sh refused it
+    ("--broker-host", "mqtt.example.com.", "host", "mqtt.example.com."),
+    ("--broker-port", "08883", "port", 8883),                      # was written `port = 08883`: not TOML
+    ("--broker-port", "443", "port", 443),
+])
+def test_what_the_kiosk_accepts_is_written_as_the_kiosk_reads_it(recorder_path, tmp_path, option, value, key, expected):
+    env, _ = recorder_path
+    seed(tmp_path)
+    r = provision(env, "--root", str(tmp_path), *ARGS[:6], option, value, "--broker-password", "p", stdin="")
+    assert r.returncode == 0, r.stderr
+    cfg = load_file(tmp_path / "etc/kundpuls/kiosk.toml")
+    assert getattr(cfg.broker, key) == expected
+
+
+def test_a_rendered_file_that_does_not_read_back_is_named(tmp_path):
+    """The last check before kiosk.toml is installed: TOML as the kiosk reads it, each option's value in place."""
+    rendered = tmp_path / "kiosk.toml"
+    rendered.write_text('[kiosk]\nid = "k"\n[broker]\nport = 08883\n')
+    r = subprocess.run(["/usr/bin/python3", str(FW / "kiosk_toml.py"), "check", str(rendered),
+                        "--broker-port", "broker.port", "08883"], capture_output=True, text=True)
+    assert r.returncode == 1 and "at line 4" in r.stderr and r.stderr.rstrip().endswith(": port = 08883"), r.stderr
+    rendered.write_text('[kiosk]\nid = "k"\n[broker]\nport = 8883\n')
+    r = subprocess.run(["/usr/bin/python3", str(FW / "kiosk_toml.py"), "check", str(rendered),
+                        "--kiosk-id", "kiosk.id", "k2", "--broker-port", "broker.port", "8883"], capture_output=True, text=True)
+    assert (r.returncode, r.stderr) == (1, "--kiosk-id 'k2' would be read as kiosk.id = 'k'\n")

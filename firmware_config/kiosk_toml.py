@@ -1,0 +1,72 @@
+"""What provision.sh asks of a kiosk.toml, answered by the system's Python (3.11 on Bookworm, so
+tomllib) before the kiosk's own program is installed: whether a broker host is one the kiosk
+accepts, and whether a kiosk.toml it rendered reads back as TOML with the values it was given.
+Standard library only, and the host rule is the kiosk's own (server_sync/program/hosts.py of this
+checkout, loaded by path: the package's other modules need what pip installs later).
+
+    python3 kiosk_toml.py host HOST
+    python3 kiosk_toml.py check FILE OPTION KEY VALUE [OPTION KEY VALUE ...]
+
+Exit 0 when all is well; else 1 with the reason on standard error, for provision.sh to name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+HOSTS = Path(__file__).resolve().parent.parent / "server_sync" / "program" / "hosts.py"
+
+
+def host_problem(host: str) -> str | None:
+    spec = importlib.util.spec_from_file_location("kundpuls_hosts", HOSTS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.host_problem(host)
+
+
+def value_at(data: dict[str, Any], dotted: str) -> Any:
+    """The value at 'section.key', or None when it is not there."""
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def check(path: Path, expected: list[str]) -> str | None:
+    """Why `path` does not read back with each (option, key, value) of `expected`, or None."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = re.search(r"at line (\d+)", str(e))
+        shown = f": {text.splitlines()[int(line.group(1)) - 1].strip()}" if line else ""
+        return f"it would not be TOML ({e}){shown}"
+    for option, key, value in zip(expected[0::3], expected[1::3], expected[2::3]):
+        got = value_at(data, key)
+        if str(got) != value or isinstance(got, bool):
+            return f"{option} {value!r} would be read as {key} = {got!r}"
+    return None
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "host":
+        problem = host_problem(argv[1])
+    elif len(argv) >= 2 and argv[0] == "check" and len(argv[2:]) % 3 == 0:
+        problem = check(Path(argv[1]), argv[2:])
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
