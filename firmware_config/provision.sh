@@ -144,6 +144,9 @@ toml_value() {  # toml_value SECTION KEY: a simple `key = "value"` / `key = 123`
       v = $0; sub(/^[^=]*=[[:space:]]*/, "", v); gsub(/"/, "", v); sub(/[[:space:]]*(#.*)?$/, "", v); print v; exit }
   ' "$existing_toml"
 }
+# All three given: an installed kiosk.toml that lacks them (emptied by a full card) is not needed.
+IDENTITY_GIVEN=0
+if [ -n "$KIOSK_ID" ] && [ -n "$SITE" ] && [ -n "$BROKER_HOST" ]; then IDENTITY_GIVEN=1; fi
 [ -n "$KIOSK_ID" ] || KIOSK_ID=$(toml_value kiosk id)
 [ -n "$SITE" ] || SITE=$(toml_value kiosk site)
 [ -n "$BROKER_HOST" ] || BROKER_HOST=$(toml_value broker host)
@@ -215,10 +218,9 @@ fi
 # before anything is changed, so a value the kiosk would refuse stops here.
 ca_path=""
 if [ -n "$CA_FILE" ] || [ -f "$(t "$ETC/ca.crt")" ]; then ca_path=$ETC/ca.crt; fi
-toml_source=$HERE/kiosk.toml
-[ -f "$existing_toml" ] && toml_source=$existing_toml
-rendered=$(awk -v id="$KIOSK_ID" -v site="$SITE" -v host="$BROKER_HOST" -v port="$BROKER_PORT" \
-               -v ca="$ca_path" -v pw="$ETC/broker.pass" -v pin="$STAFF_PIN_HASH" '
+render_toml() {  # render_toml FILE: FILE with this run's settings; the keys it lacks on standard error
+  awk -v id="$KIOSK_ID" -v site="$SITE" -v host="$BROKER_HOST" -v port="$BROKER_PORT" \
+      -v ca="$ca_path" -v pw="$ETC/broker.pass" -v pin="$STAFF_PIN_HASH" '
   function set(line) { print line; done[sec "." key] = 1; handled = 1 }
   /^[[:space:]]*\[/ { sec = $0; gsub(/[[:space:]]/, "", sec) }
   {
@@ -238,8 +240,27 @@ rendered=$(awk -v id="$KIOSK_ID" -v site="$SITE" -v host="$BROKER_HOST" -v port=
     n = split("[kiosk].id [kiosk].site [broker].host [broker].port [broker].tls [broker].ca_file [broker].password_file", need, " ")
     for (i = 1; i <= n; i++) if (!(need[i] in done)) { print need[i] > "/dev/stderr"; bad = 1 }
     exit bad
-  }' "$toml_source") \
-  || die "$toml_source lacks the keys above (one 'key = value' line each); add them or start from firmware_config/kiosk.toml"
+  }' "$1"
+}
+toml_source=$HERE/kiosk.toml
+kept_aside=""
+if [ -f "$existing_toml" ]; then
+  if rendered=$(render_toml "$existing_toml" 2>/dev/null); then
+    toml_source=$existing_toml
+  elif [ "$IDENTITY_GIVEN" -eq 0 ]; then
+    render_toml "$existing_toml" >/dev/null || true
+    die "$existing_toml lacks the keys above (one 'key = value' line each); add them, or give --kiosk-id, --site and --broker-host to start again from firmware_config/kiosk.toml"
+  elif grep -qv '^[[:space:]]*\(#.*\)\?$' "$existing_toml"; then
+    # What the operator wrote there is kept beside it, never deleted.
+    kept_aside=$ETC/kiosk.toml.incomplete
+    say "$ETC/kiosk.toml lacks the keys provision.sh sets: starting again from firmware_config/kiosk.toml (the old file is kept as $kept_aside)"
+  else
+    say "$ETC/kiosk.toml is empty: starting again from firmware_config/kiosk.toml"
+  fi
+fi
+if [ "$toml_source" != "$existing_toml" ]; then
+  rendered=$(render_toml "$toml_source") || die "$toml_source lacks the keys above (one 'key = value' line each)"
+fi
 rendered_file=$(mktemp)
 trap 'rm -f "$rendered_file"' EXIT
 printf '%s\n' "$rendered" >"$rendered_file"
@@ -402,6 +423,7 @@ if [ "$OFFLINE" -eq 0 ] && [ -x "$VENV/bin/kiosk" ]; then
   "$VENV/bin/kiosk" config check "$rendered_file" >/dev/null \
     || die "the kiosk refuses the kiosk.toml this run would install (above); $ETC/kiosk.toml is unchanged"
 fi
+if [ -n "$kept_aside" ]; then put 0640 "$kept_aside" <"$existing_toml"; own root:kundpuls "$kept_aside"; fi
 put 0640 "$ETC/kiosk.toml" <"$rendered_file"
 own root:kundpuls "$ETC/kiosk.toml"
 put 0644 "$ETC/provision.conf" < <(

@@ -456,3 +456,28 @@ def test_a_rendered_file_that_does_not_read_back_is_named(tmp_path):
     r = subprocess.run(["/usr/bin/python3", str(FW / "kiosk_toml.py"), "check", str(rendered),
                         "--kiosk-id", "kiosk.id", "k2", "--broker-port", "broker.port", "8883"], capture_output=True, text=True)
     assert (r.returncode, r.stderr) == (1, "--kiosk-id 'k2' would be read as kiosk.id = 'k'\n")
+
+
+@pytest.mark.parametrize("left", ["", "# half a file\n\n", "[ui]\nthank_you_s = 3.5\n"])
+def test_a_kiosk_toml_that_lost_its_keys_is_made_again_from_the_reference(recorder_path, tmp_path, ca_file, left):
+    """docs/deployment.md, "The kiosk refuses its config": a card that filled up left kiosk.toml
+    empty; provision.sh again with --kiosk-id, --site and --broker-host is the fix. It took the
+    empty file as its template and stopped ("lacks the keys above")."""
+    env, _ = recorder_path
+    seed(tmp_path)
+    assert provision(env, "--root", str(tmp_path), "--ca-file", str(ca_file), *ARGS).returncode == 0
+    toml = tmp_path / "etc/kundpuls/kiosk.toml"
+    toml.write_text(left)
+    r = provision(env, "--root", str(tmp_path), stdin="")             # not enough to start again
+    assert r.returncode == 2 and "--kiosk-id is required" in r.stderr, r.stderr
+    assert toml.read_text() == left
+    r = provision(env, "--root", str(tmp_path), *ARGS[:6], stdin="")
+    assert r.returncode == 0, r.stderr
+    cfg = load_file(toml)
+    assert (cfg.kiosk_id, cfg.site_id, cfg.broker.host, cfg.broker.ca_file) == (
+        "kiosk-0042", "sthlm-sodermalm", "mqtt.kundpuls.example", "/etc/kundpuls/ca.crt")
+    kept = tmp_path / "etc/kundpuls/kiosk.toml.incomplete"
+    if left.strip(" \n#") and not left.startswith("#"):
+        assert kept.read_text() == left and stat.S_IMODE(kept.stat().st_mode) == 0o640   # what it held is kept
+    else:
+        assert not kept.exists()
