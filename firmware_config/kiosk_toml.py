@@ -1,9 +1,11 @@
 """What provision.sh asks of a kiosk.toml, answered by the system's Python (3.11 on Bookworm, so
-tomllib) before the kiosk's own program is installed: whether a broker host is one the kiosk
-accepts, and whether a kiosk.toml it rendered reads back as TOML with the values it was given.
+tomllib) before the kiosk's own program is installed: what the installed kiosk.toml says (the
+id, site and broker it keeps when they are not given again), whether a broker host is one the
+kiosk accepts, and whether a kiosk.toml it rendered reads back as TOML with the values it was given.
 Standard library only, and the host rule is the kiosk's own (server_sync/program/hosts.py of this
 checkout, loaded by path: the package's other modules need what pip installs later).
 
+    python3 kiosk_toml.py read FILE     # kiosk.id, kiosk.site, broker.host, broker.port: a line each
     python3 kiosk_toml.py host HOST
     python3 kiosk_toml.py check FILE OPTION KEY VALUE [OPTION KEY VALUE ...]
 
@@ -27,6 +29,24 @@ def host_problem(host: str) -> str | None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.host_problem(host)
+
+
+READ = ("kiosk.id", "kiosk.site", "broker.host", "broker.port")
+
+
+def read(path: Path) -> tuple[list[str] | None, str | None]:
+    """The READ values of the file (empty when missing or not a text or number), or why not."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        return None, str(e)
+    values = []
+    for key in READ:
+        value = value_at(data, key)
+        ok = isinstance(value, (str, int)) and not isinstance(value, bool)
+        # A line each: a newline inside is shown escaped (provision.sh then refuses the value).
+        values.append(str(value).replace("\n", "\\n") if ok else "")
+    return values, None
 
 
 def value_at(data: dict[str, Any], dotted: str) -> Any:
@@ -55,7 +75,11 @@ def check(path: Path, expected: list[str]) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 2 and argv[0] == "host":
+    if len(argv) == 2 and argv[0] == "read":
+        values, problem = read(Path(argv[1]))
+        if values is not None:
+            print("\n".join(values))
+    elif len(argv) == 2 and argv[0] == "host":
         problem = host_problem(argv[1])
     elif len(argv) >= 2 and argv[0] == "check" and len(argv[2:]) % 3 == 0:
         problem = check(Path(argv[1]), argv[2:])

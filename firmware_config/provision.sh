@@ -134,23 +134,29 @@ if [ "$OFFLINE" -eq 1 ] && [ ! -d "$ROOT" ]; then die "--root: no such directory
 
 t() { printf '%s%s' "$ROOT" "$1"; }    # a system path inside the target tree
 
+[ -x "$SYSTEM_PYTHON" ] || die "$SYSTEM_PYTHON not found: Raspberry Pi OS Bookworm has it (apt-get install python3)"
+kiosk_toml() { "$SYSTEM_PYTHON" "$HERE/kiosk_toml.py" "$@"; }
+
 # What an earlier run left in place may stand in for what is not given again.
 existing_toml=$(t "$ETC/kiosk.toml")
-toml_value() {  # toml_value SECTION KEY: a simple `key = "value"` / `key = 123` from the installed file
-  [ -f "$existing_toml" ] || return 0
-  awk -v want="[$1]" -v key="$2" '
-    /^[[:space:]]*\[/ { sec = $0; gsub(/[[:space:]]/, "", sec); next }
-    sec == want && $0 ~ "^" key "[[:space:]]*=" {
-      v = $0; sub(/^[^=]*=[[:space:]]*/, "", v); gsub(/"/, "", v); sub(/[[:space:]]*(#.*)?$/, "", v); print v; exit }
-  ' "$existing_toml"
-}
 # All three given: an installed kiosk.toml that lacks them (emptied by a full card) is not needed.
 IDENTITY_GIVEN=0
 if [ -n "$KIOSK_ID" ] && [ -n "$SITE" ] && [ -n "$BROKER_HOST" ]; then IDENTITY_GIVEN=1; fi
-[ -n "$KIOSK_ID" ] || KIOSK_ID=$(toml_value kiosk id)
-[ -n "$SITE" ] || SITE=$(toml_value kiosk site)
-[ -n "$BROKER_HOST" ] || BROKER_HOST=$(toml_value broker host)
-[ -n "$BROKER_PORT" ] || BROKER_PORT=$(toml_value broker port)
+existing_unreadable=0
+if [ -f "$existing_toml" ]; then
+  # Read as the kiosk reads it (TOML: quotes of either kind, comments, indented or dotted keys).
+  if existing=$(kiosk_toml read "$existing_toml" 2>&1); then
+    mapfile -t file_values <<<"$existing"       # id, site, host, port (the empty ones cut off)
+    [ -n "$KIOSK_ID" ] || KIOSK_ID=${file_values[0]:-}
+    [ -n "$SITE" ] || SITE=${file_values[1]:-}
+    [ -n "$BROKER_HOST" ] || BROKER_HOST=${file_values[2]:-}
+    [ -n "$BROKER_PORT" ] || BROKER_PORT=${file_values[3]:-}
+  elif [ "$IDENTITY_GIVEN" -eq 1 ]; then
+    existing_unreadable=1
+  else
+    die "$ETC/kiosk.toml is not TOML ($existing): fix it, or give --kiosk-id, --site and --broker-host to start again from firmware_config/kiosk.toml"
+  fi
+fi
 [ -n "$BROKER_PORT" ] || BROKER_PORT=8883
 # The display, rotation and package of the last run are kept in /etc/kundpuls/provision.conf.
 state_value() {
@@ -174,8 +180,6 @@ if [ "$READ_ONLY" -eq 1 ] && [ -z "$DATA_DEVICE" ]; then DATA_DEVICE=$(state_val
 [ "$KIOSK_ID" != central ] || die "--kiosk-id 'central' is reserved for the central ingest's broker user"
 [ -n "$SITE" ] || die "--site is required"
 [[ $SITE =~ $ID_RE ]] || die "--site must be 1-64 letters, digits, '-' or '_', got '$SITE'"
-[ -x "$SYSTEM_PYTHON" ] || die "$SYSTEM_PYTHON not found: Raspberry Pi OS Bookworm has it (apt-get install python3)"
-kiosk_toml() { "$SYSTEM_PYTHON" "$HERE/kiosk_toml.py" "$@"; }
 [ -n "$BROKER_HOST" ] || die "--broker-host is required"
 # The kiosk's own rule (999.1.1.1, mqtt..example.com and a-.b are refused there; 2001:db8::1 is not).
 kiosk_toml host "$BROKER_HOST" 2>/dev/null || die "--broker-host must be a host name or IP address, got '$BROKER_HOST'"
@@ -222,10 +226,10 @@ render_toml() {  # render_toml FILE: FILE with this run's settings; the keys it 
   awk -v id="$KIOSK_ID" -v site="$SITE" -v host="$BROKER_HOST" -v port="$BROKER_PORT" \
       -v ca="$ca_path" -v pw="$ETC/broker.pass" -v pin="$STAFF_PIN_HASH" '
   function set(line) { print line; done[sec "." key] = 1; handled = 1 }
-  /^[[:space:]]*\[/ { sec = $0; gsub(/[[:space:]]/, "", sec) }
+  /^[[:space:]]*\[/ { sec = $0; sub(/#.*/, "", sec); gsub(/[[:space:]]/, "", sec) }
   {
     handled = 0
-    key = $0; sub(/[[:space:]]*=.*/, "", key)
+    key = $0; sub(/^[[:space:]]+/, "", key); sub(/[[:space:]]*=.*/, "", key)
     if (sec == "[kiosk]" && key == "id") set("id = \"" id "\"")
     else if (sec == "[kiosk]" && key == "site") set("site = \"" site "\"")
     else if (sec == "[broker]" && key == "host") set("host = \"" host "\"")
@@ -245,12 +249,12 @@ render_toml() {  # render_toml FILE: FILE with this run's settings; the keys it 
 toml_source=$HERE/kiosk.toml
 kept_aside=""
 if [ -f "$existing_toml" ]; then
-  if rendered=$(render_toml "$existing_toml" 2>/dev/null); then
+  if [ "$existing_unreadable" -eq 0 ] && rendered=$(render_toml "$existing_toml" 2>/dev/null); then
     toml_source=$existing_toml
   elif [ "$IDENTITY_GIVEN" -eq 0 ]; then
     render_toml "$existing_toml" >/dev/null || true
     die "$existing_toml lacks the keys above (one 'key = value' line each); add them, or give --kiosk-id, --site and --broker-host to start again from firmware_config/kiosk.toml"
-  elif grep -qv '^[[:space:]]*\(#.*\)\?$' "$existing_toml"; then
+  elif grep -qv '^[[:space:]]*\(#.*\)\?$' "$existing_toml"; then   # not TOML, or lacks keys
     # What the operator wrote there is kept beside it, never deleted.
     kept_aside=$ETC/kiosk.toml.incomplete
     say "$ETC/kiosk.toml lacks the keys provision.sh sets: starting again from firmware_config/kiosk.toml (the old file is kept as $kept_aside)"

@@ -481,3 +481,29 @@ def test_a_kiosk_toml_that_lost_its_keys_is_made_again_from_the_reference(record
         assert kept.read_text() == left and stat.S_IMODE(kept.stat().st_mode) == 0o640   # what it held is kept
     else:
         assert not kept.exists()
+
+
+def test_the_installed_kiosk_toml_is_read_as_toml(recorder_path, tmp_path, ca_file):
+    """What an operator may write and the kiosk reads: single quotes, a comment after a table's
+    name, indented keys. provision.sh's own reader took 'sthlm-sodermalm' with its quotes, missed
+    [broker] (then "--broker-host is required") and the indented keys."""
+    env, _ = recorder_path
+    seed(tmp_path)
+    assert provision(env, "--root", str(tmp_path), "--ca-file", str(ca_file), *ARGS).returncode == 0
+    toml = tmp_path / "etc/kundpuls/kiosk.toml"
+    text = toml.read_text()
+    for old, new in [('site = "sthlm-sodermalm"', "site = 'sthlm-sodermalm'"), ('id = "kiosk-0042"', '  id = "kiosk-0042"'),
+                     ("[broker]\n", "[broker]  # central\n"), ('host = "mqtt.kundpuls.example"', "\thost = 'mqtt.kundpuls.example'"),
+                     ("port = 8883", "port = 8883   # TLS")]:
+        assert old in text
+        text = text.replace(old, new, 1)
+    toml.write_text(text)
+    r = provision(env, "--root", str(tmp_path), stdin="")
+    assert r.returncode == 0, r.stderr
+    cfg = load_file(toml)
+    assert (cfg.kiosk_id, cfg.site_id, cfg.broker.host, cfg.broker.port) == (
+        "kiosk-0042", "sthlm-sodermalm", "mqtt.kundpuls.example", 8883)
+    toml.write_text(text.replace("[broker]  # central", "[broker"))
+    r = provision(env, "--root", str(tmp_path), stdin="")
+    assert r.returncode == 2 and r.stderr.startswith("provision.sh: error: /etc/kundpuls/kiosk.toml is not TOML ("), r.stderr
+    assert "give --kiosk-id, --site and --broker-host to start again" in r.stderr
