@@ -335,6 +335,15 @@ own() {
   fi
 }
 
+# drop PATH: remove a system path an earlier run wrote (never data), unless it is not there.
+drop() {
+  [ -e "$(t "$1")" ] || return 0
+  if [ "$DRY_RUN" -eq 1 ]; then say "would remove $1"; return 0; fi
+  rm -f "$(t "$1")"
+  say "removed $1"
+  CHANGED+=("$1")
+}
+
 changed_any() {  # changed_any PATH-PREFIX...: did this run write something under these?
   local p c
   for c in "${CHANGED[@]+"${CHANGED[@]}"}"; do
@@ -442,6 +451,12 @@ put 0644 "$ETC/provision.conf" < <(
 # 5. systemd: units, hardware watchdog, time-sync cap, journal size.
 
 units=(kundpuls-kiosk.service kundpuls-kiosk-headless.service kundpuls-sync.service)
+# Which of the two kiosk programs may start here (their ConditionPathExists=).
+if [ "$DISPLAY_KIND" = none ]; then
+  put 0644 "$ETC/buttons-only" < <(echo "# Written by $PROG --display none: this kiosk has no screen, so only kundpuls-kiosk-headless.service starts.")
+else
+  drop "$ETC/buttons-only"
+fi
 for u in "${units[@]}"; do
   put 0644 "/etc/systemd/system/$u" <"$HERE/systemd/$u"
 done

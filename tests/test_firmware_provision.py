@@ -507,3 +507,20 @@ def test_the_installed_kiosk_toml_is_read_as_toml(recorder_path, tmp_path, ca_fi
     r = provision(env, "--root", str(tmp_path), stdin="")
     assert r.returncode == 2 and r.stderr.startswith("provision.sh: error: /etc/kundpuls/kiosk.toml is not TOML ("), r.stderr
     assert "give --kiosk-id, --site and --broker-host to start again" in r.stderr
+
+
+def test_the_buttons_only_mark_follows_the_display(recorder_path, tmp_path, ca_file):
+    """/etc/kundpuls/buttons-only, which the kiosk units' ConditionPathExists= read: there for
+    --display none only, gone again once the kiosk has a screen."""
+    env, _ = recorder_path
+    seed(tmp_path)
+    mark = tmp_path / "etc/kundpuls/buttons-only"
+    assert provision(env, "--root", str(tmp_path), "--ca-file", str(ca_file), *ARGS).returncode == 0
+    assert not mark.exists()
+    r = provision(env, "--root", str(tmp_path), "--display", "none", "--rotation", "0", stdin="")
+    assert r.returncode == 0, r.stderr
+    assert mark.is_file() and stat.S_IMODE(mark.stat().st_mode) == 0o644
+    r = provision(env, "--dry-run", "--root", str(tmp_path), "--display", "hdmi", stdin="")
+    assert "would remove /etc/kundpuls/buttons-only" in r.stdout and mark.exists()
+    r = provision(env, "--root", str(tmp_path), "--display", "hdmi", stdin="")
+    assert r.returncode == 0 and "removed /etc/kundpuls/buttons-only" in r.stdout and not mark.exists()

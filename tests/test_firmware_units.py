@@ -279,3 +279,14 @@ def test_the_kiosk_programs_can_read_whether_the_clock_is_synced_under_their_uni
     # With ProtectClock=yes, as it was: refused, and the program says so instead of "not synced".
     got, said = under(allowed - syscall_set(["@clock"]))
     assert got == {"state": -1, "errno": 1} and "cannot read whether the clock is synced" in said
+
+
+def test_only_the_kiosk_program_that_fits_this_kiosk_starts():
+    """The docs' `systemctl restart kundpuls-kiosk` on a buttons-only kiosk: the app's unit
+    Conflicts= the headless one, so starting it stopped the buttons and started a touchscreen app
+    with no screen (failing every 2 s). Each now starts only where it fits (provision.sh writes
+    /etc/kundpuls/buttons-only for --display none), and neither stops the other."""
+    app, headless = SYSTEMD / "kundpuls-kiosk.service", SYSTEMD / "kundpuls-kiosk-headless.service"
+    assert values(app, "ConditionPathExists") == ["!/etc/kundpuls/buttons-only"]
+    assert values(headless, "ConditionPathExists") == ["/etc/kundpuls/buttons-only"]
+    assert values(app, "Conflicts") == ["getty@tty1.service"] and values(headless, "Conflicts") == []
