@@ -524,3 +524,25 @@ def test_the_buttons_only_mark_follows_the_display(recorder_path, tmp_path, ca_f
     assert "would remove /etc/kundpuls/buttons-only" in r.stdout and mark.exists()
     r = provision(env, "--root", str(tmp_path), "--display", "hdmi", stdin="")
     assert r.returncode == 0 and "removed /etc/kundpuls/buttons-only" in r.stdout and not mark.exists()
+
+
+def test_the_documented_line_for_a_black_display_outlives_a_rerun(recorder_path, tmp_path, ca_file):
+    """docs/deployment.md, "The touch is rotated …" 5.: the overlay line goes where it says, and
+    the next provision.sh (an update, B8; another display setting) keeps it. It said
+    kundpuls.txt, which every run writes anew."""
+    docs = (ROOT / "docs/deployment.md").read_text()
+    where = re.search(r"The 7\" display stays black: add `dtoverlay=vc4-kms-dsi-7inch`.*?at the end of\s+`(/boot/firmware/[\w.]+)`",
+                      docs, re.S)
+    assert where, "the advice for a black 7\" display is not where this test looks"
+    env, _ = recorder_path
+    seed(tmp_path)
+    assert provision(env, "--root", str(tmp_path), "--ca-file", str(ca_file), *ARGS).returncode == 0
+    target = tmp_path / where.group(1).lstrip("/")
+    target.write_text(target.read_text() + "dtoverlay=vc4-kms-dsi-7inch\n")
+    for display in ("dsi7", "hdmi", "dsi7"):
+        r = provision(env, "--root", str(tmp_path), "--display", display, stdin="")
+        assert r.returncode == 0, r.stderr
+        assert target.read_text().splitlines()[-1] == "dtoverlay=vc4-kms-dsi-7inch"
+    # After the include: the firmware reads it after Kundpuls' own settings, in [all].
+    lines = (tmp_path / "boot/firmware/config.txt").read_text().splitlines()
+    assert lines.index("include kundpuls.txt") < lines.index("dtoverlay=vc4-kms-dsi-7inch")
