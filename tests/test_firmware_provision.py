@@ -531,7 +531,7 @@ def test_the_documented_line_for_a_black_display_outlives_a_rerun(recorder_path,
     the next provision.sh (an update, B8; another display setting) keeps it. It said
     kundpuls.txt, which every run writes anew."""
     docs = (ROOT / "docs/deployment.md").read_text()
-    where = re.search(r"The 7\" display stays black: add `dtoverlay=vc4-kms-dsi-7inch`.*?at the end of\s+`(/boot/firmware/[\w.]+)`",
+    where = re.search(r"The 7\" display stays black.*?add `dtoverlay=vc4-kms-dsi-7inch`.*?at the end of\s+`(/boot/firmware/[\w.]+)`",
                       docs, re.S)
     assert where, "the advice for a black 7\" display is not where this test looks"
     env, _ = recorder_path

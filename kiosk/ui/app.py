@@ -25,7 +25,7 @@ os.environ.setdefault("KIVY_NO_ARGS", "1")
 from kiosk import __version__                                   # noqa: E402
 from kiosk.clock import Clock as KioskClock, SystemClock        # noqa: E402
 from kiosk.config import KioskConfig                            # noqa: E402
-from kiosk.exc import CaptureError                              # noqa: E402
+from kiosk.exc import CaptureError, KioskError                  # noqa: E402
 from kiosk.lean_imports import import_store                     # noqa: E402
 from kiosk.ui.texts import tr                                   # noqa: E402
 
@@ -246,6 +246,14 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
     from kivy.app import App
     from kivy.clock import Clock
     from kivy.core.window import Window
+    if Window is None:
+        # Kivy logged why (CRITICAL, "Unable to find any valuable Window provider") and went on:
+        # build() then ended in a traceback on Window.size.
+        raise KioskError(
+            f"no display: no window could be opened (SDL_VIDEODRIVER={os.environ.get('SDL_VIDEODRIVER') or 'unset'}). "
+            "Check that the screen is connected and powered, that /dev/dri/card* exists (config.txt loads "
+            "dtoverlay=vc4-kms-v3d) and the user is in the video and render groups; a kiosk without a screen "
+            "runs `kiosk run --headless` (provision.sh --display none)")
     from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
     from kivy.uix.floatlayout import FloatLayout
     from kivy.uix.screenmanager import NoTransition

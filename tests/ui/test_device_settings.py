@@ -215,3 +215,26 @@ def test_the_kiosk_sleeps_when_nobody_is_there(xvfb_display, tmp_path):
     assert run["wakeups_per_s"] < 5, run["wakeups_per_s"]
     assert run["cpu_percent"] < 1.0, run["cpu_percent"]
     assert run["returncode"] == 0, run["stderr"]
+
+
+def test_no_display_is_an_error_that_says_what_to_check(tmp_path):
+    """`kiosk run` as the unit starts it (SDL on KMS), with the shipped config, where no display
+    can be opened (no DRM device here): `kiosk: error: no display: …` and a non-zero exit. It
+    ended in a traceback (build: 'NoneType' object has no attribute 'size')."""
+    unit = unit_environment()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIVY_", "KCFG_", "KUNDPULS_", "SDL_"))}
+    env.pop("DISPLAY", None)
+    env.update({k: v for k, v in unit.items() if k in ("KIVY_NO_ARGS", "LANG", "KIVY_WINDOW", "SDL_VIDEODRIVER")})
+    assert env["SDL_VIDEODRIVER"] == "kmsdrm"
+    home = install_like_provision(INIS[0], tmp_path / "data")
+    env.update({"KIVY_HOME": str(home), "KUNDPULS_DATA_DIR": str(tmp_path / "data"),
+                "KUNDPULS_CONFIG": str(ROOT / "firmware_config" / "kiosk.toml"),
+                "GPIOZERO_PIN_FACTORY": "mock", "PYTHONPATH": str(ROOT)})
+    r = subprocess.run([sys.executable, "-m", "kiosk", "run"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    assert "Traceback (most recent call last)" not in r.stderr, r.stderr[-2000:]
+    # Kivy has its own writer on stderr by then, which may put a space before a line.
+    errors = [line.strip() for line in r.stderr.splitlines() if line.strip().startswith("kiosk: error: ")]
+    assert len(errors) == 1 and errors[0].startswith("kiosk: error: no display: ") and "SDL_VIDEODRIVER=kmsdrm" in errors[0]
+    assert "--headless" in errors[0] and "/dev/dri" in errors[0]
