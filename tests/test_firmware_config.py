@@ -75,6 +75,12 @@ def test_the_reference_asks_customers_only_and_has_no_schedule():
     assert {q.audience for q in cfg.questions} == {"customer"} and cfg.schedule == ()
 
 
+def test_the_references_check_command_can_read_the_installed_file():
+    """provision.sh installs it root:kundpuls 0640: an admin's own `kiosk config check` cannot read it."""
+    checks = [line for line in REFERENCE.read_text().splitlines() if "kiosk config check" in line]
+    assert checks and all(line.lstrip("# ").startswith("sudo -u kundpuls ") for line in checks)
+
+
 def test_the_references_example_loads_once_uncommented(tmp_path):
     """The commented-out staff pulse is what docs/deployment.md tells an operator to enable."""
     lines = REFERENCE.read_text().splitlines()
