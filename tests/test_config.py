@@ -157,6 +157,8 @@ def test_syntax_error_names_the_line():
      "max_comment_chars",
      "is 0, but question 'visit' offers a comment"),
     ('[gpio]', '[staff]\nlockout_s = 0\n\n[gpio]', "staff.lockout_s", "lockout_s", "at least 15"),
+    # The central ingest's broker user: the centre and provision.sh refused it, config check passed it.
+    ('id = "kiosk-7"', 'id = "central"', "kiosk.id", 'id = "central"', "'central' is reserved for the central ingest"),
     ('text = { sv = "Hur var besöket?", en = "How was your visit?" }',
      'text = { sv = "Hur var besöket?", en = "How was your visit?", de = "Wie war es?" }', "questions[0].text",
      "text =", "has wording in 'de', a language the kiosk does not show (it shows sv, nb, en)"),
@@ -269,6 +271,16 @@ def test_a_config_that_starts_with_a_byte_order_mark_is_read(tmp_path, capsys):
     assert file_mapping(got) == file_mapping(want)
     assert main(["config", "check", str(marked)]) == 0
     assert capsys.readouterr().out.startswith(f"{marked}: ok (kiosk ")
+
+
+def test_check_refuses_two_files_rather_than_check_one_and_say_ok(tmp_path, capsys):
+    """`config check --config A B` checked B and said ok, A unread."""
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text(GOOD.replace('id = "kiosk-7"', 'id = "central"'), encoding="utf-8")      # broken
+    b.write_text(GOOD, encoding="utf-8")
+    assert main(["config", "check", "--config", str(a), str(b)]) == 2
+    assert capsys.readouterr().err == f"kiosk: error: --config {a} and the path {b} name two files: check one at a time\n"
+    assert main(["config", "check", "--config", str(b), str(b)]) == 0
 
 
 def test_a_config_that_is_not_a_regular_file_is_refused_not_read(tmp_path, capsys):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from kiosk.config import KEYS, load_file
+from kiosk.exc import ConfigError
 from kiosk.loading import effective_data_dir, load_config
 from server_sync.program.cli import nonempty
 
@@ -25,6 +27,10 @@ def add_parser(sub, common) -> None:
 
 
 def check(args: argparse.Namespace) -> int:
+    named = getattr(args, "config", None)
+    if args.path and named and Path(named) != Path(args.path):
+        # One of the two was silently left unchecked (the path), and "ok" said of the other.
+        raise ConfigError(f"--config {named} and the path {args.path} name two files: check one at a time")
     if args.path:
         # The data directory the kiosk would really use: --data-dir, else $KUNDPULS_DATA_DIR.
         cfg = effective_data_dir(load_file(args.path), args.data_dir)

@@ -20,7 +20,7 @@ from kiosk.pin import MIN_ITERATIONS, hash_iterations, is_valid_hash
 from server_sync.program.hosts import host_problem
 from server_sync.program.zones import iana_zone
 from server_sync.protocol.scales import SCALES
-from server_sync.protocol.vocabulary import LANGUAGES
+from server_sync.protocol.vocabulary import LANGUAGES, RESERVED_KIOSK_IDS
 
 # BCM pins of the 40-pin header, and those a button panel must not use: ID EEPROM (0, 1), I2C
 # with fixed pull-ups (2, 3), UART console (14, 15).
@@ -40,6 +40,15 @@ def default_language_is_offered(doc: Document) -> None:
     elif kiosk["default_language"] not in languages:
         raise doc.fail(("kiosk", "default_language"), f"must be one of kiosk.languages "
                        f"({', '.join(languages)}), got {kiosk['default_language']!r}")
+
+
+def kiosk_id_is_not_reserved(doc: Document) -> None:
+    """Not the central ingest's broker user: `config check` passed an id the centre and
+    provision.sh refuse, and the kiosk would then sync as the ingest's user."""
+    kiosk_id = doc.values["kiosk"]["id"]
+    if kiosk_id in RESERVED_KIOSK_IDS:
+        raise doc.fail(("kiosk", "id"), f"{kiosk_id!r} is reserved for the central ingest's broker user; "
+                                        "give the kiosk its own id")
 
 
 def timezone_is_known(doc: Document) -> None:
@@ -209,6 +218,7 @@ def _text(value: object) -> bool:
 
 RULES: tuple[Callable[[Document], None], ...] = (
     default_language_is_offered,
+    kiosk_id_is_not_reserved,
     timezone_is_known,
     broker_host_is_a_host,
     backoff_within_its_longest,

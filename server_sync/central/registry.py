@@ -26,9 +26,7 @@ from server_sync.exc import CentralConfigError, ProtocolError
 from server_sync.program.zones import iana_zone
 from server_sync.protocol import ID_RE
 from server_sync.protocol.codec import short
-from server_sync.protocol.vocabulary import ID_RULE
-
-RESERVED_IDS = frozenset({"central"})          # the ingest's broker user; never a kiosk
+from server_sync.protocol.vocabulary import ID_RULE, RESERVED_KIOSK_IDS
 DEFAULT_ZONE = "Europe/Stockholm"               # the site table's default (m0001) and `site add`'s
 # The fix of a zone edited by hand; it names no site: a page shows it to people who may not see it.
 ZONE_FIX = "kiosk-central site update SITE --timezone ZONE"
@@ -206,7 +204,7 @@ def kiosks_of_site(db: Database, site_id: str) -> list[str]:
 def add_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime) -> None:
     """Register a kiosk; call inside the caller's transaction when other steps must succeed too."""
     check_id(kiosk_id, "kiosk id")
-    if kiosk_id in RESERVED_IDS:
+    if kiosk_id in RESERVED_KIOSK_IDS:
         raise CentralConfigError(f"kiosk id {kiosk_id!r} is reserved for the central ingest")
     require_site(db, site_id)
     existing = kiosk(db, kiosk_id)

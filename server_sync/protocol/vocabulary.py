@@ -26,6 +26,9 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"                      # kiosk, site, question and reason ids
 ID_RULE = "1-64 letters a-z or A-Z, digits, '-' or '_'"   # ID_PATTERN said to a person: no å, ä, ö
 ID_RE = re.compile(ID_PATTERN)
+# Ids no kiosk may have: the central ingest's broker user (the broker's ACL gives it every
+# kiosk's topics). Refused by `kiosk-central kiosk add`, provision.sh and the kiosk's own config.
+RESERVED_KIOSK_IDS = frozenset({"central"})
 # Canonical lowercase UUID text, as str(uuid.uuid4()) writes it.
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 BATCH_ID_PATTERN = r"[A-Za-z0-9_.:-]{1,80}"
