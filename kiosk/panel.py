@@ -15,7 +15,8 @@ Rules, and why:
 - Two buttons down at once (a child mashing, a palm) is ambiguous: neither counts. A button down
   for longer than `max_press_s` is stuck and no longer blocks the others.
 - Holding both outer buttons `staff_hold_s` fires `when_staff_gesture` once; those presses
-  never count as answers.
+  never count as answers. The second must go down while the first is younger than
+  `max_press_s`: a stuck outer button is no half of the gesture, as it blocks no other button.
 - The panel flashes the pressed button's LED itself on every valid press, before it calls
   `when_rated`, so a press the repeat filter flags later looks exactly the same to the customer;
   or, with `flash_on_press=False`, leaves the flash to the kiosk, which flashes (`flash`) once the
@@ -214,16 +215,18 @@ class SmileyPanel:
             chatter = released is not None and now - released + _EPS < self.bounce_s
             self._down_since[i] = now
             self._void[i] = chatter
+            lo, hi = self._outer()
+            chord = False
             for j, since in enumerate(self._down_since):
                 if j != i and since is not None and now - since + _EPS < self.max_press_s:
                     # Two buttons at once: ambiguous, neither is an answer.
                     self._void[i] = self._void[j] = True
-            lo, hi = self._outer()
-            if i in (lo, hi) and self._down_since[lo] is not None and self._down_since[hi] is not None:
-                self._void[lo] = self._void[hi] = True
-                if self._gesture_since is None:
-                    self._gesture_since = now
-                    self._gesture_fired = False
+                    chord = chord or {i, j} == {lo, hi}
+            # Only a fresh pair of outer presses is the staff chord: a stuck outer button would
+            # otherwise void every press of the other one and let it alone open the PIN pad.
+            if chord and self._gesture_since is None:
+                self._gesture_since = now
+                self._gesture_fired = False
         if self._gesture_since is not None:
             self._wake.set()       # the animator thread watches the hold time
 

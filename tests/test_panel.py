@@ -126,6 +126,28 @@ def test_stuck_button_never_answers_and_does_not_block_others(panel, mock_factor
     assert sink.rated == [0]
 
 
+@pytest.mark.parametrize("stuck, others", [(5, (6, 13, 19)), (19, (5, 6, 13))])
+def test_stuck_outer_button_does_not_block_the_other_outer_one(panel, mock_factory, mono,
+                                                               stuck, others):
+    sink = Sink(panel)
+    mock_factory.pin(stuck).drive_low()          # an outer button stuck for minutes
+    mono.advance(180)
+    for pin in others:
+        mono.advance(1)
+        press(mock_factory, mono, pin, 0.2)
+    assert sink.rated == [BUTTONS.index(pin) for pin in others]
+    assert sink.gestures == 0
+
+
+def test_stuck_outer_button_is_no_half_of_the_staff_gesture(panel, mock_factory, mono):
+    sink = Sink(panel)
+    mock_factory.pin(5).drive_low()              # stuck
+    mono.advance(180)
+    press(mock_factory, mono, 19, 3.1)           # one button held past staff_hold_s
+    assert sink.gestures == 0                    # a gesture due fires on release at the latest
+    assert sink.rated == []                      # held past max_press_s: no answer either
+
+
 def test_press_just_under_max_counts_at_max_does_not(panel, mock_factory, mono):
     sink = Sink(panel)
     press(mock_factory, mono, 19, 1.999)
