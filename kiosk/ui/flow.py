@@ -19,6 +19,7 @@ from kiosk.capture import Recorded, Recorder
 from kiosk.clock import Clock
 from kiosk.config import KioskConfig, Question, active_question
 from kiosk.exc import CaptureError, StoreError
+from kiosk.filters import REPEAT
 from kiosk.pin import PinGuard, StoredPinLock
 
 log = logging.getLogger(__name__)
@@ -261,8 +262,6 @@ class KioskFlow:
             return None
         if self._stale(seen, f"answer {value}"):
             return None
-        if self.screen in (FOLLOWUP, COMMENT):
-            self._commit_draft(sent=False)           # a new answer ends the previous follow-up
         q = self.question
         try:
             rec = self.recorder.record(q.id, value, language=self.language, source=source)
@@ -285,6 +284,14 @@ class KioskFlow:
             self._changed()                          # the staff view counts it at once
             return rec                               # staff are busy; the LED said thanks
         self.touched()
+        if self.draft is not None:
+            if rec.filtered == REPEAT:
+                # A second press (the same button again, or another within the repeat window)
+                # is not counted; the follow-up stays with the answer that is, or the reason
+                # given next would go to an answer the centre leaves out, and be lost.
+                self._changed()
+                return rec
+            self._commit_draft(sent=False)           # a new answer ends the previous follow-up
         self.last_value = value
         self.last_negative = q.is_negative(value)
         if rec.wants_followup and (q.reasons or q.comment):

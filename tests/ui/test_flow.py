@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from kiosk import pin
+from kiosk import pin, stats
 from kiosk.ui import flow as F
 from kiosk.ui.flow import KioskFlow
 from seeds.demo import DEMO_PIN
@@ -96,6 +96,7 @@ def test_only_a_follow_up_the_customer_sent_is_marked_sent(kf, clock, cfg, store
     b = kf.answer(2)
     kf.open_comment()
     kf.type_text("dyrt")
+    clock.advance(6)                                          # past the repeat window
     kf.answer(4)                                              # the next customer: b's draft was never sent
     got = dict(rows(store, "SELECT response_id, unsent FROM followup"))
     assert got == {a.id: 0, b.id: 1}
@@ -155,6 +156,26 @@ def test_new_answer_during_followup_keeps_the_previous_choice(kf, store, clock):
     kf.answer(4, source="button")
     assert kf.screen == F.THANKS
     assert rows(store, "SELECT response_id, comment FROM followup") == [(first.id, "kö")]
+
+
+@pytest.mark.parametrize("again", [1, 4])
+def test_a_second_press_during_the_followup_leaves_it_with_the_counted_answer(kf, cfg, store, clock,
+                                                                             flashes, again):
+    """The same button again (or another) within the repeat window is stored flagged and not
+    counted: the follow-up stays open for the answer that is, and the reason given goes to it."""
+    first = kf.answer(1, source="button")
+    clock.advance(1.0)
+    second = kf.answer(again, source="button")
+    assert second.filtered == "repeat" and flashes == [0, again - 1]
+    assert kf.screen == F.FOLLOWUP and kf.draft.response_id == first.id
+    clock.advance(2)
+    kf.choose_reason(first_reason := kf.draft.question.reasons[0])
+    assert kf.screen == F.THANKS and kf.last_value == 1 and kf.last_negative
+    assert rows(store, "SELECT r.value, r.filtered, f.reasons FROM response r "
+                       "LEFT JOIN followup f ON f.response_id = r.id ORDER BY r.seq") == [
+        (1, None, json.dumps([first_reason])), (again, "repeat", None)]
+    summary = stats.staff_summary(cfg, store, clock.now(), "visit")
+    assert summary["top_complaints"] == [{"code": first_reason, "n": 1}]
 
 
 def test_language_switch_and_reset_after_idle(kf, clock, cfg, store):
