@@ -8,6 +8,7 @@ the plug does not give a guesser a fresh set of tries.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -21,6 +22,11 @@ log = logging.getLogger(__name__)
 
 _ITERATIONS = 200_000
 MIN_ITERATIONS = 100_000     # fewer makes a stolen config's hash a quick guess (10^4 PINs)
+# More is a typo (a zero too many), not safety: each check would keep the pad busy for minutes
+# (200,000 take about a second on a Pi).
+MAX_ITERATIONS = 2_000_000
+_SALT_BYTES = (8, 64)        # hash_pin salts with 16
+_DK_BYTES = hashlib.sha256().digest_size   # what pbkdf2_hmac("sha256") makes: any other never matches
 _HASH_RE = re.compile(r"^pbkdf2_sha256\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$")
 # The PINs people choose most (published analyses of leaked PIN sets), besides the patterns below.
 _COMMON = frozenset({"1212", "1004", "2000", "6969", "1122", "1313", "2001", "1010", "2580", "0852",
@@ -53,6 +59,7 @@ def hash_pin(pin: str, iterations: int = _ITERATIONS, salt: bytes | None = None)
 
 
 def is_valid_hash(encoded: str) -> bool:
+    """The shape of a PIN hash (provision.sh checks the same); `pin_hash_problem` checks it whole."""
     return bool(_HASH_RE.match(encoded))
 
 
@@ -62,11 +69,51 @@ def hash_iterations(encoded: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def verify_pin(pin: str, encoded: str) -> bool:
+def _decode(encoded: str) -> tuple[int, bytes, bytes]:
+    """The iterations, salt and derived key of a PIN hash; ValueError says what is wrong with it."""
     m = _HASH_RE.match(encoded or "")
     if not m:
+        raise ValueError("is not a PIN hash (never put the PIN itself here)")
+    iterations = int(m.group(1))
+    if iterations < 1:
+        raise ValueError("has 0 iterations")
+    decoded = []
+    for name, text in (("salt", m.group(2)), ("hash", m.group(3))):
+        try:
+            decoded.append(base64.b64decode(text, validate=True))
+        except binascii.Error:
+            raise ValueError(f"has a {name} that is not whole base64 ({len(text)} characters): "
+                             "was it cut short when copied?") from None
+    salt, dk = decoded
+    if not _SALT_BYTES[0] <= len(salt) <= _SALT_BYTES[1]:
+        raise ValueError(f"has a salt of {len(salt)} bytes ({_SALT_BYTES[0]} to {_SALT_BYTES[1]})")
+    if len(dk) != _DK_BYTES:
+        raise ValueError(f"has a hash of {len(dk)} bytes, not {_DK_BYTES}: was it cut short when copied?")
+    return iterations, salt, dk
+
+
+def pin_hash_problem(encoded: str) -> str | None:
+    """What is wrong with `encoded` as staff.pin_hash (None: nothing): its shape, its base64,
+    its salt's and hash's lengths, and an iteration count neither weak nor absurd."""
+    try:
+        iterations, _salt, _dk = _decode(encoded)
+    except ValueError as e:
+        return str(e)
+    if iterations < MIN_ITERATIONS:
+        return f"is a weak hash ({iterations} iterations, at least {MIN_ITERATIONS})"
+    if iterations > MAX_ITERATIONS:
+        return (f"has {iterations} iterations, at most {MAX_ITERATIONS}: "
+                "each PIN check would keep the pad waiting for minutes")
+    return None
+
+
+def verify_pin(pin: str, encoded: str) -> bool:
+    """Whether `pin` is the one hashed; False for a damaged hash too (it never raises for one)."""
+    try:
+        iterations, salt, expected = _decode(encoded)
+    except ValueError:
+        log.error("staff.pin_hash is damaged: no PIN can match it")
         return False
-    iterations, salt, expected = int(m.group(1)), base64.b64decode(m.group(2)), base64.b64decode(m.group(3))
     dk = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, iterations)
     return hmac.compare_digest(dk, expected)
 

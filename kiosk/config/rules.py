@@ -16,7 +16,7 @@ from typing import Callable
 from kiosk.config.reader import Document
 from kiosk.config.schema import IDENTIFIER, REASONS_OFFERED, key
 from kiosk.config.settings import ScheduleEntry
-from kiosk.pin import MIN_ITERATIONS, hash_iterations, is_valid_hash
+from kiosk.pin import pin_hash_problem
 from server_sync.program.hosts import host_problem
 from server_sync.program.zones import iana_zone
 from server_sync.protocol.scales import SCALES
@@ -203,13 +203,9 @@ def buttons_answer_every_smiley_question(doc: Document) -> None:
 
 def pin_hash_is_a_hash(doc: Document) -> None:
     pin_hash = doc.values["staff"]["pin_hash"]
-    if pin_hash and not is_valid_hash(pin_hash):
-        raise doc.fail(("staff", "pin_hash"),
-                       "is not a PIN hash made by `kiosk pin hash` (never put the PIN itself here)")
-    if pin_hash and hash_iterations(pin_hash) < MIN_ITERATIONS:
-        raise doc.fail(("staff", "pin_hash"),
-                       f"is a weak hash ({hash_iterations(pin_hash)} iterations, at least {MIN_ITERATIONS}): "
-                       "make a new one with `kiosk pin hash`")
+    problem = pin_hash_problem(pin_hash) if pin_hash else None
+    if problem:
+        raise doc.fail(("staff", "pin_hash"), f"{problem}: make one with `kiosk pin hash`")
 
 
 def _text(value: object) -> bool:

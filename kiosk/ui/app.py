@@ -684,18 +684,19 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
         def pin_submit(self) -> None:
             """Verify off the UI thread: a PBKDF2 hash takes about a second on a Pi."""
             entry = self.flow.pin_take()
+            pad = self.flow.screen_serial
             self.sync()
             if entry is None:
                 return
             guard = self.flow.pin_guard
 
             def check() -> None:
-                ok = guard.check(entry)
-                Clock.schedule_once(lambda _dt: self._pin_checked(ok), -1)
+                ok = flowmod.pin_verdict(guard, entry)
+                Clock.schedule_once(lambda _dt: self._pin_checked(ok, pad), -1)
             threading.Thread(target=check, name="pin-check", daemon=True).start()
 
-        def _pin_checked(self, ok: bool) -> None:
-            self.flow.pin_checked(ok)
+        def _pin_checked(self, ok: bool, pad: int) -> None:
+            self.flow.pin_checked(ok, pad)
             self.sync()
 
         def pin_key(self, text: str) -> None:

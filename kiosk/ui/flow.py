@@ -45,6 +45,17 @@ HELD_TOUCH_MAX_S = 10.0
 PIN_UNTOUCHED_S = 8.0
 
 
+def pin_verdict(guard: PinGuard, entry: str) -> bool:
+    """The guard's verdict on a PIN, for `KioskFlow.pin_checked`; False when checking it failed
+    in any way. Run off the UI thread (PBKDF2 is slow): the pad must hear a verdict whatever
+    happens, or it stays busy, its keys dead and the kiosk never sleeping, until a restart."""
+    try:
+        return guard.check(entry)
+    except Exception:
+        log.exception("the PIN check failed: the pad shows the PIN as not accepted")
+        return False
+
+
 @dataclass
 class FollowUpDraft:
     """What a customer has chosen so far on the follow-up screen."""
@@ -225,6 +236,7 @@ class KioskFlow:
         self.draft = None
         self.pin_entry = ""
         self.pin_failed = False
+        self.pin_checking = False                    # a verdict still to come is for a closed pad
         self.question = self._scheduled_question()
         self._go(QUESTION)
 
@@ -427,10 +439,11 @@ class KioskFlow:
         entry = self.pin_take()
         if entry is None:
             return False
-        return self.pin_checked(self.pin_guard.check(entry))
+        return self.pin_checked(pin_verdict(self.pin_guard, entry))
 
     def pin_take(self) -> str | None:
-        """Hand over the typed PIN for checking (None: nothing to check now)."""
+        """Hand over the typed PIN for checking (None: nothing to check now). The pad it was
+        typed on is `screen_serial` now: give it to `pin_checked` with the verdict."""
         if self.screen != PIN or self.pin_checking:
             return None
         self.touched()
@@ -441,8 +454,13 @@ class KioskFlow:
         self.pin_checking = True
         return entry
 
-    def pin_checked(self, ok: bool) -> bool:
-        """The verdict on the PIN handed over by `pin_take`."""
+    def pin_checked(self, ok: bool, pad: int | None = None) -> bool:
+        """The verdict on the PIN handed over by `pin_take`; `pad`: the `screen_serial` it was
+        typed on. A verdict for a pad closed meanwhile does nothing: the pad open now may be
+        checking a PIN of its own."""
+        if pad is not None and pad != self.screen_serial:
+            log.info("a PIN verdict for a pad closed meanwhile: ignored")
+            return False
         self.pin_checking = False
         if ok and self.screen == PIN:
             self.pin_failed = False

@@ -303,6 +303,40 @@ def test_pin_checked_off_thread_after_cancel_does_not_open_staff(kf):
     assert kf.screen == F.QUESTION and not kf.pin_checking
 
 
+def test_a_pin_check_that_fails_is_a_verdict_and_a_closed_pad_checks_nothing(cfg, recorder, clock):
+    """A damaged staff.pin_hash (an older kiosk's file) once raised on the worker thread: no
+    verdict came and the pad stayed busy, its keys dead, until a restart. Now any failure is a
+    PIN not accepted, closing the pad ends its check, and a late verdict for it does nothing."""
+    bad = dataclasses.replace(cfg.staff, pin_hash=pin.hash_pin(DEMO_PIN)[:-2])
+    kf = KioskFlow(dataclasses.replace(cfg, staff=bad), recorder, clock)
+    kf.open_pin()
+    for d in DEMO_PIN:
+        kf.pin_digit(d)
+    assert not kf.pin_submit() and kf.pin_failed and not kf.pin_checking
+
+    class Failing(pin.PinGuard):
+        def check(self, entry: str) -> bool:
+            raise OSError("the card went away")
+    assert F.pin_verdict(Failing(cfg.staff.pin_hash), DEMO_PIN) is False
+
+    kf = KioskFlow(cfg, recorder, clock)
+    kf.open_pin()
+    for d in DEMO_PIN:
+        kf.pin_digit(d)
+    entry, pad = kf.pin_take(), kf.screen_serial
+    assert entry and kf.pin_checking
+    kf.cancel()                          # closed before the verdict came
+    assert not kf.pin_checking
+    kf.open_pin()
+    for d in "5555":
+        kf.pin_digit(d)
+    assert kf.pin_take() == "5555"       # the new pad checks its own PIN
+    assert not kf.pin_checked(F.pin_verdict(kf.pin_guard, entry), pad)
+    assert kf.screen == F.PIN and kf.pin_checking      # the late verdict changed nothing
+    assert not kf.pin_checked(F.pin_verdict(kf.pin_guard, "5555"), kf.screen_serial)
+    assert kf.pin_failed and not kf.pin_checking
+
+
 def test_empty_pin_is_not_a_wrong_try(kf):
     kf.open_pin()
     assert not kf.pin_submit()

@@ -1,0 +1,51 @@
+"""Staff PIN hashes: `kiosk config check` names a damaged staff.pin_hash and what is wrong with
+it, and checking a PIN against one never raises (it ran on the PIN pad's worker thread)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from kiosk.cli import main as kiosk_main
+from kiosk import pin
+from kiosk.pin import PinGuard, hash_pin, verify_pin
+
+SALT = base64.b64encode(bytes(16)).decode()
+DK = base64.b64encode(bytes(32)).decode()
+GOOD = hash_pin("5829", iterations=200_000)
+MOST = 2_000_000                 # pin.MAX_ITERATIONS (a literal: the module is checked against it)
+
+
+@pytest.mark.parametrize("encoded, why", [
+    (GOOD[:-2], "hash that is not whole base64"),                 # cut short when copied
+    (GOOD[:-4], "hash of 30 bytes, not 32"),                      # cut short, still base64
+    (f"pbkdf2_sha256$200000${SALT[:-3]}${DK}", "salt that is not whole base64"),
+    (f"pbkdf2_sha256$200000$c2FsdA==${DK}", "salt of 4 bytes (8 to 64)"),
+    (f"pbkdf2_sha256$200000${SALT}$aGFzaA==", "hash of 4 bytes, not 32"),
+    (f"pbkdf2_sha256$200000${SALT}$={DK}", "not whole base64"),   # padding first: not base64
+    (f"pbkdf2_sha256${MOST + 1}${SALT}${DK}", f"at most {MOST}"),
+    (f"pbkdf2_sha256$0${SALT}${DK}", "0 iterations"),
+    (f"pbkdf2_sha256$99999${SALT}${DK}", "weak hash (99999 iterations, at least 100000)"),
+    ("1234", "never put the PIN itself here"),
+])
+def test_a_damaged_pin_hash_is_named_by_config_check(tmp_path, capsys, encoded, why):
+    conf = tmp_path / "kiosk.toml"
+    conf.write_text(f'[staff]\npin_hash = "{encoded}"\n')
+    assert kiosk_main(["config", "check", str(conf)]) == 2
+    err = capsys.readouterr().err
+    assert "staff.pin_hash" in err and why in err and "kiosk pin hash" in err
+    assert why in pin.pin_hash_problem(encoded)
+
+
+def test_a_whole_hash_passes_and_verifies():
+    assert pin.MAX_ITERATIONS == MOST
+    assert pin.pin_hash_problem(GOOD) is None
+    assert pin.pin_hash_problem(f"pbkdf2_sha256${MOST}${SALT}${DK}") is None
+    assert verify_pin("5829", GOOD) and not verify_pin("5828", GOOD)
+
+
+def test_a_damaged_hash_is_no_match_and_no_error():
+    """Past the config (an older kiosk's file): a wrong PIN, never an exception."""
+    assert not verify_pin("5829", GOOD[:-2])
+    assert not PinGuard(GOOD[:-2]).check("5829")
