@@ -161,8 +161,9 @@ class PinGuard:
 
     The lock grows: 15 s after the first run of wrong PINs, then 30 s, 60 s ... up to
     `lockout_s`. A customer trying numbers for fun locks staff out for seconds, not for five
-    minutes; someone guessing for real gets slower and slower (a 4-digit PIN takes days).
-    The count starts again after a right PIN, or after `lockout_s` without a wrong one. With a
+    minutes; someone guessing for real gets slower and slower (a 4-digit PIN takes days: the
+    numbers are in docs/ui.md). The count starts again after a right PIN, or after `lockout_s`
+    without a wrong one, counted from the end of the last lock. With a
     `lock` (StoredPinLock) the count, the runs and the lock survive a restart or a power cycle.
     """
 
@@ -188,9 +189,10 @@ class PinGuard:
             return
         now = self._mono()
         self._wrong, self._runs = max(0, min(wrong, self._max - 1)), max(0, runs)
-        left = locked_until - wall
-        if left > 0:
-            self._locked_until = now + min(left, self._lockout)
+        if locked_until:
+            # An ended lock is kept too: the quiet that forgives counts from its end (a restart
+            # right after a long lock must not forgive it).
+            self._locked_until = now + min(locked_until - wall, self._lockout)
         if last_wrong:
             self._last_wrong = now - max(0.0, wall - last_wrong)
 
@@ -199,7 +201,7 @@ class PinGuard:
             return
         wall, now = self._store.wall(), self._mono()
         self._store.save({"wrong": self._wrong, "runs": self._runs,
-                          "locked_until": wall + max(0.0, self._locked_until - now),
+                          "locked_until": wall + (self._locked_until - now) if self._locked_until else 0,
                           "last_wrong": wall - (now - self._last_wrong) if self._last_wrong else 0})
 
     @property
@@ -235,9 +237,13 @@ class PinGuard:
         return False
 
     def _forgiven(self, now: float) -> bool:
-        """No wrong PIN for `lockout_s`: a customer's tries on Monday are not held against a
-        clerk's typo on Friday."""
-        return bool(self._last_wrong) and now - self._last_wrong >= self._lockout
+        """No wrong PIN for `lockout_s` after the last one and its lock: a customer's tries on
+        Monday are not held against a clerk's typo on Friday. Counted from the last wrong PIN
+        alone, a lock of `lockout_s` forgave itself by the time it ended, and a guesser's locks
+        went 15, 30 ... 300 s and back to 15 s."""
+        # (0: no lock since the start; the last wrong PIN may be before it, after a restart)
+        quiet_since = max(self._last_wrong, self._locked_until) if self._locked_until else self._last_wrong
+        return bool(self._last_wrong) and now - quiet_since >= self._lockout
 
     @property
     def tries_left(self) -> int:

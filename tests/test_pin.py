@@ -49,3 +49,38 @@ def test_a_damaged_hash_is_no_match_and_no_error():
     """Past the config (an older kiosk's file): a wrong PIN, never an exception."""
     assert not verify_pin("5829", GOOD[:-2])
     assert not PinGuard(GOOD[:-2]).check("5829")
+
+
+def test_a_restart_after_a_long_lock_does_not_forgive_it(store):
+    """The quiet that starts the count again is counted from the end of the last lock, across a
+    restart too (monotonic time starts again; the lock is kept in wall-clock time)."""
+    from kiosk.pin import FIRST_LOCK_S, StoredPinLock
+
+    class Clock:
+        t = 1_000_000.0
+
+        def __call__(self) -> float:
+            return self.t
+
+    wall, mono = Clock(), Clock()
+    encoded = hash_pin("2468", iterations=1000)
+
+    def boot() -> PinGuard:
+        mono.t = 20.0                                # a fresh boot's monotonic clock
+        return PinGuard(encoded, max_tries=3, lockout_s=300, monotonic=mono,
+                        lock=StoredPinLock(store, wall=wall))
+
+    def a_run(guard: PinGuard) -> float:
+        for _ in range(3):
+            assert not guard.check("1111")
+        return guard.locked_for()
+
+    guard = boot()
+    for want in (FIRST_LOCK_S, 30, 60, 120, 240, 300):
+        assert a_run(guard) == want
+        wall.t += want
+        mono.t += want
+    wall.t += 10                                     # the lock ended 10 s ago: plug pulled
+    assert a_run(boot()) == 300                      # not forgiven: 300 s of quiet after the lock
+    wall.t += 300 + 300
+    assert a_run(boot()) == FIRST_LOCK_S             # now it is

@@ -407,20 +407,40 @@ def test_wrong_pins_long_ago_are_not_held_against_a_typo(clock):
     assert guard.check("2468")
 
 
-def test_the_lock_grows_from_seconds_and_is_forgiven(clock):
-    from kiosk.pin import FIRST_LOCK_S, PinGuard, hash_pin
-    guard = PinGuard(hash_pin("2468", iterations=1000), max_tries=3, lockout_s=300,
-                     monotonic=lambda: clock.monotonic_ns() / 1e9)
+def three_tries_guard(clock) -> pin.PinGuard:
+    """A guard of PIN 2468 locking after 3 wrong PINs, for up to 300 s, on the test's clock."""
+    return pin.PinGuard(pin.hash_pin("2468", iterations=1000), max_tries=3, lockout_s=300,
+                        monotonic=lambda: clock.monotonic_ns() / 1e9)
+
+
+def locks_of_runs(guard, clock, runs: int, guess_s: float = 0.0) -> list[int]:
+    """The lock each run of 3 wrong PINs (`guess_s` apart) brings, the next run as it ends."""
     locks = []
-    for _ in range(6):
+    for _ in range(runs):
         for _ in range(3):
             assert not guard.check("1111")
+            clock.advance(guess_s)
         locks.append(round(guard.locked_for()))
         clock.advance(guard.locked_for())
-    assert locks == [FIRST_LOCK_S, 30, 60, 120, 240, 300]
+    return locks
+
+
+def test_the_lock_grows_from_seconds_and_is_forgiven(clock):
+    guard = three_tries_guard(clock)
+    assert locks_of_runs(guard, clock, 6) == [pin.FIRST_LOCK_S, 30, 60, 120, 240, 300]
     clock.advance(300)                           # a long quiet while: back to a short lock
-    for _ in range(3):
-        guard.check("1111")
-    assert round(guard.locked_for()) == FIRST_LOCK_S
-    clock.advance(FIRST_LOCK_S)
-    assert guard.check("2468") and guard.next_lock_s() == FIRST_LOCK_S
+    assert locks_of_runs(guard, clock, 1) == [pin.FIRST_LOCK_S]
+    assert guard.check("2468") and guard.next_lock_s() == pin.FIRST_LOCK_S
+
+
+def test_a_guesser_who_goes_on_stays_locked_long(clock):
+    """The quiet that forgives is counted from the end of the lock: a lock of `lockout_s`
+    forgave itself as it ended (counted from the last wrong PIN), and a guesser's locks went
+    back to 15 s after each 300."""
+    guard = three_tries_guard(clock)
+    # A guess every 2 s while the pad takes them, the next run as soon as the lock ends.
+    assert locks_of_runs(guard, clock, 9, guess_s=2) == [13, 28, 58, 118, 238, 298, 298, 298, 298]
+    clock.advance(299)                           # not quiet for lockout_s since the lock ended
+    assert locks_of_runs(guard, clock, 1) == [300]
+    clock.advance(300)                           # quiet for lockout_s after it: forgiven
+    assert locks_of_runs(guard, clock, 1) == [pin.FIRST_LOCK_S]
