@@ -251,11 +251,6 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
     }
 
 
-def change(now: float | None, before: float | None) -> float | None:
-    """now - before, when both are known."""
-    return None if now is None or before is None else float(rounded(now - before, 1))
-
-
 def parse_since(text: str) -> date | int:
     """`--since` as typed: an ISO date (YYYY-MM-DD), or `Nd` for the last N days including
     today. Raises ValueError with a message fit for the user."""

@@ -165,12 +165,6 @@ def test_staff_summary_keeps_praise_apart_from_the_complaints(cfg, store, record
     assert s["top_praise"] == [{"code": "staff", "n": 4}, {"code": "queue", "n": 1}]
 
 
-def test_change_is_known_only_when_both_are():
-    from kiosk.stats import change
-    assert change(72.0, 65.5) == 6.5 and change(None, 3.0) is None and change(3.0, None) is None
-    assert change(56.3, 43.8) == 12.5 and change(-0.05, 0.0) == -0.1
-
-
 def test_a_half_is_rounded_away_from_zero_as_the_centre_rounds_it(cfg, store, recorder, clock):
     """9 happy answers of 16: CSAT 56.25 %, shown 56.3 as the centre's pages and a spreadsheet show
     it (Python's round gave 56.2, the even neighbour of the binary value)."""

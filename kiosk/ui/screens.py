@@ -23,7 +23,7 @@ from kiosk.ui import palette
 from kiosk.ui.controls import NpsButton, PillButton, ReasonChip
 from kiosk.ui.fit import ELLIPSIS, TextBox, fit_head, fit_tail
 from kiosk.ui.smiley import SmileyButton, SmileyFace
-from kiosk.ui.texts import age_text, alert_text, comment_text, tr, whole
+from kiosk.ui.texts import age_text, alert_text, comment_text, shown_change, tr, whole
 
 
 class Caption(Label):
@@ -379,7 +379,6 @@ NPS_GROUPS = (("0–6", range(0, 7)), ("7–8", range(7, 9)), ("9–10", range(9
 def staff_table(stats: dict, qid: str, nps: bool) -> dict[str, str]:
     """The comparison table's cells: today, the same weekday last week and the change, for
     answers, the score and the satisfied share. Small samples are starred."""
-    from kiosk.stats import change
     score = ("happy_index", "nps")[nps]         # the stats field of the score
     today = _period_row(stats["periods"]["today"], qid)
     before = _period_row(stats["periods"]["same_weekday_last_week"], qid)
@@ -390,8 +389,8 @@ def staff_table(stats: dict, qid: str, nps: bool) -> dict[str, str]:
         cells[f"{name}.score"] = whole(row.get(score))
         cells[f"{name}.csat"] = whole(row.get("csat"), " %")
     cells["change.n"] = whole(today["n"] - before["n"], signed=True)
-    cells["change.score"] = whole(change(today.get(score), before.get(score)), signed=True)
-    cells["change.csat"] = whole(change(today.get("csat"), before.get("csat")), signed=True)
+    cells["change.score"] = whole(shown_change(today.get(score), before.get(score)), signed=True)
+    cells["change.csat"] = whole(shown_change(today.get("csat"), before.get("csat")), signed=True)
     return cells
 
 

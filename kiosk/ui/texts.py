@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from server_sync.program.i18n import Catalogues, placeholders
+from server_sync.protocol.rounding import rounded
 from server_sync.protocol.vocabulary import LANGUAGES, SCRUB_MARKS
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
@@ -28,7 +29,7 @@ assert set(SCRUBBED) == set(SCRUB_MARKS.values())
 MINUS = "\u2212"
 
 __all__ = ["ALERT_KINDS", "LOCALE_DIR", "MINUS", "SCRUBBED", "UI_LANGUAGES", "UI_TEXTS", "age_text", "alert_text",
-           "catalogue", "comment_text", "placeholders", "tr", "whole"]
+           "catalogue", "comment_text", "placeholders", "shown_change", "tr", "whole", "whole_number"]
 
 
 def catalogue(language: str) -> Mapping[str, str]:
@@ -41,14 +42,26 @@ def tr(key: str, language: str, **values: object) -> str:
     return UI_TEXTS.text(key, language, **values)
 
 
+def whole_number(x: float) -> int:
+    """A figure as the staff screen shows it: whole, a half away from zero as everywhere
+    (`protocol.rounding`: 28.5 is 29; Python's round made it 28); -0.3 is 0, not −0."""
+    return int(rounded(x, 0))
+
+
+def shown_change(now: float | None, before: float | None) -> int | None:
+    """The change between two figures of the staff screen: the difference of the whole numbers
+    shown, so the three read true together (29 and 76 show −47, not the −46 of 28.6 − 75.4)."""
+    return None if now is None or before is None else whole_number(now) - whole_number(before)
+
+
 def whole(x: float | None, suffix: str = "", signed: bool = False) -> str:
     """A figure of the staff screen: whole, "–" when there is none, a negative one with a true
     minus sign ("−23", as the office's report writes it; a hyphen read as a dash), `signed` with
     "+" too (a zero without one)."""
     if x is None:
         return "–"
-    x = round(x) + 0.0                      # -0.3 is "0", not "−0"
-    return (f"{x:+.0f}" if signed and x else f"{x:.0f}").replace("-", MINUS) + suffix   # no change: "0"
+    n = whole_number(x)
+    return (f"{n:+d}" if signed and n else f"{n:d}").replace("-", MINUS) + suffix   # no change: "0"
 
 
 def comment_text(text: str, language: str) -> str:

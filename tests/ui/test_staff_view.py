@@ -50,3 +50,16 @@ def test_staff_figures_have_a_true_minus_and_comments_say_what_was_removed():
     assert comment_text(stored, "sv") == "Ring mig på [telefonnummer borttaget], fråga efter [namn borttaget]"
     assert comment_text(stored, "en") == "Ring mig på [phone number removed], fråga efter [name removed]"
     assert comment_text("[phone]", "nb") == "[telefonnummer fjernet]"
+
+
+def test_the_change_is_the_difference_of_the_figures_shown():
+    """Each figure is shown whole; the change was the whole of the unrounded difference, so the
+    row read 29, 76 and −46 (the review's example; and 40 %, 47 %, −6)."""
+    def period(n, score, csat):
+        return {"questions": {"visit": {"n": n, "counts": {}, "happy_index": score, "csat": csat}}}
+    stats = {"periods": {"today": period(17, 29.4, 40.4), "same_weekday_last_week": period(40, 75.6, 46.5)}}
+    cells = staff_table(stats, "visit", nps=False)
+    assert (cells["today.score"], cells["before.score"], cells["change.score"]) == ("29", "76", "\u221247")
+    assert (cells["today.csat"], cells["before.csat"], cells["change.csat"]) == ("40 %", "47 %", "\u22127")
+    from kiosk.ui.texts import whole
+    assert whole(28.5) == "29" and whole(-2.5) == "\u22123"      # a half away from zero, as everywhere
