@@ -34,6 +34,7 @@ from kiosk.exc import CaptureError
 from server_sync.protocol.rounding import rounded
 from server_sync.protocol.scales import SCALES, sql_rule
 from server_sync.protocol.tally import Tally
+from server_sync.protocol.timetext import iso_ms
 
 if TYPE_CHECKING:                   # the store (peewee) is the caller's: `kiosk --help` builds no database
     from kiosk.store import LocalStore
@@ -53,7 +54,9 @@ def withheld_questions(cfg: KioskConfig, store: LocalStore) -> frozenset[str]:
 
 
 def _grouped(store: LocalStore, first: date, last: date, question: str | None,
-             by_date: bool, withheld: Iterable[str]) -> list[_Row]:
+             by_date: bool, withheld: Iterable[str], until: datetime | None = None) -> list[_Row]:
+    """`until`: only answers recorded before then (each row of it is read from the table; keep
+    the span to a day)."""
     args: list[Any] = [first.isoformat(), last.isoformat()]
     qfilter = ""
     if question:
@@ -63,6 +66,9 @@ def _grouped(store: LocalStore, first: date, last: date, question: str | None,
     if left_out:
         qfilter += f" AND question_id NOT IN ({', '.join('?' * len(left_out))})"
         args.extend(left_out)
+    if until is not None:
+        qfilter += " AND recorded_at < ?"
+        args.append(iso_ms(until))
     day = "local_date" if by_date else "''"
     sql = (
         f"SELECT {day}, question_id, scale, value, local_hour, flagged, SUM(n) FROM ("
@@ -191,7 +197,9 @@ def _top(counts: Mapping[str, int]) -> list[dict[str, Any]]:
 
 def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: str) -> dict[str, Any]:
     """What the staff screen adds to `local_stats` for one question, over the last 7 days:
-    each day's answers and score on the question's current scale (the trend), the answers on
+    each day's answers and score on the question's current scale (the trend), the figures of the
+    same weekday last week up to the time of day it is now (`same_time_last_week`, a period as
+    `local_stats` gives them, to compare today so far with), the answers on
     earlier scales (`earlier_scale`: scale → n, counted apart), the reasons most chosen with a
     negative answer (`top_complaints`) and with another (`top_praise`: only where the kiosk asks
     why after every answer), and the latest comments (scrubbed of e-mail addresses and phone
@@ -200,12 +208,19 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
     today = local_today(cfg, now)
     first = today - timedelta(days=6)
     withheld = withheld_questions(cfg, store)
+    week_ago = today - timedelta(days=7)
     if question in withheld:
         days = [{"date": (first + timedelta(days=i)).isoformat(), "n": 0, "score": None} for i in range(7)]
         return {"from": first.isoformat(), "to": today.isoformat(), "days": days, "earlier_scale": {},
+                "same_time_last_week": _period((), week_ago, week_ago),
                 "followups": 0, "top_complaints": [], "top_praise": [], "comments": [], "withheld": True}
     rows = _grouped(store, first, today, question, by_date=True, withheld=withheld)
     current = current_scales(cfg)
+    # Today so far is compared with the same weekday last week up to the same local time: its
+    # whole day made every morning read as a collapse (17 answers by noon against 40 all day).
+    local_now = now.astimezone(ZoneInfo(cfg.timezone))
+    until = datetime.combine(week_ago, local_now.time(), local_now.tzinfo)
+    so_far = _grouped(store, week_ago, week_ago, question, by_date=True, withheld=withheld, until=until)
     days = []
     for i in range(7):
         d = first + timedelta(days=i)
@@ -243,6 +258,7 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
     return {
         "from": first.isoformat(), "to": today.isoformat(), "days": days,
         "earlier_scale": earlier,
+        "same_time_last_week": _period(so_far, week_ago, week_ago, current),
         "followups": answered,
         "top_complaints": _top({code: negative for code, negative, _n in reasons}),
         "top_praise": _top({code: n - negative for code, negative, n in reasons}),

@@ -376,12 +376,13 @@ def praise_line(items: list[tuple[str, int]], fits: Callable[[str], bool], lang:
 NPS_GROUPS = (("0–6", range(0, 7)), ("7–8", range(7, 9)), ("9–10", range(9, 11)))
 
 
-def staff_table(stats: dict, qid: str, nps: bool) -> dict[str, str]:
-    """The comparison table's cells: today, the same weekday last week and the change, for
-    answers, the score and the satisfied share. Small samples are starred."""
+def staff_table(stats: dict, summary: dict, qid: str, nps: bool) -> dict[str, str]:
+    """The comparison table's cells: today so far, the same weekday last week up to the same
+    time of day (`staff_summary`'s `same_time_last_week`) and the change, for answers, the score
+    and the satisfied share. Small samples are starred."""
     score = ("happy_index", "nps")[nps]         # the stats field of the score
     today = _period_row(stats["periods"]["today"], qid)
-    before = _period_row(stats["periods"]["same_weekday_last_week"], qid)
+    before = _period_row(summary["same_time_last_week"], qid)
     cells: dict[str, str] = {}
     for name, row in (("today", today), ("before", before)):
         small = 0 < row["n"] < SMALL_SAMPLE
@@ -437,7 +438,7 @@ class StaffScreen(KioskScreen):
         # An employee question's answers are in no figure (kiosk.stats): dashes, not zeros,
         # and the reason in place of the scale's explanation.
         withheld = summary.get("withheld", False)
-        cells = staff_table(stats, q.id, nps)
+        cells = staff_table(stats, summary, q.id, nps)
         if withheld:
             cells = dict.fromkeys(cells, "–")
         self._table(app, q, cells)
@@ -544,7 +545,7 @@ class StaffScreen(KioskScreen):
         nps = q.scale == "nps11"
         heads = ["", tr("staff_answers", lang), tr("staff_nps" if nps else "staff_happy_index", lang),
                  tr("staff_csat", lang)]
-        rows = [("today", "staff_today"), ("before", "staff_same_weekday"), ("change", "staff_change")]
+        rows = [("today", "staff_today"), ("before", "staff_same_time"), ("change", "staff_change")]
         key = (lang, u, nps)
         if getattr(self, "_table_key", None) != key:
             self._table_key = key

@@ -320,15 +320,15 @@ class Scenario:
                    bool(scr.ids.small_note.text) == bool(starred), (starred, scr.ids.small_note.text))
 
     def staff_answers_a_clerk(self, lang: str):
-        """Today against the same weekday last week with the change; the 7-day trend; the top
+        """Today against the same time last week with the change; the 7-day trend; the top
         three reasons and the latest comments, scrubbed; plain words."""
         from kiosk.ui.screens import staff_table
         yield from self.frames(1)
         scr = self.app.sm.current_screen
         view = self.app.staff_view()
-        want = staff_table(view["stats"], "visit", nps=False)
+        want = staff_table(view["stats"], view["summary"], "visit", nps=False)
         shown = {k: c.text for k, c in scr._cells.items()}
-        self.check(f"{lang}: today, same day last week and the change", shown == want and
+        self.check(f"{lang}: today, the same time last week and the change", shown == want and
                    want["change.n"] not in ("", "–"), (shown, want))
         self.check(f"{lang}: a 7-day trend", len(scr.ids.trend.scores) == 7
                    and scr.ids.trend.scores[-1] == view["summary"]["days"][-1]["score"], scr.ids.trend.scores)

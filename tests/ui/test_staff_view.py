@@ -17,7 +17,7 @@ def test_the_staff_view_compares_within_one_scale_and_names_the_earlier_one(stor
     cfg5, now = two_scales
     stats = local_stats(cfg5, store, now, question="visit")
     summary = staff_summary(cfg5, store, now, "visit")
-    cells = staff_table(stats, "visit", nps=False)
+    cells = staff_table(stats, summary, "visit", nps=False)
     # Today on smiley5 (3 happy answers); last week's answer was on smiley4: no score to compare.
     assert cells["today.n"] == "3*" and cells["today.score"] == "100"
     assert cells["before.n"] == "0" and cells["change.score"] == "–"
@@ -57,9 +57,35 @@ def test_the_change_is_the_difference_of_the_figures_shown():
     row read 29, 76 and −46 (the review's example; and 40 %, 47 %, −6)."""
     def period(n, score, csat):
         return {"questions": {"visit": {"n": n, "counts": {}, "happy_index": score, "csat": csat}}}
-    stats = {"periods": {"today": period(17, 29.4, 40.4), "same_weekday_last_week": period(40, 75.6, 46.5)}}
-    cells = staff_table(stats, "visit", nps=False)
+    stats = {"periods": {"today": period(17, 29.4, 40.4)}}
+    cells = staff_table(stats, {"same_time_last_week": period(40, 75.6, 46.5)}, "visit", nps=False)
     assert (cells["today.score"], cells["before.score"], cells["change.score"]) == ("29", "76", "\u221247")
     assert (cells["today.csat"], cells["before.csat"], cells["change.csat"]) == ("40 %", "47 %", "\u22127")
     from kiosk.ui.texts import whole
     assert whole(28.5) == "29" and whole(-2.5) == "\u22123"      # a half away from zero, as everywhere
+
+
+def test_today_so_far_is_compared_with_last_week_up_to_the_same_time(cfg, store, recorder, clock):
+    """At noon, 17 answers today against last week's 40 of the whole day read "−23": every
+    morning a collapse. Last week's same weekday is counted up to the same local time (to the
+    millisecond: an answer at 12:00:00.000 last week is after noon), its figures too."""
+    from datetime import datetime, timedelta, timezone
+    noon = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)         # Monday 12:00 in Stockholm
+    week_ago = noon - timedelta(days=7)
+    for i in range(40):                                 # last Monday: 08:00 to 19:42, one per 18 min
+        clock.set(week_ago - timedelta(hours=4) + timedelta(minutes=18 * i))
+        recorder.record("visit", 4 if i < 20 else 1)
+        if i == 13:                                     # 11:54, and one at 12:00:00.000 sharp
+            clock.set(week_ago)
+            recorder.record("visit", 1)
+    for i in range(17):                                 # this morning
+        clock.set(noon - timedelta(hours=4) + timedelta(minutes=12 * i))
+        recorder.record("visit", 4)
+    clock.set(noon)
+    stats = local_stats(cfg, store, noon, question="visit")
+    summary = staff_summary(cfg, store, noon, "visit")
+    cells = staff_table(stats, summary, "visit", nps=False)
+    # Last Monday 08:00, 08:18 ... 11:54: 14 answers before noon, all happy; 12:00:00.000 is not before it.
+    assert (cells["today.n"], cells["before.n"], cells["change.n"]) == ("17*", "14*", "+3")
+    assert (cells["today.score"], cells["before.score"], cells["change.score"]) == ("100", "100", "0")
+    assert stats["periods"]["same_weekday_last_week"]["questions"]["visit"]["n"] == 41   # `kiosk stats`: the whole day
