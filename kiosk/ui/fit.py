@@ -6,7 +6,7 @@ wide), marked with an ellipsis:
 - `fit_tail`: the end of a text (the comment being typed: its newest words and the cursor stay
   in view, the beginning gives way, "…" in front);
 - `fit_head`: the beginning of a text between a fixed prefix and suffix (a comment or alert on
-  the staff screen: “text…” Mon at 11).
+  the staff screen: “text…” Mon 11:00, in the language's quotation marks).
 
 Both take `fits(text) -> bool`, true up to some length of the text and false beyond it, and
 search for the longest text it accepts. `TextBox` is that test for a Kivy label: it lays the

@@ -523,12 +523,13 @@ class StaffScreen(KioskScreen):
             if left >= 1:
                 break
         shown = []
+        quote_open, quote_close = tr("quote_open", self._lang), tr("quote_close", self._lang)
         for i, (body, when) in enumerate(side["comments"]):
             if left < 1:
                 break
             # Each older comment keeps a line, if there is one: three short beat two long.
             n = min(STAFF_COMMENT_LINES, max(1, left - (len(side["comments"]) - i - 1)))
-            shown.append(fit_head(body, comments.lines(n), prefix="“", suffix="” " + when))
+            shown.append(fit_head(body, comments.lines(n), prefix=quote_open, suffix=f"{quote_close} {when}"))
             left -= round(comments.height(shown[-1]) / line)
         ids.comments.text = "\n".join(shown)
         if not shown:                    # not one line of room: no heading over nothing

@@ -338,7 +338,11 @@ class Scenario:
                    and lines[0] == f"1. {self.cfg.reasons[top[0]['code']][lang]}: {top[0]['n']}", lines)
         comments = scr.ids.comments.text
         latest = [c["text"] for c in view["summary"]["comments"]]
-        shown = [line.split("”")[0].lstrip("“") for line in comments.splitlines()]
+        # In the language's quotation marks (sv ”…”, nb «…», en “…”).
+        quote_open, quote_close = self.app.tr("quote_open", lang), self.app.tr("quote_close", lang)
+        shown = [line[len(quote_open):].rsplit(quote_close, 1)[0] for line in comments.splitlines()]
+        self.check(f"{lang}: comments in the language's quotation marks",
+                   all(line.startswith(quote_open) for line in comments.splitlines()), comments)
         # Each whole, or its beginning cut at a word (a long word cut) to fit the panel.
         self.check(f"{lang}: the three latest comments, newest first, cut to fit", len(latest) == 3
                    and len(shown) == 3 and all(s == t or s.endswith("…") and t.startswith(s[:-1])

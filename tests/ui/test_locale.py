@@ -91,3 +91,20 @@ def test_alert_text_names_the_kind_in_the_language_and_the_local_time():
         assert alert_text(dict(trend, text=broken), "sv", tz, now).endswith(": 'visit' down 12 points")
     for kind, key in ALERT_KINDS.items():
         assert all(tr(key, lang) for lang in UI_LANGUAGES), kind
+
+
+def test_words_as_each_language_writes_them():
+    """From a read of every screen: Swedish writes "i dag" (Språkrådet), as the rest of its
+    strings did; two keys side by side have two words ("Slett" was both Delete and Clear in
+    Norwegian); the staff view quotes a comment in the language's quotation marks and says its
+    hour as the language does."""
+    assert not any(re.search(r"\bidag\b", text, re.I) for text in catalogue("sv").values())
+    for lang in UI_LANGUAGES:
+        assert tr("clear", lang) != tr("key_backspace", lang), lang
+    assert [(tr("quote_open", lang), tr("quote_close", lang)) for lang in ("sv", "nb", "en")] == [
+        ("”", "”"), ("«", "»"), ("“", "”")]
+    assert tr("staff_comment_when", "en", day="Mon", hour="17") == "Mon 17:00"
+    assert tr("staff_comment_when", "sv", day="mån", hour="17") == "mån kl. 17"
+    assert tr("nps_low", "nb") == "Svært lite sannsynlig"                  # as sv and en: not at all
+    assert "velger det gladeste fjeset" in tr("staff_score_explain", "nb")
+    assert tr("followup_hint_several", "nb", n=2) == "Velg opptil 2 og trykk Send"
