@@ -352,7 +352,7 @@ def _bare(out: Path, multisamples: str) -> None:
     class Bare(App):
         def build(self):
             Clock.schedule_once(self.first, 0)
-            return Label(text="Hur var ditt besök idag?")
+            return Label(text="Hur var ditt besök i dag?")
 
         def first(self, _dt):
             self.first_wall = time.time()
@@ -554,7 +554,7 @@ def _idle_bare(out: Path) -> None:
     class Bare(App):
         def build(self):
             after_first_frame(IDLE_SETTLE_S, lambda: idle_window(IDLE_MEASURE_S, self.done))
-            return Label(text="Hur var ditt besök idag?")
+            return Label(text="Hur var ditt besök i dag?")
 
         def done(self, result: dict) -> None:
             out.write_text(json.dumps(result))

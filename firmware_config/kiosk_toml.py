@@ -7,6 +7,7 @@ checkout, loaded by path: the package's other modules need what pip installs lat
 
     python3 kiosk_toml.py read FILE     # kiosk.id, kiosk.site, broker.host, broker.port: a line each
     python3 kiosk_toml.py host HOST
+    python3 kiosk_toml.py pin HASH      # what the kiosk would say of staff.pin_hash (kiosk/pin.py's rule)
     python3 kiosk_toml.py check FILE OPTION KEY VALUE [OPTION KEY VALUE ...]
 
 Exit 0 when all is well; else 1 with the reason on standard error, for provision.sh to name.
@@ -21,14 +22,26 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-HOSTS = Path(__file__).resolve().parent.parent / "server_sync" / "program" / "hosts.py"
+CHECKOUT = Path(__file__).resolve().parent.parent
+HOSTS = CHECKOUT / "server_sync" / "program" / "hosts.py"
+PIN = CHECKOUT / "kiosk" / "pin.py"                 # standard library only, as hosts.py
+
+
+def _module(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def host_problem(host: str) -> str | None:
-    spec = importlib.util.spec_from_file_location("kundpuls_hosts", HOSTS)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.host_problem(host)
+    return _module("kundpuls_hosts", HOSTS).host_problem(host)
+
+
+def pin_problem(encoded: str) -> str | None:
+    """The kiosk's own rule (kiosk.pin.pin_hash_problem): a hash cut short when copied passed a
+    shape check here, and the kiosk then refused its config at start."""
+    return _module("kundpuls_pin", PIN).pin_hash_problem(encoded)
 
 
 READ = ("kiosk.id", "kiosk.site", "broker.host", "broker.port")
@@ -81,6 +94,8 @@ def main(argv: list[str]) -> int:
             print("\n".join(values))
     elif len(argv) == 2 and argv[0] == "host":
         problem = host_problem(argv[1])
+    elif len(argv) == 2 and argv[0] == "pin":
+        problem = pin_problem(argv[1])
     elif len(argv) >= 2 and argv[0] == "check" and len(argv[2:]) % 3 == 0:
         problem = check(Path(argv[1]), argv[2:])
     else:

@@ -31,7 +31,7 @@ EMPLOYEE_REASONS = ("workload", "leadership", "tools", "team", "other")
 QUESTIONS: dict[str, dict[str, Any]] = {
     "visit": {
         "id": "visit", "version": 1, "scale": "smiley4", "audience": "customer",
-        "text": {"sv": "Hur var ditt besök idag?", "nb": "Hvordan var besøket ditt i dag?",
+        "text": {"sv": "Hur var ditt besök i dag?", "nb": "Hvordan var besøket ditt i dag?",
                  "en": "How was your visit today?"},
         "reasons": list(CUSTOMER_REASONS), "comment": True,
     },

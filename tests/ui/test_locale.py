@@ -98,7 +98,10 @@ def test_words_as_each_language_writes_them():
     strings did; two keys side by side have two words ("Slett" was both Delete and Clear in
     Norwegian); the staff view quotes a comment in the language's quotation marks and says its
     hour as the language does."""
-    assert not any(re.search(r"\bidag\b", text, re.I) for text in catalogue("sv").values())
+    from server_sync.protocol.catalogue import QUESTIONS
+    shipped = (Path(__file__).resolve().parents[2] / "firmware_config" / "kiosk.toml").read_text(encoding="utf-8")
+    swedish = [*catalogue("sv").values(), *(q["text"]["sv"] for q in QUESTIONS.values()), shipped]
+    assert not any(re.search(r"\bidag\b", text, re.I) for text in swedish)      # the questions asked too
     for lang in UI_LANGUAGES:
         assert tr("clear", lang) != tr("key_backspace", lang), lang
     assert [(tr("quote_open", lang), tr("quote_close", lang)) for lang in ("sv", "nb", "en")] == [
