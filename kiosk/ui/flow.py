@@ -306,7 +306,9 @@ class KioskFlow:
             self._commit_draft(sent=False)           # a new answer ends the previous follow-up
         self.last_value = value
         self.last_negative = q.is_negative(value)
-        if rec.wants_followup and (q.reasons or q.comment):
+        # An answer not counted (flagged a repeat or a burst) is thanked, not asked why: a reason
+        # given to it would go with it, left out of every figure.
+        if rec.wants_followup and rec.filtered is None and (q.reasons or q.comment):
             self.draft = FollowUpDraft(rec.id, q, value, q.is_negative(value))
             self._go(FOLLOWUP)
         else:

@@ -91,7 +91,7 @@ def test_followup_idle_timeout_keeps_what_was_written(kf, clock, cfg, store):
 def test_only_a_follow_up_the_customer_sent_is_marked_sent(kf, clock, cfg, store):
     a = kf.answer(1)
     kf.choose_reason(kf.draft.question.reasons[0])             # one tap sends it
-    clock.advance(cfg.ui.thank_you_s + 0.1)
+    clock.advance(max(cfg.ui.thank_you_s, cfg.filters.repeat_window_s) + 0.1)   # the next customer
     kf.tick()
     b = kf.answer(2)
     kf.open_comment()
@@ -176,6 +176,19 @@ def test_a_second_press_during_the_followup_leaves_it_with_the_counted_answer(kf
         (1, None, json.dumps([first_reason])), (again, "repeat", None)]
     summary = stats.staff_summary(cfg, store, clock.now(), "visit")
     assert summary["top_complaints"] == [{"code": first_reason, "n": 1}]
+
+
+def test_an_answer_not_counted_asks_no_reason(kf, store, clock):
+    """A press the repeat filter flags just after a follow-up was sent (the same customer again)
+    opened a follow-up of its own: the reason given there went to an answer the staff view and
+    the centre leave out, and was lost. It is thanked, not asked why."""
+    first = kf.answer(1, source="button")
+    kf.choose_reason(kf.draft.question.reasons[0])
+    clock.advance(1.0)
+    again = kf.answer(2, source="button")
+    assert again.filtered == "repeat" and again.wants_followup
+    assert kf.screen == F.THANKS and kf.draft is None
+    assert rows(store, "SELECT response_id FROM followup") == [(first.id,)]
 
 
 def test_language_switch_and_reset_after_idle(kf, clock, cfg, store):
