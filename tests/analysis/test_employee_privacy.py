@@ -199,10 +199,10 @@ def test_the_bi_views_never_show_an_employee_answer_or_a_small_group(chain):
     assert q("SELECT COUNT(*) FROM v_hourly WHERE audience = 'employee'") == [(0,)]
     daily = q("SELECT site_id, local_date, n FROM v_daily_site WHERE audience = 'employee' ORDER BY 1, 2")
     assert [tuple(r) for r in daily] == [("s1", "2026-11-19", 6)]
-    chain_days = q("SELECT local_date, n FROM v_daily_chain WHERE audience = 'employee' ORDER BY 1")
-    assert [tuple(r) for r in chain_days] == [("2026-11-19", 8)]       # s1's six and s2's two together
-    reasons = q("SELECT site_id, local_date, n FROM v_reasons_daily WHERE audience = 'employee'")
-    assert [tuple(r) for r in reasons] == [("s1", "2026-11-19", 1)]
+    # The chain's day of 8 beside s1's 6 gave s2's 2 away (and their Happy Index by difference);
+    # s1's reason cited by one colleague gave that one's complaint away (a privacy review).
+    assert q("SELECT local_date, n FROM v_daily_chain WHERE audience = 'employee' ORDER BY 1") == []
+    assert q("SELECT site_id, local_date, n FROM v_reasons_daily WHERE audience = 'employee'") == []
 
 
 # Every employee group of the chain fixture: (site, day, n) a day, (day, n) the chain's day, and
@@ -224,10 +224,34 @@ def test_the_bi_views_read_a_minimum_edited_by_hand_safely(chain, value, minimum
     day_n = {(s, d): n for s, d, n in DAILY}
     assert q("SELECT site_id, local_date, n FROM v_daily_site WHERE audience = 'employee' ORDER BY 1, 2") \
         == [r for r in DAILY if r[2] >= minimum]
+    # A chain day only where no store's day of it is hidden; a reason only cited by the minimum.
+    hidden_days = {d for _s, d, n in DAILY if n < minimum}
     assert q("SELECT local_date, n FROM v_daily_chain WHERE audience = 'employee' ORDER BY 1") \
-        == [r for r in CHAIN_DAILY if r[1] >= minimum]
+        == [r for r in CHAIN_DAILY if r[1] >= minimum and r[0] not in hidden_days]
     assert q("SELECT site_id, local_date, n FROM v_reasons_daily WHERE audience = 'employee' ORDER BY 1, 2") \
-        == [r for r in REASONS if day_n[r[:2]] >= minimum]
+        == [r for r in REASONS if day_n[r[:2]] >= minimum and r[2] >= minimum]
+
+
+def test_the_bi_views_show_employee_groups_large_enough_and_no_difference_of_them(central_db):
+    """Both stores' days of the minimum and more: the chain's day is shown (the sum of two shown);
+    one store's day below it: neither the chain's day (its difference from the other's would be
+    that store's) nor the small store's; a reason cited by 5 is shown, one cited by 4 is not."""
+    db = central_db
+    for s in ("x", "y", "z"):
+        add_site(db, s)
+    add_question(db, "staff", audience="employee")
+    def one_day(site: str, values: list[int], day: int) -> list[dict]:
+        return [answer(site, datetime(2026, 11, day, 10, i), v, question="staff", audience="employee")
+                for i, v in enumerate(values)]
+    x, y = one_day("x", [1] * 6, 16), one_day("y", [2] * 7, 16)
+    z, y_next = one_day("z", [1] * 2, 17), one_day("y", [4] * 6, 17)
+    commit(db, x + y + z + y_next, reasons={**{r["id"]: ["workload"] for r in x[:5]},
+                                            **{r["id"]: ["rota"] for r in y[:4]}})
+    q = lambda sql: [tuple(r) for r in db.execute_sql(sql).fetchall()]      # noqa: E731
+    assert q("SELECT local_date, n FROM v_daily_chain WHERE audience = 'employee' ORDER BY 1") == [("2026-11-16", 13)]
+    assert q("SELECT site_id, local_date, n FROM v_daily_site WHERE audience = 'employee' ORDER BY 1, 2") == [
+        ("x", "2026-11-16", 6), ("y", "2026-11-16", 7), ("y", "2026-11-17", 6)]
+    assert q("SELECT site_id, reason, n FROM v_reasons_daily WHERE audience = 'employee'") == [("x", "workload", 5)]
 
 
 def test_the_views_apply_the_privacy_rules_bounds():
