@@ -266,6 +266,19 @@ def _kiosks(ids: Sequence[str], word: str = "kiosk") -> str:
     return f"{word}{'' if len(ids) == 1 else 's'} {', '.join(ids)}"
 
 
+def kept_payload(payload: bytes) -> str:
+    """A pushed config as the centre's record of it (`config_push`) keeps it: the staff roster
+    (`privacy.staff_names`, the names the kiosk masks in comments) as "[name]" each. The kiosk
+    needs the names; the record only that it had so many (the roster was kept at the centre
+    for ever, every former employee's name with it: a privacy review)."""
+    config = json.loads(payload)
+    names = (config.get("privacy") or {}).get("staff_names")
+    if not isinstance(names, list):
+        return payload.decode()
+    config["privacy"] = dict(config["privacy"], staff_names=["[name]"] * len(names))
+    return json.dumps(config, ensure_ascii=False, separators=(",", ":"))
+
+
 def config_messages(push: PushFile, versions: Mapping[str, int], prefix: str = "") -> list[tuple[str, str, int, bytes]]:
     """[(kiosk_id, topic, version, payload)] for each target."""
     return [(k, protocol.config_topic(k, prefix), v, protocol.encode_config(v, push.body))

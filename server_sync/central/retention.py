@@ -146,9 +146,39 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
                 for i in range(0, len(found), 500):
                     chunk = found[i:i + 500]
                     db.execute_sql(f"DELETE FROM {table} WHERE id IN ({', '.join([p] * len(chunk))})", chunk)
+        # A search of the web's comments for the words (to find the comment asked about) put them
+        # in the audit log for its 24 months, where the erasure left them (a privacy review): the
+        # entry stays (who looked, and when), the words in it go.
+        found = _holding(db, "audit_log", "detail", needle) if _table_exists(db, "audit_log") else []
+        out.counts["audit_searches"] = len(found)
+        if found and not dry_run:
+            _erase_in_audit(db, found, fold(needle))
         if not dry_run:
             _log(db, now, out, actor)
     return out
+
+
+ERASED = "[erased]"
+
+
+def _erase_in_audit(db: Database, ids: list[int], wanted: str) -> None:
+    """Each text of the audit entries `ids` that holds `wanted` (folded), as `ERASED`."""
+    def scrubbed(value: Any) -> Any:
+        if isinstance(value, str):
+            return ERASED if wanted in fold(value) else value
+        if isinstance(value, dict):
+            return {k: scrubbed(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrubbed(v) for v in value]
+        return value
+    p = db.param
+    for entry_id in ids:
+        (detail,), = db.execute_sql(f"SELECT detail FROM audit_log WHERE id = {p}", (entry_id,)).fetchall()
+        try:
+            kept = json.dumps(scrubbed(json.loads(detail)), ensure_ascii=False, sort_keys=True)
+        except ValueError:                  # an entry stored cut (not JSON): nothing of it is kept
+            kept = json.dumps({"unreadable": ERASED})
+        db.execute_sql(f"UPDATE audit_log SET detail = {p} WHERE id = {p}", (kept, entry_id))
 
 
 def _holding(db: Database, table: str, columns: str, needle: str) -> list[int]:

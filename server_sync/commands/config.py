@@ -44,8 +44,8 @@ def push_config(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
     from server_sync.central.dialect import placeholders
     from server_sync.config_push import (Publication, answered_questions, config_messages, define_questions,
-                                         failed_push, load_push_file, next_versions, publish_each_retained,
-                                         targets, validate_for)
+                                         failed_push, kept_payload, load_push_file, next_versions,
+                                         publish_each_retained, targets, validate_for)
 
     push = load_push_file(args.file)
     settings = None if args.dry_run else broker_settings(args, f"kundpuls-config-push-{os.getpid()}")
@@ -65,7 +65,7 @@ def push_config(args: argparse.Namespace) -> int:
             messages = config_messages(push, versions, args.prefix)
             db.cursor().executemany(
                 f"INSERT INTO config_push (kiosk_id, version, payload, pushed_at) VALUES ({placeholders(db, 4)})",
-                [(k, v, payload.decode(), now) for k, _t, v, payload in messages])
+                [(k, v, kept_payload(payload), now) for k, _t, v, payload in messages])
             if args.dry_run:
                 txn.rollback()
             else:

@@ -45,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'would remove' if args.dry_run else 'removed'} {n} comment{'s' if n != 1 else ''}"
               + (f" and {copies} kept cop{'ies' if copies != 1 else 'y'} of what kiosks sent (conflicts, refused"
                  " messages) holding the text" if copies else "")
+              + (f"; the words taken out of {removed.counts['audit_searches']} audit entr"
+                 f"{'ies' if removed.counts['audit_searches'] != 1 else 'y'} (searches for them)"
+                 if removed.counts["audit_searches"] else "")
               + ("" if args.dry_run else "; the privacy log records the erasure (not its content)"))
     if not any(removed.counts.values()):
         print("kiosk-central: warning: no comment matched", file=sys.stderr)

@@ -80,11 +80,29 @@ def test_a_dry_run_counts_and_removes_nothing(store):
 
 def test_erasure_removes_what_the_search_finds_and_logs_that_it_happened_not_what(store):
     removed = erase_comments(store, "kalle", NOW)
-    assert removed.counts == {"comments": 2, "conflicts": 0, "dead_letters": 0}
+    assert removed.counts == {"comments": 2, "conflicts": 0, "dead_letters": 0, "audit_searches": 0}
     left = sorted(c for (c,) in store.execute_sql("SELECT comment FROM followup WHERE comment IS NOT NULL").fetchall())
     assert left == ["Bra bemötande", "Kön var lång"]
     log = json.dumps(privacy_log(store))
     assert "erasure" in log and "alle" not in log.lower() and "0701" not in log
+
+
+def test_erasure_takes_the_words_out_of_the_audit_logs_searches_for_them(store):
+    """Finding the comment asked about with the web's search put its words (a name, a number) in
+    the audit log for 24 months, which the erasure did not touch (a privacy review). The entry
+    stays, who looked and when; the words go."""
+    from server_sync.web import audit
+    audit.record(store, "comments_viewed", user_name="ada", address="10.0.0.1", page="/comments",
+                 filters={"q": "kalle 0701234567", "site": "s1"}, shown=1)
+    audit.record(store, "comments_viewed", user_name="ada", address="10.0.0.1", page="/comments",
+                 filters={"q": "kön"}, shown=3)
+    assert erase_comments(store, "KALLE", NOW, dry_run=True).counts["audit_searches"] == 1
+    assert erase_comments(store, "KALLE", NOW).counts["audit_searches"] == 1
+    entries = audit.entries(store, event="comments_viewed")
+    assert [e["detail"] for e in entries] == [
+        {"filters": {"q": "kön"}, "page": "/comments", "shown": 3},
+        {"filters": {"q": "[erased]", "site": "s1"}, "page": "/comments", "shown": 1}]
+    assert all(e["user"] == "ada" for e in entries)
 
 
 def test_erasure_can_be_narrowed_and_refuses_a_search_that_matches_everything(store):
@@ -130,8 +148,9 @@ def test_a_comment_removed_at_the_centre_sent_again_stays_removed_and_is_kept_no
     p = db.param
     db.execute_sql(f"INSERT INTO dead_letter (received_at, topic, kiosk_id, reason, payload) VALUES ({p}, {p}, {p}, {p}, {p})",
                    (NOW.replace(tzinfo=None), "t", "k1", "bad", b'{"comment": "\\u004b\\u0041LLE ringde"}'))
-    assert erase_comments(db, "kalle", NOW, dry_run=True).counts == {"comments": 2, "conflicts": 1, "dead_letters": 1}
-    assert erase_comments(db, "kalle", NOW).counts == {"comments": 2, "conflicts": 1, "dead_letters": 1}
+    counts = {"comments": 2, "conflicts": 1, "dead_letters": 1, "audit_searches": 0}
+    assert erase_comments(db, "kalle", NOW, dry_run=True).counts == counts
+    assert erase_comments(db, "kalle", NOW).counts == counts
     assert count(db, "SELECT COUNT(*) FROM conflict") == 0 and count(db, "SELECT COUNT(*) FROM dead_letter") == 0
     assert apply_retention(db, NOW).counts["comments"] == 1                    # f3 was recorded 14 months ago
     again = ingest.handle(*batch([r1, r2, r3, f1, f2, f3])).accepted
@@ -162,7 +181,8 @@ def test_the_commands(central_url, store, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["dry_run"] and out["counts"]["comments"] == 4          # now every comment is older than 6 months
     assert main(["--db", central_url, "erase", "--contains", "Kalle", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["counts"] == {"comments": 2, "conflicts": 0, "dead_letters": 0}
+    assert json.loads(capsys.readouterr().out)["counts"] == {"comments": 2, "conflicts": 0, "dead_letters": 0,
+                                                            "audit_searches": 0}
     assert main(["--db", central_url, "retention", "log", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["action"] == "erasure"
     assert central("--db", central_url, "privacy", "set", "--comments-months", "0") == 2

@@ -232,6 +232,14 @@ def test_a_region_beside_a_site_is_checked_and_must_hold_the_site(web, clients):
     assert sara.get("/comments", params={"site": "s003", "region": "south"}).status_code == 200
 
 
+def test_the_access_log_keeps_no_search_words(web, clients):
+    """uvicorn's access log wrote `/comments?q=…`: the words an office user searched for (a
+    customer's name or number) went into the journal, where no erasure reaches them."""
+    assert clients["ada-admin"].get("/comments", params={"q": "quokka 0701234567"}).status_code == 200
+    log = web.server.log()
+    assert '"GET /comments?… HTTP/1.1" 200' in log and "quokka" not in log and "0701234567" not in log
+
+
 def test_live_stream_is_scoped(web, clients):
     """The store manager's stream names her site's new answers and never another site's."""
     from server_sync.web.marks import bump
