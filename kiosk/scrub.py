@@ -7,12 +7,13 @@ Each is replaced by a mark (`[e-mail]`, `[phone]`, `[id-number]`, `[card]`, `[ib
 about the store itself stays: prices, times, dates, receipt, order and store numbers, postcodes
 and EAN codes (tests/test_scrub_corpus.py measures both on a generated corpus).
 
-How each kind is recognised:
+How each kind is recognised (white space folded first; digits read across the groups they are
+typed in: "85 01 01 1236", "4111  1111 1111 1111"):
 - identity numbers by their structure and check digits (kiosk.checkdigits, the same answers as
   python-stdnum's): Swedish personnummer and samordningsnummer (Luhn), Norwegian fødselsnummer
   and D-number (two mod-11 digits); a number whose check digits fail is not someone's number
   and is kept;
-- card numbers: 15-19 digits (grouped or not) with a card network's first digit and a valid
+- card numbers: 15-19 digits with a card network's first digit and a valid
   Luhn digit; an IBAN by its mod-97 check (stdnum, imported the first time a comment holds
   something shaped like one: stdnum costs the kiosk ~1.3 MB); an EAN-13 is neither;
 - phone numbers as Google's libphonenumber reads them for the Nordic countries, with and
@@ -48,13 +49,19 @@ PHONE_REGIONS = ("SE", "NO", "DK", "FI")
 # kalle@företag.se).
 _EMAIL = re.compile(r"[\w.%+\-]+\s*(?:@|\(at\)|\[at\])\s*[\w\-]+(?:\s*\.\s*[\w\-]+)+")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,30}\b")
-# Digits with the separators people type between groups; boundaries keep it off longer numbers.
-_DIGIT_RUN = re.compile(r"(?<![\w+])\d(?:[ \-]?\d){9,18}(?![\w])")
-_SE_ID = re.compile(r"(?<![\w])(?:(?:19|20)?\d{6})[-+ ]?\d{4}(?![\w])")
-_NO_ID = re.compile(r"(?<![\w])\d{6}[ \-]?\d{5}(?![\w])")
+# Groups of digits with what people type between them: a space (white space is folded to one space
+# first, so two spaces, a tab or a line break are one too), a dash, the personnummer's "+". Any
+# number of groups of any size ("85 01 01 1236", "4111 1111 1111 1111"): the digits are checked,
+# not the grouping. The boundaries keep it off longer numbers and a "+46".
+_DIGIT_GROUPS = re.compile(r"(?<![\w+])\d+(?:(?: ?[-+] ?| )\d+)*(?!\w)")
+_GROUP = re.compile(r"\d+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# Dates and times read like phone numbers to a phone parser; people write them in complaints.
-_DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?|\d{1,2}[.:]\d{2}(?:\s*-\s*\d{1,2}[.:]\d{2})?")
+_WHITESPACE = re.compile(r"\s+")
+# Dates and times read like phone numbers to a phone parser; people write them in complaints, on
+# the kiosk's keyboard (no dash, slash or colon) as a day, month and year with spaces too.
+_DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?|\d{1,2}[.:]\d{2}(?:\s*-\s*\d{1,2}[.:]\d{2})?"
+                          r"|(?:0?[1-9]|[12]\d|3[01]) (?:0?[1-9]|1[0-2]) (?:19|20)\d\d"
+                          r"|(?:19|20)\d\d (?:0?[1-9]|1[0-2]) (?:0?[1-9]|[12]\d|3[01])")
 # Words that say the number after them belongs to the store, not a person (sv, nb, en).
 _NOT_PERSONAL = re.compile(
     r"(?:kvitto\w*|kvittering\w*|order\w*|ordre\w*|ordernr|artikel\w*|artnr|art\.?\s?nr|vare\w*|"
@@ -87,18 +94,17 @@ class Scrubber:
         """The comment as stored: composed (NFC, as the centre stores it), personal data
         replaced, control characters and runs of white space folded, cut to `max_chars`."""
         # Composed first: a name typed as "a" and a combining diaeresis ("Ma\u0308rta") is the
-        # roster's "Märta" and must be masked as such.
-        text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text))
+        # roster's "Märta" and must be masked as such. White space folded before anything is
+        # looked for: "850101  1236" is the same number as "850101 1236" (it was stored unmasked,
+        # then folded into it).
+        text = _WHITESPACE.sub(" ", unicodedata.normalize("NFC", _CONTROL.sub(" ", text)))
         text = _EMAIL.sub(EMAIL_MARK, text)
         text = _IBAN.sub(_iban_mark, text)
-        text = _SE_ID.sub(lambda m: ID_MARK if _swedish_id(m.group(0)) else m.group(0), text)
-        text = _NO_ID.sub(lambda m: ID_MARK if _norwegian_id(m.group(0)) else m.group(0), text)
-        text = _DIGIT_RUN.sub(lambda m: CARD_MARK if _card(m.group(0)) else m.group(0), text)
+        text = _DIGIT_GROUPS.sub(_numbers_masked, text)
         text = self._phones(text)
         if self._names_re is not None:
             text = self._names_re.sub(NAME_MARK, text)
-        text = re.sub(r"\s+", " ", text).strip()
-        return text[:max_chars]
+        return text.strip()[:max_chars]
 
     def _phones(self, text: str) -> str:
         spans: list[tuple[int, int]] = []
@@ -131,14 +137,52 @@ def _digits(s: str) -> str:
     return "".join(c for c in s if c.isdigit())
 
 
+def _numbers_masked(m: re.Match) -> str:
+    """The groups of digits with each identity or card number among them masked: the longest
+    run of whole groups that is one, from the left (a personnummer and a phone number typed one
+    after the other are two runs of groups, not one 20-digit number)."""
+    run = m.group(0)
+    groups = [g.span() for g in _GROUP.finditer(run)]
+    out, at, i = [], 0, 0
+    while i < len(groups):
+        ends, length = [], 0
+        for j in range(i, len(groups)):          # the runs from group i short enough to be one
+            length += groups[j][1] - groups[j][0]
+            if length > _LONGEST:
+                break
+            ends.append(j)
+        for j in reversed(ends):
+            mark = _number_mark(run[groups[i][0]:groups[j][1]])
+            if mark:
+                out += [run[at:groups[i][0]], mark]
+                at, i = groups[j][1], j + 1
+                break
+        else:
+            i += 1
+    return "".join(out) + run[at:]
+
+
+_LONGEST = 19           # digits: a card number's longest
+
+
+def _number_mark(s: str) -> str | None:
+    """The mark for digits `s` (separators among them), None when they are no one's number."""
+    d = _digits(s)
+    if _card(d):
+        return CARD_MARK
+    if _swedish_id(d) or _norwegian_id(d):
+        return ID_MARK
+    return None
+
+
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)   # a 29 February: some year had one
 
 
-def _swedish_id(s: str) -> bool:
-    """A Swedish personnummer or samordningsnummer (day + 60): a date and a Luhn digit."""
-    d = _digits(s)
+def _swedish_id(d: str) -> bool:
+    """Digits `d` are a Swedish personnummer or samordningsnummer (day + 60): a date and a Luhn
+    digit, the century (19, 20) in front or not."""
     ten = d[-10:]
-    if len(d) not in (10, 12) or not luhn_valid(ten):
+    if len(d) not in (10, 12) or (len(d) == 12 and d[:2] not in ("19", "20")) or not luhn_valid(ten):
         return False
     month, day = int(ten[2:4]), int(ten[4:6])
     if day > 60:
@@ -157,14 +201,14 @@ def _iban_mark(m: re.Match) -> str:
     return s
 
 
-def _norwegian_id(s: str) -> bool:
-    """A Norwegian fødselsnummer or D-number (both check digits and the date)."""
-    return norwegian_id_valid(_digits(s))
+def _norwegian_id(d: str) -> bool:
+    """Digits `d` are a Norwegian fødselsnummer or D-number (both check digits and the date)."""
+    return len(d) == 11 and norwegian_id_valid(d)
 
 
-def _card(s: str) -> bool:
-    d = _digits(s)
-    return 15 <= len(d) <= 19 and d[0] in _CARD_FIRST and luhn_valid(d)
+def _card(d: str) -> bool:
+    """Digits `d` are a payment card's number: a card network's first digit and a Luhn digit."""
+    return 15 <= len(d) <= _LONGEST and d[0] in _CARD_FIRST and luhn_valid(d)
 
 
 _DEFAULT = Scrubber()

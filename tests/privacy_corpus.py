@@ -57,6 +57,18 @@ def _date(rng: random.Random) -> tuple[int, int, int]:
     return rng.randint(1940, 2008), rng.randint(1, 12), rng.randint(1, 28)
 
 
+def _keyboard_spaced(rng: random.Random, digits: str, groupings: list[tuple[int, ...]]) -> str:
+    """`digits` as typed on the kiosk's keyboard, which has no dash: in groups of the sizes of one
+    of `groupings`, between them a space, now and then two (a number with two spaces in it was
+    stored unmasked)."""
+    sizes = rng.choice(groupings)
+    parts, at = [], 0
+    for size in sizes:
+        parts.append(digits[at:at + size])
+        at += size
+    return "".join(part + rng.choice([" ", " ", "  "]) for part in parts[:-1]) + parts[-1]
+
+
 def personnummer(rng: random.Random, valid: bool, coordination: bool = False) -> str:
     y, m, d = _date(rng)
     body = f"{y % 100:02d}{m:02d}{d + (60 if coordination else 0):02d}{rng.randint(0, 999):03d}"
@@ -64,6 +76,9 @@ def personnummer(rng: random.Random, valid: bool, coordination: bool = False) ->
     check = check if valid else (check + rng.randint(1, 9)) % 10
     long_form = rng.random() < 0.3
     head = f"{y}{m:02d}{d + (60 if coordination else 0):02d}" if long_form else body[:6]
+    if rng.random() < 0.25:
+        return _keyboard_spaced(rng, f"{head}{body[6:]}{check}", [(len(head), 4), (len(head), 2, 2), (2, 2, 2, 4)]
+                                if len(head) == 6 else [(len(head), 4), (4, 2, 2, 4)])
     sep = rng.choice(["-", "", " ", "-"])
     return f"{head}{sep}{body[6:]}{check}"
 
@@ -82,6 +97,8 @@ def fodselsnummer_no(rng: random.Random, valid: bool, d_number: bool = False) ->
     number = body + first + second
     if not valid:
         number = number[:-1] + str((int(number[-1]) + rng.randint(1, 9)) % 10)
+    if rng.random() < 0.25:
+        return _keyboard_spaced(rng, number, [(6, 5), (2, 2, 2, 5), (6, 3, 2)])
     sep = rng.choice(["", " ", "-", ""])
     return f"{number[:6]}{sep}{number[6:]}"
 
@@ -92,6 +109,8 @@ def card(rng: random.Random, valid: bool) -> str:
     body = first + "".join(str(rng.randint(0, 9)) for _ in range(length - len(first) - 1))
     check = int(luhn.calc_check_digit(body))
     digits = body + str(check if valid else (check + rng.randint(1, 9)) % 10)
+    if rng.random() < 0.25:
+        return _keyboard_spaced(rng, digits, [(4, 4, 4, 4)] if len(digits) == 16 else [(4, 6, 5)])
     sep = rng.choice([" ", "-", ""])
     return sep.join(digits[i:i + 4] for i in range(0, len(digits), 4))
 
@@ -170,10 +189,14 @@ def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
                             f"{rng.randint(10, 5000)}:-", f"{rng.randint(10, 999)}.{rng.randint(0, 99):02d} {kr}"])
     elif kind == "time":
         h, mi = rng.randint(7, 21), rng.choice([0, 15, 30, 45])
-        value = rng.choice([f"kl {h}:{mi:02d}", f"kl. {h}.{mi:02d}", f"{h}.{mi:02d}-{h + 1}.{mi:02d}", f"{h}:{mi:02d}"])
+        value = rng.choice([f"kl {h}:{mi:02d}", f"kl. {h}.{mi:02d}", f"{h}.{mi:02d}-{h + 1}.{mi:02d}", f"{h}:{mi:02d}",
+                            f"kl {h} {mi:02d}"])
     elif kind == "date":
         y, m, d = rng.randint(2024, 2026), rng.randint(1, 12), rng.randint(1, 28)
-        value = rng.choice([f"{y}-{m:02d}-{d:02d}", f"{d}/{m}", f"{d}.{m}.{y}", f"{d}/{m}/{y % 100:02d}", f"{d}.{m:02d}"])
+        # The last two as the kiosk's keyboard types them (no dash, slash or colon): digits in
+        # groups, which the scrubber reads across spaces.
+        value = rng.choice([f"{y}-{m:02d}-{d:02d}", f"{d}/{m}", f"{d}.{m}.{y}", f"{d}/{m}/{y % 100:02d}", f"{d}.{m:02d}",
+                            f"{d} {m} {y}", f"{y} {m:02d} {d:02d} kl {rng.randint(7, 21)} {rng.choice([0, 15, 30, 45]):02d}"])
     elif kind == "receipt":
         word = {"sv": rng.choice(["kvitto", "kvittonr", "kvittonummer"]), "nb": rng.choice(["kvittering", "kvitteringsnr"]),
                 "en": rng.choice(["receipt", "receipt no."])}[language]

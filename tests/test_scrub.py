@@ -46,6 +46,37 @@ def test_ordinary_text_is_kept(text):
     assert scrub_comment(text) == text
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("pnr 850101  1236", f"pnr {ID_MARK}"),                  # two spaces: stored as "850101 1236"
+    ("pnr 850101\n1236 tack", f"pnr {ID_MARK} tack"),
+    ("pnr 850101\t1236", f"pnr {ID_MARK}"),
+    ("pnr 850101\u00a01236", f"pnr {ID_MARK}"),
+    ("pnr 850101 12 36", f"pnr {ID_MARK}"),                  # any grouping: the digits are checked
+    ("85 01 01 1236 heter jag", f"{ID_MARK} heter jag"),
+    ("1985 01 01  1236", ID_MARK),
+    ("fnr 15 10 86 95088", f"fnr {ID_MARK}"),
+    ("fnr 151086  950 88", f"fnr {ID_MARK}"),
+    ("kort 4111  1111 1111 1111", f"kort {CARD_MARK}"),
+    ("kort 4111 1111\n1111 1111 drogs", f"kort {CARD_MARK} drogs"),
+    ("pnr 850101 1236 kort 4111 1111 1111 1111", f"pnr {ID_MARK} kort {CARD_MARK}"),
+    ("2 st 850101 1236", f"2 st {ID_MARK}"),                  # a group before is not part of it
+])
+def test_numbers_typed_with_any_spacing_are_replaced(text, expected):
+    """The kiosk's keyboard has no dash: numbers are typed in groups with spaces, sometimes two,
+    or pasted with a line break or a no-break space. Each was kept, then folded into its usual
+    form ("850101 1236") on the way to the disk."""
+    assert scrub_comment(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Vi var där 24 10 2025 kl 14 30",          # a date typed with spaces is not a phone number
+    "Handlade 2025 10 21, kassa 3",
+    "Köpte 2 st 149 kr och 3 st 99 kr",
+])
+def test_numbers_typed_with_spaces_that_are_no_ones_are_kept(text):
+    assert scrub_comment(text) == text
+
+
 def test_whitespace_control_and_length():
     assert scrub_comment("a\x00b\x1b  c\n\nd") == "a b c d"
     assert scrub_comment("x" * 300, max_chars=200) == "x" * 200
