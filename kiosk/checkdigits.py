@@ -1,6 +1,8 @@
-"""Check digits for the comment scrubber (kiosk.scrub): Luhn, and the Norwegian fødselsnummer.
+"""Check digits for the comment scrubber (kiosk.scrub): Luhn, the Norwegian fødselsnummer and
+Norwegian account number.
 
-They answer exactly as python-stdnum's `luhn.is_valid` and `no.fodselsnummer.is_valid` do
+They answer exactly as python-stdnum's `luhn.is_valid`, `no.fodselsnummer.is_valid` and
+`no.kontonr.is_valid` (11 digits) do
 (tests/test_checkdigits.py compares them on the inputs the scrubber passes: Unicode digits), but
 without importing stdnum: every stdnum module loads `stdnum.util`, which imports pydoc and
 looks up ~200 Unicode character names at import (1.1 MB resident in the kiosk's process for
@@ -36,15 +38,30 @@ def norwegian_id_valid(digits: str) -> bool:
     Norwegian fødselsnummer or D-number: 11 digits, both mod-11 check digits, a birth date
     that exists and is not in the future. Look-alike digits read as ASCII, as in stdnum's
     `fodselsnummer.is_valid` (which also drops separators; digits have none)."""
-    number = "".join(_DIGIT_LOOKALIKES.get(c, c) for c in digits)
-    if len(number) != 11 or any(c not in ASCII_DIGITS for c in number):
+    number = _eleven_ascii_digits(digits)
+    if not number or number[-2] != _mod11(number, (3, 7, 6, 1, 8, 9, 4, 5, 2)):
         return False
-    if number[-2] != _mod11(number, (3, 7, 6, 1, 8, 9, 4, 5, 2)):
-        return False
-    if number[-1] != _mod11(number, (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)):
+    if number[-1] != _mod11(number, _LAST_MOD11):
         return False
     born = _birth_date(number)
     return born is not None and born <= datetime.date.today()
+
+
+def norwegian_account_valid(digits: str) -> bool:
+    """`digits` (as for `norwegian_id_valid`) are a Norwegian bank account number (kontonummer):
+    11 digits, the last the mod-11 check digit of the ten before it, weighted as a
+    fødselsnummer's last (stdnum's `no.kontonr.is_valid` on 11 digits)."""
+    number = _eleven_ascii_digits(digits)
+    return bool(number) and number[-1] == _mod11(number, _LAST_MOD11)
+
+
+_LAST_MOD11 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+
+
+def _eleven_ascii_digits(digits: str) -> str:
+    """`digits` with look-alike digits read as ASCII; "" unless that makes 11 ASCII digits."""
+    number = "".join(_DIGIT_LOOKALIKES.get(c, c) for c in digits)
+    return number if len(number) == 11 and all(c in ASCII_DIGITS for c in number) else ""
 
 
 def _mod11(number: str, weights: tuple[int, ...]) -> str:

@@ -1,7 +1,7 @@
 """Scrub personal data out of free-text comments on the kiosk, before they are stored.
 
 Kundpuls asks nothing personal, but customers type: an e-mail address, a phone number, a
-personal identity number, a card number or an IBAN, or the name of the clerk who served them.
+personal identity number, a card or account number, or the name of the clerk who served them.
 Each is replaced by a mark (`[e-mail]`, `[phone]`, `[id-number]`, `[card]`, `[iban]`,
 `[name]`) before the commit, so it never reaches the disk or the wire. What a customer writes
 about the store itself stays: prices, times, dates, receipt, order and store numbers, postcodes
@@ -13,9 +13,14 @@ typed in: "85 01 01 1236", "4111  1111 1111 1111"):
   python-stdnum's): Swedish personnummer and samordningsnummer (Luhn), Norwegian fødselsnummer
   and D-number (two mod-11 digits); a number whose check digits fail is not someone's number
   and is kept;
-- card numbers: 15-19 digits with a card network's first digit and a valid
-  Luhn digit; an IBAN by its mod-97 check (stdnum, imported the first time a comment holds
-  something shaped like one: stdnum costs the kiosk ~1.3 MB); an EAN-13 is neither;
+- card numbers: 15-19 digits with a card network's first digit and a valid Luhn digit; an
+  EAN-13 is not one;
+- account numbers: an IBAN, in capitals or not, by its mod-97 check (then stdnum's, imported
+  the first time a comment holds one: stdnum costs the kiosk ~1.3 MB); a Norwegian account
+  number (4+2+5 digits) by its mod-11 check digit unless the words before it say it is a receipt
+  or order number; any 10-18 digits after "konto", "kontonr", "account"... (a Swedish clearing and
+  account number has no check digit all banks share); all as `[iban]`, which the kiosk and the
+  web show as "account number removed";
 - phone numbers as Google's libphonenumber reads them for the Nordic countries, with and
   without country code, unless the words before it say it is a receipt, order, article or store
   number;
@@ -32,7 +37,7 @@ from typing import Iterable, Sequence
 
 import phonenumbers
 
-from kiosk.checkdigits import luhn_valid, norwegian_id_valid
+from kiosk.checkdigits import luhn_valid, norwegian_account_valid, norwegian_id_valid
 from server_sync.protocol.vocabulary import SCRUB_MARKS
 
 EMAIL_MARK = SCRUB_MARKS["e-mail"]
@@ -48,7 +53,19 @@ PHONE_REGIONS = ("SE", "NO", "DK", "FI")
 # Letters of any language: the keyboard offers å, ä, ö, æ, ø, and addresses take them (märta.öberg@,
 # kalle@företag.se).
 _EMAIL = re.compile(r"[\w.%+\-]+\s*(?:@|\(at\)|\[at\])\s*[\w\-]+(?:\s*\.\s*[\w\-]+)+")
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){10,30}\b")
+# An IBAN in capitals or not: the kiosk's keyboard has no capitals ("se45 5000 0000 0583 9825 7466").
+_IBAN = re.compile(r"\b[A-Za-z]{2}[0-9]{2}(?:[ ]?[A-Za-z0-9]){10,30}\b")
+# An account number the words before it name (sv, nb, da, en), whatever the bank's format: a
+# Swedish clearing and account number has no check digit that holds for every bank.
+_ACCOUNT_AFTER_WORD = re.compile(
+    r"(\b(?:bank)?(?:konto(?:t|en|nr|nummer(?:et)?|numret)?|kto|account|acct)\b\W{0,3}"
+    r"(?:(?:nr|no|nummer|number)\b\W{0,3})?)(\d+(?:(?:[.,-] ?| )\d+)*)(?!\w)", re.IGNORECASE)
+# A clearing or register number and an account: 4 + 6 digits at the least; fewer is an amount, a
+# count or a date ("kontot 2025 10 21"), more is no account.
+_ACCOUNT_DIGITS = range(10, 19)
+# A Norwegian account number as written (4+2+5 digits, with spaces, dots or neither); its last
+# digit is a mod-11 check digit.
+_NO_ACCOUNT = re.compile(r"(?<![\w.,+])\d{4}([ .]?)\d{2}\1\d{5}(?!\w|[.,]\d)")
 # Groups of digits with what people type between them: a space (white space is folded to one space
 # first, so two spaces, a tab or a line break are one too), a dash, the personnummer's "+". Any
 # number of groups of any size ("85 01 01 1236", "4111 1111 1111 1111"): the digits are checked,
@@ -100,7 +117,9 @@ class Scrubber:
         text = _WHITESPACE.sub(" ", unicodedata.normalize("NFC", _CONTROL.sub(" ", text)))
         text = _EMAIL.sub(EMAIL_MARK, text)
         text = _IBAN.sub(_iban_mark, text)
+        text = _ACCOUNT_AFTER_WORD.sub(_account_after_word_masked, text)
         text = _DIGIT_GROUPS.sub(_numbers_masked, text)
+        text = _NO_ACCOUNT.sub(_norwegian_account_masked, text)
         text = self._phones(text)
         if self._names_re is not None:
             text = self._names_re.sub(NAME_MARK, text)
@@ -112,7 +131,7 @@ class Scrubber:
             for m in phonenumbers.PhoneNumberMatcher(text, region):
                 if _DATE_OR_TIME.fullmatch(m.raw_string.strip("() ")):
                     continue
-                if not _NOT_PERSONAL.search(text[max(0, m.start - 40):m.start]):
+                if not _store_number_before(text, m.start):
                     spans.append((m.start, m.end))
         if not spans:
             return text
@@ -121,6 +140,11 @@ class Scrubber:
             out += [text[at:start], PHONE_MARK]
             at = end
         return "".join(out) + text[at:]
+
+
+def _store_number_before(text: str, start: int) -> bool:
+    """The words before `start` say the number there is the store's (a receipt, an order...)."""
+    return _NOT_PERSONAL.search(text[max(0, start - 40):start]) is not None
 
 
 def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -191,14 +215,37 @@ def _swedish_id(d: str) -> bool:
 
 
 def _iban_mark(m: re.Match) -> str:
-    """The match with its longest leading IBAN masked (a word in capitals may follow it). An IBAN
-    is known by its length and mod-97 digits; the national part's own checks are not needed."""
-    from stdnum import iban        # rare in a comment; see the module's docstring
+    """The match with its longest leading IBAN masked (a word may follow it). An IBAN is known by
+    its length and mod-97 digits; the national part's own checks are not needed."""
     s = m.group(0)
     for end in range(len(s), 13, -1):
-        if (end == len(s) or s[end] == " ") and iban.is_valid(s[:end], check_country=False):
+        if (end == len(s) or s[end] == " ") and _mod97_holds(s[:end]) and _iban_valid(s[:end]):
             return IBAN_MARK + s[end:]
     return s
+
+
+def _mod97_holds(s: str) -> bool:
+    """The IBAN's mod-97 check alone, before stdnum is imported: in lower case ordinary words are
+    shaped like an IBAN too ("kl15 och sedan gick vi"), and only 1 in 97 of them passes this."""
+    compact = s.replace(" ", "")
+    return int("".join(str(int(c, 36)) for c in compact[4:] + compact[:4])) % 97 == 1
+
+
+def _iban_valid(s: str) -> bool:
+    from stdnum import iban        # rare in a comment; see the module's docstring
+    return iban.is_valid(s, check_country=False)
+
+
+def _account_after_word_masked(m: re.Match) -> str:
+    return m.group(1) + IBAN_MARK if len(_digits(m.group(2))) in _ACCOUNT_DIGITS else m.group(0)
+
+
+def _norwegian_account_masked(m: re.Match) -> str:
+    """A Norwegian account number masked unless its check digit fails or the words before it say
+    whose number it is (a receipt or an order number of 11 digits passes 1 time in 11)."""
+    if norwegian_account_valid(_digits(m.group(0))) and not _store_number_before(m.string, m.start()):
+        return IBAN_MARK
+    return m.group(0)
 
 
 def _norwegian_id(d: str) -> bool:

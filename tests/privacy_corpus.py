@@ -2,7 +2,7 @@
 kiosk's scrubbing (kiosk/scrub.py): comments with an embedded identifier that must go (with
 valid check digits, and the same with a broken check digit, in the spacing and dash variants
 people type) and comments with a look-alike that must stay (prices, times, dates, receipt,
-order and store numbers, postcodes, EAN codes).
+order and store numbers, postcodes, EAN codes, amounts near the word for an account).
 
 Identifiers are built from their rules (check digits computed by python-stdnum), never copied
 from a list, so every run with the same seed is the same corpus.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 from stdnum import iban, luhn
-from stdnum.no import fodselsnummer
+from stdnum.no import fodselsnummer, kontonr
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,34 @@ def iban_number(rng: random.Random, valid: bool) -> str:
     number = f"{country}{check}{bban}"
     if rng.random() < 0.6:
         number = " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    if rng.random() < 0.4:      # as the kiosk's keyboard types it: it has no capitals
+        number = number.lower()
     return number
+
+
+def norwegian_account(rng: random.Random, valid: bool) -> str:
+    """A Norwegian account number (kontonummer): 11 digits, the last a mod-11 check digit, written
+    4+2+5 with spaces, dots (the kiosk's keyboard has both) or nothing between."""
+    while True:
+        body = "".join(str(rng.randint(0, 9)) for _ in range(10))
+        check = kontonr._calc_check_digit(body + "0")
+        if check != "10" and not body.startswith("0000"):
+            break
+    if not valid:
+        check = str((int(check) + rng.randint(1, 9)) % 10)
+    number = body + check
+    sep = rng.choice([" ", ".", ""])
+    return f"{number[:4]}{sep}{number[4:6]}{sep}{number[6:]}"
+
+
+def swedish_account(rng: random.Random) -> str:
+    """A Swedish clearing and account number after the word that says what it is: there is no
+    check digit every bank shares, so the word is what the scrubber goes by."""
+    clearing, account = rng.choice([("8327 9", 10), ("6789", 9), ("5202", 7), ("1145", 7), ("3300", 10)])
+    digits = "".join(str(rng.randint(0, 9)) for _ in range(account))
+    number = rng.choice([digits, " ".join(digits[i:i + 3] for i in range(0, len(digits), 3))])
+    word = rng.choice(["kontonr", "kontonummer", "konto", "mitt konto", "bankkonto", "account"])
+    return f"{word} {clearing} {number}"
 
 
 def phone(rng: random.Random) -> str:
@@ -182,7 +209,7 @@ def ean13(rng: random.Random) -> str:
 
 
 def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
-    kind = rng.choice(["price", "time", "date", "receipt", "order", "store", "postcode", "ean", "quantity"])
+    kind = rng.choice(["price", "time", "date", "receipt", "order", "store", "postcode", "ean", "quantity", "account"])
     kr = {"sv": "kr", "nb": "kr", "en": "SEK"}[language]
     if kind == "price":
         value = rng.choice([f"{rng.randint(5, 999)},{rng.randint(0, 99):02d} {kr}", f"{rng.randint(1, 9)} {rng.randint(100, 999)} {kr}",
@@ -215,6 +242,11 @@ def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
         word = {"sv": rng.choice(["EAN", "streckkod", "artikel"]), "nb": rng.choice(["EAN", "strekkode", "varenummer"]),
                 "en": rng.choice(["EAN", "barcode", "item"])}[language]
         value = f"{word} {ean13(rng)}"
+    elif kind == "account":     # the word for an account, and an amount or a count near it
+        n = rng.choice([f"{rng.randint(100, 9999)}", f"{rng.randint(1, 9)} {rng.randint(100, 999)}", f"{rng.randint(2, 3)}"])
+        value = {"sv": rng.choice([f"{n} kr från kontot", f"kontot {n} gånger"]),
+                 "nb": rng.choice([f"{n} kr fra kontoen", f"kontoen {n} ganger"]),
+                 "en": rng.choice([f"{n} SEK from my account", f"account {n} times"])}[language]
     else:
         value = f"{rng.randint(2, 30)} st" if language == "sv" else f"{rng.randint(2, 30)} stk" if language == "nb" else f"{rng.randint(2, 30)} pcs"
     return kind, value
@@ -228,9 +260,10 @@ def corpus(n: int = 3000, seed: int = 2026) -> list[Sample]:
         "personnummer": lambda v: personnummer(rng, v), "samordningsnummer": lambda v: personnummer(rng, v, True),
         "fodselsnummer": lambda v: fodselsnummer_no(rng, v), "d-nummer": lambda v: fodselsnummer_no(rng, v, True),
         "card": lambda v: card(rng, v), "iban": lambda v: iban_number(rng, v),
+        "kontonummer": lambda v: norwegian_account(rng, v), "bankkonto": lambda v: swedish_account(rng),
         "phone": lambda v: phone(rng), "email": lambda v: email(rng),
     }
-    with_check = ("personnummer", "samordningsnummer", "fodselsnummer", "d-nummer", "card", "iban")
+    with_check = ("personnummer", "samordningsnummer", "fodselsnummer", "d-nummer", "card", "iban", "kontonummer")
     out: list[Sample] = []
     for i in range(n):
         language = ("sv", "nb", "en")[i % 3]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from kiosk.scrub import (CARD_MARK, EMAIL_MARK, IBAN_MARK, ID_MARK, NAME_MARK, PHONE_MARK, Scrubber,
@@ -75,6 +79,45 @@ def test_numbers_typed_with_any_spacing_are_replaced(text, expected):
 ])
 def test_numbers_typed_with_spaces_that_are_no_ones_are_kept(text):
     assert scrub_comment(text) == text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("se45 5000 0000 0583 9825 7466", IBAN_MARK),              # the kiosk's keyboard has no capitals
+    ("min iban se4550000000058398257466 tack", f"min iban {IBAN_MARK} tack"),
+    ("no93 8601 1117 947 ok", f"{IBAN_MARK} ok"),
+    ("dk50 0040 0440 1162 43", IBAN_MARK),
+    ("kontonr 8327 9 123 456 789 0", f"kontonr {IBAN_MARK}"),   # Swedish: the word says what it is
+    ("mitt konto 5202 1234567 tack", f"mitt konto {IBAN_MARK} tack"),
+    ("account no. 6789 123 456 789", f"account no. {IBAN_MARK}"),
+    ("betal til 8601 11 17947", f"betal til {IBAN_MARK}"),      # Norwegian: the mod-11 digit says it
+    ("kontonummer 8601.11.17947", f"kontonummer {IBAN_MARK}"),
+    ("86011117947 er mitt", f"{IBAN_MARK} er mitt"),
+])
+def test_account_numbers_as_typed_are_replaced(text, expected):
+    """IBANs in lower case and domestic account numbers were stored as typed, while the README
+    said comments are scrubbed of account numbers."""
+    assert scrub_comment(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "betal til 8601 11 17948",                 # the check digit fails
+    "kvittering 86011117947",                  # the word says it is the store's
+    "det drogs 1 299 kr från kontot 2 gånger",
+    "kontot var tomt, kassa 3",
+    "pengarna kom till kontot 2025 10 21",     # a date after the word is no account
+    "kl15 och sedan gick vi hem",              # shaped like an IBAN in lower case, no mod-97
+])
+def test_text_near_accounts_is_kept(text):
+    assert scrub_comment(text) == text
+
+
+def test_lower_case_text_shaped_like_an_iban_does_not_load_stdnum():
+    """stdnum costs the kiosk ~1.3 MB: the IBAN check loads it only when the mod-97 digits hold."""
+    code = ("import sys; from kiosk.scrub import scrub_comment; "
+            "scrub_comment('kl15 och sedan gick vi hem, ab12 cdef ghij klmn'); print('stdnum' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "False"
 
 
 def test_whitespace_control_and_length():
