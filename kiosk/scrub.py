@@ -21,6 +21,7 @@ typed in: "85 01 01 1236", "4111  1111 1111 1111"):
   or order number; any 10-18 digits after "konto", "kontonr", "account"... (a Swedish clearing and
   account number has no check digit all banks share); all as `[iban]`, which the kiosk and the
   web show as "account number removed";
+- e-mail addresses by their pattern, also spelled out as the kiosk's keyboard (no @) types them;
 - phone numbers as Google's libphonenumber reads them for the Nordic countries, with and
   without country code, unless the words before it say it is a receipt, order, article or store
   number;
@@ -51,8 +52,20 @@ MARKS = (EMAIL_MARK, PHONE_MARK, ID_MARK, CARD_MARK, IBAN_MARK, NAME_MARK)
 PHONE_REGIONS = ("SE", "NO", "DK", "FI")
 
 # Letters of any language: the keyboard offers å, ä, ö, æ, ø, and addresses take them (märta.öberg@,
-# kalle@företag.se).
-_EMAIL = re.compile(r"[\w.%+\-]+\s*(?:@|\(at\)|\[at\])\s*[\w\-]+(?:\s*\.\s*[\w\-]+)+")
+# kalle@företag.se); "(at)" and "(dot)" in any case ("anna (AT) example.se").
+_EMAIL = re.compile(r"[\w.%+\-]+\s*(?:@|\(at\)|\[at\])\s*[\w\-]+(?:\s*(?:\.|\(dot\)|\[dot\])\s*[\w\-]+)+", re.IGNORECASE)
+# An address as the kiosk's keyboard types it, with no @: "kalle at foretag.se", "kalle snabel a
+# gmail.com", "kari krøllalfa online dot no". A word before "at" and a place after it is a sentence
+# too ("cheaper at ica.se"), so the host must end in a top-level domain people's addresses have and
+# the word before must not be one that comes before "at" in a sentence (_NOT_AN_ADDRESS).
+_SPELLED_DOT = r"(?:\.| dot | punkt )"
+_EMAIL_SPELLED = re.compile(
+    rf"([\w.%+\-]+) (?:at|\(at\)|\[at\]|snabel ?-?a|krøllalfa|alfakrøll) [\w\-]+(?:{_SPELLED_DOT}[\w\-]+)*"
+    rf"{_SPELLED_DOT}(?:se|no|dk|fi|is|ax|nu|eu|com|net|org|info|me|io|uk|de)\b", re.IGNORECASE)
+_NOT_AN_ADDRESS = frozenset(
+    "look looked looking order ordered ordering buy bought shop shopped shopping sold sale cheaper price "
+    "prices available online store it is was were are me us them here there mener synes tror sa sier "
+    "vet ser".split())
 # An IBAN in capitals or not: the kiosk's keyboard has no capitals ("se45 5000 0000 0583 9825 7466").
 _IBAN = re.compile(r"\b[A-Za-z]{2}[0-9]{2}(?:[ ]?[A-Za-z0-9]){10,30}\b")
 # An account number the words before it name (sv, nb, da, en), whatever the bank's format: a
@@ -116,6 +129,7 @@ class Scrubber:
         # then folded into it).
         text = _WHITESPACE.sub(" ", unicodedata.normalize("NFC", _CONTROL.sub(" ", text)))
         text = _EMAIL.sub(EMAIL_MARK, text)
+        text = _EMAIL_SPELLED.sub(_spelled_address_masked, text)
         text = _IBAN.sub(_iban_mark, text)
         text = _ACCOUNT_AFTER_WORD.sub(_account_after_word_masked, text)
         text = _DIGIT_GROUPS.sub(_numbers_masked, text)
@@ -212,6 +226,10 @@ def _swedish_id(d: str) -> bool:
     if day > 60:
         day -= 60
     return 1 <= month <= 12 and 1 <= day <= _DAYS_IN_MONTH[month - 1]
+
+
+def _spelled_address_masked(m: re.Match) -> str:
+    return m.group(0) if m.group(1).lower() in _NOT_AN_ADDRESS else EMAIL_MARK
 
 
 def _iban_mark(m: re.Match) -> str:

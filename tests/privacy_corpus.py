@@ -2,7 +2,8 @@
 kiosk's scrubbing (kiosk/scrub.py): comments with an embedded identifier that must go (with
 valid check digits, and the same with a broken check digit, in the spacing and dash variants
 people type) and comments with a look-alike that must stay (prices, times, dates, receipt,
-order and store numbers, postcodes, EAN codes, amounts near the word for an account).
+order and store numbers, postcodes, EAN codes, amounts near the word for an account, a shop's
+web address).
 
 Identifiers are built from their rules (check digits computed by python-stdnum), never copied
 from a list, so every run with the same seed is the same corpus.
@@ -197,9 +198,15 @@ def _phone_text(rng: random.Random) -> str:
 
 
 def email(rng: random.Random) -> str:
-    user = rng.choice(["anna.svensson", "ola", "kari_n", "j.smith", "lars-erik72"])
     host = rng.choice(["example.se", "firma.no", "mail.example.com", "post.dk"])
-    return rng.choice([f"{user}@{host}", f"{user} (at) {host}", f"{user.upper()}@{host}"])
+    if rng.random() < 0.4:
+        # As the kiosk's keyboard types it: no @, capitals, dash or underscore. Each was stored
+        # as typed ("kalle at foretag.se", "kalle at foretag dot se").
+        user = rng.choice(["kalle", "anna.svensson", "ola72", "märta.öberg", "jørgen.b"])
+        at = rng.choice([" at ", " at ", " snabel a ", " (at) ", " krøllalfa "])
+        return user + at + (host if rng.random() < 0.7 else host.replace(".", rng.choice([" dot ", " punkt "])))
+    user = rng.choice(["anna.svensson", "ola", "kari_n", "j.smith", "lars-erik72"])
+    return rng.choice([f"{user}@{host}", f"{user} (at) {host}", f"{user.upper()}@{host}", f"{user} (AT) {host}"])
 
 
 def ean13(rng: random.Random) -> str:
@@ -209,7 +216,7 @@ def ean13(rng: random.Random) -> str:
 
 
 def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
-    kind = rng.choice(["price", "time", "date", "receipt", "order", "store", "postcode", "ean", "quantity", "account"])
+    kind = rng.choice(["price", "time", "date", "receipt", "order", "store", "postcode", "ean", "quantity", "account", "website"])
     kr = {"sv": "kr", "nb": "kr", "en": "SEK"}[language]
     if kind == "price":
         value = rng.choice([f"{rng.randint(5, 999)},{rng.randint(0, 99):02d} {kr}", f"{rng.randint(1, 9)} {rng.randint(100, 999)} {kr}",
@@ -247,6 +254,10 @@ def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
         value = {"sv": rng.choice([f"{n} kr från kontot", f"kontot {n} gånger"]),
                  "nb": rng.choice([f"{n} kr fra kontoen", f"kontoen {n} ganger"]),
                  "en": rng.choice([f"{n} SEK from my account", f"account {n} times"])}[language]
+    elif kind == "website":     # a shop's address after "at" is a sentence, not an e-mail address
+        site = rng.choice(["ica.se", "coop.se", "komplett.no", "elkjop.no", "amazon.com"])
+        value = {"sv": f"billigare på {site}", "nb": rng.choice([f"billigere på {site}", f"synes at {site} er bedre"]),
+                 "en": rng.choice([f"cheaper at {site}", f"I looked at {site}", f"ordered at {site}"])}[language]
     else:
         value = f"{rng.randint(2, 30)} st" if language == "sv" else f"{rng.randint(2, 30)} stk" if language == "nb" else f"{rng.randint(2, 30)} pcs"
     return kind, value

@@ -51,7 +51,9 @@ def test_ordinary_text_is_kept(text):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("pnr 850101  1236", f"pnr {ID_MARK}"),                  # two spaces: stored as "850101 1236"
+    # Numbers in groups with spaces, sometimes two (no dash on the keyboard), or pasted with a
+    # line break or a no-break space: each was kept, then folded into its usual form.
+    ("pnr 850101  1236", f"pnr {ID_MARK}"),
     ("pnr 850101\n1236 tack", f"pnr {ID_MARK} tack"),
     ("pnr 850101\t1236", f"pnr {ID_MARK}"),
     ("pnr 850101\u00a01236", f"pnr {ID_MARK}"),
@@ -64,25 +66,9 @@ def test_ordinary_text_is_kept(text):
     ("kort 4111 1111\n1111 1111 drogs", f"kort {CARD_MARK} drogs"),
     ("pnr 850101 1236 kort 4111 1111 1111 1111", f"pnr {ID_MARK} kort {CARD_MARK}"),
     ("2 st 850101 1236", f"2 st {ID_MARK}"),                  # a group before is not part of it
-])
-def test_numbers_typed_with_any_spacing_are_replaced(text, expected):
-    """The kiosk's keyboard has no dash: numbers are typed in groups with spaces, sometimes two,
-    or pasted with a line break or a no-break space. Each was kept, then folded into its usual
-    form ("850101 1236") on the way to the disk."""
-    assert scrub_comment(text) == expected
-
-
-@pytest.mark.parametrize("text", [
-    "Vi var där 24 10 2025 kl 14 30",          # a date typed with spaces is not a phone number
-    "Handlade 2025 10 21, kassa 3",
-    "Köpte 2 st 149 kr och 3 st 99 kr",
-])
-def test_numbers_typed_with_spaces_that_are_no_ones_are_kept(text):
-    assert scrub_comment(text) == text
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("se45 5000 0000 0583 9825 7466", IBAN_MARK),              # the kiosk's keyboard has no capitals
+    # IBANs in lower case (no capitals on the keyboard) and domestic account numbers were stored
+    # as typed, while the README said comments are scrubbed of account numbers.
+    ("se45 5000 0000 0583 9825 7466", IBAN_MARK),
     ("min iban se4550000000058398257466 tack", f"min iban {IBAN_MARK} tack"),
     ("no93 8601 1117 947 ok", f"{IBAN_MARK} ok"),
     ("dk50 0040 0440 1162 43", IBAN_MARK),
@@ -92,22 +78,40 @@ def test_numbers_typed_with_spaces_that_are_no_ones_are_kept(text):
     ("betal til 8601 11 17947", f"betal til {IBAN_MARK}"),      # Norwegian: the mod-11 digit says it
     ("kontonummer 8601.11.17947", f"kontonummer {IBAN_MARK}"),
     ("86011117947 er mitt", f"{IBAN_MARK} er mitt"),
+    # E-mail addresses with no @ (the keyboard has none), and the documented "(at)" in capitals.
+    ("skriv till kalle at foretag.se", f"skriv till {EMAIL_MARK}"),
+    ("kalle.andersson at gmail.com tack", f"{EMAIL_MARK} tack"),
+    ("kalle at foretag dot se", EMAIL_MARK),
+    ("ola72 snabel a mail punkt example punkt com", EMAIL_MARK),
+    ("kari krøllalfa online.no, ring", f"{EMAIL_MARK}, ring"),
+    ("anna (AT) example.se", EMAIL_MARK),
+    ("anna (at) example (dot) se", EMAIL_MARK),
+    ("märta.öberg (at) post dot dk", EMAIL_MARK),
 ])
-def test_account_numbers_as_typed_are_replaced(text, expected):
-    """IBANs in lower case and domestic account numbers were stored as typed, while the README
-    said comments are scrubbed of account numbers."""
+def test_personal_data_as_the_kiosk_keyboard_types_it_is_replaced(text, expected):
+    """The kiosk's keyboard (kiosk.ui.keyboard.ROWS) types lower-case letters, digits, space and
+    , . ? only: no dash, @ or capitals."""
     assert scrub_comment(text) == expected
 
 
 @pytest.mark.parametrize("text", [
+    "Vi var där 24 10 2025 kl 14 30",          # a date typed with spaces is not a phone number
+    "Handlade 2025 10 21, kassa 3",
+    "Köpte 2 st 149 kr och 3 st 99 kr",
     "betal til 8601 11 17948",                 # the check digit fails
     "kvittering 86011117947",                  # the word says it is the store's
     "det drogs 1 299 kr från kontot 2 gånger",
     "kontot var tomt, kassa 3",
     "pengarna kom till kontot 2025 10 21",     # a date after the word is no account
     "kl15 och sedan gick vi hem",              # shaped like an IBAN in lower case, no mod-97
+    "cheaper at ica.se",                       # "at" in a sentence
+    "I looked at komplett.no first",
+    "jeg synes at elkjop.no er bedre",
+    "we arrived at noon. the queue was long",
+    "meet me at 5.30",
+    "at the till. it was slow",
 ])
-def test_text_near_accounts_is_kept(text):
+def test_look_alikes_as_the_kiosk_keyboard_types_them_are_kept(text):
     assert scrub_comment(text) == text
 
 
