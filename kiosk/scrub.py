@@ -25,7 +25,8 @@ typed in: "85 01 01 1236", "4111  1111 1111 1111"):
 - phone numbers as Google's libphonenumber reads them for the Nordic countries, with and
   without country code, unless the words before it say it is a receipt, order, article or store
   number;
-- names from the site's staff roster (pushed with the config, never synced back).
+- names from the site's staff roster (pushed with the config, never synced back), as each of
+  the kiosk's keyboards types them (`_as_typed`: "jörgen", "jorgen" for "Jørgen").
 Pure: no I/O, no clock.
 """
 
@@ -114,7 +115,7 @@ class Scrubber:
         names = sorted(entries | {part for n in entries for part in n.split() if len(part) > 1},
                        key=len, reverse=True)
         if names:
-            alts = "|".join(re.escape(n) for n in names)
+            alts = "|".join(_as_typed(n) for n in names)
             # A name alone or in the genitive (Annas, Anna's), never inside another word; with the
             # rest of a double name it is part of (Anna-Karin, Lisa-Anna), or half of it is left.
             object.__setattr__(self, "_names_re", re.compile(
@@ -154,6 +155,28 @@ class Scrubber:
             out += [text[at:start], PHONE_MARK]
             at = end
         return "".join(out) + text[at:]
+
+
+# What a roster name's letter may be typed as: the Swedish keyboard has no æ or ø, the Norwegian no
+# ä or ö, the English none of them nor å ("Jørgen" is typed "jörgen" or "jorgen", "Märta" "marta").
+_LETTER_AS_TYPED = {"ä": "ä|æ|a|ae", "æ": "æ|ä|a|ae", "ö": "ö|ø|o|oe", "ø": "ø|ö|o|oe", "å": "å|a|aa"}
+
+
+def _as_typed(name: str) -> str:
+    """A pattern for roster name `name` (NFC) as a customer types it: each letter with a mark may
+    be typed with the other Nordic layout's letter or without the mark (a letter without a mark
+    only as itself: roster "Mats" never masks "mäts"), and the parts of a double name with a
+    space, a hyphen or nothing between ("per olof", "perolof" for "Per-Olof")."""
+    out = []
+    for c in name.lower():
+        if c in "- ":
+            out.append(r"[-\s]?")
+        elif c in _LETTER_AS_TYPED:
+            out.append(f"(?:{_LETTER_AS_TYPED[c]})")
+        else:
+            base = unicodedata.normalize("NFD", c)[0]
+            out.append(f"[{re.escape(c)}{re.escape(base)}]" if base != c else re.escape(c))
+    return "".join(out)
 
 
 def _store_number_before(text: str, start: int) -> bool:

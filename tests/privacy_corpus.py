@@ -3,7 +3,7 @@ kiosk's scrubbing (kiosk/scrub.py): comments with an embedded identifier that mu
 valid check digits, and the same with a broken check digit, in the spacing and dash variants
 people type) and comments with a look-alike that must stay (prices, times, dates, receipt,
 order and store numbers, postcodes, EAN codes, amounts near the word for an account, a shop's
-web address).
+web address, words close to a staff name).
 
 Identifiers are built from their rules (check digits computed by python-stdnum), never copied
 from a list, so every run with the same seed is the same corpus.
@@ -29,7 +29,7 @@ class Sample:
     language: str = "sv"
 
 
-STAFF = ("Anna", "Lars-Erik", "Kari Nordmann", "Mohammed", "Sofie")
+STAFF = ("Anna", "Lars-Erik", "Kari Nordmann", "Mohammed", "Sofie", "Per-Olof Svensson", "Anna-Karin", "Jørgen", "Märta")
 
 _PERSONAL_TEMPLATES = {
     "sv": ["Mitt personnummer är {x}, ring mig", "{x} heter jag i ert system", "Kontakta mig på {x} tack",
@@ -52,6 +52,16 @@ _STAFF_TEMPLATES = {
     "nb": ["{x} i kassen var frekk", "Takk til {x} for hjelpen!", "{x} var veldig hyggelig"],
     "en": ["{x} at the till was rude", "Thanks to {x} for the help!", "Ask {x} what happened"],
 }
+
+
+def staff_as_typed(rng: random.Random, name: str, language: str) -> str:
+    """A roster name as the kiosk's keyboard for `language` types it: lower case, the parts of a
+    double name with a space or nothing between (no hyphen), ø and æ as ö and ä on the Swedish
+    keyboard and the other way round on the Norwegian, no marks on the English ("per olof",
+    "jörgen", "marta" were stored as typed)."""
+    typed = name.lower().replace("-", rng.choice([" ", ""]))
+    return typed.translate({"sv": str.maketrans("øæ", "öä"), "nb": str.maketrans("öä", "øæ"),
+                            "en": str.maketrans("åäöæø", "aaoao")}[language])
 
 
 def _date(rng: random.Random) -> tuple[int, int, int]:
@@ -216,7 +226,7 @@ def ean13(rng: random.Random) -> str:
 
 
 def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
-    kind = rng.choice(["price", "time", "date", "receipt", "order", "store", "postcode", "ean", "quantity", "account", "website"])
+    kind = rng.choice(["price", "time", "date", "receipt", "order", "store", "postcode", "ean", "quantity", "account", "website", "words"])
     kr = {"sv": "kr", "nb": "kr", "en": "SEK"}[language]
     if kind == "price":
         value = rng.choice([f"{rng.randint(5, 999)},{rng.randint(0, 99):02d} {kr}", f"{rng.randint(1, 9)} {rng.randint(100, 999)} {kr}",
@@ -258,6 +268,10 @@ def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
         site = rng.choice(["ica.se", "coop.se", "komplett.no", "elkjop.no", "amazon.com"])
         value = {"sv": f"billigare på {site}", "nb": rng.choice([f"billigere på {site}", f"synes at {site} er bedre"]),
                  "en": rng.choice([f"cheaper at {site}", f"I looked at {site}", f"ordered at {site}"])}[language]
+    elif kind == "words":       # words that hold a roster name or are one letter from it
+        value = rng.choice({"sv": ["annars perfekt", "en annan kassa", "martyrium", "mats sortiment", "perfekt"],
+                            "nb": ["ellers perfekt", "annen kasse", "perioden", "jorden rundt", "sofistikert"],
+                            "en": ["another till", "perfect", "karaoke night", "sofa department", "marts"]}[language])
     else:
         value = f"{rng.randint(2, 30)} st" if language == "sv" else f"{rng.randint(2, 30)} stk" if language == "nb" else f"{rng.randint(2, 30)} pcs"
     return kind, value
@@ -281,6 +295,8 @@ def corpus(n: int = 3000, seed: int = 2026) -> list[Sample]:
         kind = rng.choice(list(makers) + ["staff"])
         if kind == "staff":
             value = rng.choice(STAFF)
+            if rng.random() < 0.5:
+                value = staff_as_typed(rng, value, language)
             out.append(Sample(rng.choice(_STAFF_TEMPLATES[language]).format(x=value), "staff", value, True,
                               language=language))
         else:

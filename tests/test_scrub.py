@@ -171,3 +171,22 @@ def test_addresses_with_nordic_letters_are_scrubbed_whole(text, kept):
 ])
 def test_each_name_of_a_roster_entry_and_double_names_are_masked(text, roster, kept):
     assert scrub_comment(text, names=roster) == kept
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("per olof var bra", "[name] var bra"),          # no hyphen on the keyboard
+    ("tack perolof", "tack [name]"),
+    ("anna karin var bra", "[name] var bra"),
+    ("annakarins kassa", "[name] kassa"),
+    ("jörgen var snabb", "[name] var snabb"),        # the Swedish keyboard has no ø
+    ("jorgen was quick", "[name] was quick"),        # the English one has no ø, ä or å
+    ("takk til mærta", "takk til [name]"),           # the Norwegian one has no ä
+    ("marta i kassan", "[name] i kassan"),
+    ("åsa och asa", "[name] och [name]"),
+    ("det mäts i kassan", "det mäts i kassan"),      # roster "Mats": a letter without a mark is only itself
+    ("per var bra, olof också", "per var bra, olof också"),
+    ("annars perfekt", "annars perfekt"),
+])
+def test_staff_names_as_each_keyboard_types_them_are_masked(text, kept):
+    roster = ["Per-Olof Svensson", "Anna-Karin", "Jørgen", "Märta", "Åsa", "Mats"]
+    assert scrub_comment(text, names=roster) == kept
