@@ -93,11 +93,13 @@ _WHITESPACE = re.compile(r"\s+")
 _DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?|\d{1,2}[.:]\d{2}(?:\s*-\s*\d{1,2}[.:]\d{2})?"
                           r"|(?:0?[1-9]|[12]\d|3[01]) (?:0?[1-9]|1[0-2]) (?:19|20)\d\d"
                           r"|(?:19|20)\d\d (?:0?[1-9]|1[0-2]) (?:0?[1-9]|[12]\d|3[01])")
-# Words that say the number after them belongs to the store, not a person (sv, nb, en).
+# Words that say the number after them belongs to the store, not a person (sv, nb, en). Whole
+# words: "ean" in "sean", "ref" in "refund", "vare" in "varene" (the goods) kept a phone number.
 _NOT_PERSONAL = re.compile(
-    r"(?:kvitto\w*|kvittering\w*|order\w*|ordre\w*|ordernr|artikel\w*|artnr|art\.?\s?nr|vare\w*|"
+    r"\b(?:kvitto\w*|kvittering\w*|order\w*|ordre\w*|ordernr|artikel\w*|artnr|art\.?\s?nr|vare(?:nr|nummer\w*)?|"
     r"ean|gtin|streckkod\w*|strekkode\w*|barcode|butik\w*|butikk\w*|store|shop|filial|kassa|kasse|"
-    r"receipt|item|sku|ref\w*|bong|nummer\s+på\s+(?:kvittot|kvitteringen))\W{0,3}(?:n[ro]\.?|nummer|number|#)?\W{0,3}$",
+    r"receipt|item|sku|ref|refnr|referens\w*|referanse\w*|reference|bong|nummer\s+på\s+(?:kvittot|kvitteringen))"
+    r"\W{0,3}(?:n[ro]\.?|nummer|number|#)?\W{0,3}$",
     re.IGNORECASE)
 _CARD_FIRST = "23456"       # first digit of Visa (4), Mastercard (5, 2), Amex/Diners (3), Maestro/Discover (6)
 

@@ -33,12 +33,15 @@ STAFF = ("Anna", "Lars-Erik", "Kari Nordmann", "Mohammed", "Sofie", "Per-Olof Sv
 
 _PERSONAL_TEMPLATES = {
     "sv": ["Mitt personnummer är {x}, ring mig", "{x} heter jag i ert system", "Kontakta mig på {x} tack",
-           "Kassören frågade efter {x} och det var obehagligt", "skriv till {x} om ni vill veta mer"],
+           "Kassören frågade efter {x} och det var obehagligt", "skriv till {x} om ni vill veta mer",
+           "mvh sean {x}"],
     "nb": ["Fødselsnummeret mitt er {x}", "Ring meg på {x} i morgen", "Kontakt meg: {x}",
-           "Betalte med {x} og ble trukket to ganger", "send svar til {x}"],
+           "Betalte med {x} og ble trukket to ganger", "send svar til {x}", "hilsen jean {x}", "ring om varene {x}"],
     "en": ["My number is {x}, call me", "Please contact {x} about it", "Charged twice on {x}!",
-           "reach me at {x} after five", "{x} is where you can find me"],
+           "reach me at {x} after five", "{x} is where you can find me", "I want a refund {x}"],
 }
+# The last ones: a word that holds one of the words saying a number is the store's ("ean" in
+# "sean", "ref" in "refund", "vare" in "varene") kept the phone number after it.
 _LOOKALIKE_TEMPLATES = {
     "sv": ["Det kostade {x} och det är för dyrt", "Vi var där {x} och det var kö", "Jag handlade {x}",
            "Angående {x}: varan saknades", "Butiken vid {x} har bättre service"],
@@ -246,8 +249,8 @@ def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
                 "en": rng.choice(["receipt", "receipt no."])}[language]
         value = f"{word} {rng.choice([f'{rng.randint(1000, 99999999)}', f'{rng.randint(1, 99)}-{rng.randint(100000, 9999999)}', f'{rng.randint(10 ** 9, 10 ** 12)}'])}"
     elif kind == "order":
-        word = {"sv": rng.choice(["order", "ordernummer", "ordernr"]), "nb": rng.choice(["ordre", "ordrenummer"]),
-                "en": rng.choice(["order", "order #"])}[language]
+        word = {"sv": rng.choice(["order", "ordernummer", "ordernr", "referens"]), "nb": rng.choice(["ordre", "ordrenummer", "refnr"]),
+                "en": rng.choice(["order", "order #", "ref"])}[language]
         value = f"{word} {rng.choice([f'{rng.randint(10 ** 6, 10 ** 9)}', f'{rng.randint(2024, 2026)}-{rng.randint(1000, 999999)}'])}"
     elif kind == "store":
         word = {"sv": rng.choice(["butik", "butik nr"]), "nb": rng.choice(["butikk", "butikk nr"]), "en": "store"}[language]

@@ -78,6 +78,11 @@ def test_ordinary_text_is_kept(text):
     ("betal til 8601 11 17947", f"betal til {IBAN_MARK}"),      # Norwegian: the mod-11 digit says it
     ("kontonummer 8601.11.17947", f"kontonummer {IBAN_MARK}"),
     ("86011117947 er mitt", f"{IBAN_MARK} er mitt"),
+    # A word that holds one saying the number is the store's is not that word.
+    ("mvh sean 0701234567", f"mvh sean {PHONE_MARK}"),
+    ("hilsen jean 91234567", f"hilsen jean {PHONE_MARK}"),
+    ("jag vill ha en refund 0701234567", f"jag vill ha en refund {PHONE_MARK}"),
+    ("ring om varene 91234567", f"ring om varene {PHONE_MARK}"),
     # E-mail addresses with no @ (the keyboard has none), and the documented "(at)" in capitals.
     ("skriv till kalle at foretag.se", f"skriv till {EMAIL_MARK}"),
     ("kalle.andersson at gmail.com tack", f"{EMAIL_MARK} tack"),
@@ -104,6 +109,10 @@ def test_personal_data_as_the_kiosk_keyboard_types_it_is_replaced(text, expected
     "kontot var tomt, kassa 3",
     "pengarna kom till kontot 2025 10 21",     # a date after the word is no account
     "kl15 och sedan gick vi hem",              # shaped like an IBAN in lower case, no mod-97
+    "ref 0701234567",                          # the whole words still say whose number it is
+    "referens 22334455",
+    "varenummer 91234567",
+    "ean 70123456",
     "cheaper at ica.se",                       # "at" in a sentence
     "I looked at komplett.no first",
     "jeg synes at elkjop.no er bedre",
