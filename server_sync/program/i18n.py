@@ -4,8 +4,8 @@ The kiosk's touchscreen (kiosk/locale) and the centre's reports (server_sync/rep
 load theirs through `Catalogues`.
 
 A text about a number of things has, where the one thing is worded otherwise ("1 site", not "1
-sites"), a sibling `<key>_one` taken when the caller says the number is one (`count=`); every
-language has it, the same word or not ("1 svar").
+sites"), a sibling `<key>_one` taken when the caller says the number is one (`counted=`: not
+`count`, which texts use as a placeholder); every language has it, the same word or not ("1 svar").
 
 A missing key or language is a KeyError naming both, never a blank on a screen or in a report;
 `Catalogues.problems()` lists what a test must find empty (a key missing in one language, an extra
@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Mapping, Sequence
 
 
-ONE = "_one"            # the suffix of a text's wording for one thing (Catalogues.text's `count`)
+ONE = "_one"            # the suffix of a text's wording for one thing (Catalogues.text's `counted`)
 
 
 def placeholders(text: str) -> set[str]:
@@ -56,11 +56,11 @@ class Catalogues:
         self._loaded[language] = loaded
         return loaded
 
-    def text(self, key: str, language: str, *, count: int | None = None, **values: object) -> str:
-        """The string `key` in `language`, with its {placeholders} filled from `values`; `count`:
+    def text(self, key: str, language: str, *, counted: int | None = None, **values: object) -> str:
+        """The string `key` in `language`, with its {placeholders} filled from `values`; `counted`:
         the number it is about, for its `<key>_one` when that is one."""
         strings = self.strings(language)
-        if count == 1 and f"{key}{ONE}" in strings:
+        if counted == 1 and f"{key}{ONE}" in strings:
             key += ONE
         try:
             text = strings[key]
@@ -82,6 +82,8 @@ class Catalogues:
             for key, text in cat.items():
                 if not isinstance(text, str) or not text.strip():
                     found.append(f"{lang}.{key} is not a non-empty text: {text!r}")
+                elif "counted" in placeholders(text):
+                    found.append(f"{lang}.{key} has the placeholder 'counted', the name of text()'s own argument")
                 elif key in ref and isinstance(ref[key], str) and placeholders(text) != placeholders(ref[key]):
                     found.append(f"{lang}.{key} has placeholders {sorted(placeholders(text))}, "
                                  f"{ref_lang} {sorted(placeholders(ref[key]))}")

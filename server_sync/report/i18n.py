@@ -17,10 +17,10 @@ from server_sync.protocol.vocabulary import LANGUAGES
 REPORT_TEXTS = Catalogues(files(__package__) / "locale", LANGUAGES, what="report")
 
 
-def t(key: str, lang: str, *, count: int | None = None, **values: object) -> str:
-    """The report's text `key` in `lang`, with its {placeholders} filled from `values` (`count`:
+def t(key: str, lang: str, *, counted: int | None = None, **values: object) -> str:
+    """The report's text `key` in `lang`, with its {placeholders} filled from `values` (`counted`:
     the number it is about, program.i18n)."""
-    return REPORT_TEXTS.text(key, lang, count=count, **values)
+    return REPORT_TEXTS.text(key, lang, counted=counted, **values)
 
 
 def reason_labels(lang: str) -> dict[str, str]:

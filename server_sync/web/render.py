@@ -104,9 +104,9 @@ _MARK = re.compile("(" + "|".join(re.escape(m) for m in SCRUB_MARKS.values()) + 
 _KIND = {mark: kind for kind, mark in SCRUB_MARKS.items()}
 
 
-def text(key: str, lang: str, *, count: int | None = None, **values: object) -> str:
-    """The web's text `key` in `lang` (`count`: the number it is about, program.i18n)."""
-    return WEB_TEXTS.text(key, lang, count=count, **values)
+def text(key: str, lang: str, *, counted: int | None = None, **values: object) -> str:
+    """The web's text `key` in `lang` (`counted`: the number it is about, program.i18n)."""
+    return WEB_TEXTS.text(key, lang, counted=counted, **values)
 
 
 def flag_words(kiosk: dict[str, Any], lang: str) -> str:
@@ -119,7 +119,7 @@ def flag_words(kiosk: dict[str, Any], lang: str) -> str:
     if kind == "disk":
         return text("flag_disk", lang, mb=figure(kiosk["disk_free_mb"], lang))
     if kind == "held":
-        return text("flag_held", lang, n=figure(kiosk["rejected"], lang), count=kiosk["rejected"])
+        return text("flag_held", lang, n=figure(kiosk["rejected"], lang), counted=kiosk["rejected"])
     if kind == "backlog":
         return text("flag_backlog", lang, h=figure((kiosk["oldest_unacked_s"] or 0) / 3600, lang))
     return ""

@@ -169,7 +169,7 @@ def kiosk_what(kiosk: dict[str, Any], lang: str) -> str:
     kind = kiosk["flag_kind"]
     return render.text("kiosk_what_" + kind, lang, mb=figure(kiosk["disk_free_mb"], lang),
                        n=figure(kiosk["rejected"], lang), h=figure((kiosk["oldest_unacked_s"] or 0) / 3600, lang),
-                       count=kiosk["rejected"] if kind == "held" else None)
+                       counted=kiosk["rejected"] if kind == "held" else None)
 
 
 def _kiosk_notice(db: Database, event: str, kiosk: dict[str, Any], subject_key: str, intro_key: str,

@@ -78,9 +78,9 @@ def test_problems_names_what_differs(tmp_path):
 def test_a_text_about_one_thing_has_its_own_wording():
     """"1 sites with fewer than 30 answers … are not ranked" (an independent check): a text with
     a `_one` sibling takes it when the number it is about is one."""
-    assert t("ranking_unranked", "en", sites=1, n=30, count=1) == \
+    assert t("ranking_unranked", "en", sites=1, n=30, counted=1) == \
         "1 site with fewer than 30 answers in the period is not ranked."
-    assert t("ranking_unranked", "sv", sites=2, n=30, count=2).startswith("2 butiker med färre än 30 svar")
-    assert t("ranking_unranked", "nb", sites=1, n=30, count=1).startswith("1 butikk med færre enn 30 svar")
-    assert t("title", "en", count=1) == t("title", "en")            # no `_one`: the text as it is
+    assert t("ranking_unranked", "sv", sites=2, n=30, counted=2).startswith("2 butiker med färre än 30 svar")
+    assert t("ranking_unranked", "nb", sites=1, n=30, counted=1).startswith("1 butikk med færre enn 30 svar")
+    assert t("title", "en", counted=1) == t("title", "en")            # no `_one`: the text as it is
     assert placeholders("{n} of {total:,} ({share:.1f} %)") == {"n", "total", "share"}

@@ -45,4 +45,4 @@ def test_a_kiosk_holding_one_refused_answer_says_it_in_the_singular(lang):
     said = {"en": ("holds 1 answer the centre", "holds 2 answers the centre"), "sv": ("har 1 svar", "har 2 svar"),
             "nb": ("har 1 svar", "har 2 svar")}[lang]
     assert one.startswith(said[0]) and two.startswith(said[1])
-    assert render.text("fleet_rejected", lang, n="1", count=1) != render.text("fleet_rejected", lang, n="1", count=2)
+    assert render.text("fleet_rejected", lang, n="1", counted=1) != render.text("fleet_rejected", lang, n="1", counted=2)
