@@ -392,7 +392,7 @@ def test_the_focus_ring_reads_at_3_to_1_on_every_background_it_is_drawn_on():
 
 
 # The pages whose tables hold the figures a reader came for, and those tables' key columns.
-KEY_COLUMNS = {"/actions": ("note", "verdict", "difference", "interval_at"), "/alerts": ("message", "state"),
+KEY_COLUMNS = {"/actions": ("note", "verdict", "effect", "interval_at"), "/alerts": ("message", "state"),
                "/sites": ("raw", "vs_leader_heading", "interval"), "/fleet": ("last_seen", "outbox", "flag"),
                "/sites/s001": ("message", "last_seen", "outbox")}
 ADMIN_KEY_COLUMNS = {"/admin/audit": ("event", "user", "detail"), "/admin/users": ("role", "scope", "state")}
@@ -414,7 +414,7 @@ def test_the_key_columns_of_every_list_are_on_a_phone_screen(web, chromium):
         driver.get(web.url + path)
         # The effect's interval names its level (effects.ALPHA: 99 %).
         headers = [text(k, lang, level=percent(99, lang, 0)) if k == "interval_at" else text(k, lang)
-                   for k in keys] + (["Δ"] if "difference" in keys else [])
+                   for k in keys] + (["Δ"] if "effect" in keys else [])
         seen, bad = key_columns_on_a_phone(driver, headers)
         problems += [f"{path}: no cell of {headers}"] if not seen else []
         problems += [f"{path}: {b}" for b in bad]
