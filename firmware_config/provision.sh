@@ -129,6 +129,10 @@ if [ "$OFFLINE" -eq 1 ] && [ ! -d "$ROOT" ]; then die "--root: no such directory
 t() { printf '%s%s' "$ROOT" "$1"; }    # a system path inside the target tree
 
 [ -x "$SYSTEM_PYTHON" ] || die "$SYSTEM_PYTHON not found: Raspberry Pi OS Bookworm has it (apt-get install python3)"
+# kiosk_toml.py reads TOML with tomllib (Python 3.11, Bookworm's): an older one failed every check
+# below, named as the option's fault ("--broker-host must be a host name", on Ubuntu 22.04).
+"$SYSTEM_PYTHON" -c 'import tomllib' 2>/dev/null \
+  || die "$SYSTEM_PYTHON is older than Python 3.11 (no tomllib), which this script needs: run it on Raspberry Pi OS Bookworm or a machine with Python 3.11 or newer"
 kiosk_toml() { "$SYSTEM_PYTHON" "$HERE/kiosk_toml.py" "$@"; }
 
 # What an earlier run left in place may stand in for what is not given again.

@@ -305,6 +305,23 @@ def test_the_staff_pin_hash_is_refused_when_the_kiosk_would_refuse_it(recorder_p
         assert r.stderr.startswith(f"provision.sh: error: --staff-pin-hash {problem}: make one with 'kiosk pin hash'")
 
 
+def test_a_system_python_without_tomllib_is_named_not_blamed_on_an_option(recorder_path, tmp_path):
+    """On a machine whose python3 is older than 3.11 (Ubuntu 22.04, preparing an image with
+    --root) every check through kiosk_toml.py failed and was said as the option's fault:
+    "--broker-host must be a host name or IP address, got 'mqtt.example.com'"."""
+    env, _ = recorder_path
+    old = tmp_path / "python3"                    # a Python that has no tomllib, as 3.10
+    old.write_text('#!/bin/sh\nif [ "$1" = -c ]; then exit 1; fi\nexec /usr/bin/python3 "$@"\n')
+    old.chmod(0o755)
+    script = tmp_path / "provision.sh"
+    script.write_text(PROVISION.read_text().replace("SYSTEM_PYTHON=/usr/bin/python3", f"SYSTEM_PYTHON={old}"))
+    r = subprocess.run(["bash", str(script), "--dry-run", "--root", str(tmp_path), "--kiosk-id", "k1", "--site", "s1",
+                        "--broker-host", "mqtt.example.com", "--broker-password", "p"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.startswith(f"provision.sh: error: {old} is older than Python 3.11"), r.stderr
+    assert "--broker-host" not in r.stderr
+
+
 def test_every_script_passes_shellcheck(provisioned):
     if not shutil.which("shellcheck"):
         pytest.fail("shellcheck is required (see .ci/system-deps.sh)")

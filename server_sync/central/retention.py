@@ -149,10 +149,10 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
         # A search of the web's comments for the words (to find the comment asked about) put them
         # in the audit log for its 24 months, where the erasure left them (a privacy review): the
         # entry stays (who looked, and when), the words in it go.
-        found = _holding(db, "audit_log", "detail", needle) if _table_exists(db, "audit_log") else []
+        found = _searches_for(db, fold(needle)) if _table_exists(db, "audit_log") else []
         out.counts["audit_searches"] = len(found)
         if found and not dry_run:
-            _erase_in_audit(db, found, fold(needle))
+            _erase_searches(db, found)
         if not dry_run:
             _log(db, now, out, actor)
     return out
@@ -161,24 +161,38 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
 ERASED = "[erased]"
 
 
-def _erase_in_audit(db: Database, ids: list[int], wanted: str) -> None:
-    """Each text of the audit entries `ids` that holds `wanted` (folded), as `ERASED`."""
-    def scrubbed(value: Any) -> Any:
-        if isinstance(value, str):
-            return ERASED if wanted in fold(value) else value
-        if isinstance(value, dict):
-            return {k: scrubbed(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [scrubbed(v) for v in value]
-        return value
-    p = db.param
-    for entry_id in ids:
-        (detail,), = db.execute_sql(f"SELECT detail FROM audit_log WHERE id = {p}", (entry_id,)).fetchall()
-        try:
-            kept = json.dumps(scrubbed(json.loads(detail)), ensure_ascii=False, sort_keys=True)
-        except ValueError:                  # an entry stored cut (not JSON): nothing of it is kept
-            kept = json.dumps({"unreadable": ERASED})
-        db.execute_sql(f"UPDATE audit_log SET detail = {p} WHERE id = {p}", (kept, entry_id))
+def _search_detail(stored: str | None) -> dict | None:
+    """An audit entry's detail when it records a search (`filters.q`), else None."""
+    try:
+        detail = json.loads(stored or "")
+    except ValueError:
+        return None
+    filters = detail.get("filters") if isinstance(detail, dict) else None
+    return detail if isinstance(filters, dict) and isinstance(filters.get("q"), str) else None
+
+
+def _searches_for(db: Database, wanted: str) -> list[tuple[int, dict]]:
+    """The audit entries recording a search whose text holds `wanted` (folded), with their detail.
+    Only the search: a page, a site id or another filter that holds the words (a store named
+    Lund, a customer named Lundqvist) is what was looked at, and stays."""
+    found, last = [], 0
+    while True:
+        rows = db.execute_sql(f"SELECT id, detail FROM audit_log WHERE id > {db.param} ORDER BY id LIMIT 1000",
+                              (last,)).fetchall()
+        if not rows:
+            return found
+        for entry_id, stored in rows:
+            detail = _search_detail(stored)
+            if detail is not None and wanted in fold(detail["filters"]["q"]):
+                found.append((entry_id, detail))
+        last = rows[-1][0]
+
+
+def _erase_searches(db: Database, found: list[tuple[int, dict]]) -> None:
+    for entry_id, detail in found:
+        kept = dict(detail, filters=dict(detail["filters"], q=ERASED))
+        db.execute_sql(f"UPDATE audit_log SET detail = {db.param} WHERE id = {db.param}",
+                       (json.dumps(kept, ensure_ascii=False, sort_keys=True), entry_id))
 
 
 def _holding(db: Database, table: str, columns: str, needle: str) -> list[int]:

@@ -20,6 +20,7 @@ from peewee import Database
 from server_sync.analysis import actions as action_store
 from server_sync.analysis import queries
 from server_sync.analysis.days import parse_day
+from server_sync.analysis.stats import KEPT_DIGITS
 from server_sync.central.registry import site_today, site_todays
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
@@ -276,9 +277,13 @@ def suggestions(db: Database, site_id: str, now: datetime, visible: Iterable[str
         else:
             e["other_sites"] += 1
         if effect is not None:
-            e["effects"].append(round(float(effect), 1))
+            e["effects"].append(float(effect))
     for e in by_type.values():
-        e["mean_effect"] = round(sum(e["effects"]) / len(e["effects"]), 1) if e["effects"] else None
+        # Kept as every figure is; the page rounds once, as it rounds the action's own (each
+        # rounded to one decimal, half to even, then their mean again, 2.25 read +2.2 here and
+        # +2.3 on the action's page: a review).
+        e["effects"] = [round(x, KEPT_DIGITS) for x in e["effects"]]
+        e["mean_effect"] = round(sum(e["effects"]) / len(e["effects"]), KEPT_DIGITS) if e["effects"] else None
     out["suggestions"] = sorted(by_type.values(), key=lambda e: (-(len(e["sites"]) + e["other_sites"]),
                                                                   -(e["mean_effect"] or 0), e["type"]))
     return out

@@ -918,6 +918,27 @@ def test_a_push_is_recorded_without_the_staff_roster(central, tmp_path, capsys, 
     assert json.loads(kept)["privacy"]["staff_names"] == ["[name]", "[name]"] and "Anna" not in kept
 
 
+def test_pushes_recorded_before_keep_no_roster_after_the_upgrade(central):
+    """Records of pushes made before the rule kept every name: m0057 rewrites them as a push is
+    now recorded (config_push.kept_payload), and leaves those without a roster as they are."""
+    from datetime import datetime
+
+    from server_sync.central.dialect import dialect_of
+    from server_sync.central.migrations import m0057_push_roster_names as m0057
+    from server_sync.config_push import kept_payload
+    _url, db = central
+    before = {1: '{"version":1,"privacy":{"staff_names":["Anna Lindqvist","Per Holm"]}}',
+              2: '{"version":2,"questions":[]}', 3: "not json"}
+    p = db.param
+    for version, payload in before.items():
+        db.execute_sql(f"INSERT INTO config_push (kiosk_id, version, payload, pushed_at) VALUES ('k1', {p}, {p}, {p})",
+                       (version, payload, datetime(2026, 11, 1)))
+    m0057.up(db, dialect_of(db))
+    after = dict(db.execute_sql("SELECT version, payload FROM config_push WHERE kiosk_id = 'k1'").fetchall())
+    assert after == {1: kept_payload(before[1].encode()), 2: before[2], 3: before[3]}
+    assert json.loads(after[1])["privacy"]["staff_names"] == ["[name]", "[name]"]
+
+
 def test_a_password_on_standard_input_is_read_without_a_byte_order_mark(tmp_path):
     """`user add --password-stdin < file` with a file saved as "UTF-8 with BOM": the mark was
     stored as the password's first character, and the person could never sign in (a review).

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from server_sync.analysis import alerts as alert_store
+from server_sync.analysis.stats import KEPT_DIGITS
 from server_sync.cli import main
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.notify import digest, queue
@@ -256,6 +257,8 @@ def test_actions_close_with_their_verdict_and_what_worked_is_suggested(world):
     assert s3["main_complaint"] == "queue"
     assert [(s["type"], s["sites"]) for s in s3["suggestions"]] == [("queue", ["s1"])]
     assert s3["suggestions"][0]["mean_effect"] > 10
+    # The effect as stored, kept to KEPT_DIGITS (rounded to one decimal it was rounded twice).
+    assert s3["suggestions"][0]["effects"] == [round(closed[a1["id"]]["verdict_detail"]["diff"], KEPT_DIGITS)]
     hidden = actions.suggestions(db, "s3", done, visible={"s3"})["suggestions"][0]
     assert hidden["sites"] == [] and hidden["other_sites"] == 1        # counted, not named
     assert actions.suggestions(db, "s1", done)["suggestions"] == []    # s1 tried it itself
