@@ -28,7 +28,7 @@ MOST = 2_000_000                 # pin.MAX_ITERATIONS (a literal: the module is 
     (f"pbkdf2_sha256$0${SALT}${DK}", "0 iterations"),
     (f"pbkdf2_sha256$99999${SALT}${DK}", "weak hash (99999 iterations, at least 100000)"),
     ("1234", "never put the PIN itself here"),
-])
+], ids=lambda value: value if "$" not in value else "hash")    # GOOD is salted at random: ids by reason
 def test_a_damaged_pin_hash_is_named_by_config_check(tmp_path, capsys, encoded, why):
     conf = tmp_path / "kiosk.toml"
     conf.write_text(f'[staff]\npin_hash = "{encoded}"\n')
