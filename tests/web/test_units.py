@@ -46,3 +46,21 @@ def test_a_kiosk_holding_one_refused_answer_says_it_in_the_singular(lang):
             "nb": ("har 1 svar", "har 2 svar")}[lang]
     assert one.startswith(said[0]) and two.startswith(said[1])
     assert render.text("fleet_rejected", lang, n="1", counted=1) != render.text("fleet_rejected", lang, n="1", counted=2)
+
+
+@pytest.mark.parametrize("lang", WORDS)
+def test_what_worked_elsewhere_reads_in_the_singular_and_the_plural(lang):
+    """The suggestions list: its text has a {count} placeholder, which the singular rule's own
+    argument once took (every page with a suggestion failed); "1 site(s)" is said as one."""
+    evaluation = {"window_days": 28, "verdict": "pending", "metric": "happy_index", "previous": {}, "current": {},
+                  "scale_ended": None, "test": None}
+    suggestions = {"main_complaint": "queue", "complaint_days": 28, "suggestions": [
+        {"type": "queue", "sites": ["s2"], "other_sites": 0, "mean_effect": 2.25, "effects": [2.25]},
+        {"type": "staffing", "sites": ["s2"], "other_sites": 1, "mean_effect": 4.0, "effects": [3.0, 5.0]}]}
+    page = html.unescape(render.page("web/action.html", lang, data={"suggestions": suggestions, "action": dict(
+        ACTION, due_date=None, alert_id=None, verdict=None, complete=False, evaluation=evaluation)}))
+    items = re.findall(r"<li><strong>[^<]*</strong>: ([^<]*)</li>", page)
+    one, two = {"en": ("at 1 site with", "at 2 sites with"), "sv": ("i 1 butik med", "i 2 butiker med"),
+                "nb": ("i 1 butikk med", "i 2 butikker med")}[lang]
+    assert len(items) == 2 and one in items[0] and two in items[1], items
+    assert "+2" + {"en": ".3", "sv": ",3", "nb": ",3"}[lang] in items[0]        # a half away from zero
