@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sqlite3
+import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,9 +35,28 @@ def filesystem_of(path: str) -> str:
     return f"{best[1]} on {best[0] or '?'} ({best[2]})"
 
 
+def code_version(root: Path = Path(__file__).resolve().parents[1]) -> dict:
+    """The commit measured, and whether the work tree differed from it (then the commit alone
+    does not say which code ran)."""
+    def git(*args: str) -> str | None:
+        try:
+            r = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return r.stdout.strip() if r.returncode == 0 else None
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status)}
+
+
 def machine_info() -> dict:
+    """Recorded with every result: the machine, how busy it was, and the code that ran."""
     return {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **code_version(),
+        # Other work on the (shared) machine slows every series: the 1-minute load average
+        # when the result was written.
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "nproc": os.cpu_count(),
         "cpu_model": cpu_model(),
         "python": sys.version.split()[0],

@@ -1,0 +1,29 @@
+"""The benchmark machinery and its recorded results (benchmarks/): what a result records, and
+that the README's summary is the results' own."""
+
+from __future__ import annotations
+
+import subprocess
+
+from benchmarks.machine import code_version, machine_info
+
+
+def test_a_result_says_which_code_it_measured_and_how_busy_the_machine_was(tmp_path):
+    info = machine_info()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    assert info["commit"] == head
+    assert isinstance(info["dirty"], bool)
+    assert isinstance(info["load_average_1m"], float)
+
+
+def test_a_change_to_a_tracked_file_makes_the_tree_dirty(tmp_path):
+    def git(*a: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *a], check=True, capture_output=True)
+    git("init", "-q")
+    (tmp_path / "f").write_text("1")
+    git("add", "f")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "f")
+    assert code_version(tmp_path)["dirty"] is False
+    (tmp_path / "f").write_text("2")
+    assert code_version(tmp_path)["dirty"] is True
+    assert len(code_version(tmp_path)["commit"]) == 40
