@@ -425,8 +425,10 @@ def _app(mode: str, work: Path, out: Path) -> None:
             t = Touch(x, y)
             t.touch_down()
             yield
-            t.touch_up()
+            # The answer is recorded and the screen switched on release, inside touch_up: the
+            # tap's time starts before it (it started after it once, and came out below its floor).
             t0 = time.perf_counter()
+            t.touch_up()
             assert app.sm.current == "thanks"
             n = len(flips)
             while len(flips) == n:
