@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         if not callable(getattr(module, "run", None)):
             continue
         print(f"== {name}", file=sys.stderr, flush=True)
+        # Taken before the run: the code measured is the code at its start (a file edited while
+        # a long benchmark runs must not make its result look measured on the edit).
+        machine = machine_info()
         t0 = time.monotonic()
         try:
             result = module.run()
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   failed: {type(e).__name__}: {e}", file=sys.stderr)
             failed += 1
             continue
-        record = {"benchmark": name, "machine": machine_info(),
+        record = {"benchmark": name, "machine": machine,
                   "duration_s": round(time.monotonic() - t0, 2), "result": result}
         print(json.dumps(record, indent=2))
         if not args.no_save:
