@@ -1,6 +1,7 @@
 """Run benchmarks: `python -m benchmarks` runs every module in benchmarks/ with `run() -> dict`;
 `python -m benchmarks tap_commit stats_1m` runs only those. Results go to
-benchmarks/results/<name>.json together with the machine info."""
+benchmarks/results/<name>.json together with the machine info. `python -m benchmarks summary`
+prints the README's summary table, made from those results (benchmarks/summary.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from benchmarks.machine import machine_info
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-_NOT_BENCHMARKS = {"machine"}
+_NOT_BENCHMARKS = {"machine", "summary"}
 
 
 def discover() -> list[str]:
@@ -29,6 +30,10 @@ def discover() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["summary"]:
+        from benchmarks.summary import main as summary
+        return summary()
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
