@@ -313,10 +313,30 @@ def naive(broker: Broker, tmp: Path, n: int = NAIVE_N) -> dict:
     _close(pub, sub)
     stored = db.execute("SELECT COUNT(*) FROM response").fetchone()[0]
     db.close()
-    return {"events": len(events), "stored": stored, "seconds": round(t, 3), "events_per_s": round(stored / t)}
+    # Its events are answers only (no follow-ups): events/s and answers/s are the same here.
+    return {"events": len(events), "stored": stored, "seconds": round(t, 3), "events_per_s": round(stored / t),
+            "answers_per_s": round(stored / t)}
 
 
 # --- the run ---------------------------------------------------------------------------------------
+
+def ratios(result: dict) -> dict:
+    """Our drain against the naive design, answers/s with answers/s (ours also carries the
+    follow-ups, the naive design's messages are answers only), and against the floors, which
+    move events (the transport floor) or messages (the raw broker)."""
+    naive = result["naive"]["answers_per_s"]
+    sqlite = result["sqlite"]["backlog_100k"]
+    out = {
+        "ours_sqlite_answers_vs_naive_answers": round(sqlite["answers_per_s"] / naive, 1),
+        "ours_sqlite_events_vs_batch_transport_floor_events": round(sqlite["events_per_s"] / result["batch_transport_floor"]["events_per_s"], 3),
+        "ours_sqlite_events_vs_raw_broker_msg_rate": round(sqlite["events_per_s"] / result["raw_broker"]["publisher_to_subscriber_msg_per_s"], 2),
+    }
+    for engine in ("postgresql", "postgresql_production"):
+        pg = result.get(engine)
+        if isinstance(pg, dict) and "backlog_100k" in pg:
+            out[f"ours_{engine}_answers_vs_naive_answers"] = round(pg["backlog_100k"]["answers_per_s"] / naive, 1)
+    return out
+
 
 def run() -> dict:
     load_before = os.getloadavg()
@@ -337,18 +357,12 @@ def run() -> dict:
             result["postgresql_production"] = _postgres(broker, tmp, PRODUCTION, ("k5", "k12", "k13", "k14"))
             result["naive"] = naive(broker, tmp)
 
-    ours = result["sqlite"]["backlog_100k"]["events_per_s"]
-    result["ratios"] = {
-        "ours_sqlite_vs_naive": round(ours / result["naive"]["events_per_s"], 1),
-        "ours_sqlite_vs_batch_transport_floor": round(ours / result["batch_transport_floor"]["events_per_s"], 3),
-        "ours_sqlite_vs_raw_broker_msg_rate": round(ours / result["raw_broker"]["publisher_to_subscriber_msg_per_s"], 2),
-    }
+    result["ratios"] = ratios(result)
     targets = {"end_to_end_ge_20000_answers_per_s_sqlite": result["sqlite"]["backlog_100k"]["answers_per_s"] >= 20_000,
                "backlog_10k_under_1s_sqlite": result["sqlite"]["backlog_10k"]["median_seconds"] < 1.0}
     for engine in ("postgresql", "postgresql_production"):
         pg = result[engine]
         if isinstance(pg, dict) and "backlog_100k" in pg:
-            result["ratios"][f"ours_{engine}_vs_naive"] = round(pg["backlog_100k"]["events_per_s"] / result["naive"]["events_per_s"], 1)
             targets[f"end_to_end_ge_20000_answers_per_s_{engine}"] = pg["backlog_100k"]["answers_per_s"] >= 20_000
             targets[f"backlog_10k_under_1s_{engine}"] = pg["backlog_10k"]["median_seconds"] < 1.0
     result["targets_met"] = targets
