@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["summary"]:
         from benchmarks.summary import main as summary
-        return summary()
+        return summary(argv[1:])
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")

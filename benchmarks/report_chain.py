@@ -10,7 +10,10 @@ Measured, per engine, in one run:
   same indexes, in one transaction with the generator's settings: the ratio is what generating
   and shipping the rows adds to storing them;
 - the full chain report over the whole two years from the rollups (`chain_report.build`), in a
-  fresh process so its peak memory is its own (targets: under 1 s, under 500 MB);
+  fresh process so its peak memory is its own (targets: under 1 s, under 500 MB), five builds:
+  the target is judged on the first, from the process's start (interpreter, imports, connecting
+  and a cold build: what a user of a one-off `kiosk-central report` waits for), the median of
+  the five kept as the warm figure;
 - the competing approach: the same figures (per-site tallies and the daily series) by a plain
   GROUP BY over the raw answers, against the same figures from the rollups: the ratio, and a
   check that both give identical numbers.
@@ -45,22 +48,26 @@ from zoneinfo import ZoneInfo
 from server_sync.central.db import connect
 from server_sync.analysis import chain_report, queries, raw_figures
 from server_sync.analysis.queries import ReportFilter
-url, first, last, repeat = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+url, first, last, repeat, spawned_at = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
 db = connect(url, migrate_schema=False)
 f = ReportFilter(date_from=first, date_to=last)
+t_first_build = time.time()
 def timed(fn):
     out = []
     for _ in range(repeat):
         t = time.perf_counter(); result = fn(); out.append(time.perf_counter() - t)
     return result, out
 report, report_s = timed(lambda: chain_report.build(db, f))
+# What a user of a one-off report waits for: this process's start (interpreter, imports,
+# connecting) and its first, cold build.
+from_start_s = report_s[0] + (t_first_build - spawned_at)
 # VmHWM (peak RSS of this process image): ru_maxrss would include what the benchmark process
 # held when it forked this one.
 rss_report = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
 tz = ZoneInfo("Europe/Stockholm")
 rolled, rollup_s = timed(lambda: (queries.site_tallies(db, f), queries.daily_tallies(db, f)))
 raw, raw_s = timed(lambda: (raw_figures.site_tallies(db, f, tz), raw_figures.daily_tallies(db, f, tz)))
-print(json.dumps({"report_s": report_s, "report_peak_rss_mb": rss_report / 1024,
+print(json.dumps({"report_s": report_s, "report_from_process_start_s": from_start_s, "report_peak_rss_mb": rss_report / 1024,
                   "figures_rollup_s": rollup_s, "figures_raw_s": raw_s, "figures_equal": rolled == raw,
                   "answers_in_report": sum(s["n"] for s in report["summary"]), "sites": len(report["pulse"]["sites"])}))
 """
@@ -195,10 +202,9 @@ def _measure(url: str, sites: int, days: int) -> dict:
              for t in ("response", "rollup_hourly", "rollup_daily", "rollup_monthly", "rollup_chain_hourly",
                        "rollup_reason_daily")}
     db.close()
-    probe = subprocess.run([sys.executable, "-c", _PROBE, url, first, last, str(REPEAT)], capture_output=True,
-                           text=True, check=True, cwd=HERE.parent)
+    probe = subprocess.run([sys.executable, "-c", _PROBE, url, first, last, str(REPEAT), repr(time.time())],
+                           capture_output=True, text=True, check=True, cwd=HERE.parent)
     p = json.loads(probe.stdout)
-    med = (lambda xs: sorted(xs)[len(xs) // 2])
     return {
         "answers": made.answers, "followups": made.followups, "sites": sites, "days": days,
         "period": [first, last], "rows": sizes,
@@ -210,13 +216,30 @@ def _measure(url: str, sites: int, days: int) -> dict:
                                                     - cpu0.children_user - cpu0.children_system, 1),
                            **({"postgresql_backend": round(backend1 - backend0, 1)} if backend0 is not None else {})},
         "floor_engine_copy_s": round(floor_s, 1), "generate_over_floor_ratio": round(gen_s / floor_s, 2),
-        "report_median_s": round(med(p["report_s"]), 3), "report_best_s": round(min(p["report_s"]), 3),
+        **report_fields(p),
+    }
+
+
+def _median(xs: list[float]) -> float:
+    return sorted(xs)[len(xs) // 2]
+
+
+def report_fields(p: dict) -> dict:
+    """The report's figures from the probe's output. The target is judged on what a user of a
+    one-off report waits for: a fresh process's start and its first, cold build; the median of
+    the builds in that one process (the warm figure) is kept beside it."""
+    cold = p["report_from_process_start_s"]
+    return {
+        "report_from_process_start_s": round(cold, 3), "report_first_build_s": round(p["report_s"][0], 3),
+        "report_median_s": round(_median(p["report_s"]), 3), "report_best_s": round(min(p["report_s"]), 3),
+        "report_builds": len(p["report_s"]),
         "report_peak_rss_mb": round(p["report_peak_rss_mb"], 1),
-        "report_target_met": med(p["report_s"]) < 1.0 and p["report_peak_rss_mb"] < 500,
-        "figures_from_rollups_median_s": round(med(p["figures_rollup_s"]), 3),
-        "figures_from_raw_group_by_median_s": round(med(p["figures_raw_s"]), 3),
-        "raw_over_rollup_ratio": round(med(p["figures_raw_s"]) / med(p["figures_rollup_s"]), 1),
-        "report_over_raw_figures_ratio": round(med(p["figures_raw_s"]) / med(p["report_s"]), 1),
+        "report_target_met": cold < 1.0 and p["report_peak_rss_mb"] < 500,
+        "report_warm_median_under_target": _median(p["report_s"]) < 1.0,
+        "figures_from_rollups_median_s": round(_median(p["figures_rollup_s"]), 3),
+        "figures_from_raw_group_by_median_s": round(_median(p["figures_raw_s"]), 3),
+        "raw_over_rollup_ratio": round(_median(p["figures_raw_s"]) / _median(p["figures_rollup_s"]), 1),
+        "raw_figures_over_report_ratio": round(_median(p["figures_raw_s"]) / _median(p["report_s"]), 1),
         "figures_equal": p["figures_equal"], "answers_in_report": p["answers_in_report"],
     }
 

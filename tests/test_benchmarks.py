@@ -53,3 +53,18 @@ def test_the_drain_is_compared_with_the_naive_design_answers_with_answers():
     r = ratios(result)
     assert r["ours_sqlite_answers_vs_naive_answers"] == 10.0
     assert r["ours_postgresql_answers_vs_naive_answers"] == 10.0
+
+
+def test_the_chain_report_target_is_judged_on_a_fresh_process_and_its_first_build():
+    """A user of a one-off `kiosk-central report` waits for the process to start and build the
+    report once, cold: five builds with a warm median of 0.6 s do not meet the 1 s target when
+    that took 1.2 s. The raw GROUP BY's ratio is raw over report, and named so."""
+    from benchmarks.report_chain import report_fields
+    probe = {"report_s": [0.9, 0.6, 0.6, 0.58, 0.6], "report_from_process_start_s": 1.2, "report_peak_rss_mb": 140,
+             "figures_rollup_s": [0.05] * 5, "figures_raw_s": [60.0] * 5, "figures_equal": True,
+             "answers_in_report": 10}
+    f = report_fields(probe)
+    assert f["report_target_met"] is False and f["report_warm_median_under_target"] is True
+    assert (f["report_from_process_start_s"], f["report_first_build_s"], f["report_median_s"]) == (1.2, 0.9, 0.6)
+    assert f["raw_figures_over_report_ratio"] == 100.0
+    assert "report_over_raw_figures_ratio" not in f
