@@ -2,9 +2,10 @@
 
 The floor is a raw `sqlite3` INSERT of the same row into the same schema plus COMMIT, with the
 identical pragmas (WAL, synchronous=FULL), on the same disk, in the same run, interleaved in
-blocks so both see the same disk weather. A third series records while another PROCESS reads
-the outbox continuously (as the sync agent does). Targets: p50 within 1.5x of the floor; p99
-under 10 ms with the reader running.
+blocks so both see the same disk weather. A third series records while another PROCESS does
+what the sync agent does, with its Outbox code and without pause: takes the next batch and marks
+it sent, marks it acked, each a write transaction. Targets: p50 within 1.5x of the floor; p99
+under 10 ms with that agent running.
 """
 
 from __future__ import annotations
@@ -21,19 +22,34 @@ from benchmarks.machine import filesystem_of
 
 N = 3000            # taps per series
 BLOCK = 100         # interleaving block
-OUT = Path(__file__).resolve().parent / "out" / "tap_commit"
+RATIO_P50_MAX = 1.5             # targets: p50 within 1.5x of the floor ...
+P99_WITH_AGENT_MAX_US = 10_000  # ... and p99 under 10 ms while the sync agent works
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "out" / "tap_commit"
 
-READER = r"""
-import sqlite3, sys, time
-con = sqlite3.connect(sys.argv[1], timeout=5)
-con.execute("PRAGMA busy_timeout = 5000")
-print("reading", flush=True)
-n = 0
+# The competing writer: what the sync agent does to the kiosk's database, with the agent's own
+# Outbox code, in another process and without pause (the agent pauses between turns): take the
+# next batch and mark it sent, then mark it acked (as the centre's ack would), each a write
+# transaction (BEGIN IMMEDIATE), and count what is waiting.
+SYNC_AGENT = r"""
+import sys
+from datetime import datetime, timezone
+from server_sync import protocol as P
+from kiosk.config import parse_config
+from kiosk.lean_imports import import_store
+from kiosk.outbox import Outbox
+from kiosk.store import LocalStore
+import_store()
+store = LocalStore(sys.argv[1])
+outbox = Outbox(store, sys.argv[2])
+cfg = parse_config({}).sync
+print("syncing", flush=True)
 while True:
-    con.execute("SELECT id, seq, question_id, value, recorded_at FROM response"
-                " WHERE acked_at IS NULL ORDER BY seq LIMIT 500").fetchall()
-    con.execute("SELECT COUNT(*) FROM response WHERE acked_at IS NULL").fetchone()
-    n += 1
+    now = datetime.now(timezone.utc)
+    batch = outbox.next_batch(cfg.batch_max_events, cfg.batch_max_bytes, now=now, sent_at=P.iso_ms(now))
+    if batch is not None:
+        outbox.mark_acked([(batch.seqs[0], batch.seqs[-1])], P.iso_ms(now), meta={"sync.last_ack_at": P.iso_ms(now)})
+    outbox.unsent_count()
 """
 
 
@@ -104,18 +120,19 @@ def run() -> dict:
                 fn()
                 out.append(clock() - t0)
 
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(cfg.db_path)],
-                              stdout=subprocess.PIPE, text=True)
+    agent = subprocess.Popen([sys.executable, "-c", SYNC_AGENT, str(cfg.db_path), cfg.kiosk_id],
+                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
-        reader.stdout.readline()
+        agent.stdout.readline()
         busy_ns: list[int] = []
         for _ in range(N):
             t0 = clock()
             record()
             busy_ns.append(clock() - t0)
+        acked = store.db.execute_sql("SELECT COUNT(*) FROM response WHERE acked_at IS NOT NULL").fetchone()[0]
     finally:
-        reader.kill()
-        reader.wait()
+        agent.kill()
+        agent.wait()
     store.close()
     floor_con.close()
 
@@ -123,10 +140,12 @@ def run() -> dict:
     ratio = round(rec["p50_us"] / floor["p50_us"], 2)
     result = {
         "disk": filesystem_of(str(OUT)),
-        "recorder": rec, "raw_sqlite_floor": floor, "recorder_with_outbox_reader": busy,
+        "recorder": rec, "raw_sqlite_floor": floor, "recorder_with_sync_agent": busy,
+        "competing_sync_agent": "another process taking, marking sent and acking batches with the sync agent's Outbox, without pause",
+        "acked_by_the_competing_agent": acked,
         "ratio_p50": ratio,
-        "targets": {"ratio_p50_max": 1.5, "p99_with_reader_max_us": 10000},
-        "meets_targets": ratio <= 1.5 and busy["p99_us"] < 10000,
+        "targets": {"ratio_p50_max": RATIO_P50_MAX, "p99_with_sync_agent_max_us": P99_WITH_AGENT_MAX_US},
+        "meets_targets": ratio <= RATIO_P50_MAX and busy["p99_us"] < P99_WITH_AGENT_MAX_US,
     }
     shutil.rmtree(OUT, ignore_errors=True)
     return result

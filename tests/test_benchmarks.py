@@ -70,6 +70,40 @@ def test_the_chain_report_target_is_judged_on_a_fresh_process_and_its_first_buil
     assert "report_over_raw_figures_ratio" not in f
 
 
+def test_tap_commits_competitor_takes_and_acks_batches_as_the_sync_agent_does(tmp_path):
+    """The series 'while the sync agent works' had a competitor that only read the outbox,
+    where the agent writes (marks sent, marks acked: BEGIN IMMEDIATE). Now it runs the agent's
+    Outbox code: every answer recorded ends up sent and acked by it."""
+    import sys
+    import time
+
+    from benchmarks.tap_commit import ROOT as BENCH_ROOT, SYNC_AGENT
+    from kiosk.capture import Recorder
+    from kiosk.clock import SystemClock
+    from kiosk.config import parse_config
+    from kiosk.store import LocalStore
+    from seeds.demo import demo_config_mapping
+
+    cfg = parse_config(demo_config_mapping(kiosk_id="bench-kiosk")).with_data_dir(tmp_path)
+    store = LocalStore(cfg.db_path)
+    recorder = Recorder(cfg, store, SystemClock())
+    agent = subprocess.Popen([sys.executable, "-c", SYNC_AGENT, str(cfg.db_path), cfg.kiosk_id],
+                             stdout=subprocess.PIPE, text=True, cwd=BENCH_ROOT)
+    try:
+        assert agent.stdout.readline().strip() == "syncing"
+        for _ in range(20):
+            recorder.record("visit", 3, source="button")
+        count = lambda sql: store.db.execute_sql(sql).fetchone()[0]  # noqa: E731
+        deadline = time.monotonic() + 60            # a bound on waiting, not a measurement
+        while count("SELECT COUNT(*) FROM response WHERE acked_at IS NULL") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert count("SELECT COUNT(*) FROM response WHERE acked_at IS NOT NULL AND send_count > 0") == 20
+    finally:
+        agent.kill()
+        agent.wait()
+        store.close()
+
+
 def test_no_stored_time_is_below_its_own_floor():
     """A floor is what the measured thing cannot beat: a ratio under 1 is a mistake in the
     benchmark (ui_frames' tap came out at 0.5× its floor, timed from after the release that
