@@ -487,8 +487,9 @@ def test_one_kiosks_flood_does_not_hold_up_another_kiosks_ack(broker, pg_url, tm
     5,000 messages in arrival order, each refusal and status updating the same count and status
     rows again in one transaction: k1's ack took 24 s here (179 s for 20,000 in the review). Now
     groups are taken round-robin across kiosks with a budget per kiosk, statuses are coalesced to
-    the newest per kiosk and refusals counted once per group: k1 is acked in 2.0 s (round-robin
-    alone: 2.6 s), and the whole flood is through in about half the time. Nothing of k3's valid
+    the newest per kiosk and refusals counted once per group: k1 is acked before the flood is
+    through (in 2.0 s; round-robin alone: 2.6 s), and the whole flood is through in about half
+    the time. Nothing of k3's valid
     data is lost: its batch is stored and its newest status is the one kept."""
     from server_sync import protocol
     from tests.central.wire import batch, response
@@ -516,17 +517,22 @@ def test_one_kiosks_flood_does_not_hold_up_another_kiosks_ack(broker, pg_url, tm
         start = time.monotonic()
         assert k.agent().run(once=True, timeout=300), ing.log()
         delay = time.monotonic() - start
-        print(f"k1 acked {delay:.1f} s after k3's flood")
         db = connect(pg_url)
         try:
             refused = lambda: count(db, "SELECT COALESCE(SUM(messages), 0) FROM dead_letter_count")  # noqa: E731
+            # Not a time (this asserted delay < 5 s on two shared cores, which one FIFO group
+            # with no budget per kiosk also met once, at 4.7 s): the order. k1's answer, sent
+            # after the whole flood was in the broker, is acked before the flood is through
+            # (about a quarter of its refusals counted by then); in one FIFO all of them were.
+            refused_at_ack = refused()
+            print(f"k1 acked {delay:.1f} s after k3's flood, {refused_at_ack} of its {FLOOD_MALFORMED} refusals counted by then")
+            assert refused_at_ack < FLOOD_MALFORMED, refused_at_ack
             assert wait_until(lambda: refused() >= FLOOD_MALFORMED, 300), (refused(), ing.log())
             assert wait_until(lambda: count(db, "SELECT COUNT(*) FROM response WHERE kiosk_id = 'k3'") == 1, 30)
             assert wait_until(lambda: count(db, "SELECT outbox_depth FROM kiosk_status WHERE kiosk_id = 'k3'")
                               == FLOOD_STATUSES - 1, 30), ing.log()
         finally:
             db.close()
-        assert delay < 5, delay
     finally:
         flooder.loop_stop()
         ing.close()
