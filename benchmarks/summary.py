@@ -38,11 +38,11 @@ def _tap_commit(r: dict) -> Iterator[Row]:
            f"≤ {t['ratio_p50_max']}× the floor", r["ratio_p50"] <= t["ratio_p50_max"])
     if "recorder_with_sync_agent" in r:
         busy, limit = r["recorder_with_sync_agent"], t["p99_with_sync_agent_max_us"]
-        competitor = r["competing_sync_agent"]
+        competitor = f"a competing sync agent ({r['competing_sync_agent']})"
     else:                   # before 2026-12-07: the competitor only read
         busy, limit = r["recorder_with_outbox_reader"], t["p99_with_reader_max_us"]
-        competitor = "another process only reading the outbox (the sync agent writes too)"
-    yield (f"the same while {competitor}, p99", f"{busy['p99_us'] / 1000:.2f} ms (p50 {busy['p50_us']} µs)", "—",
+        competitor = "a process that only reads the outbox (the sync agent writes too)"
+    yield (f"the same with {competitor}, p99", f"{busy['p99_us'] / 1000:.2f} ms (p50 {busy['p50_us']} µs)", "—",
            f"p99 < {limit / 1000:g} ms", busy["p99_us"] < limit)
 
 
@@ -135,7 +135,9 @@ def _web_pages(r: dict) -> Iterator[Row]:
         worst = max(pages, key=lambda p: pages[p]["p95_ms"])
         yield (f"single pages, {engine}, slowest p95", f"{worst} {pages[worst]['p95_ms']} ms",
                f"its floor {pages[worst]['floor_p95_ms']} ms", "p95 < 300 ms", all(p["target_met"] for p in pages.values()))
-        for key, what in (("load_cached", "50 users, cache on"), ("load_uncached", "50 users, cache off")):
+        for key, what in (("load_cached", "50 users, cache on, no answers arriving"),
+                          ("load_cached_answers_arriving", "50 users, cache on, answers arriving at a busy hour's rate"),
+                          ("load_uncached", "50 users, cache off")):
             if key in e:
                 yield (f"{what}, {engine}, p95", f"{e[key]['p95_ms']} ms ({e[key]['per_s']} pages/s, {e[key]['errors']} errors)",
                        "—", "p95 < 1 s, no error", e[key].get("target_met"))
@@ -182,7 +184,9 @@ def _load(record: dict) -> str:
                 seen += part[key]
     if "load_average_1m" in m:
         seen.append(m["load_average_1m"])
-    return f"{min(seen):g}–{max(seen):g}" if seen else "not recorded"
+    if not seen:
+        return "not recorded"
+    return f"{min(seen):g}" if min(seen) == max(seen) else f"{min(seen):g}–{max(seen):g}"
 
 
 def _run_columns(record: dict) -> str:

@@ -16,6 +16,11 @@ Measured, per engine, in one run:
   waiting THINK_S after an answer before the next click, for LOAD_S seconds: client-side latency
   p50/p95 with the default figure cache (30 s, keyed by the live marks) and without it; target
   p95 < 1 s. And the same 50 users with no pause at all (a stress test, reported, no target);
+- the same 50 users with the cache on while answers arrive: the sites' live marks bumped as
+  ingest's after-commit hook does (`marks.bump`, one site a commit) at the chain's own busy-hour
+  rate (its answers over its days and OPEN_HOURS, × PEAK_FACTOR, each answer its own commit),
+  so that the cache keyed by those marks is invalidated as in a store's day (without answers
+  arriving it stays warm: the best case);
 - the resident memory of each worker after the load.
 The chain is built once into benchmarks/out/web_pages/ (SQLite file, PostgreSQL cluster directory)
 and reused by later runs (building it takes about a minute per engine; see report_chain).
@@ -49,6 +54,8 @@ THINK_S = 1.0                 # a person reading for a second before the next cl
 PAGES = {"overview": "/", "site": "/sites/s001", "ranking": "/sites", "comments": "/comments", "fleet": "/fleet"}
 REGIONAL_PAGES = {"overview_regional": "/", "ranking_regional": "/sites", "comments_regional": "/comments"}
 REGION = "no"                 # the regional manager's region (65 of the 200 sites)
+OPEN_HOURS = 12               # a store's day, over which the chain's answers arrive
+PEAK_FACTOR = 2               # a busy hour against the day's average
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
@@ -247,6 +254,30 @@ def _load(base: str, regional_site: str, seconds: float = LOAD_S, think_s: float
             "target_met": _pct(latencies, 0.95) < 1000 and errors[0] == 0}
 
 
+def busy_hour_commits_per_s(answers: int, days: int) -> float:
+    """Ingest commits a second in a busy hour of the chain, each answer arriving on its own
+    (kiosks send at once): the rate at which the live marks move."""
+    return answers / days / (OPEN_HOURS * 3600) * PEAK_FACTOR
+
+
+def bump_marks(url: str, site_ids: list[str], per_s: float, stop: threading.Event, *,
+               rng: random.Random | None = None) -> int:
+    """Bump one random site's mark `per_s` times a second, as ingest's hook does after a commit,
+    until `stop`; returns how many bumps."""
+    from server_sync.central.db import connect
+    from server_sync.web import marks
+    rng = rng or random.Random(7)
+    db = connect(url, migrate_schema=False)
+    n = 0
+    try:
+        while not stop.wait(rng.expovariate(per_s)):
+            marks.bump(db, {rng.choice(site_ids)}, datetime.now(timezone.utc))
+            n += 1
+    finally:
+        db.close()
+    return n
+
+
 def _worker_rss_mb(server) -> list[float]:
     from tests.web.test_demo import descendants
     out = []
@@ -269,6 +300,8 @@ def _measure(url: str, marker: Path, sites: int, days: int) -> dict:
     p = db.param
     region = tuple(sorted(r[0] for r in db.execute_sql(f"SELECT id FROM site WHERE region_id = {p}", (REGION,))))
     regional = region[0] if region else "s001"
+    all_sites = [r[0] for r in db.execute_sql("SELECT id FROM site")]
+    answers = db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0]
     db.close()
     floors = _floors(url, region)
     load_avg = list(os.getloadavg())
@@ -294,6 +327,18 @@ def _measure(url: str, marker: Path, sites: int, days: int) -> dict:
     server = WebServer(url, OUT / "serve.log", workers=2).start()
     try:
         result["load_cached"] = _load(server.url, regional)
+        per_s = busy_hour_commits_per_s(answers, days)
+        stop = threading.Event()
+        bumps: list[int] = []
+        bumper = threading.Thread(target=lambda: bumps.append(bump_marks(url, all_sites, per_s, stop)))
+        bumper.start()
+        try:
+            live = _load(server.url, regional)
+        finally:
+            stop.set()
+            bumper.join()
+        result["load_cached_answers_arriving"] = {**live, "mark_bumps_per_s": round(per_s, 2),
+                                                  "mark_bumps": bumps[0] if bumps else 0}
         stress = _load(server.url, regional, LOAD_S / 2, think_s=0)
         stress.pop("target_met")
         result["stress_no_pause"] = stress
