@@ -36,8 +36,8 @@ def filesystem_of(path: str) -> str:
 
 
 def code_version(root: Path = Path(__file__).resolve().parents[1]) -> dict:
-    """The commit measured, and whether the work tree differed from it (then the commit alone
-    does not say which code ran)."""
+    """The commit measured, and whether the work tree differed from it, new files included
+    (then the commit alone does not say which code ran)."""
     def git(*args: str) -> str | None:
         try:
             r = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
@@ -45,7 +45,7 @@ def code_version(root: Path = Path(__file__).resolve().parents[1]) -> dict:
             return None
         return r.stdout.strip() if r.returncode == 0 else None
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    status = git("status", "--porcelain")
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 

@@ -27,6 +27,9 @@ def test_a_change_to_a_tracked_file_makes_the_tree_dirty(tmp_path):
     git("add", "f")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "f")
     assert code_version(tmp_path)["dirty"] is False
+    (tmp_path / "new_benchmark.py").write_text("")       # a module not committed yet runs too
+    assert code_version(tmp_path)["dirty"] is True
+    (tmp_path / "new_benchmark.py").unlink()
     (tmp_path / "f").write_text("2")
     assert code_version(tmp_path)["dirty"] is True
     assert len(code_version(tmp_path)["commit"]) == 40
