@@ -288,7 +288,7 @@ def test_the_history_says_a_closing_in_words_and_links_its_action(web, dip):
         page = html.unescape(c.get(f"/alerts/{other}").text)
     finally:
         c.close()
-    assert f'lukket: <span class="detail">tiltak gjort · <a href="/actions/{action}">tiltak #{action}</a></span>' in page
+    assert f'lukket: <span class="detail">tiltak iverksatt · <a href="/actions/{action}">tiltak #{action}</a></span>' in page
     assert f"action {action}" not in page
 
 

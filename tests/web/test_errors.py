@@ -140,7 +140,7 @@ REFUSALS = {
 # The filters' labels (a parameter without one is named as it is in the address).
 FILTER_LABELS = {"from": ("From", "Från", "Fra"), "site": ("Site", "Butik", "Butikk"), "region": ("Region", "Region", "Region"),
                  "score": ("Score", "Betyg", "Karakter"), "q": ("Search", "Sök", "Søk"),
-                 "question": ("Question", "Fråga", "Spørsmål"), "reason": ("Reason", "Orsak", "Årsak"),
+                 "question": ("Question", "Fråga", "Spørsmål"), "reason": ("Reason", "Skäl", "Årsak"),
                  "state": ("State", "Status", "Status")}
 LANGUAGE_AT = {"en": 0, "sv": 1, "nb": 2}
 LONG = "x" * 2001

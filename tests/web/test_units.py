@@ -64,3 +64,20 @@ def test_what_worked_elsewhere_reads_in_the_singular_and_the_plural(lang):
                 "nb": ("i 1 butikk med", "i 2 butikker med")}[lang]
     assert len(items) == 2 and one in items[0] and two in items[1], items
     assert "+2" + {"en": ".3", "sv": ",3", "nb": ",3"}[lang] in items[0]        # a half away from zero
+
+
+def test_a_pending_actions_page_explains_only_what_it_shows():
+    """A review of the screenshots: a pending action's page explained an effect row it did not
+    show, named its after-window's 28 days as if over (its figures are so far), and said "Closed
+    as: pending". Its notes are now of what is shown; the after row says "so far"."""
+    side = {"n": 24, "happy_index": {"value": 16.7, "low": 7.7, "high": 34.8}}
+    evaluation = {"window_days": 28, "verdict": "pending", "metric": "happy_index", "previous": side, "current": side,
+                  "scale_ended": None, "test": None, "method": "difference-in-differences",
+                  "control": {"previous": side, "current": side},
+                  "baseline": {"from": "2026-10-23", "to": "2026-11-19"}, "after": {"from": "2026-12-07", "to": "2027-01-03"}}
+    page = html.unescape(render.page("web/action.html", "en", data={
+        "suggestions": {"main_complaint": None, "suggestions": []},
+        "action": dict(ACTION, due_date=None, alert_id=None, verdict=None, complete=False, evaluation=evaluation)}))
+    assert "<dt>Status</dt>" in page and "Closed as" not in page
+    assert "After, 2026-12-07 – so far (the window ends 2027-01-03)" in page and "Before, 2026-10-23 – 2026-11-19" in page
+    assert 'id="effect-note"' not in page and "The change:" not in page and 'id="baseline-gap"' in page
