@@ -241,8 +241,9 @@ def screenshot(driver, path: Path, width: int) -> None:
     driver.execute_script("document.querySelectorAll('.scroll').forEach(function(b){b.scrollLeft=0;});")
     # The whole page through the DevTools' capture beyond the viewport: resizing the window to the
     # page's height and back (as before) took 40 % of the browser walk's time.
-    inner, height = driver.execute_script(
-        "return [document.documentElement.clientWidth, document.documentElement.scrollHeight]")
+    # The window's width, not the document's client width: the capture beyond the viewport lays
+    # the page out without its scrollbar, and a tall page's shot lost its right 15 px (a review).
+    inner, height = driver.execute_script("return [window.innerWidth, document.documentElement.scrollHeight]")
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
         "format": "png", "captureBeyondViewport": True, "optimizeForSpeed": True,
         "clip": {"x": 0, "y": 0, "width": inner, "height": min(max(height, 700), 7000), "scale": 1}})
