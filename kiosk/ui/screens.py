@@ -376,7 +376,7 @@ def praise_line(items: list[tuple[str, int]], fits: Callable[[str], bool], lang:
 NPS_GROUPS = (("0–6", range(0, 7)), ("7–8", range(7, 9)), ("9–10", range(9, 11)))
 
 
-def staff_table(stats: dict, summary: dict, qid: str, nps: bool) -> dict[str, str]:
+def staff_table(stats: dict, summary: dict, qid: str, nps: bool, percent: str = "\u00a0%") -> dict[str, str]:
     """The comparison table's cells: today so far, the same weekday last week up to the same
     time of day (`staff_summary`'s `same_time_last_week`) and the change, for answers, the score
     and the satisfied share. Small samples are starred."""
@@ -388,7 +388,7 @@ def staff_table(stats: dict, summary: dict, qid: str, nps: bool) -> dict[str, st
         small = 0 < row["n"] < SMALL_SAMPLE
         cells[f"{name}.n"] = str(row["n"]) + ("*" if small else "")
         cells[f"{name}.score"] = whole(row.get(score))
-        cells[f"{name}.csat"] = whole(row.get("csat"), " %")
+        cells[f"{name}.csat"] = whole(row.get("csat"), percent)      # the language's: "74 %", "74%"
     cells["change.n"] = whole(today["n"] - before["n"], signed=True)
     cells["change.score"] = whole(shown_change(today.get(score), before.get(score)), signed=True)
     cells["change.csat"] = whole(shown_change(today.get("csat"), before.get("csat")), signed=True)
@@ -438,7 +438,7 @@ class StaffScreen(KioskScreen):
         # An employee question's answers are in no figure (kiosk.stats): dashes, not zeros,
         # and the reason in place of the scale's explanation.
         withheld = summary.get("withheld", False)
-        cells = staff_table(stats, summary, q.id, nps)
+        cells = staff_table(stats, summary, q.id, nps, tr("percent_suffix", lang))
         if withheld:
             cells = dict.fromkeys(cells, "–")
         self._table(app, q, cells)

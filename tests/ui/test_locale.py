@@ -106,6 +106,8 @@ def test_words_as_each_language_writes_them():
         assert tr("clear", lang) != tr("key_backspace", lang), lang
     assert [(tr("quote_open", lang), tr("quote_close", lang)) for lang in ("sv", "nb", "en")] == [
         ("”", "”"), ("«", "»"), ("“", "”")]
+    # A percentage as the office's pages write it ("74 %" with a no-break space; English "74%").
+    assert [tr("percent_suffix", lang) for lang in ("sv", "nb", "en")] == ["\u00a0%", "\u00a0%", "%"]
     assert tr("staff_comment_when", "en", day="Mon", hour="17") == "Mon 17:00"
     assert tr("staff_comment_when", "sv", day="mån", hour="17") == "mån kl. 17"
     assert tr("nps_low", "nb") == "Svært lite sannsynlig"                  # as sv and en: not at all
