@@ -323,10 +323,11 @@ class Scenario:
         """Today against the same time last week with the change; the 7-day trend; the top
         three reasons and the latest comments, scrubbed; plain words."""
         from kiosk.ui.screens import staff_table
+        from kiosk.ui.texts import tr
         yield from self.frames(1)
         scr = self.app.sm.current_screen
         view = self.app.staff_view()
-        want = staff_table(view["stats"], view["summary"], "visit", nps=False)
+        want = staff_table(view["stats"], view["summary"], "visit", nps=False, percent=tr("percent_suffix", lang))
         shown = {k: c.text for k, c in scr._cells.items()}
         self.check(f"{lang}: today, the same time last week and the change", shown == want and
                    want["change.n"] not in ("", "–"), (shown, want))
