@@ -899,25 +899,6 @@ def test_a_push_records_each_kiosk_the_broker_may_hold_it_for(central, tmp_path,
         ("visit", 3)}
 
 
-def test_a_push_is_recorded_without_the_staff_roster(central, tmp_path, capsys, monkeypatch):
-    """The roster goes to the kiosk (it masks the names in comments); the centre's record of the
-    push kept every name for ever (a privacy review): now as many "[name]" as there were."""
-    from server_sync import config_push
-    from server_sync.config_push import Publication
-    url, db = central
-    sent = []
-    monkeypatch.setattr(config_push, "publish_each_retained",
-                        lambda settings, messages: [sent.append(p) or Publication(t) for t, p in messages])
-    roster = tmp_path / "roster.toml"
-    roster.write_text('[privacy]\nstaff_names = ["Anna Lindqvist", "Per-Olof Svensson"]\n', encoding="utf-8")
-    assert main(["config", "push", "--kiosk", "k1", str(roster), "--no-tls", "--broker-host", "127.0.0.1",
-                 "--db", url]) == 0
-    capsys.readouterr()
-    assert json.loads(sent[0])["privacy"]["staff_names"] == ["Anna Lindqvist", "Per-Olof Svensson"]
-    (kept,), = db.execute_sql("SELECT payload FROM config_push WHERE kiosk_id = 'k1'").fetchall()
-    assert json.loads(kept)["privacy"]["staff_names"] == ["[name]", "[name]"] and "Anna" not in kept
-
-
 def test_pushes_recorded_before_keep_no_roster_after_the_upgrade(central):
     """Records of pushes made before the rule kept every name: m0057 rewrites them as a push is
     now recorded (config_push.kept_payload), and leaves those without a roster as they are."""
