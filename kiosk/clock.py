@@ -138,3 +138,8 @@ class FakeClock:
         if delta > 0:
             self._mono += int(delta * 1e9)
 
+    def step(self, when: datetime) -> None:
+        """Put the wall clock right as NTP does: it jumps (either way) and monotonic time does not
+        move, as on a Pi whose fake-hwclock time was months old."""
+        self._now = when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+

@@ -279,12 +279,14 @@ class SyncAgent:
     def _prune(self, now: float) -> None:
         # Ages are measured with the wall clock: one not synced (a Pi without RTC, days ahead)
         # would remove acknowledged answers the staff screen still counts. Wait for the sync.
+        # What this boot stamped before the sync is aged by the monotonic clock (kiosk.retention).
         if not self.clock.clock_synced():
             self._next_prune = now + PRUNE_UNSYNCED_RETRY_S
             return
         self._next_prune = now + PRUNE_EVERY_S
         try:
-            removed = prune_acknowledged(self.store, self.cfg.privacy.keep_acked_days, self.clock.now())
+            removed = prune_acknowledged(self.store, self.cfg.privacy.keep_acked_days, self.clock.now(),
+                                         boot_id=self.clock.boot_id(), monotonic_ns=self.clock.monotonic_ns())
         except DiskFull as e:
             # A full card deletes nothing either (the WAL needs room): try again later.
             self._next_prune = now + PRUNE_UNSYNCED_RETRY_S

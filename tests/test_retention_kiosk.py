@@ -3,6 +3,8 @@ acknowledged stays whatever its age; the sync agent does it by itself; the seq n
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from kiosk.outbox import Outbox
 from kiosk.retention import prune_acknowledged
 from kiosk.sync_agent import SyncAgent
@@ -32,7 +34,8 @@ def test_acknowledged_answers_past_their_days_go_the_rest_stays(recorder, store,
     kept_unacked_old = never_acked.id
     store.db.execute_sql("UPDATE response SET acked_at = NULL WHERE id = ?", (kept_unacked_old,))
 
-    removed = prune_acknowledged(store, 90, clock.now())
+    removed = prune_acknowledged(store, 90, clock.now(), boot_id=clock.boot_id(),
+                                 monotonic_ns=clock.monotonic_ns())
     assert removed == 3                                     # the old answer, its follow-up, the other old answer
     ids = {r[0] for r in store.db.execute_sql("SELECT id FROM response").fetchall()}
     assert ids == {kept_unacked_old, recent.id}
@@ -45,7 +48,8 @@ def test_an_answer_whose_follow_up_is_not_acknowledged_stays(recorder, store, cf
     send_and_ack(store, cfg, clock)
     recorder.record_followup(a.id, ["queue"])               # recorded later, never sent
     clock.advance(86400 * 365)
-    assert prune_acknowledged(store, 90, clock.now()) == 0
+    assert prune_acknowledged(store, 90, clock.now(), boot_id=clock.boot_id(),
+                                 monotonic_ns=clock.monotonic_ns()) == 0
     assert count(store, "response") == 1 and count(store, "followup") == 1
 
 
@@ -95,3 +99,50 @@ def test_the_sync_agent_does_not_prune_while_the_clock_is_not_synced(recorder, s
     now_s[0] += 6 * 3600
     agent.step()
     assert count(store, "response") == 0
+
+
+def test_an_answer_stamped_before_the_clock_synced_stays_while_its_boot_runs(recorder, store, cfg, clock):
+    """A Pi back from months in storage starts with fake-hwclock's old time: an answer taken
+    then, acknowledged within the second, and NTP syncing just after made its `recorded_at`
+    look 120 days old. Retention removed it while the customer was still on its follow-up
+    screen, and the reason they chose was refused ("no answer with id …"). Its age is measured
+    on the boot's monotonic clock instead: kept while it is recent, gone when it is not."""
+    now_s = [0.0]
+    agent = SyncAgent(cfg, store, client_factory=lambda cid: NoBroker(), clock=clock, password="x",
+                      monotonic=lambda: now_s[0])
+    real = clock.now()
+    clock.synced = False
+    clock.step(real - timedelta(days=120))                        # fake-hwclock's time, unsynced
+    answer = recorder.record("visit", 1)
+    assert answer.wants_followup                                   # the follow-up screen opens
+    send_and_ack(store, cfg, clock)                                # sent and acknowledged at once
+    clock.step(real)                                               # NTP puts the clock right
+    clock.synced = True
+    agent.step()                                                   # and the agent's retention runs
+    assert count(store, "response") == 1
+    recorder.record_followup(answer.id, ["queue"])                 # the customer's reason is taken
+    send_and_ack(store, cfg, clock)
+
+    clock.advance(86400 * (cfg.privacy.keep_acked_days - 1))      # not old yet on this boot
+    now_s[0] += 6 * 3600
+    agent.step()
+    assert count(store, "response") == 1 and count(store, "followup") == 1
+    clock.advance(86400 * 2)                                       # now truly past its days
+    now_s[0] += 6 * 3600
+    agent.step()
+    assert count(store, "response") == 0 and count(store, "followup") == 0
+
+
+def test_after_a_reboot_an_unsynced_answer_goes_by_its_stamp(recorder, store, cfg, clock):
+    """Another boot's monotonic reading says nothing about now: its follow-up screen is gone
+    with that boot, and the answer goes by its `recorded_at` as every other does."""
+    clock.synced = False
+    clock.step(clock.now() - timedelta(days=120))
+    recorder.record("visit", 1)
+    send_and_ack(store, cfg, clock)
+    clock.step(clock.now() + timedelta(days=120))
+    clock.synced = True
+    assert prune_acknowledged(store, 90, clock.now(), boot_id=clock.boot_id(),
+                              monotonic_ns=clock.monotonic_ns()) == 0
+    assert prune_acknowledged(store, 90, clock.now(), boot_id="another boot",
+                              monotonic_ns=0) == 1

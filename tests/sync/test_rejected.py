@@ -168,8 +168,9 @@ def test_refused_events_a_person_sets_aside_no_longer_keep_the_kiosk_flagged_and
         decided = datetime.fromisoformat(again.db.execute_sql(
             "SELECT MAX(set_aside_at) FROM response").fetchone()[0].replace("Z", "+00:00"))
         assert decided - now > timedelta(days=5)                           # recorded long before
-        assert prune_acknowledged(again, 90, decided + timedelta(days=89)) == 0
-        assert prune_acknowledged(again, 90, decided + timedelta(days=91)) == 3
+        this_boot = {"boot_id": recorder.clock.boot_id(), "monotonic_ns": recorder.clock.monotonic_ns()}
+        assert prune_acknowledged(again, 90, decided + timedelta(days=89), **this_boot) == 0
+        assert prune_acknowledged(again, 90, decided + timedelta(days=91), **this_boot) == 3
         assert again.rejected_count() == 1 and again.outbox_depth() == 2
     assert main([*args, "refused", "set-aside", "--all"]) == 0
     assert capsys.readouterr().out.startswith("1 event(s) set aside")
