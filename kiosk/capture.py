@@ -133,18 +133,6 @@ class Recorder:
         did not press send (the screen saved what was chosen when they walked away)."""
         reasons = tuple(dict.fromkeys(reasons))        # de-duplicated, order kept
         db = self.store.db
-        row = db.execute_sql("SELECT question_id FROM response WHERE id = ?", (response_id,)).fetchone()
-        if row is None:
-            raise CaptureError(f"no answer with id {response_id!r} on this kiosk")
-        try:
-            q = self.config.question(row[0])
-            allowed = set(q.reasons)
-        except KeyError:
-            # The question was removed by a newer config; its follow-up still counts.
-            allowed = set(self.config.reasons)
-        for code in reasons:
-            if code not in allowed:
-                raise CaptureError(f"reason {code!r} is not in the catalogue of question {row[0]!r}")
         clean = scrub_comment(comment, self.config.followup.max_comment_chars,
                               names=self.config.privacy.staff_names) if comment else None
         if not reasons and not clean:
@@ -153,6 +141,16 @@ class Recorder:
             now = self.clock.now()
             fid = str(uuid.uuid4())
             with db.atomic("IMMEDIATE"):
+                # Looked up inside the write transaction: the sync agent's retention may remove
+                # the answer at any moment before it, and the insert would then fail on the
+                # foreign key (a raw IntegrityError) instead of saying the answer is not here.
+                row = db.execute_sql("SELECT question_id FROM response WHERE id = ?", (response_id,)).fetchone()
+                if row is None:
+                    raise CaptureError(f"no answer with id {response_id!r} on this kiosk")
+                allowed = self._reasons_of(row[0])
+                for code in reasons:
+                    if code not in allowed:
+                        raise CaptureError(f"reason {code!r} is not in the catalogue of question {row[0]!r}")
                 if db.execute_sql("SELECT 1 FROM followup WHERE response_id = ?", (response_id,)).fetchone():
                     raise CaptureError(f"answer {response_id!r} already has a follow-up")
                 seq = db.execute_sql(_NEXT_SEQ).fetchone()[0]
@@ -162,3 +160,10 @@ class Recorder:
                     monotonic_ns=self.clock.monotonic_ns(), response_id=response_id,
                     reasons=list(reasons), comment=clean, unsent=unsent)))
         return RecordedFollowUp(fid, seq, response_id, reasons, clean)
+
+    def _reasons_of(self, question_id: str) -> set[str]:
+        try:
+            return set(self.config.question(question_id).reasons)
+        except KeyError:
+            # The question was removed by a newer config; its follow-up still counts.
+            return set(self.config.reasons)

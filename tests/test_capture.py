@@ -174,3 +174,22 @@ def test_a_pushed_staff_roster_masks_names_before_anything_is_stored(config_mapp
     assert fu.comment == "[name] i kassan var otrevlig, fråga [name]"
     stored = store.db.execute_sql("SELECT comment FROM followup").fetchone()[0]
     assert stored == fu.comment and "Anna" not in json.dumps(FollowUp.get_by_id(fu.id).to_event())
+
+
+def test_a_followup_whose_answer_was_removed_meanwhile_is_refused_as_unknown(recorder, store, monkeypatch):
+    """The answer's existence was checked outside the write transaction: the sync agent's
+    retention removing it before the write made the insert fail with a raw IntegrityError, which
+    the UI does not catch. The row goes here after the call began and before the write (while
+    the comment is scrubbed): the follow-up is refused as one of an unknown answer."""
+    import kiosk.capture
+    rec = recorder.record("visit", 1)
+    scrub = kiosk.capture.scrub_comment
+
+    def scrub_while_retention_runs(*a, **k):
+        store.db.execute_sql("DELETE FROM response WHERE id = ?", (rec.id,))
+        return scrub(*a, **k)
+
+    monkeypatch.setattr(kiosk.capture, "scrub_comment", scrub_while_retention_runs)
+    with pytest.raises(CaptureError, match="no answer with id"):
+        recorder.record_followup(rec.id, ["queue"], "kön var lång")
+    assert store.db.execute_sql("SELECT COUNT(*) FROM followup").fetchone()[0] == 0
