@@ -21,7 +21,8 @@ Guarantees it keeps (see docs/sync.md):
   leaves its batch in flight, so it goes again after the ack timeout and the centre dedups it;
 - database writes are short transactions: the tap path never waits long.
 
-It never records answers and never deletes rows. Time, randomness, the MQTT client and the
+It never records answers; the only rows it deletes are acknowledged ones past the kiosk's
+retention (`kiosk.retention`, once the clock is synced). Time, randomness, the MQTT client and the
 store are injected, so tests drive it against a real broker with controlled clocks.
 """
 
