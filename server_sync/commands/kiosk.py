@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -37,7 +36,8 @@ def add_parser(sub, common) -> None:
     a.add_argument("--site", required=True, help="the site it stands in (kiosk-central site add first)")
     _broker_files(a)
     a.add_argument("--broker-host", type=broker_host, default=None, metavar="HOST",
-                   help="broker host name the kiosk connects to, as in its TLS certificate (default: this host's FQDN)")
+                   help="broker host name the kiosk connects to, as in its TLS certificate (default: this host's "
+                        "FQDN, refused when it is a loopback name such as localhost, which a kiosk cannot reach)")
     a.add_argument("--broker-port", type=int, default=8883, metavar="PORT", help="broker TLS port (default 8883)")
     a.add_argument("--prefix", type=topic_prefix, default="", metavar="P",
                    help="topic prefix before kundpuls/v1, if the fleet uses one")
@@ -118,7 +118,7 @@ def add(args: argparse.Namespace) -> int:
 
     if not 1 <= args.broker_port <= 65535:
         raise CentralConfigError(f"--broker-port must be 1-65535, got {args.broker_port}")
-    host = args.broker_host or socket.getfqdn()
+    host = args.broker_host or _this_host()
     _check_broker_files(args)
     db = connect(existing_database_url(args))
     password = provision.new_password()
@@ -178,6 +178,17 @@ def add(args: argparse.Namespace) -> int:
     if sys.stdout.isatty():
         print("(Copy it now; the password file keeps only a hash.)")
     return 0
+
+
+def _this_host() -> str:
+    """This host's name, the broker host a kiosk is told when --broker-host is not given; refused
+    when it names the kiosk's own machine there (`localhost` is what getfqdn finds on many hosts)."""
+    from server_sync.program import hosts
+    name, addresses = hosts.own_name()
+    problem = hosts.loopback_problem(name, addresses)
+    if problem:
+        raise CentralConfigError(f"give --broker-host ({problem})")
+    return name
 
 
 def _check_broker_files(args: argparse.Namespace, *, existing: bool = False) -> None:

@@ -9,6 +9,15 @@ from tests.central.fleet import IngestProcess
 from tests.central.wire import register_fleet
 
 
+@pytest.fixture(autouse=True)
+def this_host_reachable(monkeypatch):
+    """`kiosk add` without --broker-host takes this host's name and refuses a loopback one, which
+    is what many test machines find (`localhost`): the centre's tests run as on a host kiosks
+    reach, whatever this machine's DNS says. Tests of the refusal set their own name."""
+    from server_sync.program import hosts
+    monkeypatch.setattr(hosts, "own_name", lambda: ("central.test", ["192.0.2.10"]))
+
+
 @pytest.fixture
 def quick_password_hashes(monkeypatch):
     """argon2id at its lowest cost, for tests whose people's passwords are not what they test: at

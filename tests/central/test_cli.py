@@ -564,6 +564,21 @@ def test_a_broker_host_that_can_be_one_is_taken(host):
     assert host_problem(host) is None
 
 
+@pytest.mark.parametrize("name, addresses, loopback", [
+    ("localhost", [], True), ("LOCALHOST.", ["127.0.0.1"], True), ("vm.localdomain", ["10.0.0.5"], True),
+    ("localhost.localdomain", [], True), ("pi.localhost", [], True), ("127.0.1.1", [], True), ("::1", [], True),
+    ("vm", ["127.0.1.1"], True), ("vm", ["::1", "127.0.0.1"], True), ("vm", ["::ffff:127.0.0.1"], True),
+    ("vm", ["127.0.1.1", "10.0.0.5"], False), ("central.example.com", ["192.0.2.10"], False),
+    ("central", [], False), ("10.0.0.7", [], False), ("localhost-2.example", ["192.0.2.1"], False)])
+def test_a_host_name_only_this_host_reaches_is_told_apart(name, addresses, loopback):
+    """`kiosk add`'s default broker host: a name (or every address it has here) that is loopback
+    names the kiosk itself, not the centre; a name unresolved here is not judged (the kiosks' DNS may know it)."""
+    from server_sync.program.hosts import loopback_problem
+    problem = loopback_problem(name, addresses)
+    assert (problem is not None) == loopback
+    assert problem is None or (repr(name) in problem and "a kiosk cannot reach it" in problem)
+
+
 def test_a_first_definition_that_stored_answers_contradict_needs_force(tmp_path, capsys):
     """One typo in --scale held every kiosk's answers to the question from then on, with a
     note; now it is refused, naming what the stored answers are, unless --force. "Most"

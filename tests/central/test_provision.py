@@ -302,6 +302,36 @@ def test_password_hash_is_mosquittos_own_and_no_password_is_on_a_command_line(tm
     assert "plain-text-uno" not in pw.read_text()             # '-' is not in base64: no false hit
 
 
+@pytest.mark.parametrize("found, said", [
+    (("localhost", ["127.0.0.1"]), "this host's name is 'localhost': a kiosk cannot reach it"),
+    (("vm", ["127.0.1.1"]), "this host's name 'vm' is only a loopback address here (127.0.1.1): a kiosk cannot reach it")])
+def test_kiosk_add_refuses_a_default_broker_host_that_names_the_kiosk_itself(tmp_path, capsys, monkeypatch, found, said):
+    """Without --broker-host, `kiosk add` took socket.getfqdn(), `localhost` on many hosts, and
+    printed `host = "localhost"` and `provision.sh --broker-host localhost`: a kiosk set up so
+    connects to itself. Refused, and nothing is registered; given, localhost is taken (a broker on
+    the kiosk's own machine, the demo's)."""
+    from server_sync.program import hosts
+    monkeypatch.setattr(hosts, "own_name", lambda: found)
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    files = broker_files(tmp_path)
+    assert cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)[0] == 0
+    rc, out, err = cli(capsys, "kiosk", "add", "k1", "--site", "s1", *files, "--db", db)
+    assert rc == 2 and out == "" and said_error(err, f"give --broker-host ({said})"), err
+    assert connect(db).execute_sql("SELECT id FROM kiosk").fetchall() == []
+    assert not (tmp_path / "pw").exists()
+    rc, out, _ = cli(capsys, "kiosk", "add", "k1", "--site", "s1", *files, "--broker-host", "localhost", "--db", db)
+    assert rc == 0 and 'host = "localhost"' in out
+
+
+def test_kiosk_add_takes_this_hosts_name_when_a_kiosk_can_reach_it(tmp_path, capsys, monkeypatch):
+    from server_sync.program import hosts
+    monkeypatch.setattr(hosts, "own_name", lambda: ("central.example.com", ["192.0.2.10"]))
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    assert cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)[0] == 0
+    rc, out, _ = cli(capsys, "kiosk", "add", "k1", "--site", "s1", *broker_files(tmp_path), "--db", db)
+    assert rc == 0 and 'host = "central.example.com"' in out and "--broker-host central.example.com" in out
+
+
 def test_a_refused_rotation_leaves_the_old_password_in_force(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'c.db'}"
     pw, acl = tmp_path / "kiosks.passwd", tmp_path / "kiosks.acl"
@@ -360,7 +390,8 @@ def test_a_read_only_broker_file_leaves_no_unseen_password(tmp_path, capsys):
     before = pw.read_text()
     for ro in (acl, pw):
         ro.chmod(0o444)
-        r = without_root_bypass("kiosk", "add", "k3", "--site", "s1", *files, "--db", db)
+        r = without_root_bypass("kiosk", "add", "k3", "--site", "s1", *files, "--broker-host", "broker.example",
+                                "--db", db)
         ro.chmod(0o644)
         option = "--acl-file" if ro == acl else "--password-file"
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
