@@ -25,7 +25,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -218,8 +218,23 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
     its Allow header), a form it cannot read (400), a body over the limit (413, BodyLimit); made
     before any route knew the person, so in guard.visitor_language."""
     response = await refusal_page(request, exc.status_code)
-    response.headers.update(exc.headers or {})
+    headers = dict(exc.headers or {})
+    allowed = allowed_methods(request.app.router.routes, request.scope) if exc.status_code == 405 else []
+    if allowed:
+        headers["Allow"] = ", ".join(allowed)
+    response.headers.update(headers)
     return response
+
+
+def allowed_methods(routes: list, scope: Scope) -> list[str]:
+    """Every method the routes matching the request's path take, sorted. Starlette's 405 names
+    only the first matching route's: an address declared in two routes (/login: the page, GET,
+    and its form, POST) was said to take only the first's."""
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.methods and route.matches(scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
 
 
 def _connect(url: str):

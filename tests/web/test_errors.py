@@ -564,6 +564,11 @@ def test_a_method_a_route_does_not_take_or_a_body_over_the_limit_is_its_own_erro
         r = client.get(path)
         assert r.status_code == 405 and r.headers["allow"] == "POST", f"{path}: {r.status_code} {r.text[:300]}"
         assert "Not possible at this address" in r.text, path
+    # An address two routes share (the login page and its form) takes what either takes: its 405
+    # said `allow: HEAD, GET` (the first route's alone), though the form posts there.
+    for method in ("PUT", "DELETE"):
+        r = client.request(method, "/login")
+        assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD, POST", f"{method}: {r.headers}"
     token = csrf_of(client.get("/account").text)
     r = client.post("/alerts/1/comment", data={"csrf_token": token, "comment": LONG * 40})      # 80 kB
     assert r.status_code == 413, r.text[:300]
