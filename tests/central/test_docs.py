@@ -47,3 +47,17 @@ def test_docs_central_names_every_table(tmp_path):
     missing = sorted(t for t in tables if f"`{t}`" not in text)
     assert not missing, f"docs/central.md does not describe: {missing}"
 
+
+
+def test_docs_central_names_every_migration():
+    """Each module of server_sync/central/migrations is in docs/central.md: by its name
+    (`m0055_comments_composed`) or in a range of them (`m0002`–`m0004`). The list had stopped at
+    m0055 while m0056 and m0057 changed the BI views and the pushes' record."""
+    from server_sync.central import migrations
+    text = (ROOT / "docs" / "central.md").read_text(encoding="utf-8")
+    ranges = [(int(a), int(b)) for a, b in re.findall(r"`m(\d{4})`–`m(\d{4})`", text)]
+    modules = sorted(p.stem for p in Path(migrations.__file__).parent.glob("m[0-9][0-9][0-9][0-9]_*.py"))
+    assert len(modules) >= 30
+    missing = [m for m in modules
+               if f"`{m}`" not in text and not any(a <= int(m[1:5]) <= b for a, b in ranges)]
+    assert not missing, f"docs/central.md does not name the migrations {missing}"
