@@ -38,7 +38,8 @@ def add_parser(sub, common) -> None:
                    help=f"with --once: give up after S seconds (default {ONCE_TIMEOUT_S:g})")
     p.add_argument("--demo", action="store_true",
                    help="use the demo configuration (a --config given is used instead)")
-    p.add_argument("--json", action="store_true", help="with --once: print the result as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="with --once: print the result as JSON, also when it fails (the error still on stderr)")
     p.add_argument("-v", "--verbose", action="store_true", help="log every connection event")
     p.set_defaults(func=sync_command, usage_error=p.error)
 
@@ -76,20 +77,29 @@ def sync_command(args: argparse.Namespace) -> int:
             agent.run(stop)
             return 0
         before = store.outbox_depth()
-        if not agent.run(stop, once=True, timeout=args.timeout or ONCE_TIMEOUT_S):
-            raise SyncError(f"interrupted: {store.outbox_depth()} event(s) not yet acknowledged by the centre")
+        # A run that fails (a timeout, the broker's refusal, a signal) still says what it did
+        # with --json: a script reading stdout gets the result, and the error as on stderr.
+        failure: SyncError | None = None
+        try:
+            if not agent.run(stop, once=True, timeout=args.timeout or ONCE_TIMEOUT_S):
+                failure = SyncError(f"interrupted: {store.outbox_depth()} event(s) not yet acknowledged by the centre")
+        except SyncError as e:
+            failure = e
         c = agent.counters
-        result = {"drained": True, "events_acked": c.events_acked, "events_sent": c.events_sent,
+        result = {"drained": failure is None, "error": None if failure is None else str(failure),
+                  "events_acked": c.events_acked, "events_sent": c.events_sent,
                   "events_rejected": c.events_rejected, "acks_ignored": c.acks_ignored,
                   "batches": c.batches_sent, "outbox_before": before, "outbox_after": store.outbox_depth()}
         refused = store.refused_by_reason()
     result["refused"] = refused
     if args.json:
         print(json.dumps(result))
-    else:
+    elif failure is None:
         print(f"synced: {c.events_acked} event(s) acknowledged by the centre in {c.batches_sent} batch(es); "
               "outbox empty" + (f"; {c.acks_ignored} ack(s) for batches of an earlier run ignored (their events "
                                 "were sent again)" if c.acks_ignored else ""))
+    if failure is not None:
+        raise failure
     if refused:
         # Not all is well: these answers are on this kiosk only, and re-sending cannot help until
         # the cause is fixed (docs/deployment.md, "When things go wrong").

@@ -11,6 +11,7 @@ import os
 import random
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -455,6 +456,29 @@ def test_cli_once_times_out_clearly_when_the_broker_is_away(broker, make_kiosk, 
     err = capsys.readouterr().err
     assert err.startswith("kiosk: error: timed out after 1 s: 3 event(s) not yet acknowledged")
     assert "not connected" in err and "refused" in err.lower()
+
+
+def test_cli_once_json_says_what_it_did_when_it_fails(broker, make_kiosk, capsys):
+    """`sync --once --json` printed no JSON on a timeout (the error came before it) though it
+    did after refused events: a script reading stdout got nothing. Now the result, `drained`
+    false and the `error`, then the same error on stderr and exit 1; a broker's refusal too."""
+    k = make_kiosk(broker)
+    k.record(3)
+    Path(k.cfg.broker.password_file).write_text("not-the-password\n")
+    assert kiosk_main(["sync", "--once", "--json", "--config", str(k.path), "--timeout", "10"]) == 1
+    out, err = capsys.readouterr()
+    refused = json.loads(out)
+    assert refused["drained"] is False and refused["error"].startswith("the broker refused the connection: ")
+    assert err == f"kiosk: error: {refused['error']}\n"
+    broker.stop()
+    assert kiosk_main(["sync", "--once", "--json", "--config", str(k.path), "--timeout", "1"]) == 1
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert result["drained"] is False and result["error"].startswith("timed out after 1 s: 3 event(s) not yet acknowledged")
+    assert err == f"kiosk: error: {result['error']}\n"
+    assert set(result) == set(refused) >= {"events_acked", "events_sent", "events_rejected", "acks_ignored",
+                                           "batches", "outbox_before", "outbox_after", "refused"}
+    assert (result["events_acked"], result["outbox_before"], result["outbox_after"], result["refused"]) == (0, 3, 3, {})
 
 
 def test_cli_rejects_bad_timeout(capsys):
