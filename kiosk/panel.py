@@ -21,8 +21,10 @@ Rules, and why:
   `when_rated`, so a press the repeat filter flags later looks exactly the same to the customer;
   or, with `flash_on_press=False`, leaves the flash to the kiosk, which flashes (`flash`) once the
   answer is stored and blinks `show_fault` when it could not be: a thank-you is never a lie.
-- While idle the LEDs breathe gently (PWM) or chase slowly (plain on/off LEDs); a flash or an
-  outbox blink pattern interrupts the idle pattern.
+- While idle the LEDs glow steadily (dimmed with PWM, on without), so a kiosk without a screen
+  still shows it is alive; with `idle_pattern` they breathe gently (PWM) or chase slowly (plain
+  on/off LEDs) instead, off by default: the animation wakes the kiosk 20 times a second, which
+  the steady glow never does. A flash or an outbox blink pattern interrupts either.
 
 Press durations use the injected `monotonic` callable, so tests control them; LED animation uses
 real time on one background thread. Callbacks run on gpiozero's thread (or the thread that
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 _TICK_S = 0.05          # LED animation step: 20 Hz is smooth enough for a slow breath
 _BREATH_PERIOD_S = 4.0
 _BREATH_MIN, _BREATH_MAX = 0.02, 0.35   # gentle: never full brightness while idle
+_GLOW = 0.2             # the steady idle level of dimmable LEDs: about the breath's mean
 _CHASE_STEP_S = 1.5
 # Durations are differences of floats: a press of exactly bounce_s must not lose to rounding.
 _EPS = 1e-6
@@ -52,7 +55,7 @@ class SmileyPanel:
 
     def __init__(self, buttons: Sequence[int], leds: Sequence[int] = (), *, pull_up: bool = True,
                  bounce_s: float = 0.03, max_press_s: float = 2.0, staff_hold_s: float = 3.0,
-                 led_flash_s: float = 0.8, idle_pattern: bool = True, pin_factory=None,
+                 led_flash_s: float = 0.8, idle_pattern: bool = False, pin_factory=None,
                  monotonic: Callable[[], float] = time.monotonic, flash_on_press: bool = True) -> None:
         # A plain input, not gpiozero's Button: a Button keeps a hold-timer thread per pin that
         # polls ten times a second for its `when_held`, which the panel does not use (it times
@@ -326,7 +329,7 @@ class SmileyPanel:
         elif self.idle_pattern:
             values = self._idle_frame(now)
         else:
-            values = [0.0] * len(self._leds)
+            values = [_GLOW if self._pwm else 1.0] * len(self._leds)
         for led, v in zip(self._leds, values):
             if self._pwm:
                 if abs(led.value - v) > 1e-6:

@@ -151,11 +151,13 @@ def test_web_pages_moves_the_live_marks_as_ingest_does_while_answers_arrive(tmp_
 
 
 def test_the_idle_target_is_judged_as_the_kiosk_is_shipped():
-    """The LEDs breathe while idle in the shipped configuration; the stored idle 'met' was
-    computed with the breath off (True at 22.9 wake-ups/s and 0.56 % of a core with it on)."""
+    """The stored idle result was measured with the LEDs as firmware_config/kiosk.toml ships them
+    (breath off since the breath alone broke the budget: 22.9 wake-ups/s and 0.63 % of a core),
+    and its 'met' is computed on that, not on the other setting."""
     import json
 
     from benchmarks.ui_frames import _idle_met, shipped_idle_pattern
-    assert shipped_idle_pattern() is True
     idle = json.loads((ROOT / "benchmarks" / "results" / "ui_frames.json").read_text())["result"]["idle_question_screen"]
-    assert idle["met"] == _idle_met(idle["app_with_led_breath"])
+    assert idle["shipped_led_breath"] is shipped_idle_pattern()
+    as_shipped = idle["app_with_led_breath"] if idle["shipped_led_breath"] else idle["app"]
+    assert idle["met"] == _idle_met(as_shipped)

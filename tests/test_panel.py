@@ -74,10 +74,26 @@ def test_idle_pattern_breathes_gently_on_every_led(panel):
         assert len(set(frame)) == 1 and 0 < frame[0] <= 0.35
 
 
-def test_no_idle_pattern_when_disabled(mock_factory, mono):
-    with SmileyPanel(BUTTONS, [12, 16, 20, 21], pin_factory=mock_factory, monotonic=mono,
-                     idle_pattern=False) as p:
-        assert p.led_values() == [0.0] * 4
+def test_without_the_idle_pattern_the_leds_glow_steadily(mock_factory, mono):
+    """As shipped (gpio.idle_pattern off): a steady glow shows the kiosk is alive (a kiosk without
+    a screen was dark) and, unlike the breath, never changes, so it needs no wake-up."""
+    with SmileyPanel(BUTTONS, [12, 16, 20, 21], pin_factory=mock_factory, monotonic=mono) as p:
+        assert p.has_pwm
+        assert wait_until(lambda: p.led_values() == [0.2] * 4)
+        seen = set()
+        wait_until(lambda: seen.add(tuple(p.led_values())) and False, timeout=0.3)   # several breath steps long
+        assert seen == {(0.2,) * 4}
+
+
+def test_plain_leds_without_the_idle_pattern_stay_on():
+    from gpiozero.pins.mock import MockFactory
+    factory = MockFactory()              # MockPin: no PWM
+    try:
+        with SmileyPanel(BUTTONS, [12, 16, 20, 21], pin_factory=factory, monotonic=lambda: 0.0) as p:
+            assert not p.has_pwm
+            assert wait_until(lambda: p.led_values() == [1.0] * 4)
+    finally:
+        factory.reset()
 
 
 def test_plain_leds_without_pwm_still_flash(mono):

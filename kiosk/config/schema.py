@@ -180,7 +180,7 @@ KEYS: tuple[Key, ...] = (
     Key("gpio.staff_hold_s", "float", 3.0, "Holding the two outer buttons this long is the staff gesture.",
         minimum=0.5, maximum=60),
     Key("gpio.led_flash_s", "float", 0.8, "How long a button's LED lights after a press.", minimum=0, maximum=10),
-    Key("gpio.idle_pattern", "bool", True, "Breathe the LEDs gently while idle."),
+    Key("gpio.idle_pattern", "bool", False, "Breathe the LEDs gently while idle (about 20 wake-ups a second more); off, they glow steadily."),
     Key("broker.host", "str", "localhost", "MQTT broker host name or IP address."),
     Key("broker.port", "int", 8883, "MQTT broker port (8883 for TLS).", minimum=1, maximum=65535),
     Key("broker.tls", "bool", True, "Use TLS. Only a test or a laptop demo turns it off."),
