@@ -81,10 +81,11 @@ _ACCOUNT_DIGITS = range(10, 19)
 # digit is a mod-11 check digit.
 _NO_ACCOUNT = re.compile(r"(?<![\w.,+])\d{4}([ .]?)\d{2}\1\d{5}(?!\w|[.,]\d)")
 # Groups of digits with what people type between them: a space (white space is folded to one space
-# first, so two spaces, a tab or a line break are one too), a dash, the personnummer's "+". Any
+# first, so two spaces, a tab or a line break are one too), a dash, a dot ("4111.1111.1111.1111",
+# "850101.1236"), the personnummer's "+". Any
 # number of groups of any size ("85 01 01 1236", "4111 1111 1111 1111"): the digits are checked,
 # not the grouping. The boundaries keep it off longer numbers and a "+46".
-_DIGIT_GROUPS = re.compile(r"(?<![\w+])\d+(?:(?: ?[-+] ?| )\d+)*(?!\w)")
+_DIGIT_GROUPS = re.compile(r"(?<![\w+])\d+(?:(?: ?[-+.] ?| )\d+)*(?!\w)")
 _GROUP = re.compile(r"\d+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _WHITESPACE = re.compile(r"\s+")

@@ -66,6 +66,10 @@ def test_ordinary_text_is_kept(text):
     ("kort 4111 1111\n1111 1111 drogs", f"kort {CARD_MARK} drogs"),
     ("pnr 850101 1236 kort 4111 1111 1111 1111", f"pnr {ID_MARK} kort {CARD_MARK}"),
     ("2 st 850101 1236", f"2 st {ID_MARK}"),                  # a group before is not part of it
+    # With the keyboard's dot between the groups: stored as typed (a review).
+    ("kort 4111.1111.1111.1111.", f"kort {CARD_MARK}."),
+    ("pnr 850101.1236 tack", f"pnr {ID_MARK} tack"),
+    ("fnr 15.10.86.95088", f"fnr {ID_MARK}"),
     # IBANs in lower case (no capitals on the keyboard) and domestic account numbers were stored
     # as typed, while the README said comments are scrubbed of account numbers.
     ("se45 5000 0000 0583 9825 7466", IBAN_MARK),
@@ -103,6 +107,8 @@ def test_personal_data_as_the_kiosk_keyboard_types_it_is_replaced(text, expected
     "Vi var där 24 10 2025 kl 14 30",          # a date typed with spaces is not a phone number
     "Handlade 2025 10 21, kassa 3",
     "Köpte 2 st 149 kr och 3 st 99 kr",
+    "Vi var där 24.10.2025 kl 14.30, betalade 1.299 kr",     # dots between digits: no one's number
+    "kvitto 4111.1111.1111.1112",              # a card's length but not its Luhn digit
     "betal til 8601 11 17948",                 # the check digit fails
     "kvittering 86011117947",                  # the word says it is the store's
     "det drogs 1 299 kr från kontot 2 gånger",
