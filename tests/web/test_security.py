@@ -273,6 +273,13 @@ def _next_event(lines) -> str:
     return "\n".join(got)
 
 
+def _event_naming(lines, site: str) -> str:
+    """The stream's next event that names `site` (the ones before it skipped)."""
+    while f'"{site}"' not in (event := _next_event(lines)):
+        assert event, "the stream ended"
+    return event
+
+
 def test_live_stream_follows_the_scope_and_ends_with_the_session(web):
     """A stream kept the sites it began with: s002 moved out of the regional manager's region was
     still named in it (his page of s002 a 404); and it went on naming sites for up to 30 s after
@@ -284,12 +291,21 @@ def test_live_stream_follows_the_scope_and_ends_with_the_session(web):
         with rolf.stream("GET", "/live", timeout=20) as r:
             lines = r.iter_lines()
             assert next(lines).startswith("retry:") and _next_event(lines) == "event: hello\ndata: {}"
-            # The stream names sites on a scope read at most live.RESCOPE_S ago (docs/web.md): the
-            # assignment's own news of the sites comes after that.
-            time.sleep(1.2)
+            # A stream begins at the marks its worker last polled, so news from before it (the
+            # test before's bumps, if this worker had not polled since) may come first, naming
+            # s002 while it is still his: the news of this test's bumps must be the one read.
+            # Whatever event names s001 comes from a poll after the stream began, so holds all
+            # earlier news; the first event naming s002 after it is the s002 bump's, after which
+            # nothing is left unsent and the stream is quiet until the bumps below.
+            bump(db, {"s001"}, datetime.now(timezone.utc))
+            _event_naming(lines, "s001")
+            bump(db, {"s002"}, datetime.now(timezone.utc))
+            _event_naming(lines, "s002")
             assert kiosk_central(web.db_url, "region", "assign", "south", "s002").returncode == 0
             assert rolf.get("/sites/s002").status_code == 404
-            time.sleep(1.2)                                   # past live.RESCOPE_S since the stream began
+            # The stream names sites on a scope read at most live.RESCOPE_S before (docs/web.md),
+            # and its last read began before the event just read.
+            time.sleep(1.2)
             bump(db, {"s002"}, datetime.now(timezone.utc))
             bump(db, {"s001"}, datetime.now(timezone.utc))
             event = _next_event(lines)
