@@ -89,10 +89,14 @@ class LiveMarks:
                 log.warning("live marks: %s", e)
                 continue
             if answers != self.answers or fleet != self.fleet:
-                self.answers, self.fleet = answers, fleet
-                self.generation += 1
-                changed, self._changed = self._changed, asyncio.Event()
-                changed.set()
+                self.moved(answers, fleet)
+
+    def moved(self, answers: dict[str, int], fleet: dict[str, tuple]) -> None:
+        """Take marks that moved (new dicts: the old ones are never changed) and wake the streams."""
+        self.answers, self.fleet = answers, fleet
+        self.generation += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def wait(self, timeout: float) -> None:
         try:
@@ -126,11 +130,14 @@ async def stream(request: Request, visible: frozenset[str], live: LiveMarks,
                         for before, after in ((answers, live.answers), (fleet, live.fleet)))
             since = time.monotonic() - checked
             if since > SESSION_CHECK_S or (moved and since > RESCOPE_S):
+                # A scope is as old as its read's start: the read may wait for a thread or the
+                # database, and what it saw at its start may have changed before it returned.
+                started = time.monotonic()
                 now_visible = await scope_now()
                 if now_visible is None:
                     yield "event: ended\ndata: {}\n\n"
                     return
-                visible, checked = now_visible, time.monotonic()
+                visible, checked = now_visible, started
             sent = False
             for name, before, after in (("answers", answers, live.answers), ("fleet", fleet, live.fleet)):
                 sites = changed_sites(before, after, visible)
