@@ -119,11 +119,14 @@ async def stream(request: Request, visible: frozenset[str], live: LiveMarks,
     region, and went on for up to 30 s after a logout (a review)."""
     async def events() -> AsyncIterator[str]:
         nonlocal visible
-        answers, fleet = dict(live.answers), dict(live.fleet)
+        answers, fleet, seen = live.answers, live.fleet, live.generation
         checked = time.monotonic()
         yield "retry: 2000\nevent: hello\ndata: {}\n\n"
         while not live.stopping:
-            await live.wait(HEARTBEAT_S)
+            # A move the poll took while this stream was sending (a send waits for a slow
+            # client) woke no wait of ours: it is named now, not at the next news.
+            if live.generation == seen:
+                await live.wait(HEARTBEAT_S)
             if await request.is_disconnected():
                 return
             moved = any(changed_sites(before, after, visible)
@@ -138,13 +141,15 @@ async def stream(request: Request, visible: frozenset[str], live: LiveMarks,
                     yield "event: ended\ndata: {}\n\n"
                     return
                 visible, checked = now_visible, started
+            # The marks named now are the marks kept (LiveMarks.moved replaces them, never changes them).
+            now_answers, now_fleet, seen = live.answers, live.fleet, live.generation
             sent = False
-            for name, before, after in (("answers", answers, live.answers), ("fleet", fleet, live.fleet)):
+            for name, before, after in (("answers", answers, now_answers), ("fleet", fleet, now_fleet)):
                 sites = changed_sites(before, after, visible)
                 if sites:
                     yield f"event: {name}\ndata: {json.dumps({'sites': sites})}\n\n"
                     sent = True
-            answers, fleet = dict(live.answers), dict(live.fleet)
+            answers, fleet = now_answers, now_fleet
             if not sent:
                 yield ": ping\n\n"
     return StreamingResponse(events(), media_type="text/event-stream",

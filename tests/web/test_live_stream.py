@@ -94,3 +94,24 @@ def test_a_scope_is_as_old_as_its_read_began_not_as_when_it_returned(monkeypatch
     got = asyncio.run(run())
     assert got[0] == answers("s001") and len(reads) == 2, (got, reads)
     assert got[1] == answers("s001"), got[1]
+
+
+def test_a_move_while_the_stream_sends_is_named_too():
+    """The stream took its marks for the next round after it had sent its events: a move the poll
+    took while a send waited (a client reading slowly) went into them unnamed, and the page missed
+    that news until the next. Now the marks the events were computed from are the ones kept, and
+    a move taken in between is named at once."""
+    async def scope_now():
+        return BOTH
+
+    async def run() -> list[str]:
+        m = Marks()
+        events = (await live.stream(Request(), BOTH, m, scope_now)).body_iterator
+        await anext(events)
+        got = [await event_after_move(events, m, "s001")]
+        move(m, "s002")                          # the stream is at its `yield`: the send waits
+        got.append(await next_event(events))
+        return got
+
+    got = asyncio.run(run())
+    assert got == [answers("s001"), answers("s002")], got
