@@ -130,16 +130,44 @@ def define_questions(db: Database, push: PushFile, cfg: KioskConfig, now: dateti
             for q in cfg.questions}
 
 
-def next_versions(db: Database, kiosk_ids: Sequence[str]) -> dict[str, int]:
-    """Per kiosk: one more than the highest version it may run: pushed to it, reported applied
-    by it, or the shipped kiosk.toml's (a kiosk that never reported runs that one, and would take
-    a push at its version for the config it already has)."""
+@dataclass(frozen=True)
+class Versions:
+    """What a push gives each target: `next`, kiosk: its version; `skipped`, kiosk: why it gets none."""
+    next: dict[str, int]
+    skipped: dict[str, str]
+
+
+def next_versions(db: Database, kiosk_ids: Sequence[str]) -> Versions:
+    """`plan_versions` from what the centre pushed each kiosk and what each reported applied."""
     marks = placeholders(db, len(kiosk_ids))
     pushed = dict(db.execute_sql(f"SELECT kiosk_id, MAX(version) FROM config_push WHERE kiosk_id IN ({marks})"
                                  " GROUP BY kiosk_id", list(kiosk_ids)).fetchall())
     applied = dict(db.execute_sql(f"SELECT kiosk_id, config_version FROM kiosk_status WHERE kiosk_id IN ({marks})",
                                   list(kiosk_ids)).fetchall())
-    return {k: max(pushed.get(k) or 0, applied.get(k) or 0, protocol.SHIPPED_CONFIG_VERSION) + 1 for k in kiosk_ids}
+    return plan_versions(kiosk_ids, pushed, applied)
+
+
+def plan_versions(kiosk_ids: Sequence[str], pushed: Mapping[str, int | None],
+                  applied: Mapping[str, int | None]) -> Versions:
+    """Per kiosk: one more than the highest version it may run: pushed to it, reported applied
+    by it, or the shipped kiosk.toml's (a kiosk that never reported runs that one, and would take
+    a push at its version for the config it already has). A kiosk that may run the highest
+    version there is can take no push: it is skipped, with why, and the others get theirs (its
+    kiosk.toml may say so, or the kiosk report so: one kiosk must not stop a site's push)."""
+    versions, skipped = {}, {}
+    for k in kiosk_ids:
+        was_pushed, runs = pushed.get(k) or 0, applied.get(k) or 0
+        highest = max(was_pushed, runs, protocol.SHIPPED_CONFIG_VERSION)
+        if highest < protocol.MAX_CONFIG_VERSION:
+            versions[k] = highest + 1
+        elif runs >= was_pushed:
+            known = f"the centre pushed it version {was_pushed} at most" if was_pushed else "the centre never pushed it one"
+            skipped[k] = (f"it reports running config version {runs}, the highest a config version can be, so no "
+                          f"push can go above it ({known}); see to its kiosk.toml's config_version on the device")
+        else:
+            skipped[k] = (f"the centre pushed it config version {was_pushed} already, the highest a config version "
+                          "can be, so no push can go above it")
+    return Versions(versions, skipped)
 
 
 def targets(db: Database, kiosk_id: str | None, site_id: str | None) -> list[tuple[str, str]]:
@@ -240,13 +268,15 @@ def acl_hint(settings, publication: Publication) -> str:
 
 
 def failed_push(settings, messages: Sequence[tuple[str, str, int, bytes]],
-                publications: Sequence[Publication]) -> str | None:
-    """What an operator must know of a push the broker did not wholly confirm: which kiosks did
-    not get it (and why), which got it, and how to finish; None when it confirmed all."""
+                publications: Sequence[Publication], skipped: Mapping[str, str] | None = None) -> str | None:
+    """What an operator must know of a push that did not go to every target: which kiosks it
+    skipped (`plan_versions`) and which the broker did not confirm (and why), which got it, and
+    how to finish; None when it went to all."""
     failed = [(k, v, p) for (k, _t, v, _b), p in zip(messages, publications) if p.problem]
-    if not failed:
+    if not failed and not skipped:
         return None
-    said = "; ".join(f"config version {v} to kiosk {k} was {p.problem}{acl_hint(settings, p)}" for k, v, p in failed)
+    said = "; ".join([f"no push to kiosk {k}: {why}" for k, why in sorted((skipped or {}).items())]
+                     + [f"config version {v} to kiosk {k} was {p.problem}{acl_hint(settings, p)}" for k, v, p in failed])
     missed = [k for k, _v, p in failed if not p.taken]
     unsure = [k for k, _v, p in failed if p.taken]
     got = [k for (k, *_), p in zip(messages, publications) if p.problem is None]

@@ -23,8 +23,8 @@ from server_sync.protocol.catalogue import REASONS, default_questions
 from server_sync.protocol.scales import SCALE_NAMES, SCALES
 from server_sync.protocol.topics import PREFIX_RE, PREFIX_RULE
 from server_sync.protocol.vocabulary import (AUDIENCES, DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, FOLLOWUP_MODES,
-                                             ID_PATTERN, ID_RULE, LANGUAGES, MAX_COMMENT_CHARS, MAX_INT32,
-                                             MAX_QUESTION_VERSION, WEEKDAYS)
+                                             ID_PATTERN, ID_RULE, LANGUAGES, MAX_COMMENT_CHARS,
+                                             MAX_CONFIG_VERSION, MAX_QUESTION_VERSION, WEEKDAYS)
 
 REASONS_OFFERED = (4, 6)            # a follow-up screen offers none, or 4 to 6 reasons
 
@@ -146,7 +146,7 @@ KEYS: tuple[Key, ...] = (
     # At most what the status message carries (the centre's 4-byte INTEGER): a larger one passed
     # here and every status of the kiosk was then refused at the centre.
     Key("config_version", "int", 0, "Version of this configuration; a config pushed by the centre must be higher to replace it.",
-        minimum=0, maximum=MAX_INT32),
+        minimum=0, maximum=MAX_CONFIG_VERSION),
     Key("kiosk.id", "str", "demo-kiosk-1", "Kiosk id, unique in the fleet, used in MQTT topics.", pattern=IDENTIFIER),
     Key("kiosk.site", "str", "demo-site-1", "Site (store) id the kiosk belongs to.", pattern=IDENTIFIER),
     Key("kiosk.data_dir", "path", "", "Where the database lives. Empty: /var/lib/kundpuls on a Pi, ~/.local/share/kundpuls elsewhere. "

@@ -26,7 +26,8 @@ def add_parser(sub, common) -> None:
                                     "validated with the kiosk's own rules (all but its wiring's, which the kiosk "
                                     "checks on receipt), given each kiosk a version higher than any it may run "
                                     "(pushed before, reported by it, or the shipped kiosk.toml's), and published "
-                                    "retained at QoS 1.")
+                                    "retained at QoS 1. A kiosk that runs the highest version there is "
+                                    "(2147483647) gets none: it is named, the others get theirs, and the exit is 2.")
     target = push.add_mutually_exclusive_group(required=True)
     target.add_argument("--kiosk", type=nonempty, metavar="ID", help="one active kiosk")
     target.add_argument("--site", type=nonempty, metavar="SITE", help="every active kiosk of a site")
@@ -62,7 +63,9 @@ def push_config(args: argparse.Namespace) -> int:
             now = datetime.now(timezone.utc).replace(tzinfo=None)
             disagreeing = define_questions(db, push, parsed[0], now, force=args.force, seen=seen)
             versions = next_versions(db, [k for k, _ in kiosks])
-            messages = config_messages(push, versions, args.prefix)
+            messages = config_messages(push, versions.next, args.prefix)
+            if not messages:               # every target skipped: nothing defined or recorded
+                raise CentralConfigError(failed_push(settings, messages, publications, versions.skipped))
             db.cursor().executemany(
                 f"INSERT INTO config_push (kiosk_id, version, payload, pushed_at) VALUES ({placeholders(db, 4)})",
                 [(k, v, kept_payload(payload), now) for k, _t, v, payload in messages])
@@ -76,7 +79,7 @@ def push_config(args: argparse.Namespace) -> int:
                 publications = publish_each_retained(settings, [(t, payload) for _k, t, _v, payload in messages])
                 missed = {k: v for (k, _t, v, _b), p in zip(messages, publications) if not p.taken}
                 if len(missed) == len(messages):
-                    raise CentralConfigError(failed_push(settings, messages, publications))
+                    raise CentralConfigError(failed_push(settings, messages, publications, versions.skipped))
                 for kiosk_id, version in missed.items():
                     db.execute_sql(f"DELETE FROM config_push WHERE kiosk_id = {db.param} AND version = {db.param}",
                                    (kiosk_id, version))
@@ -86,6 +89,8 @@ def push_config(args: argparse.Namespace) -> int:
     if args.json:
         out = {"dry_run": bool(args.dry_run), "pushed": result, "questions_defined": sorted(disagreeing),
                "stored_answers_otherwise": {q: n for q, n in disagreeing.items() if n}}
+        if versions.skipped:
+            out["skipped"] = [{"kiosk_id": k, "reason": why} for k, why in sorted(versions.skipped.items())]
         if any(p.problem for p in publications):
             out["not_confirmed"] = [{"kiosk_id": k, "version": v, "topic": t, "problem": p.problem, "recorded": p.taken}
                                     for (k, t, v, _b), p in zip(messages, publications) if p.problem]
@@ -102,7 +107,7 @@ def push_config(args: argparse.Namespace) -> int:
                 print(f"note: {n} answer(s) stored before for {q} have another scale or audience; they stay as they are")
         if not args.dry_run:
             print("Each kiosk applies it on receipt, or refuses it and says why: kiosk-central fleet")
-    failure = failed_push(settings, messages, publications)
+    failure = failed_push(settings, messages, publications, versions.skipped)
     if failure:
         raise CentralConfigError(failure)
     return 0

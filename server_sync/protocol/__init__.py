@@ -32,6 +32,7 @@ from server_sync.protocol.topics import (PREFIX_RE, ROOT, SHARED_EVENTS_SUBSCRIP
                                          parse_site_topic, shared_events_subscription,
                                          status_subscription, status_topic)
 from server_sync.protocol.vocabulary import (DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, ID_RE,
-                                             MAX_COMMENT_CHARS, MAX_INT64, MAX_REASONS)
+                                             MAX_COMMENT_CHARS, MAX_CONFIG_VERSION, MAX_INT64,
+                                             MAX_REASONS)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

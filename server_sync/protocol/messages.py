@@ -18,8 +18,8 @@ from server_sync.protocol.events import EVENT_TYPES, Event, check_event, validat
 from server_sync.protocol.timetext import ISO_MS_PATTERN, latest_text
 from server_sync.protocol.topics import parse_kiosk_topic
 from server_sync.protocol.vocabulary import (BATCH_ID_PATTERN, BATCH_ID_RE, DEFAULT_MAX_BYTES,
-                                             DEFAULT_MAX_EVENTS, ID_PATTERN, LANGUAGES, MAX_INT32,
-                                             MAX_INT64)
+                                             DEFAULT_MAX_EVENTS, ID_PATTERN, LANGUAGES, MAX_CONFIG_VERSION,
+                                             MAX_INT32, MAX_INT64)
 
 SCHEMA = 1
 BatchId = Annotated[str, msgspec.Meta(pattern=f"^{BATCH_ID_PATTERN}$")]
@@ -28,6 +28,7 @@ WireTime = Annotated[str, msgspec.Meta(pattern=f"^{ISO_MS_PATTERN}$")]
 # A status's counters are kept in INTEGER columns (kiosk_status, m0001: 32 bits on PostgreSQL):
 # the decoder refuses what the store cannot hold, with its reason, not an insert's DataError.
 Count = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT32)]
+ConfigVersion = Annotated[int, msgspec.Meta(ge=0, le=MAX_CONFIG_VERSION)]
 
 
 def _check_schema(obj: Any, what: str) -> None:
@@ -315,7 +316,7 @@ class Status(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defau
     oldest_unacked_s: Count | None = None
     clock_synced: bool | None = None
     disk_free_mb: Count | None = None
-    config_version: Count | None = None
+    config_version: ConfigVersion | None = None
     config_error: Annotated[str, msgspec.Meta(max_length=500)] | None = None
     ts: WireTime | None = None
     rejected: Count | None = None          # events the centre refused for good, kept on the kiosk

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from server_sync.protocol.codec import dumps, jtype, loads, short
 from server_sync.protocol.errors import ProtocolError
-from server_sync.protocol.vocabulary import MAX_INT32
+from server_sync.protocol.vocabulary import MAX_CONFIG_VERSION
 
 # Never identity, broker, data dir, GPIO wiring or the staff PIN: a pushed config must not be
 # able to move a kiosk to another broker or site.
@@ -40,7 +40,7 @@ def decode_config(payload: bytes) -> dict[str, Any]:
     if "version" not in obj:
         raise ProtocolError("config: missing field 'version'")
     v = obj["version"]
-    if type(v) is not int or not 1 <= v <= MAX_INT32:       # the centre's INTEGER column
+    if type(v) is not int or not 1 <= v <= MAX_CONFIG_VERSION:
         raise ProtocolError(f"config: version must be a positive integer, got {short(v)}")
     for k in obj:
         if k not in PUSHABLE:

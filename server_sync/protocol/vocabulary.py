@@ -40,6 +40,9 @@ BATCH_ID_RE = re.compile(BATCH_ID_PATTERN)
 MAX_INT64 = 2 ** 63 - 1
 MAX_INT32 = 2 ** 31 - 1
 MAX_QUESTION_VERSION = MAX_INT32       # an answer's question_version: the centre keeps it in a 4-byte INTEGER
+# A config's version: kiosk.toml's config_version, a push's, a status's (the centre's INTEGER columns).
+# A kiosk that runs this one can take no push (a push must be higher): `config push` skips it.
+MAX_CONFIG_VERSION = MAX_INT32
 MAX_COMMENT_CHARS = 2000                 # the largest followup.max_comment_chars a kiosk may set
 MAX_REASONS = 16
 DEFAULT_MAX_BYTES = 1024 * 1024          # the centre's limit; kiosks build at most sync.batch_max_bytes
