@@ -40,6 +40,7 @@ from peewee import Database
 
 from server_sync import protocol
 from server_sync.protocol.codec import printable, short
+from server_sync.log_throttle import PerKeyThrottle
 from server_sync.central.db import DATABASE_DOWN, reconnect
 from server_sync.central.dialect import lost_race_errors
 from server_sync.central.intake import Accepted, Intake, kiosk_lock, utc_now
@@ -57,6 +58,10 @@ AfterCommitHook = Callable[[Database, "set[str]", datetime, str], "Iterable[tupl
 
 RETAINED_EVENTS = ("retained events message: answers are never published retained (the broker would hand them "
                    "to every ingest start again); cleared on the broker")
+# A kiosk's refused messages: a warning at most this often per kiosk (the counters line and
+# dead_letter_count have every one). A broker publishes a Last Will past its rate limit: a kiosk
+# reconnecting in a loop with a refused will made ~340 warnings a second.
+DEAD_LETTER_LOG_EVERY_S = 60.0
 
 MAX_GROUP_EVENTS = 5000         # group commit: events per transaction at most (10 full batches)
 # Messages of one kiosk in one group at most: the inbox is taken round-robin across kiosks, and a
@@ -133,10 +138,12 @@ class Ingest:
 
     def __init__(self, db: Database, *, prefix: str = "", clock: Callable[[], datetime] = utc_now,
                  max_bytes: int = protocol.DEFAULT_MAX_BYTES,
-                 hooks: Sequence[AfterCommitHook] = ()) -> None:
+                 hooks: Sequence[AfterCommitHook] = (),
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.db = db
         self.prefix = prefix
         self.clock = clock
+        self._dead_letter_lines = PerKeyThrottle(DEAD_LETTER_LOG_EVERY_S, monotonic)
         self.max_bytes = max_bytes
         self.hooks = list(hooks)
         self.intake = Intake(db, clock)
@@ -235,7 +242,7 @@ class Ingest:
             except Exception as e:      # as above: dead-letter, keep going
                 log.exception("internal error on %s", _for_log(d.topic))
                 reason = f"internal error: {type(e).__name__}: {e}"
-        log.warning("dead-lettered %s: %s", _for_log(d.topic), printable(reason, 500))
+        self._say_dead_lettered(d, reason)
         try:
             self.intake.dead_letter(d.topic, reason, payload, d.kiosk_id, d.now, keep=keep)
         except self.retry:
@@ -255,6 +262,15 @@ class Ingest:
                             protocol.encode_ack(refused.batch_id, (), rejected=[(refused.seqs, reason)])))
         return Outcome("dead_letter", publish, reason=reason, rejected=len(refused.seqs) if publish else 0,
                        clear_retained=clear)
+
+    def _say_dead_lettered(self, d: Decoded, reason: str) -> None:
+        """A warning per refused message, at most one per kiosk every DEAD_LETTER_LOG_EVERY_S."""
+        left_out = self._dead_letter_lines.admit(d.kiosk_id or "")
+        if left_out is None:
+            return
+        since = (f" (kiosk {printable(d.kiosk_id or '?', 80)}: {left_out} more dead-lettered since its last such "
+                 "line, not logged)" if left_out else "")
+        log.warning("dead-lettered %s: %s%s", _for_log(d.topic), printable(reason, 500), since)
 
     def after_commit(self, site_ids: set[str]) -> list[tuple[str, bytes]]:
         """Run the hooks for sites whose answers changed; a failing hook is logged, not fatal."""

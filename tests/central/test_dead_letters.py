@@ -95,10 +95,9 @@ def test_an_empty_retained_status_is_the_standard_clear_not_a_dead_letter(store,
 
 def test_a_hostile_kiosk_id_is_cut_short_in_the_log(store, caplog):
     caplog.set_level("DEBUG", logger="kundpuls.ingest")
-    ingest = Ingest(store, clock=lambda: NOW)
     kid = "k" * 5000
-    for kind in ("status", "events", "config"):
-        assert ingest.handle(f"kundpuls/v1/kiosk/{kid}/{kind}", b'{"v":1}').kind == "dead_letter"
+    for kind in ("status", "events", "config"):           # an ingest each: its first line of a minute
+        assert Ingest(store, clock=lambda: NOW).handle(f"kundpuls/v1/kiosk/{kid}/{kind}", b'{"v":1}').kind == "dead_letter"
     # Ingest's own lines: after a Kivy test in the same worker the root logger is at DEBUG, and
     # peewee's queries are captured too.
     lines = [r.getMessage() for r in caplog.records if r.name == "kundpuls.ingest"]
@@ -156,3 +155,48 @@ def test_a_statuses_own_text_is_stored_printable(store):
     assert ingest.handle(protocol.status_topic("k1"), payload).kind == "status"
     row = store.execute_sql("SELECT version, config_error FROM kiosk_status WHERE kiosk_id = 'k1'").fetchone()
     assert tuple(row) == ("1.0\\x1b[2J", "bad\\x00key\\x0aline 2")
+
+
+def test_a_flood_of_refusals_logs_a_line_a_minute_per_kiosk(store, caplog):
+    """A kiosk reconnecting in a loop with a refused retained Last Will (a broker publishes wills
+    past its rate limit) had ~340 wills a second dead-lettered, each in a warning line: 200 KB/s
+    of log from one credential, enough for journald's rate limit to drop the ingest's other lines
+    (a review). Now a kiosk's first refusal of a minute is logged, the rest counted, and its next
+    line says how many were not logged; another kiosk's refusals have their own minute."""
+    now = [100.0]
+    ingest = Ingest(store, clock=lambda: NOW, monotonic=lambda: now[0])
+    will = b'{"schema":1,"online":true,"' + b"x" * 2000 + b'":1}'
+    caplog.set_level("WARNING", logger="kundpuls.ingest")
+
+    def refuse(kiosk: str, n: int = 1) -> list[str]:
+        caplog.clear()
+        for _ in range(n):
+            assert ingest.handle(protocol.status_topic(kiosk), will, retained=True).kind == "dead_letter"
+        return [r.getMessage() for r in caplog.records if r.name == "kundpuls.ingest"]
+
+    first = refuse("k1", 340)
+    assert len(first) == 1 and first[0].startswith(f"dead-lettered {protocol.status_topic('k1')}: "), first
+    assert "not logged" not in first[0]
+    assert len(refuse("k2")) == 1                        # its own minute
+    now[0] += 59.9
+    assert refuse("k1", 10) == []
+    now[0] += 0.1
+    again, = refuse("k1")
+    assert again.startswith(f"dead-lettered {protocol.status_topic('k1')}: "), again
+    assert again.endswith(" (kiosk k1: 349 more dead-lettered since its last such line, not logged)"), again
+    now[0] += 60
+    assert "not logged" not in refuse("k1")[0]
+    assert dead_letters.counts(store)["k1"]["messages"] == 352
+
+
+def test_the_log_throttle_remembers_a_bounded_number_of_kiosks():
+    """Its keys are kiosk ids from topics: past max_keys the least recently logged is forgotten
+    (its next line is logged, its count lost), so memory stays bounded."""
+    from server_sync.log_throttle import PerKeyThrottle
+    now = [0.0]
+    throttle = PerKeyThrottle(60.0, lambda: now[0], max_keys=2)
+    assert [throttle.admit(k) for k in ("a", "b", "a", "b")] == [0, 0, None, None]
+    assert throttle.admit("c") == 0                      # "a" forgotten
+    assert throttle.admit("a") == 0 and throttle.admit("c") is None
+    now[0] = 60.0
+    assert throttle.admit("c") == 1 and throttle.admit("c") is None
