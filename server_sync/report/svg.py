@@ -171,22 +171,28 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
     week) missing from the series (a closed day, or an employee day privacy leaves out): a line
     straight across read as answers that day; a day alone between gaps is a dot. A day not over
     yet (`partial`: its answers so far) is an open circle, joined to nothing and left out of the
-    axis's range: its few answers (n = 2, NPS 100 beside a series around 65) were the line's end."""
+    axis's range: its few answers (n = 2, NPS 100 beside a series around 65) were the line's end.
+    A trend with weeks but no day drawn (an employee question whose every day is under the minimum
+    group) is its weekly line alone, its axis around the weeks' values: `empty` ("no answers")
+    read as if the weeks shown in its table had none."""
     drawn = [d for d in daily if d.get("value") is not None]
     pts = [d for d in drawn if not d.get("partial")]
-    if not drawn:
+    shown = [r for r in weekly if r.get("value") is not None]
+    if not drawn and not shown:
         return _empty(name, title, empty)
     w, h, left, right, top, bottom, strip = WIDTH, 290, 34, 10, 22, 44, 36
     lows = [d["low"] if d.get("low") is not None else d["value"] for d in pts or drawn]
     highs = [d["high"] if d.get("high") is not None else d["value"] for d in pts or drawn]
-    lo, hi = value_range(max(bounds[0], min(lows)), min(bounds[1], max(highs)), bounds)
+    lo, hi = value_range(max(bounds[0], min(lows or [r["value"] for r in shown])),
+                         min(bounds[1], max(highs or [r["value"] for r in shown])), bounds)
     ticks = _ticks_between(lo, hi)
     # The axis spans the period (`span`, its first and last day) and every day with answers, drawn
     # or not: a day too thin to draw still has its bar (a staff question answered by a few: bars
     # of days before the first drawn one fell off the chart's left edge, and two charts of one page
     # covered different dates). One day sits in the middle. The days are inset by half a bar, so
-    # that the first and last bars stand whole inside the plot.
-    ends = [d["date"] for d in daily] + list(span or ())
+    # that the first and last bars stand whole inside the plot. Weeks alone without a period: their
+    # middle days.
+    ends = [d["date"] for d in daily] + list(span or ()) or [_middle(r) for r in shown]
     first = date.fromisoformat(min(ends))
     days = (date.fromisoformat(max(ends)) - first).days
     plot_bottom = h - bottom - strip
@@ -226,7 +232,6 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
                                  "end", INK))
     # A week's value belongs to the middle of its days (Thursday of a whole week), not to its
     # Monday: a partial week's to the middle of its days in the period.
-    shown = [r for r in weekly if r.get("value") is not None]
     for run in _runs(shown, lambda r: r.get("first_day", r["from"]), 7):
         wk = [(min(w - right, max(left, x(_middle(r)))), r["value"]) for r in run]
         if len(wk) == 1:                        # a week alone between gaps is a dot
@@ -234,14 +239,15 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
         else:
             out.append(f'<polyline points="{" ".join(f"{px:.1f},{y(v):.1f}" for px, v in wk)}" fill="none"'
                        f' stroke="{ORANGE}" stroke-width="2.6" stroke-linejoin="round"/>')
-    most = max(d["n"] for d in daily) or 1
+    most = max((d["n"] for d in daily), default=0) or 1
     for d in daily:
         bh = (strip - 18) * d["n"] / most
         out.append(f'<rect x="{x(d["date"]) - bar / 2:.1f}" y="{h - bottom - bh:.1f}" width="{bar:.1f}"'
                    f' height="{bh:.1f}" fill="{MUTED}" opacity="0.6">'
                    + _title(f'{d["date"]}{" (" + t("day_not_over", lang) + ")" if d.get("partial") else ""}:'
                             f' {_value(d.get("value"), lang)} (n={figure(d["n"], lang)})') + "</rect>")
-    out.append(_text(left + 2, plot_bottom + 14, n_label.format(n=figure(most, lang)), 12))
+    if daily:
+        out.append(_text(left + 2, plot_bottom + 14, n_label.format(n=figure(most, lang)), 12))
     # The axis's first, middle and last day, each once (two days' labels were written on top of
     # each other when the drawn days were few).
     marks = ({0: "middle"} if not days else {0: "start", days // 2: "middle", days: "end"} if days >= 2
@@ -251,6 +257,8 @@ def trend_chart(name: str, title: str, daily: Sequence[dict], weekly: Sequence[d
         out.append(_text(x(day), h - bottom + 16, day, 12, anchor))
     lx = left
     for color, label in zip((BLUE, ORANGE, BAND), legend):
+        if color != ORANGE and not drawn:
+            continue                            # no day drawn: no daily line or band to name
         out.append(f'<rect x="{lx}" y="{h - 14}" width="12" height="8" fill="{color}"/>')
         out.append(_text(lx + 16, h - 6, label, 12))
         lx += 26 + 7.0 * len(label)
