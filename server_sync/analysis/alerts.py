@@ -31,7 +31,7 @@ from peewee import Database
 from server_sync.analysis import queries
 from server_sync.analysis.alert_rules import Dip, DipRule, TrendRule, site_dip, trend_breach
 from server_sync.analysis.metrics import Tally
-from server_sync.analysis.stats import KEPT_DIGITS
+from server_sync.analysis.stats import kept
 from server_sync.analysis.queries import HOURLY_STATS, json_object, tally_of
 from server_sync.central.dialect import in_list, writer_transaction
 from server_sync.central.rollups import site_timezones
@@ -142,7 +142,7 @@ def _dip_detail(question: str, scale: str, dip: Dip) -> dict:
     wording is added when the alert is stored). The figures as computed, not rounded as the stored
     columns are: rounded again to the one decimal a reader sees, 51.9499 kept as 51.95 read 52.0 on
     the web beside the message's 51.9; unrounded, a reader's decimal is the message's. (The columns
-    keep `stats.KEPT_DIGITS`, as every figure of a report does.)"""
+    keep `stats.KEPT_DIGITS`, `stats.kept`, as every figure of a report does.)"""
     c = dip.complaint
     return {"v": DETAIL_VERSION, "rule": "dip", "question": question,
             "metric": _metric_key(scale), "days": dip.days, "questions": dip.questions,
@@ -214,8 +214,8 @@ def check_dip(db: Database, site_ids: Iterable[str], now: datetime, rule: DipRul
             window_from = datetime.combine(today - timedelta(days=dip.days - 1), datetime.min.time(), tz)
             alert = raise_or_extend(db, {
                 "site_id": site, "question_id": question, "kind": "realtime", "window_from": window_from,
-                "window_to": now, "n": dip.n, "negative": dip.negative, "value": round(dip.value, KEPT_DIGITS),
-                "baseline": round(dip.baseline, KEPT_DIGITS), "p_value": dip.p_value, "message": _english(detail),
+                "window_to": now, "n": dip.n, "negative": dip.negative, "value": kept(dip.value),
+                "baseline": kept(dip.baseline), "p_value": dip.p_value, "message": _english(detail),
                 "detail": detail},
                 # A window reaching back over earlier days still sees the dip those days held:
                 # the same dip, however long ago the alert was last extended within them.
@@ -260,7 +260,7 @@ def check_trend(db: Database, now: datetime, rule: TrendRule = TrendRule(),
             alert = raise_or_extend(db, {
                 "site_id": site, "question_id": question, "kind": "trend",
                 "window_from": datetime.fromisoformat(today), "window_to": _naive(now), "n": cur.n,
-                "negative": cur.negative, "value": round(test.diff, KEPT_DIGITS), "baseline": None,
+                "negative": cur.negative, "value": kept(test.diff), "baseline": None,
                 "p_value": test.p_value, "message": _english(detail), "detail": detail},
                 now, rule.cooldown_min)
             if alert:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, NamedTuple, Sequence
 
 from server_sync.analysis.metrics import SMILEY_POINTS, Tally, happy_index_scale, primary
-from server_sync.analysis.stats import ALPHA, KEPT_DIGITS
+from server_sync.analysis.stats import ALPHA, kept
 from server_sync.protocol.scales import SCALES
 
 PERMUTATIONS = 9999        # splits drawn when the sites allow more; p's standard error near 0.05: 0.002
@@ -75,8 +75,8 @@ def pareto(reasons: Mapping[str, ReasonCount], part: str = "complaints") -> list
         if n <= 0:
             continue
         cum += n
-        out.append({"reason": reason, "n": n, "share": round(100 * n / total, KEPT_DIGITS),
-                    "cumulative": round(100 * cum / total, KEPT_DIGITS)})
+        out.append({"reason": reason, "n": n, "share": kept(100 * n / total),
+                    "cumulative": kept(100 * cum / total)})
     return out
 
 
@@ -134,8 +134,8 @@ def uplift(t: Tally, reasons: Mapping[str, ReasonCount]) -> list[dict]:
             after = (rest.sum_v / rest.n - 1) * happy_index_scale(t.scale)
         else:
             after = 100.0 * (rest.top2 - rest.negative) / rest.n
-        out.append({"reason": reason, "complaints": c.negative, "current": round(now, KEPT_DIGITS),
-                    "without": round(after, KEPT_DIGITS), "uplift": round(after - now, KEPT_DIGITS)})
+        out.append({"reason": reason, "complaints": c.negative, "current": kept(now),
+                    "without": kept(after), "uplift": kept(after - now)})
     out.sort(key=lambda r: (-r["uplift"], r["reason"]))
     return out
 
@@ -337,12 +337,12 @@ def best_vs_rest(ranked_sites: list[str], answers: Mapping[str, int],
     rows = []
     for j, reason in enumerate(reasons):
         (b, r), shares = (per_answer[0][j], per_answer[1][j]), (mix["rates"][j] if mix else None)
-        row = {"reason": reason, "best_per_100": round(100 * b, KEPT_DIGITS),
-               "rest_per_100": round(100 * r, KEPT_DIGITS), "difference": round(100 * (b - r), KEPT_DIGITS)}
+        row = {"reason": reason, "best_per_100": kept(100 * b),
+               "rest_per_100": kept(100 * r), "difference": kept(100 * (b - r))}
         if shares:
             sb, sr, given, sp, sa = shares
-            row.update(zip(share_keys, (round(100 * sb, KEPT_DIGITS), round(100 * sr, KEPT_DIGITS),
-                                        round(100 * (sb - sr), KEPT_DIGITS), round(100 * given, KEPT_DIGITS), sp, sa,
+            row.update(zip(share_keys, (kept(100 * sb), kept(100 * sr),
+                                        kept(100 * (sb - sr)), kept(100 * given), sp, sa,
                                         sa < ALPHA)))
         else:                                   # a group mentions no reason: no mix
             row.update(dict.fromkeys(share_keys))

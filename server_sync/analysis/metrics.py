@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server_sync.analysis.stats import CONFIDENCE, KEPT_DIGITS, adjusted_mean_interval
+from server_sync.analysis.stats import CONFIDENCE, KEPT_DIGITS, adjusted_mean_interval, kept
 from server_sync.protocol.scales import SCALES, is_negative, is_top2
 from server_sync.protocol.tally import Tally, sum_tallies
 
@@ -41,7 +41,7 @@ class Estimate:
         return self.n < SMALL_SAMPLE
 
     def as_dict(self, digits: int = KEPT_DIGITS) -> dict:
-        r = (lambda x: None if x is None else round(x, digits))
+        r = (lambda x: None if x is None else kept(x, digits))
         return {"value": r(self.value), "low": r(self.low), "high": r(self.high), "n": self.n,
                 "small": self.small}
 

@@ -7,7 +7,7 @@ and the rest of the chain, before and after): over the 200-site, 2-year benchmar
 dicts, some 60 ms one at a time, most of it the interval's arithmetic and the objects around it.
 Here the arithmetic runs over arrays, with the plain version's operations in its order (numpy's
 +, -, ×, ÷ and square root are IEEE's, as Python's), the t quantile is the plain function's for
-each distinct n, and the rounding is Python's `round` on Python floats (numpy's rounds by
+each distinct n, and the rounding is `stats.kept` on Python floats (numpy's rounds by
 scaling, which differs in the last digit now and then).
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from server_sync.analysis.metrics import SMALL_SAMPLE
-from server_sync.analysis.stats import CONFIDENCE, KEPT_DIGITS, t_quantile, z_quantile
+from server_sync.analysis.stats import CONFIDENCE, kept, t_quantile, z_quantile
 from server_sync.protocol.scales import SCALES
 
 N, SUM_V, SUM_V2, TOP2, NEGATIVE = range(5)       # a row's fields: a Tally's, in its order
@@ -73,7 +73,7 @@ def _estimates(n: np.ndarray, value: np.ndarray, low: np.ndarray, high: np.ndarr
     None without answers."""
     low, high = (low * scale, high * scale) if not shift else (low * scale + shift, high * scale + shift)
     rows = zip(n.tolist(), value.tolist(), low.tolist(), high.tolist())
-    return [{"value": round(v, KEPT_DIGITS), "low": round(lo, KEPT_DIGITS), "high": round(hi, KEPT_DIGITS), "n": k,
+    return [{"value": kept(v), "low": kept(lo), "high": kept(hi), "n": k,
              "small": k < SMALL_SAMPLE}
             if k > 0 else {"value": None, "low": None, "high": None, "n": k, "small": k < SMALL_SAMPLE}
             for k, v, lo, hi in rows]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable, Mapping
 
 from server_sync.analysis.metrics import Tally, happy_index
-from server_sync.analysis.stats import pearson
+from server_sync.analysis.stats import kept, pearson
 
 
 def pulse(customer: Mapping[str, Tally], employee: Mapping[str, Tally], names: Mapping[str, str] | None = None,
@@ -35,5 +35,5 @@ def correlation(points: Iterable[tuple[float | None, int | None, float | None, i
     corr = pearson(xs, ys)
     if corr:
         # r and its interval to 4 decimals; the p-value as it is (4 decimals made 2.6e-6 a 0).
-        corr = {k: (round(v, 4) if isinstance(v, float) and k != "p_value" else v) for k, v in corr.items()}
+        corr = {k: (kept(v) if isinstance(v, float) and k != "p_value" else v) for k, v in corr.items()}
     return corr

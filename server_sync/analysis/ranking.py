@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from server_sync.analysis.metrics import SMALL_SAMPLE, Tally, primary, sum_tallies, unit_variance
-from server_sync.analysis.stats import KEPT_DIGITS, z_quantile
+from server_sync.analysis.stats import KEPT_DIGITS, kept, z_quantile
 
 MIN_RANKED_N = SMALL_SAMPLE        # default: fewer answers than this are listed, not ranked
 LEADER, SAME_AS_LEADER, BELOW_LEADER, NOT_RANKED = "leader", "no_detectable_difference", "below_leader", "not_ranked"
@@ -99,7 +99,7 @@ class SiteRank:
 
 
 def _r(x: float | None, d: int = KEPT_DIGITS) -> float | None:
-    return None if x is None else round(x, d)
+    return None if x is None else kept(x, d)
 
 
 def between_site_variance(means: list[float], ns: list[int], s2: float, mu: float) -> float:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from statistics import NormalDist
 
+from server_sync.protocol import rounding
+
 _NORMAL = NormalDist()
 ALPHA = 0.05                # two-sided p below this is significant (1 - 0.95 is 0.05000000000000004)
 CONFIDENCE = 1 - ALPHA
@@ -20,7 +22,16 @@ CONFIDENCE = 1 - ALPHA
 # these. Kept to two, a figure was rounded twice and 3 % of those shown were 0.1 off (82.3529 kept
 # as 82.35, whose float is 82.3499…, shown as 82.3; an independent recomputation found them).
 KEPT_DIGITS = 4
+# The most decimals a page shows a kept figure at (the best-vs-rest rates, a correlation's r; an
+# estimate has one): `kept` keeps a figure that reads at each of them as the figure computed.
+SHOWN_DIGITS = 2
 T_EXACT_MAX_DF = 1e7      # t_sf: the exact incomplete beta up to here, the normal tail beyond
+
+
+def kept(x: float, digits: int = KEPT_DIGITS) -> float:
+    """A figure as a report keeps it: `digits` decimals that a page rounds to the figure `x`
+    itself reads as (`rounding.kept`: 97.04995863 is 97.0499, read 97.0, not 97.05, read 97.1)."""
+    return rounding.kept(x, digits, SHOWN_DIGITS)
 
 
 @lru_cache(maxsize=256)

@@ -31,7 +31,7 @@ from server_sync.analysis.answer_change import compare, compare_csat, counts_of,
 from server_sync.analysis.change_interval import pooled_p, pooled_statistic
 from server_sync.analysis.effects import daily_gaps, window_mean, window_test
 from server_sync.analysis.metrics import Tally, csat, metrics_dict, primary, primary_metric, sum_tallies
-from server_sync.analysis.stats import CONFIDENCE, KEPT_DIGITS, TestResult
+from server_sync.analysis.stats import CONFIDENCE, KEPT_DIGITS, TestResult, kept
 from server_sync.analysis.studentized import permutation_test
 from server_sync.protocol.scales import SCALES
 
@@ -174,4 +174,4 @@ def heatmap(cells: Mapping[tuple[int, int], Tally]) -> list[dict]:
 
 
 def _round(x: float | None, digits: int = KEPT_DIGITS) -> float | None:
-    return None if x is None or math.isnan(x) else round(x, digits)
+    return None if x is None or math.isnan(x) else kept(x, digits)

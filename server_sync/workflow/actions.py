@@ -20,7 +20,7 @@ from peewee import Database
 from server_sync.analysis import actions as action_store
 from server_sync.analysis import queries
 from server_sync.analysis.days import parse_day
-from server_sync.analysis.stats import KEPT_DIGITS
+from server_sync.analysis.stats import kept
 from server_sync.central.registry import site_today, site_todays
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
@@ -282,8 +282,8 @@ def suggestions(db: Database, site_id: str, now: datetime, visible: Iterable[str
         # Kept as every figure is; the page rounds once, as it rounds the action's own (each
         # rounded to one decimal, half to even, then their mean again, 2.25 read +2.2 here and
         # +2.3 on the action's page: a review).
-        e["effects"] = [round(x, KEPT_DIGITS) for x in e["effects"]]
-        e["mean_effect"] = round(sum(e["effects"]) / len(e["effects"]), KEPT_DIGITS) if e["effects"] else None
+        e["mean_effect"] = kept(sum(e["effects"]) / len(e["effects"])) if e["effects"] else None
+        e["effects"] = [kept(x) for x in e["effects"]]
     out["suggestions"] = sorted(by_type.values(), key=lambda e: (-(len(e["sites"]) + e["other_sites"]),
                                                                   -(e["mean_effect"] or 0), e["type"]))
     return out
