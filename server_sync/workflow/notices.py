@@ -1,6 +1,7 @@
 """The notices each step of the workflow queues: an alert raised (every webhook, and a mail to its
 owner), an alert reassigned (every webhook, and a mail to the new owner), an action closed with its
-verdict (every webhook, and a mail to its owner); a kiosk flagged or well again (every webhook, and
+verdict (every webhook, and a mail to its owner, or to its site's store manager once the owner may
+no longer act there); a kiosk flagged or well again (every webhook, and
 a mail to its site's store manager); several kiosks silent at once, never heard from or heard
 again (every webhook, and one mail to each admin: `workflow.kiosk_watch` decides when). Mails are
 in the recipient's language (sv, nb, en), with a plain-text and an HTML part; webhooks get English
@@ -31,7 +32,7 @@ from server_sync.report.figures import figure
 from server_sync.web import render
 from server_sync.web.people import ADMIN
 from server_sync.web.queries import question_words
-from server_sync.workflow.people import email_of, language_of, store_manager_of, with_email
+from server_sync.workflow.people import email_of, language_of, still_may_own, store_manager_of, with_email
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,14 @@ def _action_facts(db: Database, action: dict[str, Any], lang: str) -> list[tuple
             (t("verdict"), t("verdict_" + action["verdict"])), (t("effect"), figures)]
 
 
+def action_recipient(db: Database, action: dict[str, Any]) -> str | None:
+    """Who is mailed that `action` closed: its owner while they may still act at its site, else
+    the site's store manager (as an alert's owner who may no longer act falls back). The mail
+    carries the site's note, verdict and effect: an owner disabled or moved to other sites since
+    the action was logged (weeks ago, by the after-window) may no longer read them."""
+    return still_may_own(db, action.get("owner"), action["site_id"]) or store_manager_of(db, action["site_id"])
+
+
 def action_closed(db: Database, action: dict[str, Any], now: datetime) -> None:
     site = site_name(db, action["site_id"])
     url = web_url(db, f"/actions/{action['id']}")
@@ -147,7 +156,7 @@ def action_closed(db: Database, action: dict[str, Any], now: datetime) -> None:
                                                                                         lang), **values),
                                       action["note"], action["site_id"], url,
                                       tuple(_action_facts(db, action, lang))), now)
-    _mail(db, action.get("owner"), "mail_action_closed_subject", "mail_action_closed_intro",
+    _mail(db, action_recipient(db, action), "mail_action_closed_subject", "mail_action_closed_intro",
           lambda lg: _action_facts(db, action, lg), url, now,
           verdict=lambda lg: render.text("verdict_" + action["verdict"], lg), **values)
 

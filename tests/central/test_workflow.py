@@ -705,3 +705,31 @@ def test_the_cli_close_with_a_new_action_falls_back_from_an_owner_who_may_no_lon
                  "--by", "sara"]) == 0, capsys.readouterr().err
     closed = alerts.require(db, a["id"], MONDAY_10)
     assert actions.get(db, closed["action_id"], MONDAY_10, evaluate=False)["owner"] == "sara"
+
+
+def test_an_action_closed_is_mailed_only_to_someone_who_may_still_see_its_site(world):
+    """The action's owner moved out of its site's scope before it closed (s2 put in another
+    region): the "action closed" mail, with the site's note, verdict and effect, went to them
+    anyway (a review). It goes to the site's store manager instead, as an alert's owner who may no
+    longer act falls back; the owner still in scope gets it; a disabled owner's goes to the store
+    manager too."""
+    from server_sync.web.people import set_disabled
+    db = world
+    rng = random.Random(3)
+    day = date(2026, 9, 1)
+    for site in ("s1", "s2"):
+        _days(db, site, day - timedelta(days=28), 56, 0.4, rng, "queue")
+    moved = actions.create(db, "s2", "visit", day.isoformat(), "Self-checkout moved", MONDAY_10, owner="rolf")
+    kept = actions.create(db, "s1", "visit", day.isoformat(), "Second checkout", MONDAY_10, owner="rolf")
+    add_user(db, "ulla", "regional-manager", regions=["north"], language="en", password=PASSWORD)
+    set_email(db, "ulla", "ulla@example.se")
+    gone = actions.create(db, "s1", "visit", day.isoformat(), "New signs", MONDAY_10, owner="ulla")
+    add_region(db, "west", "Väst")
+    assign_region(db, "west", ["s2"])                     # rolf now sees s1 only
+    set_disabled(db, "ulla", True)
+    closed = {c["id"] for c in actions.close_completed(db, datetime(2026, 9, 29, 12, tzinfo=timezone.utc))}
+    assert closed == {moved["id"], kept["id"], gone["id"]}
+    mails = {(to, subject.split(":")[1].strip()) for to, subject in
+             db.execute_sql("SELECT to_addr, subject FROM mail_outbox")}
+    assert mails == {("nils@example.se", f"tiltak {moved['id']} i S2"), ("rolf@example.se", f"action {kept['id']} at S1"),
+                     ("sara@example.se", f"åtgärd {gone['id']} i S1")}
