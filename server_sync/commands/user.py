@@ -47,7 +47,7 @@ def add_parser(sub, common) -> None:
     ls = s.add_parser("list", parents=[common], help="list users with role, scope and state")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=run_list)
-    for verb, helptext in (("disable", "disable a user: sessions end, API tokens are revoked"),
+    for verb, helptext in (("disable", "disable a user: sessions end, API tokens are revoked, mail waiting for them is given up"),
                            ("enable", "enable a disabled user again")):
         d = s.add_parser(verb, parents=[common], help=helptext)
         d.add_argument("name", metavar="NAME")
@@ -148,7 +148,7 @@ def run_disable(args: argparse.Namespace) -> int:
     from server_sync.web.people import set_disabled
     with central_store(args, existing=True) as db:
         u = set_disabled(db, args.name, args.disable)
-    print(f"user {u.name} {'disabled: sessions ended, API tokens revoked' if u.disabled else 'enabled'}")
+    print(f"user {u.name} {'disabled: sessions ended, API tokens revoked, mail waiting for them given up' if u.disabled else 'enabled'}")
     return 0
 
 

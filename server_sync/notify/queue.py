@@ -177,6 +177,16 @@ def enqueue_mail(db: Database, to_addr: str, subject: str, text_body: str, html_
                    (to_addr, subject.replace("\r", " ").replace("\n", " "), text_body, html_body, _naive(now), _naive(now)))
 
 
+def give_up_mail_to(db: Database, to_addr: str, now: datetime, why: str) -> int:
+    """Give up every mail still waiting for `to_addr` (its case aside), `why` kept as its error:
+    the person it was for may no longer read it (disabled, or the address cleared). Returns how many. A mail a worker is
+    sending at that moment may still go."""
+    p = db.param
+    return db.execute_sql(f"UPDATE mail_outbox SET gave_up_at = {p}, last_error = {p}"
+                          f" WHERE LOWER(to_addr) = LOWER({p}) AND sent_at IS NULL AND gave_up_at IS NULL",
+                          (_naive(now), why[:1000], to_addr)).rowcount
+
+
 @dataclass(frozen=True)
 class DueWebhook:
     id: int

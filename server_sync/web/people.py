@@ -24,6 +24,7 @@ from peewee import Database
 
 from server_sync.central.registry import check_id, site
 from server_sync.exc import CentralConfigError
+from server_sync.notify import queue
 from server_sync.protocol.codec import short
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.web.vocabulary import ADMIN, ANALYST, REGIONAL, ROLES, STORE
@@ -337,7 +338,7 @@ def set_language(db: Database, user_id: int, language: str) -> None:
 
 
 def set_disabled(db: Database, name: str, disabled: bool) -> User:
-    """Disable (sessions end, tokens are revoked) or enable a user. The last active admin is not
+    """Disable (sessions end, tokens are revoked, mail waiting for them is given up) or enable a user. The last active admin is not
     disabled: nobody would be left to manage users in the web app."""
     u = require_user(db, name)
     p = db.param
@@ -353,7 +354,23 @@ def set_disabled(db: Database, name: str, disabled: bool) -> User:
             db.execute_sql(f"DELETE FROM web_session WHERE user_id = {p}", (u.id,))
             db.execute_sql(f"UPDATE api_token SET revoked_at = {p} WHERE user_id = {p} AND revoked_at IS NULL",
                            (now, u.id))
+            give_up_mail_for(db, u.id, now, f"not sent: its recipient {name} was disabled")
     return user_by_id(db, u.id)
+
+
+def give_up_mail_for(db: Database, user_id: int, now: datetime, why: str) -> int:
+    """Mail still waiting for user `user_id`'s address, which stops being theirs to read (they are
+    being disabled, or their address cleared), is given up with `why`: queued while the SMTP server
+    was down, it tells of sites they may no longer see (a review). The outbox keeps only an
+    address, so it is matched by address; one another active user has too (a shop's shared
+    mailbox) still goes."""
+    p = db.param
+    row = db.execute_sql(f"SELECT email FROM web_user WHERE id = {p}", (user_id,)).fetchone()
+    if not row or not row[0]:
+        return 0
+    shared = db.execute_sql(f"SELECT 1 FROM web_user WHERE LOWER(email) = LOWER({p}) AND id <> {p}"
+                            " AND disabled_at IS NULL", (row[0], user_id)).fetchone()
+    return 0 if shared else queue.give_up_mail_to(db, row[0], now, why)
 
 
 # --- API tokens -------------------------------------------------------------------------------

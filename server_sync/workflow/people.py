@@ -12,7 +12,8 @@ from peewee import Database
 
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.notify.queue import check_address
-from server_sync.web.people import ADMIN, REGIONAL, STORE, User, require_user, user_by_name, users
+from server_sync.web.people import (ADMIN, REGIONAL, STORE, User, give_up_mail_for, now_utc, require_user, user_by_name,
+                                    users)
 from server_sync.web.scope import visible_sites
 
 ACTING_ROLES = (ADMIN, REGIONAL, STORE)
@@ -66,11 +67,15 @@ def may_not_act(name: str, site_id: str) -> str:
 
 
 def set_email(db: Database, name: str, email: str | None) -> None:
-    require_user(db, name)
+    """Set or (None) clear `name`'s address. Cleared (a person leaving: docs/privacy.md), mail
+    still waiting for the old one is given up, as when they are disabled."""
+    u = require_user(db, name)
     if email:
         email = email.strip()
         check_address(email)
     with db.atomic():
+        if not email:
+            give_up_mail_for(db, u.id, now_utc(), f"not sent: the address of its recipient {name} was cleared")
         db.execute_sql(f"UPDATE web_user SET email = {db.param} WHERE name = {db.param}", (email or None, name))
 
 

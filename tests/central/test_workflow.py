@@ -733,3 +733,30 @@ def test_an_action_closed_is_mailed_only_to_someone_who_may_still_see_its_site(w
              db.execute_sql("SELECT to_addr, subject FROM mail_outbox")}
     assert mails == {("nils@example.se", f"tiltak {moved['id']} i S2"), ("rolf@example.se", f"action {kept['id']} at S1"),
                      ("sara@example.se", f"åtgärd {gone['id']} i S1")}
+
+
+def test_mail_waiting_for_a_user_who_is_then_disabled_is_given_up(world):
+    """An alert at s1 queued sara's mail while the SMTP server was down; she was disabled before
+    it came back, and the mail, with her former site's alert, still went to her (a review). Her
+    waiting mail is given up when she is disabled (or her address cleared), the reason kept; mail
+    to an address another active user has too still goes, and everyone else's is untouched."""
+    from server_sync.web.people import set_disabled
+    db = world
+    _dip(db)                                              # sara's mail waits
+    _dip(db, "s2")                                        # nils' mail waits
+    add_user(db, "stina", "store-manager", sites=["s1"], language="sv", password=PASSWORD)
+    set_email(db, "stina", "shop-s1@example.se")          # a shop's shared mailbox
+    add_user(db, "sam", "store-manager", sites=["s1"], language="sv", password=PASSWORD)
+    set_email(db, "sam", "Shop-S1@example.se")
+    queue.enqueue_mail(db, "shop-s1@example.se", "Kundpuls", "text", "<p>html</p>", MONDAY_10)
+    later = MONDAY_10 + timedelta(hours=2)
+    set_disabled(db, "sara", True)
+    set_disabled(db, "stina", True)                       # sam reads the shared mailbox still
+    assert sorted(m.to_addr for m in queue.due_mail(db, later)) == ["nils@example.se", "shop-s1@example.se"]
+    [gone] = [d for d in queue.deliveries(db) if d["to"] == "sara@example.se"]
+    assert gone["state"] == "failed" and "sara was disabled" in gone["last_error"]
+    set_disabled(db, "sam", True)                         # nobody active reads it now
+    assert [m.to_addr for m in queue.due_mail(db, later)] == ["nils@example.se"]
+    set_email(db, "nils", None)                           # leaving, as docs/privacy.md says
+    assert queue.due_mail(db, later) == []
+    assert "nils was cleared" in [d for d in queue.deliveries(db) if d["to"] == "nils@example.se"][0]["last_error"]
