@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from peewee import Database
 
 from server_sync.analysis.chain_report import local_time
+from server_sync.central.registry import site_zones
 from server_sync.central.setting import get_setting
 from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
@@ -70,9 +71,12 @@ def _alert_facts(db: Database, alert: dict[str, Any], lang: str) -> list[tuple[s
     # The question by its wording and the kind in words, as the alert's page says them (the
     # Swedish mail read "Typ: realtime", "Fråga: visit").
     question = question_words(db, lang).get(alert["question_id"], alert["question_id"])
+    # When it was raised, on the site's clock with its zone, as the digest says it: its text's
+    # "the day up to the alert" is that day, and a mail held through an SMTP outage arrives later.
+    raised = local_time(alert.get("raised_at"), site_zones(db, [alert["site_id"]])[alert["site_id"]])
     return [(t("site"), site_name(db, alert["site_id"])), (t("question"), question),
-            (t("kind"), alert_kind(alert["kind"], lang)), (t("owner"), alert.get("owner") or "-"),
-            (t("due_date"), alert.get("due_date") or "-")]
+            (t("kind"), alert_kind(alert["kind"], lang)), (t("raised"), raised or "-"),
+            (t("owner"), alert.get("owner") or "-"), (t("due_date"), alert.get("due_date") or "-")]
 
 
 def _mail(db: Database, to_user: str | None, subject_key: str, intro_key: str, facts_of, url: str | None,

@@ -760,3 +760,22 @@ def test_mail_waiting_for_a_user_who_is_then_disabled_is_given_up(world):
     set_email(db, "nils", None)                           # leaving, as docs/privacy.md says
     assert queue.due_mail(db, later) == []
     assert "nils was cleared" in [d for d in queue.deliveries(db) if d["to"] == "nils@example.se"][0]["last_error"]
+
+
+def test_an_alerts_mail_says_when_it_was_raised_on_its_sites_clock(world):
+    """A mail held through an SMTP outage arrives hours later, and its text says "the day up to the
+    alert" with nothing saying which day (a review): the mail and the webhook say when the alert was
+    raised, on the site's clock with its zone, as the digest does, in the reader's language."""
+    db = world
+    db.execute_sql(f"UPDATE site SET timezone = {db.param} WHERE id = 's2'", ("America/New_York",))
+    a = _dip(db)                                                           # 09:00 UTC
+    _dip(db, "s2")
+    alerts.assign(db, a["id"], "rolf", "sara", MONDAY_10)
+    bodies = {to: (text, html_body) for to, text, html_body in
+              db.execute_sql("SELECT to_addr, text_body, html_body FROM mail_outbox")}
+    assert "Larmat: 2026-11-23 10:00 CET" in bodies["sara@example.se"][0]
+    assert "Varslet: 2026-11-23 04:00 EST" in bodies["nils@example.se"][0]
+    assert "Raised: 2026-11-23 10:00 CET" in bodies["rolf@example.se"][0]
+    assert "2026-11-23 10:00 CET" in bodies["sara@example.se"][1]
+    facts = json.loads(db.execute_sql("SELECT body FROM webhook_delivery ORDER BY id").fetchone()[0])
+    assert "2026-11-23 10:00 CET" in json.dumps(facts)
