@@ -12,6 +12,12 @@ Measured in the same run:
   no database), and the same batch payloads through the broker to a subscriber that does
   nothing (transport only: what the design could reach with a free database).
 
+The ingest runs without its per-kiosk budget of bytes (`--kiosk-bytes-per-s 0`): the 100,000
+answers here come from one kiosk (~40 MB, a year of a busy kiosk), past that budget's burst of
+20 MiB, after which a real kiosk's backlog goes at its rate (docs/central.md, "A budget of bytes
+per kiosk"); what is measured is what the centre takes, which a fleet reaches together. A
+10,000-answer backlog (~4 MB) is within the burst either way.
+
 Targets (issue 4): at least 20,000 answers/s end to end; a 10,000-answer backlog drained in
 under 1 s. `run()` returns the numbers and the ratios; `python -m benchmarks sync_drain` records
 them in benchmarks/results/sync_drain.json with the machine. Each drain also records the CPU
@@ -207,7 +213,7 @@ class _Centre:
                 [sys.executable, "-m", "server_sync", "ingest", "--db", url, "--broker-host", broker.host,
                  "--broker-port", str(broker.port), "--ca-file", broker.ca_file, "--username", "central",
                  "--password-file", str(broker.password_file_for("central")), "--client-id", client_id,
-                 "--log-level", "info"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                 "--log-level", "info", "--kiosk-bytes-per-s", "0"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         if not broker.wait_for_log(f"{client_id} 1 $share/", timeout=30):
             self.stop()
             raise RuntimeError(f"ingest did not subscribe: {self.log.read_text()[-2000:]}")

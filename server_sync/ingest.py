@@ -524,7 +524,7 @@ class IngestService:
         blocked = self._inbox.blocked
         if kind == "status":
             self._coalesce_status(message, kiosk)
-        elif self._rates.allow(kiosk):
+        elif self._rates.allow(kiosk, len(message.payload)):
             self._inbox.put((self._generation, message), _bytes_of(message), kiosk)
         else:
             self._over_rate(message, kiosk)
@@ -560,9 +560,11 @@ class IngestService:
         now = self._mono()
         if self._over_rate_logged_at is None or now - self._over_rate_logged_at >= INBOX_FULL_LOG_EVERY_S:
             self._over_rate_logged_at = now
-            log.warning("kiosk %s sends more than %g messages a second (burst %d): %d message(s) over the "
-                        "rate not taken so far (its answers are sent again)", printable(kiosk or "?", 80),
-                        self._rates.rate_per_s, self._rates.burst, self.counters.over_rate)
+            r = self._rates
+            log.warning("kiosk %s sends more than %g bytes a second (burst %d bytes, %d more a message): %d "
+                        "message(s) over the rate not taken so far (its answers are sent again)",
+                        printable(kiosk or "?", 80), r.bytes_per_s, r.burst_bytes, r.message_bytes,
+                        self.counters.over_rate)
 
     def _route(self, topic: str) -> tuple[str, str]:
         """(kiosk, kind) of a topic: whose turn the message takes in the inbox (the broker lets a

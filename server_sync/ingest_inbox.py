@@ -47,10 +47,12 @@ INBOX_MAX_MESSAGES = 20_000             # queued and in hand; a status is ~0.4 k
 # Of their payloads and topics: above the broker's 64 QoS 1 messages in flight at 1 MiB each (plus
 # topics), so QoS 1 alone never fills it and only a QoS 0 flood (or a slow database) makes paho wait.
 INBOX_MAX_BYTES = 96 * 1024 * 1024
-# Per kiosk: a status a minute, a batch per answer at most, a drain of at most 16 batches in flight
-# (kiosk/sync_agent.py) stay far below; a flood of thousands of messages does not.
-KIOSK_RATE_PER_S = 50.0
-KIOSK_BURST = 1000
+# Per kiosk, in bytes: each message counts its payload plus KIOSK_MESSAGE_BYTES; a kiosk may hand
+# over KIOSK_BURST_BYTES at once and KIOSK_BYTES_PER_S after that. The shipped broker's plugin
+# refuses the same first (firmware_config/mosquitto/kundpuls.conf: why these numbers).
+KIOSK_BYTES_PER_S = 64 * 1024
+KIOSK_BURST_BYTES = 20 * 1024 * 1024
+KIOSK_MESSAGE_BYTES = 8 * 1024
 # Statuses of one kiosk held aside at once: its kiosk_status row keeps only the newest, but a Last
 # Will keeps the counts of the status before it, so that one is kept too (a full status, then
 # the will: both written, in order).
@@ -182,29 +184,37 @@ class Inbox(Generic[T]):
 
 
 class KioskRates:
-    """A token bucket per kiosk, checked in paho's thread before a message is queued or decoded:
-    each kiosk may hand over `burst` messages at once and `rate_per_s` a second after that. A
-    message over its kiosk's rate is not taken (an infinite rate takes every one): the caller acknowledges it to the broker (its
-    receive maximum must not fill with messages never taken) but sends the kiosk no `ack`, so an
-    answer in it stays in the kiosk's outbox and is sent again later. Not for statuses: nobody
-    sends a status again (`Inbox.put_latest` coalesces them instead). Used by one thread only."""
+    """A token bucket of bytes per kiosk, checked in paho's thread before a message is queued or
+    decoded: each kiosk may hand over `burst_bytes` at once and `bytes_per_s` after that, a message
+    counting its payload plus `message_bytes` (what the centre spends on a message apart from its
+    bytes), and a message larger than the burst counting as the burst (it passes when the bucket
+    is full: a kiosk is delayed, never starved). Bytes, not messages: a full batch costs the
+    centre some 150 times a one-answer one. A message over its kiosk's budget is not taken (an
+    infinite rate takes every one): the caller acknowledges it to the broker (its receive maximum
+    must not fill with messages never taken) but sends the kiosk no `ack`, so an answer in it stays
+    in the kiosk's outbox and is sent again later. Not for statuses: nobody sends a status again
+    (`Inbox.put_latest` coalesces them instead). Used by one thread only."""
 
-    def __init__(self, rate_per_s: float = KIOSK_RATE_PER_S, burst: int = KIOSK_BURST,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate_per_s = rate_per_s
-        self.burst = burst
+    def __init__(self, bytes_per_s: float = KIOSK_BYTES_PER_S, burst_bytes: int = KIOSK_BURST_BYTES,
+                 message_bytes: int = KIOSK_MESSAGE_BYTES, clock: Callable[[], float] = time.monotonic) -> None:
+        self.bytes_per_s = bytes_per_s
+        self.burst_bytes = burst_bytes
+        self.message_bytes = message_bytes
         self._clock = clock
         # kiosk -> (tokens, when counted). One entry per kiosk id seen: the broker lets a
         # credential publish only under its own id, so these are the fleet's kiosks.
         self._buckets: dict[str, tuple[float, float]] = {}
 
-    def allow(self, kiosk: str) -> bool:
-        """Take a token of `kiosk`'s bucket; False when it has none."""
-        if self.rate_per_s == float("inf"):
-            return True                         # no limit (--kiosk-rate 0)
+    def allow(self, kiosk: str, payload_bytes: int) -> bool:
+        """Take what a message of `payload_bytes` costs from `kiosk`'s bucket; False (nothing
+        taken) when the bucket holds less."""
+        if self.bytes_per_s == float("inf"):
+            return True                         # no limit (--kiosk-bytes-per-s 0)
+        burst = float(self.burst_bytes)
+        cost = min(burst, float(payload_bytes + self.message_bytes))
         now = self._clock()
-        tokens, at = self._buckets.get(kiosk, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - at) * self.rate_per_s)
-        allowed = tokens >= 1.0
-        self._buckets[kiosk] = (tokens - 1.0 if allowed else tokens, now)
+        tokens, at = self._buckets.get(kiosk, (burst, now))
+        tokens = min(burst, tokens + (now - at) * self.bytes_per_s)
+        allowed = tokens >= cost
+        self._buckets[kiosk] = (tokens - cost if allowed else tokens, now)
         return allowed

@@ -1,8 +1,9 @@
-"""The broker's per-kiosk rate limit (firmware_config/mosquitto/ratelimit/, loaded by the shipped
-kundpuls.conf on the kiosks' listener) on a real mosquitto with the shipped config: one kiosk's
-flood is refused at the broker, before it is queued in front of the other kiosks' messages for
-the centre; a kiosk's real bursts pass; and a kiosk whose publishes are refused sends them again,
-so every answer reaches the centre exactly once."""
+"""The broker's per-kiosk limit of bytes (firmware_config/mosquitto/ratelimit/, loaded by the
+shipped kundpuls.conf on the kiosks' listener) on a real mosquitto with the shipped config: one
+kiosk's flood, of tiny messages or of full-size ones, is refused at the broker, before it is
+queued in front of the other kiosks' messages for the centre; a kiosk's real bursts pass; and a
+kiosk whose publishes are refused sends them again, so every answer reaches the centre exactly
+once (tests/sync/test_rate_limited.py; tests/sync/test_valid_flood.py floods the real ingest)."""
 
 from __future__ import annotations
 
@@ -14,38 +15,48 @@ from pathlib import Path
 
 import pytest
 
+from server_sync.protocol import DEFAULT_MAX_BYTES
 from tests.fixtures.broker import free_tcp_port
 from tests.test_firmware_mosquitto import MOSQ, PASSWORDS, Mosquitto, Peer, shipped_config_for_test
 
 pytestmark = pytest.mark.broker
 
 KIOSK_TOPIC = "kundpuls/v1/kiosk/{}/{}"
-# What the centre does per message it takes (decode, queue, a share of a commit): the broker
-# queues whatever a slower subscriber has not taken yet, in arrival order.
-CENTRE_COST_S = 0.0005
+# What the centre spends on a message it takes: the broker queues whatever a slower subscriber has
+# not taken yet, in arrival order. Measured end to end through this broker and the real ingest on
+# SQLite (2 shared cores, 2026-12-07, limits off): a full batch (1 MiB, 2,700 answers) 50-68 ms,
+# a one-answer batch (450 bytes) 0.34-0.40 ms, a malformed message 0.16 ms.
+CENTRE_COST_S_PER_MESSAGE = 0.00035
+CENTRE_COST_S_PER_MIB = 0.060
 FLOOD = 30_000
-# The most a flood may add to another kiosk's delivery: its burst at CENTRE_COST_S (0.5 s) and
-# room for a loaded test machine (2.8 s seen). Without the limit 20,000 added 9 s (events), 6 s (status).
-FLOOD_DELAY_BOUND_S = 3.0
+FULL = DEFAULT_MAX_BYTES                  # the largest events payload the protocol allows
+FULL_FLOOD = 300
+# The most a flood may add to another kiosk's delivery: its burst at the centre's cost (2,570 tiny
+# messages 0.9 s, 20 full ones 1.2 s; 1.4 and 0.5 s measured) and room for a loaded test machine
+# (2 s more seen). Counting messages, not bytes, 300 full messages added 18 s here and 46 s through
+# the real ingest (tests/sync/test_valid_flood.py); without any limit, 20,000 tiny ones added 9 s
+# (events), 6 s (status).
+FLOOD_DELAY_BOUND_S = 3.5
+LIMITS = ("bytes_per_s", "burst_bytes", "message_bytes")
 
 
-def shipped_limits() -> tuple[float, int]:
+def shipped_limits() -> dict[str, float]:
+    """The plugin's options in the shipped kundpuls.conf, by name (bytes_per_s, …)."""
     text = (MOSQ / "kundpuls.conf").read_text()
-    return (float(re.search(r"^plugin_opt_rate (\S+)$", text, re.M).group(1)),
-            int(re.search(r"^plugin_opt_burst (\S+)$", text, re.M).group(1)))
+    return {name: float(re.search(rf"^plugin_opt_{name} (\S+)$", text, re.M).group(1)) for name in LIMITS}
 
 
-def start_shipped(d: Path, ca, rate: float | None = None, burst: int | None = None) -> tuple[Mosquitto, dict]:
-    """The shipped broker, its limits replaced when given (a test that needs refusals soon)."""
+def start_shipped(d: Path, ca, **limits: float) -> tuple[Mosquitto, dict]:
+    """The shipped broker, the plugin's options named in `limits` replaced (a test that needs
+    refusals soon: bytes_per_s=…, burst_bytes=…, message_bytes=…)."""
     d.mkdir(parents=True, exist_ok=True)
     port, central_port = free_tcp_port(), free_tcp_port()
     main = shipped_config_for_test(d, ca, port, central_port)
     conf = d / "conf.d" / "kundpuls.conf"
     text = conf.read_text()
-    if rate is not None:
-        text = re.sub(r"^plugin_opt_rate .*$", f"plugin_opt_rate {rate}", text, flags=re.M)
-    if burst is not None:
-        text = re.sub(r"^plugin_opt_burst .*$", f"plugin_opt_burst {burst}", text, flags=re.M)
+    for name, value in limits.items():
+        assert name in LIMITS, name
+        text = re.sub(rf"^plugin_opt_{name} .*$", f"plugin_opt_{name} {value}", text, flags=re.M)
     conf.write_text(text)
     with open(main, "a") as f:
         f.write("log_type subscribe\n")           # lets a test wait for the ingest's subscription
@@ -61,9 +72,10 @@ def start_shipped(d: Path, ca, rate: float | None = None, burst: int | None = No
     return server, {"port": port, "central_port": central_port, "ca": str(ca.ca_file), "dir": d}
 
 
-@pytest.fixture(scope="module")
-def limited(tmp_path_factory, broker_ca):
-    server, broker = start_shipped(tmp_path_factory.mktemp("mosq-rate"), broker_ca)
+@pytest.fixture
+def limited(tmp_path, broker_ca):
+    """The shipped broker as shipped, its kiosks' buckets full."""
+    server, broker = start_shipped(tmp_path / "mosq", broker_ca)
     try:
         yield broker
     finally:
@@ -72,7 +84,8 @@ def limited(tmp_path_factory, broker_ca):
 
 class SlowCentre:
     """Subscribed like the ingest (events through the share group, statuses plainly) on the
-    centre's listener, spending CENTRE_COST_S on each message; records when each arrived."""
+    centre's listener, spending on each message what the ingest does (CENTRE_COST_S_PER_MESSAGE
+    and CENTRE_COST_S_PER_MIB); records when each arrived."""
 
     def __init__(self, broker: dict) -> None:
         self.arrived: dict[bytes, float] = {}
@@ -83,7 +96,7 @@ class SlowCentre:
         self.peer.subscribe("kundpuls/v1/kiosk/+/status")
 
     def _on_message(self, c, userdata, msg) -> None:
-        end = time.perf_counter() + CENTRE_COST_S
+        end = time.perf_counter() + CENTRE_COST_S_PER_MESSAGE + len(msg.payload) / 2**20 * CENTRE_COST_S_PER_MIB
         while time.perf_counter() < end:
             pass
         self.count += 1
@@ -101,27 +114,33 @@ class SlowCentre:
         return self.arrived[payload] - t0
 
 
-def flood(broker: dict, topic: str, n: int, log: Path) -> subprocess.Popen:
+def flood(broker: dict, topic: str, n: int, log: Path, size: int = 1) -> subprocess.Popen:
     """The reviewer's one stock command: kiosk-a, with its own credential, publishes `n` QoS 1
-    messages on `topic` back to back (mosquitto_pub goes on past each refusal, warning in `log`)."""
+    messages of `size` bytes on `topic` back to back (mosquitto_pub goes on past each refusal,
+    warning in `log`)."""
+    payload = log.with_suffix(".payload")
+    payload.write_bytes(b"x" * size)
     with open(log, "w") as err:
         return subprocess.Popen(["mosquitto_pub", "-h", "localhost", "-p", str(broker["port"]), "--cafile",
                                  broker["ca"], "-u", "kiosk-a", "-P", PASSWORDS["kiosk-a"], "-V", "mqttv5", "-q", "1",
-                                 "-t", topic, "-m", "x", "--repeat", str(n)], stdout=subprocess.DEVNULL, stderr=err)
+                                 "-t", topic, "-f", str(payload), "--repeat", str(n)],
+                                stdout=subprocess.DEVNULL, stderr=err)
 
 
-@pytest.mark.parametrize("leaf", ["events", "status"])
-def test_one_kiosks_flood_does_not_delay_another_kiosk(limited, leaf, tmp_path):
-    """kiosk-a floods its own topic with 30,000 QoS 1 messages: the broker passes its burst and
-    rate and refuses the rest, and kiosk-b's messages reach the centre within
-    FLOOD_DELAY_BOUND_S of the no-flood baseline all the while."""
+@pytest.mark.parametrize("leaf, n, size", [("events", FLOOD, 1), ("status", FLOOD, 1), ("events", FULL_FLOOD, FULL)],
+                         ids=["events", "status", "events-full-size"])
+def test_one_kiosks_flood_does_not_delay_another_kiosk(limited, leaf, n, size, tmp_path):
+    """kiosk-a floods its own topic with 30,000 tiny QoS 1 messages, or 300 of the largest the
+    protocol allows: the broker passes its burst and rate of bytes (each message counting its
+    payload and the charge per message) and refuses the rest, and kiosk-b's messages reach the
+    centre within FLOOD_DELAY_BOUND_S of the no-flood baseline all the while."""
     centre = SlowCentre(limited)
     b = Peer(limited, "kiosk-b", PASSWORDS["kiosk-b"])
     proc = None
     try:
         topic_b = KIOSK_TOPIC.format("kiosk-b", leaf)
         baseline = max(centre.latency(b, topic_b, b"probe-base-%d" % i) for i in range(5))
-        proc = flood(limited, KIOSK_TOPIC.format("kiosk-a", leaf), FLOOD, tmp_path / "flood.err")
+        proc = flood(limited, KIOSK_TOPIC.format("kiosk-a", leaf), n, tmp_path / "flood.err", size)
         t0, during = time.monotonic(), []
         while proc.poll() is None:
             during.append(centre.latency(b, topic_b, b"probe-%d" % len(during)))
@@ -129,9 +148,13 @@ def test_one_kiosks_flood_does_not_delay_another_kiosk(limited, leaf, tmp_path):
         flood_s = time.monotonic() - t0
         refused = (tmp_path / "flood.err").read_text().count("failed: Not authorized")   # PUBACK 0x87
         during.append(centre.latency(b, topic_b, b"probe-after"))
-        rate, burst = shipped_limits()
+        limits = shipped_limits()
         passed = centre.count - len(during) - 5
-        assert passed <= burst + rate * (flood_s + 1) and refused == FLOOD - passed, (passed, refused, flood_s)
+        cost = size + limits["message_bytes"]
+        print(f"{n} x {size} bytes on {leaf}: {passed} passed, {refused} refused in {flood_s:.1f} s; kiosk-b "
+              f"{baseline:.2f} s before, at most {max(during):.2f} s during")
+        assert passed * cost <= limits["burst_bytes"] + limits["bytes_per_s"] * (flood_s + 1), (passed, flood_s)
+        assert refused == n - passed, (passed, refused, flood_s)
         assert len(during) >= 3
         assert max(during) <= baseline + FLOOD_DELAY_BOUND_S, (baseline, during)
     finally:
@@ -141,38 +164,45 @@ def test_one_kiosks_flood_does_not_delay_another_kiosk(limited, leaf, tmp_path):
         centre.peer.close()
 
 
-def test_a_kiosks_real_bursts_pass_untouched(limited):
+@pytest.mark.parametrize("size, reconnects", [("default", 3), ("maximum", 1)])
+def test_a_kiosks_real_bursts_pass_untouched(limited, size, reconnects):
     """The sync agent's most: at every (re)connect a status and 16 batches in flight at once
-    (kiosk/sync_agent.py), then one batch per ack; three reconnects back to back all pass."""
+    (kiosk/sync_agent.py), each as large as sync.batch_max_bytes, then one batch per ack: three
+    reconnects back to back at the default size, or a whole window of the largest batches a kiosk
+    may build, all pass."""
+    from kiosk.config.schema import key
     from kiosk.sync_agent import SyncAgent
     import inspect
     in_flight = inspect.signature(SyncAgent).parameters["max_inflight_batches"].default
+    batch_bytes = getattr(key("sync.batch_max_bytes"), size)
     centre = SlowCentre(limited)
     b = Peer(limited, "kiosk-b", PASSWORDS["kiosk-b"])
     try:
         codes = []
-        for burst in range(3):
+        for burst in range(reconnects):
             codes.append(b.publish("kundpuls/v1/kiosk/kiosk-b/status", b"probe-status-%d" % burst))
-            infos = [b.c.publish("kundpuls/v1/kiosk/kiosk-b/events", b"probe-batch-%d-%d" % (burst, i), qos=1)
+            infos = [b.c.publish("kundpuls/v1/kiosk/kiosk-b/events",
+                                 (b"probe-batch-%d-%d " % (burst, i)).ljust(batch_bytes, b"x"), qos=1)
                      for i in range(in_flight)]
             with b.arrived:
-                assert b.arrived.wait_for(lambda: all(i.mid in b.pubacks for i in infos), 10)
+                assert b.arrived.wait_for(lambda: all(i.mid in b.pubacks for i in infos), 30)
             codes += [b.pubacks[i.mid] for i in infos]
         assert [str(c) for c in codes if c.is_failure] == []
-        deadline = time.monotonic() + 10
-        while len(centre.arrived) < 3 * (in_flight + 1) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30
+        while len(centre.arrived) < reconnects * (in_flight + 1) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert len(centre.arrived) == 3 * (in_flight + 1)
+        assert len(centre.arrived) == reconnects * (in_flight + 1)
     finally:
         b.close()
         centre.peer.close()
 
 
 def test_the_limit_is_the_ingests_and_only_on_the_kiosk_listener():
-    """One pair of numbers: the broker's (kundpuls.conf) are the ingest's own defaults; and the
+    """One set of numbers: the broker's (kundpuls.conf) are the ingest's own defaults; and the
     plugin is loaded in the kiosks' listener block only (per_listener_settings: not the centre's)."""
-    from server_sync.ingest_inbox import KIOSK_BURST, KIOSK_RATE_PER_S
-    assert shipped_limits() == (KIOSK_RATE_PER_S, KIOSK_BURST)
+    from server_sync.ingest_inbox import KIOSK_BURST_BYTES, KIOSK_BYTES_PER_S, KIOSK_MESSAGE_BYTES
+    assert shipped_limits() == {"bytes_per_s": KIOSK_BYTES_PER_S, "burst_bytes": KIOSK_BURST_BYTES,
+                                "message_bytes": KIOSK_MESSAGE_BYTES}
     text = (MOSQ / "kundpuls.conf").read_text()
     kiosk_block, centre_block = text.split("\nlistener 8884\n")
     assert "\nplugin " in kiosk_block.split("\nlistener 8883\n")[1] and "plugin" not in centre_block

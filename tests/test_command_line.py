@@ -88,8 +88,8 @@ def test_a_dashed_value_before_the_subcommand_and_after_it():
      "kiosk-central serve: error: argument --idle-minutes: nan must be more than 0 and at most 10080 minutes"),
     (CENTRAL, ["serve", "--cache-seconds", "1e309"],
      "kiosk-central serve: error: argument --cache-seconds: 1e309 is not between 0 and 86400 seconds"),
-    (CENTRAL, ["ingest", "--kiosk-rate", "inf"],
-     "kiosk-central ingest: error: argument --kiosk-rate: inf is not between 0 and 1e+06 messages a second"),
+    (CENTRAL, ["ingest", "--kiosk-bytes-per-s", "inf"],
+     "kiosk-central ingest: error: argument --kiosk-bytes-per-s: inf is not between 0 and 1e+12 bytes a second"),
     (KIOSK, ["sync", "--once", "--timeout", "inf"],
      "kiosk sync: error: argument --timeout: must be more than 0 and at most 86400 seconds, got inf"),
 ])

@@ -19,6 +19,7 @@ from server_sync.cli import connect_new_store
 from server_sync.program.file_access import this_user
 from server_sync.commands._argtypes import broker_host, number, topic_prefix
 from server_sync.exc import CentralConfigError
+from server_sync.ingest_inbox import KIOSK_BURST_BYTES, KIOSK_BYTES_PER_S, KIOSK_MESSAGE_BYTES
 from server_sync.program.cli import nonempty
 from server_sync.program.files import read_regular_file
 
@@ -151,12 +152,15 @@ def add_parser(sub, common) -> None:
     p.add_argument("--max-bytes", type=int, default=None, metavar="N",
                    help="largest events payload accepted, in bytes (default 1 MiB, and no less: the largest batch a "
                         "kiosk may build); bigger ones are dead-lettered")
-    p.add_argument("--kiosk-rate", type=number(0, 1_000_000, "messages a second"), default=None, metavar="N",
-                   help="messages a second one kiosk may send on average (default 50; 0: no limit); "
-                        "more are not taken, and the kiosk sends its answers again later "
-                        "(statuses are not limited: each kiosk's newest are kept)")
-    p.add_argument("--kiosk-burst", type=int, default=None, metavar="N",
-                   help="messages one kiosk may send at once before --kiosk-rate applies (default 1000)")
+    p.add_argument("--kiosk-bytes-per-s", type=number(0, 1e12, "bytes a second"), default=KIOSK_BYTES_PER_S,
+                   metavar="N", help="bytes a second one kiosk may send on average (default %(default)s, the shipped "
+                                     "broker's; 0: no limit); more are not taken, and the kiosk sends its answers "
+                                     "again later (statuses are not limited: each kiosk's newest are kept)")
+    p.add_argument("--kiosk-burst-bytes", type=number(1, 1e12, "bytes"), default=KIOSK_BURST_BYTES, metavar="N",
+                   help="bytes one kiosk may send at once before --kiosk-bytes-per-s applies (default %(default)s)")
+    p.add_argument("--kiosk-message-bytes", type=number(0, 1e9, "bytes"), default=KIOSK_MESSAGE_BYTES, metavar="N",
+                   help="bytes each message counts on top of its payload, for what the centre spends on a message "
+                        "apart from its bytes (default %(default)s)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
 
@@ -164,7 +168,7 @@ def add_parser(sub, common) -> None:
 def run(args: argparse.Namespace) -> int:
     from server_sync import protocol
     from server_sync.ingest import Ingest, IngestService, make_client
-    from server_sync.ingest_inbox import KIOSK_BURST, KIOSK_RATE_PER_S, KioskRates
+    from server_sync.ingest_inbox import KioskRates
 
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -182,15 +186,12 @@ def run(args: argparse.Namespace) -> int:
         # every ack timeout, so nothing of its backlog would ever get in.
         raise CentralConfigError(f"--max-bytes must be at least {protocol.DEFAULT_MAX_BYTES} (the largest batch a "
                                  f"kiosk may build, sync.batch_max_bytes), got {args.max_bytes}")
-    rate = KIOSK_RATE_PER_S if args.kiosk_rate is None else args.kiosk_rate
-    burst = KIOSK_BURST if args.kiosk_burst is None else args.kiosk_burst
-    if not rate >= 0 or burst < 1:              # `not >=`: NaN is refused too
-        raise CentralConfigError(f"--kiosk-rate must be at least 0 and --kiosk-burst at least 1, got {rate}, {burst}")
     db = connect_new_store(args)
     ingest = Ingest(db, prefix=args.prefix, max_bytes=args.max_bytes or protocol.DEFAULT_MAX_BYTES,
                     hooks=load_hooks())
     service = IngestService(ingest, make_client(settings), settings, notifier=SystemdNotifier(),
-                            rates=KioskRates(rate or float("inf"), burst))
+                            rates=KioskRates(args.kiosk_bytes_per_s or float("inf"), args.kiosk_burst_bytes,
+                                             args.kiosk_message_bytes))
 
     stop = threading.Event()
 

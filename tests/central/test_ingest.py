@@ -407,10 +407,10 @@ def test_a_message_that_fails_for_good_never_stops_the_ingest(ingest, central_db
 
 
 def test_a_kiosk_over_its_rate_is_not_taken_and_others_are(central_db):
-    """Per kiosk, a token bucket before anything is queued or decoded: k3's messages beyond its
-    burst are acknowledged to the broker (its receive maximum must not fill) but never queued, so
-    k3 gets no `ack` and sends its answers again later; k1 is not held back; once the bucket
-    refills, k3 is taken again."""
+    """Per kiosk, a token bucket of bytes before anything is queued or decoded: k3's messages
+    beyond its burst are acknowledged to the broker (its receive maximum must not fill) but never
+    queued, so k3 gets no `ack` and sends its answers again later; k1 is not held back; once the
+    bucket refills, k3 is taken again."""
     from types import SimpleNamespace
 
     from server_sync.ingest import BrokerSettings, IngestService
@@ -418,12 +418,13 @@ def test_a_kiosk_over_its_rate_is_not_taken_and_others_are(central_db):
     now = [0.0]
     client = FakeClient()
     service = IngestService(Ingest(central_db), client, BrokerSettings("mqtt.example", tls=False),
-                            monotonic=lambda: now[0], rates=KioskRates(1.0, 3, clock=lambda: now[0]))
+                            monotonic=lambda: now[0], rates=KioskRates(1000.0, 3000, 500, clock=lambda: now[0]))
     mids = iter(range(1, 100))
 
     def deliver(kiosk: str) -> int:
         mid = next(mids)
         topic, payload = batch([response(mid, kiosk=kiosk)], kiosk=kiosk)
+        payload = payload.ljust(500)                            # with its charge of 500: 1,000 bytes
         service._on_message(client, None, SimpleNamespace(mid=mid, topic=topic, payload=payload, qos=1, retain=False))
         return mid
 
@@ -435,7 +436,7 @@ def test_a_kiosk_over_its_rate_is_not_taken_and_others_are(central_db):
         queued.append(item[0][1].mid)
     assert queued == k3[:1] + [k1] + k3[1:3]
     assert service.counters.over_rate == 2 and "2 over their kiosk's rate" in service.counters.line()
-    now[0] = 2.0                                                # two tokens back
+    now[0] = 2.0                                                # two messages' worth back
     later = [deliver("k3") for _ in range(3)]
     assert client.acked == k3[3:] + later[2:]
 
@@ -453,13 +454,13 @@ def test_statuses_never_meet_the_rate_and_are_coalesced_per_kiosk(central_db):
     register_fleet(central_db)
     client = FakeClient()
     service = IngestService(Ingest(central_db), client, BrokerSettings("mqtt.example", tls=False),
-                            rates=KioskRates(1.0, 1, clock=lambda: 0.0))
+                            rates=KioskRates(1.0, 600, 0, clock=lambda: 0.0))
     topic = protocol.status_topic("k3")
 
     def deliver(mid: int, topic: str, payload: bytes) -> None:
         service._on_message(client, None, SimpleNamespace(mid=mid, topic=topic, payload=payload, qos=1, retain=False))
 
-    for mid in (1, 2):                                          # the bucket's one token, then over it
+    for mid in (1, 2):                                          # the bucket's one batch, then over it
         deliver(mid, *batch([response(mid, kiosk="k3")], kiosk="k3"))
     for mid in range(3, 8):
         deliver(mid, topic, protocol.encode_status(version="1", outbox_depth=mid, oldest_unacked_s=None,

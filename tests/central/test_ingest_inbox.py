@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from server_sync.ingest_inbox import Inbox
+from server_sync.ingest_inbox import Inbox, KioskRates
 
 
 def put_in_thread(inbox: Inbox, item, size: int) -> tuple[threading.Thread, list]:
@@ -102,3 +102,22 @@ def test_a_latest_item_wakes_the_worker_and_waits_for_room_like_any_message():
     inbox.release(1, 3)
     t.join(2)
     assert done == [[]]
+
+
+def test_a_kiosks_budget_is_in_bytes_and_a_message_larger_than_the_burst_still_passes():
+    """Each message costs its payload plus the charge per message: one kiosk's 9,850-byte message
+    leaves 50 of its 10,000, too few for even an empty message (100 charged), while another kiosk
+    has its own full bucket. The bucket refills at the rate; a message larger than the burst
+    passes once the bucket is full (counted as the burst), so a kiosk is delayed, never starved."""
+    now = [0.0]
+    rates = KioskRates(1000.0, 10_000, 100, clock=lambda: now[0])
+    assert rates.allow("k1", 9_850)
+    assert not rates.allow("k1", 0)
+    assert rates.allow("k2", 9_900) and not rates.allow("k2", 1)
+    now[0] = 0.1                                                # 100 bytes back: 150
+    assert rates.allow("k1", 50) and not rates.allow("k1", 0)
+    assert not rates.allow("k1", 50_000)
+    now[0] = 20.0                                               # full again
+    assert rates.allow("k1", 50_000) and not rates.allow("k1", 0)
+    unlimited = KioskRates(float("inf"), 1, 0)
+    assert all(unlimited.allow("k1", 2**20) for _ in range(100))

@@ -437,7 +437,9 @@ def test_a_qos0_flood_does_not_grow_the_ingest_without_bound(broker, tmp_path):
     db = connect(url)
     register_fleet(db)
     db.close()
-    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-f").start()
+    # Without the per-kiosk limit, which now takes 20 of these at most (its burst of bytes): this is
+    # about the inbox, the bound that holds for what the limit lets through (many kiosks together).
+    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-f", "--kiosk-bytes-per-s", "0").start()
     flooder = _publisher(broker, "k3", "k3-flood")
     writer = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
     try:
@@ -497,7 +499,7 @@ def test_one_kiosks_flood_does_not_hold_up_another_kiosks_ack(broker, pg_url, tm
     register_fleet(db)
     db.close()
     # Without the per-kiosk rate limit (tested in test_ingest.py): this is about the groups.
-    ing = IngestProcess(pg_url, broker, tmp_path / "ing.log", "ingest-fair", "--kiosk-rate", "0").start()
+    ing = IngestProcess(pg_url, broker, tmp_path / "ing.log", "ingest-fair", "--kiosk-bytes-per-s", "0").start()
     flooder = _publisher(broker, "k3", "k3-fair")
     k = make_kiosk(tmp_path, broker, "k1", "s1")
     k.record(1)
@@ -540,20 +542,21 @@ def test_one_kiosks_flood_does_not_hold_up_another_kiosks_ack(broker, pg_url, tm
 
 @pytest.mark.slow
 def test_a_flooding_kiosk_is_held_to_its_rate_and_its_answers_come_again(broker, tmp_path):
-    """`--kiosk-rate 5 --kiosk-burst 20`: a kiosk flooding 2,000 messages on its events topic has
-    most of them not taken (counted, said in the log); its own answers, sent by its agent
-    meanwhile and over the rate, stay in its outbox and go in once its rate allows; another kiosk
-    is acked at once. (Statuses never meet the rate: see the next test.)"""
+    """`--kiosk-bytes-per-s 41000 --kiosk-burst-bytes 164000` (with the charge of 8 KiB a
+    message: about 20 small messages at once, then 5 a second): a kiosk flooding 2,000 messages on
+    its events topic has most of them not taken (counted, said in the log); its own answers, sent
+    by its agent meanwhile and over the rate, stay in its outbox and go in once its rate allows;
+    another kiosk is acked at once. (Statuses never meet the rate: see the next test.)"""
     url = _sqlite_fleet(tmp_path)
-    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-rate", "--kiosk-rate", "5",
-                        "--kiosk-burst", "20").start()
+    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-rate", "--kiosk-bytes-per-s", "41000",
+                        "--kiosk-burst-bytes", "164000").start()
     flooder = _publisher(broker, "k2", "k2-flood")
     try:
         _flood_events(flooder, "k2", 2000)
         k1 = make_kiosk(tmp_path, broker, "k1", "s1")
         k1.record(2)
         assert k1.agent().run(once=True, timeout=10), ing.log()
-        assert wait_until(lambda: "kiosk k2 sends more than 5 messages a second" in ing.log(), 10), ing.log()
+        assert wait_until(lambda: "kiosk k2 sends more than 41000 bytes a second" in ing.log(), 10), ing.log()
         k2 = make_kiosk(tmp_path, broker, "k2", "s1", batch_max_events=1)
         total = k2.record(30)
         agent = AgentThread(k2)
@@ -603,16 +606,16 @@ def _status_of(url: str, kiosk: str) -> tuple | None:
 def test_a_kiosk_that_floods_then_dies_is_recorded_offline(broker, tmp_path):
     """k2 (its own credential, a Last Will on its status topic as the agent sets it) publishes a
     live status, floods 60 malformed messages past its burst and loses its link: the broker
-    publishes its will once, while k2's bucket is empty (`--kiosk-rate 0.01 --kiosk-burst 20`:
-    one token per 100 s, so it still is). Before, the will was over the rate and dropped like an
+    publishes its will once, while k2's bucket is empty (`--kiosk-bytes-per-s 82 --kiosk-burst-bytes
+    164000`: about 20 small messages, then one per 100 s, so it still is). Before, the will was over the rate and dropped like an
     answer (but nobody sends a will again): the centre showed k2 online for good. Now statuses never meet the rate limit (coalesced instead):
     k2 is offline, with the counts of its last status. Then, with the ingest stopped, the row is
     made stale; the restarted ingest gets the retained will from the broker and puts it right,
     without moving last_seen (a retained status is old news)."""
     from server_sync import protocol
     url = _sqlite_fleet(tmp_path)
-    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-lwt", "--kiosk-rate", "0.01",
-                        "--kiosk-burst", "20").start()
+    ing = IngestProcess(url, broker, tmp_path / "ing.log", "ingest-lwt", "--kiosk-bytes-per-s", "82",
+                        "--kiosk-burst-bytes", "164000").start()
     dying = _publisher(broker, "k2", "k2-dying", will=True)
     try:
         status = protocol.encode_status(version="1", outbox_depth=7, oldest_unacked_s=None, clock_synced=True,
@@ -620,7 +623,7 @@ def test_a_kiosk_that_floods_then_dies_is_recorded_offline(broker, tmp_path):
         dying.publish(protocol.status_topic("k2"), status, qos=1, retain=True).wait_for_publish(5)
         assert wait_until(lambda: (_status_of(url, "k2") or (False,))[0], 10), ing.log()
         _flood_events(dying, "k2", 60)
-        assert wait_until(lambda: "kiosk k2 sends more than 0.01 messages a second" in ing.log(), 10), ing.log()
+        assert wait_until(lambda: "kiosk k2 sends more than 82 bytes a second" in ing.log(), 10), ing.log()
         dying.loop_stop()
         dying.socket().close()                          # no DISCONNECT: the broker sends the will
         assert wait_until(lambda: _status_of(url, "k2")[0] is False, 5), (_status_of(url, "k2"), ing.log())

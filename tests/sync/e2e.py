@@ -38,14 +38,15 @@ class Central:
         db.close()
         self.password_file = broker.password_file_for("central")
 
-    def start_ingest(self, client_id: str = "ingest-1", wait: bool = True) -> subprocess.Popen:
+    def start_ingest(self, client_id: str = "ingest-1", wait: bool = True, args: tuple[str, ...] = ()) -> subprocess.Popen:
+        """The ingest, with `args` added to its command line."""
         log = open(self.dir / f"{client_id}.log", "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "server_sync", "ingest", "--db", self.url,
              "--broker-host", self.broker.host, "--broker-port", str(self.broker.port),
              "--ca-file", self.broker.ca_file, "--username", "central",
              "--password-file", str(self.password_file), "--client-id", client_id,
-             "--log-level", "warning"],
+             "--log-level", "warning", *args],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.procs.append(proc)

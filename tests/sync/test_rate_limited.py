@@ -18,10 +18,11 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 
 def test_refused_answers_are_sent_again_and_reach_the_centre_once(tmp_path, broker_ca, make_kiosk, caplog):
-    """A real sync agent on the shipped broker, its limit cut to 5 messages a second after 4: most
-    of its 20 batches are refused (PUBACK 0x87) at first; it logs that once, keeps them unacked,
-    sends them again, and the real ingest ends with every answer exactly once."""
-    server, broker = start_shipped(tmp_path / "mosq", broker_ca, rate=5, burst=4)
+    """A real sync agent on the shipped broker, its limit cut to 36,000 bytes at once and 45,000 a
+    second (about 4 one-answer batches at once, each counting 8 KiB more than its payload, then 5
+    a second): most of its 20 batches are refused (PUBACK 0x87) at first; it logs that once, keeps
+    them unacked, sends them again, and the real ingest ends with every answer exactly once."""
+    server, broker = start_shipped(tmp_path / "mosq", broker_ca, bytes_per_s=45_000, burst_bytes=36_000)
     adapter = ShippedAsFixture(broker)
     central = Central(tmp_path / "central", adapter, kiosks=("kiosk-a",))
     try:

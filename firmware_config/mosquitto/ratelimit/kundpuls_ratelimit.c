@@ -2,8 +2,12 @@
  * publish, so that one kiosk's flood is refused by the broker before it is queued for the ingest
  * (where it would sit, first in, first out, in front of every other kiosk's answers).
  *
- * One token bucket per kiosk: a kiosk may publish `burst` messages at once and `rate` a second
- * after that. The kiosk is the <id> of the topic kundpuls/v1/kiosk/<id>/..., so a store bridge
+ * One token bucket per kiosk, in bytes: a kiosk may publish `burst_bytes` at once and `bytes_per_s`
+ * after that, each message counting its payload plus `message_bytes` (what the centre spends on a
+ * message apart from its bytes). Bytes, not messages: a message may be 20 bytes or 1 MiB, and the
+ * centre's cost (and its disk) follows the bytes. A message larger than the burst counts as the
+ * burst, so that one passes whenever the bucket is full: the limit delays a kiosk, never starves
+ * it. The kiosk is the <id> of the topic kundpuls/v1/kiosk/<id>/..., so a store bridge
  * that carries several kiosks gives each of them its own bucket; any other topic counts against
  * the publishing client's id. It runs on MOSQ_EVT_MESSAGE, which mosquitto 2.0 calls for a client's
  * PUBLISH after the listener's acl_file allowed it and before anything is queued: a refused
@@ -11,7 +15,8 @@
  * pass through this event. Under `per_listener_settings true` it applies to the listener whose
  * block loads it (the kiosks' one) and to no other. See docs/deployment.md.
  *
- * Options (kundpuls.conf): plugin_opt_rate (messages a second, > 0), plugin_opt_burst (>= 1).
+ * Options (kundpuls.conf, where the numbers are, with their reasons): plugin_opt_bytes_per_s (> 0),
+ * plugin_opt_burst_bytes (> 0), plugin_opt_message_bytes (>= 0).
  */
 #include <errno.h>
 #include <math.h>
@@ -38,8 +43,9 @@ struct bucket {
 };
 
 struct limiter {
-	double rate;
-	double burst;
+	double rate;           /* bytes a second */
+	double burst;          /* bytes */
+	double per_message;    /* bytes each message counts on top of its payload */
 	size_t nslots;
 	size_t count;
 	struct bucket **slots;
@@ -123,13 +129,14 @@ static struct bucket *find(struct limiter *l, const char *key, size_t len, doubl
 	return b;
 }
 
-/* Take a token; false when the bucket has none. */
-static int take(struct limiter *l, struct bucket *b, double now)
+/* Take what a message of `payloadlen` bytes costs; false (nothing taken) when the bucket has less. */
+static int take(struct limiter *l, struct bucket *b, double now, uint32_t payloadlen)
 {
+	double cost = fmin(l->burst, (double)payloadlen + l->per_message);
 	b->tokens = fmin(l->burst, b->tokens + (now - b->at) * l->rate);
 	b->at = now;
-	if(b->tokens < 1.0) return 0;
-	b->tokens -= 1.0;
+	if(b->tokens < cost) return 0;
+	b->tokens -= cost;
 	return 1;
 }
 
@@ -143,7 +150,7 @@ static int on_message(int event, void *event_data, void *userdata)
 	double now = now_s();
 	struct bucket *b = find(l, key, len, now);
 	if(!b) return MOSQ_ERR_SUCCESS;        /* no memory for a bucket: never refuse for that */
-	if(take(l, b, now)){
+	if(take(l, b, now, ed->payloadlen)){
 		if(b->refused && now - b->logged_at >= LOG_EVERY_S){
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "kundpuls_ratelimit: kiosk %s is under its rate again "
 					"(%lu messages refused)", b->key, b->refused);
@@ -155,21 +162,22 @@ static int on_message(int event, void *event_data, void *userdata)
 	b->refused++;
 	if(b->logged_at < 0 || now - b->logged_at >= LOG_EVERY_S){
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "kundpuls_ratelimit: kiosk %s (client %s) is over its rate "
-				"of %g messages a second after a burst of %g: %lu refused (logged at most every %.0f s)",
-				b->key, mosquitto_client_id(ed->client), l->rate, l->burst, b->refused, LOG_EVERY_S);
+				"of %g bytes a second after a burst of %g bytes (%g more a message): %lu refused "
+				"(logged at most every %.0f s)", b->key, mosquitto_client_id(ed->client), l->rate, l->burst,
+				l->per_message, b->refused, LOG_EVERY_S);
 		b->refused = 0;
 		b->logged_at = now;
 	}
 	return MOSQ_ERR_ACL_DENIED;
 }
 
-/* A positive number from an option's text, or -1. */
-static double positive(const char *text)
+/* A finite number from an option's text, at least `low` (above it when `above`), or -1. */
+static double number(const char *text, double low, int above)
 {
 	char *end;
 	errno = 0;
 	double v = strtod(text, &end);
-	if(errno || end == text || *end != '\0' || !isfinite(v) || v <= 0) return -1;
+	if(errno || end == text || *end != '\0' || !isfinite(v) || v < low || (above && v == low)) return -1;
 	return v;
 }
 
@@ -186,28 +194,31 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 {
 	limiter.rate = -1;
 	limiter.burst = -1;
+	limiter.per_message = -1;
 	for(int i = 0; i < option_count; i++){
-		if(strcmp(options[i].key, "rate") == 0){
-			limiter.rate = positive(options[i].value);
-		}else if(strcmp(options[i].key, "burst") == 0){
-			limiter.burst = positive(options[i].value);
-			if(limiter.burst < 1) limiter.burst = -1;
+		if(strcmp(options[i].key, "bytes_per_s") == 0){
+			limiter.rate = number(options[i].value, 0, 1);
+		}else if(strcmp(options[i].key, "burst_bytes") == 0){
+			limiter.burst = number(options[i].value, 0, 1);
+		}else if(strcmp(options[i].key, "message_bytes") == 0){
+			limiter.per_message = number(options[i].value, 0, 0);
 		}else{
 			mosquitto_log_printf(MOSQ_LOG_ERR, "kundpuls_ratelimit: unknown option plugin_opt_%s", options[i].key);
 			return MOSQ_ERR_INVAL;
 		}
 	}
 	/* No default here: kundpuls.conf is where the numbers are. */
-	if(limiter.rate <= 0 || limiter.burst < 1){
-		mosquitto_log_printf(MOSQ_LOG_ERR, "kundpuls_ratelimit: needs plugin_opt_rate (> 0, messages a second) "
-				"and plugin_opt_burst (>= 1, messages)");
+	if(limiter.rate <= 0 || limiter.burst <= 0 || limiter.per_message < 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "kundpuls_ratelimit: needs plugin_opt_bytes_per_s (> 0), "
+				"plugin_opt_burst_bytes (> 0) and plugin_opt_message_bytes (>= 0)");
 		return MOSQ_ERR_INVAL;
 	}
 	if(grow(&limiter) != MOSQ_ERR_SUCCESS) return MOSQ_ERR_NOMEM;
 	plugin_id = identifier;
 	*userdata = &limiter;
-	mosquitto_log_printf(MOSQ_LOG_INFO, "kundpuls_ratelimit: %g messages a second per kiosk after a burst of %g",
-			limiter.rate, limiter.burst);
+	mosquitto_log_printf(MOSQ_LOG_INFO, "kundpuls_ratelimit: %g bytes a second per kiosk after a burst of %g "
+			"bytes, each message counting %g bytes more than its payload", limiter.rate, limiter.burst,
+			limiter.per_message);
 	return mosquitto_callback_register(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL, &limiter);
 }
 
