@@ -233,7 +233,8 @@ def claim(db: Database, table: str, row_id: int, now: datetime) -> bool:
     """Take one due delivery (`webhook_delivery`) or mail (`mail_outbox`) for this worker, right
     before trying it: False if another worker took it first. Two workers (the service and a
     hand-run `notify run --once`) each sent every due mail and notice (a review). What a worker
-    took and never recorded (it was killed) is due again after CLAIM_S."""
+    took and never recorded (it was killed) is due again after CLAIM_S. `now`: the time of the
+    claim itself, never an earlier round's start (`sender.round_clock`)."""
     p = db.param
     with db.atomic():
         return db.execute_sql(

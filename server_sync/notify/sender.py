@@ -16,7 +16,7 @@ import threading
 import time
 import traceback
 import urllib.error
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Callable
@@ -44,6 +44,16 @@ def _nothing() -> None:
     """No progress report (outside the worker)."""
 
 
+def round_clock(now: datetime, clock: Callable[[], float]) -> Callable[[], datetime]:
+    """The time at each step of a round that began at `now`: `now` and what `clock` says has
+    passed since. A round may last longer than a claim (`queue.CLAIM_S`: 90 mails at 4 s each
+    take 6 minutes), so each claim and record is made with the time it is made at: claimed with
+    the round's start, a mail taken after 5 minutes was due again at once, and a second worker
+    sent it too (a review)."""
+    start = clock()
+    return lambda: now + timedelta(seconds=clock() - start)
+
+
 def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float | None = None,
          stop: threading.Event | None = None) -> tuple[bool, str]:
     """(delivered, status or error): 2xx is delivered; anything else is tried again later: a
@@ -67,18 +77,20 @@ def deliver_webhooks(db: Database, now: datetime, *, http_post: Callable[..., tu
     """Send every due webhook delivery, until `stop` is set; returns how many were delivered now.
     An endpoint whose delivery failed gets no more this round: its others wait for the next, no
     try counted. One receiver that did not answer cost every delivery queued for it its 10 s, and
-    the other endpoints and the mail waited behind them all (a review: 100 of them, 17 minutes)."""
-    delivered = 0
+    the other endpoints and the mail waited behind them all (a review: 100 of them, 17 minutes).
+    `now`: when the round began; `clock` (seconds, wall time) the time since, and each
+    signature's timestamp."""
+    delivered, at = 0, round_clock(now, clock)
     failing: set[int] = set()
     for d in queue.due_webhooks(db, now):
         if stopping(stop):
             break
         if d.endpoint.id in failing:
             continue
-        if not queue.claim(db, "webhook_delivery", d.id, now):
+        if not queue.claim(db, "webhook_delivery", d.id, at()):
             continue                        # another worker has it
         if not d.endpoint.active:
-            queue.record_webhook(db, d, now, "endpoint removed", False, "the endpoint was removed", final=True)
+            queue.record_webhook(db, d, at(), "endpoint removed", False, "the endpoint was removed", final=True)
             continue
         url = d.endpoint.url
         try:
@@ -87,12 +99,12 @@ def deliver_webhooks(db: Database, now: datetime, *, http_post: Callable[..., tu
         except Stopped:
             # The receiver may have it or not: a failed try, like any other (the same delivery
             # id comes again, so a receiver that got it does its work once).
-            queue.record_webhook(db, d, now, "stopped", False, STOPPED)
+            queue.record_webhook(db, d, at(), "stopped", False, STOPPED)
             break
         except Exception as e:  # noqa: BLE001 - whatever breaks one delivery is its failure, never the worker's
             log.error("webhook %s: delivery %d\n%s", d.endpoint.name, d.id, hide_address(traceback.format_exc(), url))
             ok, status = False, hide_address(f"{type(e).__name__}: {e}", url)
-        queue.record_webhook(db, d, now, status, ok, None if ok else status)
+        queue.record_webhook(db, d, at(), status, ok, None if ok else status)
         progress()
         if ok:
             delivered += 1
@@ -173,14 +185,17 @@ def _all_wait(db: Database, due: list[queue.DueMail], now: datetime, why: str) -
 
 
 def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSettings, Sockets], Any] = smtp_connection,
-                 stop: threading.Event | None = None, progress: Callable[[], None] = _nothing) -> int:
+                 clock: Callable[[], float] = time.time, stop: threading.Event | None = None,
+                 progress: Callable[[], None] = _nothing) -> int:
     """Send every due mail over one SMTP connection, until `stop` is set; returns how many went.
     Without SMTP settings mail waits in its queue (said once per run in the log). A mail the
     server has not taken within SMTP_TIMEOUT_S fails (and the connection with it): the mails
-    after it wait for the next round."""
+    after it wait for the next round. `now`: when the round began; `clock` (seconds) the time
+    since (`round_clock`)."""
     due = [] if stopping(stop) else queue.due_mail(db, now)
     if not due:
         return 0
+    at = round_clock(now, clock)
     try:
         settings = smtp.load(db)
     except CentralConfigError as e:         # a stored setting edited by hand: every mail's problem
@@ -203,7 +218,7 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
             for mail in due:
                 if stopping(stop):
                     break
-                if not queue.claim(db, "mail_outbox", mail.id, now):
+                if not queue.claim(db, "mail_outbox", mail.id, at()):
                     continue                # another worker has it
                 try:
                     msg = message(settings, mail)
@@ -212,15 +227,15 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
                     broken = True
                     error = STOPPED if isinstance(e, Stopped) else f"TimeoutError: {e}"
                     log.warning("mail %d to %s: %s", mail.id, mail.to_addr, error)
-                    queue.record_mail(db, mail, now, False, error)
+                    queue.record_mail(db, mail, at(), False, error)
                     progress()
                     break
                 except Exception as e:  # noqa: BLE001 - a mail that cannot be built or sent fails alone
                     log.warning("mail %d to %s: %s: %s", mail.id, mail.to_addr, type(e).__name__, e)
-                    queue.record_mail(db, mail, now, False, f"{type(e).__name__}: {e}")
+                    queue.record_mail(db, mail, at(), False, f"{type(e).__name__}: {e}")
                     progress()
                     continue
-                queue.record_mail(db, mail, now, True, None)
+                queue.record_mail(db, mail, at(), True, None)
                 progress()
                 sent += 1
         finally:

@@ -265,6 +265,76 @@ def test_what_another_worker_took_is_not_sent_again(central_db, receivers):
     assert len(good.got) == 2 and sorted(m["Subject"] for m in server.messages) == ["one", "two"]
 
 
+class SlowRound:
+    """A clock that each send moves on by `each_s`, and a second worker (`notify run --once`
+    beside the service) that runs its whole round once, in the middle of the first worker's send
+    of `at` (the first worker's exchange is inline: `sender.bounded` runs its work at once)."""
+
+    def __init__(self, at: str, each_s: float = 4.0) -> None:
+        self.t, self.at, self.each_s = time.time(), at, each_s
+        self.start = self.t
+        self.second: list[int] = []
+
+    def clock(self) -> float:
+        return self.t
+
+    def sending(self, what: str, second_round) -> None:
+        """Called as a send begins: the time moves on; at `at`, the second worker's round."""
+        self.t += self.each_s
+        if what == self.at and not self.second:
+            self.second.append(-1)
+            self.second[0] = second_round(NOW + timedelta(seconds=self.t - self.start))
+
+
+def test_a_round_longer_than_a_claim_sends_no_mail_twice(central_db, monkeypatch):
+    """80 mails at 4 s each make a round of over 5 minutes, longer than a claim (queue.CLAIM_S):
+    claimed with the round's start, a mail taken after 5 minutes was due again at once, and a
+    second worker started then sent it too (a review: 90 mails, the last 11 arrived twice). Each
+    claim and record is made with the time it is made at."""
+    db = central_db
+    monkeypatch.setattr(sender, "bounded", lambda work, *a, **kw: work())
+    slow = SlowRound(at="p76")            # 308 s into the round
+
+    def connect(settings, sockets):
+        conn = sender.smtp_connection(settings, sockets)
+        send = conn.send_message
+
+        def slow_send(msg):
+            slow.sending(msg["Subject"], lambda at: sender.deliver_mail(db, at, connect=connect, clock=slow.clock))
+            return send(msg)
+        conn.send_message = slow_send
+        return conn
+    with LocalSmtp() as server:
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
+        with db.atomic():
+            for i in range(80):
+                queue.enqueue_mail(db, "anna@example.se", f"p{i:02d}", "t", "<p>t</p>", NOW)
+        first = sender.deliver_mail(db, NOW, connect=connect, clock=slow.clock)
+    subjects = [m["Subject"] for m in server.messages]
+    assert sorted(subjects) == [f"p{i:02d}" for i in range(80)]          # each once
+    assert (first, slow.second) == (77, [3])
+    done = {d["what"]: d["done_at"] for d in queue.deliveries(db)}
+    assert done["p79"] == str((NOW + timedelta(seconds=320)).replace(tzinfo=None))    # when it went
+
+
+def test_a_round_longer_than_a_claim_posts_no_delivery_twice(central_db):
+    db = central_db
+    queue.add_endpoint(db, "a", "https://h.example/hook", "json", NOW)
+    with db.atomic():
+        for _ in range(80):
+            queue.enqueue_webhooks(db, NOTICE, NOW)
+    ids = [str(d.id) for d in queue.due_webhooks(db, NOW)]
+    slow, posted = SlowRound(at=ids[76]), []
+
+    def post(url, body, headers, stop=None):
+        slow.sending(headers[signing.DELIVERY_HEADER],
+                     lambda at: sender.deliver_webhooks(db, at, http_post=post, clock=slow.clock))
+        posted.append(headers[signing.DELIVERY_HEADER])
+        return True, "200"
+    first = sender.deliver_webhooks(db, NOW, http_post=post, clock=slow.clock)
+    assert sorted(posted, key=int) == ids and (first, slow.second) == (77, [3])     # each once
+
+
 def test_a_receiver_that_does_not_answer_holds_up_only_one_delivery_a_round(central_db, receivers):
     """Three notices for a silent receiver and three for a good one: the silent one costs one try
     (its deadline) a round, its other deliveries wait for the next round with no try counted, and
