@@ -6,5 +6,6 @@ only adds rows in its own transaction: delivery never blocks ingest.
 Modules: `signing` (HMAC-SHA256 over timestamp and body, and its check), `bodies` (the JSON of
 each webhook format), `queue` (what is due, what happened, backoff; what an e-mail address is),
 `sender` (the HTTP and SMTP I/O), `http_post` (how a POST goes, and how an address is shown),
-`deadline` (one exchange within a total deadline, stoppable), `smtp` (the centre's SMTP settings).
+`deadline` (one exchange within a total deadline, stoppable), `smtp` (the centre's SMTP settings),
+`smtp_errors` (what an SMTP error means for the queue, in words).
 """

@@ -24,7 +24,7 @@ from typing import Any, Callable
 from peewee import Database
 
 from server_sync.exc import CentralConfigError
-from server_sync.notify import queue, smtp
+from server_sync.notify import queue, smtp, smtp_errors
 from server_sync.notify.deadline import Sockets, Stopped, bounded, stopping
 from server_sync.notify.http_post import hide_address, post_json
 from server_sync.notify.signing import signed_headers
@@ -184,14 +184,81 @@ def _all_wait(db: Database, due: list[queue.DueMail], now: datetime, why: str) -
     return 0
 
 
+def _waits(db: Database, mail: queue.DueMail, why: str, now: datetime) -> int:
+    """The mail in hand when the server ended the round waits, no try counted. None went: 0."""
+    log.warning("mail %d to %s waits: %s", mail.id, mail.to_addr, why)
+    queue.mail_waits(db, mail, now, why)
+    return 0
+
+
+def _cannot_connect(settings: smtp.SmtpSettings, e: Exception) -> str:
+    """Why no connection could be made (every mail's problem)."""
+    if isinstance(e, CentralConfigError):
+        return str(e)
+    if isinstance(e, OSError):
+        return f"cannot reach {settings.host}:{settings.port}: {e}"
+    return f"cannot connect to {settings.host}:{settings.port}: {type(e).__name__}: {e}"
+
+
+# (the mail in hand when the server ended the connection, why it ended): the mail is claimed
+Ended = tuple[queue.DueMail, str]
+
+
+def _send_over(db: Database, conn: Any, sockets: Sockets, settings: smtp.SmtpSettings, mails: list[queue.DueMail],
+               claimed: set[int], at: Callable[[], datetime], stop: threading.Event | None,
+               progress: Callable[[], None]) -> tuple[int, Ended | None, list[queue.DueMail]]:
+    """Send `mails` in turn over `conn` (those in `claimed` are this worker's already): (how many
+    went, how the server ended the connection if it did, the mails not tried yet then). A mail
+    refused or broken fails alone; one that times out or is stopped fails and ends the round.
+    The connection is closed at the end."""
+    sent, broken = 0, False
+    try:
+        for i, mail in enumerate(mails):
+            if stopping(stop):
+                break
+            if mail.id not in claimed and not queue.claim(db, "mail_outbox", mail.id, at()):
+                continue                    # another worker has it
+            try:
+                msg = message(settings, mail)
+                bounded(lambda: conn.send_message(msg), SMTP_TIMEOUT_S, sockets, stop)
+            except (Stopped, TimeoutError) as e:
+                broken = True
+                error = STOPPED if isinstance(e, Stopped) else f"TimeoutError: {e}"
+                log.warning("mail %d to %s: %s", mail.id, mail.to_addr, error)
+                queue.record_mail(db, mail, at(), False, error)
+                progress()
+                break
+            except Exception as e:  # noqa: BLE001 - a mail that cannot be built or sent fails alone
+                why = smtp_errors.server_ended(e)
+                if why is not None:         # the server's doing, not the mail's: no try counted
+                    broken = True
+                    progress()
+                    return sent, (mail, why), mails[i + 1:]
+                log.warning("mail %d to %s: %s: %s", mail.id, mail.to_addr, type(e).__name__, e)
+                queue.record_mail(db, mail, at(), False, f"{type(e).__name__}: {e}")
+                progress()
+                continue
+            queue.record_mail(db, mail, at(), True, None)
+            progress()
+            sent += 1
+        return sent, None, []
+    finally:
+        _close(conn, sockets, stop, broken)
+
+
 def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSettings, Sockets], Any] = smtp_connection,
                  clock: Callable[[], float] = time.time, stop: threading.Event | None = None,
                  progress: Callable[[], None] = _nothing) -> int:
-    """Send every due mail over one SMTP connection, until `stop` is set; returns how many went.
+    """Send every due mail, over one SMTP connection or more, until `stop` is set; returns how
+    many went.
     Without SMTP settings mail waits in its queue (said once per run in the log). A mail the
     server has not taken within SMTP_TIMEOUT_S fails (and the connection with it): the mails
-    after it wait for the next round. `now`: when the round began; `clock` (seconds) the time
-    since (`round_clock`)."""
+    after it wait for the next round. When the server ends the connection (a 421, hanging up),
+    after taking a mail on it, a new one goes on where it ended (servers limit the mails of one
+    connection); one that took none ends the round: the mail in hand waits (`queue.mail_waits`, no
+    try of its own), the others are not tried (a review: each was a failed try on a dead
+    connection, and given up). `now`: when the round began; `clock` (seconds) the time since
+    (`round_clock`)."""
     due = [] if stopping(stop) else queue.due_mail(db, now)
     if not due:
         return 0
@@ -203,41 +270,23 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
     if settings is None:
         log.warning("%d mail(s) wait: no SMTP server is set (kiosk-central notify smtp set)", len(due))
         return 0
-    with Sockets() as sockets:
-        try:
-            conn = bounded(lambda: connect(settings, sockets), SMTP_TIMEOUT_S, sockets, stop)
-        except Stopped:
-            return 0                        # none was tried: all stay due
-        except Exception as e:  # noqa: BLE001 - e.g. OSError (a timeout too), SMTPException, CentralConfigError
-            return _all_wait(db, due, now, str(e) if isinstance(e, CentralConfigError) else
-                             f"cannot reach {settings.host}:{settings.port}: {e}" if isinstance(e, OSError) else
-                             f"cannot connect to {settings.host}:{settings.port}: {type(e).__name__}: {e}")
-        progress()
-        sent, broken = 0, False
-        try:
-            for mail in due:
-                if stopping(stop):
-                    break
-                if not queue.claim(db, "mail_outbox", mail.id, at()):
-                    continue                # another worker has it
-                try:
-                    msg = message(settings, mail)
-                    bounded(lambda: conn.send_message(msg), SMTP_TIMEOUT_S, sockets, stop)
-                except (Stopped, TimeoutError) as e:
-                    broken = True
-                    error = STOPPED if isinstance(e, Stopped) else f"TimeoutError: {e}"
-                    log.warning("mail %d to %s: %s", mail.id, mail.to_addr, error)
-                    queue.record_mail(db, mail, at(), False, error)
-                    progress()
-                    break
-                except Exception as e:  # noqa: BLE001 - a mail that cannot be built or sent fails alone
-                    log.warning("mail %d to %s: %s: %s", mail.id, mail.to_addr, type(e).__name__, e)
-                    queue.record_mail(db, mail, at(), False, f"{type(e).__name__}: {e}")
-                    progress()
-                    continue
-                queue.record_mail(db, mail, at(), True, None)
-                progress()
-                sent += 1
-        finally:
-            _close(conn, sockets, stop, broken)
-    return sent
+    sent, ended, mails = 0, None, due
+    while True:
+        with Sockets() as sockets:
+            try:
+                conn = bounded(lambda: connect(settings, sockets), SMTP_TIMEOUT_S, sockets, stop)
+            except Stopped:                 # none (else) was tried: all stay due
+                return sent + (_waits(db, *ended, at()) if ended else 0)
+            except Exception as e:  # noqa: BLE001 - e.g. OSError (a timeout too), SMTPException, CentralConfigError
+                if not ended:
+                    return _all_wait(db, due, now, _cannot_connect(settings, e))
+                return sent + _waits(db, ended[0], _cannot_connect(settings, e), at())
+            progress()
+            went, now_ended, mails = _send_over(db, conn, sockets, settings, [ended[0], *mails] if ended else mails,
+                                                {ended[0].id} if ended else set(), at, stop, progress)
+        sent += went
+        if now_ended is None:
+            return sent
+        if not went:                        # the server takes none now: the next round
+            return sent + _waits(db, *now_ended, at())
+        ended = now_ended

@@ -197,6 +197,72 @@ def test_mail_waits_when_no_server_is_set_or_the_server_is_down(central_db):
     assert len(server.messages) == 1 and queue.deliveries(db)[0]["state"] == "delivered"
 
 
+def _thirty_mails(db, port: int) -> None:
+    smtp.save(db, smtp.SmtpSettings("127.0.0.1", port, "kundpuls@example.se", security="none"))
+    with db.atomic():
+        for i in range(30):
+            queue.enqueue_mail(db, "anna@example.se", f"m{i:02d}", "t", "<p>t</p>", NOW)
+
+
+@pytest.mark.parametrize("hang_up", [False, True], ids=["421", "hang-up"])
+def test_a_server_that_takes_two_mails_a_connection_gets_them_all_in_one_round(central_db, hang_up):
+    """A mail server that takes 2 mails a connection, then answers 421 or hangs up: every mail
+    after that was a failed try on a dead connection (a review: 30 mails, 12 rounds, 6 given up
+    and 5 never offered to the server). The worker connects again and the mail that met the end
+    of the connection goes first, no try counted but the one that went."""
+    db = central_db
+    with LocalSmtp(per_connection=2, hang_up=hang_up) as server:
+        _thirty_mails(db, server.port)
+        assert sender.deliver_mail(db, NOW) == 30
+    assert sorted(m["Subject"] for m in server.messages) == [f"m{i:02d}" for i in range(30)]
+    assert {(d["state"], d["attempts"], d["last_error"]) for d in queue.deliveries(db)} == {("delivered", 1, None)}
+
+
+def test_a_server_that_cannot_be_reached_again_ends_the_round(central_db):
+    """The server took 2 mails, answered 421, and then refuses connections: the mail in hand
+    waits with that reason, the others are not tried this round."""
+    db, connections = central_db, []
+
+    def connect(settings, sockets):
+        connections.append(1)
+        if len(connections) > 1:
+            raise ConnectionRefusedError(111, "Connection refused")
+        return sender.smtp_connection(settings, sockets)
+    with LocalSmtp(per_connection=2) as server:
+        _thirty_mails(db, server.port)
+        assert sender.deliver_mail(db, NOW, connect=connect) == 2
+    state = {d["what"]: d for d in queue.deliveries(db)}
+    assert state["m02"]["attempts"] == 0 and state["m02"]["state"] == "waiting"
+    assert state["m02"]["last_error"] == f"cannot reach 127.0.0.1:{server.port}: [Errno 111] Connection refused"
+    assert {(d["attempts"], d["last_error"]) for w, d in state.items() if w > "m02"} == {(0, None)}
+
+
+@pytest.mark.parametrize("hang_up", [False, True], ids=["421", "hang-up"])
+def test_a_server_that_ends_each_connection_at_once_costs_no_mail_a_try(central_db, hang_up):
+    """A server that answers 421 to the first mail (or hangs up): the server's problem, as one
+    that cannot be reached, so no try of any mail's own; the mail waits (its reason shown), those
+    after it are not tried this round (not claimed, still due), and none is ever given up for it."""
+    db = central_db
+    port = free_tcp_port()
+    at = NOW
+    with LocalSmtp(port=port, per_connection=0, hang_up=hang_up):
+        _thirty_mails(db, port)
+        assert sender.deliver_mail(db, at) == 0
+        state = sorted((d["what"], d["attempts"], d["next_attempt_at"], d["last_error"]) for d in queue.deliveries(db))
+        first_wait = str((NOW + timedelta(seconds=queue.SERVER_DOWN_DELAY_S)).replace(tzinfo=None))
+        assert state[0][:2] == ("m00", 0) and state[0][2] >= first_wait, state[0]
+        said = "the server closed the connection" if hang_up else "421 4.7.0 Too many messages"
+        assert said in state[0][3], state[0]
+        assert {s[1:] for s in state[1:]} == {(0, str(NOW.replace(tzinfo=None)), None)}     # untried, still due
+        for _ in range(queue.MAX_ATTEMPTS + 2):
+            at += timedelta(minutes=6)
+            assert sender.deliver_mail(db, at) == 0
+    assert {(d["state"], d["attempts"]) for d in queue.deliveries(db)} == {("waiting", 0)}
+    with LocalSmtp(port=port) as server:
+        assert sender.deliver_mail(db, at + timedelta(minutes=6)) == 30
+    assert len(server.messages) == 30
+
+
 def test_the_commands(central_url, central_db, receivers, capsys):
     r = receivers()
     assert main(["--db", central_url, "notify", "webhook", "add", "office", "--url", r.url, "--format", "slack"]) == 0
