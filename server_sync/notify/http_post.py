@@ -33,6 +33,12 @@ _QUERY_ITEM = re.compile(r"([?&;])([^&;#=]*)(=?)([^&;#]*)")
 # [scheme:]//authority/first-segment, then the rest of the path (up to the query or fragment).
 _PATH = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*/[^/?#]*/)([^?#]+)")
 SHOWN_TAIL = 4            # characters of a masked path's end still shown: enough to tell two apart
+MIN_HIDDEN = 4            # the shortest part of an address `hide_address` hides on its own
+
+
+def _masked_path(rest: str) -> str:
+    """The path after its first segment as shown: `***` and its last SHOWN_TAIL characters."""
+    return "***" + (rest[-SHOWN_TAIL:] if len(rest) > 2 * SHOWN_TAIL else "")
 
 
 def redacted(url: str) -> str:
@@ -42,8 +48,7 @@ def redacted(url: str) -> str:
     its addresses); every value of the query string as `***` (an item without a value, all of
     it: it may be a token)."""
     url = _USERINFO.sub(r"\1***@", url, count=1)
-    url = _PATH.sub(lambda m: m.group(1) + "***" + (m.group(2)[-SHOWN_TAIL:] if len(m.group(2)) > 2 * SHOWN_TAIL
-                                                      else ""), url, count=1)
+    url = _PATH.sub(lambda m: m.group(1) + _masked_path(m.group(2)), url, count=1)
     base, query_mark, rest = url.partition("?")
     if not query_mark:
         return url
@@ -57,10 +62,36 @@ def redacted(url: str) -> str:
     return base + _QUERY_ITEM.sub(masked, "?" + query) + hash_mark + fragment
 
 
+def _secrets(url: str) -> dict[str, str]:
+    """The parts of the address `redacted` hides, each with what is shown instead: the user and
+    password, the password, the path after its first segment, each query value (an item without
+    one, all of it)."""
+    found: dict[str, str] = {}
+    userinfo = _USERINFO.match(url)
+    if userinfo:
+        found[userinfo.group(2)] = "***"
+        found[userinfo.group(2).partition(":")[2]] = "***"
+    path = _PATH.match(without_credentials(url)[0])
+    if path:
+        found[path.group(2)] = _masked_path(path.group(2))
+    _base, query_mark, rest = url.partition("?")
+    for _sep, key, eq, value in _QUERY_ITEM.findall("?" + rest.partition("#")[0]) if query_mark else ():
+        found[value if eq else key] = "***"
+    return found
+
+
 def hide_address(text: str, url: str) -> str:
-    """`text` (an error, which may quote the address as given or as sent) with it redacted."""
+    """`text` (an error, a traceback) with the address redacted, in whatever form it quotes it:
+    as given, as sent (without its user and password), or a part alone, as it is or as repr()
+    writes it (http.client's error for a path it refuses quotes the path: the Slack token was
+    in `notify deliveries` and the log). A part shorter than MIN_HIDDEN characters is left
+    wherever it is not in the whole address: it is no secret, and would garble the text."""
     for address in {url, without_credentials(url)[0]} - {""}:
         text = text.replace(address, redacted(address))
+    for part, shown in sorted(_secrets(url).items(), key=lambda item: -len(item[0])):
+        for form in {part, repr(part)[1:-1]}:
+            if len(form) >= MIN_HIDDEN:
+                text = text.replace(form, shown)
     return text
 
 

@@ -21,6 +21,7 @@ from peewee import Database
 
 from server_sync.exc import CentralConfigError
 from server_sync.notify.bodies import FORMATS, Notice, body
+from server_sync.notify.http_post import hide_address, redacted
 from server_sync.notify.signing import new_secret
 from server_sync.protocol.codec import short
 from server_sync.protocol.vocabulary import ID_RE, ID_RULE
@@ -55,19 +56,22 @@ def check_url(url: str, what: str) -> None:
     """Refuse, as a user mistake, an address the worker could not even try to POST to (or a
     browser open): checked when it is given, since a bad one found later only shows up as
     failed deliveries. ASCII only, because http.client cannot encode anything else in a request
-    line (a non-ASCII host goes as punycode, a path percent-encoded)."""
-    if not all(" " < c < "\x7f" for c in url):
+    line (a non-ASCII host goes as punycode, a path percent-encoded). The address refused is
+    shown redacted (`redacted`): a pasted Slack address with a space after it printed its token."""
+    shown = repr(redacted(url))
+    bad = [c for c in url if not " " < c < "\x7f"]
+    if bad:
         raise CentralConfigError(f"{what} must be plain ASCII without spaces or control characters "
-                                 f"(percent-encode them), got {url!r}")
+                                 f"(percent-encode them), found {bad[0]!r} in {shown}")
     try:
         parts = urlsplit(url)
         port = parts.port                      # raises for a non-numeric port or one above 65535
     except ValueError as e:
-        raise CentralConfigError(f"{what} is not a valid address ({e}), got {url!r}") from None
+        raise CentralConfigError(f"{what} is not a valid address ({hide_address(str(e), url)}), got {shown}") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise CentralConfigError(f"{what} must be an http(s) address with a host, got {url!r}")
+        raise CentralConfigError(f"{what} must be an http(s) address with a host, got {shown}")
     if port == 0:
-        raise CentralConfigError(f"{what} port must be 1-65535, got {url!r}")
+        raise CentralConfigError(f"{what} port must be 1-65535, got {shown}")
     host = parts.hostname
     if not host.startswith("[") and ":" not in host:
         # What the resolver must encode (idna): an empty label or one over 63 characters can never
@@ -76,7 +80,7 @@ def check_url(url: str, what: str) -> None:
             host.encode("idna")
         except UnicodeError:
             raise CentralConfigError(f"{what} host {host!r} is not a host name (a part between dots is empty "
-                                     f"or longer than 63 characters), got {url!r}") from None
+                                     f"or longer than 63 characters), got {shown}") from None
 
 
 def add_endpoint(db: Database, name: str, url: str, fmt: str, now: datetime, secret: str | None = None) -> Endpoint:

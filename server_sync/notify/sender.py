@@ -60,7 +60,8 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float | None
     receiver that has not answered within `timeout_s` (default HTTP_TIMEOUT_S) too. Building the
     request is inside the `try`: an address stored before `check_url` existed (bad port, spaces,
     broken IPv6) fails this delivery like a receiver that is down. The error never shows the
-    address's password or query values. `deadline.Stopped` when `stop` is set meanwhile."""
+    address's password, secret path or query values (`hide_address`). `deadline.Stopped` when `stop`
+    is set meanwhile."""
     try:
         status = post_json(url, body, headers, HTTP_TIMEOUT_S if timeout_s is None else timeout_s, stop)
         return 200 <= status < 300, str(status)

@@ -771,6 +771,51 @@ def test_the_worker_never_shows_a_webhooks_password_or_token(central_url, centra
         assert "Pa55word" not in text and "s3cr3tt0ken" not in text
 
 
+SLACK = "https://hooks.slack.com/services/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"
+SECRET_PARTS = ("T00AB12CD/B00EF34GH", "q1W2e3R4t5Y6", "s3cr3tt0ken", "Pa55word")
+
+
+@pytest.mark.parametrize("url", [SLACK + " ", SLACK.replace("/services", ":abc/services"),
+                                 SLACK.replace("https:", "ftp:"), SLACK.replace("/services", ":0/services"),
+                                 SLACK.replace("hooks.", "hooks.."), "https://u:Pa55word@[::1/x?token=s3cr3tt0ken",
+                                 "https://h.example/x?token=s3cr3tt0ken\n"])
+def test_an_address_refused_is_shown_redacted(central_url, central_db, url, capsys):
+    """`webhook add` with a pasted Slack address and a space after it printed the address, token
+    and all, in its error (a review)."""
+    assert main(["--db", central_url, "notify", "webhook", "add", "office", "--url", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kiosk-central: error: --url ") and not [p for p in SECRET_PARTS if p in err], err
+    assert "/services/***" in err or "token=***" in err or "***@" in err
+
+
+def test_an_error_quoting_a_stored_addresss_path_shows_it_redacted(central_url, central_db, caplog, capsys):
+    """An address stored before `check_url` with a space or a tab in its path: http.client's
+    error quotes the path it refused, which `hide_address` did not know (it replaced the whole
+    address), and the Slack token reached the log, `notify deliveries` and the admin page."""
+    from server_sync.notify.http_post import hide_address
+    db = central_db
+    for name, url in (("space", SLACK.replace("t5Y6", "t5Y6 ")), ("tab", SLACK.replace("t5Y6", "t5Y6\t") + "?token=s3cr3tt0ken")):
+        queue.add_endpoint(db, name, "https://h.example/x", "json", NOW)
+        db.execute_sql(f"UPDATE webhook_endpoint SET url = {db.param} WHERE name = {db.param}", (url, name))
+    with db.atomic():
+        queue.enqueue_webhooks(db, NOTICE, NOW)
+    assert main(["--db", central_url, "notify", "run", "--once", "--close-every", "0"]) == 0
+    said = capsys.readouterr()
+    assert main(["--db", central_url, "notify", "deliveries", "--failed", "--json"]) == 0
+    out = capsys.readouterr().out
+    errors = {d["to"]: d["last_error"] for d in json.loads(out)}
+    assert errors == {"space": "InvalidURL: URL can't contain control characters. '/services/***a1S2' (found at least ' ')",
+                      "tab": "InvalidURL: URL can't contain control characters. '/services/***a1S2?token=***'"
+                             " (found at least '\\t')"}
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("kundpuls"))
+    for text in (out, said.out, said.err, logged):
+        assert not [p for p in SECRET_PARTS if p in text], text
+    # a traceback, and the address's parts as repr() writes them, alone
+    url, path = "https://u:Pa55word@h.example/a/T00AB12CD/B00EF34GH\n?token=s3cr3tt0ken", "T00AB12CD/B00EF34GH\n"
+    text = hide_address(f"Traceback: {url!r} {path!r} {'Pa55word'!r} ['s3cr3tt0ken'] v=2", url)
+    assert not [p for p in SECRET_PARTS if p in text] and text.endswith(" v=2"), text
+
+
 def test_a_removed_webhooks_name_can_be_used_again_and_its_history_stays(central_url, central_db, receivers, capsys):
     db, first, second = central_db, receivers(), receivers()
     hook = ["--db", central_url, "notify", "webhook"]
