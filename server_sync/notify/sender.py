@@ -192,15 +192,6 @@ def _waits(db: Database, mail: queue.DueMail, why: str, now: datetime) -> int:
     return 0
 
 
-def _cannot_connect(settings: smtp.SmtpSettings, e: Exception) -> str:
-    """Why no connection could be made (every mail's problem)."""
-    if isinstance(e, CentralConfigError):
-        return str(e)
-    if isinstance(e, OSError):
-        return f"cannot reach {settings.host}:{settings.port}: {e}"
-    return f"cannot connect to {settings.host}:{settings.port}: {type(e).__name__}: {e}"
-
-
 # (the mail in hand when the server ended the connection, why it ended): the mail is claimed
 Ended = tuple[queue.DueMail, str]
 
@@ -279,9 +270,8 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
             except Stopped:                 # none (else) was tried: all stay due
                 return sent + (_waits(db, *ended, at()) if ended else 0)
             except Exception as e:  # noqa: BLE001 - e.g. OSError (a timeout too), SMTPException, CentralConfigError
-                if not ended:
-                    return _all_wait(db, due, now, _cannot_connect(settings, e))
-                return sent + _waits(db, ended[0], _cannot_connect(settings, e), at())
+                why = smtp_errors.cannot_connect(settings.host, settings.port, e)
+                return sent + (_waits(db, ended[0], why, at()) if ended else _all_wait(db, due, now, why))
             progress()
             went, now_ended, mails = _send_over(db, conn, sockets, settings, [ended[0], *mails] if ended else mails,
                                                 {ended[0].id} if ended else set(), at, stop, progress)

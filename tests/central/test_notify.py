@@ -634,6 +634,26 @@ def test_a_password_smtp_login_cannot_send_is_refused_and_fails_the_mails_not_th
     assert d["state"] == "waiting" and d["last_error"].startswith("the SMTP password in $KUNDPULS_SMTP_PASSWORD must be ASCII")
 
 
+@pytest.mark.parametrize("refusal", ["login", "starttls"])
+def test_a_refused_login_or_a_missing_starttls_is_said_as_such(central_db, monkeypatch, refusal):
+    """smtplib's errors are OSErrors: a refused login read "cannot reach 127.0.0.1:PORT: (535,
+    b'5.7.8 …')" (a review), as if the server were down. Said as what it is; still no try of a
+    mail's own."""
+    db = central_db
+    monkeypatch.setenv(smtp.ENV_PASSWORD, "wrong")
+    with LocalSmtp(refuse_login=True) as server:
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se",
+                                        "none" if refusal == "login" else "starttls", "kundpuls"))
+        with db.atomic():
+            queue.enqueue_mail(db, "anna@example.se", "s", "t", "<p>t</p>", NOW)
+        assert sender.deliver_mail(db, NOW) == 0
+    [d] = queue.deliveries(db, failed_only=True)
+    assert d["state"] == "waiting" and d["attempts"] == 0
+    assert d["last_error"] == {
+        "login": f"the server 127.0.0.1:{server.port} refused the login: 535 5.7.8 Authentication credentials invalid",
+        "starttls": f"the server 127.0.0.1:{server.port} does not offer STARTTLS, which --security starttls needs"}[refusal]
+
+
 def test_anything_that_breaks_connecting_fails_the_mails_not_the_worker(central_db):
     db = central_db
     smtp.save(db, smtp.SmtpSettings("127.0.0.1", 25, "kundpuls@example.se", security="none"))
