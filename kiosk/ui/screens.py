@@ -376,10 +376,12 @@ def praise_line(items: list[tuple[str, int]], fits: Callable[[str], bool], lang:
 NPS_GROUPS = (("0–6", range(0, 7)), ("7–8", range(7, 9)), ("9–10", range(9, 11)))
 
 
-def staff_table(stats: dict, summary: dict, qid: str, nps: bool, percent: str = "\u00a0%") -> dict[str, str]:
+def staff_table(stats: dict, summary: dict, qid: str, nps: bool, percent: str = "\u00a0%",
+                points: str = "\u00a0pp") -> dict[str, str]:
     """The comparison table's cells: today so far, the same weekday last week up to the same
     time of day (`staff_summary`'s `same_time_last_week`) and the change, for answers, the score
-    and the satisfied share. Small samples are starred."""
+    and the satisfied share. Small samples are starred; the satisfied share's change is in
+    percentage points (`points`: the language's), not a bare number beside two percentages."""
     score = ("happy_index", "nps")[nps]         # the stats field of the score
     today = _period_row(stats["periods"]["today"], qid)
     before = _period_row(summary["same_time_last_week"], qid)
@@ -391,7 +393,7 @@ def staff_table(stats: dict, summary: dict, qid: str, nps: bool, percent: str = 
         cells[f"{name}.csat"] = whole(row.get("csat"), percent)      # the language's: "74 %", "74%"
     cells["change.n"] = whole(today["n"] - before["n"], signed=True)
     cells["change.score"] = whole(shown_change(today.get(score), before.get(score)), signed=True)
-    cells["change.csat"] = whole(shown_change(today.get("csat"), before.get("csat")), signed=True)
+    cells["change.csat"] = whole(shown_change(today.get("csat"), before.get("csat")), points, signed=True)
     return cells
 
 
@@ -438,7 +440,7 @@ class StaffScreen(KioskScreen):
         # An employee question's answers are in no figure (kiosk.stats): dashes, not zeros,
         # and the reason in place of the scale's explanation.
         withheld = summary.get("withheld", False)
-        cells = staff_table(stats, summary, q.id, nps, tr("percent_suffix", lang))
+        cells = staff_table(stats, summary, q.id, nps, tr("percent_suffix", lang), tr("points_suffix", lang))
         if withheld:
             cells = dict.fromkeys(cells, "–")
         self._table(app, q, cells)

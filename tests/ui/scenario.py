@@ -327,7 +327,8 @@ class Scenario:
         yield from self.frames(1)
         scr = self.app.sm.current_screen
         view = self.app.staff_view()
-        want = staff_table(view["stats"], view["summary"], "visit", nps=False, percent=tr("percent_suffix", lang))
+        want = staff_table(view["stats"], view["summary"], "visit", nps=False, percent=tr("percent_suffix", lang),
+                           points=tr("points_suffix", lang))
         shown = {k: c.text for k, c in scr._cells.items()}
         self.check(f"{lang}: today, the same time last week and the change", shown == want and
                    want["change.n"] not in ("", "–"), (shown, want))

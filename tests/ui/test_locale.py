@@ -108,6 +108,9 @@ def test_words_as_each_language_writes_them():
         ("”", "”"), ("«", "»"), ("“", "”")]
     # A percentage as the office's pages write it ("74 %" with a no-break space; English "74%").
     assert [tr("percent_suffix", lang) for lang in ("sv", "nb", "en")] == ["\u00a0%", "\u00a0%", "%"]
+    # A change of a percentage is in percentage points, each language's abbreviation (a bare "−21"
+    # beside "53 %" and "74 %" read as a count).
+    assert [tr("points_suffix", lang) for lang in ("sv", "nb", "en")] == ["\u00a0p.e.", "\u00a0p.p.", "\u00a0pp"]
     assert tr("staff_comment_when", "en", day="Mon", hour="17") == "Mon 17:00"
     assert tr("staff_comment_when", "sv", day="mån", hour="17") == "mån kl. 17"
     assert tr("nps_low", "nb") == "Svært lite sannsynlig"                  # as sv and en: not at all

@@ -60,7 +60,7 @@ def test_the_change_is_the_difference_of_the_figures_shown():
     stats = {"periods": {"today": period(17, 29.4, 40.4)}}
     cells = staff_table(stats, {"same_time_last_week": period(40, 75.6, 46.5)}, "visit", nps=False)
     assert (cells["today.score"], cells["before.score"], cells["change.score"]) == ("29", "76", "\u221247")
-    assert (cells["today.csat"], cells["before.csat"], cells["change.csat"]) == ("40\u00a0%", "47\u00a0%", "\u22127")
+    assert (cells["today.csat"], cells["before.csat"], cells["change.csat"]) == ("40\u00a0%", "47\u00a0%", "\u22127\u00a0pp")
     from kiosk.ui.texts import whole
     assert whole(28.5) == "29" and whole(-2.5) == "\u22123"      # a half away from zero, as everywhere
 
