@@ -336,8 +336,11 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
         ink = ink_on(fill)
         out.append(_text(cx, cy + 16, figure(c["value"], lang, 0), 13, "middle", ink, "bold"))
         out.append(_text(cx, cy + 29, figure(c["n"], lang), 11, "middle", ink))
-    # The legend: the whole scale, so a colour reads the same in every report.
-    ly, lw = top + cell_h * 7 + 14, min(300.0, w - left - 8)
+    # The legend: the whole scale, so a colour reads the same in every report. The bar leaves room
+    # for the metric's name after it: a 300-wide bar put it at 348 of 400, and "Happy Index" ran
+    # off the edge of a chart of up to 8 hours.
+    name_room = 10 + _text_width(legend, 11) if legend else 0
+    ly, lw = top + cell_h * 7 + 14, min(300.0, w - left - 8 - name_room)
     stops = "".join(f'<stop offset="{k / 10:.1f}" stop-color="{readable(_diverging(k / 10))}"/>' for k in range(11))
     out.append(f'<defs><linearGradient id="{escape(name)}-scale">{stops}</linearGradient></defs>')
     out.append(f'<rect x="{left}" y="{ly}" width="{lw:.1f}" height="10" rx="2" fill="url(#{escape(name)}-scale)"/>')

@@ -178,3 +178,19 @@ def test_the_scatters_corner_labels_do_not_touch():
     ys = [float(x) for x, y, anchor, _v in below if anchor == "end"]
     first_x, anchor = min(xs)
     assert anchor == "start" and first_x > max(ys) + 4, (xs, ys)
+
+
+@pytest.mark.parametrize("hours", [1, 8])
+@pytest.mark.parametrize("lang", ["sv", "nb", "en"])
+def test_the_heatmap_legend_names_its_metric_inside_the_chart(lang, hours):
+    """The metric's name stood 10 to the right of a 300-wide bar, at 348 in a 400-wide chart:
+    with up to 8 opening hours "Happy Index", "Nöjdindex" and "Fornøydindeks" ran off its edge."""
+    from server_sync.analysis.metrics import SCALES
+    from server_sync.report.i18n import t
+    cells = [{"weekday": 0, "hour": 8 + j, "n": 30, "value": 70.0} for j in range(hours)]
+    for metric in sorted({s.primary_metric for s in SCALES.values()}):
+        name = t(metric, lang)
+        chart = str(svg.heatmap_chart("h", "t", cells, list("MTWTFSS"), (0, 100), "-", "n", name, lang=lang))
+        width = float(re.search(r'viewBox="0 0 ([\d.]+) ', chart).group(1))
+        x = float(re.search(rf'<text x="([\d.]+)"[^>]*>{re.escape(name)}</text>', chart).group(1))
+        assert x + svg._text_width(name, 11) <= width, (metric, lang, hours)
