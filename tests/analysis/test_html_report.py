@@ -440,3 +440,20 @@ def test_best_vs_rest_says_what_each_table_can_tell(report):
         negative = t("best_vs_rest_like_for_like_note", lang, levels=t("best_vs_rest_levels_negative", lang))
         assert negative + "</p>" in text, lang
     assert not any(d["best_vs_rest"]["share_few_splits"] for d in report["drivers"] if d.get("best_vs_rest"))
+
+
+def test_a_drivers_section_with_nothing_to_show_says_none(report):
+    """Without a question's complaints or praise the Drivers section was an empty card, where
+    Actions and Alerts say "None"."""
+    from server_sync.report.i18n import t
+    question = report["drivers"][0]["question_id"]
+    for drivers in ([], [{"question_id": question, "pareto": [], "praise": []}]):
+        r = dict(copy.deepcopy(report), drivers=drivers)
+        for lang in LANGUAGES:
+            page = html.render(r, lang)
+            section = page[page.index('<section id="drivers"'):]
+            section = section[:section.index("</section>")]
+            assert f'<p class="note">{t("none", lang)}</p>' in section, (lang, drivers)
+    page = html.render(report, "en")
+    section = page[page.index('<section id="drivers"'):]
+    assert '<p class="note">None</p>' not in section[:section.index("</section>")]
