@@ -545,13 +545,16 @@ def before_after_chart(name: str, title: str, before: dict, after: dict, labels:
 
 
 def sparkline(name: str, title: str, daily: Sequence[dict], bounds: tuple[float, float], empty: str, *,
-              lang: str, until: str | None = None) -> Markup:
+              lang: str, until: str | None = None, since: str | None = None) -> Markup:
     """A small trend line of the daily values (no axes) for an overview card. Each day stands at
     its date, so a day without answers is a gap in the line (a day alone between gaps is a dot):
     placed by position in the list, a closed week read as a continuous line. `until`: the last
     day to draw, the last whole one (the overview's: today is not over at every site); a partial
     day's few answers (n = 2, NPS 100 beside a series around 65) were the dot and the value written
     at the end. The line then runs to that day, so a last whole day without answers is a gap too.
+    `since`: the period's first day, where the line's axis starts (else at its first value): a
+    lone value on the 26th stood at the left edge, each card on the overview had its own axis,
+    and the days without a value were counted from the first one drawn.
     The first and last value drawn are written at their ends; the name (what a screen reader says)
     gives them with their days, the lowest and highest, the days without answers and whether
     today's answers so far were left out."""
@@ -562,7 +565,7 @@ def sparkline(name: str, title: str, daily: Sequence[dict], bounds: tuple[float,
     values = [d["value"] for d in pts]
     # At least MIN_SPAN of the scale, as the trend's axis: a 3-point move filled its height.
     lo, hi = value_range(min(values), max(values), bounds)
-    first = date.fromisoformat(pts[0]["date"])
+    first = date.fromisoformat(min(pts[0]["date"], since or pts[0]["date"]))
     last = max(date.fromisoformat(pts[-1]["date"]), date.fromisoformat(until) if until else first)
     days = max(1, (last - first).days)
     x = (lambda day: left + (w - left - right) * ((date.fromisoformat(day) - first).days / days))
@@ -588,7 +591,8 @@ def sparkline(name: str, title: str, daily: Sequence[dict], bounds: tuple[float,
     end = x(pts[-1]["date"])
     out.append(f'<circle cx="{end:.1f}" cy="{y(values[-1]):.1f}" r="2.5" fill="{BLUE}"/>')
     if len(pts) > 1:                        # one day is its value once, not "67 ●67"
-        out.append(_text(left - 4, y(values[0]) + 4, figure(values[0], lang, 0), 11, "end"))
+        # beside the first value drawn, which stands after the period's start when days before it have none
+        out.append(_text(x(pts[0]["date"]) - 4, y(values[0]) + 4, figure(values[0], lang, 0), 11, "end"))
     out.append(_text(end + 4, y(values[-1]) + 4, figure(values[-1], lang, 0), 11, "start", INK))
     out.append("</svg>")
     return _chart(out)

@@ -165,3 +165,41 @@ def test_the_reports_trend_marks_todays_partial_day_and_breaks_where_a_day_has_n
     # The overview's download of the same days.
     _page, downloaded, _result = in_process.shown(overview.build, central_db, NOW, "/")
     assert "2026-11-29 partial" in {r["key"] for r in downloaded if r["section"] == "daily"}
+
+
+def test_the_line_starts_at_the_periods_first_day_not_at_its_first_value():
+    """One value on 26 November in a period from the 9th stood at the left edge: the axis began at
+    the first day drawn, so the cards stacked on the overview each had their own axis, and the
+    name counted the days without a value from the 26th (10, not 27)."""
+    chart = str(svg.sparkline("s", "Trend", [_day(26, 67.0)], (0, 100), "–", lang="en", until="2026-12-06",
+                              since="2026-11-09"))
+    dot = re.search(r'<circle cx="([\d.]+)" cy="[\d.]+" r="2.5"', chart)
+    assert float(dot.group(1)) == pytest.approx(LEFT + (W - LEFT - RIGHT) * 17 / 27, abs=0.05)
+    name = re.search(r"<title>(.*?)</title>", chart).group(1)
+    assert name.endswith("; days without a value: 27")
+    # A first value after the period's start is written beside it, not at the left edge.
+    chart = str(svg.sparkline("s", "Trend", [_day(26, 67.0), _day(27, 61.0)], (0, 100), "–", lang="en",
+                              until="2026-12-06", since="2026-11-09"))
+    first = float(re.search(r'<text x="([\d.]+)"[^>]*text-anchor="end"[^>]*>67</text>', chart).group(1))
+    assert first == pytest.approx(LEFT + (W - LEFT - RIGHT) * 17 / 27 - 4, abs=0.05)
+    # Without a period (or a value before its start) the first value is the axis's start, as before.
+    for since in (None, "2026-11-27"):
+        chart = str(svg.sparkline("s", "Trend", [_day(26, 67.0), _day(28, 66.0)], (0, 100), "–", lang="en",
+                                  since=since))
+        assert re.search(r'<circle cx="([\d.]+)" cy="[\d.]+" r="1.6"', chart).group(1) == f"{LEFT:.1f}"
+
+
+def test_the_overviews_cards_share_the_periods_axis(central_db):
+    """A question answered only on the 26th is drawn at the 26th of the card's period, as the
+    cards beside it are."""
+    add_site(central_db, "s1", "UTC")
+    add_question(central_db, "recommend", scale="nps11")
+    commit(central_db, [answer("s1", datetime(2026, 11, 26, 10, i), 10, question="recommend", scale="nps11")
+                        for i in range(5)])
+    page, _rows, result = in_process.shown(overview.build, central_db, NOW, "/", "from=2026-11-09&to=2026-11-28")
+    assert result.data["period"]["from"] == "2026-11-09"
+    start = page.index('data-chart="spark-recommend"')
+    card = page[start:page.index("</svg>", start)]
+    dot = re.search(r'<circle cx="([\d.]+)" cy="[\d.]+" r="2.5"', card)
+    assert float(dot.group(1)) == pytest.approx(LEFT + (W - LEFT - RIGHT) * 17 / 19, abs=0.05)
+    assert "days without a value: 19" in html.unescape(card)
