@@ -105,7 +105,7 @@ def test_a_period_of_only_today_says_no_day_is_over_yet_not_that_there_are_no_an
     add_question(central_db, "recommend", scale="nps11")
     commit(central_db, [answer("s1", datetime(2026, 11, 29, 8, i), 10, question="recommend", scale="nps11")
                         for i in range(3)])
-    page, _rows, result = in_process.shown(overview.build, central_db, NOW, "/?from=2026-11-29&to=2026-11-29")
+    page, _rows, result = in_process.shown(overview.build, central_db, NOW, "/", "from=2026-11-29&to=2026-11-29")
     assert result.data["sparkline_until"] == "2026-11-28" and result.data["today"]["total"] == 3
     shown = html.unescape(page)
     assert "No day of the period is over yet" in shown
