@@ -334,7 +334,7 @@ def test_what_another_worker_took_is_not_sent_again(central_db, receivers):
 class SlowRound:
     """A clock that each send moves on by `each_s`, and a second worker (`notify run --once`
     beside the service) that runs its whole round once, in the middle of the first worker's send
-    of `at` (the first worker's exchange is inline: `sender.bounded` runs its work at once)."""
+    of `at` (from the first worker's sending thread, as a second process would meanwhile)."""
 
     def __init__(self, at: str, each_s: float = 4.0) -> None:
         self.t, self.at, self.each_s = time.time(), at, each_s
@@ -352,13 +352,12 @@ class SlowRound:
             self.second[0] = second_round(NOW + timedelta(seconds=self.t - self.start))
 
 
-def test_a_round_longer_than_a_claim_sends_no_mail_twice(central_db, monkeypatch):
+def test_a_round_longer_than_a_claim_sends_no_mail_twice(central_db):
     """80 mails at 4 s each make a round of over 5 minutes, longer than a claim (queue.CLAIM_S):
     claimed with the round's start, a mail taken after 5 minutes was due again at once, and a
     second worker started then sent it too (a review: 90 mails, the last 11 arrived twice). Each
     claim and record is made with the time it is made at."""
     db = central_db
-    monkeypatch.setattr(sender, "bounded", lambda work, *a, **kw: work())
     slow = SlowRound(at="p76")            # 308 s into the round
 
     def connect(settings, sockets):
