@@ -914,56 +914,6 @@ def test_a_push_records_each_kiosk_the_broker_may_hold_it_for(central, tmp_path,
         ("visit", 3)}
 
 
-def test_a_kiosk_at_the_highest_config_version_is_skipped_and_the_rest_of_its_site_pushed(
-        central, tmp_path, capsys, monkeypatch):
-    """k3 reports config_version 2^31-1 (a status the decoder takes: its kiosk.toml may say so):
-    `config push --site s2` asked for 2^31, which no config may have, and failed the whole site
-    with `config: version must be a positive integer, got 2147483648`, not naming k3; k4 got
-    nothing (a review). Now k3 is skipped, named with why, k4 gets its push, and the exit is 2."""
-    from datetime import datetime
-
-    from server_sync import config_push
-    from server_sync.config_push import Publication
-    url, db = central
-    p = db.param
-    db.execute_sql(f"INSERT INTO kiosk_status (kiosk_id, online, last_seen, config_version, payload)"
-                   f" VALUES ('k3', TRUE, {p}, {p}, '{{}}')", (datetime(2026, 11, 1), 2 ** 31 - 1))
-    published: list[str] = []
-
-    def publish(settings, messages):
-        published.extend(t for t, _ in messages)
-        return [Publication(t) for t, _ in messages]
-    monkeypatch.setattr(config_push, "publish_each_retained", publish)
-    fragment = tmp_path / "q.toml"
-    fragment.write_text('[[questions]]\nid = "visit"\nversion = 3\nscale = "smiley4"\ntext = {sv = "a", nb = "b", en = "c"}\n')
-    broker = ["--no-tls", "--broker-host", "127.0.0.1", "--db", url]
-    why = ("no push to kiosk k3: it reports running config version 2147483647, the highest a config version can "
-           "be, so no push can go above it (the centre never pushed it one); see to its kiosk.toml's config_version "
-           "on the device.")
-    assert main(["config", "push", "--site", "s2", str(fragment), "--dry-run", *broker]) == 2
-    out, err = capsys.readouterr()
-    assert out.startswith("would push config version 2 to kiosk k4 ") and "k3" not in out, out
-    assert said_error(err, why), err
-    assert main(["config", "push", "--site", "s2", str(fragment), *broker]) == 2
-    out, err = capsys.readouterr()
-    assert out.startswith("pushed config version 2 to kiosk k4 ") and "k3" not in out, out
-    assert said_error(err, f"{why} Kiosk k4 got it: recorded."), err
-    assert published == ["kundpuls/v1/kiosk/k4/config"]
-    assert db.execute_sql("SELECT kiosk_id, version FROM config_push").fetchall() == [("k4", 2)]
-    assert main(["config", "push", "--site", "s2", str(fragment), "--json", *broker]) == 2
-    out = json.loads(capsys.readouterr().out)
-    assert out["pushed"] == [{"kiosk_id": "k4", "version": 3, "topic": "kundpuls/v1/kiosk/k4/config"}]
-    assert out["skipped"] == [{"kiosk_id": "k3", "reason": why[len("no push to kiosk k3: "):-1]}]
-    # k3 alone: nothing pushed, recorded or defined.
-    fragment.write_text(fragment.read_text().replace("version = 3", "version = 4"))
-    published.clear()
-    assert main(["config", "push", "--kiosk", "k3", str(fragment), *broker]) == 2
-    assert said_error(capsys.readouterr().err, f"{why} Nothing was pushed or recorded.")
-    assert published == []
-    assert db.execute_sql("SELECT kiosk_id, version FROM config_push").fetchall() == [("k4", 2), ("k4", 3)]
-    assert db.execute_sql("SELECT COUNT(*) FROM question WHERE version = 4").fetchone()[0] == 0
-
-
 def test_pushes_recorded_before_keep_no_roster_after_the_upgrade(central):
     """Records of pushes made before the rule kept every name: m0057 rewrites them as a push is
     now recorded (config_push.kept_payload), and leaves those without a roster as they are."""

@@ -242,3 +242,52 @@ def test_config_pushed_by_the_centre_reaches_the_kiosk(broker, central, make_kio
     assert cfg.privacy.staff_names == ("Anna Lindqvist", "Per-Olof Svensson")
     (kept,), = central.query("SELECT payload FROM config_push WHERE kiosk_id = 'k1'")
     assert json.loads(kept)["privacy"]["staff_names"] == ["[name]", "[name]"] and "Anna" not in kept
+
+
+def test_a_kiosk_at_the_highest_config_version_is_skipped_and_the_rest_of_its_site_pushed(
+        broker, central, make_kiosk, tmp_path, capsys):
+    """Through the real broker and ingest: k2's kiosk.toml says config_version 2^31-1 (the highest
+    a config may have), and its status says so. `config push --site` asked for 2^31, which no
+    config may have, and failed the whole site, naming no kiosk, k1 getting nothing (a review).
+    Now k2 is skipped and named with why, k1 gets and applies its push, the exit is 2; pushed to
+    k2 alone, nothing is published, recorded or defined."""
+    import dataclasses
+    import json
+
+    from kiosk import loading
+    from server_sync.cli import main as central_main
+    from tests.sync.e2e import SITE
+    k1 = make_kiosk(broker, "k1")
+    k2 = make_kiosk(broker, "k2")
+    k2.path.write_text(k2.path.read_text().replace("config_version = 1", "config_version = 2147483647"))
+    k2 = dataclasses.replace(k2, cfg=loading.load(str(k2.path), env={}))
+    push = tmp_path / "q.toml"
+    push.write_text('[[questions]]\nid = "visit"\nversion = 3\nscale = "smiley4"\ntext = {sv = "a", nb = "b", en = "c"}\n')
+    broker_args = ["--broker-host", broker.host, "--broker-port", str(broker.port), "--ca-file", broker.ca_file,
+                   "--password-file", str(central.password_file), "--db", central.url]
+    why = ("no push to kiosk k2: it reports running config version 2147483647, the highest a config version can "
+           "be, so no push can go above it (the centre never pushed it one); see to its kiosk.toml's config_version "
+           "on the device.")
+    with Running(agent_for(k1, seed=1)), Running(agent_for(k2, seed=2)):
+        assert wait_until(lambda: sorted(central.query("SELECT kiosk_id, config_version FROM kiosk_status")) == [
+            ("k1", 1), ("k2", 2147483647)])
+        assert central_main(["config", "push", "--site", SITE, str(push), "--dry-run", *broker_args]) == 2
+        out, err = capsys.readouterr()
+        assert out.startswith("would push config version 2 to kiosk k1 ") and "k2" not in out, out
+        assert why in " ".join(err.split()), err
+        assert central_main(["config", "push", "--site", SITE, str(push), "--json", *broker_args]) == 2
+        out, err = capsys.readouterr()
+        result = json.loads(out)
+        assert result["pushed"] == [{"kiosk_id": "k1", "version": 2, "topic": "kundpuls/v1/kiosk/k1/config"}]
+        assert result["skipped"] == [{"kiosk_id": "k2", "reason": why[len("no push to kiosk k2: "):-1]}]
+        assert f"{why} Kiosk k1 got it: recorded." in " ".join(err.split()), err
+        assert wait_until(lambda: k1.store.get_meta("config.applied_version") == "2")
+        # k2 alone: nothing pushed, recorded or defined.
+        push.write_text(push.read_text().replace("version = 3", "version = 4"))
+        assert central_main(["config", "push", "--kiosk", "k2", str(push), *broker_args]) == 2
+        assert f"{why} Nothing was pushed or recorded." in " ".join(capsys.readouterr().err.split())
+        assert wait_until(lambda: central.query(
+            "SELECT config_version FROM kiosk_status WHERE kiosk_id = 'k1'") == [(2,)])
+    assert k2.store.get_meta("config.applied_version") is None          # the broker held nothing for it
+    assert central.query("SELECT kiosk_id, version FROM config_push") == [("k1", 2)]
+    assert central.query("SELECT COUNT(*) FROM question WHERE version = 4") == [(0,)]
