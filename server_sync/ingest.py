@@ -422,9 +422,10 @@ class IngestService:
         self._status_every = status_every_s
         self._max_group_events = max_group_events
         self._max_group_per_kiosk = max_group_per_kiosk
-        self._inbox_full_logged_at: float | None = None
+        # One line at most every INBOX_FULL_LOG_EVERY_S for each of these, whichever kiosk caused it.
+        self._inbox_full_lines = PerKeyThrottle(INBOX_FULL_LOG_EVERY_S, monotonic)
+        self._over_rate_lines = PerKeyThrottle(INBOX_FULL_LOG_EVERY_S, monotonic)
         self._rates = rates or KioskRates(clock=monotonic)
-        self._over_rate_logged_at: float | None = None
         self._failed_connects = 0               # in a row, since the last successful CONNACK
         self._failed_unlogged = 0
         self._fail_logged_at: float | None = None
@@ -557,9 +558,7 @@ class IngestService:
         if message.qos > 0:
             self.client.ack(message.mid, message.qos)
         self.counters.over_rate += 1            # written by this thread only
-        now = self._mono()
-        if self._over_rate_logged_at is None or now - self._over_rate_logged_at >= INBOX_FULL_LOG_EVERY_S:
-            self._over_rate_logged_at = now
+        if self._over_rate_lines.admit("") is not None:
             r = self._rates
             log.warning("kiosk %s sends more than %g bytes a second (burst %d bytes, %d more a message): %d "
                         "message(s) over the rate not taken so far (its answers are sent again)",
@@ -578,10 +577,8 @@ class IngestService:
     def _say_inbox_full(self) -> None:
         """A warning, at most every INBOX_FULL_LOG_EVERY_S, that paho's thread had to wait for
         room: a flood (QoS 0, or many kiosks at once) or a slow database."""
-        now = self._mono()
-        if self._inbox_full_logged_at is not None and now - self._inbox_full_logged_at < INBOX_FULL_LOG_EVERY_S:
+        if self._inbox_full_lines.admit("") is None:
             return
-        self._inbox_full_logged_at = now
         log.warning("inbox full (%d messages or %d MiB held, %d waits so far): the broker waits until the "
                     "worker catches up", self._inbox.max_messages, self._inbox.max_bytes // (1024 * 1024),
                     self._inbox.blocked)
