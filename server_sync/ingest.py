@@ -560,9 +560,9 @@ class IngestService:
         self.counters.over_rate += 1            # written by this thread only
         if self._over_rate_lines.admit("") is not None:
             r = self._rates
-            log.warning("kiosk %s sends more than %g bytes a second (burst %d bytes, %d more a message): %d "
-                        "message(s) over the rate not taken so far (its answers are sent again)",
-                        printable(kiosk or "?", 80), r.bytes_per_s, r.burst_bytes, r.message_bytes,
+            log.warning("kiosk %s sends more than %g bytes a second (burst %d bytes, %d more a message) or "
+                        "%d a day: %d message(s) over the rate not taken so far (its answers are sent again)",
+                        printable(kiosk or "?", 80), r.bytes_per_s, r.burst_bytes, r.message_bytes, r.day_bytes,
                         self.counters.over_rate)
 
     def _route(self, topic: str) -> tuple[str, str]:

@@ -48,11 +48,14 @@ INBOX_MAX_MESSAGES = 20_000             # queued and in hand; a status is ~0.4 k
 # topics), so QoS 1 alone never fills it and only a QoS 0 flood (or a slow database) makes paho wait.
 INBOX_MAX_BYTES = 96 * 1024 * 1024
 # Per kiosk, in bytes: each message counts its payload plus KIOSK_MESSAGE_BYTES; a kiosk may hand
-# over KIOSK_BURST_BYTES at once and KIOSK_BYTES_PER_S after that. The shipped broker's plugin
-# refuses the same first (firmware_config/mosquitto/kundpuls.conf: why these numbers).
+# over KIOSK_BURST_BYTES at once and KIOSK_BYTES_PER_S after that, and KIOSK_DAY_BYTES a day (a
+# second bucket of that size, refilled over 24 hours). The shipped broker's plugin refuses the same
+# first (firmware_config/mosquitto/kundpuls.conf: why these numbers).
 KIOSK_BYTES_PER_S = 64 * 1024
 KIOSK_BURST_BYTES = 20 * 1024 * 1024
 KIOSK_MESSAGE_BYTES = 8 * 1024
+KIOSK_DAY_BYTES = 256 * 1024 * 1024
+DAY_S = 86_400.0
 # Statuses of one kiosk held aside at once: its kiosk_status row keeps only the newest, but a Last
 # Will keeps the counts of the status before it, so that one is kept too (a full status, then
 # the will: both written, in order).
@@ -188,7 +191,9 @@ class KioskRates:
     decoded: each kiosk may hand over `burst_bytes` at once and `bytes_per_s` after that, a message
     counting its payload plus `message_bytes` (what the centre spends on a message apart from its
     bytes), and a message larger than the burst counting as the burst (it passes when the bucket
-    is full: a kiosk is delayed, never starved). Bytes, not messages: a full batch costs the
+    is full: a kiosk is delayed, never starved). A second bucket, `day_bytes` at once and refilled
+    over 24 hours (0: none; at least the burst), bounds what a kiosk kept just under its rate
+    stores in a day. Bytes, not messages: a full batch costs the
     centre some 150 times a one-answer one. A message over its kiosk's budget is not taken (an
     infinite rate takes every one): the caller acknowledges it to the broker (its receive maximum
     must not fill with messages never taken) but sends the kiosk no `ack`, so an answer in it stays
@@ -196,25 +201,32 @@ class KioskRates:
     (`Inbox.put_latest` coalesces them instead). Used by one thread only."""
 
     def __init__(self, bytes_per_s: float = KIOSK_BYTES_PER_S, burst_bytes: int = KIOSK_BURST_BYTES,
-                 message_bytes: int = KIOSK_MESSAGE_BYTES, clock: Callable[[], float] = time.monotonic) -> None:
+                 message_bytes: int = KIOSK_MESSAGE_BYTES, day_bytes: int = KIOSK_DAY_BYTES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if day_bytes and day_bytes < burst_bytes:
+            raise ValueError(f"a day's bytes ({day_bytes}) must hold at least the burst ({burst_bytes})")
         self.bytes_per_s = bytes_per_s
         self.burst_bytes = burst_bytes
         self.message_bytes = message_bytes
+        self.day_bytes = day_bytes
         self._clock = clock
-        # kiosk -> (tokens, when counted). One entry per kiosk id seen: the broker lets a
-        # credential publish only under its own id, so these are the fleet's kiosks.
-        self._buckets: dict[str, tuple[float, float]] = {}
+        # kiosk -> (tokens, the day's tokens, when counted). One entry per kiosk id seen: the
+        # broker lets a credential publish only under its own id, so these are the fleet's kiosks.
+        self._buckets: dict[str, tuple[float, float, float]] = {}
 
     def allow(self, kiosk: str, payload_bytes: int) -> bool:
-        """Take what a message of `payload_bytes` costs from `kiosk`'s bucket; False (nothing
-        taken) when the bucket holds less."""
+        """Take what a message of `payload_bytes` costs from both of `kiosk`'s buckets; False
+        (nothing taken) when either holds less."""
         if self.bytes_per_s == float("inf"):
             return True                         # no limit (--kiosk-bytes-per-s 0)
-        burst = float(self.burst_bytes)
+        burst, day = float(self.burst_bytes), float(self.day_bytes or "inf")
         cost = min(burst, float(payload_bytes + self.message_bytes))
         now = self._clock()
-        tokens, at = self._buckets.get(kiosk, (burst, now))
+        tokens, day_tokens, at = self._buckets.get(kiosk, (burst, day, now))
         tokens = min(burst, tokens + (now - at) * self.bytes_per_s)
-        allowed = tokens >= cost
-        self._buckets[kiosk] = (tokens - cost if allowed else tokens, now)
+        day_tokens = min(day, day_tokens + (now - at) * day / DAY_S)
+        allowed = tokens >= cost and day_tokens >= cost
+        if allowed:
+            tokens, day_tokens = tokens - cost, day_tokens - cost
+        self._buckets[kiosk] = (tokens, day_tokens, now)
         return allowed

@@ -37,7 +37,7 @@ FULL_FLOOD = 300
 # the real ingest (tests/sync/test_valid_flood.py); without any limit, 20,000 tiny ones added 9 s
 # (events), 6 s (status).
 FLOOD_DELAY_BOUND_S = 3.5
-LIMITS = ("bytes_per_s", "burst_bytes", "message_bytes")
+LIMITS = ("bytes_per_s", "burst_bytes", "message_bytes", "day_bytes")
 
 
 def shipped_limits() -> dict[str, float]:
@@ -46,9 +46,10 @@ def shipped_limits() -> dict[str, float]:
     return {name: float(re.search(rf"^plugin_opt_{name} (\S+)$", text, re.M).group(1)) for name in LIMITS}
 
 
-def start_shipped(d: Path, ca, **limits: float) -> tuple[Mosquitto, dict]:
-    """The shipped broker, the plugin's options named in `limits` replaced (a test that needs
-    refusals soon: bytes_per_s=…, burst_bytes=…, message_bytes=…)."""
+def shipped_conf(d: Path, ca, **limits: float) -> tuple[Path, int, int]:
+    """(main config, kiosk port, centre port) of the shipped broker's config in `d`, the plugin's
+    options named in `limits` replaced (a test that needs refusals soon: bytes_per_s=…,
+    burst_bytes=…, message_bytes=…, day_bytes=…)."""
     d.mkdir(parents=True, exist_ok=True)
     port, central_port = free_tcp_port(), free_tcp_port()
     main = shipped_config_for_test(d, ca, port, central_port)
@@ -60,6 +61,12 @@ def start_shipped(d: Path, ca, **limits: float) -> tuple[Mosquitto, dict]:
     conf.write_text(text)
     with open(main, "a") as f:
         f.write("log_type subscribe\n")           # lets a test wait for the ingest's subscription
+    return main, port, central_port
+
+
+def start_shipped(d: Path, ca, **limits: float) -> tuple[Mosquitto, dict]:
+    """The shipped broker, the plugin's options named in `limits` replaced (`shipped_conf`)."""
+    main, port, central_port = shipped_conf(d, ca, **limits)
     server = Mosquitto(main, port)
     deadline = time.monotonic() + 10
     while True:                                   # the centre's listener opens just after
@@ -200,13 +207,46 @@ def test_a_kiosks_real_bursts_pass_untouched(limited, size, reconnects):
 def test_the_limit_is_the_ingests_and_only_on_the_kiosk_listener():
     """One set of numbers: the broker's (kundpuls.conf) are the ingest's own defaults; and the
     plugin is loaded in the kiosks' listener block only (per_listener_settings: not the centre's)."""
-    from server_sync.ingest_inbox import KIOSK_BURST_BYTES, KIOSK_BYTES_PER_S, KIOSK_MESSAGE_BYTES
+    from server_sync.ingest_inbox import KIOSK_BURST_BYTES, KIOSK_BYTES_PER_S, KIOSK_DAY_BYTES, KIOSK_MESSAGE_BYTES
     assert shipped_limits() == {"bytes_per_s": KIOSK_BYTES_PER_S, "burst_bytes": KIOSK_BURST_BYTES,
-                                "message_bytes": KIOSK_MESSAGE_BYTES}
+                                "message_bytes": KIOSK_MESSAGE_BYTES, "day_bytes": KIOSK_DAY_BYTES}
     text = (MOSQ / "kundpuls.conf").read_text()
     kiosk_block, centre_block = text.split("\nlistener 8884\n")
     assert "\nplugin " in kiosk_block.split("\nlistener 8883\n")[1] and "plugin" not in centre_block
     assert re.search(r"^per_listener_settings true$", text, re.M)
+
+
+def test_a_kiosk_under_its_rate_is_held_to_its_day(tmp_path, broker_ca):
+    """The day's bucket (plugin_opt_day_bytes, here 100,000 bytes with a rate that refills the
+    burst at once): kiosk-a's messages of 9,000 bytes (8,192 charged on top) pass five times, then
+    are refused (0x87) although its rate would take them, the log says it is its day; kiosk-b's
+    day is its own."""
+    server, broker = start_shipped(tmp_path / "mosq", broker_ca, bytes_per_s=1e9, burst_bytes=36_000,
+                                   day_bytes=100_000)
+    a = Peer(broker, "kiosk-a", PASSWORDS["kiosk-a"])
+    b = Peer(broker, "kiosk-b", PASSWORDS["kiosk-b"])
+    try:
+        codes = [a.publish(KIOSK_TOPIC.format("kiosk-a", "events"), b"x" * 9_000) for _ in range(8)]
+        assert [c.is_failure for c in codes] == [False] * 5 + [True] * 3, [str(c) for c in codes]
+        assert codes[-1].value == 0x87
+        assert not b.publish(KIOSK_TOPIC.format("kiosk-b", "events"), b"x" * 9_000).is_failure
+        log = (Path(broker["dir"]) / "mosquitto.log").read_text(errors="replace")
+        assert "kiosk kiosk-a (client kiosk-a) is over its day's 100000 bytes" in log, log
+    finally:
+        a.close()
+        b.close()
+        server.stop()
+
+
+def test_a_day_smaller_than_the_burst_stops_the_broker(tmp_path, broker_ca):
+    """A day that could never hold a message as large as the burst is a mistake in kundpuls.conf:
+    mosquitto does not start, and its log names the option."""
+    main, _, _ = shipped_conf(tmp_path / "mosq", broker_ca, burst_bytes=36_000, day_bytes=35_999)
+    done = subprocess.run(["mosquitto", "-c", str(main)], capture_output=True, text=True, timeout=20)
+    log_file = tmp_path / "mosq" / "mosquitto.log"
+    log = done.stdout + done.stderr + (log_file.read_text(errors="replace") if log_file.exists() else "")
+    assert done.returncode != 0
+    assert "plugin_opt_day_bytes must be a number of bytes no smaller than plugin_opt_burst_bytes" in log, log
 
 
 class ShippedAsFixture:

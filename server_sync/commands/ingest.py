@@ -19,7 +19,7 @@ from server_sync.cli import connect_new_store
 from server_sync.program.file_access import this_user
 from server_sync.commands._argtypes import broker_host, number, topic_prefix
 from server_sync.exc import CentralConfigError
-from server_sync.ingest_inbox import KIOSK_BURST_BYTES, KIOSK_BYTES_PER_S, KIOSK_MESSAGE_BYTES
+from server_sync.ingest_inbox import KIOSK_BURST_BYTES, KIOSK_BYTES_PER_S, KIOSK_DAY_BYTES, KIOSK_MESSAGE_BYTES
 from server_sync.program.cli import nonempty
 from server_sync.program.files import read_regular_file
 
@@ -161,6 +161,9 @@ def add_parser(sub, common) -> None:
     p.add_argument("--kiosk-message-bytes", type=number(0, 1e9, "bytes"), default=KIOSK_MESSAGE_BYTES, metavar="N",
                    help="bytes each message counts on top of its payload, for what the centre spends on a message "
                         "apart from its bytes (default %(default)s)")
+    p.add_argument("--kiosk-day-bytes", type=number(0, 1e15, "bytes"), default=KIOSK_DAY_BYTES, metavar="N",
+                   help="bytes one kiosk may send in a day, a second bucket of that size refilled over 24 hours "
+                        "(default %(default)s; 0: none; at least --kiosk-burst-bytes)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
 
@@ -186,12 +189,16 @@ def run(args: argparse.Namespace) -> int:
         # every ack timeout, so nothing of its backlog would ever get in.
         raise CentralConfigError(f"--max-bytes must be at least {protocol.DEFAULT_MAX_BYTES} (the largest batch a "
                                  f"kiosk may build, sync.batch_max_bytes), got {args.max_bytes}")
+    if args.kiosk_day_bytes and args.kiosk_day_bytes < args.kiosk_burst_bytes:
+        # A message may cost up to the burst: a smaller day would refuse it for ever.
+        raise CentralConfigError(f"--kiosk-day-bytes must be 0 or at least --kiosk-burst-bytes "
+                                 f"({args.kiosk_burst_bytes:g}), got {args.kiosk_day_bytes:g}")
     db = connect_new_store(args)
     ingest = Ingest(db, prefix=args.prefix, max_bytes=args.max_bytes or protocol.DEFAULT_MAX_BYTES,
                     hooks=load_hooks())
     service = IngestService(ingest, make_client(settings), settings, notifier=SystemdNotifier(),
                             rates=KioskRates(args.kiosk_bytes_per_s or float("inf"), args.kiosk_burst_bytes,
-                                             args.kiosk_message_bytes))
+                                             args.kiosk_message_bytes, args.kiosk_day_bytes))
 
     stop = threading.Event()
 

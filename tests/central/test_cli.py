@@ -37,7 +37,9 @@ def test_ingest_argument_mistakes_are_clear_errors(tmp_path, capsys):
                       (["--no-tls", "--ca-file", "ca.crt"], "contradict"),
                       (["--broker-port", "70000"], "--broker-port must be 1-65535"),
                       (["--max-bytes", "65536"], "--max-bytes must be at least 1048576 (the largest batch a kiosk"),
-                      (["--client-id", "bad id!"], "--client-id must be")]:
+                      (["--client-id", "bad id!"], "--client-id must be"),
+                      (["--kiosk-day-bytes", "1000"],
+                       "--kiosk-day-bytes must be 0 or at least --kiosk-burst-bytes (2.09715e+07), got 1000")]:
         assert main(["ingest", *argv, *db]) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("kiosk-central: error: ") and msg in err and "Traceback" not in err, err

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from server_sync.ingest_inbox import Inbox, KioskRates
 
 
@@ -121,3 +123,26 @@ def test_a_kiosks_budget_is_in_bytes_and_a_message_larger_than_the_burst_still_p
     assert rates.allow("k1", 50_000) and not rates.allow("k1", 0)
     unlimited = KioskRates(float("inf"), 1, 0)
     assert all(unlimited.allow("k1", 2**20) for _ in range(100))
+
+
+def test_a_kiosk_just_under_its_rate_is_held_to_its_day():
+    """The day's bucket: a kiosk sending just under its rate all day (one message of 900 bytes
+    and 100 charged every second, rate 1,000) has its day's 200,000 at once and then 200,000
+    over 24 hours, not 86,400,000; it refills a 24th of the day an hour; 0 is no day's bucket, and
+    a day smaller than the burst is refused."""
+    now = [0.0]
+    rates = KioskRates(1000.0, 10_000, 100, day_bytes=200_000, clock=lambda: now[0])
+    taken = 0
+    for second in range(86_400):
+        now[0] = float(second)
+        taken += rates.allow("k1", 900)
+    assert taken == 399, taken                          # (200,000 + 199,998 refilled) / 1,000
+    assert rates.allow("k2", 900)                       # another kiosk: its own day
+    now[0] += 3_600                                     # an hour: 8,333 of the day back, 998 left
+    assert sum(rates.allow("k1", 900) for _ in range(20)) == 9
+    unbounded = KioskRates(1000.0, 10_000, 100, day_bytes=0, clock=lambda: now[0])
+    for second in range(1000):
+        now[0] += 1
+        assert unbounded.allow("k1", 900)
+    with pytest.raises(ValueError, match="must hold at least the burst"):
+        KioskRates(1000.0, 10_000, 100, day_bytes=9_999)

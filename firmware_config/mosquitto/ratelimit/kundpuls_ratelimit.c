@@ -7,7 +7,9 @@
  * message apart from its bytes). Bytes, not messages: a message may be 20 bytes or 1 MiB, and the
  * centre's cost (and its disk) follows the bytes. A message larger than the burst counts as the
  * burst, so that one passes whenever the bucket is full: the limit delays a kiosk, never starves
- * it. The kiosk is the <id> of the topic kundpuls/v1/kiosk/<id>/..., so a store bridge
+ * it. A second bucket per kiosk, optional, is its day: `day_bytes` at once, refilled over 24 hours,
+ * so a kiosk kept just under its rate (a bug, a stolen credential) stores a day's bytes a day, not
+ * 86,400 seconds of its rate; it must hold at least the burst. The kiosk is the <id> of the topic kundpuls/v1/kiosk/<id>/..., so a store bridge
  * that carries several kiosks gives each of them its own bucket; any other topic counts against
  * the publishing client's id. It runs on MOSQ_EVT_MESSAGE, which mosquitto 2.0 calls for a client's
  * PUBLISH after the listener's acl_file allowed it and before anything is queued: a refused
@@ -16,7 +18,8 @@
  * block loads it (the kiosks' one) and to no other. See docs/deployment.md.
  *
  * Options (kundpuls.conf, where the numbers are, with their reasons): plugin_opt_bytes_per_s (> 0),
- * plugin_opt_burst_bytes (> 0), plugin_opt_message_bytes (>= 0).
+ * plugin_opt_burst_bytes (> 0), plugin_opt_message_bytes (>= 0), plugin_opt_day_bytes (>= the
+ * burst; absent: no day's bucket, as before it existed).
  */
 #include <errno.h>
 #include <math.h>
@@ -32,10 +35,12 @@
 
 #define KIOSK_TOPIC "kundpuls/v1/kiosk/"
 #define LOG_EVERY_S 60.0   /* a kiosk over its rate is logged at most this often */
+#define DAY_S 86400.0
 
 struct bucket {
 	struct bucket *next;
 	double tokens;
+	double day_tokens;     /* the day's bucket (unused without day_bytes) */
 	double at;             /* when `tokens` was counted (CLOCK_MONOTONIC, s) */
 	double logged_at;      /* last log line about this kiosk, or -1 */
 	unsigned long refused; /* refused since that line */
@@ -46,6 +51,7 @@ struct limiter {
 	double rate;           /* bytes a second */
 	double burst;          /* bytes */
 	double per_message;    /* bytes each message counts on top of its payload */
+	double day;            /* bytes of the day's bucket, 0: none */
 	size_t nslots;
 	size_t count;
 	struct bucket **slots;
@@ -121,6 +127,7 @@ static struct bucket *find(struct limiter *l, const char *key, size_t len, doubl
 	if(!b) return NULL;
 	memcpy(b->key, key, len);
 	b->tokens = l->burst;
+	b->day_tokens = l->day;
 	b->at = now;
 	b->logged_at = -1.0;
 	b->next = l->slots[i];
@@ -129,15 +136,21 @@ static struct bucket *find(struct limiter *l, const char *key, size_t len, doubl
 	return b;
 }
 
-/* Take what a message of `payloadlen` bytes costs; false (nothing taken) when the bucket has less. */
-static int take(struct limiter *l, struct bucket *b, double now, uint32_t payloadlen)
+enum verdict { TAKEN, OVER_RATE, OVER_DAY };
+
+/* Take what a message of `payloadlen` bytes costs from both buckets; nothing is taken when either
+ * has less (OVER_RATE, OVER_DAY). */
+static enum verdict take(struct limiter *l, struct bucket *b, double now, uint32_t payloadlen)
 {
 	double cost = fmin(l->burst, (double)payloadlen + l->per_message);
 	b->tokens = fmin(l->burst, b->tokens + (now - b->at) * l->rate);
+	if(l->day > 0) b->day_tokens = fmin(l->day, b->day_tokens + (now - b->at) * l->day / DAY_S);
 	b->at = now;
-	if(b->tokens < cost) return 0;
+	if(b->tokens < cost) return OVER_RATE;
+	if(l->day > 0 && b->day_tokens < cost) return OVER_DAY;
 	b->tokens -= cost;
-	return 1;
+	b->day_tokens -= cost;
+	return TAKEN;
 }
 
 static int on_message(int event, void *event_data, void *userdata)
@@ -150,7 +163,8 @@ static int on_message(int event, void *event_data, void *userdata)
 	double now = now_s();
 	struct bucket *b = find(l, key, len, now);
 	if(!b) return MOSQ_ERR_SUCCESS;        /* no memory for a bucket: never refuse for that */
-	if(take(l, b, now, ed->payloadlen)){
+	enum verdict verdict = take(l, b, now, ed->payloadlen);
+	if(verdict == TAKEN){
 		if(b->refused && now - b->logged_at >= LOG_EVERY_S){
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "kundpuls_ratelimit: kiosk %s is under its rate again "
 					"(%lu messages refused)", b->key, b->refused);
@@ -161,10 +175,16 @@ static int on_message(int event, void *event_data, void *userdata)
 	}
 	b->refused++;
 	if(b->logged_at < 0 || now - b->logged_at >= LOG_EVERY_S){
-		mosquitto_log_printf(MOSQ_LOG_WARNING, "kundpuls_ratelimit: kiosk %s (client %s) is over its rate "
-				"of %g bytes a second after a burst of %g bytes (%g more a message): %lu refused "
-				"(logged at most every %.0f s)", b->key, mosquitto_client_id(ed->client), l->rate, l->burst,
-				l->per_message, b->refused, LOG_EVERY_S);
+		if(verdict == OVER_DAY){
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "kundpuls_ratelimit: kiosk %s (client %s) is over its day's "
+					"%g bytes (%g more a message): %lu refused (logged at most every %.0f s)", b->key,
+					mosquitto_client_id(ed->client), l->day, l->per_message, b->refused, LOG_EVERY_S);
+		}else{
+			mosquitto_log_printf(MOSQ_LOG_WARNING, "kundpuls_ratelimit: kiosk %s (client %s) is over its rate "
+					"of %g bytes a second after a burst of %g bytes (%g more a message): %lu refused "
+					"(logged at most every %.0f s)", b->key, mosquitto_client_id(ed->client), l->rate, l->burst,
+					l->per_message, b->refused, LOG_EVERY_S);
+		}
 		b->refused = 0;
 		b->logged_at = now;
 	}
@@ -195,6 +215,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	limiter.rate = -1;
 	limiter.burst = -1;
 	limiter.per_message = -1;
+	limiter.day = 0;
 	for(int i = 0; i < option_count; i++){
 		if(strcmp(options[i].key, "bytes_per_s") == 0){
 			limiter.rate = number(options[i].value, 0, 1);
@@ -202,6 +223,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 			limiter.burst = number(options[i].value, 0, 1);
 		}else if(strcmp(options[i].key, "message_bytes") == 0){
 			limiter.per_message = number(options[i].value, 0, 0);
+		}else if(strcmp(options[i].key, "day_bytes") == 0){
+			limiter.day = number(options[i].value, 0, 1);
 		}else{
 			mosquitto_log_printf(MOSQ_LOG_ERR, "kundpuls_ratelimit: unknown option plugin_opt_%s", options[i].key);
 			return MOSQ_ERR_INVAL;
@@ -213,12 +236,17 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 				"plugin_opt_burst_bytes (> 0) and plugin_opt_message_bytes (>= 0)");
 		return MOSQ_ERR_INVAL;
 	}
+	if(limiter.day < 0 || (limiter.day > 0 && limiter.day < limiter.burst)){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "kundpuls_ratelimit: plugin_opt_day_bytes must be a number of bytes "
+				"no smaller than plugin_opt_burst_bytes");
+		return MOSQ_ERR_INVAL;
+	}
 	if(grow(&limiter) != MOSQ_ERR_SUCCESS) return MOSQ_ERR_NOMEM;
 	plugin_id = identifier;
 	*userdata = &limiter;
 	mosquitto_log_printf(MOSQ_LOG_INFO, "kundpuls_ratelimit: %g bytes a second per kiosk after a burst of %g "
-			"bytes, each message counting %g bytes more than its payload", limiter.rate, limiter.burst,
-			limiter.per_message);
+			"bytes, each message counting %g bytes more than its payload; %g bytes a day (0: no day's bucket)",
+			limiter.rate, limiter.burst, limiter.per_message, limiter.day);
 	return mosquitto_callback_register(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL, &limiter);
 }
 
