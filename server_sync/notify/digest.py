@@ -279,5 +279,5 @@ def _send_one(db: Database, user: User, to: str, now: datetime, dry_run: bool, f
         # checked and recorded apart, both queued it (a review).
         if not claim_week(db, user, period, now, force):
             return None
-        queue.enqueue_mail(db, to, digest.subject, digest.text, digest.html, now)
+        queue.enqueue_mail(db, to, digest.subject, digest.text, digest.html, now, user_id=user.id, sites=digest.sites)
     return digest

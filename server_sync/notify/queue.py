@@ -12,9 +12,9 @@ on the admin page); mail the SMTP server itself held up waits, its tries not cou
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Iterable
 from urllib.parse import urlsplit
 
 from peewee import Database
@@ -173,12 +173,17 @@ def check_address(text: str) -> str:
     return text
 
 
-def enqueue_mail(db: Database, to_addr: str, subject: str, text_body: str, html_body: str, now: datetime) -> None:
+def enqueue_mail(db: Database, to_addr: str, subject: str, text_body: str, html_body: str, now: datetime, *,
+                 user_id: int | None = None, sites: Iterable[str] = ()) -> None:
+    """Queue a mail to `to_addr`; for a person (`user_id`) telling of `sites`, the sender checks at
+    sending time that it may still go to them (`DueMail.user_id`)."""
     check_address(to_addr)
     p = db.param
-    db.execute_sql(f"INSERT INTO mail_outbox (to_addr, subject, text_body, html_body, created_at, next_attempt_at)"
-                   f" VALUES ({p}, {p}, {p}, {p}, {p}, {p})",
-                   (to_addr, subject.replace("\r", " ").replace("\n", " "), text_body, html_body, _naive(now), _naive(now)))
+    site_ids = " ".join(sorted(set(sites))) or None
+    db.execute_sql(f"INSERT INTO mail_outbox (to_addr, subject, text_body, html_body, created_at, next_attempt_at,"
+                   f" user_id, site_ids) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                   (to_addr, subject.replace("\r", " ").replace("\n", " "), text_body, html_body, _naive(now), _naive(now),
+                    user_id, site_ids))
 
 
 def give_up_mail_to(db: Database, to_addr: str, now: datetime, why: str) -> int:
@@ -207,6 +212,8 @@ class DueMail:
     subject: str
     text_body: str
     html_body: str
+    user_id: int | None = None      # whom it was queued for (None: an address alone, as a test mail)
+    sites: tuple[str, ...] = ()     # the sites it tells of
 
 
 def due_webhooks(db: Database, now: datetime, limit: int = 100) -> list[DueWebhook]:
@@ -223,10 +230,10 @@ def due_webhooks(db: Database, now: datetime, limit: int = 100) -> list[DueWebho
 def due_mail(db: Database, now: datetime, limit: int = 100) -> list[DueMail]:
     p = db.param
     rows = db.execute_sql(
-        "SELECT id, attempts, to_addr, subject, text_body, html_body FROM mail_outbox"
+        "SELECT id, attempts, to_addr, subject, text_body, html_body, user_id, site_ids FROM mail_outbox"
         f" WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= {p}"
         f" ORDER BY next_attempt_at, id LIMIT {int(limit)}", (_naive(now),)).fetchall()
-    return [DueMail(*r) for r in rows]
+    return [DueMail(*r[:7], tuple((r[7] or "").split())) for r in rows]
 
 
 CLAIM_S = 300.0     # a claimed delivery or mail is another worker's for this long (each try: 10 s or 30 s)
@@ -256,6 +263,19 @@ def record_webhook(db: Database, delivery: DueWebhook, now: datetime, status: st
 
 def record_mail(db: Database, mail: DueMail, now: datetime, ok: bool, error: str | None) -> None:
     _record(db, "mail_outbox", "sent_at", mail.id, mail.attempts, now, ok, error, None)
+
+
+def give_up_mail(db: Database, mail: DueMail, now: datetime, why: str) -> None:
+    """`mail` is not to be sent at all (its person may no longer read it): given up, `why` kept."""
+    p = db.param
+    db.execute_sql(f"UPDATE mail_outbox SET gave_up_at = {p}, last_error = {p} WHERE id = {p}",
+                   (_naive(now), why[:1000], mail.id))
+
+
+def readdress_mail(db: Database, mail: DueMail, to_addr: str) -> DueMail:
+    """`mail` goes to its person's address of now (changed since it was queued)."""
+    db.execute_sql(f"UPDATE mail_outbox SET to_addr = {db.param} WHERE id = {db.param}", (to_addr, mail.id))
+    return replace(mail, to_addr=to_addr)
 
 
 def mail_waits(db: Database, mail: DueMail, now: datetime, why: str) -> None:

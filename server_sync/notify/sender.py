@@ -28,6 +28,7 @@ from server_sync.notify import queue, smtp, smtp_errors
 from server_sync.notify.deadline import Sockets, Stopped, bounded, stopping
 from server_sync.notify.http_post import hide_address, post_json
 from server_sync.notify.signing import signed_headers
+from server_sync.workflow.people import mail_recipient_now
 
 log = logging.getLogger("kundpuls.notify")
 
@@ -192,6 +193,19 @@ def _waits(db: Database, mail: queue.DueMail, why: str, now: datetime) -> int:
     return 0
 
 
+def _to_whom_now(db: Database, mail: queue.DueMail, now: datetime) -> queue.DueMail | None:
+    """`mail` as it goes now: queued for a person, to their address of now, or given up (None)
+    when they may no longer read it (`people.mail_recipient_now`: it may have waited hours)."""
+    if mail.user_id is None:
+        return mail
+    address, why = mail_recipient_now(db, mail.user_id, mail.sites)
+    if address is None:
+        log.info("mail %d to %s: %s", mail.id, mail.to_addr, why)
+        queue.give_up_mail(db, mail, now, why)
+        return None
+    return mail if address.lower() == mail.to_addr.lower() else queue.readdress_mail(db, mail, address)
+
+
 # (the mail in hand when the server ended the connection, why it ended): the mail is claimed
 Ended = tuple[queue.DueMail, str]
 
@@ -210,6 +224,10 @@ def _send_over(db: Database, conn: Any, sockets: Sockets, settings: smtp.SmtpSet
                 break
             if mail.id not in claimed and not queue.claim(db, "mail_outbox", mail.id, at()):
                 continue                    # another worker has it
+            mail = _to_whom_now(db, mail, at())
+            if mail is None:
+                progress()
+                continue
             try:
                 msg = message(settings, mail)
                 bounded(lambda: conn.send_message(msg), SMTP_TIMEOUT_S, sockets, stop)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
 
 from peewee import Database
@@ -31,7 +31,7 @@ from server_sync.report.collation import sort_key
 from server_sync.report.alert_text import alert_kind, alert_text
 from server_sync.report.figures import figure
 from server_sync.web import render
-from server_sync.web.people import ADMIN
+from server_sync.web.people import ADMIN, user_by_name
 from server_sync.web.queries import question_words
 from server_sync.workflow.people import email_of, language_of, still_may_own, store_manager_of, with_email
 
@@ -79,20 +79,23 @@ def _alert_facts(db: Database, alert: dict[str, Any], lang: str) -> list[tuple[s
             (t("owner"), alert.get("owner") or "-"), (t("due_date"), alert.get("due_date") or "-")]
 
 
-def _mail(db: Database, to_user: str | None, subject_key: str, intro_key: str, facts_of, url: str | None,
-          now: datetime, after_of: Callable[[str], str] | None = None, **values: Any) -> bool:
-    """Mail `to_user` (if they have an address) in their language; `after_of(lang)`: a paragraph
-    after the facts. A value given as a function of the language is said in theirs."""
+def _mail(db: Database, to_user: str | None, about: Iterable[str], subject_key: str, intro_key: str, facts_of,
+          url: str | None, now: datetime, after_of: Callable[[str], str] | None = None, **values: Any) -> bool:
+    """Mail `to_user` (if they have an address) in their language about the sites `about` (asked
+    again when it is sent: `people.mail_recipient_now`); `after_of(lang)`: a paragraph after the
+    facts. A value given as a function of the language is said in theirs."""
     address = email_of(db, to_user)
     if not address:
         return False
-    lang = language_of(db, to_user)
+    person = user_by_name(db, to_user)
+    lang = person.language if person else language_of(db, to_user)
     values = {k: v(lang) if callable(v) else v for k, v in values.items()}
     subject = render.text(subject_key, lang, **values)
     text_body, html_body = mail_bodies(lang, subject, render.text(intro_key, lang, **values), facts_of(lang), url,
                                        after_of(lang) if after_of is not None else "")
     try:
-        queue.enqueue_mail(db, address, subject, text_body, html_body, now)
+        queue.enqueue_mail(db, address, subject, text_body, html_body, now, user_id=person.id if person else None,
+                           sites=about)
     except CentralConfigError as e:
         # An address stored before addresses were checked (or edited in the database): one
         # person's bad address must not stop the notice's webhooks, the alert's workflow or
@@ -110,7 +113,7 @@ def alert_raised(db: Database, alert: dict[str, Any], now: datetime) -> None:
                                                                    id=alert["id"]),
                                       alert.get("message", ""), alert["site_id"], url,
                                       tuple(_alert_facts(db, alert, lang))), now)
-    _mail(db, alert.get("owner"), "mail_alert_raised_subject", "mail_alert_raised_intro",
+    _mail(db, alert.get("owner"), [alert["site_id"]], "mail_alert_raised_subject", "mail_alert_raised_intro",
           lambda lg: _alert_facts(db, alert, lg), url, now, partial(alert_text, alert), site=site, id=alert["id"])
 
 
@@ -125,7 +128,7 @@ def alert_assigned(db: Database, alert: dict[str, Any], by: str | None, now: dat
                                                                     by=by or "Kundpuls"),
                                       alert.get("message", ""), alert["site_id"], url,
                                       tuple(_alert_facts(db, alert, lang))), now)
-    _mail(db, alert.get("owner"), "mail_alert_assigned_subject", "mail_alert_assigned_intro",
+    _mail(db, alert.get("owner"), [alert["site_id"]], "mail_alert_assigned_subject", "mail_alert_assigned_intro",
           lambda lg: _alert_facts(db, alert, lg), url, now, partial(alert_text, alert), site=site,
           id=alert["id"], by=by or "Kundpuls")
 
@@ -160,7 +163,7 @@ def action_closed(db: Database, action: dict[str, Any], now: datetime) -> None:
                                                                                         lang), **values),
                                       action["note"], action["site_id"], url,
                                       tuple(_action_facts(db, action, lang))), now)
-    _mail(db, action_recipient(db, action), "mail_action_closed_subject", "mail_action_closed_intro",
+    _mail(db, action_recipient(db, action), [action["site_id"]], "mail_action_closed_subject", "mail_action_closed_intro",
           lambda lg: _action_facts(db, action, lg), url, now,
           verdict=lambda lg: render.text("verdict_" + action["verdict"], lg), **values)
 
@@ -195,7 +198,7 @@ def _kiosk_notice(db: Database, event: str, kiosk: dict[str, Any], subject_key: 
     queue.enqueue_webhooks(db, Notice(event, render.text(subject_key, lang, what=what(lang), **values),
                                       f"{intro} {after_of(lang)}".strip(), kiosk["site_id"], url,
                                       tuple(_kiosk_facts(kiosk, lang, since))), now)
-    _mail(db, store_manager_of(db, kiosk["site_id"]), subject_key, intro_key,
+    _mail(db, store_manager_of(db, kiosk["site_id"]), [kiosk["site_id"]], subject_key, intro_key,
           lambda lg: _kiosk_facts(kiosk, lg, since), url, now, after_of, what=what, **values)
 
 
@@ -256,7 +259,8 @@ def fleet_notice(db: Database, event: str, kiosks: list[dict[str, Any]], now: da
     hooks = queue.enqueue_webhooks(db, Notice(event, render.text(key + "_subject", lang, **values),
                                               render.text(key + "_intro", lang, **values) + "\n"
                                               + listed(lang), None, url), now)
-    mailed = [_mail(db, name, key + "_subject", key + "_intro", lambda lg: [], url, now, listed,
+    about = sorted({k["site_id"] for k in kiosks})
+    mailed = [_mail(db, name, about, key + "_subject", key + "_intro", lambda lg: [], url, now, listed,
                     **values) for name in (u.name for u, _address in with_email(db) if u.role == ADMIN)]
     if not hooks and not any(mailed):
         # Nobody hears of it, and no store is told these instead: say so where someone may look.

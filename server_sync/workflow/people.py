@@ -12,8 +12,8 @@ from peewee import Database
 
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.notify.queue import check_address
-from server_sync.web.people import (ADMIN, REGIONAL, STORE, User, give_up_mail_for, now_utc, require_user, user_by_name,
-                                    users)
+from server_sync.web.people import (ADMIN, REGIONAL, STORE, User, give_up_mail_for, now_utc, require_user, user_by_id,
+                                    user_by_name, users)
 from server_sync.web.scope import visible_sites
 
 ACTING_ROLES = (ADMIN, REGIONAL, STORE)
@@ -85,6 +85,26 @@ def email_of(db: Database, name: str | None) -> str | None:
     row = db.execute_sql(f"SELECT email FROM web_user WHERE name = {db.param} AND disabled_at IS NULL",
                          (name,)).fetchone()
     return row[0] if row and row[0] else None
+
+
+def mail_recipient_now(db: Database, user_id: int, sites: tuple[str, ...]) -> tuple[str | None, str]:
+    """Whether a mail queued for person `user_id`, telling of `sites`, may still go to them, asked
+    when it is sent (it may have waited hours for the SMTP server): (their address now, "") or
+    (None, why not). Not when they were disabled, lost their address or may no longer see one of
+    the sites; to their new address when they changed it."""
+    u = user_by_id(db, user_id)
+    if u is None:
+        return None, "not sent: its recipient no longer exists"
+    if u.disabled:
+        return None, f"not sent: its recipient {u.name} was disabled"
+    address = email_of(db, u.name)
+    if not address:
+        return None, f"not sent: its recipient {u.name} has no e-mail address now"
+    hidden = sorted(set(sites) - visible_sites(db, u))
+    if hidden:
+        more = f" and {len(hidden) - 1} more" if len(hidden) > 1 else ""
+        return None, f"not sent: its recipient {u.name} may no longer see site {hidden[0]}{more}"
+    return address, ""
 
 
 def language_of(db: Database, name: str | None, default: str = "en") -> str:
