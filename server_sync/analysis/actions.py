@@ -40,9 +40,12 @@ def add(db: Database, site_id: str, question_id: str, action_date: str, note: st
     if not db.execute_sql(f"SELECT 1 FROM question WHERE id = {p}", (question_id,)).fetchone():
         raise FieldError(f"unknown question {question_id!r}", "question", "not_offered", value=question_id)
     with db.atomic():
-        db.execute_sql(f"INSERT INTO action (site_id, question_id, action_date, note, created_at)"
-                       f" VALUES ({p}, {p}, {p}, {p}, {p})", (site_id, question_id, action_date, note, created))
-        new_id = db.execute_sql(f"SELECT MAX(id) FROM action WHERE site_id = {p}", (site_id,)).fetchone()[0]
+        # Its own id from the INSERT: the site's highest read after it was, on PostgreSQL, another
+        # action committed meanwhile (two "new action" forms at once), whose row the caller then
+        # filled in (a review).
+        new_id = db.execute_sql(f"INSERT INTO action (site_id, question_id, action_date, note, created_at)"
+                                f" VALUES ({p}, {p}, {p}, {p}, {p}) RETURNING id",
+                                (site_id, question_id, action_date, note, created)).fetchall()[0][0]
     return {"id": int(new_id), "site_id": site_id, "question_id": question_id, "date": action_date, "note": note,
             "created_at": created.isoformat(sep=" ")}
 

@@ -86,11 +86,9 @@ def raise_or_extend(db: Database, candidate: dict, now: datetime, cooldown_min: 
         values = dict(candidate, raised_at=now_n, last_seen_at=now_n, window_from=_naive(candidate["window_from"]),
                       window_to=_naive(candidate["window_to"]))
         cols = [c for c in COLUMNS if c in values and c != "id"]
-        db.execute_sql(f"INSERT INTO alert ({', '.join(cols)}) VALUES ({', '.join([p] * len(cols))})",
-                       [values[c] for c in cols])
-        new_id = db.execute_sql(
-            f"SELECT MAX(id) FROM alert WHERE site_id = {p} AND question_id = {p} AND kind = {p}",
-            (candidate["site_id"], candidate["question_id"], candidate["kind"])).fetchone()[0]
+        # Its own id from the INSERT, not the highest read back (right here only under the lock).
+        new_id = db.execute_sql(f"INSERT INTO alert ({', '.join(cols)}) VALUES ({', '.join([p] * len(cols))})"
+                                " RETURNING id", [values[c] for c in cols]).fetchall()[0][0]
         _after_raise(db, int(new_id), now)
     return get(db, int(new_id))
 

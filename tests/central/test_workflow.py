@@ -34,7 +34,11 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def world(central_db, quick_password_hashes):
-    db = central_db
+    return _populate(central_db)
+
+
+def _populate(db):
+    """Three sites (s1, s2 in region north), a question, people and an endpoint."""
     for s in ("s1", "s2", "s3"):
         add_site(db, s)
     add_question(db)
@@ -650,6 +654,39 @@ def test_two_closes_or_assigns_sent_at_once_take_effect_once(world, central_url)
     history = [e["event"] for e in alerts.require(db, a["id"], MONDAY_10)["history"]]
     assert history.count("assigned") == 2 and history.count("closed") == 1          # sara at raise, rolf once
     assert db.execute_sql("SELECT COUNT(*) FROM action").fetchone()[0] == 1
+
+
+@pytest.mark.postgres
+def test_two_actions_logged_at_once_at_one_site_each_get_their_own_row(pg_url, quick_password_hashes):
+    """The new action's id was read back as the site's highest (SELECT MAX(id)): on PostgreSQL
+    (READ COMMITTED) another action of the site committed in between was the highest, so one
+    create set its owner, type and due date on the other's row, left its own half-empty and sent
+    its person to someone else's action (a review: concurrent "new action" forms). Here the other
+    create runs, on a connection of its own, between this one's INSERT and its commit."""
+    from server_sync.central.db import connect
+    db, other = connect(pg_url), connect(pg_url)
+    try:
+        _populate(db)
+        plain, theirs = db.execute_sql, []
+
+        def other_in_between(sql, *args, **kwargs):
+            cursor = plain(sql, *args, **kwargs)
+            if sql.startswith("INSERT INTO action") and not theirs:
+                theirs.append(actions.create(other, "s1", "visit", "2026-11-20", "Queue signs", MONDAY_10,
+                                             action_type="queue", due_date="2026-12-01"))
+            return cursor
+        db.execute_sql = other_in_between
+        mine = actions.create(db, "s1", "visit", "2026-11-20", "New rota", MONDAY_10, owner="rolf",
+                              action_type="staffing", due_date="2026-12-10")
+        db.execute_sql = plain
+        assert theirs and mine["id"] != theirs[0]["id"]
+        rows = {r[0]: r[1:] for r in db.execute_sql("SELECT note, owner, action_type, due_date FROM action")}
+        assert rows == {"New rota": ("rolf", "staffing", "2026-12-10"), "Queue signs": ("sara", "queue", "2026-12-01")}
+        assert (mine["note"], mine["action_type"]) == ("New rota", "staffing")
+        assert (theirs[0]["note"], theirs[0]["action_type"]) == ("Queue signs", "queue")
+    finally:
+        other.close()
+        db.close()
 
 
 def test_two_alerts_cannot_be_each_others_duplicates(world):
