@@ -21,10 +21,12 @@ from server_sync.analysis import actions as action_store
 from server_sync.analysis import queries
 from server_sync.analysis.days import parse_day
 from server_sync.analysis.stats import kept
+from server_sync.central.dialect import writer_transaction
 from server_sync.central.registry import site_today, site_todays
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
-from server_sync.workflow.alerts import check_answering, check_date, history_event, latest_today, where_sites
+from server_sync.workflow.alerts import (RESENT_WITHIN, check_answering, check_date, history_event, latest_today,
+                                         where_sites)
 from server_sync.workflow.people import owner_for, store_manager_of
 
 TYPES = ("staffing", "training", "cleaning", "queue", "assortment", "layout", "opening-hours", "service", "other")
@@ -92,7 +94,16 @@ def create(db: Database, site_id: str, question_id: str, action_date: str, note:
     return get(db, stored["id"], now, evaluate=False)
 
 
-RESENT_WITHIN = timedelta(minutes=10)     # the same action sent again this soon is the same click twice
+def create_once(db: Database, site_id: str, question_id: str, action_date: str, note: str, now: datetime,
+                **details: Any) -> int:
+    """The id of the action `create` logs, or of the same one logged just before (`just_logged`:
+    a form sent twice). Looked for and logged under the site's action lock, so two sent at once
+    (a double click) log one: checked first, apart, both found none and each logged one."""
+    with writer_transaction(db, f"action:{site_id}"):
+        again = just_logged(db, site_id, question_id, action_date, note, now)
+        if again is not None:
+            return again
+        return create(db, site_id, question_id, action_date, note, now, **details)["id"]
 
 
 def just_logged(db: Database, site_id: str, question_id: str, action_date: str, note: str,

@@ -20,6 +20,7 @@ from peewee import Database
 from server_sync.analysis import alerts as alert_store
 from server_sync.analysis.days import parse_day
 from server_sync.analysis.effects import WINDOW_DAYS
+from server_sync.central.dialect import writer_transaction
 from server_sync.central.registry import site_today, site_todays
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
@@ -32,6 +33,7 @@ OUTCOMES = ("action", "none", "duplicate")
 EVENTS = ("raised", "assigned", "due", "comment", "acknowledged", "closed", "action_logged")
 DEFAULT_DUE_DAYS = 3            # a dip is worth a look within a few days, or it is history
 MAX_TEXT = 2000
+RESENT_WITHIN = timedelta(minutes=10)     # the same thing sent again this soon is the same click twice
 WORKFLOW_COLUMNS = ("owner", "state", "due_date", "outcome", "outcome_reason", "duplicate_of", "action_id",
                     "closed_at")
 
@@ -261,11 +263,24 @@ def set_due(db: Database, alert_id: int, due: str, by: str | None, now: datetime
 
 
 def comment(db: Database, alert_id: int, text: str, by: str | None, now: datetime) -> dict[str, Any]:
+    """Kept in the alert's history, once: the same person's same comment sent again within
+    RESENT_WITHIN of it, with nothing in between (a double click, a reload), is that comment.
+    Checked and written under the alert's history lock, so two sent at once see each other."""
     require(db, alert_id, now)
     text = _text(text, "the comment", "comment")
-    with db.atomic():
-        history_event(db, alert_id, now, by, "comment", text)
+    with writer_transaction(db, f"alert-history:{alert_id}"):
+        if not _just_commented(db, alert_id, text, by, now):
+            history_event(db, alert_id, now, by, "comment", text)
     return require(db, alert_id, now)
+
+
+def _just_commented(db: Database, alert_id: int, text: str, by: str | None, now: datetime) -> bool:
+    """Whether the alert's last history row is `by`'s comment `text`, kept within RESENT_WITHIN."""
+    p = db.param
+    return db.execute_sql(
+        f"SELECT 1 FROM alert_event WHERE id = (SELECT MAX(id) FROM alert_event WHERE alert_id = {p})"
+        f" AND event = 'comment' AND user_name = {p} AND detail = {p} AND at >= {p}",
+        (alert_id, by, text[:MAX_TEXT], _naive(now - RESENT_WITHIN))).fetchone() is not None
 
 
 def acknowledge(db: Database, alert_id: int, by: str | None, now: datetime, text: str | None = None) -> dict[str, Any]:

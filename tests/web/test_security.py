@@ -663,6 +663,67 @@ def test_a_new_action_sent_twice_is_logged_once(web, clients):
     assert other.headers["location"] != first.headers["location"]       # another note is another action
 
 
+def _sent_at_once(web, send, tables: tuple[str, ...]) -> list[httpx.Response]:
+    """`send` twice at once (a double click) while another connection holds `tables` against
+    writes (SQLite: its one write lock): both requests read what they read before either writes,
+    then write one after the other once it lets go."""
+    import threading
+    holder = connect(web.db_url)
+    if web.engine == "sqlite":
+        holder.execute_sql("BEGIN IMMEDIATE")
+    else:
+        holder.execute_sql("BEGIN")
+        holder.execute_sql(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")     # reads go on, writes wait
+    answers: list[httpx.Response] = []
+    threads = [threading.Thread(target=lambda: answers.append(send())) for _ in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(1.5)                   # both have read and wait to write
+    finally:
+        holder.execute_sql("COMMIT")
+        holder.close()
+    for t in threads:
+        t.join(30)
+    return answers
+
+
+def test_a_new_action_sent_twice_at_once_is_logged_once(web):
+    """A double click sent the second request before the first had stored its action: each
+    looked for the same action just logged, found none and logged one, both engines (a review)."""
+    c = login(web.url, "sara-store")
+    form = {"csrf_token": csrf_of(c.get("/account").text), "question": "visit", "date": "2026-11-03",
+            "note": "Two at the till at once"}
+    answers = _sent_at_once(web, lambda: c.post("/sites/s003/actions", data=form), ("action",))
+    db = connect(web.db_url)
+    try:
+        made = [r[0] for r in db.execute_sql(f"SELECT id FROM action WHERE note = {db.param}", (form["note"],))]
+        db.execute_sql(f"DELETE FROM action WHERE note = {db.param}", (form["note"],))     # the chain is shared
+    finally:
+        db.close()
+    assert [r.status_code for r in answers] == [303, 303]
+    assert len(made) == 1, made
+    assert {r.headers["location"] for r in answers} == {f"/actions/{made[0]}"}
+
+
+def test_a_comment_sent_twice_at_once_is_kept_once(web, item_ids):
+    """A double click on "Comment" kept two identical rows in the alert's history (a review)."""
+    c = login(web.url, "sara-store")
+    alert = item_ids["alert_id"]["s003"]
+    form = {"csrf_token": csrf_of(c.get("/account").text), "comment": "Checked the queue twice"}
+    answers = _sent_at_once(web, lambda: c.post(f"/alerts/{alert}/comment", data=form), ("alert_event",))
+    again = c.post(f"/alerts/{alert}/comment", data=form)                          # a reload
+    db = connect(web.db_url)
+    try:
+        kept = db.execute_sql(f"SELECT COUNT(*) FROM alert_event WHERE detail = {db.param}",
+                              (form["comment"],)).fetchone()[0]
+        db.execute_sql(f"DELETE FROM alert_event WHERE detail = {db.param}", (form["comment"],))
+    finally:
+        db.close()
+    assert [r.status_code for r in answers + [again]] == [303, 303, 303]
+    assert kept == 1
+
+
 def _forget_login_attempts(web) -> None:
     """Unlock the test server's one address (every client here is 127.0.0.1) for the other tests."""
     db = connect(web.db_url)

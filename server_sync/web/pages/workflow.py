@@ -189,14 +189,14 @@ def alert_ack(v: Visit, a: dict[str, Any], fields: dict) -> None:
 
 
 def _just_closed_by(v: Visit, a: dict[str, Any], fields: dict) -> bool:
-    """Whether this person closed the alert within actions.RESENT_WITHIN as these fields say: the
+    """Whether this person closed the alert within alerts.RESENT_WITHIN as these fields say: the
     same close sent again (a double click), which answered "closed already" although the first one
     went through. Anything else sent (another outcome, reason, action or alert it duplicates:
     second thoughts) is not that: it is told the alert is closed, never silently dropped."""
     last = (a.get("history") or [None])[-1]
     if not last or last["event"] != "closed" or last["user"] != v.user.name:
         return False
-    if v.now - datetime.fromisoformat(last["at"]).replace(tzinfo=timezone.utc) > actions.RESENT_WITHIN:
+    if v.now - datetime.fromisoformat(last["at"]).replace(tzinfo=timezone.utc) > alerts.RESENT_WITHIN:
         return False
     outcome = str(fields.get("outcome", ""))
     if outcome != a.get("outcome"):
@@ -259,15 +259,12 @@ def action_add(v: Visit, fields: dict) -> Response:
     site_id = v.scope.require_site(str(v.request.path_params.get("site_id", "")))
     if not may_act(v.db, v.user, site_id):
         return error_page(v.request, 403, v.lang, render.text("only_readers", v.lang))
-    again = actions.just_logged(v.db, site_id, str(fields.get("question", "")), str(fields.get("date", "")),
-                                str(fields.get("note", "")), v.now)
-    if again is not None:                 # sent twice: the first one is the action
-        return RedirectResponse(f"/actions/{again}", status_code=303)
-    act = actions.create(v.db, site_id, str(fields.get("question", "")), str(fields.get("date", "")),
-                         str(fields.get("note", "")), v.now, owner=str(fields.get("owner", "")) or None,
-                         action_type=str(fields.get("action_type", "")) or None,
-                         due_date=str(fields.get("due_date", "")) or None, by=v.user.name)
-    return RedirectResponse(f"/actions/{act['id']}", status_code=303)
+    # Sent twice (a double click, a reload): the first one is the action.
+    made = actions.create_once(v.db, site_id, str(fields.get("question", "")), str(fields.get("date", "")),
+                               str(fields.get("note", "")), v.now, owner=str(fields.get("owner", "")) or None,
+                               action_type=str(fields.get("action_type", "")) or None,
+                               due_date=str(fields.get("due_date", "")) or None, by=v.user.name)
+    return RedirectResponse(f"/actions/{made}", status_code=303)
 
 
 @page
