@@ -92,7 +92,15 @@ def _audit_detail(ctx: Context, detail: dict[str, Any] | None) -> list[tuple[str
             for k, v in (detail or {}).items()]
 
 
-ENV.filters.update(local=site_time, question=_question, audit_detail=_audit_detail)
+@pass_context
+def _notice_event(ctx: Context, event: str) -> str:
+    """A webhook delivery's event ("alert.raised": docs/notifications.md) in the page's language,
+    its text `notice_<event>`; one the catalogue has no word for, as it is stored."""
+    key = "notice_" + event.replace(".", "_")
+    return text(key, ctx["lang"]) if key in WEB_TEXTS.strings(ctx["lang"]) else event
+
+
+ENV.filters.update(local=site_time, question=_question, audit_detail=_audit_detail, notice_event=_notice_event)
 # A comment's score is said with its scale's top ("4 of 5"): the same number is another face on
 # another scale, and a question may have been asked on two.
 ENV.globals["scale_top"] = {name: s.highest for name, s in SCALES.items()}
