@@ -493,16 +493,24 @@ def _attachment(filename: str) -> dict[str, str]:
 
 # --- forms ------------------------------------------------------------------------------------
 
-# What a form's text may hold besides printable characters: a textarea's line breaks and tabs.
-FORM_WHITESPACE = "\t\n\r"
+# What a form's text may hold besides printable characters: line breaks (read as LF: one_line_break) and tabs.
+FORM_WHITESPACE = "\t\n"
+
+
+def one_line_break(text: str) -> str:
+    """`text` with each CRLF, and each lone CR, as LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 async def read_form(request: Request) -> tuple[dict[str, str], BadFilter | None]:
     """A posted form's text fields, and the refusal of the first field that is not text (a file
     sent as a field: its object reached the CSRF check, a 500, and was saved as a comment's text)
     or holds a control character (filters.check_text). The CSRF token is checked before the
-    refusal is given: a forged post is a 403 whatever its fields."""
-    fields = list((await request.form()).multi_items())
+    refusal is given: a forged post is a 403 whatever its fields. A line break is one character (LF)
+    whatever the browser sent: it sends a textarea's as CRLF, and a comment typed up to its
+    maxlength (which counts each as one) was refused as longer than the limit the field shows."""
+    fields = [(name, one_line_break(value) if isinstance(value, str) else value)
+              for name, value in (await request.form()).multi_items()]
     try:
         check_text(fields, FORM_WHITESPACE)
         problem = None
