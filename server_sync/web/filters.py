@@ -115,14 +115,16 @@ def control_character(text: str, allowed: str = "") -> str | None:
     return None if found is None else f"U+{ord(found):04X}"
 
 
-def check_text(fields: Iterable[tuple[str, Any]], allowed: str = "") -> None:
+def check_text(fields: Iterable[tuple[str, Any]], allowed: str = "", labels: Mapping[str, str] = LABELS,
+               within: str | None = None) -> None:
     """Every (name, value) is text (a form's field may be a file) without a control character
-    outside `allowed`; refused (400) naming the first that is not."""
+    outside `allowed`; refused (400) naming the first that is not by its label (`labels`, and
+    `within` framing it: refusal)."""
     for name, value in fields:
         if not isinstance(value, str):
-            raise refusal("field_not_text", name)
+            raise refusal("field_not_text", name, labels, within)
         if code := control_character(value, allowed):
-            raise refusal("field_control", name, code=code)
+            raise refusal("field_control", name, labels, within, code=code)
 
 
 def check_known(params: Mapping[str, str], allowed: tuple[str, ...]) -> None:

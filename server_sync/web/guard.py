@@ -20,7 +20,8 @@ import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlencode
 
 from peewee import Database
@@ -502,29 +503,41 @@ def one_line_break(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-async def read_form(request: Request) -> tuple[dict[str, str], BadFilter | None]:
+NO_LABELS: Mapping[str, str] = MappingProxyType({})
+
+
+async def read_form(request: Request, labels: Mapping[str, str] = NO_LABELS,
+                    within: str | None = None) -> tuple[dict[str, str], BadFilter | None]:
     """A posted form's text fields, and the refusal of the first field that is not text (a file
     sent as a field: its object reached the CSRF check, a 500, and was saved as a comment's text)
-    or holds a control character (filters.check_text). The CSRF token is checked before the
+    or holds a control character (filters.check_text), naming the field by the label the form
+    shows (`labels`: a field -> the web's text of its label; one the form has not, as sent) and
+    framed by `within` (filters.refusal). The CSRF token is checked before the
     refusal is given: a forged post is a 403 whatever its fields. A line break is one character (LF)
     whatever the browser sent: it sends a textarea's as CRLF, and a comment typed up to its
     maxlength (which counts each as one) was refused as longer than the limit the field shows."""
     fields = [(name, one_line_break(value) if isinstance(value, str) else value)
               for name, value in (await request.form()).multi_items()]
     try:
-        check_text(fields, FORM_WHITESPACE)
+        check_text(fields, FORM_WHITESPACE, labels, within)
         problem = None
     except BadFilter as e:
         problem = e
     return {k: v for k, v in fields if isinstance(v, str)}, problem
 
 
-def form(fn: Callable[[Visit, dict], Response]) -> Callable:
+def form(fn: Callable[[Visit, dict], Response] | None = None, *, labels: Mapping[str, str] = NO_LABELS) -> Callable:
     """A POST from a signed-in person; refused (403) without the session's CSRF token, and (400)
-    with a field that is not plain text (read_form)."""
+    with a field that is not plain text (read_form), as the forms' other refusals are: "That
+    could not be saved:", the field named by its label. `@form(labels=…)`: the form's labels (a
+    field -> the web's text of its label); a refusal named the field by its name in the HTML
+    ('note', 'new') before (a review)."""
+    if fn is None:
+        return functools.partial(form, labels=labels)
+
     @functools.wraps(fn)
     async def endpoint(request: Request) -> Response:
-        fields, problem = await read_form(request)
+        fields, problem = await read_form(request, labels, within="form_refused")
 
         def run() -> Response:
             visit = _authorise(request, admin_only=False)

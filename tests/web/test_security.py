@@ -342,18 +342,29 @@ def test_a_field_that_is_a_file_or_holds_a_control_character_is_a_400_not_a_500(
     """A file sent as the CSRF token reached its check (a 500, before signing in too) and one
     sent as a comment was saved as its object's text; a NUL, which no PostgreSQL text holds, was a
     500 at sign-in, in a search and in every form (a review). Now: 403 for a token that is not
-    text, 400 naming the field for the rest, and nothing done."""
+    text, 400 naming the field for the rest, and nothing done. A form's refusal names the field by
+    the label the form shows it with, "could not save:" as the form's other refusals do; a field
+    the form has not is named as sent."""
     c = login(web.url, "sara-store")                 # her pages are in Swedish
     token = csrf_of(c.get("/account").text)
     forms = [r for r in route_table() if getattr(getattr(r, "endpoint", None), "access", None) == "form"]
     for route in forms:
         path = _fill(route.path, "s003")
+        comment = "Kommentar" if route.path.startswith(("/alerts", "/sites")) else "comment"
         r = c.post(path, data={"csrf_token": token}, files={"comment": ("note.txt", b"hello")})
-        assert r.status_code == 400 and "'comment' måste vara text, inte en fil" in html.unescape(r.text), path
+        assert r.status_code == 400, path
+        assert f"Det gick inte att spara: '{comment}' måste vara text, inte en fil" in html.unescape(r.text), path
         r = c.post(path, data={"csrf_token": token, "comment": "a\x00b", "note": "ok"})
-        assert r.status_code == 400 and "'comment' innehåller ett styrtecken (U+0000)" in html.unescape(r.text), path
+        assert r.status_code == 400, path
+        assert f"Det gick inte att spara: '{comment}' innehåller ett styrtecken (U+0000)" in html.unescape(r.text), path
         r = c.post(path, data={"comment": "x"}, files={"csrf_token": ("t.txt", token.encode())})
         assert r.status_code == 403, path
+    for path, field, label in (("/sites/s003/actions", "note", "Vad som ändrades"),
+                               ("/alerts/1/close", "note", "Ny åtgärd: Vad som ändrades"),
+                               ("/account/password", "new", "Nytt lösenord (minst 10 tecken)")):
+        r = c.post(path, data={"csrf_token": token, field: "a\x01b"})
+        assert r.status_code == 400, path
+        assert f"Det gick inte att spara: '{label}' innehåller ett styrtecken (U+0001)" in html.unescape(r.text), path
     assert c.get("/").status_code == 200            # still signed in: logout did nothing either
     fresh = httpx.Client(base_url=web.url)
     login_token = csrf_of(fresh.get("/login").text)

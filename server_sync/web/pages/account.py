@@ -25,6 +25,10 @@ from server_sync.web.queries import scope_names
 ACCOUNT_ERRORS = ("password_wrong", "password_mismatch", "password_same",
                   *(f"password_{problem}" for problem in PASSWORD_PROBLEMS))
 ACCOUNT_DONE = ("password", "language")
+# The forms' fields → the web's text of each one's label (a refused field is named by it).
+LOGIN_LABELS = {"name": "login_name", "password": "login_password"}
+PASSWORD_LABELS = {"current": "password_current", "new": "password_new", "again": "password_again"}
+LANGUAGE_LABELS = {"language": "account_language"}
 
 
 def _safe_next(target: str | None) -> str:
@@ -77,7 +81,7 @@ async def login_page(request: Request) -> Response:
 @public
 async def login_submit(request: Request) -> Response:
     state: WebState = request.app.state.web
-    fields, problem = await read_form(request)
+    fields, problem = await read_form(request, LOGIN_LABELS)
 
     def run() -> Response:
         pre = sessions.load(state.db, session_token(request, state), state.policy)
@@ -125,7 +129,7 @@ def account(v: Visit) -> PageResult:
                                "scope_names": scope_names(v.db)})
 
 
-@form
+@form(labels=PASSWORD_LABELS)
 def change_password(v: Visit, fields: dict) -> Response:
     current, new, again = (str(fields.get(k, "")) for k in ("current", "new", "again"))
     if not _current_password_right(v, current):
@@ -171,7 +175,7 @@ def _signed_out_for_guessing(v: Visit) -> Response:
     return response
 
 
-@form
+@form(labels=LANGUAGE_LABELS)
 def change_language(v: Visit, fields: dict) -> Response:
     language = str(fields.get("language", ""))
     if language not in LANGUAGES:

@@ -158,7 +158,7 @@ def _alert_form(act: Callable[[Visit, dict[str, Any], dict], Response | None] | 
     if act is None:
         return functools.partial(_alert_form, labels=labels)
 
-    @form
+    @form(labels=labels)
     @functools.wraps(act)
     def handler(v: Visit, fields: dict) -> Response:
         a = _acting(v)
@@ -252,7 +252,7 @@ def alert_close(v: Visit, a: dict[str, Any], fields: dict) -> Response | None:
     return None
 
 
-@form
+@form(labels=LABELS)
 @_in_words
 def action_add(v: Visit, fields: dict) -> Response:
     """A new action at a site, on its own (not from an alert)."""
