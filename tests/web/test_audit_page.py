@@ -1,0 +1,40 @@
+"""The audit log's downloads (/admin/audit): each entry's detail written as JSON in CSV and Excel."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timezone
+
+from openpyxl import load_workbook
+
+from server_sync.web import audit, guard
+from server_sync.web.pages import admin
+from tests.analysis.seeding import add_site
+from tests.web import in_process
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
+
+
+def _logged(db) -> None:
+    add_site(db, "s003")
+    db.execute_sql(f"UPDATE site SET name = {db.param} WHERE id = 's003'", ("Göteborg Centrum",))
+    audit.record(db, "comments_viewed", user_name="sara-store", address="127.0.0.1", page="/sites/s003",
+                 site="s003", shown=3)
+    audit.record(db, "export", user_name="sara-store", address="127.0.0.1", page="/comments", format="csv",
+                 filters={"q": "kö", "site": "s003"})
+
+
+def test_the_audit_downloads_write_each_detail_as_json(central_db):
+    """CSV and Excel wrote the detail as Python wrote the dict ({'page': '/comments', …}), which
+    no other program reads (a review). JSON, its letters as they are."""
+    _logged(central_db)
+    _page, rows, result = in_process.shown(admin.audit_log.page, central_db, NOW, "/admin/audit")
+    expected = [{"page": "/comments", "format": "csv", "filters": {"q": "kö", "site": "s003"}},
+                {"page": "/sites/s003", "site": "s003", "shown": 3}]
+    assert [json.loads(r["detail"]) for r in rows] == expected
+    assert '"kö"' in rows[0]["detail"]
+    v = in_process.visit(central_db, NOW, "/admin/audit", "format=xlsx")
+    sheet = load_workbook(io.BytesIO(guard.export(v, result, "xlsx").body)).active
+    header, *cells = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert [json.loads(row[header.index("detail")]) for row in cells] == expected
