@@ -87,8 +87,11 @@ def _detail_value(value: Any) -> str:
 
 @pass_context
 def _audit_detail(ctx: Context, detail: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """An audit entry's detail as (label in the page's language, value) pairs."""
-    return [(text(AUDIT_DETAIL_WORDS[k], ctx["lang"]) if k in AUDIT_DETAIL_WORDS else k, _detail_value(v))
+    """An audit entry's detail as (label in the page's language, value) pairs; its site by its
+    name (`site_names` of the page's context), one no longer in the register by its id."""
+    names = ctx.get("site_names") or {}
+    return [(text(AUDIT_DETAIL_WORDS[k], ctx["lang"]) if k in AUDIT_DETAIL_WORDS else k,
+             names.get(v, v) if k == "site" and isinstance(v, str) else _detail_value(v))
             for k, v in (detail or {}).items()]
 
 

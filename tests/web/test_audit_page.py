@@ -1,9 +1,12 @@
-"""The audit log's downloads (/admin/audit): each entry's detail written as JSON in CSV and Excel."""
+"""The audit log's page and downloads (/admin/audit): a site named by its name on the page, as
+every page names it (docs/web.md), and each entry's detail written as JSON in CSV and Excel."""
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 from datetime import datetime, timezone
 
 from openpyxl import load_workbook
@@ -23,6 +26,14 @@ def _logged(db) -> None:
                  site="s003", shown=3)
     audit.record(db, "export", user_name="sara-store", address="127.0.0.1", page="/comments", format="csv",
                  filters={"q": "kö", "site": "s003"})
+
+
+def test_the_audit_page_names_a_site_by_its_name(central_db):
+    """It said `butik: s003` where every other page says the store's name (a review)."""
+    _logged(central_db)
+    page, _rows, _result = in_process.shown(admin.audit_log.page, central_db, NOW, "/admin/audit", lang="sv")
+    words = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    assert "butik: Göteborg Centrum" in words and "butik: s003" not in words
 
 
 def test_the_audit_downloads_write_each_detail_as_json(central_db):

@@ -10,7 +10,7 @@ from server_sync.report.collation import sorted_names
 from server_sync.web import audit, filters
 from server_sync.web.guard import PageResult, Visit, admin_page
 from server_sync.web.people import users as all_users
-from server_sync.web.queries import scope_names
+from server_sync.web.queries import scope_names, site_names
 
 USER_COLUMNS = ["name", "role", "language", "regions", "sites", "disabled", "must_change_password"]
 AUDIT_COLUMNS = ["at", "user", "event", "address", "detail"]
@@ -37,5 +37,8 @@ def audit_log(v: Visit) -> PageResult:
     if event is not None and event not in audit.EVENTS:       # a typo would show every event
         raise filters.refusal("not_offered", "event", value=event)
     rows = audit.entries(v.db, limit=500, event=event)
+    # The page names a site by its name, as every page does (render._audit_detail); the downloads keep the id.
+    named = site_names(v.db, sorted({str(e["detail"]["site"]) for e in rows if e["detail"].get("site")}))
     return PageResult("web/admin_audit.html", {"entries": rows}, "title_audit",
-                      csv=lambda d: (AUDIT_COLUMNS, _audit_rows(d["entries"])), context={"events": audit.EVENTS})
+                      csv=lambda d: (AUDIT_COLUMNS, _audit_rows(d["entries"])),
+                      context={"events": audit.EVENTS, "site_names": named})
