@@ -110,6 +110,7 @@ class KioskFlow:
         self._last_touch = now
         self._corner_since: float | None = None
         self._held_since: float | None = None        # a touch on this screen is down (`hold`)
+        self._pad_locked = False                     # the open PIN pad was locked at the last tick
 
     # -- time ------------------------------------------------------------------------------
     def now_s(self) -> float:
@@ -203,6 +204,11 @@ class KioskFlow:
                 self._commit_draft(sent=False)       # what was chosen so far is kept, marked unsent
             self._to_question()
             return
+        # The end of a lock is a visible change: the open pad's keys come alive again.
+        locked = self.screen == PIN and self.pin_locked_for() > 0
+        if self._pad_locked and not locked and self.screen == PIN:
+            self._changed()
+        self._pad_locked = locked
         if self.screen == QUESTION:
             if (self.language != self.cfg.default_language
                     and now - self._last_touch >= self.cfg.ui.language_reset_s):

@@ -427,6 +427,36 @@ class Scenario:
         yield from self.until(lambda: not self.app.flow.pin_checking)
         yield from self.frames(1)
 
+    def pin_unlocks_while_open(self):
+        """Staff wait at the locked pad, tapping its dead keys, until the lock ends: the keys
+        come alive again at once and the right PIN opens the staff view (the pad stayed locked,
+        its countdown stuck at 0:01, until it was closed and opened again)."""
+        yield from self.corner_hold()
+        for _ in range(self.cfg.staff.max_tries):
+            for d in "9999":
+                yield from self.pin_key(d)
+            yield from self.pin_ok()
+        flow = self.app.flow
+        self.check("locked again, staff stay at the pad", flow.pin_locked_for() > 0, flow.pin_locked_for())
+        while flow.pin_locked_for() > 0 and self.screen() == "pin":
+            yield from self.pin_key("5")                     # a dead key: only the pad's idle time starts again
+            yield from self.advance(min(4.0, flow.pin_locked_for()))
+        yield from self.frames(1)
+        keys = [(k.text, k.disabled) for k in self.find("PinKey") if k.disabled]
+        self.check("the lock ends with the pad open: every key is live again", self.screen() == "pin" and not keys,
+                   (self.screen(), keys, self.app.sm.current_screen.ids.message.text))
+        for d in STAFF_PIN:
+            yield from self.pin_key(d)
+        yield from self.pin_ok()
+        yield from self.until(lambda: self.screen() == "staff")
+        self.check("right PIN on the pad the lock ended on -> staff view", self.screen() == "staff", self.screen())
+        if self.screen() == "staff":
+            yield from self.tap([b for b in self.find("PillButton")
+                                 if b.text == self.app.tr("staff_close", self.app.lang)][0])
+        else:
+            yield from self.advance(self.cfg.staff.idle_s + 0.1)
+        yield from self.until(lambda: self.screen() == "question")
+
     def corner_hold(self):
         from kivy.tests.common import UnitTestTouch
         self.read_screen()
@@ -707,6 +737,7 @@ class Scenario:
             self.check("a locked PIN pad gives the question back", self.screen() == "question", self.screen())
             yield from self.advance(seconds)                 # the lock is over
         yield from self.choose_language(cfg.languages[0])
+        yield from self.pin_unlocks_while_open()
         # A corner held by chance: the question is back in seconds, not after staff.idle_s.
         yield from self.corner_hold()
         yield from self.advance(PIN_UNTOUCHED_S + 0.5, then="question")

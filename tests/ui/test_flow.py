@@ -267,6 +267,34 @@ def test_corner_hold_opens_pin_and_lockout_is_enforced(kf, clock, cfg):
     assert kf.pin_submit() and kf.screen == F.STAFF
 
 
+def test_the_open_pad_is_redrawn_when_its_lock_ends(kf, clock, cfg):
+    """Staff who wait at the locked pad see it unlock: the end of the lock is a visible change
+    (the app redraws the pad on a new revision only), and the right PIN then opens the staff view."""
+    kf.open_pin()
+    for _ in range(cfg.staff.max_tries):
+        for d in "0000":
+            kf.pin_digit(d)
+        kf.pin_submit()
+    lock = kf.pin_locked_for()
+    assert lock > 0
+    clock.advance(lock - 0.5)
+    kf.touched()                                 # staff keep tapping the dead keys
+    kf.tick()
+    rev = kf.revision
+    kf.tick()
+    assert kf.revision == rev                    # nothing new while it stays locked
+    clock.advance(0.5)
+    kf.tick()
+    assert kf.pin_locked_for() == 0 and kf.screen == F.PIN
+    assert kf.revision > rev                     # unlocked: the pad is drawn anew, keys live again
+    rev = kf.revision
+    kf.tick()
+    assert kf.revision == rev                    # once
+    for d in DEMO_PIN:
+        kf.pin_digit(d)
+    assert kf.pin_submit() and kf.screen == F.STAFF
+
+
 def test_corner_release_early_cancels(kf, clock, cfg):
     kf.corner_down()
     clock.advance(1)
