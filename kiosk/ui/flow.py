@@ -262,9 +262,13 @@ class KioskFlow:
         on other questions (NPS 0-10) they give no answer.
         """
         values = self.question.values
-        if len(values) != len(self.cfg.gpio.buttons) or not 0 <= index < len(values):
+        if not self._on_buttons(self.question) or not 0 <= index < len(values):
             return None
         return values[index]
+
+    def _on_buttons(self, q: Question) -> bool:
+        """Whether the panel's buttons map one-to-one onto `q`'s scale (`button_value`)."""
+        return len(q.values) == len(self.cfg.gpio.buttons)
 
     @property
     def not_stored(self) -> bool:
@@ -293,7 +297,8 @@ class KioskFlow:
         self.last_recorded = rec
         self.store_problem = None
         # Only a stored answer lights its button's LED (touch or button alike): the LED says thanks.
-        if self._flash is not None:
+        # An answer no button gives (NPS 0-10) lights none: its place on the scale is no button.
+        if self._flash is not None and self._on_buttons(q):
             try:
                 self._flash(q.values.index(value))
             except Exception:                        # an LED must never cost an answer

@@ -241,6 +241,22 @@ def test_buttons_map_onto_smiley_scales_only(cfg, recorder, clock):
     assert kf.button_value(0) is None
 
 
+def test_only_an_answer_a_button_gives_lights_a_led(cfg, recorder, clock, panel):
+    """An NPS answer given by touch lights no LED: NPS 3 lit the happiest face's, 0 the saddest's
+    (its place on the 0-10 scale taken for a button). A smiley answer lights its own button's."""
+    kf = KioskFlow(cfg, recorder, clock, flash=panel.flash)
+    kf.question = cfg.question("recommend")
+    for value in (0, 3, 1, 2):
+        clock.advance(6)
+        kf.answer(value)
+        assert max(panel.led_values()) < 1.0, (value, panel.led_values())    # no flash
+    kf.cancel()
+    kf.question = cfg.question("visit")
+    clock.advance(6)
+    kf.answer(3)
+    assert panel.led_values() == [0.0, 0.0, 1.0, 0.0]
+
+
 def test_corner_hold_opens_pin_and_lockout_is_enforced(kf, clock, cfg):
     kf.corner_down()
     clock.advance(cfg.ui.corner_hold_s - 0.1)
