@@ -13,7 +13,7 @@ from typing import Sequence
 
 from kivy.clock import Clock
 from kivy.graphics import Color, Line, Rectangle
-from kivy.properties import BooleanProperty, ListProperty, NumericProperty
+from kivy.properties import AliasProperty, BooleanProperty, ListProperty, NumericProperty
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
@@ -21,6 +21,9 @@ from kiosk.ui import palette
 from kiosk.ui.texts import whole
 
 LEAST = 0.02               # a bar this much of the plot at least, so that a day of 0 still shows
+# The plot (the bars, without the lines of text above and under them) is at least this many lines
+# of the chart's text tall: squeezed by the notes under it, a week's bars were 1 px lines.
+MIN_PLOT_LINES = 1.5
 
 
 def bar_span(score: float | None, nps: bool) -> tuple[float, float] | None:
@@ -54,6 +57,32 @@ class TrendChart(Widget):
         self.bind(pos=self._redraw_soon, size=self._redraw_soon, scores=self._redraw_soon,
                   labels=self._redraw_soon, nps=self._redraw_soon, font_size=self._redraw_soon)
 
+    def text_height(self) -> float:
+        """The height of one line of the chart's text (a score, a weekday)."""
+        return self.font_size * 1.35
+
+    def text_lines(self) -> int:
+        """Lines of text the chart keeps beside its plot: the weekdays and the scores above the
+        bars; an NPS a line under the plot too (a negative day's score is written under its bar)."""
+        return 3 if self.nps else 2
+
+    def plot_height(self) -> float:
+        return self.height - self.text_lines() * self.text_height()
+
+    def _minimum_height(self) -> float:
+        return (self.text_lines() + MIN_PLOT_LINES) * self.text_height()
+
+    # The least height that keeps the bars readable: the staff view gives the chart no less
+    # (its `size_hint_min_y`), and the panel holding it grows to hold it (480x800).
+    minimum_height = AliasProperty(_minimum_height, bind=("font_size", "nps"), cache=True)
+
+    def layout_problems(self) -> list[str]:
+        """A plot too flat to read its bars (the UI tests check every screen for these)."""
+        least = MIN_PLOT_LINES * self.text_height()
+        if self.scores and self.plot_height() < least - 1:
+            return [f"flat chart: TrendChart's bars have {self.plot_height():.0f} px, need {least:.0f}"]
+        return []
+
     def redraw(self, *_a) -> None:
         for lab in self._labels:
             self.remove_widget(lab)
@@ -62,10 +91,8 @@ class TrendChart(Widget):
         n = len(self.scores)
         if not n or self.width < 10 or self.height < 10:
             return
-        text_h = self.font_size * 1.35
-        # An NPS keeps a line of room under the plot too: a negative day's score is written
-        # under its bar.
-        plot_h = max(1.0, self.height - (3 if self.nps else 2) * text_h)
+        text_h = self.text_height()
+        plot_h = max(1.0, self.plot_height())
         slot = self.width / n
         base = self.y + text_h * (2 if self.nps else 1)
         spans = [bar_span(s, self.nps) for s in self.scores]

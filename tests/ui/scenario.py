@@ -146,6 +146,30 @@ def seed_long_comments(cfg, store, now: datetime) -> None:
         rec.record_followup(r.id, [cfg.questions[0].reasons[0]], text)
 
 
+def seed_staff_notes(cfg, store) -> None:
+    """Both notes under the staff view's trend, its fullest panel: the question was on four
+    faces until three days ago (answers on an earlier scale), and this morning's presses came
+    too quick after another (not counted). Recorded during earlier boots."""
+    from kiosk.capture import Recorder
+    from kiosk.clock import FakeClock
+    from kiosk.config import parse_config
+    q = cfg.questions[0]
+    m = smiley5_config_mapping()
+    m["questions"] = [dict(SMILEY5, scale="smiley4")]
+    m["gpio"] = {"buttons": [5, 6, 13, 19], "leds": [12, 16, 20, 21]}
+    four = parse_config(m).with_data_dir(cfg.data_dir)
+    c = FakeClock(START - timedelta(days=3), boot_id="55555555-5555-4555-8555-555555555555")
+    rec = Recorder(four, store, c)
+    for value in (4, 3, 4, 1, 4, 2, 4):
+        c.advance(600)
+        rec.record(q.id, value, language="sv", source="simulate")
+    c = FakeClock(START - timedelta(hours=1), boot_id="66666666-6666-4666-8666-666666666666")
+    rec = Recorder(cfg, store, c)
+    for _ in range(4):
+        c.advance(1)
+        rec.record(q.id, q.values[-1], language="sv", source="simulate")
+
+
 def in_one_row(buttons) -> bool:
     """Answer buttons side by side on one line, their values rising from left to right."""
     ys = {round(b.to_window(*b.pos)[1]) for b in buttons}
@@ -1013,19 +1037,26 @@ class Scenario:
         yield from self.until(lambda: self.screen() == "thanks")
         self.check("five faces: button 5 -> thank-you", self.screen() == "thanks", self.screen())
         yield from self.advance(cfg.ui.thank_you_s + 0.1, then="question")
-        # Staff table: a column per face.
-        yield from self.corner_hold()
-        for d in STAFF_PIN:
-            yield from self.pin_key(d)
-        yield from self.pin_ok()
-        self.check("five faces: staff view", self.screen() == "staff", self.screen())
-        yield from self.frames(2)
-        table_faces = self.find("SmileyFace", root=self.app.sm.current_screen.ids.faces)
-        self.check("five faces: today's answers for each of the five faces", len(table_faces) == 5,
-                   len(table_faces))
-        yield from self.shot("staff5")
-        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", self.app.lang)][0])
-        self.check("five faces: staff view closed", self.screen() == "question", self.screen())
+        # Staff table: a column per face; both notes under the trend (seed_staff_notes), in
+        # every language: the trend keeps its bars (at 480x800 they were 1 px lines).
+        for lang in cfg.languages:
+            yield from self.choose_language(lang)
+            yield from self.corner_hold()
+            for d in STAFF_PIN:
+                yield from self.pin_key(d)
+            yield from self.pin_ok()
+            self.check(f"{lang}: five faces: staff view", self.screen() == "staff", self.screen())
+            yield from self.frames(2)
+            scr = self.app.sm.current_screen
+            table_faces = self.find("SmileyFace", root=scr.ids.faces)
+            self.check(f"{lang}: five faces: today's answers for each of the five faces", len(table_faces) == 5,
+                       len(table_faces))
+            notes = scr.ids.filtered.text.splitlines()
+            self.check(f"{lang}: five faces: both notes under the trend", notes == [
+                self.app.tr("staff_filtered", lang, n=3), self.app.tr("staff_earlier_scale", lang, n=7)], notes)
+            yield from self.shot("staff5")
+            yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
+            self.check(f"{lang}: five faces: staff view closed", self.screen() == "question", self.screen())
 
     def live_config(self):
         """The sync agent saves a newer pushed config: not applied mid follow-up, then on the
@@ -1125,6 +1156,8 @@ def main(argv: list[str] | None = None, *, scenario_class: type[Scenario] = Scen
     store = LocalStore(cfg.db_path)
     if seed:
         seed_history(cfg, store)
+        if a.variant == "smiley5":
+            seed_staff_notes(cfg, store)
     clock = FakeClock(START)
     pins = MockFactory(pin_class=MockPWMPin)
     size = tuple(int(x) for x in a.size.split("x"))
