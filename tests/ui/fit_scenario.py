@@ -52,6 +52,9 @@ class FitScenario(S.Scenario):
         for lang in self.cfg.languages:
             yield from self.choose_language(lang)
             yield from self.full_staff_view(lang)
+        for lang in self.cfg.languages:
+            yield from self.choose_language(lang)
+            yield from self.pin_pad_without_a_pin(lang)
 
     def layout_check_sees_a_child_outside_its_container(self):
         """Plant a panel with more lines than it holds: each line fits its own box and the
@@ -173,6 +176,26 @@ class FitScenario(S.Scenario):
         db.execute_sql("UPDATE response SET rejected_at = NULL, rejected_reason = NULL")
         yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
         self.check(f"{lang}: staff view closed", self.screen() == "question", self.screen())
+
+    def pin_pad_without_a_pin(self, lang: str):
+        """A kiosk with no staff PIN set up: the pad says so (in two lines in nb at 480x800),
+        its title still inside its box."""
+        import dataclasses
+
+        from kiosk.capture import Recorder
+        flow = self.app.flow
+        if flow.pin_guard.enabled:               # the kiosk's config without a PIN, applied as a push is
+            cfg = dataclasses.replace(flow.cfg, staff=dataclasses.replace(flow.cfg.staff, pin_hash=""))
+            flow.reconfigure(cfg, Recorder(cfg, self.app.store, self.clock))
+        yield from self.corner_hold()
+        scr = self.app.sm.current_screen
+        self.check(f"{lang}: no PIN set up: the pad says so", scr.ids.message.text == self.app.tr("pin_disabled", lang),
+                   scr.ids.message.text)
+        yield from self.shot("pin_no_pin")
+        bad = self.layout[-1]["problems"]
+        self.check(f"{lang}: pin_no_pin: nothing outside its box", not bad, bad)
+        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("cancel", lang)][0])
+        self.check(f"{lang}: the pad without a PIN closed", self.screen() == "question", self.screen())
 
     def inside_the_panels(self, lang: str, shot: str):
         from kivy.uix.label import Label

@@ -1,7 +1,8 @@
 """Text cut to fit its box (kiosk/ui/fit.py), and on the real app: the comment being typed past
 its limit, and the staff view with the longest comments, two alerts and both problems, at
-800x480 and 480x800 in every language (tests/ui/fit_scenario.py; screenshots `comment_limit`,
-`staff_full`, `staff_full_problems`)."""
+800x480 and 480x800 in every language, and the PIN pad of a kiosk with no PIN set up
+(tests/ui/fit_scenario.py; screenshots `comment_limit`, `staff_full`, `staff_full_problems`,
+`pin_no_pin`)."""
 
 from __future__ import annotations
 
@@ -100,5 +101,5 @@ def test_long_comments_and_a_full_staff_view_fit_their_boxes(fit_runs, res):
     bad = [entry for entry in rep["layout"] if entry["problems"]]
     assert not bad, bad
     shots = [SHOTS / res / lang / f"{name}.png" for lang in LANGS
-             for name in ("comment_limit", "staff_full", "staff_full_problems")]
+             for name in ("comment_limit", "staff_full", "staff_full_problems", "pin_no_pin")]
     assert all(p.exists() and p.stat().st_size > 2000 for p in shots), shots
