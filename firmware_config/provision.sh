@@ -350,8 +350,10 @@ changed_any() {  # changed_any PATH-PREFIX...: did this run write something unde
 
 packages=(python3-venv python3-pip python3-lgpio)
 if [ "$DISPLAY_KIND" != none ]; then
-  # What the Kivy wheel needs beside its bundled SDL2: Mesa (EGL/GLES through KMS), GBM, DRM, mtdev.
-  packages+=(libegl1 libgles2 libgbm1 libdrm2 libmtdev1)
+  # What the Kivy wheel needs beside its bundled SDL2: Mesa (EGL/GLES through KMS) and its DRI
+  # drivers (v3d, vc4: what GBM and EGL load; Raspberry Pi OS Lite has no Mesa, and no package
+  # here depends on them), GBM, DRM, mtdev. tests/pi/debian-packages.txt installs the same.
+  packages+=(libegl1 libgles2 libgl1-mesa-dri libgbm1 libdrm2 libmtdev1)
 fi
 if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ]; then
   missing=()

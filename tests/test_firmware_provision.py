@@ -564,3 +564,18 @@ def test_the_documented_line_for_a_black_display_outlives_a_rerun(recorder_path,
     # After the include: the firmware reads it after Kundpuls' own settings, in [all].
     lines = (tmp_path / "boot/firmware/config.txt").read_text().splitlines()
     assert lines.index("include kundpuls.txt") < lines.index("dtoverlay=vc4-kms-dsi-7inch")
+
+
+def test_the_pi_check_installs_what_provision_sh_installs_for_a_display():
+    """tests/pi/debian-packages.txt names a group of packages "the list provision.sh installs": it
+    had libgl1-mesa-dri (Mesa's DRI drivers, which GBM and EGL load on KMS) and provision.sh did
+    not, so on Raspberry Pi OS Lite (no Mesa) the app found no GPU driver while the emulated Pi
+    check, which had it, passed."""
+    text = (ROOT / "tests/pi/debian-packages.txt").read_text()
+    groups = re.findall(r"((?:^#.*\n)+)((?:^[^#\n].*\n)+)", text, re.M)    # (comment, packages) each
+    named = [packages.split() for comment, packages in groups if "provision.sh installs" in comment]
+    assert len(named) == 1, "no group of tests/pi/debian-packages.txt says it is provision.sh's list"
+    display = re.search(r'if \[ "\$DISPLAY_KIND" != none \]; then\n(?:\s*#.*\n)*\s*packages\+=\(([^)]*)\)',
+                        PROVISION.read_text())
+    assert display, "provision.sh's packages for a display are not where this test looks"
+    assert sorted(named[0]) == sorted(display.group(1).split())
