@@ -411,7 +411,15 @@ if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ]; then packages_before=$(installe
 if [ "$OFFLINE" -eq 1 ] || [ "$DRY_RUN" -eq 1 ] || [ ! -x "$VENV/bin/python" ]; then
   run python3 -m venv --system-site-packages "$VENV"
 fi
+# pip builds a local directory in place, as root (setuptools' build/ and kundpuls.egg-info/), and
+# the next build takes what is left in build/: files since deleted from the source came back with
+# an update. This checkout is built from clean, and on this machine no root-owned build is left
+# in it. (Not queued again after pip under --root: pending.sh keeps one of two equal commands.)
+clean_build=()
+if [ "$PACKAGE" = "${REPO}[kiosk]" ]; then clean_build=(rm -rf "$REPO/build" "$REPO/kundpuls.egg-info"); fi
+if [ "${#clean_build[@]}" -gt 0 ]; then run "${clean_build[@]}"; fi
 run "$VENV/bin/pip" install --quiet --upgrade "$PACKAGE"
+if [ "${#clean_build[@]}" -gt 0 ] && [ "$OFFLINE" -eq 0 ]; then run "${clean_build[@]}"; fi
 # The kiosk app runs with PYTHONOPTIMIZE=2 (kundpuls-kiosk.service): compile its Python for that
 # level now, as root, or every start compiles it again (kiosk/precompile.py).
 run "$VENV/bin/python" -OO -m kiosk.precompile

@@ -81,9 +81,19 @@ def seed(root: Path) -> None:
     (root / "boot/firmware/cmdline.txt").write_text(CMDLINE_TXT)
 
 
-def provision(env: dict, *args: str, stdin: str = PASSWORD) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(PROVISION), *args], input=stdin, env=env,
+def provision(env: dict, *args: str, stdin: str = PASSWORD, script: Path = PROVISION) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(script), *args], input=stdin, env=env,
                           capture_output=True, text=True, timeout=60)
+
+
+def checkout_copy(dest: Path) -> Path:
+    """Another checkout of this repository at dest, with what provision.sh reads (firmware_config
+    and the two rules kiosk_toml.py loads by path); its provision.sh."""
+    shutil.copytree(FW, dest / "firmware_config")
+    for rule in ("kiosk/pin.py", "server_sync/program/hosts.py"):
+        (dest / rule).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rule, dest / rule)
+    return dest / "firmware_config/provision.sh"
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, str, int]]:
@@ -579,3 +589,38 @@ def test_the_pi_check_installs_what_provision_sh_installs_for_a_display():
                         PROVISION.read_text())
     assert display, "provision.sh's packages for a display are not where this test looks"
     assert sorted(named[0]) == sorted(display.group(1).split())
+
+
+def test_this_checkout_is_built_from_clean(recorder_path, tmp_path, ca_file):
+    """B8, `git pull` then provision.sh: pip builds a local directory in place, and setuptools
+    took what an earlier install left in build/, so files since deleted from the source were
+    installed again. provision.sh removes build/ and kundpuls.egg-info/ before pip builds this
+    checkout (and, on the Pi, after it: no root-owned build is left in the checkout)."""
+    env, _ = recorder_path
+    checkout = tmp_path / "kundpuls"
+    script = checkout_copy(checkout)
+    root = tmp_path / "root"
+    root.mkdir()
+    seed(root)
+    r = provision(env, "--root", str(root), "--ca-file", str(ca_file), *ARGS, script=script)
+    assert r.returncode == 0, r.stderr
+    lines = [shlex.split(line) for line in (root / "var/lib/kundpuls-provision/pending.sh").read_text().splitlines()[4:]]
+    pip = lines.index(["/opt/kundpuls/venv/bin/pip", "install", "--quiet", "--upgrade", f"{checkout}[kiosk]"])
+    assert lines[pip - 1] == ["rm", "-rf", f"{checkout}/build", f"{checkout}/kundpuls.egg-info"]
+    # What it removes is the build pip left, and nothing else of the checkout.
+    stale = checkout / "build/lib/kiosk/deleted_since.py"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("")
+    (checkout / "kundpuls.egg-info").mkdir()
+    (checkout / "kundpuls.egg-info/SOURCES.txt").write_text("kiosk/deleted_since.py\n")
+    before = sorted(p for p in checkout.rglob("*") if "build" not in p.parts and "kundpuls.egg-info" not in p.parts)
+    subprocess.run(lines[pip - 1], check=True)
+    assert sorted(checkout.rglob("*")) == before
+    # On the Pi (a dry run shows it): before pip, and after.
+    r = provision(env, "--dry-run", "--kiosk-id", "k", "--site", "s", "--broker-host", "h", "--broker-password", "p",
+                  stdin="", script=script)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    pip = out.index(f"provision.sh: would run: /opt/kundpuls/venv/bin/pip install --quiet --upgrade {checkout}[kiosk]")
+    clean = f"provision.sh: would run: rm -rf {checkout}/build {checkout}/kundpuls.egg-info"
+    assert out[pip - 1] == clean and out[pip + 1] == clean
