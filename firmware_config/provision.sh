@@ -58,7 +58,8 @@ Options:
                               or none (buttons only, no screen)
   --rotation DEG              0, 90, 180 or 270: turn the UI (and touch) to match the mounting
   --staff-pin-hash HASH       staff PIN hash from 'kiosk pin hash' (default: staff screen locked)
-  --package SPEC              what pip installs (default: this checkout, ${REPO}[kiosk])
+  --package SPEC              what pip installs, kept for later runs (default: the checkout
+                              this script is run from, now ${REPO}[kiosk])
   --read-only-root            make the root file system read-only (overlay in RAM); needs
   --data-device DEV           the partition that keeps the database (formatted only if empty)
   --no-read-only-root         turn the read-only root off again (from the next boot)
@@ -156,7 +157,7 @@ if [ -f "$existing_toml" ]; then
   fi
 fi
 [ -n "$BROKER_PORT" ] || BROKER_PORT=8883
-# The display, rotation and package of the last run are kept in /etc/kundpuls/provision.conf.
+# The display, rotation, read-only choice and a --package given are kept in /etc/kundpuls/provision.conf.
 state_value() {
   local f
   f=$(t "$ETC/provision.conf")
@@ -169,7 +170,19 @@ if [ -z "$ROTATION" ] && { [ -z "$DISPLAY_KIND" ] || [ "$DISPLAY_KIND" = "$previ
 fi
 [ -n "$DISPLAY_KIND" ] || DISPLAY_KIND=${previous_display:-dsi7}
 [ -n "$ROTATION" ] || ROTATION=0
-[ -n "$PACKAGE" ] || PACKAGE=$(state_value package)
+# Without --package, the checkout this script is run from: an update from a new checkout (B8)
+# installs that one. Earlier versions kept package= on every run, this default too; a checkout's
+# `DIR[kiosk]` kept there was no choice (one given with --package looks the same: give it again).
+[ -n "$PACKAGE" ] || PACKAGE=$(state_value package_option)
+if [ -z "$PACKAGE" ]; then
+  PACKAGE=$(state_value package)
+  if [[ $PACKAGE == /*"[kiosk]" ]]; then
+    [ "$PACKAGE" = "${REPO}[kiosk]" ] \
+      || say "installing this checkout, ${REPO}[kiosk], not ${PACKAGE} (kept by an earlier run; --package installs another)"
+    PACKAGE=""
+  fi
+fi
+PACKAGE_OPTION=$PACKAGE         # kept for the next run; empty: the checkout it is run from
 previous_read_only=$(state_value read_only)
 [ -n "$READ_ONLY" ] || READ_ONLY=${previous_read_only:-0}
 if [ "$READ_ONLY" -eq 1 ] && [ -z "$DATA_DEVICE" ]; then DATA_DEVICE=$(state_value data_device); fi
@@ -446,7 +459,7 @@ put 0644 "$ETC/provision.conf" < <(
   echo "# Written by $PROG: the choices of the last run, used again when an option is not given."
   echo "display=$DISPLAY_KIND"
   echo "rotation=$ROTATION"
-  echo "package=$PACKAGE"
+  echo "package_option=$PACKAGE_OPTION"
   echo "read_only=$READ_ONLY"
   echo "data_device=$DATA_DEVICE")
 

@@ -624,3 +624,36 @@ def test_this_checkout_is_built_from_clean(recorder_path, tmp_path, ca_file):
     pip = out.index(f"provision.sh: would run: /opt/kundpuls/venv/bin/pip install --quiet --upgrade {checkout}[kiosk]")
     clean = f"provision.sh: would run: rm -rf {checkout}/build {checkout}/kundpuls.egg-info"
     assert out[pip - 1] == clean and out[pip + 1] == clean
+
+
+def test_an_update_from_another_checkout_installs_that_checkout(recorder_path, tmp_path, ca_file):
+    """provision.conf kept package=<the first checkout>[kiosk] although --package was never given,
+    and every later run installed that: an update from a new checkout (B8) silently installed the
+    old code. Only --package is kept; without it, the checkout provision.sh is run from."""
+    env, _ = recorder_path
+    first, second = (checkout_copy(tmp_path / name) for name in ("kundpuls", "kundpuls-2"))
+    root = tmp_path / "root"
+    root.mkdir()
+    seed(root)
+    conf = root / "etc/kundpuls/provision.conf"
+
+    def installed(script: Path, *args: str) -> str:
+        r = provision(env, "--root", str(root), *args, stdin="", script=script)
+        assert r.returncode == 0, r.stderr
+        pending = (root / "var/lib/kundpuls-provision/pending.sh").read_text().splitlines()
+        return [shlex.split(line) for line in pending if "/venv/bin/pip install" in line][-1][-1]
+
+    assert provision(env, "--root", str(root), "--ca-file", str(ca_file), *ARGS, script=first).returncode == 0
+    assert installed(second) == f"{tmp_path}/kundpuls-2[kiosk]"
+    assert installed(first) == f"{tmp_path}/kundpuls[kiosk]"
+    # What an earlier provision.sh kept on every run: the checkout it ran from, not a choice.
+    conf.write_text(conf.read_text() + f"package={tmp_path}/kundpuls[kiosk]\n")
+    assert installed(second) == f"{tmp_path}/kundpuls-2[kiosk]"
+    assert "package=" not in conf.read_text()
+    # A package given is kept, by this version and by an earlier one.
+    assert installed(second, "--package", "kundpuls[kiosk]==0.2.0") == "kundpuls[kiosk]==0.2.0"
+    assert installed(first) == "kundpuls[kiosk]==0.2.0"
+    assert installed(first, "--package", f"{tmp_path}/kundpuls-2[kiosk]") == f"{tmp_path}/kundpuls-2[kiosk]"
+    assert installed(first) == f"{tmp_path}/kundpuls-2[kiosk]"
+    conf.write_text("display=dsi7\nrotation=90\npackage=/srv/kundpuls.whl\nread_only=1\ndata_device=/dev/mmcblk0p3\n")
+    assert installed(first) == "/srv/kundpuls.whl"
