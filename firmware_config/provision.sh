@@ -26,6 +26,12 @@ DATA=/var/lib/kundpuls
 BOOT=/boot/firmware
 PENDING_FILE=/var/lib/kundpuls-provision/pending.sh
 DATA_LABEL=kundpuls-data
+# Takes every overlayroot= word out of cmdline.txt: raspi-config's `overlayroot=tmpfs` and the
+# `overlayroot=tmpfs:recurse=0` this script makes of it (8.), which raspi-config's own overlay
+# switch leaves in place (it takes out `overlayroot=tmpfs ` only) while it says "disabled".
+OVERLAY_OFF_SED='s/ *overlayroot=[^ ]*//g'
+# The way from the read-only root to a writable one (the boot partition is read-only there too).
+WRITABLE_ROOT="sudo mount -o remount,rw $BOOT && sudo sed -i '$OVERLAY_OFF_SED' $BOOT/cmdline.txt && sudo reboot"
 ID_RE='^[A-Za-z0-9_-]{1,64}$'
 # The system's own Python (3.11 on Bookworm: tomllib), never a venv's or another found on PATH: it
 # answers what the kiosk would say of a host and of the kiosk.toml rendered (kiosk_toml.py).
@@ -281,7 +287,7 @@ if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ]; then
   [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 ...), or try --dry-run first"
   [ -f "$BOOT/config.txt" ] || die "$BOOT/config.txt not found: this is not Raspberry Pi OS Bookworm"
   if [ "$(findmnt -n -o FSTYPE /)" = overlay ]; then
-    die "the root file system is read-only (overlay): run 'sudo raspi-config nonint do_overlayfs 1', reboot, provision, then enable it again"
+    die "$(printf '%s\n  %s' "the root file system is read-only (overlay): nothing written to it would survive a reboot. Make it writable with this (raspi-config's overlay switch leaves it on), run this again after the reboot (it turns the overlay back on), and reboot:" "$WRITABLE_ROOT")"
   fi
 fi
 
@@ -589,16 +595,21 @@ if [ "$READ_ONLY" -eq 1 ]; then
       sh "$DATA" "$kiosk_unit" kundpuls-sync.service
   fi
   # raspi-config's overlay (the overlayroot package) would put other mounts under the overlay too
-  # unless told recurse=0, and then the database would live in RAM after all.
+  # unless told recurse=0 (its fstab line becomes an overlay on the RAM disk, which also satisfies
+  # the services' RequiresMountsFor=), and then the database would live in RAM after all. Nothing
+  # else gives recurse=0: the kernel's overlayroot= overrides overlayroot.conf.
   run raspi-config nonint do_overlayfs 0
   run sed -i -e 's/overlayroot=tmpfs\( \|$\)/overlayroot=tmpfs:recurse=0\1/' "$BOOT/cmdline.txt"
   if [ "$DRY_RUN" -eq 0 ]; then
-    say "the root file system is read-only from the next boot; to change the system later:"
-    say "  sudo raspi-config nonint do_overlayfs 1 && sudo reboot, provision, then run this again"
+    say "the root file system is read-only from the next boot; to change the system later, make it writable with the command below (not raspi-config's overlay switch: it leaves overlayroot=tmpfs:recurse=0 in place), then run this again after the reboot:"
+    say "  $WRITABLE_ROOT"
   fi
 fi
 
 if [ "$READ_ONLY" -eq 0 ] && [ "$previous_read_only" = 1 ]; then
+  run sed -i -e "$OVERLAY_OFF_SED" "$BOOT/cmdline.txt"
+  # With its word gone, raspi-config's switch turns off what it added with the overlay: a
+  # read-only boot partition (its fstab line).
   run raspi-config nonint do_overlayfs 1
 fi
 [ "$OFFLINE" -eq 0 ] || start_services

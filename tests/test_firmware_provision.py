@@ -657,3 +657,94 @@ def test_an_update_from_another_checkout_installs_that_checkout(recorder_path, t
     assert installed(first) == f"{tmp_path}/kundpuls-2[kiosk]"
     conf.write_text("display=dsi7\nrotation=90\npackage=/srv/kundpuls.whl\nread_only=1\ndata_device=/dev/mmcblk0p3\n")
     assert installed(first) == "/srv/kundpuls.whl"
+
+
+# `raspi-config nonint do_overlayfs 0|1` as far as it edits cmdline.txt: the grep and sed lines of
+# get_overlay_conf, enable_overlayfs and disable_overlayfs in raspi-config (RPi-Distro/raspi-config,
+# Bookworm), copied as they are. Its disable takes out `overlayroot=tmpfs ` with the space only.
+RASPI_CONFIG = r'''#!/bin/sh
+[ "$1 $2" = "nonint do_overlayfs" ] || { echo "raspi-config $*: not in this stand-in" >&2; exit 1; }
+if [ "$3" = 0 ]; then
+  if ! grep -q "overlayroot=tmpfs" $CMDLINE ; then
+    sed -i $CMDLINE -e "s/^/overlayroot=tmpfs /"
+  fi
+elif grep -q "overlayroot=tmpfs" $CMDLINE ; then
+  sed -i $CMDLINE -e "s/\(.*\)overlayroot=tmpfs \(.*\)/\1\2/"
+fi
+'''
+
+
+def _on_the_pi(tmp_path: Path, command: str, cmdline: Path) -> None:
+    """command, run as on the Pi (sudo, mount and reboot do nothing; raspi-config as above) on
+    cmdline for /boot/firmware/cmdline.txt."""
+    bin_dir = tmp_path / "pi-bin"
+    if not bin_dir.exists():
+        bin_dir.mkdir()
+        for name, text in [("sudo", 'exec "$@"'), ("mount", "exit 0"), ("reboot", "exit 0"),
+                           ("raspi-config", RASPI_CONFIG)]:
+            (bin_dir / name).write_text(text if text.startswith("#!") else f"#!/bin/sh\n{text}\n")
+            (bin_dir / name).chmod(0o755)
+    r = subprocess.run(["sh", "-c", command.replace("/boot/firmware/cmdline.txt", str(cmdline))],
+                       env=dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", CMDLINE=str(cmdline)),
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0, (command, r.stderr)
+
+
+def _overlay_commands(root: Path) -> list[str]:
+    """What pending.sh does to cmdline.txt, in its order."""
+    pending = (root / "var/lib/kundpuls-provision/pending.sh").read_text().splitlines()[4:]
+    return [line for line in pending if "do_overlayfs" in line or "cmdline.txt" in line]
+
+
+def test_the_documented_way_to_a_writable_root_turns_the_overlay_off(recorder_path, tmp_path, ca_file):
+    """B7: to change a read-only kiosk, make the root writable, reboot, provision. The way given
+    (docs, provision.sh's messages) was `raspi-config nonint do_overlayfs 1`, whose sed takes out
+    `overlayroot=tmpfs ` only: provision.sh had made it `overlayroot=tmpfs:recurse=0 ` (the data
+    partition must stay out of the overlay), so raspi-config said "disabled", changed nothing,
+    and provision.sh refused to run on the overlay root ever after."""
+    env, _ = recorder_path
+    root = tmp_path / "root"
+    root.mkdir()
+    seed(root)
+    r = provision(env, "--root", str(root), "--ca-file", str(ca_file), *ARGS)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    said = out[next(i for i, line in enumerate(out) if "to change the system later" in line) + 1]
+    docs = re.search(r"(?m)^(.*?)\s+# root writable again$", (ROOT / "docs/deployment.md").read_text())
+    assert docs, "the command of B7 is not where this test looks"
+    # The cmdline provision.sh leaves on the Pi (its fbcon word, raspi-config's, then its own edit).
+    written = (root / "boot/firmware/cmdline.txt").read_text()
+    cmdline = tmp_path / "cmdline.txt"
+    cmdline.write_text(written)
+    for command in _overlay_commands(root):
+        _on_the_pi(tmp_path, command, cmdline)
+    overlaid = cmdline.read_text()
+    assert overlaid.split()[0] == "overlayroot=tmpfs:recurse=0" and overlaid.split()[1:] == written.split()
+    # raspi-config's own switch does not turn it off: the way out must not be that.
+    _on_the_pi(tmp_path, "raspi-config nonint do_overlayfs 1", cmdline)
+    assert cmdline.read_text() == overlaid
+    # What provision.sh says when it is run on the read-only root (as root, on a Pi: stand-ins here).
+    script = checkout_copy(tmp_path / "kundpuls")
+    check = '[ -f "$BOOT/config.txt" ] || die'
+    assert check in script.read_text()
+    script.write_text(script.read_text().replace(check, "true || die"))      # this machine is no Pi
+    bin_dir = tmp_path / "overlay-root-bin"
+    bin_dir.mkdir()
+    for name, text in [("id", '[ "$1" = -u ] && echo 0'), ("findmnt", "echo overlay")]:
+        (bin_dir / name).write_text(f"#!/bin/sh\n{text}\n")
+        (bin_dir / name).chmod(0o755)
+    r = provision(dict(env, PATH=f"{bin_dir}:{env['PATH']}"), *ARGS[:6], "--broker-password", "p", stdin="",
+                  script=script)
+    assert r.returncode == 2 and "the root file system is read-only (overlay)" in r.stderr, r.stderr
+    refused = r.stderr.splitlines()[-1]
+    for way_out in (said.removeprefix("provision.sh:").strip(), refused.strip(), docs.group(1)):
+        cmdline.write_text(overlaid)
+        _on_the_pi(tmp_path, way_out, cmdline)
+        assert cmdline.read_text().split() == written.split(), way_out       # no overlayroot= word left
+    # provision.sh --no-read-only-root turns it off too.
+    r = provision(env, "--root", str(root), "--no-read-only-root", stdin="")
+    assert r.returncode == 0, r.stderr
+    cmdline.write_text(written)
+    for command in _overlay_commands(root):
+        _on_the_pi(tmp_path, command, cmdline)
+    assert cmdline.read_text().split() == written.split()
