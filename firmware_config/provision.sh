@@ -497,6 +497,12 @@ if [ "$DISPLAY_KIND" != none ]; then
   own kundpuls:kundpuls "$DATA/kivy/config.ini"
 fi
 
+# raspi-config's overlay switch (8.) makes the boot partition read-only too (its fstab line), and
+# that stays when the root is made writable again to provision: writable for this run (as
+# raspi-config does for its own edits), read-only again from the next boot.
+if [ "$OFFLINE" -eq 0 ] && findmnt -n -o OPTIONS "$BOOT" 2>/dev/null | grep -Eq '(^|,)ro(,|$)'; then
+  run mount -o remount,rw "$BOOT"
+fi
 put - "$BOOT/kundpuls.txt" \
   < <(cat "$HERE/boot/config.txt.d/10-kundpuls-base.txt" "$HERE/boot/config.txt.d/20-display-$DISPLAY_KIND.txt")
 

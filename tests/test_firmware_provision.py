@@ -748,3 +748,24 @@ def test_the_documented_way_to_a_writable_root_turns_the_overlay_off(recorder_pa
     for command in _overlay_commands(root):
         _on_the_pi(tmp_path, command, cmdline)
     assert cmdline.read_text().split() == written.split()
+
+
+@pytest.mark.parametrize("options, remounted", [("ro,relatime,fmask=0022,dmask=0022", True),
+                                                ("rw,relatime,fmask=0022,dmask=0022", False)])
+def test_a_read_only_boot_partition_is_made_writable_for_the_run(recorder_path, tmp_path, options, remounted):
+    """`raspi-config nonint do_overlayfs 0` (B7) also makes the boot partition read-only (its
+    fstab line), and it stays so once the root is writable again: the next provision.sh failed
+    writing /boot/firmware, after raspi-config had put its plain `overlayroot=tmpfs` back (the
+    data partition under the overlay). It remounts the boot partition writable first."""
+    env, _ = recorder_path
+    findmnt = tmp_path / "findmnt"
+    findmnt.write_text(f'#!/bin/sh\ncase "$*" in *" /boot/firmware"*) echo "{options}" ;; *) exec /usr/bin/findmnt "$@" ;; esac\n')
+    findmnt.chmod(0o755)
+    r = provision(dict(env, PATH=f"{tmp_path}:{env['PATH']}"), "--dry-run", *ARGS[:6], "--broker-password", "p",
+                  stdin="")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.splitlines()
+    first_write = next(i for i, line in enumerate(out) if line.startswith("provision.sh: would write /boot/firmware/"))
+    remount = [i for i, line in enumerate(out) if line == "provision.sh: would run: mount -o remount,rw /boot/firmware"]
+    assert len(remount) == (1 if remounted else 0)
+    assert not remounted or remount[0] < first_write
