@@ -5,6 +5,7 @@ What the user may not do is server_sync.program.file_access's (the centre says i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from kiosk.exc import StoreError
@@ -52,6 +53,8 @@ def file_in_the_way(directory: Path) -> str | None:
     if why := too_long(directory):
         return why
     for p in (directory, *directory.parents):
-        if p.exists():
-            return None if p.is_dir() else f"{p} is a file, not a directory"
+        # os.path's exists, not Path's: Python 3.11's Path.exists raises PermissionError below a
+        # directory this user may not enter (no_access says that, not this).
+        if os.path.exists(p):
+            return None if os.path.isdir(p) else f"{p} is a file, not a directory"
     return None

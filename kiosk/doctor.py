@@ -285,10 +285,14 @@ def check_disk(data_dir: Path, disk_usage: Callable[[str], object] = shutil.disk
     if why := too_long(data_dir):
         return [Check("data dir", FAIL, why)]
     probe = Path(data_dir)
-    while not probe.exists() and probe != probe.parent:
+    # os.path.exists, not Path.exists: Python 3.11's raises PermissionError below a directory this
+    # user may not enter; the nearest directory it can see then says which.
+    while not os.path.exists(probe) and probe != probe.parent:
         probe = probe.parent
     out = []
-    if probe == Path(data_dir) and not os.access(probe, os.W_OK):
+    if probe != Path(data_dir) and not os.access(probe, os.X_OK):
+        out.append(Check("data dir", FAIL, f"user {this_user()} may not enter {probe}: {AS_KIOSK_USER}"))
+    elif probe == Path(data_dir) and not os.access(probe, os.W_OK):
         out.append(Check("data dir", FAIL, f"{data_dir} is not writable by user {this_user()}: {AS_KIOSK_USER}"))
     elif probe != Path(data_dir) and not os.access(probe, os.W_OK):
         out.append(Check("data dir", FAIL, f"{data_dir} does not exist and {probe} is not writable"))

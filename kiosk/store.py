@@ -456,8 +456,12 @@ def _prepare(path: Path, *, make: bool) -> None:
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):      # a full card has no room for a directory
                 raise disk_full_error(path) from None
-            raise StoreError(f"cannot create data directory {path.parent}: "
-                             f"{file_in_the_way(path.parent) or e.strerror}") from None
+            # A file in the way first: file_access.denied would call that file a directory
+            # this user may not enter.
+            why = file_in_the_way(path.parent)
+            if not why and (denied := no_access(path)):
+                raise denied from None
+            raise StoreError(f"cannot create data directory {path.parent}: {why or e.strerror}") from None
     if not database_exists(path):
         if make:
             _create(path)

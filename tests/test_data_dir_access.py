@@ -67,3 +67,26 @@ def test_a_data_dir_this_user_may_not_use_is_named_with_the_user(kiosk_dir, mode
     assert database["status"] == "fail" and database["detail"].startswith("user nobody may not "), database
     assert "sudo -u kundpuls" in database["detail"] and "repair" not in r.stdout, r.stdout
     assert checks["data dir"]["status"] == "fail" and "is not writable by user nobody" in checks["data dir"]["detail"]
+
+
+def test_a_data_dir_under_a_directory_this_user_may_not_enter(kiosk_dir):
+    """data_dir below a directory nobody may not enter (so nobody cannot tell whether data_dir
+    is there): simulate, sync and doctor gave a PermissionError traceback (Path.exists raises on
+    EACCES); now each says which directory, like stats, and doctor reports a failed row."""
+    locked = kiosk_dir / "locked"
+    locked.mkdir(mode=0o700)
+    data = locked / "sub"
+    (kiosk_dir / "kiosk.toml").write_text(f'[kiosk]\nid = "k1"\nsite = "s1"\ndata_dir = "{data}"\n'
+                                          '[broker]\nhost = "127.0.0.1"\nport = 1\ntls = false\n', encoding="utf-8")
+    for args in (*COMMANDS, ["simulate", "--taps", "2", "--force"], ["sync", "--once"]):
+        r = as_nobody(kiosk_dir, *args)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, (args, r.stderr)
+        assert r.stderr == f"kiosk: error: user nobody may not enter {locked}: run it as the kiosk's user " \
+                           "(sudo -u kundpuls /opt/kundpuls/venv/bin/kiosk …)\n", (args, r.stderr)
+    assert not data.exists()
+    r = as_nobody(kiosk_dir, "doctor", "--json")
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    checks = {c["name"]: c for c in json.loads(r.stdout)["checks"]}
+    assert checks["data dir"]["status"] == "fail", checks
+    assert checks["data dir"]["detail"].startswith(f"user nobody may not enter {locked}"), checks["data dir"]
+    assert checks["database"]["status"] == "fail" and "repair" not in r.stdout, r.stdout
