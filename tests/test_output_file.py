@@ -91,3 +91,33 @@ def test_report_output_writes_the_whole_report(tmp_path, migrated_sqlite, capsys
     assert main(["report", "--db", f"sqlite:///{tmp_path / 'c.db'}", "--no-progress",
                  "-o", str(tmp_path / "missing" / "r.json")]) == 2
     assert "cannot write --output" in capsys.readouterr().err
+
+
+def test_report_output_that_cannot_be_looked_at_is_said_before_the_report(tmp_path, migrated_sqlite, capsys):
+    # A file name longer than a name can be (ENAMETOOLONG) was a traceback from the check for
+    # a directory; now the same error as a failed write, exit 2.
+    from tests.fixtures.postgres import copy_sqlite
+    copy_sqlite(migrated_sqlite, tmp_path / "c.db")
+    out = tmp_path / ("r" * 300 + ".json")
+    assert main(["report", "--db", f"sqlite:///{tmp_path / 'c.db'}", "--no-progress", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"kiosk-central: error: cannot write --output {out}: File name too long\n"
+
+
+def test_report_output_in_a_directory_this_user_may_not_enter(tmp_path, migrated_sqlite):
+    # Was a PermissionError traceback (Path.is_dir raises on EACCES); run without root's
+    # override of file modes, since root may enter any directory.
+    import shutil
+    import subprocess
+    import sys
+    from tests.fixtures.postgres import copy_sqlite
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("dropping root's override of file modes needs root and setpriv")
+    copy_sqlite(migrated_sqlite, tmp_path / "c.db")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o000)
+    out = locked / "r.json"
+    r = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable,
+                        "-m", "server_sync", "report", "--db", f"sqlite:///{tmp_path / 'c.db'}", "--no-progress",
+                        "-o", str(out)], capture_output=True, text=True, timeout=120,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert (r.returncode, r.stderr) == (2, f"kiosk-central: error: cannot write --output {out}: Permission denied\n")

@@ -89,6 +89,17 @@ def _empty_said(db, f, period: dict | None, now: datetime) -> str | None:
             + (f"; the customers' answers run from {first} to {last}" if first else ""))
 
 
+def _check_output(output: str) -> None:
+    """Refuse an --output that is a directory, or that cannot be looked at (a directory this user
+    may not enter, a name too long), before the report is built; Path.is_dir raises for these."""
+    try:
+        is_dir = Path(output).is_dir()
+    except OSError as e:
+        raise CentralConfigError(f"cannot write --output {output}: {e.strerror}") from None
+    if is_dir:
+        raise CentralConfigError(f"--output {output} is a directory")
+
+
 def run(args: argparse.Namespace) -> int:
     from server_sync.analysis.chain_report import build
     from server_sync.analysis.queries import ReportFilter
@@ -99,8 +110,8 @@ def run(args: argparse.Namespace) -> int:
         check_min_group(args.min_employee_group)
     f = ReportFilter(_split(args.site), _split(args.question), *period(args),
                      min_ranked_n=args.min_ranked_n, min_employee_group=args.min_employee_group)
-    if args.output and Path(args.output).is_dir():
-        raise CentralConfigError(f"--output {args.output} is a directory")
+    if args.output:
+        _check_output(args.output)
     if args.format == "xlsx" and not args.output and sys.stdout.isatty():
         raise CentralConfigError("--format xlsx is a binary file: give --output FILE (or send it to a pipe)")
     progress = progress_callback(unit="step", desc="report", enabled=not args.no_progress, detail=str)
