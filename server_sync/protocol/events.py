@@ -210,7 +210,8 @@ def validate_event(event: Any, kiosk_id: str | None = None, *, now: datetime,
     if not isinstance(event, dict):
         raise ProtocolError(f"{where} must be an object, got {type(event).__name__}")
     etype = event.get("type")
-    if etype not in EVENT_TYPES:
+    # A str first: a list or an object (`{"type": []}`) cannot be looked up (unhashable).
+    if type(etype) is not str or etype not in EVENT_TYPES:
         raise ProtocolError(f"{where}: unknown event type {short(etype)}; expected response or followup")
     try:
         typed = msgspec.convert(event, EVENT_TYPES[etype], strict=True)

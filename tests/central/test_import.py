@@ -219,6 +219,21 @@ def test_a_number_of_thousands_of_digits_is_refused_as_what_it_is(central, expor
     assert reason == "line 2: malformed JSON: a whole number of 5000 digits (an event has none over 40)"
 
 
+@pytest.mark.parametrize("etype", [[], {}])
+def test_an_event_type_that_is_no_string_is_a_dead_letter(central, export_file, capsys, tmp_path, etype):
+    """`{"type": []}` stopped the import with a traceback (unhashable type, looked up among the
+    event types); now the line is refused with its reason and the rest goes in."""
+    url, db = central
+    lines = export_file.read_text(encoding="utf-8").splitlines()
+    lines[1] = json.dumps({**json.loads(lines[1]), "type": etype})
+    bad = tmp_path / "type.jsonl"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rc, s, err = run_import(capsys, str(bad), "--db", url, "--json")
+    assert rc == 1 and s["dead_lettered"] == 1 and s["new"] == len(lines) - 3, (rc, s, err)
+    reason = db.execute_sql("SELECT reason FROM dead_letter").fetchone()[0]
+    assert reason == f"line 2: unknown event type {json.dumps(etype)}; expected response or followup", reason
+
+
 def test_an_import_refusal_names_the_import_as_its_remedy(central, export_file, capsys, tmp_path):
     """An import's refused line said "… then `kiosk refused retry`", which on the kiosk finds
     nothing to retry (the file was never sent over MQTT): the remedy of a file is to import it again."""

@@ -140,6 +140,8 @@ def test_a_batch_of_events_serialised_one_by_one_is_the_batch():
     (lambda b: {**b, "events": {}}, "events must be an array"),
     (lambda b: {**b, "batch": "x" * 200}, "batch id"),
     (lambda b: {**b, "events": [response_event(type="tap")]}, "unknown event type 'tap'"),
+    (lambda b: {**b, "events": [response_event(type=[])]}, "unknown event type []"),
+    (lambda b: {**b, "events": [response_event(type={})]}, "unknown event type {}"),
     (lambda b: {**b, "events": [response_event(id="not-a-uuid")]}, "id: expected a lowercase UUID"),
     (lambda b: {**b, "events": [response_event(seq=0)]}, "seq: Expected `int` >= 1"),
     (lambda b: {**b, "events": [response_event(seq="1")]}, "seq: Expected `int`, got `str`"),
@@ -257,6 +259,13 @@ def test_validate_event_without_kiosk_accepts_any_valid_id():
     assert e.kiosk_id == "k2"
     with pytest.raises(ProtocolError, match="kiosk_id: expected an identifier"):
         P.validate_event(response_event(kiosk_id="k 2"), None, now=NOW)
+
+
+@pytest.mark.parametrize("etype", [[], {}, None, 1])
+def test_validate_event_refuses_a_type_that_is_no_string(etype):
+    # An export line's `{"type": []}` was a TypeError (unhashable), a traceback of the import.
+    with pytest.raises(ProtocolError, match="unknown event type"):
+        P.validate_event(response_event(type=etype), KIOSK, now=NOW)
 
 
 # --- fuzz: the decoder raises ProtocolError and nothing else ------------------------------------
