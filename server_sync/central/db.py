@@ -145,7 +145,9 @@ def check_url(url: str) -> ParseResult:
     """`url` parsed, or CentralConfigError saying what is wrong with it; makes and opens nothing."""
     u = parse_url(url)
     if u.scheme == "sqlite":
-        if u.netloc:                                  # sqlite://relative/path is a common slip
+        # sqlite://relative/path is a common slip; so are sqlite:c.db and sqlite:/abs.db, whose
+        # path (after the one slash every form strips) was 'c.db'[1:] and the relative abs.db.
+        if u.netloc or not url.partition(":")[2].startswith("//"):
             raise CentralConfigError(f"bad database URL {url!r}: use sqlite:///relative.db or sqlite:////abs/path.db")
         if not unquote(u.path[1:]):
             raise CentralConfigError(f"bad database URL {url!r}: no file path")

@@ -62,6 +62,19 @@ def test_a_bad_url_in_the_environment_names_the_variable(monkeypatch, capsys):
         assert "secret" not in err
 
 
+@pytest.mark.parametrize("url", ["sqlite:central.db", "sqlite:/abs/central.db", "SQLITE:c.db"])
+def test_a_sqlite_url_without_its_slashes_is_refused(url, tmp_path, monkeypatch, capsys):
+    """`sqlite:central.db` made a store at 'entral.db' (the path's first character was taken for
+    the slash of sqlite:///), `sqlite:/abs.db` one at abs.db under the current directory; both were
+    silent. Now refused, naming the two forms, before anything is made."""
+    monkeypatch.chdir(tmp_path)
+    for argv in (["site", "add", "s1", "--name", "S", "--timezone", "Europe/Stockholm"], ["site", "list"]):
+        assert main([*argv, "--db", url]) == 2
+        assert capsys.readouterr().err == (f"kiosk-central: error: bad database URL {url!r}: "
+                                           "use sqlite:///relative.db or sqlite:////abs/path.db\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_serve_refuses_a_bad_certificate_or_address_before_starting_workers(tmp_path, capsys, monkeypatch):
     """uvicorn restarted a worker that could not load the pair for ever; a bad --host or a port
     in use was uvicorn's own log line and exit 3."""
