@@ -58,13 +58,39 @@ def load(cli_config: str | None = None, cli_data_dir: str | None = None,
 
 
 def effective_data_dir(cfg: KioskConfig, cli_data_dir: str | None, env: Mapping[str, str] | None = None) -> KioskConfig:
-    """The config with the data directory the command-line option or the environment chose."""
+    """The config with the data directory the command-line option or the environment chose;
+    ConfigError, naming where it came from, when its path is not UTF-8 text (see _not_text)."""
     env = os.environ if env is None else env
     if cli_data_dir:
-        return cfg.with_data_dir(Path(cli_data_dir))
-    if env.get(ENV_DATA_DIR):
-        return cfg.with_data_dir(Path(env[ENV_DATA_DIR]))
+        cfg, where = cfg.with_data_dir(Path(cli_data_dir)), "--data-dir"
+    elif env.get(ENV_DATA_DIR):
+        cfg, where = cfg.with_data_dir(Path(env[ENV_DATA_DIR])), f"${ENV_DATA_DIR}"
+    elif cfg.source and cfg.data_dir != default_data_dir():
+        where = "data_dir"
+    else:
+        where = "the default data directory"
+    if _not_text(cfg.data_dir):
+        shown = _shown(cfg.data_dir) + (f" (of {_shown(cfg.source)})" if where == "data_dir" else "")
+        raise ConfigError(f"{where} {shown}: the path is not UTF-8 text, as a data directory's must be "
+                          "(the kiosk shows and logs it): use a directory whose path is UTF-8")
     return cfg
+
+
+def _not_text(path: Path) -> bool:
+    """Whether `path` holds bytes that are not UTF-8 (os.fsdecode's surrogates). Refused once, here,
+    rather than made to work where it first broke (the SQLite URIs of kiosk.store): the data
+    directory's path is also printed, logged and written to JSON, and under a UTF-8 locale each of
+    those fails on it; a kiosk's directory so named is always a slip. Nothing is made before."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _shown(path: Path | str) -> str:
+    """`path` printable: a byte that is not UTF-8 as \\xff."""
+    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
 
 
 def production(cfg: KioskConfig) -> bool:

@@ -79,6 +79,32 @@ def test_user_mistakes_are_one_line_errors(argv, code, fragment, tmp_path, capsy
     assert err.startswith("kiosk: error: ") and fragment in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("how", ["environment", "relative"])
+def test_a_data_dir_whose_name_is_not_utf8_is_refused_naming_where_it_came_from(how, tmp_path, capsys, monkeypatch):
+    """A data directory named in bytes that are not UTF-8 ($KUNDPULS_DATA_DIR=$'x\\xff', or a
+    relative data_dir of a config file in such a directory) gave a UnicodeEncodeError traceback,
+    after simulate had made kiosk.db; now refused before anything is made, naming the variable
+    or the config file."""
+    odd = tmp_path / "x\udcff"                       # the byte 0xff, as os.fsdecode gives it
+    monkeypatch.delenv("KUNDPULS_DATA_DIR", raising=False)
+    said = ""                               # (--data-dir or --config so named: argparse refuses them)
+    if how == "environment":
+        monkeypatch.setenv("KUNDPULS_DATA_DIR", str(odd))
+        said = f"$KUNDPULS_DATA_DIR {tmp_path}/x\\xff: "
+    else:                                             # read beside its config file
+        odd.mkdir()
+        cfg = odd / "kiosk.toml"
+        cfg.write_text('[kiosk]\nid = "k1"\nsite = "s1"\ndata_dir = "data"\n', encoding="utf-8")
+        monkeypatch.setenv("KUNDPULS_CONFIG", str(cfg))
+        said = f"data_dir {tmp_path}/x\\xff/data (of {tmp_path}/x\\xff/kiosk.toml): "
+    for command in (["simulate", "--taps", "2", "--force"], ["stats"], ["config", "check"]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err
+        assert err.startswith(f"kiosk: error: {said}") and "not UTF-8" in err, err
+        assert len(err.splitlines()) == 1, err
+    assert not any(p.name == "kiosk.db" for p in tmp_path.rglob("*"))
+
+
 @pytest.mark.filterwarnings("ignore")
 def test_run_without_gpio_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("GPIOZERO_PIN_FACTORY", raising=False)
