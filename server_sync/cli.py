@@ -66,6 +66,8 @@ def connect_new_store(args: argparse.Namespace) -> Any:
     url = database_url(args)
     path = _sqlite_path(url)
     new = bool(path) and not os.path.exists(path)
+    if path and not new:
+        _refuse_empty(path)
     db = connect(url)
     if new:
         print(f"{PROG}: no central database was at {os.path.abspath(path)}: made a new one", file=sys.stderr)
@@ -86,7 +88,24 @@ def existing_database_url(args: argparse.Namespace) -> str:
                                  f"no central database at {os.path.abspath(path)} (check --db or ${ENV_DB}; "
                                  f"the services, `{PROG} ingest`, `serve` and `notify run`, and `site add` and "
                                  f"`region add` create it)")
+    if path:
+        _refuse_empty(path)
     return url
+
+
+def _refuse_empty(path: str) -> None:
+    """A SQLite file of 0 bytes is a store that lost everything (a full disk, a bad copy), never
+    one not made yet: SQLite would take it for a new database and the migrations make an empty
+    store of it, which `site list` then called "no sites yet" (as the kiosk refuses its own)."""
+    from server_sync.exc import CentralConfigError
+    try:
+        empty = os.path.isfile(path) and os.path.getsize(path) == 0
+    except OSError:
+        return                                       # what cannot be looked at, connect says
+    if empty:
+        raise CentralConfigError(f"the central database {os.path.abspath(path)} is empty (0 bytes), not a central "
+                                 f"store: check --db or ${ENV_DB}, or restore it from its backup "
+                                 "(docs/deployment.md, A10)")
 
 
 def store_failure(error: BaseException) -> Any:

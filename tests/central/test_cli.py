@@ -532,7 +532,8 @@ def test_a_kiosks_database_given_to_db_is_refused_and_left_as_it_was(tmp_path, c
         assert main(["--db", f"sqlite:///{tmp_path / file}", "site", "list"]) == 2
         assert said_error(capsys.readouterr().err, f"{tmp_path / file} is {whose}, not a central store (check --db)")
     assert sqlite3.connect(path).execute("SELECT name FROM sqlite_master ORDER BY name").fetchall() == before
-    assert main(["--db", f"sqlite:///{tmp_path / 'notes.db'}", "site", "list"]) == 0    # empty: a new store
+    assert main(["--db", f"sqlite:///{tmp_path / 'notes.db'}", "site", "list"]) == 2    # empty: a lost store
+    assert said_error(capsys.readouterr().err, "notes.db is empty (0 bytes), not a central store")
 
 
 def test_a_postgresql_user_without_rights_is_told_so(pg_url, capsys):
@@ -787,6 +788,26 @@ def test_a_command_that_needs_a_store_refuses_a_missing_sqlite_path_and_makes_no
         err = capsys.readouterr().err
         assert rc == 2 and said_error(err, f"no central database at {missing}"), (command, err)
         assert sorted(tmp_path.rglob("*")) == before, command
+
+
+def test_an_empty_sqlite_file_is_refused_by_every_command_and_left_as_it_is(tmp_path, capsys):
+    """A central.db of 0 bytes (truncated: a full disk, a bad copy) was taken for a store not
+    made yet: `site list` and `report` migrated it into an empty store and said "no sites yet",
+    and the services would have started a new chain in it. Every command now refuses it, the
+    services and first registrations too, and leaves it as it is (a kiosk's empty database is
+    refused the same way)."""
+    empty = tmp_path / "central.db"
+    empty.write_bytes(b"")
+    commands = {**needs_a_store(tmp_path), **{c: [] for c in MAY_CREATE_THE_STORE},
+                "site add": ["s1", "--name", "S"], "region add": ["north", "--name", "N"]}
+    for command, argv in commands.items():
+        rc = central("--db", f"sqlite:///{empty}", *command.split(), *argv)
+        err = capsys.readouterr().err
+        assert rc == 2 and said_error(err, f"the central database {empty} is empty (0 bytes), not a central "
+                                           "store: check --db or $KUNDPULS_CENTRAL_DB, or restore it from its "
+                                           "backup"), (command, err)
+        assert empty.stat().st_size == 0 and sorted(p.name for p in tmp_path.iterdir() if "central" in p.name) \
+            == ["central.db"], command
 
 
 @pytest.mark.parametrize("command", [["site", "add", "s1", "--name", "S"], ["region", "add", "north", "--name", "N"]])
