@@ -14,6 +14,7 @@ from server_sync.central.setting import get_setting, set_setting, stored_error, 
 from server_sync.exc import CentralConfigError
 from server_sync.notify.queue import is_address
 from server_sync.program.files import read_regular_file
+from server_sync.program.hosts import host_problem
 
 SECURITY = ("starttls", "tls", "none")
 ENV_PASSWORD = "KUNDPULS_SMTP_PASSWORD"
@@ -76,14 +77,20 @@ def load(db: Database) -> SmtpSettings | None:
                         values["smtp_password_file"])
 
 
-def _one_word(value: str) -> bool:
-    """Not empty, and no space or control character (a host with a space is never reachable)."""
-    return bool(value) and all(c.isprintable() and not c.isspace() for c in value)
+def _host_hint(host: str) -> str:
+    """What a host that is no host name was most likely meant as: smtplib joins the port itself
+    (`mail.example.com:587` was sent to mail.example.com:587:587, never reached)."""
+    if "://" in host:
+        return f" (without {host.split('://')[0]}://: --security says how)"
+    return " (the port is --port)" if ":" in host else ""
 
 
 def save(db: Database, settings: SmtpSettings) -> None:
-    if not _one_word(settings.host):
-        raise CentralConfigError(f"--host must be a host name or address, got {settings.host!r}")
+    # A DNS name or an IP address, as the broker's host options (program.hosts); only one word
+    # was asked before, and a port or a URL was stored.
+    if host_problem(settings.host):
+        raise CentralConfigError(f"--host must be a host name or IP address, got {settings.host!r}"
+                                 f"{_host_hint(settings.host)}")
     if not 1 <= settings.port <= 65535:
         raise CentralConfigError(f"--port must be 1-65535, got {settings.port}")
     if not is_address(settings.sender):

@@ -539,6 +539,22 @@ def test_an_empty_name_or_address_is_a_mistake_not_everyone_or_no_one(central_ur
     assert capsys.readouterr().err.startswith("kiosk-central: error: --host must be a host name")
 
 
+@pytest.mark.parametrize("host, hint", [("mail.example.com:587", " (the port is --port)"),
+                                        ("smtp://mail.example.com", " (without smtp://: --security says how)"),
+                                        ("mail.example.com/", ""), ("10.0.0.300", ""), ("mail_.-x", "")])
+def test_smtp_host_is_a_host_name_or_address(host, hint, central_url, central_db, capsys):
+    """`--host mail.example.com:587` was stored, and mail went to 'mail.example.com:587:587'
+    (which never resolves); `smtp://mail.example.com` too. The host is checked as the broker's
+    host options are (program.hosts), and nothing is stored."""
+    assert main(["--db", central_url, "notify", "smtp", "set", "--host", host, "--from", "a@b.c"]) == 2
+    assert capsys.readouterr().err == (f"kiosk-central: error: --host must be a host name or IP address, "
+                                       f"got {host!r}{hint}\n")
+    assert smtp.load(central_db) is None
+    for good in ("mail.example.com", "mail.example.com.", "2001:db8::25", "192.0.2.25"):
+        assert main(["--db", central_url, "notify", "smtp", "set", "--host", good, "--from", "a@b.c"]) == 0, good
+        assert smtp.load(central_db).host == good
+
+
 @pytest.mark.parametrize("option, value", [("--interval", "-1"), ("--interval", "0"), ("--interval", "nan"),
                                            ("--interval", "1e308"), ("--close-every", "-5"),
                                            ("--close-every", "nan"), ("--watch-every", "-1"),
