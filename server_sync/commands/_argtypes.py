@@ -15,7 +15,7 @@ from typing import Callable
 from server_sync.analysis.days import DAY_FORMAT, check_order, parse_day  # DAY_FORMAT: for the commands' help
 from server_sync.exc import CentralConfigError
 from server_sync.program.cli import whole_number as whole_number_text
-from server_sync.protocol.codec import unsafe_character
+from server_sync.protocol.codec import TEXT_WHITESPACE, one_line_break, unsafe_character
 
 BIGINT_MAX = 2 ** 63 - 1       # ids: SQLite's INTEGER, PostgreSQL's BIGSERIAL
 INT_MAX = 2 ** 31 - 1          # versions, counts: PostgreSQL's INTEGER columns
@@ -95,6 +95,21 @@ def nonblank_name(text: str) -> str:
     if bad := unsafe_character(value):
         raise argparse.ArgumentTypeError(f"contains a control or formatting character ({bad})")
     return value
+
+
+def free_text(text: str) -> str:
+    """A note, a comment, a reason: line breaks and tabs as in the web app's text boxes
+    (codec.TEXT_WHITESPACE), but no other control or formatting character, by the rule names
+    follow (an escape sequence in a note acted on the terminal that echoed or listed it: a
+    review). Its line breaks are read as LF, as the web's. Its length and whether it may be empty
+    are the store's to say, naming the field."""
+    text = one_line_break(text)
+    if bad := unsafe_character(text.translate(_TEXT_WHITESPACE_GONE)):
+        raise argparse.ArgumentTypeError(f"contains a control or formatting character ({bad})")
+    return text
+
+
+_TEXT_WHITESPACE_GONE = str.maketrans("", "", TEXT_WHITESPACE)
 
 
 def time_zone_name(text: str) -> str:

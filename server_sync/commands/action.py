@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 
 from server_sync.cli import central_store
-from server_sync.commands._argtypes import DAY_FORMAT, day, nonblank_name, record_id
+from server_sync.commands._argtypes import DAY_FORMAT, day, free_text, nonblank_name, record_id
 from server_sync.exc import CentralConfigError
 from server_sync.report.figures import p_statement
 from server_sync.program.cli import nonempty
@@ -32,7 +32,7 @@ def add_parser(sub, common) -> None:
     a.add_argument("--question", type=nonempty, help="question id whose answers should move (default: the alert's)")
     a.add_argument("--date", type=day, metavar="YYYY-MM-DD",
                    help=f"the day the change took effect ({DAY_FORMAT}; default today)")
-    a.add_argument("--note", required=True, help="what was changed")
+    a.add_argument("--note", type=free_text, required=True, help="what was changed")
     a.add_argument("--from-alert", type=record_id, metavar="ID", help="the alert this action answers")
     a.add_argument("--owner", type=nonblank_name, metavar="USER", help="who sees it through (default: the site's store manager)")
     a.add_argument("--type", dest="action_type", metavar="TYPE", help=f"what kind of change: {TYPES_HELP}")

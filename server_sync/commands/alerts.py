@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from server_sync.cli import central_store, existing_database_url
-from server_sync.commands._argtypes import DAY_FORMAT, MAX_NAME, day, nonblank_name, record_id, seconds
+from server_sync.commands._argtypes import DAY_FORMAT, MAX_NAME, day, free_text, nonblank_name, record_id, seconds
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
 from server_sync.program.cli import nonempty
@@ -59,19 +59,19 @@ def add_parser(sub, common) -> None:
     due.add_argument("date", type=day, metavar="YYYY-MM-DD", help=DAY_FORMAT)
     com = s.add_parser("comment", parents=[common], help="add a comment to an alert's history")
     com.add_argument("id", type=record_id, metavar="ID")
-    com.add_argument("text", metavar="TEXT")
+    com.add_argument("text", type=free_text, metavar="TEXT")
     ack = s.add_parser("ack", parents=[common], help="acknowledge an alert (it is being looked at)")
     ack.add_argument("id", type=record_id, metavar="ID", help="alert id (from alerts list)")
-    ack.add_argument("--comment", help="what was found or done")
+    ack.add_argument("--comment", type=free_text, help="what was found or done")
     cl = s.add_parser("close", parents=[common], help="close an alert with its outcome")
     cl.add_argument("id", type=record_id, metavar="ID")
     cl.add_argument("--outcome", required=True, choices=("action", "none", "duplicate"),
                     help="action: an action was taken (--action ID, or a new one: --note); none: no action "
                          "needed (--reason); duplicate: of --duplicate-of ID")
-    cl.add_argument("--reason", help="why no action is needed (or a note on the outcome)")
+    cl.add_argument("--reason", type=free_text, help="why no action is needed (or a note on the outcome)")
     cl.add_argument("--action", type=record_id, metavar="ID", help="an action already logged at the site")
     cl.add_argument("--duplicate-of", type=record_id, metavar="ID", help="the alert this one repeats")
-    cl.add_argument("--note", help="a new action: what the site changed")
+    cl.add_argument("--note", type=free_text, help="a new action: what the site changed")
     cl.add_argument("--type", dest="action_type", metavar="TYPE", help="the new action's type (action add --help)")
     cl.add_argument("--owner", type=nonblank_name, metavar="USER",
                     help="who sees the new action through (default: the alert's owner)")

@@ -76,6 +76,17 @@ def _unsafe(c: str) -> bool:
     return ord(c) in _BIDI_CONTROLS or unicodedata.category(c) in _UNSAFE_CATEGORIES
 
 
+# What a person's longer text (a comment, a note) may hold besides printable characters, its line
+# breaks read as LF (one_line_break): a web form's textarea and the command line's free text alike.
+TEXT_WHITESPACE = "\t\n"
+
+
+def one_line_break(text: str) -> str:
+    """`text` with each CRLF, and each lone CR, as LF (browsers send a textarea's line breaks as
+    CRLF: a comment typed up to its limit was counted over it)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def unsafe_character(text: str) -> str | None:
     """The first character of `text` that `printable` would escape, as "U+XXXX", or None: for
     what a person names (a site, a region, a user), which is refused rather than escaped."""

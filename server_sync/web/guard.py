@@ -35,6 +35,7 @@ from server_sync.analysis.fleet import fleet as fleet_rows
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central import questions
 from server_sync.exc import CentralConfigError, FieldError, StoredSettingError
+from server_sync.protocol.codec import TEXT_WHITESPACE, one_line_break
 from server_sync.protocol.vocabulary import ID_RE, LANGUAGES
 from server_sync.web import audit, render, sessions
 from server_sync.web.filters import BadFilter, check_known, check_text, refused, refusal
@@ -494,13 +495,9 @@ def _attachment(filename: str) -> dict[str, str]:
 
 # --- forms ------------------------------------------------------------------------------------
 
-# What a form's text may hold besides printable characters: line breaks (read as LF: one_line_break) and tabs.
-FORM_WHITESPACE = "\t\n"
-
-
-def one_line_break(text: str) -> str:
-    """`text` with each CRLF, and each lone CR, as LF."""
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+# What a form's text may hold besides printable characters: line breaks (read as LF) and tabs, as the
+# command line's free text (commands._argtypes.free_text).
+FORM_WHITESPACE = TEXT_WHITESPACE
 
 
 NO_LABELS: Mapping[str, str] = MappingProxyType({})

@@ -470,6 +470,38 @@ def test_names_are_not_blank_nor_a_book(shop, capsys, argv, message):
     assert said_error(capsys.readouterr().err, message)
 
 
+FREE_TEXT = [("action", "add", "--site", "s1", "--question", "visit", "--note", "{}"),
+             ("alerts", "comment", "1", "{}"), ("alerts", "ack", "1", "--comment", "{}"),
+             ("alerts", "close", "1", "--outcome", "none", "--reason", "{}"),
+             ("alerts", "close", "1", "--outcome", "action", "--note", "{}")]
+
+
+@pytest.mark.parametrize("argv", FREE_TEXT)
+@pytest.mark.parametrize("text, code", [("x\x1b[2J", "U+001B"), ("a\x07b", "U+0007"), ("a\x9bb", "U+009B"),
+                                        ("Lager\u202eN", "U+202E"), ("a\u2028b", "U+2028")])
+def test_free_text_refuses_what_acts_on_a_terminal(shop, capsys, argv, text, code):
+    """A note, comment or reason was stored and echoed as typed: an escape sequence in it acted on
+    the terminal of whoever printed it (`action add` echoed it at once). Refused as names are
+    (nonblank_name), before the store is opened; argparse names the argument."""
+    argv = tuple(a.format(text) for a in argv)
+    option = next((a for a in argv if a.startswith("--") and a != "--outcome" and argv[argv.index(a) + 1] == text),
+                  "TEXT")
+    assert central("--db", shop, *argv) == 2
+    assert said_error(capsys.readouterr().err,
+                      f"argument {option}: contains a control or formatting character ({code})")
+
+
+def test_free_text_keeps_line_breaks_and_tabs_as_the_web_form_does(shop, capsys):
+    """The web app's comment box is a textarea: its line breaks (CRLF, read as LF) and tabs are
+    text (guard.FORM_WHITESPACE); so they are on the command line."""
+    assert central("--db", shop, "action", "add", "--site", "s1", "--question", "visit",
+                   "--note", "moved the kiosk\r\nnearer\tthe door\rat last", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["note"] == "moved the kiosk\nnearer\tthe door\nat last"
+    from server_sync.commands._argtypes import free_text
+    from server_sync.web.guard import FORM_WHITESPACE
+    assert free_text("a" + FORM_WHITESPACE + "b") == "a" + FORM_WHITESPACE + "b"
+
+
 L = "x" * 10_000                        # an id pasted with a whole file after it
 CUT = repr(L)[:77] + "..."              # protocol.codec.short: what an error echoes of it
 
