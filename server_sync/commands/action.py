@@ -13,6 +13,7 @@ from server_sync.commands._argtypes import DAY_FORMAT, day, free_text, nonblank_
 from server_sync.exc import CentralConfigError
 from server_sync.report.figures import p_statement
 from server_sync.program.cli import nonempty
+from server_sync.protocol.codec import printable
 
 TYPES_HELP = "staffing, training, cleaning, queue, assortment, layout, opening-hours, service, other"
 
@@ -72,7 +73,7 @@ def run_add(args: argparse.Namespace) -> int:
         stored = actions.create(db, site, question, args.date or site_today(db, site, now), args.note, now,
                                 owner=args.owner, action_type=args.action_type, alert_id=args.from_alert, due_date=args.due)
     print(json.dumps(stored, ensure_ascii=False) if args.json else
-          f"action {stored['id']} logged for {stored['site_id']} from {stored['date']}: {stored['note']}")
+          f"action {stored['id']} logged for {stored['site_id']} from {stored['date']}: {_said(stored['note'])}")
     return 0
 
 
@@ -106,7 +107,7 @@ def run_list(args: argparse.Namespace) -> int:
         # The series it was judged on: `visit@smiley4` once the question is asked on another scale.
         series = a.get("series_id", a["question_id"])
         print(f"{a['id']:>5} {a['site_id']:<16} {series:<10} {a['date']}  {verdict:<22} {diff}"
-              f"  n {a['previous']['n']}->{a['current']['n']}{closed}  {a['note']}")
+              f"  n {a['previous']['n']}->{a['current']['n']}{closed}  {_said(a['note'])}")
     if not out:                 # silence would read as a failed command
         print("no actions" + (" matching these filters" if args.site or args.state or args.overdue else
                               " logged yet (kiosk-central action add, or close an alert with --outcome action)"))
@@ -125,7 +126,7 @@ def run_show(args: argparse.Namespace) -> int:
         print(json.dumps(a, indent=2, ensure_ascii=False, default=str))
         return 0
     ev = a["evaluation"] or {}
-    print(f"action {a['id']} at {a['site_id']} ({a['question_id']}) from {a['date']}: {a['note']}")
+    print(f"action {a['id']} at {a['site_id']} ({a['question_id']}) from {a['date']}: {_said(a['note'])}")
     print(f"  owner {a['owner'] or '-'}, type {a['action_type'] or '-'}, alert {a['alert_id'] or '-'},"
           f" due {a['due_date'] or '-'}")
     print(f"  before/after: {ev.get('verdict', '-')}" + (f"; closed as {a['verdict']}" if a["verdict"] else ""))
@@ -146,3 +147,9 @@ def run_close_completed(args: argparse.Namespace) -> int:
             print(f"action {a['id']} at {a['site_id']} closed: {a['verdict']}")
         print(f"{len(closed)} action(s) closed")
     return 0
+
+
+def _said(note: str) -> str:
+    """A note as a terminal line: one typed in the web app may hold a formatting character (a
+    bidi override reorders what the terminal shows) or a line break; escaped, as `alerts` does."""
+    return printable(note, limit=10_000)

@@ -585,6 +585,18 @@ def test_a_comment_that_holds_terminal_escapes_is_shown_escaped(world, central_u
     assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned\\x07" in out
 
 
+def test_an_actions_note_from_the_web_is_shown_escaped(world, central_url, capsys):
+    """The web form takes what a textarea may hold, and a note pasted there may hold a bidi
+    override (it reorders what a terminal shows) or an escape sequence stored by another way in:
+    `action show` and `action list` printed it raw; now escaped, as `alerts show` does."""
+    hostile = "kassa \u202eflyttad\u202c \x1b[2J klar"
+    a = actions.create(world, "s1", "visit", "2026-11-20", hostile, MONDAY_10, owner="sara")
+    for argv in (("action", "show", str(a["id"])), ("action", "list", "--site", "s1")):
+        assert central("--db", central_url, *argv) == 0
+        out = capsys.readouterr().out
+        assert "\u202e" not in out and "\x1b" not in out and "kassa \\u202eflyttad" in out, out
+
+
 def test_the_digest_names_a_readers_stores_in_her_alphabet(world):
     """A store manager of Örebro, Åre and Älmhult (site ids in another order) reads them in the
     Swedish order in her digest's first line; Python's order put Älmhult before Åre."""
