@@ -33,6 +33,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from benchmarks.machine import load_1m
+
 ROUNDS = 30                 # per page and engine
 TARGET_P95_S = 2.0
 TAPPING_KIOSK = "k2"        # a second kiosk at the store manager's site, recording as a kiosk does
@@ -193,7 +195,7 @@ def run() -> dict:
         for page, figures in (result[engine].items() if "skipped" not in result[engine] else ()):
             targets[f"{engine}_{page}_p95_under_{TARGET_P95_S:g}_s"] = figures["page_s"]["p95"] < TARGET_P95_S
     result["targets_met"] = targets
-    result["load_average_1m"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)}
+    result["load_average_1m"] = load_1m(load_before)
     return result
 
 

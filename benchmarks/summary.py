@@ -175,12 +175,14 @@ def _load(record: dict) -> str:
     r, m = record["result"], record["machine"]
     seen: list[float] = []
     for part in (r, *(v for v in r.values() if isinstance(v, dict))):
-        for key in ("load_average_1m", "load_average_1min"):
+        for key in ("load_average_1m", "load_average_1min", "generate_load_average_1m"):
             if isinstance(part.get(key), dict):
                 seen += [part[key]["before"], part[key]["after"]]
+        # Files written before 2026-12-07 hold whole os.getloadavg() triples (1, 5, 15 minutes)
+        # before and after: their 1-minute figures are the first of each.
         for key in ("load_average", "generate_load_average"):
             if isinstance(part.get(key), list):
-                seen += part[key]
+                seen += part[key][::3]
     if "load_average_1m" in m:
         seen.append(m["load_average_1m"])
     if not seen:

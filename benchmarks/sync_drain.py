@@ -41,6 +41,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks.machine import load_1m
 from kiosk.config import parse_config
 from kiosk.store import LocalStore
 from seeds.backlog import add_backlog
@@ -373,7 +374,7 @@ def run() -> dict:
             targets[f"backlog_10k_under_1s_{engine}"] = pg["backlog_10k"]["median_seconds"] < 1.0
     result["targets_met"] = targets
     # The machine is shared; other work running at the same time slows every series alike.
-    result["load_average_1m"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)}
+    result["load_average_1m"] = load_1m(load_before)
     # How busy the centre was during the 100k drain: CPU seconds of the ingest process (and of
     # the PostgreSQL server, which works in turn with it) over the wall time. Near 1, the centre
     # is the limit; the batch transport floor shows the broker is not.

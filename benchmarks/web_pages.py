@@ -40,6 +40,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks.machine import load_1m
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "web_pages"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -304,7 +306,7 @@ def _measure(url: str, marker: Path, sites: int, days: int) -> dict:
     answers = db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0]
     db.close()
     floors = _floors(url, region)
-    load_avg = list(os.getloadavg())
+    load_avg = os.getloadavg()
     server = WebServer(url, OUT / "serve-cold.log", workers=2, extra=("--cache-seconds", "0")).start()
     try:
         pages = {}
@@ -345,7 +347,7 @@ def _measure(url: str, marker: Path, sites: int, days: int) -> dict:
         result["worker_rss_mb"] = _worker_rss_mb(server)
     finally:
         server.stop()
-    result["load_average"] = [round(x, 2) for x in load_avg + list(os.getloadavg())]
+    result["load_average_1m"] = load_1m(load_avg)
     result["median_page_p95_ms"] = round(statistics.median(r["p95_ms"] for r in rows.values()), 1)
     return result
 

@@ -161,3 +161,22 @@ def test_the_idle_target_is_judged_as_the_kiosk_is_shipped():
     assert idle["shipped_led_breath"] is shipped_idle_pattern()
     as_shipped = idle["app_with_led_breath"] if idle["shipped_led_breath"] else idle["app"]
     assert idle["met"] == _idle_met(as_shipped)
+
+
+def test_the_load_column_shows_only_1_minute_load_averages():
+    """alert_quality, report_chain and web_pages stored whole os.getloadavg() triples (1, 5 and
+    15 minutes) before and after; the column, which says 1-minute load, showed the 15-minute
+    figures too (0.5–2.13 where the 1-minute ones were 0.5–0.93). Old files keep their lists;
+    new ones store the 1-minute figures under their own key."""
+    from benchmarks.summary import _load
+    machine = {"load_average_1m": 1.5}
+    old = {"load_average": [1.0, 5.0, 9.0, 2.0, 6.0, 10.0], "sqlite": {"generate_load_average": [1.2, 7.0, 8.0, 1.8, 7.0, 8.0]}}
+    assert _load({"result": old, "machine": machine}) == "1–2"
+    new = {"load_average_1m": {"before": 0.5, "after": 0.7}, "sqlite": {"generate_load_average_1m": {"before": 0.4, "after": 0.6}}}
+    assert _load({"result": new, "machine": machine}) == "0.4–1.5"
+
+
+def test_the_writers_store_1_minute_load_averages_under_their_own_key(monkeypatch):
+    from benchmarks import machine
+    monkeypatch.setattr(machine.os, "getloadavg", lambda: (0.9, 5.0, 9.0))
+    assert machine.load_1m((0.3, 4.0, 8.0)) == {"before": 0.3, "after": 0.9}
