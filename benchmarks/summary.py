@@ -48,8 +48,12 @@ def _tap_commit(r: dict) -> Iterator[Row]:
 
 def _stats_1m(r: dict) -> Iterator[Row]:
     ours, comp = r["kiosk_stats_command_in_process"], r["competing_migration1_index"]
-    yield ("`kiosk stats --json` in process over 1M answers, median", f"{ours['median_ms']} ms",
-           f"queries on migration 1's index {comp['median_ms']} ms ({r['ratio_competing_over_covering']}× slower)",
+    # The competitor is the period queries alone: its ratio is over `local_stats` alone (on the
+    # covering index), which the row shows beside the whole command's time.
+    queries = r["local_stats_covering_index"]["median_ms"]
+    yield ("`kiosk stats --json` in process over 1M answers, median", f"{ours['median_ms']} ms (`local_stats` alone {queries} ms)",
+           f"the period queries on migration 1's index {comp['median_ms']} ms"
+           f" ({r['ratio_competing_over_covering']}× slower than {queries} ms)",
            f"< {r['target_ms']} ms", r["meets_target"])
     proc = r["kiosk_stats_process_incl_python_start"]
     yield ("`python -m kiosk stats --json` as a process, median", f"{proc['median_ms']} ms (max {proc['max_ms']})",
