@@ -20,7 +20,8 @@ Measured, per engine, in one run:
   ingest's after-commit hook does (`marks.bump`, one site a commit) at the chain's own busy-hour
   rate (its answers over its days and OPEN_HOURS, × PEAK_FACTOR, each answer its own commit),
   so that the cache keyed by those marks is invalidated as in a store's day (without answers
-  arriving it stays warm: the best case);
+  arriving it stays warm: the best case). Only the marks move: no answer is stored, so the
+  database's writes of a busy hour are not in it (the summary says "marks only");
 - the resident memory of each worker after the load.
 The chain is built once into benchmarks/out/web_pages/ (SQLite file, PostgreSQL cluster directory)
 and reused by later runs (building it takes about a minute per engine; see report_chain).

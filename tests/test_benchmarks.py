@@ -199,3 +199,39 @@ def test_the_stats_ratio_is_shown_with_the_figure_it_divides_by():
     competitor, ratio, base = map(float, m.groups())
     assert competitor / base == ratio
     assert f"{base} ms" in value
+
+
+def test_labels_say_what_the_run_left_out():
+    """Rows said 'postgresql' for runs with fsync, synchronous_commit and full_page_writes off
+    (the production row said so, the others did not), and 'answers arriving' for a load in which
+    only the live marks moved and no answer was stored."""
+    from benchmarks.summary import _ingest_store, _live_latency, _sync_drain, _web_pages
+    rate = {"answers_per_s": 1}
+    store = {"ours": rate, "ours_group_commit": rate, "floor_bulk_insert": rate, "naive_row_per_commit": rate,
+             "ratio_ours_vs_floor": 1, "ratio_group_commit_vs_floor": 1}
+    ingest = {"setup": "PostgreSQL 15 with test settings (fsync off: its commit cost is not measured)",
+              "sqlite": store, "postgresql": store}
+    assert [row[0] for row in _ingest_store(ingest)] == [
+        "central ingest's store path, sqlite, answers/s", "central ingest's store path, postgresql (fsync off), answers/s"]
+
+    drained = {"backlog_100k": {"answers_per_s": 1}, "backlog_10k": {"runs_seconds": [0.4], "median_seconds": 0.4}}
+    test_pg = {**drained, "server": "PostgreSQL 15, test settings (fsync=off, synchronous_commit=off, full_page_writes=off)"}
+    prod_pg = {**drained, "server": "PostgreSQL 15, production settings (fsync=on, synchronous_commit=on, full_page_writes=on)"}
+    drain = {"sqlite": drained, "postgresql": test_pg, "postgresql_production": prod_pg, "naive": {"answers_per_s": 1},
+             "targets_met": {}, "ratios": {f"ours_{e}_answers_vs_naive_answers": 1 for e in ("sqlite", "postgresql", "postgresql_production")}}
+    assert [row[0] for row in _sync_drain(drain)] == [
+        "100k backlog end to end, sqlite, answers/s", "10k backlog drained, sqlite, median of 1",
+        "100k backlog end to end, postgresql (fsync off), answers/s", "10k backlog drained, postgresql (fsync off), median of 1",
+        "100k backlog end to end, postgresql production, answers/s", "10k backlog drained, postgresql production, median of 1"]
+
+    figures = {"page_s": {"p95": 0.3}, "commit_s": {"p50": 0.01}, "ratio_p50_page_vs_commit": 30}
+    live = {"sqlite": {"overview": figures}, "postgresql": {"overview": figures}}      # before it recorded its server
+    assert [row[0] for row in _live_latency(live)] == [
+        "answers published to the open overview page, sqlite, p95",
+        "answers published to the open overview page, postgresql (fsync off), p95"]
+
+    load = {"p95_ms": 1, "per_s": 1, "errors": 0}
+    pages = {"pages": {"overview": {"p95_ms": 1, "floor_p95_ms": 1, "target_met": True}},
+             "load_cached_answers_arriving": load}
+    (moving,) = [row[0] for row in _web_pages({"sqlite": pages}) if "busy hour" in row[0]]
+    assert "marks only" in moving and "answers arriving" not in moving
