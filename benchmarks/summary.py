@@ -90,8 +90,13 @@ def _sync_drain(r: dict) -> Iterator[Row]:
             continue
         big, small = e["backlog_100k"], e["backlog_10k"]
         label = _engine(engine, e.get("server", ""))
-        yield (f"100k backlog end to end, {label}, answers/s", _n(big["answers_per_s"]),
-               f"a message per answer {_n(r['naive']['answers_per_s'])}/s ({ratios[f'ours_{engine}_answers_vs_naive_answers']}×)",
+        # Before 2026-12-07 the 100k came from one kiosk, with the ingest's byte budget off.
+        source = (f"{big['kiosks']} kiosks × {big['answers_per_kiosk'] // 1000}k at once, each within its byte budget"
+                  if big.get("kiosks", 1) > 1 else "one kiosk, the ingest's byte budget off")
+        naive = r["naive"]
+        senders = f" from {naive['kiosks']} kiosks" if naive.get("kiosks", 1) > 1 else ""
+        yield (f"100k backlog end to end, {source}, {label}, answers/s", _n(big["answers_per_s"]),
+               f"a message per answer{senders} {_n(naive['answers_per_s'])}/s ({ratios[f'ours_{engine}_answers_vs_naive_answers']}×)",
                "≥ 20,000/s", met.get(f"end_to_end_ge_20000_answers_per_s_{engine}"))
         yield (f"10k backlog drained, {label}, median of {len(small['runs_seconds'])}",
                f"{small['median_seconds']} s (runs {', '.join(map(str, small['runs_seconds']))})",
