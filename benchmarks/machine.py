@@ -49,6 +49,12 @@ def code_version(root: Path = Path(__file__).resolve().parents[1]) -> dict:
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
+def load_1m(before: tuple[float, ...]) -> dict:
+    """The 1-minute load average at a run's start (`before`, an os.getloadavg() taken then) and
+    now: what a result stores about the machine's other work during the run."""
+    return {"before": round(before[0], 2), "after": round(os.getloadavg()[0], 2)}
+
+
 def machine_info() -> dict:
     """Recorded with every result: the machine, how busy it was, and the code that ran."""
     return {

@@ -20,7 +20,8 @@ Measured, per engine, in one run:
   ingest's after-commit hook does (`marks.bump`, one site a commit) at the chain's own busy-hour
   rate (its answers over its days and OPEN_HOURS, × PEAK_FACTOR, each answer its own commit),
   so that the cache keyed by those marks is invalidated as in a store's day (without answers
-  arriving it stays warm: the best case);
+  arriving it stays warm: the best case). Only the marks move: no answer is stored, so the
+  database's writes of a busy hour are not in it (the summary says "marks only");
 - the resident memory of each worker after the load.
 The chain is built once into benchmarks/out/web_pages/ (SQLite file, PostgreSQL cluster directory)
 and reused by later runs (building it takes about a minute per engine; see report_chain).
@@ -39,6 +40,8 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from benchmarks.machine import load_1m
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out" / "web_pages"
@@ -304,7 +307,7 @@ def _measure(url: str, marker: Path, sites: int, days: int) -> dict:
     answers = db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0]
     db.close()
     floors = _floors(url, region)
-    load_avg = list(os.getloadavg())
+    load_avg = os.getloadavg()
     server = WebServer(url, OUT / "serve-cold.log", workers=2, extra=("--cache-seconds", "0")).start()
     try:
         pages = {}
@@ -345,7 +348,7 @@ def _measure(url: str, marker: Path, sites: int, days: int) -> dict:
         result["worker_rss_mb"] = _worker_rss_mb(server)
     finally:
         server.stop()
-    result["load_average"] = [round(x, 2) for x in load_avg + list(os.getloadavg())]
+    result["load_average_1m"] = load_1m(load_avg)
     result["median_page_p95_ms"] = round(statistics.median(r["p95_ms"] for r in rows.values()), 1)
     return result
 
