@@ -26,9 +26,10 @@ def run(args: argparse.Namespace) -> int:
     # The kind of kiosk decides which saved push it can use (kiosk.usable).
     cfg = load_config(args, demo=args.demo, kind=HEADLESS if args.headless else APP)
     if args.headless:
+        from server_sync.program.logs import configure_logging
         # The demo says what happens on stdout itself; INFO logs would repeat every line.
-        logging.basicConfig(level=logging.WARNING if args.demo else logging.INFO,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        configure_logging(logging.WARNING if args.demo else logging.INFO,
+                          "%(asctime)s %(name)s %(levelname)s %(message)s")
         from kiosk.headless import run_headless
         return run_headless(cfg, demo=args.demo)
     try:

@@ -56,13 +56,14 @@ def sync_command(args: argparse.Namespace) -> int:
     from kiosk.loading import load_config
     from kiosk.pushed import file_mapping
     from kiosk.store import LocalStore
+    from server_sync.program.logs import configure_logging
     from server_sync.program.systemd import SystemdNotifier
     from kiosk.sync_agent import SyncAgent, SyncError
 
     for option in options_without_once(args):
         args.usage_error(f"{option} needs --once")
-    logging.basicConfig(level=logging.INFO if (args.verbose or not args.once) else logging.WARNING,
-                        format="kiosk sync: %(message)s")
+    configure_logging(logging.INFO if (args.verbose or not args.once) else logging.WARNING,
+                      "kiosk sync: %(message)s")
     cfg = load_config(args)
     base = file_mapping(cfg, demo=bool(args.demo))
     stop = threading.Event()

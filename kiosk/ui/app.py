@@ -28,6 +28,7 @@ from kiosk.config import KioskConfig                            # noqa: E402
 from kiosk.exc import CaptureError, KioskError                  # noqa: E402
 from kiosk.lean_imports import import_store                     # noqa: E402
 from kiosk.ui.texts import tr                                   # noqa: E402
+from server_sync.program.logs import quiet_data_loggers      # noqa: E402
 
 if TYPE_CHECKING:
     from kiosk.store import LocalStore
@@ -172,8 +173,8 @@ def run_app(cfg: KioskConfig, *, demo: bool = False, clock: KioskClock | None = 
     configure_kivy(cfg, demo, size)
     import_store()
     # peewee logs every statement at DEBUG, and under Kivy the root logger lets DEBUG through:
-    # a log record per query for nothing.
-    logging.getLogger("peewee").setLevel(logging.INFO)
+    # a log record per query, each comment in it.
+    quiet_data_loggers()
     from kiosk.store import LocalStore
     if pin_factory is None and demo:
         from gpiozero.pins.mock import MockFactory, MockPWMPin

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import fcntl
 import importlib
-import logging
 import os
 import signal
 import socket
@@ -22,6 +21,7 @@ from server_sync.exc import CentralConfigError
 from server_sync.ingest_inbox import KIOSK_BURST_BYTES, KIOSK_BYTES_PER_S, KIOSK_DAY_BYTES, KIOSK_MESSAGE_BYTES
 from server_sync.program.cli import nonempty
 from server_sync.program.files import read_regular_file
+from server_sync.program.logs import configure_logging
 
 # Callables run after each commit that changed answers: "module:function" with the signature of
 # server_sync.ingest.AfterCommitHook. Add a line here to plug a rule into ingest.
@@ -173,8 +173,7 @@ def run(args: argparse.Namespace) -> int:
     from server_sync.ingest import Ingest, IngestService, make_client
     from server_sync.ingest_inbox import KioskRates
 
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     slot = None
     if args.client_id:
         client_id = args.client_id

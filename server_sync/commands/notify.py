@@ -203,11 +203,12 @@ def run(args: argparse.Namespace) -> int:
 
     from server_sync.central.db import reconnect
     from server_sync.central.dialect import first_line, store_failure
+    from server_sync.program.logs import configure_logging
     from server_sync.program.systemd import SystemdNotifier
     check_seconds(args.interval, "--interval", 0.1, 3600.0)
     check_seconds(args.close_every, "--close-every", 0.0, 7 * 86400.0)
     check_seconds(args.watch_every, "--watch-every", 0.0, 86400.0)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(logging.INFO, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     notifier = SystemdNotifier()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

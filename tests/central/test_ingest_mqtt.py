@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from server_sync import protocol
 from tests.central.fleet import AgentThread, make_kiosk, wait_until
-from tests.central.wire import batch, count, response
+from tests.central.wire import batch, count, followup, response
 
 pytestmark = pytest.mark.broker
 
@@ -164,6 +164,33 @@ def test_bad_messages_are_dead_lettered_and_ingest_stays_alive(broker, central, 
     assert all(a.ranges == () and [r.ranges for r in a.rejected] == [((1, 1),)] for a in refused)
     assert sorted(next(w for w in ("out of range", "in the future") if w in a.rejected[0].reason)
                   for a in refused) == ["in the future", "out of range"]
+    k1.loop_stop()
+
+
+def test_a_debug_log_holds_no_comment_and_no_refused_payload(broker, central, ingestors):
+    """`ingest --log-level debug` logs the centre's own steps, never what a customer wrote: the
+    store's driver (peewee) logs every statement with its values at DEBUG, and the root logger at
+    DEBUG let it through (the follow-up's comment, a conflict's two versions, a refused message's
+    whole payload in its dead letter)."""
+    url, db = central
+    ing = ingestors(url, broker, "ingest-1", "--log-level", "debug")
+    k1 = client_for(broker, "k1", client_id="k1-raw")
+    assert connect_result(k1, broker) == "Success"
+    acks = []
+    k1.on_message = lambda c, u, m: acks.append(protocol.decode_ack(m.payload))
+    k1.subscribe(protocol.ack_topic("k1"), qos=1)
+    secret = "Kalle i kassan skrek PRIVATEWORD"
+    r = response(1, value=1)
+    f = followup(2, r["id"], comment=secret)
+    refused = followup(4, response(3)["id"], comment=secret + "\x00")        # a control character
+    for i, events in enumerate(([r, f], [dict(f, comment=secret + " igen")], [refused])):
+        k1.publish(*batch(events, batch_id=f"b{i}"), qos=1).wait_for_publish(5)
+    assert wait_until(lambda: len(acks) == 3, 15), acks
+    assert count(db, f"SELECT COUNT(*) FROM followup WHERE comment = {db.param}", (secret,)) == 1
+    assert count(db, "SELECT COUNT(*) FROM conflict") == 1
+    assert count(db, "SELECT COUNT(*) FROM dead_letter") == 1
+    assert ing.terminate() == 0
+    assert "PRIVATEWORD" not in ing.log()
     k1.loop_stop()
 
 
