@@ -58,10 +58,15 @@ _EMAIL = re.compile(r"[\w.%+\-]+\s*(?:@|\(at\)|\[at\])\s*[\w\-]+(?:\s*(?:\.|\(do
 # An address as the kiosk's keyboard types it, with no @: "kalle at foretag.se", "kalle snabel a
 # gmail.com", "kari krøllalfa online dot no". A word before "at" and a place after it is a sentence
 # too ("cheaper at ica.se"), so the host must end in a top-level domain people's addresses have and
-# the word before must not be one that comes before "at" in a sentence (_NOT_AN_ADDRESS).
-_SPELLED_DOT = r"(?:\.| dot | punkt )"
+# the word before must not be one that comes before "at" in a sentence (_NOT_AN_ADDRESS). The dot
+# as typed: ".", with a space before it or on both sides ("gmail . com"; a space after it alone is a
+# sentence's end: "at noon. no one came"), or spelled (en, sv; nb "punktum", "prikk"), in the name
+# before the at too ("ola punktum nordmann krøllalfa ...": the name is what must go).
+_DOT_WORD = r" (?:dot|punkt|punktum|prikk) "
+_SPELLED_DOT = rf"(?: ?\.| \. |{_DOT_WORD})"
 _EMAIL_SPELLED = re.compile(
-    rf"([\w.%+\-]+) (?:at|\(at\)|\[at\]|snabel ?-?a|krøllalfa|alfakrøll) [\w\-]+(?:{_SPELLED_DOT}[\w\-]+)*"
+    rf"((?:[\w.%+\-]+{_DOT_WORD})*[\w.%+\-]+) (?:at|\(at\)|\[at\]|snabel ?-?a|krøllalfa|alfakrøll) "
+    rf"[\w\-]+(?:{_SPELLED_DOT}[\w\-]+)*"
     rf"{_SPELLED_DOT}(?:se|no|dk|fi|is|ax|nu|eu|com|net|org|info|me|io|uk|de)\b", re.IGNORECASE)
 _NOT_AN_ADDRESS = frozenset(
     "look looked looking order ordered ordering buy bought shop shopped shopping sold sale cheaper price "
@@ -255,7 +260,7 @@ def _swedish_id(d: str) -> bool:
 
 
 def _spelled_address_masked(m: re.Match) -> str:
-    return m.group(0) if m.group(1).lower() in _NOT_AN_ADDRESS else EMAIL_MARK
+    return m.group(0) if m.group(1).split()[-1].lower() in _NOT_AN_ADDRESS else EMAIL_MARK
 
 
 def _iban_mark(m: re.Match) -> str:

@@ -3,7 +3,7 @@ kiosk's scrubbing (kiosk/scrub.py): comments with an embedded identifier that mu
 valid check digits, and the same with a broken check digit, in the spacing and dash variants
 people type) and comments with a look-alike that must stay (prices, times, dates, receipt,
 order and store numbers, postcodes, EAN codes, amounts near the word for an account, a shop's
-web address, words close to a staff name).
+web address, "at" before a sentence's end, words close to a staff name).
 
 Identifiers are built from their rules (check digits computed by python-stdnum), never copied
 from a list, so every run with the same seed is the same corpus.
@@ -215,9 +215,14 @@ def email(rng: random.Random) -> str:
     if rng.random() < 0.4:
         # As the kiosk's keyboard types it: no @, capitals, dash or underscore. Each was stored
         # as typed ("kalle at foretag.se", "kalle at foretag dot se").
-        user = rng.choice(["kalle", "anna.svensson", "ola72", "märta.öberg", "jørgen.b"])
-        at = rng.choice([" at ", " at ", " snabel a ", " (at) ", " krøllalfa "])
-        return user + at + (host if rng.random() < 0.7 else host.replace(".", rng.choice([" dot ", " punkt "])))
+        # The dot spelled (en, sv, nb) or with spaces around it, in the name before the at too
+        # ("kari punktum nordmann krøllalfa ...", "kalle at gmail . com" were stored as typed).
+        user = rng.choice(["kalle", "anna.svensson", "ola72", "märta.öberg", "jørgen.b", "kari.nordmann"])
+        at = rng.choice([" at ", " at ", " snabel a ", " (at) ", " krøllalfa ", " alfakrøll "])
+        if rng.random() < 0.7:
+            return user + at + host
+        dot = rng.choice([" dot ", " punkt ", " punktum ", " prikk ", " . "])
+        return user.replace(".", dot if dot.strip().isalpha() else ".") + at + host.replace(".", dot)
     user = rng.choice(["anna.svensson", "ola", "kari_n", "j.smith", "lars-erik72"])
     return rng.choice([f"{user}@{host}", f"{user} (at) {host}", f"{user.upper()}@{host}", f"{user} (AT) {host}"])
 
@@ -229,7 +234,8 @@ def ean13(rng: random.Random) -> str:
 
 
 def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
-    kind = rng.choice(["price", "time", "date", "receipt", "order", "store", "postcode", "ean", "quantity", "account", "website", "words"])
+    kind = rng.choice(["price", "time", "date", "receipt", "order", "store", "postcode", "ean", "quantity", "account",
+                       "website", "sentence", "words"])
     kr = {"sv": "kr", "nb": "kr", "en": "SEK"}[language]
     if kind == "price":
         value = rng.choice([f"{rng.randint(5, 999)},{rng.randint(0, 99):02d} {kr}", f"{rng.randint(1, 9)} {rng.randint(100, 999)} {kr}",
@@ -269,8 +275,16 @@ def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
                  "en": rng.choice([f"{n} SEK from my account", f"account {n} times"])}[language]
     elif kind == "website":     # a shop's address after "at" is a sentence, not an e-mail address
         site = rng.choice(["ica.se", "coop.se", "komplett.no", "elkjop.no", "amazon.com"])
+        if rng.random() < 0.3:  # with a spaced or spelled dot, as an address may be typed
+            site = site.replace(".", rng.choice([" . ", " punkt ", " prikk "]))
         value = {"sv": f"billigare på {site}", "nb": rng.choice([f"billigere på {site}", f"synes at {site} er bedre"]),
                  "en": rng.choice([f"cheaper at {site}", f"I looked at {site}", f"ordered at {site}"])}[language]
+    elif kind == "sentence":    # "at" before a sentence's end and a word that is a domain
+        value = {"sv": rng.choice(["det var kaos. se till att fixa det", "vi kom kl 9. nu är det bättre"]),
+                 "nb": rng.choice(["han sa at kassen var stengt. se på det", "jeg mener at det var for dyrt. nu handler jeg der ikke",
+                                   "synes at prisen var høy. no comment"]),
+                 "en": rng.choice(["we got there at noon. no one was at the till", "the queue at ica. me and my son waited",
+                                   "look at it. is this service?"])}[language]
     elif kind == "words":       # words that hold a roster name or are one letter from it
         value = rng.choice({"sv": ["annars perfekt", "en annan kassa", "martyrium", "mats sortiment", "perfekt"],
                             "nb": ["ellers perfekt", "annen kasse", "perioden", "jorden rundt", "sofistikert"],

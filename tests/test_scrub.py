@@ -96,6 +96,14 @@ def test_ordinary_text_is_kept(text):
     ("anna (AT) example.se", EMAIL_MARK),
     ("anna (at) example (dot) se", EMAIL_MARK),
     ("märta.öberg (at) post dot dk", EMAIL_MARK),
+    # Norwegian words for the dot, and a dot with spaces around it: each was stored as typed.
+    ("kari.nordmann krøllalfa gmail punktum com", EMAIL_MARK),
+    ("ola alfakrøll online prikk no", EMAIL_MARK),
+    ("skriv til ola at firma prikk no takk", f"skriv til {EMAIL_MARK} takk"),
+    ("kalle at gmail . com", EMAIL_MARK),
+    ("kalle at gmail .com", EMAIL_MARK),
+    ("ola punktum nordmann at gmail punktum com", EMAIL_MARK),       # the name before the at too
+    ("mvh ola dot nordmann at gmail dot com", f"mvh {EMAIL_MARK}"),
 ])
 def test_personal_data_as_the_kiosk_keyboard_types_it_is_replaced(text, expected):
     """The kiosk's keyboard (kiosk.ui.keyboard.ROWS) types lower-case letters, digits, space and
@@ -125,6 +133,10 @@ def test_personal_data_as_the_kiosk_keyboard_types_it_is_replaced(text, expected
     "we arrived at noon. the queue was long",
     "meet me at 5.30",
     "at the till. it was slow",
+    "we arrived at noon. no one was there",    # a sentence's end and a word that is a domain
+    "han sa at kassen var stengt. se over det",
+    "jeg synes at komplett . no er bedre",
+    "det var for dyrt, punktum. no thanks",
 ])
 def test_look_alikes_as_the_kiosk_keyboard_types_them_are_kept(text):
     assert scrub_comment(text) == text
