@@ -75,10 +75,14 @@ _NOT_AN_ADDRESS = frozenset(
 # An IBAN in capitals or not: the kiosk's keyboard has no capitals ("se45 5000 0000 0583 9825 7466").
 _IBAN = re.compile(r"\b[A-Za-z]{2}[0-9]{2}(?:[ ]?[A-Za-z0-9]){10,30}\b")
 # An account number the words before it name (sv, nb, da, en), whatever the bank's format: a
-# Swedish clearing and account number has no check digit that holds for every bank.
+# Swedish clearing and account number has no check digit that holds for every bank. Between the
+# word and the digits at most a possessive and one linking verb ("mitt kontonummer är 8327 ...",
+# "kontonummeret mitt er ...", "my account number is ..."), no other word: "konto har 12345678901
+# poäng" says nothing of whose number it is.
 _ACCOUNT_AFTER_WORD = re.compile(
     r"(\b(?:bank)?(?:konto(?:t|en|nr|nummer(?:et)?|numret)?|kto|account|acct)\b\W{0,3}"
-    r"(?:(?:nr|no|nummer|number)\b\W{0,3})?)(\d+(?:(?:[.,-] ?| )\d+)*)(?!\w)", re.IGNORECASE)
+    r"(?:(?:nr|no|nummer|number)\b\W{0,3})?(?:(?:mitt|min|my)\b\W{0,3})?"
+    r"(?:(?:är|er|is|var|was|lyder)\b\W{0,3})?)(\d+(?:(?:[.,-] ?| )\d+)*)(?!\w)", re.IGNORECASE)
 # A clearing or register number and an account: 4 + 6 digits at the least; fewer is an amount, a
 # count or a date ("kontot 2025 10 21"), more is no account.
 _ACCOUNT_DIGITS = range(10, 19)

@@ -167,7 +167,10 @@ def swedish_account(rng: random.Random) -> str:
     clearing, account = rng.choice([("8327 9", 10), ("6789", 9), ("5202", 7), ("1145", 7), ("3300", 10)])
     digits = "".join(str(rng.randint(0, 9)) for _ in range(account))
     number = rng.choice([digits, " ".join(digits[i:i + 3] for i in range(0, len(digits), 3))])
-    word = rng.choice(["kontonr", "kontonummer", "konto", "mitt konto", "bankkonto", "account"])
+    # With a possessive and a linking verb between ("mitt kontonummer är 8327 ..." was stored as typed).
+    word = rng.choice(["kontonr", "kontonummer", "konto", "mitt konto", "bankkonto", "account", "mitt kontonummer är",
+                       "kontonumret är:", "kontonummeret mitt er", "kontoen min er", "my account number is",
+                       "account no is"])
     return f"{word} {clearing} {number}"
 
 
@@ -270,9 +273,10 @@ def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
         value = f"{word} {ean13(rng)}"
     elif kind == "account":     # the word for an account, and an amount or a count near it
         n = rng.choice([f"{rng.randint(100, 9999)}", f"{rng.randint(1, 9)} {rng.randint(100, 999)}", f"{rng.randint(2, 3)}"])
-        value = {"sv": rng.choice([f"{n} kr från kontot", f"kontot {n} gånger"]),
-                 "nb": rng.choice([f"{n} kr fra kontoen", f"kontoen {n} ganger"]),
-                 "en": rng.choice([f"{n} SEK from my account", f"account {n} times"])}[language]
+        value = {"sv": rng.choice([f"{n} kr från kontot", f"kontot {n} gånger", f"kontot är {n} kr kort"]),
+                 "nb": rng.choice([f"{n} kr fra kontoen", f"kontoen {n} ganger", f"kontoen min er {n} kr i minus"]),
+                 "en": rng.choice([f"{n} SEK from my account", f"account {n} times",
+                                   f"my account is {n} SEK short"])}[language]
     elif kind == "website":     # a shop's address after "at" is a sentence, not an e-mail address
         site = rng.choice(["ica.se", "coop.se", "komplett.no", "elkjop.no", "amazon.com"])
         if rng.random() < 0.3:  # with a spaced or spelled dot, as an address may be typed

@@ -79,6 +79,13 @@ def test_ordinary_text_is_kept(text):
     ("kontonr 8327 9 123 456 789 0", f"kontonr {IBAN_MARK}"),   # Swedish: the word says what it is
     ("mitt konto 5202 1234567 tack", f"mitt konto {IBAN_MARK} tack"),
     ("account no. 6789 123 456 789", f"account no. {IBAN_MARK}"),
+    # One short linking word between the word and the digits: each was stored as typed.
+    ("mitt kontonummer är 8327 9123 4567 89", f"mitt kontonummer är {IBAN_MARK}"),
+    ("my account number is 8327912345678", f"my account number is {IBAN_MARK}"),
+    ("kontonummeret mitt er 8327 91 23456", f"kontonummeret mitt er {IBAN_MARK}"),
+    ("kontonumret är: 5202 1234567 tack", f"kontonumret är: {IBAN_MARK} tack"),
+    ("account is 6789 123 456 789", f"account is {IBAN_MARK}"),
+    ("kontonummeret lyder 3300 123 4567", f"kontonummeret lyder {IBAN_MARK}"),
     ("betal til 8601 11 17947", f"betal til {IBAN_MARK}"),      # Norwegian: the mod-11 digit says it
     ("kontonummer 8601.11.17947", f"kontonummer {IBAN_MARK}"),
     ("86011117947 er mitt", f"{IBAN_MARK} er mitt"),
@@ -122,6 +129,11 @@ def test_personal_data_as_the_kiosk_keyboard_types_it_is_replaced(text, expected
     "det drogs 1 299 kr från kontot 2 gånger",
     "kontot var tomt, kassa 3",
     "pengarna kom till kontot 2025 10 21",     # a date after the word is no account
+    "kontot är 1 299 kr kortare",              # an amount after the linking word
+    "my account is 2 years old",
+    "kontoen er tom, 3 ganger nå",
+    "kontot är tomt och kvitto 1234567890",    # the digits do not follow the linking word
+    "konto har 12345678901 poäng",             # a verb other than a linking one says nothing
     "kl15 och sedan gick vi hem",              # shaped like an IBAN in lower case, no mod-97
     "ref 0701234567",                          # the whole words still say whose number it is
     "referens 22334455",
