@@ -26,7 +26,8 @@ typed in: "85 01 01 1236", "4111  1111 1111 1111"):
   without country code, unless the words before it say it is a receipt, order, article or store
   number;
 - names from the site's staff roster (pushed with the config, never synced back), as each of
-  the kiosk's keyboards types them (`_as_typed`: "jörgen", "jorgen" for "Jørgen").
+  the kiosk's keyboards types them ("jörgen", "jorgen" for "Jørgen"); a name that is also an
+  everyday word ("dag", "per") only where it names someone (kiosk.staff_names).
 Pure: no I/O, no clock.
 """
 
@@ -40,6 +41,7 @@ from typing import Iterable, Sequence
 import phonenumbers
 
 from kiosk.checkdigits import luhn_valid, norwegian_account_valid, norwegian_id_valid
+from kiosk.staff_names import StaffNames
 from server_sync.protocol.vocabulary import SCRUB_MARKS
 
 EMAIL_MARK = SCRUB_MARKS["e-mail"]
@@ -120,18 +122,10 @@ class Scrubber:
     name of a full name is masked on its own too, as customers name staff by the badge)."""
     names: Sequence[str] = ()
     regions: Sequence[str] = PHONE_REGIONS
-    _names_re: re.Pattern | None = field(init=False, default=None, repr=False, compare=False)
+    _staff: StaffNames = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        entries = {unicodedata.normalize("NFC", n.strip()) for n in self.names if n and n.strip()}
-        names = sorted(entries | {part for n in entries for part in n.split() if len(part) > 1},
-                       key=len, reverse=True)
-        if names:
-            alts = "|".join(_as_typed(n) for n in names)
-            # A name alone or in the genitive (Annas, Anna's), never inside another word; with the
-            # rest of a double name it is part of (Anna-Karin, Lisa-Anna), or half of it is left.
-            object.__setattr__(self, "_names_re", re.compile(
-                rf"(?<![\w-])(?:\w+-)*(?:{alts})(?:-\w+)*(?:'?s)?(?![\w-])", re.IGNORECASE))
+        object.__setattr__(self, "_staff", StaffNames(self.names))
 
     def scrub(self, text: str, max_chars: int = 200) -> str:
         """The comment as stored: composed (NFC, as the centre stores it), personal data
@@ -148,8 +142,7 @@ class Scrubber:
         text = _DIGIT_GROUPS.sub(_numbers_masked, text)
         text = _NO_ACCOUNT.sub(_norwegian_account_masked, text)
         text = self._phones(text)
-        if self._names_re is not None:
-            text = self._names_re.sub(NAME_MARK, text)
+        text = self._staff.masked(text, NAME_MARK)
         return text.strip()[:max_chars]
 
     def _phones(self, text: str) -> str:
@@ -167,28 +160,6 @@ class Scrubber:
             out += [text[at:start], PHONE_MARK]
             at = end
         return "".join(out) + text[at:]
-
-
-# What a roster name's letter may be typed as: the Swedish keyboard has no æ or ø, the Norwegian no
-# ä or ö, the English none of them nor å ("Jørgen" is typed "jörgen" or "jorgen", "Märta" "marta").
-_LETTER_AS_TYPED = {"ä": "ä|æ|a|ae", "æ": "æ|ä|a|ae", "ö": "ö|ø|o|oe", "ø": "ø|ö|o|oe", "å": "å|a|aa"}
-
-
-def _as_typed(name: str) -> str:
-    """A pattern for roster name `name` (NFC) as a customer types it: each letter with a mark may
-    be typed with the other Nordic layout's letter or without the mark (a letter without a mark
-    only as itself: roster "Mats" never masks "mäts"), and the parts of a double name with a
-    space, a hyphen or nothing between ("per olof", "perolof" for "Per-Olof")."""
-    out = []
-    for c in name.lower():
-        if c in "- ":
-            out.append(r"[-\s]?")
-        elif c in _LETTER_AS_TYPED:
-            out.append(f"(?:{_LETTER_AS_TYPED[c]})")
-        else:
-            base = unicodedata.normalize("NFD", c)[0]
-            out.append(f"[{re.escape(c)}{re.escape(base)}]" if base != c else re.escape(c))
-    return "".join(out)
 
 
 def _store_number_before(text: str, start: int) -> bool:

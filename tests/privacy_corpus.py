@@ -3,7 +3,8 @@ kiosk's scrubbing (kiosk/scrub.py): comments with an embedded identifier that mu
 valid check digits, and the same with a broken check digit, in the spacing and dash variants
 people type) and comments with a look-alike that must stay (prices, times, dates, receipt,
 order and store numbers, postcodes, EAN codes, amounts near the word for an account, a shop's
-web address, "at" before a sentence's end, words close to a staff name).
+web address, "at" before a sentence's end, words close to a staff name, staff names that are
+everyday words used as the words: "i dag", "20 kr per kilo", "den andre kassen").
 
 Identifiers are built from their rules (check digits computed by python-stdnum), never copied
 from a list, so every run with the same seed is the same corpus.
@@ -29,7 +30,10 @@ class Sample:
     language: str = "sv"
 
 
-STAFF = ("Anna", "Lars-Erik", "Kari Nordmann", "Mohammed", "Sofie", "Per-Olof Svensson", "Anna-Karin", "Jørgen", "Märta")
+# The last ones are also everyday words ("i dag", "20 kr per kilo", "hans kollega", "bo gärna här",
+# "den andre kassen"): masked only where they name someone (kiosk.staff_names).
+STAFF = ("Anna", "Lars-Erik", "Kari Nordmann", "Mohammed", "Sofie", "Per-Olof Svensson", "Anna-Karin", "Jørgen", "Märta",
+         "Dag Hansen", "Per Olsson", "Hans", "Bo", "Liv", "André")
 
 _PERSONAL_TEMPLATES = {
     "sv": ["Mitt personnummer är {x}, ring mig", "{x} heter jag i ert system", "Kontakta mig på {x} tack",
@@ -51,9 +55,12 @@ _LOOKALIKE_TEMPLATES = {
            "About {x}: the item was missing", "The store at {x} is better"],
 }
 _STAFF_TEMPLATES = {
-    "sv": ["{x} i kassan var otrevlig", "Tack till {x} för hjälpen!", "{x}s bemötande var dåligt"],
-    "nb": ["{x} i kassen var frekk", "Takk til {x} for hjelpen!", "{x} var veldig hyggelig"],
-    "en": ["{x} at the till was rude", "Thanks to {x} for the help!", "Ask {x} what happened"],
+    "sv": ["{x} i kassan var otrevlig", "Tack till {x} för hjälpen!", "{x}s bemötande var dåligt",
+           "Jag pratade med {x} om saken"],
+    "nb": ["{x} i kassen var frekk", "Takk til {x} for hjelpen!", "{x} var veldig hyggelig",
+           "Jeg snakket med {x} om det"],
+    "en": ["{x} at the till was rude", "Thanks to {x} for the help!", "Ask {x} what happened",
+           "I spoke to {x} about it"],
 }
 
 
@@ -238,7 +245,7 @@ def ean13(rng: random.Random) -> str:
 
 def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
     kind = rng.choice(["price", "time", "date", "receipt", "order", "store", "postcode", "ean", "quantity", "account",
-                       "website", "sentence", "words"])
+                       "website", "sentence", "words", "everyday"])
     kr = {"sv": "kr", "nb": "kr", "en": "SEK"}[language]
     if kind == "price":
         value = rng.choice([f"{rng.randint(5, 999)},{rng.randint(0, 99):02d} {kr}", f"{rng.randint(1, 9)} {rng.randint(100, 999)} {kr}",
@@ -293,6 +300,13 @@ def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
         value = rng.choice({"sv": ["annars perfekt", "en annan kassa", "martyrium", "mats sortiment", "perfekt"],
                             "nb": ["ellers perfekt", "annen kasse", "perioden", "jorden rundt", "sofistikert"],
                             "en": ["another till", "perfect", "karaoke night", "sofa department", "marts"]}[language])
+    elif kind == "everyday":    # roster names that are everyday words, used as the words
+        value = rng.choice({"sv": ["i dag", "20 kr per kilo", "att bo nära", "mitt liv", "hans kollega var sur",
+                                   "2 st per kund", "varje dag var det kö"],
+                            "nb": ["hver dag", "den andre kassen", "hans kollega", "å bo her", "de andre var stengt",
+                                   "med andre ord", "i dag var det kø"],
+                            "en": ["per person", "every day", "a day", "his will", "10 SEK per kilo",
+                                   "the other day was better"]}[language])
     else:
         value = f"{rng.randint(2, 30)} st" if language == "sv" else f"{rng.randint(2, 30)} stk" if language == "nb" else f"{rng.randint(2, 30)} pcs"
     return kind, value

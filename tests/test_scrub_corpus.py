@@ -6,6 +6,7 @@ printed, so a change that trades one for the other shows."""
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,8 +21,9 @@ def _digits(s: str) -> str:
 
 
 def removed(value: str, scrubbed: str) -> bool:
-    """Nothing of `value` left: neither the text nor its digits in a row."""
-    if value.lower() in scrubbed.lower():
+    """Nothing of `value` left: neither the text as a word of its own (a staff name "hans" is not
+    left in "thanks") nor its digits in a row."""
+    if re.search(rf"(?<!\w){re.escape(value.lower())}(?!\w)", scrubbed.lower()):
         return False
     digits = _digits(value)
     return not digits or len(digits) < 5 or digits not in _digits(scrubbed)

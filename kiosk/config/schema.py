@@ -203,7 +203,7 @@ KEYS: tuple[Key, ...] = (
     Key("staff.lockout_s", "float", 300.0, "Longest PIN pad lock: each run of max_tries wrong PINs locks it, from 15 s doubling up to this.",
         minimum=FIRST_LOCK_S, maximum=86400),
     Key("staff.idle_s", "float", 60.0, "The staff screen closes after this many idle seconds.", minimum=5, maximum=3600),
-    Key("privacy.staff_names", "list[str]", (), "Names of the site's staff (first names or full names): masked as [name] in a comment before it is stored. Pushed with the config by the centre; never sent back.",
+    Key("privacy.staff_names", "list[str]", (), "Names of the site's staff (first names or full names): masked as [name] in a comment before it is stored (a name that is also a word, such as Dag or Per, only where it names someone: docs/privacy.md). Pushed with the config by the centre; never sent back.",
         item="name"),
     Key("privacy.keep_acked_days", "int", 90, "Answers the centre has acknowledged are removed from the kiosk after this many days (unacknowledged ones never, unless set aside with `kiosk refused set-aside`: this many days after that); the staff screen needs the last 8.",
         minimum=14, maximum=3650),
