@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from peewee import Database
 
@@ -129,7 +129,8 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
     where = " AND ".join(clauses)
     out = Removed("erasure", dry_run=dry_run)
     with reading_transaction(db) if dry_run else db.atomic():
-        ids = [r[0] for r in db.execute_sql(f"SELECT f.id FROM followup f WHERE {where}", params).fetchall()]
+        rows = db.execute_sql(f"SELECT f.id, f.comment FROM followup f WHERE {where}", params).fetchall()
+        ids = [r[0] for r in rows]
         out.counts["comments"] = len(ids)
         if ids and not dry_run:
             for i in range(0, len(ids), 500):
@@ -148,8 +149,10 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
                     db.execute_sql(f"DELETE FROM {table} WHERE id IN ({', '.join([p] * len(chunk))})", chunk)
         # A search of the web's comments for the words (to find the comment asked about) put them
         # in the audit log for its 24 months, where the erasure left them (a privacy review): the
-        # entry stays (who looked, and when), the words in it go.
-        found = _searches_for(db, fold(needle)) if _table_exists(db, "audit_log") else []
+        # entry stays (who looked, and when), the words in it go. So do the words of a search
+        # that found an erased comment by a part of it ("lundqvist" for "Lisa Lundqvist").
+        erased = [fold(comment) for _id, comment in rows]
+        found = _searches_for(db, fold(needle), erased) if _table_exists(db, "audit_log") else []
         out.counts["audit_searches"] = len(found)
         if found and not dry_run:
             _erase_searches(db, found)
@@ -171,10 +174,11 @@ def _search_detail(stored: str | None) -> dict | None:
     return detail if isinstance(filters, dict) and isinstance(filters.get("q"), str) else None
 
 
-def _searches_for(db: Database, wanted: str) -> list[tuple[int, dict]]:
-    """The audit entries recording a search whose text holds `wanted` (folded), with their detail.
-    Only the search: a page, a site id or another filter that holds the words (a store named
-    Lund, a customer named Lundqvist) is what was looked at, and stays."""
+def _searches_for(db: Database, wanted: str, erased: Sequence[str] = ()) -> list[tuple[int, dict]]:
+    """The audit entries recording a search whose text holds `wanted` (folded), or is held by one
+    of the `erased` comments (folded: as the web's search found them, anywhere in the text), with
+    their detail. Only the search: a page, a site id or another filter that holds the words (a
+    store named Lund, a customer named Lundqvist) is what was looked at, and stays."""
     found, last = [], 0
     while True:
         rows = db.execute_sql(f"SELECT id, detail FROM audit_log WHERE id > {db.param} ORDER BY id LIMIT 1000",
@@ -183,9 +187,15 @@ def _searches_for(db: Database, wanted: str) -> list[tuple[int, dict]]:
             return found
         for entry_id, stored in rows:
             detail = _search_detail(stored)
-            if detail is not None and wanted in fold(detail["filters"]["q"]):
+            if detail is not None and _searched_for(fold(detail["filters"]["q"]), wanted, erased):
                 found.append((entry_id, detail))
         last = rows[-1][0]
+
+
+def _searched_for(searched: str, wanted: str, erased: Sequence[str]) -> bool:
+    """A search's text (folded) holds the words erased, or found an erased comment: it is a part
+    of one. An empty search (the whole list) is none."""
+    return wanted in searched or (bool(searched.strip()) and any(searched in comment for comment in erased))
 
 
 def _erase_searches(db: Database, found: list[tuple[int, dict]]) -> None:

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
               + (f" and {copies} kept cop{'ies' if copies != 1 else 'y'} of what kiosks sent (conflicts, refused"
                  " messages) holding the text" if copies else "")
               + (f"; the words taken out of {removed.counts['audit_searches']} audit entr"
-                 f"{'ies' if removed.counts['audit_searches'] != 1 else 'y'} (searches for them)"
+                 f"{'ies' if removed.counts['audit_searches'] != 1 else 'y'} (searches that found the comments)"
                  if removed.counts["audit_searches"] else "")
               + ("" if args.dry_run else "; the privacy log records the erasure (not its content)"))
     if not any(n for kind, n in removed.counts.items() if kind != "audit_searches"):

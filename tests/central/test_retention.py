@@ -111,6 +111,25 @@ def test_erasure_takes_the_words_out_of_the_audit_logs_searches_for_them(store):
         {"filters": {"q": "[erased]", "site": "s1"}, "page": "/comments", "shown": 1}]
 
 
+def test_erasure_takes_out_the_searches_that_were_a_part_of_an_erased_comment(store):
+    """Erasing "Lisa Lundqvist" left the search "lundqvist" that had found her comment, which
+    holds only a part of the words asked for (a privacy review): a search whose text the erased
+    comment holds (as the web's search found it: folded, anywhere in it) loses its words too."""
+    from server_sync.web import audit
+    ingest = Ingest(store, clock=lambda: NOW)
+    r = response(30, value=1, at=RECENT)
+    ingest.handle(*batch([r, followup(31, r["id"], comment="Lisa Lundqvist fick vänta 20 min", at=RECENT)]))
+    for q in ("lundqvist", "LISA", "vänta 20", "kön", "lundqvist 0701", ""):
+        audit.record(store, "comments_viewed", user_name="ada", address="10.0.0.1", page="/comments",
+                     filters={"q": q}, shown=1)
+    assert erase_comments(store, "Lisa Lundqvist", NOW, dry_run=True).counts["audit_searches"] == 3
+    assert erase_comments(store, "Lisa Lundqvist", NOW).counts == {
+        "comments": 1, "conflicts": 0, "dead_letters": 0, "audit_searches": 3}
+    searched = [e["detail"]["filters"]["q"] for e in reversed(audit.entries(store))]
+    assert searched == ["[erased]", "[erased]", "[erased]", "kön", "lundqvist 0701", ""]
+    assert count(store, f"SELECT COUNT(*) FROM audit_log WHERE LOWER(detail) LIKE {store.param}", ("%lisa%",)) == 0
+
+
 def test_erasure_can_be_narrowed_and_refuses_a_search_that_matches_everything(store):
     from server_sync.exc import CentralConfigError
     assert erase_comments(store, "kalle", NOW, date_from="2026-01-01").counts["comments"] == 1
