@@ -19,7 +19,9 @@ from typing import Any, Iterator, Sequence
 
 from peewee import Database
 
+from server_sync.central import site_history
 from server_sync.central.dialect import dialect_of, fold, reading_transaction
+from server_sync.central.event_rows import as_datetime
 from server_sync.central.retention_periods import PERIODS
 from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import CentralConfigError
@@ -117,9 +119,6 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
     # Every letter's case ("öberg" finds "ÖBERG"), on both engines, whatever the database's locale.
     clauses = ["f.comment IS NOT NULL", f"{dialect_of(db).lower.format(text='f.comment')} LIKE {p} ESCAPE '!'"]
     params: list[Any] = ["%" + _like_escape(fold(needle)) + "%"]
-    if site:
-        clauses.append(f"f.response_id IN (SELECT id FROM response WHERE site_id = {p})")
-        params.append(site)
     if date_from:
         clauses.append(f"f.recorded_at >= {p}")
         params.append(datetime.fromisoformat(date_from))
@@ -129,7 +128,13 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
     where = " AND ".join(clauses)
     out = Removed("erasure", dry_run=dry_run)
     with reading_transaction(db) if dry_run else db.atomic():
-        rows = db.execute_sql(f"SELECT f.id, f.comment FROM followup f WHERE {where}", params).fetchall()
+        if site:
+            rows = db.execute_sql(f"SELECT f.id, f.comment FROM followup f WHERE {where}"
+                                  f" AND f.response_id IN (SELECT id FROM response WHERE site_id = {p})",
+                                  [*params, site]).fetchall()
+            rows += _unanswered_at(db, site, where, params)
+        else:
+            rows = db.execute_sql(f"SELECT f.id, f.comment FROM followup f WHERE {where}", params).fetchall()
         ids = [r[0] for r in rows]
         out.counts["comments"] = len(ids)
         if ids and not dry_run:
@@ -159,6 +164,29 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
         if not dry_run:
             _log(db, now, out, actor)
     return out
+
+
+def _unanswered_at(db: Database, site: str, where: str, params: list[Any]) -> list[tuple[str, str]]:
+    """(id, comment) of the follow-ups found by `where` whose answer has not arrived (stored before
+    it: its batch was refused or comes later) and that were recorded at `site`: their kiosk's
+    site when they were recorded (site_history), as ingest decides where their answer counts."""
+    p = db.param
+    rows = db.execute_sql(
+        f"SELECT f.id, f.comment, f.kiosk_id, f.recorded_at, f.clock_synced FROM followup f WHERE {where}"
+        f" AND NOT EXISTS (SELECT 1 FROM response r WHERE r.id = f.response_id)"
+        f" AND f.kiosk_id IN (SELECT id FROM kiosk WHERE site_id = {p}"
+        f" UNION SELECT kiosk_id FROM kiosk_site_history WHERE site_id = {p})", [*params, site, site]).fetchall()
+    kiosks: dict[str, tuple[str, list[site_history.Stay]]] = {}
+    found = []
+    for followup_id, comment, kiosk_id, recorded_at, synced in rows:
+        if kiosk_id not in kiosks:
+            (current,), = db.execute_sql(f"SELECT site_id FROM kiosk WHERE id = {p}", (kiosk_id,)).fetchall()
+            kiosks[kiosk_id] = current, site_history.stays(db, kiosk_id)
+        # An unsynced clock's time (or none stored) says nothing of where: any site it stood at.
+        at = as_datetime(recorded_at) if synced else None
+        if site_history.may_have_stood_at(site, *kiosks[kiosk_id], at):
+            found.append((followup_id, comment))
+    return found
 
 
 ERASED = "[erased]"

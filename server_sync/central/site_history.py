@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from peewee import Database
 
@@ -59,6 +59,19 @@ def stays(db: Database, kiosk_id: str) -> list[Stay]:
             for site, came, left in db.execute_sql(
                 f"SELECT site_id, moved_in_at, moved_out_at FROM kiosk_site_history WHERE kiosk_id = {db.param}"
                 " ORDER BY moved_out_at", (kiosk_id,)).fetchall()]
+
+
+def may_have_stood_at(site_id: str, current: str, former: Sequence[Stay], at: datetime | None) -> bool:
+    """A kiosk registered at `current` with the `former` stays may have stood at `site_id` when it
+    recorded something at `at` (naive UTC): a former stay there covers it, or it is the current
+    site and `at` is not well before the kiosk came there (its last move). `at` None (an unsynced
+    clock's time, which says nothing of when): any site it has stood at."""
+    if at is None:
+        return site_id == current or any(s.site_id == site_id for s in former)
+    if any(s.site_id == site_id and s.covers(at) for s in former):
+        return True
+    came = max((s.moved_out_at for s in former), default=None)
+    return site_id == current and (came is None or at >= came - MARGIN)
 
 
 def elsewhere(db: Database, kiosk_id: str, site_id: str,

@@ -4,10 +4,13 @@ or was recorded well outside its stay there, is refused as before. SQLite and Po
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+import pytest
 
 from server_sync import protocol
 from server_sync.central import registry
+from server_sync.central.site_history import Stay, may_have_stood_at
 from server_sync.central.site_update import writer_locks
 from server_sync.ingest import Ingest
 from tests.central.wire import NOW, T0, batch, count, register_fleet, response
@@ -85,3 +88,23 @@ def test_a_move_to_the_same_site_keeps_no_stay(central_db):
     move(db, "k1", "s2", MOVED)
     row = db.execute_sql("SELECT kiosk_id, site_id, moved_in_at FROM kiosk_site_history").fetchall()
     assert row == [("k1", "s1", None)]
+
+
+_CAME = datetime(2026, 6, 1)                     # k: at s1 since its start, moved to s2 on 1 June
+_STAYS = [Stay("s1", None, _CAME)]
+
+
+@pytest.mark.parametrize("site, at, expected", [
+    ("s1", _CAME - timedelta(days=30), True),
+    ("s2", _CAME - timedelta(days=30), False),
+    ("s2", _CAME + timedelta(days=3), True),
+    ("s1", _CAME + timedelta(days=3), False),
+    ("s1", _CAME + timedelta(hours=12), True),     # within the margin either side of the move:
+    ("s2", _CAME - timedelta(hours=12), True),     # both
+    ("s1", None, True),                            # an unsynced clock's time: any site it stood at
+    ("s2", None, True),
+    ("s3", None, False),
+])
+def test_where_a_kiosk_may_have_stood_when_it_recorded(site, at, expected):
+    """What erasure goes by for a follow-up whose answer has not arrived (central.retention)."""
+    assert may_have_stood_at(site, "s2", _STAYS, at) is expected

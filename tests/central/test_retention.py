@@ -130,6 +130,32 @@ def test_erasure_takes_out_the_searches_that_were_a_part_of_an_erased_comment(st
     assert count(store, f"SELECT COUNT(*) FROM audit_log WHERE LOWER(detail) LIKE {store.param}", ("%lisa%",)) == 0
 
 
+def test_erasure_at_a_site_finds_a_comment_whose_answer_has_not_arrived(central_db):
+    """A follow-up is stored before its answer when the answer's batch is refused or comes later;
+    `erase --site` found a comment's site only through its answer and missed it (a privacy
+    review). Its site is then its kiosk's: the one it stands at, or one it stood at when the
+    follow-up was recorded (site_history), as ingest decides where its answer may be counted."""
+    from server_sync.central import registry
+    db = central_db
+    register_fleet(db)
+    ingest = Ingest(db, clock=lambda: NOW)
+    moved_at = (NOW - timedelta(days=10)).replace(tzinfo=None)
+    with db.atomic():
+        registry.move_kiosk(db, "k2", "s2", moved_at)             # k2 stood at s1 until 10 days ago
+    before = followup(1, response(2)["id"], kiosk="k2", comment="Lisa Lundqvist skrek", at=RECENT)
+    after = followup(3, response(4)["id"], kiosk="k2", comment="Lisa Lundqvist igen", at=NOW - timedelta(hours=1))
+    here = followup(5, response(6)["id"], comment="Lisa Lundqvist i kassan", at=NOW - timedelta(hours=1))
+    ingest.handle(*batch([here]))
+    ingest.handle(*batch([before, after], kiosk="k2"))
+    assert count(db, "SELECT COUNT(*) FROM followup WHERE comment IS NOT NULL") == 3
+    assert count(db, "SELECT COUNT(*) FROM response") == 0
+    assert erase_comments(db, "lundqvist", NOW, site="s1", dry_run=True).counts["comments"] == 2
+    assert erase_comments(db, "lundqvist", NOW, site="s1").counts["comments"] == 2
+    left = [c for (c,) in db.execute_sql("SELECT comment FROM followup WHERE comment IS NOT NULL").fetchall()]
+    assert left == ["Lisa Lundqvist igen"]                            # recorded at s2, after the move
+    assert erase_comments(db, "lundqvist", NOW, site="s2").counts["comments"] == 1
+
+
 def test_erasure_can_be_narrowed_and_refuses_a_search_that_matches_everything(store):
     from server_sync.exc import CentralConfigError
     assert erase_comments(store, "kalle", NOW, date_from="2026-01-01").counts["comments"] == 1
