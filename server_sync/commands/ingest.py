@@ -18,7 +18,8 @@ from server_sync.cli import connect_new_store
 from server_sync.program.file_access import this_user
 from server_sync.commands._argtypes import broker_host, number, topic_prefix
 from server_sync.exc import CentralConfigError
-from server_sync.ingest_inbox import KIOSK_BURST_BYTES, KIOSK_BYTES_PER_S, KIOSK_DAY_BYTES, KIOSK_MESSAGE_BYTES
+from server_sync.ingest_inbox import (KIOSK_BURST_BYTES, KIOSK_BYTES_PER_S, KIOSK_DAY_BYTES, KIOSK_MESSAGE_BYTES,
+                                      KioskRates)
 from server_sync.program.cli import nonempty
 from server_sync.program.files import read_regular_file
 from server_sync.program.logs import configure_logging
@@ -161,17 +162,33 @@ def add_parser(sub, common) -> None:
     p.add_argument("--kiosk-message-bytes", type=number(0, 1e9, "bytes"), default=KIOSK_MESSAGE_BYTES, metavar="N",
                    help="bytes each message counts on top of its payload, for what the centre spends on a message "
                         "apart from its bytes (default %(default)s)")
-    p.add_argument("--kiosk-day-bytes", type=number(0, 1e15, "bytes"), default=KIOSK_DAY_BYTES, metavar="N",
+    p.add_argument("--kiosk-day-bytes", type=number(0, 1e15, "bytes"), default=None, metavar="N",
                    help="bytes one kiosk may send in a day, a second bucket of that size refilled over 24 hours "
-                        "(default %(default)s; 0: none; at least --kiosk-burst-bytes)")
+                        f"(default {KIOSK_DAY_BYTES}, or --kiosk-burst-bytes if that is more; 0: none; "
+                        "at least --kiosk-burst-bytes)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(func=run)
+
+
+def kiosk_rates(args: argparse.Namespace) -> KioskRates:
+    """Each kiosk's budget from the ingest's options. A day's bucket nobody gave is the shipped
+    one, or the burst where that is more: a unit that raised --kiosk-burst-bytes past it before
+    the day's bucket came in must start as it did. One given below the burst is refused."""
+    if not args.kiosk_bytes_per_s:
+        return KioskRates(float("inf"), args.kiosk_burst_bytes, args.kiosk_message_bytes, 0)  # no limit, no day
+    day = args.kiosk_day_bytes
+    if day is None:
+        day = max(KIOSK_DAY_BYTES, args.kiosk_burst_bytes)
+    elif day and day < args.kiosk_burst_bytes:
+        # A message may cost up to the burst: a smaller day would refuse it for ever.
+        raise CentralConfigError(f"--kiosk-day-bytes must be 0 or at least --kiosk-burst-bytes "
+                                 f"({args.kiosk_burst_bytes:g}), got {day:g}")
+    return KioskRates(args.kiosk_bytes_per_s, args.kiosk_burst_bytes, args.kiosk_message_bytes, day)
 
 
 def run(args: argparse.Namespace) -> int:
     from server_sync import protocol
     from server_sync.ingest import Ingest, IngestService, make_client
-    from server_sync.ingest_inbox import KioskRates
 
     configure_logging(args.log_level, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     slot = None
@@ -188,16 +205,11 @@ def run(args: argparse.Namespace) -> int:
         # every ack timeout, so nothing of its backlog would ever get in.
         raise CentralConfigError(f"--max-bytes must be at least {protocol.DEFAULT_MAX_BYTES} (the largest batch a "
                                  f"kiosk may build, sync.batch_max_bytes), got {args.max_bytes}")
-    if args.kiosk_day_bytes and args.kiosk_day_bytes < args.kiosk_burst_bytes:
-        # A message may cost up to the burst: a smaller day would refuse it for ever.
-        raise CentralConfigError(f"--kiosk-day-bytes must be 0 or at least --kiosk-burst-bytes "
-                                 f"({args.kiosk_burst_bytes:g}), got {args.kiosk_day_bytes:g}")
+    rates = kiosk_rates(args)
     db = connect_new_store(args)
     ingest = Ingest(db, prefix=args.prefix, max_bytes=args.max_bytes or protocol.DEFAULT_MAX_BYTES,
                     hooks=load_hooks())
-    service = IngestService(ingest, make_client(settings), settings, notifier=SystemdNotifier(),
-                            rates=KioskRates(args.kiosk_bytes_per_s or float("inf"), args.kiosk_burst_bytes,
-                                             args.kiosk_message_bytes, args.kiosk_day_bytes))
+    service = IngestService(ingest, make_client(settings), settings, notifier=SystemdNotifier(), rates=rates)
 
     stop = threading.Event()
 

@@ -50,6 +50,46 @@ def test_ingest_argument_mistakes_are_clear_errors(tmp_path, capsys):
     assert "scheme must be sqlite or postgresql" in capsys.readouterr().err
 
 
+def test_a_burst_above_the_default_day_starts_the_ingest(tmp_path, capsys, monkeypatch):
+    """A deployment with --kiosk-burst-bytes above 256 MiB (allowed up to 1e12) did not start after
+    the day's bucket came in: its default, 256 MiB, was smaller than the burst, and the ingest
+    refused it, restarted by systemd for ever. The day given by nobody now follows the burst; one
+    given smaller is still refused, and with no rate at all (0) the day is never asked about."""
+    from server_sync.cli import COMMAND_LINE
+    from server_sync.commands import ingest as ingest_command
+    from server_sync.commands.ingest import kiosk_rates
+    from server_sync.exc import CentralConfigError
+    from server_sync.ingest_inbox import KIOSK_BURST_BYTES, KIOSK_DAY_BYTES
+
+    def rates(*argv: str):
+        return kiosk_rates(COMMAND_LINE.parser.parse_args(["ingest", *argv]))
+
+    shipped = rates()
+    assert (shipped.burst_bytes, shipped.day_bytes) == (KIOSK_BURST_BYTES, KIOSK_DAY_BYTES)
+    big = rates("--kiosk-burst-bytes", "3e8")
+    assert (big.burst_bytes, big.day_bytes) == (3e8, 3e8)
+    assert rates("--kiosk-burst-bytes", "1e8").day_bytes == KIOSK_DAY_BYTES
+    assert rates("--kiosk-burst-bytes", "3e8", "--kiosk-day-bytes", "0").day_bytes == 0
+    assert rates("--kiosk-burst-bytes", "3e8", "--kiosk-day-bytes", "4e8").day_bytes == 4e8
+    unlimited = rates("--kiosk-bytes-per-s", "0", "--kiosk-burst-bytes", "3e8", "--kiosk-day-bytes", "1000")
+    assert unlimited.allow("k1", 10**9)
+    with pytest.raises(CentralConfigError, match=r"--kiosk-day-bytes must be 0 or at least --kiosk-burst-bytes "
+                                                 r"\(3e\+08\), got 2\.68435e\+08"):
+        rates("--kiosk-burst-bytes", "3e8", "--kiosk-day-bytes", str(KIOSK_DAY_BYTES))
+    # Through the command, as a unit runs it: past the rates to the store (stopped there).
+    password = tmp_path / "pass"
+    password.write_text("secret\n")
+    monkeypatch.setattr(ingest_command, "connect_new_store", lambda args: _raise(CentralConfigError("at the store")))
+    for argv in (["--kiosk-burst-bytes", "3e8"], ["--kiosk-bytes-per-s", "0", "--kiosk-day-bytes", "1000"]):
+        assert main(["ingest", *argv, "--no-tls", "--password-file", str(password),
+                     "--db", f"sqlite:///{tmp_path / 'c.db'}"]) == 2
+        assert said_error(capsys.readouterr().err, "at the store"), argv
+
+
+def _raise(error: Exception):
+    raise error
+
+
 def test_a_bad_url_in_the_environment_names_the_variable(monkeypatch, capsys):
     """`KUNDPULS_CENTRAL_DB=foo kiosk-central site list` said "bad database URL 'foo'", which no
     one had typed on that command line; the password of one never shows."""
