@@ -62,11 +62,13 @@ def connect_new_store(args: argparse.Namespace) -> Any:
     first registrations), connected: a SQLite file that is not there is made, and where is said on
     stderr as an absolute path (`sqlite:///tmp/c.db` is tmp/c.db under the current directory, a
     slip for sqlite:////tmp/c.db that otherwise went unseen)."""
-    from server_sync.central.db import connect
+    from server_sync.central.db import connect, make_sqlite_file
     url = database_url(args)
     path = _sqlite_path(url)
     new = bool(path) and not os.path.exists(path)
-    if path and not new:
+    if new:
+        make_sqlite_file(path)            # never 0 bytes where a process starting beside looks
+    elif path:
         _refuse_empty(path)
     db = connect(url)
     if new:

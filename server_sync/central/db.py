@@ -8,7 +8,10 @@ psycopg 3). The centre talks to it through `central.dialect`; there are no model
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import secrets
+import sqlite3
 import time
 from pathlib import Path
 from urllib.parse import ParseResult, parse_qs, unquote, urlparse
@@ -192,6 +195,32 @@ def database_from_url(url: str) -> Database:
     return PostgresqlDatabase(name, prefer_psycopg3=True, **kwargs, options=options)
 
 
+def make_sqlite_file(path: str) -> bool:
+    """Put a new SQLite store at `path` whole: made under another name and set to WAL mode (which
+    writes its header), then linked into place, which fails where another process was first.
+    SQLite's own open leaves the file 0 bytes until WAL mode is set, and a process starting
+    beside then took it for a store that lost everything (cli's refusal of an empty file). True
+    when this process made it; False when it was there already, or could not be made so (a file
+    system without hard links): connect then makes it, or says why it cannot."""
+    target = Path(path)
+    _make_directory(target.parent)
+    temp = target.with_name(f".{target.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        con = sqlite3.connect(temp)
+        try:
+            con.execute("PRAGMA journal_mode=wal")
+        finally:
+            con.close()
+        os.link(temp, target)
+        return True
+    except (OSError, sqlite3.Error):        # FileExistsError: another process made it first
+        return False
+    finally:
+        for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm")):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
 def lower_text(text: str | None) -> str | None:
     """SQLite's `kp_lower`: every letter in lower case (SQLite's own LOWER folds only A-Z)."""
     return text.lower() if isinstance(text, str) else text
@@ -225,4 +254,4 @@ def redact(url: str) -> str:
     return re.sub(r"([?&](?:ssl)?password=)[^&#]*", r"\1***", url)       # and in the query
 
 
-__all__ = ["connect", "database_from_url"]
+__all__ = ["connect", "database_from_url", "make_sqlite_file"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import random
 import sqlite3
@@ -880,6 +881,44 @@ def test_an_empty_sqlite_file_is_refused_by_every_command_and_left_as_it_is(tmp_
                                            "backup"), (command, err)
         assert empty.stat().st_size == 0 and sorted(p.name for p in tmp_path.iterdir() if "central" in p.name) \
             == ["central.db"], command
+
+
+def _start_on_new_stores(paths: list[str], barrier, queue) -> None:
+    """One of the processes of the test below: at each barrier, the services' start on a store
+    not made yet, all at the same moment; what each said."""
+    import argparse
+    from server_sync.cli import connect_new_store
+    from server_sync.exc import CentralConfigError
+    for path in paths:
+        barrier.wait(timeout=60)
+        try:
+            connect_new_store(argparse.Namespace(db=f"sqlite:///{path}")).close()
+            queue.put("ok")
+        except CentralConfigError as e:
+            queue.put(str(e))
+
+
+def test_processes_starting_together_on_a_new_store_wait_for_its_maker(tmp_path):
+    """ingest, serve and notify run started together on a store not made yet (or `site add` while
+    the ingest starts): SQLite's file is 0 bytes from its open until WAL mode is set, and a second
+    process that looked then was refused as a store that lost everything ("is empty (0 bytes) …
+    restore it from its backup"), 8 trials of 20 in a review. The maker now puts the file in place
+    whole, so the others wait for its migration as before."""
+    ctx = multiprocessing.get_context("spawn")
+    paths = [str(tmp_path / f"c{trial}.db") for trial in range(12)]
+    barrier, queue = ctx.Barrier(6), ctx.Queue()
+    procs = [ctx.Process(target=_start_on_new_stores, args=(paths, barrier, queue)) for _ in range(6)]
+    for p in procs:
+        p.start()
+    said = [queue.get(timeout=120) for _ in range(len(paths) * len(procs))]
+    for p in procs:
+        p.join(timeout=30)
+    assert [s for s in said if s != "ok"] == []
+    for path in paths:
+        db = connect(f"sqlite:///{path}", migrate_schema=False)
+        assert db.execute_sql("SELECT COUNT(*) FROM schema_migration").fetchone()[0] > 0
+        db.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(p).name for p in paths)   # no file left
 
 
 @pytest.mark.parametrize("command", [["site", "add", "s1", "--name", "S"], ["region", "add", "north", "--name", "N"]])
