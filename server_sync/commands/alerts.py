@@ -202,8 +202,17 @@ def run_due(args: argparse.Namespace) -> int:
 def run_comment(args: argparse.Namespace) -> int:
     from server_sync.workflow.alerts import comment
     with central_store(args, existing=True) as db:
-        a = comment(db, args.id, args.text, _by(args, db), _now())
-    return _show(args, a, f"comment added to alert {a['id']}")
+        by, now = _by(args, db), _now()
+        a, kept = comment(db, args.id, args.text, by, now)
+    if kept is None:
+        return _show(args, a, f"comment added to alert {a['id']}")
+    # The same comment sent again this soon (alerts.RESENT_WITHIN) is that one: nothing stored.
+    minutes = int((now - kept).total_seconds() // 60)
+    said = (f"the same comment by {by} was kept on alert {a['id']} "
+            f"{f'{minutes} min' if minutes else 'less than a minute'} ago: not added again")
+    if args.json:
+        print(said, file=sys.stderr)
+    return _show(args, a, said)
 
 
 def run_ack(args: argparse.Namespace) -> int:

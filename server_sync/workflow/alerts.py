@@ -262,44 +262,51 @@ def set_due(db: Database, alert_id: int, due: str, by: str | None, now: datetime
     return require(db, alert_id, now)
 
 
-def comment(db: Database, alert_id: int, text: str, by: str | None, now: datetime) -> dict[str, Any]:
-    """Kept in the alert's history, once: the same person's same comment sent again within
-    RESENT_WITHIN of it, with nothing in between (a double click, a reload), is that comment.
-    Checked and written under the alert's history lock, so two sent at once see each other."""
+def comment(db: Database, alert_id: int, text: str, by: str | None,
+            now: datetime) -> tuple[dict[str, Any], datetime | None]:
+    """Kept in the alert's history, once: the same person's same text kept within RESENT_WITHIN,
+    with nothing in between (a double click, a reload; as a comment or as what they acknowledged
+    it with), is that comment. Checked and written under the alert's history lock, so two sent at
+    once see each other. The alert, and when the same text was kept where it was not stored again
+    (None: stored now)."""
     require(db, alert_id, now)
     text = _text(text, "the comment", "comment")
     with writer_transaction(db, f"alert-history:{alert_id}"):
-        if not _just_commented(db, alert_id, text, by, now):
+        kept = _kept_just_now(db, alert_id, text, by, now)
+        if kept is None:
             history_event(db, alert_id, now, by, "comment", text)
-    return require(db, alert_id, now)
+    return require(db, alert_id, now), kept
 
 
-def _just_commented(db: Database, alert_id: int, text: str, by: str | None, now: datetime) -> bool:
-    """Whether the alert's last history row is `by`'s comment `text`, kept within RESENT_WITHIN."""
+def _kept_just_now(db: Database, alert_id: int, text: str, by: str | None, now: datetime) -> datetime | None:
+    """When `by` kept `text` as the alert's last history row within RESENT_WITHIN, as a comment or
+    with an acknowledgement (the one a double click on acknowledge with a comment sends again);
+    None if not."""
     p = db.param
-    return db.execute_sql(
-        f"SELECT 1 FROM alert_event WHERE id = (SELECT MAX(id) FROM alert_event WHERE alert_id = {p})"
-        f" AND event = 'comment' AND user_name = {p} AND detail = {p} AND at >= {p}",
-        (alert_id, by, text[:MAX_TEXT], _naive(now - RESENT_WITHIN))).fetchone() is not None
+    row = db.execute_sql(
+        f"SELECT at FROM alert_event WHERE id = (SELECT MAX(id) FROM alert_event WHERE alert_id = {p})"
+        f" AND event IN ('comment', 'acknowledged') AND user_name = {p} AND detail = {p} AND at >= {p}",
+        (alert_id, by, text[:MAX_TEXT], _naive(now - RESENT_WITHIN))).fetchone()
+    return datetime.fromisoformat(str(row[0])).replace(tzinfo=timezone.utc) if row else None
 
 
 def acknowledge(db: Database, alert_id: int, by: str | None, now: datetime, text: str | None = None) -> dict[str, Any]:
     """Seen and being looked at. `acked_at`/`ack_comment` are kept as before for older readers.
     Acknowledged again (a double click, a second person) it stays as it was: its history says
-    once who saw it first; a comment given with it is kept as a comment."""
+    once who saw it first; a comment given with it is kept as a comment, once (comment)."""
     a = require(db, alert_id, now)
     _still_open(a)
     text = _text(text, "the comment", "comment", required=False)
     if a["state"] == "acknowledged":
-        return comment(db, alert_id, text, by, now) if text else a
+        return comment(db, alert_id, text, by, now)[0] if text else a
     p = db.param
-    with db.atomic():
+    with writer_transaction(db, f"alert-history:{alert_id}"):
         seen = db.execute_sql(f"UPDATE alert SET state = 'acknowledged', acked_at = COALESCE(acked_at, {p}),"
                               f" ack_comment = COALESCE({p}, ack_comment) WHERE id = {p} AND state = 'open'",
                               (_naive(now), text or None, alert_id)).rowcount
         if seen:                          # else another request got there first (acknowledged or closed it)
             history_event(db, alert_id, now, by, "acknowledged", text)
-        elif text:
+        elif text and _kept_just_now(db, alert_id, text, by, now) is None:
             history_event(db, alert_id, now, by, "comment", text)
     return require(db, alert_id, now)
 

@@ -19,6 +19,7 @@ import pytest
 
 from server_sync.analysis import alerts as alert_store
 from server_sync.analysis.stats import KEPT_DIGITS
+from server_sync.central.db import connect
 from server_sync.cli import main
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.notify import digest, queue
@@ -585,6 +586,54 @@ def test_a_comment_that_holds_terminal_escapes_is_shown_escaped(world, central_u
     assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned\\x07" in out
 
 
+def _comments(db, alert_id: int) -> list[tuple[str, str, str]]:
+    """The alert's history rows that hold a text someone wrote: event, who, the text."""
+    return [(e["event"], e["user"], e["detail"]) for e in alerts.require(db, alert_id)["history"]
+            if e["event"] in ("comment", "acknowledged")]
+
+
+def test_the_same_comment_sent_again_is_kept_once_and_the_command_says_so(world, central_url, capsys):
+    """`alerts comment 1 "X" --by sara` twice within RESENT_WITHIN said "comment added to alert 1"
+    both times, where the second was not kept: now it says so (exit 0). Another person's same
+    words, or the same person's other words, are comments of their own."""
+    a = _dip(world)
+    run = lambda *argv: central("--db", central_url, "alerts", "comment", str(a["id"]), *argv)     # noqa: E731
+    assert run("Called the store", "--by", "sara") == 0
+    assert capsys.readouterr().out == f"comment added to alert {a['id']}\n"
+    assert run("Called the store", "--by", "sara") == 0
+    assert capsys.readouterr().out == (f"the same comment by sara was kept on alert {a['id']} less than a minute "
+                                       "ago: not added again\n")
+    assert run("Called the store", "--by", "rolf") == 0
+    assert capsys.readouterr().out == f"comment added to alert {a['id']}\n"
+    alerts.comment(world, a["id"], "Two off sick", "sara", datetime.now(timezone.utc) - timedelta(minutes=3, seconds=5))
+    assert run("Two off sick", "--by", "sara") == 0
+    assert capsys.readouterr().out == f"the same comment by sara was kept on alert {a['id']} 3 min ago: not added again\n"
+    assert _comments(world, a["id"]) == [("comment", "sara", "Called the store"), ("comment", "rolf", "Called the store"),
+                                         ("comment", "sara", "Two off sick")]
+    # What the function says: the alert, and when the same comment was kept (None: stored now).
+    kept, at = alerts.comment(world, a["id"], "Checked the rota", "sara", MONDAY_10)
+    assert at is None and kept["history"][-1]["detail"] == "Checked the rota"
+    assert alerts.comment(world, a["id"], "Checked the rota", "sara", MONDAY_10 + timedelta(minutes=2))[1] == MONDAY_10
+
+
+def test_an_acknowledgement_with_a_comment_sent_twice_keeps_the_comment_once(world, central_url):
+    """A double click on acknowledge with a comment kept its text twice, ('acknowledged', 'Looking
+    into it') and ('comment', 'Looking into it'): the second found the alert acknowledged and went
+    on as a comment, which looked for a comment before it only; sent at once, the second wrote its
+    comment unchecked. The acknowledgement's text is that comment now."""
+    a = _dip(world)
+    for seconds in (0, 1):
+        alerts.acknowledge(world, a["id"], "sara", MONDAY_10 + timedelta(seconds=seconds), "Looking into it")
+    assert _comments(world, a["id"]) == [("acknowledged", "sara", "Looking into it")]
+    assert alerts.comment(world, a["id"], "Looking into it", "sara", MONDAY_10 + timedelta(seconds=2))[1] == MONDAY_10
+    alerts.acknowledge(world, a["id"], "rolf", MONDAY_10 + timedelta(seconds=3), "Looking into it")    # another's
+    assert _comments(world, a["id"])[1:] == [("comment", "rolf", "Looking into it")]
+
+    b = _dip(world, "s2")
+    _at_once(central_url, lambda own: alerts.acknowledge(own, b["id"], "nils", MONDAY_10, "Ser på det"))
+    assert _comments(world, b["id"]) == [("acknowledged", "nils", "Ser på det")]
+
+
 def test_an_actions_note_from_the_web_is_shown_escaped(world, central_url, capsys):
     """The web form takes what a textarea may hold, and a note pasted there may hold a bidi
     override (it reorders what a terminal shows) or an escape sequence stored by another way in:
@@ -626,49 +675,51 @@ def test_two_closes_or_assigns_sent_at_once_take_effect_once(world, central_url)
     an action and a history row, each assign a row and a mail (a review). Here two real requests
     on connections of their own both read it while another transaction holds the alert table,
     then write one after the other: the second finds the first's write in its own transaction."""
-    import threading
-    import time as clock
-    from server_sync.central.db import connect
-    from server_sync.central.dialect import SQLITE, dialect_of
     db = world
     a = _dip(db)
     mails = lambda: db.execute_sql("SELECT COUNT(*) FROM mail_outbox WHERE to_addr = 'rolf@example.se'").fetchone()[0]  # noqa: E731
-
-    def at_once(step) -> list[object]:
-        holder = connect(central_url)
-        if dialect_of(holder) is SQLITE:
-            holder.execute_sql("BEGIN IMMEDIATE")
-        else:
-            holder.execute_sql("BEGIN")
-            holder.execute_sql("LOCK TABLE alert IN EXCLUSIVE MODE")      # reads go on, writes wait
-        results: list[object] = []
-
-        def send() -> None:
-            own = connect(central_url)
-            try:
-                results.append(step(own))
-            except FieldError as e:
-                results.append(e)
-            finally:
-                own.close()
-        threads = [threading.Thread(target=send) for _ in range(2)]
-        for t in threads:
-            t.start()
-        clock.sleep(1.0)                  # both have read the alert and wait to write
-        holder.execute_sql("COMMIT")
-        holder.close()
-        for t in threads:
-            t.join(30)
-        return results
-
-    at_once(lambda own: alerts.assign(own, a["id"], "rolf", "sara", MONDAY_10))
+    _at_once(central_url, lambda own: alerts.assign(own, a["id"], "rolf", "sara", MONDAY_10))
     assert mails() == 1
-    results = at_once(lambda own: alerts.close(own, a["id"], "action", "rolf", MONDAY_10,
-                                               new_action={"note": "Extra kassa"}))
+    results = _at_once(central_url, lambda own: alerts.close(own, a["id"], "action", "rolf", MONDAY_10,
+                                                         new_action={"note": "Extra kassa"}))
     assert sum(isinstance(r, FieldError) and "is closed already" in str(r) for r in results) == 1, results
     history = [e["event"] for e in alerts.require(db, a["id"], MONDAY_10)["history"]]
     assert history.count("assigned") == 2 and history.count("closed") == 1          # sara at raise, rolf once
     assert db.execute_sql("SELECT COUNT(*) FROM action").fetchone()[0] == 1
+
+
+def _at_once(central_url: str, step) -> list[object]:
+    """`step` twice at once (a double click), each on a connection of its own, while another
+    transaction holds the alert table against writes (SQLite: its one write lock): both read the
+    alert, then write one after the other once it lets go. What each returned, or its FieldError."""
+    import threading
+    import time as clock
+    from server_sync.central.dialect import SQLITE, dialect_of
+    holder = connect(central_url)
+    if dialect_of(holder) is SQLITE:
+        holder.execute_sql("BEGIN IMMEDIATE")
+    else:
+        holder.execute_sql("BEGIN")
+        holder.execute_sql("LOCK TABLE alert IN EXCLUSIVE MODE")      # reads go on, writes wait
+    results: list[object] = []
+
+    def send() -> None:
+        own = connect(central_url)
+        try:
+            results.append(step(own))
+        except FieldError as e:
+            results.append(e)
+        finally:
+            own.close()
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    clock.sleep(1.0)                  # both have read the alert and wait to write
+    holder.execute_sql("COMMIT")
+    holder.close()
+    for t in threads:
+        t.join(30)
+    return results
 
 
 @pytest.mark.postgres
