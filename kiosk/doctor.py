@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping
 
-from kiosk.access import AS_KIOSK_USER, database_exists, no_access, this_user
+from kiosk.access import AS_KIOSK_USER, database_exists, file_in_the_way, no_access, this_user
 from kiosk.config import KioskConfig, running_on_pi
 from kiosk.exc import DiskFull, StoreError
 from kiosk.migrations import LATEST, not_a_kiosk_database
@@ -290,7 +290,12 @@ def check_disk(data_dir: Path, disk_usage: Callable[[str], object] = shutil.disk
     while not os.path.exists(probe) and probe != probe.parent:
         probe = probe.parent
     out = []
-    if probe != Path(data_dir) and not os.access(probe, os.X_OK):
+    if not os.path.isdir(probe):
+        # A file where the data dir or one above it belongs: entering it is not what fails, and
+        # no other user could (a file has no entries).
+        out.append(Check("data dir", FAIL, f"{file_in_the_way(Path(data_dir))} (check --data-dir or data_dir in "
+                                           "the config)"))
+    elif probe != Path(data_dir) and not os.access(probe, os.X_OK):
         out.append(Check("data dir", FAIL, f"user {this_user()} may not enter {probe}: {AS_KIOSK_USER}"))
     elif probe == Path(data_dir) and not os.access(probe, os.W_OK):
         out.append(Check("data dir", FAIL, f"{data_dir} is not writable by user {this_user()}: {AS_KIOSK_USER}"))

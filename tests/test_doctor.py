@@ -183,6 +183,23 @@ def test_gpio_and_clock_and_disk():
     assert [c.status for c in low] == ["warn"] and "50 MB" in low[0].detail
 
 
+def test_a_file_where_the_data_dir_should_be_is_said_so_not_called_locked(tmp_path, capsys):
+    """`kiosk --data-dir afile/sub doctor` with afile a regular file: beside the right database row,
+    doctor said "[FAIL] data dir user root may not enter afile: run it as the kiosk's user" (the
+    test for entering a directory ran on the file). Now the data dir row says the file is in the
+    way, for the data dir itself too, and nobody is told to change user."""
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for data_dir in (afile / "sub", afile / "sub" / "deeper", afile):
+        rc = main(["doctor", "--json", "--data-dir", str(data_dir)])
+        checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+        assert rc == 1
+        assert checks["data dir"] == {"name": "data dir", "status": "fail",
+                                      "detail": f"{afile} is a file, not a directory (check --data-dir or "
+                                                "data_dir in the config)"}, checks
+        assert "may not enter" not in json.dumps(checks)
+
+
 def test_doctor_command_exit_codes(tmp_path, capsys):
     d = tmp_path / "d"
     rc = main(["doctor", "--json", "--data-dir", str(d)])
