@@ -34,6 +34,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from kiosk.display import no_display
 from seeds.broker_plugin import with_built_plugin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,6 +175,10 @@ def prepare(d: Path, sites: int, days: int, kiosk_port: int, centre_port: int) -
     return {"url": url, "conf": conf, "logins": logins}
 
 
+class Stopping(Exception):
+    """Ctrl-C (or SIGTERM) while the chain was starting."""
+
+
 class Chain:
     """The processes of the demo; all of them stop when one does, or on Ctrl-C."""
 
@@ -190,9 +195,13 @@ class Chain:
         return proc
 
     def wait_for(self, name: str, ready, timeout: float = 60) -> None:
+        """Until `ready()`; Stopping when a signal came meanwhile (the children got Ctrl-C too,
+        and their ending is no failure to report)."""
         deadline = time.monotonic() + timeout
         proc = dict(self.procs)[name]
         while time.monotonic() < deadline:
+            if self.stopping:
+                raise Stopping
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited ({proc.returncode}); see {self.d / 'logs' / (name + '.log')}")
             if ready():
@@ -243,9 +252,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=120, help="days of history (default 120)")
     p.add_argument("--web-port", type=int, default=8080, help="dashboard port (default 8080, else a free one)")
     args = p.parse_args(argv)
+    if not args.headless and (why := no_display(os.environ)):
+        p.error(why)
     kiosk_port, centre_port, web_port = free_port(8883), free_port(8884), free_port(args.web_port)
     d = args.dir.resolve()
-    setup = prepare(d, args.sites, args.days, kiosk_port, centre_port)
+    try:
+        setup = prepare(d, args.sites, args.days, kiosk_port, centre_port)
+    except KeyboardInterrupt:
+        print("demo: stopped before it started.", file=sys.stderr, flush=True)
+        return 130
     chain = Chain(d)
 
     def on_signal(signum, frame) -> None:
@@ -278,6 +293,11 @@ def main(argv: list[str] | None = None) -> int:
         ended = chain.watch()
         if ended not in ("signal", "kiosk"):
             print(f"demo: {ended} stopped unexpectedly; see {d / 'logs' / (ended + '.log')}", file=sys.stderr)
+    except Stopping:
+        pass
+    except RuntimeError as e:               # a part that did not start: which, and its log
+        print(f"demo: {e}", file=sys.stderr, flush=True)
+        return 1
     finally:
         chain.stop()
         print("demo: everything stopped.", flush=True)

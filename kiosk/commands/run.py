@@ -32,6 +32,11 @@ def run(args: argparse.Namespace) -> int:
                           "%(asctime)s %(name)s %(levelname)s %(message)s")
         from kiosk.headless import run_headless
         return run_headless(cfg, demo=args.demo)
+    if args.demo:
+        import os
+        from kiosk.display import no_display
+        if why := no_display(os.environ):
+            raise KioskError(why)
     try:
         from kiosk.ui.app import run_app
     except ModuleNotFoundError as e:
