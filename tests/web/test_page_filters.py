@@ -1,0 +1,61 @@
+"""The analysis pages keep what a person chose, against the real server process on SQLite and
+PostgreSQL: a filter form shows the filters the page was asked for (so that pressing "Visa" again
+keeps them), its choices are every one the person may pick, and a link from one page to another
+carries the period and question it was read for.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from tests.web.conftest import ENGINES
+from tests.web.world import login
+
+pytestmark = pytest.mark.parametrize("chain_url", ENGINES, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def clients(web):
+    """Signed in once for the module: sara-store (sv, s003), rolf-regional (nb, north: s001, s002)
+    and ada-admin (en, the chain)."""
+    return {name: login(web.url, name) for name in ("sara-store", "rolf-regional", "ada-admin")}
+
+
+def form_of(page: str, action: str) -> str:
+    m = re.search(rf'<form method="get" action="{re.escape(action)}".*?</form>', page, re.S)
+    assert m, f"no filter form for {action}"
+    return m.group(0)
+
+
+def submitted(form: str) -> dict[str, str]:
+    """What a browser sends when the form is submitted as shown: each input's value, each select's
+    selected option (the first, "all", when none is)."""
+    fields = {m.group(1): html.unescape(m.group(2))
+              for m in re.finditer(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form)}
+    for m in re.finditer(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)"[^>]*\bselected\b', m.group(2))
+        fields[m.group(1)] = html.unescape(chosen.group(1)) if chosen else ""
+    return fields
+
+
+def options(form: str, name: str) -> list[str]:
+    """The values a select of the form offers, "all" ("") left out."""
+    m = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', form, re.S)
+    assert m, f"no select {name}"
+    return [v for v in re.findall(r'<option value="([^"]*)"', m.group(1)) if v]
+
+
+def test_the_comments_page_keeps_the_score_chosen_when_the_form_is_sent_again(web, clients):
+    """/comments?question=visit&score=1 showed "Alla betyg" chosen (the macro compared the number
+    1 with the text "1"): pressing "Visa" again sent score= and listed every score."""
+    c = clients["sara-store"]
+    form = form_of(c.get("/comments", params={"question": "visit", "score": "1"}).text, "/comments")
+    fields = submitted(form)
+    assert fields["score"] == "1" and fields["question"] == "visit", fields
+    again = c.get("/comments", params={**{k: v for k, v in fields.items() if v}, "reason": "queue",
+                                       "format": "json"}).json()
+    assert again["filters"]["score"] == 1
+    assert again["comments"] and {x["value"] for x in again["comments"]} == {1}
