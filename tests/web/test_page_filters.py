@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from server_sync.central.db import connect
 from tests.web.conftest import ENGINES
 from tests.web.world import login
 
@@ -59,3 +60,27 @@ def test_the_comments_page_keeps_the_score_chosen_when_the_form_is_sent_again(we
                                        "format": "json"}).json()
     assert again["filters"]["score"] == 1
     assert again["comments"] and {x["value"] for x in again["comments"]} == {1}
+
+
+def test_the_overview_names_a_store_without_answers_in_the_period_in_its_alerts_and_actions(web, clients):
+    """Asked for a period without answers, the overview named the store of its open alert, and of
+    its overdue alert and action, by id ("#3 · s003"): the names came from the period's report."""
+    db = connect(web.db_url)
+    try:
+        name = db.execute_sql("SELECT name FROM site WHERE id = 's003'").fetchone()[0]
+        with db.atomic():
+            for table in ("alert", "action"):
+                db.execute_sql(f"UPDATE {table} SET due_date = '2026-01-05' WHERE site_id = 's003'")
+    finally:
+        db.close()
+    page = clients["sara-store"].get("/", params={"from": "2025-01-01", "to": "2025-01-31"}).text
+    lines = re.findall(r"<li>(.*?)</li>", section(page, "open-alerts") + section(page, "overdue"), re.S)
+    assert len(lines) == 3, lines                   # the open alert, the overdue alert and action
+    for line in lines:
+        assert name in line and not re.search(r"(>|· )s003\b", line), line
+
+
+def section(page: str, id_: str) -> str:
+    m = re.search(rf'<section id="{id_}".*?</section>', page, re.S)
+    assert m, f"no section {id_}"
+    return m.group(0)

@@ -10,7 +10,7 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.report.tabular import CSV_COLUMNS, PART_SECTIONS, csv_rows
 from server_sync.web import filters
 from server_sync.web.guard import PageResult, Visit
-from server_sync.web.queries import answers_today, with_zones
+from server_sync.web.queries import answers_today, site_names, with_zones
 from server_sync.workflow import actions as workflow_actions
 from server_sync.workflow import alerts as workflow_alerts
 
@@ -51,11 +51,13 @@ def build(v: Visit) -> PageResult:
     }
     return PageResult("web/overview.html", data, "title_overview", csv=table,
                       report_filter=f, live_sites=sites if sites is not None else ("*",),
-                      context={"site_names": _names(report)})
+                      context={"site_names": _names(v, open_alerts, overdue_alerts, overdue_actions)})
 
 
-def _names(report: dict | None) -> dict[str, str]:
-    return {s["site_id"]: s["name"] for s in report["sites"]} if report else {}
+def _names(v: Visit, *lists: list[dict]) -> dict[str, str]:
+    """id -> name of the sites of the alerts and actions listed. Read from the register, not the
+    period's report: a site without answers in the period is not in it, and was named by its id."""
+    return site_names(v.db, sorted({row["site_id"] for rows in lists for row in rows}))
 
 
 # The report's CSV sections the overview shows: its period and the one compared with, the summary
