@@ -15,6 +15,7 @@ from peewee import Database
 
 from server_sync.report.collation import sorted_choices
 from server_sync.web.people import REGIONAL, STORE, User
+from server_sync.web.queries import site_names
 
 
 class NotVisible(LookupError):
@@ -92,9 +93,10 @@ def region_choices(db: Database, scope: Scope, lang: str) -> list[tuple[str, str
     return sorted_choices(((r["id"], r["name"]) for r in visible_regions(db, scope)), lang)
 
 
-def site_choices(names: dict[str, str], lang: str) -> list[tuple[str, str]]:
-    """The site filter's (id, name) pairs (`names`: id -> name), by name in the reader's language."""
-    return sorted_choices(names.items(), lang)
+def site_choices(db: Database, scope: Scope, lang: str) -> list[tuple[str, str]]:
+    """The site filter's (id, name) pairs, by name in the reader's language: every site the person
+    may see, whichever the page lists (the alerts of one store offered that store alone)."""
+    return sorted_choices(site_names(db, None if scope.everything else sorted(scope.sites)).items(), lang)
 
 
 def sites_of_region(db: Database, scope: Scope, region_id: str) -> tuple[str, ...]:

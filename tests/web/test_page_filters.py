@@ -84,3 +84,14 @@ def section(page: str, id_: str) -> str:
     m = re.search(rf'<section id="{id_}".*?</section>', page, re.S)
     assert m, f"no section {id_}"
     return m.group(0)
+
+
+@pytest.mark.parametrize("path", ["/alerts", "/actions"])
+def test_the_alerts_and_actions_filtered_to_a_store_offer_every_store_to_choose(web, clients, path):
+    """/alerts?site=s001 offered s001 alone in its store list (the choices were the sites listed):
+    choosing another store meant "Alla butiker" first."""
+    form = form_of(clients["rolf-regional"].get(path, params={"site": "s001"}).text, path)
+    assert sorted(options(form, "site")) == ["s001", "s002"]
+    assert submitted(form)["site"] == "s001"
+    form = form_of(clients["ada-admin"].get(path, params={"site": "s004"}).text, path)
+    assert sorted(options(form, "site")) == ["s001", "s002", "s003", "s004"]

@@ -14,7 +14,7 @@ from server_sync.protocol.scales import SCALES
 from server_sync.report.html import question_text
 from server_sync.web import filters
 from server_sync.web.guard import SPREADSHEETS, PageResult, Visit
-from server_sync.web.queries import CommentFilter, comments, site_names
+from server_sync.web.queries import CommentFilter, comments
 from server_sync.web.render import marks_named
 from server_sync.web.scope import region_choices, site_choices, sites_of_region
 
@@ -69,7 +69,7 @@ def build(v: Visit) -> PageResult:
     return PageResult("web/comments.html", data, "title_comments", csv=lambda d: (COLUMNS, d["comments"]),
                       report_filter=ReportFilter(sites or (), (), period.date_from, period.date_to),
                       context={"region_choices": region_choices(v.db, v.scope, v.lang),
-                               "site_choices": _site_choices(v), "question_choices": question_choices(catalogue, v.lang),
+                               "site_choices": site_choices(v.db, v.scope, v.lang), "question_choices": question_choices(catalogue, v.lang),
                                "reason_choices": sorted_choices(((r, labels.get(v.lang, r))
                                                                  for r, labels in REASONS.items()), v.lang),
                                "score_choices": [(n, n) for n in range(low, high + 1)],
@@ -92,10 +92,6 @@ def question_choices(catalogue: dict[str, dict], lang: str) -> list[tuple[str, s
     (`report.html.question_text`: one the centre never defined, only seen in answers, says so,
     as everywhere else, or its id would read as a question of the chain's)."""
     return sorted_choices(((q, question_text(c, lang)) for q, c in catalogue.items()), lang)
-
-
-def _site_choices(v: Visit) -> list[tuple[str, str]]:
-    return site_choices(site_names(v.db, v.sites_or_chain()), v.lang)
 
 
 def _pages(v: Visit, page: int) -> dict[str, str]:

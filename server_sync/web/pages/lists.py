@@ -66,7 +66,8 @@ def alerts(v: Visit) -> PageResult:
     data = {"alerts": rows, "total": total, "listed": ALERTS_LISTED, "state": state,
             "site": filters.ident(v.params, "site")}
     return PageResult("web/alerts.html", data, "title_alerts", csv=lambda d: (ALERT_COLUMNS, d["alerts"]),
-                      report_filter=ReportFilter(sites or ()), context={"site_choices": site_choices(names, v.lang)})
+                      report_filter=ReportFilter(sites or ()),
+                      context={"site_choices": site_choices(v.db, v.scope, v.lang)})
 
 
 @filters.takes("site", "state")
@@ -91,5 +92,6 @@ def actions(v: Visit) -> PageResult:
     # The effect's interval is the verdict's (effects.ALPHA), not the 95 % of the other figures.
     data = {"actions": rows, "site": filters.ident(v.params, "site"), "state": state, "confidence": 1 - ALPHA}
     return PageResult("web/actions.html", data, "title_actions", csv=lambda d: (ACTION_COLUMNS, d["actions"]),
-                      report_filter=ReportFilter(sites or ()), context={"site_choices": site_choices(names, v.lang)})
+                      report_filter=ReportFilter(sites or ()),
+                      context={"site_choices": site_choices(v.db, v.scope, v.lang)})
 
