@@ -2,7 +2,8 @@
 that finds the web's templates and the report's, so pages include the report's own sections and
 charts; the web's words in sv/nb/en (server_sync/web/locale, the one translation scheme); the
 filters that say what the store keeps as codes in the reader's terms (`local`: a site's time on its
-wall clock; `question`: a question's wording; `audit_detail`); comment text with the kiosk's scrub
+wall clock; `question`: a question's wording; `audit_detail`; `with_period`: a link that keeps the
+page's period and question); comment text with the kiosk's scrub
 marks shown as removed data; CSV and JSON of what a page shows.
 
 Never queries the database; never marks text from the store as safe (only `svg` charts, which
@@ -19,6 +20,7 @@ from datetime import datetime
 from functools import partial
 from importlib.resources import files
 from typing import Any, Iterable, Sequence
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, pass_context
@@ -103,7 +105,22 @@ def _notice_event(ctx: Context, event: str) -> str:
     return text(key, ctx["lang"]) if key in WEB_TEXTS.strings(ctx["lang"]) else event
 
 
-ENV.filters.update(local=site_time, question=_question, audit_detail=_audit_detail, notice_event=_notice_event)
+# What a link to another page of figures carries from the page it is on: the period and question
+# the page was read for, those it was asked for only (none: the other page's own default).
+PERIOD_PARAMS = ("from", "to", "question")
+
+
+@pass_context
+def _with_period(ctx: Context, path: str, **first: str) -> str:
+    """`path` with `first` (e.g. site=s001) and the page's period and question as its query: moving
+    from the ranking to a store, or from a store to its comments, lost them."""
+    params = ctx.get("params") or {}
+    query = list(first.items()) + [(k, params[k]) for k in PERIOD_PARAMS if params.get(k)]
+    return path + ("?" + urlencode(query) if query else "")
+
+
+ENV.filters.update(local=site_time, question=_question, audit_detail=_audit_detail, notice_event=_notice_event,
+                   with_period=_with_period)
 # A comment's score is said with its scale's top ("4 of 5"): the same number is another face on
 # another scale, and a question may have been asked on two.
 ENV.globals["scale_top"] = {name: s.highest for name, s in SCALES.items()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date, timedelta
 
 import pytest
 
@@ -95,3 +96,20 @@ def test_the_alerts_and_actions_filtered_to_a_store_offer_every_store_to_choose(
     assert submitted(form)["site"] == "s001"
     form = form_of(clients["ada-admin"].get(path, params={"site": "s004"}).text, path)
     assert sorted(options(form, "site")) == ["s001", "s002", "s003", "s004"]
+
+
+def test_the_site_pages_recent_comments_are_of_its_period_and_question(web, clients):
+    """/sites/s001?from=…&to=…&question=… listed the store's newest comments of any day and
+    question, and its "all comments" link dropped the period and question."""
+    c = clients["ada-admin"]
+    first, last = (date.today() - timedelta(days=20)).isoformat(), (date.today() - timedelta(days=10)).isoformat()
+    asked = {"from": first, "to": last, "question": "visit"}
+    recent = c.get("/sites/s001", params={**asked, "format": "json"}).json()["comments"]
+    listed = c.get("/comments", params={"site": "s001", **asked, "format": "json"}).json()["comments"]
+    assert recent and [x["id"] for x in recent] == [x["id"] for x in listed[:len(recent)]]
+    assert all(x["question_id"] == "visit" and first <= x["local_time"][:10] <= last for x in recent), recent
+    page = html.unescape(section(c.get("/sites/s001", params=asked).text, "recent-comments"))
+    assert f'href="/comments?site=s001&from={first}&to={last}&question=visit"' in page, page[-500:]
+    # Without a period, the newest of all, and the link to every comment of the store.
+    page = html.unescape(section(c.get("/sites/s001").text, "recent-comments"))
+    assert 'href="/comments?site=s001"' in page

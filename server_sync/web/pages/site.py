@@ -29,7 +29,9 @@ def build(v: Visit) -> PageResult:
     period = filters.period(v.params)
     f = ReportFilter((site_id,), (period.question,) if period.question else (), period.date_from, period.date_to)
     report = v.report((site_id,), f)
-    recent, _more = comments(v.db, CommentFilter(sites=(site_id,), page=1))
+    # The period's and question's, as the figures beside them (and the link to the rest of them).
+    recent, _more = comments(v.db, CommentFilter(sites=(site_id,), question=period.question,
+                                                 date_from=period.date_from, date_to=period.date_to, page=1))
     recent = recent[:RECENT_COMMENTS]
     if recent:
         v.comments_viewed(site=site_id, shown=len(recent))
