@@ -113,3 +113,21 @@ def test_the_site_pages_recent_comments_are_of_its_period_and_question(web, clie
     # Without a period, the newest of all, and the link to every comment of the store.
     page = html.unescape(section(c.get("/sites/s001").text, "recent-comments"))
     assert 'href="/comments?site=s001"' in page
+
+
+@pytest.mark.parametrize("path", ["/sites", "/", "/comments"])
+def test_a_store_link_keeps_the_period_and_question_the_page_was_read_for(web, clients, path):
+    """The ranking's, the overview's and the comments' links to a store were plain /sites/s001:
+    the store's page opened on its default period and every question."""
+    c = clients["rolf-regional"]
+    first, last = (date.today() - timedelta(days=20)).isoformat(), (date.today() - timedelta(days=10)).isoformat()
+    asked = {"from": first, "to": last, "question": "visit"}
+    page = c.get(path, params=asked).text
+    links = set(html.unescape(h) for h in re.findall(r'href="(/sites/s0[^"]*)"', page))
+    assert links and links <= {f"/sites/{s}?from={first}&to={last}&question=visit" for s in ("s001", "s002")}, links
+    store = c.get(sorted(links)[0] + "&format=json").json()
+    assert (store["period"]["from"], store["period"]["to"]) == (first, last)
+    # Only what the page was asked for: a region is the ranking's own, not the store page's.
+    page = c.get(path, params={"from": first, **({"region": "north"} if path == "/sites" else {})}).text
+    links = set(html.unescape(h) for h in re.findall(r'href="(/sites/s0[^"]*)"', page))
+    assert links and links <= {f"/sites/{s}?from={first}" for s in ("s001", "s002")}, links

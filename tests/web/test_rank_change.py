@@ -49,9 +49,10 @@ def chain(central_db):
 
 
 def _cells(page: str, lang: str) -> dict[str, str]:
-    """The list's change-in-rank cell of each site (by its link), its markup kept."""
+    """The list's change-in-rank cell of each site (by its link, which carries the page's period),
+    its markup kept."""
     label = re.escape(render.text("rank_change", lang))
-    rows = re.findall(rf'<a href="/sites/([^"]+)">[^<]*</a>.*?data-label="{label}">(.*?)</td></tr>', page)
+    rows = re.findall(rf'<a href="/sites/([^"?]+)(?:\?[^"]*)?">[^<]*</a>.*?data-label="{label}">(.*?)</td></tr>', page)
     return {site: html.unescape(cell) for site, cell in rows}
 
 
