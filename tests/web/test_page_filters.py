@@ -10,11 +10,12 @@ import html
 import re
 from datetime import date, timedelta
 
+import httpx
 import pytest
 
 from server_sync.central.db import connect
 from tests.web.conftest import ENGINES
-from tests.web.world import login
+from tests.web.world import kiosk_central, login
 
 pytestmark = pytest.mark.parametrize("chain_url", ENGINES, indirect=True, scope="module")
 
@@ -131,3 +132,37 @@ def test_a_store_link_keeps_the_period_and_question_the_page_was_read_for(web, c
     page = c.get(path, params={"from": first, **({"region": "north"} if path == "/sites" else {})}).text
     links = set(html.unescape(h) for h in re.findall(r'href="(/sites/s0[^"]*)"', page))
     assert links and links <= {f"/sites/{s}?from={first}" for s in ("s001", "s002")}, links
+
+
+# What a comments filter naming an employee question or reason says, in sv, nb and en.
+EMPLOYEE_REFUSED = {
+    "sv": "'{name}': kommentarer på en fråga till medarbetare visas inte (var och en skulle visa en kollegas svar)"
+          ": '{value}'",
+    "nb": "'{name}': kommentarer på et spørsmål til medarbeidere vises ikke (hver av dem ville vise svaret til én"
+          " kollega): '{value}'",
+    "en": "'{name}': comments on a question to employees are not listed (each would show one colleague's answer)"
+          ": '{value}'",
+}
+LABELS = {"question": {"sv": "Fråga", "nb": "Spørsmål", "en": "Question"},
+          "reason": {"sv": "Skäl", "nb": "Årsak", "en": "Reason"}}
+
+
+def test_the_comments_page_offers_no_employee_question_or_reason_and_says_why_when_named(web, clients):
+    """/comments offered the employee pulse and its reasons (workload, …), then said "Inga
+    kommentarer": an employee question's comments are never listed (docs/privacy.md)."""
+    for name, lang in (("sara-store", "sv"), ("rolf-regional", "nb"), ("ada-admin", "en")):
+        c = clients[name]
+        form = form_of(c.get("/comments").text, "/comments")
+        assert "pulse" not in options(form, "question") and "visit" in options(form, "question")
+        assert sorted(options(form, "reason")) == sorted(
+            ["queue", "staff", "availability", "price", "cleanliness", "checkout", "other"])
+        for field, value in (("question", "pulse"), ("reason", "workload")):
+            r = c.get("/comments", params={field: value})
+            assert r.status_code == 400, (name, field, r.status_code)
+            said = EMPLOYEE_REFUSED[lang].format(name=LABELS[field][lang], value=value)
+            assert said in html.unescape(r.text), html.unescape(r.text)[-800:]
+    token = kiosk_central(web.db_url, "user", "token", "ada-admin", "--label", "page-filters").stdout.strip()
+    r = httpx.get(web.url + "/api/v1/comments", params={"question": "pulse"},
+                  headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 400 and r.json() == {"error": EMPLOYEE_REFUSED["en"].format(name="Question",
+                                                                                         value="pulse")}

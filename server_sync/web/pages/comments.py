@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from server_sync.analysis.queries import ReportFilter, questions
 from server_sync.report.collation import sorted_choices
-from server_sync.protocol.catalogue import REASONS
+from server_sync.protocol.catalogue import EMPLOYEE_REASONS, QUESTIONS, REASONS
 from server_sync.protocol.scales import SCALES
 from server_sync.report.html import question_text
 from server_sync.web import filters
@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 COLUMNS = ["recorded_at", "local_time", "zone", "site_id", "site_name", "question_id", "scale", "value", "reasons",
            "language", "comment"]
+# The reasons only an employee question cites (workload, …): the page lists customers' comments
+# only (docs/privacy.md), so it neither offers them nor finds anything under them.
+EMPLOYEE_ONLY_REASONS = frozenset(EMPLOYEE_REASONS) - {r for q in QUESTIONS.values() if q["audience"] == "customer"
+                                                      for r in q["reasons"]}
 # The CSV download holds every comment the filters find, not the page's 50 (a spreadsheet has no
 # "next page"); more than this is refused, naming how many, rather than cut without a word.
 CSV_MOST = 100_000
@@ -45,9 +49,14 @@ def build(v: Visit) -> PageResult:
     catalogue = questions(v.db)
     if period.question and period.question not in catalogue:
         raise filters.refusal("not_offered", "question", value=period.question)
+    # An employee question's comments are never listed: said so, not "no comments" as if there were none.
+    if period.question and catalogue[period.question]["audience"] != "customer":
+        raise filters.refusal("employee_comments_not_listed", "question", value=period.question)
     reason = filters.ident(v.params, "reason")
     if reason and reason not in REASONS:
         raise filters.refusal("not_offered", "reason", value=reason)
+    if reason in EMPLOYEE_ONLY_REASONS:
+        raise filters.refusal("employee_comments_not_listed", "reason", value=reason)
     # A score the question's scale does not have would list nothing, as if nobody gave it.
     scale = SCALES.get(catalogue[period.question]["scale"]) if period.question else None
     low, high = (scale.lowest, scale.highest) if scale else (0, 10)
@@ -69,9 +78,12 @@ def build(v: Visit) -> PageResult:
     return PageResult("web/comments.html", data, "title_comments", csv=lambda d: (COLUMNS, d["comments"]),
                       report_filter=ReportFilter(sites or (), (), period.date_from, period.date_to),
                       context={"region_choices": region_choices(v.db, v.scope, v.lang),
-                               "site_choices": site_choices(v.db, v.scope, v.lang), "question_choices": question_choices(catalogue, v.lang),
+                               "site_choices": site_choices(v.db, v.scope, v.lang),
+                               "question_choices": question_choices(
+                                   {q: c for q, c in catalogue.items() if c["audience"] == "customer"}, v.lang),
                                "reason_choices": sorted_choices(((r, labels.get(v.lang, r))
-                                                                 for r, labels in REASONS.items()), v.lang),
+                                                                 for r, labels in REASONS.items()
+                                                                 if r not in EMPLOYEE_ONLY_REASONS), v.lang),
                                "score_choices": [(n, n) for n in range(low, high + 1)],
                                "page_links": _pages(v, f.page)})
 
