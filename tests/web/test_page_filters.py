@@ -82,6 +82,15 @@ def test_the_overview_names_a_store_without_answers_in_the_period_in_its_alerts_
         assert name in line and not re.search(r"(>|· )s003\b", line), line
 
 
+def site_ids(web) -> list[str]:
+    """Every site of the module's chain (a test may add one)."""
+    db = connect(web.db_url)
+    try:
+        return sorted(r[0] for r in db.execute_sql("SELECT id FROM site"))
+    finally:
+        db.close()
+
+
 def section(page: str, id_: str) -> str:
     m = re.search(rf'<section id="{id_}".*?</section>', page, re.S)
     assert m, f"no section {id_}"
@@ -96,7 +105,7 @@ def test_the_alerts_and_actions_filtered_to_a_store_offer_every_store_to_choose(
     assert sorted(options(form, "site")) == ["s001", "s002"]
     assert submitted(form)["site"] == "s001"
     form = form_of(clients["ada-admin"].get(path, params={"site": "s004"}).text, path)
-    assert sorted(options(form, "site")) == ["s001", "s002", "s003", "s004"]
+    assert sorted(options(form, "site")) == site_ids(web)
 
 
 def test_the_site_pages_recent_comments_are_of_its_period_and_question(web, clients):
@@ -166,3 +175,31 @@ def test_the_comments_page_offers_no_employee_question_or_reason_and_says_why_wh
                   headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 400 and r.json() == {"error": EMPLOYEE_REFUSED["en"].format(name="Question",
                                                                                          value="pulse")}
+
+
+# A section without anything to draw says why, in the reader's language: the summary's words for a
+# period without answers, or that the weekday × hour chart is the customer questions'.
+NOTHING = {"sv": "Inga svar i perioden", "nb": "Ingen svar i perioden", "en": "No answers in the period"}
+CUSTOMERS_ONLY = {"sv": "Visas bara för kundfrågorna.", "nb": "Vises bare for kundespørsmålene.",
+                  "en": "Shown for the customer questions only."}
+
+
+def test_a_trend_or_heatmap_with_nothing_to_draw_says_why_not_a_bare_heading(web, clients):
+    """A new store without answers (/sites/s005) showed the "Trend" heading and the weekday × hour
+    caption with nothing under them, and so did the HTML report; with question=pulse the heatmap
+    (drawn for customer questions only) did."""
+    assert kiosk_central(web.db_url, "site", "add", "s005", "--name", "Nybutik").returncode == 0
+    for name, lang in (("ada-admin", "en"), ("rolf-regional", "nb")):
+        c = clients[name]
+        for asked, store in (({"format": "report"}, "s005"), ({}, "s005"),
+                             ({"question": "pulse"}, "s001"), ({"question": "pulse", "format": "report"}, "s001")):
+            if store == "s005" and name == "rolf-regional":
+                continue                                    # not in his region
+            page = c.get(f"/sites/{store}", params=asked)
+            assert page.status_code == 200, (name, store, asked, page.text[-500:])
+            for id_, said in (("trends", NOTHING), ("heatmap", CUSTOMERS_ONLY if store == "s001" else NOTHING)):
+                if id_ == "trends" and store == "s001":
+                    continue                                # the pulse has a trend
+                part = html.unescape(section(page.text, id_))
+                assert f'<p class="note">{said[lang]}</p>' in part, (name, store, asked, part)
+                assert "<h3>" not in part and "Local time" not in part and "Lokal tid" not in part, part
