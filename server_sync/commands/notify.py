@@ -244,6 +244,10 @@ def run(args: argparse.Namespace) -> int:
                     return 0
             return 0
         finally:
+            if rounds.unrecorded:
+                log.warning("the worker ends with what went not recorded (the store failed): %s; each goes again "
+                            "once its claim runs out (5 minutes), with the same delivery id or Message-ID",
+                            ", ".join(rounds.unrecorded.described()))
             notifier.stopping()
 
 
@@ -253,10 +257,13 @@ FIRST_RETRY_S, LAST_RETRY_S = 1.0, 60.0      # the wait after a store failure, d
 class Rounds:
     """The worker's rounds: side jobs when they are due, then every due delivery. A round the
     store failed under is run again whole after `delay` (doubling), as ingest retries a group:
-    the worker waits out a database restart instead of exiting into systemd's restart loop."""
+    the worker waits out a database restart instead of exiting into systemd's restart loop. What
+    went but could not be recorded (`unrecorded`) is written first, before anything goes."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        from server_sync.notify.unrecorded import Unrecorded
         self.args = args
+        self.unrecorded = Unrecorded()
         self.closed_at = self.watched_at = float("-inf")
         self.delay = FIRST_RETRY_S
 
@@ -267,6 +274,7 @@ class Rounds:
         """One round: (webhooks delivered, mails delivered)."""
         from server_sync.notify import sender
         args = self.args
+        self.unrecorded.flush(db)           # the store back: what went is recorded before anything goes
         if args.close_every and time.monotonic() - self.closed_at >= args.close_every:
             # Actions whose after-window completed close here (their notices go out in this same
             # round), so no separate timer is needed for them.
@@ -278,8 +286,8 @@ class Rounds:
             self.watched_at = time.monotonic()
         # The watchdog is fed from here only, after each finished exchange (each within its
         # deadline): never from a thread that would keep a stuck worker alive.
-        hooks = sender.deliver_webhooks(db, _now(), stop=stop, progress=notifier.ping)
-        mails = sender.deliver_mail(db, _now(), stop=stop, progress=notifier.ping)
+        hooks = sender.deliver_webhooks(db, _now(), stop=stop, progress=notifier.ping, unrecorded=self.unrecorded)
+        mails = sender.deliver_mail(db, _now(), stop=stop, progress=notifier.ping, unrecorded=self.unrecorded)
         return hooks, mails
 
 

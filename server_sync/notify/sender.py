@@ -28,6 +28,7 @@ from server_sync.notify import queue, smtp, smtp_errors
 from server_sync.notify.deadline import Sockets, Stopped, bounded, stopping
 from server_sync.notify.http_post import hide_address, post_json
 from server_sync.notify.signing import signed_headers
+from server_sync.notify.unrecorded import Unrecorded
 from server_sync.workflow.people import mail_recipient_now
 
 log = logging.getLogger("kundpuls.notify")
@@ -75,13 +76,16 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout_s: float | None
 
 def deliver_webhooks(db: Database, now: datetime, *, http_post: Callable[..., tuple[bool, str]] = post,
                      clock: Callable[[], float] = time.time, stop: threading.Event | None = None,
-                     progress: Callable[[], None] = _nothing) -> int:
+                     progress: Callable[[], None] = _nothing, unrecorded: Unrecorded | None = None) -> int:
     """Send every due webhook delivery, until `stop` is set; returns how many were delivered now.
     An endpoint whose delivery failed gets no more this round: its others wait for the next, no
     try counted. One receiver that did not answer cost every delivery queued for it its 10 s, and
     the other endpoints and the mail waited behind them all (a review: 100 of them, 17 minutes).
     `now`: when the round began; `clock` (seconds, wall time) the time since, and each
-    signature's timestamp."""
+    signature's timestamp. `unrecorded`: the worker's outcomes that went but are not recorded
+    yet, written first (the store failing, nothing goes)."""
+    unrecorded = Unrecorded() if unrecorded is None else unrecorded
+    unrecorded.flush(db)
     delivered, at = 0, round_clock(now, clock)
     failing: set[int] = set()
     for d in queue.due_webhooks(db, now):
@@ -106,7 +110,10 @@ def deliver_webhooks(db: Database, now: datetime, *, http_post: Callable[..., tu
         except Exception as e:  # noqa: BLE001 - whatever breaks one delivery is its failure, never the worker's
             log.error("webhook %s: delivery %d\n%s", d.endpoint.name, d.id, hide_address(traceback.format_exc(), url))
             ok, status = False, hide_address(f"{type(e).__name__}: {e}", url)
-        queue.record_webhook(db, d, at(), status, ok, None if ok else status)
+        if ok:
+            unrecorded.webhook_delivered(db, d, at(), status)
+        else:
+            queue.record_webhook(db, d, at(), status, ok, status)
         progress()
         if ok:
             delivered += 1
@@ -212,11 +219,11 @@ Ended = tuple[queue.DueMail, str]
 
 def _send_over(db: Database, conn: Any, sockets: Sockets, settings: smtp.SmtpSettings, mails: list[queue.DueMail],
                claimed: set[int], at: Callable[[], datetime], stop: threading.Event | None,
-               progress: Callable[[], None]) -> tuple[int, Ended | None, list[queue.DueMail]]:
+               progress: Callable[[], None], unrecorded: Unrecorded) -> tuple[int, Ended | None, list[queue.DueMail]]:
     """Send `mails` in turn over `conn` (those in `claimed` are this worker's already): (how many
     went, how the server ended the connection if it did, the mails not tried yet then). A mail
     refused or broken fails alone; one that times out or is stopped fails and ends the round.
-    The connection is closed at the end."""
+    A mail that went is recorded through `unrecorded`. The connection is closed at the end."""
     sent, broken = 0, False
     try:
         for i, mail in enumerate(mails):
@@ -248,7 +255,7 @@ def _send_over(db: Database, conn: Any, sockets: Sockets, settings: smtp.SmtpSet
                 queue.record_mail(db, mail, at(), False, f"{type(e).__name__}: {e}")
                 progress()
                 continue
-            queue.record_mail(db, mail, at(), True, None)
+            unrecorded.mail_sent(db, mail, at())
             progress()
             sent += 1
         return sent, None, []
@@ -258,9 +265,9 @@ def _send_over(db: Database, conn: Any, sockets: Sockets, settings: smtp.SmtpSet
 
 def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSettings, Sockets], Any] = smtp_connection,
                  clock: Callable[[], float] = time.time, stop: threading.Event | None = None,
-                 progress: Callable[[], None] = _nothing) -> int:
+                 progress: Callable[[], None] = _nothing, unrecorded: Unrecorded | None = None) -> int:
     """Send every due mail, over one SMTP connection or more, until `stop` is set; returns how
-    many went.
+    many went. `unrecorded`: as `deliver_webhooks`'s, written first.
     Without SMTP settings mail waits in its queue (said once per run in the log). A mail the
     server has not taken within SMTP_TIMEOUT_S fails (and the connection with it): the mails
     after it wait for the next round. When the server ends the connection (a 421, hanging up),
@@ -269,7 +276,11 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
     try of its own), the others are not tried (a review: each was a failed try on a dead
     connection, and given up). `now`: when the round began; `clock` (seconds) the time since
     (`round_clock`)."""
-    due = [] if stopping(stop) else queue.due_mail(db, now)
+    if stopping(stop):
+        return 0
+    unrecorded = Unrecorded() if unrecorded is None else unrecorded
+    unrecorded.flush(db)
+    due = queue.due_mail(db, now)
     if not due:
         return 0
     at = round_clock(now, clock)
@@ -292,7 +303,7 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
                 return sent + (_waits(db, ended[0], why, at()) if ended else _all_wait(db, due, now, why))
             progress()
             went, now_ended, mails = _send_over(db, conn, sockets, settings, [ended[0], *mails] if ended else mails,
-                                                {ended[0].id} if ended else set(), at, stop, progress)
+                                                {ended[0].id} if ended else set(), at, stop, progress, unrecorded)
         sent += went
         if now_ended is None:
             return sent

@@ -1,0 +1,164 @@
+"""The notify worker and a central store that fails under it, on SQLite and PostgreSQL, with a real
+SMTP server and webhook receiver: what went while the store could not record it goes once, and a
+store down for longer than the first retry, or a full disk, is one line in the log and a wait,
+never a crash."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sqlite3
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from server_sync.central.db import SQLITE_PRAGMAS, connect
+from server_sync.cli import main
+from server_sync.notify import queue, sender, smtp
+from tests.fixtures.mail import LocalSmtp
+from tests.fixtures.postgres import admin_execute
+from tests.fixtures.webhooks import Receiver
+
+
+class StoreCut:
+    """The store fails under the worker while a receiver takes what it sent, for real: SQLite held
+    by another process (BEGIN IMMEDIATE) past the worker's busy timeout until `restore`;
+    PostgreSQL's connections to the database ended by the server (pg_terminate_backend: the next
+    statement fails, a new connection works)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.holder: sqlite3.Connection | None = None
+
+    def cut(self) -> None:
+        if self.url.startswith("sqlite:///"):
+            self.holder = sqlite3.connect(self.url.removeprefix("sqlite:///"), isolation_level=None,
+                                          check_same_thread=False)
+            self.holder.execute("BEGIN IMMEDIATE")
+        else:
+            admin_execute(self.url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                    " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+    def restore(self) -> None:
+        if self.holder is not None:
+            self.holder.execute("COMMIT")
+            self.holder.close()
+            self.holder = None
+
+
+def _outbox(url: str, table: str) -> list[tuple]:
+    db = connect(url)
+    try:
+        done = "sent_at" if table == "mail_outbox" else "delivered_at"
+        return db.execute_sql(f"SELECT id, attempts, {done} IS NOT NULL FROM {table}").fetchall()
+    finally:
+        db.close()
+
+
+def _wait(until, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not until():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.parametrize("channel", ["mail", "webhook"])
+def test_what_went_while_the_store_could_not_record_it_goes_once(central_url, monkeypatch, caplog, channel):
+    """The SMTP server took the mail (a receiver answered 2xx) and the store failed before the
+    worker recorded it: the fact that it went was lost with the exception, its claim ran out
+    (5 minutes) and the person got it again, with another Message-ID (a review, PostgreSQL
+    stopped for 5 s). The worker keeps what went and writes it first when the store is back,
+    before anything else goes: here with a claim of half a second, so a worker that forgot would
+    send it again at once."""
+    connect(central_url).close()                                       # the store, migrated
+    monkeypatch.setattr(queue, "CLAIM_S", 0.5)
+    monkeypatch.setitem(SQLITE_PRAGMAS, "busy_timeout", 100)           # the wait, not the real 10 s
+    handlers: dict = {}
+    monkeypatch.setattr(signal, "signal", lambda sig, handler: handlers.setdefault(sig, handler))
+    store = StoreCut(central_url)
+    cut_once = threading.Event()
+
+    def cut(*_):
+        if not cut_once.is_set():
+            cut_once.set()
+            store.cut()
+    table = "mail_outbox" if channel == "mail" else "webhook_delivery"
+    with LocalSmtp(on_data=cut) as server:
+        receiver = Receiver(on_post=cut)
+        try:
+            if channel == "mail":
+                assert main(["--db", central_url, "notify", "smtp", "set", "--host", "127.0.0.1", "--port",
+                             str(server.port), "--from", "kundpuls@example.se", "--security", "none"]) == 0
+                assert main(["--db", central_url, "notify", "test", "--mail", "anna@example.se"]) == 0
+            else:
+                assert main(["--db", central_url, "notify", "webhook", "add", "office", "--url", receiver.url]) == 0
+                assert main(["--db", central_url, "notify", "test"]) == 0
+            got = (lambda: len(server.raw)) if channel == "mail" else (lambda: len(receiver.got))
+
+            def restore_then_stop():
+                failed = lambda: [m for m in caplog.messages if "trying again" in m]      # noqa: E731
+                _wait(failed)
+                store.restore()
+                _wait(lambda: _outbox(central_url, table) and _outbox(central_url, table)[0][2], 15)
+                time.sleep(1.0)             # rounds enough for a claim of 0.5 s to run out
+                handlers[signal.SIGTERM](signal.SIGTERM, None)
+            caplog.set_level(logging.INFO, logger="kundpuls.notify")
+            helper = threading.Thread(target=restore_then_stop, daemon=True)
+            helper.start()
+            assert main(["--db", central_url, "notify", "run", "--interval", "0.1", "--close-every", "0",
+                         "--watch-every", "0"]) == 0
+            helper.join(30)
+        finally:
+            store.restore()
+            receiver.close()
+    assert cut_once.is_set() and any("trying again" in m for m in caplog.messages), caplog.text
+    assert got() == 1, caplog.text                                      # once, not again when the claim ran out
+    assert _outbox(central_url, table) == [(1, 1, True)]                 # recorded as gone, one try
+
+
+def test_a_sent_outcome_not_recorded_holds_up_every_send_until_it_is(tmp_path, monkeypatch):
+    """While the store cannot take what went, nothing else goes: the round fails at once, before
+    any claim or send, and the mail whose outcome waits is never offered to the server again."""
+    from peewee import DatabaseError
+
+    from server_sync.notify.unrecorded import Unrecorded
+    monkeypatch.setitem(SQLITE_PRAGMAS, "busy_timeout", 100)
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    db = connect(url)
+    store = StoreCut(url)
+    unrecorded = Unrecorded()
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    taken: list[bytes] = []
+
+    def cut_at_the_first(mail: bytes) -> None:
+        taken.append(mail)
+        if len(taken) == 1:
+            store.cut()
+    try:
+        with LocalSmtp(on_data=cut_at_the_first) as server:
+            smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
+            with db.atomic():
+                for i in range(2):
+                    queue.enqueue_mail(db, "anna@example.se", f"m{i}", "t", "<p>t</p>", now)
+            with pytest.raises(DatabaseError):
+                sender.deliver_mail(db, now, unrecorded=unrecorded)
+            assert len(server.raw) == 1 and unrecorded.described() == ["mail_outbox 1"]
+            later = now + timedelta(minutes=10)                 # both due again, the claim run out
+            with pytest.raises(DatabaseError):
+                sender.deliver_mail(db, later, unrecorded=unrecorded)
+            with pytest.raises(DatabaseError):
+                sender.deliver_webhooks(db, later, unrecorded=unrecorded)
+            assert len(server.raw) == 1
+            store.restore()
+            assert sender.deliver_mail(db, later, unrecorded=unrecorded) == 1       # m1 only
+            assert not unrecorded
+        assert sorted(m["Subject"] for m in server.messages) == ["m0", "m1"]
+        assert {(d["what"], d["state"], d["attempts"]) for d in queue.deliveries(db)} == \
+            {("m0", "delivered", 1), ("m1", "delivered", 1)}
+    finally:
+        store.restore()
+        db.close()
