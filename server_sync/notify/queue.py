@@ -214,6 +214,7 @@ class DueMail:
     html_body: str
     user_id: int | None = None      # whom it was queued for (None: an address alone, as a test mail)
     sites: tuple[str, ...] = ()     # the sites it tells of
+    queued_at: Any = None           # when it was queued, as the engine gives it (its Message-ID's)
 
 
 def due_webhooks(db: Database, now: datetime, limit: int = 100) -> list[DueWebhook]:
@@ -230,10 +231,10 @@ def due_webhooks(db: Database, now: datetime, limit: int = 100) -> list[DueWebho
 def due_mail(db: Database, now: datetime, limit: int = 100) -> list[DueMail]:
     p = db.param
     rows = db.execute_sql(
-        "SELECT id, attempts, to_addr, subject, text_body, html_body, user_id, site_ids FROM mail_outbox"
+        "SELECT id, attempts, to_addr, subject, text_body, html_body, user_id, site_ids, created_at FROM mail_outbox"
         f" WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= {p}"
         f" ORDER BY next_attempt_at, id LIMIT {int(limit)}", (_naive(now),)).fetchall()
-    return [DueMail(*r[:7], tuple((r[7] or "").split())) for r in rows]
+    return [DueMail(*r[:7], tuple((r[7] or "").split()), r[8]) for r in rows]
 
 
 CLAIM_S = 300.0     # a claimed delivery or mail is another worker's for this long (each try: 10 s or 30 s)

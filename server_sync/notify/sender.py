@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import re
 import smtplib
 import ssl
 import threading
@@ -18,7 +19,7 @@ import traceback
 import urllib.error
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate
 from typing import Any, Callable
 
 from peewee import Database
@@ -123,13 +124,23 @@ def deliver_webhooks(db: Database, now: datetime, *, http_post: Callable[..., tu
     return delivered
 
 
+def message_id(mail: queue.DueMail, sender_address: str) -> str:
+    """The mail's Message-ID, the same on every try: its outbox id and the moment it was queued
+    (digits only, as either engine gives it), at the sender's domain. A mail sent again because
+    its record was lost (the worker stopped while the store was down) carries the id of the first,
+    so mail programs and archives take the copy for the same mail; a random one each try made it
+    a second mail (a review). The moment keeps a new store's mail 1 from being taken for an old one's."""
+    queued = re.sub(r"\D", "", str(mail.queued_at or ""))
+    return f"<kundpuls.{mail.id}.{queued}@{sender_address.rpartition('@')[2] or 'localhost'}>"
+
+
 def message(settings: smtp.SmtpSettings, mail: queue.DueMail) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = settings.sender
     msg["To"] = mail.to_addr
     msg["Subject"] = mail.subject
     msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
+    msg["Message-ID"] = message_id(mail, settings.sender)
     msg.set_content(mail.text_body)
     msg.add_alternative(mail.html_body, subtype="html")
     return msg

@@ -26,11 +26,18 @@ class StoreCut:
     """The store fails under the worker while a receiver takes what it sent, for real: SQLite held
     by another process (BEGIN IMMEDIATE) past the worker's busy timeout until `restore`;
     PostgreSQL's connections to the database ended by the server (pg_terminate_backend: the next
-    statement fails, a new connection works)."""
+    statement fails, a new connection works). `at_the_first`: a receiver's hook that cuts it
+    while the first mail or delivery is being taken."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.holder: sqlite3.Connection | None = None
+        self.taken = 0
+
+    def at_the_first(self, *_) -> None:
+        self.taken += 1
+        if self.taken == 1:
+            self.cut()
 
     def cut(self) -> None:
         if self.url.startswith("sqlite:///"):
@@ -80,15 +87,9 @@ def test_what_went_while_the_store_could_not_record_it_goes_once(central_url, mo
     handlers: dict = {}
     monkeypatch.setattr(signal, "signal", lambda sig, handler: handlers.setdefault(sig, handler))
     store = StoreCut(central_url)
-    cut_once = threading.Event()
-
-    def cut(*_):
-        if not cut_once.is_set():
-            cut_once.set()
-            store.cut()
     table = "mail_outbox" if channel == "mail" else "webhook_delivery"
-    with LocalSmtp(on_data=cut) as server:
-        receiver = Receiver(on_post=cut)
+    with LocalSmtp(on_data=store.at_the_first) as server:
+        receiver = Receiver(on_post=store.at_the_first)
         try:
             if channel == "mail":
                 assert main(["--db", central_url, "notify", "smtp", "set", "--host", "127.0.0.1", "--port",
@@ -115,7 +116,7 @@ def test_what_went_while_the_store_could_not_record_it_goes_once(central_url, mo
         finally:
             store.restore()
             receiver.close()
-    assert cut_once.is_set() and any("trying again" in m for m in caplog.messages), caplog.text
+    assert store.taken and any("trying again" in m for m in caplog.messages), caplog.text
     assert got() == 1, caplog.text                                      # once, not again when the claim ran out
     assert _outbox(central_url, table) == [(1, 1, True)]                 # recorded as gone, one try
 
@@ -132,14 +133,8 @@ def test_a_sent_outcome_not_recorded_holds_up_every_send_until_it_is(tmp_path, m
     store = StoreCut(url)
     unrecorded = Unrecorded()
     now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
-    taken: list[bytes] = []
-
-    def cut_at_the_first(mail: bytes) -> None:
-        taken.append(mail)
-        if len(taken) == 1:
-            store.cut()
     try:
-        with LocalSmtp(on_data=cut_at_the_first) as server:
+        with LocalSmtp(on_data=store.at_the_first) as server:
             smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
             with db.atomic():
                 for i in range(2):
@@ -159,6 +154,42 @@ def test_a_sent_outcome_not_recorded_holds_up_every_send_until_it_is(tmp_path, m
         assert sorted(m["Subject"] for m in server.messages) == ["m0", "m1"]
         assert {(d["what"], d["state"], d["attempts"]) for d in queue.deliveries(db)} == \
             {("m0", "delivered", 1), ("m1", "delivered", 1)}
+    finally:
+        store.restore()
+        db.close()
+
+
+def test_a_mail_sent_again_after_a_lost_record_has_the_same_message_id(central_url, monkeypatch):
+    """A worker stopped while the store was down forgets what went, and the mail goes again once
+    its claim runs out: each try had a random Message-ID, so the person's mail program showed both.
+    Now the Message-ID is the outbox row's (its id and when it was queued, at the sender's domain):
+    the copy carries the same one, which mail programs and archives take for the same mail; another
+    mail has its own."""
+    from peewee import DatabaseError
+
+    from server_sync.central.db import reconnect
+    from server_sync.notify.unrecorded import Unrecorded
+    monkeypatch.setitem(SQLITE_PRAGMAS, "busy_timeout", 100)
+    db = connect(central_url)
+    store = StoreCut(central_url)
+    now = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+    try:
+        with LocalSmtp(on_data=store.at_the_first) as server:
+            smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
+            with db.atomic():
+                queue.enqueue_mail(db, "anna@example.se", "m0", "t", "<p>t</p>", now)
+            with pytest.raises(DatabaseError):
+                sender.deliver_mail(db, now, unrecorded=Unrecorded())
+            store.restore()
+            assert reconnect(db) is None
+            with db.atomic():
+                queue.enqueue_mail(db, "anna@example.se", "m1", "t", "<p>t</p>", now)
+            # A new worker: what the stopped one kept is gone; the claim has run out.
+            assert sender.deliver_mail(db, now + timedelta(minutes=6), unrecorded=Unrecorded()) == 2
+        first, again, other = sorted(server.messages, key=lambda m: m["Subject"])
+        assert (first["Subject"], again["Subject"], other["Subject"]) == ("m0", "m0", "m1")
+        assert first["Message-ID"] == again["Message-ID"] != other["Message-ID"]
+        assert first["Message-ID"].endswith("@example.se>") and other["Message-ID"].endswith("@example.se>")
     finally:
         store.restore()
         db.close()
