@@ -171,14 +171,31 @@ def side_job(db, what: str, job: Callable[[Any, datetime], Any]) -> Any:
     if it fails (a row it cannot handle) that is logged and delivery goes on; it is done again
     next time. Its result, or None when it failed. A failing store is raised: nothing of the round
     can go on without it."""
-    from server_sync.central.dialect import store_failure
     try:
         return job(db, _now())
     except Exception as e:  # noqa: BLE001 - never stop delivering for it
-        if store_failure(e):
+        if store_failure_in(e):
             raise                   # the store, not the job: the round waits for it (run)
         log.exception("%s failed; delivering anyway", what)
         return None
+
+
+def store_failure_in(error: BaseException) -> Any:
+    """The store's failure anywhere in `error`'s chain, as the error to say
+    (`server_sync.cli.store_failure`), or None: a bug. peewee wraps what it meets while handling
+    another error, and the store's own error is then a link further down: a ROLLBACK after a
+    COMMIT that failed with SQLITE_FULL raised "cannot rollback - no transaction is active", and
+    the worker exited with a traceback (a review). Once `central.dialect.store_failure` walks the
+    chain itself, the first link answers."""
+    from server_sync.cli import store_failure
+    link: BaseException | None = error
+    seen: set[int] = set()
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if (why := store_failure(link)) is not None:
+            return why
+        link = link.__cause__ or link.__context__
+    return None
 
 
 def close_what_completed(db) -> None:
@@ -201,8 +218,6 @@ def watch_fleet(db) -> None:
 def run(args: argparse.Namespace) -> int:
     from peewee import DatabaseError
 
-    from server_sync.central.db import reconnect
-    from server_sync.central.dialect import first_line, store_failure
     from server_sync.program.logs import configure_logging
     from server_sync.program.systemd import SystemdNotifier
     check_seconds(args.interval, "--interval", 0.1, 3600.0)
@@ -221,16 +236,13 @@ def run(args: argparse.Namespace) -> int:
                 try:
                     delivered = rounds.one(db, stop, notifier)
                 except DatabaseError as e:
-                    why = store_failure(e)
-                    if why is None or args.once:
-                        raise                       # a bug; or one round asked for: the CLI says it
-                    log.error("%s; nothing is lost (what is queued stays queued), trying again in %.0f s",
-                              why, rounds.delay)
-                    if notifier.wait(stop, rounds.delay):
+                    why = store_failure_in(e)
+                    if why is None:
+                        raise                       # a bug, to be seen
+                    if args.once:
+                        raise why from e            # one round asked for: the CLI says it in one line
+                    if rounds.wait_for_the_store(db, why, stop, notifier):
                         return 0
-                    rounds.failed()
-                    if (still := reconnect(db)) is not None:
-                        log.error("the central store cannot be reached yet: %s", first_line(still))
                     continue
                 rounds.delay = FIRST_RETRY_S
                 if args.once:
@@ -269,6 +281,23 @@ class Rounds:
 
     def failed(self) -> None:
         self.delay = min(self.delay * 2, LAST_RETRY_S)
+
+    def wait_for_the_store(self, db, why: Exception, stop: threading.Event, notifier) -> bool:
+        """After the store failed (`why`): say so in one line, wait, reconnect; while it cannot be
+        reached, one line a try, the wait doubling. No round runs before a reconnection works: on a
+        closed connection peewee opened one itself and wrapped its failure once more, and the
+        worker exited with a traceback (a review: PostgreSQL down longer than the first retry).
+        True when stopped meanwhile."""
+        from server_sync.central.db import reconnect
+        from server_sync.central.dialect import first_line
+        log.error("%s; nothing is lost (what is queued stays queued), trying again in %.0f s", why, self.delay)
+        while True:
+            if notifier.wait(stop, self.delay):
+                return True
+            self.failed()
+            if (still := reconnect(db)) is None:
+                return False
+            log.error("the central store cannot be reached yet: %s; trying again in %.0f s", first_line(still), self.delay)
 
     def one(self, db, stop: threading.Event, notifier) -> tuple[int, int]:
         """One round: (webhooks delivered, mails delivered)."""

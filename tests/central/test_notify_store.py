@@ -193,3 +193,148 @@ def test_a_mail_sent_again_after_a_lost_record_has_the_same_message_id(central_u
     finally:
         store.restore()
         db.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_postgresql_down_longer_than_the_first_retry_is_a_line_a_try_then_delivery(tmp_path, monkeypatch, caplog):
+    """PostgreSQL stopped under a running worker and back a few seconds later: the worker said
+    the first failure in one line, tried to reconnect, then ran a round on the closed connection,
+    whose reconnection's error peewee wraps once more, and exited with a 90-line traceback (a
+    review). Now it reconnects before any round, one line a try, the wait doubling, and delivers
+    what was queued meanwhile once the server is back."""
+    from server_sync.notify.bodies import Notice
+    from tests.fixtures.postgres import LocalPostgres, PostgresMissing, with_database
+    server = LocalPostgres()
+    try:
+        server.start()
+    except PostgresMissing as e:
+        server.stop()
+        pytest.skip(str(e))
+    handlers: dict = {}
+    monkeypatch.setattr(signal, "signal", lambda sig, handler: handlers.setdefault(sig, handler))
+    receiver = Receiver()
+    try:
+        admin_execute(server.url, "CREATE DATABASE notify TEMPLATE template0")
+        url = with_database(server.url, "notify")
+        assert main(["--db", url, "notify", "webhook", "add", "office", "--url", receiver.url]) == 0
+        down = lambda: [m for m in caplog.messages if "cannot be reached yet" in m]     # noqa: E731
+
+        def outage_then_stop():
+            time.sleep(0.5)                                     # rounds on a store that works
+            server.halt()
+            _wait(lambda: len(down()) >= 2)                     # past the first retry, still there
+            server.start()
+            db = connect(url)
+            try:
+                with db.atomic():
+                    queue.enqueue_webhooks(db, Notice("test", "back", "the store is back"), datetime.now(timezone.utc))
+            finally:
+                db.close()
+            _wait(lambda: receiver.got)
+            handlers[signal.SIGTERM](signal.SIGTERM, None)
+        caplog.set_level(logging.INFO, logger="kundpuls.notify")
+        helper = threading.Thread(target=outage_then_stop, daemon=True)
+        helper.start()
+        try:
+            code = main(["--db", url, "notify", "run", "--interval", "0.1", "--close-every", "0", "--watch-every", "0"])
+        finally:
+            helper.join(60)
+    finally:
+        receiver.close()
+        server.stop()
+    assert code == 0 and len(receiver.got) == 1, caplog.text
+    assert all(rec.exc_info is None for rec in caplog.records), caplog.text
+    assert "trying again in 1 s" in caplog.text and len(down()) >= 2, caplog.text
+    assert "trying again in 2 s" in down()[0] and "trying again in 4 s" in down()[1], caplog.text
+
+
+# A SQLite store whose disk fills under a running worker: COMMIT fails with SQLITE_FULL, peewee
+# then rolls back a transaction SQLite has already ended, and that error ("cannot rollback - no
+# transaction is active") is the one raised, the full disk only in its context.
+FULL_DISK_SCRIPT = r'''
+import json, os, signal, sqlite3, subprocess, sys, time
+from pathlib import Path
+disk, log_path = Path(sys.argv[1]), Path(sys.argv[2])
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "notifydisk", str(disk)], check=True)
+from server_sync.central.db import connect
+from tests.fixtures.webhooks import Receiver
+receiver = Receiver()
+url = f"sqlite:///{disk / 'c.db'}"
+connect(url).close()
+cli = [sys.executable, "-m", "server_sync", "--db", url]
+subprocess.run([*cli, "notify", "webhook", "add", "office", "--url", receiver.url], check=True, capture_output=True)
+subprocess.run([*cli, "notify", "test"], check=True, capture_output=True)
+# Due in 3 s: the worker is running (its connection open, the -wal and -shm files kept) when the
+# disk fills, and its claim is the first write after that.
+from datetime import datetime, timedelta, timezone
+due = (datetime.now(timezone.utc) + timedelta(seconds=3)).replace(tzinfo=None).isoformat(" ")
+con = sqlite3.connect(disk / "c.db", isolation_level=None)
+con.execute("UPDATE webhook_delivery SET next_attempt_at = ?", (due,))
+with open(log_path, "wb") as log:
+    worker = subprocess.Popen([*cli, "notify", "run", "--interval", "0.2", "--close-every", "0", "--watch-every", "0"],
+                              stdout=log, stderr=subprocess.STDOUT)
+time.sleep(1.0)
+while con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]:    # every write from now on needs new space
+    time.sleep(0.05)
+con.close()
+fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+try:
+    while True:
+        os.write(fd, b"\0" * 4096)
+except OSError:
+    pass
+os.close(fd)
+def wait(until, seconds=30):
+    deadline = time.monotonic() + seconds
+    while not until() and time.monotonic() < deadline and worker.poll() is None:
+        time.sleep(0.1)
+wait(lambda: "trying again in 2 s" in log_path.read_text())      # two rounds failed on the disk
+got_while_full = len(receiver.got)
+once = subprocess.run([*cli, "notify", "run", "--once", "--close-every", "0", "--watch-every", "0"],
+                      capture_output=True, text=True)
+(disk / "filler").unlink()
+wait(lambda: receiver.got)
+time.sleep(0.5)
+if worker.poll() is None:
+    worker.send_signal(signal.SIGTERM)
+code = worker.wait(30)
+con = sqlite3.connect(disk / "c.db")
+state = con.execute("SELECT attempts, delivered_at IS NOT NULL FROM webhook_delivery").fetchall()
+con.close()
+receiver.close()
+subprocess.run(["umount", str(disk)])
+print(json.dumps({"code": code, "got_while_full": got_while_full, "got": len(receiver.got), "state": state,
+                  "log": log_path.read_text(), "once": [once.returncode, once.stdout, once.stderr]}))
+'''
+
+
+def test_a_full_disk_under_the_worker_is_a_line_a_try_not_a_crash(tmp_path):
+    """SQLite on a real full disk (an 8 MB tmpfs in a private mount namespace): the worker exited 1
+    with a traceback ending "cannot rollback - no transaction is active", peewee's rollback after
+    the COMMIT that failed with SQLITE_FULL hiding the real error (a review). Now that is the store
+    failing ("free space on its disk"): one line a try, the wait doubling, and what waits is
+    delivered once space is freed. `notify run --once` on the full disk says it in one line, exit 1."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("a small tmpfs needs root and unshare")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, "-c", FULL_DISK_SCRIPT,
+                        str(disk), str(tmp_path / "worker.log")], capture_output=True, text=True, timeout=180,
+                       cwd=Path(__file__).resolve().parents[2])
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    log = out["log"]
+    assert out["code"] == 0 and "Traceback" not in log, log
+    full = [line for line in log.splitlines() if "database or disk is full: free space on its disk" in line]
+    assert len(full) >= 2 and "trying again in 1 s" in full[0] and "trying again in 2 s" in full[1], log
+    assert out["got_while_full"] == 0 and out["got"] == 1 and out["state"] == [[1, 1]], out
+    code, said, err = out["once"]
+    assert code == 1 and said == "" and err.splitlines() == [
+        "kiosk-central: error: the central store failed: database or disk is full: free space on its disk"], err
