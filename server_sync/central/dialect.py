@@ -164,11 +164,11 @@ _PG_STATES = ("55P03", "25006", "42501")
 
 def store_failure(error: BaseException, busy_timeout_ms: int = 10_000) -> CentralError | None:
     """The failure of a store a person can act on, as the error to print (the CLI's `translate`),
-    from the driver's own error beneath peewee's: SQLite's by result code; PostgreSQL's by
-    SQLSTATE, or a connection the client saw go (psycopg.OperationalError without one). None: a
-    bug. `busy_timeout_ms`: how long SQLite waited (central.db.SQLITE_PRAGMAS)."""
-    origin = error.__context__
-    if not isinstance(error, DatabaseError) or origin is None:
+    from the driver's own error beneath peewee's (driver_error): SQLite's by result code;
+    PostgreSQL's by SQLSTATE, or a connection the client saw go (psycopg.OperationalError without
+    one). None: a bug. `busy_timeout_ms`: how long SQLite waited (central.db.SQLITE_PRAGMAS)."""
+    origin = driver_error(error)
+    if origin is None:
         return None
     text = first_line(origin)
     if isinstance(origin, sqlite3.Error):
@@ -176,14 +176,44 @@ def store_failure(error: BaseException, busy_timeout_ms: int = 10_000) -> Centra
         fix = _SQLITE_FAILURES.get("_".join(name[:2]))
         return CentralError(f"the central store failed: {text}: {fix.format(wait=busy_timeout_ms // 1000)}") \
             if fix else None
-    if type(origin).__module__.partition(".")[0] != "psycopg":
-        return None
     import psycopg
     state = getattr(origin, "sqlstate", None)
     if (state is None and isinstance(origin, psycopg.OperationalError)) or \
             (state and (state[:2] in _PG_CLASSES or state in _PG_STATES)):
         return CentralError(f"the central database failed while the command ran: {text}")
     return None
+
+
+def driver_error(error: BaseException) -> BaseException | None:
+    """The driver's error (sqlite3's, psycopg's) that `error`, a peewee error or the driver's own,
+    stands for; None for any other error, or a peewee error with none beneath it (a misuse).
+
+    peewee raises its error while handling the driver's (its `__context__`), and an error met while
+    handling another is wrapped again: a connection peewee opens inside a query (autoconnect) that
+    fails is the driver's error two levels down. The whole chain is walked (`__cause__`, else
+    `__context__`; a chain that loops ends) to the first driver's error, except SQLite's
+    "cannot rollback/commit - no transaction is active": SQLite ends a transaction itself on some
+    failures (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY), peewee's rollback after it then fails so,
+    and the failure that ended it is beneath."""
+    if not isinstance(error, DatabaseError) and not _from_driver(error):
+        return None
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _from_driver(current) and not _no_transaction(current):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _from_driver(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.Error) or type(error).__module__.partition(".")[0] == "psycopg"
+
+
+def _no_transaction(error: BaseException) -> bool:
+    """SQLite's refusal of a ROLLBACK or COMMIT outside a transaction (the one it ended itself)."""
+    return isinstance(error, sqlite3.Error) and str(error).endswith("- no transaction is active")
 
 
 # ---------------------------------------------------------------------------------------------
