@@ -34,6 +34,7 @@ from server_sync.central.dialect import POSTGRES, SQLITE, dialect_of
 from server_sync.web import api, audit, live, people, render, sessions
 from server_sync.web.cache import FiguresCache
 from server_sync.web.guard import WebState, error_page, page, public, refusal_page, server_fault, session_token
+from server_sync.web.outage import Connections
 from server_sync.web.pages import account, admin, comments, fleet, lists, overview, site, sites, workflow
 from server_sync.web.scope import scope_of
 
@@ -82,10 +83,10 @@ async def live_stream(request: Request) -> Response:
         s = sessions.load(state.db, token, policy)
         # One who must still change a one-time password sees no page but /account: no page's news.
         return None if s is None or s.user is None or s.user.must_change_password else scope_of(state.db, s.user)
-    scope = await anyio.to_thread.run_sync(who)
+    scope = await state.connections.in_thread(who)
     if scope is None:
         return error_page(request, 404)
-    return await live.stream(request, scope.sites, state.live, scope_now=lambda: anyio.to_thread.run_sync(
+    return await live.stream(request, scope.sites, state.live, scope_now=lambda: state.connections.in_thread(
         lambda: None if (now := who()) is None else now.sites))
 live_stream.access = "user"
 
@@ -165,11 +166,11 @@ class SecurityHeaders(_HttpMiddleware):
 
 
 class Faults(_HttpMiddleware):
-    """An exception no route answered itself becomes guard.server_fault's 500 page (or the API's
-    JSON error), logged once. Starlette's own handler would answer in plain English and raise
-    on, and uvicorn would then log the traceback again and close the connection (a browser's
-    keep-alive one, or a BI script's). Once an answer has begun (the live stream) nothing can be
-    said any more: the exception goes on to uvicorn."""
+    """An exception no route answered itself becomes guard.server_fault's 500 page (503 when the
+    database failed; or the API's JSON error), logged once. Starlette's own handler would answer in
+    plain English and raise on, and uvicorn would then log the traceback again and close the
+    connection (a browser's keep-alive one, or a BI script's). Once an answer has begun (the live
+    stream) nothing can be said any more: the exception goes on to uvicorn."""
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -263,11 +264,14 @@ def create_app(settings: WebSettings) -> Starlette:
             # The centre's 64 MB page cache suits ingest's random inserts; a web worker opens one
             # connection per thread and reads rollups: 16 MB each (measured: 516 MB a worker).
             db.pragma("cache_size", -16384, permanent=True)
-        writer = audit.GroupWriter(db)
-        marks = live.LiveMarks(db, settings.live_poll_s)
+        # Every thread's work goes through `connections`: a store failure met by any of them
+        # closes the connections of all (outage.py).
+        connections = Connections(db)
+        writer = audit.GroupWriter(db, connections=connections)
+        marks = live.LiveMarks(db, settings.live_poll_s, connections)
         marks.start()
         app.state.web = WebState(db=db, policy=sessions.SessionPolicy(idle=timedelta(minutes=settings.idle_minutes)),
-                                 cache=FiguresCache(settings.cache_seconds), live=marks)
+                                 cache=FiguresCache(settings.cache_seconds), live=marks, connections=connections)
         try:
             yield
         finally:

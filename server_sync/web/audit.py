@@ -15,6 +15,7 @@ from typing import Any
 
 from peewee import Database
 
+from server_sync.web.outage import Connections
 from server_sync.web.people import now_utc
 from server_sync.web.vocabulary import AUDIT_EVENTS as EVENTS
 from server_sync.web.vocabulary import AUDIT_WARNINGS
@@ -124,9 +125,12 @@ class GroupWriter:
     and ingest share: with a comment view audited per request, 50 users' threads queued for it
     (measured under 50 users, 2 workers: an audited page's INSERT p50 17 ms, p99 244 ms)."""
 
-    def __init__(self, db: Database, max_batch: int = 500) -> None:
+    def __init__(self, db: Database, max_batch: int = 500, connections: Connections | None = None) -> None:
         self.db = db
         self.max_batch = max_batch
+        # The writer's thread has a connection of its own: closed after a store failure, as the
+        # requests' are (outage.py), or it would fail every event after a database restart.
+        self.connections = connections or Connections(db)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
@@ -162,10 +166,7 @@ class GroupWriter:
                     batch.append(item)
                 error = None
                 try:
-                    with self.db.atomic():
-                        sql = INSERT.format(p=self.db.param)
-                        for item in batch:
-                            self.db.execute_sql(sql, item.row)
+                    self.connections.run(self._store, batch)
                 except Exception as e:                 # each waiting request raises it
                     error = e
                 for item in batch:
@@ -174,6 +175,12 @@ class GroupWriter:
         finally:
             if not self.db.is_closed():
                 self.db.close()                        # this thread's connection
+
+    def _store(self, batch: list["_Pending"]) -> None:
+        with self.db.atomic():
+            sql = INSERT.format(p=self.db.param)
+            for item in batch:
+                self.db.execute_sql(sql, item.row)
 
 
 class _Pending:

@@ -11,7 +11,9 @@ kind decides how the request is authenticated before the route's own code runs.
 Each wrapper computes the person's `Scope` (scope.visible_sites) before the route runs and hands
 it over in the `Visit`; routes pass it to every query. A site or region outside it is a 404,
 answered the same as an unknown one. The wrapped function runs in a worker thread (the database
-calls are blocking). Never trusts a value from the request beyond what filters.py checked.
+calls are blocking), through outage.Connections: a database that fails under it costs that
+request (a 503, server_fault), not the thread's later ones. Never trusts a value from the request
+beyond what filters.py checked.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlencode
 
 from peewee import Database
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -34,11 +35,13 @@ from server_sync.analysis import chain_report
 from server_sync.analysis.fleet import fleet as fleet_rows
 from server_sync.analysis.queries import ReportFilter
 from server_sync.central import questions
+from server_sync.central.dialect import driver_error, in_one_line, store_failure
 from server_sync.exc import CentralConfigError, FieldError, StoredSettingError
 from server_sync.protocol.codec import TEXT_WHITESPACE, one_line_break
 from server_sync.protocol.vocabulary import ID_RE, LANGUAGES
 from server_sync.web import audit, render, sessions
 from server_sync.web.filters import BadFilter, check_known, check_text, refused, refusal
+from server_sync.web.outage import Connections
 from server_sync.web.people import User, user_by_token
 from server_sync.web.queries import question_words
 from server_sync.web.scope import NotVisible, Scope, scope_of
@@ -58,6 +61,7 @@ SPREADSHEETS = ("csv", "xlsx")       # a table a person downloads: every row the
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Where a person with a one-time password may go before choosing their own.
 MUST_CHANGE_PATHS = ("/account", "/account/password", "/logout")
+RETRY_AFTER_S = 5            # a 503's Retry-After: a restarting PostgreSQL is back within seconds
 
 
 @dataclass
@@ -70,6 +74,11 @@ class WebState:
     live: Any
     secure_cookies: bool | None = None       # None: when the request came over TLS
     views: audit.ViewLedger = field(default_factory=audit.ViewLedger)
+    connections: Connections | None = None   # the threads' connections to db (outage.py); made from db if None
+
+    def __post_init__(self) -> None:
+        if self.connections is None:
+            self.connections = Connections(self.db)
 
 
 @dataclass
@@ -289,8 +298,8 @@ async def refusal_page(request: Request, status: int) -> Response:
     in English, needs no language)."""
     if request.url.path.startswith("/api/"):
         return error_page(request, status)
-    lang = await run_in_threadpool(visitor_language, request) if session_token(request) else \
-        visitor_language(request)
+    lang = await request.app.state.web.connections.in_thread(visitor_language, request) if session_token(request) \
+        else visitor_language(request)
     return error_page(request, status, lang)
 
 
@@ -367,12 +376,22 @@ def _guarded(request: Request, call: Callable[[], Response], lang: str = "en") -
 def server_fault(request: Request, exc: Exception) -> Response:
     """The one answer to an exception no route answered itself, whatever the route (app.Faults calls
     it): a 500 page in page_language (the person's once _authorise knows them), or the API's JSON
-    error. The log gets the method and path, once; the page never a traceback. A setting of the
-    centre edited by hand (StoredSettingError, e.g. the minimum employee group every report reads, a
-    site's time zone or opening hours) is the operator's to fix: the page says how (the error's
-    `fix`: set it again with its command), the log says which setting, of which site, without a
-    traceback; anything else is a fault of the code, logged with its traceback."""
+    error. The log gets the method and path, once; the page never a traceback. The database failing
+    (central.dialect.store_failure: PostgreSQL restarting or out of reach, a killed connection, a
+    SQLite file locked beyond its busy timeout, a full disk) is a 503, "try again in a moment",
+    logged in one line with the driver's error: the thread's connection is closed already
+    (outage.py), so the next request connects afresh. A setting of the centre edited by hand
+    (StoredSettingError, e.g. the minimum employee group every report reads, a site's time zone or
+    opening hours) is the operator's to fix: the page says how (the error's `fix`: set it again with
+    its command), the log says which setting, of which site, without a traceback; anything else is
+    a fault of the code, logged with its traceback."""
     lang = getattr(request.state, "language", None) or page_language(request)
+    if store_failure(exc) is not None:
+        log.error("%s %s: the database is unavailable, answered 503: %s", request.method, request.url.path,
+                  in_one_line(driver_error(exc)))
+        response = error_page(request, 503, lang, render.text("store_unavailable", lang))
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
     if isinstance(exc, StoredSettingError):
         log.error("%s %s: %s", request.method, request.url.path, exc)
         return error_page(request, 500, lang, render.text("setting_broken", lang, fix=exc.fix))
@@ -389,7 +408,7 @@ def _page_endpoint(fn: Callable[[Visit], PageResult | Response], admin_only: boo
 
     @functools.wraps(fn)
     async def endpoint(request: Request) -> Response:
-        return await run_in_threadpool(run, request)
+        return await request.app.state.web.connections.in_thread(run, request)
     endpoint.access = "admin" if admin_only else "user"
     endpoint.page = fn
     return endpoint
@@ -545,7 +564,7 @@ def form(fn: Callable[[Visit, dict], Response] | None = None, *, labels: Mapping
             if problem is not None:
                 return error_page(request, 400, visit.lang, problem.said_in(visit.lang))
             return _guarded(request, lambda: fn(visit, fields), visit.lang)
-        return await run_in_threadpool(run)
+        return await request.app.state.web.connections.in_thread(run)
     endpoint.access = "form"
     return endpoint
 
@@ -589,7 +608,7 @@ def api(fn: Callable[[Visit], PageResult | dict]) -> Callable:
 
     @functools.wraps(fn)
     async def endpoint(request: Request) -> Response:
-        return await run_in_threadpool(run, request)
+        return await request.app.state.web.connections.in_thread(run, request)
     endpoint.access = "token"
     endpoint.page = fn
     return endpoint

@@ -7,7 +7,9 @@ queries, whatever the traffic. When a mark moves, every open page's Server-Sent 
 site its person may not see), and the page fetches its own live parts again (static/app.js).
 
 The same marks version the report cache (guard.Visit.report), so the refetch computes afresh.
-Never writes; a failing poll is logged and retried.
+Never writes; a failing poll is retried, on a new connection after a store failure (outage.py),
+and logged once per outage: when the database stops answering and when it answers again. An open
+stream outlives the outage (its scope read fails meanwhile: it names nothing until it reads one).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import time
 from typing import AsyncIterator, Awaitable, Callable
 
 from peewee import Database
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from server_sync.central.dialect import driver_error, in_one_line, store_failure
 from server_sync.web import marks
+from server_sync.web.outage import Connections
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 15.0
@@ -36,9 +39,10 @@ RESCOPE_S = 1.0
 class LiveMarks:
     """The latest marks this worker has seen, and an event that fires when they move."""
 
-    def __init__(self, db: Database, poll_s: float = 0.25) -> None:
+    def __init__(self, db: Database, poll_s: float = 0.25, connections: Connections | None = None) -> None:
         self.db = db
         self.poll_s = poll_s
+        self.connections = connections or Connections(db)
         self.answers: dict[str, int] = {}
         self.fleet: dict[str, tuple] = {}
         self.generation = 0
@@ -81,13 +85,15 @@ class LiveMarks:
                 pass
 
     async def _poll(self) -> None:
+        outage = PollFailures()
         while not self.stopping:
             await asyncio.sleep(self.poll_s)
             try:
-                answers, fleet = await run_in_threadpool(self.read)
+                answers, fleet = await self.connections.in_thread(self.read)
             except Exception as e:                 # the database may be restarting: try again
-                log.warning("live marks: %s", e)
+                outage.failed(e, time.monotonic())
                 continue
+            outage.answered(time.monotonic())
             if answers != self.answers or fleet != self.fleet:
                 self.moved(answers, fleet)
 
@@ -103,6 +109,34 @@ class LiveMarks:
             await asyncio.wait_for(self._changed.wait(), timeout)
         except asyncio.TimeoutError:
             pass
+
+
+class PollFailures:
+    """What the poll logs of its failures: a store failure once per outage (its driver's error
+    changes as the database goes down and comes back: the connection killed, then refused), and
+    the first poll that answers after it; any other error (a bug) with its traceback, again only
+    when its text changes. Every failed poll (four a second) logged a line of its own."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None       # when the outage under way began
+        self.said: str | None = None          # the last error logged
+
+    def failed(self, error: Exception, now: float) -> None:
+        if store_failure(error) is not None:
+            if self.since is None:
+                self.since = now
+                log.warning("live marks: the database is unavailable (%s); polling on until it answers",
+                            in_one_line(driver_error(error)))
+            return
+        said = in_one_line(error)
+        if said != self.said:
+            self.said = said
+            log.error("live marks: %s", said, exc_info=error)
+
+    def answered(self, now: float) -> None:
+        if self.since is not None:
+            log.warning("live marks: the database answers again (after %.0f s)", now - self.since)
+        self.since = self.said = None
 
 
 def changed_sites(before: dict, after: dict, visible: frozenset[str]) -> list[str]:
@@ -136,7 +170,16 @@ async def stream(request: Request, visible: frozenset[str], live: LiveMarks,
                 # A scope is as old as its read's start: the read may wait for a thread or the
                 # database, and what it saw at its start may have changed before it returned.
                 started = time.monotonic()
-                now_visible = await scope_now()
+                try:
+                    now_visible = await scope_now()
+                except Exception as e:
+                    if store_failure(e) is None:
+                        raise
+                    # The database is down (the poll says so in the log): no site is named on a
+                    # scope that could not be read; the next news or heartbeat asks again.
+                    seen = live.generation
+                    yield ": ping\n\n"
+                    continue
                 if now_visible is None:
                     yield "event: ended\ndata: {}\n\n"
                     return

@@ -13,14 +13,12 @@ import html
 import json
 import logging
 import re
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from starlette.routing import Route
 
 from server_sync.analysis.actions import MAX_DAYS_AHEAD
@@ -28,10 +26,10 @@ from server_sync.analysis.opening import HOURS_FIX
 from server_sync.central.db import connect
 from server_sync.central.registry import ZONE_FIX
 from server_sync.central.setting import set_setting
-from server_sync.web.app import WebSettings, create_app, route_table
+from server_sync.web.app import WebSettings, route_table
 from server_sync.workflow import alerts as workflow_alerts
 from tests.web.conftest import ENGINES
-from tests.web.world import PEOPLE, csrf_of, free_port, kiosk_central, login
+from tests.web.world import PEOPLE, csrf_of, kiosk_central, login, served_in_process
 
 pytestmark = pytest.mark.parametrize("chain_url", ENGINES, indirect=True, scope="module")
 
@@ -198,23 +196,10 @@ def api(web) -> httpx.Client:
 
 @pytest.fixture(scope="module")
 def in_process(chain_url):
-    """The app served by uvicorn in a thread of this process, so that a test can patch a failure
-    into a function a page calls. Figures are never reused (cache 0): each request computes them.
-    uvicorn's logging is left to the root logger, so that caplog sees what it logs too."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(WebSettings(chain_url, cache_seconds=0, threads=4)),
-                                           host="127.0.0.1", port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the in-process server did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    """The app served by uvicorn in a thread of this process (world.served_in_process). Figures
+    are never reused (cache 0): each request computes them."""
+    with served_in_process(WebSettings(chain_url, cache_seconds=0, threads=4)) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -115,3 +115,66 @@ def test_a_move_while_the_stream_sends_is_named_too():
 
     got = asyncio.run(run())
     assert got == [answers("s001"), answers("s002")], got
+
+
+def _store_failure(text: str) -> Exception:
+    """A query's error on a connection PostgreSQL cut: peewee's, psycopg's beneath."""
+    import peewee
+    import psycopg
+    try:
+        try:
+            raise psycopg.OperationalError(text)
+        except psycopg.OperationalError as e:
+            raise peewee.OperationalError(e, *e.args)
+    except peewee.OperationalError as e:
+        return e
+
+
+def test_an_open_stream_outlives_a_database_outage_and_names_nothing_it_cannot_check(monkeypatch):
+    """The scope read of an open page failing (PostgreSQL restarting) ended the stream with a
+    traceback in the log. Now the stream stays open and names no site until it has read the
+    person's scope again."""
+    clock = Clock()
+    monkeypatch.setattr(live, "time", SimpleNamespace(monotonic=clock))
+    database = {"up": True}
+
+    async def scope_now():
+        if not database["up"]:
+            raise _store_failure("the connection is closed")
+        return BOTH
+
+    async def run() -> list[str]:
+        m = Marks()
+        events = (await live.stream(Request(), BOTH, m, scope_now)).body_iterator
+        await anext(events)
+        clock.now += 5
+        database["up"] = False
+        m.waiting.clear()
+        task = asyncio.ensure_future(anext(events))
+        await m.waiting.wait()
+        move(m, "s001")
+        got = [await asyncio.wait_for(task, 2)]                 # the read failed: a ping, no site
+        database["up"] = True
+        got.append(await event_after_move(events, m, "s002"))  # both moves, named once it reads again
+        return got
+
+    got = asyncio.run(run())
+    assert got == [": ping\n\n", answers("s001", "s002")], got
+
+
+def test_a_failing_poll_is_logged_once_an_outage_and_when_it_ends(caplog):
+    """Every failed poll logged a line, four a second, for as long as PostgreSQL was down; a bug
+    keeps its traceback, logged again only when it changes."""
+    polls = live.PollFailures()
+    for second, text in enumerate(["terminating connection due to administrator command"]
+                                  + ["connection failed: Connection refused"] * 40):
+        polls.failed(_store_failure(text), second / 4)
+    polls.answered(10.5)
+    polls.answered(10.75)
+    for _ in range(3):
+        polls.failed(KeyError("site_id"), 11.0)
+    said = [(rec.levelname, rec.getMessage(), bool(rec.exc_info)) for rec in caplog.records]
+    assert said == [("WARNING", "live marks: the database is unavailable (terminating connection due to administrator"
+                                " command); polling on until it answers", False),
+                    ("WARNING", "live marks: the database answers again (after 10 s)", False),
+                    ("ERROR", "live marks: 'site_id'", True)], said

@@ -98,3 +98,27 @@ def test_a_web_worker_on_postgresql_plans_no_parallel_workers_in_any_thread(pg_u
         assert db.execute_sql("SHOW plan_cache_mode").fetchone()[0] == "force_custom_plan"    # kept
     finally:
         db.close()
+
+
+@pytest.mark.postgres
+def test_the_group_writer_connects_again_after_postgresql_cut_its_connection(pg_url):
+    """The writer's thread keeps a connection of its own: once PostgreSQL had cut it (a restart,
+    pg_terminate_backend), every audit event failed, and with it every sign-in and every page that
+    audits, until the web app was restarted. The event that met the cut fails (its request is a
+    503); the next is stored on a new connection."""
+    from server_sync.central.db import connect
+    from server_sync.central.dialect import store_failure
+    db = connect(pg_url)
+    writer = audit.GroupWriter(db)
+    try:
+        audit.record(db, "login", user_name="before", address=None)
+        db.execute_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                       " AND pid <> pg_backend_pid()")
+        with pytest.raises(Exception) as cut:
+            audit.record(db, "login", user_name="cut", address=None)
+        assert store_failure(cut.value) is not None
+        audit.record(db, "login", user_name="after", address=None)
+        assert [e["user"] for e in audit.entries(db)] == ["after", "before"]
+    finally:
+        writer.close()
+        db.close()

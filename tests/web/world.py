@@ -18,12 +18,14 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -153,6 +155,29 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def served_in_process(settings) -> Iterator[str]:
+    """The app (`settings`: its WebSettings) served by uvicorn in a thread of this process, so that
+    a test can patch a failure into what a page calls; its base address. uvicorn's logging is left
+    to the root logger, so that caplog sees what it logs too."""
+    import uvicorn
+    from server_sync.web.app import create_app
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None,
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the in-process server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 @dataclass

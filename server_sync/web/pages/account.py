@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -75,7 +74,7 @@ async def login_page(request: Request) -> Response:
             session = sessions.create(state.db, None, address=client_address(request),
                                       user_agent=request.headers.get("user-agent"))
         return _login_form(request, session, error_key=_login_notice(request))
-    return await run_in_threadpool(run)
+    return await state.connections.in_thread(run)
 
 
 @public
@@ -104,7 +103,7 @@ async def login_submit(request: Request) -> Response:
         response = RedirectResponse(target, status_code=303)
         set_session_cookie(response, request, state, session.token)
         return response
-    return await run_in_threadpool(run)
+    return await state.connections.in_thread(run)
 
 
 @form
