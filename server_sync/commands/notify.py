@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from server_sync.cli import central_store
+from server_sync.cli import central_store, store_failure
 from server_sync.protocol.vocabulary import ID_RULE
 
 log = logging.getLogger("kundpuls.notify")
@@ -174,28 +174,10 @@ def side_job(db, what: str, job: Callable[[Any, datetime], Any]) -> Any:
     try:
         return job(db, _now())
     except Exception as e:  # noqa: BLE001 - never stop delivering for it
-        if store_failure_in(e):
+        if store_failure(e):
             raise                   # the store, not the job: the round waits for it (run)
         log.exception("%s failed; delivering anyway", what)
         return None
-
-
-def store_failure_in(error: BaseException) -> Any:
-    """The store's failure anywhere in `error`'s chain, as the error to say
-    (`server_sync.cli.store_failure`), or None: a bug. peewee wraps what it meets while handling
-    another error, and the store's own error is then a link further down: a ROLLBACK after a
-    COMMIT that failed with SQLITE_FULL raised "cannot rollback - no transaction is active", and
-    the worker exited with a traceback (a review). Once `central.dialect.store_failure` walks the
-    chain itself, the first link answers."""
-    from server_sync.cli import store_failure
-    link: BaseException | None = error
-    seen: set[int] = set()
-    while link is not None and id(link) not in seen:
-        seen.add(id(link))
-        if (why := store_failure(link)) is not None:
-            return why
-        link = link.__cause__ or link.__context__
-    return None
 
 
 def close_what_completed(db) -> None:
@@ -236,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
                 try:
                     delivered = rounds.one(db, stop, notifier)
                 except DatabaseError as e:
-                    why = store_failure_in(e)
+                    why = store_failure(e)
                     if why is None:
                         raise                       # a bug, to be seen
                     if args.once:
