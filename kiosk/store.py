@@ -628,6 +628,12 @@ class LocalStore:
         """Opened as it stood on a full card, and no room yet to open it for writing."""
         return bool(getattr(self.db, "unshared", False))
 
+    def full_now(self) -> DiskFull | None:
+        """The error the next write would meet when the disk holding the database is known full
+        now (`disk_is_full`), or None: what the kiosk tells staff before a tap is refused. A
+        statvfs: cheap, but not for every frame."""
+        return disk_full_error(self.path) if disk_is_full(self.path) else None
+
     def close(self) -> None:
         if not self.db.is_closed():
             self.db.close()

@@ -716,11 +716,15 @@ def app_flow(meanwhile=lambda: None) -> Path:
     store = LocalStore.even_full(cfg.db_path, kiosk_id=cfg.kiosk_id)
     flashed = []
     flow = KioskFlow(cfg, Recorder(cfg, store, SystemClock()), SystemClock(), flash=flashed.append)
+    # Known at the start, before any customer's answer is refused (the staff view lists it).
+    out["flow_start"] = [flow.not_stored, type(flow.problem).__name__, flow.store_problem is None]
     refused = flow.answer(4, "touch")
     out["flow_full"] = [refused is None, flow.screen, flow.not_stored, type(flow.store_problem).__name__,
                         list(flashed), store.read_only, cfg.db_path.exists()]
     meanwhile()
     (card / "filler").unlink()
+    flow.check_card()                    # room again: staff and customers are told no more
+    out["flow_room"] = flow.not_stored
     stored = flow.answer(4, "touch")
     out["flow_freed"] = [stored is not None, flow.screen, flow.not_stored, list(flashed), store.read_only]
     store.close()
@@ -828,6 +832,7 @@ def test_a_kiosk_started_on_a_full_card_runs_refuses_answers_and_stores_them_onc
     assert rc == 0 and "Traceback" not in err and "has room again" in err, err
     assert out["buttons_db"] == ["ok", 2]
 
+    assert out["flow_start"] == [True, "DiskFull", True] and out["flow_room"] is False
     assert out["flow_full"] == [True, "question", True, "DiskFull", [], True, True]
     assert out["flow_freed"] == [True, "thanks", False, [3], False]
     assert out["flow_db"] == ["ok", 21]
@@ -909,6 +914,7 @@ def test_a_kiosk_first_started_on_a_full_card_runs_and_makes_its_database_once_t
     assert rc == 0 and "Traceback" not in err, err
     assert out["buttons_db"][:3] == ["ok", 1, LATEST] and out["buttons_db"][3], out["buttons_db"]
 
+    assert out["flow_start"] == [True, "DiskFull", True] and out["flow_room"] is False
     assert out["flow_full"] == [True, "question", True, "DiskFull", [], True, False]
     assert out["flow_freed"] == [True, "thanks", False, [3], False]
     assert out["flow_db"] == ["ok", 1, LATEST, [ID]]

@@ -501,3 +501,51 @@ def test_a_guesser_who_goes_on_stays_locked_long(clock):
     assert locks_of_runs(guard, clock, 1) == [300]
     clock.advance(300)                           # quiet for lockout_s after it: forgiven
     assert locks_of_runs(guard, clock, 1) == [pin.FIRST_LOCK_S]
+
+
+def test_a_card_known_full_is_told_before_a_tap_is_lost(cfg, recorder, clock, monkeypatch):
+    """Staff and customers hear of a full card from the card itself (a statvfs: at the start,
+    every CARD_CHECK_S on the question screen and in the staff view, and as the staff view
+    opens), not only after a customer's answer was refused; room again clears it."""
+    from kiosk import store as kiosk_store
+    from kiosk.exc import DamagedDatabase, DiskFull
+    free = {"bytes": 0}
+    looked = []
+    monkeypatch.setattr(kiosk_store, "free_bytes", lambda path: looked.append(path) or free["bytes"])
+    kf = KioskFlow(cfg, recorder, clock)
+    assert isinstance(kf.problem, DiskFull) and kf.not_stored            # known at the start
+    assert kf.store_problem is None                                       # no answer was lost
+    free["bytes"] = 10 ** 9
+    clock.advance(F.CARD_CHECK_S)
+    kf.tick()
+    assert kf.problem is None and not kf.not_stored                       # room again: cleared
+    free["bytes"] = 0
+    rev, n = kf.revision, len(looked)
+    for _ in range(10):                                                   # not a statvfs every frame
+        clock.advance(0.1)
+        kf.tick()
+    assert kf.problem is None and len(looked) == n
+    clock.advance(F.CARD_CHECK_S)
+    kf.tick()
+    assert isinstance(kf.problem, DiskFull) and kf.revision > rev         # redrawn with the notice
+    free["bytes"] = 10 ** 9
+    kf.open_pin()
+    for d in DEMO_PIN:
+        kf.pin_digit(d)
+    assert kf.pin_submit() and kf.screen == F.STAFF
+    assert kf.problem is None                                             # looked as it opened
+    free["bytes"] = 0
+    clock.advance(F.CARD_CHECK_S)
+    kf.tick()
+    assert kf.screen == F.STAFF and isinstance(kf.problem, DiskFull)      # and while it is open
+    kf.cancel()
+    free["bytes"] = 10 ** 9
+    for refusal in (DiskFull("full"), DamagedDatabase("damaged")):
+        monkeypatch.setattr(recorder, "record", lambda *a, e=refusal, **k: (_ for _ in ()).throw(e))
+        clock.advance(F.CARD_CHECK_S)
+        kf.tick()
+        assert kf.answer(4) is None and kf.problem is refusal
+        clock.advance(F.CARD_CHECK_S)
+        kf.tick()
+        # Room again ends what the full card refused; a failed card's refusal stays till one is stored.
+        assert kf.problem is (None if isinstance(refusal, DiskFull) else refusal)
