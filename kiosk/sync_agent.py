@@ -50,6 +50,7 @@ from kiosk.config import KioskConfig
 from kiosk.exc import DiskFull, KioskError
 from kiosk.outbox import Inflight, Outbox
 from kiosk.pushed import file_version, push_version, runs_already, save_pushed, saved_push_check, validate_push
+from kiosk.local_day import restamp_unsynced
 from kiosk.retention import prune_acknowledged
 from kiosk.store import LocalStore
 from kiosk.usable import recorded_kind
@@ -286,6 +287,9 @@ class SyncAgent:
             return
         self._next_prune = now + PRUNE_EVERY_S
         try:
+            # Synced now: what this boot recorded before goes on its right local day (once a boot).
+            restamp_unsynced(self.store, self.cfg.timezone, boot_id=self.clock.boot_id(), now=self.clock.now(),
+                             monotonic_ns=self.clock.monotonic_ns())
             removed = prune_acknowledged(self.store, self.cfg.privacy.keep_acked_days, self.clock.now(),
                                          boot_id=self.clock.boot_id(), monotonic_ns=self.clock.monotonic_ns())
         except DiskFull as e:
