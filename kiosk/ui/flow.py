@@ -13,11 +13,10 @@ import logging
 import math
 from dataclasses import dataclass, field
 from typing import Callable
-from zoneinfo import ZoneInfo
 
 from kiosk.capture import Recorded, Recorder
 from kiosk.clock import Clock
-from kiosk.config import KioskConfig, Question, active_question
+from kiosk.config import KioskConfig, Question, asked_question
 from kiosk.exc import CaptureError, DiskFull, StoreError
 from kiosk.filters import REPEAT
 from kiosk.pin import PinGuard, StoredPinLock
@@ -92,7 +91,6 @@ class KioskFlow:
         self.recorder = recorder
         self.clock = clock
         self._flash = flash
-        self._tz = ZoneInfo(cfg.timezone)
         self.screen = QUESTION
         self.language = cfg.default_language
         self.question = self._scheduled_question()
@@ -177,8 +175,7 @@ class KioskFlow:
         return self.screen_age() >= TOUCH_GUARD_S
 
     def _scheduled_question(self) -> Question:
-        local = self.clock.now().astimezone(self._tz)
-        return active_question(self.cfg, local.weekday(), local.time())
+        return asked_question(self.cfg, self.clock.now(), self.clock.clock_synced())
 
     def deadline(self) -> float | None:
         """When the current screen times out (monotonic seconds), or None."""
@@ -253,7 +250,6 @@ class KioskFlow:
             self.pin_guard = self._pin_guard(cfg)           # the same stored lock: it stays in force
         self.cfg = cfg
         self.recorder = recorder
-        self._tz = ZoneInfo(cfg.timezone)
         if self.language not in cfg.languages:
             self.language = cfg.default_language
         self.question = self._scheduled_question()

@@ -214,6 +214,26 @@ def test_schedule_rotates_the_question(kf, clock):
     assert kf.question.id == "pulse" and kf.question.audience == "employee"
 
 
+def test_an_unsynced_clock_asks_the_default_customer_question_not_the_schedule(cfg, recorder, clock):
+    """A Pi without RTC boots on fake-hwclock's time of its last shutdown: Tuesday 08:55 reads
+    as Monday 20:47, the employee pulse's hour. Until the clock syncs its weekday and time say
+    nothing: the kiosk asks the default customer question, and follows the schedule once synced."""
+    clock.synced = False
+    clock.step(datetime(2026, 11, 23, 19, 47, tzinfo=timezone.utc))      # "Monday 20:47"
+    kf = KioskFlow(cfg, recorder, clock)
+    assert kf.question.id == "visit" and kf.question.audience == "customer"
+    clock.advance(60)
+    kf.tick()
+    assert kf.question.id == "visit"
+    kf.answer(4)
+    assert rows(recorder.store, "SELECT question_id FROM response") == [("visit",)]
+    clock.advance(cfg.ui.thank_you_s + 60)
+    kf.tick()
+    clock.synced = True                                                   # synced at that time after all:
+    kf.tick()                                                             # the schedule applies
+    assert kf.question.id == "pulse"
+
+
 def test_the_staff_view_opens_on_a_customer_question_while_the_pulse_is_asked(kf, clock):
     """The kiosk shows no figure of an employee question (kiosk.stats): opened while the pulse
     is asked, the staff view starts on the customers' question; the pulse is still reachable,
