@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from kiosk.store import LocalStore
 
 RESTAMPED = "clock.restamped_boot"     # meta: the boot whose unsynced answers were put right
-CHUNK = 500                            # answers per write transaction: a tap waits for one at most
+CHUNK = 100                            # answers per write transaction: a tap waits for one at most
 _SELECT = ("SELECT seq, monotonic_ns FROM response WHERE clock_synced = 0 AND boot_id = ? AND seq > ?"
            " ORDER BY seq LIMIT ?")
 
