@@ -16,11 +16,12 @@ tap) and the delete checks them again inside it, so an answer given a reason in 
 After each delete the pass checkpoints the WAL itself (PASSIVE: it takes no write lock): a
 delete writes a page of every index for each row, and the WAL's automatic checkpoint at 1000
 pages would otherwise run inside the commit of whichever came next, a tap's too. Measured in
-benchmarks/retention_taps.py (222,000 of 300,000 answers due, x86): the pass as it was, 1000-row
-transactions back to back (~30-70 ms each), had taps waiting up to 66 ms (p99 56 ms); this one,
-p99 13 ms and at most 16 ms, beside 8 and 9 ms with nothing else writing, over a pass of 26 s
-instead of 7. Follow-ups go before their answers (an answer is kept while a follow-up of it is).
-The sequence counter is apart from the rows, so no seq is ever reused.
+benchmarks/retention_taps.py (222,000 of 300,000 answers due, x86; the stored run): the pass as
+it was, 1000-row transactions back to back (~30-70 ms each), had taps waiting up to 42 ms (p99
+39 ms; 61 and 66 ms in two trial runs); this one, p99 12 ms and at most 21 ms, beside 5 and 8 ms
+with nothing else writing, over a pass of 28 s instead of 6. Follow-ups go before their answers
+(an answer is kept while a follow-up of it is). The sequence counter is apart from the rows, so
+no seq is ever reused.
 
 An answer's age is its `recorded_at`, except for one stamped before the clock synced in the boot
 running now: its wall time says nothing about its age (a Pi back from months in storage starts
