@@ -30,6 +30,7 @@ from server_sync.protocol.errors import SettingError
 OK, WARN, FAIL = "ok", "warn", "fail"
 LOW_DISK_BYTES = 200 * 1024 * 1024       # warn: days of answers left, but the journal and updates need room
 FULL_DISK_BYTES = 50 * 1024 * 1024       # fail: the next update or a big journal fills it
+LOW_INODES = 1000                        # warn: a journal's or an update's files take the last ones
 STALE_OUTBOX_S = 24 * 3600
 REPAIR = "stop the kiosk services (systemctl stop kundpuls-kiosk kundpuls-sync) and run `kiosk repair`"
 
@@ -51,8 +52,8 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
     except StoreError as e:
         return [Check("database", FAIL, str(e))]
     if not exists:
-        from kiosk.store import disk_is_full
-        if disk_is_full(path):
+        from kiosk.store import no_room
+        if no_room(path):
             # Not "created when the kiosk first runs": the kiosk runs, but cannot make it yet.
             return [Check("database", WARN, f"no database yet at {path}, and the disk is full: it cannot be created "
                                             "until space is freed (see disk). The kiosk runs meanwhile but stores no "
@@ -89,8 +90,11 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
                 return [Check("database", FAIL, f"{path} cannot be opened while the disk is full (SQLite needs room "
                                                 "for its -shm file): free space (see disk), then run `kiosk doctor` "
                                                 "again; a full disk damages nothing, do not run `kiosk repair` for it")]
+            from kiosk.store import disk_is_full
             full = (" (read without its -shm file: the disk is full, so the kiosk cannot open it to record until "
-                    "space is freed, see disk; no repair needed)")
+                    "space is freed, see disk; no repair needed)") if disk_is_full(path) else (
+                    " (read without its -shm file: the disk has no free inodes, so the kiosk cannot make the files "
+                    "SQLite needs beside it to record until files are deleted, see disk; no repair needed)")
         out = []
         if integrity != "ok":
             first = integrity.splitlines()[1 if integrity.startswith("***") else 0][:200]
@@ -280,7 +284,11 @@ def check_clock(synced: bool) -> Check:
                                 "syncs (the centre corrects them); check systemd-timesyncd and the network")
 
 
-def check_disk(data_dir: Path, disk_usage: Callable[[str], object] = shutil.disk_usage) -> list[Check]:
+def check_disk(data_dir: Path, disk_usage: Callable[[str], object] = shutil.disk_usage,
+               inodes: Callable[[str], int | None] | None = None) -> list[Check]:
+    """The data dir can be entered and written, and its disk has room: bytes and inodes (files;
+    `inodes`, kiosk.store.free_inodes by default: None where the file system counts none)."""
+    from kiosk.store import free_inodes
     from server_sync.program.file_access import too_long
     if why := too_long(data_dir):
         return [Check("data dir", FAIL, why)]
@@ -303,17 +311,28 @@ def check_disk(data_dir: Path, disk_usage: Callable[[str], object] = shutil.disk
         out.append(Check("data dir", FAIL, f"{data_dir} does not exist and {probe} is not writable"))
     free = disk_usage(str(probe)).free
     mb = free / 1024 / 1024
+    files = (inodes or free_inodes)(str(probe))
     if free < FULL_DISK_BYTES:
         from kiosk.store import FULL_BELOW_BYTES
         when = "no answer can be stored now" if free < FULL_BELOW_BYTES else "answers will soon not be stored"
         out.append(Check("disk", FAIL, f"only {mb:.0f} MB free for {data_dir} (fails below "
                                        f"{FULL_DISK_BYTES // 2 ** 20} MB): {when}; free space "
                                        "(sudo journalctl --vacuum-size=50M, sudo apt clean) or use a larger card"))
+    elif files == 0:
+        # SQLite makes files beside the database (-shm, -wal): with none to spare it cannot open
+        # it to record, whatever the MB free, and says SQLITE_CANTOPEN; nothing is damaged.
+        out.append(Check("disk", FAIL, f"no free inodes for {data_dir} ({mb:,.0f} MB free, but no new file can be "
+                                       "made): a kiosk started now cannot open its database to record; delete files "
+                                       "on that disk (`sudo du --inodes -xd3 / | sort -n | tail` shows where they are)"))
     elif free < LOW_DISK_BYTES:
         out.append(Check("disk", WARN, f"only {mb:.0f} MB free for {data_dir} (warns below "
                                        f"{LOW_DISK_BYTES // 2 ** 20} MB)"))
+    elif files is not None and files < LOW_INODES:
+        out.append(Check("disk", WARN, f"{mb:,.0f} MB free for {data_dir}, but only {files:,} inodes (files) "
+                                       f"(warns below {LOW_INODES:,})"))
     else:
-        out.append(Check("disk", OK, f"{mb:,.0f} MB free for {data_dir}"))
+        inode_note = "" if files is None else f", {files:,} inodes (files)"
+        out.append(Check("disk", OK, f"{mb:,.0f} MB free for {data_dir}{inode_note}"))
     return out
 
 

@@ -22,11 +22,10 @@ import threading
 import warnings
 from datetime import datetime
 from typing import Callable, TextIO
-from zoneinfo import ZoneInfo
 
 from kiosk.capture import Recorder
 from kiosk.clock import Clock, SystemClock
-from kiosk.config import KioskConfig, Question, active_question
+from kiosk.config import KioskConfig, Question, asked_question
 from kiosk.demo import DEMO_PIN, DEMO_PIN_HASH
 from kiosk.pushed import PushedConfigWatch
 from kiosk.exc import ConfigError, KioskError
@@ -39,14 +38,15 @@ from server_sync.program.systemd import SystemdNotifier
 log = logging.getLogger("kiosk.headless")
 
 
-def button_question(cfg: KioskConfig, buttons: int, when: datetime) -> Question:
-    """The question the buttons answer now: the scheduled one when the buttons can answer it
-    (a smiley scale with one button per answer), else the first question that they can."""
-    local = when.astimezone(ZoneInfo(cfg.timezone))
-    q = active_question(cfg, local.weekday(), local.time())
+def button_question(cfg: KioskConfig, buttons: int, when: datetime, synced: bool = True) -> Question:
+    """The question the buttons answer now (`asked_question`, the screen's rule; `synced`: the
+    clock is) when the buttons can answer it (a smiley scale with one button per answer), else
+    the first question that they can; while the clock is not synced, a customer one first."""
+    q = asked_question(cfg, when, synced)
     if fits_buttons(q, buttons):
         return q
-    for other in cfg.questions:
+    # sorted() keeps the config's order within each group: unsynced, customers' questions first.
+    for other in sorted(cfg.questions, key=lambda o: not synced and o.audience != "customer"):
         if fits_buttons(other, buttons):
             return other
     check_usable(cfg, HEADLESS)          # raises: the rule says why no question fits
@@ -79,7 +79,7 @@ class HeadlessKiosk:
             self._record(index)
 
     def _record(self, index: int) -> None:
-        q = button_question(self.cfg, self.panel.size, self.clock.now())
+        q = button_question(self.cfg, self.panel.size, self.clock.now(), self.clock.clock_synced())
         value = q.values[index]
         try:
             rec = self.recorder.record(q.id, value, source="button")

@@ -103,6 +103,12 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "ALTER TABLE response ADD COLUMN set_aside_at TEXT",
         "ALTER TABLE followup ADD COLUMN set_aside_at TEXT",
     ]),
+    (7, "answers stamped before the clock synced, indexed apart", [
+        # kiosk.local_day puts a boot's unsynced answers on their right local day once the clock
+        # syncs: this small partial index finds them (none, mostly) without reading every answer
+        # under the write lock a tap waits for.
+        "CREATE INDEX response_unsynced ON response (boot_id, seq) WHERE clock_synced = 0",
+    ]),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -40,7 +40,7 @@ from kiosk.access import database_exists, no_access
 from kiosk.exc import DiskFull, StoreError
 from kiosk.sole_use import held_alone
 from kiosk.migrations import KIOSK_TABLES, user_tables
-from kiosk.store import LocalStore, free_bytes, look_uri, not_ours
+from kiosk.store import LocalStore, free_bytes, look_uri, not_ours, out_of_inodes
 
 TABLES = ("response", "followup", "meta")          # in this order: answers before their follow-ups
 
@@ -139,8 +139,9 @@ def repair(path: Path | str, *, now: datetime, force: bool = False, wait: float 
 
 
 def _full(path: Path) -> DiskFull:
+    room = "delete files first (it has no free inodes)" if out_of_inodes(path) else "free space first"
     return DiskFull(f"the disk holding {path} is full: `kiosk repair` needs room for a copy of the database and a "
-                    "fresh one, so free space first (docs/deployment.md, A full SD card). The database was left as it "
+                    f"fresh one, so {room} (docs/deployment.md, A full SD card). The database was left as it "
                     "is; a full disk damages nothing, so run `kiosk doctor` once there is room before any repair")
 
 

@@ -5,10 +5,23 @@ for no purpose. What the centre has not acknowledged (unsent, in flight, or refu
 waiting for a person) is never removed, whatever its age, unless a person set it aside (`kiosk
 refused set-aside`): it goes `keep_acked_days` after that decision.
 
-The sync agent runs `prune_acknowledged` at start and every few hours; each chunk is one short
-transaction, so a tap recorded meanwhile waits at most a few milliseconds. Follow-ups go before
-their answers (an answer is kept while a follow-up of it is). The sequence counter is apart from
-the rows, so no seq is ever reused.
+The sync agent runs a pass (`RetentionPass`) at start and every few hours, one write transaction
+per turn of its loop (`step`), PASS_PAUSE_S apart (kiosk.sync_agent). A tap's commit waits for
+the write lock of the transaction running then, in another process (busy_timeout), and SQLite's
+busy handler retries after 1, 2, 5, 10 … ms: each transaction is sized to last about
+TRANSACTION_S (`next_size`, from how long the last one took: a Pi's card is slower than a
+laptop's disk) and the next one comes only after the pause, so a tap gets in at its next retry.
+The due rows are looked up outside the write transaction (a scan over every answer blocks no
+tap) and the delete checks them again inside it, so an answer given a reason in between stays.
+After each delete the pass checkpoints the WAL itself (PASSIVE: it takes no write lock): a
+delete writes a page of every index for each row, and the WAL's automatic checkpoint at 1000
+pages would otherwise run inside the commit of whichever came next, a tap's too. Measured in
+benchmarks/retention_taps.py (222,000 of 300,000 answers due, x86; the stored run): the pass as
+it was, 1000-row transactions back to back (~30-70 ms each), had taps waiting up to 42 ms (p99
+39 ms; 61 and 66 ms in two trial runs); this one, p99 12 ms and at most 21 ms, beside 5 and 8 ms
+with nothing else writing, over a pass of 28 s instead of 6. Follow-ups go before their answers
+(an answer is kept while a follow-up of it is). The sequence counter is apart from the rows, so
+no seq is ever reused.
 
 An answer's age is its `recorded_at`, except for one stamped before the clock synced in the boot
 running now: its wall time says nothing about its age (a Pi back from months in storage starts
@@ -20,12 +33,16 @@ monotonic readings say nothing about now, and its follow-up screen went with it.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
+from typing import Callable
 
 from kiosk.store import LocalStore
 from server_sync.protocol import iso_ms
 
-CHUNK = 1000
+TRANSACTION_S = 0.005     # a write transaction of a pass lasts about this long: what a tap waits for
+MIN_ROWS = 8              # rows a transaction removes at the least (a card slower than the bound)
+MAX_ROWS = 1000           # and at the most
 # Acknowledged before the cut-off, or refused for good and set aside by a person (`kiosk refused
 # set-aside`) before it: those are kept the whole period from the decision, however old they
 # were then (months under a wrong site, noticed late), so there is time to export them.
@@ -34,27 +51,79 @@ CHUNK = 1000
 _RECORDED_BEFORE = "(CASE WHEN clock_synced = 0 AND boot_id = ?3 THEN monotonic_ns < ?4 ELSE recorded_at < ?1 END)"
 _ACKED_BEFORE = (f"((acked_at IS NOT NULL AND {_RECORDED_BEFORE})"
                  " OR (set_aside_at IS NOT NULL AND set_aside_at < ?1))")
+# What may go, per table, follow-ups first: an answer goes only once no follow-up of it is left.
+_DUE = {"followup": _ACKED_BEFORE,
+        "response": f"{_ACKED_BEFORE} AND NOT EXISTS (SELECT 1 FROM followup f WHERE f.response_id = response.id)"}
+
+
+def next_size(size: int, took_s: float, target_s: float = TRANSACTION_S) -> int:
+    """How many rows the next transaction removes: as many as `target_s` holds at the rate of
+    the last one (`size` rows in `took_s`), at most twice `size`, within MIN_ROWS..MAX_ROWS."""
+    fit = 2 * size if took_s <= 0 else int(size * target_s / took_s)
+    return max(MIN_ROWS, min(MAX_ROWS, 2 * size, fit))
+
+
+class RetentionPass:
+    """One pass over the card: acknowledged (or set-aside) answers and follow-ups recorded more
+    than `keep_days` before `now` go, a short write transaction per `step` until `done`.
+    `boot_id` and `monotonic_ns` are the boot running now and its monotonic clock: what was
+    stamped in it before the clock synced is aged by them."""
+
+    START_ROWS = 64
+
+    def __init__(self, store: LocalStore, keep_days: int, now: datetime, *, boot_id: str, monotonic_ns: int,
+                 timer: Callable[[], float] = time.perf_counter) -> None:
+        self.store = store
+        self.params = (iso_ms(now - timedelta(days=keep_days)), boot_id,
+                       monotonic_ns - keep_days * 86400 * 1_000_000_000)
+        self.timer = timer
+        self.size = self.START_ROWS
+        self.removed = 0
+        self._tables = list(_DUE)
+
+    @property
+    def done(self) -> bool:
+        return not self._tables
+
+    def due(self, table: str, limit: int) -> list[str]:
+        """Ids of up to `limit` rows of `table` that may go, looked up outside any write
+        transaction (a read in WAL mode blocks no writer)."""
+        cutoff, boot_id, mono_cutoff = self.params
+        return [r[0] for r in self.store.db.execute_sql(
+            f"SELECT id FROM {table} WHERE {_DUE[table]} LIMIT ?2", (cutoff, limit, boot_id, mono_cutoff))]
+
+    def delete(self, table: str, ids: list[str]) -> int:
+        """Remove those of `ids` that may still go (checked again: a follow-up may have come in
+        since `due`), in one write transaction; how many went."""
+        cutoff, boot_id, mono_cutoff = self.params
+        marks = ", ".join(f"?{5 + i}" for i in range(len(ids)))
+        with self.store.db.atomic("IMMEDIATE"):
+            return self.store.db.execute_sql(
+                f"DELETE FROM {table} WHERE id IN ({marks}) AND {_DUE[table]}",
+                (cutoff, None, boot_id, mono_cutoff, *ids)).rowcount
+
+    def step(self) -> int:
+        """At most one write transaction: the next due rows of the table being pruned (the
+        next table when this one has none left); how many went."""
+        while self._tables:
+            table, size = self._tables[0], self.size
+            ids = self.due(table, size)
+            if len(ids) < size:
+                self._tables.pop(0)              # the last of this table (the delete re-checks them)
+            if ids:
+                started = self.timer()
+                n = self.delete(table, ids)
+                self.size = next_size(size, self.timer() - started)
+                self.store.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")   # not in a tap's commit
+                self.removed += n
+                return n
+        return 0
 
 
 def prune_acknowledged(store: LocalStore, keep_days: int, now: datetime, *, boot_id: str,
-                       monotonic_ns: int, chunk: int = CHUNK) -> int:
-    """Remove acknowledged answers and follow-ups recorded more than `keep_days` before `now`;
-    return how many rows went. `boot_id` and `monotonic_ns` are the boot running now and its
-    monotonic clock: what was stamped in it before the clock synced is aged by them."""
-    cutoff = iso_ms(now - timedelta(days=keep_days))
-    mono_cutoff = monotonic_ns - keep_days * 86400 * 1_000_000_000
-    db = store.db
-    removed = 0
-    for select in (f"SELECT id FROM followup WHERE {_ACKED_BEFORE} LIMIT ?2",
-                   f"SELECT id FROM response r WHERE {_ACKED_BEFORE} AND NOT EXISTS"
-                   " (SELECT 1 FROM followup f WHERE f.response_id = r.id) LIMIT ?2"):
-        table = select.split(" FROM ")[1].split()[0]
-        while True:
-            with db.atomic("IMMEDIATE"):
-                ids = [r[0] for r in db.execute_sql(select, (cutoff, chunk, boot_id, mono_cutoff)).fetchall()]
-                if ids:
-                    db.execute_sql(f"DELETE FROM {table} WHERE id IN ({', '.join('?' * len(ids))})", ids)
-            removed += len(ids)
-            if len(ids) < chunk:
-                break
-    return removed
+                       monotonic_ns: int) -> int:
+    """A whole `RetentionPass` at once (each transaction still a short one); how many rows went."""
+    p = RetentionPass(store, keep_days, now, boot_id=boot_id, monotonic_ns=monotonic_ns)
+    while not p.done:
+        p.step()
+    return p.removed

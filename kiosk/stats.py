@@ -1,7 +1,8 @@
 """Local statistics for staff (`kiosk stats`, the staff screen): aggregated in SQL.
 
-Periods are store-local days (the `local_date` stamped at capture). Filtered presses are left
-out of every figure and counted separately. Never writes.
+Periods are store-local days (the `local_date` stamped at capture, put right by kiosk.local_day
+for answers stamped before the clock synced). Filtered presses are left out of every figure and
+counted separately. Never writes.
 
 A series is (question, scale), as at the centre: answers on two scales are never mixed into one
 figure. A question answered on another scale than its current one (a 5-button panel put in

@@ -11,7 +11,8 @@ aside and moved in whole) raises `DamagedDatabase`, a full disk `DiskFull`, with
 (`kiosk repair`, kiosk.repair; free space); never an sqlite3 traceback. A full disk is not
 always SQLITE_FULL: opening a WAL database that no process holds open must create its
 shared-memory file (-shm), and on a full card that fails as an I/O error (SQLITE_IOERR_SHMSIZE);
-a write-side I/O error on a disk with no room left is taken for what it is, a full disk. The
+a write-side I/O error on a disk with no room left is taken for what it is, a full disk; so is
+SQLITE_CANTOPEN on a disk with no free inode (bytes free, but no file can be made). The
 commands that only look (`LocalStore.existing`) then read the file as it stands, without a -shm;
 the kiosk's services (`LocalStore.even_full`) too, and a database the full card had no room to
 make at all reads as an empty one (`empty_database_uri`) until there is room to make it. The
@@ -205,14 +206,19 @@ WRITE_IO_ERRORS = frozenset({"SQLITE_IOERR_SHMSIZE", "SQLITE_IOERR_SHMOPEN", "SQ
 FULL_BELOW_BYTES = 1024 * 1024
 
 
-def free_bytes(path: Path | str) -> int | None:
-    """Space free for this user on the disk holding `path` (or the nearest directory above it
-    that exists); None when that cannot be told."""
+def _nearest(path: Path | str) -> Path:
+    """`path`, or the nearest directory above it that exists (a database not made yet)."""
     probe = Path(path)
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
+    return probe
+
+
+def free_bytes(path: Path | str) -> int | None:
+    """Space free for this user on the disk holding `path` (`_nearest`); None when that cannot
+    be told."""
     try:
-        return shutil.disk_usage(probe).free
+        return shutil.disk_usage(_nearest(path)).free
     except OSError:
         return None
 
@@ -223,8 +229,36 @@ def disk_is_full(path: Path | str) -> bool:
     return free is not None and free < FULL_BELOW_BYTES
 
 
+def free_inodes(path: Path | str) -> int | None:
+    """How many more files this user may make on the disk holding `path` (`_nearest`); None
+    when that cannot be told or the file system counts no inodes (btrfs, vfat say 0 of 0: no
+    limit)."""
+    try:
+        st = os.statvfs(_nearest(path))
+    except OSError:
+        return None
+    return st.f_favail if st.f_files else None
+
+
+def out_of_inodes(path: Path | str) -> bool:
+    """The disk holding `path` has bytes, perhaps, but no inode left: no new file can be made
+    (SQLite's -shm and -wal), and SQLite says SQLITE_CANTOPEN."""
+    return free_inodes(path) == 0
+
+
+def no_room(path: Path | str) -> bool:
+    """SQLite cannot open the database at `path` as usual: no bytes (`disk_is_full`) or no
+    inode (`out_of_inodes`) left for its -shm file."""
+    return disk_is_full(path) or out_of_inodes(path)
+
+
 def disk_full_error(path: Path | str) -> DiskFull:
-    """The one sentence every command says about a full disk."""
+    """The one sentence every command says about a full disk (no bytes or no inodes left)."""
+    if out_of_inodes(path) and not disk_is_full(path):
+        return DiskFull(f"the disk holding {path} is full: it has no free inodes (it holds as many files as it can, "
+                        "whatever the MB free), and nothing more can be recorded until files are deleted "
+                        "(`kiosk doctor` shows how many are free; nothing is damaged, do not run `kiosk repair`; "
+                        "docs/deployment.md, When things go wrong)")
     return DiskFull(f"the disk holding {path} is full: nothing more can be recorded until space is freed "
                     "(`kiosk doctor` shows how much is free; nothing is damaged, do not run `kiosk repair`; "
                     "docs/deployment.md, When things go wrong)")
@@ -257,7 +291,8 @@ def card_failure(error: BaseException, path: Path | str) -> StoreError | None:
     name = sqlite_error_name(error)
     if name.startswith("SQLITE_CORRUPT") or name == "SQLITE_NOTADB":
         return DamagedDatabase(f"the kiosk database {path} is damaged ({error}): {REPAIR_HINT}")
-    if (name == "SQLITE_FULL" or (name in WRITE_IO_ERRORS and disk_is_full(path))
+    if (name == "SQLITE_FULL" or (name in WRITE_IO_ERRORS and no_room(path))
+            or (name.startswith("SQLITE_CANTOPEN") and out_of_inodes(path))
             or getattr(error, "errno", None) == errno.ENOSPC):
         return disk_full_error(path)
     if name.startswith("SQLITE_IOERR"):
@@ -346,7 +381,7 @@ class KioskDatabase(SqliteDatabase):
         opened the old way is replaced. Checked on every use while unshared (a statvfs, cheap):
         another process that wrote in the meantime must not be read through an immutable
         connection for long (SQLite assumes such a file never changes)."""
-        if self.unshared and not self._busy() and not disk_is_full(self.path):
+        if self.unshared and not self._busy() and not no_room(self.path):
             self._share()
         if (not self._state.closed and getattr(self._state, "generation", self._generation) != self._generation
                 and not self._busy()):
@@ -627,6 +662,14 @@ class LocalStore:
     def read_only(self) -> bool:
         """Opened as it stood on a full card, and no room yet to open it for writing."""
         return bool(getattr(self.db, "unshared", False))
+
+    def full_now(self) -> DiskFull | None:
+        """The error the next write would meet when the disk holding the database is known full
+        now (`disk_is_full`; read as it stood and still no inode to open it otherwise), or None:
+        what the kiosk tells staff before a tap is refused. A statvfs: cheap, but not for every
+        frame. (Open as usual, a card out of inodes still stores: its -wal and -shm are made.)"""
+        full = disk_is_full(self.path) or (self.read_only and out_of_inodes(self.path))
+        return disk_full_error(self.path) if full else None
 
     def close(self) -> None:
         if not self.db.is_closed():

@@ -50,7 +50,8 @@ from kiosk.config import KioskConfig
 from kiosk.exc import DiskFull, KioskError
 from kiosk.outbox import Inflight, Outbox
 from kiosk.pushed import file_version, push_version, runs_already, save_pushed, saved_push_check, validate_push
-from kiosk.retention import prune_acknowledged
+from kiosk.local_day import restamp_unsynced
+from kiosk.retention import RetentionPass
 from kiosk.store import LocalStore
 from kiosk.usable import recorded_kind
 from server_sync import protocol as P
@@ -68,6 +69,9 @@ CONNECT_TIMEOUT_S = 10.0
 MAX_ACK_TIMEOUT_S = 1800.0
 PRUNE_EVERY_S = 6 * 3600.0         # how often acknowledged answers past their days are removed
 PRUNE_UNSYNCED_RETRY_S = 60.0      # while the clock is not synced, look again this soon
+# Between two write transactions of a retention pass: longer than the sleeps of SQLite's busy
+# handler so far, so a tap waiting for the lock gets it at its next try (kiosk.retention).
+PASS_PAUSE_S = 0.02
 # What a write to the kiosk database can raise: a failed or full card (kiosk.store's StoreError)
 # or what SQLite itself refuses (a locked database, a constraint).
 STORE_FAILURES = (KioskError, sqlite3.Error, peewee.PeeweeException)
@@ -169,6 +173,7 @@ class SyncAgent:
         self._next_attempt = 0.0
         self._next_status = 0.0
         self._next_prune = 0.0
+        self._retention: RetentionPass | None = None     # a pass under way (`_prune`)
         self._next_rescan = 0.0
         self._check_drained = True
         # Per kind of write (the outbox, a message on a topic) that fails: (its reason, how often).
@@ -277,22 +282,41 @@ class SyncAgent:
         if self.connected and now >= self._next_status:
             self.publish_status()
 
+    @property
+    def pruning(self) -> bool:
+        """A retention pass is under way (its next transaction comes at a later turn)."""
+        return self._retention is not None
+
     def _prune(self, now: float) -> None:
-        # Ages are measured with the wall clock: one not synced (a Pi without RTC, days ahead)
-        # would remove acknowledged answers the staff screen still counts. Wait for the sync.
-        # What this boot stamped before the sync is aged by the monotonic clock (kiosk.retention).
-        if not self.clock.clock_synced():
-            self._next_prune = now + PRUNE_UNSYNCED_RETRY_S
-            return
-        self._next_prune = now + PRUNE_EVERY_S
+        """A turn of the retention pass (kiosk.retention): one short write transaction, the next
+        PASS_PAUSE_S later (the loop and the taps go on between), a new pass PRUNE_EVERY_S after
+        the last ended."""
         try:
-            removed = prune_acknowledged(self.store, self.cfg.privacy.keep_acked_days, self.clock.now(),
-                                         boot_id=self.clock.boot_id(), monotonic_ns=self.clock.monotonic_ns())
+            if self._retention is None:
+                # Ages are measured with the wall clock: one not synced (a Pi without RTC, days
+                # ahead) would remove acknowledged answers the staff screen still counts. Wait for
+                # the sync. What this boot stamped before the sync is aged by the monotonic clock.
+                if not self.clock.clock_synced():
+                    self._next_prune = now + PRUNE_UNSYNCED_RETRY_S
+                    return
+                # Synced now: what this boot recorded before goes on its right local day (once a
+                # boot; mostly nothing to do).
+                restamp_unsynced(self.store, self.cfg.timezone, boot_id=self.clock.boot_id(), now=self.clock.now(),
+                                 monotonic_ns=self.clock.monotonic_ns())
+                self._retention = RetentionPass(self.store, self.cfg.privacy.keep_acked_days, self.clock.now(),
+                                                boot_id=self.clock.boot_id(), monotonic_ns=self.clock.monotonic_ns())
+            self._retention.step()
         except DiskFull as e:
-            # A full card deletes nothing either (the WAL needs room): try again later.
+            # A full card deletes nothing either (the WAL needs room): a new pass later.
+            self._retention = None
             self._next_prune = now + PRUNE_UNSYNCED_RETRY_S
             self._store_failed("the retention pass", e)
             return
+        if not self._retention.done:
+            self._next_prune = now + PASS_PAUSE_S
+            return
+        removed, self._retention = self._retention.removed, None
+        self._next_prune = now + PRUNE_EVERY_S
         if removed:
             log.info("removed %d acknowledged events older than %d days", removed,
                      self.cfg.privacy.keep_acked_days)

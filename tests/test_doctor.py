@@ -181,6 +181,17 @@ def test_gpio_and_clock_and_disk():
     Usage = namedtuple("Usage", "total used free")
     low = doctor.check_disk(Path("/tmp"), disk_usage=lambda p: Usage(1, 1, 50 * 1024 * 1024))
     assert [c.status for c in low] == ["warn"] and "50 MB" in low[0].detail
+    # Bytes free, but no inode for a new file (SQLite's -shm, -wal): a full disk all the same.
+    plenty = Usage(1, 1, 10 * 2 ** 30)
+    none = doctor.check_disk(Path("/tmp"), disk_usage=lambda p: plenty, inodes=lambda p: 0)
+    assert [c.status for c in none] == ["fail"] and "no free inodes" in none[0].detail, none
+    few = doctor.check_disk(Path("/tmp"), disk_usage=lambda p: plenty, inodes=lambda p: 500)
+    assert [c.status for c in few] == ["warn"] and "500 inodes" in few[0].detail, few
+    many = doctor.check_disk(Path("/tmp"), disk_usage=lambda p: plenty, inodes=lambda p: 10 ** 6)
+    assert [c.status for c in many] == ["ok"] and "1,000,000 inodes" in many[0].detail, many
+    # A file system without an inode count (btrfs, vfat say 0 of 0) is not out of inodes.
+    unlimited = doctor.check_disk(Path("/tmp"), disk_usage=lambda p: plenty, inodes=lambda p: None)
+    assert [c.status for c in unlimited] == ["ok"] and "inodes" not in unlimited[0].detail, unlimited
 
 
 def test_a_file_where_the_data_dir_should_be_is_said_so_not_called_locked(tmp_path, capsys):

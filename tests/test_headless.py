@@ -57,6 +57,29 @@ def test_scheduled_employee_pulse_is_answered_at_closing(kiosk, store, mock_fact
     assert rows(store) == [("pulse", 3, "button", None)]
 
 
+def test_an_unsynced_clock_is_never_asked_the_scheduled_pulse(kiosk, store, mock_factory, mono, clock):
+    """The same rule as the screen's (kiosk.config.asked_question): fake-hwclock's Monday 20:45 is
+    no closing time; the buttons answer the default customer question until the clock syncs."""
+    clock.synced = False
+    clock.set(datetime(2026, 11, 23, 19, 45, tzinfo=timezone.utc))    # "20:45 Stockholm, Monday"
+    press(mock_factory, mono, 13)
+    clock.synced = True
+    clock.advance(10)
+    mono.advance(10)
+    press(mock_factory, mono, 13)
+    assert rows(store) == [("visit", 3, "button", None), ("pulse", 3, "button", None)]
+
+
+def test_unsynced_the_buttons_fall_back_to_a_customer_question_only():
+    m = demo_config_mapping()
+    m["questions"] = [dict(QUESTIONS["recommend"]), dict(QUESTIONS["pulse"]), dict(QUESTIONS["checkout"])]
+    m["schedule"] = []
+    cfg = parse_config(m)
+    at = datetime(2026, 11, 23, 12, tzinfo=timezone.utc)
+    assert button_question(cfg, 4, at).id == "pulse"                  # synced: the first that fits
+    assert button_question(cfg, 4, at, synced=False).id == "checkout"
+
+
 def test_nps_question_falls_back_to_a_smiley_question():
     m = demo_config_mapping()
     m["questions"] = [dict(QUESTIONS["recommend"]), dict(QUESTIONS["checkout"])]

@@ -53,6 +53,14 @@ def test_an_answer_whose_follow_up_is_not_acknowledged_stays(recorder, store, cf
     assert count(store, "response") == 1 and count(store, "followup") == 1
 
 
+def turns(agent, now_s: list[float], n: int) -> None:
+    """`n` turns of the agent's loop, PASS_PAUSE_S apart: a retention pass writes once a turn."""
+    from kiosk.sync_agent import PASS_PAUSE_S
+    for _ in range(n):
+        agent.step()
+        now_s[0] += PASS_PAUSE_S
+
+
 class NoBroker:
     """A client that cannot connect: the agent runs its retention offline too."""
 
@@ -129,7 +137,7 @@ def test_an_answer_stamped_before_the_clock_synced_stays_while_its_boot_runs(rec
     assert count(store, "response") == 1 and count(store, "followup") == 1
     clock.advance(86400 * 2)                                       # now truly past its days
     now_s[0] += 6 * 3600
-    agent.step()
+    turns(agent, now_s, 2)                                         # the follow-up, then its answer
     assert count(store, "response") == 0 and count(store, "followup") == 0
 
 
@@ -146,3 +154,97 @@ def test_after_a_reboot_an_unsynced_answer_goes_by_its_stamp(recorder, store, cf
                               monotonic_ns=clock.monotonic_ns()) == 0
     assert prune_acknowledged(store, 90, clock.now(), boot_id="another boot",
                               monotonic_ns=0) == 1
+
+
+# -- a big pass in short write transactions: a tap waits for one at most ------------------------
+
+def test_each_transaction_is_sized_to_take_about_the_time_bound():
+    """The next transaction's rows: as many as went in TRANSACTION_S at the last one's rate, at
+    most twice the last (a fast one on an idle card says little of the next), within bounds."""
+    from kiosk.retention import MAX_ROWS, MIN_ROWS, TRANSACTION_S, next_size
+    assert next_size(64, took_s=2 * TRANSACTION_S) == 32                 # too slow: halve it
+    assert next_size(64, took_s=TRANSACTION_S / 10) == 128               # fast: at most twice
+    assert next_size(64, took_s=0.0) == 128
+    assert next_size(MIN_ROWS, took_s=1.0) == MIN_ROWS                   # a slow card still moves on
+    assert next_size(MAX_ROWS, took_s=0.0) == MAX_ROWS
+
+
+def test_a_pass_writes_one_short_transaction_per_step(recorder, store, cfg, clock):
+    """`RetentionPass.step` makes at most one write transaction, of `size` rows at most, and
+    sizes the next by how long this one took (a fake timer: each one as slow as a Pi's)."""
+    from kiosk.retention import MIN_ROWS, TRANSACTION_S, RetentionPass
+    for i in range(300):
+        recorder.record("visit", 1 + i % 4)
+        clock.advance(10)
+    send_and_ack(store, cfg, clock)
+    clock.advance(86400 * 100)
+    writes = []
+    real_atomic = store.db.atomic
+
+    def counted(*a, **k):
+        writes.append(a)
+        return real_atomic(*a, **k)
+    store.db.atomic = counted
+    ticks = iter(range(10 ** 6))
+    p = RetentionPass(store, 90, clock.now(), boot_id=clock.boot_id(), monotonic_ns=clock.monotonic_ns(),
+                      timer=lambda: next(ticks) * 4 * TRANSACTION_S / 2)   # every transaction 2x too slow
+    sizes, removed = [], []
+    while not p.done:
+        sizes.append(p.size)
+        before, n = len(writes), p.removed
+        p.step()
+        assert len(writes) - before <= 1                                  # one transaction a step
+        removed.append(p.removed - n)
+    assert sum(removed) == 300 and count(store, "response") == 0
+    assert all(r <= s for r, s in zip(removed, sizes))
+    assert sizes[:3] == [p.START_ROWS, p.START_ROWS // 2, p.START_ROWS // 4] and min(sizes) == MIN_ROWS
+
+
+def test_an_answer_given_a_reason_between_the_look_and_the_delete_stays(recorder, store, cfg, clock):
+    """The due rows are looked up outside the write transaction (a tap need not wait for the
+    scan) and the delete checks them again inside it: an answer whose follow-up came in between
+    stays, with its follow-up."""
+    from kiosk.retention import RetentionPass
+    a = recorder.record("visit", 1)
+    b = recorder.record("visit", 2)
+    send_and_ack(store, cfg, clock)
+    clock.advance(86400 * 100)
+    p = RetentionPass(store, 90, clock.now(), boot_id=clock.boot_id(), monotonic_ns=clock.monotonic_ns())
+    due = p.due("response", 10)
+    assert sorted(due) == sorted([a.id, b.id])
+    recorder.record_followup(a.id, ["queue"])                             # meanwhile, a reason
+    assert p.delete("response", due) == 1
+    assert [r[0] for r in store.db.execute_sql("SELECT id FROM response")] == [a.id] and count(store, "followup") == 1
+
+
+def test_the_sync_agent_runs_a_big_pass_a_transaction_per_turn(recorder, store, cfg, clock):
+    """The agent's loop goes on between two transactions of a pass (its broker link, the taps
+    waiting for the write lock): one per turn, PASS_PAUSE_S apart, until the pass is done."""
+    from kiosk.sync_agent import PASS_PAUSE_S, PRUNE_EVERY_S
+    for i in range(2000):
+        recorder.record("visit", 1 + i % 4)
+        clock.advance(10)
+    send_and_ack(store, cfg, clock)
+    clock.advance(86400 * (cfg.privacy.keep_acked_days + 1))
+    now_s = [0.0]
+    agent = SyncAgent(cfg, store, client_factory=lambda cid: NoBroker(), clock=clock, password="x",
+                      monotonic=lambda: now_s[0])
+    agent.step()
+    left = [count(store, "response")]
+    assert 0 < left[0] < 2000                                            # one transaction, not the pass
+    agent.step()
+    assert count(store, "response") == left[0]                           # not before the pause
+    while left[-1]:
+        now_s[0] += PASS_PAUSE_S
+        agent.step()
+        left.append(count(store, "response"))
+        assert len(left) < 200
+    assert recorder.record("visit", 3).seq == 2001                        # taps went on meanwhile
+    now_s[0] += PASS_PAUSE_S
+    agent.step()
+    assert count(store, "response") == 1                                 # no new pass before PRUNE_EVERY_S
+    now_s[0] += PRUNE_EVERY_S
+    clock.advance(86400 * (cfg.privacy.keep_acked_days + 1))
+    send_and_ack(store, cfg, clock)
+    agent.step()
+    assert count(store, "response") == 0

@@ -630,6 +630,82 @@ def test_a_card_full_at_start_is_full_everywhere_never_damaged(tmp_path):
     assert checks["database"]["status"] == "ok" and answers == 50          # nothing was damaged or lost
 
 
+# -- a card out of inodes: room in bytes, none for a file; a full disk too, never damage -------------
+
+NO_INODES_SCRIPT = r"""
+import json, os, subprocess, sys
+from pathlib import Path
+card, toml = Path(sys.argv[1]), sys.argv[2]
+# 20 MB free all along, but room for a few dozen files: SQLite cannot make a -shm or -wal file.
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m,nr_inodes=40", "card", str(card)], check=True)
+kiosk = [sys.executable, "-m", "kiosk", "--config", toml]
+subprocess.run(kiosk + ["simulate", "--taps", "20", "--seed", "7"], check=True, capture_output=True)
+fillers = []
+while True:                                   # every inode taken by an empty file
+    try:
+        (card / f"f{len(fillers)}").touch()
+    except OSError:
+        break
+    fillers.append(card / f"f{len(fillers)}")
+out = {"free": os.statvfs(card).f_bavail * os.statvfs(card).f_frsize}
+for name, argv in (("stats", ["stats", "--json", "--since", "30d"]), ("sync", ["sync", "--once", "--timeout", "1"]),
+                   ("simulate", ["simulate", "--taps", "1"]), ("doctor", ["doctor", "--json"]),
+                   ("repair", ["repair"])):
+    r = subprocess.run(kiosk + argv, capture_output=True, text=True)
+    out[name] = [r.returncode, r.stdout, r.stderr]
+# The app's store and flow: read as it stands, the card known full before a tap, the tap refused.
+sys.path.insert(0, os.getcwd())
+from kiosk.capture import Recorder
+from kiosk.clock import SystemClock
+from kiosk.loading import load
+from kiosk.store import LocalStore
+from kiosk.ui.flow import KioskFlow
+cfg = load(toml, env={})
+store = LocalStore.even_full(cfg.db_path, kiosk_id=cfg.kiosk_id)
+flow = KioskFlow(cfg, Recorder(cfg, store, SystemClock()), SystemClock())
+known = [store.read_only, type(flow.problem).__name__]
+out["flow"] = known + [flow.answer(4, "touch") is None, type(flow.store_problem).__name__]
+for f in fillers[:4]:
+    f.unlink()
+out["flow_freed"] = [flow.answer(4, "touch") is not None, store.read_only]
+store.close()
+r = subprocess.run(kiosk + ["doctor", "--json"], capture_output=True, text=True)
+out["freed"] = r.stdout
+print(json.dumps(out))
+"""
+
+
+def test_a_card_out_of_inodes_is_full_everywhere_never_damaged(tmp_path):
+    """A real card with megabytes free but no inode left (a 20 MB tmpfs with 40 inodes, every
+    one taken): SQLite cannot make the -shm file and says SQLITE_CANTOPEN. That is a full disk,
+    as when no byte is left: `kiosk stats` reads what was recorded, the commands that write say
+    the disk is full (no free inodes), `kiosk doctor` names the missing inodes and never sends
+    anyone to `kiosk repair`; the app reads its database as it stands, says so before a tap,
+    and stores again once files are deleted."""
+    out = on_a_small_card(tmp_path, NO_INODES_SCRIPT)
+    assert out["free"] > 10 * 2 ** 20
+    rc, stats, err = out["stats"]
+    since = json.loads(stats)["periods"]["since"] if rc == 0 else {}
+    assert rc == 0 and since["answers"] + since["flagged"] == 20, err
+    for name in ("sync", "simulate"):
+        rc, _, err = out[name]
+        assert rc == 1 and err.startswith("kiosk: error: the disk holding") and "is full" in err, (name, err)
+        assert "inodes" in err and "cannot open database" not in err and "and run `kiosk repair`" not in err, (name, err)
+    rc, report, err = out["doctor"]
+    checks = {c["name"]: c for c in json.loads(report)["checks"]}
+    assert rc == 1 and checks["disk"]["status"] == "fail" and "inodes" in checks["disk"]["detail"], checks["disk"]
+    database = checks["database"]
+    assert database["status"] == "warn" and "integrity_check ok" in database["detail"], database
+    assert "inodes" in database["detail"], database
+    assert "repair" not in report.replace("no repair needed", "").replace("do not run `kiosk repair`", ""), report
+    rc, _, err = out["repair"]
+    assert rc == 1 and "is full" in err and "delete files first" in err and "Traceback" not in err, err
+    assert out["flow"] == [True, "DiskFull", True, "DiskFull"], out["flow"]
+    assert out["flow_freed"] == [True, False], out["flow_freed"]
+    checks = {c["name"]: c for c in json.loads(out["freed"])["checks"]}
+    assert checks["database"]["status"] == "ok", checks
+
+
 # -- a card full at start: the kiosk runs all the same, and recovers without a restart ----------
 
 # What the scripts below share: the card mounted, filled, the buttons-only kiosk on a pipe.
@@ -716,11 +792,15 @@ def app_flow(meanwhile=lambda: None) -> Path:
     store = LocalStore.even_full(cfg.db_path, kiosk_id=cfg.kiosk_id)
     flashed = []
     flow = KioskFlow(cfg, Recorder(cfg, store, SystemClock()), SystemClock(), flash=flashed.append)
+    # Known at the start, before any customer's answer is refused (the staff view lists it).
+    out["flow_start"] = [flow.not_stored, type(flow.problem).__name__, flow.store_problem is None]
     refused = flow.answer(4, "touch")
     out["flow_full"] = [refused is None, flow.screen, flow.not_stored, type(flow.store_problem).__name__,
                         list(flashed), store.read_only, cfg.db_path.exists()]
     meanwhile()
     (card / "filler").unlink()
+    flow.check_card()                    # room again: staff and customers are told no more
+    out["flow_room"] = flow.not_stored
     stored = flow.answer(4, "touch")
     out["flow_freed"] = [stored is not None, flow.screen, flow.not_stored, list(flashed), store.read_only]
     store.close()
@@ -828,6 +908,7 @@ def test_a_kiosk_started_on_a_full_card_runs_refuses_answers_and_stores_them_onc
     assert rc == 0 and "Traceback" not in err and "has room again" in err, err
     assert out["buttons_db"] == ["ok", 2]
 
+    assert out["flow_start"] == [True, "DiskFull", True] and out["flow_room"] is False
     assert out["flow_full"] == [True, "question", True, "DiskFull", [], True, True]
     assert out["flow_freed"] == [True, "thanks", False, [3], False]
     assert out["flow_db"] == ["ok", 21]
@@ -909,6 +990,7 @@ def test_a_kiosk_first_started_on_a_full_card_runs_and_makes_its_database_once_t
     assert rc == 0 and "Traceback" not in err, err
     assert out["buttons_db"][:3] == ["ok", 1, LATEST] and out["buttons_db"][3], out["buttons_db"]
 
+    assert out["flow_start"] == [True, "DiskFull", True] and out["flow_room"] is False
     assert out["flow_full"] == [True, "question", True, "DiskFull", [], True, False]
     assert out["flow_freed"] == [True, "thanks", False, [3], False]
     assert out["flow_db"] == ["ok", 1, LATEST, [ID]]

@@ -68,7 +68,18 @@ def retry_refused(args: argparse.Namespace) -> int:
 
 def set_aside_refused(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
+
+    from kiosk import clock
+    from kiosk.exc import KioskError
     from server_sync.protocol import iso_ms
+    if not clock.kernel_clock_synced():
+        # The decision's time is what retention keeps them by (keep_acked_days from it): a Pi on
+        # fake-hwclock's months-old time would stamp one that lets them go at the first pass
+        # after the sync. The kernel's NTP state, as `kiosk doctor`'s clock row reads it.
+        raise KioskError("the clock is not synchronised (see `kiosk doctor`, clock): set-aside events stay on the "
+                         "card privacy.keep_acked_days from the time of the decision, and on this clock they would "
+                         "go as soon as it syncs. Nothing was set aside; wait until NTP syncs (check "
+                         "systemd-timesyncd and the network), then run it again")
     at = iso_ms(datetime.now(timezone.utc))
     n, cfg = _decide(args, lambda store: store.set_aside_refused(args.reason, at), "nothing to set aside")
     if n > 0:

@@ -18,6 +18,7 @@ from kiosk.config.rules import RESERVED_PINS
 from kiosk.config.schema import KEYS, Key
 from kiosk.config.settings import (BrokerSettings, Filters, FollowupSettings, GpioSettings,
                                    KioskConfig, Question, ScheduleEntry, StaffSettings,
-                                   SyncSettings, UiSettings, active_question)
+                                   SyncSettings, UiSettings, active_question, asked_question,
+                                   unsynced_question)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

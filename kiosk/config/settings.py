@@ -1,5 +1,5 @@
 """The kiosk's settings objects, what the rest of the kiosk reads: `cfg.gpio.buttons`,
-`cfg.question("visit").wants_followup(2)`, `active_question(cfg, weekday, at)`.
+`cfg.question("visit").wants_followup(2)`, `asked_question(cfg, now, clock_synced)`.
 
 Their fields and defaults come from the keys (`kiosk.config.schema`); a question's answers and
 when it asks why come from its scale's rules (`server_sync.protocol.scales`). They are built by
@@ -9,9 +9,11 @@ when it asks why come from its scale's rules (`server_sync.protocol.scales`). Th
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any, Mapping
+from zoneinfo import ZoneInfo
 
 from kiosk.config.schema import settings_class
 from server_sync.protocol.scales import SCALES, Scale
@@ -146,3 +148,21 @@ def active_question(cfg: KioskConfig, weekday: int, at: dtime) -> Question:
         if entry.matches(weekday, at):
             return cfg.question(entry.question)
     return cfg.questions[0]
+
+
+def unsynced_question(cfg: KioskConfig) -> Question:
+    """What is asked while the clock is not synced: the first customer question (the first
+    question, on a kiosk that asks only employees)."""
+    return next((q for q in cfg.questions if q.audience == "customer"), cfg.questions[0])
+
+
+def asked_question(cfg: KioskConfig, now: datetime, clock_synced: bool) -> Question:
+    """The question to ask now, the one rule of the screen and the buttons: the schedule's at
+    the store-local weekday and time of `now`. While the clock is not synced that weekday and
+    time say nothing (a Pi without RTC boots on fake-hwclock's time of its last shutdown:
+    Tuesday 08:55 reads as Monday 20:47, the closing-time employee pulse's hour), so there is
+    no scheduled switch: `unsynced_question`, never an employee question of the schedule."""
+    if not clock_synced:
+        return unsynced_question(cfg)
+    local = now.astimezone(ZoneInfo(cfg.timezone))
+    return active_question(cfg, local.weekday(), local.time())

@@ -13,12 +13,11 @@ import logging
 import math
 from dataclasses import dataclass, field
 from typing import Callable
-from zoneinfo import ZoneInfo
 
 from kiosk.capture import Recorded, Recorder
 from kiosk.clock import Clock
-from kiosk.config import KioskConfig, Question, active_question
-from kiosk.exc import CaptureError, StoreError
+from kiosk.config import KioskConfig, Question, asked_question
+from kiosk.exc import CaptureError, DiskFull, StoreError
 from kiosk.filters import REPEAT
 from kiosk.pin import PinGuard, StoredPinLock
 
@@ -43,6 +42,9 @@ HELD_TOUCH_MAX_S = 10.0
 # The PIN pad gives the question back this soon when no PIN is being typed (a corner held by
 # chance, a locked pad): the staff gesture must not keep customers from answering.
 PIN_UNTOUCHED_S = 8.0
+# The question screen and the staff view look this often whether the card is full (a statvfs,
+# `LocalStore.full_now`), so that a full card is told before a customer's answer is refused.
+CARD_CHECK_S = 5.0
 
 
 def pin_verdict(guard: PinGuard, entry: str) -> bool:
@@ -89,7 +91,6 @@ class KioskFlow:
         self.recorder = recorder
         self.clock = clock
         self._flash = flash
-        self._tz = ZoneInfo(cfg.timezone)
         self.screen = QUESTION
         self.language = cfg.default_language
         self.question = self._scheduled_question()
@@ -97,6 +98,7 @@ class KioskFlow:
         self.last_negative = False                   # ... unless it was a complaint
         self.last_recorded: Recorded | None = None
         self.store_problem: StoreError | None = None   # the last answer could not be stored, and why
+        self.card_full: StoreError | None = None       # the card is known full (`check_card`)
         self.draft: FollowUpDraft | None = None
         self.pin_guard = self._pin_guard(cfg)
         self.pin_entry = ""
@@ -111,6 +113,8 @@ class KioskFlow:
         self._corner_since: float | None = None
         self._held_since: float | None = None        # a touch on this screen is down (`hold`)
         self._pad_locked = False                     # the open PIN pad was locked at the last tick
+        self._card_checked = now
+        self.check_card()
 
     # -- time ------------------------------------------------------------------------------
     def now_s(self) -> float:
@@ -171,8 +175,7 @@ class KioskFlow:
         return self.screen_age() >= TOUCH_GUARD_S
 
     def _scheduled_question(self) -> Question:
-        local = self.clock.now().astimezone(self._tz)
-        return active_question(self.cfg, local.weekday(), local.time())
+        return asked_question(self.cfg, self.clock.now(), self.clock.clock_synced())
 
     def deadline(self) -> float | None:
         """When the current screen times out (monotonic seconds), or None."""
@@ -191,9 +194,25 @@ class KioskFlow:
         d = self.deadline()
         return 0 if d is None else max(0, math.ceil(d - self.now_s() - 1e-9))
 
+    def check_card(self) -> None:
+        """Look whether the card is full now (`LocalStore.full_now`): the staff view and the
+        question screen say so (`problem`) before a customer's answer is refused, and stop once
+        there is room again (an answer the full card refused is no reason to say so any longer;
+        one a failed card refused is, until an answer is stored)."""
+        self._card_checked = self.now_s()
+        full = self.recorder.store.full_now()
+        was = self.problem
+        self.card_full = full
+        if full is None and isinstance(self.store_problem, DiskFull):
+            self.store_problem = None
+        if (was is None) != (self.problem is None):
+            self._changed()
+
     def tick(self) -> None:
         """Run due timeouts. Called often from the UI clock; cheap when nothing is due."""
         now = self.now_s()
+        if self.screen in (QUESTION, STAFF) and now - self._card_checked >= CARD_CHECK_S:
+            self.check_card()
         if self._corner_since is not None and now - self._corner_since >= self.cfg.ui.corner_hold_s:
             self._corner_since = None
             self.open_pin()
@@ -231,7 +250,6 @@ class KioskFlow:
             self.pin_guard = self._pin_guard(cfg)           # the same stored lock: it stays in force
         self.cfg = cfg
         self.recorder = recorder
-        self._tz = ZoneInfo(cfg.timezone)
         if self.language not in cfg.languages:
             self.language = cfg.default_language
         self.question = self._scheduled_question()
@@ -271,10 +289,15 @@ class KioskFlow:
         return len(q.values) == len(self.cfg.gpio.buttons)
 
     @property
+    def problem(self) -> StoreError | None:
+        """Why answers are not being stored, for the staff view: the last one was refused (a
+        full or failed card) and none has been stored since, or the card is known full."""
+        return self.store_problem or self.card_full
+
+    @property
     def not_stored(self) -> bool:
-        """The question screen tells the customer their answer could not be stored: the last
-        one was refused (a full or failed card), and none has been stored since."""
-        return self.store_problem is not None
+        """The question screen tells customers answers cannot be stored now (`problem`)."""
+        return self.problem is not None
 
     def answer(self, value: int, source: str = "touch", *, seen: Seen | None = None) -> Recorded | None:
         """Record an answer to the current question, then show follow-up or thank-you.
@@ -295,7 +318,7 @@ class KioskFlow:
             self._changed()
             return None
         self.last_recorded = rec
-        self.store_problem = None
+        self.store_problem = self.card_full = None   # stored: there was room (looked again in CARD_CHECK_S)
         # Only a stored answer lights its button's LED (touch or button alike): the LED says thanks.
         # An answer no button gives (NPS 0-10) lights none: its place on the scale is no button.
         if self._flash is not None and self._on_buttons(q):
@@ -407,7 +430,7 @@ class KioskFlow:
             log.error("follow-up NOT recorded: %s", e)
             self.store_problem = e
             return False
-        self.store_problem = None
+        self.store_problem = self.card_full = None
         return True
 
     # -- staff -----------------------------------------------------------------------------
@@ -478,6 +501,7 @@ class KioskFlow:
         if ok and self.screen == PIN:
             self.pin_failed = False
             self.staff_question_id = self._first_staff_question()
+            self.check_card()                        # what staff must act on is read as it opens
             self._go(STAFF)
             return True
         self.pin_failed = self.screen == PIN and self.pin_guard.enabled and not ok

@@ -479,7 +479,7 @@ class StaffScreen(KioskScreen):
         ids.sync_detail.text = " · ".join(detail)
         alerts = view["alerts"]
         # What staff must act on comes first: answers not saved, answers the server will not take.
-        problems = [tr(store_problem_key(app.flow.store_problem), lang)] if app.flow.store_problem else []
+        problems = [tr(store_problem_key(app.flow.problem), lang)] if app.flow.problem else []
         if ob.get("rejected"):
             problems.append(tr("staff_refused", lang, n=ob["rejected"]))
         notices = [(line, False) for line in problems]

@@ -114,8 +114,34 @@ def test_refused_events_are_listed_by_reason_and_put_back_by_command(cfg, store,
     assert db.execute("SELECT COUNT(*) FROM response WHERE acked_at IS NULL").fetchone()[0] == 5   # all in the outbox
 
 
+def test_set_aside_waits_for_a_synced_clock(cfg, store, recorder, capsys, monkeypatch):
+    """`set-aside` stamps when the decision was made, and retention keeps set-aside events
+    keep_acked_days from then: stamped on an unsynced clock (a Pi on fake-hwclock's March while
+    it is November) they went at the first retention pass after the sync. Refused until the
+    clock is synced, saying so; nothing is set aside meanwhile."""
+    from kiosk import clock as kiosk_clock
+    from kiosk.cli import main
+    from kiosk.outbox import Outbox
+    recorder.record("visit", 1)
+    box = Outbox(store, cfg.kiosk_id)
+    box.next_batch(100, 1 << 20, now=recorder.clock.now(), sent_at="x")
+    box.mark_rejected([(P.seq_ranges([1]), "site_id 'gbg' is not the site")], "2026-11-23T12:00:00.000Z")
+    store.close()
+    args = ["--data-dir", str(cfg.data_dir)]
+    monkeypatch.setattr(kiosk_clock, "kernel_clock_synced", lambda: False)
+    assert main([*args, "refused", "set-aside", "--all"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("kiosk: error: the clock is not synchronised"), err
+    assert "kiosk doctor" in err and "systemd-timesyncd" in err and "Traceback" not in err
+    with sqlite3.connect(cfg.db_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM response WHERE set_aside_at IS NOT NULL").fetchone()[0] == 0
+    monkeypatch.setattr(kiosk_clock, "kernel_clock_synced", lambda: True)
+    assert main([*args, "refused", "set-aside", "--all"]) == 0
+    assert capsys.readouterr().out.startswith("1 event(s) set aside")
+
+
 def test_refused_events_a_person_sets_aside_no_longer_keep_the_kiosk_flagged_and_go_with_retention(
-        cfg, store, recorder, capsys):
+        cfg, store, recorder, capsys, monkeypatch):
     """Answers recorded under a site the kiosk never stood at (its config was wrong) can never be
     taken: `set-aside` is the way out of a flag nobody could clear. They stay on the card (the
     staff view counts them) until retention removes them as acknowledged ones."""
@@ -136,6 +162,8 @@ def test_refused_events_a_person_sets_aside_no_longer_keep_the_kiosk_flagged_and
                                          "value 9 out of range": 1}
     store.close()
     args = ["--data-dir", str(cfg.data_dir)]
+    from kiosk import clock as kiosk_clock
+    monkeypatch.setattr(kiosk_clock, "kernel_clock_synced", lambda: True)   # set-aside waits for it
     with pytest.raises(SystemExit) as said:                                 # neither --reason nor --all
         main([*args, "refused", "set-aside"])
     assert said.value.code == 2

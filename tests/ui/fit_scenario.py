@@ -162,7 +162,7 @@ class FitScenario(S.Scenario):
                    and all(a.startswith("• ") and a.endswith("…") for a in alerts), alerts)
         yield from self.inside_the_panels(lang, "staff_full")
         # What staff must act on comes in full, in place of the alerts.
-        self.app.flow.store_problem = DiskFull("the disk is full")
+        self.app.store.full_now = lambda: DiskFull("the disk is full")      # as its statvfs tells
         db = self.app.store.db
         db.execute_sql("UPDATE response SET send_count = 1, rejected_at = ?, rejected_reason = ?"
                        " WHERE seq = (SELECT MIN(seq) FROM response)", ("2026-11-23T12:00:00.000Z", "refused"))
@@ -172,7 +172,8 @@ class FitScenario(S.Scenario):
         want = ["• " + self.app.tr("staff_disk_full", lang), "• " + self.app.tr("staff_refused", lang, n=1)]
         self.check(f"{lang}: answers not saved and not accepted, in full", notices == want, notices)
         yield from self.inside_the_panels(lang, "staff_full_problems")
-        self.app.flow.store_problem = None
+        del self.app.store.full_now
+        self.app.flow.check_card()
         db.execute_sql("UPDATE response SET rejected_at = NULL, rejected_reason = NULL")
         yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
         self.check(f"{lang}: staff view closed", self.screen() == "question", self.screen())

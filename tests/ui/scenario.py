@@ -921,8 +921,9 @@ class Scenario:
                 self.app.store.set_meta("sync.connected", "0")
                 # What staff must act on comes first: answers the card could not store, and
                 # answers the centre refused for good (kept here, named in its ack).
+                # The card full, as its own statvfs tells (`LocalStore.full_now`), no tap refused.
                 from kiosk.exc import DiskFull
-                self.app.flow.store_problem = DiskFull("the disk is full")
+                self.app.store.full_now = lambda: DiskFull("the disk is full")
                 refuse = ("UPDATE response SET send_count = 1, rejected_at = ?, rejected_reason = ?"
                           " WHERE seq = (SELECT MIN(seq) FROM response)")
                 self.app.store.db.execute_sql(refuse, ("2026-11-23T12:00:00.000Z", "site_id 'x' is not …"))
@@ -934,7 +935,8 @@ class Scenario:
                                                    "• " + self.app.tr("staff_refused", lang, n=1)], alerts)
                 yield from self.staff_readable(lang)
                 yield from self.shot("staff_problems")
-                self.app.flow.store_problem = None
+                del self.app.store.full_now
+                self.app.flow.check_card()
                 self.app.store.db.execute_sql("UPDATE response SET rejected_at = NULL, rejected_reason = NULL")
             # The customers' question: reasons, comments, today against last week.
             self.check("staff view on the customers' question", self.app.flow.staff_question_id == "visit",

@@ -214,6 +214,26 @@ def test_schedule_rotates_the_question(kf, clock):
     assert kf.question.id == "pulse" and kf.question.audience == "employee"
 
 
+def test_an_unsynced_clock_asks_the_default_customer_question_not_the_schedule(cfg, recorder, clock):
+    """A Pi without RTC boots on fake-hwclock's time of its last shutdown: Tuesday 08:55 reads
+    as Monday 20:47, the employee pulse's hour. Until the clock syncs its weekday and time say
+    nothing: the kiosk asks the default customer question, and follows the schedule once synced."""
+    clock.synced = False
+    clock.step(datetime(2026, 11, 23, 19, 47, tzinfo=timezone.utc))      # "Monday 20:47"
+    kf = KioskFlow(cfg, recorder, clock)
+    assert kf.question.id == "visit" and kf.question.audience == "customer"
+    clock.advance(60)
+    kf.tick()
+    assert kf.question.id == "visit"
+    kf.answer(4)
+    assert rows(recorder.store, "SELECT question_id FROM response") == [("visit",)]
+    clock.advance(cfg.ui.thank_you_s + 60)
+    kf.tick()
+    clock.synced = True                                                   # synced at that time after all:
+    kf.tick()                                                             # the schedule applies
+    assert kf.question.id == "pulse"
+
+
 def test_the_staff_view_opens_on_a_customer_question_while_the_pulse_is_asked(kf, clock):
     """The kiosk shows no figure of an employee question (kiosk.stats): opened while the pulse
     is asked, the staff view starts on the customers' question; the pulse is still reachable,
@@ -501,3 +521,51 @@ def test_a_guesser_who_goes_on_stays_locked_long(clock):
     assert locks_of_runs(guard, clock, 1) == [300]
     clock.advance(300)                           # quiet for lockout_s after it: forgiven
     assert locks_of_runs(guard, clock, 1) == [pin.FIRST_LOCK_S]
+
+
+def test_a_card_known_full_is_told_before_a_tap_is_lost(cfg, recorder, clock, monkeypatch):
+    """Staff and customers hear of a full card from the card itself (a statvfs: at the start,
+    every CARD_CHECK_S on the question screen and in the staff view, and as the staff view
+    opens), not only after a customer's answer was refused; room again clears it."""
+    from kiosk import store as kiosk_store
+    from kiosk.exc import DamagedDatabase, DiskFull
+    free = {"bytes": 0}
+    looked = []
+    monkeypatch.setattr(kiosk_store, "free_bytes", lambda path: looked.append(path) or free["bytes"])
+    kf = KioskFlow(cfg, recorder, clock)
+    assert isinstance(kf.problem, DiskFull) and kf.not_stored            # known at the start
+    assert kf.store_problem is None                                       # no answer was lost
+    free["bytes"] = 10 ** 9
+    clock.advance(F.CARD_CHECK_S)
+    kf.tick()
+    assert kf.problem is None and not kf.not_stored                       # room again: cleared
+    free["bytes"] = 0
+    rev, n = kf.revision, len(looked)
+    for _ in range(10):                                                   # not a statvfs every frame
+        clock.advance(0.1)
+        kf.tick()
+    assert kf.problem is None and len(looked) == n
+    clock.advance(F.CARD_CHECK_S)
+    kf.tick()
+    assert isinstance(kf.problem, DiskFull) and kf.revision > rev         # redrawn with the notice
+    free["bytes"] = 10 ** 9
+    kf.open_pin()
+    for d in DEMO_PIN:
+        kf.pin_digit(d)
+    assert kf.pin_submit() and kf.screen == F.STAFF
+    assert kf.problem is None                                             # looked as it opened
+    free["bytes"] = 0
+    clock.advance(F.CARD_CHECK_S)
+    kf.tick()
+    assert kf.screen == F.STAFF and isinstance(kf.problem, DiskFull)      # and while it is open
+    kf.cancel()
+    free["bytes"] = 10 ** 9
+    for refusal in (DiskFull("full"), DamagedDatabase("damaged")):
+        monkeypatch.setattr(recorder, "record", lambda *a, e=refusal, **k: (_ for _ in ()).throw(e))
+        clock.advance(F.CARD_CHECK_S)
+        kf.tick()
+        assert kf.answer(4) is None and kf.problem is refusal
+        clock.advance(F.CARD_CHECK_S)
+        kf.tick()
+        # Room again ends what the full card refused; a failed card's refusal stays till one is stored.
+        assert kf.problem is (None if isinstance(refusal, DiskFull) else refusal)
