@@ -250,7 +250,10 @@ class SmileyPanel:
             held = now - since + _EPS
             answer = not self._void[i] and self.bounce_s <= held < self.max_press_s
             self._down_since[i] = None
-            self._released_at[i] = now
+            if held >= self.bounce_s:
+                # A contact shorter than bounce_s is a bounce, not a press: stamped, it would make
+                # the real press it opens (a make that bounces) look like chatter, and drop it.
+                self._released_at[i] = now
             self._void[i] = False
         if fire_gesture:
             self._fire_gesture()

@@ -57,6 +57,18 @@ def test_scheduled_employee_pulse_is_answered_at_closing(kiosk, store, mock_fact
     assert rows(store) == [("pulse", 3, "button", None)]
 
 
+def test_the_journal_gets_no_answers_value(kiosk, store, mock_factory, mono, clock, caplog):
+    """The service logs at INFO into the journal, which no retention reaches: an employee pulse
+    answer with its value at a known minute is one colleague's (docs/privacy.md: shown only for
+    groups of five). The log says an answer to which question was stored, never its value."""
+    caplog.set_level(logging.INFO, logger="kiosk.headless")
+    clock.set(datetime(2026, 11, 23, 19, 45, tzinfo=timezone.utc))    # 20:45 Stockholm: the pulse
+    press(mock_factory, mono, 13)
+    assert rows(store) == [("pulse", 3, "button", None)]
+    lines = [r.getMessage() for r in caplog.records if r.name == "kiosk.headless"]
+    assert lines == ["answer to pulse stored, seq 1"], lines
+
+
 def test_an_unsynced_clock_is_never_asked_the_scheduled_pulse(kiosk, store, mock_factory, mono, clock):
     """The same rule as the screen's (kiosk.config.asked_question): fake-hwclock's Monday 20:45 is
     no closing time; the buttons answer the default customer question until the clock syncs."""

@@ -132,6 +132,21 @@ def test_bounce_chatter_after_release_is_not_a_second_answer(panel, mock_factory
     assert sink.rated == [1, 1]
 
 
+def test_a_press_whose_contact_bounces_as_it_closes_is_one_answer(panel, mock_factory, mono):
+    """A make that bounces (closed 2 ms, open 2 ms, then held): the 2 ms contact is no press, and
+    the press it opens is one answer. Its release was stamped, so the real press looked like
+    chatter of it and was dropped on a driver without hardware debounce (the demo's mock pins)."""
+    sink = Sink(panel)
+    mono.advance(10)
+    press(mock_factory, mono, 6, 0.002)          # the contact closes and bounces open
+    mono.advance(0.002)
+    press(mock_factory, mono, 6, 0.15)           # ...and closes for the press
+    assert sink.rated == [1]
+    mono.advance(0.004)                          # chatter as it is released is still no answer
+    press(mock_factory, mono, 6, 0.002)
+    assert sink.rated == [1]
+
+
 def test_stuck_button_never_answers_and_does_not_block_others(panel, mock_factory, mono):
     sink = Sink(panel)
     mock_factory.pin(13).drive_low()             # stuck for minutes
