@@ -23,6 +23,10 @@ from datetime import datetime
 from typing import Any, Callable, Iterator, Sequence
 
 from peewee import Database, DatabaseError, PostgresqlDatabase
+# The driver's errors as peewee's, as `execute_sql` raises them (the driver's beneath, as the
+# context): the bulk paths below use the driver's cursor, and a QueryCanceled or DiskFull from a
+# COPY passed every `except OperationalError` (the ingest dead-lettered batches on a timeout).
+from peewee import __exception_wrapper__ as as_peewee_errors
 
 from server_sync.central import speedups
 from server_sync.exc import CentralConfigError, CentralError
@@ -287,7 +291,7 @@ def fetch_numbers(db: Database, sql: str, params: Sequence[Any]) -> list[tuple]:
     format (psycopg's binary cursor): no text to parse, 30-45 ms less of 100 for the 25,000 rows
     of an action-window query of the benchmark chain's report."""
     if dialect_of(db) is POSTGRES:
-        with db.connection().cursor(binary=True) as cur:
+        with as_peewee_errors, db.connection().cursor(binary=True) as cur:
             cur.execute(sql, params)
             return cur.fetchall()
     return db.execute_sql(sql, params).fetchall()
@@ -326,10 +330,11 @@ def insert_new(db: Database, table: str, columns: Sequence[str], rows: Sequence[
         return set()
     if dialect_of(db).copy:
         from psycopg.errors import UniqueViolation
-        try:
-            copy_rows(db, table, columns, fresh)
-        except UniqueViolation as e:
-            raise StoredAlready(f"{table}: {e}".strip()) from None
+        with as_peewee_errors:
+            try:
+                _copy(db, table, columns, fresh)
+            except UniqueViolation as e:
+                raise StoredAlready(f"{table}: {e}".strip()) from None
     else:
         # A plain INSERT (measured about 15 % cheaper per row than ON CONFLICT DO NOTHING): under
         # the write lock nothing can have appeared since the look-up; if something did, the
@@ -362,6 +367,11 @@ def _insert_staged(db: Database, table: str, columns: Sequence[str], rows: Seque
 
 def copy_rows(db: Database, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
     """PostgreSQL: the rows into `table` by COPY; psycopg writes (and escapes) every value."""
+    with as_peewee_errors:
+        _copy(db, table, columns, rows)
+
+
+def _copy(db: Database, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
     with db.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
@@ -372,7 +382,8 @@ def _executemany_insert(db: Database, table: str, columns: Sequence[str], rows: 
     # SQLite: a column that holds one value in every row goes into the statement once
     # (speedups.sqlite_constant_columns) instead of being bound in every row.
     values, params = speedups.sqlite_constant_columns(db.connection(), rows)
-    db.cursor().executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}){suffix}", params)
+    with as_peewee_errors:
+        db.cursor().executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}){suffix}", params)
 
 
 def insert_rows(db: Database, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
@@ -389,12 +400,14 @@ def insert_rows(db: Database, table: str, columns: Sequence[str], rows: Sequence
 def insert_ignore(db: Database, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
     """INSERT rows … ON CONFLICT DO NOTHING, in bulk, without reading anything back."""
     if rows:
-        db.cursor().executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
-                                f" ({placeholders(db, len(columns))}) ON CONFLICT DO NOTHING", rows)
+        with as_peewee_errors:
+            db.cursor().executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
+                                    f" ({placeholders(db, len(columns))}) ON CONFLICT DO NOTHING", rows)
 
 
 def execute_many(db: Database, sql: str, rows: Sequence[Sequence]) -> None:
     """One parameterised statement for each of `rows` (upserts, updates, deletes by key), in the
     given order: psycopg 3 pipelines them (one round trip, the statement prepared once)."""
     if rows:
-        db.cursor().executemany(sql, rows)
+        with as_peewee_errors:
+            db.cursor().executemany(sql, rows)

@@ -218,6 +218,62 @@ def test_two_ingestors_with_crossed_groups_do_not_deadlock(pg_url):
         db0.close()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("table", ["response", "rollup_hourly"])
+def test_a_statement_timeout_under_a_held_lock_is_retried_not_dead_lettered(pg_url, table):
+    """A statement the server cancels (statement_timeout, while another session holds a lock on
+    the table the bulk COPY or the rollups' upsert writes) is the store failing, not the message:
+    the group raises for a retry and nothing is dead-lettered. The bulk paths use the driver's
+    cursor; its QueryCanceled passed every `except OperationalError` and the service dead-lettered
+    the batch as an internal error. Once the lock is gone the same group goes in once."""
+    import psycopg
+
+    db = connect(pg_url)
+    register_fleet(db)
+    ingest = Ingest(db, clock=lambda: NOW)
+    group = [decoded(ingest, *batch([response(1), response(2, value=1)], batch_id="g1"))]
+    db.execute_sql("SET statement_timeout = '300ms'")
+    try:
+        with psycopg.connect(pg_url) as other:
+            other.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")   # reads pass, writes wait
+            with pytest.raises(ingest.retry) as raised:
+                ingest.commit_group(group)
+            other.rollback()
+        assert "statement timeout" in str(raised.value)
+        db.rollback()
+        assert count(db, "SELECT COUNT(*) FROM dead_letter") == 0
+        assert [o.kind for o in ingest.commit_group(group)] == ["batch"]
+        assert count(db, "SELECT COUNT(*) FROM response") == 2 and rollup_total(db) == 2
+        assert count(db, "SELECT COUNT(*) FROM dead_letter") == 0
+    finally:
+        db.close()
+
+
+def test_a_row_the_store_refuses_in_a_bulk_insert_is_the_messages_fault(central_url):
+    """The other side of the test above: a constraint the store holds (here one added for the
+    test) refusing a row of the bulk insert is the message's fault, not the store's: that batch
+    is dead-lettered, never retried for ever, and its neighbours in the group go in."""
+    db = connect(central_url)
+    register_fleet(db)
+    if central_url.startswith("sqlite"):
+        db.execute_sql("CREATE TRIGGER no_threes BEFORE INSERT ON response WHEN NEW.value = 3"
+                       " BEGIN SELECT RAISE(ABORT, 'no threes'); END")
+    else:
+        db.execute_sql("ALTER TABLE response ADD CONSTRAINT no_threes CHECK (value <> 3)")
+    ingest = Ingest(db, clock=lambda: NOW)
+    try:
+        outcomes = ingest.commit_group([
+            decoded(ingest, *batch([response(1), response(2, value=2)], batch_id="g1")),
+            decoded(ingest, *batch([response(1, kiosk="k2", value=3)], kiosk="k2", batch_id="bad")),
+            decoded(ingest, *batch([response(3, value=1)], batch_id="g2"))])
+        assert [o.kind for o in outcomes] == ["batch", "dead_letter", "batch"]
+        assert "no_threes" in outcomes[1].reason or "no threes" in outcomes[1].reason
+        assert count(db, "SELECT COUNT(*) FROM response") == 3 and rollup_total(db) == 3
+        assert count(db, "SELECT COUNT(*) FROM dead_letter") == 1
+    finally:
+        db.close()
+
+
 def test_a_groups_statuses_are_written_newest_per_kiosk_and_refusals_counted_once(central_db):
     """Within one group a kiosk's full status replaces its earlier ones (written once, the newest
     wins); a Last Will after a birth still keeps what the birth said; refusals of one kiosk are
