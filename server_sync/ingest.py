@@ -595,8 +595,7 @@ class IngestService:
         deadline = None if connect_timeout_s is None else self._mono() + connect_timeout_s
         try:
             while not stop.is_set():
-                if self.notifier:
-                    self.notifier.ping()
+                self._ping()
                 if not ready and self._subscribed.is_set():
                     ready = True
                     if self.notifier:
@@ -691,6 +690,10 @@ class IngestService:
         delay = 0.5
         races = 0
         while True:
+            # The watchdog is fed between attempts, here in the worker's thread: an outage may
+            # last longer than WatchdogSec, each attempt does not (commands/ingest.py bounds its
+            # lock waits), and a worker really stuck in one still stops pinging.
+            self._ping()
             try:
                 return self.ingest.commit_group(
                     [(decoded, message.payload, bool(message.retain)) for _g, message, decoded in group])
@@ -701,15 +704,23 @@ class IngestService:
                 log.warning("group of %d messages lost a race with another writer (%s); retry %d",
                             len(group), type(e).__name__, races)
                 self._rollback()
-                if stop.wait(min(0.01 * races, 0.5)):
+                if self._wait(stop, min(0.01 * races, 0.5)):
                     raise _Stopping
             except DATABASE_DOWN as e:
                 log.error("database unavailable (%s); %d message(s) kept, retrying in %.1f s",
                           e, len(group), delay)
-                if stop.wait(delay):
+                if self._wait(stop, delay):
                     raise _Stopping
                 delay = min(delay * 2, 30.0)
                 self.reconnect_db()
+
+    def _ping(self) -> None:
+        if self.notifier:
+            self.notifier.ping()
+
+    def _wait(self, stop: threading.Event, seconds: float) -> bool:
+        """stop.wait(seconds), the watchdog fed meanwhile: True when `stop` was set."""
+        return self.notifier.wait(stop, seconds) if self.notifier else stop.wait(seconds)
 
     def _one_by_one(self, group: list[tuple[int, object, Decoded]], stop: threading.Event,
                     error: Exception) -> list[Outcome]:

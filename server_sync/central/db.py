@@ -104,6 +104,22 @@ def reconnect(db: Database) -> DatabaseError | None:
     return None
 
 
+def limit_lock_waits(db: Database, seconds: float) -> None:
+    """Wait at most `seconds` for another's lock, on `db`'s connection and on every one it opens
+    later (`reconnect`): SQLite's busy timeout (never above SQLITE_PRAGMAS'), PostgreSQL's
+    lock_timeout. A wait cut short raises OperationalError, which a service retries
+    (DATABASE_DOWN). For a service under a systemd watchdog: one attempt at the store must end
+    well within WatchdogSec, or it is killed while it waits for a lock (a long backup, a purge)."""
+    ms = max(1, int(seconds * 1000))
+    if isinstance(db, SqliteDatabase):
+        db.pragma("busy_timeout", min(ms, SQLITE_PRAGMAS["busy_timeout"]), permanent=True)
+    elif isinstance(db, PostgresqlDatabase):
+        db.connect_params["options"] = " ".join(filter(None, (db.connect_params.get("options"),
+                                                               f"-c lock_timeout={ms}")))
+        if not db.is_closed():
+            db.execute_sql(f"SET lock_timeout = {ms}")
+
+
 def _sqlite_denied(db: Database) -> str | None:
     """For a SQLite store this user may not use (a directory it may not enter or write, where
     SQLite keeps its -wal and -shm files even to read; a file it may not read or write): which,

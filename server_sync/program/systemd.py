@@ -65,13 +65,15 @@ class SystemdNotifier:
     def wait(self, stop: threading.Event, seconds: float) -> bool:
         """stop.wait(seconds), pinging the watchdog meanwhile (True when `stop` was set): a main
         loop that rests longer than WatchdogSec= between rounds is not a hung one. The pieces are
-        the ping interval long; without a watchdog it is one wait."""
+        half the ping interval long, what `ping` lets through: a wait begun just after a ping
+        the rate limit held back still pings within the interval (whole pieces left up to 3/4 of
+        WatchdogSec without one). Without a watchdog it is one wait."""
         deadline = time.monotonic() + seconds
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            if stop.wait(min(left, self.watchdog_interval_s or left)):
+            if stop.wait(min(left, self.watchdog_interval_s / 2 if self.watchdog_interval_s else left)):
                 return True
             self.ping()
 

@@ -139,3 +139,37 @@ class IngestProcess:
             self.proc.wait(10)
         if getattr(self, "_log", None):
             self._log.close()
+
+
+class NotifySocket:
+    """A fake systemd NOTIFY_SOCKET at `path`: when each WATCHDOG=1 was heard (monotonic)."""
+
+    def __init__(self, path: Path) -> None:
+        import socket
+        self.path = path
+        self.pings: list[float] = []
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sock.bind(str(path))
+        self._sock.settimeout(0.1)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+
+    def _listen(self) -> None:
+        while not self._done.is_set():
+            try:
+                heard = self._sock.recv(4096).decode()
+            except OSError:                     # a timeout: listen again
+                continue
+            if heard == "WATCHDOG=1":
+                self.pings.append(time.monotonic())
+
+    def longest_silence(self, since: float) -> float:
+        """The longest time without a WATCHDOG=1 from `since` until now."""
+        marks = [since] + [t for t in self.pings if t > since] + [time.monotonic()]
+        return max(b - a for a, b in zip(marks, marks[1:]))
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(5)
+        self._sock.close()

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from server_sync.central.db import connect
-from tests.central.fleet import AgentThread, IngestProcess, make_kiosk, wait_until
+from tests.central.fleet import AgentThread, IngestProcess, NotifySocket, make_kiosk, wait_until
 from tests.central.wire import count, register_fleet
 from tests.fixtures.postgres import LocalPostgres, admin_execute, with_database
 
@@ -131,6 +131,93 @@ def test_statement_timeouts_under_a_held_lock_dead_letter_nothing(broker, pg_url
         assert ing.terminate() == 0
     finally:
         ing.close()
+
+
+WATCHDOG_S = 4.0        # WatchdogSec here; kundpuls-ingest.service has 60
+
+
+class Outage:
+    """The store failing under the ingest for a while: SQLite held in a write transaction by
+    another process, PostgreSQL's tables locked by another session, or PostgreSQL stopped."""
+
+    def __init__(self, kind: str, tmp_path) -> None:
+        self.kind, self.server, self._held = kind, None, None
+        if kind == "sqlite locked":
+            self.path = tmp_path / "c.db"
+            self.url = f"sqlite:///{self.path}"
+        else:
+            self.server = LocalPostgres()
+            self.server.start()
+            admin_execute(self.server.url, "CREATE DATABASE wd TEMPLATE template0")
+            self.url = with_database(self.server.url, "wd")
+        db = connect(self.url)
+        register_fleet(db)
+        db.close()
+
+    def begin(self) -> None:
+        if self.kind == "sqlite locked":
+            import sqlite3
+            self._held = sqlite3.connect(self.path, isolation_level=None)
+            self._held.execute("BEGIN IMMEDIATE")
+        elif self.kind == "postgresql locked":
+            import psycopg
+            self._held = psycopg.connect(self.url)
+            self._held.execute("LOCK TABLE response, rollup_hourly, rollup_daily IN EXCLUSIVE MODE")
+        else:
+            self.server.halt()
+
+    def end(self) -> None:
+        if self._held is not None:
+            self._held.rollback()
+            self._held.close()
+            self._held = None
+        elif self.kind == "postgresql stopped":
+            self.server.start()
+
+    def close(self) -> None:
+        if self._held is not None:
+            self._held.close()
+        if self.server:
+            self.server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["sqlite locked", pytest.param("postgresql locked", marks=pytest.mark.postgres),
+                                  pytest.param("postgresql stopped", marks=pytest.mark.postgres)])
+def test_the_watchdog_is_fed_while_a_group_waits_for_the_store(broker, tmp_path, kind):
+    """While a group waits for the store, the ingest goes on pinging the watchdog, within half of
+    WatchdogSec, and the answers go in once when the store is back. The retry loop waited without
+    pinging, and an attempt waited for a lock as long as the engine let it (SQLite's busy timeout,
+    10 s; PostgreSQL without end): with PostgreSQL stopped 100 s the watchdog heard nothing for
+    100 s, with SQLite held 75 s for 76 s, and systemd (WatchdogSec=60) would have killed it.
+    Each attempt now waits for a lock a quarter of WatchdogSec at most."""
+    outage = Outage(kind, tmp_path)
+    notify = NotifySocket(tmp_path / "notify.sock")
+    ing = IngestProcess(outage.url, broker, tmp_path / "ing.log", "ingest-w",
+                        env={"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": str(int(WATCHDOG_S * 1e6))})
+    k = make_kiosk(tmp_path, broker, "k1", "s1", batch_max_events=10)
+    try:
+        ing.start()
+        total = k.record(30)
+        outage.begin()
+        began = time.monotonic()
+        agent = AgentThread(k)
+        try:
+            assert wait_until(lambda: "database unavailable" in ing.log(), 20), ing.log()
+            time.sleep(max(0.0, began + 3 * WATCHDOG_S - time.monotonic()))
+            assert k.store.outbox_depth() == total              # nothing acked meanwhile
+            outage.end()
+            assert wait_until(lambda: k.store.outbox_depth() == 0, 40), ing.log()
+        finally:
+            agent.stop()
+        silence = notify.longest_silence(began)
+        assert silence < 0.75 * WATCHDOG_S, f"no WATCHDOG=1 for {silence:.1f} s\n{ing.log()}"
+        assert_stored_once_none_dead_lettered(outage.url, total)
+        assert ing.terminate() == 0
+    finally:
+        ing.close()
+        notify.close()
+        outage.close()
 
 
 def test_after_commit_hook_output_is_published(broker, tmp_path):
