@@ -42,7 +42,7 @@ from server_sync import protocol
 from server_sync.protocol.codec import printable, short
 from server_sync.log_throttle import PerKeyThrottle
 from server_sync.central.db import DATABASE_DOWN, reconnect
-from server_sync.central.dialect import in_one_line, lost_race_errors
+from server_sync.central.dialect import in_one_line, lost_race_errors, root_driver_error
 from server_sync.central.intake import Accepted, Intake, kiosk_lock, utc_now
 from server_sync.central.registry import KioskDeactivated
 from server_sync.exc import ProtocolError, StoredSettingError
@@ -709,7 +709,7 @@ class IngestService:
             except DATABASE_DOWN as e:
                 # One line an attempt (journald makes each line an entry), saying what failed first.
                 log.error("database unavailable (%s); %d message(s) kept, retrying in %.1f s",
-                          in_one_line(_origin(e)), len(group), delay)
+                          in_one_line(root_driver_error(e)), len(group), delay)
                 if self._wait(stop, delay):
                     raise _Stopping
                 delay = min(delay * 2, 30.0)
@@ -795,21 +795,6 @@ class IngestService:
         # Not logged when it fails: the attempt that follows meets the same error and says it
         # (two ERROR lines an attempt with one text, before).
         reconnect(self.ingest.db)
-
-
-def _origin(error: BaseException) -> BaseException:
-    """The error a store failure began with: the earliest driver error (sqlite3's, psycopg's)
-    in `error`'s chain of causes and contexts, else `error`. SQLite rolls a transaction back
-    itself on a full disk, and peewee's rollback then fails: the error raised last said only
-    'cannot rollback - no transaction is active'."""
-    origin, seen = error, set()
-    at: BaseException | None = error
-    while at is not None and id(at) not in seen:
-        seen.add(id(at))
-        if type(at).__module__.partition(".")[0] in ("sqlite3", "psycopg"):
-            origin = at
-        at = at.__cause__ or at.__context__
-    return origin
 
 
 class _Stopping(Exception):

@@ -201,14 +201,24 @@ def driver_error(error: BaseException) -> BaseException | None:
     and the failure that ended it is beneath."""
     if not isinstance(error, DatabaseError) and not _from_driver(error):
         return None
+    return next((e for e in _chain(error) if _from_driver(e) and not _no_transaction(e)), None)
+
+
+def root_driver_error(error: BaseException) -> BaseException:
+    """The error a store failure began with, to say it: the deepest driver error in `error`'s
+    chain, else `error` (a full SQLite disk is 'cannot rollback' over 'no such savepoint' over
+    'database or disk is full')."""
+    return ([e for e in _chain(error) if _from_driver(e)] or [error])[-1]
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then what it was raised from or while handling, and so on (a chain that loops ends)."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if _from_driver(current) and not _no_transaction(current):
-            return current
+        yield current
         current = current.__cause__ or current.__context__
-    return None
 
 
 def _from_driver(error: BaseException) -> bool:
