@@ -10,7 +10,6 @@ import pytest
 import unicodedata
 
 from server_sync.report.collation import sort_key, sorted_choices, sorted_names
-from server_sync.web.scope import site_choices
 from server_sync.workflow.notices import _kiosk_list
 
 SV = ["Örebro", "Åre", "Älmhult", "Arvika", "Zinkgruvan", "ärla", "Øster", "Müllers", "Mycke", "Myra"]
@@ -48,10 +47,18 @@ def test_code_point_order_was_wrong_and_ties_are_broken_by_the_text():
     assert sort_key("ABC", "sv") != sort_key("abc", "sv") and sorted_names(["abc", "ABC"], "sv") == ["ABC", "abc"]
 
 
-def test_the_web_filters_and_the_fleet_notices_list_in_the_readers_order():
+def test_the_web_filters_and_the_fleet_notices_list_in_the_readers_order(central_db):
+    from server_sync.web.people import User
+    from server_sync.web.scope import Scope, site_choices
+    from tests.analysis.seeding import add_site
     names = {"s1": "Örebro", "s2": "Åre", "s3": "Älmhult"}
-    assert [n for _id, n in site_choices(names, "sv")] == ["Åre", "Älmhult", "Örebro"]
-    assert [n for _id, n in site_choices(names, "nb")] == ["Älmhult", "Örebro", "Åre"]
+    for site_id, name in names.items():
+        add_site(central_db, site_id)
+        central_db.execute_sql(f"UPDATE site SET name = {central_db.param} WHERE id = {central_db.param}",
+                               (name, site_id))
+    scope = Scope(User(1, "ada", "admin", "sv"), frozenset(names), True)
+    assert [n for _id, n in site_choices(central_db, scope, "sv")] == ["Åre", "Älmhult", "Örebro"]
+    assert [n for _id, n in site_choices(central_db, scope, "nb")] == ["Älmhult", "Örebro", "Åre"]
     kiosks = [{"kiosk_id": f"k{i}", "site_id": s, "site_name": n, "last_seen": None, "timezone": "Europe/Stockholm"}
               for i, (s, n) in enumerate(sorted(names.items()), 1)]
     assert _kiosk_list(kiosks, "sv").splitlines() == ["k2 (Åre)", "k3 (Älmhult)", "k1 (Örebro)"]
