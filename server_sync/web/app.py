@@ -112,6 +112,7 @@ def route_table() -> list:
         Route("/login", account.login_page, methods=["GET"], name="login"),
         Route("/login", account.login_submit, methods=["POST"], name="login_submit"),
         Route("/logout", account.logout, methods=["POST"], name="logout"),
+        Route("/session", account.keep_alive, methods=["POST"], name="keep_alive"),
         Route("/account", account.account, name="account"),
         Route("/account/password", account.change_password, methods=["POST"], name="account_password"),
         Route("/account/language", account.change_language, methods=["POST"], name="account_language"),
@@ -270,7 +271,7 @@ def create_app(settings: WebSettings) -> Starlette:
         writer = audit.GroupWriter(db, connections=connections)
         marks = live.LiveMarks(db, settings.live_poll_s, connections)
         marks.start()
-        app.state.web = WebState(db=db, policy=sessions.SessionPolicy(idle=timedelta(minutes=settings.idle_minutes)),
+        app.state.web = WebState(db=db, policy=sessions.policy_for(timedelta(minutes=settings.idle_minutes)),
                                  cache=FiguresCache(settings.cache_seconds), live=marks, connections=connections)
         try:
             yield

@@ -457,11 +457,19 @@ def _respond(visit: Visit, result: PageResult | Response) -> Response:
     body = render.page(result.template, visit.lang, report=report, data=result.data, user=visit.user,
                        nav=nav_items(visit.user), path=visit.request.url.path,
                        csrf=visit.session.csrf_token if visit.session else "", title_key=result.title_key,
-                       downloads=downloads,
+                       downloads=downloads, idle_seconds=idle_seconds(visit),
                        live_sites=" ".join(result.live_sites) if result.live_sites is not None else None,
                        params=visit.params, question_names=visit.question_names(),
                        **result.context)
     return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def idle_seconds(visit: Visit) -> int | None:
+    """The seconds the page's session has left without activity (body data-idle-seconds: app.js
+    warns before they run out), None without a session."""
+    if visit.session is None:
+        return None
+    return sessions.seconds_left(visit.session, visit.state.policy)
 
 
 def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") -> Response:

@@ -44,6 +44,7 @@ class Session:
     csrf_token: str
     user: User | None
     created_at: datetime
+    last_seen_at: datetime | None = None    # as stored once this request was counted (or not)
 
 
 def _new_token() -> str:
@@ -84,7 +85,24 @@ def load(db: Database, token: str | None, policy: SessionPolicy) -> Session | No
             return None
     if now - seen >= policy.touch_every:
         db.execute_sql(f"UPDATE web_session SET last_seen_at = {p} WHERE token_hash = {p}", (now, h))
-    return Session(token, csrf, user, created)
+        seen = now
+    return Session(token, csrf, user, created, seen)
+
+
+def policy_for(idle: timedelta) -> SessionPolicy:
+    """The policy of an idle limit: last_seen_at written at most every 30 s, or every tenth of a
+    shorter limit (with 30 s, a limit under it was never moved by a request at all)."""
+    return SessionPolicy(idle=idle, touch_every=min(SessionPolicy.touch_every, idle / 10))
+
+
+def seconds_left(session: Session, policy: SessionPolicy) -> int:
+    """Whole seconds until the session ends unless a request counts as activity: the idle limit
+    from its last stored use, or its lifetime, whichever comes first (never below 0). The page's
+    warning before the end (static/app.js) counts down from this."""
+    now = now_utc()
+    seen = session.last_seen_at or now
+    left = min(seen + policy.idle, session.created_at + policy.lifetime) - now
+    return max(0, int(left.total_seconds()))
 
 
 def end(db: Database, token: str) -> None:

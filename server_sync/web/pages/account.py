@@ -11,13 +11,13 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.web import audit, filters, render, sessions
 from server_sync.web.guard import (UNSAVED, PageResult, Visit, WebState, clear_session_cookie, client_address,
-                                   error_page, form, page, page_language, public, read_form, session_token,
-                                   set_session_cookie)
+                                   error_page, form, idle_seconds, page, page_language, public, read_form,
+                                   session_token, set_session_cookie)
 from server_sync.web.people import PASSWORD_PROBLEMS, password_problem, set_language, set_password
 from server_sync.web.queries import scope_names
 
@@ -113,6 +113,13 @@ def logout(v: Visit, fields: dict) -> Response:
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response, v.request, v.state)
     return response
+
+
+@form
+def keep_alive(v: Visit, fields: dict) -> Response:
+    """"Stay signed in" of the warning before the idle limit (static/app.js): the request itself
+    counted as activity (guard's _authorise); says the seconds the session now has left."""
+    return JSONResponse({"seconds_left": idle_seconds(v)}, headers={"Cache-Control": "no-store"})
 
 
 @page

@@ -146,3 +146,54 @@
   outcome.addEventListener("change", show);
   show();
 })();
+
+// The warning before the idle limit ends the session (WCAG 2.2.1): typing is no request, so a
+// person writing a long comment was signed out without a word and lost it on sending. The page
+// carries the seconds its session has left (body data-idle-seconds); a while before they run
+// out the notice shows and takes the focus, its button counts as activity (POST /session, the
+// page's CSRF token) and gives the focus back; past the limit the notice says the session ended.
+(function () {
+  "use strict";
+  var left = parseFloat(document.body.getAttribute("data-idle-seconds"));
+  var notice = document.getElementById("idle-notice");
+  if (!notice || !(left >= 0)) { return; }
+  var words = document.getElementById("idle-text"), stay = document.getElementById("idle-stay");
+  var token = document.querySelector("input[name=csrf_token]");
+  var lead = Math.min(120, left / 3);       // 2 minutes ahead, a third of a short limit
+  var timers = [], back = null;
+
+  function schedule(seconds) {
+    timers.forEach(clearTimeout);
+    timers = [setTimeout(warn, Math.max(0, seconds - lead) * 1000), setTimeout(ended, seconds * 1000)];
+  }
+  function warn() {
+    back = document.activeElement;
+    notice.hidden = false;
+    stay.focus();
+  }
+  function hide() {
+    notice.hidden = true;
+    if (back && back !== document.body && document.contains(back)) { back.focus(); }
+  }
+  function ended() {
+    timers.forEach(clearTimeout);
+    words.textContent = notice.getAttribute("data-ended");
+    stay.hidden = true;
+    notice.hidden = false;
+  }
+  stay.addEventListener("click", function () {
+    var form = new URLSearchParams({csrf_token: token ? token.value : ""});
+    fetch("/session", {method: "POST", body: form, credentials: "same-origin"})
+      .then(function (r) { return r.ok && !r.redirected ? r.json() : null; })
+      .then(function (d) {
+        if (!d) { ended(); return; }
+        hide();
+        schedule(d.seconds_left);
+      })
+      .catch(function () { /* out of reach: the notice stays, the button may be pressed again */ });
+  });
+  notice.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && !stay.hidden) { hide(); }
+  });
+  schedule(left);
+})();

@@ -1,0 +1,78 @@
+"""The warning before the idle limit ends a session (WCAG 2.2.1, Timing Adjustable), in a real
+browser against a server whose limit is 15 s (`serve --idle-minutes 0.25`): it stands for the
+30 minutes a person may spend writing a comment. The session used to end without a word, and
+the comment sent after it was lost (the login page said so only afterwards)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.web.conftest import Web
+from tests.web.test_browser import browser, item_ids, sign_in, signed_out
+from tests.web.world import WebServer
+
+IDLE_MINUTES = 0.25
+
+
+@pytest.fixture(scope="module")
+def short_idle(chain_url, tmp_path_factory) -> Web:
+    server = WebServer(chain_url, tmp_path_factory.mktemp("serve") / "serve.log", workers=1,
+                       extra=("--idle-minutes", str(IDLE_MINUTES))).start()
+    try:
+        yield Web("sqlite", chain_url, server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    driver = browser()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _notice_shown(driver) -> bool:
+    return driver.find_element(By.ID, "idle-notice").is_displayed()
+
+
+@pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
+def test_the_idle_warning_lets_the_person_stay_signed_in_and_keeps_what_they_send(short_idle, chromium):
+    driver = signed_out(chromium)
+    sign_in(driver, short_idle.url, "rolf-regional")
+    alert = item_ids(short_idle.db_url, "s001")["alert_id"]
+    driver.get(f"{short_idle.url}/alerts/{alert}")
+    assert int(driver.find_element(By.TAG_NAME, "body").get_attribute("data-idle-seconds")) <= IDLE_MINUTES * 60
+    box = driver.find_element(By.ID, "f-comment")
+    box.send_keys("Talked to the manager about the queue at the tills.")
+    assert not _notice_shown(driver)
+    WebDriverWait(driver, IDLE_MINUTES * 60).until(_notice_shown)
+    notice = driver.find_element(By.ID, "idle-notice")
+    assert notice.get_attribute("role") == "alertdialog"
+    assert driver.find_element(By.ID, notice.get_attribute("aria-labelledby")).text
+    stay = driver.find_element(By.ID, "idle-stay")
+    assert driver.switch_to.active_element == stay, "the focus goes to the notice's button"
+    stay.click()
+    WebDriverWait(driver, 5).until(lambda d: not _notice_shown(d))
+    assert driver.switch_to.active_element == box, "the focus goes back where the person was"
+    time.sleep(IDLE_MINUTES * 60 * 0.8)      # past the limit the page was loaded with
+    driver.find_element(By.CSS_SELECTOR, "form[action$='/comment'] button").click()
+    WebDriverWait(driver, 10).until(lambda d: "queue at the tills" in d.page_source or "/login" in d.current_url)
+    assert "/login" not in driver.current_url, "the session ended although the person stayed"
+    assert f"/alerts/{alert}" in driver.current_url
+
+
+@pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
+def test_past_the_limit_the_notice_says_the_session_ended(short_idle, chromium):
+    driver = signed_out(chromium)
+    sign_in(driver, short_idle.url, "rolf-regional")
+    driver.get(f"{short_idle.url}/alerts")
+    notice = driver.find_element(By.ID, "idle-notice")
+    WebDriverWait(driver, IDLE_MINUTES * 60 + 5).until(
+        lambda d: d.find_element(By.ID, "idle-text").text == notice.get_attribute("data-ended"))
+    assert _notice_shown(driver)
