@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import re
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -434,3 +435,51 @@ def test_the_key_columns_of_every_list_are_on_a_phone_screen(web, chromium):
         screenshot(driver, ARTIFACTS / web.engine / "phone-columns" / f"{path.strip('/').replace('/', '-')}-390.png", 390)
     driver.set_window_size(1280, 900)
     assert problems == []
+
+
+@pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
+def test_live_updates_can_be_paused_and_the_choice_is_kept(web, chromium):
+    """WCAG 2.2.2 (Pause, Stop, Hide): a page's live parts changed whenever a kiosk sent answers,
+    with no way to stop them. A toggle beside the live state pauses them, on every page after."""
+    from server_sync.central.db import connect
+    from server_sync.web import marks
+    driver = signed_out(chromium)
+    sign_in(driver, web.url, "ana-analyst")
+    driver.get(web.url + "/sites/s001")
+    driver.execute_script("localStorage.clear()")
+
+    def live(d):
+        return d.find_element(By.ID, "live-state").get_attribute("data-on") in d.find_element(By.ID, "live-state").text
+
+    def bump():
+        db = connect(web.db_url)
+        try:
+            marks.bump(db, {"s001"}, datetime.now(timezone.utc))
+        finally:
+            db.close()
+
+    def stamp(d):
+        return d.find_element(By.TAG_NAME, "body").get_attribute("data-live-updated")
+    driver.get(web.url + "/sites/s001")
+    WebDriverWait(driver, 10).until(live)
+    toggle = driver.find_element(By.ID, "live-pause")
+    assert toggle.is_displayed() and toggle.tag_name == "button" and toggle.get_attribute("aria-pressed") == "false"
+    assert toggle.text
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "true"
+    bump()
+    time.sleep(3)
+    assert stamp(driver) is None, "a paused page was updated"
+    driver.get(web.url + "/sites/s001")                  # the choice is kept
+    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.ID, "live-state").text)
+    toggle = driver.find_element(By.ID, "live-pause")
+    assert toggle.get_attribute("aria-pressed") == "true"
+    bump()
+    time.sleep(3)
+    assert stamp(driver) is None, "a paused page was updated after a reload"
+    toggle.click()
+    assert toggle.get_attribute("aria-pressed") == "false"
+    WebDriverWait(driver, 10).until(live)
+    bump()
+    WebDriverWait(driver, 10).until(lambda d: stamp(d) is not None)
+    driver.execute_script("localStorage.clear()")

@@ -10,10 +10,30 @@
   var wanted = (body.getAttribute("data-live-sites") || "").split(" ").filter(Boolean);
   if (!wanted.length || !window.EventSource) { return; }
   var state = document.getElementById("live-state");
-  var busy = false, again = false;
+  var busy = false, again = false, connected = false;
+  // Pausing (WCAG 2.2.2): a toggle beside the live state stops the page changing by itself, on
+  // every page until pressed again (localStorage); news that came meanwhile is fetched on resume.
+  var toggle = document.getElementById("live-pause");
+  var PAUSED = "kundpuls-live-paused", paused = false, missed = false;
+  try { paused = window.localStorage.getItem(PAUSED) === "1"; } catch (err) { paused = false; }
 
   function mark(on) {
-    if (state) { state.textContent = state.getAttribute(on ? "data-on" : "data-off"); }
+    connected = on;
+    if (!state) { return; }
+    var said = state.getAttribute(on ? "data-on" : "data-off");
+    state.textContent = on && paused && toggle ? said + " (" + toggle.getAttribute("data-paused") + ")" : said;
+  }
+
+  if (toggle) {
+    toggle.hidden = false;
+    toggle.setAttribute("aria-pressed", String(paused));
+    toggle.addEventListener("click", function () {
+      paused = !paused;
+      toggle.setAttribute("aria-pressed", String(paused));
+      try { window.localStorage.setItem(PAUSED, paused ? "1" : "0"); } catch (err) { /* kept for this page only */ }
+      mark(connected);
+      if (!paused && missed) { missed = false; refresh(); }
+    });
   }
 
   function concerns(sites) {
@@ -122,7 +142,8 @@
     source.addEventListener(name, function (e) {
       var sites = [];
       try { sites = JSON.parse(e.data).sites || []; } catch (err) { sites = []; }
-      if (concerns(sites)) { refresh(); }
+      if (!concerns(sites)) { return; }
+      if (paused) { missed = true; } else { refresh(); }
     });
   });
 })();
