@@ -18,7 +18,7 @@ from server_sync.analysis.queries import ReportFilter
 from server_sync.central.db import connect
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.report import html, svg
-from server_sync.report.figures import figure, interval
+from server_sync.report.figures import figure, interval, percent
 from server_sync.report.i18n import t, weekdays
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
@@ -164,3 +164,24 @@ def test_the_reports_text_colours_read_at_aa_on_the_page_and_the_cards():
             assert svg.contrast(colour.group(1), ground) >= 4.5, (selector.strip(), colour.group(1), ground)
         checked.append(selector.strip())
     assert {".note", ".flat", ".good", "footer", 'svg.chart text[fill="#7b8794"]'} <= set(checked), checked
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_praise_pareto_is_also_a_table(report, lang):
+    """WCAG 1.1.1: the praise chart's figures were in the SVG only (its bars' tooltips); they are
+    also a table in <details>, as the heatmap's and the trend's: reason, n, share, cumulative share."""
+    import copy
+    praised = copy.deepcopy(report)
+    d = next(d for d in praised["drivers"] if d["pareto"])
+    d["praise"] = d["pareto"]                 # as a kiosk asking why after every answer has it
+    page = html.render(praised, lang)
+    table = _details(page, "praise-table-").get(f"praise-table-{d['question_id']}")
+    assert table is not None, "no table of the praise chart"
+    assert f"<summary>{t('show_table', lang)}</summary>" in table
+    assert table.count('<th scope="col"') == 4
+    labels = html.reason_labels(lang)
+    for r in d["praise"]:
+        row = re.search(rf'<th scope="row"[^>]*>{re.escape(labels.get(r["reason"], r["reason"]))}</th>(.*?)</tr>',
+                        table).group(1)
+        assert [c for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] == [
+            figure(r["n"], lang), percent(r["share"], lang), percent(r["cumulative"], lang)]
