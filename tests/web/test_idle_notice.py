@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.web.conftest import Web
-from tests.web.test_browser import browser, item_ids, sign_in, signed_out
+from tests.web.test_browser import chromium, item_ids, sign_in, signed_out  # noqa: F401 (chromium: a fixture)
 from tests.web.world import WebServer
 
 IDLE_MINUTES = 0.25
@@ -27,14 +27,6 @@ def short_idle(chain_url, tmp_path_factory) -> Web:
     finally:
         server.stop()
 
-
-@pytest.fixture(scope="module")
-def chromium():
-    driver = browser()
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _notice_shown(driver) -> bool:

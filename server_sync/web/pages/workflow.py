@@ -137,12 +137,13 @@ def _in_words(fn: Callable[..., Response | None], labels: Mapping[str, str] = LA
 
 
 def _int(fields: dict, name: str) -> int | None:
-    """An id typed or chosen in the form: ASCII digits (int() takes no '²', which isdigit() does);
-    one beyond the database's integers is no item of the site."""
+    """An id typed or chosen in the form: ASCII digits (int() takes no '²', which isdigit() does),
+    after a "#" if one is typed (the pages write "#12"); one beyond the database's integers is no
+    item of the site."""
     value = str(fields.get(name, "")).strip()
     if not value:
         return None
-    number = plain_whole_number(value, 40)
+    number = plain_whole_number(value.removeprefix("#").strip(), 40)
     if number is None:
         raise _refused(name, "not_a_number", value=value)
     if number > MAX_INT64:

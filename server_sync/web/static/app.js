@@ -150,7 +150,8 @@
 
 // The alert's close form: only the fields of the outcome chosen (an action's note, type, day or
 // one already logged; why none was needed; a duplicate's alert), the others hidden and disabled, so a value typed and
-// then left behind by another choice is not sent. Without script every field shows and the
+// then left behind by another choice is not sent; the reason or the duplicate's id, when its outcome is
+// chosen, required (data-needed). Without script every field shows and the
 // server says which do not go together.
 (function () {
   "use strict";
@@ -161,7 +162,11 @@
     fields.forEach(function (field) {
       var off = field.getAttribute("data-outcome") !== outcome.value;
       field.hidden = off;
-      field.querySelectorAll("input, select").forEach(function (el) { el.disabled = off; });
+      field.querySelectorAll("input, select").forEach(function (el) {
+        el.disabled = off;
+        // The one field its outcome cannot do without: the browser says so before sending.
+        if (el.hasAttribute("data-needed")) { el.required = !off; }
+      });
     });
   }
   outcome.addEventListener("change", show);
