@@ -92,6 +92,7 @@ class PageResult:
     report_filter: ReportFilter | None = None
     context: dict = field(default_factory=dict)      # template-only extras (not downloaded)
     live_sites: tuple[str, ...] | None = None         # sites whose new answers refresh the page
+    title: str | None = None                          # its own <title> (an item's), else title_key's text
 
 
 @dataclass
@@ -457,7 +458,7 @@ def _respond(visit: Visit, result: PageResult | Response) -> Response:
     body = render.page(result.template, visit.lang, report=report, data=result.data, user=visit.user,
                        nav=nav_items(visit.user), path=visit.request.url.path,
                        csrf=visit.session.csrf_token if visit.session else "", title_key=result.title_key,
-                       downloads=downloads, idle_seconds=idle_seconds(visit),
+                       page_title=result.title, downloads=downloads, idle_seconds=idle_seconds(visit),
                        live_sites=" ".join(result.live_sites) if result.live_sites is not None else None,
                        params=visit.params, question_names=visit.question_names(),
                        **result.context)

@@ -182,8 +182,8 @@ def scrubbed(comment: str | None, lang: str) -> Markup:
 
 # What the base layout reads, for pages that have no person, navigation or downloads.
 _BASE_DEFAULTS = {"user": None, "nav": (), "csrf": "", "live_sites": None, "downloads": {}, "path": "/",
-                  "params": {}, "title_key": "app_name", "question_names": {},
-                  "idle_seconds": None}
+                  "params": {}, "title_key": "app_name", "page_title": None,
+                  "question_names": {}, "idle_seconds": None}
 
 
 def page(template: str, lang: str, report: dict | None = None, **context: Any) -> str:

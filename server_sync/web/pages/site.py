@@ -43,7 +43,7 @@ def build(v: Visit) -> PageResult:
             "kiosks": v.fleet((site_id,)), "kiosk_figures": report["kiosks"],
             "comments": recent, "report": report}
     return PageResult("web/site.html", data, "title_site", csv=table, report_filter=f, live_sites=(site_id,),
-                      context={"may_act": may_act(v.db, v.user, site_id), "types": workflow_actions.TYPES})
+                      title=data["site"]["name"], context={"may_act": may_act(v.db, v.user, site_id), "types": workflow_actions.TYPES})
 
 
 def table(data: dict) -> tuple[list[str], list]:

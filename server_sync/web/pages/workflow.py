@@ -103,7 +103,7 @@ def alert_page(v: Visit) -> PageResult:
                "site_actions": actions.list_actions(v.db, sites=(a["site_id"],), state="open", now=v.now)}
     return PageResult("web/alert.html", data, "title_alert", csv=lambda d: (["at", "user", "event", "detail"],
                                                                             d["alert"]["history"]),
-                      context=context)
+                      context=context, title=_item_title(v, "title_alert", a))
 
 
 def _acting(v: Visit) -> dict[str, Any] | Response:
@@ -279,7 +279,12 @@ def action_page(v: Visit) -> PageResult:
     act["site_name"] = site_names(v.db, (act["site_id"],)).get(act["site_id"], act["site_id"])
     with_zones(v.db, [act])               # its closing time on the store's clock, not UTC's date
     data = {"action": act, "suggestions": actions.suggestions(v.db, act["site_id"], v.now, visible=v.scope.sites)}
-    return PageResult("web/action.html", data, "title_action", context={})
+    return PageResult("web/action.html", data, "title_action", context={}, title=_item_title(v, "title_action", act))
+
+
+def _item_title(v: Visit, kind: str, item: dict[str, Any]) -> str:
+    """An alert's or action's page title, as its heading says it: "Larm #4 · Uppsala 1"."""
+    return f"{render.text(kind, v.lang)} #{item['id']} · {item['site_name']}"
 
 
 @admin_page
