@@ -185,3 +185,22 @@ def test_the_praise_pareto_is_also_a_table(report, lang):
                         table).group(1)
         assert [c for c in re.findall(r"<td[^>]*>(.*?)</td>", row)] == [
             figure(r["n"], lang), percent(r["share"], lang), percent(r["cumulative"], lang)]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_rankings_mean_line_is_written_and_reads_at_3_to_1(report, lang):
+    """WCAG 1.1.1 and 1.4.11: the ranking's dashed line, the mean of the sites' answers, was
+    #f97316 (2.8:1 on white) and its value was nowhere as text."""
+    page = html.render(report, lang)
+    charts = re.findall(r'<svg class="chart" data-chart="ranking-([^"]+)".*?</svg>', page, flags=re.S)
+    assert charts
+    for qid in charts:
+        svg_text = re.search(rf'<svg class="chart" data-chart="ranking-{qid}".*?</svg>', page, flags=re.S).group(0)
+        q = next(q for q in report["questions"] if q["id"] == qid)
+        mean = next(s for s in report["summary"] if s["question_id"] == qid)[q["metric"]]["value"]
+        if mean is None:
+            continue
+        name = re.search(r"<title>(.*?)</title>", svg_text, flags=re.S).group(1)
+        assert t("ranking_mean", lang, value=figure(mean, lang)) in name, name
+        [stroke] = re.findall(r'<line [^>]*stroke="(#[0-9a-f]{6})" stroke-dasharray', svg_text)
+        assert svg.contrast(stroke, "#ffffff") >= 3, stroke
