@@ -59,8 +59,9 @@ LIVE_HEADER = "x-kundpuls-live"          # a page refreshing its live parts (not
 EXPORT_FORMATS = ("csv", "xlsx", "json", "report")
 SPREADSHEETS = ("csv", "xlsx")       # a table a person downloads: every row the filters find, never a page
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-# Where a person with a one-time password may go before choosing their own.
-MUST_CHANGE_PATHS = ("/account", "/account/password", "/logout")
+# Where a person with a one-time password may go before choosing their own (and /session: the
+# idle notice on the account page keeps their session, as on any other).
+MUST_CHANGE_PATHS = ("/account", "/account/password", "/logout", "/session")
 RETRY_AFTER_S = 5            # a 503's Retry-After: a restarting PostgreSQL is back within seconds
 
 

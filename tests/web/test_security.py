@@ -525,6 +525,10 @@ def test_a_one_time_password_must_be_changed_first(web):
     assert c.get("/").headers["location"] == "/account"
     assert c.get("/live").status_code == 404          # no page's live news either (it streamed)
     token = csrf_of(c.get("/account").text)
+    # The idle notice's "Stay signed in" works on the account page too: a redirect there read as
+    # the session's end in app.js, and the person was told so while it went on (a review).
+    r = c.post("/session", data={"csrf_token": token})
+    assert r.status_code == 200 and r.json()["seconds_left"] > 0, (r.status_code, r.headers.get("location"))
     r = c.post("/account/password", data={"csrf_token": token, "current": one_time, "new": "short", "again": "short"})
     assert r.headers["location"] == "/account?error=password_short"
     # Each refusal says its own reason: every one read "too short" (a 22-character password with
