@@ -77,17 +77,31 @@ def alert_kind(kind: str, lang: str) -> str:
 
 def alert_text(alert: Mapping[str, Any], lang: str) -> str:
     """The alert's text in `lang`; its stored message when its facts cannot be read."""
+    worded = _worded(alert, lang)
+    return str(alert.get("message") or "") if worded is None else worded
+
+
+def alert_language(alert: Mapping[str, Any], lang: str) -> str:
+    """The language `alert_text(alert, lang)` is in: `lang`, or English for the stored message (an
+    alert raised before m0044, or whose facts cannot be read), which a page marks as such."""
+    return lang if _worded(alert, lang) is not None else MESSAGE_LANGUAGE
+
+
+MESSAGE_LANGUAGE = "en"         # the stored `message` is one English sentence
+
+
+def _worded(alert: Mapping[str, Any], lang: str) -> str | None:
+    """The alert's text made from its facts in `lang`, or None when they cannot be read."""
     detail = alert.get("detail")
     if isinstance(detail, str):
         try:
             detail = json.loads(detail)
         except ValueError:
             detail = None
-    message = str(alert.get("message") or "")
     if not isinstance(detail, Mapping) or detail.get("v") != DETAIL_VERSION or detail.get("rule") not in _RULES:
-        return message
+        return None
     try:
         return _RULES[detail["rule"]](detail, lang)
     except (KeyError, TypeError, ValueError):
         # A detail edited or damaged in the store: the message still says what happened.
-        return message
+        return None

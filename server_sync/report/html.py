@@ -14,13 +14,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from markupsafe import Markup, escape
 from jinja2.runtime import Context
 
 from server_sync.analysis.chain_report import local_time
 from server_sync.central.registry import DEFAULT_ZONE
 from server_sync.protocol.vocabulary import in_nearest
 from server_sync.report import svg
-from server_sync.report.alert_text import alert_kind, alert_text
+from server_sync.report.alert_text import alert_kind, alert_language, alert_text
 from server_sync.report.figures import figure, interval, p_value, percent
 from server_sync.report.i18n import reason_labels, t, weekdays
 
@@ -54,10 +55,18 @@ def tone(verdict: str) -> str:
     return {"better": "good", "worse": "bad"}.get(verdict, "flat")
 
 
+def alert_html(alert: Any, lang: str) -> Markup:
+    """`alert_text` for a page in `lang`: the stored English message, when that is what it is,
+    marked `lang="en"` (WCAG 3.1.2: a screen reader reads it with English sounds)."""
+    said = alert_language(alert, lang)
+    text = escape(alert_text(alert, lang))
+    return text if said == lang else Markup('<span lang="{}">{}</span>').format(said, text)
+
+
 ENV = Environment(loader=PackageLoader("server_sync.report", "templates"), autoescape=True,
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 ENV.filters.update(num=_num, percent=_percent, interval=_interval, tone=tone, pval=_pval)
-ENV.globals.update(svg=svg, alert_text=alert_text, alert_kind=alert_kind)
+ENV.globals.update(svg=svg, alert_text=alert_text, alert_html=alert_html, alert_kind=alert_kind)
 
 
 def _bounds(metric: str) -> tuple[float, float]:

@@ -119,10 +119,17 @@ def test_a_swedish_reader_reads_decimal_commas_the_downloads_keep_points(web, di
 
 
 def test_an_alert_raised_before_its_facts_were_kept_shows_its_stored_message(web, dip):
-    c = login(web.url, "rolf-regional")
+    """...marked as English on a page in another language (WCAG 3.1.2, Language of Parts: a
+    screen reader read it with Norwegian sounds); an alert worded in the page's language is not."""
+    c = login(web.url, "rolf-regional")                     # Norwegian
     listed, old = c.get("/alerts").text, c.get("/alerts?site=s002").text
+    one = re.search(r'href="/alerts/(\d+)"', old).group(1)
+    page, worded = c.get(f"/alerts/{one}").text, c.get(f"/alerts/{dip}").text
     c.close()
     assert "6 of 8 negative at s001 ALERT-OF-S001" in listed and "ALERT-OF-S002" in old
+    for text in (listed, old, page):
+        assert re.search(r'<span lang="en">[^<]*6 of 8 negative at s00\d ALERT-OF-S00\d</span>', text)
+    assert '<span lang="en">' not in re.search(r'<p class="lead">.*?</p>', worded, flags=re.S).group(0)
 
 
 @pytest.fixture(scope="module")
