@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         if ended not in ("signal", "kiosk"):
             print(f"demo: {ended} stopped unexpectedly; see {d / 'logs' / (ended + '.log')}", file=sys.stderr)
     except Stopping:
-        pass
+        pass                                # Ctrl-C while starting: stopped below, as after the banner
     except RuntimeError as e:               # a part that did not start: which, and its log
         print(f"demo: {e}", file=sys.stderr, flush=True)
         return 1
