@@ -27,7 +27,7 @@ from server_sync.notify import queue
 from server_sync.report.alert_text import alert_text
 from server_sync.report.collation import sorted_names
 from server_sync.report.figures import figure, interval
-from server_sync.report.html import question_text
+from server_sync.report.html import question_html, question_text
 from server_sync.report.i18n import reason_labels
 from server_sync.report.i18n import t as report_text
 from server_sync.web import render
@@ -169,6 +169,7 @@ def compose(db: Database, user: User, to: str, now: datetime) -> Digest | None:
     intro = tx("digest_intro", period=period, sites=where)   # the login name is no greeting
     for q in data["questions"]:
         q["label"] = question_text(q["question"], lang)          # its wording, as the report says it
+        q["label_html"] = question_html(q["question"], lang)     # and marked where another language's
         q["metric_label"] = report_text(q["metric"], lang)
         q["reason_labels"] = [reasons.get(r["reason"], r["reason"]) for r in q["top_reasons"]]
     for a in data["completed_actions"]:

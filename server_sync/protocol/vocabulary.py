@@ -13,12 +13,31 @@ LANGUAGES: tuple[str, ...] = ("sv", "nb", "en")
 STAND_INS: dict[str, tuple[str, ...]] = {"sv": ("nb", "en"), "nb": ("sv", "en"), "en": ("sv", "nb")}
 
 
-def in_nearest(words: object, lang: str) -> str | None:
+class Worded(str):
+    """A text that knows the language it is written in (`lang`): a question's wording standing
+    in from another language reads as the text everywhere, and a page marks it `lang="…"`
+    (WCAG 3.1.2: a screen reader reads it with that language's sounds)."""
+
+    lang: str
+
+    def __new__(cls, text: str, lang: str) -> "Worded":
+        worded = super().__new__(cls, text)
+        worded.lang = lang
+        return worded
+
+    def __reduce__(self):           # copy and pickle would call __new__ with the text alone
+        return Worded, (str(self), self.lang)
+
+
+def in_nearest(words: object, lang: str) -> Worded | None:
     """The text of `words` (language -> text) in `lang`, else in the nearest language it has
-    (STAND_INS); None when it has none (or is not such a mapping)."""
+    (STAND_INS), knowing which it is; None when it has none (or is not such a mapping)."""
     if not isinstance(words, dict):
         return None
-    return next((w for k in (lang, *STAND_INS.get(lang, ())) if isinstance(w := words.get(k), str) and w.strip()), None)
+    return next((Worded(w, k) for k in (lang, *STAND_INS.get(lang, ()))
+                 if isinstance(w := words.get(k), str) and w.strip()), None)
+
+
 FILTER_FLAGS: tuple[str, ...] = ("repeat", "burst")      # why a press was flagged (kept, not counted)
 FOLLOWUP_MODES: tuple[str, ...] = ("negative", "every", "never")
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -16,7 +16,7 @@ import json
 from typing import Any, Mapping
 
 from server_sync.report.figures import figure, p_statement, percent
-from server_sync.protocol.vocabulary import in_nearest
+from server_sync.protocol.vocabulary import Worded, in_nearest
 from server_sync.report.i18n import reason_labels, t
 
 DETAIL_VERSION = 1           # the shape this code reads (analysis.alerts.DETAIL_VERSION)
@@ -90,8 +90,8 @@ def alert_language(alert: Mapping[str, Any], lang: str) -> str:
 MESSAGE_LANGUAGE = "en"         # the stored `message` is one English sentence
 
 
-def _worded(alert: Mapping[str, Any], lang: str) -> str | None:
-    """The alert's text made from its facts in `lang`, or None when they cannot be read."""
+def _detail(alert: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The alert's facts, when this code can read them."""
     detail = alert.get("detail")
     if isinstance(detail, str):
         try:
@@ -100,8 +100,23 @@ def _worded(alert: Mapping[str, Any], lang: str) -> str | None:
             detail = None
     if not isinstance(detail, Mapping) or detail.get("v") != DETAIL_VERSION or detail.get("rule") not in _RULES:
         return None
+    return detail
+
+
+def _worded(alert: Mapping[str, Any], lang: str) -> str | None:
+    """The alert's text made from its facts in `lang`, or None when they cannot be read."""
+    detail = _detail(alert)
+    if detail is None:
+        return None
     try:
         return _RULES[detail["rule"]](detail, lang)
     except (KeyError, TypeError, ValueError):
         # A detail edited or damaged in the store: the message still says what happened.
         return None
+
+
+def alert_question(alert: Mapping[str, Any], lang: str) -> Worded | None:
+    """The question's wording that `alert_text(alert, lang)` quotes, in the language it is
+    written in (it may stand in from another: a page marks it); None when the text quotes none."""
+    detail = _detail(alert)
+    return None if detail is None or _worded(alert, lang) is None else in_nearest(detail.get("question_text"), lang)

@@ -19,9 +19,9 @@ from jinja2.runtime import Context
 
 from server_sync.analysis.chain_report import local_time
 from server_sync.central.registry import DEFAULT_ZONE
-from server_sync.protocol.vocabulary import in_nearest
+from server_sync.protocol.vocabulary import Worded, in_nearest
 from server_sync.report import svg
-from server_sync.report.alert_text import alert_kind, alert_language, alert_text
+from server_sync.report.alert_text import alert_kind, alert_language, alert_question, alert_text
 from server_sync.report.figures import figure, interval, p_value, percent
 from server_sync.report.i18n import reason_labels, t, weekdays
 
@@ -55,32 +55,72 @@ def tone(verdict: str) -> str:
     return {"better": "good", "worse": "bad"}.get(verdict, "flat")
 
 
+def marked(text: str, lang: str) -> Markup:
+    """`text` escaped for a page in `lang`, marked `lang="…"` when it is a `Worded` text in
+    another language (WCAG 3.1.2: a screen reader reads it with that language's sounds)."""
+    said = getattr(text, "lang", lang)
+    return escape(text) if said == lang else Markup('<span lang="{}">{}</span>').format(said, text)
+
+
+def lang_attr(text: str, lang: str) -> Markup:
+    """A ` lang="…"` attribute for an element holding only `text` (an `<option>`, which holds no
+    markup), when it is a `Worded` text in another language than the page's `lang`; else nothing."""
+    said = getattr(text, "lang", lang)
+    return Markup("") if said == lang else Markup(' lang="{}"').format(said)
+
+
 def alert_html(alert: Any, lang: str) -> Markup:
-    """`alert_text` for a page in `lang`: the stored English message, when that is what it is,
-    marked `lang="en"` (WCAG 3.1.2: a screen reader reads it with English sounds)."""
+    """`alert_text` for a page in `lang`, its parts in another language marked: the stored English
+    message, when that is what it is, or the question's wording it quotes when that stands in
+    from another language."""
     said = alert_language(alert, lang)
-    text = escape(alert_text(alert, lang))
-    return text if said == lang else Markup('<span lang="{}">{}</span>').format(said, text)
+    text = alert_text(alert, lang)
+    if said != lang:
+        return marked(Worded(text, said), lang)
+    question = alert_question(alert, lang)
+    if question is None or question.lang == lang:
+        return escape(text)
+    # The catalogue's sentence is plain text; its quoted question is found as the catalogue
+    # quotes it ("'{question}'"), so a wording that also occurs elsewhere is not the one marked.
+    quoted = escape(t("alert_question", lang, question=question))
+    return escape(text).replace(quoted, quoted.replace(escape(question), marked(question, lang), 1), 1)
 
 
 ENV = Environment(loader=PackageLoader("server_sync.report", "templates"), autoescape=True,
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 ENV.filters.update(num=_num, percent=_percent, interval=_interval, tone=tone, pval=_pval)
-ENV.globals.update(svg=svg, alert_text=alert_text, alert_html=alert_html, alert_kind=alert_kind)
+ENV.globals.update(svg=svg, alert_text=alert_text, alert_html=alert_html, alert_kind=alert_kind, marked=marked,
+                   lang_attr=lang_attr)
 
 
 def _bounds(metric: str) -> tuple[float, float]:
     return (-100.0, 100.0) if metric == "nps" else (0.0, 100.0)
 
 
-def question_text(q: dict, lang: str) -> str:
-    """A question's wording; a series the centre never defined (only seen in answers: a kiosk
-    may have made it up) says so, and so does a series of an earlier scale (chain_report: a
-    question asked on smiley4 and later nps11), or each would read as the question's figures."""
-    text = in_nearest(q.get("text"), lang) or q["id"]        # as the pages and alerts name it
+def _scale_note(q: dict, lang: str) -> str:
+    """What follows a question's wording: a series the centre never defined (only seen in
+    answers: a kiosk may have made it up) says so, and so does a series of an earlier scale
+    (chain_report: a question asked on smiley4 and later nps11), or each would read as the
+    question's figures."""
     if q.get("defined", True) is False:
-        return f"{text} ({t('not_defined', lang, scale=q['scale'])})"
-    return f"{text} ({t('earlier_scale', lang, scale=q['scale'])})" if q.get("earlier_scale") else text
+        return f" ({t('not_defined', lang, scale=q['scale'])})"
+    return f" ({t('earlier_scale', lang, scale=q['scale'])})" if q.get("earlier_scale") else ""
+
+
+def _wording(q: dict, lang: str) -> str:
+    return in_nearest(q.get("text"), lang) or q["id"]        # as the pages and alerts name it
+
+
+def question_text(q: dict, lang: str) -> str:
+    """A question as a chart's title or a label names it: its wording and `_scale_note`, a
+    `Worded` text in the language of its wording (a stand-in's, which `lang_attr` marks)."""
+    wording = _wording(q, lang)
+    return Worded(wording + _scale_note(q, lang), getattr(wording, "lang", lang))
+
+
+def question_html(q: dict, lang: str) -> Markup:
+    """`question_text` in a page's text, a wording standing in from another language marked."""
+    return marked(_wording(q, lang), lang) + _scale_note(q, lang)
 
 
 def generated(report: dict) -> str:
@@ -101,6 +141,7 @@ def context(report: dict, lang: str) -> dict[str, Any]:
         "lang": lang,
         "t": partial(t, lang=lang),
         "qtext": partial(question_text, lang=lang),
+        "qhtml": partial(question_html, lang=lang),
         "questions": {q["id"]: q for q in report["questions"]},
         "summaries": {s["question_id"]: s for s in report["summary"]},
         "changes": {tr["question_id"]: tr["change"] for tr in report["trends"]},

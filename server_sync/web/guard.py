@@ -155,7 +155,7 @@ class Visit:
 
     def report(self, sites: tuple[str, ...] | None, f: ReportFilter, brief: bool = False) -> dict | None:
         """The chain report for `sites` (None: the chain), cached per worker until the sites'
-        live marks move; None when there is nothing the person may see. `brief`: summary,
+        live marks move or a question is defined; None when there is nothing the person may see. `brief`: summary,
         sites, ranking and trends only (chain_report.build)."""
         if sites is not None and not sites:
             return None
@@ -164,7 +164,9 @@ class Visit:
         f = ReportFilter(sites or (), f.questions, f.date_from, f.date_to, f.min_ranked_n,
                          min_employee_group=chain_report.employee_group(self.db, f))
         version = self.state.live.version_of(sites, self._marks()[0])
-        key = ("report", f, brief, version)
+        # and until the centre defines a question (as question_names: its wording and scale are
+        # the report's too; a re-worded question was shown in its old words for the cache's 30 s)
+        key = ("report", f, brief, version, questions.stamp(self.db))
         report = self.state.cache.get(key, lambda: chain_report.build(self.db, f, now=self.now, brief=brief))
         if self.scope.everything or not report.get("actions"):
             return report

@@ -22,7 +22,7 @@ from server_sync.analysis.privacy import protect_today
 from server_sync.analysis.queries import questions
 from server_sync.central import registry
 from server_sync.central.dialect import dialect_of, fold, placeholders
-from server_sync.protocol.vocabulary import in_nearest
+from server_sync.protocol.vocabulary import Worded, in_nearest
 
 COMMENTS_PER_PAGE = 50
 
@@ -253,13 +253,13 @@ def with_zones(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     return rows
 
 
-def question_words(db: Database, lang: str) -> dict[str, str]:
+def question_words(db: Database, lang: str) -> dict[str, Worded]:
     """id -> the question's wording in `lang` (its newest version's), for the pages' `question`
     filter: a reader sees the question, not its id. A question not worded in `lang` is named in
-    the nearest language it is worded in (vocabulary.in_nearest), and left out (the filter shows its id) only
+    the nearest language it is worded in (vocabulary.in_nearest, which a page marks), and left out (the filter shows its id) only
     without any. Only rows with wording are read: those only seen in answers have none (`{}`),
     and kiosks may have put many there."""
-    out: dict[str, str] = {}
+    out: dict[str, Worded] = {}
     for qid, text in db.execute_sql(
             "SELECT id, text FROM question WHERE text <> '{}' ORDER BY id, version").fetchall():
         try:

@@ -63,10 +63,10 @@ def site_time(utc: str | datetime | None, zone: str | ZoneInfo) -> Markup:
 
 
 @pass_context
-def _question(ctx: Context, question_id: str) -> str:
+def _question(ctx: Context, question_id: str) -> Markup:
     """A question as the reader reads it: its wording in the page's language (`question_names`,
-    queries.question_words), else its id."""
-    return ctx["question_names"].get(question_id, question_id)
+    queries.question_words), else its id; a wording standing in from another language marked."""
+    return report_html.marked(ctx["question_names"].get(question_id, question_id), ctx["lang"])
 
 
 # The audit detail's keys (audit.record's callers: guard.export, the comments and site pages) →

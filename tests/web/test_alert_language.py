@@ -353,3 +353,35 @@ def test_an_alert_without_owner_offers_the_reader_as_its_owner_first(web):
         assert chosen == ["sara-store"], chosen
     finally:
         c.close()
+
+
+def test_a_question_worded_only_in_another_language_is_marked_as_such(web, dip):
+    """WCAG 3.1.2: a question with no Norwegian wording is named in Swedish on a Norwegian page
+    (vocabulary.in_nearest), and was read with Norwegian sounds: now marked lang="sv" on the
+    overview, the sites' lists, the comments (its filter and each comment's line) and an alert's
+    "Raised" line. (Last in the module: the wording is put back after.)"""
+    (before, defined), = _stored(web.db_url, "SELECT text, defined_at FROM question WHERE id = 'visit'"
+                                              " ORDER BY version DESC LIMIT 1")
+    swedish = json.loads(before)["sv"]
+    db = connect(web.db_url)
+    try:
+        # defined again, as `kiosk-central question` does: the pages' cached wording is dropped
+        db.execute_sql(f"UPDATE question SET text = {db.param}, defined_at = {db.param} WHERE id = 'visit'",
+                       [json.dumps({"sv": swedish}), datetime.now(timezone.utc).replace(tzinfo=None)])
+        c = login(web.url, "rolf-regional")               # nb
+        pages = {path: c.get(path).text for path in ("/", "/sites", "/comments", f"/alerts/{dip}")}
+        c.close()
+    finally:
+        db.execute_sql(f"UPDATE question SET text = {db.param}, defined_at = {db.param} WHERE id = 'visit'",
+                       [before, defined])
+        db.close()
+    span = f'<span lang="sv">{html.escape(swedish, quote=False)}</span>'
+    for path, page in pages.items():
+        assert span in page, path
+        # never shown unmarked: in a span, or an <option> (no markup inside) marked itself
+        options = re.findall(rf'<option value="visit"( selected)?( lang="sv")?>{re.escape(swedish)}', page)
+        assert all(marked for _, marked in options) and (options or path.startswith("/alerts")), path
+        shown = re.sub(r"<title>.*?</title>|\w+=\"[^\"]*\"", "", page).count(html.escape(swedish, quote=False))
+        assert shown == page.count(span) + len(options), path
+    assert f"<dd>" in pages[f"/alerts/{dip}"] and re.search(rf"<dt>Varslet</dt><dd>[^\n]*· {re.escape(span)} ·",
+                                                              pages[f"/alerts/{dip}"])
