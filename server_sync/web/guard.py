@@ -62,6 +62,9 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Where a person with a one-time password may go before choosing their own (and /session: the
 # idle notice on the account page keeps their session, as on any other).
 MUST_CHANGE_PATHS = ("/account", "/account/password", "/logout", "/session")
+# What a cache may keep of a page, a download or an error: nothing (each carries a person's figures,
+# name or CSRF token).
+NO_STORE = {"Cache-Control": "no-store"}
 RETRY_AFTER_S = 5            # a 503's Retry-After: a restarting PostgreSQL is back within seconds
 
 
@@ -228,8 +231,10 @@ def clear_session_cookie(response: Response, request: Request, state: WebState) 
 def error_page(request: Request, status: int, lang: str = "en", message: str | None = None) -> Response:
     """404, 400, 403, 429 … the same page whatever the cause, so a 404 for a site the person
     may not see reads exactly like one for a site that does not exist."""
+    # Never stored by a cache: the page carries a signed-in person's name and CSRF token, as every page does.
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": message or render.text(f"error_{status}", "en")}, status_code=status)
+        return JSONResponse({"error": message or render.text(f"error_{status}", "en")}, status_code=status,
+                            headers=NO_STORE)
     # A signed-in person keeps the navigation, the same on every error page (no item marked as
     # the current one by the address), so that a 404 reads alike whatever the cause.
     session: sessions.Session | None = getattr(request.state, "session", None)
@@ -237,7 +242,7 @@ def error_page(request: Request, status: int, lang: str = "en", message: str | N
     signed_in = {"user": person, "nav": nav_items(person), "csrf": session.csrf_token, "path": ""} if person else {}
     body = render.page("web/error.html", lang, status=status, message=message, title_key=f"error_{status}",
                        **signed_in)
-    return HTMLResponse(body, status_code=status)
+    return HTMLResponse(body, status_code=status, headers=NO_STORE)
 
 
 # Norwegian (`no`) and nynorsk (`nn`) readers get bokmål, the Norwegian the app speaks.
@@ -465,7 +470,7 @@ def _respond(visit: Visit, result: PageResult | Response) -> Response:
                        live_sites=" ".join(result.live_sites) if result.live_sites is not None else None,
                        params=visit.params, question_names=visit.question_names(),
                        **result.context)
-    return HTMLResponse(body, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(body, headers=NO_STORE)
 
 
 def idle_seconds(visit: Visit) -> int | None:
@@ -521,7 +526,7 @@ def file_name(page: str, path_params: dict[str, Any], filters: dict[str, str], n
 
 
 def _attachment(filename: str) -> dict[str, str]:
-    return {"Content-Disposition": f"attachment; filename=\"{quote(filename)}\"", "Cache-Control": "no-store"}
+    return {"Content-Disposition": f"attachment; filename=\"{quote(filename)}\"", **NO_STORE}
 
 
 # --- forms ------------------------------------------------------------------------------------
@@ -615,7 +620,7 @@ def api(fn: Callable[[Visit], PageResult | dict]) -> Callable:
                 return export(visit, result, fmt, "api_export")
             # Like every page: answers hold customers' comments, kept by no cache.
             return JSONResponse({k: v for k, v in data.items() if k != "report"} if "report" in data else data,
-                                headers={"Cache-Control": "no-store"})
+                                headers=NO_STORE)
         return _guarded(request, answer)
 
     @functools.wraps(fn)

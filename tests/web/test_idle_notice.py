@@ -5,15 +5,19 @@ the comment sent after it was lost (the login page said so only afterwards)."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from server_sync.central import db as central_db
+from server_sync.web import render
+from server_sync.web.app import WebSettings
 from tests.web.conftest import Web
 from tests.web.test_browser import chromium, item_ids, sign_in, signed_out  # noqa: F401 (chromium: a fixture)
-from tests.web.world import WebServer
+from tests.web.world import WebServer, served_in_process
 
 IDLE_MINUTES = 0.25
 
@@ -68,3 +72,39 @@ def test_past_the_limit_the_notice_says_the_session_ended(short_idle, chromium):
     WebDriverWait(driver, IDLE_MINUTES * 60 + 5).until(
         lambda d: d.find_element(By.ID, "idle-text").text == notice.get_attribute("data-ended"))
     assert _notice_shown(driver)
+
+
+@pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
+def test_a_database_outage_when_staying_is_no_end_of_the_session(chain_url, chromium, monkeypatch):
+    """"Stay signed in" pressed while the database cannot be written (another process holds the
+    SQLite write lock; a PostgreSQL restart is the same): /session answers 503, and the notice
+    said the person had been signed out, hiding its button, while the session went on (a
+    review). Now it says the server did not answer and keeps the button; pressed again once the
+    database is back, it keeps the session. (The app in this process: a busy timeout of 0.5 s.)"""
+    monkeypatch.setitem(central_db.SQLITE_PRAGMAS, "busy_timeout", 500)
+    path = chain_url.removeprefix("sqlite:///")
+    with served_in_process(WebSettings(chain_url, idle_minutes=IDLE_MINUTES, cache_seconds=0, threads=4)) as base:
+        driver = signed_out(chromium)
+        sign_in(driver, base, "rolf-regional")
+        driver.get(f"{base}/alerts")
+        WebDriverWait(driver, IDLE_MINUTES * 60).until(_notice_shown)
+        notice = driver.find_element(By.ID, "idle-notice")
+        stay = driver.find_element(By.ID, "idle-stay")
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            stay.click()
+            WebDriverWait(driver, 5).until(
+                lambda d: d.find_element(By.ID, "idle-text").text == notice.get_attribute("data-retry"))
+            assert _notice_shown(driver) and stay.is_displayed()
+            assert driver.switch_to.active_element == stay
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        stay.click()
+        WebDriverWait(driver, 5).until(lambda d: not _notice_shown(d))
+        # hidden, its warning's words put back for the next time
+        assert driver.execute_script("return document.getElementById('idle-text').textContent") == \
+            render.text("idle_warning", "nb")
+        driver.get(f"{base}/alerts")
+        assert "/login" not in driver.current_url, "the session ended"

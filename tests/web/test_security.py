@@ -463,6 +463,15 @@ def test_session_cookie_flags_and_headers(web, clients):
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["cache-control"] == "no-store"
+    # An error page too: a signed-in person's carries their name and CSRF token, as every page
+    # does (a 404 may be kept by a shared cache by default: RFC 9111), and the API's errors.
+    missing = clients["ana-analyst"].get("/alerts/999999")
+    assert missing.status_code == 404 and csrf_of(missing.text) and missing.headers["cache-control"] == "no-store"
+    refused = clients["ana-analyst"].get("/comments", params={"page": "0"})
+    assert refused.status_code == 400 and refused.headers["cache-control"] == "no-store"
+    token = kiosk_central(web.db_url, "user", "token", "ana-analyst", "--label", "errors").stdout.strip()
+    api = httpx.get(web.url + "/api/v1/alerts/999999", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 404 and api.headers["cache-control"] == "no-store"
 
 
 def test_over_tls_the_cookie_is_secure(web, broker_ca, tmp_path):

@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.web import audit, filters, render, sessions
-from server_sync.web.guard import (UNSAVED, PageResult, Visit, WebState, clear_session_cookie, client_address,
+from server_sync.web.guard import (NO_STORE, UNSAVED, PageResult, Visit, WebState, clear_session_cookie, client_address,
                                    error_page, form, idle_seconds, page, page_language, public, read_form,
                                    session_token, set_session_cookie)
 from server_sync.web.people import PASSWORD_PROBLEMS, password_problem, set_language, set_password
@@ -46,7 +46,7 @@ def _login_form(request: Request, session: sessions.Session, status: int = 200, 
     body = render.page("web/login.html", lang, user=None, nav=(), csrf=session.csrf_token,
                        error=render.text(error_key, lang) if error_key else None, languages=LANGUAGES,
                        next=_safe_next(target or request.query_params.get("next")), name=name, title_key="title_login")
-    response = HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    response = HTMLResponse(body, status_code=status, headers=NO_STORE)
     set_session_cookie(response, request, request.app.state.web, session.token)
     return response
 
@@ -119,7 +119,7 @@ def logout(v: Visit, fields: dict) -> Response:
 def keep_alive(v: Visit, fields: dict) -> Response:
     """"Stay signed in" of the warning before the idle limit (static/app.js): the request itself
     counted as activity (guard's _authorise); says the seconds the session now has left."""
-    return JSONResponse({"seconds_left": idle_seconds(v)}, headers={"Cache-Control": "no-store"})
+    return JSONResponse({"seconds_left": idle_seconds(v)}, headers=NO_STORE)
 
 
 @page

@@ -184,6 +184,7 @@
   var notice = document.getElementById("idle-notice");
   if (!notice || !(left >= 0)) { return; }
   var words = document.getElementById("idle-text"), stay = document.getElementById("idle-stay");
+  var warning = words.textContent;
   var token = document.querySelector("input[name=csrf_token]");
   var lead = Math.min(120, left / 3);       // 2 minutes ahead, a third of a short limit
   var timers = [], back = null;
@@ -199,7 +200,12 @@
   }
   function hide() {
     notice.hidden = true;
+    words.textContent = warning;
     if (back && back !== document.body && document.contains(back)) { back.focus(); }
+  }
+  function unanswered() {
+    words.textContent = notice.getAttribute("data-retry");
+    stay.focus();
   }
   function ended() {
     timers.forEach(clearTimeout);
@@ -210,13 +216,15 @@
   stay.addEventListener("click", function () {
     var form = new URLSearchParams({csrf_token: token ? token.value : ""});
     fetch("/session", {method: "POST", body: form, credentials: "same-origin"})
-      .then(function (r) { return r.ok && !r.redirected ? r.json() : null; })
-      .then(function (d) {
-        if (!d) { ended(); return; }
-        hide();
-        schedule(d.seconds_left);
+      .then(function (r) {
+        // Sent to the login page (the session is over) or refused its token (a new session in
+        // another tab): ended. Any other failure (a 503 while the database is down) is no end:
+        // the notice stays and says so; it said "signed out" while the session went on.
+        if (r.redirected || r.status === 401 || r.status === 403) { ended(); return; }
+        if (!r.ok) { unanswered(); return; }
+        return r.json().then(function (d) { hide(); schedule(d.seconds_left); });
       })
-      .catch(function () { /* out of reach: the notice stays, the button may be pressed again */ });
+      .catch(unanswered);     // out of reach: the same
   });
   notice.addEventListener("keydown", function (e) {
     if (e.key === "Escape" && !stay.hidden) { hide(); }
