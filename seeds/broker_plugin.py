@@ -13,7 +13,7 @@ INSTALLED = "/usr/local/lib/kundpuls/kundpuls_ratelimit.so"
 
 
 def build_rate_limit_plugin() -> Path:
-    """The plugin, built by its Makefile (again only when its source changed)."""
+    """The plugin, built by its Makefile (again only when its source or mosquitto's headers changed)."""
     proc = subprocess.run(["make", "-s", "-C", str(SOURCE_DIR)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError("cannot build the broker's rate limit plugin (needs gcc, mosquitto-dev and "

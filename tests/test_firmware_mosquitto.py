@@ -523,3 +523,33 @@ def test_the_shipped_central_acl_lets_the_ingest_clear_a_retained_batch(peers):
     kiosk.publish(topic, b"after")
     # A retained message comes with the subscription, before anything published after it.
     assert later.wait_for_payload(b"after") == [b"after"]
+
+
+def test_the_plugins_make_rebuilds_a_release_unpacked_over_a_newer_build(tmp_path):
+    """docs/deployment.md A9: "unpack the new release archive", then `make -C ratelimit`. An
+    archive gives its files the commit's time; a .so built after that commit from the previous
+    release looked up to date ("Nothing to be done"), and mosquitto then refused the new
+    kundpuls.conf (`unknown option plugin_opt_day_bytes`: the broker down). The build follows
+    the source's content: built again when it changed, whatever the times; not when it did not."""
+    src = tmp_path / "ratelimit"
+    shutil.copytree(MOSQ / "ratelimit", src, ignore=shutil.ignore_patterns("*.so", "*.tmp.*", ".built-from*"))
+    source = src / "kundpuls_ratelimit.c"
+
+    def make() -> str:
+        done = subprocess.run(["make", "-C", str(src)], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    previous = source.read_text()
+    source.write_text(previous.replace("plugin_opt_", "plugin_old_opt_"))    # the previous release
+    make()
+    built = (src / "kundpuls_ratelimit.so").read_bytes()
+    assert b"plugin_old_opt_" in built
+    assert "gcc" not in make() and "-shared" not in make()               # nothing changed: not built again
+    source.write_text(previous)                                          # the new release, unpacked...
+    commit_time = time.time() - 86400                                    # ...with its commit's older time
+    os.utime(source, (commit_time, commit_time))
+    os.utime(src / "Makefile", (commit_time, commit_time))
+    assert "-shared" in make()
+    rebuilt = (src / "kundpuls_ratelimit.so").read_bytes()
+    assert b"plugin_old_opt_" not in rebuilt and b"unknown option plugin_opt_" in rebuilt
