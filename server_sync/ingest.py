@@ -42,7 +42,7 @@ from server_sync import protocol
 from server_sync.protocol.codec import printable, short
 from server_sync.log_throttle import PerKeyThrottle
 from server_sync.central.db import DATABASE_DOWN, reconnect
-from server_sync.central.dialect import in_one_line, lost_race_errors, root_driver_error
+from server_sync.central.dialect import in_one_line, lost_a_race, root_driver_error
 from server_sync.central.intake import Accepted, Intake, kiosk_lock, utc_now
 from server_sync.central.registry import KioskDeactivated
 from server_sync.exc import ProtocolError, StoredSettingError
@@ -147,10 +147,9 @@ class Ingest:
         self.max_bytes = max_bytes
         self.hooks = list(hooks)
         self.intake = Intake(db, clock)
-        # Lost a race with another writer (deadlock, serialization failure): retry the group at
-        # once. With DATABASE_DOWN: never dead-lettered, the group is retried.
-        self.lost_race = lost_race_errors(db)
-        self.retry = DATABASE_DOWN + self.lost_race
+        # The database down, or a race lost with another writer (deadlock, serialization
+        # failure: dialect.lost_a_race, retried at once): never dead-lettered, the group is retried.
+        self.retry = DATABASE_DOWN
 
     def commit_group(self, messages: Sequence[tuple[Decoded, bytes, bool]]) -> list[Outcome]:
         """Group commit: store several decoded messages (decoded, payload, retained) in ONE
@@ -697,16 +696,17 @@ class IngestService:
             try:
                 return self.ingest.commit_group(
                     [(decoded, message.payload, bool(message.retain)) for _g, message, decoded in group])
-            except self.ingest.lost_race as e:
-                # Deadlock or serialization failure against another ingestor: the database rolled
-                # this group back; nothing was acked, so simply run it again.
-                races += 1
-                log.warning("group of %d messages lost a race with another writer (%s); retry %d",
-                            len(group), type(e).__name__, races)
-                self._rollback()
-                if self._wait(stop, min(0.01 * races, 0.5)):
-                    raise _Stopping
             except DATABASE_DOWN as e:
+                if lost_a_race(e):
+                    # Deadlock or serialization failure against another ingestor: the database
+                    # rolled this group back; nothing was acked, so simply run it again.
+                    races += 1
+                    log.warning("group of %d messages lost a race with another writer (%s); retry %d",
+                                len(group), in_one_line(root_driver_error(e)), races)
+                    self._rollback()
+                    if self._wait(stop, min(0.01 * races, 0.5)):
+                        raise _Stopping
+                    continue
                 # One line an attempt (journald makes each line an entry), saying what failed first.
                 log.error("database unavailable (%s); %d message(s) kept, retrying in %.1f s",
                           in_one_line(root_driver_error(e)), len(group), delay)

@@ -135,14 +135,13 @@ def reading_transaction(db: Database) -> Any:
     return db.atomic("DEFERRED") if dialect_of(db) is SQLITE else db.atomic()
 
 
-def lost_race_errors(db: Database) -> tuple[type[BaseException], ...]:
-    """Errors after which the database has rolled a transaction back because another writer
-    got in the way (PostgreSQL: deadlock, serialization failure); run it again. peewee passes
-    them through unwrapped."""
-    if dialect_of(db) is POSTGRES:
-        from psycopg.errors import TransactionRollback
-        return (TransactionRollback,)
-    return ()
+def lost_a_race(error: BaseException) -> bool:
+    """Whether the database rolled a transaction back because another writer got in the way
+    (PostgreSQL's SQLSTATE class 40: a deadlock, a serialization failure): run it again. `error`
+    is peewee's (it wraps the driver's: matching psycopg's TransactionRollback by type never
+    matched, and each such race was retried as an outage, logged as an ERROR) or the driver's."""
+    found = driver_error(error)
+    return str(getattr(found, "sqlstate", "") or "").startswith("40")
 
 
 # What a person can do about a store that fails while a command runs, by SQLite's primary result

@@ -12,7 +12,8 @@ from datetime import timedelta
 import pytest
 
 from server_sync import protocol
-from server_sync.central.db import connect
+from server_sync.central.db import DATABASE_DOWN, connect
+from server_sync.central.dialect import lost_a_race
 from server_sync.central.registry import ZONE_FIX
 from server_sync.ingest import Ingest
 from tests.central.wire import NOW, T0, batch, count, followup, register_fleet, response
@@ -187,7 +188,9 @@ def test_two_ingestors_with_crossed_groups_do_not_deadlock(pg_url):
                 barrier.wait(10)
                 try:
                     outcomes = ing.commit_group(group)
-                except ing.lost_race as e:        # what the service would retry; must not happen here
+                except DATABASE_DOWN as e:        # a race lost is what the service would retry; must not happen here
+                    if not lost_a_race(e):
+                        raise
                     races.append(e)
                     db.rollback()
                     outcomes = ing.commit_group(group)
@@ -303,3 +306,57 @@ def test_a_groups_statuses_are_written_newest_per_kiosk_and_refusals_counted_onc
     assert rows == {"k1": 3, "k3": 7}
     c = dead_letters.counts(central_db)["k2"]
     assert (c["messages"], c["bytes"], c["kept"]) == (2, 3, 2) and c["last_reason"].startswith("malformed JSON")
+
+
+@pytest.mark.postgres
+def test_a_deadlock_is_a_race_lost_not_an_outage(pg_url, tmp_path):
+    """A real deadlock between two writers arrives as peewee's OperationalError over psycopg's
+    DeadlockDetected: the ingest's `except TransactionRollback` never matched it, so each race
+    was retried as a database outage (an ERROR line, a reconnect, a back-off). `lost_a_race`
+    sees it; a refused connection and a locked SQLite store are not races."""
+    a, b = connect(pg_url), connect(pg_url)
+    try:
+        a.execute_sql("CREATE TABLE race (id int PRIMARY KEY, v int)")
+        a.execute_sql("INSERT INTO race VALUES (1, 0), (2, 0)")
+        barrier, failures = threading.Barrier(2), []
+
+        def writer(db, first: int, second: int) -> None:
+            try:
+                with db.atomic():
+                    db.execute_sql("UPDATE race SET v = v + 1 WHERE id = %s", (first,))
+                    barrier.wait(10)
+                    db.execute_sql("UPDATE race SET v = v + 1 WHERE id = %s", (second,))
+            except Exception as e:            # noqa: BLE001 (one of the two is the deadlock's victim)
+                failures.append(e)
+
+        threads = [threading.Thread(target=writer, args=(a, 1, 2)), threading.Thread(target=writer, args=(b, 2, 1))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        (failure,) = failures
+        assert isinstance(failure, DATABASE_DOWN) and lost_a_race(failure), repr(failure)
+        # a connection cut under a writer is an outage
+        (pid,), = a.execute_sql("SELECT pg_backend_pid()").fetchall()
+        b.execute_sql("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(DATABASE_DOWN) as cut:
+            a.execute_sql("SELECT 1")
+        assert not lost_a_race(cut.value)
+    finally:
+        a.close()
+        b.close()
+    import sqlite3
+    path = tmp_path / "locked.db"
+    connect(f"sqlite:///{path}").close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        store = connect(f"sqlite:///{path}")
+        store.execute_sql("PRAGMA busy_timeout = 50")
+        with pytest.raises(DATABASE_DOWN) as busy:
+            store.execute_sql("INSERT INTO setting (key, value) VALUES ('x', 'y')")
+        assert not lost_a_race(busy.value)
+        store.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
