@@ -104,18 +104,23 @@ def reconnect(db: Database) -> DatabaseError | None:
     return None
 
 
-def limit_lock_waits(db: Database, seconds: float) -> None:
-    """Wait at most `seconds` for another's lock, on `db`'s connection and on every one it opens
-    later (`reconnect`): SQLite's busy timeout (never above SQLITE_PRAGMAS'), PostgreSQL's
-    lock_timeout. A wait cut short raises OperationalError, which a service retries
-    (DATABASE_DOWN). For a service under a systemd watchdog: one attempt at the store must end
-    well within WatchdogSec, or it is killed while it waits for a lock (a long backup, a purge)."""
+def limit_waits(db: Database, seconds: float) -> None:
+    """Wait at most about `seconds` for another's lock or for a silent server, on `db`'s
+    connection and on every one it opens later (`reconnect`): SQLite's busy timeout (never above
+    SQLITE_PRAGMAS'), PostgreSQL's lock_timeout, and, unless the URL sets them, libpq's
+    connect_timeout and tcp_user_timeout (a server gone from the network, its packets dropped:
+    a connection attempt waited for the kernel's TCP retries, minutes). A wait cut short raises
+    OperationalError, which a service retries (DATABASE_DOWN). For a service under a systemd
+    watchdog: one attempt at the store must end well within WatchdogSec, or it is killed while it
+    waits (a long backup, a purge, a failed-over host)."""
     ms = max(1, int(seconds * 1000))
     if isinstance(db, SqliteDatabase):
         db.pragma("busy_timeout", min(ms, SQLITE_PRAGMAS["busy_timeout"]), permanent=True)
     elif isinstance(db, PostgresqlDatabase):
         db.connect_params["options"] = " ".join(filter(None, (db.connect_params.get("options"),
                                                                f"-c lock_timeout={ms}")))
+        db.connect_params.setdefault("connect_timeout", max(2, round(seconds)))   # libpq's least is 2 s
+        db.connect_params.setdefault("tcp_user_timeout", ms)
         if not db.is_closed():
             db.execute_sql(f"SET lock_timeout = {ms}")
 

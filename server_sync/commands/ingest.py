@@ -188,7 +188,7 @@ def kiosk_rates(args: argparse.Namespace) -> KioskRates:
 
 def run(args: argparse.Namespace) -> int:
     from server_sync import protocol
-    from server_sync.central.db import limit_lock_waits
+    from server_sync.central.db import limit_waits
     from server_sync.ingest import Ingest, IngestService, make_client
 
     configure_logging(args.log_level, "%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -210,10 +210,10 @@ def run(args: argparse.Namespace) -> int:
     db = connect_new_store(args)
     notifier = SystemdNotifier()
     if notifier.watchdog_interval_s:
-        # One attempt at the store waits for a lock a quarter of WatchdogSec at most (the ping
-        # interval is half of it): a store held locked longer is retried between pings, not
-        # waited on until systemd kills the ingest.
-        limit_lock_waits(db, notifier.watchdog_interval_s / 2)
+        # One attempt at the store waits for a lock (or a silent server) about a quarter of
+        # WatchdogSec at most (the ping interval is half of it): a store held locked longer is
+        # retried between pings, not waited on until systemd kills the ingest.
+        limit_waits(db, notifier.watchdog_interval_s / 2)
     ingest = Ingest(db, prefix=args.prefix, max_bytes=args.max_bytes or protocol.DEFAULT_MAX_BYTES,
                     hooks=load_hooks())
     service = IngestService(ingest, make_client(settings), settings, notifier=notifier, rates=rates)

@@ -101,3 +101,36 @@ def test_a_driver_error_raised_as_it_is_counts_and_a_chain_with_a_cycle_ends():
     a, b = peewee.OperationalError("a"), peewee.OperationalError("b")
     a.__context__, b.__context__ = b, a
     assert store_failure(a) is None
+
+
+def test_a_service_attempt_at_a_silent_server_ends_within_its_bound():
+    """A PostgreSQL host gone from the network (its packets dropped; here a port that takes the
+    connection and never answers): a service's reconnect waited without end (libpq has no
+    connect_timeout by default), past the ingest's systemd watchdog. `limit_waits` bounds it,
+    unless the URL sets its own."""
+    import socket
+    import threading
+    import time
+
+    from server_sync.central.db import DATABASE_DOWN, database_from_url, limit_waits, reconnect
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)                         # the kernel completes the handshake; nobody speaks
+    try:
+        db = database_from_url(f"postgresql://kundpuls@127.0.0.1:{silent.getsockname()[1]}/central")
+        limit_waits(db, 1.0)
+        outcome: list = []
+        began = time.monotonic()
+        attempt = threading.Thread(target=lambda: outcome.append(reconnect(db)), daemon=True)
+        attempt.start()
+        attempt.join(20)
+        took = time.monotonic() - began
+        assert outcome, "the attempt still waits after 20 s"
+        assert isinstance(outcome[0], DATABASE_DOWN) and took < 6, (outcome, took)
+        assert db.connect_params["tcp_user_timeout"] == 1000
+        own = database_from_url("postgresql://kundpuls@127.0.0.1:5432/central?connect_timeout=30")
+        limit_waits(own, 1.0)
+        assert str(own.connect_params["connect_timeout"]) == "30"
+    finally:
+        silent.close()
