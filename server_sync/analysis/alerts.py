@@ -61,7 +61,8 @@ def _aware(v) -> datetime:
 def raise_or_extend(db: Database, candidate: dict, now: datetime, cooldown_min: int, *,
                     any_question: bool = False) -> dict | None:
     """Store `candidate` as a new alert unless the same site/question/kind fired within the
-    cooldown (then that alert's last_seen_at moves on): returns the new alert or None.
+    cooldown, and was not closed longer ago than that (then that alert's last_seen_at moves on):
+    returns the new alert or None.
     `any_question`: an alert of the same site and kind on another question is the same dip."""
     now_n = _naive(now)
     with writer_transaction(db, f"alert:{candidate['site_id']}"):
@@ -70,12 +71,15 @@ def raise_or_extend(db: Database, candidate: dict, now: datetime, cooldown_min: 
         # The same alert when `now` lies within the cooldown of its span on either side: checks
         # need not come in time order (ingest workers commit side by side, a check re-run over
         # past days), and one that comes late never moves the span back nor makes a second alert.
+        # A closed alert takes the dip in only within the cooldown after its closing (the window
+        # still holds the days it was closed for); a dip that goes on past that is a new alert,
+        # with an owner and notices: it went on hidden in the closed one, nobody told (a review).
         cooldown = timedelta(minutes=cooldown_min)
         row = db.execute_sql(
             f"SELECT id FROM alert WHERE site_id = {p}{question} AND kind = {p} AND last_seen_at >= {p}"
-            f" AND raised_at <= {p} ORDER BY id DESC LIMIT 1",
+            f" AND raised_at <= {p} AND (closed_at IS NULL OR closed_at >= {p}) ORDER BY id DESC LIMIT 1",
             [candidate["site_id"]] + ([] if any_question else [candidate["question_id"]])
-            + [candidate["kind"], now_n - cooldown, now_n + cooldown]).fetchone()
+            + [candidate["kind"], now_n - cooldown, now_n + cooldown, now_n - cooldown]).fetchone()
         if row:
             db.execute_sql(f"UPDATE alert SET last_seen_at = {p}, window_to = {p} WHERE id = {p} AND last_seen_at < {p}",
                            (now_n, _naive(candidate["window_to"]), row[0], now_n))

@@ -75,6 +75,33 @@ def test_a_bad_day_raises_exactly_one_alert_and_an_ordinary_one_none(db):
     assert len(alerts.list_alerts(db)) == 1
 
 
+def test_a_dip_going_on_past_its_closed_alert_is_a_new_alert(db):
+    """Closed as a one-off ("none"), the dip went on for days: each check moved the closed
+    alert's last_seen_at on, and nothing was raised nor told (no owner, no mail, no webhook; not
+    on the active list nor in the digest), as long as the rule kept firing (a review). Within
+    the cooldown after the closing it is still the closed alert (its window holds the days it was
+    closed for); past it, a new alert."""
+    from server_sync.workflow import alerts as workflow
+    rng = random.Random(6)
+    ordinary_weeks(db, "s1", MONDAY_10, rng)
+
+    def bad_hours(start: datetime) -> list[dict]:
+        commit(db, [answer("s1", (start - timedelta(minutes=5 * i)).replace(tzinfo=None), 1 + i % 2)
+                    for i in range(30)])
+        return alerts.check_dip(db, ["s1"], start)
+
+    (first,) = bad_hours(MONDAY_10)
+    workflow.close(db, first["id"], "none", None, MONDAY_10 + timedelta(hours=1), reason="a wedding party")
+    assert bad_hours(MONDAY_10 + timedelta(hours=6)) == []                 # within the cooldown: the same
+    later = [bad_hours(MONDAY_10 + timedelta(days=d, hours=3)) for d in (1, 2, 3)]
+    raised = [a for found in later for a in found]
+    assert len(raised) == 1, later
+    assert raised[0]["id"] != first["id"]
+    assert alerts.get(db, first["id"])["last_seen_at"] < alerts.get(db, raised[0]["id"])["raised_at"]
+    states = dict(db.execute_sql("SELECT id, state FROM alert").fetchall())
+    assert states == {first["id"]: "closed", raised[0]["id"]: "open"}
+
+
 def test_one_alert_per_dip_whichever_question_shows_it(db):
     rng = random.Random(8)
     add_question(db, "recommend", "nps11")
