@@ -51,6 +51,13 @@ def stream(db, site: str, start: datetime, minutes: int, negative_share, rng: ra
     return published
 
 
+def bad_hours(db, start: datetime) -> list[dict]:
+    """Thirty answers at s1 in the 2.5 hours up to `start`, all negative; then the dip rule's check."""
+    commit(db, [answer("s1", (start - timedelta(minutes=5 * i)).replace(tzinfo=None), 1 + i % 2)
+                for i in range(30)])
+    return alerts.check_dip(db, ["s1"], start)
+
+
 def test_a_bad_day_raises_exactly_one_alert_and_an_ordinary_one_none(db):
     rng = random.Random(5)
     for site in ("s1", "s2"):
@@ -85,15 +92,10 @@ def test_a_dip_going_on_past_its_closed_alert_is_a_new_alert(db):
     rng = random.Random(6)
     ordinary_weeks(db, "s1", MONDAY_10, rng)
 
-    def bad_hours(start: datetime) -> list[dict]:
-        commit(db, [answer("s1", (start - timedelta(minutes=5 * i)).replace(tzinfo=None), 1 + i % 2)
-                    for i in range(30)])
-        return alerts.check_dip(db, ["s1"], start)
-
-    (first,) = bad_hours(MONDAY_10)
+    (first,) = bad_hours(db, MONDAY_10)
     workflow.close(db, first["id"], "none", None, MONDAY_10 + timedelta(hours=1), reason="a wedding party")
-    assert bad_hours(MONDAY_10 + timedelta(hours=6)) == []                 # within the cooldown: the same
-    later = [bad_hours(MONDAY_10 + timedelta(days=d, hours=3)) for d in (1, 2, 3)]
+    assert bad_hours(db, MONDAY_10 + timedelta(hours=6)) == []                 # within the cooldown: the same
+    later = [bad_hours(db, MONDAY_10 + timedelta(days=d, hours=3)) for d in (1, 2, 3)]
     raised = [a for found in later for a in found]
     assert len(raised) == 1, later
     assert raised[0]["id"] != first["id"]
@@ -123,18 +125,13 @@ def test_a_second_dip_after_quiet_days_is_a_new_alert(db):
     rng = random.Random(6)
     ordinary_weeks(db, "s1", MONDAY_10, rng)
 
-    def bad_day(start: datetime) -> list[dict]:
-        commit(db, [answer("s1", (start - timedelta(minutes=5 * i)).replace(tzinfo=None), 1 + i % 2)
-                    for i in range(30)])
-        return alerts.check_dip(db, ["s1"], start)
-
-    assert len(bad_day(MONDAY_10)) == 1
-    assert bad_day(MONDAY_10 + timedelta(hours=3)) == []                   # the same dip: extended
+    assert len(bad_hours(db, MONDAY_10)) == 1
+    assert bad_hours(db, MONDAY_10 + timedelta(hours=3)) == []                   # the same dip: extended
     for d in range(1, 6):                                                # ordinary days
         commit(db, [answer("s1", (MONDAY_10 + timedelta(days=d, minutes=5 * i)).replace(tzinfo=None), 4)
                     for i in range(40)])
         alerts.check_dip(db, ["s1"], MONDAY_10 + timedelta(days=d, hours=4))
-    assert len(bad_day(MONDAY_10 + timedelta(days=6, hours=3))) == 1
+    assert len(bad_hours(db, MONDAY_10 + timedelta(days=6, hours=3))) == 1
     assert [a["kind"] for a in alerts.list_alerts(db)] == ["realtime", "realtime"]
 
 
