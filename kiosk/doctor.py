@@ -23,7 +23,7 @@ from typing import Callable, Mapping
 from kiosk.access import AS_KIOSK_USER, database_exists, file_in_the_way, no_access, this_user
 from kiosk.config import KioskConfig, running_on_pi
 from kiosk.exc import DiskFull, StoreError
-from kiosk.migrations import LATEST, not_a_kiosk_database
+from kiosk.migrations import LATEST, not_a_kiosk_database, pending_may_wait
 from server_sync.program.tls import check_ca_file
 from server_sync.protocol.errors import SettingError
 
@@ -114,7 +114,7 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
         if version > LATEST:
             out.append(Check("schema", FAIL, f"schema {version} is newer than this software ({LATEST}); upgrade kundpuls"))
         elif version < LATEST:
-            out.append(Check("schema", WARN, f"schema {version}, migrated to {LATEST} at the next start"))
+            out.append(Check("schema", WARN, _pending_schema(version, bool(full))))
         else:
             out.append(Check("schema", OK, f"schema version {version}"))
         if version >= 1:
@@ -124,6 +124,19 @@ def check_database(cfg: KioskConfig, now: datetime) -> list[Check]:
     finally:
         if con is not None:
             con.close()
+
+
+def _pending_schema(version: int, full: bool) -> str:
+    """What becomes of a database at an older schema `version`: migrated when the kiosk starts;
+    on a full card (`full`) once there is room, the kiosk reading it as it stands meanwhile
+    only when every pending migration may wait (kiosk.migrations.MAY_WAIT)."""
+    if not full:
+        return f"schema {version}, migrated to {LATEST} at the next start"
+    if pending_may_wait(version):
+        return (f"schema {version}, migrated to {LATEST} once space is freed (the kiosk reads it as it "
+                "stands until then)")
+    return (f"schema {version}, migrated to {LATEST} once space is freed: the kiosk services cannot start "
+            "until then")
 
 
 def _open_unshared(path: Path) -> sqlite3.Connection | None:

@@ -112,6 +112,20 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
 ]
 
 LATEST = MIGRATIONS[-1][0]
+
+# Migrations a kiosk may run without for a while: on a card too full to apply them, the first
+# start after an update reads the database as it stands (kiosk.store `LocalStore.even_full`),
+# and they are applied once there is room (`KioskDatabase._share`), before its next statement,
+# so before any write. Only one that nothing reading the database needs may be listed: the
+# staff view and `kiosk stats` (kiosk.stats), sending the outbox (kiosk.outbox), the app's
+# screens. Any other keeps a kiosk on a full card from starting (it says the disk is full).
+MAY_WAIT: frozenset[int] = frozenset({
+    # 7 adds an index only (no column, no row changed), which no query names (`INDEXED BY`):
+    # without it every read runs as it did before 7. The one query it serves, the restamp of
+    # unsynced answers (kiosk.local_day), runs in a write transaction, which a database read as
+    # it stands refuses; the first one once there is room comes after `_share` applied 7.
+    7,
+})
 # What the first migration makes: every kiosk database past version 0 has these tables.
 KIOSK_TABLES = frozenset({"sequence", "response", "followup", "meta"})
 
@@ -136,6 +150,12 @@ def not_a_kiosk_database(con: Any) -> str | None:
     if missing:
         return f"schema version {version} without the kiosk's tables ({', '.join(sorted(missing))})"
     return None
+
+
+def pending_may_wait(version: int) -> bool:
+    """A database at schema `version` (not newer than LATEST) can be read as it stands: each
+    migration it still lacks is one that may wait (MAY_WAIT)."""
+    return all(number in MAY_WAIT for number, _name, _statements in MIGRATIONS if number > version)
 
 
 class UserVersion:

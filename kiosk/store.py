@@ -15,7 +15,9 @@ a write-side I/O error on a disk with no room left is taken for what it is, a fu
 SQLITE_CANTOPEN on a disk with no free inode (bytes free, but no file can be made). The
 commands that only look (`LocalStore.existing`) then read the file as it stands, without a -shm;
 the kiosk's services (`LocalStore.even_full`) too, and a database the full card had no room to
-make at all reads as an empty one (`empty_database_uri`) until there is room to make it. The
+make at all reads as an empty one (`empty_database_uri`) until there is room to make it, and one
+an update left at an older schema is read so while the migrations it lacks may wait
+(`readable_as_it_stands`), and migrated once there is room. The
 kiosk's id is written into the database at first start (meta `kiosk.id`); a config that names
 another id is refused (`IdentityError`): answers are never recorded under a wrong identity.
 """
@@ -41,7 +43,7 @@ from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase,
 from kiosk.access import database_exists, file_in_the_way, no_access
 from kiosk.earlier import mark_made, start_sequence
 from kiosk.exc import DamagedDatabase, DiskFull, IdentityError, StoreError
-from kiosk.migrations import UserVersion, migrations, not_a_kiosk_database
+from kiosk.migrations import LATEST, UserVersion, migrations, not_a_kiosk_database, pending_may_wait
 from msgspec.structs import astuple
 
 from server_sync.program.migrations import SchemaTooNew
@@ -470,7 +472,10 @@ def open_database(path: Path | str, *, unshared: str | None = None) -> SqliteDat
                        path=path, unshared=bool(unshared))
     try:
         db.connect(reuse_if_open=True)
-        migrate(db)
+        if unshared:
+            readable_as_it_stands(db, path)
+        else:
+            migrate(db)
     except StoreError:
         db.close()
         raise
@@ -574,7 +579,27 @@ def migrate(db: SqliteDatabase) -> int:
     try:
         return run_migrations(UserVersion(db), migrations(db), refuse_newer=True)
     except SchemaTooNew as e:
-        raise StoreError(f"{e}; upgrade kundpuls") from None
+        raise _too_new(e) from None
+
+
+def readable_as_it_stands(db: SqliteDatabase, path: Path) -> int:
+    """The schema version of a database opened read only on a full card (`unshared`), where no
+    migration can run: those pending that may wait (kiosk.migrations.MAY_WAIT) are applied once
+    there is room (`KioskDatabase._share`, before any write); one the read path needs refuses
+    the database as the full disk it is, as does a schema newer than this software as such."""
+    version = UserVersion(db).newest()
+    if version > LATEST:
+        raise _too_new(SchemaTooNew(version, LATEST))
+    if not pending_may_wait(version):
+        raise disk_full_error(path)
+    if version < LATEST:
+        log.info("the kiosk database %s is at schema %d: it is migrated to %d once the disk has room",
+                 path, version, LATEST)
+    return version
+
+
+def _too_new(error: SchemaTooNew) -> StoreError:
+    return StoreError(f"{error}; upgrade kundpuls")
 
 
 class LocalStore:

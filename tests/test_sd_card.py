@@ -326,6 +326,65 @@ def test_a_store_read_as_it_stands_opens_itself_for_writing_once_there_is_room(t
         store.close()
 
 
+def test_an_updated_kiosk_reads_its_older_database_on_a_full_card_and_migrates_it_once_there_is_room(
+        tmp_path, cfg, clock, monkeypatch):
+    """After an update (docs/deployment.md B8) the first start migrates the database, and a full
+    card has no room for that. A migration the read path does without (kiosk.migrations.MAY_WAIT:
+    7, an index) waits: the schema-6 database is read as it stands (its answers, its outbox) and
+    a write is refused as DiskFull; once there is room the next statement migrates it, before the
+    write it was for, which is stored. Nothing is lost or doubled. A pending migration the read
+    path needs (6: columns the models read) keeps the refusal: the disk is full. A schema newer
+    than this software is refused as such."""
+    from kiosk import store as kiosk_store
+    from kiosk.exc import StoreError
+    from kiosk.migrations import LATEST
+    from kiosk.store import unshared_uri
+    from tests.old_kiosk_schema import at_schema, schema_of
+    current = tmp_path / "current.db"
+    with LocalStore(current, kiosk_id=cfg.kiosk_id) as made:
+        recorder = Recorder(cfg, made, clock)
+        for i in range(6):
+            answer = recorder.record("visit", 1 + i % 4)
+            clock.advance(7)
+        recorder.record_followup(answer.id, reasons=["queue"])
+    path = tmp_path / "kiosk.db"
+    at_schema(path, 6, rows_from=current)
+    assert schema_of(path) == [6, False]
+    full = [True]
+    monkeypatch.setattr(kiosk_store, "disk_is_full", lambda _path: full[0])
+    store = LocalStore(path, kiosk_id=cfg.kiosk_id, unshared=unshared_uri(path))
+    try:
+        assert store.read_only and store.outbox_depth() == 7
+        recorder = Recorder(cfg, store, clock)
+        with pytest.raises(DiskFull, match="is full"):
+            recorder.record("visit", 4)
+        assert schema_of(path) == [6, False]
+        full[0] = False                                              # a file was deleted
+        recorder.record("visit", 4)
+        assert not store.read_only and store.outbox_depth() == 8 and store.integrity_ok()
+        seqs = [row[0] for row in store.db.execute_sql("SELECT seq FROM response UNION ALL SELECT seq FROM followup")]
+        assert sorted(seqs) == list(range(1, 9))
+    finally:
+        store.close()
+    assert schema_of(path) == [LATEST, True]
+
+    full[0] = True
+    older = tmp_path / "older.db"
+    at_schema(older, 5, rows_from=current)
+    with pytest.raises(DiskFull, match="is full"):
+        LocalStore(older, kiosk_id=cfg.kiosk_id, unshared=unshared_uri(older))
+    assert schema_of(older) == [5, False]
+    assert doctor._pending_schema(5, full=True).endswith("the kiosk services cannot start until then")
+    assert doctor._pending_schema(6, full=True).endswith("(the kiosk reads it as it stands until then)")
+    newer = tmp_path / "newer.db"
+    at_schema(newer, LATEST)
+    con = sqlite3.connect(newer)
+    con.execute(f"PRAGMA user_version = {LATEST + 1}")
+    con.close()
+    with pytest.raises(StoreError, match=f"schema {LATEST + 1} is newer than this software"):
+        LocalStore(newer, unshared=unshared_uri(newer))
+
+
 def test_a_database_not_yet_made_reads_empty_and_is_made_by_the_first_write_once_there_is_room(
         tmp_path, monkeypatch):
     """A card too full to make the database at all (a first start, or after `kiosk repair` moved
@@ -917,6 +976,97 @@ def test_a_kiosk_started_on_a_full_card_runs_refuses_answers_and_stores_them_onc
     assert out["agent_running"] and rc == 0 and "Traceback" not in err, err
     assert err.count("cannot write to the kiosk database") <= 2 and "in the outbox" in err, err
     assert out["agent_db"] == ["ok", 21]
+
+
+# -- a kiosk updated while its card is full: its older database is read, and migrated once there is room
+
+UPDATED_ON_A_FULL_CARD_SCRIPT = CARD_TOOLS + r'''
+sys.path.insert(0, os.getcwd())
+from tests.old_kiosk_schema import at_schema, schema_of
+
+
+def before_the_update(path: Path) -> None:
+    """The database at `path` as kiosk software from before migration 7 left it: schema 6."""
+    current = path.with_name("current.db")
+    os.replace(path, current)
+    at_schema(path, 6, rows_from=current)
+    current.unlink()
+
+
+child = buttons()
+out["made"] = press(child, "2")
+quit(child)
+before_the_update(card / "demo" / "kiosk.db")
+subprocess.run(kiosk + ["--config", toml, "simulate", "--taps", "20", "--seed", "7"], check=True,
+               capture_output=True)
+before_the_update(card / "data" / "kiosk.db")
+out["old"] = [schema_of(card / "demo" / "kiosk.db"), schema_of(card / "data" / "kiosk.db")]
+
+# The card fills up; the kiosk is updated and its services start again.
+fill()
+r = subprocess.run(kiosk + ["--config", toml, "stats", "--json", "--since", "30d"], capture_output=True, text=True)
+out["stats"] = [r.returncode, r.stdout, r.stderr]
+r = subprocess.run(kiosk + ["--config", toml, "doctor", "--json"], capture_output=True, text=True)
+out["doctor"] = r.stdout
+
+child = buttons()
+out["buttons_full"] = press(child, "3")
+out["buttons_schema_full"] = schema_of(card / "demo" / "kiosk.db")
+(card / "filler").unlink()
+out["buttons_freed"] = press(child, "4")
+out["buttons_exit"] = quit(child)
+out["buttons_db"] = database(card / "demo" / "kiosk.db") + schema_of(card / "demo" / "kiosk.db")
+
+fill()
+agent = sync_agent()                 # the agent, then the app's store and flow, on the full card
+time.sleep(4)
+out["agent_running"] = agent.poll() is None
+out["schema_full"] = schema_of(card / "data" / "kiosk.db")
+db_path = app_flow()
+out["agent_exit"] = stopped(agent)
+out["flow_db"] = database(db_path) + schema_of(db_path)
+con = sqlite3.connect(db_path)
+out["outbox"] = list(con.execute("SELECT COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM response"
+                                 " WHERE acked_at IS NULL AND rejected_at IS NULL").fetchone())
+con.close()
+print(json.dumps(out))
+'''
+
+
+def test_a_kiosk_updated_while_its_card_is_full_runs_and_migrates_its_database_once_there_is_room(tmp_path):
+    """A real full disk (a 2 MB tmpfs in a private mount namespace) under a kiosk just updated
+    (docs/deployment.md B8) from software whose databases are at schema 6: the first start must
+    apply migration 7 and finds no room. It may wait (an index the read path does without), so
+    `kiosk stats` shows what was recorded, the buttons-only kiosk, the app's store and flow and
+    the sync agent start all the same and refuse answers as on any full card; once a file is
+    deleted the next answer migrates the database and is stored, the outbox whole, each seq once.
+    (They exited at once with `the disk … is full`: a restart loop under systemd.)"""
+    from kiosk.migrations import LATEST
+    out = on_a_small_card(tmp_path, UPDATED_ON_A_FULL_CARD_SCRIPT)
+    assert out["made"].startswith("answer ") and out["old"] == [[6, False], [6, False]], out
+    rc, stats, err = out["stats"]
+    assert rc == 0, err
+    since = json.loads(stats)["periods"]["since"]
+    assert since["answers"] + since["flagged"] == 20, since
+    schema = {c["name"]: c for c in json.loads(out["doctor"])["checks"]}["schema"]
+    assert schema["status"] == "warn" and schema["detail"] == (
+        f"schema 6, migrated to {LATEST} once space is freed (the kiosk reads it as it stands until then)"), schema
+
+    assert out["buttons_full"].startswith("error: press on button 3 NOT recorded: the disk holding"), out
+    assert out["buttons_schema_full"] == [6, False], out
+    assert out["buttons_freed"].startswith("answer "), out
+    rc, err = out["buttons_exit"]
+    assert rc == 0 and "Traceback" not in err and "has room again" in err, err
+    assert out["buttons_db"] == ["ok", 2, LATEST, True], out
+
+    assert out["agent_running"] and out["schema_full"] == [6, False], out
+    assert out["flow_start"] == [True, "DiskFull", True] and out["flow_room"] is False
+    assert out["flow_full"] == [True, "question", True, "DiskFull", [], True, True]
+    assert out["flow_freed"] == [True, "thanks", False, [3], False]
+    assert out["flow_db"] == ["ok", 21, LATEST, True]
+    assert out["outbox"] == [21, 21, 1, 21], out
+    rc, err = out["agent_exit"]
+    assert rc == 0 and "Traceback" not in err and "read as it stands" in err, err
 
 
 # -- a card full before the database was ever made: the kiosk runs, and makes it once there is room
