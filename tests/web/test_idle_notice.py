@@ -108,3 +108,32 @@ def test_a_database_outage_when_staying_is_no_end_of_the_session(chain_url, chro
             render.text("idle_warning", "nb")
         driver.get(f"{base}/alerts")
         assert "/login" not in driver.current_url, "the session ended"
+
+
+@pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
+def test_a_tab_left_alone_does_not_warn_while_the_person_works_in_another(short_idle, chromium):
+    """One session for every tab: a page loaded in another tab moves its idle clock on, but a tab
+    left alone counted from its own load, warned, then said the session had ended while the
+    person worked on in the other tab (a review). Tabs now share when the session ends; once
+    every tab is idle the warning comes."""
+    driver = signed_out(chromium)
+    sign_in(driver, short_idle.url, "rolf-regional")
+    driver.get(f"{short_idle.url}/alerts")
+    quiet = driver.current_window_handle
+    loaded = time.monotonic()
+    limit = IDLE_MINUTES * 60
+    lead = min(120, limit / 3)
+    time.sleep(limit - lead - 4)                    # 4 s before this tab would warn
+    driver.switch_to.new_window("tab")
+    driver.get(f"{short_idle.url}/sites")           # the person works on here: a request
+    busy_loaded, busy = time.monotonic(), driver.current_window_handle
+    driver.switch_to.window(quiet)
+    time.sleep(max(0.0, loaded + limit + 1 - time.monotonic()))   # past the quiet tab's own end
+    assert not _notice_shown(driver), "the quiet tab warned while the other was in use"
+    # Both tabs idle now: the warning comes before the other tab's load's end, not after it.
+    WebDriverWait(driver, busy_loaded + limit - time.monotonic()).until(_notice_shown)
+    assert driver.find_element(By.ID, "idle-text").text != driver.find_element(
+        By.ID, "idle-notice").get_attribute("data-ended")
+    driver.switch_to.window(busy)
+    driver.close()
+    driver.switch_to.window(quiet)

@@ -188,12 +188,30 @@
   var token = document.querySelector("input[name=csrf_token]");
   var lead = Math.min(120, left / 3);       // 2 minutes ahead, a third of a short limit
   var timers = [], back = null;
+  // The session is one for every tab: a page loaded or "Stay" pressed in another tab moves its
+  // idle clock on, which this tab's own count does not know (it warned, then said the session
+  // had ended, while the person worked on in the other tab). Each tab shares when the session
+  // ends as far as it knows, and reads it before warning or ending.
+  var KEY = "kundpuls-idle-until";
+  function sharedLeft() {
+    var until = 0;
+    try { until = parseFloat(window.localStorage.getItem(KEY)) || 0; } catch (e) { /* no storage: this tab alone */ }
+    return (until - Date.now()) / 1000;
+  }
+  function share(seconds) {
+    try {
+      if (seconds > sharedLeft()) { window.localStorage.setItem(KEY, String(Date.now() + seconds * 1000)); }
+    } catch (e) { /* no storage: this tab alone */ }
+  }
 
   function schedule(seconds) {
+    share(seconds);
     timers.forEach(clearTimeout);
     timers = [setTimeout(warn, Math.max(0, seconds - lead) * 1000), setTimeout(ended, seconds * 1000)];
   }
   function warn() {
+    var s = sharedLeft();
+    if (s > lead + 1) { schedule(s); return; }     // another tab was active meanwhile
     back = document.activeElement;
     notice.hidden = false;
     stay.focus();
@@ -208,6 +226,8 @@
     stay.focus();
   }
   function ended() {
+    var s = sharedLeft();
+    if (s > 1) { if (!notice.hidden) { hide(); } schedule(s); return; }    // another tab kept the session
     timers.forEach(clearTimeout);
     words.textContent = notice.getAttribute("data-ended");
     stay.hidden = true;
@@ -229,5 +249,17 @@
   notice.addEventListener("keydown", function (e) {
     if (e.key === "Escape" && !stay.hidden) { hide(); }
   });
+  window.addEventListener("storage", function (e) {    // another tab moved the clock on
+    var s = sharedLeft();
+    if (e.key !== KEY || stay.hidden || s <= lead) { return; }
+    if (!notice.hidden) { hide(); }
+    schedule(s);
+  });
+  var logout = document.querySelector("form[action='/logout']");
+  if (logout) {
+    logout.addEventListener("submit", function () {
+      try { window.localStorage.removeItem(KEY); } catch (e) { /* no storage */ }
+    });
+  }
   schedule(left);
 })();
