@@ -457,3 +457,32 @@ def test_a_drivers_section_with_nothing_to_show_says_none(report):
     page = html.render(report, "en")
     section = page[page.index('<section id="drivers"'):]
     assert '<p class="note">None</p>' not in section[:section.index("</section>")]
+
+
+
+def test_a_ranking_with_answers_but_no_site_ranked_says_so_not_no_answers(report):
+    """A period whose sites all had fewer answers than --min-ranked-n read "No answers in the
+    period" under the summary's n=25 for the same answers, and named a dashed mean line (and the
+    dots and rings of a legend) for a chart that drew none. It says no site has the answers needed
+    to be ranked, counts the sites not ranked, and names no line or dot."""
+    from server_sync.report.i18n import t
+    r = copy.deepcopy(report)
+    r["filters"]["min_ranked_n"] = 5000
+    for row in r["ranking"]:
+        row.update(rank=None, vs_leader="not_ranked")
+    sites = len({row["site_id"] for row in r["ranking"] if row["question_id"] == "visit"})
+    for lang in LANGUAGES:
+        page = html_unescape(html.render(r, lang))
+        section = page[page.index('<section id="ranking"'):]
+        section = section[:section.index("</section>")]
+        assert t("no_data", lang) not in section, lang
+        assert t("ranking_none_ranked", lang, n=5000) in section, lang
+        assert t("ranking_unranked", lang, sites=sites, n=5000, counted=sites) in section, lang
+        assert t("ranking_mean", lang, value="") not in section, lang           # no dashed line named
+        assert t("ranking_note", lang) not in section, lang                     # nor the chart's legend
+    # With ranked sites the chart, its legend and its mean line are as before; without answers,
+    # "no answers".
+    page = html_unescape(html.render(report, "en"))
+    assert "dashed line: mean" in page and "Filled dot:" in page and "No site has" not in page
+    page = html_unescape(html.render(dict(copy.deepcopy(report), ranking=[]), "en"))
+    assert "No answers in the period</text>" in page[page.index('<section id="ranking"'):]

@@ -78,3 +78,17 @@ def test_places_swapped_within_noise_read_as_such_and_kept_and_new_differ(chain,
     assert said[("s07", "rank_change_verdict")] == "kept_place"
     assert said[("new", "rank_change_verdict")] == "not_ranked_before"
     assert said[("s14", "previous_vs_leader")] == "no_detectable_difference"
+
+
+@pytest.mark.parametrize("lang", ["en", "sv", "nb"])
+def test_a_day_with_answers_but_no_site_ranked_says_so_not_no_answers(chain, lang):
+    """One day: every site has answers, none the 30 to be ranked. The ranking chart read "No
+    answers in the period", its name a dashed mean line that was not drawn, above a list of the
+    same sites with their answers."""
+    from server_sync.report.i18n import t
+    page, _, result = in_process.shown(sites.build, chain, NOW, "/sites", "from=2026-11-28&to=2026-11-28", lang)
+    assert result.data["ranking"] and all(r["rank"] is None for r in result.data["ranking"])
+    page = html.unescape(page)
+    assert t("no_data", lang) not in page
+    assert t("ranking_none_ranked", lang, n=30) in page
+    assert t("ranking_mean", lang, value="") not in page and t("ranking_note", lang) not in page
