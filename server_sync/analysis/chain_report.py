@@ -202,6 +202,7 @@ def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], No
     # a daily row is `partial`, so that a chart does not join a few answers (n = 2, NPS 100
     # beside a series around 65) to the line as if they were a day's, and so is its week.
     whole = last_whole_day(db, now, f.sites)
+    spans = queries.series_spans(db, f)
     report["trends"] = []
     for q in wanted:
         a, sc = keys[q]
@@ -211,8 +212,10 @@ def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], No
         # A series of an earlier scale: its sites stopped answering on it when the scale changed.
         same_sites = None if series[q].get("earlier_scale") else _same_sites_change(
             db, f, of[q], keys[q], by_site, previous_sites, names, (prev_start, end), start)
+        asked = _asked(series[q], spans.get((of[q], a, sc)))
         report["trends"].append({"question_id": q, "metric": primary_metric(sc),
-                                 "daily": daily_series(current, whole), "weekly": weekly_series(current, sc, period, whole),
+                                 "daily": daily_series(current, whole),
+                                 "weekly": weekly_series(current, sc, period, whole, asked),
                                  "change": change_dict(before, {date.fromisoformat(d): t for d, t in current}, sc),
                                  "change_same_sites": same_sites})
     if brief:
@@ -271,6 +274,18 @@ def _build(db: Database, f: ReportFilter, report: dict, step: Callable[[str], No
                              raised_local=local_time(a["raised_at"], zones[a["site_id"]]))
                         for a in raised]
     return protect_employees(report, min_group)
+
+
+def _asked(series: dict, span: tuple[str, str] | None) -> tuple[str | None, str | None]:
+    """The first and last day `series` (a `_series` value) is asked on, for its weeks
+    (trends.weekly_series), from `span` (queries.series_spans: its first and last day with
+    answers). A version is in force at a site from the site's first answer on its scale
+    (actions.kind_on: defining it changes nothing a kiosk asks until its config arrives), so the
+    series is asked from its first answer; a series of an earlier scale until its last one, the
+    question's current series on (a quiet day at its end is not its end)."""
+    if span is None:
+        return None, None
+    return span[0], span[1] if series.get("earlier_scale") else None
 
 
 def utc_instant(utc: str | datetime) -> datetime:

@@ -279,6 +279,22 @@ def daily_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, st
     return {(q, a, sc, d): tally_of(sc, r) for q, a, sc, d, *r in rows}
 
 
+def series_spans(db: Database, f: ReportFilter) -> dict[tuple[str, str, str], tuple[str, str]]:
+    """(question, audience, scale) -> the first and last site-local day with answers on it, of
+    any day (not only `f`'s period), over the chain (the small chain table) or the chosen sites
+    (their daily rows, through the site index), as `daily_tallies` reads them: the days a series
+    was asked (trends.weekly_series)."""
+    if f.sites:
+        where, params = where_clause(db, ReportFilter(f.sites, f.questions))
+        table = "rollup_daily"
+    else:
+        where, params = where_clause(db, ReportFilter(questions=f.questions), site_col=None)
+        table = "rollup_chain_hourly"
+    rows = db.execute_sql(f"SELECT question_id, audience, scale, MIN(local_date), MAX(local_date) FROM {table}{where}"
+                          " GROUP BY question_id, audience, scale", params)
+    return {(q, a, sc): (first, last) for q, a, sc, first, last in rows}
+
+
 def heatmap_tallies(db: Database, f: ReportFilter) -> dict[tuple[str, str, str, int, int], Tally]:
     """(question, audience, scale, weekday, local_hour) -> Tally. The chain-wide table when no
     site is chosen, else the chosen sites' hourly rollup (small through its site index)."""

@@ -130,13 +130,21 @@ def daily_series(rows: Iterable[tuple[str, Tally]], last_whole_day: str | None =
 
 
 def weekly_series(rows: Iterable[tuple[str, Tally]], scale: str, period: tuple[str, str],
-                  last_whole_day: str | None = None) -> list[dict]:
-    """Daily tallies of `period` (first, last day) summed into ISO weeks (Monday first). `from` is
-    the week's Monday, `first_day`/`last_day` its days in the period; a week the period cuts, or
-    one with a day after `last_whole_day` (not over yet: its answers so far), is `partial` and
-    has no `change`: its days are not the week's (a weekend against a whole week). A whole week
-    has the change against the whole week before (`change_test`)."""
+                  last_whole_day: str | None = None,
+                  asked: tuple[str | None, str | None] = (None, None)) -> list[dict]:
+    """Daily tallies of `period` (first, last day) summed into ISO weeks (Monday first). `asked`:
+    the first and last day the series is asked on (None: open that side; chain_report's
+    `_asked`). `from` is the week's Monday, `first_day`/`last_day` its days in the period on
+    which the series is asked; a week the period cuts, or the series' first or last days cut (a
+    scale changed on a Saturday: that weekend is the new series' week), or one with a day after
+    `last_whole_day` (not over yet: its answers so far), is `partial` and has no `change`: its
+    days are not the week's (a weekend against a whole week). A whole week has the change against
+    the whole week before (`change_test`)."""
     first, last = (date.fromisoformat(d) for d in period)
+    if asked[0]:
+        first = max(first, date.fromisoformat(asked[0]))
+    if asked[1]:
+        last = min(last, date.fromisoformat(asked[1]))
     over = min(last, date.fromisoformat(last_whole_day)) if last_whole_day else last
     weeks: dict[date, dict[date, Tally]] = {}
     for day, t in rows:
@@ -159,7 +167,8 @@ def weekly_series(rows: Iterable[tuple[str, Tally]], scale: str, period: tuple[s
 
 
 def _partial(monday: date, first: date, last: date) -> bool:
-    """Does the period [first, last] cut the week from `monday`?"""
+    """Do the days [first, last] (the period's, where the series is asked) cut the week from
+    `monday`?"""
     return monday < first or monday + timedelta(days=6) > last
 
 
