@@ -129,6 +129,9 @@ def test_personal_data_as_the_kiosk_keyboard_types_it_is_replaced(text, expected
     "det drogs 1 299 kr från kontot 2 gånger",
     "kontot var tomt, kassa 3",
     "pengarna kom till kontot 2025 10 21",     # a date after the word is no account
+    "jag ringde om kontot 2026 12 03 14 30",   # nor a date and a time, however many digits
+    "kontot 03.12.2026 14.30 var tomt",
+    "kontoen min er 3.12.2026 14.30",
     "kontot är 1 299 kr kortare",              # an amount after the linking word
     "my account is 2 years old",
     "kontoen er tom, 3 ganger nå",
