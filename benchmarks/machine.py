@@ -35,9 +35,14 @@ def filesystem_of(path: str) -> str:
     return f"{best[1]} on {best[0] or '?'} ({best[2]})"
 
 
+OUTPUTS = ("benchmarks/results", "benchmarks/README.md")     # what a run writes
+
+
 def code_version(root: Path = Path(__file__).resolve().parents[1]) -> dict:
     """The commit measured, and whether the work tree differed from it, new files included
-    (then the commit alone does not say which code ran)."""
+    (then the commit alone does not say which code ran). The benchmarks' own outputs (their
+    stored results and the README's table) are no code: a run after another's result was
+    written, before it was committed, was called dirty for it."""
     def git(*args: str) -> str | None:
         try:
             r = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
@@ -45,7 +50,7 @@ def code_version(root: Path = Path(__file__).resolve().parents[1]) -> dict:
             return None
         return r.stdout.strip() if r.returncode == 0 else None
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain")
+    status = git("status", "--porcelain", "--", ".", *(f":(exclude){p}" for p in OUTPUTS))
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 

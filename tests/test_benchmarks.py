@@ -33,6 +33,14 @@ def test_a_change_to_a_tracked_file_makes_the_tree_dirty(tmp_path):
     (tmp_path / "f").write_text("2")
     assert code_version(tmp_path)["dirty"] is True
     assert len(code_version(tmp_path)["commit"]) == 40
+    git("checkout", "-q", "--", "f")
+    # what another benchmark's run wrote is no code
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "other.json").write_text("{}")
+    (tmp_path / "benchmarks" / "README.md").write_text("table")
+    assert code_version(tmp_path)["dirty"] is False
+    (tmp_path / "benchmarks" / "other.py").write_text("")
+    assert code_version(tmp_path)["dirty"] is True
 
 
 def test_the_readme_summary_is_the_one_made_from_the_stored_results():
