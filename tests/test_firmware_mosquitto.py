@@ -19,6 +19,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from seeds.broker_plugin import with_built_plugin
@@ -176,7 +178,9 @@ class Peer:
     """A paho MQTT 5 client over TLS that records what it receives and its CONNACK/SUBACK codes."""
 
     def __init__(self, broker: dict, user: str | None, password: str | None = None,
-                 port: int | None = None, client_id: str | None = None) -> None:
+                 port: int | None = None, client_id: str | None = None,
+                 session_expiry: int | None = None) -> None:
+        """`session_expiry`: a persistent session (clean_start false, kept that many seconds)."""
         self.messages: list[mqtt.MQTTMessage] = []
         self.arrived = threading.Condition()
         self.connected = threading.Event()
@@ -194,7 +198,12 @@ class Peer:
         self.c.on_subscribe = self._on_subscribe
         self.c.on_publish = self._on_publish
         self.c.on_disconnect = lambda c, userdata, flags, rc, props: self.disconnects.append(rc)
-        self.c.connect("localhost", port or broker["port"], keepalive=30)
+        session = {}
+        if session_expiry is not None:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = session_expiry
+            session = {"clean_start": False, "properties": props}
+        self.c.connect("localhost", port or broker["port"], keepalive=30, **session)
         self.c.loop_start()
         assert self.connected.wait(WAIT_S), "no CONNACK"
 
@@ -333,16 +342,18 @@ def test_kiosk_cannot_write_acks_configs_or_alerts(peers):
 
 
 def test_kiosk_reads_only_its_own_config_ack_and_site_alerts(peers):
+    """Another kiosk's topics and wildcards are refused at SUBSCRIBE (the plugin); what is granted
+    is delivered only as far as the acl_file lets the kiosk read: any site's alerts may be
+    subscribed to (the plugin does not know a kiosk's site), only its own site's arrive."""
     central = peers("central", PASSWORDS["central"])
     central.publish("kundpuls/v1/kiosk/kiosk-b/config", b"config-b", retain=True)
     central.publish("kundpuls/v1/kiosk/kiosk-a/config", b"config-a", retain=True)
     a = peers("kiosk-a", PASSWORDS["kiosk-a"])
-    a.subscribe("kundpuls/v1/kiosk/kiosk-b/config")
-    a.subscribe("kundpuls/v1/kiosk/kiosk-b/events")
-    a.subscribe("kundpuls/v1/kiosk/+/ack")               # a wildcard must not widen what it reads
-    a.subscribe("kundpuls/v1/site/site-2/alerts")
-    a.subscribe("kundpuls/v1/site/site-1/alerts")
-    a.subscribe("kundpuls/v1/kiosk/kiosk-a/config")
+    for topic in ("kundpuls/v1/kiosk/kiosk-b/config", "kundpuls/v1/kiosk/kiosk-b/events", "kundpuls/v1/kiosk/+/ack"):
+        assert a.subscribe(topic)[0].value == 0x87, topic
+    for topic in ("kundpuls/v1/site/site-2/alerts", "kundpuls/v1/site/site-1/alerts", "kundpuls/v1/kiosk/kiosk-a/ack",
+                  "kundpuls/v1/kiosk/kiosk-a/config"):
+        assert not a.subscribe(topic)[0].is_failure, topic
     assert a.wait_for_payload(b"config-a") == [b"config-a"]
     b = peers("kiosk-b", PASSWORDS["kiosk-b"])
     b.publish("kundpuls/v1/kiosk/kiosk-b/events", b"events-b")
@@ -409,9 +420,11 @@ def test_default_ports_match_the_shipped_listeners():
 def test_a_kiosk_credential_cannot_steal_or_stall_the_ingests_batches(peers, shipped_broker, tmp_path):
     """mosquitto 2.0's acl_file grants a kiosk every SUBSCRIBE (its read ACL applies only at
     delivery): a kiosk in the ingest's share group would be handed its share of every kiosk's
-    batches, which the broker then drops, never acked. The real ingest, on the shipped broker's
-    centre listener, names its group from the centre's password: a kiosk credential subscribed
-    to every group it can guess takes nothing, and all of another kiosk's batches are acked."""
+    batches, which the broker then drops, never acked. The shipped plugin refuses a kiosk every
+    shared subscription (tests/test_broker_subscriptions.py), and the real ingest, on the shipped
+    broker's centre listener, names its group from the centre's password besides: a kiosk
+    credential that asks for every group it can guess is refused each, takes nothing, and all of
+    another kiosk's batches are acked."""
     from types import SimpleNamespace
 
     from server_sync import protocol
@@ -429,7 +442,7 @@ def test_a_kiosk_credential_cannot_steal_or_stall_the_ingests_batches(peers, shi
     a = peers("kiosk-a", PASSWORDS["kiosk-a"])
     for guess in ("$share/ingest/kundpuls/v1/kiosk/+/events", "$share/ingest/kundpuls/v1/kiosk/kiosk-b/events",
                   "$share/ingest/#", "$share/kundpuls/kundpuls/v1/kiosk/+/events", "#"):
-        a.subscribe(guess)
+        assert a.subscribe(guess)[0].value == 0x87, guess
     (tmp_path / "central.pass").write_text(PASSWORDS["central"] + "\n")
     centre = SimpleNamespace(host="localhost", port=shipped_broker["central_port"], ca_file=shipped_broker["ca"],
                              password_file_for=lambda user: tmp_path / "central.pass")
@@ -446,7 +459,6 @@ def test_a_kiosk_credential_cannot_steal_or_stall_the_ingests_batches(peers, shi
         db = connect(url)
         assert wait_until(lambda: db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] == 20, 5)
         db.close()
-        # Through "#" it reads only what it may read anyway (its own retained config).
         assert [m.topic for m in a.messages if not m.topic.startswith("kundpuls/v1/kiosk/kiosk-a/")] == []
     finally:
         ingest.close()

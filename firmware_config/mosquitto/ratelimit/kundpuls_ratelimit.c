@@ -1,6 +1,9 @@
-/* kundpuls_ratelimit: a mosquitto 2.0 plugin (plugin API 5) that limits how fast each kiosk may
- * publish, so that one kiosk's flood is refused by the broker before it is queued for the ingest
- * (where it would sit, first in, first out, in front of every other kiosk's answers).
+/* kundpuls_ratelimit: a mosquitto 2.0 plugin (plugin API 5) that keeps one kiosk from hurting the
+ * others through the broker, on the kiosks' listener. Two jobs:
+ *
+ * 1. How fast each kiosk may publish, so that one kiosk's flood is refused by the broker before it
+ * is queued for the ingest (where it would sit, first in, first out, in front of every other
+ * kiosk's answers).
  *
  * One token bucket per kiosk, in bytes: a kiosk may publish `burst_bytes` at once and `bytes_per_s`
  * after that, each message counting its payload plus `message_bytes` (what the centre spends on a
@@ -9,17 +12,36 @@
  * burst, so that one passes whenever the bucket is full: the limit delays a kiosk, never starves
  * it. A second bucket per kiosk, optional, is its day: `day_bytes` at once, refilled over 24 hours,
  * so a kiosk kept just under its rate (a bug, a stolen credential) stores a day's bytes a day, not
- * 86,400 seconds of its rate; it must hold at least the burst. The kiosk is the <id> of the topic kundpuls/v1/kiosk/<id>/..., so a store bridge
- * that carries several kiosks gives each of them its own bucket; any other topic counts against
- * the publishing client's id. It runs on MOSQ_EVT_MESSAGE, which mosquitto 2.0 calls for a client's
- * PUBLISH after the listener's acl_file allowed it and before anything is queued: a refused
- * message is dropped there and a QoS 1 publisher gets PUBACK 0x87 (not authorized). Wills never
- * pass through this event. Under `per_listener_settings true` it applies to the listener whose
- * block loads it (the kiosks' one) and to no other. See docs/deployment.md.
+ * 86,400 seconds of its rate; it must hold at least the burst. The kiosk is the <id> of the topic
+ * <prefix>kundpuls/v1/kiosk/<id>/..., so a store bridge that carries several kiosks gives each of
+ * them its own bucket; any other topic counts against the publishing client's id. It runs on
+ * MOSQ_EVT_MESSAGE, which mosquitto 2.0 calls for a client's PUBLISH after the listener's acl_file
+ * allowed it and before anything is queued: a refused message is dropped there and a QoS 1
+ * publisher gets PUBACK 0x87 (not authorized). Wills never pass through this event.
+ *
+ * 2. What a client may SUBSCRIBE to (mosquitto 2.0's acl_file grants every subscription). Every
+ * subscription that matches a message costs the broker a delivery attempt and an ACL check for
+ * every message any kiosk publishes, and every shared subscription with a group name of its own
+ * matches on its own: one kiosk credential with 200,000 `$share/gN/kundpuls/v1/kiosk/+/events`
+ * filters made another kiosk's publish 0.2 -> 78 ms on mosquitto 2.0.11, and a persistent session
+ * kept them past the kiosk's deactivation. On MOSQ_EVT_ACL_CHECK for MOSQ_ACL_SUBSCRIBE this plugin
+ * refuses (SUBACK 0x87, or 0x80 to MQTT 3.1.1) every filter but the ones a kiosk subscribes to
+ * (kiosk/sync_agent.py): its own `<prefix>kundpuls/v1/kiosk/<user>/ack` and `.../config` (the user
+ * name is the kiosk id, and the client id too: use_username_as_clientid) and its site's
+ * `<prefix>kundpuls/v1/site/<site>/alerts` (any one site id: the plugin does not know a kiosk's
+ * site, the acl_file does, and delivers only its own site's); a store bridge's user (`store-...`,
+ * bridge-store.conf) may also have its kiosks' ack and config, by id or with `+` for the id. No
+ * `$share/`, no `#`, no other wildcard. What it allows it defers to the acl_file (which grants it;
+ * the acl_file still decides what is delivered). See `MAX_SUBSCRIPTIONS` for the count.
+ *
+ * Under `per_listener_settings true` it applies to the listener whose block loads it (the kiosks'
+ * one) and to no other: loaded for every listener it would refuse the ingest's shared
+ * subscription. See docs/deployment.md.
  *
  * Options (kundpuls.conf, where the numbers are, with their reasons): plugin_opt_bytes_per_s (> 0),
  * plugin_opt_burst_bytes (> 0), plugin_opt_message_bytes (>= 0), plugin_opt_day_bytes (>= the
- * burst; absent: no day's bucket, as before it existed).
+ * burst; absent: no day's bucket, as before it existed), plugin_opt_topic_prefix (the kiosks'
+ * broker.topic_prefix, e.g. `acme/`; absent: none).
  */
 #include <errno.h>
 #include <math.h>
@@ -33,9 +55,31 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
-#define KIOSK_TOPIC "kundpuls/v1/kiosk/"
-#define LOG_EVERY_S 60.0   /* a kiosk over its rate is logged at most this often */
+#define ROOT "kundpuls/v1/"
+#define KIOSK_LEVEL "kiosk/"
+#define SITE_LEVEL "site/"
+#define LOG_EVERY_S 60.0   /* a kiosk over its rate, or refused subscriptions, is logged at most this often */
 #define DAY_S 86400.0
+#define ID_MAX 64          /* kiosk and site ids: 1-64 of A-Z a-z 0-9 - _ (protocol/vocabulary.py) */
+/* The user names bridge-store.conf gives store bridges (store-SITE): they subscribe to their kiosks'
+ * ack and config with `+` for the kiosk id. A kiosk whose id happened to start so could do the
+ * same: two more filters, each delivered only what the acl_file lets it read. */
+#define BRIDGE_USER_PREFIX "store-"
+/* The most subscriptions one client session may hold, by mosquitto's own count
+ * (mosquitto_client_sub_count: the slots of its non-shared subscriptions, which go with the
+ * session across reconnects and, restored from the persistence file, across restarts; an
+ * UNSUBSCRIBE empties a slot for reuse but does not lower the count, so a session that once held
+ * this many gets no new subscription, not even one it holds, until it ends: a clean start, its
+ * expiry). A kiosk holds three, a store bridge three; a kiosk whose site changed holds one more
+ * for each earlier site while its session lives (it never unsubscribes the old site's alerts).
+ * Each filter allowed names one kiosk's topic, or for a bridge its kiosks' acks or configs; the
+ * one kind a client could make without end is a site's alerts under made-up site ids. Those match
+ * only the centre's alerts for that site, so they cost memory (a few hundred bytes each) rather
+ * than time, and this count bounds that to a few KiB per credential. Counted by mosquitto rather
+ * than by this plugin: a count of the plugin's own would start from nothing at every restart while
+ * the subscriptions come back from the persistence file, and would have to follow every session's
+ * end (a clean start, an expiry), which a plugin of mosquitto 2.0 is not told of. */
+#define MAX_SUBSCRIPTIONS 16
 
 struct bucket {
 	struct bucket *next;
@@ -44,6 +88,8 @@ struct bucket {
 	double at;             /* when `tokens` was counted (CLOCK_MONOTONIC, s) */
 	double logged_at;      /* last log line about this kiosk, or -1 */
 	unsigned long refused; /* refused since that line */
+	double sub_logged_at;  /* last log line about a subscription this client was refused, or -1 */
+	unsigned long sub_refused; /* subscriptions refused since that line */
 	char key[];
 };
 
@@ -52,6 +98,8 @@ struct limiter {
 	double burst;          /* bytes */
 	double per_message;    /* bytes each message counts on top of its payload */
 	double day;            /* bytes of the day's bucket, 0: none */
+	char prefix[256];      /* the topics' prefix (plugin_opt_topic_prefix), "" or ending in '/' */
+	size_t prefix_len;
 	size_t nslots;
 	size_t count;
 	struct bucket **slots;
@@ -76,12 +124,26 @@ static uint64_t hash(const char *s, size_t len)
 	return h;
 }
 
-/* The bucket's key: the kiosk id of a kiosk topic, else the client id. */
-static const char *bucket_key(const char *topic, const char *client_id, size_t *len)
+/* `text` past `head` when it starts so, else NULL. */
+static const char *after(const char *text, const char *head)
 {
-	size_t plen = strlen(KIOSK_TOPIC);
-	if(topic && strncmp(topic, KIOSK_TOPIC, plen) == 0){
-		const char *id = topic + plen;
+	size_t n = strlen(head);
+	return strncmp(text, head, n) == 0 ? text + n : NULL;
+}
+
+/* `topic` past the prefix and "kundpuls/v1/", else NULL. */
+static const char *after_root(const struct limiter *l, const char *topic)
+{
+	if(!topic || strncmp(topic, l->prefix, l->prefix_len) != 0) return NULL;
+	return after(topic + l->prefix_len, ROOT);
+}
+
+/* The bucket's key: the kiosk id of a kiosk topic, else the client id. */
+static const char *bucket_key(const struct limiter *l, const char *topic, const char *client_id, size_t *len)
+{
+	const char *rest = after_root(l, topic);
+	const char *id = rest ? after(rest, KIOSK_LEVEL) : NULL;
+	if(id){
 		const char *end = strchr(id, '/');
 		if(end && end > id){
 			*len = (size_t)(end - id);
@@ -130,6 +192,7 @@ static struct bucket *find(struct limiter *l, const char *key, size_t len, doubl
 	b->day_tokens = l->day;
 	b->at = now;
 	b->logged_at = -1.0;
+	b->sub_logged_at = -1.0;
 	b->next = l->slots[i];
 	l->slots[i] = b;
 	l->count++;
@@ -159,7 +222,7 @@ static int on_message(int event, void *event_data, void *userdata)
 	struct limiter *l = userdata;
 	(void)event;
 	size_t len;
-	const char *key = bucket_key(ed->topic, mosquitto_client_id(ed->client), &len);
+	const char *key = bucket_key(l, ed->topic, mosquitto_client_id(ed->client), &len);
 	double now = now_s();
 	struct bucket *b = find(l, key, len, now);
 	if(!b) return MOSQ_ERR_SUCCESS;        /* no memory for a bucket: never refuse for that */
@@ -191,6 +254,85 @@ static int on_message(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_ACL_DENIED;
 }
 
+/* The length of the kiosk or site id `text` starts with, up to the next '/' or its end; 0 when
+ * that is not an id (empty, too long, or with any other character: a wildcard, say). */
+static size_t id_len(const char *text)
+{
+	size_t n = strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+	if(n == 0 || n > ID_MAX || (text[n] != '/' && text[n] != '\0')) return 0;
+	return n;
+}
+
+/* Whether `leaf` is a kiosk's "ack" or "config", the topics it reads. */
+static int kiosk_reads(const char *leaf)
+{
+	return strcmp(leaf, "ack") == 0 || strcmp(leaf, "config") == 0;
+}
+
+/* Whether `user` may have the subscription `filter`: its own ack and config, a site's alerts,
+ * and for a store bridge its kiosks' ack and config (by id or `+`). Exact names otherwise: no
+ * `$share/`, no `#`, no `+` in a kiosk's filter. */
+static int allowed_filter(const struct limiter *l, const char *user, const char *filter)
+{
+	const char *rest = after_root(l, filter);
+	const char *id;
+	size_t n;
+	if(!rest || strncmp(filter, "$share/", 7) == 0) return 0;
+	if((id = after(rest, SITE_LEVEL))){
+		n = id_len(id);
+		return n > 0 && strcmp(id + n, "/alerts") == 0;
+	}
+	if(!(id = after(rest, KIOSK_LEVEL))) return 0;
+	n = strlen(user);
+	if(n > 0 && id_len(user) == n && strncmp(id, user, n) == 0 && id[n] == '/'){
+		return kiosk_reads(id + n + 1);
+	}
+	if(!after(user, BRIDGE_USER_PREFIX)) return 0;
+	n = id[0] == '+' && id[1] == '/' ? 1 : id_len(id);
+	return n > 0 && id[n] == '/' && kiosk_reads(id + n + 1);
+}
+
+/* MOSQ_ACL_SUBSCRIBE: refuse what `allowed_filter` does not allow, and anything past
+ * MAX_SUBSCRIPTIONS; defer the rest to the acl_file. */
+static int check_subscription(struct limiter *l, struct mosquitto *client, const char *filter)
+{
+	const char *user = mosquitto_client_username(client);
+	const char *why;
+	if(!user) user = "";
+	if(!allowed_filter(l, user, filter)){
+		why = "not one a kiosk needs (its own ack and config, a site's alerts; no shared subscription, "
+				"no wildcard)";
+	}else if(mosquitto_client_sub_count(client) >= MAX_SUBSCRIPTIONS){
+		why = "its session holds the most subscriptions it may";
+	}else{
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
+	/* Logged at most once a minute per client: a refused SUBSCRIBE may carry thousands. */
+	const char *key = user[0] ? user : (mosquitto_client_id(client) ? mosquitto_client_id(client) : "");
+	double now = now_s();
+	struct bucket *b = find(l, key, strlen(key), now);
+	if(!b) return MOSQ_ERR_ACL_DENIED;
+	b->sub_refused++;
+	if(b->sub_logged_at < 0 || now - b->sub_logged_at >= LOG_EVERY_S){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "kundpuls_ratelimit: subscription '%.200s' of client %s (user %s) "
+				"refused: %s (%d); %lu refused (logged at most every %.0f s)", filter,
+				mosquitto_client_id(client), user, why, MAX_SUBSCRIPTIONS, b->sub_refused, LOG_EVERY_S);
+		b->sub_refused = 0;
+		b->sub_logged_at = now;
+	}
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+/* Runs before the listener's acl_file (mosquitto calls a listener's plugins' callbacks first, in
+ * the order they were loaded, and stops at the first that does not defer). */
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_acl_check *ed = event_data;
+	(void)event;
+	if(ed->access == MOSQ_ACL_SUBSCRIBE) return check_subscription(userdata, ed->client, ed->topic);
+	return MOSQ_ERR_PLUGIN_DEFER;
+}
+
 /* A finite number from an option's text, at least `low` (above it when `above`), or -1. */
 static double number(const char *text, double low, int above)
 {
@@ -209,6 +351,21 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
 	return -1;
 }
 
+/* The topics' prefix: empty, or levels ending with '/' without a wildcard (as a kiosk's
+ * broker.topic_prefix, server_sync/protocol/topics.py); false, logged, when it is not one. */
+static int set_prefix(struct limiter *l, const char *text)
+{
+	size_t n = strlen(text);
+	if(n >= sizeof(l->prefix) || (n > 0 && text[n - 1] != '/') || strpbrk(text, "+#") || text[0] == '$'){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "kundpuls_ratelimit: plugin_opt_topic_prefix must be the kiosks' "
+				"broker.topic_prefix: levels ending with '/', without '+' or '#', not starting with '$'");
+		return 0;
+	}
+	memcpy(l->prefix, text, n + 1);
+	l->prefix_len = n;
+	return 1;
+}
+
 int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		struct mosquitto_opt *options, int option_count)
 {
@@ -216,6 +373,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	limiter.burst = -1;
 	limiter.per_message = -1;
 	limiter.day = 0;
+	limiter.prefix[0] = '\0';
+	limiter.prefix_len = 0;
 	for(int i = 0; i < option_count; i++){
 		if(strcmp(options[i].key, "bytes_per_s") == 0){
 			limiter.rate = number(options[i].value, 0, 1);
@@ -225,6 +384,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 			limiter.per_message = number(options[i].value, 0, 0);
 		}else if(strcmp(options[i].key, "day_bytes") == 0){
 			limiter.day = number(options[i].value, 0, 1);
+		}else if(strcmp(options[i].key, "topic_prefix") == 0){
+			if(!set_prefix(&limiter, options[i].value)) return MOSQ_ERR_INVAL;
 		}else{
 			mosquitto_log_printf(MOSQ_LOG_ERR, "kundpuls_ratelimit: unknown option plugin_opt_%s", options[i].key);
 			return MOSQ_ERR_INVAL;
@@ -245,9 +406,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 	plugin_id = identifier;
 	*userdata = &limiter;
 	mosquitto_log_printf(MOSQ_LOG_INFO, "kundpuls_ratelimit: %g bytes a second per kiosk after a burst of %g "
-			"bytes, each message counting %g bytes more than its payload; %g bytes a day (0: no day's bucket)",
-			limiter.rate, limiter.burst, limiter.per_message, limiter.day);
-	return mosquitto_callback_register(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL, &limiter);
+			"bytes, each message counting %g bytes more than its payload; %g bytes a day (0: no day's bucket); "
+			"topics under '%s'", limiter.rate, limiter.burst, limiter.per_message, limiter.day, limiter.prefix);
+	int rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL, &limiter);
+	if(rc != MOSQ_ERR_SUCCESS) return rc;
+	return mosquitto_callback_register(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, &limiter);
 }
 
 int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
@@ -256,6 +419,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	(void)options;
 	(void)option_count;
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_MESSAGE, on_message, NULL);
+	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
 	for(size_t i = 0; i < l->nslots; i++){
 		struct bucket *b = l->slots[i];
 		while(b){
