@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
 from server_sync.protocol import DEFAULT_MAX_BYTES
 from tests.fixtures.broker import free_tcp_port
@@ -235,6 +237,71 @@ def test_a_kiosk_under_its_rate_is_held_to_its_day(tmp_path, broker_ca):
     finally:
         a.close()
         b.close()
+        server.stop()
+
+
+def leave_with_will(broker: dict, user: str, topic: str, payload: bytes, retain: bool = False) -> None:
+    """`user` connects with a QoS 1 Last Will of `payload` on `topic` and leaves with DISCONNECT
+    reason 0x04 ("disconnect with will message"): the broker publishes the Will."""
+    p = Peer(broker, user, PASSWORDS[user], will=(topic, payload, retain))
+    p.c.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message"))
+    p.c.loop_stop()
+
+
+def test_a_kiosks_wills_are_charged_to_its_own_bucket(tmp_path, broker_ca):
+    """A Last Will is a message the broker publishes for its client: it costs the kiosk's bucket as
+    a PUBLISH does, once, and is dropped when the bucket is spent. kiosk-a spends its burst (36,000
+    bytes: two publishes of 9,000 bytes, each counting 8,192 more; a third is refused, 0x87), then
+    connects five times with a 20,000-byte Will on its own events topic and leaves with reason 0x04:
+    none reaches the centre (the reviewer's loop had brought 200 Wills of 65,000 bytes, 12 MiB, in
+    8 s after the bucket was empty). Five Wills on kiosk-b's events topic are charged to kiosk-a,
+    not to kiosk-b, whose small retained status Will (the sync agent's) then reaches the centre and
+    whose next publish still passes."""
+    from server_sync.protocol import will_payload
+    server, broker = start_shipped(tmp_path / "mosq", broker_ca, bytes_per_s=1, burst_bytes=36_000)
+    centre = Peer(broker, "central", PASSWORDS["central"], broker["central_port"])
+    try:
+        for topic in ("kundpuls/v1/kiosk/+/events", "kundpuls/v1/kiosk/+/status"):
+            assert not centre.subscribe(topic)[0].is_failure
+        events_a, events_b = KIOSK_TOPIC.format("kiosk-a", "events"), KIOSK_TOPIC.format("kiosk-b", "events")
+        a = Peer(broker, "kiosk-a", PASSWORDS["kiosk-a"])
+        codes = [a.publish(events_a, b"x" * 9_000) for _ in range(3)]
+        a.close()
+        assert [c.is_failure for c in codes] == [False, False, True], [str(c) for c in codes]   # each charged once
+        for i in range(5):
+            leave_with_will(broker, "kiosk-a", events_a, b"W" * 20_000)
+            leave_with_will(broker, "kiosk-a", events_b, b"F" * 20_000)
+        status_b = KIOSK_TOPIC.format("kiosk-b", "status")
+        leave_with_will(broker, "kiosk-b", status_b, will_payload(), retain=True)
+        got = centre.wait_for_payload(will_payload())       # after kiosk-a's Wills, had any passed
+        assert [len(p) for p in got if p[:1] in (b"W", b"F")] == [], "a Will got past the spent bucket"
+        b = Peer(broker, "kiosk-b", PASSWORDS["kiosk-b"])
+        assert not b.publish(events_b, b"x" * 9_000).is_failure
+        b.close()
+        log = (Path(broker["dir"]) / "mosquitto.log").read_text(errors="replace")
+        assert "kiosk kiosk-a (client kiosk-a) is over its rate" in log, log[-3000:]
+    finally:
+        centre.close()
+        server.stop()
+
+
+def test_a_store_bridges_messages_count_against_their_kiosks(tmp_path, broker_ca):
+    """A store bridge carries several kiosks: each message it sends for one of them is charged to
+    that kiosk's bucket, not the bridge's own (every write is charged to its sender when the
+    broker checks it, then moved to the kiosk the topic names once the ACL allowed it). Its two
+    messages of 9,000 bytes for kiosk-a spend kiosk-a's burst of 36,000 (a third is refused, and
+    so is kiosk-a's own); the bridge's own bucket is whole, so its 9,000-byte state message passes."""
+    server, broker = start_shipped(tmp_path / "mosq", broker_ca, bytes_per_s=1, burst_bytes=36_000)
+    bridge = Peer(broker, "store-site-1", PASSWORDS["store-site-1"])
+    a = Peer(broker, "kiosk-a", PASSWORDS["kiosk-a"])
+    try:
+        codes = [bridge.publish(KIOSK_TOPIC.format("kiosk-a", "events"), b"x" * 9_000) for _ in range(3)]
+        assert [c.is_failure for c in codes] == [False, False, True], [str(c) for c in codes]
+        assert a.publish(KIOSK_TOPIC.format("kiosk-a", "events"), b"x" * 9_000).is_failure
+        assert not bridge.publish("kundpuls/v1/bridge/store-site-1/state", b"x" * 9_000).is_failure
+    finally:
+        a.close()
+        bridge.close()
         server.stop()
 
 

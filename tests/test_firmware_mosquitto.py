@@ -179,8 +179,9 @@ class Peer:
 
     def __init__(self, broker: dict, user: str | None, password: str | None = None,
                  port: int | None = None, client_id: str | None = None,
-                 session_expiry: int | None = None) -> None:
-        """`session_expiry`: a persistent session (clean_start false, kept that many seconds)."""
+                 session_expiry: int | None = None, will: tuple[str, bytes, bool] | None = None) -> None:
+        """`session_expiry`: a persistent session (clean_start false, kept that many seconds);
+        `will`: a QoS 1 Last Will (topic, payload, retain)."""
         self.messages: list[mqtt.MQTTMessage] = []
         self.arrived = threading.Condition()
         self.connected = threading.Event()
@@ -198,6 +199,8 @@ class Peer:
         self.c.on_subscribe = self._on_subscribe
         self.c.on_publish = self._on_publish
         self.c.on_disconnect = lambda c, userdata, flags, rc, props: self.disconnects.append(rc)
+        if will is not None:
+            self.c.will_set(will[0], will[1], qos=1, retain=will[2])
         session = {}
         if session_expiry is not None:
             props = Properties(PacketTypes.CONNECT)

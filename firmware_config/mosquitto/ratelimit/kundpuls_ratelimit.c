@@ -14,10 +14,27 @@
  * so a kiosk kept just under its rate (a bug, a stolen credential) stores a day's bytes a day, not
  * 86,400 seconds of its rate; it must hold at least the burst. The kiosk is the <id> of the topic
  * <prefix>kundpuls/v1/kiosk/<id>/..., so a store bridge that carries several kiosks gives each of
- * them its own bucket; any other topic counts against the publishing client's id. It runs on
- * MOSQ_EVT_MESSAGE, which mosquitto 2.0 calls for a client's PUBLISH after the listener's acl_file
- * allowed it and before anything is queued: a refused message is dropped there and a QoS 1
- * publisher gets PUBACK 0x87 (not authorized). Wills never pass through this event.
+ * them its own bucket; any other topic counts against the publishing client's user name.
+ *
+ * Each message is charged once, where mosquitto 2.0.11 lets a plugin see it (found in its source
+ * and on the broker, tests/test_broker_rate_limit.py):
+ *   - MOSQ_EVT_ACL_CHECK with write access runs for a client's PUBLISH, with its payload's length,
+ *     before the listener's acl_file (a listener's plugins come first), and for its Last Will when
+ *     the broker is about to publish it: at an unexpected disconnect or a DISCONNECT with reason
+ *     0x04, at the end of a Will Delay, or when a new connection takes over the session (never at
+ *     CONNECT, which checks nothing of the Will). It is the one event a Will passes, so every
+ *     write is charged there, to the bucket of the client's own user name: never by the topic,
+ *     for the check runs before the acl_file, for forged topics too, and by the topic a kiosk
+ *     could spend another's bucket. A refused PUBLISH gets PUBACK 0x87 (not authorized) at QoS 1;
+ *     a refused Will is dropped. A forged topic costs its sender, then the acl_file refuses it.
+ *     With check_retain_source (off unless set) the broker also checks a retained message's
+ *     publisher for write access each time it hands the message to a new subscriber, as a client
+ *     of no protocol: that is no message of the client's, and is not charged.
+ *   - MOSQ_EVT_MESSAGE runs for a PUBLISH right after that check, once the acl_file allowed it and
+ *     before anything is queued (a Will never passes it). A message whose topic names another
+ *     kiosk than its sender (a store bridge's, for one of its kiosks) has its charge moved there:
+ *     given back to the bridge's bucket and taken from the kiosk's, or refused (0x87) when that
+ *     one is spent.
  *
  * 2. What a client may SUBSCRIBE to (mosquitto 2.0's acl_file grants every subscription). Every
  * subscription that matches a message costs the broker a delivery attempt and an ACL check for
@@ -124,6 +141,15 @@ static uint64_t hash(const char *s, size_t len)
 	return h;
 }
 
+/* The client's own bucket: its user name (on the kiosks' listener also its client id:
+ * use_username_as_clientid), else its client id. */
+static const char *client_key(const struct mosquitto *client)
+{
+	const char *key = mosquitto_client_username(client);
+	if(!key || !key[0]) key = mosquitto_client_id(client);
+	return key ? key : "";
+}
+
 /* `text` past `head` when it starts so, else NULL. */
 static const char *after(const char *text, const char *head)
 {
@@ -138,8 +164,8 @@ static const char *after_root(const struct limiter *l, const char *topic)
 	return after(topic + l->prefix_len, ROOT);
 }
 
-/* The bucket's key: the kiosk id of a kiosk topic, else the client id. */
-static const char *bucket_key(const struct limiter *l, const char *topic, const char *client_id, size_t *len)
+/* The bucket's key: the kiosk id of a kiosk topic, else the client's own `key`. */
+static const char *bucket_key(const struct limiter *l, const char *topic, const char *key, size_t *len)
 {
 	const char *rest = after_root(l, topic);
 	const char *id = rest ? after(rest, KIOSK_LEVEL) : NULL;
@@ -150,8 +176,8 @@ static const char *bucket_key(const struct limiter *l, const char *topic, const 
 			return id;
 		}
 	}
-	*len = client_id ? strlen(client_id) : 0;
-	return client_id ? client_id : "";
+	*len = strlen(key);
+	return key;
 }
 
 static int grow(struct limiter *l)
@@ -175,9 +201,10 @@ static int grow(struct limiter *l)
 	return MOSQ_ERR_SUCCESS;
 }
 
-/* The bucket for `key` (made full on first sight), or NULL when out of memory. One per kiosk:
- * the ACL lets a client write only its own (or, for a store bridge, its store's) kiosk topics,
- * and mosquitto calls this only for publishes the ACL allowed, so the table stays the fleet's size. */
+/* The bucket for `key` (made full on first sight), or NULL when out of memory. One per user name
+ * of the listener (kiosks and store bridges: it runs on authenticated clients only) and one per
+ * kiosk a bridge carries (MOSQ_EVT_MESSAGE: only topics the acl_file allowed, a bridge only its
+ * store's kiosks), so the table stays the fleet's size. */
 static struct bucket *find(struct limiter *l, const char *key, size_t len, double now)
 {
 	if(l->count >= l->nslots && grow(l) != MOSQ_ERR_SUCCESS) return NULL;
@@ -201,11 +228,18 @@ static struct bucket *find(struct limiter *l, const char *key, size_t len, doubl
 
 enum verdict { TAKEN, OVER_RATE, OVER_DAY };
 
+/* What a message of `payloadlen` bytes costs: its bytes and the charge per message, at most the
+ * burst. */
+static double cost_of(const struct limiter *l, uint32_t payloadlen)
+{
+	return fmin(l->burst, (double)payloadlen + l->per_message);
+}
+
 /* Take what a message of `payloadlen` bytes costs from both buckets; nothing is taken when either
  * has less (OVER_RATE, OVER_DAY). */
 static enum verdict take(struct limiter *l, struct bucket *b, double now, uint32_t payloadlen)
 {
-	double cost = fmin(l->burst, (double)payloadlen + l->per_message);
+	double cost = cost_of(l, payloadlen);
 	b->tokens = fmin(l->burst, b->tokens + (now - b->at) * l->rate);
 	if(l->day > 0) b->day_tokens = fmin(l->day, b->day_tokens + (now - b->at) * l->day / DAY_S);
 	b->at = now;
@@ -216,17 +250,22 @@ static enum verdict take(struct limiter *l, struct bucket *b, double now, uint32
 	return TAKEN;
 }
 
-static int on_message(int event, void *event_data, void *userdata)
+/* Give back what `take` just took for a message of `payloadlen` bytes. */
+static void give_back(const struct limiter *l, struct bucket *b, uint32_t payloadlen)
 {
-	struct mosquitto_evt_message *ed = event_data;
-	struct limiter *l = userdata;
-	(void)event;
-	size_t len;
-	const char *key = bucket_key(l, ed->topic, mosquitto_client_id(ed->client), &len);
+	double cost = cost_of(l, payloadlen);
+	b->tokens = fmin(l->burst, b->tokens + cost);
+	if(l->day > 0) b->day_tokens = fmin(l->day, b->day_tokens + cost);
+}
+
+/* Charge a message of `payloadlen` bytes that `client` sends to the bucket of `key`: whether it
+ * may pass. A kiosk over its rate or its day is logged at most once a minute. */
+static int charge(struct limiter *l, const char *key, size_t len, const struct mosquitto *client, uint32_t payloadlen)
+{
 	double now = now_s();
 	struct bucket *b = find(l, key, len, now);
-	if(!b) return MOSQ_ERR_SUCCESS;        /* no memory for a bucket: never refuse for that */
-	enum verdict verdict = take(l, b, now, ed->payloadlen);
+	if(!b) return 1;                       /* no memory for a bucket: never refuse for that */
+	enum verdict verdict = take(l, b, now, payloadlen);
 	if(verdict == TAKEN){
 		if(b->refused && now - b->logged_at >= LOG_EVERY_S){
 			mosquitto_log_printf(MOSQ_LOG_NOTICE, "kundpuls_ratelimit: kiosk %s is under its rate again "
@@ -234,24 +273,48 @@ static int on_message(int event, void *event_data, void *userdata)
 			b->refused = 0;
 			b->logged_at = now;
 		}
-		return MOSQ_ERR_SUCCESS;
+		return 1;
 	}
 	b->refused++;
 	if(b->logged_at < 0 || now - b->logged_at >= LOG_EVERY_S){
 		if(verdict == OVER_DAY){
 			mosquitto_log_printf(MOSQ_LOG_WARNING, "kundpuls_ratelimit: kiosk %s (client %s) is over its day's "
 					"%g bytes (%g more a message): %lu refused (logged at most every %.0f s)", b->key,
-					mosquitto_client_id(ed->client), l->day, l->per_message, b->refused, LOG_EVERY_S);
+					mosquitto_client_id(client), l->day, l->per_message, b->refused, LOG_EVERY_S);
 		}else{
 			mosquitto_log_printf(MOSQ_LOG_WARNING, "kundpuls_ratelimit: kiosk %s (client %s) is over its rate "
 					"of %g bytes a second after a burst of %g bytes (%g more a message): %lu refused "
-					"(logged at most every %.0f s)", b->key, mosquitto_client_id(ed->client), l->rate, l->burst,
+					"(logged at most every %.0f s)", b->key, mosquitto_client_id(client), l->rate, l->burst,
 					l->per_message, b->refused, LOG_EVERY_S);
 		}
 		b->refused = 0;
 		b->logged_at = now;
 	}
-	return MOSQ_ERR_ACL_DENIED;
+	return 0;
+}
+
+/* MOSQ_ACL_WRITE, a PUBLISH or a Will: charged to the client's own bucket (see the top). */
+static int check_write(struct limiter *l, struct mosquitto *client, uint32_t payloadlen)
+{
+	if(mosquitto_client_protocol_version(client) == 0) return MOSQ_ERR_PLUGIN_DEFER;   /* check_retain_source */
+	const char *own = client_key(client);
+	return charge(l, own, strlen(own), client, payloadlen) ? MOSQ_ERR_PLUGIN_DEFER : MOSQ_ERR_ACL_DENIED;
+}
+
+/* A PUBLISH the acl_file allowed, charged already to its sender (check_write): moved to the
+ * bucket of the kiosk its topic names when that is another (a store bridge's kiosk). */
+static int on_message(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_message *ed = event_data;
+	struct limiter *l = userdata;
+	(void)event;
+	const char *own = client_key(ed->client);
+	size_t len;
+	const char *key = bucket_key(l, ed->topic, own, &len);
+	if(len == strlen(own) && memcmp(key, own, len) == 0) return MOSQ_ERR_SUCCESS;
+	struct bucket *sender = find(l, own, strlen(own), now_s());
+	if(sender) give_back(l, sender, ed->payloadlen);
+	return charge(l, key, len, ed->client, ed->payloadlen) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
 }
 
 /* The length of the kiosk or site id `text` starts with, up to the next '/' or its end; 0 when
@@ -308,7 +371,7 @@ static int check_subscription(struct limiter *l, struct mosquitto *client, const
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
 	/* Logged at most once a minute per client: a refused SUBSCRIBE may carry thousands. */
-	const char *key = user[0] ? user : (mosquitto_client_id(client) ? mosquitto_client_id(client) : "");
+	const char *key = client_key(client);
 	double now = now_s();
 	struct bucket *b = find(l, key, strlen(key), now);
 	if(!b) return MOSQ_ERR_ACL_DENIED;
@@ -330,6 +393,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_acl_check *ed = event_data;
 	(void)event;
 	if(ed->access == MOSQ_ACL_SUBSCRIBE) return check_subscription(userdata, ed->client, ed->topic);
+	if(ed->access == MOSQ_ACL_WRITE) return check_write(userdata, ed->client, ed->payloadlen);
 	return MOSQ_ERR_PLUGIN_DEFER;
 }
 
