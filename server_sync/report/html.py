@@ -24,6 +24,7 @@ from server_sync.report import svg
 from server_sync.report.alert_text import alert_kind, alert_language, alert_question, alert_text
 from server_sync.report.figures import figure, interval, p_value, percent
 from server_sync.report.i18n import reason_labels, t, weekdays
+from server_sync.report.nowrap import unbroken
 
 
 # The templates' filters: each writes a figure in the language of the page it is on (every
@@ -88,7 +89,7 @@ def alert_html(alert: Any, lang: str) -> Markup:
 
 ENV = Environment(loader=PackageLoader("server_sync.report", "templates"), autoescape=True,
                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-ENV.filters.update(num=_num, percent=_percent, interval=_interval, tone=tone, pval=_pval)
+ENV.filters.update(num=_num, percent=_percent, interval=_interval, tone=tone, pval=_pval, unbroken=unbroken)
 ENV.globals.update(svg=svg, alert_text=alert_text, alert_html=alert_html, alert_kind=alert_kind, marked=marked,
                    lang_attr=lang_attr)
 

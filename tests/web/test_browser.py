@@ -156,6 +156,38 @@ return out;
 LEGIBLE_PX = 10             # chart text at least this on a 390 px phone and wider
 
 
+# Text a line break must not split, each match measured as drawn in its text node: on more than one
+# line it is split. A review of the screenshots found "2026-10-" over "23" in an action's
+# before/after row, "2026-11-09–2026-11-" over "15" in a week's card, "p-" over "värde", "p" over
+# "< 0,001", and a site's time with its zone "CET" alone on the next line.
+UNBROKEN = (r"\d{4}-\d{2}-\d{2}", r"\d{1,2}:\d{2}[ \u00a0][A-Z]{2,5}\b", r"\bp[ \u00a0]?[<=][ \u00a0]?[\d.,]+",
+            r"\bp[-\u2011]\w+")
+SPLIT_JS = r"""
+var re = new RegExp(arguments[0].join('|'), 'g'), out = [];
+var roots = document.querySelectorAll(arguments[1]);
+for (var k = 0; k < roots.length; k++) {
+var walk = document.createTreeWalker(roots[k], NodeFilter.SHOW_TEXT);
+for (var n = walk.nextNode(); n; n = walk.nextNode()) {
+  var el = n.parentElement;
+  if (!el || el.closest('svg,script,style,title') || !el.getClientRects().length) continue;
+  re.lastIndex = 0;
+  for (var m = re.exec(n.data); m; m = re.exec(n.data)) {
+    var r = document.createRange(); r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
+    var lines = {};
+    [].forEach.call(r.getClientRects(), function(b){ if (b.width > 0) lines[Math.round(b.bottom)] = 1; });
+    if (Object.keys(lines).length > 1) out.push('"' + m[0] + '" in "' + n.data.trim().slice(0, 70) + '"');
+  }
+}}
+return out;
+"""
+
+
+def split_across_lines(driver, within: str = "body") -> list[str]:
+    """The matches of UNBROKEN in the elements `within` (a CSS selector) of the page open in
+    `driver` that a line break splits."""
+    return driver.execute_script(SPLIT_JS, list(UNBROKEN), within)
+
+
 UNLABELLED_JS = r"""
 return Array.prototype.filter.call(document.querySelectorAll('input,select,textarea'), function(el){
   return el.type !== 'hidden' && !(el.labels && el.labels.length) && !el.getAttribute('aria-label')

@@ -34,7 +34,7 @@ def test_an_actions_page_says_its_difference_is_points(lang):
     page = html.unescape(render.page("web/action.html", lang, data={
         "suggestions": {"main_complaint": None, "suggestions": []},
         "action": dict(ACTION, due_date=None, alert_id=None, verdict=None, complete=True, evaluation=evaluation)}))
-    assert f'<td class="num">{WORDS[lang]}</td>' in page
+    assert re.search('<td class="num"[^>]*>' + re.escape(WORDS[lang]) + '</td>', page)
 
 
 @pytest.mark.parametrize("lang", WORDS)
@@ -79,5 +79,6 @@ def test_a_pending_actions_page_explains_only_what_it_shows():
         "suggestions": {"main_complaint": None, "suggestions": []},
         "action": dict(ACTION, due_date=None, alert_id=None, verdict=None, complete=False, evaluation=evaluation)}))
     assert "<dt>Status</dt>" in page and "Closed as" not in page
-    assert "After, 2026-12-07 – so far (the window ends 2027-01-03)" in page and "Before, 2026-10-23 – 2026-11-19" in page
+    rows = [re.sub(r"<[^>]+>", "", row) for row in re.findall(r'<th scope="row">(.*?)</th>', page)]
+    assert "After, 2026-12-07 – so far (the window ends 2027-01-03)" in rows and "Before, 2026-10-23 – 2026-11-19" in rows
     assert 'id="effect-note"' not in page and "The change:" not in page and 'id="baseline-gap"' in page

@@ -1,0 +1,46 @@
+"""Pages on a phone as a review of the test suite's screenshots read them: a label squeezed into
+a narrow column, a date broken at its hyphens. Measured in the browser (Selenium and Debian's
+chromium, as tests/web/test_browser.py) at 320 px (WCAG 1.4.10's reflow width) and 390 px, on
+the world.py chain in SQLite; the pages' screenshots are test_browser.py's walk's."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.web.test_browser import chromium, item_ids, sign_in, signed_out, split_across_lines  # noqa: F401
+
+PHONES = (320, 390)
+
+# The lines an element's text takes on the page (its text's boxes at distinct heights).
+LINES_JS = r"""
+return [].map.call(document.querySelectorAll(arguments[0]), function(el){
+  var r = document.createRange(); r.selectNodeContents(el); var lines = {};
+  [].forEach.call(r.getClientRects(), function(b){ if (b.width > 0) lines[Math.round(b.bottom)] = 1; });
+  return [el.textContent.trim(), Object.keys(lines).length];
+});
+"""
+
+
+def lines_of(driver, selector: str) -> list[tuple[str, int]]:
+    """(text, lines) of each element `selector` on the page open in `driver`."""
+    return [tuple(x) for x in driver.execute_script(LINES_JS, selector)]
+
+
+@pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
+def test_an_actions_before_and_after_rows_keep_their_label_and_dates_readable(web, chromium):
+    """At 320 px the before/after table's row labels were squeezed to a 75 px column:
+    "Före, 2026-10-23 – 2026-11-19" on four lines, "2026-10-" over "23". A phone shows each row
+    as a card now, its label the card's title over the width of the screen."""
+    driver = signed_out(chromium)
+    sign_in(driver, web.url, "ana-analyst")
+    action = item_ids(web.db_url, "s004")["action_id"]
+    problems = []
+    for width in PHONES:
+        driver.set_window_size(width, 900)
+        driver.get(f"{web.url}/actions/{action}")
+        labels = lines_of(driver, "#before-after tbody th")
+        assert len(labels) >= 2, labels
+        problems += [f"@{width}: {text!r} on {n} lines" for text, n in labels if n > 2]
+        problems += [f"@{width}: {s}" for s in split_across_lines(driver, "#before-after")]
+    driver.set_window_size(1280, 900)
+    assert problems == []
