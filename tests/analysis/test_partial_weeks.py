@@ -31,8 +31,13 @@ def assert_partial_week_shown(report: dict, question: str, week: str, first: str
     """The CSV's weekly row and the HTML's weekly table say `week` of `question` is partial, with
     its days."""
     assert f"weekly,{question},,,{week} partial {first}/{last},{n}," in render_csv(report)
-    assert (f'<th scope="row">{week}</th><td data-label="Days">{first}–{last} <span class="small">partial week'
+    assert (f'<th scope="row">{week}</th><td data-label="Days">{days(first, last)} <span class="small">partial week'
             '</span></td>') in html.render(report, "en")
+
+
+def days(first: str, last: str) -> str:
+    """A week's days as its table cell holds them: each date kept whole on a narrow screen."""
+    return f'<span class="nowrap">{first}</span>–<span class="nowrap">{last}</span>'
 
 
 def test_a_week_the_period_cuts_is_partial_and_never_compared():
@@ -80,7 +85,7 @@ def test_the_report_shows_partial_weeks_in_json_csv_and_html(tmp_path):
     assert_partial_week_shown(report, "visit", "2026-W44", "2026-10-31", "2026-11-01", 12)
     assert "weekly,visit,,,2026-W45,42," in render_csv(report)
     page = html.render(report, "en")
-    assert '<th scope="row">2026-W46</th><td data-label="Days">2026-11-09–2026-11-15</td>' in page
+    assert f'<th scope="row">2026-W46</th><td data-label="Days">{days("2026-11-09", "2026-11-15")}</td>' in page
     assert "del av vecka" in html.render(report, "sv") and "del av uke" in html.render(report, "nb")
 
 

@@ -44,3 +44,20 @@ def test_an_actions_before_and_after_rows_keep_their_label_and_dates_readable(we
         problems += [f"@{width}: {s}" for s in split_across_lines(driver, "#before-after")]
     driver.set_window_size(1280, 900)
     assert problems == []
+
+
+@pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
+def test_a_weeks_days_keep_their_dates_whole_on_a_phone(web, chromium):
+    """A week's card on the site page read "Dagar 2026-11-09–2026-11-" over "15" at 320 px (the
+    stacked card's cells break anywhere a word does not fit)."""
+    driver = signed_out(chromium)
+    sign_in(driver, web.url, "ana-analyst")
+    problems, weeks = [], 0
+    for width in PHONES:
+        driver.set_window_size(width, 900)
+        driver.get(f"{web.url}/sites/s004")
+        driver.execute_script("document.querySelectorAll('details').forEach(function(d){d.open=true;})")
+        weeks += len(driver.find_elements("css selector", "table.stacked td[data-label]"))
+        problems += [f"@{width}: {s}" for s in split_across_lines(driver, "[id^=trend-table-]")]
+    driver.set_window_size(1280, 900)
+    assert weeks and problems == []
