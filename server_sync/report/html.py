@@ -73,7 +73,12 @@ def lang_attr(text: str, lang: str) -> Markup:
 def alert_html(alert: Any, lang: str) -> Markup:
     """`alert_text` for a page in `lang`, its parts in another language marked: the stored English
     message, when that is what it is, or the question's wording it quotes when that stands in
-    from another language."""
+    from another language. Its dates and p statement are kept whole (`unbroken`: a phone's card
+    left "p" at a line's end, "< 0,001" on the next)."""
+    return unbroken(_alert_marked(alert, lang))
+
+
+def _alert_marked(alert: Any, lang: str) -> Markup:
     said = alert_language(alert, lang)
     text = alert_text(alert, lang)
     if said != lang:

@@ -36,6 +36,7 @@ from server_sync.protocol.vocabulary import LANGUAGES, SCRUB_MARKS
 from server_sync.report import html as report_html
 from server_sync.report import svg
 from server_sync.report.figures import figure
+from server_sync.report.nowrap import unbroken
 
 WEB_TEXTS = Catalogues(files(__package__) / "locale", LANGUAGES, what="web")
 
@@ -54,12 +55,14 @@ def site_time(utc: str | datetime | None, zone: str | ZoneInfo) -> Markup:
     """A stored UTC time as a `<time>` read on the site's wall clock with its zone's abbreviation
     ("2026-12-03 18:21 CET", chain_report.local_time: as the report and the comments show it),
     its `datetime` the UTC instant. Every time of a site on a page goes through here (the `local`
-    filter), so a manager never reads UTC as their own clock. None: empty."""
+    filter), so a manager never reads UTC as their own clock. Its date and its time with the zone
+    are each kept whole (`unbroken`: the fleet's State column left "CET" alone on a line). None:
+    empty."""
     if not utc:
         return Markup("")
     zone = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
     return Markup('<time datetime="{iso}">{shown}</time>').format(iso=utc_instant(utc).isoformat(),
-                                                                 shown=local_time(utc, zone))
+                                                                 shown=unbroken(local_time(utc, zone)))
 
 
 @pass_context

@@ -41,7 +41,8 @@ def test_every_key_asked_for_exists_and_every_key_is_asked_for():
 def test_texts_with_values():
     assert t("ranking_cut", "sv", sites=40) == "Bäst 10 / Sämst 10 · 40"
     corr = t("correlation", "sv", r="0,46", interval="0,10–0,70", n="12", p="< 0,001")
-    assert corr == "Korrelation mellan butiker: r = 0,46 (0,10–0,70), n = 12, p-värde < 0,001"
+    # No-break spaces and hyphen: no figure on another line than its name.
+    assert corr == "Korrelation mellan butiker: r\u00a0=\u00a00,46 (0,10–0,70), n\u00a0=\u00a012, p\u2011värde\u00a0< 0,001"
 
 
 def test_no_text_writes_a_figure_itself():

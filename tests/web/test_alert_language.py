@@ -155,7 +155,8 @@ def _site_time(utc: object, zone: str) -> str:
     at = utc if isinstance(utc, datetime) else datetime.fromisoformat(str(utc))
     at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
     local = at.astimezone(ZoneInfo(zone))
-    return f'<time datetime="{at.isoformat()}">{local:%Y-%m-%d %H:%M} {local.tzname()}</time>'
+    return (f'<time datetime="{at.isoformat()}"><span class="nowrap">{local:%Y-%m-%d}</span>'
+            f' <span class="nowrap">{local:%H:%M} {local.tzname()}</span></time>')
 
 
 def test_times_are_the_sites_wall_clock_with_its_zone(web, dip, readers):

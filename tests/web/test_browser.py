@@ -4,6 +4,7 @@ visits every page of the route table it may see, at 1280 px and at 390 px (a pho
 
 - no console errors (the browser's own log: CSP violations, script errors, failed loads);
 - no horizontal scroll on the phones (390 px, and 320 px: WCAG 1.4.10's reflow width);
+- no date, time with its zone or p statement split over two lines (UNBROKEN);
 - every form control labelled, text contrast at least WCAG AA (the SVG charts' text too, on the
   shape under it), a skip link first in tab order;
 - a live update keeps the keyboard focus where it was, and the aria-live "today" node;
@@ -316,6 +317,7 @@ def test_every_page_as_every_role_at_desktop_and_phone(web, chromium, name):
             if width >= 390:
                 problems += [f"{where}: chart text too small: {c}"
                              for c in driver.execute_script(SMALL_CHART_TEXT_JS, LEGIBLE_PX)]
+            problems += [f"{where}: split across lines: {c}" for c in split_across_lines(driver)]
             problems += [f"{where}: unlabelled {c}" for c in driver.execute_script(UNLABELLED_JS)]
             problems += [f"{where}: contrast {c}" for c in driver.execute_script(CONTRAST_JS)]
             if driver.execute_script("return window.__pwned"):

@@ -282,7 +282,7 @@ def test_an_actions_closing_is_shown_on_the_stores_clock(chain):
                       (datetime(2026, 12, 7, 3, 32), action_id))
     v = in_process.visit(chain, NOW, f"/actions/{action_id}", action_id=str(action_id))
     page = guard._respond(v, workflow.action_page.page(v)).body.decode()
-    assert ">2026-12-06 19:32 PST</time>)" in page
+    assert '>2026-12-06</span> <span class="nowrap">19:32 PST</span></time>)' in page
 
 
 def test_a_close_whose_second_sending_read_the_alert_open_lands_where_the_first_did(chain):
