@@ -61,3 +61,37 @@ def test_a_weeks_days_keep_their_dates_whole_on_a_phone(web, chromium):
         problems += [f"@{width}: {s}" for s in split_across_lines(driver, "[id^=trend-table-]")]
     driver.set_window_size(1280, 900)
     assert weeks and problems == []
+
+
+# Per stacked table: the fonts of its cells' labels (drawn by ::before) and where its values start.
+LABELS_JS = r"""
+return [].map.call(document.querySelectorAll('table.stacked'), function(t){
+  var fonts = {}, starts = {};
+  t.querySelectorAll('td[data-label]').forEach(function(td){
+    if (!td.getClientRects().length) return;
+    var label = getComputedStyle(td, '::before'), cell = getComputedStyle(td);
+    fonts[label.fontFamily + ' ' + label.fontSize + ' ' + label.fontWeight] = 1;
+    starts[Math.round(td.getBoundingClientRect().left + parseFloat(cell.paddingLeft))] = 1;
+  });
+  return [Object.keys(fonts), Object.keys(starts)];
+});
+"""
+
+
+@pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
+def test_an_audit_cards_labels_share_one_font_and_its_values_one_edge(web, chromium):
+    """The audit log's card on a phone: its "Detail" label was in the detail's monospace 12 px
+    and, its width in em, its value started 9 px left of the others'."""
+    driver = signed_out(chromium)
+    sign_in(driver, web.url, "ada-admin")
+    problems, tables = [], 0
+    for width in PHONES:
+        driver.set_window_size(width, 900)
+        for path in ("/admin/audit", "/admin/deliveries"):
+            driver.get(web.url + path)
+            for fonts, starts in driver.execute_script(LABELS_JS):
+                tables += 1
+                if len(fonts) != 1 or len(starts) != 1:
+                    problems.append(f"{path} @{width}: label fonts {fonts}, values start at {starts}")
+    driver.set_window_size(1280, 900)
+    assert tables and problems == []
