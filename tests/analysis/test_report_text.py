@@ -85,3 +85,19 @@ def test_a_text_about_one_thing_has_its_own_wording():
     assert t("ranking_unranked", "nb", sites=1, n=30, counted=1).startswith("1 butikk med færre enn 30 svar")
     assert t("title", "en", counted=1) == t("title", "en")            # no `_one`: the text as it is
     assert placeholders("{n} of {total:,} ({share:.1f} %)") == {"n", "total", "share"}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_summary_card_names_its_share_of_satisfied_answers_as_the_kiosk_does(lang):
+    """"CSAT" stood in English on the Swedish and Norwegian cards, where the kiosk's staff view
+    says "Nöjda" / "Fornøyde" of the same share: one name per language, the kiosk's."""
+    import tomllib
+    from server_sync.report import html
+    kiosk = tomllib.loads((REPORT.parents[1] / "kiosk" / "locale" / f"{lang}.toml").read_text(encoding="utf-8"))
+    report = {"questions": [{"id": "visit", "audience": "customer", "scale": "smiley4", "metric": "happy_index",
+                             "text": {}}],
+              "summary": [{"question_id": "visit", "n": 120, "happy_index": {"value": 71.0, "low": 68.0, "high": 74.0},
+                           "csat": {"value": 64.2}}],
+              "trends": [], "generated_at": "2026-11-23T12:00:00+00:00", "pulse": {"sites": []}}
+    card = html.ENV.get_template("report/sections/summary.html").render(html.context(report, lang))
+    assert f'<div class="ci">{kiosk["staff_csat"]} 64' in card and "CSAT" not in card
