@@ -149,3 +149,26 @@ def test_a_pulse_of_weeks_only_in_a_screenshot(tmp_path):
     finally:
         driver.quit()
     assert shot.stat().st_size > 20_000 and small == []
+
+
+def test_the_overviews_pulse_line_says_its_small_days_are_hidden_when_it_has_a_line(central_db):
+    """The overview's pulse line of big and small days was a few dots and a gappy line with
+    nothing saying why: the note ("Days under 5 answers hidden") was shown only when no day was
+    left at all. It stands under the line now, as the report's trend says it under its chart."""
+    add_site(central_db, "s1")
+    add_question(central_db)
+    add_question(central_db, "pulse", audience="employee")
+    sizes = {2: 6, 3: 3, 4: 6, 5: 6, 9: 6, 10: 3, 11: 6, 12: 6}          # 3 and 10 November left out
+    rows = [answer("s1", datetime(2026, 11, day, 19, 30 + i), 2 + i % 3, question="pulse", audience="employee")
+            for day, n in sizes.items() for i in range(n)]
+    rows += [answer("s1", datetime(2026, 11, 2 + k % 14, 10, k % 60), 1 + k % 4) for k in range(140)]
+    commit(central_db, rows)
+    for lang in LANGUAGES:
+        page = in_process.shown(overview.build, central_db, NOW, "/", "from=2026-11-02&to=2026-11-15", lang=lang)[0]
+        card = page[page.index('data-chart="spark-pulse"'):]
+        card = card[:card.index("</div>")]
+        chart, after = card.split("</svg>", 1)
+        assert "<polyline" in chart, lang
+        assert render.text("sparkline_days_hidden", lang, n=5) in after, (lang, after)
+        visit = page[page.index('data-chart="spark-visit"'):]
+        assert render.text("sparkline_days_hidden", lang, n=5) not in visit[:visit.index("</div>")], lang
