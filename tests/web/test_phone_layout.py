@@ -95,3 +95,37 @@ def test_an_audit_cards_labels_share_one_font_and_its_values_one_edge(web, chrom
                     problems.append(f"{path} @{width}: label fonts {fonts}, values start at {starts}")
     driver.set_window_size(1280, 900)
     assert tables and problems == []
+
+
+# Each table's name (its caption, or the element its aria-labelledby names) as drawn: the right
+# edge of its text, and the right edge of what is seen of it (the viewport, or the box that
+# scrolls it sideways).
+TABLE_NAMES_JS = r"""
+var W = document.documentElement.clientWidth;
+return [].map.call(document.querySelectorAll(arguments[0]), function(t){
+  var name = t.caption || document.getElementById(t.getAttribute('aria-labelledby'));
+  var r = document.createRange(); r.selectNodeContents(name);
+  var right = Math.max.apply(null, [].map.call(r.getClientRects(), function(b){ return b.right; }));
+  var box = name.closest('.scroll'), seen = box ? Math.min(W, box.getBoundingClientRect().right) : W;
+  return [name.textContent.trim(), Math.round(right), Math.round(seen)];
+});
+"""
+
+
+@pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
+def test_the_heatmap_tables_name_is_seen_whole_on_a_phone(web, chromium):
+    """The heatmap's table's caption was centred across the wide table inside its sideways-scrolling
+    box: a phone saw "NPS per ve…" cut at the box's edge."""
+    driver = signed_out(chromium)
+    sign_in(driver, web.url, "ana-analyst")
+    problems, names = [], 0
+    for width in PHONES:
+        driver.set_window_size(width, 900)
+        driver.get(f"{web.url}/sites/s004")
+        driver.execute_script("document.querySelectorAll('details').forEach(function(d){d.open=true;})")
+        for name, right, seen in driver.execute_script(TABLE_NAMES_JS, "[id^=heatmap-table-] table"):
+            names += 1
+            if right > seen + 1:
+                problems.append(f"@{width}: {name!r} ends at {right} px, seen to {seen}")
+    driver.set_window_size(1280, 900)
+    assert names and problems == []
