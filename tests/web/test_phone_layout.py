@@ -5,6 +5,8 @@ the world.py chain in SQLite; the pages' screenshots are test_browser.py's walk'
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import pytest
 
 from tests.web.test_browser import chromium, item_ids, sign_in, signed_out, split_across_lines  # noqa: F401
@@ -26,23 +28,34 @@ def lines_of(driver, selector: str) -> list[tuple[str, int]]:
     return [tuple(x) for x in driver.execute_script(LINES_JS, selector)]
 
 
+def on_phones(web, driver, name: str, *paths: str) -> Iterator[tuple[int, str]]:
+    """`name` signed in, each of `paths` open at each width of PHONES with its <details> open:
+    (width, path) while it is; the window back at desktop width after."""
+    signed_out(driver)
+    sign_in(driver, web.url, name)
+    try:
+        for width in PHONES:
+            driver.set_window_size(width, 900)
+            for path in paths:
+                driver.get(web.url + path)
+                driver.execute_script("document.querySelectorAll('details').forEach(function(d){d.open=true;})")
+                yield width, path
+    finally:
+        driver.set_window_size(1280, 900)
+
+
 @pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
 def test_an_actions_before_and_after_rows_keep_their_label_and_dates_readable(web, chromium):
     """At 320 px the before/after table's row labels were squeezed to a 75 px column:
     "Före, 2026-10-23 – 2026-11-19" on four lines, "2026-10-" over "23". A phone shows each row
     as a card now, its label the card's title over the width of the screen."""
-    driver = signed_out(chromium)
-    sign_in(driver, web.url, "ana-analyst")
     action = item_ids(web.db_url, "s004")["action_id"]
     problems = []
-    for width in PHONES:
-        driver.set_window_size(width, 900)
-        driver.get(f"{web.url}/actions/{action}")
-        labels = lines_of(driver, "#before-after tbody th")
+    for width, _path in on_phones(web, chromium, "ana-analyst", f"/actions/{action}"):
+        labels = lines_of(chromium, "#before-after tbody th")
         assert len(labels) >= 2, labels
         problems += [f"@{width}: {text!r} on {n} lines" for text, n in labels if n > 2]
-        problems += [f"@{width}: {s}" for s in split_across_lines(driver, "#before-after")]
-    driver.set_window_size(1280, 900)
+        problems += [f"@{width}: {s}" for s in split_across_lines(chromium, "#before-after")]
     assert problems == []
 
 
@@ -50,16 +63,10 @@ def test_an_actions_before_and_after_rows_keep_their_label_and_dates_readable(we
 def test_a_weeks_days_keep_their_dates_whole_on_a_phone(web, chromium):
     """A week's card on the site page read "Dagar 2026-11-09–2026-11-" over "15" at 320 px (the
     stacked card's cells break anywhere a word does not fit)."""
-    driver = signed_out(chromium)
-    sign_in(driver, web.url, "ana-analyst")
     problems, weeks = [], 0
-    for width in PHONES:
-        driver.set_window_size(width, 900)
-        driver.get(f"{web.url}/sites/s004")
-        driver.execute_script("document.querySelectorAll('details').forEach(function(d){d.open=true;})")
-        weeks += len(driver.find_elements("css selector", "table.stacked td[data-label]"))
-        problems += [f"@{width}: {s}" for s in split_across_lines(driver, "[id^=trend-table-]")]
-    driver.set_window_size(1280, 900)
+    for width, _path in on_phones(web, chromium, "ana-analyst", "/sites/s004"):
+        weeks += len(chromium.find_elements("css selector", "table.stacked td[data-label]"))
+        problems += [f"@{width}: {s}" for s in split_across_lines(chromium, "[id^=trend-table-]")]
     assert weeks and problems == []
 
 
@@ -82,18 +89,12 @@ return [].map.call(document.querySelectorAll('table.stacked'), function(t){
 def test_an_audit_cards_labels_share_one_font_and_its_values_one_edge(web, chromium):
     """The audit log's card on a phone: its "Detail" label was in the detail's monospace 12 px
     and, its width in em, its value started 9 px left of the others'."""
-    driver = signed_out(chromium)
-    sign_in(driver, web.url, "ada-admin")
     problems, tables = [], 0
-    for width in PHONES:
-        driver.set_window_size(width, 900)
-        for path in ("/admin/audit", "/admin/deliveries"):
-            driver.get(web.url + path)
-            for fonts, starts in driver.execute_script(LABELS_JS):
-                tables += 1
-                if len(fonts) != 1 or len(starts) != 1:
-                    problems.append(f"{path} @{width}: label fonts {fonts}, values start at {starts}")
-    driver.set_window_size(1280, 900)
+    for width, path in on_phones(web, chromium, "ada-admin", "/admin/audit", "/admin/deliveries"):
+        for fonts, starts in chromium.execute_script(LABELS_JS):
+            tables += 1
+            if len(fonts) != 1 or len(starts) != 1:
+                problems.append(f"{path} @{width}: label fonts {fonts}, values start at {starts}")
     assert tables and problems == []
 
 
@@ -116,16 +117,10 @@ return [].map.call(document.querySelectorAll(arguments[0]), function(t){
 def test_the_heatmap_tables_name_is_seen_whole_on_a_phone(web, chromium):
     """The heatmap's table's caption was centred across the wide table inside its sideways-scrolling
     box: a phone saw "NPS per ve…" cut at the box's edge."""
-    driver = signed_out(chromium)
-    sign_in(driver, web.url, "ana-analyst")
     problems, names = [], 0
-    for width in PHONES:
-        driver.set_window_size(width, 900)
-        driver.get(f"{web.url}/sites/s004")
-        driver.execute_script("document.querySelectorAll('details').forEach(function(d){d.open=true;})")
-        for name, right, seen in driver.execute_script(TABLE_NAMES_JS, "[id^=heatmap-table-] table"):
+    for width, _path in on_phones(web, chromium, "ana-analyst", "/sites/s004"):
+        for name, right, seen in chromium.execute_script(TABLE_NAMES_JS, "[id^=heatmap-table-] table"):
             names += 1
             if right > seen + 1:
                 problems.append(f"@{width}: {name!r} ends at {right} px, seen to {seen}")
-    driver.set_window_size(1280, 900)
     assert names and problems == []
