@@ -296,6 +296,27 @@ def _ticks_between(lo: float, hi: float) -> list[float]:
 
 
 FEW_ANSWERS = 10               # a heatmap cell of fewer answers is drawn pale (its interval spans about ±20 points)
+# The heatmap's layout: its weekday labels' margin, a cell's least width, the legend bar's least
+# (room for its five values), and the box a chart has on a 320 px phone (the web app's page and
+# section padding): a heatmap wider than that scrolls there, and only then says so.
+HEAT_LEFT, HEAT_CELL, HEAT_BAR, PHONE_BOX = 38, 40.0, 140.0, 284
+
+
+def heatmap_width(cells: Sequence[dict], legend: str = "", few_label: str = "") -> float:
+    """The width `heatmap_chart` draws `cells` at: its hours' columns, or what its legend needs
+    when that is more (the scale bar with the metric's name after it; `few_label` under it where
+    a cell has fewer than FEW_ANSWERS answers). Never padded to WIDTH: one hour's column was
+    drawn 400 wide, scrolled on a 412 px phone and cut the legend's "Happy Index" at its edge."""
+    cells = [c for c in cells if c.get("value") is not None]
+    hours = len({c["hour"] for c in cells})
+    few = any(c["n"] < FEW_ANSWERS for c in cells) and bool(few_label)
+    return max(HEAT_LEFT + HEAT_CELL * hours + 8, HEAT_LEFT + HEAT_BAR + _name_room(legend) + 8,
+               HEAT_LEFT + 22 + _text_width(few_label, 11) + 8 if few else 0.0)
+
+
+def _name_room(legend: str) -> float:
+    """What the metric's name after the heatmap's scale bar takes, its gap included."""
+    return 10 + _text_width(legend, 11) if legend else 0.0
 
 
 def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequence[str], bounds: tuple[float, float],
@@ -311,9 +332,8 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
     if not cells:
         return _empty(name, title, empty)
     hours = sorted({c["hour"] for c in cells})
-    left, top, cell_h, legend_h = 38, 22, 36, 40
-    cell_w = 40.0
-    w = max(float(WIDTH), left + cell_w * len(hours) + 8)
+    left, top, cell_h, legend_h = HEAT_LEFT, 22, 36, 40
+    w = math.ceil(heatmap_width(cells, legend, few_label))
     cell_w = (w - left - 8) / len(hours)
     few = any(c["n"] < FEW_ANSWERS for c in cells) and bool(few_label)
     h = top + cell_h * 7 + 8 + legend_h + (18 if few else 0)
@@ -340,8 +360,7 @@ def heatmap_chart(name: str, title: str, cells: Sequence[dict], weekdays: Sequen
     # The legend: the whole scale, so a colour reads the same in every report. The bar leaves room
     # for the metric's name after it: a 300-wide bar put it at 348 of 400, and "Happy Index" ran
     # off the edge of a chart of up to 8 hours.
-    name_room = 10 + _text_width(legend, 11) if legend else 0
-    ly, lw = top + cell_h * 7 + 14, min(300.0, w - left - 8 - name_room)
+    ly, lw = top + cell_h * 7 + 14, min(300.0, w - left - 8 - _name_room(legend))
     stops = "".join(f'<stop offset="{k / 10:.1f}" stop-color="{readable(_diverging(k / 10))}"/>' for k in range(11))
     out.append(f'<defs><linearGradient id="{escape(name)}-scale">{stops}</linearGradient></defs>')
     out.append(f'<rect x="{left}" y="{ly}" width="{lw:.1f}" height="10" rx="2" fill="url(#{escape(name)}-scale)"/>')

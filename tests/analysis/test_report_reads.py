@@ -194,3 +194,47 @@ def test_the_heatmap_legend_names_its_metric_inside_the_chart(lang, hours):
         width = float(re.search(r'viewBox="0 0 ([\d.]+) ', chart).group(1))
         x = float(re.search(rf'<text x="([\d.]+)"[^>]*>{re.escape(name)}</text>', chart).group(1))
         assert x + svg._text_width(name, 11) <= width, (metric, lang, hours)
+
+
+@pytest.mark.parametrize("few", [False, True])
+def test_a_heatmap_is_as_wide_as_its_hours_and_its_legend_need(few):
+    """One hour's column was drawn 400 wide: it scrolled on a 412 px phone, behind a "swipe" hint,
+    its legend's "Happy Index" cut at the box's edge. A heatmap is its columns' width, or its
+    legend's where that is more; it says it scrolls only where it is wider than a 320 px phone's
+    box."""
+    from server_sync.report import html
+    from server_sync.report.i18n import t
+    n = 4 if few else 30
+    widths = {}
+    for hours in (1, 8, 14):
+        cells = [{"weekday": d, "hour": 8 + j, "n": n, "value": 70.0} for j in range(hours) for d in range(7)]
+        chart = str(svg.heatmap_chart("h", "t", cells, list("MTWTFSS"), (0, 100), "-", "n", "Happy Index",
+                                      t("heatmap_few", "en", n=svg.FEW_ANSWERS), lang="en"))
+        widths[hours] = float(re.search(r'viewBox="0 0 ([\d.]+) ', chart).group(1))
+        for x, text in re.findall(r'<text x="([\d.]+)"[^>]*text-anchor="start"[^>]*>([^<]+)</text>', chart):
+            assert float(x) + svg._text_width(text, 11) <= widths[hours], (hours, text)
+        report = {"questions": [{"id": "visit", "audience": "customer", "scale": "smiley4", "metric": "happy_index",
+                                 "text": {}}], "heatmap": [{"question_id": "visit", "metric": "happy_index",
+                                                            "cells": cells}],
+                  "summary": [], "trends": [], "generated_at": "2026-11-23T12:00:00+00:00", "pulse": {"sites": []}}
+        section = html.ENV.get_template("report/sections/heatmap.html").render(html.context(report, "en"))
+        assert ("scroll-hint" in section) == (widths[hours] > svg.PHONE_BOX), (hours, widths[hours])
+    assert widths[8] == 38 + 40 * 8 + 8 and widths[14] == 38 + 40 * 14 + 8
+    assert widths[1] <= (svg.PHONE_BOX + 80 if few else svg.PHONE_BOX), widths
+
+
+@pytest.mark.parametrize("lang", ["sv", "nb", "en"])
+def test_the_pulse_section_draws_no_scatter_when_it_says_too_little_data(lang):
+    """One store's dot, on axes of 49–51, under "too little data": no chart then."""
+    from server_sync.report import html
+    from server_sync.report.i18n import t
+    sites = [{"site_id": f"s{i}", "name": f"S{i}", "employee": {"value": 60.0 + 5 * i, "n": 20},
+              "customer": {"value": 70.0 + 3 * i + (i % 2), "n": 80}} for i in range(4)]
+    for shown, expect_chart in ((sites[:1], False), (sites, True)):
+        points = [(s["employee"]["value"], s["employee"]["n"], s["customer"]["value"], s["customer"]["n"])
+                  for s in shown]
+        report = {"questions": [], "summary": [], "trends": [], "generated_at": "2026-11-23T12:00:00+00:00",
+                  "pulse": {"sites": shown, "correlation": correlation(points, 5), "min_n": 5}}
+        section = html.ENV.get_template("report/sections/pulse.html").render(html.context(report, lang))
+        assert ('data-chart="pulse-scatter"' in section) == expect_chart, (lang, len(shown))
+        assert (t("too_little_data", lang) in section) != expect_chart, (lang, len(shown))
