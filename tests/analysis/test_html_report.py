@@ -486,3 +486,15 @@ def test_a_ranking_with_answers_but_no_site_ranked_says_so_not_no_answers(report
     assert "dashed line: mean" in page and "Filled dot:" in page and "No site has" not in page
     page = html_unescape(html.render(dict(copy.deepcopy(report), ranking=[]), "en"))
     assert "No answers in the period</text>" in page[page.index('<section id="ranking"'):]
+
+
+def test_the_best_vs_rest_differences_carry_their_sign_as_every_change_does(report):
+    """"Skillnad" read −0,41 beside 0,27: a change column's positive values are "+" as the weekly
+    change's and an action's effect's are."""
+    from server_sync.report.i18n import t
+    for lang in LANGUAGES:
+        text = html_unescape(html.render(report, lang))
+        cells = [value for head in (t("difference", lang), t("difference_like_for_like", lang))
+                 for value in re.findall(rf'<td class=num data-label="{re.escape(head)}">([^<]*)</td>', text)]
+        positive = [c for c in cells if c not in ("–",) and not c.startswith(("−", "-")) and c.strip("0,.+") != ""]
+        assert cells and positive and all(c.startswith("+") for c in positive), (lang, positive[:5])
