@@ -24,6 +24,7 @@ from server_sync.protocol.vocabulary import LANGUAGES
 from server_sync.report import figures, html
 from server_sync.report.alert_text import alert_text
 from server_sync.report.figures import figure, p_statement, percent
+from server_sync.report.i18n import t
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 NNBSP, NBSP = "\u202f", "\u00a0"
@@ -145,7 +146,7 @@ def test_the_summary_card_writes_csat_as_a_percentage(report):
     for lang in LANGUAGES:
         page = html.render(report, lang)
         for s in report["summary"]:
-            assert f"CSAT {percent(s['csat']['value'], lang)}</div>" in page
+            assert f"{t('csat', lang)} {percent(s['csat']['value'], lang)}</div>" in page
 
 
 def _texts(page: str) -> list[str]:
