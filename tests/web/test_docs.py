@@ -44,6 +44,16 @@ def test_the_web_words_exist_in_every_language():
     assert WEB_TEXTS.problems() == []
 
 
+def test_a_filters_all_choice_names_what_its_label_names():
+    """The comments filter was labelled "Skäl" with its first choice "Alla orsaker": one word."""
+    from server_sync.protocol.vocabulary import LANGUAGES
+    for lang in LANGUAGES:
+        for label, every in (("reason", "all_reasons"), ("question", "all_questions"), ("region", "all_regions"),
+                             ("site", "all_sites")):
+            word, choice = WEB_TEXTS.text(label, lang).casefold(), WEB_TEXTS.text(every, lang).casefold()
+            assert word[:-1] in choice, (lang, word, choice)
+
+
 def test_every_audit_event_and_alert_kind_has_words_in_every_language():
     """The audit log and the alert tables show these codes through the catalogues: a code without
     a text would be a KeyError (a 500) on the page."""
