@@ -39,6 +39,16 @@ def connect(broker, user, password=None, *, client_id=None, clean=True, port=Non
     return c
 
 
+def subscribed(client, topic: str) -> None:
+    """Subscribe and wait for the broker's SUBACK: a message published before the broker has the
+    subscription is not delivered to it (on a loaded machine the SUBACK came after the next
+    client's publish, and the test waited in vain)."""
+    acked: queue.Queue = queue.Queue()
+    client.on_subscribe = lambda cl, u, mid, rcs, props: acked.put(rcs)
+    client.subscribe(topic, qos=1)
+    acked.get(timeout=10)
+
+
 def close(*clients):
     for c in clients:
         c.disconnect()
@@ -61,9 +71,9 @@ def test_no_anonymous_access(broker):
 
 def test_acl_keeps_kiosks_in_their_own_topics(broker):
     central = connect(broker, "central")
-    central.subscribe(P.SHARED_EVENTS_SUBSCRIPTION, qos=1)
+    subscribed(central, P.SHARED_EVENTS_SUBSCRIPTION)
     k1 = connect(broker, "k1")
-    k1.subscribe(P.ack_topic("k2"), qos=1)           # reading another kiosk's acks is refused
+    subscribed(k1, P.ack_topic("k2"))                # reading another kiosk's acks is refused
     k1.publish(P.events_topic("k1"), b"mine", qos=1).wait_for_publish(5)
     assert central.messages.get(timeout=5) == (P.events_topic("k1"), b"mine")
     # mosquitto answers a refused QoS 1 publish with PUBACK "Not authorized".
@@ -102,8 +112,8 @@ def test_a_refused_publish_is_answered_and_the_connection_stays(broker):
 
 def test_restart_keeps_queued_qos1_messages(broker):
     sub = connect(broker, "central", client_id="t-persist", clean=False)
-    sub.subscribe(P.status_subscription(), qos=1)
-    sub.subscribe(P.events_topic("k1"), qos=1)
+    subscribed(sub, P.status_subscription())
+    subscribed(sub, P.events_topic("k1"))
     close(sub)
     k1 = connect(broker, "k1")
     for i in range(5):
