@@ -204,7 +204,9 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
     answers from then on) is refused unless `force`; "most" counts kiosks, and takes two (one
     kiosk's answers to a version the centre only plans must not block its push). Returns how many
     stored answers of that version disagree with the new definition (they stay as they are).
-    `seen`: `answered` for this definition, read before the caller's transaction (else here)."""
+    A catalogue version (`protocol.catalogue`) is held to the catalogue's meaning as a defined one
+    is (`binding`). `seen`: `answered` for this definition, read before the caller's transaction
+    (else here)."""
     if scale not in SCALE_NAMES:
         raise CentralConfigError(f"unknown scale {scale!r}; use {', '.join(SCALE_NAMES)}")
     if audience not in AUDIENCES:
@@ -216,10 +218,13 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
     # The version to suggest for a new meaning: above every one the centre defined (v + 1 may be
     # taken: define v2, then v1 otherwise, was told "give it version 2"; a review).
     free = 1 + max([version, *(v for (_q, v), entry in register.items() if entry.defined)])
-    if current and current.defined and (current.scale, current.audience) != (scale, audience) and not replace:
+    held = binding(current, question_id, version)
+    if held and (held.scale, held.audience) != (scale, audience) and not replace:
+        said = (f"is defined as {held.scale}/{held.audience}" if held.defined else
+                f"is the catalogue's {held.scale}/{held.audience}, which every kiosk without questions of its own asks")
         raise CentralConfigError(
-            f"question {question_id} v{version} is defined as {current.scale}/{current.audience}; a defined "
-            f"version keeps its meaning: give the new wording version {free} (or question define --replace)")
+            f"question {question_id} v{version} {said}; a defined version keeps its meaning: give the new wording "
+            f"version {free} (or question define --replace)")
     seen = seen or answered(db, question_id, version, scale, audience)
     disagreeing = seen.disagreeing
     otherwise = sum(n for *_, n in disagreeing)
@@ -244,6 +249,18 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
                        + (f", text = {p}" if text else "") + f" WHERE id = {p} AND version = {p}",
                        (scale, audience, ts(now), *((wording,) if text else ()), question_id, version))
     return otherwise
+
+
+def binding(current: Entry | None, question_id: str, version: int) -> Entry | None:
+    """What (question, version) already means for the whole chain: the centre's definition, else,
+    for a catalogue version, the catalogue's (every kiosk without questions of its own asks it, so
+    one push giving it another scale would hold every other kiosk's answers: a review). None: free."""
+    if current and current.defined:
+        return current
+    shipped = CATALOGUE.get(question_id)
+    if shipped and shipped["version"] == version:
+        return Entry(shipped["scale"], shipped["audience"], defined=False)
+    return None
 
 
 def kiosks_answering(db: Database, question_id: str, version: int, scale: str, audience: str) -> tuple[int, int]:

@@ -668,7 +668,8 @@ def test_a_first_definition_that_stored_answers_contradict_needs_force(tmp_path,
     """One typo in --scale held every kiosk's answers to the question from then on, with a
     note; now it is refused, naming what the stored answers are, unless --force. "Most"
     counts kiosks (two of them here): one kiosk alone cannot block a definition
-    (tests/central/test_question_register.py)."""
+    (tests/central/test_question_register.py). A question of the chain's own: a
+    catalogue version keeps the catalogue's meaning whatever was answered."""
     from datetime import datetime
 
     from tests.analysis.seeding import answer, commit
@@ -676,13 +677,14 @@ def test_a_first_definition_that_stored_answers_contradict_needs_force(tmp_path,
     db = connect(url)
     try:
         add_site(db, "s1", kiosks=2)
-        add_question(db, "visit", defined=False)        # seen in answers, not defined by the centre
-        commit(db, [answer("s1", datetime(2026, 11, 2, 10, i), 4, kiosk=f"s1-k{i % 2 + 1}") for i in range(12)])
+        add_question(db, "entrance", defined=False)        # seen in answers, not defined by the centre
+        commit(db, [answer("s1", datetime(2026, 11, 2, 10, i), 4, question="entrance", kiosk=f"s1-k{i % 2 + 1}")
+                    for i in range(12)])
     finally:
         db.close()
-    define = ["--db", url, "question", "define", "visit", "1", "--audience", "customer"]
+    define = ["--db", url, "question", "define", "entrance", "1", "--audience", "customer"]
     assert main([*define, "--scale", "nps11"]) == 2
-    assert said_error(capsys.readouterr().err, "question visit v1: most kiosks that answered it (2 of 2) ask it "
+    assert said_error(capsys.readouterr().err, "question entrance v1: most kiosks that answered it (2 of 2) ask it "
                                                "otherwise than nps11/customer (12 smiley4/customer); so defined, "
                                                "the kiosks' answers to it would be held")
     assert main([*define, "--scale", "nps11", "--force"]) == 0

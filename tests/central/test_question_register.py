@@ -6,6 +6,7 @@ kiosk's answers to a version the centre only plans do not block the centre's pus
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -115,3 +116,31 @@ def test_a_redefinition_is_told_a_version_that_is_free(tmp_path, capsys):
     assert main([*db, "question", "define", "visit", "1", "--scale", "nps11", "--audience", "customer"]) == 2
     assert "give the new wording version 3 (or question define --replace)" in capsys.readouterr().err
     assert main([*db, "question", "define", "visit", "3", "--scale", "nps11", "--audience", "customer"]) == 0
+
+
+def test_a_catalogue_version_keeps_its_meaning_like_a_defined_one(tmp_path, capsys):
+    """Every unconfigured kiosk asks the catalogue's `visit v1` on smiley4. A push to one site of
+    `visit v1` on nps11 (the version not bumped) said "questions defined by the centre: visit v1"
+    and made the chain-wide register hold every other kiosk's smiley answers for good."""
+    from server_sync.cli import main
+    from tests.central.test_cli import store_with_kiosks
+    db = store_with_kiosks(tmp_path)
+    capsys.readouterr()
+    fragment = tmp_path / "nps.toml"
+    fragment.write_text('[[questions]]\nid = "visit"\nversion = 1\nscale = "nps11"\n'
+                        'text = {sv = "Rekommendera?", nb = "Anbefale?", en = "Recommend?"}\n', encoding="utf-8")
+    for force in ((), ("--force",)):
+        assert main(["config", "push", "--site", "s1", str(fragment), "--dry-run", *force, *db]) == 2
+        err = capsys.readouterr().err
+        assert "question visit v1 is the catalogue's smiley4/customer" in err and "version 2" in err
+    assert main([*db, "question", "define", "visit", "1", "--scale", "nps11", "--audience", "customer"]) == 2
+    assert "give the new wording version 2" in capsys.readouterr().err
+    assert main([*db, "question", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["questions"] == []              # nothing defined
+    # The catalogue's own meaning, and a new version, are defined as before; --replace is the way
+    # to give the catalogue's version another meaning on purpose.
+    assert main([*db, "question", "define", "checkout", "1", "--scale", "smiley4", "--audience", "customer"]) == 0
+    assert main([*db, "question", "define", "visit", "2", "--scale", "nps11", "--audience", "customer"]) == 0
+    assert main([*db, "question", "define", "pulse", "1", "--scale", "smiley4", "--audience", "customer"]) == 2
+    assert main([*db, "question", "define", "pulse", "1", "--scale", "smiley4", "--audience", "customer",
+                 "--replace"]) == 0
