@@ -3,7 +3,8 @@ free disk and config version (and how many of its events the centre refused for 
 silent for more than `silent_after` of its site's opening hours is flagged (a closed shop's kiosk
 may sleep; an open one must not), and so is one two devices answer as (a copied card), one whose
 card is nearly full, one that holds answers the centre refused for good (they wait there for a
-person), and one whose answers do not reach the centre while it reports (`_flag`). Deactivated
+person), one whose answers do not reach the centre while it reports, and one that refused the
+config the centre pushed (`_flag`). Deactivated
 kiosks are listed, never flagged nor counted in the summary; so is a kiosk awaited (registered
 ahead of a rollout, to be installed on a later day, and not reporting). Reads kiosk, site,
 kiosk_status and kiosk_twin; never writes.
@@ -30,6 +31,7 @@ SILENT_AFTER = timedelta(hours=2)
 DISK_LOW_MB = 50                    # `kiosk doctor` fails under it; at about 1 MB every tap is refused
 BACKLOG_AFTER = timedelta(hours=2)  # a kiosk that reports, with answers unacknowledged this long
 TWIN_FLAGGED_FOR = twins.WITHIN     # a kiosk two devices answered as, this long after the last sign
+CENTRE_KINDS = ("twin", "config")   # flags its store cannot act on (`store_flag_kind` leaves them out)
 
 
 def _dt(v) -> datetime | None:
@@ -118,13 +120,16 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
         held = bool(active) and (rejected or 0) > 0
         twin = _dt(twin_seen) is not None and now - _dt(twin_seen) < TWIN_FLAGGED_FOR
 
-        def flag(twin: bool) -> tuple[str | None, str | None]:
+        refused = None if tryout else config_error
+
+        def flag(twin: bool, refused: str | None) -> tuple[str | None, str | None]:
             return _flag(bool(active) and not before_day, silent, last_seen is None or tryout, held, rejected, online,
-                         disk, backlog, synced, twin)
-        kind, text = flag(twin)
-        # A copied card is the admins' (kiosk_watch tells it apart); what its store can act on is
-        # the flag it would have without it (a backlog the twin ranks before, say).
-        store_kind = kind if kind != "twin" else flag(False)[0]
+                         disk, backlog, synced, twin, refused)
+        kind, text = flag(twin, refused)
+        # A copied card is the admins' (kiosk_watch tells it apart), and a refused config is the
+        # pusher's; what its store can act on is the flag it would have without them (a backlog
+        # the twin ranks before, say).
+        store_kind = kind if kind not in CENTRE_KINDS else flag(False, None)[0]
         out.append({
             "kiosk_id": kiosk, "site_id": site, "site_name": name or site, "timezone": zone.key,
             "active": bool(active), "installs_on": installs_on if due else None, "awaited": awaited,
@@ -157,13 +162,15 @@ def _at_closing(at: datetime | None, zone, hours) -> bool:
 
 def _flag(active: bool, silent: bool, never: bool, held: bool, rejected: int | None, online: object,
           disk_free_mb: int | None, oldest_unacked_s: int | None, clock_synced: object,
-          twin: bool = False) -> tuple[str | None, str | None]:
+          twin: bool = False, config_error: str | None = None) -> tuple[str | None, str | None]:
     """What a person must look at on an active kiosk, the most urgent first, as (kind, the CLI's
     words): silent during opening hours (or never seen); its card (nearly) full, so every tap is
     refused while it reports (it showed green: a review); answers the centre refused for good; two
     devices answering as it (a copied card: central.twins); answers that do not reach the centre
     while it reports (an ACL, a setting the ingest refuses), by the kiosk's clock, so only
-    when that is synced. The web page words each kind."""
+    when that is synced; a pushed config it refused (it runs its last good one, so it comes last:
+    the kiosk still works, but not as the centre meant; `fleet` printed it unflagged: a review).
+    The web page words each kind."""
     if not active:
         return None, None
     if silent:
@@ -176,6 +183,8 @@ def _flag(active: bool, silent: bool, never: bool, held: bool, rejected: int | N
         return "twin", "two devices answer as this kiosk (a copied card?)"
     if online and clock_synced and (oldest_unacked_s or 0) > BACKLOG_AFTER.total_seconds():
         return "backlog", f"answers unacknowledged for {oldest_unacked_s / 3600:.1f} h"
+    if config_error:
+        return "config", "refused the pushed config; runs its last good one (reason below the table)"
     return None, None
 
 

@@ -145,7 +145,7 @@ def flag_words(kiosk: dict[str, Any], lang: str) -> str:
     column and the notices about a kiosk (`workflow.kiosk_watch`) say it alike. "" for a kiosk
     with no flag."""
     kind = kiosk.get("flag_kind")
-    if kind in ("never", "silent", "twin"):
+    if kind in ("never", "silent", "twin", "config"):
         return text("flag_" + kind, lang)
     if kind == "disk":
         return text("flag_disk", lang, mb=figure(kiosk["disk_free_mb"], lang))

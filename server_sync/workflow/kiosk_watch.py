@@ -50,7 +50,7 @@ from typing import Any, Iterable, Mapping
 from peewee import Database
 
 from server_sync.analysis.chain_report import utc_instant
-from server_sync.analysis.fleet import fleet
+from server_sync.analysis.fleet import CENTRE_KINDS, fleet
 from server_sync.analysis.opening import HOLIDAYS_SETTING
 from server_sync.central.dialect import time_param
 from server_sync.central.twins import WITHIN as TWIN_WITHIN
@@ -199,9 +199,10 @@ def plan(told: Mapping[str, Flag], kiosks: list[dict[str, Any]], now: datetime) 
     silences = Silences(expected, now)
     outages = Outages({kid: f for kid, f in told.items() if kid not in gone and kid not in awaited}, expected, now)
     for k in kiosks:
-        if k["flag_kind"] == "twin":
-            # A copied card is told on its own track (twin_plan); to its store the kiosk has the
-            # flag it would have without it, told in that flag's words.
+        if k["flag_kind"] in CENTRE_KINDS:
+            # A copied card is told on its own track (twin_plan), and a refused config is for
+            # whoever pushes configs (`fleet` after a push shows it); to its store the kiosk has
+            # the flag it would have without them, told in that flag's words.
             k = dict(k, flag_kind=k.get("store_flag_kind"))
         kid, kind = k["kiosk_id"], k["flag_kind"] if k["active"] else None
         f = None if kid in gone else told.get(kid)

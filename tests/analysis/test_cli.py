@@ -282,3 +282,29 @@ def test_fleet_names_the_events_a_kiosk_holds_as_refused(tmp_path, capsys):
     assert "events refused for good (kept on the kiosk, see dead_letter): k1 3" in out
     # The table has no room for a refused config's reason: a line of its own says it (a review).
     assert "k2: config refused: config version 4 refused: bad schedule" in out
+
+
+def test_a_kiosk_that_refused_a_pushed_config_is_flagged(tmp_path, capsys):
+    """It was listed with an empty flag column and `0 flagged`, exit 0, and `fleet --flagged` left
+    it out: the kiosk runs its last good config, the pushed one never reaches its customers."""
+    from datetime import datetime, timezone
+    from tests.central.wire import register_fleet
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    db = connect(url)
+    register_fleet(db)
+    db.execute_sql("UPDATE kiosk SET active = 0 WHERE id IN ('k3', 'k4')")
+    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    for kiosk in ("k1", "k2"):
+        db.execute_sql("INSERT INTO kiosk_status (kiosk_id, online, last_seen, clock_synced, config_version, payload)"
+                       " VALUES (?, ?, ?, ?, ?, ?)", (kiosk, True, now, True, 2, '{"online": true}'))
+    db.execute_sql("UPDATE kiosk_status SET config_error = 'config 3 refused: bad schedule' WHERE kiosk_id = 'k2'")
+    db.close()
+    assert main(["--db", url, "fleet", "--json"]) == 1
+    fleet = json.loads(capsys.readouterr().out)
+    rows = {k["kiosk_id"]: k for k in fleet["kiosks"]}
+    assert fleet["summary"]["flagged"] == 1 and not rows["k1"]["flagged"]
+    assert rows["k2"]["flag_kind"] == "config" and rows["k2"]["store_flag_kind"] is None
+    assert main(["--db", url, "fleet", "--flagged"]) == 1
+    out = capsys.readouterr().out
+    assert "k2 " in out and "k1 " not in out and "1 flagged" in out
+    assert "k2: config refused: config 3 refused: bad schedule" in out

@@ -472,3 +472,13 @@ def test_the_admins_list_of_kiosks_put_off_says_each_ones_day():
          "timezone": "Europe/Stockholm", "installs_on": "2027-01-11"}
     assert _kiosk_list([k], "sv", day=True) == "k3 (Åre, senast hörd 2026-12-01 11:00 CET, installeras 2027-01-11)"
     assert _kiosk_list([k], "en").endswith("11:00 CET)")
+
+
+def test_a_refused_config_is_not_told_to_the_store():
+    """A kiosk that refused a pushed config is flagged in the fleet (`config`), but only whoever
+    pushed configs can fix it (docs/notifications.md): to the store it is a kiosk without a flag."""
+    now = T0 + timedelta(hours=3)
+    row = dict(_row("k1", "config"), store_flag_kind=None)
+    assert plan({}, [row], now) == []
+    told = _flag("k1", "disk", T0, told="disk")           # its card was told; now only the config is wrong
+    assert _ops(plan({"k1": told}, [row], now)) == {"k1": ("clearing", None)}

@@ -50,7 +50,9 @@ def test_each_flag_is_worded_for_what_it_is_and_a_deactivated_kiosk_says_so():
     for kind, extra, said in (("held", {"rejected": 3}, "har 3 svar som centralen avvisat"),
                               ("disk", {"disk_free_mb": 12}, "minneskortet nästan fullt: 12 MB ledigt"),
                               ("backlog", {"oldest_unacked_s": 3 * 3600}, "svar har inte nått centralen på 3,0 h"),
-                              ("never", {}, "aldrig hörd")):
+                              ("never", {}, "aldrig hörd"),
+                              ("config", {"config_error": "config 3 refused: bad schedule"},
+                               "avvisade konfigurationen som centralen skickade")):
         cell = _flag_cell(render.page("web/kiosk_table.html", "sv", kiosks=[dict(kiosk, flag_kind=kind, **extra)]))
         assert said in cell, (kind, cell)
     gone = _state_cell(render.page("web/kiosk_table.html", "sv", kiosks=[dict(_kiosk(True, False), active=False)]))
