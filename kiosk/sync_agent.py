@@ -77,6 +77,10 @@ PASS_PAUSE_S = 0.02
 STORE_FAILURES = (KioskError, sqlite3.Error, peewee.PeeweeException)
 REFUSED_LOG_EVERY_S = 600.0        # a broker refusing our publishes is logged at most this often
 STORE_RETRY_S = 1.0                # after a failed outbox write, try again this soon
+# A push the card could not take is tried again this often (quietly: its refusal was said once),
+# so it applies once room is freed, not at the next connect; a push is not urgent, a full card
+# is not to be written to every second for it.
+CONFIG_RETRY_S = 10.0
 # Refusals that retrying cannot fix: `kiosk sync --once` stops at once with the broker's words.
 PERMANENT_REFUSALS = ("Bad user name or password", "Not authorized", "Client identifier not valid",
                       "Banned", "Unsupported protocol version")
@@ -179,6 +183,8 @@ class SyncAgent:
         # Per kind of write (the outbox, a message on a topic) that fails: (its reason, how often).
         self._store_failing: dict[str, tuple[str, int]] = {}
         self._store_retry_at = 0.0
+        self._unsaved_push: bytes | None = None     # a push the card could not take (handle_config)
+        self._unsaved_retry_at = 0.0
         self._requeue_due = False           # a (re)connect: what was sent goes again, once written
         self._refused_logged_at: float | None = None   # the last "broker refused" warning
         self._refused_unlogged = 0                      # refusals since that warning
@@ -251,6 +257,8 @@ class SyncAgent:
         now = self.mono()
         if now >= self._next_prune:
             self._prune(now)
+        if self._unsaved_push is not None and now >= self._unsaved_retry_at:
+            self._retry_push(self._unsaved_push, now)
         if self.client is None:
             if now >= self._next_attempt:
                 self._start_connect()
@@ -606,8 +614,10 @@ class SyncAgent:
         self._check_drained = True
         return n
 
-    def handle_config(self, payload: bytes) -> bool:
-        """Apply a pushed config if valid and newer; else record and report the refusal."""
+    def handle_config(self, payload: bytes, again: bool = False) -> bool:
+        """Apply a pushed config if valid and newer; else record and report the refusal. `again`:
+        a push the card could not take, tried again (a failure to save it is not said twice)."""
+        self._unsaved_push = None       # any push that came since replaces one waiting for room
         if not payload:
             return False                # the centre cleared its retained config
         try:
@@ -627,8 +637,11 @@ class SyncAgent:
             save_pushed(self.cfg.data_dir, pushed)
         except OSError as e:
             # A full or read-only card: not applied (nothing half-written is left), said in the
-            # status; the retained push comes again on the next connect.
-            self._refuse(pushed["version"], f"cannot save it in {self.cfg.data_dir}: {e.strerror or e}")
+            # status; tried again every CONFIG_RETRY_S (the retained push also comes again on
+            # the next connect, but a card freed meanwhile must not wait for one: a review).
+            self._unsaved_push, self._unsaved_retry_at = payload, self.mono() + CONFIG_RETRY_S
+            if not again:
+                self._refuse(pushed["version"], f"cannot save it in {self.cfg.data_dir}: {e.strerror or e}")
             return False
         self.applied_version = pushed["version"]
         self.config_error = None
@@ -637,6 +650,17 @@ class SyncAgent:
         log.info("applied pushed config version %d", self.applied_version)
         self.publish_status()
         return True
+
+    def _retry_push(self, payload: bytes, now: float) -> None:
+        """Try again a push the card could not take. Nothing may escape the loop: a card that
+        fails the meta write as well keeps the push for the next try."""
+        try:
+            self.handle_config(payload, again=True)
+        except STORE_FAILURES as e:
+            self._unsaved_push, self._unsaved_retry_at = payload, now + CONFIG_RETRY_S
+            self._store_failed("a pushed config", e)
+        except Exception:
+            log.exception("a pushed config could not be applied; it comes again on the next connect")
 
     def _refuse(self, version: int | None, reason: str) -> None:
         """Keep the current config; say why in meta `config.refused` and the status."""

@@ -280,6 +280,34 @@ def test_a_push_that_cannot_be_saved_is_refused_and_the_agent_goes_on(broker, ce
     assert json.loads(pushed_path(data).read_text())["version"] == 3
 
 
+def test_a_push_refused_for_a_full_card_is_applied_once_there_is_room(broker, centre, make_kiosk, monkeypatch,
+                                                                     caplog):
+    """The retained push came again only at the next connect: a kiosk whose card was freed ran
+    its old config, flagged in `fleet`, until its link dropped. Now it tries again by itself,
+    quietly (the refusal was said once), and applies the push once the card takes the file."""
+    import kiosk.sync_agent
+    monkeypatch.setattr(kiosk.sync_agent, "CONFIG_RETRY_S", 0.2)
+    k = make_kiosk(broker)
+    caplog.set_level(logging.INFO, logger="kundpuls.sync")
+
+    def card_full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with Running(agent_for(k)) as agent:
+        with monkeypatch.context() as m:
+            m.setattr("kiosk.pushed.os.fsync", card_full)
+            centre.publish(P.config_topic("k1"), P.encode_config(2, {"ui": {"thank_you_s": 3}}), retain=True)
+            assert centre.wait_for(lambda c: config_error(c).startswith("config 2 refused: cannot save it in"))
+            time.sleep(1.0)                                  # several tries, on a card still full
+            assert agent.applied_version == 1
+        assert wait_until(lambda: agent.applied_version == 2)           # room again: no reconnect needed
+        assert centre.wait_for(lambda c: c.statuses["k1"][-1].config_version == 2
+                               and c.statuses["k1"][-1].config_error is None)
+        assert agent.counters.connects == 1
+    assert json.loads(pushed_path(k.cfg.data_dir).read_text())["version"] == 2
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
+
+
 def test_a_refused_push_names_its_version(broker, make_kiosk):
     k = make_kiosk(broker)
     agent = agent_for(k)
