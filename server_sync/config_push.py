@@ -170,6 +170,21 @@ def plan_versions(kiosk_ids: Sequence[str], pushed: Mapping[str, int | None],
     return Versions(versions, skipped)
 
 
+def site_pushes_missed(db: Database, kiosk_id: str, site_id: str) -> list[str]:
+    """The site's other active kiosks that got a config push after `kiosk_id`'s last one (or it
+    never got one): a kiosk added to a site, or moved to it, runs its own kiosk.toml (or its
+    former site's push) until it is pushed the site's. Nothing records "a site's config" (a push
+    goes to the kiosks of the moment), so `kiosk add` and `kiosk move` say so (a review: a kiosk
+    added later ran the shipped questions beside its site's pushed ones, and nothing said it)."""
+    p = db.param
+    own = db.execute_sql(f"SELECT MAX(pushed_at) FROM config_push WHERE kiosk_id = {p}", (kiosk_id,)).fetchone()[0]
+    rows = db.execute_sql(
+        f"SELECT c.kiosk_id, MAX(c.pushed_at) FROM config_push c JOIN kiosk k ON k.id = c.kiosk_id"
+        f" WHERE k.site_id = {p} AND k.active = {p} AND c.kiosk_id <> {p} GROUP BY c.kiosk_id ORDER BY c.kiosk_id",
+        (site_id, True, kiosk_id)).fetchall()
+    return [k for k, at in rows if own is None or at > own]
+
+
 def targets(db: Database, kiosk_id: str | None, site_id: str | None) -> list[tuple[str, str]]:
     """[(kiosk_id, site_id)] the push goes to."""
     if kiosk_id:

@@ -114,6 +114,7 @@ def add(args: argparse.Namespace) -> int:
     from server_sync import provision
     from server_sync.central import registry
     from server_sync.central.db import connect
+    from server_sync.config_push import site_pushes_missed
     from server_sync.protocol.codec import short
 
     if not 1 <= args.broker_port <= 65535:
@@ -148,6 +149,7 @@ def add(args: argparse.Namespace) -> int:
             # without a password grants nothing, and the next `kiosk add` finds it there).
             appended = provision.ensure_acl(args.acl_file, args.id, args.site, args.prefix)
             provision.set_password(args.password_file, args.id, password)
+        missed = site_pushes_missed(db, args.id, args.site)
     finally:
         db.close()
     _tell_day(args.id, args.installs_on, seen, tried, when, away)
@@ -158,10 +160,11 @@ def add(args: argparse.Namespace) -> int:
                           "installs_on": installs_on,
                           "tryouts_set_aside": tried.set_aside if tried else 0,
                           "tryouts_counted_again": tried.counted_again if tried else 0,
-                          "acl_appended": appended,
+                          "acl_appended": appended, "site_pushes_missed": missed,
                           "password_file": str(args.password_file), "acl_file": str(args.acl_file),
                           "broker_toml": toml}, indent=2))
         return 0
+    _tell_pushes_missed(args.id, args.site, missed)
     print(f"kiosk {args.id} reactivated at site {args.site}, with a new broker password." if reactivated else
           f"kiosk {args.id} at site {args.site} has a new broker password." if args.rotate_password else
           f"kiosk {args.id} registered at site {args.site}.")
@@ -287,6 +290,7 @@ def move(args: argparse.Namespace) -> int:
     from server_sync import provision
     from server_sync.central import registry
     from server_sync.central.db import connect
+    from server_sync.config_push import site_pushes_missed
 
     acl_file = args.acl_file
     registry.check_id(args.id, "kiosk id")
@@ -302,11 +306,12 @@ def move(args: argparse.Namespace) -> int:
             had_block = before != args.site and provision.remove_acl(acl_file, args.id)
             if before != args.site:
                 provision.ensure_acl(acl_file, args.id, args.site, args.prefix)
+        missed = site_pushes_missed(db, args.id, args.site)
     finally:
         db.close()
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "from_site": before, "site_id": args.site, "acl_file": str(acl_file),
-                          "moved": before != args.site}))
+                          "moved": before != args.site, "site_pushes_missed": missed}))
     elif before == args.site:
         print(f"kiosk {args.id} is at site {args.site} already; nothing changed.")
     else:
@@ -316,10 +321,20 @@ def move(args: argparse.Namespace) -> int:
         if forgotten:
             print(f"Its installation day {forgotten} was {before}'s and is forgotten: give one for {args.site} with "
                   f"`kiosk installs-on {args.id} DAY` if it is still to be installed.")
+        _tell_pushes_missed(args.id, args.site, missed)
     if before != args.site and not had_block:
         print(f"kiosk-central: warning: {acl_file} had no ACL block for {args.id} (one for {args.site} was added): "
               f"check that this is the file the broker reads", file=sys.stderr)
     return 0
+
+
+def _tell_pushes_missed(kiosk_id: str, site_id: str, missed: list[str]) -> None:
+    """Say that the site's other kiosks run a config pushed after any to this one
+    (config_push.site_pushes_missed)."""
+    if missed:
+        print(f"{site_id}'s kiosk{'s' if len(missed) > 1 else ''} {', '.join(missed)} run{'' if len(missed) > 1 else 's'}"
+              f" a config the centre pushed after any push to {kiosk_id}, which goes on with its own kiosk.toml (or"
+              f" an older push) until you push it the same file: kiosk-central config push --kiosk {kiosk_id} FILE")
 
 
 def _set_day(db, kiosk_id: str, day: str | None) -> tuple[str | None, Recount, str, int]:

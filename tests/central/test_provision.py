@@ -556,3 +556,34 @@ def test_a_prefix_that_would_add_a_line_to_the_acl_is_refused_by_every_command(t
     assert acl.read_text() == before
     rc, out, _ = cli(capsys, "kiosk", "list", "--json", "--db", db)
     assert [(k["id"], k["site_id"]) for k in json.loads(out)["kiosks"]] == [("k1", "s1")]
+
+
+def test_a_kiosk_added_or_moved_to_a_site_with_pushed_config_is_told_to_push_it(broker, tmp_path, capsys):
+    """A push goes to the kiosks of the moment: `kiosk add k4 --site s1` after `config push --site
+    s1` left k4 on the shipped questions beside its site's pushed ones, and nothing said so (a
+    review). `kiosk add` and `kiosk move` name the site's kiosks that run a later push."""
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    files = broker_files(tmp_path, "kiosks.passwd", "kiosks.acl")
+    for site in ("s1", "s2"):
+        cli(capsys, "site", "add", site, "--name", site, "--db", db)
+    for kiosk, site in (("k1", "s1"), ("k2", "s1"), ("k9", "s2")):
+        assert cli(capsys, "kiosk", "add", kiosk, "--site", site, *files, "--db", db)[0] == 0
+    frag = tmp_path / "visit2.toml"
+    frag.write_text(FRAGMENT, encoding="utf-8")
+    mqtt_args = ["--broker-host", broker.host, "--broker-port", str(broker.port), "--ca-file", broker.ca_file,
+                 "--username", "central", "--password-file", str(broker.password_file_for("central"))]
+    assert cli(capsys, "config", "push", "--site", "s1", str(frag), *mqtt_args, "--db", db)[0] == 0
+    hint = "run a config the centre pushed after any push to {k}, which goes on with its own kiosk.toml"
+    rc, out, _ = cli(capsys, "kiosk", "add", "k4", "--site", "s1", *files, "--db", db)
+    assert rc == 0 and "s1's kiosks k1, k2 " + hint.format(k="k4") in out
+    assert "kiosk-central config push --kiosk k4 FILE" in out
+    rc, out, _ = cli(capsys, "kiosk", "add", "k5", "--site", "s1", *files, "--json", "--db", db)
+    assert json.loads(out)["site_pushes_missed"] == ["k1", "k2"]
+    rc, out, _ = cli(capsys, "kiosk", "move", "k9", "--site", "s1", "--acl-file", files[3], "--db", db)
+    assert rc == 0 and "s1's kiosks k1, k2 " + hint.format(k="k9") in out
+    # pushed the same, it is told nothing more; a site without pushes says nothing
+    assert cli(capsys, "config", "push", "--kiosk", "k4", str(frag), *mqtt_args, "--db", db)[0] == 0
+    rc, out, _ = cli(capsys, "kiosk", "add", "k4", "--site", "s1", "--rotate-password", *files, "--db", db)
+    assert rc == 0 and "pushed after" not in out
+    rc, out, _ = cli(capsys, "kiosk", "add", "k8", "--site", "s2", *files, "--db", db)
+    assert rc == 0 and "pushed after" not in out
