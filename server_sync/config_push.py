@@ -170,19 +170,26 @@ def plan_versions(kiosk_ids: Sequence[str], pushed: Mapping[str, int | None],
     return Versions(versions, skipped)
 
 
-def site_pushes_missed(db: Database, kiosk_id: str, site_id: str) -> list[str]:
+def site_pushes_missed(db: Database, kiosk_id: str, site_id: str, *, moved: bool = False) -> list[str]:
     """The site's other active kiosks that got a config push after `kiosk_id`'s last one (or it
-    never got one): a kiosk added to a site, or moved to it, runs its own kiosk.toml (or its
-    former site's push) until it is pushed the site's. Nothing records "a site's config" (a push
-    goes to the kiosks of the moment), so `kiosk add` and `kiosk move` say so (a review: a kiosk
-    added later ran the shipped questions beside its site's pushed ones, and nothing said it)."""
+    never got one; `moved` to the site: its pushes were for its former site, none counts): a
+    kiosk added to a site, or moved to it, runs its own kiosk.toml (or its former site's push)
+    until it is pushed the site's. Nothing records "a site's config" (a push goes to the kiosks
+    of the moment), so `kiosk add` and `kiosk move` say so (a review: a kiosk added later ran the
+    shipped questions beside its site's pushed ones, and nothing said it)."""
     p = db.param
-    own = db.execute_sql(f"SELECT MAX(pushed_at) FROM config_push WHERE kiosk_id = {p}", (kiosk_id,)).fetchone()[0]
+    own = None if moved else db.execute_sql(f"SELECT MAX(pushed_at) FROM config_push WHERE kiosk_id = {p}",
+                                            (kiosk_id,)).fetchone()[0]
     rows = db.execute_sql(
         f"SELECT c.kiosk_id, MAX(c.pushed_at) FROM config_push c JOIN kiosk k ON k.id = c.kiosk_id"
         f" WHERE k.site_id = {p} AND k.active = {p} AND c.kiosk_id <> {p} GROUP BY c.kiosk_id ORDER BY c.kiosk_id",
         (site_id, True, kiosk_id)).fetchall()
     return [k for k, at in rows if own is None or at > own]
+
+
+def was_pushed(db: Database, kiosk_id: str) -> bool:
+    """Whether the centre ever pushed a config to `kiosk_id`."""
+    return db.execute_sql(f"SELECT 1 FROM config_push WHERE kiosk_id = {db.param} LIMIT 1", (kiosk_id,)).fetchone() is not None
 
 
 def targets(db: Database, kiosk_id: str | None, site_id: str | None) -> list[tuple[str, str]]:

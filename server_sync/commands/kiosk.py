@@ -290,7 +290,7 @@ def move(args: argparse.Namespace) -> int:
     from server_sync import provision
     from server_sync.central import registry
     from server_sync.central.db import connect
-    from server_sync.config_push import site_pushes_missed
+    from server_sync.config_push import site_pushes_missed, was_pushed
 
     acl_file = args.acl_file
     registry.check_id(args.id, "kiosk id")
@@ -306,12 +306,15 @@ def move(args: argparse.Namespace) -> int:
             had_block = before != args.site and provision.remove_acl(acl_file, args.id)
             if before != args.site:
                 provision.ensure_acl(acl_file, args.id, args.site, args.prefix)
-        missed = site_pushes_missed(db, args.id, args.site)
+        moved = before != args.site
+        missed = site_pushes_missed(db, args.id, args.site, moved=moved)
+        # pushed for its former site, to a site whose kiosks run none: it still asks that site's questions
+        carries_old_push = moved and not missed and was_pushed(db, args.id)
     finally:
         db.close()
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "from_site": before, "site_id": args.site, "acl_file": str(acl_file),
-                          "moved": before != args.site, "site_pushes_missed": missed}))
+                          "moved": moved, "site_pushes_missed": missed, "runs_former_sites_push": carries_old_push}))
     elif before == args.site:
         print(f"kiosk {args.id} is at site {args.site} already; nothing changed.")
     else:
@@ -322,6 +325,9 @@ def move(args: argparse.Namespace) -> int:
             print(f"Its installation day {forgotten} was {before}'s and is forgotten: give one for {args.site} with "
                   f"`kiosk installs-on {args.id} DAY` if it is still to be installed.")
         _tell_pushes_missed(args.id, args.site, missed)
+        if carries_old_push:
+            print(f"{args.id} runs the config the centre last pushed to it, before this move; {args.site}'s kiosks"
+                  f" run none: push it what {args.site} should ask (kiosk-central config push --kiosk {args.id} FILE).")
     if before != args.site and not had_block:
         print(f"kiosk-central: warning: {acl_file} had no ACL block for {args.id} (one for {args.site} was added): "
               f"check that this is the file the broker reads", file=sys.stderr)

@@ -587,3 +587,11 @@ def test_a_kiosk_added_or_moved_to_a_site_with_pushed_config_is_told_to_push_it(
     assert rc == 0 and "pushed after" not in out
     rc, out, _ = cli(capsys, "kiosk", "add", "k8", "--site", "s2", *files, "--db", db)
     assert rc == 0 and "pushed after" not in out
+    # Moved after a later push of its own site's: that push was for the site it leaves (it said
+    # nothing, its push being the later one); and to a site without pushes it says what it carries.
+    assert cli(capsys, "config", "push", "--kiosk", "k8", str(frag), *mqtt_args, "--db", db)[0] == 0
+    rc, out, _ = cli(capsys, "kiosk", "move", "k8", "--site", "s1", "--acl-file", files[3], "--json", "--db", db)
+    assert json.loads(out)["site_pushes_missed"] == ["k1", "k2", "k4"]
+    cli(capsys, "site", "add", "s3", "--name", "s3", "--db", db)
+    rc, out, _ = cli(capsys, "kiosk", "move", "k8", "--site", "s3", "--acl-file", files[3], "--db", db)
+    assert rc == 0 and "k8 runs the config the centre last pushed to it, before this move; s3's kiosks run none" in out

@@ -137,3 +137,23 @@ def test_a_tab_left_alone_does_not_warn_while_the_person_works_in_another(short_
     driver.switch_to.window(busy)
     driver.close()
     driver.switch_to.window(quiet)
+
+
+@pytest.mark.parametrize("chain_url", ["sqlite"], indirect=True, scope="module")
+def test_stay_pressed_after_the_session_ended_elsewhere_says_it_ended(short_idle, chromium):
+    """The server's answer to "Stay signed in" is the last word: the session ended meanwhile (here
+    its cookie is gone, as after a sign-out or a sign-in in another window that this tab's shared
+    clock did not hear of), /session sends the page to the login page, and the notice must say
+    the session ended. It hid itself instead, taking the tabs' shared clock (still ahead: the
+    warning comes before it) for another tab's activity, and warned again later (a review)."""
+    driver = signed_out(chromium)
+    sign_in(driver, short_idle.url, "rolf-regional")
+    driver.get(f"{short_idle.url}/alerts")
+    WebDriverWait(driver, IDLE_MINUTES * 60).until(_notice_shown)
+    notice = driver.find_element(By.ID, "idle-notice")
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.find_element(By.ID, "idle-stay").click()
+    # at once, from the server's answer: the page's own end is still lead seconds away (5 s)
+    WebDriverWait(driver, 2.5).until(
+        lambda d: d.find_element(By.ID, "idle-text").text == notice.get_attribute("data-ended"))
+    assert _notice_shown(driver) and not driver.find_element(By.ID, "idle-stay").is_displayed()

@@ -225,9 +225,14 @@
     words.textContent = notice.getAttribute("data-retry");
     stay.focus();
   }
-  function ended() {
+  // `known`: the server said the session is over (the Stay button's answer), which no other tab's
+  // clock can undo; the timer's end is checked against the tabs' shared one first.
+  function ended(known) {
     var s = sharedLeft();
-    if (s > 1) { if (!notice.hidden) { hide(); } schedule(s); return; }    // another tab kept the session
+    if (known !== true && s > 1) { if (!notice.hidden) { hide(); } schedule(s); return; }    // another tab kept it
+    if (known === true) {
+      try { window.localStorage.removeItem(KEY); } catch (e) { /* no storage */ }
+    }
     timers.forEach(clearTimeout);
     words.textContent = notice.getAttribute("data-ended");
     stay.hidden = true;
@@ -240,7 +245,7 @@
         // Sent to the login page (the session is over) or refused its token (a new session in
         // another tab): ended. Any other failure (a 503 while the database is down) is no end:
         // the notice stays and says so; it said "signed out" while the session went on.
-        if (r.redirected || r.status === 401 || r.status === 403) { ended(); return; }
+        if (r.redirected || r.status === 401 || r.status === 403) { ended(true); return; }
         if (!r.ok) { unanswered(); return; }
         return r.json().then(function (d) { hide(); schedule(d.seconds_left); });
       })
