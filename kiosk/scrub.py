@@ -102,13 +102,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _WHITESPACE = re.compile(r"\s+")
 # Dates and times read like phone numbers to a phone parser; people write them in complaints, on
 # the kiosk's keyboard (no dash, slash or colon) as a day, month and year with spaces too.
+_ISO_DATE = r"\d{4}-\d{1,2}-\d{1,2}"
 _SPACED_DATE = (r"(?:0?[1-9]|[12]\d|3[01]) (?:0?[1-9]|1[0-2]) (?:19|20)\d\d"
                 r"|(?:19|20)\d\d (?:0?[1-9]|1[0-2]) (?:0?[1-9]|[12]\d|3[01])")
-_DATE_OR_TIME = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?|\d{1,2}[.:]\d{2}(?:\s*-\s*\d{1,2}[.:]\d{2})?"
+_DATE_OR_TIME = re.compile(_ISO_DATE + r"|\d{1,2}[./-]\d{1,2}(?:[./-]\d{2,4})?|\d{1,2}[.:]\d{2}(?:\s*-\s*\d{1,2}[.:]\d{2})?"
                           r"|" + _SPACED_DATE)
 # A whole date and a time after it ("kontot 2026-12-03 14.30": when the person called about it)
 # have an account's count of digits, and are none.
-_DATE_THEN_TIME = re.compile(r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|" + _SPACED_DATE
+_DATE_THEN_TIME = re.compile(r"(?:" + _ISO_DATE + r"|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|" + _SPACED_DATE
                              + r")(?: \d{1,2}[.: ]\d{2})?")
 # Words that say the number after them belongs to the store, not a person (sv, nb, en). Whole
 # words: "ean" in "sean", "ref" in "refund", "vare" in "varene" (the goods) kept a phone number.

@@ -26,6 +26,7 @@ from starlette.responses import Response, StreamingResponse
 
 from server_sync.central.dialect import driver_error, in_one_line, store_failure
 from server_sync.web import marks
+from server_sync.web.guard import NO_STORE
 from server_sync.web.outage import Connections
 
 log = logging.getLogger(__name__)
@@ -196,4 +197,4 @@ async def stream(request: Request, visible: frozenset[str], live: LiveMarks,
             if not sent:
                 yield ": ping\n\n"
     return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+                             headers={**NO_STORE, "X-Accel-Buffering": "no"})
