@@ -146,6 +146,9 @@ def fleet(db: Database, now: datetime, silent_after: timedelta = SILENT_AFTER,
             "heard_at_closing": _at_closing(last_seen, zone, hours_cache[opening]),
             "silent_open_hours": round(silent_open / 3600, 2), "silent": silent, "flagged": kind is not None,
             "flag_kind": kind, "flag": text, "store_flag_kind": store_kind,
+            # What it refused of a push, whatever flag ranks before (a kiosk silent since): for
+            # the admins' own track (kiosk_watch.refusal_plan). None after a tryout: no news.
+            "config_refused": refused,
         })
     return out
 

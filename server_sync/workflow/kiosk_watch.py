@@ -32,7 +32,9 @@ It is told on a track of its own (`twin_plan`, state in `kiosk_twin.told_at` / `
 admins and the webhooks as `fleet.twin` at the first look after it is found, and as
 `fleet.twin_ended` once a day has passed without a sign; once per episode, whatever the store's
 own notices about the kiosk meanwhile (its silence while the password is changed, say), which
-go on as for any kiosk.
+go on as for any kiosk. A pushed config a kiosk refused is whoever pushes configs' matter, told the
+same way (`refusal_plan`, state in `kiosk_config_refusal`): `fleet.config` with the kiosk's reason
+at the first look that sees it, `fleet.config_ended` once the kiosk reports none.
 
 What was told is kept per kiosk in `kiosk_flag`. Each step is a conditional write in the
 transaction that queues its notices, so two workers at once tell it once. A deactivated kiosk's
@@ -372,6 +374,55 @@ def _claim_twin(db: Database, kiosk_id: str, what: str, now: datetime) -> bool:
     return db.execute_sql(sql, (at, kiosk_id)).rowcount == 1
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A `kiosk_config_refusal` row: the refusal the admins were told of (the kiosk's words), when,
+    and when its end was told or it went quietly (naive UTC, None: not)."""
+    kiosk_id: str
+    error: str
+    told_at: datetime
+    ended_at: datetime | None
+
+
+def refusal_plan(told: Iterable[Refusal], kiosks: list[dict[str, Any]]) -> list[tuple[str, str, str | None]]:
+    """(kiosk, what, refusal) to do about pushed configs the kiosks refused: `tell` an active
+    kiosk's refusal not told yet (none told, its last one over, or another one since: a new push
+    refused), `end` a told one the kiosk no longer reports (it runs a config pushed to it), `quiet`
+    a told one of a kiosk deactivated meanwhile (the admins took it out themselves). Told at the
+    first look: a refusal is the kiosk's verdict on a push, not a state that comes and goes."""
+    rows = {r.kiosk_id: r for r in told}
+    out: list[tuple[str, str, str | None]] = []
+    for k in kiosks:
+        kid, refused, r = k["kiosk_id"], k.get("config_refused"), rows.get(k["kiosk_id"])
+        open_episode = r is not None and r.ended_at is None
+        if k["active"] and refused and not (open_episode and r.error == refused):
+            out.append((kid, "tell", refused))
+        elif open_episode and not k["active"]:
+            out.append((kid, "quiet", None))
+        elif open_episode and not k["config_error"]:
+            out.append((kid, "end", None))
+    return out
+
+
+def _refusals(db: Database) -> list[Refusal]:
+    return [Refusal(r[0], r[1], _utc(r[2]), _utc(r[3])) for r in
+            db.execute_sql("SELECT kiosk_id, error, told_at, ended_at FROM kiosk_config_refusal").fetchall()]
+
+
+def _claim_refusal(db: Database, kiosk_id: str, what: str, refused: str | None, now: datetime) -> bool:
+    """`refusal_plan`'s step, if the row is still as it was decided on (two workers tell it once)."""
+    p, at = db.param, time_param(db)(_ts(now))
+    if what == "tell":
+        sql, params = (f"INSERT INTO kiosk_config_refusal (kiosk_id, error, told_at) VALUES ({p}, {p}, {p})"
+                       " ON CONFLICT (kiosk_id) DO UPDATE SET error = excluded.error, told_at = excluded.told_at,"
+                       " ended_at = NULL WHERE kiosk_config_refusal.ended_at IS NOT NULL"
+                       " OR kiosk_config_refusal.error <> excluded.error", (kiosk_id, refused, at))
+    else:
+        sql, params = (f"UPDATE kiosk_config_refusal SET ended_at = {p} WHERE kiosk_id = {p} AND ended_at IS NULL",
+                       (at, kiosk_id))
+    return db.execute_sql(sql, params).rowcount == 1
+
+
 def watch(db: Database, now: datetime) -> Told:
     """One look at the fleet: make each step of `plan`, with its claim, and queue what it tells."""
     unreadable: list[tuple[str, str]] = []
@@ -411,6 +462,9 @@ def watch(db: Database, now: datetime) -> Told:
         for kid, what in twin_plan(_twins(db), kiosks, now):
             if _claim_twin(db, kid, what, now) and what != "quiet":
                 grouped.setdefault("fleet.twin" if what == "tell" else "fleet.twin_ended", []).append(by_id[kid])
+        for kid, what, refused in refusal_plan(_refusals(db), kiosks):
+            if _claim_refusal(db, kid, what, refused, now) and what != "quiet":
+                grouped.setdefault("fleet.config" if what == "tell" else "fleet.config_ended", []).append(by_id[kid])
         for event, kiosks_told in grouped.items():
             if kiosks_told:
                 notices.fleet_notice(db, event, kiosks_told, now)

@@ -228,34 +228,48 @@ FLEET_LISTED = 20          # kiosks named in one notice to the admins; the rest 
 ROTATE = "kiosk-central kiosk add {kiosk} --site {site} --rotate-password"     # a copied card's remedy
 
 
-def _kiosk_list(kiosks: list[dict[str, Any]], lang: str, rotate: bool = False, day: bool = False) -> str:
-    """"k1 (Store 1, last seen 2026-11-23 13:00 CET)", one a line (with `rotate`, the command that
-    gives it a new password under it): the first FLEET_LISTED, then how many more."""
+def _kiosk_list(kiosks: list[dict[str, Any]], lang: str, under: Callable[[dict[str, Any]], str] | None = None,
+                day: bool = False, every: bool = False) -> str:
+    """"k1 (Store 1, last seen 2026-11-23 13:00 CET)", one a line (with `under`, a line of its own
+    under each: the command that ends it, say): the first FLEET_LISTED (`every`: all), then how
+    many more."""
     def said(k: dict[str, Any]) -> str:
         seen = local_time(k["last_seen"], ZoneInfo(k["timezone"]))
         line = f"{k['kiosk_id']} ({k['site_name']}" + (f", {render.text('last_seen', lang).lower()} {seen}"
                                                         if seen else "") + (
             f", {render.text('awaited_until', lang, day=k['installs_on'])})" if day else ")")
-        return line + ("\n    " + ROTATE.format(kiosk=k["kiosk_id"], site=k["site_id"]) if rotate else "")
-    # Each copied card's command is given, however many: the remedy is in the notice.
-    listed = len(kiosks) if rotate else FLEET_LISTED
+        return line + ("\n    " + under(k) if under else "")
+    listed = len(kiosks) if every else FLEET_LISTED
     shown = sorted(kiosks, key=lambda k: (sort_key(k["site_name"], lang), sort_key(k["kiosk_id"], lang)))[:listed]
     more = len(kiosks) - listed
     return "\n".join([said(k) for k in shown] + ([render.text("digest_more", lang, n=figure(more, lang))]
                                                   if more > 0 else []))
 
 
+def _rotate(k: dict[str, Any]) -> str:
+    return ROTATE.format(kiosk=k["kiosk_id"], site=k["site_id"])
+
+
+def _refused(k: dict[str, Any]) -> str:
+    """The kiosk's own words on the push it refused, on one line (they come from the device)."""
+    return " ".join((k.get("config_refused") or "").split())
+
+
 def fleet_notice(db: Database, event: str, kiosks: list[dict[str, Any]], now: datetime) -> None:
     """One notice to the webhooks and each admin about several kiosks at once: `fleet.silent`
     (silent since about the same time: one cause the stores cannot fix), `fleet.never` (never
     heard from since registered), `fleet.twin` (two devices answer as each), `fleet.heard` (those
-    heard again), `fleet.awaited` (put off to a later installation day) or `fleet.twin_ended`
-    (one device again)."""
+    heard again), `fleet.awaited` (put off to a later installation day), `fleet.twin_ended`
+    (one device again), `fleet.config` (refused the config pushed to them, each with its reason)
+    or `fleet.config_ended` (those run a config pushed to them now)."""
     url = web_url(db, "/fleet?flagged=1")
     key = event.replace(".", "_")
     values = dict(n=len(kiosks), sites=len({k["site_id"] for k in kiosks}))
-    lang, listed = WEBHOOK_LANGUAGE, partial(_kiosk_list, kiosks, rotate=event == "fleet.twin",
-                                             day=event == "fleet.awaited")
+    # Each copied card's command is given, however many: the remedy is in the notice. A refusal
+    # has the kiosk's reason under it.
+    under = {"fleet.twin": _rotate, "fleet.config": _refused}.get(event)
+    lang, listed = WEBHOOK_LANGUAGE, partial(_kiosk_list, kiosks, under=under, day=event == "fleet.awaited",
+                                             every=event == "fleet.twin")
     hooks = queue.enqueue_webhooks(db, Notice(event, render.text(key + "_subject", lang, **values),
                                               render.text(key + "_intro", lang, **values) + "\n"
                                               + listed(lang), None, url), now)

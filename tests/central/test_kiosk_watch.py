@@ -185,17 +185,20 @@ def chain(central_db, quick_password_hashes):
     return db
 
 
-def _status(db, kiosk: str, seen: datetime, *, disk: int = 900) -> None:
+def _status(db, kiosk: str, seen: datetime, *, disk: int = 900, refused: str | None = None) -> None:
     p = db.param
     db.execute_sql("DELETE FROM kiosk_status WHERE kiosk_id = " + p, (kiosk,))
-    db.execute_sql(f"INSERT INTO kiosk_status (kiosk_id, online, last_seen, disk_free_mb, clock_synced, payload)"
-                   f" VALUES ({p}, {p}, {p}, {p}, {p}, '{{}}')",
-                   (kiosk, True, seen.astimezone(timezone.utc).replace(tzinfo=None), disk, True))
+    db.execute_sql(f"INSERT INTO kiosk_status (kiosk_id, online, last_seen, disk_free_mb, clock_synced, config_error,"
+                   f" payload) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, '{{}}')",
+                   (kiosk, True, seen.astimezone(timezone.utc).replace(tzinfo=None), disk, True, refused))
+
+
+REFUSING: dict[str, str] = {}      # what each kiosk reports refusing of a push, in `_heard`'s statuses
 
 
 def _heard(db, at: datetime, *kiosks: str) -> None:
     for k in kiosks:
-        _status(db, k, at - timedelta(minutes=1))
+        _status(db, k, at - timedelta(minutes=1), refused=REFUSING.get(k))
 
 
 def _told(db) -> tuple[list[tuple[str, str, str]], list[dict]]:
@@ -482,3 +485,84 @@ def test_a_refused_config_is_not_told_to_the_store():
     assert plan({}, [row], now) == []
     told = _flag("k1", "disk", T0, told="disk")           # its card was told; now only the config is wrong
     assert _ops(plan({"k1": told}, [row], now)) == {"k1": ("clearing", None)}
+
+
+WHY = "config 3 refused: questions[0].scale: 'smiley5' is not one of: smiley4, nps11"
+
+
+@pytest.fixture
+def refusing():
+    REFUSING.clear()
+    yield REFUSING
+    REFUSING.clear()
+
+
+def test_a_refused_config_push_is_told_to_the_admins_once_with_its_reason_and_so_is_its_end(chain, refusing):
+    """k3 refuses the config pushed to it (it runs its last good one): the admins hear of it at
+    the next look, with the kiosk's reason, and its store not (it cannot fix a push); once, however
+    long it lasts; a second push refused too is news; the kiosk taking a push is its end."""
+    db = chain
+    refusing["k3"] = WHY
+    [(at, (mails, hooks))] = _looks(db, T0, T0 + timedelta(hours=1))
+    assert at == T0
+    [(to, subject, text)] = mails                              # anna; not nils, k3's store manager
+    assert (to, subject) == ("anna@example.se", "Kundpuls: kiosks that refused the config pushed to them: 1 (stores: 1)")
+    assert f"k3 (Store s2, last seen 2026-11-23 12:59 CET)\n    {WHY}" in text, text
+    assert "kiosk-central config push" in text
+    assert [h["event"] for h in hooks] == ["fleet.config"]
+    assert f"k3 (Store s2, last seen 2026-11-23 12:59 CET)\n    {WHY}" in hooks[0]["text"]
+    # A corrected push refused as well (another reason): told again.
+    refusing["k3"] = WHY.replace("config 3", "config 4")
+    [(_at, (mails, hooks))] = _looks(db, T0 + timedelta(hours=1, minutes=5), T0 + timedelta(hours=2))
+    assert [m[0] for m in mails] == ["anna@example.se"] and "config 4 refused" in mails[0][2]
+    # The next push taken: its end is told, once, to the same people.
+    del refusing["k3"]
+    back = T0 + timedelta(hours=2, minutes=5)
+    [(at, (mails, hooks))] = _looks(db, back, back + timedelta(hours=1))
+    assert at == back
+    assert [(m[0], m[1]) for m in mails] == [("anna@example.se",
+                                              "Kundpuls: kiosks that run a config pushed to them now: 1 (stores: 1)")]
+    assert [h["event"] for h in hooks] == ["fleet.config_ended"]
+
+
+def test_a_refusal_of_a_kiosk_silent_since_is_told_to_the_admins_and_its_silence_to_its_store(chain, refusing):
+    """k3 refused a push and then fell silent: the fleet flags it silent (a silence ranks before a
+    refused config); the admins still hear of the refusal, the store of the silence."""
+    db = chain
+    _status(db, "k3", T0, refused=WHY)
+    told = _looks(db, T0, T0 + timedelta(hours=3), alive=("k1", "k2", "k4"))
+    assert [(m[0], m[1]) for _at, (mails, _h) in told for m in mails] == [
+        ("anna@example.se", "Kundpuls: kiosks that refused the config pushed to them: 1 (stores: 1)"),
+        ("nils@example.se", "Kundpuls: kiosk k3 i Store s2: stille i åpningstiden")]
+
+
+def test_a_refused_config_of_a_kiosk_deactivated_goes_quietly_and_two_workers_tell_it_once(chain, refusing):
+    db = chain
+    refusing["k3"] = WHY
+    _heard(db, T0, "k3")
+    watch(db, T0)
+    watch(db, T0)                                   # a second worker, the same look: nothing more
+    assert [h["event"] for h in _told(db)[1]] == ["fleet.config"]
+    set_active(db, "k3", False, (T0 + timedelta(hours=1)).replace(tzinfo=None))
+    assert _looks(db, T0 + timedelta(hours=1), T0 + timedelta(hours=2)) == []
+    # Brought back, still refusing the push: told again (the admins took it out; it is news).
+    set_active(db, "k3", True, (T0 + timedelta(hours=2)).replace(tzinfo=None))
+    assert [h["event"] for _at, (_m, hooks) in _looks(db, T0 + timedelta(hours=2, minutes=5),
+                                                       T0 + timedelta(hours=3)) for h in hooks] == ["fleet.config"]
+
+
+def test_refusal_plan():
+    from server_sync.workflow.kiosk_watch import Refusal, refusal_plan
+
+    def row(kid, refused, active=True):
+        return {"kiosk_id": kid, "active": active, "config_refused": refused, "config_error": refused}
+    told = [Refusal("same", WHY, T0, None), Refusal("other", WHY, T0, None), Refusal("over", WHY, T0, T0),
+            Refusal("fixed", WHY, T0, None), Refusal("off", WHY, T0, None), Refusal("off-over", WHY, T0, T0)]
+    kiosks = [row("same", WHY), row("other", "config 4 refused: x"), row("over", WHY), row("fixed", None),
+              row("off", WHY, active=False), row("off-over", WHY, active=False), row("new", WHY),
+              row("new-off", WHY, active=False), row("fine", None),
+              # heard only in a tryout before its day: no news, and not its end either
+              dict(row("tryout", None), config_error=WHY)]
+    assert refusal_plan(told + [Refusal("tryout", WHY, T0, None)], kiosks) == [
+        ("other", "tell", "config 4 refused: x"), ("over", "tell", WHY), ("fixed", "end", None),
+        ("off", "quiet", None), ("new", "tell", WHY)]
