@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any, Iterator, TextIO
 from zoneinfo import ZoneInfo
 
+from peewee import JOIN
+
 from server_sync.program.spreadsheet import list_cell, text_cell
 from server_sync.protocol import FieldSpec, FollowUpEvent, ResponseEvent, field_names, fields_of, iso_ms
 from kiosk.config import KioskConfig
@@ -37,11 +39,11 @@ CSV_COLUMNS = ("type", *dict.fromkeys(field_names(ResponseEvent) + field_names(F
 _FIELDS = {spec.name: spec for spec in fields_of(ResponseEvent) + fields_of(FollowUpEvent)}
 
 
-def since_utc(cfg: KioskConfig, since: date | None) -> str | None:
+def since_utc(tz_name: str, since: date | None) -> str | None:
     """Store-local midnight of `since` as the UTC text recorded_at is compared with."""
     if since is None:
         return None
-    local = datetime.combine(since, dtime(0, 0), tzinfo=ZoneInfo(cfg.timezone))
+    local = datetime.combine(since, dtime(0, 0), tzinfo=ZoneInfo(tz_name))
     try:
         return iso_ms(local.astimezone(timezone.utc))
     except OverflowError:
@@ -50,17 +52,26 @@ def since_utc(cfg: KioskConfig, since: date | None) -> str | None:
         return None
 
 
-def events(store: LocalStore, since: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every response and follow-up (recorded at or after `since`, UTC text), in seq order.
+def events(store: LocalStore, since: date | None = None, tz_name: str = "UTC") -> Iterator[dict[str, Any]]:
+    """Every response and follow-up (from the store-local day `since` on), in seq order.
     An export can reach the centre (`kiosk-central import`): the sent mark covers each seq
-    before it is written out (kiosk.earlier)."""
+    before it is written out (kiosk.earlier).
+
+    The day is the one `kiosk stats` counts an answer on, its `local_date`, not its `recorded_at`:
+    an answer given before the clock synced keeps fake-hwclock's old time as sent, and
+    kiosk.local_day puts its local_date right. A follow-up goes with its answer; one whose answer
+    was lost (`kiosk repair` keeps it) goes by its own recorded_at."""
     sent = SentMark(store.path)
     with store.db.bind_ctx((Response, FollowUp)):
         rq = Response.select().order_by(Response.seq)
         fq = FollowUp.select().order_by(FollowUp.seq)
-        if since:
-            rq = rq.where(Response.recorded_at >= since)
-            fq = fq.where(FollowUp.recorded_at >= since)
+        if since is not None:
+            day = since.isoformat()
+            rq = rq.where(Response.local_date >= day)
+            at = since_utc(tz_name, since)
+            lost = Response.id.is_null() if at is None else (Response.id.is_null() & (FollowUp.recorded_at >= at))
+            fq = (fq.join(Response, JOIN.LEFT_OUTER, on=(FollowUp.response_id == Response.id))
+                  .where((Response.local_date >= day) | lost))
         for row in heapq.merge(rq.iterator(), fq.iterator(), key=lambda r: r.seq):
             sent.cover(row.seq)
             yield row.to_event()
@@ -75,7 +86,7 @@ def write_jsonl(cfg: KioskConfig, store: LocalStore, out: TextIO, exported_at: d
                 since: date | None = None) -> int:
     out.write(json.dumps(header(cfg, exported_at, since), ensure_ascii=False) + "\n")
     n = 0
-    for ev in events(store, since_utc(cfg, since)):
+    for ev in events(store, since, cfg.timezone):
         out.write(json.dumps(ev, ensure_ascii=False, separators=(",", ":")) + "\n")
         n += 1
     out.write(json.dumps({"type": "end", "events": n}) + "\n")
@@ -90,7 +101,7 @@ def write_csv(cfg: KioskConfig, store: LocalStore, out: TextIO, exported_at: dat
     w.writerow({"type": "export", "kiosk_id": h["kiosk_id"], "site_id": h["site_id"],
                 "schema": SCHEMA, "exported_at": h["exported_at"]})
     n = 0
-    for ev in events(store, since_utc(cfg, since)):
+    for ev in events(store, since, cfg.timezone):
         w.writerow({name: csv_cell(_FIELDS[name], value) if name in _FIELDS else value
                     for name, value in ev.items()})
         n += 1

@@ -51,6 +51,46 @@ def test_since_uses_store_local_days(cfg, store, recorder, clock):
     assert write_jsonl(cfg, store, out, NOW, since=date(2026, 11, 24)) == 2
 
 
+def test_since_takes_the_day_kiosk_stats_counts_an_answer_on(cfg, store, recorder, clock):
+    """An answer given before NTP synced is stamped with fake-hwclock's old time; once the clock
+    syncs, kiosk.local_day puts its `local_date` on today (as `kiosk stats` counts it) and leaves
+    `recorded_at` as sent. `--since today` filtered on `recorded_at` and left it, and its
+    follow-up, out of the export. A follow-up goes by its answer's day, so the two go together."""
+    from kiosk.local_day import restamp_unsynced
+    from kiosk.stats import local_stats
+    clock.synced = False
+    clock.step(datetime(2026, 11, 20, 19, 0, tzinfo=timezone.utc))    # fake-hwclock: last Friday
+    late = recorder.record("visit", 2)
+    recorder.record_followup(late.id, ["queue"], None)
+    clock.step(datetime(2026, 11, 23, 11, 5, tzinfo=timezone.utc))     # NTP: Monday, today
+    clock.synced = True
+    assert restamp_unsynced(store, cfg.timezone, boot_id=clock.boot_id(), now=clock.now(),
+                            monotonic_ns=clock.monotonic_ns()) == 1
+    clock.advance(600)
+    recorder.record("visit", 4)
+    today = local_stats(cfg, store, clock.now(), question="visit")["periods"]["today"]
+    assert today["answers"] + today["flagged"] == 2
+    out = io.StringIO()
+    assert write_jsonl(cfg, store, out, NOW, since=date(2026, 11, 23)) == 3
+    events = [json.loads(x) for x in out.getvalue().splitlines()[1:-1]]
+    assert [e["type"] for e in events] == ["response", "followup", "response"]
+    assert events[0]["recorded_at"].startswith("2026-11-20")             # as sent: the centre corrects it
+    # The day before today exports nothing of it twice, and a day after it nothing at all.
+    assert write_jsonl(cfg, store, io.StringIO(), NOW, since=date(2026, 11, 24)) == 0
+
+
+def test_since_keeps_a_follow_up_whose_answer_was_lost_by_its_own_day(cfg, store, recorder, clock):
+    """`kiosk repair` keeps a follow-up whose answer it could not save: with no answer to go by,
+    `--since` takes the follow-up's own recorded_at."""
+    fill(recorder, clock)
+    store.db.execute_sql("PRAGMA foreign_keys = OFF")
+    store.db.execute_sql("DELETE FROM response WHERE seq = 1")
+    store.db.execute_sql("PRAGMA foreign_keys = ON")
+    assert write_jsonl(cfg, store, io.StringIO(), NOW, since=date(2026, 11, 23)) == 3
+    assert write_jsonl(cfg, store, io.StringIO(), NOW, since=date(2026, 11, 24)) == 2
+    assert write_jsonl(cfg, store, io.StringIO(), NOW, since=date(1, 1, 1)) == 3
+
+
 def test_csv_has_every_record_and_the_header_record(cfg, store, recorder, clock):
     fill(recorder, clock)
     out = io.StringIO()
