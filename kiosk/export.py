@@ -8,7 +8,9 @@ fields for a spreadsheet, and never a cell a spreadsheet would run as a formula.
 docs/export-format.md.
 
 Records are streamed from the database (peewee `.iterator()`, no caching), never loaded in
-memory at once; export never writes to the database (it does not mark anything sent).
+memory at once; export never writes to the database (it does not mark anything sent). A text
+cell with a damaged byte (not UTF-8) is written with U+FFFD in its place (kiosk.damaged_text):
+the rescue path keeps every record it can read.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from peewee import JOIN
 from server_sync.program.spreadsheet import list_cell, text_cell
 from server_sync.protocol import FieldSpec, FollowUpEvent, ResponseEvent, field_names, fields_of, iso_ms
 from kiosk.config import KioskConfig
+from kiosk.damaged_text import tolerant_text
 from kiosk.earlier import SentMark
 from kiosk.store import FollowUp, LocalStore, Response
 
@@ -62,7 +65,8 @@ def events(store: LocalStore, since: date | None = None, tz_name: str = "UTC") -
     kiosk.local_day puts its local_date right. A follow-up goes with its answer; one whose answer
     was lost (`kiosk repair` keeps it) goes by its own recorded_at."""
     sent = SentMark(store.path)
-    with store.db.bind_ctx((Response, FollowUp)):
+    # One damaged byte in a text cell must not cost the rescue path every record (kiosk.damaged_text).
+    with store.db.bind_ctx((Response, FollowUp)), tolerant_text(store.db.connection()):
         rq = Response.select().order_by(Response.seq)
         fq = FollowUp.select().order_by(FollowUp.seq)
         if since is not None:

@@ -4,7 +4,8 @@ it, renamed, never deleted.
 
 A damaged index (the usual harm a power cut or a worn card does) makes every query through it
 fail while each row is still readable by a scan of its table, so the scan goes row by row in
-rowid order and skips past a damaged stretch of the table itself. The sequence continues above
+rowid order and skips past a damaged stretch of the table itself. A text cell with a damaged byte
+(not UTF-8) is read with U+FFFD in its place (kiosk.damaged_text): the row is kept. The sequence continues above
 every seq the kiosk ever gave out: above the damaged file's sequence, when that is readable, and
 the sent mark (a counter read from a file whose WAL was lost is behind), else (an empty file, a
 lost sequence page) above the sent mark and at least from the time
@@ -37,6 +38,7 @@ from urllib.parse import quote
 
 from kiosk.earlier import SEQUENCE_EPOCH, UNKNOWN_BAND, earlier_use, read_sent, resume_sequence
 from kiosk.access import database_exists, no_access
+from kiosk.damaged_text import decode_text
 from kiosk.exc import DiskFull, StoreError
 from kiosk.sole_use import held_alone
 from kiosk.migrations import KIOSK_TABLES, user_tables
@@ -167,6 +169,8 @@ def _salvage(path: Path, work: Path) -> tuple[dict[str, tuple[list[str], list[tu
     if copy.stat().st_size == 0:
         return rows, result
     con = sqlite3.connect(copy, timeout=5)
+    # A damaged byte in a text cell reads as U+FFFD: the row is kept, not a stretch stepped over.
+    con.text_factory = decode_text
     try:
         for table in TABLES + ("sequence",):
             try:

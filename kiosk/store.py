@@ -41,6 +41,7 @@ from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase, TextField
 
 from kiosk.access import database_exists, file_in_the_way, no_access
+from kiosk.damaged_text import undecodable
 from kiosk.earlier import mark_made, start_sequence
 from kiosk.exc import DamagedDatabase, DiskFull, IdentityError, StoreError
 from kiosk.migrations import LATEST, UserVersion, migrations, not_a_kiosk_database, pending_may_wait
@@ -291,6 +292,14 @@ def card_failure(error: BaseException, path: Path | str) -> StoreError | None:
     """A database error that means the SD card failed or is full, as the error a person can act
     on (None for anything else: a locked database, a bug)."""
     name = sqlite_error_name(error)
+    column = undecodable(error)
+    if column is not None:
+        # No SQLite error and integrity_check finds nothing: plain `kiosk repair` would say "not damaged".
+        where = f"column {column}: " if column else ""
+        return DamagedDatabase(f"the kiosk database {path} holds text that is not UTF-8 ({where}a byte "
+                               "damaged on the card); `kiosk export` still writes every record, the damaged "
+                               "characters as U+FFFD. To mend the file, stop the kiosk services and run "
+                               "`kiosk repair --force` (docs/deployment.md, When things go wrong)")
     if name.startswith("SQLITE_CORRUPT") or name == "SQLITE_NOTADB":
         return DamagedDatabase(f"the kiosk database {path} is damaged ({error}): {REPAIR_HINT}")
     if (name == "SQLITE_FULL" or (name in WRITE_IO_ERRORS and no_room(path))

@@ -134,6 +134,36 @@ def test_export_errors(tmp_path, capsys):
     assert main(["export", "--data-dir", str(tmp_path / "none"), "--output", str(tmp_path / "no" / "x")]) == 1
 
 
+DAMAGE = "UPDATE followup SET comment = CAST(X'4BC3' AS TEXT) WHERE seq = (SELECT MIN(seq) FROM followup)"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_damaged_byte_in_a_text_cell_is_exported_not_a_traceback(fmt, cfg, store, recorder, clock, tmp_path, capsys):
+    """One byte of a comment damaged on the card (not UTF-8) stopped the export with a traceback
+    ("Could not decode to UTF-8 column 'comment'") and nothing exported: the rescue path lost
+    every record for one byte. The damaged text is exported with U+FFFD in its place."""
+    fill(recorder, clock)
+    store.db.execute_sql(DAMAGE)
+    target = tmp_path / f"kiosk.{fmt}"
+    assert main(["export", "--data-dir", str(cfg.data_dir), "--format", fmt, "-o", str(target)]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    text = target.read_text(encoding="utf-8")
+    if fmt == "jsonl":
+        events = [json.loads(x) for x in text.splitlines()[1:-1]]
+        assert len(events) == 4 and events[1]["comment"] == "K\ufffd"
+    else:
+        assert [r["comment"] for r in csv.DictReader(io.StringIO(text)) if r["type"] == "followup"] == ["K\ufffd"]
+
+
+def test_the_export_reads_text_tolerantly_only_while_it_exports(cfg, store, recorder, clock):
+    """The tolerant reading is the export's: the store's connection reads text as before after it."""
+    fill(recorder, clock)
+    store.db.execute_sql(DAMAGE)
+    assert write_jsonl(cfg, store, io.StringIO(), NOW) == 4
+    with pytest.raises(Exception, match="Could not decode"):
+        store.db.execute_sql("SELECT comment FROM followup").fetchall()
+
+
 def test_export_streams_not_loads(cfg, store, recorder, clock):
     for i in range(300):
         clock.advance(6)

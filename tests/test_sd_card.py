@@ -11,7 +11,7 @@ import contextlib
 import json
 import sqlite3
 from collections import namedtuple
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -175,6 +175,45 @@ def test_repair_salvages_every_readable_row_around_a_damaged_page_in_the_middle(
     with LocalStore(cfg.db_path, kiosk_id=ID) as store:
         kept = {r[0] for r in store.db.execute_sql("SELECT seq FROM response")}
     assert len(kept) == len(readable), (len(kept), len(readable))
+
+
+def test_a_damaged_byte_in_a_text_cell_is_a_clear_error_and_repair_force_keeps_the_row(
+        tmp_path, kiosk_toml, clock, capsys):
+    """A byte of a comment or a question id damaged on the card (no longer UTF-8): SQLite finds
+    nothing wrong (integrity_check ok), Python's sqlite3 cannot decode the cell, and every command
+    that read it ended in a traceback. Now each says so and how to mend it; `kiosk export` still
+    writes every record (tests/test_export.py); `kiosk repair --force` keeps every row, the damaged
+    characters as U+FFFD (it read the row as a damaged stretch, and lost it)."""
+    from kiosk.loading import load
+    from kiosk.outbox import Outbox
+    from kiosk.store import card_failure
+    cfg = load(str(kiosk_toml), env={})
+    ids, _ = filled(cfg, FakeClock(datetime.now(timezone.utc) - timedelta(hours=1)), answers=20)
+    con = sqlite3.connect(cfg.db_path)
+    with con:
+        con.execute("UPDATE followup SET comment = CAST(X'4BC3' AS TEXT) WHERE seq = (SELECT MIN(seq) FROM followup)")
+        con.execute("UPDATE response SET question_id = CAST(X'76C3' AS TEXT) WHERE seq = 5")
+    con.close()
+    args = ("--config", str(kiosk_toml))
+    rc, _, err = run(capsys, *args, "stats")
+    assert rc == 1 and "holds text that is not UTF-8 (column question_id: a byte damaged" in err
+    assert "kiosk repair --force" in err
+    # The sync agent reads each event as one JSON text built by SQLite: the same error, no column.
+    with LocalStore(cfg.db_path, kiosk_id=ID) as store, pytest.raises(sqlite3.OperationalError) as raised:
+        Outbox(store, ID).next_batch(50, 200_000, now=clock.now(), sent_at="x")
+    said = str(card_failure(raised.value, cfg.db_path))
+    assert "holds text that is not UTF-8 (a byte damaged" in said and "kiosk repair --force" in said
+    assert "K\ufffd" not in said and "'K" not in said                    # a comment is not repeated
+    rc, _, err = run(capsys, *args, "repair")
+    assert rc == 1 and "is not damaged" in err and "--force" in err
+    rc, out, _ = run(capsys, *args, "repair", "--force", "--json")
+    result = json.loads(out)
+    assert rc == 0 and (result["salvaged"]["response"], result["salvaged"]["followup"]) == (20, 2)
+    assert result["unreadable"]["response"] == result["unreadable"]["followup"] == 0
+    with LocalStore(cfg.db_path, kiosk_id=ID) as store:
+        assert {r[0] for r in store.db.execute_sql("SELECT id FROM response UNION ALL SELECT id FROM followup")} == ids
+        assert "K\ufffd" in [r[0] for r in store.db.execute_sql("SELECT comment FROM followup")]
+    assert run(capsys, *args, "stats")[0] == 0
 
 
 # -- 12: an empty database ---------------------------------------------------------------------

@@ -203,6 +203,28 @@ def test_a_comment_with_a_lone_surrogate_is_a_dead_letter_not_a_stopped_import(c
     assert "Traceback" not in err and s["dead_lettered"] == 1, (rc, s, err)
 
 
+def test_a_comment_the_card_damaged_goes_in_with_its_replacement_character(central, tmp_path, capsys):
+    """A comment with a damaged byte (not UTF-8) is exported with U+FFFD in its place
+    (kiosk.damaged_text); the centre takes it as any comment, unchanged."""
+    mapping = demo_config_mapping("k1", "s1")
+    mapping["kiosk"]["data_dir"] = str(tmp_path / "k1")
+    cfg = parse_config(mapping)
+    clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2))
+    with LocalStore(cfg.db_path) as store:
+        q = cfg.questions[0]
+        rec = Recorder(cfg, store, clock)
+        rec.record_followup(rec.record(q.id, q.values[0]).id, reasons=[q.reasons[0]], comment="kö")
+        store.db.execute_sql("UPDATE followup SET comment = CAST(X'4BC3' AS TEXT)")
+        out = io.StringIO()
+        write_jsonl(cfg, store, out, clock.now())
+    path = tmp_path / "damaged.jsonl"
+    path.write_text(out.getvalue(), encoding="utf-8")
+    url, db = central
+    rc, s, err = run_import(capsys, str(path), "--db", url, "--json")
+    assert rc == 0 and (s["new"], s["dead_lettered"]) == (2, 0), (s, err)
+    assert db.execute_sql("SELECT comment FROM followup").fetchone()[0] == "K\ufffd"
+
+
 def test_a_number_of_thousands_of_digits_is_refused_as_what_it_is(central, export_file, capsys, tmp_path):
     """Python refused 5,000 digits with advice to raise sys.set_int_max_str_digits, and read 4,000
     in quadratic time: a line's number is refused past 40 digits, naming them."""
