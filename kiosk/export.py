@@ -102,7 +102,7 @@ def write_csv(cfg: KioskConfig, store: LocalStore, out: TextIO, exported_at: dat
     w = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="raise", lineterminator="\n")
     w.writeheader()
     h = header(cfg, exported_at, since)
-    w.writerow({"type": "export", "kiosk_id": h["kiosk_id"], "site_id": h["site_id"],
+    w.writerow({"type": "export", "kiosk_id": text_cell(h["kiosk_id"]), "site_id": text_cell(h["site_id"]),
                 "schema": SCHEMA, "exported_at": h["exported_at"]})
     n = 0
     for ev in events(store, since, cfg.timezone):

@@ -15,6 +15,7 @@ import pytest
 from kiosk.cli import main
 from kiosk.export import CSV_COLUMNS, write_csv, write_jsonl
 from kiosk.store import FollowUp, Response
+from seeds.demo import demo_config_mapping
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 
@@ -235,6 +236,17 @@ def test_csv_cells_are_never_formulas_and_booleans_are_0_or_1(cfg, store, record
     assert [r["comment"] for r in rows] == ["'" + c for c in FORMULAS[:4]]
     assert [r["unsent"] for r in rows] == ["0", "1"] * 2
     assert {r["clock_synced"] for r in rows} <= {"0", "1"}
+
+
+@pytest.mark.parametrize("config_mapping", [demo_config_mapping("-A1", "-B2")])
+def test_the_csv_header_record_escapes_ids_as_the_event_rows_do(cfg, store, recorder, clock):
+    """A kiosk or site id may start with '-' (the id pattern allows it), which a spreadsheet runs
+    as a formula: the events wrote `'-A1`, the header record `-A1` raw."""
+    fill(recorder, clock)
+    out = io.StringIO()
+    write_csv(cfg, store, out, NOW)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert {(r["kiosk_id"], r["site_id"] or "'-B2") for r in rows} == {("'-A1", "'-B2")}
 
 
 def test_a_text_cell_never_starts_a_formula_and_is_otherwise_as_typed():
