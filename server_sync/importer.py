@@ -201,7 +201,9 @@ class ExportImport:
                 self.summary.events += 1
                 self._last_damaged = True
                 why = ("not UTF-8 text" if isinstance(e, UnicodeDecodeError) else
-                       f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else str(e)[:200])
+                       # Some of json's messages end in "at" already ("Invalid control character at").
+                       f"{e.msg.removesuffix(' at')} at column {e.colno}" if isinstance(e, json.JSONDecodeError)
+                       else str(e)[:200])
                 raise ProtocolError(f"line {lineno}: malformed JSON: {why}") from None
             if isinstance(obj, dict) and obj.get("type") == "end":
                 n = obj.get("events")

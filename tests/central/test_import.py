@@ -151,8 +151,10 @@ def test_bad_lines_conflicts_and_truncation_are_reported(central, export_file, c
     assert count(db, "SELECT COUNT(*) FROM conflict") == 1
     # A whole file with one line damaged (not JSON, not UTF-8): that line refused, with its
     # number and why; not "looks truncated", which the count of read lines said.
+    # json's messages that end in "at" said "… at at column N".
     for damage, why in ((b"not json at all", "Expecting value at column 1"),
-                        (b'{"type": "response", "comment": "\xff\xfe"}', "not UTF-8 text")):
+                        (b'{"type": "response", "comment": "\xff\xfe"}', "not UTF-8 text"),
+                        (b'{"type": "response", "comment": "a\x01b"}', "Invalid control character at column 35")):
         raw = export_file.read_bytes().split(b"\n")
         raw[6] = damage
         mid = tmp_path / "mid.jsonl"
