@@ -2,10 +2,11 @@
 
 SQLite stores text as given and never checks it; Python's sqlite3 decodes each text cell it
 reads and fails the whole statement on one bad byte ("Could not decode to UTF-8 column …").
-The rescue paths (`kiosk export`, `kiosk repair`) read such text anyway, the damaged bytes as
-U+FFFD and every other character as stored, so one byte does not cost every record. Everywhere
-else the reading stays strict, and the error says how to mend the file (`undecodable`, used by
-kiosk.store.card_failure).
+The rescue paths (`kiosk export`, `kiosk repair`) and the sync agent's outbox read such text
+anyway, the damaged bytes as U+FFFD and every other character as stored, so one byte does not
+cost every record, nor stop a kiosk from delivering what it can read; `damaged_columns` then says
+where (never the text: it may be a customer's comment). Everywhere else the reading stays strict,
+and the error says how to mend the file (`undecodable`, used by kiosk.store.card_failure).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import re
 import sqlite3
 from contextlib import contextmanager
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
 
 # Python's sqlite3 says so (Modules/_sqlite/cursor.c); no SQLite error code comes with it. The
-# "column" is the select's expression: a name, or the outbox's whole json_object(…).
+# "column" is the select's expression: a name, or an expression (a json_object(…)).
 _UNDECODABLE = "Could not decode to UTF-8 column '"
 _COLUMN = re.compile(r"(\w+)'")
 
@@ -26,13 +28,54 @@ def decode_text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
+@dataclass
+class TolerantRead:
+    """What a tolerant read met: `damaged`, how many text cells had a byte that is not UTF-8."""
+    damaged: int = 0
+
+
 @contextmanager
-def tolerant_text(con: sqlite3.Connection) -> Iterator[None]:
-    """While inside, `con` reads undecodable text as `decode_text` does; as before after."""
+def tolerant_text(con: sqlite3.Connection) -> Iterator[TolerantRead]:
+    """While inside, `con` reads undecodable text as `decode_text` does, counting such cells in
+    the TolerantRead it yields; as before after."""
     before = con.text_factory
-    con.text_factory = decode_text
+    read = TolerantRead()
+
+    def text(data: bytes) -> str:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            read.damaged += 1
+            return decode_text(data)
+
+    con.text_factory = text
     try:
-        yield
+        yield read
+    finally:
+        con.text_factory = before
+
+
+def not_utf8(names: Sequence[str], values: Sequence[Any]) -> list[str]:
+    """The names of the `values` (text read as bytes) that are not UTF-8."""
+    out = []
+    for name, value in zip(names, values):
+        if isinstance(value, bytes):
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                out.append(name)
+    return out
+
+
+def damaged_columns(con: sqlite3.Connection, table: str, where: str, params: Sequence[Any]) -> list[str]:
+    """The columns of `table`'s first row `where` selects whose text is not UTF-8 (none when no
+    row does): where a tolerant read met damage, to say so without repeating the text."""
+    before = con.text_factory
+    con.text_factory = bytes
+    try:
+        cur = con.execute(f"SELECT * FROM {table} WHERE {where}", params)
+        row = cur.fetchone()
+        return not_utf8([d[0] for d in cur.description], row) if row else []
     finally:
         con.text_factory = before
 

@@ -8,6 +8,10 @@ ack timeout, a reconnect or a restart), `mark_acked` sets `acked_at` for the seq
 ack names, and nothing else ever does; `mark_rejected` sets `rejected_at` (and the reason) for the
 seqs the ack names as refused for good: they stay in the database and are never sent again.
 
+A text cell the card damaged (a byte that is not UTF-8) does not stop the outbox: its event goes
+with the damaged characters as U+FFFD, as `kiosk export` writes it (kiosk.damaged_text), and the
+batch names where, so the agent can say so; nothing else reads text that way.
+
 Every write is one short transaction (a few milliseconds for a full batch), so a tap recorded
 by the app at the same moment waits at most that long. This module never deletes a row and
 never talks to the network.
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
+from kiosk.damaged_text import damaged_columns, tolerant_text
 from kiosk.earlier import SentMark
 from kiosk.store import OUTBOX, FollowUp, LocalStore, Response, event_json_sql
 from server_sync import protocol as P
@@ -42,6 +47,9 @@ class OutboxBatch:
     seqs: tuple[int, ...]
     payload: bytes
     invalid: str | None = None       # the reason, when this is a lone event that fails validation
+    # (seq, "table.column") of each text cell in it the card damaged (sent with U+FFFD): named by
+    # the first batch of this process that carries it only.
+    damaged: tuple[tuple[int, str], ...] = ()
 
     @property
     def count(self) -> int:
@@ -63,6 +71,8 @@ class Outbox:
         # While the card takes no write: the highest seq published without being marked sent
         # (`next_batch(mark=False)`); back to 0 once a batch is marked again.
         self._unmarked_floor = 0
+        # The seqs whose damaged text a batch named already (`_damaged`).
+        self._damaged_named: set[int] = set()
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -79,25 +89,41 @@ class Outbox:
             f"SELECT COUNT(*) FROM {t} WHERE {OUTBOX} AND sent_at IS NULL").fetchone()[0]
             for t in _TABLES)
 
-    def _unsent(self, limit: int, *, marked: bool = True) -> list[tuple[int, str, str]]:
-        """(seq, recorded_at, event JSON) of the lowest unsent events, at most `limit`; not
-        `marked`: those above what was published unmarked, whatever their sent_at says (a mark
-        from an earlier run the requeue could not clear)."""
+    def _unsent(self, limit: int, *, marked: bool = True) -> tuple[list[tuple[int, str, str]], bool]:
+        """(seq, recorded_at, event JSON) of the lowest unsent events, at most `limit`, and whether
+        a text cell among those read was damaged (read with U+FFFD); not `marked`: those above
+        what was published unmarked, whatever their sent_at says (a mark from an earlier run the
+        requeue could not clear)."""
         floor, unsent = (self._floor, " AND sent_at IS NULL") if marked else (self._unmarked_floor, "")
-        rows = self.db.execute_sql(
-            f"SELECT seq, recorded_at, {_RESPONSE_JSON} FROM response"
-            f" WHERE {OUTBOX}{unsent} AND seq > ? ORDER BY seq LIMIT ?",
-            (floor, limit)).fetchall()
-        # Follow-ups are few: only those up to the last response taken can be in this batch.
-        bound = rows[-1][0] if len(rows) == limit else P.MAX_INT64
-        fus = self.db.execute_sql(
-            f"SELECT seq, recorded_at, {_FOLLOWUP_JSON} FROM followup"
-            f" WHERE {OUTBOX}{unsent} AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-            (floor, bound, limit)).fetchall()
+        # One damaged byte must not hold back every event after it (kiosk.damaged_text).
+        with tolerant_text(self.db.connection()) as read:
+            rows = self.db.execute_sql(
+                f"SELECT seq, recorded_at, {_RESPONSE_JSON} FROM response"
+                f" WHERE {OUTBOX}{unsent} AND seq > ? ORDER BY seq LIMIT ?",
+                (floor, limit)).fetchall()
+            # Follow-ups are few: only those up to the last response taken can be in this batch.
+            bound = rows[-1][0] if len(rows) == limit else P.MAX_INT64
+            fus = self.db.execute_sql(
+                f"SELECT seq, recorded_at, {_FOLLOWUP_JSON} FROM followup"
+                f" WHERE {OUTBOX}{unsent} AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (floor, bound, limit)).fetchall()
         if fus:
             rows.extend(fus)
             rows.sort()
-        return rows[:limit]
+        return rows[:limit], read.damaged > 0
+
+    def _damaged(self, events: Sequence[tuple[int, str, str]]) -> tuple[tuple[int, str], ...]:
+        """(seq, "table.column") of the damaged text cells of `events` not named before. Only
+        after a read that met damage: an event holding U+FFFD as typed is looked at, not named."""
+        out = []
+        con = self.db.connection()
+        for seq, recorded_at, text in events:
+            if seq in self._damaged_named or "\ufffd" not in recorded_at + text:
+                continue
+            for t in _TABLES:
+                for column in damaged_columns(con, t, "seq = ?", (seq,)):
+                    out.append((seq, f"{t}.{column}"))
+        return tuple(out)
 
     # --- writing (each a short transaction) ---------------------------------------------------
 
@@ -111,7 +137,7 @@ class Outbox:
         published so; nothing records that they went, so once the card takes writes again they
         go again, marked, and the centre counts each once."""
         with self.db.atomic("IMMEDIATE" if mark else "DEFERRED"):
-            events = self._unsent(max_events, marked=mark)
+            events, damaged = self._unsent(max_events, marked=mark)
             if not events:
                 return None
             batch_id = self._new_batch_id()
@@ -145,16 +171,18 @@ class Outbox:
                 events = events[:len(chosen)]
                 payload = P.encode_batch_json(self.kiosk_id, batch_id, chosen)
             seqs = [e[0] for e in events]
+            named = self._damaged(events) if damaged else ()
             if mark:
                 self._mark_sent(seqs, sent_at)
         # Only once the marks are committed: a commit the card refuses (full) leaves them unsent,
         # and a floor moved past them would skip them until the next rescan.
+        self._damaged_named.update(seq for seq, _ in named)
         if mark:
             self._floor, self._unmarked_floor = seqs[-1], 0
         else:
             self._unmarked_floor = seqs[-1]
         self._sent.cover(seqs[-1])              # before the batch can be published
-        return OutboxBatch(batch_id, tuple(seqs), payload, invalid)
+        return OutboxBatch(batch_id, tuple(seqs), payload, invalid, named)
 
     def _mark_sent(self, seqs: Sequence[int], sent_at: str) -> None:
         # The batch is exactly the unsent rows between its first and last seq (it was taken in

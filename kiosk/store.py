@@ -297,9 +297,9 @@ def card_failure(error: BaseException, path: Path | str) -> StoreError | None:
         # No SQLite error and integrity_check finds nothing: plain `kiosk repair` would say "not damaged".
         where = f"column {column}: " if column else ""
         return DamagedDatabase(f"the kiosk database {path} holds text that is not UTF-8 ({where}a byte "
-                               "damaged on the card); `kiosk export` still writes every record, the damaged "
-                               "characters as U+FFFD. To mend the file, stop the kiosk services and run "
-                               "`kiosk repair --force` (docs/deployment.md, When things go wrong)")
+                               "damaged on the card); the sync agent still sends every record and `kiosk export` "
+                               "writes them, the damaged characters as U+FFFD. To mend the file, stop the kiosk "
+                               "services and run `kiosk repair --force` (docs/deployment.md, When things go wrong)")
     if name.startswith("SQLITE_CORRUPT") or name == "SQLITE_NOTADB":
         return DamagedDatabase(f"the kiosk database {path} is damaged ({error}): {REPAIR_HINT}")
     if (name == "SQLITE_FULL" or (name in WRITE_IO_ERRORS and no_room(path))

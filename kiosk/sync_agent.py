@@ -19,7 +19,10 @@ Guarantees it keeps (see docs/sync.md):
 - no message from the centre can stop the loop; a database write that fails while handling one
   is logged (once per run of failures) and not recorded: an ack that could not be recorded
   leaves its batch in flight, so it goes again after the ack timeout and the centre dedups it;
-- database writes are short transactions: the tap path never waits long.
+- database writes are short transactions: the tap path never waits long;
+- a text cell the card damaged (a byte that is not UTF-8) stops nothing: its event goes with
+  U+FFFD in place of the damaged characters, and the log names the table and column, never the
+  text (kiosk.outbox).
 
 It never records answers; the only rows it deletes are acknowledged ones past the kiosk's
 retention (`kiosk.retention`, once the clock is synced). Time, randomness, the MQTT client and the
@@ -48,7 +51,7 @@ from kiosk.broker_password import read_password
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
 from kiosk.exc import DiskFull, KioskError
-from kiosk.outbox import Inflight, Outbox
+from kiosk.outbox import Inflight, Outbox, OutboxBatch
 from kiosk.pushed import file_version, push_version, runs_already, save_pushed, saved_push_check, validate_push
 from kiosk.local_day import restamp_unsynced
 from kiosk.retention import RetentionPass
@@ -455,6 +458,7 @@ class SyncAgent:
                                                now=self.clock.now(), sent_at=P.iso_ms(self.clock.now()))
             if batch is None:
                 return
+            _say_damaged(batch)
             info = self.client.publish(self._events_topic, batch.payload, qos=1)
             if info.rc != 0:
                 self.outbox.requeue(batch.seqs)
@@ -479,6 +483,7 @@ class SyncAgent:
                                                now=self.clock.now(), sent_at="", mark=False)
                 if batch is None:
                     return
+                _say_damaged(batch)
                 info = self.client.publish(self._events_topic, batch.payload, qos=1)
                 if info.rc != 0:
                     self._lost(f"publish failed (rc {info.rc})")
@@ -741,6 +746,16 @@ class SyncAgent:
         except Exception:              # the database may be gone at interpreter exit; nothing to do
             pass
         self.notifier.stopping()
+
+
+def _say_damaged(batch: OutboxBatch) -> None:
+    """Where the batch holds text the card damaged (sent with U+FFFD): where only, never the text
+    (a customer's comment). Said before the publish: the outbox names a cell once."""
+    if batch.damaged:
+        log.warning("sending %d text cell(s) that are not UTF-8 (a byte damaged on the card) with U+FFFD in place "
+                    "of the damaged characters: %s. To mend the file, stop the kiosk services and run "
+                    "`kiosk repair --force` (docs/deployment.md, When things go wrong)", len(batch.damaged),
+                    ", ".join(f"seq {seq} {where}" for seq, where in batch.damaged))
 
 
 def _json_or_none(text: str | None) -> Any:

@@ -182,8 +182,9 @@ def test_a_damaged_byte_in_a_text_cell_is_a_clear_error_and_repair_force_keeps_t
     """A byte of a comment or a question id damaged on the card (no longer UTF-8): SQLite finds
     nothing wrong (integrity_check ok), Python's sqlite3 cannot decode the cell, and every command
     that read it ended in a traceback. Now each says so and how to mend it; `kiosk export` still
-    writes every record (tests/test_export.py); `kiosk repair --force` keeps every row, the damaged
-    characters as U+FFFD (it read the row as a damaged stretch, and lost it)."""
+    writes every record (tests/test_export.py) and the sync agent sends it (tests/sync); `kiosk
+    repair --force` keeps every row, the damaged characters as U+FFFD (it read the row as a
+    damaged stretch, and lost it)."""
     from kiosk.loading import load
     from kiosk.outbox import Outbox
     from kiosk.store import card_failure
@@ -198,9 +199,15 @@ def test_a_damaged_byte_in_a_text_cell_is_a_clear_error_and_repair_force_keeps_t
     rc, _, err = run(capsys, *args, "stats")
     assert rc == 1 and "holds text that is not UTF-8 (column question_id: a byte damaged" in err
     assert "kiosk repair --force" in err
-    # The sync agent reads each event as one JSON text built by SQLite: the same error, no column.
-    with LocalStore(cfg.db_path, kiosk_id=ID) as store, pytest.raises(sqlite3.OperationalError) as raised:
-        Outbox(store, ID).next_batch(50, 200_000, now=clock.now(), sent_at="x")
+    # The sync agent sends every event, the damaged characters as U+FFFD, naming where.
+    with LocalStore(cfg.db_path, kiosk_id=ID) as store:
+        batch = Outbox(store, ID).next_batch(50, 200_000, now=datetime.now(timezone.utc), sent_at="x")
+        assert batch.count == 2 and b'"comment":"K\xef\xbf\xbd"' in batch.payload       # the unacked follow-ups
+        assert batch.damaged == ((batch.seqs[0], "followup.comment"),)
+        store.db.execute_sql("UPDATE followup SET sent_at = NULL, send_count = 0")
+        # A select of an expression over such a cell: the same error, no column.
+        with pytest.raises(sqlite3.OperationalError) as raised:
+            store.db.execute_sql("SELECT upper(comment) FROM followup").fetchall()
     said = str(card_failure(raised.value, cfg.db_path))
     assert "holds text that is not UTF-8 (a byte damaged" in said and "kiosk repair --force" in said
     assert "K\ufffd" not in said and "'K" not in said                    # a comment is not repeated

@@ -291,3 +291,27 @@ def test_a_kiosk_at_the_highest_config_version_is_skipped_and_the_rest_of_its_si
     assert k2.store.get_meta("config.applied_version") is None          # the broker held nothing for it
     assert central.query("SELECT kiosk_id, version FROM config_push") == [("k1", 2)]
     assert central.query("SELECT COUNT(*) FROM question WHERE version = 4") == [(0,)]
+
+
+def test_a_comment_the_card_damaged_reaches_the_centre_and_the_rest_with_it(broker, central, make_kiosk, caplog):
+    """A byte of a comment damaged on the card (not UTF-8; SQLite's integrity_check finds nothing):
+    `kiosk sync` stopped with "holds text that is not UTF-8 … run kiosk repair --force" and sent
+    nothing at all, at every restart, until someone ran that on the kiosk. Now every event goes,
+    the damaged one with U+FFFD in place of the damaged characters (as `kiosk export` writes it),
+    the ingest stores it as any comment, and the log names the table and column, never the text."""
+    import logging
+
+    from kiosk.cli import main
+    k = make_kiosk(broker, "k1", batch_max_events=10)
+    k.record(30, followup_every=3)                     # 30 answers, 10 follow-ups "comment N"
+    db = k.store.db
+    seq = db.execute_sql("SELECT seq FROM followup ORDER BY seq LIMIT 1 OFFSET 4").fetchone()[0]
+    db.execute_sql("UPDATE followup SET comment = CAST(X'4BC3' AS TEXT) WHERE seq = ?", (seq,))
+    caplog.set_level(logging.INFO, logger="kundpuls.sync")
+    assert main(["--config", str(k.path), "sync", "--once", "--timeout", "20"]) == 0, central.ingest_log()
+    assert assert_same_everywhere(central, "k1", k.store) == 40
+    assert central.query("SELECT comment FROM followup WHERE seq = ?", (seq,)) == [("K\ufffd",)]
+    assert central.query("SELECT COUNT(*) FROM followup WHERE comment LIKE 'comment %'")[0][0] == 9
+    said = [r.getMessage() for r in caplog.records if "not UTF-8" in r.getMessage()]
+    assert len(said) == 1 and f"seq {seq}" in said[0] and "followup.comment" in said[0], said
+    assert "K\ufffd" not in caplog.text and "'K" not in caplog.text

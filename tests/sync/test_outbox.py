@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
+import pytest
+
 from server_sync import protocol as P
 from kiosk.outbox import Inflight, Outbox
 
@@ -157,3 +159,42 @@ def test_batch_events_are_exactly_the_records_to_event(cfg, store, recorder, clo
     assert [list(e) for e in sent] == [list(e) for e in expected]       # same key order too
     assert any(e.get("filtered") == "repeat" for e in sent) and sent[-1]["clock_synced"] is False
     assert P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW).events[1].comment.endswith("😀")
+
+
+def test_a_comment_the_card_damaged_goes_with_the_rest_with_its_replacement_character(cfg, store, recorder, clock):
+    """A byte of a comment damaged on the card (not UTF-8): Python's sqlite3 could not decode the
+    event's JSON, so no batch could be taken at all and the kiosk sent nothing until someone ran
+    `kiosk repair --force` on it. The damaged event goes with the others, the damaged characters
+    as U+FFFD (as `kiosk export` writes them); the batch names where (table and column, never the
+    text), once; the connection reads text strictly again after."""
+    record(recorder, clock, 9, followups=True)            # 9 responses + 3 follow-ups, seqs 1..12
+    damaged = store.db.execute_sql("SELECT seq FROM followup ORDER BY seq LIMIT 1 OFFSET 1").fetchone()[0]
+    store.db.execute_sql("UPDATE followup SET comment = CAST(X'4BC3' AS TEXT) WHERE seq = ?", (damaged,))
+    box = Outbox(store, cfg.kiosk_id)
+    first = box.next_batch(damaged, 1 << 20, now=NOW, sent_at=SENT)          # up to the damaged one
+    rest = box.next_batch(100, 1 << 20, now=NOW, sent_at=SENT)
+    events = [e for b in (first, rest) for e in P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload,
+                                                                now=NOW).events]
+    assert [e.seq for e in events] == list(range(1, 13))
+    assert [e.comment for e in events if e.type == "followup"] == ["x" * 150, "K\ufffd", "x" * 150]
+    assert first.damaged == ((damaged, "followup.comment"),) and rest.damaged == ()
+    assert seqs_where(store, "sent_at IS NULL") == []
+    # Sent again (an ack timeout): sent as before, not said again.
+    box.requeue([damaged])
+    again = box.next_batch(100, 1 << 20, now=NOW, sent_at=SENT)
+    assert again.seqs == (damaged,) and b"K\xef\xbf\xbd" in again.payload and again.damaged == ()
+    # Only the outbox's read is tolerant: elsewhere the cell is still an error.
+    with pytest.raises(Exception, match="Could not decode"):
+        store.db.execute_sql("SELECT comment FROM followup").fetchall()
+
+
+def test_a_question_id_the_card_damaged_goes_too_and_only_it_is_refused(cfg, store, recorder, clock):
+    """A damaged question id goes as the other damaged text does: the centre refuses that event
+    alone (the kiosk keeps it, marked refused) and takes the rest of its batch."""
+    record(recorder, clock, 5)
+    store.db.execute_sql("UPDATE response SET question_id = CAST(X'76C3' AS TEXT) WHERE seq = 3")
+    b = Outbox(store, cfg.kiosk_id).next_batch(100, 1 << 20, now=NOW, sent_at=SENT)
+    assert b.seqs == (1, 2, 3, 4, 5) and b.damaged == ((3, "response.question_id"),)
+    with pytest.raises(P.EventsRefused) as refused:
+        P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW)
+    assert refused.value.seqs == (3,) and "question_id" in refused.value.reason
