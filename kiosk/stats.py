@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
 from kiosk.config import KioskConfig
+from kiosk.damaged_text import tolerant_text
 from kiosk.durations import is_duration, parse_duration
 from kiosk.exc import CaptureError
 from server_sync.protocol.rounding import rounded
@@ -250,12 +251,15 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
         " JOIN followup f ON f.response_id = r.id"
         " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL"
         " AND (? IS NULL OR r.scale = ?)", (*span, scale, scale)).fetchone()[0]
-    comments = store.db.execute_sql(
-        "SELECT f.comment, r.local_date, r.local_hour, r.value FROM response r"
-        " INDEXED BY response_stats JOIN followup f ON f.response_id = r.id"
-        " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL"
-        " AND f.comment IS NOT NULL AND f.comment != '' AND r.audience = 'customer'"
-        " ORDER BY f.seq DESC LIMIT ?", (*span, STAFF_COMMENTS)).fetchall()
+    # A comment the card damaged (a byte not UTF-8) is shown with U+FFFD, not a staff screen
+    # that closes the app (kiosk.damaged_text).
+    with tolerant_text(store.db.connection()):
+        comments = store.db.execute_sql(
+            "SELECT f.comment, r.local_date, r.local_hour, r.value FROM response r"
+            " INDEXED BY response_stats JOIN followup f ON f.response_id = r.id"
+            " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL"
+            " AND f.comment IS NOT NULL AND f.comment != '' AND r.audience = 'customer'"
+            " ORDER BY f.seq DESC LIMIT ?", (*span, STAFF_COMMENTS)).fetchall()
     return {
         "from": first.isoformat(), "to": today.isoformat(), "days": days,
         "earlier_scale": earlier,

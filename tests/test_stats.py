@@ -151,6 +151,25 @@ def test_staff_summary_trend_top_reasons_and_latest_comments(cfg, store, recorde
     assert s["followups"] == 6
 
 
+def test_a_comment_the_card_damaged_is_shown_on_the_staff_screen_not_a_crash(cfg, store, recorder, clock):
+    """A byte of a comment damaged on the card (not UTF-8) among the week's latest: reading it
+    raised "Could not decode to UTF-8 column 'comment' with text '…'" out of the staff view, which
+    closed the kiosk app (systemd started it again) at every visit of the staff screen, with the
+    comment in the journal's traceback. The comment is shown with U+FFFD in place of the damaged
+    characters; the store reads text strictly again after."""
+    from kiosk.stats import staff_summary
+    for i, comment in enumerate(("Lång kö", "kö", "Bra")):
+        r = tap(recorder, clock, utc(2026, 11, 23, 8, 0) + timedelta(minutes=10 * i), 1)
+        recorder.record_followup(r.id, ["queue"], comment)
+    store.db.execute_sql("UPDATE followup SET comment = CAST(X'4BC3' AS TEXT) WHERE comment = 'kö'")
+    clock.set(utc(2026, 11, 23, 11, 0))
+    s = staff_summary(cfg, store, clock.now(), "visit")
+    assert [c["text"] for c in s["comments"]] == ["Bra", "K\ufffd", "Lång kö"]
+    assert s["followups"] == 3 and s["top_complaints"] == [{"code": "queue", "n": 3}]
+    with pytest.raises(Exception, match="Could not decode"):
+        store.db.execute_sql("SELECT comment FROM followup").fetchall()
+
+
 def test_staff_summary_keeps_praise_apart_from_the_complaints(cfg, store, recorder, clock):
     """Asked why after every answer, a happy customer says what went well: the staff praised
     four times and blamed once are not the top complaint; each list ranks its own mentions."""
