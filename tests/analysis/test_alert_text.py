@@ -68,8 +68,8 @@ def test_a_dip_alert_keeps_its_facts_and_reads_in_each_language(db):
     # The stored message is the English catalogue's text of the facts (the question by its id, the
     # wording being each reader's; the complaint by its label): webhooks and kiosks show it.
     assert alert_text(_without_wording(a), "en") == a["message"]
-    assert a["message"].startswith("'visit' Happy Index ") and "; 'Cleanliness' cited in " in a["message"]
-    assert alert_text(a, "en").startswith("'How was your visit?' Happy Index")
+    assert a["message"].startswith("“visit” Happy Index ") and "; “Cleanliness” cited in " in a["message"]
+    assert alert_text(a, "en").startswith("“How was your visit?” Happy Index")
     sv = alert_text(a, "sv")
     assert sv.startswith("”Hur var ditt besök?”: Nöjdindex ") and " under dagen fram till larmet, " in sv
     assert "poäng under butikens vanliga" in sv and "”Renlighet” angavs i 7 av 9 skäl vid uppföljning" in sv
@@ -95,7 +95,7 @@ def test_a_trend_alert_reads_in_each_language(db):
     a = raised[0]
     assert a["detail"]["rule"] == "trend" and a["detail"]["baseline_days"] == 28
     assert alert_text(_without_wording(a), "en") == a["message"]
-    assert a["message"].startswith("'visit' Happy Index down ") and " against the 28 days before" in a["message"]
+    assert a["message"].startswith("“visit” Happy Index down ") and " against the 28 days before" in a["message"]
     assert "poäng lägre under dagen fram till larmet än de 28 dagarna före, under samma timmar" in alert_text(a, "sv")
     assert "poeng lavere i løpet av dagen fram til varselet enn de 28 dagene før, i de samme timene" in alert_text(a, "nb")
 
@@ -124,7 +124,7 @@ def test_the_swedish_html_report_says_alerts_in_swedish_and_old_ones_as_stored(d
         pages[lang] = out.read_text()
     assert "”Hur var ditt besök?”: Nöjdindex" in pages["sv"] and "angavs i 7 av 9 skäl" in pages["sv"]
     assert "below the site&#39;s usual" not in pages["sv"] and "OLD-ALERT-MESSAGE" in pages["sv"]
-    assert "&#39;How was your visit?&#39; Happy Index" in pages["en"] and a["message"] not in pages["sv"]
+    assert "“How was your visit?” Happy Index" in pages["en"] and a["message"] not in pages["sv"]
     # The JSON report carries the facts.
     assert main(["--db", url, "report", "--format", "json", "--from", "2026-10-26", "--to", "2026-11-23",
                  "--output", str(tmp_path / "r.json")]) == 0

@@ -158,7 +158,7 @@ def test_a_morning_short_of_the_threshold_alerts_when_one_complaint_dominates(db
     # … with the complaint it does.
     raised = alerts.check_dip(db, {"s1", "s2"}, now)
     assert [a["site_id"] for a in raised] == ["s1"], raised
-    assert "'Cleanliness' cited in 7 of 9 follow-up reasons" in raised[0]["message"]
+    assert "“Cleanliness” cited in 7 of 9 follow-up reasons" in raised[0]["message"]
 
 
 def test_praise_is_no_complaint_to_the_dip_rule(db):

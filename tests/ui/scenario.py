@@ -41,14 +41,14 @@ DIP_WORDING = {
     "nb": "«Hvordan var besøket?»: Fornøydindeks 41,3 i løpet av dagen fram til varselet, 22,5 poeng under "
           "butikkens vanlige 63,8 (n=38, p = 0,003); «Kø og ventetid» oppgitt i 14 av 22 årsaker i oppfølgingen "
           "(vanligvis 31\u00a0%)",
-    "en": "'How was your visit?' Happy Index 41.3 over the day up to the alert, 22.5 points below the site's usual "
-          "63.8 (n=38, p = 0.003); 'Queue and waiting time' cited in 14 of 22 follow-up reasons (usually 31%)"}
+    "en": "“How was your visit?” Happy Index 41.3 over the day up to the alert, 22.5 points below the site's usual "
+          "63.8 (n=38, p = 0.003); “Queue and waiting time” cited in 14 of 22 follow-up reasons (usually 31%)"}
 ALERT_WORDING = {
     "sv": "”Hur var besöket?”: Nöjdindex 12,0 poäng lägre i dag än de senaste 28 dagarna under samma timmar "
           "(n=41, p = 0,004)",
     "nb": "«Hvordan var besøket?»: Fornøydindeks 12,0 poeng lavere i dag enn de siste 28 dagene i de samme "
           "timene (n=41, p = 0,004)",
-    "en": "'How was your visit?' Happy Index down 12.0 points today against the last 28 days over the same "
+    "en": "“How was your visit?” Happy Index down 12.0 points today against the last 28 days over the same "
           "hours (n=41, p = 0.004)"}
 
 

@@ -24,7 +24,7 @@ from tests.web.world import csrf_of, login
 
 pytestmark = pytest.mark.parametrize("chain_url", ENGINES, indirect=True, scope="module")
 
-ENGLISH = "'visit' Happy Index 25.0 over the 3 days up to the alert, 52.3 points below the site's usual 77.3 (n=41, p=2e-06)"
+ENGLISH = "“visit” Happy Index 25.0 over the 3 days up to the alert, 52.3 points below the site's usual 77.3 (n=41, p=2e-06)"
 FACTS = {"v": 1, "rule": "dip", "question": "visit", "metric": "happy_index", "days": 3, "questions": 1,
          "value": 25.0, "baseline": 77.3, "drop": 52.3, "n": 41, "p_value": 2e-06,
          "complaint": {"reason": "queue", "count": 12, "mentions": 15, "usual_share": 0.3}}
@@ -85,7 +85,7 @@ def test_an_english_reader_sees_the_english_text(web, dip):
     page = html.unescape(c.get(f"/alerts/{dip}").text)
     c.close()
     assert "over the 3 days up to the alert, 52.3 points below the site's usual 77.3" in page
-    assert "'Queue and waiting time' cited in 12 of 15 follow-up reasons (usually 30%)" in page
+    assert "“Queue and waiting time” cited in 12 of 15 follow-up reasons (usually 30%)" in page
 
 
 def _read(page: str) -> list[str]:
