@@ -264,10 +264,22 @@ def group_transaction(db: Database, lock_names: Sequence[str]) -> Iterator[None]
     """
     d = dialect_of(db)
     with db.atomic(d.begin) if d.begin else db.atomic():
-        if d.lock_key_sql:
-            for key in sorted({lock_key(name) for name in lock_names}):   # one at a time: in order
-                db.execute_sql(d.lock_key_sql, (_KIOSK_LOCK_SPACE, key))
+        writer_locks(db, lock_names)
         yield
+
+
+def writer_locks(db: Database, lock_names: Sequence[str]) -> None:
+    """Take these writer locks inside the caller's transaction, until its end. PostgreSQL: one
+    at a time in sorted keys; SQLite: nothing to do (the transaction holds the single write lock).
+
+    A transaction that takes locks of several kinds takes them kind by kind in one order, so two
+    never wait for each other: `kiosk:` (`intake.kiosk_lock`), then `question:`
+    (`questions.lock_name`).
+    """
+    d = dialect_of(db)
+    if d.lock_key_sql:
+        for key in sorted({lock_key(name) for name in lock_names}):   # one at a time: in order
+            db.execute_sql(d.lock_key_sql, (_KIOSK_LOCK_SPACE, key))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from peewee import Database
 
-from server_sync.central.dialect import in_list, insert_ignore, time_param
+from server_sync.central.dialect import in_list, insert_ignore, time_param, writer_locks
 from server_sync.exc import CentralConfigError
 from server_sync.protocol import EventsRefused, ResponseEvent
 from server_sync.protocol.errors import KIOSK_RETRY
@@ -195,6 +195,11 @@ def answered(db: Database, question_id: str, version: int, scale: str, audience:
                     *kiosks_answering(db, question_id, version, scale, audience))
 
 
+def lock_name(question_id: str, version: int) -> str:
+    """The writer lock a definition of (question, version) is made under (`define`)."""
+    return f"question:{question_id}:{version}"
+
+
 def define(db: Database, question_id: str, version: int, scale: str, audience: str, text: Mapping[str, str],
            now: datetime, *, replace: bool = False, force: bool = False, seen: Answered | None = None) -> int:
     """Make (question, version) mean `scale`/`audience` for the whole chain. A definition the
@@ -206,13 +211,16 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
     stored answers of that version disagree with the new definition (they stay as they are).
     A catalogue version (`protocol.catalogue`) is held to the catalogue's meaning as a defined one
     is (`binding`). `seen`: `answered` for this definition, read before the caller's transaction
-    (else here)."""
+    (else here). Holds the version's writer lock (`lock_name`) to the caller's commit: two
+    definitions of it at once would both read it free, and the last would silently win (a review:
+    a push's kiosks were sent one scale, the register kept another)."""
     if scale not in SCALE_NAMES:
         raise CentralConfigError(f"unknown scale {scale!r}; use {', '.join(SCALE_NAMES)}")
     if audience not in AUDIENCES:
         raise CentralConfigError(f"unknown audience {audience!r}; use {', '.join(AUDIENCES)}")
     p = db.param
     ts = time_param(db)
+    writer_locks(db, [lock_name(question_id, version)])
     register = read(db, [question_id])
     current = register.get((question_id, version))
     # The version to suggest for a new meaning: above every one the centre defined (v + 1 may be
@@ -240,11 +248,13 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
             f"so defined, the kiosks' answers to it would be held from now on. A new scale or audience is a new "
             f"version (give it version {free}); --force defines it so anyway")
     wording = json.dumps(dict(text), ensure_ascii=False, sort_keys=True)
-    if current is None:
-        db.execute_sql(f"INSERT INTO question (id, version, scale, audience, text, first_seen, defined_at)"
-                       f" VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
-                       (question_id, version, scale, audience, wording, ts(now), ts(now)))
-    else:
+    # An answer may bring the version in meanwhile (ingest notes it seen, under no question lock):
+    # then it is defined as a seen one is.
+    inserted = current is None and db.execute_sql(
+        f"INSERT INTO question (id, version, scale, audience, text, first_seen, defined_at)"
+        f" VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING",
+        (question_id, version, scale, audience, wording, ts(now), ts(now))).rowcount == 1
+    if not inserted:
         db.execute_sql(f"UPDATE question SET scale = {p}, audience = {p}, defined_at = {p}"
                        + (f", text = {p}" if text else "") + f" WHERE id = {p} AND version = {p}",
                        (scale, audience, ts(now), *((wording,) if text else ()), question_id, version))
