@@ -27,7 +27,7 @@ from kiosk.config import KioskConfig, parse_config
 from server_sync import protocol
 from server_sync.protocol import pushed
 from server_sync.central import questions, registry
-from server_sync.central.dialect import placeholders, writer_locks
+from server_sync.central.dialect import placeholders
 from server_sync.exc import CentralConfigError
 from server_sync.program.files import parse_json, parse_toml, read_text
 
@@ -122,11 +122,10 @@ def define_questions(db: Database, push: PushFile, cfg: KioskConfig, now: dateti
     now on an answer to one of them that disagrees is held on its kiosk. A version the centre
     defined before with another scale or audience refuses the push, and so does a first
     definition that most stored answers contradict, unless `force`. Returns, per question
-    version, the stored answers that disagree (they stay as they are). Takes every question's
-    writer lock first, in their order (`dialect.writer_locks`), then defines them."""
+    version, the stored answers that disagree (they stay as they are). The caller holds every
+    question's writer lock already (`config_push_store.record`: all in their order)."""
     if "questions" not in push.body:
         return {}
-    writer_locks(db, [questions.lock_name(q.id, q.version) for q in cfg.questions])
     return {f"{q.id} v{q.version}": questions.define(db, q.id, q.version, q.scale, q.audience, dict(q.text), now,
                                                      force=force, seen=(seen or {}).get((q.id, q.version)))
             for q in cfg.questions}

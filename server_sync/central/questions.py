@@ -261,6 +261,47 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
     return otherwise
 
 
+@dataclass(frozen=True)
+class Row:
+    """A register row as it stands (`rows`): what `undefine` puts back."""
+    scale: str
+    audience: str
+    text: str
+    defined_at: Any                            # as the engine gives it back; None: only seen
+
+
+def rows(db: Database, keys: Sequence[Key]) -> dict[Key, Row]:
+    """The register rows of these versions as they stand (a version not in it: none)."""
+    p = db.param
+    found = {}
+    for question_id, version in keys:
+        row = db.execute_sql(f"SELECT scale, audience, text, defined_at FROM question WHERE id = {p} AND version = {p}",
+                             (question_id, version)).fetchone()
+        if row:
+            found[(question_id, version)] = Row(*row)
+    return found
+
+
+def undefine(db: Database, key: Key, before: Row | None, defined_at: datetime) -> None:
+    """Take back the definition `define` gave `key` at `defined_at` (a push the broker then took
+    for no kiosk), unless it changed since: the row as it stood `before`; a version that was not
+    in the register is taken out of it, or, when answers to it came in meanwhile, left as seen.
+    Call holding the version's writer lock (`lock_name`)."""
+    p = db.param
+    at = time_param(db)(defined_at)
+    question_id, version = key
+    if before is not None:
+        db.execute_sql(f"UPDATE question SET scale = {p}, audience = {p}, text = {p}, defined_at = {p}"
+                       f" WHERE id = {p} AND version = {p} AND defined_at = {p}",
+                       (before.scale, before.audience, before.text, before.defined_at, question_id, version, at))
+        return
+    db.execute_sql(f"DELETE FROM question WHERE id = {p} AND version = {p} AND defined_at = {p} AND NOT EXISTS"
+                   f" (SELECT 1 FROM response WHERE question_id = {p} AND question_version = {p})",
+                   (question_id, version, at, question_id, version))
+    db.execute_sql(f"UPDATE question SET defined_at = NULL WHERE id = {p} AND version = {p} AND defined_at = {p}",
+                   (question_id, version, at))
+
+
 def binding(current: Entry | None, question_id: str, version: int) -> Entry | None:
     """What (question, version) already means for the whole chain: the centre's definition, else,
     for a catalogue version, the catalogue's (every kiosk without questions of its own asks it, so

@@ -43,54 +43,36 @@ def add_parser(sub, common) -> None:
 
 def push_config(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
-    from server_sync.central.dialect import placeholders
-    from server_sync.config_push import (Publication, answered_questions, config_messages, define_questions,
-                                         failed_push, kept_payload, load_push_file, next_versions,
-                                         publish_each_retained, targets, validate_for)
+    from server_sync.config_push import (Publication, answered_questions, failed_push, load_push_file, targets,
+                                         validate_for)
+    from server_sync.config_push_store import record, send
 
     push = load_push_file(args.file)
     settings = None if args.dry_run else broker_settings(args, f"kundpuls-config-push-{os.getpid()}")
     db = connect(existing_database_url(args))
     publications: list[Publication] = []         # none for --dry-run
-    missed: dict[str, int] = {}                   # kiosk: version, refused by the broker
     try:
         # Read before the transaction: on SQLite it holds the single write lock from its BEGIN,
         # and the questions' scans of the answers would hold ingest up (0.8 s a million answers).
         kiosks = targets(db, args.kiosk, args.site)
         parsed = [validate_for(push, kiosk_id, site_id) for kiosk_id, site_id in kiosks]
         seen = answered_questions(db, push, parsed[0])
-        with db.atomic() as txn:
-            now = datetime.now(timezone.utc).replace(tzinfo=None)
-            disagreeing = define_questions(db, push, parsed[0], now, force=args.force, seen=seen)
-            versions = next_versions(db, [k for k, _ in kiosks])
-            messages = config_messages(push, versions.next, args.prefix)
-            if not messages:               # every target skipped: nothing defined or recorded
-                raise CentralConfigError(failed_push(settings, messages, publications, versions.skipped))
-            db.cursor().executemany(
-                f"INSERT INTO config_push (kiosk_id, version, payload, pushed_at) VALUES ({placeholders(db, 4)})",
-                [(k, v, kept_payload(payload), now) for k, _t, v, payload in messages])
-            if args.dry_run:
-                txn.rollback()
-            else:
-                # Published before the commit, the versions still held: the store then keeps the
-                # push to each kiosk the broker may hold it for, and to none if it holds it for
-                # none. A retained config cannot be taken back from a kiosk that applied it at once,
-                # so one that got it is recorded, not cleared (docs/central.md, Config push).
-                publications = publish_each_retained(settings, [(t, payload) for _k, t, _v, payload in messages])
-                missed = {k: v for (k, _t, v, _b), p in zip(messages, publications) if not p.taken}
-                if len(missed) == len(messages):
-                    raise CentralConfigError(failed_push(settings, messages, publications, versions.skipped))
-                for kiosk_id, version in missed.items():
-                    db.execute_sql(f"DELETE FROM config_push WHERE kiosk_id = {db.param} AND version = {db.param}",
-                                   (kiosk_id, version))
+        # Recorded and committed first, then published (config_push_store): a push is recorded
+        # wherever the broker may hold it, and the kiosks it refused are forgotten after.
+        pushed = record(db, push, kiosks, parsed[0], seen=seen, force=args.force, prefix=args.prefix,
+                        keep=not args.dry_run)
+        if not args.dry_run:
+            publications = send(db, settings, pushed)
     finally:
         db.close()
+    messages, disagreeing = pushed.messages, pushed.disagreeing
+    missed = {k for (k, _t, _v, _b), p in zip(messages, publications) if not p.taken}
     result = [{"kiosk_id": k, "version": v, "topic": t} for k, t, v, _b in messages if k not in missed]
     if args.json:
         out = {"dry_run": bool(args.dry_run), "pushed": result, "questions_defined": sorted(disagreeing),
                "stored_answers_otherwise": {q: n for q, n in disagreeing.items() if n}}
-        if versions.skipped:
-            out["skipped"] = [{"kiosk_id": k, "reason": why} for k, why in sorted(versions.skipped.items())]
+        if pushed.skipped:
+            out["skipped"] = [{"kiosk_id": k, "reason": why} for k, why in sorted(pushed.skipped.items())]
         if any(p.problem for p in publications):
             out["not_confirmed"] = [{"kiosk_id": k, "version": v, "topic": t, "problem": p.problem, "recorded": p.taken}
                                     for (k, t, v, _b), p in zip(messages, publications) if p.problem]
@@ -107,7 +89,7 @@ def push_config(args: argparse.Namespace) -> int:
                 print(f"note: {n} answer(s) stored before for {q} have another scale or audience; they stay as they are")
         if not args.dry_run:
             print("Each kiosk applies it on receipt, or refuses it and says why: kiosk-central fleet")
-    failure = failed_push(settings, messages, publications, versions.skipped)
+    failure = failed_push(settings, messages, publications, pushed.skipped)
     if failure:
         raise CentralConfigError(failure)
     return 0

@@ -25,6 +25,7 @@ from server_sync.central import questions
 from server_sync.central.db import connect
 from server_sync.cli import main
 from server_sync.config_push import Publication
+from server_sync.exc import CentralConfigError
 from tests.fixtures.cli import broker_files
 
 BROKER = ["--no-tls", "--broker-host", "127.0.0.1"]
@@ -100,8 +101,13 @@ class FakeBroker:
         self.got: list[tuple[str, dict]] = []
         self.lock = threading.Lock()
         self.then = None                    # called after taking them (a failure to come)
+        self.refuses: str | None = None     # "all": every message refused; "connection": not reached
 
     def __call__(self, settings, messages, timeout_s: float = 15.0) -> list[Publication]:
+        if self.refuses == "connection":
+            raise CentralConfigError("cannot reach the broker at 127.0.0.1:8883: Connection refused")
+        if self.refuses == "all":
+            return [Publication(topic, "refused: Not authorized", taken=False) for topic, _p in messages]
         with self.lock:
             self.got += [(topic, protocol.decode_config(payload)) for topic, payload in messages]
         if self.then:
@@ -212,3 +218,67 @@ def test_a_question_version_defined_twice_at_once_is_refused_the_second_time(cen
     assert definition(url, "visit", 8) == [("smiley4", True)]
     assert broker.scales("k1") == broker.scales("k2") == ["smiley4"]
     assert broker.versions("k3") == broker.versions("k4") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. A push that fails after the broker took it
+
+
+def end_the_push_session(url: str) -> None:
+    """The push's database connection lost (a PostgreSQL restart, a failover): every other session
+    of the store ended by the server (the test's own too)."""
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        ended = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname ="
+                             " current_database() AND pid <> pg_backend_pid()").fetchall()
+    assert (True,) in ended, ended
+
+
+def interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("failure", ["interrupted", "connection lost"])
+def test_a_push_the_broker_took_is_recorded_whatever_fails_after(central, tmp_path, broker, capsys, failure):
+    """The push published inside its transaction and committed after: a connection lost (or the
+    command interrupted) once the broker had taken it rolled back its record and its questions'
+    definitions, the kiosks ran it, and the retry was given the same version again, which each
+    kiosk refused as not newer (the centre recorded v2 = the retry, the kiosks ran v2 = the first).
+    docs/central.md: a push is recorded wherever the broker may hold it."""
+    url, _db = central
+    if failure == "connection lost" and not is_postgres(url):
+        pytest.skip("a SQLite store has no connection to lose")
+    broker.then = interrupt if failure == "interrupted" else (lambda: end_the_push_session(url))
+    rc = main(["config", "push", "--site", "s1", fragment(tmp_path, "first", 5), *BROKER, "--db", url])
+    err = capsys.readouterr().err
+    if failure == "interrupted":
+        assert rc == 130, err
+    else:                                   # 0 when the push had nothing left to write after it
+        assert rc == 0 or (rc == 1 and "the central database failed while the command ran" in err), err
+    assert broker.versions("k1") == broker.versions("k2") == [2]          # the kiosks have it
+    assert recorded(url) == [("k1", 2), ("k2", 2)]
+    assert definition(url, "visit", 5) == [("smiley4", True)]
+    broker.then = None
+    assert main(["config", "push", "--site", "s1", fragment(tmp_path, "retry", 6), *BROKER, "--db", url]) == 0
+    assert broker.versions("k1") == broker.versions("k2") == [2, 3]       # above it: the kiosks take it
+    assert recorded(url) == [("k1", 2), ("k1", 3), ("k2", 2), ("k2", 3)]
+
+
+@pytest.mark.parametrize("before", ["new", "seen in answers", "defined"])
+@pytest.mark.parametrize("refuses", ["all", "connection"])
+def test_a_push_the_broker_took_for_no_kiosk_leaves_nothing(central, tmp_path, broker, capsys, before, refuses):
+    """Recorded before it is published, a push the broker refuses for every kiosk (or that does
+    not reach it) is taken back whole: no version recorded, the register as it was (README: refused
+    for all, nothing is kept)."""
+    url, db = central
+    if before != "new":
+        db.execute_sql("INSERT INTO question (id, version, scale, audience, text, first_seen, first_kiosk_id,"
+                       " defined_at) VALUES ('visit', 5, 'smiley4', 'customer', '{\"sv\": \"x\"}',"
+                       " '2026-11-23 12:00:00', 'k1', " + ("'2026-11-23 12:30:00'" if before == "defined" else "NULL")
+                       + ")")
+    register = rows(url, "SELECT * FROM question ORDER BY id, version")
+    broker.refuses = refuses
+    assert main(["config", "push", "--site", "s1", fragment(tmp_path, "first", 5), *BROKER, "--db", url]) == 2
+    err = capsys.readouterr().err
+    assert ("Nothing was pushed or recorded" if refuses == "all" else "cannot reach the broker") in err, err
+    assert recorded(url) == [] and rows(url, "SELECT * FROM question ORDER BY id, version") == register

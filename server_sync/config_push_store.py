@@ -1,0 +1,95 @@
+"""A config push in the central store, in two transactions (`kiosk-central config push`).
+
+`record` defines the push's questions and records each kiosk's version, and commits before
+anything is published: a push is recorded wherever the broker may hold it, whatever fails after
+(published inside the transaction, a connection lost before the commit rolled the record back:
+the kiosks ran a config the centre had no record of, and the next push was given the same
+version, which they refused as not newer; a review). `send` publishes it, then forgets the kiosks
+the broker refused it for, and the whole push (its versions, the definitions it made) when the
+broker took it for none or was not reached. A failure between the two leaves a version recorded
+and perhaps not sent: safe, the next push to that kiosk goes above it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Mapping, Sequence
+
+from peewee import Database
+
+from kiosk.config import KioskConfig
+from server_sync import config_push
+from server_sync.central import questions
+from server_sync.central.dialect import placeholders, writer_locks
+from server_sync.config_push import Publication, PushFile
+from server_sync.exc import CentralConfigError
+
+Message = tuple[str, str, int, bytes]          # (kiosk id, topic, version, payload)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What `record` stored (or, for a dry run, would have): each kiosk's message, the kiosks
+    skipped and why (`config_push.plan_versions`), the stored answers that disagree per question
+    version defined, and what `send` needs to take the push back."""
+    messages: list[Message]
+    skipped: dict[str, str]
+    disagreeing: dict[str, int]
+    before: dict[questions.Key, questions.Row]    # the register rows of its questions before it
+    defined: list[questions.Key]
+    at: datetime
+
+
+def record(db: Database, push: PushFile, kiosks: Sequence[tuple[str, str]], cfg: KioskConfig, *,
+           seen: Mapping[questions.Key, questions.Answered], force: bool = False, prefix: str = "",
+           keep: bool = True) -> Recorded:
+    """Define the push's questions and record its version for each kiosk, in one transaction:
+    committed (`keep`), else rolled back (a dry run). Raises CentralConfigError, nothing kept,
+    when every kiosk is skipped."""
+    with db.atomic() as txn:
+        at = datetime.now(timezone.utc).replace(tzinfo=None)
+        keys = [(q.id, q.version) for q in cfg.questions] if "questions" in push.body else []
+        writer_locks(db, [questions.lock_name(*k) for k in keys])     # before reading them
+        before = questions.rows(db, keys)
+        disagreeing = config_push.define_questions(db, push, cfg, at, force=force, seen=seen)
+        versions = config_push.next_versions(db, [k for k, _ in kiosks])
+        messages = config_push.config_messages(push, versions.next, prefix)
+        if not messages:               # every target skipped: nothing defined or recorded
+            raise CentralConfigError(config_push.failed_push(None, messages, [], versions.skipped))
+        db.cursor().executemany(
+            f"INSERT INTO config_push (kiosk_id, version, payload, pushed_at) VALUES ({placeholders(db, 4)})",
+            [(k, v, config_push.kept_payload(payload), at) for k, _t, v, payload in messages])
+        if not keep:
+            txn.rollback()
+    return Recorded(messages, versions.skipped, disagreeing, before, keys, at)
+
+
+def send(db: Database, settings, pushed: Recorded) -> list[Publication]:
+    """Publish each recorded config retained (`config_push.publish_each_retained`), then forget
+    the kiosks the broker refused it for; what became of each message, in order. Raises
+    CentralConfigError, the push forgotten, when the broker took it for none or was not reached."""
+    messages = pushed.messages
+    try:
+        publications = config_push.publish_each_retained(settings, [(t, payload) for _k, t, _v, payload in messages])
+    except CentralConfigError:         # nothing published
+        forget(db, pushed, messages)
+        raise
+    refused = [m for m, p in zip(messages, publications) if not p.taken]
+    if refused:
+        forget(db, pushed, refused)
+    if len(refused) == len(messages):
+        raise CentralConfigError(config_push.failed_push(settings, messages, publications, pushed.skipped))
+    return publications
+
+
+def forget(db: Database, pushed: Recorded, messages: Sequence[Message]) -> None:
+    """Take back the push's record for these kiosks; for all of them, the definitions it gave too
+    (`questions.undefine`: unless changed since), so nothing of it is left."""
+    with db.atomic():
+        db.cursor().executemany(f"DELETE FROM config_push WHERE kiosk_id = {db.param} AND version = {db.param}",
+                                [(k, v) for k, _t, v, _p in messages])
+        if len(messages) == len(pushed.messages):
+            writer_locks(db, [questions.lock_name(*k) for k in pushed.defined])
+            for key in pushed.defined:
+                questions.undefine(db, key, pushed.before.get(key), pushed.at)
