@@ -20,8 +20,9 @@ from peewee import Database
 
 from kiosk.config import KioskConfig
 from server_sync import config_push
-from server_sync.central import questions
+from server_sync.central import questions, registry
 from server_sync.central.dialect import placeholders, writer_locks
+from server_sync.central.intake import kiosk_lock
 from server_sync.config_push import Publication, PushFile
 from server_sync.exc import CentralConfigError
 
@@ -41,13 +42,65 @@ class Recorded:
     at: datetime
 
 
-def record(db: Database, push: PushFile, kiosks: Sequence[tuple[str, str]], cfg: KioskConfig, *,
-           seen: Mapping[questions.Key, questions.Answered], force: bool = False, prefix: str = "",
-           keep: bool = True) -> Recorded:
-    """Define the push's questions and record its version for each kiosk, in one transaction:
-    committed (`keep`), else rolled back (a dry run). Raises CentralConfigError, nothing kept,
-    when every kiosk is skipped."""
+MOVES = 5                  # times a --kiosk push looks again for a kiosk moved as it locked its site
+
+
+class _Moved(Exception):
+    """The pushed kiosk is at another site than the one whose lock the push took."""
+
+    def __init__(self, site_id: str) -> None:
+        super().__init__(site_id)
+        self.site_id = site_id
+
+
+def record(db: Database, push: PushFile, kiosk_id: str | None, site_id: str | None,
+           checked: Mapping[tuple[str, str], KioskConfig], *, seen: Mapping[questions.Key, questions.Answered],
+           force: bool = False, prefix: str = "", keep: bool = True) -> Recorded:
+    """Define the push's questions and record its version for each target kiosk (`--kiosk
+    kiosk_id` or `--site site_id`, as `config_push.targets`), in one transaction: committed
+    (`keep`), else rolled back (a dry run). `checked`: the file validated for the targets read
+    before it (`config_push.validate_for`), by (kiosk, site). Raises CentralConfigError, nothing
+    kept, when every kiosk is skipped."""
+    site_read = next(iter(checked))[1]
+    for _ in range(MOVES):
+        try:
+            return _record(db, push, kiosk_id, site_id, site_read, checked, seen=seen, force=force, prefix=prefix,
+                           keep=keep)
+        except _Moved as moved:
+            site_read = moved.site_id
+    raise CentralConfigError(f"kiosk {kiosk_id!r} was moved to another site each time the push began; push again")
+
+
+def locked_targets(db: Database, kiosk_id: str | None, site_id: str | None, site_read: str) -> list[tuple[str, str]]:
+    """`config_push.targets` inside the push's transaction, under the writer locks that keep
+    them so until its commit: the site's (`registry.site_lock`: no kiosk comes to it meanwhile,
+    `kiosk add` and `kiosk move` take it), then each kiosk's (`kiosk deactivate` and `kiosk
+    move` take it: one under way is waited for, and the kiosks read again). Read before the
+    transaction, they were pushed as they were: a kiosk added meanwhile got nothing and was not
+    told, one deactivated was pushed to (a review). Raises _Moved when the kiosk of a `--kiosk`
+    push is at another site than `site_read` (the lock taken is not its site's)."""
+    site = site_id or site_read
+
+    def read() -> list[tuple[str, str]]:
+        found = config_push.targets(db, kiosk_id, site_id)
+        if found[0][1] != site:
+            raise _Moved(found[0][1])
+        return found
+
+    writer_locks(db, [registry.site_lock(site)])
+    writer_locks(db, [kiosk_lock(k) for k, _s in read()])
+    return read()
+
+
+def _record(db: Database, push: PushFile, kiosk_id: str | None, site_id: str | None, site_read: str,
+            checked: Mapping[tuple[str, str], KioskConfig], *, seen: Mapping[questions.Key, questions.Answered],
+            force: bool, prefix: str, keep: bool) -> Recorded:
     with db.atomic() as txn:
+        kiosks = locked_targets(db, kiosk_id, site_id, site_read)
+        cfg = next(iter(checked.values()))       # its questions: the same for every kiosk
+        for target in kiosks:
+            if target not in checked:            # come to the site since: the file is validated for it too
+                config_push.validate_for(push, *target)
         at = datetime.now(timezone.utc).replace(tzinfo=None)
         keys = [(q.id, q.version) for q in cfg.questions] if "questions" in push.body else []
         writer_locks(db, [questions.lock_name(*k) for k in keys])     # before reading them

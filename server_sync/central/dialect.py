@@ -273,8 +273,8 @@ def writer_locks(db: Database, lock_names: Sequence[str]) -> None:
     at a time in sorted keys; SQLite: nothing to do (the transaction holds the single write lock).
 
     A transaction that takes locks of several kinds takes them kind by kind in one order, so two
-    never wait for each other: `kiosk:` (`intake.kiosk_lock`), then `question:`
-    (`questions.lock_name`).
+    never wait for each other: `site:` (`registry.site_lock`), then `kiosk:` (`intake.kiosk_lock`),
+    then `question:` (`questions.lock_name`).
     """
     d = dialect_of(db)
     if d.lock_key_sql:

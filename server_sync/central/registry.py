@@ -115,6 +115,13 @@ def site_today(db: Database, site_id: str, now: datetime) -> str:
     return site_todays(db, [site_id], now)[site_id]
 
 
+def site_lock(site_id: str) -> str:
+    """The writer lock of a site's kiosks: who comes to it (`kiosk add`, `kiosk move`) and who
+    pushes its kiosks a config (`config_push_store.record`) take it, so each sees the other's
+    result. Taken before any kiosk's lock (`dialect.writer_locks`)."""
+    return f"site:{site_id}"
+
+
 def site(db: Database, site_id: str) -> dict[str, Any] | None:
     row = db.execute_sql(f"SELECT id, name, timezone FROM site WHERE id = {db.param}", (site_id,)).fetchone()
     return dict(zip(("id", "name", "timezone"), row)) if row else None

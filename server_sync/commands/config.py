@@ -54,12 +54,12 @@ def push_config(args: argparse.Namespace) -> int:
     try:
         # Read before the transaction: on SQLite it holds the single write lock from its BEGIN,
         # and the questions' scans of the answers would hold ingest up (0.8 s a million answers).
-        kiosks = targets(db, args.kiosk, args.site)
-        parsed = [validate_for(push, kiosk_id, site_id) for kiosk_id, site_id in kiosks]
-        seen = answered_questions(db, push, parsed[0])
+        # The targets are read again under their locks (config_push_store.locked_targets).
+        checked = {target: validate_for(push, *target) for target in targets(db, args.kiosk, args.site)}
+        seen = answered_questions(db, push, next(iter(checked.values())))
         # Recorded and committed first, then published (config_push_store): a push is recorded
         # wherever the broker may hold it, and the kiosks it refused are forgotten after.
-        pushed = record(db, push, kiosks, parsed[0], seen=seen, force=args.force, prefix=args.prefix,
+        pushed = record(db, push, args.kiosk, args.site, checked, seen=seen, force=args.force, prefix=args.prefix,
                         keep=not args.dry_run)
         if not args.dry_run:
             publications = send(db, settings, pushed)

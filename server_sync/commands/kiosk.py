@@ -8,9 +8,10 @@ import argparse
 import json
 import os
 import sys
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from server_sync.cli import existing_database_url
 from server_sync.commands._argtypes import DAY_FORMAT, broker_host, day, topic_prefix
@@ -124,7 +125,7 @@ def add(args: argparse.Namespace) -> int:
     db = connect(existing_database_url(args))
     password = provision.new_password()
     try:
-        with _kiosk_transaction(db, args.id):
+        with _kiosk_transaction(db, args.id, args.site):
             reactivated = False
             if args.rotate_password:
                 registry.check_id(args.id, "kiosk id")
@@ -149,7 +150,7 @@ def add(args: argparse.Namespace) -> int:
             # without a password grants nothing, and the next `kiosk add` finds it there).
             appended = provision.ensure_acl(args.acl_file, args.id, args.site, args.prefix)
             provision.set_password(args.password_file, args.id, password)
-        missed = site_pushes_missed(db, args.id, args.site)
+            missed = site_pushes_missed(db, args.id, args.site)     # under the site's lock: no push meanwhile
     finally:
         db.close()
     _tell_day(args.id, args.installs_on, seen, tried, when, away)
@@ -219,7 +220,9 @@ def deactivate(args: argparse.Namespace) -> int:
                 if args.clear_status else None)
     db = connect(existing_database_url(args))
     try:
-        with db.atomic():
+        # Under the kiosk's writer lock: a push to it or its site (which takes it) is waited for,
+        # or waits and then leaves it out.
+        with _kiosk_transaction(db, args.id):
             known = registry.kiosk(db, registry.check_id(args.id, "kiosk id"))
             if known is None:
                 raise CentralConfigError(f"no kiosk {args.id!r} is registered")
@@ -297,19 +300,20 @@ def move(args: argparse.Namespace) -> int:
     provision.check_acl_file(acl_file)
     db = connect(existing_database_url(args))
     try:
-        # Under the kiosk's writer lock (its placement changes); if the ACL cannot be written, the
-        # kiosk stays where it was.
-        with _kiosk_transaction(db, args.id):
+        # Under the new site's writer lock and the kiosk's (its placement changes: a push to
+        # either site is waited for, and sees it moved); if the ACL cannot be written, the kiosk
+        # stays where it was.
+        with _kiosk_transaction(db, args.id, args.site):
             known = registry.kiosk(db, args.id)
             forgotten = known["installs_on"] if known and known["site_id"] != args.site else None
             before = registry.move_kiosk(db, registry.check_id(args.id, "kiosk id"), args.site)
             had_block = before != args.site and provision.remove_acl(acl_file, args.id)
             if before != args.site:
                 provision.ensure_acl(acl_file, args.id, args.site, args.prefix)
-        moved = before != args.site
-        missed = site_pushes_missed(db, args.id, args.site, moved=moved)
-        # pushed for its former site, to a site whose kiosks run none: it still asks that site's questions
-        carries_old_push = moved and not missed and was_pushed(db, args.id)
+            moved = before != args.site
+            missed = site_pushes_missed(db, args.id, args.site, moved=moved)
+            # pushed for its former site, to a site whose kiosks run none: it still asks that site's questions
+            carries_old_push = moved and not missed and was_pushed(db, args.id)
     finally:
         db.close()
     if args.json:
@@ -381,13 +385,19 @@ def _day_said(kiosk_id: str, day: str, when: str) -> str:
             f"and before {hour} that day is a tryout.")
 
 
-def _kiosk_transaction(db, kiosk_id: str):
+@contextmanager
+def _kiosk_transaction(db, kiosk_id: str, site_id: str | None = None) -> Iterator[None]:
     """A transaction holding the kiosk's writer lock from its start (ingest's: `intake.kiosk_lock`;
-    on SQLite the write lock at once, so a read before a write cannot fail busy)."""
-    from server_sync.central.dialect import writer_transaction
+    on SQLite the write lock at once, so a read before a write cannot fail busy), and before it
+    that of the site it comes to, `site_id` (`registry.site_lock`: a config push to the site's
+    kiosks takes it)."""
+    from server_sync.central.dialect import group_transaction, writer_locks
     from server_sync.central.intake import kiosk_lock
+    from server_sync.central.registry import site_lock
 
-    return writer_transaction(db, kiosk_lock(kiosk_id))
+    with group_transaction(db, [site_lock(site_id)] if site_id else []):
+        writer_locks(db, [kiosk_lock(kiosk_id)])
+        yield
 
 
 def _tell_recount(kiosk_id: str, day: str | None, tried: Recount | None, when: str) -> None:

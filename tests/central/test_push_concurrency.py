@@ -94,6 +94,16 @@ class Hold:
         self.go.set()
 
 
+def held_push(monkeypatch, module, step: str, *argv: str) -> tuple[Run, Hold]:
+    """`config push ARGV` started in a thread named "push", once `module.step` returned there
+    held (`Hold`)."""
+    hold = Hold(monkeypatch, module, step, who="push")
+    push = Run("push", "config", "push", *argv, *BROKER)
+    push.start()
+    hold.wait()
+    return push, hold
+
+
 class FakeBroker:
     """Stands in for `publish_each_retained`: takes every message, and keeps them in order."""
 
@@ -201,13 +211,11 @@ def test_a_question_version_defined_twice_at_once_is_refused_the_second_time(cen
     if before == "seen in answers":         # as ingest notes a version an answer brought in
         db.execute_sql("INSERT INTO question (id, version, scale, audience, text, first_seen, first_kiosk_id)"
                        " VALUES ('visit', 8, 'smiley4', 'customer', '{}', '2026-11-23 12:00:00', 'k1')")
-    hold = Hold(monkeypatch, questions, "read", who="push")
-    push = Run("push", "config", "push", "--site", "s1", fragment(tmp_path, "smiley", 8), *BROKER, "--db", url)
     second = (["question", "define", "visit", "8", "--scale", "nps11", "--audience", "customer"]
               if other == "question define" else
               ["config", "push", "--site", "s2", fragment(tmp_path, "nps", 8, "nps11"), *BROKER])
-    push.start()
-    hold.wait()                             # the push read the register, and defines visit v8 next
+    # The push read the register, and defines visit v8 next.
+    push, hold = held_push(monkeypatch, questions, "read", "--site", "s1", fragment(tmp_path, "smiley", 8), "--db", url)
     then = Run("second", *second, "--db", url)
     then.start()
     blocked_or_done(url, then)
@@ -282,3 +290,84 @@ def test_a_push_the_broker_took_for_no_kiosk_leaves_nothing(central, tmp_path, b
     err = capsys.readouterr().err
     assert ("Nothing was pushed or recorded" if refuses == "all" else "cannot reach the broker") in err, err
     assert recorded(url) == [] and rows(url, "SELECT * FROM question ORDER BY id, version") == register
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. A push beside kiosk add, move and deactivate
+
+
+def test_a_push_goes_to_the_kiosks_of_its_site_as_they_are_when_it_records(central, tmp_path, broker, monkeypatch):
+    """The push read its site's kiosks before its transaction and pushed to those: a kiosk added
+    to the site meanwhile got nothing, and nothing said so (`kiosk add` had found no push to name);
+    one moved away ran its old site's push, one deactivated was pushed to and recorded. As run one
+    after the other: the push goes to the site's active kiosks of when it records."""
+    url, _db = central
+    out, err = apart(monkeypatch)
+    files = broker_files(tmp_path)
+    assert main(["kiosk", "add", "k6", "--site", "s1", *files, "--db", url]) == 0
+    # It read k1, k2 and k6.
+    push, hold = held_push(monkeypatch, config_push, "targets", "--site", "s1", fragment(tmp_path, "s1", 4),
+                           "--db", url)
+    assert main(["kiosk", "add", "k5", "--site", "s1", *files, "--db", url]) == 0
+    assert main(["kiosk", "move", "k2", "--site", "s2", "--acl-file", files[3], "--db", url]) == 0
+    assert main(["kiosk", "deactivate", "k6", *files, "--db", url]) == 0
+    hold.release()
+    assert push.result() == 0, err.said("push")
+    assert recorded(url) == [("k1", 2), ("k5", 2)]
+    assert [k for k in ("k1", "k2", "k5", "k6") if broker.versions(k)] == ["k1", "k5"]
+    assert "kiosk k5" in out.said("push") and "kiosk k2" not in out.said("push")
+
+
+@pytest.mark.parametrize("change", ["deactivate", "move"])
+def test_a_push_to_one_kiosk_finds_it_as_it_is_when_it_records(central, tmp_path, broker, monkeypatch, change):
+    """`config push --kiosk k1` read k1 before its transaction: deactivated meanwhile, it was
+    pushed to and recorded (its broker user gone, the config waits unread). Moved meanwhile, the
+    push takes its new site's lock (it had read the old one) and goes to it there."""
+    url, _db = central
+    out, err = apart(monkeypatch)
+    files = broker_files(tmp_path)
+    assert main(["kiosk", "add", "k5", "--site", "s1", *files, "--db", url]) == 0
+    # It read k5 at s1, active.
+    push, hold = held_push(monkeypatch, config_push, "targets", "--kiosk", "k5", fragment(tmp_path, "one", 4),
+                           "--db", url)
+    if change == "deactivate":
+        assert main(["kiosk", "deactivate", "k5", *files, "--db", url]) == 0
+    else:
+        assert main(["kiosk", "move", "k5", "--site", "s2", "--acl-file", files[3], "--db", url]) == 0
+    hold.release()
+    if change == "deactivate":
+        assert push.result() == 2
+        assert "kiosk 'k5' is deactivated" in err.said("push"), err.said("push")
+        assert recorded(url) == [] and broker.got == []
+    else:
+        assert push.result() == 0, err.said("push")
+        assert recorded(url) == [("k5", 2)] and broker.versions("k5") == [2]
+
+
+@pytest.mark.parametrize("other", ["add k5 to s1", "move k3 to s1", "move k2 to s2"])
+def test_a_kiosk_added_or_moved_while_a_push_records_is_told_of_it(central, tmp_path, broker, monkeypatch, other):
+    """`kiosk add` or `kiosk move` while a push to the site was under way read the pushes before
+    it was committed: a kiosk added or moved to the site was not told that the site's kiosks run a
+    pushed config it lacks, and one moved away not that it runs its former site's. It waits for
+    the push, and says what it says after one."""
+    url, _db = central
+    out, err = apart(monkeypatch)
+    files = broker_files(tmp_path)
+    argv = {"add k5 to s1": ["kiosk", "add", "k5", "--site", "s1", *files],
+            "move k3 to s1": ["kiosk", "move", "k3", "--site", "s1", "--acl-file", files[3]],
+            "move k2 to s2": ["kiosk", "move", "k2", "--site", "s2", "--acl-file", files[3]]}[other]
+    # Inside its transaction: about to record k1 and k2.
+    push, hold = held_push(monkeypatch, config_push, "next_versions", "--site", "s1", fragment(tmp_path, "s1", 4),
+                           "--db", url)
+    then = Run("other", *argv, "--json", "--db", url)
+    then.start()
+    blocked_or_done(url, then)
+    hold.release()
+    assert push.result() == 0, err.said("push")
+    assert then.result() == 0, err.said("other")
+    said = json.loads(out.said("other"))
+    if other == "move k2 to s2":
+        assert said["runs_former_sites_push"] is True and said["site_pushes_missed"] == []
+    else:
+        assert said["site_pushes_missed"] == ["k1", "k2"]
+    assert recorded(url) == [("k1", 2), ("k2", 2)]
