@@ -141,11 +141,16 @@ class Versions:
 def next_versions(db: Database, kiosk_ids: Sequence[str]) -> Versions:
     """`plan_versions` from what the centre pushed each kiosk and what each reported applied."""
     marks = placeholders(db, len(kiosk_ids))
-    pushed = dict(db.execute_sql(f"SELECT kiosk_id, MAX(version) FROM config_push WHERE kiosk_id IN ({marks})"
-                                 " GROUP BY kiosk_id", list(kiosk_ids)).fetchall())
+    pushed = highest_pushed(db, kiosk_ids)
     applied = dict(db.execute_sql(f"SELECT kiosk_id, config_version FROM kiosk_status WHERE kiosk_id IN ({marks})",
                                   list(kiosk_ids)).fetchall())
     return plan_versions(kiosk_ids, pushed, applied)
+
+
+def highest_pushed(db: Database, kiosk_ids: Sequence[str]) -> dict[str, int]:
+    """kiosk: the highest version the centre recorded a push of to it (none: not there)."""
+    return dict(db.execute_sql(f"SELECT kiosk_id, MAX(version) FROM config_push WHERE kiosk_id IN"
+                               f" ({placeholders(db, len(kiosk_ids))}) GROUP BY kiosk_id", list(kiosk_ids)).fetchall())
 
 
 def plan_versions(kiosk_ids: Sequence[str], pushed: Mapping[str, int | None],
@@ -291,10 +296,12 @@ def acl_hint(settings, publication: Publication) -> str:
 
 
 def failed_push(settings, messages: Sequence[tuple[str, str, int, bytes]],
-                publications: Sequence[Publication], skipped: Mapping[str, str] | None = None) -> str | None:
+                publications: Sequence[Publication], skipped: Mapping[str, str] | None = None,
+                superseded: Sequence[str] = ()) -> str | None:
     """What an operator must know of a push that did not go to every target: which kiosks it
     skipped (`plan_versions`) and which the broker did not confirm (and why), which got it, and
-    how to finish; None when it went to all."""
+    how to finish; None when it went to all. `superseded`: the kiosks it was recorded for and
+    not sent to, a push recorded after it going there instead (`config_push_store.send`)."""
     failed = [(k, v, p) for (k, _t, v, _b), p in zip(messages, publications) if p.problem]
     if not failed and not skipped:
         return None
@@ -303,11 +310,13 @@ def failed_push(settings, messages: Sequence[tuple[str, str, int, bytes]],
     missed = [k for k, _v, p in failed if not p.taken]
     unsure = [k for k, _v, p in failed if p.taken]
     got = [k for (k, *_), p in zip(messages, publications) if p.problem is None]
-    if len(missed) == len(messages):
+    if len(missed) == len(messages) and not superseded:
         return f"{said}. Nothing was pushed or recorded."
     parts = [said + "."]
     if got:
         parts.append(f"{_kiosks(got, 'Kiosk')} got it: recorded.")
+    if superseded:
+        parts.append(f"{_kiosks(superseded, 'Kiosk')} get a push recorded after it instead.")
     if unsure:
         parts.append(f"{_kiosks(unsure, 'Kiosk')} may have it: recorded, so the next push goes above that version.")
     if missed:

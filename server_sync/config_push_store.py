@@ -118,22 +118,53 @@ def _record(db: Database, push: PushFile, kiosk_id: str | None, site_id: str | N
     return Recorded(messages, versions.skipped, disagreeing, before, keys, at)
 
 
-def send(db: Database, settings, pushed: Recorded) -> list[Publication]:
-    """Publish each recorded config retained (`config_push.publish_each_retained`), then forget
-    the kiosks the broker refused it for; what became of each message, in order. Raises
-    CentralConfigError, the push forgotten, when the broker took it for none or was not reached."""
-    messages = pushed.messages
-    try:
-        publications = config_push.publish_each_retained(settings, [(t, payload) for _k, t, _v, payload in messages])
-    except CentralConfigError:         # nothing published
-        forget(db, pushed, messages)
-        raise
-    refused = [m for m, p in zip(messages, publications) if not p.taken]
-    if refused:
-        forget(db, pushed, refused)
-    if len(refused) == len(messages):
+def push_lock(kiosk_id: str) -> str:
+    """The writer lock a push is published to a kiosk under (`send`): one push at a time per
+    kiosk. Not the kiosk's own (`intake.kiosk_lock`): a broker slow to answer would hold ingest."""
+    return f"config-push:{kiosk_id}"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What `send` did: the messages published (`messages`) and what became of each, in order
+    (`publications`); kiosk: (its version, the later one) for each kiosk a push recorded after
+    this one was sent instead (`superseded`)."""
+    messages: list[Message]
+    publications: list[Publication]
+    superseded: dict[str, tuple[int, int]]
+
+
+def send(db: Database, settings, pushed: Recorded) -> Sent:
+    """Publish each recorded config retained (`config_push.publish_each_retained`), under the
+    kiosks' push locks, then forget the kiosks the broker refused it for. A kiosk a later push
+    was recorded for since gets none: that one is sent instead, before or after this (the broker
+    keeps the last one retained: sent after the later one, this one would stand in its place
+    for a kiosk that connects later). Raises CentralConfigError, the push forgotten, when the
+    broker took it for none or was not reached."""
+    failure: CentralConfigError | None = None
+    with db.atomic():
+        writer_locks(db, [push_lock(k) for k, _t, _v, _p in pushed.messages])
+        superseded = _superseded(db, pushed.messages)
+        messages = [m for m in pushed.messages if m[0] not in superseded]
+        try:
+            publications = config_push.publish_each_retained(
+                settings, [(t, payload) for _k, t, _v, payload in messages]) if messages else []
+        except CentralConfigError as e:          # nothing published
+            failure, publications = e, [Publication(t, f"not sent: {e}", taken=False) for _k, t, _v, _p in messages]
+        refused = [m for m, p in zip(messages, publications) if not p.taken]
+        if refused:
+            forget(db, pushed, refused)
+    if failure is not None and not superseded:
+        raise failure
+    if refused and len(refused) == len(pushed.messages):
         raise CentralConfigError(config_push.failed_push(settings, messages, publications, pushed.skipped))
-    return publications
+    return Sent(messages, publications, superseded)
+
+
+def _superseded(db: Database, messages: Sequence[Message]) -> dict[str, tuple[int, int]]:
+    """kiosk: (its version, the highest recorded) for each kiosk a push recorded after this one."""
+    newest = config_push.highest_pushed(db, [k for k, _t, _v, _p in messages])
+    return {k: (v, newest[k]) for k, _t, v, _p in messages if newest.get(k, v) > v}
 
 
 def forget(db: Database, pushed: Recorded, messages: Sequence[Message]) -> None:

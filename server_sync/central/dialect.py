@@ -274,7 +274,8 @@ def writer_locks(db: Database, lock_names: Sequence[str]) -> None:
 
     A transaction that takes locks of several kinds takes them kind by kind in one order, so two
     never wait for each other: `site:` (`registry.site_lock`), then `kiosk:` (`intake.kiosk_lock`),
-    then `question:` (`questions.lock_name`).
+    then `question:` (`questions.lock_name`); `config-push:` (`config_push_store.push_lock`) comes
+    before `question:` and is never taken with a site's or a kiosk's.
     """
     d = dialect_of(db)
     if d.lock_key_sql:

@@ -43,14 +43,13 @@ def add_parser(sub, common) -> None:
 
 def push_config(args: argparse.Namespace) -> int:
     from server_sync.central.db import connect
-    from server_sync.config_push import (Publication, answered_questions, failed_push, load_push_file, targets,
-                                         validate_for)
-    from server_sync.config_push_store import record, send
+    from server_sync.config_push import answered_questions, failed_push, load_push_file, targets, validate_for
+    from server_sync.config_push_store import Sent, record, send
 
     push = load_push_file(args.file)
     settings = None if args.dry_run else broker_settings(args, f"kundpuls-config-push-{os.getpid()}")
     db = connect(existing_database_url(args))
-    publications: list[Publication] = []         # none for --dry-run
+    sent = Sent([], [], {})                       # nothing for --dry-run
     try:
         # Read before the transaction: on SQLite it holds the single write lock from its BEGIN,
         # and the questions' scans of the answers would hold ingest up (0.8 s a million answers).
@@ -62,10 +61,11 @@ def push_config(args: argparse.Namespace) -> int:
         pushed = record(db, push, args.kiosk, args.site, checked, seen=seen, force=args.force, prefix=args.prefix,
                         keep=not args.dry_run)
         if not args.dry_run:
-            publications = send(db, settings, pushed)
+            sent = send(db, settings, pushed)
     finally:
         db.close()
-    messages, disagreeing = pushed.messages, pushed.disagreeing
+    messages, disagreeing = (pushed.messages if args.dry_run else sent.messages), pushed.disagreeing
+    publications, superseded = sent.publications, sent.superseded
     missed = {k for (k, _t, _v, _b), p in zip(messages, publications) if not p.taken}
     result = [{"kiosk_id": k, "version": v, "topic": t} for k, t, v, _b in messages if k not in missed]
     if args.json:
@@ -73,6 +73,9 @@ def push_config(args: argparse.Namespace) -> int:
                "stored_answers_otherwise": {q: n for q, n in disagreeing.items() if n}}
         if pushed.skipped:
             out["skipped"] = [{"kiosk_id": k, "reason": why} for k, why in sorted(pushed.skipped.items())]
+        if superseded:
+            out["superseded"] = [{"kiosk_id": k, "version": v, "by_version": later}
+                                 for k, (v, later) in sorted(superseded.items())]
         if any(p.problem for p in publications):
             out["not_confirmed"] = [{"kiosk_id": k, "version": v, "topic": t, "problem": p.problem, "recorded": p.taken}
                                     for (k, t, v, _b), p in zip(messages, publications) if p.problem]
@@ -81,6 +84,9 @@ def push_config(args: argparse.Namespace) -> int:
         verb = "would push" if args.dry_run else "pushed"
         for r in result:
             print(f"{verb} config version {r['version']} to kiosk {r['kiosk_id']} ({r['topic']}, retained)")
+        for k, (v, later) in sorted(superseded.items()):
+            print(f"config version {v} to kiosk {k} not sent: a push recorded after it (config version {later}) "
+                  "goes to it instead")
         if disagreeing:
             print(f"questions {'to be ' if args.dry_run else ''}defined by the centre: {', '.join(sorted(disagreeing))}"
                   " (an answer that disagrees is held on its kiosk)")
@@ -89,7 +95,7 @@ def push_config(args: argparse.Namespace) -> int:
                 print(f"note: {n} answer(s) stored before for {q} have another scale or audience; they stay as they are")
         if not args.dry_run:
             print("Each kiosk applies it on receipt, or refuses it and says why: kiosk-central fleet")
-    failure = failed_push(settings, messages, publications, pushed.skipped)
+    failure = failed_push(settings, messages, publications, pushed.skipped, sorted(superseded))
     if failure:
         raise CentralConfigError(failure)
     return 0

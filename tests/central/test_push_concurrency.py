@@ -371,3 +371,47 @@ def test_a_kiosk_added_or_moved_while_a_push_records_is_told_of_it(central, tmp_
     else:
         assert said["site_pushes_missed"] == ["k1", "k2"]
     assert recorded(url) == [("k1", 2), ("k2", 2)]
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Two pushes at the same moment
+
+
+def test_two_pushes_at_once_are_given_one_version_after_the_other(central, tmp_path, broker, monkeypatch):
+    """Two admins push to site s1 at the same moment: both read the kiosks' versions before either
+    recorded, both gave each kiosk version 2, and the second ended in a UniqueViolation traceback
+    (config_push_version). The second waits for the first's kiosks, is given version 3, and the
+    broker gets 2 before 3 (a kiosk refuses a version not above the one it runs)."""
+    url, _db = central
+    out, err = apart(monkeypatch)
+    # Inside its transaction, versions given, not recorded yet.
+    first, hold = held_push(monkeypatch, config_push, "next_versions", "--site", "s1", fragment(tmp_path, "a", 4),
+                            "--db", url)
+    second = Run("second", "config", "push", "--site", "s1", fragment(tmp_path, "b", 5), *BROKER, "--db", url)
+    second.start()
+    blocked_or_done(url, second)
+    hold.release()
+    assert first.result() == 0, err.said("push")
+    assert second.result() == 0, err.said("second")
+    assert recorded(url) == [("k1", 2), ("k1", 3), ("k2", 2), ("k2", 3)]
+    assert broker.versions("k1") == broker.versions("k2") == [2, 3]
+    assert "pushed config version 3 to kiosk k1" in out.said("second")
+
+
+def test_a_push_recorded_after_another_is_the_one_sent(central, tmp_path, broker, monkeypatch):
+    """Recorded, then published (config_push_store): a push recorded after another may reach its
+    publish first. The earlier one then sends nothing to those kiosks (the broker would keep it
+    retained over the later one, which a kiosk connecting after would never get), says so, and
+    keeps its record (a version not sent: the next push goes above it)."""
+    from server_sync import config_push_store
+    url, _db = central
+    out, err = apart(monkeypatch)
+    first, hold = held_push(monkeypatch, config_push_store, "record", "--kiosk", "k1", fragment(tmp_path, "a", 4),
+                            "--json", "--db", url)
+    assert main(["config", "push", "--site", "s1", fragment(tmp_path, "b", 5), *BROKER, "--db", url]) == 0
+    hold.release()
+    assert first.result() == 0, err.said("push")
+    assert broker.versions("k1") == [3] and broker.versions("k2") == [2]
+    assert recorded(url) == [("k1", 2), ("k1", 3), ("k2", 2)]
+    said = json.loads(out.said("push"))
+    assert said["pushed"] == [] and said["superseded"] == [{"kiosk_id": "k1", "version": 2, "by_version": 3}]
