@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from datetime import datetime, timezone
 
 from server_sync.cli import existing_database_url
 from server_sync.commands.ingest import add_broker_options, broker_settings
