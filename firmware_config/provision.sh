@@ -455,8 +455,12 @@ own kundpuls:kundpuls "$ETC/broker.pass"
 
 if [ "$OFFLINE" -eq 0 ] && [ -x "$VENV/bin/kiosk" ]; then
   # The installed kiosk's whole validation (the rules above are only those provision.sh can know).
-  "$VENV/bin/kiosk" config check "$rendered_file" >/dev/null \
-    || die "the kiosk refuses the kiosk.toml this run would install (above); $ETC/kiosk.toml is unchanged"
+  # Its message names the file it read, a temporary one gone by the time it is read: it names the
+  # file that one was made from instead (the installed kiosk.toml or the reference), line for line.
+  if ! refusal=$("$VENV/bin/kiosk" config check "$rendered_file" 2>&1 >/dev/null); then
+    printf '%s\n' "${refusal//"$rendered_file"/"$toml_source"}" >&2
+    die "the kiosk refuses the kiosk.toml this run would install (above); $ETC/kiosk.toml is unchanged"
+  fi
 fi
 if [ -n "$kept_aside" ]; then put 0640 "$kept_aside" <"$existing_toml"; own root:kundpuls "$kept_aside"; fi
 put 0640 "$ETC/kiosk.toml" <"$rendered_file"

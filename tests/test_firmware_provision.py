@@ -769,3 +769,37 @@ def test_a_read_only_boot_partition_is_made_writable_for_the_run(recorder_path, 
     remount = [i for i, line in enumerate(out) if line == "provision.sh: would run: mount -o remount,rw /boot/firmware"]
     assert len(remount) == (1 if remounted else 0)
     assert not remounted or remount[0] < first_write
+
+
+def test_a_refusal_of_the_installed_kiosk_names_the_file_not_a_temporary_one(recorder_path, tmp_path):
+    """After `git pull`, the installed kiosk's `kiosk config check` refused an operator's edit and
+    its message named the temporary file provision.sh had rendered (`kiosk: error:
+    /tmp/tmp.1zmuSJyXDO:37, key …`), gone by the time it was read. It names the file the
+    rendered one was made from, line for line: the installed kiosk.toml (or the reference)."""
+    env, _ = recorder_path
+    etc, venv = tmp_path / "etc", tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    kiosk = venv / "bin/kiosk"                     # `kiosk config check FILE`, as the kiosk words a refusal
+    kiosk.write_text('#!/bin/sh\nn=$(grep -n "repeat_window_s = -1" "$3" | cut -d: -f1)\n'
+                     '[ -z "$n" ] && exit 0\n'
+                     'echo "kiosk: error: $3:$n, key \'filters.repeat_window_s\': must be at least 0" >&2\nexit 2\n')
+    kiosk.chmod(0o755)
+    script = tmp_path / "provision.sh"
+    text = PROVISION.read_text()
+    for old, new in [("VENV=/opt/kundpuls/venv", f"VENV={venv}"), ("ETC=/etc/kundpuls", f"ETC={etc}"),
+                     ('HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)', f"HERE={FW}")]:
+        assert old in text
+        text = text.replace(old, new)
+    script.write_text(text)
+    args = ["--dry-run", *ARGS[:6], "--broker-password", "p"]
+    assert provision(env, *args, stdin="", script=script).returncode == 0
+    etc.mkdir()
+    edited = (FW / "kiosk.toml").read_text().replace("repeat_window_s = ", "repeat_window_s = -1  # was ", 1)
+    (etc / "kiosk.toml").write_text(edited)
+    line = next(i for i, text in enumerate(edited.splitlines(), 1) if "repeat_window_s = -1" in text)
+    r = provision(env, *args, stdin="", script=script)
+    assert r.returncode == 2, r.stderr
+    said = r.stderr.splitlines()
+    assert said[0] == f"kiosk: error: {etc}/kiosk.toml:{line}, key 'filters.repeat_window_s': must be at least 0"
+    assert said[1].startswith("provision.sh: error: the kiosk refuses the kiosk.toml this run would install")
+    assert "/tmp/tmp." not in r.stderr
