@@ -12,7 +12,8 @@
 # instead of this machine (an image being built, or a test): files are written there, and
 # commands that would act on the running system (apt-get, pip, systemctl, mkfs, raspi-config)
 # are never run; they are written to DIR/var/lib/kundpuls-provision/pending.sh instead, to be
-# run inside that system (e.g. on its first boot). This script never deletes data.
+# run inside that system (e.g. on its first boot). This script never deletes data (only a copy of
+# the data it did not finish, when it makes it again: data_partition.sh).
 set -euo pipefail
 umask 022
 
@@ -25,6 +26,7 @@ ETC=/etc/kundpuls
 DATA=/var/lib/kundpuls
 BOOT=/boot/firmware
 PENDING_FILE=/var/lib/kundpuls-provision/pending.sh
+DATA_STEP=/var/lib/kundpuls-provision/data-partition.sh     # firmware_config/data_partition.sh
 DATA_LABEL=kundpuls-data
 # Takes every overlayroot= word out of cmdline.txt: raspi-config's `overlayroot=tmpfs` and the
 # `overlayroot=tmpfs:recurse=0` this script makes of it (8.), which raspi-config's own overlay
@@ -565,8 +567,6 @@ start_services() {
 
 if [ "$READ_ONLY" -eq 1 ]; then
   if [ "$OFFLINE" -eq 1 ]; then run sh -c "$DATA_SIZE_CHECK" sh "$DATA_DEVICE" "$DATA_MIN_BYTES"; fi
-  fstab_line="LABEL=$DATA_LABEL $DATA ext4 defaults,noatime,nofail,x-systemd.device-timeout=15s 0 2"
-  fstab=$(t /etc/fstab)
   if [ "$DRY_RUN" -eq 0 ] && [ "$OFFLINE" -eq 0 ]; then
     fstype=$(blkid -o value -s TYPE "$DATA_DEVICE" 2>/dev/null || true)
     label=$(blkid -o value -s LABEL "$DATA_DEVICE" 2>/dev/null || true)
@@ -579,31 +579,17 @@ if [ "$READ_ONLY" -eq 1 ]; then
     # Formats only a partition without any file system.
     run sh -c "blkid $DATA_DEVICE >/dev/null || mkfs.ext4 -q -L $DATA_LABEL $DATA_DEVICE"
   fi
-  if ! { [ -f "$fstab" ] && grep -qF "$fstab_line" "$fstab"; }; then
-    put 0644 /etc/fstab < <(if [ -f "$fstab" ]; then grep -v "[[:space:]]${DATA}[[:space:]]" "$fstab"; fi; printf '%s\n' "$fstab_line")
+  # What the kiosk recorded so far (on the root file system, with what this run put in $DATA)
+  # moves onto the partition, which /etc/fstab then mounts at $DATA: copied, synced, compared and
+  # marked finished on the partition first, so that a power cut never hides an answer under the
+  # mount (data_partition.sh). In the target system too (--root: from pending.sh), with the
+  # services stopped; they start again below (on this machine) or at the end of pending.sh.
+  put 0755 "$DATA_STEP" <"$HERE/data_partition.sh"
+  run "$DATA_STEP" "$DATA_DEVICE" "$DATA" "$DATA_LABEL" "$kiosk_unit" kundpuls-sync.service
+  if [ "$DRY_RUN" -eq 1 ]; then
+    say "  (it copies $DATA onto $DATA_DEVICE unless that holds a finished copy, then mounts it there through /etc/fstab)"
   fi
-  if [ "$DRY_RUN" -eq 0 ] && [ "$OFFLINE" -eq 0 ] && ! findmnt -n "$DATA" >/dev/null; then
-    # Move what the kiosk recorded so far onto the new partition, with the kiosk stopped.
-    run systemctl stop "$kiosk_unit" kundpuls-sync.service
-    staging=$(mktemp -d)
-    run mount "$DATA_DEVICE" "$staging"
-    if [ -z "$(find "$staging" -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit)" ]; then
-      run cp -a "$DATA/." "$staging/"
-    fi
-    run umount "$staging"
-    rmdir "$staging"
-    run systemctl daemon-reload
-    run mount "$DATA"
-    [ "$START" -eq 1 ] && run systemctl start "$kiosk_unit" kundpuls-sync.service
-  elif [ "$OFFLINE" -eq 1 ]; then
-    # What this run put in $DATA (kivy/config.ini) is on the root file system, where the data
-    # partition is mounted over it (by the fstab at boot if it was labelled already, as in
-    # docs/deployment.md B2; else here). A bind mount of / still shows it: copy it across, unless
-    # the partition holds data already (recorded answers are never overwritten).
-    # In the target's shell: $1 is $DATA, $2 and $3 the services (stopped before it is mounted).
-    run sh -c 'set -e; if ! findmnt -n "$1" >/dev/null; then systemctl stop "$2" "$3"; mount "$1"; fi; if [ -z "$(find "$1" -mindepth 1 -maxdepth 1 ! -name lost+found -print -quit)" ]; then s=$(mktemp -d); mount --bind / "$s"; cp -a "$s$1/." "$1/"; umount "$s"; rmdir "$s"; fi' \
-      sh "$DATA" "$kiosk_unit" kundpuls-sync.service
-  fi
+  if [ "$OFFLINE" -eq 0 ] && [ "$START" -eq 1 ]; then run systemctl start "$kiosk_unit" kundpuls-sync.service; fi
   # raspi-config's overlay (the overlayroot package) would put other mounts under the overlay too
   # unless told recurse=0 (its fstab line becomes an overlay on the RAM disk, which also satisfies
   # the services' RequiresMountsFor=), and then the database would live in RAM after all. Nothing
@@ -646,7 +632,7 @@ elif [ "${#CHANGED[@]}" -eq 0 ]; then
   say "nothing to change: kiosk $KIOSK_ID is provisioned"
 else
   say "kiosk $KIOSK_ID (site $SITE) provisioned; ${#CHANGED[@]} file(s) written"
-  if changed_any "$BOOT/" /etc/fstab /etc/systemd/system.conf.d/; then
+  if changed_any "$BOOT/" /etc/systemd/system.conf.d/; then
     say "reboot to apply the boot settings: sudo reboot"
   fi
 fi

@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import shutil
+import sqlite3
 import stat
 import subprocess
 from pathlib import Path
@@ -43,7 +44,6 @@ EXPECTED = {
     "etc/gshadow": 0o000,
     "etc/passwd": 0o644,
     "etc/shadow": 0o000,
-    "etc/fstab": 0o644,
     "etc/kundpuls/broker.pass": 0o600,
     "etc/kundpuls/ca.crt": 0o644,
     "etc/kundpuls/kiosk.toml": 0o640,
@@ -55,6 +55,7 @@ EXPECTED = {
     "etc/systemd/system/kundpuls-kiosk.service": 0o644,
     "etc/systemd/system/kundpuls-sync.service": 0o644,
     "etc/systemd/system/systemd-time-wait-sync.service.d/10-kundpuls.conf": 0o644,
+    "var/lib/kundpuls-provision/data-partition.sh": 0o755,
     "var/lib/kundpuls-provision/pending.sh": 0o755,
     "var/lib/kundpuls/kivy/config.ini": 0o640,
 }
@@ -178,8 +179,9 @@ def test_installed_files_are_what_the_kiosk_needs(provisioned):
     assert passwd.startswith("kundpuls:x:") and ":/var/lib/kundpuls:/usr/sbin/nologin" in passwd
     groups = {line.split(":")[0]: line.split(":")[3].split(",") for line in (root / "etc/group").read_text().split()}
     assert all("kundpuls" in groups[g] for g in ("gpio", "video", "input", "render"))
-    assert (root / "etc/fstab").read_text() == (
-        "LABEL=kundpuls-data /var/lib/kundpuls ext4 defaults,noatime,nofail,x-systemd.device-timeout=15s 0 2\n")
+    # /etc/fstab mounts the data partition once the target has copied the data onto it (pending.sh).
+    assert not (root / "etc/fstab").exists()
+    assert (root / "var/lib/kundpuls-provision/data-partition.sh").read_bytes() == (FW / "data_partition.sh").read_bytes()
 
 
 def test_pending_commands_finish_the_system(provisioned):
@@ -201,34 +203,35 @@ def test_pending_commands_finish_the_system(provisioned):
     # do the services start (on it, not on the root file system it hides).
     lines = [shlex.split(line) for line in pending[4:]]
     mkfs = next(i for i, w in enumerate(lines) if "mkfs.ext4" in " ".join(w))
-    copy = next(i for i, w in enumerate(lines) if w[:2] == ["sh", "-c"] and "cp -a" in w[2])
+    copy = lines.index(["/var/lib/kundpuls-provision/data-partition.sh", "/dev/mmcblk0p3", "/var/lib/kundpuls",
+                        "kundpuls-data", "kundpuls-kiosk.service", "kundpuls-sync.service"])
     starts = [i for i, w in enumerate(lines) if w[:2] == ["systemctl", "restart"] or w[:2] == ["systemctl", "start"]]
-    assert lines[copy][3:] == ["sh", "/var/lib/kundpuls", "kundpuls-kiosk.service", "kundpuls-sync.service"]
     assert starts and mkfs < copy < min(starts)
 
 
 def test_pending_data_step_copies_what_the_partition_hides(provisioned, tmp_path):
-    """The queued data step, run for real in a private mount namespace: a tmpfs stands in for the
-    labelled partition the fstab mounted at boot over a data directory holding kivy/config.ini."""
-    if os.geteuid() != 0 or not shutil.which("unshare"):
-        pytest.skip("mounts need root and unshare")
-    if subprocess.run(["findmnt", "-n", "-o", "TARGET", "--target", str(tmp_path)],
-                      capture_output=True, text=True).stdout.strip() != "/":
-        pytest.skip("the temporary directory is not on the root file system")
+    """The queued data step, run for real as in the target at its first boot: the labelled
+    partition gets the data directory (kivy/config.ini, which this run wrote there) and only then
+    /etc/fstab's line; at the next boot it is mounted, and a rerun keeps what it holds."""
     pending = (provisioned["roots"][0] / "var/lib/kundpuls-provision/pending.sh").read_text().splitlines()
-    step = next(w for w in map(shlex.split, pending[4:]) if w[:2] == ["sh", "-c"] and "cp -a" in w[2])
-    data = tmp_path / "data"
-    (data / "kivy").mkdir(parents=True)
-    (data / "kivy/config.ini").write_text("rotation = 90\n")
-    step[4] = str(data)                                   # $1: the data directory
-    script = (f"set -e; mount -t tmpfs partition {data}; mkdir {data}/lost+found; {shlex.join(step)}; "
-              f"cat {data}/kivy/config.ini; echo 'rotation = 180' > {data}/kivy/config.ini; "
-              f"{shlex.join(step)}; cat {data}/kivy/config.ini; findmnt -n -o FSTYPE {data}")
-    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                       capture_output=True, text=True, timeout=30)
+    step = next(w for w in map(shlex.split, pending[4:]) if w[0].endswith("/data-partition.sh"))
+    pi = _machine(tmp_path)
+    installed = pi / "upper" / step[0].lstrip("/")
+    installed.parent.mkdir(parents=True)
+    shutil.copy2(provisioned["roots"][0] / step[0].lstrip("/"), installed)
+    (pi / "upper/var/lib/kundpuls/kivy").mkdir(parents=True)
+    (pi / "upper/var/lib/kundpuls/kivy/config.ini").write_text("rotation = 90\n")
+    r = _boot(pi, *step)
     assert r.returncode == 0, r.stderr
-    # Copied onto the partition; run again, what the partition holds already is kept.
-    assert r.stdout.splitlines() == ["rotation = 90", "rotation = 180", "tmpfs"]
+    data = pi / "partition"
+    assert (data / "kivy/config.ini").read_text() == "rotation = 90\n" and (data / ".kundpuls-copied").is_file()
+    assert (pi / "upper/etc/fstab").read_text().splitlines()[-1] == FSTAB_LINE
+    assert ["systemctl stop kundpuls-kiosk.service kundpuls-sync.service", "systemctl daemon-reload",
+            "mount /var/lib/kundpuls"] == _calls(pi)
+    (data / "kivy/config.ini").write_text("rotation = 180\n")
+    r = _boot(pi, *step)
+    assert r.returncode == 0, r.stderr
+    assert (data / "kivy/config.ini").read_text() == "rotation = 180\n" and _calls(pi) == []
 
 
 def test_rerun_with_new_options_keeps_the_rest(recorder_path, tmp_path, ca_file):
@@ -803,3 +806,239 @@ def test_a_refusal_of_the_installed_kiosk_names_the_file_not_a_temporary_one(rec
     assert said[0] == f"kiosk: error: {etc}/kiosk.toml:{line}, key 'filters.repeat_window_s': must be at least 0"
     assert said[1].startswith("provision.sh: error: the kiosk refuses the kiosk.toml this run would install")
     assert "/tmp/tmp." not in r.stderr
+
+
+# ------------------------------------------------------------------------------------------------
+# provision.sh run on the Pi itself (no --root), for real, in a private mount namespace: overlays
+# over /etc, /var/lib, /opt and /boot keep what it writes (the host's own files stay as they are),
+# the data partition is a directory, and stand-ins answer for what acts on hardware or services.
+# Each run is a boot: it starts with what /etc/fstab mounts, and a power cut ends it.
+
+DEVICE = "/dev/mmcblk0p3"
+FSTAB_LINE = "LABEL=kundpuls-data /var/lib/kundpuls ext4 defaults,noatime,nofail,x-systemd.device-timeout=15s 0 2"
+MACHINE_ARGS = [*ARGS[:6], "--broker-password", PASSWORD, "--display", "dsi7", "--rotation", "90"]
+
+# The kiosk service at a boot: it opens the database where /var/lib/kundpuls is (a new one when
+# there is none) and records an answer.
+KIOSK_AT_BOOT = r'''
+import sqlite3, sys, uuid
+db = sqlite3.connect(sys.argv[1])
+db.execute("CREATE TABLE IF NOT EXISTS response (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, recorded_at TEXT NOT NULL)")
+seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM response").fetchone()[0]
+db.execute("INSERT INTO response VALUES (?, ?, ?)", (uuid.uuid4().hex, seq, f"2026-12-08T10:{seq % 60:02d}:00Z"))
+db.commit()
+'''
+
+
+def _answers(db: Path, count: int) -> Path:
+    """A kiosk database holding `count` answers, as the kiosk leaves it (no -wal once closed)."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(count):
+        subprocess.run(["/usr/bin/python3", "-c", KIOSK_AT_BOOT, str(db)], check=True)
+    return db
+
+
+def _rows(db: Path) -> list[tuple]:
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT id, seq FROM response ORDER BY seq").fetchall()
+    finally:
+        con.close()
+
+
+def _machine(tmp_path: Path) -> Path:
+    """A Pi provisioned before (or not), as the state directory the runs below share."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("mounts need root and unshare")
+    pi = tmp_path / "pi"
+    for d in ("etc", "var/lib", "opt", "boot"):
+        (pi / "upper" / d).mkdir(parents=True)
+        (pi / "work" / d).mkdir(parents=True)
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "mount", "-t", "overlay", "overlay", "-o",
+                            f"lowerdir=/opt,upperdir={pi}/upper/opt,workdir={pi}/work/opt", "/opt"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no overlay mount here: {probe.stderr.decode().strip()}")
+    seed(pi / "upper")
+    (pi / "partition").mkdir()
+    (pi / "partition/lost+found").mkdir()
+    record = _fake_venv(pi / "upper/opt/kundpuls/venv")
+    venv = pi / "upper/opt/kundpuls/venv/bin"
+    (venv / "pip").write_text(f"#!/bin/sh\ncase $1 in freeze) printf 'kundpuls @ file:///home/admin/kundpuls\\n' ;;\n"
+                              f"  install) if [ -e {pi}/new-code ]; then mv {pi}/new-code {record}; fi ;; esac\n")
+    (venv / "python").write_text("#!/bin/sh\nexit 0\n")            # kiosk.precompile
+    (venv / "kiosk").write_text('#!/bin/sh\nif grep -q "repeat_window_s = -1" "$3"; then\n'
+                                '  echo "kiosk: error: $3: key \'filters.repeat_window_s\': must be at least 0" >&2; exit 2\nfi\n')
+    log = pi / "calls.log"
+    mount, cp = shutil.which("mount"), shutil.which("cp")
+    shims = {
+        "systemctl": f'echo "systemctl $*" >> {log}\nif [ -e {pi}/fail-"$1" ]; then rm {pi}/fail-"$1"; exit 1; fi',
+        "mount": (f'case "$*" in\n  "-o remount,rw /boot/firmware") echo "mount $*" >> {log}; exit 0 ;;\n'
+                  f'  "{DEVICE} "*) exec {mount} --bind {pi}/partition "$2" ;;\n'
+                  f'  /var/lib/kundpuls) echo "mount $*" >> {log}; exec {mount} --bind {pi}/partition /var/lib/kundpuls ;;\n'
+                  f'esac\nexec {mount} "$@"'),
+        "findmnt": 'if [ "$*" = "-n -o FSTYPE /" ]; then echo ext4; exit 0; fi\nexec /usr/bin/findmnt "$@"',
+        "lsblk": "echo 2362232832",
+        "blkid": 'case "$*" in *TYPE*) echo ext4 ;; *LABEL*) echo kundpuls-data ;; esac',
+        # A power cut while the data is copied: what was copied but the database, then nothing.
+        "cp": (f'if [ -e {pi}/cut-power ]; then\n  rm {pi}/cut-power; {cp} "$@"\n'
+               f'  for dest; do :; done; rm -f "$dest/kiosk.db"; kill -9 0\nfi\nexec {cp} "$@"'),
+    }
+    for name in ("apt-get", "chown", "systemd-sysusers", "raspi-config", "mkfs.ext4"):
+        shims[name] = f'echo "{name} $*" >> {log}'
+    (pi / "bin").mkdir()
+    for name, text in shims.items():
+        (pi / "bin" / name).write_text(f"#!/bin/sh\n{text}\n")
+        (pi / "bin" / name).chmod(0o755)
+    for exe in venv.iterdir():
+        exe.chmod(0o755)
+    checkout_copy(pi / "kundpuls")                 # its build/ is what pip's runs clean, not this one's
+    return pi
+
+
+def _boot(pi: Path, *command: str, kiosk_runs: bool = True, fstab_mounts: bool = True) -> subprocess.CompletedProcess:
+    """A boot of the Pi (what /etc/fstab mounts; the kiosk service records an answer where its data
+    is, once it is installed), then command. The calls it made: pi/calls.log, anew."""
+    (pi / "calls.log").write_text("")
+    boot = [f"mount -t overlay overlay -o lowerdir=/{d},upperdir={pi}/upper/{d},workdir={pi}/work/{d} /{d}"
+            for d in ("etc", "var/lib", "opt", "boot")]
+    if fstab_mounts:
+        boot.append(f'if grep -qF "{FSTAB_LINE}" /etc/fstab; then mount --bind {pi}/partition /var/lib/kundpuls; fi')
+    if kiosk_runs:
+        boot.append("if [ -e /etc/systemd/system/kundpuls-kiosk.service ]; then "
+                    f"/usr/bin/python3 -c {shlex.quote(KIOSK_AT_BOOT)} /var/lib/kundpuls/kiosk.db; fi")
+    shell = "set -e\n" + "\n".join(boot) + '\nexec "$@"\n'
+    env = dict(os.environ, PATH=f"{pi}/bin:{os.environ['PATH']}")
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "bash", "-c", shell, "_", *command],
+                          env=env, capture_output=True, text=True, timeout=120, start_new_session=True)
+
+
+def _boot_and_provision(pi: Path, *args: str, **boot: bool) -> subprocess.CompletedProcess:
+    """A boot, then provision.sh on the Pi with args."""
+    return _boot(pi, "bash", str(pi / "kundpuls/firmware_config/provision.sh"), *args, **boot)
+
+
+def _calls(pi: Path) -> list[str]:
+    return (pi / "calls.log").read_text().splitlines()
+
+
+def test_a_power_cut_while_the_data_is_copied_hides_no_answer(tmp_path):
+    """B7 on the Pi: /etc/fstab got its line for the data partition before the answers were copied
+    onto it. A power cut during the copy, and the next boot mounted the half copy over the data:
+    the kiosk started a new database there, and the rerun, which copied only onto an empty
+    partition, said it had provisioned the kiosk, with its 39 answers hidden under the mount.
+    Now the line is written once the copy is synced, compared and marked finished on the
+    partition: a half copy is made again, with what the kiosk recorded since."""
+    pi = _machine(tmp_path)
+    root_db = _answers(pi / "upper/var/lib/kundpuls/kiosk.db", 39)      # recorded before B7
+    r = _boot_and_provision(pi, *MACHINE_ARGS)
+    assert r.returncode == 0, r.stderr
+    (pi / "cut-power").touch()
+    r = _boot_and_provision(pi, "--read-only-root", "--data-device", DEVICE)
+    assert r.returncode == -9 and not (pi / "cut-power").exists(), r.stderr
+    r = _boot_and_provision(pi)                                          # the rerun, after the reboot
+    assert r.returncode == 0, r.stderr
+    data = pi / "partition"
+    assert (data / "kiosk.db").read_bytes() == root_db.read_bytes()
+    answers = _rows(root_db)
+    assert len(answers) == 41                     # the kiosk recorded one at each boot, on the root
+    assert (data / "kivy/config.ini").read_bytes() == (FW / "kivy/dsi7-rot90.ini").read_bytes()
+    assert (data / ".kundpuls-copied").is_file()
+    assert FSTAB_LINE in (pi / "upper/etc/fstab").read_text().splitlines()
+    assert "raspi-config nonint do_overlayfs 0" in _calls(pi)
+    # The next boot: the data partition, with every answer; a rerun changes nothing.
+    r = _boot_and_provision(pi)
+    assert r.returncode == 0, r.stderr
+    assert _rows(data / "kiosk.db")[:41] == answers and len(_rows(data / "kiosk.db")) == 42
+    assert _rows(root_db) == answers
+
+
+def _left_by_an_earlier_provision(pi: Path, on_partition: int | None) -> Path:
+    """A Pi made read-only by a provision.sh from before the mark: /etc/fstab mounts the data
+    partition, which holds no mark; 39 answers on the root file system under it. On the
+    partition: a copy of them with `on_partition` answers more, or (None) the kiosk's new database
+    after a power cut stopped the copy."""
+    root_db = _answers(pi / "upper/var/lib/kundpuls/kiosk.db", 39)
+    r = _boot_and_provision(pi, *MACHINE_ARGS)
+    assert r.returncode == 0, r.stderr
+    conf = pi / "upper/etc/kundpuls/provision.conf"
+    conf.write_text(conf.read_text().replace("read_only=0", "read_only=1").replace("data_device=", f"data_device={DEVICE}"))
+    (pi / "upper/etc/fstab").write_text(FSTAB_LINE + "\n")
+    (pi / "partition/kivy").mkdir()
+    if on_partition is None:
+        _answers(pi / "partition/kiosk.db", 1)
+    else:
+        shutil.copy2(root_db, pi / "partition/kiosk.db")
+        _answers(pi / "partition/kiosk.db", on_partition)
+    return root_db
+
+
+def test_answers_an_earlier_run_left_under_the_mount_are_named_not_hidden(tmp_path):
+    """The reviewer's Pi after the power cut above, with a provision.sh from before the mark: the
+    data partition is mounted, the kiosk records into a new database there, the 39 answers are on
+    the root file system under it. The rerun said the kiosk was provisioned and turned the
+    read-only root on; it now stops, names what is hidden and what to do, and changes nothing."""
+    pi = _machine(tmp_path)
+    _left_by_an_earlier_provision(pi, None)
+    partition = sorted(p.name for p in (pi / "partition").iterdir())
+    r = _boot_and_provision(pi, kiosk_runs=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    error = r.stderr.splitlines()[-1]
+    assert error.startswith("provision.sh: error: /var/lib/kundpuls is mounted from the data partition, but "), error
+    assert "39 answer(s)" in error
+    where = re.search(r'\(docs/deployment.md, "([^"]+)"\)$', error)
+    assert where and f"\n### {where.group(1)}\n" in (ROOT / "docs/deployment.md").read_text(), error
+    assert not any(c.startswith("raspi-config") for c in _calls(pi)), _calls(pi)
+    assert sorted(p.name for p in (pi / "partition").iterdir()) == partition         # no mark
+    assert "provisioned" not in r.stdout
+
+
+def test_a_data_partition_an_earlier_run_finished_is_taken_as_it_is(tmp_path):
+    """The same Pi, but the earlier provision.sh finished its copy: the kiosk's database on the
+    partition holds the answers under the mount and those recorded since. It is marked finished
+    and used as it is."""
+    pi = _machine(tmp_path)
+    _left_by_an_earlier_provision(pi, 5)
+    before = _rows(pi / "partition/kiosk.db")
+    r = _boot_and_provision(pi, kiosk_runs=False)
+    assert r.returncode == 0, r.stderr
+    assert (pi / "partition/.kundpuls-copied").is_file()
+    assert _rows(pi / "partition/kiosk.db") == before and len(before) == 44
+    assert "raspi-config nonint do_overlayfs 0" in _calls(pi)
+
+
+def test_a_data_partition_with_files_of_its_own_is_never_copied_over(tmp_path):
+    """Not mounted, and the partition holds files no run of provision.sh copied there (no mark):
+    they may be the kiosk's (a provision.sh from before the mark, a mount that failed at boot).
+    Refused, with what to do; nothing changed. With the mark and /etc/fstab's line (finished,
+    mounted at an earlier boot) it is mounted as it is, never copied over."""
+    pi = _machine(tmp_path)
+    _left_by_an_earlier_provision(pi, 5)
+    ours = _rows(pi / "partition/kiosk.db")
+    r = _boot_and_provision(pi, kiosk_runs=False, fstab_mounts=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    error = r.stderr.splitlines()[-1]
+    assert error.startswith(f"provision.sh: error: the data partition {DEVICE} holds files no run of provision.sh"), error
+    assert "docs/deployment.md" in error
+    assert not any(c.startswith(("raspi-config", "systemctl stop")) for c in _calls(pi)), _calls(pi)
+    assert _rows(pi / "partition/kiosk.db") == ours
+    (pi / "partition/.kundpuls-copied").touch()
+    r = _boot_and_provision(pi, kiosk_runs=False, fstab_mounts=False)
+    assert r.returncode == 0, r.stderr
+    assert _rows(pi / "partition/kiosk.db") == ours
+    assert "mount /var/lib/kundpuls" in _calls(pi)
+
+
+def test_a_finished_copy_fstab_never_mounted_is_made_again(tmp_path):
+    """A power cut between the mark and /etc/fstab's line: the kiosk went on recording on the root
+    file system, so the copy, never mounted and not written to since, is made again."""
+    pi = _machine(tmp_path)
+    root_db = _answers(pi / "upper/var/lib/kundpuls/kiosk.db", 3)
+    assert _boot_and_provision(pi, *MACHINE_ARGS).returncode == 0
+    stale = pi / "partition/kiosk.db"
+    shutil.copy2(root_db, stale)
+    (pi / "partition/.kundpuls-copied").touch()
+    os.utime(stale, (1_700_000_000, 1_700_000_000))
+    _answers(root_db, 2)
+    r = _boot_and_provision(pi, "--read-only-root", "--data-device", DEVICE, kiosk_runs=False)
+    assert r.returncode == 0, r.stderr
+    assert stale.read_bytes() == root_db.read_bytes() and len(_rows(stale)) == 5
