@@ -72,6 +72,7 @@ Options:
   --data-device DEV           the partition that keeps the database (formatted only if empty)
   --no-read-only-root         turn the read-only root off again (from the next boot)
   --no-start                  install and enable the services, but do not (re)start them
+                              (the next run without it does)
   --root DIR                  provision the system tree under DIR instead of this machine
   --dry-run                   print what would be done, change nothing
   -h, --help                  this help
@@ -366,6 +367,22 @@ changed_any() {  # changed_any PATH-PREFIX...: did this run write something unde
   return 1
 }
 
+# A run that stops part way (the kiosk refuses the config after pip installed new code, a lost
+# SSH connection, a power cut) may have changed what the services run without restarting them,
+# and the next run finds nothing left to change: this mark, written before the first change and
+# removed once the services have restarted, makes that run restart them (and reload systemd).
+RESTART_MARK=/var/lib/kundpuls-provision/restart-pending
+restart_owed=0
+if [ -e "$(t "$RESTART_MARK")" ]; then
+  restart_owed=1
+  say "an earlier run stopped before it restarted the services: this run restarts them"
+fi
+if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ]; then
+  mkdir -p "$(dirname "$RESTART_MARK")"
+  echo "# Written by $PROG: a run changed this system and has not restarted the kiosk services yet; the next run restarts them." >"$RESTART_MARK"
+  sync
+fi
+
 # ------------------------------------------------------------------------------------------------
 # 1. System packages (Raspberry Pi OS)
 
@@ -541,7 +558,7 @@ fi
 if [ "$DISPLAY_KIND" = none ]; then kiosk_unit=kundpuls-kiosk-headless.service other_unit=kundpuls-kiosk.service
 else kiosk_unit=kundpuls-kiosk.service other_unit=kundpuls-kiosk-headless.service; fi
 
-if [ "$OFFLINE" -eq 1 ] || [ "$DRY_RUN" -eq 1 ] || changed_any /etc/systemd/; then
+if [ "$OFFLINE" -eq 1 ] || [ "$DRY_RUN" -eq 1 ] || [ "$restart_owed" -eq 1 ] || changed_any /etc/systemd/; then
   run systemctl daemon-reload
 fi
 run systemctl disable --now "$other_unit"
@@ -549,13 +566,14 @@ run systemctl enable "$kiosk_unit" kundpuls-sync.service systemd-time-wait-sync.
 # Bluetooth is switched off in kundpuls.txt; its UART helper would only fail at every boot.
 run sh -c 'if systemctl cat hciuart.service >/dev/null 2>&1; then systemctl disable --now hciuart.service; fi'
 start_services() {
-  [ "$START" -eq 1 ] || return 0
-  if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ] && ! changed_any "$ETC/" /etc/systemd/ "$DATA/" \
-     && [ "$packages_before" = "$(installed_packages)" ]; then
+  [ "$START" -eq 1 ] || return 0      # --no-start: the restart stays owed
+  if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ] && [ "$restart_owed" -eq 0 ] \
+     && ! changed_any "$ETC/" /etc/systemd/ "$DATA/" && [ "$packages_before" = "$(installed_packages)" ]; then
     run systemctl start "$kiosk_unit" kundpuls-sync.service
   else
     run systemctl restart "$kiosk_unit" kundpuls-sync.service
   fi
+  if [ "$OFFLINE" -eq 0 ] && [ "$DRY_RUN" -eq 0 ]; then rm -f "$RESTART_MARK"; fi
 }
 # Offline, the services start only after the data partition (8.) is formatted and holds the data.
 [ "$OFFLINE" -eq 1 ] || start_services

@@ -406,7 +406,8 @@ def _start_or_restart(venv: Path, update: str) -> str:
     script = "\n".join([
         "set -euo pipefail",
         f"VENV={shlex.quote(str(venv))} ETC=/etc/kundpuls DATA=/var/lib/kundpuls",
-        "START=1 OFFLINE=0 DRY_RUN=0 kiosk_unit=kundpuls-kiosk.service CHANGED=()",
+        "START=1 OFFLINE=0 DRY_RUN=0 kiosk_unit=kundpuls-kiosk.service CHANGED=() restart_owed=0",
+        f"RESTART_MARK={shlex.quote(str(venv))}/restart-pending",
         "run() { echo \"$*\"; }",
         *functions,
         "packages_before=$(installed_packages)",
@@ -1042,3 +1043,56 @@ def test_a_finished_copy_fstab_never_mounted_is_made_again(tmp_path):
     r = _boot_and_provision(pi, "--read-only-root", "--data-device", DEVICE, kiosk_runs=False)
     assert r.returncode == 0, r.stderr
     assert stale.read_bytes() == root_db.read_bytes() and len(_rows(stale)) == 5
+
+
+RESTART = "systemctl restart kundpuls-kiosk.service kundpuls-sync.service"
+START = "systemctl start kundpuls-kiosk.service kundpuls-sync.service"
+
+
+def test_an_update_that_stopped_before_the_restart_restarts_at_the_rerun(tmp_path):
+    """B8 after `git pull`: the installed kiosk refused an operator's edit of kiosk.toml, after pip
+    had installed the new code. Fixed, the rerun said "nothing to change" and only made sure the
+    services ran: the old code went on running. A run marks the restart pending before it
+    changes anything and clears the mark once the services have restarted."""
+    pi = _machine(tmp_path)
+    assert _boot_and_provision(pi, *MACHINE_ARGS).returncode == 0
+    pending = pi / "upper/var/lib/kundpuls-provision/restart-pending"
+    assert not pending.exists()
+    toml = pi / "upper/etc/kundpuls/kiosk.toml"
+    edited = toml.read_text()
+    toml.write_text(edited.replace("repeat_window_s = 5.0", "repeat_window_s = -1"))
+    record = next((pi / "upper/opt/kundpuls/venv/lib").rglob("RECORD"))
+    (pi / "new-code").write_text(record.read_text().replace("AAAA", "BBBB"))        # git pull
+    r = _boot_and_provision(pi)
+    assert r.returncode == 2 and "kiosk: error: /etc/kundpuls/kiosk.toml" in r.stderr, r.stderr
+    assert "BBBB" in record.read_text() and RESTART not in _calls(pi)           # the new code, not running
+    toml.write_text(edited)
+    r = _boot_and_provision(pi)
+    assert r.returncode == 0, r.stderr
+    calls = _calls(pi)
+    assert RESTART in calls and START not in calls and "systemctl daemon-reload" in calls
+    assert not pending.exists()
+    r = _boot_and_provision(pi)
+    assert r.returncode == 0 and "nothing to change" in r.stdout
+    assert START in _calls(pi) and RESTART not in _calls(pi) and "systemctl daemon-reload" not in _calls(pi)
+
+
+def test_unit_files_an_interrupted_run_wrote_are_loaded_at_the_rerun(tmp_path):
+    """The reviewer's chroot: daemon-reload failed after the unit files were written; the rerun
+    found them in place, skipped daemon-reload and only started the services."""
+    pi = _machine(tmp_path)
+    (pi / "fail-daemon-reload").touch()
+    r = _boot_and_provision(pi, *MACHINE_ARGS)
+    assert r.returncode != 0 and (pi / "upper/etc/systemd/system/kundpuls-kiosk.service").exists()
+    r = _boot_and_provision(pi)
+    assert r.returncode == 0, r.stderr
+    calls = _calls(pi)
+    assert "systemctl daemon-reload" in calls and RESTART in calls
+    assert calls.index("systemctl daemon-reload") < calls.index(RESTART)
+    # --no-start leaves the restart pending: the services run what they ran before.
+    (pi / "upper/etc/kundpuls/kiosk.toml").write_text(
+        (pi / "upper/etc/kundpuls/kiosk.toml").read_text().replace("repeat_window_s = 5.0", "repeat_window_s = 6.0"))
+    r = _boot_and_provision(pi, "--rotation", "180", "--no-start")
+    assert r.returncode == 0 and not any(c.startswith(("systemctl restart", "systemctl start")) for c in _calls(pi))
+    r = _boot_and_provision(pi)
+    assert r.returncode == 0 and RESTART in _calls(pi)
