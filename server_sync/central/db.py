@@ -56,6 +56,10 @@ LIBPQ_PARAMETERS = frozenset((
 # row with every key: ingest's id look-ups took 26 instead of 3 ms a batch. Plans stay custom.
 PG_CONNECT = {"options": "-c plan_cache_mode=force_custom_plan"}
 
+# What a URL whose password was written as it is says (docs/deployment.md, A4).
+PERCENT_ENCODE = ("a password with / # ? @ or % in it must be percent-encoded in the URL (/ as %2F, "
+                  "# as %23, ? as %3F, @ as %40, % as %25), or choose one of letters and digits only")
+
 
 def connect(url: str, *, migrate_schema: bool = True) -> Database:
     """Connect to the database named by `url` and migrate it."""
@@ -182,6 +186,11 @@ def check_url(url: str) -> ParseResult:
     if u.scheme in ("postgres", "postgresql"):
         params = parse_qs(u.query, keep_blank_values=True)
         unknown = sorted(set(params) - LIBPQ_PARAMETERS)
+        # A password with a '/' or '#' in it, unencoded, left the host in the path or fragment
+        # (and a host read from inside the password: "failed to resolve host 'y'"); one with a
+        # '?' after digits, in the query, as a parameter named by the password's rest.
+        if "@" in u.path or "@" in u.fragment or any("@" in k for k in unknown):
+            raise CentralConfigError(f"bad database URL {redact(url)!r}: {PERCENT_ENCODE}")
         if unknown:
             raise CentralConfigError(f"bad database URL {redact(url)!r}: {', '.join(unknown)} is not a connection"
                                      f" parameter of PostgreSQL's (libpq's: host, port, dbname, sslmode, …)")
@@ -254,11 +263,21 @@ def parse_url(url: str) -> ParseResult:
         u = urlparse(url)
         port = u.port
     except ValueError as e:
-        why = "port must be 1-65535" if "Port" in str(e) else "unbalanced [ ] around an IPv6 address"
+        if "Port" not in str(e):
+            why = "unbalanced [ ] around an IPv6 address"
+        else:    # 'user:Ab3/x@host': the netloc ends at the '/', and 'Ab3' is read as the port
+            why = PERCENT_ENCODE if _at_past_netloc(url) else "port must be 1-65535"
         raise CentralConfigError(f"bad database URL {redact(url)!r}: {why}") from None
     if port == 0:
         raise CentralConfigError(f"bad database URL {redact(url)!r}: port must be 1-65535")
     return u
+
+
+def _at_past_netloc(url: str) -> bool:
+    """Whether an '@' comes after where urlparse ends the netloc (at the first '/', '?' or '#'):
+    the user's password had one of those in it, unencoded."""
+    rest = url.partition("://")[2]
+    return "@" in rest[len(re.match(r"[^/?#]*", rest).group()):]
 
 
 def _make_directory(directory: Path) -> None:
@@ -270,8 +289,10 @@ def _make_directory(directory: Path) -> None:
 
 def redact(url: str) -> str:
     """The URL with its password as ***. Text, not urlparse: it also redacts a URL urlparse
-    refuses. The password runs to the last '@' before the path, as urlparse reads it."""
-    url = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)[^/]*@", r"\1***@", url, count=1)
+    refuses. The password runs to the last '@' of all: one with '/', '#', '?' or '@' in it,
+    unencoded, goes past where urlparse ends it ('user:Ab3/xYz@host' showed '/xYz'). A URL with
+    no password but an '@' in its query loses more than its password, never a password's part."""
+    url = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:).*@", r"\1***@", url, count=1, flags=re.DOTALL)
     return re.sub(r"([?&](?:ssl)?password=)[^&#]*", r"\1***", url)       # and in the query
 
 
