@@ -174,7 +174,7 @@ def add(args: argparse.Namespace) -> int:
     print(f"Broker user written to {args.password_file}"
           + (f", ACL block appended to {args.acl_file}" if appended else "")
           + ". Make the broker read them: systemctl reload mosquitto")
-    print(f"\nOn the kiosk, /etc/kundpuls/kiosk.toml gets (provision.sh --broker-host {host} does it):\n")
+    print(f"\nOn the kiosk, /etc/kundpuls/kiosk.toml gets ({_provision_hint(host, args.broker_port, args.prefix)}):\n")
     print(toml)
     print(f"and its broker password goes to {provision.KIOSK_PASSWORD_FILE} (mode 0600, owner kundpuls),\n"
           "e.g. `provision.sh … --broker-password-stdin`. It is shown only now:\n")
@@ -182,6 +182,13 @@ def add(args: argparse.Namespace) -> int:
     if sys.stdout.isatty():
         print("(Copy it now; the password file keeps only a hash.)")
     return 0
+
+
+def _provision_hint(host: str, port: int, prefix: str) -> str:
+    """How provision.sh writes the [broker] table printed: every option it has for it (a port it
+    was not told of left the kiosk on 8883), and what it has none for."""
+    command = f"provision.sh --broker-host {host}" + (f" --broker-port {port}" if port != 8883 else "")
+    return f"{command} does it" + (", but for topic_prefix: set that by hand" if prefix else "")
 
 
 def _this_host() -> str:

@@ -332,6 +332,21 @@ def test_kiosk_add_takes_this_hosts_name_when_a_kiosk_can_reach_it(tmp_path, cap
     assert rc == 0 and 'host = "central.example.com"' in out and "--broker-host central.example.com" in out
 
 
+
+@pytest.mark.parametrize("extra, hint", [
+    ([], "(provision.sh --broker-host mqtt.example.com does it)"),
+    (["--broker-port", "18883"], "(provision.sh --broker-host mqtt.example.com --broker-port 18883 does it)"),
+    (["--prefix", "acme/"], "(provision.sh --broker-host mqtt.example.com does it, but for topic_prefix: set that by hand)")])
+def test_kiosk_adds_provision_hint_gives_every_setting_it_can(tmp_path, capsys, extra, hint):
+    """`kiosk add … --broker-port 18883` said `provision.sh --broker-host mqtt.example.com does
+    it`: followed, the kiosk was set up for 8883 and never connected. provision.sh takes the port
+    too; a topic prefix it has no option for, which the hint now says."""
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    assert cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)[0] == 0
+    rc, out, _ = cli(capsys, "kiosk", "add", "k1", "--site", "s1", *broker_files(tmp_path),
+                     "--broker-host", "mqtt.example.com", *extra, "--db", db)
+    assert rc == 0 and f"kiosk.toml gets {hint}:" in out, out
+
 def test_a_refused_rotation_leaves_the_old_password_in_force(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'c.db'}"
     pw, acl = tmp_path / "kiosks.passwd", tmp_path / "kiosks.acl"
