@@ -97,6 +97,23 @@ def test_text_rendering(cfg, store, filled):
     assert "Answers by hour" in text and "█" in text
 
 
+
+def test_the_heading_says_when_in_the_stores_time_and_zone(tmp_path, capsys, monkeypatch):
+    """The heading showed the UTC time cut to minutes, no zone ('2026-12-07T16:32' at 17:32 in
+    Stockholm) above periods and hours in the store's time; now the store's wall clock and its
+    zone's abbreviation. --json keeps generated_at as it was."""
+    from kiosk.clock import SystemClock
+    monkeypatch.setattr(SystemClock, "now", lambda self: utc(2026, 12, 7, 16, 32, 5))
+    LocalStore(tmp_path / "kiosk.db").close()
+    assert main(["--data-dir", str(tmp_path), "stats"]) == 0
+    heading = capsys.readouterr().out.splitlines()[0]
+    assert heading.endswith(", 2026-12-07 17:32 CET"), heading
+    monkeypatch.setattr(SystemClock, "now", lambda self: utc(2026, 7, 7, 16, 32, 5))
+    assert main(["--data-dir", str(tmp_path), "stats", "--question", "visit"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(", 2026-07-07 18:32 CEST, question visit")
+    assert main(["--data-dir", str(tmp_path), "stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["generated_at"] == "2026-07-07T16:32:05+00:00"
+
 def test_hour_bars():
     by_hour = [0] * 24
     by_hour[8], by_hour[10] = 4, 8

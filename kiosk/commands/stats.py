@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime, timezone, tzinfo
 from typing import Any, TextIO
 
 from kiosk.commands._types import argument_type
@@ -52,7 +53,8 @@ def stats_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
-        render_text(result, sys.stdout)
+        from zoneinfo import ZoneInfo
+        render_text(result, sys.stdout, zone=ZoneInfo(cfg.timezone))
     return 0
 
 
@@ -60,11 +62,19 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f}"
 
 
-def render_text(result: dict[str, Any], out: TextIO) -> None:
+def local_minute(when: str, zone: tzinfo) -> str:
+    """An ISO time as the store's wall clock to the minute with its zone's abbreviation,
+    "2026-12-07 17:32 CET": the periods and hours below it are the store's too."""
+    local = datetime.fromisoformat(when).astimezone(zone)
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or str(zone))
+
+
+def render_text(result: dict[str, Any], out: TextIO, zone: tzinfo = timezone.utc) -> None:
     """The human table: one line per period and series (a question on an earlier scale is a
-    series of its own, `question@scale`, named under the table), then answers by hour as bars."""
+    series of its own, `question@scale`, named under the table), then answers by hour as bars.
+    `zone`: the store's, which the heading's time is shown in."""
     w = out.write
-    w(f"Kiosk {result['kiosk_id']} (site {result['site_id']}), {result['generated_at'][:16]}"
+    w(f"Kiosk {result['kiosk_id']} (site {result['site_id']}), {local_minute(result['generated_at'], zone)}"
       + (f", question {result['question']}" if result.get("question") else "") + "\n")
     ob = result["outbox"]
     state = "connected" if ob["broker_connected"] else "not connected"
