@@ -151,6 +151,10 @@ def send_test(args: argparse.Namespace) -> int:
     with central_store(args, existing=True) as db:
         with db.atomic():
             n = queue.enqueue_webhooks(db, notice, _now())
+            if not n and args.mail is None:     # "queued for 0 webhook(s)", exit 0, read as on its way
+                from server_sync.exc import CentralConfigError
+                raise CentralConfigError("nothing to send: no webhook is set (kiosk-central notify webhook add "
+                                         "NAME --url URL) and no --mail given")
             if args.mail is not None:           # an empty --mail is a mistake (enqueue_mail says so)
                 queue.enqueue_mail(db, args.mail, notice.title, notice.text, f"<p>{notice.text}</p>", _now())
     print(f"queued for {n} webhook(s)" + (f" and {args.mail}" if args.mail is not None else "") +

@@ -926,6 +926,24 @@ def test_the_migration_frees_removed_names_and_keeps_every_endpoint(central_url)
         db.close()
 
 
+
+def test_a_test_with_nowhere_to_go_is_refused(central_url, central_db, receivers, capsys):
+    """`notify test` with no webhook and no --mail said 'queued for 0 webhook(s); …' and exited
+    0, as if something would come. A removed webhook is none."""
+    said = ("nothing to send: no webhook is set (kiosk-central notify webhook add NAME --url URL) "
+            "and no --mail given")
+    assert main(["--db", central_url, "notify", "test"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and said_error(err, said), err
+    r = receivers()
+    assert main(["--db", central_url, "notify", "webhook", "add", "office", "--url", r.url]) == 0
+    assert main(["--db", central_url, "notify", "webhook", "remove", "office"]) == 0
+    capsys.readouterr()
+    assert main(["--db", central_url, "notify", "test"]) == 2 and said_error(capsys.readouterr().err, said)
+    assert queue.deliveries(central_db) == []
+    assert main(["--db", central_url, "notify", "test", "--mail", "q@y.z"]) == 0
+    assert capsys.readouterr().out.startswith("queued for 0 webhook(s) and q@y.z;")
+
 NOT_ADDRESSES = ("@", "a b@c d", "anna@example", "anna@example.se\nBcc: x@y.z", "<anna@example.se>",
                  "anna@example.se, bo@example.se", "anna@exam\x00ple.se")
 
