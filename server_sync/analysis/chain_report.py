@@ -320,7 +320,7 @@ def _series(catalogue: dict[str, dict], asked: list[str], seen: set[tuple[str, s
                   for a, sc in sorted({(a, sc) for (_s, qq, a, sc) in seen if qq == q and (a, sc) != current})}
         for sid, (a, sc) in others.items():
             # No register row of that audience and scale (only in the rollups): nobody defined it.
-            named = versions.get((q, a, sc), {"version": None, "defined": False})
+            named = versions.get((q, a, sc), {"version": None, "defined": False, "built_in": False})
             out[sid] = {**catalogue[q], **named, "id": sid, "audience": a, "scale": sc, "series_of": q,
                         "earlier_scale": True}
         if others:

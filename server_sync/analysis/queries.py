@@ -23,6 +23,8 @@ from server_sync.analysis.metrics import Tally
 from server_sync.central import registry, rollups
 from server_sync.central.dialect import dialect_of, fetch_numbers, in_list
 from server_sync.exc import CentralConfigError
+from server_sync.protocol.catalogue import QUESTIONS as CATALOGUE
+from server_sync.protocol.catalogue import built_in
 from server_sync.protocol.codec import short
 
 if TYPE_CHECKING:
@@ -78,17 +80,18 @@ def data_range(db: Database, f: ReportFilter = ReportFilter(),
                  for fn in ("MIN", "MAX"))
 
 
-def _candidates(key: str, condition: str = "") -> str:
-    """The register's rows that may name their `key` ("id", or "id, audience, scale"), with
-    whether the centre defined each: per key its newest version (grouped by the database), and
-    every version the centre defined (its few rows); `_naming` picks among them. `condition`:
-    on the register's rows, its parameters given twice. Kiosks' answers add a row per unknown
-    version, so the register can hold many times more rows than a report names; reading them
-    all (and parsing each one's wording) made every report slower as it filled. (One maximum
-    over the defined and all versions together read every row: 1.2 s instead of 0.15 s over
-    200,000.)"""
+def _candidates(db: Database, key: str, condition: str = "", params: tuple = ()) -> tuple[str, list]:
+    """(SQL, parameters) of the register's rows that may name their `key` ("id", or "id, audience,
+    scale"), with whether the centre defined each: per key its newest version (grouped by the
+    database), every version the centre defined (its few rows) and the catalogue's versions
+    (`_built_in`); `_naming` picks among them. `condition`: on the register's rows, with its
+    `params`. Kiosks' answers add a row per unknown version, so the register can hold many
+    times more rows than a report names; reading them all (and parsing each one's wording) made
+    every report slower as it filled. (One maximum over the defined and all versions together
+    read every row: 1.2 s instead of 0.15 s over 200,000.)"""
     on = " AND ".join(f"q.{k} = n.{k}" for k in key.split(", "))
     where, also = (f" WHERE {condition}", f" AND {condition}") if condition else ("", "")
+    shipped, shipped_params = catalogue_rows(db)
     # The defined rows through their times: SQLite, without statistics, reads every row for
     # `defined_at IS NOT NULL` unless the index covers the query (0.12 s over 200,000 rows);
     # the times alone it takes from the index, and each time's rows by it (CROSS JOIN: in
@@ -98,26 +101,48 @@ def _candidates(key: str, condition: str = "") -> str:
             f" ON {on} AND q.version = n.version"
             f" UNION ALL SELECT q.id, q.version, q.scale, q.audience, q.text, TRUE"
             f" FROM (SELECT DISTINCT defined_at FROM question WHERE defined_at IS NOT NULL) t CROSS JOIN question q"
-            f" WHERE q.defined_at = t.defined_at{also}")
+            f" WHERE q.defined_at = t.defined_at{also}"
+            f" UNION ALL SELECT q.id, q.version, q.scale, q.audience, q.text, FALSE FROM question q"
+            f" WHERE q.defined_at IS NULL AND ({shipped}){also}"), [*params, *params, *shipped_params, *params]
+
+
+def catalogue_rows(db: Database, table: str = "q") -> tuple[str, list]:
+    """(SQL, parameters): a register row is one of the catalogue's versions (its few keys)."""
+    keys = [(q["id"], q["version"]) for q in CATALOGUE.values()]
+    return (" OR ".join(f"({table}.id = {db.param} AND {table}.version = {db.param})" for _ in keys),
+            [x for key in keys for x in key])
+
+
+def _built_in(row: dict) -> dict:
+    """A register row (`_naming`'s) as the reports take it: a catalogue version on the catalogue's
+    scale and audience (catalogue.built_in), which every kiosk may ask unconfigured and the
+    centre holds to that meaning, names its question as a defined one does (`built_in`), in the
+    catalogue's words where the register has none (only seen in answers, or defined by
+    `question define`, which gives none). The centre's own wording wins."""
+    shipped = built_in(row["id"], row["version"], row["scale"], row["audience"])
+    if shipped is None:
+        return dict(row, built_in=False)
+    text = row["text"] if _wording(row["text"]) else json.dumps(shipped["text"], ensure_ascii=False)
+    return dict(row, text=text, built_in=not row["defined"], defined=True)
 
 
 def _naming(db: Database, key: str, condition: str = "", params: tuple = ()) -> dict[tuple, dict]:
     """Per `key` (a tuple of its columns' values): the version that names it, the newest the
-    centre defined, else (none defined) the newest only seen in answers. A version only seen in
-    answers never takes over one the centre defined: a kiosk may answer any version up to
-    MAX_INT32 (central/questions.py registers it, within its daily allowance), so "the newest
-    wins" let one answer redefine a question's scale, audience and wording for the whole chain,
-    past any version the centre could give."""
+    centre defined (a catalogue version counts as defined: `_built_in`), else (none defined) the
+    newest only seen in answers. A version only seen in answers never takes over one the centre
+    defined: a kiosk may answer any version up to MAX_INT32 (central/questions.py registers it,
+    within its daily allowance), so "the newest wins" let one answer redefine a question's
+    scale, audience and wording for the whole chain, past any version the centre could give."""
     columns = key.split(", ")
     chosen: dict[tuple, dict] = {}
     worded: dict[tuple, dict] = {}          # per key, the version that names it among those with wording
-    for qid, version, scale, audience, text, defined in db.execute_sql(_candidates(key, condition), params):
-        row = {"id": qid, "version": version, "scale": scale, "audience": audience, "text": text,
-               "defined": bool(defined)}
+    for qid, version, scale, audience, text, defined in db.execute_sql(*_candidates(db, key, condition, params)):
+        row = _built_in({"id": qid, "version": version, "scale": scale, "audience": audience, "text": text,
+                         "defined": bool(defined)})
         k = tuple(row[c] for c in columns)
         if k not in chosen or (row["defined"], version) > (chosen[k]["defined"], chosen[k]["version"]):
             chosen[k] = row
-        if _wording(text) and (k not in worded or (row["defined"], version) > (worded[k]["defined"], worded[k]["version"])):
+        if _wording(row["text"]) and (k not in worded or (row["defined"], version) > (worded[k]["defined"], worded[k]["version"])):
             worded[k] = row
     # A version defined by hand (`question define`) carries no wording: the question keeps the
     # words of its newest version that has some (the report and the digest named it by its id).
@@ -135,10 +160,11 @@ def _wording(text: str | None) -> dict:
 
 
 def _named(row: dict) -> dict:
-    """What a report says of a question version (`_naming`'s row): `defined` by the centre, or
-    False, only seen in answers (a series shown after the defined ones and named so)."""
+    """What a report says of a question version (`_naming`'s row): `defined` by the centre or
+    `built_in` (the catalogue's, `_built_in`), or neither, only seen in answers (a series shown
+    after the defined ones and named so)."""
     return {"id": row["id"], "version": row["version"], "scale": row["scale"], "audience": row["audience"],
-            "text": _wording(row["text"]), "defined": row["defined"]}
+            "text": _wording(row["text"]), "defined": row["defined"], "built_in": row.get("built_in", False)}
 
 
 def questions(db: Database) -> dict[str, dict]:
@@ -153,7 +179,7 @@ def questions(db: Database) -> dict[str, dict]:
 
 def question(db: Database, question_id: str) -> dict | None:
     """One question as `questions` names it; None when the register does not know it."""
-    row = _naming(db, "id", f"id = {db.param}", (question_id,) * 2).get((question_id,))
+    row = _naming(db, "id", f"id = {db.param}", (question_id,)).get((question_id,))
     return None if row is None else _named(row)
 
 
@@ -167,8 +193,8 @@ def earlier_versions(db: Database) -> dict[tuple[str, str, str], dict]:
 def question_versions(db: Database, question_ids: Iterable[str]) -> dict[str, list[dict]]:
     """Each question's versions in the register: `version`, `scale`, `audience`, `first_seen`
     (when the register first held it, UTC: a definition's `defined_at` moves with every push,
-    `first_seen` never), `defined` (by the centre). For the version in force on an action's
-    day (actions.kind_on)."""
+    `first_seen` never), `defined` (by the centre, or the catalogue's, as `_naming` takes it).
+    For the version in force on an action's day (actions.kind_on)."""
     ids = sorted(set(question_ids))
     out: dict[str, list[dict]] = {}
     if not ids:
@@ -177,8 +203,9 @@ def question_versions(db: Database, question_ids: Iterable[str]) -> dict[str, li
     for qid, version, scale, audience, first_seen, defined in db.execute_sql(
             f"SELECT id, version, scale, audience, first_seen, defined_at IS NOT NULL FROM question WHERE {where}",
             params):
+        shipped = built_in(qid, int(version), scale, audience) is not None
         out.setdefault(qid, []).append({"version": int(version), "scale": scale, "audience": audience,
-                                        "first_seen": first_seen, "defined": bool(defined)})
+                                        "first_seen": first_seen, "defined": bool(defined) or shipped})
     return out
 
 

@@ -17,10 +17,14 @@ def add_parser(sub, common) -> None:
     from server_sync.protocol.vocabulary import AUDIENCES
     p = sub.add_parser("question", parents=[common], help="the question register: list it, define a question")
     s = p.add_subparsers(dest="question_command", metavar="ACTION", required=True)
-    ls = s.add_parser("list", parents=[common], help="every question version: defined by the centre or only seen",
+    ls = s.add_parser("list", parents=[common],
+                      help="every question version: defined by the centre, built in, or only seen",
                       description="Every question version the centre knows: its scale and audience, whether the "
-                                  "centre defined it (config push, question define) or only saw it in answers, "
-                                  "and the answers stored (and how many of them say otherwise).")
+                                  "centre defined it (config push, question define), it is the built-in "
+                                  "catalogue's (visit, checkout, recommend, pulse v1, on their scale and audience: "
+                                  "every kiosk may ask them unconfigured, and they are held to that meaning) or "
+                                  "the centre only saw it in answers, and the answers stored (and how many of "
+                                  "them say otherwise).")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=list_questions)
     d = s.add_parser("define", parents=[common], help="define a question version's scale and audience for the chain",
@@ -42,11 +46,14 @@ def add_parser(sub, common) -> None:
 def list_questions(args: argparse.Namespace) -> int:
     from server_sync.central import questions
     from server_sync.central.db import connect
+    from server_sync.protocol.catalogue import built_in
     db = connect(existing_database_url(args))
     try:
         rows = questions.register(db)
     finally:
         db.close()
+    for r in rows:          # "seen" said of the shipped kiosk.toml's own question read as a kiosk's invention
+        r["built_in"] = not r["defined"] and built_in(r["id"], r["version"], r["scale"], r["audience"]) is not None
     if args.json:
         print(json.dumps({"questions": rows}, indent=2))
         return 0
@@ -55,9 +62,13 @@ def list_questions(args: argparse.Namespace) -> int:
         return 0
     print(f"{'question':<20} {'version':>7} {'scale':<8} {'audience':<9} {'defined':<8} {'answers':>8}  otherwise")
     for r in rows:
-        print(f"{r['id']:<20} {r['version']:>7} {r['scale']:<8} {r['audience']:<9} {'centre' if r['defined'] else 'seen':<8}"
+        print(f"{r['id']:<20} {r['version']:>7} {r['scale']:<8} {r['audience']:<9} {_defined_by(r):<8}"
               f" {r['answers']:>8}  {r['answers_otherwise'] or ''}")
     return 0
+
+
+def _defined_by(row: dict) -> str:
+    return "centre" if row["defined"] else "built-in" if row["built_in"] else "seen"
 
 
 def define(args: argparse.Namespace) -> int:

@@ -62,6 +62,17 @@ OPENING_HOURS: dict[int, tuple[int, int]] = {
     0: (8, 21), 1: (8, 21), 2: (8, 21), 3: (8, 21), 4: (8, 21), 5: (9, 18), 6: (10, 17)}
 
 
+def built_in(question_id: str, version: int, scale: str, audience: str) -> dict[str, Any] | None:
+    """The catalogue's question when (question_id, version) is its version, on its scale and of
+    its audience: a question every kiosk may ask unconfigured, which the centre holds to that
+    meaning as it holds one it defined (central.questions.binding). None for anything else (a
+    catalogue version first answered on another scale is a kiosk's own)."""
+    shipped = QUESTIONS.get(question_id)
+    if shipped and (shipped["version"], shipped["scale"], shipped["audience"]) == (version, scale, audience):
+        return shipped
+    return None
+
+
 def default_questions() -> list[dict[str, Any]]:
     """The question a kiosk asks when its config names none."""
     return [dict(QUESTIONS["visit"])]

@@ -19,9 +19,10 @@ from peewee import Database
 
 from server_sync.analysis.chain_report import centre_employee_group, series_id
 from server_sync.analysis.privacy import protect_today
-from server_sync.analysis.queries import questions
+from server_sync.analysis.queries import catalogue_rows, questions
 from server_sync.central import registry
 from server_sync.central.dialect import dialect_of, fold, placeholders
+from server_sync.protocol.catalogue import built_in
 from server_sync.protocol.vocabulary import Worded, in_nearest
 
 COMMENTS_PER_PAGE = 50
@@ -257,13 +258,18 @@ def question_words(db: Database, lang: str) -> dict[str, Worded]:
     """id -> the question's wording in `lang` (its newest version's), for the pages' `question`
     filter: a reader sees the question, not its id. A question not worded in `lang` is named in
     the nearest language it is worded in (vocabulary.in_nearest, which a page marks), and left out (the filter shows its id) only
-    without any. Only rows with wording are read: those only seen in answers have none (`{}`),
-    and kiosks may have put many there."""
+    without any. Only rows with wording are read, and the catalogue's versions (worded by the
+    catalogue where the register has no words, as the reports name them: queries._built_in):
+    those only seen in answers have none (`{}`), and kiosks may have put many there."""
     out: dict[str, Worded] = {}
-    for qid, text in db.execute_sql(
-            "SELECT id, text FROM question WHERE text <> '{}' ORDER BY id, version").fetchall():
+    shipped, params = catalogue_rows(db, "question")
+    for qid, version, scale, audience, text in db.execute_sql(
+            f"SELECT id, version, scale, audience, text FROM question WHERE text <> '{{}}' OR {shipped}"
+            " ORDER BY id, version", params).fetchall():
         try:
-            wording = in_nearest(json.loads(text or "{}"), lang)
+            words = json.loads(text or "{}")
+            catalogued = built_in(qid, version, scale, audience)
+            wording = in_nearest(words or (catalogued or {}).get("text"), lang)
         except ValueError:
             wording = None
         if wording:

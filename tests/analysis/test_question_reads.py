@@ -77,14 +77,14 @@ def _whole_register(db, with_audience: bool) -> dict:
         except ValueError:
             wording = {}
         named = {"id": qid, "version": version, "scale": scale, "audience": audience, "text": wording,
-                 "defined": bool(defined)}
+                 "defined": bool(defined), "built_in": False}       # no catalogue version in _chain
         questions_out[qid] = named
         versions_out[(qid, audience, scale)] = named
     if not with_audience:
         return versions_out
     for qid, audience, scale in db.execute_sql("SELECT DISTINCT question_id, audience, scale FROM rollup_monthly"):
         questions_out.setdefault(qid, {"id": qid, "version": None, "scale": scale, "audience": audience, "text": {},
-                                       "defined": False})
+                                       "defined": False, "built_in": False})
     return questions_out
 
 
@@ -133,5 +133,6 @@ def test_reading_the_register_does_not_grow_with_old_versions(central_db, monkey
     after = chain_report.build(db, ReportFilter(sites=("s1",)), now=NOW)
     assert after == before
     # One row per registered question (visit, pulse, staff, broken), then one per question and
-    # scale (pulse twice): 4 and 5, each with the centre's 7 definitions, whatever the padding.
-    assert sorted(fetched.values()) == [4 + 7, 5 + 7], fetched
+    # scale (pulse twice): 4 and 5, each with the centre's 7 definitions and the catalogue's
+    # versions the register holds (the padding's visit v1), whatever the padding.
+    assert sorted(fetched.values()) == [4 + 7 + 1, 5 + 7 + 1], fetched

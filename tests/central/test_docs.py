@@ -61,3 +61,15 @@ def test_docs_central_names_every_migration():
     missing = [m for m in modules
                if f"`{m}`" not in text and not any(a <= int(m[1:5]) <= b for a, b in ranges)]
     assert not missing, f"docs/central.md does not name the migrations {missing}"
+
+
+def test_the_deployment_guides_questions_toml_is_a_push_the_centre_takes(tmp_path):
+    """docs/deployment.md A6 said `kcb config push --site … questions.toml` with no such file
+    shipped or described; its example is a push `config push` takes (for any kiosk)."""
+    from server_sync.config_push import load_push_file, validate_for
+    guide = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"```toml\n# questions\.toml.*?\n(.*?)```", guide, re.S)
+    path = tmp_path / "questions.toml"
+    path.write_text(example, encoding="utf-8")
+    cfg = validate_for(load_push_file(path), "kiosk-0042", "sthlm-sodermalm")
+    assert [(q.id, q.version, q.scale) for q in cfg.questions] == [("visit", 1, "smiley4")]
