@@ -41,6 +41,7 @@ from peewee import Database
 from server_sync import protocol
 from server_sync.protocol.codec import printable, short
 from server_sync.log_throttle import PerKeyThrottle
+from server_sync.mqtt_properties import PUBLISH_PROPERTIES_MAX_BYTES, guard_publish_properties, skipped_bytes
 from server_sync.central.db import DATABASE_DOWN, reconnect
 from server_sync.central.dialect import in_one_line, lost_a_race, root_driver_error
 from server_sync.central.intake import Accepted, Intake, kiosk_lock, utc_now
@@ -325,10 +326,12 @@ def share_group(password: str | None) -> str:
 
 
 def make_client(settings: BrokerSettings, *, manual_ack: bool = True):
-    """A configured, not yet connected paho MQTT 5 client."""
+    """A configured, not yet connected paho MQTT 5 client, which skips a received PUBLISH's
+    property block larger than Kundpuls uses, unread (server_sync/mqtt_properties.py)."""
     import paho.mqtt.client as mqtt
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=settings.client_id,
                          protocol=mqtt.MQTTv5, manual_ack=manual_ack)
+    guard_publish_properties(client)
     if settings.username:
         client.username_pw_set(settings.username, settings.password)
     if settings.tls:
@@ -369,6 +372,7 @@ class Counters:
     dropped: int = 0                # could not even be dead-lettered: acked, and logged
     over_rate: int = 0              # over their kiosk's rate, not taken (paho's thread counts them)
     coalesced: int = 0              # statuses a newer one of their kiosk replaced before their group (paho's thread)
+    properties_skipped: int = 0     # messages whose MQTT property block was too large to read (paho's thread)
 
     def add(self, outcome: Outcome) -> None:
         if outcome.kind == "ignored":
@@ -394,7 +398,9 @@ class Counters:
                 f" ({self.rejected} events rejected back to their kiosk)"
                 + (f", {self.dropped} dropped (see the log)" if self.dropped else "")
                 + (f", {self.over_rate} over their kiosk's rate not taken" if self.over_rate else "")
-                + (f", {self.coalesced} statuses replaced by a newer one before written" if self.coalesced else ""))
+                + (f", {self.coalesced} statuses replaced by a newer one before written" if self.coalesced else "")
+                + (f", {self.properties_skipped} with MQTT properties skipped unread"
+                   if self.properties_skipped else ""))
 
 
 class IngestService:
@@ -424,6 +430,7 @@ class IngestService:
         # One line at most every INBOX_FULL_LOG_EVERY_S for each of these, whichever kiosk caused it.
         self._inbox_full_lines = PerKeyThrottle(INBOX_FULL_LOG_EVERY_S, monotonic)
         self._over_rate_lines = PerKeyThrottle(INBOX_FULL_LOG_EVERY_S, monotonic)
+        self._skipped_properties_lines = PerKeyThrottle(DEAD_LETTER_LOG_EVERY_S, monotonic)
         self._rates = rates or KioskRates(clock=monotonic)
         self._failed_connects = 0               # in a row, since the last successful CONNACK
         self._failed_unlogged = 0
@@ -521,6 +528,9 @@ class IngestService:
         # row sqlite3 steps releases the GIL, and getting it back from a thread busy decoding
         # costs a switch interval (a GIL convoy: measured 44 instead of 21 us per inserted row).
         kiosk, kind = self._route(message.topic)
+        skipped = skipped_bytes(message.properties)
+        if skipped:
+            self._properties_skipped(kiosk, skipped)
         blocked = self._inbox.blocked
         if kind == "status":
             self._coalesce_status(message, kiosk)
@@ -563,6 +573,18 @@ class IngestService:
                         "%d a day: %d message(s) over the rate not taken so far (its answers are sent again)",
                         printable(kiosk or "?", 80), r.bytes_per_s, r.burst_bytes, r.message_bytes, r.day_bytes,
                         self.counters.over_rate)
+
+    def _properties_skipped(self, kiosk: str, length: int) -> None:
+        """A message came with an MQTT property block too large to read (make_client skipped it,
+        server_sync/mqtt_properties.py): it is handled without it. Kundpuls sends none, so this is
+        a hostile or broken client (the shipped broker drops a kiosk's properties except a Last
+        Will's). A warning at most every DEAD_LETTER_LOG_EVERY_S per kiosk."""
+        self.counters.properties_skipped += 1   # written by this thread only
+        left_out = self._skipped_properties_lines.admit(kiosk)
+        if left_out is not None:
+            log.warning("kiosk %s sent a message with %d bytes of MQTT properties (Kundpuls sends none; at most %d "
+                        "are read): handled without them%s", printable(kiosk or "?", 80), length,
+                        PUBLISH_PROPERTIES_MAX_BYTES, f" ({left_out} more since the last warning)" if left_out else "")
 
     def _route(self, topic: str) -> tuple[str, str]:
         """(kiosk, kind) of a topic: whose turn the message takes in the inbox (the broker lets a

@@ -123,11 +123,13 @@ class RawClient:
         return body[2] if len(body) > 2 else 0
 
     def drop(self) -> None:
-        """Close the socket without DISCONNECT: the broker publishes the Will."""
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        """Close the socket without DISCONNECT: the broker publishes the Will. Shut down first: a
+        close alone leaves the connection open while the reading thread is blocked in recv."""
+        for end in (lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):
+            try:
+                end()
+            except OSError:
+                pass
 
     def close(self) -> None:
         try:

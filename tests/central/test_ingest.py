@@ -425,7 +425,8 @@ def test_a_kiosk_over_its_rate_is_not_taken_and_others_are(central_db):
         mid = next(mids)
         topic, payload = batch([response(mid, kiosk=kiosk)], kiosk=kiosk)
         payload = payload.ljust(500)                            # with its charge of 500: 1,000 bytes
-        service._on_message(client, None, SimpleNamespace(mid=mid, topic=topic, payload=payload, qos=1, retain=False))
+        service._on_message(client, None, SimpleNamespace(mid=mid, topic=topic, payload=payload, qos=1, retain=False,
+                                                          properties=None))
         return mid
 
     k3 = [deliver("k3") for _ in range(5)]
@@ -458,7 +459,8 @@ def test_statuses_never_meet_the_rate_and_are_coalesced_per_kiosk(central_db):
     topic = protocol.status_topic("k3")
 
     def deliver(mid: int, topic: str, payload: bytes) -> None:
-        service._on_message(client, None, SimpleNamespace(mid=mid, topic=topic, payload=payload, qos=1, retain=False))
+        service._on_message(client, None, SimpleNamespace(mid=mid, topic=topic, payload=payload, qos=1, retain=False,
+                                                          properties=None))
 
     for mid in (1, 2):                                          # the bucket's one batch, then over it
         deliver(mid, *batch([response(mid, kiosk="k3")], kiosk="k3"))
@@ -477,6 +479,48 @@ def test_statuses_never_meet_the_rate_and_are_coalesced_per_kiosk(central_db):
     assert (bool(row[0]), row[1]) == (False, 7)
     assert "4 statuses replaced by a newer one before written" in service.counters.line()
 
+
+def test_a_message_whose_properties_were_skipped_is_handled_counted_and_logged_once_a_minute(central_db, caplog):
+    """make_client skips a PUBLISH's property block over the bound unread
+    (server_sync/mqtt_properties.py): the message (here k3's Last Will) is handled as any, the
+    counters line counts it, and the log names the kiosk and the block's size, at most once a
+    minute per kiosk."""
+    import threading
+    from types import SimpleNamespace
+
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    from server_sync.ingest import BrokerSettings, IngestService
+    from server_sync.mqtt_properties import bounded
+    from tests.raw_mqtt import empty_user_properties
+    register_fleet(central_db)
+    now = [0.0]
+    client = FakeClient()
+    service = IngestService(Ingest(central_db), client, BrokerSettings("mqtt.example", tls=False),
+                            monotonic=lambda: now[0])
+    caplog.set_level("WARNING", logger="kundpuls.ingest")
+
+    def deliver(mid: int) -> None:
+        with bounded():
+            props, _ = Properties(PacketTypes.PUBLISH).unpack(empty_user_properties(200_000))
+        service._on_message(client, None, SimpleNamespace(mid=mid, topic=protocol.status_topic("k3"), qos=1,
+                                                          payload=protocol.will_payload(), retain=False,
+                                                          properties=props))
+
+    deliver(1)
+    deliver(2)
+    now[0] = 61.0
+    deliver(3)
+    group = service._take_group(service._inbox.get(0.1))
+    service._process(group, threading.Event())
+    row = central_db.execute_sql("SELECT online FROM kiosk_status WHERE kiosk_id = 'k3'").fetchone()
+    assert row is not None and not row[0]
+    assert "3 with MQTT properties skipped unread" in service.counters.line()
+    said = ("kiosk k3 sent a message with 1000000 bytes of MQTT properties (Kundpuls sends none; at most 1024 are "
+            "read): handled without them")
+    lines = [r.getMessage() for r in caplog.records if "MQTT properties" in r.getMessage()]
+    assert lines == [said, said + " (1 more since the last warning)"]
 
 def test_a_status_is_dated_when_the_kiosk_said_it_and_a_will_does_not_make_a_kiosk_heard(central_db):
     """The broker keeps a stopped ingest's statuses and hands them over at its restart: dated by

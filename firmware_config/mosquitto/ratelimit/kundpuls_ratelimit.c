@@ -1,5 +1,5 @@
 /* kundpuls_ratelimit: a mosquitto 2.0 plugin (plugin API 5) that keeps one kiosk from hurting the
- * others through the broker, on the kiosks' listener. Two jobs:
+ * others through the broker, on the kiosks' listener. Three jobs:
  *
  * 1. How fast each kiosk may publish, so that one kiosk's flood is refused by the broker before it
  * is queued for the ingest (where it would sit, first in, first out, in front of every other
@@ -50,6 +50,19 @@
  * bridge-store.conf) may also have its kiosks' ack and config, by id or with `+` for the id. No
  * `$share/`, no `#`, no other wildcard. What it allows it defers to the acl_file (which grants it;
  * the acl_file still decides what is delivered). See `MAX_SUBSCRIPTIONS` for the count.
+ *
+ * 3. The MQTT v5 properties of every PUBLISH a client of the listener sends (MOSQ_EVT_MESSAGE:
+ * dropped before the message is stored, retained or queued). Kundpuls sends none (the sync agent;
+ * a store bridge passes on its kiosks', which its own broker's copy of this plugin dropped), and
+ * the budget of bytes does not count them: a PUBLISH may carry nearly max_packet_size of them
+ * besides a 1-byte payload. A paho subscriber parses a property block in time quadratic in its
+ * number of properties, in its network thread: 40,000 empty User Properties (200 KB) took the
+ * centre 4.8 s, 200,000 of them 160 s, while every other kiosk's messages waited; the broker held
+ * them in RAM too (100 such messages: 10 -> 1,322 MiB, max_queued_bytes counts payloads only). A
+ * Last Will's properties pass: mosquitto 2.0 shows a plugin neither a Will nor its properties, so
+ * the centre's clients bound what they parse themselves (server_sync/mqtt_properties.py). Every
+ * client of this listener is a store's (kiosks, store bridges): the centre's are on their own
+ * listener, where this plugin is not loaded, so nothing of theirs is dropped.
  *
  * Under `per_listener_settings true` it applies to the listener whose block loads it (the kiosks'
  * one) and to no other: loaded for every listener it would refuse the ingest's shared
@@ -301,13 +314,16 @@ static int check_write(struct limiter *l, struct mosquitto *client, uint32_t pay
 	return charge(l, own, strlen(own), client, payloadlen) ? MOSQ_ERR_PLUGIN_DEFER : MOSQ_ERR_ACL_DENIED;
 }
 
-/* A PUBLISH the acl_file allowed, charged already to its sender (check_write): moved to the
- * bucket of the kiosk its topic names when that is another (a store bridge's kiosk). */
+/* A PUBLISH the acl_file allowed, charged already to its sender (check_write): its MQTT v5
+ * properties dropped (3. at the top), and its charge moved to the bucket of the kiosk its topic
+ * names when that is another (a store bridge's kiosk). */
 static int on_message(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
 	struct limiter *l = userdata;
 	(void)event;
+	/* Before the message is stored, retained or queued: mosquitto keeps what this leaves. */
+	if(ed->properties) mosquitto_property_free_all(&ed->properties);
 	const char *own = client_key(ed->client);
 	size_t len;
 	const char *key = bucket_key(l, ed->topic, own, &len);
