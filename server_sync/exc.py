@@ -4,6 +4,12 @@ into `kiosk-central: error: …` with a non-zero exit."""
 from server_sync.protocol.errors import KundpulsError, ProtocolError, SettingError
 
 
+# What a URL (the database's, a webhook's) whose password was written as it is says
+# (docs/deployment.md, A4).
+PERCENT_ENCODE = ("a password with / # ? @ or % in it must be percent-encoded in the URL (/ as %2F, "
+                  "# as %23, ? as %3F, @ as %40, % as %25), or choose one of letters and digits only")
+
+
 class CentralError(KundpulsError):
     """Base of every error the centre raises on purpose."""
 

@@ -20,7 +20,7 @@ from peewee import Database, DatabaseError, InterfaceError, OperationalError, Po
 
 from server_sync.central.dialect import first_line, in_one_line
 from server_sync.central.migrations import migrate
-from server_sync.exc import CentralConfigError
+from server_sync.exc import PERCENT_ENCODE, CentralConfigError
 from server_sync.program.file_access import denied, too_long
 
 # busy_timeout first: peewee applies these in order, and switching a new file to WAL needs a lock
@@ -55,10 +55,6 @@ LIBPQ_PARAMETERS = frozenset((
 # which cannot hash a key list passed as one array parameter (`= ANY(%s)`) and compares every
 # row with every key: ingest's id look-ups took 26 instead of 3 ms a batch. Plans stay custom.
 PG_CONNECT = {"options": "-c plan_cache_mode=force_custom_plan"}
-
-# What a URL whose password was written as it is says (docs/deployment.md, A4).
-PERCENT_ENCODE = ("a password with / # ? @ or % in it must be percent-encoded in the URL (/ as %2F, "
-                  "# as %23, ? as %3F, @ as %40, % as %25), or choose one of letters and digits only")
 
 
 def connect(url: str, *, migrate_schema: bool = True) -> Database:

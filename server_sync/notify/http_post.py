@@ -29,6 +29,8 @@ from server_sync.notify.deadline import Sockets, bounded
 # as urlsplit reads it. Text, not urlsplit: an address it refuses (stored before check_url) is
 # redacted too.
 _USERINFO = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)([^/?#]*)@")
+# [scheme:]//authority: what a loose userinfo is looked for in (`_userinfo`).
+_AUTHORITY = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)([^/?#]*)")
 _QUERY_ITEM = re.compile(r"([?&;])([^&;#=]*)(=?)([^&;#]*)")
 # [scheme:]//authority/first-segment, then the rest of the path (up to the query or fragment).
 _PATH = re.compile(r"^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//[^/?#]*/[^/?#]*/)([^?#]+)")
@@ -47,7 +49,9 @@ def redacted(url: str) -> str:
     twice that many; the host and the first segment say which service it is, the tail which of
     its addresses); every value of the query string as `***` (an item without a value, all of
     it: it may be a token)."""
-    url = _USERINFO.sub(r"\1***@", url, count=1)
+    userinfo = _userinfo(url)
+    if userinfo:
+        url = f"{userinfo[0]}***@{url[userinfo[2]:]}"
     url = _PATH.sub(lambda m: m.group(1) + _masked_path(m.group(2)), url, count=1)
     base, query_mark, rest = url.partition("?")
     if not query_mark:
@@ -62,15 +66,36 @@ def redacted(url: str) -> str:
     return base + _QUERY_ITEM.sub(masked, "?" + query) + hash_mark + fragment
 
 
+def _userinfo(url: str) -> tuple[str, str, int] | None:
+    """(the address's `[scheme:]//`, its user and password, where the host begins), if it has
+    them. A password with '/', '?' or '#' in it, not percent-encoded, ends the authority where
+    urlsplit reads it ("https://u:Pa55/word@h.example": host "u", port "Pa55"), and was shown as
+    a port: an authority whose "port" is not a number, with an '@' further on, has its user and
+    password up to the last '@' of all."""
+    m = _USERINFO.match(url)
+    if m:
+        return m.group(1), m.group(2), m.end()
+    a = _AUTHORITY.match(url)
+    if a and ":" in a.group(2) and not a.group(2).rpartition(":")[2].isdigit() and "@" in url[a.end():]:
+        end = url.rindex("@")
+        return a.group(1), url[a.end(1):end], end + 1
+    return None
+
+
+def password_unencoded(url: str) -> bool:
+    """Whether the address has a user and password that urlsplit cannot read (`_userinfo`)."""
+    return _USERINFO.match(url) is None and _userinfo(url) is not None
+
+
 def _secrets(url: str) -> dict[str, str]:
     """The parts of the address `redacted` hides, each with what is shown instead: the user and
     password, the password, the path after its first segment, each query value (an item without
     one, all of it)."""
     found: dict[str, str] = {}
-    userinfo = _USERINFO.match(url)
+    userinfo = _userinfo(url)
     if userinfo:
-        found[userinfo.group(2)] = "***"
-        found[userinfo.group(2).partition(":")[2]] = "***"
+        found[userinfo[1]] = "***"
+        found[userinfo[1].partition(":")[2]] = "***"
     path = _PATH.match(without_credentials(url)[0])
     if path:
         found[path.group(2)] = _masked_path(path.group(2))
@@ -97,12 +122,12 @@ def hide_address(text: str, url: str) -> str:
 
 def without_credentials(url: str) -> tuple[str, dict[str, str]]:
     """(the address without its user and password, the Authorization header they make, if any)."""
-    m = _USERINFO.match(url)
-    if not m:
+    userinfo = _userinfo(url)
+    if not userinfo:
         return url, {}
-    user, _, password = m.group(2).partition(":")
+    user, _, password = userinfo[1].partition(":")
     token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode("utf-8")).decode("ascii")
-    return m.group(1) + url[m.end():], {"Authorization": f"Basic {token}"}
+    return userinfo[0] + url[userinfo[2]:], {"Authorization": f"Basic {token}"}
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):

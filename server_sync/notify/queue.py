@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 from peewee import Database
 
-from server_sync.exc import CentralConfigError
+from server_sync.exc import PERCENT_ENCODE, CentralConfigError
 from server_sync.notify.bodies import FORMATS, Notice, body
-from server_sync.notify.http_post import hide_address, redacted
+from server_sync.notify.http_post import hide_address, password_unencoded, redacted
 from server_sync.notify.signing import new_secret
 from server_sync.protocol.codec import short
 from server_sync.protocol.vocabulary import ID_RE, ID_RULE
@@ -63,6 +63,8 @@ def check_url(url: str, what: str) -> None:
     if bad:
         raise CentralConfigError(f"{what} must be plain ASCII without spaces or control characters "
                                  f"(percent-encode them), found {bad[0]!r} in {shown}")
+    if password_unencoded(url):             # urlsplit would read a piece of the password as the port
+        raise CentralConfigError(f"{what} has a user and password that cannot be read: {PERCENT_ENCODE}, got {shown}")
     try:
         parts = urlsplit(url)
         port = parts.port                      # raises for a non-numeric port or one above 65535

@@ -807,13 +807,16 @@ def test_the_worker_never_shows_a_webhooks_password_or_token(central_url, centra
 
 
 SLACK = "https://hooks.slack.com/services/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"
-SECRET_PARTS = ("T00AB12CD/B00EF34GH", "q1W2e3R4t5Y6", "s3cr3tt0ken", "Pa55word")
+SECRET_PARTS = ("T00AB12CD/B00EF34GH", "q1W2e3R4t5Y6", "s3cr3tt0ken", "Pa55word", "Pa55")
 
 
 @pytest.mark.parametrize("url", [SLACK + " ", SLACK.replace("/services", ":abc/services"),
                                  SLACK.replace("https:", "ftp:"), SLACK.replace("/services", ":0/services"),
                                  SLACK.replace("hooks.", "hooks.."), "https://u:Pa55word@[::1/x?token=s3cr3tt0ken",
-                                 "https://h.example/x?token=s3cr3tt0ken\n"])
+                                 "https://h.example/x?token=s3cr3tt0ken\n",
+                                 # a password with '/' in it, not percent-encoded: urlsplit ends the
+                                 # host at the '/', and the password was shown as the host's "port"
+                                 "https://u:Pa55/word@h.example/x", "https://u:Pa55word/x#y@h.example/x"])
 def test_an_address_refused_is_shown_redacted(central_url, central_db, url, capsys):
     """`webhook add` with a pasted Slack address and a space after it printed the address, token
     and all, in its error (a review)."""
@@ -821,6 +824,7 @@ def test_an_address_refused_is_shown_redacted(central_url, central_db, url, caps
     err = capsys.readouterr().err
     assert err.startswith("kiosk-central: error: --url ") and not [p for p in SECRET_PARTS if p in err], err
     assert "/services/***" in err or "token=***" in err or "***@" in err
+    assert "percent-encoded" in err or "Pa55/" not in url
 
 
 def test_an_error_quoting_a_stored_addresss_path_shows_it_redacted(central_url, central_db, caplog, capsys):
