@@ -147,10 +147,12 @@ def next_versions(db: Database, kiosk_ids: Sequence[str]) -> Versions:
     return plan_versions(kiosk_ids, pushed, applied)
 
 
-def highest_pushed(db: Database, kiosk_ids: Sequence[str]) -> dict[str, int]:
-    """kiosk: the highest version the centre recorded a push of to it (none: not there)."""
+def highest_pushed(db: Database, kiosk_ids: Sequence[str], *, sent: bool = False) -> dict[str, int]:
+    """kiosk: the highest version the centre recorded a push of to it (none: not there); `sent`:
+    of those given to the broker (`config_push.sent_at`)."""
     return dict(db.execute_sql(f"SELECT kiosk_id, MAX(version) FROM config_push WHERE kiosk_id IN"
-                               f" ({placeholders(db, len(kiosk_ids))}) GROUP BY kiosk_id", list(kiosk_ids)).fetchall())
+                               f" ({placeholders(db, len(kiosk_ids))})" + (" AND sent_at IS NOT NULL" if sent else "")
+                               + " GROUP BY kiosk_id", list(kiosk_ids)).fetchall())
 
 
 def plan_versions(kiosk_ids: Sequence[str], pushed: Mapping[str, int | None],
@@ -301,7 +303,7 @@ def failed_push(settings, messages: Sequence[tuple[str, str, int, bytes]],
     """What an operator must know of a push that did not go to every target: which kiosks it
     skipped (`plan_versions`) and which the broker did not confirm (and why), which got it, and
     how to finish; None when it went to all. `superseded`: the kiosks it was recorded for and
-    not sent to, a push recorded after it going there instead (`config_push_store.send`)."""
+    not sent to, a push recorded after it sent there already (`config_push_store.send`)."""
     failed = [(k, v, p) for (k, _t, v, _b), p in zip(messages, publications) if p.problem]
     if not failed and not skipped:
         return None
@@ -316,7 +318,7 @@ def failed_push(settings, messages: Sequence[tuple[str, str, int, bytes]],
     if got:
         parts.append(f"{_kiosks(got, 'Kiosk')} got it: recorded.")
     if superseded:
-        parts.append(f"{_kiosks(superseded, 'Kiosk')} get a push recorded after it instead.")
+        parts.append(f"{_kiosks(superseded, 'Kiosk')} got a push recorded after it already.")
     if unsure:
         parts.append(f"{_kiosks(unsure, 'Kiosk')} may have it: recorded, so the next push goes above that version.")
     if missed:

@@ -4,10 +4,13 @@
 anything is published: a push is recorded wherever the broker may hold it, whatever fails after
 (published inside the transaction, a connection lost before the commit rolled the record back:
 the kiosks ran a config the centre had no record of, and the next push was given the same
-version, which they refused as not newer; a review). `send` publishes it, then forgets the kiosks
-the broker refused it for, and the whole push (its versions, the definitions it made) when the
-broker took it for none or was not reached. A failure between the two leaves a version recorded
-and perhaps not sent: safe, the next push to that kiosk goes above it.
+version, which they refused as not newer; a review). `send` publishes it, marks it sent where
+the broker may hold it (`config_push.sent_at`), then forgets the kiosks the broker refused it
+for, and the whole push (its versions, the definitions it made) when the broker took it for none
+or was not reached. A failure between the two, or one that ends the send after the broker took
+it and before its commit, leaves a version recorded and not marked sent: safe for that push (the
+next push to that kiosk goes above it), though a push recorded before it and sent after it then
+stands in its place at the broker until the next push.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from peewee import Database
 from kiosk.config import KioskConfig
 from server_sync import config_push
 from server_sync.central import questions, registry
-from server_sync.central.dialect import placeholders, writer_locks
+from server_sync.central.dialect import placeholders, time_param, writer_locks
 from server_sync.central.intake import kiosk_lock
 from server_sync.config_push import Publication, PushFile
 from server_sync.exc import CentralConfigError
@@ -128,7 +131,7 @@ def push_lock(kiosk_id: str) -> str:
 class Sent:
     """What `send` did: the messages published (`messages`) and what became of each, in order
     (`publications`); kiosk: (its version, the later one) for each kiosk a push recorded after
-    this one was sent instead (`superseded`)."""
+    this one had been sent to already, so this one was not (`superseded`)."""
     messages: list[Message]
     publications: list[Publication]
     superseded: dict[str, tuple[int, int]]
@@ -136,11 +139,14 @@ class Sent:
 
 def send(db: Database, settings, pushed: Recorded) -> Sent:
     """Publish each recorded config retained (`config_push.publish_each_retained`), under the
-    kiosks' push locks, then forget the kiosks the broker refused it for. A kiosk a later push
-    was recorded for since gets none: that one is sent instead, before or after this (the broker
-    keeps the last one retained: sent after the later one, this one would stand in its place
-    for a kiosk that connects later). Raises CentralConfigError, the push forgotten, when the
-    broker took it for none or was not reached."""
+    kiosks' push locks, mark those the broker may hold sent (`config_push.sent_at`), and forget
+    the kiosks the broker refused it for. A kiosk a later push was sent to already gets none
+    (the broker keeps the last one retained: sent after it, this one would stand in its place
+    for a kiosk that connects later). One only recorded does not stand this one aside: it may
+    yet be refused, and the kiosk would get neither (a review); under the same lock it is sent
+    after this one, or not at all. So the broker keeps, per kiosk, the highest version sent.
+    Raises CentralConfigError, the push forgotten, when the broker took it for none or was not
+    reached."""
     failure: CentralConfigError | None = None
     with db.atomic():
         writer_locks(db, [push_lock(k) for k, _t, _v, _p in pushed.messages])
@@ -151,6 +157,10 @@ def send(db: Database, settings, pushed: Recorded) -> Sent:
                 settings, [(t, payload) for _k, t, _v, payload in messages]) if messages else []
         except CentralConfigError as e:          # nothing published
             failure, publications = e, [Publication(t, f"not sent: {e}", taken=False) for _k, t, _v, _p in messages]
+        now = time_param(db)(datetime.now(timezone.utc).replace(tzinfo=None))
+        db.cursor().executemany(
+            f"UPDATE config_push SET sent_at = {db.param} WHERE kiosk_id = {db.param} AND version = {db.param}",
+            [(now, k, v) for (k, _t, v, _p), p in zip(messages, publications) if p.taken])
         refused = [m for m, p in zip(messages, publications) if not p.taken]
         if refused:
             forget(db, pushed, refused)
@@ -162,8 +172,9 @@ def send(db: Database, settings, pushed: Recorded) -> Sent:
 
 
 def _superseded(db: Database, messages: Sequence[Message]) -> dict[str, tuple[int, int]]:
-    """kiosk: (its version, the highest recorded) for each kiosk a push recorded after this one."""
-    newest = config_push.highest_pushed(db, [k for k, _t, _v, _p in messages])
+    """kiosk: (its version, the highest sent) for each kiosk a push recorded after this one was
+    sent to."""
+    newest = config_push.highest_pushed(db, [k for k, _t, _v, _p in messages], sent=True)
     return {k: (v, newest[k]) for k, _t, v, _p in messages if newest.get(k, v) > v}
 
 

@@ -85,7 +85,7 @@ def push_config(args: argparse.Namespace) -> int:
             print(f"{verb} config version {r['version']} to kiosk {r['kiosk_id']} ({r['topic']}, retained)")
         for k, (v, later) in sorted(superseded.items()):
             print(f"config version {v} to kiosk {k} not sent: a push recorded after it (config version {later}) "
-                  "goes to it instead")
+                  "was sent to it already")
         if disagreeing:
             print(f"questions {'to be ' if args.dry_run else ''}defined by the centre: {', '.join(sorted(disagreeing))}"
                   " (an answer that disagrees is held on its kiosk)")

@@ -382,7 +382,7 @@ def test_two_pushes_at_once_are_given_one_version_after_the_other(central, tmp_p
     recorded, both gave each kiosk version 2, and the second ended in a UniqueViolation traceback
     (config_push_version). The second waits for the first's kiosks and is given version 3; the
     broker gets 2 before 3 (a kiosk refuses a version not above the one it runs), or 3 alone when
-    the second was recorded before the first came to publish (`test_a_push_recorded_after_…`)."""
+    the second was sent before the first came to publish (`test_a_push_recorded_after_…`)."""
     url, _db = central
     out, err = apart(monkeypatch)
     # Inside its transaction, versions given, not recorded yet.
@@ -403,8 +403,8 @@ def test_two_pushes_at_once_are_given_one_version_after_the_other(central, tmp_p
 
 
 def test_a_push_recorded_after_another_is_the_one_sent(central, tmp_path, broker, monkeypatch):
-    """Recorded, then published (config_push_store): a push recorded after another may reach its
-    publish first. The earlier one then sends nothing to those kiosks (the broker would keep it
+    """Recorded, then published (config_push_store): a push recorded after another may be sent
+    first. The earlier one then sends nothing to those kiosks (the broker would keep it
     retained over the later one, which a kiosk connecting after would never get), says so, and
     keeps its record (a version not sent: the next push goes above it)."""
     from server_sync import config_push_store
@@ -419,3 +419,43 @@ def test_a_push_recorded_after_another_is_the_one_sent(central, tmp_path, broker
     assert recorded(url) == [("k1", 2), ("k1", 3), ("k2", 2)]
     said = json.loads(out.said("push"))
     assert said["pushed"] == [] and said["superseded"] == [{"kiosk_id": "k1", "version": 2, "by_version": 3}]
+
+
+def two_recorded(monkeypatch, url: str, first: list[str], second: list[str]) -> tuple[Run, Hold, Run, Hold]:
+    """`config push FIRST` ("push") recorded and held before its send, then `config push SECOND`
+    ("second") recorded and held there too."""
+    from server_sync import config_push_store
+    holds = [Hold(monkeypatch, config_push_store, "record", who=name) for name in ("push", "second")]
+    runs = []
+    for name, argv, hold in zip(("push", "second"), (first, second), holds):
+        runs.append(Run(name, "config", "push", *argv, *BROKER, "--db", url))
+        runs[-1].start()
+        hold.wait()
+    return runs[0], holds[0], runs[1], holds[1]
+
+
+@pytest.mark.parametrize("later", ["sent", "refused", "not reached"])
+def test_a_push_stands_aside_only_for_a_later_push_that_was_sent(central, tmp_path, broker, monkeypatch, later):
+    """Push A (--kiosk k1, v2) and push B (--site s1: v3 for k1) both recorded; A came to its
+    publish first, saw B's record and sent k1 nothing (exit 0, "superseded"); then the broker
+    refused B (or was not reached) and B was taken back: k1 got neither config, the centre still
+    recorded v2 for it, and A's definition of visit v4 stayed though no kiosk had A's config. A
+    push now stands aside only for a later push already sent: A is sent, then B or not, as when
+    one ran after the other."""
+    url, _db = central
+    out, err = apart(monkeypatch)
+    a, hold_a, b, hold_b = two_recorded(monkeypatch, url, ["--kiosk", "k1", fragment(tmp_path, "a", 4)],
+                                        ["--site", "s1", fragment(tmp_path, "b", 5)])
+    hold_a.release()
+    assert a.result() == 0, err.said("push")
+    assert "pushed config version 2 to kiosk k1" in out.said("push"), out.said("push")
+    broker.refuses = {"sent": None, "refused": "all", "not reached": "connection"}[later]
+    hold_b.release()
+    assert b.result() == (0 if later == "sent" else 2), err.said("second")
+    assert definition(url, "visit", 4) == [("smiley4", True)]
+    if later == "sent":
+        assert broker.versions("k1") == [2, 3] and broker.versions("k2") == [2]
+        assert recorded(url) == [("k1", 2), ("k1", 3), ("k2", 2)]
+    else:
+        assert broker.versions("k1") == [2] and broker.versions("k2") == []
+        assert recorded(url) == [("k1", 2)] and definition(url, "visit", 5) == []
