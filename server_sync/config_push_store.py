@@ -36,11 +36,11 @@ Message = tuple[str, str, int, bytes]          # (kiosk id, topic, version, payl
 class Recorded:
     """What `record` stored (or, for a dry run, would have): each kiosk's message, the kiosks
     skipped and why (`config_push.plan_versions`), the stored answers that disagree per question
-    version defined, and what `send` needs to take the push back."""
+    version defined, and what `send` needs to take the push back or keep its definitions (the
+    versions `defined` at `at`; what they were before is in `pushed_definition`)."""
     messages: list[Message]
     skipped: dict[str, str]
     disagreeing: dict[str, int]
-    before: dict[questions.Key, questions.Row]    # the register rows of its questions before it
     defined: list[questions.Key]
     at: datetime
 
@@ -107,7 +107,7 @@ def _record(db: Database, push: PushFile, kiosk_id: str | None, site_id: str | N
         at = datetime.now(timezone.utc).replace(tzinfo=None)
         keys = [(q.id, q.version) for q in cfg.questions] if "questions" in push.body else []
         writer_locks(db, [questions.lock_name(*k) for k in keys])     # before reading them
-        before = questions.rows(db, keys)
+        questions.note_pushed(db, keys, at)                           # what taking it back puts back
         disagreeing = config_push.define_questions(db, push, cfg, at, force=force, seen=seen)
         versions = config_push.next_versions(db, [k for k, _ in kiosks])
         messages = config_push.config_messages(push, versions.next, prefix)
@@ -118,7 +118,7 @@ def _record(db: Database, push: PushFile, kiosk_id: str | None, site_id: str | N
             [(k, v, config_push.kept_payload(payload), at) for k, _t, v, payload in messages])
         if not keep:
             txn.rollback()
-    return Recorded(messages, versions.skipped, disagreeing, before, keys, at)
+    return Recorded(messages, versions.skipped, disagreeing, keys, at)
 
 
 def push_lock(kiosk_id: str) -> str:
@@ -164,6 +164,8 @@ def send(db: Database, settings, pushed: Recorded) -> Sent:
         refused = [m for m, p in zip(messages, publications) if not p.taken]
         if refused:
             forget(db, pushed, refused)
+        if len(refused) < len(pushed.messages):          # not taken back: its definitions stand
+            questions.keep_pushed(db, pushed.defined, pushed.at)
     if failure is not None and not superseded:
         raise failure
     if refused and len(refused) == len(pushed.messages):
@@ -187,4 +189,4 @@ def forget(db: Database, pushed: Recorded, messages: Sequence[Message]) -> None:
         if len(messages) == len(pushed.messages):
             writer_locks(db, [questions.lock_name(*k) for k in pushed.defined])
             for key in pushed.defined:
-                questions.undefine(db, key, pushed.before.get(key), pushed.at)
+                questions.undefine(db, key, pushed.at)

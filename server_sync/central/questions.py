@@ -261,39 +261,56 @@ def define(db: Database, question_id: str, version: int, scale: str, audience: s
     return otherwise
 
 
-@dataclass(frozen=True)
-class Row:
-    """A register row as it stands (`rows`): what `undefine` puts back."""
-    scale: str
-    audience: str
-    text: str
-    defined_at: Any                            # as the engine gives it back; None: only seen
-
-
-def rows(db: Database, keys: Sequence[Key]) -> dict[Key, Row]:
-    """The register rows of these versions as they stand (a version not in it: none)."""
+def note_pushed(db: Database, keys: Sequence[Key], defined_at: datetime) -> None:
+    """Keep the register rows of these versions as they stand (`pushed_definition`), before a
+    push defines them at `defined_at`: what `undefine` puts back if the push is taken back. Call
+    holding their writer locks (`lock_name`)."""
     p = db.param
-    found = {}
+    at = time_param(db)(defined_at)
     for question_id, version in keys:
         row = db.execute_sql(f"SELECT scale, audience, text, defined_at FROM question WHERE id = {p} AND version = {p}",
                              (question_id, version)).fetchone()
-        if row:
-            found[(question_id, version)] = Row(*row)
-    return found
+        db.execute_sql(f"INSERT INTO pushed_definition (question_id, version, defined_at, before_scale, before_audience,"
+                       f" before_text, before_defined_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p})",
+                       (question_id, version, at, *(row or (None, None, None, None))))
 
 
-def undefine(db: Database, key: Key, before: Row | None, defined_at: datetime) -> None:
-    """Take back the definition `define` gave `key` at `defined_at` (a push the broker then took
-    for no kiosk), unless it changed since: the row as it stood `before`; a version that was not
-    in the register is taken out of it, or, when answers to it came in meanwhile, left as seen.
-    Call holding the version's writer lock (`lock_name`)."""
+def keep_pushed(db: Database, keys: Sequence[Key], defined_at: datetime) -> None:
+    """The definitions a push gave at `defined_at` stand (the broker took it for a kiosk): drop
+    what `undefine` would have put back. Takes their writer locks."""
+    writer_locks(db, [lock_name(*k) for k in keys])
+    at = time_param(db)(defined_at)
+    db.cursor().executemany(f"DELETE FROM pushed_definition WHERE question_id = {db.param} AND version = {db.param}"
+                            f" AND defined_at = {db.param}", [(q, v, at) for q, v in keys])
+
+
+def undefine(db: Database, key: Key, defined_at: datetime) -> None:
+    """Take back the definition a push gave `key` at `defined_at` (the broker took it for no
+    kiosk): the row as it stood before it (`note_pushed`); a version that was not in the register
+    is taken out of it, or, when answers to it came in meanwhile, left as seen. Defined again
+    since, the later definition stands; one a push gave, that push's undo puts back this one's
+    "before" from now on (it put back this definition: two pushes of a new version both refused,
+    the earlier first, left it defined; a review). Call holding the version's writer lock
+    (`lock_name`)."""
     p = db.param
     at = time_param(db)(defined_at)
     question_id, version = key
-    if before is not None:
+    where = f"question_id = {p} AND version = {p} AND defined_at = {p}"
+    before = db.execute_sql(f"SELECT before_scale, before_audience, before_text, before_defined_at FROM"
+                            f" pushed_definition WHERE {where}", (question_id, version, at)).fetchone()
+    if before is None:                         # kept already (`keep_pushed`)
+        return
+    db.execute_sql(f"DELETE FROM pushed_definition WHERE {where}", (question_id, version, at))
+    # A push not yet sent defined it again on top of this one: taking that one back must put back
+    # what this one would, not this definition (none matches while the row is still this one's).
+    db.execute_sql(f"UPDATE pushed_definition SET before_scale = {p}, before_audience = {p}, before_text = {p},"
+                   f" before_defined_at = {p} WHERE question_id = {p} AND version = {p} AND before_defined_at = {p}",
+                   (*before, question_id, version, at))
+    scale, audience, text, was_defined = before
+    if scale is not None:
         db.execute_sql(f"UPDATE question SET scale = {p}, audience = {p}, text = {p}, defined_at = {p}"
                        f" WHERE id = {p} AND version = {p} AND defined_at = {p}",
-                       (before.scale, before.audience, before.text, before.defined_at, question_id, version, at))
+                       (scale, audience, text, was_defined, question_id, version, at))
         return
     db.execute_sql(f"DELETE FROM question WHERE id = {p} AND version = {p} AND defined_at = {p} AND NOT EXISTS"
                    f" (SELECT 1 FROM response WHERE question_id = {p} AND question_version = {p})",

@@ -421,17 +421,21 @@ def test_a_push_recorded_after_another_is_the_one_sent(central, tmp_path, broker
     assert said["pushed"] == [] and said["superseded"] == [{"kiosk_id": "k1", "version": 2, "by_version": 3}]
 
 
-def two_recorded(monkeypatch, url: str, first: list[str], second: list[str]) -> tuple[Run, Hold, Run, Hold]:
-    """`config push FIRST` ("push") recorded and held before its send, then `config push SECOND`
-    ("second") recorded and held there too."""
+NAMES = ("push", "second", "third")
+
+
+def recorded_and_held(monkeypatch, url: str, *argvs: list[str]) -> list[tuple[Run, Hold]]:
+    """`config push ARGV` for each, one after the other, in threads named as `NAMES`: each
+    recorded and held before its send."""
     from server_sync import config_push_store
-    holds = [Hold(monkeypatch, config_push_store, "record", who=name) for name in ("push", "second")]
-    runs = []
-    for name, argv, hold in zip(("push", "second"), (first, second), holds):
-        runs.append(Run(name, "config", "push", *argv, *BROKER, "--db", url))
-        runs[-1].start()
+    held = []
+    for name, argv in zip(NAMES, argvs):
+        hold = Hold(monkeypatch, config_push_store, "record", who=name)
+        run = Run(name, "config", "push", *argv, *BROKER, "--db", url)
+        run.start()
         hold.wait()
-    return runs[0], holds[0], runs[1], holds[1]
+        held.append((run, hold))
+    return held
 
 
 @pytest.mark.parametrize("later", ["sent", "refused", "not reached"])
@@ -444,8 +448,8 @@ def test_a_push_stands_aside_only_for_a_later_push_that_was_sent(central, tmp_pa
     one ran after the other."""
     url, _db = central
     out, err = apart(monkeypatch)
-    a, hold_a, b, hold_b = two_recorded(monkeypatch, url, ["--kiosk", "k1", fragment(tmp_path, "a", 4)],
-                                        ["--site", "s1", fragment(tmp_path, "b", 5)])
+    (a, hold_a), (b, hold_b) = recorded_and_held(monkeypatch, url, ["--kiosk", "k1", fragment(tmp_path, "a", 4)],
+                                                 ["--site", "s1", fragment(tmp_path, "b", 5)])
     hold_a.release()
     assert a.result() == 0, err.said("push")
     assert "pushed config version 2 to kiosk k1" in out.said("push"), out.said("push")
@@ -459,3 +463,35 @@ def test_a_push_stands_aside_only_for_a_later_push_that_was_sent(central, tmp_pa
     else:
         assert broker.versions("k1") == [2] and broker.versions("k2") == []
         assert recorded(url) == [("k1", 2)] and definition(url, "visit", 5) == []
+
+
+@pytest.mark.parametrize("sends", [
+    [("push", "refused"), ("second", "refused")],
+    [("second", "refused"), ("push", "refused")],
+    [("push", "refused"), ("second", "sent")],
+    [("push", "sent"), ("second", "refused")],
+    [("second", "refused"), ("push", "refused"), ("third", "refused")],
+    [("push", "refused"), ("third", "refused"), ("second", "sent")],
+    [("third", "sent"), ("push", "refused"), ("second", "refused")],
+])
+def test_pushes_taken_back_leave_no_definition_of_theirs(central, tmp_path, broker, monkeypatch, sends):
+    """Pushes that define the same new question version (visit v8) to s1, s2 (and k1), each
+    recorded before the next, sent in another order; the broker refuses some (an outage). Two
+    refused, the first first: the first's undo found the second's definition and left it, the
+    second's restored the first's (its register row before it): both admins were told "Nothing
+    was pushed or recorded", and visit v8 stayed defined. The register ends as if the refused
+    pushes had never run: the definition of the last one recorded that was sent, or none."""
+    url, _db = central
+    out, err = apart(monkeypatch)
+    targets = {"push": ["--site", "s1"], "second": ["--site", "s2"], "third": ["--kiosk", "k1"]}
+    pushes = [name for name in NAMES if name in dict(sends)]
+    held = dict(zip(pushes, recorded_and_held(monkeypatch, url, *[[*targets[name], fragment(tmp_path, name, 8)]
+                                                                   for name in pushes])))
+    for name, outcome in sends:
+        broker.refuses = None if outcome == "sent" else "connection"
+        run, hold = held[name]
+        hold.release()
+        assert run.result() == (0 if outcome == "sent" else 2), err.said(name)
+    sent = [name for name in pushes if dict(sends)[name] == "sent"]
+    register = rows(url, "SELECT text, defined_at IS NOT NULL FROM question WHERE id = 'visit' AND version = 8")
+    assert [(json.loads(text)["en"], bool(defined)) for text, defined in register] == [(n, True) for n in sent[-1:]]
