@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -819,23 +820,32 @@ DEVICE = "/dev/mmcblk0p3"
 FSTAB_LINE = "LABEL=kundpuls-data /var/lib/kundpuls ext4 defaults,noatime,nofail,x-systemd.device-timeout=15s 0 2"
 MACHINE_ARGS = [*ARGS[:6], "--broker-password", PASSWORD, "--display", "dsi7", "--rotation", "90"]
 
-# The kiosk service at a boot: it opens the database where /var/lib/kundpuls is (a new one when
-# there is none) and records an answer.
+# The kiosk service at a boot: the kiosk's own store and recorder (this checkout's, run by the
+# Python running these tests) open the database where /var/lib/kundpuls is, making a new one when
+# there is none (its sequence resumed above an earlier one's when the directory shows one was
+# there, kiosk.earlier), and record an answer (argv[2] answers).
 KIOSK_AT_BOOT = r'''
-import sqlite3, sys, uuid
-db = sqlite3.connect(sys.argv[1])
-db.execute("CREATE TABLE IF NOT EXISTS response (id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, recorded_at TEXT NOT NULL)")
-seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM response").fetchone()[0]
-db.execute("INSERT INTO response VALUES (?, ?, ?)", (uuid.uuid4().hex, seq, f"2026-12-08T10:{seq % 60:02d}:00Z"))
-db.commit()
+import sys
+from pathlib import Path
+from kiosk.capture import Recorder
+from kiosk.config import parse_config
+from kiosk.demo import demo_config_mapping
+from kiosk.store import LocalStore
+config = parse_config(demo_config_mapping("kiosk-0042", "sthlm-sodermalm"))
+store = LocalStore(Path(sys.argv[1]), kiosk_id=config.kiosk_id)
+question = config.questions[0]
+for _ in range(int(sys.argv[2])):
+    Recorder(config, store).record(question.id, question.values[0])
+store.close()
 '''
+KIOSK = [sys.executable, "-c", KIOSK_AT_BOOT]
+KIOSK_ENV = {"PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def _answers(db: Path, count: int) -> Path:
-    """A kiosk database holding `count` answers, as the kiosk leaves it (no -wal once closed)."""
+    """A kiosk database holding `count` answers more, as the kiosk leaves it (no -wal once closed)."""
     db.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(count):
-        subprocess.run(["/usr/bin/python3", "-c", KIOSK_AT_BOOT, str(db)], check=True)
+    subprocess.run([*KIOSK, str(db), str(count)], check=True, env=dict(os.environ, **KIOSK_ENV))
     return db
 
 
@@ -906,9 +916,9 @@ def _boot(pi: Path, *command: str, kiosk_runs: bool = True, fstab_mounts: bool =
         boot.append(f'if grep -qF "{FSTAB_LINE}" /etc/fstab; then mount --bind {pi}/partition /var/lib/kundpuls; fi')
     if kiosk_runs:
         boot.append("if [ -e /etc/systemd/system/kundpuls-kiosk.service ]; then "
-                    f"/usr/bin/python3 -c {shlex.quote(KIOSK_AT_BOOT)} /var/lib/kundpuls/kiosk.db; fi")
+                    f"{shlex.join(KIOSK)} /var/lib/kundpuls/kiosk.db 1; fi")
     shell = "set -e\n" + "\n".join(boot) + '\nexec "$@"\n'
-    env = dict(os.environ, PATH=f"{pi}/bin:{os.environ['PATH']}")
+    env = dict(os.environ, PATH=f"{pi}/bin:{os.environ['PATH']}", **KIOSK_ENV)
     return subprocess.run(["unshare", "-m", "--propagation", "private", "bash", "-c", shell, "_", *command],
                           env=env, capture_output=True, text=True, timeout=120, start_new_session=True)
 
