@@ -119,7 +119,7 @@ mount "$device" "$partition"
 copy=1
 if [ -e "$partition/$MARK" ] && grep -qxF "$line" /etc/fstab 2>/dev/null; then
   copy=0       # finished and mounted at an earlier boot: it holds the kiosk's data now
-elif [ -e "$partition/$MARK" ] && [ -n "$(find "$partition" -newer "$partition/$MARK" ! -path "$partition" -print -quit)" ]; then
+elif [ -e "$partition/$MARK" ] && [ -n "$(find "$partition" -newer "$partition/$MARK" ! -path "$partition" ! -name "$COPYING" -print -quit)" ]; then
   umount "$partition"
   rmdir "$partition"
   die "the data partition $device holds a finished copy written to since, but /etc/fstab does not mount it at $data: if it holds the kiosk's data, add the line '$line' to /etc/fstab and run this again; if not, move its files aside and run this again ($howto)"
@@ -134,10 +134,15 @@ if [ "$copy" -eq 1 ]; then
   if grep -q "[[:space:]]${data}[[:space:]]" /etc/fstab 2>/dev/null; then fstab; fi
   systemctl stop "$@"
   # A copy of this script's (stopped part way, or never mounted): made again from the data
-  # directory, where the kiosk went on recording.
-  find "$partition" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name kept-aside -exec rm -rf {} +
+  # directory, where the kiosk went on recording. The copying mark is there (synced) before the
+  # finished one goes and stays while the rest is cleared: a power cut in between leaves a copy
+  # this script makes again, never files no run marked.
   : >"$partition/$COPYING"
   sync
+  rm -f "$partition/$MARK"
+  sync
+  find "$partition" -mindepth 1 -maxdepth 1 ! -name lost+found ! -name kept-aside ! -name "$COPYING" \
+      -exec rm -rf {} +
   say "copying $data onto $device"
   rm -f "$data/$MARK" "$data/$COPYING"       # never on the root file system: a mark copied first
   cp -a "$data/." "$partition/"

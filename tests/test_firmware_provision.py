@@ -963,6 +963,36 @@ def test_a_power_cut_while_the_data_is_copied_hides_no_answer(tmp_path):
     assert _rows(root_db) == answers
 
 
+def test_a_power_cut_while_a_half_copy_is_cleared_leaves_it_to_be_made_again(tmp_path):
+    """A power cut in the copy, then another at the rerun while it cleared that half copy off the
+    partition: the rerun had deleted .kundpuls-copying first, so what was left held neither mark,
+    and every later run refused the partition as holding files of its own. The copying mark now
+    stays until the copy is finished: the next rerun clears the partition and copies again."""
+    pi = _machine(tmp_path)
+    root_db = _answers(pi / "upper/var/lib/kundpuls/kiosk.db", 39)
+    assert _boot_and_provision(pi, *MACHINE_ARGS).returncode == 0
+    (pi / "cut-power").touch()
+    assert _boot_and_provision(pi, "--read-only-root", "--data-device", DEVICE).returncode == -9
+    # The power goes once `rm -rf` has removed the first of what it was given on the partition
+    # (and the copying mark, wherever find listed it).
+    rm = shutil.which("rm")
+    (pi / "bin/rm").write_text(
+        f'#!/bin/sh\nif [ "$1" = -rf ] && [ -e {pi}/cut-rm ] && [ -d "$(dirname "$2")/lost+found" ]; then\n'
+        f'  for f; do case $f in */.kundpuls-copying) {rm} -f "$f" ;; esac; done\n'
+        f'  {rm} -rf "$2" {pi}/cut-rm; kill -9 0\nfi\nexec {rm} "$@"\n')
+    (pi / "bin/rm").chmod(0o755)
+    (pi / "cut-rm").touch()
+    r = _boot_and_provision(pi)
+    assert r.returncode == -9 and not (pi / "cut-rm").exists(), r.stderr
+    assert not (pi / "partition/.kundpuls-copied").exists()
+    r = _boot_and_provision(pi)
+    assert r.returncode == 0, r.stderr
+    data = pi / "partition"
+    assert (data / "kiosk.db").read_bytes() == root_db.read_bytes() and len(_rows(root_db)) == 42
+    assert (data / ".kundpuls-copied").is_file() and not (data / ".kundpuls-copying").exists()
+    assert FSTAB_LINE in (pi / "upper/etc/fstab").read_text().splitlines()
+
+
 def _left_by_an_earlier_provision(pi: Path, on_partition: int | None) -> Path:
     """A Pi made read-only by a provision.sh from before the mark: /etc/fstab mounts the data
     partition, which holds no mark; 39 answers on the root file system under it. On the
