@@ -993,11 +993,12 @@ def test_a_power_cut_while_a_half_copy_is_cleared_leaves_it_to_be_made_again(tmp
     assert FSTAB_LINE in (pi / "upper/etc/fstab").read_text().splitlines()
 
 
-def _left_by_an_earlier_provision(pi: Path, on_partition: int | None) -> Path:
+def _left_by_an_earlier_provision(pi: Path, on_partition: int | None, made: bool = False) -> Path:
     """A Pi made read-only by a provision.sh from before the mark: /etc/fstab mounts the data
     partition, which holds no mark; 39 answers on the root file system under it. On the
     partition: a copy of them with `on_partition` answers more, or (None) the kiosk's new database
-    after a power cut stopped the copy."""
+    after a power cut stopped the copy; `made`: the copy had got as far as kiosk.db.made, so the
+    kiosk started that database's sequence above every seq from the time (kiosk.earlier)."""
     root_db = _answers(pi / "upper/var/lib/kundpuls/kiosk.db", 39)
     r = _boot_and_provision(pi, *MACHINE_ARGS)
     assert r.returncode == 0, r.stderr
@@ -1006,6 +1007,8 @@ def _left_by_an_earlier_provision(pi: Path, on_partition: int | None) -> Path:
     (pi / "upper/etc/fstab").write_text(FSTAB_LINE + "\n")
     (pi / "partition/kivy").mkdir()
     if on_partition is None:
+        if made:
+            shutil.copy2(root_db.with_name("kiosk.db.made"), pi / "partition")
         _answers(pi / "partition/kiosk.db", 1)
     else:
         shutil.copy2(root_db, pi / "partition/kiosk.db")
@@ -1026,11 +1029,78 @@ def test_answers_an_earlier_run_left_under_the_mount_are_named_not_hidden(tmp_pa
     error = r.stderr.splitlines()[-1]
     assert error.startswith("provision.sh: error: /var/lib/kundpuls is mounted from the data partition, but "), error
     assert "39 answer(s)" in error
+    # Its database counts to seq 1, behind the root's 39: it cannot be what the kiosk went on
+    # with from them, and copying the root's onto the partition gives out no seq twice.
+    assert "seq 1, the root's to 39" in error and "which copies the root's onto it" in error
     where = re.search(r'\(docs/deployment.md, "([^"]+)"\)$', error)
     assert where and f"\n### {where.group(1)}\n" in (ROOT / "docs/deployment.md").read_text(), error
     assert not any(c.startswith("raspi-config") for c in _calls(pi)), _calls(pi)
     assert sorted(p.name for p in (pi / "partition").iterdir()) == partition         # no mark
     assert "provisioned" not in r.stdout
+
+
+def _sql(db: Path, statement: str) -> None:
+    con = sqlite3.connect(db)
+    try:
+        con.execute(statement)
+        con.commit()
+    finally:
+        con.close()
+
+
+def test_an_old_install_whose_kiosk_removed_the_copied_answers_is_taken_as_it_is(tmp_path):
+    """B8 on a kiosk an earlier provision.sh made read-only months ago: it finished its copy, and
+    the kiosk has since removed the answers it copied (acknowledged by the centre, older than
+    privacy.keep_acked_days), the newest left under the mount among them. The update was refused
+    as lacking them, and the docs said to copy the root's months-old database over the live one.
+    A partition whose database counted on past the root's and lacks only answers the centre had
+    acknowledged is this kiosk's data: marked and used as it is. Another kiosk's is not."""
+    pi = _machine(tmp_path)
+    root_db = _left_by_an_earlier_provision(pi, 5)
+    _sql(root_db, "UPDATE response SET acked_at = recorded_at")             # sent before the copy
+    ours = pi / "partition/kiosk.db"
+    _sql(ours, "DELETE FROM response WHERE seq <= 39")                       # retention since
+    before = _rows(ours)
+    assert [seq for _, seq in before] == [40, 41, 42, 43, 44]
+    _sql(ours, "UPDATE meta SET value = 'kiosk-0043' WHERE key = 'kiosk.id'")
+    r = _boot_and_provision(pi, kiosk_runs=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    error = r.stderr.splitlines()[-1]
+    assert "the partition's database is kiosk kiosk-0043's, the root's kiosk kiosk-0042's" in error, error
+    assert "copies the root's onto it" not in error and not (pi / "partition/.kundpuls-copied").exists()
+    _sql(ours, "UPDATE meta SET value = 'kiosk-0042' WHERE key = 'kiosk.id'")
+    r = _boot_and_provision(pi, kiosk_runs=False)
+    assert r.returncode == 0, r.stderr
+    assert (pi / "partition/.kundpuls-copied").is_file()
+    assert _rows(ours) == before
+    assert "raspi-config nonint do_overlayfs 0" in _calls(pi)
+
+
+def test_a_database_started_anew_above_the_roots_sequence_is_named_never_copied_over(tmp_path):
+    """The power cut of the earlier provision.sh's copy came after kiosk.db.made: the kiosk
+    started its new database on the partition above every seq from the time, past the root's.
+    Its counter alone would take it for the root's successor, with the 39 answers the centre has
+    not acknowledged hidden under the mount: refused, naming them; and since the partition's
+    database may be the live one, the way on brings them to the centre, never the root's
+    database over it. Once they are there, the partition marked by hand is used as it is."""
+    pi = _machine(tmp_path)
+    _left_by_an_earlier_provision(pi, None, made=True)
+    ours = pi / "partition/kiosk.db"
+    assert _rows(ours)[0][1] > 10**10
+    partition = sorted(p.name for p in (pi / "partition").iterdir())
+    r = _boot_and_provision(pi, kiosk_runs=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    error = r.stderr.splitlines()[-1]
+    assert error.startswith("provision.sh: error: /var/lib/kundpuls is mounted from the data partition, but "), error
+    assert "39 answer(s) the centre had not acknowledged" in error and "copies the root's onto it" not in error
+    where = re.search(r'\(docs/deployment.md, "([^"]+)"\)$', error)
+    assert where and f"\n### {where.group(1)}\n" in (ROOT / "docs/deployment.md").read_text(), error
+    assert not any(c.startswith("raspi-config") for c in _calls(pi)), _calls(pi)
+    assert sorted(p.name for p in (pi / "partition").iterdir()) == partition
+    (pi / "partition/.kundpuls-copied").touch()
+    r = _boot_and_provision(pi, kiosk_runs=False)
+    assert r.returncode == 0, r.stderr
+    assert "raspi-config nonint do_overlayfs 0" in _calls(pi)
 
 
 def test_a_data_partition_an_earlier_run_finished_is_taken_as_it_is(tmp_path):
