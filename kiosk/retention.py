@@ -23,6 +23,14 @@ with nothing else writing, over a pass of 28 s instead of 6. Follow-ups go befor
 (an answer is kept while a follow-up of it is). The sequence counter is apart from the rows, so
 no seq is ever reused.
 
+A pass that removed anything ends by emptying the WAL (server_sync.program.sqlite_wal): the app
+and the sync agent hold the store open for good, so SQLite never cuts the file, and a removed
+comment stayed readable in kiosk.db-wal (a privacy review). A try waits for no one (SQLite would
+hold the write lock, and a tap with it, while it waited for readers); while the app or `kiosk
+stats` is reading it is tried again WAL_RETRY_S apart, WAL_TRIES times; a pass that gave up
+leaves it to the next (`wal_owed`), which empties the WAL even when it has nothing to remove.
+`secure_delete` (kiosk.store's PRAGMAS) zeroes the removed rows in kiosk.db itself.
+
 An answer's age is its `recorded_at`, except for one stamped before the clock synced in the boot
 running now: its wall time says nothing about its age (a Pi back from months in storage starts
 at fake-hwclock's old time, so the answer a customer is giving a reason for looked months old the
@@ -38,11 +46,14 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from kiosk.store import LocalStore
+from server_sync.program.sqlite_wal import empty_wal
 from server_sync.protocol import iso_ms
 
 TRANSACTION_S = 0.005     # a write transaction of a pass lasts about this long: what a tap waits for
 MIN_ROWS = 8              # rows a transaction removes at the least (a card slower than the bound)
 MAX_ROWS = 1000           # and at the most
+WAL_RETRY_S = 1.0         # between two tries at emptying the WAL while another connection reads
+WAL_TRIES = 30            # a pass's tries at it before it leaves it to the next pass
 # Acknowledged before the cut-off, or refused for good and set aside by a person (`kiosk refused
 # set-aside`) before it: those are kept the whole period from the decision, however old they
 # were then (months under a wrong site, noticed late), so there is time to export them.
@@ -67,12 +78,14 @@ class RetentionPass:
     """One pass over the card: acknowledged (or set-aside) answers and follow-ups recorded more
     than `keep_days` before `now` go, a short write transaction per `step` until `done`.
     `boot_id` and `monotonic_ns` are the boot running now and its monotonic clock: what was
-    stamped in it before the clock synced is aged by them."""
+    stamped in it before the clock synced is aged by them. Once the rows are done, the WAL is
+    emptied when the pass removed anything or `wal_owed` (an earlier pass could not);
+    `wal_emptied` says whether it was (None: there was nothing to empty)."""
 
     START_ROWS = 64
 
     def __init__(self, store: LocalStore, keep_days: int, now: datetime, *, boot_id: str, monotonic_ns: int,
-                 timer: Callable[[], float] = time.perf_counter) -> None:
+                 timer: Callable[[], float] = time.perf_counter, wal_owed: bool = False) -> None:
         self.store = store
         self.params = (iso_ms(now - timedelta(days=keep_days)), boot_id,
                        monotonic_ns - keep_days * 86400 * 1_000_000_000)
@@ -80,10 +93,19 @@ class RetentionPass:
         self.size = self.START_ROWS
         self.removed = 0
         self._tables = list(_DUE)
+        self._wal_owed = wal_owed
+        self.wal_tries = 0
+        self.wal_emptied: bool | None = None
 
     @property
     def done(self) -> bool:
-        return not self._tables
+        return not self._tables and not self.emptying_wal
+
+    @property
+    def emptying_wal(self) -> bool:
+        """The rows are done; the WAL is still to be emptied (its next try WAL_RETRY_S later)."""
+        return (not self._tables and (self.removed > 0 or self._wal_owed) and self.wal_emptied is None
+                and self.wal_tries < WAL_TRIES)
 
     def due(self, table: str, limit: int) -> list[str]:
         """Ids of up to `limit` rows of `table` that may go, looked up outside any write
@@ -104,7 +126,8 @@ class RetentionPass:
 
     def step(self) -> int:
         """At most one write transaction: the next due rows of the table being pruned (the
-        next table when this one has none left); how many went."""
+        next table when this one has none left); how many went. With the rows done, a try at
+        emptying the WAL."""
         while self._tables:
             table, size = self._tables[0], self.size
             ids = self.due(table, size)
@@ -117,13 +140,22 @@ class RetentionPass:
                 self.store.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")   # not in a tap's commit
                 self.removed += n
                 return n
+        if self.emptying_wal:
+            self.wal_tries += 1
+            if empty_wal(self.store.db):
+                self.wal_emptied = True
+            elif self.wal_tries >= WAL_TRIES:
+                self.wal_emptied = False
         return 0
 
 
 def prune_acknowledged(store: LocalStore, keep_days: int, now: datetime, *, boot_id: str,
                        monotonic_ns: int) -> int:
-    """A whole `RetentionPass` at once (each transaction still a short one); how many rows went."""
+    """A whole `RetentionPass` at once (each transaction still a short one, the WAL's tries
+    WAL_RETRY_S apart); how many rows went."""
     p = RetentionPass(store, keep_days, now, boot_id=boot_id, monotonic_ns=monotonic_ns)
     while not p.done:
+        if p.emptying_wal and p.wal_tries:
+            time.sleep(WAL_RETRY_S)
         p.step()
     return p.removed

@@ -73,6 +73,9 @@ PRAGMAS = {
     # default the cache grows by ~0.13 MB an hour of answers until 2 MiB, resident in the app
     # for good (docs/ui.md). The file's pages stay in the kernel's page cache either way.
     "cache_size": -256,
+    # What a delete or an update frees is zeroed, not left readable on the card: a comment the
+    # retention pass removed (kiosk.retention). Debian's SQLite is built so; not every one is.
+    "secure_delete": 1,
 }
 
 

@@ -54,7 +54,7 @@ from kiosk.exc import DiskFull, KioskError
 from kiosk.outbox import Inflight, Outbox, OutboxBatch
 from kiosk.pushed import file_version, push_version, runs_already, save_pushed, saved_push_check, validate_push
 from kiosk.local_day import restamp_unsynced
-from kiosk.retention import RetentionPass
+from kiosk.retention import WAL_RETRY_S, RetentionPass
 from kiosk.store import LocalStore
 from kiosk.usable import recorded_kind
 from server_sync import protocol as P
@@ -181,6 +181,7 @@ class SyncAgent:
         self._next_status = 0.0
         self._next_prune = 0.0
         self._retention: RetentionPass | None = None     # a pass under way (`_prune`)
+        self._wal_owed = False          # a pass removed rows and could not empty the WAL after
         self._next_rescan = 0.0
         self._check_drained = True
         # Per kind of write (the outbox, a message on a topic) that fails: (its reason, how often).
@@ -315,7 +316,8 @@ class SyncAgent:
                 restamp_unsynced(self.store, self.cfg.timezone, boot_id=self.clock.boot_id(), now=self.clock.now(),
                                  monotonic_ns=self.clock.monotonic_ns())
                 self._retention = RetentionPass(self.store, self.cfg.privacy.keep_acked_days, self.clock.now(),
-                                                boot_id=self.clock.boot_id(), monotonic_ns=self.clock.monotonic_ns())
+                                                boot_id=self.clock.boot_id(), monotonic_ns=self.clock.monotonic_ns(),
+                                                wal_owed=self._wal_owed)
             self._retention.step()
         except DiskFull as e:
             # A full card deletes nothing either (the WAL needs room): a new pass later.
@@ -324,13 +326,22 @@ class SyncAgent:
             self._store_failed("the retention pass", e)
             return
         if not self._retention.done:
-            self._next_prune = now + PASS_PAUSE_S
+            # The WAL's first try comes as a next transaction would; a try again, when a read
+            # held it, later (kiosk.retention).
+            wal_retry = self._retention.emptying_wal and self._retention.wal_tries
+            self._next_prune = now + (WAL_RETRY_S if wal_retry else PASS_PAUSE_S)
             return
-        removed, self._retention = self._retention.removed, None
+        done, self._retention = self._retention, None
         self._next_prune = now + PRUNE_EVERY_S
-        if removed:
-            log.info("removed %d acknowledged events older than %d days", removed,
+        if done.removed:
+            log.info("removed %d acknowledged events older than %d days", done.removed,
                      self.cfg.privacy.keep_acked_days)
+        if done.wal_emptied is not None:
+            self._wal_owed = not done.wal_emptied
+        if done.wal_emptied is False:
+            log.warning("%s-wal may still hold what retention removed: another connection kept reading "
+                        "through %d tries; the next pass, in %.0f h, empties it", self.cfg.db_path.name,
+                        done.wal_tries, PRUNE_EVERY_S / 3600)
 
     # --- connecting ---------------------------------------------------------------------------
 

@@ -248,3 +248,71 @@ def test_the_sync_agent_runs_a_big_pass_a_transaction_per_turn(recorder, store, 
     send_and_ack(store, cfg, clock)
     agent.step()
     assert count(store, "response") == 0
+
+
+# -- what retention removed leaves the card's files too ------------------------------------------
+
+def holding(cfg, text: str) -> dict[str, int]:
+    """The kiosk database's files (kiosk.db, -wal, -shm) that hold `text`, byte-wise."""
+    found = {}
+    for f in sorted(cfg.db_path.parent.glob(cfg.db_path.name + "*")):
+        n = f.read_bytes().count(text.encode())
+        if n:
+            found[f.name] = n
+    return found
+
+
+def test_a_removed_comment_leaves_the_wal_while_the_app_holds_the_store(recorder, store, cfg, clock, caplog):
+    """The app and the sync agent hold kiosk.db open for good, so SQLite never cut its WAL, and the
+    pass checkpointed it only PASSIVE: a comment retention removed stayed readable in
+    kiosk.db-wal (a privacy review). The pass now ends by emptying the WAL; while the app keeps a
+    read open it tries again WAL_RETRY_S apart, and a pass that gave up leaves it to the next."""
+    from kiosk import retention
+    from kiosk.store import LocalStore
+    from kiosk.sync_agent import PASS_PAUSE_S, PRUNE_EVERY_S
+    a = recorder.record("visit", 1)
+    recorder.record_followup(a.id, ["queue"], "Lisa Lundqvist fick vänta länge")
+    send_and_ack(store, cfg, clock)
+    clock.advance(86400 * 100)
+    assert "kiosk.db-wal" in holding(cfg, "Lisa Lundqvist")
+    agent_store = LocalStore(cfg.db_path)              # the sync agent's own connection
+    try:
+        now_s = [0.0]
+        agent = SyncAgent(cfg, agent_store, client_factory=lambda cid: NoBroker(), clock=clock, password="x",
+                          monotonic=lambda: now_s[0])
+        store.db.execute_sql("BEGIN")                  # the app reads, the whole time
+        store.db.execute_sql("SELECT COUNT(*) FROM followup").fetchone()
+        for _ in range(3):
+            agent.step()
+            now_s[0] += PASS_PAUSE_S
+        assert count(agent_store, "followup") == 0 and count(agent_store, "response") == 0
+        assert agent.pruning                           # still at the WAL, which the read holds
+        now_s[0] += retention.WAL_RETRY_S
+        agent.step()
+        assert agent.pruning and holding(cfg, "Lisa Lundqvist")
+        store.db.execute_sql("COMMIT")                 # the app between reads (its connection open)
+        now_s[0] += retention.WAL_RETRY_S
+        agent.step()
+        assert not agent.pruning and holding(cfg, "Lisa Lundqvist") == {}
+
+        # A read held through every try: the pass gives up, says so, and the next pass empties it
+        # though it has nothing to remove.
+        b = recorder.record("visit", 1)
+        recorder.record_followup(b.id, ["queue"], "Per Persson ringde aldrig")
+        send_and_ack(store, cfg, clock)
+        clock.advance(86400 * 100)
+        store.db.execute_sql("BEGIN")
+        store.db.execute_sql("SELECT COUNT(*) FROM followup").fetchone()
+        now_s[0] += PRUNE_EVERY_S
+        for _ in range(3 + retention.WAL_TRIES):
+            agent.step()
+            now_s[0] += retention.WAL_RETRY_S
+        assert not agent.pruning and count(agent_store, "followup") == 0
+        assert holding(cfg, "Per Persson") and "kiosk.db-wal may still hold" in caplog.text
+        store.db.execute_sql("COMMIT")
+        now_s[0] += PRUNE_EVERY_S
+        agent.step()
+        assert holding(cfg, "Per Persson") == {}
+        assert recorder.record("visit", 2).seq > b.seq                       # the app writes on
+    finally:
+        agent_store.close()

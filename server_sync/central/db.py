@@ -32,7 +32,10 @@ SQLITE_PRAGMAS = {"busy_timeout": 10000, "journal_mode": "wal", "synchronous": 2
                   # insert into a 100k-row store misses; 64 MB keeps the hot indexes in memory.
                   # Checkpoints every 64 MB of WAL rather than 4 MB: fewer checkpoint fsyncs under
                   # a backlog drain. Durability is unchanged (synchronous=FULL fsyncs each commit).
-                  "cache_size": -65536, "wal_autocheckpoint": 16384}
+                  "cache_size": -65536, "wal_autocheckpoint": 16384,
+                  # What a change frees is zeroed, not left readable in the file: an erased
+                  # comment's bytes (central.retention). Debian's SQLite is built so; not every one is.
+                  "secure_delete": 1}
 
 # How long a process opening a SQLite store waits while others hold it locked: switching the file
 # to WAL takes a lock that a process migrating it holds for the whole migration, longer than

@@ -5,6 +5,9 @@ after `dead_letters_keep_days`, audit entries after their own period; `erase` re
 finds (a customer asked). Every run writes one `privacy_log` row with counts only: what kind of
 thing was removed and how many, never the content. A comment is removed by clearing its text and
 marking when (`comment_removed_at`); the follow-up row, its reasons and the answer remain.
+On SQLite, an erasure that removed anything and every retention run then empty the write-ahead
+log (program.sqlite_wal: it kept the text while the services held the store open); a run that
+could not (a read held open throughout WAL_WAIT_S) says so, and the next retention run does it.
 
 The periods are the centre's settings (`kiosk-central privacy set`); `kiosk-central retention
 run`, started daily by a systemd timer, applies them. Never deletes an answer or a reason.
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterator, Sequence
 
-from peewee import Database
+from peewee import Database, SqliteDatabase
 
 from server_sync.central import site_history
 from server_sync.central.dialect import dialect_of, fold, reading_transaction
@@ -25,6 +28,7 @@ from server_sync.central.event_rows import as_datetime
 from server_sync.central.retention_periods import PERIODS
 from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import CentralConfigError
+from server_sync.program.sqlite_wal import empty_wal_within
 from server_sync.protocol.vocabulary import MAX_COMMENT_CHARS
 
 
@@ -51,16 +55,30 @@ def months_before(day: date, months: int) -> date:
     return date(y, month, min(day.day, last))
 
 
+# How long an erasure or a retention run tries to empty SQLite's WAL while other connections
+# read or write (each try waits for none of them: the services' commits get in between).
+WAL_WAIT_S = 10.0
+
+
 @dataclass
 class Removed:
-    """What a run removed (or would remove, in a dry run), by kind."""
+    """What a run removed (or would remove, in a dry run), by kind. `wal_emptied`: on SQLite,
+    whether the WAL was emptied afterwards (None: not tried, nothing to empty or PostgreSQL)."""
     action: str
     counts: dict[str, int] = field(default_factory=dict)
     cutoffs: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
+    wal_emptied: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"action": self.action, "counts": self.counts, "cutoffs": self.cutoffs, "dry_run": self.dry_run}
+        return {"action": self.action, "counts": self.counts, "cutoffs": self.cutoffs, "dry_run": self.dry_run,
+                "wal_emptied": self.wal_emptied}
+
+
+def _empty_wal(db: Database, removed: Removed) -> None:
+    """After the commit: the removed text out of SQLite's WAL too (module docstring)."""
+    if isinstance(db, SqliteDatabase) and not removed.dry_run and not db.in_transaction():
+        removed.wal_emptied = empty_wal_within(db, WAL_WAIT_S)
 
 
 def _count(db: Database, sql: str, params: tuple) -> int:
@@ -101,6 +119,8 @@ def apply_retention(db: Database, now: datetime, *, dry_run: bool = False, actor
             if has_audit:
                 db.execute_sql(f"DELETE FROM audit_log WHERE at < {p}", (audit_cut,))
             _log(db, now, out, actor)
+    # Every run, whatever it removed: an erasure's text left behind by a busy WAL goes here.
+    _empty_wal(db, out)
     return out
 
 
@@ -163,6 +183,8 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
             _erase_searches(db, found)
         if not dry_run:
             _log(db, now, out, actor)
+    if any(out.counts.values()):
+        _empty_wal(db, out)
     return out
 
 

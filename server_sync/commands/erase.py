@@ -31,12 +31,14 @@ def run(args: argparse.Namespace) -> int:
     from server_sync.analysis.queries import require_sites
     from server_sync.central.dialect import check_lower
     from server_sync.central.retention import erase_comments
+    from server_sync.commands.retention import warn_wal_kept
     date_from, date_to = period(args)
     with central_store(args, existing=True) as db:
         require_sites(db, [args.site] if args.site else [])
         check_lower(db)             # the search folds every letter's case: said here, not an SQL error
         removed = erase_comments(db, args.contains, datetime.now(timezone.utc), site=args.site,
                                  date_from=date_from, date_to=date_to, dry_run=args.dry_run)
+    warn_wal_kept(db, removed)
     if args.json:
         print(json.dumps(removed.as_dict(), indent=2))
     else:

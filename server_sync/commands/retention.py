@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime, timezone
 
 from server_sync.cli import central_store
@@ -26,6 +27,7 @@ def run_retention(args: argparse.Namespace) -> int:
     from server_sync.central.retention import apply_retention
     with central_store(args, existing=True) as db:
         removed = apply_retention(db, datetime.now(timezone.utc), dry_run=args.dry_run)
+    warn_wal_kept(db, removed)
     if args.json:
         print(json.dumps(removed.as_dict(), indent=2))
     else:
@@ -34,6 +36,16 @@ def run_retention(args: argparse.Namespace) -> int:
               + f" (comments before {removed.cutoffs['comments_before']}, dead letters and conflicts before "
                 f"{removed.cutoffs['dead_letters_before']}, audit entries before {removed.cutoffs['audit_before']})")
     return 0
+
+
+def warn_wal_kept(db, removed) -> None:
+    """On stderr, when SQLite's WAL could not be emptied after a removal (central.retention): the
+    text removed may still be read in that file until the next retention run empties it."""
+    if removed.wal_emptied is False:
+        from server_sync.central.retention import WAL_WAIT_S
+        print(f"kiosk-central: warning: removed from the store, but its write-ahead log {db.database}-wal may still hold "
+              f"what was removed: another connection kept a read or a write open for {WAL_WAIT_S:.0f} s; the next "
+              "`kiosk-central retention run` (daily, by kundpuls-retention.timer) empties it", file=sys.stderr)
 
 
 def show_log(args: argparse.Namespace) -> int:

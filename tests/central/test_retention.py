@@ -295,3 +295,58 @@ def test_erase_and_serve_on_a_postgresql_without_icu_are_a_clear_error(pg_url, c
         assert count(db, "SELECT COUNT(*) FROM followup WHERE comment IS NULL") == 0
     finally:
         db.close()
+
+
+def _holding(path, text: str) -> dict[str, int]:
+    """The store's files (database, -wal, -shm) that hold `text`, byte-wise, and how often."""
+    from pathlib import Path
+    found = {}
+    for f in sorted(Path(path).parent.glob(Path(path).name + "*")):
+        n = f.read_bytes().count(text.encode())
+        if n:
+            found[f.name] = n
+    return found
+
+
+def test_erased_and_expired_text_leaves_the_sqlite_files_while_the_services_hold_them(central_url, capsys, monkeypatch):
+    """The services (ingest, the web app) always hold the store open, so SQLite never cut its WAL:
+    an erased comment was gone from central.db but still read in central.db-wal after 3,000 more
+    answers (a privacy review). An erasure and a retention run now empty the WAL; one that cannot
+    (a read held open throughout) says so, and the next retention run empties it."""
+    if not central_url.startswith("sqlite"):
+        pytest.skip("SQLite's files")
+    from server_sync.central import retention
+    from server_sync.central.db import connect
+    path = central_url.removeprefix("sqlite:///")
+    service = connect(central_url)                    # as ingest holds it, for good
+    reader = connect(central_url)                     # as the web app holds it, idle between pages
+    try:
+        register_fleet(service)
+        ingest = Ingest(service, clock=lambda: NOW)
+        r1, r2, r3 = (response(i, value=1, at=RECENT) for i in (1, 2, 3))
+        ingest.handle(*batch([r1, followup(4, r1["id"], comment="Lisa Lundqvist fick vänta länge", at=RECENT)]))
+        ingest.handle(*batch([r2, followup(5, r2["id"], comment="Märta Öberg i kassan var snäll", at=OLD)]))
+        ingest.handle(*batch([r3, followup(6, r3["id"], comment="Per Persson ringde aldrig", at=RECENT)]))
+        assert reader.execute_sql("SELECT COUNT(*) FROM followup").fetchone()[0] == 3
+        assert "central.db-wal" in _holding(path, "Lisa Lundqvist")
+        assert main(["--db", central_url, "erase", "--contains", "Lisa Lundqvist"]) == 0
+        assert _holding(path, "Lisa Lundqvist") == {}
+        assert main(["--db", central_url, "retention", "run"]) == 0                # Märta's is 14 months old
+        assert _holding(path, "Märta Öberg") == {}
+        # A read held open the whole time: the WAL cannot be emptied, and the erasure says so.
+        monkeypatch.setattr(retention, "WAL_WAIT_S", 0.3)
+        reader.execute_sql("BEGIN")
+        reader.execute_sql("SELECT COUNT(*) FROM followup").fetchone()
+        capsys.readouterr()
+        assert main(["--db", central_url, "erase", "--contains", "Per Persson", "--json"]) == 0
+        out = capsys.readouterr()
+        assert json.loads(out.out)["wal_emptied"] is False
+        assert "central.db-wal may still hold" in out.err and "retention run" in out.err
+        reader.execute_sql("COMMIT")
+        assert main(["--db", central_url, "retention", "run"]) == 0               # nothing to remove: still empties it
+        assert _holding(path, "Per Persson") == {}
+        assert ingest.handle(*batch([response(7, value=2, at=RECENT)])).accepted.new == 1   # the services go on
+        assert reader.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] == 4
+    finally:
+        service.close()
+        reader.close()
