@@ -2,7 +2,8 @@
 13 months) while their reasons, scores and every rollup stay, so the analysis still adds up;
 dead letters and conflicts (both hold what a kiosk sent, comments too) with their daily counts
 after `dead_letters_keep_days`, audit entries after their own period; `erase` removes the comments a search
-finds (a customer asked). Every run writes one `privacy_log` row with counts only: what kind of
+finds (a customer asked), and the words of the search in what office users wrote about it
+(central.office_text). Every run writes one `privacy_log` row with counts only: what kind of
 thing was removed and how many, never the content. A comment is removed by clearing its text and
 marking when (`comment_removed_at`); the follow-up row, its reasons and the answer remain.
 On SQLite, an erasure that removed anything and every retention run then empty the write-ahead
@@ -25,6 +26,7 @@ from peewee import Database, SqliteDatabase
 from server_sync.central import site_history
 from server_sync.central.dialect import dialect_of, fold, reading_transaction
 from server_sync.central.event_rows import as_datetime
+from server_sync.central.office_text import ERASED, erase_office_text
 from server_sync.central.retention_periods import PERIODS
 from server_sync.central.setting import get_setting, stored_number
 from server_sync.exc import CentralConfigError
@@ -181,6 +183,10 @@ def erase_comments(db: Database, contains: str, now: datetime, *, site: str | No
         out.counts["audit_searches"] = len(found)
         if found and not dry_run:
             _erase_searches(db, found)
+        # What office users wrote quoting the customer (an alert's comment, an action's note) and
+        # the notices' copies of it: the words become ERASED wherever they stand, whatever the
+        # narrowing, as the kept copies above.
+        out.counts.update(erase_office_text(db, needle, dry_run=dry_run))
         if not dry_run:
             _log(db, now, out, actor)
     if any(out.counts.values()):
@@ -209,9 +215,6 @@ def _unanswered_at(db: Database, site: str, where: str, params: list[Any]) -> li
         if site_history.may_have_stood_at(site, *kiosks[kiosk_id], at):
             found.append((followup_id, comment))
     return found
-
-
-ERASED = "[erased]"
 
 
 def _search_detail(stored: str | None) -> dict | None:

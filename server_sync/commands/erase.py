@@ -1,6 +1,7 @@
 """`kiosk-central erase --contains TEXT`: a customer asked to have their comment removed. Removes
 the text of every comment that contains TEXT (optionally of one site, between two dates); the
-answer, its reasons and every figure stay. The privacy log records that an erasure happened and
+answer, its reasons and every figure stay. TEXT becomes [erased] in what office users wrote
+(alert comments, action notes, …) and in the notices' copies of it (central.office_text). The privacy log records that an erasure happened and
 how many comments it removed, never what they said."""
 
 from __future__ import annotations
@@ -50,7 +51,27 @@ def run(args: argparse.Namespace) -> int:
               + (f"; the words taken out of {removed.counts['audit_searches']} audit entr"
                  f"{'ies' if removed.counts['audit_searches'] != 1 else 'y'} (searches that found the comments)"
                  if removed.counts["audit_searches"] else "")
+              + _office_text(removed.counts, args.dry_run)
               + ("" if args.dry_run else "; the privacy log records the erasure (not its content)"))
     if not any(n for kind, n in removed.counts.items() if kind != "audit_searches"):
         print("kiosk-central: warning: no comment matched", file=sys.stderr)
     return 0
+
+
+# What office users wrote and the notices' copies of it (central.office_text): kind -> one, many.
+_WRITTEN = {"alert_history": ("alert history entry", "alert history entries"),
+            "alert_acknowledgements": ("acknowledgement", "acknowledgements"),
+            "close_reasons": ("closing reason", "closing reasons"), "action_notes": ("action note", "action notes")}
+_COPIES = {"mails": ("mail", "mails"), "webhook_deliveries": ("webhook delivery", "webhook deliveries")}
+
+
+def _office_text(counts: dict[str, int], dry_run: bool) -> str:
+    """"; the words replaced by [erased] in 3 alert history entries, 1 action note (what office
+    users wrote) and 1 mail (the notices' copies)", or "" when none held them."""
+    def listed(kinds: dict[str, tuple[str, str]]) -> str:
+        return ", ".join(f"{counts[k]} {one if counts[k] == 1 else many}" for k, (one, many) in kinds.items()
+                         if counts.get(k))
+    parts = [f"{text} ({what})" for text, what in ((listed(_WRITTEN), "what office users wrote"),
+                                                 (listed(_COPIES), "the notices' copies")) if text]
+    verb = "would be replaced" if dry_run else "replaced"
+    return f"; the words {verb} by [erased] in {' and '.join(parts)}" if parts else ""

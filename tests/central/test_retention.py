@@ -12,6 +12,7 @@ import pytest
 
 from server_sync.analysis import chain_report
 from server_sync.analysis.queries import ReportFilter
+from server_sync.central.office_text import PLACES
 from server_sync.central.retention import apply_retention, erase_comments, months_before, privacy_log
 from server_sync.central.setting import set_setting
 from server_sync.cli import main
@@ -25,6 +26,7 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 OLD = NOW - timedelta(days=430)           # 14 months ago: past the default 13
 RECENT = NOW - timedelta(days=300)        # 10 months ago: kept
 SECRET = "ring Kalle på 0701234567"        # what must never end up in a log
+NO_OFFICE_TEXT = dict.fromkeys(PLACES, 0)  # what office users wrote held none of the words
 
 
 @pytest.fixture
@@ -80,7 +82,7 @@ def test_a_dry_run_counts_and_removes_nothing(store):
 
 def test_erasure_removes_what_the_search_finds_and_logs_that_it_happened_not_what(store):
     removed = erase_comments(store, "kalle", NOW)
-    assert removed.counts == {"comments": 2, "conflicts": 0, "dead_letters": 0, "audit_searches": 0}
+    assert removed.counts == {"comments": 2, "conflicts": 0, "dead_letters": 0, "audit_searches": 0, **NO_OFFICE_TEXT}
     left = sorted(c for (c,) in store.execute_sql("SELECT comment FROM followup WHERE comment IS NOT NULL").fetchall())
     assert left == ["Bra bemötande", "Kön var lång"]
     log = json.dumps(privacy_log(store))
@@ -124,7 +126,7 @@ def test_erasure_takes_out_the_searches_that_were_a_part_of_an_erased_comment(st
                      filters={"q": q}, shown=1)
     assert erase_comments(store, "Lisa Lundqvist", NOW, dry_run=True).counts["audit_searches"] == 3
     assert erase_comments(store, "Lisa Lundqvist", NOW).counts == {
-        "comments": 1, "conflicts": 0, "dead_letters": 0, "audit_searches": 3}
+        "comments": 1, "conflicts": 0, "dead_letters": 0, "audit_searches": 3, **NO_OFFICE_TEXT}
     searched = [e["detail"]["filters"]["q"] for e in reversed(audit.entries(store))]
     assert searched == ["[erased]", "[erased]", "[erased]", "kön", "lundqvist 0701", ""]
     assert count(store, f"SELECT COUNT(*) FROM audit_log WHERE LOWER(detail) LIKE {store.param}", ("%lisa%",)) == 0
@@ -199,7 +201,7 @@ def test_a_comment_removed_at_the_centre_sent_again_stays_removed_and_is_kept_no
     p = db.param
     db.execute_sql(f"INSERT INTO dead_letter (received_at, topic, kiosk_id, reason, payload) VALUES ({p}, {p}, {p}, {p}, {p})",
                    (NOW.replace(tzinfo=None), "t", "k1", "bad", b'{"comment": "\\u004b\\u0041LLE ringde"}'))
-    counts = {"comments": 2, "conflicts": 1, "dead_letters": 1, "audit_searches": 0}
+    counts = {"comments": 2, "conflicts": 1, "dead_letters": 1, "audit_searches": 0, **NO_OFFICE_TEXT}
     assert erase_comments(db, "kalle", NOW, dry_run=True).counts == counts
     assert erase_comments(db, "kalle", NOW).counts == counts
     assert count(db, "SELECT COUNT(*) FROM conflict") == 0 and count(db, "SELECT COUNT(*) FROM dead_letter") == 0
@@ -233,7 +235,7 @@ def test_the_commands(central_url, store, capsys):
     assert out["dry_run"] and out["counts"]["comments"] == 4          # now every comment is older than 6 months
     assert main(["--db", central_url, "erase", "--contains", "Kalle", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["counts"] == {"comments": 2, "conflicts": 0, "dead_letters": 0,
-                                                            "audit_searches": 0}
+                                                            "audit_searches": 0, **NO_OFFICE_TEXT}
     assert main(["--db", central_url, "retention", "log", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["action"] == "erasure"
     assert central("--db", central_url, "privacy", "set", "--comments-months", "0") == 2
