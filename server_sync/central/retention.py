@@ -1,7 +1,8 @@
 """Retention and erasure in the central store: raw comments are removed after a period (default
 13 months) while their reasons, scores and every rollup stay, so the analysis still adds up;
 dead letters and conflicts (both hold what a kiosk sent, comments too) with their daily counts
-after `dead_letters_keep_days`, audit entries after their own period; `erase` removes the comments a search
+after `dead_letters_keep_days`, audit entries after their own period, the notices' mails and
+webhook deliveries once delivered or given up after `notices_keep_days`; `erase` removes the comments a search
 finds (a customer asked), and the words of the search in what office users wrote about it
 (central.office_text). Every run writes one `privacy_log` row with counts only: what kind of
 thing was removed and how many, never the content. A comment is removed by clearing its text and
@@ -91,6 +92,11 @@ def _table_exists(db: Database, name: str) -> bool:
     return name in db.get_tables()
 
 
+# The notices' queues: (kind, table, the rows done with before the cut-off: delivered or given up).
+_NOTICES = (("mails", "mail_outbox", "sent_at < {p} OR gave_up_at < {p}"),
+            ("webhook_deliveries", "webhook_delivery", "delivered_at < {p} OR gave_up_at < {p}"))
+
+
 def apply_retention(db: Database, now: datetime, *, dry_run: bool = False, actor: str = "retention") -> Removed:
     """Remove what is past its period; one transaction, one privacy_log row (unless a dry run)."""
     today = now.date()
@@ -98,9 +104,10 @@ def apply_retention(db: Database, now: datetime, *, dry_run: bool = False, actor
     comments_cut = datetime.combine(months_before(today, period(db, "comments_keep_months")), datetime.min.time())
     letters_cut = now.replace(tzinfo=None) - timedelta(days=period(db, "dead_letters_keep_days"))
     audit_cut = datetime.combine(months_before(today, period(db, "audit_keep_months")), datetime.min.time())
+    notices_cut = now.replace(tzinfo=None) - timedelta(days=period(db, "notices_keep_days"))
     out = Removed("retention", dry_run=dry_run, cutoffs={
         "comments_before": comments_cut.date().isoformat(), "dead_letters_before": letters_cut.isoformat(" ", "seconds"),
-        "audit_before": audit_cut.date().isoformat()})
+        "audit_before": audit_cut.date().isoformat(), "notices_before": notices_cut.isoformat(" ", "seconds")})
     with reading_transaction(db) if dry_run else db.atomic():
         where = f"FROM followup WHERE comment IS NOT NULL AND recorded_at < {p}"
         out.counts["comments"] = _count(db, where, (comments_cut,))
@@ -108,6 +115,9 @@ def apply_retention(db: Database, now: datetime, *, dry_run: bool = False, actor
         out.counts["conflicts"] = _count(db, f"FROM conflict WHERE received_at < {p}", (letters_cut,))
         has_audit = _table_exists(db, "audit_log")
         out.counts["audit_entries"] = _count(db, f"FROM audit_log WHERE at < {p}", (audit_cut,)) if has_audit else 0
+        # Done with, by either end; what waits or is being sent (claimed) stays, whatever its age.
+        for kind, table, done in _NOTICES:
+            out.counts[kind] = _count(db, f"FROM {table} WHERE {done.format(p=p)}", (notices_cut, notices_cut))
         if not dry_run:
             db.execute_sql(f"UPDATE followup SET comment = NULL, comment_removed_at = {p}"
                            f" WHERE comment IS NOT NULL AND recorded_at < {p}", (now.replace(tzinfo=None), comments_cut))
@@ -120,6 +130,8 @@ def apply_retention(db: Database, now: datetime, *, dry_run: bool = False, actor
             db.execute_sql(f"DELETE FROM conflict_count WHERE day < {p}", (letters_cut.date().isoformat(),))
             if has_audit:
                 db.execute_sql(f"DELETE FROM audit_log WHERE at < {p}", (audit_cut,))
+            for _kind, table, done in _NOTICES:
+                db.execute_sql(f"DELETE FROM {table} WHERE {done.format(p=p)}", (notices_cut, notices_cut))
             _log(db, now, out, actor)
     # Every run, whatever it removed: an erasure's text left behind by a busy WAL goes here.
     _empty_wal(db, out)

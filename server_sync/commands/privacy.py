@@ -1,7 +1,7 @@
 """`kiosk-central privacy show|set`: the centre's privacy settings, kept in the store so reports,
 BI views, the web app and retention all apply them: the minimum group for employee-pulse figures
-(never below 5) and the retention periods of comments, dead letters (and conflicts) and audit entries
-(docs/privacy.md)."""
+(never below 5) and the retention periods of comments, dead letters (and conflicts), audit entries
+and the notices' mail and webhook deliveries (docs/privacy.md)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from server_sync.commands._argtypes import count, whole_number
 # option -> (the retention period it sets, what it keeps for N of what)
 PERIOD_OPTIONS = {"comments_months": ("comments_keep_months", "raw comments N months"),
                   "dead_letters_days": ("dead_letters_keep_days", "dead letters and conflicts N days"),
-                  "audit_months": ("audit_keep_months", "audit entries N months")}
+                  "audit_months": ("audit_keep_months", "audit entries N months"),
+                  "notices_days": ("notices_keep_days", "mail and webhook deliveries N days once delivered or given up")}
 
 
 def add_parser(sub, common) -> None:
@@ -74,7 +75,7 @@ def set_settings(args: argparse.Namespace) -> int:
             changes[name] = check(value)
     if not changes:
         raise CentralConfigError("nothing to set: give --min-employee-group, --comments-months, "
-                                 "--dead-letters-days or --audit-months")
+                                 "--dead-letters-days, --audit-months or --notices-days")
     with central_store(args, existing=True) as db:
         with db.atomic():
             for name, value in changes.items():

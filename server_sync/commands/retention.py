@@ -14,7 +14,7 @@ from server_sync.cli import central_store
 def add_parser(sub, common) -> None:
     p = sub.add_parser("retention", parents=[common], help="apply the retention periods; show what was removed")
     s = p.add_subparsers(dest="retention_command", metavar="ACTION", required=True)
-    run = s.add_parser("run", parents=[common], help="remove comments, dead letters, conflicts and audit entries past their period")
+    run = s.add_parser("run", parents=[common], help="remove comments, dead letters, conflicts, audit entries and sent mail and webhook deliveries past their period")
     run.add_argument("--dry-run", action="store_true", help="count what would be removed, remove nothing")
     run.add_argument("--json", action="store_true", help="print JSON")
     run.set_defaults(func=run_retention)
@@ -34,7 +34,8 @@ def run_retention(args: argparse.Namespace) -> int:
         verb = "would remove" if args.dry_run else "removed"
         print(f"retention {verb}: " + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in removed.counts.items())
               + f" (comments before {removed.cutoffs['comments_before']}, dead letters and conflicts before "
-                f"{removed.cutoffs['dead_letters_before']}, audit entries before {removed.cutoffs['audit_before']})")
+                f"{removed.cutoffs['dead_letters_before']}, audit entries before {removed.cutoffs['audit_before']},"
+                f" delivered or given-up mails and webhook deliveries before {removed.cutoffs['notices_before']})")
     return 0
 
 

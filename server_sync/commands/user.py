@@ -123,8 +123,9 @@ def run_email(args: argparse.Namespace) -> int:
     if not args.address and not args.clear:
         raise CentralConfigError("give the ADDRESS, or --clear to remove it")
     with central_store(args, existing=True) as db:
-        set_email(db, args.name, None if args.clear else args.address)
-    print(f"{args.name}: " + ("no e-mail address; no more mail" if args.clear else f"mail goes to {args.address}"))
+        deleted = set_email(db, args.name, None if args.clear else args.address)
+    print(f"{args.name}: " + (f"no e-mail address; no more mail ({deleted} mail{'s' if deleted != 1 else ''} to it"
+                              " deleted)" if args.clear else f"mail goes to {args.address}"))
     return 0
 
 
@@ -148,7 +149,7 @@ def run_disable(args: argparse.Namespace) -> int:
     from server_sync.web.people import set_disabled
     with central_store(args, existing=True) as db:
         u = set_disabled(db, args.name, args.disable)
-    print(f"user {u.name} {'disabled: sessions ended, API tokens revoked, mail waiting for them given up' if u.disabled else 'enabled'}")
+    print(f"user {u.name} {'disabled: sessions ended, API tokens revoked, mail to them deleted' if u.disabled else 'enabled'}")
     return 0
 
 

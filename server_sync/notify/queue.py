@@ -6,7 +6,8 @@ together; nothing waits for a network). The worker (`sender`) takes what is due,
 each outcome here: delivered, or tried again after a growing pause (1 min, 2, 4, … 6 h), or
 given up after `MAX_ATTEMPTS` (kept, visible in `kiosk-central notify deliveries --failed` and
 on the admin page); mail the SMTP server itself held up waits, its tries not counted
-(`mail_waits`). Never sends anything itself.
+(`mail_waits`). What was delivered or given up goes after `notices_keep_days` (central.retention),
+a person's mail when they leave (`forget_mail`). Never sends anything itself.
 """
 
 from __future__ import annotations
@@ -188,14 +189,17 @@ def enqueue_mail(db: Database, to_addr: str, subject: str, text_body: str, html_
                     user_id, site_ids))
 
 
-def give_up_mail_to(db: Database, to_addr: str, now: datetime, why: str) -> int:
-    """Give up every mail still waiting for `to_addr` (its case aside), `why` kept as its error:
-    the person it was for may no longer read it (disabled, or the address cleared). Returns how many. A mail a worker is
-    sending at that moment may still go."""
+def forget_mail(db: Database, user_id: int, to_addr: str | None, *, address_too: bool) -> int:
+    """Delete every mail queued for person `user_id`, sent, given up or waiting, and with
+    `address_too` every one to `to_addr` (its case aside) queued for no person (a test mail, one
+    queued before mails named their person): the person is leaving, and each kept their address
+    and the text of what it told (docs/privacy.md). A mail a worker is sending at that moment is
+    the worker's to finish: it holds what it read, and its record then finds no row. How many."""
     p = db.param
-    return db.execute_sql(f"UPDATE mail_outbox SET gave_up_at = {p}, last_error = {p}"
-                          f" WHERE LOWER(to_addr) = LOWER({p}) AND sent_at IS NULL AND gave_up_at IS NULL",
-                          (_naive(now), why[:1000], to_addr)).rowcount
+    if address_too and to_addr:
+        return db.execute_sql(f"DELETE FROM mail_outbox WHERE user_id = {p}"
+                              f" OR (user_id IS NULL AND LOWER(to_addr) = LOWER({p}))", (user_id, to_addr)).rowcount
+    return db.execute_sql(f"DELETE FROM mail_outbox WHERE user_id = {p}", (user_id,)).rowcount
 
 
 @dataclass(frozen=True)

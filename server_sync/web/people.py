@@ -338,8 +338,9 @@ def set_language(db: Database, user_id: int, language: str) -> None:
 
 
 def set_disabled(db: Database, name: str, disabled: bool) -> User:
-    """Disable (sessions end, tokens are revoked, mail waiting for them is given up) or enable a user. The last active admin is not
-    disabled: nobody would be left to manage users in the web app."""
+    """Disable (sessions end, tokens are revoked, their mail is deleted: `forget_mail_for`) or
+    enable a user. The last active admin is not disabled: nobody would be left to manage users in
+    the web app."""
     u = require_user(db, name)
     p = db.param
     now = now_utc()
@@ -354,23 +355,22 @@ def set_disabled(db: Database, name: str, disabled: bool) -> User:
             db.execute_sql(f"DELETE FROM web_session WHERE user_id = {p}", (u.id,))
             db.execute_sql(f"UPDATE api_token SET revoked_at = {p} WHERE user_id = {p} AND revoked_at IS NULL",
                            (now, u.id))
-            give_up_mail_for(db, u.id, now, f"not sent: its recipient {name} was disabled")
+            forget_mail_for(db, u.id)
     return user_by_id(db, u.id)
 
 
-def give_up_mail_for(db: Database, user_id: int, now: datetime, why: str) -> int:
-    """Mail still waiting for user `user_id`'s address, which stops being theirs to read (they are
-    being disabled, or their address cleared), is given up with `why`: queued while the SMTP server
-    was down, it tells of sites they may no longer see (a review). The outbox keeps only an
-    address, so it is matched by address; one another active user has too (a shop's shared
-    mailbox) still goes."""
+def forget_mail_for(db: Database, user_id: int) -> int:
+    """Delete user `user_id`'s mail, sent, given up or waiting (`queue.forget_mail`), as they stop
+    being its reader (disabled, or their address cleared): waiting, it tells of sites they may no
+    longer see (a review); kept, it held their address and its text for good (a privacy review).
+    A mail to their address queued for no person goes too, unless another active user has the
+    same address (a shop's shared mailbox), whose mail it is as much. How many."""
     p = db.param
     row = db.execute_sql(f"SELECT email FROM web_user WHERE id = {p}", (user_id,)).fetchone()
-    if not row or not row[0]:
-        return 0
-    shared = db.execute_sql(f"SELECT 1 FROM web_user WHERE LOWER(email) = LOWER({p}) AND id <> {p}"
-                            " AND disabled_at IS NULL", (row[0], user_id)).fetchone()
-    return 0 if shared else queue.give_up_mail_to(db, row[0], now, why)
+    address = row[0] if row else None
+    shared = address and db.execute_sql(f"SELECT 1 FROM web_user WHERE LOWER(email) = LOWER({p}) AND id <> {p}"
+                                        " AND disabled_at IS NULL", (address, user_id)).fetchone()
+    return queue.forget_mail(db, user_id, address, address_too=not shared)
 
 
 # --- API tokens -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from peewee import Database
 
 from server_sync.exc import CentralConfigError, FieldError
 from server_sync.notify.queue import check_address
-from server_sync.web.people import (ADMIN, REGIONAL, STORE, User, give_up_mail_for, now_utc, require_user, user_by_id,
+from server_sync.web.people import (ADMIN, REGIONAL, STORE, User, forget_mail_for, require_user, user_by_id,
                                     user_by_name, users)
 from server_sync.web.scope import visible_sites
 
@@ -66,17 +66,17 @@ def may_not_act(name: str, site_id: str) -> str:
             "may; an analyst only reads, a disabled user nothing)")
 
 
-def set_email(db: Database, name: str, email: str | None) -> None:
-    """Set or (None) clear `name`'s address. Cleared (a person leaving: docs/privacy.md), mail
-    still waiting for the old one is given up, as when they are disabled."""
+def set_email(db: Database, name: str, email: str | None) -> int:
+    """Set or (None) clear `name`'s address. Cleared (a person leaving: docs/privacy.md), their
+    mail, sent or waiting, is deleted, as when they are disabled; how many (0 when set)."""
     u = require_user(db, name)
     if email:
         email = email.strip()
         check_address(email)
     with db.atomic():
-        if not email:
-            give_up_mail_for(db, u.id, now_utc(), f"not sent: the address of its recipient {name} was cleared")
+        deleted = 0 if email else forget_mail_for(db, u.id)
         db.execute_sql(f"UPDATE web_user SET email = {db.param} WHERE name = {db.param}", (email or None, name))
+    return deleted
 
 
 def email_of(db: Database, name: str | None) -> str | None:

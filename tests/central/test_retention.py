@@ -61,7 +61,8 @@ def report(db) -> dict:
 def test_retention_removes_old_comments_and_dead_letters_and_the_analysis_adds_up(store):
     before = report(store)
     removed = apply_retention(store, NOW)
-    assert removed.counts == {"comments": 2, "dead_letters": 1, "conflicts": 0, "audit_entries": 0}
+    assert removed.counts == {"comments": 2, "dead_letters": 1, "conflicts": 0, "audit_entries": 0, "mails": 0,
+                              "webhook_deliveries": 0}
     comments = sorted(c or "" for (c,) in store.execute_sql("SELECT comment FROM followup").fetchall())
     assert comments == ["", "", "Bra bemötande", "Kalle Anka var här"]
     assert count(store, "SELECT COUNT(*) FROM followup WHERE comment_removed_at IS NOT NULL") == 2
@@ -71,7 +72,7 @@ def test_retention_removes_old_comments_and_dead_letters_and_the_analysis_adds_u
     assert report(store) == before                                                   # every figure the same
     log = privacy_log(store)
     assert log[0]["action"] == "retention" and log[0]["counts"] == removed.counts
-    assert apply_retention(store, NOW).counts == {"comments": 0, "dead_letters": 0, "conflicts": 0, "audit_entries": 0}
+    assert not any(apply_retention(store, NOW).counts.values())
 
 
 def test_a_dry_run_counts_and_removes_nothing(store):
@@ -352,3 +353,38 @@ def test_erased_and_expired_text_leaves_the_sqlite_files_while_the_services_hold
     finally:
         service.close()
         reader.close()
+
+
+def test_mail_and_webhook_deliveries_go_after_their_period(central_db, central_url, capsys):
+    """mail_outbox and webhook_delivery were kept for good (no DELETE anywhere), each with a
+    person's address or the text of an action's note (a privacy review). What was delivered or
+    given up goes after `notices_keep_days` (90 by default); what still waits, or is being sent
+    (claimed), stays whatever its age."""
+    from server_sync.notify import queue
+    db = central_db
+    p = db.param
+    queue.add_endpoint(db, "office", "http://127.0.0.1:9/hook", "json", NOW)
+    old, recent = (NOW - timedelta(days=100)).replace(tzinfo=None), (NOW - timedelta(days=10)).replace(tzinfo=None)
+    for i, (done, gave_up) in enumerate(((old, None), (None, old), (recent, None), (None, None), (None, None))):
+        queue.enqueue_mail(db, f"p{i}@example.se", "Kundpuls", "text", "<p>html</p>", NOW - timedelta(days=120))
+        db.execute_sql(f"UPDATE mail_outbox SET sent_at = {p}, gave_up_at = {p} WHERE to_addr = {p}",
+                       (done, gave_up, f"p{i}@example.se"))
+        queue.enqueue_webhooks(db, queue.Notice("test", f"t{i}", "x"), NOW - timedelta(days=120))
+        db.execute_sql(f"UPDATE webhook_delivery SET delivered_at = {p}, gave_up_at = {p} WHERE body LIKE {p}",
+                       (done, gave_up, f'%"title":"t{i}"%'))
+    [claimed] = [m for m in queue.due_mail(db, NOW) if m.to_addr == "p4@example.se"]
+    assert queue.claim(db, "mail_outbox", claimed.id, NOW)                       # a worker is sending it
+    removed = apply_retention(db, NOW)
+    assert (removed.counts["mails"], removed.counts["webhook_deliveries"]) == (2, 2)
+    assert removed.cutoffs["notices_before"] == (NOW - timedelta(days=90)).replace(tzinfo=None).isoformat(" ", "seconds")
+    left = sorted(r[0] for r in db.execute_sql("SELECT to_addr FROM mail_outbox").fetchall())
+    assert left == ["p2@example.se", "p3@example.se", "p4@example.se"]
+    assert db.execute_sql("SELECT COUNT(*) FROM webhook_delivery").fetchone()[0] == 3
+    queue.record_mail(db, claimed, NOW, True, None)                              # the worker's record lands
+    assert main(["--db", central_url, "privacy", "set", "--notices-days", "5"]) == 0
+    assert main(["--db", central_url, "retention", "run", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "notices_keep_days = 5" in out and "mails and webhook deliveries before" in out
+    removed = apply_retention(db, NOW + timedelta(days=6))
+    assert (removed.counts["mails"], removed.counts["webhook_deliveries"]) == (2, 1)
+    assert sorted(r[0] for r in db.execute_sql("SELECT to_addr FROM mail_outbox").fetchall()) == ["p3@example.se"]

@@ -838,11 +838,12 @@ def test_an_action_closed_is_mailed_only_to_someone_who_may_still_see_its_site(w
                      ("sara@example.se", f"åtgärd {gone['id']} i S1")}
 
 
-def test_mail_waiting_for_a_user_who_is_then_disabled_is_given_up(world):
+def test_mail_for_a_user_who_is_then_disabled_is_deleted(world):
     """An alert at s1 queued sara's mail while the SMTP server was down; she was disabled before
-    it came back, and the mail, with her former site's alert, still went to her (a review). Her
-    waiting mail is given up when she is disabled (or her address cleared), the reason kept; mail
-    to an address another active user has too still goes, and everyone else's is untouched."""
+    it came back, and the mail, with her former site's alert, still went to her (a review). Then
+    it was given up but kept for good, her address and its text with it (a privacy review). Her
+    mail, waiting or not, is deleted when she is disabled (or her address cleared); mail to an
+    address another active user has too still goes, and everyone else's is untouched."""
     from server_sync.web.people import set_disabled
     db = world
     _dip(db)                                              # sara's mail waits
@@ -856,13 +857,43 @@ def test_mail_waiting_for_a_user_who_is_then_disabled_is_given_up(world):
     set_disabled(db, "sara", True)
     set_disabled(db, "stina", True)                       # sam reads the shared mailbox still
     assert sorted(m.to_addr for m in queue.due_mail(db, later)) == ["nils@example.se", "shop-s1@example.se"]
-    [gone] = [d for d in queue.deliveries(db) if d["to"] == "sara@example.se"]
-    assert gone["state"] == "failed" and "sara was disabled" in gone["last_error"]
+    assert [d for d in queue.deliveries(db) if d["to"] == "sara@example.se"] == []
     set_disabled(db, "sam", True)                         # nobody active reads it now
     assert [m.to_addr for m in queue.due_mail(db, later)] == ["nils@example.se"]
     set_email(db, "nils", None)                           # leaving, as docs/privacy.md says
-    assert queue.due_mail(db, later) == []
-    assert "nils was cleared" in [d for d in queue.deliveries(db) if d["to"] == "nils@example.se"][0]["last_error"]
+    assert queue.due_mail(db, later) == [] and [d for d in queue.deliveries(db) if d["channel"] == "mail"] == []
+
+
+def test_a_person_leaving_takes_their_mail_past_and_waiting_with_them(world, central_url, capsys):
+    """`user email NAME --clear` said "no more mail" while the outbox kept the mail given up and
+    every one sent, each with the address and the text of the alerts and actions it told of (a
+    privacy review). Their mail goes, sent, given up or waiting, and so does a mail to the address
+    queued for no person (a test mail); another person's mail is untouched, and a mail a worker
+    is sending at that moment is its own to finish (its record then finds no row)."""
+    from server_sync.notify import sender, smtp
+    from tests.fixtures.mail import LocalSmtp
+    db = world
+    _dip(db)                                              # sara's mail
+    queue.enqueue_mail(db, "Sara@example.se", "Kundpuls test", "text", "<p>html</p>", MONDAY_10)
+    with LocalSmtp() as server:
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
+        assert sender.deliver_mail(db, MONDAY_10) == 2    # both sent, and kept as sent
+    _dip(db, "s1", MONDAY_10 + timedelta(days=2))         # one more, waiting
+    _dip(db, "s2")                                        # nils'
+    to_sara = lambda: db.execute_sql(f"SELECT COUNT(*) FROM mail_outbox WHERE LOWER(to_addr) = {db.param}",  # noqa: E731
+                                     ("sara@example.se",)).fetchone()[0]
+    assert to_sara() == 3
+    assert main(["--db", central_url, "user", "email", "sara", "--clear"]) == 0
+    assert capsys.readouterr().out == "sara: no e-mail address; no more mail (3 mails to it deleted)\n"
+    assert to_sara() == 0 and [m.to_addr for m in queue.due_mail(db, MONDAY_10 + timedelta(days=3))] == [
+        "nils@example.se"]
+    # Being sent as the person leaves: the worker holds it, and records it on no row.
+    [mail] = queue.due_mail(db, MONDAY_10 + timedelta(days=3))
+    assert queue.claim(db, "mail_outbox", mail.id, MONDAY_10 + timedelta(days=3))
+    assert main(["--db", central_url, "user", "disable", "nils"]) == 0
+    assert "mail to them deleted" in capsys.readouterr().out
+    queue.record_mail(db, mail, MONDAY_10 + timedelta(days=3), True, None)
+    assert db.execute_sql("SELECT COUNT(*) FROM mail_outbox").fetchone()[0] == 0
 
 
 def test_mail_waiting_goes_only_where_its_person_may_still_read_it(world):
