@@ -518,7 +518,7 @@ def test_deactivate_clears_a_kiosks_retained_status_through_the_shipped_acl(peer
                  "--acl-file", str(tmp_path / "kundpuls.acl"), "--clear-status", "--broker-host", "localhost",
                  "--broker-port", str(shipped_broker["central_port"]), "--ca-file", shipped_broker["ca"],
                  "--broker-password-file", str(tmp_path / "central.password")]) == 0, capsys.readouterr()
-    assert "retained status is cleared" in capsys.readouterr().out
+    assert "retained status and config are cleared" in capsys.readouterr().out
     later = peers("central", PASSWORDS["central"])
     assert not later.subscribe("kundpuls/v1/kiosk/+/status")[0].is_failure
     time.sleep(0.5)                                      # a retained message comes with the SUBACK

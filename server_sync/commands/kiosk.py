@@ -56,15 +56,15 @@ def add_parser(sub, common) -> None:
                                  "read them (systemctl reload mosquitto): the kiosk is disconnected and cannot log "
                                  "in again; whatever still arrives from it is refused and counted. "
                                  "`kiosk add ID --site SITE --rotate-password` brings it back. With "
-                                 "--clear-status it also clears the kiosk's retained status on the broker "
-                                 "(run it again after the reload: the disconnect publishes the kiosk's Last "
-                                 "Will, retained).")
+                                 "--clear-status it also clears the kiosk's retained status and its retained "
+                                 "config (the staff roster of a push in it) on the broker (run it again after "
+                                 "the reload: the disconnect publishes the kiosk's Last Will, retained).")
     d.add_argument("id", metavar="ID", help="kiosk id")
     _broker_files(d)
     d.add_argument("--json", action="store_true", help="print the result as JSON")
     d.add_argument("--clear-status", action="store_true",
-                   help="clear the kiosk's retained status on the broker (an empty retained message on its "
-                        "status topic, the MQTT way), as the centre's broker user: the options below")
+                   help="clear the kiosk's retained status and config on the broker (an empty retained message "
+                        "on each topic, the MQTT way), as the centre's broker user: the options below")
     add_broker_options(d, password_flag="--broker-password-file")
     d.set_defaults(func=deactivate)
     m = s.add_parser("move", parents=[common], help="register a kiosk at another site (it moved, or was registered wrong)",
@@ -115,7 +115,7 @@ def add(args: argparse.Namespace) -> int:
     from server_sync import provision
     from server_sync.central import registry
     from server_sync.central.db import connect
-    from server_sync.config_push import site_pushes_missed
+    from server_sync.config_push import site_pushes_missed, was_pushed
     from server_sync.protocol.codec import short
 
     if not 1 <= args.broker_port <= 65535:
@@ -151,6 +151,7 @@ def add(args: argparse.Namespace) -> int:
             appended = provision.ensure_acl(args.acl_file, args.id, args.site, args.prefix)
             provision.set_password(args.password_file, args.id, password)
             missed = site_pushes_missed(db, args.id, args.site)     # under the site's lock: no push meanwhile
+            push_again = reactivated and was_pushed(db, args.id)
     finally:
         db.close()
     _tell_day(args.id, args.installs_on, seen, tried, when, away)
@@ -169,6 +170,11 @@ def add(args: argparse.Namespace) -> int:
     print(f"kiosk {args.id} reactivated at site {args.site}, with a new broker password." if reactivated else
           f"kiosk {args.id} at site {args.site} has a new broker password." if args.rotate_password else
           f"kiosk {args.id} registered at site {args.site}.")
+    if push_again:
+        # `kiosk deactivate --clear-status` took its pushed config (and roster) off the broker.
+        print(f"If it was deactivated with --clear-status, the broker holds no config for it: it runs the push it "
+              f"saved (on a new card, its own kiosk.toml) until you push it again: kiosk-central config push "
+              f"--kiosk {args.id} FILE")
     if args.installs_on:
         print(_day_said(args.id, args.installs_on, when))
     print(f"Broker user written to {args.password_file}"
@@ -251,13 +257,13 @@ def deactivate(args: argparse.Namespace) -> int:
               f"another password file, the kiosk's credential still works there (give it with --password-file)",
               file=sys.stderr)
         code = 1
-    cleared = settings is not None and _clear_status(settings, args.id, args.prefix)
-    code = code or int(settings is not None and not cleared)
+    cleared, config_cleared = _clear_retained(settings, args.id, args.prefix) if settings else (False, False)
+    code = code or int(settings is not None and not (cleared and config_cleared))
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "was_active": known["active"], "answers_kept": answers,
                           "password_removed": password_removed, "acl_block_removed": acl_removed,
                           "password_file": str(args.password_file), "acl_file": str(args.acl_file),
-                          "status_cleared": cleared}, indent=2))
+                          "status_cleared": cleared, "config_cleared": config_cleared}, indent=2))
         return code
     print(f"kiosk {args.id} {'deactivated' if known['active'] else 'was deactivated already'}; "
           f"its {answers} answer(s) stay in the central store.")
@@ -272,28 +278,39 @@ def deactivate(args: argparse.Namespace) -> int:
     else:
         print("It had no broker user or ACL block left: nothing changed in the broker's files.")
     print("Whatever still arrives from it (say through a store bridge) is refused and counted: kiosk-central kiosk list.")
-    if cleared:
-        print("Its retained status is cleared on the broker" + (" (after the reload, its Last Will may stand there "
-              "again: run this command with --clear-status once more)." if removed else "."))
+    if cleared or config_cleared:
+        what = "status and config are" if cleared and config_cleared else "status is" if cleared else "config is"
+        print(f"Its retained {what} cleared on the broker" + (" (after the reload, its Last Will may stand there "
+              "again: run this command with --clear-status once more)." if removed and cleared else "."))
     elif settings is None:
-        print("Its last status stays retained on the broker (every ingestor reads it at each start): "
-              + ("after the reload, " if removed else "") + "clear it with --clear-status and the broker options.")
+        print("Its last status and its last pushed config (the staff roster in it) stay retained on the broker "
+              "(every ingestor reads the status at each start; the broker keeps both across restarts): "
+              + ("after the reload, " if removed else "") + "clear them with --clear-status and the broker options.")
     return code
 
 
-def _clear_status(settings, kiosk_id: str, prefix: str) -> bool:
-    """Publish an empty retained message on the kiosk's status topic: the broker forgets the
-    retained status (a hostile one would otherwise be handed to every ingestor at every start;
-    the ingest ignores the empty message). False, said on stderr, when the broker refuses."""
+def _clear_retained(settings, kiosk_id: str, prefix: str) -> tuple[bool, bool]:
+    """Publish an empty retained message on the kiosk's status and config topics: the broker
+    forgets both (a hostile status would otherwise be handed to every ingestor at every start,
+    and the last push's staff roster kept for a kiosk that reads it no more: no push can replace
+    it, the kiosk being deactivated). The ingest ignores the empty status, a kiosk the empty
+    config (it runs the push it saved). Whether each was cleared; what the broker refused is said
+    on stderr."""
     from server_sync import protocol
-    from server_sync.config_push import publish_retained
-    topic = protocol.status_topic(kiosk_id, prefix)
+    from server_sync.config_push import acl_hint, publish_each_retained
+    topics = (("status", protocol.status_topic(kiosk_id, prefix)), ("config", protocol.config_topic(kiosk_id, prefix)))
     try:
-        publish_retained(settings, [(topic, b"")], what="status")
+        done = publish_each_retained(settings, [(topic, b"") for _what, topic in topics])
     except CentralConfigError as e:
-        print(f"kiosk-central: warning: the retained status on {topic} is not cleared: {e}", file=sys.stderr)
-        return False
-    return True
+        done = [None] * len(topics)
+        problems = [str(e)] * len(topics)
+    else:
+        problems = [f"the publish was {p.problem}{acl_hint(settings, p)}" if p.problem else None for p in done]
+    for (what, topic), problem in zip(topics, problems):
+        if problem:
+            print(f"kiosk-central: warning: the retained {what} on {topic} is not cleared: {problem}", file=sys.stderr)
+    status, config = (problem is None for problem in problems)
+    return status, config
 
 
 def move(args: argparse.Namespace) -> int:

@@ -166,10 +166,10 @@ def test_deactivate_asks_for_a_reload_and_a_second_clearing_only_after_a_change(
     broker.reload()
     rc, out, _ = cli(capsys, "kiosk", "deactivate", "k7", *files, *clear, "--db", db)
     assert rc == 0 and "It had no broker user or ACL block left: nothing changed in the broker's files." in out
-    assert "Its retained status is cleared on the broker.\n" in out
+    assert "Its retained status and config are cleared on the broker.\n" in out
     assert "reload" not in out and "once more" not in out, out
     rc, out, _ = cli(capsys, "kiosk", "deactivate", "k7", *files, "--db", db)
-    assert rc == 0 and "reload" not in out and "clear it with --clear-status and the broker options" in out, out
+    assert rc == 0 and "reload" not in out and "clear them with --clear-status and the broker options" in out, out
 
 
 def test_config_push_validates_versions_and_publishes_retained(broker, tmp_path, capsys):
@@ -610,3 +610,39 @@ def test_a_kiosk_added_or_moved_to_a_site_with_pushed_config_is_told_to_push_it(
     cli(capsys, "site", "add", "s3", "--name", "s3", "--db", db)
     rc, out, _ = cli(capsys, "kiosk", "move", "k8", "--site", "s3", "--acl-file", files[3], "--db", db)
     assert rc == 0 and "k8 runs the config the centre last pushed to it, before this move; s3's kiosks run none" in out
+
+
+def test_deactivate_with_clear_status_takes_the_roster_off_the_broker(broker, tmp_path, capsys):
+    """A kiosk's pushed config stays retained on the broker, the staff roster (`privacy.staff_names`)
+    in it, and survives its restarts: after `kiosk deactivate --clear-status` it still held every
+    name, and no push could replace it (the kiosk is deactivated; a privacy review). The clearing
+    now takes the config with the status; without it, the command says that both stay. A kiosk
+    brought back is told to be pushed its config again."""
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    files = ["--password-file", str(broker.password_file), "--acl-file", str(broker.acl_file)]
+    conn = ["--broker-host", broker.host, "--broker-port", str(broker.port), "--ca-file", broker.ca_file]
+    central_password = str(broker.password_file_for("central"))
+    cli(capsys, "site", "add", "s1", "--name", "Store 1", "--db", db)
+    for k in ("k7", "k8"):
+        assert cli(capsys, "kiosk", "add", k, "--site", "s1", *files, "--db", db)[0] == 0
+    broker.reload()
+    push = tmp_path / "push.toml"
+    push.write_text('[privacy]\nstaff_names = ["Lisa Lundqvist", "Omar Haddad"]\n')
+    for k in ("k7", "k8"):
+        assert cli(capsys, "config", "push", "--kiosk", k, str(push), *conn, "--password-file", central_password,
+                   "--db", db)[0] == 0
+    topic = protocol.config_topic("k7", "")
+    assert b"Lisa Lundqvist" in retained(broker, "central", topic)
+    rc, out, _ = cli(capsys, "kiosk", "deactivate", "k7", *files, "--db", db)
+    assert rc == 0 and "its last pushed config (the staff roster in it) stay retained on the broker" in out, out
+    rc, out, _ = cli(capsys, "kiosk", "deactivate", "k7", *files, "--clear-status", *conn,
+                     "--broker-password-file", central_password, "--json", "--db", db)
+    assert rc == 0 and json.loads(out)["status_cleared"] and json.loads(out)["config_cleared"]
+    broker.restart()                                          # the broker keeps what is retained on disk
+    assert retained(broker, "central", topic, timeout=1.0) is None
+    assert b"Lisa Lundqvist" in retained(broker, "central", protocol.config_topic("k8", ""))   # only k7's
+    rc, out, _ = cli(capsys, "kiosk", "deactivate", "k7", *files, "--clear-status", *conn,
+                     "--broker-password-file", central_password, "--db", db)
+    assert rc == 0 and "Its retained status and config are cleared on the broker." in out, out
+    rc, out, _ = cli(capsys, "kiosk", "add", "k7", "--site", "s1", *files, "--rotate-password", "--db", db)
+    assert rc == 0 and "kiosk-central config push --kiosk k7 FILE" in out, out

@@ -158,6 +158,24 @@ def test_config_push_applied_then_a_bad_one_refused(broker, centre, make_kiosk):
     assert json.loads(pushed_path(k.cfg.data_dir).read_text())["version"] == 5
 
 
+def test_a_config_cleared_on_the_broker_leaves_the_kiosk_on_the_push_it_applied(broker, centre, make_kiosk):
+    """`kiosk deactivate --clear-status` publishes an empty retained config (the staff roster off
+    the broker): a kiosk still connected then, or started again later, keeps running the push it
+    saved, says no refusal, and takes the next push above it."""
+    k = make_kiosk(broker)
+    topic = P.config_topic("k1")
+    with Running(agent_for(k)) as agent:
+        centre.publish(topic, P.encode_config(5, {"privacy": {"staff_names": ["Lisa Lundqvist"]}}), retain=True)
+        assert wait_until(lambda: k.store.get_meta("config.applied_version") == "5")
+        centre.publish(topic, b"", retain=True)
+        time.sleep(0.5)
+        assert agent.applied_version == 5 and agent.config_error is None
+    again = agent_for(k)
+    assert again.applied_version == 5 and again.handle_config(b"") is False and again.config_error is None
+    assert loading.load(str(k.path), env={}).privacy.staff_names == ("Lisa Lundqvist",)
+    assert again.handle_config(P.encode_config(6, {"privacy": {"staff_names": []}})) is True
+
+
 def test_a_push_at_the_version_the_kiosk_runs_is_refused_aloud_unless_it_makes_what_runs(broker, centre, make_kiosk,
                                                                                           caplog):
     """A first push at version 1 to a kiosk whose kiosk.toml is at 1 (the shipped file's) was
