@@ -59,21 +59,33 @@ PHONE_REGIONS = ("SE", "NO", "DK", "FI")
 _EMAIL = re.compile(r"[\w.%+\-]+\s*(?:@|\(at\)|\[at\])\s*[\w\-]+(?:\s*(?:\.|\(dot\)|\[dot\])\s*[\w\-]+)+", re.IGNORECASE)
 # An address as the kiosk's keyboard types it, with no @: "kalle at foretag.se", "kalle snabel a
 # gmail.com", "kari krøllalfa online dot no". A word before "at" and a place after it is a sentence
-# too ("cheaper at ica.se"), so the host must end in a top-level domain people's addresses have and
-# the word before must not be one that comes before "at" in a sentence (_NOT_AN_ADDRESS). The dot
+# too ("cheaper at ica.se", Norwegian "jeg syns at power.no er bedre": "at" is "that"), so the
+# host must end in a top-level domain people's addresses have and, for a plain "at", the word
+# before must not be one that comes before "at" in a sentence (_NOT_AN_ADDRESS; "snabel a",
+# "krøllalfa" and "(at)" are in no sentence). The dot
 # as typed: ".", with a space before it or on both sides ("gmail . com"; a space after it alone is a
 # sentence's end: "at noon. no one came"), or spelled (en, sv; nb "punktum", "prikk"), in the name
 # before the at too ("ola punktum nordmann krøllalfa ...": the name is what must go).
 _DOT_WORD = r" (?:dot|punkt|punktum|prikk) "
 _SPELLED_DOT = rf"(?: ?\.| \. |{_DOT_WORD})"
 _EMAIL_SPELLED = re.compile(
-    rf"((?:[\w.%+\-]+{_DOT_WORD})*[\w.%+\-]+) (?:at|\(at\)|\[at\]|snabel ?-?a|krøllalfa|alfakrøll) "
+    rf"((?:[\w.%+\-]+{_DOT_WORD})*[\w.%+\-]+) (at|\(at\)|\[at\]|snabel ?-?a|krøllalfa|alfakrøll) "
     rf"[\w\-]+(?:{_SPELLED_DOT}[\w\-]+)*"
     rf"{_SPELLED_DOT}(?:se|no|dk|fi|is|ax|nu|eu|com|net|org|info|me|io|uk|de)\b", re.IGNORECASE)
-_NOT_AN_ADDRESS = frozenset(
-    "look looked looking order ordered ordering buy bought shop shopped shopping sold sale cheaper price "
-    "prices available online store it is was were are me us them here there mener synes tror sa sier "
-    "vet ser".split())
+# The words before "at" in a sentence. No one's address begins so (a name, "lisa at gmail.com",
+# is no such word); a word missing here masks a shop's address as an e-mail address.
+_NOT_AN_ADDRESS = frozenset((
+    # en: where something was bought or cost what ("costs less at zalando.se", "checked out at")
+    "look looked looking order ordered ordering buy bought buying shop shopped shopping sold sells selling "
+    "sale sales cheaper cheap better less more lower higher same deal deals offer offers discount price "
+    "prices cost costs available stock online store found find saw seen got get out it is was were are "
+    "me us them here there "
+    # nb, da: the verbs and words an "at" (that) clause follows ("jeg syns at power.no er bedre",
+    # "skuffet over at elkjop.no er billigere")
+    "mener mente synes syns syntes tror trodde tenker tenkte tænker håper håpet håber føler følte viser "
+    "viste sa sier siger sagt vet visste ved ser så skriver skrev hører hørte merker merket opplever "
+    "oplever forventer regner antar påstår forstår liker betyr virker lurer glad fornøyd skuffet "
+    "overrasket enig sikker klart bare fordi over på for med uten etter enn").split())
 # An IBAN in capitals or not: the kiosk's keyboard has no capitals ("se45 5000 0000 0583 9825 7466").
 _IBAN = re.compile(r"\b[A-Za-z]{2}[0-9]{2}(?:[ ]?[A-Za-z0-9]){10,30}\b")
 # An account number the words before it name (sv, nb, da, en), whatever the bank's format: a
@@ -114,7 +126,7 @@ _DATE_THEN_TIME = re.compile(r"(?:" + _ISO_DATE + r"|\d{1,2}[./-]\d{1,2}[./-]\d{
 # Words that say the number after them belongs to the store, not a person (sv, nb, en). Whole
 # words: "ean" in "sean", "ref" in "refund", "vare" in "varene" (the goods) kept a phone number.
 _NOT_PERSONAL = re.compile(
-    r"\b(?:kvitto\w*|kvittering\w*|order\w*|ordre\w*|ordernr|artikel\w*|artnr|art\.?\s?nr|vare(?:nr|nummer\w*)?|"
+    r"\b(?:kvitto\w*|kvittering\w*|order\w*|ordre\w*|ordernr|beställning\w*|bestilling\w*|artikel\w*|artnr|art\.?\s?nr|vare(?:nr|nummer\w*)?|"
     r"ean|gtin|streckkod\w*|strekkode\w*|barcode|butik\w*|butikk\w*|store|shop|filial|kassa|kasse|"
     r"receipt|item|sku|ref|refnr|referens\w*|referanse\w*|reference|bong|nummer\s+på\s+(?:kvittot|kvitteringen))"
     r"\W{0,3}(?:n[ro]\.?|nummer|number|#)?\W{0,3}$",
@@ -241,7 +253,8 @@ def _swedish_id(d: str) -> bool:
 
 
 def _spelled_address_masked(m: re.Match) -> str:
-    return m.group(0) if m.group(1).split()[-1].lower() in _NOT_AN_ADDRESS else EMAIL_MARK
+    sentence = m.group(2).lower() == "at" and m.group(1).split()[-1].lower() in _NOT_AN_ADDRESS
+    return m.group(0) if sentence else EMAIL_MARK
 
 
 def _iban_mark(m: re.Match) -> str:

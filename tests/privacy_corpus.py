@@ -227,8 +227,8 @@ def email(rng: random.Random) -> str:
         # as typed ("kalle at foretag.se", "kalle at foretag dot se").
         # The dot spelled (en, sv, nb) or with spaces around it, in the name before the at too
         # ("kari punktum nordmann krøllalfa ...", "kalle at gmail . com" were stored as typed).
-        user = rng.choice(["kalle", "anna.svensson", "ola72", "märta.öberg", "jørgen.b", "kari.nordmann"])
-        at = rng.choice([" at ", " at ", " snabel a ", " (at) ", " krøllalfa ", " alfakrøll "])
+        user = rng.choice(["kalle", "anna.svensson", "ola72", "märta.öberg", "jørgen.b", "kari.nordmann", "lisa"])
+        at = rng.choice([" at ", " at ", " snabel a ", " snabel-a ", " (at) ", " krøllalfa ", " alfakrøll "])
         if rng.random() < 0.7:
             return user + at + host
         dot = rng.choice([" dot ", " punkt ", " punktum ", " prikk ", " . "])
@@ -265,7 +265,8 @@ def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
                 "en": rng.choice(["receipt", "receipt no."])}[language]
         value = f"{word} {rng.choice([f'{rng.randint(1000, 99999999)}', f'{rng.randint(1, 99)}-{rng.randint(100000, 9999999)}', f'{rng.randint(10 ** 9, 10 ** 12)}'])}"
     elif kind == "order":
-        word = {"sv": rng.choice(["order", "ordernummer", "ordernr", "referens"]), "nb": rng.choice(["ordre", "ordrenummer", "refnr"]),
+        word = {"sv": rng.choice(["order", "ordernummer", "ordernr", "referens", "beställningsnummer", "beställning"]),
+                "nb": rng.choice(["ordre", "ordrenummer", "refnr", "bestillingsnummer", "bestillingsnr", "bestilling"]),
                 "en": rng.choice(["order", "order #", "ref"])}[language]
         value = f"{word} {rng.choice([f'{rng.randint(10 ** 6, 10 ** 9)}', f'{rng.randint(2024, 2026)}-{rng.randint(1000, 999999)}'])}"
     elif kind == "store":
@@ -288,8 +289,15 @@ def lookalike(rng: random.Random, language: str) -> tuple[str, str]:
         site = rng.choice(["ica.se", "coop.se", "komplett.no", "elkjop.no", "amazon.com"])
         if rng.random() < 0.3:  # with a spaced or spelled dot, as an address may be typed
             site = site.replace(".", rng.choice([" . ", " punkt ", " prikk "]))
-        value = {"sv": f"billigare på {site}", "nb": rng.choice([f"billigere på {site}", f"synes at {site} er bedre"]),
-                 "en": rng.choice([f"cheaper at {site}", f"I looked at {site}", f"ordered at {site}"])}[language]
+        # "at" (nb: that) after the words a clause or a price comes after ("jeg syns at power.no
+        # er bedre", "costs less at zalando.se" were masked as addresses).
+        value = {"sv": f"billigare på {site}",
+                 "nb": rng.choice([f"billigere på {site}", f"synes at {site} er bedre", f"jeg syns at {site} er bedre",
+                                   f"jeg håper at {site} senker prisen", f"jeg tenker at {site} har bedre service",
+                                   f"jeg føler at {site} er bedre", f"det viser at {site} er billigere",
+                                   f"skuffet over at {site} er billigere"]),
+                 "en": rng.choice([f"cheaper at {site}", f"I looked at {site}", f"ordered at {site}",
+                                   f"it costs less at {site}", f"the same deal at {site}"])}[language]
     elif kind == "sentence":    # "at" before a sentence's end and a word that is a domain
         value = {"sv": rng.choice(["det var kaos. se till att fixa det", "vi kom kl 9. nu är det bättre"]),
                  "nb": rng.choice(["han sa at kassen var stengt. se på det", "jeg mener at det var for dyrt. nu handler jeg der ikke",

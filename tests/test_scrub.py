@@ -111,6 +111,17 @@ def test_ordinary_text_is_kept(text):
     ("kalle at gmail .com", EMAIL_MARK),
     ("ola punktum nordmann at gmail punktum com", EMAIL_MARK),       # the name before the at too
     ("mvh ola dot nordmann at gmail dot com", f"mvh {EMAIL_MARK}"),
+    # A real address spelled out after a sentence's words stays an address (what the list of
+    # words before "at" in a sentence must not take): the name before the at is no such word.
+    ("lisa at gmail.com", EMAIL_MARK),
+    ("lisa snabel-a gmail punkt com", EMAIL_MARK),
+    ("jeg syns lisa at gmail.com skal svare", f"jeg syns {EMAIL_MARK} skal svare"),
+    ("jeg håper kari krøllalfa online.no svarer", f"jeg håper {EMAIL_MARK} svarer"),
+    ("skriv til synes snabel a gmail punkt com", f"skriv til {EMAIL_MARK}"),   # no sentence has a snabel-a
+    # The store's own numbers after an order word say nothing of a person; a phone number or
+    # account number with no such word before it still goes.
+    ("ring 0701234567", f"ring {PHONE_MARK}"),
+    ("betal til 12345678903", f"betal til {IBAN_MARK}"),
 ])
 def test_personal_data_as_the_kiosk_keyboard_types_it_is_replaced(text, expected):
     """The kiosk's keyboard (kiosk.ui.keyboard.ROWS) types lower-case letters, digits, space and
@@ -152,6 +163,24 @@ def test_personal_data_as_the_kiosk_keyboard_types_it_is_replaced(text, expected
     "han sa at kassen var stengt. se over det",
     "jeg synes at komplett . no er bedre",
     "det var for dyrt, punktum. no thanks",
+    # Norwegian "at" (that) and English "at" before a shop's web address, after the words a
+    # review found masked ("jeg syns at power.no er bedre" was stored "jeg [e-mail] er bedre").
+    "jeg syns at power.no er bedre",
+    "jeg håper at komplett.no senker prisen",
+    "jeg tenker at komplett.no har bedre service",
+    "jeg føler at ikea.no er bedre",
+    "det viser at xxl.no er billigere",
+    "skuffet over at elkjop.no er billigere",
+    "jeg trodde at komplett punktum no hadde det",
+    "the same jacket costs less at zalando.se",
+    "checked out at ica dot se",
+    "found the same deal at netonnet.se",
+    # An order number after the Swedish and Norwegian words for an order.
+    "bestillingsnummer 12345678903",
+    "bestillingsnr 41234567",
+    "bestilling 12345678903 kom aldri",
+    "beställningsnummer 0701234567",
+    "beställning 12345678903",
 ])
 def test_look_alikes_as_the_kiosk_keyboard_types_them_are_kept(text):
     assert scrub_comment(text) == text
