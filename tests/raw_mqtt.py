@@ -3,8 +3,9 @@ send what paho never sends (or sends too slowly to matter): a PUBLISH or a Last 
 property block of a megabyte, a QoS 2 PUBLISH to a listener that does not allow it.
 
 It speaks just enough MQTT for that: CONNECT (with an optional Will), PUBLISH at any QoS with any
-property block, and it reads whatever the broker sends back (PUBACK, PUBREC, DISCONNECT) on a
-thread, noting when the broker closes the connection."""
+property block, PUBREL (or none: a QoS 2 flow left open), and it reads whatever the broker sends
+back (PUBACK, PUBREC, PUBCOMP, DISCONNECT) on a thread, noting when the broker closes the
+connection."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import ssl
 import struct
 import threading
 
-CONNACK, PUBLISH, PUBACK, PUBREC, DISCONNECT = 2, 3, 4, 5, 14
+CONNACK, PUBLISH, PUBACK, PUBREC, PUBCOMP, DISCONNECT = 2, 3, 4, 5, 7, 14
 
 
 def varint(n: int) -> bytes:
@@ -64,7 +65,8 @@ class RawClient:
             will_part = props + utf8(topic) + utf8(payload)
         body = utf8("MQTT") + bytes([5, flags]) + struct.pack("!H", 60) + b"\x00" + utf8("") + will_part
         self.sock.sendall(packet(0x10, body + utf8(user) + utf8(password)))
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         assert self.wait(lambda: self.first(CONNACK) is not None, 10), "no CONNACK"
         self.connack = self.first(CONNACK)[1]                        # its reason code
 
@@ -114,6 +116,10 @@ class RawClient:
         head = utf8(topic) + (struct.pack("!H", mid) if qos else b"")
         self.sock.sendall(packet(0x30 | (qos << 1) | (1 if retain else 0), head + properties + payload))
 
+    def pubrel(self, mid: int) -> None:
+        """The second half of a QoS 2 flow: release the message sent under `mid`."""
+        self.sock.sendall(packet(0x62, struct.pack("!H", mid)))
+
     def ack_code(self, kind: int, mid: int, timeout: float = 10.0) -> int | None:
         """The reason code of the PUBACK or PUBREC (`kind`) for `mid`, or None when none came (the
         broker closed the connection instead)."""
@@ -124,12 +130,15 @@ class RawClient:
 
     def drop(self) -> None:
         """Close the socket without DISCONNECT: the broker publishes the Will. Shut down first: a
-        close alone leaves the connection open while the reading thread is blocked in recv."""
-        for end in (lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):
-            try:
-                end()
-            except OSError:
-                pass
+        close alone leaves the connection open while the reading thread is blocked in recv. Closed
+        once that thread has ended: closed under it, the socket's descriptor may be the next
+        connection's, whose TLS handshake it would then read."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._reader.join(5)
+        self.sock.close()
 
     def close(self) -> None:
         try:

@@ -7,7 +7,9 @@ once (tests/sync/test_rate_limited.py; tests/sync/test_valid_flood.py floods the
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -78,7 +80,22 @@ def start_shipped(d: Path, ca, **limits: float) -> tuple[Mosquitto, dict]:
         except OSError:
             assert time.monotonic() < deadline, "the centre's listener did not open"
             time.sleep(0.05)
-    return server, {"port": port, "central_port": central_port, "ca": str(ca.ca_file), "dir": d}
+    return server, {"port": port, "central_port": central_port, "ca": str(ca.ca_file), "dir": d,
+                    "pid": server.proc.pid}
+
+
+def reload_config(broker: dict, timeout: float = 10.0) -> None:
+    """SIGHUP to the broker, what `systemctl reload mosquitto` (docs/deployment.md, after `kiosk
+    add`) and Debian's logrotate send; back once the broker has reloaded. mosquitto logs the line
+    below just before it reads its config again, in the one thread that also serves the clients,
+    so whatever connects after the line is served by the reloaded config."""
+    log = Path(broker["dir"]) / "mosquitto.log"
+    before = log.read_text(errors="replace").count("Reloading config.")
+    os.kill(broker["pid"], signal.SIGHUP)
+    deadline = time.monotonic() + timeout
+    while log.read_text(errors="replace").count("Reloading config.") <= before:
+        assert time.monotonic() < deadline, "the broker did not reload:\n" + log.read_text(errors="replace")[-2000:]
+        time.sleep(0.02)
 
 
 @pytest.fixture

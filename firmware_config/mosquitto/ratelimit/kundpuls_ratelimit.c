@@ -1,5 +1,5 @@
 /* kundpuls_ratelimit: a mosquitto 2.0 plugin (plugin API 5) that keeps one kiosk from hurting the
- * others through the broker, on the kiosks' listener. Three jobs:
+ * others through the broker, on the kiosks' listener. Four jobs:
  *
  * 1. How fast each kiosk may publish, so that one kiosk's flood is refused by the broker before it
  * is queued for the ingest (where it would sit, first in, first out, in front of every other
@@ -64,6 +64,20 @@
  * client of this listener is a store's (kiosks, store bridges): the centre's are on their own
  * listener, where this plugin is not loaded, so nothing of theirs is dropped.
  *
+ * 4. QoS at most 1 (`MAX_QOS`), the listener's `max_qos 1` again. A QoS 2 PUBLISH whose PUBREL
+ * never comes is held by mosquitto 2.0.11 in RAM beyond the client's receive maximum, charged to
+ * the kiosk's budget but not delivered, until the kiosk releases it all at once
+ * (tests/test_broker_qos.py). `max_qos 1` refuses QoS 2 but does not last: at every reload
+ * (SIGHUP: `systemctl reload mosquitto`, Debian's logrotate) mosquitto 2.0.11 resets a listener's
+ * settings to their defaults (max_qos 2) and reads none of them again, while this plugin stays
+ * loaded. So on MOSQ_EVT_ACL_CHECK it refuses a write at QoS 2, before anything is charged: a
+ * PUBLISH gets PUBREC 0x87 and mosquitto frees it (nothing is held, and a PUBREL then finds
+ * nothing to release), a Will is dropped (a plugin sees it only when the broker would publish it;
+ * `max_qos 1` refuses it at CONNECT). A subscription's QoS is checked after the listener lowered
+ * it: a plugin can refuse one but not lower it, so a QoS 2 subscription, granted QoS 1 by
+ * `max_qos 1`, is refused (SUBACK 0x87) after a reload. Kundpuls itself publishes, subscribes and
+ * leaves its Wills at QoS 1 (the sync agent; bridge-store.conf).
+ *
  * Under `per_listener_settings true` it applies to the listener whose block loads it (the kiosks'
  * one) and to no other: loaded for every listener it would refuse the ingest's shared
  * subscription. See docs/deployment.md.
@@ -110,6 +124,14 @@
  * the subscriptions come back from the persistence file, and would have to follow every session's
  * end (a clean start, an expiry), which a plugin of mosquitto 2.0 is not told of. */
 #define MAX_SUBSCRIPTIONS 16
+/* The highest QoS a client of the listener may publish, subscribe or leave a Will at (4. at the top). */
+#define MAX_QOS 1
+
+/* One kind of refusal of one client, logged at most once a minute (`noticed`). */
+struct notice {
+	double logged_at;      /* last log line, or -1 */
+	unsigned long refused; /* refused since that line */
+};
 
 struct bucket {
 	struct bucket *next;
@@ -118,8 +140,8 @@ struct bucket {
 	double at;             /* when `tokens` was counted (CLOCK_MONOTONIC, s) */
 	double logged_at;      /* last log line about this kiosk, or -1 */
 	unsigned long refused; /* refused since that line */
-	double sub_logged_at;  /* last log line about a subscription this client was refused, or -1 */
-	unsigned long sub_refused; /* subscriptions refused since that line */
+	struct notice subscription; /* subscriptions this client was refused */
+	struct notice qos;     /* messages at QoS 2 this client was refused */
 	char key[];
 };
 
@@ -232,7 +254,8 @@ static struct bucket *find(struct limiter *l, const char *key, size_t len, doubl
 	b->day_tokens = l->day;
 	b->at = now;
 	b->logged_at = -1.0;
-	b->sub_logged_at = -1.0;
+	b->subscription.logged_at = -1.0;
+	b->qos.logged_at = -1.0;
 	b->next = l->slots[i];
 	l->slots[i] = b;
 	l->count++;
@@ -306,10 +329,44 @@ static int charge(struct limiter *l, const char *key, size_t len, const struct m
 	return 0;
 }
 
-/* MOSQ_ACL_WRITE, a PUBLISH or a Will: charged to the client's own bucket (see the top). */
-static int check_write(struct limiter *l, struct mosquitto *client, uint32_t payloadlen)
+/* One more refusal of `n`'s kind: how many to log now (the first, then at most once a minute),
+ * else 0. */
+static unsigned long noticed(struct notice *n, double now)
+{
+	n->refused++;
+	if(n->logged_at >= 0 && now - n->logged_at < LOG_EVERY_S) return 0;
+	unsigned long refused = n->refused;
+	n->refused = 0;
+	n->logged_at = now;
+	return refused;
+}
+
+/* The notices of `client`, or NULL when out of memory (for a bucket). */
+static struct bucket *notices_of(struct limiter *l, const struct mosquitto *client)
+{
+	const char *key = client_key(client);
+	return find(l, key, strlen(key), now_s());
+}
+
+/* Refuse a PUBLISH or a Will at QoS 2 (4. at the top), logged at most once a minute per client. */
+static int refuse_qos(struct limiter *l, struct mosquitto *client)
+{
+	struct bucket *b = notices_of(l, client);
+	unsigned long refused = b ? noticed(&b->qos, now_s()) : 0;
+	if(refused){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "kundpuls_ratelimit: a QoS 2 message of client %s refused "
+				"(a PUBLISH, or its Will): this listener takes QoS %d at most; %lu refused (logged at most "
+				"every %.0f s)", mosquitto_client_id(client), MAX_QOS, refused, LOG_EVERY_S);
+	}
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+/* MOSQ_ACL_WRITE, a PUBLISH or a Will: refused at QoS 2, else charged to the client's own bucket
+ * (see the top). */
+static int check_write(struct limiter *l, struct mosquitto *client, uint32_t payloadlen, uint8_t qos)
 {
 	if(mosquitto_client_protocol_version(client) == 0) return MOSQ_ERR_PLUGIN_DEFER;   /* check_retain_source */
+	if(qos > MAX_QOS) return refuse_qos(l, client);
 	const char *own = client_key(client);
 	return charge(l, own, strlen(own), client, payloadlen) ? MOSQ_ERR_PLUGIN_DEFER : MOSQ_ERR_ACL_DENIED;
 }
@@ -371,33 +428,31 @@ static int allowed_filter(const struct limiter *l, const char *user, const char 
 	return n > 0 && id[n] == '/' && kiosk_reads(id + n + 1);
 }
 
-/* MOSQ_ACL_SUBSCRIBE: refuse what `allowed_filter` does not allow, and anything past
+/* MOSQ_ACL_SUBSCRIBE: refuse what `allowed_filter` does not allow, a QoS above MAX_QOS (`qos` as
+ * the listener granted it: 2 only after a reload, 4. at the top) and anything past
  * MAX_SUBSCRIPTIONS; defer the rest to the acl_file. */
-static int check_subscription(struct limiter *l, struct mosquitto *client, const char *filter)
+static int check_subscription(struct limiter *l, struct mosquitto *client, const char *filter, uint8_t qos)
 {
 	const char *user = mosquitto_client_username(client);
-	const char *why;
+	char why[128];
 	if(!user) user = "";
 	if(!allowed_filter(l, user, filter)){
-		why = "not one a kiosk needs (its own ack and config, a site's alerts; no shared subscription, "
-				"no wildcard)";
+		snprintf(why, sizeof(why), "not one a kiosk needs (its own ack and config, a site's alerts; no "
+				"shared subscription, no wildcard)");
+	}else if(qos > MAX_QOS){
+		snprintf(why, sizeof(why), "QoS %d, this listener grants QoS %d at most", qos, MAX_QOS);
 	}else if(mosquitto_client_sub_count(client) >= MAX_SUBSCRIPTIONS){
-		why = "its session holds the most subscriptions it may";
+		snprintf(why, sizeof(why), "its session holds the most subscriptions it may (%d)", MAX_SUBSCRIPTIONS);
 	}else{
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
 	/* Logged at most once a minute per client: a refused SUBSCRIBE may carry thousands. */
-	const char *key = client_key(client);
-	double now = now_s();
-	struct bucket *b = find(l, key, strlen(key), now);
-	if(!b) return MOSQ_ERR_ACL_DENIED;
-	b->sub_refused++;
-	if(b->sub_logged_at < 0 || now - b->sub_logged_at >= LOG_EVERY_S){
+	struct bucket *b = notices_of(l, client);
+	unsigned long refused = b ? noticed(&b->subscription, now_s()) : 0;
+	if(refused){
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "kundpuls_ratelimit: subscription '%.200s' of client %s (user %s) "
-				"refused: %s (%d); %lu refused (logged at most every %.0f s)", filter,
-				mosquitto_client_id(client), user, why, MAX_SUBSCRIPTIONS, b->sub_refused, LOG_EVERY_S);
-		b->sub_refused = 0;
-		b->sub_logged_at = now;
+				"refused: %s; %lu refused (logged at most every %.0f s)", filter,
+				mosquitto_client_id(client), user, why, refused, LOG_EVERY_S);
 	}
 	return MOSQ_ERR_ACL_DENIED;
 }
@@ -408,8 +463,8 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_acl_check *ed = event_data;
 	(void)event;
-	if(ed->access == MOSQ_ACL_SUBSCRIBE) return check_subscription(userdata, ed->client, ed->topic);
-	if(ed->access == MOSQ_ACL_WRITE) return check_write(userdata, ed->client, ed->payloadlen);
+	if(ed->access == MOSQ_ACL_SUBSCRIBE) return check_subscription(userdata, ed->client, ed->topic, ed->qos);
+	if(ed->access == MOSQ_ACL_WRITE) return check_write(userdata, ed->client, ed->payloadlen, ed->qos);
 	return MOSQ_ERR_PLUGIN_DEFER;
 }
 
