@@ -4,7 +4,8 @@ Both the MQTT ingest (`server_sync.ingest`) and `kiosk-central import` hand vali
 (`server_sync.protocol.validate_event`) to `Intake.accept`, which inside one transaction:
 - checks the kiosk is registered and active and every answer names the kiosk's registered site,
   or one it was registered at when the answer was recorded (`site_history`: a moved kiosk still
-  delivers what it recorded at the old store, counted there);
+  delivers what it recorded at the old store, counted there), by its best known time (an unsynced
+  clock's corrected as below; with no synced event of its boot known, any site it stood at);
 - checks answers against the centre's question definitions (`central.questions`: a kiosk's
   answers never define a question; one that disagrees is refused for that kiosk alone);
 - takes a follow-up only for an answer of its own kiosk, and one per answer (a later one is a
@@ -221,7 +222,11 @@ class Intake:
             result = Accepted(batch.kiosk_id, site_id, batch.batch_id, [e.seq for e in batch.events])
             responses = [e for e in batch.events if e.type == "response"]
             followups = [e for e in batch.events if e.type == "followup"] if len(responses) < len(batch.events) else []
-            wrong, former = site_history.elsewhere(self.db, batch.kiosk_id, site_id, responses)
+            # The boots' anchors before anything else: an answer naming a former site is judged
+            # by its best known time (read here, stored below once the batch passes).
+            anchors, new_anchors = self._anchors(batch.kiosk_id, batch.events)
+            wrong, former = site_history.elsewhere(self.db, batch.kiosk_id, site_id, responses,
+                                                   lambda e: self._known_time(e, anchors, received))
             if wrong:
                 # Named back to the kiosk (held and shown there, not re-sent forever): the kiosk's
                 # config names another site than its registration, then and now.
@@ -239,7 +244,7 @@ class Intake:
             until = installation.tryout_until(kiosk.installs_on, rollups.site_timezones(
                 self.db, [site_id], self._zones())[site_id]) if kiosk.installs_on else None
             tryouts = _Tryouts(site_id, kiosk.since, until)
-            anchors, new_boots = self._anchors(batch.kiosk_id, batch.events)
+            new_boots = self._store_anchors(batch.kiosk_id, new_anchors)
             if new_boots:
                 result.corrected = self._correct_stored(batch.kiosk_id, new_boots, anchors, received, delta,
                                                         reason_delta, tryouts)
@@ -451,9 +456,10 @@ class Intake:
 
     # --- time correction -----------------------------------------------------------------------
 
-    def _anchors(self, kiosk_id: str, events: Sequence[Event]) -> tuple[dict[str, _Anchor], list[str]]:
-        """Anchors of the batch's boots (stored, or new from its earliest synced event). A boot
-        with a stored synced event already has its anchor, so re-sent events never make one."""
+    def _anchors(self, kiosk_id: str, events: Sequence[Event]) -> tuple[dict[str, _Anchor], dict[str, Event]]:
+        """Anchors of the batch's boots (stored, or new from its earliest synced event), and the
+        events the new ones come from (`_store_anchors`). A boot with a stored synced event already
+        has its anchor, so re-sent events never make one. Reads only."""
         boots = sorted({e.boot_id for e in events})
         p = self.db.param
         known = self._group.anchors if self._group is not None else {}
@@ -469,12 +475,16 @@ class Intake:
             if e.clock_synced and e.boot_id not in anchors:
                 if e.boot_id not in new or e.monotonic_ns < new[e.boot_id].monotonic_ns:
                     new[e.boot_id] = e      # the earliest synced reading: nearest the unsynced ones
+        for b, e in new.items():
+            anchors[b] = _Anchor(naive_utc(e.recorded), e.monotonic_ns)
+        return anchors, new
+
+    def _store_anchors(self, kiosk_id: str, new: Mapping[str, Event]) -> list[str]:
+        """Store the new anchors `_anchors` found; returns their boots."""
         insert_ignore(self.db, "clock_anchor", ("kiosk_id", "boot_id", "recorded_at", "monotonic_ns"),
                       [(kiosk_id, b, self._ts(naive_utc(e.recorded)), e.monotonic_ns)
                        for b, e in sorted(new.items())])
-        for b, e in new.items():
-            anchors[b] = _Anchor(naive_utc(e.recorded), e.monotonic_ns)
-        return anchors, sorted(new)
+        return sorted(new)
 
     def _time(self, e: Event, anchors: Mapping[str, _Anchor],
               received: datetime) -> tuple[datetime, str, datetime]:
@@ -488,6 +498,12 @@ class Intake:
             if _plausible(t, received):
                 return t, CORRECTED, kiosk_time
         return kiosk_time, UNCORRECTED, kiosk_time
+
+    def _known_time(self, e: ResponseEvent, anchors: Mapping[str, _Anchor], received: datetime) -> datetime | None:
+        """When `e` was recorded as far as the centre can tell (naive UTC): its synced clock's time,
+        or its unsynced clock's corrected by its boot's anchor; None when neither (`site_history`)."""
+        best, status, _kiosk_time = self._time(e, anchors, received)
+        return None if status == UNCORRECTED else best
 
     def _correct_stored(self, kiosk_id: str, boots: Sequence[str], anchors: Mapping[str, _Anchor],
                         received: datetime, delta: Counter, reason_delta: dict, tryouts: _Tryouts) -> int:

@@ -6,6 +6,8 @@ carried over unplugged. Those answers name the old site, truly, and are counted 
 move keeps the stay it ends (`kiosk_site_history`, m0047), and ingest takes an answer naming a
 former site if the kiosk was registered there when the answer was recorded; an answer naming a
 site the kiosk never stood at, or recorded well outside its stay there, is refused as before.
+When an answer was recorded is its best known time: a clock that had not synced is corrected from
+a synced event of the same boot (`intake`); with none, the answer may be from any of its stays.
 
 The kiosk's clock and the moment of the move at the centre are both a little uncertain (the
 move is often typed before or after the kiosk is carried over), so a stay covers `MARGIN` more
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from peewee import Database
 
@@ -74,17 +76,19 @@ def may_have_stood_at(site_id: str, current: str, former: Sequence[Stay], at: da
     return site_id == current and (came is None or at >= came - MARGIN)
 
 
-def elsewhere(db: Database, kiosk_id: str, site_id: str,
-              answers: Iterable[ResponseEvent]) -> tuple[list[ResponseEvent], list[Stay]]:
+def elsewhere(db: Database, kiosk_id: str, site_id: str, answers: Iterable[ResponseEvent],
+              when: Callable[[ResponseEvent], datetime | None]) -> tuple[list[ResponseEvent], list[Stay]]:
     """Of `answers`, those naming neither the kiosk's registered site `site_id` nor a site it
     was registered at when they were recorded; and its former stays (read only if some answer
-    names another site: the common batch costs no statement)."""
+    names another site: the common batch costs no statement). `when`: an answer's best known
+    time (naive UTC: its synced clock's, or its unsynced clock's corrected from a synced event
+    of the same boot), None when nothing tells (`may_have_stood_at`)."""
     others = [e for e in answers if e.site_id != site_id]
     if not others:
         return [], []
     former = stays(db, kiosk_id)
-    # Decoded wire times are UTC: drop the zone, as the store keeps them. An unsynced clock's
-    # time says nothing of when it was recorded (a Pi without its saved time reads 1970, which
-    # every first stay would cover): refused, held at the kiosk for `kiosk refused retry`.
-    return [e for e in others if not (e.clock_synced and any(
-        s.site_id == e.site_id and s.covers(e.recorded.replace(tzinfo=None)) for s in former))], former
+    # An unsynced clock's own reading says nothing of when (a Pi without its saved time reads
+    # 1970, which every first stay would cover): never judged by. Its boot's anchor tells; without
+    # one, an answer naming a site the kiosk stood at is taken for it (a kiosk rebooted offline at
+    # the old store and carried over records exactly these), one naming another is refused.
+    return [e for e in others if not may_have_stood_at(e.site_id, site_id, former, when(e))], former

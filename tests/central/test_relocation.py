@@ -1,18 +1,22 @@
 """A kiosk moved to another store (`kiosk-central kiosk move`) before its outbox drained: the
 answers it recorded at the old store go in, counted there; what names a site it never stood at,
-or was recorded well outside its stay there, is refused as before. SQLite and PostgreSQL."""
+or was recorded well outside its stay there, is refused as before. When an answer was recorded is
+its best known time: an unsynced clock's corrected from its boot, or unknown. SQLite and
+PostgreSQL; the last test through a real broker, ingest and kiosks."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from server_sync import protocol
 from server_sync.central import registry
+from server_sync.central.event_rows import as_datetime
 from server_sync.central.site_history import Stay, may_have_stood_at
 from server_sync.central.site_update import writer_locks
 from server_sync.ingest import Ingest
+from tests.central.fleet import TestKiosk, make_kiosk
 from tests.central.wire import NOW, T0, batch, count, register_fleet, response
 
 MOVED = NOW.replace(tzinfo=None) + timedelta(hours=1)      # k1: s1 -> s2 (naive UTC, as the store keeps)
@@ -35,6 +39,19 @@ def refusal(out) -> tuple[list, str]:
     (_topic, payload), = out.publish
     ack = protocol.decode_ack(payload)
     return [r.ranges for r in ack.rejected], " ".join(r.reason for r in ack.rejected)
+
+
+# Boots of k1: at s1, its clock not synced at first (a Pi has no RTC, and the app does not wait
+# for NTP); at s2 after the move; and one elsewhere (a review: answers of the first were refused
+# for good after the move, and `kiosk refused retry` could not help).
+AT_S1 = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
+AT_S2 = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
+ELSEWHERE = "cccccccc-cccc-4ccc-8ccc-cccccccccccc"
+
+
+def unsynced(seq: int, site: str, boot: str, said: str) -> dict:
+    """An answer recorded before its boot's clock synced, the kiosk's clock reading `said`."""
+    return dict(response(seq, site=site, synced=False, boot=boot), recorded_at=said)
 
 
 def test_answers_recorded_before_a_move_go_in_and_count_at_the_old_site(central_db):
@@ -70,14 +87,20 @@ def test_an_answer_naming_a_site_the_kiosk_was_not_at_then_is_refused(central_db
             (4, "s1", at + timedelta(days=1, hours=1), "nor was it when the answer was recorded"),  # left a day before
             (5, "s2", at - timedelta(days=1, hours=1), "nor was it when the answer was recorded"),  # before it came
             (6, "s4", at, "not the registered site 's3'"),                                        # never there
-            (7, "s1", None, "not the registered site 's3'")):          # an unsynced clock at 1970: when?
-        answer = response(seq, site=site, at=when) if when else dict(
-            response(seq, site=site, synced=False), recorded_at="1970-01-01T00:00:05.000Z")
-        out = ingest.handle(*batch([answer, response(seq + 10, site="s3")]))
+            # An unsynced clock at 1970 (which s1's first stay covers), its boot synced at s3 days
+            # after k1 left s1: judged by its corrected time, not by what its clock said.
+            (7, "s1", None, "nor was it when the answer was recorded")):
+        answer, anchor = response(seq, site=site, at=when), response(seq + 10, site="s3")
+        if when is None:
+            answer = unsynced(seq, site, ELSEWHERE, "1970-01-01T00:00:05.000Z")
+            anchor = response(seq + 10, site="s3", boot=ELSEWHERE, at=at + timedelta(days=5, hours=2))
+        out = ingest.handle(*batch([answer, anchor]))
         assert out.kind == "dead_letter" and out.rejected == 1
         ranges, reason = refusal(out)
         assert ranges == [((seq, seq),)] and said in reason and f"site_id {site!r}" in reason, reason
     assert count(db, "SELECT COUNT(*) FROM response") == 3 and counted(db) == {"s1": 1, "s2": 1, "s3": 1}
+    # A refused batch stores nothing: not even the anchor of its boot (read before the check).
+    assert count(db, f"SELECT COUNT(*) FROM clock_anchor WHERE boot_id = {db.param}", (ELSEWHERE,)) == 0
 
 
 def test_a_move_to_the_same_site_keeps_no_stay(central_db):
@@ -108,3 +131,110 @@ _STAYS = [Stay("s1", None, _CAME)]
 def test_where_a_kiosk_may_have_stood_when_it_recorded(site, at, expected):
     """What erasure goes by for a follow-up whose answer has not arrived (central.retention)."""
     assert may_have_stood_at(site, "s2", _STAYS, at) is expected
+
+
+def at_new_store(first_seq: int, n: int) -> list[dict]:
+    return [response(first_seq + i, site="s2", boot=AT_S2, at=MOVED.replace(tzinfo=NOW.tzinfo) + timedelta(hours=3, minutes=i))
+            for i in range(n)]
+
+
+def time_status(db, site: str) -> dict[str, int]:
+    return dict(db.execute_sql(f"SELECT time_status, COUNT(*) FROM response WHERE site_id = {db.param}"
+                               " GROUP BY time_status", (site,)).fetchall())
+
+
+@pytest.mark.parametrize("said", ["1970-01-01T00:02:05.000Z",          # a Pi that lost its saved time
+                                  "2026-11-23T07:00:00.000Z",          # fake-hwclock's: near enough
+                                  "2026-12-20T09:00:00.000Z"])         # or after the stay at s1 ended
+def test_answers_recorded_at_the_old_site_before_the_clock_ever_synced_go_in_there(central_db, said):
+    """No synced event of their boot: when they were recorded is unknown, so they go in for any
+    site the kiosk stood at, counted at the one they name; a site it never stood at (a copied card,
+    a wrong kiosk.site) is still refused."""
+    db = central_db
+    register_fleet(db)
+    with db.atomic():
+        registry.add_site(db, "s3", "Store s3", "Europe/Stockholm", NOW.replace(tzinfo=None))
+    move(db, "k1", "s2", MOVED)
+    ingest = Ingest(db, clock=lambda: NOW + timedelta(days=1))
+    held = [unsynced(seq, "s1", AT_S1, said) for seq in range(1, 21)] + at_new_store(21, 20)
+    out = ingest.handle(*batch(held))
+    assert out.kind == "batch" and out.accepted.new == 40 and out.changed_sites == {"s1", "s2"}, out.reason
+    assert stored(db) == counted(db) == {"s1": 20, "s2": 20}
+    assert time_status(db, "s1") == {"uncorrected": 20}
+    for seq, site in ((41, "s3"), (42, "s4")):
+        out = ingest.handle(*batch([unsynced(seq, site, ELSEWHERE, said), response(seq + 10, site="s2", boot=AT_S2)]))
+        assert out.kind == "dead_letter" and out.rejected == 1
+        ranges, reason = refusal(out)
+        assert ranges == [((seq, seq),)] and f"site_id {site!r} is not the registered site 's2'" in reason, reason
+    assert stored(db) == counted(db) == {"s1": 20, "s2": 20}
+
+
+@pytest.mark.parametrize("synced_first", [False, True], ids=["same batch", "synced ones stored first"])
+def test_answers_recorded_at_the_old_site_before_ntp_synced_are_judged_by_their_corrected_time(central_db,
+                                                                                              synced_first):
+    """One boot at s1: 5 taps before NTP synced (the clock at fake-hwclock's saved time, well
+    after the move as registered), 10 after, the centre out of reach; then the move. The 5 are
+    corrected from the boot's first synced answer, in the batch or stored (the kiosk sends
+    again what was not refused, then `kiosk refused retry` the rest), and go in at s1."""
+    db = central_db
+    register_fleet(db)
+    move(db, "k1", "s2", MOVED)
+    ingest = Ingest(db, clock=lambda: NOW + timedelta(days=1))
+    before = [unsynced(seq, "s1", AT_S1, "2026-12-20T22:00:00.000Z") for seq in range(1, 6)]
+    synced = [response(seq, site="s1", boot=AT_S1, at=MOVED.replace(tzinfo=NOW.tzinfo) - timedelta(hours=5, minutes=-seq))
+              for seq in range(6, 16)]
+    if synced_first:
+        assert ingest.handle(*batch(synced)).accepted.new == 10
+        out = ingest.handle(*batch(before + at_new_store(16, 5)))
+    else:
+        out = ingest.handle(*batch(before + synced + at_new_store(16, 5)))
+    assert out.kind == "batch" and out.reason is None and out.changed_sites == {"s1", "s2"}, out.reason
+    assert stored(db) == counted(db) == {"s1": 15, "s2": 5}
+    assert time_status(db, "s1") == {"synced": 10, "corrected": 5}
+    first = db.execute_sql("SELECT MIN(recorded_at) FROM response WHERE site_id = 's1'").fetchone()[0]
+    assert as_datetime(first) == datetime(2026, 11, 23, 8, 5, 55)        # 5 s before the first synced one
+
+
+
+def _kiosk(tmp_path, broker, kiosk_id: str, site_id: str, clock) -> TestKiosk:
+    """The kiosk `kiosk_id` configured for `site_id` (its store kept across calls), on `clock`."""
+    from kiosk.capture import Recorder
+    k = make_kiosk(tmp_path, broker, kiosk_id, site_id)
+    return TestKiosk(k.cfg, k.store, Recorder(k.cfg, k.store, clock), clock)
+
+
+@pytest.mark.broker
+def test_a_kiosk_rebooted_offline_then_moved_delivers_what_it_recorded_at_the_old_site(broker, central, ingestors,
+                                                                                       tmp_path):
+    """The reviewer's kiosks: k1 rebooted at s1 without network, its clock never synced there; k2's
+    clock synced after 5 taps at s1. Both unplugged, carried to s2, moved in the register
+    (`kiosk move`) and in kiosk.site, synced: every answer goes in, those of s1 counted at s1."""
+    from kiosk.clock import FakeClock
+    from server_sync.cli import main as central_cli
+    url, db = central
+    ingestors(url, broker)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    k1 = _kiosk(tmp_path, broker, "k1", "s1", FakeClock(now - timedelta(hours=6), synced=False, boot_id=AT_S1))
+    k1.record(20)
+    k2_clock = FakeClock(datetime(2026, 1, 3, 22, 0, tzinfo=timezone.utc), synced=False, boot_id=AT_S1)
+    k2 = _kiosk(tmp_path, broker, "k2", "s1", k2_clock)
+    k2.record(5)
+    k2_clock.step(now - timedelta(hours=5))           # NTP puts it right: monotonic time goes on
+    k2_clock.synced = True
+    k2.record(10)
+    for k in (k1, k2):
+        k.store.close()
+        assert central_cli(["--db", url, "kiosk", "move", k.cfg.kiosk_id, "--site", "s2",
+                            "--acl-file", str(broker.acl_file)]) == 0
+    for kiosk_id in ("k1", "k2"):
+        k = _kiosk(tmp_path, broker, kiosk_id, "s2", FakeClock(now - timedelta(hours=1), boot_id=AT_S2))
+        k.record(5)
+        agent = k.agent()
+        assert agent.run(once=True, timeout=30) and agent.counters.events_rejected == 0
+        assert k.store.rejected_count() == 0 and k.store.outbox_depth() == 0
+        k.store.close()
+    by_kiosk = db.execute_sql("SELECT kiosk_id, site_id, time_status, COUNT(*) FROM response"
+                              " GROUP BY kiosk_id, site_id, time_status ORDER BY 1, 2, 3").fetchall()
+    assert by_kiosk == [("k1", "s1", "uncorrected", 20), ("k1", "s2", "synced", 5),
+                        ("k2", "s1", "corrected", 5), ("k2", "s1", "synced", 10), ("k2", "s2", "synced", 5)]
+    assert counted(db) == {"s1": 35, "s2": 10}
