@@ -54,7 +54,6 @@ from server_sync.central.event_rows import (FOLLOWUP_COLUMNS, FOLLOWUP_WIRE, RES
                                             R, as_datetime, canonical, stored_wire, wire_of, wire_row)
 from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, EventsRefused, FollowUpEvent,
                                   ProtocolError, ResponseEvent)
-from server_sync.protocol.errors import KIOSK_RETRY
 
 log = logging.getLogger("kundpuls.intake")
 # Beside a stored follow-up's wire form when the centre removed its comment (an erasure, or
@@ -225,15 +224,15 @@ class Intake:
             # The boots' anchors before anything else: an answer naming a former site is judged
             # by its best known time (read here, stored below once the batch passes).
             anchors, new_anchors = self._anchors(batch.kiosk_id, batch.events)
-            wrong, former = site_history.elsewhere(self.db, batch.kiosk_id, site_id, responses,
-                                                   lambda e: self._known_time(e, anchors, received))
+            def when(e: ResponseEvent) -> datetime | None:
+                return self._known_time(e, anchors, received)
+
+            wrong, former = site_history.elsewhere(self.db, batch.kiosk_id, site_id, responses, when)
             if wrong:
                 # Named back to the kiosk (held and shown there, not re-sent forever): the kiosk's
                 # config names another site than its registration, then and now.
-                raise EventsRefused(f"event {wrong[0].id}: site_id {wrong[0].site_id!r} is not the registered site "
-                                    f"{site_id!r} of kiosk {batch.kiosk_id!r}{_stayed(former, wrong[0].site_id)} "
-                                    f"(fix kiosk.site, or the registration, then {KIOSK_RETRY})",
-                                    batch.batch_id, [e.seq for e in wrong])
+                reason = site_history.refusal(batch.kiosk_id, site_id, wrong[0].site_id, former, when(wrong[0]))
+                raise EventsRefused(f"event {wrong[0].id}: {reason}", batch.batch_id, [e.seq for e in wrong])
             # Answers recorded at a site the kiosk has since left count there (site_history).
             sites = sorted({site_id} | {e.site_id for e in responses}) if former else [site_id]
             result.former_sites = set(sites) - {site_id}
@@ -722,13 +721,6 @@ def status_time(status: Any, received: datetime, *, replayed: bool = False) -> d
     if not _plausible(said, received) or said > received:
         return received
     return said if replayed or LIVE <= received - said <= QUEUED_AT_MOST else received
-
-
-def _stayed(former: Sequence[site_history.Stay], site_id: str) -> str:
-    """What a refusal adds when the kiosk was registered at the site it names, but not then."""
-    left = [s.moved_out_at for s in former if s.site_id == site_id]
-    return (f", nor was it when the answer was recorded (it was until {max(left):%Y-%m-%d %H:%M} UTC, "
-            f"give or take {site_history.MARGIN.days} day)") if left else ""
 
 
 def _plausible(t: datetime, received: datetime) -> bool:

@@ -222,17 +222,21 @@ def add_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime) -> None:
                    (kiosk_id, site_id, now))
 
 
-def move_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime | None = None) -> str:
+def move_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime | None = None, *,
+               moved_at: datetime | None = None) -> str:
     """Register a kiosk at another site (it was moved, or registered at the wrong one) as of
-    `now` (naive UTC; None: the present); returns the site it was at. Its stored answers keep
-    the site they were recorded for, and so do those it still holds: the stay it leaves is kept
-    (`site_history`), so ingest takes its answers recorded there. Call inside a transaction."""
+    `moved_at` (naive UTC: when it was carried over, in the past and after its previous move;
+    None: `now`, the present, None: the clock's); returns the site it was at. Its stored answers
+    keep the site they were recorded for, and so do those it still holds: the stay it leaves is
+    kept (`site_history`), so ingest takes its answers recorded there. Call inside a transaction."""
     known = kiosk(db, kiosk_id)
     if known is None:
         raise CentralConfigError(f"no kiosk {short(kiosk_id)} is registered")
     require_site(db, site_id)
     if known["site_id"] != site_id:
-        at = now or datetime.now(ZoneInfo("UTC")).replace(tzinfo=None)
+        at = moved_at or now or datetime.now(ZoneInfo("UTC")).replace(tzinfo=None)
+        if moved_at is not None:
+            _check_move_time(kiosk_id, moved_at, site_history.last_move(db, kiosk_id), now)
         site_history.record_move(db, kiosk_id, known["site_id"], at)
         # Its silence counts from here (analysis.fleet): it may have been in a box meanwhile. A
         # day it was to be installed on was the old site's.
@@ -240,3 +244,36 @@ def move_kiosk(db: Database, kiosk_id: str, site_id: str, now: datetime | None =
                        (at, kiosk_id))
     db.execute_sql(f"UPDATE kiosk SET site_id = {db.param} WHERE id = {db.param}", (site_id, kiosk_id))
     return known["site_id"]
+
+
+def date_move(db: Database, kiosk_id: str, moved_at: datetime, now: datetime | None = None) -> site_history.Stay:
+    """Date the kiosk's last move `moved_at` (naive UTC, in the past and after the move before;
+    `now`: the present, None: the clock's): typed before it was carried over, or after, the stay
+    it ended ends when it really did, and ingest judges answers by it. Returns that stay as it
+    was. A kiosk placed at its site by that move is placed then (analysis.fleet counts its silence
+    from it); one brought back since keeps that. Call inside a transaction holding its writer lock."""
+    known = kiosk(db, kiosk_id)
+    if known is None:
+        raise CentralConfigError(f"no kiosk {short(kiosk_id)} is registered")
+    former = site_history.stays(db, kiosk_id)
+    if not former:
+        raise CentralConfigError(f"kiosk {kiosk_id} has stood at site {known['site_id']} since it was registered: "
+                                 "it has no move to date")
+    _check_move_time(kiosk_id, moved_at, former[-1].moved_in_at, now)
+    site_history.date_last_move(db, kiosk_id, moved_at)
+    p = db.param
+    placed = db.execute_sql(f"SELECT placed_at FROM kiosk WHERE id = {p}", (kiosk_id,)).fetchone()[0]
+    if placed is not None and as_datetime(placed) == former[-1].moved_out_at:
+        db.execute_sql(f"UPDATE kiosk SET placed_at = {p} WHERE id = {p}", (moved_at, kiosk_id))
+    return former[-1]
+
+
+def _check_move_time(kiosk_id: str, at: datetime, previous: datetime | None, now: datetime | None) -> None:
+    """A move's time said by a person: in the past, after the kiosk's previous move."""
+    now = now or datetime.now(ZoneInfo("UTC")).replace(tzinfo=None)
+    if at > now:
+        raise CentralConfigError(f"the move's time {at:%Y-%m-%d %H:%M} UTC is in the future (it is "
+                                 f"{now:%Y-%m-%d %H:%M} UTC)")
+    if previous is not None and at <= previous:
+        raise CentralConfigError(f"the move's time {at:%Y-%m-%d %H:%M} UTC is not after kiosk {kiosk_id}'s previous "
+                                 f"move ({previous:%Y-%m-%d %H:%M} UTC)")

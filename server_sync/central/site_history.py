@@ -26,6 +26,7 @@ from peewee import Database
 from server_sync.central.dialect import placeholders, time_param
 from server_sync.central.event_rows import as_datetime
 from server_sync.protocol import FUTURE_SLACK, ResponseEvent
+from server_sync.protocol.errors import KIOSK_RETRY
 
 MARGIN: timedelta = FUTURE_SLACK
 
@@ -46,13 +47,27 @@ class Stay:
 def record_move(db: Database, kiosk_id: str, left_site: str, at: datetime) -> None:
     """Keep the stay at `left_site` that a move at `at` (naive UTC) ends; call inside the move's
     transaction. It began with the kiosk's previous move (none: its first site)."""
-    p = db.param
-    came = db.execute_sql(f"SELECT MAX(moved_out_at) FROM kiosk_site_history WHERE kiosk_id = {p}",
-                          (kiosk_id,)).fetchone()[0]
+    came = last_move(db, kiosk_id)
     ts = time_param(db)
     db.execute_sql(f"INSERT INTO kiosk_site_history (kiosk_id, site_id, moved_in_at, moved_out_at)"
                    f" VALUES ({placeholders(db, 4)})",
-                   (kiosk_id, left_site, None if came is None else ts(as_datetime(came)), ts(at)))
+                   (kiosk_id, left_site, None if came is None else ts(came), ts(at)))
+
+
+def last_move(db: Database, kiosk_id: str) -> datetime | None:
+    """When the kiosk was last moved (naive UTC); None: never."""
+    came = db.execute_sql(f"SELECT MAX(moved_out_at) FROM kiosk_site_history WHERE kiosk_id = {db.param}",
+                          (kiosk_id,)).fetchone()[0]
+    return None if came is None else as_datetime(came)
+
+
+def date_last_move(db: Database, kiosk_id: str, at: datetime) -> None:
+    """Date the kiosk's last move `at` (naive UTC): the stay it ended ends then. Call inside a
+    transaction."""
+    p = db.param
+    db.execute_sql(f"UPDATE kiosk_site_history SET moved_out_at = {p} WHERE kiosk_id = {p} AND moved_out_at ="
+                   f" (SELECT MAX(moved_out_at) FROM kiosk_site_history WHERE kiosk_id = {p})",
+                   (time_param(db)(at), kiosk_id, kiosk_id))
 
 
 def stays(db: Database, kiosk_id: str) -> list[Stay]:
@@ -92,3 +107,21 @@ def elsewhere(db: Database, kiosk_id: str, site_id: str, answers: Iterable[Respo
     # one, an answer naming a site the kiosk stood at is taken for it (a kiosk rebooted offline at
     # the old store and carried over records exactly these), one naming another is refused.
     return [e for e in others if not may_have_stood_at(e.site_id, site_id, former, when(e))], former
+
+
+def refusal(kiosk_id: str, registered: str, named: str, former: Sequence[Stay], at: datetime | None) -> str:
+    """Why an answer of the kiosk naming site `named`, recorded at `at` (its best known time, naive
+    UTC), is refused (`elsewhere`), and what puts it right. The same for every such answer of a
+    stay (no time of its own), so a kiosk holding many shows one reason."""
+    text = f"site_id {named!r} is not the registered site {registered!r} of kiosk {kiosk_id!r}"
+    left = [s.moved_out_at for s in former if s.site_id == named]
+    if not left:
+        return f"{text} (fix kiosk.site, or the registration, then {KIOSK_RETRY})"
+    text += (f", nor was it when the answer was recorded (it was until {max(left):%Y-%m-%d %H:%M} UTC, "
+             f"give or take {MARGIN.days} day)")
+    if at is not None and former[-1].site_id == named and at > former[-1].moved_out_at:
+        # After the kiosk's last move, away from that site: perhaps typed before the kiosk was
+        # carried over. Dated when it was, the stay covers the answer.
+        return (f"{text} (if it stood at {named} longer, date its move: kiosk-central kiosk move {kiosk_id} "
+                f"--site {registered} --at 'YYYY-MM-DD HH:MM'; else fix kiosk.site; then {KIOSK_RETRY})")
+    return f"{text} (fix kiosk.site, or the registration, then {KIOSK_RETRY})"

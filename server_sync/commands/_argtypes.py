@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-from server_sync.analysis.days import DAY_FORMAT, check_order, parse_day  # DAY_FORMAT: for the commands' help
+from server_sync.analysis.days import (DAY_FORMAT, DAY_TIME_FORMAT, DayTime, check_order,  # formats: for the help
+                                       parse_day, parse_day_time)
 from server_sync.exc import CentralConfigError
 from server_sync.program.cli import whole_number as whole_number_text
 from server_sync.protocol.codec import TEXT_WHITESPACE, one_line_break, unsafe_character
@@ -26,6 +27,14 @@ def day(text: str) -> str:
     """A day as analysis.days.parse_day takes it (YYYY-MM-DD within the century), normalized."""
     try:
         return parse_day(text)
+    except CentralConfigError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
+
+
+def day_time(text: str) -> DayTime:
+    """A time of a day (analysis.days.parse_day_time: DAY_TIME_FORMAT, the site's own or UTC)."""
+    try:
+        return parse_day_time(text)
     except CentralConfigError as e:
         raise argparse.ArgumentTypeError(e.message) from None
 

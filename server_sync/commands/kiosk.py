@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from server_sync.cli import existing_database_url
-from server_sync.commands._argtypes import DAY_FORMAT, broker_host, day, topic_prefix
+from server_sync.commands._argtypes import DAY_FORMAT, DAY_TIME_FORMAT, broker_host, day, day_time, topic_prefix
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
 
@@ -71,9 +71,15 @@ def add_parser(sub, common) -> None:
                      description="Registers the kiosk at SITE and gives its ACL block that site's alerts (then "
                                  "systemctl reload mosquitto). Answers already stored keep their site. Answers the "
                                  "kiosk holds because they named the site it now stands at go in after "
-                                 "`kiosk refused retry` on the kiosk.")
+                                 "`kiosk refused retry` on the kiosk; so do those it recorded at the site it "
+                                 "leaves until a day after the move. With --at the move is dated when the kiosk "
+                                 "was carried over; for the site the kiosk is registered at already, --at dates its "
+                                 "last move again (typed days before or after the kiosk moved).")
     m.add_argument("id", metavar="ID", help="kiosk id")
     m.add_argument("--site", required=True, help="the site it stands in now")
+    m.add_argument("--at", type=day_time, metavar="TIME",
+                   help=f"when it was carried over: {DAY_TIME_FORMAT} at SITE, or followed by UTC; in the past, "
+                        "after its previous move (default: now)")
     m.add_argument("--acl-file", type=Path, default=Path("/etc/mosquitto/kundpuls.acl"), metavar="PATH",
                    help="mosquitto ACL file (default /etc/mosquitto/kundpuls.acl)")
     m.add_argument("--prefix", type=topic_prefix, default="", metavar="P",
@@ -323,14 +329,19 @@ def move(args: argparse.Namespace) -> int:
     registry.check_id(args.id, "kiosk id")
     provision.check_acl_file(acl_file)
     db = connect(existing_database_url(args))
+    now = _now()
+    dated = None
     try:
         # Under the new site's writer lock and the kiosk's (its placement changes: a push to
-        # either site is waited for, and sees it moved); if the ACL cannot be written, the kiosk
-        # stays where it was.
+        # either site is waited for, and sees it moved; ingest judges its answers by its stays);
+        # if the ACL cannot be written, the kiosk stays where it was.
         with _kiosk_transaction(db, args.id, args.site):
             known = registry.kiosk(db, args.id)
+            at = None if args.at is None else args.at.in_utc(registry.site_zones(db, [args.site])[args.site])
+            if at is not None and known is not None and known["site_id"] == args.site:
+                dated = _date_move(db, args.id, at, now, known["installs_on"])
             forgotten = known["installs_on"] if known and known["site_id"] != args.site else None
-            before = registry.move_kiosk(db, registry.check_id(args.id, "kiosk id"), args.site)
+            before = registry.move_kiosk(db, registry.check_id(args.id, "kiosk id"), args.site, now, moved_at=at)
             had_block = before != args.site and provision.remove_acl(acl_file, args.id)
             if before != args.site:
                 provision.ensure_acl(acl_file, args.id, args.site, args.prefix)
@@ -340,14 +351,21 @@ def move(args: argparse.Namespace) -> int:
             carries_old_push = moved and not missed and was_pushed(db, args.id)
     finally:
         db.close()
+    when = f"{at or now:%Y-%m-%d %H:%M}"
     if args.json:
         print(json.dumps({"kiosk_id": args.id, "from_site": before, "site_id": args.site, "acl_file": str(acl_file),
-                          "moved": moved, "site_pushes_missed": missed, "runs_former_sites_push": carries_old_push}))
+                          "moved": moved, "moved_at": when if moved or dated else None,
+                          "was": None if dated is None else f"{dated.moved_out_at:%Y-%m-%d %H:%M}",
+                          "site_pushes_missed": missed, "runs_former_sites_push": carries_old_push}))
+    elif dated is not None:
+        print(f"kiosk {args.id}'s move from site {dated.site_id} to {args.site} is now dated {when} UTC (it was "
+              f"{dated.moved_out_at:%Y-%m-%d %H:%M} UTC): what it recorded at {dated.site_id} until a day after "
+              f"that goes in after `kiosk refused retry` on the kiosk.")
     elif before == args.site:
         print(f"kiosk {args.id} is at site {args.site} already; nothing changed.")
     else:
-        print(f"kiosk {args.id} moved from site {before} to {args.site}; its ACL block in {acl_file} now reads "
-              f"{args.site}'s alerts: systemctl reload mosquitto.")
+        print(f"kiosk {args.id} moved from site {before} to {args.site}{'' if at is None else f' at {when} UTC'}; "
+              f"its ACL block in {acl_file} now reads {args.site}'s alerts: systemctl reload mosquitto.")
         print("Answers the kiosk holds because they named this site go in after `kiosk refused retry` on the kiosk.")
         if forgotten:
             print(f"Its installation day {forgotten} was {before}'s and is forgotten: give one for {args.site} with "
@@ -360,6 +378,22 @@ def move(args: argparse.Namespace) -> int:
         print(f"kiosk-central: warning: {acl_file} had no ACL block for {args.id} (one for {args.site} was added): "
               f"check that this is the file the broker reads", file=sys.stderr)
     return 0
+
+
+def _date_move(db, kiosk_id: str, at: datetime, now: datetime, day: str | None):
+    """Date the kiosk's last move `at` (`registry.date_move`); returns the stay it ended as it was.
+    Its placement moves along, so a day it is to be installed on decides again for its answers
+    (`central.tryouts`), said on stderr. Call holding its writer lock (`_kiosk_transaction`)."""
+    from server_sync.central import registry, tryouts
+    from server_sync.web.marks import bump
+
+    stay = registry.date_move(db, kiosk_id, at, now)
+    if day:
+        counted = tryouts.recount(db, kiosk_id)
+        if counted.changed:
+            bump(db, {counted.site_id}, now.replace(tzinfo=timezone.utc))
+        _tell_recount(kiosk_id, day, counted, "to come")
+    return stay
 
 
 def _tell_pushes_missed(kiosk_id: str, site_id: str, missed: list[str]) -> None:

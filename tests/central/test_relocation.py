@@ -6,7 +6,9 @@ PostgreSQL; the last test through a real broker, ingest and kiosks."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,6 +19,7 @@ from server_sync.central.site_history import Stay, may_have_stood_at
 from server_sync.central.site_update import writer_locks
 from server_sync.ingest import Ingest
 from tests.central.fleet import TestKiosk, make_kiosk
+from tests.fixtures.cli import broker_files, central, said_error
 from tests.central.wire import NOW, T0, batch, count, register_fleet, response
 
 MOVED = NOW.replace(tzinfo=None) + timedelta(hours=1)      # k1: s1 -> s2 (naive UTC, as the store keeps)
@@ -238,3 +241,119 @@ def test_a_kiosk_rebooted_offline_then_moved_delivers_what_it_recorded_at_the_ol
     assert by_kiosk == [("k1", "s1", "uncorrected", 20), ("k1", "s2", "synced", 5),
                         ("k2", "s1", "corrected", 5), ("k2", "s1", "synced", 10), ("k2", "s2", "synced", 5)]
     assert counted(db) == {"s1": 35, "s2": 10}
+
+
+def test_a_move_typed_days_before_the_kiosk_was_carried_over_is_dated_when_it_was(central_db):
+    """The office typed `kiosk move` on day D, the technician carried the kiosk over on D+2;
+    meanwhile, offline at s1, it recorded answers there on D+1.5: refused, and `kiosk refused
+    retry` was refused again (a review: kiosk 38, central 8). The refusal names the fix, the move
+    dated when the kiosk moved; after it the retry goes in, counted at s1."""
+    db = central_db
+    register_fleet(db)
+    move(db, "k2", "s2", MOVED)
+    ingest = Ingest(db, clock=lambda: NOW + timedelta(days=3))
+    day = MOVED.replace(tzinfo=NOW.tzinfo)
+    offline = [response(seq, kiosk="k2", site="s1", at=day + timedelta(days=1, hours=12, minutes=seq))
+               for seq in range(1, 31)]
+    out = ingest.handle(*batch(offline, kiosk="k2"))
+    assert out.kind == "dead_letter" and out.rejected == 30
+    _ranges, reason = refusal(out)
+    assert "nor was it when the answer was recorded" in reason, reason
+    assert "kiosk-central kiosk move k2 --site s2 --at 'YYYY-MM-DD HH:MM'" in reason, reason
+    with db.atomic():
+        stay = registry.date_move(db, "k2", MOVED + timedelta(days=2), NOW.replace(tzinfo=None) + timedelta(days=3))
+    assert stay.moved_out_at == MOVED
+    out = ingest.handle(*batch(offline, kiosk="k2"))                       # `kiosk refused retry`
+    assert out.kind == "batch" and out.accepted.new == 30 and out.changed_sites == {"s1", "s2"}, out.reason
+    assert stored(db) == counted(db) == {"s1": 30}
+    # A move it never stood at the old site for is still refused, saying nothing of dating it.
+    out = ingest.handle(*batch([response(31, kiosk="k1", site="s2")], kiosk="k1"))
+    assert out.kind == "dead_letter" and "--at" not in refusal(out)[1]
+
+
+def history(db) -> list[tuple]:
+    return [(k, s, None if came is None else as_datetime(came), as_datetime(left)) for k, s, came, left in
+            db.execute_sql("SELECT kiosk_id, site_id, moved_in_at, moved_out_at FROM kiosk_site_history"
+                           " ORDER BY kiosk_id, moved_out_at").fetchall()]
+
+
+def placed(db, kiosk: str) -> datetime:
+    return as_datetime(db.execute_sql(f"SELECT placed_at FROM kiosk WHERE id = {db.param}", (kiosk,)).fetchone()[0])
+
+
+def test_kiosk_move_at_dates_a_move_and_corrects_the_last_one(central_url, tmp_path, capsys):
+    """`kiosk move ID --site SITE --at TIME`: moved then (the site's time, or UTC said); given for
+    the site the kiosk stands at, its last move is dated again. Never in the future, never before
+    the kiosk's previous move; a time that cannot be read is the command line's error."""
+    from server_sync.central.db import connect
+    db = connect(central_url)
+    register_fleet(db)
+    acl = broker_files(tmp_path)[2:]
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0, tzinfo=None)
+    typed = now - timedelta(days=3)
+    assert central("--db", central_url, "kiosk", "move", "k2", "--site", "s2", "--at",
+                   f"{typed:%Y-%m-%d %H:%M} UTC", *acl) == 0
+    out = capsys.readouterr().out
+    assert f"kiosk k2 moved from site s1 to s2 at {typed:%Y-%m-%d %H:%M} UTC;" in out, out
+    assert history(db) == [("k2", "s1", None, typed)] and placed(db, "k2") == typed
+    # Carried over a day later than typed: said in s2's own time (Stockholm's).
+    really = now - timedelta(days=2)
+    local = really.replace(tzinfo=timezone.utc).astimezone(ZoneInfo("Europe/Stockholm"))
+    assert central("--db", central_url, "kiosk", "move", "k2", "--site", "s2", "--at",
+                   f"{local:%Y-%m-%d %H:%M}", "--json", *acl) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["moved"] is False and said["moved_at"] == f"{really:%Y-%m-%d %H:%M}" and said["was"] == f"{typed:%Y-%m-%d %H:%M}"
+    assert history(db) == [("k2", "s1", None, really)] and placed(db, "k2") == really
+    assert central("--db", central_url, "kiosk", "move", "k2", "--site", "s2", "--at",
+                   f"{now - timedelta(days=1):%Y-%m-%dT%H:%M}Z", *acl) == 0
+    assert "kiosk k2's move from site s1 to s2 is now dated " in capsys.readouterr().out
+    for argv, message in (
+            (("k2", "--site", "s2", "--at", f"{now + timedelta(hours=2):%Y-%m-%d %H:%M} UTC"), "is in the future"),
+            (("k2", "--site", "s1", "--at", f"{now - timedelta(days=2):%Y-%m-%d %H:%M} UTC"),
+             f"is not after kiosk k2's previous move ({now - timedelta(days=1):%Y-%m-%d %H:%M} UTC)"),
+            (("k1", "--site", "s1", "--at", f"{now:%Y-%m-%d %H:%M} UTC"), "kiosk k1 has stood at site s1 since it was"),
+            (("k1", "--site", "s2", "--at", "yesterday"), "argument --at: 'yesterday' is not a time"),
+            (("k1", "--site", "s2", "--at", "2026-02-30 10:00"), "argument --at: '2026-02-30' is not a date"),
+            (("k1", "--site", "s2", "--at", "2026-02-03 24:00"), "argument --at: '2026-02-03 24:00' is not a time")):
+        assert central("--db", central_url, "kiosk", "move", *argv, *acl) == 2, argv
+        err = capsys.readouterr().err
+        assert said_error(err, message), err
+    assert history(db) == [("k2", "s1", None, now - timedelta(days=1))]
+    assert registry.kiosk(db, "k1")["site_id"] == "s1"
+    db.close()
+
+
+@pytest.mark.broker
+def test_a_move_typed_early_is_put_right_with_at_and_the_kiosk_retries(broker, central, ingestors, tmp_path, capsys):
+    """The reviewer's kiosk through a real broker, ingest and sync agent: the move typed two days
+    before the technician carried it over; offline at s1 meanwhile, it recorded 30 answers there,
+    refused and held. Dated right (`kiosk move --at`), `kiosk refused retry` sends them in."""
+    from kiosk.clock import FakeClock
+    from server_sync.cli import main as central_cli
+    url, db = central
+    ingestors(url, broker)
+    acl = ["--acl-file", str(broker.acl_file)]
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    k2 = _kiosk(tmp_path, broker, "k2", "s1", FakeClock(now - timedelta(days=2, hours=6), boot_id=AT_S1))
+    k2.record(3)
+    assert k2.agent().run(once=True, timeout=30)
+    assert central_cli(["--db", url, "kiosk", "move", "k2", "--site", "s2", "--at",
+                        f"{now - timedelta(days=2):%Y-%m-%d %H:%M} UTC", *acl]) == 0
+    k2.clock.set(now - timedelta(hours=12))
+    k2.record(30)                                   # still at s1, offline
+    k2.store.close()
+    k2 = _kiosk(tmp_path, broker, "k2", "s2", FakeClock(now - timedelta(hours=1), boot_id=AT_S2))
+    k2.record(5)
+    agent = k2.agent()
+    assert agent.run(once=True, timeout=30) and agent.counters.events_rejected == 30
+    reason, = k2.store.refused_by_reason()
+    assert "kiosk-central kiosk move k2 --site s2 --at 'YYYY-MM-DD HH:MM'" in reason, reason
+    capsys.readouterr()
+    assert central_cli(["--db", url, "kiosk", "move", "k2", "--site", "s2", "--at",
+                        f"{now - timedelta(hours=2):%Y-%m-%d %H:%M} UTC", *acl]) == 0
+    assert "is now dated" in capsys.readouterr().out
+    assert k2.store.retry_refused() == 30
+    agent = k2.agent()
+    assert agent.run(once=True, timeout=30) and agent.counters.events_rejected == 0 and k2.store.rejected_count() == 0
+    k2.store.close()
+    assert stored(db) == counted(db) == {"s1": 33, "s2": 5}
