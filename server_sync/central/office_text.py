@@ -54,7 +54,11 @@ def erased_html(text: str | None, needle: str) -> str | None:
     if not text or fold(needle) not in fold(html.unescape(text)):
         return None
     out = text
-    for form in dict.fromkeys((needle, html.escape(needle, quote=False), html.escape(needle))):
+    # As html.escape writes the words, and as Jinja's markupsafe does (&#39; and &#34; for the
+    # quotes: a mail's HTML body); a form not found left the whole body [erased].
+    escaped = html.escape(needle)
+    markup = escaped.replace("&#x27;", "&#39;").replace("&quot;", "&#34;")
+    for form in dict.fromkeys((needle, html.escape(needle, quote=False), escaped, markup)):
         out = erased(out, form) or out
     return ERASED if fold(needle) in fold(html.unescape(out)) else out
 

@@ -88,6 +88,12 @@ def test_the_words_in_any_case_and_several_times_in_a_text():
     assert erased("ÖBERG ringde", "öberg") == "[erased] ringde"
     assert erased("inget här", "lisa") is None
     assert erased_html("<td>Tom &amp; Lisa &lt;3</td>", "tom & lisa") == "<td>[erased] &lt;3</td>"
+    # A mail's HTML as Jinja escapes it (&#39;): only the words go, not the whole body.
+    from markupsafe import escape
+    body = "<p>" + str(escape("Kunden skrev: Anna O'Brien väntade")) + "</p><p>Larm 12 på s1</p>"
+    assert erased_html(body, "o'brien") == "<p>Kunden skrev: Anna [erased] väntade</p><p>Larm 12 på s1</p>"
+    quoted = "<p>" + str(escape('Han sa "Lisa" igen')) + "</p>"
+    assert erased_html(quoted, '"lisa"') == "<p>Han sa [erased] igen</p>"
     body = json.dumps({"text": "Note: Lisa Lundqvist", "n": 3, "facts": [["a", "lisa lundqvist"]]}, ensure_ascii=False)
     assert json.loads(erased_json(body, "Lisa Lundqvist")) == {"text": "Note: [erased]", "n": 3,
                                                               "facts": [["a", "[erased]"]]}
