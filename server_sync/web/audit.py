@@ -63,7 +63,7 @@ def record(db: Database, event: str, *, user_name: str | None, address: str | No
     log.log(level, "%s user=%s address=%s %s", event, user_name, address, text)
 
 
-def entries(db: Database, *, limit: int = 200, event: str | None = None, user_name: str | None = None) -> list[dict]:
+def _where(db: Database, event: str | None, user_name: str | None) -> tuple[str, list[str]]:
     clauses, params = [], []
     if event:
         clauses.append(f"event = {db.param}")
@@ -71,10 +71,23 @@ def entries(db: Database, *, limit: int = 200, event: str | None = None, user_na
     if user_name:
         clauses.append(f"user_name = {db.param}")
         params.append(user_name)
-    where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def entries(db: Database, *, limit: int | None = 200, event: str | None = None,
+            user_name: str | None = None) -> list[dict]:
+    """The newest `limit` entries (every one with None), newest first."""
+    where, params = _where(db, event, user_name)
+    cut = "" if limit is None else f" LIMIT {int(limit)}"
     rows = db.execute_sql(f"SELECT at, user_name, event, address, detail FROM audit_log{where}"
-                          f" ORDER BY id DESC LIMIT {int(limit)}", params).fetchall()
+                          f" ORDER BY id DESC{cut}", params).fetchall()
     return [{"at": str(at), "user": u, "event": e, "address": a, "detail": _read(d)} for at, u, e, a, d in rows]
+
+
+def count(db: Database, *, event: str | None = None, user_name: str | None = None) -> int:
+    """How many entries `entries` finds with no limit."""
+    where, params = _where(db, event, user_name)
+    return int(db.execute_sql(f"SELECT COUNT(*) FROM audit_log{where}", params).fetchone()[0])
 
 
 def _read(stored: str | None) -> dict:

@@ -8,12 +8,15 @@ from typing import Any
 
 from server_sync.report.collation import sorted_names
 from server_sync.web import audit, filters
-from server_sync.web.guard import PageResult, Visit, admin_page
+from server_sync.web.guard import SPREADSHEETS, PageResult, Visit, admin_page
 from server_sync.web.people import users as all_users
 from server_sync.web.queries import scope_names, site_names
 
 USER_COLUMNS = ["name", "role", "language", "regions", "sites", "disabled", "must_change_password"]
 AUDIT_COLUMNS = ["at", "user", "event", "address", "detail"]
+# The newest entries the audit page lists; its downloads hold every one the filter finds (a
+# spreadsheet has no next page), and the page says when it shows fewer.
+AUDIT_LISTED = 500
 
 
 @admin_page
@@ -36,9 +39,14 @@ def audit_log(v: Visit) -> PageResult:
     event = filters.ident(v.params, "event")
     if event is not None and event not in audit.EVENTS:       # a typo would show every event
         raise filters.refusal("not_offered", "event", value=event)
-    rows = audit.entries(v.db, limit=500, event=event)
+    # The page reads the newest AUDIT_LISTED and counts the rest; a download reads every one:
+    # both stopped at 500 without a word (a review), where `user audit` printed them all.
+    whole = v.params.get("format") in (*SPREADSHEETS, "json")
+    rows = audit.entries(v.db, limit=None if whole else AUDIT_LISTED, event=event)
+    total = len(rows) if whole or len(rows) < AUDIT_LISTED else audit.count(v.db, event=event)
     # The page names a site by its name, as every page does (render._audit_detail); the downloads keep the id.
     named = site_names(v.db, sorted({str(e["detail"]["site"]) for e in rows if e["detail"].get("site")}))
-    return PageResult("web/admin_audit.html", {"entries": rows}, "title_audit",
+    return PageResult("web/admin_audit.html", {"entries": rows, "total": total},
+                      "title_audit",
                       csv=lambda d: (AUDIT_COLUMNS, _audit_rows(d["entries"])),
                       context={"events": audit.EVENTS, "site_names": named})
