@@ -67,6 +67,7 @@ PER_SITE_UP_TO = 40        # sites queried one by one (each newest first through
 # list and the time shown, on every path (the reason figures count it on that day too).
 _COMMENT_COLUMNS = ("f.id, r.recorded_at, f.comment, f.reasons, r.site_id, s.name, s.timezone, r.question_id,"
                     " r.scale, r.value, r.language")
+_PROBE_COLUMNS = "f.id, r.recorded_at"      # what the order needs, no comment's text
 
 
 def _filters(db: Database, f: CommentFilter) -> tuple[list[str], list]:
@@ -129,9 +130,40 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
     the follow-up (`answered_at`, migration m0054), since the follow-up's own time may fall on
     another day (an answer at 23:59:50, its comment sent at 00:00:10)."""
     limit = f.per_page
-    offset = (max(1, f.page) - 1) * limit
-    if f.sites is not None and not f.sites:
+    query = _comments_sql(db, f, _COMMENT_COLUMNS, take=limit + 1, offset=(max(1, f.page) - 1) * limit)
+    if query is None:
         return [], False
+    sql, params = query
+    rows = db.execute_sql(sql, params).fetchall()
+    out = []
+    for fid, at, comment, reasons, site, name, tz, question, scale, value, language in rows[:limit]:
+        stamp = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+        zone = registry.stored_zone(site, tz)
+        local = stamp.replace(tzinfo=timezone.utc).astimezone(zone)
+        try:
+            codes = json.loads(reasons or "[]")
+        except ValueError:
+            codes = []
+        out.append({"id": fid, "recorded_at": stamp.replace(tzinfo=timezone.utc).isoformat(),
+                    "local_time": local.strftime("%Y-%m-%d %H:%M"), "zone": local.tzname(), "timezone": zone.key,
+                    "comment": comment, "reasons": codes, "site_id": site, "site_name": name,
+                    "question_id": question, "scale": scale, "value": int(value), "language": language})
+    return out, len(rows) > limit
+
+
+def comments_beyond(db: Database, f: CommentFilter, most: int) -> bool:
+    """Whether `f` finds more than `most` comments (whatever its page), asked by id alone: a
+    download to be refused for it is told so before a comment is read."""
+    query = _comments_sql(db, f, _PROBE_COLUMNS, take=1, offset=most)
+    return query is not None and bool(db.execute_sql(*query).fetchall())
+
+
+def _comments_sql(db: Database, f: CommentFilter, columns: str, take: int, offset: int) -> tuple[str, list] | None:
+    """The query of `take` comments `f` finds, from the `offset`th newest, selecting `columns`
+    (the comment's id and time first: the merge below orders by them); None when it finds none
+    for sure. Why its two paths: `comments`."""
+    if f.sites is not None and not f.sites:
+        return None
     common, common_params = _filters(db, f)
     zones = _zones(db, f.sites) if (f.sites is not None or f.date_from or f.date_to) else {}
     p = db.param
@@ -144,15 +176,15 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
                 where = " AND ".join([f"r.site_id = {p}"] + days + common)
                 # Ordered as the merge below orders (f.id breaks ties), or a page's cut could
                 # keep another comment of the same second than the merge would show.
-                parts.append(f"SELECT * FROM (SELECT {_COMMENT_COLUMNS} FROM response r"
+                parts.append(f"SELECT * FROM (SELECT {columns} FROM response r"
                              " JOIN followup f ON f.response_id = r.id JOIN site s ON s.id = r.site_id"
                              f" WHERE {where} ORDER BY r.recorded_at DESC, f.id DESC"
-                             f" LIMIT {offset + limit + 1}) part{len(parts)}")
+                             f" LIMIT {offset + take}) part{len(parts)}")
                 params += [site] + day_params + common_params
         if not parts:
-            return [], False
-        sql = (f"SELECT * FROM ({' UNION ALL '.join(parts)}) c ORDER BY 2 DESC, 1 DESC"
-               f" LIMIT {limit + 1} OFFSET {offset}")
+            return None
+        return (f"SELECT * FROM ({' UNION ALL '.join(parts)}) c ORDER BY 2 DESC, 1 DESC"
+                f" LIMIT {take} OFFSET {offset}"), params
     else:
         # The clauses in the order of their parameters: sites, days, then the common filters
         # (the common ones first, with their parameters last, matched a question, score, reason
@@ -181,24 +213,9 @@ def comments(db: Database, f: CommentFilter) -> tuple[list[dict], bool]:
         # without ANALYZE statistics, it took response_site_time for a site list and sorted every
         # answer of those sites (measured: 8.4 s for a region of 65 of 200 sites, 10 M answers).
         # PostgreSQL plans a CROSS JOIN with its WHERE like the inner join it is.
-        sql = (f"SELECT {_COMMENT_COLUMNS} FROM followup f CROSS JOIN response r CROSS JOIN site s"
-               f" WHERE {' AND '.join(clauses)}"
-               f" ORDER BY f.answered_at DESC, f.id DESC LIMIT {limit + 1} OFFSET {offset}")
-    rows = db.execute_sql(sql, params).fetchall()
-    out = []
-    for fid, at, comment, reasons, site, name, tz, question, scale, value, language in rows[:limit]:
-        stamp = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
-        zone = registry.stored_zone(site, tz)
-        local = stamp.replace(tzinfo=timezone.utc).astimezone(zone)
-        try:
-            codes = json.loads(reasons or "[]")
-        except ValueError:
-            codes = []
-        out.append({"id": fid, "recorded_at": stamp.replace(tzinfo=timezone.utc).isoformat(),
-                    "local_time": local.strftime("%Y-%m-%d %H:%M"), "zone": local.tzname(), "timezone": zone.key,
-                    "comment": comment, "reasons": codes, "site_id": site, "site_name": name,
-                    "question_id": question, "scale": scale, "value": int(value), "language": language})
-    return out, len(rows) > limit
+        return (f"SELECT {columns} FROM followup f CROSS JOIN response r CROSS JOIN site s"
+                f" WHERE {' AND '.join(clauses)}"
+                f" ORDER BY f.answered_at DESC, f.id DESC LIMIT {take} OFFSET {offset}"), params
 
 
 def answers_today(db: Database, sites: Sequence[str] | None, now: datetime,

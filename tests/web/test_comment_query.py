@@ -311,3 +311,27 @@ def test_a_search_for_the_words_of_a_removed_datas_badge_finds_its_mark(central_
     assert found("telefon", "sv") == ["ring mig på [phone] tack", "telefonen i kassan var trasig"]
     assert found("phone number", "en") == ["ring mig på [phone] tack"]
     assert found("service", "sv") == ["bra service"]
+
+
+def test_a_download_refused_for_too_many_comments_reads_none_of_them(central_db, monkeypatch):
+    """A download matching more than its most read them all first (100 001 rows as dicts) and
+    only then refused them (a review: a chain-wide CSV refused after 3 s, the worker grown by
+    175 MB). Whether there is one beyond the most is asked first, by id alone; the refusal says
+    the same. Exactly the most is let through, read once."""
+    from server_sync.web.filters import BadFilter
+    from server_sync.web.pages import comments as page
+    store_comments(central_db, "s1", "Europe/Stockholm",
+                   [(datetime(2026, 11, 30, 9, 0) + timedelta(minutes=i), 20, f"kommentar {i}") for i in range(60)])
+    read = page.comments
+
+    def unread(*_args, **_kwargs):
+        raise AssertionError("the comments were read")
+    for every in (CommentFilter(sites=("s1",)), CommentFilter(sites=None)):     # per site, and the chain's path
+        monkeypatch.setattr(page, "comments", unread)
+        for most in (55, 59):
+            with pytest.raises(BadFilter) as refused:
+                page.download_rows(central_db, every, most=most)
+            assert refused.value.said_in("sv").startswith(f"Fler än {most} kommentarer matchar")
+            assert str(refused.value).startswith(f"More than {most} comments match: a download holds at most {most}.")
+        monkeypatch.setattr(page, "comments", read)
+        assert len(page.download_rows(central_db, every, most=60)[0]) == 60
