@@ -39,7 +39,7 @@ from server_sync.central.dialect import driver_error, in_one_line, store_failure
 from server_sync.exc import CentralConfigError, FieldError, StoredSettingError
 from server_sync.protocol.codec import TEXT_WHITESPACE, one_line_break
 from server_sync.protocol.vocabulary import ID_RE, LANGUAGES
-from server_sync.web import audit, render, sessions
+from server_sync.web import audit, render, sessions, sheet_gate
 from server_sync.web.filters import BadFilter, check_known, check_text, refused, refusal
 from server_sync.web.outage import Connections
 from server_sync.web.people import User, user_by_token
@@ -500,9 +500,15 @@ def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") ->
         if result.csv is None:
             raise refusal("no_download", value=fmt)
         columns, rows = result.csv(result.data)
-        if fmt == "xlsx":         # the same table for Excel (workbook.py: why)
-            return Response(to_xlsx(columns, rows, sheet=render.text(result.title_key, visit.lang)),
-                            media_type=XLSX_TYPE, headers=named(name, "xlsx"))
+        if fmt == "xlsx":         # the same table for Excel (workbook.py: why); one large at a time (sheet_gate)
+            try:
+                with sheet_gate.GATE.building(len(rows)):
+                    book = to_xlsx(columns, rows, sheet=render.text(result.title_key, visit.lang))
+            except sheet_gate.SheetBusy:
+                response = error_page(visit.request, 503, visit.lang, render.text("sheet_busy", visit.lang))
+                response.headers["Retry-After"] = str(sheet_gate.RETRY_AFTER_S)
+                return response
+            return Response(book, media_type=XLSX_TYPE, headers=named(name, "xlsx"))
         return Response(render.to_csv(columns, rows), media_type="text/csv; charset=utf-8",
                         headers=named(name, "csv"))
     if result.report_filter is None:
