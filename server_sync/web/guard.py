@@ -482,15 +482,23 @@ def idle_seconds(visit: Visit) -> int | None:
 
 
 def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") -> Response:
-    """The page's figures as CSV, JSON or the HTML report, audited."""
+    """The page's figures as CSV, JSON or the HTML report, audited once made: a download refused
+    (a large workbook while another is built, 503) was recorded as exported, once per retry."""
+    filters = {k: v for k, v in visit.params.items() if k != "format"}
+    response = _export(visit, result, fmt, event, filters)
+    if response.status_code < 400:
+        audit.record(visit.db, event, user_name=visit.user.name, address=visit.address,
+                     page=visit.request.url.path, format=fmt, filters=filters)
+    return response
+
+
+def _export(visit: Visit, result: PageResult, fmt: str, event: str, filters: dict[str, str]) -> Response:
     if fmt not in EXPORT_FORMATS:
         raise refusal("bad_choice", "format", value=fmt, allowed=", ".join(EXPORT_FORMATS))
     if result.csv is None and result.report_filter is None and event == "export":
         raise refusal("no_download", value=fmt)
     name = result.title_key.removeprefix("title_")
-    filters = {k: v for k, v in visit.params.items() if k != "format"}
-    audit.record(visit.db, event, user_name=visit.user.name, address=visit.address, page=visit.request.url.path,
-                 format=fmt, filters=filters)
+
     def named(page: str, ext: str) -> dict[str, str]:
         return _attachment(f"{file_name(page, visit.request.path_params, filters, visit.now)}.{ext}")
     if fmt == "json":
@@ -505,7 +513,9 @@ def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") ->
                 with sheet_gate.GATE.building(len(rows)):
                     book = to_xlsx(columns, rows, sheet=render.text(result.title_key, visit.lang))
             except sheet_gate.SheetBusy:
-                response = error_page(visit.request, 503, visit.lang, render.text("sheet_busy", visit.lang))
+                # The API speaks English whoever's token it is (docs/web.md), as its other refusals.
+                lang = "en" if visit.request.url.path.startswith("/api/") else visit.lang
+                response = error_page(visit.request, 503, lang, render.text("sheet_busy", lang))
                 response.headers["Retry-After"] = str(sheet_gate.RETRY_AFTER_S)
                 return response
             return Response(book, media_type=XLSX_TYPE, headers=named(name, "xlsx"))

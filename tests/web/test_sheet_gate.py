@@ -6,6 +6,7 @@ that says why and when to try again; a small one and a CSV never wait."""
 from __future__ import annotations
 
 import io
+import json
 import threading
 from datetime import datetime, timezone
 
@@ -59,6 +60,12 @@ def test_an_excel_download_while_another_large_one_is_built_is_a_503_saying_so(c
         busy = guard.export(v, admin.audit_log.page(v), "xlsx")
         assert busy.status_code == 503 and busy.headers["Retry-After"] == str(sheet_gate.RETRY_AFTER_S)
         assert "En annan stor Excel-nedladdning byggs på servern just nu" in busy.body.decode()
+        # Not recorded as exported (it was, once per retry the message invites).
+        assert [e for e in audit.entries(central_db, limit=None) if e["event"] == "export"] == []
+        # The API's refusal is in English whoever's token it is, as its other refusals (docs/web.md).
+        v = in_process.visit(central_db, NOW, "/api/v1/audit", "format=xlsx", lang="sv")
+        busy = guard.export(v, admin.audit_log.page(v), "xlsx")
+        assert busy.status_code == 503 and json.loads(busy.body)["error"].startswith("Another large Excel download")
         v = in_process.visit(central_db, NOW, "/admin/audit", "format=csv")
         assert guard.export(v, admin.audit_log.page(v), "csv").status_code == 200     # a CSV never waits
     finally:

@@ -17,6 +17,7 @@ AUDIT_COLUMNS = ["at", "user", "event", "address", "detail"]
 # The newest entries the audit page lists; its downloads hold every one the filter finds (a
 # spreadsheet has no next page), and the page says when it shows fewer.
 AUDIT_LISTED = 500
+AUDIT_DOWNLOADED = 100_000    # entries a download holds at most (300,000 as JSON took a worker 1 GB)
 
 
 @admin_page
@@ -41,7 +42,11 @@ def audit_log(v: Visit) -> PageResult:
         raise filters.refusal("not_offered", "event", value=event)
     # The page reads the newest AUDIT_LISTED and counts the rest; a download reads every one:
     # both stopped at 500 without a word (a review), where `user audit` printed them all.
+    # A download is built whole in memory: one that would hold more than AUDIT_DOWNLOADED is
+    # refused, counted first, before any entry is read (as a comments download is).
     whole = v.params.get("format") in (*SPREADSHEETS, "json")
+    if whole and audit.count(v.db, event=event) > AUDIT_DOWNLOADED:
+        raise filters.refusal("too_many_audit", most=f"{AUDIT_DOWNLOADED:,}".replace(",", " "))
     rows = audit.entries(v.db, limit=None if whole else AUDIT_LISTED, event=event)
     total = len(rows) if whole or len(rows) < AUDIT_LISTED else audit.count(v.db, event=event)
     # The page names a site by its name, as every page does (render._audit_detail); the downloads keep the id.
