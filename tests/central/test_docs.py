@@ -73,3 +73,8 @@ def test_the_deployment_guides_questions_toml_is_a_push_the_centre_takes(tmp_pat
     path.write_text(example, encoding="utf-8")
     cfg = validate_for(load_push_file(path), "kiosk-0042", "sthlm-sodermalm")
     assert [(q.id, q.version, q.scale) for q in cfg.questions] == [("visit", 1, "smiley4")]
+    # "what the shipped file asks", word for word: a push defines the wording the centre shows
+    # (a review found "besöket", with the Swedish letter, in the Norwegian).
+    from server_sync.protocol.catalogue import QUESTIONS
+    [q] = cfg.questions
+    assert dict(q.text) == QUESTIONS["visit"]["text"]
