@@ -21,7 +21,7 @@ from server_sync.cli import main
 from tests.analysis.seeding import add_question, add_site
 from tests.fixtures.cli import broker_files, central, fresh_parser, said_error
 from tests.fixtures.cli import central as central_cli
-from tests.fixtures.postgres import copy_sqlite
+from tests.fixtures.postgres import copy_sqlite, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -900,7 +900,8 @@ def test_an_empty_sqlite_file_is_refused_by_every_command_and_left_as_it_is(tmp_
     empty = tmp_path / "central.db"
     empty.write_bytes(b"")
     commands = {**needs_a_store(tmp_path), **{c: [] for c in MAY_CREATE_THE_STORE},
-                "site add": ["s1", "--name", "S"], "region add": ["north", "--name", "N"]}
+                "site add": ["s1", "--name", "S"], "region add": ["north", "--name", "N"],
+                "serve": ["--port", str(free_port())]}     # not 8080, which anything may hold
     for command, argv in commands.items():
         rc = central("--db", f"sqlite:///{empty}", *command.split(), *argv)
         err = capsys.readouterr().err
