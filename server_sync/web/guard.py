@@ -109,6 +109,7 @@ class Visit:
     session: sessions.Session | None
     now: datetime
     _fresh: tuple[dict, dict] | None = None
+    _views_of_download: list[tuple[str, dict]] = field(default_factory=list)   # audited once it is made
 
     @property
     def db(self) -> Database:
@@ -132,12 +133,26 @@ class Visit:
 
     def comments_viewed(self, **detail: Any) -> None:
         """Audit that this person was shown comments on this page, unless it is a live refresh of
-        a view this worker audited already for the session (audit.ViewLedger)."""
+        a view this worker audited already for the session (audit.ViewLedger). A download's
+        (`format`) is audited by `export` once the download is made: one refused (a large
+        workbook while another is built, 503) was recorded as comments viewed, once per retry."""
         url = self.request.url
         view = url.path + "?" + "&".join(sorted(f"{k}={val}" for k, val in self.params.multi_items() if k != "format"))
+        if self.params.get("format") is not None:
+            self._views_of_download.append((view, detail))
+        else:
+            self._record_view(view, detail)
+
+    def _record_view(self, view: str, detail: dict) -> None:
         if self.state.views.audit_due(self.session.token if self.session else None, view, self.live):
             audit.record(self.db, "comments_viewed", user_name=self.user.name, address=self.address,
-                         page=url.path, **detail)
+                         page=self.request.url.path, **detail)
+
+    def downloaded(self) -> None:
+        """Audit the comment views of a download that has been made (comments_viewed)."""
+        views, self._views_of_download = self._views_of_download, []
+        for view, detail in views:
+            self._record_view(view, detail)
 
     def _marks(self) -> tuple[dict | None, dict | None]:
         """The live marks to key cached figures by. A live refresh reads them from the database:
@@ -487,6 +502,7 @@ def export(visit: Visit, result: PageResult, fmt: str, event: str = "export") ->
     filters = {k: v for k, v in visit.params.items() if k != "format"}
     response = _export(visit, result, fmt, event, filters)
     if response.status_code < 400:
+        visit.downloaded()
         audit.record(visit.db, event, user_name=visit.user.name, address=visit.address,
                      page=visit.request.url.path, format=fmt, filters=filters)
     return response

@@ -74,3 +74,31 @@ def test_an_excel_download_while_another_large_one_is_built_is_a_503_saying_so(c
     v = in_process.visit(central_db, NOW, "/admin/audit", "format=xlsx")
     from openpyxl import load_workbook
     assert load_workbook(io.BytesIO(guard.export(v, admin.audit_log.page(v), "xlsx").body)).active.max_row > 3
+
+
+def test_a_comments_download_refused_as_busy_is_not_audited_as_viewed(central_db, monkeypatch):
+    """The comments page audited `comments_viewed` before its download was made: a workbook
+    refused with 503 (another large one being built) was recorded as comments viewed, once per
+    retry (a review). Audited once the download is made, as the export is."""
+    from server_sync.web.pages import comments
+    from tests.web.test_comment_score import chain
+    chain(central_db)
+    gate = sheet_gate.SheetGate(large_rows=2, wait_s=0.05)
+    monkeypatch.setattr(sheet_gate, "GATE", gate)
+
+    def events() -> list[str]:
+        return sorted(e["event"] for e in audit.entries(central_db, limit=None))
+    leave, thread = _held(gate)
+    try:
+        v = in_process.visit(central_db, NOW, "/comments", "format=xlsx")
+        assert guard._respond(v, guard._call(comments.build, v)).status_code == 503
+        assert events() == []
+    finally:
+        leave.set()
+        thread.join(10)
+    v = in_process.visit(central_db, NOW, "/comments", "format=csv")
+    assert guard._respond(v, guard._call(comments.build, v)).status_code == 200
+    assert events() == ["comments_viewed", "export"]
+    v = in_process.visit(central_db, NOW, "/comments")            # the page itself: audited as before
+    assert guard._respond(v, guard._call(comments.build, v)).status_code == 200
+    assert events() == ["comments_viewed", "comments_viewed", "export"]
