@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from typing import Any, Iterable, Sequence
+from typing import IO, Any, Iterable, Sequence
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -35,12 +35,19 @@ def to_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any] | dict], sheet:
 
 def to_workbook(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence[Any] | dict]]]) -> bytes:
     """Each (name, columns, rows) as a sheet of one .xlsx file, in order (see to_xlsx)."""
+    out = io.BytesIO()
+    write_workbook(sheets, out)
+    return out.getvalue()
+
+
+def write_workbook(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence[Any] | dict]]],
+                   target: str | IO[bytes]) -> None:
+    """to_workbook's file written to `target` (a path or a binary file), each sheet's rows read
+    as it is written (a large web download, sheet_child.py: they arrive through a pipe)."""
     book = Workbook(write_only=True)
     for sheet, columns, rows in sheets:
         _write_sheet(book, sheet, columns, rows)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    book.save(target)
 
 
 def _write_sheet(book: Workbook, sheet: str, columns: Sequence[str], rows: Iterable[Sequence[Any] | dict]) -> None:

@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import IO, Any, Callable, Iterator, Mapping
 from urllib.parse import quote, urlencode
 
+import anyio.from_thread
 from peewee import Database
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from server_sync.analysis import chain_report
 from server_sync.analysis.fleet import fleet as fleet_rows
@@ -39,7 +41,7 @@ from server_sync.central.dialect import driver_error, in_one_line, store_failure
 from server_sync.exc import CentralConfigError, FieldError, StoredSettingError
 from server_sync.protocol.codec import TEXT_WHITESPACE, one_line_break
 from server_sync.protocol.vocabulary import ID_RE, LANGUAGES
-from server_sync.web import audit, render, sessions, sheet_gate
+from server_sync.web import audit, render, sessions, sheet_build, sheet_gate
 from server_sync.web.filters import BadFilter, check_known, check_text, refused, refusal
 from server_sync.web.outage import Connections
 from server_sync.web.people import User, user_by_token
@@ -66,6 +68,7 @@ MUST_CHANGE_PATHS = ("/account", "/account/password", "/logout", "/session")
 # name or CSRF token).
 NO_STORE = {"Cache-Control": "no-store"}
 RETRY_AFTER_S = 5            # a 503's Retry-After: a restarting PostgreSQL is back within seconds
+CLIENT_GONE = 499            # the answer to a client that went away (nginx's code): nobody reads it; not audited
 
 
 @dataclass
@@ -524,17 +527,8 @@ def _export(visit: Visit, result: PageResult, fmt: str, event: str, filters: dic
         if result.csv is None:
             raise refusal("no_download", value=fmt)
         columns, rows = result.csv(result.data)
-        if fmt == "xlsx":         # the same table for Excel (workbook.py: why); one large at a time (sheet_gate)
-            try:
-                with sheet_gate.GATE.building(len(rows)):
-                    book = to_xlsx(columns, rows, sheet=render.text(result.title_key, visit.lang))
-            except sheet_gate.SheetBusy:
-                # The API speaks English whoever's token it is (docs/web.md), as its other refusals.
-                lang = "en" if visit.request.url.path.startswith("/api/") else visit.lang
-                response = error_page(visit.request, 503, lang, render.text("sheet_busy", lang))
-                response.headers["Retry-After"] = str(sheet_gate.RETRY_AFTER_S)
-                return response
-            return Response(book, media_type=XLSX_TYPE, headers=named(name, "xlsx"))
+        if fmt == "xlsx":         # the same table for Excel (workbook.py: why)
+            return _workbook(visit, columns, rows, render.text(result.title_key, visit.lang), named(name, "xlsx"))
         return Response(render.to_csv(columns, rows), media_type="text/csv; charset=utf-8",
                         headers=named(name, "csv"))
     if result.report_filter is None:
@@ -546,6 +540,48 @@ def _export(visit: Visit, result: PageResult, fmt: str, event: str, filters: dic
         raise NotVisible("no sites")
     from server_sync.report import html as report_html
     return HTMLResponse(report_html.render(report, visit.lang), headers=named("report", "html"))
+
+
+def _workbook(visit: Visit, columns: list[str], rows: list, sheet: str, headers: dict[str, str]) -> Response:
+    """The table as an Excel download. A large one (sheet_gate) is built by a child process
+    (sheet_build: openpyxl would hold this worker's interpreter for seconds) and streamed from its
+    file; a few at a time per worker (each child costs memory and a core), a next one a 503."""
+    # The API speaks English whoever's token it is (docs/web.md), as its other refusals.
+    lang = "en" if visit.request.url.path.startswith("/api/") else visit.lang
+    try:
+        with sheet_gate.GATE.building(len(rows)) as large:
+            if not large:
+                return Response(to_xlsx(columns, rows, sheet=sheet), media_type=XLSX_TYPE, headers=headers)
+            book = sheet_build.build(columns, rows, sheet, cancelled=lambda: client_gone(visit.request))
+    except sheet_gate.SheetBusy:
+        response = error_page(visit.request, 503, lang, render.text("sheet_busy", lang))
+        response.headers["Retry-After"] = str(sheet_gate.RETRY_AFTER_S)
+        return response
+    except sheet_build.SheetCancelled:
+        log.info("%s: the client went away before its workbook was built; stopped", visit.request.url.path)
+        return Response(status_code=CLIENT_GONE)
+    except sheet_build.SheetTimeout as e:
+        log.warning("%s: workbook of %d rows %s; stopped", visit.request.url.path, len(rows), e)
+        return error_page(visit.request, 503, lang, render.text("sheet_too_slow", lang))
+    return StreamingResponse(_file_chunks(book), media_type=XLSX_TYPE,
+                             headers={**headers, "Content-Length": str(os.fstat(book.fileno()).st_size)})
+
+
+def _file_chunks(book: IO[bytes], size: int = 256 * 1024) -> Iterator[bytes]:
+    """An open file's bytes, closed at the end (or when the response is dropped: the generator's
+    close)."""
+    with book:
+        while chunk := book.read(size):
+            yield chunk
+
+
+def client_gone(request: Request) -> bool:
+    """Whether the client of `request` has gone away, asked from a worker thread of the event
+    loop that serves it; False where there is none (a page answered in process, in a test)."""
+    try:
+        return anyio.from_thread.run(request.is_disconnected)
+    except RuntimeError:
+        return False
 
 
 def file_name(page: str, path_params: dict[str, Any], filters: dict[str, str], now: datetime) -> str:

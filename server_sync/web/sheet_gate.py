@@ -1,9 +1,10 @@
-"""At most one large Excel download built at a time in a web worker process. openpyxl builds a
-workbook in Python, holding the GIL throughout (95 000 comments: 13-15 s), so a few built together
-stalled every other page on that worker, each request thread waiting its turn for the
-interpreter (a review: page views up to 3-5 s). A stopgap, not a queue: a second large one waits
-`wait_s`, then is refused (SheetBusy: guard answers 503 with Retry-After and a text saying so).
-A small sheet and a CSV (written far faster) never wait. Each worker process has its own gate."""
+"""At most one large Excel download built at a time in a web worker process. A large workbook is
+built by a child process (sheet_build.py: openpyxl holds the GIL for the whole build, 95 000
+comments 13-15 s, and built in the worker it stalled every other page there); each child costs
+memory (its copy of the rows and openpyxl's) and a core, so a worker runs one at a time. Not a
+queue: a second large one waits `wait_s`, then is refused (SheetBusy: guard answers 503 with
+Retry-After and a text saying so). A small sheet (built in the worker: a child's start costs more)
+and a CSV never wait. Each worker process has its own gate."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-LARGE_ROWS = 10_000        # rows from which a workbook takes seconds to build (about 7 000 a second)
+LARGE_ROWS = 10_000        # rows from which a workbook takes seconds to build (about 7 000 a second): in a child
 WAIT_S = 2.0               # how long a second large one waits for the first to finish
 RETRY_AFTER_S = 15         # the 503's Retry-After: about one large build
 
@@ -27,16 +28,16 @@ class SheetGate:
         self._slot = threading.BoundedSemaphore(1)
 
     @contextmanager
-    def building(self, rows: int) -> Iterator[None]:
-        """Around the build of a workbook of `rows` rows: a large one holds the worker's one
-        slot, waiting for it at most `wait_s` (else SheetBusy)."""
+    def building(self, rows: int) -> Iterator[bool]:
+        """Around the build of a workbook of `rows` rows, saying whether it is large: a large one
+        holds the worker's one slot, waiting for it at most `wait_s` (else SheetBusy)."""
         if rows <= self.large_rows:
-            yield
+            yield False
             return
         if not self._slot.acquire(timeout=self.wait_s):
             raise SheetBusy
         try:
-            yield
+            yield True
         finally:
             self._slot.release()
 
