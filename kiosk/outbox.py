@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
+from kiosk.anchors import Hold, batch_anchors, held_from
 from kiosk.damaged_text import damaged_columns, tolerant_text
 from kiosk.earlier import SentMark
 from kiosk.store import OUTBOX, FollowUp, LocalStore, Response, event_json_sql
@@ -128,16 +129,22 @@ class Outbox:
     # --- writing (each a short transaction) ---------------------------------------------------
 
     def next_batch(self, max_events: int, max_bytes: int, *, now: datetime, sent_at: str,
-                   mark: bool = True) -> OutboxBatch | None:
+                   mark: bool = True, live: P.Anchor | None = None, hold: Hold | None = None) -> OutboxBatch | None:
         """Take the lowest unsent seqs, at most `max_events` and `max_bytes` of payload, and mark
         them sent. An event that fails the protocol's own validation travels alone, so the
-        centre dead-letters it with its reason without holding back the events around it.
+        centre dead-letters it with its reason without holding back the events around it. The
+        batch names the clock anchor of each boot whose unsynced events it holds (kiosk.anchors;
+        `live`: the running boot's, its clock synced now); `hold`: the running boot's unsynced
+        events that wait for its clock, and the events after them.
 
         Not `mark` (the card takes no write, e.g. full): only read, the next events above those
         published so; nothing records that they went, so once the card takes writes again they
         go again, marked, and the centre counts each once."""
         with self.db.atomic("IMMEDIATE" if mark else "DEFERRED"):
             events, damaged = self._unsent(max_events, marked=mark)
+            waits = held_from([e[2] for e in events], hold)
+            if waits is not None:
+                events = events[:waits]
             if not events:
                 return None
             batch_id = self._new_batch_id()
@@ -156,7 +163,8 @@ class Outbox:
                         else:
                             events = events[:i]
                         break
-            head = P.encode_batch(self.kiosk_id, batch_id, [])
+            anchors = batch_anchors(self.db, [e[2] for e in events], live)
+            head = P.encode_batch(self.kiosk_id, batch_id, [], anchors)
             payload = head[:-2] + ",".join(e[2] for e in events).encode("utf-8") + head[-2:]
             if len(payload) > max_bytes and len(events) > 1:
                 # Over the byte budget (rare: long comments): measure event by event and cut.
@@ -169,7 +177,7 @@ class Outbox:
                         break
                     chosen.append(body)
                 events = events[:len(chosen)]
-                payload = P.encode_batch_json(self.kiosk_id, batch_id, chosen)
+                payload = P.encode_batch_json(self.kiosk_id, batch_id, chosen, anchors)
             seqs = [e[0] for e in events]
             named = self._damaged(events) if damaged else ()
             if mark:

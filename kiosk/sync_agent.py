@@ -47,6 +47,7 @@ from typing import Any, Callable, Mapping
 import peewee
 
 from kiosk import __version__
+from kiosk.anchors import Hold, hold_for, live_anchor
 from kiosk.broker_password import read_password
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
@@ -72,6 +73,9 @@ CONNECT_TIMEOUT_S = 10.0
 MAX_ACK_TIMEOUT_S = 1800.0
 PRUNE_EVERY_S = 6 * 3600.0         # how often acknowledged answers past their days are removed
 PRUNE_UNSYNCED_RETRY_S = 60.0      # while the clock is not synced, look again this soon
+# Answers this boot recorded before its clock synced wait for the sync up to this long each, so
+# their batch can name the boot's clock anchor (kiosk.anchors); then they go without one.
+HOLD_UNSYNCED_S = 300.0
 # Between two write transactions of a retention pass: longer than the sleeps of SQLite's busy
 # handler so far, so a tap waiting for the lock gets it at its next try (kiosk.retention).
 PASS_PAUSE_S = 0.02
@@ -463,10 +467,12 @@ class SyncAgent:
         sent = 0
         while len(self.inflight) < self.max_inflight_batches and sent < 4:
             batch = self.outbox.next_batch(self.cfg.sync.batch_max_events, self.cfg.sync.batch_max_bytes,
-                                           now=self.clock.now(), sent_at=P.iso_ms(self.clock.now()))
+                                           now=self.clock.now(), sent_at=P.iso_ms(self.clock.now()),
+                                           live=self._live_anchor(), hold=self._hold())
             if batch is None and self._rescan_due():
                 batch = self.outbox.next_batch(self.cfg.sync.batch_max_events, self.cfg.sync.batch_max_bytes,
-                                               now=self.clock.now(), sent_at=P.iso_ms(self.clock.now()))
+                                               now=self.clock.now(), sent_at=P.iso_ms(self.clock.now()),
+                                               live=self._live_anchor(), hold=self._hold())
             if batch is None:
                 return
             _say_damaged(batch)
@@ -482,6 +488,15 @@ class SyncAgent:
             self.counters.events_sent += batch.count
             sent += 1
 
+    def _live_anchor(self) -> P.Anchor | None:
+        """The running boot's clock anchor, read now; None while its clock is not synced."""
+        return live_anchor(self.clock.boot_id(), self.clock.clock_synced(), P.iso_ms(self.clock.now()),
+                           self.clock.monotonic_ns())
+
+    def _hold(self) -> Hold | None:
+        """The running boot's unsynced answers that wait for its clock (HOLD_UNSYNCED_S)."""
+        return hold_for(self.clock.boot_id(), self.clock.clock_synced(), self.clock.monotonic_ns(), HOLD_UNSYNCED_S)
+
     def _pump_unmarked(self) -> None:
         """The outbox cannot be written (a full card): what is recorded can still be read, so
         it is published all the same, each event once while this lasts (a few batches a turn),
@@ -491,7 +506,8 @@ class SyncAgent:
         try:
             for _ in range(4):
                 batch = self.outbox.next_batch(self.cfg.sync.batch_max_events, self.cfg.sync.batch_max_bytes,
-                                               now=self.clock.now(), sent_at="", mark=False)
+                                               now=self.clock.now(), sent_at="", mark=False,
+                                               live=self._live_anchor(), hold=self._hold())
                 if batch is None:
                     return
                 _say_damaged(batch)
@@ -729,8 +745,10 @@ class SyncAgent:
     def _timeout_message(self, timeout: float | None) -> str:
         depth = self.outbox.depth()
         link = "connected" if self.connected else f"not connected: {self.last_error or 'connecting'}"
+        waits = "" if self.clock.clock_synced() else (
+            f"; the clock has not synced: answers recorded before it does wait for it, up to {HOLD_UNSYNCED_S:g} s each")
         return (f"timed out after {timeout:g} s: {depth} event(s) not yet acknowledged by the centre "
-                f"({link})")
+                f"({link}{waits})")
 
     def close(self) -> None:
         """Say offline (retained, with the counts) and disconnect cleanly, so the Last Will is not

@@ -12,8 +12,10 @@ Both the MQTT ingest (`server_sync.ingest`) and `kiosk-central import` hand vali
   conflict);
 - dedupes on the event id: an identical re-send is a duplicate, the same id with other content
   is recorded in `conflict` (once per distinct content), never an overwrite;
-- corrects times recorded before the kiosk's clock synced from a synced event of the same boot
-  (`clock_anchor`), in both directions, moving rollup counts along;
+- corrects times recorded before the kiosk's clock synced from a synced event of the same boot,
+  or the clock anchor the batch names for it (`Batch.anchors`: every batch holding a boot's
+  unsynced answers names it, so however the kiosk split them they are judged alike), kept in
+  `clock_anchor`, in both directions, moving rollup counts along;
 - sets aside (`response.excluded`, stored, not counted) an answer recorded at the kiosk's site
   since it was placed there and before its installation day (`central.installation`: a tryout),
   by the best known time;
@@ -52,7 +54,7 @@ from server_sync.central.dialect import (StoredAlready, execute_many, group_tran
                                          insert_new, insert_rows, placeholders, time_param, writer_transaction)
 from server_sync.central.event_rows import (FOLLOWUP_COLUMNS, FOLLOWUP_WIRE, RESPONSE_COLUMNS, RESPONSE_WIRE,
                                             R, as_datetime, canonical, stored_wire, wire_of, wire_row)
-from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Batch, Event, EventsRefused, FollowUpEvent,
+from server_sync.protocol import (EARLIEST, FUTURE_SLACK, Anchor, Batch, Event, EventsRefused, FollowUpEvent,
                                   ProtocolError, ResponseEvent)
 
 log = logging.getLogger("kundpuls.intake")
@@ -223,7 +225,7 @@ class Intake:
             followups = [e for e in batch.events if e.type == "followup"] if len(responses) < len(batch.events) else []
             # The boots' anchors before anything else: an answer naming a former site is judged
             # by its best known time (read here, stored below once the batch passes).
-            anchors, new_anchors = self._anchors(batch.kiosk_id, batch.events)
+            anchors, new_anchors = self._anchors(batch.kiosk_id, batch.events, batch.anchors)
             def when(e: ResponseEvent) -> datetime | None:
                 return self._known_time(e, anchors, received)
 
@@ -455,10 +457,11 @@ class Intake:
 
     # --- time correction -----------------------------------------------------------------------
 
-    def _anchors(self, kiosk_id: str, events: Sequence[Event]) -> tuple[dict[str, _Anchor], dict[str, Event]]:
-        """Anchors of the batch's boots (stored, or new from its earliest synced event), and the
-        events the new ones come from (`_store_anchors`). A boot with a stored synced event already
-        has its anchor, so re-sent events never make one. Reads only."""
+    def _anchors(self, kiosk_id: str, events: Sequence[Event],
+                 told: Sequence[Anchor] = ()) -> tuple[dict[str, _Anchor], dict[str, _Anchor]]:
+        """Anchors of the batch's boots (stored, or new: the earliest of its synced events and the
+        anchors it names, `told`), and which are new (`_store_anchors`). A boot with a stored
+        anchor keeps it, so re-sent events and anchors never make another. Reads only."""
         boots = sorted({e.boot_id for e in events})
         p = self.db.param
         known = self._group.anchors if self._group is not None else {}
@@ -469,20 +472,24 @@ class Intake:
             anchors.update((boot, _Anchor(as_datetime(at), mono)) for boot, at, mono in self.db.execute_sql(
                 f"SELECT boot_id, recorded_at, monotonic_ns FROM clock_anchor WHERE kiosk_id = {p} AND {where}",
                 [kiosk_id, *params]).fetchall())
-        new: dict[str, Event] = {}
-        for e in events:
-            if e.clock_synced and e.boot_id not in anchors:
-                if e.boot_id not in new or e.monotonic_ns < new[e.boot_id].monotonic_ns:
-                    new[e.boot_id] = e      # the earliest synced reading: nearest the unsynced ones
-        for b, e in new.items():
-            anchors[b] = _Anchor(naive_utc(e.recorded), e.monotonic_ns)
+        new: dict[str, _Anchor] = {}
+        pending = set(missing) - anchors.keys()          # mostly none: the boot's anchor is stored
+        if not pending:
+            return anchors, new
+        # The earliest synced reading of each boot: nearest the unsynced ones. A named anchor of a
+        # boot the batch holds nothing of is not kept (nothing here needs it).
+        readings = [(e.boot_id, e.monotonic_ns, e.recorded_at) for e in events if e.clock_synced]
+        readings += [(a.boot_id, a.monotonic_ns, a.recorded_at) for a in told]
+        for boot, mono, at in readings:
+            if boot in pending and (boot not in new or mono < new[boot].monotonic_ns):
+                new[boot] = _Anchor(naive_utc(datetime.fromisoformat(at)), mono)
+        anchors.update(new)
         return anchors, new
 
-    def _store_anchors(self, kiosk_id: str, new: Mapping[str, Event]) -> list[str]:
+    def _store_anchors(self, kiosk_id: str, new: Mapping[str, _Anchor]) -> list[str]:
         """Store the new anchors `_anchors` found; returns their boots."""
         insert_ignore(self.db, "clock_anchor", ("kiosk_id", "boot_id", "recorded_at", "monotonic_ns"),
-                      [(kiosk_id, b, self._ts(naive_utc(e.recorded)), e.monotonic_ns)
-                       for b, e in sorted(new.items())])
+                      [(kiosk_id, b, self._ts(a.recorded_at), a.monotonic_ns) for b, a in sorted(new.items())])
         return sorted(new)
 
     def _time(self, e: Event, anchors: Mapping[str, _Anchor],

@@ -7,7 +7,9 @@ move keeps the stay it ends (`kiosk_site_history`, m0047), and ingest takes an a
 former site if the kiosk was registered there when the answer was recorded; an answer naming a
 site the kiosk never stood at, or recorded well outside its stay there, is refused as before.
 When an answer was recorded is its best known time: a clock that had not synced is corrected from
-a synced event of the same boot (`intake`); with none, the answer may be from any of its stays.
+a synced event of the same boot or the anchor its batch names for the boot (`intake`); with
+neither (a kiosk from before anchors, a boot that never synced), the answer may be from any of
+its stays.
 
 The kiosk's clock and the moment of the move at the centre are both a little uncertain (the
 move is often typed before or after the kiosk is carried over), so a stay covers `MARGIN` more

@@ -16,7 +16,7 @@ from server_sync.protocol.events import (EVENT_TYPES, Event, FieldSpec, FollowUp
                                          ResponseEvent, check_event, event_json, field_names,
                                          fields_of, validate_event)
 from server_sync.protocol.messages import (ALERT_TEXT_SINCE, INCARNATION_PATTERN, MAX_ALERTS_KEPT,
-                                           SCHEMA, Ack, Alert, Batch, Rejected, incarnation_batch_id,
+                                           MAX_ANCHORS, SCHEMA, Ack, Alert, Anchor, Batch, Rejected, incarnation_batch_id,
                                            incarnation_of, reads_alert_text,
                                            Status, decode_ack, decode_alert, decode_batch,
                                            decode_status, encode_ack, encode_alert, encode_batch,

@@ -14,8 +14,8 @@ import msgspec
 
 from server_sync.protocol.codec import check_size, dumps, jtype, loads, printable, short
 from server_sync.protocol.errors import EventsRefused, ProtocolError
-from server_sync.protocol.events import EVENT_TYPES, Event, check_event, validation_reason
-from server_sync.protocol.timetext import ISO_MS_PATTERN, latest_text
+from server_sync.protocol.events import EVENT_TYPES, Event, Uuid, check_event, validation_reason
+from server_sync.protocol.timetext import EARLIEST_TEXT, ISO_MS_PATTERN, latest_text
 from server_sync.protocol.topics import parse_kiosk_topic
 from server_sync.protocol.vocabulary import (BATCH_ID_PATTERN, BATCH_ID_RE, DEFAULT_MAX_BYTES,
                                              DEFAULT_MAX_EVENTS, ID_PATTERN, LANGUAGES, MAX_CONFIG_VERSION,
@@ -55,12 +55,30 @@ def _decode_struct(payload: Any, cls: type, max_bytes: int, what: str) -> Any:
 # ---------------------------------------------------------------------------------------------
 # Batches (kiosk -> centre)
 
+class Anchor(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A boot's clock anchor: a reading of its wall clock once synced (`recorded_at`, UTC ms) and
+    of its monotonic clock at the same moment. The centre corrects the boot's unsynced times from
+    it as from a synced event of the boot, and judges by them where its answers were recorded."""
+    boot_id: Uuid
+    recorded_at: WireTime
+    monotonic_ns: Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)]
+
+
+# A batch names the anchor of each boot whose unsynced answers it holds (a few at most: boots
+# since the outbox last drained), so a batch split by size, or sent again alone after the boot's
+# synced answers were refused, is judged as the whole would be. Optional and left out when there
+# is none: a batch of synced answers is what every centre reads.
+MAX_ANCHORS = 100
+Anchors = Annotated[tuple[Anchor, ...], msgspec.Meta(max_length=MAX_ANCHORS)]
+
+
 class Batch(msgspec.Struct, frozen=True):
     """A validated events message."""
     kiosk_id: str
     batch_id: str
     events: tuple[Event, ...]
     size: int = 0                    # payload bytes
+    anchors: tuple[Anchor, ...] = ()  # those of its boots whose time is one a synced clock reads
 
 
 # A kiosk's batch id names the incarnation that sent it: "<incarnation>.<n>", the incarnation a
@@ -95,21 +113,41 @@ class _Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kiosk_id: str
     batch: str
     events: list[Event]
+    anchors: Anchors = ()
 
 
 _envelope = msgspec.json.Decoder(_Envelope)
 
 
-def encode_batch(kiosk_id: str, batch_id: str, events: Sequence[Any]) -> bytes:
-    """The events payload; `events` are event structs or their `as_dict()` form."""
-    return dumps({"schema": SCHEMA, "kiosk_id": kiosk_id, "batch": batch_id, "events": list(events)})
+def encode_batch(kiosk_id: str, batch_id: str, events: Sequence[Any], anchors: Sequence[Anchor] = ()) -> bytes:
+    """The events payload; `events` are event structs or their `as_dict()` form; `anchors` (none:
+    no field) the clock anchors of its boots."""
+    head: dict[str, Any] = {"schema": SCHEMA, "kiosk_id": kiosk_id, "batch": batch_id}
+    if anchors:
+        head["anchors"] = list(anchors)
+    return dumps({**head, "events": list(events)})
 
 
-def encode_batch_json(kiosk_id: str, batch_id: str, events_json: Sequence[bytes]) -> bytes:
+def encode_batch_json(kiosk_id: str, batch_id: str, events_json: Sequence[bytes],
+                      anchors: Sequence[Anchor] = ()) -> bytes:
     """`encode_batch` from events already serialised one by one (the kiosk's outbox has SQLite
     write each event's JSON, and measures it against the byte budget as it goes)."""
-    head = encode_batch(kiosk_id, batch_id, [])
+    head = encode_batch(kiosk_id, batch_id, [], anchors)
     return head[:-2] + b",".join(events_json) + head[-2:]
+
+
+def _believable(anchors: Sequence[Anchor], latest: str) -> tuple[Anchor, ...]:
+    """The anchors whose time a synced clock may read (a real time, from 2020 to `latest`): any
+    other says nothing of when, and is left out, as if the batch had none for that boot."""
+    out = []
+    for a in anchors:
+        try:
+            datetime.fromisoformat(a.recorded_at)
+        except ValueError:
+            continue
+        if EARLIEST_TEXT <= a.recorded_at <= latest:
+            out.append(a)
+    return tuple(out)
 
 
 def _check_envelope(schema: Any, kiosk_id: Any, batch_id: Any, events: Any, topic_kiosk: str,
@@ -156,7 +194,7 @@ def decode_batch(topic: str, payload: bytes, *, now: datetime, max_bytes: int = 
     except ProtocolError as err:
         raise EventsRefused(err.reason, env.batch, _refused_seqs(
             [e.as_dict() for e in env.events], topic_kiosk, latest)) from None
-    return Batch(env.kiosk_id, env.batch, events, len(payload))
+    return Batch(env.kiosk_id, env.batch, events, len(payload), _believable(env.anchors, latest))
 
 
 def _check_unique(batch_id: str, events: Sequence[Event]) -> None:
@@ -176,13 +214,17 @@ def _refusal(payload: Any, topic_kiosk: str, max_events: int, latest: str) -> Pr
     obj = loads(payload, None, "events payload")
     _check_schema(obj, "batch")
     for k in obj:
-        if k not in ("schema", "kiosk_id", "batch", "events"):
+        if k not in ("schema", "kiosk_id", "batch", "events", "anchors"):
             raise ProtocolError(f"batch: unknown field {short(k)}")
     for k in ("kiosk_id", "batch", "events"):
         if k not in obj:
             raise ProtocolError(f"batch: missing field {k!r}")
     raw = obj["events"]
     _check_envelope(obj["schema"], obj["kiosk_id"], obj["batch"], raw, topic_kiosk, max_events)
+    try:
+        msgspec.convert(obj.get("anchors", ()), Anchors, strict=True)
+    except msgspec.ValidationError as e:
+        raise ProtocolError(validation_reason(e, f"batch {short(obj['batch'])}: anchors")) from None
     reason = None
     for i, item in enumerate(raw):
         try:
@@ -435,7 +477,7 @@ def keep_alerts(existing: Sequence[Mapping[str, Any]], alert: Alert,
     return out[-keep:]
 
 
-__all__ = ["SCHEMA", "Batch", "encode_batch", "encode_batch_json", "decode_batch", "seq_ranges",
+__all__ = ["SCHEMA", "Anchor", "MAX_ANCHORS", "Batch", "encode_batch", "encode_batch_json", "decode_batch", "seq_ranges",
            "INCARNATION_PATTERN", "incarnation_batch_id", "incarnation_of",
            "Rejected", "Ack", "encode_ack", "decode_ack", "Status", "encode_status", "will_payload",
            "offline_payload", "decode_status", "Alert", "ALERT_TEXT_SINCE", "reads_alert_text", "encode_alert",

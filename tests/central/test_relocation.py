@@ -20,7 +20,7 @@ from server_sync.central.site_update import writer_locks
 from server_sync.ingest import Ingest
 from tests.central.fleet import TestKiosk, make_kiosk
 from tests.fixtures.cli import broker_files, central, said_error
-from tests.central.wire import NOW, T0, batch, count, register_fleet, response
+from tests.central.wire import MONO0, NOW, T0, batch, count, register_fleet, response
 
 MOVED = NOW.replace(tzinfo=None) + timedelta(hours=1)      # k1: s1 -> s2 (naive UTC, as the store keeps)
 
@@ -50,6 +50,7 @@ def refusal(out) -> tuple[list, str]:
 AT_S1 = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
 AT_S2 = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
 ELSEWHERE = "cccccccc-cccc-4ccc-8ccc-cccccccccccc"
+BOOT_B = "dddddddd-dddd-4ddd-8ddd-dddddddddddd"
 
 
 def unsynced(seq: int, site: str, boot: str, said: str) -> dict:
@@ -196,6 +197,68 @@ def test_answers_recorded_at_the_old_site_before_ntp_synced_are_judged_by_their_
     assert time_status(db, "s1") == {"synced": 10, "corrected": 5}
     first = db.execute_sql("SELECT MIN(recorded_at) FROM response WHERE site_id = 's1'").fetchone()[0]
     assert as_datetime(first) == datetime(2026, 11, 23, 8, 5, 55)        # 5 s before the first synced one
+
+
+
+@pytest.mark.parametrize("split", ["same batch", "unsynced ones first", "synced ones refused first"])
+def test_a_boot_after_the_move_is_judged_by_its_anchor_however_its_answers_are_batched(central_db, split):
+    """kiosk.site left at s1 (or a copied card) after the move: a boot records 5 taps before NTP
+    synced (the clock at fake-hwclock's saved time, inside the stay at s1), then 10 after. The
+    synced ones are refused; the 5 are too, however the kiosk batched them: a batch carries the
+    anchor of each boot whose answers are in it (a review: split by `sync.batch_max_events`, or
+    sent again alone after the synced ones were refused, they went in and counted at s1)."""
+    db = central_db
+    register_fleet(db)
+    move(db, "k1", "s2", MOVED)
+    ingest = Ingest(db, clock=lambda: NOW + timedelta(days=3))
+    before = [unsynced(seq, "s1", AT_S1, "2026-11-23T07:00:00.000Z") for seq in range(1, 6)]
+    synced = [response(seq, site="s1", boot=AT_S1, at=MOVED.replace(tzinfo=NOW.tzinfo) + timedelta(days=2, minutes=seq))
+              for seq in range(6, 16)]
+    anchors = [protocol.Anchor(AT_S1, synced[0]["recorded_at"], synced[0]["monotonic_ns"])]
+    if split == "same batch":
+        outs = [ingest.handle(*batch(before + synced, anchors=anchors))]
+    elif split == "unsynced ones first":
+        outs = [ingest.handle(*batch(before, anchors=anchors)), ingest.handle(*batch(synced, anchors=anchors))]
+    else:
+        outs = [ingest.handle(*batch(synced, anchors=anchors)), ingest.handle(*batch(before, anchors=anchors))]
+    assert [out.kind for out in outs] == ["dead_letter"] * len(outs)
+    assert sum(out.rejected for out in outs) == 15
+    assert "nor was it when the answer was recorded" in refusal(outs[0])[1]
+    assert stored(db) == counted(db) == {}
+    # Answers naming s2 go in (kiosk.site put right), the same boot's unsynced ones too.
+    at_s2 = [unsynced(16, "s2", AT_S1, "2026-11-23T07:00:00.000Z"),
+             response(17, site="s2", boot=AT_S1, at=MOVED.replace(tzinfo=NOW.tzinfo) + timedelta(days=2, hours=1))]
+    ok = ingest.handle(*batch(at_s2, anchors=anchors))
+    assert ok.kind == "batch" and ok.accepted.new == 2 and stored(db) == {"s2": 2}, ok.reason
+
+
+def test_an_anchor_is_stored_and_corrects_like_a_synced_answer(central_db):
+    """A batch's anchor for a boot without a synced answer at the centre is kept (`clock_anchor`):
+    the boot's unsynced answers, in this batch or stored before, are corrected by it; a later
+    anchor of the same boot changes nothing; an anchor of a boot the batch holds nothing of is
+    not kept; one whose time no synced clock reads is ignored."""
+    db = central_db
+    register_fleet(db)
+    ingest = Ingest(db, clock=lambda: NOW + timedelta(days=1))
+    said = "2026-01-01T00:00:00.000Z"
+    assert ingest.handle(*batch([unsynced(1, "s1", AT_S1, said)])).accepted.new == 1   # an old kiosk's batch
+    assert time_status(db, "s1") == {"uncorrected": 1}
+    at = NOW.replace(microsecond=0)
+    out = ingest.handle(*batch([unsynced(2, "s1", AT_S1, said)], anchors=[
+        protocol.Anchor(AT_S1, protocol.iso_ms(at), MONO0 + 12_000_000_000),
+        protocol.Anchor(ELSEWHERE, protocol.iso_ms(at), MONO0)]))
+    assert out.kind == "batch" and out.accepted.new == 1 and out.accepted.corrected == 1, out.reason
+    assert time_status(db, "s1") == {"corrected": 2}
+    times = [as_datetime(t) for t, in db.execute_sql("SELECT recorded_at FROM response ORDER BY seq").fetchall()]
+    assert times == [at.replace(tzinfo=None) - timedelta(seconds=11), at.replace(tzinfo=None) - timedelta(seconds=10)]
+    assert db.execute_sql("SELECT boot_id FROM clock_anchor").fetchall() == [(AT_S1,)]
+    out = ingest.handle(*batch([unsynced(3, "s1", AT_S1, said)], anchors=[
+        protocol.Anchor(AT_S1, protocol.iso_ms(at + timedelta(hours=3)), MONO0 + 12_000_000_000)]))
+    assert out.kind == "batch" and count(db, "SELECT COUNT(*) FROM clock_anchor") == 1
+    out = ingest.handle(*batch([unsynced(4, "s1", BOOT_B, said)], anchors=[
+        protocol.Anchor(BOOT_B, protocol.iso_ms(NOW + timedelta(days=3)), MONO0)]))
+    assert out.kind == "batch" and time_status(db, "s1") == {"corrected": 3, "uncorrected": 1}
+    assert count(db, "SELECT COUNT(*) FROM clock_anchor") == 1
 
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Sequence
 
 from server_sync import protocol
 from server_sync.central import registry
@@ -42,9 +42,10 @@ def followup(seq: int, response_id: str, *, kiosk: str = "k1", reasons=("queue",
             "monotonic_ns": MONO0 + seq * 1_000_000_000 if mono is None else mono}
 
 
-def batch(events: list[dict], kiosk: str = "k1", batch_id: str | None = None) -> tuple[str, bytes]:
-    """(topic, payload) of an events message."""
-    return protocol.events_topic(kiosk), protocol.encode_batch(kiosk, batch_id or new_id(), events)
+def batch(events: list[dict], kiosk: str = "k1", batch_id: str | None = None,
+          anchors: Sequence[protocol.Anchor] = ()) -> tuple[str, bytes]:
+    """(topic, payload) of an events message; `anchors`: its boots' clock anchors."""
+    return protocol.events_topic(kiosk), protocol.encode_batch(kiosk, batch_id or new_id(), events, anchors)
 
 
 def register_fleet(db, sites=("s1", "s2"), kiosks=(("k1", "s1"), ("k2", "s1"), ("k3", "s2"), ("k4", "s2"))) -> None:

@@ -198,3 +198,62 @@ def test_a_question_id_the_card_damaged_goes_too_and_only_it_is_refused(cfg, sto
     with pytest.raises(P.EventsRefused) as refused:
         P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW)
     assert refused.value.seqs == (3,) and "question_id" in refused.value.reason
+
+
+def test_a_batch_names_the_anchor_of_each_boot_whose_unsynced_events_it_holds(cfg, store, recorder, clock):
+    """Split by size, a boot's unsynced answers go before its synced ones, yet each batch names
+    the boot's anchor (its first synced answer after them), so the centre judges them as if they
+    went together (kiosk.anchors); the running boot's, with no synced answer yet, is its clock
+    now once synced. A batch of synced answers only, or of a boot that never synced, has none:
+    what every centre reads."""
+    from kiosk.anchors import live_anchor
+    box = Outbox(store, cfg.kiosk_id)
+    record(recorder, clock, 2)                                  # seqs 1-2, synced
+    only_synced = box.next_batch(2, 1 << 20, now=NOW, sent_at=SENT)
+    assert b'"anchors"' not in only_synced.payload
+    clock.synced = False
+    clock._boot = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"        # rebooted offline: fake-hwclock's time
+    record(recorder, clock, 3)                                  # seqs 3-5
+    clock.step(NOW)                                             # NTP puts it right
+    clock.synced = True
+    record(recorder, clock, 2)                                  # seqs 6-7: the anchor is 6
+    first_synced = store.db.execute_sql("SELECT recorded_at, monotonic_ns FROM response WHERE seq = 6").fetchone()
+    clock._boot, clock.synced = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", False   # again, never synced yet
+    record(recorder, clock, 2)                                  # seqs 8-9
+    got = []
+    while (b := box.next_batch(2, 1 << 20, now=NOW, sent_at=SENT)) is not None:
+        got.append((b.seqs, P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW).anchors))
+        if b.seqs[-1] == 9:
+            assert b'"anchors"' not in b.payload
+    a = P.Anchor("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", *first_synced)
+    assert got == [((3, 4), (a,)), ((5, 6), (a,)), ((7, 8), ()), ((9,), ())]
+    box.requeue()
+    clock.synced = True
+    live = live_anchor(clock.boot_id(), clock.clock_synced(), P.iso_ms(clock.now()), clock.monotonic_ns())
+    b = box.next_batch(100, 1 << 20, now=NOW, sent_at=SENT, live=live)
+    assert P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW).anchors == (a, live)
+    # Over the byte budget, the batch is cut after the anchors are named: they still go.
+    box.requeue()
+    b = box.next_batch(100, 1500, now=NOW, sent_at=SENT, live=live)
+    assert len(b.payload) <= 1500 and P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW).anchors
+
+
+def test_the_running_boots_unsynced_answers_wait_for_its_clock_a_few_minutes_at_most(cfg, store, recorder, clock):
+    """Until the clock syncs no anchor can be named: this boot's unsynced answers, and what comes
+    after them, wait (`Hold`); one older than the longest wait goes without, as does an earlier
+    boot's, whose clock cannot sync any more. Nothing is marked sent or lost meanwhile."""
+    from kiosk.anchors import hold_for
+    clock._boot, clock.synced = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", False
+    record(recorder, clock, 2)                                  # seqs 1-2: an earlier boot's
+    clock._boot = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
+    record(recorder, clock, 3)                                  # seqs 3-5: this boot's, 10 s apart
+    box = Outbox(store, cfg.kiosk_id)
+
+    def take(longest_s: float):
+        hold = hold_for(clock.boot_id(), clock.clock_synced(), clock.monotonic_ns(), longest_s)
+        return box.next_batch(100, 1 << 20, now=NOW, sent_at=SENT, hold=hold)
+
+    assert take(300).seqs == (1, 2) and take(300) is None and box.unsent_count() == 3
+    assert take(25).seqs == (3,)                                # 30 s old: waited long enough
+    clock.synced = True
+    assert take(300).seqs == (4, 5) and box.unsent_count() == 0

@@ -170,12 +170,33 @@ def test_a_batch_of_events_serialised_one_by_one_is_the_batch():
     (lambda b: {**b, "events": [response_event(1), response_event(1)]}, "duplicate event id"),
     (lambda b: {**b, "events": [response_event(1), response_event(2, seq=1)]}, "duplicate seq"),
     (lambda b: {**b, "events": ["x"]}, "event 0 must be an object"),
+    (lambda b: {**b, "anchors": {}}, "anchors: Expected `array`, got `object`"),
+    (lambda b: {**b, "anchors": [{"boot_id": "boot", "recorded_at": "2026-11-23T11:00:00.000Z",
+                                  "monotonic_ns": 1}]}, "anchors: [0].boot_id: expected a lowercase UUID"),
+    (lambda b: {**b, "anchors": [[BOOT, "2026-11-23T11:00:00.000Z", -1]]}, "anchors: [0]: Expected `object`"),
+    (lambda b: {**b, "anchors": [{**ANCHOR, "name": "x"}]}, "unknown field `name`"),
 ])
 def test_decode_batch_rejects_with_a_precise_reason(mutate, reason):
     obj = mutate(batch([response_event(1), followup_event(2)]))
     with pytest.raises(ProtocolError) as e:
         decode(obj)
     assert reason in e.value.reason
+
+
+BOOT = "11111111-1111-4111-8111-111111111111"
+ANCHOR = {"boot_id": BOOT, "recorded_at": "2026-11-23T11:00:00.000Z", "monotonic_ns": 7}
+
+
+def test_a_batch_names_clock_anchors_and_those_no_synced_clock_reads_are_left_out():
+    """`anchors` is optional (a batch of an older kiosk has none); an anchor whose time a synced
+    clock cannot read says nothing, and is dropped rather than the batch refused."""
+    assert decode(batch([response_event(1)])).anchors == ()
+    odd = [{**ANCHOR, "recorded_at": t} for t in ("2019-12-31T23:59:59.999Z", "2026-11-24T12:00:00.001Z",
+                                                   "2026-02-30T10:00:00.000Z")]
+    got = decode({**batch([response_event(1)]), "anchors": [ANCHOR, *odd]})
+    assert got.anchors == (P.Anchor(**ANCHOR),)
+    assert json.loads(P.encode_batch(KIOSK, "b-1", [], [P.Anchor(**ANCHOR)]))["anchors"] == [ANCHOR]
+    assert "anchors" not in json.loads(P.encode_batch(KIOSK, "b-1", []))
 
 
 def test_size_and_count_limits():

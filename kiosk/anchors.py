@@ -1,0 +1,99 @@
+"""The clock anchors a batch carries: for each boot whose unsynced events it holds, a reading of
+that boot's wall clock once synced beside its monotonic clock (`protocol.Anchor`).
+
+The centre corrects an unsynced time from its boot's anchor, and judges by the corrected time
+whether an answer naming a site the kiosk has left was recorded there (server_sync.central
+.site_history). It used to find the anchor only in a synced event of the same batch: a batch
+split by `sync.batch_max_events` (the unsynced answers come first), sent before the clock synced,
+or sent again alone after the boot's synced answers were refused, carried none, and its answers
+went in for any site the kiosk ever stood at. So the outbox names the anchor with every batch.
+
+A boot's anchor is its first synced answer after its last unsynced event (a boot's events are
+consecutive seqs: the next synced answer, if it is that boot's); for the running boot, with
+none recorded yet, the clock now, once synced (`live`). Only batches holding an unsynced event
+cost a statement.
+
+While the running boot's clock has not synced, no anchor can be named: its unsynced events wait
+for the sync (`Hold`), a few minutes at most each (then they go without, as before: a kiosk
+offline from NTP must not hold its answers forever). Nothing is dropped: they stay in the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Sequence
+
+from peewee import Database
+
+from server_sync import protocol as P
+
+_UNSYNCED = '"clock_synced":false'       # as SQLite's json_object writes it (kiosk.store.event_json_sql)
+
+
+def unsynced_boots(events_json: Sequence[str]) -> list[str]:
+    """The boots of the unsynced events among these wire JSON texts, in order of first sight."""
+    boots: dict[str, None] = {}
+    for text in events_json:
+        if _UNSYNCED in text:
+            event = json.loads(text)
+            if event.get("clock_synced") is False and isinstance(event.get("boot_id"), str):
+                boots.setdefault(event["boot_id"])
+    return list(boots)
+
+
+def batch_anchors(db: Database, events_json: Sequence[str], live: P.Anchor | None = None) -> tuple[P.Anchor, ...]:
+    """The anchors of the boots whose unsynced events are among `events_json` (none known for a
+    boot: none for it). `live`: the running boot's, from its synced clock now (None: not synced)."""
+    out = []
+    for boot in unsynced_boots(events_json)[:P.MAX_ANCHORS]:
+        anchor = _first_synced_after(db, boot)
+        if anchor is None and live is not None and live.boot_id == boot:
+            anchor = live
+        if anchor is not None:
+            out.append(anchor)
+    return tuple(out)
+
+
+def _first_synced_after(db: Database, boot: str) -> P.Anchor | None:
+    """The boot's first synced answer after its last unsynced one, as an anchor; None if the
+    next synced answer is another boot's, or there is none."""
+    last = db.execute_sql("SELECT MAX(seq) FROM response WHERE clock_synced = 0 AND boot_id = ?",
+                          (boot,)).fetchone()[0]
+    row = db.execute_sql("SELECT boot_id, recorded_at, monotonic_ns FROM response"
+                         " WHERE seq > ? AND clock_synced = 1 ORDER BY seq LIMIT 1", (last or 0,)).fetchone()
+    if row is None or row[0] != boot:
+        return None
+    return P.Anchor(boot, row[1], row[2])
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The running boot's unsynced events recorded at or after `since_ns` (its monotonic clock)
+    wait: its clock has not synced, and they are younger than the longest wait."""
+    boot_id: str
+    since_ns: int
+
+
+def held_from(events_json: Sequence[str], hold: Hold | None) -> int | None:
+    """The index of the first of these events that waits (it and all after it stay: a batch is
+    consecutive seqs); None when none does."""
+    if hold is None:
+        return None
+    for i, text in enumerate(events_json):
+        if _UNSYNCED in text:
+            event = json.loads(text)
+            if (event.get("boot_id") == hold.boot_id and event.get("clock_synced") is False
+                    and isinstance(event.get("monotonic_ns"), int) and event["monotonic_ns"] >= hold.since_ns):
+                return i
+    return None
+
+
+def hold_for(boot_id: str, synced: bool, monotonic_ns: int, longest_s: float) -> Hold | None:
+    """What of the running boot waits for its clock now: nothing once it has synced."""
+    return None if synced else Hold(boot_id, monotonic_ns - int(longest_s * 1e9))
+
+
+def live_anchor(boot_id: str, synced: bool, now_text: str, monotonic_ns: int) -> P.Anchor | None:
+    """The running boot's anchor from its clock read now (`now_text`: wire time), if synced."""
+    return P.Anchor(boot_id, now_text, monotonic_ns) if synced else None
