@@ -3,7 +3,7 @@
 SQLite stores text as given and never checks it; Python's sqlite3 decodes each text cell it
 reads and fails the whole statement on one bad byte ("Could not decode to UTF-8 column …").
 The rescue paths (`kiosk export`, `kiosk repair`), the sync agent's outbox and the staff
-screen's latest comments read such text anyway, the damaged bytes as U+FFFD and every other
+screen's figures (question ids, reasons, latest comments) read such text anyway, the damaged bytes as U+FFFD and every other
 character as stored, so one byte does not cost every record, nor stop a kiosk from delivering what
 it can read, nor close the app; `damaged_columns` then says where (never the text: it may be a
 customer's comment). Everywhere else the reading stays strict,

@@ -187,6 +187,17 @@ def local_stats(cfg: KioskConfig, store: LocalStore, now: datetime, *,
     }
 
 
+def staff_screen(cfg: KioskConfig, store: LocalStore, now: datetime, question: str) -> dict[str, Any]:
+    """The staff screen's figures for `question`: `local_stats` and `staff_summary`. Text the card
+    damaged (a byte not UTF-8: a question id, a reason, a comment) is read with U+FFFD, not a
+    screen that closes the app at every visit (kiosk.damaged_text). Its figures are of one
+    question, by its id: an answer whose id the card damaged is in none of them. `kiosk stats`
+    reads strictly, and says how to mend the card (kiosk.store.card_failure)."""
+    with tolerant_text(store.db.connection()):
+        return {"stats": local_stats(cfg, store, now, question=question),
+                "summary": staff_summary(cfg, store, now, question)}
+
+
 STAFF_COMMENTS = 3          # latest comments on the staff screen
 TOP_REASONS = 3
 
@@ -240,12 +251,18 @@ def staff_summary(cfg: KioskConfig, store: LocalStore, now: datetime, question: 
     scale = current.get(question)
     # Each reason's mentions by negative answers and by all: where the kiosk asks why after every
     # answer (followup "every") a happy customer says what went well, which is no complaint.
-    reasons = store.db.execute_sql(
-        f"SELECT j.value, SUM({sql_rule('negative', 'r.scale', 'r.value')}), COUNT(*)"
-        " FROM response r INDEXED BY response_stats"
-        " JOIN followup f ON f.response_id = r.id, json_each(f.reasons) j"
-        " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL"
-        " AND (? IS NULL OR r.scale = ?) GROUP BY j.value", (*span, scale, scale)).fetchall()
+    # Reasons the card damaged are in neither list, not a staff screen that closes the app
+    # (kiosk.damaged_text): a cell no longer JSON is read as none, a code with a byte not UTF-8
+    # (read as U+FFFD, which no catalogue code holds) is left out.
+    with tolerant_text(store.db.connection()):
+        reasons = [row for row in store.db.execute_sql(
+            f"SELECT j.value, SUM({sql_rule('negative', 'r.scale', 'r.value')}), COUNT(*)"
+            " FROM response r INDEXED BY response_stats"
+            " JOIN followup f ON f.response_id = r.id,"
+            " json_each(CASE WHEN json_valid(f.reasons) THEN f.reasons ELSE '[]' END) j"
+            " WHERE r.local_date BETWEEN ? AND ? AND r.question_id = ? AND r.filtered IS NULL"
+            " AND (? IS NULL OR r.scale = ?) GROUP BY j.value", (*span, scale, scale)).fetchall()
+            if "\ufffd" not in str(row[0])]
     answered = store.db.execute_sql(
         "SELECT COUNT(*) FROM response r INDEXED BY response_stats"
         " JOIN followup f ON f.response_id = r.id"

@@ -187,6 +187,55 @@ def test_a_comment_the_card_damaged_is_shown_on_the_staff_screen_not_a_crash(cfg
         store.db.execute_sql("SELECT comment FROM followup").fetchall()
 
 
+# 'queue' with its 'e' damaged: a byte that is not UTF-8 inside a reason code; and the JSON's
+# closing quote of a reason damaged: the cell is not JSON any more.
+_QU_E_UE = "CAST(X'5B227175FF657565225D' AS TEXT)"          # ["qu\xffeue"]
+_NOT_JSON = "CAST(X'5B227175657565FF5D' AS TEXT)"           # ["queue\xff]
+
+
+@pytest.mark.parametrize("damage", [_QU_E_UE, _NOT_JSON], ids=["a reason code", "the JSON"])
+def test_reasons_the_card_damaged_are_left_out_of_the_staff_screen_not_a_crash(cfg, store, recorder, clock, damage):
+    """One byte of a follow-up's reasons damaged on the card: the staff screen's reasons query
+    raised "Could not decode to UTF-8 column 'value'" (or SQLite's "malformed JSON") out of the
+    staff view, which closed the kiosk app at every visit. That follow-up's reasons are left out
+    of the top lists (no catalogue code has a U+FFFD), the others counted as before."""
+    from kiosk.stats import staff_summary
+    for i in range(3):
+        r = tap(recorder, clock, utc(2026, 11, 23, 8, 0) + timedelta(minutes=10 * i), 1)
+        recorder.record_followup(r.id, ["queue"], None)
+    store.db.execute_sql(f"UPDATE followup SET reasons = {damage} WHERE seq = (SELECT MIN(seq) FROM followup)")
+    clock.set(utc(2026, 11, 23, 11, 0))
+    s = staff_summary(cfg, store, clock.now(), "visit")
+    assert s["followups"] == 3 and s["top_complaints"] == [{"code": "queue", "n": 2}]
+    with pytest.raises(Exception, match="Could not decode|malformed JSON"):       # strict again after
+        store.db.execute_sql("SELECT j.value FROM followup, json_each(followup.reasons) j").fetchall()
+
+
+def test_a_question_id_the_card_damaged_is_no_crash_of_the_staff_screen(tmp_path, clock):
+    """One byte of an employee answer's question id damaged on the card (`pulse` stored as
+    `pu\xffse`), and of a customer answer's (`visit`): listing the questions withheld from every
+    local figure raised "Could not decode to UTF-8 column 'question_id'" out of the staff view,
+    which closed the kiosk app at every visit. The screen's figures are read tolerantly
+    (`staff_screen`): each question's without the damaged answer, the pulse's still withheld.
+    `kiosk stats` still says the card is damaged and how to mend it (tests/test_sd_card.py)."""
+    from kiosk.stats import staff_screen
+    cfg, store = _pulse_kiosk(tmp_path, clock)
+    with store:
+        store.db.execute_sql("UPDATE response SET question_id = CAST(X'7075FF7365' AS TEXT)"
+                             " WHERE seq = (SELECT MIN(seq) FROM response WHERE question_id = 'pulse')")
+        store.db.execute_sql("UPDATE response SET question_id = CAST(X'7669FF6974' AS TEXT)"
+                             " WHERE seq = (SELECT MIN(seq) FROM response WHERE question_id = 'visit')")
+        visit = staff_screen(cfg, store, clock.now(), "visit")
+        pulse = staff_screen(cfg, store, clock.now(), "pulse")
+        with pytest.raises(Exception, match="Could not decode"):     # `kiosk stats` reads strictly
+            local_stats(cfg, store, clock.now())
+    today = visit["stats"]["periods"]["today"]
+    assert today["answers"] == 2 and set(today["questions"]) == {"visit"} and today["by_hour"][20] == 0
+    assert visit["summary"]["days"][-1]["n"] == 2 and visit["summary"]["withheld"] is False
+    assert pulse["stats"]["withheld"] == ["pulse"] and pulse["summary"]["withheld"] is True
+    assert pulse["stats"]["periods"]["today"]["answers"] == 0
+
+
 def test_staff_summary_keeps_praise_apart_from_the_complaints(cfg, store, recorder, clock):
     """Asked why after every answer, a happy customer says what went well: the staff praised
     four times and blamed once are not the top complaint; each list ranks its own mentions."""

@@ -520,7 +520,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                 screen.on_lang(self)
 
         def staff_view(self) -> dict | None:
-            from kiosk.stats import local_stats, staff_summary
+            from kiosk.stats import staff_screen
             f = self.flow
             cfg = f.cfg
             try:
@@ -542,8 +542,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             alerts = screens.parse_alerts(store.get_meta("site.alerts"))
             alerts.sort(key=lambda a: str(a.get("raised_at", "")), reverse=True)
             self._staff_cache = {
-                "question": q, "stats": local_stats(cfg, store, now, question=q.id), "now": now,
-                "summary": staff_summary(cfg, store, now, q.id),
+                "question": q, **staff_screen(cfg, store, now, q.id), "now": now,
                 "kiosk_id": cfg.kiosk_id, "ip": address, "version": __version__, "alerts": alerts,
             }
             self._staff_key = key
