@@ -90,8 +90,14 @@ def held_from(events_json: Sequence[str], hold: Hold | None) -> int | None:
 
 
 def hold_for(boot_id: str, synced: bool, monotonic_ns: int, longest_s: float) -> Hold | None:
-    """What of the running boot waits for its clock now: nothing once it has synced."""
-    return None if synced else Hold(boot_id, monotonic_ns - int(longest_s * 1e9))
+    """What of the running boot waits for its clock now: nothing once it has synced, and nothing
+    once the boot is older than `longest_s` (monotonic time counts from the boot) without a sync:
+    a clock that has not synced by then has no NTP to sync from (a laptop's demo, a kiosk whose
+    network blocks NTP), and holding every answer of its for good would make the live pages
+    `longest_s` late for ever (a review: the demo's key press never reached its dashboard)."""
+    if synced or longest_s <= 0 or monotonic_ns > longest_s * 1e9:
+        return None
+    return Hold(boot_id, monotonic_ns - int(longest_s * 1e9))
 
 
 def live_anchor(boot_id: str, synced: bool, now_text: str, monotonic_ns: int) -> P.Anchor | None:

@@ -73,9 +73,6 @@ CONNECT_TIMEOUT_S = 10.0
 MAX_ACK_TIMEOUT_S = 1800.0
 PRUNE_EVERY_S = 6 * 3600.0         # how often acknowledged answers past their days are removed
 PRUNE_UNSYNCED_RETRY_S = 60.0      # while the clock is not synced, look again this soon
-# Answers this boot recorded before its clock synced wait for the sync up to this long each, so
-# their batch can name the boot's clock anchor (kiosk.anchors); then they go without one.
-HOLD_UNSYNCED_S = 300.0
 # Between two write transactions of a retention pass: longer than the sleeps of SQLite's busy
 # handler so far, so a tap waiting for the lock gets it at its next try (kiosk.retention).
 PASS_PAUSE_S = 0.02
@@ -494,8 +491,9 @@ class SyncAgent:
                            self.clock.monotonic_ns())
 
     def _hold(self) -> Hold | None:
-        """The running boot's unsynced answers that wait for its clock (HOLD_UNSYNCED_S)."""
-        return hold_for(self.clock.boot_id(), self.clock.clock_synced(), self.clock.monotonic_ns(), HOLD_UNSYNCED_S)
+        """The running boot's unsynced answers that wait for its clock (sync.clock_wait_s)."""
+        return hold_for(self.clock.boot_id(), self.clock.clock_synced(), self.clock.monotonic_ns(),
+                        self.cfg.sync.clock_wait_s)
 
     def _pump_unmarked(self) -> None:
         """The outbox cannot be written (a full card): what is recorded can still be read, so
@@ -745,8 +743,9 @@ class SyncAgent:
     def _timeout_message(self, timeout: float | None) -> str:
         depth = self.outbox.depth()
         link = "connected" if self.connected else f"not connected: {self.last_error or 'connecting'}"
-        waits = "" if self.clock.clock_synced() else (
-            f"; the clock has not synced: answers recorded before it does wait for it, up to {HOLD_UNSYNCED_S:g} s each")
+        waits = "" if self._hold() is None else (
+            "; the clock has not synced: answers recorded before it wait for it in the boot's first "
+            f"{self.cfg.sync.clock_wait_s:g} s (sync.clock_wait_s)")
         return (f"timed out after {timeout:g} s: {depth} event(s) not yet acknowledged by the centre "
                 f"({link}{waits})")
 

@@ -198,6 +198,9 @@ KEYS: tuple[Key, ...] = (
     Key("sync.backoff_min_s", "float", 1.0, "First reconnect delay; doubles on each failure.", minimum=0.05, maximum=600),
     Key("sync.backoff_max_s", "float", 60.0, "Longest reconnect delay.", minimum=0.1, maximum=3600),
     Key("sync.status_interval_s", "float", 60.0, "How often the agent republishes its status.", minimum=1, maximum=86400),
+    Key("sync.clock_wait_s", "float", 300.0, "Answers recorded before the clock synced, in a boot's first this many "
+        "seconds, wait for the sync before they are sent, so their batch can name the boot's clock anchor "
+        "(docs/sync.md); 0: never wait (a demo, a kiosk without NTP).", minimum=0, maximum=3600),
     Key("staff.pin_hash", "str", "", "Salted hash of the staff PIN (make one with `kiosk pin hash`). Empty: the staff screen is locked."),
     Key("staff.max_tries", "int", 5, "Wrong PINs in a row before the PIN pad locks (for a while, see lockout_s).", minimum=1, maximum=100),
     Key("staff.lockout_s", "float", 300.0, "Longest PIN pad lock: each run of max_tries wrong PINs locks it, from 15 s doubling up to this.",
