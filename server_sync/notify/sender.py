@@ -41,6 +41,10 @@ log = logging.getLogger("kundpuls.notify")
 HTTP_TIMEOUT_S = 10.0
 SMTP_TIMEOUT_S = 30.0
 STOPPED = "not finished: the worker was stopped during the send"
+# Mails one round sets aside, each having ended a new connection at once, before it ends (each
+# costs a connection): enough to get past a mail the server always refuses that way, and a server
+# that ends every connection at once costs no more than this many connections a round.
+MAX_SET_ASIDE = 3
 
 
 def _nothing() -> None:
@@ -204,11 +208,30 @@ def _all_wait(db: Database, due: list[queue.DueMail], now: datetime, why: str) -
     return 0
 
 
+# (the mail in hand when the server ended the connection, why it ended): the mail is claimed
+Ended = tuple[queue.DueMail, str]
+
+
 def _waits(db: Database, mail: queue.DueMail, why: str, now: datetime) -> int:
     """The mail in hand when the server ended the round waits, no try counted. None went: 0."""
     log.warning("mail %d to %s waits: %s", mail.id, mail.to_addr, why)
     queue.mail_waits(db, mail, now, why)
     return 0
+
+
+def _settle_set_aside(db: Database, set_aside: list[Ended], took_others: bool, now: datetime) -> None:
+    """The mails that ended a new connection at once, at the end of the round. When the server
+    took other mail this round, it is this mail the server refuses (a content filter that drops
+    the connection on it, every time): a try of its own, so the backoff and MAX_ATTEMPTS apply
+    and it shows as failed; taken for the server's state, it waited every 5 minutes for ever (a
+    review). When the server took none, the server's problem: they wait, no try counted."""
+    for mail, why in set_aside:
+        if not took_others:
+            _waits(db, mail, why, now)
+            continue
+        error = f"the server ended the connection on this mail while it took others: {why}"
+        log.warning("mail %d to %s: %s (attempt %d)", mail.id, mail.to_addr, error, mail.attempts + 1)
+        queue.record_mail(db, mail, now, False, error)
 
 
 def _to_whom_now(db: Database, mail: queue.DueMail, now: datetime) -> queue.DueMail | None:
@@ -222,10 +245,6 @@ def _to_whom_now(db: Database, mail: queue.DueMail, now: datetime) -> queue.DueM
         queue.give_up_mail(db, mail, now, why)
         return None
     return mail if address.lower() == mail.to_addr.lower() else queue.readdress_mail(db, mail, address)
-
-
-# (the mail in hand when the server ended the connection, why it ended): the mail is claimed
-Ended = tuple[queue.DueMail, str]
 
 
 def _send_over(db: Database, conn: Any, sockets: Sockets, settings: smtp.SmtpSettings, mails: list[queue.DueMail],
@@ -258,7 +277,7 @@ def _send_over(db: Database, conn: Any, sockets: Sockets, settings: smtp.SmtpSet
                 break
             except Exception as e:  # noqa: BLE001 - a mail that cannot be built or sent fails alone
                 why = smtp_errors.server_ended(e)
-                if why is not None:         # the server's doing, not the mail's: no try counted
+                if why is not None:         # the server's or the mail's: the round tells (deliver_mail)
                     broken = True
                     progress()
                     return sent, (mail, why), mails[i + 1:]
@@ -281,12 +300,15 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
     many went. `unrecorded`: as `deliver_webhooks`'s, written first.
     Without SMTP settings mail waits in its queue (said once per run in the log). A mail the
     server has not taken within SMTP_TIMEOUT_S fails (and the connection with it): the mails
-    after it wait for the next round. When the server ends the connection (a 421, hanging up),
+    after it wait for the next round. When the server ends the connection (a 421, hanging up)
     after taking a mail on it, a new one goes on where it ended (servers limit the mails of one
-    connection); one that took none ends the round: the mail in hand waits (`queue.mail_waits`, no
-    try of its own), the others are not tried (a review: each was a failed try on a dead
-    connection, and given up). `now`: when the round began; `clock` (seconds) the time since
-    (`round_clock`)."""
+    connection). A mail that ends a new connection at once is set aside and the mails after it go
+    on another (a review: they waited for the next round); at the end of the round it counts a try
+    when the server took other mail in the round, else waits (`_settle_set_aside`). After
+    MAX_SET_ASIDE of them, or when the server cannot be reached again, the round ends: the mail in
+    hand waits (`queue.mail_waits`, no try of its own), the others are not tried (a review: each
+    was a failed try on a dead connection, and given up). `now`: when the round began; `clock`
+    (seconds) the time since (`round_clock`)."""
     if stopping(stop):
         return 0
     unrecorded = Unrecorded() if unrecorded is None else unrecorded
@@ -302,22 +324,33 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
     if settings is None:
         log.warning("%d mail(s) wait: no SMTP server is set (kiosk-central notify smtp set)", len(due))
         return 0
-    sent, ended, mails = 0, None, due
+    sent, ended, mails, set_aside, first = 0, None, due, [], True
     while True:
         with Sockets() as sockets:
             try:
                 conn = bounded(lambda: connect(settings, sockets), SMTP_TIMEOUT_S, sockets, stop)
             except Stopped:                 # none (else) was tried: all stay due
+                _settle_set_aside(db, set_aside, sent > 0, at())
                 return sent + (_waits(db, *ended, at()) if ended else 0)
             except Exception as e:  # noqa: BLE001 - e.g. OSError (a timeout too), SMTPException, CentralConfigError
                 why = smtp_errors.cannot_connect(settings.host, settings.port, e)
-                return sent + (_waits(db, ended[0], why, at()) if ended else _all_wait(db, due, now, why))
+                if first:
+                    return _all_wait(db, due, now, why)
+                _settle_set_aside(db, set_aside, sent > 0, at())
+                return sent + (_waits(db, ended[0], why, at()) if ended else 0)
+            first = False
             progress()
             went, now_ended, mails = _send_over(db, conn, sockets, settings, [ended[0], *mails] if ended else mails,
                                                 {ended[0].id} if ended else set(), at, stop, progress, unrecorded)
         sent += went
         if now_ended is None:
-            return sent
-        if not went:                        # the server takes none now: the next round
-            return sent + _waits(db, *now_ended, at())
-        ended = now_ended
+            break
+        if went:                            # a limit of the connection, maybe: it goes first on the next
+            ended = now_ended
+            continue
+        ended = None                        # it ended a new connection at once: the next go on without it
+        set_aside.append(now_ended)
+        if not mails or len(set_aside) >= MAX_SET_ASIDE:
+            break
+    _settle_set_aside(db, set_aside, sent > 0, at())
+    return sent

@@ -240,27 +240,89 @@ def test_a_server_that_cannot_be_reached_again_ends_the_round(central_db):
 @pytest.mark.parametrize("hang_up", [False, True], ids=["421", "hang-up"])
 def test_a_server_that_ends_each_connection_at_once_costs_no_mail_a_try(central_db, hang_up):
     """A server that answers 421 to the first mail (or hangs up): the server's problem, as one
-    that cannot be reached, so no try of any mail's own; the mail waits (its reason shown), those
-    after it are not tried this round (not claimed, still due), and none is ever given up for it."""
-    db = central_db
+    that cannot be reached, so no try of any mail's own. The worker sets that mail aside and tries
+    the next on a new connection (a mail the server alone refuses must not hold up the others),
+    MAX_SET_ASIDE of them at most, each a connection: they wait (their reason shown), those after
+    them are not tried this round (not claimed, still due), and none is ever given up for it."""
+    db, connections = central_db, []
     port = free_tcp_port()
     at = NOW
+
+    def connect(settings, sockets):
+        connections.append(1)
+        return sender.smtp_connection(settings, sockets)
     with LocalSmtp(port=port, per_connection=0, hang_up=hang_up):
         _thirty_mails(db, port)
-        assert sender.deliver_mail(db, at) == 0
+        assert sender.deliver_mail(db, at, connect=connect) == 0
+        assert len(connections) == sender.MAX_SET_ASIDE
         state = sorted((d["what"], d["attempts"], d["next_attempt_at"], d["last_error"]) for d in queue.deliveries(db))
         first_wait = str((NOW + timedelta(seconds=queue.SERVER_DOWN_DELAY_S)).replace(tzinfo=None))
-        assert state[0][:2] == ("m00", 0) and state[0][2] >= first_wait, state[0]
+        aside = state[:sender.MAX_SET_ASIDE]
+        assert [s[:2] for s in aside] == [(f"m{i:02d}", 0) for i in range(sender.MAX_SET_ASIDE)], aside
+        assert all(s[2] >= first_wait for s in aside), aside
         said = "the server closed the connection" if hang_up else "421 4.7.0 Too many messages"
-        assert said in state[0][3], state[0]
-        assert {s[1:] for s in state[1:]} == {(0, str(NOW.replace(tzinfo=None)), None)}     # untried, still due
+        assert all(said in s[3] for s in aside), aside
+        assert {s[1:] for s in state[sender.MAX_SET_ASIDE:]} == {(0, str(NOW.replace(tzinfo=None)), None)}  # untried
         for _ in range(queue.MAX_ATTEMPTS + 2):
             at += timedelta(minutes=6)
-            assert sender.deliver_mail(db, at) == 0
+            assert sender.deliver_mail(db, at, connect=connect) == 0
+        assert len(connections) == sender.MAX_SET_ASIDE * (queue.MAX_ATTEMPTS + 3)
     assert {(d["state"], d["attempts"]) for d in queue.deliveries(db)} == {("waiting", 0)}
     with LocalSmtp(port=port) as server:
         assert sender.deliver_mail(db, at + timedelta(minutes=6)) == 30
     assert len(server.messages) == 30
+
+
+def _poisoned(raw: bytes) -> bool:
+    return b"Subject: poison" in raw
+
+
+@pytest.mark.parametrize("hang_up", [False, True], ids=["421", "hang-up"])
+@pytest.mark.parametrize("where", [0, 4, 9], ids=["first", "between", "last"])
+def test_a_mail_the_server_always_ends_the_connection_on_is_tried_and_given_up_and_holds_up_no_other(
+        central_db, hang_up, where):
+    """A content filter that drops the connection (or answers 421) on one mail, every time, while
+    it takes the others: that mail was taken for a server outage, so it waited every 5 minutes for
+    ever, no try counted, and the mails after it waited for the next round (a review). Now its
+    ending counts as a try of its own when the server takes other mail that round (before it, or
+    after it on a new connection that skips it): the usual backoff, given up after MAX_ATTEMPTS,
+    shown as failed; the others all go in the first round. A round in which the server takes no
+    other mail (nothing else is due) is still the server's problem: no try counted."""
+    db, still = central_db, lambda: 0.0      # each round's records at its start
+    with LocalSmtp(ends_on=_poisoned, hang_up=hang_up) as server:
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
+        with db.atomic():
+            for i in range(10):
+                queue.enqueue_mail(db, "anna@example.se", "poison" if i == where else f"m{i:02d}", "t", "<p>t</p>", NOW)
+        assert sender.deliver_mail(db, NOW, clock=still) == 9
+        assert sorted(m["Subject"] for m in server.messages) == sorted(f"m{i:02d}" for i in range(10) if i != where)
+
+        def poison() -> dict:
+            [d] = [d for d in queue.deliveries(db) if d["what"] == "poison"]
+            return d
+        d = poison()
+        assert (d["state"], d["attempts"]) == ("waiting", 1), d
+        assert d["last_error"].startswith("the server ended the connection on this mail while it took others: "), d
+        said = "the server closed the connection" if hang_up else "421 4.7.1 Message dropped by the content filter"
+        assert said in d["last_error"], d
+        assert d["next_attempt_at"] == str((NOW + queue.retry_delay(1)).replace(tzinfo=None))
+        # Alone in its round, the server takes nothing: the server's problem, no try counted.
+        at = NOW + queue.retry_delay(1)
+        assert sender.deliver_mail(db, at, clock=still) == 0
+        assert (poison()["state"], poison()["attempts"]) == ("waiting", 1)
+        at += timedelta(seconds=queue.SERVER_DOWN_DELAY_S)
+        # With other mail in its rounds, each round is a try: given up after MAX_ATTEMPTS.
+        for attempt in range(2, queue.MAX_ATTEMPTS + 1):
+            with db.atomic():
+                queue.enqueue_mail(db, "bo@example.se", f"n{attempt:02d}", "t", "<p>t</p>", at)
+            assert sender.deliver_mail(db, at, clock=still) == 1
+            assert poison()["attempts"] == attempt
+            at += queue.retry_delay(attempt)
+    d = poison()
+    assert d["state"] == "failed" and d["attempts"] == queue.MAX_ATTEMPTS and said in d["last_error"]
+    assert [f["what"] for f in queue.deliveries(db, failed_only=True) if f["state"] == "failed"] == ["poison"]
+    assert len(server.raw) == 9 + queue.MAX_ATTEMPTS - 1
+    assert {d["state"] for d in queue.deliveries(db) if d["what"] != "poison"} == {"delivered"}
 
 
 def test_the_commands(central_url, central_db, receivers, capsys):
