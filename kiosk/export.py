@@ -119,7 +119,7 @@ def csv_cell(spec: FieldSpec, value: Any) -> Any:
         return None
     if spec.kind == "bool":
         return int(value)
-    if spec.kind == "list":
+    if spec.kind == "list" and not isinstance(value, str):     # a str: no longer JSON (wire_value)
         return list_cell(value)
     return text_cell(value) if isinstance(value, str) else value
 

@@ -10,7 +10,9 @@ seqs the ack names as refused for good: they stay in the database and are never 
 
 A text cell the card damaged (a byte that is not UTF-8) does not stop the outbox: its event goes
 with the damaged characters as U+FFFD, as `kiosk export` writes it (kiosk.damaged_text), and the
-batch names where, so the agent can say so; nothing else reads text that way.
+batch names where, so the agent can say so; nothing else reads text that way. A follow-up's
+reasons no longer JSON go as the text they hold (kiosk.store.event_json_sql): the centre refuses
+that event alone.
 
 Every write is one short transaction (a few milliseconds for a full batch), so a tap recorded
 by the app at the same moment waits at most that long. This module never deletes a row and

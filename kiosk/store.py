@@ -116,7 +116,12 @@ def wire_value(spec: FieldSpec, stored: Any) -> Any:
     if spec.kind == "bool":
         return bool(stored)
     if spec.kind == "list":
-        return json.loads(stored) if isinstance(stored, str) else list(stored)
+        if not isinstance(stored, str):
+            return list(stored)
+        try:
+            return json.loads(stored)
+        except ValueError:
+            return stored          # no longer JSON (a damaged card): the text, as the outbox sends it
     return stored
 
 
@@ -168,7 +173,10 @@ def event_json_sql(model: type[_EventRow]) -> str:
         if spec.kind == "bool":
             col = f"json(CASE WHEN {col} IS NULL THEN 'null' WHEN {col} THEN 'true' ELSE 'false' END)"
         elif spec.kind == "list":
-            col = f"json({col})"
+            # A cell the card damaged so it is no longer JSON goes as the text it holds (a JSON
+            # string, as `wire_value` gives it): json() of it failed the whole read, and the
+            # outbox sent nothing after that event, ever. The centre refuses that event alone.
+            col = f"json(CASE WHEN json_valid({col}) THEN {col} ELSE json_quote({col}) END)"
         parts.append(f"'{spec.name}', {col}")
     return f"json_object({', '.join(parts)})"
 

@@ -138,22 +138,30 @@ def test_export_errors(tmp_path, capsys):
 DAMAGE = "UPDATE followup SET comment = CAST(X'4BC3' AS TEXT) WHERE seq = (SELECT MIN(seq) FROM followup)"
 
 
+@pytest.mark.parametrize("column, cell, exported", [
+    ("comment", "X'4BC3'", "K\ufffd"),
+    ("reasons", "X'5B2271C3'", '["q\ufffd'),      # no longer JSON, and a byte not UTF-8
+], ids=["comment", "reasons-not-json"])
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_a_damaged_byte_in_a_text_cell_is_exported_not_a_traceback(fmt, cfg, store, recorder, clock, tmp_path, capsys):
+def test_a_damaged_byte_in_a_text_cell_is_exported_not_a_traceback(
+        fmt, column, cell, exported, cfg, store, recorder, clock, tmp_path, capsys):
     """One byte of a comment damaged on the card (not UTF-8) stopped the export with a traceback
     ("Could not decode to UTF-8 column 'comment'") and nothing exported: the rescue path lost
-    every record for one byte. The damaged text is exported with U+FFFD in its place."""
+    every record for one byte. The damaged text is exported with U+FFFD in its place. A
+    follow-up's reasons damaged so they are no longer JSON stopped it too (JSONDecodeError):
+    they are exported as the text they hold, as the outbox sends them (`kiosk-central import`
+    dead-letters that line alone)."""
     fill(recorder, clock)
-    store.db.execute_sql(DAMAGE)
+    store.db.execute_sql(f"UPDATE followup SET {column} = CAST({cell} AS TEXT) WHERE seq = (SELECT MIN(seq) FROM followup)")
     target = tmp_path / f"kiosk.{fmt}"
     assert main(["export", "--data-dir", str(cfg.data_dir), "--format", fmt, "-o", str(target)]) == 0
     assert "Traceback" not in capsys.readouterr().err
     text = target.read_text(encoding="utf-8")
     if fmt == "jsonl":
         events = [json.loads(x) for x in text.splitlines()[1:-1]]
-        assert len(events) == 4 and events[1]["comment"] == "K\ufffd"
+        assert len(events) == 4 and events[1][column] == exported
     else:
-        assert [r["comment"] for r in csv.DictReader(io.StringIO(text)) if r["type"] == "followup"] == ["K\ufffd"]
+        assert [r[column] for r in csv.DictReader(io.StringIO(text)) if r["type"] == "followup"] == [exported]
 
 
 def test_the_export_reads_text_tolerantly_only_while_it_exports(cfg, store, recorder, clock):

@@ -4,6 +4,7 @@ marked sent; acks mark exactly the named seqs; requeue; an invalid event travels
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime, timezone
 
 import pytest
@@ -198,6 +199,31 @@ def test_a_question_id_the_card_damaged_goes_too_and_only_it_is_refused(cfg, sto
     with pytest.raises(P.EventsRefused) as refused:
         P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW)
     assert refused.value.seqs == (3,) and "question_id" in refused.value.reason
+
+
+@pytest.mark.parametrize("cell, named", [(b'["queu', False), (b'["q\xc3', True), (b'["q\xffeue"]', True)],
+                         ids=["not-json", "not-json-nor-utf8", "a-code-not-utf8"])
+def test_a_reasons_cell_the_card_damaged_goes_with_the_rest_and_only_its_event_is_refused(
+        cfg, store, recorder, clock, cell, named):
+    """A follow-up's reasons the card damaged so they are no longer JSON: SQLite's json() failed
+    the outbox's whole read ("malformed JSON") at every try, so the kiosk delivered nothing from
+    that follow-up on. The cell now goes as the text it holds (a JSON string; a damaged byte as
+    U+FFFD, named), with every event after it; the centre refuses that event alone, naming
+    reasons, and takes the rest. A reason code with a damaged byte in valid JSON goes so too."""
+    record(recorder, clock, 6, followups=True)             # 6 responses + 2 follow-ups, seqs 1..8
+    seq = store.db.execute_sql("SELECT MAX(seq) FROM followup").fetchone()[0]
+    con = sqlite3.connect(cfg.db_path)                     # as the card left it, not through the store
+    with con:
+        con.execute("UPDATE followup SET reasons = CAST(? AS TEXT) WHERE seq = ?", (cell, seq))
+    con.close()
+    b = Outbox(store, cfg.kiosk_id).next_batch(100, 1 << 20, now=NOW, sent_at=SENT)
+    assert b.seqs == tuple(range(1, 9)) and b.invalid is None
+    assert b.damaged == (((seq, "followup.reasons"),) if named else ())
+    sent = {e["seq"]: e for e in json.loads(b.payload)["events"]}
+    assert sent[seq]["reasons"] == (cell.decode("utf-8", "replace") if cell[-1:] != b"]" else ["q\ufffdeue"])
+    with pytest.raises(P.EventsRefused) as refused:
+        P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW)
+    assert refused.value.seqs == (seq,) and "reasons" in refused.value.reason
 
 
 def test_a_batch_names_the_anchor_of_each_boot_whose_unsynced_events_it_holds(cfg, store, recorder, clock):
