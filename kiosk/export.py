@@ -2,15 +2,16 @@
 
 JSONL is the format the centre imports (`kiosk-central import FILE`, idempotent on event id):
 line 1 is a header `{"type": "export", "schema": 1, …}`, then one line per event, exactly the
-wire event dict (`Response.to_event()` / `FollowUp.to_event()`), in `seq` order, and a last
+wire event dict (`kiosk.store.wire_event`, as `Response.to_event()` gives it), in `seq` order, and a last
 line `{"type": "end", "events": N}` so a truncated file is detected. CSV carries the same
 fields for a spreadsheet, and never a cell a spreadsheet would run as a formula. See
 docs/export-format.md.
 
-Records are streamed from the database (peewee `.iterator()`, no caching), never loaded in
+Records are streamed from the database (a plain cursor, no caching), never loaded in
 memory at once; export never writes to the database (it does not mark anything sent). A text
-cell with a damaged byte (not UTF-8) is written with U+FFFD in its place (kiosk.damaged_text):
-the rescue path keeps every record it can read.
+cell with a damaged byte (not UTF-8) is written with U+FFFD in its place (kiosk.damaged_text),
+a cell the card turned into a BLOB as its text, and a follow-up's reasons no longer JSON as the
+text they hold, as the outbox sends them: the rescue path keeps every record it can read.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from server_sync.protocol import FieldSpec, FollowUpEvent, ResponseEvent, field_
 from kiosk.config import KioskConfig
 from kiosk.damaged_text import tolerant_text
 from kiosk.earlier import SentMark
-from kiosk.store import FollowUp, LocalStore, Response
+from kiosk.store import FollowUp, LocalStore, Response, wire_event
 
 SCHEMA = 1
 FORMATS = ("jsonl", "csv")
@@ -76,9 +77,19 @@ def events(store: LocalStore, since: date | None = None, tz_name: str = "UTC") -
             lost = Response.id.is_null() if at is None else (Response.id.is_null() & (FollowUp.recorded_at >= at))
             fq = (fq.join(Response, JOIN.LEFT_OUTER, on=(FollowUp.response_id == Response.id))
                   .where((Response.local_date >= day) | lost))
-        for row in heapq.merge(rq.iterator(), fq.iterator(), key=lambda r: r.seq):
-            sent.cover(row.seq)
-            yield row.to_event()
+        for model, row in heapq.merge(_stored(store, Response, rq), _stored(store, FollowUp, fq),
+                                      key=lambda r: r[1]["seq"]):
+            sent.cover(row["seq"])
+            yield wire_event(model.EVENT, row)
+
+
+def _stored(store: LocalStore, model: type, query: Any) -> Iterator[tuple[type, dict[str, Any]]]:
+    """The rows of `query` as stored, by column name: peewee's own conversion would fail on a
+    cell the card turned into a BLOB (wire_value reads it as text, as the outbox sends it)."""
+    cur = store.db.execute(query)
+    names = [d[0] for d in cur.description]
+    for values in cur:
+        yield model, dict(zip(names, values))
 
 
 def header(cfg: KioskConfig, exported_at: datetime, since: date | None) -> dict[str, Any]:

@@ -34,14 +34,14 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Mapping
 from urllib.parse import quote
 
 from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase, TextField
 
 from kiosk.access import database_exists, file_in_the_way, no_access
-from kiosk.damaged_text import undecodable
+from kiosk.damaged_text import decode_text, undecodable
 from kiosk.earlier import mark_made, start_sequence
 from kiosk.exc import DamagedDatabase, DiskFull, IdentityError, StoreError
 from kiosk.migrations import LATEST, UserVersion, migrations, not_a_kiosk_database, pending_may_wait
@@ -103,10 +103,15 @@ class _EventRow(_Base):
 
     def to_event(self) -> dict[str, Any]:
         """The wire form of this row, as `protocol.encode_batch` sends it."""
-        out: dict[str, Any] = {"type": self.EVENT.type}
-        for spec in fields_of(self.EVENT):
-            out[spec.name] = wire_value(spec, getattr(self, spec.name))
-        return out
+        return wire_event(self.EVENT, {spec.name: getattr(self, spec.name) for spec in fields_of(self.EVENT)})
+
+
+def wire_event(event: type, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The wire form of a row of `event`'s columns as stored (`stored`: by column name)."""
+    out: dict[str, Any] = {"type": event.type}
+    for spec in fields_of(event):
+        out[spec.name] = wire_value(spec, stored[spec.name])
+    return out
 
 
 def wire_value(spec: FieldSpec, stored: Any) -> Any:
@@ -115,6 +120,8 @@ def wire_value(spec: FieldSpec, stored: Any) -> Any:
         return None
     if spec.kind == "bool":
         return bool(stored)
+    if isinstance(stored, bytes):
+        stored = decode_text(stored)   # a BLOB the card made of a cell: its text, as the outbox sends it
     if spec.kind == "list":
         if not isinstance(stored, str):
             return list(stored)
@@ -172,7 +179,13 @@ def event_json_sql(model: type[_EventRow]) -> str:
         col = spec.name
         if spec.kind == "bool":
             col = f"json(CASE WHEN {col} IS NULL THEN 'null' WHEN {col} THEN 'true' ELSE 'false' END)"
-        elif spec.kind == "list":
+        else:
+            # A cell the card turned into a BLOB (text and blob differ in the lowest bit of a
+            # cell's type in the record's header) goes as its text, as `wire_value` gives it:
+            # json_object refuses a BLOB, which failed the whole read, and nothing after it went.
+            col = (f"CAST({col} AS TEXT)" if spec.kind != "int"      # a NULL stays NULL
+                   else f"CASE WHEN typeof({col}) = 'blob' THEN CAST({col} AS TEXT) ELSE {col} END")
+        if spec.kind == "list":
             # A cell the card damaged so it is no longer JSON goes as the text it holds (a JSON
             # string, as `wire_value` gives it): json() of it failed the whole read, and the
             # outbox sent nothing after that event, ever. The centre refuses that event alone.

@@ -139,9 +139,11 @@ DAMAGE = "UPDATE followup SET comment = CAST(X'4BC3' AS TEXT) WHERE seq = (SELEC
 
 
 @pytest.mark.parametrize("column, cell, exported", [
-    ("comment", "X'4BC3'", "K\ufffd"),
-    ("reasons", "X'5B2271C3'", '["q\ufffd'),      # no longer JSON, and a byte not UTF-8
-], ids=["comment", "reasons-not-json"])
+    ("comment", "CAST(X'4BC3' AS TEXT)", "K\ufffd"),
+    ("reasons", "CAST(X'5B2271C3' AS TEXT)", '["q\ufffd'),      # no longer JSON, and a byte not UTF-8
+    ("comment", "X'4BC3'", "K\ufffd"),                           # a BLOB: one bit of the record's header
+    ("monotonic_ns", "X'4BC3'", "K\ufffd"),
+], ids=["comment", "reasons-not-json", "comment-blob", "number-blob"])
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_a_damaged_byte_in_a_text_cell_is_exported_not_a_traceback(
         fmt, column, cell, exported, cfg, store, recorder, clock, tmp_path, capsys):
@@ -150,9 +152,10 @@ def test_a_damaged_byte_in_a_text_cell_is_exported_not_a_traceback(
     every record for one byte. The damaged text is exported with U+FFFD in its place. A
     follow-up's reasons damaged so they are no longer JSON stopped it too (JSONDecodeError):
     they are exported as the text they hold, as the outbox sends them (`kiosk-central import`
-    dead-letters that line alone)."""
+    dead-letters that line alone). A cell the card turned into a BLOB stopped it too
+    (UnicodeDecodeError, or bytes json cannot write): exported as text, as the outbox sends it."""
     fill(recorder, clock)
-    store.db.execute_sql(f"UPDATE followup SET {column} = CAST({cell} AS TEXT) WHERE seq = (SELECT MIN(seq) FROM followup)")
+    store.db.execute_sql(f"UPDATE followup SET {column} = {cell} WHERE seq = (SELECT MIN(seq) FROM followup)")
     target = tmp_path / f"kiosk.{fmt}"
     assert main(["export", "--data-dir", str(cfg.data_dir), "--format", fmt, "-o", str(target)]) == 0
     assert "Traceback" not in capsys.readouterr().err

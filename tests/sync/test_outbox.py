@@ -226,6 +226,31 @@ def test_a_reasons_cell_the_card_damaged_goes_with_the_rest_and_only_its_event_i
     assert refused.value.seqs == (seq,) and "reasons" in refused.value.reason
 
 
+@pytest.mark.parametrize("column", ["comment", "reasons", "boot_id", "monotonic_ns"])
+def test_a_cell_the_card_turned_into_a_blob_goes_with_the_rest_and_only_its_event_is_refused(
+        cfg, store, recorder, clock, column):
+    """One bit of a record's header (text and blob differ in the lowest bit of a cell's type)
+    makes a cell a BLOB: json_object refused the outbox's whole read ("JSON cannot hold BLOB
+    values") at every try, so the kiosk delivered nothing from that event on. The cell now goes
+    as text (a byte not UTF-8 as U+FFFD, named) with every event after it; the centre takes a
+    comment so read and refuses any other such event alone."""
+    record(recorder, clock, 6, followups=True)             # 6 responses + 2 follow-ups, seqs 1..8
+    seq = store.db.execute_sql("SELECT MAX(seq) FROM followup").fetchone()[0]
+    con = sqlite3.connect(cfg.db_path)                     # as the card left it, not through the store
+    with con:
+        con.execute(f"UPDATE followup SET {column} = X'4BC3' WHERE seq = ?", (seq,))
+    con.close()
+    b = Outbox(store, cfg.kiosk_id).next_batch(100, 1 << 20, now=NOW, sent_at=SENT)
+    assert b.seqs == tuple(range(1, 9)) and b.damaged == ((seq, f"followup.{column}"),)
+    assert {e["seq"]: e for e in json.loads(b.payload)["events"]}[seq][column] == "K\ufffd"
+    if column == "comment":
+        assert len(P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW).events) == 8
+        return
+    with pytest.raises(P.EventsRefused) as refused:
+        P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW)
+    assert refused.value.seqs == (seq,) and column in refused.value.reason
+
+
 def test_a_batch_names_the_anchor_of_each_boot_whose_unsynced_events_it_holds(cfg, store, recorder, clock):
     """Split by size, a boot's unsynced answers go before its synced ones, yet each batch names
     the boot's anchor (its first synced answer after them), so the centre judges them as if they
