@@ -3,13 +3,18 @@ dates, and (PostgreSQL) the read-only role the docs describe."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import datetime
+from pathlib import Path
 
+import psycopg
 import pytest
 
 from server_sync.central.dialect import dialect_of
 from tests.analysis.seeding import add_question, add_site, answer, commit
 
+ROOT = Path(__file__).resolve().parents[2]
 DAY_VIEWS = ("v_hourly", "v_daily_site", "v_daily_chain", "v_reasons_daily")
 
 
@@ -42,3 +47,53 @@ def test_the_views_days_filter_as_dates_and_keep_the_first_day(days):
             # What Grafana's $__timeFilter(local_day) expands to.
             assert q(f"SELECT COUNT(DISTINCT local_day) FROM {view} WHERE local_day BETWEEN"
                      " '2026-10-01T00:00:00Z' AND '2026-10-02T23:59:59Z'") == [(2,)], view
+
+
+def documented_role(doc: str) -> list[str]:
+    """The statements of docs/analysis.md's BI role recipe."""
+    [block] = re.findall(r"```sql\n(-- The BI tool's role.*?)```", doc, re.S)
+    return [s.strip() for s in re.sub(r"--[^\n]*", "", block).split(";") if s.strip()]
+
+
+def granted_views(statements: list[str]) -> set[str]:
+    [grant] = [s for s in statements if s.startswith("GRANT SELECT")]
+    return set(re.findall(r"\bv_\w+", grant))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("central_url", ["postgresql"], indirect=True)
+def test_the_documented_bi_role_reads_every_view_it_names_and_no_table(central_url, central_db):
+    """The docs said only "read-only user recommended": a role limited to the views could not
+    group by region (no view had it; `site`, `region` are tables), and one given pg_read_all_data
+    read single employee answers. The role made exactly as docs/analysis.md says reads `v_sites`
+    and every other view it names, and is refused the tables."""
+    db = central_db
+    p = db.param
+    db.execute_sql(f"INSERT INTO region (id, name, created_at) VALUES ({p}, {p}, {p})", ("north", "North",
+                                                                                      datetime(2025, 1, 1)))
+    add_site(db, "s1")
+    add_site(db, "s2", tz="Europe/Oslo")
+    db.execute_sql("UPDATE site SET region_id = 'north' WHERE id = 's1'")
+    doc = (ROOT / "docs" / "analysis.md").read_text(encoding="utf-8")
+    role = "kp_bi_" + uuid.uuid4().hex[:10]
+    statements = [s.replace("kundpuls_bi", role) for s in documented_role(doc)]
+    documented = set(re.findall(r"^\| `(v_\w+)` \|", doc, re.M))
+    assert granted_views(statements) == documented
+    url = central_url
+    with psycopg.connect(url, autocommit=True) as owner:
+        for sql in statements:
+            owner.execute(sql)
+        try:
+            with psycopg.connect(url, user=role, autocommit=True) as bi:
+                for view in sorted(documented):
+                    bi.execute(f"SELECT * FROM {view} LIMIT 1").fetchall()
+                assert bi.execute("SELECT site_id, site_name, timezone, region_id, region_name FROM v_sites"
+                                  " ORDER BY 1").fetchall() == [("s1", "S1", "Europe/Stockholm", "north", "North"),
+                                                                ("s2", "S2", "Europe/Oslo", None, None)]
+                for table in ("response", "followup", "followup_reason", "site", "region", "web_user",
+                              "rollup_daily", "central_setting"):
+                    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                        bi.execute(f"SELECT 1 FROM {table} LIMIT 1")
+        finally:
+            owner.execute(f"DROP OWNED BY {role}")
+            owner.execute(f"DROP ROLE {role}")
