@@ -15,6 +15,7 @@ from server_sync.central.dialect import dialect_of
 from tests.analysis.seeding import add_question, add_site, answer, commit
 
 ROOT = Path(__file__).resolve().parents[2]
+CODES_COLUMNS = "followup_id, response_id, site_id, kiosk_id, question_id, scale, audience, value, recorded_at, reason"
 DAY_VIEWS = ("v_hourly", "v_daily_site", "v_daily_chain", "v_reasons_daily")
 
 
@@ -27,6 +28,12 @@ def days(central_db):
     rows = [answer("s1", datetime(2026, 9, 30 + d, 8, m) if d == 0 else datetime(2026, 10, d, 8, m), 1)
             for d in range(3) for m in range(2)]
     commit(db, rows, reasons={r["id"]: ["queue"] for r in rows})
+    p = db.param
+    db.cursor().executemany(
+        f"INSERT INTO followup (id, response_id, kiosk_id, seq, reasons, comment, recorded_at, received_at)"
+        f" VALUES ({p}, {p}, {p}, {p}, '[\"queue\"]', {p}, {p}, {p})",
+        [("f" + r["id"][1:], r["id"], r["kiosk_id"], 1000 + r["seq"], f"Lång kö {r['seq']}", r["recorded_at"],
+          r["recorded_at"]) for r in rows])
     return db
 
 
@@ -47,6 +54,18 @@ def test_the_views_days_filter_as_dates_and_keep_the_first_day(days):
             # What Grafana's $__timeFilter(local_day) expands to.
             assert q(f"SELECT COUNT(DISTINCT local_day) FROM {view} WHERE local_day BETWEEN"
                      " '2026-10-01T00:00:00Z' AND '2026-10-02T23:59:59Z'") == [(2,)], view
+
+
+def test_the_reason_codes_view_is_the_reasons_view_without_its_comments(days):
+    """`v_followup_reasons.comment` gave a role limited to the views every site's customer
+    comments, unaudited (the web app scopes and audits each). Its columns are a contract, so it
+    keeps them; `v_followup_reason_codes` (m0065) has its rows without the comment, for the BI role."""
+    q = lambda sql: [tuple(r) for r in days.execute_sql(sql).fetchall()]      # noqa: E731
+    columns = CODES_COLUMNS.split(", ")
+    codes = q("SELECT * FROM v_followup_reason_codes ORDER BY followup_id")
+    assert [d[0] for d in days.execute_sql("SELECT * FROM v_followup_reason_codes LIMIT 0").description] == columns
+    assert codes == q(f"SELECT {CODES_COLUMNS} FROM v_followup_reasons ORDER BY followup_id")
+    assert len(codes) == 6 and q("SELECT COUNT(comment) FROM v_followup_reasons") == [(6,)]
 
 
 def documented_role(doc: str) -> list[str]:
@@ -78,19 +97,20 @@ def test_the_documented_bi_role_reads_every_view_it_names_and_no_table(central_u
     role = "kp_bi_" + uuid.uuid4().hex[:10]
     statements = [s.replace("kundpuls_bi", role) for s in documented_role(doc)]
     documented = set(re.findall(r"^\| `(v_\w+)` \|", doc, re.M))
-    assert granted_views(statements) == documented
+    # Every documented view but the one with customers' comments (v_followup_reason_codes has its rows).
+    assert granted_views(statements) == documented - {"v_followup_reasons"}
     url = central_url
     with psycopg.connect(url, autocommit=True) as owner:
         for sql in statements:
             owner.execute(sql)
         try:
             with psycopg.connect(url, user=role, autocommit=True) as bi:
-                for view in sorted(documented):
+                for view in sorted(documented - {"v_followup_reasons"}):
                     bi.execute(f"SELECT * FROM {view} LIMIT 1").fetchall()
                 assert bi.execute("SELECT site_id, site_name, timezone, region_id, region_name FROM v_sites"
                                   " ORDER BY 1").fetchall() == [("s1", "S1", "Europe/Stockholm", "north", "North"),
                                                                 ("s2", "S2", "Europe/Oslo", None, None)]
-                for table in ("response", "followup", "followup_reason", "site", "region", "web_user",
+                for table in ("v_followup_reasons", "response", "followup", "followup_reason", "site", "region", "web_user",
                               "rollup_daily", "central_setting"):
                     with pytest.raises(psycopg.errors.InsufficientPrivilege):
                         bi.execute(f"SELECT 1 FROM {table} LIMIT 1")

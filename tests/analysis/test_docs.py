@@ -10,12 +10,13 @@ from pathlib import Path
 
 from server_sync.central.migrations.m0004_bi_views import VIEWS as FIRST_VIEWS
 from server_sync.central.migrations.m0064_bi_sites import VIEWS as SITE_VIEWS
+from server_sync.central.migrations.m0065_bi_reason_codes import VIEWS as CODE_VIEWS
 from server_sync.cli import COMMAND_LINE
 from server_sync.commands.ingest import add_broker_options
 from server_sync.report.tabular import CSV_COLUMNS
 from tests.readme_commands import leaves, table, undocumented
 
-VIEWS = [*FIRST_VIEWS, *SITE_VIEWS]
+VIEWS = [*FIRST_VIEWS, *SITE_VIEWS, *CODE_VIEWS]
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOC = (ROOT / "docs" / "analysis.md").read_text(encoding="utf-8")
