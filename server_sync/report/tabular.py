@@ -156,6 +156,13 @@ def csv_rows(report: dict) -> list[dict]:
         bvr = d.get("best_vs_rest") or {}
         for site in bvr.get("best_sites", []):         # which sites are "best" (the rest: all others)
             add("best_vs_rest", q, "best_site", {"value": site}, None, site, key="best")
+        # How many sites are in the rest, how many of each group mention a reason at all, and the
+        # ways to choose the best group that the mix's test draws from: a count that can pass
+        # 2^63 (a chain of hundreds of sites), so written as text, which a workbook keeps exact.
+        for k in ("rest_sites", "best_sites_with_reasons", "rest_sites_with_reasons"):
+            add("best_vs_rest", q, k, {"value": bvr.get(k)}, None)
+        if bvr.get("share_splits") is not None:
+            add("best_vs_rest", q, "share_splits", {"value": str(bvr["share_splits"])}, None)
         if bvr.get("adjusted_by"):                    # the levels of unhappiness the mix's test holds apart
             add("best_vs_rest", q, "adjusted_by", {"value": bvr["adjusted_by"]}, None)
         # Too few ways to choose the best group to single out a reason (the HTML says so beside

@@ -31,9 +31,11 @@ from server_sync.report.tabular import render_csv
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
 # Numbers that describe a figure rather than being one (they sit in its row's other columns).
+# (best_vs_rest's `rest_sites`, `…_sites_with_reasons` and `share_splits` are figures: until
+# 2026-12-07 they were listed here, and the CSV had no row for them.)
 NOT_FIGURES = {"n", "low", "high", "previous_low", "previous_high", "p_value", "weekday", "hour", "id", "alert_id",
-               "rank", "complaints", "best_answers", "rest_answers", "rest_sites", "best_mentions", "rest_mentions",
-               "share_p_value", "best_sites_with_reasons", "rest_sites_with_reasons", "share_splits"}
+               "rank", "complaints", "best_answers", "rest_answers", "best_mentions", "rest_mentions",
+               "share_p_value"}
 # Words and dates that label a figure rather than being one: ids and names (their own columns), a
 # note, a message, the metric and the scale (the `metric` column), the test's and the method's
 # names, times kept as stamps, and those in a row's key (a daily row's date, an action's date and
@@ -225,3 +227,21 @@ def test_a_heatmap_cells_key_is_not_read_as_a_date(reports):
     days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
     assert keys == {(q, f"{days[w]} {h:02d}") for q, w, h in cells}
     assert {k.split()[0] for _, k in keys} == set(days)
+
+
+def test_best_vs_rest_counts_have_rows_and_a_huge_count_of_splits_stays_exact(reports):
+    """best_vs_rest's rest_sites, best/rest_sites_with_reasons and share_splits had no CSV or
+    workbook row (the docs say every figure has one). share_splits, the ways to choose the best
+    quarter, passes 2^63 for a chain of hundreds of sites: a text, exact in the workbook too."""
+    from openpyxl import load_workbook
+    whole, _ = reports
+    drivers = [dict(d, best_vs_rest=dict(d["best_vs_rest"], share_splits=2 ** 70 + 1)) if d.get("best_vs_rest")
+               and d["best_vs_rest"].get("share_splits") is not None else d for d in whole["drivers"]]
+    report = {**whole, "drivers": drivers}
+    rows = [r for r in tabular.csv_rows(report) if r["section"] == "best_vs_rest"]
+    assert {r["metric"] for r in rows} >= {"rest_sites", "best_sites_with_reasons", "rest_sites_with_reasons",
+                                           "share_splits"}
+    assert {r["value"] for r in rows if r["metric"] == "share_splits"} == {str(2 ** 70 + 1)}
+    book = load_workbook(io.BytesIO(tabular.render_xlsx(report)), read_only=True)
+    cells = [row for row in book["best_vs_rest"].iter_rows(values_only=True) if "share_splits" in row]
+    assert cells and all(str(2 ** 70 + 1) in row for row in cells)
