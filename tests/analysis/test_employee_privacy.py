@@ -709,3 +709,15 @@ def test_a_store_shows_no_reason_the_chain_leaves_out():
     assert [r["reason"] for r in d["pareto"]] == ["A"]
     # S1 leaves out X (7) and shows A; S2 would leave out only Y's 2, so its A goes too.
     assert {s["site_id"]: [r["reason"] for r in s["pareto"]] for s in d["sites"]} == {"S1": ["A"], "S2": []}
+
+
+def test_the_docs_warn_that_summing_the_daily_views_undercounts_the_pulse(chain):
+    """The week's pulse is 11 answers (the report's figure), but the daily view shows only the day
+    of 6: a BI sum of its days undercounts. docs/analysis.md's BI section says so."""
+    from pathlib import Path
+    report = chain_report.build(chain, WEEK, now=NOW)
+    assert next(s["n"] for s in report["summary"] if s["question_id"] == "pulse") == 11
+    assert chain.execute_sql("SELECT SUM(n) FROM v_daily_site WHERE audience = 'employee'").fetchone()[0] == 6
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "analysis.md").read_text(encoding="utf-8")
+    bi = doc[doc.index("## SQL views for BI tools"):doc.index("### A role for the BI tool")]
+    assert "the daily views leave days out, so their sums undercount" in bi
