@@ -117,3 +117,15 @@ def test_the_documented_bi_role_reads_every_view_it_names_and_no_table(central_u
         finally:
             owner.execute(f"DROP OWNED BY {role}")
             owner.execute(f"DROP ROLE {role}")
+
+
+def test_every_view_has_the_columns_the_docs_list_in_their_order(central_db):
+    """The views' columns are a contract (docs/analysis.md's table): a column added by a later
+    migration comes at the end, on both engines, and every view the table names exists."""
+    doc = (ROOT / "docs" / "analysis.md").read_text(encoding="utf-8")
+    documented = {view: [c.split(" ")[0] for c in cols.split(", ")]
+                  for view, cols in re.findall(r"^\| `(v_\w+)` \|[^|]*\| `([^`]*)`", doc, re.M)}
+    assert set(documented) == set(re.findall(r"^\| `(v_\w+)` \|", doc, re.M)) and len(documented) >= 11
+    for view, columns in documented.items():
+        cursor = central_db.execute_sql(f"SELECT * FROM {view} LIMIT 0")
+        assert [d[0] for d in cursor.description] == columns, view
