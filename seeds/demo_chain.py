@@ -13,7 +13,8 @@
 
 It prints the dashboard's address and the demo logins. A key press on the kiosk is on the
 dashboard within two seconds. Ctrl-C, or the kiosk quitting (`q`), stops everything it started.
-Everything lives in .kundpuls-demo/ (made afresh on each run). Outside the product: it uses the
+Everything lives in .kundpuls-demo/ (made afresh on each run; `--dir` elsewhere: a new or empty
+directory, or one an earlier run made: seeds/demo_dir.py). Outside the product: it uses the
 product's commands and never the other way round.
 """
 
@@ -36,11 +37,13 @@ from typing import Any
 
 from kiosk.display import no_display
 from seeds.broker_plugin import with_built_plugin
+from seeds.demo_dir import MARKER, make_afresh, refusal
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "firmware_config" / "mosquitto"
 KIOSK_ID = "demo-kiosk-1"
 DEMO_SITE = "s001"                 # the generated chain's first site (Stockholm)
+DEFAULT_DIR = ROOT / ".kundpuls-demo"
 REGIONS = {"Europe/Stockholm": ("se", "Sverige"), "Europe/Oslo": ("no", "Norge")}
 
 
@@ -129,9 +132,7 @@ def prepare(d: Path, sites: int, days: int, kiosk_port: int, centre_port: int) -
     from seeds.history import HistorySpec, generate
     from server_sync.central.db import connect
 
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
+    make_afresh(d)                          # `main` checked it is the demo's to empty
     (d / "logs").mkdir()
     make_ca(d / "certs")
     broker_dir = d / "mosquitto"
@@ -248,15 +249,19 @@ def port_open(port: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m seeds.demo_chain", description=__doc__.split("\n\n")[0])
     p.add_argument("--headless", action="store_true", help="the buttons-only kiosk in this terminal, no window")
-    p.add_argument("--dir", type=Path, default=ROOT / ".kundpuls-demo", help="where the demo's files go")
+    p.add_argument("--dir", type=Path, default=DEFAULT_DIR,
+                   help=f"where the demo's files go, emptied on each run: a new or empty directory, or one "
+                        f"the demo made (it holds {MARKER}); default .kundpuls-demo/ in the clone")
     p.add_argument("--sites", type=int, default=12, help="sites of the generated chain (default 12)")
     p.add_argument("--days", type=int, default=120, help="days of history (default 120)")
     p.add_argument("--web-port", type=int, default=8080, help="dashboard port (default 8080, else a free one)")
     args = p.parse_args(argv)
     if not args.headless and (why := no_display(os.environ)):
         p.error(why)
-    kiosk_port, centre_port, web_port = free_port(8883), free_port(8884), free_port(args.web_port)
     d = args.dir.resolve()
+    if why := refusal(d, DEFAULT_DIR):
+        p.error(f"--dir: {why}")
+    kiosk_port, centre_port, web_port = free_port(8883), free_port(8884), free_port(args.web_port)
     try:
         setup = prepare(d, args.sites, args.days, kiosk_port, centre_port)
     except KeyboardInterrupt:

@@ -1,0 +1,59 @@
+"""`python -m seeds.demo_chain`'s options, in-process (nothing is started): the directory it makes
+afresh is one it made (or an empty one), never any directory given; out-of-range numbers are
+usage errors, not tracebacks; a part that fails while the demo's files are made is one line."""
+
+from __future__ import annotations
+
+
+import pytest
+
+from seeds import demo_chain
+from seeds.demo_dir import MARKER, make_afresh, refusal
+
+
+def test_a_directory_the_demo_did_not_make_is_refused_and_kept(tmp_path, capsys):
+    """`--dir .` ran shutil.rmtree on the clone, .git and all (a review)."""
+    mine = tmp_path / "project"
+    (mine / ".git").mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(SystemExit) as e:
+        demo_chain.main(["--headless", "--dir", str(mine)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "python -m seeds.demo_chain: error:" in err and str(mine) in err and MARKER in err
+    assert (mine / "notes.txt").read_text() == "mine" and (mine / ".git").is_dir()
+
+
+def test_a_file_is_refused(tmp_path):
+    f = tmp_path / "f"
+    f.write_text("x")
+    assert "not a directory" in refusal(f, tmp_path / "default")
+
+
+def test_missing_empty_and_marked_directories_are_made_afresh(tmp_path):
+    default = tmp_path / "default"
+    assert refusal(tmp_path / "new", default) is None
+    (tmp_path / "empty").mkdir()
+    assert refusal(tmp_path / "empty", default) is None
+    made = tmp_path / "made"
+    make_afresh(made)
+    assert (made / MARKER).is_file()
+    (made / "central.db").write_text("old")
+    (made / "anything").mkdir()
+    assert refusal(made, default) is None
+    make_afresh(made)
+    assert sorted(p.name for p in made.iterdir()) == [MARKER]
+
+
+def test_an_earlier_demo_at_the_default_place_is_accepted_by_its_layout(tmp_path):
+    """Demos before the marker left .kundpuls-demo/ without it: the default place holding only
+    their files is still theirs; the same files elsewhere, or anything more, are not."""
+    default = tmp_path / ".kundpuls-demo"
+    for name in ("certs", "logs", "mosquitto", "kiosk"):
+        (default / name).mkdir(parents=True)
+    for name in ("central.db", "central.db-wal", "kiosk.toml", "kiosk.password", "central.password"):
+        (default / name).write_text("")
+    assert refusal(default, default) is None
+    assert refusal(default, tmp_path / "elsewhere") is not None
+    (default / "thesis.tex").write_text("")
+    assert "thesis.tex" in refusal(default, default)
