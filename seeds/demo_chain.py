@@ -238,6 +238,21 @@ class Chain:
                     proc.wait(5)
 
 
+def whole_number(low: int, high: int | None = None):
+    """An argparse type: a whole number from `low` (to `high`); else a usage error saying so
+    (`--sites 0` was a RuntimeError, `--web-port 99999` an OverflowError, `--days -1` a ValueError)."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if n < low or (high is not None and n > high):
+            raise argparse.ArgumentTypeError(f"{n}: must be at least {low}" if high is None
+                                             else f"{n}: must be {low} to {high}")
+        return n
+    return parse
+
+
 def port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -252,9 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dir", type=Path, default=DEFAULT_DIR,
                    help=f"where the demo's files go, emptied on each run: a new or empty directory, or one "
                         f"the demo made (it holds {MARKER}); default .kundpuls-demo/ in the clone")
-    p.add_argument("--sites", type=int, default=12, help="sites of the generated chain (default 12)")
-    p.add_argument("--days", type=int, default=120, help="days of history (default 120)")
-    p.add_argument("--web-port", type=int, default=8080, help="dashboard port (default 8080, else a free one)")
+    p.add_argument("--sites", type=whole_number(1), default=12, help="sites of the generated chain (default 12)")
+    p.add_argument("--days", type=whole_number(0), default=120, help="days of history (default 120)")
+    p.add_argument("--web-port", type=whole_number(0, 65535), default=8080, help="dashboard port (default 8080, else a free one)")
     args = p.parse_args(argv)
     if not args.headless and (why := no_display(os.environ)):
         p.error(why)
@@ -267,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("demo: stopped before it started.", file=sys.stderr, flush=True)
         return 130
+    except RuntimeError as e:               # openssl or a `kiosk-central` step that failed: which, and why
+        print(f"demo: {e}", file=sys.stderr, flush=True)
+        return 1
     chain = Chain(d)
 
     def on_signal(signum, frame) -> None:

@@ -4,7 +4,6 @@ usage errors, not tracebacks; a part that fails while the demo's files are made 
 
 from __future__ import annotations
 
-
 import pytest
 
 from seeds import demo_chain
@@ -57,3 +56,26 @@ def test_an_earlier_demo_at_the_default_place_is_accepted_by_its_layout(tmp_path
     assert refusal(default, tmp_path / "elsewhere") is not None
     (default / "thesis.tex").write_text("")
     assert "thesis.tex" in refusal(default, default)
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--sites", "0", "at least 1"), ("--sites", "-3", "at least 1"), ("--sites", "x", "a whole number"),
+    ("--days", "-1", "at least 0"), ("--web-port", "99999", "0 to 65535"), ("--web-port", "-1", "0 to 65535"),
+])
+def test_out_of_range_numbers_are_usage_errors(option, value, words, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        demo_chain.main(["--headless", "--dir", str(tmp_path / "d"), option, value])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"python -m seeds.demo_chain: error: argument {option}:" in err and words in err, err
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_failure_while_preparing_is_one_line(tmp_path, monkeypatch, capsys):
+    """openssl or a `kiosk-central` step failing in prepare() was a traceback."""
+    def failing(*_a, **_kw):
+        raise RuntimeError("openssl req … failed (1):\nno openssl")
+    monkeypatch.setattr(demo_chain, "prepare", failing)
+    assert demo_chain.main(["--headless", "--dir", str(tmp_path / "d"), "--web-port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("demo: openssl req … failed (1):") and "Traceback" not in err
