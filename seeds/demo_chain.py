@@ -31,7 +31,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -125,11 +125,18 @@ def toml_text(mapping: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def history_spec(sites: int, days: int, now: datetime):
+    """The demo's generated chain: history up to yesterday, every kiosk's last status at `now`."""
+    from seeds.history import HistorySpec
+    return HistorySpec(sites=sites, days=days, end=now.astimezone().date() - timedelta(days=1),
+                       status_at=now)
+
+
 def prepare(d: Path, sites: int, days: int, kiosk_port: int, centre_port: int) -> dict:
     """Everything on disk before the first process starts; returns what `start` needs."""
     from kiosk.demo import demo_config_mapping
     from seeds.comments import add_comments
-    from seeds.history import HistorySpec, generate
+    from seeds.history import generate
     from server_sync.central.db import connect
 
     make_afresh(d)                          # `main` checked it is the demo's to empty
@@ -142,7 +149,7 @@ def prepare(d: Path, sites: int, days: int, kiosk_port: int, centre_port: int) -
     print(f"demo: generating {sites} sites × {days} days of history …", flush=True)
     db = connect(url)
     try:
-        generate(db, HistorySpec(sites=sites, days=days, end=date.today() - timedelta(days=1)), progress=lambda *a: None)
+        generate(db, history_spec(sites, days, datetime.now(timezone.utc)), progress=lambda *a: None)
         add_comments(db, share=0.5)
         zones = dict(db.execute_sql("SELECT id, timezone FROM site").fetchall())
     finally:

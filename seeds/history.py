@@ -36,7 +36,7 @@ import multiprocessing
 import queue
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -99,6 +99,10 @@ class HistorySpec:
     # 1.6 is about 20-27 Happy Index points; (0.4, 2.0) spans about 5-30 (a benchmark's mix).
     dip_drop: tuple[float, float] = (1.6, 1.6)
     chunk_rows: int = 250_000                # answers per load chunk (memory, not results)
+    # When the kiosks' last statuses were sent (the fleet view's "now"); None: 20:00 UTC on `end`,
+    # which keeps a chain the same whenever it is made. A chain looked at live (the demo) passes
+    # the time it is made, or every kiosk reads as silent since last night.
+    status_at: datetime | None = None
 
 
 @dataclass
@@ -697,7 +701,7 @@ def _bulk_insert(db: Database, table: str, columns: tuple[str, ...], rows: list[
 
 def _write_master_data(db: Database, plans: list[SitePlan], spec: HistorySpec, start: date) -> None:
     created = datetime.combine(start, datetime.min.time()) - timedelta(days=7)
-    now = datetime.combine(spec.end, datetime.min.time()) + timedelta(hours=20)
+    now = status_time(spec)
     _bulk_insert(db, "site", ("id", "name", "timezone", "created_at"),
                  [(p.id, p.name, p.timezone, created) for p in plans])
     _bulk_insert(db, "kiosk", ("id", "site_id", "registered_at", "active"),
@@ -716,6 +720,14 @@ def _write_master_data(db: Database, plans: list[SitePlan], spec: HistorySpec, s
                            0 if not silent else rng.randint(3 * 3600, 30 * 3600), True, 1, "{}"))
     _bulk_insert(db, "kiosk_status", ("kiosk_id", "online", "last_seen", "version", "outbox_depth",
                                       "oldest_unacked_s", "clock_synced", "config_version", "payload"), status)
+
+
+def status_time(spec: HistorySpec) -> datetime:
+    """When the kiosks' last statuses are stamped, in UTC without a zone (as the store keeps times)."""
+    if spec.status_at is None:
+        return datetime.combine(spec.end, datetime.min.time()) + timedelta(hours=20)
+    at = spec.status_at
+    return at if at.tzinfo is None else at.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _write_actions(db: Database, plans: list[SitePlan], spec: HistorySpec) -> int:
