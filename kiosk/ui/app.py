@@ -627,9 +627,13 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
                          _modifiers: list) -> bool:
             """Demo keys on gpiozero's mock pins, so the real panel path runs: 1-4 (or 1-5)
             press a button, g holds the two outer ones (the staff gesture); q quits the demo.
-            Letters are left alone while a comment is being written."""
+            Letters are left alone while a comment is being written. At the PIN pad digits type
+            the PIN, Enter checks it, Backspace takes a digit back and Escape closes the pad
+            (elsewhere Escape quits the demo: Kivy's exit_on_escape)."""
             from gpiozero.pins.mock import MockFactory
             self.wake()
+            if self.flow.screen == flowmod.PIN and self._pin_pad_key(key, codepoint):
+                return True
             if not codepoint:
                 return False
             letters = self.flow.screen != flowmod.COMMENT
@@ -645,6 +649,23 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
             if not codepoint.isdigit() or not 0 <= int(codepoint) - 1 < len(buttons):
                 return False
             self._hold_mock_pins((buttons[int(codepoint) - 1],), 0.1)
+            return True
+
+        def _pin_pad_key(self, key: int, codepoint: str | None) -> bool:
+            """A key pressed at the PIN pad, as its own keys would do it (False: not the pad's)."""
+            from kiosk.ui import pin_keys
+            action = pin_keys.pin_pad_action(key, codepoint)
+            if action is None:
+                return False
+            kind, digit = action
+            if kind == pin_keys.DIGIT:
+                self.pin_key(digit)
+            elif kind == pin_keys.SUBMIT:
+                self.pin_submit()
+            elif kind == pin_keys.BACK:
+                self.pin_backspace()
+            else:
+                self.cancel()
             return True
 
         def _hold_mock_pins(self, pins: tuple[int, ...], seconds: float) -> None:
@@ -669,6 +690,7 @@ def build_app(cfg: KioskConfig, store: LocalStore, clock: KioskClock, *, panel: 
         send_followup = _flow_action("send_followup", for_touch=True)
         skip_followup = _flow_action("skip_followup", for_touch=True)
         pin_clear = _flow_action("pin_clear")
+        pin_backspace = _flow_action("pin_backspace")
         cancel = _flow_action("cancel")
         next_staff_question = _flow_action("next_staff_question")
 

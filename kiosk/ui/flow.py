@@ -465,6 +465,14 @@ class KioskFlow:
             self.pin_failed = False
             self._changed()
 
+    def pin_backspace(self) -> None:
+        """The last digit typed taken back (a keyboard's Backspace; the pad itself has Clear)."""
+        if self.screen != PIN:
+            return
+        self.touched()
+        self.pin_entry = self.pin_entry[:-1]
+        self._changed()
+
     def pin_clear(self) -> None:
         self.touched()
         self.pin_entry = ""

@@ -451,6 +451,47 @@ class Scenario:
         yield from self.until(lambda: not self.app.flow.pin_checking)
         yield from self.frames(1)
 
+    def press(self, key: int, codepoint: str | None = None):
+        """A key without a character of its own (Enter, Backspace, Escape) as SDL2 sends it."""
+        from kivy.core.window import Window
+        Window.dispatch("on_key_down", key, 0, codepoint, [])
+        Window.dispatch("on_key_up", key, 0)
+        yield from self.frames(1)
+
+    def pin_typed_on_the_keyboard(self):
+        """With the PIN pad open, the demo's documented PIN typed on the keyboard: 1234 and Enter
+        recorded four customer answers (the digits pressed the mock buttons) and left the pad empty
+        (a review). Now digits go to the pad, Backspace takes one back, Enter checks it, Escape
+        closes the pad as its cancel does (and quits the demo elsewhere: Kivy's exit_on_escape)."""
+        answers = self.app.store.db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0]
+        for ch in "1239":
+            self.key(ch)
+        self.key("\b")                                      # what SDL2 sends for Backspace (8)
+        self.key("4")
+        yield from self.frames(1)
+        self.check("PIN typed on the keyboard goes to the pad", self.app.flow.pin_entry == STAFF_PIN,
+                   self.app.flow.pin_entry)
+        self.clock.advance(0.5)
+        for _ in range(10):                                  # a mock button held by a key lets go after 0.1 s
+            time.sleep(0.03)
+            yield "frame"
+        recorded = self.app.store.db.execute_sql("SELECT COUNT(*) FROM response").fetchone()[0] - answers
+        self.check("digits typed at the PIN pad record no answer", recorded == 0 and self.screen() == "pin",
+                   (recorded, self.screen()))
+        yield from self.press(13, "\r")
+        yield from self.until(lambda: self.screen() == "staff")
+        self.check("Enter checks the typed PIN -> staff view", self.screen() == "staff", self.screen())
+        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", self.app.lang)][0])
+        yield from self.until(lambda: self.screen() == "question")
+        yield from self.corner_hold()
+        for n in (5, 6):                                     # the numeric keypad's digits: 261, 262
+            yield from self.press(256 + n, chr(256 + n))
+        self.check("the numeric keypad's digits go to the pad", self.app.flow.pin_entry == "56",
+                   self.app.flow.pin_entry)
+        yield from self.press(27, "\x1b")
+        yield from self.until(lambda: self.screen() == "question")
+        self.check("Escape at the PIN pad -> question, as its cancel", self.screen() == "question", self.screen())
+
     def pin_unlocks_while_open(self):
         """Staff wait at the locked pad, tapping its dead keys, until the lock ends: the keys
         come alive again at once and the right PIN opens the staff view (the pad stayed locked,
@@ -724,8 +765,7 @@ class Scenario:
         self.check("key g -> staff gesture -> PIN pad", self.screen() == "pin", self.screen())
         yield from self.until(lambda: self.pins.pin(lo).state and self.pins.pin(hi).state,
                               timeout_s=cfg.gpio.staff_hold_s + 3)
-        yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("cancel", self.app.lang)][0])
-        self.check("cancel PIN -> question", self.screen() == "question", self.screen())
+        yield from self.pin_typed_on_the_keyboard()
 
         # PIN lockout: five wrong tries lock the pad for a short while, shown; a locked pad
         # gives the question back soon (customers cannot lock staff out for minutes).

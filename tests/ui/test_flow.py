@@ -368,6 +368,25 @@ def test_no_pin_configured_never_opens_staff(cfg, recorder, clock):
     assert not kf.pin_submit() and kf.screen == F.PIN and not kf.pin_failed
 
 
+def test_a_keyboard_at_the_pin_pad_types_takes_back_checks_and_cancels(kf):
+    """The demo's keyboard at the pad (kiosk.ui.pin_keys): digits, the numeric keypad's too, type
+    the PIN; Backspace takes the last one back (only at the pad); Enter and Escape are the pad's."""
+    from kiosk.ui.pin_keys import BACK, CANCEL, DIGIT, SUBMIT, pin_pad_action
+    assert [pin_pad_action(k, c) for k, c in ((ord("7"), "7"), (263, chr(263)), (13, "\r"), (271, None),
+                                              (8, "\b"), (27, "\x1b"))] == [
+        (DIGIT, "7"), (DIGIT, "7"), (SUBMIT, ""), (SUBMIT, ""), (BACK, ""), (CANCEL, "")]
+    assert pin_pad_action(ord("q"), "q") is None and pin_pad_action(ord("g"), "g") is None
+    kf.pin_backspace()
+    assert kf.screen == F.QUESTION and kf.pin_entry == ""
+    kf.open_pin()
+    for d in "129":
+        kf.pin_digit(d)
+    kf.pin_backspace()
+    assert kf.pin_entry == "12"
+    kf.pin_backspace(), kf.pin_backspace(), kf.pin_backspace()
+    assert kf.pin_entry == "" and kf.screen == F.PIN
+
+
 def test_pin_checked_off_thread_after_cancel_does_not_open_staff(kf):
     kf.open_pin()
     for d in DEMO_PIN:
