@@ -26,7 +26,7 @@ from typing import Callable, TextIO
 from kiosk.capture import Recorder
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig, Question, asked_question
-from kiosk.demo import DEMO_PIN, DEMO_PIN_HASH
+from kiosk.demo_banner import demo_banner
 from kiosk.pushed import PushedConfigWatch
 from kiosk.exc import ConfigError, KioskError
 from kiosk.panel import SmileyPanel
@@ -167,20 +167,6 @@ class HeadlessKiosk:
         return 0
 
 
-def staff_pin_notice(cfg: KioskConfig) -> str:
-    """What the demo banner says about the staff PIN of the touchscreen app.
-
-    The demo's PIN is announced only when the demo's own config is in use (its hash, made with
-    the demo's fixed salt); with a real config (`--config` / KUNDPULS_CONFIG) its PIN applies
-    and is never printed: it is not known here, and must not be.
-    """
-    if not cfg.staff.pin_hash:
-        return "no staff PIN is configured (staff.pin_hash): the staff screen is locked"
-    if cfg.staff.pin_hash == DEMO_PIN_HASH:
-        return f"PIN {DEMO_PIN} (the demo config's) opens the staff screen (touchscreen app)"
-    return "the staff PIN of the config in use (staff.pin_hash) opens the staff screen"
-
-
 class DemoKeys:
     """Reads the terminal (or a pipe): digits press the mock buttons, g the staff gesture, q quits.
 
@@ -284,12 +270,7 @@ def run_headless(cfg: KioskConfig, demo: bool = False, out: TextIO | None = None
         if demo:
             fd = sys.stdin.fileno() if stdin_fd is None else stdin_fd
             keys = DemoKeys(kiosk, factory, cfg.gpio.buttons, cfg.gpio.staff_hold_s, fd)
-            n = len(cfg.gpio.buttons)
-            print(f"Kundpuls headless demo: kiosk {cfg.kiosk_id} (site {cfg.site_id})\n"
-                  f"  data dir  {cfg.data_dir}\n"
-                  f"  keys      1-{n} press a smiley button (1 = most negative), g = staff gesture "
-                  f"(outer buttons {cfg.gpio.staff_hold_s:g} s), q = quit\n"
-                  f"  staff     {staff_pin_notice(cfg)}", file=out, flush=True)
+            print(demo_banner(cfg, window=False), file=out, flush=True)
             poll = keys.poll
             with _cbreak(fd):
                 return kiosk.run(poll)

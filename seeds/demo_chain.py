@@ -11,7 +11,8 @@
 5. the kiosk's sync agent (`kiosk sync`) and the kiosk (`kiosk run --demo`, or `--headless`) on
    the kiosk listener, with a kiosk.toml made from the demo config.
 
-It prints the dashboard's address and the demo logins. A key press on the kiosk is on the
+It prints the dashboard's address, the demo logins, a ready line of the centre's CLI on the demo's
+store, and (with the window) the kiosk's keys, staff PIN and data. A key press on the kiosk is on the
 dashboard within two seconds. Ctrl-C, or the kiosk quitting (`q`), stops everything it started.
 Everything lives in .kundpuls-demo/ (made afresh on each run; `--dir` elsewhere: a new or empty
 directory, or one an earlier run made: seeds/demo_dir.py). Outside the product: it uses the
@@ -245,6 +246,32 @@ class Chain:
                     proc.wait(5)
 
 
+def central_cli(url: str) -> str:
+    """A ready command line of the centre's CLI on the demo's store (this venv's, when it has one)."""
+    exe = Path(sys.executable).parent / "kiosk-central"
+    return f"{exe if exe.exists() else 'kiosk-central'} --db {url}"
+
+
+def banner(d: Path, setup: dict, web_port: int, *, window: bool) -> str:
+    """What the running demo says: the dashboard, its logins, the centre's CLI, the files; with
+    the window, the kiosk's own banner too (the window kiosk's output goes to its log; the
+    headless kiosk prints it in this terminal itself)."""
+    text = (f"\nKundpuls demo is running.\n"
+            f"  dashboard   http://127.0.0.1:{web_port}/\n"
+            f"  login       demo / {setup['logins']['demo']}   (admin, every site)\n"
+            f"              butik / {setup['logins']['butik']}   (store manager, {DEMO_SITE} only)\n"
+            f"  centre CLI  {central_cli(setup['url'])} fleet\n"
+            f"              (or report, alerts list, …: kiosk-central --help)\n"
+            f"  files, logs {d}\n"
+            f"              (made afresh on every run; delete it to remove the demo)\n"
+            f"Ctrl-C stops everything.\n")
+    if window:
+        from kiosk.demo_banner import demo_banner
+        from kiosk.loading import load
+        text += "\n" + demo_banner(load(str(d / "kiosk.toml"), str(d / "kiosk"), env={}), window=True) + "\n"
+    return text
+
+
 def whole_number(low: int, high: int | None = None):
     """An argparse type: a whole number from `low` (to `high`); else a usage error saying so
     (`--sites 0` was a RuntimeError, `--web-port 99999` an OverflowError, `--days -1` a ValueError)."""
@@ -312,13 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         chain.start("web", central + ["serve", "--port", str(web_port), "--workers", "2"])
         chain.wait_for("web", lambda: chain.log("web").count("Application startup complete") >= 2)
         chain.start("sync", kiosk + ["sync"])
-        print(f"\nKundpuls demo is running.\n"
-              f"  dashboard   http://127.0.0.1:{web_port}/\n"
-              f"  login       demo / {setup['logins']['demo']}   (admin, every site)\n"
-              f"              butik / {setup['logins']['butik']}   (store manager, {DEMO_SITE} only)\n"
-              f"  kiosk       {KIOSK_ID} at site {DEMO_SITE}; keys 1-4 answer, q quits\n"
-              f"  files, logs {d}\n"
-              f"Ctrl-C stops everything.\n", flush=True)
+        print(banner(d, setup, web_port, window=not args.headless), flush=True)
         chain.start("kiosk", kiosk + ["run", "--demo"] + (["--headless"] if args.headless else []),
                     log=not args.headless)
         ended = chain.watch()

@@ -79,3 +79,21 @@ def test_a_failure_while_preparing_is_one_line(tmp_path, monkeypatch, capsys):
     assert demo_chain.main(["--headless", "--dir", str(tmp_path / "d"), "--web-port", "0"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("demo: openssl req … failed (1):") and "Traceback" not in err
+
+
+def test_the_banner_names_the_keys_the_pin_the_kiosk_data_and_the_centre_cli(tmp_path):
+    """`make demo` said "keys 1-4 answer, q quits": not g (the staff PIN pad), not the PIN, not
+    where the kiosk's answers are, nor how to use the centre's CLI on the demo's store; nor that
+    its directory is made afresh on every run (a review)."""
+    from kiosk.demo import demo_config_mapping
+    d = tmp_path / "demo"
+    d.mkdir()
+    (d / "kiosk.toml").write_text(demo_chain.toml_text(demo_config_mapping(demo_chain.KIOSK_ID, demo_chain.DEMO_SITE)))
+    url = f"sqlite:///{d / 'central.db'}"
+    setup = {"url": url, "logins": {"demo": "pw1", "butik": "pw2"}}
+    text = demo_chain.banner(d, setup, 8080, window=True)
+    assert f"kiosk-central --db {url} fleet" in text and "made afresh on every run" in text
+    assert "g = staff gesture" in text and "PIN 1234" in text and str(d / "kiosk" / "kiosk.db") in text
+    assert "Escape closes the pad" in text
+    # The headless kiosk prints its own banner in the same terminal: said once.
+    assert "PIN 1234" not in demo_chain.banner(d, setup, 8080, window=False)

@@ -321,3 +321,20 @@ def test_a_saved_push_the_buttons_cannot_ask_does_not_stop_the_start(tmp_path):
             lines.append(line)
     left_out = [line for line in lines if "saved push version 7 not used" in line]
     assert len(left_out) == 1 and "no question can be answered with 4 buttons" in left_out[0]
+
+
+def test_the_window_demo_says_what_the_headless_one_does(tmp_path, monkeypatch, capsys):
+    """`kiosk run --demo` (the window) printed nothing of its keys, PIN or data: the headless
+    demo's banner only (a review). Both now print kiosk.demo_banner's, the window's with its corner
+    and the PIN pad's keyboard; the kiosk's database is named."""
+    import kiosk.ui.app
+    from kiosk.cli import main
+    monkeypatch.setenv("DISPLAY", ":0")                 # no window is opened: run_app is replaced
+    monkeypatch.delenv("KUNDPULS_CONFIG", raising=False)
+    monkeypatch.setattr(kiosk.ui.app, "run_app", lambda cfg, demo: 0)
+    assert main(["run", "--demo", "--data-dir", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Kundpuls window demo: kiosk demo-kiosk-1")
+    assert f"data dir  {tmp_path / 'demo'}\n  database  {tmp_path / 'demo' / 'kiosk.db'}\n" in out
+    assert "keys      1-4" in out and "g = staff gesture" in out and "PIN 1234 (the demo config's)" in out
+    assert "top-left corner 3 s" in out and "Enter checks it, Escape closes the pad" in out

@@ -16,7 +16,8 @@ def add_parser(sub, common) -> None:
     p.add_argument("--demo", action="store_true",
                    help="mock GPIO, demo config and data dir (a --config given is used instead: your config "
                         "on mock GPIO); keys 1-4 press the buttons, g the staff gesture (the two outer buttons "
-                        "held), q quits")
+                        "held), q quits; the demo config's staff PIN is 1234. It says so, and where its data is, "
+                        "as it starts")
     p.set_defaults(func=run)
 
 
@@ -42,4 +43,7 @@ def run(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as e:
         raise KioskError(f"the touchscreen app cannot start: module {e.name!r} is missing "
                          "(install the 'kiosk' extra), or use --headless") from None
+    if args.demo:
+        from kiosk.demo_banner import demo_banner
+        print(demo_banner(cfg, window=True), flush=True)
     return run_app(cfg, demo=args.demo)
