@@ -358,6 +358,7 @@ SMALL_SAMPLE = 30          # fewer answers than this are starred as a small samp
 COMMENT_CHARS = 70         # a comment on the staff screen is cut after this many characters
 STAFF_COMMENT_LINES = 2    # ... and to the lines it may take there (fewer when room is short)
 STAFF_ALERT_LINES = 2      # a site alert on the staff screen is cut to this many lines
+STAFF_QUESTION_LINES = 2   # the question's text heads the left panel in at most this many lines
 
 
 def praise_line(items: list[tuple[str, int]], fits: Callable[[str], bool], lang: str) -> str:
@@ -424,8 +425,10 @@ class StaffScreen(KioskScreen):
         super().__init__(**kw)
         self._side: dict | None = None
         self._lang = ""
+        self._question = ""
         # The panel is laid out after the first refresh (and again on a new size): cut anew.
         self.ids.side.bind(size=Clock.create_trigger(self.fit_side, -1))
+        self.ids.main.bind(size=Clock.create_trigger(self.fit_main, -1))
 
     def refresh(self, app: Any) -> None:
         view = app.staff_view()
@@ -436,7 +439,7 @@ class StaffScreen(KioskScreen):
         stats, summary = view["stats"], view["summary"]
         nps = q.scale == "nps11"
         ids = self.ids
-        ids.question_text.text = q.text.get(lang, q.id)
+        self._question = q.text.get(lang, q.id)       # cut to fit in fit_main
         # An employee question's answers are in no figure (kiosk.stats): dashes, not zeros,
         # and the reason in place of the scale's explanation.
         withheld = summary.get("withheld", False)
@@ -489,7 +492,30 @@ class StaffScreen(KioskScreen):
                                  version=view["version"])
         self._side = {"comments": comments, "notices": notices[:2], "reasons": lines, "praise": praise,
                       "no_comments": "–" if withheld else tr("staff_no_comments", lang)}
+        self.fit_main()
         self.fit_side()
+
+    def fit_main(self, *_a) -> None:
+        """The question's text over the left panel, cut to `STAFF_QUESTION_LINES` lines, or to
+        the lines the panel has room for beside its figures, trend and notes (at least one): a
+        custom question of 120 characters was drawn over the header (it is shown whole on the
+        question screen). A cut ends in "…"."""
+        ids = self.ids
+        panel, label = ids.main, ids.question_text
+        width = panel.width - panel.padding[0] - panel.padding[2]
+        if not self._question or width < 10:
+            label.text = self._question
+            return
+        table = ids.table
+        rows = -(-len(table.children) // max(1, table.cols))
+        room = (panel.height - panel.padding[1] - panel.padding[3]
+                - panel.spacing * (len(panel.children) - 1)
+                - rows * table.row_default_height - ids.faces.height - ids.trend.minimum_height)
+        for lab in (ids.explain, ids.trend_title, ids.small_note, ids.filtered):
+            room -= TextBox(lab, width).height(lab.text)
+        box = TextBox(label, width)
+        lines = max(1, min(STAFF_QUESTION_LINES, int((room + 0.5) // box.line_height())))
+        label.text = fit_head(self._question, box.lines(lines))
 
     def fit_side(self, *_a) -> None:
         """The right panel's lines, cut to fit it (nothing drawn past its edge, at any size):

@@ -20,6 +20,22 @@ TYPED = {"sv": "kön var lång och ingen kom fast jag väntade länge vid disken
          "en": "the queue was long and nobody came though i waited at the desk, "}
 TYPED_CHARS = 215
 LOOK_AT = (140, 175, 200, TYPED_CHARS)       # typed so far, where the box is looked at
+# A custom question as long as one is written (about 120 characters), and reasons of long
+# compound words (one a single word in sv and nb), as a chain's own catalogue may have them.
+LONG_QUESTION = {
+    "sv": "Hur nöjd är du med hjälpen du fick av vår personal vid kassan och i butiken i dag, och hittade du allt som du letade efter?",
+    "nb": "Hvor fornøyd er du med hjelpen du fikk av de ansatte i kassen og i butikken i dag, og fant du alt du lette etter hos oss?",
+    "en": "How satisfied are you with the help you got from our staff at the checkout and in the store today, and did you find it all?"}
+LONG_REASONS = {
+    "r1": {"sv": "Väntetiden i kassan och självutcheckningen", "nb": "Ventetid i kassen og ved selvbetjeningen",
+           "en": "Waiting time at the tills and self-scan"},
+    "r2": {"sv": "Kundtjänstmedarbetarnas bemötande", "nb": "Kundeservicemedarbeidernes vennlighet",
+           "en": "Friendliness of customer service staff"},
+    "r3": {"sv": "Städningen i butiken och på toaletterna", "nb": "Renhold i butikken og på toalettene her",
+           "en": "Cleanliness of the store and the toilets"},
+    "r4": {"sv": "Självutcheckningskassornas funktion", "nb": "Selvbetjeningskassenes funksjonalitet",
+           "en": "Self-checkout machines not working well"},
+}
 
 
 def seed_praise(cfg, store, now) -> None:
@@ -55,6 +71,7 @@ class FitScenario(S.Scenario):
         for lang in self.cfg.languages:
             yield from self.choose_language(lang)
             yield from self.pin_pad_without_a_pin(lang)
+        yield from self.long_question_and_reasons()
 
     def layout_check_sees_a_child_outside_its_container(self):
         """Plant a panel with more lines than it holds: each line fits its own box and the
@@ -197,6 +214,73 @@ class FitScenario(S.Scenario):
         self.check(f"{lang}: pin_no_pin: nothing outside its box", not bad, bad)
         yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("cancel", lang)][0])
         self.check(f"{lang}: the pad without a PIN closed", self.screen() == "question", self.screen())
+
+    def reconfigure(self, **visit) -> None:
+        """The kiosk's config with its 'visit' question changed (as a push from the centre would)."""
+        from kiosk.capture import Recorder
+        from kiosk.config import parse_config
+        m = S.scenario_config_mapping()
+        m["reasons"] = dict(LONG_REASONS)          # added to the built-in catalogue
+        for q in m["questions"]:
+            if q["id"] == "visit":
+                q.update(visit)
+        cfg = parse_config(m).with_data_dir(self.cfg.data_dir)
+        self.app.flow.reconfigure(cfg, Recorder(cfg, self.app.store, self.clock))
+
+    def seed_long_reasons_and_notes(self) -> None:
+        """Complaints with the long reasons today; answers on an earlier scale (five faces, three
+        days ago) and presses too quick after another this morning: both notes under the trend."""
+        from datetime import timedelta
+
+        from kiosk.capture import Recorder
+        from kiosk.clock import FakeClock
+        from kiosk.config import parse_config
+        store, now = self.app.store, self.clock.now()
+        five = S.scenario_config_mapping()
+        five["questions"] = [dict(q, scale="smiley5") for q in five["questions"] if q["id"] == "visit"]
+        five["schedule"] = [{"question": "visit"}]
+        five["gpio"] = {"buttons": [5, 6, 13, 19, 26], "leds": []}
+        c = FakeClock(now - timedelta(days=3), boot_id="77777777-7777-4777-8777-777777777777")
+        rec = Recorder(parse_config(five).with_data_dir(self.cfg.data_dir), store, c)
+        for value in (5, 4, 5):
+            c.advance(600)
+            rec.record("visit", value, language="sv", source="simulate")
+        cfg = self.app.flow.cfg
+        c = FakeClock(now - timedelta(hours=2), boot_id="88888888-8888-4888-8888-888888888888")
+        rec = Recorder(cfg, store, c)
+        for code in ("r1", "r2", "r3", "r4") * 8:
+            c.advance(60)
+            r = rec.record("visit", 1, language="sv", source="simulate")
+            rec.record_followup(r.id, [code], None)
+        for _ in range(4):
+            c.advance(1)
+            rec.record("visit", 4, language="sv", source="simulate")
+
+    def long_question_and_reasons(self):
+        """A 120-character question with both notes under the trend: the staff view cuts the
+        question to the lines its panel has room for (at 800x480 it was drawn over the header)."""
+        from kiosk.ui.fit import ELLIPSIS, TextBox
+        self.reconfigure(text=LONG_QUESTION, reasons=list(LONG_REASONS), version=2, followup="every")
+        self.seed_long_reasons_and_notes()
+        for lang in self.cfg.languages:
+            yield from self.choose_language(lang)
+            yield from self.corner_hold()
+            for d in S.STAFF_PIN:
+                yield from self.pin_key(d)
+            yield from self.pin_ok()
+            yield from self.until(lambda: self.screen() == "staff")
+            yield from self.frames(2)
+            scr = self.app.sm.current_screen
+            question = scr.ids.question_text
+            box = TextBox(question, question.width)
+            self.check(f"{lang}: a long question cut to at most two lines",
+                       question.text.endswith(ELLIPSIS) and LONG_QUESTION[lang].startswith(question.text[:-1])
+                       and box.height(question.text) <= 2 * box.line_height() + 0.5, question.text)
+            notes = scr.ids.filtered.text.splitlines()
+            self.check(f"{lang}: long question: both notes under the trend", len(notes) == 2, notes)
+            yield from self.inside_the_panels(lang, "staff_long_question")
+            yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
+            yield from self.until(lambda: self.screen() == "question")
 
     def inside_the_panels(self, lang: str, shot: str):
         from kivy.uix.label import Label
