@@ -94,7 +94,12 @@ class PillButton(RoundedBackground, ButtonBehavior, Label):
         self.text_size = (max(1, self.width - 2 * self.padding_x_px()), None)
 
     def padding_x_px(self) -> float:
-        return min(16.0, self.width * 0.08)
+        return self.padding_for(self.width)
+
+    @staticmethod
+    def padding_for(width: float) -> float:
+        """The room left and right of the text on a button `width` px wide."""
+        return min(16.0, width * 0.08)
 
     def _recolour(self, *_a) -> None:
         self.color = self.fg
@@ -109,14 +114,29 @@ class PillButton(RoundedBackground, ButtonBehavior, Label):
 
 
 class ReasonChip(PillButton):
-    """One reason on the follow-up screen; `selected` toggles (multi-select)."""
+    """One reason on the follow-up screen; `selected` toggles (multi-select). Its text is at
+    `largest_font`, or smaller (to `least_font`) where its longest word would not fit a line:
+    long compound words (sv "Självutcheckningskassornas") were split mid-word."""
 
     code = StringProperty("")
+    largest_font = NumericProperty(21)
+    least_font = NumericProperty(15)
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.bind(selected=self._restyle)
+        self.bind(text=self._fit_words, text_size=self._fit_words, largest_font=self._fit_words,
+                  least_font=self._fit_words)
         self._restyle()
+        self._fit_words()
+
+    def _fit_words(self, *_a) -> None:
+        from kiosk.ui.fit import font_for_words
+        width = self.text_size[0] or 0
+        if width <= 1:            # not laid out yet
+            self.font_size = self.largest_font
+            return
+        self.font_size = font_for_words(self, width, self.largest_font, self.least_font)
 
     def _restyle(self, *_a) -> None:
         if self.selected:

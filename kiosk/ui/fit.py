@@ -12,7 +12,8 @@ Both take `fits(text) -> bool`, true up to some length of the text and false bey
 search for the longest text it accepts. `TextBox` is that test for a Kivy label: it lays the
 text out as the label will (Kivy's core label, no texture is made) at a given width, and
 accepts it when it is no taller than a height and no word is wider than the width (a wider
-word would be split mid-word). The pure functions import no Kivy.
+word would be split mid-word). `font_for_words` is the other way to fit: a smaller font, until
+the longest word of a short text (a reason chip's) fits its width. The pure functions import no Kivy.
 """
 
 from __future__ import annotations
@@ -104,3 +105,27 @@ class TextBox:
         """The test for `fit_*`: at most `n` lines."""
         h = n * self.line_height()
         return lambda t: self.fits(t, h)
+
+
+
+def words_fit(label: Any, width: float, font_size: float) -> bool:
+    """Every word of `label`'s text fits `width` px at `font_size`, as the label lays it out
+    (Kivy splits a wider word mid-word: "Kundtjänstmedarbetar|nas")."""
+    from kivy.core.text import Label as CoreLabel
+    opts = dict(label._label.options)
+    opts.pop("text", None)
+    opts["font_size"] = font_size
+    pad = opts["padding"][0] + opts["padding"][2]
+    core = CoreLabel(text="", **opts)
+    return all(core.get_extents(word)[0] + pad <= width + 0.5 for word in label.text.split())
+
+
+def font_for_words(label: Any, width: float, largest: float, least: float) -> float:
+    """The largest font size, from `largest` down to `least` in steps of a pixel, at which
+    every word of `label`'s text fits `width` px (`words_fit`); `least` if none does."""
+    size = largest
+    while size > least:
+        if words_fit(label, width, size):
+            return size
+        size = max(least, size - 1)
+    return least

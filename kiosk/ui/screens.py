@@ -21,7 +21,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.ui import palette
 from kiosk.ui.controls import NpsButton, PillButton, ReasonChip
-from kiosk.ui.fit import ELLIPSIS, TextBox, fit_head, fit_tail
+from kiosk.ui.fit import ELLIPSIS, TextBox, fit_head, fit_tail, words_fit
 from kiosk.ui.smiley import SmileyButton, SmileyFace
 from kiosk.ui.texts import age_text, alert_text, comment_text, shown_change, tr, whole
 
@@ -242,6 +242,21 @@ class ThanksScreen(KioskScreen):
             face.index = q.values.index(value)
 
 
+def chip_columns(app: Any, chips: list[ReasonChip], most: int) -> int:
+    """The reason chips' columns: `most`, or fewer where a reason's longest word would not fit
+    its chip even at the chip's least font (at 480x800, "Självutcheckningskassornas" on half
+    the width was split mid-word). Measured on the window's width less the screen's margins
+    (kiosk/ui/followup.kv), as the chips are laid out after they are made."""
+    u = app.u
+    inner = app.root_width() - 2 * 28 * u
+    for cols in range(most, 1, -1):
+        width = (inner - 12 * u * (cols - 1)) / cols
+        text = width - 2 * PillButton.padding_for(width)
+        if all(words_fit(chip, text, chip.least_font) for chip in chips):
+            return cols
+    return 1
+
+
 class FollowupScreen(KioskScreen):
     def refresh(self, app: Any) -> None:
         d = app.flow.draft
@@ -275,7 +290,6 @@ class FollowupScreen(KioskScreen):
         grid = self.ids.chips
         if getattr(self, "_built", None) != key:
             self._built = key
-            grid.cols = 3 if app.landscape else 2
             # Another question's or language's reasons relabel the chips there are; only a
             # difference in their number adds or drops some. Chips made and dropped at every
             # language switch or scheduled question stay behind as a fragmented heap (docs/ui.md).
@@ -285,11 +299,14 @@ class FollowupScreen(KioskScreen):
             for i, (code, label) in enumerate(zip(d.question.reasons, labels)):
                 if i < len(chips):
                     chip = chips[i]
-                    chip.text, chip.code, chip.font_size, chip.radius = label, code, 21 * app.u, 16 * app.u
+                    chip.text, chip.code, chip.radius = label, code, 16 * app.u
+                    chip.largest_font, chip.least_font = 21 * app.u, 15 * app.u
                 else:
-                    chip = ReasonChip(text=label, code=code, font_size=21 * app.u, radius=16 * app.u)
+                    chip = ReasonChip(text=label, code=code, largest_font=21 * app.u, least_font=15 * app.u,
+                                      radius=16 * app.u)
                     chip.bind(on_release=lambda c: app.choose_reason(c.code, touch=c.last_touch))
                     grid.add_widget(chip)
+            grid.cols = chip_columns(app, grid.children, 3 if app.landscape else 2)
         for chip in grid.children:
             chip.selected = chip.code in d.reasons
 
@@ -462,7 +479,8 @@ class StaffScreen(KioskScreen):
         reasons = app.flow.cfg.reasons
         label = (lambda code: reasons.get(code, {}).get(lang, code))
         ids.reasons_title.text = tr("staff_reasons", lang)
-        lines = [f"{i}. {label(r['code'])}: {r['n']}" for i, r in enumerate(summary["top_complaints"], 1)]
+        # A no-break space: a long reason's count stays on its line, not alone on the next one.
+        lines = [f"{i}. {label(r['code'])}:\u00a0{r['n']}" for i, r in enumerate(summary["top_complaints"], 1)]
         lines = lines or ["–" if withheld else tr("staff_no_reasons", lang)]
         # Asked why after every answer, the answers that were not negative say what went well:
         # apart, on one line (cut to fit in fit_side), so that the complaints keep theirs.

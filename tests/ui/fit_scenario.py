@@ -258,7 +258,9 @@ class FitScenario(S.Scenario):
 
     def long_question_and_reasons(self):
         """A 120-character question with both notes under the trend: the staff view cuts the
-        question to the lines its panel has room for (at 800x480 it was drawn over the header)."""
+        question to the lines its panel has room for (at 800x480 it was drawn over the header),
+        each complaint's count stays with its reason; the follow-up's chips shrink their text
+        until their longest word fits (split mid-word: "Kundtjänstmedarbetar|nas")."""
         from kiosk.ui.fit import ELLIPSIS, TextBox
         self.reconfigure(text=LONG_QUESTION, reasons=list(LONG_REASONS), version=2, followup="every")
         self.seed_long_reasons_and_notes()
@@ -278,9 +280,39 @@ class FitScenario(S.Scenario):
                        and box.height(question.text) <= 2 * box.line_height() + 0.5, question.text)
             notes = scr.ids.filtered.text.splitlines()
             self.check(f"{lang}: long question: both notes under the trend", len(notes) == 2, notes)
+            yield from self.counts_kept_with_their_reasons(lang)
             yield from self.inside_the_panels(lang, "staff_long_question")
             yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("staff_close", lang)][0])
             yield from self.until(lambda: self.screen() == "question")
+            yield from self.long_reasons_on_chips(lang)
+
+    def counts_kept_with_their_reasons(self, lang: str):
+        """A complaint's count is not left alone on the next line under a long reason."""
+        scr = self.app.sm.current_screen
+        drawn = ["".join(w.text for w in line.words).strip() for line in scr.ids.reasons._label._cached_lines]
+        self.check(f"{lang}: each complaint's count on the line of its reason",
+                   len(drawn) >= 4 and not any(line.isdigit() for line in drawn), drawn)
+        yield from self.frames(1)
+
+    def long_reasons_on_chips(self, lang: str):
+        """Each chip's text is made smaller until its longest word fits (not below 15 px at
+        800x480): a long compound word was split ("Kundtjänstmedarbetar|nas bemötande")."""
+        from kivy.core.text import Label as CoreLabel
+        yield from self.gap()
+        yield from self.tap(self.find("SmileyButton")[0])
+        self.check(f"{lang}: long reasons: the follow-up", self.screen() == "followup", self.screen())
+        yield from self.frames(2)
+        least = 15 * self.app.u - 0.01
+        bad = []
+        for chip in self.find("ReasonChip"):
+            core = CoreLabel(**{k: v for k, v in chip._label.options.items() if k != "text"})
+            wide = max(core.get_extents(w)[0] for w in chip.text.split()) + 2 * chip.padding_x_px()
+            if wide > chip.width + 1 or chip.font_size < least:
+                bad.append((chip.text, round(chip.font_size, 1), round(wide), round(chip.width)))
+        self.check(f"{lang}: every reason's longest word whole on its chip, text at least 15 px", not bad, bad)
+        yield from self.shot("followup_long_reasons")
+        yield from self.tap(self.app.sm.current_screen.ids.skip_button)
+        yield from self.advance(self.cfg.ui.thank_you_s + 0.1, then="question")
 
     def inside_the_panels(self, lang: str, shot: str):
         from kivy.uix.label import Label

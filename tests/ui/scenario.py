@@ -361,7 +361,7 @@ class Scenario:
         top = view["summary"]["top_complaints"]
         lines = scr.ids.reasons.text.splitlines()
         self.check(f"{lang}: the top three reasons, most chosen first", len(top) == 3 and len(lines) == 3
-                   and lines[0] == f"1. {self.cfg.reasons[top[0]['code']][lang]}: {top[0]['n']}", lines)
+                   and lines[0] == f"1. {self.cfg.reasons[top[0]['code']][lang]}:\u00a0{top[0]['n']}", lines)
         comments = scr.ids.comments.text
         latest = [c["text"] for c in view["summary"]["comments"]]
         # In the language's quotation marks (sv ”…”, nb «…», en “…”).
