@@ -274,15 +274,20 @@ class FollowupScreen(KioskScreen):
         self.ids.hint.text = (tr("followup_hint_several", app.lang, n=d.question.max_reasons) if several
                               else tr("followup_hint_or_send", app.lang) if d.has_content()     # Send is shown
                               else tr("followup_hint", app.lang))
-        self.ids.comment_button.opacity = 1 if d.question.comment else 0
-        self.ids.comment_button.disabled = not d.question.comment
-        self.ids.comment_button.text = tr("followup_edit_comment" if d.comment else "followup_comment", app.lang)
-        # Send appears once there is something to send (a comment, or reasons where the question
-        # takes several; a single reason is sent by its own tap): never a dead grey button.
-        # kv's ids are weak: the screen keeps the button while it is out of the row.
+        # kv's ids are weak: the screen keeps its buttons while they are out of the row.
         if getattr(self, "_send", None) is None:
             self._send = self.ids.send_button.__self__
-        row, send = self.ids.actions, self._send
+            self._comment = self.ids.comment_button.__self__
+        row, send, comment = self.ids.actions, self._send, self._comment
+        comment.text = tr("followup_edit_comment" if d.comment else "followup_comment", app.lang)
+        # A question that takes no comment has no comment button: hidden, it kept half the row
+        # (Skip alone on the right). Back in front where the next question takes one.
+        if d.question.comment and comment.parent is None:
+            row.add_widget(comment, index=len(row.children))
+        elif not d.question.comment and comment.parent is not None:
+            row.remove_widget(comment)
+        # Send appears once there is something to send (a comment, or reasons where the question
+        # takes several; a single reason is sent by its own tap): never a dead grey button.
         if d.has_content() and send.parent is None:
             row.add_widget(send)
         elif not d.has_content() and send.parent is not None:

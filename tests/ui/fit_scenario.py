@@ -72,6 +72,7 @@ class FitScenario(S.Scenario):
             yield from self.choose_language(lang)
             yield from self.pin_pad_without_a_pin(lang)
         yield from self.long_question_and_reasons()
+        yield from self.followup_without_a_comment()
 
     def layout_check_sees_a_child_outside_its_container(self):
         """Plant a panel with more lines than it holds: each line fits its own box and the
@@ -313,6 +314,24 @@ class FitScenario(S.Scenario):
         yield from self.shot("followup_long_reasons")
         yield from self.tap(self.app.sm.current_screen.ids.skip_button)
         yield from self.advance(self.cfg.ui.thank_you_s + 0.1, then="question")
+
+    def followup_without_a_comment(self):
+        """A question that takes no comment: Skip has the button row to itself (the hidden
+        comment button took its left half)."""
+        self.reconfigure(version=3, comment=False)
+        for lang in self.cfg.languages:
+            yield from self.choose_language(lang)
+            yield from self.gap()
+            yield from self.tap(self.find("SmileyButton")[0])
+            scr = self.app.sm.current_screen
+            row = scr.ids.actions
+            self.check(f"{lang}: no comment: only Skip in the button row",
+                       self.screen() == "followup" and row.children == [scr.ids.skip_button]
+                       and abs(scr.ids.skip_button.width - row.width) < 1,
+                       [(type(b).__name__, b.text, round(b.width)) for b in row.children])
+            yield from self.shot("followup_no_comment")
+            yield from self.tap(scr.ids.skip_button)
+            yield from self.advance(self.cfg.ui.thank_you_s + 0.1, then="question")
 
     def inside_the_panels(self, lang: str, shot: str):
         from kivy.uix.label import Label

@@ -102,5 +102,5 @@ def test_long_comments_and_a_full_staff_view_fit_their_boxes(fit_runs, res):
     assert not bad, bad
     shots = [SHOTS / res / lang / f"{name}.png" for lang in LANGS
              for name in ("comment_limit", "staff_full", "staff_full_problems", "pin_no_pin", "staff_long_question",
-                          "followup_long_reasons")]
+                          "followup_long_reasons", "followup_no_comment")]
     assert all(p.exists() and p.stat().st_size > 2000 for p in shots), shots
