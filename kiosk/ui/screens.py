@@ -270,8 +270,11 @@ class FollowupScreen(KioskScreen):
         self.ids.title.text = tr(title, app.lang)
         several = d.question.max_reasons > 1
         # With a comment written, Send is there too: the hint says what it does (it read "tap the
-        # one that fits best" beside a Send button; a visual review).
-        self.ids.hint.text = (tr("followup_hint_several", app.lang, n=d.question.max_reasons) if several
+        # one that fits best" beside a Send button; a visual review). A question with no reasons
+        # asks for the comment alone (its hint spoke of reasons above an empty space).
+        self.ids.hint.text = (tr("followup_hint_send_comment" if d.has_content() else "followup_hint_comment",
+                                 app.lang) if not d.question.reasons
+                              else tr("followup_hint_several", app.lang, n=d.question.max_reasons) if several
                               else tr("followup_hint_or_send", app.lang) if d.has_content()     # Send is shown
                               else tr("followup_hint", app.lang))
         # kv's ids are weak: the screen keeps its buttons while they are out of the row.

@@ -73,6 +73,7 @@ class FitScenario(S.Scenario):
             yield from self.pin_pad_without_a_pin(lang)
         yield from self.long_question_and_reasons()
         yield from self.followup_without_a_comment()
+        yield from self.followup_with_only_a_comment()
 
     def layout_check_sees_a_child_outside_its_container(self):
         """Plant a panel with more lines than it holds: each line fits its own box and the
@@ -299,10 +300,8 @@ class FitScenario(S.Scenario):
         """Each chip's text is made smaller until its longest word fits (not below 15 px at
         800x480): a long compound word was split ("Kundtjänstmedarbetar|nas bemötande")."""
         from kivy.core.text import Label as CoreLabel
-        yield from self.gap()
-        yield from self.tap(self.find("SmileyButton")[0])
-        self.check(f"{lang}: long reasons: the follow-up", self.screen() == "followup", self.screen())
-        yield from self.frames(2)
+        yield from self.unhappy_answer(lang)
+        yield from self.frames(1)
         least = 15 * self.app.u - 0.01
         bad = []
         for chip in self.find("ReasonChip"):
@@ -315,22 +314,56 @@ class FitScenario(S.Scenario):
         yield from self.tap(self.app.sm.current_screen.ids.skip_button)
         yield from self.advance(self.cfg.ui.thank_you_s + 0.1, then="question")
 
+    def unhappy_answer(self, lang: str):
+        """The next customer, in `lang`, taps the unhappiest face: the follow-up."""
+        if self.app.lang != lang:
+            yield from self.choose_language(lang)
+        yield from self.gap()
+        yield from self.tap(self.find("SmileyButton")[0])
+        self.check(f"{lang}: the follow-up of {self.app.flow.question.id} v{self.app.flow.question.version}",
+                   self.screen() == "followup", self.screen())
+        yield from self.frames(1)
+
     def followup_without_a_comment(self):
         """A question that takes no comment: Skip has the button row to itself (the hidden
         comment button took its left half)."""
         self.reconfigure(version=3, comment=False)
         for lang in self.cfg.languages:
-            yield from self.choose_language(lang)
-            yield from self.gap()
-            yield from self.tap(self.find("SmileyButton")[0])
+            yield from self.unhappy_answer(lang)
             scr = self.app.sm.current_screen
             row = scr.ids.actions
             self.check(f"{lang}: no comment: only Skip in the button row",
-                       self.screen() == "followup" and row.children == [scr.ids.skip_button]
+                       row.children == [scr.ids.skip_button]
                        and abs(scr.ids.skip_button.width - row.width) < 1,
                        [(type(b).__name__, b.text, round(b.width)) for b in row.children])
             yield from self.shot("followup_no_comment")
             yield from self.tap(scr.ids.skip_button)
+            yield from self.advance(self.cfg.ui.thank_you_s + 0.1, then="question")
+
+    def followup_with_only_a_comment(self):
+        """A question with no reasons and a comment: the hints speak of the comment alone (they
+        said "tap the one that fits best" above nothing), and the comment button is back."""
+        self.reconfigure(version=4, reasons=[], comment=True)
+        for lang in self.cfg.languages:
+            yield from self.unhappy_answer(lang)
+            scr = self.app.sm.current_screen
+            row = scr.ids.actions
+            self.check(f"{lang}: comment only: the hint asks for a comment, its button in the row",
+                       scr.ids.hint.text == self.app.tr("followup_hint_comment", lang)
+                       and row.children[-1].text == self.app.tr("followup_comment", lang),      # first
+                       (scr.ids.hint.text, [b.text for b in row.children]))
+            yield from self.shot("followup_comment_only")
+            yield from self.tap(scr.ids.comment_button)
+            for ch in "ok":
+                self.app.comment_key(ch)
+            yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("comment_done", lang)][0])
+            scr = self.app.sm.current_screen
+            self.check(f"{lang}: comment only: written, the hint says to send it",
+                       self.screen() == "followup"
+                       and scr.ids.hint.text == self.app.tr("followup_hint_send_comment", lang),
+                       (self.screen(), scr.ids.hint.text))
+            yield from self.shot("followup_comment_only_written")
+            yield from self.tap(scr.ids.send_button)
             yield from self.advance(self.cfg.ui.thank_you_s + 0.1, then="question")
 
     def inside_the_panels(self, lang: str, shot: str):

@@ -1,8 +1,11 @@
 """Text cut to fit its box (kiosk/ui/fit.py), and on the real app: the comment being typed past
 its limit, and the staff view with the longest comments, two alerts and both problems, at
-800x480 and 480x800 in every language, and the PIN pad of a kiosk with no PIN set up
-(tests/ui/fit_scenario.py; screenshots `comment_limit`, `staff_full`, `staff_full_problems`,
-`pin_no_pin`)."""
+800x480 and 480x800 in every language, and the PIN pad of a kiosk with no PIN set up; a long
+custom question with long reasons (the staff view, the follow-up's chips), a question without a
+comment and one with a comment and no reasons (tests/ui/fit_scenario.py; screenshots
+`comment_limit`, `staff_full`, `staff_full_problems`, `pin_no_pin`, `staff_long_question`,
+`followup_long_reasons`, `followup_no_comment`, `followup_comment_only`,
+`followup_comment_only_written`)."""
 
 from __future__ import annotations
 
@@ -102,5 +105,6 @@ def test_long_comments_and_a_full_staff_view_fit_their_boxes(fit_runs, res):
     assert not bad, bad
     shots = [SHOTS / res / lang / f"{name}.png" for lang in LANGS
              for name in ("comment_limit", "staff_full", "staff_full_problems", "pin_no_pin", "staff_long_question",
-                          "followup_long_reasons", "followup_no_comment")]
+                          "followup_long_reasons", "followup_no_comment", "followup_comment_only",
+                          "followup_comment_only_written")]
     assert all(p.exists() and p.stat().st_size > 2000 for p in shots), shots
