@@ -219,14 +219,21 @@ def _waits(db: Database, mail: queue.DueMail, why: str, now: datetime) -> int:
     return 0
 
 
-def _settle_set_aside(db: Database, set_aside: list[Ended], took_others: bool, now: datetime) -> None:
-    """The mails that ended a new connection at once, at the end of the round. When the server
-    took other mail this round, it is this mail the server refuses (a content filter that drops
-    the connection on it, every time): a try of its own, so the backoff and MAX_ATTEMPTS apply
-    and it shows as failed; taken for the server's state, it waited every 5 minutes for ever (a
-    review). When the server took none, the server's problem: they wait, no try counted."""
-    for mail, why in set_aside:
-        if not took_others:
+# A mail that ended a new connection at once: (it, why, how many mails the round had sent then)
+SetAside = tuple[queue.DueMail, str, int]
+
+
+def _settle_set_aside(db: Database, set_aside: list[SetAside], sent: int, now: datetime) -> None:
+    """The mails that ended a new connection at once, at the end of the round that sent `sent`.
+    When the server took another mail after one, on a connection that skipped it, it is that mail
+    the server refuses (a content filter that drops the connection on it, every time): a try of
+    its own, so the backoff and MAX_ATTEMPTS apply and it shows as failed; taken for the server's
+    state, it waited every 5 minutes for ever (a review). When the server took none after it, the
+    server's problem: it waits, no try counted. Mail taken before it tells nothing: a server that
+    takes 5 mails and then ends the connection on every mail (a sending quota, an overload) had
+    the next three charged a try each round, and given up under a quota that lasts (a review)."""
+    for mail, why, sent_then in set_aside:
+        if sent <= sent_then:
             _waits(db, mail, why, now)
             continue
         error = f"the server ended the connection on this mail while it took others: {why}"
@@ -304,7 +311,7 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
     after taking a mail on it, a new one goes on where it ended (servers limit the mails of one
     connection). A mail that ends a new connection at once is set aside and the mails after it go
     on another (a review: they waited for the next round); at the end of the round it counts a try
-    when the server took other mail in the round, else waits (`_settle_set_aside`). After
+    when the server took another mail after it, else waits (`_settle_set_aside`). After
     MAX_SET_ASIDE of them, or when the server cannot be reached again, the round ends: the mail in
     hand waits (`queue.mail_waits`, no try of its own), the others are not tried (a review: each
     was a failed try on a dead connection, and given up). `now`: when the round began; `clock`
@@ -324,19 +331,20 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
     if settings is None:
         log.warning("%d mail(s) wait: no SMTP server is set (kiosk-central notify smtp set)", len(due))
         return 0
-    sent, ended, mails, set_aside, first = 0, None, due, [], True
+    sent, ended, mails, first = 0, None, due, True
+    set_aside: list[SetAside] = []
     while True:
         with Sockets() as sockets:
             try:
                 conn = bounded(lambda: connect(settings, sockets), SMTP_TIMEOUT_S, sockets, stop)
             except Stopped:                 # none (else) was tried: all stay due
-                _settle_set_aside(db, set_aside, sent > 0, at())
+                _settle_set_aside(db, set_aside, sent, at())
                 return sent + (_waits(db, *ended, at()) if ended else 0)
             except Exception as e:  # noqa: BLE001 - e.g. OSError (a timeout too), SMTPException, CentralConfigError
                 why = smtp_errors.cannot_connect(settings.host, settings.port, e)
                 if first:
                     return _all_wait(db, due, now, why)
-                _settle_set_aside(db, set_aside, sent > 0, at())
+                _settle_set_aside(db, set_aside, sent, at())
                 return sent + (_waits(db, ended[0], why, at()) if ended else 0)
             first = False
             progress()
@@ -349,8 +357,8 @@ def deliver_mail(db: Database, now: datetime, *, connect: Callable[[smtp.SmtpSet
             ended = now_ended
             continue
         ended = None                        # it ended a new connection at once: the next go on without it
-        set_aside.append(now_ended)
+        set_aside.append((*now_ended, sent))
         if not mails or len(set_aside) >= MAX_SET_ASIDE:
             break
-    _settle_set_aside(db, set_aside, sent > 0, at())
+    _settle_set_aside(db, set_aside, sent, at())
     return sent

@@ -1,6 +1,6 @@
 """What an SMTP error means for the mail queue: why no connection could be made, whether the
-server ended the connection (its problem, no try of the mail's own, unless it took other mail
-that round: `sender.deliver_mail`) or refused the mail itself, said in words. Pure: the worker
+server ended the connection (its problem, no try of the mail's own, unless it took another mail
+after it: `sender.deliver_mail`) or refused the mail itself, said in words. Pure: the worker
 (`sender`) does the I/O."""
 
 from __future__ import annotations

@@ -284,11 +284,13 @@ def test_a_mail_the_server_always_ends_the_connection_on_is_tried_and_given_up_a
     """A content filter that drops the connection (or answers 421) on one mail, every time, while
     it takes the others: that mail was taken for a server outage, so it waited every 5 minutes for
     ever, no try counted, and the mails after it waited for the next round (a review). Now its
-    ending counts as a try of its own when the server takes other mail that round (before it, or
-    after it on a new connection that skips it): the usual backoff, given up after MAX_ATTEMPTS,
-    shown as failed; the others all go in the first round. A round in which the server takes no
-    other mail (nothing else is due) is still the server's problem: no try counted."""
+    ending counts as a try of its own when the server takes another mail after it, on a new
+    connection that skips it: the usual backoff, given up after MAX_ATTEMPTS, shown as failed; the
+    others all go in the first round. Mail taken only before it tells nothing (a server whose
+    quota is used up ends the connection on every mail from then on), so last of its round, or
+    alone in it, it waits, no try counted, and is charged in the next round that sends mail after it."""
     db, still = central_db, lambda: 0.0      # each round's records at its start
+    last = where == 9
     with LocalSmtp(ends_on=_poisoned, hang_up=hang_up) as server:
         smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
         with db.atomic():
@@ -301,18 +303,25 @@ def test_a_mail_the_server_always_ends_the_connection_on_is_tried_and_given_up_a
             [d] = [d for d in queue.deliveries(db) if d["what"] == "poison"]
             return d
         d = poison()
-        assert (d["state"], d["attempts"]) == ("waiting", 1), d
-        assert d["last_error"].startswith("the server ended the connection on this mail while it took others: "), d
         said = "the server closed the connection" if hang_up else "421 4.7.1 Message dropped by the content filter"
         assert said in d["last_error"], d
-        assert d["next_attempt_at"] == str((NOW + queue.retry_delay(1)).replace(tzinfo=None))
+        if last:                             # nothing went after it: it waits, as in an outage
+            assert (d["state"], d["attempts"]) == ("waiting", 0), d
+            assert "while it took others" not in d["last_error"], d
+            assert d["next_attempt_at"] == str((NOW + timedelta(seconds=queue.SERVER_DOWN_DELAY_S)).replace(tzinfo=None))
+            at = NOW + timedelta(seconds=queue.SERVER_DOWN_DELAY_S)
+        else:
+            assert (d["state"], d["attempts"]) == ("waiting", 1), d
+            assert d["last_error"].startswith("the server ended the connection on this mail while it took others: "), d
+            assert d["next_attempt_at"] == str((NOW + queue.retry_delay(1)).replace(tzinfo=None))
+            at = NOW + queue.retry_delay(1)
+        charged = d["attempts"]
         # Alone in its round, the server takes nothing: the server's problem, no try counted.
-        at = NOW + queue.retry_delay(1)
         assert sender.deliver_mail(db, at, clock=still) == 0
-        assert (poison()["state"], poison()["attempts"]) == ("waiting", 1)
+        assert (poison()["state"], poison()["attempts"]) == ("waiting", charged)
         at += timedelta(seconds=queue.SERVER_DOWN_DELAY_S)
-        # With other mail in its rounds, each round is a try: given up after MAX_ATTEMPTS.
-        for attempt in range(2, queue.MAX_ATTEMPTS + 1):
+        # With other mail after it in its rounds, each round is a try: given up after MAX_ATTEMPTS.
+        for attempt in range(charged + 1, queue.MAX_ATTEMPTS + 1):
             with db.atomic():
                 queue.enqueue_mail(db, "bo@example.se", f"n{attempt:02d}", "t", "<p>t</p>", at)
             assert sender.deliver_mail(db, at, clock=still) == 1
@@ -321,8 +330,44 @@ def test_a_mail_the_server_always_ends_the_connection_on_is_tried_and_given_up_a
     d = poison()
     assert d["state"] == "failed" and d["attempts"] == queue.MAX_ATTEMPTS and said in d["last_error"]
     assert [f["what"] for f in queue.deliveries(db, failed_only=True) if f["state"] == "failed"] == ["poison"]
-    assert len(server.raw) == 9 + queue.MAX_ATTEMPTS - 1
+    assert len(server.raw) == 9 + queue.MAX_ATTEMPTS - charged
     assert {d["state"] for d in queue.deliveries(db) if d["what"] != "poison"} == {"delivered"}
+
+
+@pytest.mark.parametrize("hang_up", [False, True], ids=["421", "hang-up"])
+def test_a_server_that_takes_some_mail_then_ends_every_connection_charges_no_mail_a_try(central_db, hang_up):
+    """A server that takes 5 mails and then ends the connection on every mail (a sending quota, an
+    overload): the sixth ends its connection after others went, is tried on a new one, ends that
+    at once and is set aside with the next two. The round sent 5, so all three were charged a try
+    ("... while it took others"), retried after a minute and, under a quota that lasts, given up
+    (a review). The server took nothing after them: its problem, so they wait, no try counted,
+    and go when the quota is over."""
+    db, still, taken = central_db, lambda: 0.0, []
+    quota = [5]
+
+    def over_quota(raw: bytes) -> bool:
+        if len(taken) < quota[0]:
+            taken.append(raw)
+            return False
+        return True
+    with LocalSmtp(ends_on=over_quota, hang_up=hang_up) as server:
+        smtp.save(db, smtp.SmtpSettings("127.0.0.1", server.port, "kundpuls@example.se", security="none"))
+        with db.atomic():
+            for i in range(10):
+                queue.enqueue_mail(db, "anna@example.se", f"m{i:02d}", "t", "<p>t</p>", NOW)
+        at = NOW
+        assert sender.deliver_mail(db, at, clock=still) == 5
+        for _ in range(queue.MAX_ATTEMPTS + 2):        # the quota lasts: nothing goes, nothing is charged
+            at += timedelta(minutes=6)
+            assert sender.deliver_mail(db, at, clock=still) == 0
+        state = {d["what"]: d for d in queue.deliveries(db) if d["state"] != "delivered"}
+        assert sorted(state) == [f"m{i:02d}" for i in range(5, 10)]
+        assert {(d["state"], d["attempts"]) for d in state.values()} == {("waiting", 0)}, state
+        assert not any("while it took others" in (d["last_error"] or "") for d in state.values()), state
+        quota[0] = 100                                # the quota is over: the five go
+        assert sender.deliver_mail(db, at + timedelta(minutes=6), clock=still) == 5
+    assert sorted(server.messages[i]["Subject"] for i in range(10)) == [f"m{i:02d}" for i in range(10)]
+    assert {(d["state"], d["attempts"]) for d in queue.deliveries(db)} == {("delivered", 1)}
 
 
 def test_the_commands(central_url, central_db, receivers, capsys):
