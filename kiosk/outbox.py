@@ -41,6 +41,8 @@ _TABLES = ("response", "followup")
 # for the app and, on a central laptop demo, the ingest.
 _RESPONSE_JSON = event_json_sql(Response)
 _FOLLOWUP_JSON = event_json_sql(FollowUp)
+_RECORDED_AT = "COALESCE(CAST(recorded_at AS TEXT), '')"      # a cell the card made NULL: ''
+_INTEGER_SEQ = "typeof(seq) = 'integer'"
 
 
 @dataclass(frozen=True)
@@ -98,17 +100,22 @@ class Outbox:
         what was published unmarked, whatever their sent_at says (a mark from an earlier run the
         requeue could not clear)."""
         floor, unsent = (self._floor, " AND sent_at IS NULL") if marked else (self._unmarked_floor, "")
-        # One damaged byte must not hold back every event after it (kiosk.damaged_text).
+        # One damaged byte must not hold back every event after it (kiosk.damaged_text). The time
+        # is read as text as its event's JSON has it: a cell the card turned into a BLOB came back
+        # as bytes, and comparing it with text (`next_batch`) raised a TypeError at every try.
+        # A seq the card made other than an integer cannot be acked nor refused (acks name seq
+        # ranges), and mixed with integers it failed the batch's sort and marks at every try: such
+        # an event stays out of every batch (still counted in the outbox's depth), the rest goes.
         with tolerant_text(self.db.connection()) as read:
             rows = self.db.execute_sql(
-                f"SELECT seq, recorded_at, {_RESPONSE_JSON} FROM response"
-                f" WHERE {OUTBOX}{unsent} AND seq > ? ORDER BY seq LIMIT ?",
+                f"SELECT seq, {_RECORDED_AT}, {_RESPONSE_JSON} FROM response"
+                f" WHERE {OUTBOX}{unsent} AND seq > ? AND {_INTEGER_SEQ} ORDER BY seq LIMIT ?",
                 (floor, limit)).fetchall()
             # Follow-ups are few: only those up to the last response taken can be in this batch.
             bound = rows[-1][0] if len(rows) == limit else P.MAX_INT64
             fus = self.db.execute_sql(
-                f"SELECT seq, recorded_at, {_FOLLOWUP_JSON} FROM followup"
-                f" WHERE {OUTBOX}{unsent} AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                f"SELECT seq, {_RECORDED_AT}, {_FOLLOWUP_JSON} FROM followup"
+                f" WHERE {OUTBOX}{unsent} AND seq > ? AND seq <= ? AND {_INTEGER_SEQ} ORDER BY seq LIMIT ?",
                 (floor, bound, limit)).fetchall()
         if fus:
             rows.extend(fus)

@@ -226,22 +226,32 @@ def test_a_reasons_cell_the_card_damaged_goes_with_the_rest_and_only_its_event_i
     assert refused.value.seqs == (seq,) and "reasons" in refused.value.reason
 
 
-@pytest.mark.parametrize("column", ["comment", "reasons", "boot_id", "monotonic_ns"])
+@pytest.mark.parametrize("column", ["comment", "reasons", "boot_id", "monotonic_ns", "recorded_at"])
 def test_a_cell_the_card_turned_into_a_blob_goes_with_the_rest_and_only_its_event_is_refused(
         cfg, store, recorder, clock, column):
     """One bit of a record's header (text and blob differ in the lowest bit of a cell's type)
     makes a cell a BLOB: json_object refused the outbox's whole read ("JSON cannot hold BLOB
     values") at every try, so the kiosk delivered nothing from that event on. The cell now goes
     as text (a byte not UTF-8 as U+FFFD, named) with every event after it; the centre takes a
-    comment so read and refuses any other such event alone."""
+    comment so read and refuses any other such event alone. A recorded_at so (the outbox reads
+    it apart, to check the time: a TypeError comparing bytes with text escaped the sync agent at
+    every turn) fails the kiosk's own check, so its event travels alone after the others."""
     record(recorder, clock, 6, followups=True)             # 6 responses + 2 follow-ups, seqs 1..8
     seq = store.db.execute_sql("SELECT MAX(seq) FROM followup").fetchone()[0]
     con = sqlite3.connect(cfg.db_path)                     # as the card left it, not through the store
     with con:
         con.execute(f"UPDATE followup SET {column} = X'4BC3' WHERE seq = ?", (seq,))
     con.close()
-    b = Outbox(store, cfg.kiosk_id).next_batch(100, 1 << 20, now=NOW, sent_at=SENT)
-    assert b.seqs == tuple(range(1, 9)) and b.damaged == ((seq, f"followup.{column}"),)
+    box = Outbox(store, cfg.kiosk_id)
+    b = box.next_batch(100, 1 << 20, now=NOW, sent_at=SENT)
+    if column == "recorded_at":
+        assert b.seqs == tuple(range(1, seq)) and b.invalid is None and b.damaged == ()
+        b = box.next_batch(100, 1 << 20, now=NOW, sent_at=SENT)
+        assert b.seqs == (seq,) and "recorded_at" in b.invalid
+        assert b.damaged == ((seq, "followup.recorded_at"),)
+        assert box.next_batch(100, 1 << 20, now=NOW, sent_at=SENT).seqs == tuple(range(seq + 1, 9))
+    else:
+        assert b.seqs == tuple(range(1, 9)) and b.damaged == ((seq, f"followup.{column}"),)
     assert {e["seq"]: e for e in json.loads(b.payload)["events"]}[seq][column] == "K\ufffd"
     if column == "comment":
         assert len(P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW).events) == 8
@@ -249,6 +259,23 @@ def test_a_cell_the_card_turned_into_a_blob_goes_with_the_rest_and_only_its_even
     with pytest.raises(P.EventsRefused) as refused:
         P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW)
     assert refused.value.seqs == (seq,) and column in refused.value.reason
+
+
+@pytest.mark.parametrize("cell", ["X'4BC3'", "'4x'", "4.5"], ids=["blob", "text", "real"])
+def test_an_event_whose_seq_the_card_damaged_holds_back_nothing(cfg, store, recorder, clock, cell):
+    """A seq the card made other than an integer: mixed with the integers, the outbox's sort and
+    marks raised a TypeError at every try, and nothing after it went. Acks name seqs, so that
+    event cannot go (it stays in the outbox, counted); every other goes, in order."""
+    record(recorder, clock, 6, followups=True)             # 6 responses + 2 follow-ups, seqs 1..8
+    con = sqlite3.connect(cfg.db_path)                     # as the card left it, not through the store
+    with con:
+        con.execute(f"UPDATE response SET seq = {cell} WHERE seq = 3")
+    con.close()
+    box = Outbox(store, cfg.kiosk_id)
+    got = []
+    while (b := box.next_batch(3, 1 << 20, now=NOW, sent_at=SENT)) is not None:
+        got.append(b.seqs)
+    assert got == [(1, 2, 4), (5, 6, 7), (8,)] and box.depth() == 8
 
 
 def test_a_batch_names_the_anchor_of_each_boot_whose_unsynced_events_it_holds(cfg, store, recorder, clock):
