@@ -11,7 +11,8 @@ went in for any site the kiosk ever stood at. So the outbox names the anchor wit
 A boot's anchor is its first synced answer after its last unsynced event (a boot's events are
 consecutive seqs: the next synced answer, if it is that boot's); for the running boot, with
 none recorded yet, the clock now, once synced (`live`). Only batches holding an unsynced event
-cost a statement.
+cost a statement. An answer whose cells the card damaged (a time that is not one, a number
+turned text) is never named: the next synced answer of the boot is (`_first_synced_after`).
 
 While the running boot's clock has not synced, no anchor can be named: its unsynced events wait
 for the sync (`Hold`), a few minutes at most each (then they go without, as before: a kiosk
@@ -26,9 +27,13 @@ from typing import Sequence
 
 from peewee import Database
 
+from kiosk.damaged_text import tolerant_text
 from server_sync import protocol as P
 
 _UNSYNCED = '"clock_synced":false'       # as SQLite's json_object writes it (kiosk.store.event_json_sql)
+# How many synced answers are looked at for a boot's anchor: the first, and those after it should
+# the card have damaged it (more damaged rows in a row than that: no anchor, as before anchors).
+_LOOK_PAST = 8
 
 
 def unsynced_boots(events_json: Sequence[str]) -> list[str]:
@@ -56,15 +61,25 @@ def batch_anchors(db: Database, events_json: Sequence[str], live: P.Anchor | Non
 
 
 def _first_synced_after(db: Database, boot: str) -> P.Anchor | None:
-    """The boot's first synced answer after its last unsynced one, as an anchor; None if the
-    next synced answer is another boot's, or there is none."""
-    last = db.execute_sql("SELECT MAX(seq) FROM response WHERE clock_synced = 0 AND boot_id = ?",
-                          (boot,)).fetchone()[0]
-    row = db.execute_sql("SELECT boot_id, recorded_at, monotonic_ns FROM response"
-                         " WHERE seq > ? AND clock_synced = 1 ORDER BY seq LIMIT 1", (last or 0,)).fetchone()
-    if row is None or row[0] != boot:
-        return None
-    return P.Anchor(boot, row[1], row[2])
+    """The boot's first synced answer after its last unsynced one whose cells make an anchor
+    (`P.valid_anchor`), as an anchor; None if the next such answer is another boot's, or there
+    is none among the next few synced answers."""
+    last = db.execute_sql("SELECT MAX(seq) FROM response WHERE clock_synced = 0 AND boot_id = ?"
+                          " AND typeof(seq) = 'integer'", (boot,)).fetchone()[0]
+    # Read as the card left them (a byte not UTF-8 as U+FFFD, kiosk.damaged_text): one damaged
+    # cell must not fail the batch's read, nor be named as it is: the centre refused every batch
+    # naming an anchor off the contract, and the kiosk named it again at every try, for good. A
+    # later synced answer of the boot reads its clock as well; a damaged row of another boot is
+    # passed over too, and stops nothing: no answer of this boot comes after another boot's.
+    with tolerant_text(db.connection()):
+        rows = db.execute_sql("SELECT boot_id, recorded_at, monotonic_ns FROM response"
+                              " WHERE seq > ? AND clock_synced = 1 ORDER BY seq LIMIT ?",
+                              (last or 0, _LOOK_PAST)).fetchall()
+    for row in rows:
+        anchor = P.valid_anchor(*row)
+        if anchor is not None:
+            return anchor if anchor.boot_id == boot else None
+    return None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from server_sync.protocol.messages import (ALERT_TEXT_SINCE, INCARNATION_PATTERN
                                            Status, decode_ack, decode_alert, decode_batch,
                                            decode_status, encode_ack, encode_alert, encode_batch,
                                            encode_batch_json, encode_status, keep_alerts,
-                                           offline_payload, seq_ranges, will_payload)
+                                           offline_payload, seq_ranges, valid_anchor, will_payload)
 from server_sync.protocol.pushed import (PUSHABLE, SHIPPED_CONFIG_VERSION, decode_config,
                                          encode_config, merge_pushed_config)
 from server_sync.protocol.timetext import (EARLIEST, EARLIEST_TEXT, FUTURE_SLACK, iso_ms,

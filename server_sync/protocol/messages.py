@@ -64,12 +64,34 @@ class Anchor(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     monotonic_ns: Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)]
 
 
+def valid_anchor(boot_id: Any, recorded_at: Any, monotonic_ns: Any) -> Anchor | None:
+    """The anchor these values make when each is as the contract has it (a lowercase UUID, wire
+    time of a real date, 0 to 2^63-1 ns); None when one is not: a kiosk names its anchors from a
+    synced answer's cells, which a damaged card can change, and such values say nothing of its
+    clock."""
+    try:
+        anchor = msgspec.convert({"boot_id": boot_id, "recorded_at": recorded_at, "monotonic_ns": monotonic_ns},
+                                 Anchor, strict=True)
+        datetime.fromisoformat(anchor.recorded_at)
+    except (msgspec.ValidationError, ValueError):
+        return None
+    return anchor
+
+
+class _AnchorEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An anchor as a batch holds it: its form is checked (the kiosk's code makes it), its values
+    are judged one by one (`valid_anchor`: a damaged card can change them)."""
+    boot_id: Any
+    recorded_at: Any
+    monotonic_ns: Any
+
+
 # A batch names the anchor of each boot whose unsynced answers it holds (a few at most: boots
 # since the outbox last drained), so a batch split by size, or sent again alone after the boot's
 # synced answers were refused, is judged as the whole would be. Optional and left out when there
 # is none: a batch of synced answers is what every centre reads.
 MAX_ANCHORS = 100
-Anchors = Annotated[tuple[Anchor, ...], msgspec.Meta(max_length=MAX_ANCHORS)]
+_AnchorEntries = Annotated[tuple[_AnchorEntry, ...], msgspec.Meta(max_length=MAX_ANCHORS)]
 
 
 class Batch(msgspec.Struct, frozen=True):
@@ -113,7 +135,7 @@ class _Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kiosk_id: str
     batch: str
     events: list[Event]
-    anchors: Anchors = ()
+    anchors: _AnchorEntries = ()
 
 
 _envelope = msgspec.json.Decoder(_Envelope)
@@ -136,16 +158,15 @@ def encode_batch_json(kiosk_id: str, batch_id: str, events_json: Sequence[bytes]
     return head[:-2] + b",".join(events_json) + head[-2:]
 
 
-def _believable(anchors: Sequence[Anchor], latest: str) -> tuple[Anchor, ...]:
-    """The anchors whose time a synced clock may read (a real time, from 2020 to `latest`): any
-    other says nothing of when, and is left out, as if the batch had none for that boot."""
+def _believable(entries: Sequence[_AnchorEntry], latest: str) -> tuple[Anchor, ...]:
+    """The anchors whose values are the contract's (`valid_anchor`) and whose time a synced clock
+    may read (from 2020 to `latest`): any other says nothing of when, and is left out, as if the
+    batch had none for that boot; the batch is not refused for it (it would be sent again with
+    the same anchor, and nothing of that kiosk would ever go in)."""
     out = []
-    for a in anchors:
-        try:
-            datetime.fromisoformat(a.recorded_at)
-        except ValueError:
-            continue
-        if EARLIEST_TEXT <= a.recorded_at <= latest:
+    for e in entries:
+        a = valid_anchor(e.boot_id, e.recorded_at, e.monotonic_ns)
+        if a is not None and EARLIEST_TEXT <= a.recorded_at <= latest:
             out.append(a)
     return tuple(out)
 
@@ -222,7 +243,7 @@ def _refusal(payload: Any, topic_kiosk: str, max_events: int, latest: str) -> Pr
     raw = obj["events"]
     _check_envelope(obj["schema"], obj["kiosk_id"], obj["batch"], raw, topic_kiosk, max_events)
     try:
-        msgspec.convert(obj.get("anchors", ()), Anchors, strict=True)
+        msgspec.convert(obj.get("anchors", ()), _AnchorEntries, strict=True)
     except msgspec.ValidationError as e:
         raise ProtocolError(validation_reason(e, f"batch {short(obj['batch'])}: anchors")) from None
     reason = None

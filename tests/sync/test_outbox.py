@@ -316,6 +316,46 @@ def test_a_batch_names_the_anchor_of_each_boot_whose_unsynced_events_it_holds(cf
     assert len(b.payload) <= 1500 and P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW).anchors
 
 
+@pytest.mark.parametrize("column, cell", [
+    ("recorded_at", "'2026-11-23T1X:00:00.000Z'"), ("recorded_at", "'2026-13-23T12:00:00.000Z'"),
+    ("recorded_at", "X'32303236'"), ("recorded_at", "CAST(X'32C3' AS TEXT)"),
+    ("monotonic_ns", "'12x'"), ("monotonic_ns", "X'3132'"), ("monotonic_ns", "-1"), ("boot_id", "X'61'")],
+    ids=["flipped-byte", "no-real-date", "blob", "not-utf8", "text-ns", "blob-ns", "negative-ns", "blob-boot"])
+def test_an_anchor_row_the_card_damaged_is_not_named_the_next_synced_answer_of_its_boot_is(
+        cfg, store, recorder, clock, column, cell):
+    """The boot's first synced answer, damaged by the card, was named as its anchor as it was:
+    the centre refused every batch naming it as a whole (dead-lettered, no ack), the kiosk named
+    it again at every try, and delivery stopped for good. An anchor off the contract is not
+    named: the boot's next synced answer is (as good a reading of its clock), or none; the
+    damaged answer itself is refused alone, and every other goes."""
+    boot = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
+    clock.synced, clock._boot = False, boot
+    record(recorder, clock, 3)                                  # seqs 1-3, unsynced
+    clock.step(NOW)
+    clock.synced = True
+    record(recorder, clock, 3)                                  # seqs 4-6: the anchor was 4
+    second = P.Anchor(boot, *store.db.execute_sql("SELECT recorded_at, monotonic_ns FROM response"
+                                                  " WHERE seq = 5").fetchone())
+    con = sqlite3.connect(cfg.db_path)                          # as the card left it, not through the store
+    with con:
+        con.execute(f"UPDATE response SET {column} = {cell} WHERE seq = 4")
+    con.close()
+    box = Outbox(store, cfg.kiosk_id)
+
+    def decode(b):
+        return P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW)
+
+    assert decode(box.next_batch(3, 1 << 20, now=NOW, sent_at=SENT)).anchors == (second,)
+    rest = box.next_batch(100, 1 << 20, now=NOW, sent_at=SENT)
+    with pytest.raises(P.EventsRefused) as refused:             # the damaged answer alone
+        decode(rest)
+    assert refused.value.seqs == (4,)
+    # Its boot's only synced answer damaged: no anchor, and the batch goes all the same.
+    store.db.execute_sql("DELETE FROM response WHERE seq > 4")
+    box.requeue()
+    assert decode(box.next_batch(3, 1 << 20, now=NOW, sent_at=SENT)).anchors == ()
+
+
 def test_the_running_boots_unsynced_answers_wait_for_its_clock_a_few_minutes_at_most(cfg, store, recorder, clock):
     """Until the clock syncs no anchor can be named: this boot's unsynced answers, and what comes
     after them, wait (`Hold`), in the boot's first `longest_s` only: a boot older than that
