@@ -41,7 +41,7 @@ from peewee import DatabaseError as PeeweeDatabaseError
 from peewee import BooleanField, CharField, IntegerField, Model, SqliteDatabase, TextField
 
 from kiosk.access import database_exists, file_in_the_way, no_access
-from kiosk.damaged_text import decode_text, undecodable
+from kiosk.damaged_text import decode_text, tolerant_text, undecodable
 from kiosk.earlier import mark_made, start_sequence
 from kiosk.exc import DamagedDatabase, DiskFull, IdentityError, StoreError
 from kiosk.migrations import LATEST, UserVersion, migrations, not_a_kiosk_database, pending_may_wait
@@ -55,6 +55,7 @@ log = logging.getLogger("kiosk.store")
 
 # An event is in the outbox while the centre has neither acknowledged nor refused it.
 OUTBOX = "acked_at IS NULL AND rejected_at IS NULL"
+_TEXT_TIME = " AND typeof(recorded_at) = 'text'"      # not a cell the card turned into a BLOB
 # Refused for good and held here for a person to decide (retry, or set aside: schema 6).
 HELD = "rejected_at IS NOT NULL AND set_aside_at IS NULL"
 # A refusal names the event it found first ("event 3f2a…: site_id …"): grouped without it.
@@ -747,9 +748,13 @@ class LocalStore:
         return int(row[0])
 
     def oldest_unacked(self) -> str | None:
-        row = self.db.execute_sql(
-            f"SELECT MIN(t) FROM (SELECT MIN(recorded_at) AS t FROM response WHERE {OUTBOX}"
-            f" UNION ALL SELECT MIN(recorded_at) FROM followup WHERE {OUTBOX})").fetchone()
+        # A time the card damaged must not fail the read (the sync agent's status, the staff
+        # screen): a byte not UTF-8 reads as U+FFFD (no time: its age is not known), a BLOB is
+        # passed over (it came back as bytes).
+        with tolerant_text(self.db.connection()):
+            row = self.db.execute_sql(
+                f"SELECT MIN(t) FROM (SELECT MIN(recorded_at) AS t FROM response WHERE {OUTBOX}{_TEXT_TIME}"
+                f" UNION ALL SELECT MIN(recorded_at) FROM followup WHERE {OUTBOX}{_TEXT_TIME})").fetchone()
         return row[0]
 
     def rejected_count(self) -> int:

@@ -19,6 +19,9 @@ Guarantees it keeps (see docs/sync.md):
 - no message from the centre can stop the loop; a database write that fails while handling one
   is logged (once per run of failures) and not recorded: an ack that could not be recorded
   leaves its batch in flight, so it goes again after the ack timeout and the centre dedups it;
+- an exception nothing foresaw in a turn (the outbox, the status) is logged once with its
+  traceback and the loop goes on, tried again as after a failed write: let out, it ended the
+  agent, and systemd restarted it 5 s later into the same failure, for ever;
 - database writes are short transactions: the tap path never waits long;
 - a text cell the card damaged (a byte that is not UTF-8) stops nothing: its event goes with
   U+FFFD in place of the damaged characters, and the log names the table and column, never the
@@ -187,6 +190,7 @@ class SyncAgent:
         self._check_drained = True
         # Per kind of write (the outbox, a message on a topic) that fails: (its reason, how often).
         self._store_failing: dict[str, tuple[str, int]] = {}
+        self._turn_failing: dict[str, tuple[str, int]] = {}     # the same, for what nothing foresaw
         self._store_retry_at = 0.0
         self._unsaved_push: bytes | None = None     # a push the card could not take (handle_config)
         self._unsaved_retry_at = 0.0
@@ -290,10 +294,24 @@ class SyncAgent:
                 self._store_failed("the outbox", e)
                 if isinstance(e, DiskFull):         # a full card still reads; a failing one may not
                     self._pump_unmarked()
+            except Exception as e:
+                # Nothing foresaw it (a bug; a cell the card damaged as no path expects). Let out,
+                # it ended the agent, and systemd's restart met it again 5 s later, for ever: a loop
+                # that sent nothing, read no ack or push, and sent no status. Tried again as after
+                # a failed write; the status goes on saying the outbox grows.
+                self._store_retry_at = now + STORE_RETRY_S
+                self._turn_failed("the outbox", e)
             else:
                 self._store_works("the outbox")
+                self._turn_works("the outbox")
         if self.connected and now >= self._next_status:
-            self.publish_status()
+            try:
+                self.publish_status()
+            except Exception as e:                  # as above: a read the card fails included
+                self._next_status = now + self.cfg.sync.status_interval_s
+                self._turn_failed("the status", e)
+            else:
+                self._turn_works("the status")
 
     @property
     def pruning(self) -> bool:
@@ -609,6 +627,21 @@ class SyncAgent:
         if where in self._store_failing:
             _, count = self._store_failing.pop(where)
             log.warning("the kiosk database takes writes again, in %s, after %d failure(s)", where, count)
+
+    def _turn_failed(self, where: str, e: Exception) -> None:
+        """An exception nothing foresaw in `where` (the outbox, the status): logged with its
+        traceback once per run of failures like it, not at every turn."""
+        reason = f"{type(e).__name__}: {e}"
+        last, count = self._turn_failing.get(where, (None, 0))
+        self._turn_failing[where] = (reason, count + 1)
+        if last != reason:
+            log.error("unexpected failure in %s (%s); the agent goes on and tries again. Further failures like "
+                      "it are not logged until it works", where, reason, exc_info=e)
+
+    def _turn_works(self, where: str) -> None:
+        if where in self._turn_failing:
+            _, count = self._turn_failing.pop(where)
+            log.warning("no unexpected failure in %s any more, after %d", where, count)
 
     def handle_ack(self, payload: bytes) -> int:
         ack = P.decode_ack(payload)

@@ -610,3 +610,56 @@ def test_cli_names_a_missing_credential_file(broker, make_kiosk, capsys):
     assert kiosk_main(["sync", "--once", "--config", str(k.path)]) == 2
     err = capsys.readouterr().err
     assert f"key 'broker.ca_file': {not_pem} is not a PEM CA certificate" in err and "Traceback" not in err
+
+
+class _Link:
+    """A connected MQTT client that keeps what is published (no broker)."""
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+
+    def loop(self, timeout: float) -> int:
+        return 0
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False):
+        self.published.append(topic.rsplit("/", 1)[-1])
+        return type("Info", (), {"rc": 0})()
+
+
+def test_an_unforeseen_failure_in_a_turn_is_logged_once_and_the_agent_goes_on(cfg, store, recorder, monkeypatch,
+                                                                               caplog):
+    """An exception none of the agent's paths foresaw (a TypeError, as a recorded_at cell the card
+    turned into a BLOB once raised in the outbox) escaped `step`: `kiosk sync` ended, systemd
+    started it again 5 s later (Restart=always, no start limit) to meet it again, for ever:
+    nothing was sent, no status said why, and acks and pushes went unread. It is now logged once
+    (with its traceback), and the agent goes on: the outbox tries again as after a failed write,
+    the status at its next interval."""
+    recorder.record("visit", 3)
+    now = [0.0]
+    agent = SyncAgent(cfg, store, monotonic=lambda: now[0], password="")
+    link = _Link()
+    agent.client, agent.connected = link, True
+    agent._next_prune = 1e9                              # not this test's business
+    take, failing = agent.outbox.next_batch, [True]
+
+    def next_batch(*args, **kw):
+        if failing[0]:
+            raise TypeError("'<=' not supported between instances of 'str' and 'bytes'")
+        return take(*args, **kw)
+
+    monkeypatch.setattr(agent.outbox, "next_batch", next_batch)
+    monkeypatch.setattr(agent.store, "oldest_unacked", lambda: 1 / 0)
+    caplog.set_level(logging.INFO, logger="kundpuls.sync")
+    for t in (0.0, 0.5, 1.5, 3.0):
+        now[0] = t
+        agent.step()
+    assert link.published == [] and agent.counters.batches_sent == 0
+    said = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.exc_info[0] for r in said] == [TypeError, ZeroDivisionError]
+    assert "in the outbox" in said[0].getMessage() and "in the status" in said[1].getMessage()
+    failing[0] = False
+    monkeypatch.undo()
+    now[0] = 5.0 + cfg.sync.status_interval_s
+    agent.step()
+    assert link.published == ["events", "status"] and agent.counters.events_sent == 1
+    assert any("no unexpected failure in the outbox any more" in r.getMessage() for r in caplog.records)

@@ -278,6 +278,23 @@ def test_an_event_whose_seq_the_card_damaged_holds_back_nothing(cfg, store, reco
     assert got == [(1, 2, 4), (5, 6, 7), (8,)] and box.depth() == 8
 
 
+@pytest.mark.parametrize("cell", ["CAST(X'31C3' AS TEXT)", "X'31'"], ids=["not-utf8", "blob"])
+def test_the_oldest_unacked_time_passes_over_a_cell_the_card_damaged(cfg, store, recorder, clock, cell):
+    """The oldest unacked time (the agent's status, the staff screen's figures): a recorded_at not
+    UTF-8 failed the read (out of the agent's turn, which ended it), and with only BLOBs it came
+    back as bytes. Read as the outbox reads text (U+FFFD: the status says its age is not known);
+    a BLOB is no time."""
+    record(recorder, clock, 3)
+    second = store.db.execute_sql("SELECT recorded_at FROM response WHERE seq = 2").fetchone()[0]
+    con = sqlite3.connect(cfg.db_path)                     # as the card left it, not through the store
+    with con:
+        con.execute(f"UPDATE response SET recorded_at = {cell} WHERE seq = 1")
+    con.close()
+    assert store.oldest_unacked() == ("1\ufffd" if "C3" in cell else second)
+    store.db.execute_sql("UPDATE response SET acked_at = 'x' WHERE seq > 1")
+    assert store.oldest_unacked() == ("1\ufffd" if "C3" in cell else None)
+
+
 def test_a_batch_names_the_anchor_of_each_boot_whose_unsynced_events_it_holds(cfg, store, recorder, clock):
     """Split by size, a boot's unsynced answers go before its synced ones, yet each batch names
     the boot's anchor (its first synced answer after them), so the centre judges them as if they
