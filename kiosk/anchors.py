@@ -15,8 +15,8 @@ cost a statement. An answer whose cells the card damaged (a time that is not one
 turned text) is never named: the next synced answer of the boot is (`_first_synced_after`).
 
 While the running boot's clock has not synced, no anchor can be named: its unsynced events wait
-for the sync (`Hold`), a few minutes at most each (then they go without, as before: a kiosk
-offline from NTP must not hold its answers forever). Nothing is dropped: they stay in the outbox.
+for the sync (`Hold`), in the boot's first `sync.clock_wait_s` only (then they go without, as
+before: a kiosk offline from NTP must not hold its answers for ever). Nothing is dropped: they stay in the outbox.
 """
 
 from __future__ import annotations
