@@ -204,7 +204,7 @@ def test_the_watchdog_is_fed_while_a_group_waits_for_the_store(broker, tmp_path,
         agent = AgentThread(k)
         try:
             assert wait_until(lambda: "database unavailable" in ing.log(), 20), ing.log()
-            time.sleep(max(0.0, began + 3 * WATCHDOG_S - time.monotonic()))
+            time.sleep(max(0.0, began + 2 * WATCHDOG_S - time.monotonic()))
             assert k.store.outbox_depth() == total              # nothing acked meanwhile
             outage.end()
             assert wait_until(lambda: k.store.outbox_depth() == 0, 40), ing.log()
