@@ -124,6 +124,14 @@ def require(db: Database, alert_id: int, now: datetime | None = None) -> dict[st
     return a
 
 
+def require_plain(db: Database, alert_id: int) -> dict[str, Any]:
+    """`require` without the history: its state as it is now, for a write that found it changed."""
+    a = get(db, alert_id, history=False)
+    if a is None:
+        raise CentralConfigError(f"no alert with id {alert_id}")
+    return a
+
+
 def events(db: Database, alert_id: int) -> list[dict[str, Any]]:
     rows = db.execute_sql(f"SELECT at, user_name, event, detail FROM alert_event WHERE alert_id = {db.param}"
                           " ORDER BY id", (alert_id,)).fetchall()
@@ -256,9 +264,16 @@ def set_due(db: Database, alert_id: int, due: str, by: str | None, now: datetime
     if due < raised:
         raise FieldError(f"due date {due} is before the alert was raised ({raised})", "due_date", "before",
                          value=due, first=raised)
+    p = db.param
     with db.atomic():
-        db.execute_sql(f"UPDATE alert SET due_date = {db.param} WHERE id = {db.param}", (due, alert_id))
-        history_event(db, alert_id, now, by, "due", due)
+        # Guarded as assign is: the same date sent again (a double click, posts at once) changes
+        # no row and writes no second history row; nor does one that lost a race with a close.
+        changed = db.execute_sql(f"UPDATE alert SET due_date = {p} WHERE id = {p} AND state <> 'closed'"
+                                 f" AND (due_date IS NULL OR due_date <> {p})", (due, alert_id, due)).rowcount
+        if changed:
+            history_event(db, alert_id, now, by, "due", due)
+        else:
+            _still_open(require_plain(db, alert_id))      # a close got there first: say so
     return require(db, alert_id, now)
 
 

@@ -959,3 +959,19 @@ def test_an_alerts_mail_says_when_it_was_raised_on_its_sites_clock(world):
     assert "2026-11-23 10:00 CET" in bodies["sara@example.se"][1]
     facts = json.loads(db.execute_sql("SELECT body FROM webhook_delivery ORDER BY id").fetchone()[0])
     assert "2026-11-23 10:00 CET" in json.dumps(facts)
+
+
+def test_a_due_date_set_twice_is_kept_once_in_the_history(world, central_url):
+    """Setting the same due date again (a double click, or posts sent at once) wrote the same
+    "due" row each time: the UPDATE was unconditional. Only a change is kept, as assign keeps it."""
+    a = _dip(world)
+    dues = lambda alert_id: [(e["user"], e["detail"]) for e in alerts.require(world, alert_id, MONDAY_10)["history"]  # noqa: E731
+                             if e["event"] == "due"]
+    for by in ("sara", "sara", "rolf"):
+        assert alerts.set_due(world, a["id"], "2026-11-27", by, MONDAY_10)["due_date"] == "2026-11-27"
+    alerts.set_due(world, a["id"], "2026-11-28", "rolf", MONDAY_10)
+    assert dues(a["id"]) == [("sara", "2026-11-27"), ("rolf", "2026-11-28")]
+    b = _dip(world, "s2")
+    results = _at_once(central_url, lambda own: alerts.set_due(own, b["id"], "2026-11-30", "nils", MONDAY_10))
+    assert [r["due_date"] for r in results] == ["2026-11-30", "2026-11-30"], results
+    assert dues(b["id"]) == [("nils", "2026-11-30")]
