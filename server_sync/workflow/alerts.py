@@ -319,10 +319,15 @@ def acknowledge(db: Database, alert_id: int, by: str | None, now: datetime, text
         seen = db.execute_sql(f"UPDATE alert SET state = 'acknowledged', acked_at = COALESCE(acked_at, {p}),"
                               f" ack_comment = COALESCE({p}, ack_comment) WHERE id = {p} AND state = 'open'",
                               (_naive(now), text or None, alert_id)).rowcount
-        if seen:                          # else another request got there first (acknowledged or closed it)
+        if seen:
             history_event(db, alert_id, now, by, "acknowledged", text)
-        elif text and _kept_just_now(db, alert_id, text, by, now) is None:
-            history_event(db, alert_id, now, by, "comment", text)
+        else:
+            # Another request got there first. A close: refused as one sent after it is (the
+            # form says so; kept as a comment it looked as if it had worked). An acknowledgement:
+            # it stays theirs, and a comment given with it is kept, once.
+            _still_open(require_plain(db, alert_id))
+            if text and _kept_just_now(db, alert_id, text, by, now) is None:
+                history_event(db, alert_id, now, by, "comment", text)
     return require(db, alert_id, now)
 
 

@@ -975,3 +975,22 @@ def test_a_due_date_set_twice_is_kept_once_in_the_history(world, central_url):
     results = _at_once(central_url, lambda own: alerts.set_due(own, b["id"], "2026-11-30", "nils", MONDAY_10))
     assert [r["due_date"] for r in results] == ["2026-11-30", "2026-11-30"], results
     assert dues(b["id"]) == [("nils", "2026-11-30")]
+
+
+def test_an_acknowledgement_that_loses_a_race_with_a_close_says_it_is_closed(world, monkeypatch):
+    """An acknowledgement that read the alert open while a close was committed before its own
+    write kept its text as a comment and returned as if it had worked; the form said nothing. It
+    is refused as one sent after the close is ("closed already"), and keeps nothing."""
+    a = _dip(world)
+    checked = alerts._still_open
+
+    def closed_meanwhile(alert):
+        checked(alert)
+        monkeypatch.setattr(alerts, "_still_open", checked)     # the close's own check is the real one
+        alerts.close(world, alert["id"], "none", "rolf", MONDAY_10, reason="weather")
+    monkeypatch.setattr(alerts, "_still_open", closed_meanwhile)
+    with pytest.raises(FieldError, match="closed already") as said:
+        alerts.acknowledge(world, a["id"], "sara", MONDAY_10, "Looking into it")
+    assert said.value.problem == "closed"
+    history = alerts.require(world, a["id"], MONDAY_10)["history"]
+    assert [e["event"] for e in history] == ["raised", "assigned", "closed"]
