@@ -20,7 +20,8 @@ MAX_DAYS_AHEAD = 366         # an action may be logged ahead of its first day, n
 
 
 def add(db: Database, site_id: str, question_id: str, action_date: str, note: str,
-        now: datetime | None = None) -> dict:
+        now: datetime | None = None, by: str | None = None) -> dict:
+    """Store an action; `by`: who logged it (`created_by`; None: not known)."""
     action_date = parse_day(action_date, "--date", "date")
     created = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
     # Planned a little ahead is fine (its effect stays pending); a year ahead is a typo.
@@ -43,11 +44,11 @@ def add(db: Database, site_id: str, question_id: str, action_date: str, note: st
         # Its own id from the INSERT: the site's highest read after it was, on PostgreSQL, another
         # action committed meanwhile (two "new action" forms at once), whose row the caller then
         # filled in (a review).
-        new_id = db.execute_sql(f"INSERT INTO action (site_id, question_id, action_date, note, created_at)"
-                                f" VALUES ({p}, {p}, {p}, {p}, {p}) RETURNING id",
-                                (site_id, question_id, action_date, note, created)).fetchall()[0][0]
+        new_id = db.execute_sql(f"INSERT INTO action (site_id, question_id, action_date, note, created_at, created_by)"
+                                f" VALUES ({p}, {p}, {p}, {p}, {p}, {p}) RETURNING id",
+                                (site_id, question_id, action_date, note, created, by)).fetchall()[0][0]
     return {"id": int(new_id), "site_id": site_id, "question_id": question_id, "date": action_date, "note": note,
-            "created_at": created.isoformat(sep=" ")}
+            "created_at": created.isoformat(sep=" "), "created_by": by}
 
 
 def evaluated(db: Database, site_ids: tuple[str, ...] = (), *, today: date | None = None,

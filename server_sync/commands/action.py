@@ -38,6 +38,8 @@ def add_parser(sub, common) -> None:
     a.add_argument("--owner", type=nonblank_name, metavar="USER", help="who sees it through (default: the site's store manager)")
     a.add_argument("--type", dest="action_type", metavar="TYPE", help=f"what kind of change: {TYPES_HELP}")
     a.add_argument("--due", type=day, metavar="YYYY-MM-DD", help=f"by when the change should be in place ({DAY_FORMAT})")
+    a.add_argument("--by", type=nonblank_name, metavar="USER",
+                   help="who logs it, kept with it (a user who may act at the site; default: cli:<login>)")
     a.add_argument("--json", action="store_true", help="print the stored action as JSON")
     a.set_defaults(func=run_add)
     ls = s.add_parser("list", parents=[common], help="list actions with their before/after verdict")
@@ -57,8 +59,9 @@ def add_parser(sub, common) -> None:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from server_sync.workflow import actions
     from server_sync.central.registry import site_today
+    from server_sync.commands._actor import actor
+    from server_sync.workflow import actions
     from server_sync.workflow.alerts import require
     now = _now()
     with central_store(args, existing=True) as db:
@@ -71,7 +74,8 @@ def run_add(args: argparse.Namespace) -> int:
         if not site or not question:
             raise CentralConfigError("name the --site and --question (or --from-alert ID)")
         stored = actions.create(db, site, question, args.date or site_today(db, site, now), args.note, now,
-                                owner=args.owner, action_type=args.action_type, alert_id=args.from_alert, due_date=args.due)
+                                owner=args.owner, action_type=args.action_type, alert_id=args.from_alert, due_date=args.due,
+                                by=actor(db, args.by, site))
     print(json.dumps(stored, ensure_ascii=False) if args.json else
           f"action {stored['id']} logged for {stored['site_id']} from {stored['date']}: {_said(stored['note'])}")
     return 0
@@ -93,7 +97,7 @@ def run_list(args: argparse.Namespace) -> int:
             w = wanted.get(int(e["id"]))
             if w is not None:
                 out.append(dict(e, **{k: w[k] for k in ("owner", "alert_id", "action_type", "due_date", "closed_at",
-                                                         "overdue")},
+                                                         "overdue", "created_by")},
                                 closing_verdict=w["verdict"], verdict_detail=w["verdict_detail"]))
     if args.json:
         print(json.dumps(out, indent=2, ensure_ascii=False))
@@ -127,8 +131,8 @@ def run_show(args: argparse.Namespace) -> int:
         return 0
     ev = a["evaluation"] or {}
     print(f"action {a['id']} at {a['site_id']} ({a['question_id']}) from {a['date']}: {_said(a['note'])}")
-    print(f"  owner {a['owner'] or '-'}, type {a['action_type'] or '-'}, alert {a['alert_id'] or '-'},"
-          f" due {a['due_date'] or '-'}")
+    print(f"  owner {printable(a['owner'] or '-')}, type {a['action_type'] or '-'}, alert {a['alert_id'] or '-'},"
+          f" due {a['due_date'] or '-'}, logged by {printable(a['created_by'] or 'unknown')}")
     print(f"  before/after: {ev.get('verdict', '-')}" + (f"; closed as {a['verdict']}" if a["verdict"] else ""))
     for sug in a["suggestions"]["suggestions"]:
         print(f"  worked elsewhere: {sug['type']} at {', '.join(sug['sites']) or '-'} (+{sug['other_sites']} more),"

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from server_sync.cli import central_store, existing_database_url
-from server_sync.commands._argtypes import DAY_FORMAT, MAX_NAME, day, free_text, nonblank_name, record_id, seconds
+from server_sync.commands._argtypes import DAY_FORMAT, day, free_text, nonblank_name, record_id, seconds
 from server_sync.commands.ingest import add_broker_options, broker_settings
 from server_sync.exc import CentralConfigError
 from server_sync.program.cli import nonempty
@@ -108,28 +108,13 @@ def _print(alerts: list[dict], zones: dict[str, ZoneInfo]) -> None:
 
 
 def _by(args: argparse.Namespace, db: Database | None = None) -> str:
-    """Who does it, for the history: --by (a web app user who may act on the alert's site, as in
-    the web app: a typo would put nobody's name in the history, an analyst's or a disabled
-    user's a hand that could not have done it), else cli:<login>."""
-    if args.by:
-        if db is not None:
-            from server_sync.web.people import require_user
-            from server_sync.workflow.alerts import require
-            from server_sync.workflow.people import may_act, may_not_act
-            user = require_user(db, args.by)
-            site = require(db, args.id, _now())["site_id"]
-            if not may_act(db, user, site):
-                raise CentralConfigError(f"--by: {may_not_act(args.by, site)}")
-        return args.by
-    import getpass
-
-    from server_sync.protocol.codec import printable
-    try:
-        # From the environment (LOGNAME, USER): what a terminal would act on escaped, as any name
-        # is kept free of it (_argtypes.nonblank_name), and no longer than a name.
-        return f"cli:{printable(getpass.getuser(), MAX_NAME - 4)}"
-    except (KeyError, OSError):
-        return "cli"
+    """Who does it, for the history (_actor.actor): --by, checked against the alert's site, else
+    cli:<login>."""
+    from server_sync.commands._actor import actor
+    if args.by and db is not None:
+        from server_sync.workflow.alerts import require
+        return actor(db, args.by, require(db, args.id, _now())["site_id"])
+    return actor(None, args.by, None)
 
 
 def _now() -> datetime:

@@ -27,7 +27,7 @@ from server_sync.exc import CentralConfigError, FieldError
 from server_sync.workflow import notices
 from server_sync.workflow.alerts import (RESENT_WITHIN, check_answering, check_date, history_event, latest_today,
                                          where_sites)
-from server_sync.workflow.people import owner_for, store_manager_of
+from server_sync.workflow.people import owner_for, still_may_own, store_manager_of
 
 TYPES = ("staffing", "training", "cleaning", "queue", "assortment", "layout", "opening-hours", "service", "other")
 VERDICTS = ("effect_shown", "no_detectable_effect", "worse")
@@ -35,7 +35,7 @@ COMPLAINT_DAYS = 56             # the window a site's main complaint is read fro
 _BETTER = ("better", "improved", "effect_shown", "effect")
 _WORSE = ("worse", "worsened")
 _COLUMNS = ("id", "site_id", "question_id", "action_date", "note", "created_at", "owner", "alert_id", "action_type",
-            "due_date", "closed_at", "verdict", "verdict_detail")
+            "due_date", "closed_at", "verdict", "verdict_detail", "created_by")
 _SITE = _COLUMNS.index("site_id")
 
 
@@ -67,11 +67,12 @@ def check_type(action_type: str | None) -> str | None:
 def create(db: Database, site_id: str, question_id: str, action_date: str, note: str, now: datetime, *,
            owner: str | None = None, action_type: str | None = None, alert_id: int | None = None,
            due_date: str | None = None, by: str | None = None, history: bool = True) -> dict[str, Any]:
-    """Log an action (analysis.actions.add checks site, question, date and note) with its owner
-    (default: the site's store manager; at a site without one, `by`, the person logging it on the
-    web, who may act there: an action logged from a site page was nobody's), type, due date and
-    the alert it answers (check_answering; a row of its history unless `history` is False: a close
-    that creates it writes its own)."""
+    """Log an action (analysis.actions.add checks site, question, date and note) with who logged
+    it (`by`, kept as `created_by`: a web user, or the CLI's --by or cli:<login>), its owner
+    (default: the site's store manager; at a site without one, `by` when that person may act
+    there, as one logging it on the web may: an action logged from a site page was nobody's),
+    type, due date and the alert it answers (check_answering; a row of its history unless
+    `history` is False: a close that creates it writes its own)."""
     action_type = check_type(action_type)
     due_date = check_date(due_date, "--due") if due_date else None
     first = parse_day(action_date, "--date", "date")
@@ -81,11 +82,11 @@ def create(db: Database, site_id: str, question_id: str, action_date: str, note:
     if owner:
         owner_for(db, owner, site_id)
     else:
-        owner = store_manager_of(db, site_id) or by
+        owner = store_manager_of(db, site_id) or still_may_own(db, by, site_id)    # cli:<login> is nobody
     if alert_id is not None:
         check_answering(db, alert_id, site_id, first)
     with db.atomic():
-        stored = action_store.add(db, site_id, question_id, action_date, note, now)
+        stored = action_store.add(db, site_id, question_id, action_date, note, now, by)
         p = db.param
         db.execute_sql(f"UPDATE action SET owner = {p}, alert_id = {p}, action_type = {p}, due_date = {p}"
                        f" WHERE id = {p}", (owner, alert_id, action_type, due_date, stored["id"]))

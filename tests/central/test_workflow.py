@@ -994,3 +994,44 @@ def test_an_acknowledgement_that_loses_a_race_with_a_close_says_it_is_closed(wor
     assert said.value.problem == "closed"
     history = alerts.require(world, a["id"], MONDAY_10)["history"]
     assert [e["event"] for e in history] == ["raised", "assigned", "closed"]
+
+
+def test_who_logged_an_action_is_kept_and_shown(world, central_url, capsys, monkeypatch):
+    """A regional manager logging an action at a store from its site page made it the store
+    manager's, and her name was kept nowhere (no column, no history row for an action without an
+    alert, no audit line): it read as the store manager's own. Who logged it is `created_by`, from
+    the web form, a close with a new action and `action add` (--by, else cli:<login>, as the
+    alerts commands name their actor), shown on the action page, in `action list --json` and the
+    API's actions; an action from before (NULL) reads "unknown"."""
+    from server_sync.web import guard
+    from server_sync.web.pages import lists, workflow
+    from tests.web import in_process
+    db = world
+    made = actions.create_once(db, "s1", "visit", "2026-11-20", "Rolf's idea", MONDAY_10, by="rolf")   # the form
+    assert (actions.get(db, made, MONDAY_10, evaluate=False)["owner"],
+            actions.get(db, made, MONDAY_10, evaluate=False)["created_by"]) == ("sara", "rolf")
+    closed = alerts.close(db, _dip(db)["id"], "action", "rolf", MONDAY_10, new_action={"note": "Extra kassa"})
+    assert actions.get(db, closed["action_id"], MONDAY_10, evaluate=False)["created_by"] == "rolf"
+
+    monkeypatch.setenv("LOGNAME", "ops")
+    add = lambda site, *argv: central("--db", central_url, "action", "add", "--site", site, "--question", "visit",  # noqa: E731
+                                      "--date", "2026-11-20", "--note", "Signs", "--json", *argv)
+    assert add("s3") == 0
+    by_cli = json.loads(capsys.readouterr().out)
+    assert (by_cli["created_by"], by_cli["owner"]) == ("cli:ops", None)     # cli:ops is nobody to own it
+    assert add("s1", "--by", "rolf") == 0
+    assert json.loads(capsys.readouterr().out)["created_by"] == "rolf"
+    assert add("s1", "--by", "nils") == 2                                   # nils may not act at s1
+    assert said_error(capsys.readouterr().err, "--by: nils may not act on site s1")
+    assert central("--db", central_url, "action", "list", "--json") == 0
+    assert {a["id"]: a["created_by"] for a in json.loads(capsys.readouterr().out)} == {
+        made: "rolf", closed["action_id"]: "rolf", by_cli["id"]: "cli:ops", by_cli["id"] + 1: "rolf"}
+
+    db.execute_sql(f"UPDATE action SET created_by = NULL WHERE id = {db.param}", (by_cli["id"],))   # from before
+    for action_id, said in ((made, "rolf"), (by_cli["id"], "unknown")):
+        v = in_process.visit(db, MONDAY_10, f"/actions/{action_id}", action_id=str(action_id))
+        page = guard._respond(v, workflow.action_page.page(v)).body.decode()
+        assert f"<dt>Logged by</dt><dd>{said}</dd>" in page, page
+    listed = lists.actions(in_process.visit(db, MONDAY_10, "/actions")).data["actions"]     # the API's JSON
+    assert {a["id"]: a["created_by"] for a in listed} == {made: "rolf", closed["action_id"]: "rolf",
+                                                          by_cli["id"]: None, by_cli["id"] + 1: "rolf"}

@@ -87,7 +87,7 @@ def actions(v: Visit) -> PageResult:
                  high=test.get("high"), p_value=test.get("p_value"), n_before=(r.get("previous") or {}).get("n"),
                  n_after=(r.get("current") or {}).get("n"), owner=w["owner"], action_type=w["action_type"],
                  alert_id=w["alert_id"], due_date=w["due_date"], overdue=w["overdue"], closed_at=w["closed_at"],
-                 closing_verdict=w["verdict"])
+                 closing_verdict=w["verdict"], created_by=w["created_by"])
     rows.reverse()                          # newest first
     # The effect's interval is the verdict's (effects.ALPHA), not the 95 % of the other figures.
     data = {"actions": rows, "site": filters.ident(v.params, "site"), "state": state, "confidence": 1 - ALPHA}
