@@ -25,7 +25,7 @@ from peewee import Database
 
 from kiosk.config import KioskConfig, parse_config
 from server_sync import protocol
-from server_sync.protocol import pushed
+from server_sync.protocol import codec, pushed
 from server_sync.central import questions, registry
 from server_sync.central.dialect import placeholders
 from server_sync.exc import CentralConfigError
@@ -83,6 +83,10 @@ def load_push_file(path: Path) -> PushFile:
         json.dumps(body, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise CentralConfigError(f"{path}: {e}; write times and dates as strings like \"20:30\"") from None
+    size = len(codec.dumps({"version": protocol.MAX_CONFIG_VERSION, **body}))       # its longest version
+    if size > pushed.MAX_CONFIG_BYTES:          # else a ProtocolError when encoded: exit 1, no file named
+        raise CentralConfigError(f"{path}: the config it makes is {size} bytes, and a kiosk takes one of at most "
+                                 f"1 MiB ({pushed.MAX_CONFIG_BYTES} bytes): make it smaller")
     return PushFile(path, text, data, body)
 
 

@@ -22,6 +22,9 @@ PUSHABLE = ("version",) + PUSHABLE_TABLES + PUSHABLE_WHOLE + PUSHABLE_KIOSK
 # A kiosk takes a push only above the version it runs, so the centre never pushes at or below it,
 # even to a kiosk that has not reported yet: version 1 would be taken for the file's own.
 SHIPPED_CONFIG_VERSION = 1
+# The largest config payload a kiosk takes (the broker's max_packet_size, kundpuls.conf, is
+# above it with its topic and header, so the broker never refuses a push for its size).
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 def encode_config(version: int, body: Mapping[str, Any]) -> bytes:
@@ -34,7 +37,7 @@ def encode_config(version: int, body: Mapping[str, Any]) -> bytes:
 
 def decode_config(payload: bytes) -> dict[str, Any]:
     """Shape-check a pushed config (JSON object, integer version >= 1, only pushable keys)."""
-    obj = loads(payload, 1024 * 1024, "config payload")
+    obj = loads(payload, MAX_CONFIG_BYTES, "config payload")
     if not isinstance(obj, dict):
         raise ProtocolError(f"config must be a JSON object, got {jtype(obj)}")
     if "version" not in obj:

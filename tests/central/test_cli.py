@@ -358,6 +358,25 @@ def test_config_push_names_a_file_nested_too_deeply(tmp_path, capsys):
                                        "(arrays or tables within each other) to be read\n")
 
 
+def test_config_push_names_a_file_whose_config_no_kiosk_takes_for_its_size(tmp_path, capsys):
+    """A kiosk takes a pushed config of at most 1 MiB (protocol.decode_config; the broker's
+    max_packet_size is above it, so the broker never refuses one): a larger push ended in
+    "error: oversize payload: 1260041 bytes > limit 1048576", exit 1 (a failure, not the
+    operator's file), naming neither the file nor what to do."""
+    fragment = tmp_path / "roster.toml"
+    fragment.write_text("[privacy]\nstaff_names = [" + ",".join(f'"Name {i:07d}"' for i in range(76_000)) + "]\n")
+    db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
+    assert main(["site", "add", "s1", "--name", "S1", *db]) == 0
+    capsys.readouterr()
+    store = connect(db[1])
+    store.execute_sql("INSERT INTO kiosk (id, site_id, registered_at) VALUES ('k1', 's1', '2026-01-01')")
+    store.close()
+    for dry_run in (["--dry-run"], []):
+        assert main(["config", "push", "--site", "s1", str(fragment), *dry_run, "--no-tls", *db]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"kiosk-central: error: {fragment}: the config it makes is ") and "1 MiB" in err, err
+
+
 def test_config_push_names_a_number_that_is_not_finite(tmp_path, capsys):
     """JSON cannot carry inf or nan; the hint about times and dates as strings was wrong for them."""
     db = ["--db", f"sqlite:///{tmp_path / 'c.db'}"]
