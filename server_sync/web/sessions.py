@@ -10,7 +10,8 @@
   per address over a window, in the database (every web worker sees the same counts); an attempt
   is stored before its password is checked, so parallel ones count each other. Past the limit the
   account (or address) is locked until the window has passed, even for the right password; every
-  lockout is audited.
+  lockout is audited. An IPv6 address is counted by its /64 (`address_key`): one customer holds
+  a whole /64 and could take a new address for every guess. The audit keeps the address itself.
 
 Never stores or logs a token or password in clear.
 """
@@ -18,6 +19,7 @@ Never stores or logs a token or password in clear.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -140,12 +142,29 @@ def _account_failures(db: Database, name: str, since: datetime) -> int:
     return int(row[0])
 
 
+def address_key(address: str) -> str:
+    """What the attempts table counts an address under: an IPv6 address's /64 network (RFC 6177:
+    one subscriber gets at least a /64, so each of its addresses alone would let every guess come
+    from a new one), an IPv4 address mapped into IPv6 as the IPv4 address, anything else as is
+    (IPv4, or a text that is no address, such as "unknown")."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        # the zone (fe80::1%eth0) names the server's interface, not the client: dropped
+        return str(ipaddress.IPv6Network((int(ip), 64), strict=False))
+    return str(ip)
+
+
 def _address_failures(db: Database, address: str, since: datetime) -> int:
     # Every failure of the window, whatever succeeded in between: an insider who signs into their
     # own account now and then must not start the count of the names they spray afresh.
     p = db.param
     row = db.execute_sql(f"SELECT COUNT(*) FROM web_login_attempt WHERE address = {p} AND at >= {p}"
-                         f" AND success = {p}", (address, since, False)).fetchone()
+                         f" AND success = {p}", (address_key(address), since, False)).fetchone()
     return int(row[0])
 
 
@@ -214,5 +233,6 @@ def _attempt(db: Database, account: str, address: str) -> int:
     p = db.param
     with db.atomic():
         rows = db.execute_sql(f"INSERT INTO web_login_attempt (at, account, address, success)"
-                              f" VALUES ({p}, {p}, {p}, {p}) RETURNING id", (now_utc(), account, address, False)).fetchall()
+                              f" VALUES ({p}, {p}, {p}, {p}) RETURNING id",
+                              (now_utc(), account, address_key(address), False)).fetchall()
     return int(rows[0][0])

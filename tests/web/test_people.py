@@ -299,3 +299,42 @@ def test_the_password_refusals_say_the_limits_the_rule_holds():
         assert f" {MAX_PASSWORD_CHARS} " in render.text("password_long", lang)
         for problem in PASSWORD_PROBLEMS:
             assert render.text(f"password_{problem}", lang) != f"password_{problem}"
+
+
+@pytest.mark.parametrize("address, key", [
+    ("192.0.2.7", "192.0.2.7"),
+    ("2001:db8:1:2::1e", "2001:db8:1:2::/64"),
+    ("2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+    ("::ffff:192.0.2.7", "192.0.2.7"),
+    ("fe80::1%eth0", "fe80::/64"),
+    ("unknown", "unknown"),
+    ("not an address", "not an address"),
+])
+def test_the_throttle_counts_an_ipv6_address_by_its_64(address, key):
+    """One IPv6 customer holds a /64 (RFC 6177): counting each address alone let one try every
+    guess from a new address, never limited."""
+    assert sessions.address_key(address) == key
+
+
+def test_guesses_from_one_ipv6_64_lock_it_and_the_audit_keeps_each_address(url):
+    """30 failures from 2001:db8:1:2::1 … ::1e were 30 × 401 and no lockout; IPv4 was limited."""
+    policy = sessions.SessionPolicy(max_failures_per_address=3, max_failures_per_account=100)
+    db = connect(url)
+    try:
+        def guess(name: str, address: str):
+            return sessions.login(db, name, "wrong guess", address=address, user_agent=None, policy=policy)
+
+        for i in range(1, 4):
+            assert guess(f"spray-{i}", f"2001:db8:1:2::{i:x}") is None
+        with pytest.raises(sessions.LockedOut):
+            guess("spray-4", "2001:db8:1:2:aaaa::4")
+        assert guess("spray-5", "2001:db8:1:3::1") is None          # the next /64 is another customer
+        for i in range(1, 4):                                       # IPv4 and IPv4 mapped into IPv6: one
+            assert guess(f"spray-v4-{i}", "192.0.2.7" if i % 2 else "::ffff:192.0.2.7") is None
+        with pytest.raises(sessions.LockedOut):
+            guess("spray-v4-4", "192.0.2.7")
+        shown = [r[0] for r in db.execute_sql(f"SELECT address FROM audit_log WHERE event = {db.param} ORDER BY id",
+                                              ("login_unknown_name",))]
+        assert shown[:3] == ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2::3"], "the audit lost the real address"
+    finally:
+        db.close()
