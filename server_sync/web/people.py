@@ -27,6 +27,7 @@ from server_sync.exc import CentralConfigError
 from server_sync.notify import queue
 from server_sync.protocol.codec import short
 from server_sync.protocol.vocabulary import LANGUAGES
+from server_sync.web.guessable import is_guessable
 from server_sync.web.vocabulary import ADMIN, ANALYST, REGIONAL, ROLES, STORE
 
 MIN_PASSWORD_CHARS = 10
@@ -168,13 +169,16 @@ PASSWORD_PROBLEMS = {
     "long": f"a password may have at most {MAX_PASSWORD_CHARS} characters",
     "trivial": "a password may not be only spaces or one character repeated",
     "has_name": "a password may not contain the user name",
+    "common": ("a password may not be a commonly used one, nor one easily guessed from such a one"
+               " (digits or symbols added, a keyboard row, a sequence, a date)"),
 }
 
 
 def password_problem(password: str, name: str = "") -> str | None:
     """What is wrong with `password` as a web user's (named `name`), as a PASSWORD_PROBLEMS code,
-    or None: long enough, text without control characters, and not guessable from the account
-    alone (the user's name of 4 characters or more, one character repeated, only spaces), as
+    or None: long enough, text without control characters, not guessable from the account
+    alone (the user's name of 4 characters or more, one character repeated, only spaces) and not
+    a commonly used password or one guessed easily from such a one (guessable.is_guessable), as
     NIST SP 800-63B § 5.1.1.2 asks of a chosen password; no rules of composition."""
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in password):
         return "control"
@@ -186,6 +190,8 @@ def password_problem(password: str, name: str = "") -> str | None:
         return "trivial"
     if len(name) >= 4 and name.casefold() in password.casefold():      # a shorter one is a syllable
         return "has_name"
+    if is_guessable(password):
+        return "common"
     return None
 
 

@@ -544,7 +544,7 @@ def test_a_one_time_password_must_be_changed_first(web):
     # the user name in it, too; a review).
     from server_sync.web import render
     for new, why in (("olle-rocks-2026!", "has_name"), ("x" * 1025, "long"), ("aaaaaaaaaaaa", "trivial"),
-                     ("tab\tinside-the-password", "control")):
+                     ("tab\tinside-the-password", "control"), ("Password123!", "common")):
         r = c.post("/account/password", data={"csrf_token": token, "current": one_time, "new": new, "again": new})
         assert r.headers["location"] == f"/account?error=password_{why}", new
         assert render.text(f"password_{why}", "sv") in html.unescape(c.get(r.headers["location"]).text)
