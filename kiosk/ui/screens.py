@@ -257,6 +257,22 @@ def chip_columns(app: Any, chips: list[ReasonChip], most: int) -> int:
     return 1
 
 
+def comment_button_style(alone: bool, written: bool, u: float, window_width: float) -> dict[str, Any]:
+    """The follow-up's comment button: an outlined half of the button row beside Skip; where the
+    question has no reasons (`alone`), a large button centred in the chips' area, at least a
+    chip's size (kiosk/ui/followup.kv's margins: the window's width less 2 x 28 u), filled as the
+    primary action until a comment is `written` (then Send is the primary one, in the row)."""
+    if not alone:
+        return {"size_hint": (1, 1), "bg": palette.SURFACE, "fg": palette.ACCENT, "outline": palette.ACCENT,
+                "font_size": 20 * u, "bold": False}
+    size = (min(window_width - 2 * 28 * u, 440 * u), 140 * u)
+    if written:
+        return {"size_hint": (None, None), "size": size, "bg": palette.SURFACE, "fg": palette.ACCENT,
+                "outline": palette.ACCENT, "font_size": 22 * u, "bold": False}
+    return {"size_hint": (None, None), "size": size, "bg": palette.ACCENT, "fg": palette.ON_ACCENT,
+            "outline": (0, 0, 0, 0), "font_size": 24 * u, "bold": True}
+
+
 class FollowupScreen(KioskScreen):
     def refresh(self, app: Any) -> None:
         d = app.flow.draft
@@ -284,11 +300,20 @@ class FollowupScreen(KioskScreen):
         row, send, comment = self.ids.actions, self._send, self._comment
         comment.text = tr("followup_edit_comment" if d.comment else "followup_comment", app.lang)
         # A question that takes no comment has no comment button: hidden, it kept half the row
-        # (Skip alone on the right). Back in front where the next question takes one.
-        if d.question.comment and comment.parent is None:
-            row.add_widget(comment, index=len(row.children))
-        elif not d.question.comment and comment.parent is not None:
-            row.remove_widget(comment)
+        # (Skip alone on the right). Back in front where the next question takes one. A question
+        # with no reasons has it large in the chips' area (a blank screen above a small button
+        # read as broken; a visual review), Skip alone in the row.
+        alone = d.question.comment and not d.question.reasons
+        home = (self.ids.chip_area if alone else row) if d.question.comment else None
+        if comment.parent is not home:
+            if comment.parent is not None:
+                comment.parent.remove_widget(comment)
+            if home is row:
+                row.add_widget(comment, index=len(row.children))
+            elif home is not None:
+                home.add_widget(comment)
+        for name, value in comment_button_style(alone, bool(d.comment), app.u, app.root_width()).items():
+            setattr(comment, name, value)
         # Send appears once there is something to send (a comment, or reasons where the question
         # takes several; a single reason is sent by its own tap): never a dead grey button.
         if d.has_content() and send.parent is None:

@@ -342,16 +342,18 @@ class FitScenario(S.Scenario):
 
     def followup_with_only_a_comment(self):
         """A question with no reasons and a comment: the hints speak of the comment alone (they
-        said "tap the one that fits best" above nothing), and the comment button is back."""
+        said "tap the one that fits best" above nothing), and the comment button is no longer a
+        small one under a blank screen: a large primary button centred where the chips would be
+        (at least a row's height, 48 dp touch target), Skip alone in the row. Once a comment is
+        written the button stays there (to edit it) and Send, the primary action, joins Skip."""
+        from kiosk.ui import palette
         self.reconfigure(version=4, reasons=[], comment=True)
         for lang in self.cfg.languages:
             yield from self.unhappy_answer(lang)
             scr = self.app.sm.current_screen
-            row = scr.ids.actions
-            self.check(f"{lang}: comment only: the hint asks for a comment, its button in the row",
-                       scr.ids.hint.text == self.app.tr("followup_hint_comment", lang)
-                       and row.children[-1].text == self.app.tr("followup_comment", lang),      # first
-                       (scr.ids.hint.text, [b.text for b in row.children]))
+            self.check(f"{lang}: comment only: the hint asks for a comment",
+                       scr.ids.hint.text == self.app.tr("followup_hint_comment", lang), scr.ids.hint.text)
+            yield from self.comment_button_in_the_chip_area(lang, primary=True)
             yield from self.shot("followup_comment_only")
             yield from self.tap(scr.ids.comment_button)
             for ch in "ok":
@@ -362,8 +364,59 @@ class FitScenario(S.Scenario):
                        self.screen() == "followup"
                        and scr.ids.hint.text == self.app.tr("followup_hint_send_comment", lang),
                        (self.screen(), scr.ids.hint.text))
+            yield from self.comment_button_in_the_chip_area(lang, primary=False)
+            self.check(f"{lang}: comment only, written: Skip and Send in the row",
+                       scr.ids.actions.children[::-1] == [scr.ids.skip_button, scr.ids.send_button]
+                       and tuple(scr.ids.send_button.bg) == tuple(palette.ACCENT),
+                       [b.text for b in scr.ids.actions.children[::-1]])
             yield from self.shot("followup_comment_only_written")
             yield from self.tap(scr.ids.send_button)
+            yield from self.advance(self.cfg.ui.thank_you_s + 0.1, then="question")
+        yield from self.followup_back_to_reasons()
+
+    def comment_button_in_the_chip_area(self, lang: str, primary: bool):
+        """The comment button centred in the chips' area, at least a chip's size and never under
+        48 dp; filled (primary) while nothing is written; Skip alone in the row below it."""
+        from kiosk.ui import palette
+        scr = self.app.sm.current_screen
+        yield from self.frames(2)
+        button, area, row = scr.ids.comment_button, scr.ids.chip_area, scr.ids.actions
+        u = self.app.u
+        centred = (abs(button.center_x - area.center_x) < 1.5 and abs(button.center_y - area.center_y) < 1.5
+                   and button.parent is area.__self__)
+        # A chip of the normal screen is a third (landscape) or half (portrait) of the width.
+        cols = 3 if self.app.landscape else 2
+        chip_w = (area.width - 12 * u * (cols - 1)) / cols
+        large = button.width >= chip_w - 1 and button.height >= max(48, 2 * 64 * u) - 1
+        filled = tuple(button.bg) == tuple(palette.ACCENT) if primary else tuple(button.bg) == tuple(palette.SURFACE)
+        alone = (scr.ids.skip_button in row.children and button not in row.children
+                 and (not primary or (row.children == [scr.ids.skip_button]
+                                      and abs(scr.ids.skip_button.width - row.width) < 1)))
+        self.check(f"{lang}: comment only{'' if primary else ', written'}: a large comment button centred"
+                   f" in the chips' area{', filled' if primary else ''}, Skip in the row",
+                   centred and large and filled and alone,
+                   (type(button.parent).__name__, [round(v) for v in (*button.pos, *button.size)],
+                    [round(v) for v in (*area.pos, *area.size)], round(chip_w), tuple(button.bg),
+                    [b.text for b in row.children]))
+
+    def followup_back_to_reasons(self):
+        """The next question has reasons again: the comment button is back, first, outlined, in
+        the row beside Skip, and the chips fill their area as before."""
+        from kiosk.ui import palette
+        self.reconfigure(version=5)
+        for lang in self.cfg.languages:
+            yield from self.unhappy_answer(lang)
+            yield from self.frames(2)
+            scr = self.app.sm.current_screen
+            button, row = scr.ids.comment_button, scr.ids.actions
+            chips = scr.ids.chips
+            self.check(f"{lang}: reasons again: the comment button back in the row, outlined; the chips fill their area",
+                       row.children[::-1] == [button, scr.ids.skip_button]
+                       and tuple(button.bg) == tuple(palette.SURFACE) and tuple(button.fg) == tuple(palette.ACCENT)
+                       and len(chips.children) > 0 and abs(chips.height - scr.ids.chip_area.height) < 1,
+                       ([b.text for b in row.children[::-1]], tuple(button.bg), len(chips.children)))
+            yield from self.shot("followup_reasons_again")
+            yield from self.tap(scr.ids.skip_button)
             yield from self.advance(self.cfg.ui.thank_you_s + 0.1, then="question")
 
     def inside_the_panels(self, lang: str, shot: str):

@@ -5,7 +5,7 @@ custom question with long reasons (the staff view, the follow-up's chips), a que
 comment and one with a comment and no reasons (tests/ui/fit_scenario.py; screenshots
 `comment_limit`, `staff_full`, `staff_full_problems`, `pin_no_pin`, `staff_long_question`,
 `followup_long_reasons`, `followup_no_comment`, `followup_comment_only`,
-`followup_comment_only_written`)."""
+`followup_comment_only_written`, `followup_reasons_again`)."""
 
 from __future__ import annotations
 
@@ -106,5 +106,5 @@ def test_long_comments_and_a_full_staff_view_fit_their_boxes(fit_runs, res):
     shots = [SHOTS / res / lang / f"{name}.png" for lang in LANGS
              for name in ("comment_limit", "staff_full", "staff_full_problems", "pin_no_pin", "staff_long_question",
                           "followup_long_reasons", "followup_no_comment", "followup_comment_only",
-                          "followup_comment_only_written")]
+                          "followup_comment_only_written", "followup_reasons_again")]
     assert all(p.exists() and p.stat().st_size > 2000 for p in shots), shots
