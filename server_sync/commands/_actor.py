@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from peewee import Database
 
-from server_sync.commands._argtypes import MAX_NAME
 from server_sync.exc import CentralConfigError
+
+ACTOR_CHARS = 64            # alert_event.user_name and action.created_by are VARCHAR(64)
 
 
 def actor(db: Database | None, by: str | None, site_id: str | None) -> str:
@@ -26,7 +27,9 @@ def actor(db: Database | None, by: str | None, site_id: str | None) -> str:
     from server_sync.protocol.codec import printable
     try:
         # From the environment (LOGNAME, USER): what a terminal would act on escaped, as any name
-        # is kept free of it (_argtypes.nonblank_name), and no longer than a name.
-        return f"cli:{printable(getpass.getuser(), MAX_NAME - 4)}"
+        # is kept free of it (_argtypes.nonblank_name), and cut to what the columns it goes in
+        # hold (alert_event.user_name, action.created_by: 64): a directory login of 70 characters
+        # was a DataError traceback on PostgreSQL (SQLite does not check a VARCHAR's length).
+        return f"cli:{printable(getpass.getuser(), ACTOR_CHARS - len('cli:'))}"
     except (KeyError, OSError):
         return "cli"

@@ -1035,3 +1035,8 @@ def test_who_logged_an_action_is_kept_and_shown(world, central_url, capsys, monk
     listed = lists.actions(in_process.visit(db, MONDAY_10, "/actions")).data["actions"]     # the API's JSON
     assert {a["id"]: a["created_by"] for a in listed} == {made: "rolf", closed["action_id"]: "rolf",
                                                           by_cli["id"]: None, by_cli["id"] + 1: "rolf"}
+    # A directory login longer than the column (64) was a DataError traceback on PostgreSQL.
+    monkeypatch.setenv("LOGNAME", "firstname.lastname.with.a.long.directory.name" + "@corp.example.com" * 2)
+    assert add("s3") == 0
+    long_login = json.loads(capsys.readouterr().out)["created_by"]
+    assert len(long_login) == 64 and long_login.startswith("cli:firstname.lastname.with.a.long.directory.name@")
