@@ -142,6 +142,10 @@ def _account_failures(db: Database, name: str, since: datetime) -> int:
     return int(row[0])
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
 def address_key(address: str) -> str:
     """What the attempts table counts an address under: an IPv6 address's /64 network (RFC 6177:
     one subscriber gets at least a /64, so each of its addresses alone would let every guess come
@@ -152,8 +156,15 @@ def address_key(address: str) -> str:
     except ValueError:
         return address
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
+        # An IPv4 client carried in IPv6 is its IPv4 address: through a NAT64/SIIT gateway
+        # (64:ff9b::/96, RFC 6052) every IPv4 client of the internet shares one /64, and one
+        # attacker's 20 failures locked all of them out (a review); likewise Teredo (a relay's
+        # clients share its /64), 6to4 and the old IPv4-compatible ::a.b.c.d.
+        embedded = ip.ipv4_mapped or (ip.teredo[1] if ip.teredo else None) or ip.sixtofour
+        if embedded is None and (ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 0xFFFF)):
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            return str(embedded)
         # the zone (fe80::1%eth0) names the server's interface, not the client: dropped
         return str(ipaddress.IPv6Network((int(ip), 64), strict=False))
     return str(ip)
