@@ -27,9 +27,11 @@ from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MIN_SCORE = 2               # zxcvbn's score 2: at least 10^6 guesses
-# zxcvbn refuses more than 72 characters and its time grows fast towards that (0.03 s at 64, up to
-# 0.4 s at 72 on the 2-core machine); what the first 64 characters are is what is judged.
-SCORED_CHARS = 64
+# zxcvbn's time grows fast with the length of some passwords (a review: 64 characters of varied
+# l33t symbols took 1.7 s of CPU, the web worker's GIL held; 20: 0.15 s, 16: 0.03 s on the 2-core
+# machine): the first 16 characters are scored. Guesses for them are at most those for the whole,
+# so a password refused for its start alone begins with something guessable.
+SCORED_CHARS = 16
 
 
 @functools.cache
