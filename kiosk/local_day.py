@@ -21,8 +21,13 @@ from kiosk.store import LocalStore
 
 RESTAMPED = "clock.restamped_boot"     # meta: the boot whose unsynced answers were put right
 CHUNK = 100                            # answers per write transaction: a tap waits for one at most
-_SELECT = ("SELECT seq, monotonic_ns FROM response WHERE clock_synced = 0 AND boot_id = ? AND seq > ?"
-           " ORDER BY seq LIMIT ?")
+# Only cells as the Recorder writes them: a seq or monotonic_ns the card damaged (text, a BLOB, a
+# float, a reading later than the boot's clock now) says nothing of the answer's time, and one of
+# them raised here in the sync agent's first turn after the sync, for good (a review). Such an
+# answer keeps the day it was stamped with. (boot_id and clock_synced are only compared.)
+_SELECT = ("SELECT seq, monotonic_ns FROM response WHERE clock_synced = 0 AND boot_id = ?1 AND seq > ?2"
+           " AND typeof(seq) = 'integer' AND typeof(monotonic_ns) = 'integer'"
+           " AND monotonic_ns BETWEEN 0 AND ?4 ORDER BY seq LIMIT ?3")
 
 
 def restamp_unsynced(store: LocalStore, tz_name: str, *, boot_id: str, now: datetime, monotonic_ns: int,
@@ -40,7 +45,7 @@ def restamp_unsynced(store: LocalStore, tz_name: str, *, boot_id: str, now: date
     done, last = 0, 0
     while True:
         with db.atomic("IMMEDIATE"):
-            rows = db.execute_sql(_SELECT, (boot_id, last, chunk)).fetchall()
+            rows = db.execute_sql(_SELECT, (boot_id, last, chunk, monotonic_ns)).fetchall()
             for seq, mono in rows:
                 local = (zero + timedelta(microseconds=mono // 1000)).astimezone(tz)
                 db.execute_sql("UPDATE response SET local_date = ?, local_hour = ? WHERE seq = ?",

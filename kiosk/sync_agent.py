@@ -19,8 +19,8 @@ Guarantees it keeps (see docs/sync.md):
 - no message from the centre can stop the loop; a database write that fails while handling one
   is logged (once per run of failures) and not recorded: an ack that could not be recorded
   leaves its batch in flight, so it goes again after the ack timeout and the centre dedups it;
-- an exception nothing foresaw in a turn (the outbox, the status) is logged once with its
-  traceback and the loop goes on, tried again as after a failed write: let out, it ended the
+- an exception nothing foresaw in a turn (the outbox, the status, retention) is logged once with
+  its traceback and the loop goes on, tried again as after a failed write: let out, it ended the
   agent, and systemd restarted it 5 s later into the same failure, for ever;
 - database writes are short transactions: the tap path never waits long;
 - a text cell the card damaged (a byte that is not UTF-8) stops nothing: its event goes with
@@ -338,12 +338,24 @@ class SyncAgent:
                                                 boot_id=self.clock.boot_id(), monotonic_ns=self.clock.monotonic_ns(),
                                                 wal_owed=self._wal_owed)
             self._retention.step()
-        except DiskFull as e:
-            # A full card deletes nothing either (the WAL needs room): a new pass later.
+        except STORE_FAILURES as e:
+            # A full card deletes nothing either (the WAL needs room), nor a failing one, nor a
+            # database locked past the busy timeout: a new pass later.
             self._retention = None
             self._next_prune = now + PRUNE_UNSYNCED_RETRY_S
             self._store_failed("the retention pass", e)
             return
+        except Exception as e:
+            # Nothing foresaw it (a cell the card damaged as no path expects: a monotonic_ns
+            # turned text once raised in the restamp). Let out, it ended the agent, and systemd's
+            # restart met it again at the first turn, for good: nothing was sent until a reboot.
+            # The pass is dropped; a new one later, as after a full card.
+            self._retention = None
+            self._next_prune = now + PRUNE_UNSYNCED_RETRY_S
+            self._turn_failed("the retention pass", e)
+            return
+        self._store_works("the retention pass")
+        self._turn_works("the retention pass")
         if not self._retention.done:
             # The WAL's first try comes as a next transaction would; a try again, when a read
             # held it, later (kiosk.retention).
@@ -629,8 +641,8 @@ class SyncAgent:
             log.warning("the kiosk database takes writes again, in %s, after %d failure(s)", where, count)
 
     def _turn_failed(self, where: str, e: Exception) -> None:
-        """An exception nothing foresaw in `where` (the outbox, the status): logged with its
-        traceback once per run of failures like it, not at every turn."""
+        """An exception nothing foresaw in `where` (the outbox, the status, retention): logged with
+        its traceback once per run of failures like it, not at every turn."""
         reason = f"{type(e).__name__}: {e}"
         last, count = self._turn_failing.get(where, (None, 0))
         self._turn_failing[where] = (reason, count + 1)

@@ -68,3 +68,26 @@ def test_the_sync_agent_restamps_once_the_clock_syncs(recorder, store, cfg, cloc
     agent.step()
     assert [r[:2] for r in stamps(store)] == [("2026-11-24", 8)]
     assert stamps(store)[0][2] == "2026-11-23T19:47:00.000Z"   # what goes to the centre: unchanged
+
+
+def test_an_answer_whose_monotonic_cell_the_card_damaged_keeps_its_day_and_stops_nothing(recorder, store, cfg,
+                                                                                          clock):
+    """One monotonic_ns cell the card turned into text or a BLOB (or a number no answer of this
+    boot can have) raised a TypeError in the restamp, which the agent's first turn after the sync
+    runs: `kiosk sync` ended, systemd started it into the same failure, nothing was sent until a
+    reboot (a review). Such an answer now keeps the day it was stamped with; the others move."""
+    clock.synced = False
+    clock.step(FAKE_BOOT)
+    recorder.record("visit", 4)
+    for _ in range(4):
+        clock.advance(60)
+        recorder.record("visit", 3)
+    damaged = [("4x",), (b"\x00\x07",), (12.5,), (clock.monotonic_ns() + 10**15,)]
+    for value, seq in zip(damaged, (2, 3, 4, 5)):
+        store.db.execute_sql("UPDATE response SET monotonic_ns = ? WHERE seq = ?", (value[0], seq))
+    clock.step(TRUE_BOOT + timedelta(minutes=4))             # the first answer: Tuesday 08:55
+    clock.synced = True
+    assert restamp_unsynced(store, cfg.timezone, boot_id=clock.boot_id(), now=clock.now(),
+                            monotonic_ns=clock.monotonic_ns()) == 1
+    assert [r[:2] for r in stamps(store)] == [("2026-11-24", 8)] + [("2026-11-23", 20)] * 4
+    assert store.get_meta(RESTAMPED) == clock.boot_id()

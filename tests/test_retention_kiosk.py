@@ -3,7 +3,10 @@ acknowledged stays whatever its age; the sync agent does it by itself; the seq n
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
+
+import pytest
 
 from kiosk.outbox import Outbox
 from kiosk.retention import prune_acknowledged
@@ -107,6 +110,44 @@ def test_the_sync_agent_does_not_prune_while_the_clock_is_not_synced(recorder, s
     now_s[0] += 6 * 3600
     agent.step()
     assert count(store, "response") == 0
+
+
+@pytest.mark.parametrize("where", ["kiosk.sync_agent.restamp_unsynced", "kiosk.retention.RetentionPass.step"])
+def test_an_unforeseen_failure_in_the_retention_pass_is_logged_once_and_the_agent_goes_on(
+        recorder, store, cfg, clock, monkeypatch, caplog, where):
+    """The retention turn caught only a full card: a TypeError from a cell the card damaged (a
+    monotonic_ns turned text, in the restamp the first pass after the sync runs) ended `kiosk
+    sync`, and systemd started it into the same failure for good, so nothing was sent until a
+    reboot (a review). Now it is logged once with its traceback, as in the outbox's turn; the
+    pass is dropped and a new one comes later, and the rest of the turn goes on."""
+    from kiosk.sync_agent import PRUNE_UNSYNCED_RETRY_S
+    recorder.record("visit", 3)
+    send_and_ack(store, cfg, clock)
+    clock.advance(86400 * (cfg.privacy.keep_acked_days + 1))
+    now_s = [0.0]
+    connects = []
+    agent = SyncAgent(cfg, store, client_factory=lambda cid: connects.append(cid) or NoBroker(), clock=clock,
+                      password="x", monotonic=lambda: now_s[0])
+
+    def fails(*a, **k):
+        raise TypeError("unsupported operand type(s) for //: 'str' and 'int'")
+
+    monkeypatch.setattr(where, fails)
+    caplog.set_level(logging.INFO, logger="kundpuls.sync")
+    for t in (0.0, 0.5, PRUNE_UNSYNCED_RETRY_S + 1, 2 * PRUNE_UNSYNCED_RETRY_S + 2):
+        now_s[0] = t
+        agent.step()                                              # raised out of the loop before
+        assert not agent.pruning
+    said = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.exc_info[0] for r in said] == [TypeError]
+    assert "in the retention pass" in said[0].getMessage()
+    assert connects                                               # the turn went on to the link
+    assert count(store, "response") == 1
+    monkeypatch.undo()
+    now_s[0] = 3 * PRUNE_UNSYNCED_RETRY_S + 3
+    agent.step()
+    assert count(store, "response") == 0
+    assert any("no unexpected failure in the retention pass any more" in r.getMessage() for r in caplog.records)
 
 
 def test_an_answer_stamped_before_the_clock_synced_stays_while_its_boot_runs(recorder, store, cfg, clock):
