@@ -50,7 +50,7 @@ from typing import Any, Callable, Mapping
 import peewee
 
 from kiosk import __version__
-from kiosk.anchors import Hold, hold_for, live_anchor
+from kiosk.anchors import Hold, hold_for, keep_anchor, live_anchor
 from kiosk.broker_password import read_password
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import KioskConfig
@@ -186,6 +186,8 @@ class SyncAgent:
         self._next_prune = 0.0
         self._retention: RetentionPass | None = None     # a pass under way (`_prune`)
         self._wal_owed = False          # a pass removed rows and could not empty the WAL after
+        self._anchor_kept = False       # the running boot's anchor is in meta (`_keep_anchor`)
+        self._anchor_retry_at = 0.0
         self._next_rescan = 0.0
         self._check_drained = True
         # Per kind of write (the outbox, a message on a topic) that fails: (its reason, how often).
@@ -266,6 +268,8 @@ class SyncAgent:
         now = self.mono()
         if now >= self._next_prune:
             self._prune(now)
+        if not self._anchor_kept and now >= self._anchor_retry_at:
+            self._keep_anchor(now)
         if self._unsaved_push is not None and now >= self._unsaved_retry_at:
             self._retry_push(self._unsaved_push, now)
         if self.client is None:
@@ -519,6 +523,29 @@ class SyncAgent:
         """The running boot's clock anchor, read now; None while its clock is not synced."""
         return live_anchor(self.clock.boot_id(), self.clock.clock_synced(), P.iso_ms(self.clock.now()),
                            self.clock.monotonic_ns())
+
+    def _keep_anchor(self, now: float) -> None:
+        """The first turn that sees the running boot's clock synced keeps its anchor in meta
+        (kiosk.anchors `keep_anchor`): held answers of this boot still name it after a reboot,
+        should the boot record no synced answer before it. Offline too; a failed write is tried
+        again soon, and stops nothing else."""
+        if not self.clock.clock_synced():           # cheap, every turn until then (SystemClock caches it)
+            return
+        anchor = self._live_anchor()
+        if anchor is None:
+            return
+        try:
+            keep_anchor(self.store.db, anchor)
+        except STORE_FAILURES as e:
+            self._anchor_retry_at = now + STORE_RETRY_S
+            self._store_failed("the clock anchor", e)
+        except Exception as e:              # as in the other turns: nothing may end the agent
+            self._anchor_retry_at = now + STORE_RETRY_S
+            self._turn_failed("the clock anchor", e)
+        else:
+            self._anchor_kept = True
+            self._store_works("the clock anchor")
+            self._turn_works("the clock anchor")
 
     def _hold(self) -> Hold | None:
         """The running boot's unsynced answers that wait for its clock (sync.clock_wait_s)."""

@@ -373,6 +373,145 @@ def test_an_anchor_row_the_card_damaged_is_not_named_the_next_synced_answer_of_i
     assert decode(box.next_batch(3, 1 << 20, now=NOW, sent_at=SENT)).anchors == ()
 
 
+X_BOOT, Y_BOOT, Z_BOOT = ("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb",
+                          "cccccccc-cccc-4ccc-8ccc-cccccccccccc")
+
+
+def anchors_named(cfg, store, live=None) -> tuple:
+    """The anchors the next batch of the whole outbox names (sent again from the start)."""
+    box = Outbox(store, cfg.kiosk_id)
+    box.requeue()
+    b = box.next_batch(100, 1 << 20, now=NOW, sent_at=SENT, live=live)
+    return P.decode_batch(P.events_topic(cfg.kiosk_id), b.payload, now=NOW).anchors
+
+
+def test_a_boot_that_synced_and_recorded_nothing_after_keeps_its_anchor_past_a_reboot(cfg, store, recorder, clock):
+    """A boot whose clock synced after its answers, with no answer after (nobody tapped, the
+    broker was away), power cut: its anchor was only the agent's reading of the clock then, in
+    memory, and after the reboot its answers went with none; the centre kept them uncorrected
+    (a review: 30 days off, from fake-hwclock). The agent now keeps it in meta, and a batch
+    names it for that boot; the running boot's own live anchor still goes beside it."""
+    from kiosk.anchors import keep_anchor, live_anchor
+    clock.synced, clock._boot = False, X_BOOT
+    record(recorder, clock, 3)                                  # seqs 1-3, held for the sync
+    clock.step(NOW)
+    clock.synced = True
+    x = live_anchor(X_BOOT, True, P.iso_ms(clock.now()), clock.monotonic_ns())
+    keep_anchor(store.db, x)
+    clock.advance(60)
+    keep_anchor(store.db, live_anchor(X_BOOT, True, P.iso_ms(clock.now()), clock.monotonic_ns()))
+    clock._boot, clock.synced, clock._mono = Y_BOOT, False, 5_000_000_000     # rebooted
+    record(recorder, clock, 2)                                  # seqs 4-5
+    assert anchors_named(cfg, store) == (x,)                    # the first kept: nearest the answers
+    clock.synced = True
+    y = live_anchor(Y_BOOT, True, P.iso_ms(clock.now()), clock.monotonic_ns())
+    assert anchors_named(cfg, store, live=y) == (x, y)
+
+
+def test_a_synced_follow_up_is_its_boots_anchor(cfg, store, recorder, clock):
+    """The centre reads any synced event of a boot as its clock: a follow-up given after the
+    clock synced, to an answer given before, is named as the boot's anchor."""
+    clock.synced, clock._boot = False, X_BOOT
+    r = recorder.record("visit", 2)                             # seq 1, unsynced
+    clock.step(NOW)
+    clock.synced = True
+    clock.advance(5)
+    f = recorder.record_followup(r.id, ["queue"])               # seq 2, synced
+    clock._boot, clock.synced = Y_BOOT, False
+    record(recorder, clock, 1)
+    row = store.db.execute_sql("SELECT recorded_at, monotonic_ns FROM followup WHERE id = ?", (f.id,)).fetchone()
+    assert anchors_named(cfg, store) == (P.Anchor(X_BOOT, *row),)
+
+
+@pytest.mark.parametrize("value", ["'not json'", "X'7B7D'", "CAST(X'7BC3' AS TEXT)", "'[1]'",
+                                   """'{"recorded_at": "2026-11-23T12:00:00.000Z", "monotonic_ns": "12x"}'""",
+                                   """'{"recorded_at": "2026-13-23T12:00:00.000Z", "monotonic_ns": 12}'""",
+                                   """'{"recorded_at": "2026-11-23T12:00:00.000Z", "monotonic_ns": -1}'"""],
+                         ids=["text", "blob", "not-utf8", "list", "text-ns", "no-real-date", "negative-ns"])
+def test_a_kept_anchor_the_card_damaged_is_not_named(cfg, store, recorder, clock, value):
+    """A kept anchor is read as the card left it and judged as the others (`P.valid_anchor`):
+    one off the contract is not named (the centre refused every batch naming one), and the
+    batch goes without it, as before anchors were kept."""
+    from kiosk.anchors import KEPT
+    clock.synced, clock._boot = False, X_BOOT
+    record(recorder, clock, 2)
+    con = sqlite3.connect(cfg.db_path)                          # as the card left it, not through the store
+    with con:
+        con.execute(f"INSERT INTO meta (key, value) VALUES (?, {value})", (KEPT + X_BOOT,))
+    con.close()
+    clock._boot = Y_BOOT
+    assert anchors_named(cfg, store) == ()
+
+
+def test_kept_anchors_are_forgotten_once_no_unsynced_event_of_their_boot_waits(cfg, store, recorder, clock):
+    """One row per boot, and only while an unsynced event of it waits for the centre's ack (a
+    refused one included: `kiosk refused retry` sends it again); the running boot's stays."""
+    from kiosk.anchors import KEPT, keep_anchor, live_anchor
+
+    def keep(boot):
+        clock._boot, clock.synced = boot, True
+        keep_anchor(store.db, live_anchor(boot, True, P.iso_ms(clock.now()), clock.monotonic_ns()))
+
+    def kept() -> list[str]:
+        return [r[0][len(KEPT):] for r in store.db.execute_sql(
+            "SELECT key FROM meta WHERE key LIKE 'clock.anchor.%' ORDER BY key")]
+
+    clock.synced, clock._boot = False, X_BOOT
+    record(recorder, clock, 2, followups=True)                  # seq 1 answer, 2 its follow-up, 3 answer
+    keep(X_BOOT)
+    keep(Y_BOOT)                                                # Y recorded nothing unsynced
+    assert kept() == [X_BOOT, Y_BOOT]
+    store.db.execute_sql("UPDATE response SET acked_at = ? WHERE seq = 1", (SENT,))
+    store.db.execute_sql("UPDATE response SET acked_at = ?, rejected_at = ? WHERE seq = 3", (SENT, SENT))
+    keep(Z_BOOT)
+    assert kept() == [X_BOOT, Z_BOOT]                           # X's follow-up still waits
+    store.db.execute_sql("UPDATE followup SET acked_at = ?", (SENT,))
+    keep(Z_BOOT)
+    assert kept() == [Z_BOOT]
+
+
+def test_the_sync_agent_keeps_its_boots_anchor_the_first_time_it_sees_the_clock_synced(cfg, store, recorder,
+                                                                                       clock):
+    """Offline too (the broker away is when it matters), once a run: the clock read then. A card
+    that takes no write stops nothing; it is tried again."""
+    from kiosk.anchors import KEPT, kept_anchor
+    from kiosk.exc import DiskFull
+    from kiosk.sync_agent import SyncAgent
+    from tests.test_retention_kiosk import NoBroker
+    clock.synced, clock._boot = False, X_BOOT
+    record(recorder, clock, 2)
+    now_s = [0.0]
+    agent = SyncAgent(cfg, store, client_factory=lambda cid: NoBroker(), clock=clock, password="x",
+                      monotonic=lambda: now_s[0])
+    agent.step()
+    assert kept_anchor(store.db, X_BOOT) is None
+    clock.step(NOW)
+    clock.synced = True
+    writes = store.db.execute_sql
+
+    def full(sql, *a, **k):
+        if "INSERT OR IGNORE INTO meta" in sql:
+            raise DiskFull("no room")
+        return writes(sql, *a, **k)
+
+    store.db.execute_sql = full
+    try:
+        now_s[0] = 1.0
+        agent.step()                                            # raised nothing
+        assert kept_anchor(store.db, X_BOOT) is None
+    finally:
+        del store.db.execute_sql
+    at = (P.iso_ms(clock.now()), clock.monotonic_ns())
+    now_s[0] = 3.0
+    agent.step()
+    assert kept_anchor(store.db, X_BOOT) == P.Anchor(X_BOOT, *at)
+    clock.advance(30)
+    now_s[0] = 5.0
+    store.db.execute_sql(f"DELETE FROM meta WHERE key = '{KEPT}{X_BOOT}'")
+    agent.step()                                                # once a run
+    assert kept_anchor(store.db, X_BOOT) is None
+
+
 def test_the_running_boots_unsynced_answers_wait_for_its_clock_a_few_minutes_at_most(cfg, store, recorder, clock):
     """Until the clock syncs no anchor can be named: this boot's unsynced answers, and what comes
     after them, wait (`Hold`), in the boot's first `longest_s` only: a boot older than that
