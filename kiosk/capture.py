@@ -91,6 +91,13 @@ class Recorder:
 
         with self._lock:
             boot = self.clock.boot_id()
+            # Whether the clock is synced, read before the time (not inside the write transaction,
+            # after a wait for the lock): an answer marked synced is then never stamped with a wall
+            # time from before NTP stepped the clock, and its wall and monotonic readings are taken
+            # together, so it can be its boot's clock anchor (kiosk.anchors; a review: a follow-up
+            # that waited for the agent's write while the clock stepped was marked synced with the
+            # old time, and named the anchor, moved the boot's unsynced answers by the step).
+            synced = self.clock.clock_synced()
             mono = self.clock.monotonic_ns()
             if boot != self._boot:
                 self._boot = boot
@@ -108,7 +115,7 @@ class Recorder:
                 seq = con.execute(_NEXT_SEQ).fetchone()[0]
                 event = ResponseEvent(
                     id=rid, seq=seq, kiosk_id=self.config.kiosk_id, recorded_at=recorded_at,
-                    clock_synced=self.clock.clock_synced(), boot_id=boot, monotonic_ns=mono,
+                    clock_synced=synced, boot_id=boot, monotonic_ns=mono,
                     site_id=self.config.site_id, question_id=q.id, question_version=q.version,
                     scale=q.scale, value=value, audience=q.audience, language=language, filtered=flag)
                 con.execute(_INSERT_RESPONSE, row_values(event) + (
@@ -138,7 +145,9 @@ class Recorder:
         if not reasons and not clean:
             raise CaptureError("a follow-up needs a reason or a comment")
         with self._lock:
-            now = self.clock.now()
+            # Read together, the synced flag first, before any wait for the lock (as in `record`).
+            synced, boot = self.clock.clock_synced(), self.clock.boot_id()
+            now, mono = self.clock.now(), self.clock.monotonic_ns()
             fid = str(uuid.uuid4())
             with db.atomic("IMMEDIATE"):
                 # Looked up inside the write transaction: the sync agent's retention may remove
@@ -156,8 +165,7 @@ class Recorder:
                 seq = db.execute_sql(_NEXT_SEQ).fetchone()[0]
                 db.execute_sql(_INSERT_FOLLOWUP, row_values(FollowUpEvent(
                     id=fid, seq=seq, kiosk_id=self.config.kiosk_id, recorded_at=iso_ms(now),
-                    clock_synced=self.clock.clock_synced(), boot_id=self.clock.boot_id(),
-                    monotonic_ns=self.clock.monotonic_ns(), response_id=response_id,
+                    clock_synced=synced, boot_id=boot, monotonic_ns=mono, response_id=response_id,
                     reasons=list(reasons), comment=clean, unsent=unsent)))
         return RecordedFollowUp(fid, seq, response_id, reasons, clean)
 

@@ -193,3 +193,39 @@ def test_a_followup_whose_answer_was_removed_meanwhile_is_refused_as_unknown(rec
     with pytest.raises(CaptureError, match="no answer with id"):
         recorder.record_followup(rec.id, ["queue"], "kön var lång")
     assert store.db.execute_sql("SELECT COUNT(*) FROM followup").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("what", ["answer", "follow-up"])
+def test_one_waiting_for_the_lock_while_ntp_steps_the_clock_is_never_synced_with_the_old_time(
+        recorder, store, cfg, clock, what):
+    """A tap (or its follow-up) that waited for a write of the sync agent's while NTP stepped the
+    clock read its wall time before the wait and whether the clock was synced after it: stored
+    synced with the time from before the step, it was named its boot's clock anchor (a follow-up
+    since the anchors took synced follow-ups) and moved the boot's unsynced answers by the step
+    (a review: 30 days, fake-hwclock's). Read first, the flag says unsynced: the centre corrects
+    the time from the boot's anchor."""
+    from datetime import datetime, timezone
+    clock.step(datetime(2026, 10, 24, 11, 0, tzinfo=timezone.utc))     # fake-hwclock: 30 days behind
+    clock.synced = False
+    first = recorder.record("visit", 1)
+    holder = sqlite3.connect(cfg.db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")                                  # the agent's write
+    errors: list[BaseException] = []
+
+    def tap() -> None:
+        try:
+            recorder.record("visit", 4) if what == "answer" else recorder.record_followup(first.id, ["queue"])
+        except BaseException as e:                                     # reported below
+            errors.append(e)
+    t = threading.Thread(target=tap)
+    t.start()
+    t.join(0.3)                                                        # it waits for the lock
+    clock.step(datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc))     # NTP steps the clock
+    clock.synced = True
+    holder.execute("COMMIT")
+    holder.close()
+    t.join(10)
+    assert not errors and not t.is_alive()
+    table = "response" if what == "answer" else "followup"
+    rows = store.db.execute_sql(f"SELECT recorded_at, clock_synced FROM {table} ORDER BY seq").fetchall()
+    assert rows[-1] == ("2026-10-24T11:00:00.000Z", 0), rows
