@@ -20,7 +20,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from server_sync.protocol import DEFAULT_MAX_BYTES
-from tests.fixtures.broker import free_tcp_port
+from tests.fixtures.broker import free_tcp_port, wait_until_it_catches_sighup
 from tests.test_firmware_mosquitto import MOSQ, PASSWORDS, Mosquitto, Peer, shipped_config_for_test
 
 pytestmark = pytest.mark.broker
@@ -91,6 +91,7 @@ def reload_config(broker: dict, timeout: float = 10.0) -> None:
     so whatever connects after the line is served by the reloaded config."""
     log = Path(broker["dir"]) / "mosquitto.log"
     before = log.read_text(errors="replace").count("Reloading config.")
+    wait_until_it_catches_sighup(broker["pid"])
     os.kill(broker["pid"], signal.SIGHUP)
     deadline = time.monotonic() + timeout
     while log.read_text(errors="replace").count("Reloading config.") <= before:
