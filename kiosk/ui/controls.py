@@ -1,4 +1,4 @@
-"""The app's touch controls: rounded buttons, reason chips, NPS number keys, the staff corner.
+"""The app's touch controls: rounded buttons, reason chips and their grid, NPS number keys, the staff corner.
 
 Every control is a real Kivy button (ButtonBehavior), so tests press them with real touches.
 Colours come from `kiosk.ui.palette`; text from the locale files via the app. Rounded shapes
@@ -12,6 +12,7 @@ from kivy.factory import Factory
 from kivy.graphics import Color, InstructionGroup
 from kivy.properties import BooleanProperty, ColorProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
@@ -114,35 +115,60 @@ class PillButton(RoundedBackground, ButtonBehavior, Label):
 
 
 class ReasonChip(PillButton):
-    """One reason on the follow-up screen; `selected` toggles (multi-select). Its text is at
-    `largest_font`, or smaller (to `least_font`) where its longest word would not fit a line:
-    long compound words (sv "Självutcheckningskassornas") were split mid-word."""
+    """One reason on the follow-up screen; `selected` toggles (multi-select). Its font size is
+    its grid's (`ReasonGrid`), the same for every chip of the screen."""
 
     code = StringProperty("")
-    largest_font = NumericProperty(21)
-    least_font = NumericProperty(15)
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.bind(selected=self._restyle)
-        self.bind(text=self._fit_words, text_size=self._fit_words, largest_font=self._fit_words,
-                  least_font=self._fit_words)
         self._restyle()
-        self._fit_words()
-
-    def _fit_words(self, *_a) -> None:
-        from kiosk.ui.fit import font_for_words
-        width = self.text_size[0] or 0
-        if width <= 1:            # not laid out yet
-            self.font_size = self.largest_font
-            return
-        self.font_size = font_for_words(self, width, self.largest_font, self.least_font)
 
     def _restyle(self, *_a) -> None:
         if self.selected:
             self.bg, self.fg, self.outline = palette.ACCENT, palette.ON_ACCENT, (0, 0, 0, 0)
         else:
             self.bg, self.fg, self.outline = palette.SURFACE, palette.INK, palette.LINE
+
+
+class ReasonGrid(GridLayout):
+    """The follow-up's reason chips in columns, all at one font size: `largest_font`, or smaller
+    (to `least_font`) where a chip's longest word would not fit its line (long compound words,
+    sv "Självutcheckningskassornas", were split mid-word). One size for all: each chip shrinking
+    its own text made one reason read smaller than its neighbours (a visual review)."""
+
+    largest_font = NumericProperty(21)
+    least_font = NumericProperty(15)
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._fitted = None
+        self.bind(largest_font=self._trigger_layout, least_font=self._trigger_layout)
+
+    def add_widget(self, widget, *args, **kw) -> None:
+        # A relabelled chip (another language) keeps its size: no layout pass would follow.
+        widget.bind(text=self._trigger_layout)
+        super().add_widget(widget, *args, **kw)
+
+    def remove_widget(self, widget, *args, **kw) -> None:
+        widget.unbind(text=self._trigger_layout)
+        super().remove_widget(widget, *args, **kw)
+
+    def do_layout(self, *args) -> None:
+        super().do_layout(*args)        # sizes the chips, and so their text widths
+        from kiosk.ui.fit import font_for_all
+        chips = self.children
+        key = (tuple((c, c.text, c.text_size[0]) for c in chips), self.largest_font, self.least_font)
+        if key == self._fitted:         # once per layout that changed something
+            return
+        self._fitted = key
+        if any((c.text_size[0] or 0) <= 1 for c in chips):    # not laid out yet
+            size = self.largest_font
+        else:
+            size = font_for_all(chips, self.largest_font, self.least_font)
+        for chip in chips:
+            chip.font_size = size
 
 
 class NpsButton(PillButton):

@@ -13,7 +13,8 @@ search for the longest text it accepts. `TextBox` is that test for a Kivy label:
 text out as the label will (Kivy's core label, no texture is made) at a given width, and
 accepts it when it is no taller than a height and no word is wider than the width (a wider
 word would be split mid-word). `font_for_words` is the other way to fit: a smaller font, until
-the longest word of a short text (a reason chip's) fits its width. The pure functions import no Kivy.
+the longest word of a short text fits its width; `font_for_all`, one such font for several
+(a screen's reason chips). The pure functions import no Kivy.
 """
 
 from __future__ import annotations
@@ -129,3 +130,13 @@ def font_for_words(label: Any, width: float, largest: float, least: float) -> fl
             return size
         size = max(least, size - 1)
     return least
+
+
+def font_for_all(labels: Sequence[Any], largest: float, least: float) -> float:
+    """One font size for all `labels`: the largest, from `largest` down to `least`, at which
+    every word of each fits its label's text width (`font_for_words`); `least` if none does."""
+    size = largest
+    for label in labels:
+        # A later label can only lower the size: its search starts at the size found so far.
+        size = font_for_words(label, label.text_size[0], size, least)
+    return size

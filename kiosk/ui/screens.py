@@ -242,9 +242,9 @@ class ThanksScreen(KioskScreen):
             face.index = q.values.index(value)
 
 
-def chip_columns(app: Any, chips: list[ReasonChip], most: int) -> int:
+def chip_columns(app: Any, chips: list[ReasonChip], most: int, least_font: float) -> int:
     """The reason chips' columns: `most`, or fewer where a reason's longest word would not fit
-    its chip even at the chip's least font (at 480x800, "Självutcheckningskassornas" on half
+    its chip even at the chips' least font (at 480x800, "Självutcheckningskassornas" on half
     the width was split mid-word). Measured on the window's width less the screen's margins
     (kiosk/ui/followup.kv), as the chips are laid out after they are made."""
     u = app.u
@@ -252,7 +252,7 @@ def chip_columns(app: Any, chips: list[ReasonChip], most: int) -> int:
     for cols in range(most, 1, -1):
         width = (inner - 12 * u * (cols - 1)) / cols
         text = width - 2 * PillButton.padding_for(width)
-        if all(words_fit(chip, text, chip.least_font) for chip in chips):
+        if all(words_fit(chip, text, least_font) for chip in chips):
             return cols
     return 1
 
@@ -333,13 +333,11 @@ class FollowupScreen(KioskScreen):
                 if i < len(chips):
                     chip = chips[i]
                     chip.text, chip.code, chip.radius = label, code, 16 * app.u
-                    chip.largest_font, chip.least_font = 21 * app.u, 15 * app.u
                 else:
-                    chip = ReasonChip(text=label, code=code, largest_font=21 * app.u, least_font=15 * app.u,
-                                      radius=16 * app.u)
+                    chip = ReasonChip(text=label, code=code, radius=16 * app.u)
                     chip.bind(on_release=lambda c: app.choose_reason(c.code, touch=c.last_touch))
                     grid.add_widget(chip)
-            grid.cols = chip_columns(app, grid.children, 3 if app.landscape else 2)
+            grid.cols = chip_columns(app, grid.children, 3 if app.landscape else 2, grid.least_font)
         for chip in grid.children:
             chip.selected = chip.code in d.reasons
 

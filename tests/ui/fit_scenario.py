@@ -297,8 +297,9 @@ class FitScenario(S.Scenario):
         yield from self.frames(1)
 
     def long_reasons_on_chips(self, lang: str):
-        """Each chip's text is made smaller until its longest word fits (not below 15 px at
-        800x480): a long compound word was split ("Kundtjänstmedarbetar|nas bemötande")."""
+        """The chips' text is made smaller until every chip's longest word fits (not below 15 px at
+        800x480), all chips at one size: a long compound word was split ("Kundtjänstmedarbetar|nas
+        bemötande"), and then the chip that shrank alone read smaller than its neighbours."""
         from kivy.core.text import Label as CoreLabel
         yield from self.unhappy_answer(lang)
         yield from self.frames(1)
@@ -310,6 +311,10 @@ class FitScenario(S.Scenario):
             if wide > chip.width + 1 or chip.font_size < least:
                 bad.append((chip.text, round(chip.font_size, 1), round(wide), round(chip.width)))
         self.check(f"{lang}: every reason's longest word whole on its chip, text at least 15 px", not bad, bad)
+        # One font for the screen's chips: each shrinking its own made one reason visibly smaller
+        # than its neighbours (a visual review).
+        sizes = {chip.text: round(chip.font_size, 2) for chip in self.find("ReasonChip")}
+        self.check(f"{lang}: all reason chips share one font size", len(set(sizes.values())) == 1, sizes)
         yield from self.shot("followup_long_reasons")
         yield from self.tap(self.app.sm.current_screen.ids.skip_button)
         yield from self.advance(self.cfg.ui.thank_you_s + 0.1, then="question")
