@@ -136,7 +136,8 @@ class QuestionScreen(KioskScreen):
             area.add_widget(box)
 
     def _nps_grid(self, app: Any, q: Any) -> Widget:
-        """0-10 in one row (landscape) or in two ordered rows, 0-5 over 6-10 (portrait: NPS_PORTRAIT_ROW)."""
+        """0-10 in one row (landscape) or in two ordered rows, 0-5 over 6-10, centred on one
+        another (portrait: NPS_PORTRAIT_ROW)."""
         u = app.u
         low = Label(text=tr("nps_low", app.lang), color=palette.INK_MUTED, font_size=17 * u,
                     valign="middle")
@@ -195,14 +196,13 @@ class QuestionScreen(KioskScreen):
             side = max(1.0, min(cell, room))
             for row in rows:
                 n = len(row.children)
+                # Centred: the shorter row (6-10 under 0-5) pushed to the right edge put "6"
+                # under "1" and a gap under "0", not one keypad (a visual review).
                 row.size = (side * n + gap * (n - 1), side)
-                # A shorter row (6-10 under 0-5) ends where the full one does: 10 under 5, above
-                # the "very likely" label at the right (centred, the label stood under nothing).
-                shift = (cols - n) * (side + gap) / 2
-                row.pos_hint = {"center_x": 0.5 + (shift / box.width if box.width else 0)}
-            # The end labels line up with the keys' outer edges.
-            for lab in (low, high):
-                lab.size_hint_x, lab.width = None, side * cols + gap * (cols - 1)
+            # Each end label lines up with the outer edges of its row's keys: "not at all likely"
+            # starts over 0, "very likely" ends under 10.
+            for lab, row in ((low, rows[0]), (high, rows[-1])):
+                lab.size_hint_x, lab.width = None, row.width
                 lab.pos_hint = {"center_x": 0.5}
         box.bind(size=fit)
         fit()

@@ -827,10 +827,19 @@ class Scenario:
                       for y in rows]
             self.check(f"{lang}: NPS in one or two rows, in order", len(rows) <= 2 and
                        [int(b.value) for row in by_row for b in row] == list(range(11)), len(rows))
-            # Both rows end at the same right edge: 10 under 5, above the "very likely" label
-            # (the shorter row was centred, the label under nothing).
-            ends = [round(row[-1].to_window(row[-1].right, 0)[0]) for row in by_row]
-            self.check(f"{lang}: NPS rows end at the same right edge", max(ends) - min(ends) <= 1, ends)
+            # Two rows read as one keypad: the shorter centred under the full one (pushed right,
+            # "6" stood under "1" with a gap under "0"; a visual review), and "very likely"
+            # ends where its row does, under 10.
+            mids = [round((row[0].to_window(row[0].x, 0)[0] + row[-1].to_window(row[-1].right, 0)[0]) / 2)
+                    for row in by_row]
+            self.check(f"{lang}: NPS rows centred on one another", max(mids) - min(mids) <= 1, mids)
+            if len(by_row) == 2:
+                high = self.app.sm.current_screen._nps_ends[1]
+                ten = by_row[-1][-1]
+                self.check(f"{lang}: NPS 'very likely' ends under 10",
+                           abs(high.to_window(high.right, 0)[0] - ten.to_window(ten.right, 0)[0]) <= 1
+                           and high.to_window(0, high.top)[1] <= ten.to_window(0, ten.y)[1] + 1,
+                           (round(high.right), round(ten.right)))
             looks = {(tuple(b.bg), tuple(b.fg), tuple(b.outline)) for b in nps}
             self.check(f"{lang}: every NPS key looks the same (no detractor/promoter tint)",
                        len(looks) == 1, looks)
