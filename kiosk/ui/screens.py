@@ -273,7 +273,17 @@ def comment_button_style(alone: bool, written: bool, u: float, window_width: flo
             "outline": (0, 0, 0, 0), "font_size": 24 * u, "bold": True}
 
 
+COMMENT_PREVIEW_LINES = 3  # the follow-up shows the beginning of a comment in this many lines
+
+
 class FollowupScreen(KioskScreen):
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._preview = ("", "", "")       # the comment and the quotation marks it is shown in
+        # kv's ids are weak: the screen keeps the label while it is out of the layout.
+        self._preview_label = self.ids.comment_preview.__self__
+        self._preview_label.bind(text_size=self._show_comment, font_size=self._show_comment)
+
     def refresh(self, app: Any) -> None:
         d = app.flow.draft
         if d is None:
@@ -314,6 +324,7 @@ class FollowupScreen(KioskScreen):
                 home.add_widget(comment)
         for name, value in comment_button_style(alone, bool(d.comment), app.u, app.root_width()).items():
             setattr(comment, name, value)
+        self._place_preview(app, d.comment if alone else "")
         # Send appears once there is something to send (a comment, or reasons where the question
         # takes several; a single reason is sent by its own tap): never a dead grey button.
         if d.has_content() and send.parent is None:
@@ -340,6 +351,29 @@ class FollowupScreen(KioskScreen):
             grid.cols = chip_columns(app, grid.children, 3 if app.landscape else 2, grid.least_font)
         for chip in grid.children:
             chip.selected = chip.code in d.reasons
+
+
+    def _place_preview(self, app: Any, comment: str) -> None:
+        """Above the large comment button of a question with no reasons, the comment written
+        (it was shown nowhere before Send; a visual review); out of the layout otherwise."""
+        label, area = self._preview_label, self.ids.chip_area
+        box = area.parent
+        if comment and label.parent is None:
+            box.add_widget(label, index=box.children.index(area) + 1)     # just above the area
+        elif not comment and label.parent is not None:
+            box.remove_widget(label)
+        self._preview = (comment, tr("quote_open", app.lang), tr("quote_close", app.lang))
+        self._show_comment()
+
+    def _show_comment(self, *_a) -> None:
+        label = self._preview_label
+        comment, opening, closing = self._preview
+        width = label.text_size[0]
+        if not comment or not width or width < 10:
+            label.text = ""
+            return
+        fits = TextBox(label, width).lines(COMMENT_PREVIEW_LINES)
+        label.text = fit_head(" ".join(comment.split()), fits, prefix=opening, suffix=closing)
 
 
 COMMENT_LEFT_FROM = 30     # the comment screen counts the characters left from this many

@@ -360,8 +360,10 @@ class FitScenario(S.Scenario):
                        scr.ids.hint.text == self.app.tr("followup_hint_comment", lang), scr.ids.hint.text)
             yield from self.comment_button_in_the_chip_area(lang, primary=True)
             yield from self.shot("followup_comment_only")
+            self.check(f"{lang}: comment only, nothing written: no comment shown",
+                       scr.ids.comment_preview.parent is None, scr.ids.comment_preview.text)
             yield from self.tap(scr.ids.comment_button)
-            for ch in "ok":
+            for ch in (TYPED[lang] * 4)[:self.cfg.followup.max_comment_chars]:
                 self.app.comment_key(ch)
             yield from self.tap([b for b in self.find("PillButton") if b.text == self.app.tr("comment_done", lang)][0])
             scr = self.app.sm.current_screen
@@ -370,6 +372,7 @@ class FitScenario(S.Scenario):
                        and scr.ids.hint.text == self.app.tr("followup_hint_send_comment", lang),
                        (self.screen(), scr.ids.hint.text))
             yield from self.comment_button_in_the_chip_area(lang, primary=False)
+            yield from self.comment_shown_before_it_is_sent(lang)
             self.check(f"{lang}: comment only, written: Skip and Send in the row",
                        scr.ids.actions.children[::-1] == [scr.ids.skip_button, scr.ids.send_button]
                        and tuple(scr.ids.send_button.bg) == tuple(palette.ACCENT),
@@ -378,6 +381,27 @@ class FitScenario(S.Scenario):
             yield from self.tap(scr.ids.send_button)
             yield from self.advance(self.cfg.ui.thank_you_s + 0.1, then="question")
         yield from self.followup_back_to_reasons()
+
+    def comment_shown_before_it_is_sent(self, lang: str):
+        """The comment written is shown above its button, quoted, its beginning in at most
+        COMMENT_PREVIEW_LINES lines and "…" (it was shown nowhere before Send; a visual review)."""
+        from kiosk.ui.fit import ELLIPSIS, TextBox
+        from kiosk.ui.screens import COMMENT_PREVIEW_LINES
+        scr = self.app.sm.current_screen
+        preview, button = scr.ids.comment_preview, scr.ids.comment_button
+        comment = self.app.flow.draft.comment
+        opening, closing = self.app.tr("quote_open", lang), self.app.tr("quote_close", lang)
+        # Whole where it fits (200 characters take three lines at 800x480), else its beginning.
+        cut = preview.text.endswith(ELLIPSIS + closing)
+        body = preview.text[len(opening):-len(closing) - (len(ELLIPSIS) if cut else 0)]
+        box = TextBox(preview, preview.text_size[0])
+        self.check(f"{lang}: comment only, written: the comment shown, quoted, cut to its lines",
+                   preview.parent is not None and preview.text.startswith(opening + comment[:10])
+                   and (comment.startswith(body) if cut else body == comment)
+                   and box.height(preview.text) <= COMMENT_PREVIEW_LINES * box.line_height() + 0.5
+                   and preview.y >= button.top,
+                   (preview.text, comment, preview.parent is not None, round(preview.y), round(button.top)))
+        yield from self.frames(1)
 
     def comment_button_in_the_chip_area(self, lang: str, primary: bool):
         """The comment button centred in the chips' area, at least a chip's size and never under
@@ -416,7 +440,7 @@ class FitScenario(S.Scenario):
             button, row = scr.ids.comment_button, scr.ids.actions
             chips = scr.ids.chips
             self.check(f"{lang}: reasons again: the comment button back in the row, outlined; the chips fill their area",
-                       row.children[::-1] == [button, scr.ids.skip_button]
+                       row.children[::-1] == [button, scr.ids.skip_button] and scr.ids.comment_preview.parent is None
                        and tuple(button.bg) == tuple(palette.SURFACE) and tuple(button.fg) == tuple(palette.ACCENT)
                        and len(chips.children) > 0 and abs(chips.height - scr.ids.chip_area.height) < 1,
                        ([b.text for b in row.children[::-1]], tuple(button.bg), len(chips.children)))
