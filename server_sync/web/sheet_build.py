@@ -10,6 +10,7 @@ the temporary file is removed then too, and on any failure."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import subprocess
@@ -70,12 +71,11 @@ def _run_child(path: str, columns: Sequence[str], rows: Sequence[Sequence[Any] |
             try:
                 code = proc.wait(POLL_S)        # waits without the GIL: the worker's pages go on
                 break
-            except subprocess.TimeoutExpired:
-                pass
-            if cancelled():
-                raise SheetCancelled("the client went away")
-            if time.monotonic() > deadline:
-                raise SheetTimeout(f"not built within {time_limit_s:g} s")
+            except subprocess.TimeoutExpired:   # still building: is it still wanted, and in time?
+                if cancelled():
+                    raise SheetCancelled("the client went away") from None
+                if time.monotonic() > deadline:
+                    raise SheetTimeout(f"not built within {time_limit_s:g} s") from None
         if code != 0 or fed:
             raise SheetFailed(f"the workbook's child process exited {code}" + (f" ({fed[0]!r})" if fed else ""))
     finally:
@@ -99,14 +99,12 @@ def _feed(pipe: IO[bytes], columns: Sequence[str], rows: Sequence[Sequence[Any] 
             pickle.dump(chunk, pipe, protocol=pickle.HIGHEST_PROTOCOL)
         pickle.dump(None, pipe)
     except (BrokenPipeError, ConnectionResetError):
-        pass
+        return                              # the child is gone: its exit code says why (_run_child)
     except BaseException as e:              # noqa: BLE001 - reported by the waiting thread
         failures.append(e)
     finally:
-        try:
+        with contextlib.suppress(OSError):  # closing flushes: a pipe the child broke refuses that
             pipe.close()
-        except OSError:
-            pass
 
 
 def _child_env() -> dict[str, str]:
