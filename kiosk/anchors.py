@@ -117,10 +117,9 @@ def kept_anchor(db: Database, boot: str) -> P.Anchor | None:
 
 @dataclass(frozen=True)
 class Hold:
-    """The running boot's unsynced events recorded at or after `since_ns` (its monotonic clock)
-    wait: its clock has not synced, and they are younger than the longest wait."""
+    """The running boot's unsynced events wait: its clock has not synced, in the boot's first
+    `sync.clock_wait_s` (`hold_for`; so no event of it has waited longer than that)."""
     boot_id: str
-    since_ns: int
 
 
 def held_from(events_json: Sequence[str], hold: Hold | None) -> int | None:
@@ -131,8 +130,7 @@ def held_from(events_json: Sequence[str], hold: Hold | None) -> int | None:
     for i, text in enumerate(events_json):
         if _UNSYNCED in text:
             event = json.loads(text)
-            if (event.get("boot_id") == hold.boot_id and event.get("clock_synced") is False
-                    and isinstance(event.get("monotonic_ns"), int) and event["monotonic_ns"] >= hold.since_ns):
+            if event.get("boot_id") == hold.boot_id and event.get("clock_synced") is False:
                 return i
     return None
 
@@ -145,7 +143,7 @@ def hold_for(boot_id: str, synced: bool, monotonic_ns: int, longest_s: float) ->
     `longest_s` late for ever (a review: the demo's key press never reached its dashboard)."""
     if synced or longest_s <= 0 or monotonic_ns > longest_s * 1e9:
         return None
-    return Hold(boot_id, monotonic_ns - int(longest_s * 1e9))
+    return Hold(boot_id)
 
 
 def live_anchor(boot_id: str, synced: bool, now_text: str, monotonic_ns: int) -> P.Anchor | None:
